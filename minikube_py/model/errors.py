@@ -1,0 +1,154 @@
+"""Errors in Kubernetes' own ``Status`` shape.
+
+kubectl builds its messages from ``reason``, ``message`` and ``details`` (``Error from server
+(NotFound): pods "x" not found``), so every failure the API answers is a :class:`StatusError` that
+renders to exactly that shape. Validation collects :class:`FieldError` causes first and raises one
+``Invalid`` error with all of them, as kube-apiserver does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from minikube_py.model.kinds import ResourceType
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One ``details.causes`` entry. ``reason`` is Kubernetes' cause type, e.g. FieldValueInvalid,
+    FieldValueRequired, FieldValueDuplicate, FieldValueNotSupported, FieldValueForbidden."""
+
+    field: str
+    reason: str
+    message: str
+
+    def render(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+def required(field: str) -> FieldError:
+    return FieldError(field, "FieldValueRequired", "Required value")
+
+
+def invalid_value(field: str, value: Any, detail: str) -> FieldError:
+    shown = f'"{value}"' if isinstance(value, str) else repr(value)
+    return FieldError(field, "FieldValueInvalid", f"Invalid value: {shown}: {detail}")
+
+
+def not_supported(field: str, value: Any, supported: list[str]) -> FieldError:
+    allowed = ", ".join(f'"{s}"' for s in supported)
+    return FieldError(field, "FieldValueNotSupported", f'Unsupported value: "{value}": supported values: {allowed}')
+
+
+def duplicate(field: str, value: Any) -> FieldError:
+    return FieldError(field, "FieldValueDuplicate", f'Duplicate value: "{value}"')
+
+
+def forbidden(field: str, detail: str) -> FieldError:
+    return FieldError(field, "FieldValueForbidden", f"Forbidden: {detail}")
+
+
+class StatusError(Exception):
+    """An API failure; ``status()`` is the body the client receives."""
+
+    def __init__(self, code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.details = details
+
+    def status(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
+        if self.details is not None:
+            body["details"] = self.details
+        return body
+
+
+def _details(rt: ResourceType, name: str) -> dict[str, Any]:
+    details: dict[str, Any] = {"name": name, "kind": rt.plural}
+    if rt.group:
+        details["group"] = rt.group
+    return details
+
+
+def not_found(rt: ResourceType, name: str) -> StatusError:
+    return StatusError(404, "NotFound", f'{rt.qualified} "{name}" not found', _details(rt, name))
+
+
+def already_exists(rt: ResourceType, name: str) -> StatusError:
+    return StatusError(409, "AlreadyExists", f'{rt.qualified} "{name}" already exists', _details(rt, name))
+
+
+def conflict(rt: ResourceType, name: str, why: str) -> StatusError:
+    return StatusError(
+        409,
+        "Conflict",
+        f'Operation cannot be fulfilled on {rt.qualified} "{name}": {why}',
+        _details(rt, name),
+    )
+
+
+def stale_write(rt: ResourceType, name: str) -> StatusError:
+    return conflict(rt, name, "the object has been modified; please apply your changes to the latest "
+                              "version and try again")
+
+
+def invalid(rt: ResourceType, name: str, causes: list[FieldError]) -> StatusError:
+    rendered = [c.render() for c in causes]
+    listed = rendered[0] if len(rendered) == 1 else "[" + ", ".join(rendered) + "]"
+    details = {
+        "name": name,
+        "kind": rt.kind,
+        "causes": [{"reason": c.reason, "message": c.message, "field": c.field} for c in causes],
+    }
+    if rt.group:
+        details["group"] = rt.group
+    return StatusError(422, "Invalid", f'{rt.kind} "{name}" is invalid: {listed}', details)
+
+
+def bad_request(message: str) -> StatusError:
+    return StatusError(400, "BadRequest", message)
+
+
+def gone(message: str) -> StatusError:
+    return StatusError(410, "Expired", message)
+
+
+def unauthorized() -> StatusError:
+    return StatusError(401, "Unauthorized", "Unauthorized")
+
+
+def forbidden_request(user: str, verb: str, resource: str, message: str = "") -> StatusError:
+    text = f'{resource} is forbidden: User "{user}" cannot {verb} {resource}'
+    return StatusError(403, "Forbidden", f"{text}: {message}" if message else text)
+
+
+def method_not_allowed(verb: str, what: str) -> StatusError:
+    return StatusError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource ({verb} {what})")
+
+
+def unsupported_media(content_type: str) -> StatusError:
+    return StatusError(415, "UnsupportedMediaType", f'the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got "{content_type}")')
+
+
+def too_large(limit: int) -> StatusError:
+    return StatusError(413, "RequestEntityTooLarge", f"the request body exceeds the limit of {limit} bytes")
+
+
+def unknown_resource(path: str) -> StatusError:
+    return StatusError(404, "NotFound", "the server could not find the requested resource", {"causes": [
+        {"reason": "UnexpectedServerResponse", "message": f"404 page not found: {path}"}]})
+
+
+def internal(message: str) -> StatusError:
+    return StatusError(500, "InternalError", f"Internal error occurred: {message}")

@@ -1,0 +1,146 @@
+"""Object metadata the system owns: UIDs, timestamps, generated names, generations.
+
+These are the rules of Kubernetes' ``rest.BeforeCreate`` / ``rest.BeforeUpdate`` and of the kinds'
+``PrepareForCreate`` / ``PrepareForUpdate``: clients may send any metadata, but the server decides
+the fields that record identity and history, so that a client cannot forge a UID, back-date an
+object or rewrite its deletion. The clock and the random source are parameters, so tests can pin
+them; the defaults are the wall clock and the system's CSPRNG.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import secrets
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from minikube_py.model import defaults
+
+Clock = Callable[[], datetime]
+
+#: the alphabet of generated name suffixes: no vowels (no words) and no look-alikes (0/o, 1/l)
+NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+_SUFFIX_LENGTH = 5
+_MAX_GENERATED_PREFIX = 63 - _SUFFIX_LENGTH
+
+#: kinds whose strategy maintains ``metadata.generation`` in Kubernetes; others (ConfigMap,
+#: Service, Namespace, ...) never show one
+GENERATION_KINDS = frozenset({"Pod", "ReplicationController", "ReplicaSet", "Deployment", "DaemonSet", "Job",
+                              "EndpointSlice"})
+#: kinds whose controller also acts on annotation changes, so those bump the generation too
+_ANNOTATION_GENERATION_KINDS = frozenset({"Deployment"})
+#: metadata a client may not set on create: the server records deletion itself
+_SYSTEM_ON_CREATE = ("resourceVersion", "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds", "generation")
+#: metadata that Go serialises with ``omitempty``: an empty value is not stored
+_OMIT_EMPTY = ("labels", "annotations", "finalizers", "ownerReferences", "managedFields")
+_ENVELOPE = ("apiVersion", "kind", "metadata", "status")
+
+
+def new_uid() -> str:
+    return str(uuid.uuid4())
+
+
+def now_rfc3339(clock: Clock | None = None) -> str:
+    """``2024-01-01T00:00:00Z``: UTC with second precision, as ``metav1.Time`` serialises."""
+    return (clock or _wall_clock)().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def generate_name(prefix: str, rng: random.Random | None = None) -> str:
+    """``prefix`` plus five random characters; the prefix is cut so that the name fits 63
+    characters, as Kubernetes' ``SimpleNameGenerator`` does."""
+    choice = rng.choice if rng is not None else secrets.choice
+    return prefix[:_MAX_GENERATED_PREFIX] + "".join(choice(NAME_ALPHABET) for _ in range(_SUFFIX_LENGTH))
+
+
+def prepare_for_create(
+    obj: dict[str, Any],
+    *,
+    namespace: str | None,
+    clock: Clock | None = None,
+    uid: str | None = None,
+) -> None:
+    """Stamp a new object: a fresh ``uid`` and ``creationTimestamp``; ``generation`` 1 for kinds
+    that track it; ``namespace`` set for namespaced kinds (``namespace`` given) and removed for
+    cluster-scoped ones. System fields a client may not choose (``resourceVersion``,
+    ``deletionTimestamp``, ``deletionGracePeriodSeconds``, ``selfLink``) are dropped, as are empty
+    ``labels``/``annotations``/``finalizers``/``ownerReferences``, which Kubernetes never stores.
+    Status is left to the caller: which status a new object starts with depends on the kind."""
+    md = obj.setdefault("metadata", {})
+    for key in _SYSTEM_ON_CREATE:
+        md.pop(key, None)
+    md["uid"] = uid or new_uid()
+    md["creationTimestamp"] = now_rfc3339(clock)
+    if obj.get("kind") in GENERATION_KINDS:
+        md["generation"] = 1
+    if namespace is not None:
+        md["namespace"] = namespace
+    else:
+        md.pop("namespace", None)
+    _drop_empty(md)
+
+
+def prepare_for_update(new: dict[str, Any], old: dict[str, Any], *, status_only: bool, has_status: bool) -> None:
+    """Reconcile an update with the stored object, in place on ``new``.
+
+    - Identity and history come from ``old``: ``creationTimestamp``, ``deletionTimestamp`` and
+      ``deletionGracePeriodSeconds`` always; ``uid`` when ``new`` has none (a different uid is
+      left for validation to reject as immutable); ``generation`` as the starting point.
+    - A status update (``status_only``, the ``/status`` subresource) changes only ``status`` and
+      metadata other than labels and owner references: every other top-level field is reset to
+      the stored one, so a stale spec sent along cannot undo a concurrent spec change.
+    - A main-resource update of a kind with a status subresource keeps the stored ``status``:
+      status is written only through ``/status``.
+    - ``generation`` goes up by one when anything outside metadata and status changed (the
+      spec), and for Deployments also when annotations changed; status and metadata updates
+      leave it. ``new`` is defaulted (see :mod:`defaults`) before the comparison so a manifest
+      that merely omits defaulted fields is not mistaken for a change.
+    """
+    md, old_md = new.setdefault("metadata", {}), old.get("metadata") or {}
+    md.pop("selfLink", None)
+    for key in ("creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
+        _copy_key(old_md, md, key)
+    if not md.get("uid"):
+        _copy_key(old_md, md, "uid")
+    _copy_key(old_md, md, "generation")
+    if status_only:
+        for key in set(new) | set(old):
+            if key not in ("metadata", "status"):
+                _copy_key(old, new, key)
+        _copy_key(old_md, md, "labels")
+        _copy_key(old_md, md, "ownerReferences")
+    elif has_status:
+        _copy_key(old, new, "status")
+    _drop_empty(md)
+    kind = new.get("kind") or old.get("kind") or ""
+    if kind in GENERATION_KINDS and not status_only and _spec_changed(kind, new, old):
+        md["generation"] = int(old_md.get("generation") or 0) + 1
+
+
+def _spec_changed(kind: str, new: dict[str, Any], old: dict[str, Any]) -> bool:
+    defaulted = defaults.defaulted(kind, new)
+    if kind in _ANNOTATION_GENERATION_KINDS and (
+            (defaulted["metadata"].get("annotations") or {}) != (old.get("metadata", {}).get("annotations") or {})):
+        return True
+    keys = (set(defaulted) | set(old)) - set(_ENVELOPE)
+    return any(defaulted.get(k) != old.get(k) for k in keys)
+
+
+def _copy_key(src: dict[str, Any], dst: dict[str, Any], key: str) -> None:
+    """Make ``dst[key]`` what ``src`` has, including being absent."""
+    if key in src:
+        dst[key] = copy.deepcopy(src[key])
+    else:
+        dst.pop(key, None)
+
+
+def _drop_empty(md: dict[str, Any]) -> None:
+    for key in _OMIT_EMPTY:
+        if key in md and not md[key]:
+            del md[key]
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,772 @@
+"""Validation of objects on create and update, with kube-apiserver's field paths and messages.
+
+kubectl prints the causes verbatim (``The Pod "x" is invalid: spec.containers[0].image: Required
+value``), and users and scripts match on them, so the paths (``spec.ports[1].name``,
+``metadata.labels``) and texts follow Kubernetes' ``pkg/apis/*/validation``. The checks cover what
+pykube's kinds need to be safe to store and to act on, not every rule Kubernetes has.
+
+``validate`` expects a defaulted object (defaults run first, as in kube-apiserver), so a field that
+has a default is only checked for its value, never for being absent.
+"""
+
+from __future__ import annotations
+
+import binascii
+import ipaddress
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from minikube_py.model import quantity
+from minikube_py.model.errors import FieldError, duplicate, forbidden, not_supported, required
+from minikube_py.model.kinds import RESOURCES
+from minikube_py.model.selectors import (
+    dns1123_label_errors,
+    dns1123_subdomain_errors,
+    label_key_errors,
+    label_selector_from_spec,
+    label_value_errors,
+    regex_error,
+)
+
+Obj = dict[str, Any]
+Errors = list[FieldError]
+
+_NAMESPACED = {r.kind: r.namespaced for r in RESOURCES}
+_ANNOTATIONS_LIMIT = 256 * 1024
+_SECRET_LIMIT = 1024 * 1024
+_IMMUTABLE = "field is immutable"
+_PROTOCOLS = ["SCTP", "TCP", "UDP"]
+_POD_UPDATE_FORBIDDEN = (
+    "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,"
+    "`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),"
+    "`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)")
+_ENV_NAME = "[-._a-zA-Z][-._a-zA-Z0-9]*"
+_ENV_NAME_RE = re.compile(f"^{_ENV_NAME}$")
+_CONFIG_KEY = "[-._a-zA-Z0-9]+"
+_CONFIG_KEY_RE = re.compile(f"^{_CONFIG_KEY}$")
+_DNS1035 = "[a-z]([-a-z0-9]*[a-z0-9])?"
+_DNS1035_RE = re.compile(f"^{_DNS1035}$")
+_PORT_NAME_RE = re.compile("^[-a-z0-9]+$")
+_BASE64_CHARS = re.compile(r"[A-Za-z0-9+/=]")
+
+
+# ------------------------------------------------------------------------------ rendering
+
+
+def _go(value: Any) -> str:
+    """A value as Go's ``%#v``-ish rendering in ``Invalid value: ...`` messages."""
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        return "map[string]string{" + ", ".join(f"{json.dumps(k)}:{json.dumps(value[k])}" for k in sorted(value)) + "}"
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "[]string{" + ", ".join(json.dumps(v) for v in value) + "}"
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _invalid(path: str, value: Any, detail: str) -> FieldError:
+    return FieldError(path, "FieldValueInvalid", f"Invalid value: {_go(value)}: {detail}")
+
+
+def _not_found(path: str, value: Any) -> FieldError:
+    return FieldError(path, "FieldValueNotFound", f"Not found: {_go(value)}")
+
+
+def _too_long(path: str, limit: int) -> FieldError:
+    return FieldError(path, "FieldValueTooLong", f"Too long: may not be more than {limit} bytes")
+
+
+def _range(path: str, value: Any, lo: int, hi: int) -> Errors:
+    if isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi:
+        return []
+    return [_invalid(path, value, f"must be between {lo} and {hi}, inclusive")]
+
+
+def _non_negative(path: str, value: Any) -> Errors:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+        return []
+    return [_invalid(path, value, "must be greater than or equal to 0")]
+
+
+def _dict(value: Any) -> Obj:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+# ------------------------------------------------------------------------------ names and labels
+
+
+def dns1035_label_errors(value: str) -> list[str]:
+    errs = ["must be no more than 63 characters"] if len(value) > 63 else []
+    if not _DNS1035_RE.match(value):
+        errs.append(regex_error("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start "
+                                "with an alphabetic character, and end with an alphanumeric character", _DNS1035,
+                                "my-name", "abc-123"))
+    return errs
+
+
+def _mask_trailing_dash(name: str) -> str:
+    """A generateName prefix may end in '-': the random suffix follows it."""
+    return name[:-2] + "a" if len(name) > 1 and name.endswith("-") else name
+
+
+#: the name rule of each kind (DNS-1123 subdomain for every kind not listed)
+_NAME_RULES: dict[str, Callable[[str], list[str]]] = {
+    "Namespace": dns1123_label_errors,
+    "Service": dns1035_label_errors,
+}
+
+
+def validate_labels(labels: Any, path: str) -> Errors:
+    if labels is None:
+        return []
+    if not isinstance(labels, dict):
+        return [_invalid(path, labels, "must be a map of strings")]
+    errs: Errors = []
+    for key in sorted(labels):
+        errs.extend(_invalid(path, key, msg) for msg in label_key_errors(key))
+        value = labels[key]
+        if not isinstance(value, str):
+            errs.append(_invalid(path, value, "must be a string"))
+            continue
+        errs.extend(_invalid(path, value, msg) for msg in label_value_errors(value))
+    return errs
+
+
+def _annotations(annotations: Any, path: str) -> Errors:
+    if annotations is None:
+        return []
+    if not isinstance(annotations, dict):
+        return [_invalid(path, annotations, "must be a map of strings")]
+    errs: Errors = []
+    for key in sorted(annotations):
+        errs.extend(_invalid(path, key, msg) for msg in label_key_errors(key.lower()))
+    size = sum(len(k.encode()) + len(str(v).encode()) for k, v in annotations.items())
+    if size > _ANNOTATIONS_LIMIT:
+        errs.append(_too_long(path, _ANNOTATIONS_LIMIT))
+    return errs
+
+
+def _owner_references(refs: Any, path: str) -> Errors:
+    errs: Errors = []
+    controllers: list[str] = []
+    for i, ref in enumerate(_list(refs)):
+        ref = _dict(ref)
+        for key in ("apiVersion", "kind", "name", "uid"):
+            if not ref.get(key):
+                errs.append(FieldError(f"{path}[{i}].{key}", "FieldValueRequired", "Required value: must not be empty"))
+        if ref.get("controller") is True:
+            controllers.append(f"{ref.get('kind')}/{ref.get('name')}")
+    if len(controllers) > 1:
+        errs.append(_invalid(path, refs, "Only one reference can have Controller set to true. Found \"true\" in "
+                                         f"references for {controllers[0]} and {controllers[1]}"))
+    return errs
+
+
+def _metadata(kind: str, md: Obj) -> Errors:
+    name_rule = _NAME_RULES.get(kind, dns1123_subdomain_errors)
+    errs: Errors = []
+    generate = md.get("generateName")
+    if isinstance(generate, str) and generate:
+        errs.extend(_invalid("metadata.generateName", generate, msg) for msg in name_rule(_mask_trailing_dash(generate)))
+    name = md.get("name")
+    if not name:
+        errs.append(FieldError("metadata.name", "FieldValueRequired", "Required value: name or generateName is required"))
+    elif not isinstance(name, str):
+        errs.append(_invalid("metadata.name", name, "must be a string"))
+    else:
+        errs.extend(_invalid("metadata.name", name, msg) for msg in name_rule(name))
+    namespace = md.get("namespace")
+    if _NAMESPACED.get(kind, True):
+        if not namespace:
+            errs.append(required("metadata.namespace"))
+        else:
+            errs.extend(_invalid("metadata.namespace", namespace, msg) for msg in dns1123_label_errors(str(namespace)))
+    elif namespace:
+        errs.append(forbidden("metadata.namespace", "not allowed on this type"))
+    return errs + _metadata_common(md)
+
+
+def _metadata_common(md: Obj) -> Errors:
+    errs = _non_negative("metadata.generation", md.get("generation"))
+    errs += validate_labels(md.get("labels"), "metadata.labels")
+    errs += _annotations(md.get("annotations"), "metadata.annotations")
+    errs += _owner_references(md.get("ownerReferences"), "metadata.ownerReferences")
+    for finalizer in _list(md.get("finalizers")):
+        errs.extend(_invalid("metadata.finalizers", finalizer, msg) for msg in label_key_errors(str(finalizer)))
+    return errs
+
+
+def _metadata_update(md: Obj, old_md: Obj) -> Errors:
+    errs: Errors = []
+    if old_md.get("deletionTimestamp"):
+        added = sorted(set(_list(md.get("finalizers"))) - set(_list(old_md.get("finalizers"))))
+        if added:
+            errs.append(forbidden("metadata.finalizers", "no new finalizers can be added if the object is being "
+                                  f"deleted, found new finalizers {_go(added)}"))
+    if (md.get("generation") or 0) < (old_md.get("generation") or 0):
+        errs.append(_invalid("metadata.generation", md.get("generation"), "must not be decremented"))
+    for key in ("name", "namespace", "uid", "creationTimestamp", "deletionTimestamp"):
+        if md.get(key) != old_md.get(key):
+            errs.append(_invalid(f"metadata.{key}", md.get(key, ""), _IMMUTABLE))
+    return errs + _metadata_common(md)
+
+
+# ------------------------------------------------------------------------------ pods
+
+
+def _quantities(resources: Obj, path: str) -> Errors:
+    errs: Errors = []
+    parsed: dict[str, dict[str, Any]] = {}
+    for bag in ("limits", "requests"):
+        parsed[bag] = {}
+        for name, raw in sorted(_dict(resources.get(bag)).items()):
+            where = f"{path}.{bag}[{name}]"
+            try:
+                amount = quantity.parse_quantity(raw)
+            except (ValueError, TypeError):
+                errs.append(_invalid(where, raw, quantity.FORMAT_ERROR))
+                continue
+            if amount < 0:
+                errs.append(_invalid(where, str(raw), "must be greater than or equal to 0"))
+            parsed[bag][name] = amount
+    for name, request in parsed["requests"].items():
+        limit = parsed["limits"].get(name)
+        if limit is not None and request > limit:
+            errs.append(_invalid(f"{path}.requests", quantity.format_quantity(str(resources["requests"][name])),
+                                 f"must be less than or equal to {name} limit of "
+                                 f"{quantity.format_quantity(str(resources['limits'][name]))}"))
+    return errs
+
+
+def _container(c: Obj, path: str, volumes: set[str]) -> Errors:
+    errs: Errors = []
+    name = c.get("name")
+    if not name:
+        errs.append(required(f"{path}.name"))
+    else:
+        errs.extend(_invalid(f"{path}.name", name, msg) for msg in dns1123_label_errors(str(name)))
+    image = c.get("image")
+    if not image:
+        errs.append(required(f"{path}.image"))
+    elif not isinstance(image, str) or image != image.strip():
+        errs.append(_invalid(f"{path}.image", image, "must not have leading or trailing whitespace"))
+    policy = c.get("imagePullPolicy")
+    if policy not in ("Always", "IfNotPresent", "Never"):
+        errs.append(not_supported(f"{path}.imagePullPolicy", policy, ["Always", "IfNotPresent", "Never"]))
+    port_names: set[str] = set()
+    for i, port in enumerate(_list(c.get("ports"))):
+        errs += _container_port(_dict(port), f"{path}.ports[{i}]", port_names)
+    for i, env in enumerate(_list(c.get("env"))):
+        env_name = _dict(env).get("name")
+        if not env_name:
+            errs.append(required(f"{path}.env[{i}].name"))
+        elif not _ENV_NAME_RE.match(str(env_name)):
+            errs.append(_invalid(f"{path}.env[{i}].name", env_name, regex_error(
+                "a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', "
+                "and must not start with a digit", _ENV_NAME, "my.env-name", "MY_ENV.NAME", "MyEnvName1")))
+    for i, mount in enumerate(_list(c.get("volumeMounts"))):
+        mount = _dict(mount)
+        mount_name = mount.get("name")
+        if not mount_name:
+            errs.append(required(f"{path}.volumeMounts[{i}].name"))
+        elif mount_name not in volumes:
+            errs.append(_not_found(f"{path}.volumeMounts[{i}].name", mount_name))
+        if not mount.get("mountPath"):
+            errs.append(required(f"{path}.volumeMounts[{i}].mountPath"))
+    return errs + _quantities(_dict(c.get("resources")), f"{path}.resources")
+
+
+def _container_port(port: Obj, path: str, names: set[str]) -> Errors:
+    errs: Errors = []
+    name = port.get("name")
+    if name:
+        errs.extend(_invalid(f"{path}.name", name, msg) for msg in port_name_errors(str(name)))
+        if name in names:
+            errs.append(duplicate(f"{path}.name", name))
+        names.add(name)
+    if not port.get("containerPort"):
+        errs.append(required(f"{path}.containerPort"))
+    else:
+        errs += _range(f"{path}.containerPort", port["containerPort"], 1, 65535)
+    if port.get("hostPort"):
+        errs += _range(f"{path}.hostPort", port["hostPort"], 1, 65535)
+    if port.get("protocol") not in _PROTOCOLS:
+        errs.append(not_supported(f"{path}.protocol", port.get("protocol"), _PROTOCOLS))
+    return errs
+
+
+def port_name_errors(name: str) -> list[str]:
+    """An IANA service name, as a port's ``name`` must be."""
+    errs = ["must be no more than 15 characters"] if len(name) > 15 else []
+    if not _PORT_NAME_RE.match(name):
+        errs.append("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
+    if not re.search("[a-z]", name):
+        errs.append("must contain at least one letter (a-z)")
+    if "--" in name:
+        errs.append("must not contain consecutive hyphens")
+    if name.startswith("-") or name.endswith("-"):
+        errs.append("must not begin or end with a hyphen")
+    return errs
+
+
+def validate_pod_spec(spec: Any, path: str, restart_policies: tuple[str, ...] = ("Always", "OnFailure", "Never")
+                      ) -> Errors:
+    """A pod spec, in a Pod (``path`` ``spec``) or a template (``spec.template.spec``).
+    ``restart_policies`` narrows the policy for workloads: apps kinds need Always, Jobs not."""
+    spec = _dict(spec)
+    errs: Errors = []
+    volumes: set[str] = set()
+    for i, volume in enumerate(_list(spec.get("volumes"))):
+        vname = _dict(volume).get("name")
+        if not vname:
+            errs.append(required(f"{path}.volumes[{i}].name"))
+            continue
+        errs.extend(_invalid(f"{path}.volumes[{i}].name", vname, msg) for msg in dns1123_label_errors(str(vname)))
+        if vname in volumes:
+            errs.append(duplicate(f"{path}.volumes[{i}].name", vname))
+        volumes.add(vname)
+    containers = _list(spec.get("containers"))
+    if not containers:
+        errs.append(required(f"{path}.containers"))
+    seen: set[str] = set()
+    for field in ("containers", "initContainers"):
+        for i, c in enumerate(_list(spec.get(field))):
+            c = _dict(c)
+            errs += _container(c, f"{path}.{field}[{i}]", volumes)
+            cname = c.get("name")
+            if cname and cname in seen:
+                errs.append(duplicate(f"{path}.{field}[{i}].name", cname))
+            seen.add(cname)
+    policy = spec.get("restartPolicy")
+    if policy not in restart_policies:
+        errs.append(not_supported(f"{path}.restartPolicy", policy, list(restart_policies)))
+    dns = spec.get("dnsPolicy")
+    dns_policies = ["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"]
+    if dns not in dns_policies:
+        errs.append(not_supported(f"{path}.dnsPolicy", dns, dns_policies))
+    errs += _non_negative(f"{path}.terminationGracePeriodSeconds", spec.get("terminationGracePeriodSeconds"))
+    if spec.get("activeDeadlineSeconds") is not None:
+        errs += _range(f"{path}.activeDeadlineSeconds", spec["activeDeadlineSeconds"], 1, 2**31 - 1)
+    errs += validate_labels(spec.get("nodeSelector"), f"{path}.nodeSelector")
+    return errs
+
+
+def _pod(obj: Obj) -> Errors:
+    return validate_pod_spec(obj.get("spec"), "spec")
+
+
+def _pod_update(new: Obj, old: Obj) -> Errors:
+    """Only images, ``activeDeadlineSeconds``, added tolerations and a negative grace period
+    raised to 1 may change in a pod's spec; anything else is one Forbidden cause on ``spec``."""
+    spec, old_spec = dict(_dict(new.get("spec"))), _dict(old.get("spec"))
+    for field in ("containers", "initContainers"):
+        mine, theirs = _list(spec.get(field)), _list(old_spec.get(field))
+        if mine and len(mine) == len(theirs):
+            spec[field] = [{**_dict(c), "image": _dict(o).get("image")} if "image" in _dict(o) else c
+                           for c, o in zip(mine, theirs, strict=True)]
+    _restore(spec, old_spec, "activeDeadlineSeconds")
+    old_tolerations = _list(old_spec.get("tolerations"))
+    if all(t in _list(spec.get("tolerations")) for t in old_tolerations):
+        _restore(spec, old_spec, "tolerations")
+    grace, old_grace = spec.get("terminationGracePeriodSeconds"), old_spec.get("terminationGracePeriodSeconds")
+    if grace == 1 and isinstance(old_grace, int) and old_grace < 0:
+        spec["terminationGracePeriodSeconds"] = old_grace
+    if spec != old_spec:
+        return [forbidden("spec", _POD_UPDATE_FORBIDDEN)]
+    return []
+
+
+def _restore(spec: Obj, old_spec: Obj, field: str) -> None:
+    if field in old_spec:
+        spec[field] = old_spec[field]
+    else:
+        spec.pop(field, None)
+
+
+# ------------------------------------------------------------------------------ services
+
+
+def _service(obj: Obj) -> Errors:
+    spec = _dict(obj.get("spec"))
+    errs: Errors = []
+    types = ["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"]
+    svc_type = spec.get("type")
+    if svc_type not in types:
+        errs.append(not_supported("spec.type", svc_type, types))
+    headless = spec.get("clusterIP") == "None"
+    ports = _list(spec.get("ports"))
+    if not ports and not headless and svc_type != "ExternalName":
+        errs.append(required("spec.ports"))
+    if svc_type == "ExternalName" and not spec.get("externalName"):
+        errs.append(required("spec.externalName"))
+    names: set[str] = set()
+    for i, port in enumerate(ports):
+        errs += _service_port(_dict(port), f"spec.ports[{i}]", len(ports) > 1, names)
+        if _dict(port).get("nodePort") and svc_type == "ClusterIP":
+            errs.append(forbidden(f"spec.ports[{i}].nodePort", "may not be used when `type` is 'ClusterIP'"))
+    affinity = spec.get("sessionAffinity")
+    if affinity not in ("ClientIP", "None"):
+        errs.append(not_supported("spec.sessionAffinity", affinity, ["ClientIP", "None"]))
+    cluster_ip = spec.get("clusterIP")
+    if cluster_ip and cluster_ip != "None" and not _is_ip(cluster_ip):
+        errs.append(_invalid("spec.clusterIPs[0]", cluster_ip, "must be a valid IP address, (e.g. 10.9.8.7 or "
+                                                                "2001:db8::ffff)"))
+    if spec.get("selector") is not None:
+        errs += validate_labels(spec.get("selector"), "spec.selector")
+    return errs
+
+
+def _service_port(port: Obj, path: str, name_required: bool, names: set[str]) -> Errors:
+    errs: Errors = []
+    name = port.get("name")
+    if not name:
+        if name_required:
+            errs.append(required(f"{path}.name"))
+    else:
+        errs.extend(_invalid(f"{path}.name", name, msg) for msg in dns1123_label_errors(str(name)))
+        if name in names:
+            errs.append(duplicate(f"{path}.name", name))
+        names.add(name)
+    errs += _range(f"{path}.port", port.get("port", 0), 1, 65535)
+    if port.get("protocol") not in _PROTOCOLS:
+        errs.append(not_supported(f"{path}.protocol", port.get("protocol"), _PROTOCOLS))
+    target = port.get("targetPort")
+    if isinstance(target, str):
+        errs.extend(_invalid(f"{path}.targetPort", target, msg) for msg in port_name_errors(target))
+    elif target is not None:
+        errs += _range(f"{path}.targetPort", target, 1, 65535)
+    if port.get("nodePort"):
+        errs += _range(f"{path}.nodePort", port["nodePort"], 1, 65535)
+    return errs
+
+
+def _service_update(new: Obj, old: Obj) -> Errors:
+    """An allocated ClusterIP stays: changing it is an error (an absent one is the allocator's to
+    carry over, as kube-apiserver does for ``kubectl replace``)."""
+    ip, old_ip = _dict(new.get("spec")).get("clusterIP"), _dict(old.get("spec")).get("clusterIP")
+    if ip and old_ip and ip != old_ip:
+        return [_invalid("spec.clusterIPs[0]", [ip], "may not change once set")]
+    return []
+
+
+def _is_ip(text: Any) -> bool:
+    try:
+        ipaddress.ip_address(str(text))
+    except ValueError:
+        return False
+    return True
+
+
+# ------------------------------------------------------------------------------ workloads
+
+
+def _template(spec: Obj, restart_policies: tuple[str, ...]) -> Errors:
+    template = spec.get("template")
+    if not isinstance(template, dict):
+        return [required("spec.template")]
+    errs = validate_labels(_dict(template.get("metadata")).get("labels"), "spec.template.metadata.labels")
+    errs += _annotations(_dict(template.get("metadata")).get("annotations"), "spec.template.metadata.annotations")
+    return errs + validate_pod_spec(template.get("spec"), "spec.template.spec", restart_policies)
+
+
+def _selector_matches_template(selector: Any, spec: Obj, kind_word: str) -> Errors:
+    """The common apps/batch rules: a non-empty valid selector that selects the template."""
+    if selector is None:
+        return [required("spec.selector")]
+    if not isinstance(selector, dict):
+        return [_invalid("spec.selector", selector, "must be a label selector")]
+    errs: Errors = []
+    if not selector.get("matchLabels") and not selector.get("matchExpressions"):
+        errs.append(_invalid("spec.selector", selector, f"empty selector is invalid for {kind_word}"))
+    errs += validate_labels(selector.get("matchLabels"), "spec.selector.matchLabels")
+    try:
+        parsed = label_selector_from_spec(selector)
+    except ValueError as exc:
+        return [*errs, _invalid("spec.selector", selector, str(exc))]
+    labels = _dict(_dict(_dict(spec.get("template")).get("metadata")).get("labels"))
+    if not errs and isinstance(spec.get("template"), dict) and not parsed.matches(labels):
+        errs.append(_invalid("spec.template.metadata.labels", labels, "`selector` does not match template `labels`"))
+    return errs
+
+
+def _workload(kind_word: str, restart_policies: tuple[str, ...]) -> Callable[[Obj], Errors]:
+    def check(obj: Obj) -> Errors:
+        spec = _dict(obj.get("spec"))
+        errs = _non_negative("spec.replicas", spec.get("replicas"))
+        errs += _selector_matches_template(spec.get("selector"), spec, kind_word)
+        errs += _non_negative("spec.revisionHistoryLimit", spec.get("revisionHistoryLimit"))
+        return errs + _template(spec, restart_policies)
+    return check
+
+
+def _deployment(obj: Obj) -> Errors:
+    errs = _workload("deployment", ("Always",))(obj)
+    strategy = _dict(_dict(obj.get("spec")).get("strategy"))
+    kind = strategy.get("type")
+    if kind not in ("Recreate", "RollingUpdate"):
+        errs.append(not_supported("spec.strategy.type", kind, ["Recreate", "RollingUpdate"]))
+    elif kind == "Recreate" and strategy.get("rollingUpdate") is not None:
+        errs.append(forbidden("spec.strategy.rollingUpdate", "may not be specified when strategy `type` is 'Recreate'"))
+    return errs
+
+
+def _replication_controller(obj: Obj) -> Errors:
+    spec = _dict(obj.get("spec"))
+    errs = _non_negative("spec.replicas", spec.get("replicas"))
+    selector = spec.get("selector")
+    if not selector:
+        errs.append(required("spec.selector"))
+    else:
+        errs += validate_labels(selector, "spec.selector")
+        labels = _dict(_dict(_dict(spec.get("template")).get("metadata")).get("labels"))
+        if isinstance(selector, dict) and not all(labels.get(k) == v for k, v in selector.items()):
+            errs.append(_invalid("spec.template.metadata.labels", labels,
+                                 "`selector` does not match template `labels`"))
+    return errs + _template(spec, ("Always",))
+
+
+def _job(obj: Obj) -> Errors:
+    spec = _dict(obj.get("spec"))
+    errs: Errors = []
+    for field in ("parallelism", "completions", "backoffLimit", "activeDeadlineSeconds", "ttlSecondsAfterFinished"):
+        errs += _non_negative(f"spec.{field}", spec.get(field))
+    mode = spec.get("completionMode")
+    if mode not in ("NonIndexed", "Indexed"):
+        errs.append(not_supported("spec.completionMode", mode, ["NonIndexed", "Indexed"]))
+    elif mode == "Indexed" and spec.get("completions") is None:
+        errs.append(required("spec.completions"))
+    errs += _selector_matches_template(spec.get("selector"), spec, "job")
+    return errs + _template(spec, ("OnFailure", "Never"))
+
+
+def _immutable(new: Obj, old: Obj, *fields: str) -> Errors:
+    """Each dotted path must be unchanged; the cause shows the new value, as Kubernetes does."""
+    errs: Errors = []
+    for field in fields:
+        mine, theirs = _path(new, field), _path(old, field)
+        if mine != theirs:
+            errs.append(_invalid(field, mine, _IMMUTABLE))
+    return errs
+
+
+def _path(obj: Obj, dotted: str) -> Any:
+    node: Any = obj
+    for part in dotted.split("."):
+        node = _dict(node).get(part)
+    return node
+
+
+# ------------------------------------------------------------------------------ config
+
+
+def _data_keys(data: Any, path: str) -> Errors:
+    errs: Errors = []
+    for key in sorted(_dict(data)):
+        where = f"{path}[{key}]"
+        if len(key) > 253:
+            errs.append(_invalid(where, key, "must be no more than 253 characters"))
+        if not _CONFIG_KEY_RE.match(key):
+            errs.append(_invalid(where, key, regex_error(
+                "a valid config key must consist of alphanumeric characters, '-', '_' or '.'", _CONFIG_KEY,
+                "key.name", "KEY_NAME", "key-name")))
+        if key == ".":
+            errs.append(_invalid(where, key, "must not be '.'"))
+        elif key == "..":
+            errs.append(_invalid(where, key, "must not be '..'"))
+        elif key.startswith(".."):
+            errs.append(_invalid(where, key, "must not start with '..'"))
+    return errs
+
+
+def _config_map(obj: Obj) -> Errors:
+    data, binary = _dict(obj.get("data")), _dict(obj.get("binaryData"))
+    errs = _data_keys(data, "data") + _data_keys(binary, "binaryData")
+    errs.extend(_invalid(f"data[{key}]", key, "duplicate of key present in binaryData") for key in sorted(data)
+                if key in binary)
+    size = sum(len(str(v).encode()) for v in data.values()) + sum(len(str(v)) * 3 // 4 for v in binary.values())
+    if size > _SECRET_LIMIT:
+        errs.append(_too_long("", _SECRET_LIMIT))
+    return errs
+
+
+def base64_error(text: Any) -> str | None:
+    """Go's ``illegal base64 data at input byte N`` for a value that is not standard base64."""
+    if not isinstance(text, str):
+        return "illegal base64 data at input byte 0"
+    for i, ch in enumerate(text):
+        if not _BASE64_CHARS.match(ch) or (ch == "=" and text[i:].strip("=")):
+            return f"illegal base64 data at input byte {i}"
+    try:
+        binascii.a2b_base64(text.encode(), strict_mode=True)
+    except binascii.Error:
+        return f"illegal base64 data at input byte {len(text) - len(text) % 4 if len(text) % 4 else len(text)}"
+    return None
+
+
+#: keys a typed Secret must carry
+_SECRET_TYPE_KEYS = {
+    "kubernetes.io/tls": ("tls.crt", "tls.key"),
+    "kubernetes.io/dockerconfigjson": (".dockerconfigjson",),
+    "kubernetes.io/dockercfg": (".dockercfg",),
+}
+
+
+def _secret(obj: Obj) -> Errors:
+    data = _dict(obj.get("data"))
+    errs = _data_keys(data, "data")
+    size = 0
+    for key in sorted(data):
+        problem = base64_error(data[key])
+        if problem:
+            errs.append(_invalid(f"data[{key}]", "<secret contents redacted>", problem))
+        else:
+            size += len(data[key]) * 3 // 4
+    if size > _SECRET_LIMIT:
+        errs.append(_too_long("data", _SECRET_LIMIT))
+    errs.extend(required(f"data[{key}]") for key in _SECRET_TYPE_KEYS.get(str(obj.get("type")), ()) if key not in data)
+    return errs
+
+
+def _immutable_data(new: Obj, old: Obj) -> Errors:
+    """``immutable: true`` freezes the data and the flag itself."""
+    if old.get("immutable") is not True:
+        return []
+    errs: Errors = []
+    if new.get("immutable") is not True:
+        errs.append(forbidden("immutable", "field is immutable when `immutable` is set"))
+    for field in ("data", "binaryData"):
+        if (new.get(field) or {}) != (old.get(field) or {}):
+            errs.append(forbidden(field, "field is immutable when `immutable` is set"))
+    return errs
+
+
+# ------------------------------------------------------------------------------ the rest
+
+
+def _node(obj: Obj) -> Errors:
+    errs: Errors = []
+    effects = ["NoSchedule", "PreferNoSchedule", "NoExecute"]
+    for i, taint in enumerate(_list(_dict(obj.get("spec")).get("taints"))):
+        taint = _dict(taint)
+        key = taint.get("key")
+        if not key:
+            errs.append(required(f"spec.taints[{i}].key"))
+        else:
+            errs.extend(_invalid(f"spec.taints[{i}].key", key, msg) for msg in label_key_errors(str(key)))
+        if taint.get("value"):
+            errs.extend(_invalid(f"spec.taints[{i}].value", taint["value"], msg)
+                        for msg in label_value_errors(str(taint["value"])))
+        if taint.get("effect") not in effects:
+            errs.append(not_supported(f"spec.taints[{i}].effect", taint.get("effect"), effects))
+    return errs
+
+
+def _lease(obj: Obj) -> Errors:
+    duration = _dict(obj.get("spec")).get("leaseDurationSeconds")
+    if duration is not None and (not isinstance(duration, int) or duration <= 0):
+        return [_invalid("spec.leaseDurationSeconds", duration, "must be greater than 0")]
+    return []
+
+
+def _event(obj: Obj) -> Errors:
+    ref = _dict(obj.get("involvedObject"))
+    namespace = _dict(obj.get("metadata")).get("namespace")
+    if ref.get("namespace") and ref["namespace"] != namespace:
+        return [_invalid("involvedObject.namespace", ref["namespace"], "does not match event.namespace")]
+    return []
+
+
+def _endpoint_ports(ports: Any, path: str) -> Errors:
+    errs: Errors = []
+    for i, port in enumerate(_list(ports)):
+        port = _dict(port)
+        errs += _range(f"{path}[{i}].port", port.get("port", 0), 1, 65535)
+        if port.get("protocol") not in _PROTOCOLS:
+            errs.append(not_supported(f"{path}[{i}].protocol", port.get("protocol"), _PROTOCOLS))
+    return errs
+
+
+def _endpoints(obj: Obj) -> Errors:
+    errs: Errors = []
+    for s, subset in enumerate(_list(obj.get("subsets"))):
+        subset = _dict(subset)
+        for field in ("addresses", "notReadyAddresses"):
+            for a, address in enumerate(_list(subset.get(field))):
+                ip = _dict(address).get("ip")
+                where = f"subsets[{s}].{field}[{a}].ip"
+                if not ip:
+                    errs.append(required(where))
+                elif not _is_ip(ip):
+                    errs.append(_invalid(where, ip, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"))
+        errs += _endpoint_ports(subset.get("ports"), f"subsets[{s}].ports")
+    return errs
+
+
+def _endpoint_slice(obj: Obj) -> Errors:
+    errs: Errors = []
+    families = ["FQDN", "IPv4", "IPv6"]
+    if obj.get("addressType") not in families:
+        errs.append(not_supported("addressType", obj.get("addressType"), families))
+    for i, endpoint in enumerate(_list(obj.get("endpoints"))):
+        addresses = _list(_dict(endpoint).get("addresses"))
+        if not addresses:
+            errs.append(required(f"endpoints[{i}].addresses"))
+        elif len(addresses) > 100:
+            errs.append(FieldError(f"endpoints[{i}].addresses", "FieldValueTooMany",
+                                   f"Too many: {len(addresses)}: must have at most 100 items"))
+    return errs + _endpoint_ports(obj.get("ports"), "ports")
+
+
+_CREATE: dict[str, Callable[[Obj], Errors]] = {
+    "Pod": _pod,
+    "Service": _service,
+    "ReplicationController": _replication_controller,
+    "ReplicaSet": _workload("replicaset", ("Always",)),
+    "Deployment": _deployment,
+    "DaemonSet": _workload("daemonset", ("Always",)),
+    "Job": _job,
+    "ConfigMap": _config_map,
+    "Secret": _secret,
+    "Node": _node,
+    "Lease": _lease,
+    "Event": _event,
+    "Endpoints": _endpoints,
+    "EndpointSlice": _endpoint_slice,
+}
+
+_UPDATE: dict[str, Callable[[Obj, Obj], Errors]] = {
+    "Pod": _pod_update,
+    "Service": _service_update,
+    "ReplicaSet": lambda new, old: _immutable(new, old, "spec.selector"),
+    "Deployment": lambda new, old: _immutable(new, old, "spec.selector"),
+    "DaemonSet": lambda new, old: _immutable(new, old, "spec.selector"),
+    "Job": lambda new, old: _immutable(new, old, "spec.selector", "spec.template"),
+    "ConfigMap": _immutable_data,
+    "Secret": _immutable_data,
+}
+
+
+def validate(kind: str, obj: Obj, old: Obj | None = None) -> list[FieldError]:
+    """Every problem with ``obj`` (a create when ``old`` is None, else an update of ``old``);
+    an empty list means it may be stored. Metadata causes come first, as in Kubernetes."""
+    md = _dict(obj.get("metadata"))
+    errs = _metadata(kind, md) if old is None else _metadata_update(md, _dict(old.get("metadata")))
+    check = _CREATE.get(kind)
+    if check is not None:
+        errs += check(obj)
+    if old is not None and kind in _UPDATE:
+        errs += _UPDATE[kind](obj, old)
+    return errs
+

@@ -1,0 +1,331 @@
+"""The revisioned object store on SQL (SQLAlchemy Core, asyncio), for SQLite and PostgreSQL alike.
+
+Writes: callers queue their commits; one writer task drains the queue and applies everything queued
+in one database transaction (its rows are loaded with one query, :func:`plan_batch` decides in
+memory, and a handful of executemany statements write the result), so 50 concurrent writers cost a
+few transactions rather than 50. One writer per process, plus PostgreSQL's advisory lock across
+processes, means revisions commit in revision order: a tailer of the events table never sees a
+lower revision appear after a higher one.
+
+Reads go through their own connection pool and never queue behind the writer (SQLite WAL lets
+readers run during a write transaction).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from minikube_py.store.backend import Backend, Engines
+from minikube_py.store.base import Compacted, Event, KeyNotFound, ListResult, Obj, Op
+from minikube_py.store.feed import EventFeed
+from minikube_py.store.plan import BatchPlan, EventRow, Row, decode, decode_event, plan_batch, touched_keys
+from minikube_py.store.schema import COMPACTED, REVISION, events, key_range, meta, metadata, objects
+from minikube_py.store.watch import WatchHub
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreOptions:
+    """Tuning knobs, each with the reason for its default."""
+
+    #: commits grouped into one transaction at most; bounds the IN list and the latency of one batch
+    max_batch: int = 512
+    #: events kept after automatic compaction: ~40 MB of history with 2 KB objects, and more than the
+    #: 5 minutes etcd keeps for Kubernetes at up to ~30 writes/s, a busy small cluster; a watcher that
+    #: falls further behind re-lists, which reflectors do anyway
+    retain_revisions: int = 10_000
+    #: seconds between automatic compactions (None: only explicit compact())
+    compact_interval: float | None = 60.0
+    #: revisions deleted per compaction transaction, so the writer never waits long on SQLite's lock
+    compact_chunk: int = 5_000
+    #: recent events held in memory: resuming watchers rarely need the database
+    ring_size: int = 4096
+    #: events a watcher may have unread before it is expired; one transaction's events arrive at once,
+    #: so it must exceed ``max_batch`` for a healthy watcher to keep up
+    watch_buffer: int = 2048
+    #: events read from the database per query when a watcher resumes from old history
+    history_page: int = 1000
+    #: seconds between polls of the events table on PostgreSQL, should a NOTIFY be lost
+    poll_interval: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.watch_buffer <= self.max_batch:
+            raise ValueError("watch_buffer must exceed max_batch, or a burst would expire healthy watchers")
+
+    @classmethod
+    def pick(cls, options: dict[str, Any]) -> StoreOptions:
+        """The knobs among ``options``; the rest belong to the backend."""
+        return cls(**{name: options[name] for name in cls.__dataclass_fields__ if name in options})
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    ops: tuple[Op, ...]
+    future: asyncio.Future[tuple[list[Obj], int]]
+
+
+class SqlStore:
+    """:class:`minikube_py.store.base.Store` on SQLite or PostgreSQL. Values it hands out, and in
+    particular the events shared by all watchers, must be treated as read-only."""
+
+    def __init__(self, backend: Backend, options: StoreOptions | None = None) -> None:
+        self._backend = backend
+        self._options = options or StoreOptions()
+        self._engines: Engines | None = None
+        self._hub: WatchHub | None = None
+        self._feed: EventFeed | None = None
+        self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._closing = False
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._engines = self._backend.engines()
+        revision, compacted = await self._create_schema()
+        options = self._options
+        self._hub = WatchHub(revision, compacted, ring_size=options.ring_size, buffer_size=options.watch_buffer)
+        listen = self._backend.listener(self._engines.point)
+        self._feed = EventFeed(
+            self._hub, self._history, listen=listen, poll_interval=options.poll_interval if listen else None
+        )
+        self._writer = self._spawn(self._write_loop(), "pykube-store-writer")
+        self._tasks.append(self._spawn(self._feed.run(), "pykube-store-feed"))
+        if options.compact_interval is not None:
+            self._tasks.append(self._spawn(self._compact_loop(options.compact_interval), "pykube-store-compactor"))
+
+    async def close(self) -> None:
+        """Let every queued commit finish and reach the watchers, then stop."""
+        if self._closing or self._engines is None:
+            return
+        self._closing = True
+        assert self._writer is not None and self._hub is not None
+        self._queue.put_nowait(None)
+        await self._writer
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._hub.close()
+        await self._engines.dispose()
+
+    @staticmethod
+    def _spawn(coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """A background task whose unexpected end is logged rather than lost."""
+
+        def report(task: asyncio.Task[None]) -> None:
+            if not task.cancelled() and task.exception() is not None:
+                log.error("%s crashed", name, exc_info=task.exception())
+
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(report)
+        return task
+
+    async def _create_schema(self) -> tuple[int, int]:
+        """Create what is missing (under the writers' lock, as servers may start together); return
+        the newest and the compacted revision."""
+        async with self._engine().write.begin() as conn:
+            await self._backend.lock_revisions(conn)
+            await conn.run_sync(metadata.create_all)
+            counters = await _counters(conn)
+            missing = [{"name": name, "value": 0} for name in (REVISION, COMPACTED) if name not in counters]
+            if missing:
+                await conn.execute(insert(meta), missing)
+        return counters.get(REVISION, 0), counters.get(COMPACTED, 0)
+
+    def _engine(self) -> Engines:
+        if self._engines is None:
+            raise RuntimeError("the store is not started")
+        return self._engines
+
+    def _watch_hub(self) -> WatchHub:
+        if self._hub is None:
+            raise RuntimeError("the store is not started")
+        return self._hub
+
+    # -- reads -----------------------------------------------------------------------------------
+
+    async def get(self, key: str) -> Obj:
+        async with self._engine().point.connect() as conn:
+            row = (await conn.execute(select(objects.c.revision, objects.c.value).where(objects.c.key == key))).first()
+        if row is None:
+            raise KeyNotFound(key, f"{key} not found")
+        return decode(row.value, row.revision)
+
+    async def list(self, prefix: str, *, start_after: str | None = None, limit: int | None = None) -> ListResult:
+        query = (
+            select(objects.c.key, objects.c.revision, objects.c.value)
+            .where(key_range(objects.c.key, prefix, start_after))
+            .order_by(objects.c.key)
+        )
+        if limit is not None:
+            query = query.limit(limit + 1)
+        async with self._engine().snapshot.connect() as conn, conn.begin():
+            revision = (await _counters(conn))[REVISION]
+            rows = (await conn.execute(query)).all()
+        next_key = None
+        if limit is not None and len(rows) > limit:
+            rows = rows[:limit]
+            next_key = rows[-1].key if rows else None
+        return ListResult([decode(row.value, row.revision) for row in rows], revision, next_key)
+
+    async def current_revision(self) -> int:
+        async with self._engine().point.connect() as conn:
+            return (await _counters(conn))[REVISION]
+
+    def watch(self, prefix: str, after_revision: int) -> AsyncIterator[Event]:
+        return self._watch_hub().watch(prefix, after_revision, self._history)
+
+    async def _history(self, prefix: str, after: int, upto: int) -> tuple[list[Event], int]:
+        """Committed events under ``prefix`` in ``(after, upto]``, one page; raises Compacted when
+        part of that range is gone."""
+        page = self._options.history_page
+        query = (
+            select(events)
+            .where(events.c.revision > after, events.c.revision <= upto, key_range(events.c.key, prefix))
+            .order_by(events.c.revision)
+            .limit(page)
+        )
+        async with self._engine().snapshot.connect() as conn, conn.begin():
+            compacted = (await _counters(conn))[COMPACTED]
+            if compacted > after:
+                raise Compacted(after, compacted + 1)
+            rows = (await conn.execute(query)).all()
+        hub = self._watch_hub()
+        hub.compacted = max(hub.compacted, compacted)
+        found = [decode_event(EventRow(row.revision, row.key, row.type, row.value, row.prev_value)) for row in rows]
+        return found, (found[-1].revision if len(found) == page else upto)
+
+    # -- writes ----------------------------------------------------------------------------------
+
+    async def commit(self, ops: Sequence[Op]) -> list[Obj]:
+        if self._closing or self._engines is None:
+            raise RuntimeError("the store is not running")
+        if not ops:
+            return []
+        future: asyncio.Future[tuple[list[Obj], int]] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Pending(tuple(ops), future))
+        values, revision = await future
+        await self._watch_hub().wait_published(revision)
+        return values
+
+    async def _write_loop(self) -> None:
+        """Drain the queue: whatever queued while the previous transaction ran forms the next one."""
+        stopping = False
+        while not stopping:
+            first = await self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self._options.max_batch and not self._queue.empty():
+                item = self._queue.get_nowait()
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+            await self._write_batch(batch)
+
+    async def _write_batch(self, batch: list[_Pending]) -> None:
+        commits = [pending.ops for pending in batch]
+        try:
+            async with self._engine().write.begin() as conn:
+                await self._backend.lock_revisions(conn)
+                revision = (await _counters(conn))[REVISION]
+                keys = touched_keys(commits)
+                found = await conn.execute(
+                    select(objects.c.key, objects.c.revision, objects.c.value).where(objects.c.key.in_(keys))
+                )
+                current = {row.key: Row(row.revision, row.value) for row in found}
+                plan = plan_batch(current, commits, revision)
+                if plan.events:
+                    await _write_plan(conn, current, plan)
+                    await self._backend.announce(conn, plan.last_revision)
+        except Exception as err:
+            log.warning("store: a transaction of %d commits failed: %s", len(batch), err)
+            for pending in batch:
+                if not pending.future.done():
+                    pending.future.set_exception(err)
+            return
+        assert self._feed is not None
+        self._feed.offer([decode_event(row) for row in plan.events])
+        revision = plan.last_revision - len(plan.events)
+        for pending, result in zip(batch, plan.results, strict=True):
+            if not isinstance(result, list):
+                if not pending.future.done():
+                    pending.future.set_exception(result)
+                continue
+            revision += len(result)
+            if not pending.future.done():
+                pending.future.set_result((result, revision))
+
+    # -- compaction ------------------------------------------------------------------------------
+
+    async def compact(self, revision: int) -> None:
+        """Forget events at and below ``revision`` (at most the current revision), a chunk per
+        transaction so that writers wait at most for one chunk."""
+        async with self._engine().point.connect() as conn:
+            counters = await _counters(conn)
+        target = min(revision, counters[REVISION])
+        done = counters[COMPACTED]
+        while done < target:
+            upto = min(done + self._options.compact_chunk, target)
+            async with self._engine().write.begin() as conn:
+                await conn.execute(delete(events).where(events.c.revision <= upto))
+                await conn.execute(update(meta).where(meta.c.name == COMPACTED, meta.c.value < upto).values(value=upto))
+            done = upto
+        hub = self._watch_hub()
+        hub.compacted = max(hub.compacted, done)
+
+    async def _compact_loop(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.compact(await self.current_revision() - self._options.retain_revisions)
+            except Exception:
+                log.exception("store: automatic compaction failed; retrying in %s s", interval)
+
+
+async def _counters(conn: AsyncConnection) -> dict[str, int]:
+    return {row.name: row.value for row in await conn.execute(select(meta.c.name, meta.c.value))}
+
+
+async def _write_plan(conn: AsyncConnection, current: dict[str, Row], plan: BatchPlan) -> None:
+    """Write the final state of each changed key, the events, and the new revision."""
+    inserts = [
+        {"key": key, "revision": row.revision, "value": row.text}
+        for key, row in plan.writes.items()
+        if row is not None and key not in current
+    ]
+    updates = [
+        {"k": key, "r": row.revision, "v": row.text}
+        for key, row in plan.writes.items()
+        if row is not None and key in current
+    ]
+    deletes = [key for key, row in plan.writes.items() if row is None and key in current]
+    if inserts:
+        await conn.execute(insert(objects), inserts)
+    if updates:
+        await conn.execute(
+            update(objects)
+            .where(objects.c.key == bindparam("k"))
+            .values(revision=bindparam("r"), value=bindparam("v")),
+            updates,
+        )
+    if deletes:
+        await conn.execute(delete(objects).where(objects.c.key.in_(deletes)))
+    await conn.execute(
+        insert(events),
+        [
+            {"revision": ev.revision, "key": ev.key, "type": ev.type, "value": ev.text, "prev_value": ev.prev_text}
+            for ev in plan.events
+        ],
+    )
+    await conn.execute(update(meta).where(meta.c.name == REVISION).values(value=plan.last_revision))
