@@ -1,0 +1,191 @@
+"""An async Kubernetes REST client on one aiohttp session: the seam through which the agent and the
+CLI talk to any Kubernetes-compatible API server, pykube's own included.
+
+It speaks JSON only and returns plain dicts, because everything pykube does with objects (merging,
+diffing, storing) works on dicts anyway and a typed model would have to be kept in step with every
+kind. Failures come back as the exceptions of :mod:`minikube_py.client.errors`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from types import TracebackType
+from typing import Any, Literal
+
+import aiohttp
+import orjson
+
+from minikube_py.client.errors import error_from_response
+from minikube_py.client.kubeconfig import ClientConfig
+
+Obj = dict[str, Any]
+Params = Mapping[str, str | int | bool | None]
+PatchType = Literal["merge", "strategic", "json", "apply"]
+
+PATCH_CONTENT_TYPES: dict[str, str] = {
+    "merge": "application/merge-patch+json",
+    "strategic": "application/strategic-merge-patch+json",
+    "json": "application/json-patch+json",
+    # Server-side apply takes YAML; JSON is YAML, so the body is sent as JSON text.
+    "apply": "application/apply-patch+yaml",
+}
+
+
+def resource_path(
+    api_version: str,
+    plural: str,
+    namespace: str | None = None,
+    name: str | None = None,
+    subresource: str | None = None,
+) -> str:
+    """The REST path of a collection, an object or a subresource: ``/api/v1/namespaces/default/pods/x``,
+    ``/apis/apps/v1/deployments``. The core group lives under /api, every other under /apis."""
+    parts = ["api", api_version] if "/" not in api_version else ["apis", api_version]
+    if namespace is not None:
+        parts += ["namespaces", namespace]
+    parts.append(plural)
+    if name is not None:
+        parts.append(name)
+    if subresource is not None:
+        if name is None:
+            raise ValueError("a subresource needs an object name")
+        parts.append(subresource)
+    for part in (namespace, plural, name, subresource):
+        if part is not None and (not part or "/" in part):
+            raise ValueError(f"invalid path segment {part!r}")
+    return "/" + "/".join(parts)
+
+
+class ApiClient:
+    """Use as ``async with ApiClient(config) as api:``; the session (and its connection pool) lives
+    as long as the block.
+
+    Like kubectl, credentials are only sent over https: on a plain-http server they would travel in
+    clear text, and pykube serves http only on loopback, anonymously."""
+
+    def __init__(self, config: ClientConfig, *, timeout: float = 30.0, user_agent: str = "pykube") -> None:
+        self.config = config
+        self._timeout = timeout
+        self._user_agent = user_agent
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> ApiClient:
+        headers = {"Accept": "application/json", "User-Agent": self._user_agent}
+        if self.config.is_tls and self.config.token:
+            headers["Authorization"] = f"Bearer {self.config.token}"
+        connector = aiohttp.TCPConnector(ssl=self.config.ssl_context() if self.config.is_tls else False)
+        self._session = aiohttp.ClientSession(
+            connector=connector, headers=headers, timeout=aiohttp.ClientTimeout(total=self._timeout)
+        )
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+    ) -> Obj:
+        """Send one request and return the decoded JSON answer ({} for an empty one)."""
+        async with self.stream(method, path, params=params, body=body, content_type=content_type) as resp:
+            raw = await resp.read()
+        return orjson.loads(raw) if raw.strip() else {}
+
+    @contextlib.asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        endless: bool = False,
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """The response of a successful request, unread, for long streams such as watches and logs.
+        ``endless`` lifts the overall deadline (a watch lasts as long as the server keeps it); only
+        connecting stays bounded."""
+        if self._session is None:
+            raise RuntimeError("ApiClient is used outside its 'async with' block")
+        headers = {}
+        data = None
+        if body is not None:
+            data = orjson.dumps(body)
+            headers["Content-Type"] = content_type
+        query = {k: _param(v) for k, v in (params or {}).items() if v is not None}
+        # Passing timeout=None would mean "no timeout at all" to aiohttp, so leave it out unless needed.
+        extra = {"timeout": aiohttp.ClientTimeout(total=None, sock_connect=self._timeout)} if endless else {}
+        async with self._session.request(
+            method, self.config.server + path, params=query, data=data, headers=headers, **extra
+        ) as resp:
+            if resp.status >= 400:
+                text = await resp.text(errors="replace")
+                raise error_from_response(resp.status, resp.reason or "", text)
+            yield resp
+
+    async def get(self, path: str) -> Obj:
+        return await self.request("GET", path)
+
+    async def list(
+        self,
+        path: str,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        limit: int | None = None,
+        continue_: str | None = None,
+    ) -> Obj:
+        params = {"labelSelector": label_selector, "fieldSelector": field_selector, "limit": limit,
+                  "continue": continue_}
+        return await self.request("GET", path, params=params)
+
+    async def create(self, path: str, body: Obj) -> Obj:
+        return await self.request("POST", path, body=body)
+
+    async def replace(self, path: str, body: Obj) -> Obj:
+        return await self.request("PUT", path, body=body)
+
+    async def patch(
+        self,
+        path: str,
+        body: Any,
+        patch_type: PatchType = "merge",
+        field_manager: str | None = None,
+        *,
+        force: bool = False,
+    ) -> Obj:
+        """``body`` is a dict for merge, strategic and apply patches and a list of operations for a
+        JSON patch. Server-side apply needs a ``field_manager`` (the server rejects it without one);
+        ``force`` takes over fields owned by other managers."""
+        if patch_type == "apply" and not field_manager:
+            raise ValueError("server-side apply needs a field_manager")
+        params = {"fieldManager": field_manager, "force": True if force else None}
+        return await self.request("PATCH", path, params=params, body=body, content_type=PATCH_CONTENT_TYPES[patch_type])
+
+    async def delete(
+        self, path: str, *, propagation_policy: str | None = None, grace_period_seconds: int | None = None
+    ) -> Obj:
+        """Returns what the server answers: the object (when deletion is pending on finalizers or
+        grace) or a Success Status."""
+        options: Obj = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        if propagation_policy is not None:
+            options["propagationPolicy"] = propagation_policy
+        if grace_period_seconds is not None:
+            options["gracePeriodSeconds"] = grace_period_seconds
+        return await self.request("DELETE", path, body=options)
+
+
+def _param(value: str | int | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,339 @@
+"""Server configuration: read once, from a YAML file < ``PYKUBE_*`` environment < command-line flags.
+
+Every setting has one name used everywhere: ``watch.history`` in the YAML file is the environment
+variable ``PYKUBE_WATCH_HISTORY`` and the flag ``watch_history`` (see :data:`SETTING_NAMES`). The
+result is an immutable :class:`ServerConfig` passed down to the components; nothing reads the
+environment later. Values are checked here, so a typo fails at start-up with the key and the source
+named instead of surfacing as a strange error in some component later.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import re
+import socket
+import typing
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ENV_PREFIX = "PYKUBE_"
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+class ConfigError(ValueError):
+    """A setting has a bad value or an unknown name; the message names the key and where it came from."""
+
+
+def default_data_dir() -> Path:
+    """/var/lib/pykube for root (a system service, like k3s' /var/lib/rancher), otherwise a per-user
+    directory so that trying pykube needs no privileges."""
+    if os.geteuid() == 0:
+        return Path("/var/lib/pykube")
+    return Path.home() / ".local" / "share" / "pykube"
+
+
+def default_node_name() -> str:
+    """The hostname, lower-cased because node names must be DNS subdomains (as kubelet does)."""
+    return socket.gethostname().lower()
+
+
+def default_advertise_address() -> str:
+    """The source address of the default route: the address other nodes can most likely reach.
+    Connecting a UDP socket sends nothing; it only asks the kernel to pick a route. Falls back to
+    loopback on a machine without a route (then only local agents can join)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))  # TEST-NET-1: never routed anywhere for real
+            address = s.getsockname()[0]
+        except OSError:
+            return "127.0.0.1"
+    return "127.0.0.1" if ipaddress.ip_address(address).is_loopback else address
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    """How much change history the server keeps for watchers, and how it keeps them alive."""
+
+    # Events retained for watch resumption; older resourceVersions get 410 Gone and clients re-list.
+    # Ten thousand covers several minutes of a busy small cluster (etcd compacts every 5 minutes) while
+    # keeping the events table small.
+    history: int = 10_000
+    # Seconds between BOOKMARK events on quiet watches, as kube-apiserver (about one a minute): they
+    # move a client's resume point forward so that a reconnect after a quiet hour is not a 410.
+    bookmark_interval: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.history < 1:
+            raise ConfigError(f"watch.history: must be at least 1, got {self.history}")
+        if self.bookmark_interval <= 0:
+            raise ConfigError(f"watch.bookmark_interval: must be positive, got {self.bookmark_interval}")
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything ``pykube server`` needs to start. Fields left at their "derived" value (empty
+    string) are filled from the others when the object is built."""
+
+    # Holds the database, the PKI, the admin kubeconfig and the node token.
+    data_dir: Path = field(default_factory=default_data_dir)
+    # Empty: 0.0.0.0 with TLS, so that agents on other machines can join (kube-apiserver and k3s
+    # listen on all interfaces too; every request needs a token or a client certificate), and
+    # 127.0.0.1 without TLS, because plain HTTP serves everyone anonymously (kubectl sends no
+    # credentials over http) and must therefore never be reachable from the network.
+    bind_address: str = ""
+    # The port kube-apiserver and k3s use, so kubeconfigs and habits carry over. 0: any free port (tests).
+    port: int = 6443
+    # SQLAlchemy URL of the store. Empty: the SQLite file state.db in data_dir, which needs no setup;
+    # a postgresql+asyncpg:// URL lets several servers share one cluster.
+    datastore: str = ""
+    # Run only the control plane, without the embedded agent (when nodes join separately).
+    no_agent: bool = False
+    # Name of the embedded agent's Node object.
+    node_name: str = field(default_factory=default_node_name)
+    # Pod addresses; a /24 of it per node. Kubernetes' (flannel's) conventional default.
+    cluster_cidr: str = "10.244.0.0/16"
+    # ClusterIPs of services; kube-apiserver's default. Its first address is the kubernetes service.
+    service_cidr: str = "10.96.0.0/12"
+    # NodePorts, inclusive; kube-apiserver's default range, clear of ephemeral and well-known ports.
+    service_node_port_range: tuple[int, int] = (30000, 32767)
+    # Endpoint of the kubernetes service and the address in the join command.
+    advertise_address: str = field(default_factory=default_advertise_address)
+    # Serve HTTPS with our own CA. false serves plain HTTP on loopback, for tests and experiments.
+    tls: bool = True
+    watch: WatchConfig = field(default_factory=WatchConfig)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().absolute())
+        if not self.datastore:
+            object.__setattr__(self, "datastore", f"sqlite:///{self.data_dir}/state.db")
+        if not self.bind_address:
+            object.__setattr__(self, "bind_address", "0.0.0.0" if self.tls else "127.0.0.1")
+        _validate(self)
+
+    @property
+    def kubernetes_service_ip(self) -> str:
+        """The ClusterIP of the ``kubernetes`` service: the service CIDR's first address, by convention."""
+        return str(ipaddress.ip_network(self.service_cidr).network_address + 1)
+
+
+def _validate(cfg: ServerConfig) -> None:
+    if not 0 <= cfg.port <= 65535:
+        raise ConfigError(f"port: must be between 0 and 65535, got {cfg.port}")
+    bind = _ip("bind_address", cfg.bind_address)
+    if not cfg.tls and not bind.is_loopback:
+        raise ConfigError(
+            f"bind_address: {cfg.bind_address} is reachable from the network, but with tls: false every "
+            "request is served anonymously; bind to 127.0.0.1 or enable tls"
+        )
+    _ip("advertise_address", cfg.advertise_address)
+    cluster = _cidr("cluster_cidr", cfg.cluster_cidr)
+    service = _cidr("service_cidr", cfg.service_cidr)
+    if cluster.version == service.version and cluster.overlaps(service):  # type: ignore[arg-type]
+        raise ConfigError(f"service_cidr: {service} overlaps cluster_cidr {cluster}")
+    if service.num_addresses < 4:
+        raise ConfigError(f"service_cidr: {service} is too small to hold the kubernetes service")
+    lo, hi = cfg.service_node_port_range
+    if not 1 <= lo < hi <= 65535:
+        raise ConfigError(f"service_node_port_range: need 1 <= low < high <= 65535, got {lo}-{hi}")
+    if not _DNS_SUBDOMAIN.fullmatch(cfg.node_name) or len(cfg.node_name) > 253:
+        raise ConfigError(f"node_name: {cfg.node_name!r} is not a lower-case DNS subdomain")
+    if not re.match(r"^[a-z][a-z0-9+]*://", cfg.datastore):
+        raise ConfigError(f"datastore: {cfg.datastore!r} is not a URL such as sqlite:///path or postgresql://...")
+
+
+def _ip(key: str, value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    try:
+        return ipaddress.ip_address(value)
+    except ValueError:
+        raise ConfigError(f"{key}: {value!r} is not an IP address") from None
+
+
+def _cidr(key: str, value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    try:
+        return ipaddress.ip_network(value)
+    except ValueError as e:
+        raise ConfigError(f"{key}: {value!r} is not a CIDR ({e})") from None
+
+
+# --- loading ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Setting:
+    path: tuple[str, ...]  # ("watch", "history")
+    type: Any
+
+    @property
+    def key(self) -> str:
+        return ".".join(self.path)
+
+    @property
+    def flag(self) -> str:
+        return "_".join(self.path)
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.flag.upper()
+
+
+def _settings(cls: type, prefix: tuple[str, ...] = ()) -> Iterator[_Setting]:
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            yield from _settings(tp, (*prefix, f.name))  # type: ignore[arg-type]
+        else:
+            yield _Setting((*prefix, f.name), tp)
+
+
+_SETTINGS = tuple(_settings(ServerConfig))
+#: Names accepted in the ``flags`` mapping of :func:`load_server_config`.
+SETTING_NAMES = frozenset(s.flag for s in _SETTINGS)
+
+
+def load_server_config(
+    *, file: Path | None = None, env: Mapping[str, str], flags: Mapping[str, Any]
+) -> ServerConfig:
+    """Merge the three sources, later ones winning: ``file`` (YAML, may be None), ``env`` (only
+    ``PYKUBE_<NAME>`` variables are read; empty ones count as unset) and ``flags`` (keys from
+    :data:`SETTING_NAMES`; None means the flag was not given)."""
+    unknown = set(flags) - SETTING_NAMES
+    if unknown:
+        raise ConfigError(f"unknown setting(s) {', '.join(sorted(unknown))} given as flags")
+    from_file = _read_file(file) if file is not None else {}
+    values: dict[tuple[str, ...], Any] = {}
+    for s in _SETTINGS:
+        source, raw = _pick(s, from_file, env, flags, file)
+        if source:
+            values[s.path] = _coerce(s, raw, source)
+    return _build(ServerConfig, values, ())
+
+
+def _pick(
+    s: _Setting, from_file: Mapping[str, Any], env: Mapping[str, str], flags: Mapping[str, Any], file: Path | None
+) -> tuple[str, Any]:
+    """The winning (source description, raw value) of one setting, or ("", None) if none sets it.
+    An empty YAML value (``datastore:``) leaves the default, like an unset variable or flag."""
+    if flags.get(s.flag) is not None:
+        return f"flag {s.flag}", flags[s.flag]
+    if env.get(s.env):
+        return f"environment {s.env}", env[s.env]
+    node: Any = from_file
+    for part in s.path:
+        if not isinstance(node, Mapping) or part not in node:
+            return "", None
+        node = node[part]
+    return (f"file {file}", node) if node is not None else ("", None)
+
+
+def _read_file(file: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(file.read_text())
+    except OSError as e:
+        raise ConfigError(f"config file {file}: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {file}: not valid YAML: {e}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {file}: expected a mapping of settings at the top level")
+    _check_keys(data, ServerConfig, (), file)
+    return data
+
+
+def _check_keys(data: Mapping[str, Any], cls: type, prefix: tuple[str, ...], file: Path) -> None:
+    """Reject names the configuration does not have: a misspelt key would otherwise be ignored silently."""
+    hints = typing.get_type_hints(cls)
+    for name, value in data.items():
+        key = ".".join((*prefix, str(name)))
+        if name not in hints:
+            raise ConfigError(f"{key}: unknown setting in {file}")
+        if dataclasses.is_dataclass(hints[name]):
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{key}: expected a mapping in {file}")
+            _check_keys(value, hints[name], (*prefix, name), file)
+
+
+def _coerce(s: _Setting, raw: Any, source: str) -> Any:
+    """Convert a value from YAML (native types) or the environment (strings) to the field's type."""
+    try:
+        return _CONVERTERS[s.type](raw)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{s.key}: {e} (from {source})") from None
+
+
+def _to_bool(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
+        return raw.strip().lower() in _TRUE
+    raise ValueError(f"expected true or false, got {raw!r}")
+
+
+def _to_int(raw: Any) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int | str):
+        raise ValueError(f"expected an integer, got {raw!r}")
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"expected an integer, got {raw!r}") from None
+
+
+def _to_float(raw: Any) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        raise ValueError(f"expected a number, got {raw!r}")
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"expected a number, got {raw!r}") from None
+
+
+def _to_str(raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise ValueError(f"expected a string, got {raw!r}")
+    return raw
+
+
+def _to_path(raw: Any) -> Path:
+    return Path(_to_str(raw)).expanduser()
+
+
+def _to_port_range(raw: Any) -> tuple[int, int]:
+    """``"30000-32767"`` (the kube-apiserver flag's form) or a two-element list."""
+    parts = raw.split("-") if isinstance(raw, str) else raw
+    if not isinstance(parts, list | tuple) or len(parts) != 2:
+        raise ValueError(f"expected a range like 30000-32767, got {raw!r}")
+    try:
+        return _to_int(parts[0]), _to_int(parts[1])
+    except ValueError:
+        raise ValueError(f"expected a range like 30000-32767, got {raw!r}") from None
+
+
+_CONVERTERS: dict[Any, Callable[[Any], Any]] = {
+    bool: _to_bool,
+    int: _to_int,
+    float: _to_float,
+    str: _to_str,
+    Path: _to_path,
+    tuple[int, int]: _to_port_range,
+}
+
+
+def _build(cls: type, values: Mapping[tuple[str, ...], Any], prefix: tuple[str, ...]) -> Any:
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        path = (*prefix, f.name)
+        if dataclasses.is_dataclass(hints[f.name]):
+            kwargs[f.name] = _build(hints[f.name], values, path)  # type: ignore[arg-type]
+        elif path in values:
+            kwargs[f.name] = values[path]
+    return cls(**kwargs)

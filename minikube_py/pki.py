@@ -1,0 +1,278 @@
+"""The cluster's certificate authority, serving certificate and join tokens.
+
+kubectl refuses certificates without SANs and client libraries refuse unknown CAs, so the server
+needs a real (if private) PKI from the first start. The CA is created once and kept: every
+kubeconfig and every joined node pins it, so replacing it would lock them all out. The serving
+certificate is cheap and is reissued whenever the addresses the server must answer for change or
+its expiry draws near.
+
+Join tokens follow k3s (``K10<ca hash>::server:<secret>``): the agent learns the CA from the server
+over an unverified connection and accepts it only if its hash matches the one in the token. Unlike
+k3s, the hash is taken over the certificate's DER, not its PEM text, so that re-encoding the PEM
+(line endings, bundle order) cannot break a token.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import ipaddress
+import os
+import re
+import secrets
+import socket
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+CA_COMMON_NAME = "pykube-ca"
+SERVER_COMMON_NAME = "pykube-apiserver"
+CA_VALIDITY = dt.timedelta(days=3650)
+#: One year, as k3s and kubeadm issue; renewal happens at start-up, so it must outlast an uptime.
+LEAF_VALIDITY = dt.timedelta(days=365)
+#: A serving certificate closer than this to expiry is reissued at start-up.
+RENEW_BEFORE = dt.timedelta(days=30)
+#: Clocks of joining nodes may lag the server's a little; a certificate valid "from now" would fail there.
+CLOCK_SKEW = dt.timedelta(hours=1)
+
+#: Names the API answers for whatever the configuration says: loopback, and the in-cluster names of
+#: the ``kubernetes`` service that pods use.
+ALWAYS_HOSTS = (
+    "127.0.0.1",
+    "::1",
+    "localhost",
+    "kubernetes",
+    "kubernetes.default",
+    "kubernetes.default.svc",
+    "kubernetes.default.svc.cluster.local",
+)
+
+TOKEN_PREFIX = "K10"
+_TOKEN_RE = re.compile(r"K10(?P<hash>[0-9a-f]{64})::(?P<user>[^:]+):(?P<secret>.+)")
+
+Name = x509.DNSName | x509.IPAddress
+
+
+@dataclass(frozen=True)
+class Pki:
+    """Where the PKI files are, and the CA in memory for tokens and kubeconfigs."""
+
+    ca_cert: Path
+    ca_key: Path
+    server_cert: Path
+    server_key: Path
+    ca_pem: bytes
+
+    def server_ssl_context(self) -> ssl.SSLContext:
+        """TLS for the API server. Client certificates are optional but verified against our CA when
+        presented, so node and admin certificates authenticate while token users need none."""
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(self.server_cert, self.server_key)
+        ctx.load_verify_locations(cadata=self.ca_pem.decode())
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+        return ctx
+
+
+def ensure_pki(directory: Path, *, hosts: Sequence[str]) -> Pki:
+    """Load or create the CA and a serving certificate valid for ``hosts`` plus :data:`ALWAYS_HOSTS`
+    and this machine's hostname. The caller passes the advertise address, extra names and the first
+    IP of the service CIDR (the ``kubernetes`` service's ClusterIP) in ``hosts``."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    pki = Pki(
+        ca_cert=directory / "ca.crt",
+        ca_key=directory / "ca.key",
+        server_cert=directory / "server.crt",
+        server_key=directory / "server.key",
+        ca_pem=b"",  # known once the CA is loaded
+    )
+    ca_cert, ca_key = _load_or_create_ca(pki)
+    wanted = _names([*ALWAYS_HOSTS, socket.gethostname(), *hosts])
+    if not _serving_cert_usable(pki, ca_cert, wanted):
+        cert, key = _issue(
+            ca_cert,
+            ca_key,
+            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, SERVER_COMMON_NAME)]),
+            ExtendedKeyUsageOID.SERVER_AUTH,
+            sans=sorted(wanted, key=str),
+        )
+        write_file(pki.server_key, key)
+        write_file(pki.server_cert, cert, mode=0o644)
+    return dataclasses.replace(pki, ca_pem=ca_cert.public_bytes(serialization.Encoding.PEM))
+
+
+def issue_client_cert(pki: Pki, common_name: str, organization: str | Sequence[str] = ()) -> tuple[bytes, bytes]:
+    """A client certificate and key (PEM) signed by the cluster CA. By Kubernetes convention the CN
+    is the user name and each O a group, e.g. ``system:node:n1`` in ``system:nodes``."""
+    ca_cert = x509.load_pem_x509_certificate(pki.ca_pem)
+    ca_key = _load_key(pki.ca_key)
+    groups = [organization] if isinstance(organization, str) else list(organization)
+    subject = x509.Name(
+        [x509.NameAttribute(NameOID.ORGANIZATION_NAME, g) for g in groups]
+        + [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    )
+    return _issue(ca_cert, ca_key, subject, ExtendedKeyUsageOID.CLIENT_AUTH, sans=[])
+
+
+def ca_hash(ca_pem: bytes) -> str:
+    """``sha256:<hex>`` of the CA certificate's DER: the pin a join token carries."""
+    der = x509.load_pem_x509_certificate(ca_pem).public_bytes(serialization.Encoding.DER)
+    return "sha256:" + hashlib.sha256(der).hexdigest()
+
+
+def new_token() -> str:
+    """A fresh secret for node joins or admin access (256 bits, URL- and header-safe)."""
+    return secrets.token_urlsafe(32)
+
+
+def join_token(ca_pem: bytes, secret: str) -> str:
+    """The k3s-style full token, ``K10<ca sha256 hex>::server:<secret>``."""
+    return f"{TOKEN_PREFIX}{ca_hash(ca_pem).removeprefix('sha256:')}::server:{secret}"
+
+
+def parse_join_token(token: str) -> tuple[str | None, str]:
+    """Split a token into the CA pin (``sha256:<hex>``, comparable with :func:`ca_hash`) and the
+    secret. A bare secret (k3s' "short token") has no pin; then the caller must trust the CA some
+    other way. A token that starts like a full one but is malformed is rejected rather than sent
+    whole as a secret."""
+    token = token.strip()
+    if not token.startswith(TOKEN_PREFIX):
+        return None, token
+    match = _TOKEN_RE.fullmatch(token)
+    if match is None:
+        raise ValueError("malformed join token: expected K10<64 hex digits>::<user>:<secret>")
+    return "sha256:" + match["hash"], match["secret"]
+
+
+def write_file(path: Path, data: bytes, *, mode: int = 0o600) -> None:
+    """Write a file holding secrets (keys, tokens, kubeconfigs) through a temporary file and a
+    rename, so a crash never leaves half a key behind, creating it with ``mode`` from the start
+    rather than chmod-ing it after others could have opened it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def _load_or_create_ca(pki: Pki) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    if pki.ca_cert.exists() and pki.ca_key.exists():
+        return x509.load_pem_x509_certificate(pki.ca_cert.read_bytes()), _load_key(pki.ca_key)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, CA_COMMON_NAME)])
+    now = _now()
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - CLOCK_SKEW)
+        .not_valid_after(now + CA_VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_key_usage(cert_sign=True), critical=True)
+        .add_extension(ski, critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    write_file(pki.ca_key, _key_pem(key))
+    write_file(pki.ca_cert, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
+    return cert, key
+
+
+def _serving_cert_usable(pki: Pki, ca_cert: x509.Certificate, wanted: set[Name]) -> bool:
+    """Whether the serving certificate on disk can be kept: present, issued by this CA, matching its
+    key, covering every wanted name and not about to expire."""
+    if not (pki.server_cert.exists() and pki.server_key.exists()):
+        return False
+    try:
+        cert = x509.load_pem_x509_certificate(pki.server_cert.read_bytes())
+        cert.verify_directly_issued_by(ca_cert)
+        sans = set(cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
+        key_matches = _load_key(pki.server_key).public_key() == cert.public_key()
+    except (ValueError, TypeError, InvalidSignature, x509.ExtensionNotFound):
+        return False
+    return key_matches and wanted <= sans and cert.not_valid_after_utc - _now() > RENEW_BEFORE
+
+
+def _issue(
+    ca_cert: x509.Certificate,
+    ca_key: ec.EllipticCurvePrivateKey,
+    subject: x509.Name,
+    usage: x509.ObjectIdentifier,
+    *,
+    sans: Sequence[Name],
+) -> tuple[bytes, bytes]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = _now()
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - CLOCK_SKEW)
+        .not_valid_after(min(now + LEAF_VALIDITY, ca_cert.not_valid_after_utc))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(cert_sign=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+    )
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(list(sans)), critical=False)
+    cert = builder.sign(ca_key, hashes.SHA256())
+    return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
+
+
+def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=cert_sign,
+        crl_sign=cert_sign,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _names(hosts: Sequence[str]) -> set[Name]:
+    """IP literals become IP SANs, everything else a (lower-cased) DNS SAN, as TLS clients match them."""
+    names: set[Name] = set()
+    for host in hosts:
+        host = host.strip().strip("[]")
+        if not host:
+            continue
+        try:
+            names.add(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            names.add(x509.DNSName(host.lower()))
+    return names
+
+
+def _load_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValueError(f"{path}: expected an EC private key")
+    return key
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
