@@ -1,0 +1,163 @@
+"""Field tables of the named API groups whose kinds ``kubectl create`` and ``kubectl autoscale`` send.
+
+Same conventions as :mod:`minikube_py.api.protobuf.core`: numbers from Kubernetes'
+``generated.proto``, names and ``keep`` from the Go struct tags.
+"""
+
+from __future__ import annotations
+
+from minikube_py.api.protobuf.core import (
+    EMPTY,
+    LABEL_SELECTOR,
+    OBJECT_META,
+    POD_TEMPLATE_SPEC,
+    TYPED_LOCAL_OBJECT_REFERENCE,
+)
+from minikube_py.api.protobuf.schema import (
+    Message,
+    boolean,
+    inline,
+    int_or_string,
+    integer,
+    message,
+    messages,
+    string,
+    strings,
+)
+
+# --- apps/v1 -------------------------------------------------------------------------------------------
+
+_ROLLING_UPDATE: Message = {1: int_or_string("maxUnavailable", keep=True), 2: int_or_string("maxSurge", keep=True)}
+
+DEPLOYMENT: Message = {
+    1: message("metadata", OBJECT_META),
+    2: message("spec", {
+        1: integer("replicas", keep=True), 2: message("selector", LABEL_SELECTOR),
+        3: message("template", POD_TEMPLATE_SPEC),
+        4: message("strategy", {1: string("type"), 2: message("rollingUpdate", _ROLLING_UPDATE)}),
+        5: integer("minReadySeconds"), 6: integer("revisionHistoryLimit", keep=True), 7: boolean("paused"),
+        9: integer("progressDeadlineSeconds", keep=True),
+    }),
+    3: message("status", EMPTY),
+}
+
+REPLICA_SET: Message = {
+    1: message("metadata", OBJECT_META),
+    2: message("spec", {
+        1: integer("replicas", keep=True), 4: integer("minReadySeconds"), 2: message("selector", LABEL_SELECTOR),
+        3: message("template", POD_TEMPLATE_SPEC),
+    }),
+    3: message("status", EMPTY),
+}
+
+DAEMON_SET: Message = {
+    1: message("metadata", OBJECT_META),
+    2: message("spec", {
+        1: message("selector", LABEL_SELECTOR), 2: message("template", POD_TEMPLATE_SPEC),
+        3: message("updateStrategy", {1: string("type"), 2: message("rollingUpdate", _ROLLING_UPDATE)}),
+        4: integer("minReadySeconds"), 6: integer("revisionHistoryLimit", keep=True),
+    }),
+    3: message("status", EMPTY),
+}
+
+# --- batch/v1 ------------------------------------------------------------------------------------------
+
+JOB_SPEC: Message = {
+    1: integer("parallelism", keep=True), 2: integer("completions", keep=True),
+    3: integer("activeDeadlineSeconds", keep=True), 7: integer("backoffLimit", keep=True),
+    12: integer("backoffLimitPerIndex", keep=True), 13: integer("maxFailedIndexes", keep=True),
+    4: message("selector", LABEL_SELECTOR), 5: boolean("manualSelector", keep=True),
+    6: message("template", POD_TEMPLATE_SPEC), 8: integer("ttlSecondsAfterFinished", keep=True),
+    9: string("completionMode"), 10: boolean("suspend", keep=True), 14: string("podReplacementPolicy"),
+    15: string("managedBy"),
+}
+
+JOB: Message = {1: message("metadata", OBJECT_META), 2: message("spec", JOB_SPEC), 3: message("status", EMPTY)}
+
+CRON_JOB: Message = {
+    1: message("metadata", OBJECT_META),
+    2: message("spec", {
+        1: string("schedule"), 8: string("timeZone"), 2: integer("startingDeadlineSeconds", keep=True),
+        3: string("concurrencyPolicy"), 4: boolean("suspend", keep=True),
+        5: message("jobTemplate", {1: message("metadata", OBJECT_META), 2: message("spec", JOB_SPEC)}),
+        6: integer("successfulJobsHistoryLimit", keep=True), 7: integer("failedJobsHistoryLimit", keep=True),
+    }),
+    3: message("status", EMPTY),
+}
+
+# --- autoscaling/v1, policy/v1 -------------------------------------------------------------------------
+
+HORIZONTAL_POD_AUTOSCALER: Message = {
+    1: message("metadata", OBJECT_META),
+    2: message("spec", {
+        1: message("scaleTargetRef", {1: string("kind"), 2: string("name"), 3: string("apiVersion")}),
+        2: integer("minReplicas", keep=True), 3: integer("maxReplicas", keep=True),
+        4: integer("targetCPUUtilizationPercentage", keep=True),
+    }),
+    3: message("status", EMPTY),
+}
+
+POD_DISRUPTION_BUDGET: Message = {
+    1: message("metadata", OBJECT_META),
+    2: message("spec", {
+        1: int_or_string("minAvailable", keep=True), 2: message("selector", LABEL_SELECTOR),
+        3: int_or_string("maxUnavailable", keep=True), 4: string("unhealthyPodEvictionPolicy"),
+    }),
+    3: message("status", EMPTY),
+}
+
+# --- rbac.authorization.k8s.io/v1 ----------------------------------------------------------------------
+
+_POLICY_RULE: Message = {
+    1: strings("verbs"), 2: strings("apiGroups"), 3: strings("resources"), 4: strings("resourceNames"),
+    5: strings("nonResourceURLs"),
+}
+
+ROLE: Message = {1: message("metadata", OBJECT_META), 2: messages("rules", _POLICY_RULE)}
+
+CLUSTER_ROLE: Message = {
+    **ROLE,
+    3: message("aggregationRule", {1: messages("clusterRoleSelectors", LABEL_SELECTOR)}),
+}
+
+ROLE_BINDING: Message = {
+    1: message("metadata", OBJECT_META),
+    2: messages("subjects", {1: string("kind"), 2: string("apiGroup"), 3: string("name"), 4: string("namespace")}),
+    3: message("roleRef", {1: string("apiGroup"), 2: string("kind"), 3: string("name")}),
+}
+
+# --- scheduling, networking, authentication ------------------------------------------------------------
+
+PRIORITY_CLASS: Message = {
+    1: message("metadata", OBJECT_META), 2: integer("value", keep=True), 3: boolean("globalDefault"),
+    4: string("description"), 5: string("preemptionPolicy"),
+}
+
+_INGRESS_BACKEND: Message = {
+    4: message("service", {1: string("name"), 2: message("port", {1: string("name"), 2: integer("number")})}),
+    3: message("resource", TYPED_LOCAL_OBJECT_REFERENCE),
+}
+
+INGRESS: Message = {
+    1: message("metadata", OBJECT_META),
+    2: message("spec", {
+        4: string("ingressClassName"), 1: message("defaultBackend", _INGRESS_BACKEND),
+        2: messages("tls", {1: strings("hosts"), 2: string("secretName")}),
+        3: messages("rules", {
+            1: string("host"),
+            2: inline({1: message("http", {1: messages("paths", {
+                1: string("path"), 3: string("pathType"), 2: message("backend", _INGRESS_BACKEND),
+            })})}),
+        }),
+    }),
+    3: message("status", EMPTY),
+}
+
+TOKEN_REQUEST: Message = {
+    1: message("metadata", OBJECT_META),
+    2: message("spec", {
+        1: strings("audiences"), 4: integer("expirationSeconds", keep=True),
+        3: message("boundObjectRef", {1: string("kind"), 2: string("apiVersion"), 3: string("name"), 4: string("uid")}),
+    }),
+    3: message("status", EMPTY),
+}

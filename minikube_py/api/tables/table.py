@@ -1,0 +1,107 @@
+"""``meta.k8s.io/v1 Table`` responses: what kube-apiserver answers to ``Accept: ...;as=Table``.
+
+kubectl asks for Tables on every ``get`` and prints the cells verbatim, so all human formatting
+(ages, statuses, port lists) happens here on the server. Each row carries the object too, as
+``includeObject`` asks: kubectl needs the metadata for ``-A``, ``--show-labels`` and ``-L``, and
+the whole object for ``--sort-by``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from minikube_py.api.tables import core, network, workloads
+from minikube_py.api.tables.base import NAME, Column, Printer, age, obj_name
+from minikube_py.model.errors import bad_request
+from minikube_py.model.kinds import ResourceType
+
+TABLE_API_VERSION = "meta.k8s.io/v1"
+INCLUDE_OBJECT = ("None", "Metadata", "Object")
+
+PRINTERS: dict[tuple[str, str], Printer] = {
+    ("", "Namespace"): core.NAMESPACE,
+    ("", "Pod"): core.POD,
+    ("", "Service"): network.SERVICE,
+    ("", "Endpoints"): network.ENDPOINTS,
+    ("", "ReplicationController"): workloads.REPLICATION_CONTROLLER,
+    ("", "Node"): core.NODE,
+    ("", "Secret"): core.SECRET,
+    ("", "ConfigMap"): core.CONFIG_MAP,
+    ("", "Event"): core.EVENT,
+    ("", "ServiceAccount"): core.SERVICE_ACCOUNT,
+    ("apps", "Deployment"): workloads.DEPLOYMENT,
+    ("apps", "ReplicaSet"): workloads.REPLICA_SET,
+    ("apps", "DaemonSet"): workloads.DAEMON_SET,
+    ("batch", "Job"): workloads.JOB,
+    ("coordination.k8s.io", "Lease"): core.LEASE,
+    ("discovery.k8s.io", "EndpointSlice"): network.ENDPOINT_SLICE,
+}
+
+#: kinds without a printer get the columns of a CustomResourceDefinition without printer columns
+DEFAULT = Printer(
+    (NAME, Column("Age", "CreationTimestamp is a timestamp representing the server time when this "
+                         "object was created.", "date")),
+    lambda obj, now: [obj_name(obj), age(obj, now)],
+)
+
+
+def printer_for(rt: ResourceType) -> Printer:
+    return PRINTERS.get((rt.group, rt.kind), DEFAULT)
+
+
+def column_definitions(rt: ResourceType) -> list[dict[str, Any]]:
+    """The ``columnDefinitions`` of ``rt``'s tables (watch streams send them once)."""
+    return [column.definition() for column in printer_for(rt).columns]
+
+
+def _row_object(rt: ResourceType, obj: dict[str, Any], include_object: str) -> dict[str, Any] | None:
+    if include_object == "Object":
+        # kubectl (--sort-by) decodes the row object by its kind: without one it prints "NAME AGE"
+        if "kind" in obj and "apiVersion" in obj:
+            return obj
+        return {"apiVersion": rt.api_version, "kind": rt.kind, **obj}
+    if include_object == "Metadata":
+        return {"kind": "PartialObjectMetadata", "apiVersion": TABLE_API_VERSION,
+                "metadata": obj.get("metadata") or {}}
+    return None
+
+
+def _check_include_object(include_object: str) -> str:
+    """The ``includeObject`` value, ``Metadata`` when empty; a 400 for anything unknown."""
+    if not include_object:
+        return "Metadata"
+    if include_object not in INCLUDE_OBJECT:
+        raise bad_request(f'unrecognized includeObject value: "{include_object}"')
+    return include_object
+
+
+def table_row(rt: ResourceType, obj: dict[str, Any], *, include_object: str = "Metadata",
+              now: datetime | None = None) -> dict[str, Any]:
+    """One ``TableRow``: the cells, the row conditions if any, and the object as asked."""
+    printer = printer_for(rt)
+    row: dict[str, Any] = {"cells": printer.cells(obj, now or datetime.now(UTC))}
+    conditions = printer.conditions(obj) if printer.conditions else []
+    if conditions:
+        row["conditions"] = conditions
+    included = _row_object(rt, obj, _check_include_object(include_object))
+    if included is not None:
+        row["object"] = included
+    return row
+
+
+def render_table(rt: ResourceType, objects: list[dict[str, Any]], *, include_object: str = "Metadata",
+                 now: datetime | None = None, list_meta: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A whole Table for a list (or a single ``get``); ``list_meta`` carries resourceVersion/continue.
+
+    All rows share one ``now`` so that ages in one answer are consistent.
+    """
+    include_object = _check_include_object(include_object)
+    now = now or datetime.now(UTC)
+    return {
+        "kind": "Table",
+        "apiVersion": TABLE_API_VERSION,
+        "metadata": list_meta or {},
+        "columnDefinitions": column_definitions(rt),
+        "rows": [table_row(rt, obj, include_object=include_object, now=now) for obj in objects],
+    }

@@ -1,0 +1,195 @@
+"""Printers for the pod-template workloads: ReplicationControllers, ReplicaSets, Deployments,
+DaemonSets and Jobs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from minikube_py.api.tables.base import AGE, NAME, TEMPLATE, Column, Printer, age, obj_name
+from minikube_py.api.tables.formatting import (
+    InvalidSelector,
+    format_label_selector,
+    format_labels,
+    selector_string,
+    template_cells,
+)
+from minikube_py.model.podstatus import human_duration, parse_time
+
+#: what ``spec.replicas`` means when absent (the API's default)
+DEFAULT_REPLICAS = 1
+
+
+def _spec(obj: dict[str, Any]) -> dict[str, Any]:
+    return obj.get("spec") or {}
+
+
+def _status(obj: dict[str, Any]) -> dict[str, Any]:
+    return obj.get("status") or {}
+
+
+def _replicas(obj: dict[str, Any]) -> int:
+    replicas = _spec(obj).get("replicas")
+    return DEFAULT_REPLICAS if replicas is None else replicas
+
+
+def _replication_controller(obj: dict[str, Any], now: datetime) -> list[Any]:
+    status = _status(obj)
+    return [
+        obj_name(obj), _replicas(obj), status.get("replicas", 0), status.get("readyReplicas", 0), age(obj, now),
+        *template_cells(obj), format_labels(_spec(obj).get("selector")),
+    ]
+
+
+def _replica_set(obj: dict[str, Any], now: datetime) -> list[Any]:
+    status = _status(obj)
+    return [
+        obj_name(obj), _replicas(obj), status.get("replicas", 0), status.get("readyReplicas", 0), age(obj, now),
+        *template_cells(obj), format_label_selector(_spec(obj).get("selector")),
+    ]
+
+
+def _replica_columns(desired: str, current: str, ready: str) -> tuple[Column, ...]:
+    return (
+        NAME,
+        Column("Desired", desired, "integer"),
+        Column("Current", current, "integer"),
+        Column("Ready", ready, "integer"),
+        AGE,
+        *TEMPLATE,
+    )
+
+
+REPLICATION_CONTROLLER = Printer(
+    _replica_columns(
+        "Replicas is the number of desired replicas.",
+        "Replicas is the most recently observed number of replicas.",
+        "The number of ready replicas for this replication controller.",
+    ),
+    _replication_controller,
+)
+REPLICA_SET = Printer(
+    _replica_columns(
+        "Replicas is the number of desired pods.",
+        "Replicas is the most recently observed number of non-terminating pods.",
+        "The number of non-terminating pods targeted by this ReplicaSet with a Ready Condition.",
+    ),
+    _replica_set,
+)
+
+
+def _deployment(obj: dict[str, Any], now: datetime) -> list[Any]:
+    status = _status(obj)
+    try:
+        selector = selector_string(_spec(obj).get("selector"))
+    except InvalidSelector:
+        selector = "<invalid>"
+    return [
+        obj_name(obj), f"{status.get('readyReplicas', 0)}/{_replicas(obj)}", status.get("updatedReplicas", 0),
+        status.get("availableReplicas", 0), age(obj, now), *template_cells(obj), selector,
+    ]
+
+
+DEPLOYMENT = Printer(
+    (
+        NAME,
+        Column("Ready", "Number of the pod with ready state"),
+        Column("Up-to-date", "Total number of non-terminating pods targeted by this deployment that have the "
+                             "desired template spec."),
+        Column("Available", "Total number of available non-terminating pods (ready for at least "
+                            "minReadySeconds) targeted by this deployment."),
+        AGE,
+        *TEMPLATE,
+    ),
+    _deployment,
+)
+
+
+def _daemon_set(obj: dict[str, Any], now: datetime) -> list[Any]:
+    status = _status(obj)
+    node_selector = ((_spec(obj).get("template") or {}).get("spec") or {}).get("nodeSelector")
+    return [
+        obj_name(obj), status.get("desiredNumberScheduled", 0), status.get("currentNumberScheduled", 0),
+        status.get("numberReady", 0), status.get("updatedNumberScheduled", 0), status.get("numberAvailable", 0),
+        format_labels(node_selector), age(obj, now),
+        *template_cells(obj), format_label_selector(_spec(obj).get("selector")),
+    ]
+
+
+DAEMON_SET = Printer(
+    (
+        NAME,
+        Column("Desired", "The total number of nodes that should be running the daemon pod.", "integer"),
+        Column("Current", "The number of nodes that are running at least 1 daemon pod and are supposed to "
+                          "run the daemon pod.", "integer"),
+        Column("Ready", "The number of nodes that should be running the daemon pod and have one or more of "
+                        "the daemon pod running with a Ready Condition.", "integer"),
+        Column("Up-to-date", "The total number of nodes that are running updated daemon pod", "integer"),
+        Column("Available", "The number of nodes that should be running the daemon pod and have one or more "
+                            "of the daemon pod running and available.", "integer"),
+        Column("Node Selector", "NodeSelector is a selector which must be true for the pod to fit on a node."),
+        AGE,
+        *TEMPLATE,
+    ),
+    _daemon_set,
+)
+
+
+def _has_condition(job: dict[str, Any], kind: str) -> bool:
+    """True when the first condition of this type is True, as Kubernetes' ``hasJobCondition``."""
+    for condition in _status(job).get("conditions") or ():
+        if condition.get("type") == kind:
+            return condition.get("status") == "True"
+    return False
+
+
+def _job_status(job: dict[str, Any]) -> str:
+    if _has_condition(job, "Complete"):
+        return "Complete"
+    if _has_condition(job, "Failed"):
+        return "Failed"
+    if (job.get("metadata") or {}).get("deletionTimestamp"):
+        return "Terminating"
+    if _has_condition(job, "Suspended"):
+        return "Suspended"
+    if _has_condition(job, "FailureTarget"):
+        return "FailureTarget"
+    return "Running"
+
+
+def _job_completions(job: dict[str, Any]) -> str:
+    """``succeeded/completions``; work-queue jobs (no completions) show ``n/1 of <parallelism>``."""
+    succeeded = _status(job).get("succeeded", 0)
+    completions = _spec(job).get("completions")
+    if completions is not None:
+        return f"{succeeded}/{completions}"
+    parallelism = _spec(job).get("parallelism") or 0
+    return f"{succeeded}/1 of {parallelism}" if parallelism > 1 else f"{succeeded}/1"
+
+
+def _job_duration(job: dict[str, Any], now: datetime) -> str:
+    """Time from start to completion, or to now while running; empty before the job starts."""
+    started = parse_time(_status(job).get("startTime"))
+    if started is None:
+        return ""
+    return human_duration((parse_time(_status(job).get("completionTime")) or now) - started)
+
+
+def _job(job: dict[str, Any], now: datetime) -> list[Any]:
+    return [
+        obj_name(job), _job_status(job), _job_completions(job), _job_duration(job, now), age(job, now),
+        *template_cells(job), format_label_selector(_spec(job).get("selector")),
+    ]
+
+
+JOB = Printer(
+    (
+        NAME,
+        Column("Status", "Status of the job."),
+        Column("Completions", "The number of pods which reached phase Succeeded."),
+        Column("Duration", "Time required to complete the job."),
+        AGE,
+        *TEMPLATE,
+    ),
+    _job,
+)
