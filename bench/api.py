@@ -1,0 +1,171 @@
+"""API benchmark: prints creates/s, gets/s, LIST of 10,000 pods, watch delivery latency and
+mutating-call latency, for SQLite and (with --postgres URL) PostgreSQL.
+
+Runs the real ``pykube server`` in a subprocess on loopback and drives it over HTTPS with aiohttp,
+the way clients do. Usage::
+
+    .venv/bin/python bench/api.py [--pods 10000] [--concurrency 50] [--postgres postgresql://...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from minikube_py.testing import RunningServer, start_server
+
+NS = "bench"
+
+
+def pod(i: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": f"pod-{i:05d}", "labels": {"app": "bench", "shard": str(i % 10)}},
+        "spec": {"containers": [{"name": "app", "image": "busybox:1.36", "command": ["sleep", "3600"],
+                                 "ports": [{"containerPort": 8080}],
+                                 "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}]},
+    }
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000
+
+
+async def run_pool(n: int, concurrency: int, make: Any) -> tuple[float, list[float]]:
+    """Run ``make(i)`` for i in range(n) with ``concurrency`` workers; (elapsed, latencies)."""
+    latencies: list[float] = []
+    counter = iter(range(n))
+
+    async def worker() -> None:
+        for i in counter:
+            t0 = time.perf_counter()
+            await make(i)
+            latencies.append(time.perf_counter() - t0)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - start, latencies
+
+
+async def bench(server: RunningServer, pods: int, concurrency: int, watchers: int) -> dict[str, str]:
+    headers = {"Authorization": f"Bearer {server.admin_token}", "Content-Type": "application/json"}
+    connector = aiohttp.TCPConnector(ssl=server.ssl_context(), limit=concurrency + watchers + 10)
+    out: dict[str, str] = {}
+    base = f"{server.url}/api/v1/namespaces/{NS}/pods"
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as http:
+        async with http.post(f"{server.url}/api/v1/namespaces", json={"metadata": {"name": NS}}) as r:
+            assert r.status in (201, 409), await r.text()
+
+        async def create(i: int) -> None:
+            async with http.post(base, data=json.dumps(pod(i))) as r:
+                assert r.status == 201, await r.text()
+                await r.read()
+
+        elapsed, lat = await run_pool(pods, concurrency, create)
+        out["creates/s"] = f"{pods / elapsed:,.0f}"
+        out[f"create p50/p99 ms (c={concurrency})"] = f"{pct(lat, .5):.1f} / {pct(lat, .99):.1f}"
+
+        async def get(i: int) -> None:
+            async with http.get(f"{base}/pod-{i % pods:05d}") as r:
+                assert r.status == 200
+                await r.read()
+
+        elapsed, lat = await run_pool(pods, concurrency, get)
+        out["gets/s"] = f"{pods / elapsed:,.0f}"
+
+        t0 = time.perf_counter()
+        async with http.get(base) as r:
+            items = (await r.json())["items"]
+        out[f"LIST {len(items)} pods (s)"] = f"{time.perf_counter() - t0:.3f}"
+        t0 = time.perf_counter()
+        async with http.get(base, headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"}) as r:
+            rows = (await r.json())["rows"]
+        out[f"LIST {len(rows)} pods as Table (s)"] = f"{time.perf_counter() - t0:.3f}"
+
+        async def patch(i: int) -> None:
+            body = json.dumps({"metadata": {"labels": {"touched": str(i)}}})
+            async with http.patch(f"{base}/pod-{i % pods:05d}", data=body,
+                                  headers={"Content-Type": "application/merge-patch+json"}) as r:
+                assert r.status == 200, await r.text()
+                await r.read()
+
+        _, lat = await run_pool(min(pods, 2000), concurrency, patch)
+        out[f"patch p50/p99 ms (c={concurrency})"] = f"{pct(lat, .5):.1f} / {pct(lat, .99):.1f}"
+
+        out.update(await watch_latency(http, server, watchers))
+    return out
+
+
+async def watch_latency(http: aiohttp.ClientSession, server: RunningServer, watchers: int) -> dict[str, str]:
+    """``watchers`` clients watch one pod; each of 200 paced updates stamps its send time, and every
+    watcher records when it saw it."""
+    base = f"{server.url}/api/v1/namespaces/{NS}/pods"
+    async with http.get(f"{base}/pod-00000") as r:
+        rv = (await r.json())["metadata"]["resourceVersion"]
+    delays: list[float] = []
+    updates = 200
+    ready = asyncio.Event()
+    opened = 0
+
+    async def watcher() -> None:
+        nonlocal opened
+        url = f"{base}?watch=true&resourceVersion={rv}&fieldSelector=metadata.name%3Dpod-00000"
+        async with http.get(url, timeout=aiohttp.ClientTimeout(total=None)) as r:
+            opened += 1
+            if opened == watchers:
+                ready.set()
+            seen = 0
+            async for line in r.content:
+                event = json.loads(line)
+                stamp = event["object"]["metadata"].get("annotations", {}).get("sent")
+                if stamp:
+                    delays.append(time.time() - float(stamp))
+                    seen += 1
+                    if seen == updates:
+                        return
+
+    tasks = [asyncio.create_task(watcher()) for _ in range(watchers)]
+    await asyncio.wait_for(ready.wait(), 30)
+    await asyncio.sleep(0.5)
+    for _ in range(updates):
+        body = json.dumps({"metadata": {"annotations": {"sent": repr(time.time())}}})
+        async with http.patch(f"{base}/pod-00000", data=body,
+                              headers={"Content-Type": "application/merge-patch+json"}) as r:
+            assert r.status == 200
+        await asyncio.sleep(0.01)
+    await asyncio.wait_for(asyncio.gather(*tasks), 120)
+    return {f"watch delivery p50/p99 ms ({watchers} watchers)": f"{pct(delays, .5):.1f} / {pct(delays, .99):.1f}"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pods", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--watchers", type=int, default=100)
+    parser.add_argument("--postgres", help="also run against this PostgreSQL URL (its tables are reset)")
+    args = parser.parse_args()
+    backends: list[tuple[str, list[str]]] = [("sqlite", [])]
+    if args.postgres:
+        backends.append(("postgresql", ["--datastore", args.postgres]))
+    for name, extra in backends:
+        with tempfile.TemporaryDirectory() as tmp:
+            server = start_server(Path(tmp) / "data", *extra)
+            try:
+                figures = asyncio.run(bench(server, args.pods, args.concurrency, args.watchers))
+            finally:
+                server.stop()
+        print(f"== {name}")
+        for key, value in figures.items():
+            print(f"  {key:45s} {value}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""Discovery, version and OpenAPI documents, all generated from the kind table.
+
+kubectl learns every resource name, short name, scope and verb from these answers, and the
+``/usr/bin/kubectl`` dispatcher picks its own build from ``/version``'s minor number, so pykube
+reports 1.32 (the minor kubectl v1.32 expects).
+"""
+
+from __future__ import annotations
+
+import platform
+from typing import Any
+
+from minikube_py import __version__
+from minikube_py.model.kinds import GROUP_VERSIONS, ResourceType, in_group_version
+
+SUBRESOURCE_VERBS = {
+    "status": ("get", "patch", "update"),
+    "scale": ("get", "patch", "update"),
+    "binding": ("create",),
+    "finalize": ("update",),
+}
+
+#: /openapi/v2 answers an empty protobuf document: kubectl then has no schema for any kind and
+#: skips client-side validation, which lets ``create -f``/``apply -f`` work without --validate=false.
+OPENAPI_V2_CONTENT_TYPE = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+
+
+def version_info() -> dict[str, str]:
+    machine = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    return {
+        "major": "1",
+        "minor": "32",
+        "gitVersion": f"v1.32.0-pykube.{__version__}",
+        "gitCommit": "0" * 40,
+        "gitTreeState": "clean",
+        "buildDate": "2026-11-23T00:00:00Z",
+        "goVersion": f"python{platform.python_version()}",
+        "compiler": "cpython",
+        "platform": f"linux/{machine}",
+    }
+
+
+def core_versions(server_address: str) -> dict[str, Any]:
+    return {"kind": "APIVersions", "versions": ["v1"],
+            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}]}
+
+
+def group_list() -> dict[str, Any]:
+    groups = []
+    for group, version in GROUP_VERSIONS:
+        if not group:
+            continue
+        gv = {"groupVersion": f"{group}/{version}", "version": version}
+        groups.append({"name": group, "versions": [gv], "preferredVersion": gv})
+    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
+
+
+def group(name: str) -> dict[str, Any] | None:
+    for entry in group_list()["groups"]:
+        if entry["name"] == name:
+            return {"kind": "APIGroup", "apiVersion": "v1", **entry}
+    return None
+
+
+def resource_list(group_name: str, version: str) -> dict[str, Any] | None:
+    resources = in_group_version(group_name, version)
+    if not resources:
+        return None
+    entries: list[dict[str, Any]] = []
+    for rt in resources:
+        entries.append(_resource_entry(rt))
+        entries += [_subresource_entry(rt, sub, kind) for sub, kind in rt.subresources.items()]
+    gv = f"{group_name}/{version}" if group_name else version
+    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": entries}
+
+
+def _resource_entry(rt: ResourceType) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": rt.plural, "singularName": rt.singular, "namespaced": rt.namespaced,
+                             "kind": rt.kind, "verbs": list(rt.verbs)}
+    if rt.short_names:
+        entry["shortNames"] = list(rt.short_names)
+    if rt.categories:
+        entry["categories"] = list(rt.categories)
+    return entry
+
+
+def _subresource_entry(rt: ResourceType, sub: str, kind: str) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": f"{rt.plural}/{sub}", "singularName": "", "namespaced": rt.namespaced,
+                             "kind": kind or rt.kind, "verbs": list(SUBRESOURCE_VERBS[sub])}
+    if sub == "scale":
+        entry.update(group="autoscaling", version="v1")
+    return entry

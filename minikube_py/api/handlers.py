@@ -1,0 +1,274 @@
+"""HTTP verbs on resources: parse the request, call the registry, render JSON or a Table.
+
+Every path under ``/api/v1`` and ``/apis/<group>/<version>`` lands here; :mod:`routing` resolves it
+against the kind table, so a kind added there is served without touching this module.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from minikube_py.api import body, routing, subresources, watch
+from minikube_py.api.patch import is_patch_type
+from minikube_py.api.registry import DeleteOptions, Registry
+from minikube_py.api.tables import render_table
+from minikube_py.model import errors, fields
+from minikube_py.model.kinds import ResourceType
+from minikube_py.model.selectors import (
+    FieldSelector,
+    LabelSelector,
+    parse_field_selector,
+    parse_label_selector,
+)
+from minikube_py.store.base import Obj
+
+
+def json_response(obj: Any, status: int = 200) -> web.Response:
+    return web.Response(body=body.dumps(obj), status=status, content_type="application/json")
+
+
+class ResourceHandlers:
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    async def dispatch(self, request: web.Request, group: str, version: str, tail: str) -> web.StreamResponse:
+        segments = [s for s in tail.split("/") if s] if tail else []
+        try:
+            target = routing.parse(group, version, segments)
+        except routing.NoRoute:
+            raise errors.unknown_resource(request.path) from None
+        method = request.method
+        if target.name is None:
+            return await self._collection(request, target, method)
+        if target.subresource is None:
+            return await self._object(request, target, method)
+        return await self._subresource(request, target, method)
+
+    # ------------------------------------------------------------------------------ collections
+
+    async def _collection(self, request: web.Request, t: routing.Target, method: str) -> web.StreamResponse:
+        q = request.query
+        if method == "GET":
+            labels, field_sel = _selectors(t.rt, q)
+            if _flag(q, "watch"):
+                return await self._watch(request, t, labels, field_sel)
+            page = await self.registry.list(t.rt, t.namespace, labels=labels, field_selector=field_sel,
+                                            limit=_int(q, "limit"), continue_token=q.get("continue") or None)
+            list_meta: dict[str, Any] = {"resourceVersion": str(page.revision)}
+            if page.continue_token:
+                list_meta["continue"] = page.continue_token
+            if _wants_table(request):
+                return json_response(render_table(t.rt, page.items, include_object=q.get("includeObject", "Metadata"),
+                                                  list_meta=list_meta))
+            return json_response({"kind": t.rt.list_kind, "apiVersion": t.rt.api_version, "metadata": list_meta,
+                                  "items": page.items})
+        if method == "POST":
+            obj = await _read_object(request)
+            created = await self.registry.create(t.rt, t.namespace, obj, dry_run=_dry_run(q))
+            return self._render(request, t.rt, created, 201)
+        if method == "DELETE":
+            labels, field_sel = _selectors(t.rt, q)
+            options = DeleteOptions.parse(await _read_optional(request), dict(q))
+            page = await self.registry.list(t.rt, t.namespace, labels=labels, field_selector=field_sel)
+            deleted = []
+            for obj in page.items:
+                md = obj["metadata"]
+                try:
+                    deleted.append(await self.registry.delete(t.rt, md.get("namespace"), md["name"], options))
+                except errors.StatusError as exc:
+                    if exc.code != 404:
+                        raise
+            return json_response({"kind": t.rt.list_kind, "apiVersion": t.rt.api_version,
+                                  "metadata": {"resourceVersion": str(page.revision)}, "items": deleted})
+        raise errors.method_not_allowed(method, t.rt.plural)
+
+    async def _watch(
+        self, request: web.Request, t: routing.Target, labels: LabelSelector | None, field_sel: FieldSelector | None
+    ) -> web.StreamResponse:
+        q = request.query
+        timeout = float(_int(q, "timeoutSeconds") or watch.DEFAULT_TIMEOUT)
+        name = _exact_name(field_sel)
+        table = _wants_table(request)
+        include = q.get("includeObject", "Metadata")
+        rt = t.rt
+
+        def matches(obj: Obj) -> bool:
+            if labels is not None and not labels.matches(obj.get("metadata", {}).get("labels")):
+                return False
+            return field_sel is None or field_sel.matches(fields.field_set(rt.kind, obj))
+
+        def render(obj: Obj, first: bool) -> Obj:
+            if not table:
+                return obj
+            rendered = render_table(rt, [obj], include_object=include,
+                                    list_meta={"resourceVersion": obj["metadata"].get("resourceVersion", "")})
+            if not first:
+                rendered["columnDefinitions"] = None
+            return rendered
+
+        request_ = watch.WatchRequest(rt, t.namespace, name, matches, q.get("resourceVersion"), timeout,
+                                      _flag(q, "allowWatchBookmarks"), render)
+        return await watch.serve(request, self.registry, request_)
+
+    # ------------------------------------------------------------------------------ objects
+
+    async def _object(self, request: web.Request, t: routing.Target, method: str) -> web.StreamResponse:
+        assert t.name is not None
+        q = request.query
+        if method == "GET":
+            if _flag(q, "watch"):
+                field_sel = parse_field_selector(f"metadata.name={t.name}")
+                labels, _ = _selectors(t.rt, q)
+                return await self._watch(request, t, labels, field_sel)
+            return self._render(request, t.rt, await self.registry.get(t.rt, t.namespace, t.name))
+        if method == "PUT":
+            obj = await _read_object(request)
+            updated = await self.registry.update(t.rt, t.namespace, t.name, obj, dry_run=_dry_run(q))
+            return self._render(request, t.rt, updated)
+        if method == "PATCH":
+            content_type, raw = await _read_patch(request)
+            obj, created = await self.registry.patch(t.rt, t.namespace, t.name, content_type, raw, dry_run=_dry_run(q))
+            return self._render(request, t.rt, obj, 201 if created else 200)
+        if method == "DELETE":
+            options = DeleteOptions.parse(await _read_optional(request), dict(q))
+            return self._render(request, t.rt, await self.registry.delete(t.rt, t.namespace, t.name, options))
+        raise errors.method_not_allowed(method, f"{t.rt.plural}/{t.name}")
+
+    async def _subresource(self, request: web.Request, t: routing.Target, method: str) -> web.StreamResponse:
+        assert t.name is not None and t.subresource is not None
+        q = request.query
+        sub, rt, name = t.subresource, t.rt, t.name
+        if sub in ("status", "finalize"):
+            if method == "GET":  # kubectl get --subresource=status prints the parent's table
+                return self._render(request, rt, await self.registry.get(rt, t.namespace, name))
+            if method == "PUT":
+                obj = await _read_object(request)
+                if sub == "finalize":
+                    obj = await self._finalize(rt, name, obj)
+                    return json_response(await self.registry.update(rt, None, name, obj, dry_run=_dry_run(q)))
+                return json_response(await self.registry.update(rt, t.namespace, name, obj, subresource="status",
+                                                                dry_run=_dry_run(q)))
+            if method == "PATCH" and sub == "status":
+                content_type, raw = await _read_patch(request)
+                obj, _ = await self.registry.patch(rt, t.namespace, name, content_type, raw, subresource="status",
+                                                   dry_run=_dry_run(q))
+                return json_response(obj)
+        elif sub == "scale":
+            if method == "GET":
+                return json_response(subresources.scale_of(rt, await self.registry.get(rt, t.namespace, name)))
+            if method == "PUT":
+                scale = await _read_object(request)
+                return json_response(await subresources.update_scale(self.registry, rt, t.namespace, name, scale,
+                                                                     dry_run=_dry_run(q)))
+            if method == "PATCH":
+                content_type, raw = await _read_patch(request)
+                return json_response(await subresources.patch_scale(self.registry, rt, t.namespace, name, content_type,
+                                                                    raw, dry_run=_dry_run(q)))
+        elif sub == "binding" and method == "POST":
+            binding = await _read_object(request)
+            return json_response(await subresources.bind(self.registry, rt, t.namespace, name, binding), 201)
+        raise errors.method_not_allowed(method, f"{rt.plural}/{sub}")
+
+    async def _finalize(self, rt: ResourceType, name: str, obj: Obj) -> Obj:
+        """``namespaces/x/finalize`` may change only ``spec.finalizers``. An emptied list stays an
+        empty list: dropping the key would let namespace defaulting restore ``kubernetes``."""
+        live = await self.registry.get(rt, None, name)
+        live.setdefault("spec", {})["finalizers"] = list((obj.get("spec") or {}).get("finalizers") or [])
+        rv = (obj.get("metadata") or {}).get("resourceVersion")
+        if rv:
+            live["metadata"]["resourceVersion"] = rv
+        return live
+
+    def _render(self, request: web.Request, rt: ResourceType, obj: Obj, status: int = 200) -> web.Response:
+        if _wants_table(request):
+            return json_response(render_table(rt, [obj], include_object=request.query.get("includeObject", "Metadata"),
+                                              list_meta={"resourceVersion": obj["metadata"].get("resourceVersion", "")}),
+                                 status)
+        return json_response(obj, status)
+
+
+# ------------------------------------------------------------------------------ request parsing
+
+
+def _wants_table(request: web.Request) -> bool:
+    return "as=Table" in request.headers.get("Accept", "")
+
+
+def _flag(q: Any, name: str) -> bool:
+    return q.get(name, "").lower() in ("true", "1")
+
+
+def _int(q: Any, name: str) -> int | None:
+    raw = q.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise errors.bad_request(f"{name}: invalid integer {raw!r}") from None
+    if value < 0:
+        raise errors.bad_request(f"{name}: must be non-negative")
+    return value or None
+
+
+def _dry_run(q: Any) -> bool:
+    return "All" in q.getall("dryRun", [])
+
+
+def _selectors(rt: ResourceType, q: Any) -> tuple[LabelSelector | None, FieldSelector | None]:
+    labels = field_sel = None
+    try:
+        if q.get("labelSelector"):
+            labels = parse_label_selector(q["labelSelector"])
+        if q.get("fieldSelector"):
+            field_sel = parse_field_selector(q["fieldSelector"])
+    except ValueError as exc:
+        raise errors.bad_request(str(exc)) from None
+    if field_sel is not None:
+        unknown = fields.unsupported_fields(rt.kind, field_sel)
+        if unknown:
+            raise errors.bad_request(f"field label not supported: {unknown[0]}")
+    return labels, field_sel
+
+
+def _exact_name(field_sel: FieldSelector | None) -> str | None:
+    if field_sel is None:
+        return None
+    for field_name, op, value in field_sel.requirements:
+        if field_name == "metadata.name" and op in ("=", "==") and value:
+            return value
+    return None
+
+
+async def _read_raw(request: web.Request) -> bytes:
+    if request.content_length is not None and request.content_length > body.MAX_BODY:
+        raise errors.too_large(body.MAX_BODY)
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise errors.too_large(body.MAX_BODY) from None
+
+
+async def _read_object(request: web.Request) -> Obj:
+    value = body.decode(await _read_raw(request), request.headers.get("Content-Type"))
+    if not isinstance(value, dict):
+        raise errors.bad_request("the body of the request must be an object")
+    return value
+
+
+async def _read_optional(request: web.Request) -> Obj | None:
+    raw = await _read_raw(request)
+    if not raw.strip():
+        return None
+    value = body.decode(raw, request.headers.get("Content-Type"))
+    return value if isinstance(value, dict) else None
+
+
+async def _read_patch(request: web.Request) -> tuple[str, bytes]:
+    content_type = body.media_type(request.headers.get("Content-Type"))
+    if not is_patch_type(content_type):
+        raise errors.unsupported_media(content_type)
+    return content_type, await _read_raw(request)
+

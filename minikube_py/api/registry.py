@@ -1,0 +1,504 @@
+"""The generic object registry: Kubernetes' create/update/patch/delete semantics over the store.
+
+This is where the API's rules live, independent of HTTP: admission defaults, validation, optimistic
+concurrency, graceful deletion and finalizers, and the reservations a Service holds. The HTTP handlers
+only parse requests and render answers, so bootstrap code and subresources reuse the same rules.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from minikube_py.api.allocators import ServiceAllocator, drop_type_dependent_fields, held_by, release
+from minikube_py.api.patch import apply_patch
+from minikube_py.api.shape import check_shape
+from minikube_py.model import defaults, errors, fields, meta, validation
+from minikube_py.model.kinds import ResourceType, by_plural
+from minikube_py.model.selectors import FieldSelector, LabelSelector
+from minikube_py.store.base import (
+    Create,
+    Delete,
+    KeyExists,
+    KeyNotFound,
+    Obj,
+    Op,
+    RevisionMismatch,
+    Store,
+    Update,
+    revision_of,
+)
+
+log = logging.getLogger(__name__)
+
+#: attempts for writes that retry on a concurrent change the caller did not ask to guard against
+_RETRIES = 8
+_NAMESPACES = by_plural("", "v1", "namespaces")
+_NODES = by_plural("", "v1", "nodes")
+#: namespaces the cluster cannot do without (kube-apiserver's NamespaceLifecycle admission refuses
+#: to delete them: the kubernetes Service lives in default, system components in the others)
+IMMORTAL_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})
+
+
+@dataclass
+class DeleteOptions:
+    grace_period_seconds: int | None = None
+    propagation_policy: str | None = None  # Background | Foreground | Orphan
+    preconditions: dict[str, str] = field(default_factory=dict)
+    dry_run: bool = False
+
+    @classmethod
+    def parse(cls, body: Obj | None, query: dict[str, str]) -> DeleteOptions:
+        body = body or {}
+        grace = body.get("gracePeriodSeconds", query.get("gracePeriodSeconds"))
+        policy = body.get("propagationPolicy", query.get("propagationPolicy"))
+        if body.get("orphanDependents") is True or query.get("orphanDependents") == "true":
+            policy = "Orphan"
+        if policy not in (None, "Background", "Foreground", "Orphan"):
+            raise errors.bad_request(f'propagationPolicy: Unsupported value: "{policy}": supported values: '
+                                     '"Foreground", "Background", "Orphan"')
+        try:
+            grace_int = int(grace) if grace is not None else None
+        except ValueError as exc:
+            raise errors.bad_request(f"gracePeriodSeconds: invalid value {grace!r}") from exc
+        dry = body.get("dryRun") or ([query["dryRun"]] if "dryRun" in query else [])
+        return cls(grace_int, policy, dict(body.get("preconditions") or {}), "All" in dry)
+
+
+@dataclass(frozen=True)
+class ListPage:
+    items: list[Obj]
+    revision: int
+    continue_token: str | None
+
+
+class Registry:
+    def __init__(self, store: Store, allocator: ServiceAllocator, now: Callable[[], datetime] | None = None) -> None:
+        self.store = store
+        self.allocator = allocator
+        self._now = now or (lambda: datetime.now(UTC))
+
+    # ----------------------------------------------------------------------------------- reads
+
+    async def get(self, rt: ResourceType, namespace: str | None, name: str) -> Obj:
+        try:
+            return _typed(rt, await self.store.get(rt.key(namespace, name)))
+        except KeyNotFound:
+            raise errors.not_found(rt, name) from None
+
+    async def list(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        *,
+        labels: LabelSelector | None = None,
+        field_selector: FieldSelector | None = None,
+        limit: int | None = None,
+        continue_token: str | None = None,
+    ) -> ListPage:
+        """A page of matching objects. Selectors filter after reading, so a page is filled by
+        reading further until ``limit`` objects matched or the keys run out."""
+        prefix = rt.prefix(namespace)
+        start_after = _decode_continue(continue_token, prefix) if continue_token else None
+        matched: list[Obj] = []
+        revision = 0
+        while True:
+            want = None if limit is None else max(limit - len(matched), 1) * (4 if labels or field_selector else 1)
+            page = await self.store.list(prefix, start_after=start_after, limit=want)
+            revision = revision or page.revision
+            for i, obj in enumerate(page.items):
+                if _matches(rt, obj, labels, field_selector):
+                    matched.append(_typed(rt, obj))
+                    if limit is not None and len(matched) >= limit:
+                        more = i < len(page.items) - 1 or page.next_key is not None
+                        last = obj["metadata"]
+                        token = _encode_continue(rt.key(last.get("namespace"), last["name"]), revision) if more else None
+                        return ListPage(matched, revision, token)
+            if page.next_key is None:
+                return ListPage(matched, revision, None)
+            start_after = page.next_key
+
+    # ----------------------------------------------------------------------------------- writes
+
+    async def create(self, rt: ResourceType, namespace: str | None, obj: Obj, *, dry_run: bool = False) -> Obj:
+        obj = copy.deepcopy(obj)
+        _check_type(rt, obj)
+        md = obj.setdefault("metadata", {})
+        if rt.namespaced:
+            if md.get("namespace") and namespace and md["namespace"] != namespace:
+                raise errors.bad_request("the namespace of the provided object does not match the namespace "
+                                         "sent on the request")
+            namespace = namespace or md.get("namespace") or "default"
+        else:
+            namespace = None
+        generated = not md.get("name") and bool(md.get("generateName"))
+        for _attempt in range(_RETRIES):
+            if generated:
+                md["name"] = meta.generate_name(md["generateName"])
+            candidate = copy.deepcopy(obj)
+            ops = await self._prepare_create(rt, namespace, candidate)
+            if dry_run:
+                return candidate
+            try:
+                written = await self.store.commit([Create(rt.key(namespace, candidate["metadata"]["name"]), candidate), *ops])
+            except KeyExists as exc:
+                if generated and exc.key.startswith("/" + (rt.group or "core") + "/"):
+                    continue
+                if exc.key.startswith("/internal/"):
+                    continue  # lost a race for an allocated IP or port: allocate again
+                raise errors.already_exists(rt, candidate["metadata"]["name"]) from None
+            return _typed(rt, written[0])
+        raise errors.StatusError(500, "InternalError", "Internal error occurred: could not allocate a unique name")
+
+    async def _prepare_create(self, rt: ResourceType, namespace: str | None, obj: Obj) -> list[Op]:
+        md = obj["metadata"]
+        if not md.get("name"):
+            raise errors.invalid(rt, "", [errors.FieldError("metadata.name", "FieldValueRequired",
+                                                            "name or generateName is required")])
+        with _malformed_is_bad_request(rt, md["name"]):
+            meta.prepare_for_create(obj, namespace=namespace)
+            _reset_status_on_create(rt, obj)
+            _fold_string_data(rt, obj)
+            defaults.apply_defaults(rt.kind, obj)
+            problems = validation.validate(rt.kind, obj)
+        if problems:
+            raise errors.invalid(rt, md["name"], problems)
+        if rt.namespaced:
+            await self._check_namespace_open(namespace or "")
+        if rt.kind == "Service":
+            ops, problems = await self.allocator.assign(obj, None)
+            if problems:
+                await self._refuse_existing(rt, namespace, md["name"])
+                raise errors.invalid(rt, md["name"], problems)
+            return ops
+        return []
+
+    async def _refuse_existing(self, rt: ResourceType, namespace: str | None, name: str) -> None:
+        """Creating a Service that exists is AlreadyExists, not a conflict with the address it holds itself."""
+        try:
+            await self.store.get(rt.key(namespace, name))
+        except KeyNotFound:
+            return
+        raise errors.already_exists(rt, name)
+
+    async def _check_namespace_open(self, namespace: str) -> None:
+        assert _NAMESPACES is not None
+        try:
+            ns = await self.store.get(_NAMESPACES.key(None, namespace))
+        except KeyNotFound:
+            raise errors.not_found(_NAMESPACES, namespace) from None
+        if ns["metadata"].get("deletionTimestamp"):
+            raise errors.StatusError(
+                403, "Forbidden",
+                f"unable to create new content in namespace {namespace} because it is being terminated",
+                {"name": namespace, "kind": "namespaces",
+                 "causes": [{"reason": "NamespaceTerminating", "message": f"namespace {namespace} is being terminated",
+                             "field": "metadata.namespace"}]})
+
+    async def update(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        name: str,
+        obj: Obj,
+        *,
+        subresource: str | None = None,
+        dry_run: bool = False,
+    ) -> Obj:
+        """PUT semantics: a resourceVersion in the body is a precondition; without one the write is
+        unconditional (retried on concurrent changes, as kube-apiserver does)."""
+        obj = copy.deepcopy(obj)
+        _check_type(rt, obj)
+        md = obj.setdefault("metadata", {})
+        if md.get("name") and md["name"] != name:
+            raise errors.bad_request(f"the name of the object ({md['name']}) does not match the name on the URL ({name})")
+        if rt.namespaced and md.get("namespace") and md["namespace"] != namespace:
+            raise errors.bad_request("the namespace of the provided object does not match the namespace sent on the request")
+        md["name"] = name
+        wanted_rv = int(md["resourceVersion"]) if str(md.get("resourceVersion") or "").isdigit() else None
+        if md.get("resourceVersion") and wanted_rv is None:
+            raise errors.bad_request(f"invalid resourceVersion {md['resourceVersion']!r}")
+        for _attempt in range(_RETRIES):
+            old = await self.get(rt, namespace, name)
+            if wanted_rv is not None and wanted_rv != revision_of(old):
+                raise errors.stale_write(rt, name)
+            try:
+                return await self._write_update(rt, namespace, old, copy.deepcopy(obj), subresource, dry_run)
+            except RevisionMismatch:
+                if wanted_rv is not None:
+                    raise errors.stale_write(rt, name) from None
+        raise errors.stale_write(rt, name)
+
+    async def patch(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        name: str,
+        content_type: str,
+        body: bytes,
+        *,
+        subresource: str | None = None,
+        dry_run: bool = False,
+    ) -> tuple[Obj, bool]:
+        """Apply a patch to the live object; returns (object, created). Server-side apply creates
+        the object when absent; other patch types answer 404."""
+        for _attempt in range(_RETRIES):
+            try:
+                old = await self.get(rt, namespace, name)
+            except errors.StatusError as exc:
+                if exc.code == 404 and content_type.startswith("application/apply-patch") and subresource is None:
+                    applied = apply_patch(content_type, {}, body, rt.kind)
+                    applied.setdefault("metadata", {}).setdefault("name", name)
+                    if applied["metadata"]["name"] != name:
+                        raise errors.bad_request(f"the name of the object ({applied['metadata']['name']}) does "
+                                                 f"not match the name on the URL ({name})") from None
+                    return await self.create(rt, namespace, applied, dry_run=dry_run), True
+                raise
+            patched = apply_patch(content_type, old, body, rt.kind)
+            _check_type(rt, patched)
+            patched_rv = str(patched.get("metadata", {}).get("resourceVersion") or "")
+            if patched_rv and patched_rv != old["metadata"]["resourceVersion"]:
+                raise errors.stale_write(rt, name)
+            try:
+                return await self._write_update(rt, namespace, old, patched, subresource, dry_run), False
+            except RevisionMismatch:
+                if patched_rv:
+                    raise errors.stale_write(rt, name) from None
+        raise errors.stale_write(rt, name)
+
+    async def _write_update(
+        self, rt: ResourceType, namespace: str | None, old: Obj, new: Obj, subresource: str | None, dry_run: bool
+    ) -> Obj:
+        name = old["metadata"]["name"]
+        new.setdefault("metadata", {})
+        with _malformed_is_bad_request(rt, name):
+            meta.prepare_for_update(new, old, status_only=subresource == "status", has_status=rt.has_status)
+            if rt.kind == "Service":
+                drop_type_dependent_fields(new, old)
+            _fold_string_data(rt, new)
+            defaults.apply_defaults(rt.kind, new)
+            problems = validation.validate(rt.kind, new, old)
+        if problems:
+            raise errors.invalid(rt, name, problems)
+        ops: list[Op] = []
+        if rt.kind == "Service":
+            ops, problems = await self.allocator.assign(new, old)
+            if problems:
+                raise errors.invalid(rt, name, problems)
+        new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
+        if _same(new, old):
+            return old
+        if dry_run:
+            return new
+        key = rt.key(namespace, name)
+        if new["metadata"].get("deletionTimestamp") and not _blocked(rt, new) and rt.kind != "Pod":
+            # the last finalizer is gone: the deletion that waited for it completes now
+            await self.store.commit([Delete(key, revision_of(old)), *release(held_by(old if rt.kind == "Service" else None))])
+            return _typed(rt, new)
+        written = await self.store.commit([Update(key, new, revision_of(old)), *ops])
+        return _typed(rt, written[0])
+
+    async def write_if_unchanged(self, rt: ResourceType, namespace: str | None, obj: Obj) -> bool:
+        """Write ``obj`` as is if nobody changed it since it was read; for system writes (binding)
+        that touch fields ordinary updates may not change. False when it lost a race."""
+        try:
+            await self.store.commit([Update(rt.key(namespace, obj["metadata"]["name"]), obj, revision_of(obj))])
+        except (RevisionMismatch, KeyNotFound):
+            return False
+        return True
+
+    async def delete(self, rt: ResourceType, namespace: str | None, name: str, options: DeleteOptions) -> Obj:
+        """Remove an object, or start its graceful deletion when finalizers or a running pod's grace
+        period make it wait; returns the deleted (or now terminating) object."""
+        if rt.kind == "Namespace" and name in IMMORTAL_NAMESPACES:
+            raise errors.StatusError(403, "Forbidden", f'namespaces "{name}" is forbidden: this namespace may not be '
+                                     "deleted", {"name": name, "kind": "namespaces"})
+        for _attempt in range(_RETRIES):
+            old = await self.get(rt, namespace, name)
+            _check_preconditions(rt, old, options.preconditions)
+            pending = await self._pending_deletion(rt, old, options)
+            if options.dry_run:
+                return pending or old
+            key = rt.key(namespace, name)
+            try:
+                if pending is not None:
+                    if _same(pending, old):
+                        return old
+                    return _typed(rt, (await self.store.commit([Update(key, pending, revision_of(old))]))[0])
+                ops = release(held_by(old)) if rt.kind == "Service" else []
+                return _typed(rt, (await self.store.commit([Delete(key, revision_of(old)), *ops]))[0])
+            except (RevisionMismatch, KeyNotFound):
+                continue
+        raise errors.conflict(rt, name, "the object keeps changing; try again")
+
+    async def _pending_deletion(self, rt: ResourceType, old: Obj, options: DeleteOptions) -> Obj | None:
+        """The object as it waits for deletion, or None when it can go at once."""
+        new = copy.deepcopy(old)
+        md = new["metadata"]
+        finalizers = list(md.get("finalizers") or [])
+        wanted = {"Orphan": "orphan", "Foreground": "foregroundDeletion"}.get(options.propagation_policy or "")
+        if wanted and wanted not in finalizers:
+            finalizers.append(wanted)
+        if finalizers:
+            md["finalizers"] = finalizers
+        if rt.kind == "Namespace":
+            new.setdefault("status", {})["phase"] = "Terminating"
+        grace = await self._grace_period(rt, old, options)
+        if not _blocked(rt, new) and not grace:
+            return None
+        if not md.get("deletionTimestamp") or grace < md.get("deletionGracePeriodSeconds", 0):
+            md["deletionTimestamp"] = _rfc3339(self._now() + timedelta(seconds=grace))
+            md["deletionGracePeriodSeconds"] = grace
+        return new
+
+    async def _grace_period(self, rt: ResourceType, pod: Obj, options: DeleteOptions) -> int:
+        """A pod running on a live node gets its grace period for the agent to stop it; one that was
+        never scheduled, or whose node is gone, has nothing to wait for (as Kubernetes does)."""
+        if rt.kind != "Pod":
+            return 0
+        node_name = (pod.get("spec") or {}).get("nodeName")
+        phase = (pod.get("status") or {}).get("phase")
+        if not node_name or phase in ("Succeeded", "Failed"):
+            return 0
+        assert _NODES is not None
+        try:
+            await self.store.get(_NODES.key(None, node_name))
+        except KeyNotFound:
+            return 0
+        if options.grace_period_seconds is not None:
+            return max(options.grace_period_seconds, 0)
+        return int((pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
+
+
+# ----------------------------------------------------------------------------------- helpers
+
+
+def _blocked(rt: ResourceType, obj: Obj) -> bool:
+    """Whether finalizers still hold the object back from deletion (a namespace also waits for its
+    ``spec.finalizers``, which the namespace controller clears once the namespace is empty)."""
+    if obj["metadata"].get("finalizers"):
+        return True
+    return rt.kind == "Namespace" and bool((obj.get("spec") or {}).get("finalizers"))
+
+
+def _typed(rt: ResourceType, obj: Obj) -> Obj:
+    obj["apiVersion"] = rt.api_version
+    obj["kind"] = rt.kind
+    return obj
+
+
+@contextmanager
+def _malformed_is_bad_request(rt: ResourceType, name: str) -> Iterator[None]:
+    """A value of the wrong JSON type deeper than :mod:`shape` checks surfaces in defaulting or
+    validation as an AttributeError or TypeError; it is the client's malformed body (400, as a
+    decoding error in kube-apiserver), not a server failure."""
+    try:
+        yield
+    except (AttributeError, TypeError) as exc:
+        log.info("malformed %s %r: %s", rt.kind, name, exc, exc_info=True)
+        raise errors.bad_request(f'{rt.kind} "{name}" is malformed: a field has the wrong type ({exc})') from None
+
+
+def _check_type(rt: ResourceType, obj: Any) -> None:
+    if not isinstance(obj, dict):
+        raise errors.bad_request("the body of the request must be a JSON object")
+    api_version, kind = obj.get("apiVersion"), obj.get("kind")
+    if api_version and api_version != rt.api_version:
+        raise errors.bad_request(f"the API version in the data ({api_version}) does not match the expected API "
+                                 f"version ({rt.api_version})")
+    if kind and kind != rt.kind:
+        raise errors.bad_request(f"the kind in the data ({kind}) does not match the expected kind ({rt.kind})")
+    if not isinstance(obj.get("metadata", {}), dict):
+        raise errors.bad_request("metadata must be an object")
+    check_shape(rt.kind, obj)
+    _typed(rt, obj)
+
+
+def _matches(rt: ResourceType, obj: Obj, labels: LabelSelector | None, field_selector: FieldSelector | None) -> bool:
+    if labels is not None and not labels.matches(obj.get("metadata", {}).get("labels")):
+        return False
+    return field_selector is None or field_selector.matches(fields.field_set(rt.kind, obj))
+
+
+def _check_preconditions(rt: ResourceType, obj: Obj, preconditions: dict[str, str]) -> None:
+    md = obj["metadata"]
+    uid, rv = preconditions.get("uid"), preconditions.get("resourceVersion")
+    if uid and uid != md.get("uid"):
+        raise errors.conflict(rt, md["name"], f"Precondition failed: UID in precondition: {uid}, UID in object meta: {md.get('uid')}")
+    if rv and rv != md.get("resourceVersion"):
+        raise errors.conflict(rt, md["name"], f"Precondition failed: ResourceVersion in precondition: {rv}, "
+                                              f"ResourceVersion in object meta: {md.get('resourceVersion')}")
+
+
+def _reset_status_on_create(rt: ResourceType, obj: Obj) -> None:
+    """Status is the system's to write; clients may set it on create only for nodes (the agent
+    registers a node with its status) and events (which have no status subresource)."""
+    if not rt.has_status or rt.kind == "Node":
+        return
+    if rt.kind == "Pod":
+        obj["status"] = {"phase": "Pending", "qosClass": _qos_class(obj)}
+    elif rt.kind == "Namespace":
+        obj["status"] = {"phase": "Active"}
+    elif rt.kind == "Service":
+        obj["status"] = {"loadBalancer": {}}
+    else:
+        obj["status"] = {}
+
+
+def _qos_class(pod: Obj) -> str:
+    """Kubernetes' QoS class: Guaranteed when every container's cpu and memory limits equal its
+    requests, BestEffort when none sets any, Burstable otherwise."""
+    containers = (pod.get("spec") or {}).get("containers") or []
+    requests_or_limits = False
+    guaranteed = True
+    for c in containers:
+        res = c.get("resources") or {}
+        limits, requests = res.get("limits") or {}, res.get("requests") or {}
+        if limits or requests:
+            requests_or_limits = True
+        for resource in ("cpu", "memory"):
+            if resource not in limits or requests.get(resource, limits[resource]) != limits[resource]:
+                guaranteed = False
+    if not requests_or_limits:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+def _fold_string_data(rt: ResourceType, obj: Obj) -> None:
+    """Secrets accept ``stringData`` as a write-only convenience merged into base64 ``data``."""
+    if rt.kind != "Secret" or not obj.get("stringData"):
+        return
+    data = obj.setdefault("data", {})
+    for key, value in obj.pop("stringData").items():
+        data[key] = base64.b64encode(str(value).encode()).decode()
+
+
+def _same(a: Obj, b: Obj) -> bool:
+    return orjson.dumps(a, option=orjson.OPT_SORT_KEYS) == orjson.dumps(b, option=orjson.OPT_SORT_KEYS)
+
+
+def _rfc3339(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _encode_continue(last_key: str, revision: int) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps({"k": last_key, "rv": revision})).decode().rstrip("=")
+
+
+def _decode_continue(token: str, prefix: str) -> str:
+    try:
+        data = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        key = data["k"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise errors.bad_request(f"invalid continue token: {exc}") from None
+    if not isinstance(key, str) or not key.startswith(prefix):
+        raise errors.bad_request("continue token does not belong to this listing")
+    return key

@@ -1,0 +1,183 @@
+"""Assembles and runs a pykube server: store, PKI, API and (later) reconcilers and the agent.
+
+Start-up is ordered (store → credentials → API → bootstrap objects → ready) and shutdown runs in
+reverse: stop accepting connections, end watches, close the store so every acknowledged write is
+flushed. :class:`Server` is an async context manager so tests and the CLI share one lifecycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from minikube_py import pki
+from minikube_py.api.allocators import ServiceAllocator
+from minikube_py.api.app import READY, build_app
+from minikube_py.api.auth import Authenticator
+from minikube_py.api.bootstrap import ensure_bootstrap_objects
+from minikube_py.api.registry import Registry
+from minikube_py.client.kubeconfig import load_kubeconfig, write_kubeconfig
+from minikube_py.client.rest import ApiClient
+from minikube_py.config import ServerConfig
+from minikube_py.reconcilers.gc import GarbageCollector
+from minikube_py.reconcilers.namespace import NamespaceController
+from minikube_py.store import open_store
+from minikube_py.store.base import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    admin_token: str
+    node_secret: str
+    join_token: str
+
+
+class Server:
+    """One running pykube server; ``async with Server(config) as s`` starts and stops it."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.store: Store | None = None
+        self.credentials: Credentials | None = None
+        self.kubeconfig_path = config.data_dir / "kubeconfig.yaml"
+        self._runner: web.AppRunner | None = None
+        self._controllers: asyncio.Task[None] | None = None
+        self.port = config.port
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self.config.tls else "http"
+        return f"{scheme}://{_dial_host(self.config.bind_address)}:{self.port}"
+
+    async def __aenter__(self) -> Server:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        cfg = self.config
+        cfg.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.store = open_store(cfg.datastore, retain_revisions=cfg.watch.history)
+        await self.store.start()
+        try:
+            # history a previous run kept beyond the retention goes now, not a compaction interval later
+            await self.store.compact(await self.store.current_revision() - cfg.watch.history)
+            await self._start_api()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start_api(self) -> None:
+        cfg = self.config
+        assert self.store is not None
+        allocator = ServiceAllocator(self.store, cfg.service_cidr, cfg.service_node_port_range)
+        registry = Registry(self.store, allocator)
+        hosts = [cfg.bind_address, cfg.advertise_address, allocator.first_ip, socket.gethostname()]
+        tls = pki.ensure_pki(cfg.data_dir / "pki", hosts=[h for h in hosts if h and h not in ("0.0.0.0", "::")])
+        self.credentials = _load_credentials(cfg.data_dir, tls.ca_pem)
+        authenticator = Authenticator(self.credentials.admin_token, self.credentials.node_secret)
+        app = build_app(registry, authenticator, f"{cfg.advertise_address}:{cfg.port}")
+        await ensure_bootstrap_objects(registry, address=cfg.advertise_address, port=cfg.port)
+        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=2.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, cfg.bind_address, cfg.port,
+                           ssl_context=tls.server_ssl_context() if cfg.tls else None, reuse_address=True)
+        await site.start()
+        if cfg.port == 0:
+            self.port = _bound_port(self._runner)
+        write_kubeconfig(self.kubeconfig_path, server=self.url, ca_pem=tls.ca_pem,
+                         token=self.credentials.admin_token)
+        (cfg.data_dir / "node-token").write_text(self.credentials.join_token + "\n")
+        os.chmod(cfg.data_dir / "node-token", 0o600)
+        self._controllers = asyncio.create_task(self._run_controllers(), name="controllers")
+        app[READY]["ready"] = True
+
+    async def _run_controllers(self) -> None:
+        """The reconcilers talk to this server through the same HTTP client a remote agent uses, so
+        there is one code path for every writer."""
+        async with ApiClient(load_kubeconfig(self.kubeconfig_path), user_agent="pykube-controller-manager") as client:
+            controllers = [NamespaceController(client), GarbageCollector(client)]
+            try:
+                async with asyncio.TaskGroup() as tasks:
+                    for controller in controllers:
+                        tasks.create_task(controller.run(), name=controller.name)
+            except* Exception as group:
+                for exc in group.exceptions:
+                    log.error("controller stopped: %r", exc, exc_info=exc)
+                raise
+
+    async def stop(self) -> None:
+        if self._controllers is not None:
+            self._controllers.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._controllers
+            self._controllers = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self.store is not None:
+            await self.store.close()
+            self.store = None
+
+
+def _load_credentials(data_dir: Path, ca_pem: bytes) -> Credentials:
+    """Tokens are made once and kept, so kubeconfigs and joined agents stay valid across restarts."""
+    admin = _persisted_secret(data_dir / "admin-token")
+    node = _persisted_secret(data_dir / "node-secret")
+    return Credentials(admin, node, pki.join_token(ca_pem, node))
+
+
+def _persisted_secret(path: Path) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    secret = pki.new_token()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secret + "\n")
+    return secret
+
+
+def _dial_host(bind_address: str) -> str:
+    if bind_address in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if bind_address == "::":
+        return "[::1]"
+    return f"[{bind_address}]" if ":" in bind_address else bind_address
+
+
+def _bound_port(runner: web.AppRunner) -> int:
+    for address in runner.addresses:
+        if isinstance(address, tuple):
+            return int(address[1])
+    raise RuntimeError("the API server is not listening")
+
+
+async def serve_forever(config: ServerConfig) -> None:
+    """Run until SIGTERM or SIGINT, then shut down cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with Server(config) as server:
+        assert server.credentials is not None
+        print(f"pykube server listening on {server.url}", flush=True)
+        print(f"  export KUBECONFIG={server.kubeconfig_path}", flush=True)
+        print(f"  join a node: pykube agent --join {server.url} --token $(cat {config.data_dir / 'node-token'})",
+              flush=True)
+        await stop.wait()
+        print("pykube server shutting down", flush=True)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(Exception):
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,124 @@
+"""Helpers for testing against a real pykube server, used by pykube's own tests and benchmarks.
+
+The server under test is the real ``pykube server`` command in a subprocess, on a free loopback
+port with a throwaway data directory, so callers exercise exactly what a user starts, and blocking
+``kubectl`` subprocesses never stall the server's event loop.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+KUBECTL = "/usr/bin/kubectl"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class RunningServer:
+    url: str
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    cache_dir: Path
+    log_path: Path
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.data_dir / "kubeconfig.yaml"
+
+    @property
+    def admin_token(self) -> str:
+        return (self.data_dir / "admin-token").read_text().strip()
+
+    def ssl_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.data_dir / "pki" / "ca.crt"))
+
+    def kubectl(self, *args: str, input: str | None = None, check: bool = True,
+                env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """Run the real kubectl against this server; ``check`` raises with its output on failure."""
+        full_env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "KUBECACHEDIR": str(self.cache_dir),
+                    **(env or {})}
+        done = subprocess.run([KUBECTL, *args], input=input, capture_output=True, text=True, env=full_env,
+                              timeout=timeout, check=False)
+        if check and done.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+        return done
+
+    def request(self, method: str, path: str, body: Any = None, *, content_type: str = "application/json",
+                token: str | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        """One raw HTTPS request; returns (status, decoded JSON or text). ``token`` defaults to the
+        admin token; an empty one sends no Authorization header at all (an anonymous request)."""
+        data = None
+        if body is not None:
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        if token != "":
+            req.add_header("Authorization", f"Bearer {self.admin_token if token is None else token}")
+        if data is not None:
+            req.add_header("Content-Type", content_type)
+        for key, value in (headers or {}).items():
+            req.add_header(key, value)
+        try:
+            with urllib.request.urlopen(req, context=self.ssl_context(), timeout=30) as resp:
+                return resp.status, _decode(resp.read())
+        except urllib.error.HTTPError as err:
+            return err.code, _decode(err.read())
+
+    def stop(self) -> int:
+        self.process.terminate()
+        try:
+            return self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise
+
+
+def _decode(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode(errors="replace")
+
+
+def start_server(data_dir: Path, *extra: str, port: int | None = None) -> RunningServer:
+    """Start ``pykube server --no-agent`` and wait until it answers /readyz."""
+    port = port or free_port()
+    log_path = data_dir.parent / f"{data_dir.name}-server.log"
+    log = open(log_path, "ab")  # noqa: SIM115 - the subprocess owns it for its lifetime
+    process = subprocess.Popen(
+        [sys.executable, "-m", "minikube_py.cli.main", "server", "--data-dir", str(data_dir), "--bind-address",
+         "127.0.0.1", "--port", str(port), "--no-agent", *extra],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    cache = data_dir.parent / f"{data_dir.name}-kubecache"
+    cache.mkdir(exist_ok=True)
+    server = RunningServer(f"https://127.0.0.1:{port}", data_dir, process, cache, log_path)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"pykube server exited with {process.returncode}:\n{log_path.read_text()}")
+        if (data_dir / "pki" / "ca.crt").exists() and (data_dir / "admin-token").exists():
+            try:
+                status, _ = server.request("GET", "/readyz")
+                if status == 200:
+                    return server
+            except OSError:
+                pass
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"pykube server did not become ready:\n{log_path.read_text()}")
