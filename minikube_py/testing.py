@@ -7,6 +7,7 @@ port with a throwaway data directory, so callers exercise exactly what a user st
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -16,9 +17,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import asyncpg
+from sqlalchemy.engine import make_url
 
 KUBECTL = "/usr/bin/kubectl"
 
@@ -122,3 +128,37 @@ def start_server(data_dir: Path, *extra: str, port: int | None = None) -> Runnin
         time.sleep(0.1)
     process.kill()
     raise RuntimeError(f"pykube server did not become ready:\n{log_path.read_text()}")
+
+
+def postgres_url() -> str:
+    """The PostgreSQL server tests use: PYKUBE_TEST_POSTGRES_URL, or one that scripts/postgres.sh
+    installs and starts. Fails loudly when neither works, so a missing database is never a skip."""
+    url = os.environ.get("PYKUBE_TEST_POSTGRES_URL")
+    if url:
+        return url
+    script = Path(__file__).resolve().parent.parent / "scripts" / "postgres.sh"
+    done = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=600, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"scripts/postgres.sh failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout.strip().splitlines()[-1]
+
+
+@contextlib.asynccontextmanager
+async def fresh_postgres_database(base: str) -> AsyncIterator[str]:
+    """A new, empty database on the server of ``base`` (a URL), dropped afterwards."""
+    name = f"pykube_test_{uuid.uuid4().hex[:12]}"
+    await _pg_admin(base, f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        await _pg_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _pg_admin(url: str, statement: str) -> None:
+    """One statement outside a transaction (CREATE/DROP DATABASE refuse to run inside one)."""
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()

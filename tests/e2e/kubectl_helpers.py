@@ -1,0 +1,183 @@
+"""Shared pieces of the kubectl end-to-end suite: manifests and a namespaced kubectl runner.
+
+Manifests are plain dicts (sent to kubectl as JSON or YAML on stdin) so each test states exactly
+which fields it relies on; ``Kubectl`` binds a server and namespace so tests read like the
+commands a user would type.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import yaml
+
+from minikube_py.testing import KUBECTL, RunningServer
+
+Obj = dict[str, Any]
+
+
+class Kubectl:
+    """The real kubectl, bound to one server and (unless ``-A``/``-n`` is given) one namespace."""
+
+    def __init__(self, server: RunningServer, namespace: str) -> None:
+        self.server = server
+        self.namespace = namespace
+
+    def run(self, *args: str, input: str | None = None, check: bool = True, env: dict[str, str] | None = None,
+            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return self.server.kubectl("-n", self.namespace, *args, input=input, check=check, env=env, timeout=timeout)
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        """A long-running kubectl (``get -w``) whose output the test reads line by line."""
+        env = {**os.environ, "KUBECONFIG": str(self.server.kubeconfig), "KUBECACHEDIR": str(self.server.cache_dir)}
+        return subprocess.Popen([KUBECTL, "-n", self.namespace, *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=env)
+
+    def fails(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Run a command that must fail; returns it for assertions on stderr."""
+        done = self.run(*args, input=input, check=False)
+        assert done.returncode != 0, f"kubectl {' '.join(args)} unexpectedly succeeded:\n{done.stdout}"
+        return done
+
+    def out(self, *args: str, input: str | None = None) -> str:
+        return self.run(*args, input=input).stdout
+
+    def lines(self, *args: str, input: str | None = None) -> list[str]:
+        return self.out(*args, input=input).splitlines()
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.out(*args, "-o", "json"))
+
+    def obj(self, resource: str, name: str) -> Obj:
+        result: Obj = self.json("get", resource, name)
+        return result
+
+    def names(self, resource: str, *args: str) -> list[str]:
+        return sorted(item["metadata"]["name"] for item in self.json("get", resource, *args)["items"])
+
+    def exists(self, resource: str, name: str) -> bool:
+        done = self.run("get", resource, name, "-o", "name", check=False)
+        if done.returncode == 0:
+            return True
+        assert "NotFound" in done.stderr, done.stderr
+        return False
+
+    def apply(self, *manifests: Obj, verb: str = "apply", extra: Iterable[str] = ()) -> list[str]:
+        """``kubectl <verb> -f -`` with the manifests as multi-document YAML; returns stdout lines."""
+        return self.out(verb, "-f", "-", *extra, input=to_yaml(*manifests)).splitlines()
+
+
+def eventually(check: Callable[[], bool], failure: str, timeout: float = 15) -> None:
+    """Poll ``check`` until it holds; for effects of background work (garbage collection)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(failure)
+        time.sleep(0.2)
+
+
+def to_yaml(*manifests: Obj) -> str:
+    return "---\n".join(yaml.safe_dump(m, sort_keys=False) for m in manifests)
+
+
+def table(output: str) -> list[list[str]]:
+    """A kubectl table as rows of cells (header first). kubectl left-aligns every cell under its
+    header, so rows are cut at the header's column offsets; that keeps empty cells (an event's
+    SUBOBJECT) in place. Header names contain at most single spaces (``NOMINATED NODE``)."""
+    lines = [line for line in output.splitlines() if line.strip()]
+    if not lines:
+        return []
+    starts = [m.start() for m in re.finditer(r"(?:^|(?<=\s\s))\S", lines[0])]
+    bounds = [*starts[1:], None]
+    return [[line[a:b].strip() for a, b in zip(starts, bounds, strict=True)] for line in lines]
+
+
+def header(output: str) -> list[str]:
+    return table(output)[0]
+
+
+def row(output: str, name: str, column: int = 0) -> list[str]:
+    """The row whose cell ``column`` is ``name``."""
+    for cells in table(output)[1:]:
+        if len(cells) > column and cells[column] == name:
+            return cells
+    raise AssertionError(f"no row {name!r} in:\n{output}")
+
+
+# ------------------------------------------------------------------------------------------ manifests
+
+
+def meta(name: str, labels: dict[str, str] | None = None, **extra: Any) -> Obj:
+    md: Obj = {"name": name, **extra}
+    if labels:
+        md["labels"] = labels
+    return md
+
+
+def pod(name: str, labels: dict[str, str] | None = None, image: str = "nginx:1.27", **spec: Any) -> Obj:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta(name, labels),
+            "spec": {"containers": [{"name": "main", "image": image}], **spec}}
+
+
+def configmap(name: str, labels: dict[str, str] | None = None, **data: str) -> Obj:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta(name, labels), "data": data or {"k": "v"}}
+
+
+def _template(labels: dict[str, str], image: str) -> Obj:
+    return {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "main", "image": image}]}}
+
+
+def deployment(name: str, replicas: int = 1, image: str = "nginx:1.27", labels: dict[str, str] | None = None) -> Obj:
+    selector = {"app": name}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta(name, labels),
+            "spec": {"replicas": replicas, "selector": {"matchLabels": selector},
+                     "template": _template(selector, image)}}
+
+
+def replicaset(name: str, replicas: int = 1) -> Obj:
+    selector = {"app": name}
+    return {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": meta(name),
+            "spec": {"replicas": replicas, "selector": {"matchLabels": selector},
+                     "template": _template(selector, "nginx:1.27")}}
+
+
+def daemonset(name: str) -> Obj:
+    selector = {"app": name}
+    return {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": meta(name),
+            "spec": {"selector": {"matchLabels": selector}, "template": _template(selector, "nginx:1.27")}}
+
+
+def replicationcontroller(name: str, replicas: int = 1) -> Obj:
+    selector = {"app": name}
+    return {"apiVersion": "v1", "kind": "ReplicationController", "metadata": meta(name),
+            "spec": {"replicas": replicas, "selector": selector, "template": _template(selector, "nginx:1.27")}}
+
+
+def job(name: str) -> Obj:
+    template = _template({"job": name}, "busybox:1.36")
+    template["spec"]["restartPolicy"] = "Never"
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta(name), "spec": {"template": template}}
+
+
+def service(name: str, port: int = 80, **spec: Any) -> Obj:
+    ports: list[Obj] = [{"port": port, "protocol": "TCP"}]
+    if "nodePort" in spec:
+        ports[0]["nodePort"] = spec.pop("nodePort")
+    return {"apiVersion": "v1", "kind": "Service", "metadata": meta(name),
+            "spec": {"selector": {"app": name}, "ports": ports, **spec}}
+
+
+def node(name: str) -> Obj:
+    return {"apiVersion": "v1", "kind": "Node", "metadata": meta(name, {"kubernetes.io/hostname": name}),
+            "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                                       "message": "kubelet is posting ready status"}],
+                       "addresses": [{"type": "InternalIP", "address": "10.0.0.10"}],
+                       "nodeInfo": {"kubeletVersion": "v1.32.0", "osImage": "Debian", "kernelVersion": "6.1",
+                                    "containerRuntimeVersion": "docker://27.0", "architecture": "amd64",
+                                    "operatingSystem": "linux"}}}

@@ -1,0 +1,113 @@
+"""kubectl's first contact: version, discovery, cluster-info, raw GETs and the bootstrap objects."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from kubectl_helpers import header, row, table
+
+from minikube_py.testing import RunningServer
+
+pytestmark = pytest.mark.kubectl
+
+#: every kind of the issue with its plural, short name, API version and scope as kubectl lists them
+KINDS = [
+    ("namespaces", "ns", "v1", "false", "Namespace"),
+    ("pods", "po", "v1", "true", "Pod"),
+    ("services", "svc", "v1", "true", "Service"),
+    ("endpoints", "ep", "v1", "true", "Endpoints"),
+    ("replicationcontrollers", "rc", "v1", "true", "ReplicationController"),
+    ("nodes", "no", "v1", "false", "Node"),
+    ("secrets", "", "v1", "true", "Secret"),
+    ("configmaps", "cm", "v1", "true", "ConfigMap"),
+    ("events", "ev", "v1", "true", "Event"),
+    ("serviceaccounts", "sa", "v1", "true", "ServiceAccount"),
+    ("deployments", "deploy", "apps/v1", "true", "Deployment"),
+    ("replicasets", "rs", "apps/v1", "true", "ReplicaSet"),
+    ("daemonsets", "ds", "apps/v1", "true", "DaemonSet"),
+    ("jobs", "", "batch/v1", "true", "Job"),
+    ("leases", "", "coordination.k8s.io/v1", "true", "Lease"),
+    ("endpointslices", "", "discovery.k8s.io/v1", "true", "EndpointSlice"),
+]
+
+
+def test_version_reports_server_1_32(server: RunningServer) -> None:
+    out = server.kubectl("version").stdout
+    assert "Client Version: v1.32" in out
+    server_line = next(line for line in out.splitlines() if line.startswith("Server Version:"))
+    assert server_line.startswith("Server Version: v1.32.")
+    assert "WARNING" not in out + server.kubectl("version").stderr
+
+
+def test_api_resources_lists_every_kind(server: RunningServer) -> None:
+    out = server.kubectl("api-resources").stdout
+    assert header(out) == ["NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND"]
+    for plural, short, api_version, namespaced, kind in KINDS:
+        assert row(out, plural) == [plural, short, api_version, namespaced, kind]
+    # subresources are hidden
+    assert not [cells for cells in table(out) if "/" in cells[0]]
+
+
+def test_api_resources_wide_shows_verbs_and_categories(server: RunningServer) -> None:
+    out = server.kubectl("api-resources", "-o", "wide").stdout
+    assert header(out)[-2:] == ["VERBS", "CATEGORIES"]
+    pods = row(out, "pods")
+    assert pods[-2] == "create,delete,deletecollection,get,list,patch,update,watch"
+    assert "all" in pods[-1]
+
+
+def test_api_resources_filters_by_group(server: RunningServer) -> None:
+    out = server.kubectl("api-resources", "--api-group=apps", "-o", "name").stdout.split()
+    assert sorted(out) == ["daemonsets.apps", "deployments.apps", "replicasets.apps"]
+
+
+def test_api_versions(server: RunningServer) -> None:
+    out = server.kubectl("api-versions").stdout.split()
+    for gv in ("v1", "apps/v1", "batch/v1", "coordination.k8s.io/v1", "discovery.k8s.io/v1"):
+        assert gv in out
+
+
+def test_cluster_info(server: RunningServer) -> None:
+    out = server.kubectl("cluster-info").stdout
+    assert f"Kubernetes control plane is running at {server.url}" in out
+
+
+def test_get_raw_version(server: RunningServer) -> None:
+    info = json.loads(server.kubectl("get", "--raw", "/version").stdout)
+    assert (info["major"], info["minor"]) == ("1", "32")
+    assert info["gitVersion"].startswith("v1.32.")
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/livez", "/readyz"])
+def test_get_raw_health(server: RunningServer, path: str) -> None:
+    assert server.kubectl("get", "--raw", path).stdout.strip() == "ok"
+
+
+def test_get_raw_namespace_list(server: RunningServer) -> None:
+    listing = json.loads(server.kubectl("get", "--raw", "/api/v1/namespaces").stdout)
+    assert listing["kind"] == "NamespaceList"
+    assert listing["metadata"]["resourceVersion"].isdigit()
+    names = {item["metadata"]["name"] for item in listing["items"]}
+    assert {"default", "kube-system", "kube-public", "kube-node-lease"} <= names
+
+
+def test_get_raw_unknown_path_is_not_found(server: RunningServer) -> None:
+    done = server.kubectl("get", "--raw", "/api/v1/widgets", check=False)
+    assert done.returncode == 1
+    assert "NotFound" in done.stderr
+
+
+def test_bootstrap_namespaces_are_active(server: RunningServer) -> None:
+    out = server.kubectl("get", "namespaces").stdout
+    assert header(out) == ["NAME", "STATUS", "AGE"]
+    for name in ("default", "kube-system", "kube-public", "kube-node-lease"):
+        assert row(out, name)[1] == "Active"
+
+
+def test_kubernetes_service_and_endpoints(server: RunningServer) -> None:
+    svc = row(server.kubectl("get", "svc", "kubernetes", "-n", "default").stdout, "kubernetes")
+    assert svc[1:5] == ["ClusterIP", "10.96.0.1", "<none>", "443/TCP"]
+    ep = json.loads(server.kubectl("get", "endpoints", "kubernetes", "-n", "default", "-o", "json").stdout)
+    assert ep["subsets"][0]["addresses"][0]["ip"]
+    assert ep["subsets"][0]["ports"][0]["port"] == int(server.url.rsplit(":", 1)[1])

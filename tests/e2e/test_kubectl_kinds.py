@@ -1,0 +1,171 @@
+"""Every kind of the issue through kubectl: create from a manifest, get with its Table columns, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from kubectl_helpers import (
+    Kubectl,
+    Obj,
+    configmap,
+    daemonset,
+    deployment,
+    header,
+    job,
+    node,
+    pod,
+    replicaset,
+    replicationcontroller,
+    row,
+    service,
+    table,
+    to_yaml,
+)
+
+from minikube_py.testing import RunningServer
+
+pytestmark = pytest.mark.kubectl
+
+
+def _endpoints(name: str) -> Obj:
+    return {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": name},
+            "subsets": [{"addresses": [{"ip": "10.244.0.5"}], "ports": [{"port": 80, "protocol": "TCP"}]}]}
+
+
+def _secret(name: str) -> Obj:
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": {"a": "1", "b": "2"}}
+
+
+def _event(name: str) -> Obj:
+    return {"apiVersion": "v1", "kind": "Event", "metadata": {"name": name},
+            "involvedObject": {"kind": "Pod", "name": "somepod", "apiVersion": "v1"},
+            "reason": "Pulled", "message": "image pulled", "type": "Normal", "count": 1,
+            "source": {"component": "kubelet"},
+            "firstTimestamp": "2026-01-01T00:00:00Z", "lastTimestamp": "2026-01-01T00:00:00Z"}
+
+
+def _serviceaccount(name: str) -> Obj:
+    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}}
+
+
+def _lease(name: str) -> Obj:
+    return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": name},
+            "spec": {"holderIdentity": "me", "leaseDurationSeconds": 40}}
+
+
+def _endpointslice(name: str) -> Obj:
+    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": name, "labels": {"kubernetes.io/service-name": "svc"}}, "addressType": "IPv4",
+            "endpoints": [{"addresses": ["10.244.0.7"], "conditions": {"ready": True}}],
+            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}
+
+
+def _namespace(name: str) -> Obj:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+
+
+@dataclass(frozen=True)
+class Kind:
+    resource: str  # as typed on the command line
+    printed: str  # the "<resource>/<name>" prefix kubectl prints
+    manifest: Callable[[str], Obj]
+    columns: list[str]
+    wide: list[str]  # the extra -o wide columns
+    cells: dict[str, str]  # expected cells of the new object's row, by column
+    namespaced: bool = True
+    wide_order: tuple[str, ...] = ()  # the -o wide header when wide columns are interleaved
+
+    @property
+    def wide_header(self) -> list[str]:
+        return list(self.wide_order) or self.columns + self.wide
+
+
+KINDS = [
+    Kind("pods", "pod", pod, ["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
+         ["IP", "NODE", "NOMINATED NODE", "READINESS GATES"], {"READY": "0/1", "STATUS": "Pending"}),
+    Kind("services", "service", service, ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"],
+         ["SELECTOR"], {"TYPE": "ClusterIP", "PORT(S)": "80/TCP"}),
+    Kind("endpoints", "endpoints", _endpoints, ["NAME", "ENDPOINTS", "AGE"], [], {"ENDPOINTS": "10.244.0.5:80"}),
+    Kind("replicationcontrollers", "replicationcontroller", replicationcontroller,
+         ["NAME", "DESIRED", "CURRENT", "READY", "AGE"], ["CONTAINERS", "IMAGES", "SELECTOR"],
+         {"DESIRED": "1", "CURRENT": "0", "READY": "0"}),
+    Kind("secrets", "secret", _secret, ["NAME", "TYPE", "DATA", "AGE"], [], {"TYPE": "Opaque", "DATA": "2"}),
+    Kind("configmaps", "configmap", configmap, ["NAME", "DATA", "AGE"], [], {"DATA": "1"}),
+    Kind("events", "event", _event, ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
+         ["SUBOBJECT", "SOURCE", "FIRST SEEN", "COUNT", "NAME"],
+         {"TYPE": "Normal", "REASON": "Pulled", "OBJECT": "pod/somepod", "MESSAGE": "image pulled"},
+         wide_order=("LAST SEEN", "TYPE", "REASON", "OBJECT", "SUBOBJECT", "SOURCE", "MESSAGE", "FIRST SEEN", "COUNT",
+                     "NAME")),
+    Kind("serviceaccounts", "serviceaccount", _serviceaccount, ["NAME", "SECRETS", "AGE"], [], {"SECRETS": "0"}),
+    Kind("deployments", "deployment.apps", deployment, ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"],
+         ["CONTAINERS", "IMAGES", "SELECTOR"], {"READY": "0/1", "UP-TO-DATE": "0", "AVAILABLE": "0"}),
+    Kind("replicasets", "replicaset.apps", replicaset, ["NAME", "DESIRED", "CURRENT", "READY", "AGE"],
+         ["CONTAINERS", "IMAGES", "SELECTOR"], {"DESIRED": "1", "CURRENT": "0", "READY": "0"}),
+    Kind("daemonsets", "daemonset.apps", daemonset,
+         ["NAME", "DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE", "NODE SELECTOR", "AGE"],
+         ["CONTAINERS", "IMAGES", "SELECTOR"], {"DESIRED": "0", "NODE SELECTOR": "<none>"}),
+    Kind("jobs", "job.batch", job, ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"],
+         ["CONTAINERS", "IMAGES", "SELECTOR"], {"COMPLETIONS": "0/1"}),
+    Kind("leases", "lease.coordination.k8s.io", _lease, ["NAME", "HOLDER", "AGE"], [], {"HOLDER": "me"}),
+    Kind("endpointslices", "endpointslice.discovery.k8s.io", _endpointslice,
+         ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"], [],
+         {"ADDRESSTYPE": "IPv4", "PORTS": "8080", "ENDPOINTS": "10.244.0.7"}),
+    Kind("nodes", "node", node, ["NAME", "STATUS", "ROLES", "AGE", "VERSION"],
+         ["INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME"],
+         {"STATUS": "Ready", "ROLES": "<none>", "VERSION": "v1.32.0"}, namespaced=False),
+    Kind("namespaces", "namespace", _namespace, ["NAME", "STATUS", "AGE"], [], {"STATUS": "Active"},
+         namespaced=False),
+]
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=[kind.resource for kind in KINDS])
+def test_create_get_delete(kind: Kind, k: Kubectl, server: RunningServer) -> None:
+    name = f"obj-{k.namespace[-4:]}"
+    run = k.run if kind.namespaced else server.kubectl
+    assert run("create", "-f", "-", input=to_yaml(kind.manifest(name))).stdout.strip() == f"{kind.printed}/{name} created"
+    try:
+        out = run("get", kind.resource, name).stdout
+        assert header(out) == kind.columns
+        cells = dict(zip(kind.columns, _row_of(out, name, kind), strict=True))
+        assert {col: cells[col] for col in kind.cells} == kind.cells
+        wide = run("get", kind.resource, name, "-o", "wide").stdout
+        assert header(wide) == kind.wide_header
+        names = run("get", kind.resource, "-o", "name").stdout.split()
+        assert f"{kind.printed}/{name}" in names
+    finally:
+        deleted = run("delete", kind.resource, name, "--timeout=30s").stdout.strip()
+    assert deleted == f'{kind.printed} "{name}" deleted'
+    done = run("get", kind.resource, name, check=False)
+    assert done.returncode == 1 and "(NotFound)" in done.stderr
+
+
+def _row_of(out: str, name: str, kind: Kind) -> list[str]:
+    """Events print their name only with -o wide; the namespace holds just that one event."""
+    if "NAME" in kind.columns:
+        return row(out, name, column=kind.columns.index("NAME"))
+    rows = table(out)[1:]
+    assert len(rows) == 1, out
+    return rows[0]
+
+
+def test_events_wide_name_column(k: Kubectl) -> None:
+    k.apply(_event("ev-wide"), verb="create")
+    out = k.out("get", "events", "-o", "wide")
+    cols = header(out)
+    assert row(out, "ev-wide", column=cols.index("NAME"))[cols.index("SOURCE")] == "kubelet"
+
+
+def test_get_all_lists_workload_kinds(k: Kubectl) -> None:
+    k.apply(pod("a"), service("a"), deployment("a"), replicaset("a"), daemonset("a"), job("a"),
+            replicationcontroller("a"))
+    names = set(k.out("get", "all", "-o", "name").split())
+    assert {"pod/a", "service/a", "deployment.apps/a", "replicaset.apps/a", "daemonset.apps/a", "job.batch/a",
+            "replicationcontroller/a"} <= names
+
+
+def test_short_names(k: Kubectl) -> None:
+    k.apply(configmap("short"), service("short"), deployment("short"))
+    for short, printed in (("cm", "configmap/short"), ("svc", "service/short"), ("deploy", "deployment.apps/short")):
+        assert k.lines("get", short, "short", "-o", "name") == [printed]
