@@ -27,8 +27,7 @@ from minikube_py.api.registry import Registry
 from minikube_py.client.kubeconfig import load_kubeconfig, write_kubeconfig
 from minikube_py.client.rest import ApiClient
 from minikube_py.config import ServerConfig
-from minikube_py.reconcilers.gc import GarbageCollector
-from minikube_py.reconcilers.namespace import NamespaceController
+from minikube_py.reconcilers.manager import ControllerOptions, build_controllers
 from minikube_py.store import open_store
 from minikube_py.store.base import Store
 
@@ -108,7 +107,7 @@ class Server:
         """The reconcilers talk to this server through the same HTTP client a remote agent uses, so
         there is one code path for every writer."""
         async with ApiClient(load_kubeconfig(self.kubeconfig_path), user_agent="pykube-controller-manager") as client:
-            controllers = [NamespaceController(client), GarbageCollector(client)]
+            controllers = build_controllers(client, ControllerOptions())
             try:
                 async with asyncio.TaskGroup() as tasks:
                     for controller in controllers:
