@@ -1,0 +1,47 @@
+"""Pods stamped out of a workload's pod template, owned by that workload.
+
+Shared by every controller that creates pods (ReplicationController, ReplicaSet, Job, DaemonSet) so
+they agree on labels, ownership and naming, as Kubernetes' pod control does.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+Obj = dict[str, Any]
+
+
+def controller_ref(owner: Obj) -> Obj:
+    """The ownerReference a controller puts on what it creates: ``controller`` marks the one owner
+    that manages it, ``blockOwnerDeletion`` makes foreground deletion wait for it."""
+    md = owner["metadata"]
+    return {"apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": md["name"], "uid": md["uid"],
+            "controller": True, "blockOwnerDeletion": True}
+
+
+def controller_of(obj: Obj) -> Obj | None:
+    for ref in obj.get("metadata", {}).get("ownerReferences") or []:
+        if ref.get("controller"):
+            return ref
+    return None
+
+
+def pod_from_template(owner: Obj, template: Obj, *, name_prefix: str | None = None,
+                      extra_labels: dict[str, str] | None = None) -> Obj:
+    """A new pod for ``owner``: the template's labels, annotations and spec, a generated name
+    (``<owner>-xxxxx`` by default) and a controller reference to ``owner``."""
+    tmpl_md = template.get("metadata") or {}
+    labels = {**(tmpl_md.get("labels") or {}), **(extra_labels or {})}
+    metadata: Obj = {
+        "generateName": name_prefix if name_prefix is not None else f"{owner['metadata']['name']}-",
+        "namespace": owner["metadata"].get("namespace"),
+        "ownerReferences": [controller_ref(owner)],
+    }
+    if labels:
+        metadata["labels"] = labels
+    if tmpl_md.get("annotations"):
+        metadata["annotations"] = dict(tmpl_md["annotations"])
+    if tmpl_md.get("finalizers"):
+        metadata["finalizers"] = list(tmpl_md["finalizers"])
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": copy.deepcopy(template.get("spec") or {})}
