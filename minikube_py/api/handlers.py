@@ -11,7 +11,8 @@ from typing import Any
 from aiohttp import web
 
 from minikube_py.api import body, routing, subresources, watch
-from minikube_py.api.patch import is_patch_type
+from minikube_py.api.patch import is_apply, is_patch_type
+from minikube_py.api.patch.managed import MAX_MANAGER_LENGTH, FieldManager
 from minikube_py.api.registry import DeleteOptions, Registry
 from minikube_py.api.tables import render_table
 from minikube_py.model import errors, fields
@@ -66,7 +67,8 @@ class ResourceHandlers:
                                   "items": page.items})
         if method == "POST":
             obj = await _read_object(request)
-            created = await self.registry.create(t.rt, t.namespace, obj, dry_run=_dry_run(q))
+            created = await self.registry.create(t.rt, t.namespace, obj, dry_run=_dry_run(q),
+                                                 manager=_field_manager(request, "CreateOptions"))
             return self._render(request, t.rt, created, 201)
         if method == "DELETE":
             labels, field_sel = _selectors(t.rt, q)
@@ -125,11 +127,13 @@ class ResourceHandlers:
             return self._render(request, t.rt, await self.registry.get(t.rt, t.namespace, t.name))
         if method == "PUT":
             obj = await _read_object(request)
-            updated = await self.registry.update(t.rt, t.namespace, t.name, obj, dry_run=_dry_run(q))
+            updated = await self.registry.update(t.rt, t.namespace, t.name, obj, dry_run=_dry_run(q),
+                                                 manager=_field_manager(request, "UpdateOptions"))
             return self._render(request, t.rt, updated)
         if method == "PATCH":
             content_type, raw = await _read_patch(request)
-            obj, created = await self.registry.patch(t.rt, t.namespace, t.name, content_type, raw, dry_run=_dry_run(q))
+            obj, created = await self.registry.patch(t.rt, t.namespace, t.name, content_type, raw, dry_run=_dry_run(q),
+                                                     manager=_patch_manager(request, content_type))
             return self._render(request, t.rt, obj, 201 if created else 200)
         if method == "DELETE":
             options = DeleteOptions.parse(await _read_optional(request), dict(q))
@@ -149,11 +153,12 @@ class ResourceHandlers:
                     obj = await self._finalize(rt, name, obj)
                     return json_response(await self.registry.update(rt, None, name, obj, dry_run=_dry_run(q)))
                 return json_response(await self.registry.update(rt, t.namespace, name, obj, subresource="status",
-                                                                dry_run=_dry_run(q)))
+                                                                dry_run=_dry_run(q),
+                                                                manager=_field_manager(request, "UpdateOptions")))
             if method == "PATCH" and sub == "status":
                 content_type, raw = await _read_patch(request)
                 obj, _ = await self.registry.patch(rt, t.namespace, name, content_type, raw, subresource="status",
-                                                   dry_run=_dry_run(q))
+                                                   dry_run=_dry_run(q), manager=_patch_manager(request, content_type))
                 return json_response(obj)
         elif sub == "scale":
             if method == "GET":
@@ -161,11 +166,13 @@ class ResourceHandlers:
             if method == "PUT":
                 scale = await _read_object(request)
                 return json_response(await subresources.update_scale(self.registry, rt, t.namespace, name, scale,
-                                                                     dry_run=_dry_run(q)))
+                                                                     dry_run=_dry_run(q),
+                                                                     manager=_field_manager(request, "UpdateOptions")))
             if method == "PATCH":
                 content_type, raw = await _read_patch(request)
                 return json_response(await subresources.patch_scale(self.registry, rt, t.namespace, name, content_type,
-                                                                    raw, dry_run=_dry_run(q)))
+                                                                    raw, dry_run=_dry_run(q),
+                                                                    manager=_patch_manager(request, content_type)))
         elif sub == "binding" and method == "POST":
             binding = await _read_object(request)
             return json_response(await subresources.bind(self.registry, rt, t.namespace, name, binding), 201)
@@ -215,6 +222,37 @@ def _int(q: Any, name: str) -> int | None:
 
 def _dry_run(q: Any) -> bool:
     return "All" in q.getall("dryRun", [])
+
+
+def _field_manager(request: web.Request, options: str, *, required: bool = False) -> FieldManager:
+    """The write's manager: ``fieldManager``, else the User-Agent's product name (``kubectl`` of
+    ``kubectl/v1.32.0 (linux/amd64) ...``), else ``unknown``, as kube-apiserver defaults it."""
+    q = request.query
+    name = q.get("fieldManager", "")
+    if not name and required:
+        raise _invalid_options(options, errors.FieldError("fieldManager", "FieldValueRequired",
+                                                          "Required value: is required for apply patch"))
+    if len(name.encode()) > MAX_MANAGER_LENGTH:
+        raise _invalid_options(options, errors.FieldError("fieldManager", "FieldValueTooLong",
+                                                          f"Too long: may not be more than {MAX_MANAGER_LENGTH} bytes"))
+    if not name:
+        name = request.headers.get("User-Agent", "").split("/", 1)[0].strip()[:MAX_MANAGER_LENGTH] or "unknown"
+    return FieldManager(name, _flag(q, "force"))
+
+
+def _patch_manager(request: web.Request, content_type: str) -> FieldManager:
+    """PatchOptions: an apply must name its manager; ``force`` is for applies only (422 otherwise)."""
+    apply = is_apply(content_type)
+    if not apply and "force" in request.query:
+        raise _invalid_options("PatchOptions", errors.FieldError("force", "FieldValueForbidden",
+                                                                 "Forbidden: may not be specified for non-apply patch"))
+    return _field_manager(request, "PatchOptions", required=apply)
+
+
+def _invalid_options(options: str, cause: errors.FieldError) -> errors.StatusError:
+    return errors.StatusError(422, "Invalid", f'{options}.meta.k8s.io "" is invalid: {cause.render()}',
+                              {"name": "", "group": "meta.k8s.io", "kind": options,
+                               "causes": [{"reason": cause.reason, "message": cause.message, "field": cause.field}]})
 
 
 def _selectors(rt: ResourceType, q: Any) -> tuple[LabelSelector | None, FieldSelector | None]:

@@ -19,7 +19,9 @@ from typing import Any
 import orjson
 
 from minikube_py.api.allocators import ServiceAllocator, drop_type_dependent_fields, held_by, release
-from minikube_py.api.patch import apply_patch
+from minikube_py.api.patch import apply_patch, is_apply, managed, merge_applied, parse_applied
+from minikube_py.api.patch.fieldsets import FieldSet, Structure, applied_fields, remove_fields
+from minikube_py.api.patch.managed import FieldManager, Writer
 from minikube_py.api.shape import check_shape
 from minikube_py.model import defaults, errors, fields, meta, validation
 from minikube_py.model.kinds import ResourceType, by_plural
@@ -71,6 +73,37 @@ class DeleteOptions:
             raise errors.bad_request(f"gracePeriodSeconds: invalid value {grace!r}") from exc
         dry = body.get("dryRun") or ([query["dryRun"]] if "dryRun" in query else [])
         return cls(grace_int, policy, dict(body.get("preconditions") or {}), "All" in dry)
+
+
+@dataclass(frozen=True)
+class _Ownership:
+    """How a write changes ``managedFields``: who writes, and for an apply what it declared."""
+
+    writer: Writer
+    applied: FieldSet | None = None
+    config: Obj | None = None
+
+    def record(self, rt: ResourceType, old: Obj, new: Obj, base: list[managed.Entry], now: str) -> None:
+        structure = Structure.of(rt.kind)
+        if self.applied is None:
+            entries = managed.record_update(base, old, new, self.writer, structure, now)
+        else:
+            entries = managed.record_apply(base, old, new, self.applied, self.writer, structure, now)
+        md = new["metadata"]
+        if entries:
+            md["managedFields"] = managed.encode(entries)
+        else:
+            md.pop("managedFields", None)
+        annotation = managed.last_applied_update(old, self.config, self.writer) if self.config else None
+        if annotation is not None:
+            md.setdefault("annotations", {})[managed.LAST_APPLIED] = annotation
+
+
+def _updating(rt: ResourceType, manager: FieldManager | None, subresource: str | None) -> _Ownership | None:
+    """Ownership of an Update write; None (untracked) for the server's own writes, which name no manager."""
+    if manager is None:
+        return None
+    return _Ownership(Writer(manager, managed.UPDATE, rt.api_version, subresource or ""))
 
 
 @dataclass(frozen=True)
@@ -128,7 +161,14 @@ class Registry:
 
     # ----------------------------------------------------------------------------------- writes
 
-    async def create(self, rt: ResourceType, namespace: str | None, obj: Obj, *, dry_run: bool = False) -> Obj:
+    async def create(self, rt: ResourceType, namespace: str | None, obj: Obj, *, dry_run: bool = False,
+                     manager: FieldManager | None = None) -> Obj:
+        """POST semantics. ``manager`` names who writes, for ``managedFields``; the server's own writes
+        pass none and are not recorded."""
+        return await self._create(rt, namespace, obj, dry_run, _updating(rt, manager, None))
+
+    async def _create(self, rt: ResourceType, namespace: str | None, obj: Obj, dry_run: bool,
+                      ownership: _Ownership | None) -> Obj:
         obj = copy.deepcopy(obj)
         _check_type(rt, obj)
         md = obj.setdefault("metadata", {})
@@ -144,7 +184,7 @@ class Registry:
             if generated:
                 md["name"] = meta.generate_name(md["generateName"])
             candidate = copy.deepcopy(obj)
-            ops = await self._prepare_create(rt, namespace, candidate)
+            ops = await self._prepare_create(rt, namespace, candidate, ownership)
             if dry_run:
                 return candidate
             try:
@@ -158,8 +198,10 @@ class Registry:
             return _typed(rt, written[0])
         raise errors.StatusError(500, "InternalError", "Internal error occurred: could not allocate a unique name")
 
-    async def _prepare_create(self, rt: ResourceType, namespace: str | None, obj: Obj) -> list[Op]:
+    async def _prepare_create(self, rt: ResourceType, namespace: str | None, obj: Obj,
+                              ownership: _Ownership | None) -> list[Op]:
         md = obj["metadata"]
+        md.pop("managedFields", None)  # a client cannot choose who owns what
         if not md.get("name"):
             raise errors.invalid(rt, "", [errors.FieldError("metadata.name", "FieldValueRequired",
                                                             "name or generateName is required")])
@@ -171,6 +213,8 @@ class Registry:
             problems = validation.validate(rt.kind, obj)
         if problems:
             raise errors.invalid(rt, md["name"], problems)
+        if ownership is not None:
+            ownership.record(rt, {}, obj, [], _rfc3339(self._now()))
         if rt.namespaced:
             await self._check_namespace_open(namespace or "")
         if rt.kind == "Service":
@@ -212,9 +256,11 @@ class Registry:
         *,
         subresource: str | None = None,
         dry_run: bool = False,
+        manager: FieldManager | None = None,
     ) -> Obj:
         """PUT semantics: a resourceVersion in the body is a precondition; without one the write is
         unconditional (retried on concurrent changes, as kube-apiserver does)."""
+        ownership = _updating(rt, manager, subresource)
         obj = copy.deepcopy(obj)
         _check_type(rt, obj)
         md = obj.setdefault("metadata", {})
@@ -231,7 +277,8 @@ class Registry:
             if wanted_rv is not None and wanted_rv != revision_of(old):
                 raise errors.stale_write(rt, name)
             try:
-                return await self._write_update(rt, namespace, old, copy.deepcopy(obj), subresource, dry_run)
+                return await self._write_update(rt, namespace, old, copy.deepcopy(obj), subresource, dry_run,
+                                                ownership)
             except RevisionMismatch:
                 if wanted_rv is not None:
                     raise errors.stale_write(rt, name) from None
@@ -247,38 +294,70 @@ class Registry:
         *,
         subresource: str | None = None,
         dry_run: bool = False,
+        manager: FieldManager | None = None,
     ) -> tuple[Obj, bool]:
         """Apply a patch to the live object; returns (object, created). Server-side apply creates
         the object when absent; other patch types answer 404."""
+        config = parse_applied(body) if is_apply(content_type) else None
+        if config is None:
+            ownership = _updating(rt, manager, subresource)
+        else:
+            writer = Writer(manager or FieldManager(), managed.APPLY, rt.api_version, subresource or "")
+            ownership = _Ownership(writer, _applied_set(rt, config, subresource), config)
         for _attempt in range(_RETRIES):
             try:
                 old = await self.get(rt, namespace, name)
             except errors.StatusError as exc:
-                if exc.code == 404 and content_type.startswith("application/apply-patch") and subresource is None:
-                    applied = apply_patch(content_type, {}, body, rt.kind)
+                if exc.code == 404 and config is not None and subresource is None:
+                    applied = merge_applied({}, config, rt.kind)
                     applied.setdefault("metadata", {}).setdefault("name", name)
                     if applied["metadata"]["name"] != name:
                         raise errors.bad_request(f"the name of the object ({applied['metadata']['name']}) does "
                                                  f"not match the name on the URL ({name})") from None
-                    return await self.create(rt, namespace, applied, dry_run=dry_run), True
+                    return await self._create(rt, namespace, applied, dry_run, ownership), True
                 raise
-            patched = apply_patch(content_type, old, body, rt.kind)
+            if config is None:
+                patched = apply_patch(content_type, old, body, rt.kind)
+            else:
+                patched = self._merge_applied(rt, old, config, ownership)
             _check_type(rt, patched)
+            # a resourceVersion the patch itself sets is a precondition; one merely kept from the live
+            # object is not, so a concurrent write is retried on the new object and the check below
+            # then refuses only patches that pinned the version they were made against
             patched_rv = str(patched.get("metadata", {}).get("resourceVersion") or "")
             if patched_rv and patched_rv != old["metadata"]["resourceVersion"]:
                 raise errors.stale_write(rt, name)
             try:
-                return await self._write_update(rt, namespace, old, patched, subresource, dry_run), False
+                return await self._write_update(rt, namespace, old, patched, subresource, dry_run, ownership), False
             except RevisionMismatch:
-                if patched_rv:
-                    raise errors.stale_write(rt, name) from None
+                continue
         raise errors.stale_write(rt, name)
 
+    @staticmethod
+    def _merge_applied(rt: ResourceType, live: Obj, config: Obj, ownership: _Ownership) -> Obj:
+        """The live object with an applied configuration merged in, less the fields the applier
+        dropped from its configuration that nobody else owns."""
+        assert ownership.applied is not None
+        merged = merge_applied(live, config, rt.kind)
+        entries = managed.decode(live["metadata"].get("managedFields")) or []
+        remove_fields(merged, managed.prune_for_apply(entries, ownership.applied, ownership.writer),
+                      Structure.of(rt.kind))
+        return merged
+
     async def _write_update(
-        self, rt: ResourceType, namespace: str | None, old: Obj, new: Obj, subresource: str | None, dry_run: bool
+        self, rt: ResourceType, namespace: str | None, old: Obj, new: Obj, subresource: str | None, dry_run: bool,
+        ownership: _Ownership | None = None,
     ) -> Obj:
         name = old["metadata"]["name"]
-        new.setdefault("metadata", {})
+        md = new.setdefault("metadata", {})
+        if not isinstance(md, dict):
+            raise errors.bad_request("metadata must be an object")
+        stored_fields = old["metadata"].get("managedFields")
+        base = managed.base_entries(md.get("managedFields"), stored_fields, from_subresource=subresource is not None)
+        if stored_fields is None:
+            md.pop("managedFields", None)
+        else:
+            md["managedFields"] = stored_fields
         with _malformed_is_bad_request(rt, name):
             meta.prepare_for_update(new, old, status_only=subresource == "status", has_status=rt.has_status)
             if rt.kind == "Service":
@@ -288,6 +367,8 @@ class Registry:
             problems = validation.validate(rt.kind, new, old)
         if problems:
             raise errors.invalid(rt, name, problems)
+        if ownership is not None:
+            ownership.record(rt, old, new, base, _rfc3339(self._now()))
         ops: list[Op] = []
         if rt.kind == "Service":
             ops, problems = await self.allocator.assign(new, old)
@@ -299,7 +380,7 @@ class Registry:
         if dry_run:
             return new
         key = rt.key(namespace, name)
-        if new["metadata"].get("deletionTimestamp") and not _blocked(rt, new) and rt.kind != "Pod":
+        if _deletion_due(rt, new):
             # the last finalizer is gone: the deletion that waited for it completes now
             await self.store.commit([Delete(key, revision_of(old)), *release(held_by(old if rt.kind == "Service" else None))])
             return _typed(rt, new)
@@ -381,12 +462,31 @@ class Registry:
 # ----------------------------------------------------------------------------------- helpers
 
 
+def _applied_set(rt: ResourceType, config: Obj, subresource: str | None) -> FieldSet:
+    """What an apply claims. Status belongs to the status subresource: an apply there claims only
+    status, an apply to the main resource of a kind with a status subresource claims none of it."""
+    claimed = applied_fields(config, Structure.of(rt.kind))
+    status = FieldSet({"f:status": {}})
+    if subresource == "status":
+        return claimed.difference(claimed.without_subtrees(status))
+    return claimed.without_subtrees(status) if rt.has_status else claimed
+
+
 def _blocked(rt: ResourceType, obj: Obj) -> bool:
     """Whether finalizers still hold the object back from deletion (a namespace also waits for its
     ``spec.finalizers``, which the namespace controller clears once the namespace is empty)."""
     if obj["metadata"].get("finalizers"):
         return True
     return rt.kind == "Namespace" and bool((obj.get("spec") or {}).get("finalizers"))
+
+
+def _deletion_due(rt: ResourceType, obj: Obj) -> bool:
+    """A terminating object whose finalizers are all gone is removed; a pod only once its grace
+    period is over too (its node's agent may still be stopping it)."""
+    md = obj["metadata"]
+    if not md.get("deletionTimestamp") or _blocked(rt, obj):
+        return False
+    return rt.kind != "Pod" or not md.get("deletionGracePeriodSeconds")
 
 
 def _typed(rt: ResourceType, obj: Obj) -> Obj:

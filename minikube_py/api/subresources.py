@@ -11,6 +11,7 @@ import copy
 from datetime import UTC, datetime
 
 from minikube_py.api.patch import apply_patch
+from minikube_py.api.patch.managed import FieldManager
 from minikube_py.api.registry import Registry
 from minikube_py.model import errors
 from minikube_py.model.kinds import ResourceType
@@ -36,7 +37,8 @@ def scale_of(rt: ResourceType, obj: Obj) -> Obj:
 
 
 async def update_scale(
-    registry: Registry, rt: ResourceType, namespace: str | None, name: str, scale: Obj, *, dry_run: bool
+    registry: Registry, rt: ResourceType, namespace: str | None, name: str, scale: Obj, *, dry_run: bool,
+    manager: FieldManager | None = None,
 ) -> Obj:
     """PUT of a Scale: a resourceVersion in it guards the parent object, as in Kubernetes."""
     if not isinstance(scale, dict):
@@ -55,18 +57,19 @@ async def update_scale(
     new["metadata"]["resourceVersion"] = rv or parent["metadata"]["resourceVersion"]
     if not rv:
         new["metadata"].pop("resourceVersion")
-    return scale_of(rt, await registry.update(rt, namespace, name, new, dry_run=dry_run))
+    return scale_of(rt, await registry.update(rt, namespace, name, new, dry_run=dry_run, subresource="scale",
+                                              manager=manager))
 
 
 async def patch_scale(
     registry: Registry, rt: ResourceType, namespace: str | None, name: str, content_type: str, body: bytes, *,
-    dry_run: bool,
+    dry_run: bool, manager: FieldManager | None = None,
 ) -> Obj:
     current = scale_of(rt, await registry.get(rt, namespace, name))
     patched = apply_patch(content_type, current, body, "Scale")
     if (patched.get("metadata") or {}).get("resourceVersion") == current["metadata"]["resourceVersion"]:
         patched["metadata"].pop("resourceVersion")  # the patch did not ask for a precondition
-    return await update_scale(registry, rt, namespace, name, patched, dry_run=dry_run)
+    return await update_scale(registry, rt, namespace, name, patched, dry_run=dry_run, manager=manager)
 
 
 async def bind(registry: Registry, pods: ResourceType, namespace: str | None, name: str, binding: Obj) -> Obj:

@@ -8,11 +8,11 @@ Which client sends what (see the kubectl protocol notes, §7):
 - ``application/json-patch+json``: ``rollout undo`` (:func:`.rfc.json_patch`);
 - ``application/apply-patch+yaml``: ``kubectl apply --server-side``.
 
-Server-side apply is approximated: the applied configuration is strategic-merged into the live
-object, so the fields it sets win, lists merge by key as Kubernetes' ``listType=map`` lists do, and
-nothing else is touched. There is no field ownership (``managedFields``): a field dropped from a later
-configuration is not removed, and two managers never conflict. Creating the object when absent is
-the caller's job (apply to ``{}``).
+Server-side apply merges the applied configuration into the live object (:func:`merge_applied`: the
+fields it sets win, lists merge by key as Kubernetes' ``listType=map`` lists do); which fields it then
+removes and whom it conflicts with is field ownership, :mod:`.managed` over the path sets of
+:mod:`.fieldsets`, which the registry applies around the merge. Creating the object when absent is the
+caller's job (apply to ``{}``).
 """
 
 from __future__ import annotations
@@ -38,12 +38,16 @@ PATCH_TYPES: tuple[str, ...] = (JSON_PATCH, MERGE_PATCH, APPLY_PATCH, STRATEGIC_
 
 __all__ = [
     "APPLY_PATCH", "JSON_PATCH", "MERGE_PATCH", "PATCH_TYPES", "STRATEGIC_MERGE_PATCH", "apply_patch",
-    "is_patch_type",
+    "is_apply", "is_patch_type", "merge_applied", "parse_applied",
 ]
 
 
 def is_patch_type(content_type: str) -> bool:
     return media_type(content_type) in PATCH_TYPES
+
+
+def is_apply(content_type: str) -> bool:
+    return media_type(content_type) == APPLY_PATCH
 
 
 def apply_patch(content_type: str, obj: dict[str, Any], patch_body: bytes, kind: str) -> dict[str, Any]:
@@ -61,7 +65,7 @@ def apply_patch(content_type: str, obj: dict[str, Any], patch_body: bytes, kind:
     if media == STRATEGIC_MERGE_PATCH:
         return _strategic(obj, _json_object(patch_body), kind)
     if media == APPLY_PATCH:
-        return _strategic(obj, _applied_configuration(patch_body), kind)
+        return merge_applied(obj, parse_applied(patch_body), kind)
     raise StatusError(415, "UnsupportedMediaType",
                       f"the body of the request was in an unknown format - accepted media types include: "
                       f"{', '.join(PATCH_TYPES)} (got {media!r})")
@@ -99,7 +103,12 @@ _ApplyLoader.yaml_implicit_resolvers = {
 }
 
 
-def _applied_configuration(body: bytes) -> dict[str, Any]:
+def merge_applied(obj: dict[str, Any], config: dict[str, Any], kind: str) -> dict[str, Any]:
+    """``obj`` with an applied configuration merged in, as a new object."""
+    return _strategic(obj, config, kind)
+
+
+def parse_applied(body: bytes) -> dict[str, Any]:
     """The server-side apply body: YAML or JSON (YAML's subset) text of one object."""
     try:
         config = _object(yaml.load(body, Loader=_ApplyLoader), "the applied configuration")

@@ -107,3 +107,21 @@ def rules_for(kind: str) -> Rules | None:
     """The merge rules of a kind pykube knows, or None for an unknown kind (which Kubernetes cannot
     strategic-merge either, having no Go type to read tags from)."""
     return _RULES.get(kind)
+
+
+#: maps Kubernetes' schemas mark atomic (``+structType=atomic``/``+mapType=atomic``): one value for field
+#: ownership, so a manager owns a whole label selector, never half of it
+_LABEL_SELECTOR_OWNERS = ("Deployment", "ReplicaSet", "DaemonSet", "Job")
+_POD_ATOMIC = ("nodeSelector",)
+_ATOMIC_MAPS: dict[str, frozenset[str]] = {
+    "Pod": frozenset(f"spec.{p}" for p in _POD_ATOMIC),
+    "Service": frozenset({"spec.selector"}),
+    "ReplicationController": frozenset({"spec.selector", *(f"spec.template.spec.{p}" for p in _POD_ATOMIC)}),
+    **dict.fromkeys(_LABEL_SELECTOR_OWNERS,
+                    frozenset({"spec.selector", *(f"spec.template.spec.{p}" for p in _POD_ATOMIC)})),
+}
+
+
+def atomic_maps_for(kind: str) -> frozenset[str]:
+    """Dotted paths of the maps of ``kind`` that are set and owned as a whole."""
+    return _ATOMIC_MAPS.get(kind, frozenset())

@@ -1,0 +1,134 @@
+"""FieldsV1 sets: the format, the algebra, and the paths objects map to."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from minikube_py.api.patch.fieldsets import (
+    FieldSet,
+    Structure,
+    applied_fields,
+    changed_fields,
+    path_string,
+    remove_fields,
+)
+
+DEPLOY = Structure.of("Deployment")
+
+
+def deployment() -> dict[str, Any]:
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "default", "uid": "u", "labels": {"app": "web"}},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                     "template": {"metadata": {"labels": {"app": "web"}},
+                                  "spec": {"containers": [{"name": "main", "image": "nginx",
+                                                           "ports": [{"containerPort": 80}],
+                                                           "args": ["-v"]}]}}}}
+
+
+def fs(*paths: str) -> FieldSet:
+    """A set from paths written as element lists separated by ``/``."""
+    return FieldSet.from_paths([tuple(p.split("/")) for p in paths])
+
+
+def test_applied_fields_are_leaves_atomics_and_list_items() -> None:
+    got = applied_fields(deployment(), DEPLOY).to_json()
+    assert got == {
+        "f:metadata": {"f:labels": {"f:app": {}}},
+        "f:spec": {"f:replicas": {}, "f:selector": {},
+                   "f:template": {"f:metadata": {"f:labels": {"f:app": {}}}, "f:spec": {"f:containers": {
+                       'k:{"name":"main"}': {".": {}, "f:args": {}, "f:image": {}, "f:name": {}, "f:ports": {
+                           'k:{"containerPort":80,"protocol":"TCP"}': {".": {}, "f:containerPort": {}}}}}}}}}
+
+
+def test_set_lists_use_value_elements() -> None:
+    got = applied_fields({"metadata": {"finalizers": ["a", "b"]}}, Structure.of("ConfigMap")).to_json()
+    assert got == {"f:metadata": {"f:finalizers": {'v:"a"': {}, 'v:"b"': {}}}}
+
+
+def test_paths_render_as_kubernetes_prints_them() -> None:
+    paths = applied_fields(deployment(), DEPLOY).paths()
+    rendered = [path_string(p) for p in paths]
+    assert ".spec.replicas" in rendered
+    assert '.spec.template.spec.containers[name="main"].image' in rendered
+    assert '.spec.template.spec.containers[name="main"].ports[containerPort=80,protocol="TCP"]' in rendered
+    assert path_string(("f:metadata", "f:finalizers", 'v:"x"')) == '.metadata.finalizers[="x"]'
+
+
+def test_union_difference_intersection() -> None:
+    a, b = fs("f:spec/f:replicas", "f:data/f:a"), fs("f:data/f:a", "f:data/f:b")
+    assert a.union(b) == fs("f:spec/f:replicas", "f:data/f:a", "f:data/f:b")
+    assert a.difference(b) == fs("f:spec/f:replicas")
+    assert a.intersection(b) == fs("f:data/f:a")
+    assert not a.difference(a)
+    assert a.union(FieldSet()) == a and FieldSet().union(a) == a
+
+
+def test_node_membership_is_independent_of_children() -> None:
+    node_and_child = fs("f:metadata/f:labels", "f:metadata/f:labels/f:a")
+    assert node_and_child.to_json() == {"f:metadata": {"f:labels": {".": {}, "f:a": {}}}}
+    assert node_and_child.difference(fs("f:metadata/f:labels")) == fs("f:metadata/f:labels/f:a")
+    assert node_and_child.difference(fs("f:metadata/f:labels/f:a")) == fs("f:metadata/f:labels")
+    assert ("f:metadata", "f:labels") in node_and_child and ("f:metadata",) not in node_and_child
+
+
+def test_without_subtrees_and_ancestors() -> None:
+    s = fs("f:spec/f:template/f:x", "f:spec/f:replicas", "f:status/f:a")
+    assert s.without_subtrees(fs("f:status")) == fs("f:spec/f:template/f:x", "f:spec/f:replicas")
+    item = fs('f:c/k:{"name":"a"}', 'f:c/k:{"name":"b"}')
+    owned_below = fs('f:c/k:{"name":"a"}/f:image')
+    assert item.without_ancestors_of(owned_below) == fs('f:c/k:{"name":"b"}')
+
+
+def test_json_round_trip_and_validation() -> None:
+    raw = {"f:data": {".": {}, "f:a": {}}, "f:spec": {"f:c": {'k:{"name":"x"}': {".": {}}}}}
+    assert FieldSet.from_json(raw).to_json() == raw
+    for bad in ({"data": {}}, {"f:a": []}, {"f:a": {".": {"f:b": {}}}}, {"k:{nope": {}}, []):
+        with pytest.raises(ValueError):
+            FieldSet.from_json(bad)
+
+
+def test_changes_between_objects() -> None:
+    old = deployment()
+    new = copy.deepcopy(old)
+    new["spec"]["replicas"] = 3
+    new["metadata"]["labels"]["tier"] = "web"
+    new["metadata"]["uid"] = "other"  # server-owned: never anyone's
+    del new["spec"]["template"]["spec"]["containers"][0]["ports"]
+    new["spec"]["template"]["spec"]["containers"][0]["args"] = ["-q"]
+    changed, removed = changed_fields(old, new, DEPLOY)
+    main = 'k:{"name":"main"}'
+    assert changed == fs("f:spec/f:replicas", "f:metadata/f:labels/f:tier",
+                         f"f:spec/f:template/f:spec/f:containers/{main}/f:args")
+    port = 'k:{"containerPort":80,"protocol":"TCP"}'
+    ports = f"f:spec/f:template/f:spec/f:containers/{main}/f:ports"
+    assert removed == fs(ports, f"{ports}/{port}", f"{ports}/{port}/f:containerPort")
+
+
+def test_creation_owns_added_maps_but_not_top_level_fields() -> None:
+    changed, removed = changed_fields({}, {"kind": "ConfigMap", "metadata": {"name": "c", "labels": {"a": "b"}},
+                                           "data": {"k": "v"}}, Structure.of("ConfigMap"))
+    assert changed.to_json() == {"f:data": {"f:k": {}}, "f:metadata": {"f:labels": {".": {}, "f:a": {}}}}
+    assert not removed
+
+
+def test_atomic_selector_is_one_value() -> None:
+    old = deployment()
+    new = copy.deepcopy(old)
+    new["spec"]["selector"]["matchLabels"]["x"] = "y"
+    assert changed_fields(old, new, DEPLOY)[0] == fs("f:spec/f:selector")
+
+
+def test_remove_fields_drops_values_and_emptied_parents() -> None:
+    obj = deployment()
+    main = 'k:{"name":"main"}'
+    port = 'k:{"containerPort":80,"protocol":"TCP"}'
+    remove_fields(obj, fs("f:spec/f:replicas", "f:metadata/f:labels/f:app",
+                          f"f:spec/f:template/f:spec/f:containers/{main}/f:ports/{port}", "f:spec/f:missing"), DEPLOY)
+    assert "replicas" not in obj["spec"] and "labels" not in obj["metadata"]
+    assert obj["spec"]["template"]["spec"]["containers"] == [{"name": "main", "image": "nginx", "args": ["-v"]}]
+    remove_fields(obj, fs(f"f:spec/f:template/f:spec/f:containers/{main}"), DEPLOY)
+    assert obj["spec"]["template"] == {"metadata": {"labels": {"app": "web"}}}  # emptied parents go too
