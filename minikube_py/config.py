@@ -109,6 +109,20 @@ class ServerConfig:
     # Serve HTTPS with our own CA. false serves plain HTTP on loopback, for tests and experiments.
     tls: bool = True
     watch: WatchConfig = field(default_factory=WatchConfig)
+    # Seconds a node may go without renewing its Lease before it counts as unreachable (conditions
+    # Unknown, unreachable taints, its pods not ready). kube-controller-manager's default: long
+    # enough for a kubelet to ride out an API restart, short enough to notice a lost machine.
+    node_monitor_grace_period: float = 40.0
+    # Seconds the pods of an unreachable node stay before they are evicted and replaced elsewhere,
+    # for pods with the API's default toleration (their own tolerationSeconds win). Kubernetes' 300 s
+    # lets a rebooting machine keep its pods.
+    pod_eviction_timeout: float = 300.0
+    # Leader election among servers sharing one store, with kube-controller-manager's defaults: a
+    # leader that cannot renew for renew_deadline stops its controllers, before the lease_duration
+    # after which another server takes over; candidates (and renewals) retry every retry_period.
+    leader_elect_lease_duration: float = 15.0
+    leader_elect_renew_deadline: float = 10.0
+    leader_elect_retry_period: float = 2.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().absolute())
@@ -147,6 +161,15 @@ def _validate(cfg: ServerConfig) -> None:
         raise ConfigError(f"node_name: {cfg.node_name!r} is not a lower-case DNS subdomain")
     if not re.match(r"^[a-z][a-z0-9+]*://", cfg.datastore):
         raise ConfigError(f"datastore: {cfg.datastore!r} is not a URL such as sqlite:///path or postgresql://...")
+    if cfg.node_monitor_grace_period <= 0:
+        raise ConfigError(f"node_monitor_grace_period: must be positive, got {cfg.node_monitor_grace_period}")
+    if cfg.pod_eviction_timeout < 0:
+        raise ConfigError(f"pod_eviction_timeout: must not be negative, got {cfg.pod_eviction_timeout}")
+    if not 0 < cfg.leader_elect_retry_period < cfg.leader_elect_renew_deadline < cfg.leader_elect_lease_duration:
+        raise ConfigError(
+            "leader_elect_*: need 0 < retry_period < renew_deadline < lease_duration, got "
+            f"{cfg.leader_elect_retry_period}, {cfg.leader_elect_renew_deadline}, {cfg.leader_elect_lease_duration}"
+        )
 
 
 def _ip(key: str, value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:

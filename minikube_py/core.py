@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import socket
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,8 @@ from minikube_py.api.registry import Registry
 from minikube_py.client.kubeconfig import load_kubeconfig, write_kubeconfig
 from minikube_py.client.rest import ApiClient
 from minikube_py.config import ServerConfig
+from minikube_py.reconcilers.base import run_controllers
+from minikube_py.reconcilers.leader import ElectionTiming, LeaderElector
 from minikube_py.reconcilers.manager import ControllerOptions, build_controllers
 from minikube_py.store import open_store
 from minikube_py.store.base import Store
@@ -104,14 +107,24 @@ class Server:
         app[READY]["ready"] = True
 
     async def _run_controllers(self) -> None:
-        """The reconcilers talk to this server through the same HTTP client a remote agent uses, so
-        there is one code path for every writer."""
+        """The reconcilers run only while this server leads: of several servers on one store, one
+        does; a lone server wins the Lease at once."""
+        cfg = self.config
+        timing = ElectionTiming(cfg.leader_elect_lease_duration, cfg.leader_elect_renew_deadline,
+                                cfg.leader_elect_retry_period)
+        async with ApiClient(load_kubeconfig(self.kubeconfig_path), user_agent="pykube-leader-election") as client:
+            await LeaderElector(client, _server_identity(cfg.data_dir), timing).run(self._lead)
+
+    async def _lead(self) -> None:
+        """One term of leadership. The reconcilers talk to this server through the same HTTP client
+        a remote agent uses, so there is one code path for every writer; a fresh client per term
+        gives them fresh shared informers rather than the caches of a term that ended."""
+        cfg = self.config
+        options = ControllerOptions(node_monitor_grace_period=cfg.node_monitor_grace_period,
+                                    pod_eviction_timeout=cfg.pod_eviction_timeout)
         async with ApiClient(load_kubeconfig(self.kubeconfig_path), user_agent="pykube-controller-manager") as client:
-            controllers = build_controllers(client, ControllerOptions())
             try:
-                async with asyncio.TaskGroup() as tasks:
-                    for controller in controllers:
-                        tasks.create_task(controller.run(), name=controller.name)
+                await run_controllers(build_controllers(client, options))
             except* Exception as group:
                 for exc in group.exceptions:
                     log.error("controller stopped: %r", exc, exc_info=exc)
@@ -129,6 +142,15 @@ class Server:
         if self.store is not None:
             await self.store.close()
             self.store = None
+
+
+def _server_identity(data_dir: Path) -> str:
+    """The leader-election identity: host name plus an id kept in the data directory, so a server
+    restarted after a crash recognises the Lease as its own instead of waiting for it to expire."""
+    path = data_dir / "server-id"
+    if not path.exists():
+        path.write_text(uuid.uuid4().hex + "\n")
+    return f"{socket.gethostname().lower()}_{path.read_text().strip()}"
 
 
 def _load_credentials(data_dir: Path, ca_pem: bytes) -> Credentials:

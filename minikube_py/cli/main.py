@@ -37,6 +37,16 @@ def main(verbose: int) -> None:
 @click.option("--service-cidr", help="ClusterIP range [10.96.0.0/12].")
 @click.option("--service-node-port-range", help="NodePort range [30000-32767].")
 @click.option("--advertise-address", help="Address other nodes and pods use to reach the API.")
+@click.option("--node-monitor-grace-period", type=float,
+              help="Seconds without a node lease renewal before the node is unreachable [40].")
+@click.option("--pod-eviction-timeout", type=float,
+              help="Seconds before pods of an unreachable node are evicted, unless they tolerate otherwise [300].")
+@click.option("--leader-elect-lease-duration", type=float,
+              help="Seconds a controller-manager lease lasts without renewal; the handover time [15].")
+@click.option("--leader-elect-renew-deadline", type=float,
+              help="Seconds the leader keeps trying to renew before it stops its controllers [10].")
+@click.option("--leader-elect-retry-period", type=float,
+              help="Seconds between attempts to acquire or renew the leadership [2].")
 def server(config_file: Path | None, **flags: Any) -> None:
     """Run the API server, the store and the control plane."""
     try:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from minikube_py.client.rest import ApiClient, Obj
 from minikube_py.client.watching import Listing, WatchEvent, watch_forever
@@ -87,6 +88,31 @@ class Informer:
                 log.exception("informer handler for %s failed", self.path)
 
 
+class SharedInformers:
+    """One informer per collection for every controller on a client, as client-go's shared
+    informer factory: eight controllers watching pods cost one watch, not eight. Cached objects
+    are shared, so controllers must copy before they modify."""
+
+    _by_client: WeakKeyDictionary[ApiClient, SharedInformers] = WeakKeyDictionary()
+
+    def __init__(self, client: ApiClient) -> None:
+        self._client = client
+        self._informers: dict[tuple[str, str | None], Informer] = {}
+
+    @classmethod
+    def of(cls, client: ApiClient) -> SharedInformers:
+        shared = cls._by_client.get(client)
+        if shared is None:
+            shared = cls._by_client[client] = cls(client)
+        return shared
+
+    def informer(self, path: str, *, label_selector: str | None = None) -> Informer:
+        key = (path, label_selector)
+        if key not in self._informers:
+            self._informers[key] = Informer(self._client, path, label_selector=label_selector)
+        return self._informers[key]
+
+
 class WorkQueue:
     """Keys to reconcile: deduplicated, never handed to two workers at once, retried with per-key
     exponential back-off (as client-go's rate-limited queue)."""
@@ -156,19 +182,24 @@ class Controller:
         self.queue = WorkQueue()
         self.informers: list[Informer] = []
 
-    def informer(self, path: str, **kwargs: Any) -> Informer:
-        informer = Informer(self.client, path, **kwargs)
-        self.informers.append(informer)
+    def informer(self, path: str, *, label_selector: str | None = None) -> Informer:
+        informer = SharedInformers.of(self.client).informer(path, label_selector=label_selector)
+        if informer not in self.informers:
+            self.informers.append(informer)
         return informer
 
     async def reconcile(self, key: Any) -> None:
         raise NotImplementedError
 
     async def run(self) -> None:
+        """Run this controller alone (with its own informers)."""
+        await run_controllers([self])
+
+    async def run_workers(self) -> None:
+        """Reconcile once the caches are filled: acting on a half-listed cache would, say, create
+        pods that already exist."""
+        await asyncio.gather(*(i.synced.wait() for i in self.informers))
         async with asyncio.TaskGroup() as tasks:
-            for informer in self.informers:
-                tasks.create_task(informer.run(), name=f"{self.name}: informer {informer.path}")
-            await asyncio.gather(*(i.synced.wait() for i in self.informers))
             for n in range(self.workers):
                 tasks.create_task(self._worker(), name=f"{self.name}: worker {n}")
 
@@ -186,3 +217,13 @@ class Controller:
                 self.queue.forget(key)
             finally:
                 self.queue.done(key)
+
+
+async def run_controllers(controllers: Sequence[Controller]) -> None:
+    """Run each shared informer once and every controller's workers, until cancelled."""
+    informers = list(dict.fromkeys(i for c in controllers for i in c.informers))
+    async with asyncio.TaskGroup() as tasks:
+        for informer in informers:
+            tasks.create_task(informer.run(), name=f"informer {informer.path}")
+        for controller in controllers:
+            tasks.create_task(controller.run_workers(), name=controller.name)

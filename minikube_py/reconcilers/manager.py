@@ -10,18 +10,40 @@ from dataclasses import dataclass
 
 from minikube_py.client.rest import ApiClient
 from minikube_py.reconcilers.base import Controller
+from minikube_py.reconcilers.daemonset import DaemonSetController
+from minikube_py.reconcilers.deployment import DeploymentController
+from minikube_py.reconcilers.endpoints import EndpointsController
+from minikube_py.reconcilers.endpointslices import EndpointSliceController
 from minikube_py.reconcilers.gc import GarbageCollector
+from minikube_py.reconcilers.job import JobController
 from minikube_py.reconcilers.namespace import NamespaceController
+from minikube_py.reconcilers.nodelifecycle import NodeLifecycleController
+from minikube_py.reconcilers.replication import REPLICA_SETS, REPLICATION_CONTROLLERS, ReplicaController
+from minikube_py.reconcilers.scheduler import Scheduler
 
 
 @dataclass(frozen=True)
 class ControllerOptions:
     """Tuning knobs the reconcilers take from the server configuration."""
 
+    # Seconds without a lease renewal before a node is unreachable (kube-controller-manager's default).
+    node_monitor_grace_period: float = 40.0
+    # Seconds pods stay on an unreachable node when they only have the API's default toleration.
+    pod_eviction_timeout: float = 300.0
+
 
 def build_controllers(client: ApiClient, options: ControllerOptions) -> list[Controller]:
-    del options  # no reconciler takes options yet
     return [
         NamespaceController(client),
         GarbageCollector(client),
+        JobController(client),
+        DaemonSetController(client),
+        Scheduler(client),
+        ReplicaController(client, REPLICATION_CONTROLLERS),
+        ReplicaController(client, REPLICA_SETS),
+        DeploymentController(client),
+        EndpointsController(client),
+        EndpointSliceController(client),
+        NodeLifecycleController(client, grace_period=options.node_monitor_grace_period,
+                                eviction_timeout=options.pod_eviction_timeout),
     ]

@@ -1,0 +1,184 @@
+"""Decisions of the node lifecycle controller, as pure functions of objects and clocks.
+
+A node proves it is alive by renewing its Lease in ``kube-node-lease`` (or posting a new Ready
+heartbeat). The controller notes *when it saw* either change on its own monotonic clock rather than
+trusting the timestamps inside, as kube-controller-manager does, so skew between a node's clock and
+the server's cannot make a node look dead or alive. Once a node has been silent for the grace
+period its kubelet-owned conditions become Unknown; the ``node.kubernetes.io/unreachable`` taints
+follow the Ready condition; pods on the node are marked not ready at once and evicted when their
+toleration of the NoExecute taint runs out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from minikube_py.model.podstatus import NODE_LOST, parse_time
+from minikube_py.model.scheduling import Toleration
+
+Obj = dict[str, Any]
+
+UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
+#: conditions a kubelet posts; once it goes silent nobody knows their truth any more
+KUBELET_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
+UNKNOWN_REASON = "NodeStatusUnknown"
+UNKNOWN_MESSAGE = "Kubelet stopped posting node status."
+NEVER_REASON = "NodeStatusNeverUpdated"
+NEVER_MESSAGE = "Kubelet never posted node status."
+#: the toleration the API's admission defaulting adds to every pod that has none of its own; the
+#: controller's eviction timeout stands in for its 300 s, as kube-apiserver's
+#: ``--default-unreachable-toleration-seconds`` would
+ADMISSION_DEFAULT_TOLERATION: Obj = {"key": UNREACHABLE_TAINT, "operator": "Exists", "effect": "NoExecute",
+                                     "tolerationSeconds": 300}
+_TERMINAL = ("Succeeded", "Failed")
+
+
+def rfc3339(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ------------------------------------------------------------------------------ liveness
+
+
+@dataclass(frozen=True)
+class Probe:
+    """The last sign of life seen from a node: its signature and when (monotonic) it last changed."""
+
+    signature: tuple[str | None, str | None]
+    seen_at: float
+
+
+def heartbeat_signature(node: Obj, lease: Obj | None) -> tuple[str | None, str | None]:
+    """What changes whenever the node's kubelet is alive: the lease's renewTime and the Ready
+    condition's lastHeartbeatTime (which the controller itself never changes)."""
+    renew = ((lease or {}).get("spec") or {}).get("renewTime")
+    ready = _condition(node, "Ready")
+    return renew, (ready or {}).get("lastHeartbeatTime")
+
+
+def observe(probe: Probe | None, signature: tuple[str | None, str | None], now: float) -> Probe:
+    """A node first seen counts as alive now: a freshly started (or newly elected) controller gives
+    every node a full grace period instead of judging it by a gap it did not watch."""
+    if probe is None or probe.signature != signature:
+        return Probe(signature, now)
+    return probe
+
+
+def silent_for(probe: Probe, now: float) -> float:
+    return max(0.0, now - probe.seen_at)
+
+
+# ------------------------------------------------------------------------------ node status and taints
+
+
+def ready_status(node: Obj) -> str | None:
+    """"True", "False", "Unknown", or None when the node never posted a Ready condition."""
+    ready = _condition(node, "Ready")
+    return None if ready is None else str(ready.get("status"))
+
+
+def unknown_conditions(node: Obj, now: datetime) -> list[Obj] | None:
+    """The node's conditions with every kubelet-owned one set to Unknown (Ready added if it was
+    never posted); None when they already are, so nothing needs writing."""
+    stamp = rfc3339(now)
+    conditions = [dict(c) for c in (node.get("status") or {}).get("conditions") or []]
+    changed = False
+    for condition in conditions:
+        if condition.get("type") in KUBELET_CONDITIONS and condition.get("status") != "Unknown":
+            condition.update(status="Unknown", reason=UNKNOWN_REASON, message=UNKNOWN_MESSAGE, lastTransitionTime=stamp)
+            changed = True
+    if not any(c.get("type") == "Ready" for c in conditions):
+        conditions.append({"type": "Ready", "status": "Unknown", "reason": NEVER_REASON, "message": NEVER_MESSAGE,
+                           "lastHeartbeatTime": stamp, "lastTransitionTime": stamp})
+        changed = True
+    return conditions if changed else None
+
+
+def lifecycle_taints(node: Obj, now: datetime) -> list[Obj] | None:
+    """The node's taints with the unreachable pair present exactly while its Ready condition is
+    Unknown; None when they already are. Taints of other owners are kept as they are, and a kept
+    unreachable taint keeps its ``timeAdded`` because eviction deadlines count from it."""
+    taints = list((node.get("spec") or {}).get("taints") or [])
+    others = [t for t in taints if t.get("key") != UNREACHABLE_TAINT]
+    if ready_status(node) != "Unknown":
+        return others if len(others) != len(taints) else None
+    current = [t for t in taints if t.get("key") == UNREACHABLE_TAINT]
+    if sorted(str(t.get("effect")) for t in current) == ["NoExecute", "NoSchedule"]:
+        return None
+    present = {t.get("effect"): t for t in current}
+    return others + [present.get(effect) or {"key": UNREACHABLE_TAINT, "effect": effect, "timeAdded": rfc3339(now)}
+                     for effect in ("NoSchedule", "NoExecute")]
+
+
+def unreachable_since(node: Obj) -> datetime | None:
+    """When the NoExecute unreachable taint was added: the start of every pod's toleration."""
+    for taint in (node.get("spec") or {}).get("taints") or []:
+        if taint.get("key") == UNREACHABLE_TAINT and taint.get("effect") == "NoExecute":
+            return parse_time(taint.get("timeAdded"))
+    return None
+
+
+# ------------------------------------------------------------------------------ pods
+
+
+def is_terminal(pod: Obj) -> bool:
+    """Finished pods hold nothing on the node and keep their record for their owners (a Job counts
+    them), so they are neither marked nor evicted."""
+    return (pod.get("status") or {}).get("phase") in _TERMINAL
+
+
+def not_ready_patch(pod: Obj, now: datetime) -> Obj | None:
+    """A strategic-merge status patch turning the pod's Ready condition False (so endpoints drop
+    it); None when it is not True now."""
+    ready = next((c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"), None)
+    if ready is None or ready.get("status") == "False" or is_terminal(pod):
+        return None
+    return {"status": {"conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": rfc3339(now)}]}}
+
+
+def node_lost_patch(pod: Obj, node_name: str) -> Obj | None:
+    """The status reason an evicted pod carries (``kubectl get`` shows it as Unknown while it
+    goes); None when already set."""
+    if (pod.get("status") or {}).get("reason") == NODE_LOST:
+        return None
+    name = pod["metadata"]["name"]
+    return {"status": {"reason": NODE_LOST, "message": f"Node {node_name} which was running pod {name} is unresponsive"}}
+
+
+def was_evicted(pod: Obj) -> bool:
+    """An eviction that did not finish (the controller stopped between the deletion and the force
+    removal): once the node is back nothing else would remove the pod."""
+    return bool(pod["metadata"].get("deletionTimestamp")) and (pod.get("status") or {}).get("reason") == NODE_LOST
+
+
+def eviction_delay(pod: Obj, default_seconds: float) -> float | None:
+    """Seconds the pod may stay on an unreachable node, None for ever.
+
+    As Kubernetes' taint manager: no toleration of the NoExecute unreachable taint means at once,
+    otherwise the smallest ``tolerationSeconds`` among those that tolerate it (negative counts as
+    zero), and for ever when none of them sets one. The toleration the API adds by default stands
+    for ``default_seconds``, the configured eviction timeout."""
+    taint = {"key": UNREACHABLE_TAINT, "effect": "NoExecute"}
+    tolerating = [t for t in (pod.get("spec") or {}).get("tolerations") or []
+                  if isinstance(t, dict) and _toleration(t).tolerates(taint)]
+    if not tolerating:
+        return 0.0
+    seconds = [default_seconds if t == ADMISSION_DEFAULT_TOLERATION else float(t["tolerationSeconds"])
+               for t in tolerating if t.get("tolerationSeconds") is not None]
+    return max(0.0, min(seconds)) if seconds else None
+
+
+def eviction_due(pod: Obj, since: datetime, default_seconds: float) -> datetime | None:
+    """When the pod is to be evicted from a node unreachable since ``since``; None for never."""
+    delay = eviction_delay(pod, default_seconds)
+    return None if delay is None else since + timedelta(seconds=delay)
+
+
+def _toleration(t: Obj) -> Toleration:
+    return Toleration(t.get("key") or "", t.get("operator") or "Equal", t.get("value") or "", t.get("effect") or "")
+
+
+def _condition(node: Obj, kind: str) -> Obj | None:
+    return next((c for c in (node.get("status") or {}).get("conditions") or [] if c.get("type") == kind), None)

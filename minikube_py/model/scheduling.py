@@ -1,0 +1,506 @@
+"""Where a pod may run and where it should: the scheduler's filters, scores and failure message.
+
+Pure and incremental. A pod is reduced once to a :class:`PodInfo` (its requests, ports, tolerations,
+node affinity) and every node is kept as a :class:`NodeInfo` whose running totals the scheduler
+updates as pods come and go, so one decision costs a few comparisons per node instead of a walk
+over every pod in the cluster. Filters and their messages follow kube-scheduler's default plugins,
+in their order (NodeUnschedulable, TaintToleration, NodeAffinity, NodePorts, NodeResourcesFit), so
+``kubectl describe pod`` reads as it would against Kubernetes.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import random
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from minikube_py.model.quantity import milli_value, value
+
+Obj = dict[str, Any]
+
+DEFAULT_SCHEDULER = "default-scheduler"
+#: pods a node takes when its status does not say (the kubelet's --max-pods default)
+DEFAULT_MAX_PODS = 110
+#: what a container without requests counts as when scoring (not when filtering), as Kubernetes'
+#: non-zero defaults, so that pods without requests still spread over nodes
+DEFAULT_MILLI_CPU = 100
+DEFAULT_MEMORY = 200 * 1024 * 1024
+#: kube-scheduler looks for at least this many feasible nodes before it stops filtering
+MIN_FEASIBLE_NODES = 100
+MIN_FEASIBLE_PERCENTAGE = 5
+#: score plugin weights of kube-scheduler's default profile
+SPREAD_WEIGHT, RESOURCES_WEIGHT, TAINT_WEIGHT, AFFINITY_WEIGHT = 2, 1, 3, 2
+MAX_SCORE = 100
+
+UNSCHEDULABLE_TAINT = "node.kubernetes.io/unschedulable"
+
+# Kubernetes' failure reasons, word for word.
+NODE_UNSCHEDULABLE = "node(s) were unschedulable"
+NODE_NOT_READY = "node(s) were not ready"
+AFFINITY_MISMATCH = "node(s) didn't match Pod's node affinity/selector"
+PORTS_TAKEN = "node(s) didn't have free ports for the requested pod ports"
+TOO_MANY_PODS = "Too many pods"
+NO_NODES = "no nodes available to schedule pods"
+NOT_HELPFUL = "Preemption is not helpful for scheduling"
+NO_VICTIMS = "No preemption victims found for incoming pod"
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why one node cannot take a pod: Kubernetes' reason strings, and whether evicting lower
+    priority pods could change that (``resolvable``), which decides the preemption part of the
+    message."""
+
+    reasons: tuple[str, ...]
+    resolvable: bool
+
+
+def _unresolvable(reason: str) -> Failure:
+    return Failure((reason,), False)
+
+
+# ------------------------------------------------------------------------------ the pod
+
+
+@dataclass(frozen=True, slots=True)
+class Toleration:
+    key: str
+    operator: str
+    value: str
+    effect: str
+
+    def tolerates(self, taint: Obj) -> bool:
+        if self.effect and self.effect != taint.get("effect"):
+            return False
+        if self.key and self.key != taint.get("key"):
+            return False
+        if self.operator == "Exists":
+            return True
+        return self.value == (taint.get("value") or "")
+
+
+@dataclass(frozen=True, slots=True)
+class Port:
+    """A host port a pod claims; ``0.0.0.0`` stands for every address of the node."""
+
+    ip: str
+    protocol: str
+    port: int
+
+    def conflicts(self, other: Port) -> bool:
+        return (self.port == other.port and self.protocol == other.protocol
+                and (self.ip == other.ip or "0.0.0.0" in (self.ip, other.ip)))
+
+
+NodeMatcher = Callable[[Mapping[str, str], str], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class PodInfo:
+    """What scheduling needs to know about a pod, derived once per pod."""
+
+    key: str
+    cpu: int  # millicores requested
+    memory: int  # bytes requested
+    score_cpu: int  # the same with Kubernetes' non-zero defaults, for scoring
+    score_memory: int
+    ports: tuple[Port, ...]
+    tolerations: tuple[Toleration, ...]
+    required: NodeMatcher | None  # nodeSelector and required node affinity together
+    preferred: tuple[tuple[int, NodeMatcher], ...]
+    owner: str | None  # uid of the controlling owner, for spreading siblings
+    can_preempt: bool
+    #: equal for pods whose node-independent constraints (tolerations, selector, affinity) are equal,
+    #: so the per-node result of those filters can be shared between them
+    signature: bytes
+
+
+@functools.lru_cache(maxsize=1024)
+def _milli(quantity: str) -> int:
+    return milli_value(quantity)
+
+
+@functools.lru_cache(maxsize=1024)
+def _units(quantity: str) -> int:
+    return value(quantity)
+
+
+def _requests(container: Obj) -> tuple[int, int]:
+    requests = (container.get("resources") or {}).get("requests") or {}
+    cpu, memory = requests.get("cpu"), requests.get("memory")
+    return (_milli(str(cpu)) if cpu is not None else 0, _units(str(memory)) if memory is not None else 0)
+
+
+def _nonzero(container: Obj) -> tuple[int, int]:
+    requests = (container.get("resources") or {}).get("requests") or {}
+    cpu, memory = _requests(container)
+    return (cpu if "cpu" in requests else DEFAULT_MILLI_CPU, memory if "memory" in requests else DEFAULT_MEMORY)
+
+
+def pod_requests(spec: Obj, per_container: Callable[[Obj], tuple[int, int]] = _requests) -> tuple[int, int]:
+    """(millicores, bytes) a pod needs, as Kubernetes counts them: app containers and sidecars
+    (init containers with restartPolicy Always) add up; an ordinary init container runs alone
+    (next to the sidecars started before it), so only the largest such moment counts; overhead on top."""
+    cpu = memory = 0
+    for container in spec.get("containers") or []:
+        c, m = per_container(container)
+        cpu, memory = cpu + c, memory + m
+    sidecar_cpu = sidecar_memory = init_cpu = init_memory = 0
+    for container in spec.get("initContainers") or []:
+        c, m = per_container(container)
+        if container.get("restartPolicy") == "Always":
+            sidecar_cpu, sidecar_memory = sidecar_cpu + c, sidecar_memory + m
+            c, m = sidecar_cpu, sidecar_memory
+        else:
+            c, m = c + sidecar_cpu, m + sidecar_memory
+        init_cpu, init_memory = max(init_cpu, c), max(init_memory, m)
+    cpu, memory = max(cpu + sidecar_cpu, init_cpu), max(memory + sidecar_memory, init_memory)
+    overhead = spec.get("overhead") or {}
+    if "cpu" in overhead:
+        cpu += _milli(str(overhead["cpu"]))
+    if "memory" in overhead:
+        memory += _units(str(overhead["memory"]))
+    return cpu, memory
+
+
+def pod_info(pod: Obj) -> PodInfo:
+    md = pod["metadata"]
+    spec = pod.get("spec") or {}
+    cpu, memory = pod_requests(spec)
+    score_cpu, score_memory = pod_requests(spec, _nonzero)
+    ports = tuple(Port(p.get("hostIP") or "0.0.0.0", p.get("protocol") or "TCP", int(p["hostPort"]))
+                  for c in spec.get("containers") or [] for p in c.get("ports") or [] if p.get("hostPort"))
+    tolerations = tuple(Toleration(t.get("key") or "", t.get("operator") or "Equal", t.get("value") or "",
+                                   t.get("effect") or "") for t in spec.get("tolerations") or [])
+    node_affinity = (spec.get("affinity") or {}).get("nodeAffinity") or {}
+    owner = next((ref.get("uid") for ref in md.get("ownerReferences") or [] if ref.get("controller")), None)
+    required_affinity = node_affinity.get("requiredDuringSchedulingIgnoredDuringExecution")
+    selector = spec.get("nodeSelector") or {}
+    return PodInfo(
+        key=f"{md.get('namespace', '')}/{md['name']}", cpu=cpu, memory=memory, score_cpu=score_cpu,
+        score_memory=score_memory, ports=ports, tolerations=tolerations,
+        required=_required_matcher(selector, required_affinity),
+        preferred=tuple((int(p.get("weight") or 0), _term_matcher(p.get("preference") or {}))
+                        for p in node_affinity.get("preferredDuringSchedulingIgnoredDuringExecution") or []),
+        owner=owner, can_preempt=spec.get("preemptionPolicy") != "Never",
+        signature=orjson.dumps([spec.get("tolerations"), selector, node_affinity], option=orjson.OPT_SORT_KEYS),
+    )
+
+
+# ------------------------------------------------------------------------------ node affinity
+
+
+def _expression_matcher(expr: Obj, field_value: bool = False) -> NodeMatcher:
+    key, operator, values = expr.get("key", ""), expr.get("operator", ""), list(expr.get("values") or [])
+    wanted = frozenset(values)
+
+    def lookup(labels: Mapping[str, str], name: str) -> str | None:
+        if field_value:
+            return name if key == "metadata.name" else None
+        return labels.get(key)
+
+    def matches(labels: Mapping[str, str], name: str) -> bool:
+        got = lookup(labels, name)
+        if operator == "In":
+            return got is not None and got in wanted
+        if operator == "NotIn":
+            return got is None or got not in wanted
+        if operator == "Exists":
+            return got is not None
+        if operator == "DoesNotExist":
+            return got is None
+        if operator in ("Gt", "Lt") and got is not None and len(values) == 1:
+            try:
+                have, limit = int(got), int(values[0])
+            except ValueError:
+                return False
+            return have > limit if operator == "Gt" else have < limit
+        return False
+
+    return matches
+
+
+def _term_matcher(term: Obj) -> NodeMatcher:
+    """A nodeSelectorTerm: all its expressions and fields must match; an empty term matches nothing."""
+    parts = [_expression_matcher(e) for e in term.get("matchExpressions") or []]
+    parts += [_expression_matcher(f, field_value=True) for f in term.get("matchFields") or []]
+    if not parts:
+        return lambda _labels, _name: False
+    return lambda labels, name: all(part(labels, name) for part in parts)
+
+
+def _required_matcher(selector: Mapping[str, str], required: Obj | None) -> NodeMatcher | None:
+    checks: list[NodeMatcher] = []
+    if selector:
+        wanted = dict(selector)
+        checks.append(lambda labels, _name: all(labels.get(k) == v for k, v in wanted.items()))
+    if required is not None:
+        terms = [_term_matcher(t) for t in required.get("nodeSelectorTerms") or []]
+        checks.append(lambda labels, name: any(term(labels, name) for term in terms))
+    if not checks:
+        return None
+    return lambda labels, name: all(check(labels, name) for check in checks)
+
+
+# ------------------------------------------------------------------------------ the node
+
+
+@dataclass(slots=True)
+class NodeInfo:
+    """A node and the running totals of the pods placed on it (bound or assumed)."""
+
+    name: str
+    node: Obj | None = None  # None while pods refer to a node the scheduler has not seen
+    labels: Mapping[str, str] = field(default_factory=dict)
+    ready: bool = False
+    unschedulable: bool = False
+    hard_taints: tuple[Obj, ...] = ()  # NoSchedule and NoExecute
+    soft_taints: tuple[Obj, ...] = ()  # PreferNoSchedule
+    allocatable_cpu: int = 0
+    allocatable_memory: int = 0
+    allowed_pods: int = DEFAULT_MAX_PODS
+    cpu: int = 0
+    memory: int = 0
+    score_cpu: int = 0
+    score_memory: int = 0
+    pods: dict[str, PodInfo] = field(default_factory=dict)
+    ports: list[Port] = field(default_factory=list)
+    owners: Counter[str] = field(default_factory=Counter)
+
+    def set_node(self, node: Obj | None) -> None:
+        self.node = node
+        if node is None:
+            self.ready = False
+            return
+        spec, status = node.get("spec") or {}, node.get("status") or {}
+        self.labels = node["metadata"].get("labels") or {}
+        self.unschedulable = bool(spec.get("unschedulable"))
+        self.ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+        taints = spec.get("taints") or []
+        self.hard_taints = tuple(t for t in taints if t.get("effect") in ("NoSchedule", "NoExecute"))
+        self.soft_taints = tuple(t for t in taints if t.get("effect") == "PreferNoSchedule")
+        allocatable = status.get("allocatable") or status.get("capacity") or {}
+        self.allocatable_cpu = _milli(str(allocatable.get("cpu", "0")))
+        self.allocatable_memory = _units(str(allocatable.get("memory", "0")))
+        self.allowed_pods = _units(str(allocatable["pods"])) if "pods" in allocatable else DEFAULT_MAX_PODS
+
+    def add(self, pod: PodInfo) -> None:
+        if pod.key in self.pods:
+            self.remove(pod.key)
+        self.pods[pod.key] = pod
+        self.cpu += pod.cpu
+        self.memory += pod.memory
+        self.score_cpu += pod.score_cpu
+        self.score_memory += pod.score_memory
+        self.ports.extend(pod.ports)
+        if pod.owner:
+            self.owners[pod.owner] += 1
+
+    def remove(self, key: str) -> None:
+        pod = self.pods.pop(key, None)
+        if pod is None:
+            return
+        self.cpu -= pod.cpu
+        self.memory -= pod.memory
+        self.score_cpu -= pod.score_cpu
+        self.score_memory -= pod.score_memory
+        for port in pod.ports:
+            self.ports.remove(port)
+        if pod.owner:
+            self.owners[pod.owner] -= 1
+            if not self.owners[pod.owner]:
+                del self.owners[pod.owner]
+
+
+def node_fingerprint(node: Obj) -> tuple[Any, ...]:
+    """The parts of a Node that scheduling looks at; a change elsewhere (a heartbeat) is no news."""
+    spec, status = node.get("spec") or {}, node.get("status") or {}
+    ready = next((c.get("status") for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    return (orjson.dumps(node["metadata"].get("labels") or {}, option=orjson.OPT_SORT_KEYS),
+            bool(spec.get("unschedulable")), orjson.dumps(spec.get("taints") or []), ready,
+            orjson.dumps(status.get("allocatable") or status.get("capacity") or {}, option=orjson.OPT_SORT_KEYS))
+
+
+# ------------------------------------------------------------------------------ filters
+
+
+def untolerated_taint(taints: Iterable[Obj], tolerations: Sequence[Toleration]) -> Obj | None:
+    for taint in taints:
+        if not any(t.tolerates(taint) for t in tolerations):
+            return taint
+    return None
+
+
+def static_failure(pod: PodInfo, node: NodeInfo) -> Failure | None:
+    """The filters that depend only on the node object and the pod's spec (not on other pods), so
+    their outcome can be cached per pod signature until the node changes."""
+    if node.unschedulable and not any(
+            t.tolerates({"key": UNSCHEDULABLE_TAINT, "effect": "NoSchedule"}) for t in pod.tolerations):
+        return _unresolvable(NODE_UNSCHEDULABLE)
+    taint = untolerated_taint(node.hard_taints, pod.tolerations)
+    if taint is not None:
+        return _unresolvable(f"node(s) had untolerated taint {{{taint.get('key', '')}: {taint.get('value') or ''}}}")
+    if not node.ready:
+        return _unresolvable(NODE_NOT_READY)
+    if pod.required is not None and not pod.required(node.labels, node.name):
+        return _unresolvable(AFFINITY_MISMATCH)
+    return None
+
+
+def dynamic_failure(pod: PodInfo, node: NodeInfo) -> Failure | None:
+    """Host ports and resources against what is already placed on the node."""
+    if pod.ports and any(mine.conflicts(theirs) for mine in pod.ports for theirs in node.ports):
+        return Failure((PORTS_TAKEN,), True)
+    reasons: list[str] = []
+    resolvable = True
+    if len(node.pods) + 1 > node.allowed_pods:
+        reasons.append(TOO_MANY_PODS)
+    if pod.cpu and pod.cpu > node.allocatable_cpu - node.cpu:
+        reasons.append("Insufficient cpu")
+        resolvable = resolvable and pod.cpu <= node.allocatable_cpu
+    if pod.memory and pod.memory > node.allocatable_memory - node.memory:
+        reasons.append("Insufficient memory")
+        resolvable = resolvable and pod.memory <= node.allocatable_memory
+    return Failure(tuple(reasons), resolvable) if reasons else None
+
+
+def node_failure(pod: PodInfo, node: NodeInfo) -> Failure | None:
+    return static_failure(pod, node) or dynamic_failure(pod, node)
+
+
+def feasible_nodes_to_find(total: int, percentage: int = 0) -> int:
+    """How many feasible nodes kube-scheduler looks for before it stops filtering: every node in a
+    small cluster; in a large one a share that shrinks as the cluster grows (50% minus 1% per 125
+    nodes, at least 5%) unless ``percentage`` fixes it, never fewer than 100."""
+    if total < MIN_FEASIBLE_NODES or percentage >= 100:
+        return total
+    if percentage <= 0:
+        percentage = max(50 - total // 125, MIN_FEASIBLE_PERCENTAGE)
+    return max(total * percentage // 100, MIN_FEASIBLE_NODES)
+
+
+@dataclass(slots=True)
+class Search:
+    """The outcome of filtering: the feasible nodes found, why the others failed, and how many
+    candidates were looked at (to advance the round-robin start)."""
+
+    feasible: list[NodeInfo]
+    failures: dict[str, Failure]
+    examined: int
+
+
+def find_feasible(pod: PodInfo, candidates: Sequence[NodeInfo], start: int, wanted: int) -> Search:
+    """Run the node-dependent filters over ``candidates`` (nodes that already passed the static
+    ones), beginning at ``start`` and wrapping around, until ``wanted`` feasible nodes are found.
+
+    This is the scheduler's innermost loop, so a node with room for the pod is accepted by one
+    inline test; only a node that may not fit goes through :func:`dynamic_failure` for the exact
+    verdict and its reasons."""
+    feasible: list[NodeInfo] = []
+    failures: dict[str, Failure] = {}
+    cpu, memory, ports = pod.cpu, pod.memory, bool(pod.ports)
+    examined = 0
+    start = start % len(candidates) if candidates else 0
+    for node in itertools.chain(candidates[start:], candidates[:start]):
+        examined += 1
+        if (len(node.pods) < node.allowed_pods and cpu <= node.allocatable_cpu - node.cpu
+                and memory <= node.allocatable_memory - node.memory and not (ports and node.ports)):
+            failure = None
+        else:
+            failure = dynamic_failure(pod, node)
+        if failure is None:
+            feasible.append(node)
+            if len(feasible) >= wanted:
+                break
+        else:
+            failures[node.name] = failure
+    return Search(feasible, failures, examined)
+
+
+# ------------------------------------------------------------------------------ scores
+
+
+def _reverse_normalized(raw: list[int]) -> list[int]:
+    top = max(raw, default=0)
+    return [MAX_SCORE] * len(raw) if top == 0 else [MAX_SCORE - r * MAX_SCORE // top for r in raw]
+
+
+def scores(pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
+    """The weighted sum of kube-scheduler's default scores for each node: fewest siblings (pods
+    with the same controlling owner), least allocated (the share of cpu and memory left free with
+    the pod on the node), fewest untolerated PreferNoSchedule taints, best matching preferred node
+    affinity. One pass per score that varies; a score equal on every node adds its constant."""
+    constant = 0
+    if pod.owner:
+        owner = pod.owner
+        spread = _reverse_normalized([node.owners.get(owner, 0) for node in nodes])
+    else:
+        spread, constant = None, SPREAD_WEIGHT * MAX_SCORE
+    if any(node.soft_taints for node in nodes):
+        taint = _reverse_normalized([sum(1 for taint in node.soft_taints
+                                         if not any(t.tolerates(taint) for t in pod.tolerations)) for node in nodes])
+    else:
+        taint, constant = None, constant + TAINT_WEIGHT * MAX_SCORE
+    preferred: list[int] | None = None
+    if pod.preferred:
+        sums = [sum(weight for weight, term in pod.preferred if term(node.labels, node.name)) for node in nodes]
+        top = max(sums)
+        preferred = [s * MAX_SCORE // top if top > 0 else 0 for s in sums]
+    pod_cpu, pod_memory = pod.score_cpu, pod.score_memory
+    total = []
+    for i, node in enumerate(nodes):
+        cpu, memory = node.allocatable_cpu, node.allocatable_memory
+        used_cpu, used_memory = node.score_cpu + pod_cpu, node.score_memory + pod_memory
+        least = (cpu - used_cpu) * MAX_SCORE // cpu if cpu and used_cpu <= cpu else 0
+        if memory and used_memory <= memory:
+            least += (memory - used_memory) * MAX_SCORE // memory
+        score = constant + RESOURCES_WEIGHT * (least // 2)
+        if spread is not None:
+            score += SPREAD_WEIGHT * spread[i]
+        if taint is not None:
+            score += TAINT_WEIGHT * taint[i]
+        if preferred is not None:
+            score += AFFINITY_WEIGHT * preferred[i]
+        total.append(score)
+    return total
+
+
+def select_host(pod: PodInfo, nodes: Sequence[NodeInfo], rng: random.Random | None = None) -> NodeInfo:
+    """The best scoring node; ties are broken at random, as kube-scheduler does, so equal nodes
+    share the load."""
+    if len(nodes) == 1:
+        return nodes[0]
+    totals = scores(pod, nodes)
+    best = max(totals)
+    ties = [node for node, total in zip(nodes, totals, strict=True) if total == best]
+    return ties[0] if len(ties) == 1 else (rng or random).choice(ties)
+
+
+# ------------------------------------------------------------------------------ the message
+
+
+def _histogram(counts: Counter[str]) -> str:
+    return ", ".join(sorted(f"{n} {reason}" for reason, n in counts.items()))
+
+
+def failure_message(total_nodes: int, failures: Iterable[Failure], can_preempt: bool = True) -> str:
+    """kube-scheduler's FitError text: reasons counted over nodes and sorted as strings, then what
+    preemption found (pykube never preempts, so no victims, or not helpful where evicting pods
+    could not help)."""
+    if total_nodes == 0:
+        return NO_NODES
+    reasons: Counter[str] = Counter()
+    preemption: Counter[str] = Counter()
+    for failure in failures:
+        reasons.update(failure.reasons)
+        preemption[NO_VICTIMS if failure.resolvable else NOT_HELPFUL] += 1
+    message = f"0/{total_nodes} nodes are available: {_histogram(reasons)}."
+    if can_preempt:
+        return f"{message} preemption: 0/{total_nodes} nodes are available: {_histogram(preemption)}."
+    return f"{message} preemption: not eligible due to preemptionPolicy=Never."

@@ -1,0 +1,148 @@
+"""The DaemonSet controller: one pod per eligible node, following nodes as they come, go and change.
+
+Decisions come from :mod:`minikube_py.model.daemonsets`. Pods are created pinned to their node by
+required node affinity and bound by the scheduler, as in Kubernetes. Every node change re-syncs
+every DaemonSet (a new node, a label or taint change, a node turning Ready), since any of them may
+alter where daemon pods belong.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime
+
+from minikube_py.client.errors import ApiError, NotFoundError
+from minikube_py.client.rest import ApiClient, Obj, resource_path
+from minikube_py.model.daemonsets import (
+    GENERATION_LABEL,
+    REVISION_LABEL,
+    daemon_template,
+    pin_to_node,
+    plan_daemonset,
+    revision_hash,
+)
+from minikube_py.model.podtemplate import controller_of, pod_from_template
+from minikube_py.model.replication import Expectations
+from minikube_py.reconcilers.base import Controller, object_key
+from minikube_py.reconcilers.events import EventRecorder
+from minikube_py.reconcilers.job import deletion_settles, older_version
+
+
+class DaemonSetController(Controller):
+    name = "daemonset-controller"
+
+    def __init__(self, client: ApiClient) -> None:
+        super().__init__(client)
+        self.daemonsets = self.informer("/apis/apps/v1/daemonsets")
+        self.nodes = self.informer("/api/v1/nodes")
+        self.pods = self.informer("/api/v1/pods")
+        self.daemonsets.add_handler(self._on_daemonset)
+        self.nodes.add_handler(self._on_node)
+        self.pods.add_handler(self._on_pod)
+        self.expectations = Expectations()
+        self._pods_of: dict[str, set[str]] = defaultdict(set)  # daemonset uid -> pod keys
+        #: the resourceVersion of the status this controller last wrote, per DaemonSet uid
+        self._written: dict[str, str] = {}
+        self.events = EventRecorder(client, "daemonset-controller")
+
+    # ------------------------------------------------------------------------------ handlers
+
+    def _on_daemonset(self, old: Obj | None, new: Obj | None) -> None:
+        if new is None and old is not None:
+            self.expectations.forget(old["metadata"].get("uid", ""))
+            self._pods_of.pop(old["metadata"].get("uid", ""), None)
+            self._written.pop(old["metadata"].get("uid", ""), None)
+        obj = new or old
+        assert obj is not None
+        self.queue.add(object_key(obj))
+
+    def _on_node(self, old: Obj | None, new: Obj | None) -> None:
+        if old is not None and new is not None and _placement_fields(old) == _placement_fields(new):
+            return  # a heartbeat: nothing that decides placement changed
+        for ds in self.daemonsets.items():
+            self.queue.add(object_key(ds))
+
+    def _on_pod(self, old: Obj | None, new: Obj | None) -> None:
+        pod = new or old
+        assert pod is not None
+        ref = controller_of(pod)
+        if ref is None or ref.get("kind") != "DaemonSet":
+            return
+        key, owner = object_key(pod), ref.get("uid", "")
+        if new is None:
+            self._pods_of[owner].discard(key)
+        else:
+            self._pods_of[owner].add(key)
+        if old is None:
+            self.expectations.creation_observed(owner)
+        elif deletion_settles(old, new):
+            self.expectations.deletion_observed(owner, key)
+        self.queue.add(f"{pod['metadata']['namespace']}/{ref['name']}")
+
+    # ------------------------------------------------------------------------------ reconciling
+
+    async def reconcile(self, key: object) -> None:
+        ds = self.daemonsets.get(str(key))
+        if ds is None or ds["metadata"].get("deletionTimestamp"):
+            return
+        uid = ds["metadata"]["uid"]
+        if older_version(ds["metadata"].get("resourceVersion", ""), self._written.get(uid, "")):
+            return  # the cache has not seen our last status write yet; its watch event brings the key back
+        pods = [p for k in list(self._pods_of.get(uid, ())) if (p := self.pods.get(k)) is not None
+                and (controller_of(p) or {}).get("uid") == uid]
+        step = plan_daemonset(ds, self.nodes.items(), pods, datetime.now(UTC),
+                              expectations_met=self.expectations.satisfied(uid))
+        if step.create or step.delete:  # (replacing what is still expected would forget it)
+            self.expectations.expect(uid, creates=len(step.create), deletes=[object_key(p) for p in step.delete])
+        failures = await self._delete(ds, step.delete) + await self._create(ds, step.create)
+        await self._write_status(ds, step.status)
+        if step.requeue_after is not None:
+            self.queue.add_after(str(key), step.requeue_after + 0.05)
+        if failures:
+            raise RuntimeError(f"{failures} pod operation(s) for daemonset {key} failed")
+
+    async def _create(self, ds: Obj, nodes: list[str]) -> int:
+        template = daemon_template(ds)
+        labels = {REVISION_LABEL: revision_hash(ds), GENERATION_LABEL: str(ds["metadata"].get("generation", 1))}
+        namespace = ds["metadata"]["namespace"]
+        for done, node in enumerate(nodes):
+            pod = pod_from_template(ds, template, extra_labels=labels)
+            pin_to_node(pod["spec"], node)
+            try:
+                created = await self.client.create(resource_path("v1", "pods", namespace), pod)
+            except ApiError as exc:
+                self.expectations.creation_observed(ds["metadata"]["uid"], len(nodes) - done)
+                await self.events.record(ds, "Warning", "FailedCreate", f"Error creating: {exc.message}")
+                return len(nodes) - done
+            await self.events.record(ds, "Normal", "SuccessfulCreate", f"Created pod: {created['metadata']['name']}")
+        return 0
+
+    async def _delete(self, ds: Obj, pods: list[Obj]) -> int:
+        failures = 0
+        for pod in pods:
+            md = pod["metadata"]
+            try:
+                await self.client.delete(resource_path("v1", "pods", md["namespace"], md["name"]))
+            except ApiError as exc:
+                self.expectations.deletion_observed(ds["metadata"]["uid"], object_key(pod))
+                if not isinstance(exc, NotFoundError):
+                    failures += 1
+                    await self.events.record(ds, "Warning", "FailedDelete", f"Error deleting: {exc.message}")
+                continue
+            await self.events.record(ds, "Normal", "SuccessfulDelete", f"Deleted pod: {md['name']}")
+        return failures
+
+    async def _write_status(self, ds: Obj, status: Obj) -> None:
+        if status == (ds.get("status") or {}):
+            return
+        md = ds["metadata"]
+        written = await self.client.replace(
+            resource_path("apps/v1", "daemonsets", md["namespace"], md["name"], "status"), {**ds, "status": status})
+        self._written[md["uid"]] = written["metadata"]["resourceVersion"]
+
+
+def _placement_fields(node: Obj) -> tuple[object, ...]:
+    """What of a node decides where daemon pods go: labels, taints, cordon and readiness."""
+    ready = [c.get("status") for c in (node.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"]
+    spec = node.get("spec") or {}
+    return (node["metadata"].get("labels"), spec.get("taints"), spec.get("unschedulable"), ready)

@@ -1,0 +1,154 @@
+"""The EndpointSlice controller: every Service with a selector gets ``discovery.k8s.io/v1``
+EndpointSlices (``<service>-<random>``, owned by the Service, so garbage collection removes them with
+it) listing its pods with their ready/serving/terminating conditions; ``kubectl describe svc`` reads
+its Endpoints line from them.
+
+Slices have generated names, so a sync acting on a cache that has not yet shown its previous
+creates would create them again. Like Kubernetes' ``EndpointSliceTracker``, the controller remembers
+the slices it wrote (name and generation) or deleted, and does not sync a Service again until the
+informer shows them all; the informer's event for the last one wakes it. A write the cache never
+shows (the slice was deleted meanwhile, say) stops blocking after :data:`EXPECTATION_TIMEOUT`.
+
+Only slices labelled as managed by this controller are watched and touched: the ``kubernetes``
+Service's slice, and slices of other managers, are not its business.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from minikube_py.client.errors import ApiError, ConflictError, NotFoundError
+from minikube_py.client.rest import ApiClient, Obj, resource_path
+from minikube_py.model.endpoints import (
+    LAST_CHANGE_TRIGGER_TIME,
+    MANAGED_BY_LABEL,
+    SERVICE_NAME_LABEL,
+    SLICE_CONTROLLER,
+    plan_slices,
+    selects_pods,
+)
+from minikube_py.reconcilers.base import object_key
+from minikube_py.reconcilers.endpoints import (
+    CONFLICT_RETRY,
+    ServicePodController,
+    index_discard,
+    namespace_terminating,
+)
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "discovery.k8s.io/v1"
+#: seconds a written slice may take to show in the cache before the Service is synced regardless
+EXPECTATION_TIMEOUT = 10.0
+
+
+@dataclass
+class _Pending:
+    """A Service's writes not yet seen in the cache: slice name -> generation written, or None for
+    a deletion."""
+
+    slices: dict[str, int | None] = field(default_factory=dict)
+    deadline: float = 0.0
+
+
+class EndpointSliceController(ServicePodController):
+    name = "endpointslice-controller"
+
+    def __init__(self, client: ApiClient) -> None:
+        super().__init__(client)
+        self.slices = self.informer(resource_path(API_VERSION, "endpointslices"),
+                                    label_selector=f"{MANAGED_BY_LABEL}={SLICE_CONTROLLER}")
+        self.slices.add_handler(self._on_slice)
+        #: service key -> keys of the managed slices labelled with its name
+        self._by_service: dict[str, set[str]] = defaultdict(set)
+        self._pending: dict[str, _Pending] = {}
+
+    @staticmethod
+    def _service_key(slice_: Obj) -> str | None:
+        name = (slice_["metadata"].get("labels") or {}).get(SERVICE_NAME_LABEL)
+        return f"{slice_['metadata']['namespace']}/{name}" if name else None
+
+    def _on_slice(self, old: Obj | None, new: Obj | None) -> None:
+        obj = new or old
+        assert obj is not None
+        key = object_key(obj)
+        old_service = self._service_key(old) if old is not None else None
+        new_service = self._service_key(new) if new is not None else None
+        if old_service is not None and old_service != new_service:
+            index_discard(self._by_service, old_service, key)
+        if new_service is not None:
+            self._by_service[new_service].add(key)
+        for service_key in {old_service, new_service} - {None}:
+            self.queue.add(service_key)
+
+    def _on_service(self, old: Obj | None, new: Obj | None) -> None:
+        super()._on_service(old, new)
+        if new is None and old is not None:
+            self._pending.pop(object_key(old), None)
+
+    def _caught_up(self, key: str, namespace: str) -> bool:
+        """Whether the cache shows every slice write of the last sync of this Service."""
+        pending = self._pending.get(key)
+        if pending is None:
+            return True
+        for name, generation in pending.slices.items():
+            cached = self.slices.get(f"{namespace}/{name}")
+            seen = cached is None if generation is None else (
+                cached is not None and int(cached["metadata"].get("generation") or 0) >= generation)
+            if not seen:
+                if time.monotonic() < pending.deadline:
+                    self.queue.add_after(key, pending.deadline - time.monotonic())
+                    return False
+                log.warning("%s: slice %s/%s of %s never showed in the cache", self.name, namespace, name, key)
+                break
+        del self._pending[key]
+        return True
+
+    async def reconcile(self, key: object) -> None:
+        key = str(key)
+        service = self.services.get(key)
+        if service is None or not selects_pods(service):
+            return  # owned slices go with their Service through garbage collection
+        namespace = service["metadata"]["namespace"]
+        if not self._caught_up(key, namespace):
+            return
+        pods = self.selected_pods(service)
+        trigger_time = self.tracker.compute(key, service, pods)
+        existing = [s for k in self._by_service.get(key, ()) if (s := self.slices.get(k)) is not None
+                    and not s["metadata"].get("deletionTimestamp")]
+        plan = plan_slices({**service, "apiVersion": "v1", "kind": "Service"}, pods, existing)
+        if not plan:
+            return
+        pending = self._pending[key] = _Pending(deadline=time.monotonic() + EXPECTATION_TIMEOUT)
+        collection = resource_path(API_VERSION, "endpointslices", namespace)
+        try:
+            for slice_ in plan.create:
+                made = await self.client.create(collection, _stamped(slice_, trigger_time))
+                pending.slices[made["metadata"]["name"]] = int(made["metadata"].get("generation") or 1)
+            for slice_ in plan.update:
+                written = await self.client.replace(f"{collection}/{slice_['metadata']['name']}",
+                                                    _stamped(slice_, trigger_time))
+                pending.slices[written["metadata"]["name"]] = int(written["metadata"].get("generation") or 1)
+            for slice_ in plan.delete:
+                with contextlib.suppress(NotFoundError):
+                    await self.client.delete(f"{collection}/{slice_['metadata']['name']}")
+                pending.slices[slice_["metadata"]["name"]] = None
+        except ConflictError:
+            self.queue.add_after(key, CONFLICT_RETRY)  # the cache is behind; its events bring the key back
+        except ApiError as exc:
+            if not namespace_terminating(exc):
+                raise
+
+
+def _stamped(slice_: Obj, trigger_time: str | None) -> Obj:
+    """The slice with the trigger time of the change it carries (or without one, when none is known)."""
+    annotations = {k: v for k, v in (slice_["metadata"].get("annotations") or {}).items()
+                   if k != LAST_CHANGE_TRIGGER_TIME}
+    if trigger_time is not None:
+        annotations[LAST_CHANGE_TRIGGER_TIME] = trigger_time
+    return {**slice_, "apiVersion": API_VERSION, "kind": "EndpointSlice",
+            "metadata": {**slice_["metadata"], "annotations": annotations}}

@@ -1,0 +1,234 @@
+"""The Job controller: runs a Job's pods to completion, counts them, and finishes the Job.
+
+Decisions come from :mod:`minikube_py.model.jobs`; this module carries them out in the order that
+keeps counting exact: delete and create pods, write the status that names newly finished pods,
+remove their ``batch.kubernetes.io/job-tracking`` finalizers, then write the counted status and the
+terminal condition. A finished Job with ``ttlSecondsAfterFinished`` is deleted (foreground, so its
+pods go first) once that time has passed, which Kubernetes leaves to its TTL-after-finished
+controller.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+from minikube_py.client.errors import ApiError, NotFoundError
+from minikube_py.client.rest import ApiClient, Obj, resource_path
+from minikube_py.model.jobs import (
+    COMPLETE,
+    TRACKING_FINALIZER,
+    JobStep,
+    finished_at,
+    has_tracking_finalizer,
+    is_finished,
+    plan_job,
+    settle_job,
+)
+from minikube_py.model.podtemplate import controller_of, pod_from_template
+from minikube_py.model.replication import Expectations
+from minikube_py.reconcilers.base import Controller, object_key
+from minikube_py.reconcilers.events import EventRecorder
+
+
+def deletion_settles(old: Obj | None, new: Obj | None) -> bool:
+    """Whether a pod event is what a delete call's expectation waits for: the pod's removal, or
+    the start of its graceful deletion (what the call causes first)."""
+    if new is None:
+        return True
+    return old is not None and bool(new["metadata"].get("deletionTimestamp")) and not old["metadata"].get(
+        "deletionTimestamp")
+
+
+def older_version(version: str, than: str) -> bool:
+    """Whether a resourceVersion predates another; pykube's are store revisions, so they compare as
+    numbers (anything else is treated as not older)."""
+    return version.isdigit() and than.isdigit() and int(version) < int(than)
+
+
+def _owner_key(pod: Obj, kind: str) -> str | None:
+    ref = controller_of(pod)
+    if ref is None or ref.get("kind") != kind:
+        return None
+    return f"{pod['metadata']['namespace']}/{ref['name']}"
+
+
+class JobController(Controller):
+    name = "job-controller"
+
+    def __init__(self, client: ApiClient) -> None:
+        super().__init__(client)
+        self.jobs = self.informer("/apis/batch/v1/jobs")
+        self.pods = self.informer("/api/v1/pods")
+        self.jobs.add_handler(self._on_job)
+        self.pods.add_handler(self._on_pod)
+        self.expectations = Expectations()
+        self.events = EventRecorder(client, "job-controller")
+        self._pods_of: dict[str, set[str]] = defaultdict(set)
+        #: UIDs whose tracking finalizer was removed, until the cache shows it gone (per job key)
+        self._released: dict[str, set[str]] = defaultdict(set)
+        #: the resourceVersion of the status this controller last wrote, per job key
+        self._written: dict[str, str] = {}
+
+    # ------------------------------------------------------------------------------ handlers
+
+    def _on_job(self, old: Obj | None, new: Obj | None) -> None:
+        if new is None and old is not None:
+            self.expectations.forget(old["metadata"].get("uid", ""))
+        obj = new or old
+        assert obj is not None
+        self.queue.add(object_key(obj))
+
+    def _on_pod(self, old: Obj | None, new: Obj | None) -> None:
+        pod = new or old
+        assert pod is not None
+        key, uid = object_key(pod), pod["metadata"].get("uid", "")
+        job_uid = (controller_of(pod) or {}).get("uid", "")
+        old_owner = _owner_key(old, "Job") if old else None
+        owner = _owner_key(new, "Job") if new else None
+        if old_owner and old_owner != owner:
+            self._pods_of[old_owner].discard(key)
+            self.queue.add(old_owner)
+        if owner is None:
+            return
+        if new is None:
+            self._pods_of[owner].discard(key)
+        else:
+            self._pods_of[owner].add(key)
+        if old is None:
+            self.expectations.creation_observed(job_uid)
+        elif deletion_settles(old, new):
+            self.expectations.deletion_observed(job_uid, key)
+        if new is None or not has_tracking_finalizer(new):
+            self._released[owner].discard(uid)
+        self.queue.add(owner)
+
+    # ------------------------------------------------------------------------------ reconciling
+
+    async def reconcile(self, key: object) -> None:
+        key = str(key)
+        job = self.jobs.get(key)
+        pods = [p for k in list(self._pods_of.get(key, ())) if (p := self.pods.get(k)) is not None]
+        owner_uid = job["metadata"]["uid"] if job else None
+        mine = [p for p in pods if (controller_of(p) or {}).get("uid") == owner_uid]
+        for orphan in pods:
+            if (controller_of(orphan) or {}).get("uid") != owner_uid and has_tracking_finalizer(orphan):
+                await self._release(key, orphan)  # its Job is gone: nothing will count it any more
+        if job is None:
+            self._released.pop(key, None)
+            self._pods_of.pop(key, None)
+            self._written.pop(key, None)
+            return
+        if older_version(job["metadata"].get("resourceVersion", ""), self._written.get(key, "")):
+            return  # the cache has not seen our last status write yet; its watch event brings the key back
+        if is_finished(job):
+            await self._expire(job)
+            return
+        uid = job["metadata"]["uid"]
+        now = datetime.now(UTC)
+        step = plan_job(job, mine, now, released=frozenset(self._released.get(key, ())),
+                        expectations_met=self.expectations.satisfied(uid))
+        if step.create or step.delete:  # (replacing what is still expected would forget it)
+            self.expectations.expect(uid, creates=step.create, deletes=[object_key(p) for p in step.delete])
+        failures = await self._delete(job, step) + await self._create(job, step)
+        for event_type, reason, message in step.events:
+            await self.events.record(job, event_type, reason, message)
+        job = await self._write_status(job, step.status)
+        for pod in step.release:
+            await self._release(key, pod)
+        with_finalizer = {p["metadata"]["uid"] for p in mine if has_tracking_finalizer(p)} - self._released[key]
+        settled = copy.deepcopy(job.get("status") or {})
+        finished = settle_job(settled, with_finalizer, step.final, step.terminating, now)
+        job = await self._write_status(job, settled)
+        if finished and step.final is not None:
+            if step.final["type"] == COMPLETE:
+                await self.events.record(job, "Normal", "Completed", "Job completed")
+            else:
+                await self.events.record(job, "Warning", step.final["reason"], step.final["message"])
+            await self._expire(job)
+        if step.requeue_after is not None:
+            self.queue.add_after(key, step.requeue_after + 0.05)
+        if failures:
+            raise RuntimeError(f"{failures} pod operation(s) for job {key} failed")
+
+    async def _delete(self, job: Obj, step: JobStep) -> int:
+        failures = 0
+        for pod in step.delete:
+            md = pod["metadata"]
+            try:
+                await self.client.delete(resource_path("v1", "pods", md["namespace"], md["name"]))
+            except NotFoundError:
+                self.expectations.deletion_observed(job["metadata"]["uid"], object_key(pod))
+                continue
+            except ApiError as exc:
+                self.expectations.deletion_observed(job["metadata"]["uid"], object_key(pod))
+                failures += 1
+                await self.events.record(job, "Warning", "FailedDelete", f"Error deleting: {exc.message}")
+                continue
+            await self.events.record(job, "Normal", "SuccessfulDelete", f"Deleted pod: {md['name']}")
+        return failures
+
+    async def _create(self, job: Obj, step: JobStep) -> int:
+        created_count = 0
+        template = (job.get("spec") or {}).get("template") or {}
+        namespace = job["metadata"]["namespace"]
+        for _ in range(step.create):
+            pod = pod_from_template(job, template)
+            finalizers = pod["metadata"].setdefault("finalizers", [])
+            if TRACKING_FINALIZER not in finalizers:
+                finalizers.append(TRACKING_FINALIZER)
+            try:
+                created = await self.client.create(resource_path("v1", "pods", namespace), pod)
+            except ApiError as exc:
+                await self.events.record(job, "Warning", "FailedCreate", f"Error creating: {exc.message}")
+                break  # the next attempt comes with the retry's back-off, not in a burst of failures
+            created_count += 1
+            await self.events.record(job, "Normal", "SuccessfulCreate", f"Created pod: {created['metadata']['name']}")
+        missing = step.create - created_count
+        if missing:
+            self.expectations.creation_observed(job["metadata"]["uid"], missing)  # never coming
+            active = int(step.status.get("active", 0)) - missing
+            step.status.pop("active", None)
+            if active > 0:
+                step.status["active"] = active
+        return missing
+
+    async def _release(self, key: str, pod: Obj) -> None:
+        md = pod["metadata"]
+        if md["uid"] in self._released[key]:
+            return
+        try:
+            await self.client.patch(resource_path("v1", "pods", md["namespace"], md["name"]),
+                                    {"metadata": {"$deleteFromPrimitiveList/finalizers": [TRACKING_FINALIZER]}},
+                                    "strategic")
+        except NotFoundError:
+            return
+        self._released[key].add(md["uid"])
+
+    async def _write_status(self, job: Obj, status: Obj) -> Obj:
+        """Replace the status if it changed; a stale resourceVersion (someone else wrote the Job
+        meanwhile) answers 409 and the key is retried with fresh caches."""
+        if status == (job.get("status") or {}):
+            return job
+        md = job["metadata"]
+        written = await self.client.replace(
+            resource_path("batch/v1", "jobs", md["namespace"], md["name"], "status"), {**job, "status": status})
+        self._written[object_key(job)] = written["metadata"]["resourceVersion"]
+        return written
+
+    async def _expire(self, job: Obj) -> None:
+        """Delete a finished Job whose ``ttlSecondsAfterFinished`` has passed, or come back then."""
+        ttl = (job.get("spec") or {}).get("ttlSecondsAfterFinished")
+        done = finished_at(job)
+        if ttl is None or done is None or job["metadata"].get("deletionTimestamp"):
+            return
+        left = (done + timedelta(seconds=int(ttl)) - datetime.now(UTC)).total_seconds()
+        if left > 0:
+            self.queue.add_after(object_key(job), left + 0.05)
+            return
+        md = job["metadata"]
+        with contextlib.suppress(NotFoundError):
+            await self.client.delete(resource_path("batch/v1", "jobs", md["namespace"], md["name"]),
+                                     propagation_policy="Foreground")

@@ -1,0 +1,304 @@
+"""The scheduler: binds pending pods to nodes through ``pods/<name>/binding``.
+
+Shaped like kube-scheduler, folded into one asyncio task:
+
+- its own view of the cluster: a :class:`~minikube_py.model.scheduling.NodeInfo` per node with
+  running totals, updated from the pod and node informers as events arrive (never re-scanned);
+- assume, then bind: a decision is counted on its node at once, and the binding goes out in the
+  background (a bounded number at a time), so the next decision already sees it; a failed binding
+  forgets the assumption, the informer showing the pod bound confirms it;
+- an unschedulable set: a pod that fits nowhere gets a ``FailedScheduling`` event and a
+  PodScheduled=False condition, and waits until a node changes or a pod leaves a node, then is
+  retried after its back-off (1 s doubling to 10 s), and at least every minute; nothing polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from datetime import UTC, datetime
+
+import aiohttp
+
+from minikube_py.client.errors import ApiError, ConflictError, NotFoundError
+from minikube_py.client.rest import ApiClient, Obj, resource_path
+from minikube_py.model.scheduling import (
+    DEFAULT_SCHEDULER,
+    NO_NODES,
+    Failure,
+    NodeInfo,
+    PodInfo,
+    failure_message,
+    feasible_nodes_to_find,
+    find_feasible,
+    node_fingerprint,
+    pod_info,
+    select_host,
+    static_failure,
+)
+from minikube_py.reconcilers.base import Controller, object_key
+from minikube_py.reconcilers.events import EventRecorder
+
+log = logging.getLogger(__name__)
+
+#: bindings in flight at once: enough to hide the round trip, few enough not to swamp the server
+MAX_BINDINGS_IN_FLIGHT = 64
+#: events waiting to be written before new ones are dropped (as client-go's event broadcaster sheds
+#: events rather than slow the scheduler down when the API server falls behind)
+MAX_PENDING_EVENTS = 1000
+#: kube-scheduler's per-pod back-off after a failed attempt
+INITIAL_BACKOFF, MAX_BACKOFF = 1.0, 10.0
+#: an unschedulable pod is retried this often even when nothing seems to change
+RETRY_UNSCHEDULABLE_AFTER = 60.0
+#: distinct pod signatures whose static filter results are kept (DaemonSet pods each have their own)
+STATIC_CACHE_SIZE = 256
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def is_pending(pod: Obj) -> bool:
+    """Unbound, ours to schedule, and not on its way out."""
+    spec = pod.get("spec") or {}
+    return (not spec.get("nodeName") and spec.get("schedulerName", DEFAULT_SCHEDULER) == DEFAULT_SCHEDULER
+            and not pod["metadata"].get("deletionTimestamp"))
+
+
+def _terminal(pod: Obj) -> bool:
+    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
+def backoff(attempts: int) -> float:
+    return min(INITIAL_BACKOFF * 2 ** max(attempts - 1, 0), MAX_BACKOFF)
+
+
+class Scheduler(Controller):
+    name = "scheduler"
+
+    def __init__(self, client: ApiClient, *, percentage_of_nodes_to_score: int = 0,
+                 max_bindings_in_flight: int = MAX_BINDINGS_IN_FLIGHT, rng: random.Random | None = None) -> None:
+        super().__init__(client)
+        self.pods = self.informer("/api/v1/pods")
+        self.nodes = self.informer("/api/v1/nodes")
+        self.pods.add_handler(self._on_pod)
+        self.nodes.add_handler(self._on_node)
+        self.recorder = EventRecorder(client, DEFAULT_SCHEDULER)
+        self.percentage = percentage_of_nodes_to_score
+        self._rng = rng or random.Random()
+        self._bindings = asyncio.Semaphore(max_bindings_in_flight)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._events: set[asyncio.Task[None]] = set()
+        self.node_infos: dict[str, NodeInfo] = {}
+        #: pod key -> (node, assumed): every pod counted on a node, bound or only decided
+        self._placed: dict[str, tuple[str, bool]] = {}
+        #: schedulable candidates in a stable order, rebuilt when a node changes
+        self._candidates: list[NodeInfo] | None = None
+        #: pod signature -> (nodes passing the node-only filters, failures of the others)
+        self._static: dict[bytes, tuple[list[NodeInfo], list[Failure]]] = {}
+        self._next_start = 0
+        #: pod key -> (failed attempts, loop time of the last one), until the pod is bound or gone
+        self._attempts: dict[str, tuple[int, float]] = {}
+        #: unschedulable pods waiting for a change in the cluster
+        self._waiting: set[str] = set()
+
+    # -------------------------------------------------------------------------- informer events
+
+    def _on_pod(self, old: Obj | None, new: Obj | None) -> None:
+        if new is None:
+            assert old is not None
+            key = object_key(old)
+            self._attempts.pop(key, None)
+            self._waiting.discard(key)
+            if self._unplace(key):
+                self._retry_waiting()
+            return
+        key = object_key(new)
+        node = (new.get("spec") or {}).get("nodeName")
+        if node:
+            self._attempts.pop(key, None)
+            self._waiting.discard(key)
+            if _terminal(new):
+                if self._unplace(key):
+                    self._retry_waiting()
+            else:
+                self._confirm(key, node, new)
+        elif is_pending(new):
+            if key in self._attempts and old is not None and old.get("spec") == new.get("spec"):
+                return  # only its status changed (our own condition, say): nothing new to try
+            self.queue.add(key)
+
+    def _on_node(self, old: Obj | None, new: Obj | None) -> None:
+        name = (new or old or {})["metadata"]["name"]
+        info = self.node_infos.get(name)
+        if new is not None and old is not None and info is not None and node_fingerprint(old) == node_fingerprint(new):
+            info.node = new
+            return
+        if new is None:
+            if info is not None:
+                info.set_node(None)
+                if not info.pods:
+                    del self.node_infos[name]
+        else:
+            if info is None:
+                info = self.node_infos[name] = NodeInfo(name)
+            info.set_node(new)
+        self._candidates = None
+        self._static.clear()
+        self._retry_waiting()
+
+    # -------------------------------------------------------------------------- the cache
+
+    def _node(self, name: str) -> NodeInfo:
+        info = self.node_infos.get(name)
+        if info is None:
+            info = self.node_infos[name] = NodeInfo(name)
+        return info
+
+    def _assume(self, info: PodInfo, node: str) -> None:
+        self._node(node).add(info)
+        self._placed[info.key] = (node, True)
+
+    def _confirm(self, key: str, node: str, pod: Obj) -> None:
+        placed = self._placed.get(key)
+        if placed is not None and placed[0] == node:
+            if placed[1]:
+                self._placed[key] = (node, False)
+            return
+        if placed is not None:
+            self._unplace(key)
+        self._node(node).add(pod_info(pod))
+        self._placed[key] = (node, False)
+
+    def _unplace(self, key: str) -> bool:
+        placed = self._placed.pop(key, None)
+        if placed is None:
+            return False
+        info = self.node_infos.get(placed[0])
+        if info is not None:
+            info.remove(key)
+            if info.node is None and not info.pods:
+                del self.node_infos[placed[0]]
+        return True
+
+    def _forget(self, key: str, node: str) -> None:
+        """Undo an assumption whose binding failed, unless the informer has meanwhile shown the pod
+        bound (then the cache is already right)."""
+        if self._placed.get(key) == (node, True) and self._unplace(key):
+            self._retry_waiting()
+
+    def _candidate_nodes(self) -> list[NodeInfo]:
+        if self._candidates is None:
+            self._candidates = [info for info in self.node_infos.values() if info.node is not None]
+        return self._candidates
+
+    def _static_filtered(self, pod: PodInfo) -> tuple[list[NodeInfo], list[Failure]]:
+        cached = self._static.get(pod.signature)
+        if cached is None:
+            passing: list[NodeInfo] = []
+            failures: list[Failure] = []
+            for node in self._candidate_nodes():
+                failure = static_failure(pod, node)
+                if failure is None:
+                    passing.append(node)
+                else:
+                    failures.append(failure)
+            if len(self._static) >= STATIC_CACHE_SIZE:
+                self._static.clear()
+            cached = self._static[pod.signature] = (passing, failures)
+        return cached
+
+    def _retry_waiting(self) -> None:
+        """Something changed that may let unschedulable pods fit: queue them, each after what is
+        left of its back-off."""
+        if not self._waiting:
+            return
+        now = asyncio.get_running_loop().time()
+        for key in self._waiting:
+            attempts, last = self._attempts.get(key, (0, now))
+            delay = last + backoff(attempts) - now
+            if delay > 0:
+                self.queue.add_after(key, delay)
+            else:
+                self.queue.add(key)
+        self._waiting.clear()
+
+    # -------------------------------------------------------------------------- one decision
+
+    async def reconcile(self, key: object) -> None:
+        pod = self.pods.get(str(key))
+        if pod is None or not is_pending(pod) or str(key) in self._placed:
+            return
+        info = pod_info(pod)
+        total = len(self._candidate_nodes())
+        if total == 0:
+            await self._unschedulable(pod, "SchedulerError", NO_NODES)
+            return
+        passing, static_failures = self._static_filtered(info)
+        search = find_feasible(info, passing, self._next_start, feasible_nodes_to_find(total, self.percentage))
+        self._next_start = (self._next_start + search.examined) % max(len(passing), 1)
+        if not search.feasible:
+            message = failure_message(total, [*static_failures, *search.failures.values()], info.can_preempt)
+            await self._unschedulable(pod, "Unschedulable", message)
+            return
+        node = select_host(info, search.feasible, self._rng).name
+        self._assume(info, node)
+        self._attempts.pop(info.key, None)
+        self._waiting.discard(info.key)
+        await self._bindings.acquire()
+        task = asyncio.create_task(self._bind(pod, node), name=f"scheduler: bind {info.key}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _bind(self, pod: Obj, node: str) -> None:
+        md = pod["metadata"]
+        key = object_key(pod)
+        binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": md["name"], "uid": md.get("uid")},
+                   "target": {"apiVersion": "v1", "kind": "Node", "name": node}}
+        try:
+            try:
+                await self.client.create(resource_path("v1", "pods", md["namespace"], md["name"], "binding"), binding)
+            except (ApiError, aiohttp.ClientError, TimeoutError) as exc:
+                self._forget(key, node)
+                if not isinstance(exc, NotFoundError | ConflictError):
+                    # the pod is still ours to place: try again later (a 404 means it is gone, a 409
+                    # that someone bound or deleted it, and the informer will say so)
+                    log.warning("scheduler: binding %s to %s failed: %s", key, node, exc)
+                    self.queue.add_after(key, INITIAL_BACKOFF)
+                return
+        finally:
+            self._bindings.release()
+        self._event(pod, "Normal", "Scheduled", f"Successfully assigned {md['namespace']}/{md['name']} to {node}")
+
+    def _event(self, pod: Obj, event_type: str, reason: str, message: str) -> None:
+        """Record an event in the background: events are for people, and writing them must not hold
+        up the next decision."""
+        if len(self._events) >= MAX_PENDING_EVENTS:
+            log.debug("scheduler: dropping event %s for %s", reason, object_key(pod))
+            return
+        task = asyncio.create_task(self.recorder.record(pod, event_type, reason, message))
+        self._events.add(task)
+        task.add_done_callback(self._events.discard)
+
+    async def _unschedulable(self, pod: Obj, reason: str, message: str) -> None:
+        key = object_key(pod)
+        now = asyncio.get_running_loop().time()
+        attempts = self._attempts.get(key, (0, now))[0] + 1
+        self._attempts[key] = (attempts, now)
+        self._waiting.add(key)
+        self.queue.add_after(key, RETRY_UNSCHEDULABLE_AFTER)
+        self._event(pod, "Warning", "FailedScheduling", message)
+        conditions = (pod.get("status") or {}).get("conditions") or []
+        current = next((c for c in conditions if c.get("type") == "PodScheduled"), None)
+        if current is not None and (current.get("status"), current.get("reason"), current.get("message")) == (
+                "False", reason, message):
+            return
+        since = current.get("lastTransitionTime") if current is not None and current.get("status") == "False" else None
+        condition = {"type": "PodScheduled", "status": "False", "reason": reason, "message": message,
+                     "lastProbeTime": None, "lastTransitionTime": since or _now()}
+        md = pod["metadata"]
+        with contextlib.suppress(NotFoundError, ConflictError):  # gone or bound meanwhile: the informer says so
+            await self.client.patch(resource_path("v1", "pods", md["namespace"], md["name"], "status"),
+                                    {"status": {"conditions": [condition]}}, "strategic")

@@ -1,0 +1,146 @@
+"""Node lifecycle against the real server (short timings), hollow nodes, the scheduler and the RC
+controller: a node that stops heartbeating loses its pods to the healthy nodes, and comes back clean.
+
+Timings: grace period 4 s, eviction timeout 6 s; hollow nodes renew their leases every 2 s.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from minikube_py.hollow import HollowNodes, hollow_nodes_in_thread
+from minikube_py.testing import RunningServer, start_server
+
+Obj = dict[str, Any]
+NODES = ["n1", "n2", "n3"]
+GRACE, EVICTION = 4.0, 6.0
+UNREACHABLE = "node.kubernetes.io/unreachable"
+NS = "lifecycle"
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, HollowNodes]]:
+    running = start_server(tmp_path_factory.mktemp("nodelifecycle") / "data",
+                           "--node-monitor-grace-period", str(GRACE), "--pod-eviction-timeout", str(EVICTION))
+    try:
+        with hollow_nodes_in_thread(running.kubeconfig, NODES) as nodes:
+            running.kubectl("create", "namespace", NS)
+            yield running, nodes
+    finally:
+        running.stop()
+
+
+def eventually(check: Callable[[], Any], what: str, timeout: float = 40.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def get(server: RunningServer, path: str) -> Obj:
+    status, body = server.request("GET", path)
+    assert status == 200, body
+    result: Obj = body
+    return result
+
+
+def node(server: RunningServer, name: str) -> Obj:
+    return get(server, f"/api/v1/nodes/{name}")
+
+
+def node_when(server: RunningServer, name: str, predicate: Callable[[Obj], bool]) -> Obj | None:
+    found = node(server, name)
+    return found if predicate(found) else None
+
+
+def ready(obj: Obj) -> str | None:
+    return next((c["status"] for c in obj.get("status", {}).get("conditions") or [] if c["type"] == "Ready"), None)
+
+
+def unreachable_taints(obj: Obj) -> list[Obj]:
+    return [t for t in obj.get("spec", {}).get("taints") or [] if t["key"] == UNREACHABLE]
+
+
+def pods(server: RunningServer, selector: str = "app=web") -> list[Obj]:
+    items: list[Obj] = get(server, f"/api/v1/namespaces/{NS}/pods?labelSelector={selector}")["items"]
+    return items
+
+
+def healthy_spread(server: RunningServer, count: int, avoid: str = "") -> Counter[str] | None:
+    """Pods per node once exactly ``count`` web pods exist, all Running and Ready, none on ``avoid``."""
+    found = pods(server)
+    if len(found) != count or any(p["spec"].get("nodeName") in (None, avoid) or ready(p) != "True"
+                                  or p["metadata"].get("deletionTimestamp") for p in found):
+        return None
+    return Counter(p["spec"]["nodeName"] for p in found)
+
+
+def test_a_silent_node_loses_its_pods_to_healthy_nodes_and_comes_back_clean(
+        cluster: tuple[RunningServer, HollowNodes]) -> None:
+    server, hollow = cluster
+    rc = {"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "web"},
+          "spec": {"replicas": 6, "selector": {"app": "web"},
+                   "template": {"metadata": {"labels": {"app": "web"}},
+                                "spec": {"containers": [{"name": "c", "image": "registry.example/web:1"}]}}}}
+    server.kubectl("-n", NS, "apply", "-f", "-", input=json.dumps(rc))
+    spread = eventually(lambda: healthy_spread(server, 6), "6 ready web pods")
+    assert set(spread) == set(NODES), spread
+    # a pod that tolerates the unreachable taint for ever stays through the outage
+    keeper = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "keeper", "labels": {"app": "keeper"}},
+              "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "registry.example/keeper:1"}],
+                       "tolerations": [{"key": UNREACHABLE, "operator": "Exists", "effect": "NoExecute"}]}}
+    server.kubectl("-n", NS, "apply", "-f", "-", input=json.dumps(keeper))
+    eventually(lambda: ready(get(server, f"/api/v1/namespaces/{NS}/pods/keeper")) == "True", "keeper to be ready")
+    doomed = {p["metadata"]["name"] for p in pods(server) if p["spec"]["nodeName"] == "n1"}
+
+    hollow.fail("n1")
+    failed = time.monotonic()
+    lost = eventually(lambda: node_when(server, "n1", lambda n: ready(n) == "Unknown"), "n1 Ready=Unknown")
+    noticed = time.monotonic() - failed
+    # the lease may have been renewed just before the failure; the controller rechecks at the deadline
+    assert noticed < GRACE + 2 + 3, f"n1 was noticed after {noticed:.1f}s"
+    condition = next(c for c in lost["status"]["conditions"] if c["type"] == "Ready")
+    assert (condition["reason"], condition["message"]) == ("NodeStatusUnknown", "Kubelet stopped posting node status.")
+    taints = eventually(lambda: unreachable_taints(node(server, "n1")), "the unreachable taints")
+    assert sorted(t["effect"] for t in taints) == ["NoExecute", "NoSchedule"]
+    assert all(t.get("timeAdded") for t in taints)
+
+    # its pods leave the service endpoints first: not ready, while still there
+    on_n1 = eventually(lambda: [p for p in pods(server) if p["spec"]["nodeName"] == "n1"
+                                and ready(p) == "False"] or None, "n1's pods to be marked not ready")
+    assert {p["metadata"]["name"] for p in on_n1} <= doomed
+    assert time.monotonic() - failed < GRACE + 2 + EVICTION, "pods were not marked not ready before eviction"
+
+    # after the eviction timeout they are replaced on the healthy nodes
+    spread = eventually(lambda: healthy_spread(server, 6, avoid="n1"), "6 ready web pods on n2 and n3")
+    assert set(spread) == {"n2", "n3"}, spread
+    assert time.monotonic() - failed >= EVICTION, "pods were evicted before their toleration ran out"
+    assert not doomed & {p["metadata"]["name"] for p in pods(server)}
+    status = get(server, f"/api/v1/namespaces/{NS}/replicationcontrollers/web")["status"]
+    eventually(lambda: get(server, f"/api/v1/namespaces/{NS}/replicationcontrollers/web")["status"].get(
+        "readyReplicas") == 6, f"the RC to be back at 6 ready replicas (status {status})")
+    keeper_now = get(server, f"/api/v1/namespaces/{NS}/pods/keeper")
+    assert keeper_now["spec"]["nodeName"] == "n1" and not keeper_now["metadata"].get("deletionTimestamp")
+    assert ready(keeper_now) == "False"
+
+    reasons = {(e["involvedObject"]["kind"], e["involvedObject"]["name"], e["reason"])
+               for e in get(server, "/api/v1/events")["items"]}
+    assert ("Node", "n1", "NodeNotReady") in reasons
+    assert any(kind == "Pod" and reason == "TaintManagerEviction" and name in doomed for kind, name, reason in reasons)
+
+    hollow.recover("n1")
+    back = eventually(lambda: node_when(server, "n1", lambda n: ready(n) == "True" and not unreachable_taints(n)),
+                      "n1 Ready again without the unreachable taints", timeout=20)
+    assert ready(back) == "True"
+    assert not [p for p in pods(server) if p["spec"]["nodeName"] == "n1"], "a replaced pod is still bound to n1"
+    assert healthy_spread(server, 6, avoid="n1") is not None
