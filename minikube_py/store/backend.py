@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, func, select, text
+from sqlalchemy import Table, event, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -56,6 +57,8 @@ class Backend:
     """Base of the two backends; ``shared`` says whether other processes may write the database."""
 
     shared = False
+    #: the dialect's INSERT construct, which knows ON CONFLICT
+    _insert: Callable[[Table], Any]
 
     def __init__(self, url: URL, options: dict[str, Any]) -> None:
         self.url = url
@@ -63,6 +66,13 @@ class Backend:
 
     def engines(self) -> Engines:
         raise NotImplementedError
+
+    def upsert(self, table: Table) -> Any:
+        """``INSERT ... ON CONFLICT (primary key) DO UPDATE`` of the other columns: one statement
+        writes new and changed rows alike (both dialects spell it the same way)."""
+        statement = self._insert(table)
+        changed = {column.name: statement.excluded[column.name] for column in table.c if not column.primary_key}
+        return statement.on_conflict_do_update(index_elements=list(table.primary_key), set_=changed)
 
     async def lock_revisions(self, conn: AsyncConnection) -> None:
         """Called first in every write transaction; returns once this transaction may allocate revisions."""
@@ -76,6 +86,8 @@ class Backend:
 
 
 class SqliteBackend(Backend):
+    _insert = staticmethod(sqlite.insert)
+
     def engines(self) -> Engines:
         synchronous = str(self.options.get("sqlite_synchronous", "NORMAL")).upper()
         if synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
@@ -115,6 +127,7 @@ class SqliteBackend(Backend):
 
 class PostgresBackend(Backend):
     shared = True
+    _insert = staticmethod(postgresql.insert)
 
     def engines(self) -> Engines:
         write = create_async_engine(self.url, pool_size=1, max_overflow=0, pool_pre_ping=True)
@@ -138,7 +151,7 @@ class PostgresBackend(Backend):
         return functools.partial(self._listen, engine)
 
     async def _listen(
-        self, engine: AsyncEngine, wake: Callable[[], None], follow: Callable[[], Awaitable[None]]
+        self, engine: AsyncEngine, wake: Callable[[int | None], None], follow: Callable[[], Awaitable[None]]
     ) -> None:
         """LISTEN on a dedicated connection and run ``follow`` until that connection is lost (raises
         ConnectionError) or ``follow`` fails; the caller reconnects."""
@@ -146,7 +159,7 @@ class PostgresBackend(Backend):
             driver = (await conn.get_raw_connection()).driver_connection
             assert driver is not None
             lost = asyncio.Event()
-            await driver.add_listener(CHANNEL, lambda *_: wake())
+            await driver.add_listener(CHANNEL, lambda _conn, _pid, _channel, payload: wake(_announced(payload)))
             driver.add_termination_listener(lambda *_: lost.set())
             follower = asyncio.create_task(follow(), name="pykube-store-follow")
             watchdog = asyncio.create_task(lost.wait(), name="pykube-store-listen-watchdog")
@@ -159,6 +172,11 @@ class PostgresBackend(Backend):
                 follower.cancel()
                 watchdog.cancel()
                 await asyncio.gather(follower, watchdog, return_exceptions=True)
+
+
+def _announced(payload: str) -> int | None:
+    """The revision a notification announces (None if the payload is not one of ours)."""
+    return int(payload) if payload.isdigit() else None
 
 
 def backend_for(url: str, options: dict[str, Any]) -> Backend:

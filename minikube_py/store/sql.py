@@ -7,23 +7,33 @@ few transactions rather than 50. One writer per process, plus PostgreSQL's advis
 processes, means revisions commit in revision order: a tailer of the events table never sees a
 lower revision appear after a higher one.
 
-Reads go through their own connection pool and never queue behind the writer (SQLite WAL lets
-readers run during a write transaction).
+Reads (get, list, current_revision) are served from :class:`ObjectCache`, an in-memory mirror of
+every current object, loaded at start and kept current by the ordered event path that also feeds the
+watch hub; a batch reaches the mirror before its committers and watchers are released, so a read
+after commit() returns sees the write. The database is read only at start, for watchers resuming
+from old history, and (PostgreSQL) by the tailer and the writer.
+
+On PostgreSQL with several servers, the mirror learns of other servers' writes through the tailer,
+so a read on one server may lag a write committed on another by the NOTIFY latency (milliseconds),
+exactly as reads from kube-apiserver's watch cache may lag etcd. Conditional writes stay correct
+regardless: the writer checks their preconditions against rows it SELECTs inside its locked
+transaction, never against the mirror.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from minikube_py.store.backend import Backend, Engines
-from minikube_py.store.base import Compacted, Event, KeyNotFound, ListResult, Obj, Op
+from minikube_py.store.base import Compacted, Event, ListResult, Obj, Op
+from minikube_py.store.cache import ObjectCache
 from minikube_py.store.feed import EventFeed
 from minikube_py.store.plan import BatchPlan, EventRow, Row, decode, decode_event, plan_batch, touched_keys
 from minikube_py.store.schema import COMPACTED, REVISION, events, key_range, meta, metadata, objects
@@ -66,6 +76,41 @@ class StoreOptions:
         return cls(**{name: options[name] for name in cls.__dataclass_fields__ if name in options})
 
 
+#: list() decodes this many objects between yields to the event loop (~5 ms of work)
+_DECODE_SLICE = 1000
+
+
+class ForeignWrite(RuntimeError):
+    """The revision counter moved under the writer: another process wrote a database this process
+    believed it owned (two servers on one SQLite file)."""
+
+
+class _Delivery:
+    """Where the event feed delivers: each batch updates the object cache first, then the watch hub
+    (whose publish releases committers waiting for their revision)."""
+
+    def __init__(self, cache: ObjectCache, hub: WatchHub, load: Callable[[], Awaitable[ObjectCache]]) -> None:
+        self.cache = cache
+        self.hub = hub
+        self._load = load
+
+    @property
+    def revision(self) -> int:
+        return self.cache.revision
+
+    def publish(self, rows: Sequence[EventRow]) -> None:
+        self.cache.apply(rows)
+        self.hub.publish([decode_event(row) for row in rows])
+
+    async def resync(self) -> None:
+        """Reload the cache from the objects table; if the database moved on meanwhile, the events in
+        between are lost to the watchers, which the hub expires so they re-list."""
+        cache = await self._load()
+        self.cache = cache
+        if cache.revision != self.hub.revision:
+            self.hub.restart(cache.revision)
+
+
 @dataclass(frozen=True, slots=True)
 class _Pending:
     ops: tuple[Op, ...]
@@ -80,7 +125,7 @@ class SqlStore:
         self._backend = backend
         self._options = options or StoreOptions()
         self._engines: Engines | None = None
-        self._hub: WatchHub | None = None
+        self._delivery: _Delivery | None = None
         self._feed: EventFeed | None = None
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
@@ -91,12 +136,14 @@ class SqlStore:
 
     async def start(self) -> None:
         self._engines = self._backend.engines()
-        revision, compacted = await self._create_schema()
+        compacted = await self._create_schema()
+        cache = await self._load()
         options = self._options
-        self._hub = WatchHub(revision, compacted, ring_size=options.ring_size, buffer_size=options.watch_buffer)
+        hub = WatchHub(cache.revision, compacted, ring_size=options.ring_size, buffer_size=options.watch_buffer)
+        self._delivery = _Delivery(cache, hub, self._load)
         listen = self._backend.listener(self._engines.point)
         self._feed = EventFeed(
-            self._hub, self._history, listen=listen, poll_interval=options.poll_interval if listen else None
+            self._delivery, self._tail, listen=listen, poll_interval=options.poll_interval if listen else None
         )
         self._writer = self._spawn(self._write_loop(), "pykube-store-writer")
         self._tasks.append(self._spawn(self._feed.run(), "pykube-store-feed"))
@@ -108,13 +155,13 @@ class SqlStore:
         if self._closing or self._engines is None:
             return
         self._closing = True
-        assert self._writer is not None and self._hub is not None
+        assert self._writer is not None and self._delivery is not None
         self._queue.put_nowait(None)
         await self._writer
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._hub.close()
+        self._delivery.hub.close()
         await self._engines.dispose()
 
     @staticmethod
@@ -129,9 +176,9 @@ class SqlStore:
         task.add_done_callback(report)
         return task
 
-    async def _create_schema(self) -> tuple[int, int]:
+    async def _create_schema(self) -> int:
         """Create what is missing (under the writers' lock, as servers may start together); return
-        the newest and the compacted revision."""
+        the compacted revision."""
         async with self._engine().write.begin() as conn:
             await self._backend.lock_revisions(conn)
             await conn.run_sync(metadata.create_all)
@@ -139,70 +186,72 @@ class SqlStore:
             missing = [{"name": name, "value": 0} for name in (REVISION, COMPACTED) if name not in counters]
             if missing:
                 await conn.execute(insert(meta), missing)
-        return counters.get(REVISION, 0), counters.get(COMPACTED, 0)
+        return counters.get(COMPACTED, 0)
+
+    async def _load(self) -> ObjectCache:
+        """Every current object and the revision they reflect, read in one snapshot."""
+        async with self._engine().snapshot.connect() as conn, conn.begin():
+            revision = (await _counters(conn))[REVISION]
+            rows = await conn.execute(select(objects.c.key, objects.c.revision, objects.c.value))
+            return ObjectCache(revision, ((row.key, Row(row.revision, row.value)) for row in rows))
 
     def _engine(self) -> Engines:
         if self._engines is None:
             raise RuntimeError("the store is not started")
         return self._engines
 
-    def _watch_hub(self) -> WatchHub:
-        if self._hub is None:
+    def _delivered(self) -> _Delivery:
+        if self._delivery is None:
             raise RuntimeError("the store is not started")
-        return self._hub
+        return self._delivery
 
     # -- reads -----------------------------------------------------------------------------------
 
     async def get(self, key: str) -> Obj:
-        async with self._engine().point.connect() as conn:
-            row = (await conn.execute(select(objects.c.revision, objects.c.value).where(objects.c.key == key))).first()
-        if row is None:
-            raise KeyNotFound(key, f"{key} not found")
-        return decode(row.value, row.revision)
+        return self._delivered().cache.get(key)
 
     async def list(self, prefix: str, *, start_after: str | None = None, limit: int | None = None) -> ListResult:
-        query = (
-            select(objects.c.key, objects.c.revision, objects.c.value)
-            .where(key_range(objects.c.key, prefix, start_after))
-            .order_by(objects.c.key)
-        )
-        if limit is not None:
-            query = query.limit(limit + 1)
-        async with self._engine().snapshot.connect() as conn, conn.begin():
-            revision = (await _counters(conn))[REVISION]
-            rows = (await conn.execute(query)).all()
-        next_key = None
-        if limit is not None and len(rows) > limit:
-            rows = rows[:limit]
-            next_key = rows[-1].key if rows else None
-        return ListResult([decode(row.value, row.revision) for row in rows], revision, next_key)
+        cache = self._delivered().cache
+        revision = cache.revision
+        rows, next_key = cache.select(prefix, start_after, limit)
+        items: list[Obj] = []
+        for first in range(0, len(rows), _DECODE_SLICE):
+            if first:
+                await asyncio.sleep(0)  # a long listing must not stall every other request
+            items.extend(decode(row.text) for row in rows[first : first + _DECODE_SLICE])
+        return ListResult(items, revision, next_key)
 
     async def current_revision(self) -> int:
-        async with self._engine().point.connect() as conn:
-            return (await _counters(conn))[REVISION]
+        return self._delivered().cache.revision
 
     def watch(self, prefix: str, after_revision: int) -> AsyncIterator[Event]:
-        return self._watch_hub().watch(prefix, after_revision, self._history)
+        return self._delivered().hub.watch(prefix, after_revision, self._history)
 
     async def _history(self, prefix: str, after: int, upto: int) -> tuple[list[Event], int]:
         """Committed events under ``prefix`` in ``(after, upto]``, one page; raises Compacted when
         part of that range is gone."""
-        page = self._options.history_page
+        rows = await self._event_rows(prefix, after, upto)
+        found = [decode_event(row) for row in rows]
+        return found, (found[-1].revision if len(found) == self._options.history_page else upto)
+
+    async def _tail(self, after: int, upto: int) -> list[EventRow]:
+        return await self._event_rows("", after, upto)
+
+    async def _event_rows(self, prefix: str, after: int, upto: int) -> list[EventRow]:
         query = (
             select(events)
             .where(events.c.revision > after, events.c.revision <= upto, key_range(events.c.key, prefix))
             .order_by(events.c.revision)
-            .limit(page)
+            .limit(self._options.history_page)
         )
         async with self._engine().snapshot.connect() as conn, conn.begin():
             compacted = (await _counters(conn))[COMPACTED]
             if compacted > after:
                 raise Compacted(after, compacted + 1)
             rows = (await conn.execute(query)).all()
-        hub = self._watch_hub()
+        hub = self._delivered().hub
         hub.compacted = max(hub.compacted, compacted)
-        found = [decode_event(EventRow(row.revision, row.key, row.type, row.value, row.prev_value)) for row in rows]
-        return found, (found[-1].revision if len(found) == page else upto)
+        return [EventRow(row.revision, row.key, row.type, row.value, row.prev_value) for row in rows]
 
     # -- writes ----------------------------------------------------------------------------------
 
@@ -214,7 +263,7 @@ class SqlStore:
         future: asyncio.Future[tuple[list[Obj], int]] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Pending(tuple(ops), future))
         values, revision = await future
-        await self._watch_hub().wait_published(revision)
+        await self._delivered().hub.wait_published(revision)
         return values
 
     async def _write_loop(self) -> None:
@@ -238,24 +287,21 @@ class SqlStore:
         try:
             async with self._engine().write.begin() as conn:
                 await self._backend.lock_revisions(conn)
-                revision = (await _counters(conn))[REVISION]
-                keys = touched_keys(commits)
-                found = await conn.execute(
-                    select(objects.c.key, objects.c.revision, objects.c.value).where(objects.c.key.in_(keys))
-                )
-                current = {row.key: Row(row.revision, row.value) for row in found}
+                current, revision = await self._current(conn, touched_keys(commits))
                 plan = plan_batch(current, commits, revision)
                 if plan.events:
-                    await _write_plan(conn, current, plan)
+                    await self._write_plan(conn, plan, revision)
                     await self._backend.announce(conn, plan.last_revision)
         except Exception as err:
             log.warning("store: a transaction of %d commits failed: %s", len(batch), err)
             for pending in batch:
                 if not pending.future.done():
                     pending.future.set_exception(err)
+            if not self._backend.shared:
+                await self._resync_after_failure()
             return
         assert self._feed is not None
-        self._feed.offer([decode_event(row) for row in plan.events])
+        self._feed.offer(plan.events)
         revision = plan.last_revision - len(plan.events)
         for pending, result in zip(batch, plan.results, strict=True):
             if not isinstance(result, list):
@@ -265,6 +311,62 @@ class SqlStore:
             revision += len(result)
             if not pending.future.done():
                 pending.future.set_result((result, revision))
+
+    async def _current(self, conn: AsyncConnection, keys: set[str]) -> tuple[dict[str, Row], int]:
+        """The stored rows of ``keys`` and the newest revision, as this transaction must see them.
+
+        PostgreSQL: other servers write too, so both are read in SQL under the revision lock.
+
+        SQLite: this writer is the database's only writer, and its own commits reach the cache
+        synchronously (``EventFeed.offer`` publishes a batch that is next in line at once, and on
+        SQLite every batch is), so when a transaction begins the cache holds exactly the committed
+        state: reading it instead of SELECTing is exact, and saves two statements per transaction.
+        Should another process write the file after all, the revision compare-and-set in
+        :meth:`_write_plan` detects it and fails the transaction instead of losing an update.
+        """
+        if self._backend.shared:
+            revision = (await _counters(conn))[REVISION]
+            found = await conn.execute(
+                select(objects.c.key, objects.c.revision, objects.c.value).where(objects.c.key.in_(keys))
+            )
+            return {row.key: Row(row.revision, row.value) for row in found}, revision
+        cache = self._delivered().cache
+        return {key: row for key in keys if (row := cache.row(key)) is not None}, cache.revision
+
+    async def _write_plan(self, conn: AsyncConnection, plan: BatchPlan, revision: int) -> None:
+        """Move the revision counter from ``revision`` (compare-and-set), then write the final state
+        of each changed key and the events: one statement per kind, each executemany."""
+        moved = await conn.execute(
+            update(meta).where(meta.c.name == REVISION, meta.c.value == revision).values(value=plan.last_revision)
+        )
+        if moved.rowcount != 1:
+            raise ForeignWrite(f"the revision counter is no longer {revision}: another process wrote the database")
+        upserts = [
+            {"key": key, "revision": row.revision, "value": row.text}
+            for key, row in plan.writes.items()
+            if row is not None
+        ]
+        deletes = [key for key, row in plan.writes.items() if row is None]
+        if upserts:
+            await conn.execute(self._backend.upsert(objects), upserts)
+        if deletes:
+            await conn.execute(delete(objects).where(objects.c.key.in_(deletes)))
+        await conn.execute(
+            insert(events),
+            [
+                {"revision": ev.revision, "key": ev.key, "type": ev.type, "value": ev.text, "prev_value": ev.prev_text}
+                for ev in plan.events
+            ],
+        )
+
+    async def _resync_after_failure(self) -> None:
+        """A failed SQLite transaction normally rolled back and left the cache exact, but its outcome
+        may be unknown (or another process wrote): reload, so the next batch plans on the truth."""
+        assert self._feed is not None
+        try:
+            await self._feed.resync()
+        except Exception:
+            log.exception("store: reloading the object cache after a failed transaction failed")
 
     # -- compaction ------------------------------------------------------------------------------
 
@@ -281,7 +383,7 @@ class SqlStore:
                 await conn.execute(delete(events).where(events.c.revision <= upto))
                 await conn.execute(update(meta).where(meta.c.name == COMPACTED, meta.c.value < upto).values(value=upto))
             done = upto
-        hub = self._watch_hub()
+        hub = self._delivered().hub
         hub.compacted = max(hub.compacted, done)
 
     async def _compact_loop(self, interval: float) -> None:
@@ -295,37 +397,3 @@ class SqlStore:
 
 async def _counters(conn: AsyncConnection) -> dict[str, int]:
     return {row.name: row.value for row in await conn.execute(select(meta.c.name, meta.c.value))}
-
-
-async def _write_plan(conn: AsyncConnection, current: dict[str, Row], plan: BatchPlan) -> None:
-    """Write the final state of each changed key, the events, and the new revision."""
-    inserts = [
-        {"key": key, "revision": row.revision, "value": row.text}
-        for key, row in plan.writes.items()
-        if row is not None and key not in current
-    ]
-    updates = [
-        {"k": key, "r": row.revision, "v": row.text}
-        for key, row in plan.writes.items()
-        if row is not None and key in current
-    ]
-    deletes = [key for key, row in plan.writes.items() if row is None and key in current]
-    if inserts:
-        await conn.execute(insert(objects), inserts)
-    if updates:
-        await conn.execute(
-            update(objects)
-            .where(objects.c.key == bindparam("k"))
-            .values(revision=bindparam("r"), value=bindparam("v")),
-            updates,
-        )
-    if deletes:
-        await conn.execute(delete(objects).where(objects.c.key.in_(deletes)))
-    await conn.execute(
-        insert(events),
-        [
-            {"revision": ev.revision, "key": ev.key, "type": ev.type, "value": ev.text, "prev_value": ev.prev_text}
-            for ev in plan.events
-        ],
-    )
-    await conn.execute(update(meta).where(meta.c.name == REVISION).values(value=plan.last_revision))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +26,7 @@ from minikube_py.store.base import (
     revision_of,
     update,
 )
+from minikube_py.store.sql import ForeignWrite
 
 OpenStore = Callable[..., Awaitable[Store]]
 FreshDatabase = Callable[[], contextlib.AbstractAsyncContextManager[str]]
@@ -373,3 +375,150 @@ async def test_two_servers_on_one_postgres_database_see_each_other(fresh_postgre
         finally:
             await one.close()
             await two.close()
+
+
+# -- the object cache serving reads ------------------------------------------------------------------
+
+
+async def test_reads_see_each_commit_as_soon_as_it_returns(store: Store) -> None:
+    async def writer(i: int) -> None:
+        key = f"/core/pods/a/p{i:02d}"
+        created = await create(store, key, pod(f"p{i:02d}"))
+        assert await store.get(key) == created
+        updated = await update(store, key, pod(f"p{i:02d}", spec={"v": 2}), expected=revision_of(created))
+        assert await store.get(key) == updated
+        listed = await store.list(key)
+        assert listed.items == [updated] and listed.revision >= revision_of(updated)
+        assert await store.current_revision() >= revision_of(updated)
+
+    await asyncio.gather(*(writer(i) for i in range(60)))
+    assert len((await store.list("/core/pods/a/")).items) == 60
+
+
+async def test_a_listing_is_exactly_the_state_at_its_revision(store: Store) -> None:
+    created: dict[int, str] = {}
+
+    async def writer(i: int) -> None:
+        value = await create(store, f"/core/pods/a/p{i:03d}", pod(f"p{i:03d}"))
+        created[revision_of(value)] = value["metadata"]["name"]
+
+    writing = asyncio.gather(*(writer(i) for i in range(300)))
+    listings = []
+    while not writing.done():
+        listings.append(await store.list("/core/pods/a/"))
+        await asyncio.sleep(0)
+    await writing
+    assert len(listings) > 1
+    for listed in listings:
+        expected = sorted(name for revision, name in created.items() if revision <= listed.revision)
+        assert [item["metadata"]["name"] for item in listed.items] == expected
+        assert all(revision_of(item) <= listed.revision for item in listed.items)
+
+
+async def test_handed_out_objects_may_be_mutated(store: Store) -> None:
+    await create(store, "/core/pods/a/x", pod("x", spec={"v": 1}))
+    (await store.get("/core/pods/a/x"))["spec"]["v"] = 99
+    (await store.list("/core/pods/a/")).items[0]["spec"]["v"] = 98
+    assert (await store.get("/core/pods/a/x"))["spec"] == {"v": 1}
+
+
+async def test_deleted_keys_vanish_from_reads(store: Store) -> None:
+    for name in ("x", "y", "z"):
+        await create(store, f"/core/pods/a/{name}", pod(name))
+    await delete(store, "/core/pods/a/y")
+    await store.commit([Create("/core/pods/a/w", pod("w")), Delete("/core/pods/a/w")])
+    with pytest.raises(KeyNotFound):
+        await store.get("/core/pods/a/y")
+    with pytest.raises(KeyNotFound):
+        await store.get("/core/pods/a/w")
+    listed = await store.list("/core/pods/a/")
+    assert [o["metadata"]["name"] for o in listed.items] == ["x", "z"] and listed.revision == 6
+    assert (await store.list("/core/pods/a/", start_after="/core/pods/a/x", limit=1)).items[0]["metadata"][
+        "name"
+    ] == "z"
+
+
+async def test_prefix_boundaries_match_the_database(store: Store) -> None:
+    keys = [
+        "/core/pods/a",
+        "/core/pods/a/",
+        "/core/pods/a/x",
+        "/core/pods/a0",
+        "/core/pods/a/\U0001f600",
+        "/core/pods/b",
+    ]
+    for i, key in enumerate(keys):
+        await create(store, key, pod(f"n{i}"))
+    assert [o["metadata"]["name"] for o in (await store.list("/core/pods/a/")).items] == ["n1", "n2", "n4"]
+    assert [o["metadata"]["name"] for o in (await store.list("/core/pods/a")).items] == ["n0", "n1", "n2", "n4", "n3"]
+    assert len((await store.list("")).items) == len(keys)
+    page = await store.list("/core/pods/", limit=2)
+    assert page.next_key == "/core/pods/a/"
+    rest = await store.list("/core/pods/", start_after=page.next_key)
+    assert [o["metadata"]["name"] for o in rest.items] == ["n2", "n4", "n3", "n5"] and rest.next_key is None
+
+
+async def test_reopening_loads_the_cache_from_the_database(store_url: str) -> None:
+    first = open_store(store_url)
+    await first.start()
+    for i in range(20):
+        await create(first, f"/core/pods/a/p{i:02d}", pod(f"p{i:02d}", spec={"i": i}))
+    await delete(first, "/core/pods/a/p03")
+    await update(first, "/core/pods/a/p04", pod("p04", spec={"i": "changed"}))
+    before = await first.list("")
+    await first.close()
+
+    second = open_store(store_url)
+    await second.start()
+    try:
+        after = await second.list("")
+        assert after == before and after.revision == 22 and len(after.items) == 19
+        assert (await second.get("/core/pods/a/p04"))["spec"] == {"i": "changed"}
+        with pytest.raises(KeyNotFound):
+            await second.get("/core/pods/a/p03")
+    finally:
+        await second.close()
+
+
+async def test_two_postgres_servers_converge_and_stale_reads_never_win(fresh_postgres: FreshDatabase) -> None:
+    async with fresh_postgres() as url:
+        one, two = open_store(url, poll_interval=30.0), open_store(url, poll_interval=30.0)
+        await one.start()
+        await two.start()
+        try:
+            await asyncio.gather(
+                *(create(one if i % 2 else two, f"/core/pods/a/p{i:02d}", pod(f"p{i:02d}")) for i in range(30))
+            )
+            await delete(one, "/core/pods/a/p07")
+            written = await update(two, "/core/pods/a/p08", pod("p08", spec={"by": "two"}))
+            await take(one.watch("/core/pods/", revision_of(written) - 1), 1)  # one has caught up
+            assert await one.list("/core/pods/") == await two.list("/core/pods/")
+            assert (await one.get("/core/pods/a/p08"))["spec"] == {"by": "two"}
+            # A precondition taken from one server's read is checked in SQL, so a write that raced
+            # ahead on the other server is never overwritten.
+            seen = await one.get("/core/pods/a/p09")
+            await update(two, "/core/pods/a/p09", pod("p09", spec={"v": 2}), expected=revision_of(seen))
+            with pytest.raises(RevisionMismatch):
+                await update(one, "/core/pods/a/p09", pod("p09", spec={"v": 3}), expected=revision_of(seen))
+        finally:
+            await one.close()
+            await two.close()
+
+
+async def test_a_second_process_on_one_sqlite_file_cannot_lose_updates(tmp_path: Path) -> None:
+    """SQLite writers check preconditions against their cache, which another writer of the same file
+    would make stale; the revision compare-and-set catches that and the cache reloads."""
+    url = f"sqlite:///{tmp_path}/shared.db"
+    one, two = open_store(url), open_store(url)
+    await one.start()
+    await two.start()
+    try:
+        await create(one, "/core/pods/a/x", pod("x"))
+        with pytest.raises(ForeignWrite):
+            await create(two, "/core/pods/a/x", pod("x", spec={"by": "two"}))
+        with pytest.raises(KeyExists):
+            await create(two, "/core/pods/a/x", pod("x", spec={"by": "two"}))
+        assert (await two.get("/core/pods/a/x"))["metadata"]["resourceVersion"] == "1"
+    finally:
+        await one.close()
+        await two.close()
