@@ -279,6 +279,8 @@ class Registry:
             try:
                 return await self._write_update(rt, namespace, old, copy.deepcopy(obj), subresource, dry_run,
                                                 ownership)
+            except KeyNotFound:
+                continue  # deleted since it was read: the next read answers 404
             except RevisionMismatch:
                 if wanted_rv is not None:
                     raise errors.stale_write(rt, name) from None
@@ -329,8 +331,8 @@ class Registry:
                 raise errors.stale_write(rt, name)
             try:
                 return await self._write_update(rt, namespace, old, patched, subresource, dry_run, ownership), False
-            except RevisionMismatch:
-                continue
+            except (RevisionMismatch, KeyNotFound):
+                continue  # changed or deleted since it was read: read again (a 404 then, or apply creates it)
         raise errors.stale_write(rt, name)
 
     @staticmethod

@@ -13,13 +13,21 @@ import re
 import subprocess
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from minikube_py.testing import KUBECTL, RunningServer
 
 Obj = dict[str, Any]
+T = TypeVar("T")
+
+#: a scheduler no component runs: pods naming it stay unbound and untouched until a test binds
+#: them itself (through pods/<name>/binding), as with any pod left to a custom scheduler
+MANUAL_SCHEDULER = "pykube-e2e-manual"
+#: on every node a test creates: no kubelet runs there, so the scheduler must keep the cluster's
+#: pending pods (and DaemonSets their pods) off it, as on a node being prepared by hand
+NO_KUBELET_TAINT = {"key": "pykube.test/no-kubelet", "effect": "NoSchedule"}
 
 
 class Kubectl:
@@ -73,13 +81,49 @@ class Kubectl:
         return self.out(verb, "-f", "-", *extra, input=to_yaml(*manifests)).splitlines()
 
 
-def eventually(check: Callable[[], bool], failure: str, timeout: float = 15) -> None:
+def eventually(check: Callable[[], bool], failure: str, timeout: float = 30) -> None:
     """Poll ``check`` until it holds; for effects of background work (garbage collection)."""
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
             raise AssertionError(failure)
         time.sleep(0.2)
+
+
+def wait_for(fetch: Callable[[], T], accept: Callable[[T], bool], what: str, timeout: float = 30) -> T:
+    """Poll ``fetch`` until ``accept`` takes its value, and return that value: for what controllers
+    bring about in the background (a workload's replica counts). The failure shows the last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if accept(value):
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}; last seen: {value!r}")
+        time.sleep(0.2)
+
+
+def wait_until_scheduler_saw(k: Kubectl, *pods: str) -> None:
+    """Wait until the scheduler has tried and failed to place ``pods`` (PodScheduled=False): with no
+    node to take them, it has then written the status it writes and leaves them alone, so a test
+    can watch or conditionally replace them without racing that write."""
+    k.run("wait", "--for=condition=PodScheduled=False", *(f"pod/{name}" for name in pods), "--timeout=60s")
+
+
+def wait_until_rolled_out(k: Kubectl, deployment: str) -> None:
+    """Wait for a Deployment's rollout to complete (Progressing: NewReplicaSetAvailable, the last
+    status its controller writes while nothing changes): for one with no replicas, as no kubelet
+    makes pods ready here."""
+    reason = '{.status.conditions[?(@.type=="Progressing")].reason}'
+    k.run("wait", f"--for=jsonpath={reason}=NewReplicaSetAvailable", f"deployment/{deployment}", "--timeout=60s")
+
+
+def client_view(obj: Obj) -> Obj:
+    """What a client's request could have changed on an object controllers also write (their status,
+    the revision annotations, and so the resourceVersion): its identity, generation, labels and spec."""
+    md = obj["metadata"]
+    return {"uid": md["uid"], "generation": md.get("generation"), "labels": md.get("labels") or {},
+            "spec": obj.get("spec")}
 
 
 def to_yaml(*manifests: Obj) -> str:
@@ -174,7 +218,10 @@ def service(name: str, port: int = 80, **spec: Any) -> Obj:
 
 
 def node(name: str) -> Obj:
+    """A Ready node no kubelet serves (tainted with NO_KUBELET_TAINT): tests that create one only look
+    at it and delete it well within the node lifecycle controller's grace period."""
     return {"apiVersion": "v1", "kind": "Node", "metadata": meta(name, {"kubernetes.io/hostname": name}),
+            "spec": {"taints": [NO_KUBELET_TAINT]},
             "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
                                        "message": "kubelet is posting ready status"}],
                        "addresses": [{"type": "InternalIP", "address": "10.0.0.10"}],

@@ -2,21 +2,26 @@
 
 Every bad request must answer a ``kind: Status`` with the code, reason and details kube-apiserver
 gives, and must leave the store untouched; the checks compare the affected collection before and
-after (names and resourceVersions), so a half-applied write cannot hide.
+after (names and resourceVersions), so a half-applied write cannot hide. The server runs its
+controllers meanwhile, as any cluster does: pods here are left to a scheduler nobody runs so that
+nothing else writes them, and workloads, whose status their controllers keep writing, are compared
+by what a client's request could have changed.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import sqlite3
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from kubectl_helpers import MANUAL_SCHEDULER, client_view, wait_for
 
 from minikube_py.pki import parse_join_token
 from minikube_py.testing import RunningServer, start_server
@@ -30,6 +35,14 @@ Obj = dict[str, Any]
 def pod(name: str, labels: dict[str, str] | None = None, image: str = "busybox:1.36") -> Obj:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels or {}},
             "spec": {"containers": [{"name": "main", "image": image}]}}
+
+
+def unscheduled_pod(name: str) -> Obj:
+    """A pod no component writes (its scheduler does not run), so its resourceVersion moves only
+    when a test's request changes it."""
+    body = pod(name)
+    body["spec"]["schedulerName"] = MANUAL_SCHEDULER
+    return body
 
 
 def configmap(name: str, labels: dict[str, str] | None = None, **metadata: Any) -> Obj:
@@ -76,10 +89,30 @@ def create(server: RunningServer, path: str, obj: Obj) -> Obj:
     return ok(server.request("POST", path, obj), 201)
 
 
-def snapshot(server: RunningServer, path: str) -> dict[str, str]:
-    """Name -> resourceVersion of every object in a collection."""
+#: collections whose objects controllers write too (their status and revision annotations)
+CONTROLLED = ("/deployments", "/replicasets", "/replicationcontrollers", "/daemonsets", "/jobs")
+
+
+def snapshot(server: RunningServer, path: str) -> dict[str, Any]:
+    """Name -> resourceVersion of every object in a collection; for collections controllers also
+    write, name -> what a client's request could have changed (identity, generation, labels, spec)."""
     listing = ok(server.request("GET", path))
+    if path.endswith(CONTROLLED):
+        return {item["metadata"]["name"]: client_view(item) for item in listing["items"]}
     return {item["metadata"]["name"]: item["metadata"]["resourceVersion"] for item in listing["items"]}
+
+
+def read_modify_write(server: RunningServer, method: str, path: str, change: Callable[[Obj], Obj], *,
+                      content_type: str = "application/json", attempts: int = 10) -> tuple[Obj, Obj]:
+    """client-go's RetryOnConflict: read ``path``, send ``change(read)`` guarded by the read's
+    resourceVersion, and start over when a controller's write got in between. Returns the read the
+    accepted write was made from, and the answer to that write."""
+    for _ in range(attempts):
+        current = ok(server.request("GET", path))
+        status, body = server.request(method, path, change(copy.deepcopy(current)), content_type=content_type)
+        if status != 409:
+            return current, ok((status, body))
+    raise AssertionError(f"{method} {path} lost {attempts} races in a row")
 
 
 @contextmanager
@@ -399,7 +432,7 @@ def test_patch_of_a_missing_object_is_404(server: RunningServer, namespace: str)
 ])
 def test_wrong_method_is_405(server: RunningServer, namespace: str, method: str, suffix: str) -> None:
     path = f"/api/v1/namespaces/{namespace}/pods{suffix}"
-    create(server, pods_path(namespace), pod("obj"))
+    create(server, pods_path(namespace), unscheduled_pod("obj"))
     with unchanged(server, pods_path(namespace)):
         expect_status(server.request(method, path, pod("obj"), content_type="application/merge-patch+json"
                                      if method == "PATCH" else "application/json"), 405, "MethodNotAllowed")
@@ -492,7 +525,7 @@ def test_orphan_propagation_adds_the_orphan_finalizer(server: RunningServer, nam
     deleted = ok(server.request("DELETE", path, {"propagationPolicy": "Orphan"}))
     assert "orphan" in deleted["metadata"]["finalizers"]
     assert deleted["metadata"]["deletionTimestamp"]
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while server.request("GET", path)[0] != 404:
         assert time.monotonic() < deadline, "the orphaned owner was never deleted"
         time.sleep(0.1)
@@ -678,38 +711,49 @@ def test_watch_from_a_compacted_revision_is_an_error_event_410(tmp_path: Path) -
 
 
 def test_status_subresource_changes_only_status(server: RunningServer, namespace: str) -> None:
+    """The Deployment controller writes this status too: each write is checked in its own answer,
+    and the conditional ones start from a fresh read (retried when the controller got in between)."""
     path = f"{deploy_path(namespace)}/stat"
     created = create(server, deploy_path(namespace), deployment("stat", replicas=2))
     assert created["status"] == {} or "replicas" not in created["status"]
     assert created["metadata"]["generation"] == 1
-    # PUT status: the status is taken, the spec change is ignored
-    body = json.loads(json.dumps(created))
-    body["spec"]["replicas"] = 9
-    body["status"] = {"replicas": 2, "readyReplicas": 1, "observedGeneration": 1}
-    put = ok(server.request("PUT", f"{path}/status", body))
-    assert put["spec"]["replicas"] == 2 and put["status"]["readyReplicas"] == 1
+    written = {"replicas": 2, "readyReplicas": 1, "observedGeneration": 1}
+
+    def to_status(obj: Obj) -> Obj:  # PUT status: the status is taken, the spec change is ignored
+        obj["spec"]["replicas"] = 9
+        obj["status"] = written
+        return obj
+
+    _, put = read_modify_write(server, "PUT", f"{path}/status", to_status)
+    assert put["spec"]["replicas"] == 2 and put["status"] == written
     assert put["metadata"]["generation"] == 1
     # PATCH status
     patched = ok(server.request("PATCH", f"{path}/status", {"status": {"readyReplicas": 2}, "spec": {"replicas": 7}},
                                 content_type="application/merge-patch+json"))
     assert patched["status"]["readyReplicas"] == 2 and patched["spec"]["replicas"] == 2
-    # the main resource cannot change status
-    main = json.loads(json.dumps(patched))
-    main["status"] = {"replicas": 100}
-    main["spec"]["replicas"] = 3
-    updated = ok(server.request("PUT", path, main))
-    assert updated["spec"]["replicas"] == 3 and updated["status"]["readyReplicas"] == 2
-    assert updated["status"].get("replicas") == 2
+
+    def to_main(obj: Obj) -> Obj:  # the main resource cannot change status
+        obj["status"] = {"replicas": 100}
+        obj["spec"]["replicas"] = 3
+        return obj
+
+    before, updated = read_modify_write(server, "PUT", path, to_main)
+    assert updated["spec"]["replicas"] == 3 and updated["status"] == before["status"]
     assert updated["metadata"]["generation"] == 2
-    merged = ok(server.request("PATCH", path, {"status": {"readyReplicas": 50}},
-                               content_type="application/merge-patch+json"))
-    assert merged["status"]["readyReplicas"] == 2
-    got = ok(server.request("GET", f"{path}/status"))
-    assert got["kind"] == "Deployment" and got["status"] == updated["status"]
+    before, merged = read_modify_write(
+        server, "PATCH", path, lambda obj: {"metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]},
+                                            "status": {"readyReplicas": 50}},
+        content_type="application/merge-patch+json")
+    assert merged["status"] == before["status"] and merged["status"].get("readyReplicas") != 50
+    # the status subresource reads as the whole object (compared at one version of it)
+    got, main = wait_for(lambda: (ok(server.request("GET", f"{path}/status")), ok(server.request("GET", path))),
+                         lambda pair: pair[0]["metadata"]["resourceVersion"] == pair[1]["metadata"]["resourceVersion"],
+                         "the Deployment never held still for two reads")
+    assert got["kind"] == "Deployment" and got == main and got["spec"]["replicas"] == 3
 
 
 def test_status_put_with_stale_resource_version_is_409(server: RunningServer, namespace: str) -> None:
-    created = create(server, pods_path(namespace), pod("status-cas"))
+    created = create(server, pods_path(namespace), unscheduled_pod("status-cas"))
     path = f"{pods_path(namespace)}/status-cas"
     ok(server.request("PATCH", path, {"metadata": {"labels": {"x": "y"}}}, content_type="application/merge-patch+json"))
     stale = {**created, "status": {"phase": "Running"}}
@@ -735,13 +779,17 @@ def test_scale_subresource(server: RunningServer, namespace: str, plural: str) -
     collection = path_of(namespace)
     created = create(server, collection, make("sc"))
     path = f"{collection}/sc/scale"
-    scale = ok(server.request("GET", path))
+
+    def to_3(read: Obj) -> Obj:
+        read["spec"]["replicas"] = 3
+        return read
+
+    # guarded by the scale's resourceVersion, which the controller's status writes move as well
+    scale, put = read_modify_write(server, "PUT", path, to_3, content_type="")  # as kubectl scale: no type
     assert scale["kind"] == "Scale" and scale["apiVersion"] == "autoscaling/v1"
     assert scale["metadata"]["name"] == "sc" and scale["metadata"]["uid"] == created["metadata"]["uid"]
     assert scale["spec"] == {"replicas": 1}
     assert scale["status"]["selector"] == "app=sc"
-    scale["spec"]["replicas"] = 3
-    put = ok(server.request("PUT", path, scale, content_type=""))  # as kubectl scale: no type
     assert put["spec"]["replicas"] == 3
     patched = ok(server.request("PATCH", path, {"spec": {"replicas": 5}}, content_type="application/merge-patch+json"))
     assert patched["spec"]["replicas"] == 5
@@ -754,7 +802,7 @@ def test_scale_subresource(server: RunningServer, namespace: str, plural: str) -
 
 
 def test_pods_binding_once(server: RunningServer, namespace: str) -> None:
-    create(server, pods_path(namespace), pod("bindme"))
+    create(server, pods_path(namespace), unscheduled_pod("bindme"))
     binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "bindme"},
                "target": {"apiVersion": "v1", "kind": "Node", "name": "node-a"}}
     ok(server.request("POST", f"{pods_path(namespace)}/bindme/binding", binding), 201)

@@ -6,7 +6,17 @@ import json
 import time
 
 import pytest
-from kubectl_helpers import Kubectl, configmap, deployment, eventually, node, pod, replicaset, to_yaml
+from kubectl_helpers import (
+    MANUAL_SCHEDULER,
+    Kubectl,
+    configmap,
+    deployment,
+    eventually,
+    node,
+    pod,
+    replicaset,
+    to_yaml,
+)
 
 from minikube_py.testing import RunningServer
 
@@ -59,7 +69,7 @@ def test_delete_bound_pod_waits_for_grace_period(k: Kubectl, server: RunningServ
     node_name = f"node-{k.namespace[-4:]}"
     server.kubectl("apply", "-f", "-", input=to_yaml(node(node_name)))
     try:
-        k.apply(pod("bound"))
+        k.apply(pod("bound", schedulerName=MANUAL_SCHEDULER))
         status, _ = server.request("POST", f"/api/v1/namespaces/{k.namespace}/pods/bound/binding",
                                    {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "bound"},
                                     "target": {"apiVersion": "v1", "kind": "Node", "name": node_name}})
@@ -103,7 +113,7 @@ def test_cascade_foreground_deletes_dependents_first(k: Kubectl) -> None:
 def test_wait_for_delete(k: Kubectl) -> None:
     k.apply(configmap("doomed"))
     waiter = k.popen("wait", "--for=delete", "configmap/doomed", "--timeout=30s")
-    time.sleep(1)
+    time.sleep(2)  # let kubectl find the object before it goes
     k.run("delete", "configmap", "doomed", "--wait=false")
     out, err = waiter.communicate(timeout=30)
     assert waiter.returncode == 0, err
@@ -113,7 +123,7 @@ def test_wait_for_delete(k: Kubectl) -> None:
 def test_wait_for_jsonpath(k: Kubectl) -> None:
     k.apply(configmap("flag", state="off"))
     waiter = k.popen("wait", "--for=jsonpath={.data.state}=on", "configmap/flag", "--timeout=30s")
-    time.sleep(1)
+    time.sleep(2)
     k.run("patch", "configmap", "flag", "--type=merge", "-p", '{"data":{"state":"on"}}')
     out, err = waiter.communicate(timeout=30)
     assert waiter.returncode == 0, err
@@ -156,7 +166,8 @@ def test_delete_namespace_removes_its_contents(server: RunningServer) -> None:
     server.kubectl("create", "namespace", name)
     doomed = Kubectl(server, name)
     doomed.apply(configmap("c1"), pod("p1"), deployment("d1"))
-    assert server.kubectl("delete", "namespace", name, "--timeout=30s").stdout.strip() == f'namespace "{name}" deleted'
+    deleted = server.kubectl("delete", "namespace", name, "--timeout=90s", timeout=120)
+    assert deleted.stdout.strip() == f'namespace "{name}" deleted'
     done = server.kubectl("get", "namespace", name, check=False)
     assert done.stderr.strip() == f'Error from server (NotFound): namespaces "{name}" not found'
     leftovers = json.loads(server.kubectl("get", "configmaps,pods,deployments", "-A", "-o", "json").stdout)

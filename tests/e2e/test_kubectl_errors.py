@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from kubectl_helpers import Kubectl, configmap, deployment, pod, to_yaml
+from kubectl_helpers import Kubectl, configmap, deployment, pod, to_yaml, wait_until_scheduler_saw
 
 from minikube_py.testing import RunningServer
 
@@ -166,6 +166,7 @@ def test_stale_resource_version_on_label_conflicts(k: Kubectl) -> None:
 
 def test_pod_spec_is_mostly_immutable(k: Kubectl) -> None:
     k.apply(pod("imm"))
+    wait_until_scheduler_saw(k, "imm")  # so its status write cannot make the replaced version stale
     live = k.obj("pod", "imm")
     live["spec"]["restartPolicy"] = "Never"
     done = k.fails("replace", "-f", "-", input=json.dumps(live))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import threading
@@ -10,7 +11,18 @@ from pathlib import Path
 
 import pytest
 import yaml
-from kubectl_helpers import Kubectl, configmap, header, node, pod, row, table, to_yaml
+from kubectl_helpers import (
+    MANUAL_SCHEDULER,
+    Kubectl,
+    configmap,
+    header,
+    node,
+    pod,
+    row,
+    table,
+    to_yaml,
+    wait_until_scheduler_saw,
+)
 
 from minikube_py.testing import RunningServer
 
@@ -19,8 +31,9 @@ pytestmark = pytest.mark.kubectl
 
 @pytest.fixture
 def pods(k: Kubectl) -> Kubectl:
-    """Three pods: two labelled tier=web, one tier=db."""
+    """Three pods: two labelled tier=web, one tier=db; pending, with the scheduler done writing to them."""
     k.apply(pod("web-1", {"tier": "web"}), pod("web-2", {"tier": "web"}), pod("db-1", {"tier": "db"}, image="redis:7"))
+    wait_until_scheduler_saw(k, "web-1", "web-2", "db-1")
     return k
 
 
@@ -143,10 +156,11 @@ def test_watch_prints_new_and_changed_objects(pods: Kubectl) -> None:
         assert sorted(line.split()[0] for line in seen[1:]) == ["db-1", "web-1", "web-2"]
         pods.apply(pod("late", {"tier": "web"}))
         assert _next_line(lines).split()[:3] == ["late", "0/1", "Pending"]
+        # the scheduler writes late's status meanwhile: later lines about it are not the ones awaited
         pods.run("label", "pod", "web-1", "extra=yes")
-        assert _next_line(lines).split()[0] == "web-1"
+        assert _next_line(lines, skip="late").split()[0] == "web-1"
         pods.run("delete", "pod", "db-1", "--wait=false")
-        assert _next_line(lines).split()[0] == "db-1"
+        assert _next_line(lines, skip="late").split()[0] == "db-1"
         assert watcher.poll() is None, "the watch stream must stay open"
     finally:
         watcher.kill()
@@ -166,19 +180,23 @@ def test_watch_with_label_selector(pods: Kubectl) -> None:
         watcher.wait()
 
 
-def _next_line(lines: queue.Queue[str], timeout: float = 15) -> str:
+def _next_line(lines: queue.Queue[str], timeout: float = 30, skip: str | None = None) -> str:
+    """The next line kubectl prints, passing over those about the object named ``skip``."""
     deadline = time.monotonic() + timeout
-    try:
-        return lines.get(timeout=max(deadline - time.monotonic(), 0.1))
-    except queue.Empty:
-        raise AssertionError("kubectl get -w printed nothing within the timeout") from None
+    while True:
+        try:
+            line = lines.get(timeout=max(deadline - time.monotonic(), 0.1))
+        except queue.Empty:
+            raise AssertionError("kubectl get -w printed nothing within the timeout") from None
+        if skip is None or line.split()[0] != skip:
+            return line
 
 
 def test_wide_shows_node_after_binding(k: Kubectl, server: RunningServer, tmp_path: Path) -> None:
     node_name = f"bind-{k.namespace[-4:]}"
     server.kubectl("apply", "-f", "-", input=to_yaml(node(node_name)))
     try:
-        k.apply(pod("tobind"))
+        k.apply(pod("tobind", schedulerName=MANUAL_SCHEDULER))
         binding = tmp_path / "binding.json"
         binding.write_text(json.dumps({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "tobind"},
                                        "target": {"apiVersion": "v1", "kind": "Node", "name": node_name}}))
@@ -217,9 +235,16 @@ def test_watch_all_namespaces(pods: Kubectl) -> None:
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in watcher.stdout], daemon=True).start()  # type: ignore[union-attr]
     try:
-        time.sleep(1)  # let the watch start; --watch-only prints nothing for existing objects
-        pods.run("label", "pod", "db-1", f"marker={pods.namespace}")
-        first = _next_line(lines).split()
+        # --watch-only prints nothing for existing objects, and nothing shows when the watch starts:
+        # label (and, while nothing is printed, unlabel and label again) until the watch sees db-1
+        first: list[str] = []
+        for _ in range(10):
+            pods.run("label", "pod", "db-1", f"marker={pods.namespace}")
+            with contextlib.suppress(AssertionError):
+                first = _next_line(lines, timeout=3).split()
+                break
+            pods.run("label", "pod", "db-1", "marker-")
+        assert first, "kubectl get -A -w --watch-only never showed the labelled pod"
         if first[0] == "NAMESPACE":
             first = _next_line(lines).split()
         assert first[:2] == [pods.namespace, "db-1"]

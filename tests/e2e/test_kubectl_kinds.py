@@ -22,6 +22,7 @@ from kubectl_helpers import (
     service,
     table,
     to_yaml,
+    wait_for,
 )
 
 from minikube_py.testing import RunningServer
@@ -73,7 +74,7 @@ class Kind:
     manifest: Callable[[str], Obj]
     columns: list[str]
     wide: list[str]  # the extra -o wide columns
-    cells: dict[str, str]  # expected cells of the new object's row, by column
+    cells: dict[str, str]  # expected cells of the new object's row, by column, once its controller acted
     namespaced: bool = True
     wide_order: tuple[str, ...] = ()  # the -o wide header when wide columns are interleaved
 
@@ -90,7 +91,7 @@ KINDS = [
     Kind("endpoints", "endpoints", _endpoints, ["NAME", "ENDPOINTS", "AGE"], [], {"ENDPOINTS": "10.244.0.5:80"}),
     Kind("replicationcontrollers", "replicationcontroller", replicationcontroller,
          ["NAME", "DESIRED", "CURRENT", "READY", "AGE"], ["CONTAINERS", "IMAGES", "SELECTOR"],
-         {"DESIRED": "1", "CURRENT": "0", "READY": "0"}),
+         {"DESIRED": "1", "CURRENT": "1", "READY": "0"}),
     Kind("secrets", "secret", _secret, ["NAME", "TYPE", "DATA", "AGE"], [], {"TYPE": "Opaque", "DATA": "2"}),
     Kind("configmaps", "configmap", configmap, ["NAME", "DATA", "AGE"], [], {"DATA": "1"}),
     Kind("events", "event", _event, ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
@@ -100,14 +101,14 @@ KINDS = [
                      "NAME")),
     Kind("serviceaccounts", "serviceaccount", _serviceaccount, ["NAME", "SECRETS", "AGE"], [], {"SECRETS": "0"}),
     Kind("deployments", "deployment.apps", deployment, ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"],
-         ["CONTAINERS", "IMAGES", "SELECTOR"], {"READY": "0/1", "UP-TO-DATE": "0", "AVAILABLE": "0"}),
+         ["CONTAINERS", "IMAGES", "SELECTOR"], {"READY": "0/1", "UP-TO-DATE": "1", "AVAILABLE": "0"}),
     Kind("replicasets", "replicaset.apps", replicaset, ["NAME", "DESIRED", "CURRENT", "READY", "AGE"],
-         ["CONTAINERS", "IMAGES", "SELECTOR"], {"DESIRED": "1", "CURRENT": "0", "READY": "0"}),
+         ["CONTAINERS", "IMAGES", "SELECTOR"], {"DESIRED": "1", "CURRENT": "1", "READY": "0"}),
     Kind("daemonsets", "daemonset.apps", daemonset,
          ["NAME", "DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE", "NODE SELECTOR", "AGE"],
          ["CONTAINERS", "IMAGES", "SELECTOR"], {"DESIRED": "0", "NODE SELECTOR": "<none>"}),
     Kind("jobs", "job.batch", job, ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"],
-         ["CONTAINERS", "IMAGES", "SELECTOR"], {"COMPLETIONS": "0/1"}),
+         ["CONTAINERS", "IMAGES", "SELECTOR"], {"STATUS": "Running", "COMPLETIONS": "0/1"}),
     Kind("leases", "lease.coordination.k8s.io", _lease, ["NAME", "HOLDER", "AGE"], [], {"HOLDER": "me"}),
     Kind("endpointslices", "endpointslice.discovery.k8s.io", _endpointslice,
          ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"], [],
@@ -126,10 +127,14 @@ def test_create_get_delete(kind: Kind, k: Kubectl, server: RunningServer) -> Non
     run = k.run if kind.namespaced else server.kubectl
     assert run("create", "-f", "-", input=to_yaml(kind.manifest(name))).stdout.strip() == f"{kind.printed}/{name} created"
     try:
-        out = run("get", kind.resource, name).stdout
-        assert header(out) == kind.columns
-        cells = dict(zip(kind.columns, _row_of(out, name, kind), strict=True))
-        assert {col: cells[col] for col in kind.cells} == kind.cells
+        def cells() -> dict[str, str]:
+            out = run("get", kind.resource, name).stdout
+            assert header(out) == kind.columns
+            row_cells = dict(zip(kind.columns, _row_of(out, name, kind), strict=True))
+            return {col: row_cells[col] for col in kind.cells}
+
+        # workloads show what their controller made of them (pods created, none ready: no kubelet)
+        wait_for(cells, lambda seen: seen == kind.cells, f"the {kind.resource} row never showed {kind.cells}")
         wide = run("get", kind.resource, name, "-o", "wide").stdout
         assert header(wide) == kind.wide_header
         names = run("get", kind.resource, "-o", "name").stdout.split()
@@ -163,6 +168,21 @@ def test_get_all_lists_workload_kinds(k: Kubectl) -> None:
     names = set(k.out("get", "all", "-o", "name").split())
     assert {"pod/a", "service/a", "deployment.apps/a", "replicaset.apps/a", "daemonset.apps/a", "job.batch/a",
             "replicationcontroller/a"} <= names
+
+    def controllers_of(kind: str, items: list[Obj]) -> list[str]:
+        return sorted(f"{ref['kind']}/{ref['name']}" for item in items if item["kind"] == kind
+                      for ref in item["metadata"].get("ownerReferences") or [] if ref.get("controller"))
+
+    # `get all` also lists what the controllers made: the Deployment's ReplicaSet, and a pod for each
+    # ReplicaSet, the ReplicationController and the Job (the DaemonSet has no node to run on)
+    items = wait_for(lambda: k.json("get", "all")["items"],
+                     lambda seen: controllers_of("ReplicaSet", seen) == ["Deployment/a"]
+                     and len(controllers_of("Pod", seen)) == 4,
+                     "the controllers never made the ReplicaSet and four pods")
+    made_by_deployment = next(i["metadata"]["name"] for i in items if i["kind"] == "ReplicaSet"
+                              and i["metadata"].get("ownerReferences"))
+    assert controllers_of("Pod", items) == sorted(["Job/a", "ReplicaSet/a", f"ReplicaSet/{made_by_deployment}",
+                                                   "ReplicationController/a"])
 
 
 def test_short_names(k: Kubectl) -> None:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import pytest
 from kubernetes import client, config, watch
@@ -20,6 +20,7 @@ from minikube_py.testing import RunningServer
 MERGE = "application/merge-patch+json"
 STRATEGIC = "application/strategic-merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +53,19 @@ def deployment_body(name: str, replicas: int = 1) -> dict[str, Any]:
             "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
                      "template": {"metadata": {"labels": labels},
                                   "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}}
+
+
+def retry_on_conflict(write: Callable[[], T], attempts: int = 10) -> T:
+    """client-go's RetryOnConflict: a read-modify-write of an object its controller also writes (the
+    Deployment's status) may lose the race to that write; read again and retry."""
+    for _ in range(attempts - 1):
+        try:
+            return write()
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            time.sleep(0.1)
+    return write()
 
 
 def test_version_and_namespaces(api: client.ApiClient, core: client.CoreV1Api) -> None:
@@ -168,9 +182,13 @@ def test_deployment_create_and_scale(apps: client.AppsV1Api, namespace: str) -> 
     assert scaled.spec.replicas == 3
     live = apps.read_namespaced_deployment("web", namespace)
     assert live.spec.replicas == 3 and live.metadata.generation == 2
-    scale = apps.read_namespaced_deployment_scale("web", namespace)
-    scale.spec.replicas = 4
-    assert apps.replace_namespaced_deployment_scale("web", namespace, scale).spec.replicas == 4
+
+    def scale_to_4() -> client.V1Scale:
+        scale = apps.read_namespaced_deployment_scale("web", namespace)
+        scale.spec.replicas = 4
+        return apps.replace_namespaced_deployment_scale("web", namespace, scale)
+
+    assert retry_on_conflict(scale_to_4).spec.replicas == 4
     listed = apps.list_namespaced_deployment(namespace)
     assert [d.metadata.name for d in listed.items] == ["web"]
     apps.delete_namespaced_deployment("web", namespace, propagation_policy="Background")
