@@ -102,8 +102,6 @@ class ResourceHandlers:
             return field_sel is None or field_sel.matches(fields.field_set(rt.kind, obj))
 
         def render(obj: Obj, first: bool) -> Obj:
-            if not table:
-                return obj
             rendered = render_table(rt, [obj], include_object=include,
                                     list_meta={"resourceVersion": obj["metadata"].get("resourceVersion", "")})
             if not first:
@@ -111,7 +109,7 @@ class ResourceHandlers:
             return rendered
 
         request_ = watch.WatchRequest(rt, t.namespace, name, matches, q.get("resourceVersion"), timeout,
-                                      _flag(q, "allowWatchBookmarks"), render)
+                                      _flag(q, "allowWatchBookmarks"), render if table else None)
         return await watch.serve(request, self.registry, request_)
 
     # ------------------------------------------------------------------------------ objects

@@ -180,10 +180,13 @@ class Registry:
         else:
             namespace = None
         generated = not md.get("name") and bool(md.get("generateName"))
+        # Only a generated name or an allocated address (Services) can lose a race and be retried;
+        # otherwise the one attempt may prepare ``obj`` itself, saving a deep copy per create.
+        retriable = generated or rt.kind == "Service"
         for _attempt in range(_RETRIES):
             if generated:
                 md["name"] = meta.generate_name(md["generateName"])
-            candidate = copy.deepcopy(obj)
+            candidate = copy.deepcopy(obj) if retriable else obj
             ops = await self._prepare_create(rt, namespace, candidate, ownership)
             if dry_run:
                 return candidate

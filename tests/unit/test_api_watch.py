@@ -1,0 +1,99 @@
+"""Watch stream encoding: shared lines for plain watchers, per-watcher rendering, batched writes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, cast
+
+from aiohttp import web
+
+from minikube_py.api.watch import WatchRequest, _SharedLines, _Stream
+from minikube_py.model.kinds import by_kind
+from minikube_py.store.base import Event, Obj
+
+PODS = by_kind("v1", "Pod")
+assert PODS is not None
+
+
+class FakeResponse:
+    """Records each write, so tests see how many writes a burst took and what they carried."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    async def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+
+def pod(name: str, app: str = "web", rv: int = 1) -> Obj:
+    return {"metadata": {"name": name, "namespace": "ns", "labels": {"app": app}, "resourceVersion": str(rv)}}
+
+
+def stream(render: Any = None, app: str = "web") -> tuple[_Stream, FakeResponse]:
+    def matches(obj: Obj) -> bool:
+        return bool(obj["metadata"]["labels"].get("app") == app)
+
+    response = FakeResponse()
+    request = WatchRequest(PODS, "ns", None, matches, None, 60.0, False, render)
+    return _Stream(cast(web.StreamResponse, response), request), response
+
+
+def lines(response: FakeResponse) -> list[dict[str, Any]]:
+    return [json.loads(line) for chunk in response.writes for line in chunk.splitlines()]
+
+
+def test_shared_line_is_encoded_once_per_value_kind_and_type() -> None:
+    shared = _SharedLines(8)
+    value = pod("a")
+    first = shared.line("ADDED", value, PODS)
+    assert shared.line("ADDED", value, PODS) is first
+    assert shared.line("ADDED", pod("a"), PODS) is not first  # an equal but different value: not shared
+    assert shared.line("DELETED", value, PODS) != first
+    assert json.loads(first) == {"type": "ADDED", "object": {**pod("a"), "apiVersion": "v1", "kind": "Pod"}}
+    assert value == pod("a")  # the shared event value is never modified
+
+
+def test_shared_lines_stay_bounded_and_drop_the_oldest() -> None:
+    shared = _SharedLines(2)
+    values = [pod(str(i)) for i in range(3)]
+    encoded = [shared.line("ADDED", v, PODS) for v in values]
+    assert shared.line("ADDED", values[2], PODS) is encoded[2]
+    assert shared.line("ADDED", values[0], PODS) is not encoded[0]  # evicted, encoded again
+    assert len(shared._lines) == 2
+
+
+async def test_plain_watchers_share_bytes_and_buffered_events_go_out_in_one_write() -> None:
+    first, first_response = stream()
+    second, second_response = stream()
+    events = [Event("ADDED", "/core/pods/ns/a", 5, pod("a", rv=5), None),
+              Event("MODIFIED", "/core/pods/ns/a", 6, pod("a", app="db", rv=6), pod("a", rv=5)),
+              Event("ADDED", "/core/pods/ns/b", 7, pod("b", app="db", rv=7), None)]
+    for s, response in ((first, first_response), (second, second_response)):
+        for event in events:
+            s.change(event)
+        assert response.writes == []  # buffered until flushed
+        await s.flush()
+    assert len(first_response.writes) == 1
+    assert first_response.writes == second_response.writes
+    # the object left the selection (DELETED); one that never matched is not sent at all
+    assert [(line["type"], line["object"]["metadata"]["name"]) for line in lines(first_response)] == [
+        ("ADDED", "a"), ("DELETED", "a")]
+    await first.flush()
+    assert len(first_response.writes) == 1  # nothing buffered: nothing written
+
+
+async def test_rendering_watchers_render_per_watcher_and_mark_the_first_event() -> None:
+    seen: list[bool] = []
+
+    def render(obj: Obj, first: bool) -> Obj:
+        seen.append(first)
+        return {"kind": "Table", "rows": [obj["metadata"]["name"]]}
+
+    s, response = stream(render)
+    s.change(Event("ADDED", "/core/pods/ns/a", 5, pod("a"), None))
+    s.change(Event("MODIFIED", "/core/pods/ns/a", 6, pod("a", rv=6), pod("a")))
+    await s.bookmark(6)
+    assert seen == [True, False]
+    assert [line["type"] for line in lines(response)] == ["ADDED", "MODIFIED", "BOOKMARK"]
+    assert lines(response)[0]["object"] == {"kind": "Table", "rows": ["a"]}
+    assert len(response.writes) == 1  # the bookmark flushed what was buffered before it, in order
