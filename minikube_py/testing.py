@@ -18,15 +18,17 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from sqlalchemy.engine import make_url
 
 KUBECTL = "/usr/bin/kubectl"
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -162,3 +164,16 @@ async def _pg_admin(url: str, statement: str) -> None:
         await conn.execute(statement)
     finally:
         await conn.close()
+
+
+def eventually(check: Callable[[], T | None], what: str = "condition", *, timeout: float = 40.0) -> T:
+    """Poll ``check`` until it returns something truthy, and return that: for effects of
+    background work (controllers, garbage collection) that arrive a moment later."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.1)

@@ -6,17 +6,16 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from minikube_py.hollow import NOT_READY, hollow_nodes_in_thread
 from minikube_py.model import rollout as ro
-from minikube_py.testing import RunningServer, start_server
+from minikube_py.testing import RunningServer, eventually, start_server
 
-T = TypeVar("T")
 Obj = dict[str, Any]
 NS = "default"
 DEPLOYMENTS = f"/apis/apps/v1/namespaces/{NS}/deployments"
@@ -31,17 +30,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
             yield running
     finally:
         running.stop()
-
-
-def eventually(check: Callable[[], T | None], timeout: float = 30.0, what: str = "condition") -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}; last result: {result!r}")
-        time.sleep(0.1)
 
 
 def manifest(name: str, image: str = "nginx:1.25", replicas: int = 3, *, strategy: Obj | None = None,

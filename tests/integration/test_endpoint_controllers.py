@@ -16,11 +16,10 @@ from typing import Any
 import pytest
 
 from minikube_py.hollow import NOT_READY, hollow_nodes_in_thread
-from minikube_py.testing import RunningServer, start_server
+from minikube_py.testing import RunningServer, eventually, start_server
 
 Obj = dict[str, Any]
 NODES = ["n1", "n2"]
-TIMEOUT = 30.0
 SLICES = "/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3D{svc}"
 
 
@@ -42,18 +41,6 @@ def ns(server: RunningServer, request: pytest.FixtureRequest) -> str:
 
 
 # ------------------------------------------------------------------------------ helpers
-
-
-def eventually(check: Callable[[], Any], what: str, timeout: float = TIMEOUT) -> Any:
-    """Poll until ``check`` returns something truthy, and return it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def kubectl(server: RunningServer, ns: str, *args: str, input: str | None = None) -> str:

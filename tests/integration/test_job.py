@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from minikube_py.hollow import EXIT_CODE, RUN_SECONDS, hollow_nodes_in_thread
 from minikube_py.model.jobs import TRACKING_FINALIZER
-from minikube_py.testing import RunningServer, start_server
+from minikube_py.testing import RunningServer, eventually, start_server
 
-T = TypeVar("T")
 Obj = dict[str, Any]
 NS = "default"
 
@@ -28,17 +27,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
             yield running
     finally:
         running.stop()
-
-
-def eventually(check: Callable[[], T | None], timeout: float = 30, what: str = "condition") -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def job_manifest(name: str, *, completions: int | None = 1, parallelism: int = 1, backoff_limit: int = 6,

@@ -10,28 +10,16 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from minikube_py.testing import RunningServer, fresh_postgres_database, postgres_url, start_server
+from minikube_py.testing import RunningServer, eventually, fresh_postgres_database, postgres_url, start_server
 
 Obj = dict[str, Any]
 LEASE = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/pykube-controller-manager"
 LEASE_DURATION, RENEW_DEADLINE, RETRY = 4, 3, 0.5
 FLAGS = ("--leader-elect-lease-duration", str(LEASE_DURATION), "--leader-elect-renew-deadline", str(RENEW_DEADLINE),
          "--leader-elect-retry-period", str(RETRY))
-
-
-def eventually(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def identity(server: RunningServer) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from minikube_py.hollow import HollowNodes, hollow_nodes_in_thread
-from minikube_py.testing import RunningServer, start_server
+from minikube_py.testing import RunningServer, eventually, start_server
 
 Obj = dict[str, Any]
 NODES = ["n1", "n2", "n3"]
@@ -34,17 +34,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningS
             yield running, nodes
     finally:
         running.stop()
-
-
-def eventually(check: Callable[[], Any], what: str, timeout: float = 40.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def get(server: RunningServer, path: str) -> Obj:

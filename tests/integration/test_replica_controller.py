@@ -22,11 +22,10 @@ from minikube_py.client.kubeconfig import load_kubeconfig
 from minikube_py.client.rest import ApiClient
 from minikube_py.hollow import hollow_nodes_in_thread
 from minikube_py.reconcilers.replication import REPLICATION_CONTROLLERS, ReplicaController
-from minikube_py.testing import RunningServer, start_server
+from minikube_py.testing import RunningServer, eventually, start_server
 
 Obj = dict[str, Any]
 NODES = ["n1", "n2", "n3"]
-TIMEOUT = 30.0
 
 
 @pytest.fixture(scope="module")
@@ -47,18 +46,6 @@ def ns(server: RunningServer, request: pytest.FixtureRequest) -> str:
 
 
 # ------------------------------------------------------------------------------ helpers
-
-
-def eventually(check: Callable[[], Any], what: str, timeout: float = TIMEOUT) -> Any:
-    """Poll until ``check`` returns something truthy, and return it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def stays(check: Callable[[], bool], what: str, seconds: float = 3.0) -> None:

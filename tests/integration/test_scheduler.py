@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from minikube_py.hollow import hollow_nodes_in_thread
-from minikube_py.testing import RunningServer, start_server
+from minikube_py.testing import RunningServer, eventually, start_server
 
-T = TypeVar("T")
 NODES = ["n1", "n2", "n3"]
 PREEMPTION_NOT_HELPFUL = "preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
 
@@ -28,17 +26,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
             yield running
     finally:
         running.stop()
-
-
-def eventually(check: Callable[[], T | None], timeout: float = 30.0, what: str = "condition") -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def pod_manifest(name: str, *, cpu: str = "100m", host_port: int | None = None, **spec: Any) -> dict[str, Any]:
