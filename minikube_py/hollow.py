@@ -28,6 +28,7 @@ from minikube_py.client.errors import ConflictError, NotFoundError
 from minikube_py.client.kubeconfig import load_kubeconfig
 from minikube_py.client.rest import ApiClient, Obj
 from minikube_py.client.watching import Listing, watch_forever
+from minikube_py.testing import RunningServer, start_server
 
 RUN_SECONDS = "hollow.pykube.io/run-seconds"
 EXIT_CODE = "hollow.pykube.io/exit-code"
@@ -224,3 +225,15 @@ def hollow_nodes_in_thread(kubeconfig: Path, names: list[str], **options: Any) -
     finally:
         holder["loop"].call_soon_threadsafe(holder["task"].cancel)
         thread.join(10)
+
+
+@contextlib.contextmanager
+def server_with_hollow_nodes(data_dir: Path, names: list[str], *flags: str,
+                             **options: Any) -> Iterator[tuple[RunningServer, HollowNodes]]:
+    """A real ``pykube server`` (see minikube_py.testing) with hollow nodes joined, stopped on exit."""
+    running = start_server(data_dir, *flags)
+    try:
+        with hollow_nodes_in_thread(running.kubeconfig, names, **options) as nodes:
+            yield running, nodes
+    finally:
+        running.stop()

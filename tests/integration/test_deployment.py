@@ -7,14 +7,13 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from minikube_py.hollow import NOT_READY, hollow_nodes_in_thread
+from minikube_py.hollow import NOT_READY, server_with_hollow_nodes
 from minikube_py.model import rollout as ro
-from minikube_py.testing import RunningServer, eventually, start_server
+from minikube_py.testing import RunningServer, eventually
 
 Obj = dict[str, Any]
 NS = "default"
@@ -23,13 +22,8 @@ DEPLOYMENTS = f"/apis/apps/v1/namespaces/{NS}/deployments"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    data: Path = tmp_path_factory.mktemp("deployment") / "data"
-    running = start_server(data)
-    try:
-        with hollow_nodes_in_thread(running.kubeconfig, ["n1", "n2", "n3"]):
-            yield running
-    finally:
-        running.stop()
+    with server_with_hollow_nodes(tmp_path_factory.mktemp("deployment") / "data", ["n1", "n2", "n3"]) as (running, _):
+        yield running
 
 
 def manifest(name: str, image: str = "nginx:1.25", replicas: int = 3, *, strategy: Obj | None = None,

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from minikube_py.hollow import NOT_READY, hollow_nodes_in_thread
-from minikube_py.testing import RunningServer, eventually, start_server
+from minikube_py.hollow import NOT_READY, server_with_hollow_nodes
+from minikube_py.testing import RunningServer, eventually
 
 Obj = dict[str, Any]
 NODES = ["n1", "n2"]
@@ -25,12 +25,8 @@ SLICES = "/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices?labelSelector
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("endpoints") / "data")
-    try:
-        with hollow_nodes_in_thread(running.kubeconfig, NODES):
-            yield running
-    finally:
-        running.stop()
+    with server_with_hollow_nodes(tmp_path_factory.mktemp("endpoints") / "data", NODES) as (running, _):
+        yield running
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from minikube_py.hollow import EXIT_CODE, RUN_SECONDS, hollow_nodes_in_thread
+from minikube_py.hollow import EXIT_CODE, RUN_SECONDS, server_with_hollow_nodes
 from minikube_py.model.jobs import TRACKING_FINALIZER
-from minikube_py.testing import RunningServer, eventually, start_server
+from minikube_py.testing import RunningServer, eventually
 
 Obj = dict[str, Any]
 NS = "default"
@@ -21,12 +21,8 @@ NS = "default"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("job") / "data")
-    try:
-        with hollow_nodes_in_thread(running.kubeconfig, ["n1", "n2"]):
-            yield running
-    finally:
-        running.stop()
+    with server_with_hollow_nodes(tmp_path_factory.mktemp("job") / "data", ["n1", "n2"]) as (running, _):
+        yield running
 
 
 def job_manifest(name: str, *, completions: int | None = 1, parallelism: int = 1, backoff_limit: int = 6,

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from minikube_py.hollow import HollowNodes, hollow_nodes_in_thread
-from minikube_py.testing import RunningServer, eventually, start_server
+from minikube_py.hollow import HollowNodes, server_with_hollow_nodes
+from minikube_py.testing import RunningServer, eventually
 
 Obj = dict[str, Any]
 NODES = ["n1", "n2", "n3"]
@@ -26,14 +26,9 @@ NS = "lifecycle"
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, HollowNodes]]:
-    running = start_server(tmp_path_factory.mktemp("nodelifecycle") / "data",
-                           "--node-monitor-grace-period", str(GRACE), "--pod-eviction-timeout", str(EVICTION))
-    try:
-        with hollow_nodes_in_thread(running.kubeconfig, NODES) as nodes:
-            running.kubectl("create", "namespace", NS)
-            yield running, nodes
-    finally:
-        running.stop()
+    with server_with_hollow_nodes(tmp_path_factory.mktemp("nodelifecycle") / "data", NODES, "--node-monitor-grace-period", str(GRACE), "--pod-eviction-timeout", str(EVICTION)) as (running, nodes):
+        running.kubectl("create", "namespace", NS)
+        yield running, nodes
 
 
 def get(server: RunningServer, path: str) -> Obj:

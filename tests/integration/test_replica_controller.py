@@ -20,9 +20,9 @@ import pytest
 
 from minikube_py.client.kubeconfig import load_kubeconfig
 from minikube_py.client.rest import ApiClient
-from minikube_py.hollow import hollow_nodes_in_thread
+from minikube_py.hollow import server_with_hollow_nodes
 from minikube_py.reconcilers.replication import REPLICATION_CONTROLLERS, ReplicaController
-from minikube_py.testing import RunningServer, eventually, start_server
+from minikube_py.testing import RunningServer, eventually
 
 Obj = dict[str, Any]
 NODES = ["n1", "n2", "n3"]
@@ -30,12 +30,8 @@ NODES = ["n1", "n2", "n3"]
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("replication") / "data")
-    try:
-        with hollow_nodes_in_thread(running.kubeconfig, NODES):
-            yield running
-    finally:
-        running.stop()
+    with server_with_hollow_nodes(tmp_path_factory.mktemp("replication") / "data", NODES) as (running, _):
+        yield running
 
 
 @pytest.fixture

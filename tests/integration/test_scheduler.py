@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from minikube_py.hollow import hollow_nodes_in_thread
-from minikube_py.testing import RunningServer, eventually, start_server
+from minikube_py.hollow import hollow_nodes_in_thread, server_with_hollow_nodes
+from minikube_py.testing import RunningServer, eventually
 
 NODES = ["n1", "n2", "n3"]
 PREEMPTION_NOT_HELPFUL = "preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
@@ -19,13 +19,8 @@ PREEMPTION_NOT_HELPFUL = "preemption: 0/3 nodes are available: 3 Preemption is n
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("scheduler") / "data")
-    try:
-        with hollow_nodes_in_thread(running.kubeconfig, NODES, cpu="2", memory="4Gi",
-                                    labels={"n2": {"disk": "ssd"}}):
-            yield running
-    finally:
-        running.stop()
+    with server_with_hollow_nodes(tmp_path_factory.mktemp("scheduler") / "data", NODES, cpu="2", memory="4Gi", labels={"n2": {"disk": "ssd"}}) as (running, _):
+        yield running
 
 
 def pod_manifest(name: str, *, cpu: str = "100m", host_port: int | None = None, **spec: Any) -> dict[str, Any]:
