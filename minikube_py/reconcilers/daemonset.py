@@ -12,6 +12,8 @@ from collections import defaultdict
 from datetime import UTC, datetime
 
 from minikube_py.client.errors import ApiError, NotFoundError
+from minikube_py.client.events import EventRecorder
+from minikube_py.client.informer import object_key
 from minikube_py.client.rest import ApiClient, Obj, resource_path
 from minikube_py.model.daemonsets import (
     GENERATION_LABEL,
@@ -23,8 +25,7 @@ from minikube_py.model.daemonsets import (
 )
 from minikube_py.model.podtemplate import controller_of, pod_from_template
 from minikube_py.model.replication import Expectations
-from minikube_py.reconcilers.base import Controller, object_key
-from minikube_py.reconcilers.events import EventRecorder
+from minikube_py.reconcilers.base import Controller
 from minikube_py.reconcilers.job import deletion_settles, older_version
 
 

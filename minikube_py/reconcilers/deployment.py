@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from minikube_py.client.errors import AlreadyExistsError, ConflictError, NotFoundError
+from minikube_py.client.events import EventRecorder
+from minikube_py.client.informer import Informer, object_key
 from minikube_py.client.rest import ApiClient, Obj, resource_path
 from minikube_py.model import rollout as ro
 from minikube_py.model.podtemplate import controller_of, controller_ref
 from minikube_py.model.selectors import LabelSelector, label_selector_from_spec
-from minikube_py.reconcilers.base import Controller, Informer, object_key
-from minikube_py.reconcilers.events import EventRecorder
+from minikube_py.reconcilers.base import Controller
 
 log = logging.getLogger(__name__)
 

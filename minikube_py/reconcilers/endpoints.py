@@ -20,6 +20,7 @@ import contextlib
 from collections import defaultdict
 
 from minikube_py.client.errors import ApiError, ConflictError, NotFoundError
+from minikube_py.client.informer import Informer, object_key
 from minikube_py.client.rest import ApiClient, Obj, resource_path
 from minikube_py.model.endpoints import (
     TriggerTimeTracker,
@@ -28,7 +29,7 @@ from minikube_py.model.endpoints import (
     selects_pods,
     service_matches,
 )
-from minikube_py.reconcilers.base import Controller, Informer, object_key
+from minikube_py.reconcilers.base import Controller
 
 #: Endpoints used as a leader-election lock by other tools: they have no Service and must stay
 LEADER_ANNOTATION = "control-plane.alpha.kubernetes.io/leader"

@@ -22,6 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from minikube_py.client.errors import ApiError, ConflictError, NotFoundError
+from minikube_py.client.informer import object_key
 from minikube_py.client.rest import ApiClient, Obj, resource_path
 from minikube_py.model.endpoints import (
     LAST_CHANGE_TRIGGER_TIME,
@@ -31,7 +32,6 @@ from minikube_py.model.endpoints import (
     plan_slices,
     selects_pods,
 )
-from minikube_py.reconcilers.base import object_key
 from minikube_py.reconcilers.endpoints import (
     CONFLICT_RETRY,
     ServicePodController,

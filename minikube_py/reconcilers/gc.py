@@ -16,9 +16,10 @@ from collections.abc import Awaitable
 from functools import partial
 
 from minikube_py.client.errors import NotFoundError
+from minikube_py.client.informer import Informer, object_key
 from minikube_py.client.rest import ApiClient, Obj, resource_path
 from minikube_py.model.kinds import RESOURCES, ResourceType, by_kind
-from minikube_py.reconcilers.base import Controller, Informer, object_key
+from minikube_py.reconcilers.base import Controller
 
 ORPHAN = "orphan"
 FOREGROUND = "foregroundDeletion"

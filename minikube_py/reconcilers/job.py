@@ -16,6 +16,8 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 from minikube_py.client.errors import ApiError, NotFoundError
+from minikube_py.client.events import EventRecorder
+from minikube_py.client.informer import object_key
 from minikube_py.client.rest import ApiClient, Obj, resource_path
 from minikube_py.model.jobs import (
     COMPLETE,
@@ -29,8 +31,7 @@ from minikube_py.model.jobs import (
 )
 from minikube_py.model.podtemplate import controller_of, pod_from_template
 from minikube_py.model.replication import Expectations
-from minikube_py.reconcilers.base import Controller, object_key
-from minikube_py.reconcilers.events import EventRecorder
+from minikube_py.reconcilers.base import Controller
 
 
 def deletion_settles(old: Obj | None, new: Obj | None) -> bool:

@@ -19,10 +19,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from minikube_py.client.errors import ConflictError, NotFoundError
+from minikube_py.client.events import EventRecorder
+from minikube_py.client.informer import object_key
 from minikube_py.client.rest import ApiClient, Obj, resource_path
 from minikube_py.model import nodelifecycle as lifecycle
-from minikube_py.reconcilers.base import Controller, object_key
-from minikube_py.reconcilers.events import EventRecorder
+from minikube_py.reconcilers.base import Controller
 
 NODE_LEASES = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases"
 #: how soon to look again after losing a write race (the cache is about to show the winner)

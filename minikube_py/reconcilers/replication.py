@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from minikube_py.client.errors import ApiError, ConflictError, NotFoundError
+from minikube_py.client.events import EventRecorder
+from minikube_py.client.informer import object_key
 from minikube_py.client.rest import ApiClient, Obj, resource_path
 from minikube_py.model.kinds import ResourceType, by_kind
 from minikube_py.model.podtemplate import controller_of, controller_ref, pod_from_template
@@ -45,8 +47,7 @@ from minikube_py.model.replication import (
     slow_start_batches,
 )
 from minikube_py.model.selectors import LabelSelector, label_selector_from_spec
-from minikube_py.reconcilers.base import Controller, object_key
-from minikube_py.reconcilers.events import EventRecorder
+from minikube_py.reconcilers.base import Controller
 
 log = logging.getLogger(__name__)
 

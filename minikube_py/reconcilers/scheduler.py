@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 import aiohttp
 
 from minikube_py.client.errors import ApiError, ConflictError, NotFoundError
+from minikube_py.client.events import EventRecorder
+from minikube_py.client.informer import object_key
 from minikube_py.client.rest import ApiClient, Obj, resource_path
 from minikube_py.model.scheduling import (
     DEFAULT_SCHEDULER,
@@ -38,8 +40,7 @@ from minikube_py.model.scheduling import (
     select_host,
     static_failure,
 )
-from minikube_py.reconcilers.base import Controller, object_key
-from minikube_py.reconcilers.events import EventRecorder
+from minikube_py.reconcilers.base import Controller
 
 log = logging.getLogger(__name__)
 

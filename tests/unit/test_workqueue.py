@@ -1,6 +1,7 @@
 import asyncio
 
-from minikube_py.reconcilers.base import WorkQueue, object_key
+from minikube_py.client.informer import object_key
+from minikube_py.reconcilers.base import WorkQueue
 
 
 def test_object_key() -> None:

@@ -1,0 +1,110 @@
+"""Informers: in-memory copies of collections kept current by list+watch, shared per client.
+
+They live in the client layer because every component that reacts to API state uses them: the
+reconcilers, the node agent (pods bound to its node, the secrets and config maps they mount) and
+the service proxy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from weakref import WeakKeyDictionary
+
+from minikube_py.client.rest import ApiClient, Obj
+from minikube_py.client.watching import Listing, WatchEvent, watch_forever
+
+log = logging.getLogger(__name__)
+
+#: called with (old, new); old is None for an addition, new is None for a deletion
+Handler = Callable[[Obj | None, Obj | None], None]
+
+
+def object_key(obj: Obj) -> str:
+    """``namespace/name`` (or ``name`` for cluster-scoped objects), as client-go's cache keys."""
+    md = obj.get("metadata") or {}
+    return f"{md['namespace']}/{md['name']}" if md.get("namespace") else md["name"]
+
+
+class Informer:
+    """A cache of one collection kept current by a watch."""
+
+    def __init__(self, client: ApiClient, path: str, *, label_selector: str | None = None) -> None:
+        self.path = path
+        self._client = client
+        self._label_selector = label_selector
+        self.cache: dict[str, Obj] = {}
+        self.synced = asyncio.Event()
+        self._handlers: list[Handler] = []
+
+    def add_handler(self, handler: Handler) -> None:
+        self._handlers.append(handler)
+
+    def get(self, key: str) -> Obj | None:
+        return self.cache.get(key)
+
+    def items(self) -> list[Obj]:
+        return list(self.cache.values())
+
+    async def run(self) -> None:
+        async for item in watch_forever(self._client, self.path, label_selector=self._label_selector):
+            if isinstance(item, Listing):
+                self._replace(item.items)
+                self.synced.set()
+            else:
+                self._apply(item)
+
+    def _replace(self, items: list[Obj]) -> None:
+        fresh = {object_key(obj): obj for obj in items}
+        for key, old in list(self.cache.items()):
+            if key not in fresh:
+                del self.cache[key]
+                self._notify(old, None)
+        for key, obj in fresh.items():
+            old = self.cache.get(key)
+            self.cache[key] = obj
+            if old is None or old["metadata"].get("resourceVersion") != obj["metadata"].get("resourceVersion"):
+                self._notify(old, obj)
+
+    def _apply(self, event: WatchEvent) -> None:
+        key = object_key(event.object)
+        old = self.cache.get(key)
+        if event.type == "DELETED":
+            self.cache.pop(key, None)
+            self._notify(old or event.object, None)
+        else:
+            self.cache[key] = event.object
+            self._notify(old, event.object)
+
+    def _notify(self, old: Obj | None, new: Obj | None) -> None:
+        for handler in self._handlers:
+            try:
+                handler(old, new)
+            except Exception:
+                log.exception("informer handler for %s failed", self.path)
+
+
+class SharedInformers:
+    """One informer per collection for every controller on a client, as client-go's shared
+    informer factory: eight controllers watching pods cost one watch, not eight. Cached objects
+    are shared, so controllers must copy before they modify."""
+
+    _by_client: WeakKeyDictionary[ApiClient, SharedInformers] = WeakKeyDictionary()
+
+    def __init__(self, client: ApiClient) -> None:
+        self._client = client
+        self._informers: dict[tuple[str, str | None], Informer] = {}
+
+    @classmethod
+    def of(cls, client: ApiClient) -> SharedInformers:
+        shared = cls._by_client.get(client)
+        if shared is None:
+            shared = cls._by_client[client] = cls(client)
+        return shared
+
+    def informer(self, path: str, *, label_selector: str | None = None) -> Informer:
+        key = (path, label_selector)
+        if key not in self._informers:
+            self._informers[key] = Informer(self._client, path, label_selector=label_selector)
+        return self._informers[key]
