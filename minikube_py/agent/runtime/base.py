@@ -1,0 +1,247 @@
+"""The container runtime seen by the agent: a small protocol with two implementations, Docker through
+aiodocker (:mod:`.docker`) and an in-memory one for hollow nodes (:mod:`.fake`).
+
+The pod workers know only this interface, so everything they decide (which container to start,
+restart or remove, what status to report) is the same whether containers are real or simulated.
+Containers are identified across agent restarts by their labels (:data:`LABEL_POD_UID` and friends),
+never by state kept in the agent: an agent that starts again finds and adopts what it left running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+#: labels every container the agent creates carries
+LABEL_MANAGED = "io.pykube.managed"  # "true": only such containers are ever touched
+LABEL_NODE = "io.pykube.node"  # node name: several agents may share one engine (tests, hollow nodes)
+LABEL_POD_UID = "io.pykube.pod.uid"
+LABEL_POD_NAME = "io.pykube.pod.name"
+LABEL_POD_NAMESPACE = "io.pykube.pod.namespace"
+LABEL_CONTAINER_NAME = "io.pykube.container.name"  # SANDBOX_NAME for the pause container
+LABEL_CONTAINER_KIND = "io.pykube.container.kind"  # "sandbox" | "init" | "app"
+LABEL_ATTEMPT = "io.pykube.container.attempt"  # 0, 1, 2...: the restart count of that container
+LABEL_SPEC_HASH = "io.pykube.container.hash"  # hash of the container's spec, to spot changes (image)
+LABEL_GRACE = "io.pykube.pod.termination-grace"  # seconds, for a stop after the pod object is gone
+
+#: the container name used for the pod's pause (sandbox) container, as dockershim's "POD"
+SANDBOX_NAME = "POD"
+
+ContainerStatus = Literal["created", "running", "paused", "restarting", "removing", "exited", "dead"]
+
+
+class RuntimeFailure(Exception):
+    """A runtime call failed; ``message`` is fit for a pod's status or an event."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ContainerNotFound(RuntimeFailure):
+    pass
+
+
+class ImagePullError(RuntimeFailure):
+    """Pulling failed; the message quotes the registry's answer (unauthorized, not found...)."""
+
+
+class ImageNotPresent(RuntimeFailure):
+    """Creating a container needs an image the engine does not have."""
+
+
+class CreateError(RuntimeFailure):
+    """The engine refused to create or start the container (bad command, bad mount...)."""
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A bind mount of ``source`` (a host path) at ``target``, or a tmpfs when ``tmpfs`` is set."""
+
+    target: str
+    source: str = ""
+    read_only: bool = False
+    tmpfs: bool = False
+
+
+@dataclass(frozen=True)
+class PortBinding:
+    """A hostPort: ``host_ip:host_port`` on the node forwarded to ``container_port`` of the pod."""
+
+    container_port: int
+    host_port: int
+    protocol: str = "TCP"  # TCP | UDP | SCTP, as in the pod spec
+    host_ip: str = ""
+
+
+@dataclass
+class ContainerSpec:
+    """What to create. A sandbox gets ``network`` (the node's pod network), ``hostname``, DNS settings
+    and ``port_bindings``; app and init containers get ``network="container:<sandbox id>"`` so they
+    share its network namespace (and so its IP and ports)."""
+
+    name: str  # the engine's container name, unique per engine
+    image: str
+    labels: dict[str, str]
+    entrypoint: list[str] | None = None  # the pod's ``command``; None keeps the image's
+    cmd: list[str] | None = None  # the pod's ``args``; None keeps the image's
+    env: list[tuple[str, str]] = field(default_factory=list)
+    working_dir: str | None = None
+    mounts: list[Mount] = field(default_factory=list)
+    network: str = ""
+    ip: str | None = None  # a fixed address on ``network`` (None: the engine picks one)
+    hostname: str | None = None
+    dns: list[str] = field(default_factory=list)
+    dns_search: list[str] = field(default_factory=list)
+    dns_options: list[str] = field(default_factory=list)
+    port_bindings: list[PortBinding] = field(default_factory=list)
+    cpu_shares: int | None = None  # 1024 per CPU requested, as kubelet's cgroup shares
+    cpu_quota: int | None = None  # microseconds per cpu_period for a CPU limit
+    cpu_period: int | None = None
+    memory_limit: int | None = None  # bytes
+    user: str | None = None  # "uid" or "uid:gid"
+    read_only_rootfs: bool = False
+    privileged: bool = False
+    tty: bool = False
+    stdin: bool = False
+    stdin_once: bool = False
+
+
+@dataclass
+class ContainerState:
+    """What the engine reports about one container."""
+
+    id: str
+    name: str
+    labels: dict[str, str]
+    image: str  # the image reference the container was created from
+    image_id: str  # e.g. "sha256:..."
+    status: ContainerStatus
+    exit_code: int | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    oom_killed: bool = False
+    error: str = ""  # the engine's message when a start failed (e.g. "exec: not found")
+    ip: str = ""  # the address on the pod network (sandboxes only)
+
+    @property
+    def running(self) -> bool:
+        return self.status in ("running", "paused", "restarting")
+
+
+@dataclass(frozen=True)
+class RuntimeEvent:
+    """A container changed state behind the agent's back (died, was killed, OOM): the pod worker
+    that owns ``labels[LABEL_POD_UID]`` looks again at once instead of at its next resync."""
+
+    container_id: str
+    action: str  # "start" | "die" | "oom" | "destroy"
+    labels: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class RegistryAuth:
+    username: str
+    password: str
+    server: str = ""
+
+
+@dataclass(frozen=True)
+class MachineInfo:
+    cpus: int
+    memory_bytes: int
+    kernel_version: str
+    os_image: str
+    operating_system: str = "linux"
+    architecture: str = "amd64"  # GOARCH spelling, as the kubernetes.io/arch label
+    runtime_version: str = ""  # "docker://20.10.24"
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int
+    output: bytes  # stdout and stderr, interleaved
+
+
+class ExecSession(Protocol):
+    """An interactive exec (kubectl exec): bytes in, framed bytes out, then an exit code."""
+
+    async def write_stdin(self, data: bytes) -> None: ...
+
+    async def close_stdin(self) -> None: ...
+
+    async def read(self) -> tuple[int, bytes] | None:
+        """The next chunk as (stream, data) with stream 1 = stdout, 2 = stderr; None at the end."""
+        ...
+
+    async def resize(self, width: int, height: int) -> None: ...
+
+    async def exit_code(self) -> int:
+        """Wait for the command to end."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class Runtime(Protocol):
+    """Everything the agent asks of a container engine."""
+
+    async def machine(self) -> MachineInfo: ...
+
+    async def ensure_network(self, name: str, subnet: str, gateway: str) -> None:
+        """Create the node's pod network (a bridge on ``subnet``) if it does not exist yet."""
+        ...
+
+    async def list_containers(self, labels: Mapping[str, str]) -> list[ContainerState]:
+        """All containers, running or not, that carry every one of ``labels``."""
+        ...
+
+    async def inspect(self, container_id: str) -> ContainerState: ...
+
+    async def create_container(self, spec: ContainerSpec) -> str:
+        """Create (not start) a container and return its id. Raises ImageNotPresent or CreateError."""
+        ...
+
+    async def start_container(self, container_id: str) -> None:
+        """Raises CreateError when the engine cannot start it (e.g. the command does not exist)."""
+        ...
+
+    async def stop_container(self, container_id: str, grace_seconds: float) -> None:
+        """SIGTERM (or the image's stop signal), then SIGKILL after ``grace_seconds``."""
+        ...
+
+    async def remove_container(self, container_id: str) -> None:
+        """Remove a container (killing it if needed); a missing container is not an error."""
+        ...
+
+    async def image_id(self, image: str) -> str | None:
+        """The id of a local image, or None if the engine does not have it."""
+        ...
+
+    async def pull_image(self, image: str, auth: RegistryAuth | None) -> str:
+        """Pull and return the image id. Raises ImagePullError with the registry's reason."""
+        ...
+
+    async def exec_run(self, container_id: str, command: list[str], timeout: float) -> ExecResult:  # noqa: ASYNC109
+        """Run a command to completion (probes, preStop hooks). A timeout raises TimeoutError. The
+        deadline is a parameter rather than the caller's ``asyncio.timeout`` because the runtime may
+        have to end the command inside the container too, not just stop waiting for it."""
+        ...
+
+    async def exec_session(self, container_id: str, command: list[str], *, tty: bool,
+                           stdin: bool) -> ExecSession: ...
+
+    def logs(self, container_id: str, *, follow: bool = False, tail: int | None = None,
+             since: float | None = None, timestamps: bool = False) -> AsyncIterator[bytes]:
+        """The container's output as raw bytes (stdout and stderr merged, in order); ``since`` is a
+        UNIX time. With ``follow`` the iterator ends when the container stops."""
+        ...
+
+    def events(self) -> AsyncIterator[RuntimeEvent]:
+        """Container events of managed containers, for as long as the caller iterates; reconnects
+        by itself if the engine restarts."""
+        ...
+
+    async def close(self) -> None: ...
