@@ -103,14 +103,15 @@ def _decode(raw: bytes) -> Any:
         return raw.decode(errors="replace")
 
 
-def start_server(data_dir: Path, *extra: str, port: int | None = None) -> RunningServer:
-    """Start ``pykube server --no-agent`` and wait until it answers /readyz."""
+def start_server(data_dir: Path, *extra: str, port: int | None = None, agent: bool = False) -> RunningServer:
+    """Start ``pykube server`` and wait until it answers /readyz. Without ``agent`` the server runs no
+    node of its own (``--no-agent``): control-plane tests bring hollow nodes instead of containers."""
     port = port or free_port()
     log_path = data_dir.parent / f"{data_dir.name}-server.log"
     log = open(log_path, "ab")  # noqa: SIM115 - the subprocess owns it for its lifetime
     process = subprocess.Popen(
         [sys.executable, "-m", "minikube_py.cli.main", "server", "--data-dir", str(data_dir), "--bind-address",
-         "127.0.0.1", "--port", str(port), "--no-agent", *extra],
+         "127.0.0.1", "--port", str(port), *(() if agent else ("--no-agent",)), *extra],
         stdout=log, stderr=subprocess.STDOUT,
     )
     cache = data_dir.parent / f"{data_dir.name}-kubecache"
@@ -177,3 +178,31 @@ def eventually(check: Callable[[], T | None], what: str = "condition", *, timeou
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(0.1)
+
+
+#: the image tests run: busybox from Debian's busybox-static, imported by scripts/docker.sh
+BUSYBOX_IMAGE = "pykube.local/busybox:1.35"
+_SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+
+
+def ensure_docker() -> str:
+    """Install and start Docker and build the test image if needed (scripts/docker.sh); a test that
+    needs Docker fails here, loudly, when it cannot have it."""
+    subprocess.run(["bash", str(_SCRIPTS / "docker.sh")], check=True)
+    return "unix:///var/run/docker.sock"
+
+
+@dataclass(frozen=True)
+class Registry:
+    address: str
+    username: str
+    password: str
+    private_image: str
+
+
+def ensure_registry() -> Registry:
+    """The private registry with basic auth on 127.0.0.1:5000 (scripts/registry.sh) and its test image."""
+    ensure_docker()
+    done = subprocess.run(["bash", str(_SCRIPTS / "registry.sh")], check=True, capture_output=True, text=True)
+    address, username, password, image = done.stdout.split()[-4:]
+    return Registry(address, username, password, image)

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs pykube with its test tools, starts the services the tests need (a throwaway PostgreSQL
-# on 127.0.0.1:55432), then runs the linters, the layer contract and the whole test suite.
+# on 127.0.0.1:55432, the Docker engine with the test image, a private registry on 127.0.0.1:5000), then runs the linters, the layer contract and the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYKUBE_EXTRAS=test bash scripts/install.sh
 PYKUBE_TEST_POSTGRES_URL="$(bash scripts/postgres.sh | tail -n 1)"
+bash scripts/docker.sh
+bash scripts/registry.sh >/dev/null
 export PYKUBE_TEST_POSTGRES_URL
 .venv/bin/ruff check minikube_py tests bench
 .venv/bin/lint-imports

@@ -1,0 +1,394 @@
+"""The Docker runtime: the agent's container operations through the Engine API (aiodocker).
+
+Only Docker's own API is used (no `docker` CLI), so the agent works against any engine it can reach,
+local or through ``--docker-host``. Engine errors are turned into the runtime exceptions of
+:mod:`.base` with Docker's message kept, because that message is what users see in pod status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import platform
+import struct
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import aiodocker
+import aiohttp
+
+from minikube_py.agent.runtime.base import (
+    LABEL_MANAGED,
+    ContainerNotFound,
+    ContainerSpec,
+    ContainerState,
+    CreateError,
+    ExecResult,
+    ImageNotPresent,
+    ImagePullError,
+    MachineInfo,
+    RegistryAuth,
+    RuntimeEvent,
+    RuntimeFailure,
+)
+
+log = logging.getLogger(__name__)
+
+_GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le", "s390x": "s390x"}
+
+
+def _time(value: str | None) -> datetime | None:
+    """Docker's RFC 3339 times with nanoseconds; its zero time means "never"."""
+    if not value or value.startswith("0001-"):
+        return None
+    head, _, rest = value.partition(".")
+    if not rest:
+        return datetime.fromisoformat(head.rstrip("Z")).replace(tzinfo=UTC)
+    return datetime.fromisoformat(head).replace(tzinfo=UTC)
+
+
+def _state(info: Mapping[str, Any]) -> ContainerState:
+    state = info.get("State") or {}
+    config = info.get("Config") or {}
+    networks = (info.get("NetworkSettings") or {}).get("Networks") or {}
+    ip = next((n.get("IPAddress") for n in networks.values() if n.get("IPAddress")), "")
+    return ContainerState(
+        id=info["Id"], name=info.get("Name", "").lstrip("/"), labels=config.get("Labels") or {},
+        image=config.get("Image", ""), image_id=info.get("Image", ""), status=state.get("Status", "created"),
+        exit_code=state.get("ExitCode") if state.get("Status") in ("exited", "dead") else None,
+        started_at=_time(state.get("StartedAt")), finished_at=_time(state.get("FinishedAt")),
+        oom_killed=bool(state.get("OOMKilled")), error=state.get("Error") or "", ip=ip or "")
+
+
+def _demux(buffer: bytearray) -> list[tuple[int, bytes]]:
+    """Split Docker's multiplexed stream (8-byte header: stream, 3 zero bytes, big-endian length)
+    into (stream, payload) pieces, leaving an incomplete tail in ``buffer``."""
+    pieces = []
+    while len(buffer) >= 8:
+        stream, size = buffer[0], struct.unpack(">I", buffer[4:8])[0]
+        if len(buffer) < 8 + size:
+            break
+        pieces.append((stream, bytes(buffer[8:8 + size])))
+        del buffer[:8 + size]
+    return pieces
+
+
+class DockerExecSession:
+    """An interactive exec over the hijacked connection of Docker's exec start."""
+
+    def __init__(self, docker: aiodocker.Docker, exec_id: str, stream: Any, tty: bool) -> None:
+        self._docker = docker
+        self._id = exec_id
+        self._stream = stream
+        self._tty = tty
+        self._buffer = bytearray()
+        self._pending: list[tuple[int, bytes]] = []
+
+    async def write_stdin(self, data: bytes) -> None:
+        await self._stream.write_in(data)
+
+    async def close_stdin(self) -> None:
+        transport = getattr(self._stream, "_resp", None)
+        conn = getattr(transport, "connection", None)
+        if conn is not None and conn.transport is not None and conn.transport.can_write_eof():
+            conn.transport.write_eof()
+
+    async def read(self) -> tuple[int, bytes] | None:
+        if self._pending:
+            return self._pending.pop(0)
+        msg = await self._stream.read_out()
+        if msg is None:
+            return None
+        return msg.stream, bytes(msg.data)
+
+    async def resize(self, width: int, height: int) -> None:
+        with contextlib.suppress(aiodocker.DockerError):
+            await _call(self._docker, f"exec/{self._id}/resize", "POST", params={"h": height, "w": width})
+
+    async def exit_code(self) -> int:
+        for _ in range(200):
+            info = await self._docker._query_json(f"exec/{self._id}/json")
+            if not info.get("Running"):
+                return int(info.get("ExitCode") or 0)
+            await asyncio.sleep(0.05)
+        return 1
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._stream.close()
+
+
+class DockerRuntime:
+    def __init__(self, docker_host: str | None = None) -> None:
+        self._docker = aiodocker.Docker(url=docker_host or None)
+        self._version = ""
+
+    async def close(self) -> None:
+        await self._docker.close()
+
+    async def machine(self) -> MachineInfo:
+        info = await self._docker.system.info()
+        version = await self._docker.version()
+        return MachineInfo(
+            cpus=int(info.get("NCPU") or 1), memory_bytes=int(info.get("MemTotal") or 0),
+            kernel_version=info.get("KernelVersion", platform.release()),
+            os_image=info.get("OperatingSystem", "Linux"), operating_system=info.get("OSType", "linux"),
+            architecture=_GOARCH.get(info.get("Architecture", platform.machine()), info.get("Architecture", "amd64")),
+            runtime_version=f"docker://{version.get('Version', 'unknown')}")
+
+    async def ensure_network(self, name: str, subnet: str, gateway: str) -> None:
+        with contextlib.suppress(aiodocker.DockerError):
+            existing = await self._docker.networks.get(name)
+            config = (await existing.show()).get("IPAM", {}).get("Config") or []
+            if any(c.get("Subnet") == subnet for c in config):
+                return
+            await existing.delete()  # a stale network of an earlier pod CIDR
+        await self._docker.networks.create({
+            "Name": name, "Driver": "bridge", "Labels": {LABEL_MANAGED: "true"},
+            "IPAM": {"Config": [{"Subnet": subnet, "Gateway": gateway}]},
+            # pods talk to each other directly, and to the world through the node's address
+            "Options": {"com.docker.network.bridge.enable_ip_masquerade": "true"},
+        })
+
+    async def list_containers(self, labels: Mapping[str, str]) -> list[ContainerState]:
+        filters = {"label": [LABEL_MANAGED + "=true"] + [f"{k}={v}" for k, v in labels.items()]}
+        found = await self._docker._query_json("containers/json", params={"all": "1", "filters": json.dumps(filters)})
+        # the list answer lacks exit codes and times: inspect each (a pod has only a handful)
+        states = []
+        for item in found:
+            with contextlib.suppress(ContainerNotFound):
+                states.append(await self.inspect(item["Id"]))
+        return states
+
+    async def inspect(self, container_id: str) -> ContainerState:
+        try:
+            info = await self._docker._query_json(f"containers/{container_id}/json")
+        except aiodocker.DockerError as e:
+            if e.status == 404:
+                raise ContainerNotFound(f"container {container_id} not found") from None
+            raise RuntimeFailure(str(e.message)) from None
+        return _state(info)
+
+    async def create_container(self, spec: ContainerSpec) -> str:
+        host: dict[str, Any] = {
+            "NetworkMode": spec.network or "bridge",
+            "Binds": [f"{m.source}:{m.target}:{'ro' if m.read_only else 'rw'}" for m in spec.mounts if not m.tmpfs],
+            "Tmpfs": {m.target: "" for m in spec.mounts if m.tmpfs},
+            "ReadonlyRootfs": spec.read_only_rootfs, "Privileged": spec.privileged,
+        }
+        if spec.dns:
+            host["Dns"] = spec.dns
+        if spec.dns_search:
+            host["DnsSearch"] = spec.dns_search
+        if spec.dns_options:
+            host["DnsOptions"] = spec.dns_options
+        for key, value in (("CpuShares", spec.cpu_shares), ("CpuQuota", spec.cpu_quota),
+                           ("CpuPeriod", spec.cpu_period), ("Memory", spec.memory_limit)):
+            if value is not None:
+                host[key] = value
+        exposed: dict[str, dict[str, Any]] = {}
+        if spec.port_bindings:
+            bindings: dict[str, list[dict[str, str]]] = {}
+            for b in spec.port_bindings:
+                key = f"{b.container_port}/{b.protocol.lower()}"
+                exposed[key] = {}
+                bindings.setdefault(key, []).append({"HostIp": b.host_ip, "HostPort": str(b.host_port)})
+            host["PortBindings"] = bindings
+        config: dict[str, Any] = {
+            "Image": spec.image, "Labels": spec.labels, "Env": [f"{k}={v}" for k, v in spec.env],
+            "HostConfig": host, "Tty": spec.tty, "OpenStdin": spec.stdin, "StdinOnce": spec.stdin_once,
+            "AttachStdin": False, "ExposedPorts": exposed,
+        }
+        if spec.entrypoint is not None:
+            config["Entrypoint"] = spec.entrypoint
+            config["Cmd"] = spec.cmd or []
+        elif spec.cmd is not None:
+            config["Cmd"] = spec.cmd
+        if spec.working_dir:
+            config["WorkingDir"] = spec.working_dir
+        if spec.hostname and not spec.network.startswith("container:"):
+            config["Hostname"] = spec.hostname
+        if spec.user:
+            config["User"] = spec.user
+        if spec.ip and spec.network and not spec.network.startswith("container:"):
+            config["NetworkingConfig"] = {"EndpointsConfig": {spec.network: {"IPAMConfig": {"IPv4Address": spec.ip}}}}
+        try:
+            container = await self._docker.containers.create(config, name=spec.name)
+        except aiodocker.DockerError as e:
+            if e.status == 404 and "image" in str(e.message).lower():
+                raise ImageNotPresent(str(e.message)) from None
+            if e.status == 409:  # a leftover of a crashed attempt with the same name
+                with contextlib.suppress(aiodocker.DockerError):
+                    await _call(self._docker, f"containers/{spec.name}", "DELETE", params={"force": "1"})
+                try:
+                    container = await self._docker.containers.create(config, name=spec.name)
+                except aiodocker.DockerError as again:
+                    raise CreateError(str(again.message)) from None
+            else:
+                raise CreateError(str(e.message)) from None
+        return str(container.id)
+
+    async def start_container(self, container_id: str) -> None:
+        try:
+            await _call(self._docker, f"containers/{container_id}/start", "POST")
+        except aiodocker.DockerError as e:
+            if e.status == 404:
+                raise ContainerNotFound(str(e.message)) from None
+            raise CreateError(str(e.message)) from None
+
+    async def stop_container(self, container_id: str, grace_seconds: float) -> None:
+        try:
+            await _call(self._docker, f"containers/{container_id}/stop", "POST",
+                        params={"t": max(0, round(grace_seconds))},
+                        deadline=aiohttp.ClientTimeout(total=grace_seconds + 30))
+        except aiodocker.DockerError as e:
+            if e.status not in (304, 404):
+                raise RuntimeFailure(str(e.message)) from None
+
+    async def remove_container(self, container_id: str) -> None:
+        try:
+            await _call(self._docker, f"containers/{container_id}", "DELETE", params={"force": "1", "v": "1"})
+        except aiodocker.DockerError as e:
+            if e.status != 404 and "already in progress" not in str(e.message):
+                raise RuntimeFailure(str(e.message)) from None
+
+    async def image_id(self, image: str) -> str | None:
+        try:
+            info = await self._docker.images.inspect(image)
+        except aiodocker.DockerError:
+            return None
+        return str(info["Id"])
+
+    async def pull_image(self, image: str, auth: RegistryAuth | None) -> str:
+        name, tag = _split_image(image)
+        headers = {}
+        if auth is not None:
+            payload = {"username": auth.username, "password": auth.password, "serveraddress": auth.server}
+            headers["X-Registry-Auth"] = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
+        try:
+            async with self._docker._query("images/create", method="POST", params={"fromImage": name, "tag": tag},
+                                           headers=headers,
+                                           timeout=aiohttp.ClientTimeout(total=None, sock_read=300)) as resp:
+                async for line in resp.content:
+                    if line.strip():
+                        message = json.loads(line)
+                        if message.get("error"):
+                            raise ImagePullError(message["error"])
+        except aiodocker.DockerError as e:
+            raise ImagePullError(str(e.message)) from None
+        found = await self.image_id(image)
+        if found is None:
+            raise ImagePullError(f"image {image} is missing after the pull")
+        return found
+
+    async def import_image(self, image: str, rootfs_tar: bytes, cmd: list[str]) -> str:
+        """Make an image from a root file system tarball (``docker import``), for images the agent
+        builds itself because no registry may be reachable."""
+        name, _, tag = image.rpartition(":")
+        params = {"fromSrc": "-", "repo": name, "tag": tag, "changes": f"CMD {json.dumps(cmd)}"}
+        async with self._docker._query("images/create", method="POST", params=params, data=rootfs_tar,
+                                       headers={"Content-Type": "application/x-tar"}) as resp:
+            await resp.read()
+        found = await self.image_id(image)
+        if found is None:
+            raise RuntimeFailure(f"importing {image} failed")
+        return found
+
+    async def exec_run(self, container_id: str, command: list[str], timeout: float) -> ExecResult:  # noqa: ASYNC109
+        try:
+            created = await self._docker._query_json(
+                f"containers/{container_id}/exec", method="POST",
+                data=json.dumps({"Cmd": command, "AttachStdout": True, "AttachStderr": True, "Tty": False}))
+        except aiodocker.DockerError as e:
+            raise RuntimeFailure(str(e.message)) from None
+        exec_id = created["Id"]
+        output = bytearray()
+        buffer = bytearray()
+        async with asyncio.timeout(timeout):
+            async with self._docker._query(f"exec/{exec_id}/start", method="POST",
+                                           data=json.dumps({"Detach": False, "Tty": False}),
+                                           headers={"Content-Type": "application/json"}) as resp:
+                async for chunk in resp.content.iter_any():
+                    buffer.extend(chunk)
+                    for _, data in _demux(buffer):
+                        output.extend(data)
+            for _ in range(100):
+                info = await self._docker._query_json(f"exec/{exec_id}/json")
+                if not info.get("Running"):
+                    return ExecResult(int(info.get("ExitCode") or 0), bytes(output))
+                await asyncio.sleep(0.02)
+        return ExecResult(1, bytes(output))
+
+    async def exec_session(self, container_id: str, command: list[str], *, tty: bool,
+                           stdin: bool) -> DockerExecSession:
+        try:
+            execution = await self._docker.containers.container(container_id).exec(
+                command, stdout=True, stderr=True, stdin=stdin, tty=tty)
+        except aiodocker.DockerError as e:
+            raise RuntimeFailure(str(e.message)) from None
+        stream = execution.start(detach=False)
+        await stream._init()
+        return DockerExecSession(self._docker, execution.id, stream, tty)
+
+    async def logs(self, container_id: str, *, follow: bool = False, tail: int | None = None,
+                   since: float | None = None, timestamps: bool = False) -> AsyncIterator[bytes]:
+        params: dict[str, Any] = {"stdout": "1", "stderr": "1", "follow": "1" if follow else "0",
+                                  "timestamps": "1" if timestamps else "0"}
+        if tail is not None:
+            params["tail"] = str(tail)
+        if since is not None:
+            params["since"] = f"{since:.9f}"
+        info = await self._docker._query_json(f"containers/{container_id}/json")
+        tty = bool((info.get("Config") or {}).get("Tty"))
+        async with self._docker._query(f"containers/{container_id}/logs", params=params,
+                                       timeout=aiohttp.ClientTimeout(total=None)) as resp:
+            buffer = bytearray()
+            async for chunk in resp.content.iter_any():
+                if tty:
+                    yield bytes(chunk)
+                    continue
+                buffer.extend(chunk)
+                for _, data in _demux(buffer):
+                    yield data
+
+    async def events(self) -> AsyncIterator[RuntimeEvent]:
+        filters = json.dumps({"type": ["container"], "label": [LABEL_MANAGED + "=true"],
+                              "event": ["start", "die", "oom", "destroy"]})
+        while True:
+            try:
+                async with self._docker._query("events", params={"filters": filters},
+                                               timeout=aiohttp.ClientTimeout(total=None)) as resp:
+                    async for line in resp.content:
+                        if not line.strip():
+                            continue
+                        event = json.loads(line)
+                        actor = event.get("Actor") or {}
+                        yield RuntimeEvent(actor.get("ID", event.get("id", "")), event.get("Action", ""),
+                                           actor.get("Attributes") or {})
+            except (aiodocker.DockerError, aiohttp.ClientError, OSError) as e:
+                log.warning("docker event stream ended (%s); reconnecting", e)
+            await asyncio.sleep(1.0)
+
+
+async def _call(docker: aiodocker.Docker, path: str, method: str, *, params: dict[str, Any] | None = None,
+                deadline: aiohttp.ClientTimeout | None = None) -> None:
+    """A request whose answer body does not matter (aiodocker's query is a context manager)."""
+    extra = {"timeout": deadline} if deadline is not None else {}
+    async with docker._query(path, method=method, params=params, **extra) as resp:
+        await resp.read()
+
+
+def _split_image(image: str) -> tuple[str, str]:
+    """``registry:5000/a/b:tag`` → (``registry:5000/a/b``, ``tag``); a digest is kept as the tag part."""
+    if "@" in image:
+        name, digest = image.split("@", 1)
+        return name, digest
+    slash = image.rfind("/")
+    colon = image.rfind(":")
+    if colon > slash:
+        return image[:colon], image[colon + 1:]
+    return image, "latest"

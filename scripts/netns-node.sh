@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# A second "host" on this machine for multi-node tests: a network namespace with its own Docker engine,
+# attached to a host bridge so that it shares a subnet with the host (the API server's side).
+#
+#   scripts/netns-node.sh up N     create node N (N in 1..200): netns pykube-nodeN, address 10.99.0.(10+N)/24,
+#                                  its dockerd on unix:///run/pykube-nodeN/docker.sock, the test busybox image
+#   scripts/netns-node.sh down N   stop its dockerd (and everything it runs) and delete the namespace
+#
+# The host side of the bridge is 10.99.0.1/24; nodes route everything else through it. dockerd is started
+# with `nsenter --net` rather than `ip netns exec`, which would remount /sys and break dockerd's cgroups.
+# Prints the node's address and its docker host URL as the last two lines of `up`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+action="${1:?usage: netns-node.sh up|down N}"
+n="${2:?usage: netns-node.sh up|down N}"
+ns="pykube-node$n"
+bridge="pykube-br0"
+host_if="pkv$n"
+addr="10.99.0.$((10 + n))"
+run="/run/$ns"
+sock="unix://$run/docker.sock"
+root="/var/lib/pykube-test/$ns"
+
+bridge_up() {
+    if ! ip link show "$bridge" >/dev/null 2>&1; then
+        ip link add "$bridge" type bridge
+        ip addr add 10.99.0.1/24 dev "$bridge"
+    fi
+    ip link set "$bridge" up
+    # Docker (nft backend) drops forwarded traffic between interfaces it does not know; the test bridge
+    # only carries traffic between this machine's own namespaces.
+    iptables -C FORWARD -i "$bridge" -j ACCEPT 2>/dev/null || iptables -I FORWARD -i "$bridge" -j ACCEPT
+    iptables -C FORWARD -o "$bridge" -j ACCEPT 2>/dev/null || iptables -I FORWARD -o "$bridge" -j ACCEPT
+}
+
+node_up() {
+    bridge_up
+    if ! ip netns list | grep -qw "$ns"; then
+        ip netns add "$ns"
+        ip link add "$host_if" type veth peer name eth0 netns "$ns"
+        ip link set "$host_if" master "$bridge" up
+        ip -n "$ns" addr add "$addr/24" dev eth0
+        ip -n "$ns" link set eth0 up
+        ip -n "$ns" link set lo up
+        ip -n "$ns" route add default via 10.99.0.1
+    fi
+    mkdir -p "$run" "$root"
+    if ! docker -H "$sock" version >/dev/null 2>&1; then
+        nsenter --net="/var/run/netns/$ns" dockerd --data-root "$root/docker" --exec-root "$run/exec" \
+            -H "$sock" --pidfile "$run/dockerd.pid" --bip "172.31.$n.1/24" \
+            >"$root/dockerd.log" 2>&1 &
+        for _ in $(seq 1 100); do
+            docker -H "$sock" version >/dev/null 2>&1 && break
+            sleep 0.2
+        done
+        docker -H "$sock" version >/dev/null
+    fi
+    if ! docker -H "$sock" image inspect pykube.local/busybox:1.35 >/dev/null 2>&1; then
+        docker save pykube.local/busybox:1.35 | docker -H "$sock" load >/dev/null
+    fi
+    echo "$addr"
+    echo "$sock"
+}
+
+node_down() {
+    if [ -f "$run/dockerd.pid" ]; then
+        pid="$(cat "$run/dockerd.pid")"
+        docker -H "$sock" ps -q | xargs -r docker -H "$sock" rm -f >/dev/null 2>&1 || true
+        kill "$pid" 2>/dev/null || true
+        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    fi
+    ip netns del "$ns" 2>/dev/null || true
+    ip link del "$host_if" 2>/dev/null || true
+}
+
+case "$action" in
+    up) node_up ;;
+    down) node_down ;;
+    *) echo "usage: netns-node.sh up|down N" >&2; exit 2 ;;
+esac

@@ -1,0 +1,100 @@
+"""Shared pieces of the agent end-to-end tests: pod manifests, waiting, and Docker clean-up."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from kubectl_helpers import Kubectl
+
+from minikube_py.testing import BUSYBOX_IMAGE, RunningServer, start_server
+
+Obj = dict[str, Any]
+
+
+def remove_node_containers(node: str) -> None:
+    ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=io.pykube.node={node}"],
+                         capture_output=True, text=True, check=True).stdout.split()
+    if ids:
+        subprocess.run(["docker", "rm", "-f", *ids], capture_output=True, check=False)
+
+
+def start_agent_server(data_dir: Path, node: str, *extra: str, port: int | None = None) -> RunningServer:
+    """``pykube server`` with its embedded agent on node IP 127.0.0.1, once the node is Ready."""
+    running = start_server(data_dir, "--node-name", node, "--node-ip", "127.0.0.1", *extra, agent=True, port=port)
+    wait_for(lambda: node_ready(running, node), f"node {node} to be Ready with a pod CIDR", timeout=90)
+    return running
+
+
+def node_ready(server: RunningServer, name: str) -> bool:
+    status, node = server.request("GET", f"/api/v1/nodes/{name}")
+    if status != 200 or not node["spec"].get("podCIDR"):
+        return False
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"].get("conditions", []))
+
+
+def wait_for(check: Any, what: str, timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
+
+
+def busybox_pod(name: str, script: str, **spec: Any) -> Obj:
+    container: Obj = {"name": "main", "image": BUSYBOX_IMAGE, "command": ["sh", "-c", script]}
+    container.update(spec.pop("container", {}))
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": name}},
+            "spec": {"terminationGracePeriodSeconds": 1, "containers": [container], **spec}}
+
+
+def create(k: Kubectl, *objs: Obj) -> None:
+    k.run("create", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objs)}))
+
+
+def pod_obj(k: Kubectl, name: str) -> Obj:
+    return json.loads(k.out("get", "pod", name, "-o", "json"))
+
+
+def wait_running(k: Kubectl, name: str, timeout: float = 60) -> Obj:
+    def running() -> Obj | None:
+        pod = pod_obj(k, name)
+        ready = any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))
+        return pod if pod["status"].get("phase") == "Running" and ready else None
+    return wait_for(running, f"pod {name} to be Running and Ready", timeout)
+
+
+def container_status(k: Kubectl, name: str) -> Obj:
+    statuses = pod_obj(k, name)["status"].get("containerStatuses") or [{}]
+    return statuses[0]
+
+
+def waiting_reason(k: Kubectl, name: str) -> str:
+    return ((container_status(k, name).get("state") or {}).get("waiting") or {}).get("reason", "")
+
+
+def events_of(k: Kubectl, name: str) -> str:
+    return k.out("get", "events", "--field-selector", f"involvedObject.name={name}", "-o",
+                 "custom-columns=REASON:.reason,MESSAGE:.message", "--no-headers")
+
+
+HTTPD = "mkdir -p /www && echo hello-from-$(hostname) > /www/index.html && exec httpd -f -p 80 -h /www"
+
+
+def http_get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        return resp.read().decode()
+
+
+def try_get(url: str) -> str | None:
+    try:
+        return http_get(url)
+    except OSError:
+        return None
