@@ -98,6 +98,16 @@ class ServerConfig:
     no_agent: bool = False
     # Name of the embedded agent's Node object.
     node_name: str = field(default_factory=default_node_name)
+    # The embedded agent's node address (its pods' hostIP). Empty: the advertise address.
+    node_ip: str = ""
+    # Docker engine of the embedded agent. Empty: Docker's default (DOCKER_HOST or the local socket).
+    docker_host: str = ""
+    # Port of the embedded agent's HTTPS endpoint for logs/exec/port-forward (kubelet's); 0: any free port.
+    kubelet_port: int = 10250
+    # Container runtime of the embedded agent: docker, or fake (instant, simulated containers).
+    agent_runtime: str = "docker"
+    # Pods the embedded agent's node accepts (kubelet's default).
+    max_pods: int = 110
     # Pod addresses; a /24 of it per node. Kubernetes' (flannel's) conventional default.
     cluster_cidr: str = "10.244.0.0/16"
     # ClusterIPs of services; kube-apiserver's default. Its first address is the kubernetes service.
@@ -159,6 +169,10 @@ def _validate(cfg: ServerConfig) -> None:
         raise ConfigError(f"service_node_port_range: need 1 <= low < high <= 65535, got {lo}-{hi}")
     if not _DNS_SUBDOMAIN.fullmatch(cfg.node_name) or len(cfg.node_name) > 253:
         raise ConfigError(f"node_name: {cfg.node_name!r} is not a lower-case DNS subdomain")
+    if cfg.node_ip:
+        _ip("node_ip", cfg.node_ip)
+    if cfg.agent_runtime not in ("docker", "fake"):
+        raise ConfigError(f"agent_runtime: must be docker or fake, got {cfg.agent_runtime!r}")
     if not re.match(r"^[a-z][a-z0-9+]*://", cfg.datastore):
         raise ConfigError(f"datastore: {cfg.datastore!r} is not a URL such as sqlite:///path or postgresql://...")
     if cfg.node_monitor_grace_period <= 0:
@@ -186,6 +200,50 @@ def _cidr(key: str, value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network
         raise ConfigError(f"{key}: {value!r} is not a CIDR ({e})") from None
 
 
+@dataclass(frozen=True)
+class AgentConfig:
+    """Everything ``pykube agent`` needs: where to join, and how this node runs pods."""
+
+    # URL of the API server to join, e.g. https://10.0.0.1:6443.
+    server: str = ""
+    # The join token the server printed (its data dir's node-token): K10<CA hash>::server:<secret>.
+    token: str = ""
+    node_name: str = field(default_factory=default_node_name)
+    # Address other nodes and the API server reach this node at. Empty: the default route's source.
+    node_ip: str = ""
+    docker_host: str = ""
+    data_dir: Path = field(default_factory=lambda: default_data_dir().with_name(default_data_dir().name + "-agent"))
+    runtime: str = "docker"
+    max_pods: int = 110
+    allow_privileged: bool = False
+    # Image of the pods' sandbox containers. Empty: pykube's own, built locally on first use.
+    pause_image: str = ""
+    kubelet_port: int = 10250
+    # Comma-separated nameservers for pods with dnsPolicy ClusterFirst. Empty: the node's own resolver.
+    cluster_dns: str = ""
+    cluster_domain: str = "cluster.local"
+    # Extra node labels, comma-separated key=value pairs.
+    node_labels: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().absolute())
+        if self.runtime not in ("docker", "fake"):
+            raise ConfigError(f"runtime: must be docker or fake, got {self.runtime!r}")
+        if not _DNS_SUBDOMAIN.fullmatch(self.node_name):
+            raise ConfigError(f"node_name: {self.node_name!r} is not a lower-case DNS subdomain")
+        if self.node_ip:
+            _ip("node_ip", self.node_ip)
+        if self.max_pods < 1:
+            raise ConfigError(f"max_pods: must be at least 1, got {self.max_pods}")
+        for label in filter(None, self.node_labels.split(",")):
+            if "=" not in label:
+                raise ConfigError(f"node_labels: {label!r} is not key=value")
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return dict(item.split("=", 1) for item in filter(None, self.node_labels.split(",")))
+
+
 # --- loading ---------------------------------------------------------------------------------------
 
 
@@ -193,6 +251,7 @@ def _cidr(key: str, value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network
 class _Setting:
     path: tuple[str, ...]  # ("watch", "history")
     type: Any
+    prefix: str = ENV_PREFIX
 
     @property
     def key(self) -> str:
@@ -204,22 +263,25 @@ class _Setting:
 
     @property
     def env(self) -> str:
-        return ENV_PREFIX + self.flag.upper()
+        return self.prefix + self.flag.upper()
 
 
-def _settings(cls: type, prefix: tuple[str, ...] = ()) -> Iterator[_Setting]:
+def _settings(cls: type, prefix: tuple[str, ...] = (), env_prefix: str = ENV_PREFIX) -> Iterator[_Setting]:
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         tp = hints[f.name]
         if dataclasses.is_dataclass(tp):
-            yield from _settings(tp, (*prefix, f.name))  # type: ignore[arg-type]
+            yield from _settings(tp, (*prefix, f.name), env_prefix)  # type: ignore[arg-type]
         else:
-            yield _Setting((*prefix, f.name), tp)
+            yield _Setting((*prefix, f.name), tp, env_prefix)
 
 
 _SETTINGS = tuple(_settings(ServerConfig))
 #: Names accepted in the ``flags`` mapping of :func:`load_server_config`.
 SETTING_NAMES = frozenset(s.flag for s in _SETTINGS)
+#: the agent's settings read ``PYKUBE_AGENT_<NAME>`` so that one environment can configure both
+AGENT_ENV_PREFIX = "PYKUBE_AGENT_"
+_AGENT_SETTINGS = tuple(_settings(AgentConfig, env_prefix=AGENT_ENV_PREFIX))
 
 
 def load_server_config(
@@ -228,16 +290,26 @@ def load_server_config(
     """Merge the three sources, later ones winning: ``file`` (YAML, may be None), ``env`` (only
     ``PYKUBE_<NAME>`` variables are read; empty ones count as unset) and ``flags`` (keys from
     :data:`SETTING_NAMES`; None means the flag was not given)."""
-    unknown = set(flags) - SETTING_NAMES
+    return _load(ServerConfig, _SETTINGS, file=file, env=env, flags=flags)
+
+
+def load_agent_config(*, file: Path | None = None, env: Mapping[str, str], flags: Mapping[str, Any]) -> AgentConfig:
+    """As :func:`load_server_config`, for ``pykube agent`` (environment variables ``PYKUBE_AGENT_<NAME>``)."""
+    return _load(AgentConfig, _AGENT_SETTINGS, file=file, env=env, flags=flags)
+
+
+def _load(cls: type, settings: tuple[_Setting, ...], *, file: Path | None, env: Mapping[str, str],
+          flags: Mapping[str, Any]) -> Any:
+    unknown = set(flags) - {s.flag for s in settings}
     if unknown:
         raise ConfigError(f"unknown setting(s) {', '.join(sorted(unknown))} given as flags")
-    from_file = _read_file(file) if file is not None else {}
+    from_file = _read_file(file, cls) if file is not None else {}
     values: dict[tuple[str, ...], Any] = {}
-    for s in _SETTINGS:
+    for s in settings:
         source, raw = _pick(s, from_file, env, flags, file)
         if source:
             values[s.path] = _coerce(s, raw, source)
-    return _build(ServerConfig, values, ())
+    return _build(cls, values, ())
 
 
 def _pick(
@@ -257,7 +329,7 @@ def _pick(
     return (f"file {file}", node) if node is not None else ("", None)
 
 
-def _read_file(file: Path) -> dict[str, Any]:
+def _read_file(file: Path, cls: type) -> dict[str, Any]:
     try:
         data = yaml.safe_load(file.read_text())
     except OSError as e:
@@ -268,7 +340,7 @@ def _read_file(file: Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"config file {file}: expected a mapping of settings at the top level")
-    _check_keys(data, ServerConfig, (), file)
+    _check_keys(data, cls, (), file)
     return data
 
 

@@ -14,6 +14,8 @@ import logging
 import os
 import signal
 import socket
+import ssl
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,7 @@ from pathlib import Path
 from aiohttp import web
 
 from minikube_py import pki
+from minikube_py.agent.agent import Agent, embedded_credentials
 from minikube_py.api.allocators import ServiceAllocator
 from minikube_py.api.app import READY, build_app
 from minikube_py.api.auth import Authenticator
@@ -28,7 +31,7 @@ from minikube_py.api.bootstrap import ensure_bootstrap_objects
 from minikube_py.api.registry import Registry
 from minikube_py.client.kubeconfig import load_kubeconfig, write_kubeconfig
 from minikube_py.client.rest import ApiClient
-from minikube_py.config import ServerConfig
+from minikube_py.config import AgentConfig, ServerConfig
 from minikube_py.reconcilers.base import run_controllers
 from minikube_py.reconcilers.leader import ElectionTiming, LeaderElector
 from minikube_py.reconcilers.manager import ControllerOptions, build_controllers
@@ -55,6 +58,7 @@ class Server:
         self.kubeconfig_path = config.data_dir / "kubeconfig.yaml"
         self._runner: web.AppRunner | None = None
         self._controllers: asyncio.Task[None] | None = None
+        self._agent: asyncio.Task[None] | None = None
         self.port = config.port
 
     @property
@@ -91,7 +95,13 @@ class Server:
         tls = pki.ensure_pki(cfg.data_dir / "pki", hosts=[h for h in hosts if h and h not in ("0.0.0.0", "::")])
         self.credentials = _load_credentials(cfg.data_dir, tls.ca_pem)
         authenticator = Authenticator(self.credentials.admin_token, self.credentials.node_secret)
-        app = build_app(registry, authenticator, f"{cfg.advertise_address}:{cfg.port}")
+        kubelet_ssl = _kubelet_client_context(tls)
+        app = build_app(registry, authenticator, f"{cfg.advertise_address}:{cfg.port}", kubelet_ssl)
+        ca_pem = tls.ca_pem
+
+        async def cacerts(_: web.Request) -> web.Response:
+            return web.Response(body=ca_pem, content_type="application/x-pem-file")
+        app.router.add_get("/cacerts", cacerts)
         await ensure_bootstrap_objects(registry, address=cfg.advertise_address, port=cfg.port)
         self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
@@ -105,7 +115,25 @@ class Server:
         (cfg.data_dir / "node-token").write_text(self.credentials.join_token + "\n")
         os.chmod(cfg.data_dir / "node-token", 0o600)
         self._controllers = asyncio.create_task(self._run_controllers(), name="controllers")
+        if not cfg.no_agent:
+            self._agent = asyncio.create_task(self._run_agent(tls.ca_pem), name="embedded agent")
         app[READY]["ready"] = True
+
+    async def _run_agent(self, ca_pem: bytes) -> None:
+        """The server's own node, through the same HTTP API a joined agent uses."""
+        cfg = self.config
+        assert self.credentials is not None
+        agent_cfg = AgentConfig(node_name=cfg.node_name, node_ip=cfg.node_ip or cfg.advertise_address,
+                                docker_host=cfg.docker_host, data_dir=cfg.data_dir / "agent", runtime=cfg.agent_runtime,
+                                max_pods=cfg.max_pods, kubelet_port=cfg.kubelet_port)
+        credentials = embedded_credentials(self.url, ca_pem, self.credentials.node_secret)
+        try:
+            await Agent(agent_cfg, credentials, control_plane=True).run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("the embedded agent stopped")
+            raise
 
     async def _run_controllers(self) -> None:
         """The reconcilers run only while this server leads: of several servers on one store, one
@@ -122,7 +150,7 @@ class Server:
         gives them fresh shared informers rather than the caches of a term that ended."""
         cfg = self.config
         options = ControllerOptions(node_monitor_grace_period=cfg.node_monitor_grace_period,
-                                    pod_eviction_timeout=cfg.pod_eviction_timeout)
+                                    pod_eviction_timeout=cfg.pod_eviction_timeout, cluster_cidr=cfg.cluster_cidr)
         async with ApiClient(load_kubeconfig(self.kubeconfig_path), user_agent="pykube-controller-manager") as client:
             try:
                 await run_controllers(build_controllers(client, options))
@@ -132,6 +160,11 @@ class Server:
                 raise
 
     async def stop(self) -> None:
+        if self._agent is not None:
+            self._agent.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._agent
+            self._agent = None
         if self._controllers is not None:
             self._controllers.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -143,6 +176,21 @@ class Server:
         if self.store is not None:
             await self.store.close()
             self.store = None
+
+
+def _kubelet_client_context(tls: pki.Pki) -> ssl.SSLContext:
+    """How the API server dials agents for logs/exec/port-forward: it proves itself with a client
+    certificate of the cluster CA; agents serve self-signed certificates (as kubelets do by default),
+    which kube-apiserver does not verify unless given a kubelet CA, and neither does pykube."""
+    cert, key = pki.issue_client_cert(tls, "kube-apiserver-kubelet-client", "system:masters")
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with tempfile.TemporaryDirectory() as tmp:
+        chain = Path(tmp) / "client.pem"
+        pki.write_file(chain, cert + b"\n" + key)
+        ctx.load_cert_chain(chain)
+    return ctx
 
 
 def _server_identity(data_dir: Path) -> str:

@@ -121,6 +121,32 @@ def issue_client_cert(pki: Pki, common_name: str, organization: str | Sequence[s
     return _issue(ca_cert, ca_key, subject, ExtendedKeyUsageOID.CLIENT_AUTH, sans=[])
 
 
+def self_signed_serving_cert(common_name: str, hosts: Sequence[str]) -> tuple[bytes, bytes]:
+    """A serving certificate signed by its own key, as kubelet makes for its HTTPS port when nobody
+    issues it one: the API server identifies itself to the agent with a client certificate of the
+    cluster CA, and (like kube-apiserver without --kubelet-certificate-authority) does not verify the
+    agent's certificate in return."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = _now()
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - CLOCK_SKEW)
+        .not_valid_after(now + LEAF_VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+    )
+    names = _names(hosts)
+    if names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(sorted(names, key=str)), critical=False)
+    cert = builder.sign(key, hashes.SHA256())
+    return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
+
+
 def ca_hash(ca_pem: bytes) -> str:
     """``sha256:<hex>`` of the CA certificate's DER: the pin a join token carries."""
     der = x509.load_pem_x509_certificate(ca_pem).public_bytes(serialization.Encoding.DER)

@@ -8,6 +8,7 @@ shape and prints raw text bodies badly.
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -17,6 +18,7 @@ from minikube_py.api.auth import Authenticator, authorize
 from minikube_py.api.body import MAX_BODY
 from minikube_py.api.handlers import ResourceHandlers, json_response
 from minikube_py.api.registry import Registry
+from minikube_py.api.streaming import StreamProxy
 from minikube_py.model import errors
 
 log = logging.getLogger(__name__)
@@ -62,7 +64,10 @@ def auth_middleware(authenticator: Authenticator) -> Callable[[web.Request, Hand
     return authenticate
 
 
-def build_app(registry: Registry, authenticator: Authenticator, server_address: str) -> web.Application:
+def build_app(registry: Registry, authenticator: Authenticator, server_address: str,
+              kubelet_ssl: ssl.SSLContext | None = None) -> web.Application:
+    """``kubelet_ssl`` (the API server's client identity towards agents) enables pods/log, exec and
+    portforward."""
     app = web.Application(middlewares=[status_errors, auth_middleware(authenticator)], client_max_size=MAX_BODY)
     app[REGISTRY] = registry
     app[READY] = {"ready": False}
@@ -114,6 +119,12 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
     r.add_get("/api", api_root)
     r.add_get("/apis", apis_root)
     r.add_get("/openapi/v2", openapi_v2)
+    if kubelet_ssl is not None:
+        proxy = StreamProxy(registry, kubelet_ssl)
+        pod = "/api/v1/namespaces/{ns}/pods/{name}"
+        r.add_get(pod + "/log", proxy.log)
+        r.add_route("*", pod + "/exec", proxy.exec)
+        r.add_route("*", pod + "/portforward", proxy.port_forward)
     r.add_route("*", "/api/v1{tail:(/.*)?}", core)
     r.add_get("/apis/{group}", group_root)
     r.add_route("*", "/apis/{group}/{version}{tail:(/.*)?}", grouped)

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from minikube_py.model import errors
 
-PUBLIC_PATHS = frozenset({"/version", "/version/", "/healthz", "/livez", "/readyz"})
+#: /cacerts serves the CA certificate to joining agents, which check it against their token's hash
+PUBLIC_PATHS = frozenset({"/version", "/version/", "/healthz", "/livez", "/readyz", "/cacerts"})
 
 _NODE_WRITABLE = (
     re.compile(r"^/api/v1/nodes(/[^/]+(/status)?)?$"),
@@ -22,6 +23,10 @@ _NODE_WRITABLE = (
     re.compile(r"^/api/v1/namespaces/[^/]+/events(/[^/]+)?$"),
     re.compile(r"^/api/v1/namespaces/[^/]+/pods/[^/]+(/status)?$"),
 )
+
+
+#: shells and tunnels into pods: never for node credentials, whatever the method
+_STREAMS = re.compile(r"/pods/[^/]+/(exec|portforward|attach|proxy)$")
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,11 @@ def authorize(user: User | None, method: str, path: str) -> None:
         return
     if user is None:
         raise errors.unauthorized()
-    if user.admin or method in ("GET", "HEAD"):
+    if user.admin:
+        return
+    if _STREAMS.search(path):
+        raise errors.forbidden_request(user.name, "create", path)
+    if method in ("GET", "HEAD"):
         return
     if any(p.match(path) for p in _NODE_WRITABLE):
         return

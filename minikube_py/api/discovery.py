@@ -18,6 +18,9 @@ SUBRESOURCE_VERBS = {
     "scale": ("get", "patch", "update"),
     "binding": ("create",),
     "finalize": ("update",),
+    "log": ("get",),
+    "exec": ("create", "get"),
+    "portforward": ("create", "get"),
 }
 
 #: /openapi/v2 answers an empty protobuf document: kubectl then has no schema for any kind and

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -33,6 +34,11 @@ def main(verbose: int) -> None:
 @click.option("--datastore", help="sqlite:///PATH (default, in the data dir) or postgresql://USER@HOST:PORT/DB.")
 @click.option("--no-agent", is_flag=True, default=None, help="Do not run a node agent in the server process.")
 @click.option("--node-name", help="Name of the server's own node [hostname].")
+@click.option("--node-ip", help="Address of the server's own node (its pods' hostIP) [the advertise address].")
+@click.option("--docker-host", help="Docker engine of the server's own node [the local one].")
+@click.option("--kubelet-port", type=int, help="Port of the own node's endpoint for logs/exec/port-forward [10250].")
+@click.option("--agent-runtime", type=click.Choice(["docker", "fake"]), help="Container runtime of the own node.")
+@click.option("--max-pods", type=int, help="Pods the server's own node accepts [110].")
 @click.option("--cluster-cidr", help="Pod address range, a /24 per node [10.244.0.0/16].")
 @click.option("--service-cidr", help="ClusterIP range [10.96.0.0/12].")
 @click.option("--service-node-port-range", help="NodePort range [30000-32767].")
@@ -58,6 +64,52 @@ def server(config_file: Path | None, **flags: Any) -> None:
     except OSError as exc:
         click.echo(f"pykube server: {exc}", err=True)
         sys.exit(1)
+
+
+@main.command()
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="YAML file with agent settings (keys as the flags, with underscores).")
+@click.option("--join", "server", help="URL of the API server, e.g. https://10.0.0.1:6443.")
+@click.option("--token", help="The server's node token (cat /var/lib/pykube/node-token on the server).")
+@click.option("--node-name", help="Name of this node [hostname].")
+@click.option("--node-ip", help="Address the cluster reaches this node at [the default route's source].")
+@click.option("--docker-host", help="Docker engine to run pods in [the local one].")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Pod volumes and node keys [/var/lib/pykube-agent].")
+@click.option("--runtime", type=click.Choice(["docker", "fake"]), help="docker, or fake for simulated pods [docker].")
+@click.option("--max-pods", type=int, help="Pods this node accepts [110].")
+@click.option("--kubelet-port", type=int, help="Port of the endpoint for logs/exec/port-forward [10250].")
+@click.option("--pause-image", help="Image of pod sandboxes [built locally].")
+@click.option("--allow-privileged", is_flag=True, default=None, help="Let pods run privileged containers.")
+@click.option("--cluster-dns", help="Comma-separated nameservers for pods with dnsPolicy ClusterFirst.")
+@click.option("--node-labels", help="Extra node labels, key=value,...")
+def agent(config_file: Path | None, **flags: Any) -> None:
+    """Join a cluster as a node and run the pods scheduled to it."""
+    from minikube_py.agent.agent import Agent, JoinError
+    from minikube_py.config import load_agent_config
+
+    try:
+        config = load_agent_config(file=config_file, env=os.environ, flags=flags)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if not config.server or not config.token:
+        raise click.UsageError("--join URL and --token T are required")
+    try:
+        asyncio.run(_until_signalled(Agent(config).run()))
+    except JoinError as exc:
+        click.echo(f"pykube agent: {exc}", err=True)
+        sys.exit(1)
+
+
+async def _until_signalled(work: Any) -> None:
+    """Run ``work`` until SIGTERM/SIGINT; containers keep running (a restarted agent adopts them)."""
+    import signal
+
+    task = asyncio.ensure_future(work)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 if __name__ == "__main__":

@@ -173,11 +173,14 @@ class ApiClient:
         return await self.request("PATCH", path, params=params, body=body, content_type=PATCH_CONTENT_TYPES[patch_type])
 
     async def delete(
-        self, path: str, *, propagation_policy: str | None = None, grace_period_seconds: int | None = None
+        self, path: str, *, propagation_policy: str | None = None, grace_period_seconds: int | None = None,
+        uid: str | None = None,
     ) -> Obj:
         """Returns what the server answers: the object (when deletion is pending on finalizers or
-        grace) or a Success Status."""
+        grace) or a Success Status. ``uid`` deletes only that incarnation of the name (409 otherwise)."""
         options: Obj = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        if uid is not None:
+            options["preconditions"] = {"uid": uid}
         if propagation_policy is not None:
             options["propagationPolicy"] = propagation_policy
         if grace_period_seconds is not None:

@@ -17,6 +17,7 @@ from minikube_py.reconcilers.endpointslices import EndpointSliceController
 from minikube_py.reconcilers.gc import GarbageCollector
 from minikube_py.reconcilers.job import JobController
 from minikube_py.reconcilers.namespace import NamespaceController
+from minikube_py.reconcilers.nodeipam import NodeIpamController
 from minikube_py.reconcilers.nodelifecycle import NodeLifecycleController
 from minikube_py.reconcilers.replication import REPLICA_SETS, REPLICATION_CONTROLLERS, ReplicaController
 from minikube_py.reconcilers.scheduler import Scheduler
@@ -30,6 +31,8 @@ class ControllerOptions:
     node_monitor_grace_period: float = 40.0
     # Seconds pods stay on an unreachable node when they only have the API's default toleration.
     pod_eviction_timeout: float = 300.0
+    # Pod addresses, a /24 of it per node.
+    cluster_cidr: str = "10.244.0.0/16"
 
 
 def build_controllers(client: ApiClient, options: ControllerOptions) -> list[Controller]:
@@ -44,6 +47,7 @@ def build_controllers(client: ApiClient, options: ControllerOptions) -> list[Con
         DeploymentController(client),
         EndpointsController(client),
         EndpointSliceController(client),
+        NodeIpamController(client, options.cluster_cidr),
         NodeLifecycleController(client, grace_period=options.node_monitor_grace_period,
                                 eviction_timeout=options.pod_eviction_timeout),
     ]

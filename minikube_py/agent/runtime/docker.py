@@ -59,7 +59,7 @@ def _state(info: Mapping[str, Any]) -> ContainerState:
     return ContainerState(
         id=info["Id"], name=info.get("Name", "").lstrip("/"), labels=config.get("Labels") or {},
         image=config.get("Image", ""), image_id=info.get("Image", ""), status=state.get("Status", "created"),
-        exit_code=state.get("ExitCode") if state.get("Status") in ("exited", "dead") else None,
+        exit_code=state.get("ExitCode") if state.get("Status") in ("exited", "dead") or state.get("Error") else None,
         started_at=_time(state.get("StartedAt")), finished_at=_time(state.get("FinishedAt")),
         oom_killed=bool(state.get("OOMKilled")), error=state.get("Error") or "", ip=ip or "")
 

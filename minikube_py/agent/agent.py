@@ -1,0 +1,255 @@
+"""The node agent: joins the cluster, registers its Node, heartbeats, and runs the pods bound to it.
+
+The same code runs inside ``pykube server`` (credentials handed over in-process) and as ``pykube agent
+--join URL --token T`` on other hosts, where the token's CA hash pins the server's certificate
+authority before any secret is sent (k3s' scheme).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import socket
+import ssl
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from cryptography import x509
+
+from minikube_py import pki
+from minikube_py.agent.context import NodeContext
+from minikube_py.agent.node import CONTROL_PLANE_LABEL, node_labels, node_status, status_changed
+from minikube_py.agent.pods import PodManager
+from minikube_py.agent.runtime.base import Runtime
+from minikube_py.agent.server import KubeletServer
+from minikube_py.client.errors import AlreadyExistsError, ConflictError, NotFoundError
+from minikube_py.client.events import EventRecorder
+from minikube_py.client.kubeconfig import ClientConfig
+from minikube_py.client.rest import ApiClient, resource_path
+from minikube_py.config import AgentConfig, default_advertise_address
+
+log = logging.getLogger(__name__)
+
+LEASE_SECONDS = 40
+RENEW_SECONDS = 10.0
+#: a node reports its full status at least this often even when nothing changed, as kubelet
+STATUS_REFRESH_SECONDS = 300.0
+#: the API server presents this identity when it relays logs, exec and port-forward
+APISERVER_CLIENT_CN = "kube-apiserver-kubelet-client"
+
+
+class JoinError(Exception):
+    """The agent cannot join: wrong token, a server whose CA does not match it, unreachable server."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    client: ClientConfig
+    ca_pem: bytes
+
+
+async def join(server: str, token: str) -> Credentials:
+    """Fetch the server's CA without trusting it, accept it only if it matches the token's pin, then
+    use the token's secret over the now verified connection."""
+    try:
+        pin, secret = pki.parse_join_token(token)
+    except ValueError as e:
+        raise JoinError(str(e)) from None
+    insecure = ssl.create_default_context()
+    insecure.check_hostname = False
+    insecure.verify_mode = ssl.CERT_NONE
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session, \
+                session.get(f"{server}/cacerts", ssl=insecure) as resp:
+            if resp.status != 200:
+                raise JoinError(f"{server}/cacerts answered {resp.status}")
+            ca_pem = await resp.read()
+    except (aiohttp.ClientError, OSError) as e:
+        raise JoinError(f"cannot reach {server}: {e}") from None
+    if pin is None:
+        raise JoinError("the token carries no CA hash (K10...::server:...): refusing to trust an unverified server")
+    try:
+        actual = pki.ca_hash(ca_pem)
+    except ValueError:
+        raise JoinError(f"{server}/cacerts did not return a certificate") from None
+    if actual != pin:
+        raise JoinError(f"the server's CA ({actual}) does not match the hash in the token ({pin}): "
+                        "refusing to join")
+    return Credentials(ClientConfig(server=server, ca_pem=ca_pem, token=secret), ca_pem)
+
+
+def _authorizer(ca_pem: bytes) -> Any:
+    """Only a client certificate of the cluster CA naming the API server may use the node's endpoint
+    (the TLS layer has already verified the chain against ``ca_pem``)."""
+    def authorize(request: web.Request) -> bool:
+        transport = request.transport
+        cert = transport.get_extra_info("peercert") if transport is not None else None
+        if not cert:
+            return False
+        subject = {k: v for rdn in cert.get("subject", ()) for k, v in rdn}
+        return subject.get("commonName") == APISERVER_CLIENT_CN or subject.get("organizationName") == "system:masters"
+    return authorize
+
+
+def _serving_context(node_ip: str, hostname: str, ca_pem: bytes, data_dir: Any) -> ssl.SSLContext:
+    cert_path, key_path = data_dir / "kubelet.crt", data_dir / "kubelet.key"
+    if not (cert_path.exists() and key_path.exists()) or not _covers(cert_path.read_bytes(), node_ip):
+        cert, key = pki.self_signed_serving_cert(hostname, [node_ip, hostname, "127.0.0.1"])
+        pki.write_file(key_path, key)
+        pki.write_file(cert_path, cert, mode=0o644)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cadata=ca_pem.decode())
+    ctx.load_cert_chain(cert_path, key_path)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
+
+
+def _covers(cert_pem: bytes, ip: str) -> bool:
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    try:
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return False
+    return ip in {str(v) for v in sans.get_values_for_type(x509.IPAddress)}
+
+
+def _runtime(config: AgentConfig) -> Runtime:
+    if config.runtime == "fake":
+        from minikube_py.agent.runtime.fake import FakeRuntime
+
+        return FakeRuntime()
+    from minikube_py.agent.runtime.docker import DockerRuntime
+
+    return DockerRuntime(config.docker_host or None)
+
+
+class Agent:
+    def __init__(self, config: AgentConfig, credentials: Credentials | None = None, *,
+                 control_plane: bool = False) -> None:
+        self.config = config
+        self._credentials = credentials
+        self._control_plane = control_plane
+        self._transitions: dict[str, str] = {}
+
+    async def run(self) -> None:
+        cfg = self.config
+        cfg.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        credentials = self._credentials or await join(cfg.server, cfg.token)
+        runtime = _runtime(cfg)
+        try:
+            async with ApiClient(credentials.client, user_agent=f"pykube-agent/{cfg.node_name}",
+                                 timeout=60) as client:
+                await self._run(client, runtime, credentials)
+        finally:
+            await runtime.close()
+
+    async def _run(self, client: ApiClient, runtime: Runtime, credentials: Credentials) -> None:
+        cfg = self.config
+        node_ip = cfg.node_ip or default_advertise_address()
+        machine = await runtime.machine()
+        kubelet_ssl = _serving_context(node_ip, cfg.node_name, credentials.ca_pem, cfg.data_dir)
+        pause = cfg.pause_image
+        if not pause:
+            pause = await _pause_image(runtime)
+        # the endpoint needs only the node's name; the pod network is known once the node is registered
+        server = KubeletServer(runtime, NodeContext(cfg.node_name, node_ip, cfg.data_dir, "", pause), kubelet_ssl,
+                               authorize=_authorizer(credentials.ca_pem))
+        bind = "0.0.0.0" if node_ip != "127.0.0.1" else "127.0.0.1"
+        port = await server.start(bind, cfg.kubelet_port)
+        try:
+            labels = node_labels(cfg.node_name, machine, cfg.labels)
+            if self._control_plane:
+                labels[CONTROL_PLANE_LABEL] = ""
+            status = node_status(machine, ip=node_ip, hostname=socket.gethostname(), max_pods=cfg.max_pods,
+                                 kubelet_port=port, transitions=self._transitions)
+            await self._register(client, labels, status)
+            await self._renew_lease(client)
+            pod_cidr = await self._wait_for_pod_cidr(client)
+            network = f"pykube-{cfg.node_name}"[:60]
+            gateway = str(next(ipaddress.ip_network(pod_cidr).hosts()))
+            await runtime.ensure_network(network, pod_cidr, gateway)
+            node = NodeContext(cfg.node_name, node_ip, cfg.data_dir, network, pause,
+                               cluster_dns=[s for s in cfg.cluster_dns.split(",") if s],
+                               cluster_domain=cfg.cluster_domain, allow_privileged=cfg.allow_privileged,
+                               max_pods=cfg.max_pods)
+            recorder = EventRecorder(client, "kubelet", host=cfg.node_name)
+            manager = PodManager(client, runtime, node, recorder=recorder)
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._heartbeat(client, machine, node_ip, port, status), name="node heartbeat")
+                tasks.create_task(manager.run(), name="pod manager")
+        finally:
+            await server.stop()
+
+    async def _register(self, client: ApiClient, labels: dict[str, str], status: dict[str, Any]) -> None:
+        path = resource_path("v1", "nodes", name=self.config.node_name)
+        manifest = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": self.config.node_name, "labels": labels},
+                    "spec": {}, "status": status}
+        try:
+            await client.create("/api/v1/nodes", manifest)
+        except (AlreadyExistsError, ConflictError):
+            await client.patch(path, {"metadata": {"labels": labels}})
+        await client.patch(f"{path}/status", {"status": status}, "merge")
+
+    async def _renew_lease(self, client: ApiClient) -> None:
+        name = self.config.node_name
+        path = resource_path("coordination.k8s.io/v1", "leases", "kube-node-lease", name)
+        spec = {"holderIdentity": name, "leaseDurationSeconds": LEASE_SECONDS,
+                "renewTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+        try:
+            await client.patch(path, {"spec": spec})
+        except NotFoundError:
+            with contextlib.suppress(AlreadyExistsError, ConflictError):
+                await client.create(resource_path("coordination.k8s.io/v1", "leases", "kube-node-lease"), {
+                    "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                    "metadata": {"name": name, "namespace": "kube-node-lease"}, "spec": spec})
+
+    async def _wait_for_pod_cidr(self, client: ApiClient) -> str:
+        path = resource_path("v1", "nodes", name=self.config.node_name)
+        while True:
+            node = await client.get(path)
+            cidr = (node.get("spec") or {}).get("podCIDR")
+            if cidr:
+                return str(cidr)
+            await asyncio.sleep(0.2)
+
+    async def _heartbeat(self, client: ApiClient, machine: Any, node_ip: str, port: int,
+                         reported: dict[str, Any]) -> None:
+        cfg = self.config
+        path = resource_path("v1", "nodes", name=cfg.node_name)
+        last_full = asyncio.get_running_loop().time()
+        while True:
+            await asyncio.sleep(RENEW_SECONDS)
+            try:
+                await self._renew_lease(client)
+                status = node_status(machine, ip=node_ip, hostname=socket.gethostname(), max_pods=cfg.max_pods,
+                                     kubelet_port=port, transitions=self._transitions)
+                now = asyncio.get_running_loop().time()
+                current = (await client.get(path)).get("status") or {}
+                ready = next((c for c in current.get("conditions") or [] if c.get("type") == "Ready"), {})
+                if status_changed(reported, status) or ready.get("status") != "True" \
+                        or now - last_full > STATUS_REFRESH_SECONDS:
+                    await client.patch(f"{path}/status", {"status": status}, "merge")
+                    reported, last_full = status, now
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.warning("node heartbeat failed: %s", e)
+
+
+async def _pause_image(runtime: Runtime) -> str:
+    from minikube_py.agent.runtime.docker import DockerRuntime
+    from minikube_py.agent.runtime.pause import PAUSE_IMAGE, ensure_pause_image
+
+    if isinstance(runtime, DockerRuntime):
+        return await ensure_pause_image(runtime)
+    return PAUSE_IMAGE
+
+
+def embedded_credentials(server_url: str, ca_pem: bytes, node_secret: str) -> Credentials:
+    """The server's own agent: the node credential handed over in-process, no join round trip."""
+    return Credentials(ClientConfig(server=server_url, ca_pem=ca_pem, token=node_secret), ca_pem)
+

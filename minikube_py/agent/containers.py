@@ -1,0 +1,138 @@
+"""Pod spec → runtime container specs: names, labels, sandbox networking and DNS, resources, security.
+
+Pure: everything the runtime needs to create a pod's containers is decided here from the pod object
+and the node context, so it can be checked without Docker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from minikube_py.agent.context import NodeContext
+from minikube_py.agent.env import ConfigError
+from minikube_py.agent.runtime.base import (
+    LABEL_ATTEMPT,
+    LABEL_CONTAINER_KIND,
+    LABEL_CONTAINER_NAME,
+    LABEL_GRACE,
+    LABEL_MANAGED,
+    LABEL_NODE,
+    LABEL_POD_NAME,
+    LABEL_POD_NAMESPACE,
+    LABEL_POD_UID,
+    LABEL_SPEC_HASH,
+    SANDBOX_NAME,
+    ContainerSpec,
+    Mount,
+    PortBinding,
+)
+from minikube_py.model.quantity import milli_value, value
+
+Obj = dict[str, Any]
+
+#: CPU shares per CPU and the floor the kernel accepts, as kubelet's cgroup settings
+_SHARES_PER_CPU = 1024
+_MIN_SHARES = 2
+_QUOTA_PERIOD = 100_000
+_MIN_QUOTA = 1_000
+
+
+def container_name(pod: Obj, name: str, attempt: int) -> str:
+    """Unique per engine and readable in ``docker ps``, in dockershim's shape."""
+    md = pod["metadata"]
+    return f"k8s_{name}_{md['name']}_{md['namespace']}_{md['uid']}_{attempt}"
+
+
+def spec_hash(container: Obj) -> str:
+    """Changes when anything of the container's definition changes (its image, in practice: the rest
+    of a pod's containers is immutable)."""
+    return hashlib.sha256(json.dumps(container, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def labels_for(pod: Obj, node: NodeContext, name: str, kind: str, attempt: int, hash_: str = "") -> dict[str, str]:
+    md = pod["metadata"]
+    grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
+    return {LABEL_MANAGED: "true", LABEL_NODE: node.name, LABEL_POD_UID: md["uid"], LABEL_POD_NAME: md["name"],
+            LABEL_POD_NAMESPACE: md["namespace"], LABEL_CONTAINER_NAME: name, LABEL_CONTAINER_KIND: kind,
+            LABEL_ATTEMPT: str(attempt), LABEL_SPEC_HASH: hash_, LABEL_GRACE: str(grace)}
+
+
+def _dns(pod: Obj, node: NodeContext) -> tuple[list[str], list[str], list[str]]:
+    spec = pod.get("spec") or {}
+    policy = spec.get("dnsPolicy", "ClusterFirst")
+    servers: list[str] = []
+    searches: list[str] = []
+    options: list[str] = []
+    if policy in ("ClusterFirst", "ClusterFirstWithHostNet") and node.cluster_dns:
+        ns = pod["metadata"]["namespace"]
+        domain = node.cluster_domain
+        servers = list(node.cluster_dns)
+        searches = [f"{ns}.svc.{domain}", f"svc.{domain}", domain]
+        options = ["ndots:5"]
+    config = spec.get("dnsConfig") or {}
+    servers += config.get("nameservers") or []
+    searches += config.get("searches") or []
+    for option in config.get("options") or []:
+        options.append(f"{option['name']}:{option['value']}" if option.get("value") else option["name"])
+    return servers, searches, options
+
+
+def sandbox_spec(pod: Obj, node: NodeContext) -> ContainerSpec:
+    """The pause container: it owns the pod's network namespace, hence its IP, hostname, DNS settings
+    and host ports; app containers join it."""
+    spec = pod.get("spec") or {}
+    servers, searches, options = _dns(pod, node)
+    bindings = [PortBinding(p["containerPort"], p["hostPort"], p.get("protocol", "TCP"), p.get("hostIP", ""))
+                for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])
+                for p in c.get("ports") or [] if p.get("hostPort")]
+    return ContainerSpec(
+        name=container_name(pod, SANDBOX_NAME, 0), image=node.pause_image,
+        labels=labels_for(pod, node, SANDBOX_NAME, "sandbox", 0),
+        network="host" if spec.get("hostNetwork") else node.network,
+        hostname=None if spec.get("hostNetwork") else (spec.get("hostname") or pod["metadata"]["name"])[:63],
+        dns=servers, dns_search=searches, dns_options=options, port_bindings=bindings)
+
+
+def _resources(container: Obj) -> dict[str, int | None]:
+    resources = container.get("resources") or {}
+    requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+    cpu_request = requests.get("cpu", limits.get("cpu"))
+    shares = max(_MIN_SHARES, milli_value(cpu_request) * _SHARES_PER_CPU // 1000) if cpu_request else None
+    quota = period = None
+    if limits.get("cpu"):
+        period = _QUOTA_PERIOD
+        quota = max(_MIN_QUOTA, milli_value(limits["cpu"]) * _QUOTA_PERIOD // 1000)
+    memory = value(limits["memory"]) if limits.get("memory") else None
+    return {"cpu_shares": shares, "cpu_quota": quota, "cpu_period": period, "memory_limit": memory}
+
+
+def _user(pod: Obj, container: Obj) -> str | None:
+    pod_ctx = (pod.get("spec") or {}).get("securityContext") or {}
+    ctx = container.get("securityContext") or {}
+    uid = ctx.get("runAsUser", pod_ctx.get("runAsUser"))
+    gid = ctx.get("runAsGroup", pod_ctx.get("runAsGroup"))
+    if uid is None:
+        return None
+    return f"{uid}:{gid}" if gid is not None else str(uid)
+
+
+def app_spec(pod: Obj, container: Obj, *, kind: str, attempt: int, sandbox_id: str, env: list[tuple[str, str]],
+             mounts: list[Mount], node: NodeContext, command: list[str] | None,
+             args: list[str] | None) -> ContainerSpec:
+    """An init or app container joined to the sandbox's network namespace. ``command``/``args`` come
+    already expanded (see env.expand_command)."""
+    ctx = container.get("securityContext") or {}
+    privileged = bool(ctx.get("privileged"))
+    if privileged and not node.allow_privileged:
+        raise ConfigError("privileged containers are not allowed on this node (start the agent with "
+                          "--allow-privileged)")
+    return ContainerSpec(
+        name=container_name(pod, container["name"], attempt), image=container["image"],
+        labels=labels_for(pod, node, container["name"], kind, attempt, spec_hash(container)),
+        entrypoint=command, cmd=args, env=env, working_dir=container.get("workingDir"), mounts=mounts,
+        network=f"container:{sandbox_id}", user=_user(pod, container),
+        read_only_rootfs=bool(ctx.get("readOnlyRootFilesystem")), privileged=privileged,
+        tty=bool(container.get("tty")), stdin=bool(container.get("stdin")),
+        stdin_once=bool(container.get("stdinOnce")), **_resources(container))

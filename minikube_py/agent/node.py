@@ -1,0 +1,64 @@
+"""The Node object an agent registers and keeps current: labels, addresses, capacity, info, conditions.
+
+Pure: built from the machine facts the runtime reports and the agent's settings, so that what a node
+advertises can be checked without a cluster.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from minikube_py.agent.runtime.base import MachineInfo
+
+Obj = dict[str, Any]
+KUBELET_VERSION = "v1.32.0-pykube"
+CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def node_labels(name: str, machine: MachineInfo, extra: dict[str, str]) -> dict[str, str]:
+    return {"kubernetes.io/hostname": name, "kubernetes.io/os": machine.operating_system,
+            "kubernetes.io/arch": machine.architecture, "beta.kubernetes.io/os": machine.operating_system,
+            "beta.kubernetes.io/arch": machine.architecture, **extra}
+
+
+def node_status(machine: MachineInfo, *, ip: str, hostname: str, max_pods: int, kubelet_port: int,
+                transitions: dict[str, str] | None = None) -> Obj:
+    """Status as kubelet reports it. ``transitions`` keeps each condition's lastTransitionTime stable
+    across reports (pass the same dict every time)."""
+    stamp = now()
+    transitions = transitions if transitions is not None else {}
+    capacity = {"cpu": str(machine.cpus), "memory": f"{machine.memory_bytes // 1024}Ki", "pods": str(max_pods)}
+    conditions = []
+    for kind, status, reason, message in (
+        ("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+        ("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+        ("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+        ("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
+    ):
+        since = transitions.setdefault(f"{kind}={status}", stamp)
+        conditions.append({"type": kind, "status": status, "reason": reason, "message": message,
+                           "lastHeartbeatTime": stamp, "lastTransitionTime": since})
+    return {
+        "capacity": capacity, "allocatable": dict(capacity), "conditions": conditions,
+        "addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": hostname}],
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
+        "nodeInfo": {"machineID": "", "systemUUID": "", "bootID": "", "kernelVersion": machine.kernel_version,
+                     "osImage": machine.os_image, "containerRuntimeVersion": machine.runtime_version,
+                     "kubeletVersion": KUBELET_VERSION, "kubeProxyVersion": KUBELET_VERSION,
+                     "operatingSystem": machine.operating_system, "architecture": machine.architecture},
+    }
+
+
+def status_changed(old: Obj, new: Obj) -> bool:
+    """Whether a report carries news beyond the heartbeat times (the Lease carries liveness)."""
+    def strip(status: Obj) -> Obj:
+        copy = dict(status)
+        copy["conditions"] = [{k: v for k, v in c.items() if k != "lastHeartbeatTime"}
+                              for c in status.get("conditions") or []]
+        return copy
+    return strip(old) != strip(new)

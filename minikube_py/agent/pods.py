@@ -1,0 +1,503 @@
+"""The kubelet's pod loop: one worker per pod drives the runtime toward the pod's spec.
+
+Each pass is level-triggered: look at the pod's containers (found by labels, so an agent restart adopts
+what is running), decide what to create, start, kill or remove, do it, and write the status back only
+when it changed. Passes run on pod updates, runtime events of the pod's containers, probe transitions,
+back-off deadlines, Secret/ConfigMap changes, and a periodic resync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from minikube_py.agent.containers import app_spec, sandbox_spec, spec_hash
+from minikube_py.agent.context import NodeContext
+from minikube_py.agent.env import ConfigError, expand_command, resolve_env
+from minikube_py.agent.images import ImageError, ImageManager
+from minikube_py.agent.probes import ContainerProber
+from minikube_py.agent.runtime.base import (
+    LABEL_ATTEMPT,
+    LABEL_CONTAINER_KIND,
+    LABEL_CONTAINER_NAME,
+    LABEL_GRACE,
+    LABEL_NODE,
+    LABEL_POD_UID,
+    LABEL_SPEC_HASH,
+    SANDBOX_NAME,
+    ContainerState,
+    CreateError,
+    ImageNotPresent,
+    Runtime,
+    RuntimeFailure,
+)
+from minikube_py.agent.status import ContainerView, Observed, pod_status, should_restart
+from minikube_py.agent.volumes import VolumeError, VolumeManager
+from minikube_py.client.errors import ApiError, ConflictError, NotFoundError
+from minikube_py.client.events import EventRecorder
+from minikube_py.client.informer import Informer, object_key
+from minikube_py.client.rest import ApiClient, resource_path
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+
+RESYNC_SECONDS = 10.0
+BACKOFF_START = 10.0
+BACKOFF_MAX = 300.0
+#: a container that ran this long has its restart back-off reset, as kubelet
+BACKOFF_RESET_AFTER = 600.0
+#: previous attempts kept per container name: one, for `kubectl logs --previous` and lastState
+KEEP_PREVIOUS = 1
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _attempt(state: ContainerState) -> int:
+    return int(state.labels.get(LABEL_ATTEMPT, "0"))
+
+
+def _ended(state: ContainerState) -> bool:
+    """The attempt is over: it exited, or the engine could not start it (which counts as a failure)."""
+    return not state.running and (state.status != "created" or bool(state.error))
+
+
+class PodServices:
+    """What every worker shares: the runtime, the API, caches of Secrets/ConfigMaps/Services."""
+
+    def __init__(self, client: ApiClient, runtime: Runtime, node: NodeContext, recorder: EventRecorder,
+                 secrets: Informer, configmaps: Informer, services: Informer) -> None:
+        self.client = client
+        self.runtime = runtime
+        self.node = node
+        self.recorder = recorder
+        self.secrets = secrets
+        self.configmaps = configmaps
+        self.services = services
+        self.volumes = VolumeManager(node.data_dir / "pods")
+        self.images = ImageManager(runtime, recorder)
+
+    def secret(self, namespace: str, name: str) -> Obj | None:
+        return self.secrets.get(f"{namespace}/{name}")
+
+    def configmap(self, namespace: str, name: str) -> Obj | None:
+        return self.configmaps.get(f"{namespace}/{name}")
+
+
+class PodWorker:
+    def __init__(self, pod: Obj, services: PodServices) -> None:
+        self.pod = pod
+        self.uid: str = pod["metadata"]["uid"]
+        self.gone = False
+        self._s = services
+        self._wake = asyncio.Event()
+        self._wake.set()
+        self._backoff: dict[str, tuple[float, float]] = {}  # name → (delay, not before monotonic)
+        self._waiting: dict[str, tuple[str, str]] = {}
+        self._probers: dict[str, ContainerProber] = {}  # container id → prober
+        self._last_status: Obj | None = None
+        self._transitions: dict[str, str] = {}
+        self._start_time: str | None = (pod.get("status") or {}).get("startTime")
+        self._next_deadline: float | None = None
+        self.refresh_volumes = False
+
+    def update(self, pod: Obj) -> None:
+        self.pod = pod
+        self.wake()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    @property
+    def _path(self) -> str:
+        md = self.pod["metadata"]
+        return resource_path("v1", "pods", md["namespace"], md["name"])
+
+    async def run(self) -> None:
+        """Sync until the pod is gone and cleaned up; failures are retried, never fatal."""
+        failures = 0
+        while True:
+            timeout = RESYNC_SECONDS
+            if self._next_deadline is not None:
+                timeout = max(0.05, min(timeout, self._next_deadline - time.monotonic()))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
+            self._wake.clear()
+            try:
+                if await self.sync():
+                    return
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                log.warning("pod %s: sync failed: %r", object_key(self.pod), exc, exc_info=failures == 1)
+                await asyncio.sleep(min(0.5 * 2 ** failures, 10.0))
+                self._wake.set()
+
+    async def stop_probers(self) -> None:
+        for prober in self._probers.values():
+            await prober.stop()
+        self._probers.clear()
+
+    # --- one pass -----------------------------------------------------------------------------------
+
+    async def _observe(self) -> dict[str, list[ContainerState]]:
+        found = await self._s.runtime.list_containers({LABEL_POD_UID: self.uid, LABEL_NODE: self._s.node.name})
+        by_name: dict[str, list[ContainerState]] = {}
+        for state in found:
+            by_name.setdefault(state.labels.get(LABEL_CONTAINER_NAME, ""), []).append(state)
+        for states in by_name.values():
+            states.sort(key=_attempt, reverse=True)
+        return by_name
+
+    async def sync(self) -> bool:
+        """One pass; True when the worker is finished (the pod is gone and its containers removed)."""
+        self._next_deadline = None
+        by_name = await self._observe()
+        if self.gone or self.pod["metadata"].get("deletionTimestamp"):
+            return await self._terminate(by_name)
+        spec = self.pod.get("spec") or {}
+        policy = spec.get("restartPolicy", "Always")
+        if self._start_time is None:
+            self._start_time = _now()
+        terminal = (self.pod.get("status") or {}).get("phase") in ("Succeeded", "Failed") \
+            and self._last_status is None and by_name
+        if self.refresh_volumes:
+            self.refresh_volumes = False
+            self._s.volumes.refresh(self.pod, secret=self._s.secret, configmap=self._s.configmap)
+        if not terminal and (self._last_status or {}).get("phase") not in ("Succeeded", "Failed"):
+            await self._drive(by_name, spec, policy)
+            by_name = await self._observe()
+        await self._write_status(by_name, spec, policy)
+        return False
+
+    async def _drive(self, by_name: dict[str, list[ContainerState]], spec: Obj, policy: str) -> None:
+        sandbox = (by_name.get(SANDBOX_NAME) or [None])[0]
+        if sandbox is None or not sandbox.running:
+            sandbox = await self._start_sandbox(sandbox, by_name)
+            if sandbox is None:
+                return
+        pod_ip = sandbox.ip or self._s.node.ip
+        for container in spec.get("initContainers") or []:
+            current = (by_name.get(container["name"]) or [None])[0]
+            if current is not None and _ended(current) and current.exit_code == 0:
+                continue
+            if current is not None and current.running:
+                return
+            if current is not None and not should_restart("OnFailure" if policy == "Always" else policy,
+                                                          current.exit_code):
+                return
+            await self._start_with_backoff(container, "init", current, sandbox, pod_ip)
+            return
+        for container in spec.get("containers") or []:
+            await self._drive_app(container, (by_name.get(container["name"]) or [None])[0], sandbox, pod_ip, policy)
+        for states in by_name.values():  # old attempts beyond the one kept for --previous
+            for old in states[1 + KEEP_PREVIOUS:]:
+                await self._s.runtime.remove_container(old.id)
+
+    async def _drive_app(self, container: Obj, current: ContainerState | None, sandbox: ContainerState,
+                         pod_ip: str, policy: str) -> None:
+        name = container["name"]
+        if current is not None and current.running:
+            prober = self._probers.get(current.id)
+            if current.labels.get(LABEL_SPEC_HASH) != spec_hash(container):
+                await self._kill(current, f"Container {name} definition changed, will be restarted")
+            elif prober is not None and prober.liveness_failure:
+                await self._kill(current, f"Container {name} failed {prober.liveness_failure.split()[0].lower()} "
+                                          "probe, will be restarted")
+            elif prober is None:
+                self._start_prober(container, current, pod_ip)
+            return
+        if current is not None and _ended(current) and not should_restart(policy, current.exit_code):
+            return
+        await self._start_with_backoff(container, "app", current, sandbox, pod_ip)
+
+    async def _kill(self, state: ContainerState, message: str) -> None:
+        await self._s.recorder.record(self.pod, "Normal", "Killing", message)
+        prober = self._probers.pop(state.id, None)
+        if prober is not None:
+            await prober.stop()
+        grace = float((self.pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
+        await self._s.runtime.stop_container(state.id, grace)
+        self.wake()
+
+    async def _start_sandbox(self, dead: ContainerState | None, by_name: dict[str, list[ContainerState]]
+                             ) -> ContainerState | None:
+        runtime = self._s.runtime
+        if dead is not None:  # the network namespace went with it: every container must start over
+            for name, states in by_name.items():
+                if name != SANDBOX_NAME and states and states[0].running:
+                    await runtime.stop_container(states[0].id, 0)
+            await runtime.remove_container(dead.id)
+        try:
+            self._s.volumes.setup(self.pod, secret=self._s.secret, configmap=self._s.configmap)
+        except VolumeError as e:
+            await self._s.recorder.record(self.pod, "Warning", "FailedMount", e.message)
+            self._retry_in(2.0)
+            return None
+        try:
+            sandbox_id = await runtime.create_container(sandbox_spec(self.pod, self._s.node))
+            await runtime.start_container(sandbox_id)
+        except RuntimeFailure as e:
+            await self._s.recorder.record(self.pod, "Warning", "FailedCreatePodSandBox",
+                                          f"Failed to create pod sandbox: {e.message}")
+            self._retry_in(2.0)
+            return None
+        return await runtime.inspect(sandbox_id)
+
+    def _retry_in(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        self._next_deadline = deadline if self._next_deadline is None else min(self._next_deadline, deadline)
+
+    async def _start_with_backoff(self, container: Obj, kind: str, previous: ContainerState | None,
+                                  sandbox: ContainerState, pod_ip: str) -> None:
+        name = container["name"]
+        md = self.pod["metadata"]
+        if previous is not None and _ended(previous):
+            ran = 0.0
+            if previous.started_at and previous.finished_at:
+                ran = (previous.finished_at - previous.started_at).total_seconds()
+            delay, not_before = self._backoff.get(name, (0.0, 0.0))
+            if ran >= BACKOFF_RESET_AFTER:
+                delay, not_before = 0.0, 0.0
+            if time.monotonic() < not_before:
+                message = f"back-off {delay:.0f}s restarting failed container={name} pod={md['name']}_{md['namespace']}({md['uid']})"
+                self._waiting[name] = ("CrashLoopBackOff", message)
+                await self._s.recorder.record(self.pod, "Warning", "BackOff",
+                                              f"Back-off restarting failed container {name} in pod "
+                                              f"{md['name']}_{md['namespace']}({md['uid']})")
+                self._next_deadline = not_before if self._next_deadline is None else min(self._next_deadline, not_before)
+                return
+            delay = BACKOFF_START if delay == 0 else min(delay * 2, BACKOFF_MAX)
+            self._backoff[name] = (delay, time.monotonic() + delay)
+        attempt = 0 if previous is None else _attempt(previous) + (1 if _ended(previous) else 0)
+        if previous is not None and not _ended(previous):  # created by an agent that died before starting it
+            await self._s.runtime.remove_container(previous.id)
+        await self._create_and_start(container, kind, attempt, sandbox, pod_ip)
+
+    async def _create_and_start(self, container: Obj, kind: str, attempt: int, sandbox: ContainerState,
+                                pod_ip: str) -> None:
+        name = container["name"]
+        s = self._s
+        pull_secrets = [sec for ref in (self.pod.get("spec") or {}).get("imagePullSecrets") or []
+                        if (sec := s.secret(self.pod["metadata"]["namespace"], ref.get("name", ""))) is not None]
+        try:
+            await s.images.ensure(self.pod, container, pull_secrets)
+        except ImageError as e:
+            self._waiting[name] = (e.reason, e.message)
+            self._retry_in(1.0 if e.reason == "ErrImagePull" else 5.0)
+            return
+        try:
+            env = resolve_env(self.pod, container, secret=s.secret, configmap=s.configmap,
+                              services=s.services.items(), node=s.node, pod_ip=pod_ip)
+            command, args = expand_command(container, env)
+            runtime_spec = app_spec(self.pod, container, kind=kind, attempt=attempt, sandbox_id=sandbox.id, env=env,
+                                    mounts=s.volumes.mounts(self.pod, container), node=s.node, command=command,
+                                    args=args)
+        except ConfigError as e:
+            self._waiting[name] = ("CreateContainerConfigError", e.message)
+            await s.recorder.record(self.pod, "Warning", "Failed", f"Error: {e.message}")
+            self._retry_in(2.0)
+            return
+        try:
+            container_id = await s.runtime.create_container(runtime_spec)
+        except (CreateError, ImageNotPresent) as e:
+            self._waiting[name] = ("CreateContainerError", e.message)
+            await s.recorder.record(self.pod, "Warning", "Failed", f"Error: {e.message}")
+            self._retry_in(2.0)
+            return
+        self._waiting.pop(name, None)
+        await s.recorder.record(self.pod, "Normal", "Created", f"Created container {name}")
+        try:
+            await s.runtime.start_container(container_id)
+        except CreateError as e:
+            await s.recorder.record(self.pod, "Warning", "Failed", f"Error: {e.message}")
+            self.wake()
+            return
+        await s.recorder.record(self.pod, "Normal", "Started", f"Started container {name}")
+        if kind == "app":
+            state = await s.runtime.inspect(container_id)
+            self._start_prober(container, state, pod_ip)
+
+    def _start_prober(self, container: Obj, state: ContainerState, pod_ip: str) -> None:
+        prober = ContainerProber(self._s.runtime, self.pod, container, state.id, pod_ip, on_change=self.wake,
+                                 recorder=self._s.recorder)
+        self._probers[state.id] = prober
+        prober.start()
+
+    # --- status -------------------------------------------------------------------------------------
+
+    def _view(self, container: Obj, states: list[ContainerState]) -> ContainerView:
+        current = states[0] if states else None
+        view = ContainerView(container["name"], container.get("image", ""), current,
+                             states[1] if len(states) > 1 else None)
+        waiting = self._waiting.get(container["name"])
+        if waiting is not None and (current is None or not current.running):
+            view.waiting = waiting
+        if current is not None and current.running:
+            prober = self._probers.get(current.id)
+            view.ready = prober.ready if prober is not None else False
+            view.started = prober.started if prober is not None else True
+            self._waiting.pop(container["name"], None)
+        elif current is not None and current.status == "created" and current.error:
+            view.waiting = ("RunContainerError", current.error)
+        return view
+
+    async def _write_status(self, by_name: dict[str, list[ContainerState]], spec: Obj, policy: str) -> None:
+        sandbox = (by_name.get(SANDBOX_NAME) or [None])[0]
+        init = [self._view(c, by_name.get(c["name"], [])) for c in spec.get("initContainers") or []]
+        app = [self._view(c, by_name.get(c["name"], [])) for c in spec.get("containers") or []]
+        failed_init = any(v.current is not None and not v.current.running and v.current.status != "created"
+                          and v.current.exit_code not in (0, None) and policy == "Never" for v in init)
+        pod_ip = ""
+        if sandbox is not None and sandbox.running:
+            pod_ip = self._s.node.ip if spec.get("hostNetwork") else sandbox.ip
+        observed = Observed(policy, init, app, pod_ip=pod_ip, host_ip=self._s.node.ip, start_time=self._start_time,
+                            failed_init=failed_init, transitions=self._transitions)
+        status = pod_status(observed, _now())
+        if status["phase"] in ("Succeeded", "Failed") and sandbox is not None and sandbox.running:
+            await self._s.runtime.stop_container(sandbox.id, 0)  # nothing will run in it again
+        if status == self._last_status:
+            return
+        try:
+            await self._s.client.patch(f"{self._path}/status", {"status": status}, "merge")
+            self._last_status = status
+        except NotFoundError:
+            self.gone = True
+            self.wake()
+
+    # --- termination --------------------------------------------------------------------------------
+
+    async def _terminate(self, by_name: dict[str, list[ContainerState]]) -> bool:
+        """Graceful deletion (deletionTimestamp set) or clean-up of a pod that no longer exists."""
+        await self.stop_probers()
+        spec = self.pod.get("spec") or {}
+        grace = self.pod["metadata"].get("deletionGracePeriodSeconds", spec.get("terminationGracePeriodSeconds", 30))
+        running = [states[0] for name, states in by_name.items() if name != SANDBOX_NAME and states and states[0].running]
+        hooks = {c["name"]: c for c in spec.get("containers") or []}
+        await asyncio.gather(*(self._stop_one(state, hooks.get(state.labels.get(LABEL_CONTAINER_NAME, "")), grace)
+                               for state in running))
+        for states in by_name.values():
+            for state in states:
+                await self._s.runtime.remove_container(state.id)
+        self._s.volumes.teardown(self.uid)
+        self._s.images.forget(self.uid)
+        if not self.gone:
+            with contextlib.suppress(NotFoundError, ConflictError):
+                await self._s.client.delete(self._path, grace_period_seconds=0, uid=self.uid)
+        return True
+
+    async def _stop_one(self, state: ContainerState, container: Obj | None, grace: float) -> None:
+        name = state.labels.get(LABEL_CONTAINER_NAME, "")
+        deadline = time.monotonic() + grace
+        pre_stop = ((container or {}).get("lifecycle") or {}).get("preStop") or {}
+        if "exec" in pre_stop and grace > 0:
+            try:
+                await self._s.runtime.exec_run(state.id, pre_stop["exec"].get("command") or [], grace)
+            except (TimeoutError, RuntimeFailure) as e:
+                await self._s.recorder.record(self.pod, "Warning", "FailedPreStopHook",
+                                              f"PreStopHook failed: {e}")
+        if not self.gone:
+            await self._s.recorder.record(self.pod, "Normal", "Killing", f"Stopping container {name}")
+        await self._s.runtime.stop_container(state.id, max(0.0, deadline - time.monotonic()))
+
+
+class PodManager:
+    """Watches the pods bound to this node and keeps one worker per pod."""
+
+    def __init__(self, client: ApiClient, runtime: Runtime, node: NodeContext, *, recorder: EventRecorder) -> None:
+        self._client = client
+        self._runtime = runtime
+        self._node = node
+        self.pods = Informer(client, "/api/v1/pods", field_selector=f"spec.nodeName={node.name}")
+        secrets = Informer(client, "/api/v1/secrets")
+        configmaps = Informer(client, "/api/v1/configmaps")
+        services = Informer(client, "/api/v1/services")
+        self._services = PodServices(client, runtime, node, recorder, secrets, configmaps, services)
+        self.workers: dict[str, PodWorker] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.pods.add_handler(self._on_pod)
+        secrets.add_handler(lambda old, new: self._on_source(old or new, "secret"))
+        configmaps.add_handler(lambda old, new: self._on_source(old or new, "configmap"))
+
+    async def run(self) -> None:
+        s = self._services
+        async with asyncio.TaskGroup() as tasks:
+            for informer in (s.secrets, s.configmaps, s.services):
+                tasks.create_task(informer.run(), name=f"agent informer {informer.path}")
+            await asyncio.gather(s.secrets.synced.wait(), s.configmaps.synced.wait(), s.services.synced.wait())
+            tasks.create_task(self.pods.run(), name="agent pod informer")
+            tasks.create_task(self._runtime_events(), name="agent runtime events")
+            await self.pods.synced.wait()
+            tasks.create_task(self._collect_orphans(), name="agent orphan collector")
+
+    def _on_pod(self, old: Obj | None, new: Obj | None) -> None:
+        if new is None:
+            assert old is not None
+            worker = self.workers.get(old["metadata"]["uid"])
+            if worker is not None:
+                worker.gone = True
+                worker.wake()
+            return
+        uid = new["metadata"]["uid"]
+        worker = self.workers.get(uid)
+        if worker is not None:
+            worker.update(new)
+            return
+        worker = self.workers[uid] = PodWorker(new, self._services)
+        self._tasks[uid] = asyncio.create_task(self._run_worker(worker), name=f"pod {object_key(new)}")
+
+    async def _run_worker(self, worker: PodWorker) -> None:
+        try:
+            await worker.run()
+        finally:
+            await worker.stop_probers()
+            self.workers.pop(worker.uid, None)
+            self._tasks.pop(worker.uid, None)
+
+    def _on_source(self, obj: Obj, kind: str) -> None:
+        key = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+        for worker in self.workers.values():
+            secrets, configmaps = VolumeManager.referenced(worker.pod)
+            if key in (secrets if kind == "secret" else configmaps):
+                worker.refresh_volumes = True
+                worker.wake()
+
+    async def _runtime_events(self) -> None:
+        async for event in self._runtime.events():
+            if event.labels.get(LABEL_NODE) != self._node.name:
+                continue
+            worker = self.workers.get(event.labels.get(LABEL_POD_UID, ""))
+            if worker is not None:
+                worker.wake()
+
+    async def _collect_orphans(self) -> None:
+        """Containers and volumes of pods that no longer exist (deleted while the agent was down, or
+        force-deleted) are stopped with their grace period and removed."""
+        while True:
+            try:
+                known = {p["metadata"]["uid"] for p in self.pods.items()} | set(self.workers)
+                found = await self._runtime.list_containers({LABEL_NODE: self._node.name})
+                orphans: dict[str, list[ContainerState]] = {}
+                for state in found:
+                    uid = state.labels.get(LABEL_POD_UID, "")
+                    if uid not in known:
+                        orphans.setdefault(uid, []).append(state)
+                for uid, states in orphans.items():
+                    for state in sorted(states, key=lambda st: st.labels.get(LABEL_CONTAINER_KIND) == "sandbox"):
+                        if state.running:
+                            await self._runtime.stop_container(state.id, float(state.labels.get(LABEL_GRACE, "30")))
+                        await self._runtime.remove_container(state.id)
+                    self._services.volumes.teardown(uid)
+                for uid in self._services.volumes.existing_pod_uids() - known - set(orphans):
+                    self._services.volumes.teardown(uid)
+            except (RuntimeFailure, ApiError, OSError) as e:
+                log.warning("orphan collection failed: %s", e)
+            await asyncio.sleep(30.0)

@@ -1,0 +1,172 @@
+"""Pod status from what the runtime reports: container states, phase and conditions, kubelet's rules.
+
+Pure functions: the pod worker gathers the observations (containers per name, probe results, the
+reasons it is waiting for) into :class:`Observed` and writes whatever :func:`pod_status` returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from minikube_py.agent.runtime.base import LABEL_ATTEMPT, ContainerState
+
+Obj = dict[str, Any]
+
+
+def rfc3339(moment: datetime | None) -> str | None:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment is not None else None
+
+
+def should_restart(policy: str, exit_code: int | None) -> bool:
+    """Whether a container that ended with ``exit_code`` is started again under the pod's restartPolicy."""
+    if policy == "Always":
+        return True
+    if policy == "OnFailure":
+        return exit_code != 0
+    return False
+
+
+def terminated(state: ContainerState) -> Obj:
+    code = state.exit_code if state.exit_code is not None else 128
+    if state.oom_killed:
+        reason = "OOMKilled"
+    elif state.error:
+        reason = "StartError"
+    else:
+        reason = "Completed" if code == 0 else "Error"
+    result: Obj = {"exitCode": code, "reason": reason, "startedAt": rfc3339(state.started_at),
+                   "finishedAt": rfc3339(state.finished_at), "containerID": f"docker://{state.id}"}
+    if state.error:
+        result["message"] = state.error
+    return {key: v for key, v in result.items() if v is not None}
+
+
+@dataclass
+class ContainerView:
+    """Everything known about one container name of the pod."""
+
+    name: str
+    image: str
+    current: ContainerState | None = None  # the newest attempt
+    previous: ContainerState | None = None  # the attempt before it
+    waiting: tuple[str, str] | None = None  # (reason, message) the worker is blocked on
+    ready: bool = False
+    started: bool = False
+
+    @property
+    def restart_count(self) -> int:
+        if self.current is None:
+            return 0
+        return int(self.current.labels.get(LABEL_ATTEMPT, "0"))
+
+
+def container_status(view: ContainerView) -> Obj:
+    status: Obj = {"name": view.name, "image": view.image, "imageID": "", "ready": False,
+                   "restartCount": view.restart_count, "started": False, "state": {}, "lastState": {}}
+    current = view.current
+    if current is not None:
+        status["containerID"] = f"docker://{current.id}"
+        status["imageID"] = f"docker://{current.image_id}" if current.image_id else ""
+    if view.waiting is not None:
+        reason, message = view.waiting
+        status["state"] = {"waiting": {"reason": reason, **({"message": message} if message else {})}}
+        if current is not None and not current.running and current.status != "created":
+            status["lastState"] = {"terminated": terminated(current)}
+        elif view.previous is not None:
+            status["lastState"] = {"terminated": terminated(view.previous)}
+        return status
+    if current is None or (current.status == "created" and not current.error):
+        status["state"] = {"waiting": {"reason": "ContainerCreating"}}
+    elif current.running:
+        status["state"] = {"running": {"startedAt": rfc3339(current.started_at)}}
+        status["ready"] = view.ready
+        status["started"] = view.started
+    else:
+        status["state"] = {"terminated": terminated(current)}
+    if view.previous is not None:
+        status["lastState"] = {"terminated": terminated(view.previous)}
+    return status
+
+
+@dataclass
+class Observed:
+    policy: str
+    init: list[ContainerView]
+    app: list[ContainerView]
+    pod_ip: str = ""
+    host_ip: str = ""
+    start_time: str | None = None
+    failed_init: bool = False  # an init container failed and the policy does not restart it
+    transitions: dict[str, str] = field(default_factory=dict)  # condition type → lastTransitionTime
+
+
+def _init_done(view: ContainerView) -> bool:
+    return view.current is not None and not view.current.running and view.current.exit_code == 0 \
+        and view.current.status != "created"
+
+
+def phase(observed: Observed) -> str:
+    if observed.failed_init:
+        return "Failed"
+    if not all(_init_done(v) for v in observed.init):
+        return "Pending"
+    running = sum(1 for v in observed.app if v.current is not None and v.current.running)
+    finished = [v for v in observed.app if v.current is not None and not v.current.running
+                and v.current.status != "created"]
+    if running:
+        return "Running"
+    if observed.app and len(finished) == len(observed.app):
+        if observed.policy == "Always":
+            return "Running"
+        codes = [v.current.exit_code for v in finished if v.current is not None]
+        if all(c == 0 for c in codes):
+            return "Succeeded"
+        if observed.policy == "Never" or all(c != 0 for c in codes):
+            return "Failed"
+        return "Running"
+    if finished and observed.policy == "Always":
+        return "Running"
+    return "Pending"
+
+
+def pod_status(observed: Observed, now: str) -> Obj:
+    """The status to write. Conditions keep their lastTransitionTime while their status holds."""
+    current_phase = phase(observed)
+    initialized = all(_init_done(v) for v in observed.init)
+    unready = [v.name for v in observed.app if not (v.current is not None and v.current.running and v.ready)]
+    terminal = current_phase in ("Succeeded", "Failed")
+    conditions = []
+    for kind, ok, reason, message in (
+        ("PodScheduled", True, "", ""),
+        ("Initialized", initialized or terminal, "" if initialized else "ContainersNotInitialized",
+         "" if initialized else "containers with incomplete status: [" + " ".join(
+             v.name for v in observed.init if not _init_done(v)) + "]"),
+        ("ContainersReady", not unready and not terminal, "PodCompleted" if terminal else "ContainersNotReady",
+         "" if terminal else f"containers with unready status: [{' '.join(unready)}]"),
+        ("Ready", not unready and not terminal, "PodCompleted" if terminal else "ContainersNotReady",
+         "" if terminal else f"containers with unready status: [{' '.join(unready)}]"),
+    ):
+        status = "True" if ok else "False"
+        key = f"{kind}={status}"
+        since = observed.transitions.setdefault(key, now)
+        for other in ("True", "False"):
+            if other != status:
+                observed.transitions.pop(f"{kind}={other}", None)
+        condition = {"type": kind, "status": status, "lastProbeTime": None, "lastTransitionTime": since}
+        if not ok and reason:
+            condition["reason"] = reason
+            if message:
+                condition["message"] = message
+        conditions.append(condition)
+    status: Obj = {"phase": current_phase, "conditions": conditions, "hostIP": observed.host_ip,
+                   "hostIPs": [{"ip": observed.host_ip}] if observed.host_ip else [],
+                   "startTime": observed.start_time,
+                   "containerStatuses": [container_status(v) for v in observed.app]}
+    if observed.pod_ip:
+        status["podIP"] = observed.pod_ip
+        status["podIPs"] = [{"ip": observed.pod_ip}]
+    if observed.init:
+        status["initContainerStatuses"] = [container_status(v) for v in observed.init]
+    return status

@@ -1,0 +1,259 @@
+"""Pod volumes on the node's disk: emptyDir (and tmpfs-backed Memory), hostPath, secret, configMap,
+downwardAPI.
+
+Projected files are written the way kubelet's atomic writer does: into a fresh timestamped directory,
+then the ``..data`` symlink is swapped to it in one rename, and the visible names are symlinks through
+``..data``. A running container therefore sees a Secret update all at once, never a half-written set.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import logging
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from minikube_py.agent.env import Lookup
+from minikube_py.agent.runtime.base import Mount
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+
+_HOST_PATH_CHECKS = {
+    "Directory": (Path.is_dir, "is not a directory"),
+    "File": (Path.is_file, "is not a file"),
+    "Socket": (Path.is_socket, "is not a socket"),
+    "CharDevice": (Path.is_char_device, "is not a character device"),
+    "BlockDevice": (Path.is_block_device, "is not a block device"),
+}
+
+
+class VolumeError(Exception):
+    """A volume cannot be set up; reported as a FailedMount event while the pod waits."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _files_of(volume: Obj, pod: Obj, secret: Lookup, configmap: Lookup) -> tuple[dict[str, tuple[bytes, int]], bool]:
+    """(relative path → (content, mode)) for a projected volume, and whether it exists at all (an
+    optional, missing source gives an empty volume)."""
+    namespace = pod["metadata"]["namespace"]
+    name = volume["name"]
+    if "secret" in volume:
+        source = volume["secret"]
+        obj = secret(namespace, source.get("secretName", ""))
+        kind, what = "secret", source.get("secretName", "")
+        data = {k: base64.b64decode(v) for k, v in ((obj or {}).get("data") or {}).items()}
+    elif "configMap" in volume:
+        source = volume["configMap"]
+        obj = configmap(namespace, source.get("name", ""))
+        kind, what = "configmap", source.get("name", "")
+        data = {k: v.encode() for k, v in ((obj or {}).get("data") or {}).items()}
+        data.update({k: base64.b64decode(v) for k, v in ((obj or {}).get("binaryData") or {}).items()})
+    else:
+        source = volume["downwardAPI"]
+        md = pod["metadata"]
+        files = {}
+        for item in source.get("items") or []:
+            path = (item.get("fieldRef") or {}).get("fieldPath", "")
+            if path in ("metadata.labels", "metadata.annotations"):
+                mapping = md.get(path.split(".")[1]) or {}
+                text = "\n".join(f'{k}="{v}"' for k, v in sorted(mapping.items()))
+            elif path in ("metadata.name", "metadata.namespace", "metadata.uid"):
+                text = md.get(path.split(".")[1], "")
+            else:
+                raise VolumeError(f'MountVolume.SetUp failed for volume "{name}" : unsupported fieldPath {path}')
+            files[item["path"]] = (text.encode(), item.get("mode", source.get("defaultMode", 0o644)))
+        return files, True
+    if obj is None:
+        if source.get("optional"):
+            return {}, False
+        raise VolumeError(f'MountVolume.SetUp failed for volume "{name}" : {kind} "{what}" not found')
+    mode = source.get("defaultMode", 0o644)
+    if source.get("items"):
+        files = {}
+        for item in source["items"]:
+            if item["key"] not in data:
+                if source.get("optional"):
+                    continue
+                raise VolumeError(f'MountVolume.SetUp failed for volume "{name}" : configmap references non-existent '
+                                  f'config key: {item["key"]}' if kind == "configmap" else
+                                  f'MountVolume.SetUp failed for volume "{name}" : references non-existent secret '
+                                  f'key: {item["key"]}')
+            files[item["path"]] = (data[item["key"]], item.get("mode", mode))
+        return files, True
+    return {key: (content, mode) for key, content in data.items()}, True
+
+
+def _write_atomically(directory: Path, files: dict[str, tuple[bytes, int]]) -> bool:
+    """Publish ``files`` under ``directory`` through a ``..data`` symlink swap; False if unchanged."""
+    directory.mkdir(parents=True, exist_ok=True)
+    current = directory / "..data"
+    if current.is_symlink():
+        old = current.resolve()
+        same = all((old / rel).is_file() and (old / rel).read_bytes() == content and
+                   ((old / rel).stat().st_mode & 0o7777) == mode for rel, (content, mode) in files.items())
+        existing = {str(p.relative_to(old)) for p in old.rglob("*") if p.is_file()}
+        if same and existing == set(files):
+            return False
+    fresh = directory / f"..{time.strftime('%Y_%m_%d_%H_%M_%S')}.{time.monotonic_ns()}"
+    fresh.mkdir()
+    for rel, (content, mode) in files.items():
+        target = fresh / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+        os.chmod(target, mode)
+    previous = current.resolve() if current.is_symlink() else None
+    link = directory / "..data_tmp"
+    with contextlib.suppress(FileNotFoundError):
+        link.unlink()
+    link.symlink_to(fresh.name)
+    os.replace(link, current)
+    for rel in {r.split("/")[0] for r in files}:
+        visible = directory / rel
+        if not visible.is_symlink():
+            visible.symlink_to(f"..data/{rel}")
+    for entry in directory.iterdir():  # names the new data no longer has
+        if entry.is_symlink() and not entry.name.startswith("..") and entry.name not in {r.split("/")[0] for r in files}:
+            entry.unlink()
+    if previous is not None and previous != fresh:
+        shutil.rmtree(previous, ignore_errors=True)
+    return True
+
+
+class VolumeManager:
+    """Volumes live under ``root/<pod uid>/volumes/<plugin>/<name>`` and go with the pod."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _dir(self, pod: Obj, plugin: str, name: str) -> Path:
+        return self.root / pod["metadata"]["uid"] / "volumes" / plugin / name
+
+    def setup(self, pod: Obj, *, secret: Lookup, configmap: Lookup) -> None:
+        """Create every volume of the pod; idempotent. Raises VolumeError for the first failing one."""
+        for volume in (pod.get("spec") or {}).get("volumes") or []:
+            name = volume["name"]
+            if "emptyDir" in volume:
+                path = self._dir(pod, "empty-dir", name)
+                if not path.exists():
+                    path.mkdir(parents=True)
+                    os.chmod(path, 0o777)
+                    if (volume["emptyDir"] or {}).get("medium") == "Memory":
+                        _mount_tmpfs(path)
+            elif "hostPath" in volume:
+                _check_host_path(name, volume["hostPath"])
+            elif any(k in volume for k in ("secret", "configMap", "downwardAPI")):
+                files, _ = _files_of(volume, pod, secret, configmap)
+                _write_atomically(self._dir(pod, _plugin(volume), name), files)
+
+    def refresh(self, pod: Obj, *, secret: Lookup, configmap: Lookup) -> bool:
+        """Rewrite projected volumes whose sources changed; True if any did. Missing sources are left
+        as they were (kubelet keeps the last content it had)."""
+        changed = False
+        for volume in (pod.get("spec") or {}).get("volumes") or []:
+            if any(k in volume for k in ("secret", "configMap", "downwardAPI")):
+                try:
+                    files, exists = _files_of(volume, pod, secret, configmap)
+                except VolumeError:
+                    continue
+                if exists:
+                    changed |= _write_atomically(self._dir(pod, _plugin(volume), volume["name"]), files)
+        return changed
+
+    def mounts(self, pod: Obj, container: Obj) -> list[Mount]:
+        volumes = {v["name"]: v for v in (pod.get("spec") or {}).get("volumes") or []}
+        result = []
+        for vm in container.get("volumeMounts") or []:
+            volume = volumes.get(vm["name"])
+            if volume is None:
+                continue
+            if "hostPath" in volume:
+                source = Path(volume["hostPath"]["path"])
+            elif "emptyDir" in volume:
+                source = self._dir(pod, "empty-dir", vm["name"])
+            else:
+                source = self._dir(pod, _plugin(volume), vm["name"])
+            projected = _plugin(volume) != "empty-dir" and "hostPath" not in volume
+            if vm.get("subPath"):
+                source = source / vm["subPath"]
+                if not projected and not source.exists():
+                    source.mkdir(parents=True)
+                source = source.resolve() if projected else source
+            result.append(Mount(target=vm["mountPath"], source=str(source),
+                                read_only=bool(vm.get("readOnly")) or projected))
+        return result
+
+    @staticmethod
+    def referenced(pod: Obj) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+        """(secrets, configmaps) the pod reads through volumes, env and envFrom."""
+        ns = pod["metadata"]["namespace"]
+        spec = pod.get("spec") or {}
+        secrets: set[tuple[str, str]] = set()
+        configmaps: set[tuple[str, str]] = set()
+        for volume in spec.get("volumes") or []:
+            if "secret" in volume:
+                secrets.add((ns, volume["secret"].get("secretName", "")))
+            if "configMap" in volume:
+                configmaps.add((ns, volume["configMap"].get("name", "")))
+        for c in (spec.get("initContainers") or []) + (spec.get("containers") or []):
+            for source in c.get("envFrom") or []:
+                if "secretRef" in source:
+                    secrets.add((ns, source["secretRef"]["name"]))
+                if "configMapRef" in source:
+                    configmaps.add((ns, source["configMapRef"]["name"]))
+            for var in c.get("env") or []:
+                ref = var.get("valueFrom") or {}
+                if "secretKeyRef" in ref:
+                    secrets.add((ns, ref["secretKeyRef"]["name"]))
+                if "configMapKeyRef" in ref:
+                    configmaps.add((ns, ref["configMapKeyRef"]["name"]))
+        return secrets, configmaps
+
+    def teardown(self, pod_uid: str) -> None:
+        base = self.root / pod_uid
+        memory = base / "volumes" / "empty-dir"
+        if memory.is_dir():
+            for path in memory.iterdir():
+                if os.path.ismount(path):
+                    subprocess.run(["umount", str(path)], capture_output=True, check=False)
+        shutil.rmtree(base, ignore_errors=True)
+
+    def existing_pod_uids(self) -> set[str]:
+        return {p.name for p in self.root.iterdir()} if self.root.is_dir() else set()
+
+
+def _plugin(volume: Obj) -> str:
+    for key, plugin in (("secret", "secret"), ("configMap", "configmap"), ("downwardAPI", "downward-api")):
+        if key in volume:
+            return plugin
+    return "empty-dir"
+
+
+def _mount_tmpfs(path: Path) -> None:
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0777", "tmpfs", str(path)], capture_output=True,
+                          text=True, check=False)
+    if done.returncode != 0:
+        log.warning("emptyDir %s: tmpfs mount failed (%s); using the disk", path, done.stderr.strip())
+
+
+def _check_host_path(name: str, source: Obj) -> None:
+    path = Path(source["path"])
+    kind = source.get("type", "")
+    if kind == "DirectoryOrCreate":
+        path.mkdir(parents=True, exist_ok=True)
+    elif kind == "FileOrCreate":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(exist_ok=True)
+    elif kind in _HOST_PATH_CHECKS:
+        check, problem = _HOST_PATH_CHECKS[kind]
+        if not check(path):
+            raise VolumeError(f'MountVolume.SetUp failed for volume "{name}" : hostPath type check failed: '
+                              f'{path} {problem}')

@@ -1,0 +1,150 @@
+"""pods/log, pods/exec and pods/portforward: relayed to the agent of the pod's node.
+
+The API server checks the pod and its container, then dials the node's kubelet endpoint with its own
+client certificate (CN kube-apiserver-kubelet-client, group system:masters, from the cluster CA) and
+relays bytes: the log body as it streams, and WebSocket messages both ways for exec and port-forward,
+with the same subprotocol kubectl negotiated, so the agent speaks to kubectl directly in effect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from typing import Any
+
+import aiohttp
+from aiohttp import WSMsgType, web
+
+from minikube_py.api.registry import Registry
+from minikube_py.model import errors
+from minikube_py.model.kinds import by_plural
+
+Obj = dict[str, Any]
+EXEC_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
+PORT_FORWARD_PROTOCOLS = ("SPDY/3.1+portforward.k8s.io",)
+
+
+class StreamProxy:
+    def __init__(self, registry: Registry, kubelet_ssl: ssl.SSLContext) -> None:
+        self._registry = registry
+        self._ssl = kubelet_ssl
+        pods, nodes = by_plural("", "v1", "pods"), by_plural("", "v1", "nodes")
+        assert pods is not None and nodes is not None
+        self._pods, self._nodes = pods, nodes
+
+    async def _pod(self, request: web.Request) -> Obj:
+        return await self._registry.get(self._pods, request.match_info["ns"], request.match_info["name"])
+
+    @staticmethod
+    def _node_endpoint(pod: Obj, node: Obj) -> str:
+        status = node.get("status") or {}
+        addresses = {a["type"]: a["address"] for a in status.get("addresses") or []}
+        host = addresses.get("InternalIP") or addresses.get("Hostname")
+        port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port")
+        if not host or not port:
+            raise errors.bad_request(f"node {node['metadata']['name']} has no kubelet endpoint")
+        return f"https://{host}:{port}" if ":" not in host else f"https://[{host}]:{port}"
+
+    async def _target(self, request: web.Request, *, need_container: bool) -> tuple[Obj, str, str]:
+        pod = await self._pod(request)
+        name = pod["metadata"]["name"]
+        node_name = (pod.get("spec") or {}).get("nodeName")
+        if not node_name:
+            raise errors.bad_request(f"pod {name} does not have a host assigned")
+        node = await self._registry.get(self._nodes, None, node_name)
+        container = request.query.get("container", "")
+        if need_container:
+            names = [c["name"] for c in (pod.get("spec") or {}).get("containers") or []]
+            init = [c["name"] for c in (pod.get("spec") or {}).get("initContainers") or []]
+            if not container:
+                if len(names) != 1:
+                    raise errors.bad_request(f"a container name must be specified for pod {name}, choose one of: "
+                                             f"[{' '.join(names)}]" + (f" or one of the init containers: "
+                                                                       f"[{' '.join(init)}]" if init else ""))
+                container = names[0]
+            elif container not in names + init:
+                raise errors.bad_request(f"container {container} is not valid for pod {name}")
+        return pod, self._node_endpoint(pod, node), container
+
+    async def log(self, request: web.Request) -> web.StreamResponse:
+        pod, endpoint, container = await self._target(request, need_container=True)
+        md = pod["metadata"]
+        query = {k: v for k, v in request.query.items() if k != "container"}
+        url = f"{endpoint}/containerLogs/{md['namespace']}/{md['name']}/{container}"
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=10)) as session, \
+                session.get(url, params=query, ssl=self._ssl) as upstream:
+            if upstream.status >= 400:
+                body = await upstream.json(content_type=None)
+                raise errors.bad_request(body.get("message", "the node refused the log request"))
+            resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
+            await resp.prepare(request)
+            async for chunk in upstream.content.iter_any():
+                await resp.write(chunk)
+            await resp.write_eof()
+            return resp
+
+    async def exec(self, request: web.Request) -> web.StreamResponse:
+        pod, endpoint, container = await self._target(request, need_container=True)
+        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            raise errors.bad_request("cannot exec into a container in a completed pod")
+        md = pod["metadata"]
+        query = [(k, v) for k, v in request.query.items() if k != "container"]
+        return await self._relay(request, f"{endpoint}/exec/{md['namespace']}/{md['name']}/{container}", query,
+                                 EXEC_PROTOCOLS)
+
+    async def port_forward(self, request: web.Request) -> web.StreamResponse:
+        pod, endpoint, _ = await self._target(request, need_container=False)
+        if (pod.get("status") or {}).get("phase") != "Running":
+            raise errors.bad_request("unable to forward port because pod is not running. Current status="
+                                     f"{(pod.get('status') or {}).get('phase', 'Pending')}")
+        md = pod["metadata"]
+        return await self._relay(request, f"{endpoint}/portForward/{md['namespace']}/{md['name']}",
+                                 list(request.query.items()), PORT_FORWARD_PROTOCOLS)
+
+    async def _relay(self, request: web.Request, url: str, query: list[tuple[str, str]],
+                     protocols: tuple[str, ...]) -> web.StreamResponse:
+        offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+        chosen = next((p for p in offered if p in protocols), None)
+        if request.headers.get("Upgrade", "").lower() != "websocket" or chosen is None:
+            raise errors.bad_request("Upgrade request required")
+        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=10))
+        try:
+            upstream = await session.ws_connect(url, params=query, protocols=(chosen,), ssl=self._ssl,
+                                                autoping=True, heartbeat=None, max_msg_size=0)
+        except (aiohttp.ClientError, OSError) as e:
+            await session.close()
+            raise errors.internal(f"error dialing the node: {e}") from None
+        ws = web.WebSocketResponse(protocols=(chosen,), autoping=True, heartbeat=None, max_msg_size=0)
+        await ws.prepare(request)
+
+        async def down() -> None:
+            async for msg in upstream:
+                if msg.type == WSMsgType.BINARY:
+                    await ws.send_bytes(msg.data)
+                elif msg.type == WSMsgType.TEXT:
+                    await ws.send_str(msg.data)
+            await ws.close()
+
+        async def up() -> None:
+            async for msg in ws:
+                if msg.type == WSMsgType.BINARY:
+                    await upstream.send_bytes(msg.data)
+                elif msg.type == WSMsgType.TEXT:
+                    await upstream.send_str(msg.data)
+            await upstream.close()
+
+        tasks = [asyncio.create_task(down()), asyncio.create_task(up())]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            # let the other direction finish what is in flight (the final status after stdout)
+            await asyncio.wait(tasks, timeout=2.0)
+        finally:
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await upstream.close()
+            await session.close()
+            await ws.close()
+        return ws
