@@ -127,13 +127,12 @@ class Server:
                                 docker_host=cfg.docker_host, data_dir=cfg.data_dir / "agent", runtime=cfg.agent_runtime,
                                 max_pods=cfg.max_pods, kubelet_port=cfg.kubelet_port)
         credentials = embedded_credentials(self.url, ca_pem, self.credentials.node_secret)
-        try:
-            await Agent(agent_cfg, credentials, control_plane=True).run()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("the embedded agent stopped")
-            raise
+        while True:  # as a supervisor restarts a failed kubelet: the node comes back when the cause goes
+            try:
+                await Agent(agent_cfg, credentials, control_plane=True).run()
+            except Exception:
+                log.exception("the embedded agent stopped; starting it again in %.0f s", AGENT_RESTART_DELAY)
+            await asyncio.sleep(AGENT_RESTART_DELAY)
 
     async def _run_controllers(self) -> None:
         """The reconcilers run only while this server leads: of several servers on one store, one
@@ -176,6 +175,10 @@ class Server:
         if self.store is not None:
             await self.store.close()
             self.store = None
+
+
+#: seconds before a failed embedded agent is started again
+AGENT_RESTART_DELAY = 5.0
 
 
 def _kubelet_client_context(tls: pki.Pki) -> ssl.SSLContext:

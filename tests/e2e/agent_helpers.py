@@ -23,9 +23,13 @@ def remove_node_containers(node: str) -> None:
         subprocess.run(["docker", "rm", "-f", *ids], capture_output=True, check=False)
 
 
-def start_agent_server(data_dir: Path, node: str, *extra: str, port: int | None = None) -> RunningServer:
-    """``pykube server`` with its embedded agent on node IP 127.0.0.1, once the node is Ready."""
-    running = start_server(data_dir, "--node-name", node, "--node-ip", "127.0.0.1", *extra, agent=True, port=port)
+def start_agent_server(data_dir: Path, node: str, *extra: str, port: int | None = None,
+                       cluster_cidr: str = "10.244.0.0/16") -> RunningServer:
+    """``pykube server`` with its embedded agent on node IP 127.0.0.1, once the node is Ready. Servers
+    that run at the same time on one Docker engine need distinct ``cluster_cidr``s (pod networks)."""
+    running = start_server(data_dir, "--node-name", node, "--node-ip", "127.0.0.1", "--cluster-cidr", cluster_cidr,
+                           "--kubelet-port", "0",
+                           *extra, agent=True, port=port)
     wait_for(lambda: node_ready(running, node), f"node {node} to be Ready with a pod CIDR", timeout=90)
     return running
 

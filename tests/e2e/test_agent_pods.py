@@ -254,13 +254,13 @@ def test_restarting_the_agent_adopts_running_containers(tmp_path: Path) -> None:
     """A server of its own (own node, own data directory), stopped and started again on the same port."""
     node = "pykube-e2e-restart"
     remove_node_containers(node)
-    first = start_agent_server(tmp_path / "data", node)
+    first = start_agent_server(tmp_path / "data", node, cluster_cidr="10.245.0.0/16")
     try:
         port = int(first.url.rsplit(":", 1)[1])
         first.kubectl("create", "-f", "-", input=json.dumps(busybox_pod("keeper", "exec sleep 3600")))
         before = wait_running(Kubectl(first, "default"), "keeper")["status"]["containerStatuses"][0]
         assert first.stop() == 0
-        second = start_agent_server(tmp_path / "data", node, port=port)
+        second = start_agent_server(tmp_path / "data", node, port=port, cluster_cidr="10.245.0.0/16")
         try:
             k = Kubectl(second, "default")
             time.sleep(3)  # a few sync passes of the restarted agent

@@ -59,7 +59,7 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoNodes]:
     tmp = tmp_path_factory.mktemp("multinode")
     port = free_port()
     server = start_agent_server(tmp / "server", SERVER_NODE, "--bind-address", "0.0.0.0", "--advertise-address",
-                                HOST_BRIDGE_IP, port=port)
+                                HOST_BRIDGE_IP, port=port, cluster_cidr="10.246.0.0/16")
     token = (tmp / "server" / "node-token").read_text().strip()
     log = open(tmp / "agent.log", "ab")  # noqa: SIM115 - the agent process owns it
     agent = subprocess.Popen(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import ipaddress
 import json
 import logging
 import platform
@@ -141,12 +142,19 @@ class DockerRuntime:
             runtime_version=f"docker://{version.get('Version', 'unknown')}")
 
     async def ensure_network(self, name: str, subnet: str, gateway: str) -> None:
-        with contextlib.suppress(aiodocker.DockerError):
-            existing = await self._docker.networks.get(name)
-            config = (await existing.show()).get("IPAM", {}).get("Config") or []
-            if any(c.get("Subnet") == subnet for c in config):
+        wanted = ipaddress.ip_network(subnet)
+        for network in await self._docker.networks.list():
+            if network.get("Name") != name and (network.get("Labels") or {}).get(LABEL_MANAGED) != "true":
+                continue
+            config = (network.get("IPAM") or {}).get("Config") or []
+            if network.get("Name") == name and any(c.get("Subnet") == subnet for c in config):
                 return
-            await existing.delete()  # a stale network of an earlier pod CIDR
+            overlapping = any(c.get("Subnet") and ipaddress.ip_network(c["Subnet"]).overlaps(wanted) for c in config)
+            if network.get("Name") == name or overlapping:
+                # a leftover of an earlier pod CIDR or an earlier cluster on this engine; one still in use fails
+                # the creation below with Docker's "pool overlaps" message, which is the truth
+                with contextlib.suppress(aiodocker.DockerError):
+                    await _call(self._docker, f"networks/{network['Id']}", "DELETE")
         await self._docker.networks.create({
             "Name": name, "Driver": "bridge", "Labels": {LABEL_MANAGED: "true"},
             "IPAM": {"Config": [{"Subnet": subnet, "Gateway": gateway}]},
