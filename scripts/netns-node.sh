@@ -56,7 +56,9 @@ node_up() {
         done
         docker -H "$sock" version >/dev/null
     fi
-    if ! docker -H "$sock" image inspect pykube.local/busybox:1.35 >/dev/null 2>&1; then
+    want="$(docker image inspect -f '{{.Id}}' pykube.local/busybox:1.35)"
+    have="$(docker -H "$sock" image inspect -f '{{.Id}}' pykube.local/busybox:1.35 2>/dev/null || true)"
+    if [ "$want" != "$have" ]; then
         docker save pykube.local/busybox:1.35 | docker -H "$sock" load >/dev/null
     fi
     echo "$addr"
