@@ -1,0 +1,163 @@
+"""An in-memory runtime: containers start at once and run until stopped, nothing touches the host.
+
+It lets one process run the real agent and pod workers for hundreds of nodes (kubemark/kwok style) for
+scale tests and benchmarks, and lets the pod worker's decisions be tested without Docker. Special
+images make the interesting cases reproducible:
+
+- ``fake.pykube.io/exit:<code>``: the container exits at once with ``<code>``;
+- ``fake.pykube.io/missing``: pulling fails as a registry's "not found" would;
+- a container whose environment has ``FAKE_EXEC_EXIT=<n>`` answers every exec (probes) with exit ``n``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ipaddress
+import itertools
+import os
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
+
+from minikube_py.agent.runtime.base import (
+    LABEL_MANAGED,
+    ContainerNotFound,
+    ContainerSpec,
+    ContainerState,
+    ExecResult,
+    ImagePullError,
+    MachineInfo,
+    RegistryAuth,
+    RuntimeEvent,
+)
+
+EXIT_IMAGE = "fake.pykube.io/exit:"
+MISSING_IMAGE = "fake.pykube.io/missing"
+
+
+class FakeExecSession:
+    """An exec that prints its command line and exits 0."""
+
+    def __init__(self, command: list[str]) -> None:
+        self._output: list[tuple[int, bytes]] = [(1, (" ".join(command) + "\n").encode())]
+
+    async def write_stdin(self, data: bytes) -> None:
+        self._output.append((1, data))
+
+    async def close_stdin(self) -> None:
+        return None
+
+    async def read(self) -> tuple[int, bytes] | None:
+        return self._output.pop(0) if self._output else None
+
+    async def resize(self, width: int, height: int) -> None:
+        return None
+
+    async def exit_code(self) -> int:
+        return 0
+
+    async def close(self) -> None:
+        return None
+
+
+class FakeRuntime:
+    def __init__(self, cpus: int = 4, memory_bytes: int = 8 << 30) -> None:
+        self._cpus = cpus
+        self._memory = memory_bytes
+        self._containers: dict[str, ContainerState] = {}
+        self._env: dict[str, dict[str, str]] = {}
+        self._images: dict[str, str] = {}
+        self._networks: dict[str, ipaddress.IPv4Network | ipaddress.IPv6Network] = {}
+        self._addresses: dict[str, itertools.count[int]] = {}
+        self._events: asyncio.Queue[RuntimeEvent] = asyncio.Queue()
+
+    async def close(self) -> None:
+        return None
+
+    async def machine(self) -> MachineInfo:
+        return MachineInfo(cpus=self._cpus, memory_bytes=self._memory, kernel_version=os.uname().release,
+                           os_image="pykube fake runtime", runtime_version="fake://1")
+
+    async def ensure_network(self, name: str, subnet: str, gateway: str) -> None:
+        self._networks[name] = ipaddress.ip_network(subnet)
+        self._addresses.setdefault(name, itertools.count(2))
+
+    async def list_containers(self, labels: Mapping[str, str]) -> list[ContainerState]:
+        return [c for c in self._containers.values() if all(c.labels.get(k) == v for k, v in labels.items())]
+
+    async def inspect(self, container_id: str) -> ContainerState:
+        try:
+            return self._containers[container_id]
+        except KeyError:
+            raise ContainerNotFound(f"container {container_id} not found") from None
+
+    async def create_container(self, spec: ContainerSpec) -> str:
+        if spec.image not in self._images and not spec.image.startswith(EXIT_IMAGE):
+            self._images[spec.image] = _image_id(spec.image)
+        container_id = hashlib.sha256(f"{spec.name}/{len(self._containers)}/{id(spec)}".encode()).hexdigest()
+        ip = ""
+        if spec.network in self._networks:
+            ip = str(self._networks[spec.network].network_address + next(self._addresses[spec.network]))
+        self._containers[container_id] = ContainerState(
+            id=container_id, name=spec.name, labels={**spec.labels, LABEL_MANAGED: "true"}, image=spec.image,
+            image_id=_image_id(spec.image), status="created", ip=ip)
+        self._env[container_id] = dict(spec.env)
+        return container_id
+
+    async def start_container(self, container_id: str) -> None:
+        state = await self.inspect(container_id)
+        state.status, state.started_at = "running", datetime.now(UTC)
+        self._emit(state, "start")
+        if state.image.startswith(EXIT_IMAGE):
+            self.kill(container_id, int(state.image.removeprefix(EXIT_IMAGE) or "0"))
+
+    def kill(self, container_id: str, exit_code: int = 137) -> None:
+        """Test hook: the container ends on its own (crash, OOM, docker kill)."""
+        state = self._containers[container_id]
+        if state.running:
+            state.status, state.exit_code, state.finished_at = "exited", exit_code, datetime.now(UTC)
+            self._emit(state, "die")
+
+    async def stop_container(self, container_id: str, grace_seconds: float) -> None:
+        if container_id in self._containers:
+            self.kill(container_id, 137 if grace_seconds <= 0 else 0)
+
+    async def remove_container(self, container_id: str) -> None:
+        state = self._containers.pop(container_id, None)
+        self._env.pop(container_id, None)
+        if state is not None:
+            self._emit(state, "destroy")
+
+    async def image_id(self, image: str) -> str | None:
+        return self._images.get(image)
+
+    async def pull_image(self, image: str, auth: RegistryAuth | None) -> str:
+        if image.startswith(MISSING_IMAGE):
+            raise ImagePullError(f"manifest for {image} not found: manifest unknown")
+        self._images[image] = _image_id(image)
+        return self._images[image]
+
+    async def exec_run(self, container_id: str, command: list[str], timeout: float) -> ExecResult:  # noqa: ASYNC109
+        await self.inspect(container_id)
+        return ExecResult(int(self._env[container_id].get("FAKE_EXEC_EXIT", "0")), b"")
+
+    async def exec_session(self, container_id: str, command: list[str], *, tty: bool,
+                           stdin: bool) -> FakeExecSession:
+        await self.inspect(container_id)
+        return FakeExecSession(command)
+
+    async def logs(self, container_id: str, *, follow: bool = False, tail: int | None = None,
+                   since: float | None = None, timestamps: bool = False) -> AsyncIterator[bytes]:
+        state = await self.inspect(container_id)
+        yield f"fake container {state.name} started\n".encode()
+
+    async def events(self) -> AsyncIterator[RuntimeEvent]:
+        while True:
+            yield await self._events.get()
+
+    def _emit(self, state: ContainerState, action: str) -> None:
+        self._events.put_nowait(RuntimeEvent(state.id, action, dict(state.labels)))
+
+
+def _image_id(image: str) -> str:
+    return "sha256:" + hashlib.sha256(image.encode()).hexdigest()
