@@ -28,6 +28,7 @@ from minikube_py.api.allocators import ServiceAllocator
 from minikube_py.api.app import READY, build_app
 from minikube_py.api.auth import Authenticator
 from minikube_py.api.bootstrap import ensure_bootstrap_objects
+from minikube_py.api.nodecreds import node_credentials_handler
 from minikube_py.api.registry import Registry
 from minikube_py.client.kubeconfig import load_kubeconfig, write_kubeconfig
 from minikube_py.client.rest import ApiClient
@@ -59,6 +60,7 @@ class Server:
         self._runner: web.AppRunner | None = None
         self._controllers: asyncio.Task[None] | None = None
         self._agent: asyncio.Task[None] | None = None
+        self._pki: pki.Pki | None = None
         self.port = config.port
 
     @property
@@ -95,6 +97,7 @@ class Server:
         tls = pki.ensure_pki(cfg.data_dir / "pki", hosts=[h for h in hosts if h and h not in ("0.0.0.0", "::")])
         self.credentials = _load_credentials(cfg.data_dir, tls.ca_pem)
         authenticator = Authenticator(self.credentials.admin_token, self.credentials.node_secret)
+        self._pki = tls
         kubelet_ssl = _kubelet_client_context(tls)
         app = build_app(registry, authenticator, f"{cfg.advertise_address}:{cfg.port}", kubelet_ssl)
         ca_pem = tls.ca_pem
@@ -102,6 +105,7 @@ class Server:
         async def cacerts(_: web.Request) -> web.Response:
             return web.Response(body=ca_pem, content_type="application/x-pem-file")
         app.router.add_get("/cacerts", cacerts)
+        app.router.add_post(pki.NODE_CREDENTIALS_PATH, node_credentials_handler(tls))
         await ensure_bootstrap_objects(registry, address=cfg.advertise_address, port=cfg.port)
         self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
@@ -126,7 +130,9 @@ class Server:
         agent_cfg = AgentConfig(node_name=cfg.node_name, node_ip=cfg.node_ip or cfg.advertise_address,
                                 docker_host=cfg.docker_host, data_dir=cfg.data_dir / "agent", runtime=cfg.agent_runtime,
                                 max_pods=cfg.max_pods, kubelet_port=cfg.kubelet_port)
-        credentials = embedded_credentials(self.url, ca_pem, self.credentials.node_secret)
+        assert self._pki is not None
+        cert, key = pki.issue_client_cert(self._pki, f"system:node:{cfg.node_name}", "system:nodes")
+        credentials = embedded_credentials(self.url, ca_pem, cert, key)
         while True:  # as a supervisor restarts a failed kubelet: the node comes back when the cause goes
             try:
                 await Agent(agent_cfg, credentials, control_plane=True).run()

@@ -30,7 +30,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 CA_COMMON_NAME = "pykube-ca"
@@ -56,6 +56,8 @@ ALWAYS_HOSTS = (
 )
 
 TOKEN_PREFIX = "K10"
+#: where a joining agent trades the join token for its node certificate (see api/nodecreds.py)
+NODE_CREDENTIALS_PATH = "/pykube/v1/node-credentials"
 _TOKEN_RE = re.compile(r"K10(?P<hash>[0-9a-f]{64})::(?P<user>[^:]+):(?P<secret>.+)")
 
 Name = x509.DNSName | x509.IPAddress
@@ -119,6 +121,30 @@ def issue_client_cert(pki: Pki, common_name: str, organization: str | Sequence[s
         + [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
     )
     return _issue(ca_cert, ca_key, subject, ExtendedKeyUsageOID.CLIENT_AUTH, sans=[])
+
+
+def node_csr(node_name: str) -> tuple[bytes, bytes]:
+    """A key and a certificate request for a node's client identity; the key stays on the node."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:nodes"),
+                         x509.NameAttribute(NameOID.COMMON_NAME, f"system:node:{node_name}")])
+    csr = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())
+    return csr.public_bytes(serialization.Encoding.PEM), _key_pem(key)
+
+
+def sign_node_csr(pki: Pki, csr_pem: bytes, node_name: str) -> bytes:
+    """Sign a node's request with the cluster CA as ``system:node:<name>`` in ``system:nodes``,
+    whatever subject the request asked for: the name is the one thing the server decides."""
+    csr = x509.load_pem_x509_csr(csr_pem)
+    if not csr.is_signature_valid:
+        raise ValueError("the certificate request's signature is invalid")
+    public_key = csr.public_key()
+    if not isinstance(public_key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
+        raise ValueError("the certificate request needs an EC or RSA key")
+    subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:nodes"),
+                         x509.NameAttribute(NameOID.COMMON_NAME, f"system:node:{node_name}")])
+    ca_cert = x509.load_pem_x509_certificate(pki.ca_pem)
+    return _certificate(ca_cert, _load_key(pki.ca_key), subject, ExtendedKeyUsageOID.CLIENT_AUTH, public_key, sans=[])
 
 
 def self_signed_serving_cert(common_name: str, hosts: Sequence[str]) -> tuple[bytes, bytes]:
@@ -239,12 +265,24 @@ def _issue(
     sans: Sequence[Name],
 ) -> tuple[bytes, bytes]:
     key = ec.generate_private_key(ec.SECP256R1())
+    return _certificate(ca_cert, ca_key, subject, usage, key.public_key(), sans=sans), _key_pem(key)
+
+
+def _certificate(
+    ca_cert: x509.Certificate,
+    ca_key: ec.EllipticCurvePrivateKey,
+    subject: x509.Name,
+    usage: x509.ObjectIdentifier,
+    public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey,
+    *,
+    sans: Sequence[Name],
+) -> bytes:
     now = _now()
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
+        .public_key(public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - CLOCK_SKEW)
         .not_valid_after(min(now + LEAF_VALIDITY, ca_cert.not_valid_after_utc))
@@ -255,8 +293,7 @@ def _issue(
     )
     if sans:
         builder = builder.add_extension(x509.SubjectAlternativeName(list(sans)), critical=False)
-    cert = builder.sign(ca_key, hashes.SHA256())
-    return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
+    return builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
 
 
 def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:

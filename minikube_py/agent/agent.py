@@ -15,11 +15,14 @@ import socket
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.x509.oid import NameOID
 
 from minikube_py import pki
 from minikube_py.agent.context import NodeContext
@@ -27,7 +30,7 @@ from minikube_py.agent.node import CONTROL_PLANE_LABEL, node_labels, node_status
 from minikube_py.agent.pods import PodManager
 from minikube_py.agent.runtime.base import Runtime
 from minikube_py.agent.server import KubeletServer
-from minikube_py.client.errors import AlreadyExistsError, ConflictError, NotFoundError
+from minikube_py.client.errors import AlreadyExistsError, ApiError, ConflictError, NotFoundError
 from minikube_py.client.events import EventRecorder
 from minikube_py.client.kubeconfig import ClientConfig
 from minikube_py.client.rest import ApiClient, resource_path
@@ -81,6 +84,38 @@ async def join(server: str, token: str) -> Credentials:
         raise JoinError(f"the server's CA ({actual}) does not match the hash in the token ({pin}): "
                         "refusing to join")
     return Credentials(ClientConfig(server=server, ca_pem=ca_pem, token=secret), ca_pem)
+
+
+async def node_certificate(bootstrap: Credentials, node_name: str, data_dir: Path) -> Credentials:
+    """Trade the join token for this node's own client certificate (kept in ``data_dir`` and reused
+    while it is valid for the same CA), and return credentials that use it instead of the token."""
+    cert_path, key_path = data_dir / "node-client.crt", data_dir / "node-client.key"
+    if not _issued_by(cert_path, bootstrap.ca_pem, node_name) or not key_path.exists():
+        csr, key = pki.node_csr(node_name)
+        async with ApiClient(bootstrap.client, user_agent=f"pykube-agent/{node_name}") as client:
+            try:
+                answer = await client.request("POST", pki.NODE_CREDENTIALS_PATH,
+                                              body={"nodeName": node_name, "csr": csr.decode()})
+            except ApiError as e:
+                raise JoinError(f"the server refused node credentials: {e}") from None
+        pki.write_file(key_path, key)
+        pki.write_file(cert_path, answer["certificate"].encode(), mode=0o644)
+    client = ClientConfig(server=bootstrap.client.server, ca_pem=bootstrap.ca_pem,
+                          client_cert_pem=cert_path.read_bytes(), client_key_pem=key_path.read_bytes())
+    return Credentials(client, bootstrap.ca_pem)
+
+
+def _issued_by(cert_path: Path, ca_pem: bytes, node_name: str) -> bool:
+    if not cert_path.exists():
+        return False
+    try:
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        cert.verify_directly_issued_by(x509.load_pem_x509_certificate(ca_pem))
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return bool(names) and names[0].value == f"system:node:{node_name}" \
+        and cert.not_valid_after_utc > datetime.now(UTC)
 
 
 def _authorizer(ca_pem: bytes) -> Any:
@@ -138,7 +173,9 @@ class Agent:
     async def run(self) -> None:
         cfg = self.config
         cfg.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        credentials = self._credentials or await join(cfg.server, cfg.token)
+        credentials = self._credentials
+        if credentials is None:
+            credentials = await node_certificate(await join(cfg.server, cfg.token), cfg.node_name, cfg.data_dir)
         runtime = _runtime(cfg)
         try:
             async with ApiClient(credentials.client, user_agent=f"pykube-agent/{cfg.node_name}",
@@ -249,7 +286,8 @@ async def _pause_image(runtime: Runtime) -> str:
     return PAUSE_IMAGE
 
 
-def embedded_credentials(server_url: str, ca_pem: bytes, node_secret: str) -> Credentials:
-    """The server's own agent: the node credential handed over in-process, no join round trip."""
-    return Credentials(ClientConfig(server=server_url, ca_pem=ca_pem, token=node_secret), ca_pem)
+def embedded_credentials(server_url: str, ca_pem: bytes, cert_pem: bytes, key_pem: bytes) -> Credentials:
+    """The server's own agent: its node certificate handed over in-process, no join round trip."""
+    return Credentials(ClientConfig(server=server_url, ca_pem=ca_pem, client_cert_pem=cert_pem,
+                                    client_key_pem=key_pem), ca_pem)
 

@@ -57,7 +57,9 @@ async def status_errors(request: web.Request, handler: Handler) -> web.StreamRes
 def auth_middleware(authenticator: Authenticator) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-        user = authenticator.authenticate(request.headers.get("Authorization"))
+        transport = request.transport
+        peercert = transport.get_extra_info("peercert") if transport is not None else None
+        user = authenticator.authenticate(request.headers.get("Authorization"), peercert)
         authorize(user, request.method, request.path)
         return await handler(request)
 

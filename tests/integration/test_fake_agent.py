@@ -8,8 +8,11 @@ and the join protocol quickly; tests/e2e/test_agent_pods.py checks the same agai
 from __future__ import annotations
 
 import json
+import ssl
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -150,6 +153,20 @@ def test_deleted_pod_is_stopped_and_then_removed(server: RunningServer) -> None:
     assert pod(server, "leaving") is None
 
 
+def node_patch(server: RunningServer, agent_dir: Path, node: str) -> int:
+    """PATCH a node's labels with the joined agent's own client certificate (no token)."""
+    ctx = ssl.create_default_context(cafile=str(server.data_dir / "pki" / "ca.crt"))
+    ctx.load_cert_chain(agent_dir / "node-client.crt", agent_dir / "node-client.key")
+    req = urllib.request.Request(f"{server.url}/api/v1/nodes/{node}", method="PATCH",
+                                 data=json.dumps({"metadata": {"labels": {"touched": "yes"}}}).encode(),
+                                 headers={"Content-Type": "application/merge-patch+json"})
+    try:
+        with urllib.request.urlopen(req, context=ctx, timeout=10) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as e:
+        return int(e.code)
+
+
 def test_joined_fake_agent_registers_and_a_wrong_ca_hash_is_refused(server: RunningServer, tmp_path: Path) -> None:
     token = (server.data_dir / "node-token").read_text().strip()
     wrong = "K10" + "0" * 64 + token[token.index("::"):]
@@ -167,6 +184,9 @@ def test_joined_fake_agent_registers_and_a_wrong_ca_hash_is_refused(server: Runn
         assert "node-role.kubernetes.io/control-plane" not in node["metadata"]["labels"]
         create_pod(server, "on-joined", nodeName="joined")
         eventually(lambda: status_of(server, "on-joined").get("phase") == "Running", "Running on the joined node")
+        own, other = node_patch(server, tmp_path / "a", "joined"), node_patch(server, tmp_path / "a", NODE)
+        assert own == 200
+        assert other == 403  # the node's certificate acts for that node only
     finally:
         agent.terminate()
         assert agent.wait(timeout=20) == 0
