@@ -265,7 +265,7 @@ def test_restarting_the_agent_adopts_running_containers(tmp_path: Path) -> None:
             k = Kubectl(second, "default")
             time.sleep(3)  # a few sync passes of the restarted agent
             after = wait_running(k, "keeper")["status"]["containerStatuses"][0]
-            assert after["containerID"] == before["containerID"]
+            assert after["containerID"] == before["containerID"], events_of(k, "keeper")
             assert after["restartCount"] == 0
             running = subprocess.run(["docker", "ps", "-q", "--no-trunc", "--filter", f"label=io.pykube.node={node}"],
                                      capture_output=True, text=True, check=True).stdout.split()
