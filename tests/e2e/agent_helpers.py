@@ -30,7 +30,11 @@ def start_agent_server(data_dir: Path, node: str, *extra: str, port: int | None 
     running = start_server(data_dir, "--node-name", node, "--node-ip", "127.0.0.1", "--cluster-cidr", cluster_cidr,
                            "--kubelet-port", "0",
                            *extra, agent=True, port=port)
-    wait_for(lambda: node_ready(running, node), f"node {node} to be Ready with a pod CIDR", timeout=90)
+    try:
+        wait_for(lambda: node_ready(running, node), f"node {node} to be Ready with a pod CIDR", timeout=90)
+    except BaseException:
+        running.stop()  # a server left behind would go on managing this node's containers
+        raise
     return running
 
 
