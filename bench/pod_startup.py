@@ -28,15 +28,16 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import aiodocker
+
 from minikube_py.agent.runtime.docker import DockerRuntime
 from minikube_py.agent.runtime.pause import ensure_pause_image
-
 from minikube_py.client.kubeconfig import load_kubeconfig
 from minikube_py.client.rest import ApiClient, Obj
 from minikube_py.client.watching import Listing, watch_forever
-from minikube_py.testing import BUSYBOX_IMAGE, RunningServer, ensure_docker, start_server
+from minikube_py.testing import BUSYBOX_IMAGE, RunningServer, ensure_docker, remove_node_containers, start_server
 
 NAMESPACE = "default"
+BENCH_NODE = "pykube-bench"
 FLOOR_NETWORK = "pykube-bench-floor"
 FLOOR_LABEL = "io.pykube.bench"
 #: seconds any one phase may take before the bench gives up
@@ -122,13 +123,17 @@ class RunningWatch:
 
 @contextlib.asynccontextmanager
 async def cluster(data_dir: Path) -> AsyncIterator[tuple[RunningServer, ApiClient]]:
-    server = start_server(data_dir, agent=True)
+    """A server with its embedded agent on a node of its own; every container of that node is removed
+    afterwards (pods still terminating when the server stops would otherwise stay behind)."""
+    server = start_server(data_dir, "--node-name", BENCH_NODE, "--node-ip", "127.0.0.1", "--kubelet-port", "0",
+                          "--cluster-cidr", "10.247.0.0/16", agent=True)
     try:
         async with ApiClient(load_kubeconfig(server.kubeconfig)) as client:
             await wait_for_ready_node(client)
             yield server, client
     finally:
         server.stop()
+        await asyncio.to_thread(remove_node_containers, BENCH_NODE)
 
 
 async def wait_for_ready_node(client: ApiClient) -> None:

@@ -206,3 +206,13 @@ def ensure_registry() -> Registry:
     done = subprocess.run(["bash", str(_SCRIPTS / "registry.sh")], check=True, capture_output=True, text=True)
     address, username, password, image = done.stdout.split()[-4:]
     return Registry(address, username, password, image)
+
+
+def remove_node_containers(node: str) -> None:
+    """Remove every container the agent of ``node`` created on the local engine: pods still running
+    when a test's server stops stay behind otherwise (a stopped agent leaves containers for the next
+    one to adopt)."""
+    ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=io.pykube.node={node}"],
+                         capture_output=True, text=True, check=True).stdout.split()
+    if ids:
+        subprocess.run(["docker", "rm", "-f", *ids], capture_output=True, check=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 import urllib.request
 from pathlib import Path
@@ -14,13 +13,6 @@ from kubectl_helpers import Kubectl
 from minikube_py.testing import BUSYBOX_IMAGE, RunningServer, start_server
 
 Obj = dict[str, Any]
-
-
-def remove_node_containers(node: str) -> None:
-    ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=io.pykube.node={node}"],
-                         capture_output=True, text=True, check=True).stdout.split()
-    if ids:
-        subprocess.run(["docker", "rm", "-f", *ids], capture_output=True, check=False)
 
 
 def start_agent_server(data_dir: Path, node: str, *extra: str, port: int | None = None,

@@ -26,7 +26,6 @@ from agent_helpers import (
     events_of,
     http_get,
     pod_obj,
-    remove_node_containers,
     start_agent_server,
     try_get,
     wait_for,
@@ -35,7 +34,7 @@ from agent_helpers import (
 )
 from kubectl_helpers import Kubectl
 
-from minikube_py.testing import KUBECTL, RunningServer, ensure_docker, ensure_registry
+from minikube_py.testing import KUBECTL, RunningServer, ensure_docker, ensure_registry, remove_node_containers
 
 NODE = "pykube-e2e-agent"
 
@@ -110,6 +109,18 @@ def test_secret_is_seen_through_a_volume_and_the_environment(k: Kubectl) -> None
                    "env": [{"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "password"}}}]}))
     wait_running(k, "reader")
     assert wait_for(lambda: "file=s3cr3t env=s3cr3t" in k.out("logs", "reader"), "the pod's output")
+
+
+def test_secret_update_reaches_the_running_pod(k: Kubectl) -> None:
+    k.run("create", "secret", "generic", "rotating", "--from-literal=token=v1")
+    create(k, busybox_pod("watcher", "exec sleep 3600", volumes=[{"name": "s", "secret": {"secretName": "rotating"}}],
+                          container={"volumeMounts": [{"name": "s", "mountPath": "/s"}]}))
+    wait_running(k, "watcher")
+    assert k.out("exec", "watcher", "--", "cat", "/s/token") == "v1"
+    k.run("patch", "secret", "rotating", "-p", '{"stringData": {"token": "v2"}}')
+    assert wait_for(lambda: k.out("exec", "watcher", "--", "cat", "/s/token") == "v2", "the new secret value")
+    before = container_status(k, "watcher")
+    assert before["restartCount"] == 0  # seen in place, without a restart
 
 
 def test_private_image_runs_only_with_its_pull_secret(k: Kubectl) -> None:

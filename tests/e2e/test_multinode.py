@@ -23,13 +23,12 @@ from agent_helpers import (
     create,
     node_ready,
     pod_obj,
-    remove_node_containers,
     start_agent_server,
     wait_for,
 )
 from kubectl_helpers import Kubectl
 
-from minikube_py.testing import RunningServer, ensure_docker, free_port
+from minikube_py.testing import RunningServer, ensure_docker, free_port, remove_node_containers
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER_NODE = "pykube-mn-server"
