@@ -153,16 +153,8 @@ def self_signed_serving_cert(common_name: str, hosts: Sequence[str]) -> tuple[by
     cluster CA, and (like kube-apiserver without --kubelet-certificate-authority) does not verify the
     agent's certificate in return."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = _now()
     builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - CLOCK_SKEW)
-        .not_valid_after(now + LEAF_VALIDITY)
+        _self_signed(key, common_name, LEAF_VALIDITY)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
     )
@@ -220,17 +212,9 @@ def _load_or_create_ca(pki: Pki) -> tuple[x509.Certificate, ec.EllipticCurvePriv
     if pki.ca_cert.exists() and pki.ca_key.exists():
         return x509.load_pem_x509_certificate(pki.ca_cert.read_bytes()), _load_key(pki.ca_key)
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, CA_COMMON_NAME)])
-    now = _now()
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
     cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - CLOCK_SKEW)
-        .not_valid_after(now + CA_VALIDITY)
+        _self_signed(key, CA_COMMON_NAME, CA_VALIDITY)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(_key_usage(cert_sign=True), critical=True)
         .add_extension(ski, critical=False)
@@ -239,6 +223,20 @@ def _load_or_create_ca(pki: Pki) -> tuple[x509.Certificate, ec.EllipticCurvePriv
     write_file(pki.ca_key, _key_pem(key))
     write_file(pki.ca_cert, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
     return cert, key
+
+
+def _self_signed(key: ec.EllipticCurvePrivateKey, common_name: str, validity: dt.timedelta) -> x509.CertificateBuilder:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = _now()
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - CLOCK_SKEW)
+        .not_valid_after(now + validity)
+    )
 
 
 def _serving_cert_usable(pki: Pki, ca_cert: x509.Certificate, wanted: set[Name]) -> bool:

@@ -103,6 +103,14 @@ def _resource_field(container: Obj, ref: Obj) -> str:
     return str(math.ceil(amount / divisor))  # kubelet rounds up
 
 
+def _fetch(lookup: Lookup, namespace: str, ref: Obj, kind: str) -> Obj | None:
+    """The referenced object; None when it is missing but optional, ConfigError when it is required."""
+    obj = lookup(namespace, ref["name"])
+    if obj is None and not ref.get("optional"):
+        raise ConfigError(f'{kind} "{ref["name"]}" not found')
+    return obj
+
+
 def resolve_env(pod: Obj, container: Obj, *, secret: Lookup, configmap: Lookup, services: list[Obj],
                 node: NodeContext, pod_ip: str) -> list[tuple[str, str]]:
     """The environment in kubelet's order: service variables, then envFrom, then env (later names
@@ -117,55 +125,31 @@ def resolve_env(pod: Obj, container: Obj, *, secret: Lookup, configmap: Lookup, 
     for source in container.get("envFrom") or []:
         prefix = source.get("prefix", "")
         if "configMapRef" in source:
-            ref = source["configMapRef"]
-            cm = configmap(namespace, ref["name"])
-            if cm is None:
-                if ref.get("optional"):
-                    continue
-                raise ConfigError(f'configmap "{ref["name"]}" not found')
-            for key, value in (cm.get("data") or {}).items():
+            cm = _fetch(configmap, namespace, source["configMapRef"], "configmap")
+            for key, value in ((cm or {}).get("data") or {}).items():
                 values[prefix + key] = value
         elif "secretRef" in source:
-            ref = source["secretRef"]
-            sec = secret(namespace, ref["name"])
-            if sec is None:
-                if ref.get("optional"):
-                    continue
-                raise ConfigError(f'secret "{ref["name"]}" not found')
-            for key in sec.get("data") or {}:
-                values[prefix + key] = _secret_value(sec, key) or ""
+            sec = _fetch(secret, namespace, source["secretRef"], "secret")
+            for key in (sec or {}).get("data") or {}:
+                values[prefix + key] = _secret_value(sec or {}, key) or ""
     for var in container.get("env") or []:
         name = var["name"]
         if "value" in var or "valueFrom" not in var:
             values[name] = expand(var.get("value", ""), values)
             continue
         source = var["valueFrom"]
-        if "secretKeyRef" in source:
-            ref = source["secretKeyRef"]
-            sec = secret(namespace, ref["name"])
-            if sec is None:
-                if ref.get("optional"):
-                    continue
-                raise ConfigError(f'secret "{ref["name"]}" not found')
-            value = _secret_value(sec, ref["key"])
+        if "secretKeyRef" in source or "configMapKeyRef" in source:
+            kind = "Secret" if "secretKeyRef" in source else "ConfigMap"
+            ref = source["secretKeyRef" if kind == "Secret" else "configMapKeyRef"]
+            obj = _fetch(secret if kind == "Secret" else configmap, namespace, ref, kind.lower())
+            if obj is None:
+                continue
+            value = _secret_value(obj, ref["key"]) if kind == "Secret" else (obj.get("data") or {}).get(ref["key"])
             if value is None:
                 if ref.get("optional"):
                     continue
-                raise ConfigError(f"couldn't find key {ref['key']} in Secret {namespace}/{ref['name']}")
+                raise ConfigError(f"couldn't find key {ref['key']} in {kind} {namespace}/{ref['name']}")
             values[name] = value
-        elif "configMapKeyRef" in source:
-            ref = source["configMapKeyRef"]
-            cm = configmap(namespace, ref["name"])
-            if cm is None:
-                if ref.get("optional"):
-                    continue
-                raise ConfigError(f'configmap "{ref["name"]}" not found')
-            data = cm.get("data") or {}
-            if ref["key"] not in data:
-                if ref.get("optional"):
-                    continue
-                raise ConfigError(f"couldn't find key {ref['key']} in ConfigMap {namespace}/{ref['name']}")
-            values[name] = data[ref["key"]]
         elif "fieldRef" in source:
             values[name] = _field(pod, source["fieldRef"]["fieldPath"], node, pod_ip)
         elif "resourceFieldRef" in source:

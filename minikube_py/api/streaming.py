@@ -118,23 +118,7 @@ class StreamProxy:
         ws = web.WebSocketResponse(protocols=(chosen,), autoping=True, heartbeat=None, max_msg_size=0)
         await ws.prepare(request)
 
-        async def down() -> None:
-            async for msg in upstream:
-                if msg.type == WSMsgType.BINARY:
-                    await ws.send_bytes(msg.data)
-                elif msg.type == WSMsgType.TEXT:
-                    await ws.send_str(msg.data)
-            await ws.close()
-
-        async def up() -> None:
-            async for msg in ws:
-                if msg.type == WSMsgType.BINARY:
-                    await upstream.send_bytes(msg.data)
-                elif msg.type == WSMsgType.TEXT:
-                    await upstream.send_str(msg.data)
-            await upstream.close()
-
-        tasks = [asyncio.create_task(down()), asyncio.create_task(up())]
+        tasks = [asyncio.create_task(_pump(upstream, ws)), asyncio.create_task(_pump(ws, upstream))]
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             # let the other direction finish what is in flight (the final status after stdout)
@@ -148,3 +132,14 @@ class StreamProxy:
             await session.close()
             await ws.close()
         return ws
+
+
+async def _pump(source: Any, sink: Any) -> None:
+    """Copy WebSocket messages one way until ``source`` closes, then close ``sink`` (the final exec
+    status travels just before the agent closes, so it arrives before kubectl sees the close)."""
+    async for msg in source:
+        if msg.type == WSMsgType.BINARY:
+            await sink.send_bytes(msg.data)
+        elif msg.type == WSMsgType.TEXT:
+            await sink.send_str(msg.data)
+    await sink.close()
