@@ -55,6 +55,19 @@ def busybox_pod(name: str, script: str, **spec: Any) -> Obj:
             "spec": {"terminationGracePeriodSeconds": 1, "containers": [container], **spec}}
 
 
+def sleeper_rc(name: str, replicas: int) -> Obj:
+    """A ReplicationController of busybox pods that sleep, labelled app=<name>."""
+    return {"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": name},
+            "spec": {"replicas": replicas, "selector": {"app": name},
+                     "template": {"metadata": {"labels": {"app": name}},
+                                  "spec": busybox_pod("x", "exec sleep 3600")["spec"]}}}
+
+
+def running_pods(k: Kubectl, app: str) -> list[Obj]:
+    pods = json.loads(k.out("get", "pods", "-l", f"app={app}", "-o", "json"))["items"]
+    return [p for p in pods if p["status"].get("phase") == "Running"]
+
+
 def create(k: Kubectl, *objs: Obj) -> None:
     k.run("create", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objs)}))
 

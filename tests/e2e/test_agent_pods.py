@@ -26,6 +26,8 @@ from agent_helpers import (
     events_of,
     http_get,
     pod_obj,
+    running_pods,
+    sleeper_rc,
     start_agent_server,
     try_get,
     wait_for,
@@ -68,15 +70,10 @@ def test_httpd_pod_with_a_host_port_answers_on_the_node(k: Kubectl) -> None:
 
 
 def test_replication_controller_pods_all_run(k: Kubectl) -> None:
-    rc = {"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "sleepers"},
-          "spec": {"replicas": 3, "selector": {"app": "sleepers"},
-                   "template": {"metadata": {"labels": {"app": "sleepers"}},
-                                "spec": busybox_pod("x", "exec sleep 3600")["spec"]}}}
-    create(k, rc)
+    create(k, sleeper_rc("sleepers", 3))
 
     def all_running() -> list[str] | None:
-        pods = json.loads(k.out("get", "pods", "-l", "app=sleepers", "-o", "json"))["items"]
-        running = [p["metadata"]["name"] for p in pods if p["status"].get("phase") == "Running"]
+        running = [p["metadata"]["name"] for p in running_pods(k, "sleepers")]
         return running if len(running) == 3 else None
     names = wait_for(all_running, "3 running pods of the RC")
     ids = subprocess.run(["docker", "ps", "-q", "--filter", f"label=io.pykube.pod.namespace={k.namespace}",

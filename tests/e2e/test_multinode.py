@@ -23,6 +23,8 @@ from agent_helpers import (
     create,
     node_ready,
     pod_obj,
+    running_pods,
+    sleeper_rc,
     start_agent_server,
     wait_for,
 )
@@ -119,15 +121,10 @@ def test_host_port_answers_on_the_joined_node(nodes: TwoNodes, k: Kubectl) -> No
 
 
 def test_replication_controller_runs_on_both_nodes(k: Kubectl) -> None:
-    rc = {"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "spread"},
-          "spec": {"replicas": 4, "selector": {"app": "spread"},
-                   "template": {"metadata": {"labels": {"app": "spread"}},
-                                "spec": busybox_pod("x", "exec sleep 3600")["spec"]}}}
-    create(k, rc)
+    create(k, sleeper_rc("spread", 4))
 
     def running_nodes() -> set[str] | None:
-        pods = json.loads(k.out("get", "pods", "-l", "app=spread", "-o", "json"))["items"]
-        running = [p for p in pods if p["status"].get("phase") == "Running"]
+        running = running_pods(k, "spread")
         return {p["spec"]["nodeName"] for p in running} if len(running) == 4 else None
     assert wait_for(running_nodes, "4 running replicas", timeout=90) == {SERVER_NODE, JOINED_NODE}
 
