@@ -468,8 +468,9 @@ def test_node_join_token_may_write_nodes_but_not_workloads(server: RunningServer
     created = ok(server.request("POST", "/api/v1/nodes", node, token=secret), 201)
     read = ok(server.request("GET", f"/api/v1/nodes/{name}", token=secret))
     assert read["metadata"]["uid"] == created["metadata"]["uid"]
-    read["metadata"].setdefault("labels", {})["pykube.test/joined"] = "yes"
-    updated = ok(server.request("PUT", f"/api/v1/nodes/{name}", read, token=secret))
+    # a patch, not a read-modify-write PUT: node IPAM may have just given the node its podCIDR
+    updated = ok(server.request("PATCH", f"/api/v1/nodes/{name}", {"metadata": {"labels": {"pykube.test/joined": "yes"}}},
+                                content_type="application/merge-patch+json", token=secret))
     assert updated["metadata"]["labels"]["pykube.test/joined"] == "yes"
     ok(server.request("GET", deploy_path(namespace), token=secret))
     with unchanged(server, deploy_path(namespace)):
