@@ -102,22 +102,22 @@ class ImageManager:
         policy = container.get("imagePullPolicy") or default_pull_policy(image)
         present = await self._runtime.image_id(image)
         if present is not None and policy != "Always":
-            await self._recorder.record(pod, "Normal", "Pulled",
+            self._recorder.emit(pod, "Normal", "Pulled",
                                         f'Container image "{image}" already present on machine')
             return present
         if policy == "Never":
             if present is not None:
                 return present
             message = f'Container image "{image}" is not present with pull policy of Never'
-            await self._recorder.record(pod, "Warning", "ErrImageNeverPull", message)
+            self._recorder.emit(pod, "Warning", "ErrImageNeverPull", message)
             raise ImageError("ErrImageNeverPull", message)
         key = (pod["metadata"]["uid"], image)
         backoff = self._backoff.get(key)
         if backoff is not None and time.monotonic() < backoff.until:
             message = f'Back-off pulling image "{image}"'
-            await self._recorder.record(pod, "Normal", "BackOff", message)
+            self._recorder.emit(pod, "Normal", "BackOff", message)
             raise ImageError("ImagePullBackOff", message)
-        await self._recorder.record(pod, "Normal", "Pulling", f'Pulling image "{image}"')
+        self._recorder.emit(pod, "Normal", "Pulling", f'Pulling image "{image}"')
         started = time.monotonic()
         try:
             image_id = await self._pull(image, pull_secrets)
@@ -125,11 +125,11 @@ class ImageManager:
             delay = BACKOFF_START if backoff is None else min(backoff.delay * 2, BACKOFF_MAX)
             self._backoff[key] = _Backoff(time.monotonic() + delay, delay)
             message = f'Failed to pull image "{image}": {e.message}'
-            await self._recorder.record(pod, "Warning", "Failed", message)
-            await self._recorder.record(pod, "Warning", "Failed", "Error: ErrImagePull")
+            self._recorder.emit(pod, "Warning", "Failed", message)
+            self._recorder.emit(pod, "Warning", "Failed", "Error: ErrImagePull")
             raise ImageError("ErrImagePull", message) from None
         self._backoff.pop(key, None)
-        await self._recorder.record(pod, "Normal", "Pulled",
+        self._recorder.emit(pod, "Normal", "Pulled",
                                     f'Successfully pulled image "{image}" in {time.monotonic() - started:.3f}s')
         return image_id
 

@@ -220,7 +220,7 @@ class PodWorker:
         await self._start_with_backoff(container, "app", current, sandbox, pod_ip)
 
     async def _kill(self, state: ContainerState, message: str) -> None:
-        await self._s.recorder.record(self.pod, "Normal", "Killing", message)
+        self._s.recorder.emit(self.pod, "Normal", "Killing", message)
         prober = self._probers.pop(state.id, None)
         if prober is not None:
             await prober.stop()
@@ -239,14 +239,14 @@ class PodWorker:
         try:
             self._s.volumes.setup(self.pod, secret=self._s.secret, configmap=self._s.configmap)
         except VolumeError as e:
-            await self._s.recorder.record(self.pod, "Warning", "FailedMount", e.message)
+            self._s.recorder.emit(self.pod, "Warning", "FailedMount", e.message)
             self._retry_in(2.0)
             return None
         try:
             sandbox_id = await runtime.create_container(sandbox_spec(self.pod, self._s.node))
             await runtime.start_container(sandbox_id)
         except RuntimeFailure as e:
-            await self._s.recorder.record(self.pod, "Warning", "FailedCreatePodSandBox",
+            self._s.recorder.emit(self.pod, "Warning", "FailedCreatePodSandBox",
                                           f"Failed to create pod sandbox: {e.message}")
             self._retry_in(2.0)
             return None
@@ -270,7 +270,7 @@ class PodWorker:
             if time.monotonic() < not_before:
                 message = f"back-off {delay:.0f}s restarting failed container={name} pod={md['name']}_{md['namespace']}({md['uid']})"
                 self._waiting[name] = ("CrashLoopBackOff", message)
-                await self._s.recorder.record(self.pod, "Warning", "BackOff",
+                self._s.recorder.emit(self.pod, "Warning", "BackOff",
                                               f"Back-off restarting failed container {name} in pod "
                                               f"{md['name']}_{md['namespace']}({md['uid']})")
                 self._next_deadline = not_before if self._next_deadline is None else min(self._next_deadline, not_before)
@@ -303,25 +303,25 @@ class PodWorker:
                                     args=args)
         except ConfigError as e:
             self._waiting[name] = ("CreateContainerConfigError", e.message)
-            await s.recorder.record(self.pod, "Warning", "Failed", f"Error: {e.message}")
+            s.recorder.emit(self.pod, "Warning", "Failed", f"Error: {e.message}")
             self._retry_in(2.0)
             return
         try:
             container_id = await s.runtime.create_container(runtime_spec)
         except (CreateError, ImageNotPresent) as e:
             self._waiting[name] = ("CreateContainerError", e.message)
-            await s.recorder.record(self.pod, "Warning", "Failed", f"Error: {e.message}")
+            s.recorder.emit(self.pod, "Warning", "Failed", f"Error: {e.message}")
             self._retry_in(2.0)
             return
         self._waiting.pop(name, None)
-        await s.recorder.record(self.pod, "Normal", "Created", f"Created container {name}")
+        s.recorder.emit(self.pod, "Normal", "Created", f"Created container {name}")
         try:
             await s.runtime.start_container(container_id)
         except CreateError as e:
-            await s.recorder.record(self.pod, "Warning", "Failed", f"Error: {e.message}")
+            s.recorder.emit(self.pod, "Warning", "Failed", f"Error: {e.message}")
             self.wake()
             return
-        await s.recorder.record(self.pod, "Normal", "Started", f"Started container {name}")
+        s.recorder.emit(self.pod, "Normal", "Started", f"Started container {name}")
         if kind == "app":
             state = await s.runtime.inspect(container_id)
             self._start_prober(container, state, pod_ip)
@@ -402,10 +402,10 @@ class PodWorker:
             try:
                 await self._s.runtime.exec_run(state.id, pre_stop["exec"].get("command") or [], grace)
             except (TimeoutError, RuntimeFailure) as e:
-                await self._s.recorder.record(self.pod, "Warning", "FailedPreStopHook",
+                self._s.recorder.emit(self.pod, "Warning", "FailedPreStopHook",
                                               f"PreStopHook failed: {e}")
         if not self.gone:
-            await self._s.recorder.record(self.pod, "Normal", "Killing", f"Stopping container {name}")
+            self._s.recorder.emit(self.pod, "Normal", "Killing", f"Stopping container {name}")
         await self._s.runtime.stop_container(state.id, max(0.0, deadline - time.monotonic()))
 
 

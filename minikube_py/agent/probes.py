@@ -155,7 +155,7 @@ class ContainerProber:
             ok, message = await run_probe(probe, runtime=self._runtime, container_id=self._id, pod_ip=self._pod_ip,
                                           container=self._container)
             if not ok:
-                await self._recorder.record(self._pod, "Warning", "Unhealthy", f"{label} probe failed: {message}")
+                self._recorder.emit(self._pod, "Warning", "Unhealthy", f"{label} probe failed: {message}")
             changed = counter.record(ok)
             if changed:
                 if kind == "readinessProbe":

@@ -7,6 +7,7 @@ pod failing to schedule every few seconds does not flood the store.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
@@ -32,6 +33,21 @@ class EventRecorder:
         self._component = component
         #: (uid, reason, message) -> (namespace, event name, count, first seen monotonic)
         self._seen: dict[tuple[str, str, str], tuple[str, str, int, float]] = {}
+        self._backlog: asyncio.Queue[tuple[Obj, str, str, str]] | None = None
+        self._writer: asyncio.Task[None] | None = None
+
+    def emit(self, obj: Obj, event_type: str, reason: str, message: str) -> None:
+        """Record in the background, in order: for callers on a latency path (a pod start must not
+        wait for three event writes to the API)."""
+        if self._backlog is None:
+            self._backlog = asyncio.Queue()
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._drain(self._backlog), name="event recorder")
+        self._backlog.put_nowait((obj, event_type, reason, message))
+
+    async def _drain(self, backlog: asyncio.Queue[tuple[Obj, str, str, str]]) -> None:
+        while True:
+            await self.record(*await backlog.get())
 
     async def record(self, obj: Obj, event_type: str, reason: str, message: str) -> None:
         """Record an event about ``obj``; failures are logged, never raised, because an event
