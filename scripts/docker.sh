@@ -14,8 +14,20 @@ need_pkg() {  # need_pkg <command-or-path> <debian-package>
 need_pkg dockerd docker.io
 need_pkg /bin/busybox busybox-static
 
+if ! docker version >/dev/null 2>&1 && pgrep -x dockerd >/dev/null; then
+    # an engine that is still starting or stopping: give it time rather than start a second one
+    for _ in $(seq 1 150); do
+        docker version >/dev/null 2>&1 && break
+        pgrep -x dockerd >/dev/null || break
+        sleep 0.2
+    done
+fi
 if ! docker version >/dev/null 2>&1; then
     mkdir -p /var/log/pykube-test
+    # a pid file left by an engine that died would stop the new one from starting
+    if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
+        rm -f /var/run/docker.pid
+    fi
     nohup dockerd >/var/log/pykube-test/dockerd.log 2>&1 &
     for _ in $(seq 1 150); do
         docker version >/dev/null 2>&1 && break
