@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -102,8 +103,6 @@ def agent(config_file: Path | None, **flags: Any) -> None:
 
 async def _until_signalled(work: Any) -> None:
     """Run ``work`` until SIGTERM/SIGINT; containers keep running (a restarted agent adopts them)."""
-    import signal
-
     task = asyncio.ensure_future(work)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
