@@ -49,7 +49,7 @@ def registry_of(image: str) -> str:
 
 def _normalise(server: str) -> str:
     server = server.removeprefix("https://").removeprefix("http://").split("/")[0]
-    return "docker.io" if server in _DOCKER_HUB or server in ("index.docker.io",) else server
+    return "docker.io" if server in _DOCKER_HUB else server
 
 
 def credentials_for(image: str, pull_secrets: list[Obj]) -> list[RegistryAuth]:

@@ -167,16 +167,25 @@ class PodWorker:
         policy = spec.get("restartPolicy", "Always")
         if self._start_time is None:
             self._start_time = _now()
-        terminal = (self.pod.get("status") or {}).get("phase") in ("Succeeded", "Failed") \
-            and self._last_status is None and by_name
         if self.refresh_volumes:
             self.refresh_volumes = False
             self._s.volumes.refresh(self.pod, secret=self._s.secret, configmap=self._s.configmap)
-        if not terminal and (self._last_status or {}).get("phase") not in ("Succeeded", "Failed"):
+        if not self._finished(by_name):
             await self._drive(by_name, spec, policy)
             by_name = await self._observe()
         await self._write_status(by_name, spec, policy)
         return False
+
+    def _finished(self, by_name: dict[str, list[ContainerState]]) -> bool:
+        """A pod that reached Succeeded/Failed is never driven again: by this worker's own last report,
+        or, for a worker new after an agent restart, by the phase the pod object already carries."""
+        if self._last_status is not None:
+            phase = self._last_status.get("phase")
+        elif by_name:
+            phase = (self.pod.get("status") or {}).get("phase")
+        else:
+            return False
+        return phase in ("Succeeded", "Failed")
 
     async def _drive(self, by_name: dict[str, list[ContainerState]], spec: Obj, policy: str) -> None:
         sandbox = (by_name.get(SANDBOX_NAME) or [None])[0]

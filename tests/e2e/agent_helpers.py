@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from kubectl_helpers import Kubectl
 
 from minikube_py.testing import BUSYBOX_IMAGE, RunningServer, start_server
+from minikube_py.testing import eventually as wait_for
 
 Obj = dict[str, Any]
 
@@ -35,17 +35,6 @@ def node_ready(server: RunningServer, name: str) -> bool:
     if status != 200 or not node["spec"].get("podCIDR"):
         return False
     return any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"].get("conditions", []))
-
-
-def wait_for(check: Any, what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
 
 
 def busybox_pod(name: str, script: str, **spec: Any) -> Obj:
@@ -81,7 +70,7 @@ def wait_running(k: Kubectl, name: str, timeout: float = 60) -> Obj:
         pod = pod_obj(k, name)
         ready = any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))
         return pod if pod["status"].get("phase") == "Running" and ready else None
-    return wait_for(running, f"pod {name} to be Running and Ready", timeout)
+    return wait_for(running, f"pod {name} to be Running and Ready", timeout=timeout)
 
 
 def container_status(k: Kubectl, name: str) -> Obj:

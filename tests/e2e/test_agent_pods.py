@@ -80,9 +80,8 @@ def test_replication_controller_pods_all_run(k: Kubectl) -> None:
                           "--filter", "label=io.pykube.container.name=main"], capture_output=True, text=True,
                          check=True).stdout.split()
     assert len(ids) == 3, names
-    assert json.loads(k.out("get", "rc", "sleepers", "-o", "json"))["status"].get("readyReplicas") == 3 or \
-        wait_for(lambda: json.loads(k.out("get", "rc", "sleepers", "-o", "json"))["status"].get("readyReplicas") == 3,
-                 "readyReplicas 3")
+    wait_for(lambda: json.loads(k.out("get", "rc", "sleepers", "-o", "json"))["status"].get("readyReplicas") == 3,
+             "readyReplicas 3")
 
 
 def test_failing_exec_liveness_probe_restarts_the_container(k: Kubectl) -> None:
