@@ -22,10 +22,16 @@ from typing import Any
 
 import yaml
 
+from minikube_py.model.nodeipam import mask_size_problem
+
 ENV_PREFIX = "PYKUBE_"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+#: service proxy modes of a node; "" picks the runtime's default
+PROXY_MODES = ("", "kernel", "userspace", "none")
 
 
 class ConfigError(ValueError):
@@ -106,10 +112,18 @@ class ServerConfig:
     kubelet_port: int = 10250
     # Container runtime of the embedded agent: docker, or fake (instant, simulated containers).
     agent_runtime: str = "docker"
+    # Service proxy mode of the embedded agent (see AgentConfig.proxy_mode).
+    proxy_mode: str = ""
+    # DNS domain of the cluster; the cluster DNS answers <svc>.<ns>.svc.<domain>.
+    cluster_domain: str = "cluster.local"
     # Pods the embedded agent's node accepts (kubelet's default).
     max_pods: int = 110
-    # Pod addresses; a /24 of it per node. Kubernetes' (flannel's) conventional default.
+    # Pod addresses, one subnet of them per node (node_cidr_mask_size). Kubernetes' (flannel's) conventional default.
     cluster_cidr: str = "10.244.0.0/16"
+    # Prefix length of each node's pod subnet (kube-controller-manager's --node-cidr-mask-size). It
+    # trades nodes for pods per node: a /16 holds 256 nodes at /24 (254 pods each) and 1,024 at /26
+    # (62 pods each); nodes beyond that get no subnet, a CIDRNotAvailable event and NetworkUnavailable.
+    node_cidr_mask_size: int = 24
     # ClusterIPs of services; kube-apiserver's default. Its first address is the kubernetes service.
     service_cidr: str = "10.96.0.0/12"
     # NodePorts, inclusive; kube-apiserver's default range, clear of ephemeral and well-known ports.
@@ -147,6 +161,11 @@ class ServerConfig:
         """The ClusterIP of the ``kubernetes`` service: the service CIDR's first address, by convention."""
         return str(ipaddress.ip_network(self.service_cidr).network_address + 1)
 
+    @property
+    def cluster_dns_ip(self) -> str:
+        """The kube-dns ClusterIP: the service CIDR's tenth address (10.96.0.10 by default), by convention."""
+        return str(ipaddress.ip_network(self.service_cidr).network_address + 10)
+
 
 def _validate(cfg: ServerConfig) -> None:
     if not 0 <= cfg.port <= 65535:
@@ -159,6 +178,9 @@ def _validate(cfg: ServerConfig) -> None:
         )
     _ip("advertise_address", cfg.advertise_address)
     cluster = _cidr("cluster_cidr", cfg.cluster_cidr)
+    problem = mask_size_problem(cluster, cfg.node_cidr_mask_size)
+    if problem is not None:
+        raise ConfigError(f"node_cidr_mask_size: {problem} (cluster_cidr {cluster})")
     service = _cidr("service_cidr", cfg.service_cidr)
     if cluster.version == service.version and cluster.overlaps(service):  # type: ignore[arg-type]
         raise ConfigError(f"service_cidr: {service} overlaps cluster_cidr {cluster}")
@@ -173,6 +195,8 @@ def _validate(cfg: ServerConfig) -> None:
         _ip("node_ip", cfg.node_ip)
     if cfg.agent_runtime not in ("docker", "fake"):
         raise ConfigError(f"agent_runtime: must be docker or fake, got {cfg.agent_runtime!r}")
+    if cfg.proxy_mode not in PROXY_MODES:
+        raise ConfigError(f"proxy_mode: must be one of kernel, userspace, none, got {cfg.proxy_mode!r}")
     if not re.match(r"^[a-z][a-z0-9+]*://", cfg.datastore):
         raise ConfigError(f"datastore: {cfg.datastore!r} is not a URL such as sqlite:///path or postgresql://...")
     if cfg.node_monitor_grace_period <= 0:
@@ -219,9 +243,14 @@ class AgentConfig:
     # Image of the pods' sandbox containers. Empty: pykube's own, built locally on first use.
     pause_image: str = ""
     kubelet_port: int = 10250
-    # Comma-separated nameservers for pods with dnsPolicy ClusterFirst. Empty: the node's own resolver.
+    # Comma-separated nameservers for pods with dnsPolicy ClusterFirst. Empty: the cluster DNS the
+    # server announces (the kube-dns ClusterIP, answered on every node by its proxy).
     cluster_dns: str = ""
     cluster_domain: str = "cluster.local"
+    # How this node proxies Services: kernel (iptables DNAT, the data path never enters Python),
+    # userspace (iptables REDIRECT to asyncio listeners that splice the stream), or none. Empty:
+    # kernel with the docker runtime, none with the fake one (simulated pods have no network).
+    proxy_mode: str = ""
     # Extra node labels, comma-separated key=value pairs.
     node_labels: str = ""
 
@@ -229,6 +258,8 @@ class AgentConfig:
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().absolute())
         if self.runtime not in ("docker", "fake"):
             raise ConfigError(f"runtime: must be docker or fake, got {self.runtime!r}")
+        if self.proxy_mode not in PROXY_MODES:
+            raise ConfigError(f"proxy_mode: must be one of kernel, userspace, none, got {self.proxy_mode!r}")
         if not _DNS_SUBDOMAIN.fullmatch(self.node_name):
             raise ConfigError(f"node_name: {self.node_name!r} is not a lower-case DNS subdomain")
         if self.node_ip:
@@ -238,6 +269,10 @@ class AgentConfig:
         for label in filter(None, self.node_labels.split(",")):
             if "=" not in label:
                 raise ConfigError(f"node_labels: {label!r} is not key=value")
+
+    @property
+    def effective_proxy_mode(self) -> str:
+        return self.proxy_mode or ("kernel" if self.runtime == "docker" else "none")
 
     @property
     def labels(self) -> dict[str, str]:

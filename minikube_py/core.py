@@ -27,7 +27,7 @@ from minikube_py.agent.agent import Agent, embedded_credentials
 from minikube_py.api.allocators import ServiceAllocator
 from minikube_py.api.app import READY, build_app
 from minikube_py.api.auth import Authenticator
-from minikube_py.api.bootstrap import ensure_bootstrap_objects
+from minikube_py.api.bootstrap import ClusterNetwork, ensure_bootstrap_objects
 from minikube_py.api.nodecreds import node_credentials_handler
 from minikube_py.api.registry import Registry
 from minikube_py.client.kubeconfig import load_kubeconfig, write_kubeconfig
@@ -106,7 +106,8 @@ class Server:
             return web.Response(body=ca_pem, content_type="application/x-pem-file")
         app.router.add_get("/cacerts", cacerts)
         app.router.add_post(pki.NODE_CREDENTIALS_PATH, node_credentials_handler(tls))
-        await ensure_bootstrap_objects(registry, address=cfg.advertise_address, port=cfg.port)
+        network = ClusterNetwork(cfg.cluster_cidr, cfg.service_cidr, cfg.cluster_dns_ip, cfg.cluster_domain)
+        await ensure_bootstrap_objects(registry, address=cfg.advertise_address, port=cfg.port, network=network)
         self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, cfg.bind_address, cfg.port,
@@ -129,7 +130,8 @@ class Server:
         assert self.credentials is not None
         agent_cfg = AgentConfig(node_name=cfg.node_name, node_ip=cfg.node_ip or cfg.advertise_address,
                                 docker_host=cfg.docker_host, data_dir=cfg.data_dir / "agent", runtime=cfg.agent_runtime,
-                                max_pods=cfg.max_pods, kubelet_port=cfg.kubelet_port)
+                                max_pods=cfg.max_pods, kubelet_port=cfg.kubelet_port, proxy_mode=cfg.proxy_mode,
+                                cluster_domain=cfg.cluster_domain)
         assert self._pki is not None
         cert, key = pki.issue_client_cert(self._pki, f"system:node:{cfg.node_name}", "system:nodes")
         credentials = embedded_credentials(self.url, ca_pem, cert, key)
@@ -155,7 +157,8 @@ class Server:
         gives them fresh shared informers rather than the caches of a term that ended."""
         cfg = self.config
         options = ControllerOptions(node_monitor_grace_period=cfg.node_monitor_grace_period,
-                                    pod_eviction_timeout=cfg.pod_eviction_timeout, cluster_cidr=cfg.cluster_cidr)
+                                    pod_eviction_timeout=cfg.pod_eviction_timeout, cluster_cidr=cfg.cluster_cidr,
+                                    node_cidr_mask_size=cfg.node_cidr_mask_size)
         async with ApiClient(load_kubeconfig(self.kubeconfig_path), user_agent="pykube-controller-manager") as client:
             try:
                 await run_controllers(build_controllers(client, options))

@@ -18,7 +18,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -44,6 +44,8 @@ class RunningServer:
     process: subprocess.Popen[bytes]
     cache_dir: Path
     log_path: Path
+    #: the server runs a node whose service proxy writes iptables rules and routes on this host
+    node_network: bool = False
 
     @property
     def kubeconfig(self) -> Path:
@@ -88,12 +90,18 @@ class RunningServer:
             return err.code, _decode(err.read())
 
     def stop(self) -> int:
+        """Stop the server; a node's proxy rules and routes (left on purpose by a stopping server, so
+        that traffic flows on through a restart) are removed as ``pykube server --cleanup`` does."""
         self.process.terminate()
         try:
             return self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             self.process.kill()
             raise
+        finally:
+            if self.node_network:
+                subprocess.run([sys.executable, "-m", "minikube_py.cli.main", "server", "--cleanup"],
+                               capture_output=True, check=False, timeout=60)
 
 
 def _decode(raw: bytes) -> Any:
@@ -116,7 +124,7 @@ def start_server(data_dir: Path, *extra: str, port: int | None = None, agent: bo
     )
     cache = data_dir.parent / f"{data_dir.name}-kubecache"
     cache.mkdir(exist_ok=True)
-    server = RunningServer(f"https://127.0.0.1:{port}", data_dir, process, cache, log_path)
+    server = RunningServer(f"https://127.0.0.1:{port}", data_dir, process, cache, log_path, node_network=agent)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -216,3 +224,110 @@ def remove_node_containers(node: str) -> None:
                          capture_output=True, text=True, check=True).stdout.split()
     if ids:
         subprocess.run(["docker", "rm", "-f", *ids], capture_output=True, check=False)
+
+
+#: the host's address on the bridge that network-namespace nodes share (scripts/netns-node.sh)
+BRIDGE_HOST_IP = "10.99.0.1"
+
+
+def netns_node(action: str, index: int) -> list[str]:
+    """``scripts/netns-node.sh up|down N``: node N as a network namespace with its own dockerd on the
+    bridge; ``up`` returns (address, docker host)."""
+    done = subprocess.run(["bash", str(_SCRIPTS / "netns-node.sh"), action, str(index)],
+                          capture_output=True, text=True, check=True)
+    return done.stdout.split()[-2:]
+
+
+def node_is_ready(server: RunningServer, name: str) -> bool:
+    """The node has its pod subnet and reports Ready (False while the server does not answer)."""
+    try:
+        status, node = server.request("GET", f"/api/v1/nodes/{name}")
+    except OSError:
+        return False
+    if status != 200 or not node["spec"].get("podCIDR"):
+        return False
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"].get("conditions", []))
+
+
+@dataclass
+class NetnsCluster:
+    """``pykube server`` with its node on this host plus agents in network namespaces on one bridge."""
+
+    server: RunningServer
+    server_node: str
+    ips: dict[str, str]  # node name -> InternalIP (the server's node first)
+    indexes: dict[str, int]  # joined node name -> its netns-node.sh index
+    agents: dict[str, subprocess.Popen[bytes]]
+    agent_args: dict[str, list[str]]
+    tmp: Path
+
+    def netns(self, node: str) -> str:
+        return f"/var/run/netns/pykube-node{self.indexes[node]}"
+
+    def on_node(self, node: str, *cmd: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+        """Run a command in a node's network namespace (the host's for the server's node)."""
+        prefix = [] if node == self.server_node else ["nsenter", f"--net={self.netns(node)}"]
+        return subprocess.run([*prefix, *cmd], capture_output=True, text=True, timeout=timeout, check=False)
+
+    def fetch(self, node: str, url: str, timeout: float = 3) -> str | None:
+        """An HTTP GET from a node's own network namespace; None on any failure."""
+        script = ("import sys, urllib.request\n"
+                  "print(urllib.request.urlopen(sys.argv[1], timeout=float(sys.argv[2])).read().decode().strip())")
+        done = self.on_node(node, sys.executable, "-c", script, url, str(timeout), timeout=timeout + 30)
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    def start_agent(self, node: str) -> None:
+        log = open(self.tmp / f"{node}.log", "ab")  # noqa: SIM115 - the agent process owns it
+        self.agents[node] = subprocess.Popen(self.agent_args[node], stdout=log, stderr=subprocess.STDOUT,
+                                             env={**os.environ, "PYTHONPATH": str(_SCRIPTS.parent)})
+
+    def stop_agent(self, node: str, *, kill: bool = False) -> None:
+        agent = self.agents.pop(node)
+        agent.kill() if kill else agent.terminate()
+        try:
+            agent.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            agent.kill()
+            agent.wait()
+
+
+@contextlib.contextmanager
+def netns_cluster(tmp: Path, server_node: str, nodes: dict[str, tuple[int, str]], *, cluster_cidr: str,
+                  server_flags: tuple[str, ...] = ()) -> Iterator[NetnsCluster]:
+    """A cluster of real nodes on one machine: the server's own node on this host (at the bridge address
+    BRIDGE_HOST_IP) and, for each ``name: (index, proxy mode)``, a network namespace with its own dockerd
+    running ``pykube agent``. Everything is torn down afterwards: agents, server, namespaces, the bridge,
+    containers, and the host's proxy rules and routes."""
+    ensure_docker()
+    remove_node_containers(server_node)
+    agents: dict[str, subprocess.Popen[bytes]] = {}
+    server: RunningServer | None = None
+    cluster: NetnsCluster | None = None
+    try:
+        joined = {name: netns_node("up", index) for name, (index, _) in nodes.items()}
+        port = free_port()
+        server = start_server(tmp / "server", "--node-name", server_node, "--node-ip", BRIDGE_HOST_IP,
+                              "--advertise-address", BRIDGE_HOST_IP, "--bind-address", "0.0.0.0", "--cluster-cidr",
+                              cluster_cidr, "--kubelet-port", "0", *server_flags, agent=True, port=port)
+        token = (tmp / "server" / "node-token").read_text().strip()
+        args = {name: ["nsenter", f"--net=/var/run/netns/pykube-node{index}", sys.executable, "-m",
+                       "minikube_py.cli.main", "agent", "--join", f"https://{BRIDGE_HOST_IP}:{port}", "--token", token,
+                       "--node-name", name, "--node-ip", joined[name][0], "--docker-host", joined[name][1],
+                       "--data-dir", str(tmp / name), "--proxy-mode", mode]
+                for name, (index, mode) in nodes.items()}
+        cluster = NetnsCluster(server, server_node, {server_node: BRIDGE_HOST_IP, **{n: a for n, (a, _) in joined.items()}},
+                               {n: i for n, (i, _) in nodes.items()}, agents, args, tmp)
+        for name in nodes:
+            cluster.start_agent(name)
+        for name in cluster.ips:
+            eventually(lambda n=name: node_is_ready(server, n), f"node {name} Ready", timeout=120)
+        yield cluster
+    finally:
+        for name in list(agents):
+            if cluster is not None:
+                cluster.stop_agent(name)
+        if server is not None:
+            server.stop()
+        for _, (index, _) in nodes.items():
+            netns_node("down", index)
+        remove_node_containers(server_node)

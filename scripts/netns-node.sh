@@ -4,7 +4,8 @@
 #
 #   scripts/netns-node.sh up N     create node N (N in 1..200): netns pykube-nodeN, address 10.99.0.(10+N)/24,
 #                                  its dockerd on unix:///run/pykube-nodeN/docker.sock, the test busybox image
-#   scripts/netns-node.sh down N   stop its dockerd (and everything it runs) and delete the namespace
+#   scripts/netns-node.sh down N   stop its dockerd (and everything it runs) and delete the namespace; the last
+#                                  node down also removes the bridge and its FORWARD rules
 #
 # The host side of the bridge is 10.99.0.1/24; nodes route everything else through it. dockerd is started
 # with `nsenter --net` rather than `ip netns exec`, which would remount /sys and break dockerd's cgroups.
@@ -40,12 +41,25 @@ node_up() {
         ip netns add "$ns"
         ip link add "$host_if" type veth peer name eth0 netns "$ns"
         ip link set "$host_if" master "$bridge" up
+        # Docker turns on br_netfilter, so a packet a node sends to the host's address that the host DNATs
+        # back to a pod on that same node (a NodePort) is bridged out of the port it came in by: hairpin
+        ip link set "$host_if" type bridge_slave hairpin on
         ip -n "$ns" addr add "$addr/24" dev eth0
         ip -n "$ns" link set eth0 up
         ip -n "$ns" link set lo up
         ip -n "$ns" route add default via 10.99.0.1
     fi
     mkdir -p "$run" "$root"
+    if [ -f "$run/dockerd.pid" ] && ! docker -H "$sock" version >/dev/null 2>&1; then
+        # an engine of an interrupted run, still starting or stopping: let it finish before starting anew
+        old="$(cat "$run/dockerd.pid")"
+        for _ in $(seq 1 150); do
+            kill -0 "$old" 2>/dev/null || break
+            docker -H "$sock" version >/dev/null 2>&1 && break
+            sleep 0.2
+        done
+        kill -0 "$old" 2>/dev/null || rm -f "$run/dockerd.pid"
+    fi
     if ! docker -H "$sock" version >/dev/null 2>&1; then
         nsenter --net="/var/run/netns/$ns" dockerd --data-root "$root/docker" --exec-root "$run/exec" \
             -H "$sock" --pidfile "$run/dockerd.pid" --bip "172.31.$n.1/24" \
@@ -74,6 +88,16 @@ node_down() {
     fi
     ip netns del "$ns" 2>/dev/null || true
     ip link del "$host_if" 2>/dev/null || true
+    if ! ip netns list | grep -q '^pykube-node'; then
+        bridge_down
+    fi
+}
+
+bridge_down() {
+    # the bridge's 10.99.0.0/24 would otherwise capture that range for everything else on the machine
+    ip link del "$bridge" 2>/dev/null || true
+    while iptables -D FORWARD -i "$bridge" -j ACCEPT 2>/dev/null; do :; done
+    while iptables -D FORWARD -o "$bridge" -j ACCEPT 2>/dev/null; do :; done
 }
 
 case "$action" in

@@ -13,6 +13,7 @@ import ipaddress
 import logging
 import socket
 import ssl
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,9 +36,12 @@ from minikube_py.client.events import EventRecorder
 from minikube_py.client.kubeconfig import ClientConfig
 from minikube_py.client.rest import ApiClient, resource_path
 from minikube_py.config import AgentConfig, default_advertise_address
+from minikube_py.netproxy.proxy import ProxyOptions, ServiceProxy
 
 log = logging.getLogger(__name__)
 
+#: kube-system/<this> ConfigMap with the cluster's network settings (written by the server at start)
+CLUSTER_CONFIG = "pykube-cluster"
 LEASE_SECONDS = 40
 RENEW_SECONDS = 10.0
 #: a node reports its full status at least this often even when nothing changed, as kubelet
@@ -206,18 +210,31 @@ class Agent:
             await self._register(client, labels, status)
             await self._renew_lease(client)
             pod_cidr = await self._wait_for_pod_cidr(client)
+            cluster = await _cluster_settings(client)
+            mode = cfg.effective_proxy_mode
+            proxy = None
+            if mode != "none":
+                proxy = ServiceProxy(client, ProxyOptions(
+                    cfg.node_name, mode, cluster_cidr=cluster.get("clusterCIDR", ""),
+                    dns_ip=cluster.get("clusterDNS", ""), cluster_domain=cluster.get("clusterDomain", cfg.cluster_domain)),
+                    recorder=EventRecorder(client, "kube-proxy", host=cfg.node_name))
             network = f"pykube-{cfg.node_name}"[:60]
             gateway = str(next(ipaddress.ip_network(pod_cidr).hosts()))
-            await runtime.ensure_network(network, pod_cidr, gateway)
+            # with the proxy, pod traffic is masqueraded only when it leaves the cluster CIDR
+            await runtime.ensure_network(network, pod_cidr, gateway,
+                                         masquerade=proxy is None or not proxy.options.cluster_cidr)
+            dns = cfg.cluster_dns or (proxy.options.dns_ip if proxy is not None else "")
             node = NodeContext(cfg.node_name, node_ip, cfg.data_dir, network, pause,
-                               cluster_dns=[s for s in cfg.cluster_dns.split(",") if s],
-                               cluster_domain=cfg.cluster_domain, allow_privileged=cfg.allow_privileged,
-                               max_pods=cfg.max_pods)
+                               cluster_dns=[s for s in dns.split(",") if s],
+                               cluster_domain=proxy.options.cluster_domain if proxy else cfg.cluster_domain,
+                               allow_privileged=cfg.allow_privileged, max_pods=cfg.max_pods)
             recorder = EventRecorder(client, "kubelet", host=cfg.node_name)
             manager = PodManager(client, runtime, node, recorder=recorder)
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._heartbeat(client, machine, node_ip, port, status), name="node heartbeat")
                 tasks.create_task(manager.run(), name="pod manager")
+                if proxy is not None:
+                    tasks.create_task(_supervised(proxy.run, "service proxy"), name="service proxy")
         finally:
             await server.stop()
 
@@ -275,6 +292,34 @@ class Agent:
                 raise
             except Exception as e:
                 log.warning("node heartbeat failed: %s", e)
+
+
+#: seconds before a failed service proxy starts again
+PROXY_RESTART_DELAY = 5.0
+
+
+async def _supervised(run: Callable[[], Awaitable[None]], what: str) -> None:
+    """Keep a part of the node running: a crash is logged and the part restarted after a pause,
+    without taking the pods down with it."""
+    while True:
+        try:
+            await run()
+            log.warning("%s stopped; starting it again in %.0f s", what, PROXY_RESTART_DELAY)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s failed; starting it again in %.0f s", what, PROXY_RESTART_DELAY)
+        await asyncio.sleep(PROXY_RESTART_DELAY)
+
+
+async def _cluster_settings(client: ApiClient) -> dict[str, str]:
+    """The network settings the server announces (cluster CIDR, DNS address and domain); empty from a
+    server that does not publish them."""
+    try:
+        found = await client.get(resource_path("v1", "configmaps", "kube-system", CLUSTER_CONFIG))
+    except NotFoundError:
+        return {}
+    return {k: str(v) for k, v in (found.get("data") or {}).items()}
 
 
 async def _pause_image(runtime: Runtime) -> str:

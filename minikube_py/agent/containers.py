@@ -60,12 +60,16 @@ def labels_for(pod: Obj, node: NodeContext, name: str, kind: str, attempt: int, 
 
 
 def _dns(pod: Obj, node: NodeContext) -> tuple[list[str], list[str], list[str]]:
+    """Kubernetes' DNS policies: ClusterFirst uses the cluster DNS (except with hostNetwork, where only
+    ClusterFirstWithHostNet does), Default and a host-network ClusterFirst the node's own resolver,
+    None only ``dnsConfig``; ``dnsConfig`` is appended in every case."""
     spec = pod.get("spec") or {}
     policy = spec.get("dnsPolicy", "ClusterFirst")
     servers: list[str] = []
     searches: list[str] = []
     options: list[str] = []
-    if policy in ("ClusterFirst", "ClusterFirstWithHostNet") and node.cluster_dns:
+    cluster_first = policy == "ClusterFirstWithHostNet" or (policy == "ClusterFirst" and not spec.get("hostNetwork"))
+    if cluster_first and node.cluster_dns:
         ns = pod["metadata"]["namespace"]
         domain = node.cluster_domain
         servers = list(node.cluster_dns)
@@ -77,6 +81,19 @@ def _dns(pod: Obj, node: NodeContext) -> tuple[list[str], list[str], list[str]]:
     for option in config.get("options") or []:
         options.append(f"{option['name']}:{option['value']}" if option.get("value") else option["name"])
     return servers, searches, options
+
+
+def resolv_conf(pod: Obj, node: NodeContext) -> str | None:
+    """The pod's /etc/resolv.conf, or None to keep the engine's (the node's own resolver)."""
+    servers, searches, options = _dns(pod, node)
+    if not (servers or searches or options):
+        return None
+    lines = [f"nameserver {s}" for s in servers[:3]]  # the resolver reads three at most
+    if searches:
+        lines.append("search " + " ".join(dict.fromkeys(searches)))
+    if options:
+        lines.append("options " + " ".join(dict.fromkeys(options)))
+    return "\n".join(lines) + "\n"
 
 
 def sandbox_spec(pod: Obj, node: NodeContext) -> ContainerSpec:

@@ -15,7 +15,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from minikube_py.agent.containers import app_spec, sandbox_spec, spec_hash
+from minikube_py.agent.containers import app_spec, resolv_conf, sandbox_spec, spec_hash
 from minikube_py.agent.context import NodeContext
 from minikube_py.agent.env import ConfigError, expand_command, resolve_env
 from minikube_py.agent.images import ImageError, ImageManager
@@ -254,6 +254,9 @@ class PodWorker:
         try:
             sandbox_id = await runtime.create_container(sandbox_spec(self.pod, self._s.node))
             await runtime.start_container(sandbox_id)
+            resolv = resolv_conf(self.pod, self._s.node)
+            if resolv is not None and not (self.pod.get("spec") or {}).get("hostNetwork"):
+                await runtime.write_resolv_conf(sandbox_id, resolv)
         except RuntimeFailure as e:
             self._s.recorder.emit(self.pod, "Warning", "FailedCreatePodSandBox",
                                           f"Failed to create pod sandbox: {e.message}")

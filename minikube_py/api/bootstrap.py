@@ -1,24 +1,48 @@
 """Objects every Kubernetes cluster has from its first second.
 
 The four system namespaces, and the ``kubernetes`` Service (first address of the service CIDR, port
-443) whose Endpoints point at this API server, so in-cluster clients find it the usual way. Runs on
-every start: missing objects are created, and the endpoints follow the server's current address.
+443) whose Endpoints point at this API server, so in-cluster clients find it the usual way; the
+``kube-dns`` Service (tenth address, port 53) that every node's proxy answers with its built-in DNS;
+and the ``pykube-cluster`` ConfigMap in kube-system, from which agents learn the cluster-wide
+network settings (cluster CIDR, DNS address and domain) instead of each needing the same flags.
+Runs on every start: missing objects are created, and the endpoints and settings follow the
+server's current configuration.
 """
 
 from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
 
 from minikube_py.api.registry import Registry
 from minikube_py.model import errors
 from minikube_py.model.kinds import ResourceType, by_plural
 from minikube_py.store.base import Obj
 
+log = logging.getLogger(__name__)
+
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
-async def ensure_bootstrap_objects(registry: Registry, *, address: str, port: int) -> None:
+#: kube-system/<this>: the network settings every agent reads at start
+CLUSTER_CONFIG = "pykube-cluster"
+
+
+@dataclass(frozen=True)
+class ClusterNetwork:
+    cluster_cidr: str
+    service_cidr: str
+    dns_ip: str
+    domain: str
+
+
+async def ensure_bootstrap_objects(registry: Registry, *, address: str, port: int,
+                                   network: ClusterNetwork | None = None) -> None:
     namespaces = _rt("", "namespaces")
     for name in SYSTEM_NAMESPACES:
         await _create_if_absent(registry, namespaces, None, {"metadata": {"name": name}})
+    if network is not None:
+        await _ensure_cluster_dns(registry, network)
     await _create_if_absent(registry, _rt("", "services"), "default", {
         "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
         "spec": {"clusterIP": registry.allocator.first_ip,
@@ -38,6 +62,28 @@ async def ensure_bootstrap_objects(registry: Registry, *, address: str, port: in
         "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
     }
     await _put(registry, _rt("discovery.k8s.io", "endpointslices"), "default", slice_)
+
+
+async def _ensure_cluster_dns(registry: Registry, network: ClusterNetwork) -> None:
+    try:
+        await _create_if_absent(registry, _rt("", "services"), "kube-system", _kube_dns(network))
+    except errors.StatusError as exc:  # e.g. a store from before cluster DNS with the address in use
+        log.warning("cannot create the kube-dns service on %s: %s", network.dns_ip, exc)
+    await _put(registry, _rt("", "configmaps"), "kube-system", {
+        "metadata": {"name": CLUSTER_CONFIG, "labels": {"app.kubernetes.io/managed-by": "pykube"}},
+        "data": {"clusterCIDR": network.cluster_cidr, "serviceCIDR": network.service_cidr,
+                 "clusterDNS": network.dns_ip, "clusterDomain": network.domain},
+    })
+
+
+def _kube_dns(network: ClusterNetwork) -> Obj:
+    return {
+        "metadata": {"name": "kube-dns", "labels": {"k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS",
+                                                    "kubernetes.io/cluster-service": "true"}},
+        "spec": {"clusterIP": network.dns_ip,
+                 "ports": [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
+                           {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53}]},
+    }
 
 
 def _rt(group: str, plural: str) -> ResourceType:

@@ -39,8 +39,15 @@ def main(verbose: int) -> None:
 @click.option("--docker-host", help="Docker engine of the server's own node [the local one].")
 @click.option("--kubelet-port", type=int, help="Port of the own node's endpoint for logs/exec/port-forward [10250].")
 @click.option("--agent-runtime", type=click.Choice(["docker", "fake"]), help="Container runtime of the own node.")
+@click.option("--proxy-mode", type=click.Choice(["kernel", "userspace", "none"]),
+              help="How the own node proxies Services [kernel with docker, none with fake].")
+@click.option("--cluster-domain", help="DNS domain of the cluster [cluster.local].")
+@click.option("--cleanup", is_flag=True, default=False,
+              help="Remove the service proxy's iptables rules and pod routes from this host, then exit.")
 @click.option("--max-pods", type=int, help="Pods the server's own node accepts [110].")
-@click.option("--cluster-cidr", help="Pod address range, a /24 per node [10.244.0.0/16].")
+@click.option("--cluster-cidr", help="Pod address range, one subnet of it per node [10.244.0.0/16].")
+@click.option("--node-cidr-mask-size", type=int,
+              help="Prefix length of each node's pod subnet; a /16 holds 256 nodes at 24, 1,024 at 26 [24].")
 @click.option("--service-cidr", help="ClusterIP range [10.96.0.0/12].")
 @click.option("--service-node-port-range", help="NodePort range [30000-32767].")
 @click.option("--advertise-address", help="Address other nodes and pods use to reach the API.")
@@ -54,8 +61,11 @@ def main(verbose: int) -> None:
               help="Seconds the leader keeps trying to renew before it stops its controllers [10].")
 @click.option("--leader-elect-retry-period", type=float,
               help="Seconds between attempts to acquire or renew the leadership [2].")
-def server(config_file: Path | None, **flags: Any) -> None:
+def server(config_file: Path | None, cleanup: bool, **flags: Any) -> None:
     """Run the API server, the store and the control plane."""
+    if cleanup:
+        _cleanup_network()
+        return
     try:
         config = load_server_config(file=config_file, env=os.environ, flags=flags)
     except ConfigError as exc:
@@ -83,10 +93,18 @@ def server(config_file: Path | None, **flags: Any) -> None:
 @click.option("--allow-privileged", is_flag=True, default=None, help="Let pods run privileged containers.")
 @click.option("--cluster-dns", help="Comma-separated nameservers for pods with dnsPolicy ClusterFirst.")
 @click.option("--node-labels", help="Extra node labels, key=value,...")
-def agent(config_file: Path | None, **flags: Any) -> None:
+@click.option("--proxy-mode", type=click.Choice(["kernel", "userspace", "none"]),
+              help="How this node proxies Services [kernel with docker, none with fake].")
+@click.option("--cleanup", is_flag=True, default=False,
+              help="Remove the service proxy's iptables rules and pod routes from this host, then exit.")
+def agent(config_file: Path | None, cleanup: bool, **flags: Any) -> None:
     """Join a cluster as a node and run the pods scheduled to it."""
     from minikube_py.agent.agent import Agent, JoinError
     from minikube_py.config import load_agent_config
+
+    if cleanup:
+        _cleanup_network()
+        return
 
     try:
         config = load_agent_config(file=config_file, env=os.environ, flags=flags)
@@ -99,6 +117,15 @@ def agent(config_file: Path | None, **flags: Any) -> None:
     except JoinError as exc:
         click.echo(f"pykube agent: {exc}", err=True)
         sys.exit(1)
+
+
+def _cleanup_network() -> None:
+    """As ``kube-proxy --cleanup``: what the node's service proxy left in this network namespace
+    (rules stay when an agent stops, so traffic keeps flowing while it restarts)."""
+    from minikube_py.netproxy.proxy import cleanup
+
+    cleanup()
+    click.echo("removed pykube's iptables rules, forwarding rules and pod routes")
 
 
 async def _until_signalled(work: Any) -> None:

@@ -3,15 +3,16 @@
 Informers hold an in-memory copy of a collection, fed by list+watch through the API; their event
 handlers only enqueue keys. Workers pop keys and reconcile them level-triggered: read the desired
 state from the caches, compare with the actual state, write the difference through the API. A
-failure re-queues the key with exponential back-off; a key queued many times while waiting is
-reconciled once.
+failure re-queues the key with exponential back-off, and all keys' retries together come at most
+ten a second (after a burst of a hundred); a key queued many times while waiting is reconciled once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Hashable, Sequence
+import time
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from minikube_py.client.informer import Informer, SharedInformers
@@ -19,12 +20,40 @@ from minikube_py.client.rest import ApiClient
 
 log = logging.getLogger(__name__)
 
+#: client-go's overall retry limit for a controller (DefaultControllerRateLimiter's token bucket)
+RETRY_QPS, RETRY_BURST = 10.0, 100
+
+
+class TokenBucket:
+    """A token bucket that hands out reservations, as golang.org/x/time/rate's ``Reserve``: each
+    call takes a token and says how long to wait for it. A full bucket (``burst`` tokens) lets a
+    burst through at once; after that tokens come at ``rate`` per second and the waits grow, so
+    whatever the callers do, at most ``rate`` reservations per second come due."""
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float]) -> None:
+        self._rate, self._burst, self._clock = rate, burst, clock
+        self._tokens = float(burst)
+        self._last = clock()
+
+    def reserve(self) -> float:
+        """Seconds until the reserved token is there (0: at once). The balance may go negative:
+        it is the queue of reservations already promised."""
+        now = self._clock()
+        self._tokens = min(float(self._burst), self._tokens + (now - self._last) * self._rate)
+        self._last = now
+        self._tokens -= 1.0
+        return 0.0 if self._tokens >= 0 else -self._tokens / self._rate
+
 
 class WorkQueue:
-    """Keys to reconcile: deduplicated, never handed to two workers at once, retried with per-key
-    exponential back-off (as client-go's rate-limited queue)."""
+    """Keys to reconcile: deduplicated, never handed to two workers at once, and retried as
+    client-go's default controller rate limiter does: after the longer of a per-key exponential
+    back-off and the wait for a token of a bucket shared by all keys (10 per second, bursts of
+    100). The bucket bounds what a controller whose every key keeps failing costs the event loop;
+    the back-off keeps one bad key from spinning."""
 
-    def __init__(self, base_delay: float = 0.05, max_delay: float = 60.0) -> None:
+    def __init__(self, base_delay: float = 0.05, max_delay: float = 60.0, *, retry_qps: float = RETRY_QPS,
+                 retry_burst: int = RETRY_BURST, clock: Callable[[], float] | None = None) -> None:
         self._queue: asyncio.Queue[Hashable] = asyncio.Queue()
         self._queued: set[Hashable] = set()
         self._active: set[Hashable] = set()
@@ -32,6 +61,7 @@ class WorkQueue:
         self._failures: dict[Hashable, int] = {}
         self._timers: dict[Hashable, asyncio.TimerHandle] = {}
         self._base, self._max = base_delay, max_delay
+        self._bucket = TokenBucket(retry_qps, retry_burst, clock or time.monotonic)
 
     def add(self, key: Hashable) -> None:
         if key in self._active:
@@ -54,9 +84,15 @@ class WorkQueue:
         self.add(key)
 
     def retry(self, key: Hashable) -> None:
+        """Queue a failed key again later (client-go's ``AddRateLimited``)."""
         failures = self._failures.get(key, 0)
         self._failures[key] = failures + 1
-        self.add_after(key, min(self._base * 2**failures, self._max))
+        self.add_after(key, self._retry_delay(failures))
+
+    def _retry_delay(self, failures: int) -> float:
+        """The longer of the key's back-off after ``failures`` earlier failures and the wait for a
+        token (client-go's MaxOfRateLimiter; the token is taken even when the back-off is longer)."""
+        return max(min(self._base * 2**failures, self._max), self._bucket.reserve())
 
     def forget(self, key: Hashable) -> None:
         self._failures.pop(key, None)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -45,22 +46,36 @@ def _rv(obj: Obj) -> int:
 class Written:
     """An informer's cache overlaid with the objects this controller wrote: each is shown until
     the informer holds that version or a newer one (pykube's resourceVersions are revisions of one
-    counter, so they compare as integers)."""
+    counter, so they compare as integers). Keys are indexed by namespace, so a pass looks at its
+    own namespace's objects, not at every one in the cluster."""
 
     def __init__(self, informer: Informer) -> None:
         self._informer = informer
         self._objs: dict[str, Obj] = {}
+        self._by_ns: dict[str, set[str]] = defaultdict(set)
         informer.add_handler(self._on_change)
 
     def note(self, obj: Obj) -> Obj:
-        self._objs[object_key(obj)] = obj
+        key = object_key(obj)
+        self._objs[key] = obj
+        self._by_ns[obj["metadata"]["namespace"]].add(key)
         return obj
 
     def _on_change(self, old: Obj | None, new: Obj | None) -> None:
-        key = object_key(new or old or {})
+        obj = new or old or {}
+        key = object_key(obj)
         written = self._objs.get(key)
         if written is not None and (new is None or _rv(new) >= _rv(written)):
             del self._objs[key]
+        namespace = obj["metadata"]["namespace"]
+        if new is not None:
+            self._by_ns[namespace].add(key)
+        elif key not in self._objs:
+            keys = self._by_ns.get(namespace)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._by_ns[namespace]
 
     def get(self, key: str) -> Obj | None:
         cached, written = self._informer.get(key), self._objs.get(key)
@@ -68,8 +83,8 @@ class Written:
             return written
         return cached
 
-    def items(self) -> list[Obj]:
-        return [obj for key in self._informer.cache.keys() | self._objs.keys() if (obj := self.get(key)) is not None]
+    def in_namespace(self, namespace: str) -> list[Obj]:
+        return [obj for key in self._by_ns.get(namespace, ()) if (obj := self.get(key)) is not None]
 
 
 @dataclass
@@ -113,6 +128,8 @@ class DeploymentController(Controller):
         replica_sets.add_handler(self._on_replica_set)
         self.pods.add_handler(self._on_pod)
         self.recorder = EventRecorder(client, "deployment-controller")
+        #: ReplicaSet uid -> keys of the pods it controls (a Recreate rollout waits for them to go)
+        self._pods_of: dict[str, set[str]] = defaultdict(set)
 
     # ------------------------------------------------------------------------------ triggers
 
@@ -124,17 +141,28 @@ class DeploymentController(Controller):
             if ref is not None:
                 if ref.get("kind") == "Deployment":
                     self.queue.add(f"{rs['metadata']['namespace']}/{ref['name']}")
-            elif rs is new:  # an orphan: whoever selects it may adopt it
-                for d in self.deployments.items():
-                    if d["metadata"]["namespace"] == rs["metadata"]["namespace"] and \
-                            _selector(d).matches(rs["metadata"].get("labels")):
+            elif rs is new:  # an orphan: whoever in its namespace selects it may adopt it
+                for d in self.deployments.in_namespace(rs["metadata"]["namespace"]):
+                    if _selector(d).matches(rs["metadata"].get("labels")):
                         self.queue.add(object_key(d))
 
     def _on_pod(self, old: Obj | None, new: Obj | None) -> None:
         """A Recreate rollout waits until the old pods are gone: their disappearance (or end)
         is its cue."""
         pod = new or old
-        if pod is None or (new is not None and (new.get("status") or {}).get("phase") not in FINISHED_PHASES):
+        if pod is None:
+            return
+        key = object_key(pod)
+        old_owner, new_owner = _replica_set_uid(old), _replica_set_uid(new)
+        if old_owner and old_owner != new_owner:
+            owned = self._pods_of.get(old_owner)
+            if owned is not None:
+                owned.discard(key)
+                if not owned:
+                    del self._pods_of[old_owner]
+        if new_owner:
+            self._pods_of[new_owner].add(key)
+        if new is not None and (new.get("status") or {}).get("phase") not in FINISHED_PHASES:
             return
         ref = controller_of(pod)
         if ref is None or ref.get("kind") != "ReplicaSet":
@@ -215,10 +243,8 @@ class DeploymentController(Controller):
         orphans it adopts; ones it controls that stopped matching are released."""
         md = d["metadata"]
         owned = []
-        for rs in self.replica_sets.items():
+        for rs in self.replica_sets.in_namespace(md["namespace"]):
             rs_md = rs["metadata"]
-            if rs_md["namespace"] != md["namespace"]:
-                continue
             ref = controller_of(rs)
             matches = selector.matches(rs_md.get("labels"))
             refs = rs_md.get("ownerReferences") or []
@@ -326,12 +352,13 @@ class DeploymentController(Controller):
         old = [rs for name, rs in p.replica_sets.items() if name != new_name]
         if any(int((rs.get("status") or {}).get("replicas") or 0) > 0 for rs in old):
             return True
-        old_uids = {rs["metadata"]["uid"] for rs in old}
-        for pod in self.pods.items():
-            ref = controller_of(pod)
-            if ref is not None and ref.get("uid") in old_uids and \
-                    (pod.get("status") or {}).get("phase") not in FINISHED_PHASES:
-                return True
+        for rs in old:
+            uid = rs["metadata"]["uid"]
+            for key in self._pods_of.get(uid, ()):
+                pod = self.pods.get(key)
+                if pod is not None and (controller_of(pod) or {}).get("uid") == uid and \
+                        (pod.get("status") or {}).get("phase") not in FINISHED_PHASES:
+                    return True
         return False
 
     async def _write_status(self, p: _Pass, status: Obj) -> None:
@@ -343,6 +370,14 @@ class DeploymentController(Controller):
         with contextlib.suppress(NotFoundError):
             self.deployments.note(await self.client.replace(
                 resource_path(API_VERSION, "deployments", md["namespace"], md["name"], "status"), body))
+
+
+def _replica_set_uid(pod: Obj | None) -> str | None:
+    """The uid of the ReplicaSet controlling the pod, if a ReplicaSet does."""
+    ref = controller_of(pod) if pod is not None else None
+    if ref is None or ref.get("kind") != "ReplicaSet":
+        return None
+    return str(ref.get("uid") or "") or None
 
 
 def _selector(d: Obj) -> LabelSelector:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from minikube_py.client.rest import ApiClient
+from minikube_py.model.nodeipam import DEFAULT_NODE_CIDR_MASK_SIZE
 from minikube_py.reconcilers.base import Controller
 from minikube_py.reconcilers.daemonset import DaemonSetController
 from minikube_py.reconcilers.deployment import DeploymentController
@@ -21,6 +22,7 @@ from minikube_py.reconcilers.nodeipam import NodeIpamController
 from minikube_py.reconcilers.nodelifecycle import NodeLifecycleController
 from minikube_py.reconcilers.replication import REPLICA_SETS, REPLICATION_CONTROLLERS, ReplicaController
 from minikube_py.reconcilers.scheduler import Scheduler
+from minikube_py.reconcilers.servicelb import ServiceLbController
 
 
 @dataclass(frozen=True)
@@ -31,8 +33,10 @@ class ControllerOptions:
     node_monitor_grace_period: float = 40.0
     # Seconds pods stay on an unreachable node when they only have the API's default toleration.
     pod_eviction_timeout: float = 300.0
-    # Pod addresses, a /24 of it per node.
+    # Pod addresses, one subnet of them per node.
     cluster_cidr: str = "10.244.0.0/16"
+    # Prefix length of each node's subnet (kube-controller-manager's --node-cidr-mask-size).
+    node_cidr_mask_size: int = DEFAULT_NODE_CIDR_MASK_SIZE
 
 
 def build_controllers(client: ApiClient, options: ControllerOptions) -> list[Controller]:
@@ -47,7 +51,8 @@ def build_controllers(client: ApiClient, options: ControllerOptions) -> list[Con
         DeploymentController(client),
         EndpointsController(client),
         EndpointSliceController(client),
-        NodeIpamController(client, options.cluster_cidr),
+        ServiceLbController(client),
+        NodeIpamController(client, options.cluster_cidr, options.node_cidr_mask_size),
         NodeLifecycleController(client, grace_period=options.node_monitor_grace_period,
                                 eviction_timeout=options.pod_eviction_timeout),
     ]

@@ -152,3 +152,23 @@ def test_privileged_needs_the_node_to_allow_it() -> None:
 def test_spec_hash_changes_with_the_image() -> None:
     assert spec_hash({"name": "c", "image": "a:1"}) != spec_hash({"name": "c", "image": "a:2"})
     assert spec_hash({"name": "c", "image": "a:1"}) == spec_hash({"image": "a:1", "name": "c"})
+
+
+def test_resolv_conf_follows_the_dns_policy() -> None:
+    from minikube_py.agent.containers import resolv_conf
+
+    base = pod()
+    assert resolv_conf(base, NODE) == ("nameserver 10.96.0.10\nsearch shop.svc.cluster.local svc.cluster.local "
+                                       "cluster.local\noptions ndots:5\n")
+    default = pod()
+    default["spec"]["dnsPolicy"] = "Default"
+    assert resolv_conf(default, NODE) is None
+    custom = pod()
+    custom["spec"].update(dnsPolicy="None", dnsConfig={"nameservers": ["192.0.2.53"], "searches": ["example.org"],
+                                                       "options": [{"name": "ndots", "value": "2"}, {"name": "edns0"}]})
+    assert resolv_conf(custom, NODE) == "nameserver 192.0.2.53\nsearch example.org\noptions ndots:2 edns0\n"
+    host = pod()
+    host["spec"]["hostNetwork"] = True
+    assert resolv_conf(host, NODE) is None
+    host["spec"]["dnsPolicy"] = "ClusterFirstWithHostNet"
+    assert resolv_conf(host, NODE).startswith("nameserver 10.96.0.10\n")

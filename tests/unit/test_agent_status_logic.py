@@ -1,5 +1,5 @@
-"""Pure kubelet logic: pod phase and conditions, image policies and credentials, SPDY frames, node
-subnets, probe thresholds, node status."""
+"""Pure kubelet logic: pod phase and conditions, image policies and credentials, SPDY frames, probe
+thresholds, node status."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from minikube_py.agent.probes import ProbeCounter
 from minikube_py.agent.runtime.base import LABEL_ATTEMPT, ContainerState, MachineInfo, RegistryAuth
 from minikube_py.agent.spdy import DICTIONARY, FLAG_FIN, PING, SYN_REPLY, SYN_STREAM, SpdySession
 from minikube_py.agent.status import ContainerView, Observed, phase, pod_status, should_restart
-from minikube_py.model.nodeipam import next_pod_cidr
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -113,12 +112,6 @@ def test_spdy_dictionary_primes_zlib() -> None:
     packed = zlib.compressobj(zdict=DICTIONARY)
     data = packed.compress(b"content-type") + packed.flush(zlib.Z_SYNC_FLUSH)
     assert zlib.decompressobj(zdict=DICTIONARY).decompress(data) == b"content-type"
-
-
-def test_node_subnets_skip_taken_and_overlapping_blocks() -> None:
-    assert next_pod_cidr("10.244.0.0/16", []) == "10.244.0.0/24"
-    assert next_pod_cidr("10.244.0.0/16", ["10.244.0.0/24", "10.244.1.0/24", "10.244.2.0/23"]) == "10.244.4.0/24"
-    assert next_pod_cidr("10.244.0.0/24", ["10.244.0.0/24"]) is None
 
 
 def test_probe_counter_crosses_thresholds_only() -> None:

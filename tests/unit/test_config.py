@@ -27,6 +27,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert cfg.datastore == "sqlite:////srv/pk/state.db"
     assert cfg.service_node_port_range == (30000, 32767)
     assert cfg.cluster_cidr == "10.244.0.0/16" and cfg.service_cidr == "10.96.0.0/12"
+    assert cfg.node_cidr_mask_size == 24
     assert cfg.kubernetes_service_ip == "10.96.0.1"
     assert cfg.tls is True and cfg.no_agent is False
     assert cfg.watch == WatchConfig(history=10_000, bookmark_interval=60.0)
@@ -76,6 +77,9 @@ def test_example_file_documents_every_key_with_its_default(tmp_path: Path) -> No
         ("tls: maybe\n", {}, r"tls: expected true or false"),
         ("cluster_cidr: 10.244.0.0/33\n", {}, r"cluster_cidr: '10\.244\.0\.0/33' is not a CIDR"),
         ("service_cidr: 10.244.0.0/20\n", {}, r"service_cidr: 10\.244\.0\.0/20 overlaps cluster_cidr"),
+        ("node_cidr_mask_size: 16\n", {}, r"node_cidr_mask_size: must be larger than the cluster CIDR's prefix"),
+        ("", {"node_cidr_mask_size": 31}, r"node_cidr_mask_size: must be at most 30 for IPv4"),
+        ("cluster_cidr: 10.0.0.0/24\n", {}, r"node_cidr_mask_size: must be larger .* /24, got 24"),
         ("service_node_port_range: 32767-30000\n", {}, r"service_node_port_range: need 1 <= low < high"),
         ("service_node_port_range: 0-10\n", {}, r"service_node_port_range: need 1 <= low"),
         ("service_node_port_range: 30000\n", {}, r"service_node_port_range: expected a range"),

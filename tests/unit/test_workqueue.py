@@ -1,7 +1,9 @@
 import asyncio
 
+import pytest
+
 from minikube_py.client.informer import object_key
-from minikube_py.reconcilers.base import WorkQueue
+from minikube_py.reconcilers.base import TokenBucket, WorkQueue
 
 
 def test_object_key() -> None:
@@ -46,3 +48,52 @@ async def test_retry_backs_off_exponentially_and_forget_resets() -> None:
     q.forget("a")
     q.retry("a")
     assert q._timers["a"].when() - loop.time() <= 0.011
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_token_bucket_lets_a_burst_through_then_spaces_reservations_at_its_rate() -> None:
+    clock = Clock()
+    bucket = TokenBucket(rate=10, burst=3, clock=clock)
+    assert [bucket.reserve() for _ in range(3)] == [0, 0, 0]
+    assert [round(bucket.reserve(), 3) for _ in range(3)] == [0.1, 0.2, 0.3]  # promised one after another
+    clock.now += 0.3  # the three promised tokens have come and gone
+    assert bucket.reserve() == pytest.approx(0.1)
+    clock.now += 60  # a long quiet spell refills the bucket, never beyond its burst
+    assert [bucket.reserve() for _ in range(3)] == [0, 0, 0]
+    assert bucket.reserve() == pytest.approx(0.1)
+
+
+async def test_retries_of_many_failing_keys_are_bounded_overall() -> None:
+    """Every key failing at once: the first ``burst`` retries follow their own back-off, the rest are
+    spread at the bucket's rate, each after the longer of the two delays."""
+    clock = Clock()
+    q = WorkQueue(base_delay=0.01, max_delay=1.0, retry_qps=10, retry_burst=5, clock=clock)
+    loop = asyncio.get_running_loop()
+    for n in range(20):
+        q.retry(n)
+    delays = [q._timers[n].when() - loop.time() for n in range(20)]
+    for timer in q._timers.values():
+        timer.cancel()
+    assert all(d <= 0.011 for d in delays[:5])  # the burst: the per-key back-off alone
+    assert [round(d, 1) for d in delays[5:]] == [round(0.1 * k, 1) for k in range(1, 16)]
+    assert max(delays) == pytest.approx(1.5, abs=0.01)  # 15 beyond the burst at 10/s
+
+
+async def test_a_long_back_off_still_takes_a_token() -> None:
+    clock = Clock()
+    q = WorkQueue(base_delay=0.01, max_delay=60.0, retry_qps=10, retry_burst=1, clock=clock)
+    loop = asyncio.get_running_loop()
+    q._failures["slow"] = 10  # back-off 10.24 s
+    q.retry("slow")
+    q.retry("fast")  # its own back-off is 10 ms, but the bucket's only token went to "slow"
+    assert q._timers["slow"].when() - loop.time() == pytest.approx(10.24, abs=0.01)
+    assert q._timers["fast"].when() - loop.time() == pytest.approx(0.1, abs=0.01)
+    for timer in q._timers.values():
+        timer.cancel()

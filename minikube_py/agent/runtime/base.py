@@ -190,8 +190,15 @@ class Runtime(Protocol):
 
     async def machine(self) -> MachineInfo: ...
 
-    async def ensure_network(self, name: str, subnet: str, gateway: str) -> None:
-        """Create the node's pod network (a bridge on ``subnet``) if it does not exist yet."""
+    async def ensure_network(self, name: str, subnet: str, gateway: str, *, masquerade: bool = True) -> None:
+        """Create the node's pod network (a bridge on ``subnet``) if it does not exist yet. Without
+        ``masquerade`` the engine leaves pod traffic's source address alone (the service proxy
+        masquerades only what leaves the cluster CIDR)."""
+        ...
+
+    async def write_resolv_conf(self, sandbox_id: str, content: str) -> bool:
+        """Make ``content`` the resolv.conf of a started sandbox and the containers that join it;
+        False when the engine's files are out of reach (a remote engine)."""
         ...
 
     async def list_containers(self, labels: Mapping[str, str]) -> list[ContainerState]:

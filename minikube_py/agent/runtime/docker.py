@@ -65,6 +65,14 @@ def _state(info: Mapping[str, Any]) -> ContainerState:
         oom_killed=bool(state.get("OOMKilled")), error=state.get("Error") or "", ip=ip or "")
 
 
+_MASQUERADE = "com.docker.network.bridge.enable_ip_masquerade"
+
+
+def _write_text(path: str, content: str) -> None:
+    with open(path, "w") as f:
+        f.write(content)
+
+
 def _demux(buffer: bytearray) -> list[tuple[int, bytes]]:
     """Split Docker's multiplexed stream (8-byte header: stream, 3 zero bytes, big-endian length)
     into (stream, payload) pieces, leaving an incomplete tail in ``buffer``."""
@@ -141,14 +149,19 @@ class DockerRuntime:
             architecture=_GOARCH.get(info.get("Architecture", platform.machine()), info.get("Architecture", "amd64")),
             runtime_version=f"docker://{version.get('Version', 'unknown')}")
 
-    async def ensure_network(self, name: str, subnet: str, gateway: str) -> None:
+    async def ensure_network(self, name: str, subnet: str, gateway: str, *, masquerade: bool = True) -> None:
         wanted = ipaddress.ip_network(subnet)
+        masq = "true" if masquerade else "false"
         for network in await self._docker.networks.list():
             if network.get("Name") != name and (network.get("Labels") or {}).get(LABEL_MANAGED) != "true":
                 continue
             config = (network.get("IPAM") or {}).get("Config") or []
             if network.get("Name") == name and any(c.get("Subnet") == subnet for c in config):
-                return
+                if (network.get("Options") or {}).get(_MASQUERADE, "true") == masq:
+                    return
+                if (await self._docker._query_json(f"networks/{network['Id']}")).get("Containers"):
+                    log.warning("pod network %s keeps masquerade=%s while pods use it", name, not masquerade)
+                    return
             overlapping = any(c.get("Subnet") and ipaddress.ip_network(c["Subnet"]).overlaps(wanted) for c in config)
             if network.get("Name") == name or overlapping:
                 # a leftover of an earlier pod CIDR or an earlier cluster on this engine; one still in use fails
@@ -158,9 +171,24 @@ class DockerRuntime:
         await self._docker.networks.create({
             "Name": name, "Driver": "bridge", "Labels": {LABEL_MANAGED: "true"},
             "IPAM": {"Config": [{"Subnet": subnet, "Gateway": gateway}]},
-            # pods talk to each other directly, and to the world through the node's address
-            "Options": {"com.docker.network.bridge.enable_ip_masquerade": "true"},
+            # pods talk to each other directly; to the world through the node's address, masqueraded by
+            # Docker or, with the service proxy, only when they leave the cluster CIDR
+            "Options": {_MASQUERADE: masq},
         })
+
+    async def write_resolv_conf(self, sandbox_id: str, content: str) -> bool:
+        """Rewrite the sandbox's resolv.conf, which containers joining its network share (as kubelet's
+        dockershim did): Docker would otherwise point pods at its embedded resolver on 127.0.0.11."""
+        info = await self._docker._query_json(f"containers/{sandbox_id}/json")
+        path = info.get("ResolvConfPath") or ""
+        if not path:
+            return False
+        try:
+            await asyncio.to_thread(_write_text, path, content)
+        except OSError as e:
+            log.debug("cannot rewrite %s: %s", path, e)
+            return False
+        return True
 
     async def list_containers(self, labels: Mapping[str, str]) -> list[ContainerState]:
         filters = {"label": [LABEL_MANAGED + "=true"] + [f"{k}={v}" for k, v in labels.items()]}

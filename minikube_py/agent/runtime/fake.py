@@ -68,6 +68,7 @@ class FakeRuntime:
         self._env: dict[str, dict[str, str]] = {}
         self._images: dict[str, str] = {}
         self._networks: dict[str, ipaddress.IPv4Network | ipaddress.IPv6Network] = {}
+        self.resolv_confs: dict[str, str] = {}  # sandbox id -> the resolv.conf the agent wrote
         self._addresses: dict[str, itertools.count[int]] = {}
         self._events: asyncio.Queue[RuntimeEvent] = asyncio.Queue()
 
@@ -78,9 +79,13 @@ class FakeRuntime:
         return MachineInfo(cpus=self._cpus, memory_bytes=self._memory, kernel_version=os.uname().release,
                            os_image="pykube fake runtime", runtime_version="fake://1")
 
-    async def ensure_network(self, name: str, subnet: str, gateway: str) -> None:
+    async def ensure_network(self, name: str, subnet: str, gateway: str, *, masquerade: bool = True) -> None:
         self._networks[name] = ipaddress.ip_network(subnet)
         self._addresses.setdefault(name, itertools.count(2))
+
+    async def write_resolv_conf(self, sandbox_id: str, content: str) -> bool:
+        self.resolv_confs[sandbox_id] = content
+        return True
 
     async def list_containers(self, labels: Mapping[str, str]) -> list[ContainerState]:
         return [c for c in self._containers.values() if all(c.labels.get(k) == v for k, v in labels.items())]

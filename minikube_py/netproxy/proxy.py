@@ -1,0 +1,210 @@
+"""The service proxy of one node: informers in, iptables rules, routes, DNS and listeners out.
+
+As kube-proxy's sync loop: informer handlers only record changes and wake the loop; the loop waits a
+moment so that a burst of changes (a Deployment scaling) costs one sync, then computes the whole
+desired state with pure functions (:mod:`.services`, :mod:`.rules`, :mod:`.routes`) and writes it.
+A periodic full resync repairs rules or routes someone removed behind our back.
+
+Modes (``--proxy-mode``): ``kernel`` DNATs in iptables so the data path never enters Python;
+``userspace`` REDIRECTs each service port to a local asyncio listener (:mod:`.userspace`) that splices
+the stream to an endpoint. Either way the cluster DNS (:mod:`.dns`) answers on this node at the
+kube-dns ClusterIP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from minikube_py.client.events import EventRecorder
+from minikube_py.client.informer import Informer
+from minikube_py.client.rest import ApiClient
+from minikube_py.netproxy import forwarding
+from minikube_py.netproxy.balancer import BackendSet, ServicePortName
+from minikube_py.netproxy.dns import ClusterDns, DnsServer, upstream_resolvers
+from minikube_py.netproxy.iptables import PythonIptables, RuleWriter
+from minikube_py.netproxy.routes import RouteTable, desired_routes
+from minikube_py.netproxy.rules import Redirect, desired_rules
+from minikube_py.netproxy.services import ServicePort, ServiceTable
+from minikube_py.netproxy.userspace import UserspaceProxier
+
+log = logging.getLogger(__name__)
+
+MODES = ("kernel", "userspace")
+#: changes arriving within this window are written in one sync (kube-proxy's minSyncPeriod, shorter:
+#: a pod that turns unready must leave the rotation within a couple of seconds)
+MIN_SYNC_INTERVAL = 0.2
+#: a full rewrite even without changes, to repair rules removed by someone else
+RESYNC_INTERVAL = 60.0
+
+
+@dataclass(frozen=True)
+class ProxyOptions:
+    node_name: str
+    mode: str = "kernel"
+    cluster_cidr: str = ""  # pod addresses of the whole cluster: masquerade only what leaves it
+    dns_ip: str = ""  # the kube-dns ClusterIP this node answers on ("" = no cluster DNS)
+    cluster_domain: str = "cluster.local"
+    routes: bool = True  # keep routes to the other nodes' pod subnets
+
+
+def _sysctl(path: str, value: str) -> None:
+    """Kernel settings the data path needs; failures are logged (a read-only /proc in a container)."""
+    try:
+        with open(f"/proc/sys/{path}", "w") as f:
+            f.write(value)
+    except OSError as e:
+        log.warning("cannot set %s=%s: %s", path.replace("/", "."), value, e)
+
+
+class ServiceProxy:
+    def __init__(self, client: ApiClient, options: ProxyOptions, *, writer: RuleWriter | None = None,
+                 routes: RouteTable | None = None, recorder: EventRecorder | None = None) -> None:
+        if options.mode not in MODES:
+            raise ValueError(f"proxy mode must be one of {', '.join(MODES)}, got {options.mode!r}")
+        self.options = options
+        self._client = client
+        self._writer = writer or PythonIptables()
+        self._routes = routes if routes is not None else (RouteTable() if options.routes else None)
+        self._recorder = recorder
+        self.table = ServiceTable()
+        self.dns = ClusterDns(options.cluster_domain)
+        self._changed = asyncio.Event()
+        self._services = Informer(client, "/api/v1/services")
+        self._slices = Informer(client, "/apis/discovery.k8s.io/v1/endpointslices")
+        self._nodes = Informer(client, "/api/v1/nodes")
+        self._services.add_handler(self._wake(self.table.on_service, self.dns.on_service))
+        self._slices.add_handler(self._wake(self.table.on_slice, self.dns.on_slice))
+        self._nodes.add_handler(self._on_node)
+        self._userspace = UserspaceProxier() if options.mode == "userspace" else None
+        self._dns_server: DnsServer | None = None
+        self._holders: dict[tuple[int, str], socket.socket] = {}
+        self._unavailable: set[tuple[int, str]] = set()
+        self._routes_wanted: dict[str, str] | None = None
+        self.synced = asyncio.Event()  # set after the first complete sync (tests and readiness)
+
+    def _wake(self, *handlers: Callable[[Any, Any], None]) -> Callable[[Any, Any], None]:
+        def handle(old: Any, new: Any) -> None:
+            for handler in handlers:
+                handler(old, new)
+            self._changed.set()
+        return handle
+
+    def _on_node(self, _old: Any, _new: Any) -> None:
+        if self._routes is not None:
+            wanted = desired_routes(self._nodes.items(), self.options.node_name)
+            if wanted != self._routes_wanted:
+                self._changed.set()
+
+    async def run(self) -> None:
+        opts = self.options
+        _sysctl("net/ipv4/ip_forward", "1")
+        if opts.mode == "kernel":
+            _sysctl("net/ipv4/conf/all/route_localnet", "1")  # NodePorts on 127.0.0.1, as kube-proxy
+        if opts.cluster_cidr:
+            await asyncio.to_thread(forwarding.open_forwarding, opts.cluster_cidr)
+        if opts.dns_ip:
+            self._dns_server = DnsServer(self.dns, upstream_resolvers(exclude=[opts.dns_ip]))
+        try:
+            dns_port = await self._dns_server.start() if self._dns_server else 0
+            async with asyncio.TaskGroup() as tasks:
+                for informer in (self._services, self._slices, self._nodes):
+                    tasks.create_task(informer.run(), name=f"proxy informer {informer.path}")
+                tasks.create_task(self._sync_loop(dns_port), name="proxy sync")
+        finally:
+            if self._dns_server is not None:
+                await self._dns_server.stop()
+            if self._userspace is not None:
+                await self._userspace.close()
+            for holder in self._holders.values():
+                holder.close()
+            self._holders.clear()
+
+    async def _sync_loop(self, dns_port: int) -> None:
+        await asyncio.gather(self._services.synced.wait(), self._slices.synced.wait(), self._nodes.synced.wait())
+        while True:
+            self._changed.clear()
+            try:
+                await self.sync(dns_port)
+                self.synced.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # a refused rule must not stop the proxy: the next change or resync retries
+                log.warning("service proxy sync failed: %s", e)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), RESYNC_INTERVAL)
+            await asyncio.sleep(MIN_SYNC_INTERVAL)
+
+    def _redirects(self, dns_port: int) -> list[Redirect]:
+        if not (self.options.dns_ip and dns_port):
+            return []
+        return [Redirect(self.options.dns_ip, 53, proto, dns_port, f"cluster DNS ({proto.lower()})")
+                for proto in ("UDP", "TCP")]
+
+    async def sync(self, dns_port: int) -> None:
+        opts = self.options
+        redirects = self._redirects(dns_port)
+        served = {(r.ip, r.port, r.protocol) for r in redirects}
+        ports = [p for p in self.table.ports() if (p.cluster_ip, p.port, p.protocol) not in served]
+        local_ports: dict[ServicePortName, int] = {}
+        if self._userspace is not None:
+            local_ports = await self._userspace.sync({
+                p.name: BackendSet(tuple((e.ip, e.port) for e in p.endpoints), p.affinity_seconds)
+                for p in ports if p.endpoints})
+        self._hold_node_ports(ports)
+        rules = desired_rules(ports, node=opts.node_name, cluster_cidr=opts.cluster_cidr, local_ports=local_ports,
+                              redirects=redirects)
+        await asyncio.to_thread(self._writer.apply, rules)
+        if self._routes is not None:
+            wanted = desired_routes(self._nodes.items(), opts.node_name)
+            await asyncio.to_thread(self._routes.sync, wanted)
+            self._routes_wanted = wanted
+
+    def _hold_node_ports(self, ports: list[ServicePort]) -> None:
+        """Keep every NodePort open on this node, as kube-proxy does, so no other program takes it; a
+        port another program already holds gets one Warning event and log line, not a crash."""
+        wanted = {(p.node_port, p.protocol): p for p in ports if p.node_port}
+        for key in list(self._holders):
+            if key not in wanted:
+                self._holders.pop(key).close()
+        self._unavailable &= wanted.keys()
+        for key, sp in wanted.items():
+            if key in self._holders or key in self._unavailable:
+                continue
+            port, protocol = key
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM if protocol == "TCP" else socket.SOCK_DGRAM)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(("0.0.0.0", port))
+                if protocol == "TCP":
+                    sock.listen(1)
+            except OSError as e:
+                sock.close()
+                self._unavailable.add(key)
+                reason = "address already in use" if e.errno == errno.EADDRINUSE else os.strerror(e.errno or 0)
+                message = (f'can\'t open port "nodePort for {sp.name.namespace}/{sp.name.name}'
+                           f'{":" + sp.name.port if sp.name.port else ""}" (:{port}/{protocol.lower()}), '
+                           f"skipping it: {reason}")
+                log.warning("%s", message)
+                if self._recorder is not None:
+                    service = self._services.get(f"{sp.name.namespace}/{sp.name.name}")
+                    if service is not None:
+                        self._recorder.emit(service, "Warning", "PortNotAvailable", message)
+                continue
+            self._holders[key] = sock
+
+
+def cleanup(*, routes: bool = True) -> None:
+    """Remove everything a proxy of this network namespace wrote: our iptables chains and the jumps
+    to them, the forwarding rules in Docker's backend, and pykube's routes."""
+    PythonIptables().cleanup()
+    forwarding.close_forwarding()
+    if routes:
+        RouteTable().cleanup()

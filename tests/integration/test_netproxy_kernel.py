@@ -1,0 +1,100 @@
+"""The proxy's kernel writers against a real kernel: python-iptables (legacy backend) and pyroute2, each
+run in a network namespace of the test's own so the host's tables and routes are never touched."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+APPLY = """
+import sys
+from minikube_py.netproxy.balancer import ServicePortName
+from minikube_py.netproxy.iptables import PythonIptables
+from minikube_py.netproxy.rules import desired_rules
+from minikube_py.netproxy.services import Endpoint, ServicePort
+
+def port(name, *ips, node_port=0):
+    return ServicePort(ServicePortName("default", name, "", "TCP"), "10.96.0.20" if name == "a" else "10.96.0.21",
+                       80, node_port, (), False, None, tuple(Endpoint(ip, 8080, "n") for ip in ips))
+
+writer = PythonIptables()
+for step in sys.argv[1:]:
+    if step == "both":
+        writer.apply(desired_rules([port("a", "10.244.1.5", "10.244.2.5"), port("b", "10.244.1.6", node_port=30080)],
+                                   node="n", cluster_cidr="10.244.0.0/16"))
+    elif step == "one":
+        writer.apply(desired_rules([port("a", "10.244.1.5")], node="n", cluster_cidr="10.244.0.0/16"))
+    elif step == "cleanup":
+        writer.cleanup()
+"""
+
+ROUTES = """
+import sys
+from minikube_py.netproxy.routes import RouteTable
+table = RouteTable()
+table.sync(dict(pair.split("=") for pair in sys.argv[1:]))
+print(sorted(table.current().items()))
+"""
+
+
+@pytest.fixture
+def netns() -> Iterator[str]:
+    name = f"pykube-test-{os.urandom(3).hex()}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        for cmd in (["link", "set", "lo", "up"], ["link", "add", "t0", "type", "veth", "peer", "name", "t1"],
+                    ["addr", "add", "10.50.0.1/24", "dev", "t0"], ["link", "set", "t0", "up"],
+                    ["link", "set", "t1", "up"]):
+            subprocess.run(["ip", "-n", name, *cmd], check=True)
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=True)
+
+
+def inside(netns: str, script: str, *args: str) -> str:
+    done = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-c", script, *args], capture_output=True,
+                          text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return done.stdout
+
+
+def saved(netns: str) -> str:
+    return subprocess.run(["ip", "netns", "exec", netns, "iptables-legacy-save"], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def our_lines(netns: str) -> list[str]:
+    return sorted(line for line in saved(netns).splitlines() if "PYKUBE" in line and not line.startswith("#"))
+
+
+def test_a_rule_set_is_written_whole_and_again_without_change(netns: str) -> None:
+    inside(netns, APPLY, "both")
+    first = our_lines(netns)
+    assert any("--dport 30080" in line for line in first)
+    assert sum(1 for line in first if "DNAT --to-destination" in line) == 3
+    inside(netns, APPLY, "both", "both")
+    assert our_lines(netns) == first  # idempotent: no duplicate jumps or rules
+
+
+def test_chains_of_a_gone_service_are_removed_and_cleanup_removes_everything(netns: str) -> None:
+    inside(netns, APPLY, "both", "one")
+    lines = our_lines(netns)
+    assert not any("10.96.0.21" in line or "30080" in line for line in lines)
+    assert sum(1 for line in lines if "DNAT --to-destination" in line) == 1
+    inside(netns, APPLY, "cleanup")
+    assert our_lines(netns) == []
+
+
+def test_routes_to_other_nodes_follow_the_wanted_set(netns: str) -> None:
+    got = inside(netns, ROUTES, "10.244.1.0/24=10.50.0.2", "10.244.2.0/24=10.50.0.3")
+    assert got.strip() == "[('10.244.1.0/24', '10.50.0.2'), ('10.244.2.0/24', '10.50.0.3')]"
+    assert inside(netns, ROUTES, "10.244.1.0/24=10.50.0.4").strip() == "[('10.244.1.0/24', '10.50.0.4')]"
+    assert inside(netns, ROUTES).strip() == "[]"
+    kernel = subprocess.run(["ip", "-n", netns, "route"], capture_output=True, text=True, check=True).stdout
+    assert "10.244." not in kernel
