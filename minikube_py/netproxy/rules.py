@@ -15,7 +15,9 @@ nat
       or the client's previous one under ClientIP affinity (``recent``), and goes to its
       PYKUBE-SEP-<hash>, which DNATs to the endpoint (masquerading a pod that reaches itself).
   POSTROUTING -> PYKUBE-POSTROUTING: pod traffic leaving the cluster CIDR is masqueraded (pod-to-pod
-      traffic across nodes keeps its source address), and so is every packet marked above.
+      traffic across nodes keeps its source address), and so is every packet marked above; source
+      ports are picked fully at random, as kube-proxy does, so that many short connections through
+      one NodePort do not collide on a port still held by a closing one (a 1 s SYN retry each).
 filter
   INPUT -> PYKUBE-EXTERNAL, FORWARD and OUTPUT -> PYKUBE-SERVICES: ports of services without a ready
       endpoint are rejected, so a client is refused at once instead of hanging.
@@ -211,11 +213,12 @@ def desired_rules(ports: Iterable[ServicePort], *, node: str, cluster_cidr: str,
     rules.add(NAT, MARK_MASQ, ("-j", "MARK", "--or-mark", "0x4000"))
     if cluster_cidr:
         rules.add(NAT, POSTROUTING, ("-s", cluster_cidr, "!", "-d", cluster_cidr,
-                                     *_comment("pod traffic leaving the cluster network"), "-j", "MASQUERADE"))
+                                     *_comment("pod traffic leaving the cluster network"), "-j", "MASQUERADE",
+                                     "--random-fully"))
     rules.add(NAT, POSTROUTING,
               ("-m", "mark", "!", "--mark", MASQ_MARK, "-j", "RETURN"),
               ("-j", "MARK", "--xor-mark", "0x4000"),
-              (*_comment("service traffic requiring SNAT"), "-j", "MASQUERADE"))
+              (*_comment("service traffic requiring SNAT"), "-j", "MASQUERADE", "--random-fully"))
     rules.add(FILTER, FORWARD,
               ("-m", "mark", "--mark", MASQ_MARK, *_comment("service traffic marked by pykube"), "-j", "ACCEPT"),
               ("-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"))

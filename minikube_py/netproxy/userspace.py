@@ -34,8 +34,8 @@ session's life), whose replies go back to the client from the listening socket. 
 datagram either way) for ``udp_idle_timeout`` are closed, as are sessions whose endpoint left the
 service (there is no established stream to protect, and a removed pod would black-hole the client
 until the timeout). A datagram arriving while there is no endpoint is dropped. Replies leave from the
-wildcard-bound listening socket, so their source is the address the route to the client prefers;
-with REDIRECT that is the incoming interface's address on ordinary single-homed nodes.
+listening socket, from the address the client sent to (:mod:`.udp`), so that conntrack undoes the
+REDIRECT and the client sees the service address answer.
 
 Errors of one connection or datagram are logged at debug level and touch nothing else.
 """
@@ -52,6 +52,7 @@ import struct
 from collections.abc import Mapping
 
 from minikube_py.netproxy.balancer import BackendSet, Endpoint, LoadBalancer, ServicePortName
+from minikube_py.netproxy.udp import enable_pktinfo, receive, reply
 
 log = logging.getLogger(__name__)
 
@@ -336,8 +337,9 @@ class _TcpListener:
 class _UdpSession:
     """One client address's datagrams, to and from the endpoint chosen when it opened."""
 
-    def __init__(self, listener: _UdpListener, client: tuple, endpoint: Endpoint) -> None:
+    def __init__(self, listener: _UdpListener, client: tuple, endpoint: Endpoint, local: bytes) -> None:
         self.client, self.endpoint = client, endpoint
+        self.local = local  # the address the client sent to: replies must come from it
         self._listener = listener
         self._loop = listener.loop
         self._sock = socket.socket(_family(endpoint[0]), socket.SOCK_DGRAM)
@@ -373,7 +375,7 @@ class _UdpSession:
                 self._listener.end_session(self)
                 return
             self.last_active = self._loop.time()
-            self._listener.reply(self.client, buffer[:n])
+            self._listener.reply(self, buffer[:n])
 
     def close(self) -> None:
         if self._sock.fileno() >= 0:
@@ -395,6 +397,7 @@ class _UdpListener:
         self._sock = socket.socket(_family(bind_host), socket.SOCK_DGRAM)
         try:
             self._sock.setblocking(False)
+            enable_pktinfo(self._sock)
             self._sock.bind((bind_host, 0))
         except BaseException:
             self._sock.close()
@@ -419,34 +422,34 @@ class _UdpListener:
     def _on_datagrams(self) -> None:
         for _ in range(_DATAGRAMS_PER_EVENT):
             try:
-                n, client = self._sock.recvfrom_into(self.buffer)
+                n, client, local = receive(self._sock, self.buffer)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
                 log.debug("%s: udp receive failed: %s", self.service, exc)
                 return
-            session = self._sessions.get(client) or self._open(client)
+            session = self._sessions.get(client) or self._open(client, local)
             if session is not None:
                 session.forward(self.buffer[:n])
 
-    def _open(self, client: tuple) -> _UdpSession | None:
+    def _open(self, client: tuple, local: bytes) -> _UdpSession | None:
         endpoint = self._balancer.next_endpoint(self.service, client[0])
         if endpoint is None:
             log.debug("%s: no endpoint, dropping a datagram from %s", self.service, client)
             return None
         try:
-            session = _UdpSession(self, client, endpoint)
+            session = _UdpSession(self, client, endpoint, local)
         except OSError as exc:
             log.debug("%s: udp session to %s failed: %s", self.service, endpoint, exc)
             return None
         self._sessions[client] = session
         return session
 
-    def reply(self, client: tuple, datagram: memoryview) -> None:
+    def reply(self, session: _UdpSession, datagram: memoryview) -> None:
         try:
-            self._sock.sendto(datagram, client)
+            reply(self._sock, datagram, session.client, session.local)
         except OSError as exc:
-            log.debug("%s: udp reply to %s failed: %s", self.service, client, exc)
+            log.debug("%s: udp reply to %s failed: %s", self.service, session.client, exc)
 
     def end_session(self, session: _UdpSession) -> None:
         if self._sessions.get(session.client) is session:

@@ -44,6 +44,39 @@ print(sorted(table.current().items()))
 """
 
 
+#: a UDP service on this node, served by the userspace proxier, asked from the node itself with a
+#: connected socket: the reply must come back from the service address, or the client never sees it
+UDP_FROM_SELF = """
+import asyncio, socket
+from minikube_py.netproxy.balancer import BackendSet, ServicePortName
+from minikube_py.netproxy.iptables import PythonIptables
+from minikube_py.netproxy.rules import desired_rules
+from minikube_py.netproxy.services import Endpoint, ServicePort
+from minikube_py.netproxy.userspace import UserspaceProxier
+
+async def main():
+    loop = asyncio.get_running_loop()
+    echo = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    echo.bind(("127.0.0.1", 0))
+    echo.setblocking(False)
+    port = echo.getsockname()[1]
+    loop.add_reader(echo, lambda: (lambda data, peer: echo.sendto(data.upper(), peer))(*echo.recvfrom(100)))
+    name = ServicePortName("default", "echo", "", "UDP")
+    proxier = UserspaceProxier()
+    local = await proxier.sync({name: BackendSet((("127.0.0.1", port),))})
+    service = ServicePort(name, "10.96.0.50", 53, 0, (), False, None, (Endpoint("127.0.0.1", port),))
+    PythonIptables().apply(desired_rules([service], node="n", cluster_cidr="", local_ports=local))
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    client.connect(("10.96.0.50", 53))
+    client.setblocking(False)
+    client.send(b"hello")
+    print((await asyncio.wait_for(loop.sock_recv(client, 100), 3)).decode())
+    await proxier.close()
+
+asyncio.run(main())
+"""
+
+
 @pytest.fixture
 def netns() -> Iterator[str]:
     name = f"pykube-test-{os.urandom(3).hex()}"
@@ -51,7 +84,7 @@ def netns() -> Iterator[str]:
     try:
         for cmd in (["link", "set", "lo", "up"], ["link", "add", "t0", "type", "veth", "peer", "name", "t1"],
                     ["addr", "add", "10.50.0.1/24", "dev", "t0"], ["link", "set", "t0", "up"],
-                    ["link", "set", "t1", "up"]):
+                    ["link", "set", "t1", "up"], ["route", "add", "default", "via", "10.50.0.2"]):
             subprocess.run(["ip", "-n", name, *cmd], check=True)
         yield name
     finally:
@@ -98,3 +131,7 @@ def test_routes_to_other_nodes_follow_the_wanted_set(netns: str) -> None:
     assert inside(netns, ROUTES).strip() == "[]"
     kernel = subprocess.run(["ip", "-n", netns, "route"], capture_output=True, text=True, check=True).stdout
     assert "10.244." not in kernel
+
+
+def test_a_udp_service_answers_a_client_on_its_own_node(netns: str) -> None:
+    assert inside(netns, UDP_FROM_SELF).strip() == "HELLO"

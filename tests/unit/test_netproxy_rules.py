@@ -96,7 +96,7 @@ def test_kernel_rules_balance_with_decreasing_probabilities() -> None:
 
 def test_pod_egress_is_masqueraded_only_outside_the_cluster_cidr() -> None:
     post = rules_of(desired_rules([], node="a", cluster_cidr=CIDR), NAT, POSTROUTING)
-    assert post[0].startswith(f"-s {CIDR} ! -d {CIDR}") and post[0].endswith("-j MASQUERADE")
+    assert post[0].startswith(f"-s {CIDR} ! -d {CIDR}") and post[0].endswith("-j MASQUERADE --random-fully")
 
 
 def test_no_endpoints_rejects_instead_of_hanging() -> None:
