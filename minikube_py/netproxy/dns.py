@@ -26,15 +26,21 @@ import os
 import socket
 from collections.abc import Coroutine, Iterable, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from dnslib import RCODE, DNSHeader, DNSQuestion, DNSRecord
 
 from minikube_py.netproxy.dnsrecords import Chase, ClusterDns, MalformedQuery
+from minikube_py.netproxy.udp import enable_pktinfo, receive, reply_from
 
 __all__ = ["ClusterDns", "DnsServer", "upstream_resolvers"]
 
 log = logging.getLogger(__name__)
+
+#: the largest UDP payload; queries are far smaller, but a truncated read would corrupt one
+_MAX_DATAGRAM = 65535
+#: datagrams one readiness event reads before the loop serves others
+_DATAGRAMS_PER_EVENT = 64
 
 #: idle TCP connections are closed after this long (RFC 7766 asks servers not to hold them forever)
 TCP_IDLE_TIMEOUT = 10.0
@@ -124,29 +130,54 @@ class _Exchange(asyncio.DatagramProtocol):
             self.reply.set_exception(exc or ConnectionResetError("closed"))
 
 
-class _UdpServer(asyncio.DatagramProtocol):
-    def __init__(self, server: DnsServer) -> None:
+class _UdpServer:
+    """The listening socket, read through readiness callbacks rather than a DatagramProtocol so that
+    each query's destination address is known (IP_PKTINFO) and its reply leaves from that address:
+    a query REDIRECTed from this node itself arrives at 127.0.0.1, and an answer from the node's own
+    address would not be un-NATed back to the kube-dns ClusterIP (see :mod:`.udp`)."""
+
+    def __init__(self, server: DnsServer, sock: socket.socket) -> None:
         self._server = server
         self._cached = server.records.cached
-        self.transport: asyncio.DatagramTransport | None = None
+        self._sock = sock
+        self._buffer = memoryview(bytearray(_MAX_DATAGRAM))
+        self._loop = asyncio.get_running_loop()
+        self.closed = False
+        enable_pktinfo(sock)
+        self._loop.add_reader(sock.fileno(), self._on_readable)
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # a DatagramTransport in effect, though 3.11's selector transport does not subclass it
-        self.transport = cast(asyncio.DatagramTransport, transport)
+    def _on_readable(self) -> None:
+        for _ in range(_DATAGRAMS_PER_EVENT):
+            try:
+                size, addr, local = receive(self._sock, self._buffer)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # ICMP errors about clients that went away
+                log.debug("DNS UDP socket: %s", exc)
+                return
+            data = bytes(self._buffer[:size])
+            answer = self._cached(data, True)
+            if answer is not None:
+                self.send(answer, addr, local)
+                continue
+            try:
+                self._server._udp_query(data, addr, local, self)
+            except Exception:  # a bug must cost one query, not the listener
+                log.exception("DNS query from %s failed", addr)
 
-    def datagram_received(self, data: bytes, addr: Any) -> None:
-        assert self.transport is not None
-        reply = self._cached(data, True)
-        if reply is not None:
-            self.transport.sendto(reply, addr)
+    def send(self, data: bytes, addr: Any, local: bytes) -> None:
+        if self.closed:
             return
         try:
-            self._server._udp_query(data, addr, self.transport)
-        except Exception:  # a bug must cost one query, not the listener
-            log.exception("DNS query from %s failed", addr)
+            reply_from(self._sock, data, addr, local)
+        except OSError as exc:
+            log.debug("DNS reply to %s: %s", addr, exc)
 
-    def error_received(self, exc: Exception) -> None:
-        log.debug("DNS UDP socket: %s", exc)  # ICMP errors about clients that went away
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._loop.remove_reader(self._sock.fileno())
+            self._sock.close()
 
 
 class DnsServer:
@@ -157,7 +188,7 @@ class DnsServer:
         self.upstreams: list[Upstream] = [_parse_upstream(text) for text in upstreams]
         self.forward_timeout = forward_timeout
         self.port: int | None = None
-        self._udp: asyncio.DatagramTransport | None = None
+        self._udp: _UdpServer | None = None
         self._tcp: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._forwarding = 0
@@ -165,15 +196,14 @@ class DnsServer:
     async def start(self, host: str = "0.0.0.0", port: int = 0) -> int:
         """Bind UDP and TCP on the same port (port 0: pick a free one that is free for both) and return it."""
         udp_sock, tcp_sock = _bind_pair(host, port)
-        loop = asyncio.get_running_loop()
         try:
-            self._udp, _ = await loop.create_datagram_endpoint(lambda: _UdpServer(self), sock=udp_sock)
+            self._udp = _UdpServer(self, udp_sock)
             self._tcp = await asyncio.start_server(self._serve_tcp, sock=tcp_sock, backlog=128)
         except BaseException:
-            udp_sock.close()
-            tcp_sock.close()
             if self._udp is not None:
                 self._udp.close()
+            udp_sock.close()
+            tcp_sock.close()
             raise
         self.port = udp_sock.getsockname()[1]
         return self.port
@@ -227,18 +257,15 @@ class DnsServer:
 
         return counted()
 
-    def _udp_query(self, packet: bytes, addr: Any, transport: asyncio.DatagramTransport) -> None:
+    def _udp_query(self, packet: bytes, addr: Any, local: bytes, udp: _UdpServer) -> None:
         outcome = self._handle(packet, udp=True)
         if isinstance(outcome, bytes):
-            transport.sendto(outcome, addr)
+            udp.send(outcome, addr, local)
         elif outcome is not None:
-            self._spawn(self._send_later(outcome, addr, transport))
+            self._spawn(self._send_later(outcome, addr, local, udp))
 
-    async def _send_later(self, reply: Coroutine[Any, Any, bytes], addr: Any,
-                          transport: asyncio.DatagramTransport) -> None:
-        wire = await reply
-        if not transport.is_closing():
-            transport.sendto(wire, addr)
+    async def _send_later(self, answer: Coroutine[Any, Any, bytes], addr: Any, local: bytes, udp: _UdpServer) -> None:
+        udp.send(await answer, addr, local)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coro)

@@ -39,7 +39,7 @@ def receive(sock: socket.socket, buffer: memoryview) -> tuple[int, Any, bytes]:
     return size, client, b""
 
 
-def reply(sock: socket.socket, data: bytes | memoryview, client: Any, local: bytes) -> None:
+def reply_from(sock: socket.socket, data: bytes | memoryview, client: Any, local: bytes) -> None:
     """Send ``data`` to ``client`` from ``local`` (as :func:`receive` gave it), or as routing picks."""
     if not local or local == _ANY:
         sock.sendto(data, client)

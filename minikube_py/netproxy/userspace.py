@@ -52,7 +52,7 @@ import struct
 from collections.abc import Mapping
 
 from minikube_py.netproxy.balancer import BackendSet, Endpoint, LoadBalancer, ServicePortName
-from minikube_py.netproxy.udp import enable_pktinfo, receive, reply
+from minikube_py.netproxy.udp import enable_pktinfo, receive, reply_from
 
 log = logging.getLogger(__name__)
 
@@ -447,7 +447,7 @@ class _UdpListener:
 
     def reply(self, session: _UdpSession, datagram: memoryview) -> None:
         try:
-            reply(self._sock, datagram, session.client, session.local)
+            reply_from(self._sock, datagram, session.client, session.local)
         except OSError as exc:
             log.debug("%s: udp reply to %s failed: %s", self.service, session.client, exc)
 

@@ -77,6 +77,35 @@ asyncio.run(main())
 """
 
 
+#: the cluster DNS asked from the node itself (as a hostNetwork pod or the node's tools do)
+DNS_FROM_SELF = """
+import asyncio, socket
+from dnslib import DNSRecord
+from minikube_py.netproxy.dns import ClusterDns, DnsServer
+from minikube_py.netproxy.iptables import PythonIptables
+from minikube_py.netproxy.rules import Redirect, desired_rules
+
+async def main():
+    records = ClusterDns()
+    records.on_service(None, {"metadata": {"namespace": "default", "name": "web"},
+                              "spec": {"clusterIP": "10.96.0.20", "ports": [{"port": 80}]}})
+    server = DnsServer(records, [])
+    port = await server.start()
+    PythonIptables().apply(desired_rules([], node="n", cluster_cidr="", redirects=[
+        Redirect("10.96.0.10", 53, "UDP", port, "cluster DNS")]))
+    loop = asyncio.get_running_loop()
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    client.connect(("10.96.0.10", 53))
+    client.setblocking(False)
+    client.send(DNSRecord.question("web.default.svc.cluster.local").pack())
+    answer = DNSRecord.parse(await asyncio.wait_for(loop.sock_recv(client, 512), 3))
+    print(answer.rr[0].rdata)
+    await server.stop()
+
+asyncio.run(main())
+"""
+
+
 @pytest.fixture
 def netns() -> Iterator[str]:
     name = f"pykube-test-{os.urandom(3).hex()}"
@@ -135,3 +164,7 @@ def test_routes_to_other_nodes_follow_the_wanted_set(netns: str) -> None:
 
 def test_a_udp_service_answers_a_client_on_its_own_node(netns: str) -> None:
     assert inside(netns, UDP_FROM_SELF).strip() == "HELLO"
+
+
+def test_the_cluster_dns_answers_a_client_on_its_own_node(netns: str) -> None:
+    assert inside(netns, DNS_FROM_SELF).strip() == "10.96.0.20"
