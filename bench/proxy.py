@@ -101,12 +101,12 @@ while time.monotonic() < end:
             except BlockingIOError:
                 break
             began = sent.pop(struct.unpack(">H", reply[:2])[0], None)
-            if began is not None:
+            if began is not None and struct.unpack(">H", reply[6:8])[0] >= 1:  # counted only with an answer
                 lat.append((time.perf_counter() - began) * 1000)
     else:
         sent.clear()  # lost: send again
 lat.sort()
-print(len(lat) / seconds, lat[len(lat) // 2], lat[int(len(lat) * 0.99)])
+print(len(lat) / seconds, lat[len(lat) // 2] if lat else 0, lat[int(len(lat) * 0.99)] if lat else 0)
 """
 
 
