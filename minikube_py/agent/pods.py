@@ -1,9 +1,10 @@
 """The kubelet's pod loop: one worker per pod drives the runtime toward the pod's spec.
 
 Each pass is level-triggered: look at the pod's containers (found by labels, so an agent restart adopts
-what is running), decide what to create, start, kill or remove, do it, and write the status back only
-when it changed. Passes run on pod updates, runtime events of the pod's containers, probe transitions,
-back-off deadlines, Secret/ConfigMap changes, and a periodic resync.
+what is running), let :func:`~minikube_py.agent.plan.plan_pod` decide what to create, start, kill or
+remove, carry that out (runtime calls, events), and write the status back only when it changed. Passes
+run on pod updates, runtime events of the pod's containers, probe transitions, back-off deadlines,
+Secret/ConfigMap changes, and a periodic resync.
 """
 
 from __future__ import annotations
@@ -15,19 +16,31 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from minikube_py.agent.containers import app_spec, resolv_conf, sandbox_spec, spec_hash
+from minikube_py.agent.containers import app_spec, resolv_conf, sandbox_spec
 from minikube_py.agent.context import NodeContext
 from minikube_py.agent.env import ConfigError, expand_command, resolve_env
 from minikube_py.agent.images import ImageError, ImageManager
+from minikube_py.agent.plan import (
+    Action,
+    CreateSandbox,
+    KillContainer,
+    ReleasePod,
+    RemoveContainer,
+    RestartBackoff,
+    StartContainer,
+    StartProbing,
+    Stop,
+    StopContainers,
+    WaitBackOff,
+    by_container_name,
+    plan_pod,
+)
 from minikube_py.agent.probes import ContainerProber
 from minikube_py.agent.runtime.base import (
-    LABEL_ATTEMPT,
     LABEL_CONTAINER_KIND,
-    LABEL_CONTAINER_NAME,
     LABEL_GRACE,
     LABEL_NODE,
     LABEL_POD_UID,
-    LABEL_SPEC_HASH,
     SANDBOX_NAME,
     ContainerState,
     CreateError,
@@ -35,7 +48,7 @@ from minikube_py.agent.runtime.base import (
     Runtime,
     RuntimeFailure,
 )
-from minikube_py.agent.status import ContainerView, Observed, pod_status, should_restart
+from minikube_py.agent.status import ContainerView, Observed, pod_status
 from minikube_py.agent.volumes import VolumeError, VolumeManager
 from minikube_py.client.errors import ApiError, ConflictError, NotFoundError
 from minikube_py.client.events import EventRecorder
@@ -46,25 +59,10 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
 RESYNC_SECONDS = 10.0
-BACKOFF_START = 10.0
-BACKOFF_MAX = 300.0
-#: a container that ran this long has its restart back-off reset, as kubelet
-BACKOFF_RESET_AFTER = 600.0
-#: previous attempts kept per container name: one, for `kubectl logs --previous` and lastState
-KEEP_PREVIOUS = 1
 
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _attempt(state: ContainerState) -> int:
-    return int(state.labels.get(LABEL_ATTEMPT, "0"))
-
-
-def _ended(state: ContainerState) -> bool:
-    """The attempt is over: it exited, or the engine could not start it (which counts as a failure)."""
-    return not state.running and (state.status != "created" or bool(state.error))
 
 
 class PodServices:
@@ -97,7 +95,7 @@ class PodWorker:
         self._s = services
         self._wake = asyncio.Event()
         self._wake.set()
-        self._backoff: dict[str, tuple[float, float]] = {}  # name → (delay, not before monotonic)
+        self._backoff: dict[str, RestartBackoff] = {}  # container name → its restart back-off
         self._waiting: dict[str, tuple[str, str]] = {}
         self._probers: dict[str, ContainerProber] = {}  # container id → prober
         self._last_status: Obj | None = None
@@ -149,199 +147,153 @@ class PodWorker:
     # --- one pass -----------------------------------------------------------------------------------
 
     async def _observe(self) -> dict[str, list[ContainerState]]:
-        found = await self._s.runtime.list_containers({LABEL_POD_UID: self.uid, LABEL_NODE: self._s.node.name})
-        by_name: dict[str, list[ContainerState]] = {}
-        for state in found:
-            by_name.setdefault(state.labels.get(LABEL_CONTAINER_NAME, ""), []).append(state)
-        for states in by_name.values():
-            states.sort(key=_attempt, reverse=True)
-        return by_name
+        return by_container_name(
+            await self._s.runtime.list_containers({LABEL_POD_UID: self.uid, LABEL_NODE: self._s.node.name}))
 
     async def sync(self) -> bool:
         """One pass; True when the worker is finished (the pod is gone and its containers removed)."""
         self._next_deadline = None
         by_name = await self._observe()
-        if self.gone or self.pod["metadata"].get("deletionTimestamp"):
-            return await self._terminate(by_name)
-        spec = self.pod.get("spec") or {}
-        policy = spec.get("restartPolicy", "Always")
+        pod = self.pod  # one version of the pod for the whole pass: update() may swap it at any await
+        plan = plan_pod(pod, by_name, probes={cid: p.liveness_failure for cid, p in self._probers.items()},
+                        backoff=self._backoff, now=time.monotonic(), gone=self.gone,
+                        reported_phase=None if self._last_status is None else self._last_status.get("phase"))
+        if plan.done:
+            await self._carry_out(pod, plan.actions, None)
+            return True
+        spec = pod.get("spec") or {}
         if self._start_time is None:
             self._start_time = _now()
         if self.refresh_volumes:
             self.refresh_volumes = False
-            self._s.volumes.refresh(self.pod, secret=self._s.secret, configmap=self._s.configmap)
-        if not self._finished(by_name):
-            await self._drive(by_name, spec, policy)
+            self._s.volumes.refresh(pod, secret=self._s.secret, configmap=self._s.configmap)
+        if plan.actions:
+            sandbox = (by_name.get(SANDBOX_NAME) or [None])[0]
+            await self._carry_out(pod, plan.actions, sandbox)
             by_name = await self._observe()
-        await self._write_status(by_name, spec, policy)
+        await self._write_status(by_name, spec, spec.get("restartPolicy", "Always"))
         return False
 
-    def _finished(self, by_name: dict[str, list[ContainerState]]) -> bool:
-        """A pod that reached Succeeded/Failed is never driven again: by this worker's own last report,
-        or, for a worker new after an agent restart, by the phase the pod object already carries."""
-        if self._last_status is not None:
-            phase = self._last_status.get("phase")
-        elif by_name:
-            phase = (self.pod.get("status") or {}).get("phase")
-        else:
-            return False
-        return phase in ("Succeeded", "Failed")
+    async def _carry_out(self, pod: Obj, actions: list[Action], sandbox: ContainerState | None) -> None:
+        """The plan's actions in order; ``sandbox`` is the pod's running sandbox, or the one the plan
+        creates first (when that fails, the actions needing it wait for the next pass)."""
+        runtime = self._s.runtime
+        for action in actions:
+            match action:
+                case CreateSandbox():
+                    sandbox = await self._start_sandbox(pod)
+                    if sandbox is None:
+                        return
+                case KillContainer():
+                    await self._kill(pod, action)
+                case RemoveContainer():
+                    await runtime.remove_container(action.id)
+                case StartProbing():
+                    assert sandbox is not None
+                    self._start_prober(pod, action.container, action.id, sandbox.ip or self._s.node.ip)
+                case WaitBackOff():
+                    self._waiting[action.name] = ("CrashLoopBackOff", action.message)
+                    self._s.recorder.emit(pod, "Warning", "BackOff", action.event)
+                    self._wake_at(action.until)
+                case StartContainer():
+                    assert sandbox is not None
+                    if action.backoff is not None:
+                        self._backoff[action.name] = action.backoff
+                    if action.replaces is not None:
+                        await runtime.remove_container(action.replaces)
+                    await self._create_and_start(pod, action, sandbox)
+                case StopContainers():
+                    await self.stop_probers()
+                    await asyncio.gather(*(self._stop_one(pod, stop, action) for stop in action.stops))
+                case ReleasePod():
+                    self._s.volumes.teardown(self.uid)
+                    self._s.images.forget(self.uid)
+                    if action.delete_object and not self.gone:  # gone may have turned true meanwhile
+                        with contextlib.suppress(NotFoundError, ConflictError):
+                            await self._s.client.delete(self._path, grace_period_seconds=0, uid=self.uid)
 
-    async def _drive(self, by_name: dict[str, list[ContainerState]], spec: Obj, policy: str) -> None:
-        sandbox = (by_name.get(SANDBOX_NAME) or [None])[0]
-        if sandbox is None or not sandbox.running:
-            sandbox = await self._start_sandbox(sandbox, by_name)
-            if sandbox is None:
-                return
-        pod_ip = sandbox.ip or self._s.node.ip
-        for container in spec.get("initContainers") or []:
-            current = (by_name.get(container["name"]) or [None])[0]
-            if current is not None and _ended(current) and current.exit_code == 0:
-                continue
-            if current is not None and current.running:
-                return
-            if current is not None and not should_restart("OnFailure" if policy == "Always" else policy,
-                                                          current.exit_code):
-                return
-            await self._start_with_backoff(container, "init", current, sandbox, pod_ip)
-            return
-        for container in spec.get("containers") or []:
-            await self._drive_app(container, (by_name.get(container["name"]) or [None])[0], sandbox, pod_ip, policy)
-        for states in by_name.values():  # old attempts beyond the one kept for --previous
-            for old in states[1 + KEEP_PREVIOUS:]:
-                await self._s.runtime.remove_container(old.id)
-
-    async def _drive_app(self, container: Obj, current: ContainerState | None, sandbox: ContainerState,
-                         pod_ip: str, policy: str) -> None:
-        name = container["name"]
-        if current is not None and current.running:
-            prober = self._probers.get(current.id)
-            if current.labels.get(LABEL_SPEC_HASH) != spec_hash(container):
-                await self._kill(current, f"Container {name} definition changed, will be restarted")
-            elif prober is not None and prober.liveness_failure:
-                await self._kill(current, f"Container {name} failed {prober.liveness_failure.split()[0].lower()} "
-                                          "probe, will be restarted")
-            elif prober is None:
-                self._start_prober(container, current, pod_ip)
-            return
-        if current is not None and _ended(current) and not should_restart(policy, current.exit_code):
-            return
-        await self._start_with_backoff(container, "app", current, sandbox, pod_ip)
-
-    async def _kill(self, state: ContainerState, message: str) -> None:
-        self._s.recorder.emit(self.pod, "Normal", "Killing", message)
-        prober = self._probers.pop(state.id, None)
+    async def _kill(self, pod: Obj, action: KillContainer) -> None:
+        if action.message is not None:
+            self._s.recorder.emit(pod, "Normal", "Killing", action.message)
+        prober = self._probers.pop(action.id, None)
         if prober is not None:
             await prober.stop()
-        grace = float((self.pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
-        await self._s.runtime.stop_container(state.id, grace)
+        await self._s.runtime.stop_container(action.id, action.grace)
         self.wake()
 
-    async def _start_sandbox(self, dead: ContainerState | None, by_name: dict[str, list[ContainerState]]
-                             ) -> ContainerState | None:
+    async def _start_sandbox(self, pod: Obj) -> ContainerState | None:
         runtime = self._s.runtime
-        if dead is not None:  # the network namespace went with it: every container must start over
-            for name, states in by_name.items():
-                if name != SANDBOX_NAME and states and states[0].running:
-                    await runtime.stop_container(states[0].id, 0)
-            await runtime.remove_container(dead.id)
         try:
-            self._s.volumes.setup(self.pod, secret=self._s.secret, configmap=self._s.configmap)
+            self._s.volumes.setup(pod, secret=self._s.secret, configmap=self._s.configmap)
         except VolumeError as e:
-            self._s.recorder.emit(self.pod, "Warning", "FailedMount", e.message)
+            self._s.recorder.emit(pod, "Warning", "FailedMount", e.message)
             self._retry_in(2.0)
             return None
         try:
-            sandbox_id = await runtime.create_container(sandbox_spec(self.pod, self._s.node))
+            sandbox_id = await runtime.create_container(sandbox_spec(pod, self._s.node))
             await runtime.start_container(sandbox_id)
-            resolv = resolv_conf(self.pod, self._s.node)
-            if resolv is not None and not (self.pod.get("spec") or {}).get("hostNetwork"):
+            resolv = resolv_conf(pod, self._s.node)
+            if resolv is not None and not (pod.get("spec") or {}).get("hostNetwork"):
                 await runtime.write_resolv_conf(sandbox_id, resolv)
         except RuntimeFailure as e:
-            self._s.recorder.emit(self.pod, "Warning", "FailedCreatePodSandBox",
-                                          f"Failed to create pod sandbox: {e.message}")
+            self._s.recorder.emit(pod, "Warning", "FailedCreatePodSandBox", f"Failed to create pod sandbox: {e.message}")
             self._retry_in(2.0)
             return None
         return await runtime.inspect(sandbox_id)
 
-    def _retry_in(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
+    def _wake_at(self, deadline: float) -> None:
         self._next_deadline = deadline if self._next_deadline is None else min(self._next_deadline, deadline)
 
-    async def _start_with_backoff(self, container: Obj, kind: str, previous: ContainerState | None,
-                                  sandbox: ContainerState, pod_ip: str) -> None:
-        name = container["name"]
-        md = self.pod["metadata"]
-        if previous is not None and _ended(previous):
-            ran = 0.0
-            if previous.started_at and previous.finished_at:
-                ran = (previous.finished_at - previous.started_at).total_seconds()
-            delay, not_before = self._backoff.get(name, (0.0, 0.0))
-            if ran >= BACKOFF_RESET_AFTER:
-                delay, not_before = 0.0, 0.0
-            if time.monotonic() < not_before:
-                message = f"back-off {delay:.0f}s restarting failed container={name} pod={md['name']}_{md['namespace']}({md['uid']})"
-                self._waiting[name] = ("CrashLoopBackOff", message)
-                self._s.recorder.emit(self.pod, "Warning", "BackOff",
-                                              f"Back-off restarting failed container {name} in pod "
-                                              f"{md['name']}_{md['namespace']}({md['uid']})")
-                self._next_deadline = not_before if self._next_deadline is None else min(self._next_deadline, not_before)
-                return
-            delay = BACKOFF_START if delay == 0 else min(delay * 2, BACKOFF_MAX)
-            self._backoff[name] = (delay, time.monotonic() + delay)
-        attempt = 0 if previous is None else _attempt(previous) + (1 if _ended(previous) else 0)
-        if previous is not None and not _ended(previous):  # created by an agent that died before starting it
-            await self._s.runtime.remove_container(previous.id)
-        await self._create_and_start(container, kind, attempt, sandbox, pod_ip)
+    def _retry_in(self, seconds: float) -> None:
+        self._wake_at(time.monotonic() + seconds)
 
-    async def _create_and_start(self, container: Obj, kind: str, attempt: int, sandbox: ContainerState,
-                                pod_ip: str) -> None:
-        name = container["name"]
+    async def _create_and_start(self, pod: Obj, action: StartContainer, sandbox: ContainerState) -> None:
+        container, name = action.container, action.name
+        pod_ip = sandbox.ip or self._s.node.ip
         s = self._s
-        pull_secrets = [sec for ref in (self.pod.get("spec") or {}).get("imagePullSecrets") or []
-                        if (sec := s.secret(self.pod["metadata"]["namespace"], ref.get("name", ""))) is not None]
+        pull_secrets = [sec for ref in (pod.get("spec") or {}).get("imagePullSecrets") or []
+                        if (sec := s.secret(pod["metadata"]["namespace"], ref.get("name", ""))) is not None]
         try:
-            await s.images.ensure(self.pod, container, pull_secrets)
+            await s.images.ensure(pod, container, pull_secrets)
         except ImageError as e:
             self._waiting[name] = (e.reason, e.message)
             self._retry_in(1.0 if e.reason == "ErrImagePull" else 5.0)
             return
         try:
-            env = resolve_env(self.pod, container, secret=s.secret, configmap=s.configmap,
+            env = resolve_env(pod, container, secret=s.secret, configmap=s.configmap,
                               services=s.services.items(), node=s.node, pod_ip=pod_ip)
             command, args = expand_command(container, env)
-            runtime_spec = app_spec(self.pod, container, kind=kind, attempt=attempt, sandbox_id=sandbox.id, env=env,
-                                    mounts=s.volumes.mounts(self.pod, container), node=s.node, command=command,
+            runtime_spec = app_spec(pod, container, kind=action.kind, attempt=action.attempt, sandbox_id=sandbox.id,
+                                    env=env, mounts=s.volumes.mounts(pod, container), node=s.node, command=command,
                                     args=args)
         except ConfigError as e:
             self._waiting[name] = ("CreateContainerConfigError", e.message)
-            s.recorder.emit(self.pod, "Warning", "Failed", f"Error: {e.message}")
+            s.recorder.emit(pod, "Warning", "Failed", f"Error: {e.message}")
             self._retry_in(2.0)
             return
         try:
             container_id = await s.runtime.create_container(runtime_spec)
         except (CreateError, ImageNotPresent) as e:
             self._waiting[name] = ("CreateContainerError", e.message)
-            s.recorder.emit(self.pod, "Warning", "Failed", f"Error: {e.message}")
+            s.recorder.emit(pod, "Warning", "Failed", f"Error: {e.message}")
             self._retry_in(2.0)
             return
         self._waiting.pop(name, None)
-        s.recorder.emit(self.pod, "Normal", "Created", f"Created container {name}")
+        s.recorder.emit(pod, "Normal", "Created", f"Created container {name}")
         try:
             await s.runtime.start_container(container_id)
         except CreateError as e:
-            s.recorder.emit(self.pod, "Warning", "Failed", f"Error: {e.message}")
+            s.recorder.emit(pod, "Warning", "Failed", f"Error: {e.message}")
             self.wake()
             return
-        s.recorder.emit(self.pod, "Normal", "Started", f"Started container {name}")
-        if kind == "app":
-            state = await s.runtime.inspect(container_id)
-            self._start_prober(container, state, pod_ip)
+        s.recorder.emit(pod, "Normal", "Started", f"Started container {name}")
+        if action.kind == "app":
+            self._start_prober(pod, container, container_id, pod_ip)
 
-    def _start_prober(self, container: Obj, state: ContainerState, pod_ip: str) -> None:
-        prober = ContainerProber(self._s.runtime, self.pod, container, state.id, pod_ip, on_change=self.wake,
+    def _start_prober(self, pod: Obj, container: Obj, container_id: str, pod_ip: str) -> None:
+        prober = ContainerProber(self._s.runtime, pod, container, container_id, pod_ip, on_change=self.wake,
                                  recorder=self._s.recorder)
-        self._probers[state.id] = prober
+        self._probers[container_id] = prober
         prober.start()
 
     # --- status -------------------------------------------------------------------------------------
@@ -385,40 +337,18 @@ class PodWorker:
             self.gone = True
             self.wake()
 
-    # --- termination --------------------------------------------------------------------------------
+    # --- deletion -----------------------------------------------------------------------------------
 
-    async def _terminate(self, by_name: dict[str, list[ContainerState]]) -> bool:
-        """Graceful deletion (deletionTimestamp set) or clean-up of a pod that no longer exists."""
-        await self.stop_probers()
-        spec = self.pod.get("spec") or {}
-        grace = self.pod["metadata"].get("deletionGracePeriodSeconds", spec.get("terminationGracePeriodSeconds", 30))
-        running = [states[0] for name, states in by_name.items() if name != SANDBOX_NAME and states and states[0].running]
-        hooks = {c["name"]: c for c in spec.get("containers") or []}
-        await asyncio.gather(*(self._stop_one(state, hooks.get(state.labels.get(LABEL_CONTAINER_NAME, "")), grace)
-                               for state in running))
-        for states in by_name.values():
-            for state in states:
-                await self._s.runtime.remove_container(state.id)
-        self._s.volumes.teardown(self.uid)
-        self._s.images.forget(self.uid)
-        if not self.gone:
-            with contextlib.suppress(NotFoundError, ConflictError):
-                await self._s.client.delete(self._path, grace_period_seconds=0, uid=self.uid)
-        return True
-
-    async def _stop_one(self, state: ContainerState, container: Obj | None, grace: float) -> None:
-        name = state.labels.get(LABEL_CONTAINER_NAME, "")
-        deadline = time.monotonic() + grace
-        pre_stop = ((container or {}).get("lifecycle") or {}).get("preStop") or {}
-        if "exec" in pre_stop and grace > 0:
+    async def _stop_one(self, pod: Obj, stop: Stop, action: StopContainers) -> None:
+        deadline = time.monotonic() + action.grace
+        if stop.pre_stop is not None:
             try:
-                await self._s.runtime.exec_run(state.id, pre_stop["exec"].get("command") or [], grace)
+                await self._s.runtime.exec_run(stop.id, list(stop.pre_stop), action.grace)
             except (TimeoutError, RuntimeFailure) as e:
-                self._s.recorder.emit(self.pod, "Warning", "FailedPreStopHook",
-                                              f"PreStopHook failed: {e}")
-        if not self.gone:
-            self._s.recorder.emit(self.pod, "Normal", "Killing", f"Stopping container {name}")
-        await self._s.runtime.stop_container(state.id, max(0.0, deadline - time.monotonic()))
+                self._s.recorder.emit(pod, "Warning", "FailedPreStopHook", f"PreStopHook failed: {e}")
+        if action.announce and not self.gone:  # gone may have turned true during the hook (a force delete)
+            self._s.recorder.emit(pod, "Normal", "Killing", f"Stopping container {stop.name}")
+        await self._s.runtime.stop_container(stop.id, max(0.0, deadline - time.monotonic()))
 
 
 class PodManager:
