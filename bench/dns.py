@@ -11,8 +11,9 @@ AAAA (NODATA), SRV, PTR, headless and pod names and search-path misses (NXDOMAIN
 1. saturation: ``--inflight`` queries always outstanding: the most the server does on its core;
 2. fixed rate: ``--rate`` queries/s sent on a schedule, latency measured from when each query was due
    (so a stall counts against every query it delays): the latency at the load the issue asks for;
-3. cache misses: both again with every name new, so every query takes the dnslib path (the worst
-   case: real clients repeat names, and the cache answers repeats).
+3. cache misses: both again with every question new (half of them new names, NXDOMAIN; half existing
+   names in a new mix of cases, answered through dnslib): the worst case, as real clients repeat
+   questions and the cache answers repeats.
 
 Then, in this process, the table alone: how long 10,000 Services with their slices take to load, and
 what one Service update and one slice update cost with 1,000 versus 10,000 Services (flat: events are
@@ -277,12 +278,17 @@ def cycle(packets: list[bytes]) -> Iterator[bytes]:
         yield from packets
 
 
-def fresh_names() -> Iterator[bytes]:
-    """A new name each time (a search-path miss nobody asked before): the cache never helps."""
+def fresh_questions(asked: list[tuple[str, str]]) -> Iterator[bytes]:
+    """Questions nobody asked before, so the cache never helps: in turn a new search-path miss
+    (NXDOMAIN, written by hand) and an existing name in a new mix of upper and lower case (the full
+    dnslib path, as a resolver randomising case would cause)."""
+    rng = random.Random(3)
     n = 0
     while True:
         n += 1
         yield packet(f"host{n}.example.com.ns{n % NAMESPACES}.svc.{DOMAIN}", "A")
+        name, qtype = asked[n % len(asked)]
+        yield packet("".join(c.upper() if rng.random() < 0.5 else c for c in name), qtype)
 
 
 def measure(server: subprocess.Popen[bytes], run: Any, *run_args: Any) -> Phase:
@@ -319,7 +325,7 @@ def client_main(args: argparse.Namespace) -> None:
                 if len(client.pending) >= args.inflight:
                     client.receive(warm_phase, 1.0)
             client.settle()
-            misses = fresh_names()  # one stream for both miss phases: no name comes back
+            misses = fresh_questions(asked)  # one stream for both miss phases: no question comes back
             phases = [
                 measure(server, saturate, client, cycle(packets), args.inflight, args.seconds,
                         Phase(f"saturation, {args.inflight} in flight")),

@@ -359,6 +359,30 @@ def test_reply_cache_patches_the_id_and_forgets_changed_names() -> None:
     assert table.reply(query("example.org")) is None
 
 
+def test_hand_written_nxdomain_matches_dnslib() -> None:
+    table = ClusterDns()
+    table.on_service(None, service("web"))
+    rng = random.Random(3)
+    for i, name in enumerate([f"nope.default.svc.{D}", f"Example.ORG.default.svc.{D}", f"x.{D}",
+                              f"a-b.web.default.svc.{D}", f"_http._udp.web.default.svc.{D}"]):
+        for qtype in ("A", "AAAA", "SRV", "ANY"):
+            for edns in (None, 512, 4096):
+                request = DNSRecord.question("".join(c.upper() if rng.random() < 0.5 else c for c in name), qtype)
+                request.header.id, request.header.rd = i, rng.random() < 0.5
+                if edns is not None:
+                    request.add_ar(EDNS0(udp_len=edns))
+                packet = bytes(request.pack())
+                assert dnsrecords.read_simple_query(packet) is not None
+                fast = DNSRecord.parse(table.reply(packet))  # type: ignore[arg-type]
+                slow = table.answer(DNSRecord.parse(packet))
+                assert slow is not None
+                assert (fast.header.id, fast.header.bitmap) == (slow.header.id, slow.header.bitmap)
+                assert [str(q) for q in fast.questions] == [str(q) for q in slow.questions]
+                assert [(str(rr.rname), rr.rtype, rr.rclass, rr.ttl, str(rr.rdata)) for rr in fast.auth + fast.ar] == [
+                    (str(rr.rname), rr.rtype, rr.rclass, rr.ttl, str(rr.rdata)) for rr in slow.auth + slow.ar]
+                assert not fast.rr and rcode(fast) == "NXDOMAIN"
+
+
 def test_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(dnsrecords, "CACHE_LIMIT", 50)
     table = ClusterDns()
@@ -367,7 +391,7 @@ def test_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         table.reply(query(f"n{i}.{D}"))
         table.reply(query(f"web.default.svc.{D}", qid=i), udp=False)
     assert len(table._replies[True]) + len(table._replies[False]) == 50
-    assert sum(len(entries) for entries in table._replies_of.values()) == 50
+    assert sum(len(linked) if isinstance(linked, set) else 1 for linked in table._replies_of.values()) == 50
     assert table.cached(query(f"n199.{D}")) is not None and table.cached(query(f"n0.{D}")) is None
     table.on_service(service("web"), None)  # forgetting keeps the three in step
     assert len(table._replies[False]) == 0 and len(table._consulted) == len(table._replies[True]) == 49
