@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Every benchmark at a small size, after the tests in CI: each phase must complete and print its
+# figures (sizes still past the built-in thresholds: 300 nodes is more than a /16 holds at /24).
+# Times are printed, never asserted; a bench that stalls is stopped by its timeout and fails the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+run() {
+    echo "== bench $*"
+    timeout 900 .venv/bin/python "$@"
+}
+run bench/store.py
+run bench/api.py --pods 500 --concurrency 10 --watchers 10
+run bench/scheduler.py --pods 600 --nodes 300 --replicas 300
+run bench/pod_startup.py --pods 3 --replicas 5 --no-swarm
+run bench/dns.py --smoke
+run bench/splice.py --smoke
+run bench/proxy.py --smoke
