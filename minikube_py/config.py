@@ -1,10 +1,13 @@
-"""Server configuration: read once, from a YAML file < ``PYKUBE_*`` environment < command-line flags.
+"""Server and agent configuration: read once, from a YAML file < ``PYKUBE_*`` environment <
+command-line flags.
 
 Every setting has one name used everywhere: ``watch.history`` in the YAML file is the environment
-variable ``PYKUBE_WATCH_HISTORY`` and the flag ``watch_history`` (see :data:`SETTING_NAMES`). The
-result is an immutable :class:`ServerConfig` passed down to the components; nothing reads the
-environment later. Values are checked here, so a typo fails at start-up with the key and the source
-named instead of surfacing as a strange error in some component later.
+variable ``PYKUBE_WATCH_HISTORY`` and the flag ``--watch-history`` (see :data:`SETTING_NAMES`). It
+also has one default and one help text, both in its dataclass field (:func:`_doc`), from which the
+command line generates its options (:data:`SERVER_SETTINGS`, :data:`AGENT_SETTINGS`). The result is
+an immutable :class:`ServerConfig` passed down to the components; nothing reads the environment
+later. Values are checked here, so a typo fails at start-up with the key and the source named
+instead of surfacing as a strange error in some component later.
 """
 
 from __future__ import annotations
@@ -30,8 +33,10 @@ _FALSE = {"0", "false", "no", "off"}
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
-#: service proxy modes of a node; "" picks the runtime's default
-PROXY_MODES = ("", "kernel", "userspace", "none")
+#: container runtimes of a node
+RUNTIMES = ("docker", "fake")
+#: service proxy modes of a node; an empty setting picks the runtime's default
+PROXY_MODES = ("kernel", "userspace", "none")
 
 
 class ConfigError(ValueError):
@@ -44,6 +49,11 @@ def default_data_dir() -> Path:
     if os.geteuid() == 0:
         return Path("/var/lib/pykube")
     return Path.home() / ".local" / "share" / "pykube"
+
+
+def default_agent_data_dir() -> Path:
+    """The server's data directory with ``-agent`` appended, so that an agent beside a server keeps apart."""
+    return default_data_dir().with_name(default_data_dir().name + "-agent")
 
 
 def default_node_name() -> str:
@@ -64,17 +74,29 @@ def default_advertise_address() -> str:
     return "127.0.0.1" if ipaddress.ip_address(address).is_loopback else address
 
 
+def _doc(help: str, *, shown: str | None = None, choices: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A field's metadata: its one help text, shown for the flag (and as the documentation of the
+    file key and the variable of the same name); ``shown``, how to describe a default that is worked
+    out at start-up rather than written in the field; ``choices``, the values the flag offers."""
+    return {"help": help, "shown": shown, "choices": choices}
+
+
+_HOSTNAME = "the hostname, lower-cased"
+_LOCAL_DOCKER = "Docker's own: DOCKER_HOST or the local socket"
+_RUNTIME_PROXY = "kernel with the docker runtime, none with the fake one (simulated pods have no network)"
+
+
 @dataclass(frozen=True)
 class WatchConfig:
     """How much change history the server keeps for watchers, and how it keeps them alive."""
 
-    # Events retained for watch resumption; older resourceVersions get 410 Gone and clients re-list.
-    # Ten thousand covers several minutes of a busy small cluster (etcd compacts every 5 minutes) while
-    # keeping the events table small.
-    history: int = 10_000
-    # Seconds between BOOKMARK events on quiet watches, as kube-apiserver (about one a minute): they
-    # move a client's resume point forward so that a reconnect after a quiet hour is not a 410.
-    bookmark_interval: float = 60.0
+    history: int = field(default=10_000, metadata=_doc(
+        "Change events kept for watch resumption; older resourceVersions get 410 Gone and clients re-list. "
+        "Ten thousand covers several minutes of a busy small cluster (etcd compacts every 5 minutes) while "
+        "keeping the events table small."))
+    bookmark_interval: float = field(default=60.0, metadata=_doc(
+        "Seconds between BOOKMARK events on quiet watches, as kube-apiserver (about one a minute): they move "
+        "a client's resume point forward, so that a reconnect after a quiet hour is not a 410."))
 
     def __post_init__(self) -> None:
         if self.history < 1:
@@ -88,65 +110,78 @@ class ServerConfig:
     """Everything ``pykube server`` needs to start. Fields left at their "derived" value (empty
     string) are filled from the others when the object is built."""
 
-    # Holds the database, the PKI, the admin kubeconfig and the node token.
-    data_dir: Path = field(default_factory=default_data_dir)
-    # Empty: 0.0.0.0 with TLS, so that agents on other machines can join (kube-apiserver and k3s
-    # listen on all interfaces too; every request needs a token or a client certificate), and
-    # 127.0.0.1 without TLS, because plain HTTP serves everyone anonymously (kubectl sends no
-    # credentials over http) and must therefore never be reachable from the network.
-    bind_address: str = ""
-    # The port kube-apiserver and k3s use, so kubeconfigs and habits carry over. 0: any free port (tests).
-    port: int = 6443
-    # SQLAlchemy URL of the store. Empty: the SQLite file state.db in data_dir, which needs no setup;
-    # a postgresql+asyncpg:// URL lets several servers share one cluster.
-    datastore: str = ""
-    # Run only the control plane, without the embedded agent (when nodes join separately).
-    no_agent: bool = False
-    # Name of the embedded agent's Node object.
-    node_name: str = field(default_factory=default_node_name)
-    # The embedded agent's node address (its pods' hostIP). Empty: the advertise address.
-    node_ip: str = ""
-    # Docker engine of the embedded agent. Empty: Docker's default (DOCKER_HOST or the local socket).
-    docker_host: str = ""
-    # Port of the embedded agent's HTTPS endpoint for logs/exec/port-forward (kubelet's); 0: any free port.
-    kubelet_port: int = 10250
-    # Container runtime of the embedded agent: docker, or fake (instant, simulated containers).
-    agent_runtime: str = "docker"
-    # Service proxy mode of the embedded agent (see AgentConfig.proxy_mode).
-    proxy_mode: str = ""
-    # DNS domain of the cluster; the cluster DNS answers <svc>.<ns>.svc.<domain>.
-    cluster_domain: str = "cluster.local"
-    # Pods the embedded agent's node accepts (kubelet's default).
-    max_pods: int = 110
-    # Pod addresses, one subnet of them per node (node_cidr_mask_size). Kubernetes' (flannel's) conventional default.
-    cluster_cidr: str = "10.244.0.0/16"
-    # Prefix length of each node's pod subnet (kube-controller-manager's --node-cidr-mask-size). It
-    # trades nodes for pods per node: a /16 holds 256 nodes at /24 (254 pods each) and 1,024 at /26
-    # (62 pods each); nodes beyond that get no subnet, a CIDRNotAvailable event and NetworkUnavailable.
-    node_cidr_mask_size: int = 24
-    # ClusterIPs of services; kube-apiserver's default. Its first address is the kubernetes service.
-    service_cidr: str = "10.96.0.0/12"
-    # NodePorts, inclusive; kube-apiserver's default range, clear of ephemeral and well-known ports.
-    service_node_port_range: tuple[int, int] = (30000, 32767)
-    # Endpoint of the kubernetes service and the address in the join command.
-    advertise_address: str = field(default_factory=default_advertise_address)
-    # Serve HTTPS with our own CA. false serves plain HTTP on loopback, for tests and experiments.
-    tls: bool = True
+    data_dir: Path = field(default_factory=default_data_dir, metadata=_doc(
+        "Holds the database, the certificates, the admin kubeconfig and the node token.",
+        shown="/var/lib/pykube as root, else ~/.local/share/pykube"))
+    bind_address: str = field(default="", metadata=_doc(
+        "Address the API listens on. With TLS all interfaces, so that agents on other machines can join "
+        "(kube-apiserver and k3s listen on all interfaces too; every request needs a token or a client "
+        "certificate); without TLS loopback only, because plain HTTP serves everyone anonymously (kubectl "
+        "sends no credentials over http) and must never be reachable from the network.",
+        shown="0.0.0.0 with TLS, 127.0.0.1 without"))
+    port: int = field(default=6443, metadata=_doc(
+        "API port, the one kube-apiserver and k3s use, so that kubeconfigs and habits carry over; 0: any free "
+        "port (tests)."))
+    datastore: str = field(default="", metadata=_doc(
+        "SQLAlchemy URL of the store: SQLite needs no setup; a postgresql://USER@HOST:PORT/DB URL lets "
+        "several servers share one cluster.", shown="sqlite:///<data_dir>/state.db"))
+    no_agent: bool = field(default=False, metadata=_doc(
+        "Run only the control plane, without the embedded agent (when nodes join separately)."))
+    node_name: str = field(default_factory=default_node_name, metadata=_doc(
+        "Name of the embedded agent's Node.", shown=_HOSTNAME))
+    node_ip: str = field(default="", metadata=_doc(
+        "Address of the embedded agent's node (its pods' hostIP).", shown="the advertise address"))
+    docker_host: str = field(default="", metadata=_doc(
+        "Docker engine the embedded agent runs pods in.", shown=_LOCAL_DOCKER))
+    kubelet_port: int = field(default=10250, metadata=_doc(
+        "Port of the embedded agent's HTTPS endpoint for logs, exec and port-forward (kubelet's); 0: any free "
+        "port."))
+    agent_runtime: str = field(default="docker", metadata=_doc(
+        "Container runtime of the embedded agent: docker, or fake (simulated containers that start at once).",
+        choices=RUNTIMES))
+    proxy_mode: str = field(default="", metadata=_doc(
+        "How the embedded agent proxies Services (as the agent's --proxy-mode).", shown=_RUNTIME_PROXY,
+        choices=PROXY_MODES))
+    cluster_domain: str = field(default="cluster.local", metadata=_doc(
+        "DNS domain of the cluster: the cluster DNS answers <service>.<namespace>.svc.<domain>."))
+    max_pods: int = field(default=110, metadata=_doc("Pods the embedded agent's node accepts (kubelet's default)."))
+    cluster_cidr: str = field(default="10.244.0.0/16", metadata=_doc(
+        "Pod addresses, one subnet of them per node (see node_cidr_mask_size); Kubernetes' (flannel's) "
+        "conventional default."))
+    node_cidr_mask_size: int = field(default=24, metadata=_doc(
+        "Prefix length of each node's pod subnet (kube-controller-manager's --node-cidr-mask-size). It trades "
+        "nodes for pods per node: a /16 holds 256 nodes at 24 (254 pods each) and 1,024 at 26 (62 pods each); "
+        "nodes beyond that get no subnet, a CIDRNotAvailable event and NetworkUnavailable until a node is "
+        "deleted."))
+    service_cidr: str = field(default="10.96.0.0/12", metadata=_doc(
+        "ClusterIPs of services (kube-apiserver's default); its first address is the kubernetes service."))
+    service_node_port_range: tuple[int, int] = field(default=(30000, 32767), metadata=_doc(
+        "NodePorts, inclusive: kube-apiserver's default range, clear of ephemeral and well-known ports."))
+    advertise_address: str = field(default_factory=default_advertise_address, metadata=_doc(
+        "Endpoint of the kubernetes service and the address in the join command.",
+        shown="the default route's source address, or 127.0.0.1 without one"))
+    tls: bool = field(default=True, metadata=_doc(
+        "Serve HTTPS with pykube's own CA; without, plain and anonymous HTTP on loopback, for tests and "
+        "experiments."))
     watch: WatchConfig = field(default_factory=WatchConfig)
-    # Seconds a node may go without renewing its Lease before it counts as unreachable (conditions
-    # Unknown, unreachable taints, its pods not ready). kube-controller-manager's default: long
-    # enough for a kubelet to ride out an API restart, short enough to notice a lost machine.
-    node_monitor_grace_period: float = 40.0
-    # Seconds the pods of an unreachable node stay before they are evicted and replaced elsewhere,
-    # for pods with the API's default toleration (their own tolerationSeconds win). Kubernetes' 300 s
-    # lets a rebooting machine keep its pods.
-    pod_eviction_timeout: float = 300.0
-    # Leader election among servers sharing one store, with kube-controller-manager's defaults: a
-    # leader that cannot renew for renew_deadline stops its controllers, before the lease_duration
-    # after which another server takes over; candidates (and renewals) retry every retry_period.
-    leader_elect_lease_duration: float = 15.0
-    leader_elect_renew_deadline: float = 10.0
-    leader_elect_retry_period: float = 2.0
+    node_monitor_grace_period: float = field(default=40.0, metadata=_doc(
+        "Seconds a node may go without renewing its Lease before it counts as unreachable (conditions "
+        "Unknown, unreachable taints, its pods not ready). kube-controller-manager's default: long enough for "
+        "a kubelet to ride out an API restart, short enough to notice a lost machine."))
+    pod_eviction_timeout: float = field(default=300.0, metadata=_doc(
+        "Seconds the pods of an unreachable node stay before they are evicted and replaced elsewhere, for "
+        "pods with the API's default toleration (their own tolerationSeconds win). Kubernetes' 300 s lets a "
+        "rebooting machine keep its pods."))
+    # Leader election among servers sharing one store, with kube-controller-manager's defaults; they
+    # need 0 < retry_period < renew_deadline < lease_duration.
+    leader_elect_lease_duration: float = field(default=15.0, metadata=_doc(
+        "Seconds the controller-manager Lease lasts without renewal: after it, another server sharing the "
+        "store takes over."))
+    leader_elect_renew_deadline: float = field(default=10.0, metadata=_doc(
+        "Seconds a leader keeps trying to renew the Lease before it stops its controllers, ahead of the lease "
+        "duration."))
+    leader_elect_retry_period: float = field(default=2.0, metadata=_doc(
+        "Seconds between attempts to acquire or renew the leadership."))
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().absolute())
@@ -193,9 +228,9 @@ def _validate(cfg: ServerConfig) -> None:
         raise ConfigError(f"node_name: {cfg.node_name!r} is not a lower-case DNS subdomain")
     if cfg.node_ip:
         _ip("node_ip", cfg.node_ip)
-    if cfg.agent_runtime not in ("docker", "fake"):
+    if cfg.agent_runtime not in RUNTIMES:
         raise ConfigError(f"agent_runtime: must be docker or fake, got {cfg.agent_runtime!r}")
-    if cfg.proxy_mode not in PROXY_MODES:
+    if cfg.proxy_mode and cfg.proxy_mode not in PROXY_MODES:
         raise ConfigError(f"proxy_mode: must be one of kernel, userspace, none, got {cfg.proxy_mode!r}")
     if not re.match(r"^[a-z][a-z0-9+]*://", cfg.datastore):
         raise ConfigError(f"datastore: {cfg.datastore!r} is not a URL such as sqlite:///path or postgresql://...")
@@ -228,37 +263,40 @@ def _cidr(key: str, value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network
 class AgentConfig:
     """Everything ``pykube agent`` needs: where to join, and how this node runs pods."""
 
-    # URL of the API server to join, e.g. https://10.0.0.1:6443.
-    server: str = ""
-    # The join token the server printed (its data dir's node-token): K10<CA hash>::server:<secret>.
-    token: str = ""
-    node_name: str = field(default_factory=default_node_name)
-    # Address other nodes and the API server reach this node at. Empty: the default route's source.
-    node_ip: str = ""
-    docker_host: str = ""
-    data_dir: Path = field(default_factory=lambda: default_data_dir().with_name(default_data_dir().name + "-agent"))
-    runtime: str = "docker"
-    max_pods: int = 110
-    allow_privileged: bool = False
-    # Image of the pods' sandbox containers. Empty: pykube's own, built locally on first use.
-    pause_image: str = ""
-    kubelet_port: int = 10250
-    # Comma-separated nameservers for pods with dnsPolicy ClusterFirst. Empty: the cluster DNS the
-    # server announces (the kube-dns ClusterIP, answered on every node by its proxy).
-    cluster_dns: str = ""
-    cluster_domain: str = "cluster.local"
-    # How this node proxies Services: kernel (iptables DNAT, the data path never enters Python),
-    # userspace (iptables REDIRECT to asyncio listeners that splice the stream), or none. Empty:
-    # kernel with the docker runtime, none with the fake one (simulated pods have no network).
-    proxy_mode: str = ""
-    # Extra node labels, comma-separated key=value pairs.
-    node_labels: str = ""
+    server: str = field(default="", metadata=_doc("URL of the API server to join, e.g. https://10.0.0.1:6443."))
+    token: str = field(default="", metadata=_doc(
+        "The join token the server printed (the node-token file in its data directory): "
+        "K10<CA hash>::server:<secret>."))
+    node_name: str = field(default_factory=default_node_name, metadata=_doc("Name of this node.", shown=_HOSTNAME))
+    node_ip: str = field(default="", metadata=_doc(
+        "Address other nodes and the API server reach this node at.", shown="the default route's source address"))
+    docker_host: str = field(default="", metadata=_doc("Docker engine to run pods in.", shown=_LOCAL_DOCKER))
+    data_dir: Path = field(default_factory=default_agent_data_dir, metadata=_doc(
+        "Pod volumes and the node's keys.", shown="/var/lib/pykube-agent as root, else ~/.local/share/pykube-agent"))
+    runtime: str = field(default="docker", metadata=_doc(
+        "Container runtime: docker, or fake (simulated containers that start at once).", choices=RUNTIMES))
+    max_pods: int = field(default=110, metadata=_doc("Pods this node accepts (kubelet's default)."))
+    allow_privileged: bool = field(default=False, metadata=_doc("Let pods run privileged containers."))
+    pause_image: str = field(default="", metadata=_doc(
+        "Image of the pods' sandbox containers.", shown="pykube's own, built and imported locally on first use"))
+    kubelet_port: int = field(default=10250, metadata=_doc(
+        "Port of this node's HTTPS endpoint for logs, exec and port-forward (kubelet's); 0: any free port."))
+    cluster_dns: str = field(default="", metadata=_doc(
+        "Comma-separated nameservers for pods with dnsPolicy ClusterFirst.",
+        shown="the cluster DNS the server announces (the kube-dns ClusterIP, answered on every node by its proxy)"))
+    cluster_domain: str = field(default="cluster.local", metadata=_doc(
+        "DNS domain of the cluster, for a server that does not announce its own."))
+    proxy_mode: str = field(default="", metadata=_doc(
+        "How this node proxies Services: kernel (iptables DNAT, the data path never enters Python), userspace "
+        "(iptables REDIRECT to asyncio listeners that splice the stream), or none.", shown=_RUNTIME_PROXY,
+        choices=PROXY_MODES))
+    node_labels: str = field(default="", metadata=_doc("Extra node labels, comma-separated key=value pairs."))
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().absolute())
-        if self.runtime not in ("docker", "fake"):
+        if self.runtime not in RUNTIMES:
             raise ConfigError(f"runtime: must be docker or fake, got {self.runtime!r}")
-        if self.proxy_mode not in PROXY_MODES:
+        if self.proxy_mode and self.proxy_mode not in PROXY_MODES:
             raise ConfigError(f"proxy_mode: must be one of kernel, userspace, none, got {self.proxy_mode!r}")
         if not _DNS_SUBDOMAIN.fullmatch(self.node_name):
             raise ConfigError(f"node_name: {self.node_name!r} is not a lower-case DNS subdomain")
@@ -283,10 +321,34 @@ class AgentConfig:
 
 
 @dataclass(frozen=True)
-class _Setting:
+class Setting:
+    """One setting as the three sources see it: a file key, a variable and a flag, all named after
+    ``path``, with the field's help text and default (from its metadata, see :func:`_doc`)."""
+
     path: tuple[str, ...]  # ("watch", "history")
     type: Any
     prefix: str = ENV_PREFIX
+    help: str = ""
+    #: the field's default; None where it is worked out at start-up (then ``shown`` says how)
+    default: Any = None
+    shown: str | None = None
+    #: the only values the setting takes (besides an empty one that picks a default), if so limited
+    choices: tuple[str, ...] = ()
+
+    @property
+    def default_text(self) -> str | None:
+        """The default as a user would write it, or how it is worked out; None for an empty value or
+        an unset switch, which say nothing."""
+        value = self.default
+        if self.shown or value is None or value is False or value == "":
+            return self.shown
+        if value is True:
+            return "true"
+        if isinstance(value, float):
+            return f"{value:g}"
+        if isinstance(value, tuple):
+            return "-".join(map(str, value))  # a port range, written as its flag takes it
+        return str(value)
 
     @property
     def key(self) -> str:
@@ -301,22 +363,25 @@ class _Setting:
         return self.prefix + self.flag.upper()
 
 
-def _settings(cls: type, prefix: tuple[str, ...] = (), env_prefix: str = ENV_PREFIX) -> Iterator[_Setting]:
+def _settings(cls: type, prefix: tuple[str, ...] = (), env_prefix: str = ENV_PREFIX) -> Iterator[Setting]:
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         tp = hints[f.name]
         if dataclasses.is_dataclass(tp):
             yield from _settings(tp, (*prefix, f.name), env_prefix)  # type: ignore[arg-type]
         else:
-            yield _Setting((*prefix, f.name), tp, env_prefix)
+            default = None if f.default is dataclasses.MISSING else f.default
+            yield Setting((*prefix, f.name), tp, env_prefix, help=f.metadata.get("help", ""), default=default,
+                          shown=f.metadata.get("shown"), choices=f.metadata.get("choices", ()))
 
 
-_SETTINGS = tuple(_settings(ServerConfig))
+#: the settings of ``pykube server``, read from ``PYKUBE_<NAME>``
+SERVER_SETTINGS = tuple(_settings(ServerConfig))
 #: Names accepted in the ``flags`` mapping of :func:`load_server_config`.
-SETTING_NAMES = frozenset(s.flag for s in _SETTINGS)
+SETTING_NAMES = frozenset(s.flag for s in SERVER_SETTINGS)
 #: the agent's settings read ``PYKUBE_AGENT_<NAME>`` so that one environment can configure both
 AGENT_ENV_PREFIX = "PYKUBE_AGENT_"
-_AGENT_SETTINGS = tuple(_settings(AgentConfig, env_prefix=AGENT_ENV_PREFIX))
+AGENT_SETTINGS = tuple(_settings(AgentConfig, env_prefix=AGENT_ENV_PREFIX))
 
 
 def load_server_config(
@@ -325,15 +390,15 @@ def load_server_config(
     """Merge the three sources, later ones winning: ``file`` (YAML, may be None), ``env`` (only
     ``PYKUBE_<NAME>`` variables are read; empty ones count as unset) and ``flags`` (keys from
     :data:`SETTING_NAMES`; None means the flag was not given)."""
-    return _load(ServerConfig, _SETTINGS, file=file, env=env, flags=flags)
+    return _load(ServerConfig, SERVER_SETTINGS, file=file, env=env, flags=flags)
 
 
 def load_agent_config(*, file: Path | None = None, env: Mapping[str, str], flags: Mapping[str, Any]) -> AgentConfig:
     """As :func:`load_server_config`, for ``pykube agent`` (environment variables ``PYKUBE_AGENT_<NAME>``)."""
-    return _load(AgentConfig, _AGENT_SETTINGS, file=file, env=env, flags=flags)
+    return _load(AgentConfig, AGENT_SETTINGS, file=file, env=env, flags=flags)
 
 
-def _load(cls: type, settings: tuple[_Setting, ...], *, file: Path | None, env: Mapping[str, str],
+def _load(cls: type, settings: tuple[Setting, ...], *, file: Path | None, env: Mapping[str, str],
           flags: Mapping[str, Any]) -> Any:
     unknown = set(flags) - {s.flag for s in settings}
     if unknown:
@@ -348,7 +413,7 @@ def _load(cls: type, settings: tuple[_Setting, ...], *, file: Path | None, env: 
 
 
 def _pick(
-    s: _Setting, from_file: Mapping[str, Any], env: Mapping[str, str], flags: Mapping[str, Any], file: Path | None
+    s: Setting, from_file: Mapping[str, Any], env: Mapping[str, str], flags: Mapping[str, Any], file: Path | None
 ) -> tuple[str, Any]:
     """The winning (source description, raw value) of one setting, or ("", None) if none sets it.
     An empty YAML value (``datastore:``) leaves the default, like an unset variable or flag."""
@@ -392,7 +457,7 @@ def _check_keys(data: Mapping[str, Any], cls: type, prefix: tuple[str, ...], fil
             _check_keys(value, hints[name], (*prefix, name), file)
 
 
-def _coerce(s: _Setting, raw: Any, source: str) -> Any:
+def _coerce(s: Setting, raw: Any, source: str) -> Any:
     """Convert a value from YAML (native types) or the environment (strings) to the field's type."""
     try:
         return _CONVERTERS[s.type](raw)

@@ -1,8 +1,9 @@
-"""Assembles and runs a pykube server: store, PKI, API and (later) reconcilers and the agent.
+"""Assembles and runs a pykube server: store, PKI, API, the controllers and the embedded agent.
 
-Start-up is ordered (store → credentials → API → bootstrap objects → ready) and shutdown runs in
-reverse: stop accepting connections, end watches, close the store so every acknowledged write is
-flushed. :class:`Server` is an async context manager so tests and the CLI share one lifecycle.
+Start-up is ordered (store → credentials → API → bootstrap objects → controllers → embedded agent →
+ready) and shutdown runs in reverse: stop the agent and the controllers, stop accepting connections,
+end watches, close the store so every acknowledged write is flushed. :class:`Server` is an async
+context manager so tests and the CLI share one lifecycle.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import logging
 import os
 import signal
 import socket
 import ssl
 import tempfile
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,18 +29,16 @@ from minikube_py.api.allocators import ServiceAllocator
 from minikube_py.api.app import READY, build_app
 from minikube_py.api.auth import Authenticator
 from minikube_py.api.bootstrap import ClusterNetwork, ensure_bootstrap_objects
-from minikube_py.api.nodecreds import node_credentials_handler
 from minikube_py.api.registry import Registry
 from minikube_py.client.kubeconfig import load_kubeconfig, write_kubeconfig
 from minikube_py.client.rest import ApiClient
 from minikube_py.config import AgentConfig, ServerConfig
+from minikube_py.guard import RESTART, Backoff, PartFailed, guarded_task
 from minikube_py.reconcilers.base import run_controllers
 from minikube_py.reconcilers.leader import ElectionTiming, LeaderElector
 from minikube_py.reconcilers.manager import ControllerOptions, build_controllers
 from minikube_py.store import open_store
 from minikube_py.store.base import Store
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -50,18 +49,27 @@ class Credentials:
 
 
 class Server:
-    """One running pykube server; ``async with Server(config) as s`` starts and stops it."""
+    """One running pykube server; ``async with Server(config) as s`` starts and stops it.
 
-    def __init__(self, config: ServerConfig) -> None:
+    Each part is started with its teardown pushed beside it on one :class:`~contextlib.AsyncExitStack`
+    (store → API → controllers → embedded agent), so a start-up that fails half-way and a normal stop
+    both take down exactly what had started, in reverse. The background parts run as guarded tasks
+    (:mod:`minikube_py.guard`): a crash is logged and the part restarted with ``restart``'s back-off.
+    With ``restart=None`` (fail fast, for tests) a crash ends the server instead, as would any part
+    ending for good: :meth:`wait` returns and :attr:`failure` says which part."""
+
+    def __init__(self, config: ServerConfig, *, restart: Backoff | None = RESTART) -> None:
         self.config = config
         self.store: Store | None = None
         self.credentials: Credentials | None = None
         self.kubeconfig_path = config.data_dir / "kubeconfig.yaml"
-        self._runner: web.AppRunner | None = None
-        self._controllers: asyncio.Task[None] | None = None
-        self._agent: asyncio.Task[None] | None = None
-        self._pki: pki.Pki | None = None
         self.port = config.port
+        #: why the server ended on its own (a part that could not be restarted); None while it runs
+        self.failure: PartFailed | None = None
+        self._restart = restart
+        self._pki: pki.Pki | None = None
+        self._stack: contextlib.AsyncExitStack | None = None
+        self._ended = asyncio.Event()
 
     @property
     def url(self) -> str:
@@ -76,75 +84,98 @@ class Server:
         await self.stop()
 
     async def start(self) -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            await self._start(stack)
+            self._stack = stack.pop_all()
+
+    async def stop(self) -> None:
+        if self._stack is not None:
+            stack, self._stack = self._stack, None
+            await stack.aclose()
+        self.store = None
+
+    def request_stop(self) -> None:
+        """End :meth:`wait` (what a signal handler calls)."""
+        self._ended.set()
+
+    async def wait(self) -> None:
+        """Until :meth:`request_stop`, or until a background part ended for good (see :attr:`failure`)."""
+        await self._ended.wait()
+
+    async def _start(self, stack: contextlib.AsyncExitStack) -> None:
         cfg = self.config
         cfg.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.store = open_store(cfg.datastore, retain_revisions=cfg.watch.history)
-        await self.store.start()
-        try:
-            # history a previous run kept beyond the retention goes now, not a compaction interval later
-            await self.store.compact(await self.store.current_revision() - cfg.watch.history)
-            await self._start_api()
-        except BaseException:
-            await self.stop()
-            raise
+        self.store = store = open_store(cfg.datastore, retain_revisions=cfg.watch.history)
+        stack.push_async_callback(store.close)  # also after a failed start: it closes what was opened
+        await store.start()
+        # history a previous run kept beyond the retention goes now, not a compaction interval later
+        await store.compact(await store.current_revision() - cfg.watch.history)
+        app = await self._start_api(stack, store)
+        await self._start_part(stack, "controller manager", self._run_controllers)
+        if not cfg.no_agent:
+            await self._start_part(stack, "embedded agent", self._embedded_agent())
+        app[READY]["ready"] = True
 
-    async def _start_api(self) -> None:
+    async def _start_api(self, stack: contextlib.AsyncExitStack, store: Store) -> web.Application:
         cfg = self.config
-        assert self.store is not None
-        allocator = ServiceAllocator(self.store, cfg.service_cidr, cfg.service_node_port_range)
-        registry = Registry(self.store, allocator)
+        allocator = ServiceAllocator(store, cfg.service_cidr, cfg.service_node_port_range)
+        registry = Registry(store, allocator)
         hosts = [cfg.bind_address, cfg.advertise_address, allocator.first_ip, socket.gethostname()]
         tls = pki.ensure_pki(cfg.data_dir / "pki", hosts=[h for h in hosts if h and h not in ("0.0.0.0", "::")])
         self.credentials = _load_credentials(cfg.data_dir, tls.ca_pem)
-        authenticator = Authenticator(self.credentials.admin_token, self.credentials.node_secret)
         self._pki = tls
-        kubelet_ssl = _kubelet_client_context(tls)
-        app = build_app(registry, authenticator, f"{cfg.advertise_address}:{cfg.port}", kubelet_ssl)
-        ca_pem = tls.ca_pem
-
-        async def cacerts(_: web.Request) -> web.Response:
-            return web.Response(body=ca_pem, content_type="application/x-pem-file")
-        app.router.add_get("/cacerts", cacerts)
-        app.router.add_post(pki.NODE_CREDENTIALS_PATH, node_credentials_handler(tls))
+        authenticator = Authenticator(self.credentials.admin_token, self.credentials.node_secret)
+        app = build_app(registry, authenticator, f"{cfg.advertise_address}:{cfg.port}", tls,
+                        _kubelet_client_context(tls))
         network = ClusterNetwork(cfg.cluster_cidr, cfg.service_cidr, cfg.cluster_dns_ip, cfg.cluster_domain)
         await ensure_bootstrap_objects(registry, address=cfg.advertise_address, port=cfg.port, network=network)
-        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=2.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, cfg.bind_address, cfg.port,
+        runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=2.0)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, cfg.bind_address, cfg.port,
                            ssl_context=tls.server_ssl_context() if cfg.tls else None, reuse_address=True)
         await site.start()
         if cfg.port == 0:
-            self.port = _bound_port(self._runner)
+            self.port = _bound_port(runner)
         write_kubeconfig(self.kubeconfig_path, server=self.url, ca_pem=tls.ca_pem,
                          token=self.credentials.admin_token)
         (cfg.data_dir / "node-token").write_text(self.credentials.join_token + "\n")
         os.chmod(cfg.data_dir / "node-token", 0o600)
-        self._controllers = asyncio.create_task(self._run_controllers(), name="controllers")
-        if not cfg.no_agent:
-            self._agent = asyncio.create_task(self._run_agent(tls.ca_pem), name="embedded agent")
-        app[READY]["ready"] = True
+        return app
 
-    async def _run_agent(self, ca_pem: bytes) -> None:
-        """The server's own node, through the same HTTP API a joined agent uses."""
+    async def _start_part(self, stack: contextlib.AsyncExitStack, name: str,
+                          run: Callable[[], Awaitable[None]]) -> None:
+        """Run ``run`` as a guarded background task until the server stops. Should its task ever end
+        by itself (only a part that cannot be restarted does), the server ends too, with that
+        failure, rather than running on without the part."""
+        task = await stack.enter_async_context(guarded_task(name, run, restart=self._restart))
+
+        def ended(done: asyncio.Task[None]) -> None:
+            if done.cancelled():
+                return  # stopped with the server
+            error = done.exception()
+            self.failure = error if isinstance(error, PartFailed) else PartFailed(name)
+            self._ended.set()
+
+        task.add_done_callback(ended)
+
+    def _embedded_agent(self) -> Callable[[], Awaitable[None]]:
+        """The server's own node, through the same HTTP API a joined agent uses; a fresh Agent per
+        (re)start, as a supervisor restarts a failed kubelet."""
         cfg = self.config
-        assert self.credentials is not None
+        assert self.credentials is not None and self._pki is not None
         agent_cfg = AgentConfig(node_name=cfg.node_name, node_ip=cfg.node_ip or cfg.advertise_address,
                                 docker_host=cfg.docker_host, data_dir=cfg.data_dir / "agent", runtime=cfg.agent_runtime,
                                 max_pods=cfg.max_pods, kubelet_port=cfg.kubelet_port, proxy_mode=cfg.proxy_mode,
                                 cluster_domain=cfg.cluster_domain)
-        assert self._pki is not None
         cert, key = pki.issue_client_cert(self._pki, f"system:node:{cfg.node_name}", "system:nodes")
-        credentials = embedded_credentials(self.url, ca_pem, cert, key)
-        while True:  # as a supervisor restarts a failed kubelet: the node comes back when the cause goes
-            try:
-                await Agent(agent_cfg, credentials, control_plane=True).run()
-            except Exception:
-                log.exception("the embedded agent stopped; starting it again in %.0f s", AGENT_RESTART_DELAY)
-            await asyncio.sleep(AGENT_RESTART_DELAY)
+        credentials = embedded_credentials(self.url, self._pki.ca_pem, cert, key)
+        return lambda: Agent(agent_cfg, credentials, control_plane=True).run()
 
     async def _run_controllers(self) -> None:
         """The reconcilers run only while this server leads: of several servers on one store, one
-        does; a lone server wins the Lease at once."""
+        does; a lone server wins the Lease at once. A controller that fails ends the term (the Lease
+        is released on the way out) and the guard starts a new election after its back-off."""
         cfg = self.config
         timing = ElectionTiming(cfg.leader_elect_lease_duration, cfg.leader_elect_renew_deadline,
                                 cfg.leader_elect_retry_period)
@@ -160,34 +191,7 @@ class Server:
                                     pod_eviction_timeout=cfg.pod_eviction_timeout, cluster_cidr=cfg.cluster_cidr,
                                     node_cidr_mask_size=cfg.node_cidr_mask_size)
         async with ApiClient(load_kubeconfig(self.kubeconfig_path), user_agent="pykube-controller-manager") as client:
-            try:
-                await run_controllers(build_controllers(client, options))
-            except* Exception as group:
-                for exc in group.exceptions:
-                    log.error("controller stopped: %r", exc, exc_info=exc)
-                raise
-
-    async def stop(self) -> None:
-        if self._agent is not None:
-            self._agent.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._agent
-            self._agent = None
-        if self._controllers is not None:
-            self._controllers.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._controllers
-            self._controllers = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-        if self.store is not None:
-            await self.store.close()
-            self.store = None
-
-
-#: seconds before a failed embedded agent is started again
-AGENT_RESTART_DELAY = 5.0
+            await run_controllers(build_controllers(client, options))
 
 
 def _kubelet_client_context(tls: pki.Pki) -> ssl.SSLContext:
@@ -266,20 +270,26 @@ def _tune_gc() -> None:
 
 
 async def serve_forever(config: ServerConfig) -> None:
-    """Run until SIGTERM or SIGINT, then shut down cleanly."""
-    stop = asyncio.Event()
+    """Run until SIGTERM or SIGINT, then shut down cleanly. Raises :class:`PartFailed` (after the
+    same clean shutdown) when a part of the server ended for good, so that the process exits with an
+    error instead of serving on without it."""
+    server = Server(config)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    async with Server(config) as server:
-        assert server.credentials is not None
-        _tune_gc()
-        print(f"pykube server listening on {server.url}", flush=True)
-        print(f"  export KUBECONFIG={server.kubeconfig_path}", flush=True)
-        print(f"  join a node: pykube agent --join {server.url} --token $(cat {config.data_dir / 'node-token'})",
-              flush=True)
-        await stop.wait()
-        print("pykube server shutting down", flush=True)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(Exception):
-            loop.remove_signal_handler(sig)
+        loop.add_signal_handler(sig, server.request_stop)
+    try:
+        async with server:
+            assert server.credentials is not None
+            _tune_gc()
+            print(f"pykube server listening on {server.url}", flush=True)
+            print(f"  export KUBECONFIG={server.kubeconfig_path}", flush=True)
+            print(f"  join a node: pykube agent --join {server.url} --token $(cat {config.data_dir / 'node-token'})",
+                  flush=True)
+            await server.wait()
+            print("pykube server shutting down", flush=True)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(sig)
+    if server.failure is not None:
+        raise server.failure

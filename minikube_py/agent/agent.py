@@ -13,7 +13,6 @@ import ipaddress
 import logging
 import socket
 import ssl
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +35,7 @@ from minikube_py.client.events import EventRecorder
 from minikube_py.client.kubeconfig import ClientConfig
 from minikube_py.client.rest import ApiClient, resource_path
 from minikube_py.config import AgentConfig, default_advertise_address
+from minikube_py.guard import guard
 from minikube_py.netproxy.proxy import ProxyOptions, ServiceProxy
 
 log = logging.getLogger(__name__)
@@ -234,7 +234,7 @@ class Agent:
                 tasks.create_task(self._heartbeat(client, machine, node_ip, port, status), name="node heartbeat")
                 tasks.create_task(manager.run(), name="pod manager")
                 if proxy is not None:
-                    tasks.create_task(_supervised(proxy.run, "service proxy"), name="service proxy")
+                    tasks.create_task(guard("service proxy", proxy.run), name="service proxy")
         finally:
             await server.stop()
 
@@ -292,24 +292,6 @@ class Agent:
                 raise
             except Exception as e:
                 log.warning("node heartbeat failed: %s", e)
-
-
-#: seconds before a failed service proxy starts again
-PROXY_RESTART_DELAY = 5.0
-
-
-async def _supervised(run: Callable[[], Awaitable[None]], what: str) -> None:
-    """Keep a part of the node running: a crash is logged and the part restarted after a pause,
-    without taking the pods down with it."""
-    while True:
-        try:
-            await run()
-            log.warning("%s stopped; starting it again in %.0f s", what, PROXY_RESTART_DELAY)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("%s failed; starting it again in %.0f s", what, PROXY_RESTART_DELAY)
-        await asyncio.sleep(PROXY_RESTART_DELAY)
 
 
 async def _cluster_settings(client: ApiClient) -> dict[str, str]:

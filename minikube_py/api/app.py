@@ -13,10 +13,12 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from minikube_py import pki
 from minikube_py.api import discovery
 from minikube_py.api.auth import Authenticator, authorize
 from minikube_py.api.body import MAX_BODY
 from minikube_py.api.handlers import ResourceHandlers, json_response
+from minikube_py.api.nodecreds import cacerts_handler, node_credentials_handler
 from minikube_py.api.registry import Registry
 from minikube_py.api.streaming import StreamProxy
 from minikube_py.model import errors
@@ -66,10 +68,11 @@ def auth_middleware(authenticator: Authenticator) -> Callable[[web.Request, Hand
     return authenticate
 
 
-def build_app(registry: Registry, authenticator: Authenticator, server_address: str,
+def build_app(registry: Registry, authenticator: Authenticator, server_address: str, tls: pki.Pki,
               kubelet_ssl: ssl.SSLContext | None = None) -> web.Application:
-    """``kubelet_ssl`` (the API server's client identity towards agents) enables pods/log, exec and
-    portforward."""
+    """Every route of the API server. ``tls`` (the cluster CA) serves joining agents the CA and signs
+    their node certificates; ``kubelet_ssl`` (the API server's client identity towards agents)
+    enables pods/log, exec and portforward."""
     app = web.Application(middlewares=[status_errors, auth_middleware(authenticator)], client_max_size=MAX_BODY)
     app[REGISTRY] = registry
     app[READY] = {"ready": False}
@@ -121,6 +124,8 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
     r.add_get("/api", api_root)
     r.add_get("/apis", apis_root)
     r.add_get("/openapi/v2", openapi_v2)
+    r.add_get("/cacerts", cacerts_handler(tls.ca_pem))
+    r.add_post(pki.NODE_CREDENTIALS_PATH, node_credentials_handler(tls))
     if kubelet_ssl is not None:
         proxy = StreamProxy(registry, kubelet_ssl)
         pod = "/api/v1/namespaces/{ns}/pods/{name}"

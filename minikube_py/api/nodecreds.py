@@ -1,9 +1,11 @@
 """Node credentials: a joining agent trades the join token for a client certificate of its own.
 
-The agent sends a certificate request for a key that never leaves the node; the server signs it as
-``system:node:<name>`` in group ``system:nodes``. From then on the agent authenticates with that
-certificate, and the authorizer lets it write only its own Node and Lease (plus events and the status
-of pods), so one compromised node cannot rewrite another's objects.
+First the agent fetches the CA certificate (``/cacerts``, unauthenticated: it cannot verify the
+server yet) and accepts it only if it matches the CA hash in its token. Then it sends a certificate
+request for a key that never leaves the node; the server signs it as ``system:node:<name>`` in group
+``system:nodes``. From then on the agent authenticates with that certificate, and the authorizer lets
+it write only its own Node and Lease (plus events and the status of pods), so one compromised node
+cannot rewrite another's objects.
 """
 
 from __future__ import annotations
@@ -20,7 +22,21 @@ from minikube_py.model import errors
 _NODE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
-def node_credentials_handler(tls: pki.Pki) -> Callable[[web.Request], Awaitable[web.Response]]:
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+
+def cacerts_handler(ca_pem: bytes) -> Handler:
+    """``GET /cacerts``: the cluster CA in PEM, which the agent pins by its token's hash."""
+
+    async def handle(_: web.Request) -> web.Response:
+        return web.Response(body=ca_pem, content_type="application/x-pem-file")
+
+    return handle
+
+
+def node_credentials_handler(tls: pki.Pki) -> Handler:
+    """``POST`` :data:`~minikube_py.pki.NODE_CREDENTIALS_PATH`: a node's CSR signed by the cluster CA."""
+
     async def handle(request: web.Request) -> web.Response:
         try:
             body = await request.json()

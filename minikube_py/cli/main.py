@@ -1,4 +1,6 @@
-"""The ``pykube`` command. Flags are declared here, apart from the code that runs them (core)."""
+"""The ``pykube`` command. Flags are declared here, apart from the code that runs them (core); the
+options of settings are generated from the configuration's dataclasses, so that each has one name,
+one default and one help text in the file, the environment and on the command line."""
 
 from __future__ import annotations
 
@@ -8,13 +10,26 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
-from minikube_py.config import ConfigError, load_server_config
+from minikube_py.config import (
+    AGENT_ENV_PREFIX,
+    AGENT_SETTINGS,
+    ENV_PREFIX,
+    SERVER_SETTINGS,
+    ConfigError,
+    Setting,
+    load_agent_config,
+    load_server_config,
+)
 from minikube_py.core import serve_forever
+from minikube_py.guard import PartFailed
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @click.group()
@@ -25,42 +40,58 @@ def main(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-@main.command()
+def setting_options(settings: Sequence[Setting], names: Mapping[str, str] | None = None) -> Callable[[F], F]:
+    """One option per setting, in the dataclass's order, with the field's help text and default: the
+    flag of ``watch.history`` is ``--watch-history`` unless ``names`` renames it (``server`` is
+    ``--join``). Options default to None, "not given", so that the environment and the file keep
+    their say (see :func:`~minikube_py.config.load_server_config`)."""
+
+    def decorate(command: F) -> F:
+        for setting in reversed(settings):
+            command = _option(setting, (names or {}).get(setting.flag, setting.flag))(command)
+        return command
+
+    return decorate
+
+
+def _option(setting: Setting, name: str) -> Callable[[F], F]:
+    flag = "--" + name.replace("_", "-")
+    shown = setting.default_text
+    text = f"{setting.help} [default: {shown}]" if shown else setting.help
+    if setting.type is bool:
+        # a switch that is on unless turned off gets both forms; one that is off gets just its name
+        decl = f"{flag}/--no-{flag[2:]}" if setting.default else flag
+        return click.option(decl, setting.flag, is_flag=True, default=None, help=text)
+    kind: click.ParamType = click.Choice(setting.choices) if setting.choices else _CLICK_TYPES[setting.type]
+    return click.option(flag, setting.flag, type=kind, default=None, help=text,
+                        metavar="LOW-HIGH" if setting.type == tuple[int, int] else None)
+
+
+#: the flag type of each setting type; a port range is parsed with the file's and the environment's
+_CLICK_TYPES: dict[Any, click.ParamType] = {
+    int: click.INT,
+    float: click.FLOAT,
+    str: click.STRING,
+    Path: click.Path(file_okay=False),
+    tuple[int, int]: click.STRING,
+}
+
+_CLEANUP_HELP = "Remove the service proxy's iptables rules and pod routes from this host, then exit."
+#: agent flags named otherwise than their setting: ``--join`` as k3s' agent has it
+_AGENT_FLAG_NAMES = {"server": "join"}
+
+
+def _epilog(prefix: str, names: Mapping[str, str] | None = None) -> str:
+    renamed = "".join(f"; --{flag} is {key}" for key, flag in (names or {}).items())
+    return (f"Every option is also a key of the --config file (with underscores{renamed}) and a {prefix}<KEY> "
+            "environment variable; options win over the environment, which wins over the file.")
+
+
+@main.command(epilog=_epilog(ENV_PREFIX))
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
               help="YAML file with server settings (see config.example.yaml).")
-@click.option("--data-dir", type=click.Path(file_okay=False),
-              help="Database, certificates, kubeconfig and tokens [/var/lib/pykube as root].")
-@click.option("--bind-address", help="Address the API listens on [0.0.0.0].")
-@click.option("--port", type=int, help="API port [6443].")
-@click.option("--datastore", help="sqlite:///PATH (default, in the data dir) or postgresql://USER@HOST:PORT/DB.")
-@click.option("--no-agent", is_flag=True, default=None, help="Do not run a node agent in the server process.")
-@click.option("--node-name", help="Name of the server's own node [hostname].")
-@click.option("--node-ip", help="Address of the server's own node (its pods' hostIP) [the advertise address].")
-@click.option("--docker-host", help="Docker engine of the server's own node [the local one].")
-@click.option("--kubelet-port", type=int, help="Port of the own node's endpoint for logs/exec/port-forward [10250].")
-@click.option("--agent-runtime", type=click.Choice(["docker", "fake"]), help="Container runtime of the own node.")
-@click.option("--proxy-mode", type=click.Choice(["kernel", "userspace", "none"]),
-              help="How the own node proxies Services [kernel with docker, none with fake].")
-@click.option("--cluster-domain", help="DNS domain of the cluster [cluster.local].")
-@click.option("--cleanup", is_flag=True, default=False,
-              help="Remove the service proxy's iptables rules and pod routes from this host, then exit.")
-@click.option("--max-pods", type=int, help="Pods the server's own node accepts [110].")
-@click.option("--cluster-cidr", help="Pod address range, one subnet of it per node [10.244.0.0/16].")
-@click.option("--node-cidr-mask-size", type=int,
-              help="Prefix length of each node's pod subnet; a /16 holds 256 nodes at 24, 1,024 at 26 [24].")
-@click.option("--service-cidr", help="ClusterIP range [10.96.0.0/12].")
-@click.option("--service-node-port-range", help="NodePort range [30000-32767].")
-@click.option("--advertise-address", help="Address other nodes and pods use to reach the API.")
-@click.option("--node-monitor-grace-period", type=float,
-              help="Seconds without a node lease renewal before the node is unreachable [40].")
-@click.option("--pod-eviction-timeout", type=float,
-              help="Seconds before pods of an unreachable node are evicted, unless they tolerate otherwise [300].")
-@click.option("--leader-elect-lease-duration", type=float,
-              help="Seconds a controller-manager lease lasts without renewal; the handover time [15].")
-@click.option("--leader-elect-renew-deadline", type=float,
-              help="Seconds the leader keeps trying to renew before it stops its controllers [10].")
-@click.option("--leader-elect-retry-period", type=float,
-              help="Seconds between attempts to acquire or renew the leadership [2].")
+@setting_options(SERVER_SETTINGS)
+@click.option("--cleanup", is_flag=True, default=False, help=_CLEANUP_HELP)
 def server(config_file: Path | None, cleanup: bool, **flags: Any) -> None:
     """Run the API server, the store and the control plane."""
     if cleanup:
@@ -72,35 +103,19 @@ def server(config_file: Path | None, cleanup: bool, **flags: Any) -> None:
         raise click.UsageError(str(exc)) from exc
     try:
         asyncio.run(serve_forever(config))
-    except OSError as exc:
+    except (OSError, PartFailed) as exc:
         click.echo(f"pykube server: {exc}", err=True)
         sys.exit(1)
 
 
-@main.command()
+@main.command(epilog=_epilog(AGENT_ENV_PREFIX, _AGENT_FLAG_NAMES))
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
               help="YAML file with agent settings (keys as the flags, with underscores).")
-@click.option("--join", "server", help="URL of the API server, e.g. https://10.0.0.1:6443.")
-@click.option("--token", help="The server's node token (cat /var/lib/pykube/node-token on the server).")
-@click.option("--node-name", help="Name of this node [hostname].")
-@click.option("--node-ip", help="Address the cluster reaches this node at [the default route's source].")
-@click.option("--docker-host", help="Docker engine to run pods in [the local one].")
-@click.option("--data-dir", type=click.Path(file_okay=False), help="Pod volumes and node keys [/var/lib/pykube-agent].")
-@click.option("--runtime", type=click.Choice(["docker", "fake"]), help="docker, or fake for simulated pods [docker].")
-@click.option("--max-pods", type=int, help="Pods this node accepts [110].")
-@click.option("--kubelet-port", type=int, help="Port of the endpoint for logs/exec/port-forward [10250].")
-@click.option("--pause-image", help="Image of pod sandboxes [built locally].")
-@click.option("--allow-privileged", is_flag=True, default=None, help="Let pods run privileged containers.")
-@click.option("--cluster-dns", help="Comma-separated nameservers for pods with dnsPolicy ClusterFirst.")
-@click.option("--node-labels", help="Extra node labels, key=value,...")
-@click.option("--proxy-mode", type=click.Choice(["kernel", "userspace", "none"]),
-              help="How this node proxies Services [kernel with docker, none with fake].")
-@click.option("--cleanup", is_flag=True, default=False,
-              help="Remove the service proxy's iptables rules and pod routes from this host, then exit.")
+@setting_options(AGENT_SETTINGS, _AGENT_FLAG_NAMES)
+@click.option("--cleanup", is_flag=True, default=False, help=_CLEANUP_HELP)
 def agent(config_file: Path | None, cleanup: bool, **flags: Any) -> None:
     """Join a cluster as a node and run the pods scheduled to it."""
     from minikube_py.agent.agent import Agent, JoinError
-    from minikube_py.config import load_agent_config
 
     if cleanup:
         _cleanup_network()

@@ -5,7 +5,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from minikube_py.config import SETTING_NAMES, ConfigError, ServerConfig, WatchConfig, load_server_config
+from minikube_py.config import (
+    AGENT_SETTINGS,
+    SERVER_SETTINGS,
+    SETTING_NAMES,
+    ConfigError,
+    ServerConfig,
+    WatchConfig,
+    load_agent_config,
+    load_server_config,
+)
 
 EXAMPLE = Path(__file__).parents[2] / "config.example.yaml"
 #: Values that would otherwise be detected from the machine, so that tests do not depend on it.
@@ -114,3 +123,25 @@ def test_config_is_immutable(tmp_path: Path) -> None:
     cfg = _load(tmp_path)
     with pytest.raises(AttributeError):
         cfg.port = 1  # type: ignore[misc]
+
+
+def test_every_setting_has_a_help_text() -> None:
+    assert [s.key for s in (*SERVER_SETTINGS, *AGENT_SETTINGS) if not s.help] == []
+
+
+def test_the_defaults_shown_are_the_defaults_applied(tmp_path: Path) -> None:
+    """Each literal default, as help shows it, read back as a string gives the default config."""
+    literal = [s for s in SERVER_SETTINGS if s.shown is None and s.default_text]
+    assert {s.flag for s in literal} >= {"port", "service_node_port_range", "tls", "watch_history", "max_pods"}
+    env = {s.env: s.default_text for s in literal}
+    assert load_server_config(file=None, env=env, flags=FIXED) == _load(tmp_path)
+    agent_env = {s.env: s.default_text for s in AGENT_SETTINGS if s.shown is None and s.default_text}
+    assert load_agent_config(file=None, env=agent_env, flags={"node_name": "n1", "data_dir": "/srv/a"}) == \
+        load_agent_config(file=None, env={}, flags={"node_name": "n1", "data_dir": "/srv/a"})
+
+
+def test_derived_defaults_say_how_they_are_worked_out() -> None:
+    shown = {s.flag: s.default_text for s in SERVER_SETTINGS}
+    assert shown["bind_address"] == "0.0.0.0 with TLS, 127.0.0.1 without"
+    assert shown["datastore"] == "sqlite:///<data_dir>/state.db"
+    assert shown["node_monitor_grace_period"] == "40" and shown["no_agent"] is None
