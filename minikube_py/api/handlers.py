@@ -14,8 +14,9 @@ from minikube_py.api import body, routing, subresources, watch
 from minikube_py.api.patch import is_apply, is_patch_type
 from minikube_py.api.patch.managed import MAX_MANAGER_LENGTH, FieldManager
 from minikube_py.api.registry import DeleteOptions, Registry
+from minikube_py.api.strategies import strategy_for
 from minikube_py.api.tables import render_table
-from minikube_py.model import errors, fields
+from minikube_py.model import errors
 from minikube_py.model.kinds import ResourceType
 from minikube_py.model.selectors import (
     FieldSelector,
@@ -95,11 +96,12 @@ class ResourceHandlers:
         table = _wants_table(request)
         include = q.get("includeObject", "Metadata")
         rt = t.rt
+        strategy = strategy_for(rt)
 
         def matches(obj: Obj) -> bool:
             if labels is not None and not labels.matches(obj.get("metadata", {}).get("labels")):
                 return False
-            return field_sel is None or field_sel.matches(fields.field_set(rt.kind, obj))
+            return field_sel is None or field_sel.matches(strategy.field_set(obj))
 
         def render(obj: Obj, first: bool) -> Obj:
             rendered = render_table(rt, [obj], include_object=include,
@@ -263,7 +265,7 @@ def _selectors(rt: ResourceType, q: Any) -> tuple[LabelSelector | None, FieldSel
     except ValueError as exc:
         raise errors.bad_request(str(exc)) from None
     if field_sel is not None:
-        unknown = fields.unsupported_fields(rt.kind, field_sel)
+        unknown = strategy_for(rt).unsupported_fields(field_sel)
         if unknown:
             raise errors.bad_request(f"field label not supported: {unknown[0]}")
     return labels, field_sel

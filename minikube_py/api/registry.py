@@ -1,8 +1,11 @@
 """The generic object registry: Kubernetes' create/update/patch/delete semantics over the store.
 
-This is where the API's rules live, independent of HTTP: admission defaults, validation, optimistic
-concurrency, graceful deletion and finalizers, and the reservations a Service holds. The HTTP handlers
-only parse requests and render answers, so bootstrap code and subresources reuse the same rules.
+This is where the API's rules live, independent of HTTP: metadata, optimistic concurrency, graceful
+deletion and finalizers, and the order in which a write is checked, prepared, defaulted, validated
+and admitted. The registry names no kind: whatever a kind does differently (its defaults, validation,
+status on create, admission's reservations, whether deletion waits) it asks the kind's strategy
+(:mod:`minikube_py.api.strategies`), as kube-apiserver's generic store does. The HTTP handlers only
+parse requests and render answers, so bootstrap code and subresources reuse the same rules.
 """
 
 from __future__ import annotations
@@ -18,12 +21,11 @@ from typing import Any
 
 import orjson
 
-from minikube_py.api.allocators import ServiceAllocator, drop_type_dependent_fields, held_by, release
-from minikube_py.api.patch import apply_patch, is_apply, managed, merge_applied, parse_applied
+from minikube_py.api.patch import is_apply, managed, parse_applied
 from minikube_py.api.patch.fieldsets import FieldSet, Structure, applied_fields, remove_fields
 from minikube_py.api.patch.managed import FieldManager, Writer
-from minikube_py.api.shape import check_shape
-from minikube_py.model import defaults, errors, fields, meta, validation
+from minikube_py.api.strategies import Allocators, Strategy, strategy_for
+from minikube_py.model import errors, meta
 from minikube_py.model.kinds import ResourceType, by_plural
 from minikube_py.model.selectors import FieldSelector, LabelSelector
 from minikube_py.store.base import (
@@ -44,10 +46,6 @@ log = logging.getLogger(__name__)
 #: attempts for writes that retry on a concurrent change the caller did not ask to guard against
 _RETRIES = 8
 _NAMESPACES = by_plural("", "v1", "namespaces")
-_NODES = by_plural("", "v1", "nodes")
-#: namespaces the cluster cannot do without (kube-apiserver's NamespaceLifecycle admission refuses
-#: to delete them: the kubernetes Service lives in default, system components in the others)
-IMMORTAL_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})
 
 
 @dataclass
@@ -83,8 +81,7 @@ class _Ownership:
     applied: FieldSet | None = None
     config: Obj | None = None
 
-    def record(self, rt: ResourceType, old: Obj, new: Obj, base: list[managed.Entry], now: str) -> None:
-        structure = Structure.of(rt.kind)
+    def record(self, structure: Structure, old: Obj, new: Obj, base: list[managed.Entry], now: str) -> None:
         if self.applied is None:
             entries = managed.record_update(base, old, new, self.writer, structure, now)
         else:
@@ -114,7 +111,7 @@ class ListPage:
 
 
 class Registry:
-    def __init__(self, store: Store, allocator: ServiceAllocator, now: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, store: Store, allocator: Allocators, now: Callable[[], datetime] | None = None) -> None:
         self.store = store
         self.allocator = allocator
         self._now = now or (lambda: datetime.now(UTC))
@@ -139,6 +136,7 @@ class Registry:
     ) -> ListPage:
         """A page of matching objects. Selectors filter after reading, so a page is filled by
         reading further until ``limit`` objects matched or the keys run out."""
+        strategy = strategy_for(rt)
         prefix = rt.prefix(namespace)
         start_after = _decode_continue(continue_token, prefix) if continue_token else None
         matched: list[Obj] = []
@@ -148,7 +146,7 @@ class Registry:
             page = await self.store.list(prefix, start_after=start_after, limit=want)
             revision = revision or page.revision
             for i, obj in enumerate(page.items):
-                if _matches(rt, obj, labels, field_selector):
+                if _matches(strategy, obj, labels, field_selector):
                     matched.append(_typed(rt, obj))
                     if limit is not None and len(matched) >= limit:
                         more = i < len(page.items) - 1 or page.next_key is not None
@@ -169,8 +167,9 @@ class Registry:
 
     async def _create(self, rt: ResourceType, namespace: str | None, obj: Obj, dry_run: bool,
                       ownership: _Ownership | None) -> Obj:
+        strategy = strategy_for(rt)
         obj = copy.deepcopy(obj)
-        _check_type(rt, obj)
+        _check_type(rt, strategy, obj)
         md = obj.setdefault("metadata", {})
         if rt.namespaced:
             if md.get("namespace") and namespace and md["namespace"] != namespace:
@@ -180,14 +179,14 @@ class Registry:
         else:
             namespace = None
         generated = not md.get("name") and bool(md.get("generateName"))
-        # Only a generated name or an allocated address (Services) can lose a race and be retried;
+        # Only a generated name or a reservation admission made can lose a race and be retried;
         # otherwise the one attempt may prepare ``obj`` itself, saving a deep copy per create.
-        retriable = generated or rt.kind == "Service"
+        retriable = generated or strategy.reserves
         for _attempt in range(_RETRIES):
             if generated:
                 md["name"] = meta.generate_name(md["generateName"])
             candidate = copy.deepcopy(obj) if retriable else obj
-            ops = await self._prepare_create(rt, namespace, candidate, ownership)
+            ops = await self._prepare_create(rt, strategy, namespace, candidate, ownership)
             if dry_run:
                 return candidate
             try:
@@ -196,12 +195,12 @@ class Registry:
                 if generated and exc.key.startswith("/" + (rt.group or "core") + "/"):
                     continue
                 if exc.key.startswith("/internal/"):
-                    continue  # lost a race for an allocated IP or port: allocate again
+                    continue  # lost a race for a reservation (an address, a port): admit again
                 raise errors.already_exists(rt, candidate["metadata"]["name"]) from None
             return _typed(rt, written[0])
         raise errors.StatusError(500, "InternalError", "Internal error occurred: could not allocate a unique name")
 
-    async def _prepare_create(self, rt: ResourceType, namespace: str | None, obj: Obj,
+    async def _prepare_create(self, rt: ResourceType, strategy: Strategy, namespace: str | None, obj: Obj,
                               ownership: _Ownership | None) -> list[Op]:
         md = obj["metadata"]
         md.pop("managedFields", None)  # a client cannot choose who owns what
@@ -210,26 +209,25 @@ class Registry:
                                                             "name or generateName is required")])
         with _malformed_is_bad_request(rt, md["name"]):
             meta.prepare_for_create(obj, namespace=namespace)
-            _reset_status_on_create(rt, obj)
-            _fold_string_data(rt, obj)
-            defaults.apply_defaults(rt.kind, obj)
-            problems = validation.validate(rt.kind, obj)
+            if rt.has_status:
+                strategy.reset_status(obj)  # status is the system's to write
+            strategy.prepare_for_create(obj)
+            strategy.default(obj)
+            problems = strategy.validate(obj)
         if problems:
             raise errors.invalid(rt, md["name"], problems)
         if ownership is not None:
-            ownership.record(rt, {}, obj, [], _rfc3339(self._now()))
+            ownership.record(strategy.structure, {}, obj, [], _rfc3339(self._now()))
         if rt.namespaced:
             await self._check_namespace_open(namespace or "")
-        if rt.kind == "Service":
-            ops, problems = await self.allocator.assign(obj, None)
-            if problems:
-                await self._refuse_existing(rt, namespace, md["name"])
-                raise errors.invalid(rt, md["name"], problems)
-            return ops
-        return []
+        ops, problems = await strategy.admit(obj, None, self.allocator)
+        if problems:
+            await self._refuse_existing(rt, namespace, md["name"])
+            raise errors.invalid(rt, md["name"], problems)
+        return ops
 
     async def _refuse_existing(self, rt: ResourceType, namespace: str | None, name: str) -> None:
-        """Creating a Service that exists is AlreadyExists, not a conflict with the address it holds itself."""
+        """Creating an object that exists is AlreadyExists, not a conflict with what it reserved itself."""
         try:
             await self.store.get(rt.key(namespace, name))
         except KeyNotFound:
@@ -243,12 +241,7 @@ class Registry:
         except KeyNotFound:
             raise errors.not_found(_NAMESPACES, namespace) from None
         if ns["metadata"].get("deletionTimestamp"):
-            raise errors.StatusError(
-                403, "Forbidden",
-                f"unable to create new content in namespace {namespace} because it is being terminated",
-                {"name": namespace, "kind": "namespaces",
-                 "causes": [{"reason": "NamespaceTerminating", "message": f"namespace {namespace} is being terminated",
-                             "field": "metadata.namespace"}]})
+            raise errors.namespace_terminating(namespace)
 
     async def update(
         self,
@@ -264,8 +257,9 @@ class Registry:
         """PUT semantics: a resourceVersion in the body is a precondition; without one the write is
         unconditional (retried on concurrent changes, as kube-apiserver does)."""
         ownership = _updating(rt, manager, subresource)
+        strategy = strategy_for(rt)
         obj = copy.deepcopy(obj)
-        _check_type(rt, obj)
+        _check_type(rt, strategy, obj)
         md = obj.setdefault("metadata", {})
         if md.get("name") and md["name"] != name:
             raise errors.bad_request(f"the name of the object ({md['name']}) does not match the name on the URL ({name})")
@@ -280,8 +274,8 @@ class Registry:
             if wanted_rv is not None and wanted_rv != revision_of(old):
                 raise errors.stale_write(rt, name)
             try:
-                return await self._write_update(rt, namespace, old, copy.deepcopy(obj), subresource, dry_run,
-                                                ownership)
+                return await self._write_update(rt, strategy, namespace, old, copy.deepcopy(obj), subresource,
+                                                dry_run, ownership)
             except KeyNotFound:
                 continue  # deleted since it was read: the next read answers 404
             except RevisionMismatch:
@@ -303,18 +297,19 @@ class Registry:
     ) -> tuple[Obj, bool]:
         """Apply a patch to the live object; returns (object, created). Server-side apply creates
         the object when absent; other patch types answer 404."""
+        strategy = strategy_for(rt)
         config = parse_applied(body) if is_apply(content_type) else None
         if config is None:
             ownership = _updating(rt, manager, subresource)
         else:
             writer = Writer(manager or FieldManager(), managed.APPLY, rt.api_version, subresource or "")
-            ownership = _Ownership(writer, _applied_set(rt, config, subresource), config)
+            ownership = _Ownership(writer, _applied_set(rt, strategy, config, subresource), config)
         for _attempt in range(_RETRIES):
             try:
                 old = await self.get(rt, namespace, name)
             except errors.StatusError as exc:
                 if exc.code == 404 and config is not None and subresource is None:
-                    applied = merge_applied({}, config, rt.kind)
+                    applied = strategy.merge_applied({}, config)
                     applied.setdefault("metadata", {}).setdefault("name", name)
                     if applied["metadata"]["name"] != name:
                         raise errors.bad_request(f"the name of the object ({applied['metadata']['name']}) does "
@@ -322,10 +317,10 @@ class Registry:
                     return await self._create(rt, namespace, applied, dry_run, ownership), True
                 raise
             if config is None:
-                patched = apply_patch(content_type, old, body, rt.kind)
+                patched = strategy.patch(content_type, old, body)
             else:
-                patched = self._merge_applied(rt, old, config, ownership)
-            _check_type(rt, patched)
+                patched = self._merge_applied(strategy, old, config, ownership)
+            _check_type(rt, strategy, patched)
             # a resourceVersion the patch itself sets is a precondition; one merely kept from the live
             # object is not, so a concurrent write is retried on the new object and the check below
             # then refuses only patches that pinned the version they were made against
@@ -333,25 +328,26 @@ class Registry:
             if patched_rv and patched_rv != old["metadata"]["resourceVersion"]:
                 raise errors.stale_write(rt, name)
             try:
-                return await self._write_update(rt, namespace, old, patched, subresource, dry_run, ownership), False
+                written = await self._write_update(rt, strategy, namespace, old, patched, subresource, dry_run,
+                                                   ownership)
             except (RevisionMismatch, KeyNotFound):
                 continue  # changed or deleted since it was read: read again (a 404 then, or apply creates it)
+            return written, False
         raise errors.stale_write(rt, name)
 
     @staticmethod
-    def _merge_applied(rt: ResourceType, live: Obj, config: Obj, ownership: _Ownership) -> Obj:
+    def _merge_applied(strategy: Strategy, live: Obj, config: Obj, ownership: _Ownership) -> Obj:
         """The live object with an applied configuration merged in, less the fields the applier
         dropped from its configuration that nobody else owns."""
         assert ownership.applied is not None
-        merged = merge_applied(live, config, rt.kind)
+        merged = strategy.merge_applied(live, config)
         entries = managed.decode(live["metadata"].get("managedFields")) or []
-        remove_fields(merged, managed.prune_for_apply(entries, ownership.applied, ownership.writer),
-                      Structure.of(rt.kind))
+        remove_fields(merged, managed.prune_for_apply(entries, ownership.applied, ownership.writer), strategy.structure)
         return merged
 
     async def _write_update(
-        self, rt: ResourceType, namespace: str | None, old: Obj, new: Obj, subresource: str | None, dry_run: bool,
-        ownership: _Ownership | None = None,
+        self, rt: ResourceType, strategy: Strategy, namespace: str | None, old: Obj, new: Obj,
+        subresource: str | None, dry_run: bool, ownership: _Ownership | None = None,
     ) -> Obj:
         name = old["metadata"]["name"]
         md = new.setdefault("metadata", {})
@@ -365,29 +361,25 @@ class Registry:
             md["managedFields"] = stored_fields
         with _malformed_is_bad_request(rt, name):
             meta.prepare_for_update(new, old, status_only=subresource == "status", has_status=rt.has_status)
-            if rt.kind == "Service":
-                drop_type_dependent_fields(new, old)
-            _fold_string_data(rt, new)
-            defaults.apply_defaults(rt.kind, new)
-            problems = validation.validate(rt.kind, new, old)
+            strategy.prepare_for_update(new, old)
+            strategy.default(new)
+            problems = strategy.validate(new, old)
         if problems:
             raise errors.invalid(rt, name, problems)
         if ownership is not None:
-            ownership.record(rt, old, new, base, _rfc3339(self._now()))
-        ops: list[Op] = []
-        if rt.kind == "Service":
-            ops, problems = await self.allocator.assign(new, old)
-            if problems:
-                raise errors.invalid(rt, name, problems)
+            ownership.record(strategy.structure, old, new, base, _rfc3339(self._now()))
+        ops, problems = await strategy.admit(new, old, self.allocator)
+        if problems:
+            raise errors.invalid(rt, name, problems)
         new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
         if _same(new, old):
             return old
         if dry_run:
             return new
         key = rt.key(namespace, name)
-        if _deletion_due(rt, new):
+        if _deletion_due(strategy, new):
             # the last finalizer is gone: the deletion that waited for it completes now
-            await self.store.commit([Delete(key, revision_of(old)), *release(held_by(old if rt.kind == "Service" else None))])
+            await self.store.commit([Delete(key, revision_of(old)), *strategy.release(old)])
             return _typed(rt, new)
         written = await self.store.commit([Update(key, new, revision_of(old)), *ops])
         return _typed(rt, written[0])
@@ -402,15 +394,14 @@ class Registry:
         return True
 
     async def delete(self, rt: ResourceType, namespace: str | None, name: str, options: DeleteOptions) -> Obj:
-        """Remove an object, or start its graceful deletion when finalizers or a running pod's grace
-        period make it wait; returns the deleted (or now terminating) object."""
-        if rt.kind == "Namespace" and name in IMMORTAL_NAMESPACES:
-            raise errors.StatusError(403, "Forbidden", f'namespaces "{name}" is forbidden: this namespace may not be '
-                                     "deleted", {"name": name, "kind": "namespaces"})
+        """Remove an object, or start its graceful deletion when finalizers or a grace period make it
+        wait; returns the deleted (or now terminating) object."""
+        strategy = strategy_for(rt)
+        strategy.check_delete(name)
         for _attempt in range(_RETRIES):
             old = await self.get(rt, namespace, name)
             _check_preconditions(rt, old, options.preconditions)
-            pending = await self._pending_deletion(rt, old, options)
+            pending = await self._pending_deletion(strategy, old, options)
             if options.dry_run:
                 return pending or old
             key = rt.key(namespace, name)
@@ -419,13 +410,13 @@ class Registry:
                     if _same(pending, old):
                         return old
                     return _typed(rt, (await self.store.commit([Update(key, pending, revision_of(old))]))[0])
-                ops = release(held_by(old)) if rt.kind == "Service" else []
+                ops = strategy.release(old)
                 return _typed(rt, (await self.store.commit([Delete(key, revision_of(old)), *ops]))[0])
             except (RevisionMismatch, KeyNotFound):
                 continue
         raise errors.conflict(rt, name, "the object keeps changing; try again")
 
-    async def _pending_deletion(self, rt: ResourceType, old: Obj, options: DeleteOptions) -> Obj | None:
+    async def _pending_deletion(self, strategy: Strategy, old: Obj, options: DeleteOptions) -> Obj | None:
         """The object as it waits for deletion, or None when it can go at once."""
         new = copy.deepcopy(old)
         md = new["metadata"]
@@ -435,63 +426,42 @@ class Registry:
             finalizers.append(wanted)
         if finalizers:
             md["finalizers"] = finalizers
-        if rt.kind == "Namespace":
-            new.setdefault("status", {})["phase"] = "Terminating"
-        grace = await self._grace_period(rt, old, options)
-        if not _blocked(rt, new) and not grace:
+        strategy.begin_deletion(new)
+        grace = await strategy.grace_period(old, options.grace_period_seconds, self.store)
+        if not _blocked(strategy, new) and not grace:
             return None
         if not md.get("deletionTimestamp") or grace < md.get("deletionGracePeriodSeconds", 0):
             md["deletionTimestamp"] = _rfc3339(self._now() + timedelta(seconds=grace))
             md["deletionGracePeriodSeconds"] = grace
         return new
 
-    async def _grace_period(self, rt: ResourceType, pod: Obj, options: DeleteOptions) -> int:
-        """A pod running on a live node gets its grace period for the agent to stop it; one that was
-        never scheduled, or whose node is gone, has nothing to wait for (as Kubernetes does)."""
-        if rt.kind != "Pod":
-            return 0
-        node_name = (pod.get("spec") or {}).get("nodeName")
-        phase = (pod.get("status") or {}).get("phase")
-        if not node_name or phase in ("Succeeded", "Failed"):
-            return 0
-        assert _NODES is not None
-        try:
-            await self.store.get(_NODES.key(None, node_name))
-        except KeyNotFound:
-            return 0
-        if options.grace_period_seconds is not None:
-            return max(options.grace_period_seconds, 0)
-        return int((pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
-
 
 # ----------------------------------------------------------------------------------- helpers
 
 
-def _applied_set(rt: ResourceType, config: Obj, subresource: str | None) -> FieldSet:
+def _applied_set(rt: ResourceType, strategy: Strategy, config: Obj, subresource: str | None) -> FieldSet:
     """What an apply claims. Status belongs to the status subresource: an apply there claims only
     status, an apply to the main resource of a kind with a status subresource claims none of it."""
-    claimed = applied_fields(config, Structure.of(rt.kind))
+    claimed = applied_fields(config, strategy.structure)
     status = FieldSet({"f:status": {}})
     if subresource == "status":
         return claimed.difference(claimed.without_subtrees(status))
     return claimed.without_subtrees(status) if rt.has_status else claimed
 
 
-def _blocked(rt: ResourceType, obj: Obj) -> bool:
-    """Whether finalizers still hold the object back from deletion (a namespace also waits for its
-    ``spec.finalizers``, which the namespace controller clears once the namespace is empty)."""
-    if obj["metadata"].get("finalizers"):
-        return True
-    return rt.kind == "Namespace" and bool((obj.get("spec") or {}).get("finalizers"))
+def _blocked(strategy: Strategy, obj: Obj) -> bool:
+    """Whether finalizers (``metadata.finalizers``, or the kind's own) still hold the object back
+    from deletion."""
+    return bool(obj["metadata"].get("finalizers")) or strategy.finalizing(obj)
 
 
-def _deletion_due(rt: ResourceType, obj: Obj) -> bool:
-    """A terminating object whose finalizers are all gone is removed; a pod only once its grace
-    period is over too (its node's agent may still be stopping it)."""
+def _deletion_due(strategy: Strategy, obj: Obj) -> bool:
+    """A terminating object whose finalizers are all gone is removed; an object of a graceful kind
+    only once its grace period is over too (a node's agent may still be stopping it)."""
     md = obj["metadata"]
-    if not md.get("deletionTimestamp") or _blocked(rt, obj):
+    if not md.get("deletionTimestamp") or _blocked(strategy, obj):
         return False
-    return rt.kind != "Pod" or not md.get("deletionGracePeriodSeconds")
+    return not strategy.graceful or not md.get("deletionGracePeriodSeconds")
 
 
 def _typed(rt: ResourceType, obj: Obj) -> Obj:
@@ -512,7 +482,7 @@ def _malformed_is_bad_request(rt: ResourceType, name: str) -> Iterator[None]:
         raise errors.bad_request(f'{rt.kind} "{name}" is malformed: a field has the wrong type ({exc})') from None
 
 
-def _check_type(rt: ResourceType, obj: Any) -> None:
+def _check_type(rt: ResourceType, strategy: Strategy, obj: Any) -> None:
     if not isinstance(obj, dict):
         raise errors.bad_request("the body of the request must be a JSON object")
     api_version, kind = obj.get("apiVersion"), obj.get("kind")
@@ -523,14 +493,14 @@ def _check_type(rt: ResourceType, obj: Any) -> None:
         raise errors.bad_request(f"the kind in the data ({kind}) does not match the expected kind ({rt.kind})")
     if not isinstance(obj.get("metadata", {}), dict):
         raise errors.bad_request("metadata must be an object")
-    check_shape(rt.kind, obj)
+    strategy.check_shape(obj)
     _typed(rt, obj)
 
 
-def _matches(rt: ResourceType, obj: Obj, labels: LabelSelector | None, field_selector: FieldSelector | None) -> bool:
+def _matches(strategy: Strategy, obj: Obj, labels: LabelSelector | None, field_selector: FieldSelector | None) -> bool:
     if labels is not None and not labels.matches(obj.get("metadata", {}).get("labels")):
         return False
-    return field_selector is None or field_selector.matches(fields.field_set(rt.kind, obj))
+    return field_selector is None or field_selector.matches(strategy.field_set(obj))
 
 
 def _check_preconditions(rt: ResourceType, obj: Obj, preconditions: dict[str, str]) -> None:
@@ -541,49 +511,6 @@ def _check_preconditions(rt: ResourceType, obj: Obj, preconditions: dict[str, st
     if rv and rv != md.get("resourceVersion"):
         raise errors.conflict(rt, md["name"], f"Precondition failed: ResourceVersion in precondition: {rv}, "
                                               f"ResourceVersion in object meta: {md.get('resourceVersion')}")
-
-
-def _reset_status_on_create(rt: ResourceType, obj: Obj) -> None:
-    """Status is the system's to write; clients may set it on create only for nodes (the agent
-    registers a node with its status) and events (which have no status subresource)."""
-    if not rt.has_status or rt.kind == "Node":
-        return
-    if rt.kind == "Pod":
-        obj["status"] = {"phase": "Pending", "qosClass": _qos_class(obj)}
-    elif rt.kind == "Namespace":
-        obj["status"] = {"phase": "Active"}
-    elif rt.kind == "Service":
-        obj["status"] = {"loadBalancer": {}}
-    else:
-        obj["status"] = {}
-
-
-def _qos_class(pod: Obj) -> str:
-    """Kubernetes' QoS class: Guaranteed when every container's cpu and memory limits equal its
-    requests, BestEffort when none sets any, Burstable otherwise."""
-    containers = (pod.get("spec") or {}).get("containers") or []
-    requests_or_limits = False
-    guaranteed = True
-    for c in containers:
-        res = c.get("resources") or {}
-        limits, requests = res.get("limits") or {}, res.get("requests") or {}
-        if limits or requests:
-            requests_or_limits = True
-        for resource in ("cpu", "memory"):
-            if resource not in limits or requests.get(resource, limits[resource]) != limits[resource]:
-                guaranteed = False
-    if not requests_or_limits:
-        return "BestEffort"
-    return "Guaranteed" if guaranteed else "Burstable"
-
-
-def _fold_string_data(rt: ResourceType, obj: Obj) -> None:
-    """Secrets accept ``stringData`` as a write-only convenience merged into base64 ``data``."""
-    if rt.kind != "Secret" or not obj.get("stringData"):
-        return
-    data = obj.setdefault("data", {})
-    for key, value in obj.pop("stringData").items():
-        data[key] = base64.b64encode(str(value).encode()).decode()
 
 
 def _same(a: Obj, b: Obj) -> bool:

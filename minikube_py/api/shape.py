@@ -9,14 +9,21 @@ own deletion logic rely on, and the top-level fields of the served kinds.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from minikube_py.model import errors
 
 _GO_TYPES = {dict: "object", list: "array", str: "string"}
 
-#: ObjectMeta fields: (JSON type, element type of a list or map or None)
-_META: dict[str, tuple[type, type | None]] = {
+#: a field's JSON type and, for a list or map, its elements' (None: anything)
+FieldType = tuple[type, type | None]
+#: the top-level fields of a kind beyond ``spec`` and ``status``, which are objects on every kind
+#: that has them; a kind's strategy names its table
+Fields = Mapping[str, FieldType]
+
+#: ObjectMeta fields
+_META: Fields = {
     "name": (str, None),
     "generateName": (str, None),
     "namespace": (str, None),
@@ -27,26 +34,32 @@ _META: dict[str, tuple[type, type | None]] = {
     "managedFields": (list, dict),
 }
 
-#: top-level fields by kind (spec and status are objects on every kind that has them)
-_TOP: dict[str, dict[str, tuple[type, type | None]]] = {
-    "ConfigMap": {"data": (dict, str), "binaryData": (dict, str)},
-    "Secret": {"data": (dict, str), "stringData": (dict, str), "type": (str, None)},
-    "Endpoints": {"subsets": (list, dict)},
-    "EndpointSlice": {"endpoints": (list, dict), "ports": (list, dict), "addressType": (str, None)},
-    "Event": {"involvedObject": (dict, None), "related": (dict, None), "source": (dict, None)},
-}
-_EVERY_KIND: dict[str, tuple[type, type | None]] = {"spec": (dict, None), "status": (dict, None)}
+CONFIG_MAP: Fields = {"data": (dict, str), "binaryData": (dict, str)}
+SECRET: Fields = {"data": (dict, str), "stringData": (dict, str), "type": (str, None)}
+ENDPOINTS: Fields = {"subsets": (list, dict)}
+ENDPOINT_SLICE: Fields = {"endpoints": (list, dict), "ports": (list, dict), "addressType": (str, None)}
+EVENT: Fields = {"involvedObject": (dict, None), "related": (dict, None), "source": (dict, None)}
+_EVERY_KIND: Fields = {"spec": (dict, None), "status": (dict, None)}
 
 
 def check_shape(kind: str, obj: dict[str, Any]) -> None:
-    """Raise 400 BadRequest when a field has the wrong JSON type (null counts as absent)."""
-    _check_fields(obj, {**_EVERY_KIND, **_TOP.get(kind, {})}, kind, "")
+    """:func:`check_object` by the strategy of the kind named ``kind``."""
+    # imported here: the strategies are made of this module's tables
+    from minikube_py.api.strategies import strategy_named
+
+    strategy_named(kind).check_shape(obj)
+
+
+def check_object(obj: dict[str, Any], kind: str, top: Fields) -> None:
+    """Raise 400 BadRequest when a field of ``obj`` (of ``kind``, whose top-level fields are ``top``)
+    has the wrong JSON type (null counts as absent)."""
+    _check_fields(obj, {**_EVERY_KIND, **top}, kind, "")
     md = obj.get("metadata")
     if isinstance(md, dict):
         _check_fields(md, _META, "ObjectMeta", "metadata.")
 
 
-def _check_fields(obj: dict[str, Any], table: dict[str, tuple[type, type | None]], owner: str, prefix: str) -> None:
+def _check_fields(obj: dict[str, Any], table: Fields, owner: str, prefix: str) -> None:
     for name, (outer, inner) in table.items():
         value = obj.get(name)
         if value is None:

@@ -10,23 +10,18 @@ from __future__ import annotations
 import copy
 from datetime import UTC, datetime
 
-from minikube_py.api.patch import apply_patch
 from minikube_py.api.patch.managed import FieldManager
 from minikube_py.api.registry import Registry
+from minikube_py.api.strategies import SCALE, strategy_for
 from minikube_py.model import errors
 from minikube_py.model.kinds import ResourceType
-from minikube_py.model.selectors import label_selector_from_spec, labels_to_string
 from minikube_py.store.base import Obj
 
 
 def scale_of(rt: ResourceType, obj: Obj) -> Obj:
     md = obj["metadata"]
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
-    selector = spec.get("selector") or {}
-    if rt.kind == "ReplicationController":  # a plain label map, not a LabelSelector
-        selector_text = labels_to_string(selector)
-    else:
-        selector_text = str(label_selector_from_spec(selector))
+    selector_text = strategy_for(rt).scale_selector(spec.get("selector") or {})
     return {
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
@@ -66,7 +61,7 @@ async def patch_scale(
     dry_run: bool, manager: FieldManager | None = None,
 ) -> Obj:
     current = scale_of(rt, await registry.get(rt, namespace, name))
-    patched = apply_patch(content_type, current, body, "Scale")
+    patched = SCALE.patch(content_type, current, body)
     if (patched.get("metadata") or {}).get("resourceVersion") == current["metadata"]["resourceVersion"]:
         patched["metadata"].pop("resourceVersion")  # the patch did not ask for a precondition
     return await update_scale(registry, rt, namespace, name, patched, dry_run=dry_run, manager=manager)

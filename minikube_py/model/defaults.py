@@ -6,9 +6,10 @@ see them), and controllers rely on them (a ReplicaSet without ``replicas`` means
 are Kubernetes' own. Fields the client set are never touched, and every function is idempotent:
 the registry defaults an object on create and again on every update.
 
-Call order: :func:`apply_defaults` runs after :func:`minikube_py.model.meta.prepare_for_create`,
-because a Job's generated selector is built from its UID. Allocation (ClusterIP, NodePort) is not
-defaulting and happens in the API layer.
+Each kind's defaulting is a function here (``default_pod``, ...), named as its kind's defaults by its
+:class:`~minikube_py.model.kindrules.KindRules`. Call order: defaulting runs after
+:func:`minikube_py.model.meta.prepare_for_create`, because a Job's generated selector is built from
+its UID. Allocation (ClusterIP, NodePort) is not defaulting and happens in the API layer.
 
 Objects may still be malformed here (validation runs afterwards), so every step only descends
 into values of the expected type.
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable
 from typing import Any
 
 Obj = dict[str, Any]
@@ -141,7 +141,7 @@ def _pod_template(obj: Obj) -> None:
         _pod_spec(spec)
 
 
-def _pod(pod: Obj) -> None:
+def default_pod(pod: Obj) -> None:
     """A Pod object gets, beyond ``SetDefaults_PodSpec``: requests copied from limits and
     ``enableServiceLinks`` (``SetDefaults_Pod``), and what the ServiceAccount, Priority and
     DefaultTolerationSeconds admission plugins add. Templates get none of these."""
@@ -187,7 +187,7 @@ def _default_tolerations(spec: Obj) -> None:
 # ------------------------------------------------------------------------------ workloads
 
 
-def _replication_controller(rc: Obj) -> None:
+def default_replication_controller(rc: Obj) -> None:
     """A v1 ReplicationController's selector and labels default to its template's labels."""
     spec = _dict(rc, "spec")
     if spec is None:
@@ -203,14 +203,14 @@ def _replication_controller(rc: Obj) -> None:
     _pod_template(rc)
 
 
-def _replica_set(rs: Obj) -> None:
+def default_replica_set(rs: Obj) -> None:
     spec = _dict(rs, "spec")
     if spec is not None:
         spec.setdefault("replicas", 1)
         _pod_template(rs)
 
 
-def _deployment(d: Obj) -> None:
+def default_deployment(d: Obj) -> None:
     spec = _dict(d, "spec")
     if spec is None:
         return
@@ -228,7 +228,7 @@ def _deployment(d: Obj) -> None:
     _pod_template(d)
 
 
-def _daemon_set(ds: Obj) -> None:
+def default_daemon_set(ds: Obj) -> None:
     spec = _dict(ds, "spec")
     if spec is None:
         return
@@ -250,7 +250,7 @@ _JOB_UID_LABELS = ("controller-uid", JOB_UID_LABEL)
 _JOB_NAME_LABELS = ("job-name", "batch.kubernetes.io/job-name")
 
 
-def _job(job: Obj) -> None:
+def default_job(job: Obj) -> None:
     """batch/v1 Job defaults. Unless ``manualSelector`` is true the selector is generated from the
     Job's UID and the pod template gets the ``controller-uid``/``job-name`` labels (labels the
     user set are kept; a clash is validation's to report). The Job's own labels default to the
@@ -286,7 +286,7 @@ def _job(job: Obj) -> None:
 # ------------------------------------------------------------------------------ others
 
 
-def _service(svc: Obj) -> None:
+def default_service(svc: Obj) -> None:
     spec = _dict(svc, "spec", create=True)
     if spec is None:
         return
@@ -308,12 +308,12 @@ def _service(svc: Obj) -> None:
         spec.setdefault("ipFamilies", ["IPv4"])
 
 
-def _secret(secret: Obj) -> None:
+def default_secret(secret: Obj) -> None:
     if not secret.get("type"):
         secret["type"] = "Opaque"
 
 
-def _namespace(ns: Obj) -> None:
+def default_namespace(ns: Obj) -> None:
     """Namespaces get the ``kubernetes`` finalizer (the namespace controller empties them before
     they go), phase Active, and the ``kubernetes.io/metadata.name`` label that lets
     NetworkPolicies and selectors pick a namespace by name."""
@@ -330,37 +330,24 @@ def _namespace(ns: Obj) -> None:
             labels["kubernetes.io/metadata.name"] = md["name"]
 
 
-def _endpoints(ep: Obj) -> None:
+def default_endpoints(ep: Obj) -> None:
     for subset in _dicts(ep, "subsets"):
         for port in _dicts(subset, "ports"):
             port.setdefault("protocol", "TCP")
 
 
-def _endpoint_slice(slice_: Obj) -> None:
+def default_endpoint_slice(slice_: Obj) -> None:
     for port in _dicts(slice_, "ports"):
         port.setdefault("protocol", "TCP")
 
 
-_BY_KIND: dict[str, Callable[[Obj], None]] = {
-    "Pod": _pod,
-    "ReplicationController": _replication_controller,
-    "ReplicaSet": _replica_set,
-    "Deployment": _deployment,
-    "DaemonSet": _daemon_set,
-    "Job": _job,
-    "Service": _service,
-    "Secret": _secret,
-    "Namespace": _namespace,
-    "Endpoints": _endpoints,
-    "EndpointSlice": _endpoint_slice,
-}
-
-
 def apply_defaults(kind: str, obj: Obj) -> None:
-    """Fill in ``obj``'s defaults in place (kinds without defaults are left as they are)."""
-    step = _BY_KIND.get(kind)
-    if step is not None:
-        step(obj)
+    """Fill in ``obj``'s defaults in place, by the rules of the kind named ``kind`` (kinds without
+    defaults are left as they are). The API server asks the kind's strategy instead."""
+    # imported here: the table of kind rules is made of this module's defaulting functions
+    from minikube_py.model.kindrules import rules_of
+
+    rules_of(kind).defaults(obj)
 
 
 def defaulted(kind: str, obj: Obj) -> Obj:

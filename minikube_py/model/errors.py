@@ -133,6 +133,15 @@ def forbidden_request(user: str, verb: str, resource: str, message: str = "") ->
     return StatusError(403, "Forbidden", f"{text}: {message}" if message else text)
 
 
+def namespace_terminating(namespace: str) -> StatusError:
+    """kube-apiserver's NamespaceLifecycle answer to new content in a namespace being deleted."""
+    return StatusError(
+        403, "Forbidden", f"unable to create new content in namespace {namespace} because it is being terminated",
+        {"name": namespace, "kind": "namespaces",
+         "causes": [{"reason": "NamespaceTerminating", "message": f"namespace {namespace} is being terminated",
+                     "field": "metadata.namespace"}]})
+
+
 def method_not_allowed(verb: str, what: str) -> StatusError:
     return StatusError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource ({verb} {what})")
 

@@ -4,17 +4,21 @@ Kubernetes does not let a field selector reach into arbitrary paths: each kind p
 map of a few string-valued fields, and a selector naming anything else is a 400. kubectl and the
 controllers lean on exactly these (``spec.nodeName=`` for unscheduled pods, ``involvedObject.*``
 for ``describe``'s events), so the names and the string forms (``"true"``, ``"3"``) are kept.
+
+Every kind offers ``metadata.name`` (and ``metadata.namespace`` when namespaced); the fields a kind
+offers beyond those are a function here (``pod_fields``, ...), named by its
+:class:`~minikube_py.model.kindrules.KindRules`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
-from minikube_py.model.kinds import RESOURCES
 from minikube_py.model.selectors import FieldSelector
 
-_NAMESPACED = {r.kind: r.namespaced for r in RESOURCES}
+#: the fields one kind offers beyond ``metadata.name`` and ``metadata.namespace``
+Extra = Callable[[dict[str, Any]], dict[str, str]]
 
 
 def _get(obj: dict[str, Any], path: str) -> Any:
@@ -33,17 +37,35 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _paths(*paths: str) -> Callable[[dict[str, Any]], dict[str, str]]:
+def _paths(*paths: str) -> Extra:
     """Fields whose selector name is their own path in the object."""
     return lambda obj: {p: _text(_get(obj, p)) for p in paths}
 
 
-def _flags(*paths: str) -> Callable[[dict[str, Any]], dict[str, str]]:
+def _flags(*paths: str) -> Extra:
     """Boolean fields; an unset Go bool is false."""
     return lambda obj: {p: _text(bool(_get(obj, p))) for p in paths}
 
 
-def _event_fields(obj: dict[str, Any]) -> dict[str, str]:
+def _count(path: str) -> Extra:
+    """An integer status counter, which Go renders as "0" when unset."""
+    return lambda obj: {path: str(_get(obj, path) or 0)}
+
+
+def no_fields(obj: dict[str, Any]) -> dict[str, str]:
+    """A kind that offers nothing beyond its name (and namespace)."""
+    return {}
+
+
+def pod_fields(obj: dict[str, Any]) -> dict[str, str]:
+    return {
+        **_paths("spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
+                 "status.phase", "status.podIP", "status.nominatedNodeName")(obj),
+        **_flags("spec.hostNetwork")(obj),
+    }
+
+
+def event_fields(obj: dict[str, Any]) -> dict[str, str]:
     ref = obj.get("involvedObject") or {}
     found = {f"involvedObject.{k}": _text(ref.get(k)) for k in
              ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")}
@@ -54,42 +76,35 @@ def _event_fields(obj: dict[str, Any]) -> dict[str, str]:
     return found
 
 
-def _count(path: str) -> Callable[[dict[str, Any]], dict[str, str]]:
-    """An integer status counter, which Go renders as "0" when unset."""
-    return lambda obj: {path: str(_get(obj, path) or 0)}
-
-
-def _job_fields(obj: dict[str, Any]) -> dict[str, str]:
+def job_fields(obj: dict[str, Any]) -> dict[str, str]:
     # the selector name is status.successful, the field status.succeeded
     return {"status.successful": str(_get(obj, "status.succeeded") or 0)}
 
 
-_EXTRA: dict[str, Callable[[dict[str, Any]], dict[str, str]]] = {
-    "Pod": lambda obj: {
-        **_paths("spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
-                 "status.phase", "status.podIP", "status.nominatedNodeName")(obj),
-        **_flags("spec.hostNetwork")(obj),
-    },
-    "Event": _event_fields,
-    "Secret": _paths("type"),
-    "Node": _flags("spec.unschedulable"),
-    "Namespace": _paths("status.phase"),
-    "ReplicationController": _count("status.replicas"),
-    "ReplicaSet": _count("status.replicas"),
-    "Job": _job_fields,
-}
+secret_fields = _paths("type")
+node_fields = _flags("spec.unschedulable")
+namespace_fields = _paths("status.phase")
+#: ReplicationControllers and ReplicaSets
+replicas_fields = _count("status.replicas")
 
 
-def field_set(kind: str, obj: dict[str, Any]) -> dict[str, str]:
+def object_fields(obj: dict[str, Any], *, namespaced: bool, extra: Extra) -> dict[str, str]:
     """Every selectable field of ``obj`` with its string value; absent values are ""."""
     md = obj.get("metadata") or {}
     found = {"metadata.name": _text(md.get("name"))}
-    if _NAMESPACED.get(kind, True):
+    if namespaced:
         found["metadata.namespace"] = _text(md.get("namespace"))
-    extra = _EXTRA.get(kind)
-    if extra is not None:
-        found.update(extra(obj))
+    found.update(extra(obj))
     return found
+
+
+def field_set(kind: str, obj: dict[str, Any]) -> dict[str, str]:
+    """:func:`object_fields` by the rules of the kind named ``kind``; the API server asks the kind's
+    strategy instead."""
+    # imported here: the table of kind rules is made of this module's field functions
+    from minikube_py.model.kindrules import rules_of
+
+    return rules_of(kind).field_set(obj)
 
 
 def selectable_fields(kind: str) -> set[str]:
@@ -99,7 +114,11 @@ def selectable_fields(kind: str) -> set[str]:
 def unsupported_fields(kind: str, selector: FieldSelector) -> list[str]:
     """Fields named in ``selector`` that ``kind`` does not offer, in the selector's order; the API
     answers 400 ``field label not supported: <field>`` for the first one."""
-    offered = selectable_fields(kind)
+    return not_offered(selectable_fields(kind), selector)
+
+
+def not_offered(offered: Collection[str], selector: FieldSelector) -> list[str]:
+    """Fields named in ``selector`` that are not among ``offered``, in the selector's order."""
     return [f for f in selector.fields if f not in offered]
 
 

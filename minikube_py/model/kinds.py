@@ -1,8 +1,9 @@
 """The one table of kinds pykube serves.
 
 Routes, discovery, store keys, OpenAPI and the Table printers are all generated from this table, so
-they cannot drift apart. A kind's behaviour (defaults, validation, printing) is looked up by
-``ResourceType.kind`` in the modules that own that behaviour.
+they cannot drift apart. A kind's behaviour is found by its ``kind`` name, unique in this table: its
+pure rules (defaults, validation, selectable fields) in :mod:`minikube_py.model.kindrules`, and
+everything the API server does with it in its strategy (:mod:`minikube_py.api.strategies`).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from minikube_py.model import defaults
+from minikube_py.model.kindrules import KindRules, rules_of
 
 Clock = Callable[[], datetime]
 
@@ -26,12 +26,6 @@ NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 _SUFFIX_LENGTH = 5
 _MAX_GENERATED_PREFIX = 63 - _SUFFIX_LENGTH
 
-#: kinds whose strategy maintains ``metadata.generation`` in Kubernetes; others (ConfigMap,
-#: Service, Namespace, ...) never show one
-GENERATION_KINDS = frozenset({"Pod", "ReplicationController", "ReplicaSet", "Deployment", "DaemonSet", "Job",
-                              "EndpointSlice"})
-#: kinds whose controller also acts on annotation changes, so those bump the generation too
-_ANNOTATION_GENERATION_KINDS = frozenset({"Deployment"})
 #: metadata a client may not set on create: the server records deletion itself
 _SYSTEM_ON_CREATE = ("resourceVersion", "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds", "generation")
 #: metadata that Go serialises with ``omitempty``: an empty value is not stored
@@ -73,7 +67,7 @@ def prepare_for_create(
         md.pop(key, None)
     md["uid"] = uid or new_uid()
     md["creationTimestamp"] = now_rfc3339(clock)
-    if obj.get("kind") in GENERATION_KINDS:
+    if rules_of(obj.get("kind") or "").tracks_generation:
         md["generation"] = 1
     if namespace is not None:
         md["namespace"] = namespace
@@ -93,9 +87,10 @@ def prepare_for_update(new: dict[str, Any], old: dict[str, Any], *, status_only:
       the stored one, so a stale spec sent along cannot undo a concurrent spec change.
     - A main-resource update of a kind with a status subresource keeps the stored ``status``:
       status is written only through ``/status``.
-    - ``generation`` goes up by one when anything outside metadata and status changed (the
-      spec), and for Deployments also when annotations changed; status and metadata updates
-      leave it. ``new`` is defaulted (see :mod:`defaults`) before the comparison so a manifest
+    - For a kind that tracks it (its :class:`KindRules`), ``generation`` goes up by one when
+      anything outside metadata and status changed (the spec), and for a kind whose generation
+      follows annotations (Deployments) also when they changed; status and metadata updates
+      leave it. ``new`` is defaulted (the kind's defaults) before the comparison so a manifest
       that merely omits defaulted fields is not mistaken for a change.
     """
     md, old_md = new.setdefault("metadata", {}), old.get("metadata") or {}
@@ -114,14 +109,14 @@ def prepare_for_update(new: dict[str, Any], old: dict[str, Any], *, status_only:
     elif has_status:
         _copy_key(old, new, "status")
     _drop_empty(md)
-    kind = new.get("kind") or old.get("kind") or ""
-    if kind in GENERATION_KINDS and not status_only and _spec_changed(kind, new, old):
+    rules = rules_of(new.get("kind") or old.get("kind") or "")
+    if rules.tracks_generation and not status_only and _spec_changed(rules, new, old):
         md["generation"] = int(old_md.get("generation") or 0) + 1
 
 
-def _spec_changed(kind: str, new: dict[str, Any], old: dict[str, Any]) -> bool:
-    defaulted = defaults.defaulted(kind, new)
-    if kind in _ANNOTATION_GENERATION_KINDS and (
+def _spec_changed(rules: KindRules, new: dict[str, Any], old: dict[str, Any]) -> bool:
+    defaulted = rules.defaulted(new)
+    if rules.generation_follows_annotations and (
             (defaulted["metadata"].get("annotations") or {}) != (old.get("metadata", {}).get("annotations") or {})):
         return True
     keys = (set(defaulted) | set(old)) - set(_ENVELOPE)

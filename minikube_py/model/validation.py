@@ -5,8 +5,11 @@ value``), and users and scripts match on them, so the paths (``spec.ports[1].nam
 ``metadata.labels``) and texts follow Kubernetes' ``pkg/apis/*/validation``. The checks cover what
 pykube's kinds need to be safe to store and to act on, not every rule Kubernetes has.
 
-``validate`` expects a defaulted object (defaults run first, as in kube-apiserver), so a field that
+Validation expects a defaulted object (defaults run first, as in kube-apiserver), so a field that
 has a default is only checked for its value, never for being absent.
+
+Each kind's checks are functions here (``validate_pod``, ``validate_pod_update``, ...); which of them
+a kind gets, and its name rule and scope, is its :class:`~minikube_py.model.kindrules.KindRules`.
 """
 
 from __future__ import annotations
@@ -22,10 +25,8 @@ from typing import Any
 
 from minikube_py.model import quantity
 from minikube_py.model.errors import FieldError, duplicate, forbidden, not_supported, required
-from minikube_py.model.kinds import RESOURCES
 from minikube_py.model.selectors import (
     dns1123_label_errors,
-    dns1123_subdomain_errors,
     label_key_errors,
     label_selector_from_spec,
     label_value_errors,
@@ -35,7 +36,6 @@ from minikube_py.model.selectors import (
 Obj = dict[str, Any]
 Errors = list[FieldError]
 
-_NAMESPACED = {r.kind: r.namespaced for r in RESOURCES}
 _ANNOTATIONS_LIMIT = 256 * 1024
 _SECRET_LIMIT = 1024 * 1024
 _IMMUTABLE = "field is immutable"
@@ -123,13 +123,6 @@ def _mask_trailing_dash(name: str) -> str:
     return name[:-2] + "a" if len(name) > 1 and name.endswith("-") else name
 
 
-#: the name rule of each kind (DNS-1123 subdomain for every kind not listed)
-_NAME_RULES: dict[str, Callable[[str], list[str]]] = {
-    "Namespace": dns1123_label_errors,
-    "Service": dns1035_label_errors,
-}
-
-
 def validate_labels(labels: Any, path: str) -> Errors:
     if labels is None:
         return []
@@ -176,21 +169,23 @@ def _owner_references(refs: Any, path: str) -> Errors:
     return errs
 
 
-def _metadata(kind: str, md: Obj) -> Errors:
-    name_rule = _NAME_RULES.get(kind, dns1123_subdomain_errors)
+def validate_metadata(md: Obj, *, namespaced: bool, name_errors: Callable[[str], list[str]]) -> Errors:
+    """ObjectMeta of a new object: its name (``name_errors`` is the kind's name rule, a DNS-1123
+    subdomain for most kinds), its namespace as the kind's scope wants it, labels and the rest."""
     errs: Errors = []
     generate = md.get("generateName")
     if isinstance(generate, str) and generate:
-        errs.extend(_invalid("metadata.generateName", generate, msg) for msg in name_rule(_mask_trailing_dash(generate)))
+        errs.extend(_invalid("metadata.generateName", generate, msg)
+                    for msg in name_errors(_mask_trailing_dash(generate)))
     name = md.get("name")
     if not name:
         errs.append(FieldError("metadata.name", "FieldValueRequired", "Required value: name or generateName is required"))
     elif not isinstance(name, str):
         errs.append(_invalid("metadata.name", name, "must be a string"))
     else:
-        errs.extend(_invalid("metadata.name", name, msg) for msg in name_rule(name))
+        errs.extend(_invalid("metadata.name", name, msg) for msg in name_errors(name))
     namespace = md.get("namespace")
-    if _NAMESPACED.get(kind, True):
+    if namespaced:
         if not namespace:
             errs.append(required("metadata.namespace"))
         else:
@@ -210,7 +205,9 @@ def _metadata_common(md: Obj) -> Errors:
     return errs
 
 
-def _metadata_update(md: Obj, old_md: Obj) -> Errors:
+def validate_metadata_update(md: Obj, old_md: Obj) -> Errors:
+    """ObjectMeta of an update: identity and deletion stay, finalizers may not be added to a
+    terminating object, the generation never goes back."""
     errs: Errors = []
     if old_md.get("deletionTimestamp"):
         added = sorted(set(_list(md.get("finalizers"))) - set(_list(old_md.get("finalizers"))))
@@ -373,11 +370,11 @@ def validate_pod_spec(spec: Any, path: str, restart_policies: tuple[str, ...] = 
     return errs
 
 
-def _pod(obj: Obj) -> Errors:
+def validate_pod(obj: Obj) -> Errors:
     return validate_pod_spec(obj.get("spec"), "spec")
 
 
-def _pod_update(new: Obj, old: Obj) -> Errors:
+def validate_pod_update(new: Obj, old: Obj) -> Errors:
     """Only images, ``activeDeadlineSeconds``, added tolerations and a negative grace period
     raised to 1 may change in a pod's spec; anything else is one Forbidden cause on ``spec``."""
     spec, old_spec = dict(_dict(new.get("spec"))), _dict(old.get("spec"))
@@ -408,7 +405,7 @@ def _restore(spec: Obj, old_spec: Obj, field: str) -> None:
 # ------------------------------------------------------------------------------ services
 
 
-def _service(obj: Obj) -> Errors:
+def validate_service(obj: Obj) -> Errors:
     spec = _dict(obj.get("spec"))
     errs: Errors = []
     types = ["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"]
@@ -462,7 +459,7 @@ def _service_port(port: Obj, path: str, name_required: bool, names: set[str]) ->
     return errs
 
 
-def _service_update(new: Obj, old: Obj) -> Errors:
+def validate_service_update(new: Obj, old: Obj) -> Errors:
     """An allocated ClusterIP stays: changing it is an error (an absent one is the allocator's to
     carry over, as kube-apiserver does for ``kubectl replace``)."""
     ip, old_ip = _dict(new.get("spec")).get("clusterIP"), _dict(old.get("spec")).get("clusterIP")
@@ -521,7 +518,11 @@ def _workload(kind_word: str, restart_policies: tuple[str, ...]) -> Callable[[Ob
     return check
 
 
-def _deployment(obj: Obj) -> Errors:
+validate_replica_set = _workload("replicaset", ("Always",))
+validate_daemon_set = _workload("daemonset", ("Always",))
+
+
+def validate_deployment(obj: Obj) -> Errors:
     errs = _workload("deployment", ("Always",))(obj)
     strategy = _dict(_dict(obj.get("spec")).get("strategy"))
     kind = strategy.get("type")
@@ -532,7 +533,7 @@ def _deployment(obj: Obj) -> Errors:
     return errs
 
 
-def _replication_controller(obj: Obj) -> Errors:
+def validate_replication_controller(obj: Obj) -> Errors:
     spec = _dict(obj.get("spec"))
     errs = _non_negative("spec.replicas", spec.get("replicas"))
     selector = spec.get("selector")
@@ -547,7 +548,7 @@ def _replication_controller(obj: Obj) -> Errors:
     return errs + _template(spec, ("Always",))
 
 
-def _job(obj: Obj) -> Errors:
+def validate_job(obj: Obj) -> Errors:
     spec = _dict(obj.get("spec"))
     errs: Errors = []
     for field in ("parallelism", "completions", "backoffLimit", "activeDeadlineSeconds", "ttlSecondsAfterFinished"):
@@ -569,6 +570,16 @@ def _immutable(new: Obj, old: Obj, *fields: str) -> Errors:
         if mine != theirs:
             errs.append(_invalid(field, mine, _IMMUTABLE))
     return errs
+
+
+def validate_selector_immutable(new: Obj, old: Obj) -> Errors:
+    """The apps kinds: a selector picks the pods a controller owns, so it may not change."""
+    return _immutable(new, old, "spec.selector")
+
+
+def validate_job_update(new: Obj, old: Obj) -> Errors:
+    """A Job's pods are made from its template once: neither the selector nor the template changes."""
+    return _immutable(new, old, "spec.selector", "spec.template")
 
 
 def _path(obj: Obj, dotted: str) -> Any:
@@ -600,7 +611,7 @@ def _data_keys(data: Any, path: str) -> Errors:
     return errs
 
 
-def _config_map(obj: Obj) -> Errors:
+def validate_config_map(obj: Obj) -> Errors:
     data, binary = _dict(obj.get("data")), _dict(obj.get("binaryData"))
     errs = _data_keys(data, "data") + _data_keys(binary, "binaryData")
     errs.extend(_invalid(f"data[{key}]", key, "duplicate of key present in binaryData") for key in sorted(data)
@@ -633,7 +644,7 @@ _SECRET_TYPE_KEYS = {
 }
 
 
-def _secret(obj: Obj) -> Errors:
+def validate_secret(obj: Obj) -> Errors:
     data = _dict(obj.get("data"))
     errs = _data_keys(data, "data")
     size = 0
@@ -649,7 +660,7 @@ def _secret(obj: Obj) -> Errors:
     return errs
 
 
-def _immutable_data(new: Obj, old: Obj) -> Errors:
+def validate_immutable_data(new: Obj, old: Obj) -> Errors:
     """``immutable: true`` freezes the data and the flag itself."""
     if old.get("immutable") is not True:
         return []
@@ -665,7 +676,7 @@ def _immutable_data(new: Obj, old: Obj) -> Errors:
 # ------------------------------------------------------------------------------ the rest
 
 
-def _node(obj: Obj) -> Errors:
+def validate_node(obj: Obj) -> Errors:
     errs: Errors = []
     effects = ["NoSchedule", "PreferNoSchedule", "NoExecute"]
     for i, taint in enumerate(_list(_dict(obj.get("spec")).get("taints"))):
@@ -683,14 +694,14 @@ def _node(obj: Obj) -> Errors:
     return errs
 
 
-def _lease(obj: Obj) -> Errors:
+def validate_lease(obj: Obj) -> Errors:
     duration = _dict(obj.get("spec")).get("leaseDurationSeconds")
     if duration is not None and (not isinstance(duration, int) or duration <= 0):
         return [_invalid("spec.leaseDurationSeconds", duration, "must be greater than 0")]
     return []
 
 
-def _event(obj: Obj) -> Errors:
+def validate_event(obj: Obj) -> Errors:
     ref = _dict(obj.get("involvedObject"))
     namespace = _dict(obj.get("metadata")).get("namespace")
     if ref.get("namespace") and ref["namespace"] != namespace:
@@ -708,7 +719,7 @@ def _endpoint_ports(ports: Any, path: str) -> Errors:
     return errs
 
 
-def _endpoints(obj: Obj) -> Errors:
+def validate_endpoints(obj: Obj) -> Errors:
     errs: Errors = []
     for s, subset in enumerate(_list(obj.get("subsets"))):
         subset = _dict(subset)
@@ -724,7 +735,7 @@ def _endpoints(obj: Obj) -> Errors:
     return errs
 
 
-def _endpoint_slice(obj: Obj) -> Errors:
+def validate_endpoint_slice(obj: Obj) -> Errors:
     errs: Errors = []
     families = ["FQDN", "IPv4", "IPv6"]
     if obj.get("addressType") not in families:
@@ -739,44 +750,11 @@ def _endpoint_slice(obj: Obj) -> Errors:
     return errs + _endpoint_ports(obj.get("ports"), "ports")
 
 
-_CREATE: dict[str, Callable[[Obj], Errors]] = {
-    "Pod": _pod,
-    "Service": _service,
-    "ReplicationController": _replication_controller,
-    "ReplicaSet": _workload("replicaset", ("Always",)),
-    "Deployment": _deployment,
-    "DaemonSet": _workload("daemonset", ("Always",)),
-    "Job": _job,
-    "ConfigMap": _config_map,
-    "Secret": _secret,
-    "Node": _node,
-    "Lease": _lease,
-    "Event": _event,
-    "Endpoints": _endpoints,
-    "EndpointSlice": _endpoint_slice,
-}
-
-_UPDATE: dict[str, Callable[[Obj, Obj], Errors]] = {
-    "Pod": _pod_update,
-    "Service": _service_update,
-    "ReplicaSet": lambda new, old: _immutable(new, old, "spec.selector"),
-    "Deployment": lambda new, old: _immutable(new, old, "spec.selector"),
-    "DaemonSet": lambda new, old: _immutable(new, old, "spec.selector"),
-    "Job": lambda new, old: _immutable(new, old, "spec.selector", "spec.template"),
-    "ConfigMap": _immutable_data,
-    "Secret": _immutable_data,
-}
-
-
 def validate(kind: str, obj: Obj, old: Obj | None = None) -> list[FieldError]:
-    """Every problem with ``obj`` (a create when ``old`` is None, else an update of ``old``);
-    an empty list means it may be stored. Metadata causes come first, as in Kubernetes."""
-    md = _dict(obj.get("metadata"))
-    errs = _metadata(kind, md) if old is None else _metadata_update(md, _dict(old.get("metadata")))
-    check = _CREATE.get(kind)
-    if check is not None:
-        errs += check(obj)
-    if old is not None and kind in _UPDATE:
-        errs += _UPDATE[kind](obj, old)
-    return errs
+    """Every problem with ``obj`` (a create when ``old`` is None, else an update of ``old``), by the
+    rules of the kind named ``kind``; an empty list means it may be stored. The API server asks the
+    kind's strategy, which holds the same :class:`~minikube_py.model.kindrules.KindRules`."""
+    # imported here: the table of kind rules is made of this module's checks
+    from minikube_py.model.kindrules import rules_of
 
+    return rules_of(kind).validate(obj, old)

@@ -8,7 +8,7 @@ Which client sends what (see the kubectl protocol notes, §7):
 - ``application/json-patch+json``: ``rollout undo`` (:func:`.rfc.json_patch`);
 - ``application/apply-patch+yaml``: ``kubectl apply --server-side``.
 
-Server-side apply merges the applied configuration into the live object (:func:`merge_applied`: the
+Server-side apply merges the applied configuration into the live object (:func:`merge_config`: the
 fields it sets win, lists merge by key as Kubernetes' ``listType=map`` lists do); which fields it then
 removes and whom it conflicts with is field ownership, :mod:`.managed` over the path sets of
 :mod:`.fieldsets`, which the registry applies around the merge. Creating the object when absent is the
@@ -23,7 +23,7 @@ import orjson
 import yaml
 
 from minikube_py.api.body import media_type
-from minikube_py.api.patch.mergekeys import rules_for
+from minikube_py.api.patch.mergekeys import Rules, rules_for
 from minikube_py.api.patch.rfc import json_patch, merge_patch
 from minikube_py.api.patch.strategic import strategic_merge
 from minikube_py.model.errors import StatusError, bad_request
@@ -38,7 +38,7 @@ PATCH_TYPES: tuple[str, ...] = (JSON_PATCH, MERGE_PATCH, APPLY_PATCH, STRATEGIC_
 
 __all__ = [
     "APPLY_PATCH", "JSON_PATCH", "MERGE_PATCH", "PATCH_TYPES", "STRATEGIC_MERGE_PATCH", "apply_patch",
-    "is_apply", "is_patch_type", "merge_applied", "parse_applied",
+    "is_apply", "is_patch_type", "merge_applied", "merge_config", "parse_applied", "patch_object",
 ]
 
 
@@ -51,7 +51,13 @@ def is_apply(content_type: str) -> bool:
 
 
 def apply_patch(content_type: str, obj: dict[str, Any], patch_body: bytes, kind: str) -> dict[str, Any]:
-    """``obj`` (of ``kind``) with the patch applied, as a new object; ``obj`` is left untouched.
+    """:func:`patch_object` with the merge rules of the kind named ``kind``."""
+    return patch_object(content_type, obj, patch_body, rules_for(kind))
+
+
+def patch_object(content_type: str, obj: dict[str, Any], patch_body: bytes, rules: Rules | None) -> dict[str, Any]:
+    """``obj`` with the patch applied, as a new object; ``obj`` is left untouched. ``rules`` are the
+    merge rules of its kind (:mod:`.mergekeys`).
 
     Raises :class:`StatusError`: 400 for a body that does not parse or a malformed directive, 422 for a
     JSON patch that does not fit the object (a failed ``test`` included), 415 for another content type.
@@ -63,16 +69,15 @@ def apply_patch(content_type: str, obj: dict[str, Any], patch_body: bytes, kind:
     if media == MERGE_PATCH:
         return merge_patch(obj, _json_object(patch_body))
     if media == STRATEGIC_MERGE_PATCH:
-        return _strategic(obj, _json_object(patch_body), kind)
+        return _strategic(obj, _json_object(patch_body), rules)
     if media == APPLY_PATCH:
-        return merge_applied(obj, parse_applied(patch_body), kind)
+        return _strategic(obj, parse_applied(patch_body), rules)
     raise StatusError(415, "UnsupportedMediaType",
                       f"the body of the request was in an unknown format - accepted media types include: "
                       f"{', '.join(PATCH_TYPES)} (got {media!r})")
 
 
-def _strategic(obj: dict[str, Any], patch: dict[str, Any], kind: str) -> dict[str, Any]:
-    rules = rules_for(kind)
+def _strategic(obj: dict[str, Any], patch: dict[str, Any], rules: Rules | None) -> dict[str, Any]:
     return merge_patch(obj, patch) if rules is None else strategic_merge(obj, patch, rules)
 
 
@@ -104,8 +109,13 @@ _ApplyLoader.yaml_implicit_resolvers = {
 
 
 def merge_applied(obj: dict[str, Any], config: dict[str, Any], kind: str) -> dict[str, Any]:
-    """``obj`` with an applied configuration merged in, as a new object."""
-    return _strategic(obj, config, kind)
+    """:func:`merge_config` with the merge rules of the kind named ``kind``."""
+    return merge_config(obj, config, rules_for(kind))
+
+
+def merge_config(obj: dict[str, Any], config: dict[str, Any], rules: Rules | None) -> dict[str, Any]:
+    """``obj`` with an applied configuration merged in by ``rules``, as a new object."""
+    return _strategic(obj, config, rules)
 
 
 def parse_applied(body: bytes) -> dict[str, Any]:

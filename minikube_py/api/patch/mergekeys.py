@@ -5,7 +5,8 @@ Kubernetes reads them from the ``patchStrategy``/``patchMergeKey`` struct tags o
 tags that matter for the kinds it serves are written down here, as a table from a dotted path
 (``spec.template.spec.containers[].env``; ``[]`` steps into a list's elements) to a :class:`ListRule`.
 A list that has no rule is atomic: a patch replaces it wholesale, as Kubernetes does for taints,
-tolerations, command/args, envFrom and endpoint subsets.
+tolerations, command/args, envFrom and endpoint subsets. Each kind's table is a constant here
+(``POD``, ``WORKLOAD``, ...), which the kind's strategy (:mod:`minikube_py.api.strategies`) names.
 
 ``$retainKeys`` is not recorded: like kube-apiserver, the patch engine honours the directive wherever a
 patch carries it (kubectl only emits it for ``volumes`` items and ``Deployment.spec.strategy``).
@@ -90,38 +91,39 @@ def _workload(status: Mapping[str, ListRule]) -> Rules:
     return _kind({"spec.template.metadata": _OBJECT_META, "spec.template.spec": _POD_SPEC, "status": status})
 
 
-_METADATA_ONLY = _kind()
-
-_RULES: dict[str, Rules] = {
-    "Pod": _kind({"spec": _POD_SPEC, "status": _POD_STATUS}),
-    "Service": _kind({"spec": {"ports": by("port", "protocol")}, "status": _CONDITIONS}),
-    "Node": _kind({"spec": {"podCIDRs": SET}, "status": {**_CONDITIONS, "addresses": by("type")}}),
-    "Namespace": _kind({"status": _CONDITIONS}),
-    "ServiceAccount": _kind({"": {"secrets": by("name")}}),
-    **dict.fromkeys(("ReplicationController", "Deployment", "ReplicaSet", "DaemonSet", "Job"), _workload(_CONDITIONS)),
-    **dict.fromkeys(("Endpoints", "Secret", "ConfigMap", "Event", "Lease", "EndpointSlice", "Scale"), _METADATA_ONLY),
-}
+#: the rules of each kind (a kind's strategy names its own; a kind without lists of its own still
+#: merges ObjectMeta's)
+METADATA_ONLY = _kind()
+POD = _kind({"spec": _POD_SPEC, "status": _POD_STATUS})
+SERVICE = _kind({"spec": {"ports": by("port", "protocol")}, "status": _CONDITIONS})
+NODE = _kind({"spec": {"podCIDRs": SET}, "status": {**_CONDITIONS, "addresses": by("type")}})
+NAMESPACE = _kind({"status": _CONDITIONS})
+SERVICE_ACCOUNT = _kind({"": {"secrets": by("name")}})
+#: ReplicationControllers, Deployments, ReplicaSets, DaemonSets and Jobs
+WORKLOAD = _workload(_CONDITIONS)
 
 
 def rules_for(kind: str) -> Rules | None:
-    """The merge rules of a kind pykube knows, or None for an unknown kind (which Kubernetes cannot
-    strategic-merge either, having no Go type to read tags from)."""
-    return _RULES.get(kind)
+    """The merge rules of the kind named ``kind`` (its strategy's), or None for an unknown kind (which
+    Kubernetes cannot strategic-merge either, having no Go type to read tags from)."""
+    # imported here: the strategies are made of this module's rules
+    from minikube_py.api.strategies import strategy_named
+
+    return strategy_named(kind).merge_rules
 
 
 #: maps Kubernetes' schemas mark atomic (``+structType=atomic``/``+mapType=atomic``): one value for field
 #: ownership, so a manager owns a whole label selector, never half of it
-_LABEL_SELECTOR_OWNERS = ("Deployment", "ReplicaSet", "DaemonSet", "Job")
 _POD_ATOMIC = ("nodeSelector",)
-_ATOMIC_MAPS: dict[str, frozenset[str]] = {
-    "Pod": frozenset(f"spec.{p}" for p in _POD_ATOMIC),
-    "Service": frozenset({"spec.selector"}),
-    "ReplicationController": frozenset({"spec.selector", *(f"spec.template.spec.{p}" for p in _POD_ATOMIC)}),
-    **dict.fromkeys(_LABEL_SELECTOR_OWNERS,
-                    frozenset({"spec.selector", *(f"spec.template.spec.{p}" for p in _POD_ATOMIC)})),
-}
+POD_ATOMIC = frozenset(f"spec.{p}" for p in _POD_ATOMIC)
+SERVICE_ATOMIC = frozenset({"spec.selector"})
+#: a workload's selector (a label map for ReplicationControllers, a LabelSelector for the others) and
+#: its template's node selector
+WORKLOAD_ATOMIC = frozenset({"spec.selector", *(f"spec.template.spec.{p}" for p in _POD_ATOMIC)})
 
 
 def atomic_maps_for(kind: str) -> frozenset[str]:
-    """Dotted paths of the maps of ``kind`` that are set and owned as a whole."""
-    return _ATOMIC_MAPS.get(kind, frozenset())
+    """Dotted paths of the maps of the kind named ``kind`` that are set and owned as a whole."""
+    from minikube_py.api.strategies import strategy_named
+
+    return strategy_named(kind).atomic_maps

@@ -11,32 +11,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from minikube_py.api.tables import core, network, workloads
 from minikube_py.api.tables.base import NAME, Column, Printer, age, obj_name
 from minikube_py.model.errors import bad_request
 from minikube_py.model.kinds import ResourceType
 
 TABLE_API_VERSION = "meta.k8s.io/v1"
 INCLUDE_OBJECT = ("None", "Metadata", "Object")
-
-PRINTERS: dict[tuple[str, str], Printer] = {
-    ("", "Namespace"): core.NAMESPACE,
-    ("", "Pod"): core.POD,
-    ("", "Service"): network.SERVICE,
-    ("", "Endpoints"): network.ENDPOINTS,
-    ("", "ReplicationController"): workloads.REPLICATION_CONTROLLER,
-    ("", "Node"): core.NODE,
-    ("", "Secret"): core.SECRET,
-    ("", "ConfigMap"): core.CONFIG_MAP,
-    ("", "Event"): core.EVENT,
-    ("", "ServiceAccount"): core.SERVICE_ACCOUNT,
-    ("apps", "Deployment"): workloads.DEPLOYMENT,
-    ("apps", "ReplicaSet"): workloads.REPLICA_SET,
-    ("apps", "DaemonSet"): workloads.DAEMON_SET,
-    ("batch", "Job"): workloads.JOB,
-    ("coordination.k8s.io", "Lease"): core.LEASE,
-    ("discovery.k8s.io", "EndpointSlice"): network.ENDPOINT_SLICE,
-}
 
 #: kinds without a printer get the columns of a CustomResourceDefinition without printer columns
 DEFAULT = Printer(
@@ -47,7 +27,11 @@ DEFAULT = Printer(
 
 
 def printer_for(rt: ResourceType) -> Printer:
-    return PRINTERS.get((rt.group, rt.kind), DEFAULT)
+    """The printer of ``rt``'s strategy (:data:`DEFAULT` for a kind without one)."""
+    # imported here: the strategies are made of this package's printers
+    from minikube_py.api.strategies import strategy_for
+
+    return strategy_for(rt).printer
 
 
 def column_definitions(rt: ResourceType) -> list[dict[str, Any]]:

@@ -1,0 +1,54 @@
+"""One strategy per kind (``pkg/registry/*/strategy.go`` in Kubernetes), and the one lookup of them.
+
+The registry, handlers, table printer and patch engine find everything kind-specific through
+:func:`strategy_for`, by the kind's name: the kind table (:mod:`minikube_py.model.kinds`) keeps kind
+names unique, and a kind it does not serve gets the generic :class:`Strategy`. Adding a kind means a
+row in the kind table, its pure rules in :mod:`minikube_py.model.kindrules` when it has any, and its
+strategy here; ``tests/unit/test_strategies.py`` fails for a served kind without a complete one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from minikube_py.api.strategies import cluster, config, namespaces, pods, services, workloads
+from minikube_py.api.strategies.base import Allocators, Strategy
+from minikube_py.model.kinds import ResourceType
+
+__all__ = ["SCALE", "STRATEGIES", "Allocators", "Strategy", "strategy_for", "strategy_named"]
+
+#: the strategy of each kind by name: every kind the kind table serves, and the Scale its
+#: ``scale`` subresources answer with
+STRATEGIES: Mapping[str, Strategy] = MappingProxyType({strategy.kind: strategy for strategy in (
+    namespaces.NAMESPACE,
+    pods.POD,
+    services.SERVICE,
+    services.ENDPOINTS,
+    services.ENDPOINT_SLICE,
+    cluster.NODE,
+    cluster.LEASE,
+    cluster.EVENT,
+    config.SECRET,
+    config.CONFIG_MAP,
+    config.SERVICE_ACCOUNT,
+    workloads.REPLICATION_CONTROLLER,
+    workloads.DEPLOYMENT,
+    workloads.REPLICA_SET,
+    workloads.DAEMON_SET,
+    workloads.JOB,
+    workloads.SCALE,
+)})
+
+
+SCALE = workloads.SCALE
+
+
+def strategy_for(rt: ResourceType) -> Strategy:
+    """The strategy of a served resource (the generic one for a resource nobody declared)."""
+    return strategy_named(rt.kind)
+
+
+def strategy_named(kind: str) -> Strategy:
+    """The strategy of the kind named ``kind``, for callers that have a name rather than a resource."""
+    return STRATEGIES.get(kind) or Strategy(kind)

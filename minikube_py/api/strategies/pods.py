@@ -1,0 +1,60 @@
+"""Pods: a new pod is Pending in the QoS class its resources give it, and deleting a pod that runs on
+a live node waits out its grace period, for that node's agent to stop it."""
+
+from __future__ import annotations
+
+from minikube_py.api.patch import mergekeys
+from minikube_py.api.strategies.base import Strategy
+from minikube_py.api.tables import core as printers
+from minikube_py.model.kinds import by_plural
+from minikube_py.store.base import KeyNotFound, Obj, Store
+
+_NODES = by_plural("", "v1", "nodes")
+#: what ``terminationGracePeriodSeconds`` means when absent (the API's default)
+_DEFAULT_GRACE_SECONDS = 30
+
+
+class PodStrategy(Strategy):
+    graceful = True
+
+    def reset_status(self, obj: Obj) -> None:
+        obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj)}
+
+    async def grace_period(self, obj: Obj, requested: int | None, store: Store) -> int:
+        """A pod running on a live node gets its grace period for the agent to stop it; one that was
+        never scheduled, or whose node is gone, has nothing to wait for (as Kubernetes does)."""
+        spec = obj.get("spec") or {}
+        node_name = spec.get("nodeName")
+        phase = (obj.get("status") or {}).get("phase")
+        if not node_name or phase in ("Succeeded", "Failed"):
+            return 0
+        assert _NODES is not None
+        try:
+            await store.get(_NODES.key(None, node_name))
+        except KeyNotFound:
+            return 0
+        if requested is not None:
+            return max(requested, 0)
+        return int(spec.get("terminationGracePeriodSeconds", _DEFAULT_GRACE_SECONDS))
+
+
+def qos_class(pod: Obj) -> str:
+    """Kubernetes' QoS class: Guaranteed when every container's cpu and memory limits equal its
+    requests, BestEffort when none sets any, Burstable otherwise."""
+    containers = (pod.get("spec") or {}).get("containers") or []
+    requests_or_limits = False
+    guaranteed = True
+    for c in containers:
+        res = c.get("resources") or {}
+        limits, requests = res.get("limits") or {}, res.get("requests") or {}
+        if limits or requests:
+            requests_or_limits = True
+        for resource in ("cpu", "memory"):
+            if resource not in limits or requests.get(resource, limits[resource]) != limits[resource]:
+                guaranteed = False
+    if not requests_or_limits:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+POD = PodStrategy("Pod", printer=printers.POD, merge_rules=mergekeys.POD, atomic_maps=mergekeys.POD_ATOMIC)
