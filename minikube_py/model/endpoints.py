@@ -477,4 +477,6 @@ class TriggerTimeTracker:
         return format_trigger_time(min(changed)) if changed else None
 
     def forget(self, key: str) -> None:
+        """Drop what was seen of ``key``: after its Service went, or after a write that failed, so
+        that the next computation dates the change again instead of finding nothing new."""
         self._state.pop(key, None)

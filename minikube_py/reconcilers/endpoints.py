@@ -156,8 +156,11 @@ class EndpointsController(ServicePodController):
                 await self.client.replace(path, desired)
         except ConflictError:
             # The cache is behind (our own last write, or a namesake created meanwhile): its event
-            # brings the key back; the timer is a safety net should that event be lost.
+            # brings the key back; the timer is a safety net should that event be lost. The change
+            # this write carried is still to be dated by the one that lands.
+            self.tracker.forget(key)
             self.queue.add_after(key, CONFLICT_RETRY)
         except ApiError as exc:
+            self.tracker.forget(key)
             if not namespace_terminating(exc):
                 raise

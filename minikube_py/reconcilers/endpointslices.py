@@ -138,8 +138,10 @@ class EndpointSliceController(ServicePodController):
                     await self.client.delete(f"{collection}/{slice_['metadata']['name']}")
                 pending.slices[slice_["metadata"]["name"]] = None
         except ConflictError:
+            self.tracker.forget(key)  # the change is still to be dated by the write that lands
             self.queue.add_after(key, CONFLICT_RETRY)  # the cache is behind; its events bring the key back
         except ApiError as exc:
+            self.tracker.forget(key)
             if not namespace_terminating(exc):
                 raise
 
