@@ -7,7 +7,7 @@ The cluster is the e2e tests' one: ``pykube server`` with its embedded agent on 
 and two ``pykube agent``s in network namespaces on the bridge 10.99.0.0/24 (scripts/netns-node.sh):
 node 1 in kernel mode, node 2 in userspace mode. One server pod on node 1 serves a TCP sink (a
 Python server borrowed from the host through read-only hostPath mounts, so the pod is not the
-bottleneck) and HTTP (busybox httpd, measured with wrk). Each figure is measured from a client in one
+bottleneck) and HTTP (busybox httpd, one port per path, measured with wrk). Each figure is measured from a client in one
 node's network namespace:
 
 - bulk TCP upload throughput (MB/s, one connection, ``--seconds``) and HTTP requests/s (wrk, 2 threads,
@@ -39,6 +39,12 @@ NODES = {"pykube-bench-node1": (1, "kernel"), "pykube-bench-node2": (2, "userspa
 CLUSTER_CIDR = "10.248.0.0/16"
 NAMESPACE = "bench"
 NODE_PORT = 30070
+#: each path's HTTP phase has a port of its own: wrk opens a connection per request (busybox httpd
+#: closes after each), and a phase reusing the 4-tuples that the previous one left in TIME_WAIT at the
+#: pod would measure SYN retries rather than the proxy
+HTTP_PORT = 8001
+PATHS = ("direct from the host", "ClusterIP, kernel (host)", "direct from node 2", "ClusterIP, userspace (node 2)",
+         "NodePort, kernel (host -> node 1)", "NodePort, userspace (host -> node 2)")
 SINK_PORT = 5001
 
 #: the pod's TCP sink: reads everything into a large buffer, answers the byte count at EOF
@@ -120,7 +126,8 @@ def run(cluster: NetnsCluster, node: str, *cmd: str, timeout: float = 120) -> st
 def deploy(cluster: NetnsCluster) -> tuple[str, str]:
     """The server pod on node 1 and its NodePort service; returns (pod IP, ClusterIP)."""
     mounts = {"usr": "/usr", "lib": "/lib", "lib64": "/lib64"}
-    script = f"mkdir -p /www && echo hello > /www/index.html && httpd -p 80 -h /www && exec /usr/bin/python3 -c '{SINK}'"
+    httpds = " && ".join(f"httpd -p {HTTP_PORT + i} -h /www" for i in range(len(PATHS)))
+    script = f"mkdir -p /www && echo hello > /www/index.html && {httpds} && exec /usr/bin/python3 -c '{SINK}'"
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "target", "labels": {"app": "target"}},
            "spec": {"nodeSelector": {"kubernetes.io/hostname": "pykube-bench-node1"},
                     "terminationGracePeriodSeconds": 1,
@@ -131,7 +138,8 @@ def deploy(cluster: NetnsCluster) -> tuple[str, str]:
     service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "target"},
                "spec": {"type": "NodePort", "selector": {"app": "target"},
                         "ports": [{"name": "sink", "port": SINK_PORT, "nodePort": NODE_PORT},
-                                  {"name": "http", "port": 80, "nodePort": NODE_PORT + 1}]}}
+                                  *({"name": f"http{i}", "port": HTTP_PORT + i, "nodePort": NODE_PORT + 1 + i}
+                                    for i in range(len(PATHS)))]}}
     cluster.server.kubectl("create", "namespace", NAMESPACE)
     cluster.server.kubectl("-n", NAMESPACE, "create", "-f", "-",
                            input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [pod, service]}))
@@ -178,20 +186,14 @@ def main() -> None:
             netns_cluster(Path(tmp), SERVER_NODE, NODES, cluster_cidr=CLUSTER_CIDR) as cluster:
         pod_ip, cluster_ip = deploy(cluster)
         node1, node2 = cluster.ips["pykube-bench-node1"], cluster.ips["pykube-bench-node2"]
-        paths = [  # (label, client node, address)
-            ("direct from the host", SERVER_NODE, pod_ip),
-            ("ClusterIP, kernel (host)", SERVER_NODE, cluster_ip),
-            ("direct from node 2", "pykube-bench-node2", pod_ip),
-            ("ClusterIP, userspace (node 2)", "pykube-bench-node2", cluster_ip),
-            ("NodePort, kernel (host -> node 1)", SERVER_NODE, f"{node1}:"),
-            ("NodePort, userspace (host -> node 2)", SERVER_NODE, f"{node2}:"),
-        ]
+        clients = [(SERVER_NODE, pod_ip), (SERVER_NODE, cluster_ip), ("pykube-bench-node2", pod_ip),
+                   ("pykube-bench-node2", cluster_ip), (SERVER_NODE, f"{node1}:"), (SERVER_NODE, f"{node2}:")]
         print(f"{'path':40} {'TCP MB/s':>9} {'HTTP req/s':>11} {'connect p50/p99 us':>20}")
-        for label, node, address in paths:
+        for i, (label, (node, address)) in enumerate(zip(PATHS, clients, strict=True)):
             nodeport = address.endswith(":")
             host = address.rstrip(":")
             sink = NODE_PORT if nodeport else SINK_PORT
-            http = NODE_PORT + 1 if nodeport else 80
+            http = NODE_PORT + 1 + i if nodeport else HTTP_PORT + i
             rate = float(run(cluster, node, sys.executable, "-c", UPLOAD, host, str(sink), str(args.seconds),
                                      timeout=args.seconds + 60))
             requests = wrk(cluster, node, f"http://{host}:{http}/", args.seconds)
