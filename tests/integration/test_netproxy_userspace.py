@@ -13,7 +13,7 @@ import hashlib
 import os
 import socket
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, cast
 
 import pytest
@@ -166,6 +166,19 @@ class UdpClient(asyncio.DatagramProtocol):
         self.transport.close()
 
 
+@contextlib.asynccontextmanager
+async def proxied(*names: str, **options: Any) -> AsyncIterator[tuple[UserspaceProxier, list[Backend]]]:
+    """Backends of these names and a proxier on loopback, all stopped afterwards."""
+    backends = [await Backend(name).start() for name in names]
+    proxier = UserspaceProxier(bind_host=LOCAL, **options)
+    try:
+        yield proxier, backends
+    finally:
+        await proxier.close()
+        for backend in backends:
+            await backend.stop()
+
+
 async def connect(port: int, source: str = LOCAL) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     return await asyncio.open_connection(LOCAL, port, local_addr=(source, 0))
 
@@ -221,17 +234,11 @@ async def expect_reset_within(port: int, seconds: float) -> None:
 
 def test_connections_spread_over_backends_round_robin(run: Run) -> None:
     async def scenario() -> None:
-        a, b = await Backend("a").start(), await Backend("b").start()
-        proxier = UserspaceProxier(bind_host=LOCAL)
-        try:
+        async with proxied("a", "b") as (proxier, (a, b)):
             ports = await proxier.sync({WEB: BackendSet((a.endpoint, b.endpoint))})
             names = [await who(ports[WEB]) for _ in range(6)]
             assert set(names) == {"a", "b"}
             assert names == names[:2] * 3
-        finally:
-            await proxier.close()
-            await a.stop()
-            await b.stop()
 
     run(scenario())
 
@@ -297,10 +304,8 @@ def test_a_large_transfer_arrives_intact_both_ways(run: Run, use_splice: bool) -
     chunk = 1 << 20
 
     async def scenario() -> None:
-        a = await Backend("a").start()
-        proxier = UserspaceProxier(bind_host=LOCAL)
-        proxier.use_splice = use_splice
-        try:
+        async with proxied("a") as (proxier, (a,)):
+            proxier.use_splice = use_splice
             ports = await proxier.sync({WEB: BackendSet((a.endpoint,))})
             reader, writer = await connect(ports[WEB])
             sent, received = hashlib.sha256(), hashlib.sha256()
@@ -325,18 +330,13 @@ def test_a_large_transfer_arrives_intact_both_ways(run: Run, use_splice: bool) -
             await close_writer(writer)
             assert total == size
             assert received.hexdigest() == sent.hexdigest()
-        finally:
-            await proxier.close()
-            await a.stop()
 
     run(scenario())
 
 
 def test_many_concurrent_connections(run: Run) -> None:
     async def scenario() -> None:
-        a, b = await Backend("a").start(), await Backend("b").start()
-        proxier = UserspaceProxier(bind_host=LOCAL)
-        try:
+        async with proxied("a", "b") as (proxier, (a, b)):
             ports = await proxier.sync({WEB: BackendSet((a.endpoint, b.endpoint))})
 
             async def echo(size: int) -> bool:
@@ -350,19 +350,13 @@ def test_many_concurrent_connections(run: Run) -> None:
 
             assert all(await asyncio.gather(*(echo(i * 997 % 300_000) for i in range(200))))
             await until(lambda: proxier.active_connections == 0, "the proxied connections to end")
-        finally:
-            await proxier.close()
-            await a.stop()
-            await b.stop()
 
     run(scenario())
 
 
 def test_half_close_still_gets_the_reply(run: Run) -> None:
     async def scenario() -> None:
-        a = await Backend("a").start()
-        proxier = UserspaceProxier(bind_host=LOCAL)
-        try:
+        async with proxied("a") as (proxier, (a,)):
             ports = await proxier.sync({WEB: BackendSet((a.endpoint,))})
             reader, writer = await connect(ports[WEB])
             body = os.urandom(300_000)
@@ -371,18 +365,13 @@ def test_half_close_still_gets_the_reply(run: Run) -> None:
             reply = await reader.read()
             await close_writer(writer)
             assert reply == f"{len(body)} {hashlib.sha256(body).hexdigest()}\n".encode()
-        finally:
-            await proxier.close()
-            await a.stop()
 
     run(scenario())
 
 
 def test_established_connection_outlives_its_endpoint_and_its_service(run: Run) -> None:
     async def scenario() -> None:
-        a = await Backend("a").start()
-        proxier = UserspaceProxier(bind_host=LOCAL)
-        try:
+        async with proxied("a") as (proxier, (a,)):
             ports = await proxier.sync({WEB: BackendSet((a.endpoint,))})
             reader, writer = await connect(ports[WEB])
             writer.write(b"who\n")
@@ -403,18 +392,13 @@ def test_established_connection_outlives_its_endpoint_and_its_service(run: Run) 
             writer.write_eof()
             assert await reader.read() == b""
             await close_writer(writer)
-        finally:
-            await proxier.close()
-            await a.stop()
 
     run(scenario())
 
 
 def test_client_ip_affinity(run: Run) -> None:
     async def scenario() -> None:
-        a, b = await Backend("a").start(), await Backend("b").start()
-        proxier = UserspaceProxier(bind_host=LOCAL)
-        try:
+        async with proxied("a", "b") as (proxier, (a, b)):
             # REDIRECT keeps the client's address: clients on two loopback addresses are two clients
             ports = await proxier.sync({WEB: BackendSet((a.endpoint, b.endpoint), affinity_seconds=10800)})
             first = [await who(ports[WEB], "127.0.0.1") for _ in range(4)]
@@ -422,21 +406,15 @@ def test_client_ip_affinity(run: Run) -> None:
             assert len(set(first)) == 1
             assert len(set(second)) == 1
             assert first[0] != second[0]
-        finally:
-            await proxier.close()
-            await a.stop()
-            await b.stop()
 
     run(scenario())
 
 
 def test_sync_keeps_local_ports_and_listeners_survive_broken_connections(run: Run) -> None:
     async def scenario() -> None:
-        a = await Backend("a").start()
-        proxier = UserspaceProxier(bind_host=LOCAL)
-        other = ServicePortName("other", "db", "", "TCP")
-        sctp = ServicePortName("other", "db", "", "SCTP")
-        try:
+        async with proxied("a") as (proxier, (a,)):
+            other = ServicePortName("other", "db", "", "TCP")
+            sctp = ServicePortName("other", "db", "", "SCTP")
             first = await proxier.sync({WEB: BackendSet((a.endpoint,)), DNS: BackendSet(())})
             again = await proxier.sync({WEB: BackendSet((a.endpoint,)), DNS: BackendSet(()),
                                         other: BackendSet((a.endpoint,)), sctp: BackendSet((a.endpoint,))})
@@ -453,9 +431,6 @@ def test_sync_keeps_local_ports_and_listeners_survive_broken_connections(run: Ru
                 writer.transport.abort()
             assert await who(again[WEB]) == "a"
             assert await who(again[other]) == "a"
-        finally:
-            await proxier.close()
-            await a.stop()
 
     run(scenario())
 
