@@ -127,6 +127,10 @@ class ServerConfig:
         "several servers share one cluster.", shown="sqlite:///<data_dir>/state.db"))
     no_agent: bool = field(default=False, metadata=_doc(
         "Run only the control plane, without the embedded agent (when nodes join separately)."))
+    drain_on_stop: bool = field(default=False, metadata=_doc(
+        "On SIGTERM/SIGINT stop this node's pods (graceful termination: preStop hooks, grace periods) and "
+        "remove their containers before exiting, so that none outlives the process; by default they keep "
+        "running and the next start adopts them (a restart costs the pods nothing)."))
     node_name: str = field(default_factory=default_node_name, metadata=_doc(
         "Name of the embedded agent's Node.", shown=_HOSTNAME))
     node_ip: str = field(default="", metadata=_doc(
@@ -182,6 +186,19 @@ class ServerConfig:
         "duration."))
     leader_elect_retry_period: float = field(default=2.0, metadata=_doc(
         "Seconds between attempts to acquire or renew the leadership."))
+    # Connection hygiene, with kube-apiserver's defaults: a client may hold a connection or a slot
+    # only while it is doing something, so a few thousand idle or slow clients cannot exhaust it.
+    max_requests_inflight: int = field(default=400, metadata=_doc(
+        "Read-only requests served at once; more are answered 429 with Retry-After (watches, logs, exec "
+        "and port-forward are not counted). 0: no limit."))
+    max_mutating_requests_inflight: int = field(default=200, metadata=_doc(
+        "Mutating requests (create, update, patch, delete) served at once; more are answered 429. 0: no "
+        "limit."))
+    request_header_timeout: float = field(default=32.0, metadata=_doc(
+        "Seconds a new connection has to send its first request's headers before it is closed (Go's "
+        "ReadHeaderTimeout as kube-apiserver sets it), so slow clients cannot hold connections open."))
+    idle_timeout: float = field(default=90.0, metadata=_doc(
+        "Seconds an idle keep-alive connection stays open between requests."))
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().absolute())
@@ -221,6 +238,12 @@ def _validate(cfg: ServerConfig) -> None:
         raise ConfigError(f"service_cidr: {service} overlaps cluster_cidr {cluster}")
     if service.num_addresses < 4:
         raise ConfigError(f"service_cidr: {service} is too small to hold the kubernetes service")
+    for name in ("max_requests_inflight", "max_mutating_requests_inflight"):
+        if getattr(cfg, name) < 0:
+            raise ConfigError(f"{name}: must be 0 (no limit) or more, got {getattr(cfg, name)}")
+    for name in ("request_header_timeout", "idle_timeout"):
+        if getattr(cfg, name) <= 0:
+            raise ConfigError(f"{name}: must be positive, got {getattr(cfg, name)}")
     lo, hi = cfg.service_node_port_range
     if not 1 <= lo < hi <= 65535:
         raise ConfigError(f"service_node_port_range: need 1 <= low < high <= 65535, got {lo}-{hi}")
@@ -277,6 +300,10 @@ class AgentConfig:
         "Container runtime: docker, or fake (simulated containers that start at once).", choices=RUNTIMES))
     max_pods: int = field(default=110, metadata=_doc("Pods this node accepts (kubelet's default)."))
     allow_privileged: bool = field(default=False, metadata=_doc("Let pods run privileged containers."))
+    drain_on_stop: bool = field(default=False, metadata=_doc(
+        "On SIGTERM/SIGINT stop this node's pods (graceful termination: preStop hooks, grace periods) and "
+        "remove their containers before exiting, so that none outlives the process; by default they keep "
+        "running and the next start adopts them (a restart costs the pods nothing)."))
     pause_image: str = field(default="", metadata=_doc(
         "Image of the pods' sandbox containers.", shown="pykube's own, built and imported locally on first use"))
     kubelet_port: int = field(default=10250, metadata=_doc(

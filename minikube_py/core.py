@@ -24,16 +24,17 @@ from pathlib import Path
 from aiohttp import web
 
 from minikube_py import pki
-from minikube_py.agent.agent import Agent, embedded_credentials
+from minikube_py.agent.agent import DRAIN_TIMEOUT, Agent, embedded_credentials
 from minikube_py.api.allocators import ServiceAllocator
 from minikube_py.api.app import READY, build_app
 from minikube_py.api.auth import Authenticator
 from minikube_py.api.bootstrap import ClusterNetwork, ensure_bootstrap_objects
+from minikube_py.api.connections import HeaderDeadline
 from minikube_py.api.registry import Registry
 from minikube_py.client.kubeconfig import load_kubeconfig, write_kubeconfig
 from minikube_py.client.rest import ApiClient
 from minikube_py.config import AgentConfig, ServerConfig
-from minikube_py.guard import RESTART, Backoff, PartFailed, guarded_task
+from minikube_py.guard import RESTART, STOP_TIMEOUT, Backoff, PartFailed, guarded_task
 from minikube_py.reconcilers.base import run_controllers
 from minikube_py.reconcilers.leader import ElectionTiming, LeaderElector
 from minikube_py.reconcilers.manager import ControllerOptions, build_controllers
@@ -104,16 +105,27 @@ class Server:
 
     async def _start(self, stack: contextlib.AsyncExitStack) -> None:
         cfg = self.config
-        cfg.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.store = store = open_store(cfg.datastore, retain_revisions=cfg.watch.history)
-        stack.push_async_callback(store.close)  # also after a failed start: it closes what was opened
-        await store.start()
-        # history a previous run kept beyond the retention goes now, not a compaction interval later
-        await store.compact(await store.current_revision() - cfg.watch.history)
-        app = await self._start_api(stack, store)
+        # The database, keys and tokens are private from their creation: under umask 077 no file is
+        # ever readable by others, not even between its creation and a chmod (SQLite's WAL and SHM
+        # files take the database's mode). The umask is the process's, so it is restored before the
+        # agent starts, whose pod volumes must stay readable by the pods' users.
+        previous_umask = os.umask(0o077)
+        try:
+            _private_dir(cfg.data_dir)
+            self.store = store = open_store(cfg.datastore, retain_revisions=cfg.watch.history)
+            stack.push_async_callback(store.close)  # also after a failed start: it closes what was opened
+            await store.start()
+            # history a previous run kept beyond the retention goes now, not a compaction interval later
+            await store.compact(await store.current_revision() - cfg.watch.history)
+            app = await self._start_api(stack, store)
+            _server_identity(cfg.data_dir)  # made now, under the umask, for the leader elector
+        finally:
+            os.umask(previous_umask)
         await self._start_part(stack, "controller manager", self._run_controllers)
         if not cfg.no_agent:
-            await self._start_part(stack, "embedded agent", self._embedded_agent())
+            # a draining agent needs its pods' grace periods to stop them, not the usual few seconds
+            await self._start_part(stack, "embedded agent", self._embedded_agent(),
+                                   stop_timeout=DRAIN_TIMEOUT if cfg.drain_on_stop else STOP_TIMEOUT)
         app[READY]["ready"] = True
 
     async def _start_api(self, stack: contextlib.AsyncExitStack, store: Store) -> web.Application:
@@ -126,12 +138,18 @@ class Server:
         self._pki = tls
         authenticator = Authenticator(self.credentials.admin_token, self.credentials.node_secret)
         app = build_app(registry, authenticator, f"{cfg.advertise_address}:{cfg.port}", tls,
-                        _kubelet_client_context(tls))
+                        _kubelet_client_context(tls), max_readonly=cfg.max_requests_inflight,
+                        max_mutating=cfg.max_mutating_requests_inflight)
         network = ClusterNetwork(cfg.cluster_cidr, cfg.service_cidr, cfg.cluster_dns_ip, cfg.cluster_domain)
         await ensure_bootstrap_objects(registry, address=cfg.advertise_address, port=cfg.port, network=network)
-        runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=2.0)
+        runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=2.0,
+                               keepalive_timeout=cfg.idle_timeout)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
+        assert runner.server is not None
+        deadline = HeaderDeadline(runner.server, cfg.request_header_timeout)
+        deadline.start()
+        stack.push_async_callback(deadline.stop)
         site = web.TCPSite(runner, cfg.bind_address, cfg.port,
                            ssl_context=tls.server_ssl_context() if cfg.tls else None, reuse_address=True)
         await site.start()
@@ -139,16 +157,16 @@ class Server:
             self.port = _bound_port(runner)
         write_kubeconfig(self.kubeconfig_path, server=self.url, ca_pem=tls.ca_pem,
                          token=self.credentials.admin_token)
-        (cfg.data_dir / "node-token").write_text(self.credentials.join_token + "\n")
-        os.chmod(cfg.data_dir / "node-token", 0o600)
+        (cfg.data_dir / "node-token").write_text(self.credentials.join_token + "\n")  # 0600: the umask
         return app
 
     async def _start_part(self, stack: contextlib.AsyncExitStack, name: str,
-                          run: Callable[[], Awaitable[None]]) -> None:
+                          run: Callable[[], Awaitable[None]], *, stop_timeout: float = STOP_TIMEOUT) -> None:
         """Run ``run`` as a guarded background task until the server stops. Should its task ever end
         by itself (only a part that cannot be restarted does), the server ends too, with that
         failure, rather than running on without the part."""
-        task = await stack.enter_async_context(guarded_task(name, run, restart=self._restart))
+        task = await stack.enter_async_context(guarded_task(name, run, restart=self._restart,
+                                                            stop_timeout=stop_timeout))
 
         def ended(done: asyncio.Task[None]) -> None:
             if done.cancelled():
@@ -167,7 +185,7 @@ class Server:
         agent_cfg = AgentConfig(node_name=cfg.node_name, node_ip=cfg.node_ip or cfg.advertise_address,
                                 docker_host=cfg.docker_host, data_dir=cfg.data_dir / "agent", runtime=cfg.agent_runtime,
                                 max_pods=cfg.max_pods, kubelet_port=cfg.kubelet_port, proxy_mode=cfg.proxy_mode,
-                                cluster_domain=cfg.cluster_domain)
+                                cluster_domain=cfg.cluster_domain, drain_on_stop=cfg.drain_on_stop)
         cert, key = pki.issue_client_cert(self._pki, f"system:node:{cfg.node_name}", "system:nodes")
         credentials = embedded_credentials(self.url, self._pki.ca_pem, cert, key)
         return lambda: Agent(agent_cfg, credentials, control_plane=True).run()
@@ -207,6 +225,17 @@ def _kubelet_client_context(tls: pki.Pki) -> ssl.SSLContext:
         pki.write_file(chain, cert + b"\n" + key)
         ctx.load_cert_chain(chain)
     return ctx
+
+
+def _private_dir(path: Path) -> None:
+    """The data directory, 0700 even when it existed with another mode, and the files an older
+    version left readable made private (they were created before the umask was set)."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    for name in ("state.db", "state.db-wal", "state.db-shm", "admin-token", "node-secret", "node-token",
+                 "kubeconfig.yaml", "server-id"):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(path / name, 0o600)
 
 
 def _server_identity(data_dir: Path) -> str:

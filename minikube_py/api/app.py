@@ -17,6 +17,7 @@ from minikube_py import pki
 from minikube_py.api import discovery
 from minikube_py.api.auth import Authenticator, authorize
 from minikube_py.api.body import MAX_BODY
+from minikube_py.api.connections import inflight_middleware
 from minikube_py.api.handlers import ResourceHandlers, json_response
 from minikube_py.api.nodecreds import cacerts_handler, node_credentials_handler
 from minikube_py.api.registry import Registry
@@ -69,11 +70,15 @@ def auth_middleware(authenticator: Authenticator) -> Callable[[web.Request, Hand
 
 
 def build_app(registry: Registry, authenticator: Authenticator, server_address: str, tls: pki.Pki,
-              kubelet_ssl: ssl.SSLContext | None = None) -> web.Application:
+              kubelet_ssl: ssl.SSLContext | None = None, *, max_readonly: int = 0,
+              max_mutating: int = 0) -> web.Application:
     """Every route of the API server. ``tls`` (the cluster CA) serves joining agents the CA and signs
     their node certificates; ``kubelet_ssl`` (the API server's client identity towards agents)
-    enables pods/log, exec and portforward."""
-    app = web.Application(middlewares=[status_errors, auth_middleware(authenticator)], client_max_size=MAX_BODY)
+    enables pods/log, exec and portforward. ``max_readonly`` and ``max_mutating`` bound the requests
+    served at once (0: unbounded); they are counted after authentication, as kube-apiserver does, so
+    anonymous clients cannot take the slots."""
+    middlewares = [status_errors, auth_middleware(authenticator), inflight_middleware(max_readonly, max_mutating)]
+    app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
     app[REGISTRY] = registry
     app[READY] = {"ready": False}
     resources = ResourceHandlers(registry)

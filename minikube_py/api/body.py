@@ -11,11 +11,11 @@ from typing import Any
 import orjson
 import yaml
 
+from minikube_py.api.limits import MAX_BODY, check_decoded, load_yaml
 from minikube_py.api.protobuf import decode_object
 from minikube_py.model import errors
 
-#: kube-apiserver refuses request bodies over 3 MiB
-MAX_BODY = 3 * 1024 * 1024
+__all__ = ["MAX_BODY", "PROTOBUF", "decode", "dumps", "media_type"]
 
 PROTOBUF = "application/vnd.kubernetes.protobuf"
 
@@ -25,13 +25,20 @@ def media_type(content_type: str | None) -> str:
 
 
 def decode(raw: bytes, content_type: str | None) -> Any:
-    """The body as a Python value; an absent Content-Type means JSON (``kubectl scale`` sends none)."""
-    kind = media_type(content_type)
+    """The body as a Python value; an absent Content-Type means JSON (``kubectl scale`` sends none).
+    Whatever the encoding, the value is no deeper than :data:`~.limits.MAX_DEPTH` (400 otherwise),
+    so no later recursive step can crash on it."""
+    value = _decode(raw, media_type(content_type))
+    check_decoded(value, "the request body")
+    return value
+
+
+def _decode(raw: bytes, kind: str) -> Any:
     if kind in ("", "application/json", "*/*", "text/plain"):
         return _json(raw)
     if kind in ("application/yaml", "application/x-yaml", "text/yaml"):
         try:
-            return yaml.safe_load(raw)
+            return load_yaml(raw)
         except yaml.YAMLError as exc:
             raise errors.bad_request(f"error decoding YAML: {exc}") from None
     if kind == PROTOBUF:

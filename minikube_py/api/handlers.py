@@ -18,6 +18,7 @@ from minikube_py.api.strategies import strategy_for
 from minikube_py.api.tables import render_table
 from minikube_py.model import errors
 from minikube_py.model.kinds import ResourceType
+from minikube_py.model.schema import FieldValidation
 from minikube_py.model.selectors import (
     FieldSelector,
     LabelSelector,
@@ -56,6 +57,10 @@ class ResourceHandlers:
             labels, field_sel = _selectors(t.rt, q)
             if _flag(q, "watch"):
                 return await self._watch(request, t, labels, field_sel)
+            # a list is served at the current revision, which must not be older than the one asked for
+            requested = watch.requested_revision(q.get("resourceVersion"))
+            if requested is not None:
+                await watch.wait_for_revision(self.registry, requested)
             page = await self.registry.list(t.rt, t.namespace, labels=labels, field_selector=field_sel,
                                             limit=_int(q, "limit"), continue_token=q.get("continue") or None)
             list_meta: dict[str, Any] = {"resourceVersion": str(page.revision)}
@@ -67,10 +72,11 @@ class ResourceHandlers:
             return json_response({"kind": t.rt.list_kind, "apiVersion": t.rt.api_version, "metadata": list_meta,
                                   "items": page.items})
         if method == "POST":
-            obj = await _read_object(request)
+            validation = _field_validation(q)
+            obj = await _read_object(request, t.rt, validation)
             created = await self.registry.create(t.rt, t.namespace, obj, dry_run=_dry_run(q),
                                                  manager=_field_manager(request, "CreateOptions"))
-            return self._render(request, t.rt, created, 201)
+            return self._render(request, t.rt, created, 201, validation)
         if method == "DELETE":
             labels, field_sel = _selectors(t.rt, q)
             options = DeleteOptions.parse(await _read_optional(request), dict(q))
@@ -126,15 +132,18 @@ class ResourceHandlers:
                 return await self._watch(request, t, labels, field_sel)
             return self._render(request, t.rt, await self.registry.get(t.rt, t.namespace, t.name))
         if method == "PUT":
-            obj = await _read_object(request)
+            validation = _field_validation(q)
+            obj = await _read_object(request, t.rt, validation)
             updated = await self.registry.update(t.rt, t.namespace, t.name, obj, dry_run=_dry_run(q),
                                                  manager=_field_manager(request, "UpdateOptions"))
-            return self._render(request, t.rt, updated)
+            return self._render(request, t.rt, updated, 200, validation)
         if method == "PATCH":
+            validation = _field_validation(q)
             content_type, raw = await _read_patch(request)
             obj, created = await self.registry.patch(t.rt, t.namespace, t.name, content_type, raw, dry_run=_dry_run(q),
-                                                     manager=_patch_manager(request, content_type))
-            return self._render(request, t.rt, obj, 201 if created else 200)
+                                                     manager=_patch_manager(request, content_type),
+                                                     validation=validation)
+            return self._render(request, t.rt, obj, 201 if created else 200, validation)
         if method == "DELETE":
             options = DeleteOptions.parse(await _read_optional(request), dict(q))
             return self._render(request, t.rt, await self.registry.delete(t.rt, t.namespace, t.name, options))
@@ -148,7 +157,7 @@ class ResourceHandlers:
             if method == "GET":  # kubectl get --subresource=status prints the parent's table
                 return self._render(request, rt, await self.registry.get(rt, t.namespace, name))
             if method == "PUT":
-                obj = await _read_object(request)
+                obj = await _read_object(request, rt, _field_validation(q))
                 if sub == "finalize":
                     obj = await self._finalize(rt, name, obj)
                     return json_response(await self.registry.update(rt, None, name, obj, dry_run=_dry_run(q)))
@@ -158,7 +167,8 @@ class ResourceHandlers:
             if method == "PATCH" and sub == "status":
                 content_type, raw = await _read_patch(request)
                 obj, _ = await self.registry.patch(rt, t.namespace, name, content_type, raw, subresource="status",
-                                                   dry_run=_dry_run(q), manager=_patch_manager(request, content_type))
+                                                   dry_run=_dry_run(q), manager=_patch_manager(request, content_type),
+                                                   validation=_field_validation(q))
                 return json_response(obj)
         elif sub == "scale":
             if method == "GET":
@@ -188,12 +198,18 @@ class ResourceHandlers:
             live["metadata"]["resourceVersion"] = rv
         return live
 
-    def _render(self, request: web.Request, rt: ResourceType, obj: Obj, status: int = 200) -> web.Response:
+    def _render(self, request: web.Request, rt: ResourceType, obj: Obj, status: int = 200,
+                validation: FieldValidation | None = None) -> web.Response:
         if _wants_table(request):
-            return json_response(render_table(rt, [obj], include_object=request.query.get("includeObject", "Metadata"),
-                                              list_meta={"resourceVersion": obj["metadata"].get("resourceVersion", "")}),
-                                 status)
-        return json_response(obj, status)
+            response = json_response(render_table(rt, [obj], include_object=request.query.get("includeObject", "Metadata"),
+                                                  list_meta={"resourceVersion": obj["metadata"].get("resourceVersion", "")}),
+                                     status)
+        else:
+            response = json_response(obj, status)
+        for warning in validation.warnings if validation is not None else ():
+            # RFC 7234 warn-code 299 "miscellaneous persistent warning", as kube-apiserver sends them
+            response.headers.add("Warning", '299 - "{}"'.format(warning.replace("\\", "\\\\").replace('"', '\\"')))
+        return response
 
 
 # ------------------------------------------------------------------------------ request parsing
@@ -289,11 +305,19 @@ async def _read_raw(request: web.Request) -> bytes:
         raise errors.too_large(body.MAX_BODY) from None
 
 
-async def _read_object(request: web.Request) -> Obj:
+async def _read_object(request: web.Request, rt: ResourceType | None = None,
+                       validation: FieldValidation | None = None) -> Obj:
+    """The body as an object; with ``validation``, less the fields ``rt``'s kind does not have."""
     value = body.decode(await _read_raw(request), request.headers.get("Content-Type"))
     if not isinstance(value, dict):
         raise errors.bad_request("the body of the request must be an object")
+    if rt is not None and validation is not None:
+        validation.check(rt.kind, rt.api_version, value)
     return value
+
+
+def _field_validation(q: Any) -> FieldValidation:
+    return FieldValidation.parse(q.get("fieldValidation"))
 
 
 async def _read_optional(request: web.Request) -> Obj | None:

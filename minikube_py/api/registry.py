@@ -21,12 +21,14 @@ from typing import Any
 
 import orjson
 
+from minikube_py.api.limits import check_decoded, check_stored
 from minikube_py.api.patch import is_apply, managed, parse_applied
 from minikube_py.api.patch.fieldsets import FieldSet, Structure, applied_fields, remove_fields
 from minikube_py.api.patch.managed import FieldManager, Writer
 from minikube_py.api.strategies import Allocators, Strategy, strategy_for
 from minikube_py.model import errors, meta
 from minikube_py.model.kinds import ResourceType, by_plural
+from minikube_py.model.schema import FieldValidation
 from minikube_py.model.selectors import FieldSelector, LabelSelector
 from minikube_py.store.base import (
     Create,
@@ -187,6 +189,7 @@ class Registry:
                 md["name"] = meta.generate_name(md["generateName"])
             candidate = copy.deepcopy(obj) if retriable else obj
             ops = await self._prepare_create(rt, strategy, namespace, candidate, ownership)
+            check_stored(candidate)
             if dry_run:
                 return candidate
             try:
@@ -294,9 +297,11 @@ class Registry:
         subresource: str | None = None,
         dry_run: bool = False,
         manager: FieldManager | None = None,
+        validation: FieldValidation | None = None,
     ) -> tuple[Obj, bool]:
         """Apply a patch to the live object; returns (object, created). Server-side apply creates
-        the object when absent; other patch types answer 404."""
+        the object when absent; other patch types answer 404. ``validation`` drops the unknown
+        fields of the patched object (or refuses them), as decoding it would in kube-apiserver."""
         strategy = strategy_for(rt)
         config = parse_applied(body) if is_apply(content_type) else None
         if config is None:
@@ -314,13 +319,18 @@ class Registry:
                     if applied["metadata"]["name"] != name:
                         raise errors.bad_request(f"the name of the object ({applied['metadata']['name']}) does "
                                                  f"not match the name on the URL ({name})") from None
+                    if validation is not None:
+                        validation.check(rt.kind, rt.api_version, applied)
                     return await self._create(rt, namespace, applied, dry_run, ownership), True
                 raise
             if config is None:
                 patched = strategy.patch(content_type, old, body)
             else:
                 patched = self._merge_applied(strategy, old, config, ownership)
+            check_decoded(patched, "the patched object")  # before anything walks it recursively
             _check_type(rt, strategy, patched)
+            if validation is not None:
+                validation.check(rt.kind, rt.api_version, patched)
             # a resourceVersion the patch itself sets is a precondition; one merely kept from the live
             # object is not, so a concurrent write is retried on the new object and the check below
             # then refuses only patches that pinned the version they were made against
@@ -371,6 +381,7 @@ class Registry:
         ops, problems = await strategy.admit(new, old, self.allocator)
         if problems:
             raise errors.invalid(rt, name, problems)
+        check_stored(new)
         new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
         if _same(new, old):
             return old

@@ -49,8 +49,15 @@ class WatchRequest:
     render: Callable[[Obj, bool], Obj] | None = None
 
 
+#: how long a request for a revision the store has not reached waits for it, as kube-apiserver's
+#: watch cache does, before it answers "Too large resource version"
+FRESHNESS_WAIT = 3.0
+
+
 async def serve(request: web.Request, registry: Registry, watch: WatchRequest) -> web.StreamResponse:
-    requested = _requested_revision(watch.resource_version)  # a bad one is a 400 before the stream starts
+    requested = requested_revision(watch.resource_version)  # a bad one is a 400 before the stream starts
+    if requested is not None:
+        await wait_for_revision(registry, requested)
     response = web.StreamResponse(status=200, headers={"Content-Type": "application/json",
                                                        "Cache-Control": "no-cache, private"})
     await response.prepare(request)
@@ -98,14 +105,32 @@ async def serve(request: web.Request, registry: Registry, watch: WatchRequest) -
     return response
 
 
-def _requested_revision(rv: str | None) -> int | None:
-    """The revision to resume after; None when the watch starts from the current state."""
+def requested_revision(rv: str | None) -> int | None:
+    """The revision a list or watch asks for (a watch resumes after it); None for the current state.
+    400 for one that is not a revision, as kube-apiserver answers."""
     if rv in (None, "", "0"):
         return None
-    try:
-        return int(rv)
-    except ValueError:
-        raise errors.bad_request(f"invalid resourceVersion {rv!r}") from None
+    assert rv is not None
+    if not rv.isdigit() or len(rv) > 19:  # 19 digits: past that it is no 64-bit revision
+        raise errors.bad_request(f"invalid resourceVersion {rv!r}: must be a non-negative 64-bit integer")
+    return int(rv)
+
+
+async def wait_for_revision(registry: Registry, requested: int, wait: float = FRESHNESS_WAIT) -> None:
+    """Return once the store has reached ``requested``; a revision it does not reach within ``wait``
+    seconds (a client's typo or another cluster's resourceVersion) is answered, as kube-apiserver
+    does, with 504 "Too large resource version" instead of a watch that waits forever."""
+    deadline = asyncio.get_running_loop().time() + wait
+    while True:
+        current = await registry.store.current_revision()
+        if current >= requested:
+            return
+        if asyncio.get_running_loop().time() >= deadline:
+            raise errors.StatusError(
+                504, "Timeout", f"Timeout: Too large resource version: {requested}, current: {current}",
+                {"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+                 "retryAfterSeconds": 1})
+        await asyncio.sleep(0.05)
 
 
 async def _initial_state(registry: Registry, watch: WatchRequest, stream: _Stream) -> int:

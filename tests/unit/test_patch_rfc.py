@@ -101,9 +101,20 @@ def test_malformed_patch_documents_are_400() -> None:
     assert caught.value.code == 400
 
 
-def test_too_many_operations() -> None:
+def test_too_many_operations_is_413_as_kube_apiserver_answers() -> None:
     error = rejected(*([{"op": "test", "path": "/spec/replicas", "value": 1}] * (MAX_OPERATIONS + 1)))
-    assert error.code == 422
+    assert error.code == 413
+    assert f"maximum operations in a JSON patch is {MAX_OPERATIONS}" in error.message
+
+
+def test_copies_are_bounded_in_bytes_not_only_in_count() -> None:
+    """Each copy doubles ``/a``: twenty would make a gigabyte; the copy limit stops it at a few MiB."""
+    doc = {"a": ["x" * 1000]}
+    ops = [{"op": "copy", "from": "/a", "path": "/a/-"} for _ in range(20)]
+    with pytest.raises(StatusError) as caught:
+        json_patch(doc, ops)
+    assert caught.value.code == 422 and "exceed the limit" in caught.value.message
+    assert len(json_patch(doc, ops[:5])["a"]) == 6  # five copies stay far under it
 
 
 def test_root_replace_with_an_object() -> None:

@@ -12,9 +12,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import orjson
+
+from minikube_py.api.limits import MAX_JSON_PATCH_COPY_BYTES
 from minikube_py.model.errors import StatusError, bad_request
 
-#: kube-apiserver refuses JSON patches with more operations than this
+#: kube-apiserver refuses JSON patches with more operations than this (413)
 MAX_OPERATIONS = 10000
 
 
@@ -41,12 +44,20 @@ def json_patch(document: dict[str, Any], operations: Any) -> dict[str, Any]:
         raise bad_request("a JSON patch must be a list of operations, e.g. "
                           '[{"op":"replace","path":"/spec/replicas","value":3}]')
     if len(operations) > MAX_OPERATIONS:
-        raise _rejected(f"the JSON patch has {len(operations)} operations, more than the {MAX_OPERATIONS} allowed")
+        raise StatusError(413, "RequestEntityTooLarge", f"The allowed maximum operations in a JSON patch is "
+                                                        f"{MAX_OPERATIONS}, got {len(operations)}")
     result: Any = copy.deepcopy(document)
+    copied = [0]
     for operation in operations:
         if not isinstance(operation, dict):
             raise bad_request(f"a JSON patch operation must be an object, got {operation!r}")
-        result = _apply(result, operation)
+        try:
+            result = _apply(result, operation, copied)
+        except RecursionError:
+            # a copy of a value into itself doubles its depth; the result is refused whole, so
+            # stopping when the copying runs out of stack loses nothing
+            raise _rejected(f"{operation.get('op')} operation does not apply: the result is nested too "
+                            "deeply") from None
     if not isinstance(result, dict):
         raise _rejected("the patched document is not a JSON object")
     return result
@@ -55,7 +66,10 @@ def json_patch(document: dict[str, Any], operations: Any) -> dict[str, Any]:
 _OPERATIONS = ("add", "remove", "replace", "move", "copy", "test")
 
 
-def _apply(doc: Any, op: dict[str, Any]) -> Any:
+def _apply(doc: Any, op: dict[str, Any], copied: list[int]) -> Any:
+    """One operation; ``copied`` accumulates the encoded bytes ``copy`` operations added so far, which
+    may not pass :data:`MAX_JSON_PATCH_COPY_BYTES`: each copy can double the document, so twenty of
+    them would build a gigabyte from a kilobyte of patch."""
     name = op.get("op")
     if name not in _OPERATIONS:
         raise _rejected(f"unknown JSON patch operation {name!r} (supported: {', '.join(_OPERATIONS)})")
@@ -73,12 +87,26 @@ def _apply(doc: Any, op: dict[str, Any]) -> Any:
     if name == "add":
         return _add(doc, path, copy.deepcopy(_value(op)), name)
     source = _string_member(op, "from", name)
-    value = copy.deepcopy(_get(doc, source, name))
+    found = _get(doc, source, name)
+    if name == "copy":
+        copied[0] += _size(found)
+        if copied[0] > MAX_JSON_PATCH_COPY_BYTES:
+            raise _rejected(f"copy operation does not apply: the values copied by the patch exceed the limit of "
+                            f"{MAX_JSON_PATCH_COPY_BYTES} bytes")
+    value = copy.deepcopy(found)
     if name == "move":
         if path.startswith(source + "/"):
             raise _rejected(f"move operation does not apply: {path} is inside {source}")
         doc = _remove(doc, source)
     return _add(doc, path, value, name)
+
+
+def _size(value: Any) -> int:
+    """Encoded bytes of a value about to be copied; one that cannot be encoded counts as too large."""
+    try:
+        return len(orjson.dumps(value))
+    except orjson.JSONEncodeError:
+        return MAX_JSON_PATCH_COPY_BYTES + 1
 
 
 def _add(doc: Any, path: str, value: Any, name: str) -> Any:

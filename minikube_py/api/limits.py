@@ -1,0 +1,150 @@
+"""Input limits as kube-apiserver's: how large, how deep and how expanded a request may make an object.
+
+A request body is at most 3 MiB (checked before reading it), but a small body can still build a large
+or pathological object: YAML aliases expand a 400-byte document to gigabytes, twenty JSON patch
+``copy`` operations double an object twenty times, and a merge patch nests a field 248 levels deep.
+So the limits are checked again where the expansion happens and on the object about to be stored:
+
+- nesting depth (:data:`MAX_DEPTH`) right after every decoding and on every object written, because
+  deeper values cannot be encoded once a list or a watch event wraps them (orjson stops at 255
+  levels) and Python's recursive copying and merging would fail on them as a crash, not a 4xx;
+- YAML alias expansion (:func:`load_yaml`): the expanded document may not be larger than a body
+  could be, the CVE-2019-11253 fix in spirit;
+- JSON patch ``copy``/``move`` growth: :data:`MAX_JSON_PATCH_COPY_BYTES`, kube-apiserver's
+  ``JSONPatchMaxCopyBytes``;
+- the stored object's encoded size (:data:`MAX_OBJECT_BYTES`, etcd's request limit that bounds a
+  Kubernetes object) and that it encodes at all (:func:`encoded_size`), so nothing is stored that
+  cannot be read back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import yaml
+
+from minikube_py.model import errors
+
+#: kube-apiserver refuses request bodies over 3 MiB
+MAX_BODY = 3 * 1024 * 1024
+#: etcd's default --max-request-bytes, which bounds one stored Kubernetes object
+MAX_OBJECT_BYTES = 3 * 1024 * 1024 // 2
+#: kube-apiserver's JSONPatchMaxCopyBytes: what ``copy`` operations of one patch may add in all
+MAX_JSON_PATCH_COPY_BYTES = 3 * 1024 * 1024
+#: levels of maps and lists an object may have. No built-in kind comes near (a pod's deepest
+#: fields are about 12 levels down, their managedFields about 20); the bound leaves room for the
+#: levels a list, a Table row and a watch event add under orjson's limit of 255
+MAX_DEPTH = 100
+
+
+def too_deep(what: str) -> errors.StatusError:
+    return errors.bad_request(f"{what} is nested too deeply: more than {MAX_DEPTH} levels of maps and lists")
+
+
+def check_decoded(value: Any, what: str = "the object") -> None:
+    """400 unless ``value`` is JSON that can be encoded again: maps and lists nested at most
+    :data:`MAX_DEPTH` levels deep, string keys, integers within 64 bits. YAML and protobuf decode to
+    more than that (``{1: 2}``, huge integers), which later code cannot compare or encode. Iterative,
+    so no value is too deep to be checked."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            for key in node:
+                if not isinstance(key, str):
+                    raise errors.bad_request(f"{what} has a map key that is not a string: {key!r}")
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            if isinstance(node, int) and not isinstance(node, bool) and not -(2**63) <= node < 2**64:
+                raise errors.bad_request(f"{what} has an integer out of the 64-bit range")
+            continue
+        if depth > MAX_DEPTH:
+            raise too_deep(what)
+        stack.extend((child, depth + 1) for child in children
+                     if isinstance(child, dict | list) or (isinstance(child, int) and not -(2**63) <= child < 2**64))
+
+
+def encoded_size(obj: Any) -> int:
+    """The size of ``obj`` as JSON; 400 when it cannot be encoded (a non-string key, an integer past
+    64 bits), which YAML and protobuf bodies can produce where JSON cannot."""
+    try:
+        return len(orjson.dumps(obj))
+    except (orjson.JSONEncodeError, TypeError) as exc:
+        raise errors.bad_request(f"the object cannot be encoded as JSON: {exc}") from None
+
+
+def check_stored(obj: Any) -> None:
+    """What every object must pass before it is written: bounded depth, encodable, and at most
+    :data:`MAX_OBJECT_BYTES` encoded (413, as kube-apiserver answers an object etcd would refuse)."""
+    check_decoded(obj)
+    size = encoded_size(obj)
+    if size > MAX_OBJECT_BYTES:
+        raise errors.StatusError(413, "RequestEntityTooLarge",
+                                 f"Request entity too large: the object is {size} bytes, "
+                                 f"the limit is {MAX_OBJECT_BYTES}")
+
+
+# ------------------------------------------------------------------------------ YAML
+
+
+def load_yaml(raw: bytes, loader: type[yaml.SafeLoader] = yaml.SafeLoader) -> Any:
+    """One YAML document as Python values, refusing (400) a document whose aliases expand it beyond
+    :data:`MAX_BODY` (scalar characters plus one per node, about its size as JSON) or that nests
+    deeper than :data:`MAX_DEPTH`. The node graph is measured before any value is constructed, so a
+    "billion laughs" document costs what its few hundred bytes cost."""
+    instance = loader(raw)
+    try:
+        node = instance.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node)
+        return instance.construct_document(node)
+    except RecursionError:
+        raise too_deep("the YAML document") from None
+    finally:
+        instance.dispose()
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Expanded size of a composed YAML node graph, memoised per node so shared (aliased) nodes are
+    measured once; a cycle (an alias inside its own anchor) is refused too."""
+    sizes: dict[int, int] = {}
+    depths: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if done:
+            open_nodes.discard(key)
+            sizes[key] = 1 + sum(sizes[id(c)] for c in children)
+            depths[key] = 1 + max((depths[id(c)] for c in children), default=0)
+            if sizes[key] > MAX_BODY:
+                raise errors.bad_request(f"error decoding YAML: the document expands to more than {MAX_BODY} "
+                                         "bytes (excessive aliasing)")
+            if depths[key] > MAX_DEPTH + 1:
+                raise too_deep("the YAML document")
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            raise errors.bad_request("error decoding YAML: an alias refers to a node that contains it")
+        if isinstance(node, yaml.ScalarNode):
+            sizes[key] = len(node.value) + 1
+            depths[key] = 0
+            continue
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []

@@ -1,0 +1,55 @@
+"""Input limits without a server: depth, encodability, object size, YAML alias expansion."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from minikube_py.api.limits import MAX_DEPTH, MAX_OBJECT_BYTES, check_decoded, check_stored, load_yaml
+from minikube_py.model.errors import StatusError
+
+
+def nested(depth: int) -> Any:
+    value: Any = "leaf"
+    for _ in range(depth):
+        value = {"a": [value]} if depth % 2 else {"a": value}
+    return value
+
+
+def code(call: Any, *args: Any) -> int:
+    with pytest.raises(StatusError) as caught:
+        call(*args)
+    return caught.value.code
+
+
+def test_depth_bound_counts_maps_and_lists() -> None:
+    check_decoded(nested(MAX_DEPTH))
+    assert code(check_decoded, nested(MAX_DEPTH + 1)) == 400
+    assert code(check_decoded, nested(100_000)) == 400  # iterative: no RecursionError
+
+
+def test_values_json_cannot_encode_are_400() -> None:
+    assert code(check_decoded, {"a": {1: "x"}}) == 400
+    assert code(check_decoded, {"a": [2**64]}) == 400
+    check_decoded({"a": [2**63 - 1, -(2**63), True, 1.5, None]})
+
+
+def test_stored_objects_are_bounded_in_size() -> None:
+    check_stored({"data": {"k": "x" * (MAX_OBJECT_BYTES - 100)}})
+    assert code(check_stored, {"data": {"k": "x" * MAX_OBJECT_BYTES}}) == 413
+
+
+def test_yaml_aliases_may_not_expand_past_a_body() -> None:
+    levels = ["a0: &a0 [" + ",".join(["lol"] * 9) + "]"]
+    levels += [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    started = time.monotonic()
+    assert code(load_yaml, "\n".join(levels).encode()) == 400
+    assert time.monotonic() - started < 0.5
+    assert load_yaml(b"a: &x {k: v}\nb: *x\n") == {"a": {"k": "v"}, "b": {"k": "v"}}
+
+
+def test_yaml_recursive_alias_and_deep_nesting_are_400() -> None:
+    assert code(load_yaml, b"a: &x [1, *x]\n") == 400
+    assert code(load_yaml, b"[" * 5000 + b"]" * 5000) == 400
