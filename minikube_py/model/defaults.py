@@ -283,6 +283,21 @@ def default_job(job: Obj) -> None:
     _pod_template(job)
 
 
+def default_cron_job(cronjob: Obj) -> None:
+    """batch/v1 CronJob defaults. The job template is not defaulted as a Job (its Jobs are, when
+    they are made), but its pod template is, as every pod template is."""
+    spec = _dict(cronjob, "spec")
+    if spec is None:
+        return
+    spec.setdefault("concurrencyPolicy", "Allow")
+    spec.setdefault("suspend", False)
+    spec.setdefault("successfulJobsHistoryLimit", 3)
+    spec.setdefault("failedJobsHistoryLimit", 1)
+    pod_spec = _dict(_dict(_dict(_dict(spec, "jobTemplate"), "spec"), "template"), "spec")
+    if pod_spec is not None:
+        _pod_spec(pod_spec)
+
+
 # ------------------------------------------------------------------------------ others
 
 

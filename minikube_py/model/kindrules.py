@@ -120,6 +120,8 @@ _DECLARED = (
               tracks_generation=True),
     KindRules("Job", checks=validation.validate_job, update_checks=validation.validate_job_update,
               defaults=defaults.default_job, fields=fields.job_fields, tracks_generation=True),
+    KindRules("CronJob", checks=validation.validate_cron_job, defaults=defaults.default_cron_job,
+              tracks_generation=True),
     KindRules("Lease", checks=validation.validate_lease),
     KindRules("EndpointSlice", checks=validation.validate_endpoint_slice, defaults=defaults.default_endpoint_slice,
               tracks_generation=True),

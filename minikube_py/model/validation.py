@@ -22,8 +22,9 @@ import re
 from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
+from zoneinfo import ZoneInfoNotFoundError
 
-from minikube_py.model import quantity
+from minikube_py.model import cronjobs, quantity
 from minikube_py.model.errors import FieldError, duplicate, forbidden, not_supported, required
 from minikube_py.model.selectors import (
     dns1123_label_errors,
@@ -479,13 +480,14 @@ def _is_ip(text: Any) -> bool:
 # ------------------------------------------------------------------------------ workloads
 
 
-def _template(spec: Obj, restart_policies: tuple[str, ...]) -> Errors:
+def _template(spec: Obj, restart_policies: tuple[str, ...], path: str = "spec") -> Errors:
+    """The pod template of the workload spec at ``path`` (a CronJob's is ``spec.jobTemplate.spec``)."""
     template = spec.get("template")
     if not isinstance(template, dict):
-        return [required("spec.template")]
-    errs = validate_labels(_dict(template.get("metadata")).get("labels"), "spec.template.metadata.labels")
-    errs += _annotations(_dict(template.get("metadata")).get("annotations"), "spec.template.metadata.annotations")
-    return errs + validate_pod_spec(template.get("spec"), "spec.template.spec", restart_policies)
+        return [required(f"{path}.template")]
+    errs = validate_labels(_dict(template.get("metadata")).get("labels"), f"{path}.template.metadata.labels")
+    errs += _annotations(_dict(template.get("metadata")).get("annotations"), f"{path}.template.metadata.annotations")
+    return errs + validate_pod_spec(template.get("spec"), f"{path}.template.spec", restart_policies)
 
 
 def _selector_matches_template(selector: Any, spec: Obj, kind_word: str) -> Errors:
@@ -560,6 +562,68 @@ def validate_job(obj: Obj) -> Errors:
         errs.append(required("spec.completions"))
     errs += _selector_matches_template(spec.get("selector"), spec, "job")
     return errs + _template(spec, ("OnFailure", "Never"))
+
+
+def validate_cron_job(obj: Obj) -> Errors:
+    """``ValidateCronJobCreate``/``Update``: a schedule that parses in an existing zone, a known
+    concurrency policy, and a job template whose selector the Jobs will generate themselves."""
+    spec = _dict(obj.get("spec"))
+    errs: Errors = []
+    schedule = spec.get("schedule")
+    if not schedule:
+        errs.append(required("spec.schedule"))
+    elif not isinstance(schedule, str):
+        errs.append(_invalid("spec.schedule", schedule, "must be a string"))
+    else:
+        if (problem := cronjobs.schedule_error(schedule)) is not None:
+            errs.append(_invalid("spec.schedule", schedule, problem))
+        if "TZ" in schedule:
+            errs.append(_invalid("spec.schedule", schedule,
+                                 "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"))
+    errs += _non_negative("spec.startingDeadlineSeconds", spec.get("startingDeadlineSeconds"))
+    zone = spec.get("timeZone")
+    if zone is not None:
+        if not isinstance(zone, str) or not zone:
+            errs.append(_invalid("spec.timeZone", zone, "timeZone must be nil or non-empty string"))
+        else:
+            try:
+                cronjobs.load_zone(zone)
+            except ZoneInfoNotFoundError:
+                errs.append(_invalid("spec.timeZone", zone, f"unknown time zone {zone}"))
+    policy = spec.get("concurrencyPolicy")
+    if not policy:
+        errs.append(required("spec.concurrencyPolicy"))
+    elif policy not in cronjobs.CONCURRENCY_POLICIES:
+        errs.append(not_supported("spec.concurrencyPolicy", policy, list(cronjobs.CONCURRENCY_POLICIES)))
+    for limit in ("successfulJobsHistoryLimit", "failedJobsHistoryLimit"):
+        errs += _non_negative(f"spec.{limit}", spec.get(limit))
+    template = spec.get("jobTemplate")
+    if not isinstance(template, dict):
+        errs.append(required("spec.jobTemplate"))
+    else:
+        errs += _job_template(template)
+    name = _dict(obj.get("metadata")).get("name")
+    if isinstance(name, str) and len(name) > 52:  # the Jobs' names add "-" and 10 digits, within 63
+        errs.append(_invalid("metadata.name", name, "must be no more than 52 characters"))
+    return errs
+
+
+def _job_template(template: Obj) -> Errors:
+    path = "spec.jobTemplate"
+    md = _dict(template.get("metadata"))
+    errs = validate_labels(md.get("labels"), f"{path}.metadata.labels")
+    errs += _annotations(md.get("annotations"), f"{path}.metadata.annotations")
+    spec = _dict(template.get("spec"))
+    for field in ("parallelism", "completions", "backoffLimit", "activeDeadlineSeconds", "ttlSecondsAfterFinished"):
+        errs += _non_negative(f"{path}.spec.{field}", spec.get(field))
+    mode = spec.get("completionMode")
+    if mode is not None and mode not in ("NonIndexed", "Indexed"):
+        errs.append(not_supported(f"{path}.spec.completionMode", mode, ["NonIndexed", "Indexed"]))
+    if spec.get("selector") is not None:
+        errs.append(_invalid(f"{path}.spec.selector", spec["selector"], "`selector` will be auto-generated"))
+    if spec.get("manualSelector") is True:
+        errs.append(not_supported(f"{path}.spec.manualSelector", True, ["nil", "false"]))
+    return errs + _template(spec, ("OnFailure", "Never"), f"{path}.spec")
 
 
 def _immutable(new: Obj, old: Obj, *fields: str) -> Errors:

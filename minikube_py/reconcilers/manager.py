@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from minikube_py.client.rest import ApiClient
 from minikube_py.model.nodeipam import DEFAULT_NODE_CIDR_MASK_SIZE
 from minikube_py.reconcilers.base import Controller
+from minikube_py.reconcilers.cronjob import CronJobController
 from minikube_py.reconcilers.daemonset import DaemonSetController
 from minikube_py.reconcilers.deployment import DeploymentController
 from minikube_py.reconcilers.endpoints import EndpointsController
@@ -44,6 +45,7 @@ def build_controllers(client: ApiClient, options: ControllerOptions) -> list[Con
         NamespaceController(client),
         GarbageCollector(client),
         JobController(client),
+        CronJobController(client),
         DaemonSetController(client),
         Scheduler(client),
         ReplicaController(client, REPLICATION_CONTROLLERS),

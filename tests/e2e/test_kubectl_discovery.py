@@ -27,6 +27,7 @@ KINDS = [
     ("replicasets", "rs", "apps/v1", "true", "ReplicaSet"),
     ("daemonsets", "ds", "apps/v1", "true", "DaemonSet"),
     ("jobs", "", "batch/v1", "true", "Job"),
+    ("cronjobs", "cj", "batch/v1", "true", "CronJob"),
     ("leases", "", "coordination.k8s.io/v1", "true", "Lease"),
     ("endpointslices", "", "discovery.k8s.io/v1", "true", "EndpointSlice"),
 ]

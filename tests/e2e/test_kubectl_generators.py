@@ -119,6 +119,26 @@ def test_job(k: Kubectl) -> None:
     assert live["spec"]["template"]["spec"]["restartPolicy"] == "Never"
 
 
+def test_cronjob_and_a_job_from_it(k: Kubectl) -> None:
+    assert k.lines("create", "cronjob", "tick", "--image=busybox:1.36", "--schedule=*/5 * * * *",
+                   "--restart=OnFailure", "--", "date") == ["cronjob.batch/tick created"]
+    live = k.obj("cronjob", "tick")
+    assert (live["spec"]["schedule"], live["spec"]["concurrencyPolicy"], live["spec"]["suspend"]) == (
+        "*/5 * * * *", "Allow", False)
+    assert live["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"] == ["date"]
+    assert row(k.out("get", "cj"), "tick")[1:5] == ["*/5 * * * *", "<none>", "False", "0"]
+    # kubectl GETs the CronJob and POSTs (in protobuf) a Job made of its template, owned by it
+    assert k.lines("create", "job", "now", "--from=cronjob/tick") == ["job.batch/now created"]
+    job = k.obj("job", "now")
+    assert job["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"] == "manual"
+    assert [(r["kind"], r["name"], r["uid"]) for r in job["metadata"]["ownerReferences"]] == [
+        ("CronJob", "tick", live["metadata"]["uid"])]
+    assert job["spec"]["template"]["spec"]["restartPolicy"] == "OnFailure"
+    bad = k.run("create", "cronjob", "bad", "--image=busybox", "--schedule=61 * * * *", check=False)
+    assert bad.returncode == 1
+    assert 'spec.schedule: Invalid value: "61 * * * *": end of range (61) above maximum (59): 61' in bad.stderr
+
+
 def test_generator_dry_run_creates_nothing(k: Kubectl) -> None:
     k.run("create", "configmap", "dry", "--from-literal=a=1", "--dry-run=server")
     assert not k.exists("configmap", "dry")

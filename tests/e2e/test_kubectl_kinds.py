@@ -35,6 +35,12 @@ def _endpoints(name: str) -> Obj:
             "subsets": [{"addresses": [{"ip": "10.244.0.5"}], "ports": [{"port": 80, "protocol": "TCP"}]}]}
 
 
+def _cronjob(name: str) -> Obj:
+    template = job(name)["spec"]
+    return {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": name},
+            "spec": {"schedule": "0 0 1 1 *", "timeZone": "Europe/Berlin", "jobTemplate": {"spec": template}}}
+
+
 def _secret(name: str) -> Obj:
     return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": {"a": "1", "b": "2"}}
 
@@ -109,6 +115,11 @@ KINDS = [
          ["CONTAINERS", "IMAGES", "SELECTOR"], {"DESIRED": "0", "NODE SELECTOR": "<none>"}),
     Kind("jobs", "job.batch", job, ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"],
          ["CONTAINERS", "IMAGES", "SELECTOR"], {"STATUS": "Running", "COMPLETIONS": "0/1"}),
+    Kind("cronjobs", "cronjob.batch", _cronjob,
+         ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST SCHEDULE", "AGE"],
+         ["CONTAINERS", "IMAGES", "SELECTOR"],
+         {"SCHEDULE": "0 0 1 1 *", "TIMEZONE": "Europe/Berlin", "SUSPEND": "False", "ACTIVE": "0",
+          "LAST SCHEDULE": "<none>"}),
     Kind("leases", "lease.coordination.k8s.io", _lease, ["NAME", "HOLDER", "AGE"], [], {"HOLDER": "me"}),
     Kind("endpointslices", "endpointslice.discovery.k8s.io", _endpointslice,
          ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"], [],

@@ -55,6 +55,8 @@ TEMPLATE_WIDE = "|CONTAINERS|IMAGES|SELECTOR"
     ("DaemonSet", "NAME|DESIRED|CURRENT|READY|UP-TO-DATE|AVAILABLE|NODE SELECTOR|AGE",
      "NAME|DESIRED|CURRENT|READY|UP-TO-DATE|AVAILABLE|NODE SELECTOR|AGE" + TEMPLATE_WIDE),
     ("Job", "NAME|STATUS|COMPLETIONS|DURATION|AGE", "NAME|STATUS|COMPLETIONS|DURATION|AGE" + TEMPLATE_WIDE),
+    ("CronJob", "NAME|SCHEDULE|TIMEZONE|SUSPEND|ACTIVE|LAST SCHEDULE|AGE",
+     "NAME|SCHEDULE|TIMEZONE|SUSPEND|ACTIVE|LAST SCHEDULE|AGE" + TEMPLATE_WIDE),
     ("Lease", "NAME|HOLDER|AGE", "NAME|HOLDER|AGE"),
     ("EndpointSlice", "NAME|ADDRESSTYPE|PORTS|ENDPOINTS|AGE", "NAME|ADDRESSTYPE|PORTS|ENDPOINTS|AGE"),
 ])
@@ -271,6 +273,19 @@ def test_running_and_other_job_states() -> None:
     assert cells("Job", suspended)[1] == "Suspended"
     deleting = job({}, {"conditions": [{"type": "Suspended", "status": "True"}]}, deletionTimestamp=ago(seconds=1))
     assert cells("Job", deleting)[1] == "Terminating"
+
+
+def test_cron_job() -> None:
+    cj = {"metadata": meta("nightly", timedelta(days=3)),
+          "spec": {"schedule": "0 3 * * *", "timeZone": "Europe/Berlin", "suspend": False, "jobTemplate": {
+              "spec": {"template": {"spec": {"containers": [{"name": "backup", "image": "busybox"}]}}}}},
+          "status": {"active": [{"name": "nightly-1"}], "lastScheduleTime": ago(hours=9)}}
+    assert cells("CronJob", cj) == ["nightly", "0 3 * * *", "Europe/Berlin", "False", 1, "9h", "3d", "backup",
+                                    "busybox", "<none>"]
+    bare = {"metadata": meta("new"), "spec": {"schedule": "@hourly"}}
+    assert cells("CronJob", bare)[1:6] == ["@hourly", "<none>", "<unset>", 0, "<none>"]
+    types = {c["name"]: c["type"] for c in column_definitions(RT["CronJob"])}
+    assert (types["Suspend"], types["Active"]) == ("boolean", "integer")
 
 
 def node(**overrides: Any) -> dict[str, Any]:

@@ -23,6 +23,7 @@ import orjson
 import yaml
 
 from minikube_py.api.body import media_type
+from minikube_py.api.limits import check_decoded, load_yaml
 from minikube_py.api.patch.mergekeys import Rules, rules_for
 from minikube_py.api.patch.rfc import json_patch, merge_patch
 from minikube_py.api.patch.strategic import strategic_merge
@@ -83,9 +84,11 @@ def _strategic(obj: dict[str, Any], patch: dict[str, Any], rules: Rules | None) 
 
 def _json(body: bytes) -> Any:
     try:
-        return orjson.loads(body)
+        value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise bad_request(f"error decoding patch: {exc}") from None
+    check_decoded(value, "the patch")
+    return value
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
@@ -121,9 +124,10 @@ def merge_config(obj: dict[str, Any], config: dict[str, Any], rules: Rules | Non
 def parse_applied(body: bytes) -> dict[str, Any]:
     """The server-side apply body: YAML or JSON (YAML's subset) text of one object."""
     try:
-        config = _object(yaml.load(body, Loader=_ApplyLoader), "the applied configuration")
+        config = _object(load_yaml(body, _ApplyLoader), "the applied configuration")
     except yaml.YAMLError as exc:
         raise bad_request(f"error decoding YAML: {exc}") from None
+    check_decoded(config, "the applied configuration")
     metadata = config.get("metadata")
     if isinstance(metadata, dict) and metadata.get("managedFields"):
         raise bad_request("metadata.managedFields must be nil")

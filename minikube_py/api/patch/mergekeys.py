@@ -101,6 +101,10 @@ NAMESPACE = _kind({"status": _CONDITIONS})
 SERVICE_ACCOUNT = _kind({"": {"secrets": by("name")}})
 #: ReplicationControllers, Deployments, ReplicaSets, DaemonSets and Jobs
 WORKLOAD = _workload(_CONDITIONS)
+#: a CronJob's job template holds a Job's metadata and spec (whose pod template merges as a Pod's);
+#: ``status.active`` is atomic
+CRON_JOB = _kind({"spec.jobTemplate.metadata": _OBJECT_META, "spec.jobTemplate.spec.template.metadata": _OBJECT_META,
+                  "spec.jobTemplate.spec.template.spec": _POD_SPEC})
 
 
 def rules_for(kind: str) -> Rules | None:
@@ -120,6 +124,8 @@ SERVICE_ATOMIC = frozenset({"spec.selector"})
 #: a workload's selector (a label map for ReplicationControllers, a LabelSelector for the others) and
 #: its template's node selector
 WORKLOAD_ATOMIC = frozenset({"spec.selector", *(f"spec.template.spec.{p}" for p in _POD_ATOMIC)})
+CRON_JOB_ATOMIC = frozenset({"spec.jobTemplate.spec.selector",
+                             *(f"spec.jobTemplate.spec.template.spec.{p}" for p in _POD_ATOMIC)})
 
 
 def atomic_maps_for(kind: str) -> frozenset[str]:

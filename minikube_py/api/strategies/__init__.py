@@ -37,6 +37,7 @@ STRATEGIES: Mapping[str, Strategy] = MappingProxyType({strategy.kind: strategy f
     workloads.REPLICA_SET,
     workloads.DAEMON_SET,
     workloads.JOB,
+    workloads.CRON_JOB,
     workloads.SCALE,
 )})
 

@@ -1,5 +1,5 @@
-"""The pod-template workloads (ReplicationControllers, ReplicaSets, Deployments, DaemonSets, Jobs) and
-the Scale objects of their ``scale`` subresource."""
+"""The pod-template workloads (ReplicationControllers, ReplicaSets, Deployments, DaemonSets, Jobs,
+CronJobs) and the Scale objects of their ``scale`` subresource."""
 
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ DEPLOYMENT = _workload("Deployment", printers.DEPLOYMENT)
 REPLICA_SET = _workload("ReplicaSet", printers.REPLICA_SET)
 DAEMON_SET = _workload("DaemonSet", printers.DAEMON_SET)
 JOB = _workload("Job", printers.JOB)
+CRON_JOB = Strategy("CronJob", printer=printers.CRON_JOB, merge_rules=mergekeys.CRON_JOB,
+                    atomic_maps=mergekeys.CRON_JOB_ATOMIC)
 #: the autoscaling/v1 Scale a ``scale`` subresource answers with: served through its parent's
 #: strategy, patched by ObjectMeta's merge rules alone
 SCALE = Strategy("Scale", merge_rules=mergekeys.METADATA_ONLY)

@@ -1,5 +1,5 @@
 """Printers for the pod-template workloads: ReplicationControllers, ReplicaSets, Deployments,
-DaemonSets and Jobs."""
+DaemonSets, Jobs and CronJobs."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ from typing import Any
 
 from minikube_py.api.tables.base import AGE, NAME, TEMPLATE, Column, Printer, age, obj_name
 from minikube_py.api.tables.formatting import (
+    NONE,
     InvalidSelector,
+    container_cells,
     format_label_selector,
     format_labels,
     selector_string,
     template_cells,
 )
-from minikube_py.model.podstatus import human_duration, parse_time
+from minikube_py.model.podstatus import human_duration, parse_time, since
 
 #: what ``spec.replicas`` means when absent (the API's default)
 DEFAULT_REPLICAS = 1
@@ -192,4 +194,40 @@ JOB = Printer(
         *TEMPLATE,
     ),
     _job,
+)
+
+
+def _bool_pointer(value: Any) -> str:
+    """``printBoolPtr``: True/False, ``<unset>`` when the field is absent."""
+    if value is None:
+        return "<unset>"
+    return "True" if value else "False"
+
+
+def _cron_job(cronjob: dict[str, Any], now: datetime) -> list[Any]:
+    spec, status = _spec(cronjob), _status(cronjob)
+    job_spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+    last = status.get("lastScheduleTime")
+    return [
+        obj_name(cronjob), spec.get("schedule", ""), spec.get("timeZone") or NONE, _bool_pointer(spec.get("suspend")),
+        len(status.get("active") or ()), since(last, now) if last else NONE, age(cronjob, now),
+        *container_cells((job_spec.get("template") or {}).get("spec")),
+        format_label_selector(job_spec.get("selector")),
+    ]
+
+
+CRON_JOB = Printer(
+    (
+        NAME,
+        Column("Schedule", "The schedule in Cron format, see https://en.wikipedia.org/wiki/Cron."),
+        Column("Timezone", "The time zone name for the given schedule, see "
+                           "https://en.wikipedia.org/wiki/List_of_tz_database_time_zones."),
+        Column("Suspend", "This flag tells the controller to suspend subsequent executions, it does not apply to "
+                          "already started executions.  Defaults to false.", "boolean"),
+        Column("Active", "A list of pointers to currently running jobs.", "integer"),
+        Column("Last Schedule", "Information when was the last time the job was successfully scheduled."),
+        AGE,
+        *TEMPLATE,
+    ),
+    _cron_job,
 )

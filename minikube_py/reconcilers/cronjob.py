@@ -1,0 +1,167 @@
+"""The CronJob controller: starts a CronJob's Jobs on its schedule and keeps its status and history.
+
+Decisions come from :func:`minikube_py.model.cronjobs.plan_cronjob`; this module carries them out:
+delete the Jobs the plan retires (replaced runs, history beyond the limits), create the Job of the
+scheduled time, write ``status.active``/``lastScheduleTime``/``lastSuccessfulTime``, record the
+events. Nothing polls: each sync queues its CronJob again for just after its next schedule time,
+and changes to the CronJob or its Jobs queue it through the informers.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime
+
+from minikube_py.client.errors import AlreadyExistsError, ApiError, NotFoundError
+from minikube_py.client.events import EventRecorder
+from minikube_py.client.informer import object_key
+from minikube_py.client.rest import ApiClient, Obj, resource_path
+from minikube_py.model.cronjobs import CronJobStep, job_ref, plan_cronjob
+from minikube_py.model.jobs import rfc3339
+from minikube_py.model.podtemplate import controller_of
+from minikube_py.reconcilers.base import Controller
+from minikube_py.reconcilers.job import older_version
+
+
+def _owner_key(job: Obj | None) -> str | None:
+    """The key of the CronJob controlling ``job``, if one does."""
+    if job is None:
+        return None
+    ref = controller_of(job)
+    if ref is None or ref.get("kind") != "CronJob":
+        return None
+    return f"{job['metadata']['namespace']}/{ref['name']}"
+
+
+class CronJobController(Controller):
+    name = "cronjob-controller"
+
+    def __init__(self, client: ApiClient) -> None:
+        super().__init__(client)
+        self.cronjobs = self.informer("/apis/batch/v1/cronjobs")
+        self.jobs = self.informer("/apis/batch/v1/jobs")
+        self.cronjobs.add_handler(self._on_cronjob)
+        self.jobs.add_handler(self._on_job)
+        self.events = EventRecorder(client, "cronjob-controller")
+        #: the keys of the Jobs each CronJob controls, by CronJob key
+        self._jobs_of: dict[str, set[str]] = defaultdict(set)
+        #: the resourceVersion of the status this controller last wrote, per CronJob key
+        self._written: dict[str, str] = {}
+
+    # ------------------------------------------------------------------------------ handlers
+
+    def _on_cronjob(self, old: Obj | None, new: Obj | None) -> None:
+        obj = new or old
+        assert obj is not None
+        self.queue.add(object_key(obj))
+
+    def _on_job(self, old: Obj | None, new: Obj | None) -> None:
+        old_owner, owner = _owner_key(old), _owner_key(new)
+        job = new or old
+        assert job is not None
+        key = object_key(job)
+        if old_owner and old_owner != owner:
+            self._jobs_of[old_owner].discard(key)
+            self.queue.add(old_owner)
+        if owner is None:
+            return
+        if new is None:
+            self._jobs_of[owner].discard(key)
+        else:
+            self._jobs_of[owner].add(key)
+        self.queue.add(owner)
+
+    # ------------------------------------------------------------------------------ reconciling
+
+    async def reconcile(self, key: object) -> None:
+        key = str(key)
+        cronjob = self.cronjobs.get(key)
+        if cronjob is None:
+            self._jobs_of.pop(key, None)
+            self._written.pop(key, None)
+            return
+        if older_version(cronjob["metadata"].get("resourceVersion", ""), self._written.get(key, "")):
+            return  # the cache has not seen our last status write yet; its watch event brings the key back
+        jobs = await self._jobs(key, cronjob)
+        step = plan_cronjob(cronjob, jobs, datetime.now(UTC))
+        for job in step.delete:
+            await self._delete(cronjob, job)
+        failed = await self._create(cronjob, step)
+        await self._write_status(key, cronjob, step.status)
+        for event_type, reason, message in step.events:
+            await self.events.record(cronjob, event_type, reason, message)
+        if step.requeue_after is not None:
+            self.queue.add_after(key, max(step.requeue_after, 0.0))
+        if failed is not None:
+            raise failed
+
+    async def _jobs(self, key: str, cronjob: Obj) -> list[Obj]:
+        """The Jobs ``cronjob`` controls: the cache's, plus any Job ``status.active`` names that the
+        cache has not seen yet (just created), asked of the API so it is not taken for gone."""
+        uid = cronjob["metadata"]["uid"]
+        jobs = [job for k in list(self._jobs_of.get(key, ())) if (job := self.jobs.get(k)) is not None
+                and (controller_of(job) or {}).get("uid") == uid]
+        seen = {job["metadata"]["uid"] for job in jobs}
+        for ref in (cronjob.get("status") or {}).get("active") or []:
+            if ref.get("uid") in seen:
+                continue
+            try:
+                job = await self.client.get(resource_path("batch/v1", "jobs", ref.get("namespace")
+                                                          or cronjob["metadata"]["namespace"], ref["name"]))
+            except NotFoundError:
+                continue
+            if job["metadata"].get("uid") == ref.get("uid"):
+                jobs.append(job)
+        return jobs
+
+    async def _delete(self, cronjob: Obj, job: Obj) -> None:
+        md = job["metadata"]
+        try:
+            await self.client.delete(resource_path("batch/v1", "jobs", md["namespace"], md["name"]),
+                                     propagation_policy="Background")
+        except NotFoundError:
+            return
+        except ApiError as exc:
+            await self.events.record(cronjob, "Warning", "FailedDelete", f"Deleted job: {exc.message}")
+            raise
+        await self.events.record(cronjob, "Normal", "SuccessfulDelete", f"Deleted job {md['name']}")
+
+    async def _create(self, cronjob: Obj, step: CronJobStep) -> Exception | None:
+        """Create the planned Job and record it in ``step.status``; a Job of that name this CronJob
+        already controls (a sync that crashed before its status write) is taken as created."""
+        if step.create is None or step.scheduled is None:
+            return None
+        namespace = cronjob["metadata"]["namespace"]
+        try:
+            job = await self.client.create(resource_path("batch/v1", "jobs", namespace), step.create)
+        except AlreadyExistsError as exc:
+            try:
+                job = await self.client.get(resource_path("batch/v1", "jobs", namespace,
+                                                          step.create["metadata"]["name"]))
+            except NotFoundError:
+                return exc
+            if (controller_of(job) or {}).get("uid") != cronjob["metadata"]["uid"]:
+                return exc
+        except ApiError as exc:
+            await self.events.record(cronjob, "Warning", "FailedCreate", f"Error creating job: {exc.message}")
+            return exc
+        else:
+            await self.events.record(cronjob, "Normal", "SuccessfulCreate", f"Created job {job['metadata']['name']}")
+        active = [ref for ref in step.status.get("active") or [] if ref.get("uid") != job["metadata"]["uid"]]
+        step.status["active"] = [*active, job_ref(job)]
+        step.status["lastScheduleTime"] = rfc3339(step.scheduled)
+        return None
+
+    async def _write_status(self, key: str, cronjob: Obj, status: Obj) -> None:
+        """Replace the status if it changed; a stale resourceVersion answers 409 and the key is
+        retried with fresh caches."""
+        if status == (cronjob.get("status") or {}):
+            return
+        md = cronjob["metadata"]
+        try:
+            written = await self.client.replace(
+                resource_path("batch/v1", "cronjobs", md["namespace"], md["name"], "status"),
+                {**cronjob, "status": status})
+        except NotFoundError:
+            return
+        self._written[key] = written["metadata"]["resourceVersion"]
