@@ -217,13 +217,14 @@ def ensure_registry() -> Registry:
 
 
 def remove_node_containers(node: str) -> None:
-    """Remove every container the agent of ``node`` created on the local engine: pods still running
-    when a test's server stops stay behind otherwise (a stopped agent leaves containers for the next
-    one to adopt)."""
+    """Remove every container the agent of ``node`` created on the local engine, and then its pod
+    network: pods still running when a test's server stops stay behind otherwise (a stopped agent
+    leaves containers for the next one to adopt, and its network for them)."""
     ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=io.pykube.node={node}"],
                          capture_output=True, text=True, check=True).stdout.split()
     if ids:
         subprocess.run(["docker", "rm", "-f", *ids], capture_output=True, check=False)
+    subprocess.run(["docker", "network", "rm", f"pykube-{node}"[:60]], capture_output=True, check=False)
 
 
 #: the host's address on the bridge that network-namespace nodes share (scripts/netns-node.sh)

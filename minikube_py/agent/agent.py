@@ -26,7 +26,9 @@ from cryptography.x509.oid import NameOID
 
 from minikube_py import pki
 from minikube_py.agent.context import NodeContext
+from minikube_py.agent.network import NETWORK_UNAVAILABLE, PodNetwork, network_name
 from minikube_py.agent.node import CONTROL_PLANE_LABEL, node_labels, node_status, status_changed
+from minikube_py.agent.node import now as node_now
 from minikube_py.agent.pods import PodManager
 from minikube_py.agent.runtime.base import Runtime
 from minikube_py.agent.server import KubeletServer
@@ -46,6 +48,10 @@ LEASE_SECONDS = 40
 RENEW_SECONDS = 10.0
 #: a node reports its full status at least this often even when nothing changed, as kubelet
 STATUS_REFRESH_SECONDS = 300.0
+#: with --drain-on-stop, how long a stopping agent waits for its pods to stop (their grace periods)
+DRAIN_SECONDS = 60.0
+#: how long whoever stops such an agent should wait for it: the drain and the way out
+DRAIN_TIMEOUT = DRAIN_SECONDS + 10.0
 #: the API server presents this identity when it relays logs, exec and port-forward
 APISERVER_CLIENT_CN = "kube-apiserver-kubelet-client"
 
@@ -173,6 +179,8 @@ class Agent:
         self._credentials = credentials
         self._control_plane = control_plane
         self._transitions: dict[str, str] = {}
+        self._network: PodNetwork | None = None
+        self._status_due = asyncio.Event()  # set when the node status has news to write before the next beat
 
     async def run(self) -> None:
         cfg = self.config
@@ -218,25 +226,58 @@ class Agent:
                     cfg.node_name, mode, cluster_cidr=cluster.get("clusterCIDR", ""),
                     dns_ip=cluster.get("clusterDNS", ""), cluster_domain=cluster.get("clusterDomain", cfg.cluster_domain)),
                     recorder=EventRecorder(client, "kube-proxy", host=cfg.node_name))
-            network = f"pykube-{cfg.node_name}"[:60]
+            pod_network = network_name(cfg.node_name)
             gateway = str(next(ipaddress.ip_network(pod_cidr).hosts()))
-            # with the proxy, pod traffic is masqueraded only when it leaves the cluster CIDR
-            await runtime.ensure_network(network, pod_cidr, gateway,
-                                         masquerade=proxy is None or not proxy.options.cluster_cidr)
+            recorder = EventRecorder(client, "kubelet", host=cfg.node_name)
+            manager: PodManager | None = None
+
+            def network_changed() -> None:
+                self._status_due.set()
+                state = network.state
+                if state is not None and state.unavailable:
+                    recorder.emit(self._node_ref(), "Warning", state.reason, state.message)
+                elif manager is not None:
+                    manager.wake_all()  # the pods waiting for the network
+
+            # with the proxy, pod traffic is masqueraded only when it leaves the cluster CIDR; the network is
+            # made in the background so that a node whose subnet is taken keeps running and says so
+            network = self._network = PodNetwork(runtime, pod_network, pod_cidr, gateway,
+                                                 masquerade=proxy is None or not proxy.options.cluster_cidr,
+                                                 on_change=network_changed)
             dns = cfg.cluster_dns or (proxy.options.dns_ip if proxy is not None else "")
-            node = NodeContext(cfg.node_name, node_ip, cfg.data_dir, network, pause,
+            node = NodeContext(cfg.node_name, node_ip, cfg.data_dir, pod_network, pause,
                                cluster_dns=[s for s in dns.split(",") if s],
                                cluster_domain=proxy.options.cluster_domain if proxy else cfg.cluster_domain,
                                allow_privileged=cfg.allow_privileged, max_pods=cfg.max_pods)
-            recorder = EventRecorder(client, "kubelet", host=cfg.node_name)
-            manager = PodManager(client, runtime, node, recorder=recorder)
-            async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(self._heartbeat(client, machine, node_ip, port, status), name="node heartbeat")
-                tasks.create_task(manager.run(), name="pod manager")
-                if proxy is not None:
-                    tasks.create_task(guard("service proxy", proxy.run), name="service proxy")
+            manager = PodManager(client, runtime, node, recorder=recorder, network=network)
+            try:
+                async with asyncio.TaskGroup() as tasks:
+                    tasks.create_task(self._heartbeat(client, machine, node_ip, port, status), name="node heartbeat")
+                    tasks.create_task(network.run(), name="pod network")
+                    tasks.create_task(manager.run(), name="pod manager")
+                    if proxy is not None:
+                        tasks.create_task(guard("service proxy", proxy.run), name="service proxy")
+            except asyncio.CancelledError:
+                # stopped (SIGTERM): by default the pods run on and the next start adopts them
+                if cfg.drain_on_stop:
+                    await manager.drain(DRAIN_SECONDS)
+                raise
         finally:
             await server.stop()
+
+    def _node_ref(self) -> dict[str, Any]:
+        """The Node as events refer to it (kubelet uses the node's name as its uid in events)."""
+        name = self.config.node_name
+        return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "uid": name}}
+
+    def _network_conditions(self, current: dict[str, Any]) -> list[dict[str, Any]]:
+        """The NetworkUnavailable condition to report. Until the agent has tried to make its network the
+        condition is not its own (the node IPAM controller sets it while the node has no subnet): the one
+        on the node is carried over, since the merge patch replaces the whole list."""
+        state = self._network.state if self._network is not None else None
+        if state is not None:
+            return [state.condition(node_now())]
+        return [c for c in current.get("conditions") or [] if c.get("type") == NETWORK_UNAVAILABLE]
 
     async def _register(self, client: ApiClient, labels: dict[str, str], status: dict[str, Any]) -> None:
         path = resource_path("v1", "nodes", name=self.config.node_name)
@@ -276,13 +317,16 @@ class Agent:
         path = resource_path("v1", "nodes", name=cfg.node_name)
         last_full = asyncio.get_running_loop().time()
         while True:
-            await asyncio.sleep(RENEW_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._status_due.wait(), RENEW_SECONDS)
+            self._status_due.clear()
             try:
                 await self._renew_lease(client)
-                status = node_status(machine, ip=node_ip, hostname=socket.gethostname(), max_pods=cfg.max_pods,
-                                     kubelet_port=port, transitions=self._transitions)
                 now = asyncio.get_running_loop().time()
                 current = (await client.get(path)).get("status") or {}
+                status = node_status(machine, ip=node_ip, hostname=socket.gethostname(), max_pods=cfg.max_pods,
+                                     kubelet_port=port, transitions=self._transitions,
+                                     extra=self._network_conditions(current))
                 ready = next((c for c in current.get("conditions") or [] if c.get("type") == "Ready"), {})
                 if status_changed(reported, status) or ready.get("status") != "True" \
                         or now - last_full > STATUS_REFRESH_SECONDS:

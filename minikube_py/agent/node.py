@@ -6,6 +6,7 @@ advertises can be checked without a cluster.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,13 +28,15 @@ def node_labels(name: str, machine: MachineInfo, extra: dict[str, str]) -> dict[
 
 
 def node_status(machine: MachineInfo, *, ip: str, hostname: str, max_pods: int, kubelet_port: int,
-                transitions: dict[str, str] | None = None) -> Obj:
+                transitions: dict[str, str] | None = None, extra: Sequence[Obj] = ()) -> Obj:
     """Status as kubelet reports it. ``transitions`` keeps each condition's lastTransitionTime stable
-    across reports (pass the same dict every time)."""
+    across reports (pass the same dict every time). ``extra`` conditions (NetworkUnavailable) come
+    first, as on a Kubernetes node; they must be in every report because the status is written with a
+    merge patch, which replaces the whole list."""
     stamp = now()
     transitions = transitions if transitions is not None else {}
     capacity = {"cpu": str(machine.cpus), "memory": f"{machine.memory_bytes // 1024}Ki", "pods": str(max_pods)}
-    conditions = []
+    conditions = [dict(c) for c in extra]
     for kind, status, reason, message in (
         ("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
         ("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),

@@ -20,6 +20,7 @@ from minikube_py.agent.containers import app_spec, resolv_conf, sandbox_spec
 from minikube_py.agent.context import NodeContext
 from minikube_py.agent.env import ConfigError, expand_command, resolve_env
 from minikube_py.agent.images import ImageError, ImageManager
+from minikube_py.agent.network import PodNetwork
 from minikube_py.agent.plan import (
     Action,
     CreateSandbox,
@@ -59,6 +60,8 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
 RESYNC_SECONDS = 10.0
+#: how often a pod waiting for the node's pod network looks again (and repeats its event, counted)
+NETWORK_RETRY_SECONDS = 5.0
 
 
 def _now() -> str:
@@ -69,8 +72,10 @@ class PodServices:
     """What every worker shares: the runtime, the API, caches of Secrets/ConfigMaps/Services."""
 
     def __init__(self, client: ApiClient, runtime: Runtime, node: NodeContext, recorder: EventRecorder,
-                 secrets: Informer, configmaps: Informer, services: Informer) -> None:
+                 secrets: Informer, configmaps: Informer, services: Informer,
+                 network: PodNetwork | None = None) -> None:
         self.client = client
+        self.network = network  # None: the network is there already (tests that drive workers alone)
         self.runtime = runtime
         self.node = node
         self.recorder = recorder
@@ -223,6 +228,14 @@ class PodWorker:
 
     async def _start_sandbox(self, pod: Obj) -> ContainerState | None:
         runtime = self._s.runtime
+        network = self._s.network
+        if network is not None and not network.ready.is_set() and not (pod.get("spec") or {}).get("hostNetwork"):
+            # the worker is woken when the network comes up; until then it says why it waits
+            if network.problem is not None:
+                self._s.recorder.emit(pod, "Warning", "FailedCreatePodSandBox",
+                                      f"Failed to create pod sandbox: {network.problem}")
+            self._retry_in(NETWORK_RETRY_SECONDS)
+            return None
         try:
             self._s.volumes.setup(pod, secret=self._s.secret, configmap=self._s.configmap)
         except VolumeError as e:
@@ -354,7 +367,8 @@ class PodWorker:
 class PodManager:
     """Watches the pods bound to this node and keeps one worker per pod."""
 
-    def __init__(self, client: ApiClient, runtime: Runtime, node: NodeContext, *, recorder: EventRecorder) -> None:
+    def __init__(self, client: ApiClient, runtime: Runtime, node: NodeContext, *, recorder: EventRecorder,
+                 network: PodNetwork | None = None) -> None:
         self._client = client
         self._runtime = runtime
         self._node = node
@@ -362,7 +376,7 @@ class PodManager:
         secrets = Informer(client, "/api/v1/secrets")
         configmaps = Informer(client, "/api/v1/configmaps")
         services = Informer(client, "/api/v1/services")
-        self._services = PodServices(client, runtime, node, recorder, secrets, configmaps, services)
+        self._services = PodServices(client, runtime, node, recorder, secrets, configmaps, services, network)
         self.workers: dict[str, PodWorker] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.pods.add_handler(self._on_pod)
@@ -379,6 +393,28 @@ class PodManager:
             tasks.create_task(self._runtime_events(), name="agent runtime events")
             await self.pods.synced.wait()
             tasks.create_task(self._collect_orphans(), name="agent orphan collector")
+
+    async def drain(self, within: float) -> None:
+        """Stop every pod of this node as if its object were gone (preStop hooks, grace periods), remove
+        its containers and volumes, and wait for that up to ``within`` seconds: ``--drain-on-stop``,
+        for users who want no container to outlive the agent. The pod objects are left alone (the
+        cluster may outlive this node's process), so a next start creates their containers afresh."""
+        tasks = list(self._tasks.values())
+        log.warning("draining node %s: stopping %d pods", self._node.name, len(tasks))
+        for worker in self.workers.values():
+            worker.gone = True
+            worker.wake()
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=within)
+        if pending:
+            log.error("draining node %s: %d pods did not stop within %g s", self._node.name, len(pending), within)
+        else:
+            log.warning("drained node %s", self._node.name)
+
+    def wake_all(self) -> None:
+        for worker in self.workers.values():
+            worker.wake()
 
     def _on_pod(self, old: Obj | None, new: Obj | None) -> None:
         if new is None:

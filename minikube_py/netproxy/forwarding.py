@@ -56,6 +56,13 @@ def close_forwarding() -> None:
             _iptables("-D", chain, *rule)
 
 
+def leftovers() -> list[str]:
+    """The rules :func:`close_forwarding` would remove, as ``iptables -S`` prints them."""
+    if not shutil.which("iptables"):
+        return []
+    return [f"{chain} {' '.join(rule)}" for chain in ("DOCKER-USER", "FORWARD") for rule in _ours(chain)]
+
+
 def _ours(chain: str) -> list[list[str]]:
     """Our rules in ``chain`` as argument lists (without ``-A chain``)."""
     listing = _iptables("-S", chain)

@@ -41,6 +41,8 @@ class RuleWriter(Protocol):
 
     def cleanup(self) -> None: ...
 
+    def ours(self) -> list[str]: ...
+
 
 class IptablesError(RuntimeError):
     """A rule the kernel refused (a missing extension module, a malformed address)."""
@@ -110,6 +112,23 @@ class PythonIptables:
         with _lock:
             for table_name in (NAT, FILTER):
                 self._write_table(iptc, table_name, {}, [])
+
+    def ours(self) -> list[str]:
+        """What :meth:`cleanup` would remove, one line each (``pykube cleanup --dry-run``): our chains
+        with their rule counts and the jumps to them from the built-in chains."""
+        iptc = _iptc()
+        found = []
+        with _lock:
+            for table_name in (NAT, FILTER):
+                table = iptc.Table(table_name)
+                table.refresh()
+                for chain in table.chains:
+                    if chain.name.startswith(PREFIX):
+                        found.append(f"iptables {table_name} chain {chain.name} ({len(chain.rules)} rules)")
+                    elif chain.name in _BUILTINS[table_name]:
+                        found += [f"iptables {table_name} {chain.name} jump to {r.target.name}"
+                                  for r in chain.rules if _ours(r)]
+        return found
 
     def _write_table(self, iptc: Any, table_name: str, chains: dict[str, list[Rule]],
                      jumps: Iterable[tuple[str, Rule]]) -> None:

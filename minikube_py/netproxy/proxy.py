@@ -208,3 +208,12 @@ def cleanup(*, routes: bool = True) -> None:
     forwarding.close_forwarding()
     if routes:
         RouteTable().cleanup()
+
+
+def leftovers(*, routes: bool = True) -> list[str]:
+    """What :func:`cleanup` would remove here, one line each, for ``pykube cleanup --dry-run``."""
+    found = PythonIptables().ours()
+    found += [f"iptables forwarding rule {rule}" for rule in forwarding.leftovers()]
+    if routes:
+        found += [f"route {cidr} via {gateway}" for cidr, gateway in sorted(RouteTable().current().items())]
+    return found

@@ -44,8 +44,7 @@ def k(cluster: NetnsCluster) -> Iterator[Kubectl]:
 
 
 def web(k: Kubectl) -> None:
-    template = busybox_pod("x", HTTPD)
-    template["metadata"] = {"labels": {"app": "web"}}
+    template = {"metadata": {"labels": {"app": "web"}}, "spec": busybox_pod("x", HTTPD)["spec"]}
     create(k, {"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "web"},
                "spec": {"replicas": REPLICAS, "selector": {"app": "web"}, "template": template}},
            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},

@@ -33,6 +33,15 @@ for step in sys.argv[1:]:
         writer.apply(desired_rules([port("a", "10.244.1.5")], node="n", cluster_cidr="10.244.0.0/16"))
     elif step == "cleanup":
         writer.cleanup()
+    elif step == "leftovers":
+        from minikube_py.netproxy.proxy import leftovers
+        from minikube_py.netproxy.routes import RouteTable
+        RouteTable().sync({"10.244.1.0/24": "10.50.0.2"})
+        print(" | ".join(leftovers()))
+    elif step == "cleanup-all":
+        from minikube_py.netproxy.proxy import cleanup, leftovers
+        cleanup()
+        print(" | ".join(leftovers()))
 """
 
 ROUTES = """
@@ -150,6 +159,17 @@ def test_chains_of_a_gone_service_are_removed_and_cleanup_removes_everything(net
     assert not any("10.96.0.21" in line or "30080" in line for line in lines)
     assert sum(1 for line in lines if "DNAT --to-destination" in line) == 1
     inside(netns, APPLY, "cleanup")
+    assert our_lines(netns) == []
+
+
+def test_leftovers_list_what_cleanup_removes(netns: str) -> None:
+    """``pykube cleanup --dry-run`` lists our chains, the jumps to them and our routes; cleanup leaves none."""
+    listed = inside(netns, APPLY, "both", "leftovers").strip().split(" | ")
+    chains = sorted(line.split()[0][1:] for line in our_lines(netns) if line.startswith(":PYKUBE-"))
+    assert sorted(line.split()[3] for line in listed if " chain " in line) == chains and chains
+    assert "iptables nat PREROUTING jump to PYKUBE-SERVICES" in listed
+    assert "route 10.244.1.0/24 via 10.50.0.2" in listed
+    assert inside(netns, APPLY, "cleanup-all").strip() == ""
     assert our_lines(netns) == []
 
 

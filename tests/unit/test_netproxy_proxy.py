@@ -21,6 +21,9 @@ class Recording:
     def cleanup(self) -> None:
         self.applied.clear()
 
+    def ours(self) -> list[str]:
+        return [f"rule set {i}" for i, _ in enumerate(self.applied)]
+
 
 class Events:
     def __init__(self) -> None:

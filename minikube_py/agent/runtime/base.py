@@ -44,6 +44,24 @@ class ContainerNotFound(RuntimeFailure):
     pass
 
 
+class NetworkConflict(RuntimeFailure):
+    """The engine cannot create the pod network because another network holds (part of) its subnet,
+    typically the pod network of another pykube cluster whose containers still run on this engine."""
+
+    def __init__(self, subnet: str, network: str, containers: int, nodes: list[str]) -> None:
+        self.subnet, self.network, self.containers, self.nodes = subnet, network, containers, nodes
+        super().__init__(conflict_message(subnet, network, containers, nodes))
+
+
+def conflict_message(subnet: str, network: str, containers: int, nodes: list[str]) -> str:
+    """Say what holds the subnet and what to do about it: a user reads this in ``kubectl describe``."""
+    held = f"{containers} container{'s' if containers != 1 else ''}"
+    if nodes:
+        held += f" of node{'s' if len(nodes) > 1 else ''} {', '.join(nodes)}"
+    fix = "run `pykube cleanup`" if nodes or network.startswith("pykube-") else f"remove Docker network {network}"
+    return f"pod subnet {subnet} overlaps Docker network {network} ({held}); {fix} or start with another --cluster-cidr"
+
+
 class ImagePullError(RuntimeFailure):
     """Pulling failed; the message quotes the registry's answer (unauthorized, not found...)."""
 

@@ -24,6 +24,7 @@ import aiohttp
 
 from minikube_py.agent.runtime.base import (
     LABEL_MANAGED,
+    LABEL_NODE,
     ContainerNotFound,
     ContainerSpec,
     ContainerState,
@@ -32,6 +33,7 @@ from minikube_py.agent.runtime.base import (
     ImageNotPresent,
     ImagePullError,
     MachineInfo,
+    NetworkConflict,
     RegistryAuth,
     RuntimeEvent,
     RuntimeFailure,
@@ -168,13 +170,37 @@ class DockerRuntime:
                 # the creation below with Docker's "pool overlaps" message, which is the truth
                 with contextlib.suppress(aiodocker.DockerError):
                     await _call(self._docker, f"networks/{network['Id']}", "DELETE")
-        await self._docker.networks.create({
-            "Name": name, "Driver": "bridge", "Labels": {LABEL_MANAGED: "true"},
-            "IPAM": {"Config": [{"Subnet": subnet, "Gateway": gateway}]},
-            # pods talk to each other directly; to the world through the node's address, masqueraded by
-            # Docker or, with the service proxy, only when they leave the cluster CIDR
-            "Options": {_MASQUERADE: masq},
-        })
+        try:
+            await self._docker.networks.create({
+                "Name": name, "Driver": "bridge", "Labels": {LABEL_MANAGED: "true"},
+                "IPAM": {"Config": [{"Subnet": subnet, "Gateway": gateway}]},
+                # pods talk to each other directly; to the world through the node's address, masqueraded by
+                # Docker or, with the service proxy, only when they leave the cluster CIDR
+                "Options": {_MASQUERADE: masq},
+            })
+        except aiodocker.DockerError as e:
+            conflict = await self._holder_of(wanted, exclude=name) if "overlap" in str(e.message) else None
+            raise conflict or RuntimeFailure(f"cannot create pod network {name} on {subnet}: {e.message}") from None
+
+    async def _holder_of(self, subnet: ipaddress.IPv4Network | ipaddress.IPv6Network,
+                         exclude: str) -> NetworkConflict | None:
+        """The network that holds ``subnet``, with how many containers use it and which pykube nodes
+        they belong to: Docker's "Pool overlaps" names neither, and the user needs both to act."""
+        for network in await self._docker.networks.list():
+            config = (network.get("IPAM") or {}).get("Config") or []
+            if network.get("Name") == exclude or not any(
+                    c.get("Subnet") and ipaddress.ip_network(c["Subnet"]).overlaps(subnet) for c in config):
+                continue
+            details = await self._docker._query_json(f"networks/{network['Id']}")
+            containers = details.get("Containers") or {}
+            nodes: set[str] = set()
+            for container_id in containers:
+                with contextlib.suppress(RuntimeFailure):
+                    node = (await self.inspect(container_id)).labels.get(LABEL_NODE)
+                    if node:
+                        nodes.add(node)
+            return NetworkConflict(str(subnet), str(network.get("Name")), len(containers), sorted(nodes))
+        return None
 
     async def write_resolv_conf(self, sandbox_id: str, content: str) -> bool:
         """Rewrite the sandbox's resolv.conf, which containers joining its network share (as kubelet's

@@ -1,0 +1,86 @@
+"""``pykube cleanup`` against the real Docker engine: what the dry run lists is exactly what goes.
+
+The host is shared with other tests that run clusters of their own, so the removals here are narrowed
+with ``--node`` to a node this test invents; the unnarrowed dry run is harmless and must list it too.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from minikube_py.testing import BUSYBOX_IMAGE, ensure_docker, remove_node_containers
+
+NODE = "pykube-e2e-cleanup"
+NETWORK = f"pykube-{NODE}"
+SUBNET = "10.251.0.0/24"  # used by no other test
+
+
+def docker(*args: str, check: bool = True) -> str:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check).stdout.strip()
+
+
+def pykube(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "minikube_py.cli.main", "cleanup", *args], capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+def forget() -> None:
+    remove_node_containers(NODE)
+    docker("network", "rm", NETWORK, check=False)
+
+
+@pytest.fixture
+def leftovers() -> Iterator[tuple[str, str]]:
+    """A stopped cluster's node as it stays behind: a running pod container on its pod network."""
+    ensure_docker()
+    forget()
+    docker("network", "create", "--label", "io.pykube.managed=true", "--subnet", SUBNET, NETWORK)
+    container = docker("run", "-d", "--name", f"{NODE}-pod", "--network", NETWORK,
+                       "--label", "io.pykube.managed=true", "--label", f"io.pykube.node={NODE}",
+                       "--label", "io.pykube.pod.termination-grace=1", BUSYBOX_IMAGE, "sleep", "3600")
+    yield container, docker("network", "inspect", "-f", "{{.Id}}", NETWORK)
+    forget()
+
+
+def test_dry_run_lists_and_cleanup_removes_a_nodes_containers_and_network(leftovers: tuple[str, str]) -> None:
+    container, _ = leftovers
+    wanted = [f"would remove container {NODE}-pod ({container[:12]}, node {NODE}, running)",
+              f"would remove network {NETWORK} ({SUBNET})"]
+    everything = pykube("--dry-run")
+    assert everything.returncode == 0, everything.stderr
+    assert set(wanted) <= set(everything.stdout.splitlines())
+    narrowed = pykube("--dry-run", "--node", NODE)
+    assert narrowed.returncode == 0 and narrowed.stdout.splitlines() == wanted, narrowed.stdout + narrowed.stderr
+    assert docker("ps", "-q", "--filter", f"id={container}") != ""  # a dry run removes nothing
+
+    done = pykube("--node", NODE)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [line.replace("would remove", "removed") for line in wanted]
+    assert docker("ps", "-aq", "--filter", f"label=io.pykube.node={NODE}") == ""
+    assert docker("network", "ls", "-q", "--filter", f"name=^{NETWORK}$") == ""
+    assert pykube("--dry-run", "--node", NODE).stdout.strip() == "nothing of pykube's is left on this host"
+
+
+def test_all_unmounts_pod_volumes_and_removes_the_data_dir(tmp_path: Path) -> None:
+    ensure_docker()
+    data = tmp_path / "data"
+    volume = data / "agent" / "pods" / "uid-1" / "volumes" / "empty-dir" / "cache"
+    volume.mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(volume)], check=True)
+    try:
+        (volume / "file").write_text("x")
+        dry = pykube("--dry-run", "--all", "--node", NODE, "--data-dir", str(data))
+        assert dry.stdout.splitlines() == [f"would remove mount {volume}", f"would remove data dir {data}"], dry.stderr
+        assert os.path.ismount(volume)
+        done = pykube("--all", "--node", NODE, "--data-dir", str(data))
+        assert done.returncode == 0, done.stderr
+        assert not os.path.ismount(volume) and not data.exists()
+    finally:
+        if os.path.ismount(volume):
+            subprocess.run(["umount", str(volume)], check=False)
