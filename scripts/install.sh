@@ -28,6 +28,9 @@ extra="${PYKUBE_EXTRAS:-}"
 stamp=".venv/.installed${extra:+-$extra}"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+    # the distribution was called "pykube" before (another project's name on PyPI): a venv that has the
+    # old one would import minikube_py through two distributions
+    .venv/bin/python -m pip uninstall -q -y pykube >/dev/null 2>&1 || true
     .venv/bin/python -m pip install -q -e ".${extra:+[$extra]}"
     touch "$stamp"
 fi
