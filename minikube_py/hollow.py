@@ -20,7 +20,6 @@ import itertools
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from minikube_py.client.errors import ConflictError, NotFoundError
 from minikube_py.client.kubeconfig import load_kubeconfig
 from minikube_py.client.rest import ApiClient, Obj
 from minikube_py.client.watching import Listing, watch_forever
+from minikube_py.model.times import rfc3339, rfc3339_micro
 from minikube_py.testing import RunningServer, start_server
 
 RUN_SECONDS = "hollow.pykube.io/run-seconds"
@@ -37,11 +37,11 @@ LEASES = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases"
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rfc3339()
 
 
 def _micro_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return rfc3339_micro()
 
 
 @dataclass

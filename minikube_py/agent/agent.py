@@ -38,6 +38,7 @@ from minikube_py.client.kubeconfig import ClientConfig
 from minikube_py.client.rest import ApiClient, resource_path
 from minikube_py.config import AgentConfig, default_advertise_address
 from minikube_py.guard import guard
+from minikube_py.model.times import rfc3339_micro
 from minikube_py.netproxy.proxy import ProxyOptions, ServiceProxy
 
 log = logging.getLogger(__name__)
@@ -293,7 +294,7 @@ class Agent:
         name = self.config.node_name
         path = resource_path("coordination.k8s.io/v1", "leases", "kube-node-lease", name)
         spec = {"holderIdentity": name, "leaseDurationSeconds": LEASE_SECONDS,
-                "renewTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+                "renewTime": rfc3339_micro()}
         try:
             await client.patch(path, {"spec": spec})
         except NotFoundError:

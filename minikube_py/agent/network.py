@@ -14,10 +14,10 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from minikube_py.agent.runtime.base import NetworkConflict, Runtime
+from minikube_py.model.times import rfc3339
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -33,7 +33,7 @@ MAX_RETRY_SECONDS = 30.0
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rfc3339()
 
 
 @dataclass(frozen=True)

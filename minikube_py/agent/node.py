@@ -7,10 +7,10 @@ advertises can be checked without a cluster.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from minikube_py.agent.runtime.base import MachineInfo
+from minikube_py.model.times import rfc3339
 
 Obj = dict[str, Any]
 KUBELET_VERSION = "v1.32.0-pykube"
@@ -18,7 +18,7 @@ CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
 
 
 def now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rfc3339()
 
 
 def node_labels(name: str, machine: MachineInfo, extra: dict[str, str]) -> dict[str, str]:

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from minikube_py.agent.containers import app_spec, resolv_conf, sandbox_spec
@@ -55,6 +54,7 @@ from minikube_py.client.errors import ApiError, ConflictError, NotFoundError
 from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import Informer, object_key
 from minikube_py.client.rest import ApiClient, resource_path
+from minikube_py.model.times import rfc3339
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -65,7 +65,7 @@ NETWORK_RETRY_SECONDS = 5.0
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rfc3339()
 
 
 class PodServices:

@@ -11,12 +11,13 @@ from datetime import datetime
 from typing import Any
 
 from minikube_py.agent.runtime.base import LABEL_ATTEMPT, ContainerState
+from minikube_py.model.times import rfc3339 as _rfc3339
 
 Obj = dict[str, Any]
 
 
 def rfc3339(moment: datetime | None) -> str | None:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment is not None else None
+    return _rfc3339(moment) if moment is not None else None
 
 
 def should_restart(policy: str, exit_code: int | None) -> bool:

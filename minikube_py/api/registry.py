@@ -30,6 +30,7 @@ from minikube_py.model import errors, meta
 from minikube_py.model.kinds import ResourceType, by_plural
 from minikube_py.model.schema import FieldValidation
 from minikube_py.model.selectors import FieldSelector, LabelSelector
+from minikube_py.model.times import rfc3339
 from minikube_py.store.base import (
     Create,
     Delete,
@@ -529,7 +530,7 @@ def _same(a: Obj, b: Obj) -> bool:
 
 
 def _rfc3339(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rfc3339(when)
 
 
 def _encode_continue(last_key: str, revision: int) -> str:

@@ -8,13 +8,13 @@ concurrency and validation rules as any other write.
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime
 
 from minikube_py.api.patch.managed import FieldManager
 from minikube_py.api.registry import Registry
 from minikube_py.api.strategies import SCALE, strategy_for
 from minikube_py.model import errors
 from minikube_py.model.kinds import ResourceType
+from minikube_py.model.times import rfc3339
 from minikube_py.store.base import Obj
 
 
@@ -81,7 +81,7 @@ async def bind(registry: Registry, pods: ResourceType, namespace: str | None, na
         _check_bindable(pods, pod, binding, name)
         pod["spec"]["nodeName"] = node
         conditions = [c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") != "PodScheduled"]
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = rfc3339()
         conditions.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": now})
         pod.setdefault("status", {})["conditions"] = conditions
         if await registry.write_if_unchanged(pods, namespace, pod):

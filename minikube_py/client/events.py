@@ -11,10 +11,10 @@ import asyncio
 import logging
 import secrets
 import time
-from datetime import UTC, datetime
 
 from minikube_py.client.errors import ApiError, NotFoundError
 from minikube_py.client.rest import ApiClient, Obj, resource_path
+from minikube_py.model.times import rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ CORRELATION_WINDOW = 600.0
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rfc3339()
 
 
 class EventRecorder:

@@ -26,6 +26,7 @@ from typing import Any
 
 from minikube_py.model.podstatus import parse_time
 from minikube_py.model.replication import deletion_order, is_active, is_ready
+from minikube_py.model.times import rfc3339
 
 Obj = dict[str, Any]
 
@@ -41,10 +42,6 @@ DEADLINE_EXCEEDED = ("DeadlineExceeded", "Job was active longer than specified d
 COMPLETIONS_REACHED = ("CompletionsReached", "Reached expected number of succeeded pods")
 
 _FINISHED_PHASES = ("Succeeded", "Failed")
-
-
-def rfc3339(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # ------------------------------------------------------------------------------ reading objects

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from minikube_py.model.kindrules import KindRules, rules_of
+from minikube_py.model.times import rfc3339
 
 Clock = Callable[[], datetime]
 
@@ -38,8 +39,8 @@ def new_uid() -> str:
 
 
 def now_rfc3339(clock: Clock | None = None) -> str:
-    """``2024-01-01T00:00:00Z``: UTC with second precision, as ``metav1.Time`` serialises."""
-    return (clock or _wall_clock)().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The current time as :func:`rfc3339`, from ``clock`` when given (tests fix it)."""
+    return rfc3339((clock or _wall_clock)())
 
 
 def generate_name(prefix: str, rng: random.Random | None = None) -> str:

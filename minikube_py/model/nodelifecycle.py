@@ -17,6 +17,7 @@ from typing import Any
 
 from minikube_py.model.podstatus import NODE_LOST, parse_time
 from minikube_py.model.scheduling import Toleration
+from minikube_py.model.times import rfc3339
 
 Obj = dict[str, Any]
 
@@ -33,10 +34,6 @@ NEVER_MESSAGE = "Kubelet never posted node status."
 ADMISSION_DEFAULT_TOLERATION: Obj = {"key": UNREACHABLE_TAINT, "operator": "Exists", "effect": "NoExecute",
                                      "tolerationSeconds": 300}
 _TERMINAL = ("Succeeded", "Failed")
-
-
-def rfc3339(when: datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # ------------------------------------------------------------------------------ liveness

@@ -24,6 +24,7 @@ from typing import Any
 from minikube_py.model.podstatus import parse_time
 from minikube_py.model.podtemplate import controller_of
 from minikube_py.model.selectors import LabelSelector
+from minikube_py.model.times import rfc3339
 
 Obj = dict[str, Any]
 
@@ -223,7 +224,7 @@ def replica_status(owner: Obj, active: list[Obj], now: datetime, failure: tuple[
         reason, message = failure
         conditions.append(previous_failure or {"type": REPLICA_FAILURE, "status": "True", "reason": reason,
                                                "message": message,
-                                               "lastTransitionTime": now.strftime("%Y-%m-%dT%H:%M:%SZ")})
+                                               "lastTransitionTime": rfc3339(now)})
     status: Obj = {"replicas": len(active)}
     counts = {
         "fullyLabeledReplicas": sum(1 for p in active if fully_labeled(p, template_labels)),

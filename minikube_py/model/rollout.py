@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from minikube_py.model.times import rfc3339
+
 Obj = dict[str, Any]
 Plan = dict[str, int]
 
@@ -381,7 +383,7 @@ def new_replica_set_annotations(deployment_annotations: Mapping[str, str], rs_an
 # ------------------------------------------------------------------------------ status and conditions
 
 def timestamp(now: datetime) -> str:
-    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rfc3339(now)
 
 
 def _parse_time(text: str) -> datetime:

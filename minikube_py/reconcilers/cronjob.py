@@ -17,8 +17,8 @@ from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import object_key
 from minikube_py.client.rest import ApiClient, Obj, resource_path
 from minikube_py.model.cronjobs import CronJobStep, job_ref, plan_cronjob
-from minikube_py.model.jobs import rfc3339
 from minikube_py.model.podtemplate import controller_of
+from minikube_py.model.times import rfc3339
 from minikube_py.reconcilers.base import Controller
 from minikube_py.reconcilers.job import older_version
 

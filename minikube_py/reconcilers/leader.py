@@ -26,6 +26,7 @@ import aiohttp
 
 from minikube_py.client.errors import AlreadyExistsError, ApiError, ConflictError, NotFoundError
 from minikube_py.client.rest import ApiClient, Obj, resource_path
+from minikube_py.model.times import rfc3339_micro
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class ElectionTiming:
 
 def micro_time(when: datetime) -> str:
     """A ``MicroTime``, the format of Lease timestamps."""
-    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return rfc3339_micro(when)
 
 
 def may_take(spec: Obj, identity: str, observed_at: float, now: float) -> bool:

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from datetime import UTC, datetime
 
 from minikube_py.client.errors import ConflictError, NotFoundError
 from minikube_py.client.events import EventRecorder
 from minikube_py.client.rest import ApiClient, Obj, resource_path
 from minikube_py.model import nodeipam as ipam
+from minikube_py.model.times import rfc3339
 from minikube_py.reconcilers.base import Controller
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ CONFLICT_RETRY = 0.1
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rfc3339()
 
 
 class NodeIpamController(Controller):

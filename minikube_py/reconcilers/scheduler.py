@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import logging
 import random
-from datetime import UTC, datetime
 
 import aiohttp
 
@@ -40,6 +39,7 @@ from minikube_py.model.scheduling import (
     select_host,
     static_failure,
 )
+from minikube_py.model.times import rfc3339
 from minikube_py.reconcilers.base import Controller
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ STATIC_CACHE_SIZE = 256
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rfc3339()
 
 
 def is_pending(pod: Obj) -> bool:

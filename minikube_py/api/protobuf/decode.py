@@ -19,6 +19,7 @@ from minikube_py.api.protobuf import core, groups
 from minikube_py.api.protobuf.schema import Field, Message, Scalar, Shape
 from minikube_py.api.protobuf.wire import WireError, WireType, iter_fields, read_varint, to_signed
 from minikube_py.model.errors import bad_request
+from minikube_py.model.times import rfc3339
 
 MAGIC = b"k8s\x00"
 
@@ -209,7 +210,7 @@ def _time(data: memoryview) -> str | None:
     if not data or seconds == _GO_ZERO_TIME:
         return None
     try:
-        return (_EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return rfc3339(_EPOCH + timedelta(seconds=seconds))
     except OverflowError:
         raise WireError(f"time out of range: {seconds} seconds") from None
 
