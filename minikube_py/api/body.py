@@ -11,13 +11,15 @@ from typing import Any
 import orjson
 import yaml
 
-from minikube_py.api.limits import MAX_BODY, check_decoded, load_yaml
+from minikube_py.api.limits import MAX_BODY, check_decoded, check_depth, load_yaml
 from minikube_py.api.protobuf import decode_object
 from minikube_py.model import errors
 
 __all__ = ["MAX_BODY", "PROTOBUF", "decode", "dumps", "media_type"]
 
 PROTOBUF = "application/vnd.kubernetes.protobuf"
+#: media types read as JSON (an absent Content-Type too)
+_JSON = ("", "application/json", "*/*", "text/plain")
 
 
 def media_type(content_type: str | None) -> str:
@@ -28,13 +30,14 @@ def decode(raw: bytes, content_type: str | None) -> Any:
     """The body as a Python value; an absent Content-Type means JSON (``kubectl scale`` sends none).
     Whatever the encoding, the value is no deeper than :data:`~.limits.MAX_DEPTH` (400 otherwise),
     so no later recursive step can crash on it."""
-    value = _decode(raw, media_type(content_type))
-    check_decoded(value, "the request body")
+    kind = media_type(content_type)
+    value = _decode(raw, kind)
+    (check_depth if kind in _JSON else check_decoded)(value, "the request body")
     return value
 
 
 def _decode(raw: bytes, kind: str) -> Any:
-    if kind in ("", "application/json", "*/*", "text/plain"):
+    if kind in _JSON:
         return _json(raw)
     if kind in ("application/yaml", "application/x-yaml", "text/yaml"):
         try:

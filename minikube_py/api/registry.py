@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from minikube_py.api.limits import check_decoded, check_stored
+from minikube_py.api.limits import check_depth, check_stored
 from minikube_py.api.patch import is_apply, managed, parse_applied
 from minikube_py.api.patch.fieldsets import FieldSet, Structure, applied_fields, remove_fields
 from minikube_py.api.patch.managed import FieldManager, Writer
@@ -328,7 +328,7 @@ class Registry:
                 patched = strategy.patch(content_type, old, body)
             else:
                 patched = self._merge_applied(strategy, old, config, ownership)
-            check_decoded(patched, "the patched object")  # before anything walks it recursively
+            check_depth(patched, "the patched object")  # before anything walks it recursively
             _check_type(rt, strategy, patched)
             if validation is not None:
                 validation.check(rt.kind, rt.api_version, patched)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from minikube_py.api.limits import MAX_DEPTH, MAX_OBJECT_BYTES, check_decoded, check_stored, load_yaml
+from minikube_py.api.limits import MAX_DEPTH, MAX_OBJECT_BYTES, check_decoded, check_depth, check_stored, load_yaml
 from minikube_py.model.errors import StatusError
 
 
@@ -53,3 +53,11 @@ def test_yaml_aliases_may_not_expand_past_a_body() -> None:
 def test_yaml_recursive_alias_and_deep_nesting_are_400() -> None:
     assert code(load_yaml, b"a: &x [1, *x]\n") == 400
     assert code(load_yaml, b"[" * 5000 + b"]" * 5000) == 400
+
+
+def test_the_depth_check_alone_bounds_json_values() -> None:
+    check_depth(nested(MAX_DEPTH))
+    assert code(check_depth, nested(MAX_DEPTH + 1)) == 400
+    assert code(check_depth, [nested(MAX_DEPTH)]) == 400  # lists count as levels too
+    assert code(check_depth, nested(100_000)) == 400
+    check_depth("scalar")

@@ -23,7 +23,7 @@ import orjson
 import yaml
 
 from minikube_py.api.body import media_type
-from minikube_py.api.limits import check_decoded, load_yaml
+from minikube_py.api.limits import check_decoded, check_depth, load_yaml
 from minikube_py.api.patch.mergekeys import Rules, rules_for
 from minikube_py.api.patch.rfc import json_patch, merge_patch
 from minikube_py.api.patch.strategic import strategic_merge
@@ -87,7 +87,7 @@ def _json(body: bytes) -> Any:
         value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise bad_request(f"error decoding patch: {exc}") from None
-    check_decoded(value, "the patch")
+    check_depth(value, "the patch")  # JSON: orjson yields only string keys and 64-bit integers
     return value
 
 
