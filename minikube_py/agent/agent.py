@@ -13,6 +13,7 @@ import ipaddress
 import logging
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,12 +26,14 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.x509.oid import NameOID
 
 from minikube_py import pki
+from minikube_py.agent.cleanup import report_foreign_objects
 from minikube_py.agent.context import NodeContext
+from minikube_py.agent.health import RULES, NodeHealth, Part, Problem, disk_pressure, disk_usage, runtime_down
 from minikube_py.agent.network import NETWORK_UNAVAILABLE, PodNetwork, network_name
 from minikube_py.agent.node import CONTROL_PLANE_LABEL, node_labels, node_status, status_changed
 from minikube_py.agent.node import now as node_now
 from minikube_py.agent.pods import PodManager
-from minikube_py.agent.runtime.base import Runtime
+from minikube_py.agent.runtime.base import MachineInfo, Runtime, host_machine
 from minikube_py.agent.server import KubeletServer
 from minikube_py.client.errors import AlreadyExistsError, ApiError, ConflictError, NotFoundError
 from minikube_py.client.events import EventRecorder
@@ -47,6 +50,8 @@ log = logging.getLogger(__name__)
 CLUSTER_CONFIG = "pykube-cluster"
 LEASE_SECONDS = 40
 RENEW_SECONDS = 10.0
+#: an engine that does not answer its ping within this is down (Ready=False)
+RUNTIME_TIMEOUT = 5.0
 #: a node reports its full status at least this often even when nothing changed, as kubelet
 STATUS_REFRESH_SECONDS = 300.0
 #: with --drain-on-stop, how long a stopping agent waits for its pods to stop (their grace periods)
@@ -179,9 +184,12 @@ class Agent:
         self.config = config
         self._credentials = credentials
         self._control_plane = control_plane
-        self._transitions: dict[str, str] = {}
+        self._transitions: dict[str, tuple[str, str]] = {}
         self._network: PodNetwork | None = None
         self._status_due = asyncio.Event()  # set when the node status has news to write before the next beat
+        self._runtime_up = asyncio.Event()  # the engine answers: pods can be run
+        self._health = NodeHealth([])
+        self._machine = host_machine()
 
     async def run(self) -> None:
         cfg = self.config
@@ -200,85 +208,143 @@ class Agent:
     async def _run(self, client: ApiClient, runtime: Runtime, credentials: Credentials) -> None:
         cfg = self.config
         node_ip = cfg.node_ip or default_advertise_address()
-        machine = await runtime.machine()
+        recorder = EventRecorder(client, "kubelet", host=cfg.node_name)
+        self._health = NodeHealth([Part.RUNTIME, Part.DISK], on_change=self._health_changed(recorder))
+        self._machine = await self._read_machine(runtime)
         kubelet_ssl = _serving_context(node_ip, cfg.node_name, credentials.ca_pem, cfg.data_dir)
-        pause = cfg.pause_image
-        if not pause:
-            pause = await _pause_image(runtime)
         # the endpoint needs only the node's name; the pod network is known once the node is registered
-        server = KubeletServer(runtime, NodeContext(cfg.node_name, node_ip, cfg.data_dir, "", pause), kubelet_ssl,
-                               authorize=_authorizer(credentials.ca_pem))
+        server = KubeletServer(runtime, NodeContext(cfg.node_name, node_ip, cfg.data_dir, "", cfg.pause_image),
+                               kubelet_ssl, authorize=_authorizer(credentials.ca_pem))
         bind = "0.0.0.0" if node_ip != "127.0.0.1" else "127.0.0.1"
         port = await server.start(bind, cfg.kubelet_port)
         try:
-            labels = node_labels(cfg.node_name, machine, cfg.labels)
+            labels = node_labels(cfg.node_name, self._machine, cfg.labels)
             if self._control_plane:
                 labels[CONTROL_PLANE_LABEL] = ""
-            status = node_status(machine, ip=node_ip, hostname=socket.gethostname(), max_pods=cfg.max_pods,
-                                 kubelet_port=port, transitions=self._transitions)
+            status = self._status(node_ip, port, [])
             await self._register(client, labels, status)
             await self._renew_lease(client)
-            pod_cidr = await self._wait_for_pod_cidr(client)
-            cluster = await _cluster_settings(client)
-            mode = cfg.effective_proxy_mode
-            proxy = None
-            if mode != "none":
-                proxy = ServiceProxy(client, ProxyOptions(
-                    cfg.node_name, mode, cluster_cidr=cluster.get("clusterCIDR", ""),
-                    dns_ip=cluster.get("clusterDNS", ""), cluster_domain=cluster.get("clusterDomain", cfg.cluster_domain)),
-                    recorder=EventRecorder(client, "kube-proxy", host=cfg.node_name))
-            pod_network = network_name(cfg.node_name)
-            gateway = str(next(ipaddress.ip_network(pod_cidr).hosts()))
-            recorder = EventRecorder(client, "kubelet", host=cfg.node_name)
-            manager: PodManager | None = None
-
-            def network_changed() -> None:
-                self._status_due.set()
-                state = network.state
-                if state is not None and state.unavailable:
-                    recorder.emit(self._node_ref(), "Warning", state.reason, state.message)
-                elif manager is not None:
-                    manager.wake_all()  # the pods waiting for the network
-
-            # with the proxy, pod traffic is masqueraded only when it leaves the cluster CIDR; the network is
-            # made in the background so that a node whose subnet is taken keeps running and says so
-            network = self._network = PodNetwork(runtime, pod_network, pod_cidr, gateway,
-                                                 masquerade=proxy is None or not proxy.options.cluster_cidr,
-                                                 on_change=network_changed)
-            dns = cfg.cluster_dns or (proxy.options.dns_ip if proxy is not None else "")
-            node = NodeContext(cfg.node_name, node_ip, cfg.data_dir, pod_network, pause,
-                               cluster_dns=[s for s in dns.split(",") if s],
-                               cluster_domain=proxy.options.cluster_domain if proxy else cfg.cluster_domain,
-                               allow_privileged=cfg.allow_privileged, max_pods=cfg.max_pods)
-            manager = PodManager(client, runtime, node, recorder=recorder, network=network)
-            try:
-                async with asyncio.TaskGroup() as tasks:
-                    tasks.create_task(self._heartbeat(client, machine, node_ip, port, status), name="node heartbeat")
-                    tasks.create_task(network.run(), name="pod network")
-                    tasks.create_task(manager.run(), name="pod manager")
-                    if proxy is not None:
-                        tasks.create_task(guard("service proxy", proxy.run), name="service proxy")
-            except asyncio.CancelledError:
-                # stopped (SIGTERM): by default the pods run on and the next start adopts them
-                if cfg.drain_on_stop:
-                    await manager.drain(DRAIN_SECONDS)
-                raise
+            # the heartbeat runs from here on, so that a node whose engine is down says so while it waits
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._heartbeat(client, runtime, node_ip, port, status), name="node heartbeat")
+                tasks.create_task(self._run_pods(client, runtime, node_ip, recorder), name="node pods")
         finally:
             await server.stop()
+
+    async def _run_pods(self, client: ApiClient, runtime: Runtime, node_ip: str, recorder: EventRecorder) -> None:
+        """The node's pod network, its service proxy and its pods, once the engine answers."""
+        cfg = self.config
+        await self._runtime_up.wait()
+        if cfg.runtime == "docker":
+            await report_foreign_objects(cfg.docker_host, cfg.node_name)
+        pause = cfg.pause_image or await _pause_image(runtime)
+        pod_cidr = await self._wait_for_pod_cidr(client)
+        cluster = await _cluster_settings(client)
+        mode = cfg.effective_proxy_mode
+        proxy = None
+        if mode != "none":
+            proxy = ServiceProxy(client, ProxyOptions(
+                cfg.node_name, mode, cluster_cidr=cluster.get("clusterCIDR", ""),
+                dns_ip=cluster.get("clusterDNS", ""), cluster_domain=cluster.get("clusterDomain", cfg.cluster_domain)),
+                recorder=EventRecorder(client, "kube-proxy", host=cfg.node_name), on_problem=self._proxy_problem)
+            self._health.watch(Part.PROXY, *([Part.DNS] if proxy.options.dns_ip else []))
+        pod_network = network_name(cfg.node_name)
+        gateway = str(next(ipaddress.ip_network(pod_cidr).hosts()))
+        manager: PodManager | None = None
+
+        def network_changed() -> None:
+            self._status_due.set()
+            state = network.state
+            if state is not None and state.unavailable:
+                recorder.emit(self._node_ref(), "Warning", state.reason, state.message)
+            elif manager is not None:
+                manager.wake_all()  # the pods waiting for the network
+
+        # with the proxy, pod traffic is masqueraded only when it leaves the cluster CIDR; the network is
+        # made in the background so that a node whose subnet is taken keeps running and says so
+        network = self._network = PodNetwork(runtime, pod_network, pod_cidr, gateway,
+                                             masquerade=proxy is None or not proxy.options.cluster_cidr,
+                                             on_change=network_changed)
+        dns = cfg.cluster_dns or (proxy.options.dns_ip if proxy is not None else "")
+        node = NodeContext(cfg.node_name, node_ip, cfg.data_dir, pod_network, pause,
+                           cluster_dns=[s for s in dns.split(",") if s],
+                           cluster_domain=proxy.options.cluster_domain if proxy else cfg.cluster_domain,
+                           allow_privileged=cfg.allow_privileged, max_pods=cfg.max_pods)
+        manager = PodManager(client, runtime, node, recorder=recorder, network=network)
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(network.run(), name="pod network")
+                tasks.create_task(manager.run(), name="pod manager")
+                if proxy is not None:
+                    tasks.create_task(guard("service proxy", proxy.run), name="service proxy")
+        except asyncio.CancelledError:
+            # stopped (SIGTERM): by default the pods run on and the next start adopts them
+            if cfg.drain_on_stop:
+                await manager.drain(DRAIN_SECONDS)
+            raise
+
+    async def _read_machine(self, runtime: Runtime) -> MachineInfo:
+        """The engine's facts, or the host's while the engine does not answer (the node registers all
+        the same, not Ready, saying why)."""
+        try:
+            machine = await runtime.machine()
+        except Exception as e:
+            self._health.report(Part.RUNTIME, runtime_down(e, self.config.docker_host))
+            return host_machine()
+        self._health.report(Part.RUNTIME, None)
+        self._runtime_up.set()  # also at the first start, when there is no change to announce
+        return machine
+
+    def _health_changed(self, recorder: EventRecorder) -> Callable[[Part, Problem | None], None]:
+        def changed(part: Part, problem: Problem | None) -> None:
+            self._status_due.set()
+            if part is Part.RUNTIME:
+                (self._runtime_up.clear if problem is not None else self._runtime_up.set)()
+            if problem is not None:
+                recorder.emit(self._node_ref(), "Warning", problem.reason, problem.message)
+            else:
+                rule = RULES[part]
+                recorder.emit(self._node_ref(), "Normal", rule.recovered, rule.message_good)
+        return changed
+
+    def _proxy_problem(self, part: str, message: str | None) -> None:
+        watched = Part.DNS if part == "dns" else Part.PROXY
+        reason = "ClusterDNSFailed" if watched is Part.DNS else "ServiceProxyFailed"
+        self._health.report(watched, Problem(reason, message) if message is not None else None)
+
+    def _status(self, node_ip: str, port: int, current_conditions: list[dict[str, Any]]) -> dict[str, Any]:
+        cfg = self.config
+        return node_status(self._machine, ip=node_ip, hostname=socket.gethostname(), max_pods=cfg.max_pods,
+                           kubelet_port=port, transitions=self._transitions,
+                           extra=self._network_conditions(current_conditions), health=self._health.conditions())
+
+    async def _check_node(self, runtime: Runtime) -> None:
+        """The engine answers and the node's filesystems have room: checked with every heartbeat."""
+        try:
+            await asyncio.wait_for(runtime.ping(), RUNTIME_TIMEOUT)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            self._health.report(Part.RUNTIME, runtime_down(e or "no answer", self.config.docker_host))
+        else:
+            if self._health.problem(Part.RUNTIME) is not None:
+                self._machine = await self._read_machine(runtime)
+        paths = [self.config.data_dir] + ([Path(self._machine.root_dir)] if self._machine.root_dir else [])
+        self._health.report(Part.DISK, disk_pressure(await asyncio.to_thread(disk_usage, paths)))
 
     def _node_ref(self) -> dict[str, Any]:
         """The Node as events refer to it (kubelet uses the node's name as its uid in events)."""
         name = self.config.node_name
         return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "uid": name}}
 
-    def _network_conditions(self, current: dict[str, Any]) -> list[dict[str, Any]]:
+    def _network_conditions(self, current: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The NetworkUnavailable condition to report. Until the agent has tried to make its network the
         condition is not its own (the node IPAM controller sets it while the node has no subnet): the one
         on the node is carried over, since the merge patch replaces the whole list."""
         state = self._network.state if self._network is not None else None
         if state is not None:
             return [state.condition(node_now())]
-        return [c for c in current.get("conditions") or [] if c.get("type") == NETWORK_UNAVAILABLE]
+        return [c for c in current if c.get("type") == NETWORK_UNAVAILABLE]
 
     async def _register(self, client: ApiClient, labels: dict[str, str], status: dict[str, Any]) -> None:
         path = resource_path("v1", "nodes", name=self.config.node_name)
@@ -312,10 +378,9 @@ class Agent:
                 return str(cidr)
             await asyncio.sleep(0.2)
 
-    async def _heartbeat(self, client: ApiClient, machine: Any, node_ip: str, port: int,
+    async def _heartbeat(self, client: ApiClient, runtime: Runtime, node_ip: str, port: int,
                          reported: dict[str, Any]) -> None:
-        cfg = self.config
-        path = resource_path("v1", "nodes", name=cfg.node_name)
+        path = resource_path("v1", "nodes", name=self.config.node_name)
         last_full = asyncio.get_running_loop().time()
         while True:
             with contextlib.suppress(TimeoutError):
@@ -323,13 +388,14 @@ class Agent:
             self._status_due.clear()
             try:
                 await self._renew_lease(client)
+                await self._check_node(runtime)
                 now = asyncio.get_running_loop().time()
                 current = (await client.get(path)).get("status") or {}
-                status = node_status(machine, ip=node_ip, hostname=socket.gethostname(), max_pods=cfg.max_pods,
-                                     kubelet_port=port, transitions=self._transitions,
-                                     extra=self._network_conditions(current))
-                ready = next((c for c in current.get("conditions") or [] if c.get("type") == "Ready"), {})
-                if status_changed(reported, status) or ready.get("status") != "True" \
+                conditions = current.get("conditions") or []
+                status = self._status(node_ip, port, conditions)
+                ready = next((c for c in conditions if c.get("type") == "Ready"), {})
+                wanted = next((c for c in status["conditions"] if c["type"] == "Ready"), {})
+                if status_changed(reported, status) or ready.get("status") != wanted.get("status") \
                         or now - last_full > STATUS_REFRESH_SECONDS:
                     await client.patch(f"{path}/status", {"status": status}, "merge")
                     reported, last_full = status, now

@@ -105,7 +105,9 @@ class PodNetwork:
             return
         since = old.since if old is not None and old.unavailable == unavailable else _now()
         self.state = NetworkState(unavailable, reason, message, since)
-        if unavailable:
+        # the message may change on its own (the count of containers holding a subnet falls as they
+        # stop): the condition shows it, the log only a new state
+        if unavailable and (old is None or (old.unavailable, old.reason) != (True, reason)):
             log.error("pod network unavailable: %s (retrying with back-off)", message)
         elif old is not None:
             log.warning("pod network %s on %s is up again", self.name, self.subnet)

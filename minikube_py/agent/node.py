@@ -6,7 +6,7 @@ advertises can be checked without a cluster.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from minikube_py.agent.runtime.base import MachineInfo
@@ -27,23 +27,37 @@ def node_labels(name: str, machine: MachineInfo, extra: dict[str, str]) -> dict[
             "beta.kubernetes.io/arch": machine.architecture, **extra}
 
 
+#: kubelet's own conditions in the order it reports them, with their values on a healthy node
+KUBELET_CONDITIONS: dict[str, tuple[str, str, str]] = {
+    "MemoryPressure": ("False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+    "DiskPressure": ("False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+    "PIDPressure": ("False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+    "Ready": ("True", "KubeletReady", "kubelet is posting ready status"),
+}
+
+
 def node_status(machine: MachineInfo, *, ip: str, hostname: str, max_pods: int, kubelet_port: int,
-                transitions: dict[str, str] | None = None, extra: Sequence[Obj] = ()) -> Obj:
-    """Status as kubelet reports it. ``transitions`` keeps each condition's lastTransitionTime stable
-    across reports (pass the same dict every time). ``extra`` conditions (NetworkUnavailable) come
+                transitions: dict[str, tuple[str, str]] | None = None, extra: Sequence[Obj] = (),
+                health: Mapping[str, tuple[str, str, str]] | None = None) -> Obj:
+    """Status as kubelet reports it. ``transitions`` (type → (status, since)) keeps each condition's
+    lastTransitionTime stable across reports and moves it when the status changes (pass the same dict
+    every time). ``extra`` conditions (NetworkUnavailable) come
     first, as on a Kubernetes node; they must be in every report because the status is written with a
-    merge patch, which replaces the whole list."""
+    merge patch, which replaces the whole list. ``health`` gives conditions by type as (status, reason,
+    message) (:meth:`minikube_py.agent.health.NodeHealth.conditions`): kubelet's own ones it names take
+    its values, pykube's own follow the network one."""
     stamp = now()
     transitions = transitions if transitions is not None else {}
+    health = health or {}
     capacity = {"cpu": str(machine.cpus), "memory": f"{machine.memory_bytes // 1024}Ki", "pods": str(max_pods)}
     conditions = [dict(c) for c in extra]
-    for kind, status, reason, message in (
-        ("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-        ("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-        ("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-        ("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
-    ):
-        since = transitions.setdefault(f"{kind}={status}", stamp)
+    kinds = [kind for kind in health if kind not in KUBELET_CONDITIONS] + list(KUBELET_CONDITIONS)
+    for kind in kinds:
+        status, reason, message = health.get(kind) or KUBELET_CONDITIONS[kind]
+        last_status, since = transitions.get(kind, ("", stamp))
+        if last_status != status:
+            since = stamp
+            transitions[kind] = (status, since)
         conditions.append({"type": kind, "status": status, "reason": reason, "message": message,
                            "lastHeartbeatTime": stamp, "lastTransitionTime": since})
     return {

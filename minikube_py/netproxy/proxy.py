@@ -66,7 +66,10 @@ def _sysctl(path: str, value: str) -> None:
 
 class ServiceProxy:
     def __init__(self, client: ApiClient, options: ProxyOptions, *, writer: RuleWriter | None = None,
-                 routes: RouteTable | None = None, recorder: EventRecorder | None = None) -> None:
+                 routes: RouteTable | None = None, recorder: EventRecorder | None = None,
+                 on_problem: Callable[[str, str | None], None] | None = None) -> None:
+        """``on_problem(part, message)`` hears when the rules ("proxy") or the DNS server ("dns") stop
+        or start working again (message None): the agent shows it in the node's conditions."""
         if options.mode not in MODES:
             raise ValueError(f"proxy mode must be one of {', '.join(MODES)}, got {options.mode!r}")
         self.options = options
@@ -74,6 +77,7 @@ class ServiceProxy:
         self._writer = writer or PythonIptables()
         self._routes = routes if routes is not None else (RouteTable() if options.routes else None)
         self._recorder = recorder
+        self._on_problem = on_problem or _log_problem
         self.table = ServiceTable()
         self.dns = ClusterDns(options.cluster_domain)
         self._changed = asyncio.Event()
@@ -113,7 +117,7 @@ class ServiceProxy:
         if opts.dns_ip:
             self._dns_server = DnsServer(self.dns, upstream_resolvers(exclude=[opts.dns_ip]))
         try:
-            dns_port = await self._dns_server.start() if self._dns_server else 0
+            dns_port = await self._start_dns()
             async with asyncio.TaskGroup() as tasks:
                 for informer in (self._services, self._slices, self._nodes):
                     tasks.create_task(informer.run(), name=f"proxy informer {informer.path}")
@@ -127,6 +131,20 @@ class ServiceProxy:
                 holder.close()
             self._holders.clear()
 
+    async def _start_dns(self) -> int:
+        """The cluster DNS server's port (0 without one); a failure to start is reported, then raised
+        for the proxy's guard to restart it."""
+        if self._dns_server is None:
+            return 0
+        try:
+            port = await self._dns_server.start()
+        except Exception as e:
+            self._on_problem("dns", f"the cluster DNS server cannot start: {e}; pods on this node cannot "
+                                    f"resolve names through {self.options.dns_ip}")
+            raise
+        self._on_problem("dns", None)
+        return port
+
     async def _sync_loop(self, dns_port: int) -> None:
         await asyncio.gather(self._services.synced.wait(), self._slices.synced.wait(), self._nodes.synced.wait())
         while True:
@@ -134,10 +152,12 @@ class ServiceProxy:
             try:
                 await self.sync(dns_port)
                 self.synced.set()
+                self._on_problem("proxy", None)
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # a refused rule must not stop the proxy: the next change or resync retries
-                log.warning("service proxy sync failed: %s", e)
+                self._on_problem("proxy", f"cannot write the service proxy's rules: {type(e).__name__}: {e}; "
+                                          "Services are not reachable through this node until it works")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), RESYNC_INTERVAL)
             await asyncio.sleep(MIN_SYNC_INTERVAL)
@@ -199,6 +219,12 @@ class ServiceProxy:
                         self._recorder.emit(service, "Warning", "PortNotAvailable", message)
                 continue
             self._holders[key] = sock
+
+
+def _log_problem(part: str, message: str | None) -> None:
+    """Where problems go when nobody listens for them: the log (every failed attempt)."""
+    if message is not None:
+        log.warning("service proxy (%s): %s", part, message)
 
 
 def cleanup(*, routes: bool = True) -> None:

@@ -40,7 +40,10 @@ class FlakyRuntime:
 def test_the_conflict_message_names_the_holder_and_the_fix() -> None:
     assert conflict_message("10.244.0.0/24", "pykube-old", 2, ["old"]) == (
         "pod subnet 10.244.0.0/24 overlaps Docker network pykube-old (2 containers of node old); "
-        "run `pykube cleanup` or start with another --cluster-cidr")
+        "run `pykube cleanup --node old` or start with another --cluster-cidr")
+    assert conflict_message("10.244.0.0/24", "pykube-gone", 0, []) == (
+        "pod subnet 10.244.0.0/24 overlaps Docker network pykube-gone (0 containers); "
+        "run `pykube cleanup --node gone` or start with another --cluster-cidr")
     assert conflict_message("10.244.0.0/24", "mynet", 1, []) == (
         "pod subnet 10.244.0.0/24 overlaps Docker network mynet (1 container); "
         "remove Docker network mynet or start with another --cluster-cidr")
@@ -70,7 +73,7 @@ async def test_a_taken_subnet_is_reported_once_retried_and_cleared(monkeypatch: 
     # the same failure twice is one change, one log line
     assert changes == [(True, REASON_CONFLICT), (True, REASON_FAILED), (False, REASON_READY)]
     lines = [r.getMessage() for r in caplog.records]
-    assert len(lines) == 3 and "run `pykube cleanup`" in lines[0] and "engine unreachable" in lines[1]
+    assert len(lines) == 3 and "run `pykube cleanup --node old`" in lines[0] and "engine unreachable" in lines[1]
     assert not any(r.exc_info for r in caplog.records)  # no tracebacks
     assert net.state is not None and net.state.condition("t")["status"] == "False"
 
@@ -79,7 +82,7 @@ def test_the_network_condition_is_part_of_every_status_report() -> None:
     machine = MachineInfo(cpus=2, memory_bytes=1 << 30, kernel_version="6", os_image="x")
     cond = {"type": NETWORK_UNAVAILABLE, "status": "True", "reason": REASON_CONFLICT, "message": "m",
             "lastHeartbeatTime": "a", "lastTransitionTime": "a"}
-    transitions: dict[str, str] = {}
+    transitions: dict[str, tuple[str, str]] = {}
     plain = node_status(machine, ip="1.2.3.4", hostname="h", max_pods=10, kubelet_port=1, transitions=transitions)
     with_net = node_status(machine, ip="1.2.3.4", hostname="h", max_pods=10, kubelet_port=1,
                            transitions=transitions, extra=[cond])
@@ -93,7 +96,7 @@ def test_the_network_condition_is_part_of_every_status_report() -> None:
 def test_the_ipam_controllers_condition_is_carried_over_until_the_agent_has_its_own(tmp_path: Path) -> None:
     agent = Agent(AgentConfig(node_name="n1", data_dir=tmp_path))
     ipam = {"type": NETWORK_UNAVAILABLE, "status": "True", "reason": "CIDRNotAvailable", "message": "no subnet"}
-    current = {"conditions": [ipam, {"type": "Ready", "status": "True"}]}
+    current = [ipam, {"type": "Ready", "status": "True"}]
     assert agent._network_conditions(current) == [ipam]  # not the agent's to drop (the merge patch would)
     agent._network = PodNetwork(FlakyRuntime([]), "pykube-n1", "10.244.0.0/24", "10.244.0.1",  # type: ignore[arg-type]
                                 masquerade=True)

@@ -9,6 +9,7 @@ never by state kept in the agent: an agent that starts again finds and adopts wh
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -58,7 +59,10 @@ def conflict_message(subnet: str, network: str, containers: int, nodes: list[str
     held = f"{containers} container{'s' if containers != 1 else ''}"
     if nodes:
         held += f" of node{'s' if len(nodes) > 1 else ''} {', '.join(nodes)}"
-    fix = "run `pykube cleanup`" if nodes or network.startswith("pykube-") else f"remove Docker network {network}"
+    # the node's own cleanup, never a bare `pykube cleanup`, which would also stop this cluster's pods
+    owners = nodes or ([network.removeprefix("pykube-")] if network.startswith("pykube-") else [])
+    fix = (" and ".join(f"run `pykube cleanup --node {owner}`" for owner in owners) if owners
+           else f"remove Docker network {network}")
     return f"pod subnet {subnet} overlaps Docker network {network} ({held}); {fix} or start with another --cluster-cidr"
 
 
@@ -175,6 +179,16 @@ class MachineInfo:
     operating_system: str = "linux"
     architecture: str = "amd64"  # GOARCH spelling, as the kubernetes.io/arch label
     runtime_version: str = ""  # "docker://20.10.24"
+    root_dir: str = ""  # where the engine keeps images and containers, when it is on this host
+
+
+def host_machine() -> MachineInfo:
+    """This host's facts, for a node whose engine does not answer yet: it registers with them."""
+    uname = os.uname()
+    pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return MachineInfo(cpus=os.cpu_count() or 1, memory_bytes=pages, kernel_version=uname.release,
+                       os_image="unknown (container runtime down)", operating_system=uname.sysname.lower(),
+                       runtime_version="unknown")
 
 
 @dataclass(frozen=True)
@@ -207,6 +221,9 @@ class Runtime(Protocol):
     """Everything the agent asks of a container engine."""
 
     async def machine(self) -> MachineInfo: ...
+
+    async def ping(self) -> None:
+        """Return when the engine answers; raise when it does not."""
 
     async def ensure_network(self, name: str, subnet: str, gateway: str, *, masquerade: bool = True) -> None:
         """Create the node's pod network (a bridge on ``subnet``) if it does not exist yet. Without

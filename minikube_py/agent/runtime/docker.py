@@ -137,6 +137,8 @@ class DockerRuntime:
     def __init__(self, docker_host: str | None = None) -> None:
         self._docker = aiodocker.Docker(url=docker_host or None)
         self._version = ""
+        # an engine on a unix socket keeps its files on this host, where the agent can measure the disk
+        self._local = not docker_host or docker_host.startswith("unix://")
 
     async def close(self) -> None:
         await self._docker.close()
@@ -149,7 +151,12 @@ class DockerRuntime:
             kernel_version=info.get("KernelVersion", platform.release()),
             os_image=info.get("OperatingSystem", "Linux"), operating_system=info.get("OSType", "linux"),
             architecture=_GOARCH.get(info.get("Architecture", platform.machine()), info.get("Architecture", "amd64")),
-            runtime_version=f"docker://{version.get('Version', 'unknown')}")
+            runtime_version=f"docker://{version.get('Version', 'unknown')}",
+            root_dir=info.get("DockerRootDir", "") if self._local else "")
+
+    async def ping(self) -> None:
+        async with self._docker._query("_ping") as resp:
+            await resp.read()
 
     async def ensure_network(self, name: str, subnet: str, gateway: str, *, masquerade: bool = True) -> None:
         wanted = ipaddress.ip_network(subnet)

@@ -79,6 +79,9 @@ class FakeRuntime:
         return MachineInfo(cpus=self._cpus, memory_bytes=self._memory, kernel_version=os.uname().release,
                            os_image="pykube fake runtime", runtime_version="fake://1")
 
+    async def ping(self) -> None:
+        return None
+
     async def ensure_network(self, name: str, subnet: str, gateway: str, *, masquerade: bool = True) -> None:
         self._networks[name] = ipaddress.ip_network(subnet)
         self._addresses.setdefault(name, itertools.count(2))

@@ -1,0 +1,153 @@
+"""What part of its job the agent cannot do now, as the Node's conditions and events say it.
+
+A kubelet whose container runtime is down, whose disk is full, or (here) whose service proxy or cluster
+DNS cannot work, keeps running and says so where users look: the Node's conditions (``kubectl describe
+node``: ``Ready=False`` with the runtime's error, ``DiskPressure=True``, pykube's
+``ServiceProxyUnavailable`` and ``ClusterDNSUnavailable``), a Warning event on the node when a problem
+starts and a Normal one when it ends, and one log line per change of state rather than a traceback per
+retry. The pod network has its own reporter (:mod:`minikube_py.agent.network`), since its condition is
+shared with the node IPAM controller.
+
+The decisions (which condition a problem sets, whether disk space counts as pressure) are pure; the
+:class:`NodeHealth` register only remembers the problems and announces their changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+#: DiskPressure when less than this share of a filesystem the node writes to is free: the kubelet's
+#: default hard eviction threshold for the node filesystem (``nodefs.available<10%``)
+DISK_FREE_MIN = 0.10
+
+
+class Part(Enum):
+    """A part of the agent's job that can fail on its own while the rest goes on."""
+
+    RUNTIME = "runtime"
+    DISK = "disk"
+    PROXY = "proxy"
+    DNS = "dns"
+
+
+@dataclass(frozen=True)
+class Problem:
+    reason: str  # the condition's and the Warning event's reason, CamelCase as Kubernetes writes them
+    message: str  # the cause and, where there is one, the fix
+
+
+@dataclass(frozen=True)
+class ConditionRule:
+    """How a part's state shows on the Node: the condition it sets, its status with and without a
+    problem, the reason when all is well, and the Normal event's reason when a problem ends."""
+
+    type: str
+    status_bad: str
+    status_good: str
+    reason_good: str
+    message_good: str
+    recovered: str
+
+
+#: Ready and DiskPressure are kubelet's own conditions (their good states are kubelet's words); the
+#: proxy and DNS ones are pykube's, named as node-problem-detector names its conditions
+RULES: Mapping[Part, ConditionRule] = {
+    Part.RUNTIME: ConditionRule("Ready", "False", "True", "KubeletReady", "kubelet is posting ready status",
+                                "NodeReady"),
+    Part.DISK: ConditionRule("DiskPressure", "True", "False", "KubeletHasNoDiskPressure",
+                             "kubelet has no disk pressure", "NodeHasNoDiskPressure"),
+    Part.PROXY: ConditionRule("ServiceProxyUnavailable", "True", "False", "ServiceProxyReady",
+                              "the service proxy's rules are in place", "ServiceProxyReady"),
+    Part.DNS: ConditionRule("ClusterDNSUnavailable", "True", "False", "ClusterDNSReady",
+                            "the cluster DNS answers on this node", "ClusterDNSReady"),
+}
+
+
+def runtime_down(error: BaseException | str, endpoint: str) -> Problem:
+    """The Ready=False problem of an engine that does not answer, naming what to check."""
+    detail = error if isinstance(error, str) else (getattr(error, "message", None) or str(error) or type(error).__name__)
+    where = endpoint or "the local Docker engine"
+    return Problem("KubeletNotReady", f"container runtime is down: {where} does not answer ({detail}); "
+                                      "start Docker (`systemctl start docker`) or point --docker-host at a running engine")
+
+
+def disk_pressure(usage: Iterable[tuple[Path, int, int]], minimum: float = DISK_FREE_MIN) -> Problem | None:
+    """DiskPressure from (path, free bytes, total bytes) of each filesystem the node writes to, or None
+    when every one has at least ``minimum`` of its space free."""
+    short = [(path, free, total) for path, free, total in usage if total > 0 and free / total < minimum]
+    if not short:
+        return None
+    what = "; ".join(f"{path} has {_size(free)} free of {_size(total)} ({free / total:.0%})" for path, free, total in short)
+    return Problem("KubeletHasDiskPressure",
+                   f"kubelet has disk pressure: {what}, under the {minimum:.0%} the node needs; free space there "
+                   "(`docker system prune` removes unused images and stopped containers)")
+
+
+def _size(count: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} B"
+
+
+def disk_usage(paths: Iterable[Path]) -> list[tuple[Path, int, int]]:
+    """(path, free, total) of each existing path's filesystem, each filesystem once."""
+    seen: set[tuple[int, int]] = set()
+    usage = []
+    for path in paths:
+        try:
+            device = path.stat().st_dev
+            total, _used, free = shutil.disk_usage(path)
+        except OSError:
+            continue  # a root dir on another host (a remote engine): not ours to measure
+        if (device, total) not in seen:
+            seen.add((device, total))
+            usage.append((path, free, total))
+    return usage
+
+
+class NodeHealth:
+    """The current problem of each part. ``on_change(part, problem)`` runs after every change (the
+    agent writes the node status and emits the event); ``problem`` is None when the part recovered."""
+
+    def __init__(self, parts: Iterable[Part], on_change: Callable[[Part, Problem | None], None] | None = None) -> None:
+        self.parts = list(parts)
+        self._problems: dict[Part, Problem] = {}
+        self._on_change = on_change
+
+    def watch(self, *parts: Part) -> None:
+        """Report these parts' conditions too (the proxy's once the agent knows it runs one)."""
+        self.parts.extend(part for part in parts if part not in self.parts)
+
+    def problem(self, part: Part) -> Problem | None:
+        return self._problems.get(part)
+
+    def report(self, part: Part, problem: Problem | None) -> None:
+        """Record how ``part`` is now; only a change is logged and announced."""
+        old = self._problems.get(part)
+        if old == problem:
+            return
+        if problem is None:
+            del self._problems[part]
+            log.warning("%s recovered: %s", part.value, RULES[part].message_good)
+        else:
+            self._problems[part] = problem
+            log.error("%s: %s (%s)", part.value, problem.message, problem.reason)
+        if self._on_change is not None:
+            self._on_change(part, problem)
+
+    def conditions(self) -> dict[str, tuple[str, str, str]]:
+        """type → (status, reason, message) for every watched part's condition."""
+        found = {}
+        for part in self.parts:
+            rule, problem = RULES[part], self._problems.get(part)
+            found[rule.type] = ((rule.status_bad, problem.reason, problem.message) if problem is not None
+                                else (rule.status_good, rule.reason_good, rule.message_good))
+        return found

@@ -1,0 +1,157 @@
+"""A node that cannot do part of its job says so in its conditions and events, and recovers alone.
+
+As a user meets it: the Docker engine behind a node stops answering, or the disk under the node's
+data fills up. The agent keeps running; ``kubectl describe node`` shows ``Ready=False`` with the
+engine's error and what to do, or ``DiskPressure=True`` with the free space; Warning events say when
+it started and Normal ones when it ended; the log has one line per change, no tracebacks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from agent_helpers import start_agent_server, wait_for
+from kubectl_helpers import Kubectl
+
+from minikube_py.testing import ensure_docker, remove_node_containers, start_server
+
+DOCKER_SOCKET = "/var/run/docker.sock"
+
+
+class EngineRelay:
+    """A unix socket that passes every connection through to the local engine, until cut: the
+    engine as a node sees it when dockerd stops, without stopping the engine the other tests use."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._listener: socket.socket | None = None
+        self._open: list[socket.socket] = []
+
+    def start(self) -> None:
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.path.unlink(missing_ok=True)
+        listener.bind(str(self.path))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        """Refuse new connections and break the open ones, as a stopped engine does."""
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        self.path.unlink(missing_ok=True)
+        for sock in self._open:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        self._open.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            engine = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            engine.connect(DOCKER_SOCKET)
+            self._open += [client, engine]
+            for source, sink in ((client, engine), (engine, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+def condition(k: Kubectl, node: str, kind: str) -> dict[str, str]:
+    found = json.loads(k.out("get", "node", node, "-o", "json"))
+    return next((c for c in found["status"].get("conditions", []) if c["type"] == kind), {})
+
+
+def node_events(k: Kubectl, node: str) -> str:
+    return k.out("get", "events", "--field-selector", f"involvedObject.kind=Node,involvedObject.name={node}",
+                 "-o", "custom-columns=T:.type,R:.reason", "--no-headers")
+
+
+def test_an_engine_that_stops_answering_makes_the_node_not_ready_until_it_is_back(tmp_path: Path) -> None:
+    ensure_docker()
+    node = "pykube-e2e-enginedown"
+    relay = EngineRelay(tmp_path / "docker.sock")
+    relay.start()
+    remove_node_containers(node)
+    server = start_agent_server(tmp_path / "data", node, "--proxy-mode", "none",
+                                "--docker-host", f"unix://{relay.path}", cluster_cidr="10.249.0.0/16")
+    server.node_network = False
+    k = Kubectl(server, "default")
+    try:
+        pid = server.process.pid
+        relay.cut()
+        wait_for(lambda: condition(k, node, "Ready").get("status") == "False", "Ready=False on the node", timeout=60)
+        ready = condition(k, node, "Ready")
+        assert ready["reason"] == "KubeletNotReady"
+        assert ready["message"].startswith(f"container runtime is down: unix://{relay.path} does not answer (")
+        described = " ".join(k.out("describe", "node", node).split())
+        assert "Ready False" in described and "start Docker (`systemctl start docker`)" in described
+        wait_for(lambda: "Warning KubeletNotReady" in " ".join(node_events(k, node).split()), "a Warning event")
+
+        relay.start()
+        wait_for(lambda: condition(k, node, "Ready").get("status") == "True", "Ready=True again", timeout=60)
+        assert "Normal NodeReady" in " ".join(node_events(k, node).split())
+        assert server.process.poll() is None and server.process.pid == pid
+        log = server.log_path.read_text()
+        assert log.count("runtime: container runtime is down") == 1 and "Traceback" not in log, log[-3000:]
+    finally:
+        relay.cut()
+        server.stop()
+        remove_node_containers(node)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 64 MiB tmpfs for the server's data dir: small enough to fill in a test."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m,mode=0700", "tmpfs", str(mount)], check=True)
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_sets_disk_pressure_and_freeing_it_clears_it(small_disk: Path, tmp_path: Path) -> None:
+    node = "pykube-e2e-diskfull"
+    server = start_server(small_disk / "data", "--node-name", node, "--agent-runtime", "fake", agent=True)
+    server.node_network = False  # a fake-runtime node writes no rules or routes
+    k = Kubectl(server, "default")
+    try:
+        wait_for(lambda: condition(k, node, "DiskPressure").get("status") == "False", "the node to report")
+        free = os.statvfs(small_disk).f_bavail * os.statvfs(small_disk).f_frsize
+        filler = small_disk / "filler"
+        with open(filler, "wb") as f:  # leave about 4% of the 64 MiB free
+            f.write(b"\0" * (free - (64 << 20) * 4 // 100))
+        wait_for(lambda: condition(k, node, "DiskPressure").get("status") == "True", "DiskPressure=True", timeout=60)
+        pressure = condition(k, node, "DiskPressure")
+        assert pressure["reason"] == "KubeletHasDiskPressure"
+        assert f"{small_disk}/data" in pressure["message"] and "under the 10% the node needs" in pressure["message"]
+        assert "Warning KubeletHasDiskPressure" in " ".join(node_events(k, node).split())
+
+        filler.unlink()
+        wait_for(lambda: condition(k, node, "DiskPressure").get("status") == "False", "DiskPressure=False", timeout=60)
+        assert "Normal NodeHasNoDiskPressure" in " ".join(node_events(k, node).split())
+    finally:
+        server.stop()
