@@ -31,41 +31,73 @@ def namespace(server: RunningServer, request: pytest.FixtureRequest) -> Iterator
 
 
 # --- nothing left behind -------------------------------------------------------------------------------
-# Containers and Docker networks pykube labels (io.pykube.managed=true) on the local engine are listed
-# when the session starts and again when it ends; what appeared in between and is still there fails the
-# run, naming each leftover, so that a fixture that forgets to clean up is noticed where it happens. Only
-# sessions that ran end-to-end tests are checked (nothing else touches Docker). On a host where other
-# clusters start and stop while the tests run, PYKUBE_TEST_LEFTOVERS=ignore turns the check off.
+# What pykube and its test scripts make on a host is listed when the session starts and again when it
+# ends; what appeared in between and is still there fails the run, naming each leftover, so that a
+# fixture that forgets to clean up is noticed where it happens: containers and Docker networks pykube
+# labels (io.pykube.managed=true), network namespaces and links named pykube (scripts/netns-node.sh's
+# nodes, bridge and veths), iptables rules that name pykube in either backend (python-iptables writes
+# the legacy one, Docker and the test scripts nft), and pykube's routes (rtnetlink protocol 194). Only
+# sessions that ran end-to-end or integration tests are checked (unit tests touch none of it). On a host
+# where other clusters start and stop while the tests run, PYKUBE_TEST_LEFTOVERS=ignore turns it off.
 
-_LEFTOVERS_AT_START = pytest.StashKey[dict[str, str]]()
+_LEFTOVERS_AT_START = pytest.StashKey[set[str]]()
 _LEFTOVERS_FOUND = pytest.StashKey[list[str]]()
+#: the iptables dumps searched for rules naming pykube: the nft backend (Docker's) and the legacy one
+_IPTABLES_DUMPS = (("iptables-save", "nft"), ("iptables-legacy-save", "legacy"))
 
 
-def pykube_docker_objects() -> dict[str, str] | None:
-    """id → "container NAME" / "network NAME" for every object pykube labelled on the local engine;
-    None without a reachable engine (a unit-test host)."""
-    if shutil.which("docker") is None:
+def _lines(*command: str) -> list[str] | None:
+    """The output of ``command``, a line each; None when the tool is missing or refuses."""
+    if shutil.which(command[0]) is None:
         return None
-    found: dict[str, str] = {}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    return done.stdout.splitlines() if done.returncode == 0 else None
+
+
+def pykube_docker_objects() -> set[str] | None:
+    """"container NAME (ID)" / "network NAME (ID)" for every object pykube labelled on the local engine;
+    None without a reachable engine (a unit-test host)."""
+    found: set[str] = set()
     for kind, command, name in (("container", ["ps", "-a"], "{{.Names}}"), ("network", ["network", "ls"], "{{.Name}}")):
-        done = subprocess.run(["docker", *command, "--no-trunc", "--filter", "label=io.pykube.managed=true",
-                               "--format", "{{.ID}} " + name], capture_output=True, text=True, timeout=60, check=False)
-        if done.returncode != 0:
+        listed = _lines("docker", *command, "--no-trunc", "--filter", "label=io.pykube.managed=true",
+                        "--format", name + " ({{.ID}})")
+        if listed is None:
             return None
-        for line in done.stdout.splitlines():
-            object_id, _, object_name = line.partition(" ")
-            found[object_id] = f"{kind} {object_name}"
+        found.update(f"{kind} {line}" for line in listed)
+    return found
+
+
+def pykube_host_objects() -> set[str]:
+    """Network namespaces, links, iptables rules and routes of pykube's on this host, a line each."""
+    found = {f"netns {line.split()[0]}" for line in _lines("ip", "netns", "list") or [] if "pykube" in line}
+    for line in _lines("ip", "-o", "link", "show") or []:
+        name = line.split(":")[1].strip().split("@")[0] if line.count(":") >= 2 else ""
+        if "pykube" in name or name.startswith("pkv"):
+            found.add(f"link {name}")
+    for command, backend in _IPTABLES_DUMPS:
+        table = ""
+        for line in _lines(command) or []:
+            if line.startswith("*"):
+                table = line[1:]
+            elif "pykube" in line.lower() and not line.startswith("#"):
+                found.add(f"iptables ({backend}) {table}: {line}")
+    found.update(f"route {line.strip()}" for line in _lines("ip", "route", "show", "proto", "194") or [])
     return found
 
 
 def _checks_leftovers(session: pytest.Session) -> bool:
     if os.environ.get("PYKUBE_TEST_LEFTOVERS") == "ignore":
         return False
-    return any("e2e" in item.path.parts for item in session.items)
+    return any({"e2e", "integration"} & set(item.path.parts) for item in session.items)
+
+
+def _pykube_objects() -> set[str] | None:
+    docker = pykube_docker_objects()
+    return None if docker is None else docker | pykube_host_objects()
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    at_start = pykube_docker_objects()
+    at_start = _pykube_objects()
     if at_start is not None:
         session.config.stash[_LEFTOVERS_AT_START] = at_start
 
@@ -74,8 +106,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     at_start = session.config.stash.get(_LEFTOVERS_AT_START, None)
     if at_start is None or not _checks_leftovers(session):
         return
-    now = pykube_docker_objects() or {}
-    left = sorted(what for object_id, what in now.items() if object_id not in at_start)
+    left = sorted((_pykube_objects() or set()) - at_start)
     if left:
         session.config.stash[_LEFTOVERS_FOUND] = left
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -86,5 +117,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     if left:
         terminalreporter.section("pykube objects left behind", red=True)
         for what in left:
-            terminalreporter.line(f"{what} (label io.pykube.managed=true) was not there when the run started")
-        terminalreporter.line("the run fails: a fixture did not remove what it made (`pykube cleanup` removes them)")
+            terminalreporter.line(f"{what} was not there when the run started")
+        terminalreporter.line("the run fails: a fixture did not remove what it made "
+                              "(`pykube cleanup` removes pykube's; `scripts/netns-node.sh down N` a test node)")

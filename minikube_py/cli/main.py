@@ -159,18 +159,50 @@ def cleanup(dry_run: bool, remove_data: bool, node: str | None, data_dirs: tuple
     """Stop and remove everything pykube left on this host: the containers of every node and cluster
     (label io.pykube.managed=true), pykube's Docker networks, the service proxy's iptables chains,
     rules and routes, and pod volume mounts; with --all the data directories too."""
-    from minikube_py.agent.cleanup import find, remove
     from minikube_py.config import default_agent_data_dir, default_data_dir
 
     if node:
         dirs: list[Path] = list(data_dirs)
     else:
         dirs = list(data_dirs) or [default_data_dir(), default_agent_data_dir()]
+    _clean("cleanup", dry_run, docker_host, node=node, network_rules=not node, data_dirs=dirs,
+           remove_data=remove_data)
+
+
+#: what the install scripts put on a host that other software may use too: uninstall names them
+INSTALLED_PACKAGES = ("docker.io", "busybox-static")
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="List what would be stopped and removed, and change nothing.")
+@click.option("--data-dir", "data_dirs", multiple=True, type=click.Path(file_okay=False, path_type=Path),
+              help="A data directory to remove; repeatable. [default: the server's and the agent's default "
+                   "data directories]")
+@click.option("--docker-host", default=None, help="The Docker engine to clean. [default: the local engine]")
+def uninstall(dry_run: bool, data_dirs: tuple[Path, ...], docker_host: str | None) -> None:
+    """Remove pykube from this host, as k3s-uninstall.sh: stop every pykube server and agent running
+    here, then remove what `pykube cleanup --all` removes (containers, networks, rules, routes, mounts,
+    data directories) and pykube's images (pykube.local/*). The Debian packages the install scripts
+    added stay (other software may use them); the command prints how to remove them and pykube."""
+    from minikube_py.config import default_agent_data_dir, default_data_dir
+
+    dirs = list(data_dirs) or [default_data_dir(), default_agent_data_dir()]
+    _clean("uninstall", dry_run, docker_host, data_dirs=dirs, remove_data=True, uninstall=True)
+    if not dry_run:
+        click.echo(f"left in place, as other software may use them: the Debian packages "
+                   f"{', '.join(INSTALLED_PACKAGES)} (`apt-get purge {' '.join(INSTALLED_PACKAGES)}` removes them); "
+                   "pykube itself: `pip uninstall minikube-py`, or delete the checkout with its .venv")
+
+
+def _clean(command: str, dry_run: bool, docker_host: str | None, **what: Any) -> None:
+    """List what ``pykube cleanup``/``uninstall`` finds, then (unless ``dry_run``) remove it, a line
+    per object; exits non-zero when anything could not be listed or removed."""
+    from minikube_py.agent.cleanup import find, remove
+
     try:
-        found = asyncio.run(find(docker_host=docker_host, node=node, network_rules=not node, data_dirs=dirs,
-                                 remove_data=remove_data))
+        found = asyncio.run(find(docker_host=docker_host, **what))
     except Exception as exc:  # the engine unreachable: nothing can be listed, say why
-        click.echo(f"pykube cleanup: cannot list Docker's containers and networks: {exc}", err=True)
+        click.echo(f"pykube {command}: cannot list Docker's containers and networks: {exc}", err=True)
         sys.exit(1)
     lines = found.lines()
     if not lines:
@@ -188,7 +220,7 @@ def cleanup(dry_run: bool, remove_data: bool, node: str | None, data_dirs: tuple
         if line not in failed:
             click.echo(f"removed {line}")
     for failure in failures:
-        click.echo(f"pykube cleanup: cannot remove {failure}", err=True)
+        click.echo(f"pykube {command}: cannot remove {failure}", err=True)
     if failures:
         sys.exit(1)
 

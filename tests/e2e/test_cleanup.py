@@ -6,6 +6,7 @@ with ``--node`` to a node this test invents; the unnarrowed dry run is harmless 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -14,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from minikube_py.agent.cleanup import Image, Leftovers, remove
 from minikube_py.testing import BUSYBOX_IMAGE, ensure_docker, remove_node_containers
+from minikube_py.testing import eventually as wait_for
 
 NODE = "pykube-e2e-cleanup"
 NETWORK = f"pykube-{NODE}"
@@ -84,3 +87,44 @@ def test_all_unmounts_pod_volumes_and_removes_the_data_dir(tmp_path: Path) -> No
     finally:
         if os.path.ismount(volume):
             subprocess.run(["umount", str(volume)], check=False)
+
+
+def uninstall(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "minikube_py.cli.main", "uninstall", *args], capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+def test_uninstall_lists_processes_containers_data_and_images_and_removes_images(
+        leftovers: tuple[str, str], tmp_path: Path) -> None:
+    """The dry run names everything an uninstall removes; the whole uninstall would stop the other tests'
+    clusters on this host, so the removal is checked here for what cleanup does not cover: images."""
+    container, _ = leftovers
+    image = "pykube.local/uninstall-probe:1"
+    docker("tag", BUSYBOX_IMAGE, image)
+    data = tmp_path / "data"
+    data.mkdir()
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "minikube_py.cli.main", "agent"])
+    try:
+        def listed() -> list[str] | None:
+            dry = uninstall("--dry-run", "--data-dir", str(data))
+            assert dry.returncode == 0, dry.stderr
+            lines = dry.stdout.splitlines()
+            return lines if any(line.startswith(f"would remove process {sleeper.pid} (") for line in lines) else None
+
+        lines = wait_for(listed, "the running agent in the list", timeout=10)
+        image_id = docker("image", "inspect", "-f", "{{.Id}}", image).removeprefix("sha256:")[:12]
+        for wanted in (f"would remove container {NODE}-pod ({container[:12]}, node {NODE}, running)",
+                       f"would remove network {NETWORK} ({SUBNET})", f"would remove data dir {data}"):
+            assert wanted in lines
+        assert any(line.startswith("would remove image ") and image in line and image_id in line for line in lines)
+        assert lines.index(next(line for line in lines if "process" in line)) == 0  # stopped before anything goes
+        assert sleeper.poll() is None and data.exists()  # the dry run changed nothing
+
+        probe = Image(docker("image", "inspect", "-f", "{{.Id}}", image), (image,))
+        failures = asyncio.run(remove(Leftovers(images=[probe])))
+        assert failures == [] and docker("images", "-q", image) == ""
+        assert docker("images", "-q", BUSYBOX_IMAGE) != ""  # a tag removed, not the image others use
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        docker("rmi", image, check=False)
