@@ -124,7 +124,12 @@ def start_server(data_dir: Path, *extra: str, port: int | None = None, agent: bo
     )
     cache = data_dir.parent / f"{data_dir.name}-kubecache"
     cache.mkdir(exist_ok=True)
-    server = RunningServer(f"https://127.0.0.1:{port}", data_dir, process, cache, log_path, node_network=agent)
+    # only a node whose service proxy runs writes host rules and routes for the stop to remove
+    flags = list(extra)
+    proxy_off = any(flags[i:i + 2] in (["--proxy-mode", "none"], ["--agent-runtime", "fake"])
+                    for i in range(len(flags) - 1))
+    server = RunningServer(f"https://127.0.0.1:{port}", data_dir, process, cache, log_path,
+                           node_network=agent and not proxy_off)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:

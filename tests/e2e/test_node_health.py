@@ -98,7 +98,6 @@ def test_an_engine_that_stops_answering_makes_the_node_not_ready_until_it_is_bac
     remove_node_containers(node)
     server = start_agent_server(tmp_path / "data", node, "--proxy-mode", "none",
                                 "--docker-host", f"unix://{relay.path}", cluster_cidr="10.249.0.0/16")
-    server.node_network = False
     k = Kubectl(server, "default")
     try:
         pid = server.process.pid
@@ -136,7 +135,6 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 def test_a_full_disk_sets_disk_pressure_and_freeing_it_clears_it(small_disk: Path, tmp_path: Path) -> None:
     node = "pykube-e2e-diskfull"
     server = start_server(small_disk / "data", "--node-name", node, "--agent-runtime", "fake", agent=True)
-    server.node_network = False  # a fake-runtime node writes no rules or routes
     k = Kubectl(server, "default")
     try:
         wait_for(lambda: condition(k, node, "DiskPressure").get("status") == "False", "the node to report")

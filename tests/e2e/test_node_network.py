@@ -47,7 +47,6 @@ def stop_mid_termination(tmp_path: Path) -> None:
     """The first cluster: a Deployment whose pods take their time to stop, deleted, and the server
     stopped at once, leaving the containers and the pod network behind."""
     first = start_agent_server(tmp_path / "first", OLD_NODE, "--proxy-mode", "none", cluster_cidr=CLUSTER_CIDR)
-    first.node_network = False
     k = Kubectl(first, "default")
     pod = busybox_pod("x", "trap 'sleep 60' TERM; sleep 3600 & wait", terminationGracePeriodSeconds=60)
     try:
@@ -72,7 +71,6 @@ def test_a_previous_clusters_leftovers_are_reported_and_cleanup_lets_the_new_one
         left = docker("ps", "-aq", "--filter", f"label=io.pykube.node={OLD_NODE}").split()
 
         server = start_agent_server(tmp_path / "second", NODE, "--proxy-mode", "none", cluster_cidr=CLUSTER_CIDR)
-        server.node_network = False  # --proxy-mode none: no rules or routes to remove (others' tests keep theirs)
         k = Kubectl(server, "default")
         pid = server.process.pid
         wait_for(lambda: f"`pykube cleanup --node {OLD_NODE}`" in server.log_path.read_text(), "the start-up warning")
@@ -134,7 +132,6 @@ def test_drain_on_stop_leaves_no_container_behind(tmp_path: Path) -> None:
     remove_node_containers(node)
     server = start_agent_server(tmp_path / "data", node, "--proxy-mode", "none", "--drain-on-stop",
                                 cluster_cidr="10.252.0.0/16")
-    server.node_network = False
     try:
         k = Kubectl(server, "default")
         create(k, busybox_pod("drained", "trap 'echo bye > /proc/1/fd/1; exit 0' TERM; while true; do sleep 1; done"))
