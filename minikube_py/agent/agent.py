@@ -32,6 +32,7 @@ from minikube_py.agent.node import now as node_now
 from minikube_py.agent.pods import PodManager
 from minikube_py.agent.runtime.base import Runtime
 from minikube_py.agent.server import KubeletServer
+from minikube_py.agent.stats import NodeStats, node_is_host
 from minikube_py.client.errors import AlreadyExistsError, ApiError, ConflictError, NotFoundError
 from minikube_py.client.events import EventRecorder
 from minikube_py.client.kubeconfig import ClientConfig
@@ -206,8 +207,9 @@ class Agent:
         if not pause:
             pause = await _pause_image(runtime)
         # the endpoint needs only the node's name; the pod network is known once the node is registered
+        stats = NodeStats(runtime, cfg.node_name, host=node_is_host(cfg.runtime, cfg.docker_host))
         server = KubeletServer(runtime, NodeContext(cfg.node_name, node_ip, cfg.data_dir, "", pause), kubelet_ssl,
-                               authorize=_authorizer(credentials.ca_pem))
+                               authorize=_authorizer(credentials.ca_pem), stats=stats)
         bind = "0.0.0.0" if node_ip != "127.0.0.1" else "127.0.0.1"
         port = await server.start(bind, cfg.kubelet_port)
         try:
