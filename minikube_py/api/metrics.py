@@ -82,7 +82,7 @@ class ResourceMetrics:
         self._nodes_rt, self._pods_rt = nodes, pods
         self._nodes: dict[str, _Node] = {}
         self.node_usage: dict[str, m.Usage] = {}
-        self.pod_usage: dict[tuple[str, str], tuple[str, list[tuple[str, m.Usage]]]] = {}
+        self.pod_usage: m.PodUsages = {}
         self._node_history: dict[str, m.History] = {}
         self._pod_history: dict[tuple[str, str], tuple[str, m.History]] = {}
         self._refreshed = float("-inf")
@@ -185,7 +185,7 @@ class ResourceMetrics:
 
     def _recompute(self) -> None:
         nodes: dict[str, m.Usage] = {}
-        pods: dict[tuple[str, str], tuple[str, list[tuple[str, m.Usage]]]] = {}
+        pods: m.PodUsages = {}
         for name, state in self._nodes.items():
             if state.previous is None or state.current is None:
                 continue
@@ -248,11 +248,6 @@ class ResourceMetrics:
         labels, fields = parse_selectors(self._pods_rt, request.query)
         return (await self._registry.list(self._pods_rt, namespace, labels=labels, field_selector=fields)).items
 
-    def _pod_usage(self, pod: Obj) -> list[tuple[str, m.Usage]] | None:
-        md = pod["metadata"]
-        found = self.pod_usage.get((md.get("namespace", ""), md["name"]))
-        return found[1] if found is not None and found[0] == md.get("uid") else None
-
     async def serve(self, request: web.Request) -> web.StreamResponse:
         """Everything under ``/apis/metrics.k8s.io/v1beta1``: get and list only."""
         if request.method != "GET":
@@ -266,11 +261,9 @@ class ResourceMetrics:
         await self.fresh()
         now = rfc3339()
         if kind == "nodes":
-            items = [m.node_metrics(node, self.node_usage[node["metadata"]["name"]], now)
-                     for node in await self._nodes_for(request, name) if node["metadata"]["name"] in self.node_usage]
+            items = m.node_metrics_items(await self._nodes_for(request, name), self.node_usage, now)
             return _answer(request, items, "NodeMetrics", "nodemetrics", name)
-        items = [m.pod_metrics(pod, usage, now) for pod in await self._pods_for(request, namespace, name)
-                 if (usage := self._pod_usage(pod))]
+        items = m.pod_metrics_items(await self._pods_for(request, namespace, name), self.pod_usage, now)
         return _answer(request, items, "PodMetrics", "podmetrics", f"{namespace}/{name}" if name else None)
 
     async def serve_history(self, request: web.Request) -> web.StreamResponse:

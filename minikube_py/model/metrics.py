@@ -126,6 +126,28 @@ def pod_metrics(pod: Obj, containers: list[tuple[str, Usage]], now: str) -> Obj:
             "containers": [{"name": name, "usage": _usage(u)} for name, u in containers]}
 
 
+#: (namespace, name) -> (the pod's uid, usage per container)
+PodUsages = dict[tuple[str, str], tuple[str, list[tuple[str, Usage]]]]
+
+
+def node_metrics_items(nodes: Iterable[Obj], usage: dict[str, Usage], now: str) -> list[Obj]:
+    """NodeMetrics for those of ``nodes`` (already selected) that have a usage."""
+    return [node_metrics(node, usage[node["metadata"]["name"]], now) for node in nodes
+            if node["metadata"]["name"] in usage]
+
+
+def pod_metrics_items(pods: Iterable[Obj], usage: PodUsages, now: str) -> list[Obj]:
+    """PodMetrics for those of ``pods`` (already selected) that have a usage of their own: a pod
+    deleted and created again under the same name does not inherit its predecessor's figures."""
+    items = []
+    for pod in pods:
+        md = pod["metadata"]
+        found = usage.get((md.get("namespace", ""), md["name"]))
+        if found is not None and found[0] == md.get("uid") and found[1]:
+            items.append(pod_metrics(pod, found[1], now))
+    return items
+
+
 def metrics_list(kind: str, items: list[Obj]) -> Obj:
     return {"kind": f"{kind}List", "apiVersion": API_VERSION, "metadata": {}, "items": items}
 
@@ -212,14 +234,14 @@ class NodeUsage:
     """What one node's last two scrapes say: its own usage and that of each of its pods."""
 
     node: Usage | None
-    pods: dict[tuple[str, str], tuple[str, list[tuple[str, Usage]]]]  # (ns, name) -> (uid, per container)
+    pods: PodUsages
 
 
 def usage_between(previous: NodeScrape, current: NodeScrape) -> NodeUsage:
     """Rates from two scrapes of one node. A pod counts only when every container it has now has a
     rate (metrics-server's rule: a partial pod would under-report); the node is the host's counter
     when there is one, else the sum of its pods and system containers."""
-    pods: dict[tuple[str, str], tuple[str, list[tuple[str, Usage]]]] = {}
+    pods: PodUsages = {}
     for key, now in current.pods.items():
         before = previous.pods.get(key)
         if before is None or before.uid != now.uid:
