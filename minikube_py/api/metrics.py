@@ -71,12 +71,11 @@ class ResourceMetrics:
     """Scrapes the nodes on demand and keeps the latest usage and a short history in memory."""
 
     def __init__(self, registry: Registry, kubelet_ssl: ssl.SSLContext, *, interval: float = INTERVAL,
-                 active: float = ACTIVE, history: float = HISTORY,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 active: float = ACTIVE, history: float = HISTORY) -> None:
         self._registry = registry
         self._ssl = kubelet_ssl
         self.interval, self.active, self.history = interval, active, history
-        self._clock = clock
+        self._clock = time.monotonic
         nodes, pods = by_plural("", "v1", "nodes"), by_plural("", "v1", "pods")
         assert nodes is not None and pods is not None
         self._nodes_rt, self._pods_rt = nodes, pods
@@ -116,7 +115,9 @@ class ResourceMetrics:
                     if self._clock() - self._refreshed >= self.interval:
                         await self._refresh_shared()
                 except Exception:
-                    log.exception("metrics: a scrape round failed")  # the next one may do better
+                    log.exception("metrics: a scrape round failed")  # the next one, an interval on, may do better
+                    await asyncio.sleep(self.interval)
+                    continue
                 await asyncio.sleep(max(0.05, self._refreshed + self.interval - self._clock()))
 
     async def close(self) -> None:
