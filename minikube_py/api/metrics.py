@@ -15,8 +15,9 @@ Paths:
   ``.../namespaces/NS/pods[/NAME]`` with ``labelSelector`` (and ``fieldSelector`` for pods):
   NodeMetrics and PodMetrics exactly as metrics-server writes them;
 - ``/pykube/metrics/v1/nodes[/NAME]``, ``/pykube/metrics/v1/pods``,
-  ``/pykube/metrics/v1/namespaces/NS/pods[/NAME]``: pykube's own, the samples of the last
-  ``history`` seconds per node and pod (for sparklines), behind the same authentication.
+  ``/pykube/metrics/v1/namespaces/NS/pods[/NAME]`` (``labelSelector``, ``sinceSeconds``): pykube's
+  own, the samples of the last ``history`` seconds per node and pod (for sparklines), behind the same
+  authentication.
 """
 
 from __future__ import annotations
@@ -213,17 +214,22 @@ class ResourceMetrics:
 
     # ------------------------------------------------------------------------------ reading
 
-    def node_samples(self, name: str) -> list[m.Usage]:
-        """The recent samples of a node, oldest first (what the history path serves)."""
+    def node_samples(self, name: str, seconds: float | None = None) -> list[m.Usage]:
+        """The samples of a node in the last ``seconds`` (all that are kept when None), oldest first:
+        what the history path serves, for a caller in this process (the dashboard) as well."""
         history = self._node_history.get(name)
-        return list(history.since(time.time() - self.history)) if history is not None else []
+        return list(history.since(self._oldest(seconds))) if history is not None else []
 
-    def pod_samples(self, namespace: str, name: str, uid: str) -> list[m.Usage]:
-        """The recent samples of a pod (its containers summed), oldest first."""
+    def pod_samples(self, namespace: str, name: str, uid: str, seconds: float | None = None) -> list[m.Usage]:
+        """The samples of a pod (its containers summed), as :meth:`node_samples`; none for another
+        pod that had the same name (``uid``)."""
         seen = self._pod_history.get((namespace, name))
         if seen is None or seen[0] != uid:
             return []
-        return list(seen[1].since(time.time() - self.history))
+        return list(seen[1].since(self._oldest(seconds)))
+
+    def _oldest(self, seconds: float | None) -> float:
+        return time.time() - min(self.history, seconds if seconds is not None else self.history)
 
     # ------------------------------------------------------------------------------ HTTP
 
@@ -268,26 +274,28 @@ class ResourceMetrics:
         return _answer(request, items, "PodMetrics", "podmetrics", f"{namespace}/{name}" if name else None)
 
     async def serve_history(self, request: web.Request) -> web.StreamResponse:
-        """Everything under ``/pykube/metrics/v1``: the samples of the last minutes."""
+        """Everything under ``/pykube/metrics/v1``: the samples of the last minutes, or of the last
+        ``sinceSeconds`` (a chart that polls asks only for what is new)."""
         if request.method != "GET":
             raise errors.method_not_allowed(request.method, request.path)
         segments = [s for s in request.match_info["tail"].split("/") if s]
         namespace, kind, name = _parse(segments)
         if kind is None:
             raise errors.unknown_resource(request.path)
+        seconds = _seconds(request.query.get("sinceSeconds"))
         await self.fresh()
         items: list[Obj] = []
         if kind == "nodes":
             for node in await self._nodes_for(request, name):
                 md = node["metadata"]
                 items.append({"metadata": {"name": md["name"]},
-                              "samples": m.history_points(self.node_samples(md["name"]))})
+                              "samples": m.history_points(self.node_samples(md["name"], seconds))})
         else:
             for pod in await self._pods_for(request, namespace, name):
                 md = pod["metadata"]
+                samples = self.pod_samples(md.get("namespace", ""), md["name"], md.get("uid", ""), seconds)
                 items.append({"metadata": {"name": md["name"], "namespace": md.get("namespace", "")},
-                              "samples": m.history_points(self.pod_samples(md.get("namespace", ""), md["name"],
-                                                                           md.get("uid", "")))})
+                              "samples": m.history_points(samples)})
         if name is not None and not items:
             raise _not_found("nodemetrics" if kind == "nodes" else "podmetrics",
                              name if kind == "nodes" else f"{namespace}/{name}")
@@ -314,6 +322,18 @@ def _parse(segments: list[str]) -> tuple[str | None, str | None, str | None]:
     if not segments or segments[0] not in ("nodes", "pods") or len(segments) > 2:
         return None, None, None
     return namespace, segments[0], segments[1] if len(segments) == 2 else None
+
+
+def _seconds(raw: str | None) -> float | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        seconds = int(raw)
+    except ValueError:
+        raise errors.bad_request(f"sinceSeconds: invalid integer {raw!r}") from None
+    if seconds <= 0:
+        raise errors.bad_request("sinceSeconds: must be greater than 0")
+    return seconds
 
 
 def _ready(node: Obj) -> bool:

@@ -160,3 +160,7 @@ def test_history_keeps_samples_for_sparklines(server: RunningServer) -> None:
     assert code == 200 and body["interval"] == "15s" and [i["metadata"]["name"] for i in body["items"]] == ["calm"]
     code, body = server.request("GET", f"/pykube/metrics/v1/namespaces/{NS}/pods/nobody")
     assert code == 404
+    code, body = server.request("GET", f"/pykube/metrics/v1/nodes/{NODE}?sinceSeconds=600")
+    assert code == 200 and len(body["items"][0]["samples"]) >= 2
+    code, body = server.request("GET", f"/pykube/metrics/v1/nodes/{NODE}?sinceSeconds=0")
+    assert code == 400 and body["reason"] == "BadRequest"
