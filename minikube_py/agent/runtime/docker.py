@@ -256,8 +256,9 @@ class DockerRuntime:
         for gone in self._cgroups.keys() - running.keys():
             del self._cgroups[gone]
         for container_id in running.keys() - self._cgroups.keys():
-            self._cgroups[container_id] = await self._locate_cgroup(container_id)
-        local = {cid: files for cid in running if (files := self._cgroups[cid]) is not None}
+            with contextlib.suppress(aiodocker.DockerError):  # not cached: the next call tries again
+                self._cgroups[container_id] = await self._locate_cgroup(container_id)
+        local = {cid: files for cid in running if (files := self._cgroups.get(cid)) is not None}
         readings = await asyncio.to_thread(_read_cgroups, local)
         remote = [cid for cid in running if cid not in local]
         for container_id, reading in zip(remote, await asyncio.gather(*map(self._stats, remote)), strict=True):
@@ -266,13 +267,15 @@ class DockerRuntime:
         return [ContainerUsage(cid, running[cid], stamp, cpu, memory) for cid, (stamp, cpu, memory) in readings.items()]
 
     async def _locate_cgroup(self, container_id: str) -> cgroups.CgroupFiles | None:
+        """The container's cgroup files, or None for good (a remote engine, a process of another PID
+        namespace, a container that ended meanwhile): those are read through the stats endpoint."""
         if not self._local:
             return None
+        info = await self._docker._query_json(f"containers/{container_id}/json")
+        pid = int((info.get("State") or {}).get("Pid") or 0)
         try:
-            pid = int(((await self._docker._query_json(f"containers/{container_id}/json")).get("State") or {})
-                      .get("Pid") or 0)
             text = await asyncio.to_thread(Path(f"/proc/{pid}/cgroup").read_text) if pid else ""
-        except (aiodocker.DockerError, OSError):
+        except OSError:
             return None
         return cgroups.locate(text, container_id)
 
