@@ -54,7 +54,7 @@ def _flag(request: web.Request, name: str) -> bool:
 
 class KubeletServer:
     def __init__(self, runtime: Runtime, node: NodeContext, ssl_context: ssl.SSLContext | None, *,
-                 authorize: Callable[[web.Request], bool], stats: NodeStats | None = None) -> None:
+                 authorize: Callable[[web.Request], bool], stats: NodeStats) -> None:
         self._runtime = runtime
         self._stats = stats
         self._node = node
@@ -72,8 +72,7 @@ class KubeletServer:
         app = web.Application(middlewares=[guard])
         app.router.add_get("/healthz", lambda _: web.Response(text="ok"))
         app.router.add_get("/containerLogs/{ns}/{pod}/{container}", self.logs)
-        if self._stats is not None:
-            app.router.add_get("/stats/summary", self.summary)
+        app.router.add_get("/stats/summary", self.summary)
         app.router.add_route("*", "/exec/{ns}/{pod}/{container}", self.exec)
         app.router.add_route("*", "/portForward/{ns}/{pod}", self.port_forward)
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
@@ -96,7 +95,6 @@ class KubeletServer:
         return sorted(states, key=lambda s: int(s.labels.get(LABEL_ATTEMPT, "0")), reverse=True)
 
     async def summary(self, _: web.Request) -> web.Response:
-        assert self._stats is not None
         try:
             return web.json_response(await self._stats.summary())
         except RuntimeFailure as e:

@@ -79,9 +79,9 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
               max_mutating: int = 0) -> web.Application:
     """Every route of the API server. ``tls`` (the cluster CA) serves joining agents the CA and signs
     their node certificates; ``kubelet_ssl`` (the API server's client identity towards agents)
-    enables pods/log, exec and portforward, and the resource metrics API. ``max_readonly`` and ``max_mutating`` bound the requests
-    served at once (0: unbounded); they are counted after authentication, as kube-apiserver does, so
-    anonymous clients cannot take the slots."""
+    enables pods/log, exec and portforward, and the resource metrics API. ``max_readonly`` and
+    ``max_mutating`` bound the requests served at once (0: unbounded); they are counted after
+    authentication, as kube-apiserver does, so anonymous clients cannot take the slots."""
     middlewares = [status_errors, auth_middleware(authenticator), inflight_middleware(max_readonly, max_mutating)]
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
     app[REGISTRY] = registry
