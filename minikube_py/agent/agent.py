@@ -35,6 +35,7 @@ from minikube_py.agent.node import now as node_now
 from minikube_py.agent.pods import PodManager
 from minikube_py.agent.runtime.base import MachineInfo, Runtime, host_machine
 from minikube_py.agent.server import KubeletServer
+from minikube_py.agent.stats import NodeStats, node_is_host
 from minikube_py.client.errors import AlreadyExistsError, ApiError, ConflictError, NotFoundError
 from minikube_py.client.events import EventRecorder
 from minikube_py.client.kubeconfig import ClientConfig
@@ -213,8 +214,9 @@ class Agent:
         self._machine = await self._read_machine(runtime)
         kubelet_ssl = _serving_context(node_ip, cfg.node_name, credentials.ca_pem, cfg.data_dir)
         # the endpoint needs only the node's name; the pod network is known once the node is registered
+        stats = NodeStats(runtime, cfg.node_name, host=node_is_host(cfg.runtime, cfg.docker_host))
         server = KubeletServer(runtime, NodeContext(cfg.node_name, node_ip, cfg.data_dir, "", cfg.pause_image),
-                               kubelet_ssl, authorize=_authorizer(credentials.ca_pem))
+                               kubelet_ssl, authorize=_authorizer(credentials.ca_pem), stats=stats)
         bind = "0.0.0.0" if node_ip != "127.0.0.1" else "127.0.0.1"
         port = await server.start(bind, cfg.kubelet_port)
         try:

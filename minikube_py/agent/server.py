@@ -1,5 +1,6 @@
 """The agent's HTTPS endpoint for the API server: container logs, exec and port-forward, on kubelet's
-paths (/containerLogs, /exec, /portForward), so that the API server only relays bytes.
+paths (/containerLogs, /exec, /portForward), so that the API server only relays bytes; and the node's
+resource usage at /stats/summary, which the API server reads for the metrics API.
 
 Exec speaks the WebSocket channel protocol (v5/v4.channel.k8s.io: a channel byte before each message);
 port-forward speaks SPDY/3.1 inside WebSocket messages, as kubectl 1.32 does by default.
@@ -32,6 +33,7 @@ from minikube_py.agent.runtime.base import (
     RuntimeFailure,
 )
 from minikube_py.agent.spdy import FLAG_FIN, PING, RST_STREAM, SYN_STREAM, SpdySession
+from minikube_py.agent.stats import NodeStats
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +54,9 @@ def _flag(request: web.Request, name: str) -> bool:
 
 class KubeletServer:
     def __init__(self, runtime: Runtime, node: NodeContext, ssl_context: ssl.SSLContext | None, *,
-                 authorize: Callable[[web.Request], bool]) -> None:
+                 authorize: Callable[[web.Request], bool], stats: NodeStats) -> None:
         self._runtime = runtime
+        self._stats = stats
         self._node = node
         self._ssl = ssl_context
         self._authorize = authorize
@@ -69,6 +72,7 @@ class KubeletServer:
         app = web.Application(middlewares=[guard])
         app.router.add_get("/healthz", lambda _: web.Response(text="ok"))
         app.router.add_get("/containerLogs/{ns}/{pod}/{container}", self.logs)
+        app.router.add_get("/stats/summary", self.summary)
         app.router.add_route("*", "/exec/{ns}/{pod}/{container}", self.exec)
         app.router.add_route("*", "/portForward/{ns}/{pod}", self.port_forward)
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
@@ -89,6 +93,12 @@ class KubeletServer:
         states = await self._runtime.list_containers({LABEL_NODE: self._node.name, LABEL_POD_NAMESPACE: ns,
                                                       LABEL_POD_NAME: pod, LABEL_CONTAINER_NAME: name})
         return sorted(states, key=lambda s: int(s.labels.get(LABEL_ATTEMPT, "0")), reverse=True)
+
+    async def summary(self, _: web.Request) -> web.Response:
+        try:
+            return web.json_response(await self._stats.summary())
+        except RuntimeFailure as e:
+            return _status(503, "ServiceUnavailable", f"cannot read container usage: {e.message}")
 
     async def logs(self, request: web.Request) -> web.StreamResponse:
         ns, pod, name = (request.match_info[k] for k in ("ns", "pod", "container"))

@@ -19,15 +19,20 @@ from minikube_py.api.auth import Authenticator, authorize
 from minikube_py.api.body import MAX_BODY
 from minikube_py.api.connections import inflight_middleware
 from minikube_py.api.handlers import ResourceHandlers, json_response
+from minikube_py.api.metrics import HISTORY_PREFIX, ResourceMetrics, metrics_context
 from minikube_py.api.nodecreds import cacerts_handler, node_credentials_handler
 from minikube_py.api.registry import Registry
 from minikube_py.api.streaming import StreamProxy
 from minikube_py.model import errors
+from minikube_py.model.metrics import GROUP as METRICS_GROUP
+from minikube_py.model.metrics import VERSION as METRICS_VERSION
 
 log = logging.getLogger(__name__)
 
 REGISTRY = web.AppKey("registry", Registry)
 READY = web.AppKey("ready", dict)
+#: the resource metrics (present when the server can reach agents): ``node_samples``/``pod_samples``
+METRICS = web.AppKey("metrics", ResourceMetrics)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -74,14 +79,16 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
               max_mutating: int = 0) -> web.Application:
     """Every route of the API server. ``tls`` (the cluster CA) serves joining agents the CA and signs
     their node certificates; ``kubelet_ssl`` (the API server's client identity towards agents)
-    enables pods/log, exec and portforward. ``max_readonly`` and ``max_mutating`` bound the requests
-    served at once (0: unbounded); they are counted after authentication, as kube-apiserver does, so
-    anonymous clients cannot take the slots."""
+    enables pods/log, exec and portforward, and the resource metrics API. ``max_readonly`` and
+    ``max_mutating`` bound the requests served at once (0: unbounded); they are counted after
+    authentication, as kube-apiserver does, so anonymous clients cannot take the slots."""
     middlewares = [status_errors, auth_middleware(authenticator), inflight_middleware(max_readonly, max_mutating)]
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
     app[REGISTRY] = registry
     app[READY] = {"ready": False}
     resources = ResourceHandlers(registry)
+    metrics = ResourceMetrics(registry, kubelet_ssl) if kubelet_ssl is not None else None
+    extra_groups = ((METRICS_GROUP, METRICS_VERSION),) if metrics is not None else ()
 
     async def version(_: web.Request) -> web.Response:
         return json_response(discovery.version_info())
@@ -95,10 +102,10 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
         return json_response(discovery.core_versions(server_address))
 
     async def apis_root(_: web.Request) -> web.Response:
-        return json_response(discovery.group_list())
+        return json_response(discovery.group_list(extra_groups))
 
     async def group_root(request: web.Request) -> web.Response:
-        found = discovery.group(request.match_info["group"])
+        found = discovery.group(request.match_info["group"], extra_groups)
         if found is None:
             raise errors.unknown_resource(request.path)
         return json_response(found)
@@ -137,6 +144,11 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
         r.add_get(pod + "/log", proxy.log)
         r.add_route("*", pod + "/exec", proxy.exec)
         r.add_route("*", pod + "/portforward", proxy.port_forward)
+    if metrics is not None:
+        app[METRICS] = metrics
+        app.cleanup_ctx.append(metrics_context(metrics))
+        r.add_route("*", f"/apis/{METRICS_GROUP}/{METRICS_VERSION}{{tail:(/.*)?}}", metrics.serve)
+        r.add_route("*", HISTORY_PREFIX + "{tail:(/.*)?}", metrics.serve_history)
     r.add_route("*", "/api/v1{tail:(/.*)?}", core)
     r.add_get("/apis/{group}", group_root)
     r.add_route("*", "/apis/{group}/{version}{tail:(/.*)?}", grouped)

@@ -8,6 +8,7 @@ reports 1.32 (the minor kubectl v1.32 expects).
 from __future__ import annotations
 
 import platform
+from collections.abc import Sequence
 from typing import Any
 
 from minikube_py import __version__
@@ -48,9 +49,11 @@ def core_versions(server_address: str) -> dict[str, Any]:
             "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}]}
 
 
-def group_list() -> dict[str, Any]:
+def group_list(extra: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
+    """Every API group: those of the kind table, then ``extra`` (group, version) pairs served by
+    handlers of their own (``metrics.k8s.io``, whose objects are not stored)."""
     groups = []
-    for group, version in GROUP_VERSIONS:
+    for group, version in (*GROUP_VERSIONS, *extra):
         if not group:
             continue
         gv = {"groupVersion": f"{group}/{version}", "version": version}
@@ -58,8 +61,8 @@ def group_list() -> dict[str, Any]:
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
 
-def group(name: str) -> dict[str, Any] | None:
-    for entry in group_list()["groups"]:
+def group(name: str, extra: Sequence[tuple[str, str]] = ()) -> dict[str, Any] | None:
+    for entry in group_list(extra)["groups"]:
         if entry["name"] == name:
             return {"kind": "APIGroup", "apiVersion": "v1", **entry}
     return None

@@ -54,7 +54,7 @@ class ResourceHandlers:
     async def _collection(self, request: web.Request, t: routing.Target, method: str) -> web.StreamResponse:
         q = request.query
         if method == "GET":
-            labels, field_sel = _selectors(t.rt, q)
+            labels, field_sel = parse_selectors(t.rt, q)
             if _flag(q, "watch"):
                 return await self._watch(request, t, labels, field_sel)
             # a list is served at the current revision, which must not be older than the one asked for
@@ -78,7 +78,7 @@ class ResourceHandlers:
                                                  manager=_field_manager(request, "CreateOptions"))
             return self._render(request, t.rt, created, 201, validation)
         if method == "DELETE":
-            labels, field_sel = _selectors(t.rt, q)
+            labels, field_sel = parse_selectors(t.rt, q)
             options = DeleteOptions.parse(await _read_optional(request), dict(q))
             page = await self.registry.list(t.rt, t.namespace, labels=labels, field_selector=field_sel)
             deleted = []
@@ -128,7 +128,7 @@ class ResourceHandlers:
         if method == "GET":
             if _flag(q, "watch"):
                 field_sel = parse_field_selector(f"metadata.name={t.name}")
-                labels, _ = _selectors(t.rt, q)
+                labels, _ = parse_selectors(t.rt, q)
                 return await self._watch(request, t, labels, field_sel)
             return self._render(request, t.rt, await self.registry.get(t.rt, t.namespace, t.name))
         if method == "PUT":
@@ -271,7 +271,8 @@ def _invalid_options(options: str, cause: errors.FieldError) -> errors.StatusErr
                                "causes": [{"reason": cause.reason, "message": cause.message, "field": cause.field}]})
 
 
-def _selectors(rt: ResourceType, q: Any) -> tuple[LabelSelector | None, FieldSelector | None]:
+def parse_selectors(rt: ResourceType, q: Any) -> tuple[LabelSelector | None, FieldSelector | None]:
+    """``labelSelector`` and ``fieldSelector`` of a request on ``rt`` (400 when malformed or unsupported)."""
     labels = field_sel = None
     try:
         if q.get("labelSelector"):

@@ -25,6 +25,17 @@ EXEC_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 PORT_FORWARD_PROTOCOLS = ("SPDY/3.1+portforward.k8s.io",)
 
 
+def kubelet_endpoint(node: Obj) -> str:
+    """The base URL of a node's agent endpoint, from its status (400 when it has none, as a hollow node)."""
+    status = node.get("status") or {}
+    addresses = {a["type"]: a["address"] for a in status.get("addresses") or []}
+    host = addresses.get("InternalIP") or addresses.get("Hostname")
+    port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port")
+    if not host or not port:
+        raise errors.bad_request(f"node {node['metadata']['name']} has no kubelet endpoint")
+    return f"https://{host}:{port}" if ":" not in host else f"https://[{host}]:{port}"
+
+
 class StreamProxy:
     def __init__(self, registry: Registry, kubelet_ssl: ssl.SSLContext) -> None:
         self._registry = registry
@@ -35,16 +46,6 @@ class StreamProxy:
 
     async def _pod(self, request: web.Request) -> Obj:
         return await self._registry.get(self._pods, request.match_info["ns"], request.match_info["name"])
-
-    @staticmethod
-    def _node_endpoint(pod: Obj, node: Obj) -> str:
-        status = node.get("status") or {}
-        addresses = {a["type"]: a["address"] for a in status.get("addresses") or []}
-        host = addresses.get("InternalIP") or addresses.get("Hostname")
-        port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port")
-        if not host or not port:
-            raise errors.bad_request(f"node {node['metadata']['name']} has no kubelet endpoint")
-        return f"https://{host}:{port}" if ":" not in host else f"https://[{host}]:{port}"
 
     async def _target(self, request: web.Request, *, need_container: bool) -> tuple[Obj, str, str]:
         pod = await self._pod(request)
@@ -65,7 +66,7 @@ class StreamProxy:
                 container = names[0]
             elif container not in names + init:
                 raise errors.bad_request(f"container {container} is not valid for pod {name}")
-        return pod, self._node_endpoint(pod, node), container
+        return pod, kubelet_endpoint(node), container
 
     async def log(self, request: web.Request) -> web.StreamResponse:
         pod, endpoint, container = await self._target(request, need_container=True)

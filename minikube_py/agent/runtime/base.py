@@ -164,6 +164,18 @@ class RuntimeEvent:
 
 
 @dataclass(frozen=True)
+class ContainerUsage:
+    """Cumulative usage of one running container, as its engine accounts it: CPU time since the
+    container started and the memory working set (usage less inactive page cache)."""
+
+    container_id: str
+    labels: Mapping[str, str]
+    timestamp: float  # UNIX time of the reading
+    cpu_ns: int
+    memory: int
+
+
+@dataclass(frozen=True)
 class RegistryAuth:
     username: str
     password: str
@@ -241,6 +253,11 @@ class Runtime(Protocol):
         ...
 
     async def inspect(self, container_id: str) -> ContainerState: ...
+
+    async def usage(self, labels: Mapping[str, str]) -> list[ContainerUsage]:
+        """The running containers that carry every one of ``labels``, with their CPU and memory
+        counters. Called only when someone asks for metrics, so it must be cheap for many containers."""
+        ...
 
     async def create_container(self, spec: ContainerSpec) -> str:
         """Create (not start) a container and return its id. Raises ImageNotPresent or CreateError."""

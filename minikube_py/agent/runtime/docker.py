@@ -15,19 +15,23 @@ import json
 import logging
 import platform
 import struct
+import time
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import aiodocker
 import aiohttp
 
+from minikube_py.agent.runtime import cgroups
 from minikube_py.agent.runtime.base import (
     LABEL_MANAGED,
     LABEL_NODE,
     ContainerNotFound,
     ContainerSpec,
     ContainerState,
+    ContainerUsage,
     CreateError,
     ExecResult,
     ImageNotPresent,
@@ -38,6 +42,7 @@ from minikube_py.agent.runtime.base import (
     RuntimeEvent,
     RuntimeFailure,
 )
+from minikube_py.model.metrics import working_set
 
 log = logging.getLogger(__name__)
 
@@ -137,8 +142,10 @@ class DockerRuntime:
     def __init__(self, docker_host: str | None = None) -> None:
         self._docker = aiodocker.Docker(url=docker_host or None)
         self._version = ""
-        # an engine on a unix socket keeps its files on this host, where the agent can measure the disk
-        self._local = not docker_host or docker_host.startswith("unix://")
+        #: an engine on this machine: its containers' cgroups and processes are ours to read, its
+        #: root dir ours to measure for disk pressure
+        self._local = str(self._docker.docker_host).startswith("unix://")
+        self._cgroups: dict[str, cgroups.CgroupFiles | None] = {}  # container id -> its counters' files
 
     async def close(self) -> None:
         await self._docker.close()
@@ -241,6 +248,54 @@ class DockerRuntime:
                 raise ContainerNotFound(f"container {container_id} not found") from None
             raise RuntimeFailure(str(e.message)) from None
         return _state(info)
+
+    async def usage(self, labels: Mapping[str, str]) -> list[ContainerUsage]:
+        """One list call, then the counters: from the cgroup files for a local engine (found once
+        per container), from Docker's stats endpoint otherwise (slow, so all containers at once)."""
+        filters = {"label": [LABEL_MANAGED + "=true"] + [f"{k}={v}" for k, v in labels.items()],
+                   "status": ["running"]}
+        try:
+            found = await self._docker._query_json("containers/json", params={"filters": json.dumps(filters)})
+        except (aiodocker.DockerError, aiohttp.ClientError) as e:
+            raise RuntimeFailure(f"cannot list containers: {e}") from None
+        running = {item["Id"]: item.get("Labels") or {} for item in found}
+        for gone in self._cgroups.keys() - running.keys():
+            del self._cgroups[gone]
+        for container_id in running.keys() - self._cgroups.keys():
+            with contextlib.suppress(aiodocker.DockerError):  # not cached: the next call tries again
+                self._cgroups[container_id] = await self._locate_cgroup(container_id)
+        local = {cid: files for cid in running if (files := self._cgroups.get(cid)) is not None}
+        readings = await asyncio.to_thread(_read_cgroups, local)
+        remote = [cid for cid in running if cid not in local]
+        for container_id, reading in zip(remote, await asyncio.gather(*map(self._stats, remote)), strict=True):
+            if reading is not None:
+                readings[container_id] = reading
+        return [ContainerUsage(cid, running[cid], stamp, cpu, memory) for cid, (stamp, cpu, memory) in readings.items()]
+
+    async def _locate_cgroup(self, container_id: str) -> cgroups.CgroupFiles | None:
+        """The container's cgroup files, or None for good (a remote engine, a process of another PID
+        namespace, a container that ended meanwhile): those are read through the stats endpoint."""
+        if not self._local:
+            return None
+        info = await self._docker._query_json(f"containers/{container_id}/json")
+        pid = int((info.get("State") or {}).get("Pid") or 0)
+        try:
+            text = await asyncio.to_thread(Path(f"/proc/{pid}/cgroup").read_text) if pid else ""
+        except OSError:
+            return None
+        return cgroups.locate(text, container_id)
+
+    async def _stats(self, container_id: str) -> tuple[float, int, int] | None:
+        try:
+            stats = await self._docker._query_json(f"containers/{container_id}/stats",
+                                                   params={"stream": "0", "one-shot": "1"})
+        except aiodocker.DockerError:
+            return None
+        memory = stats.get("memory_stats") or {}
+        detail = memory.get("stats") or {}
+        inactive = detail.get("total_inactive_file", detail.get("inactive_file", 0))
+        cpu = int(((stats.get("cpu_stats") or {}).get("cpu_usage") or {}).get("total_usage") or 0)
+        return time.time(), cpu, working_set(int(memory.get("usage") or 0), int(inactive or 0))
 
     async def create_container(self, spec: ContainerSpec) -> str:
         host: dict[str, Any] = {
@@ -441,6 +496,16 @@ class DockerRuntime:
             except (aiodocker.DockerError, aiohttp.ClientError, OSError) as e:
                 log.warning("docker event stream ended (%s); reconnecting", e)
             await asyncio.sleep(1.0)
+
+
+def _read_cgroups(files: Mapping[str, cgroups.CgroupFiles]) -> dict[str, tuple[float, int, int]]:
+    """(time, CPU ns, working set) per container whose files could be read (blocking: in a thread)."""
+    readings = {}
+    for container_id, where in files.items():
+        usage = cgroups.read_usage(where)
+        if usage is not None:
+            readings[container_id] = (time.time(), *usage)
+    return readings
 
 
 async def _call(docker: aiodocker.Docker, path: str, method: str, *, params: dict[str, Any] | None = None,

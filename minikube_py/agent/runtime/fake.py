@@ -6,7 +6,9 @@ images make the interesting cases reproducible:
 
 - ``fake.pykube.io/exit:<code>``: the container exits at once with ``<code>``;
 - ``fake.pykube.io/missing``: pulling fails as a registry's "not found" would;
-- a container whose environment has ``FAKE_EXEC_EXIT=<n>`` answers every exec (probes) with exit ``n``.
+- a container whose environment has ``FAKE_EXEC_EXIT=<n>`` answers every exec (probes) with exit ``n``;
+- ``FAKE_CPU=<quantity>`` (``250m``) and ``FAKE_MEMORY=<quantity>`` (``64Mi``) in a container's
+  environment pin its simulated usage; without them it uses a few millicores and MiB that drift.
 """
 
 from __future__ import annotations
@@ -15,21 +17,26 @@ import asyncio
 import hashlib
 import ipaddress
 import itertools
+import math
 import os
+import time
 from collections.abc import AsyncIterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 
 from minikube_py.agent.runtime.base import (
     LABEL_MANAGED,
     ContainerNotFound,
     ContainerSpec,
     ContainerState,
+    ContainerUsage,
     ExecResult,
     ImagePullError,
     MachineInfo,
     RegistryAuth,
     RuntimeEvent,
 )
+from minikube_py.model.quantity import parse_quantity
 
 EXIT_IMAGE = "fake.pykube.io/exit:"
 MISSING_IMAGE = "fake.pykube.io/missing"
@@ -99,6 +106,11 @@ class FakeRuntime:
         except KeyError:
             raise ContainerNotFound(f"container {container_id} not found") from None
 
+    async def usage(self, labels: Mapping[str, str]) -> list[ContainerUsage]:
+        now = time.time_ns() // 1000  # microseconds: what a reading's timestamp carries
+        return [_simulated(state, self._env[state.id], now) for state in await self.list_containers(labels)
+                if state.status == "running" and state.started_at is not None]
+
     async def create_container(self, spec: ContainerSpec) -> str:
         if spec.image not in self._images and not spec.image.startswith(EXIT_IMAGE):
             self._images[spec.image] = _image_id(spec.image)
@@ -165,6 +177,40 @@ class FakeRuntime:
 
     def _emit(self, state: ContainerState, action: str) -> None:
         self._events.put_nowait(RuntimeEvent(state.id, action, dict(state.labels)))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: how far simulated CPU use swings around its level (a share of it) and how fast (seconds per swing)
+_SWING, _PERIOD = 0.3, 60.0
+
+
+def _simulated(state: ContainerState, env: Mapping[str, str], now_us: int) -> ContainerUsage:
+    """Plausible counters: a level per container (a few millicores, a few MiB, from a hash of its name
+    so that pods differ but stay put) that swings slowly, unless the environment pins it. The CPU
+    counter is the integral of that rate, so it never goes back; a pinned one is exact to the
+    nanosecond, so tests can expect the figure they asked for."""
+    assert state.started_at is not None
+    seed = int.from_bytes(hashlib.sha256(state.name.encode()).digest()[:4], "big")
+    pinned_cpu, pinned_memory = _quantity(env, "FAKE_CPU"), _quantity(env, "FAKE_MEMORY")
+    cores = pinned_cpu if pinned_cpu is not None else Fraction(1 + seed % 40, 1000)
+    memory = int(pinned_memory) if pinned_memory is not None else (4 + seed % 60) << 20
+    elapsed_us = max(0, now_us - (state.started_at - _EPOCH) // timedelta(microseconds=1))
+    cpu_ns = int(cores * elapsed_us * 1000)
+    phase = (seed % 360) * math.pi / 180
+    omega = 2 * math.pi / _PERIOD
+    elapsed = elapsed_us / 10**6
+    if pinned_cpu is None:
+        cpu_ns += int(float(cores) * _SWING * (math.sin(omega * elapsed + phase) - math.sin(phase)) / omega * 1e9)
+    if pinned_memory is None:
+        memory += int(memory * 0.05 * math.sin(omega * elapsed / 3 + phase)) // 4096 * 4096  # whole pages
+    return ContainerUsage(state.id, dict(state.labels), now_us / 10**6, cpu_ns, memory)
+
+
+def _quantity(env: Mapping[str, str], key: str) -> Fraction | None:
+    try:
+        return parse_quantity(env[key]) if key in env else None
+    except ValueError:
+        return None
 
 
 def _image_id(image: str) -> str:
