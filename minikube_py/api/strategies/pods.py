@@ -3,13 +3,16 @@ a live node waits out its grace period, for that node's agent to stop it."""
 
 from __future__ import annotations
 
+from minikube_py.api.admission import limit_pod
 from minikube_py.api.patch import mergekeys
-from minikube_py.api.strategies.base import Strategy
+from minikube_py.api.strategies.base import Allocators, Strategy
 from minikube_py.api.tables import core as printers
+from minikube_py.model.errors import FieldError
 from minikube_py.model.kinds import by_plural
-from minikube_py.store.base import KeyNotFound, Obj, Store
+from minikube_py.store.base import KeyNotFound, Obj, Op, Store
 
 _NODES = by_plural("", "v1", "nodes")
+_PODS = by_plural("", "v1", "pods")
 #: what ``terminationGracePeriodSeconds`` means when absent (the API's default)
 _DEFAULT_GRACE_SECONDS = 30
 
@@ -19,6 +22,14 @@ class PodStrategy(Strategy):
 
     def reset_status(self, obj: Obj) -> None:
         obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj)}
+
+    async def admit(self, obj: Obj, old: Obj | None, allocators: Allocators) -> tuple[list[Op], list[FieldError]]:
+        """LimitRanger: a new pod gets its namespace's container defaults (and the QoS class they
+        give it) or is refused for breaking a bound. Pod resources are immutable, so updates pass."""
+        assert _PODS is not None
+        if old is None and await limit_pod(_PODS, obj, allocators.store):
+            obj.setdefault("status", {})["qosClass"] = qos_class(obj)
+        return [], []
 
     async def grace_period(self, obj: Obj, requested: int | None, store: Store) -> int:
         """A pod running on a live node gets its grace period for the agent to stop it; one that was
