@@ -188,12 +188,12 @@ def quota_matches(quota: Obj, rt: ResourceType, obj: Obj) -> bool:
     return rt.kind == "Pod" and pod_scope_matches(scopes, obj)
 
 
-def used(quota: Obj, objects: Mapping[ResourceType, Iterable[Obj]], now: datetime) -> Resources:
+def used(quota: Obj, objects: Iterable[tuple[ResourceType, Iterable[Obj]]], now: datetime) -> Resources:
     """``status.used`` of ``quota``: every hard resource summed over ``objects`` (all objects of the
-    quota's namespace of each kind a hard resource concerns), zero where nothing uses it."""
+    quota's namespace, by kind, of each kind a hard resource concerns), zero where nothing uses it."""
     hard = (quota.get("spec") or {}).get("hard") or {}
     totals: Resources = {name: "0" for name in hard}
-    for rt, items in objects.items():
+    for rt, items in objects:
         wanted = [name for name in hard if governs(rt, name)]
         if not wanted:
             continue

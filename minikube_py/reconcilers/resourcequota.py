@@ -66,10 +66,10 @@ class ResourceQuotaController(Controller):
             live = await self.client.get(resource_path("v1", "resourcequotas", namespace, name))
         except NotFoundError:
             return
-        objects = {}
+        objects = []
         for rt in quota.kinds_counted(live, RESOURCES):
             listing = await self.client.list(resource_path(rt.api_version, rt.plural, namespace))
-            objects[rt] = listing.get("items") or []
+            objects.append((rt, listing.get("items") or []))
         status = quota.quota_status(live, quota.used(live, objects, datetime.now(UTC)))
         if status != (live.get("status") or {}):
             await self.client.replace(resource_path("v1", "resourcequotas", namespace, name, "status"),
