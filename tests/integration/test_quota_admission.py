@@ -88,7 +88,7 @@ def test_concurrent_creates_do_not_overshoot(server: RunningServer) -> None:
                                                           {"metadata": {"name": f"c{i}"}})[0], range(8)))
     assert sorted(codes) == [201] * 5 + [403] * 7
     assert sorted(cm_codes) == [201] * 3 + [403] * 5
-    code, body = server.request("GET", f"/api/v1/namespaces/{ns}/pods")
+    _, body = server.request("GET", f"/api/v1/namespaces/{ns}/pods")
     assert len(body["items"]) == 5
     quota = _counted(server, ns, "q", lambda used: True)
     assert quota["status"]["used"] == {"pods": "5", "configmaps": "3"}
