@@ -118,6 +118,7 @@ async def evict(registry: Registry, pods: ResourceType, namespace: str | None, n
     _check_eviction(eviction, name)
     options = DeleteOptions.parse(eviction.get("deleteOptions"), {})
     assert _BUDGETS is not None
+    contended: tuple[ResourceType, str] = (pods, name)  # what kept changing, for the final 409
     for _attempt in range(_EVICTION_RETRIES):
         pod = await registry.get(pods, namespace, name)
         budgets = [b for b in (await registry.list(_BUDGETS, namespace)).items if selects(b, pod)]
@@ -135,6 +136,7 @@ async def evict(registry: Registry, pods: ResourceType, namespace: str | None, n
                                       subresource="status")
             except errors.StatusError as exc:
                 if exc.code == 409:
+                    contended = (_BUDGETS, decision.budget["metadata"]["name"])
                     continue  # another eviction spent from the budget first: decide again
                 raise
         try:
@@ -144,7 +146,7 @@ async def evict(registry: Registry, pods: ResourceType, namespace: str | None, n
                 continue  # the unhealthy pod changed: decide again
             raise
         return dict(_SUCCESS)
-    raise errors.stale_write(_BUDGETS, name)
+    raise errors.stale_write(*contended)
 
 
 #: attempts of an eviction whose budget or pod keeps changing under it (kube-apiserver's EvictionsRetry)
