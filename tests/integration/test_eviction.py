@@ -192,6 +192,35 @@ def test_several_budgets_dry_runs_and_pods_that_are_not_running(server: RunningS
     assert (code, body["message"]) == (400, "name in URL does not match name in Eviction object")
 
 
+def test_expected_pods_come_from_the_deployment_and_unmanaged_pods_are_left_out(server: RunningServer) -> None:
+    ns = _namespace(server, "evict-scale")
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "front"},
+                  "spec": {"replicas": 4, "selector": {"matchLabels": {"app": "front"}},
+                           "template": {"metadata": {"labels": {"app": "front"}},
+                                        "spec": {"containers": [{"name": "c", "image": "registry.example/app:1"}]}}}}
+    assert server.request("POST", f"/apis/apps/v1/namespaces/{ns}/deployments", deployment)[0] == 201
+    bare = {"metadata": {"name": "bare", "labels": {"app": "front"}},
+            "spec": {"containers": [{"name": "c", "image": "registry.example/app:1"}]}}
+    assert server.request("POST", f"/api/v1/namespaces/{ns}/pods", bare)[0] == 201
+    _budget(server, ns, "front", "front", maxUnavailable="25%")
+    # 4 replicas of the Deployment (through its ReplicaSet); the bare pod is healthy but not expected
+    _settled(server, ns, "front", expectedPods=4, desiredHealthy=3, currentHealthy=5, disruptionsAllowed=2)
+
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "batch"},
+           "spec": {"template": {"metadata": {"labels": {"app": "batch"}},
+                                 "spec": {"restartPolicy": "Never",
+                                          "containers": [{"name": "c", "image": "registry.example/app:1"}]}}}}
+    assert server.request("POST", f"/apis/batch/v1/namespaces/{ns}/jobs", job)[0] == 201
+    _budget(server, ns, "batch", "batch", minAvailable="50%")
+
+    def failed() -> Obj | None:
+        status = _status(server, ns, "batch")
+        return status if any(c["reason"] == "SyncFailed" for c in status.get("conditions") or []) else None
+    status = eventually(failed, "a budget over a Job's pods to fail safe")
+    assert status["disruptionsAllowed"] == 0
+    assert status["conditions"][0]["message"].startswith("found no controllers for pod ")
+
+
 def test_budget_validation(server: RunningServer) -> None:
     pdb = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "bad"},
            "spec": {"minAvailable": 1, "maxUnavailable": "120%", "selector": {}}}
