@@ -109,6 +109,10 @@ def test_budget_status_then_eviction_refused_then_allowed_when_a_replacement_is_
     table = server.kubectl("-n", ns, "get", "pdb").stdout.splitlines()
     assert table[0].split() == ["NAME", "MIN", "AVAILABLE", "MAX", "UNAVAILABLE", "ALLOWED", "DISRUPTIONS", "AGE"]
     assert table[1].split()[:4] == ["web", "2", "N/A", "1"]
+    described = [line.split() for line in server.kubectl("-n", ns, "describe", "pdb", "web").stdout.splitlines()]
+    for expected in (["Min", "available:", "2"], ["Selector:", "app=web"], ["Allowed", "disruptions:", "1"],
+                     ["Current:", "3"], ["Desired:", "2"], ["Total:", "3"]):
+        assert expected in described, described
 
     first, second = _ready_pods(server, ns, "web")[:2]
     with cordoned(server):

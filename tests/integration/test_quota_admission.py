@@ -94,6 +94,29 @@ def test_concurrent_creates_do_not_overshoot(server: RunningServer) -> None:
     assert quota["status"]["used"] == {"pods": "5", "configmaps": "3"}
 
 
+def test_creates_racing_deletions_and_recounts_stay_within_the_quota(server: RunningServer) -> None:
+    """Deletions make the controller recount while creates are charged: whatever interleaves, no
+    more pods exist than the quota allows, and the count settles on the truth."""
+    ns = _namespace(server, "quota-churn")
+    _quota(server, ns, "q", {"pods": "3"})
+    for i in range(3):
+        assert _create_pod(server, ns, _pod(f"old{i}"))[0] == 201
+
+    def work(i: int) -> int:
+        if i < 3:
+            return int(server.request("DELETE", f"/api/v1/namespaces/{ns}/pods/old{i}")[0])
+        return int(_create_pod(server, ns, _pod(f"new{i}"))[0])
+
+    with ThreadPoolExecutor(12) as pool:
+        codes = list(pool.map(work, range(15)))
+    assert codes[:3] == [200, 200, 200]
+    created = codes[3:].count(201)
+    assert set(codes[3:]) <= {201, 403}
+    _, body = server.request("GET", f"/api/v1/namespaces/{ns}/pods")
+    assert len(body["items"]) == created <= 3
+    _counted(server, ns, "q", lambda used: used == {"pods": str(created)})
+
+
 def test_compute_quota_and_the_missing_request_message(server: RunningServer) -> None:
     ns = _namespace(server, "quota-compute")
     _quota(server, ns, "compute", {"requests.cpu": "1", "limits.memory": "1Gi"})
