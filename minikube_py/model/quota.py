@@ -39,7 +39,6 @@ _LEGACY_COUNTS = {"Pod": "pods", "Service": "services", "ConfigMap": "configmaps
                   "ReplicationController": "replicationcontrollers", "ResourceQuota": "resourcequotas",
                   "PersistentVolumeClaim": "persistentvolumeclaims"}
 _NODE_PORT_TYPES = ("NodePort", "LoadBalancer")
-POD_SCOPES = ("BestEffort", "NotBestEffort", "Terminating", "NotTerminating")
 
 
 def count_name(rt: ResourceType) -> str:
