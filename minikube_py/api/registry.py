@@ -186,10 +186,12 @@ class Registry:
         else:
             namespace = None
         generated = not md.get("name") and bool(md.get("generateName"))
-        # A generated name, a reservation admission made or a quota charge (any namespaced kind) can
-        # lose a race, and the create is then prepared and admitted again from the client's object;
-        # only a cluster-scoped kind that reserves nothing may prepare ``obj`` itself, saving a copy.
-        retriable = generated or strategy.reserves or rt.namespaced
+        # A generated name or a reservation admission made can lose a race, and the create is then
+        # prepared and admitted again from the client's object; otherwise the attempt prepares ``obj``
+        # itself, saving a deep copy per create. A quota charge can lose a race too (any namespaced
+        # kind): that create is prepared again as the lost attempt left it, which changes nothing
+        # but its uid and timestamp when the kind reserves nothing, and charged again.
+        retriable = generated or strategy.reserves
         collisions = contended = 0
         while collisions < _RETRIES:
             if generated:
