@@ -45,14 +45,13 @@ async def charge_quota(rt: ResourceType, obj: Obj, old: Obj | None, store: Store
             for c in charges]
 
 
-async def limit_pod(rt: ResourceType, pod: Obj, store: Store) -> bool:
-    """LimitRanger on a new pod: fill its containers' defaults, then hold it to the bounds (403 with
-    Kubernetes' message). True when defaults changed the pod."""
-    ranges = await _in_namespace(store, LIMIT_RANGES, pod["metadata"].get("namespace") or "")
-    if not ranges:
-        return False
-    changed = limitranges.apply_defaults(ranges, pod)
+async def limit_ranges(namespace: str, store: Store) -> list[Obj]:
+    """The LimitRanges of ``namespace`` (usually none)."""
+    return await _in_namespace(store, LIMIT_RANGES, namespace)
+
+
+def check_limits(rt: ResourceType, pod: Obj, ranges: list[Obj]) -> None:
+    """LimitRanger's validation: 403 with Kubernetes' message for a pod that breaks a bound."""
     problems = limitranges.violations(ranges, pod)
     if problems:
         raise errors.forbidden_object(rt, pod["metadata"].get("name", ""), limitranges.refusal(problems))
-    return changed

@@ -176,5 +176,9 @@ def test_limit_range_defaults_and_bounds(server: RunningServer) -> None:
     code, body = _create_pod(server, ns, _pod("big", limits={"cpu": "2"}))
     assert (code, body["message"]) == (403, 'pods "big" is forbidden: maximum cpu usage per Container is 1, '
                                              "but limit is 2")
+    # the default limit (1 cpu) below the pod's own request makes the pod invalid, as in Kubernetes
+    code, body = _create_pod(server, ns, _pod("over", requests={"cpu": "2"}))
+    assert (code, body["message"]) == (422, 'Pod "over" is invalid: spec.containers[0].resources.requests: '
+                                             'Invalid value: "2": must be less than or equal to cpu limit of 1')
     header, row = server.kubectl("-n", ns, "get", "limits").stdout.splitlines()
     assert header.split() == ["NAME", "CREATED", "AT"] and row.split()[0] == "lr"

@@ -3,12 +3,13 @@ a live node waits out its grace period, for that node's agent to stop it."""
 
 from __future__ import annotations
 
-from minikube_py.api.admission import limit_pod
+from minikube_py.api.admission import check_limits, limit_ranges
 from minikube_py.api.patch import mergekeys
 from minikube_py.api.strategies.base import Allocators, Strategy
 from minikube_py.api.tables import core as printers
 from minikube_py.model.errors import FieldError
 from minikube_py.model.kinds import by_plural
+from minikube_py.model.limitranges import apply_defaults
 from minikube_py.store.base import KeyNotFound, Obj, Op, Store
 
 _NODES = by_plural("", "v1", "nodes")
@@ -25,10 +26,18 @@ class PodStrategy(Strategy):
 
     async def admit(self, obj: Obj, old: Obj | None, allocators: Allocators) -> tuple[list[Op], list[FieldError]]:
         """LimitRanger: a new pod gets its namespace's container defaults (and the QoS class they
-        give it) or is refused for breaking a bound. Pod resources are immutable, so updates pass."""
+        give it), must still be valid with them (422) and is refused for breaking a bound (403).
+        Pod resources are immutable, so updates pass."""
         assert _PODS is not None
-        if old is None and await limit_pod(_PODS, obj, allocators.store):
+        if old is not None:
+            return [], []
+        ranges = await limit_ranges(obj["metadata"].get("namespace") or "", allocators.store)
+        if ranges and apply_defaults(ranges, obj):
             obj.setdefault("status", {})["qosClass"] = qos_class(obj)
+            problems = self.validate(obj)  # a default limit below the pod's request makes it invalid
+            if problems:
+                return [], problems
+        check_limits(_PODS, obj, ranges)
         return [], []
 
     async def grace_period(self, obj: Obj, requested: int | None, store: Store) -> int:
