@@ -6,9 +6,10 @@ is what gives usage back when objects are deleted or pods finish. It counts agai
 store, never a cache: it reads the quota first, then the objects, and writes the status on the
 condition that the quota is unchanged, so a charge admission made in between (committed with its
 object, which the count may have missed) makes the write fail with 409 and the count start over.
-Quotas are recounted when one changes, when a pod, Service, ConfigMap or Secret of their namespace
-changes what it uses, and every five minutes (kube-controller-manager's resync), which is when
-other object counts (``count/deployments.apps``) get their deletions back.
+Quotas are recounted when one changes, when an object of their namespace that they count goes or
+changes what it uses (the informers are the ones the garbage collector shares for every kind, so
+watching them all costs nothing more, as Kubernetes' quota monitor watches every resource), and
+every five minutes (kube-controller-manager's resync).
 """
 
 from __future__ import annotations
@@ -19,14 +20,11 @@ from minikube_py.client.errors import NotFoundError
 from minikube_py.client.informer import Handler, object_key
 from minikube_py.client.rest import ApiClient, Obj, resource_path
 from minikube_py.model import quota
-from minikube_py.model.kinds import RESOURCES, ResourceType, by_plural
+from minikube_py.model.kinds import RESOURCES, ResourceType
 from minikube_py.reconcilers.base import Controller
 
 #: seconds between full recounts of a quota (kube-controller-manager's --resource-quota-sync-period)
 RESYNC_SECONDS = 300.0
-#: the kinds whose changes give usage back at once (the others wait for the resync)
-_WATCHED = tuple(rt for rt in (by_plural("", "v1", plural) for plural in ("pods", "services", "configmaps", "secrets"))
-                 if rt is not None)
 
 
 class ResourceQuotaController(Controller):
@@ -36,8 +34,9 @@ class ResourceQuotaController(Controller):
         super().__init__(client)
         self.quotas = self.informer("/api/v1/resourcequotas")
         self.quotas.add_handler(self._on_quota)
-        for rt in _WATCHED:
-            self.informer(resource_path(rt.api_version, rt.plural)).add_handler(self._on_counted(rt))
+        for rt in RESOURCES:
+            if rt.namespaced:
+                self.informer(resource_path(rt.api_version, rt.plural)).add_handler(self._on_counted(rt))
 
     def _on_quota(self, old: Obj | None, new: Obj | None) -> None:
         obj = new or old
@@ -47,17 +46,18 @@ class ResourceQuotaController(Controller):
         self.queue.add(object_key(obj))
 
     def _on_counted(self, rt: ResourceType) -> Handler:
-        """A handler that recounts the namespace's quotas when an object's usage changes or it goes."""
+        """A handler that recounts the quotas counting an object when its usage changes or it goes."""
         def handler(old: Obj | None, new: Obj | None) -> None:
             if old is None:
                 return  # admission charged the new object already
-            now = datetime.now(UTC)
-            if new is not None and quota.usage(rt, new, now) == quota.usage(rt, old, now):
-                return
             namespace = old["metadata"].get("namespace")
-            for q in self.quotas.items():
-                if q["metadata"].get("namespace") == namespace:
-                    self.queue.add(object_key(q))
+            counting = [object_key(q) for q in self.quotas.items() if q["metadata"].get("namespace") == namespace
+                        and any(quota.governs(rt, name) for name in (q.get("spec") or {}).get("hard") or {})]
+            now = datetime.now(UTC)
+            if not counting or (new is not None and quota.usage(rt, new, now) == quota.usage(rt, old, now)):
+                return
+            for key in counting:
+                self.queue.add(key)
         return handler
 
     async def reconcile(self, key: object) -> None:

@@ -117,6 +117,25 @@ def test_creates_racing_deletions_and_recounts_stay_within_the_quota(server: Run
     _counted(server, ns, "q", lambda used: used == {"pods": str(created)})
 
 
+def test_object_counts_of_any_kind_are_given_back_on_deletion(server: RunningServer) -> None:
+    ns = _namespace(server, "quota-count")
+    _quota(server, ns, "q", {"count/deployments.apps": "1"})
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d1"},
+                  "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "d"}},
+                           "template": {"metadata": {"labels": {"app": "d"}},
+                                        "spec": {"containers": [{"name": "c", "image": "registry.example/app:1"}]}}}}
+    path = f"/apis/apps/v1/namespaces/{ns}/deployments"
+    assert server.request("POST", path, deployment)[0] == 201
+    deployment["metadata"]["name"] = "d2"
+    code, body = server.request("POST", path, deployment)
+    assert (code, body["message"]) == (403, 'deployments.apps "d2" is forbidden: exceeded quota: q, requested: '
+                                             "count/deployments.apps=1, used: count/deployments.apps=1, limited: "
+                                             "count/deployments.apps=1")
+    assert server.request("DELETE", f"{path}/d1")[0] == 200
+    _counted(server, ns, "q", lambda used: used == {"count/deployments.apps": "0"})
+    assert server.request("POST", path, deployment)[0] == 201
+
+
 def test_compute_quota_and_the_missing_request_message(server: RunningServer) -> None:
     ns = _namespace(server, "quota-compute")
     _quota(server, ns, "compute", {"requests.cpu": "1", "limits.memory": "1Gi"})
