@@ -9,9 +9,9 @@ in the same commit as the object, so the check and the charge cannot be overtake
 create. Quantities stay Kubernetes' strings; a sum keeps the notation of its first operand, as
 ``resource.Quantity.Add`` does, so ``kubectl describe quota`` shows what Kubernetes would.
 
-Scopes: ``BestEffort``, ``NotBestEffort``, ``Terminating`` and ``NotTerminating`` restrict a quota to
-the pods they describe (and to pod resources); ``scopeSelector`` (PriorityClass,
-CrossNamespacePodAffinity) is not evaluated, so a quota with one matches as if it had none.
+Scopes (``spec.scopes`` and ``spec.scopeSelector``: BestEffort, NotBestEffort, Terminating,
+NotTerminating, PriorityClass by ``priorityClassName``, CrossNamespacePodAffinity) restrict a quota
+to the pods they describe.
 """
 
 from __future__ import annotations
@@ -134,14 +134,40 @@ def pod_totals(pod: Obj, which: str) -> Resources:
     return add_all(total, spec.get("overhead") or {})
 
 
-def pod_scope_matches(scopes: Iterable[str], pod: Obj) -> bool:
-    for scope in scopes:
-        best_effort = _best_effort(pod)
-        terminating = (pod.get("spec") or {}).get("activeDeadlineSeconds") is not None
-        if (scope == "BestEffort" and not best_effort) or (scope == "NotBestEffort" and best_effort) \
-                or (scope == "Terminating" and not terminating) or (scope == "NotTerminating" and terminating):
-            return False
-    return True
+def _scope_matches(scope: Obj, pod: Obj) -> bool:
+    """One ``scopeSelector`` requirement (``spec.scopes`` entries are ``Exists`` ones) against a pod."""
+    spec = pod.get("spec") or {}
+    name, operator, values = scope.get("scopeName"), scope.get("operator", "Exists"), scope.get("values") or []
+    deadline = spec.get("activeDeadlineSeconds")
+    if name in ("Terminating", "NotTerminating"):
+        return (deadline is not None and deadline >= 0) == (name == "Terminating")
+    if name in ("BestEffort", "NotBestEffort"):
+        return _best_effort(pod) == (name == "BestEffort")
+    if name == "PriorityClass":
+        priority_class = spec.get("priorityClassName") or ""
+        return {"Exists": priority_class != "", "DoesNotExist": False, "In": priority_class in values,
+                "NotIn": priority_class not in values}.get(operator, False)
+    if name == "CrossNamespacePodAffinity":
+        return _cross_namespace_affinity(spec)
+    return False
+
+
+def _cross_namespace_affinity(spec: Obj) -> bool:
+    """Whether any pod (anti-)affinity term names other namespaces or selects them by label."""
+    affinity = spec.get("affinity") or {}
+    for kind in ("podAffinity", "podAntiAffinity"):
+        rules = affinity.get(kind) or {}
+        terms = [*(rules.get("requiredDuringSchedulingIgnoredDuringExecution") or []),
+                 *((t.get("podAffinityTerm") or {}) for t in rules.get("preferredDuringSchedulingIgnoredDuringExecution") or [])]
+        if any(term.get("namespaces") or term.get("namespaceSelector") is not None for term in terms):
+            return True
+    return False
+
+
+def _scopes(quota: Obj) -> list[Obj]:
+    spec = quota.get("spec") or {}
+    return [*({"scopeName": name, "operator": "Exists"} for name in spec.get("scopes") or []),
+            *((spec.get("scopeSelector") or {}).get("matchExpressions") or [])]
 
 
 def _best_effort(pod: Obj) -> bool:
@@ -180,11 +206,12 @@ def usage(rt: ResourceType, obj: Obj, now: datetime) -> Resources:
 
 
 def quota_matches(quota: Obj, rt: ResourceType, obj: Obj) -> bool:
-    """Whether ``quota`` concerns ``obj`` at all: a scoped quota only pods of its scopes."""
-    scopes = (quota.get("spec") or {}).get("scopes") or []
+    """Whether ``quota`` concerns ``obj`` at all: a quota with scopes (``spec.scopes`` and
+    ``spec.scopeSelector``, all of which must match) only the pods they describe."""
+    scopes = _scopes(quota)
     if not scopes:
         return True
-    return rt.kind == "Pod" and pod_scope_matches(scopes, obj)
+    return rt.kind == "Pod" and all(_scope_matches(scope, obj) for scope in scopes)
 
 
 def used(quota: Obj, objects: Iterable[tuple[ResourceType, Iterable[Obj]]], now: datetime) -> Resources:

@@ -881,9 +881,17 @@ def validate_resource_quota(obj: Obj) -> Errors:
     for i, scope in enumerate(_list(spec.get("scopes"))):
         if scope not in _QUOTA_SCOPES:
             errs.append(not_supported(f"spec.scopes[{i}]", scope, _QUOTA_SCOPES))
+    for i, expression in enumerate(_list(_dict(spec.get("scopeSelector")).get("matchExpressions"))):
+        path = f"spec.scopeSelector.matchExpressions[{i}]"
+        expression = _dict(expression)
+        if expression.get("scopeName") not in _QUOTA_SCOPES:
+            errs.append(not_supported(f"{path}.scopeName", expression.get("scopeName"), _QUOTA_SCOPES))
+        if expression.get("operator") not in _SCOPE_OPERATORS:
+            errs.append(not_supported(f"{path}.operator", expression.get("operator"), _SCOPE_OPERATORS))
     return errs
 
 
+_SCOPE_OPERATORS = ["In", "NotIn", "Exists", "DoesNotExist"]
 _LIMIT_TYPES = ["Container", "PersistentVolumeClaim", "Pod"]
 
 

@@ -144,6 +144,34 @@ def test_scoped_quotas_match_only_their_pods() -> None:
         charge([best_effort], PODS, _pod(), None, NOW)
 
 
+def test_scope_selectors() -> None:
+    def selecting(*expressions: dict[str, Any]) -> dict[str, Any]:
+        quota = _quota({"pods": "0"}, {"pods": "0"})
+        quota["spec"]["scopeSelector"] = {"matchExpressions": list(expressions)}
+        return quota
+
+    gold = _pod()
+    gold["spec"]["priorityClassName"] = "gold"
+    in_gold = selecting({"scopeName": "PriorityClass", "operator": "In", "values": ["gold"]})
+    with pytest.raises(QuotaRefused):
+        charge([in_gold], PODS, gold, None, NOW)
+    assert charge([in_gold], PODS, _pod(), None, NOW) == []
+    assert charge([selecting({"scopeName": "PriorityClass", "operator": "Exists"})], PODS, _pod(), None, NOW) == []
+    terminating = selecting({"scopeName": "Terminating", "operator": "Exists"})
+    assert charge([terminating], PODS, _pod(), None, NOW) == []
+    deadline = _pod()
+    deadline["spec"]["activeDeadlineSeconds"] = 60
+    with pytest.raises(QuotaRefused):
+        charge([terminating], PODS, deadline, None, NOW)
+    cross = selecting({"scopeName": "CrossNamespacePodAffinity", "operator": "Exists"})
+    assert charge([cross], PODS, _pod(), None, NOW) == []
+    affine = _pod()
+    affine["spec"]["affinity"] = {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"topologyKey": "zone", "namespaceSelector": {}}]}}
+    with pytest.raises(QuotaRefused):
+        charge([cross], PODS, affine, None, NOW)
+
+
 def test_object_counts_of_any_kind() -> None:
     deployment = {"metadata": {"name": "d"}, "spec": {}}
     with pytest.raises(QuotaRefused, match=r"requested: count/deployments\.apps=1"):
