@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from minikube_py.client.errors import NotFoundError
+from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import object_key
 from minikube_py.client.rest import ApiClient, Obj, resource_path
 from minikube_py.model.disruption import budget_status, failed_status, needs_scale, selects
@@ -36,6 +37,7 @@ class DisruptionController(Controller):
         self.pods = self.informer("/api/v1/pods")
         self.budgets.add_handler(self._on_budget)
         self.pods.add_handler(self._on_pod)
+        self.events = EventRecorder(client, "controllermanager")
 
     def _on_budget(self, old: Obj | None, new: Obj | None) -> None:
         obj = new or old
@@ -57,10 +59,14 @@ class DisruptionController(Controller):
         namespace = pdb["metadata"]["namespace"]
         pods = [p for p in self.pods.items() if p["metadata"].get("namespace") == namespace and selects(pdb, p)]
         now = datetime.now(UTC)
+        if not pods:
+            await self.events.record(pdb, "Normal", "NoPods", "No matching pods found")
         try:
             scale = await self._scale(pods, namespace) if needs_scale(pdb) else 0
             result = budget_status(pdb, pods, scale, now)
         except (NoController, ValueError) as exc:
+            await self.events.record(pdb, "Warning", "CalculateExpectedPodCountFailed",
+                                     f"Failed to calculate the number of expected pods: {exc}")
             await self._write(pdb, failed_status(pdb, str(exc), now))
             raise
         await self._write(pdb, result.status)

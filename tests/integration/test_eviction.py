@@ -223,6 +223,18 @@ def test_expected_pods_come_from_the_deployment_and_unmanaged_pods_are_left_out(
     status = eventually(failed, "a budget over a Job's pods to fail safe")
     assert status["disruptionsAllowed"] == 0
     assert status["conditions"][0]["message"].startswith("found no controllers for pod ")
+    assert eventually(lambda: _events(server, ns, "batch", "CalculateExpectedPodCountFailed"), "a warning event")
+
+    _budget(server, ns, "empty", "nothing", minAvailable=1)
+    _settled(server, ns, "empty", expectedPods=0, desiredHealthy=1, disruptionsAllowed=0)
+    [event] = eventually(lambda: _events(server, ns, "empty", "NoPods"), "a NoPods event")
+    assert (event["type"], event["message"]) == ("Normal", "No matching pods found")
+
+
+def _events(server: RunningServer, ns: str, name: str, reason: str) -> list[Obj]:
+    code, body = server.request("GET", f"/api/v1/namespaces/{ns}/events")
+    assert code == 200, body
+    return [e for e in body["items"] if e["involvedObject"]["name"] == name and e["reason"] == reason]
 
 
 def test_budget_validation(server: RunningServer) -> None:
