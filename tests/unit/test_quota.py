@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from minikube_py.model.kinds import by_plural
+from minikube_py.model.kinds import ResourceType, by_plural
 from minikube_py.model.quota import QuotaRefused, add, charge, governs, quota_status, usage, used
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -60,6 +60,20 @@ def test_a_finished_pod_uses_no_compute_but_still_counts_as_an_object() -> None:
 def test_service_usage() -> None:
     svc = {"metadata": {"name": "s"}, "spec": {"type": "NodePort", "ports": [{"port": 80}, {"port": 443}]}}
     assert usage(SERVICES, svc, NOW) == {"count/services": "1", "services": "1", "services.nodeports": "2"}
+
+
+def test_claim_usage() -> None:
+    """PersistentVolumeClaims are counted by kind name, so they are quota'd once the kind is served."""
+    claims = ResourceType("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", "persistentvolumeclaim", True)
+    claim = {"metadata": {"name": "data"},
+             "spec": {"storageClassName": "local-path", "resources": {"requests": {"storage": "2Gi"}}}}
+    assert usage(claims, claim, NOW) == {
+        "count/persistentvolumeclaims": "1", "persistentvolumeclaims": "1", "requests.storage": "2Gi",
+        "local-path.storageclass.storage.k8s.io/requests.storage": "2Gi",
+        "local-path.storageclass.storage.k8s.io/persistentvolumeclaims": "1"}
+    assert governs(claims, "requests.storage") and not governs(PODS, "requests.storage")
+    with pytest.raises(QuotaRefused, match=r"requested: requests\.storage=2Gi, used: requests\.storage=9Gi"):
+        charge([_quota({"requests.storage": "10Gi"}, {"requests.storage": "9Gi"})], claims, claim, None, NOW)
 
 
 def test_which_resources_concern_a_kind() -> None:
