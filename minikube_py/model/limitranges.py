@@ -14,8 +14,7 @@ from collections.abc import Iterable, Mapping
 from fractions import Fraction
 from typing import Any
 
-from minikube_py.model.quantity import parse_quantity
-from minikube_py.model.quota import canonical, pod_totals
+from minikube_py.model.quota import amount, canonical, pod_totals
 
 Obj = dict[str, Any]
 
@@ -77,37 +76,37 @@ def apply_defaults(limit_ranges: Iterable[Obj], pod: Obj) -> bool:
 
 
 def _min(kind: str, name: str, enforced: str, requests: Mapping[str, str], limits: Mapping[str, str]) -> str | None:
-    bound = parse_quantity(enforced)
+    bound = amount(enforced)
     if name not in requests:
         return f"minimum {name} usage per {kind} is {canonical(enforced)}.  No request is specified"
-    if parse_quantity(requests[name]) < bound:
+    if amount(requests[name]) < bound:
         return f"minimum {name} usage per {kind} is {canonical(enforced)}, but request is {canonical(requests[name])}"
-    if name in limits and parse_quantity(limits[name]) < bound:
+    if name in limits and amount(limits[name]) < bound:
         return f"minimum {name} usage per {kind} is {canonical(enforced)}, but limit is {canonical(limits[name])}"
     return None
 
 
 def _max(kind: str, name: str, enforced: str, requests: Mapping[str, str], limits: Mapping[str, str]) -> str | None:
-    bound = parse_quantity(enforced)
+    bound = amount(enforced)
     if name not in limits:
         return f"maximum {name} usage per {kind} is {canonical(enforced)}.  No limit is specified"
-    if parse_quantity(limits[name]) > bound:
+    if amount(limits[name]) > bound:
         return f"maximum {name} usage per {kind} is {canonical(enforced)}, but limit is {canonical(limits[name])}"
-    if name in requests and parse_quantity(requests[name]) > bound:
+    if name in requests and amount(requests[name]) > bound:
         return f"maximum {name} usage per {kind} is {canonical(enforced)}, but request is {canonical(requests[name])}"
     return None
 
 
 def _ratio(kind: str, name: str, enforced: str, requests: Mapping[str, str], limits: Mapping[str, str]) -> str | None:
-    request = parse_quantity(requests[name]) if name in requests else Fraction(0)
-    limit = parse_quantity(limits[name]) if name in limits else Fraction(0)
+    request = amount(requests[name]) if name in requests else Fraction(0)
+    limit = amount(limits[name]) if name in limits else Fraction(0)
     shown = canonical(enforced)
     if not request:
         return f"{name} max limit to request ratio per {kind} is {shown}, but no request is specified or request is 0"
     if not limit:
         return f"{name} max limit to request ratio per {kind} is {shown}, but no limit is specified or limit is 0"
     observed = limit / request
-    if observed > parse_quantity(enforced):
+    if observed > amount(enforced):
         return f"{name} max limit to request ratio per {kind} is {shown}, but provided ratio is {float(observed):f}"
     return None
 

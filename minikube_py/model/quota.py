@@ -16,14 +16,16 @@ to the pods they describe.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from fractions import Fraction
 from typing import Any
 
+from minikube_py.model import quantity as _quantity
 from minikube_py.model.kinds import ResourceType
 from minikube_py.model.podstatus import parse_time
-from minikube_py.model.quantity import format_quantity, parse_quantity, parse_quantity_format
 
 Obj = dict[str, Any]
 Resources = dict[str, str]
@@ -61,34 +63,53 @@ def governs(rt: ResourceType, resource: str) -> bool:
 
 
 # ------------------------------------------------------------------------------ quantities
+# Parsing a quantity into an exact Fraction and spelling one back cost tens of microseconds, and a
+# namespace's quantities are a handful of spellings seen over and over: the three operations are
+# memoized (their arguments and results are immutable).
 
 
+@functools.lru_cache(maxsize=4096, typed=True)
+def _parsed(quantity: str | int | float) -> tuple[Fraction, _quantity.Format]:
+    return _quantity.parse_quantity_format(quantity)
+
+
+def amount(quantity: str | int | float) -> Fraction:
+    """The exact value of a quantity (ValueError when malformed)."""
+    return _parsed(quantity)[0]
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def canonical(quantity: str | int | float) -> str:
+    """Kubernetes' canonical spelling of a quantity (``1000m`` is ``1``)."""
+    return _quantity.format_quantity(quantity)
+
+
+@functools.lru_cache(maxsize=4096)
 def add(a: str, b: str) -> str:
     """``a + b`` in ``a``'s notation (``b``'s when ``a`` is zero)."""
-    amount_a, fmt_a = parse_quantity_format(a)
-    amount_b, fmt_b = parse_quantity_format(b)
-    return format_quantity(amount_a + amount_b, fmt_a if amount_a else fmt_b)
+    amount_a, fmt_a = _parsed(a)
+    amount_b, fmt_b = _parsed(b)
+    return _quantity.format_quantity(amount_a + amount_b, fmt_a if amount_a else fmt_b)
 
 
 def add_all(total: Resources, more: Mapping[str, str]) -> Resources:
     out = dict(total)
     for name, quantity in more.items():
-        out[name] = add(out[name], quantity) if name in out else format_quantity(quantity)
+        out[name] = add(out[name], quantity) if name in out else canonical(quantity)
     return out
-
-
-def canonical(quantity: str) -> str:
-    return format_quantity(quantity)
 
 
 def _positive_delta(new: Resources, old: Resources) -> Resources:
     """What ``new`` uses beyond ``old``, for each resource where that is more than nothing."""
     out: Resources = {}
     for name, quantity in new.items():
-        amount, fmt = parse_quantity_format(quantity)
-        delta = amount - (parse_quantity(old[name]) if name in old else 0)
+        previous = old.get(name)
+        if previous == quantity:
+            continue  # an unchanged quantity adds nothing (and costs no Fraction arithmetic)
+        value, fmt = _parsed(quantity)
+        delta = value - (amount(previous) if previous is not None else 0)
         if delta > 0:
-            out[name] = format_quantity(delta, fmt)
+            out[name] = _quantity.format_quantity(delta, fmt)
     return out
 
 
@@ -129,7 +150,7 @@ def pod_totals(pod: Obj, which: str) -> Resources:
             total = add_all(total, own)
             continue
         for name, quantity in own.items():
-            if name not in total or parse_quantity(quantity) > parse_quantity(total[name]):
+            if name not in total or amount(quantity) > amount(total[name]):
                 total[name] = canonical(quantity)
     return add_all(total, spec.get("overhead") or {})
 
@@ -266,11 +287,15 @@ def _missing_requests(quota: Obj, pod: Obj, constrained: Iterable[str]) -> str |
 
 
 def added_usage(rt: ResourceType, obj: Obj, old: Obj | None, now: datetime) -> Resources:
-    """What a write adds to its namespace's usage: all of a new object's, an update's growth."""
+    """What a write adds to its namespace's usage: all of a new object's, an update's growth. What
+    an object uses follows from its spec, except that a pod finishing or going uses less: an update
+    that keeps the spec adds nothing (the pod status updates of every node, answered at once)."""
+    if old is not None and obj.get("spec") == old.get("spec"):
+        return {}
     delta = usage(rt, obj, now)
     if old is not None:
         delta = _positive_delta(delta, usage(rt, old, now))
-    return {name: q for name, q in delta.items() if parse_quantity(q) != 0}
+    return {name: q for name, q in delta.items() if amount(q) != 0}
 
 
 @dataclass(frozen=True)
@@ -306,7 +331,7 @@ def charge(quotas: list[Obj], rt: ResourceType, obj: Obj, old: Obj | None, now: 
         if not requested:
             continue
         new_used = add_all(status["used"], requested)
-        exceeded = sorted(n for n in requested if parse_quantity(new_used[n]) > parse_quantity(status["hard"][n]))
+        exceeded = sorted(n for n in requested if amount(new_used[n]) > amount(status["hard"][n]))
         if exceeded:
             raise QuotaRefused(
                 f"exceeded quota: {quota['metadata']['name']}, requested: {_pretty({n: requested[n] for n in exceeded})}, "
