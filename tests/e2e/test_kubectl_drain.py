@@ -16,12 +16,14 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from agent_helpers import Obj, running_pods, sleeper_rc, start_agent_server, wait_for
+from agent_helpers import Obj, node_ready, running_pods, sleeper_rc, start_agent_server, wait_for
 from kubectl_helpers import Kubectl
 
+from minikube_py.hollow import hollow_nodes_in_thread
 from minikube_py.testing import RunningServer, ensure_docker, remove_node_containers
 
 NODE = "pykube-drain-node"
+ELSEWHERE = "pykube-drain-hollow"
 NS = "drain-e2e"
 BLOCKED = "Cannot evict pod as it would violate the pod's disruption budget."
 
@@ -81,7 +83,7 @@ def test_drain_stops_at_a_budget_and_goes_on_when_it_allows(cluster: RunningServ
     k.run("create", "-f", "-", input=json.dumps(sleeper_rc("web", 2)))
     wait_for(lambda: len([p for p in running_pods(k, "web") if _ready(p)]) == 2, "2 ready web pods", timeout=120)
     k.run("create", "pdb", "web", "--selector=app=web", "--min-available=2")
-    wait_for(lambda: _budget(k) == ["web", "2", "N/A", "0"], "the budget to count 2 healthy pods")
+    wait_for(lambda: _budget(k, "web") == ["web", "2", "N/A", "0"], "the budget to count 2 healthy pods")
     pods = sorted(p["metadata"]["name"] for p in running_pods(k, "web"))
 
     out = drain(cluster)
@@ -113,6 +115,40 @@ def test_drain_stops_at_a_budget_and_goes_on_when_it_allows(cluster: RunningServ
     assert k.run("cordon", NODE).stdout.strip() == f"node/{NODE} cordoned"
     assert k.run("cordon", NODE).stdout.strip() == f"node/{NODE} already cordoned"
     k.run("uncordon", NODE)
+    k.run("delete", "rc/web", "pdb/web")
+
+
+def test_drain_goes_on_when_a_new_replica_is_ready_elsewhere(cluster: RunningServer) -> None:
+    """A second node (hollow: its pods run nowhere but report Ready) takes the replicas: scaling up
+    gives the budget a disruption to allow, and each replacement's readiness gives the next one."""
+    cluster.kubectl("create", "namespace", "drain-e2e-elsewhere")
+    k = Kubectl(cluster, "drain-e2e-elsewhere")
+    with hollow_nodes_in_thread(cluster.kubeconfig, [ELSEWHERE]):
+        wait_for(lambda: node_ready(cluster, ELSEWHERE), f"node {ELSEWHERE} Ready")
+        k.run("cordon", ELSEWHERE)  # the first replicas go to the Docker node
+        k.run("create", "-f", "-", input=json.dumps(sleeper_rc("api", 2)))
+        wait_for(lambda: len([p for p in running_pods(k, "api") if _ready(p)]) == 2, "2 ready api pods", timeout=120)
+        k.run("create", "pdb", "api", "--selector=app=api", "--min-available=2")
+        wait_for(lambda: _budget(k, "api") == ["api", "2", "N/A", "0"], "the budget to count 2 healthy pods")
+        pods = sorted(p["metadata"]["name"] for p in running_pods(k, "api"))
+        k.run("uncordon", ELSEWHERE)
+
+        out = drain(cluster)
+        try:
+            wait_for(lambda: out.count("will retry after 5s") >= 1, "kubectl drain to meet the budget", timeout=60)
+            k.run("scale", "rc", "api", "--replicas=3")
+            assert out.finish() == 0, "\n".join(out.lines)
+        finally:
+            if out.process.poll() is None:
+                out.process.kill()
+        for pod in pods:
+            assert f"pod/{pod} evicted" in out.lines
+        assert out.lines[-1] == f"node/{NODE} drained"
+        on_nodes = {p["spec"]["nodeName"] for p in running_pods(k, "api") if _ready(p)}
+        assert on_nodes == {ELSEWHERE}
+        k.run("uncordon", NODE)
+        k.run("delete", "rc/api", "pdb/api")
+    k.run("delete", "node", ELSEWHERE)  # its hollow agent is gone
 
 
 def test_a_quota_refuses_the_pod_that_would_exceed_it(k: Kubectl) -> None:
@@ -135,5 +171,5 @@ def _ready(pod: Obj) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
 
-def _budget(k: Kubectl) -> list[str]:
-    return k.out("get", "pdb", "web", "--no-headers").split()[:4]
+def _budget(k: Kubectl, name: str) -> list[str]:
+    return k.out("get", "pdb", name, "--no-headers").split()[:4]
