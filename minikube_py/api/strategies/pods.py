@@ -1,5 +1,6 @@
-"""Pods: a new pod is Pending in the QoS class its resources give it, and deleting a pod that runs on
-a live node waits out its grace period, for that node's agent to stop it."""
+"""Pods: a new pod gets its namespace's LimitRange defaults and is held to its bounds, is Pending in
+the QoS class its resources give it, and deleting a pod that runs on a live node waits out its grace
+period, for that node's agent to stop it."""
 
 from __future__ import annotations
 
