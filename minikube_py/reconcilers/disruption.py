@@ -12,6 +12,7 @@ not see: it gets a 409 and computes again.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import UTC, datetime
 
 from minikube_py.client.errors import NotFoundError
@@ -38,6 +39,8 @@ class DisruptionController(Controller):
         self.budgets.add_handler(self._on_budget)
         self.pods.add_handler(self._on_pod)
         self.events = EventRecorder(client, "controllermanager")
+        #: pods by namespace, so a budget's reconcile reads its namespace's pods, not the cluster's
+        self._pods_in: dict[str, dict[str, Obj]] = defaultdict(dict)
 
     def _on_budget(self, old: Obj | None, new: Obj | None) -> None:
         obj = new or old
@@ -45,6 +48,13 @@ class DisruptionController(Controller):
         self.queue.add(object_key(obj))
 
     def _on_pod(self, old: Obj | None, new: Obj | None) -> None:
+        current = new or old
+        assert current is not None
+        in_namespace = self._pods_in[current["metadata"].get("namespace", "")]
+        if new is None:
+            in_namespace.pop(current["metadata"]["name"], None)
+        else:
+            in_namespace[new["metadata"]["name"]] = new
         for pod in (old, new):
             if pod is None:
                 continue
@@ -57,7 +67,7 @@ class DisruptionController(Controller):
         if pdb is None:
             return
         namespace = pdb["metadata"]["namespace"]
-        pods = [p for p in self.pods.items() if p["metadata"].get("namespace") == namespace and selects(pdb, p)]
+        pods = [p for p in self._pods_in[namespace].values() if selects(pdb, p)]
         now = datetime.now(UTC)
         if not pods:
             await self.events.record(pdb, "Normal", "NoPods", "No matching pods found")
