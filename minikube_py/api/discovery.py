@@ -18,6 +18,7 @@ SUBRESOURCE_VERBS = {
     "status": ("get", "patch", "update"),
     "scale": ("get", "patch", "update"),
     "binding": ("create",),
+    "eviction": ("create",),
     "finalize": ("update",),
     "log": ("get",),
     "exec": ("create", "get"),
@@ -95,4 +96,6 @@ def _subresource_entry(rt: ResourceType, sub: str, kind: str) -> dict[str, Any]:
                              "kind": kind or rt.kind, "verbs": list(SUBRESOURCE_VERBS[sub])}
     if sub == "scale":
         entry.update(group="autoscaling", version="v1")
+    elif sub == "eviction":  # kubectl drain uses the eviction API only when discovery names its version
+        entry.update(group="policy", version="v1")
     return entry

@@ -186,6 +186,9 @@ class ResourceHandlers:
         elif sub == "binding" and method == "POST":
             binding = await _read_object(request)
             return json_response(await subresources.bind(self.registry, rt, t.namespace, name, binding), 201)
+        elif sub == "eviction" and method == "POST":
+            eviction = await _read_object(request)
+            return json_response(await subresources.evict(self.registry, rt, t.namespace, name, eviction), 201)
         raise errors.method_not_allowed(method, f"{rt.plural}/{sub}")
 
     async def _finalize(self, rt: ResourceType, name: str, obj: Obj) -> Obj:

@@ -21,13 +21,14 @@ from typing import Any
 
 import orjson
 
+from minikube_py.api.allocators import ServiceAllocator
 from minikube_py.api.limits import check_depth, check_stored
 from minikube_py.api.patch import is_apply, managed, parse_applied
 from minikube_py.api.patch.fieldsets import FieldSet, Structure, applied_fields, remove_fields
 from minikube_py.api.patch.managed import FieldManager, Writer
 from minikube_py.api.strategies import Allocators, Strategy, strategy_for
 from minikube_py.model import errors, meta
-from minikube_py.model.kinds import ResourceType, by_plural
+from minikube_py.model.kinds import RESOURCES, ResourceType, by_plural
 from minikube_py.model.schema import FieldValidation
 from minikube_py.model.selectors import FieldSelector, LabelSelector
 from minikube_py.model.times import rfc3339
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 
 #: attempts for writes that retry on a concurrent change the caller did not ask to guard against
 _RETRIES = 8
+#: attempts for a create whose quota charge keeps losing to concurrent creates in its namespace
+_CONTENDED_RETRIES = 100
 _NAMESPACES = by_plural("", "v1", "namespaces")
 
 
@@ -114,9 +117,10 @@ class ListPage:
 
 
 class Registry:
-    def __init__(self, store: Store, allocator: Allocators, now: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, store: Store, allocator: ServiceAllocator, now: Callable[[], datetime] | None = None) -> None:
         self.store = store
         self.allocator = allocator
+        self._admission = Allocators(store, allocator)
         self._now = now or (lambda: datetime.now(UTC))
 
     # ----------------------------------------------------------------------------------- reads
@@ -182,10 +186,14 @@ class Registry:
         else:
             namespace = None
         generated = not md.get("name") and bool(md.get("generateName"))
-        # Only a generated name or a reservation admission made can lose a race and be retried;
-        # otherwise the one attempt may prepare ``obj`` itself, saving a deep copy per create.
+        # A generated name or a reservation admission made can lose a race, and the create is then
+        # prepared and admitted again from the client's object; otherwise the attempt prepares ``obj``
+        # itself, saving a deep copy per create. A quota charge can lose a race too (any namespaced
+        # kind): that create is prepared again as the lost attempt left it, which changes nothing
+        # but its uid and timestamp when the kind reserves nothing, and charged again.
         retriable = generated or strategy.reserves
-        for _attempt in range(_RETRIES):
+        collisions = contended = 0
+        while collisions < _RETRIES:
             if generated:
                 md["name"] = meta.generate_name(md["generateName"])
             candidate = copy.deepcopy(obj) if retriable else obj
@@ -197,10 +205,19 @@ class Registry:
                 written = await self.store.commit([Create(rt.key(namespace, candidate["metadata"]["name"]), candidate), *ops])
             except KeyExists as exc:
                 if generated and exc.key.startswith("/" + (rt.group or "core") + "/"):
+                    collisions += 1
                     continue
                 if exc.key.startswith("/internal/"):
+                    collisions += 1
                     continue  # lost a race for a reservation (an address, a port): admit again
                 raise errors.already_exists(rt, candidate["metadata"]["name"]) from None
+            except RevisionMismatch as exc:
+                # a quota was charged by a concurrent write since admission read it: one write wins
+                # each round, so this gives way only to a crowd, as kube-apiserver's quota retries do
+                contended += 1
+                if contended >= _CONTENDED_RETRIES:
+                    raise _stale_key(exc.key) from None
+                continue
             return _typed(rt, written[0])
         raise errors.StatusError(500, "InternalError", "Internal error occurred: could not allocate a unique name")
 
@@ -224,7 +241,7 @@ class Registry:
             ownership.record(strategy.structure, {}, obj, [], _rfc3339(self._now()))
         if rt.namespaced:
             await self._check_namespace_open(namespace or "")
-        ops, problems = await strategy.admit(obj, None, self.allocator)
+        ops, problems = await strategy.admission(rt, obj, None, self._admission)
         if problems:
             await self._refuse_existing(rt, namespace, md["name"])
             raise errors.invalid(rt, md["name"], problems)
@@ -282,9 +299,10 @@ class Registry:
                                                 dry_run, ownership)
             except KeyNotFound:
                 continue  # deleted since it was read: the next read answers 404
-            except RevisionMismatch:
-                if wanted_rv is not None:
+            except RevisionMismatch as exc:
+                if wanted_rv is not None and exc.key == rt.key(namespace, name):
                     raise errors.stale_write(rt, name) from None
+                # another object written with this one (a quota it is charged to) changed: admit again
         raise errors.stale_write(rt, name)
 
     async def patch(
@@ -379,7 +397,7 @@ class Registry:
             raise errors.invalid(rt, name, problems)
         if ownership is not None:
             ownership.record(strategy.structure, old, new, base, _rfc3339(self._now()))
-        ops, problems = await strategy.admit(new, old, self.allocator)
+        ops, problems = await strategy.admission(rt, new, old, self._admission)
         if problems:
             raise errors.invalid(rt, name, problems)
         check_stored(new)
@@ -474,6 +492,16 @@ def _deletion_due(strategy: Strategy, obj: Obj) -> bool:
     if not md.get("deletionTimestamp") or _blocked(strategy, obj):
         return False
     return not strategy.graceful or not md.get("deletionGracePeriodSeconds")
+
+
+def _stale_key(key: str) -> errors.StatusError:
+    """409 for an object written alongside the request's (``/core/resourcequotas/ns/q``) that kept
+    changing under it."""
+    _, group, plural, *rest = key.split("/")
+    rt = next((r for r in RESOURCES if (r.group or "core") == group and r.plural == plural), None)
+    if rt is None:
+        return errors.StatusError(409, "Conflict", f"Operation cannot be fulfilled on {key}: it keeps changing")
+    return errors.stale_write(rt, rest[-1])
 
 
 def _typed(rt: ResourceType, obj: Obj) -> Obj:

@@ -1,19 +1,23 @@
-"""The ``scale`` and ``binding`` subresources, as views and edits of their parent object.
+"""The ``scale``, ``binding`` and ``eviction`` subresources, as views and edits of their parent object.
 
 Scale is an ``autoscaling/v1`` projection of a workload's replica count; Binding is how the
-scheduler assigns a pod to a node. Both write through the registry so they obey the same
-concurrency and validation rules as any other write.
+scheduler assigns a pod to a node; Eviction deletes a pod unless a PodDisruptionBudget forbids it.
+All write through the registry so they obey the same concurrency and validation rules as any other
+write.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
+from datetime import UTC, datetime
 
 from minikube_py.api.patch.managed import FieldManager
-from minikube_py.api.registry import Registry
+from minikube_py.api.registry import DeleteOptions, Registry
 from minikube_py.api.strategies import SCALE, strategy_for
 from minikube_py.model import errors
-from minikube_py.model.kinds import ResourceType
+from minikube_py.model.disruption import DISRUPTION_BUDGET_CAUSE, Free, Refusal, decide_eviction, selects
+from minikube_py.model.kinds import ResourceType, by_plural
 from minikube_py.model.times import rfc3339
 from minikube_py.store.base import Obj
 
@@ -97,3 +101,72 @@ def _check_bindable(pods: ResourceType, pod: Obj, binding: Obj, name: str) -> No
     uid = ((binding.get("metadata") or {}).get("uid"))
     if uid and uid != pod["metadata"].get("uid"):
         raise errors.conflict(pods, name, "Precondition failed: UID in precondition does not match")
+
+
+_BUDGETS = by_plural("policy", "v1", "poddisruptionbudgets")
+_EVICTION_VERSIONS = ("policy/v1", "policy/v1beta1")
+_SUCCESS = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+
+
+async def evict(registry: Registry, pods: ResourceType, namespace: str | None, name: str, eviction: Obj) -> Obj:
+    """POST ``pods/<name>/eviction``: delete the pod gracefully (with the Eviction's deleteOptions)
+    once its PodDisruptionBudget, if any, has a disruption to spend, which is spent first.
+
+    The budget is spent by a status write conditional on the revision the decision read, so of two
+    evictions racing for a budget's last disruption one writes and the other, reading the budget
+    again, is refused with 429 as kube-apiserver does."""
+    _check_eviction(eviction, name)
+    options = DeleteOptions.parse(eviction.get("deleteOptions"), {})
+    assert _BUDGETS is not None
+    contended: tuple[ResourceType, str] = (pods, name)  # what kept changing, for the final 409
+    for _attempt in range(_EVICTION_RETRIES):
+        pod = await registry.get(pods, namespace, name)
+        budgets = [b for b in (await registry.list(_BUDGETS, namespace)).items if selects(b, pod)]
+        decision = decide_eviction(pod, budgets, datetime.now(UTC))
+        if isinstance(decision, Refusal):
+            raise _refusal(decision)
+        delete_options = options
+        if isinstance(decision, Free):
+            if decision.if_unchanged and not options.preconditions:
+                # let go because it is unhealthy: only as read, not once it turned Ready
+                delete_options = dataclasses.replace(options, preconditions={"resourceVersion": pod["metadata"]["resourceVersion"]})
+        elif not options.dry_run:
+            try:
+                await registry.update(_BUDGETS, namespace, decision.budget["metadata"]["name"], decision.budget,
+                                      subresource="status")
+            except errors.StatusError as exc:
+                if exc.code == 409:
+                    contended = (_BUDGETS, decision.budget["metadata"]["name"])
+                    continue  # another eviction spent from the budget first: decide again
+                raise
+        try:
+            await registry.delete(pods, namespace, name, delete_options)
+        except errors.StatusError as exc:
+            if exc.code == 409 and delete_options is not options:
+                continue  # the unhealthy pod changed: decide again
+            raise
+        return dict(_SUCCESS)
+    raise errors.stale_write(*contended)
+
+
+#: attempts of an eviction whose budget or pod keeps changing under it (kube-apiserver's EvictionsRetry)
+_EVICTION_RETRIES = 10
+
+
+def _check_eviction(eviction: Obj, name: str) -> None:
+    if eviction.get("kind") not in (None, "Eviction") or eviction.get("apiVersion") not in (None, *_EVICTION_VERSIONS):
+        raise errors.bad_request(f"not a Eviction object: {eviction.get('apiVersion')}, Kind={eviction.get('kind')}")
+    if (eviction.get("metadata") or {}).get("name") != name:
+        raise errors.bad_request("name in URL does not match name in Eviction object")
+    if not isinstance(eviction.get("deleteOptions") or {}, dict):
+        raise errors.bad_request("deleteOptions must be an object")
+
+
+def _refusal(refusal: Refusal) -> errors.StatusError:
+    if refusal.code == 429:
+        return errors.StatusError(429, "TooManyRequests", refusal.message, {"causes": [
+            {"reason": DISRUPTION_BUDGET_CAUSE, "message": refusal.cause}]})
+    if refusal.code == 500:
+        message = f"Internal error occurred: {refusal.message}"
+        return errors.StatusError(500, "InternalError", message, {"causes": [{"message": refusal.message}]})
+    return errors.StatusError(refusal.code, "Forbidden", refusal.message)

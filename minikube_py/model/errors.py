@@ -133,6 +133,12 @@ def forbidden_request(user: str, verb: str, resource: str, message: str = "") ->
     return StatusError(403, "Forbidden", f"{text}: {message}" if message else text)
 
 
+def forbidden_object(rt: ResourceType, name: str, why: str) -> StatusError:
+    """An admission plugin's refusal (``pods "x" is forbidden: exceeded quota: ...``)."""
+    subject = f'{rt.qualified} "{name}"' if name else rt.qualified
+    return StatusError(403, "Forbidden", f"{subject} is forbidden: {why}", _details(rt, name))
+
+
 def namespace_terminating(namespace: str) -> StatusError:
     """kube-apiserver's NamespaceLifecycle answer to new content in a namespace being deleted."""
     return StatusError(

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from minikube_py.model import defaults, fields, validation
+from minikube_py.model import defaults, fields, limitranges, validation
 from minikube_py.model.errors import FieldError
 from minikube_py.model.kinds import RESOURCES
 from minikube_py.model.selectors import FieldSelector, dns1123_label_errors, dns1123_subdomain_errors
@@ -109,6 +109,9 @@ _DECLARED = (
     KindRules("ConfigMap", checks=validation.validate_config_map, update_checks=validation.validate_immutable_data),
     KindRules("Event", checks=validation.validate_event, fields=fields.event_fields),
     KindRules("ServiceAccount"),
+    KindRules("ResourceQuota", checks=validation.validate_resource_quota),
+    KindRules("LimitRange", checks=validation.validate_limit_range, defaults=limitranges.default_limit_range),
+    KindRules("PodDisruptionBudget", checks=validation.validate_pod_disruption_budget, tracks_generation=True),
     KindRules("Deployment", checks=validation.validate_deployment,
               update_checks=validation.validate_selector_immutable, defaults=defaults.default_deployment,
               tracks_generation=True, generation_follows_annotations=True),

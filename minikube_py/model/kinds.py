@@ -64,8 +64,8 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "Namespace", "namespaces", "namespace", False, ("ns",),
                  subresources={"status": "", "finalize": ""}),
     ResourceType("", "v1", "Pod", "pods", "pod", True, ("po",), ("all",),
-                 subresources={"status": "", "binding": "Binding", "log": "Pod", "exec": "PodExecOptions",
-                               "portforward": "PodPortForwardOptions"}),
+                 subresources={"status": "", "binding": "Binding", "eviction": "Eviction", "log": "Pod",
+                               "exec": "PodExecOptions", "portforward": "PodPortForwardOptions"}),
     ResourceType("", "v1", "Service", "services", "service", True, ("svc",), ("all",), _STATUS),
     ResourceType("", "v1", "Endpoints", "endpoints", "endpoints", True, ("ep",)),
     ResourceType("", "v1", "ReplicationController", "replicationcontrollers", "replicationcontroller", True,
@@ -75,6 +75,8 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "ConfigMap", "configmaps", "configmap", True, ("cm",)),
     ResourceType("", "v1", "Event", "events", "event", True, ("ev",)),
     ResourceType("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", True, ("sa",)),
+    ResourceType("", "v1", "ResourceQuota", "resourcequotas", "resourcequota", True, ("quota",), subresources=_STATUS),
+    ResourceType("", "v1", "LimitRange", "limitranges", "limitrange", True, ("limits",)),
     ResourceType("apps", "v1", "Deployment", "deployments", "deployment", True, ("deploy",), ("all",), _SCALED),
     ResourceType("apps", "v1", "ReplicaSet", "replicasets", "replicaset", True, ("rs",), ("all",), _SCALED),
     ResourceType("apps", "v1", "DaemonSet", "daemonsets", "daemonset", True, ("ds",), ("all",), _STATUS),
@@ -82,6 +84,8 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("batch", "v1", "CronJob", "cronjobs", "cronjob", True, ("cj",), ("all",), _STATUS),
     ResourceType("coordination.k8s.io", "v1", "Lease", "leases", "lease", True),
     ResourceType("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice", True),
+    ResourceType("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", "poddisruptionbudget", True, ("pdb",),
+                 subresources=_STATUS),
 )
 
 #: (group, version) pairs in the order discovery lists them; the core group first

@@ -814,6 +814,109 @@ def validate_endpoint_slice(obj: Obj) -> Errors:
     return errs + _endpoint_ports(obj.get("ports"), "ports")
 
 
+
+# ------------------------------------------------------------------------------ policy: budgets, quotas, limits
+
+
+def _int_or_percent(value: Any, path: str) -> Errors:
+    """ValidatePositiveIntOrPercent, plus the 100% ceiling budgets have."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return [_invalid(path, value, "must be an integer or percentage (e.g '5%')")]
+    if isinstance(value, int):
+        return _non_negative(path, value)
+    if not re.fullmatch(r"[0-9]+%", value):
+        return [_invalid(path, value, "must be an integer or percentage (e.g '5%')")]
+    if int(value[:-1]) > 100:
+        return [_invalid(path, value, "must not be greater than 100%")]
+    return []
+
+
+def validate_pod_disruption_budget(obj: Obj) -> Errors:
+    spec = _dict(obj.get("spec"))
+    errs: Errors = []
+    min_available, max_unavailable = spec.get("minAvailable"), spec.get("maxUnavailable")
+    if min_available is not None and max_unavailable is not None:
+        errs.append(_invalid("spec.minAvailable", min_available, "minAvailable and maxUnavailable cannot be both set"))
+    if min_available is not None:
+        errs += _int_or_percent(min_available, "spec.minAvailable")
+    if max_unavailable is not None:
+        errs += _int_or_percent(max_unavailable, "spec.maxUnavailable")
+    selector = spec.get("selector")
+    if selector is not None:
+        errs += validate_labels(_dict(selector).get("matchLabels"), "spec.selector.matchLabels")
+        try:
+            label_selector_from_spec(selector)
+        except (ValueError, AttributeError) as exc:
+            errs.append(_invalid("spec.selector", selector, str(exc)))
+    policy = spec.get("unhealthyPodEvictionPolicy")
+    if policy is not None and policy not in ("AlwaysAllow", "IfHealthyBudget"):
+        errs.append(not_supported("spec.unhealthyPodEvictionPolicy", policy, ["AlwaysAllow", "IfHealthyBudget"]))
+    return errs
+
+
+def _resource_list(resources: Any, path: str) -> tuple[Errors, dict[str, Fraction]]:
+    """Quantities that parse and are not negative, by resource name."""
+    errs: Errors = []
+    parsed: dict[str, Fraction] = {}
+    for name, raw in sorted(_dict(resources).items()):
+        where = f"{path}[{name}]"
+        try:
+            amount = _parse_quantity(raw)
+        except (ValueError, TypeError):
+            errs.append(_invalid(where, raw, quantity.FORMAT_ERROR))
+            continue
+        if amount < 0:
+            errs.append(_invalid(where, str(raw), "must be greater than or equal to 0"))
+        parsed[name] = amount
+    return errs, parsed
+
+
+_QUOTA_SCOPES = ["BestEffort", "NotBestEffort", "Terminating", "NotTerminating", "PriorityClass",
+                 "CrossNamespacePodAffinity"]
+
+
+def validate_resource_quota(obj: Obj) -> Errors:
+    spec = _dict(obj.get("spec"))
+    errs, _ = _resource_list(spec.get("hard"), "spec.hard")
+    for i, scope in enumerate(_list(spec.get("scopes"))):
+        if scope not in _QUOTA_SCOPES:
+            errs.append(not_supported(f"spec.scopes[{i}]", scope, _QUOTA_SCOPES))
+    for i, expression in enumerate(_list(_dict(spec.get("scopeSelector")).get("matchExpressions"))):
+        path = f"spec.scopeSelector.matchExpressions[{i}]"
+        expression = _dict(expression)
+        if expression.get("scopeName") not in _QUOTA_SCOPES:
+            errs.append(not_supported(f"{path}.scopeName", expression.get("scopeName"), _QUOTA_SCOPES))
+        if expression.get("operator") not in _SCOPE_OPERATORS:
+            errs.append(not_supported(f"{path}.operator", expression.get("operator"), _SCOPE_OPERATORS))
+    return errs
+
+
+_SCOPE_OPERATORS = ["In", "NotIn", "Exists", "DoesNotExist"]
+_LIMIT_TYPES = ["Container", "PersistentVolumeClaim", "Pod"]
+
+
+def validate_limit_range(obj: Obj) -> Errors:
+    errs: Errors = []
+    for i, item in enumerate(_list(_dict(obj.get("spec")).get("limits"))):
+        path = f"spec.limits[{i}]"
+        item = _dict(item)
+        if item.get("type") not in _LIMIT_TYPES:
+            errs.append(not_supported(f"{path}.type", item.get("type"), _LIMIT_TYPES))
+        bounds = {}
+        for field in ("max", "min", "default", "defaultRequest", "maxLimitRequestRatio"):
+            field_errs, bounds[field] = _resource_list(item.get(field), f"{path}.{field}")
+            errs += field_errs
+        for name, low in sorted(bounds["min"].items()):
+            high = bounds["max"].get(name)
+            if high is not None and low > high:
+                errs.append(_invalid(f"{path}.min[{name}]", item["min"][name],
+                                     f"min value {item['min'][name]} is greater than max value {item['max'][name]}"))
+        for name, ratio in sorted(bounds["maxLimitRequestRatio"].items()):
+            if ratio < 1:
+                errs.append(_invalid(f"{path}.maxLimitRequestRatio[{name}]", item["maxLimitRequestRatio"][name],
+                                     "ratio must be greater than or equal to 1"))
+    return errs
+
 def validate(kind: str, obj: Obj, old: Obj | None = None) -> list[FieldError]:
     """Every problem with ``obj`` (a create when ``old`` is None, else an update of ``old``), by the
     rules of the kind named ``kind``; an empty list means it may be stored. The API server asks the

@@ -14,6 +14,7 @@ from minikube_py.reconcilers.base import Controller
 from minikube_py.reconcilers.cronjob import CronJobController
 from minikube_py.reconcilers.daemonset import DaemonSetController
 from minikube_py.reconcilers.deployment import DeploymentController
+from minikube_py.reconcilers.disruption import DisruptionController
 from minikube_py.reconcilers.endpoints import EndpointsController
 from minikube_py.reconcilers.endpointslices import EndpointSliceController
 from minikube_py.reconcilers.gc import GarbageCollector
@@ -22,6 +23,7 @@ from minikube_py.reconcilers.namespace import NamespaceController
 from minikube_py.reconcilers.nodeipam import NodeIpamController
 from minikube_py.reconcilers.nodelifecycle import NodeLifecycleController
 from minikube_py.reconcilers.replication import REPLICA_SETS, REPLICATION_CONTROLLERS, ReplicaController
+from minikube_py.reconcilers.resourcequota import ResourceQuotaController
 from minikube_py.reconcilers.scheduler import Scheduler
 from minikube_py.reconcilers.servicelb import ServiceLbController
 
@@ -54,6 +56,8 @@ def build_controllers(client: ApiClient, options: ControllerOptions) -> list[Con
         EndpointsController(client),
         EndpointSliceController(client),
         ServiceLbController(client),
+        DisruptionController(client),
+        ResourceQuotaController(client),
         NodeIpamController(client, options.cluster_cidr, options.node_cidr_mask_size),
         NodeLifecycleController(client, grace_period=options.node_monitor_grace_period,
                                 eviction_timeout=options.pod_eviction_timeout),

@@ -319,6 +319,18 @@ def test_inline_structs_unknown_fields_and_last_value_wins() -> None:
     }
 
 
+def test_eviction_with_delete_options() -> None:
+    """client-go's typed clients may POST an Eviction as protobuf (kubectl drain sends JSON)."""
+    options = vfield(1, 0) + lfield(2, lfield(2, "42")) + lfield(4, "Foreground") + lfield(5, "All")
+    for version in ("policy/v1", "policy/v1beta1"):
+        body = envelope(version, "Eviction", lfield(1, lfield(1, "web-0") + lfield(3, "db")) + lfield(2, options))
+        assert decode_object(body) == {
+            "apiVersion": version, "kind": "Eviction", "metadata": {"name": "web-0", "namespace": "db"},
+            "deleteOptions": {"gracePeriodSeconds": 0, "preconditions": {"resourceVersion": "42"},
+                              "propagationPolicy": "Foreground", "dryRun": ["All"]},
+        }
+
+
 def test_invalid_utf8_becomes_replacement_character_like_go_json() -> None:
     body = envelope("v1", "ConfigMap", lfield(1, lfield(1, "cm")) + lfield(2, entry("k", b"a\xffb")))
     assert decode_object(body)["data"] == {"k": "a\ufffdb"}

@@ -103,6 +103,8 @@ SERVICE_ACCOUNT = _kind({"": {"secrets": by("name")}})
 WORKLOAD = _workload(_CONDITIONS)
 #: a CronJob's job template holds a Job's metadata and spec (whose pod template merges as a Pod's);
 #: ``status.active`` is atomic
+#: a budget's conditions merge by type (``metav1.Condition``); its selector is atomic
+POD_DISRUPTION_BUDGET = _kind({"status": _CONDITIONS})
 CRON_JOB = _kind({"spec.jobTemplate.metadata": _OBJECT_META, "spec.jobTemplate.spec.template.metadata": _OBJECT_META,
                   "spec.jobTemplate.spec.template.spec": _POD_SPEC})
 
@@ -124,6 +126,7 @@ SERVICE_ATOMIC = frozenset({"spec.selector"})
 #: a workload's selector (a label map for ReplicationControllers, a LabelSelector for the others) and
 #: its template's node selector
 WORKLOAD_ATOMIC = frozenset({"spec.selector", *(f"spec.template.spec.{p}" for p in _POD_ATOMIC)})
+POD_DISRUPTION_BUDGET_ATOMIC = frozenset({"spec.selector"})
 CRON_JOB_ATOMIC = frozenset({"spec.jobTemplate.spec.selector",
                              *(f"spec.jobTemplate.spec.template.spec.{p}" for p in _POD_ATOMIC)})
 

@@ -39,6 +39,8 @@ KINDS: dict[tuple[str, str], Message] = {
     ("batch/v1", "CronJob"): groups.CRON_JOB,
     ("autoscaling/v1", "HorizontalPodAutoscaler"): groups.HORIZONTAL_POD_AUTOSCALER,
     ("policy/v1", "PodDisruptionBudget"): groups.POD_DISRUPTION_BUDGET,
+    ("policy/v1", "Eviction"): groups.EVICTION,
+    ("policy/v1beta1", "Eviction"): groups.EVICTION,
     ("rbac.authorization.k8s.io/v1", "Role"): groups.ROLE,
     ("rbac.authorization.k8s.io/v1", "ClusterRole"): groups.CLUSTER_ROLE,
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): groups.ROLE_BINDING,

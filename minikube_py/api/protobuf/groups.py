@@ -106,6 +106,16 @@ POD_DISRUPTION_BUDGET: Message = {
     3: message("status", EMPTY),
 }
 
+#: meta/v1 DeleteOptions, as an Eviction carries them (pointer fields keep their zero values)
+_DELETE_OPTIONS: Message = {
+    1: integer("gracePeriodSeconds", keep=True),
+    2: message("preconditions", {1: string("uid"), 2: string("resourceVersion")}),
+    3: boolean("orphanDependents", keep=True), 4: string("propagationPolicy"), 5: strings("dryRun"),
+}
+
+#: policy/v1 (and v1beta1) Eviction, which ``kubectl drain`` POSTs to ``pods/<name>/eviction``
+EVICTION: Message = {1: message("metadata", OBJECT_META), 2: message("deleteOptions", _DELETE_OPTIONS)}
+
 # --- rbac.authorization.k8s.io/v1 ----------------------------------------------------------------------
 
 _POLICY_RULE: Message = {

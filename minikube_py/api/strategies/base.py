@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import ClassVar
 
+from minikube_py.api.admission import charge_quota
 from minikube_py.api.allocators import ServiceAllocator
 from minikube_py.api.patch import merge_config, patch_object
 from minikube_py.api.patch.fieldsets import Structure
@@ -27,12 +28,18 @@ from minikube_py.api.tables.base import Printer
 from minikube_py.api.tables.table import DEFAULT
 from minikube_py.model.errors import FieldError
 from minikube_py.model.kindrules import KindRules, rules_of
+from minikube_py.model.kinds import ResourceType
 from minikube_py.model.selectors import FieldSelector, label_selector_from_spec
 from minikube_py.store.base import Obj, Op, Store
 
-#: what admission reserves from, handed to every strategy's :meth:`Strategy.admit`: the server's
-#: allocators, today the one of ClusterIPs and NodePorts
-Allocators = ServiceAllocator
+
+@dataclass(frozen=True)
+class Allocators:
+    """What admission reads and reserves from, handed to every strategy's :meth:`Strategy.admit`:
+    the store (a namespace's quotas and limit ranges) and the allocator of ClusterIPs and NodePorts."""
+
+    store: Store
+    services: ServiceAllocator
 
 
 @dataclass(frozen=True, eq=False)
@@ -112,6 +119,17 @@ class Strategy:
         """Fill in and reserve what the object needs from the cluster, once it is valid: the store
         writes that go in one commit with it, or the causes that refuse it. ``old`` is None on create."""
         return [], []
+
+    async def admission(self, rt: ResourceType, obj: Obj, old: Obj | None,
+                        allocators: Allocators) -> tuple[list[Op], list[FieldError]]:
+        """The whole admission of a write, in kube-apiserver's order: the kind's own steps
+        (:meth:`admit`: defaults from the cluster, reservations), then ResourceQuota, which every
+        namespaced kind passes last and which charges the quota in the same commit. The store
+        writes that go with the object, or the causes that refuse it (a quota raises 403)."""
+        ops, problems = await self.admit(obj, old, allocators)
+        if problems or not rt.namespaced:
+            return ops, problems
+        return [*ops, *await charge_quota(rt, obj, old, allocators.store)], []
 
     def release(self, obj: Obj) -> list[Op]:
         """The store writes that free what ``obj`` reserved, in one commit with its deletion."""

@@ -1,15 +1,20 @@
-"""Pods: a new pod is Pending in the QoS class its resources give it, and deleting a pod that runs on
-a live node waits out its grace period, for that node's agent to stop it."""
+"""Pods: a new pod gets its namespace's LimitRange defaults and is held to its bounds, is Pending in
+the QoS class its resources give it, and deleting a pod that runs on a live node waits out its grace
+period, for that node's agent to stop it."""
 
 from __future__ import annotations
 
+from minikube_py.api.admission import check_limits, limit_ranges
 from minikube_py.api.patch import mergekeys
-from minikube_py.api.strategies.base import Strategy
+from minikube_py.api.strategies.base import Allocators, Strategy
 from minikube_py.api.tables import core as printers
+from minikube_py.model.errors import FieldError
 from minikube_py.model.kinds import by_plural
-from minikube_py.store.base import KeyNotFound, Obj, Store
+from minikube_py.model.limitranges import apply_defaults
+from minikube_py.store.base import KeyNotFound, Obj, Op, Store
 
 _NODES = by_plural("", "v1", "nodes")
+_PODS = by_plural("", "v1", "pods")
 #: what ``terminationGracePeriodSeconds`` means when absent (the API's default)
 _DEFAULT_GRACE_SECONDS = 30
 
@@ -19,6 +24,22 @@ class PodStrategy(Strategy):
 
     def reset_status(self, obj: Obj) -> None:
         obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj)}
+
+    async def admit(self, obj: Obj, old: Obj | None, allocators: Allocators) -> tuple[list[Op], list[FieldError]]:
+        """LimitRanger: a new pod gets its namespace's container defaults (and the QoS class they
+        give it), must still be valid with them (422) and is refused for breaking a bound (403).
+        Pod resources are immutable, so updates pass."""
+        assert _PODS is not None
+        if old is not None:
+            return [], []
+        ranges = await limit_ranges(obj["metadata"].get("namespace") or "", allocators.store)
+        if ranges and apply_defaults(ranges, obj):
+            obj.setdefault("status", {})["qosClass"] = qos_class(obj)
+            problems = self.validate(obj)  # a default limit below the pod's request makes it invalid
+            if problems:
+                return [], problems
+        check_limits(_PODS, obj, ranges)
+        return [], []
 
     async def grace_period(self, obj: Obj, requested: int | None, store: Store) -> int:
         """A pod running on a live node gets its grace period for the agent to stop it; one that was

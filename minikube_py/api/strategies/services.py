@@ -24,7 +24,7 @@ class ServiceStrategy(Strategy):
     async def admit(self, obj: Obj, old: Obj | None, allocators: Allocators) -> tuple[list[Op], list[FieldError]]:
         """Allocate the ClusterIP and NodePorts the Service lacks, check those it asks for, and reserve
         them with the write (releasing what an update gave up)."""
-        return await allocators.assign(obj, old)
+        return await allocators.services.assign(obj, old)
 
     def release(self, obj: Obj) -> list[Op]:
         return release(held_by(obj))
