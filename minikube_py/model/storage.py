@@ -111,3 +111,13 @@ def volume_source(pv: Obj) -> str | None:
     """The one volume source a PersistentVolume spec names (``hostPath``, ``local``...), if any."""
     spec = _dict(pv.get("spec"))
     return next((source for source in VOLUME_SOURCES if spec.get(source) is not None), None)
+
+
+def default_class(classes: list[Obj]) -> Obj | None:
+    """The cluster's default StorageClass: of those marked default, the newest (Kubernetes picks
+    the most recently created when there are several, then the first by name)."""
+    marked = [sc for sc in classes if is_default_class(sc)]
+    if not marked:
+        return None
+    marked.sort(key=lambda sc: str(_dict(sc.get("metadata")).get("name", "")))
+    return max(marked, key=lambda sc: str(_dict(sc.get("metadata")).get("creationTimestamp", "")))

@@ -5,10 +5,16 @@ from __future__ import annotations
 
 from minikube_py.api import shape
 from minikube_py.api.patch import mergekeys
-from minikube_py.api.strategies.base import Strategy
+from minikube_py.api.strategies.base import Allocators, Strategy
 from minikube_py.api.tables import storage as printers
+from minikube_py.model import storage
+from minikube_py.model.errors import FieldError
+from minikube_py.model.kinds import by_plural
 from minikube_py.model.times import rfc3339
-from minikube_py.store.base import Obj
+from minikube_py.store.base import Obj, Op
+
+_CLASSES = by_plural("storage.k8s.io", "v1", "storageclasses")
+assert _CLASSES is not None
 
 
 class PersistentVolumeStrategy(Strategy):
@@ -29,6 +35,16 @@ class PersistentVolumeStrategy(Strategy):
 class PersistentVolumeClaimStrategy(Strategy):
     def reset_status(self, obj: Obj) -> None:
         obj["status"] = {"phase": "Pending"}
+
+    async def admit(self, obj: Obj, old: Obj | None, allocators: Allocators) -> tuple[list[Op], list[FieldError]]:
+        """The DefaultStorageClass admission plugin: a new claim that names no class gets the
+        cluster's default one (none when there is no default, as Kubernetes leaves it)."""
+        if old is None and storage.claim_class(obj) is None:
+            listing = await allocators.store.list(_CLASSES.prefix())
+            default = storage.default_class(listing.items)
+            if default is not None:
+                obj.setdefault("spec", {})["storageClassName"] = default["metadata"]["name"]
+        return [], []
 
 
 PERSISTENT_VOLUME = PersistentVolumeStrategy(
