@@ -1015,8 +1015,9 @@ def validate_persistent_volume_claim_update(new: Obj, old: Obj) -> Errors:
     bound = _dict(old.get("status")).get("phase") == storage.CLAIM_BOUND
     request, old_request = storage.claim_request(new), storage.claim_request(old)
     if bound and request is not None and old_request is not None and request != old_request:
-        had = storage.storage_quantity(_dict(old.get("status")).get("capacity")) or old_request
-        if request < had:
+        # a smaller request is only a way back from a failed expansion, never below what the claim has
+        capacity = storage.storage_quantity(_dict(old.get("status")).get("capacity"))
+        if request < old_request and capacity is not None and request <= capacity:
             errs.append(forbidden("spec.resources.requests.storage", "field can not be less than status.capacity"))
         _restore(_dict(spec.get("resources")), _dict(old_spec.get("resources")), "requests")
     if spec != old_spec:

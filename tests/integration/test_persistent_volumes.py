@@ -241,3 +241,21 @@ def test_a_claim_in_use_is_kept_until_its_pod_is_gone(server: RunningServer) -> 
     server.kubectl("delete", "pod", "kept-user")
     eventually(lambda: claim(server, "kept") is None, "the claim gone with its pod")
     eventually(lambda: phase(volume(server, "kept-v")) == "Released", "the volume Released")
+
+
+def test_a_bound_claim_grows_only_when_its_class_allows_expansion(server: RunningServer) -> None:
+    apply(server, pv("fixed-v", klass="fixed"), pvc("fixed", klass="fixed"))
+    eventually(lambda: phase(claim(server, "fixed")) == "Bound", "bound")
+    done = server.kubectl("patch", "pvc", "fixed", "-p", '{"spec":{"resources":{"requests":{"storage":"600Mi"}}}}',
+                          check=False)
+    assert done.returncode != 0
+    assert ('persistentvolumeclaims "fixed" is forbidden: only dynamically provisioned pvc can be resized and the '
+            "storageclass that provisions the pvc must support resize") in done.stderr
+    apply(server, {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "growing"},
+                   "provisioner": "pykube.io/local-path", "volumeBindingMode": "WaitForFirstConsumer",
+                   "allowVolumeExpansion": True}, pvc("grows", klass="growing"), pod("grows-user", "grows"))
+    bound = eventually(lambda: (c := claim(server, "grows")) and phase(c) == "Bound" and c, "bound")
+    server.kubectl("patch", "pvc", "grows", "-p", '{"spec":{"resources":{"requests":{"storage":"2Gi"}}}}')
+    eventually(lambda: (claim(server, "grows") or {}).get("status", {}).get("capacity") == {"storage": "2Gi"},
+               "the claim's capacity grown")
+    assert volume(server, bound["spec"]["volumeName"])["spec"]["capacity"] == {"storage": "2Gi"}  # type: ignore[index]
