@@ -56,6 +56,7 @@ from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import Informer, object_key
 from minikube_py.client.rest import ApiClient, resource_path
 from minikube_py.model.times import rfc3339
+from minikube_py.model.volumebinding import claim_ref_key, pod_claim_names
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -406,8 +407,8 @@ class PodManager:
         self.pods.add_handler(self._on_pod)
         secrets.add_handler(lambda old, new: self._on_source(old or new, "secret"))
         configmaps.add_handler(lambda old, new: self._on_source(old or new, "configmap"))
-        claims.add_handler(lambda _old, _new: self._wake_claim_users())
-        volumes.add_handler(lambda _old, _new: self._wake_claim_users())
+        claims.add_handler(lambda old, new: self._wake_claim_users(object_key(new or old)))
+        volumes.add_handler(lambda old, new: self._wake_claim_users(claim_ref_key(new or old)))
         volumes.add_handler(self.local_paths.on_volume)
 
     async def run(self) -> None:
@@ -470,10 +471,14 @@ class PodManager:
             self.workers.pop(worker.uid, None)
             self._tasks.pop(worker.uid, None)
 
-    def _wake_claim_users(self) -> None:
-        """A claim bound or a volume made: pods waiting to mount a claim look again."""
+    def _wake_claim_users(self, claim: str | None) -> None:
+        """A claim (``namespace/name``) changed, or the volume bound to it: the pods mounting it look
+        again (one waiting for it to be bound goes on)."""
+        if claim is None:
+            return
+        namespace, _, name = claim.partition("/")
         for worker in self.workers.values():
-            if any("persistentVolumeClaim" in v for v in (worker.pod.get("spec") or {}).get("volumes") or []):
+            if worker.pod["metadata"].get("namespace") == namespace and name in pod_claim_names(worker.pod):
                 worker.wake()
 
     def _on_source(self, obj: Obj, kind: str) -> None:

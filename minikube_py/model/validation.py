@@ -1004,13 +1004,13 @@ _CLAIM_SPEC_IMMUTABLE = ("spec is immutable after creation except resources.requ
 
 def validate_persistent_volume_claim_update(new: Obj, old: Obj) -> Errors:
     """A claim's spec is fixed once made (quota and limits were judged on it), except that the
-    binder sets ``volumeName`` once, a class may be filled in where none was named, and a bound
-    claim may grow its request (never below what it already has)."""
+    binder sets ``volumeName`` once, a class may be filled in where an unbound claim named none, and
+    a bound claim may change its request (never below what it already has)."""
     spec, old_spec = copy.deepcopy(_dict(new.get("spec"))), _dict(old.get("spec"))
     if not old_spec.get("volumeName"):
         _restore(spec, old_spec, "volumeName")
-    if old_spec.get("storageClassName") is None:
-        _restore(spec, old_spec, "storageClassName")
+        if old_spec.get("storageClassName") is None:
+            _restore(spec, old_spec, "storageClassName")  # the retroactive default class
     errs: Errors = []
     bound = _dict(old.get("status")).get("phase") == storage.CLAIM_BOUND
     request, old_request = storage.claim_request(new), storage.claim_request(old)

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
+from minikube_py.api.auth import User, authorize
 from minikube_py.api.tables import column_definitions, table_row
+from minikube_py.model.errors import StatusError
 from minikube_py.model.kindrules import rules_of
 from minikube_py.model.kinds import RESOURCES
 
@@ -198,3 +200,14 @@ def test_storage_class_cells_mark_the_default() -> None:
     klass["metadata"]["annotations"] = {"storageclass.kubernetes.io/is-default-class": "true"}
     klass["allowVolumeExpansion"] = True
     assert cells(klass)[0] == "local-path (default)" and cells(klass)[4] is True
+
+
+def test_a_node_may_delete_persistent_volumes_but_not_write_them() -> None:
+    node = User("system:node:n1", admin=False, node="n1")
+    authorize(node, "DELETE", "/api/v1/persistentvolumes/pvc-1")
+    for method in ("PUT", "PATCH", "POST"):
+        with pytest.raises(StatusError) as refused:
+            authorize(node, method, "/api/v1/persistentvolumes/pvc-1")
+        assert refused.value.code == 403
+    with pytest.raises(StatusError):
+        authorize(node, "DELETE", "/api/v1/namespaces/default/persistentvolumeclaims/data")
