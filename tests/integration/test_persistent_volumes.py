@@ -259,3 +259,24 @@ def test_a_bound_claim_grows_only_when_its_class_allows_expansion(server: Runnin
     eventually(lambda: (claim(server, "grows") or {}).get("status", {}).get("capacity") == {"storage": "2Gi"},
                "the claim's capacity grown")
     assert volume(server, bound["spec"]["volumeName"])["spec"]["capacity"] == {"storage": "2Gi"}  # type: ignore[index]
+
+
+def test_a_static_local_volume_draws_its_first_consumer_to_its_node(server: RunningServer) -> None:
+    apply(server, {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "local-disks"},
+                   "provisioner": "kubernetes.io/no-provisioner", "volumeBindingMode": "WaitForFirstConsumer"},
+          pv("disk-on-n2", klass="local-disks", hostPath=None, local={"path": "/mnt/disk"},
+             nodeAffinity={"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                 {"key": "kubernetes.io/hostname", "operator": "In", "values": ["stor-n2"]}]}]}}),
+          pvc("local-claim", klass="local-disks"))
+    eventually(lambda: phase(volume(server, "disk-on-n2")) == "Available", "Available")
+    assert phase(claim(server, "local-claim")) == "Pending"  # waits for its first consumer
+    apply(server, pod("local-user", "local-claim"))
+    placed = eventually(lambda: (get(server, f"/api/v1/namespaces/{NS}/pods/local-user") or {}).get("spec", {})
+                        .get("nodeName"), "scheduled")
+    assert placed == "stor-n2"
+    eventually(lambda: (claim(server, "local-claim") or {}).get("spec", {}).get("volumeName") == "disk-on-n2",
+               "bound to the local volume")
+    # a second claim of the class finds no volume anywhere: its pod cannot be placed
+    apply(server, pvc("no-disk", klass="local-disks"), pod("no-disk-user", "no-disk"))
+    condition = eventually(lambda: scheduled_condition(server, "no-disk-user"), "unschedulable")
+    assert "2 node(s) did not find available persistent volumes to bind" in condition["message"]
