@@ -13,6 +13,7 @@ from minikube_py.api.tables import column_definitions, table_row
 from minikube_py.model.errors import StatusError
 from minikube_py.model.kindrules import rules_of
 from minikube_py.model.kinds import RESOURCES
+from minikube_py.model.schema import unknown_fields
 
 NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 RT = {rt.kind: rt for rt in RESOURCES}
@@ -211,3 +212,13 @@ def test_a_node_may_delete_persistent_volumes_but_not_write_them() -> None:
         assert refused.value.code == 403
     with pytest.raises(StatusError):
         authorize(node, "DELETE", "/api/v1/namespaces/default/persistentvolumeclaims/data")
+
+
+def test_unknown_fields_are_dropped_as_kube_apiserver_drops_them() -> None:
+    volume = pv(nfs=None, hostPath={"path": "/x"}, colour="blue")
+    assert unknown_fields("PersistentVolume", volume) == ["spec.colour"]
+    claim = {**pvc(), "extra": 1}
+    assert unknown_fields("PersistentVolumeClaim", claim) == ["extra"]
+    klass = sc(fast=True)
+    assert unknown_fields("StorageClass", klass) == ["fast"]
+    assert unknown_fields("StorageClass", sc(allowVolumeExpansion=True, mountOptions=["ro"])) == []
