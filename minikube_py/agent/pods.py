@@ -75,10 +75,9 @@ class PodServices:
 
     def __init__(self, client: ApiClient, runtime: Runtime, node: NodeContext, recorder: EventRecorder,
                  secrets: Informer, configmaps: Informer, services: Informer,
-                 network: PodNetwork | None = None, *, claims: Informer | None = None,
-                 volumes: Informer | None = None) -> None:
+                 network: PodNetwork | None = None, *, claims: Informer, volumes: Informer) -> None:
         self.client = client
-        #: PersistentVolumeClaims and PersistentVolumes (None: this worker set mounts no claims)
+        #: PersistentVolumeClaims and PersistentVolumes, for the pods' claim volumes
         self.claims, self.persistent_volumes = claims, volumes
         self.network = network  # None: the network is there already (tests that drive workers alone)
         self.runtime = runtime
@@ -97,14 +96,11 @@ class PodServices:
         return self.configmaps.get(f"{namespace}/{name}")
 
     def claim(self, namespace: str, name: str) -> Obj | None:
-        return self.claims.get(f"{namespace}/{name}") if self.claims is not None else None
-
-    def persistent_volume(self, name: str) -> Obj | None:
-        return self.persistent_volumes.get(name) if self.persistent_volumes is not None else None
+        return self.claims.get(f"{namespace}/{name}")
 
     def claim_sources(self, pod: Obj) -> dict[str, Obj]:
         """The directories of the pod's claim volumes (VolumeError while one is not ready)."""
-        return claim_sources(pod, self.claim, self.persistent_volume)
+        return claim_sources(pod, self.claim, self.persistent_volumes.get)
 
 
 class PodWorker:
@@ -416,9 +412,8 @@ class PodManager:
         async with asyncio.TaskGroup() as tasks:
             informers = (s.secrets, s.configmaps, s.services, s.claims, s.persistent_volumes)
             for informer in informers:
-                assert informer is not None
                 tasks.create_task(informer.run(), name=f"agent informer {informer.path}")
-            await asyncio.gather(*(informer.synced.wait() for informer in informers if informer is not None))
+            await asyncio.gather(*(informer.synced.wait() for informer in informers))
             tasks.create_task(self.local_paths.run(), name="agent local-path cleaner")
             tasks.create_task(self.pods.run(), name="agent pod informer")
             tasks.create_task(self._runtime_events(), name="agent runtime events")
