@@ -39,6 +39,9 @@ SECRET: Fields = {"data": (dict, str), "stringData": (dict, str), "type": (str, 
 ENDPOINTS: Fields = {"subsets": (list, dict)}
 ENDPOINT_SLICE: Fields = {"endpoints": (list, dict), "ports": (list, dict), "addressType": (str, None)}
 EVENT: Fields = {"involvedObject": (dict, None), "related": (dict, None), "source": (dict, None)}
+STORAGE_CLASS: Fields = {"provisioner": (str, None), "parameters": (dict, str), "reclaimPolicy": (str, None),
+                         "mountOptions": (list, str), "volumeBindingMode": (str, None),
+                         "allowedTopologies": (list, dict)}
 _EVERY_KIND: Fields = {"spec": (dict, None), "status": (dict, None)}
 
 

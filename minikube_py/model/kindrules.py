@@ -112,6 +112,12 @@ _DECLARED = (
     KindRules("ResourceQuota", checks=validation.validate_resource_quota),
     KindRules("LimitRange", checks=validation.validate_limit_range, defaults=limitranges.default_limit_range),
     KindRules("PodDisruptionBudget", checks=validation.validate_pod_disruption_budget, tracks_generation=True),
+
+    KindRules("PersistentVolume", checks=validation.validate_persistent_volume,
+              update_checks=validation.validate_persistent_volume_update, defaults=defaults.default_persistent_volume),
+    KindRules("PersistentVolumeClaim", checks=validation.validate_persistent_volume_claim,
+              update_checks=validation.validate_persistent_volume_claim_update,
+              defaults=defaults.default_persistent_volume_claim),
     KindRules("Deployment", checks=validation.validate_deployment,
               update_checks=validation.validate_selector_immutable, defaults=defaults.default_deployment,
               tracks_generation=True, generation_follows_annotations=True),
@@ -126,6 +132,8 @@ _DECLARED = (
     KindRules("CronJob", checks=validation.validate_cron_job, defaults=defaults.default_cron_job,
               tracks_generation=True),
     KindRules("Lease", checks=validation.validate_lease),
+    KindRules("StorageClass", checks=validation.validate_storage_class,
+              update_checks=validation.validate_storage_class_update, defaults=defaults.default_storage_class),
     KindRules("EndpointSlice", checks=validation.validate_endpoint_slice, defaults=defaults.default_endpoint_slice,
               tracks_generation=True),
 )

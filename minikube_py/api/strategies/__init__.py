@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from minikube_py.api.strategies import cluster, config, namespaces, pods, policy, services, workloads
+from minikube_py.api.strategies import cluster, config, namespaces, pods, policy, services, storage, workloads
 from minikube_py.api.strategies.base import Allocators, Strategy
 from minikube_py.model.kinds import ResourceType
 
@@ -35,6 +35,10 @@ STRATEGIES: Mapping[str, Strategy] = MappingProxyType({strategy.kind: strategy f
     policy.RESOURCE_QUOTA,
     policy.LIMIT_RANGE,
     policy.POD_DISRUPTION_BUDGET,
+
+    storage.PERSISTENT_VOLUME,
+    storage.PERSISTENT_VOLUME_CLAIM,
+    storage.STORAGE_CLASS,
     workloads.REPLICATION_CONTROLLER,
     workloads.DEPLOYMENT,
     workloads.REPLICA_SET,
