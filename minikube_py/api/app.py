@@ -9,25 +9,31 @@ from __future__ import annotations
 
 import logging
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
 from minikube_py import pki
 from minikube_py.api import discovery
-from minikube_py.api.auth import Authenticator, authorize
+from minikube_py.api.auth import Authenticator, User, authorize
 from minikube_py.api.body import MAX_BODY
 from minikube_py.api.connections import inflight_middleware
 from minikube_py.api.handlers import ResourceHandlers, json_response
 from minikube_py.api.nodecreds import cacerts_handler, node_credentials_handler
+from minikube_py.api.rbac import RbacAuthorizer
 from minikube_py.api.registry import Registry
+from minikube_py.api.reviews import routes as review_routes
 from minikube_py.api.streaming import StreamProxy
 from minikube_py.model import errors
+from minikube_py.model.rbac import UserInfo
 
 log = logging.getLogger(__name__)
 
 REGISTRY = web.AppKey("registry", Registry)
 READY = web.AppKey("ready", dict)
+RBAC = web.AppKey("rbac", RbacAuthorizer)
+#: the authenticated user of a request, set by the authentication middleware
+USER = web.RequestKey("user", User)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -57,16 +63,24 @@ async def status_errors(request: web.Request, handler: Handler) -> web.StreamRes
         return json_response(status.status(), status.code)
 
 
-def auth_middleware(authenticator: Authenticator) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def auth_middleware(authenticator: Authenticator,
+                    rbac: RbacAuthorizer) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
         transport = request.transport
         peercert = transport.get_extra_info("peercert") if transport is not None else None
         user = authenticator.authenticate(request.headers.get("Authorization"), peercert)
-        authorize(user, request.method, request.path)
+        authorize(user, request.method, request.path, request.query, rbac.authorize)
+        if user is not None:  # None only on the public paths
+            request[USER] = user
         return await handler(request)
 
     return authenticate
+
+
+def request_user(request: web.Request) -> UserInfo:
+    """Who sent ``request`` (authentication ran before any handler)."""
+    return request[USER].info
 
 
 def build_app(registry: Registry, authenticator: Authenticator, server_address: str, tls: pki.Pki,
@@ -77,11 +91,21 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
     enables pods/log, exec and portforward. ``max_readonly`` and ``max_mutating`` bound the requests
     served at once (0: unbounded); they are counted after authentication, as kube-apiserver does, so
     anonymous clients cannot take the slots."""
-    middlewares = [status_errors, auth_middleware(authenticator), inflight_middleware(max_readonly, max_mutating)]
+    rbac = RbacAuthorizer(registry.store)
+    middlewares = [status_errors, auth_middleware(authenticator, rbac),
+                   inflight_middleware(max_readonly, max_mutating)]
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
     app[REGISTRY] = registry
     app[READY] = {"ready": False}
-    resources = ResourceHandlers(registry)
+    app[RBAC] = rbac
+
+    async def follow_policy(_: web.Application) -> AsyncIterator[None]:
+        await rbac.start()
+        yield
+        await rbac.stop()
+
+    app.cleanup_ctx.append(follow_policy)
+    resources = ResourceHandlers(registry, rbac, request_user)
 
     async def version(_: web.Request) -> web.Response:
         return json_response(discovery.version_info())
@@ -131,6 +155,8 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
     r.add_get("/openapi/v2", openapi_v2)
     r.add_get("/cacerts", cacerts_handler(tls.ca_pem))
     r.add_post(pki.NODE_CREDENTIALS_PATH, node_credentials_handler(tls))
+    for path, review in review_routes(rbac, request_user):
+        r.add_post(path, review)
     if kubelet_ssl is not None:
         proxy = StreamProxy(registry, kubelet_ssl)
         pod = "/api/v1/namespaces/{ns}/pods/{name}"

@@ -1,19 +1,27 @@
-"""Bearer-token authentication and the small authorization policy pykube needs.
+"""Authentication, and authorization in the order kube-apiserver's authorizers run.
 
-Two credentials exist: the admin token written into the admin kubeconfig, and the node join
-token that agents present. The join token may read everything and write only what a node writes
-(its Node, its Lease, events, pod status, pod deletion), so a leaked join token cannot rewrite
-workloads. Health and version endpoints are public, as kube-apiserver's are.
+Credentials: the admin token written into the admin kubeconfig (``system:masters``), the node
+join token that agents present to get their certificate, and client certificates signed by the
+cluster CA, whose CN is the user and whose O values are the groups (nodes, users minted with
+``pykube kubeconfig --user``). Health and version endpoints are public, as kube-apiserver's are.
+
+Authorization: ``system:masters`` may do anything; a node's certificate is judged by the node
+policy below, which stands in for Kubernetes' Node authorizer and bypasses RBAC (a node may read
+everything and write only what a node writes: the known hole the node authorizer closes); every
+other user by RBAC (:mod:`minikube_py.api.rbac`).
 """
 
 from __future__ import annotations
 
 import hmac
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from minikube_py.model import errors
+from minikube_py.model.rbac import AUTHENTICATED, MASTERS, Decision, UserInfo
+from minikube_py.model.requestinfo import RequestInfo, request_info
 from minikube_py.pki import NODE_CREDENTIALS_PATH
 
 #: /cacerts serves the CA certificate to joining agents, which check it against their token's hash
@@ -39,12 +47,18 @@ _STREAMS = re.compile(r"/pods/[^/]+/(exec|portforward|attach|proxy)$")
 @dataclass(frozen=True)
 class User:
     name: str
-    admin: bool
+    admin: bool  # in system:masters
     node: str = ""  # set for a node's certificate: it may write only that node's objects
+    groups: tuple[str, ...] = ()
+    uid: str = ""
+
+    @property
+    def info(self) -> UserInfo:
+        return UserInfo(self.name, self.groups, self.uid)
 
 
-ADMIN = User("admin", admin=True)
-NODE_BOOTSTRAP = User("system:node-bootstrap", admin=False)
+ADMIN = User("admin", admin=True, groups=(MASTERS, AUTHENTICATED))
+NODE_BOOTSTRAP = User("system:node-bootstrap", admin=False, groups=("system:bootstrappers", AUTHENTICATED))
 
 
 class Authenticator:
@@ -66,22 +80,40 @@ class Authenticator:
 def _certificate_user(peercert: dict[str, Any]) -> User | None:
     subject = [(k, v) for rdn in peercert.get("subject", ()) for k, v in rdn]
     name = next((v for k, v in subject if k == "commonName"), "")
-    groups = {v for k, v in subject if k == "organizationName"}
-    if "system:masters" in groups:
-        return User(name or "admin", admin=True)
+    groups = tuple(dict.fromkeys(v for k, v in subject if k == "organizationName"))
+    if not name:
+        return None
+    groups += (AUTHENTICATED,) if AUTHENTICATED not in groups else ()
+    if MASTERS in groups:
+        return User(name, admin=True, groups=groups)
     if NODES_GROUP in groups and name.startswith(NODE_USER_PREFIX):
-        return User(name, admin=False, node=name.removeprefix(NODE_USER_PREFIX))
-    return None
+        return User(name, admin=False, node=name.removeprefix(NODE_USER_PREFIX), groups=groups)
+    return User(name, admin=False, groups=groups)
 
 
-def authorize(user: User | None, method: str, path: str) -> None:
-    """Raise 401/403 unless ``user`` may call ``method`` on ``path``."""
-    if path in PUBLIC_PATHS or path.startswith(("/healthz/", "/livez/", "/readyz/")):
+def is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(("/healthz/", "/livez/", "/readyz/"))
+
+
+def authorize(user: User | None, method: str, path: str, query: Mapping[str, str],
+              rbac: Callable[[UserInfo, RequestInfo], Decision]) -> None:
+    """Raise 401/403 unless ``user`` may call ``method`` on ``path``: masters at once, nodes and the
+    join token by the node policy, everyone else by ``rbac``."""
+    if is_public(path):
         return
     if user is None:
         raise errors.unauthorized()
     if user.admin:
         return
+    if not user.node and user != NODE_BOOTSTRAP:
+        info = request_info(method, path, query)
+        if not rbac(user.info, info).allowed:
+            raise errors.forbidden_by_policy(user.name, info)
+        return
+    _node_policy(user, method, path)
+
+
+def _node_policy(user: User, method: str, path: str) -> None:
     if _STREAMS.search(path):
         raise errors.forbidden_request(user.name, "create", path)
     if method in ("GET", "HEAD"):

@@ -21,6 +21,7 @@ SUBRESOURCE_VERBS = {
     "log": ("get",),
     "exec": ("create", "get"),
     "portforward": ("create", "get"),
+    "token": ("create",),
 }
 
 #: /openapi/v2 answers an empty protobuf document: kubectl then has no schema for any kind and
