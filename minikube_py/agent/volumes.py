@@ -1,5 +1,6 @@
 """Pod volumes on the node's disk: emptyDir (and tmpfs-backed Memory), hostPath, secret, configMap,
-downwardAPI.
+downwardAPI, and projected volumes of those and of ServiceAccount tokens (the ``kube-api-access-*``
+volume every pod gets: token, CA and namespace).
 
 Projected files are written the way kubelet's atomic writer does: into a fresh timestamped directory,
 then the ``..data`` symlink is swapped to it in one rename, and the visible names are symlinks through
@@ -15,6 +16,7 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,17 @@ _HOST_PATH_CHECKS = {
 }
 
 
+#: the token a projected ``serviceAccountToken`` source (second argument) holds for a pod (first)
+#: now; None while none was issued
+TokenLookup = Callable[[Obj, Obj], str | None]
+#: the kinds of volume whose files the node writes
+_WRITTEN = ("secret", "configMap", "downwardAPI", "projected")
+
+
+def _no_tokens(pod: Obj, source: Obj) -> str | None:
+    return None
+
+
 class VolumeError(Exception):
     """A volume cannot be set up; reported as a FailedMount event while the pod waits."""
 
@@ -41,11 +54,14 @@ class VolumeError(Exception):
         self.message = message
 
 
-def _files_of(volume: Obj, pod: Obj, secret: Lookup, configmap: Lookup) -> tuple[dict[str, tuple[bytes, int]], bool]:
+def _files_of(volume: Obj, pod: Obj, secret: Lookup, configmap: Lookup,
+              token: TokenLookup = _no_tokens) -> tuple[dict[str, tuple[bytes, int]], bool]:
     """(relative path → (content, mode)) for a projected volume, and whether it exists at all (an
     optional, missing source gives an empty volume)."""
     namespace = pod["metadata"]["namespace"]
     name = volume["name"]
+    if "projected" in volume:
+        return _projected_files(volume, pod, secret, configmap, token), True
     if "secret" in volume:
         source = volume["secret"]
         obj = secret(namespace, source.get("secretName", ""))
@@ -90,6 +106,33 @@ def _files_of(volume: Obj, pod: Obj, secret: Lookup, configmap: Lookup) -> tuple
             files[item["path"]] = (data[item["key"]], item.get("mode", mode))
         return files, True
     return {key: (content, mode) for key, content in data.items()}, True
+
+
+def _projected_files(volume: Obj, pod: Obj, secret: Lookup, configmap: Lookup,
+                     token: TokenLookup) -> dict[str, tuple[bytes, int]]:
+    """Every source of a projected volume in one directory; each source is read as the volume of its
+    kind would be (a projected secret names its Secret ``name``, not ``secretName``)."""
+    projected = volume["projected"] or {}
+    mode = projected.get("defaultMode", 0o644)
+    files: dict[str, tuple[bytes, int]] = {}
+    for source in projected.get("sources") or []:
+        if "serviceAccountToken" in source:
+            request = source["serviceAccountToken"]
+            value = token(pod, request)
+            if value is None:
+                raise VolumeError(f'MountVolume.SetUp failed for volume "{volume["name"]}" : failed to fetch token: '
+                                  "the service account token is not issued yet")
+            files[request.get("path", "token")] = (value.encode(), request.get("mode", mode))
+            continue
+        for kind in ("secret", "configMap", "downwardAPI"):
+            if kind in source:
+                part = dict(source[kind] or {})
+                if kind == "secret":
+                    part["secretName"] = part.pop("name", "")
+                part.setdefault("defaultMode", mode)
+                found, _ = _files_of({"name": volume["name"], kind: part}, pod, secret, configmap)
+                files.update(found)
+    return files
 
 
 def _write_atomically(directory: Path, files: dict[str, tuple[bytes, int]]) -> bool:
@@ -137,7 +180,7 @@ class VolumeManager:
     def _dir(self, pod: Obj, plugin: str, name: str) -> Path:
         return self.root / pod["metadata"]["uid"] / "volumes" / plugin / name
 
-    def setup(self, pod: Obj, *, secret: Lookup, configmap: Lookup) -> None:
+    def setup(self, pod: Obj, *, secret: Lookup, configmap: Lookup, token: TokenLookup = _no_tokens) -> None:
         """Create every volume of the pod; idempotent. Raises VolumeError for the first failing one."""
         for volume in (pod.get("spec") or {}).get("volumes") or []:
             name = volume["name"]
@@ -150,18 +193,18 @@ class VolumeManager:
                         _mount_tmpfs(path)
             elif "hostPath" in volume:
                 _check_host_path(name, volume["hostPath"])
-            elif any(k in volume for k in ("secret", "configMap", "downwardAPI")):
-                files, _ = _files_of(volume, pod, secret, configmap)
+            elif any(k in volume for k in _WRITTEN):
+                files, _ = _files_of(volume, pod, secret, configmap, token)
                 _write_atomically(self._dir(pod, _plugin(volume), name), files)
 
-    def refresh(self, pod: Obj, *, secret: Lookup, configmap: Lookup) -> bool:
-        """Rewrite projected volumes whose sources changed; True if any did. Missing sources are left
-        as they were (kubelet keeps the last content it had)."""
+    def refresh(self, pod: Obj, *, secret: Lookup, configmap: Lookup, token: TokenLookup = _no_tokens) -> bool:
+        """Rewrite projected volumes whose sources changed (a renewed token too); True if any did.
+        Missing sources are left as they were (kubelet keeps the last content it had)."""
         changed = False
         for volume in (pod.get("spec") or {}).get("volumes") or []:
-            if any(k in volume for k in ("secret", "configMap", "downwardAPI")):
+            if any(k in volume for k in _WRITTEN):
                 try:
-                    files, exists = _files_of(volume, pod, secret, configmap)
+                    files, exists = _files_of(volume, pod, secret, configmap, token)
                 except VolumeError:
                     continue
                 if exists:
@@ -203,6 +246,11 @@ class VolumeManager:
                 secrets.add((ns, volume["secret"].get("secretName", "")))
             if "configMap" in volume:
                 configmaps.add((ns, volume["configMap"].get("name", "")))
+            for source in ((volume.get("projected") or {}).get("sources") or []) if "projected" in volume else ():
+                if "secret" in source:
+                    secrets.add((ns, source["secret"].get("name", "")))
+                if "configMap" in source:
+                    configmaps.add((ns, source["configMap"].get("name", "")))
         for c in (spec.get("initContainers") or []) + (spec.get("containers") or []):
             for source in c.get("envFrom") or []:
                 if "secretRef" in source:
@@ -231,7 +279,8 @@ class VolumeManager:
 
 
 def _plugin(volume: Obj) -> str:
-    for key, plugin in (("secret", "secret"), ("configMap", "configmap"), ("downwardAPI", "downward-api")):
+    for key, plugin in (("secret", "secret"), ("configMap", "configmap"), ("downwardAPI", "downward-api"),
+                        ("projected", "projected")):
         if key in volume:
             return plugin
     return "empty-dir"

@@ -50,6 +50,11 @@ class ServiceAllocator:
         self._node_ports = node_ports
 
     @property
+    def store(self) -> Store:
+        """The store admission reads from (the ServiceAccount admission reads a pod's account)."""
+        return self._store
+
+    @property
     def first_ip(self) -> str:
         """The address of the ``kubernetes`` service, by Kubernetes convention."""
         return str(self._net.network_address + 1)

@@ -17,6 +17,7 @@ from minikube_py import pki
 from minikube_py.api import discovery
 from minikube_py.api.auth import Authenticator, User, authorize
 from minikube_py.api.body import MAX_BODY
+from minikube_py.api.body import dumps as body_dumps
 from minikube_py.api.connections import inflight_middleware
 from minikube_py.api.handlers import ResourceHandlers, json_response
 from minikube_py.api.nodecreds import cacerts_handler, node_credentials_handler
@@ -24,6 +25,7 @@ from minikube_py.api.rbac import RbacAuthorizer
 from minikube_py.api.registry import Registry
 from minikube_py.api.reviews import routes as review_routes
 from minikube_py.api.streaming import StreamProxy
+from minikube_py.api.tokens import ServiceAccountTokens, SigningKey
 from minikube_py.model import errors
 from minikube_py.model.rbac import UserInfo
 
@@ -63,13 +65,16 @@ async def status_errors(request: web.Request, handler: Handler) -> web.StreamRes
         return json_response(status.status(), status.code)
 
 
-def auth_middleware(authenticator: Authenticator,
-                    rbac: RbacAuthorizer) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def auth_middleware(authenticator: Authenticator, rbac: RbacAuthorizer,
+                    tokens: ServiceAccountTokens) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
         transport = request.transport
         peercert = transport.get_extra_info("peercert") if transport is not None else None
-        user = authenticator.authenticate(request.headers.get("Authorization"), peercert)
+        header = request.headers.get("Authorization")
+        user = authenticator.authenticate(header, peercert)
+        if user is None and header and header.startswith("Bearer "):
+            user = await tokens.authenticate(header[len("Bearer "):].strip())
         authorize(user, request.method, request.path, request.query, rbac.authorize)
         if user is not None:  # None only on the public paths
             request[USER] = user
@@ -83,16 +88,21 @@ def request_user(request: web.Request) -> UserInfo:
     return request[USER].info
 
 
+#: the issuer of ServiceAccount tokens, as kube-apiserver's --service-account-issuer is usually set
+DEFAULT_ISSUER = "https://kubernetes.default.svc.cluster.local"
+
+
 def build_app(registry: Registry, authenticator: Authenticator, server_address: str, tls: pki.Pki,
               kubelet_ssl: ssl.SSLContext | None = None, *, max_readonly: int = 0,
-              max_mutating: int = 0) -> web.Application:
+              max_mutating: int = 0, issuer: str = DEFAULT_ISSUER) -> web.Application:
     """Every route of the API server. ``tls`` (the cluster CA) serves joining agents the CA and signs
     their node certificates; ``kubelet_ssl`` (the API server's client identity towards agents)
     enables pods/log, exec and portforward. ``max_readonly`` and ``max_mutating`` bound the requests
     served at once (0: unbounded); they are counted after authentication, as kube-apiserver does, so
     anonymous clients cannot take the slots."""
     rbac = RbacAuthorizer(registry.store)
-    middlewares = [status_errors, auth_middleware(authenticator, rbac),
+    tokens = ServiceAccountTokens(SigningKey(tls.ca_key.parent / "service-account.key"), registry, issuer)
+    middlewares = [status_errors, auth_middleware(authenticator, rbac, tokens),
                    inflight_middleware(max_readonly, max_mutating)]
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
     app[REGISTRY] = registry
@@ -105,7 +115,7 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
         await rbac.stop()
 
     app.cleanup_ctx.append(follow_policy)
-    resources = ResourceHandlers(registry, rbac, request_user)
+    resources = ResourceHandlers(registry, rbac, request_user, tokens)
 
     async def version(_: web.Request) -> web.Response:
         return json_response(discovery.version_info())
@@ -157,6 +167,15 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
     r.add_post(pki.NODE_CREDENTIALS_PATH, node_credentials_handler(tls))
     for path, review in review_routes(rbac, request_user):
         r.add_post(path, review)
+
+    async def openid_configuration(_: web.Request) -> web.Response:
+        return json_response(tokens.openid_configuration(f"https://{server_address}/openid/v1/jwks"))
+
+    async def jwks(_: web.Request) -> web.Response:
+        return web.Response(body=body_dumps(tokens.jwks()), content_type="application/jwk-set+json")
+
+    r.add_get("/.well-known/openid-configuration", openid_configuration)
+    r.add_get("/openid/v1/jwks", jwks)
     if kubelet_ssl is not None:
         proxy = StreamProxy(registry, kubelet_ssl)
         pod = "/api/v1/namespaces/{ns}/pods/{name}"

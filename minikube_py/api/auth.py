@@ -32,6 +32,8 @@ _NODE_WRITABLE = (
     re.compile(r"^/apis/coordination\.k8s\.io/v1/namespaces/kube-node-lease/leases(/[^/]+)?$"),
     re.compile(r"^/api/v1/namespaces/[^/]+/events(/[^/]+)?$"),
     re.compile(r"^/api/v1/namespaces/[^/]+/pods/[^/]+(/status)?$"),
+    # tokens for the pods' projected volumes; which pods and accounts is the node authorizer's to narrow
+    re.compile(r"^/api/v1/namespaces/[^/]+/serviceaccounts/[^/]+/token$"),
 )
 #: a node's own objects: the only Node and Lease its certificate may write
 _OWN_NODE = re.compile(r"^/api/v1/nodes/(?P<name>[^/]+)(/status)?$")
@@ -51,10 +53,11 @@ class User:
     node: str = ""  # set for a node's certificate: it may write only that node's objects
     groups: tuple[str, ...] = ()
     uid: str = ""
+    extra: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def info(self) -> UserInfo:
-        return UserInfo(self.name, self.groups, self.uid)
+        return UserInfo(self.name, self.groups, self.uid, dict(self.extra))
 
 
 ADMIN = User("admin", admin=True, groups=(MASTERS, AUTHENTICATED))

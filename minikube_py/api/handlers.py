@@ -18,6 +18,7 @@ from minikube_py.api.rbac import RbacAuthorizer
 from minikube_py.api.registry import DeleteOptions, Registry
 from minikube_py.api.strategies import strategy_for
 from minikube_py.api.tables import render_table
+from minikube_py.api.tokens import ServiceAccountTokens
 from minikube_py.model import errors
 from minikube_py.model.kinds import ResourceType
 from minikube_py.model.rbac import GROUP as RBAC_GROUP
@@ -40,10 +41,12 @@ class ResourceHandlers:
     """``rbac`` checks that a user writing a role or binding grants no more than they hold, and
     holds the answer to such a write until the policy has it; ``user_of`` names a request's user."""
 
-    def __init__(self, registry: Registry, rbac: RbacAuthorizer, user_of: Callable[[web.Request], UserInfo]) -> None:
+    def __init__(self, registry: Registry, rbac: RbacAuthorizer, user_of: Callable[[web.Request], UserInfo],
+                 tokens: ServiceAccountTokens) -> None:
         self.registry = registry
         self.rbac = rbac
         self.user_of = user_of
+        self.tokens = tokens
 
     def _check_grant(self, request: web.Request, rt: ResourceType, namespace: str | None, obj: Obj) -> None:
         if rt.group == RBAC_GROUP:
@@ -212,6 +215,9 @@ class ResourceHandlers:
                 return json_response(await subresources.patch_scale(self.registry, rt, t.namespace, name, content_type,
                                                                     raw, dry_run=_dry_run(q),
                                                                     manager=_patch_manager(request, content_type)))
+        elif sub == "token" and method == "POST":
+            assert t.namespace is not None
+            return json_response(await self.tokens.request(t.namespace, name, await _read_object(request)), 201)
         elif sub == "binding" and method == "POST":
             binding = await _read_object(request)
             return json_response(await subresources.bind(self.registry, rt, t.namespace, name, binding), 201)

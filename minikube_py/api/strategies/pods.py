@@ -4,12 +4,16 @@ a live node waits out its grace period, for that node's agent to stop it."""
 from __future__ import annotations
 
 from minikube_py.api.patch import mergekeys
-from minikube_py.api.strategies.base import Strategy
+from minikube_py.api.strategies.base import Allocators, Strategy
 from minikube_py.api.tables import core as printers
+from minikube_py.model.errors import FieldError
 from minikube_py.model.kinds import by_plural
-from minikube_py.store.base import KeyNotFound, Obj, Store
+from minikube_py.model.meta import generate_name
+from minikube_py.model.serviceaccounts import TOKEN_VOLUME_PREFIX, mount_service_account_token
+from minikube_py.store.base import KeyNotFound, Obj, Op, Store
 
 _NODES = by_plural("", "v1", "nodes")
+_SERVICE_ACCOUNTS = by_plural("", "v1", "serviceaccounts")
 #: what ``terminationGracePeriodSeconds`` means when absent (the API's default)
 _DEFAULT_GRACE_SECONDS = 30
 
@@ -19,6 +23,21 @@ class PodStrategy(Strategy):
 
     def reset_status(self, obj: Obj) -> None:
         obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj)}
+
+    async def admit(self, obj: Obj, old: Obj | None, allocators: Allocators) -> tuple[list[Op], list[FieldError]]:
+        """The ServiceAccount admission of a new pod: its token volume, unless the pod or its account
+        turn automounting off. A pod whose account does not exist (yet) is admitted with the token
+        volume; its agent waits for the account to mint the token."""
+        if old is None:
+            assert _SERVICE_ACCOUNTS is not None
+            md, spec = obj["metadata"], obj.get("spec") or {}
+            try:
+                account: Obj | None = await allocators.store.get(
+                    _SERVICE_ACCOUNTS.key(md.get("namespace"), spec.get("serviceAccountName") or "default"))
+            except KeyNotFound:
+                account = None
+            mount_service_account_token(obj, account, generate_name(TOKEN_VOLUME_PREFIX))
+        return [], []
 
     async def grace_period(self, obj: Obj, requested: int | None, store: Store) -> int:
         """A pod running on a live node gets its grace period for the agent to stop it; one that was

@@ -1,0 +1,121 @@
+"""RBAC with the real kubectl: a user minted with ``pykube kubeconfig --user`` is refused until a
+RoleBinding grants them, ``kubectl auth can-i`` and ``whoami`` answer, and nobody grants more than
+they hold."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from minikube_py.testing import KUBECTL, RunningServer
+
+
+def mint(server: RunningServer, tmp_path: Path, user: str, *groups: str) -> Path:
+    """A kubeconfig for ``user`` made by the ``pykube kubeconfig`` command, as an admin would."""
+    out = tmp_path / f"{user}.kubeconfig"
+    args = [sys.executable, "-m", "minikube_py.cli.main", "kubeconfig", "--user", user, "--data-dir",
+            str(server.data_dir), "--expiration", "24h", "--out", str(out)]
+    for group in groups:
+        args += ["--group", group]
+    subprocess.run(args, check=True, capture_output=True, text=True, timeout=60)
+    assert out.stat().st_mode & 0o777 == 0o600
+    return out
+
+
+def as_user(server: RunningServer, kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "KUBECACHEDIR": str(server.cache_dir / kubeconfig.stem)}
+    return subprocess.run([KUBECTL, *args], capture_output=True, text=True, env=env, timeout=60, check=False)
+
+
+@pytest.fixture
+def alice(server: RunningServer, tmp_path: Path) -> Path:
+    return mint(server, tmp_path, f"alice-{os.urandom(3).hex()}", "team-a")
+
+
+def test_whoami_names_the_admin_and_a_minted_user(server: RunningServer, alice: Path) -> None:
+    admin = server.kubectl("auth", "whoami", "-o", "json").stdout
+    assert '"system:masters"' in admin
+    done = as_user(server, alice, "auth", "whoami")
+    assert done.returncode == 0, done.stderr
+    lines = dict(line.split(None, 1) for line in done.stdout.splitlines()[1:])
+    assert lines["Username"].startswith("alice-")
+    assert lines["Groups"].strip() == "[team-a system:authenticated]"
+
+
+def test_a_role_binding_lets_a_minted_user_list_pods(server: RunningServer, namespace: str, alice: Path) -> None:
+    name = as_user(server, alice, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}").stdout
+    refused = as_user(server, alice, "get", "pods", "-n", namespace)
+    assert refused.returncode == 1
+    assert (f'Error from server (Forbidden): pods is forbidden: User "{name}" cannot list resource "pods" in API '
+            f'group "" in the namespace "{namespace}"') in refused.stderr
+    no = as_user(server, alice, "auth", "can-i", "list", "pods", "-n", namespace)
+    assert (no.returncode, no.stdout.strip()) == (1, "no")
+
+    server.kubectl("-n", namespace, "create", "role", "pod-reader", "--verb=get,list,watch", "--resource=pods")
+    server.kubectl("-n", namespace, "create", "rolebinding", "alice-reads", "--role=pod-reader", f"--user={name}")
+    listed = as_user(server, alice, "get", "pods", "-n", namespace)
+    assert listed.returncode == 0, listed.stderr
+    assert "No resources found" in listed.stderr
+    yes = as_user(server, alice, "auth", "can-i", "list", "pods", "-n", namespace)
+    assert (yes.returncode, yes.stdout.strip()) == (0, "yes")
+    # the Role allows pods in this namespace only, and reading only
+    assert as_user(server, alice, "auth", "can-i", "delete", "pods", "-n", namespace).returncode == 1
+    assert as_user(server, alice, "auth", "can-i", "list", "pods", "-n", "default").returncode == 1
+    assert as_user(server, alice, "get", "pods", "-n", "kube-system").returncode == 1
+    rules = as_user(server, alice, "auth", "can-i", "--list", "-n", namespace).stdout
+    assert any(line.split()[:1] == ["pods"] and "[get list watch]" in line for line in rules.splitlines())
+
+    server.kubectl("-n", namespace, "delete", "rolebinding", "alice-reads")
+    assert as_user(server, alice, "get", "pods", "-n", namespace).returncode == 1
+
+
+def test_a_group_binding_of_the_aggregated_view_role(server: RunningServer, namespace: str, alice: Path) -> None:
+    server.kubectl("-n", namespace, "create", "rolebinding", "team-view", "--clusterrole=view", "--group=team-a")
+    assert as_user(server, alice, "get", "deployments,services,configmaps", "-n", namespace).returncode == 0
+    assert as_user(server, alice, "auth", "can-i", "get", "secrets", "-n", namespace).returncode == 1
+    assert as_user(server, alice, "create", "configmap", "c", "-n", namespace).returncode == 1
+
+
+def test_can_i_answers_yes_to_the_admin_and_for_others_with_as(server: RunningServer, namespace: str) -> None:
+    yes = server.kubectl("auth", "can-i", "delete", "nodes")
+    assert yes.stdout.strip() == "yes"
+    assert server.kubectl("auth", "can-i", "get", "/healthz").stdout.strip() == "yes"
+
+
+def test_nobody_grants_more_than_they_hold(server: RunningServer, namespace: str, alice: Path) -> None:
+    name = as_user(server, alice, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}").stdout
+    server.kubectl("-n", namespace, "create", "rolebinding", "alice-admin", "--clusterrole=admin", f"--user={name}")
+    # admin in the namespace may hand out what it holds there...
+    granted = as_user(server, alice, "-n", namespace, "create", "rolebinding", "bob-edit", "--clusterrole=edit",
+                      "--user=bob")
+    assert granted.returncode == 0, granted.stderr
+    made = as_user(server, alice, "-n", namespace, "create", "role", "reader", "--verb=get", "--resource=pods")
+    assert made.returncode == 0, made.stderr
+    # ...but not cluster-admin, nor a role over nodes
+    refused = as_user(server, alice, "-n", namespace, "create", "rolebinding", "bob-root",
+                      "--clusterrole=cluster-admin", "--user=bob")
+    assert refused.returncode == 1
+    assert "is attempting to grant RBAC permissions not currently held" in refused.stderr
+    assert '{APIGroups:["*"], Resources:["*"], Verbs:["*"]}' in refused.stderr
+    escalated = as_user(server, alice, "-n", namespace, "create", "role", "nodes", "--verb=*", "--resource=nodes")
+    assert escalated.returncode == 1 and "not currently held" in escalated.stderr
+    # and nothing cluster-wide at all
+    assert as_user(server, alice, "create", "clusterrolebinding", "x", "--clusterrole=view", "--user=bob").returncode == 1
+    assert server.kubectl("-n", namespace, "get", "rolebinding", "bob-root", check=False).returncode == 1
+
+
+def test_default_roles_are_bootstrapped_and_aggregated(server: RunningServer) -> None:
+    names = server.kubectl("get", "clusterroles", "-o", "name").stdout.split()
+    for role in ("cluster-admin", "admin", "edit", "view", "system:basic-user", "system:discovery",
+                 "system:public-info-viewer"):
+        assert f"clusterrole.rbac.authorization.k8s.io/{role}" in names
+    view = server.kubectl("get", "clusterrole", "view", "-o", "jsonpath={.rules[*].resources}").stdout
+    assert "pods" in view and "secrets" not in view
+    edit = server.kubectl("get", "clusterrole", "edit", "-o", "jsonpath={.rules[*].resources}").stdout
+    assert "secrets" in edit and "pods/log" in edit  # edit aggregates view's rules
+    bindings = server.kubectl("get", "clusterrolebinding", "cluster-admin", "-o", "wide").stdout
+    assert "ClusterRole/cluster-admin" in bindings and "system:masters" in bindings
