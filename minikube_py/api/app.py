@@ -15,7 +15,7 @@ from aiohttp import web
 
 from minikube_py import pki
 from minikube_py.api import discovery
-from minikube_py.api.auth import Authenticator, User, authorize
+from minikube_py.api.auth import Authenticator, User, authorize, bearer_token
 from minikube_py.api.body import MAX_BODY
 from minikube_py.api.body import dumps as body_dumps
 from minikube_py.api.connections import inflight_middleware
@@ -73,8 +73,9 @@ def auth_middleware(authenticator: Authenticator, rbac: RbacAuthorizer,
         peercert = transport.get_extra_info("peercert") if transport is not None else None
         header = request.headers.get("Authorization")
         user = authenticator.authenticate(header, peercert)
-        if user is None and header and header.startswith("Bearer "):
-            user = await tokens.authenticate(header[len("Bearer "):].strip())
+        token = bearer_token(header) if user is None else None
+        if token is not None:
+            user = await tokens.authenticate(token)
         authorize(user, request.method, request.path, request.query, rbac.authorize)
         if user is not None:  # None only on the public paths
             request[USER] = user

@@ -71,13 +71,23 @@ class Authenticator:
     def authenticate(self, authorization: str | None, peercert: dict[str, Any] | None = None) -> User | None:
         """A bearer token, or else a client certificate the TLS layer verified against the cluster CA:
         its CN is the user and its O values the groups, as in Kubernetes."""
-        if not authorization or not authorization.startswith("Bearer "):
+        token_text = bearer_token(authorization)
+        if token_text is None:
             return _certificate_user(peercert) if peercert else None
-        presented = authorization[len("Bearer "):].strip().encode()
+        presented = token_text.encode()
         for token, user in self._tokens:
             if hmac.compare_digest(presented, token.encode()):
                 return user
         return None
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header; the scheme is case-insensitive
+    (RFC 7235), and the official Python client sends ``bearer``."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
 def _certificate_user(peercert: dict[str, Any]) -> User | None:
