@@ -4,14 +4,18 @@ they hold."""
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from minikube_py.testing import KUBECTL, RunningServer
+from minikube_py.testing import eventually as wait_for
 
 
 def mint(server: RunningServer, tmp_path: Path, user: str, *groups: str) -> Path:
@@ -119,3 +123,102 @@ def test_default_roles_are_bootstrapped_and_aggregated(server: RunningServer) ->
     assert "secrets" in edit and "pods/log" in edit  # edit aggregates view's rules
     bindings = server.kubectl("get", "clusterrolebinding", "cluster-admin", "-o", "wide").stdout
     assert "ClusterRole/cluster-admin" in bindings and "system:masters" in bindings
+
+
+def token_kubeconfig(server: RunningServer, tmp_path: Path, token: str) -> Path:
+    """A kubeconfig with nothing but the server, its CA and ``token``."""
+    path = tmp_path / f"token-{os.urandom(3).hex()}.kubeconfig"
+    path.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "t",
+        "clusters": [{"name": "c", "cluster": {"server": server.url,
+                                               "certificate-authority": str(server.data_dir / "pki" / "ca.crt")}}],
+        "users": [{"name": "u", "user": {"token": token}}],
+        "contexts": [{"name": "t", "context": {"cluster": "c", "user": "u"}}]}))
+    return path
+
+
+def claims_of(token: str) -> dict[str, Any]:
+    body = token.split(".")[1]
+    return dict(json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))))
+
+
+def test_every_namespace_gets_its_default_service_account_and_the_ca(server: RunningServer, namespace: str) -> None:
+    assert server.kubectl("-n", namespace, "get", "serviceaccount", "default", "-o", "name").stdout.strip() == \
+        "serviceaccount/default"
+    ca = server.kubectl("-n", namespace, "get", "configmap", "kube-root-ca.crt", "-o", "jsonpath={.data.ca\\.crt}")
+    assert ca.stdout.strip() == (server.data_dir / "pki" / "ca.crt").read_text().strip()
+    for existing in ("default", "kube-system"):
+        server.kubectl("-n", existing, "get", "serviceaccount", "default")
+    # deleted, it comes back, as kube-controller-manager's serviceaccounts controller restores it
+    server.kubectl("-n", namespace, "delete", "serviceaccount", "default")
+    wait_for(lambda: server.kubectl("-n", namespace, "get", "serviceaccount", "default", check=False).returncode == 0,
+             "the default ServiceAccount to be recreated")
+
+
+def test_kubectl_create_token_authenticates_as_the_service_account(server: RunningServer, namespace: str,
+                                                                   tmp_path: Path) -> None:
+    server.kubectl("-n", namespace, "create", "serviceaccount", "robot")
+    token = server.kubectl("-n", namespace, "create", "token", "robot", "--duration=15m").stdout.strip()
+    claims = claims_of(token)
+    assert claims["sub"] == f"system:serviceaccount:{namespace}:robot"
+    assert claims["exp"] - claims["iat"] == 900 and claims["nbf"] == claims["iat"]
+    assert claims["aud"] == [claims["iss"]] == ["https://kubernetes.default.svc.cluster.local"]
+    uid = server.kubectl("-n", namespace, "get", "sa", "robot", "-o", "jsonpath={.metadata.uid}").stdout
+    assert claims["kubernetes.io"] == {"namespace": namespace, "serviceaccount": {"name": "robot", "uid": uid}}
+
+    config = token_kubeconfig(server, tmp_path, token)
+    whoami = as_user(server, config, "auth", "whoami", "-o", "json")
+    assert whoami.returncode == 0, whoami.stderr
+    info = json.loads(whoami.stdout)["status"]["userInfo"]
+    assert (info["username"], info["uid"]) == (f"system:serviceaccount:{namespace}:robot", uid)
+    assert info["groups"] == ["system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"]
+    refused = as_user(server, config, "-n", namespace, "get", "secrets")
+    assert f'User "system:serviceaccount:{namespace}:robot" cannot list resource "secrets"' in refused.stderr
+
+    too_short = server.kubectl("-n", namespace, "create", "token", "robot", "--duration=5m", check=False)
+    assert "may not specify a duration less than 10 minutes" in too_short.stderr
+    missing = server.kubectl("-n", namespace, "create", "token", "nobody", check=False)
+    assert 'serviceaccounts "nobody" not found' in missing.stderr
+    # the account deleted (or recreated under the same name), its tokens are worthless
+    server.kubectl("-n", namespace, "delete", "serviceaccount", "robot")
+    assert "Unauthorized" in as_user(server, config, "auth", "whoami").stderr
+
+
+def test_a_token_bound_to_a_pod_dies_with_it(server: RunningServer, namespace: str, tmp_path: Path) -> None:
+    server.kubectl("-n", namespace, "run", "holder", "--image=pykube.local/busybox:1.35", "--", "sleep", "1")
+    token = server.kubectl("-n", namespace, "create", "token", "default", "--bound-object-kind=Pod",
+                           "--bound-object-name=holder").stdout.strip()
+    pod_uid = server.kubectl("-n", namespace, "get", "pod", "holder", "-o", "jsonpath={.metadata.uid}").stdout
+    assert claims_of(token)["kubernetes.io"]["pod"] == {"name": "holder", "uid": pod_uid}
+    config = token_kubeconfig(server, tmp_path, token)
+    whoami = json.loads(as_user(server, config, "auth", "whoami", "-o", "json").stdout)
+    assert whoami["status"]["userInfo"]["extra"]["authentication.kubernetes.io/pod-uid"] == [pod_uid]
+    server.kubectl("-n", namespace, "delete", "pod", "holder", "--grace-period=0", "--force")
+    assert "Unauthorized" in as_user(server, config, "auth", "whoami").stderr
+
+
+def test_pods_get_the_token_volume_unless_they_opt_out(server: RunningServer, namespace: str) -> None:
+    server.kubectl("-n", namespace, "run", "with", "--image=pykube.local/busybox:1.35", "--", "sleep", "1")
+    pod = json.loads(server.kubectl("-n", namespace, "get", "pod", "with", "-o", "json").stdout)
+    assert pod["spec"]["serviceAccountName"] == "default"
+    [volume] = pod["spec"]["volumes"]
+    assert volume["name"].startswith("kube-api-access-") and len(volume["name"]) == len("kube-api-access-") + 5
+    assert pod["spec"]["containers"][0]["volumeMounts"] == [
+        {"name": volume["name"], "readOnly": True, "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}]
+    server.kubectl("-n", namespace, "create", "serviceaccount", "quiet")
+    server.kubectl("-n", namespace, "patch", "serviceaccount", "quiet", "-p", '{"automountServiceAccountToken":false}')
+    server.kubectl("-n", namespace, "run", "without", "--image=pykube.local/busybox:1.35",
+                   '--overrides={"spec":{"serviceAccountName":"quiet"}}', "--", "sleep", "1")
+    assert "volumes" not in json.loads(server.kubectl("-n", namespace, "get", "pod", "without", "-o",
+                                                      "json").stdout)["spec"]
+
+
+def test_the_issuer_publishes_its_key(server: RunningServer, namespace: str) -> None:
+    status, discovery = server.request("GET", "/.well-known/openid-configuration")
+    assert status == 200 and discovery["issuer"] == "https://kubernetes.default.svc.cluster.local"
+    assert discovery["jwks_uri"].endswith("/openid/v1/jwks")
+    status, jwks = server.request("GET", "/openid/v1/jwks")
+    [key] = jwks["keys"]
+    token = server.kubectl("-n", namespace, "create", "token", "default").stdout.strip()
+    header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+    assert status == 200 and key["kid"] == header["kid"] and key["alg"] == header["alg"] == "ES256"
