@@ -15,7 +15,7 @@ from aiohttp import web
 
 from minikube_py import pki
 from minikube_py.api import discovery
-from minikube_py.api.auth import Authenticator, User, authorize, bearer_token
+from minikube_py.api.auth import Authenticator, User, authorize, bearer_token, impersonate
 from minikube_py.api.body import MAX_BODY
 from minikube_py.api.body import dumps as body_dumps
 from minikube_py.api.connections import inflight_middleware
@@ -76,12 +76,19 @@ def auth_middleware(authenticator: Authenticator, rbac: RbacAuthorizer,
         token = bearer_token(header) if user is None else None
         if token is not None:
             user = await tokens.authenticate(token)
+        if any(h in request.headers for h in _IMPERSONATION):
+            if user is None:
+                raise errors.unauthorized()
+            user = impersonate(user, request.headers, lambda h: request.headers.getall(h, []), rbac.authorize)
         authorize(user, request.method, request.path, request.query, rbac.authorize)
         if user is not None:  # None only on the public paths
             request[USER] = user
         return await handler(request)
 
     return authenticate
+
+
+_IMPERSONATION = ("Impersonate-User", "Impersonate-Group", "Impersonate-Uid")
 
 
 def request_user(request: web.Request) -> UserInfo:

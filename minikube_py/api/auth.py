@@ -20,7 +20,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from minikube_py.model import errors
-from minikube_py.model.rbac import AUTHENTICATED, MASTERS, Decision, UserInfo
+from minikube_py.model.rbac import (
+    AUTHENTICATED,
+    MASTERS,
+    SERVICE_ACCOUNT_PREFIX,
+    Decision,
+    UserInfo,
+    service_account_groups,
+)
 from minikube_py.model.requestinfo import RequestInfo, request_info
 from minikube_py.pki import NODE_CREDENTIALS_PATH
 
@@ -102,6 +109,37 @@ def _certificate_user(peercert: dict[str, Any]) -> User | None:
     if NODES_GROUP in groups and name.startswith(NODE_USER_PREFIX):
         return User(name, admin=False, node=name.removeprefix(NODE_USER_PREFIX), groups=groups)
     return User(name, admin=False, groups=groups)
+
+
+def impersonate(user: User, headers: Mapping[str, str], getall: Callable[[str], list[str]],
+                rbac: Callable[[UserInfo, RequestInfo], Decision]) -> User:
+    """The user a request acts as: ``user`` itself, or the one its ``Impersonate-User``,
+    ``Impersonate-Group`` and ``Impersonate-Uid`` headers name (``kubectl --as``), if ``user`` may
+    ``impersonate`` each of them, as kube-apiserver's impersonation filter decides."""
+    name, groups, uid = headers.get("Impersonate-User"), getall("Impersonate-Group"), headers.get("Impersonate-Uid")
+    if name is None and not groups and uid is None:
+        return user
+    if name is None:
+        raise errors.bad_request("requested impersonation of groups or a uid without impersonating a user")
+    wanted: list[RequestInfo] = []
+    if name.startswith(SERVICE_ACCOUNT_PREFIX) and name.count(":") == 3:
+        namespace, account = name[len(SERVICE_ACCOUNT_PREFIX):].split(":")
+        wanted.append(RequestInfo("impersonate", "", True, "", "v1", namespace, "serviceaccounts", "", account))
+        implied = service_account_groups(namespace)[:2]
+    else:
+        wanted.append(RequestInfo("impersonate", "", True, "", "v1", "", "users", "", name))
+        implied = ()
+    wanted += [RequestInfo("impersonate", "", True, "", "v1", "", "groups", "", g) for g in groups]
+    if uid is not None:
+        wanted.append(RequestInfo("impersonate", "", True, "authentication.k8s.io", "v1", "", "uids", "", uid))
+    if not user.admin:
+        for info in wanted:
+            if not rbac(user.info, info).allowed:
+                raise errors.forbidden_by_policy(user.name, info)
+    all_groups = tuple(dict.fromkeys([*(groups or implied), AUTHENTICATED]))
+    if MASTERS in all_groups:
+        return User(name, admin=True, groups=all_groups, uid=uid or "")
+    return User(name, admin=False, groups=all_groups, uid=uid or "")
 
 
 def is_public(path: str) -> bool:

@@ -222,3 +222,53 @@ def test_the_issuer_publishes_its_key(server: RunningServer, namespace: str) -> 
     token = server.kubectl("-n", namespace, "create", "token", "default").stdout.strip()
     header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
     assert status == 200 and key["kid"] == header["kid"] and key["alg"] == header["alg"] == "ES256"
+
+
+def test_admins_ask_about_others_with_as_and_subject_access_reviews(server: RunningServer, namespace: str,
+                                                                     alice: Path) -> None:
+    server.kubectl("-n", namespace, "create", "rolebinding", "carol-view", "--clusterrole=view", "--user=carol")
+    assert server.kubectl("-n", namespace, "auth", "can-i", "list", "pods", "--as=carol").stdout.strip() == "yes"
+    assert server.kubectl("-n", namespace, "auth", "can-i", "list", "secrets", "--as=carol",
+                          check=False).returncode == 1
+    assert server.kubectl("-n", namespace, "get", "secrets", "--as=carol", check=False).returncode == 1
+    whoami = json.loads(server.kubectl("auth", "whoami", "--as=carol", "--as-group=ops", "-o", "json").stdout)
+    assert whoami["status"]["userInfo"]["groups"] == ["ops", "system:authenticated"]
+    # a user without the impersonate verb cannot act as another
+    refused = as_user(server, alice, "-n", namespace, "get", "pods", "--as=carol")
+    assert refused.returncode == 1 and "Error from server (Forbidden)" in refused.stderr
+    refused = as_user(server, alice, "-n", namespace, "auth", "can-i", "get", "pods", "--as=carol")
+    assert 'users "carol" is forbidden: User "' in refused.stderr
+    assert 'cannot impersonate resource "users" in API group "" at the cluster scope' in refused.stderr
+    review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+              "spec": {"user": "carol", "resourceAttributes": {"namespace": namespace, "verb": "get",
+                                                               "resource": "configmaps"}}}
+    status, answer = server.request("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", review)
+    assert status == 201 and answer["status"]["allowed"] is True
+    review["spec"]["resourceAttributes"]["resource"] = "secrets"
+    status, answer = server.request("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", review)
+    assert status == 201 and answer["status"]["allowed"] is False
+
+
+def test_who_may_grant_bind_or_escalate(server: RunningServer, namespace: str, alice: Path) -> None:
+    """``bind`` on a role lets a user bind it without holding its permissions; ``escalate`` lets
+    them write roles beyond their own, as in Kubernetes."""
+    name = as_user(server, alice, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}").stdout
+    server.kubectl("-n", namespace, "create", "role", "manage-bindings", "--verb=create,get,list",
+                   "--resource=rolebindings,roles")
+    server.kubectl("-n", namespace, "create", "rolebinding", "alice-manages", "--role=manage-bindings",
+                   f"--user={name}")
+    server.kubectl("-n", namespace, "create", "role", "deleter", "--verb=delete", "--resource=pods")
+    refused = as_user(server, alice, "-n", namespace, "create", "rolebinding", "b1", "--role=deleter", "--user=bob")
+    assert "not currently held" in refused.stderr
+    server.kubectl("-n", namespace, "create", "role", "may-bind", "--verb=bind", "--resource=roles",
+                   "--resource-name=deleter")
+    server.kubectl("-n", namespace, "create", "rolebinding", "alice-binds", "--role=may-bind", f"--user={name}")
+    allowed = as_user(server, alice, "-n", namespace, "create", "rolebinding", "b1", "--role=deleter", "--user=bob")
+    assert allowed.returncode == 0, allowed.stderr
+    assert "not currently held" in as_user(server, alice, "-n", namespace, "create", "role", "big", "--verb=*",
+                                           "--resource=secrets").stderr
+    server.kubectl("-n", namespace, "create", "role", "may-escalate", "--verb=escalate", "--resource=roles")
+    server.kubectl("-n", namespace, "create", "rolebinding", "alice-escalates", "--role=may-escalate",
+                   f"--user={name}")
+    escalated = as_user(server, alice, "-n", namespace, "create", "role", "big", "--verb=*", "--resource=secrets")
+    assert escalated.returncode == 0, escalated.stderr
