@@ -131,9 +131,12 @@ class ServiceAccountTokens:
                               bound=bound)
         metadata = {"name": name, "namespace": namespace,
                     "creationTimestamp": rfc3339(datetime.fromtimestamp(now, UTC))}
+        answer_spec: Obj = {"audiences": list(spec.audiences), "expirationSeconds": spec.expiration}
+        if bound is not None:
+            answer_spec["boundObjectRef"] = {"kind": spec.bound_kind, "apiVersion": "v1", "name": spec.bound_name,
+                                             "uid": bound["metadata"]["uid"]}
         return {"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1", "metadata": metadata,
-                "spec": {"audiences": list(spec.audiences), "expirationSeconds": spec.expiration,
-                         "boundObjectRef": body.get("spec", {}).get("boundObjectRef")},
+                "spec": answer_spec,
                 "status": {"token": self.key.sign(claims),
                            "expirationTimestamp": rfc3339(datetime.fromtimestamp(claims["exp"], UTC))}}
 
