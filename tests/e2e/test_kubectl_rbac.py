@@ -272,3 +272,30 @@ def test_who_may_grant_bind_or_escalate(server: RunningServer, namespace: str, a
                    f"--user={name}")
     escalated = as_user(server, alice, "-n", namespace, "create", "role", "big", "--verb=*", "--resource=secrets")
     assert escalated.returncode == 0, escalated.stderr
+
+
+def test_a_labelled_cluster_role_extends_the_aggregated_ones(server: RunningServer, namespace: str) -> None:
+    """A CRD's installer adds its resources to ``view`` with a labelled ClusterRole; the aggregation
+    controller folds them in, and takes them out when that role goes."""
+    role = f"widgets-view-{namespace}"
+    server.kubectl("create", "-f", "-", input=json.dumps({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+        "metadata": {"name": role, "labels": {"rbac.authorization.k8s.io/aggregate-to-view": "true"}},
+        "rules": [{"apiGroups": ["example.com"], "resources": ["widgets"], "verbs": ["get", "list"]}]}))
+    try:
+        server.kubectl("-n", namespace, "create", "rolebinding", "team-view", "--clusterrole=view", "--group=team-a")
+
+        def can_list_widgets() -> bool:
+            # kubectl can-i cannot name a group its discovery does not know, so ask as an admin would
+            review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+                      "spec": {"user": "someone", "groups": ["team-a"], "resourceAttributes": {
+                          "namespace": namespace, "verb": "list", "group": "example.com", "resource": "widgets"}}}
+            status, answer = server.request("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", review)
+            assert status == 201, answer
+            return bool(answer["status"]["allowed"])
+        wait_for(can_list_widgets, "view (and so edit and admin) to aggregate the widgets role")
+        edit = server.kubectl("get", "clusterrole", "edit", "-o", "json").stdout
+        assert "widgets" in edit  # edit aggregates view
+    finally:
+        server.kubectl("delete", "clusterrole", role)
+    wait_for(lambda: not can_list_widgets(), "the widgets rules to leave view")
