@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from minikube_py.client.rest import ApiClient, resource_path
+from minikube_py.client.rest import resource_path
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -32,8 +32,14 @@ class _Issued:
     renew_at: float  # wall-clock seconds
 
 
+class Creates(Protocol):
+    """What the manager needs of the API client: a POST (the agent's :class:`ApiClient`)."""
+
+    async def create(self, path: str, body: Obj) -> Obj: ...
+
+
 class TokenManager:
-    def __init__(self, client: ApiClient, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, client: Creates, clock: Callable[[], float] = time.time) -> None:
         self._client = client
         self._clock = clock
         self._tokens: dict[tuple[str, str, int], _Issued] = {}

@@ -24,6 +24,9 @@ from minikube_py.store.base import Compacted, Obj, Store, revision_of
 
 log = logging.getLogger(__name__)
 
+#: seconds a role or binding write waits for the policy to hold it before it is answered anyway
+CATCH_UP_TIMEOUT = 10.0
+
 _PREFIX = f"/{rbac.GROUP}/"
 _RBAC_KINDS = tuple(rt for rt in RESOURCES if rt.group == rbac.GROUP)
 _KIND_BY_PLURAL = {rt.plural: rt.kind for rt in _RBAC_KINDS}
@@ -65,6 +68,8 @@ class RbacAuthorizer:
         return min(revisions)
 
     async def _follow(self, revision: int) -> None:
+        """Apply the store's RBAC events for as long as the server runs; a watch that fell behind
+        the store's history, or failed, is replaced by a fresh listing and watch."""
         while True:
             try:
                 async for event in self._store.watch(_PREFIX, revision):
@@ -78,7 +83,10 @@ class RbacAuthorizer:
                     await self._advance(revision)
             except Compacted:
                 log.warning("the RBAC policy fell behind the store's history; reloading it")
-                revision = await self._load()
+            except Exception:
+                log.exception("following the RBAC policy failed; reloading it")
+                await asyncio.sleep(1.0)
+            revision = await self._load()
 
     async def _advance(self, revision: int) -> None:
         async with self._advanced:
@@ -86,10 +94,14 @@ class RbacAuthorizer:
             self._advanced.notify_all()
 
     async def caught_up(self, obj: Obj) -> None:
-        """Until the policy holds a role or binding this server just wrote (or deleted)."""
+        """Until the policy holds a role or binding this server just wrote (or deleted); after
+        :data:`CATCH_UP_TIMEOUT` the write is answered anyway (it is committed; the policy follows)."""
         revision = revision_of(obj)
-        async with self._advanced:
-            await asyncio.wait_for(self._advanced.wait_for(lambda: self._revision >= revision), 10)
+        try:
+            async with asyncio.timeout(CATCH_UP_TIMEOUT), self._advanced:
+                await self._advanced.wait_for(lambda: self._revision >= revision)
+        except TimeoutError:
+            log.warning("the RBAC policy has not caught up with revision %d yet", revision)
 
     # ------------------------------------------------------------------------------ decisions
 

@@ -36,7 +36,7 @@ SOURCE = {"expirationSeconds": 3607, "path": "token"}
 async def test_tokens_are_bound_to_the_pod_and_renewed_at_80_percent() -> None:
     clock = [1_000_000.0]
     api = TokenRequests(clock)
-    manager = TokenManager(api, clock=lambda: clock[0])  # type: ignore[arg-type]
+    manager = TokenManager(api, clock=lambda: clock[0])
     assert manager.wants(POD) and manager.get(POD, SOURCE) is None
     assert await manager.ensure(POD)
     [(path, body)] = api.asked
@@ -55,5 +55,5 @@ async def test_tokens_are_bound_to_the_pod_and_renewed_at_80_percent() -> None:
 
 
 def test_pods_without_a_token_volume_ask_for_none() -> None:
-    manager = TokenManager(TokenRequests([0.0]))  # type: ignore[arg-type]
+    manager = TokenManager(TokenRequests([0.0]))
     assert not manager.wants({"metadata": POD["metadata"], "spec": {"volumes": [{"name": "v", "emptyDir": {}}]}})
