@@ -49,9 +49,22 @@ def core_versions(server_address: str) -> dict[str, Any]:
             "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}]}
 
 
+#: resources that are questions, not stored objects (create only), served by :mod:`~minikube_py.api.reviews`:
+#: listed in discovery as kube-apiserver lists them, so ``kubectl api-resources`` shows them
+REVIEWS: dict[tuple[str, str], tuple[tuple[str, str, bool], ...]] = {
+    ("authentication.k8s.io", "v1"): (("selfsubjectreviews", "SelfSubjectReview", False),),
+    ("authorization.k8s.io", "v1"): (
+        ("localsubjectaccessreviews", "LocalSubjectAccessReview", True),
+        ("selfsubjectaccessreviews", "SelfSubjectAccessReview", False),
+        ("selfsubjectrulesreviews", "SelfSubjectRulesReview", False),
+        ("subjectaccessreviews", "SubjectAccessReview", False),
+    ),
+}
+
+
 def group_list() -> dict[str, Any]:
     groups = []
-    for group, version in GROUP_VERSIONS:
+    for group, version in (*GROUP_VERSIONS, *REVIEWS):
         if not group:
             continue
         gv = {"groupVersion": f"{group}/{version}", "version": version}
@@ -68,9 +81,11 @@ def group(name: str) -> dict[str, Any] | None:
 
 def resource_list(group_name: str, version: str) -> dict[str, Any] | None:
     resources = in_group_version(group_name, version)
-    if not resources:
+    reviews = REVIEWS.get((group_name, version), ())
+    if not resources and not reviews:
         return None
-    entries: list[dict[str, Any]] = []
+    entries: list[dict[str, Any]] = [{"name": plural, "singularName": "", "namespaced": namespaced, "kind": kind,
+                                      "verbs": ["create"]} for plural, kind, namespaced in reviews]
     for rt in resources:
         entries.append(_resource_entry(rt))
         entries += [_subresource_entry(rt, sub, kind) for sub, kind in rt.subresources.items()]

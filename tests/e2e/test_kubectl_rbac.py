@@ -299,3 +299,13 @@ def test_a_labelled_cluster_role_extends_the_aggregated_ones(server: RunningServ
     finally:
         server.kubectl("delete", "clusterrole", role)
     wait_for(lambda: not can_list_widgets(), "the widgets rules to leave view")
+
+
+def test_discovery_lists_the_rbac_kinds_and_the_reviews(server: RunningServer) -> None:
+    listed = {line.split()[0]: line.split()[-2:] for line in server.kubectl("api-resources", "--no-headers",
+                                                                             "-o", "wide").stdout.splitlines()}
+    for resource in ("roles", "rolebindings", "clusterroles", "clusterrolebindings"):
+        assert resource in listed
+    for review in ("selfsubjectaccessreviews", "selfsubjectrulesreviews", "subjectaccessreviews",
+                   "localsubjectaccessreviews", "selfsubjectreviews"):
+        assert listed[review][-1] == "create", listed[review]
