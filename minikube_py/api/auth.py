@@ -39,7 +39,7 @@ _NODE_WRITABLE = (
     re.compile(r"^/apis/coordination\.k8s\.io/v1/namespaces/kube-node-lease/leases(/[^/]+)?$"),
     re.compile(r"^/api/v1/namespaces/[^/]+/events(/[^/]+)?$"),
     re.compile(r"^/api/v1/namespaces/[^/]+/pods/[^/]+(/status)?$"),
-    # tokens for the pods' projected volumes; which pods and accounts is the node authorizer's to narrow
+    # tokens for the pods' projected volumes: only for its own pods' accounts (api/tokens.py checks)
     re.compile(r"^/api/v1/namespaces/[^/]+/serviceaccounts/[^/]+/token$"),
 )
 #: a node's own objects: the only Node and Lease its certificate may write

@@ -217,7 +217,8 @@ class ResourceHandlers:
                                                                     manager=_patch_manager(request, content_type)))
         elif sub == "token" and method == "POST":
             assert t.namespace is not None
-            return json_response(await self.tokens.request(t.namespace, name, await _read_object(request)), 201)
+            answer = await self.tokens.request(t.namespace, name, await _read_object(request), self.user_of(request))
+            return json_response(answer, 201)
         elif sub == "binding" and method == "POST":
             binding = await _read_object(request)
             return json_response(await subresources.bind(self.registry, rt, t.namespace, name, binding), 201)

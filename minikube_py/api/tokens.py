@@ -23,11 +23,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
-from minikube_py.api.auth import User
+from minikube_py.api.auth import NODE_USER_PREFIX, NODES_GROUP, User
 from minikube_py.api.registry import Registry
 from minikube_py.model import errors
 from minikube_py.model.kinds import by_plural
-from minikube_py.model.rbac import service_account_groups, service_account_user
+from minikube_py.model.rbac import UserInfo, service_account_groups, service_account_user
+from minikube_py.model.requestinfo import RequestInfo
 from minikube_py.model.serviceaccounts import (
     TokenSpec,
     TokenSubject,
@@ -113,9 +114,11 @@ class ServiceAccountTokens:
         self.audiences = (issuer,)
         self._clock = clock
 
-    async def request(self, namespace: str, name: str, body: Obj) -> Obj:
+    async def request(self, namespace: str, name: str, body: Obj, requester: UserInfo) -> Obj:
         """Answer a TokenRequest for ServiceAccount ``namespace/name``: the request with its
-        ``status.token`` and ``status.expirationTimestamp``."""
+        ``status.token`` and ``status.expirationTimestamp``. A node (whose writes RBAC does not
+        judge) gets tokens only for the pods bound to it, of the accounts they run as, as
+        Kubernetes' Node authorizer allows."""
         assert _SERVICE_ACCOUNTS is not None
         spec, problems = parse_token_request(body, self.audiences)
         if spec is None:
@@ -126,6 +129,7 @@ class ServiceAccountTokens:
                                                  for p in problems]})
         account = await self.registry.get(_SERVICE_ACCOUNTS, namespace, name)
         bound = await self._bound_object(namespace, spec)
+        _check_node_request(requester, namespace, name, spec, bound)
         now = int(self._clock())
         claims = token_claims(issuer=self.issuer, namespace=namespace, account=account, spec=spec, now=now,
                               bound=bound)
@@ -192,6 +196,19 @@ class ServiceAccountTokens:
 
     def jwks(self) -> Obj:
         return {"keys": [self.key.jwk()]}
+
+
+def _check_node_request(requester: UserInfo, namespace: str, name: str, spec: TokenSpec, bound: Obj | None) -> None:
+    if NODES_GROUP not in requester.groups or not requester.name.startswith(NODE_USER_PREFIX):
+        return
+    node = requester.name.removeprefix(NODE_USER_PREFIX)
+    pod_spec = (bound or {}).get("spec") or {}
+    if spec.bound_kind == "Pod" and pod_spec.get("nodeName") == node \
+            and (pod_spec.get("serviceAccountName") or "default") == name:
+        return
+    raise errors.forbidden_by_policy(requester.name, RequestInfo(
+        "create", "", True, "", "v1", namespace, "serviceaccounts", "token", name),
+        f"a node may only request tokens for the service accounts of pods bound to it ({node})")
 
 
 def _deleted_before(timestamp: str | None, now: float) -> bool:

@@ -20,7 +20,7 @@ from minikube_py.testing import eventually as wait_for
 
 def mint(server: RunningServer, tmp_path: Path, user: str, *groups: str) -> Path:
     """A kubeconfig for ``user`` made by the ``pykube kubeconfig`` command, as an admin would."""
-    out = tmp_path / f"{user}.kubeconfig"
+    out = tmp_path / f"{user.replace(':', '_')}.kubeconfig"  # KUBECONFIG splits at colons
     args = [sys.executable, "-m", "minikube_py.cli.main", "kubeconfig", "--user", user, "--data-dir",
             str(server.data_dir), "--expiration", "24h", "--out", str(out)]
     for group in groups:
@@ -309,3 +309,22 @@ def test_discovery_lists_the_rbac_kinds_and_the_reviews(server: RunningServer) -
     for review in ("selfsubjectaccessreviews", "selfsubjectrulesreviews", "subjectaccessreviews",
                    "localsubjectaccessreviews", "selfsubjectreviews"):
         assert listed[review][-1] == "create", listed[review]
+
+
+def test_a_node_gets_tokens_only_for_its_own_pods(server: RunningServer, namespace: str, tmp_path: Path) -> None:
+    node = f"rbac-node-{os.urandom(2).hex()}"
+    kubelet = mint(server, tmp_path, f"system:node:{node}", "system:nodes")
+    for name, on in (("mine", node), ("theirs", "elsewhere")):
+        server.kubectl("-n", namespace, "create", "-f", "-", input=json.dumps({
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"nodeName": on, "containers": [{"name": "c", "image": "pykube.local/busybox:1.35"}]}}))
+    mine = as_user(server, kubelet, "-n", namespace, "create", "token", "default", "--bound-object-kind=Pod",
+                   "--bound-object-name=mine")
+    assert mine.returncode == 0, mine.stderr
+    assert claims_of(mine.stdout.strip())["kubernetes.io"]["pod"]["name"] == "mine"
+    for args in (("--bound-object-kind=Pod", "--bound-object-name=theirs"), ()):
+        refused = as_user(server, kubelet, "-n", namespace, "create", "token", "default", *args)
+        assert refused.returncode == 1
+        assert (f'serviceaccounts "default" is forbidden: User "system:node:{node}" cannot create resource '
+                f'"serviceaccounts/token" in API group "" in the namespace "{namespace}": a node may only request '
+                'tokens for the service accounts of pods bound to it') in refused.stderr
