@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 
 REGISTRY = web.AppKey("registry", Registry)
 READY = web.AppKey("ready", dict)
-RBAC = web.AppKey("rbac", RbacAuthorizer)
 #: the authenticated user of a request, set by the authentication middleware
 USER = web.RequestKey("user", User)
 
@@ -115,7 +114,6 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
     app[REGISTRY] = registry
     app[READY] = {"ready": False}
-    app[RBAC] = rbac
 
     async def follow_policy(_: web.Application) -> AsyncIterator[None]:
         await rbac.start()

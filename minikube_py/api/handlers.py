@@ -167,7 +167,7 @@ class ResourceHandlers:
             if t.rt.group == RBAC_GROUP:  # what a patch grants is known once it is applied: try it first
                 patched, _ = await self.registry.patch(t.rt, t.namespace, t.name, content_type, raw, dry_run=True,
                                                        manager=_patch_manager(request, content_type),
-                                                       validation=validation)
+                                                       validation=_field_validation(q))
                 self._check_grant(request, t.rt, t.namespace, patched)
             obj, created = await self.registry.patch(t.rt, t.namespace, t.name, content_type, raw, dry_run=_dry_run(q),
                                                      manager=_patch_manager(request, content_type),
