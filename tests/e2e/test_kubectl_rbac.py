@@ -107,6 +107,13 @@ def test_nobody_grants_more_than_they_hold(server: RunningServer, namespace: str
     assert '{APIGroups:["*"], Resources:["*"], Verbs:["*"]}' in refused.stderr
     escalated = as_user(server, alice, "-n", namespace, "create", "role", "nodes", "--verb=*", "--resource=nodes")
     assert escalated.returncode == 1 and "not currently held" in escalated.stderr
+    # a patch is judged by what it makes
+    patch = json.dumps([{"op": "add", "path": "/rules/-",
+                         "value": {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]}}])
+    patched = as_user(server, alice, "-n", namespace, "patch", "role", "reader", "--type=json", "-p", patch)
+    assert patched.returncode == 1 and "not currently held" in patched.stderr
+    rules = server.kubectl("-n", namespace, "get", "role", "reader", "-o", "jsonpath={.rules[*].resources}").stdout
+    assert "nodes" not in rules
     # and nothing cluster-wide at all
     assert as_user(server, alice, "create", "clusterrolebinding", "x", "--clusterrole=view", "--user=bob").returncode == 1
     assert server.kubectl("-n", namespace, "get", "rolebinding", "bob-root", check=False).returncode == 1
