@@ -40,6 +40,10 @@ from minikube_py.model.times import rfc3339
 from minikube_py.pki import write_file
 
 Obj = dict[str, Any]
+#: how long a token's successful check is reused (kube-apiserver caches token checks for 10 s too, so a
+#: deleted pod's token may work that much longer), and for how many tokens at most
+CACHE_SECONDS = 10.0
+CACHE_SIZE = 4096
 _SERVICE_ACCOUNTS = by_plural("", "v1", "serviceaccounts")
 _PODS = by_plural("", "v1", "pods")
 _SECRETS = by_plural("", "v1", "secrets")
@@ -113,6 +117,9 @@ class ServiceAccountTokens:
         self.issuer = issuer
         self.audiences = (issuer,)
         self._clock = clock
+        #: token -> (its user, until when that answer holds): an in-cluster client sends the same
+        #: token with every request, and checking it costs a signature and up to three store reads
+        self._recent: dict[str, tuple[User, float]] = {}
 
     async def request(self, namespace: str, name: str, body: Obj, requester: UserInfo) -> Obj:
         """Answer a TokenRequest for ServiceAccount ``namespace/name``: the request with its
@@ -160,6 +167,20 @@ class ServiceAccountTokens:
         another audience, or what it names is gone or was recreated."""
         if token.count(".") != 2:
             return None
+        now = self._clock()
+        recent = self._recent.get(token)
+        if recent is not None and now < recent[1]:
+            return recent[0]
+        user = await self._authenticate(token)
+        if user is not None:
+            if len(self._recent) >= CACHE_SIZE:
+                self._recent = {t: v for t, v in self._recent.items() if now < v[1]}
+                if len(self._recent) >= CACHE_SIZE:  # that many live tokens: start over rather than grow
+                    self._recent.clear()
+            self._recent[token] = (user, now + CACHE_SECONDS)
+        return user
+
+    async def _authenticate(self, token: str) -> User | None:
         claims = self.key.verify(token)
         if claims is None:
             return None

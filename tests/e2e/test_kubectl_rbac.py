@@ -186,9 +186,10 @@ def test_kubectl_create_token_authenticates_as_the_service_account(server: Runni
     assert "may not specify a duration less than 10 minutes" in too_short.stderr
     missing = server.kubectl("-n", namespace, "create", "token", "nobody", check=False)
     assert 'serviceaccounts "nobody" not found' in missing.stderr
-    # the account deleted (or recreated under the same name), its tokens are worthless
+    # the account deleted (or recreated under the same name), its tokens are worthless once the
+    # server's check of the token (kept 10 s, as kube-apiserver's) is renewed
     server.kubectl("-n", namespace, "delete", "serviceaccount", "robot")
-    assert "Unauthorized" in as_user(server, config, "auth", "whoami").stderr
+    wait_for(lambda: "Unauthorized" in as_user(server, config, "auth", "whoami").stderr, "the token to be refused")
 
 
 def test_a_token_bound_to_a_pod_dies_with_it(server: RunningServer, namespace: str, tmp_path: Path) -> None:
@@ -201,7 +202,7 @@ def test_a_token_bound_to_a_pod_dies_with_it(server: RunningServer, namespace: s
     whoami = json.loads(as_user(server, config, "auth", "whoami", "-o", "json").stdout)
     assert whoami["status"]["userInfo"]["extra"]["authentication.kubernetes.io/pod-uid"] == [pod_uid]
     server.kubectl("-n", namespace, "delete", "pod", "holder", "--grace-period=0", "--force")
-    assert "Unauthorized" in as_user(server, config, "auth", "whoami").stderr
+    wait_for(lambda: "Unauthorized" in as_user(server, config, "auth", "whoami").stderr, "the token to be refused")
 
 
 def test_pods_get_the_token_volume_unless_they_opt_out(server: RunningServer, namespace: str) -> None:
