@@ -30,6 +30,7 @@ CATCH_UP_TIMEOUT = 10.0
 _PREFIX = f"/{rbac.GROUP}/"
 _RBAC_KINDS = tuple(rt for rt in RESOURCES if rt.group == rbac.GROUP)
 _KIND_BY_PLURAL = {rt.plural: rt.kind for rt in _RBAC_KINDS}
+_ROLE_KINDS = {rt.kind: rt for rt in _RBAC_KINDS if rt.kind in ("Role", "ClusterRole")}
 #: what a user must hold to write an aggregated ClusterRole without ``escalate``: everything
 _EVERYTHING = rbac.parse_rules(CLUSTER_ADMIN["rules"])
 
@@ -118,15 +119,18 @@ class RbacAuthorizer:
         if rt.kind in ("Role", "ClusterRole"):
             if self._may(user, "escalate", rt, ns, name):
                 return
-            if rt.kind == "ClusterRole" and (obj.get("aggregationRule") or {}).get("clusterRoleSelectors"):
+            aggregation = obj.get("aggregationRule")
+            if rt.kind == "ClusterRole" and isinstance(aggregation, dict) and aggregation.get("clusterRoleSelectors"):
                 requested: Iterable[Rule] = _EVERYTHING
             else:
                 requested = rbac.parse_rules(obj.get("rules"))
             self._check_covered(user, ns, requested, rt, name)
             return
-        ref = obj.get("roleRef") or {}
+        ref = obj.get("roleRef") if isinstance(obj.get("roleRef"), dict) else {}
         role_kind, role_name = ref.get("kind", ""), ref.get("name", "")
-        role_rt = next(r for r in RESOURCES if r.group == rbac.GROUP and r.kind == (role_kind or "ClusterRole"))
+        role_rt = _ROLE_KINDS.get(role_kind)
+        if role_rt is None:
+            return  # no role to grant: validation answers 422
         if self._may(user, "bind", role_rt, ns if role_kind == "Role" else "", role_name):
             return
         rules = self.policy.role_rules(role_kind, ns, role_name)

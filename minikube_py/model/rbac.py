@@ -280,8 +280,9 @@ def _url_covers(owner: str, url: str) -> bool:
 def aggregated_rules(role: Obj, cluster_roles: Iterable[Obj]) -> list[Obj] | None:
     """The rules a ClusterRole with an ``aggregationRule`` gets: those of every other ClusterRole
     matching one of its selectors, without duplicates, in name order (None: not an aggregated role)."""
-    selectors = ((role.get("aggregationRule") or {}).get("clusterRoleSelectors")) if isinstance(role, dict) else None
-    if not selectors:
+    aggregation = role.get("aggregationRule")
+    selectors = aggregation.get("clusterRoleSelectors") if isinstance(aggregation, dict) else None
+    if not selectors or not isinstance(selectors, list):
         return None
     parsed = [label_selector_from_spec(s) for s in selectors if isinstance(s, Mapping)]
     own = (role.get("metadata") or {}).get("name")
@@ -307,6 +308,9 @@ def path_segment_name_errors(name: str) -> list[str]:
     return [f"may not contain '{c}'" for c in ("/", "%") if c in name]
 
 
+_RULE_LISTS = ("verbs", "apiGroups", "resources", "resourceNames", "nonResourceURLs")
+
+
 def _rule_errors(rules: Any, path: str, *, namespaced: bool) -> list[FieldError]:
     if rules is None:
         return []
@@ -317,6 +321,11 @@ def _rule_errors(rules: Any, path: str, *, namespaced: bool) -> list[FieldError]
         at = f"{path}[{i}]"
         if not isinstance(rule, dict):
             errs.append(invalid_value(at, rule, "must be an object"))
+            continue
+        wrong = [k for k in _RULE_LISTS if rule.get(k) is not None
+                 and (not isinstance(rule[k], list) or not all(isinstance(v, str) for v in rule[k]))]
+        if wrong:
+            errs += [invalid_value(f"{at}.{k}", rule[k], "must be a list of strings") for k in wrong]
             continue
         if not rule.get("verbs"):
             errs.append(required(f"{at}.verbs"))
@@ -341,7 +350,14 @@ def validate_role(obj: Obj) -> list[FieldError]:
 
 
 def validate_cluster_role(obj: Obj) -> list[FieldError]:
-    return _rule_errors(obj.get("rules"), "rules", namespaced=False)
+    errs = _rule_errors(obj.get("rules"), "rules", namespaced=False)
+    aggregation = obj.get("aggregationRule")
+    if aggregation is None:
+        return errs
+    selectors = aggregation.get("clusterRoleSelectors") if isinstance(aggregation, dict) else aggregation
+    if not isinstance(selectors, list) or not all(isinstance(s, dict) for s in selectors):
+        errs.append(invalid_value("aggregationRule.clusterRoleSelectors", selectors, "must be a list of label selectors"))
+    return errs
 
 
 def _binding_errors(obj: Obj, *, namespaced: bool) -> list[FieldError]:

@@ -261,3 +261,18 @@ def test_rule_and_binding_validation() -> None:
 def test_the_forbidden_message_is_kube_apiservers(info: RequestInfo, message: str) -> None:
     error = errors.forbidden_by_policy("system:serviceaccount:default:reader", info)
     assert (error.code, error.reason, error.message) == (403, "Forbidden", message)
+
+
+def test_an_aggregation_rule_must_hold_selectors() -> None:
+    from minikube_py.model.rbac import validate_cluster_role
+
+    assert validate_cluster_role({"aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {"a": "b"}}]}}) == []
+    for bad in ("junk", {"clusterRoleSelectors": "junk"}, {"clusterRoleSelectors": ["junk"]}):
+        [error] = validate_cluster_role({"aggregationRule": bad})
+        assert error.field == "aggregationRule.clusterRoleSelectors"
+    assert aggregated_rules({"metadata": {"name": "x"}, "aggregationRule": "junk"}, []) is None
+
+
+def test_rule_lists_must_be_lists_of_strings() -> None:
+    errs = validate_role({"rules": [{"verbs": "get", "apiGroups": [""], "resources": ["pods", 3]}]})
+    assert [e.field for e in errs] == ["rules[0].verbs", "rules[0].resources"]
