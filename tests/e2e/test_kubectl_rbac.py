@@ -4,6 +4,7 @@ they hold."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from minikube_py.testing import KUBECTL, RunningServer
+from minikube_py.testing import KUBECTL, RunningServer, fresh_postgres_database, postgres_url, start_server
 from minikube_py.testing import eventually as wait_for
 
 
@@ -336,3 +337,30 @@ def test_a_node_gets_tokens_only_for_its_own_pods(server: RunningServer, namespa
         assert (f'serviceaccounts "default" is forbidden: User "system:node:{node}" cannot create resource '
                 f'"serviceaccounts/token" in API group "" in the namespace "{namespace}": a node may only request '
                 'tokens for the service accounts of pods bound to it') in refused.stderr
+
+
+def test_a_binding_written_through_one_server_governs_another(tmp_path: Path) -> None:
+    """Servers sharing a PostgreSQL store each keep their RBAC policy from the store's events, so a
+    RoleBinding created through one is enforced by the other (asked as an impersonating admin)."""
+    async def scenario() -> None:
+        async with fresh_postgres_database(postgres_url()) as url:
+            await asyncio.to_thread(two_servers, tmp_path, url)
+
+    def two_servers(tmp_path: Path, url: str) -> None:
+        a = start_server(tmp_path / "a", "--datastore", url)
+        b = start_server(tmp_path / "b", "--datastore", url)
+        try:
+            a.kubectl("create", "namespace", "shared")
+            refused = b.kubectl("-n", "shared", "get", "pods", "--as=dana", check=False)
+            assert 'User "dana" cannot list resource "pods"' in refused.stderr
+            a.kubectl("-n", "shared", "create", "rolebinding", "dana-view", "--clusterrole=view", "--user=dana")
+            wait_for(lambda: b.kubectl("-n", "shared", "get", "pods", "--as=dana", check=False).returncode == 0,
+                     "the other server to enforce the new binding")
+            a.kubectl("-n", "shared", "delete", "rolebinding", "dana-view")
+            wait_for(lambda: b.kubectl("-n", "shared", "get", "pods", "--as=dana", check=False).returncode == 1,
+                     "the other server to drop the binding")
+        finally:
+            a.stop()
+            b.stop()
+
+    asyncio.run(scenario())
