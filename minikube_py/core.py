@@ -139,7 +139,8 @@ class Server:
         authenticator = Authenticator(self.credentials.admin_token, self.credentials.node_secret)
         app = build_app(registry, authenticator, f"{cfg.advertise_address}:{cfg.port}", tls,
                         _kubelet_client_context(tls), max_readonly=cfg.max_requests_inflight,
-                        max_mutating=cfg.max_mutating_requests_inflight)
+                        max_mutating=cfg.max_mutating_requests_inflight,
+                        issuer=f"https://kubernetes.default.svc.{cfg.cluster_domain}")
         network = ClusterNetwork(cfg.cluster_cidr, cfg.service_cidr, cfg.cluster_dns_ip, cfg.cluster_domain)
         await ensure_bootstrap_objects(registry, address=cfg.advertise_address, port=cfg.port, network=network)
         runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=2.0,

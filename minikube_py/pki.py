@@ -110,9 +110,20 @@ def ensure_pki(directory: Path, *, hosts: Sequence[str]) -> Pki:
     return dataclasses.replace(pki, ca_pem=ca_cert.public_bytes(serialization.Encoding.PEM))
 
 
-def issue_client_cert(pki: Pki, common_name: str, organization: str | Sequence[str] = ()) -> tuple[bytes, bytes]:
-    """A client certificate and key (PEM) signed by the cluster CA. By Kubernetes convention the CN
-    is the user name and each O a group, e.g. ``system:node:n1`` in ``system:nodes``."""
+def load_pki(directory: Path) -> Pki:
+    """The PKI a server created in ``directory``, without changing anything (for minting user
+    credentials from the command line while the server runs)."""
+    pki = Pki(ca_cert=directory / "ca.crt", ca_key=directory / "ca.key", server_cert=directory / "server.crt",
+              server_key=directory / "server.key", ca_pem=b"")
+    return dataclasses.replace(pki, ca_pem=pki.ca_cert.read_bytes())
+
+
+def issue_client_cert(pki: Pki, common_name: str, organization: str | Sequence[str] = (), *,
+                      validity: dt.timedelta | None = None) -> tuple[bytes, bytes]:
+    """A client certificate and key (PEM) signed by the cluster CA, valid for ``validity`` (default:
+    :data:`LEAF_VALIDITY`). By
+    Kubernetes convention the CN is the user name and each O a group, e.g. ``system:node:n1`` in
+    ``system:nodes``."""
     ca_cert = x509.load_pem_x509_certificate(pki.ca_pem)
     ca_key = _load_key(pki.ca_key)
     groups = [organization] if isinstance(organization, str) else list(organization)
@@ -120,7 +131,7 @@ def issue_client_cert(pki: Pki, common_name: str, organization: str | Sequence[s
         [x509.NameAttribute(NameOID.ORGANIZATION_NAME, g) for g in groups]
         + [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
     )
-    return _issue(ca_cert, ca_key, subject, ExtendedKeyUsageOID.CLIENT_AUTH, sans=[])
+    return _issue(ca_cert, ca_key, subject, ExtendedKeyUsageOID.CLIENT_AUTH, sans=[], validity=validity)
 
 
 def node_csr(node_name: str) -> tuple[bytes, bytes]:
@@ -261,9 +272,10 @@ def _issue(
     usage: x509.ObjectIdentifier,
     *,
     sans: Sequence[Name],
+    validity: dt.timedelta | None = None,
 ) -> tuple[bytes, bytes]:
     key = ec.generate_private_key(ec.SECP256R1())
-    return _certificate(ca_cert, ca_key, subject, usage, key.public_key(), sans=sans), _key_pem(key)
+    return _certificate(ca_cert, ca_key, subject, usage, key.public_key(), sans=sans, validity=validity), _key_pem(key)
 
 
 def _certificate(
@@ -274,6 +286,7 @@ def _certificate(
     public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey,
     *,
     sans: Sequence[Name],
+    validity: dt.timedelta | None = None,
 ) -> bytes:
     now = _now()
     builder = (
@@ -283,7 +296,7 @@ def _certificate(
         .public_key(public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - CLOCK_SKEW)
-        .not_valid_after(min(now + LEAF_VALIDITY, ca_cert.not_valid_after_utc))
+        .not_valid_after(min(now + (validity or LEAF_VALIDITY), ca_cert.not_valid_after_utc))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(cert_sign=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)

@@ -10,6 +10,7 @@ run() {
 }
 run bench/store.py
 run bench/api.py --pods 500 --concurrency 10 --watchers 10
+run bench/authz.py --requests 20000
 run bench/scheduler.py --pods 600 --nodes 300 --replicas 300
 run bench/pod_startup.py --pods 3 --replicas 5 --no-swarm
 run bench/dns.py --smoke

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from minikube_py.testing import KUBECTL, RunningServer, start_server
+from minikube_py.testing import KUBECTL, RunningServer, eventually, start_server
 
 
 @pytest.fixture(scope="session")
@@ -23,10 +23,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 @pytest.fixture
 def namespace(server: RunningServer, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A fresh namespace per test, named after it."""
+    """A fresh namespace per test, named after it, once its controllers have given it what every
+    namespace holds (the ``default`` ServiceAccount and the ``kube-root-ca.crt`` ConfigMap), as
+    Kubernetes' e2e framework waits for them: tests then see only what they make."""
     name = "t-" + "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:40].strip("-")
     name = f"{name}-{os.urandom(2).hex()}"
     server.kubectl("create", "namespace", name)
+    for path in (f"/api/v1/namespaces/{name}/serviceaccounts/default",
+                 f"/api/v1/namespaces/{name}/configmaps/kube-root-ca.crt"):
+        eventually(lambda path=path: server.request("GET", path)[0] == 200 or None, f"{path} to exist")
     yield name
 
 

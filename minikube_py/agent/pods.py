@@ -50,6 +50,7 @@ from minikube_py.agent.runtime.base import (
     RuntimeFailure,
 )
 from minikube_py.agent.status import ContainerView, Observed, pod_status
+from minikube_py.agent.tokens import TokenManager
 from minikube_py.agent.volumes import VolumeError, VolumeManager, claim_sources
 from minikube_py.client.errors import ApiError, ConflictError, NotFoundError
 from minikube_py.client.events import EventRecorder
@@ -88,6 +89,7 @@ class PodServices:
         self.services = services
         self.volumes = VolumeManager(node.data_dir / "pods")
         self.images = ImageManager(runtime, recorder)
+        self.tokens = TokenManager(client)
 
     def secret(self, namespace: str, name: str) -> Obj | None:
         return self.secrets.get(f"{namespace}/{name}")
@@ -180,9 +182,11 @@ class PodWorker:
         spec = pod.get("spec") or {}
         if self._start_time is None:
             self._start_time = _now()
+        if await self._renew_tokens(pod):
+            self.refresh_volumes = True
         if self.refresh_volumes:
             self.refresh_volumes = False
-            self._s.volumes.refresh(pod, secret=self._s.secret, configmap=self._s.configmap)
+            self._s.volumes.refresh(pod, secret=self._s.secret, configmap=self._s.configmap, token=self._s.tokens.get)
         if plan.actions:
             sandbox = (by_name.get(SANDBOX_NAME) or [None])[0]
             await self._carry_out(pod, plan.actions, sandbox)
@@ -223,6 +227,7 @@ class PodWorker:
                     await asyncio.gather(*(self._stop_one(pod, stop, action) for stop in action.stops))
                 case ReleasePod():
                     self._s.volumes.teardown(self.uid)
+                    self._s.tokens.forget(self.uid)
                     self._s.images.forget(self.uid)
                     if action.delete_object and not self.gone:  # gone may have turned true meanwhile
                         with contextlib.suppress(NotFoundError, ConflictError):
@@ -248,8 +253,14 @@ class PodWorker:
             self._retry_in(NETWORK_RETRY_SECONDS)
             return None
         try:
+            await self._s.tokens.ensure(pod)
+        except ApiError as e:
+            self._s.recorder.emit(pod, "Warning", "FailedMount", f"MountVolume.SetUp failed: failed to fetch token: {e}")
+            self._retry_in(2.0)
+            return None
+        try:
             self._s.volumes.setup(pod, secret=self._s.secret, configmap=self._s.configmap,
-                                  claims=self._s.claim_sources(pod))
+                                  claims=self._s.claim_sources(pod), token=self._s.tokens.get)
         except VolumeError as e:
             self._s.recorder.emit(pod, "Warning", "FailedMount", e.message)
             self._retry_in(2.0)
@@ -265,6 +276,23 @@ class PodWorker:
             self._retry_in(2.0)
             return None
         return await runtime.inspect(sandbox_id)
+
+    async def _renew_tokens(self, pod: Obj) -> bool:
+        """Renew the pod's tokens that are due or missing (a pod adopted after a restart; True if any
+        was), and wake for the next one due. A failed renewal is retried at the next pass; the old
+        token stays in the volume until it expires."""
+        tokens = self._s.tokens
+        if not tokens.wants(pod):
+            return False
+        try:
+            renewed = await tokens.ensure(pod)
+        except ApiError as e:
+            log.warning("pod %s: renewing its service account token failed: %s", object_key(pod), e)
+            renewed = False
+        due = tokens.next_renewal(pod)
+        if due is not None:
+            self._wake_at(time.monotonic() + due)
+        return renewed
 
     def _wake_at(self, deadline: float) -> None:
         self._next_deadline = deadline if self._next_deadline is None else min(self._next_deadline, deadline)

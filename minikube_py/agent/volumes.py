@@ -1,5 +1,7 @@
 """Pod volumes on the node's disk: emptyDir (and tmpfs-backed Memory), hostPath, secret, configMap,
-downwardAPI, and persistentVolumeClaim (the hostPath or local directory of the claim's bound volume).
+downwardAPI, projected volumes of those and of ServiceAccount tokens (the ``kube-api-access-*``
+volume every pod gets: token, CA and namespace), and persistentVolumeClaim (the hostPath or local
+directory of the claim's bound volume).
 
 Projected files are written the way kubelet's atomic writer does: into a fresh timestamped directory,
 then the ``..data`` symlink is swapped to it in one rename, and the visible names are symlinks through
@@ -36,6 +38,17 @@ _HOST_PATH_CHECKS = {
 }
 
 
+#: the token a projected ``serviceAccountToken`` source (second argument) holds for a pod (first)
+#: now; None while none was issued
+TokenLookup = Callable[[Obj, Obj], str | None]
+#: the kinds of volume whose files the node writes
+_WRITTEN = ("secret", "configMap", "downwardAPI", "projected")
+
+
+def _no_tokens(pod: Obj, source: Obj) -> str | None:
+    return None
+
+
 class VolumeError(Exception):
     """A volume cannot be set up; reported as a FailedMount event while the pod waits."""
 
@@ -44,11 +57,14 @@ class VolumeError(Exception):
         self.message = message
 
 
-def _files_of(volume: Obj, pod: Obj, secret: Lookup, configmap: Lookup) -> tuple[dict[str, tuple[bytes, int]], bool]:
+def _files_of(volume: Obj, pod: Obj, secret: Lookup, configmap: Lookup,
+              token: TokenLookup = _no_tokens) -> tuple[dict[str, tuple[bytes, int]], bool]:
     """(relative path → (content, mode)) for a projected volume, and whether it exists at all (an
     optional, missing source gives an empty volume)."""
     namespace = pod["metadata"]["namespace"]
     name = volume["name"]
+    if "projected" in volume:
+        return _projected_files(volume, pod, secret, configmap, token), True
     if "secret" in volume:
         source = volume["secret"]
         obj = secret(namespace, source.get("secretName", ""))
@@ -136,6 +152,33 @@ def _unprocessed(name: str, why: str) -> VolumeError:
                        f"failed to process volumes=[{name}]: {why}")
 
 
+def _projected_files(volume: Obj, pod: Obj, secret: Lookup, configmap: Lookup,
+                     token: TokenLookup) -> dict[str, tuple[bytes, int]]:
+    """Every source of a projected volume in one directory; each source is read as the volume of its
+    kind would be (a projected secret names its Secret ``name``, not ``secretName``)."""
+    projected = volume["projected"] or {}
+    mode = projected.get("defaultMode", 0o644)
+    files: dict[str, tuple[bytes, int]] = {}
+    for source in projected.get("sources") or []:
+        if "serviceAccountToken" in source:
+            request = source["serviceAccountToken"]
+            value = token(pod, request)
+            if value is None:
+                raise VolumeError(f'MountVolume.SetUp failed for volume "{volume["name"]}" : failed to fetch token: '
+                                  "the service account token is not issued yet")
+            files[request.get("path", "token")] = (value.encode(), request.get("mode", mode))
+            continue
+        for kind in ("secret", "configMap", "downwardAPI"):
+            if kind in source:
+                part = dict(source[kind] or {})
+                if kind == "secret":
+                    part["secretName"] = part.pop("name", "")
+                part.setdefault("defaultMode", mode)
+                found, _ = _files_of({"name": volume["name"], kind: part}, pod, secret, configmap)
+                files.update(found)
+    return files
+
+
 def _write_atomically(directory: Path, files: dict[str, tuple[bytes, int]]) -> bool:
     """Publish ``files`` under ``directory`` through a ``..data`` symlink swap; False if unchanged."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -181,9 +224,11 @@ class VolumeManager:
     def _dir(self, pod: Obj, plugin: str, name: str) -> Path:
         return self.root / pod["metadata"]["uid"] / "volumes" / plugin / name
 
-    def setup(self, pod: Obj, *, secret: Lookup, configmap: Lookup, claims: Mapping[str, Obj] | None = None) -> None:
+    def setup(self, pod: Obj, *, secret: Lookup, configmap: Lookup, claims: Mapping[str, Obj] | None = None,
+              token: TokenLookup = _no_tokens) -> None:
         """Create every volume of the pod; idempotent. Raises VolumeError for the first failing one.
-        ``claims`` are the pod's claim volumes resolved by :func:`claim_sources`."""
+        ``claims`` are the pod's claim volumes resolved by :func:`claim_sources`; ``token`` gives the
+        ServiceAccount tokens of projected volumes."""
         claims = claims or {}
         for volume in (pod.get("spec") or {}).get("volumes") or []:
             name = volume["name"]
@@ -198,18 +243,18 @@ class VolumeManager:
                         _mount_tmpfs(path)
             elif "hostPath" in volume:
                 _check_host_path(name, volume["hostPath"])
-            elif any(k in volume for k in ("secret", "configMap", "downwardAPI")):
-                files, _ = _files_of(volume, pod, secret, configmap)
+            elif any(k in volume for k in _WRITTEN):
+                files, _ = _files_of(volume, pod, secret, configmap, token)
                 _write_atomically(self._dir(pod, _plugin(volume), name), files)
 
-    def refresh(self, pod: Obj, *, secret: Lookup, configmap: Lookup) -> bool:
-        """Rewrite projected volumes whose sources changed; True if any did. Missing sources are left
-        as they were (kubelet keeps the last content it had)."""
+    def refresh(self, pod: Obj, *, secret: Lookup, configmap: Lookup, token: TokenLookup = _no_tokens) -> bool:
+        """Rewrite projected volumes whose sources changed (a renewed token too); True if any did.
+        Missing sources are left as they were (kubelet keeps the last content it had)."""
         changed = False
         for volume in (pod.get("spec") or {}).get("volumes") or []:
-            if any(k in volume for k in ("secret", "configMap", "downwardAPI")):
+            if any(k in volume for k in _WRITTEN):
                 try:
-                    files, exists = _files_of(volume, pod, secret, configmap)
+                    files, exists = _files_of(volume, pod, secret, configmap, token)
                 except VolumeError:
                     continue
                 if exists:
@@ -259,6 +304,11 @@ class VolumeManager:
                 secrets.add((ns, volume["secret"].get("secretName", "")))
             if "configMap" in volume:
                 configmaps.add((ns, volume["configMap"].get("name", "")))
+            for source in ((volume.get("projected") or {}).get("sources") or []) if "projected" in volume else ():
+                if "secret" in source:
+                    secrets.add((ns, source["secret"].get("name", "")))
+                if "configMap" in source:
+                    configmaps.add((ns, source["configMap"].get("name", "")))
         for c in (spec.get("initContainers") or []) + (spec.get("containers") or []):
             for source in c.get("envFrom") or []:
                 if "secretRef" in source:
@@ -287,7 +337,8 @@ class VolumeManager:
 
 
 def _plugin(volume: Obj) -> str:
-    for key, plugin in (("secret", "secret"), ("configMap", "configmap"), ("downwardAPI", "downward-api")):
+    for key, plugin in (("secret", "secret"), ("configMap", "configmap"), ("downwardAPI", "downward-api"),
+                        ("projected", "projected")):
         if key in volume:
             return plugin
     return "empty-dir"

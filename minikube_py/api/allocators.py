@@ -52,7 +52,7 @@ class ServiceAllocator:
     @property
     def store(self) -> Store:
         """The store the reservations live in; admission that reads other objects (the default
-        StorageClass for a claim) reads them from it too."""
+        StorageClass for a claim, a pod's ServiceAccount) reads them from it too."""
         return self._store
 
     @property

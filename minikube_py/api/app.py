@@ -9,23 +9,28 @@ from __future__ import annotations
 
 import logging
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
 from minikube_py import pki
 from minikube_py.api import discovery
-from minikube_py.api.auth import Authenticator, authorize
+from minikube_py.api.auth import Authenticator, User, authorize, bearer_token, impersonate
 from minikube_py.api.body import MAX_BODY
+from minikube_py.api.body import dumps as body_dumps
 from minikube_py.api.connections import inflight_middleware
 from minikube_py.api.handlers import ResourceHandlers, json_response
 from minikube_py.api.metrics import HISTORY_PREFIX, ResourceMetrics, metrics_context
 from minikube_py.api.nodecreds import cacerts_handler, node_credentials_handler
+from minikube_py.api.rbac import RbacAuthorizer
 from minikube_py.api.registry import Registry
+from minikube_py.api.reviews import routes as review_routes
 from minikube_py.api.streaming import StreamProxy
+from minikube_py.api.tokens import ServiceAccountTokens, SigningKey
 from minikube_py.model import errors
 from minikube_py.model.metrics import GROUP as METRICS_GROUP
 from minikube_py.model.metrics import VERSION as METRICS_VERSION
+from minikube_py.model.rbac import UserInfo
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +38,8 @@ REGISTRY = web.AppKey("registry", Registry)
 READY = web.AppKey("ready", dict)
 #: the resource metrics (present when the server can reach agents): ``node_samples``/``pod_samples``
 METRICS = web.AppKey("metrics", ResourceMetrics)
+#: the authenticated user of a request, set by the authentication middleware
+USER = web.RequestKey("user", User)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -62,31 +69,64 @@ async def status_errors(request: web.Request, handler: Handler) -> web.StreamRes
         return json_response(status.status(), status.code)
 
 
-def auth_middleware(authenticator: Authenticator) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def auth_middleware(authenticator: Authenticator, rbac: RbacAuthorizer,
+                    tokens: ServiceAccountTokens) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
         transport = request.transport
         peercert = transport.get_extra_info("peercert") if transport is not None else None
-        user = authenticator.authenticate(request.headers.get("Authorization"), peercert)
-        authorize(user, request.method, request.path)
+        header = request.headers.get("Authorization")
+        user = authenticator.authenticate(header, peercert)
+        token = bearer_token(header) if user is None else None
+        if token is not None:
+            user = await tokens.authenticate(token)
+        if any(h in request.headers for h in _IMPERSONATION):
+            if user is None:
+                raise errors.unauthorized()
+            user = impersonate(user, request.headers, lambda h: request.headers.getall(h, []), rbac.authorize)
+        authorize(user, request.method, request.path, request.query, rbac.authorize)
+        if user is not None:  # None only on the public paths
+            request[USER] = user
         return await handler(request)
 
     return authenticate
 
 
+_IMPERSONATION = ("Impersonate-User", "Impersonate-Group", "Impersonate-Uid")
+
+
+def request_user(request: web.Request) -> UserInfo:
+    """Who sent ``request`` (authentication ran before any handler)."""
+    return request[USER].info
+
+
+#: the issuer of ServiceAccount tokens, as kube-apiserver's --service-account-issuer is usually set
+DEFAULT_ISSUER = "https://kubernetes.default.svc.cluster.local"
+
+
 def build_app(registry: Registry, authenticator: Authenticator, server_address: str, tls: pki.Pki,
               kubelet_ssl: ssl.SSLContext | None = None, *, max_readonly: int = 0,
-              max_mutating: int = 0) -> web.Application:
+              max_mutating: int = 0, issuer: str = DEFAULT_ISSUER) -> web.Application:
     """Every route of the API server. ``tls`` (the cluster CA) serves joining agents the CA and signs
     their node certificates; ``kubelet_ssl`` (the API server's client identity towards agents)
     enables pods/log, exec and portforward, and the resource metrics API. ``max_readonly`` and
     ``max_mutating`` bound the requests served at once (0: unbounded); they are counted after
     authentication, as kube-apiserver does, so anonymous clients cannot take the slots."""
-    middlewares = [status_errors, auth_middleware(authenticator), inflight_middleware(max_readonly, max_mutating)]
+    rbac = RbacAuthorizer(registry.store)
+    tokens = ServiceAccountTokens(SigningKey(tls.ca_key.parent / "service-account.key"), registry, issuer)
+    middlewares = [status_errors, auth_middleware(authenticator, rbac, tokens),
+                   inflight_middleware(max_readonly, max_mutating)]
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
     app[REGISTRY] = registry
     app[READY] = {"ready": False}
-    resources = ResourceHandlers(registry)
+
+    async def follow_policy(_: web.Application) -> AsyncIterator[None]:
+        await rbac.start()
+        yield
+        await rbac.stop()
+
+    app.cleanup_ctx.append(follow_policy)
+    resources = ResourceHandlers(registry, rbac, request_user, tokens)
     metrics = ResourceMetrics(registry, kubelet_ssl) if kubelet_ssl is not None else None
     extra_groups = ((METRICS_GROUP, METRICS_VERSION),) if metrics is not None else ()
 
@@ -138,6 +178,17 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
     r.add_get("/openapi/v2", openapi_v2)
     r.add_get("/cacerts", cacerts_handler(tls.ca_pem))
     r.add_post(pki.NODE_CREDENTIALS_PATH, node_credentials_handler(tls))
+    for path, review in review_routes(rbac, request_user):
+        r.add_post(path, review)
+
+    async def openid_configuration(_: web.Request) -> web.Response:
+        return json_response(tokens.openid_configuration(f"https://{server_address}/openid/v1/jwks"))
+
+    async def jwks(_: web.Request) -> web.Response:
+        return web.Response(body=body_dumps(tokens.jwks()), content_type="application/jwk-set+json")
+
+    r.add_get("/.well-known/openid-configuration", openid_configuration)
+    r.add_get("/openid/v1/jwks", jwks)
     if kubelet_ssl is not None:
         proxy = StreamProxy(registry, kubelet_ssl)
         pod = "/api/v1/namespaces/{ns}/pods/{name}"

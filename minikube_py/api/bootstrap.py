@@ -5,6 +5,11 @@ The four system namespaces, and the ``kubernetes`` Service (first address of the
 ``kube-dns`` Service (tenth address, port 53) that every node's proxy answers with its built-in DNS;
 the default StorageClass ``local-path``; and the ``pykube-cluster`` ConfigMap in kube-system, from which agents learn the cluster-wide
 network settings (cluster CIDR, DNS address and domain) instead of each needing the same flags.
+The default RBAC roles and bindings (:mod:`minikube_py.model.bootstrappolicy`) are reconciled as
+kube-apiserver does: created when missing, and restored to their defaults on start unless their
+``rbac.authorization.kubernetes.io/autoupdate`` annotation says "false"; the aggregated roles get
+their rules at once, the aggregation controller keeps them current afterwards.
+
 Runs on every start: missing objects are created, and the endpoints and settings follow the
 server's current configuration.
 """
@@ -17,7 +22,10 @@ from dataclasses import dataclass
 
 from minikube_py.api.registry import Registry
 from minikube_py.model import errors
+from minikube_py.model.bootstrappolicy import AUTOUPDATE, CLUSTER_ROLE_BINDINGS, CLUSTER_ROLES
 from minikube_py.model.kinds import ResourceType, by_plural
+from minikube_py.model.rbac import GROUP as RBAC_GROUP
+from minikube_py.model.rbac import aggregated_rules
 from minikube_py.model.storage import DEFAULT_CLASS_ANNOTATION
 from minikube_py.model.volumebinding import LOCAL_PATH_PROVISIONER
 from minikube_py.store.base import Obj
@@ -76,7 +84,38 @@ async def ensure_bootstrap_objects(registry: Registry, *, address: str, port: in
     await _put(registry, _rt("discovery.k8s.io", "endpointslices"), "default", slice_)
     await _create_if_absent(registry, _rt("storage.k8s.io", "storageclasses"), None,
                             copy.deepcopy(LOCAL_PATH_CLASS))
+    await _ensure_rbac_defaults(registry)
 
+
+async def _ensure_rbac_defaults(registry: Registry) -> None:
+    roles = [dict(role) for role in CLUSTER_ROLES]
+    by_name = {role["metadata"]["name"]: role for role in roles}
+    for name in ("view", "edit", "admin"):  # each aggregates the one before
+        by_name[name]["rules"] = aggregated_rules(by_name[name], roles) or []
+    for rt, objects in ((_rt(RBAC_GROUP, "clusterroles"), roles),
+                        (_rt(RBAC_GROUP, "clusterrolebindings"), CLUSTER_ROLE_BINDINGS)):
+        for obj in objects:
+            await _reconcile_default(registry, rt, obj)
+
+
+async def _reconcile_default(registry: Registry, rt: ResourceType, obj: Obj) -> None:
+    name = obj["metadata"]["name"]
+    try:
+        live = await registry.get(rt, None, name)
+    except errors.StatusError as exc:
+        if exc.code != 404:
+            raise
+        await _create_if_absent(registry, rt, None, obj)
+        return
+    if (live["metadata"].get("annotations") or {}).get(AUTOUPDATE) == "false":
+        return
+    fields = ("rules", "aggregationRule") if rt.kind == "ClusterRole" else ("subjects",)
+    wanted = {k: obj[k] for k in fields if k in obj}
+    if rt.kind == "ClusterRole" and "aggregationRule" in obj:
+        wanted.pop("rules")  # the aggregation controller owns them
+    if all(live.get(k) == v for k, v in wanted.items()):
+        return
+    await registry.update(rt, None, name, {**live, **wanted})
 
 
 async def _ensure_cluster_dns(registry: Registry, network: ClusterNetwork) -> None:

@@ -23,6 +23,7 @@ SUBRESOURCE_VERBS = {
     "log": ("get",),
     "exec": ("create", "get"),
     "portforward": ("create", "get"),
+    "token": ("create",),
 }
 
 #: /openapi/v2 answers an empty protobuf document: kubectl then has no schema for any kind and
@@ -50,11 +51,24 @@ def core_versions(server_address: str) -> dict[str, Any]:
             "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}]}
 
 
+#: resources that are questions, not stored objects (create only), served by :mod:`~minikube_py.api.reviews`:
+#: listed in discovery as kube-apiserver lists them, so ``kubectl api-resources`` shows them
+REVIEWS: dict[tuple[str, str], tuple[tuple[str, str, bool], ...]] = {
+    ("authentication.k8s.io", "v1"): (("selfsubjectreviews", "SelfSubjectReview", False),),
+    ("authorization.k8s.io", "v1"): (
+        ("localsubjectaccessreviews", "LocalSubjectAccessReview", True),
+        ("selfsubjectaccessreviews", "SelfSubjectAccessReview", False),
+        ("selfsubjectrulesreviews", "SelfSubjectRulesReview", False),
+        ("subjectaccessreviews", "SubjectAccessReview", False),
+    ),
+}
+
+
 def group_list(extra: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
-    """Every API group: those of the kind table, then ``extra`` (group, version) pairs served by
-    handlers of their own (``metrics.k8s.io``, whose objects are not stored)."""
+    """Every API group: those of the kind table, those of the reviews, then ``extra`` (group,
+    version) pairs served by handlers of their own (``metrics.k8s.io``, whose objects are not stored)."""
     groups = []
-    for group, version in (*GROUP_VERSIONS, *extra):
+    for group, version in (*GROUP_VERSIONS, *REVIEWS, *extra):
         if not group:
             continue
         gv = {"groupVersion": f"{group}/{version}", "version": version}
@@ -71,9 +85,11 @@ def group(name: str, extra: Sequence[tuple[str, str]] = ()) -> dict[str, Any] | 
 
 def resource_list(group_name: str, version: str) -> dict[str, Any] | None:
     resources = in_group_version(group_name, version)
-    if not resources:
+    reviews = REVIEWS.get((group_name, version), ())
+    if not resources and not reviews:
         return None
-    entries: list[dict[str, Any]] = []
+    entries: list[dict[str, Any]] = [{"name": plural, "singularName": "", "namespaced": namespaced, "kind": kind,
+                                      "verbs": ["create"]} for plural, kind, namespaced in reviews]
     for rt in resources:
         entries.append(_resource_entry(rt))
         entries += [_subresource_entry(rt, sub, kind) for sub, kind in rt.subresources.items()]

@@ -6,6 +6,7 @@ against the kind table, so a kind added there is served without touching this mo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -13,11 +14,15 @@ from aiohttp import web
 from minikube_py.api import body, routing, subresources, watch
 from minikube_py.api.patch import is_apply, is_patch_type
 from minikube_py.api.patch.managed import MAX_MANAGER_LENGTH, FieldManager
+from minikube_py.api.rbac import RbacAuthorizer
 from minikube_py.api.registry import DeleteOptions, Registry
 from minikube_py.api.strategies import strategy_for
 from minikube_py.api.tables import render_table
+from minikube_py.api.tokens import ServiceAccountTokens
 from minikube_py.model import errors
 from minikube_py.model.kinds import ResourceType
+from minikube_py.model.rbac import GROUP as RBAC_GROUP
+from minikube_py.model.rbac import UserInfo
 from minikube_py.model.schema import FieldValidation
 from minikube_py.model.selectors import (
     FieldSelector,
@@ -33,8 +38,23 @@ def json_response(obj: Any, status: int = 200) -> web.Response:
 
 
 class ResourceHandlers:
-    def __init__(self, registry: Registry) -> None:
+    """``rbac`` checks that a user writing a role or binding grants no more than they hold, and
+    holds the answer to such a write until the policy has it; ``user_of`` names a request's user."""
+
+    def __init__(self, registry: Registry, rbac: RbacAuthorizer, user_of: Callable[[web.Request], UserInfo],
+                 tokens: ServiceAccountTokens) -> None:
         self.registry = registry
+        self.rbac = rbac
+        self.user_of = user_of
+        self.tokens = tokens
+
+    def _check_grant(self, request: web.Request, rt: ResourceType, namespace: str | None, obj: Obj) -> None:
+        if rt.group == RBAC_GROUP:
+            self.rbac.check_escalation(self.user_of(request), rt, namespace, obj)
+
+    async def _policy_holds(self, rt: ResourceType, obj: Obj, dry_run: bool) -> None:
+        if rt.group == RBAC_GROUP and not dry_run:
+            await self.rbac.caught_up(obj)
 
     async def dispatch(self, request: web.Request, group: str, version: str, tail: str) -> web.StreamResponse:
         segments = [s for s in tail.split("/") if s] if tail else []
@@ -74,8 +94,10 @@ class ResourceHandlers:
         if method == "POST":
             validation = _field_validation(q)
             obj = await _read_object(request, t.rt, validation)
+            self._check_grant(request, t.rt, t.namespace, obj)
             created = await self.registry.create(t.rt, t.namespace, obj, dry_run=_dry_run(q),
                                                  manager=_field_manager(request, "CreateOptions"))
+            await self._policy_holds(t.rt, created, _dry_run(q))
             return self._render(request, t.rt, created, 201, validation)
         if method == "DELETE":
             labels, field_sel = parse_selectors(t.rt, q)
@@ -134,19 +156,29 @@ class ResourceHandlers:
         if method == "PUT":
             validation = _field_validation(q)
             obj = await _read_object(request, t.rt, validation)
+            self._check_grant(request, t.rt, t.namespace, obj)
             updated = await self.registry.update(t.rt, t.namespace, t.name, obj, dry_run=_dry_run(q),
                                                  manager=_field_manager(request, "UpdateOptions"))
+            await self._policy_holds(t.rt, updated, _dry_run(q))
             return self._render(request, t.rt, updated, 200, validation)
         if method == "PATCH":
             validation = _field_validation(q)
             content_type, raw = await _read_patch(request)
+            if t.rt.group == RBAC_GROUP:  # what a patch grants is known once it is applied: try it first
+                patched, _ = await self.registry.patch(t.rt, t.namespace, t.name, content_type, raw, dry_run=True,
+                                                       manager=_patch_manager(request, content_type),
+                                                       validation=_field_validation(q))
+                self._check_grant(request, t.rt, t.namespace, patched)
             obj, created = await self.registry.patch(t.rt, t.namespace, t.name, content_type, raw, dry_run=_dry_run(q),
                                                      manager=_patch_manager(request, content_type),
                                                      validation=validation)
+            await self._policy_holds(t.rt, obj, _dry_run(q))
             return self._render(request, t.rt, obj, 201 if created else 200, validation)
         if method == "DELETE":
             options = DeleteOptions.parse(await _read_optional(request), dict(q))
-            return self._render(request, t.rt, await self.registry.delete(t.rt, t.namespace, t.name, options))
+            deleted = await self.registry.delete(t.rt, t.namespace, t.name, options)
+            await self._policy_holds(t.rt, deleted, options.dry_run)
+            return self._render(request, t.rt, deleted)
         raise errors.method_not_allowed(method, f"{t.rt.plural}/{t.name}")
 
     async def _subresource(self, request: web.Request, t: routing.Target, method: str) -> web.StreamResponse:
@@ -183,6 +215,10 @@ class ResourceHandlers:
                 return json_response(await subresources.patch_scale(self.registry, rt, t.namespace, name, content_type,
                                                                     raw, dry_run=_dry_run(q),
                                                                     manager=_patch_manager(request, content_type)))
+        elif sub == "token" and method == "POST":
+            assert t.namespace is not None
+            answer = await self.tokens.request(t.namespace, name, await _read_object(request), self.user_of(request))
+            return json_response(answer, 201)
         elif sub == "binding" and method == "POST":
             binding = await _read_object(request)
             return json_response(await subresources.bind(self.registry, rt, t.namespace, name, binding), 201)

@@ -225,6 +225,60 @@ def _clean(command: str, dry_run: bool, docker_host: str | None, **what: Any) ->
         sys.exit(1)
 
 
+@main.command()
+@click.option("--user", "user", required=True, help="The user name (the certificate's CN), e.g. alice.")
+@click.option("--group", "groups", multiple=True, metavar="GROUP",
+              help="A group of the user (an O of the certificate); repeatable. system:masters makes a "
+                   "cluster-admin, as the admin kubeconfig is.")
+@click.option("--expiration", default="8760h", show_default=True, metavar="DURATION",
+              help="How long the credential is valid: a number with h, m or s (e.g. 24h, 90m).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The server's data directory (its CA signs the certificate). [default: the server's default]")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the kubeconfig (mode 0600). [default: standard output]")
+def kubeconfig(user: str, groups: tuple[str, ...], expiration: str, data_dir: Path | None, out: Path | None) -> None:
+    """Mint a kubeconfig for a named user: a client certificate signed by the cluster CA, so a team need
+    not share the admin kubeconfig. What the user may do is up to RBAC (RoleBindings naming the user or
+    a group); run it on the server's host, as the server's user."""
+    import datetime as dt
+    import tempfile
+
+    from minikube_py import pki
+    from minikube_py.client.kubeconfig import KubeconfigError, load_kubeconfig, write_kubeconfig
+    from minikube_py.config import default_data_dir
+
+    directory = data_dir or default_data_dir()
+    try:
+        validity = dt.timedelta(seconds=_duration_seconds(expiration))
+        server = load_kubeconfig(directory / "kubeconfig.yaml").server
+        tls = pki.load_pki(directory / "pki")
+        cert = pki.issue_client_cert(tls, user, groups, validity=validity)
+    except (ValueError, OSError, KubeconfigError) as exc:
+        click.echo(f"pykube kubeconfig: {exc}", err=True)
+        sys.exit(1)
+    if out is not None:
+        write_kubeconfig(out, server=server, ca_pem=tls.ca_pem, user=user, client_cert=cert)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "kubeconfig"
+        write_kubeconfig(path, server=server, ca_pem=tls.ca_pem, user=user, client_cert=cert)
+        click.echo(path.read_text(), nl=False)
+
+
+def _duration_seconds(text: str) -> int:
+    """Seconds in a Go-style duration such as ``24h``, ``1h30m`` or ``600s``."""
+    import re
+
+    parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", text.strip())
+    if not text.strip() or parts is None:
+        raise ValueError(f"invalid duration {text!r}: use e.g. 24h, 90m or 600s")
+    hours, minutes, seconds = (int(g or 0) for g in parts.groups())
+    total = hours * 3600 + minutes * 60 + seconds
+    if total <= 0:
+        raise ValueError(f"invalid duration {text!r}: must be positive")
+    return total
+
+
 async def _until_signalled(work: Any) -> None:
     """Run ``work`` until SIGTERM/SIGINT; containers keep running (a restarted agent adopts them)."""
     task = asyncio.ensure_future(work)

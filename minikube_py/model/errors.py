@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from minikube_py.model.kinds import ResourceType
+from minikube_py.model.requestinfo import RequestInfo
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,27 @@ def forbidden_object(rt: ResourceType, name: str, why: str) -> StatusError:
     """An admission plugin's refusal (``pods "x" is forbidden: exceeded quota: ...``)."""
     subject = f'{rt.qualified} "{name}"' if name else rt.qualified
     return StatusError(403, "Forbidden", f"{subject} is forbidden: {why}", _details(rt, name))
+
+
+def forbidden_by_policy(user: str, info: RequestInfo, reason: str = "") -> StatusError:
+    """kube-apiserver's 403 for a request no authorizer allowed, word for word, e.g. ``pods is
+    forbidden: User "u" cannot list resource "pods" in API group "" in the namespace "default"``."""
+    if not info.resource_request:
+        text = f'User "{user}" cannot {info.verb} path "{info.path}"'
+    else:
+        scope = f'in the namespace "{info.namespace}"' if info.namespace else "at the cluster scope"
+        text = f'User "{user}" cannot {info.verb} resource "{info.resource_with_subresource}" in API group ' \
+               f'"{info.api_group}" {scope}'
+    if reason:
+        text = f"{text}: {reason}"
+    if not info.resource:
+        return StatusError(403, "Forbidden", f"forbidden: {text}", {})
+    qualified = f"{info.resource}.{info.api_group}" if info.api_group else info.resource
+    subject = f'{qualified} "{info.name}"' if info.name else qualified
+    details: dict[str, Any] = {"name": info.name, "kind": info.resource} if info.name else {"kind": info.resource}
+    if info.api_group:
+        details["group"] = info.api_group
+    return StatusError(403, "Forbidden", f"{subject} is forbidden: {text}", details)
 
 
 def namespace_terminating(namespace: str) -> StatusError:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from minikube_py.client.rest import ApiClient
 from minikube_py.model.nodeipam import DEFAULT_NODE_CIDR_MASK_SIZE
 from minikube_py.reconcilers.base import Controller
+from minikube_py.reconcilers.clusterroleaggregation import ClusterRoleAggregationController
 from minikube_py.reconcilers.cronjob import CronJobController
 from minikube_py.reconcilers.daemonset import DaemonSetController
 from minikube_py.reconcilers.deployment import DeploymentController
@@ -26,6 +27,7 @@ from minikube_py.reconcilers.persistentvolume import PersistentVolumeController
 from minikube_py.reconcilers.replication import REPLICA_SETS, REPLICATION_CONTROLLERS, ReplicaController
 from minikube_py.reconcilers.resourcequota import ResourceQuotaController
 from minikube_py.reconcilers.scheduler import Scheduler
+from minikube_py.reconcilers.serviceaccounts import ServiceAccountsController
 from minikube_py.reconcilers.servicelb import ServiceLbController
 from minikube_py.reconcilers.storageprotection import StorageProtectionController
 
@@ -66,4 +68,6 @@ def build_controllers(client: ApiClient, options: ControllerOptions) -> list[Con
         NodeIpamController(client, options.cluster_cidr, options.node_cidr_mask_size),
         NodeLifecycleController(client, grace_period=options.node_monitor_grace_period,
                                 eviction_timeout=options.pod_eviction_timeout),
+        ServiceAccountsController(client),
+        ClusterRoleAggregationController(client),
     ]

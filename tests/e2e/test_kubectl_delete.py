@@ -39,7 +39,7 @@ def test_delete_missing_is_not_found(k: Kubectl) -> None:
 def test_delete_by_label(k: Kubectl) -> None:
     k.apply(configmap("a", {"x": "1"}), configmap("b", {"x": "1"}), configmap("c", {"x": "2"}))
     assert sorted(k.lines("delete", "configmaps", "-l", "x=1")) == ['configmap "a" deleted', 'configmap "b" deleted']
-    assert k.names("configmaps") == ["c"]
+    assert k.names("configmaps") == ["c", "kube-root-ca.crt"]
 
 
 def test_delete_from_file(k: Kubectl) -> None:
@@ -53,7 +53,7 @@ def test_delete_all(k: Kubectl) -> None:
     k.apply(pod("p1"), pod("p2"), configmap("keep"))
     assert sorted(k.lines("delete", "pods", "--all")) == ['pod "p1" deleted', 'pod "p2" deleted']
     assert k.names("pods") == []
-    assert k.names("configmaps") == ["keep"]
+    assert k.names("configmaps") == ["keep", "kube-root-ca.crt"]
 
 
 def test_force_delete(k: Kubectl) -> None:

@@ -91,3 +91,41 @@ def test_empty_dir_host_path_and_sub_path(tmp_path: Path) -> None:
     assert manager.existing_pod_uids() == {"uid-1"}
     manager.teardown("uid-1")
     assert manager.existing_pod_uids() == set()
+
+
+def test_the_projected_token_volume_holds_token_ca_and_namespace_and_follows_renewal(tmp_path: Path) -> None:
+    from minikube_py.model.serviceaccounts import TOKEN_MOUNT_PATH, projected_token_volume
+
+    tokens = {"token": "first"}
+    maps = {("ns", "kube-root-ca.crt"): {"data": {"ca.crt": "PEM"}}}
+    lookup = {"secret": lambda ns, n: None, "configmap": lambda ns, n: maps.get((ns, n)),
+              "token": lambda pod, source: tokens.get(source["path"])}
+    manager = VolumeManager(tmp_path)
+    p = pod([projected_token_volume("kube-api-access-abcde")],
+            [{"name": "kube-api-access-abcde", "mountPath": TOKEN_MOUNT_PATH, "readOnly": True}])
+    manager.setup(p, **lookup)
+    [mount] = manager.mounts(p, p["spec"]["containers"][0])
+    root = Path(mount.source)
+    assert mount.target == "/var/run/secrets/kubernetes.io/serviceaccount" and mount.read_only
+    assert {f: (root / f).read_text() for f in ("token", "ca.crt", "namespace")} == {
+        "token": "first", "ca.crt": "PEM", "namespace": "ns"}
+    assert (root / "..data" / "token").stat().st_mode & 0o777 == 0o644
+    assert not manager.refresh(p, **lookup)
+    tokens["token"] = "renewed"
+    assert manager.refresh(p, **lookup)
+    assert (root / "token").read_text() == "renewed"
+
+
+def test_a_projected_token_not_issued_yet_fails_the_mount(tmp_path: Path) -> None:
+    from minikube_py.model.serviceaccounts import projected_token_volume
+
+    manager = VolumeManager(tmp_path)
+    p = pod([projected_token_volume("kube-api-access-abcde")])
+    with pytest.raises(VolumeError, match="failed to fetch token"):
+        manager.setup(p, secret=lambda ns, n: None, configmap=lambda ns, n: {"data": {"ca.crt": "x"}},
+                      token=lambda pod, source: None)
+
+
+def test_projected_secrets_and_config_maps_are_referenced_for_refresh() -> None:
+    p = pod([{"name": "all", "projected": {"sources": [{"secret": {"name": "s"}}, {"configMap": {"name": "c"}}]}}])
+    assert VolumeManager.referenced(p) == ({("ns", "s")}, {("ns", "c")})

@@ -48,6 +48,11 @@ KINDS: dict[tuple[str, str], Message] = {
     ("scheduling.k8s.io/v1", "PriorityClass"): groups.PRIORITY_CLASS,
     ("networking.k8s.io/v1", "Ingress"): groups.INGRESS,
     ("authentication.k8s.io/v1", "TokenRequest"): groups.TOKEN_REQUEST,
+    ("authentication.k8s.io/v1", "SelfSubjectReview"): groups.SELF_SUBJECT_REVIEW,
+    ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): groups.SELF_SUBJECT_ACCESS_REVIEW,
+    ("authorization.k8s.io/v1", "SelfSubjectRulesReview"): groups.SELF_SUBJECT_RULES_REVIEW,
+    ("authorization.k8s.io/v1", "SubjectAccessReview"): groups.SUBJECT_ACCESS_REVIEW,
+    ("authorization.k8s.io/v1", "LocalSubjectAccessReview"): groups.SUBJECT_ACCESS_REVIEW,
 }
 
 # runtime.Unknown, the envelope after the magic

@@ -171,3 +171,32 @@ TOKEN_REQUEST: Message = {
     }),
     3: message("status", EMPTY),
 }
+
+SELF_SUBJECT_REVIEW: Message = {1: message("metadata", OBJECT_META), 2: message("status", EMPTY)}
+
+# --- authorization.k8s.io/v1: the access reviews (kubectl auth can-i) ------------------------------------
+
+_RESOURCE_ATTRIBUTES: Message = {
+    1: string("namespace"), 2: string("verb"), 3: string("group"), 4: string("version"), 5: string("resource"),
+    6: string("subresource"), 7: string("name"),
+}
+_NON_RESOURCE_ATTRIBUTES: Message = {1: string("path"), 2: string("verb")}
+
+SELF_SUBJECT_ACCESS_REVIEW: Message = {
+    1: message("metadata", OBJECT_META),
+    2: message("spec", {1: message("resourceAttributes", _RESOURCE_ATTRIBUTES),
+                        2: message("nonResourceAttributes", _NON_RESOURCE_ATTRIBUTES)}),
+    3: message("status", EMPTY),
+}
+
+SELF_SUBJECT_RULES_REVIEW: Message = {
+    1: message("metadata", OBJECT_META), 2: message("spec", {1: string("namespace")}), 3: message("status", EMPTY),
+}
+
+SUBJECT_ACCESS_REVIEW: Message = {
+    1: message("metadata", OBJECT_META),
+    2: message("spec", {1: message("resourceAttributes", _RESOURCE_ATTRIBUTES),
+                        2: message("nonResourceAttributes", _NON_RESOURCE_ATTRIBUTES),
+                        3: string("user"), 4: strings("groups"), 6: string("uid")}),
+    3: message("status", EMPTY),
+}

@@ -12,7 +12,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from minikube_py.api.strategies import cluster, config, namespaces, pods, policy, services, storage, workloads
+from minikube_py.api.strategies import (
+    cluster,
+    config,
+    namespaces,
+    pods,
+    policy,
+    rbac,
+    services,
+    storage,
+    workloads,
+)
 from minikube_py.api.strategies.base import Allocators, Strategy
 from minikube_py.model.kinds import ResourceType
 
@@ -46,6 +56,10 @@ STRATEGIES: Mapping[str, Strategy] = MappingProxyType({strategy.kind: strategy f
     workloads.JOB,
     workloads.CRON_JOB,
     workloads.SCALE,
+    rbac.ROLE,
+    rbac.CLUSTER_ROLE,
+    rbac.ROLE_BINDING,
+    rbac.CLUSTER_ROLE_BINDING,
 )})
 
 

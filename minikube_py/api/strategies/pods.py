@@ -1,6 +1,6 @@
-"""Pods: a new pod gets its namespace's LimitRange defaults and is held to its bounds, is Pending in
-the QoS class its resources give it, and deleting a pod that runs on a live node waits out its grace
-period, for that node's agent to stop it."""
+"""Pods: a new pod gets its namespace's LimitRange defaults and is held to its bounds, gets its
+ServiceAccount token volume, is Pending in the QoS class its resources give it, and deleting a pod
+that runs on a live node waits out its grace period, for that node's agent to stop it."""
 
 from __future__ import annotations
 
@@ -11,10 +11,13 @@ from minikube_py.api.tables import core as printers
 from minikube_py.model.errors import FieldError
 from minikube_py.model.kinds import by_plural
 from minikube_py.model.limitranges import apply_defaults
+from minikube_py.model.meta import generate_name
+from minikube_py.model.serviceaccounts import TOKEN_VOLUME_PREFIX, mount_service_account_token
 from minikube_py.store.base import KeyNotFound, Obj, Op, Store
 
 _NODES = by_plural("", "v1", "nodes")
 _PODS = by_plural("", "v1", "pods")
+_SERVICE_ACCOUNTS = by_plural("", "v1", "serviceaccounts")
 #: what ``terminationGracePeriodSeconds`` means when absent (the API's default)
 _DEFAULT_GRACE_SECONDS = 30
 
@@ -26,19 +29,29 @@ class PodStrategy(Strategy):
         obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj)}
 
     async def admit(self, obj: Obj, old: Obj | None, allocators: Allocators) -> tuple[list[Op], list[FieldError]]:
-        """LimitRanger: a new pod gets its namespace's container defaults (and the QoS class they
-        give it), must still be valid with them (422) and is refused for breaking a bound (403).
-        Pod resources are immutable, so updates pass."""
-        assert _PODS is not None
+        """A new pod, in kube-apiserver's plugin order. LimitRanger: it gets its namespace's container
+        defaults (and the QoS class they give it), must still be valid with them (422) and is refused
+        for breaking a bound (403). ServiceAccount: its token volume, unless the pod or its account turn
+        automounting off; a pod whose account does not exist (yet) is admitted with the token volume,
+        and its agent waits for the account to mint the token. Pod resources and volumes are
+        immutable, so updates pass."""
+        assert _PODS is not None and _SERVICE_ACCOUNTS is not None
         if old is not None:
             return [], []
-        ranges = await limit_ranges(obj["metadata"].get("namespace") or "", allocators.store)
+        md, spec = obj["metadata"], obj.get("spec") or {}
+        ranges = await limit_ranges(md.get("namespace") or "", allocators.store)
         if ranges and apply_defaults(ranges, obj):
             obj.setdefault("status", {})["qosClass"] = qos_class(obj)
             problems = self.validate(obj)  # a default limit below the pod's request makes it invalid
             if problems:
                 return [], problems
         check_limits(_PODS, obj, ranges)
+        try:
+            account: Obj | None = await allocators.store.get(
+                _SERVICE_ACCOUNTS.key(md.get("namespace"), spec.get("serviceAccountName") or "default"))
+        except KeyNotFound:
+            account = None
+        mount_service_account_token(obj, account, generate_name(TOKEN_VOLUME_PREFIX))
         return [], []
 
     async def grace_period(self, obj: Obj, requested: int | None, store: Store) -> int:
