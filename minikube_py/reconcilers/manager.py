@@ -24,6 +24,7 @@ from minikube_py.reconcilers.nodelifecycle import NodeLifecycleController
 from minikube_py.reconcilers.replication import REPLICA_SETS, REPLICATION_CONTROLLERS, ReplicaController
 from minikube_py.reconcilers.scheduler import Scheduler
 from minikube_py.reconcilers.servicelb import ServiceLbController
+from minikube_py.reconcilers.statefulset import StatefulSetController
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ def build_controllers(client: ApiClient, options: ControllerOptions) -> list[Con
         JobController(client),
         CronJobController(client),
         DaemonSetController(client),
+        StatefulSetController(client),
         Scheduler(client),
         ReplicaController(client, REPLICATION_CONTROLLERS),
         ReplicaController(client, REPLICA_SETS),

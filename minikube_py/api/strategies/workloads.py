@@ -1,8 +1,10 @@
-"""The pod-template workloads (ReplicationControllers, ReplicaSets, Deployments, DaemonSets, Jobs,
-CronJobs) and the Scale objects of their ``scale`` subresource."""
+"""The pod-template workloads (ReplicationControllers, ReplicaSets, Deployments, DaemonSets,
+StatefulSets, Jobs, CronJobs), the ControllerRevisions holding DaemonSet and StatefulSet history, and
+the Scale objects of the ``scale`` subresource."""
 
 from __future__ import annotations
 
+from minikube_py.api import shape
 from minikube_py.api.patch import mergekeys
 from minikube_py.api.strategies.base import Strategy
 from minikube_py.api.tables import workloads as printers
@@ -27,6 +29,10 @@ REPLICATION_CONTROLLER = ReplicationControllerStrategy(
 DEPLOYMENT = _workload("Deployment", printers.DEPLOYMENT)
 REPLICA_SET = _workload("ReplicaSet", printers.REPLICA_SET)
 DAEMON_SET = _workload("DaemonSet", printers.DAEMON_SET)
+STATEFUL_SET = _workload("StatefulSet", printers.STATEFUL_SET)
+#: a revision's ``data`` is raw JSON (a patch of its owner): it merges as a whole
+CONTROLLER_REVISION = Strategy("ControllerRevision", printer=printers.CONTROLLER_REVISION,
+                               merge_rules=mergekeys.METADATA_ONLY, shape=shape.CONTROLLER_REVISION)
 JOB = _workload("Job", printers.JOB)
 CRON_JOB = Strategy("CronJob", printer=printers.CRON_JOB, merge_rules=mergekeys.CRON_JOB,
                     atomic_maps=mergekeys.CRON_JOB_ATOMIC)
