@@ -44,11 +44,6 @@ def template_of(revision: Obj) -> Obj:
     return template
 
 
-def with_revision(owner: Obj, revision: Obj) -> Obj:
-    """``owner`` as it was at ``revision``: its spec with the revision's template."""
-    return {**owner, "spec": {**(owner.get("spec") or {}), "template": template_of(revision)}}
-
-
 def revision_hash(owner: Obj) -> str:
     """The hash naming the revision of the owner's template, salted with ``status.collisionCount``
     (bumped when a foreign revision holds the name) as Kubernetes does."""
