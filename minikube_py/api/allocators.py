@@ -50,6 +50,12 @@ class ServiceAllocator:
         self._node_ports = node_ports
 
     @property
+    def store(self) -> Store:
+        """The store the reservations live in; admission that reads other objects (the default
+        StorageClass for a claim) reads them from it too."""
+        return self._store
+
+    @property
     def first_ip(self) -> str:
         """The address of the ``kubernetes`` service, by Kubernetes convention."""
         return str(self._net.network_address + 1)

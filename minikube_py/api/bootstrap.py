@@ -3,7 +3,7 @@
 The four system namespaces, and the ``kubernetes`` Service (first address of the service CIDR, port
 443) whose Endpoints point at this API server, so in-cluster clients find it the usual way; the
 ``kube-dns`` Service (tenth address, port 53) that every node's proxy answers with its built-in DNS;
-and the ``pykube-cluster`` ConfigMap in kube-system, from which agents learn the cluster-wide
+the default StorageClass ``local-path``; and the ``pykube-cluster`` ConfigMap in kube-system, from which agents learn the cluster-wide
 network settings (cluster CIDR, DNS address and domain) instead of each needing the same flags.
 Runs on every start: missing objects are created, and the endpoints and settings follow the
 server's current configuration.
@@ -11,12 +11,15 @@ server's current configuration.
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass
 
 from minikube_py.api.registry import Registry
 from minikube_py.model import errors
 from minikube_py.model.kinds import ResourceType, by_plural
+from minikube_py.model.storage import DEFAULT_CLASS_ANNOTATION
+from minikube_py.model.volumebinding import LOCAL_PATH_PROVISIONER
 from minikube_py.store.base import Obj
 
 log = logging.getLogger(__name__)
@@ -26,6 +29,15 @@ SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 #: kube-system/<this>: the network settings every agent reads at start
 CLUSTER_CONFIG = "pykube-cluster"
+
+
+#: the default StorageClass, as k3s ships it: a claim gets a directory on the node of its first pod
+LOCAL_PATH_CLASS: Obj = {
+    "metadata": {"name": "local-path", "annotations": {DEFAULT_CLASS_ANNOTATION: "true"}},
+    "provisioner": LOCAL_PATH_PROVISIONER,
+    "reclaimPolicy": "Delete",
+    "volumeBindingMode": "WaitForFirstConsumer",
+}
 
 
 @dataclass(frozen=True)
@@ -62,6 +74,9 @@ async def ensure_bootstrap_objects(registry: Registry, *, address: str, port: in
         "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
     }
     await _put(registry, _rt("discovery.k8s.io", "endpointslices"), "default", slice_)
+    await _create_if_absent(registry, _rt("storage.k8s.io", "storageclasses"), None,
+                            copy.deepcopy(LOCAL_PATH_CLASS))
+
 
 
 async def _ensure_cluster_dns(registry: Registry, network: ClusterNetwork) -> None:

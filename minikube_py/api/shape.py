@@ -40,6 +40,9 @@ ENDPOINTS: Fields = {"subsets": (list, dict)}
 ENDPOINT_SLICE: Fields = {"endpoints": (list, dict), "ports": (list, dict), "addressType": (str, None)}
 CONTROLLER_REVISION: Fields = {"revision": (int, None)}
 EVENT: Fields = {"involvedObject": (dict, None), "related": (dict, None), "source": (dict, None)}
+STORAGE_CLASS: Fields = {"provisioner": (str, None), "parameters": (dict, str), "reclaimPolicy": (str, None),
+                         "mountOptions": (list, str), "volumeBindingMode": (str, None),
+                         "allowedTopologies": (list, dict)}
 _EVERY_KIND: Fields = {"spec": (dict, None), "status": (dict, None)}
 
 

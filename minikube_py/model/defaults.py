@@ -402,3 +402,39 @@ def defaulted(kind: str, obj: Obj) -> Obj:
     out = copy.deepcopy(obj)
     apply_defaults(kind, out)
     return out
+
+
+# ------------------------------------------------------------------------------ persistent storage
+
+
+def default_persistent_volume(pv: Obj) -> None:
+    """``SetDefaults_PersistentVolume``: a static volume is retained after its claim goes, holds a
+    filesystem, and starts Pending (the binder makes it Available)."""
+    spec = _dict(pv, "spec", create=True)
+    if spec is None:
+        return
+    spec.setdefault("persistentVolumeReclaimPolicy", "Retain")
+    spec.setdefault("volumeMode", "Filesystem")
+    host_path = _dict(spec, "hostPath")
+    if host_path is not None:
+        host_path.setdefault("type", "")
+    status = _dict(pv, "status")
+    if status is not None and not status.get("phase"):
+        status["phase"] = "Pending"
+
+
+def default_persistent_volume_claim(pvc: Obj) -> None:
+    """``SetDefaults_PersistentVolumeClaim``: a filesystem claim, Pending until bound."""
+    spec = _dict(pvc, "spec", create=True)
+    if spec is not None:
+        spec.setdefault("volumeMode", "Filesystem")
+    status = _dict(pvc, "status")
+    if status is not None and not status.get("phase"):
+        status["phase"] = "Pending"
+
+
+def default_storage_class(sc: Obj) -> None:
+    """``SetDefaults_StorageClass``: provisioned volumes are deleted with their claim, and bound as
+    soon as the claim is made."""
+    sc.setdefault("reclaimPolicy", "Delete")
+    sc.setdefault("volumeBindingMode", "Immediate")

@@ -235,6 +235,12 @@ def _term_matcher(term: Obj) -> NodeMatcher:
     return lambda labels, name: all(part(labels, name) for part in parts)
 
 
+
+def node_selector_matches(required: Obj, labels: Mapping[str, str], name: str) -> bool:
+    """Whether a NodeSelector (``nodeSelectorTerms``, any of which must match) admits a node; a
+    PersistentVolume's node affinity is one."""
+    return any(_term_matcher(term)(labels, name) for term in required.get("nodeSelectorTerms") or [])
+
 def _required_matcher(selector: Mapping[str, str], required: Obj | None) -> NodeMatcher | None:
     checks: list[NodeMatcher] = []
     if selector:

@@ -15,6 +15,7 @@ a kind gets, and its name rule and scope, is its :class:`~minikube_py.model.kind
 from __future__ import annotations
 
 import binascii
+import copy
 import functools
 import ipaddress
 import json
@@ -24,10 +25,11 @@ from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfoNotFoundError
 
-from minikube_py.model import cronjobs, quantity
+from minikube_py.model import cronjobs, quantity, storage
 from minikube_py.model.errors import FieldError, duplicate, forbidden, not_supported, required
 from minikube_py.model.selectors import (
     dns1123_label_errors,
+    dns1123_subdomain_errors,
     label_key_errors,
     label_selector_from_spec,
     label_value_errors,
@@ -913,6 +915,251 @@ def validate_endpoint_slice(obj: Obj) -> Errors:
             errs.append(FieldError(f"endpoints[{i}].addresses", "FieldValueTooMany",
                                    f"Too many: {len(addresses)}: must have at most 100 items"))
     return errs + _endpoint_ports(obj.get("ports"), "ports")
+
+
+# ------------------------------------------------------------------------------ persistent storage
+
+
+def _access_modes(modes: Any, path: str, required_detail: str | None = None) -> Errors:
+    modes = _list(modes)
+    if not modes:
+        if required_detail is None:
+            return [required(path)]
+        return [FieldError(path, "FieldValueRequired", f"Required value: {required_detail}")]
+    errs: Errors = []
+    supported = sorted(storage.ACCESS_MODES)
+    for mode in modes:
+        if mode not in storage.ACCESS_MODES:
+            errs.append(not_supported(path, mode, supported))
+    if storage.READ_WRITE_ONCE_POD in modes and len(modes) > 1:
+        errs.append(forbidden(path, "may not use ReadWriteOncePod with other access modes"))
+    return errs
+
+
+def _positive_storage(raw: Any, path: str) -> Errors:
+    try:
+        amount = _parse_quantity(raw)
+    except (ValueError, TypeError):
+        return [_invalid(path, raw, quantity.FORMAT_ERROR)]
+    if amount <= 0:
+        return [_invalid(path, str(raw), "must be greater than zero")]
+    return []
+
+
+def _class_name(value: Any, path: str) -> Errors:
+    if not value:
+        return []
+    return [_invalid(path, value, msg) for msg in dns1123_subdomain_errors(str(value))]
+
+
+def _volume_mode(value: Any, path: str) -> Errors:
+    if value is None or value in storage.VOLUME_MODES:
+        return []
+    return [not_supported(path, value, list(storage.VOLUME_MODES))]
+
+
+def _absolute_path(value: Any, path: str) -> Errors:
+    """``validateLocalDescendingPath`` and friends: a required absolute path without ``..``."""
+    if not value:
+        return [required(path)]
+    text = str(value)
+    errs = [] if text.startswith("/") else [_invalid(path, text, "must be an absolute path")]
+    if ".." in text.split("/"):
+        errs.append(_invalid(path, text, "must not contain '..'"))
+    return errs
+
+
+def _node_selector(selector: Any, path: str) -> Errors:
+    """A required NodeSelector: at least one term, each expression with a known operator and the
+    values its operator needs."""
+    terms = _list(_dict(selector).get("nodeSelectorTerms"))
+    if not terms:
+        return [FieldError(f"{path}.nodeSelectorTerms", "FieldValueRequired",
+                           "Required value: must have at least one node selector term")]
+    errs: Errors = []
+    operators = ["DoesNotExist", "Exists", "Gt", "In", "Lt", "NotIn"]
+    for i, term in enumerate(terms):
+        for kind in ("matchExpressions", "matchFields"):
+            for j, expr in enumerate(_list(_dict(term).get(kind))):
+                expr, where = _dict(expr), f"{path}.nodeSelectorTerms[{i}].{kind}[{j}]"
+                key, operator, values = expr.get("key"), expr.get("operator"), _list(expr.get("values"))
+                if not key:
+                    errs.append(required(f"{where}.key"))
+                elif kind == "matchExpressions":
+                    errs.extend(_invalid(f"{where}.key", key, msg) for msg in label_key_errors(str(key)))
+                if operator not in operators:
+                    errs.append(_invalid(f"{where}.operator", operator, "not a valid selector operator"))
+                elif operator in ("In", "NotIn") and not values:
+                    errs.append(FieldError(f"{where}.values", "FieldValueRequired", "Required value: must be "
+                                           "specified when `operator` is 'In' or 'NotIn'"))
+                elif operator in ("Exists", "DoesNotExist") and values:
+                    errs.append(forbidden(f"{where}.values", "may not be specified when `operator` is 'Exists' "
+                                          "or 'DoesNotExist'"))
+    return errs
+
+
+def _persistent_volume_source(spec: Obj) -> Errors:
+    sources = [source for source in storage.VOLUME_SOURCES if spec.get(source) is not None]
+    if not sources:
+        return [FieldError("spec", "FieldValueRequired", "Required value: must specify a volume type")]
+    if len(sources) > 1:
+        return [forbidden(f"spec.{sources[1]}", "may not specify more than 1 volume type")]
+    source = sources[0]
+    body = _dict(spec[source])
+    if source == "hostPath":
+        errs = [] if body.get("path") else [required("spec.hostPath.path")]
+        kind = body.get("type")
+        if kind and kind not in HOST_PATH_TYPES:
+            errs.append(not_supported("spec.hostPath.type", kind, sorted(HOST_PATH_TYPES)))
+        return errs
+    if source == "local":
+        errs = _absolute_path(body.get("path"), "spec.local.path")
+        if spec.get("nodeAffinity") is None:
+            errs.append(FieldError("spec.nodeAffinity", "FieldValueRequired",
+                                   "Required value: Local volume requires node affinity"))
+        return errs
+    if source == "nfs":
+        errs = [] if body.get("server") else [required("spec.nfs.server")]
+        return errs + _absolute_path(body.get("path"), "spec.nfs.path")
+    return []
+
+
+#: ``hostPath.type`` values ("" means no check)
+HOST_PATH_TYPES = frozenset({"", "DirectoryOrCreate", "Directory", "FileOrCreate", "File", "Socket", "CharDevice",
+                             "BlockDevice"})
+
+
+def validate_persistent_volume(obj: Obj) -> Errors:
+    """``ValidatePersistentVolumeSpec``: access modes, a positive ``storage`` capacity (the only
+    resource), a known reclaim policy and volume mode, a valid class name, exactly one volume source
+    and a well-formed node affinity (required for ``local`` volumes)."""
+    spec = _dict(obj.get("spec"))
+    errs = _access_modes(spec.get("accessModes"), "spec.accessModes")
+    capacity = _dict(spec.get("capacity"))
+    if not capacity:
+        errs.append(required("spec.capacity"))
+    if "storage" not in capacity or len(capacity) > 1:
+        errs.append(not_supported("spec.capacity", ",".join(sorted(capacity)), ["storage"]))
+    for name in sorted(capacity):
+        errs += _positive_storage(capacity[name], f"spec.capacity[{name}]")
+    policy = spec.get("persistentVolumeReclaimPolicy")
+    if policy not in storage.RECLAIM_POLICIES:
+        errs.append(not_supported("spec.persistentVolumeReclaimPolicy", policy, list(storage.RECLAIM_POLICIES)))
+    errs += _class_name(spec.get("storageClassName"), "spec.storageClassName")
+    errs += _volume_mode(spec.get("volumeMode"), "spec.volumeMode")
+    errs += _persistent_volume_source(spec)
+    affinity = spec.get("nodeAffinity")
+    if affinity is not None:
+        required_selector = _dict(affinity).get("required")
+        if required_selector is None:
+            errs.append(FieldError("spec.nodeAffinity.required", "FieldValueRequired",
+                                   "Required value: must specify required node constraints"))
+        else:
+            errs += _node_selector(required_selector, "spec.nodeAffinity.required")
+    claim = spec.get("claimRef")
+    if claim is not None and not _dict(claim).get("name"):
+        errs.append(required("spec.claimRef.name"))
+    return errs
+
+
+def validate_persistent_volume_update(new: Obj, old: Obj) -> Errors:
+    """A volume's source and mode stay what they were; node affinity may only be added."""
+    spec, old_spec = _dict(new.get("spec")), _dict(old.get("spec"))
+    errs: Errors = []
+    if any(spec.get(source) != old_spec.get(source) for source in storage.VOLUME_SOURCES):
+        errs.append(forbidden("spec.persistentvolumesource", "spec.persistentvolumesource is immutable after "
+                                                              "creation"))
+    if spec.get("volumeMode") != old_spec.get("volumeMode"):
+        errs.append(_invalid("volumeMode", spec.get("volumeMode"), _IMMUTABLE))
+    if old_spec.get("nodeAffinity") is not None and spec.get("nodeAffinity") != old_spec.get("nodeAffinity"):
+        errs.append(_invalid("spec.nodeAffinity", spec.get("nodeAffinity"), _IMMUTABLE))
+    return errs
+
+
+def _claim_spec(spec: Obj, path: str) -> Errors:
+    """``ValidatePersistentVolumeClaimSpec``, also for a StatefulSet's ``volumeClaimTemplates``."""
+    errs = _access_modes(spec.get("accessModes"), f"{path}.accessModes", "at least 1 access mode is required")
+    selector = spec.get("selector")
+    if selector is not None:
+        errs += validate_labels(_dict(selector).get("matchLabels"), f"{path}.selector.matchLabels")
+        try:
+            label_selector_from_spec(_dict(selector))
+        except ValueError as exc:
+            errs.append(_invalid(f"{path}.selector", selector, str(exc)))
+    requests = _dict(_dict(spec.get("resources")).get("requests"))
+    if "storage" not in requests:
+        errs.append(required(f"{path}.resources[storage]"))
+    else:
+        errs += _positive_storage(requests["storage"], f"{path}.resources[storage]")
+    errs += _class_name(spec.get("storageClassName"), f"{path}.storageClassName")
+    return errs + _volume_mode(spec.get("volumeMode"), f"{path}.volumeMode")
+
+
+def validate_persistent_volume_claim(obj: Obj) -> Errors:
+    return _claim_spec(_dict(obj.get("spec")), "spec")
+
+
+_CLAIM_SPEC_IMMUTABLE = ("spec is immutable after creation except resources.requests and volumeAttributesClassName "
+                         "for bound claims")
+
+
+def validate_persistent_volume_claim_update(new: Obj, old: Obj) -> Errors:
+    """A claim's spec is fixed once made (quota and limits were judged on it), except that the
+    binder sets ``volumeName`` once, a class may be filled in where none was named, and a bound
+    claim may grow its request (never below what it already has)."""
+    spec, old_spec = copy.deepcopy(_dict(new.get("spec"))), _dict(old.get("spec"))
+    if not old_spec.get("volumeName"):
+        _restore(spec, old_spec, "volumeName")
+    if old_spec.get("storageClassName") is None:
+        _restore(spec, old_spec, "storageClassName")
+    errs: Errors = []
+    bound = _dict(old.get("status")).get("phase") == storage.CLAIM_BOUND
+    request, old_request = storage.claim_request(new), storage.claim_request(old)
+    if bound and request is not None and old_request is not None and request != old_request:
+        had = storage.storage_quantity(_dict(old.get("status")).get("capacity")) or old_request
+        if request < had:
+            errs.append(forbidden("spec.resources.requests.storage", "field can not be less than status.capacity"))
+        _restore(_dict(spec.get("resources")), _dict(old_spec.get("resources")), "requests")
+    if spec != old_spec:
+        errs.append(forbidden("spec", _CLAIM_SPEC_IMMUTABLE))
+    return errs
+
+
+def validate_storage_class(obj: Obj) -> Errors:
+    """``ValidateStorageClass``: a provisioner name, known reclaim policy and binding mode."""
+    provisioner = obj.get("provisioner")
+    errs: Errors = []
+    if not provisioner:
+        errs.append(required("provisioner"))
+    elif len(str(provisioner)) > 63:
+        errs.append(_too_long("provisioner", 63))
+    else:
+        errs.extend(_invalid("provisioner", provisioner, msg) for msg in label_key_errors(str(provisioner).lower()))
+    parameters = obj.get("parameters")
+    for key in sorted(_dict(parameters)):
+        if not key:
+            errs.append(_invalid("parameters", key, "key may not be empty"))
+    policy = obj.get("reclaimPolicy")
+    if policy not in storage.CLASS_RECLAIM_POLICIES:
+        errs.append(not_supported("reclaimPolicy", policy, list(storage.CLASS_RECLAIM_POLICIES)))
+    mode = obj.get("volumeBindingMode")
+    if mode is None:
+        errs.append(required("volumeBindingMode"))
+    elif mode not in storage.BINDING_MODES:
+        errs.append(not_supported("volumeBindingMode", mode, list(storage.BINDING_MODES)))
+    return errs
+
+
+def validate_storage_class_update(new: Obj, old: Obj) -> Errors:
+    """What a class promised its volumes does not change: provisioner, parameters, reclaim policy
+    and binding mode are fixed."""
+    errs: Errors = []
+    for field in ("parameters", "provisioner", "reclaimPolicy"):
+        if (new.get(field) or None) != (old.get(field) or None):
+            errs.append(forbidden(field, f"updates to {field} are forbidden."))
+    if new.get("volumeBindingMode") != old.get("volumeBindingMode"):
+        errs.append(_invalid("volumeBindingMode", new.get("volumeBindingMode"), _IMMUTABLE))
+    return errs
 
 
 def validate(kind: str, obj: Obj, old: Obj | None = None) -> list[FieldError]:

@@ -21,6 +21,7 @@ from minikube_py.reconcilers.job import JobController
 from minikube_py.reconcilers.namespace import NamespaceController
 from minikube_py.reconcilers.nodeipam import NodeIpamController
 from minikube_py.reconcilers.nodelifecycle import NodeLifecycleController
+from minikube_py.reconcilers.persistentvolume import PersistentVolumeController
 from minikube_py.reconcilers.replication import REPLICA_SETS, REPLICATION_CONTROLLERS, ReplicaController
 from minikube_py.reconcilers.scheduler import Scheduler
 from minikube_py.reconcilers.servicelb import ServiceLbController
@@ -56,6 +57,7 @@ def build_controllers(client: ApiClient, options: ControllerOptions) -> list[Con
         EndpointsController(client),
         EndpointSliceController(client),
         ServiceLbController(client),
+        PersistentVolumeController(client),
         NodeIpamController(client, options.cluster_cidr, options.node_cidr_mask_size),
         NodeLifecycleController(client, grace_period=options.node_monitor_grace_period,
                                 eviction_timeout=options.pod_eviction_timeout),

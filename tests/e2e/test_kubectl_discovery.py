@@ -23,6 +23,8 @@ KINDS = [
     ("configmaps", "cm", "v1", "true", "ConfigMap"),
     ("events", "ev", "v1", "true", "Event"),
     ("serviceaccounts", "sa", "v1", "true", "ServiceAccount"),
+    ("persistentvolumes", "pv", "v1", "false", "PersistentVolume"),
+    ("persistentvolumeclaims", "pvc", "v1", "true", "PersistentVolumeClaim"),
     ("deployments", "deploy", "apps/v1", "true", "Deployment"),
     ("replicasets", "rs", "apps/v1", "true", "ReplicaSet"),
     ("daemonsets", "ds", "apps/v1", "true", "DaemonSet"),
@@ -32,6 +34,7 @@ KINDS = [
     ("cronjobs", "cj", "batch/v1", "true", "CronJob"),
     ("leases", "", "coordination.k8s.io/v1", "true", "Lease"),
     ("endpointslices", "", "discovery.k8s.io/v1", "true", "EndpointSlice"),
+    ("storageclasses", "sc", "storage.k8s.io/v1", "false", "StorageClass"),
 ]
 
 

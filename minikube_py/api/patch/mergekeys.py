@@ -106,6 +106,9 @@ WORKLOAD = _workload(_CONDITIONS)
 CRON_JOB = _kind({"spec.jobTemplate.metadata": _OBJECT_META, "spec.jobTemplate.spec.template.metadata": _OBJECT_META,
                   "spec.jobTemplate.spec.template.spec": _POD_SPEC})
 
+#: a claim's status conditions merge by type; access modes and a volume's lists are atomic
+PERSISTENT_VOLUME_CLAIM = _kind({"status": _CONDITIONS})
+
 
 def rules_for(kind: str) -> Rules | None:
     """The merge rules of the kind named ``kind`` (its strategy's), or None for an unknown kind (which
@@ -126,6 +129,10 @@ SERVICE_ATOMIC = frozenset({"spec.selector"})
 WORKLOAD_ATOMIC = frozenset({"spec.selector", *(f"spec.template.spec.{p}" for p in _POD_ATOMIC)})
 CRON_JOB_ATOMIC = frozenset({"spec.jobTemplate.spec.selector",
                              *(f"spec.jobTemplate.spec.template.spec.{p}" for p in _POD_ATOMIC)})
+
+#: a claim reference and a node selector are ``+structType=atomic``, as is a claim's label selector
+PERSISTENT_VOLUME_ATOMIC = frozenset({"spec.claimRef", "spec.nodeAffinity.required"})
+PERSISTENT_VOLUME_CLAIM_ATOMIC = frozenset({"spec.selector"})
 
 
 def atomic_maps_for(kind: str) -> frozenset[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from minikube_py.api.strategies import cluster, config, namespaces, pods, services, workloads
+from minikube_py.api.strategies import cluster, config, namespaces, pods, services, storage, workloads
 from minikube_py.api.strategies.base import Allocators, Strategy
 from minikube_py.model.kinds import ResourceType
 
@@ -32,6 +32,9 @@ STRATEGIES: Mapping[str, Strategy] = MappingProxyType({strategy.kind: strategy f
     config.SECRET,
     config.CONFIG_MAP,
     config.SERVICE_ACCOUNT,
+    storage.PERSISTENT_VOLUME,
+    storage.PERSISTENT_VOLUME_CLAIM,
+    storage.STORAGE_CLASS,
     workloads.REPLICATION_CONTROLLER,
     workloads.DEPLOYMENT,
     workloads.REPLICA_SET,

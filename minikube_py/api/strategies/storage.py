@@ -1,0 +1,57 @@
+"""Persistent storage: PersistentVolumes and their claims, whose status the PV controller writes
+through ``/status``, and the StorageClasses that provision them."""
+
+from __future__ import annotations
+
+from minikube_py.api import shape
+from minikube_py.api.patch import mergekeys
+from minikube_py.api.strategies.base import Allocators, Strategy
+from minikube_py.api.tables import storage as printers
+from minikube_py.model import storage
+from minikube_py.model.errors import FieldError
+from minikube_py.model.kinds import by_plural
+from minikube_py.model.times import rfc3339
+from minikube_py.store.base import Obj, Op
+
+_CLASSES = by_plural("storage.k8s.io", "v1", "storageclasses")
+assert _CLASSES is not None
+
+
+class PersistentVolumeStrategy(Strategy):
+    """A new volume is Pending (the binder makes it Available); every phase change is stamped with
+    ``lastPhaseTransitionTime``, as kube-apiserver does since 1.31."""
+
+    def reset_status(self, obj: Obj) -> None:
+        obj["status"] = {"phase": "Pending", "lastPhaseTransitionTime": rfc3339()}
+
+    def prepare_for_update(self, new: Obj, old: Obj) -> None:
+        status, old_status = new.get("status"), old.get("status") or {}
+        if not isinstance(status, dict) or status.get("phase") == old_status.get("phase"):
+            return
+        if status.get("lastPhaseTransitionTime") == old_status.get("lastPhaseTransitionTime"):
+            status["lastPhaseTransitionTime"] = rfc3339()
+
+
+class PersistentVolumeClaimStrategy(Strategy):
+    def reset_status(self, obj: Obj) -> None:
+        obj["status"] = {"phase": "Pending"}
+
+    async def admit(self, obj: Obj, old: Obj | None, allocators: Allocators) -> tuple[list[Op], list[FieldError]]:
+        """The DefaultStorageClass admission plugin: a new claim that names no class gets the
+        cluster's default one (none when there is no default, as Kubernetes leaves it)."""
+        if old is None and storage.claim_class(obj) is None:
+            listing = await allocators.store.list(_CLASSES.prefix())
+            default = storage.default_class(listing.items)
+            if default is not None:
+                obj.setdefault("spec", {})["storageClassName"] = default["metadata"]["name"]
+        return [], []
+
+
+PERSISTENT_VOLUME = PersistentVolumeStrategy(
+    "PersistentVolume", printer=printers.PERSISTENT_VOLUME, merge_rules=mergekeys.METADATA_ONLY,
+    atomic_maps=mergekeys.PERSISTENT_VOLUME_ATOMIC)
+PERSISTENT_VOLUME_CLAIM = PersistentVolumeClaimStrategy(
+    "PersistentVolumeClaim", printer=printers.PERSISTENT_VOLUME_CLAIM, merge_rules=mergekeys.PERSISTENT_VOLUME_CLAIM,
+    atomic_maps=mergekeys.PERSISTENT_VOLUME_CLAIM_ATOMIC)
+STORAGE_CLASS = Strategy("StorageClass", printer=printers.STORAGE_CLASS, merge_rules=mergekeys.METADATA_ONLY,
+                         shape=shape.STORAGE_CLASS)
