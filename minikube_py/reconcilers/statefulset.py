@@ -147,7 +147,7 @@ class StatefulSetController(Controller):
             md = pod["metadata"]
             try:
                 for claim in release_claims.get(md["name"], ()):
-                    await self._hand_claim_to(pod, claim)
+                    await self._hand_claim_to(sts, pod, claim)
                 await self.client.delete(resource_path("v1", "pods", md["namespace"], md["name"]), uid=md["uid"])
             except ApiError as exc:
                 self.expectations.deletion_observed(sts["metadata"]["uid"], object_key(pod))
@@ -161,18 +161,21 @@ class StatefulSetController(Controller):
                                      f"delete Pod {md['name']} in StatefulSet {sts['metadata']['name']} successful")
         return failures
 
-    async def _hand_claim_to(self, pod: Obj, claim: str) -> None:
-        """Make the condemned pod an owner of its claim (``whenScaled: Delete``): the garbage
-        collector removes the claim once the pod is gone."""
+    async def _hand_claim_to(self, sts: Obj, pod: Obj, claim: str) -> None:
+        """Make the condemned pod the owner of its claim in place of the set (``whenScaled:
+        Delete``): the garbage collector removes the claim once the pod is gone, which it would not
+        while the set still owned it too."""
         md = pod["metadata"]
         path = resource_path("v1", "persistentvolumeclaims", md["namespace"], claim)
         try:
             current = await self.client.get(path)
         except NotFoundError:
             return
-        refs = current["metadata"].get("ownerReferences") or []
-        if any(r.get("uid") == md["uid"] for r in refs):
+        owners = current["metadata"].get("ownerReferences") or []
+        refs = [r for r in owners if r.get("uid") != sts["metadata"]["uid"]]
+        if any(r.get("uid") == md["uid"] for r in refs) and len(refs) == len(owners):
             return
+        refs = [r for r in refs if r.get("uid") != md["uid"]]
         ref = {"apiVersion": "v1", "kind": "Pod", "name": md["name"], "uid": md["uid"]}
         await self.client.patch(path, {"metadata": {"ownerReferences": [*refs, ref],
                                                     "resourceVersion": current["metadata"]["resourceVersion"]}},

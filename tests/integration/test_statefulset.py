@@ -220,3 +220,54 @@ def test_daemonset_history_and_undo(server: RunningServer, tmp_path: Path) -> No
     assert sorted(by_number) == [2, 3] and by_number[3]["metadata"]["name"] == first["metadata"]["name"]
     hashes = {p["metadata"]["labels"]["controller-revision-hash"] for p in pods_of(server, "agent").values()}
     assert {f"agent-{h}" for h in hashes} == {first["metadata"]["name"]}
+
+
+def claims(server: RunningServer, selector: str) -> dict[str, Obj]:
+    body = get(server, f"/api/v1/namespaces/{NS}/persistentvolumeclaims?labelSelector={selector}")
+    return {c["metadata"]["name"]: c for c in body["items"] if not c["metadata"].get("deletionTimestamp")}
+
+
+def with_claims(name: str, replicas: int, **spec: Any) -> Obj:
+    obj = manifest(name, replicas, volumeClaimTemplates=[{"metadata": {"name": "data", "labels": {"claim": name}},
+                                                          "spec": {"accessModes": ["ReadWriteOnce"],
+                                                                   "resources": {"requests": {"storage": "1Gi"}}}}],
+                   **spec)
+    obj["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
+    return obj
+
+
+def test_claims_are_made_per_pod_kept_and_reattached(server: RunningServer) -> None:
+    apply(server, with_claims("kept", 3))
+    pods = eventually(lambda: ready(server, "kept", {"kept-0", "kept-1", "kept-2"}), what="three pods")
+    made = claims(server, "claim%3Dkept")
+    assert sorted(made) == ["data-kept-0", "data-kept-1", "data-kept-2"]
+    for ordinal in range(3):
+        claim = made[f"data-kept-{ordinal}"]
+        assert claim["metadata"]["labels"] == {"claim": "kept", "app": "kept"}
+        assert not claim["metadata"].get("ownerReferences")  # Retain: they outlive pods and set
+        volumes = {v["name"]: v for v in pods[f"kept-{ordinal}"]["spec"]["volumes"]}
+        assert volumes["data"] == {"name": "data", "persistentVolumeClaim": {"claimName": f"data-kept-{ordinal}"}}
+    uids = {n: c["metadata"]["uid"] for n, c in made.items()}
+
+    server.kubectl("-n", NS, "scale", "sts", "kept", "--replicas=1")
+    eventually(lambda: ready(server, "kept", {"kept-0"}), what="one pod")
+    assert {n: c["metadata"]["uid"] for n, c in claims(server, "claim%3Dkept").items()} == uids
+    server.kubectl("-n", NS, "scale", "sts", "kept", "--replicas=3")
+    pods = eventually(lambda: ready(server, "kept", {"kept-0", "kept-1", "kept-2"}), what="three pods again")
+    assert {n: c["metadata"]["uid"] for n, c in claims(server, "claim%3Dkept").items()} == uids
+    assert {v["persistentVolumeClaim"]["claimName"] for v in pods["kept-2"]["spec"]["volumes"]
+            if "persistentVolumeClaim" in v} == {"data-kept-2"}
+    server.kubectl("-n", NS, "delete", "sts", "kept")
+    eventually(lambda: not pods_of(server, "kept"), what="the pods gone")
+    assert sorted(claims(server, "claim%3Dkept")) == sorted(uids)
+
+
+def test_retention_policy_delete(server: RunningServer) -> None:
+    apply(server, with_claims("gone", 2, persistentVolumeClaimRetentionPolicy={"whenDeleted": "Delete",
+                                                                                "whenScaled": "Delete"}))
+    eventually(lambda: ready(server, "gone", {"gone-0", "gone-1"}), what="two pods")
+    assert sorted(claims(server, "claim%3Dgone")) == ["data-gone-0", "data-gone-1"]
+    server.kubectl("-n", NS, "scale", "sts", "gone", "--replicas=1")
+    eventually(lambda: sorted(claims(server, "claim%3Dgone")) == ["data-gone-0"], what="the scaled-away claim gone")
+    server.kubectl("-n", NS, "delete", "sts", "gone")
+    eventually(lambda: not claims(server, "claim%3Dgone"), what="the claims gone with the set")
