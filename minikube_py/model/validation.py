@@ -580,7 +580,9 @@ def validate_stateful_set(obj: Obj) -> Errors:
     if not isinstance(template, dict):
         return [*errs, *claim_errs, required("spec.template")]
     pod_spec = dict(_dict(template.get("spec")))
-    pod_spec["volumes"] = [*_list(pod_spec.get("volumes")), *({"name": c} for c in claims)]
+    volumes = _list(pod_spec.get("volumes"))
+    named = {_dict(v).get("name") for v in volumes}  # (a claim replaces a template volume of its name)
+    pod_spec["volumes"] = [*volumes, *({"name": c} for c in dict.fromkeys(claims) if c not in named)]
     errs += _template({"template": {**template, "spec": pod_spec}}, ("Always",))
     if pod_spec.get("activeDeadlineSeconds") is not None:
         errs.append(forbidden("spec.template.spec.activeDeadlineSeconds", "activeDeadlineSeconds in StatefulSet "
