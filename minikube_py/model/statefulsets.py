@@ -62,6 +62,12 @@ def ordinal_of(sts: Obj, pod: Obj) -> int | None:
     return int(match.group(2))
 
 
+def members(sts: Obj, pods: list[Obj]) -> list[Obj]:
+    """The pods that may be the set's: those named as its ordinals (Kubernetes' ``isMemberOf``), so
+    that a set adopts the orphans of a namesake deleted with ``--cascade=orphan`` and nothing else."""
+    return [p for p in pods if ordinal_of(sts, p) is not None]
+
+
 def claim_name(template_name: str, sts: Obj, ordinal: int) -> str:
     return f"{template_name}-{pod_name(sts, ordinal)}"
 

@@ -97,7 +97,7 @@ class DaemonSetController(Controller):
         pods = [p for k in list(self._pods_of.get(uid, ())) if (p := self.pods.get(k)) is not None
                 and (controller_of(p) or {}).get("uid") == uid]
         md = ds["metadata"]
-        await self.history.sync(ds, plan_history(ds, self.history.of(ds), in_use=revisions_in_use(ds, pods),
+        await self.history.sync(ds, plan_history(ds, await self.history.claim(ds), in_use=revisions_in_use(ds, pods),
                                                  labels={REVISION_LABEL: revision_hash(ds)}),
                                 resource_path("apps/v1", "daemonsets", md["namespace"], md["name"], "status"))
         step = plan_daemonset(ds, self.nodes.items(), pods, datetime.now(UTC),

@@ -6,12 +6,14 @@ from __future__ import annotations
 import contextlib
 from collections import defaultdict
 
-from minikube_py.client.errors import AlreadyExistsError, NotFoundError
+from minikube_py.client.errors import AlreadyExistsError, ConflictError, NotFoundError
 from minikube_py.client.informer import object_key
 from minikube_py.client.rest import Obj, resource_path
 from minikube_py.model.history import HistoryStep
-from minikube_py.model.podtemplate import controller_of
+from minikube_py.model.podtemplate import controller_of, controller_ref
+from minikube_py.model.selectors import label_selector_from_spec
 from minikube_py.reconcilers.base import Controller
+from minikube_py.reconcilers.endpoints import index_discard
 
 REVISIONS = "/apis/apps/v1/controllerrevisions"
 
@@ -32,10 +34,15 @@ class HistoryKeeper:
         self.revisions = controller.informer(REVISIONS)
         self.revisions.add_handler(self._on_revision)
         self._of: dict[str, set[str]] = defaultdict(set)  # owner uid -> revision keys
+        self._orphans: dict[str, set[str]] = defaultdict(set)  # namespace -> keys of revisions without a controller
 
     def _on_revision(self, old: Obj | None, new: Obj | None) -> None:
         obj = new or old
         assert obj is not None
+        if new is not None and controller_of(new) is None:
+            self._orphans[obj["metadata"]["namespace"]].add(object_key(obj))
+        else:
+            index_discard(self._orphans, obj["metadata"]["namespace"], object_key(obj))
         ref = controller_of(obj)
         if ref is None or ref.get("kind") != self.kind:
             return
@@ -52,6 +59,30 @@ class HistoryKeeper:
         uid = owner["metadata"]["uid"]
         return [r for k in list(self._of.get(uid, ())) if (r := self.revisions.get(k)) is not None
                 and (controller_of(r) or {}).get("uid") == uid]
+
+    async def claim(self, owner: Obj) -> list[Obj]:
+        """The owner's revisions, after adopting the orphans its selector matches (those of a
+        namesake deleted with ``--cascade=orphan``), as Kubernetes' ``ClaimControllerRevisions``
+        does: the history goes on, and the pods' revision labels keep naming revisions of the
+        owner. Adoption is conditional on the revision's resourceVersion."""
+        own = self.of(owner)
+        md = owner["metadata"]
+        try:
+            selector = label_selector_from_spec((owner.get("spec") or {}).get("selector"))
+        except ValueError:
+            return own
+        for key in list(self._orphans.get(md["namespace"], ())):
+            revision = self.revisions.get(key)
+            if revision is None or controller_of(revision) is not None or \
+                    not selector.matches(revision["metadata"].get("labels")):
+                continue
+            rmd = revision["metadata"]
+            refs = [*(rmd.get("ownerReferences") or []), controller_ref(owner)]
+            with contextlib.suppress(NotFoundError, ConflictError):
+                own.append(await self.client.patch(
+                    resource_path("apps/v1", "controllerrevisions", rmd["namespace"], rmd["name"]),
+                    {"metadata": {"ownerReferences": refs, "resourceVersion": rmd["resourceVersion"]}}))
+        return own
 
     async def sync(self, owner: Obj, step: HistoryStep, status_path: str) -> Obj:
         """Carry out ``step``; returns the revision of the owner's current template."""

@@ -9,20 +9,24 @@ recreated meanwhile is never hit), then the status.
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from datetime import UTC, datetime
 
-from minikube_py.client.errors import AlreadyExistsError, ApiError, NotFoundError
+from minikube_py.client.errors import AlreadyExistsError, ApiError, ConflictError, NotFoundError
 from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import object_key
 from minikube_py.client.rest import ApiClient, Obj, resource_path
 from minikube_py.model.history import HASH_LABEL, plan_history, revision_hash, template_of
-from minikube_py.model.podtemplate import controller_of
-from minikube_py.model.replication import Expectations
-from minikube_py.model.statefulsets import claims_for, new_pod, plan_statefulset, revision_of
+from minikube_py.model.podtemplate import controller_of, controller_ref
+from minikube_py.model.replication import Expectations, claim_pods
+from minikube_py.model.selectors import label_selector_from_spec
+from minikube_py.model.statefulsets import claims_for, members, new_pod, plan_statefulset, revision_of
 from minikube_py.reconcilers.base import Controller
+from minikube_py.reconcilers.endpoints import index_discard
 from minikube_py.reconcilers.history import HistoryKeeper
 from minikube_py.reconcilers.job import deletion_settles, older_version
+from minikube_py.reconcilers.replication import patch_pod_refs
 
 
 class StatefulSetController(Controller):
@@ -38,6 +42,7 @@ class StatefulSetController(Controller):
         self.expectations = Expectations()
         self.events = EventRecorder(client, "statefulset-controller")
         self._pods_of: dict[str, set[str]] = defaultdict(set)  # set uid -> pod keys
+        self._orphans: dict[str, set[str]] = defaultdict(set)  # namespace -> keys of pods without a controller
         #: the resourceVersion of the status this controller last wrote, per set uid
         self._written: dict[str, str] = {}
 
@@ -57,19 +62,33 @@ class StatefulSetController(Controller):
     def _on_pod(self, old: Obj | None, new: Obj | None) -> None:
         pod = new or old
         assert pod is not None
-        ref = controller_of(pod)
-        if ref is None or ref.get("kind") != "StatefulSet":
-            return
-        key, owner = object_key(pod), ref.get("uid", "")
-        if new is None:
-            self._pods_of[owner].discard(key)
+        key, namespace = object_key(pod), pod["metadata"]["namespace"]
+        old_ref, new_ref = _set_ref(old), _set_ref(new)
+        if old_ref is not None and (new_ref is None or new_ref.get("uid") != old_ref.get("uid")):
+            self._pods_of[old_ref.get("uid", "")].discard(key)  # released, or gone
+            self.queue.add(f"{namespace}/{old_ref['name']}")
+        if new is not None and controller_of(new) is None:
+            self._orphans[namespace].add(key)
+            self._wake_adopters(new)
         else:
+            index_discard(self._orphans, namespace, key)
+        ref = new_ref or old_ref
+        if ref is None:
+            return
+        owner = ref.get("uid", "")
+        if new_ref is not None:
             self._pods_of[owner].add(key)
         if old is None:
             self.expectations.creation_observed(owner)
         elif deletion_settles(old, new):
             self.expectations.deletion_observed(owner, key)
-        self.queue.add(f"{pod['metadata']['namespace']}/{ref['name']}")
+        self.queue.add(f"{namespace}/{ref['name']}")
+
+    def _wake_adopters(self, orphan: Obj) -> None:
+        """Queue the sets of the orphan's namespace that would adopt it."""
+        for sts in self.sets.items():
+            if sts["metadata"]["namespace"] == orphan["metadata"]["namespace"] and members(sts, [orphan]):
+                self.queue.add(object_key(sts))
 
     # ------------------------------------------------------------------------------ reconciling
 
@@ -81,9 +100,8 @@ class StatefulSetController(Controller):
         uid = md["uid"]
         if older_version(md.get("resourceVersion", ""), self._written.get(uid, "")):
             return  # the cache has not seen our last status write yet; its watch event brings the key back
-        pods = [p for k in list(self._pods_of.get(uid, ())) if (p := self.pods.get(k)) is not None
-                and (controller_of(p) or {}).get("uid") == uid]
-        revisions = self.history.of(sts)
+        pods = await self._claim_pods(sts)
+        revisions = await self.history.claim(sts)
         status = sts.get("status") or {}
         in_use = {status.get("currentRevision"), *(revision_of(p) for p in pods)} - {None, ""}
         status_path = resource_path("apps/v1", "statefulsets", md["namespace"], md["name"], "status")
@@ -103,6 +121,30 @@ class StatefulSetController(Controller):
             self.queue.add_after(str(key), step.requeue_after + 0.05)
         if failures:
             raise RuntimeError(f"{failures} pod operation(s) for statefulset {key} failed")
+
+    async def _claim_pods(self, sts: Obj) -> list[Obj]:
+        """The set's pods: those it controls and still selects, plus the orphans it adopts (pods named
+        as its ordinals whose labels it selects); pods it no longer selects are released. Adoption and
+        release are conditional on the pod's resourceVersion; a pod that changed meanwhile is looked
+        at again on its own event."""
+        md = sts["metadata"]
+        candidates = [p for k in (*self._pods_of.get(md["uid"], ()), *self._orphans.get(md["namespace"], ()))
+                      if (p := self.pods.get(k)) is not None]
+        try:
+            selector = label_selector_from_spec((sts.get("spec") or {}).get("selector"))
+        except ValueError:
+            return []
+        claim = claim_pods(md["uid"], selector, members(sts, candidates), owner_deleting=False)
+        pods = list(claim.owned)
+        for pod in claim.adopt:
+            with contextlib.suppress(NotFoundError, ConflictError):
+                pods.append(await patch_pod_refs(
+                    self.client, pod, [*(pod["metadata"].get("ownerReferences") or []), controller_ref(sts)]))
+        for pod in claim.release:
+            with contextlib.suppress(NotFoundError, ConflictError):
+                await patch_pod_refs(self.client, pod, [r for r in pod["metadata"].get("ownerReferences") or []
+                                                        if r.get("uid") != md["uid"]])
+        return pods
 
     async def _create(self, sts: Obj, ordinals: list[tuple[int, str]], revisions: dict[str, Obj]) -> int:
         namespace = sts["metadata"]["namespace"]
@@ -186,3 +228,9 @@ class StatefulSetController(Controller):
             return
         written = await self.client.replace(path, {**sts, "status": status})
         self._written[sts["metadata"]["uid"]] = written["metadata"]["resourceVersion"]
+
+
+def _set_ref(pod: Obj | None) -> Obj | None:
+    """The pod's controller reference when a StatefulSet controls it."""
+    ref = controller_of(pod) if pod is not None else None
+    return ref if ref is not None and ref.get("kind") == "StatefulSet" else None

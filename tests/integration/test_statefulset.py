@@ -193,6 +193,7 @@ def test_invalid_statefulsets_are_refused_with_causes(server: RunningServer) -> 
     apply(server, manifest("fixed", replicas=0))
     changed = sts(server, "fixed")
     changed["spec"]["serviceName"] = "other"
+    del changed["metadata"]["resourceVersion"]  # (unconditional: the controller writes the status meanwhile)
     code, body = server.request("PUT", f"/apis/apps/v1/namespaces/{NS}/statefulsets/fixed", changed)
     assert code == 422 and "updates to statefulset spec for fields other than" in body["message"], body
 
@@ -271,3 +272,22 @@ def test_retention_policy_delete(server: RunningServer) -> None:
     eventually(lambda: sorted(claims(server, "claim%3Dgone")) == ["data-gone-0"], what="the scaled-away claim gone")
     server.kubectl("-n", NS, "delete", "sts", "gone")
     eventually(lambda: not claims(server, "claim%3Dgone"), what="the claims gone with the set")
+
+
+def test_a_set_recreated_after_an_orphaning_delete_adopts_the_pods(server: RunningServer) -> None:
+    apply(server, manifest("adopt", replicas=2))
+    pods = eventually(lambda: ready(server, "adopt", {"adopt-0", "adopt-1"}), what="two pods")
+    uids = {n: p["metadata"]["uid"] for n, p in pods.items()}
+    server.kubectl("-n", NS, "delete", "sts", "adopt", "--cascade=orphan")
+    eventually(lambda: all(not p["metadata"].get("ownerReferences") for p in pods_of(server, "adopt").values()),
+               what="orphaned pods")
+    apply(server, manifest("adopt", replicas=2))
+    owner = eventually(lambda: sts(server, "adopt")["metadata"]["uid"], what="the new set")
+    eventually(lambda: all((p["metadata"].get("ownerReferences") or [{}])[0].get("uid") == owner
+                           for p in pods_of(server, "adopt").values()), what="the pods adopted")
+    assert {n: p["metadata"]["uid"] for n, p in pods_of(server, "adopt").items()} == uids
+    eventually(lambda: sts(server, "adopt")["status"].get("readyReplicas") == 2, what="both counted")
+    # the history was adopted too: the pods' revision is still the set's current one, nothing rolled
+    adopted = revisions(server, "app%3Dadopt")
+    assert [r["metadata"]["ownerReferences"][0]["uid"] for r in adopted.values()] == [owner]
+    assert sts(server, "adopt")["status"]["currentRevision"] == adopted[1]["metadata"]["name"]
