@@ -28,6 +28,7 @@ from minikube_py.client.kubeconfig import load_kubeconfig
 from minikube_py.client.rest import ApiClient, Obj
 from minikube_py.client.watching import Listing, watch_forever
 from minikube_py.model.times import rfc3339, rfc3339_micro
+from minikube_py.model.volumebinding import LOCAL_PATH_ROOT_ANNOTATION
 from minikube_py.testing import RunningServer, start_server
 
 RUN_SECONDS = "hollow.pykube.io/run-seconds"
@@ -63,7 +64,10 @@ class HollowNode:
         return {
             "apiVersion": "v1", "kind": "Node",
             "metadata": {"name": self.name, "labels": {"kubernetes.io/hostname": self.name, "kubernetes.io/os": "linux",
-                                                       "kubernetes.io/arch": "amd64", **self.labels}},
+                                                       "kubernetes.io/arch": "amd64", **self.labels},
+                         # local-path volumes can be provisioned here; hollow pods mount nothing, so no
+                         # file is ever made under this root
+                         "annotations": {LOCAL_PATH_ROOT_ANNOTATION: f"/var/lib/pykube-hollow/{self.name}/storage"}},
             "spec": {"podCIDR": f"10.244.{self.index}.0/24", **({"taints": self.taints} if self.taints else {})},
             "status": {
                 "capacity": self.capacity, "allocatable": self.capacity,

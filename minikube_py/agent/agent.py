@@ -26,6 +26,7 @@ from cryptography.x509.oid import NameOID
 
 from minikube_py import pki
 from minikube_py.agent.context import NodeContext
+from minikube_py.agent.localpath import storage_root
 from minikube_py.agent.network import NETWORK_UNAVAILABLE, PodNetwork, network_name
 from minikube_py.agent.node import CONTROL_PLANE_LABEL, node_labels, node_status, status_changed
 from minikube_py.agent.node import now as node_now
@@ -39,6 +40,7 @@ from minikube_py.client.rest import ApiClient, resource_path
 from minikube_py.config import AgentConfig, default_advertise_address
 from minikube_py.guard import guard
 from minikube_py.model.times import rfc3339_micro
+from minikube_py.model.volumebinding import LOCAL_PATH_ROOT_ANNOTATION
 from minikube_py.netproxy.proxy import ProxyOptions, ServiceProxy
 
 log = logging.getLogger(__name__)
@@ -216,7 +218,8 @@ class Agent:
                 labels[CONTROL_PLANE_LABEL] = ""
             status = node_status(machine, ip=node_ip, hostname=socket.gethostname(), max_pods=cfg.max_pods,
                                  kubelet_port=port, transitions=self._transitions)
-            await self._register(client, labels, status)
+            storage = {LOCAL_PATH_ROOT_ANNOTATION: str(storage_root(cfg.data_dir))}
+            await self._register(client, labels, storage, status)
             await self._renew_lease(client)
             pod_cidr = await self._wait_for_pod_cidr(client)
             cluster = await _cluster_settings(client)
@@ -280,14 +283,15 @@ class Agent:
             return [state.condition(node_now())]
         return [c for c in current.get("conditions") or [] if c.get("type") == NETWORK_UNAVAILABLE]
 
-    async def _register(self, client: ApiClient, labels: dict[str, str], status: dict[str, Any]) -> None:
+    async def _register(self, client: ApiClient, labels: dict[str, str], annotations: dict[str, str],
+                        status: dict[str, Any]) -> None:
         path = resource_path("v1", "nodes", name=self.config.node_name)
-        manifest = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": self.config.node_name, "labels": labels},
-                    "spec": {}, "status": status}
+        metadata = {"name": self.config.node_name, "labels": labels, "annotations": annotations}
+        manifest = {"apiVersion": "v1", "kind": "Node", "metadata": metadata, "spec": {}, "status": status}
         try:
             await client.create("/api/v1/nodes", manifest)
         except (AlreadyExistsError, ConflictError):
-            await client.patch(path, {"metadata": {"labels": labels}})
+            await client.patch(path, {"metadata": {"labels": labels, "annotations": annotations}})
         await client.patch(f"{path}/status", {"status": status}, "merge")
 
     async def _renew_lease(self, client: ApiClient) -> None:

@@ -19,6 +19,7 @@ from minikube_py.agent.containers import app_spec, resolv_conf, sandbox_spec
 from minikube_py.agent.context import NodeContext
 from minikube_py.agent.env import ConfigError, expand_command, resolve_env
 from minikube_py.agent.images import ImageError, ImageManager
+from minikube_py.agent.localpath import LocalPathCleaner
 from minikube_py.agent.network import PodNetwork
 from minikube_py.agent.plan import (
     Action,
@@ -49,7 +50,7 @@ from minikube_py.agent.runtime.base import (
     RuntimeFailure,
 )
 from minikube_py.agent.status import ContainerView, Observed, pod_status
-from minikube_py.agent.volumes import VolumeError, VolumeManager
+from minikube_py.agent.volumes import VolumeError, VolumeManager, claim_sources
 from minikube_py.client.errors import ApiError, ConflictError, NotFoundError
 from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import Informer, object_key
@@ -73,8 +74,11 @@ class PodServices:
 
     def __init__(self, client: ApiClient, runtime: Runtime, node: NodeContext, recorder: EventRecorder,
                  secrets: Informer, configmaps: Informer, services: Informer,
-                 network: PodNetwork | None = None) -> None:
+                 network: PodNetwork | None = None, *, claims: Informer | None = None,
+                 volumes: Informer | None = None) -> None:
         self.client = client
+        #: PersistentVolumeClaims and PersistentVolumes (None: this worker set mounts no claims)
+        self.claims, self.persistent_volumes = claims, volumes
         self.network = network  # None: the network is there already (tests that drive workers alone)
         self.runtime = runtime
         self.node = node
@@ -90,6 +94,16 @@ class PodServices:
 
     def configmap(self, namespace: str, name: str) -> Obj | None:
         return self.configmaps.get(f"{namespace}/{name}")
+
+    def claim(self, namespace: str, name: str) -> Obj | None:
+        return self.claims.get(f"{namespace}/{name}") if self.claims is not None else None
+
+    def persistent_volume(self, name: str) -> Obj | None:
+        return self.persistent_volumes.get(name) if self.persistent_volumes is not None else None
+
+    def claim_sources(self, pod: Obj) -> dict[str, Obj]:
+        """The directories of the pod's claim volumes (VolumeError while one is not ready)."""
+        return claim_sources(pod, self.claim, self.persistent_volume)
 
 
 class PodWorker:
@@ -237,7 +251,8 @@ class PodWorker:
             self._retry_in(NETWORK_RETRY_SECONDS)
             return None
         try:
-            self._s.volumes.setup(pod, secret=self._s.secret, configmap=self._s.configmap)
+            self._s.volumes.setup(pod, secret=self._s.secret, configmap=self._s.configmap,
+                                  claims=self._s.claim_sources(pod))
         except VolumeError as e:
             self._s.recorder.emit(pod, "Warning", "FailedMount", e.message)
             self._retry_in(2.0)
@@ -273,12 +288,17 @@ class PodWorker:
             self._retry_in(1.0 if e.reason == "ErrImagePull" else 5.0)
             return
         try:
+            mounts = s.volumes.mounts(pod, container, s.claim_sources(pod))
+        except VolumeError as e:
+            s.recorder.emit(pod, "Warning", "FailedMount", e.message)
+            self._retry_in(2.0)
+            return
+        try:
             env = resolve_env(pod, container, secret=s.secret, configmap=s.configmap,
                               services=s.services.items(), node=s.node, pod_ip=pod_ip)
             command, args = expand_command(container, env)
             runtime_spec = app_spec(pod, container, kind=action.kind, attempt=action.attempt, sandbox_id=sandbox.id,
-                                    env=env, mounts=s.volumes.mounts(pod, container), node=s.node, command=command,
-                                    args=args)
+                                    env=env, mounts=mounts, node=s.node, command=command, args=args)
         except ConfigError as e:
             self._waiting[name] = ("CreateContainerConfigError", e.message)
             s.recorder.emit(pod, "Warning", "Failed", f"Error: {e.message}")
@@ -376,19 +396,29 @@ class PodManager:
         secrets = Informer(client, "/api/v1/secrets")
         configmaps = Informer(client, "/api/v1/configmaps")
         services = Informer(client, "/api/v1/services")
-        self._services = PodServices(client, runtime, node, recorder, secrets, configmaps, services, network)
+        claims = Informer(client, "/api/v1/persistentvolumeclaims")
+        volumes = Informer(client, "/api/v1/persistentvolumes")
+        self._services = PodServices(client, runtime, node, recorder, secrets, configmaps, services, network,
+                                     claims=claims, volumes=volumes)
+        self.local_paths = LocalPathCleaner(client, node, recorder)
         self.workers: dict[str, PodWorker] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.pods.add_handler(self._on_pod)
         secrets.add_handler(lambda old, new: self._on_source(old or new, "secret"))
         configmaps.add_handler(lambda old, new: self._on_source(old or new, "configmap"))
+        claims.add_handler(lambda _old, _new: self._wake_claim_users())
+        volumes.add_handler(lambda _old, _new: self._wake_claim_users())
+        volumes.add_handler(self.local_paths.on_volume)
 
     async def run(self) -> None:
         s = self._services
         async with asyncio.TaskGroup() as tasks:
-            for informer in (s.secrets, s.configmaps, s.services):
+            informers = (s.secrets, s.configmaps, s.services, s.claims, s.persistent_volumes)
+            for informer in informers:
+                assert informer is not None
                 tasks.create_task(informer.run(), name=f"agent informer {informer.path}")
-            await asyncio.gather(s.secrets.synced.wait(), s.configmaps.synced.wait(), s.services.synced.wait())
+            await asyncio.gather(*(informer.synced.wait() for informer in informers if informer is not None))
+            tasks.create_task(self.local_paths.run(), name="agent local-path cleaner")
             tasks.create_task(self.pods.run(), name="agent pod informer")
             tasks.create_task(self._runtime_events(), name="agent runtime events")
             await self.pods.synced.wait()
@@ -439,6 +469,12 @@ class PodManager:
             await worker.stop_probers()
             self.workers.pop(worker.uid, None)
             self._tasks.pop(worker.uid, None)
+
+    def _wake_claim_users(self) -> None:
+        """A claim bound or a volume made: pods waiting to mount a claim look again."""
+        for worker in self.workers.values():
+            if any("persistentVolumeClaim" in v for v in (worker.pod.get("spec") or {}).get("volumes") or []):
+                worker.wake()
 
     def _on_source(self, obj: Obj, kind: str) -> None:
         key = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])

@@ -1,5 +1,5 @@
 """Pod volumes on the node's disk: emptyDir (and tmpfs-backed Memory), hostPath, secret, configMap,
-downwardAPI.
+downwardAPI, and persistentVolumeClaim (the hostPath or local directory of the claim's bound volume).
 
 Projected files are written the way kubelet's atomic writer does: into a fresh timestamped directory,
 then the ``..data`` symlink is swapped to it in one rename, and the visible names are symlinks through
@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ from minikube_py.agent.runtime.base import Mount
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
+#: a cluster-scoped object by name (a PersistentVolume), None when the cache has none
+NamedLookup = Callable[[str], Obj | None]
 
 _HOST_PATH_CHECKS = {
     "Directory": (Path.is_dir, "is not a directory"),
@@ -92,6 +95,47 @@ def _files_of(volume: Obj, pod: Obj, secret: Lookup, configmap: Lookup) -> tuple
     return {key: (content, mode) for key, content in data.items()}, True
 
 
+def claim_sources(pod: Obj, claim: Lookup, volume: NamedLookup) -> dict[str, Obj]:
+    """The directory behind each ``persistentVolumeClaim`` volume of ``pod``, by volume name, as a
+    hostPath source (path and type check): the bound volume's ``hostPath`` as it is, a ``local``
+    volume's path, which must be a directory already. Raises VolumeError while a claim is missing
+    or unbound (kubelet's words), or its volume is of a kind this node cannot mount."""
+    namespace = pod["metadata"]["namespace"]
+    sources: dict[str, Obj] = {}
+    for spec_volume in (pod.get("spec") or {}).get("volumes") or []:
+        source = spec_volume.get("persistentVolumeClaim")
+        if not isinstance(source, dict):
+            continue
+        name, claim_name = spec_volume["name"], source.get("claimName", "")
+        obj = claim(namespace, claim_name)
+        if obj is None:
+            raise _unprocessed(name, f"error processing PVC {namespace}/{claim_name}: failed to fetch PVC from API "
+                                     f'server: persistentvolumeclaims "{claim_name}" not found')
+        volume_name = (obj.get("spec") or {}).get("volumeName")
+        if not volume_name or (obj.get("status") or {}).get("phase") != "Bound":
+            raise _unprocessed(name, f"error processing PVC {namespace}/{claim_name}: PVC is not bound")
+        pv = volume(volume_name)
+        if pv is None:
+            raise _unprocessed(name, f"error processing PVC {namespace}/{claim_name}: failed to fetch PV {volume_name} "
+                                     f'from API server: persistentvolumes "{volume_name}" not found')
+        pv_spec = pv.get("spec") or {}
+        if isinstance(pv_spec.get("hostPath"), dict):
+            sources[name] = {"path": pv_spec["hostPath"].get("path", ""), "type": pv_spec["hostPath"].get("type", "")}
+        elif isinstance(pv_spec.get("local"), dict):
+            sources[name] = {"path": pv_spec["local"].get("path", ""), "type": "Directory"}
+        else:
+            kind = next((k for k in pv_spec if isinstance(pv_spec[k], dict) and k not in ("capacity", "claimRef",
+                                                                                          "nodeAffinity")), "unknown")
+            raise VolumeError(f'MountVolume.SetUp failed for volume "{volume_name}" : volumes of type {kind} cannot be '
+                              "mounted on this node")
+    return sources
+
+
+def _unprocessed(name: str, why: str) -> VolumeError:
+    return VolumeError(f"Unable to attach or mount volumes: unmounted volumes=[{name}], unattached volumes=[], "
+                       f"failed to process volumes=[{name}]: {why}")
+
+
 def _write_atomically(directory: Path, files: dict[str, tuple[bytes, int]]) -> bool:
     """Publish ``files`` under ``directory`` through a ``..data`` symlink swap; False if unchanged."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -137,11 +181,15 @@ class VolumeManager:
     def _dir(self, pod: Obj, plugin: str, name: str) -> Path:
         return self.root / pod["metadata"]["uid"] / "volumes" / plugin / name
 
-    def setup(self, pod: Obj, *, secret: Lookup, configmap: Lookup) -> None:
-        """Create every volume of the pod; idempotent. Raises VolumeError for the first failing one."""
+    def setup(self, pod: Obj, *, secret: Lookup, configmap: Lookup, claims: Mapping[str, Obj] | None = None) -> None:
+        """Create every volume of the pod; idempotent. Raises VolumeError for the first failing one.
+        ``claims`` are the pod's claim volumes resolved by :func:`claim_sources`."""
+        claims = claims or {}
         for volume in (pod.get("spec") or {}).get("volumes") or []:
             name = volume["name"]
-            if "emptyDir" in volume:
+            if name in claims:
+                _check_host_path(name, claims[name])
+            elif "emptyDir" in volume:
                 path = self._dir(pod, "empty-dir", name)
                 if not path.exists():
                     path.mkdir(parents=True)
@@ -168,13 +216,21 @@ class VolumeManager:
                     changed |= _write_atomically(self._dir(pod, _plugin(volume), volume["name"]), files)
         return changed
 
-    def mounts(self, pod: Obj, container: Obj) -> list[Mount]:
+    def mounts(self, pod: Obj, container: Obj, claims: Mapping[str, Obj] | None = None) -> list[Mount]:
         volumes = {v["name"]: v for v in (pod.get("spec") or {}).get("volumes") or []}
         result = []
         for vm in container.get("volumeMounts") or []:
             volume = volumes.get(vm["name"])
             if volume is None:
                 continue
+            claim = volume.get("persistentVolumeClaim")
+            if isinstance(claim, dict):
+                source_obj = (claims or {}).get(vm["name"])
+                if source_obj is None:
+                    raise VolumeError(f'MountVolume.SetUp failed for volume "{vm["name"]}" : claim not resolved')
+                volume = {"name": vm["name"], "hostPath": source_obj}
+                if claim.get("readOnly"):
+                    vm = {**vm, "readOnly": True}
             if "hostPath" in volume:
                 source = Path(volume["hostPath"]["path"])
             elif "emptyDir" in volume:

@@ -2,7 +2,8 @@
 
 Two credentials exist: the admin token written into the admin kubeconfig, and the node join
 token that agents present. The join token may read everything and write only what a node writes
-(its Node, its Lease, events, pod status, pod deletion), so a leaked join token cannot rewrite
+(its Node, its Lease, events, pod status, pod deletion, and the deletion of a released local-path
+PersistentVolume once it removed the directory), so a leaked join token cannot rewrite
 workloads. Health and version endpoints are public, as kube-apiserver's are.
 """
 
@@ -25,6 +26,9 @@ _NODE_WRITABLE = (
     re.compile(r"^/api/v1/namespaces/[^/]+/events(/[^/]+)?$"),
     re.compile(r"^/api/v1/namespaces/[^/]+/pods/[^/]+(/status)?$"),
 )
+#: what a node may delete beyond the above: the PersistentVolumes whose local-path directories it
+#: removed (it deletes with the volume's uid as precondition, after the PV controller released it)
+_NODE_DELETABLE = re.compile(r"^/api/v1/persistentvolumes/[^/]+$")
 #: a node's own objects: the only Node and Lease its certificate may write
 _OWN_NODE = re.compile(r"^/api/v1/nodes/(?P<name>[^/]+)(/status)?$")
 _OWN_LEASE = re.compile(r"^/apis/coordination\.k8s\.io/v1/namespaces/kube-node-lease/leases/(?P<name>[^/]+)$")
@@ -96,5 +100,7 @@ def authorize(user: User | None, method: str, path: str) -> None:
             raise errors.forbidden_request(user.name, method.lower(), path,
                                            f"a node may only modify its own objects, not {own['name']}")
     if any(p.match(path) for p in _NODE_WRITABLE):
+        return
+    if method == "DELETE" and _NODE_DELETABLE.match(path):
         return
     raise errors.forbidden_request(user.name, method.lower(), path)

@@ -506,7 +506,20 @@ def failure_message(total_nodes: int, failures: Iterable[Failure], can_preempt: 
     for failure in failures:
         reasons.update(failure.reasons)
         preemption[NO_VICTIMS if failure.resolvable else NOT_HELPFUL] += 1
-    message = f"0/{total_nodes} nodes are available: {_histogram(reasons)}."
+    return _with_preemption(f"0/{total_nodes} nodes are available: {_histogram(reasons)}.", total_nodes, preemption,
+                            can_preempt)
+
+
+def prefilter_message(total_nodes: int, reason: str, can_preempt: bool = True) -> str:
+    """The FitError text when a PreFilter plugin turned the pod away before any node was looked at
+    (its claim is missing, say): the reason once, and preemption not helpful on every node."""
+    if total_nodes == 0:
+        return NO_NODES
+    return _with_preemption(f"0/{total_nodes} nodes are available: {reason}.", total_nodes,
+                            Counter({NOT_HELPFUL: total_nodes}), can_preempt)
+
+
+def _with_preemption(message: str, total_nodes: int, preemption: Counter[str], can_preempt: bool) -> str:
     if can_preempt:
         return f"{message} preemption: 0/{total_nodes} nodes are available: {_histogram(preemption)}."
     return f"{message} preemption: not eligible due to preemptionPolicy=Never."

@@ -40,6 +40,8 @@ HOSTNAME_LABEL = "kubernetes.io/hostname"
 
 #: pykube's built-in provisioner: a directory on the node the claim's first pod runs on
 LOCAL_PATH_PROVISIONER = "pykube.io/local-path"
+#: the provisioner of classes whose volumes are all made by hand (static local volumes)
+NO_PROVISIONER = "kubernetes.io/no-provisioner"
 #: the annotation an agent puts on its Node: the directory under which local-path volumes live
 LOCAL_PATH_ROOT_ANNOTATION = "pykube.io/local-path-root"
 
@@ -425,3 +427,80 @@ def local_path_to_delete(volume: Obj, node_name: str) -> str | None:
         return None
     path = (spec.get("hostPath") or {}).get("path")
     return str(path) if path else None
+
+
+# ------------------------------------------------------------------------------ scheduling
+
+
+#: kube-scheduler's VolumeBinding reasons, word for word
+UNBOUND_IMMEDIATE = "pod has unbound immediate PersistentVolumeClaims"
+VOLUME_NODE_CONFLICT = "node(s) had volume node affinity conflict"
+NO_VOLUME_TO_BIND = "node(s) did not find available persistent volumes to bind"
+
+
+def pod_claim_names(pod: Obj) -> tuple[str, ...]:
+    """The claims a pod's volumes name, in order."""
+    return tuple(str(v["persistentVolumeClaim"].get("claimName", "")) for v in _spec(pod).get("volumes") or []
+                 if isinstance(v, dict) and isinstance(v.get("persistentVolumeClaim"), dict))
+
+
+@dataclass
+class PodVolumes:
+    """A pod's claims as the scheduler sees them (the VolumeBinding plugin's PreFilter): ``error``
+    keeps the pod from every node; ``bound`` are the volumes its bound claims hold, ``delayed``
+    its unbound claims that wait for the pod's node."""
+
+    error: str | None = None
+    bound: list[Obj] = field(default_factory=list)
+    delayed: list[Obj] = field(default_factory=list)
+
+
+def pod_volumes(pod: Obj, claims: Mapping[str, Obj], volumes: Mapping[str, Obj], classes: Mapping[str, Obj]
+                ) -> PodVolumes:
+    """Look up each claim of ``pod`` (``claims`` by ``namespace/name``, the rest by name)."""
+    namespace = _md(pod).get("namespace", "")
+    found = PodVolumes()
+    for name in pod_claim_names(pod):
+        claim = claims.get(f"{namespace}/{name}")
+        if claim is None:
+            return PodVolumes(f'persistentvolumeclaim "{name}" not found')
+        if _md(claim).get("deletionTimestamp"):
+            return PodVolumes(f'persistentvolumeclaim "{name}" is being deleted')
+        volume_name = _spec(claim).get("volumeName")
+        if volume_name and (claim.get("status") or {}).get("phase") == storage.CLAIM_BOUND:
+            volume = volumes.get(volume_name)
+            if volume is None:
+                return PodVolumes(f'persistentvolume "{volume_name}" not found')
+            found.bound.append(volume)
+            continue
+        klass = classes.get(storage.claim_class(claim) or "")
+        if volume_name or klass is None or klass.get("volumeBindingMode") != storage.WAIT_FOR_FIRST_CONSUMER:
+            return PodVolumes(UNBOUND_IMMEDIATE)
+        found.delayed.append(claim)
+    return found
+
+
+def volume_node_failure(needs: PodVolumes, node: Obj, volumes: Iterable[Obj], classes: Mapping[str, Obj]
+                        ) -> str | None:
+    """The VolumeBinding Filter for one node: every bound volume must admit the node, and every
+    delayed claim must find a volume there or be provisionable there (for local-path: the node
+    offers a storage root; a claim whose node is already chosen stays on it)."""
+    if any(not node_allows(volume, node) for volume in needs.bound):
+        return VOLUME_NODE_CONFLICT
+    name = _md(node).get("name", "")
+    candidates = list(volumes) if needs.delayed else []
+    for claim in needs.delayed:
+        selected = _annotations(claim).get(SELECTED_NODE)
+        if selected:
+            if selected != name:
+                return VOLUME_NODE_CONFLICT
+            continue
+        if find_volume(claim, candidates, node, delayed=True) is not None:
+            continue
+        provisioner = (classes.get(storage.claim_class(claim) or "") or {}).get("provisioner")
+        if provisioner == LOCAL_PATH_PROVISIONER and _annotations(node).get(LOCAL_PATH_ROOT_ANNOTATION):
+            continue
+        if provisioner not in (LOCAL_PATH_PROVISIONER, NO_PROVISIONER):
+            continue  # an external provisioner is trusted to reach every node
+        return NO_VOLUME_TO_BIND
+    return None

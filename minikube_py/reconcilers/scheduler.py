@@ -36,10 +36,18 @@ from minikube_py.model.scheduling import (
     find_feasible,
     node_fingerprint,
     pod_info,
+    prefilter_message,
     select_host,
     static_failure,
 )
 from minikube_py.model.times import rfc3339
+from minikube_py.model.volumebinding import (
+    SELECTED_NODE,
+    PodVolumes,
+    pod_claim_names,
+    pod_volumes,
+    volume_node_failure,
+)
 from minikube_py.reconcilers.base import Controller
 
 log = logging.getLogger(__name__)
@@ -84,8 +92,14 @@ class Scheduler(Controller):
         super().__init__(client)
         self.pods = self.informer("/api/v1/pods")
         self.nodes = self.informer("/api/v1/nodes")
+        self.claims = self.informer("/api/v1/persistentvolumeclaims")
+        self.volumes = self.informer("/api/v1/persistentvolumes")
+        self.classes = self.informer("/apis/storage.k8s.io/v1/storageclasses")
         self.pods.add_handler(self._on_pod)
         self.nodes.add_handler(self._on_node)
+        for storage_informer in (self.claims, self.volumes, self.classes):
+            # a claim bound or made, a volume freed: pods waiting for their volumes may fit now
+            storage_informer.add_handler(lambda _old, _new: self._retry_waiting())
         self.recorder = EventRecorder(client, DEFAULT_SCHEDULER)
         self.percentage = percentage_of_nodes_to_score
         self._rng = rng or random.Random()
@@ -238,6 +252,14 @@ class Scheduler(Controller):
             await self._unschedulable(pod, "SchedulerError", NO_NODES)
             return
         passing, static_failures = self._static_filtered(info)
+        needs: PodVolumes | None = None
+        if pod_claim_names(pod):
+            needs = pod_volumes(pod, self.claims.cache, self.volumes.cache, self.classes.cache)
+            if needs.error is not None:
+                await self._unschedulable(pod, "Unschedulable", prefilter_message(total, needs.error, info.can_preempt))
+                return
+            passing, volume_failures = self._volume_filtered(needs, passing)
+            static_failures = [*static_failures, *volume_failures]
         search = find_feasible(info, passing, self._next_start, feasible_nodes_to_find(total, self.percentage))
         self._next_start = (self._next_start + search.examined) % max(len(passing), 1)
         if not search.feasible:
@@ -249,17 +271,42 @@ class Scheduler(Controller):
         self._attempts.pop(info.key, None)
         self._waiting.discard(info.key)
         await self._bindings.acquire()
-        task = asyncio.create_task(self._bind(pod, node), name=f"scheduler: bind {info.key}")
+        task = asyncio.create_task(self._bind(pod, node, needs), name=f"scheduler: bind {info.key}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _bind(self, pod: Obj, node: str) -> None:
+    def _volume_filtered(self, needs: PodVolumes, nodes: list[NodeInfo]) -> tuple[list[NodeInfo], list[Failure]]:
+        """The VolumeBinding filter: the nodes the pod's volumes can be reached from (or made on)."""
+        passing: list[NodeInfo] = []
+        failures: list[Failure] = []
+        volumes = self.volumes.items() if needs.delayed else []
+        for info in nodes:
+            assert info.node is not None
+            reason = volume_node_failure(needs, info.node, volumes, self.classes.cache)
+            if reason is None:
+                passing.append(info)
+            else:
+                failures.append(Failure((reason,), False))
+        return passing, failures
+
+    async def _select_node_for_claims(self, needs: PodVolumes | None, node: str) -> None:
+        """Tell the PV controller where the pod goes (PreBind): each of its claims waiting for a first
+        consumer gets ``volume.kubernetes.io/selected-node``, so it is bound or provisioned there."""
+        for claim in needs.delayed if needs is not None else []:
+            if (claim["metadata"].get("annotations") or {}).get(SELECTED_NODE) == node:
+                continue
+            md = claim["metadata"]
+            await self.client.patch(resource_path("v1", "persistentvolumeclaims", md["namespace"], md["name"]),
+                                    {"metadata": {"annotations": {SELECTED_NODE: node}}})
+
+    async def _bind(self, pod: Obj, node: str, needs: PodVolumes | None = None) -> None:
         md = pod["metadata"]
         key = object_key(pod)
         binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": md["name"], "uid": md.get("uid")},
                    "target": {"apiVersion": "v1", "kind": "Node", "name": node}}
         try:
             try:
+                await self._select_node_for_claims(needs, node)
                 await self.client.create(resource_path("v1", "pods", md["namespace"], md["name"], "binding"), binding)
             except (ApiError, aiohttp.ClientError, TimeoutError) as exc:
                 self._forget(key, node)

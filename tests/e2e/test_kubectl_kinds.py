@@ -75,6 +75,21 @@ def _endpointslice(name: str) -> Obj:
             "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}
 
 
+def _persistentvolume(name: str) -> Obj:
+    return {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name},
+            "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "hostPath": {"path": "/srv/x"}}}
+
+
+def _persistentvolumeclaim(name: str) -> Obj:
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}
+
+
+def _storageclass(name: str) -> Obj:
+    return {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": name},
+            "provisioner": "example.com/disk"}
+
+
 def _namespace(name: str) -> Obj:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
 
@@ -137,6 +152,18 @@ KINDS = [
     Kind("nodes", "node", node, ["NAME", "STATUS", "ROLES", "AGE", "VERSION"],
          ["INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME"],
          {"STATUS": "Ready", "ROLES": "<none>", "VERSION": "v1.32.0"}, namespaced=False),
+    Kind("persistentvolumes", "persistentvolume", _persistentvolume,
+         ["NAME", "CAPACITY", "ACCESS MODES", "RECLAIM POLICY", "STATUS", "CLAIM", "STORAGECLASS",
+          "VOLUMEATTRIBUTESCLASS", "REASON", "AGE"], ["VOLUMEMODE"],
+         {"CAPACITY": "1Gi", "ACCESS MODES": "RWO", "RECLAIM POLICY": "Retain", "STATUS": "Available", "CLAIM": "",
+          "STORAGECLASS": "", "VOLUMEATTRIBUTESCLASS": "<unset>"}, namespaced=False),
+    Kind("persistentvolumeclaims", "persistentvolumeclaim", _persistentvolumeclaim,
+         ["NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS", "VOLUMEATTRIBUTESCLASS", "AGE"],
+         ["VOLUMEMODE"], {"STATUS": "Pending", "VOLUME": "", "STORAGECLASS": "local-path"}),
+    Kind("storageclasses", "storageclass.storage.k8s.io", _storageclass,
+         ["NAME", "PROVISIONER", "RECLAIMPOLICY", "VOLUMEBINDINGMODE", "ALLOWVOLUMEEXPANSION", "AGE"], [],
+         {"PROVISIONER": "example.com/disk", "RECLAIMPOLICY": "Delete", "VOLUMEBINDINGMODE": "Immediate",
+          "ALLOWVOLUMEEXPANSION": "false"}, namespaced=False),
     Kind("namespaces", "namespace", _namespace, ["NAME", "STATUS", "AGE"], [], {"STATUS": "Active"},
          namespaced=False),
 ]

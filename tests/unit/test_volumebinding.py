@@ -5,14 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from minikube_py.model import storage
+from minikube_py.model.scheduling import prefilter_message
 from minikube_py.model.volumebinding import (
     BIND_COMPLETED,
     BOUND_BY_CONTROLLER,
     LOCAL_PATH_PROVISIONER,
     LOCAL_PATH_ROOT_ANNOTATION,
+    NO_PROVISIONER,
+    NO_VOLUME_TO_BIND,
     PROVISIONED_BY,
     SELECTED_NODE,
     STORAGE_PROVISIONER,
+    UNBOUND_IMMEDIATE,
+    VOLUME_NODE_CONFLICT,
     bind_claim,
     bind_volume,
     claim_status,
@@ -21,6 +26,9 @@ from minikube_py.model.volumebinding import (
     find_volume,
     local_path_to_delete,
     mismatch,
+    pod_claim_names,
+    pod_volumes,
+    volume_node_failure,
 )
 
 Obj = dict[str, Any]
@@ -274,3 +282,60 @@ def test_which_local_path_directories_an_agent_removes() -> None:
     assert local_path_to_delete({**volume, "status": {"phase": "Bound"}}, "n1") is None
     volume["spec"]["persistentVolumeReclaimPolicy"] = storage.RETAIN
     assert local_path_to_delete(volume, "n1") is None
+
+
+# ------------------------------------------------------------------------------ scheduling
+
+
+def pod(*claims: str) -> Obj:
+    return {"metadata": {"name": "p", "namespace": "ns"},
+            "spec": {"volumes": [{"name": f"v{i}", "persistentVolumeClaim": {"claimName": c}}
+                                 for i, c in enumerate(claims)] + [{"name": "scratch", "emptyDir": {}}]}}
+
+
+def claims_by_key(*objs: Obj) -> dict[str, Obj]:
+    return {f"ns/{o['metadata']['name']}": o for o in objs}
+
+
+def test_pod_volumes_prefilter_errors_as_kube_scheduler_words_them() -> None:
+    assert pod_claim_names(pod("a", "b")) == ("a", "b")
+    assert pod_volumes(pod("data"), {}, {}, {}).error == 'persistentvolumeclaim "data" not found'
+    immediate = pvc(klass="fast")
+    assert pod_volumes(pod("data"), claims_by_key(immediate), {}, by_name(sc("fast", mode="Immediate"))).error == \
+        "pod has unbound immediate PersistentVolumeClaims"
+    assert pod_volumes(pod("data"), claims_by_key(pvc()), {}, {}).error == UNBOUND_IMMEDIATE
+    deleting = pvc()
+    deleting["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    assert pod_volumes(pod("data"), claims_by_key(deleting), {}, {}).error == \
+        'persistentvolumeclaim "data" is being deleted'
+
+
+def test_a_bound_claim_keeps_the_pod_on_its_volume_s_node() -> None:
+    claim = {**pvc(volumeName="v"), "status": {"phase": "Bound"}}
+    volume = pv("v", node="n1", claim_ref=ref(claim))
+    needs = pod_volumes(pod("data"), claims_by_key(claim), by_name(volume), {})
+    assert needs.error is None and needs.bound == [volume]
+    assert volume_node_failure(needs, node("n1"), [], {}) is None
+    assert volume_node_failure(needs, node("n2"), [], {}) == VOLUME_NODE_CONFLICT
+
+
+def test_a_delayed_claim_goes_where_it_can_be_provisioned_or_found() -> None:
+    classes = by_name(sc("local-path"), sc("manual", NO_PROVISIONER))
+    needs = pod_volumes(pod("data"), claims_by_key(pvc(klass="local-path")), {}, classes)
+    assert needs.error is None and len(needs.delayed) == 1
+    assert volume_node_failure(needs, node("n1"), [], classes) is None
+    assert volume_node_failure(needs, node("n1", root=None), [], classes) == NO_VOLUME_TO_BIND
+    manual = pod_volumes(pod("data"), claims_by_key(pvc(klass="manual")), {}, classes)
+    static = pv("disk", klass="manual", node="n2")
+    assert volume_node_failure(manual, node("n1"), [static], classes) == NO_VOLUME_TO_BIND
+    assert volume_node_failure(manual, node("n2"), [static], classes) is None
+    chosen = pod_volumes(pod("data"), claims_by_key(pvc(klass="local-path", annotations={SELECTED_NODE: "n2"})),
+                         {}, classes)
+    assert volume_node_failure(chosen, node("n1"), [], classes) == VOLUME_NODE_CONFLICT
+    assert volume_node_failure(chosen, node("n2"), [], classes) is None
+
+
+def test_prefilter_message() -> None:
+    assert prefilter_message(2, UNBOUND_IMMEDIATE) == (
+        "0/2 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/2 nodes are "
+        "available: 2 Preemption is not helpful for scheduling.")
