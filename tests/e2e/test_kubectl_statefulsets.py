@@ -1,8 +1,10 @@
 """StatefulSets and DaemonSets with the real kubectl and Docker: rollout status, history and undo read
-from ControllerRevisions, and pods that come back under their own names.
+from ControllerRevisions, pods that come back under their own names, and a busybox "database" whose
+replicas keep their data on their own claims across pod deletion, scaling and a server restart.
 
-One server with its embedded agent (node ``pykube-e2e-sts``, its own pod network) serves the module;
-each test has its own namespace; the node's containers are removed at the end.
+One server with its embedded agent (node ``pykube-e2e-sts``, its own pod network, proxy mode none so
+that nothing outside this module's Docker objects is touched) serves the module; each test has its
+own namespace; the node's containers are removed at the end. The restart test runs a server of its own.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from agent_helpers import Obj, start_agent_server, wait_for
@@ -27,6 +30,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]
     remove_node_containers(NODE)
     running = start_agent_server(tmp_path_factory.mktemp("sts") / "data", NODE, "--proxy-mode", "none",
                                  cluster_cidr="10.237.0.0/16")
+    running.node_network = False  # no service proxy ran: there are no host rules to clean up
     yield running
     running.stop()
     remove_node_containers(NODE)
@@ -113,3 +117,71 @@ def test_daemonset_rollout_history_and_undo(k: Kubectl) -> None:
     revisions = k.json("get", "controllerrevisions", "-l", "app=agent")["items"]
     assert {r["metadata"]["ownerReferences"][0]["name"] for r in revisions} == {"agent"}
     assert json.dumps(revisions[0]["data"]).count("$patch") == 1
+
+
+def database(replicas: int) -> Obj:
+    """A StatefulSet ``db`` whose every start appends ``<hostname> start`` to /data/log on its claim."""
+    sts = statefulset("db", replicas)
+    sts["spec"]["template"] = template("db", 'echo "$(hostname) start" >> /data/log && exec sleep 3600')
+    sts["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
+    sts["spec"]["volumeClaimTemplates"] = [{"metadata": {"name": "data"}, "spec": {
+        "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "64Mi"}}}}]
+    return sts
+
+
+def log_of(k: Kubectl, pod: str) -> list[str]:
+    return k.out("exec", pod, "--", "cat", "/data/log").splitlines()
+
+
+def replaced(k: Kubectl, pod: str) -> None:
+    """Delete ``pod`` and wait until the set has it running again under the same name."""
+    uid = k.json("get", "pod", pod)["metadata"]["uid"]
+    k.run("delete", "pod", pod)
+    wait_for(lambda: any(p["metadata"]["name"] == pod and p["metadata"]["uid"] != uid
+                         for p in k.json("get", "pods", "-l", "app=db")["items"]), f"{pod} back", timeout=120)
+    k.run("rollout", "status", "statefulset/db", "--timeout=120s")
+
+
+def test_each_replica_keeps_its_claim_across_deletion_scaling_and_a_restart(tmp_path: Path) -> None:
+    node = "pykube-e2e-sts-db"
+    remove_node_containers(node)
+    first = start_agent_server(tmp_path / "data", node, "--proxy-mode", "none", cluster_cidr="10.238.0.0/16")
+    first.node_network = False
+    try:
+        port = int(first.url.rsplit(":", 1)[1])
+        k = Kubectl(first, "default")
+        k.apply(database(3))
+        k.run("rollout", "status", "statefulset/db", "--timeout=180s")
+        claims = {c["metadata"]["name"]: c["metadata"]["uid"] for c in k.json("get", "pvc")["items"]}
+        assert sorted(claims) == ["data-db-0", "data-db-1", "data-db-2"]
+        assert all(c["status"]["phase"] == "Bound" for c in k.json("get", "pvc")["items"])
+        assert [log_of(k, f"db-{n}") for n in range(3)] == [[f"db-{n} start"] for n in range(3)]
+
+        replaced(k, "db-1")  # the new db-1 sees the old one's line
+        assert log_of(k, "db-1") == ["db-1 start"] * 2
+
+        k.run("scale", "statefulset/db", "--replicas=1")
+        wait_for(lambda: [p["metadata"]["name"] for p in k.json("get", "pods", "-l", "app=db")["items"]] == ["db-0"],
+                 "only db-0 left", timeout=120)
+        assert {c["metadata"]["name"]: c["metadata"]["uid"] for c in k.json("get", "pvc")["items"]} == claims
+        k.run("scale", "statefulset/db", "--replicas=3")
+        k.run("rollout", "status", "statefulset/db", "--timeout=180s")
+        assert [log_of(k, f"db-{n}") for n in range(3)] == [
+            ["db-0 start"], ["db-1 start"] * 3, ["db-2 start"] * 2]
+        assert {c["metadata"]["name"]: c["metadata"]["uid"] for c in k.json("get", "pvc")["items"]} == claims
+
+        assert first.stop() == 0
+        second = start_agent_server(tmp_path / "data", node, "--proxy-mode", "none", port=port,
+                                    cluster_cidr="10.238.0.0/16")
+        second.node_network = False
+        try:
+            k = Kubectl(second, "default")
+            k.run("rollout", "status", "statefulset/db", "--timeout=180s")
+            replaced(k, "db-2")
+            replaced(k, "db-0")
+            assert [log_of(k, f"db-{n}") for n in range(3)] == [
+                ["db-0 start"] * 2, ["db-1 start"] * 3, ["db-2 start"] * 3]
+        finally:
+            second.stop()
+    finally:
+        remove_node_containers(node)
