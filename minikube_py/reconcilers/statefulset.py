@@ -152,7 +152,7 @@ class StatefulSetController(Controller):
             pod = new_pod(sts, template_of(revisions[revision]), revision, ordinal)
             try:
                 for claim in claims_for(sts, ordinal):
-                    await self._create_claim(sts, claim)
+                    await self._create_claim(sts, pod, claim)
                 await self.client.create(resource_path("v1", "pods", namespace), pod)
             except ApiError as exc:
                 self.expectations.creation_observed(sts["metadata"]["uid"], len(ordinals) - done)
@@ -167,21 +167,19 @@ class StatefulSetController(Controller):
                                      f"{sts['metadata']['name']} successful")
         return 0
 
-    async def _create_claim(self, sts: Obj, claim: Obj) -> None:
+    async def _create_claim(self, sts: Obj, pod: Obj, claim: Obj) -> None:
         """Create a pod's claim unless it exists already: a claim outlives its pod, and the pod that
         comes back under the same name reattaches it."""
         md = claim["metadata"]
+        what = f"Claim {md['name']} Pod {pod['metadata']['name']} in StatefulSet {sts['metadata']['name']}"
         try:
             await self.client.create(resource_path("v1", "persistentvolumeclaims", md["namespace"]), claim)
         except AlreadyExistsError:
             return
         except ApiError as exc:
-            await self.events.record(sts, "Warning", "FailedCreate",
-                                     f"create Claim {md['name']} for StatefulSet {sts['metadata']['name']} "
-                                     f"failed error: {exc.message}")
+            await self.events.record(sts, "Warning", "FailedCreate", f"create {what} failed error: {exc.message}")
             raise
-        await self.events.record(sts, "Normal", "SuccessfulCreate",
-                                 f"create Claim {md['name']} in StatefulSet {sts['metadata']['name']} success")
+        await self.events.record(sts, "Normal", "SuccessfulCreate", f"create {what} success")
 
     async def _delete(self, sts: Obj, pods: list[Obj], release_claims: dict[str, list[str]]) -> int:
         failures = 0

@@ -13,6 +13,7 @@ from minikube_py.model.statefulsets import (
     claim_name,
     claims_for,
     condemned_claims,
+    members,
     new_pod,
     ordinal_of,
     plan_statefulset,
@@ -90,6 +91,7 @@ def test_claim_owners_follow_the_retention_policy() -> None:
 
 def test_ordinals_come_from_names_of_this_set_only() -> None:
     s = sts()
+    assert [p["metadata"]["name"] for p in members(s, [pod(1), {"metadata": {"name": "webby-1"}}])] == ["web-1"]
     assert ordinal_of(s, pod(12)) == 12
     assert ordinal_of(s, {"metadata": {"name": "web-01"}}) is None
     assert ordinal_of(s, {"metadata": {"name": "webby-1"}}) is None
