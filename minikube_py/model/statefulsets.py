@@ -93,20 +93,38 @@ def claims_for(sts: Obj, ordinal: int) -> list[Obj]:
         if tmd.get("annotations"):
             md["annotations"] = dict(tmd["annotations"])
         if _retention(sts, "whenDeleted") == "Delete":
-            smd = sts["metadata"]
-            md["ownerReferences"] = [{"apiVersion": sts["apiVersion"], "kind": sts["kind"], "name": smd["name"],
-                                      "uid": smd["uid"]}]
+            md["ownerReferences"] = [_ref(sts, sts.get("apiVersion", "apps/v1"), "StatefulSet")]
         claims.append({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": md,
                        "spec": copy.deepcopy(template.get("spec") or {})})
     return claims
 
 
-def condemned_claims(sts: Obj, pod: Obj) -> list[str]:
-    """The claims to hand to a pod that is being scaled away under ``whenScaled: Delete``: they get
-    the pod as owner, so they go once it is gone (and stay if it is only restarted)."""
+def _ref(obj: Obj, api_version: str, kind: str) -> Obj:
+    md = obj["metadata"]
+    return {"apiVersion": api_version, "kind": kind, "name": md["name"], "uid": md["uid"]}
+
+
+def claim_owners(sts: Obj, pod: Obj, claim: Obj) -> list[Obj] | None:
+    """The ownerReferences a pod's claim should carry under the set's
+    ``persistentVolumeClaimRetentionPolicy``, or None when it already does (Kubernetes'
+    ``updateClaimOwnerRefForSetAndPod``): the set owns it under ``whenDeleted: Delete`` (the garbage
+    collector removes it with the set) unless the pod is being scaled away under ``whenScaled:
+    Delete``, in which case the pod alone owns it (it goes once the pod is gone). Other owners stay."""
     ordinal = ordinal_of(sts, pod)
-    if ordinal is None or _retention(sts, "whenScaled") != "Delete":
-        return []
+    scaled_down = ordinal is None or not first_ordinal(sts) <= ordinal < first_ordinal(sts) + replicas(sts)
+    by_pod = _retention(sts, "whenScaled") == "Delete" and scaled_down
+    by_set = _retention(sts, "whenDeleted") == "Delete" and not by_pod
+    mine = {sts["metadata"]["uid"], pod["metadata"]["uid"]}
+    current = claim["metadata"].get("ownerReferences") or []
+    wanted = [r for r in current if r.get("uid") not in mine]
+    wanted += [_ref(sts, sts.get("apiVersion", "apps/v1"), "StatefulSet")] if by_set else []
+    wanted += [_ref(pod, "v1", "Pod")] if by_pod else []
+    if sorted(r.get("uid", "") for r in wanted) == sorted(r.get("uid", "") for r in current):
+        return None
+    return wanted
+
+
+def claim_names(sts: Obj, ordinal: int) -> list[str]:
     return [claim_name((t.get("metadata") or {}).get("name", ""), sts, ordinal) for t in _claim_templates(sts)]
 
 
@@ -124,9 +142,8 @@ def new_pod(sts: Obj, template: Obj, revision_name: str, ordinal: int) -> Obj:
     spec["hostname"] = name
     if _spec(sts).get("serviceName"):
         spec["subdomain"] = _spec(sts)["serviceName"]
-    claims = {(t.get("metadata") or {}).get("name", ""): claim_name((t.get("metadata") or {}).get("name", ""),
-                                                                        sts, ordinal)
-              for t in _claim_templates(sts)}
+    claims = dict(zip(((t.get("metadata") or {}).get("name", "") for t in _claim_templates(sts)),
+                      claim_names(sts, ordinal), strict=True))
     if claims:
         volumes = [v for v in spec.get("volumes") or [] if v.get("name") not in claims]
         volumes += [{"name": volume, "persistentVolumeClaim": {"claimName": claim}} for volume, claim in claims.items()]
@@ -161,12 +178,11 @@ def _healthy(pod: Obj) -> bool:
 
 @dataclass
 class StatefulStep:
-    """One sync: ordinals to create (each with the revision it gets), pods to delete, claims to
-    hand to condemned pods (pod name -> claim names), the status, and when to look again."""
+    """One sync: ordinals to create (each with the revision it gets), pods to delete, the status,
+    and when to look again."""
 
     create: list[tuple[int, str]] = field(default_factory=list)
     delete: list[Obj] = field(default_factory=list)
-    release_claims: dict[str, list[str]] = field(default_factory=dict)
     status: Obj = field(default_factory=dict)
     requeue_after: float | None = None
 
@@ -202,7 +218,7 @@ def plan_statefulset(sts: Obj, pods: list[Obj], current_revision: str, update_re
     blocked = _scale_up(step, by_ordinal, wanted, monotonic, rolling, partition, current_revision, update_revision)
     if blocked:
         return step
-    if _scale_down(step, sts, by_ordinal, condemned, monotonic):
+    if _scale_down(step, by_ordinal, condemned, monotonic):
         return step
     if rolling:
         _roll(step, sts, by_ordinal, wanted, max(partition, start), update_revision)
@@ -225,7 +241,7 @@ def _scale_up(step: StatefulStep, by_ordinal: dict[int, Obj], wanted: range, mon
     return False
 
 
-def _scale_down(step: StatefulStep, sts: Obj, by_ordinal: dict[int, Obj], condemned: list[int],
+def _scale_down(step: StatefulStep, by_ordinal: dict[int, Obj], condemned: list[int],
                 monotonic: bool) -> bool:
     """Remove pods beyond the replicas, highest ordinal first: all at once under Parallel, else one
     at a time and only while every other pod is healthy. Returns whether the sync must wait."""
@@ -238,9 +254,6 @@ def _scale_down(step: StatefulStep, sts: Obj, by_ordinal: dict[int, Obj], condem
         if monotonic and any(not _healthy(p) for o, p in by_ordinal.items() if o != ordinal):
             return True
         step.delete.append(pod)
-        claims = condemned_claims(sts, pod)
-        if claims:
-            step.release_claims[pod["metadata"]["name"]] = claims
         if monotonic:
             return True
     return False

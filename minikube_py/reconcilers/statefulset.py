@@ -21,7 +21,16 @@ from minikube_py.model.history import HASH_LABEL, plan_history, revision_hash, t
 from minikube_py.model.podtemplate import controller_of, controller_ref
 from minikube_py.model.replication import Expectations, claim_pods
 from minikube_py.model.selectors import label_selector_from_spec
-from minikube_py.model.statefulsets import claims_for, members, new_pod, plan_statefulset, revision_of
+from minikube_py.model.statefulsets import (
+    claim_names,
+    claim_owners,
+    claims_for,
+    members,
+    new_pod,
+    ordinal_of,
+    plan_statefulset,
+    revision_of,
+)
 from minikube_py.reconcilers.base import Controller
 from minikube_py.reconcilers.endpoints import index_discard
 from minikube_py.reconcilers.history import HistoryKeeper
@@ -36,6 +45,7 @@ class StatefulSetController(Controller):
         super().__init__(client)
         self.sets = self.informer("/apis/apps/v1/statefulsets")
         self.pods = self.informer("/api/v1/pods")
+        self.claims = self.informer("/api/v1/persistentvolumeclaims")
         self.sets.add_handler(self._on_set)
         self.pods.add_handler(self._on_pod)
         self.history = HistoryKeeper(self, "StatefulSet")
@@ -114,7 +124,8 @@ class StatefulSetController(Controller):
                                 datetime.now(UTC), expectations_met=self.expectations.satisfied(uid))
         if step.create or step.delete:  # (replacing what is still expected would forget it)
             self.expectations.expect(uid, creates=len(step.create), deletes=[object_key(p) for p in step.delete])
-        failures = await self._delete(sts, step.delete, step.release_claims)
+        await self._settle_claim_owners(sts, pods)
+        failures = await self._delete(sts, step.delete)
         failures += await self._create(sts, step.create, by_name)
         await self._write_status(sts, step.status, status_path)
         if step.requeue_after is not None:
@@ -181,13 +192,11 @@ class StatefulSetController(Controller):
             raise
         await self.events.record(sts, "Normal", "SuccessfulCreate", f"create {what} success")
 
-    async def _delete(self, sts: Obj, pods: list[Obj], release_claims: dict[str, list[str]]) -> int:
+    async def _delete(self, sts: Obj, pods: list[Obj]) -> int:
         failures = 0
         for pod in pods:
             md = pod["metadata"]
             try:
-                for claim in release_claims.get(md["name"], ()):
-                    await self._hand_claim_to(sts, pod, claim)
                 await self.client.delete(resource_path("v1", "pods", md["namespace"], md["name"]), uid=md["uid"])
             except ApiError as exc:
                 self.expectations.deletion_observed(sts["metadata"]["uid"], object_key(pod))
@@ -201,25 +210,25 @@ class StatefulSetController(Controller):
                                      f"delete Pod {md['name']} in StatefulSet {sts['metadata']['name']} successful")
         return failures
 
-    async def _hand_claim_to(self, sts: Obj, pod: Obj, claim: str) -> None:
-        """Make the condemned pod the owner of its claim in place of the set (``whenScaled:
-        Delete``): the garbage collector removes the claim once the pod is gone, which it would not
-        while the set still owned it too."""
-        md = pod["metadata"]
-        path = resource_path("v1", "persistentvolumeclaims", md["namespace"], claim)
-        try:
-            current = await self.client.get(path)
-        except NotFoundError:
-            return
-        owners = current["metadata"].get("ownerReferences") or []
-        refs = [r for r in owners if r.get("uid") != sts["metadata"]["uid"]]
-        if any(r.get("uid") == md["uid"] for r in refs) and len(refs) == len(owners):
-            return
-        refs = [r for r in refs if r.get("uid") != md["uid"]]
-        ref = {"apiVersion": "v1", "kind": "Pod", "name": md["name"], "uid": md["uid"]}
-        await self.client.patch(path, {"metadata": {"ownerReferences": [*refs, ref],
-                                                    "resourceVersion": current["metadata"]["resourceVersion"]}},
-                                "merge")
+    async def _settle_claim_owners(self, sts: Obj, pods: list[Obj]) -> None:
+        """Give each pod's claims the owners the retention policy asks for (:func:`claim_owners`),
+        before any pod is deleted: a pod scaled away under ``whenScaled: Delete`` must own its claim
+        by the time it goes. Each patch is conditional on the claim's resourceVersion; one that
+        changed meanwhile is settled by a later sync."""
+        for pod in pods:
+            ordinal = ordinal_of(sts, pod)
+            for name in claim_names(sts, ordinal) if ordinal is not None else ():
+                claim = self.claims.get(f"{pod['metadata']['namespace']}/{name}")
+                if claim is None or claim["metadata"].get("deletionTimestamp"):
+                    continue
+                refs = claim_owners(sts, pod, claim)
+                if refs is None:
+                    continue
+                cmd = claim["metadata"]
+                with contextlib.suppress(NotFoundError, ConflictError):
+                    await self.client.patch(
+                        resource_path("v1", "persistentvolumeclaims", cmd["namespace"], cmd["name"]),
+                        {"metadata": {"ownerReferences": refs or None, "resourceVersion": cmd["resourceVersion"]}})
 
     async def _write_status(self, sts: Obj, status: Obj, path: str) -> None:
         if status == (sts.get("status") or {}):

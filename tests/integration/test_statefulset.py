@@ -263,11 +263,15 @@ def test_claims_are_made_per_pod_kept_and_reattached(server: RunningServer) -> N
     assert sorted(claims(server, "claim%3Dkept")) == sorted(uids)
 
 
-def test_retention_policy_delete(server: RunningServer) -> None:
-    apply(server, with_claims("gone", 2, persistentVolumeClaimRetentionPolicy={"whenDeleted": "Delete",
-                                                                                "whenScaled": "Delete"}))
+def test_retention_policy_delete_also_when_set_later(server: RunningServer) -> None:
+    apply(server, with_claims("gone", 2))
     eventually(lambda: ready(server, "gone", {"gone-0", "gone-1"}), what="two pods")
     assert sorted(claims(server, "claim%3Dgone")) == ["data-gone-0", "data-gone-1"]
+    owner = sts(server, "gone")["metadata"]["uid"]
+    server.kubectl("-n", NS, "patch", "sts", "gone", "-p", json.dumps({"spec": {
+        "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Delete", "whenScaled": "Delete"}}}))
+    eventually(lambda: all([r["uid"] for r in c["metadata"].get("ownerReferences") or []] == [owner]
+                           for c in claims(server, "claim%3Dgone").values()), what="the set owning the claims")
     server.kubectl("-n", NS, "scale", "sts", "gone", "--replicas=1")
     eventually(lambda: sorted(claims(server, "claim%3Dgone")) == ["data-gone-0"], what="the scaled-away claim gone")
     server.kubectl("-n", NS, "delete", "sts", "gone")

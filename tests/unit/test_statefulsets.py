@@ -11,8 +11,8 @@ from minikube_py.model.statefulsets import (
     POD_NAME_LABEL,
     REVISION_LABEL,
     claim_name,
+    claim_owners,
     claims_for,
-    condemned_claims,
     members,
     new_pod,
     ordinal_of,
@@ -78,15 +78,25 @@ def test_pods_have_stable_names_labels_hostname_and_claims() -> None:
 
 def test_claim_owners_follow_the_retention_policy() -> None:
     templates = [{"metadata": {"name": "data"}, "spec": {}}]
-    s = sts(volumeClaimTemplates=templates,
-            persistentVolumeClaimRetentionPolicy={"whenDeleted": "Delete", "whenScaled": "Retain"})
+
+    def owners(when_deleted: str, when_scaled: str, ordinal: int, current: list[str]) -> list[str] | None:
+        s = sts(2, volumeClaimTemplates=templates, persistentVolumeClaimRetentionPolicy={
+            "whenDeleted": when_deleted, "whenScaled": when_scaled})
+        claim = {"metadata": {"ownerReferences": [{"uid": uid} for uid in current]}}
+        refs = claim_owners(s, pod(ordinal), claim)
+        return None if refs is None else [r["uid"] for r in refs]
+
+    assert owners("Retain", "Retain", 0, []) is None
+    assert owners("Retain", "Retain", 0, ["sts-uid", "uid-0", "other"]) == ["other"]
+    assert owners("Delete", "Retain", 0, []) == ["sts-uid"]
+    assert owners("Delete", "Retain", 5, ["sts-uid"]) is None
+    assert owners("Retain", "Delete", 1, ["uid-1"]) == []  # back in range: the pod lets go
+    assert owners("Retain", "Delete", 5, []) == ["uid-5"]
+    assert owners("Delete", "Delete", 5, ["sts-uid"]) == ["uid-5"]  # the pod alone, so it goes with the pod
+    assert owners("Delete", "Delete", 1, ["uid-1"]) == ["sts-uid"]
+    s = sts(volumeClaimTemplates=templates, persistentVolumeClaimRetentionPolicy={"whenDeleted": "Delete",
+                                                                                  "whenScaled": "Retain"})
     assert [r["uid"] for r in claims_for(s, 0)[0]["metadata"]["ownerReferences"]] == ["sts-uid"]
-    assert condemned_claims(s, pod(3)) == []
-    s = sts(1, volumeClaimTemplates=templates,
-            persistentVolumeClaimRetentionPolicy={"whenDeleted": "Retain", "whenScaled": "Delete"})
-    assert condemned_claims(s, pod(3)) == ["data-web-3"]
-    step = plan(s, [pod(0), pod(1)])
-    assert deleted(step) == ["web-1"] and step.release_claims == {"web-1": ["data-web-1"]}
 
 
 def test_ordinals_come_from_names_of_this_set_only() -> None:
