@@ -178,11 +178,13 @@ def _healthy(pod: Obj) -> bool:
 
 @dataclass
 class StatefulStep:
-    """One sync: ordinals to create (each with the revision it gets), pods to delete, the status,
-    and when to look again."""
+    """One sync: ordinals to create (each with the revision it gets), pods to delete, ordinals of
+    pending pods (whose claims are made again if someone deleted them: the pod cannot start
+    without), the status, and when to look again."""
 
     create: list[tuple[int, str]] = field(default_factory=list)
     delete: list[Obj] = field(default_factory=list)
+    pending: list[int] = field(default_factory=list)
     status: Obj = field(default_factory=dict)
     requeue_after: float | None = None
 
@@ -221,7 +223,7 @@ def plan_statefulset(sts: Obj, pods: list[Obj], current_revision: str, update_re
     if _scale_down(step, by_ordinal, condemned, monotonic):
         return step
     if rolling:
-        _roll(step, sts, by_ordinal, wanted, max(partition, start), update_revision)
+        _roll(step, by_ordinal, wanted, max(partition, start), update_revision)
     return step
 
 
@@ -236,6 +238,8 @@ def _scale_up(step: StatefulStep, by_ordinal: dict[int, Obj], wanted: range, mon
             step.create.append((ordinal, revision))
         elif _finished(pod) and not _terminating(pod):
             step.delete.append(pod)  # comes back under the same name once it is gone
+        elif _phase(pod) == "Pending" and not _terminating(pod):
+            step.pending.append(ordinal)
         if monotonic and (pod is None or not _healthy(pod)):
             return True
     return False
@@ -259,7 +263,7 @@ def _scale_down(step: StatefulStep, by_ordinal: dict[int, Obj], condemned: list[
     return False
 
 
-def _roll(step: StatefulStep, sts: Obj, by_ordinal: dict[int, Obj], wanted: range, lowest: int,
+def _roll(step: StatefulStep, by_ordinal: dict[int, Obj], wanted: range, lowest: int,
           update_revision: str) -> None:
     """Replace one outdated pod, from the highest ordinal down to ``lowest`` (the partition),
     waiting while a pod already in that range is missing or not healthy."""

@@ -29,6 +29,7 @@ from minikube_py.model.statefulsets import (
     new_pod,
     ordinal_of,
     plan_statefulset,
+    pod_name,
     revision_of,
 )
 from minikube_py.reconcilers.base import Controller
@@ -127,6 +128,11 @@ class StatefulSetController(Controller):
         await self._settle_claim_owners(sts, pods)
         failures = await self._delete(sts, step.delete)
         failures += await self._create(sts, step.create, by_name)
+        for ordinal in step.pending:
+            pod = {"metadata": {"name": pod_name(sts, ordinal)}}
+            for claim in claims_for(sts, ordinal):
+                if self.claims.get(f"{claim['metadata']['namespace']}/{claim['metadata']['name']}") is None:
+                    await self._create_claim(sts, pod, claim)
         await self._write_status(sts, step.status, status_path)
         if step.requeue_after is not None:
             self.queue.add_after(str(key), step.requeue_after + 0.05)

@@ -295,3 +295,19 @@ def test_a_set_recreated_after_an_orphaning_delete_adopts_the_pods(server: Runni
     adopted = revisions(server, "app%3Dadopt")
     assert [r["metadata"]["ownerReferences"][0]["uid"] for r in adopted.values()] == [owner]
     assert sts(server, "adopt")["status"]["currentRevision"] == adopted[1]["metadata"]["name"]
+
+
+def test_a_pending_pod_gets_its_missing_claim(server: RunningServer) -> None:
+    """A pod waiting for a claim nobody made (here an orphan the set adopts) gets it from the set."""
+    obj = with_claims("late", 1)
+    orphan = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "late-0", "labels": {"app": "late"}},
+              "spec": {**obj["spec"]["template"]["spec"],
+                       "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data-late-0"}}]}}
+    code, body = server.request("POST", f"/api/v1/namespaces/{NS}/pods", orphan)
+    assert code == 201, body
+    eventually(lambda: any(e["reason"] == "FailedScheduling" for e in get(
+        server, f"/api/v1/namespaces/{NS}/events?fieldSelector=involvedObject.name%3Dlate-0")["items"]),
+        what="late-0 unschedulable without its claim")
+    apply(server, obj)
+    eventually(lambda: ready(server, "late", {"late-0"}), what="late-0 running on its new claim")
+    assert sorted(claims(server, "claim%3Dlate")) == ["data-late-0"]

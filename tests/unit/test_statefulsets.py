@@ -131,6 +131,12 @@ def test_a_missing_or_failed_pod_is_replaced_under_its_name_first() -> None:
     assert plan(s, [pod(0), pod(1, deleting=True), pod(2)]).create == []
 
 
+def test_pending_pods_are_named_so_their_claims_can_be_made_again() -> None:
+    step = plan(sts(policy="Parallel"), [pod(0), pod(1, phase="Pending", ready=False), pod(2, phase="Pending",
+                                                                                         deleting=True)])
+    assert step.pending == [1]
+
+
 def test_parallel_creates_and_removes_without_waiting() -> None:
     s = sts(4, policy="Parallel")
     assert plan(s, [pod(1, ready=False)]).create == [(0, NEW), (2, NEW), (3, NEW)]
