@@ -6,8 +6,8 @@ A StatefulSet's pods have identities: ordinal N of set ``web`` is always pod ``w
 failed, scaled away and back) gets the same name and the same storage.
 
 Under ``OrderedReady`` pods are created one at a time in ordinal order, each waiting for every lower
-one to be Running and Ready, and removed from the highest ordinal down, one at a time, while all others
-are healthy; ``Parallel`` creates and removes without waiting. A template change rolls out
+one to be Running and Ready (for ``minReadySeconds``), and removed from the highest ordinal down, one
+at a time, while all others are; ``Parallel`` creates and removes without waiting. A template change rolls out
 (``RollingUpdate``) from the highest ordinal down to ``partition``, one pod at a time, each replaced
 pod Ready before the next goes; ``OnDelete`` only gives the new template to pods that are recreated.
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -166,7 +167,7 @@ def _phase(pod: Obj) -> str:
     return str((pod.get("status") or {}).get("phase") or "")
 
 
-def _finished(pod: Obj) -> bool:
+def finished(pod: Obj) -> bool:
     """A pod the kubelet will not run again (restartPolicy Always never finishes on its own, but an
     eviction or node failure can): it is deleted and recreated."""
     return _phase(pod) in ("Failed", "Succeeded")
@@ -217,36 +218,40 @@ def plan_statefulset(sts: Obj, pods: list[Obj], current_revision: str, update_re
     if not expectations_met:
         return step
 
-    blocked = _scale_up(step, by_ordinal, wanted, monotonic, rolling, partition, current_revision, update_revision)
-    if blocked:
+    def settled(pod: Obj) -> bool:
+        """Running, Ready and available for ``minReadySeconds``: what the next step waits for."""
+        return _healthy(pod) and is_available(pod, min_ready, now)
+
+    if _scale_up(step, by_ordinal, wanted, monotonic, rolling, partition, current_revision, update_revision,
+                 settled):
         return step
-    if _scale_down(step, by_ordinal, condemned, monotonic):
+    if _scale_down(step, by_ordinal, condemned, monotonic, settled):
         return step
     if rolling:
-        _roll(step, by_ordinal, wanted, max(partition, start), update_revision)
+        _roll(step, by_ordinal, wanted, max(partition, start), update_revision, settled)
     return step
 
 
 def _scale_up(step: StatefulStep, by_ordinal: dict[int, Obj], wanted: range, monotonic: bool, rolling: bool,
-              partition: int, current_revision: str, update_revision: str) -> bool:
+              partition: int, current_revision: str, update_revision: str, settled: Callable[[Obj], bool]) -> bool:
     """Create the missing ordinals and replace finished pods, lowest first; under OrderedReady stop at
-    the first pod that is not Running and Ready. Returns whether the sync must wait."""
+    the first pod that has not ``settled``. Returns whether the sync must wait."""
     for ordinal in wanted:
         pod = by_ordinal.get(ordinal)
         if pod is None:
             revision = current_revision if rolling and ordinal < partition else update_revision
             step.create.append((ordinal, revision))
-        elif _finished(pod) and not _terminating(pod):
+        elif finished(pod) and not _terminating(pod):
             step.delete.append(pod)  # comes back under the same name once it is gone
         elif _phase(pod) == "Pending" and not _terminating(pod):
             step.pending.append(ordinal)
-        if monotonic and (pod is None or not _healthy(pod)):
+        if monotonic and (pod is None or not settled(pod)):
             return True
     return False
 
 
-def _scale_down(step: StatefulStep, by_ordinal: dict[int, Obj], condemned: list[int],
-                monotonic: bool) -> bool:
+def _scale_down(step: StatefulStep, by_ordinal: dict[int, Obj], condemned: list[int], monotonic: bool,
+                settled: Callable[[Obj], bool]) -> bool:
     """Remove pods beyond the replicas, highest ordinal first: all at once under Parallel, else one
     at a time and only while every other pod is healthy. Returns whether the sync must wait."""
     for ordinal in condemned:
@@ -255,7 +260,7 @@ def _scale_down(step: StatefulStep, by_ordinal: dict[int, Obj], condemned: list[
             if monotonic:
                 return True
             continue
-        if monotonic and any(not _healthy(p) for o, p in by_ordinal.items() if o != ordinal):
+        if monotonic and any(not settled(p) for o, p in by_ordinal.items() if o != ordinal):
             return True
         step.delete.append(pod)
         if monotonic:
@@ -263,8 +268,8 @@ def _scale_down(step: StatefulStep, by_ordinal: dict[int, Obj], condemned: list[
     return False
 
 
-def _roll(step: StatefulStep, by_ordinal: dict[int, Obj], wanted: range, lowest: int,
-          update_revision: str) -> None:
+def _roll(step: StatefulStep, by_ordinal: dict[int, Obj], wanted: range, lowest: int, update_revision: str,
+          settled: Callable[[Obj], bool]) -> None:
     """Replace one outdated pod, from the highest ordinal down to ``lowest`` (the partition),
     waiting while a pod already in that range is missing or not healthy."""
     for ordinal in reversed(wanted):
@@ -276,7 +281,7 @@ def _roll(step: StatefulStep, by_ordinal: dict[int, Obj], wanted: range, lowest:
         if revision_of(pod) != update_revision and not _terminating(pod):
             step.delete.append(pod)
             return
-        if not _healthy(pod):
+        if not settled(pod):
             return
 
 

@@ -25,6 +25,7 @@ from minikube_py.model.statefulsets import (
     claim_names,
     claim_owners,
     claims_for,
+    finished,
     members,
     new_pod,
     ordinal_of,
@@ -202,6 +203,10 @@ class StatefulSetController(Controller):
         failures = 0
         for pod in pods:
             md = pod["metadata"]
+            if finished(pod):
+                await self.events.record(sts, "Warning", "RecreatingFailedPod",
+                                         f"StatefulSet {md['namespace']}/{sts['metadata']['name']} is recreating "
+                                         f"failed Pod {md['name']}")
             try:
                 await self.client.delete(resource_path("v1", "pods", md["namespace"], md["name"]), uid=md["uid"])
             except ApiError as exc:

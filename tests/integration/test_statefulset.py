@@ -142,6 +142,15 @@ def test_scaling_is_ordered_and_deleted_pods_come_back_with_their_names(server: 
     eventually(lambda: (p := ready(server, "db", {"db-0", "db-1"})) and p["db-1"]["metadata"]["uid"] != old_uid,
                what="db-1 back")
 
+    # a failed pod (an eviction, a node's verdict) is deleted and made again under its name
+    failed_uid = pods_of(server, "db")["db-0"]["metadata"]["uid"]
+    code, body = server.request("PATCH", f"/api/v1/namespaces/{NS}/pods/db-0/status", {"status": {"phase": "Failed"}},
+                                content_type="application/merge-patch+json")
+    assert code == 200, body
+    eventually(lambda: (p := ready(server, "db", {"db-0", "db-1"})) and p["db-0"]["metadata"]["uid"] != failed_uid,
+               what="db-0 made again")
+    assert "RecreatingFailedPod" in server.kubectl("-n", NS, "describe", "sts", "db").stdout
+
     server.kubectl("-n", NS, "scale", "sts", "db", "--replicas=4")
     eventually(lambda: ready(server, "db", {"db-0", "db-1", "db-2", "db-3"}), what="four pods")
     server.kubectl("-n", NS, "scale", "sts", "db", "--replicas=1")

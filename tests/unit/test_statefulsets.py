@@ -35,13 +35,13 @@ def sts(replicas: int = 3, *, policy: str = "OrderedReady", strategy: Obj | None
 
 
 def pod(ordinal: int, *, revision: str = NEW, ready: bool = True, phase: str = "Running",
-        deleting: bool = False) -> Obj:
+        deleting: bool = False, ready_since: str = "2025-12-31T00:00:00Z") -> Obj:
     md: Obj = {"name": f"web-{ordinal}", "namespace": "ns", "uid": f"uid-{ordinal}",
                "labels": {"app": "web", REVISION_LABEL: revision}}
     if deleting:
         md["deletionTimestamp"] = "2026-01-01T00:00:00Z"
     return {"metadata": md, "spec": {}, "status": {"phase": phase, "conditions": [
-        {"type": "Ready", "status": "True" if ready else "False", "lastTransitionTime": "2025-12-31T00:00:00Z"}]}}
+        {"type": "Ready", "status": "True" if ready else "False", "lastTransitionTime": ready_since}]}}
 
 
 def plan(s: Obj, pods: list[Obj], current: str = NEW, update: str = NEW) -> Any:
@@ -135,6 +135,17 @@ def test_pending_pods_are_named_so_their_claims_can_be_made_again() -> None:
     step = plan(sts(policy="Parallel"), [pod(0), pod(1, phase="Pending", ready=False), pod(2, phase="Pending",
                                                                                          deleting=True)])
     assert step.pending == [1]
+
+
+def test_ordered_steps_wait_for_min_ready_seconds() -> None:
+    s = sts(minReadySeconds=30)
+    fresh = pod(0, ready_since="2025-12-31T23:59:50Z")  # ready 10 s before NOW
+    step = plan(s, [fresh])
+    assert step.create == [] and step.requeue_after == 20
+    assert step.status["readyReplicas"] == 1 and step.status["availableReplicas"] == 0
+    assert plan(s, [pod(0)]).create == [(1, NEW)]
+    old = [pod(0, revision=OLD), pod(1, revision=OLD), pod(2, ready_since="2025-12-31T23:59:50Z")]
+    assert deleted(plan(s, old, OLD, NEW)) == []
 
 
 def test_parallel_creates_and_removes_without_waiting() -> None:
