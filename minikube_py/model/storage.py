@@ -121,3 +121,41 @@ def default_class(classes: list[Obj]) -> Obj | None:
         return None
     marked.sort(key=lambda sc: str(_dict(sc.get("metadata")).get("name", "")))
     return max(marked, key=lambda sc: str(_dict(sc.get("metadata")).get("creationTimestamp", "")))
+
+
+# ------------------------------------------------------------------------------ in-use protection
+
+#: held on every claim until no pod uses it, and on every volume until it is no longer bound
+#: (Kubernetes' StorageObjectInUseProtection admission and its two protection controllers)
+PVC_PROTECTION = "kubernetes.io/pvc-protection"
+PV_PROTECTION = "kubernetes.io/pv-protection"
+
+
+def protect(obj: Obj, finalizer: str) -> None:
+    """Add ``finalizer`` to a new object's finalizers (admission, on create)."""
+    md = obj.setdefault("metadata", {})
+    finalizers = md.get("finalizers") if isinstance(md.get("finalizers"), list) else []
+    if finalizer not in finalizers:
+        md["finalizers"] = [*finalizers, finalizer]
+
+
+def uses_claim(pod: Obj, claim: Obj) -> bool:
+    """Whether ``pod`` still uses ``claim``: it names it in a volume and has not finished (a pod
+    that is shutting down still holds its volumes until it is gone)."""
+    claim_md, pod_md = _dict(claim.get("metadata")), _dict(pod.get("metadata"))
+    if pod_md.get("namespace") != claim_md.get("namespace"):
+        return False
+    if _dict(pod.get("status")).get("phase") in ("Succeeded", "Failed"):
+        return False
+    return any(_dict(_dict(v).get("persistentVolumeClaim")).get("claimName") == claim_md.get("name")
+               for v in _dict(pod.get("spec")).get("volumes") or [])
+
+
+def finalizers_without(obj: Obj, finalizer: str) -> list[str] | None:
+    """The object's finalizers once ``finalizer`` is dropped, when it is being deleted and holds it;
+    None when there is nothing to drop."""
+    md = _dict(obj.get("metadata"))
+    finalizers = md.get("finalizers") or []
+    if not md.get("deletionTimestamp") or finalizer not in finalizers:
+        return None
+    return [f for f in finalizers if f != finalizer]

@@ -26,6 +26,7 @@ from minikube_py.reconcilers.replication import REPLICA_SETS, REPLICATION_CONTRO
 from minikube_py.reconcilers.scheduler import Scheduler
 from minikube_py.reconcilers.servicelb import ServiceLbController
 from minikube_py.reconcilers.statefulset import StatefulSetController
+from minikube_py.reconcilers.storageprotection import StorageProtectionController
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ def build_controllers(client: ApiClient, options: ControllerOptions) -> list[Con
         EndpointSliceController(client),
         ServiceLbController(client),
         PersistentVolumeController(client),
+        StorageProtectionController(client),
         NodeIpamController(client, options.cluster_cidr, options.node_cidr_mask_size),
         NodeLifecycleController(client, grace_period=options.node_monitor_grace_period,
                                 eviction_timeout=options.pod_eviction_timeout),

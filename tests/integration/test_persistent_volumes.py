@@ -190,6 +190,11 @@ def test_a_bound_claim_whose_volume_is_deleted_is_lost(server: RunningServer) ->
     apply(server, pv("doomed", klass="lost"), pvc("orphan", klass="lost"))
     eventually(lambda: phase(claim(server, "orphan")) == "Bound", "bound")
     server.kubectl("delete", "pv", "doomed", "--wait=false")
+    # kubernetes.io/pv-protection holds a bound volume back
+    eventually(lambda: rows(server.kubectl("get", "pv", "doomed").stdout)["doomed"][4] == "Terminating", "Terminating")
+    assert phase(claim(server, "orphan")) == "Bound"
+    assert volume(server, "doomed")["metadata"]["finalizers"] == ["kubernetes.io/pv-protection"]  # type: ignore[index]
+    server.kubectl("patch", "pv", "doomed", "--type=merge", "-p", '{"metadata":{"finalizers":null}}')
     eventually(lambda: phase(claim(server, "orphan")) == "Lost", "Lost")
     assert rows(server.kubectl("get", "pvc", "orphan").stdout)["orphan"][1:3] == ["Lost", "doomed"]
 
@@ -222,3 +227,17 @@ def test_a_joined_agent_makes_the_local_path_directory_and_removes_it_with_the_c
     finally:
         agent.terminate()
         assert agent.wait(timeout=20) == 0
+        server.kubectl("delete", "node", "stor-agent")  # no later pod is to be placed on a stopped node
+
+
+def test_a_claim_in_use_is_kept_until_its_pod_is_gone(server: RunningServer) -> None:
+    apply(server, pv("kept-v", klass="kept"), pvc("kept", klass="kept"), pod("kept-user", "kept"))
+    eventually(lambda: (get(server, f"/api/v1/namespaces/{NS}/pods/kept-user") or {}).get("status", {})
+               .get("phase") == "Running", "the pod running")
+    assert claim(server, "kept")["metadata"]["finalizers"] == ["kubernetes.io/pvc-protection"]  # type: ignore[index]
+    server.kubectl("delete", "pvc", "kept", "--wait=false")
+    eventually(lambda: rows(server.kubectl("get", "pvc", "kept").stdout)["kept"][1] == "Terminating", "Terminating")
+    assert phase(volume(server, "kept-v")) == "Bound"
+    server.kubectl("delete", "pod", "kept-user")
+    eventually(lambda: claim(server, "kept") is None, "the claim gone with its pod")
+    eventually(lambda: phase(volume(server, "kept-v")) == "Released", "the volume Released")

@@ -339,3 +339,22 @@ def test_prefilter_message() -> None:
     assert prefilter_message(2, UNBOUND_IMMEDIATE) == (
         "0/2 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/2 nodes are "
         "available: 2 Preemption is not helpful for scheduling.")
+
+
+# ------------------------------------------------------------------------------ in-use protection
+
+
+def test_protection_finalizers() -> None:
+    claim = pvc()
+    storage.protect(claim, storage.PVC_PROTECTION)
+    storage.protect(claim, storage.PVC_PROTECTION)
+    assert claim["metadata"]["finalizers"] == [storage.PVC_PROTECTION]
+    assert storage.finalizers_without(claim, storage.PVC_PROTECTION) is None  # not being deleted
+    claim["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    claim["metadata"]["finalizers"].append("example.com/other")
+    assert storage.finalizers_without(claim, storage.PVC_PROTECTION) == ["example.com/other"]
+    user = pod("data")
+    assert storage.uses_claim(user, claim)
+    assert not storage.uses_claim({**user, "status": {"phase": "Succeeded"}}, claim)
+    assert not storage.uses_claim({**user, "metadata": {"name": "p", "namespace": "other"}}, claim)
+    assert not storage.uses_claim(pod("else"), claim)

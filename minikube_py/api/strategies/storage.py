@@ -24,6 +24,10 @@ class PersistentVolumeStrategy(Strategy):
     def reset_status(self, obj: Obj) -> None:
         obj["status"] = {"phase": "Pending", "lastPhaseTransitionTime": rfc3339()}
 
+    def prepare_for_create(self, obj: Obj) -> None:
+        """StorageObjectInUseProtection: a volume is not removed while a claim is bound to it."""
+        storage.protect(obj, storage.PV_PROTECTION)
+
     def prepare_for_update(self, new: Obj, old: Obj) -> None:
         status, old_status = new.get("status"), old.get("status") or {}
         if not isinstance(status, dict) or status.get("phase") == old_status.get("phase"):
@@ -35,6 +39,10 @@ class PersistentVolumeStrategy(Strategy):
 class PersistentVolumeClaimStrategy(Strategy):
     def reset_status(self, obj: Obj) -> None:
         obj["status"] = {"phase": "Pending"}
+
+    def prepare_for_create(self, obj: Obj) -> None:
+        """StorageObjectInUseProtection: a claim is not removed while a pod uses it."""
+        storage.protect(obj, storage.PVC_PROTECTION)
 
     async def admit(self, obj: Obj, old: Obj | None, allocators: Allocators) -> tuple[list[Op], list[FieldError]]:
         """The DefaultStorageClass admission plugin: a new claim that names no class gets the
