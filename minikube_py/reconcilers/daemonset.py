@@ -24,7 +24,6 @@ from minikube_py.model.daemonsets import (
     revision_hash,
     revisions_in_use,
 )
-from minikube_py.model.history import plan_history
 from minikube_py.model.podtemplate import controller_of, pod_from_template
 from minikube_py.model.replication import Expectations
 from minikube_py.reconcilers.base import Controller
@@ -97,9 +96,9 @@ class DaemonSetController(Controller):
         pods = [p for k in list(self._pods_of.get(uid, ())) if (p := self.pods.get(k)) is not None
                 and (controller_of(p) or {}).get("uid") == uid]
         md = ds["metadata"]
-        await self.history.sync(ds, plan_history(ds, await self.history.claim(ds), in_use=revisions_in_use(ds, pods),
-                                                 labels={REVISION_LABEL: revision_hash(ds)}),
-                                resource_path("apps/v1", "daemonsets", md["namespace"], md["name"], "status"))
+        await self.history.update(ds, in_use=revisions_in_use(ds, pods), labels={REVISION_LABEL: revision_hash(ds)},
+                                  status_path=resource_path("apps/v1", "daemonsets", md["namespace"], md["name"],
+                                                            "status"))
         step = plan_daemonset(ds, self.nodes.items(), pods, datetime.now(UTC),
                               expectations_met=self.expectations.satisfied(uid))
         if step.create or step.delete:  # (replacing what is still expected would forget it)

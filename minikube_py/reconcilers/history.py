@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import contextlib
 from collections import defaultdict
+from collections.abc import Iterable
 
 from minikube_py.client.errors import AlreadyExistsError, ConflictError, NotFoundError
 from minikube_py.client.informer import object_key
 from minikube_py.client.rest import Obj, resource_path
-from minikube_py.model.history import HistoryStep
+from minikube_py.model.history import HistoryStep, plan_history
 from minikube_py.model.podtemplate import controller_of, controller_ref
 from minikube_py.model.selectors import label_selector_from_spec
 from minikube_py.reconcilers.base import Controller
@@ -84,11 +85,20 @@ class HistoryKeeper:
                     {"metadata": {"ownerReferences": refs, "resourceVersion": rmd["resourceVersion"]}}))
         return own
 
-    async def sync(self, owner: Obj, step: HistoryStep, status_path: str) -> Obj:
-        """Carry out ``step``; returns the revision of the owner's current template."""
+    async def update(self, owner: Obj, *, in_use: Iterable[str], labels: dict[str, str],
+                     status_path: str) -> tuple[Obj, list[Obj]]:
+        """Bring the owner's history up to date for its current template (:func:`plan_history`, with
+        ``in_use`` and ``labels`` as it takes them); returns the current template's revision and
+        every revision of the owner as it stood before (for the templates of older ones)."""
+        revisions = await self.claim(owner)
+        step = plan_history(owner, revisions, in_use=in_use, labels=labels)
+        current = await self._sync(owner, revisions, step, status_path)
+        return current, revisions
+
+    async def _sync(self, owner: Obj, revisions: list[Obj], step: HistoryStep, status_path: str) -> Obj:
         md = owner["metadata"]
         namespace = md["namespace"]
-        current = next((r for r in self.of(owner) if r["metadata"]["name"] == step.update), None)
+        current = next((r for r in revisions if r["metadata"]["name"] == step.update), None)
         if step.create is not None:
             current = await self._create(owner, step.create, status_path)
         elif step.renumber is not None and current is not None:

@@ -17,7 +17,7 @@ from minikube_py.client.errors import AlreadyExistsError, ApiError, ConflictErro
 from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import object_key
 from minikube_py.client.rest import ApiClient, Obj, resource_path
-from minikube_py.model.history import HASH_LABEL, plan_history, revision_hash, template_of
+from minikube_py.model.history import HASH_LABEL, revision_hash, template_of
 from minikube_py.model.podtemplate import controller_of, controller_ref
 from minikube_py.model.replication import Expectations, claim_pods
 from minikube_py.model.selectors import label_selector_from_spec
@@ -113,12 +113,11 @@ class StatefulSetController(Controller):
         if older_version(md.get("resourceVersion", ""), self._written.get(uid, "")):
             return  # the cache has not seen our last status write yet; its watch event brings the key back
         pods = await self._claim_pods(sts)
-        revisions = await self.history.claim(sts)
         status = sts.get("status") or {}
         in_use = {status.get("currentRevision"), *(revision_of(p) for p in pods)} - {None, ""}
         status_path = resource_path("apps/v1", "statefulsets", md["namespace"], md["name"], "status")
-        update = await self.history.sync(
-            sts, plan_history(sts, revisions, in_use=in_use, labels={HASH_LABEL: revision_hash(sts)}), status_path)
+        update, revisions = await self.history.update(sts, in_use=in_use, labels={HASH_LABEL: revision_hash(sts)},
+                                                      status_path=status_path)
         by_name = {r["metadata"]["name"]: r for r in revisions}
         by_name[update["metadata"]["name"]] = update
         current = by_name.get(status.get("currentRevision") or "") or update
