@@ -128,11 +128,7 @@ class StatefulSetController(Controller):
         await self._settle_claim_owners(sts, pods)
         failures = await self._delete(sts, step.delete)
         failures += await self._create(sts, step.create, by_name)
-        for ordinal in step.pending:
-            pod = {"metadata": {"name": pod_name(sts, ordinal)}}
-            for claim in claims_for(sts, ordinal):
-                if self.claims.get(f"{claim['metadata']['namespace']}/{claim['metadata']['name']}") is None:
-                    await self._create_claim(sts, pod, claim)
+        await self._restore_claims(sts, step.pending)
         await self._write_status(sts, step.status, status_path)
         if step.requeue_after is not None:
             self.queue.add_after(str(key), step.requeue_after + 0.05)
@@ -147,10 +143,7 @@ class StatefulSetController(Controller):
         md = sts["metadata"]
         candidates = [p for k in (*self._pods_of.get(md["uid"], ()), *self._orphans.get(md["namespace"], ()))
                       if (p := self.pods.get(k)) is not None]
-        try:
-            selector = label_selector_from_spec((sts.get("spec") or {}).get("selector"))
-        except ValueError:
-            return []
+        selector = label_selector_from_spec((sts.get("spec") or {}).get("selector"))  # (validated on write)
         claim = claim_pods(md["uid"], selector, members(sts, candidates), owner_deleting=False)
         pods = list(claim.owned)
         for pod in claim.adopt:
@@ -183,6 +176,15 @@ class StatefulSetController(Controller):
                                      f"create Pod {pod['metadata']['name']} in StatefulSet "
                                      f"{sts['metadata']['name']} successful")
         return 0
+
+    async def _restore_claims(self, sts: Obj, ordinals: list[int]) -> None:
+        """Make the claims of pending pods that are missing (deleted by someone): without them the
+        pods would wait forever."""
+        for ordinal in ordinals:
+            pod = {"metadata": {"name": pod_name(sts, ordinal)}}
+            for claim in claims_for(sts, ordinal):
+                if self.claims.get(f"{claim['metadata']['namespace']}/{claim['metadata']['name']}") is None:
+                    await self._create_claim(sts, pod, claim)
 
     async def _create_claim(self, sts: Obj, pod: Obj, claim: Obj) -> None:
         """Create a pod's claim unless it exists already: a claim outlives its pod, and the pod that
