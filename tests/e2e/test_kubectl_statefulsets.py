@@ -76,6 +76,9 @@ def test_statefulset_rollout_status_history_and_undo(k: Kubectl) -> None:
     assert versions(k, "web") == {"web-0": "1", "web-1": "1", "web-2": "1"}
     hostname = k.out("exec", "web-1", "--", "hostname").strip()
     assert hostname == "web-1"
+    ip = k.json("get", "pod", "web-1")["status"]["podIP"]
+    hosts = [line.split() for line in k.out("exec", "web-1", "--", "cat", "/etc/hosts").splitlines()]
+    assert [ip, f"web-1.web.{k.namespace}.svc.cluster.local", "web-1"] in hosts  # its FQDN, as the kubelet writes it
 
     k.run("set", "env", "statefulset/web", "VERSION=2")
     k.run("rollout", "status", "statefulset/web", "--timeout=120s")
