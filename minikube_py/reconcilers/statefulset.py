@@ -81,7 +81,9 @@ class StatefulSetController(Controller):
             self.queue.add(f"{namespace}/{old_ref['name']}")
         if new is not None and controller_of(new) is None:
             self._orphans[namespace].add(key)
-            self._wake_adopters(new)
+            if old is None or controller_of(old) is not None or \
+                    old["metadata"].get("labels") != new["metadata"].get("labels"):
+                self._wake_adopters(new)  # (only what may change who adopts it, not every status update)
         else:
             index_discard(self._orphans, namespace, key)
         ref = new_ref or old_ref
@@ -97,10 +99,12 @@ class StatefulSetController(Controller):
         self.queue.add(f"{namespace}/{ref['name']}")
 
     def _wake_adopters(self, orphan: Obj) -> None:
-        """Queue the sets of the orphan's namespace that would adopt it."""
-        for sts in self.sets.items():
-            if sts["metadata"]["namespace"] == orphan["metadata"]["namespace"] and members(sts, [orphan]):
-                self.queue.add(object_key(sts))
+        """Queue the set of the orphan's namespace whose ordinal it is named as, if any."""
+        name = orphan["metadata"]["name"].rpartition("-")[0]
+        key = f"{orphan['metadata']['namespace']}/{name}"
+        sts = self.sets.get(key) if name else None
+        if sts is not None and members(sts, [orphan]):
+            self.queue.add(key)
 
     # ------------------------------------------------------------------------------ reconciling
 
