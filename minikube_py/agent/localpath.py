@@ -65,7 +65,7 @@ class LocalPathCleaner:
         path = local_path_to_delete(volume, self._node)
         if path is None:
             return
-        problem = await asyncio.to_thread(_remove, Path(path), self.root)
+        problem = await asyncio.to_thread(remove_volume_directory, Path(path), self.root)
         if problem is not None:
             self._recorder.emit({"apiVersion": "v1", "kind": "PersistentVolume", **volume}, "Warning",
                                 "VolumeFailedDelete", problem)
@@ -76,7 +76,7 @@ class LocalPathCleaner:
             return  # gone already, or a new volume of the same name
 
 
-def _remove(directory: Path, root: Path) -> str | None:
+def remove_volume_directory(directory: Path, root: Path) -> str | None:
     """Remove a volume directory (gone already is fine); why not, when it is not directly under
     ``root`` (symbolic links resolved)."""
     if directory.resolve().parent != root.resolve():

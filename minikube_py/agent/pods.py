@@ -56,6 +56,7 @@ from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import Informer, object_key
 from minikube_py.client.rest import ApiClient, resource_path
 from minikube_py.model.times import rfc3339
+from minikube_py.model.volumebinding import claim_ref_key, pod_claim_names
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -74,10 +75,9 @@ class PodServices:
 
     def __init__(self, client: ApiClient, runtime: Runtime, node: NodeContext, recorder: EventRecorder,
                  secrets: Informer, configmaps: Informer, services: Informer,
-                 network: PodNetwork | None = None, *, claims: Informer | None = None,
-                 volumes: Informer | None = None) -> None:
+                 network: PodNetwork | None = None, *, claims: Informer, volumes: Informer) -> None:
         self.client = client
-        #: PersistentVolumeClaims and PersistentVolumes (None: this worker set mounts no claims)
+        #: PersistentVolumeClaims and PersistentVolumes, for the pods' claim volumes
         self.claims, self.persistent_volumes = claims, volumes
         self.network = network  # None: the network is there already (tests that drive workers alone)
         self.runtime = runtime
@@ -96,14 +96,11 @@ class PodServices:
         return self.configmaps.get(f"{namespace}/{name}")
 
     def claim(self, namespace: str, name: str) -> Obj | None:
-        return self.claims.get(f"{namespace}/{name}") if self.claims is not None else None
-
-    def persistent_volume(self, name: str) -> Obj | None:
-        return self.persistent_volumes.get(name) if self.persistent_volumes is not None else None
+        return self.claims.get(f"{namespace}/{name}")
 
     def claim_sources(self, pod: Obj) -> dict[str, Obj]:
         """The directories of the pod's claim volumes (VolumeError while one is not ready)."""
-        return claim_sources(pod, self.claim, self.persistent_volume)
+        return claim_sources(pod, self.claim, self.persistent_volumes.get)
 
 
 class PodWorker:
@@ -406,8 +403,8 @@ class PodManager:
         self.pods.add_handler(self._on_pod)
         secrets.add_handler(lambda old, new: self._on_source(old or new, "secret"))
         configmaps.add_handler(lambda old, new: self._on_source(old or new, "configmap"))
-        claims.add_handler(lambda _old, _new: self._wake_claim_users())
-        volumes.add_handler(lambda _old, _new: self._wake_claim_users())
+        claims.add_handler(lambda old, new: self._wake_claim_users(object_key(new or old)))
+        volumes.add_handler(lambda old, new: self._wake_claim_users(claim_ref_key(new or old)))
         volumes.add_handler(self.local_paths.on_volume)
 
     async def run(self) -> None:
@@ -415,9 +412,8 @@ class PodManager:
         async with asyncio.TaskGroup() as tasks:
             informers = (s.secrets, s.configmaps, s.services, s.claims, s.persistent_volumes)
             for informer in informers:
-                assert informer is not None
                 tasks.create_task(informer.run(), name=f"agent informer {informer.path}")
-            await asyncio.gather(*(informer.synced.wait() for informer in informers if informer is not None))
+            await asyncio.gather(*(informer.synced.wait() for informer in informers))
             tasks.create_task(self.local_paths.run(), name="agent local-path cleaner")
             tasks.create_task(self.pods.run(), name="agent pod informer")
             tasks.create_task(self._runtime_events(), name="agent runtime events")
@@ -470,10 +466,14 @@ class PodManager:
             self.workers.pop(worker.uid, None)
             self._tasks.pop(worker.uid, None)
 
-    def _wake_claim_users(self) -> None:
-        """A claim bound or a volume made: pods waiting to mount a claim look again."""
+    def _wake_claim_users(self, claim: str | None) -> None:
+        """A claim (``namespace/name``) changed, or the volume bound to it: the pods mounting it look
+        again (one waiting for it to be bound goes on)."""
+        if claim is None:
+            return
+        namespace, _, name = claim.partition("/")
         for worker in self.workers.values():
-            if any("persistentVolumeClaim" in v for v in (worker.pod.get("spec") or {}).get("volumes") or []):
+            if worker.pod["metadata"].get("namespace") == namespace and name in pod_claim_names(worker.pod):
                 worker.wake()
 
     def _on_source(self, obj: Obj, kind: str) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 from minikube_py.model import errors
+from minikube_py.model.storage import VOLUME_SOURCES
 
 #: known fields of a map: each maps to its own tree, ``ANY`` (kept as is) or ``[tree]`` (a list of
 #: maps each of that tree)
@@ -51,6 +52,9 @@ POD_SPEC = _known(
     "topologySpreadConstraints", "setHostnameAsFQDN", "os", "hostUsers", "schedulingGates", "resourceClaims",
     "resources", containers=[CONTAINER], initContainers=[CONTAINER], ephemeralContainers=[EPHEMERAL_CONTAINER])
 POD_TEMPLATE = _known(metadata=OBJECT_META, spec=POD_SPEC)
+#: a claim's spec, in a PersistentVolumeClaim and in a StatefulSet's ``volumeClaimTemplates``
+PERSISTENT_VOLUME_CLAIM_SPEC = _known("accessModes", "selector", "resources", "volumeName", "storageClassName",
+                                      "volumeMode", "dataSource", "dataSourceRef", "volumeAttributesClassName")
 
 _TYPED = ("apiVersion", "kind")
 
@@ -96,6 +100,13 @@ KINDS: dict[str, Tree] = {
     "ServiceAccount": _kind(status=False, secrets=ANY, imagePullSecrets=ANY, automountServiceAccountToken=ANY),
     "Endpoints": _kind(status=False, subsets=ANY),
     "EndpointSlice": _kind(status=False, addressType=ANY, endpoints=ANY, ports=ANY),
+    "PersistentVolume": _kind(_known("capacity", "accessModes", "claimRef", "persistentVolumeReclaimPolicy",
+                                     "storageClassName", "mountOptions", "volumeMode", "nodeAffinity",
+                                     "volumeAttributesClassName", *VOLUME_SOURCES)),
+    "PersistentVolumeClaim": _kind(PERSISTENT_VOLUME_CLAIM_SPEC),
+    "StorageClass": _kind(status=False, **dict.fromkeys((
+        "provisioner", "parameters", "reclaimPolicy", "mountOptions", "allowVolumeExpansion", "volumeBindingMode",
+        "allowedTopologies"), ANY)),
     "Event": _kind(status=False, **dict.fromkeys((
         "involvedObject", "reason", "message", "source", "firstTimestamp", "lastTimestamp", "count", "type",
         "eventTime", "series", "action", "related", "reportingComponent", "reportingInstance"), ANY)),

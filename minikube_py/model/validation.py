@@ -1107,19 +1107,20 @@ _CLAIM_SPEC_IMMUTABLE = ("spec is immutable after creation except resources.requ
 
 def validate_persistent_volume_claim_update(new: Obj, old: Obj) -> Errors:
     """A claim's spec is fixed once made (quota and limits were judged on it), except that the
-    binder sets ``volumeName`` once, a class may be filled in where none was named, and a bound
-    claim may grow its request (never below what it already has)."""
+    binder sets ``volumeName`` once, a class may be filled in where an unbound claim named none, and
+    a bound claim may change its request (never below what it already has)."""
     spec, old_spec = copy.deepcopy(_dict(new.get("spec"))), _dict(old.get("spec"))
     if not old_spec.get("volumeName"):
         _restore(spec, old_spec, "volumeName")
-    if old_spec.get("storageClassName") is None:
-        _restore(spec, old_spec, "storageClassName")
+        if old_spec.get("storageClassName") is None:
+            _restore(spec, old_spec, "storageClassName")  # the retroactive default class
     errs: Errors = []
     bound = _dict(old.get("status")).get("phase") == storage.CLAIM_BOUND
     request, old_request = storage.claim_request(new), storage.claim_request(old)
     if bound and request is not None and old_request is not None and request != old_request:
-        had = storage.storage_quantity(_dict(old.get("status")).get("capacity")) or old_request
-        if request < had:
+        # a smaller request is only a way back from a failed expansion, never below what the claim has
+        capacity = storage.storage_quantity(_dict(old.get("status")).get("capacity"))
+        if request < old_request and capacity is not None and request <= capacity:
             errs.append(forbidden("spec.resources.requests.storage", "field can not be less than status.capacity"))
         _restore(_dict(spec.get("resources")), _dict(old_spec.get("resources")), "requests")
     if spec != old_spec:

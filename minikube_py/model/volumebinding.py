@@ -219,6 +219,11 @@ class ClaimDecision:
     bind: Obj | None = None
     provision: Obj | None = None
     annotate: dict[str, str] = field(default_factory=dict)
+    #: the capacity to record on the bound volume of a claim that asked for more (local-path
+    #: volumes grow at once: their size is recorded, not enforced)
+    grow: str | None = None
+    #: the default class to give a claim made before there was one (retroactive default class)
+    set_class: str | None = None
     events: list[Event] = field(default_factory=list)
 
 
@@ -231,6 +236,10 @@ def decide_claim(claim: Obj, volumes: Mapping[str, Obj], classes: Mapping[str, O
     name = _spec(claim).get("volumeName")
     if name:
         return _sync_pre_bound_claim(claim, volumes.get(name), name)
+    if storage.claim_class(claim) is None:
+        default = storage.default_class(list(classes.values()))
+        if default is not None:
+            return ClaimDecision(storage.CLAIM_PENDING, set_class=_md(default).get("name", ""))
     klass_name = storage.claim_class(claim) or ""
     klass = classes.get(klass_name) if klass_name else None
     delayed = klass is not None and klass.get("volumeBindingMode") == storage.WAIT_FOR_FIRST_CONSUMER
@@ -262,7 +271,12 @@ def _sync_bound_claim(claim: Obj, volumes: Mapping[str, Obj]) -> ClaimDecision:
             ("Warning", "ClaimLost", "Bound claim has lost its PersistentVolume. Data on the volume is lost!")])
     ref = _spec(volume).get("claimRef")
     if ref is None or (isinstance(ref, dict) and ref.get("uid") == _md(claim).get("uid") and bound_to(volume, claim)):
-        return ClaimDecision(storage.CLAIM_BOUND, bind=volume)
+        decision = ClaimDecision(storage.CLAIM_BOUND, bind=volume)
+        request, capacity = storage.claim_request(claim), storage.volume_capacity(volume)
+        if (_annotations(volume).get(PROVISIONED_BY) == LOCAL_PATH_PROVISIONER and request is not None
+                and capacity is not None and request > capacity):
+            decision.grow = quantity.format_quantity(str(_spec(claim)["resources"]["requests"]["storage"]))
+        return decision
     return ClaimDecision(storage.CLAIM_LOST, events=[
         ("Warning", "ClaimMisbound", "Two claims are bound to the same volume, this one is bound incorrectly")])
 

@@ -123,6 +123,10 @@ class PersistentVolumeController(Controller):
             return
         decision = decide_claim(claim, self._by_name(self.volumes.items()), self._by_name(self.classes.items()),
                                 self._by_name(self.nodes.items()))
+        if decision.set_class is not None:
+            # the claim's update event brings it back with its class
+            await self.client.patch(_claim_path(claim), {"spec": {"storageClassName": decision.set_class}})
+            return
         if decision.annotate:
             claim = await self.client.patch(_claim_path(claim), {"metadata": {"annotations": decision.annotate}})
         if decision.provision is not None:
@@ -132,6 +136,10 @@ class PersistentVolumeController(Controller):
         volume = decision.bind
         if volume is not None:
             claim, volume = await self._bind(claim, volume)
+            if decision.grow is not None:
+                volume = await self.client.replace(_volume_path(volume), {
+                    **volume, "spec": {**volume["spec"], "capacity": {**volume["spec"]["capacity"],
+                                                                      "storage": decision.grow}}})
         await self._claim_status(claim, claim_status(claim, decision.phase, volume))
         await self._record(claim, "PersistentVolumeClaim", decision.events)
 

@@ -98,8 +98,7 @@ class Scheduler(Controller):
         self.pods.add_handler(self._on_pod)
         self.nodes.add_handler(self._on_node)
         for storage_informer in (self.claims, self.volumes, self.classes):
-            # a claim bound or made, a volume freed: pods waiting for their volumes may fit now
-            storage_informer.add_handler(lambda _old, _new: self._retry_waiting())
+            storage_informer.add_handler(lambda _old, _new: self._retry_claim_users())
         self.recorder = EventRecorder(client, DEFAULT_SCHEDULER)
         self.percentage = percentage_of_nodes_to_score
         self._rng = rng or random.Random()
@@ -225,20 +224,26 @@ class Scheduler(Controller):
             cached = self._static[pod.signature] = (passing, failures)
         return cached
 
-    def _retry_waiting(self) -> None:
-        """Something changed that may let unschedulable pods fit: queue them, each after what is
-        left of its back-off."""
-        if not self._waiting:
+    def _retry_waiting(self, keys: set[str] | None = None) -> None:
+        """Something changed that may let unschedulable pods fit: queue them (``keys``, or all),
+        each after what is left of its back-off."""
+        keys = self._waiting if keys is None else keys & self._waiting
+        if not keys:
             return
         now = asyncio.get_running_loop().time()
-        for key in self._waiting:
+        for key in keys:
             attempts, last = self._attempts.get(key, (0, now))
             delay = last + backoff(attempts) - now
             if delay > 0:
                 self.queue.add_after(key, delay)
             else:
                 self.queue.add(key)
-        self._waiting.clear()
+        self._waiting -= keys
+
+    def _retry_claim_users(self) -> None:
+        """A claim bound or made, a volume freed, a class added: the waiting pods with claims may fit."""
+        self._retry_waiting({key for key in self._waiting
+                             if (pod := self.pods.get(key)) is not None and pod_claim_names(pod)})
 
     # -------------------------------------------------------------------------- one decision
 

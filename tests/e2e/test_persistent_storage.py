@@ -136,3 +136,35 @@ def test_a_pod_on_an_unbound_claim_waits_in_container_creating(k: Kubectl, clust
         assert (path / "log").exists()  # Retain keeps the data
     finally:
         cluster.kubectl("delete", "pv", f"static-{k.namespace}", "--wait=false", check=False)
+
+
+def test_a_claim_keeps_its_volume_and_data_across_a_server_restart(tmp_path: Path) -> None:
+    """A server of its own, stopped and started again on the same data directory and port."""
+    node = "pykube-e2e-storage-restart"
+    remove_node_containers(node)
+
+    def start(port: int | None = None) -> RunningServer:
+        running = start_agent_server(tmp_path / "data", node, "--proxy-mode", "none", port=port,
+                                     cluster_cidr="10.214.0.0/16")
+        running.node_network = False  # no service proxy ran: there are no host rules to clean up
+        return running
+
+    first = start()
+    try:
+        port = int(first.url.rsplit(":", 1)[1])
+        k = Kubectl(first, "default")
+        create(k, claim("kept"), database("kept-1", "kept", "before"))
+        assert logs_once_running(k, "kept-1", 1) == ["before"]
+        volume_name = json.loads(k.run("get", "pvc", "kept", "-o", "json").stdout)["spec"]["volumeName"]
+        assert first.stop() == 0
+        second = start(port)
+        try:
+            k = Kubectl(second, "default")
+            k.run("delete", "pod", "kept-1")
+            create(k, database("kept-2", "kept", "after"))
+            assert logs_once_running(k, "kept-2", 2) == ["before", "after"]
+            assert json.loads(k.run("get", "pvc", "kept", "-o", "json").stdout)["spec"]["volumeName"] == volume_name
+        finally:
+            second.stop()
+    finally:
+        remove_node_containers(node)

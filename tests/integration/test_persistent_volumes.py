@@ -241,3 +241,42 @@ def test_a_claim_in_use_is_kept_until_its_pod_is_gone(server: RunningServer) -> 
     server.kubectl("delete", "pod", "kept-user")
     eventually(lambda: claim(server, "kept") is None, "the claim gone with its pod")
     eventually(lambda: phase(volume(server, "kept-v")) == "Released", "the volume Released")
+
+
+def test_a_bound_claim_grows_only_when_its_class_allows_expansion(server: RunningServer) -> None:
+    apply(server, pv("fixed-v", klass="fixed"), pvc("fixed", klass="fixed"))
+    eventually(lambda: phase(claim(server, "fixed")) == "Bound", "bound")
+    done = server.kubectl("patch", "pvc", "fixed", "-p", '{"spec":{"resources":{"requests":{"storage":"600Mi"}}}}',
+                          check=False)
+    assert done.returncode != 0
+    assert ('persistentvolumeclaims "fixed" is forbidden: only dynamically provisioned pvc can be resized and the '
+            "storageclass that provisions the pvc must support resize") in done.stderr
+    apply(server, {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "growing"},
+                   "provisioner": "pykube.io/local-path", "volumeBindingMode": "WaitForFirstConsumer",
+                   "allowVolumeExpansion": True}, pvc("grows", klass="growing"), pod("grows-user", "grows"))
+    bound = eventually(lambda: (c := claim(server, "grows")) and phase(c) == "Bound" and c, "bound")
+    server.kubectl("patch", "pvc", "grows", "-p", '{"spec":{"resources":{"requests":{"storage":"2Gi"}}}}')
+    eventually(lambda: (claim(server, "grows") or {}).get("status", {}).get("capacity") == {"storage": "2Gi"},
+               "the claim's capacity grown")
+    assert volume(server, bound["spec"]["volumeName"])["spec"]["capacity"] == {"storage": "2Gi"}  # type: ignore[index]
+
+
+def test_a_static_local_volume_draws_its_first_consumer_to_its_node(server: RunningServer) -> None:
+    apply(server, {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "local-disks"},
+                   "provisioner": "kubernetes.io/no-provisioner", "volumeBindingMode": "WaitForFirstConsumer"},
+          pv("disk-on-n2", klass="local-disks", hostPath=None, local={"path": "/mnt/disk"},
+             nodeAffinity={"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                 {"key": "kubernetes.io/hostname", "operator": "In", "values": ["stor-n2"]}]}]}}),
+          pvc("local-claim", klass="local-disks"))
+    eventually(lambda: phase(volume(server, "disk-on-n2")) == "Available", "Available")
+    assert phase(claim(server, "local-claim")) == "Pending"  # waits for its first consumer
+    apply(server, pod("local-user", "local-claim"))
+    placed = eventually(lambda: (get(server, f"/api/v1/namespaces/{NS}/pods/local-user") or {}).get("spec", {})
+                        .get("nodeName"), "scheduled")
+    assert placed == "stor-n2"
+    eventually(lambda: (claim(server, "local-claim") or {}).get("spec", {}).get("volumeName") == "disk-on-n2",
+               "bound to the local volume")
+    # a second claim of the class finds no volume anywhere: its pod cannot be placed
+    apply(server, pvc("no-disk", klass="local-disks"), pod("no-disk-user", "no-disk"))
+    condition = eventually(lambda: scheduled_condition(server, "no-disk-user"), "unschedulable")
+    assert "2 node(s) did not find available persistent volumes to bind" in condition["message"]

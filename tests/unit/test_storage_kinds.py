@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 
+from minikube_py.api.auth import User, authorize
 from minikube_py.api.tables import column_definitions, table_row
+from minikube_py.model.errors import StatusError
 from minikube_py.model.kindrules import rules_of
 from minikube_py.model.kinds import RESOURCES
+from minikube_py.model.schema import unknown_fields
 
 NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 RT = {rt.kind: rt for rt in RESOURCES}
@@ -198,3 +201,24 @@ def test_storage_class_cells_mark_the_default() -> None:
     klass["metadata"]["annotations"] = {"storageclass.kubernetes.io/is-default-class": "true"}
     klass["allowVolumeExpansion"] = True
     assert cells(klass)[0] == "local-path (default)" and cells(klass)[4] is True
+
+
+def test_a_node_may_delete_persistent_volumes_but_not_write_them() -> None:
+    node = User("system:node:n1", admin=False, node="n1")
+    authorize(node, "DELETE", "/api/v1/persistentvolumes/pvc-1")
+    for method in ("PUT", "PATCH", "POST"):
+        with pytest.raises(StatusError) as refused:
+            authorize(node, method, "/api/v1/persistentvolumes/pvc-1")
+        assert refused.value.code == 403
+    with pytest.raises(StatusError):
+        authorize(node, "DELETE", "/api/v1/namespaces/default/persistentvolumeclaims/data")
+
+
+def test_unknown_fields_are_dropped_as_kube_apiserver_drops_them() -> None:
+    volume = pv(nfs=None, hostPath={"path": "/x"}, colour="blue")
+    assert unknown_fields("PersistentVolume", volume) == ["spec.colour"]
+    claim = {**pvc(), "extra": 1}
+    assert unknown_fields("PersistentVolumeClaim", claim) == ["extra"]
+    klass = sc(fast=True)
+    assert unknown_fields("StorageClass", klass) == ["fast"]
+    assert unknown_fields("StorageClass", sc(allowVolumeExpansion=True, mountOptions=["ro"])) == []

@@ -358,3 +358,20 @@ def test_protection_finalizers() -> None:
     assert not storage.uses_claim({**user, "status": {"phase": "Succeeded"}}, claim)
     assert not storage.uses_claim({**user, "metadata": {"name": "p", "namespace": "other"}}, claim)
     assert not storage.uses_claim(pod("else"), claim)
+
+
+def test_a_bound_local_path_claim_that_asks_for_more_grows_its_volume() -> None:
+    claim = pvc(volumeName="pvc-1", annotations={BIND_COMPLETED: "yes"}, resources={"requests": {"storage": "2Gi"}})
+    volume = pv("pvc-1", "1Gi", claim_ref=ref(claim))
+    assert decide_claim(claim, by_name(volume), {}, {}).grow is None  # a static volume is what it is
+    volume["metadata"]["annotations"] = {PROVISIONED_BY: LOCAL_PATH_PROVISIONER}
+    decision = decide_claim(claim, by_name(volume), {}, {})
+    assert decision.phase == "Bound" and decision.grow == "2Gi"
+
+
+def test_a_claim_made_before_any_default_class_gets_it_once_there_is_one() -> None:
+    default = sc("local-path")
+    default["metadata"]["annotations"] = {storage.DEFAULT_CLASS_ANNOTATION: "true"}
+    assert decide_claim(pvc(), {}, by_name(default), {}).set_class == "local-path"
+    assert decide_claim(pvc(klass=""), {}, by_name(default), {}).set_class is None  # "" asks for no class
+    assert decide_claim(pvc(), {}, by_name(sc("other")), {}).set_class is None

@@ -8,10 +8,10 @@ from minikube_py.api.patch import mergekeys
 from minikube_py.api.strategies.base import Allocators, Strategy
 from minikube_py.api.tables import storage as printers
 from minikube_py.model import storage
-from minikube_py.model.errors import FieldError
+from minikube_py.model.errors import FieldError, StatusError
 from minikube_py.model.kinds import by_plural
 from minikube_py.model.times import rfc3339
-from minikube_py.store.base import Obj, Op
+from minikube_py.store.base import KeyNotFound, Obj, Op
 
 _CLASSES = by_plural("storage.k8s.io", "v1", "storageclasses")
 assert _CLASSES is not None
@@ -46,13 +46,35 @@ class PersistentVolumeClaimStrategy(Strategy):
 
     async def admit(self, obj: Obj, old: Obj | None, allocators: Allocators) -> tuple[list[Op], list[FieldError]]:
         """The DefaultStorageClass admission plugin: a new claim that names no class gets the
-        cluster's default one (none when there is no default, as Kubernetes leaves it)."""
+        cluster's default one (none when there is no default, as Kubernetes leaves it); and the
+        PersistentVolumeClaimResize plugin: a bound claim grows only if its class allows expansion."""
         if old is None and storage.claim_class(obj) is None:
             listing = await allocators.store.list(_CLASSES.prefix())
             default = storage.default_class(listing.items)
             if default is not None:
                 obj.setdefault("spec", {})["storageClassName"] = default["metadata"]["name"]
+        if old is not None and await _grows_without_expansion(obj, old, allocators):
+            name = obj["metadata"]["name"]
+            raise StatusError(403, "Forbidden", f'persistentvolumeclaims "{name}" is forbidden: only dynamically '
+                              "provisioned pvc can be resized and the storageclass that provisions the pvc must "
+                              "support resize", {"name": name, "kind": "persistentvolumeclaims"})
         return [], []
+
+
+async def _grows_without_expansion(claim: Obj, old: Obj, allocators: Allocators) -> bool:
+    if (old.get("status") or {}).get("phase") != storage.CLAIM_BOUND:
+        return False
+    request, old_request = storage.claim_request(claim), storage.claim_request(old)
+    if request is None or old_request is None or request <= old_request:
+        return False
+    name = storage.claim_class(claim)
+    if not name:
+        return True
+    try:
+        klass = await allocators.store.get(_CLASSES.key(None, name))
+    except KeyNotFound:
+        return True
+    return klass.get("allowVolumeExpansion") is not True
 
 
 PERSISTENT_VOLUME = PersistentVolumeStrategy(
