@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from minikube_py.hollow import server_with_hollow_nodes
+from minikube_py.model.history import revision_hash
 from minikube_py.testing import RunningServer, eventually
 
 Obj = dict[str, Any]
@@ -329,3 +330,20 @@ def test_a_pending_pod_gets_its_missing_claim(server: RunningServer) -> None:
     apply(server, obj)
     eventually(lambda: ready(server, "late", {"late-0"}), what="late-0 running on its new claim")
     assert sorted(claims(server, "claim%3Dlate")) == ["data-late-0"]
+
+
+def test_a_foreign_revision_holding_the_name_bumps_the_collision_count(server: RunningServer) -> None:
+    obj = manifest("clash", replicas=1)
+    code, dry = server.request("POST", f"/apis/apps/v1/namespaces/{NS}/statefulsets?dryRun=All", obj)
+    assert code == 201, dry
+    taken = f"clash-{revision_hash(dry)}"
+    squatter = {"apiVersion": "apps/v1", "kind": "ControllerRevision", "metadata": {"name": taken},
+                "data": {"something": "else"}, "revision": 1}
+    code, body = server.request("POST", f"/apis/apps/v1/namespaces/{NS}/controllerrevisions", squatter)
+    assert code == 201, body
+    apply(server, obj)
+    eventually(lambda: ready(server, "clash", {"clash-0"}), what="clash-0 running")
+    status = sts(server, "clash")["status"]
+    assert status["collisionCount"] == 1 and status["updateRevision"] not in (taken, None)
+    assert status["updateRevision"] == f"clash-{revision_hash(sts(server, 'clash'))}"
+    assert get(server, f"/apis/apps/v1/namespaces/{NS}/controllerrevisions/{taken}")["data"] == {"something": "else"}
