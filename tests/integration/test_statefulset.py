@@ -268,6 +268,11 @@ def test_claims_are_made_per_pod_kept_and_reattached(server: RunningServer) -> N
         volumes = {v["name"]: v for v in pods[f"kept-{ordinal}"]["spec"]["volumes"]}
         assert volumes["data"] == {"name": "data", "persistentVolumeClaim": {"claimName": f"data-kept-{ordinal}"}}
     uids = {n: c["metadata"]["uid"] for n, c in made.items()}
+    # each local-path claim is provisioned on the node of its first pod
+    nodes = {n: p["spec"]["nodeName"] for n, p in pods.items()}
+    assert len(set(nodes.values())) == 2  # (spread over both nodes, so coming back to the same one means something)
+    eventually(lambda: all(c["status"].get("phase") == "Bound" for c in claims(server, "claim%3Dkept").values()),
+               what="the claims bound")
 
     server.kubectl("-n", NS, "scale", "sts", "kept", "--replicas=1")
     eventually(lambda: ready(server, "kept", {"kept-0"}), what="one pod")
@@ -277,6 +282,7 @@ def test_claims_are_made_per_pod_kept_and_reattached(server: RunningServer) -> N
     assert {n: c["metadata"]["uid"] for n, c in claims(server, "claim%3Dkept").items()} == uids
     assert {v["persistentVolumeClaim"]["claimName"] for v in pods["kept-2"]["spec"]["volumes"]
             if "persistentVolumeClaim" in v} == {"data-kept-2"}
+    assert {n: p["spec"]["nodeName"] for n, p in pods.items()} == nodes  # back where their volumes are
     server.kubectl("-n", NS, "delete", "sts", "kept")
     eventually(lambda: not pods_of(server, "kept"), what="the pods gone")
     assert sorted(claims(server, "claim%3Dkept")) == sorted(uids)
