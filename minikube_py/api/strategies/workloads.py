@@ -4,6 +4,8 @@ the Scale objects of the ``scale`` subresource."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from minikube_py.api import shape
 from minikube_py.api.patch import mergekeys
 from minikube_py.api.strategies.base import Strategy
@@ -19,8 +21,20 @@ class ReplicationControllerStrategy(Strategy):
         return labels_to_string(selector)
 
 
-def _workload(kind: str, printer: Printer) -> Strategy:
-    return Strategy(kind, printer=printer, merge_rules=mergekeys.WORKLOAD, atomic_maps=mergekeys.WORKLOAD_ATOMIC)
+@dataclass(frozen=True, eq=False)
+class CountingStrategy(Strategy):
+    """A workload whose Go status type has counts without ``omitempty``: Kubernetes renders them as 0
+    on a new object, and typed clients (the official Python client) refuse a status without them."""
+
+    counts: tuple[str, ...] = ()
+
+    def reset_status(self, obj: Obj) -> None:
+        obj["status"] = dict.fromkeys(self.counts, 0)
+
+
+def _workload(kind: str, printer: Printer, counts: tuple[str, ...] = ()) -> Strategy:
+    return CountingStrategy(kind, printer=printer, merge_rules=mergekeys.WORKLOAD,
+                            atomic_maps=mergekeys.WORKLOAD_ATOMIC, counts=counts)
 
 
 REPLICATION_CONTROLLER = ReplicationControllerStrategy(
@@ -28,8 +42,9 @@ REPLICATION_CONTROLLER = ReplicationControllerStrategy(
     atomic_maps=mergekeys.WORKLOAD_ATOMIC)
 DEPLOYMENT = _workload("Deployment", printers.DEPLOYMENT)
 REPLICA_SET = _workload("ReplicaSet", printers.REPLICA_SET)
-DAEMON_SET = _workload("DaemonSet", printers.DAEMON_SET)
-STATEFUL_SET = _workload("StatefulSet", printers.STATEFUL_SET)
+DAEMON_SET = _workload("DaemonSet", printers.DAEMON_SET, ("currentNumberScheduled", "numberMisscheduled",
+                                                        "desiredNumberScheduled", "numberReady"))
+STATEFUL_SET = _workload("StatefulSet", printers.STATEFUL_SET, ("replicas", "availableReplicas"))
 #: a revision's ``data`` is raw JSON (a patch of its owner): it merges as a whole
 CONTROLLER_REVISION = Strategy("ControllerRevision", printer=printers.CONTROLLER_REVISION,
                                merge_rules=mergekeys.METADATA_ONLY, shape=shape.CONTROLLER_REVISION)
