@@ -15,12 +15,6 @@ from minikube_py.model.selectors import labels_to_string
 from minikube_py.store.base import Obj
 
 
-class ReplicationControllerStrategy(Strategy):
-    def scale_selector(self, selector: Obj) -> str:
-        """A ReplicationController's selector is a plain label map, not a LabelSelector."""
-        return labels_to_string(selector)
-
-
 @dataclass(frozen=True, eq=False)
 class CountingStrategy(Strategy):
     """A workload whose Go status type has counts without ``omitempty``: Kubernetes renders them as 0
@@ -32,6 +26,13 @@ class CountingStrategy(Strategy):
         obj["status"] = dict.fromkeys(self.counts, 0)
 
 
+@dataclass(frozen=True, eq=False)
+class ReplicationControllerStrategy(CountingStrategy):
+    def scale_selector(self, selector: Obj) -> str:
+        """A ReplicationController's selector is a plain label map, not a LabelSelector."""
+        return labels_to_string(selector)
+
+
 def _workload(kind: str, printer: Printer, counts: tuple[str, ...] = ()) -> Strategy:
     return CountingStrategy(kind, printer=printer, merge_rules=mergekeys.WORKLOAD,
                             atomic_maps=mergekeys.WORKLOAD_ATOMIC, counts=counts)
@@ -39,9 +40,9 @@ def _workload(kind: str, printer: Printer, counts: tuple[str, ...] = ()) -> Stra
 
 REPLICATION_CONTROLLER = ReplicationControllerStrategy(
     "ReplicationController", printer=printers.REPLICATION_CONTROLLER, merge_rules=mergekeys.WORKLOAD,
-    atomic_maps=mergekeys.WORKLOAD_ATOMIC)
+    atomic_maps=mergekeys.WORKLOAD_ATOMIC, counts=("replicas",))
 DEPLOYMENT = _workload("Deployment", printers.DEPLOYMENT)
-REPLICA_SET = _workload("ReplicaSet", printers.REPLICA_SET)
+REPLICA_SET = _workload("ReplicaSet", printers.REPLICA_SET, ("replicas",))
 DAEMON_SET = _workload("DaemonSet", printers.DAEMON_SET, ("currentNumberScheduled", "numberMisscheduled",
                                                         "desiredNumberScheduled", "numberReady"))
 STATEFUL_SET = _workload("StatefulSet", printers.STATEFUL_SET, ("replicas", "availableReplicas"))
