@@ -107,11 +107,6 @@ def volume_capacity(pv: Obj) -> Fraction | None:
     return storage_quantity(_dict(pv.get("spec")).get("capacity"))
 
 
-def volume_source(pv: Obj) -> str | None:
-    """The one volume source a PersistentVolume spec names (``hostPath``, ``local``...), if any."""
-    spec = _dict(pv.get("spec"))
-    return next((source for source in VOLUME_SOURCES if spec.get(source) is not None), None)
-
 
 def default_class(classes: list[Obj]) -> Obj | None:
     """The cluster's default StorageClass: of those marked default, the newest (Kubernetes picks

@@ -1078,7 +1078,7 @@ def validate_persistent_volume_update(new: Obj, old: Obj) -> Errors:
     return errs
 
 
-def _claim_spec(spec: Obj, path: str) -> Errors:
+def validate_claim_spec(spec: Obj, path: str) -> Errors:
     """``ValidatePersistentVolumeClaimSpec``, also for a StatefulSet's ``volumeClaimTemplates``."""
     errs = _access_modes(spec.get("accessModes"), f"{path}.accessModes", "at least 1 access mode is required")
     selector = spec.get("selector")
@@ -1098,7 +1098,7 @@ def _claim_spec(spec: Obj, path: str) -> Errors:
 
 
 def validate_persistent_volume_claim(obj: Obj) -> Errors:
-    return _claim_spec(_dict(obj.get("spec")), "spec")
+    return validate_claim_spec(_dict(obj.get("spec")), "spec")
 
 
 _CLAIM_SPEC_IMMUTABLE = ("spec is immutable after creation except resources.requests and volumeAttributesClassName "

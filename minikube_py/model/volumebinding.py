@@ -82,13 +82,14 @@ def _mode(spec: Obj) -> str:
     return spec.get("volumeMode") or storage.FILESYSTEM
 
 
-def mismatch(volume: Obj, claim: Obj) -> str | None:
-    """Why ``volume`` cannot serve ``claim`` (``checkVolumeSatisfyClaim``), None when it can."""
+def mismatch(volume: Obj, claim: Obj, *, check_class: bool = True) -> str | None:
+    """Why ``volume`` cannot serve ``claim`` (``checkVolumeSatisfyClaim``), None when it can;
+    without ``check_class`` the classes may differ (a volume pre-bound to the claim)."""
     request = storage.claim_request(claim) or Fraction(0)
     capacity = storage.volume_capacity(volume) or Fraction(0)
     if capacity < request:
         return "requested PV is too small"
-    if storage.volume_class(volume) != (storage.claim_class(claim) or ""):
+    if check_class and storage.volume_class(volume) != (storage.claim_class(claim) or ""):
         return "storageClassName does not match"
     if _mode(_spec(volume)) != _mode(_spec(claim)):
         return "incompatible volumeMode"
@@ -123,13 +124,9 @@ def find_volume(claim: Obj, volumes: Iterable[Obj], node: Obj | None = None, *, 
     for volume in volumes:
         if _spec(volume).get("claimRef") is not None and not bound_to(volume, claim):
             continue
-        if _md(volume).get("deletionTimestamp"):
+        if _md(volume).get("deletionTimestamp") or mismatch(volume, claim, check_class=False) is not None:
             continue
         size = storage.volume_capacity(volume) or Fraction(0)
-        if size < (storage.claim_request(claim) or Fraction(0)) or _mode(_spec(volume)) != _mode(spec):
-            continue
-        if not set(spec.get("accessModes") or ()) <= set(_spec(volume).get("accessModes") or ()):
-            continue
         reachable = node is None or node_allows(volume, node)
         if bound_to(volume, claim):
             return volume if reachable else None
@@ -139,7 +136,7 @@ def find_volume(claim: Obj, volumes: Iterable[Obj], node: Obj | None = None, *, 
             continue
         if selector is not None and not selector.matches(_md(volume).get("labels") or {}):
             continue
-        if storage.volume_class(volume) != (storage.claim_class(claim) or "") or not reachable:
+        if not reachable or mismatch(volume, claim) is not None:
             continue
         if best is None or size < best_size:
             best, best_size = volume, size

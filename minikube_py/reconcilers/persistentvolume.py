@@ -64,12 +64,17 @@ class PersistentVolumeController(Controller):
         self.classes.add_handler(lambda _old, _new: self._queue_unbound_claims())
         self.nodes.add_handler(self._on_node)
         self.events = EventRecorder(client, "persistentvolume-controller")
+        #: the events last recorded per object uid: a sync that decides the same again (every volume
+        #: change re-syncs the waiting claims) does not write them again
+        self._told: dict[str, list[Event]] = {}
 
     # ------------------------------------------------------------------------------ handlers
 
     def _on_claim(self, old: Obj | None, new: Obj | None) -> None:
         claim = new or old
         assert claim is not None
+        if new is None:
+            self._told.pop(claim["metadata"].get("uid", ""), None)
         key = object_key(claim)
         self.queue.add((_CLAIM, key))
         for volume in self.volumes.items():
@@ -81,6 +86,8 @@ class PersistentVolumeController(Controller):
         assert volume is not None
         if new is not None:
             self.queue.add((_VOLUME, volume["metadata"]["name"]))
+        else:
+            self._told.pop(volume["metadata"].get("uid", ""), None)
         for obj in (old, new):
             key = claim_ref_key(obj) if obj is not None else None
             if key is not None:
@@ -193,5 +200,9 @@ class PersistentVolumeController(Controller):
             return None
 
     async def _record(self, obj: Obj, kind: str, events: list[Event]) -> None:
+        uid = obj["metadata"].get("uid", "")
+        if self._told.get(uid) == events:
+            return
+        self._told[uid] = events
         for event_type, reason, message in events:
             await self.events.record(_typed(obj, kind), event_type, reason, message)

@@ -22,7 +22,7 @@ class PersistentVolumeStrategy(Strategy):
     ``lastPhaseTransitionTime``, as kube-apiserver does since 1.31."""
 
     def reset_status(self, obj: Obj) -> None:
-        obj["status"] = {"phase": "Pending", "lastPhaseTransitionTime": rfc3339()}
+        obj["status"] = {"phase": storage.VOLUME_PENDING, "lastPhaseTransitionTime": rfc3339()}
 
     def prepare_for_create(self, obj: Obj) -> None:
         """StorageObjectInUseProtection: a volume is not removed while a claim is bound to it."""
@@ -38,7 +38,7 @@ class PersistentVolumeStrategy(Strategy):
 
 class PersistentVolumeClaimStrategy(Strategy):
     def reset_status(self, obj: Obj) -> None:
-        obj["status"] = {"phase": "Pending"}
+        obj["status"] = {"phase": storage.CLAIM_PENDING}
 
     def prepare_for_create(self, obj: Obj) -> None:
         """StorageObjectInUseProtection: a claim is not removed while a pod uses it."""
