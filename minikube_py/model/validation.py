@@ -592,7 +592,7 @@ def validate_stateful_set(obj: Obj) -> Errors:
 
 def _claim_templates(templates: Any) -> tuple[list[str], Errors]:
     """The names of a StatefulSet's claim templates (those a pod's volume mounts may name) and what
-    is wrong with them: each needs a name, access modes and a storage request, as every claim does."""
+    is wrong with them: each needs a name, and a spec valid for a claim, as the claims made from it."""
     names: list[str] = []
     errs: Errors = []
     for i, claim in enumerate(_list(templates)):
@@ -606,12 +606,7 @@ def _claim_templates(templates: Any) -> tuple[list[str], Errors]:
             if name in names:
                 errs.append(duplicate(f"{path}.metadata.name", name))
             names.append(str(name))
-        claim_spec = _dict(claim.get("spec"))
-        if not _list(claim_spec.get("accessModes")):
-            errs.append(required(f"{path}.spec.accessModes"))
-        if "storage" not in _dict(_dict(claim_spec.get("resources")).get("requests")):
-            errs.append(required(f"{path}.spec.resources[storage]"))
-        errs += _quantities(_dict(claim_spec.get("resources")), f"{path}.spec.resources")
+        errs += validate_claim_spec(_dict(claim.get("spec")), f"{path}.spec")
     return names, errs
 
 

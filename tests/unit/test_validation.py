@@ -354,7 +354,7 @@ def test_stateful_set_mounts_may_name_claim_templates_which_need_access_modes_an
     assert _rendered(validate("StatefulSet", claimed)) == [
         'spec.template.spec.containers[0].volumeMounts[1].name: Not found: "typo"',
         'spec.volumeClaimTemplates[1].metadata.name: Duplicate value: "data"',
-        "spec.volumeClaimTemplates[1].spec.accessModes: Required value",
+        "spec.volumeClaimTemplates[1].spec.accessModes: Required value: at least 1 access mode is required",
         "spec.volumeClaimTemplates[1].spec.resources[storage]: Required value"]
 
 
