@@ -96,6 +96,15 @@ def resolv_conf(pod: Obj, node: NodeContext) -> str | None:
     return "\n".join(lines) + "\n"
 
 
+def _domain(pod: Obj, node: NodeContext) -> str | None:
+    """``<subdomain>.<ns>.svc.<cluster domain>`` for a pod with a ``subdomain`` (a StatefulSet's), as
+    the kubelet writes it into /etc/hosts: the pod then knows its own FQDN (``hostname -f``)."""
+    spec = pod.get("spec") or {}
+    if spec.get("hostNetwork") or not spec.get("subdomain"):
+        return None
+    return f"{spec['subdomain']}.{pod['metadata']['namespace']}.svc.{node.cluster_domain}"
+
+
 def sandbox_spec(pod: Obj, node: NodeContext) -> ContainerSpec:
     """The pause container: it owns the pod's network namespace, hence its IP, hostname, DNS settings
     and host ports; app containers join it."""
@@ -109,7 +118,7 @@ def sandbox_spec(pod: Obj, node: NodeContext) -> ContainerSpec:
         labels=labels_for(pod, node, SANDBOX_NAME, "sandbox", 0),
         network="host" if spec.get("hostNetwork") else node.network,
         hostname=None if spec.get("hostNetwork") else (spec.get("hostname") or pod["metadata"]["name"])[:63],
-        dns=servers, dns_search=searches, dns_options=options, port_bindings=bindings)
+        domainname=_domain(pod, node), dns=servers, dns_search=searches, dns_options=options, port_bindings=bindings)
 
 
 def _resources(container: Obj) -> dict[str, int | None]:

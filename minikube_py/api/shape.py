@@ -14,7 +14,7 @@ from typing import Any
 
 from minikube_py.model import errors
 
-_GO_TYPES = {dict: "object", list: "array", str: "string"}
+_GO_TYPES = {dict: "object", list: "array", str: "string", int: "int64"}
 
 #: a field's JSON type and, for a list or map, its elements' (None: anything)
 FieldType = tuple[type, type | None]
@@ -38,6 +38,7 @@ CONFIG_MAP: Fields = {"data": (dict, str), "binaryData": (dict, str)}
 SECRET: Fields = {"data": (dict, str), "stringData": (dict, str), "type": (str, None)}
 ENDPOINTS: Fields = {"subsets": (list, dict)}
 ENDPOINT_SLICE: Fields = {"endpoints": (list, dict), "ports": (list, dict), "addressType": (str, None)}
+CONTROLLER_REVISION: Fields = {"revision": (int, None)}
 EVENT: Fields = {"involvedObject": (dict, None), "related": (dict, None), "source": (dict, None)}
 STORAGE_CLASS: Fields = {"provisioner": (str, None), "parameters": (dict, str), "reclaimPolicy": (str, None),
                          "mountOptions": (list, str), "volumeBindingMode": (str, None),

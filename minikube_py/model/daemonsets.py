@@ -10,9 +10,10 @@ on nodes that become unreachable. New pods only go to Ready nodes (the scheduler
 them elsewhere); pods already running stay as long as no untolerated NoExecute taint says
 otherwise.
 
-Pods are told apart by template revision through the ``controller-revision-hash`` label, a hash
-of the pod template (pykube serves no ControllerRevision objects; the hash is also in the status
-as ``updatedNumberScheduled`` counts pods carrying it).
+Pods are told apart by template revision through the ``controller-revision-hash`` label, the hash
+of the pod template that also names the DaemonSet's ControllerRevision of that template
+(``<daemonset>-<hash>``, kept by :mod:`minikube_py.model.history`, read by ``kubectl rollout
+history`` and ``undo``); ``updatedNumberScheduled`` counts pods carrying the current one.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from minikube_py.model.history import revision_hash, revision_name
 from minikube_py.model.replication import is_available, is_ready, next_available_in
-from minikube_py.model.rollout import scaled_value, template_hash
+from minikube_py.model.rollout import scaled_value
 from minikube_py.model.scheduling import UNSCHEDULABLE_TAINT, pod_info, untolerated_taint
 
 Obj = dict[str, Any]
@@ -48,8 +50,10 @@ HOST_NETWORK_TOLERATION: Obj = {"key": "node.kubernetes.io/network-unavailable",
 # ------------------------------------------------------------------------------ the daemon pod
 
 
-def revision_hash(ds: Obj) -> str:
-    return template_hash((ds.get("spec") or {}).get("template") or {}, (ds.get("status") or {}).get("collisionCount"))
+def revisions_in_use(ds: Obj, pods: list[Obj]) -> set[str]:
+    """The names of the revisions the DaemonSet's pods run, which its history keeps whatever the limit."""
+    hashes = {(p["metadata"].get("labels") or {}).get(REVISION_LABEL) for p in pods}
+    return {revision_name(ds["metadata"]["name"], h) for h in hashes if h}
 
 
 def daemon_template(ds: Obj) -> Obj:

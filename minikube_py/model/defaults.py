@@ -244,6 +244,38 @@ def default_daemon_set(ds: Obj) -> None:
     _pod_template(ds)
 
 
+def default_stateful_set(sts: Obj) -> None:
+    """apps/v1 ``SetDefaults_StatefulSet``; each claim template is defaulted as a claim is
+    (``volumeMode: Filesystem``) and shows the ``Pending`` phase a new claim starts in."""
+    spec = _dict(sts, "spec")
+    if spec is None:
+        return
+    spec.setdefault("replicas", 1)
+    spec.setdefault("podManagementPolicy", "OrderedReady")
+    strategy = _dict(spec, "updateStrategy", create=True)
+    if strategy is not None:
+        strategy.setdefault("type", "RollingUpdate")
+        if strategy["type"] == "RollingUpdate":
+            rolling = _dict(strategy, "rollingUpdate", create=True)
+            if rolling is not None:
+                rolling.setdefault("partition", 0)
+    spec.setdefault("revisionHistoryLimit", 10)
+    retention = _dict(spec, "persistentVolumeClaimRetentionPolicy", create=True)
+    if retention is not None:
+        retention.setdefault("whenDeleted", "Retain")
+        retention.setdefault("whenScaled", "Retain")
+    for claim in _dicts(spec, "volumeClaimTemplates"):
+        claim.setdefault("apiVersion", "v1")
+        claim.setdefault("kind", "PersistentVolumeClaim")
+        claim_spec = _dict(claim, "spec", create=True)
+        if claim_spec is not None:
+            claim_spec.setdefault("volumeMode", "Filesystem")
+        status = _dict(claim, "status", create=True)
+        if status is not None:
+            status.setdefault("phase", "Pending")
+    _pod_template(sts)
+
+
 #: the labels a Job stamps on its pods, and the one its generated selector uses
 JOB_UID_LABEL = "batch.kubernetes.io/controller-uid"
 _JOB_UID_LABELS = ("controller-uid", JOB_UID_LABEL)

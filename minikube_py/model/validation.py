@@ -537,6 +537,104 @@ def validate_deployment(obj: Obj) -> Errors:
     return errs
 
 
+#: what a StatefulSet's spec may change to after creation (``ValidateStatefulSetUpdate``)
+STATEFUL_SET_MUTABLE = ("replicas", "ordinals", "template", "updateStrategy", "revisionHistoryLimit",
+                        "persistentVolumeClaimRetentionPolicy", "minReadySeconds")
+_RETENTION = ["Retain", "Delete"]
+
+
+def validate_stateful_set(obj: Obj) -> Errors:
+    """``ValidateStatefulSet``, and the pod template besides: Kubernetes leaves a StatefulSet's pod
+    spec unchecked (its volume mounts name claim templates, not volumes), so a typo surfaced only as
+    FailedCreate events. Here the template is checked as a pod spec whose volumes include one per
+    claim template, which is what the controller gives its pods."""
+    spec = _dict(obj.get("spec"))
+    errs = _non_negative("spec.replicas", spec.get("replicas"))
+    errs += _non_negative("spec.minReadySeconds", spec.get("minReadySeconds"))
+    errs += _non_negative("spec.revisionHistoryLimit", spec.get("revisionHistoryLimit"))
+    errs += _non_negative("spec.ordinals.start", _dict(spec.get("ordinals")).get("start"))
+    policy = spec.get("podManagementPolicy")
+    if policy not in ("OrderedReady", "Parallel"):
+        errs.append(not_supported("spec.podManagementPolicy", policy, ["OrderedReady", "Parallel"]))
+    strategy = _dict(spec.get("updateStrategy"))
+    kind = strategy.get("type")
+    if kind not in ("RollingUpdate", "OnDelete"):
+        errs.append(not_supported("spec.updateStrategy.type", kind, ["OnDelete", "RollingUpdate"]))
+    elif kind == "OnDelete" and strategy.get("rollingUpdate") is not None:
+        errs.append(_invalid("spec.updateStrategy.rollingUpdate", strategy["rollingUpdate"],
+                             "only allowed for updateStrategy 'RollingUpdate'"))
+    else:
+        errs += _non_negative("spec.updateStrategy.rollingUpdate.partition",
+                              _dict(strategy.get("rollingUpdate")).get("partition"))
+    retention = _dict(spec.get("persistentVolumeClaimRetentionPolicy"))
+    for when in ("whenDeleted", "whenScaled"):
+        if retention.get(when) not in _RETENTION:
+            errs.append(not_supported(f"spec.persistentVolumeClaimRetentionPolicy.{when}", retention.get(when),
+                                      _RETENTION))
+    service = spec.get("serviceName")
+    if service:  # it becomes each pod's ``subdomain``, so a pod could never be made with a bad one
+        errs.extend(_invalid("spec.serviceName", service, msg) for msg in dns1123_label_errors(str(service)))
+    errs += _selector_matches_template(spec.get("selector"), spec, "statefulset")
+    claims, claim_errs = _claim_templates(spec.get("volumeClaimTemplates"))
+    template = spec.get("template")
+    if not isinstance(template, dict):
+        return [*errs, *claim_errs, required("spec.template")]
+    pod_spec = dict(_dict(template.get("spec")))
+    volumes = _list(pod_spec.get("volumes"))
+    named = {_dict(v).get("name") for v in volumes}  # (a claim replaces a template volume of its name)
+    pod_spec["volumes"] = [*volumes, *({"name": c} for c in dict.fromkeys(claims) if c not in named)]
+    errs += _template({"template": {**template, "spec": pod_spec}}, ("Always",))
+    if pod_spec.get("activeDeadlineSeconds") is not None:
+        errs.append(forbidden("spec.template.spec.activeDeadlineSeconds", "activeDeadlineSeconds in StatefulSet "
+                                                                          "is not Supported"))
+    return errs + claim_errs
+
+
+def _claim_templates(templates: Any) -> tuple[list[str], Errors]:
+    """The names of a StatefulSet's claim templates (those a pod's volume mounts may name) and what
+    is wrong with them: each needs a name, and a spec valid for a claim, as the claims made from it."""
+    names: list[str] = []
+    errs: Errors = []
+    for i, claim in enumerate(_list(templates)):
+        path = f"spec.volumeClaimTemplates[{i}]"
+        claim = _dict(claim)
+        name = _dict(claim.get("metadata")).get("name")
+        if not name:
+            errs.append(required(f"{path}.metadata.name"))
+        else:
+            errs.extend(_invalid(f"{path}.metadata.name", name, msg) for msg in dns1123_label_errors(str(name)))
+            if name in names:
+                errs.append(duplicate(f"{path}.metadata.name", name))
+            names.append(str(name))
+        errs += validate_claim_spec(_dict(claim.get("spec")), f"{path}.spec")
+    return names, errs
+
+
+def validate_stateful_set_update(new: Obj, old: Obj) -> Errors:
+    """Only the fields of :data:`STATEFUL_SET_MUTABLE` change after creation: the others (selector,
+    service, claim templates, pod management) shape identities pods and claims already carry."""
+    mine, theirs = _dict(new.get("spec")), _dict(old.get("spec"))
+    fixed = [k for k in {*mine, *theirs} if k not in STATEFUL_SET_MUTABLE and mine.get(k) != theirs.get(k)]
+    if not fixed:
+        return []
+    return [forbidden("spec", "updates to statefulset spec for fields other than 'replicas', 'ordinals', "
+                              "'template', 'updateStrategy', 'revisionHistoryLimit', "
+                              "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden")]
+
+
+def validate_controller_revision(obj: Obj) -> Errors:
+    """``ValidateControllerRevision``: the data is what the revision is for, and numbers count up from 0."""
+    errs = [] if obj.get("data") is not None else [required("data")]
+    revision = obj.get("revision")
+    if not isinstance(revision, int) or isinstance(revision, bool) or revision < 0:
+        errs.append(_invalid("revision", revision, "must be greater than or equal to 0"))
+    return errs
+
+
+def validate_controller_revision_update(new: Obj, old: Obj) -> Errors:
+    return _immutable(new, old, "data")
+
+
 def validate_replication_controller(obj: Obj) -> Errors:
     spec = _dict(obj.get("spec"))
     errs = _non_negative("spec.replicas", spec.get("replicas"))

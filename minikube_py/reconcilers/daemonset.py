@@ -22,10 +22,12 @@ from minikube_py.model.daemonsets import (
     pin_to_node,
     plan_daemonset,
     revision_hash,
+    revisions_in_use,
 )
 from minikube_py.model.podtemplate import controller_of, pod_from_template
 from minikube_py.model.replication import Expectations
 from minikube_py.reconcilers.base import Controller
+from minikube_py.reconcilers.history import HistoryKeeper
 from minikube_py.reconcilers.job import deletion_settles, older_version
 
 
@@ -40,6 +42,7 @@ class DaemonSetController(Controller):
         self.daemonsets.add_handler(self._on_daemonset)
         self.nodes.add_handler(self._on_node)
         self.pods.add_handler(self._on_pod)
+        self.history = HistoryKeeper(self, "DaemonSet")
         self.expectations = Expectations()
         self._pods_of: dict[str, set[str]] = defaultdict(set)  # daemonset uid -> pod keys
         #: the resourceVersion of the status this controller last wrote, per DaemonSet uid
@@ -53,6 +56,7 @@ class DaemonSetController(Controller):
             self.expectations.forget(old["metadata"].get("uid", ""))
             self._pods_of.pop(old["metadata"].get("uid", ""), None)
             self._written.pop(old["metadata"].get("uid", ""), None)
+            self.history.forget(old["metadata"].get("uid", ""))
         obj = new or old
         assert obj is not None
         self.queue.add(object_key(obj))
@@ -91,6 +95,10 @@ class DaemonSetController(Controller):
             return  # the cache has not seen our last status write yet; its watch event brings the key back
         pods = [p for k in list(self._pods_of.get(uid, ())) if (p := self.pods.get(k)) is not None
                 and (controller_of(p) or {}).get("uid") == uid]
+        md = ds["metadata"]
+        await self.history.update(ds, in_use=revisions_in_use(ds, pods), labels={REVISION_LABEL: revision_hash(ds)},
+                                  status_path=resource_path("apps/v1", "daemonsets", md["namespace"], md["name"],
+                                                            "status"))
         step = plan_daemonset(ds, self.nodes.items(), pods, datetime.now(UTC),
                               expectations_met=self.expectations.satisfied(uid))
         if step.create or step.delete:  # (replacing what is still expected would forget it)

@@ -29,6 +29,7 @@ from minikube_py.reconcilers.resourcequota import ResourceQuotaController
 from minikube_py.reconcilers.scheduler import Scheduler
 from minikube_py.reconcilers.serviceaccounts import ServiceAccountsController
 from minikube_py.reconcilers.servicelb import ServiceLbController
+from minikube_py.reconcilers.statefulset import StatefulSetController
 from minikube_py.reconcilers.storageprotection import StorageProtectionController
 
 
@@ -53,6 +54,7 @@ def build_controllers(client: ApiClient, options: ControllerOptions) -> list[Con
         JobController(client),
         CronJobController(client),
         DaemonSetController(client),
+        StatefulSetController(client),
         Scheduler(client),
         ReplicaController(client, REPLICATION_CONTROLLERS),
         ReplicaController(client, REPLICA_SETS),

@@ -85,6 +85,14 @@ REPLICATION_CONTROLLERS = ReplicaKind(_resource("v1", "ReplicationController"), 
 REPLICA_SETS = ReplicaKind(_resource("apps/v1", "ReplicaSet"), _label_selector, "replicaset-controller")
 
 
+async def patch_pod_refs(client: ApiClient, pod: Obj, refs: list[Obj]) -> Obj:
+    """Set a pod's ownerReferences (adopting or releasing it), on condition that the pod is still the
+    version the caller decided on: a pod relabelled or adopted meanwhile answers 409."""
+    md = pod["metadata"]
+    return await client.patch(resource_path("v1", "pods", md["namespace"], md["name"]), {
+        "metadata": {"ownerReferences": refs or None, "resourceVersion": md["resourceVersion"]}})
+
+
 class ReplicaFailure(Exception):
     """A sync's creates or deletes failed; the owner's status says so and the key is retried."""
 
@@ -270,9 +278,7 @@ class ReplicaController(Controller):
                 await self._patch_refs(pod, refs)
 
     async def _patch_refs(self, pod: Obj, refs: list[Obj]) -> Obj:
-        md = pod["metadata"]
-        return await self.client.patch(resource_path("v1", "pods", md["namespace"], md["name"]), {
-            "metadata": {"ownerReferences": refs or None, "resourceVersion": md["resourceVersion"]}})
+        return await patch_pod_refs(self.client, pod, refs)
 
     async def _scale(self, owner: Obj, active: list[Obj]) -> None:
         diff = replica_diff(len(active), int((owner.get("spec") or {}).get("replicas", 1)), self.burst)

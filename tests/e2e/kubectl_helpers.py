@@ -197,6 +197,13 @@ def daemonset(name: str) -> Obj:
             "spec": {"selector": {"matchLabels": selector}, "template": _template(selector, "nginx:1.27")}}
 
 
+def statefulset(name: str, replicas: int = 1) -> Obj:
+    selector = {"app": name}
+    return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": meta(name),
+            "spec": {"replicas": replicas, "serviceName": name, "selector": {"matchLabels": selector},
+                     "template": _template(selector, "nginx:1.27")}}
+
+
 def replicationcontroller(name: str, replicas: int = 1) -> Obj:
     selector = {"app": name}
     return {"apiVersion": "v1", "kind": "ReplicationController", "metadata": meta(name),

@@ -28,6 +28,8 @@ KINDS = [
     ("deployments", "deploy", "apps/v1", "true", "Deployment"),
     ("replicasets", "rs", "apps/v1", "true", "ReplicaSet"),
     ("daemonsets", "ds", "apps/v1", "true", "DaemonSet"),
+    ("statefulsets", "sts", "apps/v1", "true", "StatefulSet"),
+    ("controllerrevisions", "", "apps/v1", "true", "ControllerRevision"),
     ("jobs", "", "batch/v1", "true", "Job"),
     ("cronjobs", "cj", "batch/v1", "true", "CronJob"),
     ("leases", "", "coordination.k8s.io/v1", "true", "Lease"),
@@ -63,7 +65,8 @@ def test_api_resources_wide_shows_verbs_and_categories(server: RunningServer) ->
 
 def test_api_resources_filters_by_group(server: RunningServer) -> None:
     out = server.kubectl("api-resources", "--api-group=apps", "-o", "name").stdout.split()
-    assert sorted(out) == ["daemonsets.apps", "deployments.apps", "replicasets.apps"]
+    assert sorted(out) == ["controllerrevisions.apps", "daemonsets.apps", "deployments.apps", "replicasets.apps",
+                           "statefulsets.apps"]
 
 
 def test_api_versions(server: RunningServer) -> None:

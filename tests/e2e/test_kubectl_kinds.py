@@ -20,6 +20,7 @@ from kubectl_helpers import (
     replicationcontroller,
     row,
     service,
+    statefulset,
     table,
     to_yaml,
     wait_for,
@@ -55,6 +56,11 @@ def _event(name: str) -> Obj:
 
 def _serviceaccount(name: str) -> Obj:
     return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}}
+
+
+def _controllerrevision(name: str) -> Obj:
+    return {"apiVersion": "apps/v1", "kind": "ControllerRevision", "metadata": {"name": name},
+            "data": {"spec": {"template": {"$patch": "replace"}}}, "revision": 4}
 
 
 def _lease(name: str) -> Obj:
@@ -128,6 +134,10 @@ KINDS = [
     Kind("daemonsets", "daemonset.apps", daemonset,
          ["NAME", "DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE", "NODE SELECTOR", "AGE"],
          ["CONTAINERS", "IMAGES", "SELECTOR"], {"DESIRED": "0", "NODE SELECTOR": "<none>"}),
+    Kind("statefulsets", "statefulset.apps", statefulset, ["NAME", "READY", "AGE"], ["CONTAINERS", "IMAGES"],
+         {"READY": "0/1"}),
+    Kind("controllerrevisions", "controllerrevision.apps", _controllerrevision, ["NAME", "CONTROLLER", "REVISION", "AGE"],
+         [], {"CONTROLLER": "<none>", "REVISION": "4"}),
     Kind("jobs", "job.batch", job, ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"],
          ["CONTAINERS", "IMAGES", "SELECTOR"], {"STATUS": "Running", "COMPLETIONS": "0/1"}),
     Kind("cronjobs", "cronjob.batch", _cronjob,

@@ -15,7 +15,7 @@ import pytest
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
-from minikube_py.testing import RunningServer
+from minikube_py.testing import RunningServer, eventually
 
 MERGE = "application/merge-patch+json"
 STRATEGIC = "application/strategic-merge-patch+json"
@@ -195,6 +195,29 @@ def test_deployment_create_and_scale(apps: client.AppsV1Api, namespace: str) -> 
     with pytest.raises(ApiException) as gone:
         apps.read_namespaced_deployment("web", namespace)
     assert gone.value.status == 404
+
+
+def test_statefulset_its_scale_and_controller_revisions(apps: client.AppsV1Api, namespace: str) -> None:
+    """The typed models accept a StatefulSet with claim templates, its Scale and its revisions (whose
+    ``data`` is raw JSON)."""
+    labels = {"app": "db"}
+    body = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"},
+            "spec": {"replicas": 0, "serviceName": "db", "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels},
+                                  "spec": {"containers": [{"name": "db", "image": "busybox:1.36",
+                                                           "volumeMounts": [{"name": "data", "mountPath": "/d"}]}]}},
+                     "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {
+                         "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]}}
+    created = apps.create_namespaced_stateful_set(namespace, body)
+    assert created.spec.pod_management_policy == "OrderedReady"
+    assert created.spec.update_strategy.rolling_update.partition == 0
+    assert created.spec.volume_claim_templates[0].spec.volume_mode == "Filesystem"
+    scale = apps.read_namespaced_stateful_set_scale("db", namespace)
+    assert scale.spec.replicas == 0 and scale.status.selector == "app=db"
+    revisions = eventually(lambda: apps.list_namespaced_controller_revision(namespace, label_selector="app=db").items)
+    assert revisions[0].revision == 1 and revisions[0].data["spec"]["template"]["$patch"] == "replace"
+    status = eventually(lambda: apps.read_namespaced_stateful_set("db", namespace).status.update_revision)
+    assert status == revisions[0].metadata.name
 
 
 def test_errors_raise_api_exception_with_status(core: client.CoreV1Api, apps: client.AppsV1Api,

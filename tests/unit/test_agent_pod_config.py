@@ -127,6 +127,9 @@ def test_sandbox_owns_dns_hostname_and_host_ports() -> None:
     assert spec.dns_options == ["ndots:5"]
     assert spec.port_bindings == [PortBinding(80, 18080, "TCP", "")]
     assert spec.labels[LABEL_CONTAINER_NAME] == "POD" and spec.labels[LABEL_POD_UID] == "u-1"
+    assert spec.domainname is None
+    member = sandbox_spec(pod(hostname="web-0", subdomain="web"), NODE)
+    assert (member.hostname, member.domainname) == ("web-0", "web.shop.svc.cluster.local")
 
 
 def test_app_container_joins_the_sandbox_with_resources_and_user() -> None:

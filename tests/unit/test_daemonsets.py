@@ -8,6 +8,7 @@ from minikube_py.model.daemonsets import (
     placement,
     plan_daemonset,
     revision_hash,
+    revisions_in_use,
     target_node,
 )
 
@@ -176,3 +177,9 @@ def test_nothing_moves_while_expectations_are_pending() -> None:
     d = ds()
     step = plan_daemonset(d, [node("n1"), node("n2")], [], NOW, expectations_met=False)
     assert step.create == [] and step.status["desiredNumberScheduled"] == 2
+
+
+def test_the_revisions_in_use_are_named_after_the_pods_hashes() -> None:
+    d = ds()
+    pods = [pod("a", "n1", d), pod("b", "n2", d, stale=True), {"metadata": {"name": "c", "labels": {}}}]
+    assert revisions_in_use(d, pods) == {f"d-{revision_hash(d)}", "d-old"}

@@ -127,6 +127,22 @@ def test_replication_controller_selector_and_labels_from_template() -> None:
     assert own["spec"]["replicas"] == 0
 
 
+def test_stateful_set() -> None:
+    claim = {"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"]}}
+    sts = {"kind": "StatefulSet", "spec": {"template": _template(), "volumeClaimTemplates": [claim]}}
+    apply_defaults("StatefulSet", sts)
+    spec = sts["spec"]
+    assert (spec["replicas"], spec["podManagementPolicy"], spec["revisionHistoryLimit"]) == (1, "OrderedReady", 10)
+    assert spec["updateStrategy"] == {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}
+    assert spec["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
+    assert spec["volumeClaimTemplates"][0] == {
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "volumeMode": "Filesystem"}, "status": {"phase": "Pending"}}
+    on_delete = {"kind": "StatefulSet", "spec": {"updateStrategy": {"type": "OnDelete"}, "template": _template()}}
+    apply_defaults("StatefulSet", on_delete)
+    assert on_delete["spec"]["updateStrategy"] == {"type": "OnDelete"}
+
+
 def test_replica_set_and_daemon_set() -> None:
     rs = {"kind": "ReplicaSet", "spec": {"template": _template()}}
     apply_defaults("ReplicaSet", rs)

@@ -17,6 +17,8 @@ import pytest
 import uvloop
 from dnslib import EDNS0, QTYPE, RCODE, RR, A, DNSRecord
 
+from minikube_py.model.endpoints import slice_endpoint
+from minikube_py.model.statefulsets import new_pod
 from minikube_py.netproxy import dns, dnsrecords
 from minikube_py.netproxy.dns import ClusterDns, DnsServer, _bind_pair, upstream_resolvers
 from minikube_py.netproxy.dnsrecords import MalformedQuery
@@ -713,3 +715,28 @@ def test_server_on_uvloop() -> None:
             silent.close()
 
     uvloop.run(scenario())
+
+
+def test_statefulset_pods_answer_at_their_stable_names() -> None:
+    """``web-0.web.<ns>.svc``: the StatefulSet controller gives each pod hostname ``web-N`` and
+    subdomain ``web``; the EndpointSlice controller copies the hostname into the headless Service's
+    endpoints, which is what the DNS serves (the name stays when the pod comes back elsewhere)."""
+    web = headless("web", selector={"app": "web"})
+    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet",
+           "metadata": {"name": "web", "namespace": "default", "uid": "u"},
+           "spec": {"serviceName": "web", "template": {"metadata": {"labels": {"app": "web"}},
+                                                       "spec": {"containers": [{"name": "c", "image": "i"}]}}}}
+    table = ClusterDns()
+    table.on_service(None, web)
+    endpoints = []
+    for ordinal, ip in enumerate(("10.244.0.5", "10.244.1.7")):
+        member = new_pod(sts, sts["spec"]["template"], "web-1a2b", ordinal)
+        member["metadata"]["uid"] = f"pod-{ordinal}"  # (what the API server stamps on create)
+        member["status"] = {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
+                            "conditions": [{"type": "Ready", "status": "True"}]}
+        endpoints.append(slice_endpoint(web, member))
+    assert [e.get("hostname") for e in endpoints] == ["web-0", "web-1"]
+    table.on_slice(None, endpoint_slice("web-x", "web", endpoints))
+    assert values(ask(table, f"web-0.web.default.svc.{D}")) == ["10.244.0.5"]
+    assert values(ask(table, f"web-1.web.default.svc.{D}")) == ["10.244.1.7"]
+    assert sorted(values(ask(table, f"web.default.svc.{D}"))) == ["10.244.0.5", "10.244.1.7"]

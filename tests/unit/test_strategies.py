@@ -61,6 +61,15 @@ def test_a_new_object_starts_with_the_status_its_strategy_gives() -> None:
     generic = {"status": {"replicas": 9}}
     STRATEGIES["Deployment"].reset_status(generic)
     assert generic["status"] == {}
+    counted: dict[str, Any] = {"status": {"replicas": 9}}
+    STRATEGIES["StatefulSet"].reset_status(counted)
+    assert counted["status"] == {"replicas": 0, "availableReplicas": 0}  # (no omitempty in Go)
+    for kind in ("ReplicaSet", "ReplicationController"):
+        STRATEGIES[kind].reset_status(counted)
+        assert counted["status"] == {"replicas": 0}
+    STRATEGIES["DaemonSet"].reset_status(counted)
+    assert counted["status"] == {"currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0,
+                                 "numberReady": 0}
     pod = {**_pod(), "status": {"phase": "Running"}}
     STRATEGIES["Pod"].reset_status(pod)
     assert pod["status"] == {"phase": "Pending", "qosClass": "BestEffort"}

@@ -54,6 +54,8 @@ TEMPLATE_WIDE = "|CONTAINERS|IMAGES|SELECTOR"
     ("ReplicaSet", "NAME|DESIRED|CURRENT|READY|AGE", "NAME|DESIRED|CURRENT|READY|AGE" + TEMPLATE_WIDE),
     ("DaemonSet", "NAME|DESIRED|CURRENT|READY|UP-TO-DATE|AVAILABLE|NODE SELECTOR|AGE",
      "NAME|DESIRED|CURRENT|READY|UP-TO-DATE|AVAILABLE|NODE SELECTOR|AGE" + TEMPLATE_WIDE),
+    ("StatefulSet", "NAME|READY|AGE", "NAME|READY|AGE|CONTAINERS|IMAGES"),
+    ("ControllerRevision", "NAME|CONTROLLER|REVISION|AGE", "NAME|CONTROLLER|REVISION|AGE"),
     ("Job", "NAME|STATUS|COMPLETIONS|DURATION|AGE", "NAME|STATUS|COMPLETIONS|DURATION|AGE" + TEMPLATE_WIDE),
     ("CronJob", "NAME|SCHEDULE|TIMEZONE|SUSPEND|ACTIVE|LAST SCHEDULE|AGE",
      "NAME|SCHEDULE|TIMEZONE|SUSPEND|ACTIVE|LAST SCHEDULE|AGE" + TEMPLATE_WIDE),
@@ -233,6 +235,17 @@ def test_deployment_selector_edge_cases() -> None:
     assert cells("Deployment", {**base, "spec": {**base["spec"], "selector": bad}})[7] == "<invalid>"
     assert cells("Deployment", base)[1] == "0/1"  # replicas defaults to 1
     assert cells("ReplicaSet", {**base, "spec": {**base["spec"], "selector": bad}})[7] == "<error>"
+
+
+def test_stateful_set_and_controller_revision() -> None:
+    sts = {"metadata": meta("web"), "spec": {"replicas": 3, "template": {"spec": {"containers": [
+        {"name": "web", "image": "nginx:1"}, {"name": "log", "image": "busybox"}]}}}, "status": {"readyReplicas": 2}}
+    assert cells("StatefulSet", sts) == ["web", "2/3", "5m", "web,log", "nginx:1,busybox"]
+    revision = {"metadata": {**meta("web-5d8f"), "ownerReferences": [
+        {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "web", "uid": "u", "controller": True}]},
+        "revision": 4}
+    assert cells("ControllerRevision", revision) == ["web-5d8f", "statefulset.apps/web", 4, "5m"]
+    assert cells("ControllerRevision", {"metadata": meta("loose"), "revision": 1})[1] == "<none>"
 
 
 def test_daemon_set() -> None:

@@ -322,3 +322,57 @@ def test_cluster_scoped_kind_rejects_namespace_and_namespaced_requires_one() -> 
     assert _rendered(validate("Node", node)) == ["metadata.namespace: Forbidden: not allowed on this type"]
     cm = {"kind": "ConfigMap", "metadata": {"name": "c"}}
     assert _rendered(validate("ConfigMap", cm)) == ["metadata.namespace: Required value"]
+
+
+def _stateful_set(**spec: object) -> dict:
+    obj = _deployment({"matchLabels": {"app": "web"}}, {"app": "web"}, **{"serviceName": "web", **spec})
+    return _create("StatefulSet", obj)
+
+
+def test_stateful_set_rules() -> None:
+    assert validate("StatefulSet", _stateful_set()) == []
+    bad = _stateful_set(podManagementPolicy="Sometimes", serviceName="Not_A_Label",
+                        updateStrategy={"type": "OnDelete", "rollingUpdate": {"partition": 1}},
+                        persistentVolumeClaimRetentionPolicy={"whenDeleted": "Keep", "whenScaled": "Retain"})
+    bad["spec"]["template"]["spec"]["activeDeadlineSeconds"] = 5
+    fields = [e.field for e in validate("StatefulSet", bad)]
+    assert fields == ["spec.podManagementPolicy", "spec.updateStrategy.rollingUpdate",
+                      "spec.persistentVolumeClaimRetentionPolicy.whenDeleted", "spec.serviceName",
+                      "spec.template.spec.activeDeadlineSeconds"]
+    negative = _stateful_set(updateStrategy={"type": "RollingUpdate", "rollingUpdate": {"partition": -1}})
+    assert _rendered(validate("StatefulSet", negative)) == [
+        "spec.updateStrategy.rollingUpdate.partition: Invalid value: -1: must be greater than or equal to 0"]
+
+
+def test_stateful_set_mounts_may_name_claim_templates_which_need_access_modes_and_size() -> None:
+    claimed = _stateful_set(volumeClaimTemplates=[
+        {"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"],
+                                                "resources": {"requests": {"storage": "1Gi"}}}},
+        {"metadata": {"name": "data"}, "spec": {}}])
+    claimed["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = [
+        {"name": "data", "mountPath": "/d"}, {"name": "typo", "mountPath": "/t"}]
+    assert _rendered(validate("StatefulSet", claimed)) == [
+        'spec.template.spec.containers[0].volumeMounts[1].name: Not found: "typo"',
+        'spec.volumeClaimTemplates[1].metadata.name: Duplicate value: "data"',
+        "spec.volumeClaimTemplates[1].spec.accessModes: Required value: at least 1 access mode is required",
+        "spec.volumeClaimTemplates[1].spec.resources[storage]: Required value"]
+
+
+def test_stateful_set_updates_change_only_what_kubernetes_allows() -> None:
+    old = _stateful_set()
+    scaled = copy.deepcopy(old)
+    scaled["spec"]["replicas"] = 5
+    scaled["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:2"
+    assert validate("StatefulSet", scaled, old) == []
+    renamed = copy.deepcopy(old)
+    renamed["spec"]["serviceName"] = "other"
+    assert [e.reason for e in validate("StatefulSet", renamed, old)] == ["FieldValueForbidden"]
+
+
+def test_controller_revision_rules() -> None:
+    revision = _create("ControllerRevision", {"metadata": {"name": "web-1"}, "data": {"a": 1}, "revision": 2})
+    assert validate("ControllerRevision", revision) == []
+    assert [e.field for e in validate("ControllerRevision", {**revision, "data": None, "revision": -1})] == [
+        "data", "revision"]
+    changed = {**revision, "data": {"a": 2}}
+    assert [e.field for e in validate("ControllerRevision", changed, revision)] == ["data"]

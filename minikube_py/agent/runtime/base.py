@@ -115,6 +115,8 @@ class ContainerSpec:
     network: str = ""
     ip: str | None = None  # a fixed address on ``network`` (None: the engine picks one)
     hostname: str | None = None
+    #: the DNS domain of ``hostname`` (a pod with a ``subdomain``), so /etc/hosts names its FQDN
+    domainname: str | None = None
     dns: list[str] = field(default_factory=list)
     dns_search: list[str] = field(default_factory=list)
     dns_options: list[str] = field(default_factory=list)

@@ -336,6 +336,8 @@ class DockerRuntime:
             config["WorkingDir"] = spec.working_dir
         if spec.hostname and not spec.network.startswith("container:"):
             config["Hostname"] = spec.hostname
+            if spec.domainname:
+                config["Domainname"] = spec.domainname
         if spec.user:
             config["User"] = spec.user
         if spec.ip and spec.network and not spec.network.startswith("container:"):

@@ -53,6 +53,8 @@ STRATEGIES: Mapping[str, Strategy] = MappingProxyType({strategy.kind: strategy f
     workloads.DEPLOYMENT,
     workloads.REPLICA_SET,
     workloads.DAEMON_SET,
+    workloads.STATEFUL_SET,
+    workloads.CONTROLLER_REVISION,
     workloads.JOB,
     workloads.CRON_JOB,
     workloads.SCALE,

@@ -1,8 +1,12 @@
-"""The pod-template workloads (ReplicationControllers, ReplicaSets, Deployments, DaemonSets, Jobs,
-CronJobs) and the Scale objects of their ``scale`` subresource."""
+"""The pod-template workloads (ReplicationControllers, ReplicaSets, Deployments, DaemonSets,
+StatefulSets, Jobs, CronJobs), the ControllerRevisions holding DaemonSet and StatefulSet history, and
+the Scale objects of the ``scale`` subresource."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from minikube_py.api import shape
 from minikube_py.api.patch import mergekeys
 from minikube_py.api.strategies.base import Strategy
 from minikube_py.api.tables import workloads as printers
@@ -11,22 +15,40 @@ from minikube_py.model.selectors import labels_to_string
 from minikube_py.store.base import Obj
 
 
-class ReplicationControllerStrategy(Strategy):
+@dataclass(frozen=True, eq=False)
+class CountingStrategy(Strategy):
+    """A workload whose Go status type has counts without ``omitempty``: Kubernetes renders them as 0
+    on a new object, and typed clients (the official Python client) refuse a status without them."""
+
+    counts: tuple[str, ...] = ()
+
+    def reset_status(self, obj: Obj) -> None:
+        obj["status"] = dict.fromkeys(self.counts, 0)
+
+
+@dataclass(frozen=True, eq=False)
+class ReplicationControllerStrategy(CountingStrategy):
     def scale_selector(self, selector: Obj) -> str:
         """A ReplicationController's selector is a plain label map, not a LabelSelector."""
         return labels_to_string(selector)
 
 
-def _workload(kind: str, printer: Printer) -> Strategy:
-    return Strategy(kind, printer=printer, merge_rules=mergekeys.WORKLOAD, atomic_maps=mergekeys.WORKLOAD_ATOMIC)
+def _workload(kind: str, printer: Printer, counts: tuple[str, ...] = ()) -> Strategy:
+    return CountingStrategy(kind, printer=printer, merge_rules=mergekeys.WORKLOAD,
+                            atomic_maps=mergekeys.WORKLOAD_ATOMIC, counts=counts)
 
 
 REPLICATION_CONTROLLER = ReplicationControllerStrategy(
     "ReplicationController", printer=printers.REPLICATION_CONTROLLER, merge_rules=mergekeys.WORKLOAD,
-    atomic_maps=mergekeys.WORKLOAD_ATOMIC)
+    atomic_maps=mergekeys.WORKLOAD_ATOMIC, counts=("replicas",))
 DEPLOYMENT = _workload("Deployment", printers.DEPLOYMENT)
-REPLICA_SET = _workload("ReplicaSet", printers.REPLICA_SET)
-DAEMON_SET = _workload("DaemonSet", printers.DAEMON_SET)
+REPLICA_SET = _workload("ReplicaSet", printers.REPLICA_SET, ("replicas",))
+DAEMON_SET = _workload("DaemonSet", printers.DAEMON_SET, ("currentNumberScheduled", "numberMisscheduled",
+                                                        "desiredNumberScheduled", "numberReady"))
+STATEFUL_SET = _workload("StatefulSet", printers.STATEFUL_SET, ("replicas", "availableReplicas"))
+#: a revision's ``data`` is raw JSON (a patch of its owner): it merges as a whole
+CONTROLLER_REVISION = Strategy("ControllerRevision", printer=printers.CONTROLLER_REVISION,
+                               merge_rules=mergekeys.METADATA_ONLY, shape=shape.CONTROLLER_REVISION)
 JOB = _workload("Job", printers.JOB)
 CRON_JOB = Strategy("CronJob", printer=printers.CRON_JOB, merge_rules=mergekeys.CRON_JOB,
                     atomic_maps=mergekeys.CRON_JOB_ATOMIC)

@@ -1,12 +1,13 @@
 """Printers for the pod-template workloads: ReplicationControllers, ReplicaSets, Deployments,
-DaemonSets, Jobs and CronJobs."""
+DaemonSets, StatefulSets, Jobs and CronJobs, and the ControllerRevisions that keep the history of
+DaemonSets and StatefulSets."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from minikube_py.api.tables.base import AGE, NAME, TEMPLATE, Column, Printer, age, obj_name
+from minikube_py.api.tables.base import AGE, CONTAINERS, IMAGES, NAME, TEMPLATE, Column, Printer, age, obj_name
 from minikube_py.api.tables.formatting import (
     NONE,
     InvalidSelector,
@@ -134,6 +135,37 @@ DAEMON_SET = Printer(
         *TEMPLATE,
     ),
     _daemon_set,
+)
+
+
+def _stateful_set(obj: dict[str, Any], now: datetime) -> list[Any]:
+    return [obj_name(obj), f"{_status(obj).get('readyReplicas', 0)}/{_replicas(obj)}", age(obj, now),
+            *template_cells(obj)]
+
+
+#: kube-apiserver prints no selector for StatefulSets, only the template's containers and images
+STATEFUL_SET = Printer(
+    (NAME, Column("Ready", "Number of the pod with ready state"), AGE, CONTAINERS, IMAGES),
+    _stateful_set,
+)
+
+
+def _controller_revision(obj: dict[str, Any], now: datetime) -> list[Any]:
+    """The CONTROLLER cell names the owner as ``kind.group/name`` (``statefulset.apps/web``)."""
+    controller = NONE
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or ():
+        if ref.get("controller"):
+            group = str(ref.get("apiVersion", "")).rpartition("/")[0]
+            kind = f"{ref.get('kind', '')}.{group}" if group else str(ref.get("kind", ""))
+            controller = f"{kind.lower()}/{ref.get('name', '')}"
+            break
+    return [obj_name(obj), controller, obj.get("revision", 0), age(obj, now)]
+
+
+CONTROLLER_REVISION = Printer(
+    (NAME, Column("Controller", "Controller of the object"),
+     Column("Revision", "Revision indicates the revision of the state represented by Data.", "integer"), AGE),
+    _controller_revision,
 )
 
 

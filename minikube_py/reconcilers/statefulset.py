@@ -1,0 +1,259 @@
+"""The StatefulSet controller: pods with stable names and storage, in order, and their history.
+
+Decisions come from :mod:`minikube_py.model.statefulsets` (which pods to create, delete and when)
+and :mod:`minikube_py.model.history` (which ControllerRevision holds the current template). Each sync
+first brings the history up to date, so every pod is created from a revision that exists, then
+carries out the step: claims before the pod that mounts them, pod deletions by uid (a namesake
+recreated meanwhile is never hit), then the status.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import defaultdict
+from datetime import UTC, datetime
+
+from minikube_py.client.errors import AlreadyExistsError, ApiError, ConflictError, NotFoundError
+from minikube_py.client.events import EventRecorder
+from minikube_py.client.informer import object_key
+from minikube_py.client.rest import ApiClient, Obj, resource_path
+from minikube_py.model.history import HASH_LABEL, revision_hash, template_of
+from minikube_py.model.podtemplate import controller_of, controller_ref
+from minikube_py.model.replication import Expectations, claim_pods
+from minikube_py.model.selectors import label_selector_from_spec
+from minikube_py.model.statefulsets import (
+    claim_names,
+    claim_owners,
+    claims_for,
+    finished,
+    members,
+    new_pod,
+    ordinal_of,
+    plan_statefulset,
+    pod_name,
+    revision_of,
+)
+from minikube_py.reconcilers.base import Controller
+from minikube_py.reconcilers.endpoints import index_discard
+from minikube_py.reconcilers.history import HistoryKeeper
+from minikube_py.reconcilers.job import deletion_settles, older_version
+from minikube_py.reconcilers.replication import patch_pod_refs
+
+
+class StatefulSetController(Controller):
+    name = "statefulset-controller"
+
+    def __init__(self, client: ApiClient) -> None:
+        super().__init__(client)
+        self.sets = self.informer("/apis/apps/v1/statefulsets")
+        self.pods = self.informer("/api/v1/pods")
+        self.claims = self.informer("/api/v1/persistentvolumeclaims")
+        self.sets.add_handler(self._on_set)
+        self.pods.add_handler(self._on_pod)
+        self.history = HistoryKeeper(self, "StatefulSet")
+        self.expectations = Expectations()
+        self.events = EventRecorder(client, "statefulset-controller")
+        self._pods_of: dict[str, set[str]] = defaultdict(set)  # set uid -> pod keys
+        self._orphans: dict[str, set[str]] = defaultdict(set)  # namespace -> keys of pods without a controller
+        #: the resourceVersion of the status this controller last wrote, per set uid
+        self._written: dict[str, str] = {}
+
+    # ------------------------------------------------------------------------------ handlers
+
+    def _on_set(self, old: Obj | None, new: Obj | None) -> None:
+        if new is None and old is not None:
+            uid = old["metadata"].get("uid", "")
+            self.expectations.forget(uid)
+            self._pods_of.pop(uid, None)
+            self._written.pop(uid, None)
+            self.history.forget(uid)
+        obj = new or old
+        assert obj is not None
+        self.queue.add(object_key(obj))
+
+    def _on_pod(self, old: Obj | None, new: Obj | None) -> None:
+        pod = new or old
+        assert pod is not None
+        key, namespace = object_key(pod), pod["metadata"]["namespace"]
+        old_ref, new_ref = _set_ref(old), _set_ref(new)
+        if old_ref is not None and (new_ref is None or new_ref.get("uid") != old_ref.get("uid")):
+            self._pods_of[old_ref.get("uid", "")].discard(key)  # released, or gone
+            self.queue.add(f"{namespace}/{old_ref['name']}")
+        if new is not None and controller_of(new) is None:
+            self._orphans[namespace].add(key)
+            if old is None or controller_of(old) is not None or \
+                    old["metadata"].get("labels") != new["metadata"].get("labels"):
+                self._wake_adopters(new)  # (only what may change who adopts it, not every status update)
+        else:
+            index_discard(self._orphans, namespace, key)
+        ref = new_ref or old_ref
+        if ref is None:
+            return
+        owner = ref.get("uid", "")
+        if new_ref is not None:
+            self._pods_of[owner].add(key)
+        if old is None:
+            self.expectations.creation_observed(owner)
+        elif deletion_settles(old, new):
+            self.expectations.deletion_observed(owner, key)
+        self.queue.add(f"{namespace}/{ref['name']}")
+
+    def _wake_adopters(self, orphan: Obj) -> None:
+        """Queue the set of the orphan's namespace whose ordinal it is named as, if any."""
+        name = orphan["metadata"]["name"].rpartition("-")[0]
+        key = f"{orphan['metadata']['namespace']}/{name}"
+        sts = self.sets.get(key) if name else None
+        if sts is not None and members(sts, [orphan]):
+            self.queue.add(key)
+
+    # ------------------------------------------------------------------------------ reconciling
+
+    async def reconcile(self, key: object) -> None:
+        sts = self.sets.get(str(key))
+        if sts is None or sts["metadata"].get("deletionTimestamp"):
+            return
+        md = sts["metadata"]
+        uid = md["uid"]
+        if older_version(md.get("resourceVersion", ""), self._written.get(uid, "")):
+            return  # the cache has not seen our last status write yet; its watch event brings the key back
+        pods = await self._claim_pods(sts)
+        status = sts.get("status") or {}
+        in_use = {status.get("currentRevision"), *(revision_of(p) for p in pods)} - {None, ""}
+        status_path = resource_path("apps/v1", "statefulsets", md["namespace"], md["name"], "status")
+        update, revisions = await self.history.update(sts, in_use=in_use, labels={HASH_LABEL: revision_hash(sts)},
+                                                      status_path=status_path)
+        by_name = {r["metadata"]["name"]: r for r in revisions}
+        by_name[update["metadata"]["name"]] = update
+        current = by_name.get(status.get("currentRevision") or "") or update
+        step = plan_statefulset(sts, pods, current["metadata"]["name"], update["metadata"]["name"],
+                                datetime.now(UTC), expectations_met=self.expectations.satisfied(uid))
+        if step.create or step.delete:  # (replacing what is still expected would forget it)
+            self.expectations.expect(uid, creates=len(step.create), deletes=[object_key(p) for p in step.delete])
+        await self._settle_claim_owners(sts, pods)
+        failures = await self._delete(sts, step.delete)
+        failures += await self._create(sts, step.create, by_name)
+        await self._restore_claims(sts, step.pending)
+        await self._write_status(sts, step.status, status_path)
+        if step.requeue_after is not None:
+            self.queue.add_after(str(key), step.requeue_after + 0.05)
+        if failures:
+            raise RuntimeError(f"{failures} pod operation(s) for statefulset {key} failed")
+
+    async def _claim_pods(self, sts: Obj) -> list[Obj]:
+        """The set's pods: those it controls and still selects, plus the orphans it adopts (pods named
+        as its ordinals whose labels it selects); pods it no longer selects are released. Adoption and
+        release are conditional on the pod's resourceVersion; a pod that changed meanwhile is looked
+        at again on its own event."""
+        md = sts["metadata"]
+        candidates = [p for k in (*self._pods_of.get(md["uid"], ()), *self._orphans.get(md["namespace"], ()))
+                      if (p := self.pods.get(k)) is not None]
+        selector = label_selector_from_spec((sts.get("spec") or {}).get("selector"))  # (validated on write)
+        claim = claim_pods(md["uid"], selector, members(sts, candidates), owner_deleting=False)
+        pods = list(claim.owned)
+        for pod in claim.adopt:
+            with contextlib.suppress(NotFoundError, ConflictError):
+                pods.append(await patch_pod_refs(
+                    self.client, pod, [*(pod["metadata"].get("ownerReferences") or []), controller_ref(sts)]))
+        for pod in claim.release:
+            with contextlib.suppress(NotFoundError, ConflictError):
+                await patch_pod_refs(self.client, pod, [r for r in pod["metadata"].get("ownerReferences") or []
+                                                        if r.get("uid") != md["uid"]])
+        return pods
+
+    async def _create(self, sts: Obj, ordinals: list[tuple[int, str]], revisions: dict[str, Obj]) -> int:
+        namespace = sts["metadata"]["namespace"]
+        for done, (ordinal, revision) in enumerate(ordinals):
+            pod = new_pod(sts, template_of(revisions[revision]), revision, ordinal)
+            try:
+                for claim in claims_for(sts, ordinal):
+                    await self._create_claim(sts, pod, claim)
+                await self.client.create(resource_path("v1", "pods", namespace), pod)
+            except ApiError as exc:
+                self.expectations.creation_observed(sts["metadata"]["uid"], len(ordinals) - done)
+                if isinstance(exc, AlreadyExistsError):
+                    return 0  # a pod of that name still exists (not ours, or not yet in the cache)
+                await self.events.record(sts, "Warning", "FailedCreate",
+                                         f"create Pod {pod['metadata']['name']} in StatefulSet "
+                                         f"{sts['metadata']['name']} failed error: {exc.message}")
+                return len(ordinals) - done
+            await self.events.record(sts, "Normal", "SuccessfulCreate",
+                                     f"create Pod {pod['metadata']['name']} in StatefulSet "
+                                     f"{sts['metadata']['name']} successful")
+        return 0
+
+    async def _restore_claims(self, sts: Obj, ordinals: list[int]) -> None:
+        """Make the claims of pending pods that are missing (deleted by someone): without them the
+        pods would wait forever."""
+        for ordinal in ordinals:
+            pod = {"metadata": {"name": pod_name(sts, ordinal)}}
+            for claim in claims_for(sts, ordinal):
+                if self.claims.get(f"{claim['metadata']['namespace']}/{claim['metadata']['name']}") is None:
+                    await self._create_claim(sts, pod, claim)
+
+    async def _create_claim(self, sts: Obj, pod: Obj, claim: Obj) -> None:
+        """Create a pod's claim unless it exists already: a claim outlives its pod, and the pod that
+        comes back under the same name reattaches it."""
+        md = claim["metadata"]
+        what = f"Claim {md['name']} Pod {pod['metadata']['name']} in StatefulSet {sts['metadata']['name']}"
+        try:
+            await self.client.create(resource_path("v1", "persistentvolumeclaims", md["namespace"]), claim)
+        except AlreadyExistsError:
+            return
+        except ApiError as exc:
+            await self.events.record(sts, "Warning", "FailedCreate", f"create {what} failed error: {exc.message}")
+            raise
+        await self.events.record(sts, "Normal", "SuccessfulCreate", f"create {what} success")
+
+    async def _delete(self, sts: Obj, pods: list[Obj]) -> int:
+        failures = 0
+        for pod in pods:
+            md = pod["metadata"]
+            if finished(pod):
+                await self.events.record(sts, "Warning", "RecreatingFailedPod",
+                                         f"StatefulSet {md['namespace']}/{sts['metadata']['name']} is recreating "
+                                         f"failed Pod {md['name']}")
+            try:
+                await self.client.delete(resource_path("v1", "pods", md["namespace"], md["name"]), uid=md["uid"])
+            except ApiError as exc:
+                self.expectations.deletion_observed(sts["metadata"]["uid"], object_key(pod))
+                if not isinstance(exc, NotFoundError):
+                    failures += 1
+                    await self.events.record(sts, "Warning", "FailedDelete",
+                                             f"delete Pod {md['name']} in StatefulSet {sts['metadata']['name']} "
+                                             f"failed error: {exc.message}")
+                continue
+            await self.events.record(sts, "Normal", "SuccessfulDelete",
+                                     f"delete Pod {md['name']} in StatefulSet {sts['metadata']['name']} successful")
+        return failures
+
+    async def _settle_claim_owners(self, sts: Obj, pods: list[Obj]) -> None:
+        """Give each pod's claims the owners the retention policy asks for (:func:`claim_owners`),
+        before any pod is deleted: a pod scaled away under ``whenScaled: Delete`` must own its claim
+        by the time it goes. Each patch is conditional on the claim's resourceVersion; one that
+        changed meanwhile is settled by a later sync."""
+        for pod in pods:
+            ordinal = ordinal_of(sts, pod)
+            for name in claim_names(sts, ordinal) if ordinal is not None else ():
+                claim = self.claims.get(f"{pod['metadata']['namespace']}/{name}")
+                if claim is None or claim["metadata"].get("deletionTimestamp"):
+                    continue
+                refs = claim_owners(sts, pod, claim)
+                if refs is None:
+                    continue
+                cmd = claim["metadata"]
+                with contextlib.suppress(NotFoundError, ConflictError):
+                    await self.client.patch(
+                        resource_path("v1", "persistentvolumeclaims", cmd["namespace"], cmd["name"]),
+                        {"metadata": {"ownerReferences": refs or None, "resourceVersion": cmd["resourceVersion"]}})
+
+    async def _write_status(self, sts: Obj, status: Obj, path: str) -> None:
+        if status == (sts.get("status") or {}):
+            return
+        written = await self.client.replace(path, {**sts, "status": status})
+        self._written[sts["metadata"]["uid"]] = written["metadata"]["resourceVersion"]
+
+
+def _set_ref(pod: Obj | None) -> Obj | None:
+    """The pod's controller reference when a StatefulSet controls it."""
+    ref = controller_of(pod) if pod is not None else None
+    return ref if ref is not None and ref.get("kind") == "StatefulSet" else None
