@@ -1,4 +1,4 @@
-"""The aiohttp application: middlewares (errors, auth, body limit) and the routes.
+"""The aiohttp application: middlewares (metrics, errors, auth, requests in flight) and the routes.
 
 Every failure leaves here as a ``kind: Status`` body with the matching HTTP code, including the ones
 aiohttp itself raises (unknown path, oversized body), because kubectl formats its messages from that
@@ -19,6 +19,7 @@ from minikube_py.api.auth import Authenticator, authorize
 from minikube_py.api.body import MAX_BODY
 from minikube_py.api.connections import inflight_middleware
 from minikube_py.api.handlers import ResourceHandlers, json_response
+from minikube_py.api.instrument import ServerCollector, metrics_handler, metrics_middleware
 from minikube_py.api.nodecreds import cacerts_handler, node_credentials_handler
 from minikube_py.api.registry import Registry
 from minikube_py.api.streaming import StreamProxy
@@ -77,7 +78,10 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
     enables pods/log, exec and portforward. ``max_readonly`` and ``max_mutating`` bound the requests
     served at once (0: unbounded); they are counted after authentication, as kube-apiserver does, so
     anonymous clients cannot take the slots."""
-    middlewares = [status_errors, auth_middleware(authenticator), inflight_middleware(max_readonly, max_mutating)]
+    inflight = {False: 0, True: 0}
+    # the metrics middleware is outermost, so it sees the final code of every answer, errors included
+    middlewares = [metrics_middleware(), status_errors, auth_middleware(authenticator),
+                   inflight_middleware(max_readonly, max_mutating, inflight)]
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
     app[REGISTRY] = registry
     app[READY] = {"ready": False}
@@ -129,6 +133,7 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
     r.add_get("/api", api_root)
     r.add_get("/apis", apis_root)
     r.add_get("/openapi/v2", openapi_v2)
+    r.add_get("/metrics", metrics_handler(ServerCollector(registry.store, inflight)))
     r.add_get("/cacerts", cacerts_handler(tls.ca_pem))
     r.add_post(pki.NODE_CREDENTIALS_PATH, node_credentials_handler(tls))
     if kubelet_ssl is not None:

@@ -30,6 +30,7 @@ from typing import Any
 
 from dnslib import RCODE, DNSHeader, DNSQuestion, DNSRecord
 
+from minikube_py.metrics import DNS_FORWARDS, DNS_REQUESTS
 from minikube_py.netproxy.dnsrecords import Chase, ClusterDns, MalformedQuery
 from minikube_py.netproxy.udp import enable_pktinfo, receive, reply_from
 
@@ -49,6 +50,7 @@ MAX_FORWARDS = 1024
 #: bytes of queued UDP queries the kernel may hold for the server
 UDP_RECEIVE_BUFFER = 4 << 20
 _HEADER = 12
+_UDP_REQUESTS, _TCP_REQUESTS = DNS_REQUESTS.labels("udp"), DNS_REQUESTS.labels("tcp")
 
 Upstream = tuple[str, int]
 
@@ -227,6 +229,7 @@ class DnsServer:
         """The reply at once (bytes), later (a coroutine to await), or never (None: drop)."""
         if len(packet) < _HEADER or packet[2] & 0x80:
             return None  # a runt, or a reply
+        (_UDP_REQUESTS if udp else _TCP_REQUESTS).inc()
         try:
             outcome = self.records.reply(packet, udp)
         except MalformedQuery:
@@ -248,6 +251,7 @@ class DnsServer:
         """Count upstream work from the moment it is decided, not from when its task first runs: a
         burst within one loop iteration must meet the limit too."""
         self._forwarding += 1
+        DNS_FORWARDS.inc()
 
         async def counted() -> bytes:
             try:
