@@ -8,12 +8,15 @@ over HTTPS with the admin token and with the real kubectl.
 from __future__ import annotations
 
 import json
+import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
+from minikube_py import pki
 from minikube_py.testing import RunningServer, eventually, start_server
 
 NODE = "prommetrics-node"
@@ -94,17 +97,18 @@ def test_metrics_parse_and_carry_kubernetes_names(server: RunningServer) -> None
 
 
 def test_request_counter_moves_by_exactly_the_requests_made(server: RunningServer) -> None:
-    counted = {"resource": "configmaps", "group": "", "version": "v1", "component": "apiserver"}
+    # secrets: only this test reads them by name (the agent and controllers list and watch them)
+    counted = {"resource": "secrets", "group": "", "version": "v1", "component": "apiserver"}
     before = scrape(server)
     for n in range(3):
-        code, _ = server.request("POST", f"/api/v1/namespaces/{NS}/configmaps", {"metadata": {"name": f"cm-{n}"}})
+        code, _ = server.request("POST", f"/api/v1/namespaces/{NS}/secrets", {"metadata": {"name": f"s-{n}"}})
         assert code == 201
     for _ in range(5):
-        assert server.request("GET", f"/api/v1/namespaces/{NS}/configmaps/cm-0")[0] == 200
+        assert server.request("GET", f"/api/v1/namespaces/{NS}/secrets/s-0")[0] == 200
     for _ in range(2):
-        assert server.request("GET", f"/api/v1/namespaces/{NS}/configmaps/none")[0] == 404
-    assert server.request("GET", f"/api/v1/namespaces/{NS}/configmaps")[0] == 200
-    assert server.request("DELETE", f"/api/v1/namespaces/{NS}/configmaps")[0] == 200
+        assert server.request("GET", f"/api/v1/namespaces/{NS}/secrets/none")[0] == 404
+    assert server.request("GET", f"/api/v1/namespaces/{NS}/secrets")[0] == 200
+    assert server.request("DELETE", f"/api/v1/namespaces/{NS}/secrets")[0] == 200
     after = scrape(server)
 
     def moved(metric: str, **labels: str) -> float:
@@ -124,6 +128,21 @@ def test_unauthenticated_scrapes_are_refused(server: RunningServer) -> None:
     assert code == 401 and body["reason"] == "Unauthorized"
     code, body = server.request("GET", "/metrics", token="not-a-token")
     assert code == 401 and body["reason"] == "Unauthorized"
+
+
+def test_a_client_certificate_of_the_cluster_ca_may_scrape(server: RunningServer, tmp_path: Path) -> None:
+    """What the README's scrape config offers besides the token: a system:masters certificate."""
+    ca = server.data_dir / "pki"
+    cluster = pki.Pki(ca / "ca.crt", ca / "ca.key", ca / "server.crt", ca / "server.key", (ca / "ca.crt").read_bytes())
+    cert, key = pki.issue_client_cert(cluster, "prometheus", "system:masters")
+    chain = tmp_path / "prometheus.pem"
+    pki.write_file(chain, cert + b"\n" + key)
+    context = server.ssl_context()
+    context.load_cert_chain(chain)
+    with urllib.request.urlopen(server.url + "/metrics", context=context, timeout=30) as response:
+        assert response.status == 200
+        found = samples(response.read().decode())
+    assert value(found, "apiserver_request_total") > 0
 
 
 @pytest.mark.kubectl
