@@ -21,7 +21,14 @@ controllers, the agent and the service proxy all use the same metric objects.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+import bisect
+import itertools
+from collections.abc import Iterator
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 # Kubernetes' components expose no ``*_created`` series; without this every counter and histogram
 # child would add one, doubling the size of a scrape for nothing a kube dashboard reads.
@@ -35,19 +42,71 @@ REQUEST_LABELS = ("verb", "group", "version", "resource", "subresource", "scope"
 REQUEST_BUCKETS = (0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0,
                    10.0, 15.0, 20.0, 30.0, 45.0, 60.0)
 
-REQUESTS = Counter(
-    "apiserver_request_total",
-    "Counter of apiserver requests broken out for each verb, group, version, resource, subresource, scope, "
-    "component, and HTTP response code.",
-    [*REQUEST_LABELS, "code"],
-)
-REQUEST_DURATION = Histogram(
-    "apiserver_request_duration_seconds",
-    "Response latency distribution in seconds for each verb, group, version, resource, subresource, scope and "
-    "component (long-running requests: watches, logs, exec and port-forward, are not included).",
-    REQUEST_LABELS,
-    buckets=REQUEST_BUCKETS,
-)
+
+
+class RequestSeries:
+    """``apiserver_request_total`` and ``apiserver_request_duration_seconds`` of one label set, as
+    plain numbers: the request path only adds to them; they become metric families when scraped."""
+
+    __slots__ = ("buckets", "codes", "labels", "sum")
+
+    def __init__(self, labels: tuple[str, ...], timed: bool) -> None:
+        self.labels = labels
+        self.codes: dict[int, int] = {}
+        #: observations per bucket (not cumulative; the last one is +Inf); None: not timed
+        self.buckets: list[int] | None = [0] * (len(REQUEST_BUCKETS) + 1) if timed else None
+        self.sum = 0.0
+
+    def count(self, code: int) -> None:
+        self.codes[code] = self.codes.get(code, 0) + 1
+
+    def observe(self, seconds: float) -> None:
+        assert self.buckets is not None
+        self.buckets[bisect.bisect_left(REQUEST_BUCKETS, seconds)] += 1
+        self.sum += seconds
+
+
+class RequestMetrics(Collector):
+    """kube-apiserver's request counter and latency histogram.
+
+    They are the one pair of metrics every API request updates, so they skip prometheus-client's
+    metric children, whose ``Histogram.observe`` takes two locks and walks the buckets in Python
+    (about 1.5 µs here, against 0.2 µs for this bisection and two additions): the server is one
+    event loop, so plain numbers are consistent, and a scrape, on that same loop, reads them whole."""
+
+    def __init__(self) -> None:
+        self._series: dict[tuple[str, ...], RequestSeries] = {}
+
+    def series(self, labels: tuple[str, ...], timed: bool) -> RequestSeries:
+        """The series of ``labels`` (values of :data:`REQUEST_LABELS`), made on first use; keep it."""
+        found = self._series.get(labels)
+        if found is None:
+            found = self._series[labels] = RequestSeries(labels, timed)
+        return found
+
+    def collect(self) -> Iterator[Metric]:
+        total = CounterMetricFamily(
+            "apiserver_request_total",
+            "Counter of apiserver requests broken out for each verb, group, version, resource, subresource, "
+            "scope, component, and HTTP response code.", labels=[*REQUEST_LABELS, "code"])
+        duration = HistogramMetricFamily(
+            "apiserver_request_duration_seconds",
+            "Response latency distribution in seconds for each verb, group, version, resource, subresource, "
+            "scope and component (long-running requests: watches, logs, exec and port-forward, are not "
+            "included).", labels=list(REQUEST_LABELS))
+        bounds = [*(floatToGoString(b) for b in REQUEST_BUCKETS), "+Inf"]
+        for series in list(self._series.values()):
+            for code, count in series.codes.items():
+                total.add_metric([*series.labels, str(code)], count)
+            if series.buckets is not None:
+                cumulative = list(itertools.accumulate(series.buckets))
+                duration.add_metric(list(series.labels), list(zip(bounds, cumulative, strict=True)), series.sum)
+        yield total
+        yield duration
+
+
+REQUESTS = RequestMetrics()
+REGISTRY.register(REQUESTS)
 LONGRUNNING = Gauge(
     "apiserver_longrunning_requests",
     "Gauge of all active long-running apiserver requests (watches, logs, exec, port-forward) broken out by "

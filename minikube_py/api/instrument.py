@@ -21,7 +21,6 @@ from typing import NamedTuple
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.registry import Collector
 
 from minikube_py import metrics
@@ -53,58 +52,45 @@ class RequestLabels(NamedTuple):
 
 
 def request_labels(method: str, path: str, *, watch: bool = False, apply: bool = False) -> RequestLabels:
+    """How kube-apiserver labels a request to ``path``: see :func:`labels_of`."""
+    return labels_of(method, routing.parse_path(path), watch=watch, apply=apply)
+
+
+def labels_of(method: str, target: routing.Target | None, *, watch: bool, apply: bool) -> RequestLabels:
     """How kube-apiserver labels a request: GET is LIST on a collection and WATCH with ``watch=true``,
     PATCH is APPLY for server-side apply, DELETE on a collection is DELETECOLLECTION, exec/attach/
     port-forward are CONNECT; scope is ``resource`` for a named object, ``namespace`` for a
     collection in one namespace, ``cluster`` for the rest. A path that names no served resource
-    (discovery, /version, /metrics, an unknown resource) is a non-resource request: the HTTP method
-    and empty labels."""
-    if path.startswith("/api/v1/"):
-        group, version, tail = "", "v1", path[8:]
-    elif path.startswith("/apis/"):
-        parts = path[6:].split("/", 2)
-        if len(parts) < 3:
-            return RequestLabels(method, "", "", "", "", "")
-        group, version, tail = parts
-    else:
+    (``target`` None: discovery, /version, /metrics, an unknown resource) is a non-resource request:
+    the HTTP method and empty labels."""
+    if target is None:
         return RequestLabels(method, "", "", "", "", "")
-    try:
-        target = routing.parse(group, version, [s for s in tail.split("/") if s])
-    except routing.NoRoute:
-        return RequestLabels(method, "", "", "", "", "")
-    sub = target.subresource or ""
-    scope = "resource" if target.name is not None else "namespace" if target.namespace is not None else "cluster"
+    rt, namespace, name, sub = target
+    sub = sub or ""
+    scope = "resource" if name is not None else "namespace" if namespace is not None else "cluster"
     if sub in _CONNECT:
         verb = "CONNECT"
     elif method == "GET":
-        verb = "WATCH" if watch else ("GET" if target.name is not None else "LIST")
+        verb = "WATCH" if watch else ("GET" if name is not None else "LIST")
     elif method == "PATCH" and apply:
         verb = "APPLY"
-    elif method == "DELETE" and target.name is None:
+    elif method == "DELETE" and name is None:
         verb = "DELETECOLLECTION"
     else:
         verb = method
-    return RequestLabels(verb, target.rt.group, target.rt.version, target.rt.plural, sub, scope)
+    return RequestLabels(verb, rt.group, rt.version, rt.plural, sub, scope)
 
 
 class _Series:
-    """The metric children of one label set, bound once."""
+    """What one label set updates: its request count and latency, or its long-running gauge."""
 
-    __slots__ = ("_codes", "_labels", "latency", "longrunning")
+    __slots__ = ("longrunning", "requests")
 
     def __init__(self, labels: RequestLabels) -> None:
         values = (*labels, COMPONENT)
-        self._labels = values
-        self._codes: dict[int, MetricWrapperBase] = {}
         long_running = labels.long_running
-        self.latency = None if long_running else metrics.REQUEST_DURATION.labels(*values)
+        self.requests = metrics.REQUESTS.series(values, timed=not long_running)
         self.longrunning = metrics.LONGRUNNING.labels(*values) if long_running else None
-
-    def count(self, code: int) -> None:
-        counter = self._codes.get(code)
-        if counter is None:
-            counter = self._codes[code] = metrics.REQUESTS.labels(*self._labels, str(code))
-        counter.inc()  # type: ignore[attr-defined]
 
 
 def metrics_middleware() -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
@@ -120,22 +106,26 @@ def metrics_middleware() -> Callable[[web.Request, Handler], Awaitable[web.Strea
         method = request.method
         watch = method == "GET" and "watch" in request.query_string and _flag(request.query.get("watch"))
         apply = method == "PATCH" and request.headers.get("Content-Type", "").startswith(_APPLY)
-        labels = request_labels(method, request.path, watch=watch, apply=apply)
+        target = routing.parse_path(request.path)
+        if target is not None:
+            request[routing.ROUTE] = target  # the resource handlers need not parse the path again
+        labels = labels_of(method, target, watch=watch, apply=apply)
         found = series.get(labels)
         if found is None:
             found = series[labels] = _Series(labels)
+        requests = found.requests
         if found.longrunning is not None:
             found.longrunning.inc()  # type: ignore[attr-defined]
             try:
                 response = await handler(request)
             finally:
                 found.longrunning.dec()  # type: ignore[attr-defined]
-            found.count(response.status)
+            requests.count(response.status)
             return response
         start = clock()
         response = await handler(request)
-        found.latency.observe(clock() - start)  # type: ignore[union-attr]
-        found.count(response.status)
+        requests.observe(clock() - start)
+        requests.count(response.status)
         return response
 
     return instrument
