@@ -13,7 +13,9 @@ flight) is read at scrape time by :mod:`minikube_py.api.instrument` instead of b
 every write.
 
 Hot paths bind their label values once (``labels(...)`` returns a child that is kept) and then only
-call ``inc``/``observe``: a fraction of a microsecond each.
+call ``inc``/``observe``: a fraction of a microsecond each. The hottest pair, the request counter
+and latency histogram that every API request updates, is kept as plain numbers by
+:class:`RequestMetrics` and only turned into metric families when scraped.
 
 This module sits outside the layers (it imports nothing of pykube), so the API, the store, the
 controllers, the agent and the service proxy all use the same metric objects.
@@ -41,7 +43,6 @@ REQUEST_LABELS = ("verb", "group", "version", "resource", "subresource", "scope"
 #: kube-apiserver's request latency buckets
 REQUEST_BUCKETS = (0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0,
                    10.0, 15.0, 20.0, 30.0, 45.0, 60.0)
-
 
 
 class RequestSeries:
@@ -107,6 +108,7 @@ class RequestMetrics(Collector):
 
 REQUESTS = RequestMetrics()
 REGISTRY.register(REQUESTS)
+
 LONGRUNNING = Gauge(
     "apiserver_longrunning_requests",
     "Gauge of all active long-running apiserver requests (watches, logs, exec, port-forward) broken out by "

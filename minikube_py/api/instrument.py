@@ -3,9 +3,9 @@
 :func:`request_labels` names a request as kube-apiserver's RequestInfo does (verb, group, version,
 resource, subresource, scope), so ``apiserver_request_total`` and
 ``apiserver_request_duration_seconds`` read as a Kubernetes cluster's. The middleware keeps the
-metric children of every label set it has met, so a request costs one label derivation, one dict
-lookup, a counter increment and a histogram observation; label values come only from the kind
-table and a fixed verb set, so no client can grow the series without bound.
+series of every label set it has met, so a request costs one path resolution (which the resource
+handlers then reuse), one dict lookup and a few additions, about a microsecond in all; label values
+come only from the kind table and a fixed verb set, so no client can grow the series without bound.
 
 What describes one server's state rather than events (objects in its store, requests in flight) is
 read when Prometheus scrapes, by :class:`ServerCollector`, instead of being kept current on every

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from minikube_py.api.instrument import RequestLabels, request_labels
+from minikube_py.metrics import REQUEST_LABELS, RequestMetrics
 
 
 @pytest.mark.parametrize(("method", "path", "flags", "expected"), [
@@ -65,3 +68,34 @@ def test_request_labels(method: str, path: str, flags: dict[str, bool], expected
 ])
 def test_long_running_requests_are_watches_and_streams(labels: RequestLabels, long_running: bool) -> None:
     assert labels.long_running is long_running
+
+
+def test_request_series_expose_a_counter_by_code_and_a_cumulative_histogram() -> None:
+    requests = RequestMetrics()
+    registry = CollectorRegistry()
+    registry.register(requests)
+    labels = ("GET", "", "v1", "pods", "", "resource", "apiserver")
+    series = requests.series(labels, timed=True)
+    assert requests.series(labels, timed=True) is series
+    for seconds, code in ((0.001, 200), (0.03, 200), (100.0, 404)):
+        series.observe(seconds)
+        series.count(code)
+    requests.series(("WATCH", "", "v1", "pods", "", "cluster", "apiserver"), timed=False).count(200)
+    found = {(s.name, tuple(sorted(s.labels.items()))): s.value
+             for family in text_string_to_metric_families(generate_latest(registry).decode()) for s in family.samples}
+
+    def sample(name: str, **extra: str) -> float:
+        return found[(name, tuple(sorted({**dict(zip(REQUEST_LABELS, labels, strict=True)), **extra}.items())))]
+
+    assert sample("apiserver_request_total", code="200") == 2
+    assert sample("apiserver_request_total", code="404") == 1
+    assert sample("apiserver_request_duration_seconds_bucket", le="0.005") == 1
+    assert sample("apiserver_request_duration_seconds_bucket", le="0.025") == 1
+    assert sample("apiserver_request_duration_seconds_bucket", le="0.05") == 2
+    assert sample("apiserver_request_duration_seconds_bucket", le="60.0") == 2
+    assert sample("apiserver_request_duration_seconds_bucket", le="+Inf") == 3
+    assert sample("apiserver_request_duration_seconds_count") == 3
+    assert sample("apiserver_request_duration_seconds_sum") == 100.031
+    # a long-running series is counted, never timed
+    assert [k for k in found if k[0] == "apiserver_request_total" and ("verb", "WATCH") in k[1]]
+    assert not [k for k in found if k[0].startswith("apiserver_request_duration") and ("verb", "WATCH") in k[1]]
