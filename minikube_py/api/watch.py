@@ -238,7 +238,6 @@ class _Stream:
                                      "metadata": {"resourceVersion": str(revision)}})
 
     def _buffer(self, line: bytes) -> None:
-        self._sent.inc()
         self._pending.append(line)
         self.buffered += len(line)
 
@@ -246,6 +245,7 @@ class _Stream:
         if not self._pending:
             return
         data = b"".join(self._pending)
+        self._sent.inc(len(self._pending))  # counted per write, not per line: one lock for a burst
         self._pending.clear()  # before the write, so a cancelled write never sends a line twice
         self.buffered = 0
         await self._response.write(data)
