@@ -149,14 +149,18 @@ class _UdpServer:
         self._loop.add_reader(sock.fileno(), self._on_readable)
 
     def _on_readable(self) -> None:
-        for _ in range(_DATAGRAMS_PER_EVENT):
+        _UDP_REQUESTS.inc(self._serve_waiting())  # counted once per readiness event, not per query
+
+    def _serve_waiting(self) -> int:
+        """Answer the queries waiting (a batch at most); how many datagrams were received."""
+        for received in range(_DATAGRAMS_PER_EVENT):
             try:
                 size, addr, local = receive(self._sock, self._buffer)
             except (BlockingIOError, InterruptedError):
-                return
+                return received
             except OSError as exc:  # ICMP errors about clients that went away
                 log.debug("DNS UDP socket: %s", exc)
-                return
+                return received
             data = bytes(self._buffer[:size])
             answer = self._cached(data, True)
             if answer is not None:
@@ -166,6 +170,7 @@ class _UdpServer:
                 self._server._udp_query(data, addr, local, self)
             except Exception:  # a bug must cost one query, not the listener
                 log.exception("DNS query from %s failed", addr)
+        return _DATAGRAMS_PER_EVENT
 
     def send(self, data: bytes, addr: Any, local: bytes) -> None:
         if self.closed:
@@ -229,7 +234,6 @@ class DnsServer:
         """The reply at once (bytes), later (a coroutine to await), or never (None: drop)."""
         if len(packet) < _HEADER or packet[2] & 0x80:
             return None  # a runt, or a reply
-        (_UDP_REQUESTS if udp else _TCP_REQUESTS).inc()
         try:
             outcome = self.records.reply(packet, udp)
         except MalformedQuery:
@@ -291,6 +295,7 @@ class DnsServer:
                 async with asyncio.timeout(TCP_IDLE_TIMEOUT):
                     size = int.from_bytes(await reader.readexactly(2), "big")
                     packet = await reader.readexactly(size)
+                _TCP_REQUESTS.inc()
                 outcome = self._handle(packet, udp=False)
                 if outcome is None:
                     continue
