@@ -56,6 +56,7 @@ from minikube_py.client.errors import ApiError, ConflictError, NotFoundError
 from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import Informer, object_key
 from minikube_py.client.rest import ApiClient, resource_path
+from minikube_py.metrics import POD_START_DURATION
 from minikube_py.model.times import rfc3339
 from minikube_py.model.volumebinding import claim_ref_key, pod_claim_names
 
@@ -119,6 +120,10 @@ class PodWorker:
         self._last_status: Obj | None = None
         self._transitions: dict[str, str] = {}
         self._start_time: str | None = (pod.get("status") or {}).get("startTime")
+        #: when this worker first saw the pod, until it is reported running (kubelet_pod_start_duration_seconds);
+        #: None for a pod that had already started (adopted after a restart of the agent)
+        started = (pod.get("status") or {}).get("phase") in ("Running", "Succeeded", "Failed")
+        self._first_seen: float | None = None if started else time.monotonic()
         self._next_deadline: float | None = None
         self.refresh_volumes = False
 
@@ -391,6 +396,9 @@ class PodWorker:
         try:
             await self._s.client.patch(f"{self._path}/status", {"status": status}, "merge")
             self._last_status = status
+            if self._first_seen is not None and status["phase"] == "Running":
+                POD_START_DURATION.observe(time.monotonic() - self._first_seen)
+                self._first_seen = None
         except NotFoundError:
             self.gone = True
             self.wake()

@@ -1,4 +1,4 @@
-"""The aiohttp application: middlewares (errors, auth, body limit) and the routes.
+"""The aiohttp application: middlewares (metrics, errors, auth, requests in flight) and the routes.
 
 Every failure leaves here as a ``kind: Status`` body with the matching HTTP code, including the ones
 aiohttp itself raises (unknown path, oversized body), because kubectl formats its messages from that
@@ -20,6 +20,7 @@ from minikube_py.api.body import MAX_BODY
 from minikube_py.api.body import dumps as body_dumps
 from minikube_py.api.connections import inflight_middleware
 from minikube_py.api.handlers import ResourceHandlers, json_response
+from minikube_py.api.instrument import ServerCollector, metrics_handler, metrics_middleware
 from minikube_py.api.metrics import HISTORY_PREFIX, ResourceMetrics, metrics_context
 from minikube_py.api.nodecreds import cacerts_handler, node_credentials_handler
 from minikube_py.api.rbac import RbacAuthorizer
@@ -114,8 +115,10 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
     authentication, as kube-apiserver does, so anonymous clients cannot take the slots."""
     rbac = RbacAuthorizer(registry.store)
     tokens = ServiceAccountTokens(SigningKey(tls.ca_key.parent / "service-account.key"), registry, issuer)
-    middlewares = [status_errors, auth_middleware(authenticator, rbac, tokens),
-                   inflight_middleware(max_readonly, max_mutating)]
+    inflight = {False: 0, True: 0}
+    # the metrics middleware is outermost, so it sees the final code of every answer, errors included
+    middlewares = [metrics_middleware(), status_errors, auth_middleware(authenticator, rbac, tokens),
+                   inflight_middleware(max_readonly, max_mutating, inflight)]
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
     app[REGISTRY] = registry
     app[READY] = {"ready": False}
@@ -176,6 +179,7 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
     r.add_get("/api", api_root)
     r.add_get("/apis", apis_root)
     r.add_get("/openapi/v2", openapi_v2)
+    r.add_get("/metrics", metrics_handler(ServerCollector(registry.store, inflight)))
     r.add_get("/cacerts", cacerts_handler(tls.ca_pem))
     r.add_post(pki.NODE_CREDENTIALS_PATH, node_credentials_handler(tls))
     for path, review in review_routes(rbac, request_user):

@@ -30,7 +30,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: subresources that stream for as long as the client wants (kube-apiserver's long-running set)
-_STREAMING = ("/log", "/exec", "/attach", "/portforward", "/proxy")
+STREAMING_SUBRESOURCES = frozenset({"log", "exec", "attach", "portforward", "proxy"})
+_STREAMING = tuple(f"/{sub}" for sub in STREAMING_SUBRESOURCES)
 
 
 def long_running(request: web.Request) -> bool:
@@ -48,11 +49,12 @@ def too_many_requests() -> web.Response:
                         headers={"Retry-After": "1"})
 
 
-def inflight_middleware(readonly: int, mutating: int) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
-    """Counts the requests being served, read-only and mutating apart; past a limit (0: none) the
-    request is answered 429 at once. Counting instead of queueing keeps the answer immediate, as
-    kube-apiserver's max-in-flight filter does."""
-    running = {False: 0, True: 0}
+def inflight_middleware(readonly: int, mutating: int, running: dict[bool, int]) -> Callable[[web.Request, Handler],
+                                                                                       Awaitable[web.StreamResponse]]:
+    """Counts the requests being served in ``running``, read-only (False) and mutating (True) apart,
+    where the metrics read them; past a limit (0: none) the request is answered 429 at once.
+    Counting instead of queueing keeps the answer immediate, as kube-apiserver's max-in-flight
+    filter does."""
     limits = {False: readonly, True: mutating}
 
     @web.middleware

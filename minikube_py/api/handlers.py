@@ -57,11 +57,13 @@ class ResourceHandlers:
             await self.rbac.caught_up(obj)
 
     async def dispatch(self, request: web.Request, group: str, version: str, tail: str) -> web.StreamResponse:
-        segments = [s for s in tail.split("/") if s] if tail else []
-        try:
-            target = routing.parse(group, version, segments)
-        except routing.NoRoute:
-            raise errors.unknown_resource(request.path) from None
+        target = request.get(routing.ROUTE)
+        if target is None:  # not resolved by the metrics middleware: no served resource, or no middleware
+            segments = [s for s in tail.split("/") if s] if tail else []
+            try:
+                target = routing.parse(group, version, segments)
+            except routing.NoRoute:
+                raise errors.unknown_resource(request.path) from None
         method = request.method
         if target.name is None:
             return await self._collection(request, target, method)

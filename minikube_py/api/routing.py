@@ -7,18 +7,26 @@ while ``/api/v1/namespaces/x/pods`` lists pods in it. Only the kind table can te
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
+
+from aiohttp import web
 
 from minikube_py.model import kinds
 from minikube_py.model.kinds import ResourceType
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
+    """What a resource path addresses (a tuple: every API request makes one, and a NamedTuple is
+    built in a fraction of a frozen dataclass's time)."""
+
     rt: ResourceType
     namespace: str | None  # None: every namespace (collection of a namespaced kind) or cluster-scoped
     name: str | None
     subresource: str | None
+
+
+#: a request's target, resolved once by the metrics middleware and used again by the resource handlers
+ROUTE = web.RequestKey("route", Target)
 
 
 class NoRoute(Exception):
@@ -31,16 +39,18 @@ def parse(group: str, version: str, segments: list[str]) -> Target:
         raise NoRoute("the deprecated /watch/ paths are not served; use ?watch=true")
     namespace: str | None = None
     rest = segments
+    rt: ResourceType | None = None
     if len(segments) >= 3 and segments[0] == "namespaces":
         candidate = kinds.by_plural(group, version, segments[2])
         is_ns_subresource = len(segments) == 3 and _namespace_subresource(group, version, segments[2])
         if candidate is not None and candidate.namespaced and not is_ns_subresource:
-            namespace, rest = segments[1], segments[2:]
+            namespace, rest, rt = segments[1], segments[2:], candidate
     if not rest or len(rest) > 3:
         raise NoRoute("/".join(segments))
-    rt = kinds.by_plural(group, version, rest[0])
     if rt is None:
-        raise NoRoute(rest[0])
+        rt = kinds.by_plural(group, version, rest[0])
+        if rt is None:
+            raise NoRoute(rest[0])
     name = rest[1] if len(rest) > 1 else None
     sub = rest[2] if len(rest) > 2 else None
     if sub is not None and sub not in rt.subresources:
@@ -48,6 +58,27 @@ def parse(group: str, version: str, segments: list[str]) -> Target:
     if name == "":
         raise NoRoute("/".join(segments))
     return Target(rt, namespace, name, sub)
+
+
+def parse_path(path: str) -> Target | None:
+    """The target of a whole request path, None when it names no served resource (discovery,
+    /version, an unknown resource...)."""
+    if path.startswith("/api/v1/"):
+        group, version, tail = "", "v1", path[8:]
+    elif path.startswith("/apis/"):
+        parts = path[6:].split("/", 2)
+        if len(parts) < 3:
+            return None
+        group, version, tail = parts
+    else:
+        return None
+    segments = tail.split("/")
+    if "" in segments:
+        segments = [s for s in segments if s]
+    try:
+        return parse(group, version, segments)
+    except NoRoute:
+        return None
 
 
 def _namespace_subresource(group: str, version: str, segment: str) -> bool:

@@ -18,7 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
+from prometheus_client import Counter
 
+from minikube_py import metrics
 from minikube_py.api.body import dumps
 from minikube_py.api.registry import Registry
 from minikube_py.model import errors
@@ -61,47 +63,49 @@ async def serve(request: web.Request, registry: Registry, watch: WatchRequest) -
     response = web.StreamResponse(status=200, headers={"Content-Type": "application/json",
                                                        "Cache-Control": "no-cache, private"})
     await response.prepare(request)
-    stream = _Stream(response, watch)
-    start = requested if requested is not None else await _initial_state(registry, watch, stream)
-    prefix = watch.rt.key(watch.namespace, watch.name) if watch.name else watch.rt.prefix(watch.namespace)
-    queue: asyncio.Queue[Event | BaseException] = asyncio.Queue(maxsize=1024)
-    pump = asyncio.create_task(_pump(registry, prefix, start, queue))
-    last_revision = start
-    try:
-        async with asyncio.timeout(watch.timeout):
-            while True:
-                if queue.empty():
-                    await stream.flush()  # nothing more is ready: what is buffered goes out now
-                    try:
-                        item = await asyncio.wait_for(queue.get(), BOOKMARK_INTERVAL)
-                    except TimeoutError:
-                        if watch.bookmarks:
-                            await stream.bookmark(last_revision)
-                        continue
-                else:
-                    item = queue.get_nowait()
-                if isinstance(item, Compacted):
-                    await stream.send("ERROR", errors.gone(
-                        f"too old resource version: {item.requested} ({item.oldest})").status())
-                    break
-                if isinstance(item, BaseException):
-                    raise item
-                last_revision = item.revision
-                stream.change(item)
-                if stream.buffered >= FLUSH_BYTES:
-                    await stream.flush()
-    except TimeoutError:
-        pass
-    except (ConnectionResetError, asyncio.CancelledError):
-        pump.cancel()
-        raise
-    finally:
-        pump.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await pump
-    with contextlib.suppress(ConnectionResetError):
-        await stream.flush()
-        await response.write_eof()
+    kind = (watch.rt.group, watch.rt.version, watch.rt.kind)
+    with metrics.WATCHERS.labels(*kind).track_inprogress():
+        stream = _Stream(response, watch, metrics.WATCH_EVENTS.labels(*kind))
+        start = requested if requested is not None else await _initial_state(registry, watch, stream)
+        prefix = watch.rt.key(watch.namespace, watch.name) if watch.name else watch.rt.prefix(watch.namespace)
+        queue: asyncio.Queue[Event | BaseException] = asyncio.Queue(maxsize=1024)
+        pump = asyncio.create_task(_pump(registry, prefix, start, queue))
+        last_revision = start
+        try:
+            async with asyncio.timeout(watch.timeout):
+                while True:
+                    if queue.empty():
+                        await stream.flush()  # nothing more is ready: what is buffered goes out now
+                        try:
+                            item = await asyncio.wait_for(queue.get(), BOOKMARK_INTERVAL)
+                        except TimeoutError:
+                            if watch.bookmarks:
+                                await stream.bookmark(last_revision)
+                            continue
+                    else:
+                        item = queue.get_nowait()
+                    if isinstance(item, Compacted):
+                        await stream.send("ERROR", errors.gone(
+                            f"too old resource version: {item.requested} ({item.oldest})").status())
+                        break
+                    if isinstance(item, BaseException):
+                        raise item
+                    last_revision = item.revision
+                    stream.change(item)
+                    if stream.buffered >= FLUSH_BYTES:
+                        await stream.flush()
+        except TimeoutError:
+            pass
+        except (ConnectionResetError, asyncio.CancelledError):
+            pump.cancel()
+            raise
+        finally:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pump
+        with contextlib.suppress(ConnectionResetError):
+            await stream.flush()
+            await response.write_eof()
     return response
 
 
@@ -188,9 +192,10 @@ _SHARED = _SharedLines(SHARED_LINES)
 class _Stream:
     """Buffers a watcher's lines; :meth:`flush` writes them in one go."""
 
-    def __init__(self, response: web.StreamResponse, watch: WatchRequest) -> None:
+    def __init__(self, response: web.StreamResponse, watch: WatchRequest, sent: Counter) -> None:
         self._response = response
         self._watch = watch
+        self._sent = sent  # apiserver_watch_events_total of the watched kind
         self._first = True
         self._pending: list[bytes] = []
         self.buffered = 0
@@ -240,6 +245,7 @@ class _Stream:
         if not self._pending:
             return
         data = b"".join(self._pending)
+        self._sent.inc(len(self._pending))  # counted per write, not per line: one lock for a burst
         self._pending.clear()  # before the write, so a cancelled write never sends a line twice
         self.buffered = 0
         await self._response.write(data)

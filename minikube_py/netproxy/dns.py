@@ -30,6 +30,7 @@ from typing import Any
 
 from dnslib import RCODE, DNSHeader, DNSQuestion, DNSRecord
 
+from minikube_py.metrics import DNS_FORWARDS, DNS_REQUESTS
 from minikube_py.netproxy.dnsrecords import Chase, ClusterDns, MalformedQuery
 from minikube_py.netproxy.udp import enable_pktinfo, receive, reply_from
 
@@ -49,6 +50,7 @@ MAX_FORWARDS = 1024
 #: bytes of queued UDP queries the kernel may hold for the server
 UDP_RECEIVE_BUFFER = 4 << 20
 _HEADER = 12
+_UDP_REQUESTS, _TCP_REQUESTS = DNS_REQUESTS.labels("udp"), DNS_REQUESTS.labels("tcp")
 
 Upstream = tuple[str, int]
 
@@ -147,14 +149,18 @@ class _UdpServer:
         self._loop.add_reader(sock.fileno(), self._on_readable)
 
     def _on_readable(self) -> None:
-        for _ in range(_DATAGRAMS_PER_EVENT):
+        _UDP_REQUESTS.inc(self._serve_waiting())  # counted once per readiness event, not per query
+
+    def _serve_waiting(self) -> int:
+        """Answer the queries waiting (a batch at most); how many datagrams were received."""
+        for received in range(_DATAGRAMS_PER_EVENT):
             try:
                 size, addr, local = receive(self._sock, self._buffer)
             except (BlockingIOError, InterruptedError):
-                return
+                return received
             except OSError as exc:  # ICMP errors about clients that went away
                 log.debug("DNS UDP socket: %s", exc)
-                return
+                return received
             data = bytes(self._buffer[:size])
             answer = self._cached(data, True)
             if answer is not None:
@@ -164,6 +170,7 @@ class _UdpServer:
                 self._server._udp_query(data, addr, local, self)
             except Exception:  # a bug must cost one query, not the listener
                 log.exception("DNS query from %s failed", addr)
+        return _DATAGRAMS_PER_EVENT
 
     def send(self, data: bytes, addr: Any, local: bytes) -> None:
         if self.closed:
@@ -248,6 +255,7 @@ class DnsServer:
         """Count upstream work from the moment it is decided, not from when its task first runs: a
         burst within one loop iteration must meet the limit too."""
         self._forwarding += 1
+        DNS_FORWARDS.inc()
 
         async def counted() -> bytes:
             try:
@@ -287,6 +295,7 @@ class DnsServer:
                 async with asyncio.timeout(TCP_IDLE_TIMEOUT):
                     size = int.from_bytes(await reader.readexactly(2), "big")
                     packet = await reader.readexactly(size)
+                _TCP_REQUESTS.inc()
                 outcome = self._handle(packet, udp=False)
                 if outcome is None:
                     continue

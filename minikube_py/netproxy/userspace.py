@@ -51,6 +51,7 @@ import socket
 import struct
 from collections.abc import Mapping
 
+from minikube_py.metrics import PROXY_CONNECTIONS
 from minikube_py.netproxy.balancer import BackendSet, Endpoint, LoadBalancer, ServicePortName
 from minikube_py.netproxy.udp import enable_pktinfo, receive, reply_from
 
@@ -68,6 +69,7 @@ COPY_BUFFER = 1 << 17
 _READS_PER_EVENT = 8
 _ACCEPTS_PER_EVENT = 64
 _DATAGRAMS_PER_EVENT = 64
+_CONNECTED, _FAILED = PROXY_CONNECTIONS.labels("connected"), PROXY_CONNECTIONS.labels("failed")
 _ACCEPT_PAUSE = 0.1  # after accept fails (out of fds): the pending connection keeps the listener readable
 _MAX_DATAGRAM = 65535
 _LINGER_RESET = struct.pack("ii", 1, 0)
@@ -565,8 +567,10 @@ class UserspaceProxier:
             client_ip = client.getpeername()[0]
             backend = await self._connect(service, client_ip)
             if backend is None:
+                _FAILED.inc()
                 log.debug("%s: no endpoint for %s, resetting", service, client_ip)
                 return
+            _CONNECTED.inc()
             _set_nodelay(client)
             _set_nodelay(backend)
             clean = await _Connection(asyncio.get_running_loop(), client, backend, self.use_splice).run()

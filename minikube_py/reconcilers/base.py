@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
+from minikube_py import metrics
 from minikube_py.client.informer import Informer, SharedInformers
 from minikube_py.client.rest import ApiClient
 
@@ -45,6 +46,60 @@ class TokenBucket:
         return 0.0 if self._tokens >= 0 else -self._tokens / self._rate
 
 
+class QueueMetrics:
+    """client-go's work queue metrics for one named queue: ``workqueue_adds_total``,
+    ``workqueue_retries_total``, the time a key waits (``workqueue_queue_duration_seconds``) and is
+    worked on (``workqueue_work_duration_seconds``); the depth is read at scrape time."""
+
+    def __init__(self, name: str, queue: WorkQueue) -> None:
+        self._adds = metrics.WORKQUEUE_ADDS.labels(name)
+        self._retries = metrics.WORKQUEUE_RETRIES.labels(name)
+        self._waited = metrics.WORKQUEUE_QUEUE_DURATION.labels(name)
+        self._worked = metrics.WORKQUEUE_WORK_DURATION.labels(name)
+        # the newest queue of a name is the one measured: a new leadership term builds new controllers
+        metrics.WORKQUEUE_DEPTH.labels(name).set_function(queue.__len__)
+        self._added: dict[Hashable, float] = {}
+        self._started: dict[Hashable, float] = {}
+
+    def added(self, key: Hashable) -> None:
+        self._adds.inc()
+        self._added.setdefault(key, time.perf_counter())
+
+    def retried(self) -> None:
+        self._retries.inc()
+
+    def started(self, key: Hashable) -> None:
+        now = time.perf_counter()
+        added = self._added.pop(key, None)
+        if added is not None:
+            self._waited.observe(now - added)
+        self._started[key] = now
+
+    def finished(self, key: Hashable) -> None:
+        started = self._started.pop(key, None)
+        if started is not None:
+            self._worked.observe(time.perf_counter() - started)
+
+
+class _Unmeasured:
+    """The metrics of a queue without a name: none, as client-go's unnamed queues report none."""
+
+    def added(self, key: Hashable) -> None:
+        pass
+
+    def retried(self) -> None:
+        pass
+
+    def started(self, key: Hashable) -> None:
+        pass
+
+    def finished(self, key: Hashable) -> None:
+        pass
+
+
+_UNMEASURED = _Unmeasured()
+
+
 class WorkQueue:
     """Keys to reconcile: deduplicated, never handed to two workers at once, and retried as
     client-go's default controller rate limiter does: after the longer of a per-key exponential
@@ -53,8 +108,9 @@ class WorkQueue:
     the back-off keeps one bad key from spinning."""
 
     def __init__(self, base_delay: float = 0.05, max_delay: float = 60.0, *, retry_qps: float = RETRY_QPS,
-                 retry_burst: int = RETRY_BURST, clock: Callable[[], float] | None = None) -> None:
+                 retry_burst: int = RETRY_BURST, clock: Callable[[], float] | None = None, name: str = "") -> None:
         self._queue: asyncio.Queue[Hashable] = asyncio.Queue()
+        self._metrics: QueueMetrics | _Unmeasured = QueueMetrics(name, self) if name else _UNMEASURED
         self._queued: set[Hashable] = set()
         self._active: set[Hashable] = set()
         self._dirty: set[Hashable] = set()
@@ -65,10 +121,13 @@ class WorkQueue:
 
     def add(self, key: Hashable) -> None:
         if key in self._active:
-            self._dirty.add(key)
+            if key not in self._dirty:
+                self._dirty.add(key)
+                self._metrics.added(key)
         elif key not in self._queued:
             self._queued.add(key)
             self._queue.put_nowait(key)
+            self._metrics.added(key)
 
     def add_after(self, key: Hashable, delay: float) -> None:
         loop = asyncio.get_running_loop()
@@ -87,6 +146,7 @@ class WorkQueue:
         """Queue a failed key again later (client-go's ``AddRateLimited``)."""
         failures = self._failures.get(key, 0)
         self._failures[key] = failures + 1
+        self._metrics.retried()
         self.add_after(key, self._retry_delay(failures))
 
     def _retry_delay(self, failures: int) -> float:
@@ -101,13 +161,16 @@ class WorkQueue:
         key = await self._queue.get()
         self._queued.discard(key)
         self._active.add(key)
+        self._metrics.started(key)
         return key
 
     def done(self, key: Hashable) -> None:
         self._active.discard(key)
-        if key in self._dirty:
+        self._metrics.finished(key)
+        if key in self._dirty:  # added while it was worked on (and counted then): queued again now
             self._dirty.discard(key)
-            self.add(key)
+            self._queued.add(key)
+            self._queue.put_nowait(key)
 
     def __len__(self) -> int:
         return self._queue.qsize()
@@ -122,7 +185,7 @@ class Controller:
 
     def __init__(self, client: ApiClient) -> None:
         self.client = client
-        self.queue = WorkQueue()
+        self.queue = WorkQueue(name=self.name)
         self.informers: list[Informer] = []
 
     def informer(self, path: str, *, label_selector: str | None = None) -> Informer:

@@ -109,9 +109,9 @@ class ReplicaController(Controller):
     workers = 5
 
     def __init__(self, client: ApiClient, kind: ReplicaKind, *, burst: int = BURST_REPLICAS) -> None:
+        self.name = kind.component  # before the base class names the work queue after it
         super().__init__(client)
         self.kind = kind
-        self.name = kind.component
         self.burst = burst
         rt = kind.resource
         self.owners = self.informer(resource_path(rt.api_version, rt.plural))

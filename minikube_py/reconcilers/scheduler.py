@@ -18,9 +18,11 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 
 import aiohttp
 
+from minikube_py import metrics
 from minikube_py.client.errors import ApiError, ConflictError, NotFoundError
 from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import object_key
@@ -84,6 +86,27 @@ def backoff(attempts: int) -> float:
     return min(INITIAL_BACKOFF * 2 ** max(attempts - 1, 0), MAX_BACKOFF)
 
 
+class AttemptMetrics:
+    """kube-scheduler's attempt metrics: ``scheduler_schedule_attempts_total`` and
+    ``scheduler_scheduling_attempt_duration_seconds`` by result (scheduled, unschedulable, error),
+    and for a pod once bound ``scheduler_pod_scheduling_sli_duration_seconds`` from the moment it
+    was first queued, over all its attempts."""
+
+    def __init__(self, profile: str = DEFAULT_SCHEDULER) -> None:
+        self._by_result = {result: (metrics.SCHEDULE_ATTEMPTS.labels(result, profile),
+                                    metrics.SCHEDULING_ATTEMPT_DURATION.labels(result, profile))
+                           for result in ("scheduled", "unschedulable", "error")}
+
+    def attempt(self, result: str, started: float) -> None:
+        count, duration = self._by_result[result]
+        count.inc()
+        duration.observe(time.perf_counter() - started)
+
+    @staticmethod
+    def scheduled(queued: float, attempts: int) -> None:
+        metrics.POD_SCHEDULING_DURATION.labels(str(attempts)).observe(time.perf_counter() - queued)
+
+
 class Scheduler(Controller):
     name = "scheduler"
 
@@ -117,6 +140,9 @@ class Scheduler(Controller):
         self._attempts: dict[str, tuple[int, float]] = {}
         #: unschedulable pods waiting for a change in the cluster
         self._waiting: set[str] = set()
+        #: pod key -> when it was first queued (perf_counter), until it is bound or gone
+        self._queued_at: dict[str, float] = {}
+        self.metrics = AttemptMetrics()
 
     # -------------------------------------------------------------------------- informer events
 
@@ -125,6 +151,7 @@ class Scheduler(Controller):
             assert old is not None
             key = object_key(old)
             self._attempts.pop(key, None)
+            self._queued_at.pop(key, None)
             self._waiting.discard(key)
             if self._unplace(key):
                 self._retry_waiting()
@@ -133,6 +160,7 @@ class Scheduler(Controller):
         node = (new.get("spec") or {}).get("nodeName")
         if node:
             self._attempts.pop(key, None)
+            self._queued_at.pop(key, None)
             self._waiting.discard(key)
             if _terminal(new):
                 if self._unplace(key):
@@ -142,6 +170,7 @@ class Scheduler(Controller):
         elif is_pending(new):
             if key in self._attempts and old is not None and old.get("spec") == new.get("spec"):
                 return  # only its status changed (our own condition, say): nothing new to try
+            self._queued_at.setdefault(key, time.perf_counter())
             self.queue.add(key)
 
     def _on_node(self, old: Obj | None, new: Obj | None) -> None:
@@ -251,9 +280,11 @@ class Scheduler(Controller):
         pod = self.pods.get(str(key))
         if pod is None or not is_pending(pod) or str(key) in self._placed:
             return
+        started = time.perf_counter()
         info = pod_info(pod)
         total = len(self._candidate_nodes())
         if total == 0:
+            self.metrics.attempt("unschedulable", started)
             await self._unschedulable(pod, "SchedulerError", NO_NODES)
             return
         passing, static_failures = self._static_filtered(info)
@@ -261,6 +292,7 @@ class Scheduler(Controller):
         if pod_claim_names(pod):
             needs = pod_volumes(pod, self.claims.cache, self.volumes.cache, self.classes.cache)
             if needs.error is not None:
+                self.metrics.attempt("unschedulable", started)
                 await self._unschedulable(pod, "Unschedulable", prefilter_message(total, needs.error, info.can_preempt))
                 return
             passing, volume_failures = self._volume_filtered(needs, passing)
@@ -269,14 +301,16 @@ class Scheduler(Controller):
         self._next_start = (self._next_start + search.examined) % max(len(passing), 1)
         if not search.feasible:
             message = failure_message(total, [*static_failures, *search.failures.values()], info.can_preempt)
+            self.metrics.attempt("unschedulable", started)
             await self._unschedulable(pod, "Unschedulable", message)
             return
         node = select_host(info, search.feasible, self._rng).name
         self._assume(info, node)
-        self._attempts.pop(info.key, None)
+        failed = self._attempts.pop(info.key, (0, 0.0))[0]
         self._waiting.discard(info.key)
         await self._bindings.acquire()
-        task = asyncio.create_task(self._bind(pod, node, needs), name=f"scheduler: bind {info.key}")
+        task = asyncio.create_task(self._bind(pod, node, started, failed + 1, needs),
+                                   name=f"scheduler: bind {info.key}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -304,7 +338,9 @@ class Scheduler(Controller):
             await self.client.patch(resource_path("v1", "persistentvolumeclaims", md["namespace"], md["name"]),
                                     {"metadata": {"annotations": {SELECTED_NODE: node}}})
 
-    async def _bind(self, pod: Obj, node: str, needs: PodVolumes | None = None) -> None:
+    async def _bind(self, pod: Obj, node: str, started: float, attempts: int,
+                    needs: PodVolumes | None = None) -> None:
+        """Bind ``pod``, decided at ``started`` (perf_counter) on its attempt number ``attempts``."""
         md = pod["metadata"]
         key = object_key(pod)
         binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": md["name"], "uid": md.get("uid")},
@@ -315,6 +351,7 @@ class Scheduler(Controller):
                 await self.client.create(resource_path("v1", "pods", md["namespace"], md["name"], "binding"), binding)
             except (ApiError, aiohttp.ClientError, TimeoutError) as exc:
                 self._forget(key, node)
+                self.metrics.attempt("error", started)
                 if not isinstance(exc, NotFoundError | ConflictError):
                     # the pod is still ours to place: try again later (a 404 means it is gone, a 409
                     # that someone bound or deleted it, and the informer will say so)
@@ -323,6 +360,10 @@ class Scheduler(Controller):
                 return
         finally:
             self._bindings.release()
+        self.metrics.attempt("scheduled", started)
+        queued = self._queued_at.pop(key, None)
+        if queued is not None:
+            self.metrics.scheduled(queued, attempts)
         self._event(pod, "Normal", "Scheduled", f"Successfully assigned {md['namespace']}/{md['name']} to {node}")
 
     def _event(self, pod: Obj, event_type: str, reason: str, message: str) -> None:

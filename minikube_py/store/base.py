@@ -130,6 +130,10 @@ class Store(Protocol):
     async def current_revision(self) -> int:
         """The revision of the newest committed write."""
 
+    def count(self, prefix: str) -> int:
+        """How many current objects have a key under ``prefix``: cheap and synchronous, for metrics
+        read at scrape time."""
+
     def watch(self, prefix: str, after_revision: int) -> AsyncIterator[Event]:
         """Events for keys under ``prefix`` with revision > ``after_revision``, in revision order,
         forever (until the consumer stops iterating or the store closes). Raises Compacted

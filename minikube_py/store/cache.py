@@ -64,6 +64,13 @@ class ObjectCache:
                 bisect.insort(self._keys, event.key)
             self._rows[event.key] = Row(event.revision, event.text)
 
+    def count(self, prefix: str) -> int:
+        """How many keys start with ``prefix``: two bisections, whatever the size."""
+        keys = self._keys
+        low = bisect.bisect_left(keys, prefix)
+        end = prefix_end(prefix)
+        return (len(keys) if end is None else bisect.bisect_left(keys, end, low)) - low
+
     def select(
         self, prefix: str, start_after: str | None = None, limit: int | None = None
     ) -> tuple[list[Row], str | None]:

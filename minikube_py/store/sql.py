@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from minikube_py.metrics import STORE_COMMIT_DURATION
 from minikube_py.store.backend import Backend, Engines
 from minikube_py.store.base import Compacted, Event, ListResult, Obj, Op
 from minikube_py.store.cache import ObjectCache
@@ -226,6 +228,9 @@ class SqlStore:
     async def current_revision(self) -> int:
         return self._delivered().cache.revision
 
+    def count(self, prefix: str) -> int:
+        return self._delivered().cache.count(prefix)
+
     def watch(self, prefix: str, after_revision: int) -> AsyncIterator[Event]:
         return self._delivered().hub.watch(prefix, after_revision, self._history)
 
@@ -286,6 +291,7 @@ class SqlStore:
 
     async def _write_batch(self, batch: list[_Pending]) -> None:
         commits = [pending.ops for pending in batch]
+        started = time.perf_counter()
         try:
             async with self._engine().write.begin() as conn:
                 await self._backend.lock_revisions(conn)
@@ -302,6 +308,7 @@ class SqlStore:
             if not self._backend.shared:
                 await self._resync_after_failure()
             return
+        STORE_COMMIT_DURATION.observe(time.perf_counter() - started)
         assert self._feed is not None
         self._feed.offer(plan.events)
         revision = plan.last_revision - len(plan.events)

@@ -18,6 +18,7 @@ from typing import Any, cast
 
 import pytest
 import uvloop
+from prometheus_client import REGISTRY
 
 from minikube_py.netproxy.balancer import BackendSet, ServicePortName
 from minikube_py.netproxy.userspace import UserspaceProxier
@@ -232,7 +233,14 @@ async def expect_reset_within(port: int, seconds: float) -> None:
 # --- TCP ---------------------------------------------------------------------------------------------
 
 
+def connections(result: str) -> float:
+    """pykube_proxy_connections_total{result} so far."""
+    return REGISTRY.get_sample_value("pykube_proxy_connections_total", {"result": result}) or 0.0
+
+
 def test_connections_spread_over_backends_round_robin(run: Run) -> None:
+    connected = connections("connected")
+
     async def scenario() -> None:
         async with proxied("a", "b") as (proxier, (a, b)):
             ports = await proxier.sync({WEB: BackendSet((a.endpoint, b.endpoint))})
@@ -241,6 +249,7 @@ def test_connections_spread_over_backends_round_robin(run: Run) -> None:
             assert names == names[:2] * 3
 
     run(scenario())
+    assert connections("connected") - connected == 6
 
 
 def test_a_refusing_backend_is_skipped(run: Run) -> None:
@@ -283,6 +292,8 @@ def test_an_endpoint_that_does_not_answer_times_out_and_is_skipped(run: Run) -> 
 
 
 def test_no_endpoints_resets_the_client_at_once(run: Run) -> None:
+    failed = connections("failed")
+
     async def scenario() -> None:
         dead, dead_endpoint = refused_endpoint()
         proxier = UserspaceProxier(bind_host=LOCAL)
@@ -296,6 +307,7 @@ def test_no_endpoints_resets_the_client_at_once(run: Run) -> None:
             dead.close()
 
     run(scenario())
+    assert connections("failed") - failed == 2
 
 
 @pytest.mark.parametrize("use_splice", [True, False], ids=["splice", "copy"])

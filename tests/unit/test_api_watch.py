@@ -6,8 +6,10 @@ import json
 from typing import Any, cast
 
 from aiohttp import web
+from prometheus_client import REGISTRY
 
 from minikube_py.api.watch import WatchRequest, _SharedLines, _Stream
+from minikube_py.metrics import WATCH_EVENTS
 from minikube_py.model.kinds import by_kind
 from minikube_py.store.base import Event, Obj
 
@@ -35,7 +37,7 @@ def stream(render: Any = None, app: str = "web") -> tuple[_Stream, FakeResponse]
 
     response = FakeResponse()
     request = WatchRequest(PODS, "ns", None, matches, None, 60.0, False, render)
-    return _Stream(cast(web.StreamResponse, response), request), response
+    return _Stream(cast(web.StreamResponse, response), request, WATCH_EVENTS.labels("", "v1", "Pod")), response
 
 
 def lines(response: FakeResponse) -> list[dict[str, Any]]:
@@ -97,3 +99,17 @@ async def test_rendering_watchers_render_per_watcher_and_mark_the_first_event() 
     assert [line["type"] for line in lines(response)] == ["ADDED", "MODIFIED", "BOOKMARK"]
     assert lines(response)[0]["object"] == {"kind": "Table", "rows": ["a"]}
     assert len(response.writes) == 1  # the bookmark flushed what was buffered before it, in order
+
+
+async def test_every_line_sent_counts_as_a_watch_event() -> None:
+    def sent() -> float:
+        return REGISTRY.get_sample_value("apiserver_watch_events_total", {"group": "", "version": "v1",
+                                                                          "kind": "Pod"}) or 0.0
+
+    before = sent()
+    s, response = stream()
+    s.change(Event("ADDED", "/core/pods/ns/a", 1, pod("a"), None))
+    s.change(Event("ADDED", "/core/pods/ns/b", 2, pod("b", app="other"), None))  # not selected: not sent
+    await s.bookmark(2)
+    await s.flush()
+    assert len(lines(response)) == 2 and sent() - before == 2

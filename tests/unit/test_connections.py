@@ -26,7 +26,7 @@ def test_long_running_requests(method: str, path: str, streaming: bool) -> None:
 
 
 async def test_excess_requests_get_429_and_watches_and_other_kinds_pass() -> None:
-    middleware = inflight_middleware(1, 1)
+    middleware = inflight_middleware(1, 1, {False: 0, True: 0})
     release = asyncio.Event()
 
     async def slow(_: web.Request) -> web.StreamResponse:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import uvloop
 from dnslib import EDNS0, QTYPE, RCODE, RR, A, DNSRecord
+from prometheus_client import REGISTRY
 
 from minikube_py.model.endpoints import slice_endpoint
 from minikube_py.model.statefulsets import new_pod
@@ -579,7 +580,17 @@ async def tcp_exchange(port: int, *packets: bytes) -> list[bytes]:
         writer.close()
 
 
+def dns_counts() -> tuple[float, float, float]:
+    """coredns_dns_requests_total by protocol, and coredns_forward_requests_total, so far."""
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    return (sample("coredns_dns_requests_total", proto="udp"), sample("coredns_dns_requests_total", proto="tcp"),
+            sample("coredns_forward_requests_total"))
+
+
 async def test_server_answers_cluster_names_over_udp_and_tcp_on_one_port() -> None:
+    udp0, tcp0, forwarded0 = dns_counts()
     async with dns_server([]) as (port, _table), udp_client(port) as exchange:
         for qid in (7, 8):  # the second comes from the cache
             reply = DNSRecord.parse(await exchange(query(f"web.default.svc.{D}", qid=qid)))
@@ -591,9 +602,12 @@ async def test_server_answers_cluster_names_over_udp_and_tcp_on_one_port() -> No
         raw = await asyncio.to_thread(DNSRecord.question(f"web.default.svc.{D}").send, "127.0.0.1", port,
                                       tcp=True, timeout=5)
         assert values(DNSRecord.parse(raw)) == ["10.96.0.10"]
+    udp, tcp, forwarded = dns_counts()
+    assert (udp - udp0, tcp - tcp0, forwarded - forwarded0) == (2, 3, 0)
 
 
 async def test_server_forwards_other_names_over_udp_and_tcp() -> None:
+    forwarded0 = dns_counts()[2]
     async with upstream_server() as (up_port, upstream), dns_server([f"127.0.0.1:{up_port}"]) as (port, _t):
         async with udp_client(port) as exchange:
             reply = DNSRecord.parse(await exchange(query("www.example", qid=0x4242)))
@@ -604,6 +618,7 @@ async def test_server_forwards_other_names_over_udp_and_tcp() -> None:
         reply = DNSRecord.parse(wire)
         assert reply.header.id == 6 and not reply.header.tc and values(reply) == ["192.0.2.1"]
         assert [str(q.q.qname) for q in upstream.queries] == ["www.example.", "big.example.", "big.example."]
+    assert dns_counts()[2] - forwarded0 == 3
 
 
 async def test_external_name_is_followed_upstream() -> None:

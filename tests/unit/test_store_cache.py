@@ -178,3 +178,16 @@ async def test_a_poll_reads_until_the_table_has_nothing_newer() -> None:
         following.cancel()
         await asyncio.gather(following, return_exceptions=True)
     assert sink.published == [1, 2, 3, 4, 5]
+
+
+def test_count_is_the_number_of_keys_under_a_prefix() -> None:
+    cache = ObjectCache()
+    cache.apply([row(1, "/core/pods/a/x"), row(2, "/core/pods/a/y"), row(3, "/core/pods/b/z"),
+                 row(4, "/core/podsx/a/q"), row(5, "/apps/deployments/a/d")])
+    assert cache.count("/core/pods/") == 3
+    assert cache.count("/core/pods/a/") == 2
+    assert cache.count("/core/podsx/") == 1
+    assert cache.count("/batch/jobs/") == 0
+    assert cache.count("") == 5
+    cache.apply([row(6, "/core/pods/a/x", "DELETED")])
+    assert cache.count("/core/pods/") == 2

@@ -1,6 +1,7 @@
 import asyncio
 
 import pytest
+from prometheus_client import REGISTRY
 
 from minikube_py.client.informer import object_key
 from minikube_py.reconcilers.base import TokenBucket, WorkQueue
@@ -97,3 +98,40 @@ async def test_a_long_back_off_still_takes_a_token() -> None:
     assert q._timers["fast"].when() - loop.time() == pytest.approx(0.1, abs=0.01)
     for timer in q._timers.values():
         timer.cancel()
+
+
+def sample(metric: str, queue: str) -> float:
+    value = REGISTRY.get_sample_value(metric, {"name": queue})
+    return 0.0 if value is None else value
+
+
+async def test_a_named_queue_reports_client_go_metrics() -> None:
+    """Adds count each time a key becomes pending (a key added while waiting or twice while worked on
+    is one add), retries each retry; the depth is what waits; a key's wait and work are timed."""
+    name = "test-metrics-queue"
+    q = WorkQueue(name=name)
+    q.add("a")
+    q.add("a")
+    q.add("b")
+    assert sample("workqueue_adds_total", name) == 2
+    assert sample("workqueue_depth", name) == 2
+    key = await q.get()
+    q.add(key)
+    q.add(key)  # pending again once done: one more add
+    assert sample("workqueue_adds_total", name) == 3
+    q.done(key)
+    assert sample("workqueue_depth", name) == 2
+    q.retry("c")
+    q._timers["c"].cancel()
+    assert sample("workqueue_retries_total", name) == 1
+    assert sample("workqueue_queue_duration_seconds_count", name) == 1
+    assert sample("workqueue_work_duration_seconds_count", name) == 1
+
+
+async def test_an_unnamed_queue_reports_nothing() -> None:
+    before = {m.name for m in REGISTRY.collect() for s in m.samples if s.labels.get("name") == ""}
+    q = WorkQueue()
+    q.add("a")
+    q.done(await q.get())
+    after = {m.name for m in REGISTRY.collect() for s in m.samples if s.labels.get("name") == ""}
+    assert after == before == set()
