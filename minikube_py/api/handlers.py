@@ -73,13 +73,13 @@ class ResourceHandlers:
                                   "items": page.items})
         if method == "POST":
             validation = _field_validation(q)
-            obj = await _read_object(request, t.rt, validation)
-            created = await self.registry.create(t.rt, t.namespace, obj, dry_run=_dry_run(q),
-                                                 manager=_field_manager(request, "CreateOptions"))
+            obj = await read_object(request, t.rt, validation)
+            created = await self.registry.create(t.rt, t.namespace, obj, dry_run=dry_run(q),
+                                                 manager=field_manager(request, "CreateOptions"))
             return self._render(request, t.rt, created, 201, validation)
         if method == "DELETE":
             labels, field_sel = parse_selectors(t.rt, q)
-            options = DeleteOptions.parse(await _read_optional(request), dict(q))
+            options = DeleteOptions.parse(await read_optional(request), dict(q))
             page = await self.registry.list(t.rt, t.namespace, labels=labels, field_selector=field_sel)
             deleted = []
             for obj in page.items:
@@ -133,19 +133,19 @@ class ResourceHandlers:
             return self._render(request, t.rt, await self.registry.get(t.rt, t.namespace, t.name))
         if method == "PUT":
             validation = _field_validation(q)
-            obj = await _read_object(request, t.rt, validation)
-            updated = await self.registry.update(t.rt, t.namespace, t.name, obj, dry_run=_dry_run(q),
-                                                 manager=_field_manager(request, "UpdateOptions"))
+            obj = await read_object(request, t.rt, validation)
+            updated = await self.registry.update(t.rt, t.namespace, t.name, obj, dry_run=dry_run(q),
+                                                 manager=field_manager(request, "UpdateOptions"))
             return self._render(request, t.rt, updated, 200, validation)
         if method == "PATCH":
             validation = _field_validation(q)
             content_type, raw = await _read_patch(request)
-            obj, created = await self.registry.patch(t.rt, t.namespace, t.name, content_type, raw, dry_run=_dry_run(q),
+            obj, created = await self.registry.patch(t.rt, t.namespace, t.name, content_type, raw, dry_run=dry_run(q),
                                                      manager=_patch_manager(request, content_type),
                                                      validation=validation)
             return self._render(request, t.rt, obj, 201 if created else 200, validation)
         if method == "DELETE":
-            options = DeleteOptions.parse(await _read_optional(request), dict(q))
+            options = DeleteOptions.parse(await read_optional(request), dict(q))
             return self._render(request, t.rt, await self.registry.delete(t.rt, t.namespace, t.name, options))
         raise errors.method_not_allowed(method, f"{t.rt.plural}/{t.name}")
 
@@ -157,34 +157,34 @@ class ResourceHandlers:
             if method == "GET":  # kubectl get --subresource=status prints the parent's table
                 return self._render(request, rt, await self.registry.get(rt, t.namespace, name))
             if method == "PUT":
-                obj = await _read_object(request, rt, _field_validation(q))
+                obj = await read_object(request, rt, _field_validation(q))
                 if sub == "finalize":
                     obj = await self._finalize(rt, name, obj)
-                    return json_response(await self.registry.update(rt, None, name, obj, dry_run=_dry_run(q)))
+                    return json_response(await self.registry.update(rt, None, name, obj, dry_run=dry_run(q)))
                 return json_response(await self.registry.update(rt, t.namespace, name, obj, subresource="status",
-                                                                dry_run=_dry_run(q),
-                                                                manager=_field_manager(request, "UpdateOptions")))
+                                                                dry_run=dry_run(q),
+                                                                manager=field_manager(request, "UpdateOptions")))
             if method == "PATCH" and sub == "status":
                 content_type, raw = await _read_patch(request)
                 obj, _ = await self.registry.patch(rt, t.namespace, name, content_type, raw, subresource="status",
-                                                   dry_run=_dry_run(q), manager=_patch_manager(request, content_type),
+                                                   dry_run=dry_run(q), manager=_patch_manager(request, content_type),
                                                    validation=_field_validation(q))
                 return json_response(obj)
         elif sub == "scale":
             if method == "GET":
                 return json_response(subresources.scale_of(rt, await self.registry.get(rt, t.namespace, name)))
             if method == "PUT":
-                scale = await _read_object(request)
+                scale = await read_object(request)
                 return json_response(await subresources.update_scale(self.registry, rt, t.namespace, name, scale,
-                                                                     dry_run=_dry_run(q),
-                                                                     manager=_field_manager(request, "UpdateOptions")))
+                                                                     dry_run=dry_run(q),
+                                                                     manager=field_manager(request, "UpdateOptions")))
             if method == "PATCH":
                 content_type, raw = await _read_patch(request)
                 return json_response(await subresources.patch_scale(self.registry, rt, t.namespace, name, content_type,
-                                                                    raw, dry_run=_dry_run(q),
+                                                                    raw, dry_run=dry_run(q),
                                                                     manager=_patch_manager(request, content_type)))
         elif sub == "binding" and method == "POST":
-            binding = await _read_object(request)
+            binding = await read_object(request)
             return json_response(await subresources.bind(self.registry, rt, t.namespace, name, binding), 201)
         raise errors.method_not_allowed(method, f"{rt.plural}/{sub}")
 
@@ -236,11 +236,11 @@ def _int(q: Any, name: str) -> int | None:
     return value or None
 
 
-def _dry_run(q: Any) -> bool:
+def dry_run(q: Any) -> bool:
     return "All" in q.getall("dryRun", [])
 
 
-def _field_manager(request: web.Request, options: str, *, required: bool = False) -> FieldManager:
+def field_manager(request: web.Request, options: str, *, required: bool = False) -> FieldManager:
     """The write's manager: ``fieldManager``, else the User-Agent's product name (``kubectl`` of
     ``kubectl/v1.32.0 (linux/amd64) ...``), else ``unknown``, as kube-apiserver defaults it."""
     q = request.query
@@ -262,7 +262,7 @@ def _patch_manager(request: web.Request, content_type: str) -> FieldManager:
     if not apply and "force" in request.query:
         raise _invalid_options("PatchOptions", errors.FieldError("force", "FieldValueForbidden",
                                                                  "Forbidden: may not be specified for non-apply patch"))
-    return _field_manager(request, "PatchOptions", required=apply)
+    return field_manager(request, "PatchOptions", required=apply)
 
 
 def _invalid_options(options: str, cause: errors.FieldError) -> errors.StatusError:
@@ -306,7 +306,7 @@ async def _read_raw(request: web.Request) -> bytes:
         raise errors.too_large(body.MAX_BODY) from None
 
 
-async def _read_object(request: web.Request, rt: ResourceType | None = None,
+async def read_object(request: web.Request, rt: ResourceType | None = None,
                        validation: FieldValidation | None = None) -> Obj:
     """The body as an object; with ``validation``, less the fields ``rt``'s kind does not have."""
     value = body.decode(await _read_raw(request), request.headers.get("Content-Type"))
@@ -321,7 +321,7 @@ def _field_validation(q: Any) -> FieldValidation:
     return FieldValidation.parse(q.get("fieldValidation"))
 
 
-async def _read_optional(request: web.Request) -> Obj | None:
+async def read_optional(request: web.Request) -> Obj | None:
     raw = await _read_raw(request)
     if not raw.strip():
         return None
