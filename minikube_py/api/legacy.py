@@ -12,10 +12,12 @@ back as v1 ``Status`` objects. Only the addressing is v1beta1's own (:func:`pars
 - ``/api/v1beta1/watch/<plural>[/<name>]`` (and ``?watch=true``) for watches;
 - label selectors as ``labels=`` (v1beta1's name) or ``labelSelector=``.
 
-``/api/v1beta1`` itself lists the four resources as an ``APIResourceList``. The version is not
-named in ``/api``'s versions: kubectl v1.32 fetches every version listed there and would then show
-``minions`` and ``replicationControllers`` in ``api-resources``, ``v1beta1`` in ``api-versions`` and
-resolve ``kubectl get minions`` to it, all of which today's Kubernetes does not do.
+``/api/v1beta1`` itself lists the four resources as an ``APIResourceList``, but ``/api``'s
+versions stay ``["v1"]``. Tried with kubectl v1.32: client-go asks a core version other than ``v1``
+for its resources at ``/apis/v1beta1`` (only ``v1`` is looked up under ``/api``), so listing it made
+every kubectl command print "couldn't get resource list for v1beta1" and ``kubectl api-resources``
+fail; answering there too would add ``minions`` and ``replicationControllers`` to
+``api-resources`` and ``v1beta1`` to ``api-versions``, which today's Kubernetes does not show.
 """
 
 from __future__ import annotations

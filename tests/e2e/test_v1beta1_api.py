@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from minikube_py.testing import RunningServer
+from minikube_py.testing import RunningServer, eventually
 
 DATA = Path(__file__).parent.parent / "data" / "v1beta1"
 Obj = dict[str, Any]
@@ -21,6 +21,14 @@ def example(name: str) -> Obj:
 
 def post(server: RunningServer, path: str, body: Any) -> tuple[int, Any]:
     return server.request("POST", path, body)
+
+
+def bound_pod() -> Obj:
+    """The apache pod bound to a minion that does not exist: no scheduler or node writes to it, so
+    its resourceVersion moves only when the test writes."""
+    pod = example("apache-pod")
+    pod["desiredState"]["host"] = "no-such-minion"
+    return pod
 
 
 def test_pod_created_through_v1beta1_is_a_v1_pod(server: RunningServer, namespace: str) -> None:
@@ -36,7 +44,8 @@ def test_pod_created_through_v1beta1_is_a_v1_pod(server: RunningServer, namespac
     status, pod = server.request("GET", f"/api/v1/namespaces/{namespace}/pods/apache")
     assert status == 200
     assert pod["metadata"]["labels"] == {"name": "apache"}
-    assert str(created["resourceVersion"]) == pod["metadata"]["resourceVersion"]
+    assert created["uid"] == pod["metadata"]["uid"]
+    assert created["resourceVersion"] <= int(pod["metadata"]["resourceVersion"])  # the scheduler may have written
     container = pod["spec"]["containers"][0]
     assert container["args"] == ["httpd", "-f", "-p", "80"]
     assert container["ports"] == [{"name": "http", "containerPort": 80, "hostPort": 8080, "protocol": "TCP"}]
@@ -83,7 +92,7 @@ def test_list_with_label_selector_and_across_namespaces(server: RunningServer, n
 
 
 def test_update_through_v1beta1_keeps_what_it_cannot_say(server: RunningServer, namespace: str) -> None:
-    post(server, f"/api/v1beta1/pods?namespace={namespace}", example("apache-pod"))
+    post(server, f"/api/v1beta1/pods?namespace={namespace}", bound_pod())
     path = f"/api/v1beta1/pods/apache?namespace={namespace}"
     got = server.request("GET", path)[1]
     tolerations = server.request("GET", f"/api/v1/namespaces/{namespace}/pods/apache")[1]["spec"].get("tolerations")
@@ -136,9 +145,15 @@ def test_controller_scaled_through_v1_shows_in_v1beta1(server: RunningServer, na
     assert got["desiredState"]["replicaSelector"] == {"name": "tomcat"}
     assert got["desiredState"]["podTemplate"]["labels"] == {"name": "tomcat"}
     assert isinstance(got["currentState"]["replicas"], int)
-    # and back: v1beta1 writes the replicas v1 reads
-    got["desiredState"]["replicas"] = 0
-    assert server.request("PUT", path, got)[0] == 200
+    # and back: v1beta1 writes the replicas v1 reads (read, change, write again on a 409 from the
+    # controller's status writes in between, as any client of optimistic concurrency does)
+    def scaled_down() -> bool | None:
+        current = server.request("GET", path)[1]
+        current["desiredState"]["replicas"] = 0
+        status, answer = server.request("PUT", path, current)
+        assert status in (200, 409), answer
+        return status == 200 or None
+    eventually(scaled_down, "a PUT of replicas 0 without a conflict")
     v1 = server.request("GET", f"/api/v1/namespaces/{namespace}/replicationcontrollers/tomcat-controller")[1]
     assert v1["spec"]["replicas"] == 0
 
@@ -179,7 +194,7 @@ def test_minion_registered_in_2014_shape_is_a_node(server: RunningServer, namesp
 
 
 def test_watch_streams_v1beta1_objects(server: RunningServer, namespace: str) -> None:
-    post(server, f"/api/v1beta1/pods?namespace={namespace}", example("apache-pod"))
+    post(server, f"/api/v1beta1/pods?namespace={namespace}", bound_pod())
     for path in (f"/api/v1beta1/watch/pods?namespace={namespace}&timeoutSeconds=1",
                  f"/api/v1beta1/pods?namespace={namespace}&watch=true&timeoutSeconds=1"):
         status, raw = server.request("GET", path)
@@ -194,3 +209,17 @@ def test_resource_list_is_served_but_not_listed_in_api(server: RunningServer) ->
     assert status == 200
     assert {r["name"] for r in listing["resources"]} == {"pods", "replicationControllers", "services", "minions"}
     assert server.request("GET", "/api")[1]["versions"] == ["v1"]
+
+
+def test_real_kubectl_reads_and_writes_v1beta1_raw(server: RunningServer, namespace: str, tmp_path: Path) -> None:
+    pod = tmp_path / "pod.json"
+    pod.write_text(json.dumps(example("apache-pod")))
+    created = json.loads(server.kubectl("create", "--raw", f"/api/v1beta1/pods?namespace={namespace}",
+                                        "-f", str(pod)).stdout)
+    assert (created["id"], created["namespace"]) == ("apache", namespace)
+    got = json.loads(server.kubectl("get", "--raw", f"/api/v1beta1/pods/apache?namespace={namespace}").stdout)
+    assert got["desiredState"]["manifest"]["containers"][0]["ports"][0]["hostPort"] == 8080
+    assert "apache" in server.kubectl("get", "pods", "-n", namespace).stdout
+    # discovery is untouched: kubectl 1.32 neither lists nor looks up v1beta1
+    versions = server.kubectl("api-versions")
+    assert "v1beta1" not in versions.stdout.split() and not versions.stderr
