@@ -500,7 +500,8 @@ def service_to_v1(obj: Obj, base: Obj | None = None) -> Obj:
         spec["clusterIP"] = portal
     public = obj.get("publicIPs")
     if errs.expect(public, list, "publicIPs", "a list of strings") and "publicIPs" in obj:
-        _replace(spec, "externalIPs", list(public) if public else None)
+        balancer = _ingress_ips(base or {})  # shown among publicIPs, but the load balancer's, not the spec's
+        _replace(spec, "externalIPs", [ip for ip in public or [] if ip not in balancer] or None)
     affinity = obj.get("sessionAffinity")
     if errs.expect(affinity, str, "sessionAffinity", "a string") and affinity:
         spec["sessionAffinity"] = affinity
@@ -547,9 +548,8 @@ def service_from_v1(svc: Obj) -> Obj:
         out["portalIP"] = spec["clusterIP"]
     if spec.get("type") == "LoadBalancer":
         out["createExternalLoadBalancer"] = True
-    ingress = [i.get("ip") for i in ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-               if i.get("ip")]
-    public = list(spec.get("externalIPs") or []) + [ip for ip in ingress if ip not in (spec.get("externalIPs") or [])]
+    external = list(spec.get("externalIPs") or [])
+    public = external + [ip for ip in _ingress_ips(svc) if ip not in external]
     if public:
         out["publicIPs"] = public
     if spec.get("sessionAffinity"):
@@ -558,6 +558,13 @@ def service_from_v1(svc: Obj) -> Obj:
         out["ports"] = [{"name": p.get("name", ""), "protocol": p.get("protocol", "TCP"), "port": p.get("port", 0),
                          "containerPort": p.get("targetPort", p.get("port", 0))} for p in ports]
     return out
+
+
+def _ingress_ips(svc: Obj) -> list[str]:
+    """The load balancer's addresses: v1beta1 showed them among ``publicIPs``, where the cloud
+    provider of the time wrote them."""
+    ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    return [i["ip"] for i in ingress if isinstance(i, dict) and i.get("ip")]
 
 
 # ------------------------------------------------------------------------------ Minion

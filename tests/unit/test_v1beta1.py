@@ -281,15 +281,26 @@ def test_service_from_v1_names_the_cluster_ip_portal_ip() -> None:
     }
 
 
-def test_service_update_keeps_node_ports_and_the_second_port() -> None:
+@pytest.mark.parametrize("forget", [(), ("ports", "publicIPs")], ids=["as-read", "by-a-2014-client"])
+def test_service_update_keeps_node_ports_and_the_second_port(forget: tuple[str, ...]) -> None:
+    """A PUT of what a GET returned, or of what a 2014 client knows of it, with a new selector: the
+    node ports, the second port and the load balancer's address (not an external IP) stay."""
     stored = stored_service()
     legacy = v1beta1.service_from_v1(stored)
-    del legacy["ports"], legacy["publicIPs"]  # a 2014 client knows neither
+    for key in forget:
+        del legacy[key]
     legacy["selector"] = {"name": "tomcat", "track": "stable"}
     updated = v1beta1.service_to_v1(legacy, stored)
     expected = copy.deepcopy(stored)
     expected["spec"]["selector"] = {"name": "tomcat", "track": "stable"}
     assert updated == expected
+
+
+def test_service_public_ips_are_its_external_ips() -> None:
+    svc = v1beta1.service_to_v1({"id": "s", "port": 80, "publicIPs": ["203.0.113.5"]})
+    assert svc["spec"]["externalIPs"] == ["203.0.113.5"]
+    svc["status"] = {"loadBalancer": {"ingress": [{"ip": "192.168.1.10"}]}}
+    assert v1beta1.service_from_v1(svc)["publicIPs"] == ["203.0.113.5", "192.168.1.10"]
 
 
 def test_service_without_port_is_invalid() -> None:
