@@ -6,6 +6,7 @@ against the kind table, so a kind added there is served without touching this mo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -102,12 +103,7 @@ class ResourceHandlers:
         table = _wants_table(request)
         include = q.get("includeObject", "Metadata")
         rt = t.rt
-        strategy = strategy_for(rt)
-
-        def matches(obj: Obj) -> bool:
-            if labels is not None and not labels.matches(obj.get("metadata", {}).get("labels")):
-                return False
-            return field_sel is None or field_sel.matches(strategy.field_set(obj))
+        matches = selection(rt, labels, field_sel)
 
         def render(obj: Obj, first: bool) -> Obj:
             rendered = render_table(rt, [obj], include_object=include,
@@ -286,6 +282,18 @@ def parse_selectors(rt: ResourceType, q: Any) -> tuple[LabelSelector | None, Fie
         if unknown:
             raise errors.bad_request(f"field label not supported: {unknown[0]}")
     return labels, field_sel
+
+
+def selection(rt: ResourceType, labels: LabelSelector | None,
+              field_sel: FieldSelector | None) -> Callable[[Obj], bool]:
+    """Whether a stored object of ``rt`` is among those a watch's selectors choose."""
+    strategy = strategy_for(rt)
+
+    def matches(obj: Obj) -> bool:
+        if labels is not None and not labels.matches(obj.get("metadata", {}).get("labels")):
+            return False
+        return field_sel is None or field_sel.matches(strategy.field_set(obj))
+    return matches
 
 
 def _exact_name(field_sel: FieldSelector | None) -> str | None:

@@ -36,9 +36,9 @@ from minikube_py.api.handlers import (
     parse_selectors,
     read_object,
     read_optional,
+    selection,
 )
 from minikube_py.api.registry import DeleteOptions, Registry
-from minikube_py.api.strategies import strategy_for
 from minikube_py.model import errors, v1beta1
 from minikube_py.model.selectors import FieldSelector, LabelSelector, parse_field_selector
 from minikube_py.store.base import Obj
@@ -104,7 +104,7 @@ class LegacyHandlers:
             page = await self.registry.list(rt, t.namespace, labels=labels, field_selector=field_sel)
             return json_response(v1beta1.list_from_v1(t.resource, page.items, page.revision, request.path_qs))
         if request.method == "POST":
-            obj = self._to_v1(t, await read_object(request), None)
+            obj = _to_v1(t, await read_object(request), None)
             created = await self.registry.create(rt, t.namespace, obj, dry_run=dry_run(q),
                                                  manager=field_manager(request, "CreateOptions"))
             return json_response(t.resource.from_v1(created), 201)
@@ -121,7 +121,7 @@ class LegacyHandlers:
         if request.method == "PUT":
             given = await read_object(request)
             live = await self.registry.get(rt, namespace, t.name)
-            obj = self._to_v1(t, given, live)
+            obj = _to_v1(t, given, live)
             updated = await self.registry.update(rt, namespace, t.name, obj, dry_run=dry_run(q),
                                                  manager=field_manager(request, "UpdateOptions"))
             return json_response(t.resource.from_v1(updated))
@@ -131,18 +131,6 @@ class LegacyHandlers:
             return json_response(t.resource.from_v1(deleted))
         raise errors.method_not_allowed(request.method, f"{t.resource.plural}/{t.name}")
 
-    def _to_v1(self, t: LegacyTarget, given: Obj, live: Obj | None) -> Obj:
-        """The v1 object a v1beta1 body means. Its ``kind`` and ``apiVersion`` may be left out
-        (the path says them) but not contradict the path, as Kubernetes' decoder refused."""
-        api_version, kind = given.get("apiVersion"), given.get("kind")
-        if api_version not in (None, "", v1beta1.VERSION):
-            raise errors.bad_request(f"the API version in the data ({api_version}) does not match the expected API "
-                                     f"version ({v1beta1.VERSION})")
-        if kind not in (None, "", t.resource.kind):
-            raise errors.bad_request(f"the kind in the data ({kind}) does not match the expected kind "
-                                     f"({t.resource.kind}) of {PREFIX}/{t.resource.plural}")
-        return t.resource.to_v1(given, live)
-
     async def _watch(self, request: web.Request, t: LegacyTarget) -> web.StreamResponse:
         q = request.query
         labels, field_sel = _selectors(t, q)
@@ -151,17 +139,10 @@ class LegacyHandlers:
             field_sel = parse_field_selector(f"metadata.name={name}")
         namespace = (t.namespace or v1beta1.DEFAULT_NAMESPACE) if name and t.resource.rt.namespaced else t.namespace
         from_v1 = t.resource.from_v1
-        strategy = strategy_for(t.resource.rt)
-
-        def matches(obj: Obj) -> bool:
-            if labels is not None and not labels.matches(obj.get("metadata", {}).get("labels")):
-                return False
-            return field_sel is None or field_sel.matches(strategy.field_set(obj))
-
         raw_timeout = q.get("timeoutSeconds", "")
         timeout = float(raw_timeout) if raw_timeout.isdigit() else watch.DEFAULT_TIMEOUT
-        request_ = watch.WatchRequest(t.resource.rt, namespace, name, matches, q.get("resourceVersion"), timeout,
-                                      False, lambda obj, _first: from_v1(obj))
+        request_ = watch.WatchRequest(t.resource.rt, namespace, name, selection(t.resource.rt, labels, field_sel),
+                                      q.get("resourceVersion"), timeout, False, lambda obj, _first: from_v1(obj))
         return await watch.serve(request, self.registry, request_)
 
 
@@ -171,3 +152,16 @@ def _selectors(t: LegacyTarget, q: Any) -> tuple[LabelSelector | None, FieldSele
     if q.get("labels") and not q.get("labelSelector"):
         translated["labelSelector"] = q["labels"]
     return parse_selectors(t.resource.rt, translated)
+
+
+def _to_v1(t: LegacyTarget, given: Obj, live: Obj | None) -> Obj:
+    """The v1 object a v1beta1 body means. Its ``kind`` and ``apiVersion`` may be left out
+    (the path says them) but not contradict the path, as Kubernetes' decoder refused."""
+    api_version, kind = given.get("apiVersion"), given.get("kind")
+    if api_version not in (None, "", v1beta1.VERSION):
+        raise errors.bad_request(f"the API version in the data ({api_version}) does not match the expected API "
+                                 f"version ({v1beta1.VERSION})")
+    if kind not in (None, "", t.resource.kind):
+        raise errors.bad_request(f"the kind in the data ({kind}) does not match the expected kind "
+                                 f"({t.resource.kind}) of {PREFIX}/{t.resource.plural}")
+    return t.resource.to_v1(given, live)
