@@ -10,7 +10,8 @@ back as v1 ``Status`` objects. Only the addressing is v1beta1's own (:func:`pars
 - ``/api/v1beta1/namespaces/<ns>/<plural>[/<name>]``, the form v1beta3 introduced, for clients that
   build paths the newer way;
 - ``/api/v1beta1/watch/<plural>[/<name>]`` (and ``?watch=true``) for watches;
-- label selectors as ``labels=`` (v1beta1's name) or ``labelSelector=``.
+- selectors as ``labels=`` and ``fields=`` (v1beta1's names; its field labels such as
+  ``DesiredState.Host`` are translated) or ``labelSelector=`` and ``fieldSelector=``.
 
 ``/api/v1beta1`` itself lists the four resources as an ``APIResourceList``, but ``/api``'s
 versions stay ``["v1"]``. Tried with kubectl v1.32: client-go asks a core version other than ``v1``
@@ -147,10 +148,17 @@ class LegacyHandlers:
 
 
 def _selectors(t: LegacyTarget, q: Any) -> tuple[LabelSelector | None, FieldSelector | None]:
-    """``labels=`` (v1beta1's parameter) or ``labelSelector=``, and ``fieldSelector=`` with v1 field names."""
+    """``labels=`` and ``fields=`` (v1beta1's parameters, its field labels translated) or
+    ``labelSelector=`` and ``fieldSelector=`` (v1's)."""
     translated = MultiDict(q)
     if q.get("labels") and not q.get("labelSelector"):
         translated["labelSelector"] = q["labels"]
+    if q.get("fields") and not q.get("fieldSelector"):
+        try:
+            legacy = parse_field_selector(q["fields"])
+        except ValueError as exc:
+            raise errors.bad_request(str(exc)) from None
+        translated["fieldSelector"] = str(v1beta1.field_selector_to_v1(t.resource.kind, legacy))
     return parse_selectors(t.resource.rt, translated)
 
 

@@ -34,6 +34,7 @@ from typing import Any
 from minikube_py.model import errors
 from minikube_py.model.kinds import ResourceType, by_plural
 from minikube_py.model.quantity import format_quantity, milli_value, value
+from minikube_py.model.selectors import FieldSelector
 
 Obj = dict[str, Any]
 
@@ -642,6 +643,30 @@ def minion_from_v1(node: Obj) -> Obj:
     if addresses:
         out["status"]["addresses"] = addresses
     return out
+
+
+# ------------------------------------------------------------------------------ field selectors
+
+#: v1beta1's field labels (``fields=DesiredState.Host=``, as its scheduler asked for unbound pods)
+#: and the v1 fields they select, by v1beta1 kind; ``name`` works for every kind
+_FIELD_LABELS: dict[str, dict[str, str]] = {
+    "Pod": {"DesiredState.Host": "spec.nodeName", "Status.Host": "spec.nodeName",
+            "DesiredState.Status": "status.phase"},
+}
+
+
+def field_selector_to_v1(kind: str, selector: FieldSelector) -> FieldSelector:
+    """A field selector in v1beta1's words as v1's; v1 field names pass through unchanged.
+    ``DesiredState.Status`` values are v1beta1 statuses (``Terminated`` selects Failed pods, as the
+    conversion of the time did)."""
+    labels = {"name": "metadata.name", **_FIELD_LABELS.get(kind, {})}
+    converted = []
+    for field, op, wanted in selector.requirements:
+        v1_field = labels.get(field, field)
+        if v1_field == "status.phase" and field != v1_field:
+            wanted = _PHASE_TO_V1.get(wanted, wanted)
+        converted.append((v1_field, op, wanted))
+    return FieldSelector(tuple(converted))
 
 
 # ------------------------------------------------------------------------------ the resource table

@@ -89,6 +89,16 @@ def test_list_with_label_selector_and_across_namespaces(server: RunningServer, n
     assert [p["id"] for p in listing["items"]] == ["apache"]
     everywhere = server.request("GET", "/api/v1beta1/pods?labels=name%3Dother")[1]["items"]
     assert {(p["namespace"], p["id"]) for p in everywhere} >= {(namespace, "other")}
+    # fields= with the field labels of the time: the 2014 scheduler's query for unbound pods
+    post(server, f"/api/v1beta1/pods?namespace={namespace}", bound_pod() | {"id": "bound"})
+    unbound = server.request("GET", f"/api/v1beta1/pods?namespace={namespace}&fields=DesiredState.Host%3D")[1]
+    assert sorted(p["id"] for p in unbound["items"]) == ["apache", "other"]
+    bound = server.request("GET", f"/api/v1beta1/pods?namespace={namespace}&fields=DesiredState.Host%21%3D")[1]
+    assert [p["id"] for p in bound["items"]] == ["bound"]
+    waiting = server.request("GET", f"/api/v1beta1/pods?namespace={namespace}&fields=DesiredState.Status%3DWaiting")[1]
+    assert len(waiting["items"]) == 3
+    status, err = server.request("GET", f"/api/v1beta1/pods?namespace={namespace}&fields=Shoe.Size%3D9")
+    assert (status, err["reason"]) == (400, "BadRequest")
 
 
 def test_update_through_v1beta1_keeps_what_it_cannot_say(server: RunningServer, namespace: str) -> None:

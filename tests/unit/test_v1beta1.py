@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from minikube_py.model import errors, v1beta1
+from minikube_py.model.selectors import parse_field_selector
 
 DATA = Path(__file__).parent.parent / "data" / "v1beta1"
 Obj = dict[str, Any]
@@ -374,3 +375,11 @@ def test_resource_table_names_v1beta1_paths_and_kinds() -> None:
     assert {p: (r.kind, r.rt.plural) for p, r in v1beta1.RESOURCES.items()} == {
         "pods": ("Pod", "pods"), "replicationControllers": ("ReplicationController", "replicationcontrollers"),
         "services": ("Service", "services"), "minions": ("Minion", "nodes")}
+
+
+def test_field_labels_of_the_time_select_v1_fields() -> None:
+    unbound = v1beta1.field_selector_to_v1("Pod", parse_field_selector("DesiredState.Host="))
+    assert str(unbound) == "spec.nodeName="
+    running = v1beta1.field_selector_to_v1("Pod", parse_field_selector("DesiredState.Status=Waiting,name!=x"))
+    assert running.requirements == (("status.phase", "=", "Pending"), ("metadata.name", "!=", "x"))
+    assert str(v1beta1.field_selector_to_v1("Minion", parse_field_selector("metadata.name=n"))) == "metadata.name=n"
