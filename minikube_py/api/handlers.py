@@ -305,7 +305,7 @@ def _exact_name(field_sel: FieldSelector | None) -> str | None:
     return None
 
 
-async def _read_raw(request: web.Request) -> bytes:
+async def read_raw(request: web.Request) -> bytes:
     if request.content_length is not None and request.content_length > body.MAX_BODY:
         raise errors.too_large(body.MAX_BODY)
     try:
@@ -317,7 +317,7 @@ async def _read_raw(request: web.Request) -> bytes:
 async def read_object(request: web.Request, rt: ResourceType | None = None,
                        validation: FieldValidation | None = None) -> Obj:
     """The body as an object; with ``validation``, less the fields ``rt``'s kind does not have."""
-    value = body.decode(await _read_raw(request), request.headers.get("Content-Type"))
+    value = body.decode(await read_raw(request), request.headers.get("Content-Type"))
     if not isinstance(value, dict):
         raise errors.bad_request("the body of the request must be an object")
     if rt is not None and validation is not None:
@@ -330,7 +330,7 @@ def _field_validation(q: Any) -> FieldValidation:
 
 
 async def read_optional(request: web.Request) -> Obj | None:
-    raw = await _read_raw(request)
+    raw = await read_raw(request)
     if not raw.strip():
         return None
     value = body.decode(raw, request.headers.get("Content-Type"))
@@ -341,5 +341,5 @@ async def _read_patch(request: web.Request) -> tuple[str, bytes]:
     content_type = body.media_type(request.headers.get("Content-Type"))
     if not is_patch_type(content_type):
         raise errors.unsupported_media(content_type)
-    return content_type, await _read_raw(request)
+    return content_type, await read_raw(request)
 

@@ -29,14 +29,14 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDict
 
-from minikube_py.api import watch
+from minikube_py.api import body, watch
 from minikube_py.api.handlers import (
     dry_run,
     field_manager,
     json_response,
     parse_selectors,
-    read_object,
     read_optional,
+    read_raw,
     selection,
 )
 from minikube_py.api.registry import DeleteOptions, Registry
@@ -105,7 +105,7 @@ class LegacyHandlers:
             page = await self.registry.list(rt, t.namespace, labels=labels, field_selector=field_sel)
             return json_response(v1beta1.list_from_v1(t.resource, page.items, page.revision, request.path_qs))
         if request.method == "POST":
-            obj = _to_v1(t, await read_object(request), None)
+            obj = _to_v1(t, await _read_manifest(request), None)
             created = await self.registry.create(rt, t.namespace, obj, dry_run=dry_run(q),
                                                  manager=field_manager(request, "CreateOptions"))
             return json_response(t.resource.from_v1(created), 201)
@@ -120,7 +120,7 @@ class LegacyHandlers:
                 return await self._watch(request, t)
             return json_response(t.resource.from_v1(await self.registry.get(rt, namespace, t.name)))
         if request.method == "PUT":
-            given = await read_object(request)
+            given = await _read_manifest(request)
             live = await self.registry.get(rt, namespace, t.name)
             obj = _to_v1(t, given, live)
             updated = await self.registry.update(rt, namespace, t.name, obj, dry_run=dry_run(q),
@@ -160,6 +160,20 @@ def _selectors(t: LegacyTarget, q: Any) -> tuple[LabelSelector | None, FieldSele
             raise errors.bad_request(str(exc)) from None
         translated["fieldSelector"] = str(v1beta1.field_selector_to_v1(t.resource.kind, legacy))
     return parse_selectors(t.resource.rt, translated)
+
+
+async def _read_manifest(request: web.Request) -> Obj:
+    """The body as an object. ``kubectl create --raw -f`` sends a file's bytes with no Content-Type,
+    and 2014 manifests were YAML as often as JSON, so such a body not starting with ``{`` is read
+    as YAML (JSON otherwise, as for v1)."""
+    raw = await read_raw(request)
+    content_type = request.headers.get("Content-Type")
+    if not body.media_type(content_type) and not raw.lstrip().startswith(b"{"):
+        content_type = "application/yaml"
+    value = body.decode(raw, content_type)
+    if not isinstance(value, dict):
+        raise errors.bad_request("the body of the request must be an object")
+    return value
 
 
 def _to_v1(t: LegacyTarget, given: Obj, live: Obj | None) -> Obj:

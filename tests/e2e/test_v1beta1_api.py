@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from minikube_py.testing import RunningServer, eventually
 
 DATA = Path(__file__).parent.parent / "data" / "v1beta1"
@@ -230,6 +232,11 @@ def test_real_kubectl_reads_and_writes_v1beta1_raw(server: RunningServer, namesp
     got = json.loads(server.kubectl("get", "--raw", f"/api/v1beta1/pods/apache?namespace={namespace}").stdout)
     assert got["desiredState"]["manifest"]["containers"][0]["ports"][0]["hostPort"] == 8080
     assert "apache" in server.kubectl("get", "pods", "-n", namespace).stdout
+    # a YAML manifest, sent as kubectl sends a file's bytes (no Content-Type)
+    pod.write_text(yaml.safe_dump(example("apache-pod") | {"id": "from-yaml"}))
+    created = json.loads(server.kubectl("create", "--raw", f"/api/v1beta1/pods?namespace={namespace}",
+                                        "-f", str(pod)).stdout)
+    assert created["desiredState"]["manifest"]["containers"][0]["command"] == ["httpd", "-f", "-p", "80"]
     # discovery is untouched: kubectl 1.32 neither lists nor looks up v1beta1
     versions = server.kubectl("api-versions")
     assert "v1beta1" not in versions.stdout.split() and not versions.stderr
