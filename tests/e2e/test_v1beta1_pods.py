@@ -183,3 +183,35 @@ def test_webserver_controller_mounts_its_three_host_dirs(k: Kubectl, tmp_path: P
     pod = json.loads(k.out("get", "pods", "-l", "name=webserver", "-o", "json"))["items"][0]
     assert [v["hostPath"]["path"] for v in pod["spec"]["volumes"] if "hostPath" in v] == [
         str(tmp_path / "host" / name) for name in ("www", "logs", "conf")]
+
+
+def test_v1beta1_watch_sees_the_pod_start_and_delete_stops_it(k: Kubectl, tmp_path: Path) -> None:
+    cluster = k.server
+    req = urllib.request.Request(f"{cluster.url}/api/v1beta1/watch/pods?namespace={k.namespace}&timeoutSeconds=90",
+                                 headers={"Authorization": f"Bearer {cluster.admin_token}"})
+    pod = example("apache-pod") | {"id": "watched"}
+    del pod["desiredState"]["manifest"]["containers"][0]["ports"][0]["hostPort"]
+    with urllib.request.urlopen(req, context=cluster.ssl_context(), timeout=90) as stream:
+        create_raw(k, tmp_path, "pods", pod)
+        seen = []
+        for line in stream:
+            event = json.loads(line)
+            state = event["object"]["currentState"]
+            assert (event["object"]["kind"], event["object"]["apiVersion"]) == ("Pod", "v1beta1")
+            seen.append((event["type"], state["status"]))
+            if state["status"] == "Running" and state.get("podIP"):
+                break
+    assert seen[0] == ("ADDED", "Waiting")
+    assert seen[-1] == ("MODIFIED", "Running")
+
+    status, deleted = cluster.request("DELETE", f"/api/v1beta1/pods/watched?namespace={k.namespace}",
+                                      {"gracePeriodSeconds": 0})
+    assert (status, deleted["kind"], deleted["id"]) == (200, "Pod", "watched")
+    wait_for(lambda: cluster.request("GET", f"/api/v1/namespaces/{k.namespace}/pods/watched")[0] == 404 or None,
+             "the pod to be gone")
+    assert "watched" not in k.out("get", "pods")
+
+    def containers_left() -> str:
+        return subprocess.run(["docker", "ps", "-aq", "--filter", f"label=io.pykube.pod.namespace={k.namespace}"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    wait_for(lambda: containers_left() == "" or None, "the pod's containers to be removed")
