@@ -77,8 +77,8 @@ class _Errors(list[errors.FieldError]):
 
 def _meta_to_v1(obj: Obj, base: Obj | None, namespaced: bool, errs: _Errors) -> Obj:
     """``id``, ``namespace``, ``labels``, ``annotations``, ``resourceVersion`` → v1 ``metadata``.
-    ``uid`` and ``creationTimestamp`` are the server's: a create ignores them, an update keeps the
-    stored ones (a different uid is caught by the registry's precondition, as in v1)."""
+    ``uid`` and ``creationTimestamp`` are the server's: a create replaces them, an update keeps the
+    stored ones (a different ``uid`` is left for v1 validation to refuse as immutable)."""
     md: Obj = copy.deepcopy(base["metadata"]) if base else {}
     for key in ("id", "generateName", "namespace", "uid"):
         errs.expect(obj.get(key), str, key, "a string")
@@ -98,7 +98,9 @@ def _meta_to_v1(obj: Obj, base: Obj | None, namespaced: bool, errs: _Errors) -> 
     rv = obj.get("resourceVersion")
     if isinstance(rv, str) and rv.isdigit():
         rv = int(rv)
-    if rv not in (None, 0) and errs.expect(rv, int, "resourceVersion", "a non-negative integer"):
+    if isinstance(rv, int) and not isinstance(rv, bool) and rv < 0:
+        errs.append(errors.invalid_value("resourceVersion", rv, "must be a non-negative integer"))
+    elif rv not in (None, 0) and errs.expect(rv, int, "resourceVersion", "a non-negative integer"):
         md["resourceVersion"] = str(rv)
     elif base:
         md.pop("resourceVersion", None)  # an update without one is unconditional, as in v1

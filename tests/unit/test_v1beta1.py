@@ -154,6 +154,7 @@ def test_pod_entrypoint_restart_policy_volumes_and_older_spellings() -> None:
      "desiredState.manifest.volumes[0].source"),
     ({"desiredState": {"manifest": {"version": "v3"}}}, "desiredState.manifest.version"),
     ({"resourceVersion": "abc"}, "resourceVersion"),
+    ({"resourceVersion": -1}, "resourceVersion"),
     ({"labels": ["name"]}, "labels"),
     ({"desiredState": {"manifest": {"containers": [{"name": "c", "imagePullPolicy": "Sometimes"}]}}},
      "desiredState.manifest.containers[0].imagePullPolicy"),
