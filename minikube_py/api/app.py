@@ -21,6 +21,8 @@ from minikube_py.api.body import dumps as body_dumps
 from minikube_py.api.connections import inflight_middleware
 from minikube_py.api.handlers import ResourceHandlers, json_response
 from minikube_py.api.instrument import ServerCollector, metrics_handler, metrics_middleware
+from minikube_py.api.legacy import PREFIX as LEGACY_PREFIX
+from minikube_py.api.legacy import LegacyHandlers
 from minikube_py.api.metrics import HISTORY_PREFIX, ResourceMetrics, metrics_context
 from minikube_py.api.nodecreds import cacerts_handler, node_credentials_handler
 from minikube_py.api.rbac import RbacAuthorizer
@@ -130,6 +132,7 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
 
     app.cleanup_ctx.append(follow_policy)
     resources = ResourceHandlers(registry, rbac, request_user, tokens)
+    legacy = LegacyHandlers(registry)
     metrics = ResourceMetrics(registry, kubelet_ssl) if kubelet_ssl is not None else None
     extra_groups = ((METRICS_GROUP, METRICS_VERSION),) if metrics is not None else ()
 
@@ -155,6 +158,9 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
 
     async def core(request: web.Request) -> web.StreamResponse:
         return await _serve(request, "", "v1", request.match_info["tail"])
+
+    async def legacy_core(request: web.Request) -> web.StreamResponse:
+        return await legacy.dispatch(request, request.match_info["tail"])
 
     async def grouped(request: web.Request) -> web.StreamResponse:
         info = request.match_info
@@ -205,6 +211,7 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
         r.add_route("*", f"/apis/{METRICS_GROUP}/{METRICS_VERSION}{{tail:(/.*)?}}", metrics.serve)
         r.add_route("*", HISTORY_PREFIX + "{tail:(/.*)?}", metrics.serve_history)
     r.add_route("*", "/api/v1{tail:(/.*)?}", core)
+    r.add_route("*", LEGACY_PREFIX + "{tail:(/.*)?}", legacy_core)
     r.add_get("/apis/{group}", group_root)
     r.add_route("*", "/apis/{group}/{version}{tail:(/.*)?}", grouped)
     return app

@@ -95,15 +95,15 @@ class ResourceHandlers:
                                   "items": page.items})
         if method == "POST":
             validation = _field_validation(q)
-            obj = await _read_object(request, t.rt, validation)
+            obj = await read_object(request, t.rt, validation)
             self._check_grant(request, t.rt, t.namespace, obj)
-            created = await self.registry.create(t.rt, t.namespace, obj, dry_run=_dry_run(q),
-                                                 manager=_field_manager(request, "CreateOptions"))
-            await self._policy_holds(t.rt, created, _dry_run(q))
+            created = await self.registry.create(t.rt, t.namespace, obj, dry_run=dry_run(q),
+                                                 manager=field_manager(request, "CreateOptions"))
+            await self._policy_holds(t.rt, created, dry_run(q))
             return self._render(request, t.rt, created, 201, validation)
         if method == "DELETE":
             labels, field_sel = parse_selectors(t.rt, q)
-            options = DeleteOptions.parse(await _read_optional(request), dict(q))
+            options = DeleteOptions.parse(await read_optional(request), dict(q))
             page = await self.registry.list(t.rt, t.namespace, labels=labels, field_selector=field_sel)
             deleted = []
             for obj in page.items:
@@ -126,12 +126,7 @@ class ResourceHandlers:
         table = _wants_table(request)
         include = q.get("includeObject", "Metadata")
         rt = t.rt
-        strategy = strategy_for(rt)
-
-        def matches(obj: Obj) -> bool:
-            if labels is not None and not labels.matches(obj.get("metadata", {}).get("labels")):
-                return False
-            return field_sel is None or field_sel.matches(strategy.field_set(obj))
+        matches = selection(rt, labels, field_sel)
 
         def render(obj: Obj, first: bool) -> Obj:
             rendered = render_table(rt, [obj], include_object=include,
@@ -157,11 +152,11 @@ class ResourceHandlers:
             return self._render(request, t.rt, await self.registry.get(t.rt, t.namespace, t.name))
         if method == "PUT":
             validation = _field_validation(q)
-            obj = await _read_object(request, t.rt, validation)
+            obj = await read_object(request, t.rt, validation)
             self._check_grant(request, t.rt, t.namespace, obj)
-            updated = await self.registry.update(t.rt, t.namespace, t.name, obj, dry_run=_dry_run(q),
-                                                 manager=_field_manager(request, "UpdateOptions"))
-            await self._policy_holds(t.rt, updated, _dry_run(q))
+            updated = await self.registry.update(t.rt, t.namespace, t.name, obj, dry_run=dry_run(q),
+                                                 manager=field_manager(request, "UpdateOptions"))
+            await self._policy_holds(t.rt, updated, dry_run(q))
             return self._render(request, t.rt, updated, 200, validation)
         if method == "PATCH":
             validation = _field_validation(q)
@@ -171,13 +166,13 @@ class ResourceHandlers:
                                                        manager=_patch_manager(request, content_type),
                                                        validation=_field_validation(q))
                 self._check_grant(request, t.rt, t.namespace, patched)
-            obj, created = await self.registry.patch(t.rt, t.namespace, t.name, content_type, raw, dry_run=_dry_run(q),
+            obj, created = await self.registry.patch(t.rt, t.namespace, t.name, content_type, raw, dry_run=dry_run(q),
                                                      manager=_patch_manager(request, content_type),
                                                      validation=validation)
-            await self._policy_holds(t.rt, obj, _dry_run(q))
+            await self._policy_holds(t.rt, obj, dry_run(q))
             return self._render(request, t.rt, obj, 201 if created else 200, validation)
         if method == "DELETE":
-            options = DeleteOptions.parse(await _read_optional(request), dict(q))
+            options = DeleteOptions.parse(await read_optional(request), dict(q))
             deleted = await self.registry.delete(t.rt, t.namespace, t.name, options)
             await self._policy_holds(t.rt, deleted, options.dry_run)
             return self._render(request, t.rt, deleted)
@@ -191,41 +186,41 @@ class ResourceHandlers:
             if method == "GET":  # kubectl get --subresource=status prints the parent's table
                 return self._render(request, rt, await self.registry.get(rt, t.namespace, name))
             if method == "PUT":
-                obj = await _read_object(request, rt, _field_validation(q))
+                obj = await read_object(request, rt, _field_validation(q))
                 if sub == "finalize":
                     obj = await self._finalize(rt, name, obj)
-                    return json_response(await self.registry.update(rt, None, name, obj, dry_run=_dry_run(q)))
+                    return json_response(await self.registry.update(rt, None, name, obj, dry_run=dry_run(q)))
                 return json_response(await self.registry.update(rt, t.namespace, name, obj, subresource="status",
-                                                                dry_run=_dry_run(q),
-                                                                manager=_field_manager(request, "UpdateOptions")))
+                                                                dry_run=dry_run(q),
+                                                                manager=field_manager(request, "UpdateOptions")))
             if method == "PATCH" and sub == "status":
                 content_type, raw = await _read_patch(request)
                 obj, _ = await self.registry.patch(rt, t.namespace, name, content_type, raw, subresource="status",
-                                                   dry_run=_dry_run(q), manager=_patch_manager(request, content_type),
+                                                   dry_run=dry_run(q), manager=_patch_manager(request, content_type),
                                                    validation=_field_validation(q))
                 return json_response(obj)
         elif sub == "scale":
             if method == "GET":
                 return json_response(subresources.scale_of(rt, await self.registry.get(rt, t.namespace, name)))
             if method == "PUT":
-                scale = await _read_object(request)
+                scale = await read_object(request)
                 return json_response(await subresources.update_scale(self.registry, rt, t.namespace, name, scale,
-                                                                     dry_run=_dry_run(q),
-                                                                     manager=_field_manager(request, "UpdateOptions")))
+                                                                     dry_run=dry_run(q),
+                                                                     manager=field_manager(request, "UpdateOptions")))
             if method == "PATCH":
                 content_type, raw = await _read_patch(request)
                 return json_response(await subresources.patch_scale(self.registry, rt, t.namespace, name, content_type,
-                                                                    raw, dry_run=_dry_run(q),
+                                                                    raw, dry_run=dry_run(q),
                                                                     manager=_patch_manager(request, content_type)))
         elif sub == "token" and method == "POST":
             assert t.namespace is not None
-            answer = await self.tokens.request(t.namespace, name, await _read_object(request), self.user_of(request))
+            answer = await self.tokens.request(t.namespace, name, await read_object(request), self.user_of(request))
             return json_response(answer, 201)
         elif sub == "binding" and method == "POST":
-            binding = await _read_object(request)
+            binding = await read_object(request)
             return json_response(await subresources.bind(self.registry, rt, t.namespace, name, binding), 201)
         elif sub == "eviction" and method == "POST":
-            eviction = await _read_object(request)
+            eviction = await read_object(request)
             return json_response(await subresources.evict(self.registry, rt, t.namespace, name, eviction), 201)
         raise errors.method_not_allowed(method, f"{rt.plural}/{sub}")
 
@@ -277,11 +272,11 @@ def _int(q: Any, name: str) -> int | None:
     return value or None
 
 
-def _dry_run(q: Any) -> bool:
+def dry_run(q: Any) -> bool:
     return "All" in q.getall("dryRun", [])
 
 
-def _field_manager(request: web.Request, options: str, *, required: bool = False) -> FieldManager:
+def field_manager(request: web.Request, options: str, *, required: bool = False) -> FieldManager:
     """The write's manager: ``fieldManager``, else the User-Agent's product name (``kubectl`` of
     ``kubectl/v1.32.0 (linux/amd64) ...``), else ``unknown``, as kube-apiserver defaults it."""
     q = request.query
@@ -303,7 +298,7 @@ def _patch_manager(request: web.Request, content_type: str) -> FieldManager:
     if not apply and "force" in request.query:
         raise _invalid_options("PatchOptions", errors.FieldError("force", "FieldValueForbidden",
                                                                  "Forbidden: may not be specified for non-apply patch"))
-    return _field_manager(request, "PatchOptions", required=apply)
+    return field_manager(request, "PatchOptions", required=apply)
 
 
 def _invalid_options(options: str, cause: errors.FieldError) -> errors.StatusError:
@@ -329,6 +324,18 @@ def parse_selectors(rt: ResourceType, q: Any) -> tuple[LabelSelector | None, Fie
     return labels, field_sel
 
 
+def selection(rt: ResourceType, labels: LabelSelector | None,
+              field_sel: FieldSelector | None) -> Callable[[Obj], bool]:
+    """Whether a stored object of ``rt`` is among those a watch's selectors choose."""
+    strategy = strategy_for(rt)
+
+    def matches(obj: Obj) -> bool:
+        if labels is not None and not labels.matches(obj.get("metadata", {}).get("labels")):
+            return False
+        return field_sel is None or field_sel.matches(strategy.field_set(obj))
+    return matches
+
+
 def _exact_name(field_sel: FieldSelector | None) -> str | None:
     if field_sel is None:
         return None
@@ -338,7 +345,7 @@ def _exact_name(field_sel: FieldSelector | None) -> str | None:
     return None
 
 
-async def _read_raw(request: web.Request) -> bytes:
+async def read_raw(request: web.Request) -> bytes:
     if request.content_length is not None and request.content_length > body.MAX_BODY:
         raise errors.too_large(body.MAX_BODY)
     try:
@@ -347,10 +354,10 @@ async def _read_raw(request: web.Request) -> bytes:
         raise errors.too_large(body.MAX_BODY) from None
 
 
-async def _read_object(request: web.Request, rt: ResourceType | None = None,
+async def read_object(request: web.Request, rt: ResourceType | None = None,
                        validation: FieldValidation | None = None) -> Obj:
     """The body as an object; with ``validation``, less the fields ``rt``'s kind does not have."""
-    value = body.decode(await _read_raw(request), request.headers.get("Content-Type"))
+    value = body.decode(await read_raw(request), request.headers.get("Content-Type"))
     if not isinstance(value, dict):
         raise errors.bad_request("the body of the request must be an object")
     if rt is not None and validation is not None:
@@ -362,8 +369,8 @@ def _field_validation(q: Any) -> FieldValidation:
     return FieldValidation.parse(q.get("fieldValidation"))
 
 
-async def _read_optional(request: web.Request) -> Obj | None:
-    raw = await _read_raw(request)
+async def read_optional(request: web.Request) -> Obj | None:
+    raw = await read_raw(request)
     if not raw.strip():
         return None
     value = body.decode(raw, request.headers.get("Content-Type"))
@@ -374,5 +381,5 @@ async def _read_patch(request: web.Request) -> tuple[str, bytes]:
     content_type = body.media_type(request.headers.get("Content-Type"))
     if not is_patch_type(content_type):
         raise errors.unsupported_media(content_type)
-    return content_type, await _read_raw(request)
+    return content_type, await read_raw(request)
 
