@@ -14,13 +14,14 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from minikube_py import pki
-from minikube_py.api import discovery
+from minikube_py.api import dashboard, discovery
 from minikube_py.api.auth import Authenticator, authorize
 from minikube_py.api.body import MAX_BODY
 from minikube_py.api.connections import inflight_middleware
 from minikube_py.api.handlers import ResourceHandlers, json_response
 from minikube_py.api.nodecreds import cacerts_handler, node_credentials_handler
 from minikube_py.api.registry import Registry
+from minikube_py.api.sessions import DashboardSessions, session_user
 from minikube_py.api.streaming import StreamProxy
 from minikube_py.model import errors
 
@@ -57,13 +58,28 @@ async def status_errors(request: web.Request, handler: Handler) -> web.StreamRes
         return json_response(status.status(), status.code)
 
 
-def auth_middleware(authenticator: Authenticator) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def auth_middleware(authenticator: Authenticator,
+                    sessions: DashboardSessions) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    """A bearer token or client certificate first; a request that brings neither may be the dashboard's
+    page, authenticated by its session cookie under the CSRF guard (see :mod:`minikube_py.api.sessions`).
+    The dashboard's page and assets are public, as /version is."""
+
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if dashboard.is_public(request.path):
+            return await handler(request)
         transport = request.transport
         peercert = transport.get_extra_info("peercert") if transport is not None else None
-        user = authenticator.authenticate(request.headers.get("Authorization"), peercert)
+        authorization = request.headers.get("Authorization")
+        user = authenticator.authenticate(authorization, peercert)
+        if user is None and not authorization:
+            found = session_user(sessions, request.cookies, request.headers, request.method,
+                                 f"{request.scheme}://{request.host}")
+            if found is not None:
+                user, request[dashboard.SESSION] = found
         authorize(user, request.method, request.path)
+        if user is not None:
+            request[dashboard.USER] = user
         return await handler(request)
 
     return authenticate
@@ -77,7 +93,9 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
     enables pods/log, exec and portforward. ``max_readonly`` and ``max_mutating`` bound the requests
     served at once (0: unbounded); they are counted after authentication, as kube-apiserver does, so
     anonymous clients cannot take the slots."""
-    middlewares = [status_errors, auth_middleware(authenticator), inflight_middleware(max_readonly, max_mutating)]
+    sessions = DashboardSessions()
+    middlewares = [status_errors, auth_middleware(authenticator, sessions),
+                   inflight_middleware(max_readonly, max_mutating)]
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
     app[REGISTRY] = registry
     app[READY] = {"ready": False}
@@ -131,6 +149,7 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
     r.add_get("/openapi/v2", openapi_v2)
     r.add_get("/cacerts", cacerts_handler(tls.ca_pem))
     r.add_post(pki.NODE_CREDENTIALS_PATH, node_credentials_handler(tls))
+    dashboard.add_routes(app, sessions)
     if kubelet_ssl is not None:
         proxy = StreamProxy(registry, kubelet_ssl)
         pod = "/api/v1/namespaces/{ns}/pods/{name}"
