@@ -62,7 +62,7 @@ def add_routes(app: web.Application, sessions: DashboardSessions) -> None:
                                 "`pykube dashboard` again for a new URL.\n", headers=_PAGE_HEADERS)
         session_id, session = redeemed
         response = web.Response(status=303, headers={**_PAGE_HEADERS, "Location": PREFIX + "/"})
-        response.set_cookie(COOKIE, session_id, path="/", max_age=int(sessions.remaining(session)),
+        response.set_cookie(COOKIE, session_id, path="/", max_age=round(sessions.remaining(session)),
                             httponly=True, secure=True, samesite="Strict")
         return response
 

@@ -12,7 +12,7 @@ export class ApiError extends Error {
 
 /** Who the session is (and its CSRF value); null when the browser has no session. */
 export async function loadSession() {
-  const response = await fetch("/dashboard/api/session", { credentials: "same-origin" });
+  const response = await fetchRetrying("/dashboard/api/session", { method: "GET", credentials: "same-origin" });
   if (response.status === 401) return null;
   if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null));
   const session = await response.json();
@@ -33,7 +33,7 @@ export async function api(method, path, { body, contentType = "application/json"
     init.body = typeof body === "string" ? body : JSON.stringify(body);
     init.headers["Content-Type"] = contentType;
   }
-  const response = await fetch(path, init);
+  const response = await fetchRetrying(path, init);
   const text = await response.text();
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { data = { message: text }; }
@@ -42,6 +42,20 @@ export async function api(method, path, { body, contentType = "application/json"
 }
 
 export const get = (path, options) => api("GET", path, options);
+
+/** fetch, tried again for reads that fail to reach the server (a TypeError: Chromium aborts requests in
+ *  flight when the host's network interfaces change, as they do when containers start); a write is
+ *  never repeated, since it may have arrived. */
+async function fetchRetrying(path, init) {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await fetch(path, init);
+    } catch (error) {
+      if (!(error instanceof TypeError) || init.method !== "GET" || attempt >= 3) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200 * (attempt + 1)));
+    }
+  }
+}
 
 export async function logout() {
   await api("POST", "/dashboard/api/logout");
@@ -79,7 +93,7 @@ export function watchCollection(path, onChange, onError = () => {}) {
       } catch (error) {
         if (stopped || error.name === "AbortError") return;
         if (error.code === 410) { version = null; continue; }
-        onError(error);
+        if (!(error instanceof TypeError)) onError(error); // a TypeError: the network blinked, start over quietly
         await new Promise((resolve) => setTimeout(resolve, 2000));
         version = null;
       }

@@ -15,7 +15,7 @@ export async function objectPage(ctx, path) {
   ctx.main.append(el("h2", {}, "Events"), eventsTable(obj));
 }
 
-/** The YAML without managedFields; Edit turns it into a text area (status left out) and Apply sends
+/** The YAML without managedFields; Edit turns it into a text area and Apply sends
  *  it as an apply patch owned by the dashboard, forcing conflicts as `kubectl apply --server-side --force-conflicts`. */
 export function yamlPanel(apiPath, obj) {
   const box = el("section", { class: "yaml-panel" });
@@ -27,8 +27,11 @@ export function yamlPanel(apiPath, obj) {
   const edit = el("button", { type: "button", id: "yaml-edit" }, "Edit");
   box.append(el("div", { class: "row" }, edit), view);
   edit.addEventListener("click", () => {
+    // the fields this edit means to own: no status, and no resourceVersion, which a controller's status
+    // update changes every few seconds (an apply is merged by field ownership, not by version)
     const editable = structuredClone(shown);
     delete editable.status;
+    delete editable.metadata.resourceVersion;
     const text = el("textarea", { class: "yaml", id: "yaml-text", spellcheck: "false" }, dump(editable, { noRefs: true, lineWidth: 120 }));
     const apply = el("button", { type: "button", class: "primary", id: "yaml-apply" }, "Apply");
     const cancel = el("button", { type: "button" }, "Cancel");

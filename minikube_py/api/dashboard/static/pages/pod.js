@@ -62,7 +62,10 @@ function logsTab(ctx, path, containers, chosen) {
       output.append(text);
       if (stick) output.scrollTop = output.scrollHeight;
     }, controller.signal).catch((error) => {
-      if (error.name !== "AbortError") output.append(el("span", { class: "bad" }, `\n${error.message}\n`));
+      if (error.name === "AbortError") return;
+      // the connection dropped (the host's network changed): follow again from the last lines
+      if (error instanceof TypeError && query.has("follow")) setTimeout(load, 1000);
+      else output.append(el("span", { class: "bad" }, `\n${error.message}\n`));
     });
   }
   for (const control of [select, follow, previous]) control.addEventListener("change", load);
