@@ -69,8 +69,9 @@ export async function tableRows(path) {
 
 /**
  * Keep `onChange(Map uid → object)` current for a collection: one LIST, then a WATCH from its
- * resourceVersion (no polling); a watch that ends is resumed from the last version seen, and one the
- * server no longer has history for (410 Gone) starts over with a new LIST. Returns a stop function.
+ * resourceVersion (no polling); a watch that ends or drops is resumed from the last version seen, and
+ * one the server no longer has history for (410 Gone) or that fails otherwise starts over with a new
+ * LIST. Returns a stop function.
  */
 export function watchCollection(path, onChange, onError = () => {}) {
   const items = new Map();
@@ -78,8 +79,9 @@ export function watchCollection(path, onChange, onError = () => {}) {
   let stopped = false;
   const sep = path.includes("?") ? "&" : "?";
 
+  let version = null; // the last resourceVersion seen; null: LIST first
+
   async function run() {
-    let version = null;
     while (!stopped) {
       try {
         if (version === null) {
@@ -89,18 +91,21 @@ export function watchCollection(path, onChange, onError = () => {}) {
           version = list.metadata.resourceVersion;
           onChange(items);
         }
-        version = await follow(`${path}${sep}watch=1&allowWatchBookmarks=true&resourceVersion=${version}`, version);
+        await follow(`${path}${sep}watch=1&allowWatchBookmarks=true&resourceVersion=${version}`);
       } catch (error) {
         if (stopped || error.name === "AbortError") return;
         if (error.code === 410) { version = null; continue; }
-        if (!(error instanceof TypeError)) onError(error); // a TypeError: the network blinked, start over quietly
-        await new Promise((resolve) => setTimeout(resolve, 2000));
-        version = null;
+        // a TypeError: the connection dropped (the network blinked); the watch resumes where it was
+        if (!(error instanceof TypeError)) {
+          onError(error);
+          version = null;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 1000));
       }
     }
   }
 
-  async function follow(url, version) {
+  async function follow(url) {
     const response = await fetch(url, { credentials: "same-origin", signal: controller.signal, headers: headers() });
     if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null));
     for await (const line of lines(response.body, controller.signal)) {
@@ -113,7 +118,6 @@ export function watchCollection(path, onChange, onError = () => {}) {
       else items.set(obj.metadata.uid, obj);
       onChange(items);
     }
-    return version;
   }
 
   run();

@@ -1,25 +1,23 @@
 // The dashboard's shell: the session, the namespace filter and the hash routes (loaded by app.js).
 import { get, loadSession, logout } from "./api.js";
-import { objectPage } from "./pages/object.js";
-import { overviewPage } from "./pages/overview.js";
-import { podPage } from "./pages/pod.js";
-import { podsPage } from "./pages/pods.js";
-import { servicesPage } from "./pages/services.js";
-import { workloadsPage } from "./pages/workloads.js";
+import { importRetrying } from "./app.js";
 import { el, notify } from "./util.js";
 
 const main = document.getElementById("main");
 const namespaceSelect = document.getElementById("namespace");
 let cleanup = () => {};
 
+const decode = decodeURIComponent;
+// each page's module is loaded when the page is first shown: the overview does not load the terminal
 const ROUTES = [
-  [/^#\/overview$/, () => overviewPage],
-  [/^#\/workloads$/, () => workloadsPage],
-  [/^#\/pods$/, () => podsPage],
-  [/^#\/services$/, () => servicesPage],
-  [/^#\/pods\/([^/]+)\/([^/]+)(?:\/(\w+))?$/, (m) => (ctx) => podPage(ctx, decodeURIComponent(m[1]), decodeURIComponent(m[2]), m[3])],
-  [/^#\/object\/(.+)$/, (m) => (ctx) => objectPage(ctx, decodeURIComponent(m[1]))],
+  [/^#\/overview$/, "./pages/overview.js", (page, ctx) => page.overviewPage(ctx)],
+  [/^#\/workloads$/, "./pages/workloads.js", (page, ctx) => page.workloadsPage(ctx)],
+  [/^#\/pods$/, "./pages/pods.js", (page, ctx) => page.podsPage(ctx)],
+  [/^#\/services$/, "./pages/services.js", (page, ctx) => page.servicesPage(ctx)],
+  [/^#\/pods\/([^/]+)\/([^/]+)(?:\/(\w+))?$/, "./pages/pod.js", (page, ctx, m) => page.podPage(ctx, decode(m[1]), decode(m[2]), m[3])],
+  [/^#\/object\/(.+)$/, "./pages/object.js", (page, ctx, m) => page.objectPage(ctx, decode(m[1]))],
 ];
+let shown = 0; // the current render: a page module that arrives after the user moved on is not shown
 
 /** The namespace the lists are filtered to ("" for all), kept across reloads. */
 export function currentNamespace() {
@@ -30,24 +28,26 @@ function render() {
   cleanup();
   cleanup = () => {};
   const hash = location.hash || "#/overview";
-  let page = null;
-  for (const [pattern, make] of ROUTES) {
-    const match = pattern.exec(hash);
-    if (match) { page = make(match); break; }
-  }
+  const route = ROUTES.map(([pattern, module, show]) => [pattern.exec(hash), module, show]).find(([match]) => match);
   for (const link of document.querySelectorAll("#nav a")) {
     link.classList.toggle("active", hash.startsWith(`#/${link.dataset.page}`));
   }
   main.replaceChildren();
-  if (!page) {
+  if (!route) {
     main.append(el("p", {}, "No such page. ", el("a", { href: "#/overview" }, "Overview")));
     return;
   }
+  const [match, module, show] = route;
   const stops = [];
-  const ctx = { main, namespace: currentNamespace(), onStop: (fn) => stops.push(fn) };
+  // each page draws into a view of its own: one that finishes loading after the user moved on draws
+  // into a detached element, not over the next page
+  const view = el("div");
+  main.append(view);
+  const ctx = { main: view, namespace: currentNamespace(), onStop: (fn) => stops.push(fn) };
   cleanup = () => stops.forEach((fn) => fn());
-  Promise.resolve(page(ctx)).catch((error) => {
-    main.append(el("p", { class: "bad" }, `Could not load this page: ${error.message}`));
+  const current = ++shown;
+  importRetrying(module).then((page) => (current === shown ? show(page, ctx, match) : null)).catch((error) => {
+    view.append(el("p", { class: "bad" }, `Could not load this page: ${error.message}`));
   });
 }
 

@@ -102,3 +102,8 @@ export function statusClass(text) {
   if (["Pending", "ContainerCreating", "Terminating", "PodInitializing", "Unknown"].includes(text)) return "warn";
   return "bad";
 }
+
+/** The namespace column of a list, only when the list spans namespaces (as kubectl's -A adds it). */
+export function namespaceColumn(namespace) {
+  return namespace ? [] : [{ title: "Namespace", value: (o) => o.metadata.namespace }];
+}

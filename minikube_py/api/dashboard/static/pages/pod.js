@@ -1,7 +1,6 @@
 // One pod: its state, logs (follow, previous, container), a terminal, its YAML and its events.
 import { get, streamText } from "../api.js";
-import { Terminal } from "../vendor/xterm.mjs";
-import { FitAddon } from "../vendor/addon-fit.mjs";
+import { importRetrying } from "../app.js";
 import { el, podStatus, statusClass } from "../util.js";
 import { eventsTable, yamlPanel } from "./object.js";
 
@@ -29,7 +28,12 @@ export async function podPage(ctx, namespace, name, tab = "logs") {
   const containers = [...(pod.spec.initContainers || []), ...pod.spec.containers].map((c) => c.name);
   const defaultContainer = pod.spec.containers[0].name;
   if (tab === "logs") logsTab(ctx, path, containers, defaultContainer);
-  else if (tab === "terminal") terminalTab(ctx, path, pod.spec.containers.map((c) => c.name));
+  else if (tab === "terminal") {
+    // xterm.js is the biggest file the dashboard has: only the terminal loads it
+    const [{ Terminal }, { FitAddon }] = await Promise.all(["../vendor/xterm.mjs", "../vendor/addon-fit.mjs"]
+      .map((file) => importRetrying(new URL(file, import.meta.url).href)));
+    terminalTab(ctx, path, pod.spec.containers.map((c) => c.name), Terminal, FitAddon);
+  }
   else if (tab === "yaml") ctx.main.append(yamlPanel(path, pod));
   else ctx.main.append(eventsTable(pod));
 }
@@ -72,7 +76,7 @@ function logsTab(ctx, path, containers, chosen) {
   load();
 }
 
-function terminalTab(ctx, path, containers) {
+function terminalTab(ctx, path, containers, Terminal, FitAddon) {
   const select = containerSelect(containers, containers[0]);
   const command = el("input", { type: "text", id: "exec-command", value: "sh", "aria-label": "Command" });
   const connect = el("button", { type: "button", class: "primary", id: "exec-connect" }, "Connect");

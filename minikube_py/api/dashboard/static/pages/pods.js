@@ -2,7 +2,7 @@
 import { watchCollection } from "../api.js";
 import { followMetrics, samples } from "../metrics.js";
 import { liveTable } from "../table.js";
-import { age, el, formatBytes, formatCpu, notify, podStatus, sparkline, statusClass } from "../util.js";
+import { age, el, formatBytes, formatCpu, namespaceColumn, notify, podStatus, sparkline, statusClass } from "../util.js";
 
 function restarts(pod) {
   return (pod.status?.containerStatuses || []).reduce((total, c) => total + (c.restartCount || 0), 0);
@@ -29,7 +29,7 @@ export async function podsPage(ctx) {
   });
   const columns = [
     { title: "Name", value: (p) => p.metadata.name, render: podLink },
-    { title: "Namespace", value: (p) => p.metadata.namespace, opt: !!ns },
+    ...namespaceColumn(ns),
     { title: "Ready", value: readyCount },
     { title: "Status", value: podStatus, render: (p) => el("span", { class: statusClass(podStatus(p)) }, podStatus(p)) },
     { title: "Restarts", value: restarts },
@@ -48,7 +48,8 @@ export async function podsPage(ctx) {
     if (!available) return;
     if (!box.dataset.metrics) {
       box.dataset.metrics = "1";
-      table = liveTable({ columns: [...columns.slice(0, 5), metricColumn("cpu", formatCpu), metricColumn("memory", formatBytes), ...columns.slice(5)],
+      const at = columns.findIndex((c) => c.title === "Node");
+      table = liveTable({ columns: [...columns.slice(0, at), metricColumn("cpu", formatCpu), metricColumn("memory", formatBytes), ...columns.slice(at)],
         key: (p) => `${p.metadata.namespace}/${p.metadata.name}`, empty: "No pods.", id: "pods-table" });
       box.replaceChildren(table.element);
     }

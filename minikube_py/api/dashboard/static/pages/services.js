@@ -2,7 +2,7 @@
 import { get, resourcePath } from "../api.js";
 import { KINDS } from "../kinds.js";
 import { liveTable } from "../table.js";
-import { age, el } from "../util.js";
+import { age, el, namespaceColumn } from "../util.js";
 
 function ports(service) {
   return (service.spec?.ports || []).map((p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ""}/${p.protocol || "TCP"}`).join(", ");
@@ -30,7 +30,7 @@ export async function servicesPage(ctx) {
     id: "services-table",
     columns: [
       { title: "Name", value: (s) => s.metadata.name, render: (s) => el("a", { href: `#/object${resourcePath(KINDS.Service, s.metadata.namespace, s.metadata.name)}` }, s.metadata.name) },
-      { title: "Namespace", value: (s) => s.metadata.namespace, opt: !!ns },
+      ...namespaceColumn(ns),
       { title: "Type", value: (s) => s.spec?.type || "ClusterIP" },
       { title: "Cluster IP", value: (s) => s.spec?.clusterIP || "", opt: true },
       { title: "Ports", value: ports },

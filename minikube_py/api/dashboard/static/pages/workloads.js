@@ -2,7 +2,7 @@
 import { api, get, resourcePath } from "../api.js";
 import { KINDS, WORKLOADS } from "../kinds.js";
 import { liveTable } from "../table.js";
-import { age, el, notify } from "../util.js";
+import { age, el, namespaceColumn, notify } from "../util.js";
 
 /** `kubectl rollout restart`: a new pod-template annotation makes the controller roll every pod. */
 function restartPatch() {
@@ -64,7 +64,7 @@ export async function workloadsPage(ctx) {
       id: `${kind.plural}-table`,
       columns: [
         { title: "Name", value: (o) => o.metadata.name, render: (o) => el("a", { href: `#/object${objectPath(o)}` }, o.metadata.name) },
-        { title: "Namespace", value: (o) => o.metadata.namespace, opt: !!ns },
+        ...namespaceColumn(ns),
         { title: "Ready", value: (o) => section.ready(o).join("/"), render: (o) => {
           const [ready, want] = section.ready(o);
           return el("span", { class: ready >= want ? "ok" : "warn" }, `${ready}/${want}`);
