@@ -179,6 +179,10 @@ def test_pods_appear_live_as_a_deployment_scales(cluster: RunningServer, logged_
              "three running pod rows", timeout=90)
     assert page.evaluate("window.stillTheSamePage") is True, "the rows came without a reload"
     assert lists == [], f"the page listed pods again instead of watching: {lists}"
+    page.locator("#nav a[data-page=overview]").click()
+    expect(page.locator("#pod-phases [data-phase=Running] .n")).to_have_text("3")
+    page.go_back()
+    expect(page.locator("#pods-table tbody tr")).to_have_count(3)
     page.screenshot(path=screenshots / "pods.png", full_page=True)
     page.set_viewport_size({"width": 390, "height": 760})
     page.screenshot(path=screenshots / "pods-phone.png", full_page=True)
@@ -188,16 +192,31 @@ def test_pods_appear_live_as_a_deployment_scales(cluster: RunningServer, logged_
 
 def test_a_followed_log_shows_what_the_container_prints_later(cluster: RunningServer, logged_in: BrowserContext,
                                                               k: Kubectl, screenshots: Path) -> None:
-    create(k, busybox_pod("talker", "echo started; while [ ! -f /tmp/go ]; do sleep 0.2; done; "
-                                    "echo printed-after-the-page-opened; exec sleep 3600"))
-    wait_running(k, "talker")
+    pod = busybox_pod("talker", "echo started; while [ ! -f /tmp/go ]; do sleep 0.2; done; "
+                                "echo printed-after-the-page-opened; exec sleep 3600",
+                      volumes=[{"name": "data", "emptyDir": {}}])
+    # a second container that fails once: its previous log is the first run's
+    pod["spec"]["containers"].append({
+        "name": "side", "image": pod["spec"]["containers"][0]["image"],
+        "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+        "command": ["sh", "-c", "if [ -f /data/once ]; then echo second-run; exec sleep 3600; fi; "
+                                "touch /data/once; echo first-run; exit 1"]})
+    create(k, pod)
+    wait_running(k, "talker", timeout=90)
     page = open_page(logged_in, cluster, f"pods/{k.namespace}/talker/logs", k.namespace)
     log = page.locator("#log-output")
     expect(log).to_contain_text("started")
     expect(log).not_to_contain_text("printed-after")
-    k.run("exec", "talker", "--", "touch", "/tmp/go")
+    k.run("exec", "talker", "-c", "main", "--", "touch", "/tmp/go")
     expect(log).to_contain_text("printed-after-the-page-opened", timeout=30000)
     page.screenshot(path=screenshots / "logs.png", full_page=True)
+
+    page.locator("#container").select_option("side")
+    expect(log).to_contain_text("second-run")
+    expect(log).not_to_contain_text("started")
+    page.locator("#log-previous").check()
+    expect(log).to_contain_text("first-run")
+    expect(log).not_to_contain_text("second-run")
     page.close()
 
 
@@ -248,6 +267,7 @@ def test_scale_edit_and_delete_from_the_page(cluster: RunningServer, logged_in: 
     managers = json.loads(k.out("get", "deployment", "api", "-o", "json", "--show-managed-fields"))
     assert any(m["manager"] == "pykube-dashboard" and m["operation"] == "Apply"
                for m in managers["metadata"]["managedFields"])
+    expect(page.locator("#events-table")).to_contain_text("ScalingReplicaSet")
     page.screenshot(path=screenshots / "yaml.png", full_page=True)
 
     goto(page, f"{cluster.url}/dashboard/#/workloads")
