@@ -138,7 +138,7 @@ def pod_rows(page: Page, app: str) -> list[str]:
     return page.locator(f"#pods-table tbody tr[data-key*='/{app}-']").all_inner_texts()
 
 
-def test_the_printed_url_logs_in_once(cluster: RunningServer, browser: Browser, screenshots: Path) -> None:
+def test_the_printed_url_logs_in_once(cluster: RunningServer, browser: Browser) -> None:
     url = login_url(cluster)
     context = browser.new_context(ignore_https_errors=True)
     try:
@@ -151,7 +151,6 @@ def test_the_printed_url_logs_in_once(cluster: RunningServer, browser: Browser, 
         expect(page.locator("#pod-phases .card")).to_have_count(5)
         expect(page.locator("#nodes-table tbody tr", has_text=NODE)).to_contain_text("Ready")
         expect(page.locator("#nodes-table th", has_text="CPU use")).to_have_count(0)  # no metrics API: no column
-        page.screenshot(path=screenshots / "overview.png", full_page=True)
     finally:
         context.close()
     used = browser.new_context(ignore_https_errors=True)
@@ -181,6 +180,7 @@ def test_pods_appear_live_as_a_deployment_scales(cluster: RunningServer, logged_
     assert lists == [], f"the page listed pods again instead of watching: {lists}"
     page.locator("#nav a[data-page=overview]").click()
     expect(page.locator("#pod-phases [data-phase=Running] .n")).to_have_text("3")
+    page.screenshot(path=screenshots / "overview.png", full_page=True)
     page.go_back()
     expect(page.locator("#pods-table tbody tr")).to_have_count(3)
     page.screenshot(path=screenshots / "pods.png", full_page=True)
@@ -246,6 +246,8 @@ def test_scale_edit_and_delete_from_the_page(cluster: RunningServer, logged_in: 
     wait_for(lambda: k.out("get", "deployment", "api", "-o", "jsonpath={.status.readyReplicas}") == "2", "2 ready")
     page.reload()
     expect(page.locator("#deployments-table tbody tr[data-key$='/api']")).to_contain_text("2/2")
+    for plural in ("replicasets", "replicationcontrollers", "daemonsets", "jobs"):
+        expect(page.locator(f"#{plural}-table tbody")).not_to_contain_text("Loading")
     page.screenshot(path=screenshots / "workloads.png", full_page=True)
 
     page.locator("#deployments-table tbody tr[data-key$='/api'] button.restart").click()

@@ -7,6 +7,7 @@ import { el } from "./util.js";
  */
 export function liveTable({ columns, key, empty = "Nothing here.", id }) {
   let rows = [];
+  let loaded = false; // until the first update the body says so, rather than "nothing here"
   let sortIndex = 0;
   let ascending = true;
   const filter = el("input", { type: "search", placeholder: "Filter…", "aria-label": "Filter" });
@@ -24,6 +25,7 @@ export function liveTable({ columns, key, empty = "Nothing here.", id }) {
     el("div", { class: "table-tools" }, filter, count),
     el("div", { class: "table-wrap" }, el("table", {}, el("thead", {}, head), body)));
   filter.addEventListener("input", draw);
+  draw();
 
   function cellValue(column, row) {
     const value = column.value(row);
@@ -48,7 +50,8 @@ export function liveTable({ columns, key, empty = "Nothing here.", id }) {
     });
     body.replaceChildren(...(shown.length ? shown.map((row) => el("tr", { "data-key": key(row) },
       columns.map((c) => el("td", { class: c.opt ? "opt" : null }, c.render ? c.render(row) : String(cellValue(c, row))))))
-      : [el("tr", {}, el("td", { colspan: columns.length, class: "muted" }, rows.length ? "No row matches the filter." : empty))]));
+      : [el("tr", {}, el("td", { colspan: columns.length, class: "muted" },
+        !loaded ? "Loading…" : rows.length ? "No row matches the filter." : empty))]));
     count.textContent = needle ? `${shown.length} of ${rows.length}` : `${rows.length}`;
   }
 
@@ -58,6 +61,7 @@ export function liveTable({ columns, key, empty = "Nothing here.", id }) {
     /** Replace the rows; redraws at most once per animation frame however fast a watch delivers. */
     update(next) {
       rows = [...next];
+      loaded = true;
       if (pending) return;
       pending = true;
       requestAnimationFrame(() => { pending = false; draw(); });

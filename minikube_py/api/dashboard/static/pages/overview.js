@@ -2,7 +2,7 @@
 import { get, tableRows } from "../api.js";
 import { followMetrics, samples } from "../metrics.js";
 import { liveTable } from "../table.js";
-import { age, el, formatBytes, formatCpu, quantity, sparkline, statusClass } from "../util.js";
+import { age, el, formatBytes, formatCpu, namespaceColumn, quantity, sparkline, statusClass } from "../util.js";
 
 const PHASES = ["Running", "Pending", "Succeeded", "Failed", "Unknown"];
 
@@ -74,7 +74,7 @@ export async function overviewPage(ctx) {
       { title: "Reason", value: (e) => e.reason },
       { title: "Message", value: (e) => e.message },
       { title: "Count", value: (e) => e.count || 1, opt: true },
-      { title: "Namespace", value: (e) => e.metadata.namespace, opt: true },
+      ...namespaceColumn(ns),
     ],
   });
   eventsBox.append(eventTable.element);
