@@ -19,9 +19,11 @@ export function samples(key) {
   return history.get(key) || [];
 }
 
-async function sample(which) {
+/** One sample of "nodes" or "pods" (in `namespace`, or all); false when the cluster has no metrics API. */
+async function sample(which, namespace) {
+  const scope = which === "pods" && namespace ? `namespaces/${encodeURIComponent(namespace)}/` : "";
   try {
-    const list = await get(`/apis/metrics.k8s.io/v1beta1/${which}`);
+    const list = await get(`/apis/metrics.k8s.io/v1beta1/${scope}${which}`);
     for (const item of list.items || []) {
       const md = item.metadata;
       if (which === "nodes") {
@@ -33,19 +35,19 @@ async function sample(which) {
     }
     return true;
   } catch (error) {
-    if (error instanceof ApiError && (error.code === 404 || error.code === 503)) return false;
-    throw error;
+    if (error instanceof ApiError && error.code === 404) return false;
+    return null; // the API is there but did not answer this time (no fresh scrape yet): ask again later
   }
 }
 
 /**
- * Sample `which` ("nodes" or "pods") now and every 15 s while the page lasts; `onSample(available)`
- * after each. The first answer decides: without the metrics API nothing more is asked.
+ * Sample `which` ("nodes" or "pods") now and every 15 s while the page lasts, calling `onSample()` after
+ * each answer. A 404 (no metrics API in this cluster) stops it at once, and nothing is shown.
  */
 export async function followMetrics(ctx, which, onSample) {
-  const available = await sample(which).catch(() => false);
-  onSample(available);
-  if (!available) return;
-  const timer = setInterval(async () => onSample(await sample(which).catch(() => false)), PERIOD_MS);
+  const first = await sample(which, ctx.namespace);
+  if (first === false) return;
+  if (first) onSample();
+  const timer = setInterval(async () => { if (await sample(which, ctx.namespace)) onSample(); }, PERIOD_MS);
   ctx.onStop(() => clearInterval(timer));
 }

@@ -50,8 +50,7 @@ export async function overviewPage(ctx) {
   let nodeTable = liveTable({ columns: baseColumns, key: (n) => n.metadata.name, id: "nodes-table" });
   nodesBox.append(nodeTable.element);
   nodeTable.update(nodes);
-  followMetrics(ctx, "nodes", (available) => {
-    if (!available) return;
+  followMetrics(ctx, "nodes", () => {
     if (!nodesBox.dataset.metrics) {
       nodesBox.dataset.metrics = "1";
       nodeTable = liveTable({ columns: [...baseColumns.slice(0, 2), ...metricColumns, ...baseColumns.slice(2)], key: (n) => n.metadata.name, id: "nodes-table" });

@@ -44,8 +44,7 @@ export async function podsPage(ctx) {
   const path = ns ? `/api/v1/namespaces/${encodeURIComponent(ns)}/pods` : "/api/v1/pods";
   ctx.onStop(watchCollection(path, (items) => { pods = items; table.update(items.values()); },
     (error) => notify(`pods: ${error.message}`, true)));
-  followMetrics(ctx, "pods", (available) => {
-    if (!available) return;
+  followMetrics(ctx, "pods", () => {
     if (!box.dataset.metrics) {
       box.dataset.metrics = "1";
       const at = columns.findIndex((c) => c.title === "Node");
