@@ -122,6 +122,9 @@ def goto(page: Page, url: str) -> None:
             page.goto(url)
             return
         except PlaywrightError as exc:
+            if "interrupted by another navigation to \"https://" in str(exc):
+                page.wait_for_load_state()  # the login's redirect, reported as a second navigation
+                return
             cut_off = "ERR_NETWORK_CHANGED" in str(exc) or "chrome-error://" in str(exc)
             if not cut_off or attempt == 4:
                 raise
