@@ -41,10 +41,9 @@ class User:
     name: str
     admin: bool
     node: str = ""  # set for a node's certificate: it may write only that node's objects
-    groups: tuple[str, ...] = ()
 
 
-ADMIN = User("admin", admin=True, groups=("system:masters",))
+ADMIN = User("admin", admin=True)
 NODE_BOOTSTRAP = User("system:node-bootstrap", admin=False)
 
 
@@ -67,11 +66,11 @@ class Authenticator:
 def _certificate_user(peercert: dict[str, Any]) -> User | None:
     subject = [(k, v) for rdn in peercert.get("subject", ()) for k, v in rdn]
     name = next((v for k, v in subject if k == "commonName"), "")
-    groups = tuple(sorted({v for k, v in subject if k == "organizationName"}))
+    groups = {v for k, v in subject if k == "organizationName"}
     if "system:masters" in groups:
-        return User(name or "admin", admin=True, groups=groups)
+        return User(name or "admin", admin=True)
     if NODES_GROUP in groups and name.startswith(NODE_USER_PREFIX):
-        return User(name, admin=False, node=name.removeprefix(NODE_USER_PREFIX), groups=groups)
+        return User(name, admin=False, node=name.removeprefix(NODE_USER_PREFIX))
     return None
 
 

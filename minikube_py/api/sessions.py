@@ -3,7 +3,8 @@
 A browser cannot present the bearer token or client certificate of a kubeconfig, so ``pykube dashboard``
 asks the server (with those credentials) for a login code: random, usable once, valid for two minutes.
 The dashboard page trades it for a session cookie that authenticates the browser as the very user who
-minted the code (name and groups as authenticated then), as minikube's and Jupyter's token URLs do.
+minted the code: the session keeps that very ``User`` (name, groups, everything authentication found
+then), as minikube's and Jupyter's token URLs do.
 
 A cookie rides along on every request the browser makes to this origin, also those another site
 triggers, so a session authenticates a request only when it also proves it comes from the dashboard's

@@ -145,56 +145,6 @@ def _cleanup_network() -> None:
 
 
 @main.command()
-@click.option("--dry-run", is_flag=True, help="List what would be removed and remove nothing.")
-@click.option("--all", "remove_data", is_flag=True,
-              help="Also remove the data directories (the cluster's state, certificates and tokens).")
-@click.option("--node", default=None, metavar="NAME",
-              help="Only this node's containers and pod network: no host-wide rules or routes, and mounts "
-                   "only under a --data-dir given.")
-@click.option("--data-dir", "data_dirs", multiple=True, type=click.Path(file_okay=False, path_type=Path),
-              help="A data directory whose pod mounts (and with --all, itself) go too; repeatable. "
-                   "[default: the server's and the agent's default data directories]")
-@click.option("--docker-host", default=None, help="The Docker engine to clean. [default: the local engine]")
-def cleanup(dry_run: bool, remove_data: bool, node: str | None, data_dirs: tuple[Path, ...],
-            docker_host: str | None) -> None:
-    """Stop and remove everything pykube left on this host: the containers of every node and cluster
-    (label io.pykube.managed=true), pykube's Docker networks, the service proxy's iptables chains,
-    rules and routes, and pod volume mounts; with --all the data directories too."""
-    from minikube_py.agent.cleanup import find, remove
-    from minikube_py.config import default_agent_data_dir, default_data_dir
-
-    if node:
-        dirs: list[Path] = list(data_dirs)
-    else:
-        dirs = list(data_dirs) or [default_data_dir(), default_agent_data_dir()]
-    try:
-        found = asyncio.run(find(docker_host=docker_host, node=node, network_rules=not node, data_dirs=dirs,
-                                 remove_data=remove_data))
-    except Exception as exc:  # the engine unreachable: nothing can be listed, say why
-        click.echo(f"pykube cleanup: cannot list Docker's containers and networks: {exc}", err=True)
-        sys.exit(1)
-    lines = found.lines()
-    if not lines:
-        click.echo("nothing of pykube's is left on this host")
-        return
-    if dry_run:
-        for line in lines:
-            click.echo(f"would remove {line}")
-        return
-    failures = asyncio.run(remove(found, docker_host=docker_host))
-    failed = {f.split(": ", 1)[0] for f in failures}
-    if any(f.startswith("iptables rules and routes") for f in failures):
-        failed.update(found.rules)
-    for line in lines:
-        if line not in failed:
-            click.echo(f"removed {line}")
-    for failure in failures:
-        click.echo(f"pykube cleanup: cannot remove {failure}", err=True)
-    if failures:
-        sys.exit(1)
-
-
-@main.command()
 @click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The kubeconfig whose user logs in. [default: as kubectl finds it: KUBECONFIG, then "
                    "~/.kube/config, then the one the local server wrote into its data directory]")
@@ -252,6 +202,56 @@ async def _dashboard_url(client_config: ClientConfig) -> str:
     except aiohttp.ClientError as exc:
         raise OSError(str(exc)) from exc
     return client_config.server.rstrip("/") + answer["path"]
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="List what would be removed and remove nothing.")
+@click.option("--all", "remove_data", is_flag=True,
+              help="Also remove the data directories (the cluster's state, certificates and tokens).")
+@click.option("--node", default=None, metavar="NAME",
+              help="Only this node's containers and pod network: no host-wide rules or routes, and mounts "
+                   "only under a --data-dir given.")
+@click.option("--data-dir", "data_dirs", multiple=True, type=click.Path(file_okay=False, path_type=Path),
+              help="A data directory whose pod mounts (and with --all, itself) go too; repeatable. "
+                   "[default: the server's and the agent's default data directories]")
+@click.option("--docker-host", default=None, help="The Docker engine to clean. [default: the local engine]")
+def cleanup(dry_run: bool, remove_data: bool, node: str | None, data_dirs: tuple[Path, ...],
+            docker_host: str | None) -> None:
+    """Stop and remove everything pykube left on this host: the containers of every node and cluster
+    (label io.pykube.managed=true), pykube's Docker networks, the service proxy's iptables chains,
+    rules and routes, and pod volume mounts; with --all the data directories too."""
+    from minikube_py.agent.cleanup import find, remove
+    from minikube_py.config import default_agent_data_dir, default_data_dir
+
+    if node:
+        dirs: list[Path] = list(data_dirs)
+    else:
+        dirs = list(data_dirs) or [default_data_dir(), default_agent_data_dir()]
+    try:
+        found = asyncio.run(find(docker_host=docker_host, node=node, network_rules=not node, data_dirs=dirs,
+                                 remove_data=remove_data))
+    except Exception as exc:  # the engine unreachable: nothing can be listed, say why
+        click.echo(f"pykube cleanup: cannot list Docker's containers and networks: {exc}", err=True)
+        sys.exit(1)
+    lines = found.lines()
+    if not lines:
+        click.echo("nothing of pykube's is left on this host")
+        return
+    if dry_run:
+        for line in lines:
+            click.echo(f"would remove {line}")
+        return
+    failures = asyncio.run(remove(found, docker_host=docker_host))
+    failed = {f.split(": ", 1)[0] for f in failures}
+    if any(f.startswith("iptables rules and routes") for f in failures):
+        failed.update(found.rules)
+    for line in lines:
+        if line not in failed:
+            click.echo(f"removed {line}")
+    for failure in failures:
+        click.echo(f"pykube cleanup: cannot remove {failure}", err=True)
+    if failures:
+        sys.exit(1)
 
 
 async def _until_signalled(work: Any) -> None:

@@ -86,7 +86,7 @@ def add_routes(app: web.Application, sessions: DashboardSessions) -> None:
     async def whoami(request: web.Request) -> web.Response:
         session = _session_of(request)
         user = request[USER]
-        return json_response({"user": user.name, "groups": list(user.groups), "csrfHeader": CSRF_HEADER,
+        return json_response({"user": user.name, "csrfHeader": CSRF_HEADER,
                               "csrfToken": session.csrf, "expiresInSeconds": int(sessions.remaining(session))})
 
     async def logout(request: web.Request) -> web.Response:
