@@ -166,8 +166,3 @@ export function resourcePath(kind, namespace, name = "") {
   const ns = kind.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : "";
   return `${base}${ns}/${kind.plural}${name ? `/${encodeURIComponent(name)}` : ""}`;
 }
-
-/** The API path of an existing object, from its apiVersion, kind table entry and metadata. */
-export function objectPath(kind, obj) {
-  return resourcePath(kind, obj.metadata.namespace, obj.metadata.name);
-}

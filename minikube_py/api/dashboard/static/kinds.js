@@ -1,19 +1,13 @@
-// The kinds the dashboard shows, with where they live in the API.
+// The kinds whose lists the pages read through resourcePath(), with where they live in the API.
 
 export const KINDS = {
-  Node: { group: "", version: "v1", plural: "nodes", namespaced: false },
-  Namespace: { group: "", version: "v1", plural: "namespaces", namespaced: false },
-  Pod: { group: "", version: "v1", plural: "pods", namespaced: true },
   Service: { group: "", version: "v1", plural: "services", namespaced: true },
   Endpoints: { group: "", version: "v1", plural: "endpoints", namespaced: true },
-  Event: { group: "", version: "v1", plural: "events", namespaced: true },
   ReplicationController: { group: "", version: "v1", plural: "replicationcontrollers", namespaced: true },
   Deployment: { group: "apps", version: "v1", plural: "deployments", namespaced: true },
   ReplicaSet: { group: "apps", version: "v1", plural: "replicasets", namespaced: true },
   DaemonSet: { group: "apps", version: "v1", plural: "daemonsets", namespaced: true },
-  StatefulSet: { group: "apps", version: "v1", plural: "statefulsets", namespaced: true },
   Job: { group: "batch", version: "v1", plural: "jobs", namespaced: true },
-  CronJob: { group: "batch", version: "v1", plural: "cronjobs", namespaced: true },
 };
 
 /** The workloads page's sections: how each kind counts ready pods, and what it can do. */

@@ -20,7 +20,7 @@ const ROUTES = [
 let shown = 0; // the current render: a page module that arrives after the user moved on is not shown
 
 /** The namespace the lists are filtered to ("" for all), kept across reloads. */
-export function currentNamespace() {
+function currentNamespace() {
   return namespaceSelect.value;
 }
 

@@ -13,7 +13,7 @@ function readyCount(pod) {
   return `${statuses.filter((c) => c.ready).length}/${(pod.spec?.containers || []).length}`;
 }
 
-export function podLink(pod) {
+function podLink(pod) {
   const md = pod.metadata;
   return el("a", { href: `#/pods/${encodeURIComponent(md.namespace)}/${encodeURIComponent(md.name)}` }, md.name);
 }
