@@ -102,20 +102,29 @@ function terminalTab(ctx, path, containers, Terminal, FitAddon) {
   term.onResize(resize);
   const onWindowResize = () => fit.fit();
   window.addEventListener("resize", onWindowResize);
-  ctx.onStop(() => { window.removeEventListener("resize", onWindowResize); socket?.close(); term.dispose(); });
+  ctx.onStop(() => {
+    window.removeEventListener("resize", onWindowResize);
+    const last = socket;
+    socket = null; // so that its close is not taken for a failed handshake
+    last?.close();
+    term.dispose();
+  });
 
-  function open() {
+  // a handshake the browser cut off (the host's network changed) is tried again, a few times
+  function open(attempt = 0) {
     socket?.close();
     term.reset();
     const query = new URLSearchParams({ container: select.value, stdin: "true", stdout: "true", tty: "true" });
     for (const word of command.value.trim().split(/\s+/).filter(Boolean)) query.append("command", word);
     // same origin: the browser sends the session cookie with the upgrade, and its Origin header
     const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}/exec?${query}`;
-    socket = new WebSocket(url, EXEC_PROTOCOLS);
-    socket.binaryType = "arraybuffer";
+    const ws = new WebSocket(url, EXEC_PROTOCOLS);
+    socket = ws;
+    ws.binaryType = "arraybuffer";
+    let opened = false;
     state.textContent = "connecting…";
-    socket.onopen = () => { state.textContent = `connected (${socket.protocol})`; resize(); term.focus(); };
-    socket.onmessage = (event) => {
+    ws.onopen = () => { opened = true; state.textContent = `connected (${ws.protocol})`; resize(); term.focus(); };
+    ws.onmessage = (event) => {
       const bytes = new Uint8Array(event.data);
       if (bytes[0] === STDOUT || bytes[0] === STDERR) term.write(bytes.subarray(1));
       else if (bytes[0] === STATUS) {
@@ -123,10 +132,16 @@ function terminalTab(ctx, path, containers, Terminal, FitAddon) {
         state.textContent = result.status === "Success" ? "exited" : `ended: ${result.message || result.reason}`;
       }
     };
-    socket.onclose = () => { if (state.textContent.startsWith("connect")) state.textContent = "closed"; };
-    socket.onerror = () => { state.textContent = "the connection failed"; };
+    ws.onclose = () => {
+      if (ws !== socket) return; // a newer connection replaced this one
+      if (!opened && attempt < 3) {
+        setTimeout(() => { if (ws === socket) open(attempt + 1); }, 500 * (attempt + 1));
+        return;
+      }
+      if (state.textContent.startsWith("connect")) state.textContent = opened ? "closed" : "the connection failed";
+    };
   }
-  connect.addEventListener("click", open);
+  connect.addEventListener("click", () => open());
   command.addEventListener("keydown", (event) => { if (event.key === "Enter") open(); });
   open();
 }
