@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from agent_helpers import busybox_pod, create, wait_running
+from agent_helpers import busybox_pod, create, pod_obj, wait_running
 from kubectl_helpers import Kubectl
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
@@ -54,6 +54,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     assert os.path.exists(CHROMIUM), "Debian's chromium must be installed (scripts/install.sh does it)"
+    # a page's first load on a busy 2-core host may take seconds: no assertion here is about speed
+    expect.set_options(timeout=20000)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield chromium
@@ -204,7 +206,13 @@ def test_a_followed_log_shows_what_the_container_prints_later(cluster: RunningSe
         "command": ["sh", "-c", "if [ -f /data/once ]; then echo second-run; exec sleep 3600; fi; "
                                 "touch /data/once; echo first-run; exit 1"]})
     create(k, pod)
-    wait_running(k, "talker", timeout=90)
+
+    def both_running_after_one_failure() -> bool:
+        statuses = {c["name"]: c for c in pod_obj(k, "talker")["status"].get("containerStatuses") or []}
+        side, main = statuses.get("side", {}), statuses.get("main", {})
+        return side.get("restartCount", 0) >= 1 and "running" in side.get("state", {}) and \
+            "running" in main.get("state", {})
+    wait_for(both_running_after_one_failure, "the side container running again after its first run", timeout=120)
     page = open_page(logged_in, cluster, f"pods/{k.namespace}/talker/logs", k.namespace)
     log = page.locator("#log-output")
     expect(log).to_contain_text("started")

@@ -51,7 +51,7 @@ async function fetchRetrying(path, init) {
     try {
       return await fetch(path, init);
     } catch (error) {
-      if (!(error instanceof TypeError) || init.method !== "GET" || attempt >= 3) throw error;
+      if (!(error instanceof TypeError) || init.method !== "GET" || attempt >= 5) throw error;
       await new Promise((resolve) => setTimeout(resolve, 200 * (attempt + 1)));
     }
   }
