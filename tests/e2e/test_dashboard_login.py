@@ -153,3 +153,13 @@ def test_the_page_and_its_assets_are_served_from_the_package(server: RunningServ
         assert status == 404, missing
     status, _, _ = raw(server, "GET", "/dashboard/api/session")
     assert status == 401
+
+
+def test_open_hands_the_url_to_the_users_browser(server: RunningServer, tmp_path: Path) -> None:
+    opened = tmp_path / "opened"
+    browser = tmp_path / "browser"
+    browser.write_text(f'#!/bin/sh\nprintf %s "$1" > {opened}\n')
+    browser.chmod(0o755)
+    done = dashboard_cli(server, "--kubeconfig", str(server.kubeconfig), "--open", env={"BROWSER": str(browser)})
+    path = printed_path(server, done)
+    assert opened.read_text() == server.url + path
