@@ -34,3 +34,8 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/python -m pip install -q -e ".${extra:+[$extra]}"
     touch "$stamp"
 fi
+if [[ ",$extra," == *",test,"* ]]; then
+    # the dashboard's end-to-end tests drive Debian's Chromium with Playwright, which may not download a
+    # browser build of its own
+    need_pkg /usr/bin/chromium chromium
+fi

@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from minikube_py import pki
-from minikube_py.api import discovery
-from minikube_py.api.auth import Authenticator, User, authorize, bearer_token, impersonate
+from minikube_py.api import dashboard, discovery
+from minikube_py.api.auth import USER, Authenticator, authorize, bearer_token, impersonate
 from minikube_py.api.body import MAX_BODY
 from minikube_py.api.body import dumps as body_dumps
 from minikube_py.api.connections import inflight_middleware
@@ -28,6 +28,7 @@ from minikube_py.api.nodecreds import cacerts_handler, node_credentials_handler
 from minikube_py.api.rbac import RbacAuthorizer
 from minikube_py.api.registry import Registry
 from minikube_py.api.reviews import routes as review_routes
+from minikube_py.api.sessions import DashboardSessions, session_user
 from minikube_py.api.streaming import StreamProxy
 from minikube_py.api.tokens import ServiceAccountTokens, SigningKey
 from minikube_py.model import errors
@@ -41,8 +42,6 @@ REGISTRY = web.AppKey("registry", Registry)
 READY = web.AppKey("ready", dict)
 #: the resource metrics (present when the server can reach agents): ``node_samples``/``pod_samples``
 METRICS = web.AppKey("metrics", ResourceMetrics)
-#: the authenticated user of a request, set by the authentication middleware
-USER = web.RequestKey("user", User)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -72,10 +71,18 @@ async def status_errors(request: web.Request, handler: Handler) -> web.StreamRes
         return json_response(status.status(), status.code)
 
 
-def auth_middleware(authenticator: Authenticator, rbac: RbacAuthorizer,
-                    tokens: ServiceAccountTokens) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def auth_middleware(authenticator: Authenticator, rbac: RbacAuthorizer, tokens: ServiceAccountTokens,
+                    sessions: DashboardSessions) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    """A bearer token (the admin's, the join token, a ServiceAccount's) or client certificate first; a
+    request that brings neither may be the dashboard's page, authenticated by its session cookie under
+    the CSRF guard (see :mod:`minikube_py.api.sessions`). The dashboard's page and assets are public, as
+    /version is; its own API (login codes, session, logout) is open to any authenticated user, since
+    its answers concern only that user."""
+
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if dashboard.is_public(request.path):
+            return await handler(request)
         transport = request.transport
         peercert = transport.get_extra_info("peercert") if transport is not None else None
         header = request.headers.get("Authorization")
@@ -83,11 +90,17 @@ def auth_middleware(authenticator: Authenticator, rbac: RbacAuthorizer,
         token = bearer_token(header) if user is None else None
         if token is not None:
             user = await tokens.authenticate(token)
+        if user is None and not header:
+            found = session_user(sessions, request.cookies, request.headers, request.method,
+                                 f"{request.scheme}://{request.host}")
+            if found is not None:
+                user, request[dashboard.SESSION] = found
         if any(h in request.headers for h in _IMPERSONATION):
             if user is None:
                 raise errors.unauthorized()
             user = impersonate(user, request.headers, lambda h: request.headers.getall(h, []), rbac.authorize)
-        authorize(user, request.method, request.path, request.query, rbac.authorize)
+        if user is None or not dashboard.is_own_api(request.path):
+            authorize(user, request.method, request.path, request.query, rbac.authorize)
         if user is not None:  # None only on the public paths
             request[USER] = user
         return await handler(request)
@@ -117,9 +130,10 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
     authentication, as kube-apiserver does, so anonymous clients cannot take the slots."""
     rbac = RbacAuthorizer(registry.store)
     tokens = ServiceAccountTokens(SigningKey(tls.ca_key.parent / "service-account.key"), registry, issuer)
+    sessions = DashboardSessions()
     inflight = {False: 0, True: 0}
     # the metrics middleware is outermost, so it sees the final code of every answer, errors included
-    middlewares = [metrics_middleware(), status_errors, auth_middleware(authenticator, rbac, tokens),
+    middlewares = [metrics_middleware(), status_errors, auth_middleware(authenticator, rbac, tokens, sessions),
                    inflight_middleware(max_readonly, max_mutating, inflight)]
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
     app[REGISTRY] = registry
@@ -199,6 +213,7 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
 
     r.add_get("/.well-known/openid-configuration", openid_configuration)
     r.add_get("/openid/v1/jwks", jwks)
+    dashboard.add_routes(app, sessions)
     if kubelet_ssl is not None:
         proxy = StreamProxy(registry, kubelet_ssl)
         pod = "/api/v1/namespaces/{ns}/pods/{name}"

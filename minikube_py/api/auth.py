@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from aiohttp import web
+
 from minikube_py.model import errors
 from minikube_py.model.rbac import (
     AUTHENTICATED,
@@ -69,6 +71,10 @@ class User:
     @property
     def info(self) -> UserInfo:
         return UserInfo(self.name, self.groups, self.uid, dict(self.extra))
+
+
+#: the authenticated user of a request, set by the API server's authentication middleware
+USER = web.RequestKey("user", User)
 
 
 ADMIN = User("admin", admin=True, groups=(MASTERS, AUTHENTICATED))

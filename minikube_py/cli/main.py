@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
+from minikube_py.client.kubeconfig import ClientConfig
 from minikube_py.config import (
     AGENT_ENV_PREFIX,
     AGENT_SETTINGS,
@@ -141,6 +142,66 @@ def _cleanup_network() -> None:
 
     cleanup()
     click.echo("removed pykube's iptables rules, forwarding rules and pod routes")
+
+
+@main.command()
+@click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The kubeconfig whose user logs in. [default: as kubectl finds it: KUBECONFIG, then "
+                   "~/.kube/config, then the one the local server wrote into its data directory]")
+@click.option("--context", default=None, help="The kubeconfig context to use. [default: its current-context]")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The local server's data directory, whose kubeconfig is the last resort. "
+                   "[default: the server's default data directory]")
+@click.option("--open", "open_browser", is_flag=True, default=False, help="Also open the URL in a browser.")
+def dashboard(kubeconfig: Path | None, context: str | None, data_dir: Path | None, open_browser: bool) -> None:
+    """Print the URL of the cluster's web dashboard with a login code, as `minikube dashboard` does.
+
+    The code is valid once, for two minutes: opening the URL trades it for a browser session (12 hours)
+    that acts as the kubeconfig's user. The browser does not know the cluster's CA, so it asks to
+    trust the server's certificate on the first visit."""
+    import webbrowser
+
+    from minikube_py.client.errors import ApiError
+    from minikube_py.client.kubeconfig import KubeconfigError
+
+    try:
+        client_config = _dashboard_kubeconfig(kubeconfig, context, data_dir)
+        url = asyncio.run(_dashboard_url(client_config))
+    except KubeconfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+    except ApiError as exc:
+        click.echo(f"pykube dashboard: the server refused a login code: {exc.message}", err=True)
+        sys.exit(1)
+    except OSError as exc:
+        click.echo(f"pykube dashboard: cannot reach the server: {exc}", err=True)
+        sys.exit(1)
+    click.echo(url)
+    if open_browser and not webbrowser.open(url):
+        click.echo("pykube dashboard: no browser could be opened; open the URL above", err=True)
+
+
+def _dashboard_kubeconfig(path: Path | None, context: str | None, data_dir: Path | None) -> ClientConfig:
+    """kubectl's search order, and then the kubeconfig of a server running on this host."""
+    from minikube_py.client.kubeconfig import DEFAULT_PATH, load_kubeconfig
+    from minikube_py.config import default_data_dir
+
+    if path is None and not os.environ.get("KUBECONFIG") and not DEFAULT_PATH.expanduser().exists():
+        path = (data_dir or default_data_dir()) / "kubeconfig.yaml"
+    return load_kubeconfig(path, context)
+
+
+async def _dashboard_url(client_config: ClientConfig) -> str:
+    import aiohttp
+
+    from minikube_py.api.dashboard import LOGIN_CODES_PATH
+    from minikube_py.client.rest import ApiClient
+
+    try:
+        async with ApiClient(client_config, user_agent="pykube-dashboard") as api:
+            answer = await api.request("POST", LOGIN_CODES_PATH)
+    except aiohttp.ClientError as exc:
+        raise OSError(str(exc)) from exc
+    return client_config.server.rstrip("/") + answer["path"]
 
 
 @main.command()

@@ -1,0 +1,117 @@
+"""The built-in web dashboard: its pages and assets, served from the package at ``/dashboard/``.
+
+The page is plain JavaScript modules and CSS under ``static/`` (no build step, no CDN: nodes may have no
+internet), with xterm.js and js-yaml vendored at pinned versions (``scripts/vendor-dashboard.sh``). The
+page talks only to the Kubernetes API of this same origin, authenticated by the session cookie that
+``/dashboard/?code=...`` hands out (see :mod:`minikube_py.api.sessions`), so what the page may do is what
+the user who ran ``pykube dashboard`` may do.
+
+Routes (all but the login-code one are reached by the browser):
+
+- ``GET /dashboard/`` the page; with ``?code=`` it first trades the code for the cookie and redirects
+  to the bare URL, so the code leaves the address bar and the history;
+- ``GET /dashboard/static/...`` the assets (public: they hold no data);
+- ``POST /dashboard/api/login-codes`` a new login code, for bearer-token or certificate users only
+  (a session cannot extend itself by minting codes);
+- ``GET /dashboard/api/session`` who the session is, its CSRF value and how long it has left;
+- ``POST /dashboard/api/logout`` ends the session and clears the cookie.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+
+from aiohttp import web
+
+from minikube_py.api.auth import USER
+from minikube_py.api.handlers import json_response
+from minikube_py.api.sessions import COOKIE, CSRF_HEADER, DashboardSessions, Session
+from minikube_py.model import errors
+
+STATIC = Path(__file__).resolve().parent / "static"
+PREFIX = "/dashboard"
+LOGIN_CODES_PATH = PREFIX + "/api/login-codes"
+
+#: a request's dashboard session, when the cookie authenticated it
+SESSION = web.RequestKey("session", Session)
+
+#: the page runs only what this origin serves; no inline script, no framing by other sites
+_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+_PAGE_HEADERS = {"Content-Security-Policy": _CSP, "X-Content-Type-Options": "nosniff",
+                 "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+
+
+def is_public(path: str) -> bool:
+    """The page and its assets need no credentials (the login itself happens on the page's URL)."""
+    return path in (PREFIX, PREFIX + "/") or path.startswith(PREFIX + "/static/")
+
+
+def is_own_api(path: str) -> bool:
+    """The dashboard's own API (login codes, session, logout): about the caller alone, so any
+    authenticated user may call it without an RBAC rule for it."""
+    return path.startswith(PREFIX + "/api/")
+
+
+def add_routes(app: web.Application, sessions: DashboardSessions) -> None:
+    async def page(request: web.Request) -> web.StreamResponse:
+        if request.path == PREFIX:
+            raise web.HTTPFound(PREFIX + "/")
+        code = request.query.get("code")
+        if code is None:
+            return web.FileResponse(STATIC / "index.html", headers=_PAGE_HEADERS)
+        redeemed = sessions.redeem(code)
+        if redeemed is None:
+            return web.Response(status=401, text="This login code is unknown, used or expired: run "
+                                "`pykube dashboard` again for a new URL.\n", headers=_PAGE_HEADERS)
+        session_id, session = redeemed
+        response = web.Response(status=303, headers={**_PAGE_HEADERS, "Location": PREFIX + "/"})
+        response.set_cookie(COOKIE, session_id, path="/", max_age=round(sessions.remaining(session)),
+                            httponly=True, secure=True, samesite="Strict")
+        return response
+
+    async def static(request: web.Request) -> web.StreamResponse:
+        relative = request.match_info["path"]
+        target = (STATIC / relative).resolve()
+        if not target.is_relative_to(STATIC) or not target.is_file() or target.name == "index.html":
+            raise errors.unknown_resource(request.path)
+        kind = "text/javascript" if target.suffix == ".mjs" else (mimetypes.guess_type(target.name)[0] or
+                                                                   "application/octet-stream")
+        # assets change only with the package; revalidation by ETag keeps a reload cheap and current
+        return web.FileResponse(target, headers={"Content-Type": kind, "Cache-Control": "no-cache",
+                                                 "X-Content-Type-Options": "nosniff"})
+
+    async def login_code(request: web.Request) -> web.Response:
+        if request.get(SESSION) is not None:
+            raise errors.StatusError(403, "Forbidden", "a dashboard session cannot mint login codes")
+        code, ttl = sessions.mint_code(request[USER])
+        return json_response({"code": code, "expiresInSeconds": int(ttl), "path": PREFIX + "/?code=" + code}, 201)
+
+    async def whoami(request: web.Request) -> web.Response:
+        session = _session_of(request)
+        user = request[USER]
+        return json_response({"user": user.name, "csrfHeader": CSRF_HEADER,
+                              "csrfToken": session.csrf, "expiresInSeconds": int(sessions.remaining(session))})
+
+    async def logout(request: web.Request) -> web.Response:
+        _session_of(request)
+        sessions.end(request.cookies[COOKIE])
+        response = json_response({"kind": "Status", "apiVersion": "v1", "status": "Success"})
+        response.del_cookie(COOKIE, path="/", secure=True, httponly=True, samesite="Strict")
+        return response
+
+    r = app.router
+    r.add_get(PREFIX, page)
+    r.add_get(PREFIX + "/", page)
+    r.add_get(PREFIX + "/static/{path:.+}", static)
+    r.add_post(LOGIN_CODES_PATH, login_code)
+    r.add_get(PREFIX + "/api/session", whoami)
+    r.add_post(PREFIX + "/api/logout", logout)
+
+
+def _session_of(request: web.Request) -> Session:
+    session = request.get(SESSION)
+    if session is None:
+        raise errors.StatusError(401, "Unauthorized", "no dashboard session: open the URL `pykube dashboard` prints")
+    return session

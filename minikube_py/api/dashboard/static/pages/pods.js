@@ -1,0 +1,57 @@
+// Pods, kept current by one LIST and a WATCH: rows appear, change and go as the cluster does.
+import { watchCollection } from "../api.js";
+import { followMetrics, samples } from "../metrics.js";
+import { liveTable } from "../table.js";
+import { age, el, formatBytes, formatCpu, namespaceColumn, notify, podStatus, sparkline, statusClass } from "../util.js";
+
+function restarts(pod) {
+  return (pod.status?.containerStatuses || []).reduce((total, c) => total + (c.restartCount || 0), 0);
+}
+
+function readyCount(pod) {
+  const statuses = pod.status?.containerStatuses || [];
+  return `${statuses.filter((c) => c.ready).length}/${(pod.spec?.containers || []).length}`;
+}
+
+function podLink(pod) {
+  const md = pod.metadata;
+  return el("a", { href: `#/pods/${encodeURIComponent(md.namespace)}/${encodeURIComponent(md.name)}` }, md.name);
+}
+
+export async function podsPage(ctx) {
+  const ns = ctx.namespace;
+  ctx.main.append(el("h1", {}, "Pods", ns ? el("span", { class: "muted" }, ` · ${ns}`) : ""));
+  const key = (p) => `pod/${p.metadata.namespace}/${p.metadata.name}`;
+  const metricColumn = (field, format) => ({
+    title: field === "cpu" ? "CPU" : "Memory", opt: true,
+    value: (p) => samples(key(p)).at(-1)?.[field] ?? "",
+    render: (p) => { const s = samples(key(p)); return s.length ? el("span", {}, sparkline(s.map((x) => x[field]), 60), " ", format(s.at(-1)[field])) : ""; },
+  });
+  const columns = [
+    { title: "Name", value: (p) => p.metadata.name, render: podLink },
+    ...namespaceColumn(ns),
+    { title: "Ready", value: readyCount },
+    { title: "Status", value: podStatus, render: (p) => el("span", { class: statusClass(podStatus(p)) }, podStatus(p)) },
+    { title: "Restarts", value: restarts },
+    { title: "Node", value: (p) => p.spec?.nodeName || "", opt: true },
+    { title: "IP", value: (p) => p.status?.podIP || "", opt: true },
+    { title: "Age", value: (p) => p.metadata.creationTimestamp, render: (p) => age(p.metadata.creationTimestamp) },
+  ];
+  let table = liveTable({ columns, key: (p) => `${p.metadata.namespace}/${p.metadata.name}`, empty: "No pods.", id: "pods-table" });
+  const box = el("div", {}, table.element);
+  ctx.main.append(box);
+  let pods = new Map();
+  const path = ns ? `/api/v1/namespaces/${encodeURIComponent(ns)}/pods` : "/api/v1/pods";
+  ctx.onStop(watchCollection(path, (items) => { pods = items; table.update(items.values()); },
+    (error) => notify(`pods: ${error.message}`, true)));
+  followMetrics(ctx, "pods", () => {
+    if (!box.dataset.metrics) {
+      box.dataset.metrics = "1";
+      const at = columns.findIndex((c) => c.title === "Node");
+      table = liveTable({ columns: [...columns.slice(0, at), metricColumn("cpu", formatCpu), metricColumn("memory", formatBytes), ...columns.slice(at)],
+        key: (p) => `${p.metadata.namespace}/${p.metadata.name}`, empty: "No pods.", id: "pods-table" });
+      box.replaceChildren(table.element);
+    }
+    table.update(pods.values());
+  });
+}
