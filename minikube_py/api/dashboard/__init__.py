@@ -24,7 +24,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from minikube_py.api.auth import USER
+from minikube_py.api.auth import NODE_BOOTSTRAP, USER
 from minikube_py.api.handlers import json_response
 from minikube_py.api.sessions import COOKIE, CSRF_HEADER, DashboardSessions, Session
 from minikube_py.model import errors
@@ -85,7 +85,10 @@ def add_routes(app: web.Application, sessions: DashboardSessions) -> None:
     async def login_code(request: web.Request) -> web.Response:
         if request.get(SESSION) is not None:
             raise errors.StatusError(403, "Forbidden", "a dashboard session cannot mint login codes")
-        code, ttl = sessions.mint_code(request[USER])
+        user = request[USER]
+        if user.node or user == NODE_BOOTSTRAP:  # machine credentials, no person to log in
+            raise errors.StatusError(403, "Forbidden", f'User "{user.name}" cannot mint dashboard login codes')
+        code, ttl = sessions.mint_code(user)
         return json_response({"code": code, "expiresInSeconds": int(ttl), "path": PREFIX + "/?code=" + code}, 201)
 
     async def whoami(request: web.Request) -> web.Response:
