@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import re
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from kubectl_helpers import Kubectl
 
-from minikube_py.testing import BUSYBOX_IMAGE, RunningServer, start_server
+from minikube_py.testing import BUSYBOX_IMAGE, RunningServer, ensure_docker, remove_node_containers, start_server
 from minikube_py.testing import eventually as wait_for
 
 Obj = dict[str, Any]
@@ -28,6 +33,28 @@ def start_agent_server(data_dir: Path, node: str, *extra: str, port: int | None 
         running.stop()  # a server left behind would go on managing this node's containers
         raise
     return running
+
+
+@contextlib.contextmanager
+def node_server(data_dir: Path, node: str, *extra: str, cluster_cidr: str = "10.244.0.0/16") -> Iterator[RunningServer]:
+    """A server with its embedded Docker agent for one test module; the node's containers are removed
+    before (an earlier run's) and after."""
+    ensure_docker()
+    remove_node_containers(node)
+    running = start_agent_server(data_dir, node, *extra, cluster_cidr=cluster_cidr)
+    try:
+        yield running
+    finally:
+        running.stop()
+        remove_node_containers(node)
+
+
+def fresh_namespace(cluster: RunningServer, request: pytest.FixtureRequest, prefix: str) -> Iterator[Kubectl]:
+    """A fresh namespace for one test, named after it, deleted without waiting afterwards."""
+    name = f"{prefix}-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:40].strip("-") + f"-{os.urandom(2).hex()}"
+    cluster.kubectl("create", "namespace", name)
+    yield Kubectl(cluster, name)
+    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
 def node_ready(server: RunningServer, name: str) -> bool:

@@ -24,7 +24,9 @@ from agent_helpers import (
     container_status,
     create,
     events_of,
+    fresh_namespace,
     http_get,
+    node_server,
     pod_obj,
     running_pods,
     sleeper_rc,
@@ -36,27 +38,20 @@ from agent_helpers import (
 )
 from kubectl_helpers import Kubectl
 
-from minikube_py.testing import KUBECTL, RunningServer, ensure_docker, ensure_registry, remove_node_containers
+from minikube_py.testing import KUBECTL, RunningServer, ensure_registry, remove_node_containers
 
 NODE = "pykube-e2e-agent"
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    ensure_docker()
-    remove_node_containers(NODE)
-    running = start_agent_server(tmp_path_factory.mktemp("agent") / "data", NODE)
-    yield running
-    running.stop()
-    remove_node_containers(NODE)
+    with node_server(tmp_path_factory.mktemp("agent") / "data", NODE) as running:
+        yield running
 
 
 @pytest.fixture
 def k(cluster: RunningServer, request: pytest.FixtureRequest) -> Iterator[Kubectl]:
-    name = "a-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:40].strip("-") + f"-{os.urandom(2).hex()}"
-    cluster.kubectl("create", "namespace", name)
-    yield Kubectl(cluster, name)
-    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    yield from fresh_namespace(cluster, request, "a")
 
 
 def test_httpd_pod_with_a_host_port_answers_on_the_node(k: Kubectl) -> None:

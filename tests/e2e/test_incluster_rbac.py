@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import socket
 import sys
 import sysconfig
@@ -21,10 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from agent_helpers import create, start_agent_server, wait_for
+from agent_helpers import create, fresh_namespace, node_server, wait_for
 from kubectl_helpers import Kubectl
 
-from minikube_py.testing import BUSYBOX_IMAGE, RunningServer, ensure_docker, remove_node_containers
+from minikube_py.testing import BUSYBOX_IMAGE, RunningServer
 
 NODE = "pykube-e2e-rbac-incluster"
 
@@ -54,22 +53,15 @@ def host_address() -> str:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    ensure_docker()
-    remove_node_containers(NODE)
-    running = start_agent_server(tmp_path_factory.mktemp("incluster") / "data", NODE, "--service-cidr",
-                                 "10.199.0.0/16", "--bind-address", "0.0.0.0", "--advertise-address",
-                                 host_address(), cluster_cidr="10.246.0.0/16")
-    yield running
-    running.stop()
-    remove_node_containers(NODE)
+    with node_server(tmp_path_factory.mktemp("incluster") / "data", NODE, "--service-cidr",
+                     "10.199.0.0/16", "--bind-address", "0.0.0.0", "--advertise-address",
+                     host_address(), cluster_cidr="10.246.0.0/16") as running:
+        yield running
 
 
 @pytest.fixture
 def k(cluster: RunningServer, request: pytest.FixtureRequest) -> Iterator[Kubectl]:
-    name = "r-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:40].strip("-") + f"-{os.urandom(2).hex()}"
-    cluster.kubectl("create", "namespace", name)
-    yield Kubectl(cluster, name)
-    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    yield from fresh_namespace(cluster, request, "r")
 
 
 def _host_path(name: str, path: str) -> tuple[dict[str, object], dict[str, object]]:

@@ -10,38 +10,28 @@ own namespace; the node's containers are removed at the end. The restart test ru
 from __future__ import annotations
 
 import json
-import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from agent_helpers import Obj, start_agent_server, wait_for
+from agent_helpers import Obj, fresh_namespace, node_server, start_agent_server, wait_for
 from kubectl_helpers import Kubectl
 
-from minikube_py.testing import BUSYBOX_IMAGE, RunningServer, ensure_docker, remove_node_containers
+from minikube_py.testing import BUSYBOX_IMAGE, RunningServer, remove_node_containers
 
 NODE = "pykube-e2e-sts"
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    ensure_docker()
-    remove_node_containers(NODE)
-    running = start_agent_server(tmp_path_factory.mktemp("sts") / "data", NODE, "--proxy-mode", "none",
-                                 cluster_cidr="10.237.0.0/16")
-    running.node_network = False  # no service proxy ran: there are no host rules to clean up
-    yield running
-    running.stop()
-    remove_node_containers(NODE)
+    with node_server(tmp_path_factory.mktemp("sts") / "data", NODE, "--proxy-mode", "none",
+                     cluster_cidr="10.237.0.0/16") as running:
+        yield running
 
 
 @pytest.fixture
 def k(cluster: RunningServer, request: pytest.FixtureRequest) -> Iterator[Kubectl]:
-    name = "s-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:40].strip("-") + f"-{os.urandom(2).hex()}"
-    cluster.kubectl("create", "namespace", name)
-    yield Kubectl(cluster, name)
-    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    yield from fresh_namespace(cluster, request, "s")
 
 
 def template(app: str, script: str = "exec sleep 3600") -> Obj:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import subprocess
 import urllib.error
@@ -22,10 +21,10 @@ from typing import Any
 
 import pytest
 import yaml
-from agent_helpers import start_agent_server, wait_for
+from agent_helpers import fresh_namespace, node_server, wait_for
 from kubectl_helpers import Kubectl
 
-from minikube_py.testing import RunningServer, ensure_docker, free_port, remove_node_containers
+from minikube_py.testing import RunningServer, free_port
 
 NODE = "pykube-e2e-v1beta1"
 DATA = Path(__file__).parent.parent / "data" / "v1beta1"
@@ -34,21 +33,14 @@ Obj = dict[str, Any]
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    ensure_docker()
-    remove_node_containers(NODE)
-    running = start_agent_server(tmp_path_factory.mktemp("v1beta1") / "data", NODE, "--proxy-mode", "none",
-                                 cluster_cidr="10.187.0.0/16")
-    yield running
-    running.stop()
-    remove_node_containers(NODE)
+    with node_server(tmp_path_factory.mktemp("v1beta1") / "data", NODE, "--proxy-mode", "none",
+                     cluster_cidr="10.187.0.0/16") as running:
+        yield running
 
 
 @pytest.fixture
 def k(cluster: RunningServer, request: pytest.FixtureRequest) -> Iterator[Kubectl]:
-    name = "b-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:40].strip("-") + f"-{os.urandom(2).hex()}"
-    cluster.kubectl("create", "namespace", name)
-    yield Kubectl(cluster, name)
-    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    yield from fresh_namespace(cluster, request, "b")
 
 
 def example(name: str) -> Obj:
