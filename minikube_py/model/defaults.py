@@ -215,32 +215,30 @@ def default_deployment(d: Obj) -> None:
     if spec is None:
         return
     spec.setdefault("replicas", 1)
-    strategy = _dict(spec, "strategy", create=True)
+    _rolling_update(spec, "strategy", maxUnavailable="25%", maxSurge="25%")
+    spec.setdefault("progressDeadlineSeconds", 600)
+    _pod_template(d)
+
+
+def _rolling_update(spec: Obj, field: str, **rolling_defaults: object) -> None:
+    """The update strategy ``field`` of a workload: RollingUpdate unless set, its ``rollingUpdate``
+    parameters defaulted for that kind, and the revision history Kubernetes keeps (10)."""
+    strategy = _dict(spec, field, create=True)
     if strategy is not None:
         strategy.setdefault("type", "RollingUpdate")
         if strategy["type"] == "RollingUpdate":
             rolling = _dict(strategy, "rollingUpdate", create=True)
             if rolling is not None:
-                rolling.setdefault("maxUnavailable", "25%")
-                rolling.setdefault("maxSurge", "25%")
+                for key, value in rolling_defaults.items():
+                    rolling.setdefault(key, value)
     spec.setdefault("revisionHistoryLimit", 10)
-    spec.setdefault("progressDeadlineSeconds", 600)
-    _pod_template(d)
 
 
 def default_daemon_set(ds: Obj) -> None:
     spec = _dict(ds, "spec")
     if spec is None:
         return
-    strategy = _dict(spec, "updateStrategy", create=True)
-    if strategy is not None:
-        strategy.setdefault("type", "RollingUpdate")
-        if strategy["type"] == "RollingUpdate":
-            rolling = _dict(strategy, "rollingUpdate", create=True)
-            if rolling is not None:
-                rolling.setdefault("maxUnavailable", 1)
-                rolling.setdefault("maxSurge", 0)
-    spec.setdefault("revisionHistoryLimit", 10)
+    _rolling_update(spec, "updateStrategy", maxUnavailable=1, maxSurge=0)
     _pod_template(ds)
 
 
@@ -252,14 +250,7 @@ def default_stateful_set(sts: Obj) -> None:
         return
     spec.setdefault("replicas", 1)
     spec.setdefault("podManagementPolicy", "OrderedReady")
-    strategy = _dict(spec, "updateStrategy", create=True)
-    if strategy is not None:
-        strategy.setdefault("type", "RollingUpdate")
-        if strategy["type"] == "RollingUpdate":
-            rolling = _dict(strategy, "rollingUpdate", create=True)
-            if rolling is not None:
-                rolling.setdefault("partition", 0)
-    spec.setdefault("revisionHistoryLimit", 10)
+    _rolling_update(spec, "updateStrategy", partition=0)
     retention = _dict(spec, "persistentVolumeClaimRetentionPolicy", create=True)
     if retention is not None:
         retention.setdefault("whenDeleted", "Retain")

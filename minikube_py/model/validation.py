@@ -240,17 +240,8 @@ def _quantities(resources: Obj, path: str) -> Errors:
     errs: Errors = []
     parsed: dict[str, dict[str, Any]] = {}
     for bag in ("limits", "requests"):
-        parsed[bag] = {}
-        for name, raw in sorted(_dict(resources.get(bag)).items()):
-            where = f"{path}.{bag}[{name}]"
-            try:
-                amount = _parse_quantity(raw)
-            except (ValueError, TypeError):
-                errs.append(_invalid(where, raw, quantity.FORMAT_ERROR))
-                continue
-            if amount < 0:
-                errs.append(_invalid(where, str(raw), "must be greater than or equal to 0"))
-            parsed[bag][name] = amount
+        problems, parsed[bag] = _resource_list(resources.get(bag), f"{path}.{bag}")
+        errs += problems
     for name, request in parsed["requests"].items():
         limit = parsed["limits"].get(name)
         if limit is not None and request > limit:
