@@ -30,9 +30,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from minikube_py.model.jobs import COMPLETE, FAILED, find_condition, is_finished
-from minikube_py.model.podstatus import parse_time
 from minikube_py.model.podtemplate import controller_ref
-from minikube_py.model.times import rfc3339
+from minikube_py.model.times import parse_time, rfc3339
 
 Obj = dict[str, Any]
 

@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from minikube_py.model.podstatus import parse_time
 from minikube_py.model.replication import is_ready
 from minikube_py.model.rollout import scaled_value
 from minikube_py.model.selectors import label_selector_from_spec
-from minikube_py.model.times import rfc3339
+from minikube_py.model.times import parse_time, rfc3339
 
 Obj = dict[str, Any]
 

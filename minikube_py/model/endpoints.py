@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from minikube_py.model.podstatus import parse_time
 from minikube_py.model.replication import is_ready
+from minikube_py.model.times import parse_time
 
 Obj = dict[str, Any]
 

@@ -24,9 +24,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from minikube_py.model.podstatus import parse_time
 from minikube_py.model.replication import deletion_order, is_active, is_ready
-from minikube_py.model.times import rfc3339
+from minikube_py.model.times import parse_time, rfc3339
 
 Obj = dict[str, Any]
 

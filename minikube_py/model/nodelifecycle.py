@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from minikube_py.model.podstatus import NODE_LOST, parse_time
+from minikube_py.model.podcolumns import NODE_LOST
 from minikube_py.model.scheduling import Toleration
-from minikube_py.model.times import rfc3339
+from minikube_py.model.times import parse_time, rfc3339
 
 Obj = dict[str, Any]
 

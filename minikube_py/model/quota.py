@@ -25,7 +25,7 @@ from typing import Any
 
 from minikube_py.model import quantity as _quantity
 from minikube_py.model.kinds import ResourceType
-from minikube_py.model.podstatus import parse_time
+from minikube_py.model.times import parse_time
 
 Obj = dict[str, Any]
 Resources = dict[str, str]

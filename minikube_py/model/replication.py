@@ -21,10 +21,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from minikube_py.model.podstatus import parse_time
 from minikube_py.model.podtemplate import controller_of
 from minikube_py.model.selectors import LabelSelector
-from minikube_py.model.times import rfc3339
+from minikube_py.model.times import parse_time, rfc3339
 
 Obj = dict[str, Any]
 

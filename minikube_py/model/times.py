@@ -1,4 +1,5 @@
-"""Kubernetes' timestamps as text, in one place: ``metav1.Time`` (seconds) and ``metav1.MicroTime``.
+"""Kubernetes' timestamps as text, in one place: ``metav1.Time`` (seconds) and ``metav1.MicroTime``
+written and parsed, and ages as kubectl shows them (``duration.HumanDuration``).
 
 A leaf module (it imports nothing of pykube) so that every layer, the model's own modules included,
 can use it without an import cycle.
@@ -6,7 +7,7 @@ can use it without an import cycle.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 
 def rfc3339(when: datetime | None = None) -> str:
@@ -20,3 +21,54 @@ def rfc3339_micro(when: datetime | None = None) -> str:
     """``metav1.MicroTime`` (a Lease's renewTime, an event's eventTime): microseconds."""
     when = when or datetime.now(UTC)
     return (when.astimezone(UTC) if when.tzinfo else when).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """An RFC 3339 ``Time``/``MicroTime`` as an aware datetime (None when unset)."""
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def human_duration(delta: timedelta) -> str:
+    """Kubernetes' ``duration.HumanDuration``: precise when recent, coarser as it grows.
+
+    Two seconds of clock skew into the future still read as ``0s``; more is ``<invalid>``.
+    """
+    seconds = int(delta.total_seconds())  # truncates toward zero, as Go's int(d.Seconds())
+    if seconds < -1:
+        return "<invalid>"
+    if seconds < 0:
+        return "0s"
+    if seconds < 120:
+        return f"{seconds}s"
+    minutes = seconds // 60
+    if minutes < 10:
+        rest = seconds % 60
+        return f"{minutes}m{rest}s" if rest else f"{minutes}m"
+    if minutes < 180:
+        return f"{minutes}m"
+    hours = minutes // 60
+    if hours < 8:
+        rest = minutes % 60
+        return f"{hours}h{rest}m" if rest else f"{hours}h"
+    if hours < 48:
+        return f"{hours}h"
+    days = hours // 24
+    if hours < 24 * 8:
+        rest = hours % 24
+        return f"{days}d{rest}h" if rest else f"{days}d"
+    if hours < 24 * 365 * 2:
+        return f"{days}d"
+    years = days // 365
+    if hours < 24 * 365 * 8:
+        rest = days % 365
+        return f"{years}y{rest}d" if rest else f"{years}y"
+    return f"{years}y"
+
+
+def since(timestamp: str | None, now: datetime) -> str:
+    """Age of an RFC 3339 timestamp as kubectl shows it; ``<unknown>`` when it is unset."""
+    moment = parse_time(timestamp)
+    return "<unknown>" if moment is None else human_duration(now - moment)

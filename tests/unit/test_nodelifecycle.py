@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from minikube_py.model import nodelifecycle as lc
-from minikube_py.model.podstatus import NODE_LOST
+from minikube_py.model.podcolumns import NODE_LOST
 
 Obj = dict[str, Any]
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)

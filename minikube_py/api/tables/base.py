@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from minikube_py.model.podstatus import since
+from minikube_py.model.times import since
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ from typing import Any
 
 from minikube_py.api.tables.base import AGE, NAME, Column, Printer, age, obj_name, wide
 from minikube_py.api.tables.formatting import NONE
-from minikube_py.model.podstatus import since, summarize_pod
+from minikube_py.model.podcolumns import summarize_pod
+from minikube_py.model.times import since
 
 _UNKNOWN = "<unknown>"
 

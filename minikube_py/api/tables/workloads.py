@@ -17,7 +17,7 @@ from minikube_py.api.tables.formatting import (
     selector_string,
     template_cells,
 )
-from minikube_py.model.podstatus import human_duration, parse_time, since
+from minikube_py.model.times import human_duration, parse_time, since
 
 #: what ``spec.replicas`` means when absent (the API's default)
 DEFAULT_REPLICAS = 1

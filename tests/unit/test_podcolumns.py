@@ -7,15 +7,8 @@ from typing import Any
 
 import pytest
 
-from minikube_py.model.podstatus import (
-    human_duration,
-    parse_time,
-    pod_ready_count,
-    pod_restarts,
-    pod_status_reason,
-    since,
-    summarize_pod,
-)
+from minikube_py.model.podcolumns import pod_ready_count, pod_restarts, pod_status_reason, summarize_pod
+from minikube_py.model.times import human_duration, parse_time, since
 
 NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 

@@ -1,9 +1,9 @@
-"""What ``kubectl get pods`` shows for a pod: READY, STATUS and RESTARTS, plus Kubernetes' age format.
+"""What ``kubectl get pods`` shows for a pod: the READY, STATUS and RESTARTS columns.
 
 The rules follow ``printPod`` in kubernetes/kubernetes ``pkg/printers/internalversion/printers.go``:
 kube-apiserver computes these strings when it renders a Table, and kubectl prints them verbatim, so
 they must match character for character. The logic is pure and lives in the model layer so the API
-Table printer and a future ``pykube get`` share one implementation.
+Table printer and ``pykube kubectl`` share one implementation.
 
 Summary of the STATUS rules, in the order they apply:
 
@@ -22,62 +22,13 @@ Summary of the STATUS rules, in the order they apply:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
+
+from minikube_py.model.times import human_duration, parse_time
 
 #: status.reason the node lifecycle controller sets on pods of an unreachable node
 NODE_LOST = "NodeLost"
-
-
-def parse_time(value: str | None) -> datetime | None:
-    """An RFC 3339 ``Time``/``MicroTime`` as an aware datetime (None when unset)."""
-    if not value:
-        return None
-    parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def human_duration(delta: timedelta) -> str:
-    """Kubernetes' ``duration.HumanDuration``: precise when recent, coarser as it grows.
-
-    Two seconds of clock skew into the future still read as ``0s``; more is ``<invalid>``.
-    """
-    seconds = int(delta.total_seconds())  # truncates toward zero, as Go's int(d.Seconds())
-    if seconds < -1:
-        return "<invalid>"
-    if seconds < 0:
-        return "0s"
-    if seconds < 120:
-        return f"{seconds}s"
-    minutes = seconds // 60
-    if minutes < 10:
-        rest = seconds % 60
-        return f"{minutes}m{rest}s" if rest else f"{minutes}m"
-    if minutes < 180:
-        return f"{minutes}m"
-    hours = minutes // 60
-    if hours < 8:
-        rest = minutes % 60
-        return f"{hours}h{rest}m" if rest else f"{hours}h"
-    if hours < 48:
-        return f"{hours}h"
-    days = hours // 24
-    if hours < 24 * 8:
-        rest = hours % 24
-        return f"{days}d{rest}h" if rest else f"{days}d"
-    if hours < 24 * 365 * 2:
-        return f"{days}d"
-    years = days // 365
-    if hours < 24 * 365 * 8:
-        rest = days % 365
-        return f"{years}y{rest}d" if rest else f"{years}y"
-    return f"{years}y"
-
-
-def since(timestamp: str | None, now: datetime) -> str:
-    """Age of an RFC 3339 timestamp as kubectl shows it; ``<unknown>`` when it is unset."""
-    moment = parse_time(timestamp)
-    return "<unknown>" if moment is None else human_duration(now - moment)
 
 
 @dataclass(frozen=True)
