@@ -45,6 +45,12 @@ class EventRecorder:
             self._writer = asyncio.create_task(self._drain(self._backlog), name="event recorder")
         self._backlog.put_nowait((obj, event_type, reason, message))
 
+    def close(self) -> None:
+        """Stop writing in the background; what is still queued is dropped (its component stopped)."""
+        if self._writer is not None:
+            self._writer.cancel()
+        self._writer = self._backlog = None
+
     async def _drain(self, backlog: asyncio.Queue[tuple[Obj, str, str, str]]) -> None:
         while True:
             await self.record(*await backlog.get())

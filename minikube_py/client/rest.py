@@ -64,17 +64,20 @@ class ApiClient:
     Like kubectl, credentials are only sent over https: on a plain-http server they would travel in
     clear text, and pykube serves http only on loopback, anonymously."""
 
-    def __init__(self, config: ClientConfig, *, timeout: float = 30.0, user_agent: str = "pykube") -> None:
+    def __init__(self, config: ClientConfig, *, timeout: float = 30.0, user_agent: str = "pykube",
+                 connections: int = 100) -> None:
         self.config = config
         self._timeout = timeout
         self._user_agent = user_agent
+        self._connections = connections  # the pool's limit: requests beyond it wait for a connection
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> ApiClient:
         headers = {"Accept": "application/json", "User-Agent": self._user_agent}
         if self.config.is_tls and self.config.token:
             headers["Authorization"] = f"Bearer {self.config.token}"
-        connector = aiohttp.TCPConnector(ssl=self.config.ssl_context() if self.config.is_tls else False)
+        connector = aiohttp.TCPConnector(ssl=self.config.ssl_context() if self.config.is_tls else False,
+                                         limit=self._connections)
         self._session = aiohttp.ClientSession(
             connector=connector, headers=headers, timeout=aiohttp.ClientTimeout(total=self._timeout)
         )

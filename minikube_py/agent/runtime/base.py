@@ -129,6 +129,9 @@ class ContainerSpec:
     tty: bool = False
     stdin: bool = False
     stdin_once: bool = False
+    #: the pod's annotations, as CRI hands them to a runtime: Docker ignores them, the fake runtime
+    #: takes its instructions from them (see :mod:`.fake`)
+    annotations: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

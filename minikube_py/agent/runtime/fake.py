@@ -7,6 +7,14 @@ images make the interesting cases reproducible:
 - ``fake.pykube.io/exit:<code>``: the container exits at once with ``<code>``;
 - ``fake.pykube.io/missing``: pulling fails as a registry's "not found" would;
 - a container whose environment has ``FAKE_EXEC_EXIT=<n>`` answers every exec (probes) with exit ``n``.
+
+Pod annotations (handed to the runtime with every container, as CRI does) script a workload's life
+without an image of its own, so control-plane tests and benchmarks keep their meaning on fake nodes:
+
+- ``fake.pykube.io/run-seconds``: the pod's containers exit after that many seconds (default: never);
+- ``fake.pykube.io/exit-code``: ... with that code (default 0);
+- a pod that should run but never be Ready gets a readiness probe that fails (:data:`NEVER_READY`): the
+  agent's prober decides readiness, as on a real node.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import itertools
 import os
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from minikube_py.agent.runtime.base import (
     LABEL_MANAGED,
@@ -33,6 +42,13 @@ from minikube_py.agent.runtime.base import (
 
 EXIT_IMAGE = "fake.pykube.io/exit:"
 MISSING_IMAGE = "fake.pykube.io/missing"
+RUN_SECONDS = "fake.pykube.io/run-seconds"
+EXIT_CODE = "fake.pykube.io/exit-code"
+#: every exec in a container with this variable (probes, hooks) exits with its value
+EXEC_EXIT_ENV = "FAKE_EXEC_EXIT"
+#: container fields (merge them into a container) for one that runs but whose readiness probe never passes
+NEVER_READY: dict[str, Any] = {"readinessProbe": {"exec": {"command": ["ready"]}, "periodSeconds": 1},
+                               "env": [{"name": EXEC_EXIT_ENV, "value": "1"}]}
 
 
 class FakeExecSession:
@@ -66,6 +82,8 @@ class FakeRuntime:
         self._memory = memory_bytes
         self._containers: dict[str, ContainerState] = {}
         self._env: dict[str, dict[str, str]] = {}
+        self._annotations: dict[str, dict[str, str]] = {}
+        self._exits: dict[str, asyncio.TimerHandle] = {}  # container id -> its scripted exit
         self._images: dict[str, str] = {}
         self._networks: dict[str, ipaddress.IPv4Network | ipaddress.IPv6Network] = {}
         self.resolv_confs: dict[str, str] = {}  # sandbox id -> the resolv.conf the agent wrote
@@ -110,6 +128,7 @@ class FakeRuntime:
             id=container_id, name=spec.name, labels={**spec.labels, LABEL_MANAGED: "true"}, image=spec.image,
             image_id=_image_id(spec.image), status="created", ip=ip)
         self._env[container_id] = dict(spec.env)
+        self._annotations[container_id] = dict(spec.annotations)
         return container_id
 
     async def start_container(self, container_id: str) -> None:
@@ -118,11 +137,19 @@ class FakeRuntime:
         self._emit(state, "start")
         if state.image.startswith(EXIT_IMAGE):
             self.kill(container_id, int(state.image.removeprefix(EXIT_IMAGE) or "0"))
+            return
+        script = self._annotations.get(container_id) or {}
+        if RUN_SECONDS in script:
+            self._exits[container_id] = asyncio.get_running_loop().call_later(
+                float(script[RUN_SECONDS]), self.kill, container_id, int(script.get(EXIT_CODE, "0")))
 
     def kill(self, container_id: str, exit_code: int = 137) -> None:
-        """Test hook: the container ends on its own (crash, OOM, docker kill)."""
-        state = self._containers[container_id]
-        if state.running:
+        """The container ends on its own (crash, OOM, docker kill, a scripted exit); a test hook too."""
+        timer = self._exits.pop(container_id, None)
+        if timer is not None:
+            timer.cancel()
+        state = self._containers.get(container_id)
+        if state is not None and state.running:
             state.status, state.exit_code, state.finished_at = "exited", exit_code, datetime.now(UTC)
             self._emit(state, "die")
 
@@ -131,8 +158,10 @@ class FakeRuntime:
             self.kill(container_id, 137 if grace_seconds <= 0 else 0)
 
     async def remove_container(self, container_id: str) -> None:
+        self.kill(container_id)
         state = self._containers.pop(container_id, None)
         self._env.pop(container_id, None)
+        self._annotations.pop(container_id, None)
         if state is not None:
             self._emit(state, "destroy")
 
@@ -147,7 +176,7 @@ class FakeRuntime:
 
     async def exec_run(self, container_id: str, command: list[str], timeout: float) -> ExecResult:  # noqa: ASYNC109
         await self.inspect(container_id)
-        return ExecResult(int(self._env[container_id].get("FAKE_EXEC_EXIT", "0")), b"")
+        return ExecResult(int(self._env[container_id].get(EXEC_EXIT_ENV, "0")), b"")
 
     async def exec_session(self, container_id: str, command: list[str], *, tty: bool,
                            stdin: bool) -> FakeExecSession:
