@@ -44,8 +44,9 @@ from minikube_py.model.quantity import value
 
 log = logging.getLogger(__name__)
 
-#: more connections than a lone agent needs: a thousand heartbeats share the pool
-CONNECTIONS = 200
+#: requests a fleet has in flight at most: its nodes' heartbeats and status writes queue for these, so
+#: that a thousand nodes are one modest client, well below the server's in-flight limits (200 mutating)
+CONNECTIONS = 50
 
 
 class Fleet:
