@@ -343,7 +343,8 @@ class Agent:
     async def _check_node(self, runtime: Runtime) -> None:
         """The engine answers and the node's filesystems have room: checked with every heartbeat."""
         try:
-            await asyncio.wait_for(runtime.ping(), RUNTIME_TIMEOUT)
+            async with asyncio.timeout(RUNTIME_TIMEOUT):
+                await runtime.ping()
         except asyncio.CancelledError:
             raise
         except Exception as e:
@@ -412,8 +413,11 @@ class Agent:
         path = resource_path("v1", "nodes", name=self.config.node_name)
         last_full = asyncio.get_running_loop().time()
         while True:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
+            # arrives as its timeout expires, and the agent would not stop (a thousand fake nodes hit it)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._status_due.wait(), self.config.node_lease_duration_seconds / 4)
+                async with asyncio.timeout(self.config.node_lease_duration_seconds / 4):
+                    await self._status_due.wait()
             self._status_due.clear()
             try:
                 await self._renew_lease(client)
