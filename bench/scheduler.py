@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import math
 import subprocess
 import sys
@@ -72,19 +73,18 @@ def agent_config(server: RunningServer, zone: int, count: int, data_dir: Path) -
 @contextlib.contextmanager
 def fake_nodes(server: RunningServer, nodes: int, where: str, tmp: Path) -> Iterator[None]:
     """``nodes`` fake nodes in ZONES zones: one ``pykube agent --count`` process per zone, or all of
-    them in a thread of this process."""
-    configs = [agent_config(server, z, n, tmp / f"agents-{z}") for z, n in enumerate(zone_sizes(nodes)) if n]
+    them in one fleet on a thread of this process."""
+    configs = [agent_config(server, z, n, tmp / "agents") for z, n in enumerate(zone_sizes(nodes)) if n]
     if where == "thread":
-        fleets = [Fleet(c) for c in configs]
-        with contextlib.ExitStack() as stack:
-            for fleet in fleets:
-                stack.enter_context(FleetThread(fleet))
+        zones = {name: {ZONE_LABEL: f"zone-{z}"} for z, c in enumerate(configs) for name in c.node_names}
+        fleet = Fleet(dataclasses.replace(configs[0], node_labels=""), names=list(zones), labels=zones)
+        with FleetThread(fleet):
             yield
         return
     processes = []
     try:
         for c in configs:
-            log = open(c.data_dir.with_suffix(".log"), "ab")  # noqa: SIM115 - the process owns it
+            log = open(tmp / f"{c.node_name.replace('%d', 'agents')}.log", "ab")  # noqa: SIM115 - the process owns it
             processes.append(subprocess.Popen(
                 [sys.executable, "-m", "minikube_py.cli.main", "agent", "--join", c.server, "--token", c.token,
                  "--runtime", "fake", "--count", str(c.count), "--node-name", c.node_name, "--node-ip", c.node_ip,

@@ -99,12 +99,12 @@ class PodSources:
     """Where pod workers learn the API's state: the pods bound to their node, and the Secrets,
     ConfigMaps and Services those use. A node watches its own pods (``node``: a field selector on
     spec.nodeName, as kubelet does); the fake nodes of one process (:mod:`.fleet`) share one source
-    with ``node=None``, one watch of every pod dispatched by spec.nodeName and one of each other
+    with ``node=None``, one watch of every bound pod dispatched by spec.nodeName and one of each other
     collection, since a thousand nodes with four watches each would cost the server four thousand."""
 
     def __init__(self, client: ApiClient, node: str | None) -> None:
         self._pods = Informer(client, "/api/v1/pods",
-                              field_selector=f"spec.nodeName={node}" if node is not None else None)
+                              field_selector=f"spec.nodeName={node}" if node is not None else "spec.nodeName!=")
         self.secrets = Informer(client, "/api/v1/secrets")
         self.configmaps = Informer(client, "/api/v1/configmaps")
         self.services = Informer(client, "/api/v1/services")

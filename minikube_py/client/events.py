@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
+import random
 import time
 
 from minikube_py.client.errors import ApiError, NotFoundError
@@ -78,7 +78,8 @@ class EventRecorder:
                 return
             except NotFoundError:
                 pass
-        name = f"{md['name']}.{secrets.token_hex(8)}"
+        # unique, not secret: the system's entropy per event costs a busy node (or a thousand fake ones) dearly
+        name = f"{md['name']}.{random.getrandbits(64):016x}"
         event = {
             "apiVersion": "v1", "kind": "Event",
             "metadata": {"name": name, "namespace": namespace},
