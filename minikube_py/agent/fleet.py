@@ -159,6 +159,8 @@ class FleetThread:
         if self._loop is not None and self._task is not None:
             self._loop.call_soon_threadsafe(self._task.cancel)
         self._thread.join(30)
+        if self._thread.is_alive():
+            raise RuntimeError("the fake nodes did not stop within 30 s of being cancelled")
 
     def stop(self, name: str) -> None:
         self._call(self.fleet.stop(name))

@@ -11,7 +11,7 @@ import pytest
 
 from minikube_py.agent.health import DiskCheck
 from minikube_py.agent.pods import PodSources
-from minikube_py.agent.runtime.base import ContainerSpec
+from minikube_py.agent.runtime.base import ContainerSpec, CreateError
 from minikube_py.agent.runtime.fake import EXIT_CODE, RUN_SECONDS, FakeRuntime
 from minikube_py.client.watching import WatchEvent
 from minikube_py.config import AgentConfig, ConfigError
@@ -68,6 +68,13 @@ async def test_annotated_containers_exit_after_their_run_time_with_their_code() 
     assert (states[failing].status, states[failing].exit_code) == ("exited", 3)
     assert (states[done].status, states[done].exit_code) == ("exited", 0)
     assert states[forever].running
+
+
+async def test_a_script_the_runtime_cannot_act_out_is_refused() -> None:
+    with pytest.raises(CreateError, match="run-seconds must be a number"):
+        await FakeRuntime().create_container(spec({RUN_SECONDS: "soon"}))
+    with pytest.raises(CreateError, match="exit-code an integer"):
+        await FakeRuntime().create_container(spec({RUN_SECONDS: "1", EXIT_CODE: "1.5"}))
 
 
 async def test_a_removed_container_does_not_exit_later() -> None:

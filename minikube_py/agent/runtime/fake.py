@@ -33,6 +33,7 @@ from minikube_py.agent.runtime.base import (
     ContainerNotFound,
     ContainerSpec,
     ContainerState,
+    CreateError,
     ExecResult,
     ImagePullError,
     MachineInfo,
@@ -118,6 +119,7 @@ class FakeRuntime:
             raise ContainerNotFound(f"container {container_id} not found") from None
 
     async def create_container(self, spec: ContainerSpec) -> str:
+        _check_script(spec.annotations)
         if spec.image not in self._images and not spec.image.startswith(EXIT_IMAGE):
             self._images[spec.image] = _image_id(spec.image)
         container_id = hashlib.sha256(f"{spec.name}/{len(self._containers)}/{id(spec)}".encode()).hexdigest()
@@ -194,6 +196,17 @@ class FakeRuntime:
 
     def _emit(self, state: ContainerState, action: str) -> None:
         self._events.put_nowait(RuntimeEvent(state.id, action, dict(state.labels)))
+
+
+def _check_script(annotations: Mapping[str, str]) -> None:
+    """A script the runtime cannot act out is refused as an engine refuses a bad command: the pod says why."""
+    try:
+        if float(annotations.get(RUN_SECONDS, "0")) < 0:
+            raise ValueError
+        int(annotations.get(EXIT_CODE, "0"))
+    except ValueError:
+        raise CreateError(f"{RUN_SECONDS} must be a number of seconds and {EXIT_CODE} an integer, got "
+                          f"{annotations.get(RUN_SECONDS)!r} and {annotations.get(EXIT_CODE)!r}") from None
 
 
 def _image_id(image: str) -> str:
