@@ -1,16 +1,19 @@
 """Scheduler throughput against the real server with 1,000 fake nodes.
 
     .venv/bin/python bench/scheduler.py [--pods 10000] [--nodes 1000] [--replicas 1000] [--profile FILE]
-                                        [--agents thread|process]
+                                        [--agents process|thread]
 
 Starts ``pykube server`` (a subprocess, as a user would) with node lifecycle on, and ``--nodes`` fake
 nodes: real agents on the fake runtime (minikube_py.agent.fleet, kubemark's hollow nodes) that register,
 renew their leases, and run the pods bound to them (Running, through the same pod workers and status
-code as a node on Docker), three zones of them. By default they run in threads of this process;
-``--agents process`` runs one ``pykube agent --runtime fake --count`` process per zone instead, which
-on 2 cores disturbs the server more: those processes take CPU from it that threads sharing this
-process's interpreter lock cannot (1,000 nodes were Ready after 93 s instead of 15 s, and pods bound at
-31/s instead of 59/s, one run each on a loaded machine). Every node gets a pod subnet (the server's
+code as a node on Docker). By default they run in one ``pykube agent --runtime fake --count`` process;
+``--agents thread`` runs them as a fleet in a thread of this process instead. Measured on 2 cores
+(loaded by other work, runs back to back), the two disturb the server about as much at 1,000 nodes
+(2,000 pods bound at 286/s in the process and 296/s in the thread; 118/s and 137/s in an earlier pair) and the process less at 300
+(255/s against 69/s): either way the agents' CPU is taken from the same two cores, but a thread also
+takes the interpreter lock from the bench's own client, whose creates then slow down (449/s against
+301/s), so only the process keeps the client's figures as they were. Three agent processes instead
+of one took more from the server (61/s). Every node gets a pod subnet (the server's
 --node-cidr-mask-size is sized for them). Then:
 
 1. creates ``--pods`` pods through the API from many concurrent requests and reports pods created
@@ -27,7 +30,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import math
 import subprocess
 import sys
@@ -49,8 +51,6 @@ WRITERS = 64
 QUIET = 5.0
 NAMESPACE = "default"
 PY_SPY = Path(sys.executable).parent / "py-spy"
-ZONES = 3
-ZONE_LABEL = "topology.kubernetes.io/zone"
 #: what each node offers: 32 CPUs, 128 GiB, 110 pods
 CPUS, MEMORY = 32, "128Gi"
 
@@ -60,42 +60,28 @@ def node_cidr_mask_size(nodes: int) -> int:
     return max(24, 16 + math.ceil(math.log2(max(nodes, 1))))
 
 
-def zone_sizes(nodes: int) -> list[int]:
-    return [nodes // ZONES + (1 if z < nodes % ZONES else 0) for z in range(ZONES)]
-
-
-def agent_config(server: RunningServer, zone: int, count: int, data_dir: Path) -> AgentConfig:
-    return AgentConfig(server=server.url, token=(server.data_dir / "node-token").read_text().strip(),
-                       node_name=f"z{zone}-node-%d", count=count, runtime="fake", node_ip="127.0.0.1",
-                       data_dir=data_dir, node_labels=f"{ZONE_LABEL}=zone-{zone}", fake_cpus=CPUS, fake_memory=MEMORY)
-
-
 @contextlib.contextmanager
 def fake_nodes(server: RunningServer, nodes: int, where: str, tmp: Path) -> Iterator[None]:
-    """``nodes`` fake nodes in ZONES zones: one ``pykube agent --count`` process per zone, or all of
-    them in one fleet on a thread of this process."""
-    configs = [agent_config(server, z, n, tmp / "agents") for z, n in enumerate(zone_sizes(nodes)) if n]
+    """``nodes`` fake nodes, node-1 to node-N: a ``pykube agent --count`` process, or a fleet on a thread
+    of this process."""
+    config = AgentConfig(server=server.url, token=(server.data_dir / "node-token").read_text().strip(),
+                         node_name="node-%d", count=nodes, runtime="fake", node_ip="127.0.0.1",
+                         data_dir=tmp / "agents", fake_cpus=CPUS, fake_memory=MEMORY)
     if where == "thread":
-        zones = {name: {ZONE_LABEL: f"zone-{z}"} for z, c in enumerate(configs) for name in c.node_names}
-        fleet = Fleet(dataclasses.replace(configs[0], node_labels=""), names=list(zones), labels=zones)
-        with FleetThread(fleet):
+        with FleetThread(Fleet(config)):
             yield
         return
-    processes = []
+    with open(tmp / "agents.log", "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "minikube_py.cli.main", "agent", "--join", config.server, "--token", config.token,
+             "--runtime", "fake", "--count", str(nodes), "--node-name", config.node_name, "--node-ip", config.node_ip,
+             "--data-dir", str(config.data_dir), "--fake-cpus", str(CPUS), "--fake-memory", MEMORY],
+            stdout=log, stderr=subprocess.STDOUT)
     try:
-        for c in configs:
-            log = open(tmp / f"{c.node_name.replace('%d', 'agents')}.log", "ab")  # noqa: SIM115 - the process owns it
-            processes.append(subprocess.Popen(
-                [sys.executable, "-m", "minikube_py.cli.main", "agent", "--join", c.server, "--token", c.token,
-                 "--runtime", "fake", "--count", str(c.count), "--node-name", c.node_name, "--node-ip", c.node_ip,
-                 "--data-dir", str(c.data_dir), "--node-labels", c.node_labels, "--fake-cpus", str(c.fake_cpus),
-                 "--fake-memory", c.fake_memory], stdout=log, stderr=subprocess.STDOUT))
         yield
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(30)
+        process.terminate()
+        process.wait(30)
 
 
 def container() -> Obj:
@@ -338,6 +324,6 @@ if __name__ == "__main__":
     parser.add_argument("--nodes", type=int, default=1_000)
     parser.add_argument("--replicas", type=int, default=1_000)
     parser.add_argument("--profile", type=Path, default=None, help="py-spy raw output file (enables profiling)")
-    parser.add_argument("--agents", choices=("thread", "process"), default="thread",
-                        help="where the fake nodes run: threads of this process, or pykube agent processes (one per zone)")
+    parser.add_argument("--agents", choices=("process", "thread"), default="process",
+                        help="where the fake nodes run: a pykube agent process, or a thread of this process")
     asyncio.run(main(parser.parse_args()))
