@@ -9,12 +9,12 @@ renew their leases, and run the pods bound to them (Running, through the same po
 code as a node on Docker). By default they run in one ``pykube agent --runtime fake --count`` process;
 ``--agents thread`` runs them as a fleet in a thread of this process instead. Measured on 2 cores
 (loaded by other work, runs back to back), the two disturb the server about as much at 1,000 nodes
-(2,000 pods bound at 286/s in the process and 296/s in the thread; 118/s and 137/s in an earlier pair) and the process less at 300
-(255/s against 69/s): either way the agents' CPU is taken from the same two cores, but a thread also
-takes the interpreter lock from the bench's own client, whose creates then slow down (449/s against
-301/s), so only the process keeps the client's figures as they were. Three agent processes instead
-of one took more from the server (61/s). Every node gets a pod subnet (the server's
---node-cidr-mask-size is sized for them). Then:
+(2,000 pods bound at 286/s in the process and 296/s in the thread; 118/s and 137/s in an earlier
+pair) and the process less at 300 (255/s against 69/s): either way the agents' CPU comes from the
+same two cores, but a thread also takes the interpreter lock from the bench's own client, whose
+creates then slow down (449/s against 301/s), so only the process leaves the client's figures as
+they were. Three agent processes instead of one took more from the server (61/s). Every node gets a
+pod subnet (the server's --node-cidr-mask-size is sized for them). Then:
 
 1. creates ``--pods`` pods through the API from many concurrent requests and reports pods created
    and bound per second and the time until every pod is bound (bindings watched on a pod watch);
