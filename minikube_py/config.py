@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from minikube_py.model.nodeipam import mask_size_problem
+from minikube_py.model.quantity import value as quantity_value
 
 ENV_PREFIX = "PYKUBE_"
 _TRUE = {"1", "true", "yes", "on"}
@@ -290,7 +291,8 @@ class AgentConfig:
     token: str = field(default="", metadata=_doc(
         "The join token the server printed (the node-token file in its data directory): "
         "K10<CA hash>::server:<secret>."))
-    node_name: str = field(default_factory=default_node_name, metadata=_doc("Name of this node.", shown=_HOSTNAME))
+    node_name: str = field(default_factory=default_node_name, metadata=_doc(
+        "Name of this node; with --count, a pattern whose %d numbers the nodes.", shown=_HOSTNAME))
     node_ip: str = field(default="", metadata=_doc(
         "Address other nodes and the API server reach this node at.", shown="the default route's source address"))
     docker_host: str = field(default="", metadata=_doc("Docker engine to run pods in.", shown=_LOCAL_DOCKER))
@@ -318,6 +320,14 @@ class AgentConfig:
         "(iptables REDIRECT to asyncio listeners that splice the stream), or none.", shown=_RUNTIME_PROXY,
         choices=PROXY_MODES))
     node_labels: str = field(default="", metadata=_doc("Extra node labels, comma-separated key=value pairs."))
+    node_lease_duration_seconds: int = field(default=40, metadata=_doc(
+        "How long this node's Lease holds; the agent renews it and looks at its node every quarter of that "
+        "(kubelet's nodeLeaseDurationSeconds)."))
+    fake_cpus: int = field(default=4, metadata=_doc("CPUs a node on the fake runtime offers."))
+    fake_memory: str = field(default="8Gi", metadata=_doc("Memory a node on the fake runtime offers (a quantity)."))
+    count: int = field(default=1, metadata=_doc(
+        "Run this many nodes in one process, each named by --node-name with %d replaced by 1, 2, ...; only "
+        "with the fake runtime (kubemark's hollow nodes: control-plane tests and benchmarks at scale)."))
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().absolute())
@@ -325,8 +335,22 @@ class AgentConfig:
             raise ConfigError(f"runtime: must be docker or fake, got {self.runtime!r}")
         if self.proxy_mode and self.proxy_mode not in PROXY_MODES:
             raise ConfigError(f"proxy_mode: must be one of kernel, userspace, none, got {self.proxy_mode!r}")
-        if not _DNS_SUBDOMAIN.fullmatch(self.node_name):
+        if self.count < 1:
+            raise ConfigError(f"count: must be at least 1, got {self.count}")
+        if self.count > 1 and (self.runtime != "fake" or "%d" not in self.node_name):
+            raise ConfigError("count: several nodes in one process need --runtime fake and a --node-name with %d, "
+                              f"got runtime {self.runtime!r} and node name {self.node_name!r}")
+        if not _DNS_SUBDOMAIN.fullmatch(self.node_names[0]):
             raise ConfigError(f"node_name: {self.node_name!r} is not a lower-case DNS subdomain")
+        if self.fake_cpus < 1:
+            raise ConfigError(f"fake_cpus: must be at least 1, got {self.fake_cpus}")
+        try:
+            if quantity_value(self.fake_memory) < 1:
+                raise ValueError
+        except ValueError:
+            raise ConfigError(f"fake_memory: {self.fake_memory!r} is not a positive quantity such as 8Gi") from None
+        if self.node_lease_duration_seconds < 1:
+            raise ConfigError(f"node_lease_duration_seconds: must be at least 1, got {self.node_lease_duration_seconds}")
         if self.node_ip:
             _ip("node_ip", self.node_ip)
         if self.max_pods < 1:
@@ -342,6 +366,13 @@ class AgentConfig:
     @property
     def labels(self) -> dict[str, str]:
         return dict(item.split("=", 1) for item in filter(None, self.node_labels.split(",")))
+
+    @property
+    def node_names(self) -> list[str]:
+        """The names of the nodes this process runs: ``node_name``, or with ``count`` its %d numbered."""
+        if self.count == 1:
+            return [self.node_name]
+        return [self.node_name.replace("%d", str(i)) for i in range(1, self.count + 1)]
 
 
 # --- loading ---------------------------------------------------------------------------------------

@@ -113,7 +113,7 @@ def _decode(raw: bytes) -> Any:
 
 def start_server(data_dir: Path, *extra: str, port: int | None = None, agent: bool = False) -> RunningServer:
     """Start ``pykube server`` and wait until it answers /readyz. Without ``agent`` the server runs no
-    node of its own (``--no-agent``): control-plane tests bring hollow nodes instead of containers."""
+    node of its own (``--no-agent``): control-plane tests join fake nodes (agents on the fake runtime) instead."""
     port = port or free_port()
     log_path = data_dir.parent / f"{data_dir.name}-server.log"
     log = open(log_path, "ab")  # noqa: SIM115 - the subprocess owns it for its lifetime

@@ -28,12 +28,12 @@ from cryptography.x509.oid import NameOID
 from minikube_py import pki
 from minikube_py.agent.cleanup import report_foreign_objects
 from minikube_py.agent.context import NodeContext
-from minikube_py.agent.health import RULES, NodeHealth, Part, Problem, disk_pressure, disk_usage, runtime_down
+from minikube_py.agent.health import RULES, DiskCheck, NodeHealth, Part, Problem, runtime_down
 from minikube_py.agent.localpath import storage_root
 from minikube_py.agent.network import NETWORK_UNAVAILABLE, PodNetwork, network_name
 from minikube_py.agent.node import CONTROL_PLANE_LABEL, node_labels, node_status, status_changed
 from minikube_py.agent.node import now as node_now
-from minikube_py.agent.pods import PodManager
+from minikube_py.agent.pods import PodManager, PodSources
 from minikube_py.agent.runtime.base import MachineInfo, Runtime, host_machine
 from minikube_py.agent.server import KubeletServer
 from minikube_py.agent.stats import NodeStats, node_is_host
@@ -43,6 +43,7 @@ from minikube_py.client.kubeconfig import ClientConfig
 from minikube_py.client.rest import ApiClient, resource_path
 from minikube_py.config import AgentConfig, default_advertise_address
 from minikube_py.guard import guard
+from minikube_py.model.quantity import value
 from minikube_py.model.times import rfc3339_micro
 from minikube_py.model.volumebinding import LOCAL_PATH_ROOT_ANNOTATION
 from minikube_py.netproxy.proxy import ProxyOptions, ServiceProxy
@@ -51,10 +52,10 @@ log = logging.getLogger(__name__)
 
 #: kube-system/<this> ConfigMap with the cluster's network settings (written by the server at start)
 CLUSTER_CONFIG = "pykube-cluster"
-LEASE_SECONDS = 40
-RENEW_SECONDS = 10.0
 #: an engine that does not answer its ping within this is down (Ready=False)
 RUNTIME_TIMEOUT = 5.0
+#: the longest wait between two looks for the node's pod subnet
+MAX_CIDR_POLL_SECONDS = 5.0
 #: a node reports its full status at least this often even when nothing changed, as kubelet
 STATUS_REFRESH_SECONDS = 300.0
 #: with --drain-on-stop, how long a stopping agent waits for its pods to stop (their grace periods)
@@ -175,15 +176,19 @@ def _runtime(config: AgentConfig) -> Runtime:
     if config.runtime == "fake":
         from minikube_py.agent.runtime.fake import FakeRuntime
 
-        return FakeRuntime()
+        return FakeRuntime(config.fake_cpus, value(config.fake_memory))
     from minikube_py.agent.runtime.docker import DockerRuntime
 
     return DockerRuntime(config.docker_host or None)
 
 
 class Agent:
+    """One node. :meth:`run` is ``pykube agent``: join, open its own client, serve the kubelet endpoint,
+    then :meth:`serve`. A fleet of fake nodes in one process (:mod:`.fleet`) calls :meth:`serve` for
+    each with what they share; a node's disk check (``disk``) may be shared too."""
+
     def __init__(self, config: AgentConfig, credentials: Credentials | None = None, *,
-                 control_plane: bool = False) -> None:
+                 control_plane: bool = False, disk: DiskCheck | None = None) -> None:
         self.config = config
         self._credentials = credentials
         self._control_plane = control_plane
@@ -193,6 +198,7 @@ class Agent:
         self._runtime_up = asyncio.Event()  # the engine answers: pods can be run
         self._health = NodeHealth([])
         self._machine = host_machine()
+        self._disk = disk or DiskCheck(self._disk_paths)
 
     async def run(self) -> None:
         cfg = self.config
@@ -211,9 +217,6 @@ class Agent:
     async def _run(self, client: ApiClient, runtime: Runtime, credentials: Credentials) -> None:
         cfg = self.config
         node_ip = cfg.node_ip or default_advertise_address()
-        recorder = EventRecorder(client, "kubelet", host=cfg.node_name)
-        self._health = NodeHealth([Part.RUNTIME, Part.DISK], on_change=self._health_changed(recorder))
-        self._machine = await self._read_machine(runtime)
         kubelet_ssl = _serving_context(node_ip, cfg.node_name, credentials.ca_pem, cfg.data_dir)
         # the endpoint needs only the node's name; the pod network is known once the node is registered
         stats = NodeStats(runtime, cfg.node_name, host=node_is_host(cfg.runtime, cfg.docker_host))
@@ -222,21 +225,38 @@ class Agent:
         bind = "0.0.0.0" if node_ip != "127.0.0.1" else "127.0.0.1"
         port = await server.start(bind, cfg.kubelet_port)
         try:
+            await self.serve(client, runtime, node_ip, port)
+        finally:
+            await server.stop()
+
+    async def serve(self, client: ApiClient, runtime: Runtime, node_ip: str, kubelet_port: int,
+                    sources: PodSources | None = None) -> None:
+        """Register the node, then heartbeat and run its pods until cancelled. ``kubelet_port`` is what
+        the node advertises for logs and exec (0: none); ``sources``, pod sources shared with other
+        nodes and run by their owner (by default the node watches its own)."""
+        cfg = self.config
+        cfg.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        recorder = EventRecorder(client, "kubelet", host=cfg.node_name)
+        self._health = NodeHealth([Part.RUNTIME, Part.DISK], on_change=self._health_changed(recorder))
+        self._machine = await self._read_machine(runtime)
+        try:
             labels = node_labels(cfg.node_name, self._machine, cfg.labels)
             if self._control_plane:
                 labels[CONTROL_PLANE_LABEL] = ""
-            status = self._status(node_ip, port, [])
+            status = self._status(node_ip, kubelet_port, [])
             storage = {LOCAL_PATH_ROOT_ANNOTATION: str(storage_root(cfg.data_dir))}
             await self._register(client, labels, storage, status)
             await self._renew_lease(client)
             # the heartbeat runs from here on, so that a node whose engine is down says so while it waits
             async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(self._heartbeat(client, runtime, node_ip, port, status), name="node heartbeat")
-                tasks.create_task(self._run_pods(client, runtime, node_ip, recorder), name="node pods")
+                tasks.create_task(self._heartbeat(client, runtime, node_ip, kubelet_port, status),
+                                  name="node heartbeat")
+                tasks.create_task(self._run_pods(client, runtime, node_ip, recorder, sources), name="node pods")
         finally:
-            await server.stop()
+            recorder.close()
 
-    async def _run_pods(self, client: ApiClient, runtime: Runtime, node_ip: str, recorder: EventRecorder) -> None:
+    async def _run_pods(self, client: ApiClient, runtime: Runtime, node_ip: str, recorder: EventRecorder,
+                        sources: PodSources | None) -> None:
         """The node's pod network, its service proxy and its pods, once the engine answers."""
         cfg = self.config
         await self._runtime_up.wait()
@@ -275,7 +295,7 @@ class Agent:
                            cluster_dns=[s for s in dns.split(",") if s],
                            cluster_domain=proxy.options.cluster_domain if proxy else cfg.cluster_domain,
                            allow_privileged=cfg.allow_privileged, max_pods=cfg.max_pods)
-        manager = PodManager(client, runtime, node, recorder=recorder, network=network)
+        manager = PodManager(client, runtime, node, recorder=recorder, network=network, sources=sources)
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(network.run(), name="pod network")
@@ -287,6 +307,8 @@ class Agent:
             if cfg.drain_on_stop:
                 await manager.drain(DRAIN_SECONDS)
             raise
+        finally:
+            await manager.close()
 
     async def _read_machine(self, runtime: Runtime) -> MachineInfo:
         """The engine's facts, or the host's while the engine does not answer (the node registers all
@@ -326,7 +348,8 @@ class Agent:
     async def _check_node(self, runtime: Runtime) -> None:
         """The engine answers and the node's filesystems have room: checked with every heartbeat."""
         try:
-            await asyncio.wait_for(runtime.ping(), RUNTIME_TIMEOUT)
+            async with asyncio.timeout(RUNTIME_TIMEOUT):
+                await runtime.ping()
         except asyncio.CancelledError:
             raise
         except Exception as e:
@@ -334,8 +357,11 @@ class Agent:
         else:
             if self._health.problem(Part.RUNTIME) is not None:
                 self._machine = await self._read_machine(runtime)
-        paths = [self.config.data_dir] + ([Path(self._machine.root_dir)] if self._machine.root_dir else [])
-        self._health.report(Part.DISK, disk_pressure(await asyncio.to_thread(disk_usage, paths)))
+        self._health.report(Part.DISK, await self._disk.problem())
+
+    def _disk_paths(self) -> list[Path]:
+        """The node's filesystems: its data directory's and the engine's when that is on this host."""
+        return [self.config.data_dir] + ([Path(self._machine.root_dir)] if self._machine.root_dir else [])
 
     def _node_ref(self) -> dict[str, Any]:
         """The Node as events refer to it (kubelet uses the node's name as its uid in events)."""
@@ -365,7 +391,7 @@ class Agent:
     async def _renew_lease(self, client: ApiClient) -> None:
         name = self.config.node_name
         path = resource_path("coordination.k8s.io/v1", "leases", "kube-node-lease", name)
-        spec = {"holderIdentity": name, "leaseDurationSeconds": LEASE_SECONDS,
+        spec = {"holderIdentity": name, "leaseDurationSeconds": self.config.node_lease_duration_seconds,
                 "renewTime": rfc3339_micro()}
         try:
             await client.patch(path, {"spec": spec})
@@ -376,21 +402,28 @@ class Agent:
                     "metadata": {"name": name, "namespace": "kube-node-lease"}, "spec": spec})
 
     async def _wait_for_pod_cidr(self, client: ApiClient) -> str:
+        """The node's pod subnet; polled with back-off, as a node may wait long for one (none left) and
+        a thousand fake nodes polling five times a second would load the server for nothing."""
         path = resource_path("v1", "nodes", name=self.config.node_name)
+        delay = 0.2
         while True:
             node = await client.get(path)
             cidr = (node.get("spec") or {}).get("podCIDR")
             if cidr:
                 return str(cidr)
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_CIDR_POLL_SECONDS)
 
     async def _heartbeat(self, client: ApiClient, runtime: Runtime, node_ip: str, port: int,
                          reported: dict[str, Any]) -> None:
         path = resource_path("v1", "nodes", name=self.config.node_name)
         last_full = asyncio.get_running_loop().time()
         while True:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
+            # arrives as its timeout expires, and the agent would not stop (a thousand fake nodes hit it)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._status_due.wait(), RENEW_SECONDS)
+                async with asyncio.timeout(self.config.node_lease_duration_seconds / 4):
+                    await self._status_due.wait()
             self._status_due.clear()
             try:
                 await self._renew_lease(client)

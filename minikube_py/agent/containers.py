@@ -161,4 +161,5 @@ def app_spec(pod: Obj, container: Obj, *, kind: str, attempt: int, sandbox_id: s
         network=f"container:{sandbox_id}", user=_user(pod, container),
         read_only_rootfs=bool(ctx.get("readOnlyRootFilesystem")), privileged=privileged,
         tty=bool(container.get("tty")), stdin=bool(container.get("stdin")),
-        stdin_once=bool(container.get("stdinOnce")), **_resources(container))
+        stdin_once=bool(container.get("stdinOnce")), annotations=dict(pod["metadata"].get("annotations") or {}),
+        **_resources(container))

@@ -14,8 +14,10 @@ The decisions (which condition a problem sets, whether disk space counts as pres
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -111,6 +113,26 @@ def disk_usage(paths: Iterable[Path]) -> list[tuple[Path, int, int]]:
             seen.add((device, total))
             usage.append((path, free, total))
     return usage
+
+
+class DiskCheck:
+    """The disk check of a heartbeat: the free space of ``paths()`` measured at most once per ``every``
+    seconds (0: at every call). The fake nodes of one process share one, since their data directories
+    are on one filesystem and a thousand identical measurements per beat would tell nothing more."""
+
+    def __init__(self, paths: Callable[[], list[Path]], every: float = 0.0) -> None:
+        self._paths, self._every = paths, every
+        self._lock = asyncio.Lock()
+        self._measured: float | None = None
+        self._problem: Problem | None = None
+
+    async def problem(self) -> Problem | None:
+        async with self._lock:
+            now = time.monotonic()
+            if self._measured is None or now - self._measured >= self._every:
+                self._problem = disk_pressure(await asyncio.to_thread(disk_usage, self._paths()))
+                self._measured = now
+            return self._problem
 
 
 class NodeHealth:

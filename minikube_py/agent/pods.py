@@ -54,7 +54,7 @@ from minikube_py.agent.tokens import TokenManager
 from minikube_py.agent.volumes import VolumeError, VolumeManager, claim_sources
 from minikube_py.client.errors import ApiError, ConflictError, NotFoundError
 from minikube_py.client.events import EventRecorder
-from minikube_py.client.informer import Informer, object_key
+from minikube_py.client.informer import Handler, Informer, object_key
 from minikube_py.client.rest import ApiClient, resource_path
 from minikube_py.metrics import POD_START_DURATION
 from minikube_py.model.times import rfc3339
@@ -70,6 +70,95 @@ NETWORK_RETRY_SECONDS = 5.0
 
 def _now() -> str:
     return rfc3339()
+
+
+class NodePods:
+    """The pods bound to one node, as :class:`PodSources` sees them: a cache by key and the handlers
+    called with (old, new) when one of them is added, changed or deleted."""
+
+    def __init__(self, synced: asyncio.Event) -> None:
+        self.cache: dict[str, Obj] = {}
+        self.synced = synced
+        self.handlers: list[Handler] = []
+
+    def items(self) -> list[Obj]:
+        return list(self.cache.values())
+
+    def add_handler(self, handler: Handler) -> None:
+        self.handlers.append(handler)
+
+    def changed(self, old: Obj | None, new: Obj | None) -> None:
+        if new is None:
+            self.cache.pop(object_key(old or {}), None)
+        else:
+            self.cache[object_key(new)] = new
+        for handler in self.handlers:
+            try:
+                handler(old, new)
+            except Exception:
+                log.exception("pod handler failed")
+
+
+class PodSources:
+    """Where pod workers learn the API's state: the pods bound to their node, and the Secrets,
+    ConfigMaps, Services, claims and volumes those use. A node watches its own pods (``node``: a field selector on
+    spec.nodeName, as kubelet does); the fake nodes of one process (:mod:`.fleet`) share one source
+    with ``node=None``, one watch of every bound pod dispatched by spec.nodeName and one of each other
+    collection, since a thousand nodes with four watches each would cost the server four thousand."""
+
+    def __init__(self, client: ApiClient, node: str | None) -> None:
+        self._pods = Informer(client, "/api/v1/pods",
+                              field_selector=f"spec.nodeName={node}" if node is not None else "spec.nodeName!=")
+        self.secrets = Informer(client, "/api/v1/secrets")
+        self.configmaps = Informer(client, "/api/v1/configmaps")
+        self.services = Informer(client, "/api/v1/services")
+        self.claims = Informer(client, "/api/v1/persistentvolumeclaims")
+        self.persistent_volumes = Informer(client, "/api/v1/persistentvolumes")
+        self._nodes: dict[str, NodePods] = {}
+        self._pods.add_handler(self._dispatch)
+
+    def pods(self, node: str) -> NodePods:
+        found = self._nodes.get(node)
+        if found is None:
+            found = self._nodes[node] = NodePods(self._pods.synced)
+            for pod in self._pods.items():  # a node (re)started after the first listing
+                if (pod.get("spec") or {}).get("nodeName") == node:
+                    found.changed(None, pod)
+        return found
+
+    async def synced(self) -> None:
+        """Return once every collection has been listed."""
+        await asyncio.gather(*(i.synced.wait() for i in (self._pods, *self._read)))
+
+    @property
+    def _read(self) -> tuple[Informer, ...]:
+        """The collections pod workers read from."""
+        return self.secrets, self.configmaps, self.services, self.claims, self.persistent_volumes
+
+    async def run(self) -> None:
+        """The watches, until cancelled: pods once the caches their workers read from are filled."""
+        async with asyncio.TaskGroup() as tasks:
+            for informer in self._read:
+                tasks.create_task(informer.run(), name=f"agent informer {informer.path}")
+            await asyncio.gather(*(informer.synced.wait() for informer in self._read))
+            tasks.create_task(self._pods.run(), name="agent pod informer")
+
+    def _dispatch(self, old: Obj | None, new: Obj | None) -> None:
+        """A pod's node never changes once bound: a binding is the pod's arrival on its node."""
+        was = ((old or {}).get("spec") or {}).get("nodeName")
+        now = ((new or {}).get("spec") or {}).get("nodeName") if new is not None else None
+        if new is not None and now:
+            target = self._nodes.get(now)
+            if target is not None:
+                target.changed(old if was == now else None, new)
+        elif new is None and was:
+            target = self._nodes.get(was)
+            if target is not None:
+                target.changed(old, None)
+
+    def forget(self, node: str) -> None:
+        """A stopped node's view: it is built afresh when the node starts again."""
+        self._nodes.pop(node, None)
 
 
 class PodServices:
@@ -421,40 +510,55 @@ class PodManager:
     """Watches the pods bound to this node and keeps one worker per pod."""
 
     def __init__(self, client: ApiClient, runtime: Runtime, node: NodeContext, *, recorder: EventRecorder,
-                 network: PodNetwork | None = None) -> None:
+                 network: PodNetwork | None = None, sources: PodSources | None = None) -> None:
+        """``sources``: shared with other nodes and run by their owner; by default the manager watches
+        its own node's pods."""
         self._client = client
         self._runtime = runtime
         self._node = node
-        self.pods = Informer(client, "/api/v1/pods", field_selector=f"spec.nodeName={node.name}")
-        secrets = Informer(client, "/api/v1/secrets")
-        configmaps = Informer(client, "/api/v1/configmaps")
-        services = Informer(client, "/api/v1/services")
-        claims = Informer(client, "/api/v1/persistentvolumeclaims")
-        volumes = Informer(client, "/api/v1/persistentvolumes")
-        self._services = PodServices(client, runtime, node, recorder, secrets, configmaps, services, network,
-                                     claims=claims, volumes=volumes)
+        self._own_sources = sources is None
+        self._sources = src = sources if sources is not None else PodSources(client, node.name)
+        self.pods = src.pods(node.name)
+        self._services = PodServices(client, runtime, node, recorder, src.secrets, src.configmaps, src.services,
+                                     network, claims=src.claims, volumes=src.persistent_volumes)
         self.local_paths = LocalPathCleaner(client, node, recorder)
         self.workers: dict[str, PodWorker] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self.pods.add_handler(self._on_pod)
-        secrets.add_handler(lambda old, new: self._on_source(old or new, "secret"))
-        configmaps.add_handler(lambda old, new: self._on_source(old or new, "configmap"))
-        claims.add_handler(lambda old, new: self._wake_claim_users(object_key(new or old)))
-        volumes.add_handler(lambda old, new: self._wake_claim_users(claim_ref_key(new or old)))
-        volumes.add_handler(self.local_paths.on_volume)
+        #: this manager's handlers on the (maybe shared) informers, removed again by :meth:`close`
+        self._source_handlers: tuple[tuple[Informer, Handler], ...] = (
+            (src.secrets, lambda old, new: self._on_source(old or new, "secret")),
+            (src.configmaps, lambda old, new: self._on_source(old or new, "configmap")),
+            (src.claims, lambda old, new: self._wake_claim_users(object_key(new or old))),
+            (src.persistent_volumes, lambda old, new: self._wake_claim_users(claim_ref_key(new or old))),
+            (src.persistent_volumes, self.local_paths.on_volume),
+        )
+        for informer, handler in self._source_handlers:
+            informer.add_handler(handler)
 
     async def run(self) -> None:
-        s = self._services
         async with asyncio.TaskGroup() as tasks:
-            informers = (s.secrets, s.configmaps, s.services, s.claims, s.persistent_volumes)
-            for informer in informers:
-                tasks.create_task(informer.run(), name=f"agent informer {informer.path}")
-            await asyncio.gather(*(informer.synced.wait() for informer in informers))
-            tasks.create_task(self.local_paths.run(), name="agent local-path cleaner")
-            tasks.create_task(self.pods.run(), name="agent pod informer")
+            if self._own_sources:
+                tasks.create_task(self._sources.run(), name="agent informers")
             tasks.create_task(self._runtime_events(), name="agent runtime events")
-            await self.pods.synced.wait()
+            await self.pods.synced.wait()  # the pods are listed after every other collection
+            tasks.create_task(self.local_paths.run(), name="agent local-path cleaner")
+            for pod in self.pods.items():  # listed before this manager's handler was there
+                self._on_pod(None, pod)
+            self.pods.add_handler(self._on_pod)
             tasks.create_task(self._collect_orphans(), name="agent orphan collector")
+
+    async def close(self) -> None:
+        """After :meth:`run` (and a :meth:`drain`): the workers stop, their containers run on for the
+        next start to adopt, and a stopped node writes nothing more (a node of a fleet may be stopped
+        while the process goes on)."""
+        for informer, handler in self._source_handlers:
+            informer.remove_handler(handler)
+        if not self._own_sources:
+            self._sources.forget(self._node.name)
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def drain(self, within: float) -> None:
         """Stop every pod of this node as if its object were gone (preStop hooks, grace periods), remove

@@ -128,8 +128,14 @@ def agent(config_file: Path | None, cleanup: bool, **flags: Any) -> None:
         raise click.UsageError(str(exc)) from exc
     if not config.server or not config.token:
         raise click.UsageError("--join URL and --token T are required")
+    if config.count > 1:
+        from minikube_py.agent.fleet import Fleet
+
+        work = Fleet(config).run()
+    else:
+        work = Agent(config).run()
     try:
-        asyncio.run(_until_signalled(Agent(config).run()))
+        asyncio.run(_until_signalled(work))
     except JoinError as exc:
         click.echo(f"pykube agent: {exc}", err=True)
         sys.exit(1)

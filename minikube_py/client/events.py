@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
+import random
 import time
 
 from minikube_py.client.errors import ApiError, NotFoundError
@@ -45,6 +45,12 @@ class EventRecorder:
             self._writer = asyncio.create_task(self._drain(self._backlog), name="event recorder")
         self._backlog.put_nowait((obj, event_type, reason, message))
 
+    def close(self) -> None:
+        """Stop writing in the background; what is still queued is dropped (its component stopped)."""
+        if self._writer is not None:
+            self._writer.cancel()
+        self._writer = self._backlog = None
+
     async def _drain(self, backlog: asyncio.Queue[tuple[Obj, str, str, str]]) -> None:
         while True:
             await self.record(*await backlog.get())
@@ -72,7 +78,8 @@ class EventRecorder:
                 return
             except NotFoundError:
                 pass
-        name = f"{md['name']}.{secrets.token_hex(8)}"
+        # unique, not secret: the system's entropy per event costs a busy node (or a thousand fake ones) dearly
+        name = f"{md['name']}.{random.getrandbits(64):016x}"
         event = {
             "apiVersion": "v1", "kind": "Event",
             "metadata": {"name": name, "namespace": namespace},

@@ -8,6 +8,7 @@ kind. Failures come back as the exceptions of :mod:`minikube_py.client.errors`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
@@ -57,6 +58,18 @@ def resource_path(
     return "/" + "/".join(parts)
 
 
+#: a request the server turned away before serving it (429, its in-flight limit) is sent again after the
+#: server's Retry-After, up to this many times, as client-go does
+THROTTLED_RETRIES = 10
+
+
+def _retry_after(header: str | None) -> float:
+    try:
+        return min(max(float(header or 1), 0.0), 10.0)
+    except ValueError:
+        return 1.0
+
+
 class ApiClient:
     """Use as ``async with ApiClient(config) as api:``; the session (and its connection pool) lives
     as long as the block.
@@ -64,17 +77,20 @@ class ApiClient:
     Like kubectl, credentials are only sent over https: on a plain-http server they would travel in
     clear text, and pykube serves http only on loopback, anonymously."""
 
-    def __init__(self, config: ClientConfig, *, timeout: float = 30.0, user_agent: str = "pykube") -> None:
+    def __init__(self, config: ClientConfig, *, timeout: float = 30.0, user_agent: str = "pykube",
+                 connections: int = 100) -> None:
         self.config = config
         self._timeout = timeout
         self._user_agent = user_agent
+        self._connections = connections  # the pool's limit: requests beyond it wait for a connection
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> ApiClient:
         headers = {"Accept": "application/json", "User-Agent": self._user_agent}
         if self.config.is_tls and self.config.token:
             headers["Authorization"] = f"Bearer {self.config.token}"
-        connector = aiohttp.TCPConnector(ssl=self.config.ssl_context() if self.config.is_tls else False)
+        connector = aiohttp.TCPConnector(ssl=self.config.ssl_context() if self.config.is_tls else False,
+                                         limit=self._connections)
         self._session = aiohttp.ClientSession(
             connector=connector, headers=headers, timeout=aiohttp.ClientTimeout(total=self._timeout)
         )
@@ -125,13 +141,19 @@ class ApiClient:
         query = {k: _param(v) for k, v in (params or {}).items() if v is not None}
         # Passing timeout=None would mean "no timeout at all" to aiohttp, so leave it out unless needed.
         extra = {"timeout": aiohttp.ClientTimeout(total=None, sock_connect=self._timeout)} if endless else {}
-        async with self._session.request(
-            method, self.config.server + path, params=query, data=data, headers=headers, **extra
-        ) as resp:
-            if resp.status >= 400:
-                text = await resp.text(errors="replace")
-                raise error_from_response(resp.status, resp.reason or "", text)
-            yield resp
+        for attempt in range(THROTTLED_RETRIES + 1):
+            async with self._session.request(
+                method, self.config.server + path, params=query, data=data, headers=headers, **extra
+            ) as resp:
+                if resp.status == 429 and attempt < THROTTLED_RETRIES:
+                    delay = _retry_after(resp.headers.get("Retry-After"))
+                else:
+                    if resp.status >= 400:
+                        text = await resp.text(errors="replace")
+                        raise error_from_response(resp.status, resp.reason or "", text)
+                    yield resp
+                    return
+            await asyncio.sleep(delay)
 
     async def get(self, path: str) -> Obj:
         return await self.request("GET", path)

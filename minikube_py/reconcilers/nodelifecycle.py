@@ -8,7 +8,7 @@ healthy nodes. A node that comes back posts Ready itself; the taints then come o
 whose eviction did not finish is removed for good.
 
 Healthy nodes cost one reconcile per grace period (a timer at their deadline), not one per lease
-renewal, so a thousand hollow nodes renewing every two seconds stay cheap.
+renewal, so a thousand fake nodes renewing their leases stay cheap.
 """
 
 from __future__ import annotations

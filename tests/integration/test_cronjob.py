@@ -1,4 +1,4 @@
-"""The CronJob controller against a real server, hollow nodes and the real kubectl.
+"""The CronJob controller against a real server, fake nodes and the real kubectl.
 
 One every-minute CronJob carries the whole story, so the suite waits for one minute boundary only;
 the concurrency policies, missed schedules and deadlines are the pure planner's, tested at explicit
@@ -13,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from fake_nodes import server_with_fake_nodes
 
-from minikube_py.hollow import RUN_SECONDS, server_with_hollow_nodes
+from minikube_py.agent.runtime.fake import RUN_SECONDS
 from minikube_py.model.cronjobs import SCHEDULED_TIMESTAMP_ANNOTATION
 from minikube_py.testing import RunningServer, eventually
 
@@ -24,7 +25,7 @@ NS = "default"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with server_with_hollow_nodes(tmp_path_factory.mktemp("cronjob") / "data", ["n1"]) as (running, _):
+    with server_with_fake_nodes(tmp_path_factory.mktemp("cronjob") / "data", ["n1"]) as (running, _):
         yield running
 
 

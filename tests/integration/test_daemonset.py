@@ -1,4 +1,4 @@
-"""The DaemonSet controller against a real server, hollow nodes and the real kubectl."""
+"""The DaemonSet controller against a real server, fake nodes and the real kubectl."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_nodes import fake_nodes, server_with_fake_nodes
 
-from minikube_py.hollow import hollow_nodes_in_thread, server_with_hollow_nodes
 from minikube_py.model.daemonsets import REVISION_LABEL, target_node
 from minikube_py.testing import RunningServer, eventually
 
@@ -21,7 +21,7 @@ NS = "default"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with server_with_hollow_nodes(tmp_path_factory.mktemp("daemonset") / "data", ["n1", "n2"]) as (running, _):
+    with server_with_fake_nodes(tmp_path_factory.mktemp("daemonset") / "data", ["n1", "n2"]) as (running, _):
         yield running
 
 
@@ -74,7 +74,7 @@ def test_one_pod_per_node_following_nodes_and_rolling_updates(server: RunningSer
                                 "AGE"]
     assert table[1].split()[:7] == ["agent", "2", "2", "2", "2", "2", "<none>"]
 
-    with hollow_nodes_in_thread(server.kubeconfig, ["n3"]):
+    with fake_nodes(server, ["n3"]):
         eventually(lambda: running_on(server, "agent", {"n1", "n2", "n3"}), what="a pod on the new node")
         eventually(lambda: ds_status(server, "agent").get("numberAvailable") == 3, what="three available")
         fewest, stop = 3, threading.Event()

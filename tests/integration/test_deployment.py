@@ -1,4 +1,4 @@
-"""The Deployment controller against a real server, hollow nodes and the real kubectl: rollouts,
+"""The Deployment controller against a real server, fake nodes and the real kubectl: rollouts,
 their fences as seen from outside, history, undo, pause, deadlines and deletion."""
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fake_nodes import server_with_fake_nodes
 
-from minikube_py.hollow import NOT_READY, server_with_hollow_nodes
+from minikube_py.agent.runtime.fake import NEVER_READY
 from minikube_py.model import rollout as ro
 from minikube_py.testing import RunningServer, eventually
 
@@ -22,19 +23,18 @@ DEPLOYMENTS = f"/apis/apps/v1/namespaces/{NS}/deployments"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with server_with_hollow_nodes(tmp_path_factory.mktemp("deployment") / "data", ["n1", "n2", "n3"]) as (running, _):
+    with server_with_fake_nodes(tmp_path_factory.mktemp("deployment") / "data", ["n1", "n2", "n3"]) as (running, _):
         yield running
 
 
 def manifest(name: str, image: str = "nginx:1.25", replicas: int = 3, *, strategy: Obj | None = None,
-             annotations: dict[str, str] | None = None, **spec: Any) -> str:
+             ready: bool = True, **spec: Any) -> str:
     template_md: Obj = {"labels": {"app": name}}
-    if annotations:
-        template_md["annotations"] = annotations
     body = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
             "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
                      "strategy": strategy or {"type": "RollingUpdate"},
-                     "template": {"metadata": template_md, "spec": {"containers": [{"name": "web", "image": image}]}},
+                     "template": {"metadata": template_md, "spec": {"containers": [
+                         {"name": "web", "image": image, **({} if ready else NEVER_READY)}]}},
                      **spec}}
     return json.dumps(body)
 
@@ -200,7 +200,7 @@ def test_pause_stops_the_rollout_but_not_scaling(server: RunningServer) -> None:
 
 
 def test_progress_deadline_exceeded_when_pods_never_become_ready(server: RunningServer) -> None:
-    create(server, "web5", replicas=2, annotations={NOT_READY: "true"}, progressDeadlineSeconds=2)
+    create(server, "web5", replicas=2, ready=False, progressDeadlineSeconds=2)
     done = server.kubectl("rollout", "status", "deploy/web5", "--timeout=60s", check=False)
     assert done.returncode != 0
     assert 'deployment "web5" exceeded its progress deadline' in done.stderr

@@ -1,8 +1,8 @@
-"""Endpoints and EndpointSlices against the real server, the scheduler, hollow nodes and the real kubectl.
+"""Endpoints and EndpointSlices against the real server, the scheduler, fake nodes and the real kubectl.
 
-One server with two hollow nodes serves the whole module; each test works in its own namespace.
-Pods are plain pods the scheduler binds; hollow nodes make them Running and Ready (or keep them not
-ready on request), and tests flip readiness by patching the Ready condition through ``pods/status``.
+One server with two fake nodes serves the whole module; each test works in its own namespace.
+Pods are plain pods the scheduler binds; the fake nodes run them, Running and Ready (or not ready,
+by a readiness probe that fails), and tests flip readiness by patching the Ready condition through ``pods/status``.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from fake_nodes import server_with_fake_nodes
 
-from minikube_py.hollow import NOT_READY, server_with_hollow_nodes
+from minikube_py.agent.runtime.fake import NEVER_READY
 from minikube_py.testing import RunningServer, eventually
 
 Obj = dict[str, Any]
@@ -25,7 +26,7 @@ SLICES = "/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices?labelSelector
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with server_with_hollow_nodes(tmp_path_factory.mktemp("endpoints") / "data", NODES) as (running, _):
+    with server_with_fake_nodes(tmp_path_factory.mktemp("endpoints") / "data", NODES) as (running, _):
         yield running
 
 
@@ -63,11 +64,11 @@ def service(name: str, app: str, target_port: int | str = 8080, **spec: Any) -> 
                      **spec}}
 
 
-def pod(name: str, app: str, container_port: int = 8080, **annotations: str) -> Obj:
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": app},
-                                                            "annotations": annotations},
+def pod(name: str, app: str, container_port: int = 8080, *, ready: bool = True) -> Obj:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": app}},
             "spec": {"containers": [{"name": "c", "image": "registry.example/app:1",
-                                     "ports": [{"name": "web", "containerPort": container_port}]}]}}
+                                     "ports": [{"name": "web", "containerPort": container_port}],
+                                     **({} if ready else NEVER_READY)}]}}
 
 
 def running_pods(server: RunningServer, ns: str, count: int) -> dict[str, Obj]:
@@ -206,7 +207,7 @@ def test_named_target_port_resolves_per_pod(server: RunningServer, ns: str) -> N
 
 def test_publish_not_ready_addresses(server: RunningServer, ns: str) -> None:
     apply(server, ns, service("plain", "web"), service("all", "web", publishNotReadyAddresses=True),
-          pod("up", "web"), pod("down", "web", **{NOT_READY: "true"}))
+          pod("up", "web"), pod("down", "web", ready=False))
     running_pods(server, ns, 2)
     eventually(lambda: set(addresses(endpoints(server, ns, "all"))) == {"up", "down"}, "both published")
     eventually(lambda: set(addresses(endpoints(server, ns, "plain"))) == {"up"}

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from minikube_py.agent.runtime.fake import EXIT_CODE, RUN_SECONDS
 from minikube_py.testing import RunningServer, eventually, start_server
 
 Obj = dict[str, Any]
@@ -190,3 +191,35 @@ def test_joined_fake_agent_registers_and_a_wrong_ca_hash_is_refused(server: Runn
     finally:
         agent.terminate()
         assert agent.wait(timeout=20) == 0
+
+
+def test_many_fake_nodes_in_one_agent_process(server: RunningServer, tmp_path: Path) -> None:
+    """``pykube agent --count``: real agents sharing a process register, hold their leases and run the
+    pods bound to them, whose annotations script their end; they serve no kubelet endpoint."""
+    token = (server.data_dir / "node-token").read_text().strip()
+    fleet = subprocess.Popen([sys.executable, "-m", "minikube_py.cli.main", "agent", "--join", server.url, "--token",
+                              token, "--runtime", "fake", "--count", "3", "--node-name", "flock-%d", "--node-ip",
+                              "127.0.0.1", "--data-dir", str(tmp_path / "flock"), "--node-lease-duration-seconds", "8",
+                              "--fake-cpus", "2"])
+    try:
+        for name in ("flock-1", "flock-2", "flock-3"):
+            eventually(lambda n=name: node_ready(server, n), f"{name} to be Ready")
+            _, node = server.request("GET", f"/api/v1/nodes/{name}")
+            assert node["status"]["capacity"]["cpu"] == "2"
+            assert node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"] == 0
+            code, lease = server.request("GET", f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{name}")
+            assert code == 200 and (lease["spec"]["holderIdentity"], lease["spec"]["leaseDurationSeconds"]) == (name, 8)
+        scripted = {"apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": "scripted", "annotations": {RUN_SECONDS: "0.5", EXIT_CODE: "4"}},
+                    "spec": {"nodeName": "flock-2", "restartPolicy": "Never", "terminationGracePeriodSeconds": 1,
+                             "containers": [{"name": "c", "image": "fake.pykube.io/app:1"}]}}
+        server.kubectl("-n", NS, "create", "-f", "-", input=json.dumps(scripted))
+        eventually(lambda: status_of(server, "scripted").get("phase") == "Running", "Running on flock-2")
+        eventually(lambda: status_of(server, "scripted").get("phase") == "Failed", "Failed after its run time")
+        terminated = first_container(server, "scripted")["state"]["terminated"]
+        assert (terminated["exitCode"], terminated["reason"]) == (4, "Error")
+        logs = server.kubectl("-n", NS, "logs", "scripted", check=False)
+        assert logs.returncode != 0 and "node flock-2 has no kubelet endpoint" in logs.stderr
+    finally:
+        fleet.terminate()
+        assert fleet.wait(timeout=20) == 0

@@ -1,4 +1,4 @@
-"""The Job controller against a real server, hollow nodes and the real kubectl."""
+"""The Job controller against a real server, fake nodes and the real kubectl."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_nodes import server_with_fake_nodes
 
-from minikube_py.hollow import EXIT_CODE, RUN_SECONDS, server_with_hollow_nodes
+from minikube_py.agent.runtime.fake import EXIT_CODE, RUN_SECONDS
 from minikube_py.model.jobs import TRACKING_FINALIZER
 from minikube_py.testing import RunningServer, eventually
 
@@ -21,7 +22,7 @@ NS = "default"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with server_with_hollow_nodes(tmp_path_factory.mktemp("job") / "data", ["n1", "n2"]) as (running, _):
+    with server_with_fake_nodes(tmp_path_factory.mktemp("job") / "data", ["n1", "n2"]) as (running, _):
         yield running
 
 

@@ -1,7 +1,7 @@
-"""Node lifecycle against the real server (short timings), hollow nodes, the scheduler and the RC
+"""Node lifecycle against the real server (short timings), fake nodes, the scheduler and the RC
 controller: a node that stops heartbeating loses its pods to the healthy nodes, and comes back clean.
 
-Timings: grace period 4 s, eviction timeout 6 s; hollow nodes renew their leases every 2 s.
+Timings: grace period 4 s, eviction timeout 6 s; the nodes renew their leases every 2 s.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from fake_nodes import server_with_fake_nodes
 
-from minikube_py.hollow import HollowNodes, server_with_hollow_nodes
+from minikube_py.agent.fleet import FleetThread
 from minikube_py.testing import RunningServer, eventually
 
 Obj = dict[str, Any]
@@ -25,8 +26,8 @@ NS = "lifecycle"
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, HollowNodes]]:
-    with server_with_hollow_nodes(tmp_path_factory.mktemp("nodelifecycle") / "data", NODES, "--node-monitor-grace-period", str(GRACE), "--pod-eviction-timeout", str(EVICTION)) as (running, nodes):
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, FleetThread]]:
+    with server_with_fake_nodes(tmp_path_factory.mktemp("nodelifecycle") / "data", NODES, "--node-monitor-grace-period", str(GRACE), "--pod-eviction-timeout", str(EVICTION)) as (running, nodes):
         running.kubectl("create", "namespace", NS)
         yield running, nodes
 
@@ -70,8 +71,8 @@ def healthy_spread(server: RunningServer, count: int, avoid: str = "") -> Counte
 
 
 def test_a_silent_node_loses_its_pods_to_healthy_nodes_and_comes_back_clean(
-        cluster: tuple[RunningServer, HollowNodes]) -> None:
-    server, hollow = cluster
+        cluster: tuple[RunningServer, FleetThread]) -> None:
+    server, nodes = cluster
     rc = {"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "web"},
           "spec": {"replicas": 6, "selector": {"app": "web"},
                    "template": {"metadata": {"labels": {"app": "web"}},
@@ -87,7 +88,7 @@ def test_a_silent_node_loses_its_pods_to_healthy_nodes_and_comes_back_clean(
     eventually(lambda: ready(get(server, f"/api/v1/namespaces/{NS}/pods/keeper")) == "True", "keeper to be ready")
     doomed = {p["metadata"]["name"] for p in pods(server) if p["spec"]["nodeName"] == "n1"}
 
-    hollow.fail("n1")
+    nodes.stop("n1")  # its agent is killed: no heartbeat, no pod updates
     failed = time.monotonic()
     lost = eventually(lambda: node_when(server, "n1", lambda n: ready(n) == "Unknown"), "n1 Ready=Unknown")
     noticed = time.monotonic() - failed
@@ -122,7 +123,7 @@ def test_a_silent_node_loses_its_pods_to_healthy_nodes_and_comes_back_clean(
     assert ("Node", "n1", "NodeNotReady") in reasons
     assert any(kind == "Pod" and reason == "TaintManagerEviction" and name in doomed for kind, name, reason in reasons)
 
-    hollow.recover("n1")
+    nodes.start("n1")
     back = eventually(lambda: node_when(server, "n1", lambda n: ready(n) == "True" and not unreachable_taints(n)),
                       "n1 Ready again without the unreachable taints", timeout=20)
     assert ready(back) == "True"

@@ -1,6 +1,6 @@
-"""ReplicationControllers and ReplicaSets against the real server, hollow nodes and the real kubectl.
+"""ReplicationControllers and ReplicaSets against the real server, fake nodes and the real kubectl.
 
-One server with three hollow nodes serves the whole module; each test works in its own namespace.
+One server with three fake nodes serves the whole module; each test works in its own namespace.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_nodes import server_with_fake_nodes
 
 from minikube_py.client.kubeconfig import load_kubeconfig
 from minikube_py.client.rest import ApiClient
-from minikube_py.hollow import server_with_hollow_nodes
 from minikube_py.reconcilers.replication import REPLICATION_CONTROLLERS, ReplicaController
 from minikube_py.testing import RunningServer, eventually
 
@@ -30,7 +30,7 @@ NODES = ["n1", "n2", "n3"]
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with server_with_hollow_nodes(tmp_path_factory.mktemp("replication") / "data", NODES) as (running, _):
+    with server_with_fake_nodes(tmp_path_factory.mktemp("replication") / "data", NODES) as (running, _):
         yield running
 
 
@@ -252,7 +252,7 @@ def test_relabelled_pod_is_released_and_replaced(server: RunningServer, ns: str)
 
 def test_replicaset_status_scale_and_min_ready_seconds(server: RunningServer, ns: str) -> None:
     apply(server, ns, rs("api", 3, "api", minReadySeconds=4))
-    wait_running(server, ns, "api", 3)  # hollow nodes make pods Running and Ready in one write
+    wait_running(server, ns, "api", 3)  # a fake node writes a started pod Running and Ready at once
     ready_at = time.monotonic()
     path = f"/apis/apps/v1/namespaces/{ns}/replicasets/api"
     eventually(lambda: get(server, path)["status"].get("readyReplicas") == 3, "3 ready replicas")

@@ -1,4 +1,4 @@
-"""The scheduler in the real server, with hollow nodes, driven by the real kubectl."""
+"""The scheduler in the real server, with fake nodes, driven by the real kubectl."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_nodes import fake_nodes, server_with_fake_nodes
 
-from minikube_py.hollow import hollow_nodes_in_thread, server_with_hollow_nodes
 from minikube_py.testing import RunningServer, eventually
 
 NODES = ["n1", "n2", "n3"]
@@ -19,7 +19,7 @@ PREEMPTION_NOT_HELPFUL = "preemption: 0/3 nodes are available: 3 Preemption is n
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with server_with_hollow_nodes(tmp_path_factory.mktemp("scheduler") / "data", NODES, cpu="2", memory="4Gi", labels={"n2": {"disk": "ssd"}}) as (running, _):
+    with server_with_fake_nodes(tmp_path_factory.mktemp("scheduler") / "data", NODES, cpu=2, memory="4Gi", labels={"n2": {"disk": "ssd"}}) as (running, _):
         yield running
 
 
@@ -147,7 +147,7 @@ def test_insufficient_cpu_keeps_a_pod_pending_until_a_node_with_room_comes(
     assert event.split()[:2] == ["Warning", "FailedScheduling"]
     assert event.endswith(f"default-scheduler  {message}")
     try:
-        with hollow_nodes_in_thread(server.kubeconfig, ["n4"], cpu="4", memory="8Gi"):
+        with fake_nodes(server, ["n4"], cpu=4, memory="8Gi"):
             assert eventually(lambda: node_of(server, namespace)("big")) == "n4"
     finally:
         server.kubectl("delete", "node", "n4")

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from minikube_py.agent import agent as agent_module
+from minikube_py.agent import fleet as fleet_module
 from minikube_py.cli import main as cli
 from minikube_py.config import AGENT_SETTINGS, SERVER_SETTINGS, AgentConfig, ServerConfig
 from minikube_py.guard import PartFailed
@@ -89,6 +90,30 @@ def test_agent_flags_reach_the_config(tmp_path: Path, joined: list[AgentConfig])
                                                                     tmp_path, "n2")
     assert cfg.runtime == "fake" and cfg.allow_privileged and cfg.labels == {"a": "b"}
     assert cfg.cluster_domain == "example.org"
+
+
+def test_agent_count_runs_that_many_fake_nodes_in_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             joined: list[AgentConfig]) -> None:
+    fleets: list[AgentConfig] = []
+
+    class FakeFleet:
+        def __init__(self, config: AgentConfig) -> None:
+            fleets.append(config)
+
+        async def run(self) -> None:
+            pass
+
+    monkeypatch.setattr(fleet_module, "Fleet", FakeFleet)
+    done = invoke("agent", "--join", "https://10.0.0.1:6443", "--token", "K10x::server:y", "--data-dir", str(tmp_path),
+                  "--runtime", "fake", "--count", "3", "--node-name", "hollow-%d", "--fake-cpus", "32",
+                  "--fake-memory", "128Gi", "--node-lease-duration-seconds", "8")
+    assert done.exit_code == 0, done.output
+    [cfg] = fleets
+    assert cfg.node_names == ["hollow-1", "hollow-2", "hollow-3"] and joined == []
+    assert (cfg.fake_cpus, cfg.fake_memory, cfg.node_lease_duration_seconds) == (32, "128Gi", 8)
+    refused = invoke("agent", "--join", "https://10.0.0.1:6443", "--token", "K10x::server:y", "--count", "3",
+                     "--node-name", "hollow-%d")
+    assert refused.exit_code == 2 and "need --runtime fake" in refused.output
 
 
 def test_agent_needs_join_and_token(joined: list[AgentConfig]) -> None:

@@ -76,6 +76,7 @@ class FakeApi:
     watch_params: list[dict[str, str]] = field(default_factory=list)
     list_params: list[dict[str, str]] = field(default_factory=list)
     release: asyncio.Event = field(default_factory=asyncio.Event)
+    throttled_seen: int = 0
 
     async def pods(self, request: web.Request) -> web.StreamResponse:
         if request.query.get("watch") == "true":
@@ -124,6 +125,14 @@ class FakeApi:
             reason = "AlreadyExists"
         return web.json_response(status(code, reason, f"{name} failed", name=name, kind="pods"), status=code)
 
+    async def throttled(self, request: web.Request) -> web.Response:
+        """/throttled/<n>: 429 with Retry-After 0 for the first n requests, then the request echoed."""
+        self.throttled_seen += 1
+        if self.throttled_seen <= int(request.match_info["n"]):
+            return web.json_response(status(429, "TooManyRequests", "Too many requests"), status=429,
+                                     headers={"Retry-After": "0"})
+        return await self.echo(request)
+
     async def echo(self, request: web.Request) -> web.Response:
         peer = request.transport.get_extra_info("peercert") if request.transport else None
         return web.json_response({
@@ -143,6 +152,7 @@ async def serve(api: FakeApi, ssl_context: Any = None) -> AsyncIterator[str]:
     app.router.add_route("GET", PODS, api.pods)
     app.router.add_route("GET", PODS + "/{name}", api.errors)
     app.router.add_route("*", "/echo/{tail:.*}", api.echo)
+    app.router.add_route("*", "/throttled/{n}", api.throttled)
     runner = web.AppRunner(app, shutdown_timeout=1)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
@@ -219,6 +229,15 @@ async def test_non_status_error_body_falls_back_to_code_and_text(client: ApiClie
     with pytest.raises(ApiError) as err:
         await client.get(f"{PODS}/503-text")
     assert (err.value.code, err.value.reason) == (503, "ServiceUnavailable")
+
+
+async def test_a_throttled_request_is_sent_again_until_the_server_takes_it(api: FakeApi, client: ApiClient) -> None:
+    got = await client.create("/throttled/3", {"metadata": {"name": "x"}})
+    assert (got["method"], got["body"], api.throttled_seen) == ("POST", {"metadata": {"name": "x"}}, 4)
+    api.throttled_seen = 0
+    with pytest.raises(ApiError) as info:  # a server that never takes it: its answer, after ten retries
+        await client.get("/throttled/100")
+    assert (info.value.code, api.throttled_seen) == (429, 11)
 
 
 async def test_verbs_send_kubernetes_request_shapes(client: ApiClient) -> None:

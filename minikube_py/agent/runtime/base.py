@@ -1,5 +1,5 @@
 """The container runtime seen by the agent: a small protocol with two implementations, Docker through
-aiodocker (:mod:`.docker`) and an in-memory one for hollow nodes (:mod:`.fake`).
+aiodocker (:mod:`.docker`) and an in-memory one for fake nodes (:mod:`.fake`).
 
 The pod workers know only this interface, so everything they decide (which container to start,
 restart or remove, what status to report) is the same whether containers are real or simulated.
@@ -17,7 +17,7 @@ from typing import Literal, Protocol
 
 #: labels every container the agent creates carries
 LABEL_MANAGED = "io.pykube.managed"  # "true": only such containers are ever touched
-LABEL_NODE = "io.pykube.node"  # node name: several agents may share one engine (tests, hollow nodes)
+LABEL_NODE = "io.pykube.node"  # node name: several agents may share one engine (tests, fake nodes)
 LABEL_POD_UID = "io.pykube.pod.uid"
 LABEL_POD_NAME = "io.pykube.pod.name"
 LABEL_POD_NAMESPACE = "io.pykube.pod.namespace"
@@ -131,6 +131,9 @@ class ContainerSpec:
     tty: bool = False
     stdin: bool = False
     stdin_once: bool = False
+    #: the pod's annotations, as CRI hands them to a runtime: Docker ignores them, the fake runtime
+    #: takes its instructions from them (see :mod:`.fake`)
+    annotations: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -9,6 +9,14 @@ images make the interesting cases reproducible:
 - a container whose environment has ``FAKE_EXEC_EXIT=<n>`` answers every exec (probes) with exit ``n``;
 - ``FAKE_CPU=<quantity>`` (``250m``) and ``FAKE_MEMORY=<quantity>`` (``64Mi``) in a container's
   environment pin its simulated usage; without them it uses a few millicores and MiB that drift.
+
+Pod annotations (handed to the runtime with every container, as CRI does) script a workload's life
+without an image of its own, so control-plane tests and benchmarks keep their meaning on fake nodes:
+
+- ``fake.pykube.io/run-seconds``: the pod's containers exit after that many seconds (default: never);
+- ``fake.pykube.io/exit-code``: ... with that code (default 0);
+- a pod that should run but never be Ready gets a readiness probe that fails (:data:`NEVER_READY`): the
+  agent's prober decides readiness, as on a real node.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
+from typing import Any
 
 from minikube_py.agent.runtime.base import (
     LABEL_MANAGED,
@@ -30,6 +39,7 @@ from minikube_py.agent.runtime.base import (
     ContainerSpec,
     ContainerState,
     ContainerUsage,
+    CreateError,
     ExecResult,
     ImagePullError,
     MachineInfo,
@@ -40,6 +50,13 @@ from minikube_py.model.quantity import parse_quantity
 
 EXIT_IMAGE = "fake.pykube.io/exit:"
 MISSING_IMAGE = "fake.pykube.io/missing"
+RUN_SECONDS = "fake.pykube.io/run-seconds"
+EXIT_CODE = "fake.pykube.io/exit-code"
+#: every exec in a container with this variable (probes, hooks) exits with its value
+EXEC_EXIT_ENV = "FAKE_EXEC_EXIT"
+#: container fields (merge them into a container) for one that runs but whose readiness probe never passes
+NEVER_READY: dict[str, Any] = {"readinessProbe": {"exec": {"command": ["ready"]}, "periodSeconds": 1},
+                               "env": [{"name": EXEC_EXIT_ENV, "value": "1"}]}
 
 
 class FakeExecSession:
@@ -73,6 +90,8 @@ class FakeRuntime:
         self._memory = memory_bytes
         self._containers: dict[str, ContainerState] = {}
         self._env: dict[str, dict[str, str]] = {}
+        self._annotations: dict[str, dict[str, str]] = {}
+        self._exits: dict[str, asyncio.TimerHandle] = {}  # container id -> its scripted exit
         self._images: dict[str, str] = {}
         self._networks: dict[str, ipaddress.IPv4Network | ipaddress.IPv6Network] = {}
         self.resolv_confs: dict[str, str] = {}  # sandbox id -> the resolv.conf the agent wrote
@@ -112,6 +131,7 @@ class FakeRuntime:
                 if state.status == "running" and state.started_at is not None]
 
     async def create_container(self, spec: ContainerSpec) -> str:
+        _check_script(spec.annotations)
         if spec.image not in self._images and not spec.image.startswith(EXIT_IMAGE):
             self._images[spec.image] = _image_id(spec.image)
         container_id = hashlib.sha256(f"{spec.name}/{len(self._containers)}/{id(spec)}".encode()).hexdigest()
@@ -122,6 +142,7 @@ class FakeRuntime:
             id=container_id, name=spec.name, labels={**spec.labels, LABEL_MANAGED: "true"}, image=spec.image,
             image_id=_image_id(spec.image), status="created", ip=ip)
         self._env[container_id] = dict(spec.env)
+        self._annotations[container_id] = dict(spec.annotations)
         return container_id
 
     async def start_container(self, container_id: str) -> None:
@@ -130,11 +151,19 @@ class FakeRuntime:
         self._emit(state, "start")
         if state.image.startswith(EXIT_IMAGE):
             self.kill(container_id, int(state.image.removeprefix(EXIT_IMAGE) or "0"))
+            return
+        script = self._annotations.get(container_id) or {}
+        if RUN_SECONDS in script:
+            self._exits[container_id] = asyncio.get_running_loop().call_later(
+                float(script[RUN_SECONDS]), self.kill, container_id, int(script.get(EXIT_CODE, "0")))
 
     def kill(self, container_id: str, exit_code: int = 137) -> None:
-        """Test hook: the container ends on its own (crash, OOM, docker kill)."""
-        state = self._containers[container_id]
-        if state.running:
+        """The container ends on its own (crash, OOM, docker kill, a scripted exit); a test hook too."""
+        timer = self._exits.pop(container_id, None)
+        if timer is not None:
+            timer.cancel()
+        state = self._containers.get(container_id)
+        if state is not None and state.running:
             state.status, state.exit_code, state.finished_at = "exited", exit_code, datetime.now(UTC)
             self._emit(state, "die")
 
@@ -143,8 +172,10 @@ class FakeRuntime:
             self.kill(container_id, 137 if grace_seconds <= 0 else 0)
 
     async def remove_container(self, container_id: str) -> None:
+        self.kill(container_id)
         state = self._containers.pop(container_id, None)
         self._env.pop(container_id, None)
+        self._annotations.pop(container_id, None)
         if state is not None:
             self._emit(state, "destroy")
 
@@ -159,7 +190,7 @@ class FakeRuntime:
 
     async def exec_run(self, container_id: str, command: list[str], timeout: float) -> ExecResult:  # noqa: ASYNC109
         await self.inspect(container_id)
-        return ExecResult(int(self._env[container_id].get("FAKE_EXEC_EXIT", "0")), b"")
+        return ExecResult(int(self._env[container_id].get(EXEC_EXIT_ENV, "0")), b"")
 
     async def exec_session(self, container_id: str, command: list[str], *, tty: bool,
                            stdin: bool) -> FakeExecSession:
@@ -211,6 +242,17 @@ def _quantity(env: Mapping[str, str], key: str) -> Fraction | None:
         return parse_quantity(env[key]) if key in env else None
     except ValueError:
         return None
+
+
+def _check_script(annotations: Mapping[str, str]) -> None:
+    """A script the runtime cannot act out is refused as an engine refuses a bad command: the pod says why."""
+    try:
+        if float(annotations.get(RUN_SECONDS, "0")) < 0:
+            raise ValueError
+        int(annotations.get(EXIT_CODE, "0"))
+    except ValueError:
+        raise CreateError(f"{RUN_SECONDS} must be a number of seconds and {EXIT_CODE} an integer, got "
+                          f"{annotations.get(RUN_SECONDS)!r} and {annotations.get(EXIT_CODE)!r}") from None
 
 
 def _image_id(image: str) -> str:
