@@ -17,13 +17,13 @@ from collections.abc import Iterator
 
 import pytest
 from agent_helpers import Obj, node_ready, running_pods, sleeper_rc, start_agent_server, wait_for
+from fake_nodes import fake_nodes
 from kubectl_helpers import Kubectl
 
-from minikube_py.hollow import hollow_nodes_in_thread
 from minikube_py.testing import RunningServer, ensure_docker, remove_node_containers
 
 NODE = "pykube-drain-node"
-ELSEWHERE = "pykube-drain-hollow"
+ELSEWHERE = "pykube-drain-fake"
 NS = "drain-e2e"
 BLOCKED = "Cannot evict pod as it would violate the pod's disruption budget."
 
@@ -119,11 +119,11 @@ def test_drain_stops_at_a_budget_and_goes_on_when_it_allows(cluster: RunningServ
 
 
 def test_drain_goes_on_when_a_new_replica_is_ready_elsewhere(cluster: RunningServer) -> None:
-    """A second node (hollow: its pods run nowhere but report Ready) takes the replicas: scaling up
+    """A second node (a fake node: its pods run nowhere but report Ready) takes the replicas: scaling up
     gives the budget a disruption to allow, and each replacement's readiness gives the next one."""
     cluster.kubectl("create", "namespace", "drain-e2e-elsewhere")
     k = Kubectl(cluster, "drain-e2e-elsewhere")
-    with hollow_nodes_in_thread(cluster.kubeconfig, [ELSEWHERE]):
+    with fake_nodes(cluster, [ELSEWHERE]):
         wait_for(lambda: node_ready(cluster, ELSEWHERE), f"node {ELSEWHERE} Ready")
         k.run("cordon", ELSEWHERE)  # the first replicas go to the Docker node
         k.run("create", "-f", "-", input=json.dumps(sleeper_rc("api", 2)))
@@ -148,7 +148,7 @@ def test_drain_goes_on_when_a_new_replica_is_ready_elsewhere(cluster: RunningSer
         assert on_nodes == {ELSEWHERE}
         k.run("uncordon", NODE)
         k.run("delete", "rc/api", "pdb/api")
-    k.run("delete", "node", ELSEWHERE)  # its hollow agent is gone
+    k.run("delete", "node", ELSEWHERE)  # its fake agent is gone
 
 
 def test_a_quota_refuses_the_pod_that_would_exceed_it(k: Kubectl) -> None:

@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from fake_nodes import server_with_fake_nodes
 
-from minikube_py.hollow import server_with_hollow_nodes
 from minikube_py.testing import RunningServer, eventually
 
 Obj = dict[str, Any]
@@ -21,7 +21,7 @@ Obj = dict[str, Any]
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with server_with_hollow_nodes(tmp_path_factory.mktemp("eviction") / "data", list(NODES)) as (s, _):
+    with server_with_fake_nodes(tmp_path_factory.mktemp("eviction") / "data", list(NODES)) as (s, _):
         yield s
 
 

@@ -1,5 +1,5 @@
 """Persistent volumes against a real server with the real kubectl: static binding and reclaim, the
-default local-path class, WaitForFirstConsumer provisioning through the scheduler on hollow nodes,
+default local-path class, WaitForFirstConsumer provisioning through the scheduler on fake nodes,
 scheduling held back by missing or unbound claims, and a joined fake-runtime agent that makes a
 local-path directory for a pod and removes it once the claim is deleted."""
 
@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_nodes import server_with_fake_nodes
 
-from minikube_py.hollow import server_with_hollow_nodes
 from minikube_py.testing import RunningServer, eventually
 
 Obj = dict[str, Any]
@@ -24,7 +24,7 @@ NODES = ["stor-n1", "stor-n2"]
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with server_with_hollow_nodes(tmp_path_factory.mktemp("storage") / "data", NODES) as (running, _):
+    with server_with_fake_nodes(tmp_path_factory.mktemp("storage") / "data", NODES) as (running, _):
         yield running
 
 
@@ -142,8 +142,8 @@ def test_a_claim_without_class_waits_for_its_pod_then_is_provisioned_on_its_node
     uid = bound["metadata"]["uid"]
     made_pv = volume(server, f"pvc-{uid}")
     assert made_pv is not None and bound["spec"]["volumeName"] == f"pvc-{uid}"
-    assert made_pv["spec"]["hostPath"] == {"path": f"/var/lib/pykube-hollow/{node}/storage/pvc-{uid}_{NS}_wffc",
-                                           "type": "DirectoryOrCreate"}
+    root = get(server, f"/api/v1/nodes/{node}")["metadata"]["annotations"]["pykube.io/local-path-root"]
+    assert made_pv["spec"]["hostPath"] == {"path": f"{root}/pvc-{uid}_{NS}_wffc", "type": "DirectoryOrCreate"}
     assert made_pv["spec"]["persistentVolumeReclaimPolicy"] == "Delete"
     assert made_pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"][0]["values"] == [
         node]

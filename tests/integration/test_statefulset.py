@@ -1,4 +1,4 @@
-"""The StatefulSet controller and ControllerRevisions against a real server, hollow nodes and the
+"""The StatefulSet controller and ControllerRevisions against a real server, fake nodes and the
 real kubectl: ordered creation and scaling, identities, rolling updates with a partition, OnDelete,
 rollout history and undo (for DaemonSets too), validation."""
 
@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_nodes import server_with_fake_nodes
 
-from minikube_py.hollow import server_with_hollow_nodes
 from minikube_py.model.history import revision_hash
 from minikube_py.testing import RunningServer, eventually
 
@@ -22,7 +22,7 @@ NS = "default"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     data = tmp_path_factory.mktemp("statefulset") / "data"
-    with server_with_hollow_nodes(data, ["sts-n1", "sts-n2"]) as (running, _):
+    with server_with_fake_nodes(data, ["sts-n1", "sts-n2"]) as (running, _):
         yield running
 
 
@@ -137,7 +137,7 @@ def test_scaling_is_ordered_and_deleted_pods_come_back_with_their_names(server: 
     apply(server, manifest("db", replicas=2))
     eventually(lambda: ready(server, "db", {"db-0", "db-1"}), what="two pods")
     old_uid = pods_of(server, "db")["db-1"]["metadata"]["uid"]
-    # (--wait=false: a hollow pod goes at once, and kubectl's wait can miss the deletion of a name
+    # (--wait=false: a fake node's pod goes at once, and kubectl's wait can miss the deletion of a name
     # that is back before its watch starts)
     server.kubectl("-n", NS, "delete", "pod", "db-1", "--wait=false")
     eventually(lambda: (p := ready(server, "db", {"db-0", "db-1"})) and p["db-1"]["metadata"]["uid"] != old_uid,
@@ -152,7 +152,7 @@ def test_scaling_is_ordered_and_deleted_pods_come_back_with_their_names(server: 
             return True
         current = pods_of(server, "db").get("db-0")
         if current and current["metadata"]["uid"] == failed_uid and current["status"].get("phase") != "Failed":
-            # (again if the hollow node reported it Running before the controller saw it fail)
+            # (again if the fake node reported it Running before the controller saw it fail)
             code, body = server.request("PATCH", f"/api/v1/namespaces/{NS}/pods/db-0/status",
                                         {"status": {"phase": "Failed"}}, content_type="application/merge-patch+json")
             assert code in (200, 404, 409), body
