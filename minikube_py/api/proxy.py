@@ -130,7 +130,7 @@ class ApiProxy:
             if websocket:
                 return await self._relay_websocket(request, url, headers, dial)
             return await self._relay_http(request, url, headers, dial)
-        except (aiohttp.ClientConnectionError, aiohttp.WSServerHandshakeError, TimeoutError) as exc:
+        except (aiohttp.ClientError, TimeoutError) as exc:  # refused, reset, or a malformed answer
             raise unavailable(f"error trying to reach service: {_reason(exc)}") from None
 
     async def _relay_http(self, request: web.Request, url: URL, headers: list[tuple[str, str]],

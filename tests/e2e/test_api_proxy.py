@@ -1,0 +1,208 @@
+"""The API server's proxy subresources with the real kubectl: ``kubectl proxy`` then plain HTTP
+reaches a busybox httpd behind a Service, ``kubectl get --raw`` reaches a pod and the node's agent,
+RBAC guards ``services/proxy``, and ``kubectl cluster-info`` lists the DNS add-on by its proxy URL.
+
+One server with its embedded agent on Docker (its own node name and pod network, no service proxy:
+the API server reaches the pods on its own node's Docker bridge).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import subprocess
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from agent_helpers import busybox_pod, create, start_agent_server, wait_for, wait_running
+from kubectl_helpers import Kubectl, as_user, mint
+
+from minikube_py.testing import KUBECTL, RunningServer, ensure_docker, remove_node_containers
+
+NODE = "apiproxy-e2e"
+NS = "apiproxy-e2e"
+PAGE = "hello from web"
+#: an httpd serving a page, and a CGI script that answers with the request's method, query and body
+HTTPD = (f"mkdir -p /www/cgi-bin && echo '{PAGE}' > /www/index.html && "
+         "printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\n"
+         "echo \"$REQUEST_METHOD $QUERY_STRING\"\\nhead -c \"$CONTENT_LENGTH\"\\n' > /www/cgi-bin/echo && "
+         "chmod +x /www/cgi-bin/echo && exec httpd -f -p 80 -h /www")
+
+
+@pytest.fixture(scope="module")
+def k(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kubectl]:
+    ensure_docker()
+    remove_node_containers(NODE)
+    running: RunningServer | None = None
+    try:
+        running = start_agent_server(tmp_path_factory.mktemp("apiproxy") / "data", NODE, "--proxy-mode", "none",
+                                     cluster_cidr="10.183.0.0/16")
+        running.node_network = False  # no proxy ran: no host rules to clean (and others' to keep)
+        running.kubectl("create", "namespace", NS)
+        kubectl = Kubectl(running, NS)
+        web = busybox_pod("web", HTTPD, container={"ports": [{"name": "http", "containerPort": 80}]})
+        services = [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+                     "spec": {"selector": {"app": app}, "ports": [{"name": "http", "port": 80, "targetPort": 80}]}}
+                    for name, app in (("web", "web"), ("idle", "nothing-has-this"))]
+        create(kubectl, web, *services)
+        wait_running(kubectl, "web")
+        wait_for(lambda: _addresses(kubectl, "web"), "the web Service's endpoint")
+        yield kubectl
+    finally:
+        if running is not None:
+            running.stop()
+        remove_node_containers(NODE)
+
+
+def _addresses(k: Kubectl, service: str) -> list[object]:
+    done = k.run("get", "endpoints", service, "-o", "json", check=False)
+    if done.returncode != 0:
+        return []
+    return [a for s in json.loads(done.stdout).get("subsets") or [] for a in s.get("addresses") or []]
+
+
+@pytest.fixture(scope="module")
+def proxy_url(k: Kubectl) -> Iterator[str]:
+    """``kubectl proxy --port=0`` running, as a user starts it: its base URL, from what it prints."""
+    env = {**os.environ, "KUBECONFIG": str(k.server.kubeconfig), "KUBECACHEDIR": str(k.server.cache_dir)}
+    process = subprocess.Popen([KUBECTL, "proxy", "--port=0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=env)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        found = re.search(r"Starting to serve on (127\.0\.0\.1:\d+)", line)
+        assert found, f"kubectl proxy printed {line!r}"
+        yield f"http://{found[1]}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def http(url: str, data: bytes | None = None, method: str = "GET") -> tuple[int, str]:
+    req = urllib.request.Request(url, data=data, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+SERVICE_PATH = f"/api/v1/namespaces/{NS}/services/web:80/proxy"
+
+
+def test_kubectl_proxy_then_plain_http_reaches_the_service(proxy_url: str) -> None:
+    assert http(proxy_url + SERVICE_PATH + "/") == (200, PAGE + "\n")
+    # by the port's name, by the bare name with a scheme, and without the final slash (a redirect to it)
+    assert http(proxy_url + f"/api/v1/namespaces/{NS}/services/web:http/proxy/index.html") == (200, PAGE + "\n")
+    assert http(proxy_url + f"/api/v1/namespaces/{NS}/services/http:web:80/proxy/") == (200, PAGE + "\n")
+    assert http(proxy_url + SERVICE_PATH) == (200, PAGE + "\n")
+
+
+def test_method_query_and_body_pass_through(proxy_url: str) -> None:
+    body = b"name=pykube&payload=" + b"x" * 50_000
+    status, text = http(proxy_url + SERVICE_PATH + "/cgi-bin/echo?a=1&b=two", data=body, method="POST")
+    assert status == 200
+    assert text == f"POST a=1&b=two\n{body.decode()}"
+    for method in ("PUT", "PATCH", "DELETE"):  # (busybox's CGI reads a body for POST only)
+        status, text = http(proxy_url + SERVICE_PATH + "/cgi-bin/echo?q=%2Fslash", method=method)
+        assert (status, text) == (200, f"{method} q=%2Fslash\n")
+
+
+def test_kubectl_get_raw_reaches_a_pod_by_its_port(k: Kubectl) -> None:
+    assert k.out("get", "--raw", f"/api/v1/namespaces/{NS}/pods/web:80/proxy/") == PAGE + "\n"
+    # the first declared container port when the path names none
+    assert k.out("get", "--raw", f"/api/v1/namespaces/{NS}/pods/web/proxy/index.html") == PAGE + "\n"
+
+
+def test_errors_are_kubernetes_statuses(k: Kubectl) -> None:
+    idle = k.fails("get", "--raw", f"/api/v1/namespaces/{NS}/services/idle:80/proxy/")
+    assert 'Error from server (ServiceUnavailable): no endpoints available for service "idle"' in idle.stderr
+    missing = k.fails("get", "--raw", f"/api/v1/namespaces/{NS}/services/nope/proxy/")
+    assert 'Error from server (NotFound): services "nope" not found' in missing.stderr
+    no_pod = k.fails("get", "--raw", f"/api/v1/namespaces/{NS}/pods/nope:80/proxy/")
+    assert 'pods "nope" not found' in no_pod.stderr
+    no_port = k.fails("get", "--raw", f"/api/v1/namespaces/{NS}/services/web:8080/proxy/")
+    assert 'no service port 8080 found for service "web"' in no_port.stderr
+    refused = k.fails("get", "--raw", f"/api/v1/namespaces/{NS}/pods/web:81/proxy/")
+    assert "(ServiceUnavailable): error trying to reach service:" in refused.stderr
+
+
+def test_a_user_needs_the_services_proxy_permission(k: Kubectl, tmp_path: Path) -> None:
+    user = f"viewer-{os.urandom(3).hex()}"
+    config = mint(k.server, tmp_path, user)
+    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": user},
+            "rules": [{"apiGroups": [""], "resources": ["services", "pods"], "verbs": ["get", "list"]}]}
+    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": user},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": user},
+               "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]}
+    create(k, role, binding)
+    wait_for(lambda: as_user(k.server, config, "-n", NS, "get", "service", "web").returncode == 0,
+             "the viewer's RoleBinding to take effect")
+    denied = as_user(k.server, config, "get", "--raw", SERVICE_PATH + "/")
+    assert denied.returncode != 0
+    assert (f'Error from server (Forbidden): services "web:80" is forbidden: User "{user}" cannot get resource '
+            f'"services/proxy" in API group "" in the namespace "{NS}"') in denied.stderr
+    role["rules"].append({"apiGroups": [""], "resources": ["services/proxy"], "verbs": ["get"]})
+    k.run("apply", "-f", "-", input=json.dumps(role))
+
+    def page() -> str | None:
+        done = as_user(k.server, config, "get", "--raw", SERVICE_PATH + "/")
+        return done.stdout if done.returncode == 0 else None
+
+    allowed = wait_for(page, "the services/proxy rule to take effect")
+    assert allowed == PAGE + "\n"
+    # get is not create: the POST stays forbidden
+    post = as_user(k.server, config, "create", "--raw", SERVICE_PATH + "/cgi-bin/echo", "-f", "-")
+    assert post.returncode != 0 and "cannot create resource \"services/proxy\"" in post.stderr
+
+
+def test_nodes_proxy_reaches_the_agent(k: Kubectl) -> None:
+    assert k.out("get", "--raw", f"/api/v1/nodes/{NODE}/proxy/healthz") == "ok"
+    assert k.server.request("HEAD", f"/api/v1/nodes/{NODE}/proxy/healthz") == (200, "")
+    summary = json.loads(k.out("get", "--raw", f"/api/v1/nodes/{NODE}/proxy/stats/summary"))
+    assert summary["node"]["nodeName"] == NODE
+    logs = k.out("get", "--raw", f"/api/v1/nodes/{NODE}/proxy/containerLogs/{NS}/web/main")
+    assert isinstance(logs, str)
+    unknown = k.fails("get", "--raw", f"/api/v1/nodes/{NODE}/proxy/pods")
+    assert "(NotFound)" in unknown.stderr and 'serves no path "/pods"' in unknown.stderr
+
+
+def test_a_websocket_upgrade_is_relayed(k: Kubectl) -> None:
+    """The agent's exec WebSocket, reached through nodes/proxy: messages flow both ways through the
+    API server's relay with the subprotocol the backend chose."""
+    server = k.server
+    url = (f"{server.url}/api/v1/nodes/{NODE}/proxy/exec/{NS}/web/main"
+           "?command=sh&command=-c&command=echo+relayed&stdout=true")
+
+    async def run() -> tuple[str | None, bytes]:
+        async with aiohttp.ClientSession() as session, session.ws_connect(
+                url, protocols=("v5.channel.k8s.io",), ssl=server.ssl_context(),
+                headers={"Authorization": f"Bearer {server.admin_token}"}) as ws:
+            out = b""
+            async for msg in ws:
+                if msg.type == aiohttp.WSMsgType.BINARY and msg.data[:1] == b"\x01":
+                    out += msg.data[1:]
+            return ws.protocol, out
+
+    protocol, out = asyncio.run(run())
+    assert (protocol, out) == ("v5.channel.k8s.io", b"relayed\n")
+
+
+def test_cluster_info_lists_the_dns_add_on_by_its_proxy_url(k: Kubectl) -> None:
+    out = k.server.kubectl("cluster-info").stdout
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", out)
+    assert f"Kubernetes control plane is running at {k.server.url}" in plain
+    assert (f"CoreDNS is running at {k.server.url}/api/v1/namespaces/kube-system/services/kube-dns:dns/proxy"
+            in plain)
+
+
+def test_discovery_lists_the_proxy_subresources(k: Kubectl) -> None:
+    resources = {r["name"]: r for r in json.loads(k.out("get", "--raw", "/api/v1"))["resources"]}
+    for name in ("pods/proxy", "services/proxy", "nodes/proxy"):
+        assert resources[name]["verbs"] == ["create", "delete", "get", "patch", "update"]
