@@ -27,9 +27,9 @@ from minikube_py.api.streaming import kubelet_endpoint, pump
 from minikube_py.model import errors
 from minikube_py.model.kinds import ResourceType, by_plural
 from minikube_py.model.proxy import (
-    AGENT_PATHS,
     Backend,
     ProxyName,
+    agent_path_allowed,
     pick_service_endpoint,
     pod_backend,
     request_headers,
@@ -108,7 +108,7 @@ class ApiProxy:
         if (target.port and target.port != str(endpoint.port)) or target.scheme == "http":
             raise errors.bad_request(f"nodes/proxy reaches only the node's agent at https port {endpoint.port}")
         tail = _tail(request, _NODE_SEGMENTS)
-        if tail and not AGENT_PATHS.match(tail):
+        if tail and not agent_path_allowed(tail):
             raise errors.StatusError(404, "NotFound", f'the agent of node "{target.name}" serves no path "{tail}"')
         return await self._forward(request, Backend("https", endpoint.host, endpoint.port), tail,
                                    self._kubelet_ssl)
@@ -116,14 +116,17 @@ class ApiProxy:
     async def _forward(self, request: web.Request, backend: Backend, tail: str,
                        tls: ssl.SSLContext | None) -> web.StreamResponse:
         """Relay ``request`` to ``backend`` at ``tail``. An empty tail redirects to the path with a
-        slash, as kube-apiserver does, so the backend's relative links resolve under the proxy."""
+        slash, as kube-apiserver does, so the backend's relative links resolve under the proxy (a
+        WebSocket upgrade, which cannot follow a redirect, goes to ``/``)."""
         query = request.rel_url.raw_query_string
-        if not tail:
+        websocket = request.headers.get("Upgrade", "").lower() == "websocket"
+        if not tail and websocket:
+            tail = "/"
+        elif not tail:
             location = request.rel_url.raw_path + "/" + (f"?{query}" if query else "")
             return web.Response(status=301, headers={"Location": location})
         url = URL(backend.base_url + tail + (f"?{query}" if query else ""), encoded=True)
         dial: ssl.SSLContext | bool = tls if tls is not None else False  # https: names are not verified
-        websocket = request.headers.get("Upgrade", "").lower() == "websocket"
         peer = request.remote
         headers = request_headers(request.headers.items(), peer, websocket)
         try:

@@ -14,6 +14,7 @@ import random
 import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
+from urllib.parse import unquote
 
 from minikube_py.model import errors
 
@@ -38,7 +39,7 @@ WEBSOCKET_HANDSHAKE = frozenset({"sec-websocket-key", "sec-websocket-version", "
 
 #: the agent's paths (see :mod:`minikube_py.agent.server`): ``nodes/proxy`` forwards only these,
 #: since the agent trusts the API server's identity with everything it serves
-AGENT_PATHS = re.compile(r"^/(?:healthz|stats/summary|containerLogs/[^/]+/[^/]+/[^/]+|exec/[^/]+/[^/]+/[^/]+"
+_AGENT_PATHS = re.compile(r"^/(?:healthz|stats/summary|containerLogs/[^/]+/[^/]+/[^/]+|exec/[^/]+/[^/]+/[^/]+"
                          r"|portForward/[^/]+/[^/]+)$")
 
 
@@ -125,6 +126,13 @@ def pod_backend(pod: Obj, scheme: str, port: str) -> Backend:
     if not ip:
         raise errors.bad_request(f'pod "{name}" has no IP address yet')
     return Backend(scheme or "http", ip, number)
+
+
+def agent_path_allowed(raw_path: str) -> bool:
+    """Whether ``nodes/proxy`` may forward to ``raw_path`` (as sent, percent-encoded): one of the
+    agent's own paths, with no dot segments that a server could resolve to another."""
+    segments = unquote(raw_path).split("/")
+    return "." not in segments and ".." not in segments and _AGENT_PATHS.match(raw_path) is not None
 
 
 def request_headers(headers: Iterable[tuple[str, str]], client: str | None, websocket: bool = False) -> list[tuple[str, str]]:
