@@ -146,8 +146,12 @@ class ApiProxy:
                                                 for k, v in upstream.raw_headers):
                 answer.headers.add(name, value)
             await answer.prepare(request)
-            async for chunk in upstream.content.iter_any():
-                await answer.write(chunk)
+            try:
+                async for chunk in upstream.content.iter_any():
+                    await answer.write(chunk)
+            except aiohttp.ClientError as exc:
+                # too late for a Status: break the connection off, so the caller sees a cut answer
+                raise ConnectionResetError(f"the backend broke off its answer: {_reason(exc)}") from exc
             await answer.write_eof()
             return answer
 

@@ -33,6 +33,10 @@ HTTPD = (f"mkdir -p /www/cgi-bin && echo '{PAGE}' > /www/index.html && "
          "printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\n"
          "echo \"$REQUEST_METHOD $QUERY_STRING\"\\nhead -c \"$CONTENT_LENGTH\"\\n' > /www/cgi-bin/echo && "
          "chmod +x /www/cgi-bin/echo && exec httpd -f -p 80 -h /www")
+#: a backend that reads the request's head, then promises 1000 bytes and sends 9
+CUT = ("printf 'HTTP/1.1 200 OK\\r\\nContent-Length: 1000\\r\\n\\r\\nonly part' > /answer && "
+       "printf '#!/bin/sh\\nwhile read -r line && [ ${#line} -gt 1 ]; do :; done\\ncat /answer\\n' > /serve && chmod +x /serve && "
+       "exec nc -ll -p 80 -e /serve")
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +54,9 @@ def k(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kubectl]:
         services = [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
                      "spec": {"selector": {"app": app}, "ports": [{"name": "http", "port": 80, "targetPort": 80}]}}
                     for name, app in (("web", "web"), ("idle", "nothing-has-this"))]
-        create(kubectl, web, *services)
+        create(kubectl, web, busybox_pod("cut", CUT), *services)
         wait_running(kubectl, "web")
+        wait_running(kubectl, "cut")
         wait_for(lambda: _addresses(kubectl, "web"), "the web Service's endpoint")
         yield kubectl
     finally:
@@ -131,6 +136,12 @@ def test_errors_are_kubernetes_statuses(k: Kubectl) -> None:
     assert 'no service port 8080 found for service "web"' in no_port.stderr
     refused = k.fails("get", "--raw", f"/api/v1/namespaces/{NS}/pods/web:81/proxy/")
     assert "(ServiceUnavailable): error trying to reach service:" in refused.stderr
+
+
+def test_an_answer_cut_short_is_cut_short_for_the_caller(k: Kubectl) -> None:
+    cut = k.fails("get", "--raw", f"/api/v1/namespaces/{NS}/pods/cut:80/proxy/")
+    assert "unexpected EOF" in cut.stderr, cut.stderr  # not a complete-looking answer
+    assert k.out("get", "--raw", f"/api/v1/namespaces/{NS}/pods/web:80/proxy/") == PAGE + "\n"
 
 
 def test_a_user_needs_the_services_proxy_permission(k: Kubectl, tmp_path: Path) -> None:
