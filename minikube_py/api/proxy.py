@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import ssl
 from typing import Any
 
@@ -38,6 +39,8 @@ from minikube_py.model.proxy import (
     split_name,
     unavailable,
 )
+
+log = logging.getLogger(__name__)
 
 #: segments before the backend's path: ['', api, v1, namespaces, NS, services, NAME, proxy] and
 #: ['', api, v1, nodes, NAME, proxy]
@@ -150,8 +153,11 @@ class ApiProxy:
                 async for chunk in upstream.content.iter_any():
                     await answer.write(chunk)
             except aiohttp.ClientError as exc:
-                # too late for a Status: break the connection off, so the caller sees a cut answer
-                raise ConnectionResetError(f"the backend broke off its answer: {_reason(exc)}") from exc
+                # too late for a Status: close the connection unfinished, so the caller sees a cut answer
+                log.warning("%s %s: the backend broke off its answer: %s", request.method, request.path, _reason(exc))
+                if request.transport is not None:
+                    request.transport.close()
+                return answer
             await answer.write_eof()
             return answer
 
