@@ -1,6 +1,7 @@
 """The API server's proxy subresources with the real kubectl: ``kubectl proxy`` then plain HTTP
-reaches a busybox httpd behind a Service, ``kubectl get --raw`` reaches a pod and the node's agent,
-RBAC guards ``services/proxy``, and ``kubectl cluster-info`` lists the DNS add-on by its proxy URL.
+reaches a busybox httpd behind a Service (and a busybox WebSocket echo server), ``kubectl get --raw``
+reaches a pod and the node's agent, RBAC guards ``services/proxy``, and ``kubectl cluster-info`` lists
+the DNS add-on by its proxy URL.
 
 One server with its embedded agent on Docker (its own node name and pod network, no service proxy:
 the API server reaches the pods on its own node's Docker bridge).
@@ -17,6 +18,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlencode
 
 import aiohttp
 import pytest
@@ -38,6 +40,33 @@ CUT = ("printf 'HTTP/1.1 200 OK\\r\\nContent-Length: 1000\\r\\n\\r\\nonly part' 
        "printf '#!/bin/sh\\nwhile read -r line && [ ${#line} -gt 1 ]; do :; done\\ncat /answer\\n' > /serve && chmod +x /serve && "
        "exec nc -ll -p 80 -e /serve")
 
+#: a WebSocket backend made of busybox: ``nc -ll -e`` runs it per connection
+WS_ECHO = r"""#!/bin/sh
+# A one-message WebSocket echo server for nc -e: the handshake (RFC 6455 accept key), then one
+# masked client frame of under 126 bytes read byte by byte, unmasked and sent back, then a close.
+bb=busybox
+key=
+while read -r line && [ ${#line} -gt 1 ]; do
+  case "$line" in [Ss]ec-[Ww]eb[Ss]ocket-[Kk]ey:*) key=$(echo "${line#*:}" | $bb tr -d ' \r');; esac
+done
+accept=$(printf '%s' "${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11" | $bb sha1sum | $bb cut -c1-40 | $bb xxd -r -p | $bb base64)
+printf 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\nSec-WebSocket-Protocol: echo.pykube\r\n\r\n' "$accept"
+set -- $($bb dd bs=1 count=6 2>/dev/null | $bb od -An -tu1)
+len=$(($2 & 127))
+set -- $len $3 $4 $5 $6 $($bb dd bs=1 count=$len 2>/dev/null | $bb od -An -tu1)
+hex=$(printf '81%02x' "$1")
+shift
+i=0
+m0=$1 m1=$2 m2=$3 m3=$4
+shift 4
+for byte in "$@"; do
+  eval "m=\$m$((i % 4))"
+  hex="$hex$(printf '%02x' $((byte ^ m)))"
+  i=$((i + 1))
+done
+printf '%s8800' "$hex" | $bb xxd -r -p
+"""
+
 
 @pytest.fixture(scope="module")
 def k(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kubectl]:
@@ -54,9 +83,15 @@ def k(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kubectl]:
         services = [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
                      "spec": {"selector": {"app": app}, "ports": [{"name": "http", "port": 80, "targetPort": 80}]}}
                     for name, app in (("web", "web"), ("idle", "nothing-has-this"))]
-        create(kubectl, web, busybox_pod("cut", CUT), *services)
-        wait_running(kubectl, "web")
-        wait_running(kubectl, "cut")
+        echo = busybox_pod("ws", "exec nc -ll -p 8080 -e /s/ws",
+                           volumes=[{"name": "s", "configMap": {"name": "ws-echo", "defaultMode": 0o755}}],
+                           container={"volumeMounts": [{"name": "s", "mountPath": "/s"}]})
+        script = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ws-echo"}, "data": {"ws": WS_ECHO}}
+        services.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "ws"},
+                         "spec": {"selector": {"app": "ws"}, "ports": [{"port": 8080}]}})
+        create(kubectl, script, web, busybox_pod("cut", CUT), echo, *services)
+        for name in ("web", "cut", "ws"):
+            wait_running(kubectl, name)
         wait_for(lambda: _addresses(kubectl, "web"), "the web Service's endpoint")
         yield kubectl
     finally:
@@ -186,15 +221,18 @@ def test_nodes_proxy_reaches_the_agent(k: Kubectl) -> None:
 
 def test_a_websocket_upgrade_is_relayed(k: Kubectl) -> None:
     """The agent's exec WebSocket, reached through nodes/proxy: messages flow both ways through the
-    API server's relay with the subprotocol the backend chose."""
+    API server's relay with the subprotocol the backend chose (stdin in, the shell's answer back)."""
     server = k.server
-    url = (f"{server.url}/api/v1/nodes/{NODE}/proxy/exec/{NS}/web/main"
-           "?command=sh&command=-c&command=echo+relayed&stdout=true")
+    query = urlencode([("command", "sh"), ("command", "-c"), ("command", 'read line; echo "relayed $line"'),
+                       ("stdin", "true"), ("stdout", "true")])
+    url = f"{server.url}/api/v1/nodes/{NODE}/proxy/exec/{NS}/web/main?{query}"
 
     async def run() -> tuple[str | None, bytes]:
         async with aiohttp.ClientSession() as session, session.ws_connect(
                 url, protocols=("v5.channel.k8s.io",), ssl=server.ssl_context(),
                 headers={"Authorization": f"Bearer {server.admin_token}"}) as ws:
+            await ws.send_bytes(b"\x00ping\n")
+            await ws.send_bytes(b"\xff\x00")  # v5: close stdin
             out = b""
             async for msg in ws:
                 if msg.type == aiohttp.WSMsgType.BINARY and msg.data[:1] == b"\x01":
@@ -202,7 +240,21 @@ def test_a_websocket_upgrade_is_relayed(k: Kubectl) -> None:
             return ws.protocol, out
 
     protocol, out = asyncio.run(run())
-    assert (protocol, out) == ("v5.channel.k8s.io", b"relayed\n")
+    assert (protocol, out) == ("v5.channel.k8s.io", b"relayed ping\n")
+
+
+def test_a_websocket_reaches_a_service_through_kubectl_proxy(k: Kubectl, proxy_url: str) -> None:
+    """A browser's path: kubectl proxy, the API server's services/proxy, then a pod's WebSocket
+    server, which echoes one message; the subprotocol it chose comes back to the client."""
+    wait_for(lambda: _addresses(k, "ws"), "the ws Service's endpoint")
+    url = proxy_url.replace("http:", "ws:") + f"/api/v1/namespaces/{NS}/services/ws/proxy/"
+
+    async def run() -> tuple[str | None, list[str]]:
+        async with aiohttp.ClientSession() as session, session.ws_connect(url, protocols=("echo.pykube",)) as ws:
+            await ws.send_str("ping through two proxies")
+            return ws.protocol, [msg.data async for msg in ws if msg.type == aiohttp.WSMsgType.TEXT]
+
+    assert asyncio.run(run()) == ("echo.pykube", ["ping through two proxies"])
 
 
 def test_cluster_info_lists_the_dns_add_on_by_its_proxy_url(k: Kubectl) -> None:
