@@ -30,8 +30,10 @@ PROXY_PATH = re.compile(r"^/api/v1/(?:namespaces/[^/]+/(?:pods|services)|nodes)/
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
                         "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"})
 #: what the API server consumed itself: the caller's credentials and impersonation never reach a
-#: backend, as kube-apiserver drops them once it has authenticated the request
-CONSUMED = frozenset({"authorization", "impersonate-user", "impersonate-group", "impersonate-uid"})
+#: backend, as kube-apiserver drops them once it has authenticated the request; and ``Expect:
+#: 100-continue``, which the API server answered already (forwarded, a backend that does not send
+#: its own 100 would leave the body waiting for it)
+CONSUMED = frozenset({"authorization", "impersonate-user", "impersonate-group", "impersonate-uid", "expect"})
 _CONSUMED_PREFIX = "impersonate-extra-"
 #: the headers a WebSocket client sends for the handshake, which the relay's own handshake makes anew
 WEBSOCKET_HANDSHAKE = frozenset({"sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions",

@@ -154,6 +154,15 @@ def test_method_query_and_body_pass_through(proxy_url: str) -> None:
         assert (status, text) == (200, f"{method} q=%2Fslash\n")
 
 
+def test_curl_posts_a_large_body_with_expect_continue(proxy_url: str, tmp_path: Path) -> None:
+    """curl asks ``Expect: 100-continue`` before a body over 1 MB: the body must still flow."""
+    upload = tmp_path / "upload.bin"
+    upload.write_bytes(b"y" * 2_000_000)
+    done = subprocess.run(["curl", "-sS", "--max-time", "30", "--data-binary", f"@{upload}",
+                           proxy_url + SERVICE_PATH + "/cgi-bin/echo"], capture_output=True, check=True)
+    assert done.stdout == b"POST \n" + upload.read_bytes()
+
+
 def test_kubectl_get_raw_reaches_a_pod_by_its_port(k: Kubectl) -> None:
     assert k.out("get", "--raw", f"/api/v1/namespaces/{NS}/pods/web:80/proxy/") == PAGE + "\n"
     # the first declared container port when the path names none

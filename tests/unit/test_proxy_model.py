@@ -109,7 +109,7 @@ def test_hop_by_hop_headers_and_the_callers_credentials_stay_behind() -> None:
     sent = [("Host", "127.0.0.1:8001"), ("Authorization", "Bearer secret"), ("Connection", "keep-alive, X-Private"),
             ("X-Private", "1"), ("Keep-Alive", "timeout=5"), ("Transfer-Encoding", "chunked"), ("TE", "trailers"),
             ("Impersonate-User", "bob"), ("Impersonate-Extra-Scopes", "x"), ("Accept", "text/html"),
-            ("Cookie", "a=b"), ("X-Forwarded-For", "192.0.2.1"), ("Content-Length", "4")]
+            ("Cookie", "a=b"), ("X-Forwarded-For", "192.0.2.1"), ("Content-Length", "4"), ("Expect", "100-continue")]
     assert request_headers(sent, "127.0.0.1") == [("Accept", "text/html"), ("Cookie", "a=b"), ("Content-Length", "4"),
                                                   ("X-Forwarded-For", "192.0.2.1, 127.0.0.1")]
     upgrade = [("Upgrade", "websocket"), ("Sec-WebSocket-Key", "k"), ("Sec-WebSocket-Protocol", "chat"),
