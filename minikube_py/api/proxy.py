@@ -74,10 +74,12 @@ class ApiProxy:
 
     def _client(self) -> aiohttp.ClientSession:
         """One pooled session for every backend: keep-alive connections to the pods a dashboard hits
-        again and again. Bodies pass as sent (no decompression) and cookies are the caller's."""
+        again and again, with no cap on their number (aiohttp's default of 100 would hold the 101st
+        WebSocket or stream until one ends). Bodies pass as sent (no decompression) and cookies are
+        the caller's."""
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=10), auto_decompress=False,
+                connector=aiohttp.TCPConnector(limit=0), timeout=aiohttp.ClientTimeout(total=None, sock_connect=10), auto_decompress=False,
                 cookie_jar=aiohttp.DummyCookieJar(), skip_auto_headers=_NO_AUTO_HEADERS)
         return self._session
 
