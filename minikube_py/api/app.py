@@ -25,6 +25,7 @@ from minikube_py.api.legacy import PREFIX as LEGACY_PREFIX
 from minikube_py.api.legacy import LegacyHandlers
 from minikube_py.api.metrics import HISTORY_PREFIX, ResourceMetrics, metrics_context
 from minikube_py.api.nodecreds import cacerts_handler, node_credentials_handler
+from minikube_py.api.proxy import ApiProxy
 from minikube_py.api.rbac import RbacAuthorizer
 from minikube_py.api.registry import Registry
 from minikube_py.api.reviews import routes as review_routes
@@ -125,7 +126,7 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
               max_mutating: int = 0, issuer: str = DEFAULT_ISSUER) -> web.Application:
     """Every route of the API server. ``tls`` (the cluster CA) serves joining agents the CA and signs
     their node certificates; ``kubelet_ssl`` (the API server's client identity towards agents)
-    enables pods/log, exec and portforward, and the resource metrics API. ``max_readonly`` and
+    enables pods/log, exec and portforward, nodes/proxy, and the resource metrics API. ``max_readonly`` and
     ``max_mutating`` bound the requests served at once (0: unbounded); they are counted after
     authentication, as kube-apiserver does, so anonymous clients cannot take the slots."""
     rbac = RbacAuthorizer(registry.store)
@@ -220,6 +221,12 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
         r.add_get(pod + "/log", proxy.log)
         r.add_route("*", pod + "/exec", proxy.exec)
         r.add_route("*", pod + "/portforward", proxy.port_forward)
+    backends = ApiProxy(registry, kubelet_ssl)
+    app.on_cleanup.append(backends.close)
+    for path, handler in (("/api/v1/namespaces/{ns}/services/{name}/proxy", backends.service),
+                          ("/api/v1/namespaces/{ns}/pods/{name}/proxy", backends.pod),
+                          ("/api/v1/nodes/{name}/proxy", backends.node)):
+        r.add_route("*", path + "{tail:(/.*)?}", handler)
     if metrics is not None:
         app[METRICS] = metrics
         app.cleanup_ctx.append(metrics_context(metrics))

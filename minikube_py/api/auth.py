@@ -55,8 +55,8 @@ NODE_USER_PREFIX = "system:node:"
 NODES_GROUP = "system:nodes"
 
 
-#: shells and tunnels into pods: never for node credentials, whatever the method
-_STREAMS = re.compile(r"/pods/[^/]+/(exec|portforward|attach|proxy)$")
+#: shells and tunnels into pods, and proxies to backends: never for node credentials, whatever the method
+_STREAMS = re.compile(r"/pods/[^/]+/(exec|portforward|attach)$|/(pods|services|nodes)/[^/]+/proxy(/|$)")
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from aiohttp.web_protocol import RequestHandler
 
 from minikube_py.api.body import dumps
 from minikube_py.model import errors
+from minikube_py.model.proxy import PROXY_PATH
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -39,7 +40,7 @@ def long_running(request: web.Request) -> bool:
     if request.query.get("watch", "").lower() in ("true", "1") or request.path.startswith(("/api/v1/watch/",
                                                                                               "/apis/watch/")):
         return True
-    return request.path.endswith(_STREAMING)
+    return request.path.endswith(_STREAMING) or PROXY_PATH.match(request.path) is not None
 
 
 def too_many_requests() -> web.Response:

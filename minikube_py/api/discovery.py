@@ -24,6 +24,7 @@ SUBRESOURCE_VERBS = {
     "exec": ("create", "get"),
     "portforward": ("create", "get"),
     "token": ("create",),
+    "proxy": ("create", "delete", "get", "patch", "update"),
 }
 
 #: /openapi/v2 answers an empty protobuf document: kubectl then has no schema for any kind and

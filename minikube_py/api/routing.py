@@ -45,7 +45,7 @@ def parse(group: str, version: str, segments: list[str]) -> Target:
         is_ns_subresource = len(segments) == 3 and _namespace_subresource(group, version, segments[2])
         if candidate is not None and candidate.namespaced and not is_ns_subresource:
             namespace, rest, rt = segments[1], segments[2:], candidate
-    if not rest or len(rest) > 3:
+    if not rest or (len(rest) > 3 and rest[2] != "proxy"):  # a proxy's path goes on to the backend's
         raise NoRoute("/".join(segments))
     if rt is None:
         rt = kinds.by_plural(group, version, rest[0])

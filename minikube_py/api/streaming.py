@@ -119,7 +119,7 @@ class StreamProxy:
         ws = web.WebSocketResponse(protocols=(chosen,), autoping=True, heartbeat=None, max_msg_size=0)
         await ws.prepare(request)
 
-        tasks = [asyncio.create_task(_pump(upstream, ws)), asyncio.create_task(_pump(ws, upstream))]
+        tasks = [asyncio.create_task(pump(upstream, ws)), asyncio.create_task(pump(ws, upstream))]
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             # let the other direction finish what is in flight (the final status after stdout)
@@ -135,7 +135,7 @@ class StreamProxy:
         return ws
 
 
-async def _pump(source: Any, sink: Any) -> None:
+async def pump(source: Any, sink: Any) -> None:
     """Copy WebSocket messages one way until ``source`` closes, then close ``sink`` (the final exec
     status travels just before the agent closes, so it arrives before kubectl sees the close)."""
     async for msg in source:

@@ -11,8 +11,10 @@ import json
 import os
 import re
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
@@ -235,3 +237,20 @@ def node(name: str) -> Obj:
                        "nodeInfo": {"kubeletVersion": "v1.32.0", "osImage": "Debian", "kernelVersion": "6.1",
                                     "containerRuntimeVersion": "docker://27.0", "architecture": "amd64",
                                     "operatingSystem": "linux"}}}
+
+
+def mint(server: RunningServer, tmp_path: Path, user: str, *groups: str) -> Path:
+    """A kubeconfig for ``user`` made by the ``pykube kubeconfig`` command, as an admin would."""
+    out = tmp_path / f"{user.replace(':', '_')}.kubeconfig"  # KUBECONFIG splits at colons
+    args = [sys.executable, "-m", "minikube_py.cli.main", "kubeconfig", "--user", user, "--data-dir",
+            str(server.data_dir), "--expiration", "24h", "--out", str(out)]
+    for group in groups:
+        args += ["--group", group]
+    subprocess.run(args, check=True, capture_output=True, text=True, timeout=60)
+    assert out.stat().st_mode & 0o777 == 0o600
+    return out
+
+
+def as_user(server: RunningServer, kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "KUBECACHEDIR": str(server.cache_dir / kubeconfig.stem)}
+    return subprocess.run([KUBECTL, *args], capture_output=True, text=True, env=env, timeout=60, check=False)

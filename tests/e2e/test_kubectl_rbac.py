@@ -8,32 +8,14 @@ import asyncio
 import base64
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from kubectl_helpers import as_user, mint
 
-from minikube_py.testing import KUBECTL, RunningServer, fresh_postgres_database, postgres_url, start_server
+from minikube_py.testing import RunningServer, fresh_postgres_database, postgres_url, start_server
 from minikube_py.testing import eventually as wait_for
-
-
-def mint(server: RunningServer, tmp_path: Path, user: str, *groups: str) -> Path:
-    """A kubeconfig for ``user`` made by the ``pykube kubeconfig`` command, as an admin would."""
-    out = tmp_path / f"{user.replace(':', '_')}.kubeconfig"  # KUBECONFIG splits at colons
-    args = [sys.executable, "-m", "minikube_py.cli.main", "kubeconfig", "--user", user, "--data-dir",
-            str(server.data_dir), "--expiration", "24h", "--out", str(out)]
-    for group in groups:
-        args += ["--group", group]
-    subprocess.run(args, check=True, capture_output=True, text=True, timeout=60)
-    assert out.stat().st_mode & 0o777 == 0o600
-    return out
-
-
-def as_user(server: RunningServer, kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "KUBECACHEDIR": str(server.cache_dir / kubeconfig.stem)}
-    return subprocess.run([KUBECTL, *args], capture_output=True, text=True, env=env, timeout=60, check=False)
 
 
 @pytest.fixture

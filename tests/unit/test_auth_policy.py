@@ -85,3 +85,15 @@ def test_masters_may_impersonate_anyone_and_service_accounts_get_their_groups() 
     with pytest.raises(StatusError) as no_user:
         impersonate(ADMIN, single, getall, decide)
     assert no_user.value.code == 400
+
+
+@pytest.mark.parametrize("path", [
+    "/api/v1/namespaces/a/pods/p/exec", "/api/v1/namespaces/a/pods/p/proxy", "/api/v1/namespaces/a/pods/p:80/proxy/x",
+    "/api/v1/namespaces/a/services/web:80/proxy/", "/api/v1/nodes/n1/proxy/stats/summary",
+])
+def test_node_credentials_never_open_shells_or_proxies(path: str) -> None:
+    _, decide = allow()
+    with pytest.raises(StatusError) as refused:
+        authorize(NODE, "GET", path, {}, decide)
+    assert refused.value.code == 403
+    authorize(NODE, "GET", "/api/v1/namespaces/proxy/pods/p", {}, decide)  # a namespace named proxy is no proxy
