@@ -154,5 +154,9 @@ class ServiceTable:
                 self._ports.pop(key, None)
             self.version += 1
 
+    def ports_of(self, namespace: str, name: str) -> list[ServicePort]:
+        """The proxied ports of one Service (none for a Service that has none or is unknown)."""
+        return self._ports.get((namespace, name), [])
+
     def ports(self) -> list[ServicePort]:
         return [p for key in sorted(self._ports) for p in self._ports[key]]
