@@ -8,16 +8,22 @@ puts its own Ingresses in front of them, on hosts of its own.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import http.client
+import ipaddress
 import json
+import os
 import ssl
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from agent_helpers import Obj, start_agent_server, wait_for
+from aiohttp import web
 from kubectl_helpers import Kubectl, header, row
 
 from minikube_py.pki import self_signed_serving_cert
@@ -282,3 +288,126 @@ def test_503_page_when_no_endpoint_is_ready(k: Kubectl) -> None:
         return page if status == 503 else None
     page = wait_for(unavailable, "503 from the ingress")
     assert f"Service {NAMESPACE}/nobody (port 80) has no ready endpoint" in page
+
+
+class HostBackend:
+    """An aiohttp server on this host standing in for a pod (busybox has no WebSocket or echo
+    server): a Service without selector whose EndpointSlice points at the node's pod-network gateway,
+    which is this host's address on the pods' bridge."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.runner: web.AppRunner | None = None
+
+    async def _start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/headers", self._headers)
+        app.router.add_post("/upload", self._upload)
+        app.router.add_get("/stream", self._stream)
+        app.router.add_get("/ws", self._websocket)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "0.0.0.0", self.port).start()
+
+    async def _headers(self, request: web.Request) -> web.Response:
+        return web.json_response(dict(request.headers))
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        digest, size = hashlib.sha256(), 0
+        async for chunk in request.content.iter_any():
+            digest.update(chunk)
+            size += len(chunk)
+        return web.json_response({"size": size, "sha256": digest.hexdigest()})
+
+    async def _stream(self, request: web.Request) -> web.StreamResponse:
+        """Ten lines, a tenth of a second apart, chunked: a client sees the first before the last is sent."""
+        response = web.StreamResponse()
+        await response.prepare(request)
+        for i in range(10):
+            await response.write(f"line {i}\n".encode())
+            await asyncio.sleep(0.1)
+        await response.write_eof()
+        return response
+
+    async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for message in ws:
+            if message.type == aiohttp.WSMsgType.TEXT:
+                await ws.send_str(f"echo: {message.data}")
+            elif message.type == aiohttp.WSMsgType.BINARY:
+                await ws.send_bytes(message.data[::-1])
+        return ws
+
+    def __enter__(self) -> HostBackend:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.runner is not None:
+            asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@pytest.fixture(scope="module")
+def host_backend(k: Kubectl) -> Iterator[HostBackend]:
+    node = json.loads(k.out("get", "node", NODE, "-o", "json"))
+    gateway = str(next(ipaddress.ip_network(node["spec"]["podCIDR"]).hosts()))
+    with HostBackend() as backend:
+        k.apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "host-backend"},
+                 "spec": {"ports": [{"name": "http", "port": 80, "targetPort": backend.port}]}},
+                {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                 "metadata": {"name": "host-backend", "labels": {"kubernetes.io/service-name": "host-backend"}},
+                 "addressType": "IPv4", "endpoints": [{"addresses": [gateway], "conditions": {"ready": True}}],
+                 "ports": [{"name": "http", "port": backend.port, "protocol": "TCP"}]},
+                _ingress("host-backend", [_rule("host.example.com", ("/", "Prefix", "host-backend"))]))
+        wait_for(lambda: get("host.example.com", "/headers")[0] == 200 or None, "the host backend through the ingress")
+        yield backend
+
+
+def test_forwarded_headers_tell_the_pod_who_asked(host_backend: HostBackend) -> None:
+    status, body = get("host.example.com:8000", "/headers", {"X-Forwarded-For": "203.0.113.7"})
+    assert status == 200
+    seen = json.loads(body)
+    assert seen["X-Forwarded-For"] == "203.0.113.7, 127.0.0.1"
+    assert (seen["X-Forwarded-Proto"], seen["X-Forwarded-Host"], seen["X-Forwarded-Port"]) == (
+        "http", "host.example.com:8000", str(HTTP_PORT))
+    assert seen["Host"] == "host.example.com:8000"
+
+
+def test_bodies_stream_both_ways(host_backend: HostBackend) -> None:
+    payload = os.urandom(3 * 1024 * 1024)
+
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, len(payload), 256 * 1024):
+            yield payload[start:start + 256 * 1024]
+    conn = http.client.HTTPConnection("127.0.0.1", HTTP_PORT, timeout=30)
+    try:
+        conn.request("POST", "/upload", body=chunks(), headers={"Host": "host.example.com"}, encode_chunked=True)
+        answer = json.loads(conn.getresponse().read())
+        assert answer == {"size": len(payload), "sha256": hashlib.sha256(payload).hexdigest()}
+        conn.request("GET", "/stream", headers={"Host": "host.example.com"})
+        response = conn.getresponse()
+        assert response.getheader("Transfer-Encoding") == "chunked"
+        first = response.readline()
+        assert first == b"line 0\n"
+        assert response.read().decode().splitlines() == [f"line {i}" for i in range(1, 10)]
+    finally:
+        conn.close()
+
+
+def test_websocket_upgrade_passes_through(host_backend: HostBackend) -> None:
+    async def talk() -> tuple[str, bytes]:
+        async with aiohttp.ClientSession() as session, session.ws_connect(
+                f"http://127.0.0.1:{HTTP_PORT}/ws", headers={"Host": "host.example.com"}) as ws:
+            await ws.send_str("hello")
+            text = await ws.receive_str(timeout=10)
+            await ws.send_bytes(b"abc")
+            data = await ws.receive_bytes(timeout=10)
+            return text, data
+    assert asyncio.run(talk()) == ("echo: hello", b"cba")
