@@ -51,6 +51,8 @@ RETRY_LISTEN_SECONDS = 5.0
 IDLE_SECONDS = 75.0
 #: a pod that does not accept a connection within this long counts as failed; the next one is tried
 CONNECT_TIMEOUT = 5.0
+#: methods a proxy may send to a second pod after the first failed them (RFC 9110 9.2.2)
+IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"})
 #: how long a connection the pod announced it closes is left for the pod to close first
 CLOSE_WAIT_SECONDS = 2.0
 
@@ -265,13 +267,19 @@ class IngressController:
             address = endpoints[(start + attempt) % len(endpoints)]
             try:
                 upstream = await self._send(address, sent, reader, length, fresh=length != 0 or upgrade is not None)
-            except OSError as e:  # nothing reached the pod: the next endpoint may answer
+            except NotConnected as e:  # nothing reached the pod: the next endpoint may answer
                 failures.append(f"{_host_port(address)}: {e.strerror or e}")
                 continue
+            except (OSError, asyncio.IncompleteReadError, http1.BadMessage) as e:
+                # the pod failed the request: only one that may safely be repeated goes to the next
+                failures.append(f"{_host_port(address)}: {getattr(e, 'strerror', None) or e or type(e).__name__}")
+                if length == 0 and method in IDEMPOTENT:
+                    continue
+                break
             return await self._respond(head, method, reader, writer, address, upstream, upgrade is not None)
         return await self._answer(writer, head, length, 502, "Bad Gateway",
-                                  f"No endpoint of Service {backend.namespace}/{backend.service} accepted the "
-                                  f"connection ({'; '.join(failures)}).")
+                                  f"No endpoint of Service {backend.namespace}/{backend.service} answered "
+                                  f"({'; '.join(failures)}).")
 
     async def _send(self, address: Endpoint, sent: bytes, reader: asyncio.StreamReader, length: int,
                     *, fresh: bool) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, http1.Head]:
@@ -378,6 +386,10 @@ def _upstream_head(head: http1.Head, client: Client, length: int, upgrade: bytes
     return http1.render_head((head.first[0], head.first[1], b"HTTP/1.1"), headers)
 
 
+class NotConnected(OSError):
+    """No connection to the pod could be made: nothing of the request reached it."""
+
+
 class ConnectionPool:
     """Idle keep-alive connections to pods, by endpoint; a connection the pod closed is noticed when
     it is taken (its reader is at EOF) or when the request on it fails."""
@@ -395,8 +407,11 @@ class ConnectionPool:
             if not reader.at_eof() and not writer.is_closing():
                 return reader, writer, True
             writer.close()
-        async with asyncio.timeout(CONNECT_TIMEOUT):
-            reader, writer = await asyncio.open_connection(address.ip, address.port, limit=http1.MAX_HEAD)
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT):
+                reader, writer = await asyncio.open_connection(address.ip, address.port, limit=http1.MAX_HEAD)
+        except OSError as e:
+            raise NotConnected(e.errno, e.strerror or str(e) or "connection timed out") from e
         return reader, writer, False
 
     def put(self, address: Endpoint, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -279,6 +279,17 @@ def test_an_ingress_change_takes_effect_under_load_with_no_failed_request(k: Kub
     assert set(seen[first_v2:]) == {(200, "v2\n")}  # once switched, never back
 
 
+def test_502_page_when_no_endpoint_accepts_the_connection(k: Kubectl) -> None:
+    k.apply(*_on_this_host(k, "refusing", free_port()),
+            _ingress("refusing", [_rule("refusing.example.com", ("/", "Prefix", "refusing"))]))
+
+    def bad_gateway() -> str | None:
+        status, page = get("refusing.example.com")
+        return page if status == 502 else None
+    page = wait_for(bad_gateway, "502 from the ingress")
+    assert f"No endpoint of Service {NAMESPACE}/refusing answered" in page and "Connect call failed" in page
+
+
 def test_503_page_when_no_endpoint_is_ready(k: Kubectl) -> None:
     k.apply(_service("nobody", {"app": "nobody"}),
             _ingress("empty", [_rule("empty.example.com", ("/", "Prefix", "nobody"))]))
@@ -354,17 +365,23 @@ class HostBackend:
         self.loop.close()
 
 
-@pytest.fixture(scope="module")
-def host_backend(k: Kubectl) -> Iterator[HostBackend]:
+def _on_this_host(k: Kubectl, name: str, port: int) -> list[Obj]:
+    """A Service without selector whose one endpoint is this host's address on the node's pod
+    bridge (the pod CIDR's gateway) at ``port``."""
     node = json.loads(k.out("get", "node", NODE, "-o", "json"))
     gateway = str(next(ipaddress.ip_network(node["spec"]["podCIDR"]).hosts()))
+    return [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+             "spec": {"ports": [{"name": "http", "port": 80, "targetPort": port}]}},
+            {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+             "metadata": {"name": name, "labels": {"kubernetes.io/service-name": name}},
+             "addressType": "IPv4", "endpoints": [{"addresses": [gateway], "conditions": {"ready": True}}],
+             "ports": [{"name": "http", "port": port, "protocol": "TCP"}]}]
+
+
+@pytest.fixture(scope="module")
+def host_backend(k: Kubectl) -> Iterator[HostBackend]:
     with HostBackend() as backend:
-        k.apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "host-backend"},
-                 "spec": {"ports": [{"name": "http", "port": 80, "targetPort": backend.port}]}},
-                {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-                 "metadata": {"name": "host-backend", "labels": {"kubernetes.io/service-name": "host-backend"}},
-                 "addressType": "IPv4", "endpoints": [{"addresses": [gateway], "conditions": {"ready": True}}],
-                 "ports": [{"name": "http", "port": backend.port, "protocol": "TCP"}]},
+        k.apply(*_on_this_host(k, "host-backend", backend.port),
                 _ingress("host-backend", [_rule("host.example.com", ("/", "Prefix", "host-backend"))]))
         wait_for(lambda: get("host.example.com", "/headers")[0] == 200 or None, "the host backend through the ingress")
         yield backend
