@@ -150,6 +150,17 @@ def test_routes_by_host_and_path_and_kubectl_shows_the_ingress(k: Kubectl) -> No
                                              "80"]
     classes = k.out("get", "ingressclass")
     assert row(classes, "pykube")[1:3] == ["pykube.io/ingress", "<none>"]
+    described = k.out("describe", "ingress", "by-host-path")
+    assert "Ingress Class:    pykube" in described and "web-v2:80" in described
+
+
+def test_kubectl_create_ingress_routes_too(k: Kubectl) -> None:
+    k.run("create", "ingress", "made-by-kubectl", "--rule=made.example.com/*=web-v1:80",
+          "--rule=made.example.com/exact=web-v2:80")
+    wait_for(lambda: _answers("made.example.com", "/", "v1"), "made.example.com through the ingress")
+    status, page = get("made.example.com", "/exact")  # routed to v2's httpd, which has no such file
+    assert status == 404 and "No Ingress rule" not in page
+    assert get("made.example.com", "/v2/") == (200, "v1\n")
 
 
 def test_an_invalid_ingress_is_refused_as_kubernetes_does(k: Kubectl) -> None:
