@@ -47,6 +47,8 @@ Obj = dict[str, Any]
 MIN_SYNC_INTERVAL = 0.05
 #: how often a port that could not be opened is tried again
 RETRY_LISTEN_SECONDS = 5.0
+#: how often idle connections to endpoints that are gone are closed
+PRUNE_INTERVAL = 30.0
 #: a client connection with no request for this long is closed (nginx's keepalive_timeout)
 IDLE_SECONDS = 75.0
 #: a pod that does not accept a connection within this long counts as failed; the next one is tried
@@ -185,7 +187,9 @@ class IngressController:
             self._changed.clear()
             self.rebuild()
             self.synced.set()
-            await self._changed.wait()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), PRUNE_INTERVAL)
+            self._pool.retain({e for port in self.services.ports() for e in port.endpoints})
             await asyncio.sleep(MIN_SYNC_INTERVAL)
 
     async def _listen(self, listeners: list[tuple[int, ssl.SSLContext | None]]) -> None:
@@ -420,6 +424,13 @@ class ConnectionPool:
             writer.close()
         else:
             idle.append((reader, writer))
+
+    def retain(self, live: set[Endpoint]) -> None:
+        """Close the idle connections to endpoints that are gone (a pod deleted with its network
+        namespace sends no FIN, so they would never read as closed)."""
+        for address in [a for a in self._idle if a not in live]:
+            for _, writer in self._idle.pop(address):
+                writer.close()
 
     def close(self) -> None:
         for idle in self._idle.values():
