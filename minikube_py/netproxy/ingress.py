@@ -265,6 +265,8 @@ class IngressController:
                                       "ready endpoint: no pod behind it is ready to serve.")
         upgrade = head.get(b"upgrade") if b"upgrade" in head.tokens(b"connection") else None
         sent = _upstream_head(head, client, length, upgrade)
+        if length and (head.get(b"expect") or b"").lower() == b"100-continue":
+            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # the body goes on as it comes, as nginx does
         start = self._pick(backend)
         failures: list[str] = []
         for attempt in range(len(endpoints)):
@@ -375,7 +377,7 @@ def _upstream_head(head: http1.Head, client: Client, length: int, upgrade: bytes
     """The request head as the pod gets it: HTTP/1.1, end-to-end headers, the ``X-Forwarded-*``
     of a proxy, and the upgrade it asked for."""
     headers = [(k, v) for k, v in head.end_to_end() if not k.lower().startswith(b"x-forwarded-")
-               and k.lower() != b"x-real-ip"]
+               and k.lower() not in (b"x-real-ip", b"expect")]
     peer = client.peer.encode()
     prior = head.get(b"x-forwarded-for")
     headers += [(b"X-Forwarded-For", prior + b", " + peer if prior else peer),

@@ -14,6 +14,7 @@ import http.client
 import ipaddress
 import json
 import os
+import socket
 import ssl
 import threading
 from collections.abc import Iterator
@@ -427,6 +428,24 @@ def test_bodies_stream_both_ways(host_backend: HostBackend) -> None:
         assert response.read().decode().splitlines() == [f"line {i}" for i in range(1, 10)]
     finally:
         conn.close()
+
+
+def test_expect_100_continue_is_answered_by_the_ingress(host_backend: HostBackend) -> None:
+    body = b"x" * 1000
+    with socket.create_connection(("127.0.0.1", HTTP_PORT), timeout=10) as sock:
+        sock.sendall(b"POST /upload HTTP/1.1\r\nHost: host.example.com\r\nExpect: 100-continue\r\n"
+                     b"Content-Length: 1000\r\nConnection: close\r\n\r\n")
+        interim = b""
+        while b"\r\n\r\n" not in interim:
+            interim += sock.recv(1)
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(body)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line == b"HTTP/1.1 200 OK"
+    assert json.loads(rest.partition(b"\r\n\r\n")[2])["size"] == 1000
 
 
 def test_websocket_upgrade_passes_through(host_backend: HostBackend) -> None:
