@@ -103,7 +103,10 @@ def validate_ingress(obj: Obj) -> Errors:
     if spec.get("defaultBackend") is not None:
         errs += _backend(_dict(spec.get("defaultBackend")), "spec.defaultBackend")
     elif not rules:
-        errs.append(invalid_value("spec.rules", "[]", "either `defaultBackend` or `rules` must be specified"))
+        # kube-apiserver prints the Go value of the empty rules list
+        shown = "[]networking.IngressRule{}" if spec.get("rules") == [] else "[]networking.IngressRule(nil)"
+        errs.append(FieldError("spec", "FieldValueInvalid",
+                               f"Invalid value: {shown}: either `defaultBackend` or `rules` must be specified"))
     for i, rule in enumerate(rules):
         errs += _rule(_dict(rule), f"spec.rules[{i}]")
     for i, tls in enumerate(_list(spec.get("tls"))):

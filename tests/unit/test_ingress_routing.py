@@ -158,7 +158,7 @@ def test_validation_as_kubernetes() -> None:
     assert _messages(_ingress("x", [_rule("10.0.0.1", _path("/", "s"))])) == [
         'spec.rules[0].host: Invalid value: "10.0.0.1": must be a DNS name, not an IP address']
     assert _messages(_ingress("x", [])) == [
-        'spec.rules: Invalid value: "[]": either `defaultBackend` or `rules` must be specified']
+        "spec: Invalid value: []networking.IngressRule{}: either `defaultBackend` or `rules` must be specified"]
     no_port = {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "s"}}}
     assert _messages(_ingress("x", [_rule("h", no_port)])) == [
         "spec.rules[0].http.paths[0].backend: Required value: port name or number is required"]
