@@ -27,7 +27,7 @@ import os
 import random
 import ssl
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -243,10 +243,7 @@ class IngressController:
             host, _, rest = target.partition("://")[2].partition("/")
             target = "/" + rest
         path = target.partition("?")[0] or "/"
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in head.headers}
-        cookie = headers.get("cookie", "")
-        cookies = dict(p.strip().partition("=")[::2] for p in cookie.split(";") if "=" in p) if cookie else {}
-        return self.table.backend(host, path, headers, cookies, self._rng), host, path
+        return self.table.backend(host, path, _Headers(head), _Cookies(head), self._rng), host, path
 
     async def _exchange(self, head: http1.Head, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                         client: Client) -> bool:
@@ -362,6 +359,43 @@ class IngressController:
         writer.write(_page(status, title, detail, keep_alive=keep))
         await writer.drain()
         return keep
+
+
+class _Headers(Mapping[str, str]):
+    """A request's headers by lower-case name, decoded only when a canary rule asks for one."""
+
+    def __init__(self, head: http1.Head) -> None:
+        self._lower = head.lower
+
+    def __getitem__(self, name: str) -> str:
+        return self._lower[name.encode("latin-1")].decode("latin-1")
+
+    def __iter__(self) -> Iterator[str]:
+        return (k.decode("latin-1") for k in self._lower)
+
+    def __len__(self) -> int:
+        return len(self._lower)
+
+
+class _Cookies(Mapping[str, str]):
+    """A request's cookies, parsed only when a canary rule asks for one."""
+
+    def __init__(self, head: http1.Head) -> None:
+        self._head = head
+
+    @functools.cached_property
+    def _parsed(self) -> dict[str, str]:
+        cookie = (self._head.get(b"cookie") or b"").decode("latin-1")
+        return dict(p.strip().partition("=")[::2] for p in cookie.split(";") if "=" in p)
+
+    def __getitem__(self, name: str) -> str:
+        return self._parsed[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._parsed)
+
+    def __len__(self) -> int:
+        return len(self._parsed)
 
 
 @dataclass(frozen=True)
