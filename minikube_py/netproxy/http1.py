@@ -107,21 +107,29 @@ def body_length(head: Head, *, request: bool, method: bytes = b"GET", status: in
     return 0 if request else None
 
 
-async def relay_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, length: int | None) -> None:
+async def relay_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, length: int | None,
+                     head: bytes = b"") -> None:
     """Copy one body from ``reader`` to ``writer`` in the framing ``length`` gives (see
-    :func:`body_length`), keeping chunked framing as it is."""
-    if length is None:
-        while chunk := await reader.read(COPY_CHUNK):
-            writer.write(chunk)
-            await writer.drain()
-        return
-    if length >= 0:
+    :func:`body_length`), keeping chunked framing as it is. ``head`` (the message's head) goes out
+    with the first piece of the body: one send for a small message rather than two."""
+    if length is not None and length >= 0:
         remaining = length
         while remaining:
             chunk = await reader.read(min(remaining, COPY_CHUNK))
             if not chunk:
                 raise asyncio.IncompleteReadError(b"", remaining)
             remaining -= len(chunk)
+            writer.write(head + chunk if head else chunk)
+            head = b""
+            await writer.drain()
+        if head:
+            writer.write(head)
+            await writer.drain()
+        return
+    if head:
+        writer.write(head)
+    if length is None:
+        while chunk := await reader.read(COPY_CHUNK):
             writer.write(chunk)
             await writer.drain()
         return

@@ -338,9 +338,9 @@ class IngressController:
             headers.append((b"Connection", b"close"))
         elif head.version != b"HTTP/1.1":
             headers.append((b"Connection", b"keep-alive"))
-        writer.write(http1.render_head((b"HTTP/1.1", response.first[1], response.first[2]), headers))
         try:
-            await http1.relay_body(up_reader, writer, length)
+            await http1.relay_body(up_reader, writer, length,
+                                   http1.render_head((b"HTTP/1.1", response.first[1], response.first[2]), headers))
         except BaseException:
             up_writer.close()
             raise

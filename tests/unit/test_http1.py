@@ -97,3 +97,26 @@ def test_relay_by_length_and_a_short_body() -> None:
 
 def test_render_head() -> None:
     assert http1.render_head((b"HTTP/1.1", b"200", b"OK"), [(b"A", b"1")]) == b"HTTP/1.1 200 OK\r\nA: 1\r\n\r\n"
+
+
+class _Writes(_Sink):
+    """A sink that keeps each write apart, to see how many sends a message costs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+
+    def write(self, chunk: bytes) -> None:
+        self.writes.append(chunk)
+
+
+async def _writes(data: bytes, length: int | None, head: bytes) -> list[bytes]:
+    sink = _Writes()
+    await http1.relay_body(_reader(data), sink, length, head)  # type: ignore[arg-type]
+    return sink.writes
+
+
+def test_the_head_goes_out_with_the_first_piece_of_the_body() -> None:
+    assert asyncio.run(_writes(b"hello", 5, b"HEAD")) == [b"HEADhello"]
+    assert asyncio.run(_writes(b"", 0, b"HEAD")) == [b"HEAD"]
+    assert asyncio.run(_writes(b"0\r\n\r\n", -1, b"HEAD")) == [b"HEAD", b"0\r\n", b"\r\n"]
