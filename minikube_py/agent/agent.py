@@ -306,8 +306,7 @@ class Agent:
                 recorder.emit(self._node_ref(), "Warning", "IngressPortUnavailable", message)
             reported[0] = message
 
-        return IngressController(client, IngressOptions(cfg.node_name, cfg.ingress_http_port,
-                                                        cfg.ingress_https_port), on_problem=problem)
+        return IngressController(client, IngressOptions(cfg.ingress_http_port, cfg.ingress_https_port), on_problem=problem)
 
     async def _read_machine(self, runtime: Runtime) -> MachineInfo:
         """The engine's facts, or the host's while the engine does not answer (the node registers all

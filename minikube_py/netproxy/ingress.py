@@ -61,7 +61,6 @@ CLOSE_WAIT_SECONDS = 2.0
 
 @dataclass(frozen=True)
 class IngressOptions:
-    node_name: str
     http_port: int = 80  # 0: no plain HTTP listener
     https_port: int = 443  # 0: no TLS listener
     address: str = "0.0.0.0"
@@ -92,7 +91,6 @@ class IngressController:
         self._contexts: dict[TlsSecret, tuple[str, ssl.SSLContext]] = {}  # by secret, with its resourceVersion
         self._pool = ConnectionPool()
         self._closing: set[asyncio.Task[None]] = set()  # connections the pod is closing (see _close_after_pod)
-        self.synced = asyncio.Event()  # set once the first table is in place
 
     def _wake(self, _old: Any, _new: Any) -> None:
         self._changed.set()
@@ -111,10 +109,7 @@ class IngressController:
         self.table = table  # one assignment: a request sees the old table or the new one
 
     def endpoints(self, backend: Backend) -> tuple[Endpoint, ...]:
-        for port in self.services.ports_of(backend.namespace, backend.service):
-            if port.protocol == "TCP" and backend.port in (port.port, port.name.port):
-                return port.endpoints
-        return ()
+        return self.services.endpoints_of(backend.namespace, backend.service, backend.port)
 
     def _pick(self, backend: Backend) -> int:
         """The round-robin position of the backend's next request."""
@@ -186,7 +181,6 @@ class IngressController:
         while True:
             self._changed.clear()
             self.rebuild()
-            self.synced.set()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), PRUNE_INTERVAL)
             self._pool.retain({e for port in self.services.ports() for e in port.endpoints})
