@@ -44,8 +44,11 @@ class Head:
         return self.first[0] if self.first[0].startswith(b"HTTP/") else self.first[2]
 
     def end_to_end(self) -> list[tuple[bytes, bytes]]:
-        """The headers without the hop-by-hop ones (and those the ``Connection`` header names)."""
+        """The headers without the hop-by-hop ones (and those the ``Connection`` header names); a
+        chunked message loses its ``Content-Length`` too, which chunking overrides (RFC 9112 6.3)."""
         named = self.tokens(b"connection")
+        if b"chunked" in self.tokens(b"transfer-encoding"):
+            named.add(b"content-length")
         return [(k, v) for k, v in self.headers if k.lower() not in HOP_BY_HOP and k.lower() not in named]
 
     def keep_alive(self) -> bool:
@@ -97,13 +100,10 @@ def body_length(head: Head, *, request: bool, method: bytes = b"GET", status: in
         return -1
     length = head.get(b"content-length")
     if length is not None:
-        try:
-            count = int(length.split(b",")[0])
-        except ValueError:
-            raise BadMessage("malformed Content-Length") from None
-        if count < 0:
-            raise BadMessage("negative Content-Length")
-        return count
+        values = {v.strip() for v in length.split(b",")}
+        if len(values) != 1 or not (count_text := values.pop()).isdigit():
+            raise BadMessage("malformed Content-Length")  # differing values would let messages be smuggled
+        return int(count_text)
     return 0 if request else None
 
 

@@ -314,16 +314,18 @@ class IngressController:
         up_reader, up_writer, response = upstream
         try:
             status = int(response.first[1])
-        except ValueError:
+            length = http1.body_length(response, request=False, method=method, status=status)
+        except (ValueError, http1.BadMessage) as e:
             up_writer.close()
-            raise http1.BadMessage("the pod answered a malformed status line") from None
+            writer.write(_page(502, "Bad Gateway", f"The pod at {_host_port(address)} answered a malformed "
+                                                   f"response: {e}.", keep_alive=False))
+            return False
         if status == 101 and upgrade:  # a WebSocket (or other upgrade): from here on bytes both ways
             writer.write(http1.render_head(response.first, response.headers))
             await asyncio.gather(http1.splice(reader, up_writer), http1.splice(up_reader, writer),
                                  return_exceptions=True)
             up_writer.close()
             return False
-        length = http1.body_length(response, request=False, method=method, status=status)
         keep = head.keep_alive() and length is not None
         headers = response.end_to_end()
         if length == -1:

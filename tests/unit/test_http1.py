@@ -64,6 +64,16 @@ def test_request_head_headers_and_keep_alive() -> None:
     assert not _head(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n").keep_alive()
 
 
+def test_a_chunked_message_loses_its_content_length_and_lengths_must_agree() -> None:
+    both = _head(b"POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\nX: 1\r\n\r\n")
+    assert http1.body_length(both, request=True) == -1
+    assert both.end_to_end() == [(b"X", b"1")]
+    assert http1.body_length(_head(b"POST / HTTP/1.1\r\nContent-Length: 4, 4\r\n\r\n"), request=True) == 4
+    for bad in (b"4, 5", b"-1", b"x"):
+        with pytest.raises(http1.BadMessage):
+            http1.body_length(_head(b"POST / HTTP/1.1\r\nContent-Length: " + bad + b"\r\n\r\n"), request=True)
+
+
 def test_a_clean_end_is_none_and_garbage_is_a_bad_message() -> None:
     assert asyncio.run(_read(b"")) is None
     with pytest.raises(http1.BadMessage):
