@@ -149,6 +149,11 @@ class ServerConfig:
         choices=PROXY_MODES))
     cluster_domain: str = field(default="cluster.local", metadata=_doc(
         "DNS domain of the cluster: the cluster DNS answers <service>.<namespace>.svc.<domain>."))
+    ingress_http_port: int = field(default=80, metadata=_doc(
+        "Port of the embedded agent's ingress controller for plain HTTP (as the agent's --ingress-http-port); "
+        "0: none."))
+    ingress_https_port: int = field(default=443, metadata=_doc(
+        "Port of the embedded agent's ingress controller for HTTPS (as the agent's --ingress-https-port); 0: none."))
     max_pods: int = field(default=110, metadata=_doc("Pods the embedded agent's node accepts (kubelet's default)."))
     cluster_cidr: str = field(default="10.244.0.0/16", metadata=_doc(
         "Pod addresses, one subnet of them per node (see node_cidr_mask_size); Kubernetes' (flannel's) "
@@ -319,6 +324,12 @@ class AgentConfig:
         "How this node proxies Services: kernel (iptables DNAT, the data path never enters Python), userspace "
         "(iptables REDIRECT to asyncio listeners that splice the stream), or none.", shown=_RUNTIME_PROXY,
         choices=PROXY_MODES))
+    ingress_http_port: int = field(default=80, metadata=_doc(
+        "Port on which this node's ingress controller (IngressClass pykube) serves plain HTTP; 0: none. "
+        "Runs with the docker runtime only."))
+    ingress_https_port: int = field(default=443, metadata=_doc(
+        "Port on which this node's ingress controller serves HTTPS, with the certificates of the Ingresses' "
+        "TLS secrets by SNI; 0: none."))
     node_labels: str = field(default="", metadata=_doc("Extra node labels, comma-separated key=value pairs."))
     node_lease_duration_seconds: int = field(default=40, metadata=_doc(
         "How long this node's Lease holds; the agent renews it and looks at its node every quarter of that "
@@ -355,6 +366,9 @@ class AgentConfig:
             _ip("node_ip", self.node_ip)
         if self.max_pods < 1:
             raise ConfigError(f"max_pods: must be at least 1, got {self.max_pods}")
+        for key in ("ingress_http_port", "ingress_https_port"):
+            if not 0 <= getattr(self, key) <= 65535:
+                raise ConfigError(f"{key}: must be a port number or 0, got {getattr(self, key)}")
         for label in filter(None, self.node_labels.split(",")):
             if "=" not in label:
                 raise ConfigError(f"node_labels: {label!r} is not key=value")

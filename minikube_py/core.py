@@ -186,7 +186,8 @@ class Server:
         agent_cfg = AgentConfig(node_name=cfg.node_name, node_ip=cfg.node_ip or cfg.advertise_address,
                                 docker_host=cfg.docker_host, data_dir=cfg.data_dir / "agent", runtime=cfg.agent_runtime,
                                 max_pods=cfg.max_pods, kubelet_port=cfg.kubelet_port, proxy_mode=cfg.proxy_mode,
-                                cluster_domain=cfg.cluster_domain, drain_on_stop=cfg.drain_on_stop)
+                                cluster_domain=cfg.cluster_domain, drain_on_stop=cfg.drain_on_stop,
+                                ingress_http_port=cfg.ingress_http_port, ingress_https_port=cfg.ingress_https_port)
         cert, key = pki.issue_client_cert(self._pki, f"system:node:{cfg.node_name}", "system:nodes")
         credentials = embedded_credentials(self.url, self._pki.ca_pem, cert, key)
         return lambda: Agent(agent_cfg, credentials, control_plane=True).run()

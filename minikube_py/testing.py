@@ -111,6 +111,11 @@ def _decode(raw: bytes) -> Any:
         return raw.decode(errors="replace")
 
 
+#: servers of tests leave the node's ports 80 and 443 alone (parallel tests would fight over them);
+#: a test of the ingress controller gives ports of its own after these
+_NO_INGRESS = ("--ingress-http-port", "0", "--ingress-https-port", "0")
+
+
 def start_server(data_dir: Path, *extra: str, port: int | None = None, agent: bool = False) -> RunningServer:
     """Start ``pykube server`` and wait until it answers /readyz. Without ``agent`` the server runs no
     node of its own (``--no-agent``): control-plane tests join fake nodes (agents on the fake runtime) instead."""
@@ -119,7 +124,7 @@ def start_server(data_dir: Path, *extra: str, port: int | None = None, agent: bo
     log = open(log_path, "ab")  # noqa: SIM115 - the subprocess owns it for its lifetime
     process = subprocess.Popen(
         [sys.executable, "-m", "minikube_py.cli.main", "server", "--data-dir", str(data_dir), "--bind-address",
-         "127.0.0.1", "--port", str(port), *(() if agent else ("--no-agent",)), *extra],
+         "127.0.0.1", "--port", str(port), *(_NO_INGRESS if agent else ("--no-agent",)), *extra],
         stdout=log, stderr=subprocess.STDOUT,
     )
     cache = data_dir.parent / f"{data_dir.name}-kubecache"

@@ -46,6 +46,7 @@ from minikube_py.guard import guard
 from minikube_py.model.quantity import value
 from minikube_py.model.times import rfc3339_micro
 from minikube_py.model.volumebinding import LOCAL_PATH_ROOT_ANNOTATION
+from minikube_py.netproxy.ingress import IngressController, IngressOptions
 from minikube_py.netproxy.proxy import ProxyOptions, ServiceProxy
 
 log = logging.getLogger(__name__)
@@ -302,6 +303,9 @@ class Agent:
                 tasks.create_task(manager.run(), name="pod manager")
                 if proxy is not None:
                     tasks.create_task(guard("service proxy", proxy.run), name="service proxy")
+                ingress = self._ingress_controller(client, recorder)
+                if ingress is not None:
+                    tasks.create_task(guard("ingress controller", ingress.run), name="ingress controller")
         except asyncio.CancelledError:
             # stopped (SIGTERM): by default the pods run on and the next start adopts them
             if cfg.drain_on_stop:
@@ -309,6 +313,22 @@ class Agent:
             raise
         finally:
             await manager.close()
+
+    def _ingress_controller(self, client: ApiClient, recorder: EventRecorder) -> IngressController | None:
+        """The node's ingress controller, for pods reachable at their IPs (the docker runtime) when a
+        port is configured; a port it cannot open is a Warning event on the node, retried."""
+        cfg = self.config
+        if cfg.runtime != "docker" or not (cfg.ingress_http_port or cfg.ingress_https_port):
+            return None
+        reported: list[str | None] = [None]
+
+        def problem(message: str | None) -> None:
+            if message is not None and message != reported[0]:
+                log.warning("ingress controller: %s", message)
+                recorder.emit(self._node_ref(), "Warning", "IngressPortUnavailable", message)
+            reported[0] = message
+
+        return IngressController(client, IngressOptions(cfg.ingress_http_port, cfg.ingress_https_port), on_problem=problem)
 
     async def _read_machine(self, runtime: Runtime) -> MachineInfo:
         """The engine's facts, or the host's while the engine does not answer (the node registers all

@@ -3,7 +3,8 @@
 The four system namespaces, and the ``kubernetes`` Service (first address of the service CIDR, port
 443) whose Endpoints point at this API server, so in-cluster clients find it the usual way; the
 ``kube-dns`` Service (tenth address, port 53) that every node's proxy answers with its built-in DNS;
-the default StorageClass ``local-path``; and the ``pykube-cluster`` ConfigMap in kube-system, from which agents learn the cluster-wide
+the default StorageClass ``local-path``; the default IngressClass ``pykube`` that every agent's ingress
+controller serves; and the ``pykube-cluster`` ConfigMap in kube-system, from which agents learn the cluster-wide
 network settings (cluster CIDR, DNS address and domain) instead of each needing the same flags.
 The default RBAC roles and bindings (:mod:`minikube_py.model.bootstrappolicy`) are reconciled as
 kube-apiserver does: created when missing, and restored to their defaults on start unless their
@@ -21,7 +22,7 @@ import logging
 from dataclasses import dataclass
 
 from minikube_py.api.registry import Registry
-from minikube_py.model import errors
+from minikube_py.model import errors, ingress
 from minikube_py.model.bootstrappolicy import AUTOUPDATE, CLUSTER_ROLE_BINDINGS, CLUSTER_ROLES
 from minikube_py.model.kinds import ResourceType, by_plural
 from minikube_py.model.rbac import GROUP as RBAC_GROUP
@@ -45,6 +46,12 @@ LOCAL_PATH_CLASS: Obj = {
     "provisioner": LOCAL_PATH_PROVISIONER,
     "reclaimPolicy": "Delete",
     "volumeBindingMode": "WaitForFirstConsumer",
+}
+
+#: the default IngressClass, served by the ingress controller in every agent
+PYKUBE_INGRESS_CLASS: Obj = {
+    "metadata": {"name": ingress.DEFAULT_CLASS_NAME, "annotations": {ingress.DEFAULT_CLASS_ANNOTATION: "true"}},
+    "spec": {"controller": ingress.CONTROLLER},
 }
 
 
@@ -84,6 +91,8 @@ async def ensure_bootstrap_objects(registry: Registry, *, address: str, port: in
     await _put(registry, _rt("discovery.k8s.io", "endpointslices"), "default", slice_)
     await _create_if_absent(registry, _rt("storage.k8s.io", "storageclasses"), None,
                             copy.deepcopy(LOCAL_PATH_CLASS))
+    await _create_if_absent(registry, _rt("networking.k8s.io", "ingressclasses"), None,
+                            copy.deepcopy(PYKUBE_INGRESS_CLASS))
     await _ensure_rbac_defaults(registry)
 
 

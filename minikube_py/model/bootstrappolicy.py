@@ -47,6 +47,7 @@ _AGGREGATE_TO_VIEW = [
     _rule(_READ, ["apps"], _APPS),
     _rule(_READ, ["batch"], _BATCH),
     _rule(_READ, ["discovery.k8s.io"], ["endpointslices"]),
+    _rule(_READ, ["networking.k8s.io"], ["ingresses", "ingresses/status"]),
     _rule(_READ, ["coordination.k8s.io"], ["leases"]),
 ]
 _AGGREGATE_TO_EDIT = [
@@ -62,6 +63,7 @@ _AGGREGATE_TO_EDIT = [
                              "replicasets/scale", "statefulsets", "statefulsets/scale"]),
     _rule(_WRITE, ["batch"], ["cronjobs", "jobs"]),
     _rule(_WRITE, ["discovery.k8s.io"], ["endpointslices"]),
+    _rule(_WRITE, ["networking.k8s.io"], ["ingresses"]),
     _rule(_WRITE, ["coordination.k8s.io"], ["leases"]),
 ]
 _AGGREGATE_TO_ADMIN = [

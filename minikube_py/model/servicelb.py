@@ -1,7 +1,8 @@
 """Where a LoadBalancer Service answers when no cloud provides one: on every Ready node's address.
 
 As k3s' ServiceLB (klipper-lb): the service proxy on every node answers the service port on the
-node's own addresses, so those addresses are the load balancer's ingress.
+node's own addresses, so those addresses are the load balancer's ingress. The same holds for the
+Ingresses pykube's own controller serves: every node's ingress listener answers them.
 """
 
 from __future__ import annotations
@@ -45,8 +46,17 @@ def ingress_of(ips: Iterable[str]) -> list[Obj]:
 def status_patch(service: Obj, ingress: list[Obj]) -> Obj | None:
     """The status merge patch that brings ``service`` to ``ingress`` (None when it is there already);
     a Service that stopped being a LoadBalancer loses its ingress."""
-    want = ingress if wants_ingress(service) else []
-    have = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
-    if have == want or (not want and not have):
+    return _patch(service, ingress if wants_ingress(service) else [])
+
+
+def ingress_status_patch(obj: Obj, ingress: list[Obj], served: bool) -> Obj | None:
+    """The same for an Ingress, ``served`` when pykube's controller serves its class: an Ingress's
+    load-balancer entries have no ``ipMode``."""
+    return _patch(obj, [{"ip": entry["ip"]} for entry in ingress] if served else [])
+
+
+def _patch(obj: Obj, want: list[Obj]) -> Obj | None:
+    have = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    if have == want:
         return None
     return {"status": {"loadBalancer": {"ingress": want} if want else {}}}

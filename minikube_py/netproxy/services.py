@@ -116,6 +116,8 @@ class ServiceTable:
         self._services: dict[tuple[str, str], Obj] = {}
         self._slices: dict[tuple[str, str], dict[str, Obj]] = defaultdict(dict)
         self._ports: dict[tuple[str, str], list[ServicePort]] = {}
+        #: endpoints by port number and name, per Service (see endpoints_of), made when first asked
+        self._endpoints: dict[tuple[str, str], dict[int | str, tuple[Endpoint, ...]]] = {}
         self.version = 0  # bumped on every change that alters a port
 
     def on_service(self, old: Obj | None, new: Obj | None) -> None:
@@ -145,6 +147,7 @@ class ServiceTable:
         self._recompute(key)
 
     def _recompute(self, key: tuple[str, str]) -> None:
+        self._endpoints.pop(key, None)
         service = self._services.get(key)
         ports = service_ports(service, self._slices.get(key, {}).values()) if service else []
         if ports != self._ports.get(key, []):
@@ -153,6 +156,32 @@ class ServiceTable:
             else:
                 self._ports.pop(key, None)
             self.version += 1
+
+    def endpoints_of(self, namespace: str, name: str, port: int | str) -> tuple[Endpoint, ...]:
+        """The ready endpoints behind one TCP port of a Service, named by its number or name, for a
+        proxy that connects to the pods itself (the ingress controller): headless Services too, which
+        have no ClusterIP to proxy. Cached until the Service or its slices change."""
+        key = (namespace, name)
+        cached = self._endpoints.get(key)
+        if cached is None:
+            cached = self._endpoints[key] = self._endpoints_by_port(key)
+        return cached.get(port, ())
+
+    def _endpoints_by_port(self, key: tuple[str, str]) -> dict[int | str, tuple[Endpoint, ...]]:
+        service = self._services.get(key)
+        spec = (service or {}).get("spec") or {}
+        if service is None or spec.get("type") == "ExternalName":
+            return {}
+        found = slice_endpoints(self._slices.get(key, {}).values())
+        by_port: dict[int | str, tuple[Endpoint, ...]] = {}
+        for sp in spec.get("ports") or ():
+            if sp.get("protocol", "TCP") != "TCP":
+                continue
+            endpoints = tuple(sorted(found.get((sp.get("name") or "", "TCP"), ())))
+            for handle in (sp.get("port"), sp.get("name")):
+                if handle:
+                    by_port.setdefault(handle, endpoints)
+        return by_port
 
     def ports(self) -> list[ServicePort]:
         return [p for key in sorted(self._ports) for p in self._ports[key]]

@@ -34,6 +34,8 @@ KINDS = [
     ("cronjobs", "cj", "batch/v1", "true", "CronJob"),
     ("leases", "", "coordination.k8s.io/v1", "true", "Lease"),
     ("endpointslices", "", "discovery.k8s.io/v1", "true", "EndpointSlice"),
+    ("ingresses", "ing", "networking.k8s.io/v1", "true", "Ingress"),
+    ("ingressclasses", "", "networking.k8s.io/v1", "false", "IngressClass"),
     ("storageclasses", "sc", "storage.k8s.io/v1", "false", "StorageClass"),
 ]
 

@@ -90,6 +90,21 @@ def _storageclass(name: str) -> Obj:
             "provisioner": "example.com/disk"}
 
 
+def _ingress(name: str) -> Obj:
+    backend = {"service": {"name": "web", "port": {"number": 80}}}
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": name},
+            "spec": {"rules": [{"host": "a.example.com", "http": {"paths": [
+                {"path": "/", "pathType": "Prefix", "backend": backend}]}}, {"http": {"paths": [
+                    {"path": "/b", "pathType": "Exact", "backend": backend}]}}],
+                     "tls": [{"hosts": ["a.example.com"], "secretName": "a-cert"}]}}
+
+
+def _ingressclass(name: str) -> Obj:
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass", "metadata": {"name": name},
+            "spec": {"controller": "example.com/ingress",
+                     "parameters": {"apiGroup": "example.com", "kind": "Params", "name": "p"}}}
+
+
 def _namespace(name: str) -> Obj:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
 
@@ -149,6 +164,10 @@ KINDS = [
     Kind("endpointslices", "endpointslice.discovery.k8s.io", _endpointslice,
          ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"], [],
          {"ADDRESSTYPE": "IPv4", "PORTS": "8080", "ENDPOINTS": "10.244.0.7"}),
+    Kind("ingresses", "ingress.networking.k8s.io", _ingress, ["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"],
+         [], {"CLASS": "pykube", "HOSTS": "a.example.com,*", "ADDRESS": "", "PORTS": "80, 443"}),
+    Kind("ingressclasses", "ingressclass.networking.k8s.io", _ingressclass, ["NAME", "CONTROLLER", "PARAMETERS", "AGE"],
+         [], {"CONTROLLER": "example.com/ingress", "PARAMETERS": "Params.example.com/p"}, namespaced=False),
     Kind("nodes", "node", node, ["NAME", "STATUS", "ROLES", "AGE", "VERSION"],
          ["INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME"],
          {"STATUS": "Ready", "ROLES": "<none>", "VERSION": "v1.32.0"}, namespaced=False),

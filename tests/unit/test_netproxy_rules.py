@@ -79,6 +79,20 @@ def test_table_recomputes_one_service_per_change_and_counts_real_changes() -> No
     assert table.ports() == []
 
 
+def test_endpoints_of_a_port_by_number_or_name_headless_too_and_current() -> None:
+    table = ServiceTable()
+    table.on_service(None, service(clusterIP="None"))
+    table.on_slice(None, slice_("web", ("10.244.1.5", "b", True), ("10.244.1.6", "b", False)))
+    ready = (Endpoint("10.244.1.5", 8080, "b"),)
+    assert table.ports() == []  # nothing for the kernel proxy: headless
+    assert table.endpoints_of("default", "web", 80) == table.endpoints_of("default", "web", "http") == ready
+    assert table.endpoints_of("default", "web", 81) == () and table.endpoints_of("default", "nope", 80) == ()
+    table.on_slice(None, slice_("web", ("10.244.2.7", "c", True), name="web-def"))
+    assert len(table.endpoints_of("default", "web", 80)) == 2  # the cache follows the change
+    table.on_service(None, service(type="ExternalName", externalName="example.com"))
+    assert table.endpoints_of("default", "web", 80) == ()
+
+
 def test_kernel_rules_balance_with_decreasing_probabilities() -> None:
     eps = [Endpoint(f"10.244.{i}.5", 8080, f"n{i}") for i in range(3)]
     rs = desired_rules([port(*eps)], node="n0", cluster_cidr=CIDR)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from minikube_py.model.servicelb import ingress_of, node_ingress, status_patch, wants_ingress
+from minikube_py.model.servicelb import ingress_of, ingress_status_patch, node_ingress, status_patch, wants_ingress
 
 Obj = dict[str, Any]
 
@@ -38,3 +38,14 @@ def test_status_patch_sets_changes_and_clears() -> None:
 
 def test_a_service_with_another_load_balancer_class_is_left_alone() -> None:
     assert wants_ingress(lb()) and not wants_ingress(lb(loadBalancerClass="example.com/lb"))
+
+
+def test_ingress_status_has_the_addresses_without_ip_mode_while_pykube_serves_it() -> None:
+    ingress = [{"ip": "10.99.0.2", "ipMode": "VIP"}]
+    obj: Obj = {"metadata": {"namespace": "default", "name": "web"}, "spec": {}, "status": {"loadBalancer": {}}}
+    assert ingress_status_patch(obj, ingress, served=True) == {"status": {"loadBalancer": {"ingress": [
+        {"ip": "10.99.0.2"}]}}}
+    served = {**obj, "status": {"loadBalancer": {"ingress": [{"ip": "10.99.0.2"}]}}}
+    assert ingress_status_patch(served, ingress, served=True) is None
+    assert ingress_status_patch(served, ingress, served=False) == {"status": {"loadBalancer": {}}}
+    assert ingress_status_patch(obj, ingress, served=False) is None

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from minikube_py.api.strategies import (
     cluster,
     config,
+    ingress,
     namespaces,
     pods,
     policy,
@@ -36,6 +37,8 @@ STRATEGIES: Mapping[str, Strategy] = MappingProxyType({strategy.kind: strategy f
     services.SERVICE,
     services.ENDPOINTS,
     services.ENDPOINT_SLICE,
+    ingress.INGRESS,
+    ingress.INGRESS_CLASS,
     cluster.NODE,
     cluster.LEASE,
     cluster.EVENT,

@@ -1,4 +1,4 @@
-"""Printers for Services, Endpoints and EndpointSlices."""
+"""Printers for Services, Endpoints, EndpointSlices, Ingresses and IngressClasses."""
 
 from __future__ import annotations
 
@@ -109,4 +109,50 @@ ENDPOINT_SLICE = Printer(
         AGE,
     ),
     _endpoint_slice,
+)
+
+
+def _ingress(obj: dict[str, Any], now: datetime) -> list[Any]:
+    """kube-apiserver's Ingress row: every rule host (``*`` for a rule without one), the load
+    balancer's addresses, and 443 beside 80 when the Ingress has TLS."""
+    spec = obj.get("spec") or {}
+    hosts = [rule.get("host") or "*" for rule in spec.get("rules") or ()]
+    address = ",".join(_load_balancer_addresses(obj))
+    return [obj_name(obj), spec.get("ingressClassName") or NONE, limited_list(hosts, "*"), address,
+            "80, 443" if spec.get("tls") else "80", age(obj, now)]
+
+
+INGRESS = Printer(
+    (
+        NAME,
+        Column("Class", "The name of the IngressClass resource."),
+        Column("Hosts", "Host is the fully qualified domain name of a network host, as defined by RFC 3986."),
+        Column("Address", "Address is a list containing ingress points for the load-balancer"),
+        Column("Ports", "Ports of TLS configurations that open"),
+        AGE,
+    ),
+    _ingress,
+)
+
+
+def _ingress_class(obj: dict[str, Any], now: datetime) -> list[Any]:
+    spec = obj.get("spec") or {}
+    parameters = spec.get("parameters") or {}
+    shown = NONE
+    if parameters:
+        kind = parameters.get("kind", "")
+        if parameters.get("apiGroup"):
+            kind = f"{kind}.{parameters['apiGroup']}"
+        shown = f"{kind}/{parameters.get('name', '')}"
+    return [obj_name(obj), spec.get("controller", ""), shown, age(obj, now)]
+
+
+INGRESS_CLASS = Printer(
+    (
+        NAME,
+        Column("Controller", "Controller that is responsible for handling this class"),
+        Column("Parameters", "A reference to a resource with additional parameters"),
+        AGE,
+    ),
+    _ingress_class,
 )
