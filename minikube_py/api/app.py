@@ -19,6 +19,7 @@ from minikube_py.api.auth import Authenticator, User, authorize, bearer_token, i
 from minikube_py.api.body import MAX_BODY
 from minikube_py.api.body import dumps as body_dumps
 from minikube_py.api.connections import inflight_middleware
+from minikube_py.api.customresources import CustomResourceTypes
 from minikube_py.api.handlers import ResourceHandlers, json_response
 from minikube_py.api.instrument import ServerCollector, metrics_handler, metrics_middleware
 from minikube_py.api.metrics import HISTORY_PREFIX, ResourceMetrics, metrics_context
@@ -129,7 +130,15 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
         await rbac.stop()
 
     app.cleanup_ctx.append(follow_policy)
-    resources = ResourceHandlers(registry, rbac, request_user, tokens)
+    definitions = CustomResourceTypes(registry)
+
+    async def follow_definitions(_: web.Application) -> AsyncIterator[None]:
+        await definitions.start()
+        yield
+        await definitions.stop()
+
+    app.cleanup_ctx.append(follow_definitions)
+    resources = ResourceHandlers(registry, rbac, request_user, tokens, definitions)
     metrics = ResourceMetrics(registry, kubelet_ssl) if kubelet_ssl is not None else None
     extra_groups = ((METRICS_GROUP, METRICS_VERSION),) if metrics is not None else ()
 

@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from minikube_py.api import body, routing, subresources, watch
+from minikube_py.api.customresources import DEFINITIONS, CustomResourceTypes
 from minikube_py.api.patch import is_apply, is_patch_type
 from minikube_py.api.patch.managed import MAX_MANAGER_LENGTH, FieldManager
 from minikube_py.api.rbac import RbacAuthorizer
@@ -42,19 +43,26 @@ class ResourceHandlers:
     holds the answer to such a write until the policy has it; ``user_of`` names a request's user."""
 
     def __init__(self, registry: Registry, rbac: RbacAuthorizer, user_of: Callable[[web.Request], UserInfo],
-                 tokens: ServiceAccountTokens) -> None:
+                 tokens: ServiceAccountTokens, definitions: CustomResourceTypes) -> None:
         self.registry = registry
         self.rbac = rbac
         self.user_of = user_of
         self.tokens = tokens
+        self.definitions = definitions
 
     def _check_grant(self, request: web.Request, rt: ResourceType, namespace: str | None, obj: Obj) -> None:
         if rt.group == RBAC_GROUP:
             self.rbac.check_escalation(self.user_of(request), rt, namespace, obj)
 
     async def _policy_holds(self, rt: ResourceType, obj: Obj, dry_run: bool) -> None:
-        if rt.group == RBAC_GROUP and not dry_run:
+        """Hold the answer to a write the server's own state follows (the RBAC policy, the types
+        CRDs serve) until it does, so the client's next request sees its effect."""
+        if dry_run:
+            return
+        if rt.group == RBAC_GROUP:
             await self.rbac.caught_up(obj)
+        elif rt is DEFINITIONS:
+            await self.definitions.caught_up(obj)
 
     async def dispatch(self, request: web.Request, group: str, version: str, tail: str) -> web.StreamResponse:
         target = request.get(routing.ROUTE)
@@ -354,7 +362,7 @@ async def _read_object(request: web.Request, rt: ResourceType | None = None,
     if not isinstance(value, dict):
         raise errors.bad_request("the body of the request must be an object")
     if rt is not None and validation is not None:
-        validation.check(rt.kind, rt.api_version, value)
+        validation.report(rt.kind, rt.api_version, strategy_for(rt).drop_unknown(value))
     return value
 
 

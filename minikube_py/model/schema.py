@@ -157,7 +157,11 @@ class FieldValidation:
 
     def check(self, kind: str, api_version: str, obj: dict[str, Any]) -> None:
         """Drop ``obj``'s unknown fields; 400 under Strict, a warning each under Warn."""
-        unknown = unknown_fields(kind, obj)
+        self.report(kind, api_version, unknown_fields(kind, obj))
+
+    def report(self, kind: str, api_version: str, unknown: list[str]) -> None:
+        """Answer the unknown fields already dropped from an object (their paths) as the mode says:
+        400 under Strict, a warning each under Warn."""
         if not unknown:
             return
         if self.mode == STRICT:

@@ -1,0 +1,217 @@
+"""CustomResourceDefinitions with the real kubectl: a CRD serves its resource at once, with its
+printer columns, schema validation, pruning, defaults, status and scale subresources and several
+versions; deleting the CRD deletes its objects, and a restart serves them again."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubectl_helpers import Kubectl
+
+from minikube_py.testing import RunningServer, start_server
+
+Obj = dict[str, Any]
+
+
+@pytest.fixture
+def group() -> str:
+    """A group of this test's own: CRDs are cluster-scoped, and other tests share the server."""
+    return f"t{os.urandom(3).hex()}.pykube.test"
+
+
+def widget_crd(group: str, *, versions: list[str] | None = None) -> Obj:
+    """A namespaced ``Widget`` with a structural schema, status and scale, and printer columns."""
+    schema = {"openAPIV3Schema": {"type": "object", "properties": {
+        "spec": {"type": "object", "required": ["size"], "properties": {
+            "size": {"type": "string", "enum": ["small", "large"]},
+            "replicas": {"type": "integer", "minimum": 0, "default": 1},
+            "color": {"type": "string", "pattern": "^[a-z]+$", "default": "blue"},
+            "port": {"x-kubernetes-int-or-string": True},
+            "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+        }},
+        "status": {"type": "object", "properties": {
+            "replicas": {"type": "integer"},
+            "selector": {"type": "string"},
+            "phase": {"type": "string"},
+        }},
+    }}}
+    columns = [{"name": "Size", "type": "string", "jsonPath": ".spec.size"},
+               {"name": "Replicas", "type": "integer", "jsonPath": ".spec.replicas"},
+               {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+               {"name": "Color", "type": "string", "jsonPath": ".spec.color", "priority": 1},
+               {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}]
+    names = versions or ["v1"]
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"widgets.{group}"},
+        "spec": {
+            "group": group, "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "shortNames": [short_name(group)],
+                      "categories": [category(group)]},
+            "versions": [{"name": v, "served": True, "storage": v == names[0], "schema": schema,
+                          "additionalPrinterColumns": columns,
+                          "subresources": {"status": {}, "scale": {
+                              "specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas",
+                              "labelSelectorPath": ".status.selector"}}} for v in names],
+        },
+    }
+
+
+def short_name(group: str) -> str:
+    """The CRD's short name, of this test's own (kubectl picks one group's when several share one)."""
+    return "w" + group.split(".")[0]
+
+
+def category(group: str) -> str:
+    return "c" + group.split(".")[0]
+
+
+def widget(group: str, name: str, version: str = "v1", **spec: Any) -> Obj:
+    return {"apiVersion": f"{group}/{version}", "kind": "Widget", "metadata": {"name": name},
+            "spec": spec or {"size": "small"}}
+
+
+@pytest.fixture
+def crd(k: Kubectl, group: str) -> Any:
+    k.apply(widget_crd(group))
+    yield f"widgets.{group}"
+    k.run("delete", "crd", f"widgets.{group}", "--ignore-not-found")
+
+
+def test_crd_is_established_and_listed(k: Kubectl, crd: str) -> None:
+    got = k.obj("crd", crd)
+    conditions = {c["type"]: c["status"] for c in got["status"]["conditions"]}
+    assert conditions == {"NamesAccepted": "True", "Established": "True"}
+    assert got["status"]["storedVersions"] == ["v1"]
+    assert got["status"]["acceptedNames"]["kind"] == "Widget"
+    assert got["spec"]["names"]["listKind"] == "WidgetList"
+    assert crd in k.out("get", "crds")
+    k.run("wait", "--for", "condition=established", f"crd/{crd}", "--timeout=10s")
+    resources = k.out("api-resources", "--api-group", crd.split(".", 1)[1])
+    assert "widgets" in resources and short_name(crd.split(".", 1)[1]) in resources and "Widget" in resources
+
+
+def test_get_shows_printer_columns_and_defaults(k: Kubectl, crd: str, group: str) -> None:
+    k.apply(widget(group, "w1"), widget(group, "w2", size="large", replicas=3, color="red"))
+    lines = k.lines("get", crd)
+    assert lines[0].split() == ["NAME", "SIZE", "REPLICAS", "PHASE", "AGE"]
+    rows = {line.split()[0]: line.split() for line in lines[1:]}
+    # no phase yet: kubectl prints the missing cell empty, as for Kubernetes' own CRD tables
+    assert rows["w1"][1:3] == ["small", "1"] and len(rows["w1"]) == 4
+    assert rows["w2"][1:3] == ["large", "3"] and len(rows["w2"]) == 4
+    assert k.lines("get", short_name(group), "-o", "wide")[0].split() == ["NAME", "SIZE", "REPLICAS", "PHASE", "COLOR", "AGE"]
+    assert k.obj(crd, "w1")["spec"] == {"size": "small", "replicas": 1, "color": "blue"}
+    assert "w1" in k.out("get", category(group))
+    assert k.names(crd, "--field-selector", "metadata.name=w2") == ["w2"]
+
+
+def test_schema_violation_is_422_with_kubernetes_message(k: Kubectl, crd: str, group: str) -> None:
+    bad = widget(group, "bad", size="small", replicas="three")
+    done = k.fails("create", "-f", "-", input=json.dumps(bad))
+    assert ('spec.replicas: Invalid value: "string": spec.replicas in body must be of type integer: "string"'
+            in done.stderr)
+    done = k.fails("create", "-f", "-", input=json.dumps(widget(group, "bad", size="medium")))
+    assert 'spec.size: Unsupported value: "medium": supported values: "small", "large"' in done.stderr
+    done = k.fails("create", "-f", "-", input=json.dumps(widget(group, "bad", size="small", color="Red")))
+    assert "spec.color in body should match '^[a-z]+$'" in done.stderr
+    assert "spec.size: Required value" in k.fails("create", "-f", "-", input=json.dumps(
+        widget(group, "bad", replicas=1))).stderr
+    assert not k.exists(crd, "bad")
+
+
+def test_unknown_field_is_pruned_with_a_warning(k: Kubectl, crd: str, group: str) -> None:
+    obj = widget(group, "w", size="small", bogus=1, extra={"anything": {"goes": True}})
+    done = k.run("apply", "--validate=warn", "-f", "-", input=json.dumps(obj))
+    assert 'unknown field "spec.bogus"' in done.stderr
+    spec = k.obj(crd, "w")["spec"]
+    assert "bogus" not in spec
+    assert spec["extra"] == {"anything": {"goes": True}}
+    strict = k.fails("create", "-f", "-", input=json.dumps(widget(group, "w2", size="small", bogus=1)))
+    assert 'unknown field "spec.bogus"' in strict.stderr
+
+
+def test_apply_updates_and_patch_types(k: Kubectl, crd: str, group: str) -> None:
+    k.apply(widget(group, "w", size="small"))
+    done = k.run("apply", "-f", "-", input=json.dumps(widget(group, "w", size="large", replicas=2)))
+    assert done.stderr == ""
+    assert k.obj(crd, "w")["spec"]["size"] == "large"
+    k.run("patch", crd, "w", "--type=merge", "-p", '{"spec":{"color":"green"}}')
+    k.run("label", crd, "w", "tier=gold")
+    assert k.names(crd, "-l", "tier=gold") == ["w"]
+    strategic = k.fails("patch", crd, "w", "--type=strategic", "-p", '{"spec":{"color":"red"}}')
+    assert "UnsupportedMediaType" in strategic.stderr or "unknown format" in strategic.stderr
+    k.run("apply", "--server-side", "-f", "-", input=json.dumps(widget(group, "w", size="large", replicas=5)))
+    assert k.obj(crd, "w")["spec"]["replicas"] == 5
+
+
+def test_status_and_scale_subresources(k: Kubectl, crd: str, group: str) -> None:
+    k.apply(widget(group, "w", size="small", replicas=1))
+    ns = k.namespace
+    path = f"/apis/{group}/v1/namespaces/{ns}/widgets/w"
+    # a main-resource write ignores status, a status write ignores spec
+    obj = k.obj(crd, "w")
+    obj["status"] = {"phase": "Ignored"}
+    obj["spec"]["replicas"] = 2
+    status, _ = k.server.request("PUT", path, obj)
+    assert status == 200
+    got = k.obj(crd, "w")
+    assert "status" not in got and got["spec"]["replicas"] == 2 and got["metadata"]["generation"] == 2
+    got["status"] = {"phase": "Ready", "replicas": 2, "selector": "app=w"}
+    got["spec"]["replicas"] = 9
+    status, answer = k.server.request("PUT", path + "/status", got)
+    assert status == 200, answer
+    got = k.obj(crd, "w")
+    assert got["status"]["phase"] == "Ready" and got["spec"]["replicas"] == 2 and got["metadata"]["generation"] == 2
+    assert "Ready" in k.out("get", crd, "w")
+    k.run("scale", crd, "w", "--replicas=4")
+    assert k.obj(crd, "w")["spec"]["replicas"] == 4
+    status, scale = k.server.request("GET", path + "/scale")
+    assert status == 200
+    assert scale["spec"]["replicas"] == 4 and scale["status"] == {"replicas": 2, "selector": "app=w"}
+
+
+def test_second_version_is_served_from_the_same_objects(k: Kubectl, group: str) -> None:
+    k.apply(widget_crd(group, versions=["v1", "v1beta1"]))
+    try:
+        k.apply(widget(group, "w", version="v1beta1"))
+        assert k.obj(f"widgets.v1.{group}", "w")["apiVersion"] == f"{group}/v1"
+        assert k.obj(f"widgets.v1beta1.{group}", "w")["apiVersion"] == f"{group}/v1beta1"
+        preferred = k.server.request("GET", f"/apis/{group}")[1]["preferredVersion"]["version"]
+        assert preferred == "v1"
+    finally:
+        k.run("delete", "crd", f"widgets.{group}")
+
+
+def test_deleting_the_crd_deletes_its_objects(k: Kubectl, group: str) -> None:
+    k.apply(widget_crd(group))
+    k.apply(widget(group, "w1"), widget(group, "w2"))
+    k.run("delete", "crd", f"widgets.{group}", timeout=60)
+    done = k.fails("get", f"widgets.{group}")
+    assert "doesn't have a resource type" in done.stderr
+    k.apply(widget_crd(group))
+    try:
+        assert k.names(f"widgets.{group}") == []
+    finally:
+        k.run("delete", "crd", f"widgets.{group}")
+
+
+def test_restart_serves_custom_objects_again(tmp_path: Path, group: str) -> None:
+    data = tmp_path / "data"
+    server = start_server(data)
+    try:
+        k = Kubectl(server, "default")
+        k.apply(widget_crd(group))
+        k.apply(widget(group, "kept", size="large"))
+    finally:
+        server.stop()
+    again: RunningServer = start_server(data)
+    try:
+        k = Kubectl(again, "default")
+        assert k.obj(f"widgets.{group}", "kept")["spec"]["size"] == "large"
+        assert "kept" in k.out("get", short_name(group))
+    finally:
+        again.stop()
