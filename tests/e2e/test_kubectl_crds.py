@@ -109,6 +109,20 @@ def test_get_shows_printer_columns_and_defaults(k: Kubectl, crd: str, group: str
     assert k.names(crd, "--field-selector", "metadata.name=w2") == ["w2"]
 
 
+def test_a_default_added_later_shows_on_stored_objects_and_in_watches(k: Kubectl, crd: str, group: str) -> None:
+    k.apply(widget(group, "old"))
+    changed = widget_crd(group)
+    changed["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["mode"] = {
+        "type": "string", "default": "auto"}
+    k.apply(changed)
+    assert k.obj(crd, "old")["spec"]["mode"] == "auto"
+    status, events = k.server.request("GET", f"/apis/{group}/v1/namespaces/{k.namespace}/widgets?watch=true"
+                                             "&timeoutSeconds=1")
+    assert status == 200
+    first = events if isinstance(events, dict) else json.loads(events.splitlines()[0])  # one event decodes whole
+    assert first["type"] == "ADDED" and first["object"]["spec"]["mode"] == "auto"
+
+
 def test_schema_violation_is_422_with_kubernetes_message(k: Kubectl, crd: str, group: str) -> None:
     bad = widget(group, "bad", size="small", replicas="three")
     done = k.fails("create", "-f", "-", input=json.dumps(bad))
@@ -197,6 +211,14 @@ def test_deleting_the_crd_deletes_its_objects(k: Kubectl, group: str) -> None:
         assert k.names(f"widgets.{group}") == []
     finally:
         k.run("delete", "crd", f"widgets.{group}")
+
+
+def test_deleting_a_namespace_deletes_its_custom_objects(k: Kubectl, crd: str, group: str) -> None:
+    doomed = f"{k.namespace}-x"
+    k.run("create", "namespace", doomed)
+    k.run("-n", doomed, "create", "-f", "-", input=json.dumps(widget(group, "w")))
+    k.run("delete", "namespace", doomed, timeout=60)
+    assert k.names(crd, "-A") == []
 
 
 def test_restart_serves_custom_objects_again(tmp_path: Path, group: str) -> None:
