@@ -27,7 +27,7 @@ def widget_crd(group: str, *, versions: list[str] | None = None) -> Obj:
     """A namespaced ``Widget`` with a structural schema, status and scale, and printer columns."""
     schema = {"openAPIV3Schema": {"type": "object", "properties": {
         "spec": {"type": "object", "required": ["size"], "properties": {
-            "size": {"type": "string", "enum": ["small", "large"]},
+            "size": {"type": "string", "enum": ["small", "large"], "description": "How big the widget is."},
             "replicas": {"type": "integer", "minimum": 0, "default": 1},
             "color": {"type": "string", "pattern": "^[a-z]+$", "default": "blue"},
             "port": {"x-kubernetes-int-or-string": True},
@@ -93,6 +93,13 @@ def test_crd_is_established_and_listed(k: Kubectl, crd: str) -> None:
     k.run("wait", "--for", "condition=established", f"crd/{crd}", "--timeout=10s")
     resources = k.out("api-resources", "--api-group", crd.split(".", 1)[1])
     assert "widgets" in resources and short_name(crd.split(".", 1)[1]) in resources and "Widget" in resources
+
+
+def test_explain_reads_the_schema_from_openapi_v3(k: Kubectl, crd: str, group: str) -> None:
+    explained = k.out("explain", "widgets.spec.size", f"--api-version={group}/v1")
+    assert f"GROUP:      {group}" in explained and "KIND:       Widget" in explained
+    assert "How big the widget is." in explained and "small" in explained
+    assert "replicas\t<integer>" in k.out("explain", "widgets.spec", f"--api-version={group}/v1")
 
 
 def test_get_shows_printer_columns_and_defaults(k: Kubectl, crd: str, group: str) -> None:
@@ -196,6 +203,23 @@ def test_second_version_is_served_from_the_same_objects(k: Kubectl, group: str) 
         assert k.obj(f"widgets.v1beta1.{group}", "w")["apiVersion"] == f"{group}/v1beta1"
         preferred = k.server.request("GET", f"/apis/{group}")[1]["preferredVersion"]["version"]
         assert preferred == "v1"
+    finally:
+        k.run("delete", "crd", f"widgets.{group}")
+
+
+def test_cluster_scoped_resource(k: Kubectl, group: str) -> None:
+    definition = widget_crd(group)
+    definition["spec"]["scope"] = "Cluster"
+    k.apply(definition)
+    try:
+        created = json.loads(k.out("create", "-f", "-", "-o", "json", input=json.dumps(widget(group, "global"))))
+        assert "namespace" not in created["metadata"]
+        assert k.names(f"widgets.{group}") == ["global"]
+        assert "global" in k.server.kubectl("get", f"widgets.{group}").stdout
+        status, _ = k.server.request("GET", f"/apis/{group}/v1/namespaces/default/widgets/global")
+        assert status == 404
+        k.run("delete", f"widgets.{group}", "global")
+        assert k.names(f"widgets.{group}") == []
     finally:
         k.run("delete", "crd", f"widgets.{group}")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from minikube_py.api import openapi
 from minikube_py.api.strategies import strategy_for
 from minikube_py.api.strategies.custom import CustomStrategy
 from minikube_py.model import crds, kinds
@@ -123,3 +124,21 @@ def test_a_custom_kind_named_like_a_builtin_one_gets_only_its_schema() -> None:
     strategy.default(obj)
     assert obj["spec"] == {"replicas": 1}
     assert strategy.validate(obj) == []
+
+
+def test_openapi_v3_documents_the_served_versions_without_strategic_merge() -> None:
+    kinds.serve("widgets.example.com", crds.resource_types(crd()))
+    try:
+        index = openapi.root()["paths"]
+        assert set(index) == {"apis/example.com/v1", "apis/example.com/v1beta1"}
+        assert index["apis/example.com/v1"]["serverRelativeURL"].startswith("/openapi/v3/apis/example.com/v1?hash=")
+        doc = openapi.document("example.com", "v1")
+        assert doc is not None and openapi.document("example.com", "v1alpha1") is None
+        schema = doc["components"]["schemas"]["com.example.v1.Widget"]
+        assert schema["x-kubernetes-group-version-kind"] == [{"group": "example.com", "version": "v1", "kind": "Widget"}]
+        assert schema["properties"]["spec"]["properties"]["replicas"]["type"] == "integer"
+        patch = doc["paths"]["/apis/example.com/v1/namespaces/{namespace}/widgets/{name}"]["patch"]
+        assert "application/strategic-merge-patch+json" not in patch["requestBody"]["content"]
+    finally:
+        kinds.withdraw("widgets.example.com")
+    assert openapi.root() == {"paths": {}}
