@@ -195,6 +195,17 @@ def test_status_and_scale_subresources(k: Kubectl, crd: str, group: str) -> None
     assert scale["spec"]["replicas"] == 4 and scale["status"] == {"replicas": 2, "selector": "app=w"}
 
 
+def test_objects_owned_by_a_custom_object_are_collected_with_it(k: Kubectl, crd: str, group: str) -> None:
+    k.apply(widget(group, "owner"))
+    uid = k.obj(crd, "owner")["metadata"]["uid"]
+    child = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "child", "ownerReferences": [
+        {"apiVersion": f"{group}/v1", "kind": "Widget", "name": "owner", "uid": uid}]}, "data": {"a": "b"}}
+    k.apply(child)
+    k.run("delete", crd, "owner")
+    k.run("wait", "--for=delete", "configmap/child", "--timeout=30s")
+    assert not k.exists("configmap", "child")
+
+
 def test_second_version_is_served_from_the_same_objects(k: Kubectl, group: str) -> None:
     k.apply(widget_crd(group, versions=["v1", "v1beta1"]))
     try:
