@@ -139,6 +139,11 @@ def _validate_versions(versions: Any) -> list[FieldError]:
         schema = _dict(version.get("schema")).get("openAPIV3Schema")
         problems += crdschema.structural_problems(schema, f"{path}.schema.openAPIV3Schema")
         problems += _validate_subresources(_dict(version.get("subresources")), f"{path}.subresources")
+        for j, selectable in enumerate(version.get("selectableFields") or ()):
+            field_path = _dict(selectable).get("jsonPath")
+            if not field_path or not str(field_path).startswith("."):
+                problems.append(errors.invalid_value(f"{path}.selectableFields[{j}].jsonPath", field_path or "",
+                                                     "must be a simple field path starting with '.'"))
         for j, column in enumerate(version.get("additionalPrinterColumns") or ()):
             column = _dict(column)
             for key in ("name", "type", "jsonPath"):
@@ -231,6 +236,7 @@ def resource_types(obj: Obj) -> tuple[ResourceType, ...]:
             scale={k: str(v) for k, v in scale.items()} if scale is not None else None,
             list_kind=str(names.get("listKind") or f"{names.get('kind', '')}List"),
             terminating=terminating(obj),
+            selectable=tuple(str(_dict(f).get("jsonPath", "")) for f in version.get("selectableFields") or ()),
         )
         types.append(ResourceType(
             str(spec.get("group", "")), str(version.get("name", "")), str(names.get("kind", "")),

@@ -28,6 +28,8 @@ class CustomResource:
     list_kind: str = ""
     #: the CRD is being deleted: its objects are still served, but no new one is created
     terminating: bool = False
+    #: ``selectableFields``: the JSON paths (``.spec.color``) a field selector may name
+    selectable: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ def widget_crd(group: str, *, versions: list[str] | None = None) -> Obj:
             "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "shortNames": [short_name(group)],
                       "categories": [category(group)]},
             "versions": [{"name": v, "served": True, "storage": v == names[0], "schema": schema,
+                          "selectableFields": [{"jsonPath": ".spec.color"}],
                           "additionalPrinterColumns": columns,
                           "subresources": {"status": {}, "scale": {
                               "specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas",
@@ -114,6 +115,8 @@ def test_get_shows_printer_columns_and_defaults(k: Kubectl, crd: str, group: str
     assert k.obj(crd, "w1")["spec"] == {"size": "small", "replicas": 1, "color": "blue"}
     assert "w1" in k.out("get", category(group))
     assert k.names(crd, "--field-selector", "metadata.name=w2") == ["w2"]
+    assert k.names(crd, "--field-selector", "spec.color=blue") == ["w1"]  # selectableFields
+    assert "field label not supported: spec.size" in k.fails("get", crd, "--field-selector", "spec.size=small").stderr
 
 
 def test_a_default_added_later_shows_on_stored_objects_and_in_watches(k: Kubectl, crd: str, group: str) -> None:

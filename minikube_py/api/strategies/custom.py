@@ -21,7 +21,7 @@ from minikube_py.api.patch import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, STRATEGI
 from minikube_py.api.strategies.base import Strategy
 from minikube_py.api.tables.base import AGE, NAME, Column, Printer, obj_name
 from minikube_py.api.tables.table import DEFAULT
-from minikube_py.model import crds, crdschema, errors, jsonpath
+from minikube_py.model import crds, crdschema, errors, fields, jsonpath
 from minikube_py.model.errors import FieldError
 from minikube_py.model.kindrules import KindRules
 from minikube_py.model.kinds import CustomResource, ResourceType
@@ -49,7 +49,8 @@ class CustomStrategy(Strategy):
         """Generic rules (metadata only, ``metadata.name``/``namespace`` selectable), whatever
         built-in kind shares the custom kind's name."""
         assert self.rt is not None
-        return KindRules(self.kind, namespaced=self.rt.namespaced)
+        selectable = fields.field_paths(*(path.lstrip(".") for path in self.custom.selectable))
+        return KindRules(self.kind, namespaced=self.rt.namespaced, fields=selectable)
 
     def drop_unknown(self, obj: Obj) -> list[str]:
         return crdschema.prune(self.custom.schema, obj)
