@@ -174,6 +174,15 @@ def all_types() -> list[ResourceType]:
     return [*RESOURCES, *custom_types()]
 
 
+def stored_types() -> list[ResourceType]:
+    """Every stored resource served now, once: one version of a custom resource served in several
+    (they all read and write the same objects)."""
+    stored: dict[str, ResourceType] = {}
+    for rt in all_types():
+        stored.setdefault(rt.prefix(), rt)
+    return list(stored.values())
+
+
 def by_plural(group: str, version: str, plural: str) -> ResourceType | None:
     key = (group, version, plural)
     return _BY_PLURAL.get(key) or _CUSTOM_BY_PLURAL.get(key)

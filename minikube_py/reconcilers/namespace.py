@@ -14,7 +14,7 @@ import contextlib
 
 from minikube_py.client.errors import NotFoundError
 from minikube_py.client.rest import ApiClient, Obj, resource_path
-from minikube_py.model.kinds import ResourceType, all_types
+from minikube_py.model.kinds import stored_types
 from minikube_py.reconcilers.base import Controller
 
 #: how soon to look again while objects in a terminating namespace are still going away
@@ -39,7 +39,9 @@ class NamespaceController(Controller):
         if ns is None or not ns["metadata"].get("deletionTimestamp"):
             return
         remaining = 0
-        for rt in _namespaced_types():
+        for rt in stored_types():
+            if not rt.namespaced:
+                continue
             path = resource_path(rt.api_version, rt.plural, namespace=name)
             listing = await self.client.list(path)
             if not listing.get("items"):
@@ -54,11 +56,3 @@ class NamespaceController(Controller):
                 await self.client.replace(f"/api/v1/namespaces/{name}/finalize", {
                     "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}, "spec": {"finalizers": []}})
 
-
-def _namespaced_types() -> list[ResourceType]:
-    """Every namespaced resource served now, once per stored resource (not per served version)."""
-    stored: dict[str, ResourceType] = {}
-    for rt in all_types():
-        if rt.namespaced:
-            stored.setdefault(rt.prefix(), rt)
-    return list(stored.values())

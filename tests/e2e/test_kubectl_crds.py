@@ -114,6 +114,7 @@ def test_get_shows_printer_columns_and_defaults(k: Kubectl, crd: str, group: str
     assert k.lines("get", short_name(group), "-o", "wide")[0].split() == ["NAME", "SIZE", "REPLICAS", "PHASE", "COLOR", "AGE"]
     assert k.obj(crd, "w1")["spec"] == {"size": "small", "replicas": 1, "color": "blue"}
     assert "w1" in k.out("get", category(group))
+    assert f'apiserver_storage_objects{{resource="{crd}"}} 2.0' in k.server.request("GET", "/metrics")[1]
     assert k.names(crd, "--field-selector", "metadata.name=w2") == ["w2"]
     assert k.names(crd, "--field-selector", "spec.color=blue") == ["w1"]  # selectableFields
     assert "field label not supported: spec.size" in k.fails("get", crd, "--field-selector", "spec.size=small").stderr
