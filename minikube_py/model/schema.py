@@ -123,6 +123,16 @@ def unknown_fields(kind: str, obj: dict[str, Any]) -> list[str]:
     return found
 
 
+def unknown_metadata_fields(obj: dict[str, Any]) -> list[str]:
+    """Remove the fields ``metadata`` (ObjectMeta) does not have, for kinds without a tree of their
+    own (custom resources); returns their paths (``metadata.foo``)."""
+    found: list[str] = []
+    md = obj.get("metadata")
+    if isinstance(md, dict):
+        _prune(md, OBJECT_META, "metadata", found)
+    return found
+
+
 def _prune(obj: dict[str, Any], tree: Tree, prefix: str, found: list[str]) -> None:
     for name in list(obj):
         path = f"{prefix}.{name}" if prefix else name

@@ -142,3 +142,10 @@ def test_openapi_v3_documents_the_served_versions_without_strategic_merge() -> N
     finally:
         kinds.withdraw("widgets.example.com")
     assert openapi.root() == {"paths": {}}
+
+
+def test_custom_objects_lose_unknown_fields_of_metadata_and_of_their_schema() -> None:
+    strategy = strategy_for(crds.resource_types(crd())[0])
+    obj = {"metadata": {"name": "w", "bogus": 1, "labels": {"a": "b"}}, "spec": {"replicas": 2, "other": 1}}
+    assert strategy.drop_unknown(obj) == ["metadata.bogus", "spec.other"]
+    assert obj == {"metadata": {"name": "w", "labels": {"a": "b"}}, "spec": {"replicas": 2}}

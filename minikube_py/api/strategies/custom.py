@@ -26,6 +26,7 @@ from minikube_py.model.errors import FieldError
 from minikube_py.model.kindrules import KindRules
 from minikube_py.model.kinds import CustomResource, ResourceType
 from minikube_py.model.podstatus import since
+from minikube_py.model.schema import unknown_metadata_fields
 from minikube_py.model.selectors import label_selector_from_spec
 from minikube_py.store.base import Obj
 
@@ -53,7 +54,7 @@ class CustomStrategy(Strategy):
         return KindRules(self.kind, namespaced=self.rt.namespaced, fields=selectable)
 
     def drop_unknown(self, obj: Obj) -> list[str]:
-        return crdschema.prune(self.custom.schema, obj)
+        return [*unknown_metadata_fields(obj), *crdschema.prune(self.custom.schema, obj)]
 
     def read(self, obj: Obj) -> Obj:
         defaulted = copy.deepcopy(obj)
