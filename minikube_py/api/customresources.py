@@ -114,7 +114,7 @@ class CustomResourceTypes:
             while True:
                 rt = next((r for r in kinds.custom_types() if r.custom is not None and r.custom.crd == name), None)
                 if rt is None:
-                    return
+                    break  # never established: no object of it could be created
                 page = await self._registry.list(rt, None)
                 if not page.items:
                     break

@@ -177,10 +177,41 @@ def _validate_subresources(subresources: Obj, path: str) -> list[FieldError]:
 # ------------------------------------------------------------------------------------- status
 
 
-def status(obj: Obj, old_status: Any) -> Obj:
-    """The status a CRD has once written: its names accepted and the CRD established, with
-    ``storedVersions`` keeping every version ever stored (a condition keeps its transition time
-    while it holds)."""
+#: the names of a CRD that must be unique in its group, with the reason a clash is reported by
+_UNIQUE_NAMES = (("plural", "PluralConflict"), ("singular", "SingularConflict"), ("shortNames", "ShortNamesConflict"),
+                 ("kind", "KindConflict"), ("listKind", "ListKindConflict"))
+
+
+def name_conflict(obj: Obj, others: list[Obj]) -> tuple[str, str] | None:
+    """(reason, message) when a name of ``obj`` is already accepted for another CRD of its group,
+    as kube-apiserver's naming controller reports it; None when its names are free."""
+    group = _dict(obj.get("spec")).get("group")
+    names = _spec_names(obj)
+    for other in others:
+        if _dict(other.get("spec")).get("group") != group or other["metadata"].get("name") == obj["metadata"].get("name"):
+            continue
+        taken = _dict(_dict(other.get("status")).get("acceptedNames"))
+        used = {str(v) for key in ("plural", "singular") if taken.get(key) for v in [taken[key]]}
+        used |= {str(v) for v in taken.get("shortNames") or ()}
+        kinds_used = {str(taken[key]) for key in ("kind", "listKind") if taken.get(key)}
+        for key, reason in _UNIQUE_NAMES:
+            wanted = names.get(key)
+            for value in wanted if isinstance(wanted, list) else [wanted] if wanted else []:
+                if str(value) in (kinds_used if key in ("kind", "listKind") else used):
+                    return reason, f'"{value}" is already in use'
+    return None
+
+
+def established(obj: Obj) -> bool:
+    """Whether the CRD's names were accepted, so that its resource is served."""
+    conditions = _dict(obj.get("status")).get("conditions") or ()
+    return any(_dict(c).get("type") == "Established" and _dict(c).get("status") == "True" for c in conditions)
+
+
+def status(obj: Obj, old_status: Any, conflict: tuple[str, str] | None = None) -> Obj:
+    """The status a CRD has once written: its names accepted and the CRD established (unless
+    ``conflict`` says a name is taken), with ``storedVersions`` keeping every version ever stored (a
+    condition keeps its transition time while it holds)."""
     spec = _dict(obj.get("spec"))
     old = _dict(old_status)
     stored = list(old.get("storedVersions") or [])
@@ -190,16 +221,24 @@ def status(obj: Obj, old_status: Any) -> Obj:
     old_conditions = {c.get("type"): c for c in old.get("conditions") or () if isinstance(c, dict)}
     now = rfc3339()
 
-    def condition(kind: str, reason: str, message: str) -> Obj:
+    def condition(kind: str, holds: bool, reason: str, message: str) -> Obj:
+        state = "True" if holds else "False"
         previous = old_conditions.get(kind)
-        since = previous.get("lastTransitionTime") if previous and previous.get("status") == "True" else now
-        return {"type": kind, "status": "True", "lastTransitionTime": since, "reason": reason, "message": message}
+        since = previous.get("lastTransitionTime") if previous and previous.get("status") == state else now
+        return {"type": kind, "status": state, "lastTransitionTime": since, "reason": reason, "message": message}
 
+    if conflict is not None:
+        return {
+            "acceptedNames": _dict(old.get("acceptedNames")) or {"plural": "", "kind": ""},
+            "conditions": [condition("NamesAccepted", False, *conflict),
+                           condition("Established", False, "NotAccepted", "not all names are accepted")],
+            "storedVersions": stored,
+        }
     names = {key: value for key, value in _spec_names(obj).items() if value}
     return {
         "acceptedNames": names,
-        "conditions": [condition("NamesAccepted", "NoConflicts", "no conflicts found"),
-                       condition("Established", "InitialNamesAccepted", "the initial names have been accepted")],
+        "conditions": [condition("NamesAccepted", True, "NoConflicts", "no conflicts found"),
+                       condition("Established", True, "InitialNamesAccepted", "the initial names have been accepted")],
         "storedVersions": stored,
     }
 
@@ -212,8 +251,10 @@ def terminating(obj: Obj) -> bool:
 
 
 def resource_types(obj: Obj) -> tuple[ResourceType, ...]:
-    """The resource types a stored CRD serves: one per served version (still while it terminates,
-    so that its objects can be deleted and their finalizers removed)."""
+    """The resource types a stored CRD serves: one per served version once it is established (still
+    while it terminates, so that its objects can be deleted and their finalizers removed)."""
+    if not established(obj):
+        return ()
     spec = _dict(obj.get("spec"))
     names = _spec_names(obj)
     name = _dict(obj.get("metadata")).get("name", "")

@@ -103,6 +103,23 @@ def test_explain_reads_the_schema_from_openapi_v3(k: Kubectl, crd: str, group: s
     assert "replicas\t<integer>" in k.out("explain", "widgets.spec", f"--api-version={group}/v1")
 
 
+def test_a_crd_whose_name_is_taken_is_not_established(k: Kubectl, crd: str, group: str) -> None:
+    clash = widget_crd(group)
+    clash["metadata"]["name"] = f"gadgets.{group}"
+    clash["spec"]["names"] = {"plural": "gadgets", "singular": "gadget", "kind": "Widget"}
+    k.apply(clash)
+    try:
+        conditions = {c["type"]: c for c in k.obj("crd", f"gadgets.{group}")["status"]["conditions"]}
+        assert conditions["NamesAccepted"]["status"] == "False"
+        assert conditions["NamesAccepted"]["reason"] == "KindConflict"
+        assert conditions["NamesAccepted"]["message"] == '"Widget" is already in use'
+        assert conditions["Established"]["status"] == "False"
+        assert k.server.request("GET", f"/apis/{group}/v1/gadgets")[0] == 404
+        assert k.server.request("GET", f"/apis/{group}/v1/widgets")[0] == 200
+    finally:
+        k.run("delete", "crd", f"gadgets.{group}")
+
+
 def test_get_shows_printer_columns_and_defaults(k: Kubectl, crd: str, group: str) -> None:
     k.apply(widget(group, "w1"), widget(group, "w2", size="large", replicas=3, color="red"))
     lines = k.lines("get", crd)

@@ -30,6 +30,7 @@ def crd(**changes: Any) -> dict[str, Any]:
     }
     obj["spec"].update(changes)
     crds.defaults(obj)
+    obj["status"] = crds.status(obj, None)
     return obj
 
 
@@ -149,3 +150,18 @@ def test_custom_objects_lose_unknown_fields_of_metadata_and_of_their_schema() ->
     obj = {"metadata": {"name": "w", "bogus": 1, "labels": {"a": "b"}}, "spec": {"replicas": 2, "other": 1}}
     assert strategy.drop_unknown(obj) == ["metadata.bogus", "spec.other"]
     assert obj == {"metadata": {"name": "w", "labels": {"a": "b"}}, "spec": {"replicas": 2}}
+
+
+def test_a_name_another_crd_of_the_group_holds_is_not_accepted_and_not_served() -> None:
+    first = crd()
+    second = crd(names={"plural": "gadgets", "kind": "Gadget", "shortNames": ["wd"]})
+    second["metadata"]["name"] = "gadgets.example.com"
+    conflict = crds.name_conflict(second, [first, second])
+    assert conflict == ("ShortNamesConflict", '"wd" is already in use')
+    second["status"] = crds.status(second, None, conflict)
+    conditions = {c["type"]: (c["status"], c["reason"]) for c in second["status"]["conditions"]}
+    assert conditions == {"NamesAccepted": ("False", "ShortNamesConflict"), "Established": ("False", "NotAccepted")}
+    assert crds.resource_types(second) == ()
+    other_group = crd(group="example.org", names={"plural": "widgets", "kind": "Widget", "shortNames": ["wd"]})
+    assert crds.name_conflict(other_group, [first]) is None
+    assert crds.name_conflict(first, [first]) is None

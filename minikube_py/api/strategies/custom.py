@@ -18,17 +18,17 @@ from typing import Any
 
 from minikube_py.api.body import media_type
 from minikube_py.api.patch import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, mergekeys, patch_object
-from minikube_py.api.strategies.base import Strategy
+from minikube_py.api.strategies.base import Allocators, Strategy
 from minikube_py.api.tables.base import AGE, NAME, Column, Printer, obj_name
 from minikube_py.api.tables.table import DEFAULT
 from minikube_py.model import crds, crdschema, errors, fields, jsonpath
 from minikube_py.model.errors import FieldError
 from minikube_py.model.kindrules import KindRules
-from minikube_py.model.kinds import CustomResource, ResourceType
+from minikube_py.model.kinds import CustomResource, ResourceType, by_plural
 from minikube_py.model.podstatus import since
 from minikube_py.model.schema import unknown_metadata_fields
 from minikube_py.model.selectors import label_selector_from_spec
-from minikube_py.store.base import Obj
+from minikube_py.store.base import Obj, Op
 
 #: what a PATCH of a custom resource may be (no strategic merge: no Go type to read merge keys from)
 CUSTOM_PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, APPLY_PATCH)
@@ -161,20 +161,23 @@ def custom_strategy(rt: ResourceType) -> CustomStrategy:
 
 
 class DefinitionStrategy(Strategy):
-    """CustomResourceDefinitions: status is computed from the spec on every write (names accepted,
-    established, stored versions), and a new CRD carries the cleanup finalizer that holds its
-    deletion until its objects are gone."""
+    """CustomResourceDefinitions: status is computed on every write from the spec and the other
+    CRDs of its group (names accepted unless another holds one, established, stored versions), and
+    a new CRD carries the cleanup finalizer that holds its deletion until its objects are gone."""
 
     def prepare_for_create(self, obj: Obj) -> None:
         finalizers = obj["metadata"].setdefault("finalizers", [])
         if crds.CLEANUP_FINALIZER not in finalizers:
             finalizers.append(crds.CLEANUP_FINALIZER)
 
-    def default(self, obj: Obj) -> None:
-        super().default(obj)
-        obj["status"] = crds.status(obj, obj.get("status"))
+    async def admit(self, obj: Obj, old: Obj | None, allocators: Allocators) -> tuple[list[Op], list[FieldError]]:
+        assert _DEFINITIONS is not None
+        listing = await allocators.store.list(_DEFINITIONS.prefix())
+        obj["status"] = crds.status(obj, obj.get("status"), crds.name_conflict(obj, listing.items))
+        return [], []
 
 
+_DEFINITIONS = by_plural(crds.GROUP, "v1", "customresourcedefinitions")
 CREATED_AT = Column("Created At", AGE.description, "date")
 DEFINITION = DefinitionStrategy(
     "CustomResourceDefinition", merge_rules=mergekeys.CUSTOM_RESOURCE_DEFINITION,
