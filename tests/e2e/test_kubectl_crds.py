@@ -4,15 +4,17 @@ versions; deleting the CRD deletes its objects, and a restart serves them again.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kubectl_helpers import Kubectl
 
-from minikube_py.testing import RunningServer, start_server
+from minikube_py.testing import RunningServer, fresh_postgres_database, postgres_url, start_server
 
 Obj = dict[str, Any]
 
@@ -293,3 +295,32 @@ def test_restart_serves_custom_objects_again(tmp_path: Path, group: str) -> None
         assert "kept" in k.out("get", short_name(group))
     finally:
         again.stop()
+
+
+@pytest.mark.postgres
+def test_a_crd_created_through_one_server_is_served_by_another_on_the_same_store(tmp_path: Path, group: str) -> None:
+    async def scenario() -> None:
+        async with fresh_postgres_database(postgres_url()) as url:
+            await asyncio.to_thread(_two_servers, tmp_path, url, group)
+
+    asyncio.run(scenario())
+
+
+def _two_servers(tmp_path: Path, url: str, group: str) -> None:
+    a = start_server(tmp_path / "a", "--datastore", url)
+    b = start_server(tmp_path / "b", "--datastore", url)
+    try:
+        through_a = Kubectl(a, "default")
+        through_a.apply(widget_crd(group))
+        through_a.apply(widget(group, "shared"))
+        path = f"/apis/{group}/v1/namespaces/default/widgets/shared"
+        deadline = time.monotonic() + 30  # b follows the shared history within moments; a bound, not a speed check
+        while (answer := b.request("GET", path))[0] != 200 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert answer[0] == 200 and answer[1]["spec"]["replicas"] == 1
+        bad = widget(group, "bad", size="small", replicas="x")
+        status, body = b.request("POST", f"/apis/{group}/v1/namespaces/default/widgets", bad)
+        assert status == 422 and "must be of type integer" in body["message"]
+    finally:
+        a.stop()
+        b.stop()
