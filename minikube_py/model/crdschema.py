@@ -95,6 +95,14 @@ def _prune_value(schema: Schema, value: Any, path: str, found: list[str]) -> Non
 # ------------------------------------------------------------------------------------- defaulting
 
 
+def has_defaults(schema: Schema) -> bool:
+    """Whether any node of the schema has a ``default`` (reads of objects need defaulting at all)."""
+    if "default" in schema:
+        return True
+    subs = [*(schema.get("properties") or {}).values(), schema.get("items"), schema.get("additionalProperties")]
+    return any(isinstance(sub, dict) and has_defaults(sub) for sub in subs)
+
+
 def apply_defaults(schema: Schema, value: Any) -> None:
     """Fill in the ``default`` of every absent property, at every depth, in place."""
     if isinstance(value, dict):

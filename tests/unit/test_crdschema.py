@@ -113,6 +113,14 @@ def test_defaults_fill_absent_fields_at_every_depth() -> None:
     assert present["spec"]["replicas"] == 4 and present["spec"]["nested"] == {"mode": "manual"}
 
 
+def test_has_defaults_looks_at_every_depth() -> None:
+    assert crdschema.has_defaults(SCHEMA)
+    assert not crdschema.has_defaults({"type": "object", "properties": {"a": {"type": "array", "items": {
+        "type": "string"}}}})
+    assert crdschema.has_defaults({"type": "object", "properties": {"a": {"type": "array", "items": {
+        "type": "object", "properties": {"b": {"type": "string", "default": "x"}}}}}})
+
+
 def test_structural_problems() -> None:
     assert crdschema.structural_problems(SCHEMA, "s") == []
     assert [p.render() for p in crdschema.structural_problems({"type": "object", "properties": {

@@ -56,7 +56,13 @@ class CustomStrategy(Strategy):
     def drop_unknown(self, obj: Obj) -> list[str]:
         return [*unknown_metadata_fields(obj), *crdschema.prune(self.custom.schema, obj)]
 
+    @cached_property
+    def _defaults_anything(self) -> bool:
+        return crdschema.has_defaults(self.custom.schema)
+
     def read(self, obj: Obj) -> Obj:
+        if not self._defaults_anything:
+            return obj  # nothing to fill in: no copy
         defaulted = copy.deepcopy(obj)
         crdschema.apply_defaults(self.custom.schema, defaulted)
         return defaulted
