@@ -32,6 +32,9 @@ CLEANUP_RECHECK = 0.5
 
 
 class CustomResourceTypes:
+    """Keeps the kind table's custom resource types in step with the stored CRDs, and deletes the
+    objects of the CRDs being deleted."""
+
     def __init__(self, registry: Registry) -> None:
         assert DEFINITIONS is not None
         self._registry = registry
@@ -54,14 +57,14 @@ class CustomResourceTypes:
                 await task
         self._task = None
         self._cleanups.clear()
-        for rt in list(kinds.custom_types()):
-            kinds.withdraw(rt.custom.crd if rt.custom is not None else "")
+        for crd in kinds.served_definitions():
+            kinds.withdraw(crd)
 
     async def _load(self) -> int:
         assert DEFINITIONS is not None
         listing = await self._store.list(DEFINITIONS.prefix())
         stored = {obj["metadata"]["name"] for obj in listing.items}
-        for crd in {rt.custom.crd for rt in kinds.custom_types() if rt.custom is not None} - stored:
+        for crd in kinds.served_definitions() - stored:
             kinds.withdraw(crd)
         for obj in listing.items:
             self._put(obj)
@@ -129,7 +132,7 @@ class CustomResourceTypes:
             released = copy.deepcopy(crd)
             released["metadata"]["finalizers"] = [f for f in crd["metadata"].get("finalizers") or ()
                                                   if f != crds.CLEANUP_FINALIZER]
-            del released["metadata"]["resourceVersion"]  # unconditional: a concurrent write is retried on
+            del released["metadata"]["resourceVersion"]  # unconditional: a concurrent write is read again
             await self._registry.update(DEFINITIONS, None, name, released)
         except errors.StatusError as exc:
             if exc.code != 404:

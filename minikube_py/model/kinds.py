@@ -158,6 +158,11 @@ def withdraw(crd: str) -> None:
     serve(crd, ())
 
 
+def served_definitions() -> set[str]:
+    """The names of the CustomResourceDefinitions whose resources are served now."""
+    return set(_CUSTOM)
+
+
 def custom_types() -> Iterator[ResourceType]:
     """Every resource type CustomResourceDefinitions serve now."""
     for served in list(_CUSTOM.values()):
