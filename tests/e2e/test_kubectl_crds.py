@@ -190,6 +190,11 @@ def test_apply_updates_and_patch_types(k: Kubectl, crd: str, group: str) -> None
     assert "UnsupportedMediaType" in strategic.stderr or "unknown format" in strategic.stderr
     k.run("apply", "--server-side", "-f", "-", input=json.dumps(widget(group, "w", size="large", replicas=5)))
     assert k.obj(crd, "w")["spec"]["replicas"] == 5
+    k.apply(widget(group, "other"))
+    collection = f"/apis/{group}/v1/namespaces/{k.namespace}/widgets"
+    status, deleted = k.server.request("DELETE", collection + "?labelSelector=tier%3Dgold")
+    assert status == 200 and [o["metadata"]["name"] for o in deleted["items"]] == ["w"]
+    assert k.names(crd) == ["other"]
 
 
 def test_status_and_scale_subresources(k: Kubectl, crd: str, group: str) -> None:
