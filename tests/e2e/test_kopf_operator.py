@@ -24,16 +24,16 @@ KOPF = Path(sys.executable).parent / "kopf"
 PATIENCE = 60.0
 
 
-def eventually(what: str, check: Callable[[], Any], operator: subprocess.Popen[str], log: Path) -> Any:
+def eventually(what: str, check: Callable[[], Any], operator: subprocess.Popen[bytes], log: Path,
+               output: Path) -> Any:
     deadline = time.monotonic() + PATIENCE
     while True:
         found = check()
         if found:
             return found
         if operator.poll() is not None or time.monotonic() > deadline:
-            output = operator.stdout.read() if operator.poll() is not None and operator.stdout else ""
             pytest.fail(f"the operator never got to: {what}\nhandled: {log.read_text() if log.exists() else ''}"
-                        f"\n{output[-4000:]}")
+                        f"\n{output.read_text()[-4000:]}")
         time.sleep(0.2)
 
 
@@ -47,8 +47,10 @@ def test_kopf_operator_handles_custom_objects_across_a_server_restart(tmp_path: 
     log = tmp_path / "handled.log"
     env = {**os.environ, "KUBECONFIG": str(server.kubeconfig), "WIDGET_GROUP": group,
            "WIDGET_OPERATOR_LOG": str(log)}
-    operator = subprocess.Popen([str(KOPF), "run", "--standalone", "--all-namespaces", str(OPERATOR)], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output = tmp_path / "operator.log"
+    with output.open("wb") as sink:
+        operator = subprocess.Popen([str(KOPF), "run", "--standalone", "--all-namespaces", str(OPERATOR)], env=env,
+                                    stdout=sink, stderr=subprocess.STDOUT)
     try:
         def phase() -> str:
             return str((k.obj(resource, "w").get("status") or {}).get("phase", ""))
@@ -57,23 +59,23 @@ def test_kopf_operator_handles_custom_objects_across_a_server_restart(tmp_path: 
             return lambda: log.exists() and line in log.read_text().splitlines()
 
         k.apply(widget(group, "w", size="small"))
-        eventually("create", handled("create w small"), operator, log)
-        assert eventually("status of the create", lambda: phase() == "Created-small", operator, log)
+        eventually("create", handled("create w small"), operator, log, output)
+        assert eventually("status of the create", lambda: phase() == "Created-small", operator, log, output)
 
         k.run("patch", resource, "w", "--type=merge", "-p", '{"spec":{"size":"large"}}')
-        eventually("update", handled("update w large"), operator, log)
-        assert eventually("status of the update", lambda: phase() == "Updated-large", operator, log)
+        eventually("update", handled("update w large"), operator, log, output)
+        assert eventually("status of the update", lambda: phase() == "Updated-large", operator, log, output)
 
         port = int(server.url.rsplit(":", 1)[1])
         server.stop()
         server = start_server(server.data_dir, port=port)
         k = Kubectl(server, "default")
         k.run("patch", resource, "w", "--type=merge", "-p", '{"spec":{"size":"small"}}')
-        eventually("update after the restart", handled("update w small"), operator, log)
-        assert eventually("status after the restart", lambda: phase() == "Updated-small", operator, log)
+        eventually("update after the restart", handled("update w small"), operator, log, output)
+        assert eventually("status after the restart", lambda: phase() == "Updated-small", operator, log, output)
 
         k.run("delete", resource, "w", timeout=PATIENCE)  # waits for kopf to release its finalizer
-        eventually("delete", handled("delete w small"), operator, log)
+        eventually("delete", handled("delete w small"), operator, log, output)
         assert not k.exists(resource, "w")
     finally:
         operator.terminate()
@@ -82,5 +84,4 @@ def test_kopf_operator_handles_custom_objects_across_a_server_restart(tmp_path: 
         except subprocess.TimeoutExpired:
             operator.kill()
             operator.wait()
-        (tmp_path / "operator.log").write_text(operator.stdout.read() if operator.stdout else "")
         server.stop()
