@@ -74,10 +74,15 @@ class ResourceHandlers:
                 raise errors.unknown_resource(request.path) from None
         method = request.method
         if target.name is None:
-            return await self._collection(request, target, method)
-        if target.subresource is None:
-            return await self._object(request, target, method)
-        return await self._subresource(request, target, method)
+            response = await self._collection(request, target, method)
+        elif target.subresource is None:
+            response = await self._object(request, target, method)
+        else:
+            response = await self._subresource(request, target, method)
+        custom = target.rt.custom
+        if custom is not None and custom.deprecation and not response.prepared:  # a watch's headers are sent
+            _add_warning(response, custom.deprecation)
+        return response
 
     # ------------------------------------------------------------------------------ collections
 
@@ -256,9 +261,14 @@ class ResourceHandlers:
         else:
             response = json_response(obj, status)
         for warning in validation.warnings if validation is not None else ():
-            # RFC 7234 warn-code 299 "miscellaneous persistent warning", as kube-apiserver sends them
-            response.headers.add("Warning", '299 - "{}"'.format(warning.replace("\\", "\\\\").replace('"', '\\"')))
+            _add_warning(response, warning)
         return response
+
+
+def _add_warning(response: web.StreamResponse, warning: str) -> None:
+    """A ``Warning`` header as kube-apiserver sends them: RFC 7234 warn-code 299 "miscellaneous
+    persistent warning"; kubectl prints each as ``Warning: <text>``."""
+    response.headers.add("Warning", '299 - "{}"'.format(warning.replace("\\", "\\\\").replace('"', '\\"')))
 
 
 # ------------------------------------------------------------------------------ request parsing

@@ -250,6 +250,14 @@ def terminating(obj: Obj) -> bool:
 # ------------------------------------------------------------------------------------- serving
 
 
+def _deprecation(spec: Obj, names: Obj, version: Obj) -> str:
+    """The warning of a deprecated version: its own ``deprecationWarning``, else Kubernetes' default."""
+    if not version.get("deprecated"):
+        return ""
+    return str(version.get("deprecationWarning") or f"{spec.get('group')}/{version.get('name')} {names.get('kind')} "
+                                                    "is deprecated")
+
+
 def resource_types(obj: Obj) -> tuple[ResourceType, ...]:
     """The resource types a stored CRD serves: one per served version once it is established (still
     while it terminates, so that its objects can be deleted and their finalizers removed)."""
@@ -278,6 +286,7 @@ def resource_types(obj: Obj) -> tuple[ResourceType, ...]:
             list_kind=str(names.get("listKind") or f"{names.get('kind', '')}List"),
             terminating=terminating(obj),
             selectable=tuple(str(_dict(f).get("jsonPath", "")) for f in version.get("selectableFields") or ()),
+            deprecation=_deprecation(spec, names, version),
         )
         types.append(ResourceType(
             str(spec.get("group", "")), str(version.get("name", "")), str(names.get("kind", "")),

@@ -30,6 +30,8 @@ class CustomResource:
     terminating: bool = False
     #: ``selectableFields``: the JSON paths (``.spec.color``) a field selector may name
     selectable: tuple[str, ...] = ()
+    #: the warning every request to a deprecated version answers with ("" when not deprecated)
+    deprecation: str = ""
 
 
 @dataclass(frozen=True)

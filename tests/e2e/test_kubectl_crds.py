@@ -235,11 +235,16 @@ def test_objects_owned_by_a_custom_object_are_collected_with_it(k: Kubectl, crd:
 
 
 def test_second_version_is_served_from_the_same_objects(k: Kubectl, group: str) -> None:
-    k.apply(widget_crd(group, versions=["v1", "v1beta1"]))
+    definition = widget_crd(group, versions=["v1", "v1beta1"])
+    definition["spec"]["versions"][1]["deprecated"] = True
+    k.apply(definition)
     try:
         k.apply(widget(group, "w", version="v1beta1"))
         assert k.obj(f"widgets.v1.{group}", "w")["apiVersion"] == f"{group}/v1"
         assert k.obj(f"widgets.v1beta1.{group}", "w")["apiVersion"] == f"{group}/v1beta1"
+        old = k.run("get", f"widgets.v1beta1.{group}", "w")
+        assert f"Warning: {group}/v1beta1 Widget is deprecated" in old.stderr
+        assert k.run("get", f"widgets.v1.{group}", "w").stderr == ""
         preferred = k.server.request("GET", f"/apis/{group}")[1]["preferredVersion"]["version"]
         assert preferred == "v1"
     finally:
