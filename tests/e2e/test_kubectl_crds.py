@@ -234,6 +234,15 @@ def test_objects_owned_by_a_custom_object_are_collected_with_it(k: Kubectl, crd:
     assert not k.exists("configmap", "child")
 
 
+def test_object_count_quota_counts_custom_objects(k: Kubectl, crd: str, group: str) -> None:
+    k.run("create", "quota", "widgets", f"--hard=count/{crd}=1")
+    k.apply(widget(group, "w1"))
+    refused = k.fails("create", "-f", "-", input=json.dumps(widget(group, "w2")))
+    assert "exceeded quota: widgets" in refused.stderr and f"count/{crd}=1" in refused.stderr
+    escaped = crd.replace(".", "\\.")
+    k.run("wait", "quota/widgets", f"--for=jsonpath={{.status.used.count/{escaped}}}=1", "--timeout=30s")
+
+
 def test_second_version_is_served_from_the_same_objects(k: Kubectl, group: str) -> None:
     definition = widget_crd(group, versions=["v1", "v1beta1"])
     definition["spec"]["versions"][1]["deprecated"] = True
