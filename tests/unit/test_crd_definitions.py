@@ -6,10 +6,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
+
 from minikube_py.api import openapi
 from minikube_py.api.strategies import strategy_for
 from minikube_py.api.strategies.custom import CustomStrategy
 from minikube_py.model import crds, kinds
+from minikube_py.model.errors import StatusError
 from minikube_py.model.kindrules import rules_of
 
 SCHEMA = {"openAPIV3Schema": {"type": "object", "properties": {"spec": {"type": "object", "properties": {
@@ -165,3 +168,27 @@ def test_a_name_another_crd_of_the_group_holds_is_not_accepted_and_not_served() 
     other_group = crd(group="example.org", names={"plural": "widgets", "kind": "Widget", "shortNames": ["wd"]})
     assert crds.name_conflict(other_group, [first]) is None
     assert crds.name_conflict(first, [first]) is None
+
+
+def test_custom_strategy_writes() -> None:
+    definition = crd()
+    rt = crds.resource_types(definition)[0]
+    strategy = strategy_for(rt)
+    new = {"metadata": {"name": "w", "namespace": "n"}, "spec": {"replicas": 2, "x": 1}, "status": {"a": 1}}
+    strategy.reset_status(new)
+    strategy.prepare_for_create(new)
+    assert new == {"metadata": {"name": "w", "namespace": "n", "generation": 1}, "spec": {"replicas": 2}}
+    status_only = {**new, "metadata": dict(new["metadata"]), "status": {"phase": "P"}}
+    strategy.prepare_for_update(status_only, new)
+    assert status_only["metadata"]["generation"] == 1  # status has its own subresource: no new generation
+    changed = {**new, "metadata": dict(new["metadata"]), "spec": {"replicas": 3}}
+    strategy.prepare_for_update(changed, new)
+    assert changed["metadata"]["generation"] == 2
+    with pytest.raises(StatusError) as refused:
+        strategy.patch("application/strategic-merge-patch+json", new, b"{}")
+    assert refused.value.code == 415
+    assert strategy.patch("application/merge-patch+json", new, b'{"spec":{"replicas":5}}')["spec"] == {"replicas": 5}
+    definition["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    with pytest.raises(StatusError) as terminating:
+        strategy_for(crds.resource_types(definition)[0]).prepare_for_create({"metadata": {"name": "late"}})
+    assert terminating.value.code == 405
