@@ -2,7 +2,7 @@
 resource types they make the API server serve.
 
 A CRD is valid when its name is ``<plural>.<group>``, its group a domain outside the built-in groups,
-its names DNS labels (``kind`` and ``listKind`` CamelCase), exactly one version ``storage: true`` and
+its names DNS labels (``kind`` and ``listKind`` in any case), exactly one version ``storage: true`` and
 every version's schema structural. Its status is computed from its spec when written, as
 kube-apiserver's naming and establishing controllers would set it moments later: the names accepted,
 ``NamesAccepted`` and ``Established`` True, and ``storedVersions`` growing with each storage version.
@@ -10,7 +10,6 @@ kube-apiserver's naming and establishing controllers would set it moments later:
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from minikube_py.model import crdschema, errors
@@ -18,6 +17,7 @@ from minikube_py.model.errors import FieldError
 from minikube_py.model.kinds import RESOURCES, CustomResource, ResourceType
 from minikube_py.model.selectors import dns1123_label_errors, dns1123_subdomain_errors
 from minikube_py.model.times import rfc3339
+from minikube_py.model.validation import dns1035_label_errors
 
 Obj = dict[str, Any]
 
@@ -27,7 +27,6 @@ CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 SCOPES = ("Namespaced", "Cluster")
 _BUILTIN_GROUPS = frozenset(rt.group for rt in RESOURCES) | {"authentication.k8s.io", "authorization.k8s.io",
                                                                "metrics.k8s.io"}
-_KIND = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 
 
 def _dict(value: Any) -> Obj:
@@ -106,9 +105,9 @@ def _validate_names(names: Obj, path: str) -> list[FieldError]:
         value = names.get(key)
         if key == "kind" and not value:
             problems.append(errors.required(f"{path}.kind"))
-        elif value and not _KIND.match(str(value)):
-            problems.append(errors.invalid_value(f"{path}.{key}", value, "may have mixed case, but should otherwise "
-                                                                         "match: ^[a-zA-Z][a-zA-Z0-9]*$"))
+        elif value:
+            problems += [errors.invalid_value(f"{path}.{key}", value, f"may have mixed case, but should otherwise {m}")
+                         for m in dns1035_label_errors(str(value).lower())]
     if names.get("kind") and names.get("kind") == names.get("listKind"):
         problems.append(errors.invalid_value(f"{path}.listKind", names["listKind"], "kind and listKind may not be "
                                                                                     "the same"))
