@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from crd_manifests import widget, widget_crd
 from kubectl_helpers import Kubectl
-from test_kubectl_crds import widget, widget_crd
 
 from minikube_py.testing import RunningServer, start_server
 
