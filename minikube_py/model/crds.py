@@ -10,6 +10,7 @@ kube-apiserver's naming and establishing controllers would set it moments later:
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from minikube_py.model import crdschema, errors
@@ -22,6 +23,8 @@ from minikube_py.model.validation import dns1035_label_errors
 Obj = dict[str, Any]
 
 GROUP = "apiextensions.k8s.io"
+#: a plain field path (``.spec.replicas``), as scale subresource paths must be
+_FIELD_PATH = re.compile(r"^(\.[A-Za-z0-9_-]+)+$")
 #: the finalizer that holds a deleted CRD until all its objects are gone
 CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 SCOPES = ("Namespaced", "Cluster")
@@ -163,13 +166,15 @@ def _validate_subresources(subresources: Obj, path: str) -> list[FieldError]:
         return []
     scale = _dict(scale)
     problems: list[FieldError] = []
-    for key in ("specReplicasPath", "statusReplicasPath"):
+    for key, under in (("specReplicasPath", ".spec."), ("statusReplicasPath", ".status."),
+                       ("labelSelectorPath", "")):
         value = scale.get(key)
         if not value:
-            problems.append(errors.required(f"{path}.scale.{key}"))
-        elif not str(value).startswith("."):
-            problems.append(errors.invalid_value(f"{path}.scale.{key}", value, "should be a json path under .spec "
-                                                                               "or .status"))
+            if key != "labelSelectorPath":
+                problems.append(errors.required(f"{path}.scale.{key}"))
+        elif not _FIELD_PATH.match(str(value)) or not str(value).startswith(under):
+            problems.append(errors.invalid_value(f"{path}.scale.{key}", value,
+                                                 f"should be a json path under {under.rstrip('.') or '.spec or .status'}"))
     return problems
 
 

@@ -68,6 +68,10 @@ def test_exactly_one_storage_version_and_a_known_scope() -> None:
     unstructured = crd()
     unstructured["spec"]["versions"][0]["schema"] = {"openAPIV3Schema": {"type": "object", "properties": {"a": {}}}}
     assert problems(unstructured) == ["spec.versions[0].schema.openAPIV3Schema.properties[a].type: Required value"]
+    bad_scale = crd()
+    bad_scale["spec"]["versions"][0]["subresources"]["scale"]["specReplicasPath"] = ".status.items[0]"
+    assert problems(bad_scale) == ['spec.versions[0].subresources.scale.specReplicasPath: Invalid value: '
+                                   '".status.items[0]": should be a json path under .spec']
     assert problems(crd(names={"plural": "widgets", "kind": "widget"})) == []  # any case, as Kubernetes
     bad_kind = crd(names={"plural": "widgets", "kind": "Wid_get"})
     assert any(p.startswith('spec.names.kind: Invalid value: "Wid_get": may have mixed case, but should otherwise '
