@@ -14,11 +14,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from minikube_py import pki
-from minikube_py.api import dashboard, discovery
+from minikube_py.api import dashboard, discovery, openapi
 from minikube_py.api.auth import USER, Authenticator, authorize, bearer_token, impersonate
 from minikube_py.api.body import MAX_BODY
 from minikube_py.api.body import dumps as body_dumps
 from minikube_py.api.connections import inflight_middleware
+from minikube_py.api.customresources import CustomResourceTypes
 from minikube_py.api.handlers import ResourceHandlers, json_response
 from minikube_py.api.instrument import ServerCollector, metrics_handler, metrics_middleware
 from minikube_py.api.legacy import PREFIX as LEGACY_PREFIX
@@ -146,7 +147,15 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
         await rbac.stop()
 
     app.cleanup_ctx.append(follow_policy)
-    resources = ResourceHandlers(registry, rbac, request_user, tokens)
+    definitions = CustomResourceTypes(registry)
+
+    async def follow_definitions(_: web.Application) -> AsyncIterator[None]:
+        await definitions.start()
+        yield
+        await definitions.stop()
+
+    app.cleanup_ctx.append(follow_definitions)
+    resources = ResourceHandlers(registry, rbac, request_user, tokens, definitions)
     legacy = LegacyHandlers(registry)
     metrics = ResourceMetrics(registry, kubelet_ssl) if kubelet_ssl is not None else None
     extra_groups = ((METRICS_GROUP, METRICS_VERSION),) if metrics is not None else ()
@@ -200,6 +209,21 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
     r.add_get("/api", api_root)
     r.add_get("/apis", apis_root)
     r.add_get("/openapi/v2", openapi_v2)
+
+    async def openapi_v3_root(_: web.Request) -> web.Response:
+        return json_response(openapi.root())
+
+    async def openapi_v3(request: web.Request) -> web.Response:
+        found = openapi.document(request.match_info["group"], request.match_info["version"])
+        if found is None:
+            raise errors.unknown_resource(request.path)
+        response = json_response(found)
+        if request.query.get("hash"):  # the URL names this content: cacheable as kube-apiserver marks it
+            response.headers["Cache-Control"] = "public, immutable"
+        return response
+
+    r.add_get("/openapi/v3", openapi_v3_root)
+    r.add_get("/openapi/v3/apis/{group}/{version}", openapi_v3)
     r.add_get("/metrics", metrics_handler(ServerCollector(registry.store, inflight)))
     r.add_get("/cacerts", cacerts_handler(tls.ca_pem))
     r.add_post(pki.NODE_CREDENTIALS_PATH, node_credentials_handler(tls))

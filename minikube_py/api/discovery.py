@@ -8,11 +8,12 @@ reports 1.32 (the minor kubectl v1.32 expects).
 from __future__ import annotations
 
 import platform
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from minikube_py import __version__
-from minikube_py.model.kinds import GROUP_VERSIONS, ResourceType, in_group_version
+from minikube_py.model.kinds import ResourceType, group_versions, in_group_version
 
 SUBRESOURCE_VERBS = {
     "status": ("get", "patch", "update"),
@@ -66,15 +67,32 @@ REVIEWS: dict[tuple[str, str], tuple[tuple[str, str, bool], ...]] = {
 
 
 def group_list(extra: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
-    """Every API group: those of the kind table, those of the reviews, then ``extra`` (group,
-    version) pairs served by handlers of their own (``metrics.k8s.io``, whose objects are not stored)."""
+    """Every API group: those of the kind table (custom resources' included), those of the
+    reviews, then ``extra`` (group, version) pairs served by handlers of their own
+    (``metrics.k8s.io``, whose objects are not stored). A group's versions are listed in
+    Kubernetes' priority order, the first preferred."""
+    versions: dict[str, list[str]] = {}
+    for group, version in (*group_versions(), *REVIEWS, *extra):
+        if group and version not in versions.setdefault(group, []):
+            versions[group].append(version)
     groups = []
-    for group, version in (*GROUP_VERSIONS, *REVIEWS, *extra):
-        if not group:
-            continue
-        gv = {"groupVersion": f"{group}/{version}", "version": version}
-        groups.append({"name": group, "versions": [gv], "preferredVersion": gv})
+    for group, listed in versions.items():
+        gvs = [{"groupVersion": f"{group}/{v}", "version": v} for v in sorted(listed, key=version_priority)]
+        groups.append({"name": group, "versions": gvs, "preferredVersion": gvs[0]})
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
+
+
+_KUBE_VERSION = re.compile(r"^v(\d+)(?:(alpha|beta)(\d+))?$")
+
+
+def version_priority(version: str) -> tuple[int, int, int, str]:
+    """A sort key putting versions in Kubernetes' order: GA before beta before alpha, higher
+    numbers first, then the versions that do not look like Kubernetes versions alphabetically."""
+    match = _KUBE_VERSION.match(version)
+    if match is None:
+        return (3, 0, 0, version)
+    major, stage, minor = match.groups()
+    return ({None: 0, "beta": 1, "alpha": 2}[stage], -int(major), -int(minor or 0), "")
 
 
 def group(name: str, extra: Sequence[tuple[str, str]] = ()) -> dict[str, Any] | None:

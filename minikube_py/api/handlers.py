@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from minikube_py.api import body, routing, subresources, watch
+from minikube_py.api.customresources import DEFINITIONS, CustomResourceTypes
 from minikube_py.api.patch import is_apply, is_patch_type
 from minikube_py.api.patch.managed import MAX_MANAGER_LENGTH, FieldManager
 from minikube_py.api.rbac import RbacAuthorizer
@@ -42,19 +43,26 @@ class ResourceHandlers:
     holds the answer to such a write until the policy has it; ``user_of`` names a request's user."""
 
     def __init__(self, registry: Registry, rbac: RbacAuthorizer, user_of: Callable[[web.Request], UserInfo],
-                 tokens: ServiceAccountTokens) -> None:
+                 tokens: ServiceAccountTokens, definitions: CustomResourceTypes) -> None:
         self.registry = registry
         self.rbac = rbac
         self.user_of = user_of
         self.tokens = tokens
+        self.definitions = definitions
 
     def _check_grant(self, request: web.Request, rt: ResourceType, namespace: str | None, obj: Obj) -> None:
         if rt.group == RBAC_GROUP:
             self.rbac.check_escalation(self.user_of(request), rt, namespace, obj)
 
     async def _policy_holds(self, rt: ResourceType, obj: Obj, dry_run: bool) -> None:
-        if rt.group == RBAC_GROUP and not dry_run:
+        """Hold the answer to a write the server's own state follows (the RBAC policy, the types
+        CRDs serve) until it does, so the client's next request sees its effect."""
+        if dry_run:
+            return
+        if rt.group == RBAC_GROUP:
             await self.rbac.caught_up(obj)
+        elif rt is DEFINITIONS:
+            await self.definitions.caught_up(obj)
 
     async def dispatch(self, request: web.Request, group: str, version: str, tail: str) -> web.StreamResponse:
         target = request.get(routing.ROUTE)
@@ -66,10 +74,15 @@ class ResourceHandlers:
                 raise errors.unknown_resource(request.path) from None
         method = request.method
         if target.name is None:
-            return await self._collection(request, target, method)
-        if target.subresource is None:
-            return await self._object(request, target, method)
-        return await self._subresource(request, target, method)
+            response = await self._collection(request, target, method)
+        elif target.subresource is None:
+            response = await self._object(request, target, method)
+        else:
+            response = await self._subresource(request, target, method)
+        custom = target.rt.custom
+        if custom is not None and custom.deprecation and not response.prepared:  # a watch's headers are sent
+            _add_warning(response, custom.deprecation)
+        return response
 
     # ------------------------------------------------------------------------------ collections
 
@@ -243,9 +256,14 @@ class ResourceHandlers:
         else:
             response = json_response(obj, status)
         for warning in validation.warnings if validation is not None else ():
-            # RFC 7234 warn-code 299 "miscellaneous persistent warning", as kube-apiserver sends them
-            response.headers.add("Warning", '299 - "{}"'.format(warning.replace("\\", "\\\\").replace('"', '\\"')))
+            _add_warning(response, warning)
         return response
+
+
+def _add_warning(response: web.StreamResponse, warning: str) -> None:
+    """A ``Warning`` header as kube-apiserver sends them: RFC 7234 warn-code 299 "miscellaneous
+    persistent warning"; kubectl prints each as ``Warning: <text>``."""
+    response.headers.add("Warning", '299 - "{}"'.format(warning.replace("\\", "\\\\").replace('"', '\\"')))
 
 
 # ------------------------------------------------------------------------------ request parsing
@@ -361,7 +379,7 @@ async def read_object(request: web.Request, rt: ResourceType | None = None,
     if not isinstance(value, dict):
         raise errors.bad_request("the body of the request must be an object")
     if rt is not None and validation is not None:
-        validation.check(rt.kind, rt.api_version, value)
+        validation.report(rt.kind, rt.api_version, strategy_for(rt).drop_unknown(value))
     return value
 
 

@@ -158,7 +158,7 @@ class ServerCollector(Collector):
         objects = GaugeMetricFamily("apiserver_storage_objects",
                                     "Number of stored objects at the time of last check split by kind.",
                                     labels=["resource"])
-        for rt in kinds.RESOURCES:
+        for rt in kinds.stored_types():
             objects.add_metric([rt.qualified], self._store.count(rt.prefix()))
         yield objects
 

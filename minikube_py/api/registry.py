@@ -28,7 +28,7 @@ from minikube_py.api.patch.fieldsets import FieldSet, Structure, applied_fields,
 from minikube_py.api.patch.managed import FieldManager, Writer
 from minikube_py.api.strategies import Allocators, Strategy, strategy_for
 from minikube_py.model import errors, meta
-from minikube_py.model.kinds import RESOURCES, ResourceType, by_plural
+from minikube_py.model.kinds import ResourceType, all_types, by_plural
 from minikube_py.model.schema import FieldValidation
 from minikube_py.model.selectors import FieldSelector, LabelSelector
 from minikube_py.model.times import rfc3339
@@ -339,7 +339,7 @@ class Registry:
                         raise errors.bad_request(f"the name of the object ({applied['metadata']['name']}) does "
                                                  f"not match the name on the URL ({name})") from None
                     if validation is not None:
-                        validation.check(rt.kind, rt.api_version, applied)
+                        validation.report(rt.kind, rt.api_version, strategy.drop_unknown(applied))
                     return await self._create(rt, namespace, applied, dry_run, ownership), True
                 raise
             if config is None:
@@ -349,7 +349,7 @@ class Registry:
             check_depth(patched, "the patched object")  # before anything walks it recursively
             _check_type(rt, strategy, patched)
             if validation is not None:
-                validation.check(rt.kind, rt.api_version, patched)
+                validation.report(rt.kind, rt.api_version, strategy.drop_unknown(patched))
             # a resourceVersion the patch itself sets is a precondition; one merely kept from the live
             # object is not, so a concurrent write is retried on the new object and the check below
             # then refuses only patches that pinned the version they were made against
@@ -498,13 +498,18 @@ def _stale_key(key: str) -> errors.StatusError:
     """409 for an object written alongside the request's (``/core/resourcequotas/ns/q``) that kept
     changing under it."""
     _, group, plural, *rest = key.split("/")
-    rt = next((r for r in RESOURCES if (r.group or "core") == group and r.plural == plural), None)
+    rt = next((r for r in all_types() if (r.group or "core") == group and r.plural == plural), None)
     if rt is None:
         return errors.StatusError(409, "Conflict", f"Operation cannot be fulfilled on {key}: it keeps changing")
     return errors.stale_write(rt, rest[-1])
 
 
 def _typed(rt: ResourceType, obj: Obj) -> Obj:
+    """An object as the API answers it for ``rt``: of its version (a custom resource served in
+    several versions is stored once, converted by ``None``: its apiVersion rewritten), and defaulted
+    on read when it is a custom resource."""
+    if rt.custom is not None:
+        obj = strategy_for(rt).read(obj)
     obj["apiVersion"] = rt.api_version
     obj["kind"] = rt.kind
     return obj

@@ -24,14 +24,13 @@ from minikube_py.store.base import Obj
 
 def scale_of(rt: ResourceType, obj: Obj) -> Obj:
     md = obj["metadata"]
-    spec, status = obj.get("spec") or {}, obj.get("status") or {}
-    selector_text = strategy_for(rt).scale_selector(spec.get("selector") or {})
+    spec_replicas, status_replicas, selector_text = strategy_for(rt).scale_view(obj)
     return {
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
         "metadata": {k: md[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp") if k in md},
-        "spec": {"replicas": spec.get("replicas", 0)},
-        "status": {"replicas": status.get("replicas", 0), "selector": selector_text},
+        "spec": {"replicas": spec_replicas},
+        "status": {"replicas": status_replicas, "selector": selector_text},
     }
 
 
@@ -51,7 +50,7 @@ async def update_scale(
                                       "message": "must be greater than or equal to 0"}]})
     parent = await registry.get(rt, namespace, name)
     new = copy.deepcopy(parent)
-    new.setdefault("spec", {})["replicas"] = replicas
+    strategy_for(rt).set_replicas(new, replicas)
     rv = (scale.get("metadata") or {}).get("resourceVersion")
     new["metadata"]["resourceVersion"] = rv or parent["metadata"]["resourceVersion"]
     if not rv:

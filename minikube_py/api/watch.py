@@ -23,6 +23,7 @@ from prometheus_client import Counter
 from minikube_py import metrics
 from minikube_py.api.body import dumps
 from minikube_py.api.registry import Registry
+from minikube_py.api.strategies import strategy_for
 from minikube_py.model import errors
 from minikube_py.model.kinds import ResourceType
 from minikube_py.store.base import Compacted, Event, Obj
@@ -252,6 +253,10 @@ class _Stream:
 
 
 def _with_type(obj: Obj, rt: ResourceType) -> Obj:
+    """The event's object as ``rt`` answers it: of its version, and a custom resource defaulted as
+    on every read (a copy: event values are shared)."""
+    if rt.custom is not None:
+        obj = strategy_for(rt).read(obj)
     return {**obj, "apiVersion": rt.api_version, "kind": rt.kind}
 
 

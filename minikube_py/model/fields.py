@@ -37,8 +37,8 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _paths(*paths: str) -> Extra:
-    """Fields whose selector name is their own path in the object."""
+def field_paths(*paths: str) -> Extra:
+    """Fields whose selector name is their own path in the object (a CRD's ``selectableFields`` too)."""
     return lambda obj: {p: _text(_get(obj, p)) for p in paths}
 
 
@@ -59,7 +59,7 @@ def no_fields(obj: dict[str, Any]) -> dict[str, str]:
 
 def pod_fields(obj: dict[str, Any]) -> dict[str, str]:
     return {
-        **_paths("spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
+        **field_paths("spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
                  "status.phase", "status.podIP", "status.nominatedNodeName")(obj),
         **_flags("spec.hostNetwork")(obj),
     }
@@ -81,9 +81,9 @@ def job_fields(obj: dict[str, Any]) -> dict[str, str]:
     return {"status.successful": str(_get(obj, "status.succeeded") or 0)}
 
 
-secret_fields = _paths("type")
+secret_fields = field_paths("type")
 node_fields = _flags("spec.unschedulable")
-namespace_fields = _paths("status.phase")
+namespace_fields = field_paths("status.phase")
 #: ReplicationControllers and ReplicaSets
 replicas_fields = _count("status.replicas")
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from minikube_py.model import defaults, fields, ingress, limitranges, rbac, validation
+from minikube_py.model import crds, defaults, fields, ingress, limitranges, rbac, validation
 from minikube_py.model.errors import FieldError
 from minikube_py.model.kinds import RESOURCES
 from minikube_py.model.selectors import FieldSelector, dns1123_label_errors, dns1123_subdomain_errors
@@ -144,6 +144,8 @@ _DECLARED = (
     KindRules("Ingress", checks=ingress.validate_ingress, tracks_generation=True),
     KindRules("IngressClass", checks=ingress.validate_ingress_class,
               update_checks=ingress.validate_ingress_class_update, tracks_generation=True),
+    KindRules("CustomResourceDefinition", checks=crds.validate, update_checks=crds.validate_update,
+              defaults=crds.defaults),
     KindRules("Role", name_errors=rbac.path_segment_name_errors, checks=rbac.validate_role),
     KindRules("ClusterRole", name_errors=rbac.path_segment_name_errors, checks=rbac.validate_cluster_role),
     KindRules("RoleBinding", name_errors=rbac.path_segment_name_errors, checks=rbac.validate_role_binding,

@@ -8,9 +8,30 @@ everything the API server does with it in its strategy (:mod:`minikube_py.api.st
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+
+
+@dataclass(frozen=True, eq=False)
+class CustomResource:
+    """What a served version of a CustomResourceDefinition adds to its resource type: the CRD it
+    comes from (``metadata.name``), the version's structural schema, printer columns and scale paths."""
+
+    crd: str
+    schema: dict[str, Any]
+    columns: tuple[dict[str, Any], ...] = ()
+    #: ``subresources.scale``: specReplicasPath, statusReplicasPath, labelSelectorPath
+    scale: dict[str, str] | None = None
+    list_kind: str = ""
+    #: the CRD is being deleted: its objects are still served, but no new one is created
+    terminating: bool = False
+    #: ``selectableFields``: the JSON paths (``.spec.color``) a field selector may name
+    selectable: tuple[str, ...] = ()
+    #: the warning every request to a deprecated version answers with ("" when not deprecated)
+    deprecation: str = ""
 
 
 @dataclass(frozen=True)
@@ -26,6 +47,8 @@ class ResourceType:
     #: subresource name -> kind it answers with ("status" answers with the kind itself)
     subresources: dict[str, str] = field(default_factory=dict)
     verbs: tuple[str, ...] = ALL_VERBS
+    #: set for the resources CustomResourceDefinitions define (None for the built-in kinds)
+    custom: CustomResource | None = None
 
     @property
     def api_version(self) -> str:
@@ -33,6 +56,8 @@ class ResourceType:
 
     @property
     def list_kind(self) -> str:
+        if self.custom is not None and self.custom.list_kind:
+            return self.custom.list_kind
         return f"{self.kind}List"
 
     @property
@@ -61,6 +86,8 @@ _STATUS = {"status": ""}
 _SCALED = {"status": "", "scale": "Scale"}
 
 RESOURCES: tuple[ResourceType, ...] = (
+    ResourceType("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions",
+                 "customresourcedefinition", False, ("crd", "crds"), ("api-extensions",), _STATUS),
     ResourceType("", "v1", "Namespace", "namespaces", "namespace", False, ("ns",),
                  subresources={"status": "", "finalize": ""}),
     ResourceType("", "v1", "Pod", "pods", "pod", True, ("po",), ("all",),
@@ -106,23 +133,81 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("storage.k8s.io", "v1", "StorageClass", "storageclasses", "storageclass", False, ("sc",)),
 )
 
-#: (group, version) pairs in the order discovery lists them; the core group first
+#: (group, version) pairs of the built-in kinds in the order discovery lists them; the core group first
 GROUP_VERSIONS: tuple[tuple[str, str], ...] = tuple(dict.fromkeys((r.group, r.version) for r in RESOURCES))
 
 _BY_PLURAL = {(r.group, r.version, r.plural): r for r in RESOURCES}
 _BY_KIND = {(r.group, r.kind): r for r in RESOURCES}
 
+# The resources CustomResourceDefinitions define, changed at run time by :func:`serve` and
+# :func:`withdraw`. Lookups try the built-in tables first, so the built-in kinds pay one dict miss
+# at most; the indexes are rebuilt whole on each change and swapped in, so readers never see half.
+_CUSTOM: dict[str, tuple[ResourceType, ...]] = {}
+_CUSTOM_BY_PLURAL: dict[tuple[str, str, str], ResourceType] = {}
+_CUSTOM_BY_KIND: dict[tuple[str, str, str], ResourceType] = {}
+
+
+def serve(crd: str, types: tuple[ResourceType, ...]) -> None:
+    """Serve the resource types of the CustomResourceDefinition named ``crd`` (one per served
+    version), replacing what it served before."""
+    global _CUSTOM_BY_PLURAL, _CUSTOM_BY_KIND
+    if types:
+        _CUSTOM[crd] = types
+    else:
+        _CUSTOM.pop(crd, None)
+    custom = [rt for served in _CUSTOM.values() for rt in served]
+    _CUSTOM_BY_PLURAL = {(r.group, r.version, r.plural): r for r in custom}
+    _CUSTOM_BY_KIND = {(r.group, r.version, r.kind): r for r in custom}
+
+
+def withdraw(crd: str) -> None:
+    """Stop serving the resources of the CustomResourceDefinition named ``crd``."""
+    serve(crd, ())
+
+
+def served_definitions() -> set[str]:
+    """The names of the CustomResourceDefinitions whose resources are served now."""
+    return set(_CUSTOM)
+
+
+def custom_types() -> Iterator[ResourceType]:
+    """Every resource type CustomResourceDefinitions serve now."""
+    for served in list(_CUSTOM.values()):
+        yield from served
+
+
+def group_versions() -> list[tuple[str, str]]:
+    """(group, version) pairs served now: the built-in ones, then the custom resources' ones."""
+    return list(dict.fromkeys((*GROUP_VERSIONS, *((r.group, r.version) for r in custom_types()))))
+
+
+def all_types() -> list[ResourceType]:
+    """Every resource type served now, built-in first."""
+    return [*RESOURCES, *custom_types()]
+
+
+def stored_types() -> list[ResourceType]:
+    """Every stored resource served now, once: one version of a custom resource served in several
+    (they all read and write the same objects)."""
+    stored: dict[str, ResourceType] = {}
+    for rt in all_types():
+        stored.setdefault(rt.prefix(), rt)
+    return list(stored.values())
+
 
 def by_plural(group: str, version: str, plural: str) -> ResourceType | None:
-    return _BY_PLURAL.get((group, version, plural))
+    key = (group, version, plural)
+    return _BY_PLURAL.get(key) or _CUSTOM_BY_PLURAL.get(key)
 
 
 def by_kind(api_version: str, kind: str) -> ResourceType | None:
     """The resource for an object's ``apiVersion``/``kind`` (None if pykube does not serve it)."""
     group, _, version = api_version.rpartition("/")
     rt = _BY_KIND.get((group, kind))
-    return rt if rt is not None and rt.version == version else None
+    if rt is not None and rt.version == version:
+        return rt
+    return _CUSTOM_BY_KIND.get((group, version, kind))
 
 
 def in_group_version(group: str, version: str) -> list[ResourceType]:
-    return [r for r in RESOURCES if r.group == group and r.version == version]
+    return [r for r in all_types() if r.group == group and r.version == version]

@@ -123,6 +123,16 @@ def unknown_fields(kind: str, obj: dict[str, Any]) -> list[str]:
     return found
 
 
+def unknown_metadata_fields(obj: dict[str, Any]) -> list[str]:
+    """Remove the fields ``metadata`` (ObjectMeta) does not have, for kinds without a tree of their
+    own (custom resources); returns their paths (``metadata.foo``)."""
+    found: list[str] = []
+    md = obj.get("metadata")
+    if isinstance(md, dict):
+        _prune(md, OBJECT_META, "metadata", found)
+    return found
+
+
 def _prune(obj: dict[str, Any], tree: Tree, prefix: str, found: list[str]) -> None:
     for name in list(obj):
         path = f"{prefix}.{name}" if prefix else name
@@ -157,7 +167,11 @@ class FieldValidation:
 
     def check(self, kind: str, api_version: str, obj: dict[str, Any]) -> None:
         """Drop ``obj``'s unknown fields; 400 under Strict, a warning each under Warn."""
-        unknown = unknown_fields(kind, obj)
+        self.report(kind, api_version, unknown_fields(kind, obj))
+
+    def report(self, kind: str, api_version: str, unknown: list[str]) -> None:
+        """Answer the unknown fields already dropped from an object (their paths) as the mode says:
+        400 under Strict, a warning each under Warn."""
         if not unknown:
             return
         if self.mode == STRICT:

@@ -6,10 +6,15 @@
   and keeps the finalizer until no dependent with ``blockOwnerDeletion`` remains.
 - Orphan: an owner marked with the ``orphan`` finalizer has its reference removed from every
   dependent, then the finalizer is dropped.
+
+Custom resources are owners and dependents too: the collector follows the CustomResourceDefinitions
+and keeps a cache of each one's objects while it is served (operators make built-in objects owned
+by their custom ones, and expect them gone with their owner).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections import defaultdict
 from collections.abc import Awaitable
@@ -18,14 +23,16 @@ from functools import partial
 from minikube_py.client.errors import NotFoundError
 from minikube_py.client.informer import Informer, object_key
 from minikube_py.client.rest import ApiClient, Obj, resource_path
+from minikube_py.model import crds
 from minikube_py.model.kinds import RESOURCES, ResourceType, by_kind
 from minikube_py.reconcilers.base import Controller
 
 ORPHAN = "orphan"
 FOREGROUND = "foregroundDeletion"
 
-#: an object's identity in the queue and indexes: (kind-table index, cache key)
+#: an object's identity in the queue and indexes: (index in the collector's types, cache key)
 Ref = tuple[int, str]
+DEFINITIONS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 
 
 class GarbageCollector(Controller):
@@ -33,6 +40,9 @@ class GarbageCollector(Controller):
 
     def __init__(self, client: ApiClient) -> None:
         super().__init__(client)
+        #: the types whose objects are cached, the built-in ones first; a custom type is appended
+        #: when its CRD appears, and its index is never reused
+        self._types: list[ResourceType] = list(RESOURCES)
         self._caches: list[Informer] = []
         self._by_uid: dict[str, Ref] = {}
         self._dependents: dict[str, set[Ref]] = defaultdict(set)
@@ -40,6 +50,36 @@ class GarbageCollector(Controller):
             informer = self.informer(resource_path(rt.api_version, rt.plural))
             informer.add_handler(partial(self._on_change, index))
             self._caches.append(informer)
+        self._followed: dict[str, asyncio.Task[None]] = {}  # CRD name -> its objects' informer
+        self.informer(DEFINITIONS).add_handler(self._on_definition)
+
+    async def run_workers(self) -> None:
+        try:
+            await super().run_workers()
+        finally:
+            for task in self._followed.values():
+                task.cancel()
+            self._followed.clear()
+
+    def _on_definition(self, _old: Obj | None, new: Obj | None) -> None:
+        """Cache a new CRD's objects (one served version: every version reads the same objects);
+        stop when the CRD is gone, by then its objects are too."""
+        if new is None:
+            task = self._followed.pop((_old or {}).get("metadata", {}).get("name", ""), None)
+            if task is not None:
+                task.cancel()
+            return
+        name = new["metadata"]["name"]
+        served = crds.resource_types(new)
+        if name in self._followed or not served:
+            return
+        rt = served[0]
+        index = len(self._types)
+        informer = Informer(self.client, resource_path(rt.api_version, rt.plural))
+        informer.add_handler(partial(self._on_change, index))
+        self._types.append(rt)
+        self._caches.append(informer)
+        self._followed[name] = asyncio.create_task(informer.run(), name=f"informer {informer.path}")
 
     # ------------------------------------------------------------------------------ indexing
 
@@ -73,7 +113,7 @@ class GarbageCollector(Controller):
 
     def _lookup(self, ref: Ref) -> tuple[ResourceType, Obj | None]:
         index, key = ref
-        return RESOURCES[index], self._caches[index].get(key)
+        return self._types[index], self._caches[index].get(key)
 
     # ------------------------------------------------------------------------------ reconciling
 

@@ -3,7 +3,9 @@
 Deleting a namespace only marks it Terminating (its ``spec.finalizers`` hold it). This controller
 deletes every namespaced object inside, waits until they are really gone (pods may take their grace
 period, other objects their finalizers), and then clears the finalizer through
-``namespaces/<name>/finalize``, which completes the deletion.
+``namespaces/<name>/finalize``, which completes the deletion. Custom resources count too: the kind
+table this server serves includes the CustomResourceDefinitions' resources (one version of each is
+enough, as every version reads the same objects).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import contextlib
 
 from minikube_py.client.errors import NotFoundError
 from minikube_py.client.rest import ApiClient, Obj, resource_path
-from minikube_py.model.kinds import RESOURCES
+from minikube_py.model.kinds import stored_types
 from minikube_py.reconcilers.base import Controller
 
 #: how soon to look again while objects in a terminating namespace are still going away
@@ -37,7 +39,7 @@ class NamespaceController(Controller):
         if ns is None or not ns["metadata"].get("deletionTimestamp"):
             return
         remaining = 0
-        for rt in RESOURCES:
+        for rt in stored_types():
             if not rt.namespaced:
                 continue
             path = resource_path(rt.api_version, rt.plural, namespace=name)
@@ -53,3 +55,4 @@ class NamespaceController(Controller):
             with contextlib.suppress(NotFoundError):
                 await self.client.replace(f"/api/v1/namespaces/{name}/finalize", {
                     "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}, "spec": {"finalizers": []}})
+

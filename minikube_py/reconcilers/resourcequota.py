@@ -20,7 +20,7 @@ from minikube_py.client.errors import NotFoundError
 from minikube_py.client.informer import Handler, object_key
 from minikube_py.client.rest import ApiClient, Obj, resource_path
 from minikube_py.model import quota
-from minikube_py.model.kinds import RESOURCES, ResourceType
+from minikube_py.model.kinds import RESOURCES, ResourceType, stored_types
 from minikube_py.reconcilers.base import Controller
 
 #: seconds between full recounts of a quota (kube-controller-manager's --resource-quota-sync-period)
@@ -67,7 +67,7 @@ class ResourceQuotaController(Controller):
         except NotFoundError:
             return
         objects = []
-        for rt in quota.kinds_counted(live, RESOURCES):
+        for rt in quota.kinds_counted(live, stored_types()):  # custom resources' count/<plural>.<group> too
             listing = await self.client.list(resource_path(rt.api_version, rt.plural, namespace))
             objects.append((rt, listing.get("items") or []))
         status = quota.quota_status(live, quota.used(live, objects, datetime.now(UTC)))

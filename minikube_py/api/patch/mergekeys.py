@@ -110,6 +110,8 @@ CRON_JOB = _kind({"spec.jobTemplate.metadata": _OBJECT_META, "spec.jobTemplate.s
 
 #: a claim's status conditions merge by type; access modes and a volume's lists are atomic
 PERSISTENT_VOLUME_CLAIM = _kind({"status": _CONDITIONS})
+#: a CRD's versions and names are atomic in its Go type; its status conditions merge by type
+CUSTOM_RESOURCE_DEFINITION = _kind({"status": _CONDITIONS})
 
 
 def rules_for(kind: str) -> Rules | None:

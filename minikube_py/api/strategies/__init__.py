@@ -15,6 +15,7 @@ from types import MappingProxyType
 from minikube_py.api.strategies import (
     cluster,
     config,
+    custom,
     ingress,
     namespaces,
     pods,
@@ -65,6 +66,7 @@ STRATEGIES: Mapping[str, Strategy] = MappingProxyType({strategy.kind: strategy f
     rbac.CLUSTER_ROLE,
     rbac.ROLE_BINDING,
     rbac.CLUSTER_ROLE_BINDING,
+    custom.DEFINITION,
 )})
 
 
@@ -72,7 +74,10 @@ SCALE = workloads.SCALE
 
 
 def strategy_for(rt: ResourceType) -> Strategy:
-    """The strategy of a served resource (the generic one for a resource nobody declared)."""
+    """The strategy of a served resource (the generic one for a resource nobody declared); a custom
+    resource's is made from its CRD, whatever built-in kind shares its kind's name."""
+    if rt.custom is not None:
+        return custom.custom_strategy(rt)
     return strategy_named(rt.kind)
 
 

@@ -29,6 +29,7 @@ from minikube_py.api.tables.table import DEFAULT
 from minikube_py.model.errors import FieldError
 from minikube_py.model.kindrules import KindRules, rules_of
 from minikube_py.model.kinds import ResourceType
+from minikube_py.model.schema import unknown_fields
 from minikube_py.model.selectors import FieldSelector, label_selector_from_spec
 from minikube_py.store.base import Obj, Op, Store
 
@@ -77,6 +78,23 @@ class Strategy:
     def check_shape(self, obj: Obj) -> None:
         """400 for a field of the wrong JSON type, as Go's typed decoding would answer."""
         check_object(obj, self.kind, self.shape)
+
+    def drop_unknown(self, obj: Obj) -> list[str]:
+        """Remove the fields the kind does not have from ``obj``; their paths, for the warnings."""
+        return unknown_fields(self.kind, obj)
+
+    def read(self, obj: Obj) -> Obj:
+        """A stored object as the API answers it (custom resources are defaulted on read)."""
+        return obj
+
+    def scale_view(self, obj: Obj) -> tuple[int, int, str]:
+        """The ``scale`` subresource's spec replicas, status replicas and selector of ``obj``."""
+        spec, status = obj.get("spec") or {}, obj.get("status") or {}
+        return spec.get("replicas", 0), status.get("replicas", 0), self.scale_selector(spec.get("selector") or {})
+
+    def set_replicas(self, obj: Obj, replicas: int) -> None:
+        """Write the replica count a ``scale`` update asks for."""
+        obj.setdefault("spec", {})["replicas"] = replicas
 
     def field_set(self, obj: Obj) -> dict[str, str]:
         return self.rules.field_set(obj)
