@@ -25,9 +25,9 @@ from minikube_py.model import crds, crdschema, errors, fields, jsonpath
 from minikube_py.model.errors import FieldError
 from minikube_py.model.kindrules import KindRules
 from minikube_py.model.kinds import CustomResource, ResourceType, by_plural
-from minikube_py.model.podstatus import since
 from minikube_py.model.schema import unknown_metadata_fields
 from minikube_py.model.selectors import label_selector_from_spec
+from minikube_py.model.times import since
 from minikube_py.store.base import Obj, Op
 
 #: what a PATCH of a custom resource may be (no strategic merge: no Go type to read merge keys from)
