@@ -17,3 +17,4 @@ run bench/dns.py --smoke
 run bench/splice.py --smoke
 run bench/proxy.py --smoke
 run bench/ingress.py --smoke
+run bench/idle.py --idle-seconds 5 --runs 1
