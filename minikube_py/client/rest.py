@@ -95,9 +95,12 @@ class ApiClient:
         params: Params | None = None,
         body: Any = None,
         content_type: str = "application/json",
+        accept: str | None = None,
     ) -> Obj:
-        """Send one request and return the decoded JSON answer ({} for an empty one)."""
-        async with self.stream(method, path, params=params, body=body, content_type=content_type) as resp:
+        """Send one request and return the decoded JSON answer ({} for an empty one). ``accept``
+        asks for another representation than the object itself, such as kubectl's Table."""
+        async with self.stream(method, path, params=params, body=body, content_type=content_type,
+                               accept=accept) as resp:
             raw = await resp.read()
         return orjson.loads(raw) if raw.strip() else {}
 
@@ -111,13 +114,14 @@ class ApiClient:
         body: Any = None,
         content_type: str = "application/json",
         endless: bool = False,
+        accept: str | None = None,
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """The response of a successful request, unread, for long streams such as watches and logs.
         ``endless`` lifts the overall deadline (a watch lasts as long as the server keeps it); only
         connecting stays bounded."""
         if self._session is None:
             raise RuntimeError("ApiClient is used outside its 'async with' block")
-        headers = {}
+        headers = {"Accept": accept} if accept else {}
         data = None
         if body is not None:
             data = orjson.dumps(body)
