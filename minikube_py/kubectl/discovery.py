@@ -6,6 +6,7 @@ milliseconds, and a cache would show stale types after an upgrade."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +81,14 @@ class Discovery:
             if head in (res.name, res.singular, res.kind.lower()) or head in res.short_names:
                 return res
         raise UnknownResource(name)
+
+    def for_kind(self, api_version: str, kind: str) -> Resource:
+        """The type of an object from a manifest, at the version the manifest names."""
+        group, _, version = api_version.rpartition("/")
+        for res in self.resources:
+            if res.kind == kind and res.group == group:
+                return res if res.version == version else dataclasses.replace(res, version=version)
+        raise CommandError(f'no matches for kind "{kind}" in version "{api_version}"')
 
     def category(self, name: str) -> list[Resource]:
         return [res for res in self.resources if name in res.categories]

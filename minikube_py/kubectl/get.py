@@ -179,7 +179,9 @@ class Style:
                    for r in requests]
         if self.human:
             return self._tables(session, answers)
-        objects = [without_managed_fields(obj) for _, pages in answers for page in pages for obj in list_items(page)]
+        objects = [obj for _, pages in answers for page in pages for obj in list_items(page)]
+        if self.output in ("json", "yaml"):
+            objects = [without_managed_fields(obj) for obj in objects]
         if not objects and errors:
             return False  # kubectl prints only the errors, not an empty List
         return self._objects(objects, single=len(requests) == 1 and len(requests[0].names) == 1)
