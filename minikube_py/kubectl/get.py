@@ -62,6 +62,24 @@ def parse_requests(discovery: Discovery, args: tuple[str, ...]) -> list[Request]
     return [Request(res, list(args[1:])) for res in discovery.expand(args[0])]
 
 
+async def named_objects(session: Session, args: tuple[str, ...], selector: str | None = None,
+                        all_: bool = False) -> list[tuple[Resource, str | None, str]]:
+    """The objects a write verb names: ``TYPE NAME...``, ``TYPE/NAME...``, or every object of the types
+    matching ``-l`` (or all of them with ``--all``), each with its namespace (None if cluster-scoped)."""
+    found: list[tuple[Resource, str | None, str]] = []
+    for request in parse_requests(await session.discovery(), args):
+        res = request.resource
+        namespace = session.namespace if res.namespaced else None
+        if request.names:
+            found += [(res, namespace, name) for name in request.names]
+        elif selector is not None or all_:
+            listed = await session.api.list(res.path(namespace), label_selector=selector)
+            found += [(res, namespace, item["metadata"]["name"]) for item in listed.get("items", [])]
+        else:
+            raise CommandError("resource(s) were provided, but no name was specified")
+    return found
+
+
 def multiple_types_requested(args: tuple[str, ...]) -> bool:
     """kubectl names rows ``kind/name`` when the command line asks for more than one type."""
     if any(part == "all" for arg in args[:1] for part in arg.split(",")):

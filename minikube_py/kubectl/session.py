@@ -145,11 +145,11 @@ def error_text(exc: ApiError) -> str:
     """What kubectl prints for a failed request (its ``checkErr``)."""
     status = exc.status
     details = status.get("details") or {}
-    if exc.reason == "Invalid" and (details.get("kind") or details.get("name")):
-        kind = details.get("kind", "")
-        if details.get("group"):
-            kind = f"{kind}.{details['group']}"
-        head = f'The {kind} "{details.get("name", "")}" is invalid'
+    if exc.reason == "Invalid" and details:
+        head = "The request is invalid"
+        if details.get("kind") or details.get("name"):
+            kind = details.get("kind", "") + (f".{details['group']}" if details.get("group") else "")
+            head = f'The {kind} "{details.get("name", "")}" is invalid'
         causes = [f"{c.get('field', '')}: {c.get('message', '')}" for c in details.get("causes") or []]
         if not causes:
             return head

@@ -230,22 +230,12 @@ def delete(args: tuple[str, ...], filenames: tuple[str, ...], recursive: bool, s
     policy = {"true": "Background", "false": "Orphan"}.get(cascade, cascade.capitalize())
 
     async def work(session: Session) -> int:
-        from minikube_py.kubectl.get import parse_requests
+        from minikube_py.kubectl.get import named_objects
 
-        found: list[tuple[Resource, str | None, str]] = []
         if filenames:
             found = [(t.resource, t.namespace, t.name) for t in await targets(session, filenames, recursive)]
         else:
-            for request in parse_requests(await session.discovery(), args):
-                res = request.resource
-                namespace = session.namespace if res.namespaced else None
-                if request.names:
-                    found += [(res, namespace, name) for name in request.names]
-                elif selector is not None or all_:
-                    listed = await session.api.list(res.path(namespace), label_selector=selector)
-                    found += [(res, namespace, item["metadata"]["name"]) for item in listed.get("items", [])]
-                else:
-                    raise CommandError("resource(s) were provided, but no name was specified")
+            found = await named_objects(session, args, selector, all_)
         if not found and (selector is not None or all_):
             click.echo("No resources found")  # kubectl's delete says so on standard output
             return 0
