@@ -58,7 +58,7 @@ def api_resources(output: str, no_headers: bool, namespaced: bool | None, api_gr
         for r in shown:
             row = [r.name, ",".join(r.short_names), r.api_version, "true" if r.namespaced else "false", r.kind]
             if output == "wide":
-                row += ["[" + " ".join(r.verbs) + "]", ",".join(r.categories)]
+                row += [",".join(r.verbs), ",".join(r.categories)]
             rows.append(row)
         click.echo(tabulate(rows), nl=False)
 
