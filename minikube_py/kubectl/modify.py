@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 from typing import Any
 
@@ -150,10 +151,13 @@ def _metadata_command(name: str, field: str, verb: str) -> click.Command:
                 have = obj.get("metadata", {}).get(field) or {}
                 for key, value in changes.items():
                     if value is not None and key in have and have[key] != value and not overwrite:
-                        raise CommandError(f"'{key}' already has a value ({have[key]}), and --overwrite is false")
+                        raise CommandError(
+                            f"'{key}' already has a value ({have[key]}), and --overwrite is false" if field == "labels"
+                            else "--overwrite is false but found the following declared annotation(s): "
+                                 f"'{key}' already has a value ({have[key]})")
                 if field == "labels":
                     for key in [k for k, v in changes.items() if v is None and k not in have]:
-                        click.echo(f'label "{key}" not found.', err=True)
+                        click.echo(f'label "{key}" not found.')
                 patch = {k: v for k, v in changes.items() if (v is None and k in have) or (v is not None
                                                                                            and have.get(k) != v)}
                 if patch and dry_run != "client":
@@ -162,7 +166,7 @@ def _metadata_command(name: str, field: str, verb: str) -> click.Command:
                         params["dryRun"] = "All"
                     await session.api.request("PATCH", path, body={"metadata": {field: patch}}, params=params,
                                               content_type=PATCH_CONTENT_TYPES["merge"])
-                message = _change_message(verb, have, {**have, **patch}, removed=[k for k, v in patch.items() if v is None])
+                message = _change_message(verb, obj, field, changes, overwrite)
                 click.echo(f"{res.kind_ref}/{name} {message}")
 
         run(work)
@@ -171,18 +175,29 @@ def _metadata_command(name: str, field: str, verb: str) -> click.Command:
     return command
 
 
-def _change_message(verb: str, old: dict[str, str], new: dict[str, str | None], removed: list[str]) -> str:
-    """kubectl's words for what happened: ``labeled`` when keys were added or changed, ``unlabeled``
-    when some were only removed, ``not labeled`` when nothing changed; annotate always says
-    ``annotated``."""
+def _change_message(verb: str, obj: dict[str, Any], field: str, changes: dict[str, str | None],
+                    overwrite: bool) -> str:
+    """kubectl's words for what happened, from the object's JSON before and after the change made
+    locally: ``not labeled`` when they are the same, ``unlabeled`` when it shrank (without
+    ``--overwrite``), else ``labeled``. (kubectl sets an empty map where there was none, so removing
+    an absent label of an object without labels says ``labeled``.) annotate always says ``annotated``."""
     if verb != "labeled":
         return verb
-    after = {k: v for k, v in new.items() if k not in removed}
-    if len(after) > len(old):
-        return verb
-    if len(after) < len(old):
-        return "unlabeled"
-    return verb if after != old else "not labeled"
+    from minikube_py.kubectl.printing import go_json
+
+    after = copy.deepcopy(obj)
+    meta = after.setdefault("metadata", {})
+    values = dict(meta.get(field) or {})
+    for key, value in changes.items():
+        if value is None:
+            values.pop(key, None)
+        else:
+            values[key] = value
+    meta[field] = values
+    old, new = go_json(obj, indent=False), go_json(after, indent=False)
+    if old == new:
+        return "not labeled"
+    return "unlabeled" if not overwrite and len(new) < len(old) else verb
 
 
 label = _metadata_command("label", "labels", "labeled")

@@ -232,8 +232,11 @@ def delete(args: tuple[str, ...], filenames: tuple[str, ...], recursive: bool, s
     async def work(session: Session) -> int:
         from minikube_py.kubectl.get import named_objects
 
+        sources: list[str | None] = []
         if filenames:
-            found = [(t.resource, t.namespace, t.name) for t in await targets(session, filenames, recursive)]
+            placed = await targets(session, filenames, recursive)
+            found = [(t.resource, t.namespace, t.name) for t in placed]
+            sources = [t.source for t in placed]
         else:
             found = await named_objects(session, args, selector, all_)
         if not found and (selector is not None or all_):
@@ -244,13 +247,16 @@ def delete(args: tuple[str, ...], filenames: tuple[str, ...], recursive: bool, s
                        "been terminated. The resource may continue to run on the cluster indefinitely.", err=True)
         failed = False
         pending: list[tuple[Resource, str | None, str, str]] = []
-        for res, namespace, name in found:
+        for i, (res, namespace, name) in enumerate(found):
             try:
                 answer = await session.api.delete(res.path(namespace, name), propagation_policy=policy,
                                                   grace_period_seconds=grace_period if grace_period >= 0 else None)
             except NotFoundError as exc:
                 if not ignore_not_found:
-                    click.echo(error_text(exc), err=True)
+                    if sources:
+                        report_failure(exc, "deleting", sources[i] or "")
+                    else:
+                        click.echo(error_text(exc), err=True)
                     failed = True
                 continue
             click.echo(f'{res.kind_ref} "{name}" {"force deleted" if force and grace_period == 0 else "deleted"}')
