@@ -109,6 +109,8 @@ def evaluate(path: str, data: Any) -> list[Any]:
     pos = 0
     recursive = False
     while pos < len(path):
+        if recursive and path[pos] not in ".[":
+            path = f"{path[:pos]}.{path[pos:]}"  # ``..image``: the name after ``..`` is a field, as ``.image``
         match = _TOKEN.match(path, pos)
         if match is None:
             raise JSONPathError(f"unrecognized character in action: {path[pos:]!r}")

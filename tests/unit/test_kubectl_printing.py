@@ -1,0 +1,70 @@
+"""kubectl's output formats: tabwriter alignment, Table decoration, Go's JSON and YAML."""
+
+from __future__ import annotations
+
+from minikube_py.kubectl.printing import (
+    TableOptions,
+    TabWriter,
+    cell_text,
+    go_json,
+    go_yaml,
+    table_header,
+    table_rows,
+    tabulate,
+)
+
+TABLE = {
+    "kind": "Table",
+    "columnDefinitions": [
+        {"name": "Name", "format": "name", "priority": 0},
+        {"name": "Ready", "priority": 0},
+        {"name": "IP", "priority": 1},
+    ],
+    "rows": [
+        {"cells": ["web", "1/1", "10.0.0.5"],
+         "object": {"metadata": {"name": "web", "namespace": "ns1", "labels": {"b": "2", "a": "1"}}}},
+        {"cells": ["database", "0/1", None], "object": {"metadata": {"name": "database", "namespace": "ns2"}}},
+    ],
+}
+
+
+def test_cells_are_padded_to_the_widest_plus_three_and_the_last_is_not_padded() -> None:
+    assert tabulate([["NAME", "READY"], ["database", "0/1"]]) == "NAME       READY\ndatabase   0/1\n"
+    assert tabulate([["A", ""], ["B", ""]]) == "A   \nB   \n"
+
+
+def test_remembered_widths_keep_later_rows_aligned_and_grow() -> None:
+    writer = TabWriter()
+    assert writer.format([["NAME", "AGE"], ["a", "1s"]]) == "NAME   AGE\na      1s\n"
+    assert writer.format([["b", "2s"]]) == "b      2s\n"
+    assert writer.format([["longer-name", "3s"]]) == "longer-name   3s\n"
+    assert writer.format([["c", "4s"]]) == "c             4s\n"
+
+
+def test_cell_text_as_kubectl_prints_cells() -> None:
+    assert [cell_text(v) for v in ("a\nb", 3, 2.5, True, None)] == ["a...", "3", "2.5", "true", "<none>"]
+
+
+def test_table_decorations() -> None:
+    options = TableOptions(wide=True, show_labels=True, label_columns=["example.com/a"], with_namespace=True,
+                           kind_prefix="pod")
+    assert table_header(TABLE, options) == ["NAMESPACE", "NAME", "READY", "IP", "A", "LABELS"]
+    assert table_rows(TABLE, options) == [
+        ["ns1", "pod/web", "1/1", "10.0.0.5", "", "a=1,b=2"],
+        ["ns2", "pod/database", "0/1", "<none>", "", "<none>"],
+    ]
+    narrow = TableOptions()
+    assert table_header(TABLE, narrow) == ["NAME", "READY"]
+    assert table_rows(TABLE, narrow)[0] == ["web", "1/1"]
+
+
+def test_json_as_go_writes_it() -> None:
+    assert go_json({"b": [1, {}], "a": "<&>"}) == '{\n    "a": "\\u003c\\u0026\\u003e",\n    "b": [\n        1,\n        {}\n    ]\n}'
+    assert go_json({"b": 1, "a": "é"}, indent=False) == '{"a":"é","b":1}'
+
+
+def test_yaml_as_go_yaml_writes_it() -> None:
+    doc = {"port": "80", "empty": "", "when": "2024-01-01T00:00:00Z", "text": "a\nb\n", "items": [{"n": 1}],
+           "plain": "x"}
+    assert go_yaml(doc) == ('empty: ""\nitems:\n- n: 1\nplain: x\nport: "80"\ntext: |\n  a\n  b\n'
+                            'when: "2024-01-01T00:00:00Z"\n')
