@@ -9,7 +9,7 @@ kind. Failures come back as the exceptions of :mod:`minikube_py.client.errors`.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal
 
@@ -136,6 +136,23 @@ class ApiClient:
                 text = await resp.text(errors="replace")
                 raise error_from_response(resp.status, resp.reason or "", text)
             yield resp
+
+    @contextlib.asynccontextmanager
+    async def websocket(
+        self, path: str, *, query: Sequence[tuple[str, str]] = (), protocols: Sequence[str] = ()
+    ) -> AsyncIterator[aiohttp.ClientWebSocketResponse]:
+        """A WebSocket on ``path`` (a pod's exec or attach), offering ``protocols`` in order. ``query``
+        is a list of pairs, as exec repeats ``command``. A refused upgrade raises the ApiError of its
+        HTTP status."""
+        if self._session is None:
+            raise RuntimeError("ApiClient is used outside its 'async with' block")
+        try:
+            ws = await self._session.ws_connect(self.config.server + path, params=list(query),
+                                                protocols=tuple(protocols), max_msg_size=0)
+        except aiohttp.WSServerHandshakeError as exc:
+            raise error_from_response(exc.status, exc.message, "") from None
+        async with ws:
+            yield ws
 
     async def get(self, path: str) -> Obj:
         return await self.request("GET", path)

@@ -50,5 +50,6 @@ def same_output(server: RunningServer, *args: str, input: str | None = None, att
         if ours == theirs:
             return ours
     assert (without_ages(ours.stdout), without_ages(ours.stderr), ours.rc) == (
-        without_ages(theirs.stdout), without_ages(theirs.stderr), theirs.rc), f"kubectl {' '.join(args)}"
+        without_ages(theirs.stdout), without_ages(theirs.stderr), theirs.rc), \
+        f"kubectl {' '.join(args)}:\n  pykube: {ours!r}\n  kubectl: {theirs!r}"
     return ours
