@@ -138,3 +138,43 @@ def go_yaml(value: Any) -> str:
 def as_list(items: list[Obj]) -> Obj:
     """The ``kind: List`` kubectl prints for several objects."""
     return {"apiVersion": "v1", "items": items, "kind": "List", "metadata": {"resourceVersion": ""}}
+
+
+def go_tabwriter(text: str, padding: int) -> str:
+    """``text`` (tab-separated cells, newline-terminated lines) aligned exactly as Go's text/tabwriter
+    aligns it with minwidth 0 and spaces: a column block is a run of consecutive lines that have a
+    tab-terminated cell in that column, and each block is as wide as its widest cell plus ``padding``.
+    ``describe`` writes through one such writer, so its sections align among themselves."""
+    lines = [line.split("\t") for line in text.split("\n")]
+    trailing = lines.pop() if lines and lines[-1] == [""] else None
+    out: list[str] = []
+    widths: list[int] = []
+
+    def write_lines(start: int, end: int) -> None:
+        for cells in lines[start:end]:
+            parts = []
+            for j, cell in enumerate(cells):
+                parts.append(cell.ljust(widths[j]) if j < len(widths) else cell)
+            out.append("".join(parts))
+
+    def format_block(line0: int, line1: int) -> None:
+        column = len(widths)
+        this = line0
+        while this < line1:
+            if column >= len(lines[this]) - 1:
+                this += 1
+                continue
+            write_lines(line0, this)
+            line0 = this
+            width = 0
+            while this < line1 and column < len(lines[this]) - 1:
+                width = max(width, len(lines[this][column]) + padding)
+                this += 1
+            widths.append(width)
+            format_block(line0, this)
+            widths.pop()
+            line0 = this
+        write_lines(line0, line1)
+
+    format_block(0, len(lines))
+    return "\n".join(out) + ("\n" if trailing is not None else "")

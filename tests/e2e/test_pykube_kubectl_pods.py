@@ -58,6 +58,13 @@ def test_logs_print_as_kubectl(k: Kubectl, command: str) -> None:
     same_output(k.server, *command.split(" "))
 
 
+@pytest.mark.parametrize("command", ["describe pod sleeper", "describe pod talker", "describe pods",
+                                     "describe pod/sleeper", "describe pod nope", "get pods -o wide",
+                                     "get pods,nodes -o wide", "get nodes --show-labels"])
+def test_describe_and_get_of_running_pods_print_as_kubectl(k: Kubectl, command: str) -> None:
+    same_output(k.server, *command.split(" "))
+
+
 def test_exec_passes_output_and_exit_code_through(k: Kubectl) -> None:
     done = same_output(k.server, "exec", "sleeper", "--", "sh", "-c", "echo out; echo err >&2; exit 3")
     assert (done.stdout, done.stderr, done.rc) == ("out\n", "err\ncommand terminated with exit code 3\n", 3)

@@ -7,6 +7,7 @@ from minikube_py.kubectl.printing import (
     TabWriter,
     cell_text,
     go_json,
+    go_tabwriter,
     go_yaml,
     table_header,
     table_rows,
@@ -68,3 +69,11 @@ def test_yaml_as_go_yaml_writes_it() -> None:
            "plain": "x"}
     assert go_yaml(doc) == ('empty: ""\nitems:\n- n: 1\nplain: x\nport: "80"\ntext: |\n  a\n  b\n'
                             'when: "2024-01-01T00:00:00Z"\n')
+
+
+def test_go_tabwriter_aligns_each_block_of_lines_on_its_own() -> None:
+    text = "Name:\tx\nService Account:\tdefault\nContainers:\n  c:\n    Image:\ti\n    Host Port:\t0/TCP\n"
+    assert go_tabwriter(text, 2) == ("Name:             x\nService Account:  default\nContainers:\n  c:\n"
+                                     "    Image:      i\n    Host Port:  0/TCP\n")
+    # a nested column: only the lines that have it align on it
+    assert go_tabwriter("a\tb\tc\nlong\td\nx\n", 1) == "a    b c\nlong d\nx\n"

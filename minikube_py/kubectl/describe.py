@@ -1,0 +1,309 @@
+"""``kubectl describe`` for pods: the object, its containers, conditions, volumes and its events, laid
+out as kubectl lays them out (one Go tabwriter with padding 2 over the whole text, so each run of
+``Key:\\tvalue`` lines aligns on its own)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from minikube_py.kubectl.errors import CommandError
+from minikube_py.kubectl.get import named_objects
+from minikube_py.kubectl.printing import go_tabwriter
+from minikube_py.kubectl.session import Session, run
+from minikube_py.model.podstatus import parse_time, since
+
+Obj = dict[str, Any]
+#: describe leaves out apply's copy of the configuration and cuts long annotations
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+MAX_ANNOTATION = 140
+
+
+class Text:
+    """kubectl's prefix writer: lines at indentation levels of two spaces."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def line(self, level: int, text: str) -> None:
+        self.parts.append("  " * level + text + "\n")
+
+    def map(self, level: int, title: str, values: dict[str, str] | None, sep: str = "=") -> None:
+        """``Labels:  a=b`` with further pairs on lines of their own, aligned under the first."""
+        items = sorted((values or {}).items())
+        if not items:
+            self.line(level, f"{title}:\t<none>")
+            return
+        for i, (key, value) in enumerate(items):
+            self.line(level, (f"{title}:\t" if i == 0 else "\t") + f"{key}{sep}{value}")
+
+    def render(self) -> str:
+        return go_tabwriter("".join(self.parts), 2)
+
+
+def _annotation(value: str) -> str:
+    """Long values are cut, as kubectl cuts them (140 characters)."""
+    return value[:MAX_ANNOTATION] + "..." if len(value) > MAX_ANNOTATION else value
+
+
+def _go_time(value: str | None) -> str:
+    """RFC 1123 with a numeric zone, as describe prints times: ``Mon, 02 Jan 2006 15:04:05 +0000``."""
+    moment = parse_time(value)
+    return moment.strftime("%a, %d %b %Y %H:%M:%S %z") if moment else ""
+
+
+def describe_pod(pod: Obj, events: list[Obj], now: datetime) -> str:
+    meta, spec, status = pod["metadata"], pod.get("spec") or {}, pod.get("status") or {}
+    w = Text()
+    w.line(0, f"Name:\t{meta['name']}")
+    w.line(0, f"Namespace:\t{meta.get('namespace', '')}")
+    w.line(0, f"Priority:\t{spec.get('priority', 0)}")
+    if spec.get("priorityClassName"):
+        w.line(0, f"Priority Class Name:\t{spec['priorityClassName']}")
+    if spec.get("runtimeClassName"):
+        w.line(0, f"Runtime Class Name:\t{spec['runtimeClassName']}")
+    w.line(0, f"Service Account:\t{spec.get('serviceAccountName', '')}")
+    node = spec.get("nodeName")
+    w.line(0, f"Node:\t{node + '/' + status.get('hostIP', '') if node else '<none>'}")
+    if status.get("startTime"):
+        w.line(0, f"Start Time:\t{_go_time(status['startTime'])}")
+    w.map(0, "Labels", meta.get("labels"))
+    annotations = {k: _annotation(v) for k, v in (meta.get("annotations") or {}).items() if k != LAST_APPLIED}
+    w.map(0, "Annotations", annotations, sep=": ")
+    if meta.get("deletionTimestamp"):
+        w.line(0, f"Status:\tTerminating (lasts {since(meta['deletionTimestamp'], now)})")
+        w.line(0, f"Termination Grace Period:\t{meta.get('deletionGracePeriodSeconds', 0)}s")
+    else:
+        w.line(0, f"Status:\t{status.get('phase', '')}")
+    if status.get("reason"):
+        w.line(0, f"Reason:\t{status['reason']}")
+    if status.get("message"):
+        w.line(0, f"Message:\t{status['message']}")
+    w.line(0, f"IP:\t{status.get('podIP', '')}")
+    ips = status.get("podIPs") or []
+    if ips:
+        w.line(0, "IPs:")
+        for ip in ips:
+            w.line(1, f"IP:\t{ip['ip']}")
+    else:
+        w.line(0, "IPs:\t<none>")
+    owner = next((o for o in meta.get("ownerReferences") or [] if o.get("controller")), None)
+    if owner:
+        w.line(0, f"Controlled By:\t{owner['kind']}/{owner['name']}")
+    statuses = {s["name"]: s for s in status.get("containerStatuses") or []}
+    if spec.get("initContainers"):
+        init_statuses = {s["name"]: s for s in status.get("initContainerStatuses") or []}
+        w.line(0, "Init Containers:")
+        for container in spec["initContainers"]:
+            _container(w, container, init_statuses.get(container["name"]))
+    w.line(0, "Containers:")
+    for container in spec.get("containers") or []:
+        _container(w, container, statuses.get(container["name"]))
+    if status.get("conditions"):
+        w.line(0, "Conditions:")
+        w.line(1, "Type\tStatus")
+        for condition in status["conditions"]:
+            w.line(1, f"{condition['type']} \t{condition['status']} ")
+    _volumes(w, spec.get("volumes") or [])
+    w.line(0, f"QoS Class:\t{status.get('qosClass', '')}")
+    w.map(0, "Node-Selectors", spec.get("nodeSelector"), sep=":")
+    _tolerations(w, spec.get("tolerations") or [])
+    _events(w, events, now)
+    return w.render()
+
+
+def _container(w: Text, c: Obj, st: Obj | None) -> None:
+    w.line(1, f"{c['name']}:")
+    if st is not None and st.get("containerID"):
+        w.line(2, f"Container ID:\t{st['containerID']}")
+    w.line(2, f"Image:\t{c.get('image', '')}")
+    if st is not None:
+        w.line(2, f"Image ID:\t{st.get('imageID', '')}")
+    ports = c.get("ports") or []
+    w.line(2, "Port:\t" + (", ".join(f"{p['containerPort']}/{p.get('protocol', 'TCP')}" for p in ports) or "<none>"))
+    w.line(2, "Host Port:\t" + (", ".join(f"{p.get('hostPort', 0)}/{p.get('protocol', 'TCP')}" for p in ports)
+                                 or "<none>"))
+    for title, key in (("Command", "command"), ("Args", "args")):
+        if c.get(key):
+            w.line(2, f"{title}:")
+            for part in c[key]:
+                for piece in str(part).split("\n"):
+                    w.line(3, piece)
+    if st is not None:
+        _state(w, "State", st.get("state") or {})
+        if st.get("lastState"):
+            _state(w, "Last State", st["lastState"])
+        w.line(2, f"Ready:\t{'True' if st.get('ready') else 'False'}")
+        w.line(2, f"Restart Count:\t{st.get('restartCount', 0)}")
+    resources = c.get("resources") or {}
+    for title in ("limits", "requests"):
+        if resources.get(title):
+            w.line(2, f"{title.capitalize()}:")
+            for key, value in sorted(resources[title].items()):
+                w.line(3, f"{key}:\t{value}")
+    env = c.get("env") or []
+    if not env and not c.get("envFrom"):
+        w.line(2, "Environment:\t<none>")
+    else:
+        w.line(2, "Environment:")
+        for e in env:
+            if "value" in e or "valueFrom" not in e:
+                w.line(3, f"{e['name']}:\t{e.get('value', '')}")
+            else:
+                w.line(3, f"{e['name']}:\t{_value_from(e['valueFrom'])}")
+    mounts = c.get("volumeMounts") or []
+    if not mounts:
+        w.line(2, "Mounts:\t<none>")
+    else:
+        w.line(2, "Mounts:")
+        for m in sorted(mounts, key=lambda m: m["mountPath"]):
+            flags = "ro" if m.get("readOnly") else "rw"
+            sub = f",path=\"{m['subPath']}\"" if m.get("subPath") else ""
+            w.line(3, f"{m['mountPath']} from {m['name']} ({flags}{sub})")
+
+
+def _value_from(source: Obj) -> str:
+    if "fieldRef" in source:
+        ref = source["fieldRef"]
+        return f"({ref.get('apiVersion', 'v1')}:{ref['fieldPath']})"
+    for kind, label in (("secretKeyRef", "secret"), ("configMapKeyRef", "configmap")):
+        if kind in source:
+            ref = source[kind]
+            return f"<set to the key '{ref['key']}' of {label} '{ref.get('name', '')}'>" + (
+                "  Optional: true" if ref.get("optional") else "  Optional: false")
+    return ""
+
+
+def _state(w: Text, title: str, state: Obj) -> None:
+    if "running" in state:
+        w.line(2, f"{title}:\tRunning")
+        w.line(3, f"Started:\t{_go_time(state['running'].get('startedAt'))}")
+    elif "waiting" in state:
+        w.line(2, f"{title}:\tWaiting")
+        if state["waiting"].get("reason"):
+            w.line(3, f"Reason:\t{state['waiting']['reason']}")
+    elif "terminated" in state:
+        t = state["terminated"]
+        w.line(2, f"{title}:\tTerminated")
+        if t.get("reason"):
+            w.line(3, f"Reason:\t{t['reason']}")
+        if t.get("message"):
+            w.line(3, f"Message:\t{t['message']}")
+        w.line(3, f"Exit Code:\t{t.get('exitCode', 0)}")
+        if t.get("signal"):
+            w.line(3, f"Signal:\t{t['signal']}")
+        w.line(3, f"Started:\t{_go_time(t.get('startedAt'))}")
+        w.line(3, f"Finished:\t{_go_time(t.get('finishedAt'))}")
+    else:
+        w.line(2, f"{title}:\tWaiting")
+
+
+def _volumes(w: Text, volumes: list[Obj]) -> None:
+    if not volumes:
+        w.line(0, "Volumes:\t<none>")
+        return
+    w.line(0, "Volumes:")
+    for volume in volumes:
+        w.line(1, f"{volume['name']}:")
+        if "projected" in volume:
+            w.line(2, "Type:\tProjected (a volume that contains injected data from multiple sources)")
+            for source in volume["projected"].get("sources") or []:
+                if "serviceAccountToken" in source:
+                    w.line(2, f"TokenExpirationSeconds:\t{source['serviceAccountToken'].get('expirationSeconds', 3600)}")
+                if "configMap" in source:
+                    w.line(2, f"ConfigMapName:\t{source['configMap'].get('name', '')}")
+                    optional = source["configMap"].get("optional")
+                    w.line(2, f"ConfigMapOptional:\t{'<nil>' if optional is None else str(optional).lower()}")
+                if "secret" in source:
+                    w.line(2, f"SecretName:\t{source['secret'].get('name', '')}")
+                    optional = source["secret"].get("optional")
+                    w.line(2, f"SecretOptional:\t{'<nil>' if optional is None else str(optional).lower()}")
+                if "downwardAPI" in source:
+                    w.line(2, "DownwardAPI:\ttrue")
+        elif "emptyDir" in volume:
+            empty = volume["emptyDir"] or {}
+            w.line(2, "Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)")
+            w.line(2, f"Medium:\t{empty.get('medium', '')}")
+            w.line(2, f"SizeLimit:\t{empty.get('sizeLimit', '<unset>')}")
+        elif "hostPath" in volume:
+            w.line(2, "Type:\tHostPath (bare host directory volume)")
+            w.line(2, f"Path:\t{volume['hostPath']['path']}")
+            w.line(2, f"HostPathType:\t{volume['hostPath'].get('type', '')}")
+        elif "configMap" in volume:
+            cm = volume["configMap"]
+            w.line(2, "Type:\tConfigMap (a volume populated by a ConfigMap)")
+            w.line(2, f"Name:\t{cm.get('name', '')}")
+            w.line(2, f"Optional:\t{str(bool(cm.get('optional'))).lower()}")
+        elif "secret" in volume:
+            secret = volume["secret"]
+            w.line(2, "Type:\tSecret (a volume populated by a Secret)")
+            w.line(2, f"SecretName:\t{secret.get('secretName', '')}")
+            w.line(2, f"Optional:\t{str(bool(secret.get('optional'))).lower()}")
+        elif "persistentVolumeClaim" in volume:
+            claim = volume["persistentVolumeClaim"]
+            w.line(2, "Type:\tPersistentVolumeClaim (a reference to a PersistentVolumeClaim in the same namespace)")
+            w.line(2, f"ClaimName:\t{claim.get('claimName', '')}")
+            w.line(2, f"ReadOnly:\t{str(bool(claim.get('readOnly'))).lower()}")
+
+
+def _tolerations(w: Text, tolerations: list[Obj]) -> None:
+    if not tolerations:
+        w.line(0, "Tolerations:\t<none>")
+        return
+    for i, t in enumerate(tolerations):
+        text = t.get("key", "")
+        if t.get("value"):
+            text += f"={t['value']}"
+        if t.get("effect"):
+            text += f":{t['effect']}"
+        if t.get("operator") == "Exists" and not t.get("value"):
+            text += " op=Exists"
+        if t.get("tolerationSeconds") is not None:
+            text += f" for {t['tolerationSeconds']}s"
+        w.line(0, ("Tolerations:\t" if i == 0 else "\t") + text)
+
+
+def _events(w: Text, events: list[Obj], now: datetime) -> None:
+    if not events:
+        w.line(0, "Events:\t<none>")
+        return
+    w.line(0, "Events:")
+    w.line(1, "Type\tReason\tAge\tFrom\tMessage")
+    w.line(1, "----\t------\t----\t----\t-------")
+
+    def last(event: Obj) -> str:
+        return event.get("lastTimestamp") or event.get("eventTime") or event.get("firstTimestamp") or ""
+
+    for event in sorted(events, key=lambda e: (parse_time(last(e)) or now)):
+        age = since(last(event), now)
+        if (event.get("count") or 1) > 1:
+            first = event.get("firstTimestamp") or last(event)
+            age = f"{age} (x{event['count']} over {since(first, now)})"
+        source = event.get("source") or {}
+        origin = source.get("component") or event.get("reportingComponent") or ""
+        message = " ".join(str(event.get("message", "")).strip().split("\n"))
+        w.line(1, f"{event.get('type', '')}\t{event.get('reason', '')}\t{age}\t{origin}\t{message}")
+
+
+@click.command()
+@click.argument("args", nargs=-1)
+@click.option("-l", "--selector", default=None, help="Label selector.")
+def describe(args: tuple[str, ...], selector: str | None) -> None:
+    """Show details of a specific resource or group of resources (pods)."""
+
+    async def work(session: Session) -> None:
+        found = await named_objects(session, args, selector, all_=selector is None)
+        texts = []
+        for res, namespace, name in found:
+            if res.kind != "Pod":
+                raise CommandError(f"pykube kubectl describes pods only, not {res.qualified}")
+            pod = await session.api.get(res.path(namespace, name))
+            selector_text = (f"involvedObject.name={name},involvedObject.namespace={namespace},"
+                             f"involvedObject.uid={pod['metadata'].get('uid', '')}")
+            events = await session.api.list(f"/api/v1/namespaces/{namespace}/events", field_selector=selector_text)
+            texts.append(describe_pod(pod, events.get("items", []), datetime.now(UTC)))
+        click.echo("\n\n".join(texts), nl=False)
+
+    run(work)
