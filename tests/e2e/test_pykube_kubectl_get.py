@@ -20,7 +20,7 @@ from kubectl_helpers import (
     wait_for,
     wait_until_rolled_out,
 )
-from pykube_kubectl_helpers import pykube_kubectl, same_output, without_ages
+from pykube_kubectl_helpers import pykube_kubectl, real_kubectl, same_output, without_ages
 
 from minikube_py.testing import RunningServer
 
@@ -111,6 +111,15 @@ def test_global_flags_go_before_or_after_the_verb(cluster: Kubectl) -> None:
     before = pykube_kubectl(cluster.server, "-n", cluster.namespace, "get", "pods", "-o", "name")
     after = pykube_kubectl(cluster.server, "get", "pods", "-o", "name", f"--namespace={cluster.namespace}")
     assert before == after and before.stdout == "pod/db-long-name\npod/web\n"
+
+
+def test_an_unreachable_server_is_reported_as_kubectl_reports_it(cluster: Kubectl) -> None:
+    from minikube_py.testing import free_port
+
+    args = ("get", "pods", "--server", f"https://127.0.0.1:{free_port()}")
+    ours, theirs = pykube_kubectl(cluster.server, *args), real_kubectl(cluster.server, *args)
+    # kubectl logs each failed discovery attempt first (with times and its pid); its last line is the verdict
+    assert (ours.stderr, ours.rc) == (theirs.stderr.splitlines(keepends=True)[-1], theirs.rc) and ours.rc == 1
 
 
 def test_server_and_token_flags_override_the_kubeconfig(cluster: Kubectl) -> None:

@@ -109,3 +109,13 @@ def test_exec_with_a_terminal_is_raw_and_sized(k: Kubectl) -> None:
 def test_pykube_kubectl_exec_reports_a_missing_pod(k: Kubectl) -> None:
     done = pykube_kubectl(k.server, "exec", "nope", "--", "true")
     assert (done.stderr, done.rc) == ('Error from server (NotFound): pods "nope" not found\n', 1)
+
+
+def test_delete_waits_until_the_pod_is_gone(k: Kubectl) -> None:
+    """The pod's container ignores SIGTERM, so it lingers for its grace period; delete returns after."""
+    k.apply(busybox_pod("doomed", "exec sleep 3600"))
+    wait_for(lambda: k.obj("pod", "doomed")["status"].get("phase"), lambda p: p == "Running", "doomed to run",
+             timeout=90)
+    done = pykube_kubectl(k.server, "delete", "pod", "doomed")
+    assert (done.stdout, done.rc) == ('pod "doomed" deleted\n', 0), done.stderr
+    assert not k.exists("pod", "doomed")
