@@ -93,7 +93,8 @@ def multiple_types_requested(args: tuple[str, ...]) -> bool:
 
 
 async def fetch(session: Session, request: Request, *, selector: str | None, field_selector: str | None,
-                accept: str | None, errors: list[str], extra: dict[str, Any] | None = None) -> list[Obj]:
+                accept: str | None, errors: list[str], extra: dict[str, Any] | None = None,
+                chunk_size: int = CHUNK_SIZE) -> list[Obj]:
     """The answers for one request: one per name, or the pages of the list. Missing names become
     error lines, as kubectl reports them after printing what it found."""
     res = request.resource
@@ -106,7 +107,7 @@ async def fetch(session: Session, request: Request, *, selector: str | None, fie
             errors.append(error_text(exc))
     if request.names:
         return out
-    params: dict[str, Any] = {"labelSelector": selector, "fieldSelector": field_selector, "limit": CHUNK_SIZE,
+    params: dict[str, Any] = {"labelSelector": selector, "fieldSelector": field_selector, "limit": chunk_size or None,
                               **(extra or {})}
     while True:
         page = await session.api.request("GET", res.path(namespace), params=params, accept=accept)
@@ -139,14 +140,14 @@ def list_items(answer: Obj) -> list[Obj]:
 @click.option("--sort-by", default=None, help="Sort by a JSONPath expression, e.g. '{.metadata.name}'.")
 @click.option("--ignore-not-found", is_flag=True, help="Treat 'resource not found' as a successful retrieval.")
 @click.option("--show-kind", is_flag=True, help="List the resource type for the requested object(s).")
-@click.option("--chunk-size", default=CHUNK_SIZE, hidden=True)
+@click.option("--chunk-size", default=CHUNK_SIZE, help="List in pages of this many objects (0: all at once).")
 def get(args: tuple[str, ...], output: str, selector: str | None, field_selector: str | None, watch: bool,
         watch_only: bool, no_headers: bool, show_labels: bool, label_columns: tuple[str, ...], sort_by: str | None,
         ignore_not_found: bool, show_kind: bool, chunk_size: int) -> None:
     """Display one or many resources."""
     labels = [label for value in label_columns for label in value.split(",") if label]
     style = Style(output, no_headers=no_headers, show_labels=show_labels, labels=labels, sort_by=sort_by,
-                  with_kind=show_kind or multiple_types_requested(args))
+                  with_kind=show_kind or multiple_types_requested(args), chunk_size=chunk_size)
 
     async def work(session: Session) -> int:
         requests = parse_requests(await session.discovery(), args)
@@ -177,6 +178,7 @@ class Style:
     labels: list[str] = field(default_factory=list)
     sort_by: str | None = None
     with_kind: bool = False
+    chunk_size: int = CHUNK_SIZE
 
     @property
     def human(self) -> bool:
@@ -193,7 +195,8 @@ class Style:
         """Print every request's answer; True if anything was written to standard output."""
         extra = {"includeObject": "Object"} if self.sort_by and self.human else None
         answers = [(r, await fetch(session, r, selector=selector, field_selector=field_selector,
-                                   accept=TABLE_ACCEPT if self.human else None, errors=errors, extra=extra))
+                                   accept=TABLE_ACCEPT if self.human else None, errors=errors, extra=extra,
+                                   chunk_size=self.chunk_size))
                    for r in requests]
         if self.human:
             return self._tables(session, answers)
