@@ -3,15 +3,13 @@ and ``config view|current-context|use-context``."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import click
 
-from minikube_py.client.kubeconfig import DEFAULT_PATH
 from minikube_py.kubectl.printing import tabulate
-from minikube_py.kubectl.session import Globals, Session, fail, local_kubeconfig, run
+from minikube_py.kubectl.session import Globals, Session, config_file, fail, run
 
 #: the kubectl release whose behaviour this one follows
 CLIENT_VERSION = "v1.32.4"
@@ -91,23 +89,10 @@ def config() -> None:
     """Modify kubeconfig files."""
 
 
-def _kubeconfig_path() -> Path:
-    """The file ``config`` reads and writes: as the client's search, the first of the list."""
-    flags = click.get_current_context().find_object(Globals) or Globals()
-    if flags.kubeconfig:
-        return Path(flags.kubeconfig).expanduser()
-    env = os.environ.get("KUBECONFIG")
-    if env:
-        return Path(env.split(os.pathsep)[0]).expanduser()
-    default = DEFAULT_PATH.expanduser()
-    local = local_kubeconfig()
-    return default if default.exists() or not local.exists() else local
-
-
 def _load() -> tuple[Path, dict[str, Any]]:
     import yaml
 
-    path = _kubeconfig_path()
+    path = config_file(click.get_current_context().find_object(Globals) or Globals())
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except OSError:

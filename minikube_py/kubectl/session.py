@@ -63,6 +63,18 @@ def local_kubeconfig() -> Path:
     return default_data_dir() / "kubeconfig.yaml"
 
 
+def config_file(flags: Globals, env: dict[str, str] | os._Environ[str] = os.environ) -> Path:
+    """The one kubeconfig file ``config`` reads and changes: ``--kubeconfig``, else the first of
+    ``KUBECONFIG``, else ~/.kube/config unless only the local server's exists."""
+    if flags.kubeconfig:
+        return Path(flags.kubeconfig).expanduser()
+    if env.get("KUBECONFIG"):
+        return Path(env["KUBECONFIG"].split(os.pathsep)[0]).expanduser()
+    default = DEFAULT_PATH.expanduser()
+    local = local_kubeconfig()
+    return local if not default.exists() and local.exists() else default
+
+
 def load_config(flags: Globals, env: dict[str, str] | os._Environ[str] = os.environ) -> ClientConfig:
     """kubectl's search (``--kubeconfig``, then ``KUBECONFIG``, then ~/.kube/config), then the local
     server's kubeconfig; ``--server`` and ``--token`` override what the file says."""

@@ -149,6 +149,10 @@ def test_modify_verbs_print_as_kubectl(twins: Twins) -> None:
         ('patch deploy web-{s} --type=json -p [{"op":"replace","path":"/spec/replicas","value":0}]', 0),
         ('patch deploy web-{s} --type=json -p [{"op":"test","path":"/spec/replicas","value":5}]', 1),
         ("resize deploy web-{s} --replicas=1", None),
+        ("delete cm cfg-{s} --grace-period=0 --force", 0),
+        ("create -f {file} --dry-run=client", 0),
+        # (the deployment exists: Kubernetes refuses even a dry run with 409, pykube's server does not yet)
+        ("create -f {file} --dry-run=server", None),
         ("delete deploy web-{s} nope-{s}", 1),
         ("delete cm -l x={s}", 0),
         ("delete cm -l x={s}", 0),

@@ -49,3 +49,19 @@ def test_no_kubeconfig_and_no_server_is_an_error(tmp_path: Path, monkeypatch: py
     with pytest.raises(KubeconfigError):
         load_config(Globals(), env={})
     assert load_config(Globals(server="http://127.0.0.1:8080"), env={}).server == "http://127.0.0.1:8080"
+
+
+def test_config_verbs_read_and_switch_the_kubeconfig(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from minikube_py.cli.main import main
+
+    path = kubeconfig(tmp_path / "config", "https://one:6443")
+    run = CliRunner().invoke
+    assert run(main, ["kubectl", "--kubeconfig", str(path), "config", "current-context"]).output == "pykube\n"
+    view = run(main, ["kubectl", "config", "view", "--kubeconfig", str(path)]).output
+    assert "token: REDACTED" in view and "certificate-authority-data: DATA+OMITTED" in view
+    missing = run(main, ["kubectl", "--kubeconfig", str(path), "config", "use-context", "other"])
+    assert (missing.exit_code, missing.output) == (1, 'error: no context exists with the name: "other"\n')
+    done = run(main, ["kubectl", "--kubeconfig", str(path), "config", "use-context", "pykube"])
+    assert (done.exit_code, done.output) == (0, 'Switched to context "pykube".\n')
