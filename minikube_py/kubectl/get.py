@@ -65,7 +65,8 @@ def parse_requests(discovery: Discovery, args: tuple[str, ...]) -> list[Request]
 async def named_objects(session: Session, args: tuple[str, ...], selector: str | None = None,
                         all_: bool = False) -> list[tuple[Resource, str | None, str]]:
     """The objects a write verb names: ``TYPE NAME...``, ``TYPE/NAME...``, or every object of the types
-    matching ``-l`` (or all of them with ``--all``), each with its namespace (None if cluster-scoped)."""
+    matching ``-l`` (or all of them with ``--all``; in every namespace with ``-A``), each with its
+    namespace (None if cluster-scoped)."""
     found: list[tuple[Resource, str | None, str]] = []
     for request in parse_requests(await session.discovery(), args):
         res = request.resource
@@ -73,8 +74,10 @@ async def named_objects(session: Session, args: tuple[str, ...], selector: str |
         if request.names:
             found += [(res, namespace, name) for name in request.names]
         elif selector is not None or all_:
-            listed = await session.api.list(res.path(namespace), label_selector=selector)
-            found += [(res, namespace, item["metadata"]["name"]) for item in listed.get("items", [])]
+            everywhere = session.flags.all_namespaces and res.namespaced
+            listed = await session.api.list(res.path(None if everywhere else namespace), label_selector=selector)
+            found += [(res, item["metadata"].get("namespace") if everywhere else namespace, item["metadata"]["name"])
+                      for item in listed.get("items", [])]
         else:
             raise CommandError("resource(s) were provided, but no name was specified")
     return found
@@ -275,54 +278,87 @@ def _kind_ref(obj: Obj) -> str:
     return obj.get("kind", "").lower() + (f".{group}" if group else "")
 
 
+def _object_text(output: str, obj: Obj, count: int) -> str:
+    """One object as ``get -w -o FORMAT`` prints each: kubectl prints the objects of a watch one by
+    one (YAML documents separated by ``---``), never as a List."""
+    fmt, _, arg = output.partition("=")
+    if fmt == "name":
+        return f"{_kind_ref(obj)}/{obj['metadata']['name']}\n"
+    if fmt == "json":
+        return go_json(without_managed_fields(obj)) + "\n"
+    if fmt == "yaml":
+        return ("---\n" if count else "") + go_yaml(without_managed_fields(obj))
+    if fmt == "jsonpath":
+        from minikube_py.kubectl.jsonpath import render
+
+        return render(arg, obj)
+    raise CommandError(f"pykube kubectl get -w cannot print -o {fmt}")
+
+
+class _WatchPrinter:
+    """What ``get -w`` prints for the listing and for each event: table rows aligned with what came
+    before (the header once, with the first rows), or the objects one by one."""
+
+    def __init__(self, style: Style, options: TableOptions) -> None:
+        self.style = style
+        self.options = options
+        self.writer = TabWriter()
+        self.columns: list[Obj] = []
+        self.header_due = not style.no_headers
+        self.count = 0
+
+    def print(self, answer: Obj) -> None:
+        if self.style.human:
+            self.columns = answer.get("columnDefinitions") or self.columns
+            rows = table_rows(answer, self.options, self.columns)
+            if not rows:
+                return
+            header = [table_header({"columnDefinitions": self.columns}, self.options)] if self.header_due else []
+            self.header_due = False
+            sys.stdout.write(self.writer.format(header + rows))
+        else:
+            for obj in list_items(answer):
+                sys.stdout.write(_object_text(self.style.output, obj, self.count))
+                self.count += 1
+        sys.stdout.flush()
+
+
 async def _watch(session: Session, requests: list[Request], style: Style, selector: str | None,
                  field_selector: str | None, watch_only: bool) -> int:
-    """List (unless ``--watch-only``), then print each change as it comes, aligned with what came before."""
+    """List (unless ``--watch-only``), then print each change as it comes."""
     import orjson
 
     if len(requests) != 1 or len(requests[0].names) > 1:
         raise CommandError(f"you may only specify a single resource type when watching, got {len(requests)}")
     request = requests[0]
     res = request.resource
-    if not style.human:
-        raise CommandError("pykube kubectl get -w prints tables only")
-    options = style.table_options(session, res)
+    accept = TABLE_ACCEPT if style.human else None
     errors: list[str] = []
-    [table] = (await fetch(session, request, selector=selector, field_selector=field_selector, accept=TABLE_ACCEPT,
-                           errors=errors))[-1:] or [{}]
+    # one page: the watch starts from the listing's resourceVersion
+    [listing] = (await fetch(session, request, selector=selector, field_selector=field_selector, accept=accept,
+                             errors=errors, chunk_size=0))[-1:] or [{}]
     for line in errors:
         click.echo(line, err=True)
     if errors:
         return 1
-    writer = TabWriter()
-    columns = table.get("columnDefinitions") or []
-    header_due = not style.no_headers
+    printer = _WatchPrinter(style, style.table_options(session, res))
+    if style.human:
+        printer.columns = listing.get("columnDefinitions") or []
     if not watch_only:
-        rows = table_rows(table, options)
-        if rows:
-            sys.stdout.write(writer.format(([table_header(table, options)] if header_due else []) + rows))
-            header_due = False
-        sys.stdout.flush()
+        printer.print(listing)
     fields = field_selector
     if request.names:
         name_field = f"metadata.name={request.names[0]}"
         fields = f"{fields},{name_field}" if fields else name_field
     namespace = None if session.flags.all_namespaces and not request.names else session.namespace
-    params = {"watch": "true", "resourceVersion": (table.get("metadata") or {}).get("resourceVersion"),
+    params = {"watch": "true", "resourceVersion": (listing.get("metadata") or {}).get("resourceVersion"),
               "labelSelector": selector, "fieldSelector": fields}
-    async with session.api.stream("GET", res.path(namespace), params=params, accept=TABLE_ACCEPT,
+    async with session.api.stream("GET", res.path(namespace), params=params, accept=accept,
                                   endless=True) as resp:
         async for line in resp.content:
             if not line.strip():
                 continue
             event = orjson.loads(line)
-            if event.get("type") not in ("ADDED", "MODIFIED", "DELETED"):
-                continue
-            obj = event.get("object") or {}
-            columns = obj.get("columnDefinitions") or columns
-            rows = table_rows(obj, options, columns)
-            header = [table_header({"columnDefinitions": columns}, options)] if header_due and rows else []
-            header_due = header_due and not rows
-            sys.stdout.write(writer.format(header + rows))
-            sys.stdout.flush()
+            if event.get("type") in ("ADDED", "MODIFIED", "DELETED"):
+                printer.print(event.get("object") or {})
     return 0

@@ -176,3 +176,39 @@ def test_json_shape_of_several_objects_is_a_list(cluster: Kubectl) -> None:
     assert listed["kind"] == "List" and {i["kind"] for i in listed["items"]} == {"Pod", "ConfigMap"}
     assert all("managedFields" not in i["metadata"] for i in listed["items"])
     wait_for(lambda: to_yaml(listed), bool, "a list that dumps")
+
+
+@pytest.mark.parametrize("output", ["name", "yaml", "jsonpath={.metadata.name}{\"\\n\"}"])
+def test_watch_prints_each_changed_object_as_kubectl(cluster: Kubectl, output: str) -> None:
+    """``-w -o FORMAT``: the listing, then every change as its own object (YAML documents separated by
+    ``---``); both watchers print the same. The watch resumes from the listing's resourceVersion, so
+    once a watcher has printed the listing it cannot miss the changes that follow."""
+    cluster.apply(configmap("watched-cm-0", {"watched": "cm"}))
+    args = ["-n", cluster.namespace, "get", "cm", "-w", "-o", output, "-l", "watched=cm"]
+    env = {**os.environ, "KUBECONFIG": str(cluster.server.kubeconfig), "KUBECACHEDIR": str(cluster.server.cache_dir)}
+    procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for command in ([sys.executable, "-m", "minikube_py.cli.main", "kubectl", *args],
+                             ["/usr/bin/kubectl", *args])]
+    seen = ["", ""]
+    try:
+        for i, proc in enumerate(procs):
+            while "watched-cm-0" not in seen[i]:
+                line = proc.stdout.readline()  # type: ignore[union-attr]
+                assert line, proc.stderr.read()  # type: ignore[union-attr]
+                seen[i] += line
+        cluster.apply(configmap("watched-cm-1", {"watched": "cm"}, a="1"))
+        cluster.run("label", "cm", "watched-cm-1", "more=yes")
+        cluster.run("delete", "cm", "watched-cm-0", "watched-cm-1")
+        # three events of watched-cm-1 (added, labelled, deleted), the last of all; in YAML its name is
+        # also in the last-applied annotation
+        expected = 3 * (2 if output == "yaml" else 1)
+        for i, proc in enumerate(procs):
+            while seen[i].count("watched-cm-1") < expected:
+                line = proc.stdout.readline()  # type: ignore[union-attr]
+                assert line, seen[i]
+                seen[i] += line
+    finally:
+        for proc in procs:
+            proc.terminate()
+    ours, theirs = (seen[i] + proc.communicate(timeout=30)[0] for i, proc in enumerate(procs))
+    assert ours == theirs, ours
