@@ -111,12 +111,17 @@ def table_rows(table: Obj, options: TableOptions, columns: list[Obj] | None = No
     return out
 
 
-def go_json(value: Any, *, indent: bool = True) -> str:
-    """JSON as Go's encoding/json writes an unstructured object (kubectl's ``-o json``)."""
-    text = json.dumps(value, indent=4 if indent else None, sort_keys=True, ensure_ascii=False,
+def go_json(value: Any, *, indent: bool = True, sort_keys: bool = True) -> str:
+    """JSON as Go's encoding/json writes an unstructured object (kubectl's ``-o json``); a typed object
+    kubectl made itself keeps its struct's field order (``sort_keys=False``, the dict's order)."""
+    text = json.dumps(value, indent=4 if indent else None, sort_keys=sort_keys, ensure_ascii=False,
                       separators=None if indent else (",", ":"))
     return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+#: the YAML 1.1 booleans PyYAML's resolver does not know (it knows yes/no/on/off)
+_YAML11_BOOLEANS = frozenset({"y", "Y", "n", "N"})
 
 
 def go_yaml(value: Any) -> str:
@@ -126,6 +131,8 @@ def go_yaml(value: Any) -> str:
     class Dumper(yaml.SafeDumper):
         def choose_scalar_style(self) -> str:
             style: str = super().choose_scalar_style()
+            if self.event.value in _YAML11_BOOLEANS and self.event.implicit[0]:
+                return '"'  # go-yaml v2 reads y/n as booleans, so it quotes them as strings
             return '"' if style == "'" else style
 
     def text(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:

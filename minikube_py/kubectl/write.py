@@ -108,6 +108,33 @@ def create(filenames: tuple[str, ...], recursive: bool, dry_run: str, output: st
     run(work)
 
 
+@click.command()
+@filename_options
+@click.option("--dry-run", type=DRY_RUN, default="none", help="none, client or server.")
+def replace(filenames: tuple[str, ...], recursive: bool, dry_run: str) -> None:
+    """Replace a resource by file name or stdin: the object becomes what the file says."""
+
+    async def work(session: Session) -> int:
+        failed = False
+        for target in await targets(session, filenames, recursive):
+            try:
+                if not target.obj["metadata"].get("resourceVersion"):
+                    # no precondition in the file: replace whatever is there now, as kubectl does
+                    live = await session.api.get(target.path())
+                    target.obj["metadata"]["resourceVersion"] = live["metadata"].get("resourceVersion")
+                if dry_run != "client":
+                    await session.api.request("PUT", target.path(), body=target.obj,
+                                              params=write_params("kubectl-replace", dry_run))
+            except ApiError as exc:
+                report_failure(exc, "replacing", target.source)
+                failed = True
+                continue
+            click.echo(f"{target.ref} replaced{_DRY_RUN_SUFFIX[dry_run]}")
+        return 1 if failed else 0
+
+    run(work)
+
+
 def modified_configuration(obj: Obj) -> tuple[Obj, str]:
     """The object to apply with its last-applied annotation, and that annotation: the object itself
     (without the annotation) as compact JSON with sorted keys and a newline, as kubectl writes it."""

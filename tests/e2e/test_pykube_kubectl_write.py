@@ -166,6 +166,25 @@ def test_modify_verbs_print_as_kubectl(twins: Twins) -> None:
         twins.step(command, manifests, rc=rc)
 
 
+def test_replace_and_run_print_as_kubectl(twins: Twins) -> None:
+    twins.step("replace -f {file}", manifests, rc=1)  # nothing to replace yet
+    twins.step("create -f {file}", manifests, rc=0)
+    replaced = twins.step("replace -f {file}", lambda s: manifests(s, env_b="7"), rc=0)
+    assert replaced.stdout == "configmap/cfg-x1 replaced\ndeployment.apps/web-x1 replaced\n"
+    env = twins.obj("deploy", "web-x1")["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert env == [{"name": "A", "value": "1"}, {"name": "B", "value": "7"}]
+    for command, rc in [
+        ("run pod-{s} --image=pykube.local/pause:1 --dry-run=client -o yaml", 0),
+        ("run pod-{s} --image=pykube.local/pause:1 --env=A=1 --port=80 --dry-run=client -o json -- sleep 1", 0),
+        ("run pod-{s} --image=pykube.local/pause:1 --labels=app=x,tier=y --restart=Never", 0),
+        ("run pod-{s} --image=pykube.local/pause:1", 1),
+        ("run pod2-{s} --image=pykube.local/pause:1 --dry-run=server", 0),
+        ("run pod3-{s} --image=pykube.local/pause:1 -o name", 0),
+    ]:
+        twins.step(command, rc=rc)
+    assert twins.obj("pod", "pod-x1")["metadata"]["labels"] == {"app": "x", "tier": "y"}
+
+
 def test_stop_scales_down_waits_and_deletes(k: Kubectl) -> None:
     k.apply(deployment("stopping", replicas=0, image="pykube.local/pause:1"))
     done = pykube_kubectl(k.server, "-n", k.namespace, "stop", "deployment/stopping")

@@ -77,3 +77,12 @@ def test_go_tabwriter_aligns_each_block_of_lines_on_its_own() -> None:
                                      "    Image:      i\n    Host Port:  0/TCP\n")
     # a nested column: only the lines that have it align on it
     assert go_tabwriter("a\tb\tc\nlong\td\nx\n", 1) == "a    b c\nlong d\nx\n"
+
+
+def test_yaml_quotes_the_yaml_1_1_booleans_go_yaml_quotes() -> None:
+    assert go_yaml({"image": "y", "n": "N", "x": "yes"}) == 'image: "y"\n"n": "N"\nx: "yes"\n'
+
+
+def test_typed_json_keeps_field_order() -> None:
+    assert go_json({"kind": "Pod", "apiVersion": "v1"}, sort_keys=False) == (
+        '{\n    "kind": "Pod",\n    "apiVersion": "v1"\n}')
