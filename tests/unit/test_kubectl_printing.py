@@ -67,7 +67,7 @@ def test_json_as_go_writes_it() -> None:
 def test_yaml_as_go_yaml_writes_it() -> None:
     doc = {"port": "80", "empty": "", "when": "2024-01-01T00:00:00Z", "text": "a\nb\n", "items": [{"n": 1}],
            "plain": "x"}
-    assert go_yaml(doc) == ('empty: ""\nitems:\n- n: 1\nplain: x\nport: "80"\ntext: |\n  a\n  b\n'
+    assert go_yaml(doc) == ('empty: ""\nitems:\n- "n": 1\nplain: x\nport: "80"\ntext: |\n  a\n  b\n'
                             'when: "2024-01-01T00:00:00Z"\n')
 
 
