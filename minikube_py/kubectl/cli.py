@@ -26,6 +26,7 @@ VERBS: dict[str, str] = {
     "patch": "modify:patch",
     "replace": "write:replace",
     "resize": "modify:resize",
+    "rollout": "rollout:rollout",
     "run": "generate:run_",
     "scale": "modify:scale",
     "stop": "modify:stop",

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 from agent_helpers import busybox_pod, start_agent_server
-from kubectl_helpers import Kubectl, wait_for
+from kubectl_helpers import Kubectl, deployment, wait_for
 from pykube_kubectl_helpers import pykube_kubectl, same_output
 
 from minikube_py.testing import RunningServer, ensure_docker, remove_node_containers
@@ -119,3 +119,24 @@ def test_delete_waits_until_the_pod_is_gone(k: Kubectl) -> None:
     done = pykube_kubectl(k.server, "delete", "pod", "doomed")
     assert (done.stdout, done.rc) == ('pod "doomed" deleted\n', 0), done.stderr
     assert not k.exists("pod", "doomed")
+
+
+def test_rollout_status_follows_a_deployment_until_it_is_rolled_out(k: Kubectl) -> None:
+    dep = deployment("rolled", replicas=2, image="pykube.local/busybox:1.35")
+    container = dep["spec"]["template"]["spec"]["containers"][0]
+    container["command"] = ["sh", "-c", "exec sleep 3600"]
+    dep["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = 1
+    k.apply(dep)
+    done = pykube_kubectl(k.server, "rollout", "status", "deployment/rolled")
+    lines = done.stdout.splitlines()
+    assert (lines[-1], done.rc) == ('deployment "rolled" successfully rolled out', 0), done.stderr
+    assert all(line.startswith(('Waiting for deployment "rolled" rollout to finish: ',
+                                "Waiting for deployment spec update to be observed...")) for line in lines[:-1])
+    before = set(k.names("pods", "-l", "app=rolled"))
+    restarted = pykube_kubectl(k.server, "rollout", "restart", "deployment", "rolled")
+    assert (restarted.stdout, restarted.rc) == ("deployment.apps/rolled restarted\n", 0)
+    again = pykube_kubectl(k.server, "rollout", "status", "deploy/rolled")
+    assert again.stdout.splitlines()[-1] == 'deployment "rolled" successfully rolled out'
+    wait_for(lambda: set(k.names("pods", "-l", "app=rolled")), lambda now: not now & before,
+             "the restart to replace every pod", timeout=90)
+    k.run("delete", "deployment", "rolled")
