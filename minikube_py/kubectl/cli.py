@@ -19,6 +19,7 @@ VERBS: dict[str, str] = {
     "create": "write:create",
     "delete": "write:delete",
     "describe": "describe:describe",
+    "edit": "edit:edit",
     "exec": "pods:exec_",
     "get": "get:get",
     "label": "modify:label",

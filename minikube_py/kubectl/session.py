@@ -160,8 +160,7 @@ def error_text(exc: ApiError) -> str:
     if exc.reason == "Invalid" and details:
         head = "The request is invalid"
         if details.get("kind") or details.get("name"):
-            kind = details.get("kind", "") + (f".{details['group']}" if details.get("group") else "")
-            head = f'The {kind} "{details.get("name", "")}" is invalid'
+            head = f'The {details.get("kind", "")} "{details.get("name", "")}" is invalid'
         causes = [f"{c.get('field', '')}: {c.get('message', '')}" for c in details.get("causes") or []]
         if not causes:
             return head

@@ -30,8 +30,9 @@ def pykube_kubectl(server: RunningServer, *args: str, input: str | None = None,
     return Result(done.stdout, done.stderr, done.returncode)
 
 
-def real_kubectl(server: RunningServer, *args: str, input: str | None = None) -> Result:
-    done = server.kubectl(*args, input=input, check=False)
+def real_kubectl(server: RunningServer, *args: str, input: str | None = None,
+                 env: dict[str, str] | None = None) -> Result:
+    done = server.kubectl(*args, input=input, check=False, env=env)
     return Result(done.stdout, done.stderr, done.returncode)
 
 

@@ -29,7 +29,8 @@ class Twins:
         self.k = k
         self.tmp = tmp
 
-    def step(self, command: str, files: Callable[[str], str] | None = None, rc: int | None = None) -> Result:
+    def step(self, command: str, files: Callable[[str], str] | None = None, rc: int | None = None,
+             env: dict[str, str] | None = None) -> Result:
         results = []
         for suffix, runner in (("x1", pykube_kubectl), ("x2", real_kubectl)):
             args = command.replace("{s}", suffix).split(" ")
@@ -37,7 +38,7 @@ class Twins:
                 path = self.tmp / f"m-{suffix}.yaml"
                 path.write_text(files(suffix))
                 args = [str(path) if a == "{file}" else a for a in args]
-            results.append(runner(self.k.server, "-n", self.k.namespace, *args))
+            results.append(runner(self.k.server, "-n", self.k.namespace, *args, env=env))
         ours, theirs = results
         swap = {"-x1": "-x2"}
 
@@ -183,6 +184,21 @@ def test_replace_and_run_print_as_kubectl(twins: Twins) -> None:
     ]:
         twins.step(command, rc=rc)
     assert twins.obj("pod", "pod-x1")["metadata"]["labels"] == {"app": "x", "tier": "y"}
+
+
+def test_edit_sends_what_the_editor_changed(twins: Twins) -> None:
+    twins.step("create -f {file}", manifests, rc=0)
+    scale_up = {"EDITOR": "sed -i s/replicas:\\ 0/replicas:\\ 2/"}
+    assert twins.step("edit deploy web-{s}", env=scale_up, rc=0).stdout == "deployment.apps/web-x1 edited\n"
+    assert twins.obj("deploy", "web-x1")["spec"]["replicas"] == 2
+    assert twins.step("edit deploy/web-{s}", env={"EDITOR": "true"}, rc=0).stderr == "Edit cancelled, no changes made.\n"
+    # a refused edit: kubectl reopens the editor once with the error; both end the same way
+    refused = pykube_kubectl(twins.k.server, "-n", twins.k.namespace, "edit", "deploy", "web-x1",
+                             env={"EDITOR": "sed -i s/pykube.local.pause:1/''/"})
+    lines = refused.stderr.splitlines()
+    assert (lines[0], lines[-1], refused.rc) == ('error: deployments.apps "web-x1" is invalid',
+                                                 "error: Edit cancelled, no valid changes were saved.", 1)
+    assert lines[1].startswith("A copy of your changes has been stored to ")
 
 
 def test_stop_scales_down_waits_and_deletes(k: Kubectl) -> None:
