@@ -16,7 +16,7 @@ VERBS: dict[str, str] = {
     "apply": "write:apply",
     "cluster-info": "info:cluster_info",
     "config": "info:config",
-    "create": "write:create",
+    "create": "generate:create",
     "delete": "write:delete",
     "describe": "describe:describe",
     "edit": "edit:edit",

@@ -1,8 +1,13 @@
-"""Verbs that make an object from flags rather than a file: ``run`` (a pod)."""
+"""Verbs that make an object from flags rather than a file: ``run`` (a pod) and ``create <kind>``
+(namespace, configmap, secret generic, deployment, serviceaccount), each object as kubectl's
+generators make it; ``create -f`` reads files (:mod:`.write`)."""
 
 from __future__ import annotations
 
+import base64
 import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -11,9 +16,25 @@ from minikube_py.client.errors import ApiError
 from minikube_py.kubectl.errors import CommandError
 from minikube_py.kubectl.printing import go_json, go_yaml
 from minikube_py.kubectl.session import Session, error_text, run
-from minikube_py.kubectl.write import DRY_RUN, write_params
+from minikube_py.kubectl.write import DRY_RUN, DRY_RUN_SUFFIX, create_from_files, filename_options, write_params
 
-_SUFFIX = {"none": "", "client": " (dry run)", "server": " (server dry run)"}
+
+async def submit(session: Session, obj: dict[str, Any], path: str, ref: str, *, dry_run: str, output: str,
+                 manager: str, failure: str | None = None) -> int:
+    """Create ``obj`` at ``path`` (unless a client dry run) and print what kubectl prints: the
+    object for ``-o json|yaml`` (kubectl's own struct, in its field order, when it was not sent), else
+    ``ref created``. Most generators word a refusal themselves (``failure``, then the server's message)."""
+    if dry_run != "client":
+        try:
+            obj = await session.api.request("POST", path, body=obj, params=write_params(manager, dry_run))
+        except ApiError as exc:
+            click.echo(f"error: {failure}{exc.message}" if failure else error_text(exc), err=True)
+            return 1
+    if output in ("json", "yaml"):
+        sys.stdout.write(go_json(obj, sort_keys=dry_run != "client") + "\n" if output == "json" else go_yaml(obj))
+    else:
+        click.echo(ref + ("" if output == "name" else f" created{DRY_RUN_SUFFIX[dry_run]}"))
+    return 0
 
 
 def _pairs(text: str, flag: str) -> dict[str, str]:
@@ -23,7 +44,7 @@ def _pairs(text: str, flag: str) -> dict[str, str]:
         if not eq:
             raise CommandError(f"invalid {flag} {part!r}: expected key=value")
         out[key] = value
-    return out
+    return dict(sorted(out.items()))
 
 
 def pod_for_run(name: str, image: str, *, labels: dict[str, str], env: list[str], port: int | None,
@@ -80,18 +101,178 @@ def run_(name: str, args: tuple[str, ...], image: str, labels: str, env: tuple[s
         pod = pod_for_run(name, image, labels=_pairs(labels, "label"), env=list(env), port=port, restart=restart,
                           pull_policy=image_pull_policy or None, command=command, args=args,
                           namespace=session.namespace if session.explicit_namespace else None)
-        if dry_run != "client":
-            path = f"/api/v1/namespaces/{session.namespace}/pods"
-            try:
-                pod = await session.api.request("POST", path, body=pod, params=write_params("kubectl-run", dry_run))
-            except ApiError as exc:
-                click.echo(error_text(exc), err=True)
-                return 1
-        if output in ("json", "yaml"):
-            typed = dry_run == "client"  # kubectl's own struct; the server's answer prints sorted
-            sys.stdout.write(go_json(pod, sort_keys=not typed) + "\n" if output == "json" else go_yaml(pod))
+        return await submit(session, pod, f"/api/v1/namespaces/{session.namespace}/pods", f"pod/{name}",
+                            dry_run=dry_run, output=output, manager="kubectl-run")
+
+    run(work)
+
+
+@click.group(invoke_without_command=True)
+@filename_options
+@click.option("--dry-run", type=DRY_RUN, default="none", help="none, client or server.")
+@click.option("-o", "--output", default="", help="name: print only resource/name.")
+@click.pass_context
+def create(ctx: click.Context, filenames: tuple[str, ...], recursive: bool, dry_run: str, output: str) -> None:
+    """Create a resource from a file or from stdin, or one of the kinds below from flags."""
+    if ctx.invoked_subcommand is None:
+        create_from_files(filenames, recursive, dry_run, output)
+
+
+def _meta(name: str, session: Session, **extra: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name}
+    if session.explicit_namespace:
+        meta["namespace"] = session.namespace
+    return {**meta, "creationTimestamp": None, **extra}
+
+
+def _generator(name: str, aliases: tuple[str, ...], doc: str) -> Callable[[Callable[..., Any]], click.Command]:
+    """A ``create <kind>`` subcommand with the flags all generators share (``--dry-run``, ``-o``)."""
+
+    def decorate(fn: Callable[..., Any]) -> click.Command:
+        command = click.option("-o", "--output", type=click.Choice(["", "json", "yaml", "name"]), default="")(fn)
+        command = click.option("--dry-run", type=DRY_RUN, default="none", help="none, client or server.")(command)
+        made = create.command(name=name, help=doc)(click.argument("name")(command))
+        for alias in aliases:
+            create.add_command(made, alias)
+        return made
+
+    return decorate
+
+
+@_generator("namespace", ("ns",), "Create a namespace with the specified name.")
+def create_namespace(name: str, dry_run: str, output: str) -> None:
+    async def work(session: Session) -> int:
+        obj = {"kind": "Namespace", "apiVersion": "v1", "metadata": _meta(name, session), "spec": {}, "status": {}}
+        return await submit(session, obj, "/api/v1/namespaces", f"namespace/{name}", dry_run=dry_run, output=output,
+                            manager="kubectl-create")
+
+    run(work)
+
+
+@_generator("serviceaccount", ("sa",), "Create a service account with the specified name.")
+def create_serviceaccount(name: str, dry_run: str, output: str) -> None:
+    async def work(session: Session) -> int:
+        obj = {"kind": "ServiceAccount", "apiVersion": "v1", "metadata": _meta(name, session)}
+        return await submit(session, obj, f"/api/v1/namespaces/{session.namespace}/serviceaccounts",
+                            f"serviceaccount/{name}", dry_run=dry_run, output=output, manager="kubectl-create",
+                            failure="failed to create serviceaccount: ")
+
+    run(work)
+
+
+def _sources(literals: tuple[str, ...], files: tuple[str, ...]) -> dict[str, bytes]:
+    """``--from-literal=k=v`` and ``--from-file=[key=]path`` (a directory adds each of its files), by
+    key as Go's maps come out."""
+    data: dict[str, bytes] = {}
+    for literal in literals:
+        key, eq, value = literal.partition("=")
+        if not eq or not key:
+            raise CommandError(f"invalid literal source {literal}, expected key=value")
+        data[key] = value.encode()
+    for spec in files:
+        key, eq, path_text = spec.partition("=")
+        path = Path(path_text if eq else spec)
+        if path.is_dir():
+            data.update({f.name: f.read_bytes() for f in sorted(path.iterdir()) if f.is_file()})
+        elif path.exists():
+            data[key if eq else path.name] = path.read_bytes()
         else:
-            click.echo(f"pod/{name}" + ("" if output == "name" else f" created{_SUFFIX[dry_run]}"))
-        return 0
+            raise CommandError(f"error reading {path}: no such file or directory")
+    return dict(sorted(data.items()))
+
+
+_FROM = (click.option("--from-literal", multiple=True, help="key=value; repeatable."),
+         click.option("--from-file", multiple=True, help="[key=]path of a file or directory; repeatable."))
+
+
+@_FROM[0]
+@_FROM[1]
+@_generator("configmap", ("cm",), "Create a config map from files, directories or literal values.")
+def create_configmap(name: str, from_literal: tuple[str, ...], from_file: tuple[str, ...], dry_run: str,
+                     output: str) -> None:
+    async def work(session: Session) -> int:
+        sources = _sources(from_literal, from_file)
+        text = {k: v.decode() for k, v in sources.items() if _is_text(v)}
+        binary = {k: base64.b64encode(v).decode() for k, v in sources.items() if not _is_text(v)}
+        obj: dict[str, Any] = {"kind": "ConfigMap", "apiVersion": "v1", "metadata": _meta(name, session)}
+        if text:
+            obj["data"] = text
+        if binary:
+            obj["binaryData"] = binary
+        return await submit(session, obj, f"/api/v1/namespaces/{session.namespace}/configmaps",
+                            f"configmap/{name}", dry_run=dry_run, output=output, manager="kubectl-create",
+                            failure="failed to create configmap: ")
+
+    run(work)
+
+
+def _is_text(value: bytes) -> bool:
+    try:
+        value.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+@create.group()
+def secret() -> None:
+    """Create a secret."""
+
+
+@secret.command(name="generic")
+@click.argument("name")
+@_FROM[0]
+@_FROM[1]
+@click.option("--type", "secret_type", default="", help="The type of the secret.")
+@click.option("--dry-run", type=DRY_RUN, default="none", help="none, client or server.")
+@click.option("-o", "--output", type=click.Choice(["", "json", "yaml", "name"]), default="")
+def create_secret_generic(name: str, from_literal: tuple[str, ...], from_file: tuple[str, ...], secret_type: str,
+                          dry_run: str, output: str) -> None:
+    """Create a secret from files, directories or literal values."""
+
+    async def work(session: Session) -> int:
+        sources = _sources(from_literal, from_file)
+        obj: dict[str, Any] = {"kind": "Secret", "apiVersion": "v1", "metadata": _meta(name, session)}
+        if sources:
+            obj["data"] = {k: base64.b64encode(v).decode() for k, v in sources.items()}
+        if secret_type:
+            obj["type"] = secret_type
+        return await submit(session, obj, f"/api/v1/namespaces/{session.namespace}/secrets", f"secret/{name}",
+                            dry_run=dry_run, output=output, manager="kubectl-create",
+                            failure="failed to create secret ")  # sic: kubectl has no colon here
+
+    run(work)
+
+
+def container_name(image: str) -> str:
+    """kubectl names a generated container after its image: the last path segment, without tag or digest."""
+    base = image.split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0]
+    return "".join(c if c.isalnum() or c == "-" else "-" for c in base.lower()).strip("-") or "container"
+
+
+@click.option("--image", "images", multiple=True, required=True, help="An image; repeatable (one container each).")
+@click.option("--replicas", type=int, default=1)
+@click.option("--port", type=int, default=None, help="The port the (first) container exposes.")
+@_generator("deployment", ("deploy",), "Create a deployment with the specified name.")
+def create_deployment(name: str, images: tuple[str, ...], replicas: int, port: int | None, dry_run: str,
+                      output: str) -> None:
+    async def work(session: Session) -> int:
+        labels = {"app": name}
+        containers: list[dict[str, Any]] = []
+        for i, image in enumerate(images):
+            container: dict[str, Any] = {"name": container_name(image), "image": image}
+            if port is not None and i == 0:
+                container["ports"] = [{"containerPort": port}]
+            container["resources"] = {}
+            containers.append(container)
+        obj = {"kind": "Deployment", "apiVersion": "apps/v1", "metadata": _meta(name, session, labels=labels),
+               "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                        "template": {"metadata": {"creationTimestamp": None, "labels": labels},
+                                     "spec": {"containers": containers}},
+                        "strategy": {}},
+               "status": {}}
+        return await submit(session, obj, f"/apis/apps/v1/namespaces/{session.namespace}/deployments",
+                            f"deployment.apps/{name}", dry_run=dry_run, output=output, manager="kubectl-create",
+                            failure="failed to create deployment: ")
 
     run(work)

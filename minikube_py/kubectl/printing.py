@@ -135,6 +135,9 @@ def go_yaml(value: Any) -> str:
                 return '"'  # go-yaml v2 reads y/n as booleans, so it quotes them as strings
             return '"' if style == "'" else style
 
+        def ignore_aliases(self, data: Any) -> bool:
+            return True  # Go writes a shared value out in full each time, never as an anchor
+
     def text(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
         return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|" if "\n" in data else None)
 

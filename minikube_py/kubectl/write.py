@@ -20,7 +20,7 @@ from minikube_py.kubectl.session import Session, error_text, run
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 DRY_RUN = click.Choice(["none", "client", "server"])
-_DRY_RUN_SUFFIX = {"none": "", "client": " (dry run)", "server": " (server dry run)"}
+DRY_RUN_SUFFIX = {"none": "", "client": " (dry run)", "server": " (server dry run)"}
 
 
 def filename_options(command: Any) -> Any:
@@ -84,12 +84,8 @@ def report_failure(exc: ApiError, verb: str, source: str) -> None:
         click.echo(f'Error from server ({exc.reason}): error when {verb} "{source}": {exc.message}', err=True)
 
 
-@click.command()
-@filename_options
-@click.option("--dry-run", type=DRY_RUN, default="none", help="none, client or server.")
-@click.option("-o", "--output", default="", help="name: print only resource/name.")
-def create(filenames: tuple[str, ...], recursive: bool, dry_run: str, output: str) -> None:
-    """Create a resource from a file or from stdin."""
+def create_from_files(filenames: tuple[str, ...], recursive: bool, dry_run: str, output: str) -> None:
+    """``create -f``: POST each object of the manifests, as kubectl does, one after the other."""
 
     async def work(session: Session) -> int:
         failed = False
@@ -102,7 +98,7 @@ def create(filenames: tuple[str, ...], recursive: bool, dry_run: str, output: st
                     report_failure(exc, "creating", target.source)
                     failed = True
                     continue
-            click.echo(target.ref if output == "name" else f"{target.ref} created{_DRY_RUN_SUFFIX[dry_run]}")
+            click.echo(target.ref if output == "name" else f"{target.ref} created{DRY_RUN_SUFFIX[dry_run]}")
         return 1 if failed else 0
 
     run(work)
@@ -129,7 +125,7 @@ def replace(filenames: tuple[str, ...], recursive: bool, dry_run: str) -> None:
                 report_failure(exc, "replacing", target.source)
                 failed = True
                 continue
-            click.echo(f"{target.ref} replaced{_DRY_RUN_SUFFIX[dry_run]}")
+            click.echo(f"{target.ref} replaced{DRY_RUN_SUFFIX[dry_run]}")
         return 1 if failed else 0
 
     run(work)
@@ -178,7 +174,7 @@ def apply(filenames: tuple[str, ...], recursive: bool, dry_run: str, server_side
                 report_failure(exc, exc.verb if isinstance(exc, _Failure) else "applying", target.source)
                 failed = True
                 continue
-            click.echo(f"{target.ref} {message}{_DRY_RUN_SUFFIX[dry_run] if message != 'unchanged' else ''}")
+            click.echo(f"{target.ref} {message}{DRY_RUN_SUFFIX[dry_run] if message != 'unchanged' else ''}")
         return 1 if failed else 0
 
     run(work)

@@ -186,6 +186,39 @@ def test_replace_and_run_print_as_kubectl(twins: Twins) -> None:
     assert twins.obj("pod", "pod-x1")["metadata"]["labels"] == {"app": "x", "tier": "y"}
 
 
+def test_create_generators_print_as_kubectl(twins: Twins, tmp_path: Path) -> None:
+    (tmp_path / "settings.conf").write_text("a=1\n")
+    for command, rc in [
+        ("create configmap cm-{s} --from-literal=b=2 --from-literal=a=1 --from-file=" + str(tmp_path / "settings.conf"), 0),
+        ("create configmap cm-{s} --from-literal=b=2", 1),
+        ("create cm cm2-{s} --from-literal=x=1 --dry-run=client -o yaml", 0),
+        ("create secret generic sec-{s} --from-literal=password=s3cret --type=Opaque", 0),
+        ("create secret generic sec-{s}", 1),
+        ("create sa default", 1),
+        ("create secret generic sec2-{s} --from-literal=b=1 --from-literal=a=2 --dry-run=client -o json", 0),
+        ("create deployment dep-{s} --image=pykube.local/pause:1 --image=pykube.local/busybox:1.35 --replicas=0", 0),
+        ("create deploy dep-{s} --image=pykube.local/pause:1", 1),
+        ("create deploy dep2-{s} --image=pykube.local/pause:1 --port=80 --dry-run=client -o yaml", 0),
+        ("create deploy dep3-{s} --image=pykube.local/pause:1 --dry-run=server -o name", 0),
+        ("create serviceaccount sa-{s}", 0),
+        ("create sa sa2-{s} --dry-run=client -o json", 0),
+    ]:
+        twins.step(command, rc=rc)
+    ours, theirs = twins.obj("secret", "sec-x1"), twins.obj("secret", "sec-x2")
+    assert ours["data"] == theirs["data"] == {"password": "czNjcmV0"} and ours["type"] == "Opaque"
+    assert [c["name"] for c in twins.obj("deploy", "dep-x1")["spec"]["template"]["spec"]["containers"]] == [
+        "pause", "busybox"]
+
+
+def test_create_namespace_prints_as_kubectl(k: Kubectl) -> None:
+    name = f"{k.namespace}-made"
+    ours = pykube_kubectl(k.server, "create", "namespace", name)
+    assert (ours.stdout, ours.rc) == (f"namespace/{name} created\n", 0)
+    again, theirs = pykube_kubectl(k.server, "create", "ns", name), real_kubectl(k.server, "create", "ns", name)
+    assert again == theirs and again.rc == 1
+    k.server.kubectl("delete", "namespace", name, "--wait=false")
+
+
 def test_edit_sends_what_the_editor_changed(twins: Twins) -> None:
     twins.step("create -f {file}", manifests, rc=0)
     scale_up = {"EDITOR": "sed -i s/replicas:\\ 0/replicas:\\ 2/"}

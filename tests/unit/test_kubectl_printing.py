@@ -86,3 +86,8 @@ def test_yaml_quotes_the_yaml_1_1_booleans_go_yaml_quotes() -> None:
 def test_typed_json_keeps_field_order() -> None:
     assert go_json({"kind": "Pod", "apiVersion": "v1"}, sort_keys=False) == (
         '{\n    "kind": "Pod",\n    "apiVersion": "v1"\n}')
+
+
+def test_yaml_writes_shared_values_in_full() -> None:
+    labels = {"app": "x"}
+    assert go_yaml({"a": labels, "b": labels}) == "a:\n  app: x\nb:\n  app: x\n"
