@@ -21,6 +21,7 @@ VERBS: dict[str, str] = {
     "describe": "describe:describe",
     "edit": "edit:edit",
     "exec": "pods:exec_",
+    "expose": "generate:expose",
     "get": "get:get",
     "label": "modify:label",
     "logs": "pods:logs",

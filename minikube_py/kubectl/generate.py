@@ -276,3 +276,92 @@ def create_deployment(name: str, images: tuple[str, ...], replicas: int, port: i
                             failure="failed to create deployment: ")
 
     run(work)
+
+
+def _exposed_selector(obj: dict[str, Any]) -> dict[str, str]:
+    """The pods a new service should select: those of the workload, the pod's labels, or the
+    service's own selector."""
+    kind, spec = obj.get("kind"), obj.get("spec") or {}
+    if kind == "Pod":
+        return dict(obj["metadata"].get("labels") or {})
+    if kind in ("Service", "ReplicationController"):
+        return dict(spec.get("selector") or {})
+    selector = spec.get("selector") or {}
+    if selector.get("matchExpressions"):
+        raise CommandError("couldn't convert expressions - \"...\" to map-based selector format")
+    return dict(selector.get("matchLabels") or {})
+
+
+def _exposed_ports(obj: dict[str, Any]) -> list[tuple[int, str]]:
+    """The ports kubectl finds on the object when ``--port`` is not given."""
+    spec = obj.get("spec") or {}
+    if obj.get("kind") == "Service":
+        return [(p["port"], p.get("protocol", "TCP")) for p in spec.get("ports") or []]
+    pod_spec = spec if obj.get("kind") == "Pod" else (spec.get("template") or {}).get("spec") or {}
+    return [(p["containerPort"], p.get("protocol", "TCP")) for c in pod_spec.get("containers") or []
+            for p in c.get("ports") or []]
+
+
+@click.command()
+@click.argument("args", nargs=-1)
+@click.option("--port", type=int, default=None, help="The port the service serves on.")
+@click.option("--target-port", default=None, help="The port (number or name) of the pods to send traffic to.")
+@click.option("--protocol", default=None, help="TCP, UDP or SCTP. [default: TCP]")
+@click.option("--type", "service_type", type=click.Choice(["ClusterIP", "NodePort", "LoadBalancer"]), default=None)
+@click.option("--name", default=None, help="The name of the service. [default: the object's]")
+@click.option("--dry-run", type=DRY_RUN, default="none", help="none, client or server.")
+@click.option("-o", "--output", type=click.Choice(["", "json", "yaml", "name"]), default="")
+def expose(args: tuple[str, ...], port: int | None, target_port: str | None, protocol: str | None,
+           service_type: str | None, name: str | None, dry_run: str, output: str) -> None:
+    """Expose a deployment, replica set, replication controller, pod or service as a new service."""
+    from minikube_py.kubectl.get import named_objects
+
+    async def work(session: Session) -> int:
+        found = await named_objects(session, args)
+        code = 0
+        for res, namespace, obj_name in found:
+            obj = {"kind": res.kind, **await session.api.get(res.path(namespace, obj_name))}
+            selector = _exposed_selector(obj)
+            if port is not None:
+                ports = [(port, protocol or "TCP")]
+            else:
+                ports = [(p, protocol or proto) for p, proto in _exposed_ports(obj)]
+            if not ports:
+                raise CommandError("couldn't find port via --port flag or introspection")
+            target: int | str | None = None
+            if target_port is not None:
+                target = int(target_port) if target_port.isdigit() else target_port
+            service_ports = []
+            for i, (number, proto) in enumerate(ports):
+                entry: dict[str, Any] = {"name": f"port-{i + 1}"} if len(ports) > 1 else {}
+                entry.update({"protocol": proto, "port": number, "targetPort": target if target is not None
+                              else number})
+                service_ports.append(entry)
+            meta: dict[str, Any] = {"name": name or obj_name}
+            if session.explicit_namespace:
+                meta["namespace"] = session.namespace
+            meta["creationTimestamp"] = None
+            if obj["metadata"].get("labels"):
+                meta["labels"] = dict(sorted(obj["metadata"]["labels"].items()))
+            spec: dict[str, Any] = {"ports": service_ports, "selector": dict(sorted(selector.items()))}
+            if service_type:
+                spec["type"] = service_type
+            service = {"kind": "Service", "apiVersion": "v1", "metadata": meta, "spec": spec,
+                       "status": {"loadBalancer": {}}}
+            if dry_run != "client":
+                try:
+                    service = await session.api.request("POST", f"/api/v1/namespaces/{session.namespace}/services",
+                                                        body=service, params=write_params("kubectl-expose", dry_run))
+                except ApiError as exc:
+                    click.echo(error_text(exc), err=True)
+                    code = 1
+                    continue
+            ref = f"service/{meta['name']}"
+            if output in ("json", "yaml"):
+                text = go_json(service, sort_keys=dry_run != "client") + "\n" if output == "json" else go_yaml(service)
+                sys.stdout.write(text)
+            else:
+                click.echo(ref + ("" if output == "name" else f" exposed{DRY_RUN_SUFFIX[dry_run]}"))
+        return code
+
+    run(work)

@@ -210,6 +210,22 @@ def test_create_generators_print_as_kubectl(twins: Twins, tmp_path: Path) -> Non
         "pause", "busybox"]
 
 
+def test_expose_prints_as_kubectl(twins: Twins) -> None:
+    for command, rc in [
+        ("create deployment ex-{s} --image=pykube.local/pause:1 --port=8080 --replicas=0", 0),
+        ("expose deployment ex-{s} --dry-run=client -o yaml", 0),
+        ("expose deployment ex-{s} --port=80 --target-port=8080 --type=NodePort --dry-run=client -o json", 0),
+        ("expose deployment ex-{s} --port=80 --target-port=8080", 0),
+        ("expose deployment ex-{s} --port=80", 1),
+        ("expose service ex-{s} --name=ex2-{s} --port=81", 0),
+        ("expose deployment nope-{s} --port=80", 1),
+    ]:
+        twins.step(command, rc=rc)
+    ours, theirs = twins.obj("svc", "ex-x1"), twins.obj("svc", "ex-x2")
+    assert ours["spec"]["selector"] == {"app": "ex-x1"} and theirs["spec"]["selector"] == {"app": "ex-x2"}
+    assert ours["spec"]["ports"][0]["targetPort"] == theirs["spec"]["ports"][0]["targetPort"] == 8080
+
+
 def test_create_namespace_prints_as_kubectl(k: Kubectl) -> None:
     name = f"{k.namespace}-made"
     ours = pykube_kubectl(k.server, "create", "namespace", name)
