@@ -64,10 +64,13 @@ class ApiClient:
     Like kubectl, credentials are only sent over https: on a plain-http server they would travel in
     clear text, and pykube serves http only on loopback, anonymously."""
 
-    def __init__(self, config: ClientConfig, *, timeout: float = 30.0, user_agent: str = "pykube") -> None:
+    def __init__(self, config: ClientConfig, *, timeout: float = 30.0, user_agent: str = "pykube",
+                 trace_configs: Sequence[aiohttp.TraceConfig] = ()) -> None:
         self.config = config
         self._timeout = timeout
         self._user_agent = user_agent
+        #: request hooks, e.g. kubectl's ``-v=6`` log of each request
+        self._trace_configs = list(trace_configs)
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> ApiClient:
@@ -76,7 +79,8 @@ class ApiClient:
             headers["Authorization"] = f"Bearer {self.config.token}"
         connector = aiohttp.TCPConnector(ssl=self.config.ssl_context() if self.config.is_tls else False)
         self._session = aiohttp.ClientSession(
-            connector=connector, headers=headers, timeout=aiohttp.ClientTimeout(total=self._timeout)
+            connector=connector, headers=headers, timeout=aiohttp.ClientTimeout(total=self._timeout),
+            trace_configs=self._trace_configs or None,
         )
         return self
 

@@ -53,9 +53,11 @@ def hoist_globals(args: list[str]) -> list[str]:
         if arg == "--":
             rest.extend(args[i:])
             break
-        name = arg.split("=", 1)[0]
-        if arg in _SWITCHES or (name in _VALUED and "=" in arg):
+        name, eq, value = arg.partition("=")
+        if arg in _SWITCHES or (name in _VALUED and eq and name.startswith("--")):
             front.append(arg)
+        elif name in _VALUED and eq:  # -v=6, -n=x: pflag's value after "=", which click would keep
+            front += [name, value]
         elif arg in _VALUED and i + 1 < len(args):
             front += [arg, args[i + 1]]
             i += 1

@@ -126,11 +126,13 @@ def run(work: Callable[[Session], Awaitable[int | None]]) -> None:
     except KubeconfigError as exc:
         fail(str(exc))
 
-    async def main() -> int | None:
-        async with ApiClient(config, timeout=flags.request_timeout, user_agent=USER_AGENT) as api:
-            return await work(Session(flags, config, api))
-
     import aiohttp
+
+    async def main() -> int | None:
+        traces = [request_log()] if flags.verbosity >= 6 else []
+        async with ApiClient(config, timeout=flags.request_timeout, user_agent=USER_AGENT,
+                             trace_configs=traces) as api:
+            return await work(Session(flags, config, api))
 
     try:
         code = asyncio.run(main())
@@ -146,6 +148,31 @@ def run(work: Callable[[Session], Awaitable[int | None]]) -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     sys.exit(code or 0)
+
+
+def request_log() -> Any:
+    """``-v=6``: a klog-style line on stderr per request, with its answer and how long it took."""
+    import time
+
+    import aiohttp
+
+    trace = aiohttp.TraceConfig()
+    started: dict[int, float] = {}
+
+    async def start(session: Any, ctx: Any, params: Any) -> None:
+        started[id(ctx)] = time.monotonic()
+
+    async def end(session: Any, ctx: Any, params: Any) -> None:
+        took = round((time.monotonic() - started.pop(id(ctx), time.monotonic())) * 1000)
+        now = time.time()
+        stamp = time.strftime("%m%d %H:%M:%S", time.localtime(now)) + f".{int(now % 1 * 1e6):06d}"
+        status = params.response.status
+        click.echo(f"I{stamp} {os.getpid():>7} round_trippers.go:553] {params.method} {params.url} "
+                   f"{status} {params.response.reason} in {took} milliseconds", err=True)
+
+    trace.on_request_start.append(start)
+    trace.on_request_end.append(end)
+    return trace
 
 
 def fail(message: str) -> None:

@@ -113,6 +113,13 @@ def test_global_flags_go_before_or_after_the_verb(cluster: Kubectl) -> None:
     assert before == after and before.stdout == "pod/db-long-name\npod/web\n"
 
 
+def test_verbosity_six_logs_each_request(cluster: Kubectl) -> None:
+    done = pykube_kubectl(cluster.server, "get", "pods", "-n", cluster.namespace, "-v=6", "-o", "name")
+    assert done.stdout == "pod/db-long-name\npod/web\n"
+    wanted = f"] GET {cluster.server.url}/api/v1/namespaces/{cluster.namespace}/pods?limit=500 200 OK in "
+    assert any(wanted in line and line.startswith("I") for line in done.stderr.splitlines()), done.stderr
+
+
 def test_an_unreachable_server_is_reported_as_kubectl_reports_it(cluster: Kubectl) -> None:
     from minikube_py.testing import free_port
 
