@@ -140,3 +140,21 @@ def test_rollout_status_follows_a_deployment_until_it_is_rolled_out(k: Kubectl) 
     wait_for(lambda: set(k.names("pods", "-l", "app=rolled")), lambda now: not now & before,
              "the restart to replace every pod", timeout=90)
     k.run("delete", "deployment", "rolled")
+
+
+def test_logs_follow_streams_while_the_container_runs(k: Kubectl) -> None:
+    k.apply(busybox_pod("ticker", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"))
+    wait_for(lambda: k.obj("pod", "ticker")["status"].get("phase"), lambda p: p == "Running", "ticker to run",
+             timeout=90)
+    env = {**os.environ, "KUBECONFIG": str(k.server.kubeconfig)}
+    proc = subprocess.Popen([sys.executable, "-m", "minikube_py.cli.main", "kubectl", "logs", "-f", "ticker",
+                             "--tail=1"], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        lines = [proc.stdout.readline() for _ in range(4)]  # type: ignore[union-attr]
+    finally:
+        proc.kill()
+        proc.wait()
+        k.run("delete", "pod", "ticker", "--wait=false")
+    numbers = [int(line.split()[1]) for line in lines]
+    # one line of the past (--tail=1), then new lines as they are written, none lost or repeated
+    assert numbers == list(range(numbers[0], numbers[0] + 4)), lines
