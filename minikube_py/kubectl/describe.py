@@ -1,9 +1,10 @@
-"""``kubectl describe`` for pods: the object, its containers, conditions, volumes and its events, laid
+"""``kubectl describe`` for pods, config maps and namespaces: for pods the object, its containers, conditions, volumes and its events, laid
 out as kubectl lays them out (one Go tabwriter with padding 2 over the whole text, so each run of
 ``Key:\\tvalue`` lines aligns on its own)."""
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ from minikube_py.kubectl.session import Session, run
 from minikube_py.model.podstatus import parse_time, since
 
 Obj = dict[str, Any]
-#: describe leaves out apply's copy of the configuration and cuts long annotations
+#: describe leaves out apply's copy of the configuration and puts long annotations on lines of their own
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 MAX_ANNOTATION = 140
 
@@ -39,13 +40,26 @@ class Text:
         for i, (key, value) in enumerate(items):
             self.line(level, (f"{title}:\t" if i == 0 else "\t") + f"{key}{sep}{value}")
 
+    def annotations(self, level: int, values: dict[str, str] | None) -> None:
+        """``Annotations:`` as kubectl prints them: apply's copy left out; a long or multi-line value
+        on lines of its own under its key, each cut at 138 characters."""
+        items = sorted((k, v) for k, v in (values or {}).items() if k != LAST_APPLIED)
+        if not items:
+            self.line(level, "Annotations:\t<none>")
+            return
+        for i, (key, value) in enumerate(items):
+            head = "Annotations:\t" if i == 0 else "\t"
+            value = value.removesuffix("\n")
+            if len(value) + len(key) + 2 > MAX_ANNOTATION or "\n" in value:
+                self.line(level, f"{head}{key}:")
+                for part in value.split("\n"):
+                    cut = MAX_ANNOTATION - 2
+                    self.line(level, "\t  " + (part[:cut] + "..." if len(part) > cut else part))
+            else:
+                self.line(level, f"{head}{key}: {value}")
+
     def render(self) -> str:
         return go_tabwriter("".join(self.parts), 2)
-
-
-def _annotation(value: str) -> str:
-    """Long values are cut, as kubectl cuts them (140 characters)."""
-    return value[:MAX_ANNOTATION] + "..." if len(value) > MAX_ANNOTATION else value
 
 
 def _go_time(value: str | None) -> str:
@@ -70,8 +84,7 @@ def describe_pod(pod: Obj, events: list[Obj], now: datetime) -> str:
     if status.get("startTime"):
         w.line(0, f"Start Time:\t{_go_time(status['startTime'])}")
     w.map(0, "Labels", meta.get("labels"))
-    annotations = {k: _annotation(v) for k, v in (meta.get("annotations") or {}).items() if k != LAST_APPLIED}
-    w.map(0, "Annotations", annotations, sep=": ")
+    w.annotations(0, meta.get("annotations"))
     if meta.get("deletionTimestamp"):
         w.line(0, f"Status:\tTerminating (lasts {since(meta['deletionTimestamp'], now)})")
         w.line(0, f"Termination Grace Period:\t{meta.get('deletionGracePeriodSeconds', 0)}s")
@@ -287,23 +300,76 @@ def _events(w: Text, events: list[Obj], now: datetime) -> None:
         w.line(1, f"{event.get('type', '')}\t{event.get('reason', '')}\t{age}\t{origin}\t{message}")
 
 
+def describe_configmap(cm: Obj, events: list[Obj], now: datetime) -> str:
+    meta = cm["metadata"]
+    w = Text()
+    w.line(0, f"Name:\t{meta['name']}")
+    w.line(0, f"Namespace:\t{meta.get('namespace', '')}")
+    w.map(0, "Labels", meta.get("labels"))
+    w.annotations(0, meta.get("annotations"))
+    w.line(0, "\nData\n====")
+    for key, value in sorted((cm.get("data") or {}).items()):
+        w.line(0, f"{key}:\n----\n{value}\n")
+    w.line(0, "\nBinaryData\n====")
+    for key, value in sorted((cm.get("binaryData") or {}).items()):
+        w.line(0, f"{key}: {len(base64.b64decode(value))} bytes")
+    w.line(0, "")
+    _events(w, events, now)
+    return w.render()
+
+
+async def _namespace_text(session: Session, ns: Obj) -> str:
+    """A namespace, with its quotas and limit ranges (named, when there are any)."""
+    meta = ns["metadata"]
+    w = Text()
+    w.line(0, f"Name:\t{meta['name']}")
+    w.map(0, "Labels", meta.get("labels"))
+    w.annotations(0, meta.get("annotations"))
+    w.line(0, f"Status:\t{(ns.get('status') or {}).get('phase', '')}")
+    quotas = (await session.api.list(f"/api/v1/namespaces/{meta['name']}/resourcequotas")).get("items", [])
+    limits = (await session.api.list(f"/api/v1/namespaces/{meta['name']}/limitranges")).get("items", [])
+    if not quotas:
+        w.line(0, "\nNo resource quota.")
+    else:
+        w.line(0, "\nResource Quotas")
+        for quota in quotas:
+            w.line(1, f"Name:\t{quota['metadata']['name']}")
+            w.line(1, "Resource\tUsed\tHard")
+            w.line(1, "--------\t---\t---")
+            status = quota.get("status") or {}
+            for resource, hard in sorted((status.get("hard") or {}).items()):
+                w.line(1, f"{resource}\t{(status.get('used') or {}).get(resource, '0')}\t{hard}")
+    if not limits:
+        w.line(0, "\nNo LimitRange resource.")
+    else:
+        w.line(0, "\nResource Limits")
+        for limit in limits:
+            w.line(1, f"Name:\t{limit['metadata']['name']}")
+    return w.render()
+
+
 @click.command()
 @click.argument("args", nargs=-1)
 @click.option("-l", "--selector", default=None, help="Label selector.")
 def describe(args: tuple[str, ...], selector: str | None) -> None:
-    """Show details of a specific resource or group of resources (pods)."""
+    """Show details of pods, config maps and namespaces."""
 
     async def work(session: Session) -> None:
         found = await named_objects(session, args, selector, all_=selector is None)
         texts = []
         for res, namespace, name in found:
-            if res.kind != "Pod":
-                raise CommandError(f"pykube kubectl describes pods only, not {res.qualified}")
-            pod = await session.api.get(res.path(namespace, name))
+            obj = await session.api.get(res.path(namespace, name))
+            if res.kind == "Namespace":
+                texts.append(await _namespace_text(session, obj))
+                continue
+            if res.kind not in ("Pod", "ConfigMap"):
+                raise CommandError(f"pykube kubectl describes pods, config maps and namespaces, not {res.qualified}")
             selector_text = (f"involvedObject.name={name},involvedObject.namespace={namespace},"
-                             f"involvedObject.uid={pod['metadata'].get('uid', '')}")
-            events = await session.api.list(f"/api/v1/namespaces/{namespace}/events", field_selector=selector_text)
-            texts.append(describe_pod(pod, events.get("items", []), datetime.now(UTC)))
+                             f"involvedObject.uid={obj['metadata'].get('uid', '')}")
+            events = (await session.api.list(f"/api/v1/namespaces/{namespace}/events",
+                                             field_selector=selector_text)).get("items", [])
+            describer = describe_pod if res.kind == "Pod" else describe_configmap
+            texts.append(describer(obj, events, datetime.now(UTC)))
         click.echo("\n\n".join(texts), nl=False)
 
     run(work)

@@ -88,6 +88,15 @@ def test_get_prints_as_kubectl(cluster: Kubectl, command: str) -> None:
     same_output(cluster.server, "-n", cluster.namespace, *command.split(" "))
 
 
+def test_describe_prints_as_kubectl(cluster: Kubectl) -> None:
+    # one key only: kubectl walks a config map's data in Go's random map order
+    cluster.apply(configmap("one-key", {"app": "web"}, text="line one\nline two\n"))
+    cluster.run("annotate", "cm", "one-key", "long=" + "x" * 150, "multi=a\nb")
+    for command in ("describe cm one-key", "describe pods", "describe pod web", f"describe ns {cluster.namespace}",
+                    "describe pod nope"):
+        same_output(cluster.server, "-n", cluster.namespace, *command.split(" "))
+
+
 def test_get_across_namespaces_adds_the_namespace_column(cluster: Kubectl) -> None:
     for extra in ((), ("-o", "wide"), ("--show-labels",), ("-o", "name")):
         same_output(cluster.server, "get", "pods", "-A", "-l", f"marker={cluster.namespace}", *extra)
