@@ -319,7 +319,7 @@ def describe_configmap(cm: Obj, events: list[Obj], now: datetime) -> str:
 
 
 async def _namespace_text(session: Session, ns: Obj) -> str:
-    """A namespace, with its quotas and limit ranges (named, when there are any)."""
+    """A namespace, with its quotas' use and its limit ranges' bounds."""
     meta = ns["metadata"]
     w = Text()
     w.line(0, f"Name:\t{meta['name']}")
@@ -344,7 +344,13 @@ async def _namespace_text(session: Session, ns: Obj) -> str:
     else:
         w.line(0, "\nResource Limits")
         for limit in limits:
-            w.line(1, f"Name:\t{limit['metadata']['name']}")
+            w.line(0, " Type\tResource\tMin\tMax\tDefault Request\tDefault Limit\tMax Limit/Request Ratio")
+            w.line(0, " ----\t--------\t---\t---\t---------------\t-------------\t-----------------------")
+            for item in (limit.get("spec") or {}).get("limits") or []:
+                columns = ("min", "max", "defaultRequest", "default", "maxLimitRequestRatio")
+                for resource in sorted({r for c in columns for r in item.get(c) or {}}):
+                    values = "\t".join(str((item.get(c) or {}).get(resource, "-")) for c in columns)
+                    w.line(0, f" {item.get('type', '')}\t{resource}\t{values}")
     return w.render()
 
 

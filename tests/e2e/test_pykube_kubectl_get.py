@@ -97,6 +97,16 @@ def test_describe_prints_as_kubectl(cluster: Kubectl) -> None:
         same_output(cluster.server, "-n", cluster.namespace, *command.split(" "))
 
 
+def test_describe_namespace_with_quota_and_limits(k: Kubectl) -> None:
+    k.run("create", "quota", "q1", "--hard=pods=10,cpu=2")
+    k.apply({"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "lr1"},
+             "spec": {"limits": [{"type": "Container", "default": {"cpu": "200m"},
+                                  "defaultRequest": {"cpu": "100m"}, "max": {"cpu": "1"}}]}})
+    wait_for(lambda: k.obj("resourcequota", "q1").get("status", {}).get("used"), bool, "the quota to be counted")
+    done = same_output(k.server, "describe", "namespace", k.namespace)
+    assert "Resource Quotas" in done.stdout and " Container  cpu" in done.stdout
+
+
 def test_get_across_namespaces_adds_the_namespace_column(cluster: Kubectl) -> None:
     for extra in ((), ("-o", "wide"), ("--show-labels",), ("-o", "name")):
         same_output(cluster.server, "get", "pods", "-A", "-l", f"marker={cluster.namespace}", *extra)
