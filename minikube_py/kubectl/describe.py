@@ -127,8 +127,9 @@ def describe_pod(pod: Obj, events: list[Obj], now: datetime) -> str:
     return w.render()
 
 
-def _container(w: Text, c: Obj, st: Obj | None) -> None:
-    w.line(1, f"{c['name']}:")
+def _container(w: Text, c: Obj, st: Obj | None, name_prefix: str = "") -> None:
+    """A container; in a pod template its name is indented one space more (``name_prefix``)."""
+    w.line(1, f"{name_prefix}{c['name']}:")
     if st is not None and st.get("containerID"):
         w.line(2, f"Container ID:\t{st['containerID']}")
     w.line(2, f"Image:\t{c.get('image', '')}")
@@ -213,57 +214,57 @@ def _state(w: Text, title: str, state: Obj) -> None:
         w.line(2, f"{title}:\tWaiting")
 
 
-def _volumes(w: Text, volumes: list[Obj]) -> None:
+def _volumes(w: Text, volumes: list[Obj], level: int = 0) -> None:
     if not volumes:
-        w.line(0, "Volumes:\t<none>")
+        w.line(level, "Volumes:\t<none>")
         return
-    w.line(0, "Volumes:")
+    w.line(level, "Volumes:")
     for volume in volumes:
-        w.line(1, f"{volume['name']}:")
+        w.line(level + 1, f"{volume['name']}:")
         if "projected" in volume:
-            w.line(2, "Type:\tProjected (a volume that contains injected data from multiple sources)")
+            w.line(level + 2, "Type:\tProjected (a volume that contains injected data from multiple sources)")
             for source in volume["projected"].get("sources") or []:
                 if "serviceAccountToken" in source:
-                    w.line(2, f"TokenExpirationSeconds:\t{source['serviceAccountToken'].get('expirationSeconds', 3600)}")
+                    w.line(level + 2, f"TokenExpirationSeconds:\t{source['serviceAccountToken'].get('expirationSeconds', 3600)}")
                 if "configMap" in source:
-                    w.line(2, f"ConfigMapName:\t{source['configMap'].get('name', '')}")
+                    w.line(level + 2, f"ConfigMapName:\t{source['configMap'].get('name', '')}")
                     optional = source["configMap"].get("optional")
-                    w.line(2, f"ConfigMapOptional:\t{'<nil>' if optional is None else str(optional).lower()}")
+                    w.line(level + 2, f"ConfigMapOptional:\t{'<nil>' if optional is None else str(optional).lower()}")
                 if "secret" in source:
-                    w.line(2, f"SecretName:\t{source['secret'].get('name', '')}")
+                    w.line(level + 2, f"SecretName:\t{source['secret'].get('name', '')}")
                     optional = source["secret"].get("optional")
-                    w.line(2, f"SecretOptional:\t{'<nil>' if optional is None else str(optional).lower()}")
+                    w.line(level + 2, f"SecretOptional:\t{'<nil>' if optional is None else str(optional).lower()}")
                 if "downwardAPI" in source:
-                    w.line(2, "DownwardAPI:\ttrue")
+                    w.line(level + 2, "DownwardAPI:\ttrue")
         elif "emptyDir" in volume:
             empty = volume["emptyDir"] or {}
-            w.line(2, "Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)")
-            w.line(2, f"Medium:\t{empty.get('medium', '')}")
-            w.line(2, f"SizeLimit:\t{empty.get('sizeLimit', '<unset>')}")
+            w.line(level + 2, "Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)")
+            w.line(level + 2, f"Medium:\t{empty.get('medium', '')}")
+            w.line(level + 2, f"SizeLimit:\t{empty.get('sizeLimit', '<unset>')}")
         elif "hostPath" in volume:
-            w.line(2, "Type:\tHostPath (bare host directory volume)")
-            w.line(2, f"Path:\t{volume['hostPath']['path']}")
-            w.line(2, f"HostPathType:\t{volume['hostPath'].get('type', '')}")
+            w.line(level + 2, "Type:\tHostPath (bare host directory volume)")
+            w.line(level + 2, f"Path:\t{volume['hostPath']['path']}")
+            w.line(level + 2, f"HostPathType:\t{volume['hostPath'].get('type', '')}")
         elif "configMap" in volume:
             cm = volume["configMap"]
-            w.line(2, "Type:\tConfigMap (a volume populated by a ConfigMap)")
-            w.line(2, f"Name:\t{cm.get('name', '')}")
-            w.line(2, f"Optional:\t{str(bool(cm.get('optional'))).lower()}")
+            w.line(level + 2, "Type:\tConfigMap (a volume populated by a ConfigMap)")
+            w.line(level + 2, f"Name:\t{cm.get('name', '')}")
+            w.line(level + 2, f"Optional:\t{str(bool(cm.get('optional'))).lower()}")
         elif "secret" in volume:
             secret = volume["secret"]
-            w.line(2, "Type:\tSecret (a volume populated by a Secret)")
-            w.line(2, f"SecretName:\t{secret.get('secretName', '')}")
-            w.line(2, f"Optional:\t{str(bool(secret.get('optional'))).lower()}")
+            w.line(level + 2, "Type:\tSecret (a volume populated by a Secret)")
+            w.line(level + 2, f"SecretName:\t{secret.get('secretName', '')}")
+            w.line(level + 2, f"Optional:\t{str(bool(secret.get('optional'))).lower()}")
         elif "persistentVolumeClaim" in volume:
             claim = volume["persistentVolumeClaim"]
-            w.line(2, "Type:\tPersistentVolumeClaim (a reference to a PersistentVolumeClaim in the same namespace)")
-            w.line(2, f"ClaimName:\t{claim.get('claimName', '')}")
-            w.line(2, f"ReadOnly:\t{str(bool(claim.get('readOnly'))).lower()}")
+            w.line(level + 2, "Type:\tPersistentVolumeClaim (a reference to a PersistentVolumeClaim in the same namespace)")
+            w.line(level + 2, f"ClaimName:\t{claim.get('claimName', '')}")
+            w.line(level + 2, f"ReadOnly:\t{str(bool(claim.get('readOnly'))).lower()}")
 
 
-def _tolerations(w: Text, tolerations: list[Obj]) -> None:
+def _tolerations(w: Text, tolerations: list[Obj], level: int = 0) -> None:
     if not tolerations:
-        w.line(0, "Tolerations:\t<none>")
+        w.line(level, "Tolerations:\t<none>")
         return
     for i, t in enumerate(tolerations):
         text = t.get("key", "")
@@ -275,7 +276,7 @@ def _tolerations(w: Text, tolerations: list[Obj]) -> None:
             text += " op=Exists"
         if t.get("tolerationSeconds") is not None:
             text += f" for {t['tolerationSeconds']}s"
-        w.line(0, ("Tolerations:\t" if i == 0 else "\t") + text)
+        w.line(level, ("Tolerations:\t" if i == 0 else "\t") + text)
 
 
 def _events(w: Text, events: list[Obj], now: datetime) -> None:
@@ -314,6 +315,90 @@ def describe_configmap(cm: Obj, events: list[Obj], now: datetime) -> str:
     for key, value in sorted((cm.get("binaryData") or {}).items()):
         w.line(0, f"{key}: {len(base64.b64decode(value))} bytes")
     w.line(0, "")
+    _events(w, events, now)
+    return w.render()
+
+
+def _selector_text(selector: Obj | None) -> str:
+    """A label selector as kubectl writes one: ``a=b,c in (d,e)``."""
+    selector = selector or {}
+    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
+    for expr in selector.get("matchExpressions") or []:
+        op, key, values = expr["operator"], expr["key"], sorted(expr.get("values") or [])
+        parts.append({"In": f"{key} in ({','.join(values)})", "NotIn": f"{key} notin ({','.join(values)})",
+                      "Exists": key, "DoesNotExist": f"!{key}"}.get(op, key))
+    return ",".join(parts) or "<none>"
+
+
+def _pod_template(w: Text, template: Obj) -> None:
+    meta, spec = template.get("metadata") or {}, template.get("spec") or {}
+    w.line(0, "Pod Template:")
+    w.map(1, "Labels", meta.get("labels"))
+    if meta.get("annotations"):
+        w.annotations(1, meta["annotations"])
+    if spec.get("serviceAccountName"):
+        w.line(1, f"Service Account:\t{spec['serviceAccountName']}")
+    if spec.get("initContainers"):
+        w.line(1, "Init Containers:")
+        for container in spec["initContainers"]:
+            _container(w, container, None, name_prefix=" ")
+    w.line(1, "Containers:")
+    for container in spec.get("containers") or []:
+        _container(w, container, None, name_prefix=" ")
+    _volumes(w, spec.get("volumes") or [], level=1)
+    w.map(1, "Node-Selectors", spec.get("nodeSelector"), sep=":")
+    _tolerations(w, spec.get("tolerations") or [], level=1)
+
+
+def _replica_sets(sets: list[Obj]) -> str:
+    return ", ".join(f"{rs['metadata']['name']} ({(rs.get('status') or {}).get('replicas', 0)}/"
+                     f"{(rs.get('spec') or {}).get('replicas', 0)} replicas created)" for rs in sets) or "<none>"
+
+
+def _same_template(rs: Obj, deployment: Obj) -> bool:
+    """A replica set is the deployment's new one when their pod templates match but for the hash label."""
+    def bare(template: Obj) -> Obj:
+        meta = dict(template.get("metadata") or {})
+        meta["labels"] = {k: v for k, v in (meta.get("labels") or {}).items() if k != "pod-template-hash"}
+        return {**template, "metadata": meta}
+
+    return bare((rs.get("spec") or {}).get("template") or {}) == bare(deployment["spec"].get("template") or {})
+
+
+def describe_deployment(d: Obj, replica_sets: list[Obj], events: list[Obj], now: datetime) -> str:
+    meta, spec, status = d["metadata"], d.get("spec") or {}, d.get("status") or {}
+    w = Text()
+    w.line(0, f"Name:\t{meta['name']}")
+    w.line(0, f"Namespace:\t{meta.get('namespace', '')}")
+    w.line(0, f"CreationTimestamp:\t{_go_time(meta.get('creationTimestamp'))}")
+    w.map(0, "Labels", meta.get("labels"))
+    w.annotations(0, meta.get("annotations"))
+    w.line(0, f"Selector:\t{_selector_text(spec.get('selector'))}")
+    w.line(0, f"Replicas:\t{spec.get('replicas', 1)} desired | {status.get('updatedReplicas', 0)} updated | "
+              f"{status.get('replicas', 0)} total | {status.get('availableReplicas', 0)} available | "
+              f"{status.get('unavailableReplicas', 0)} unavailable")
+    strategy = spec.get("strategy") or {}
+    w.line(0, f"StrategyType:\t{strategy.get('type', '')}")
+    w.line(0, f"MinReadySeconds:\t{spec.get('minReadySeconds', 0)}")
+    rolling = strategy.get("rollingUpdate")
+    if strategy.get("type") == "RollingUpdate" and rolling is not None:
+        w.line(0, f"RollingUpdateStrategy:\t{rolling.get('maxUnavailable')} max unavailable, "
+                  f"{rolling.get('maxSurge')} max surge")
+    _pod_template(w, spec.get("template") or {})
+    if status.get("conditions"):
+        w.line(0, "Conditions:")
+        w.line(1, "Type\tStatus\tReason")
+        w.line(1, "----\t------\t------")
+        for c in status["conditions"]:
+            w.line(1, f"{c['type']} \t{c['status']} \t{c.get('reason', '')}")
+    # oldest first, as kubectl sorts them; the new one is the oldest whose template is the deployment's
+    owned = sorted((rs for rs in replica_sets if any(o.get("controller") and o.get("uid") == meta.get("uid")
+                                                     for o in rs["metadata"].get("ownerReferences") or [])),
+                   key=lambda rs: (rs["metadata"].get("creationTimestamp", ""), rs["metadata"]["name"]))
+    new = [rs for rs in owned if _same_template(rs, d)][:1]
+    old = [rs for rs in owned if rs not in new]
+    w.line(0, f"OldReplicaSets:\t{_replica_sets(old)}")
+    w.line(0, f"NewReplicaSet:\t{_replica_sets(new)}")
     _events(w, events, now)
     return w.render()
 
@@ -368,12 +453,18 @@ def describe(args: tuple[str, ...], selector: str | None) -> None:
             if res.kind == "Namespace":
                 texts.append(await _namespace_text(session, obj))
                 continue
-            if res.kind not in ("Pod", "ConfigMap"):
-                raise CommandError(f"pykube kubectl describes pods, config maps and namespaces, not {res.qualified}")
+            if res.kind not in ("Pod", "ConfigMap", "Deployment"):
+                raise CommandError(f"pykube kubectl describes pods, deployments, config maps and namespaces, not "
+                                   f"{res.qualified}")
             selector_text = (f"involvedObject.name={name},involvedObject.namespace={namespace},"
                              f"involvedObject.uid={obj['metadata'].get('uid', '')}")
             events = (await session.api.list(f"/api/v1/namespaces/{namespace}/events",
                                              field_selector=selector_text)).get("items", [])
+            if res.kind == "Deployment":
+                listed = await session.api.list(f"/apis/apps/v1/namespaces/{namespace}/replicasets",
+                                                label_selector=_selector_text(obj["spec"].get("selector")))
+                texts.append(describe_deployment(obj, listed.get("items", []), events, datetime.now(UTC)))
+                continue
             describer = describe_pod if res.kind == "Pod" else describe_configmap
             texts.append(describer(obj, events, datetime.now(UTC)))
         click.echo("\n\n".join(texts), nl=False)

@@ -93,7 +93,7 @@ def test_describe_prints_as_kubectl(cluster: Kubectl) -> None:
     cluster.apply(configmap("one-key", {"app": "web"}, text="line one\nline two\n"))
     cluster.run("annotate", "cm", "one-key", "long=" + "x" * 150, "multi=a\nb")
     for command in ("describe cm one-key", "describe pods", "describe pod web", f"describe ns {cluster.namespace}",
-                    "describe pod nope"):
+                    "describe pod nope", "describe deployment dep", "describe deploy"):
         same_output(cluster.server, "-n", cluster.namespace, *command.split(" "))
 
 

@@ -139,6 +139,8 @@ def test_rollout_status_follows_a_deployment_until_it_is_rolled_out(k: Kubectl) 
     assert again.stdout.splitlines()[-1] == 'deployment "rolled" successfully rolled out'
     wait_for(lambda: set(k.names("pods", "-l", "app=rolled")), lambda now: not now & before,
              "the restart to replace every pod", timeout=90)
+    # the old replica set and the new one, and the controller's scaling events
+    same_output(k.server, "describe", "deployment", "rolled")
     k.run("delete", "deployment", "rolled")
 
 
