@@ -16,6 +16,7 @@ VERBS: dict[str, str] = {
     "apply": "write:apply",
     "cluster-info": "info:cluster_info",
     "config": "info:config",
+    "cordon": "modify:cordon",
     "create": "generate:create",
     "delete": "write:delete",
     "describe": "describe:describe",
@@ -32,6 +33,7 @@ VERBS: dict[str, str] = {
     "run": "generate:run_",
     "scale": "modify:scale",
     "stop": "modify:stop",
+    "uncordon": "modify:uncordon",
     "version": "info:version",
 }
 

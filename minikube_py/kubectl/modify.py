@@ -1,5 +1,5 @@
 """Verbs that change part of an object: ``scale`` (and the legacy ``resize`` and ``stop``), ``label``,
-``annotate`` and ``patch``."""
+``annotate``, ``patch``, ``cordon`` and ``uncordon``."""
 
 from __future__ import annotations
 
@@ -236,3 +236,40 @@ def patch(args: tuple[str, ...], filenames: tuple[str, ...], recursive: bool, pa
             click.echo(f"{res.kind_ref}/{name} patched" + ("" if changed else " (no change)"))
 
     run(work)
+
+
+def _cordon_command(name: str, unschedulable: bool) -> click.Command:
+    """``cordon`` and ``uncordon``: a node's ``spec.unschedulable``, with kubectl's words."""
+    verb = "cordoned" if unschedulable else "uncordoned"
+
+    @click.command(name=name)
+    @click.argument("nodes", nargs=-1)
+    @click.option("-l", "--selector", default=None, help="Label selector of the nodes.")
+    @click.option("--dry-run", type=click.Choice(["none", "client", "server"]), default="none")
+    def command(nodes: tuple[str, ...], selector: str | None, dry_run: str) -> None:
+        async def work(session: Session) -> None:
+            args = ("nodes", *nodes) if nodes or selector is not None else ()
+            if not args:
+                raise CommandError(f"{name} needs a node name or a label selector (-l)")
+            for res, namespace, node in await named_objects(session, args, selector):
+                path = res.path(namespace, node)
+                obj = await session.api.get(path)
+                suffix = {"none": "", "client": " (dry run)", "server": " (server dry run)"}[dry_run]
+                if bool((obj.get("spec") or {}).get("unschedulable")) == unschedulable:
+                    click.echo(f"node/{node} already {verb}{suffix}")
+                    continue
+                if dry_run != "client":
+                    params = {"dryRun": "All"} if dry_run == "server" else None
+                    await session.api.request("PATCH", path, params=params,
+                                              body={"spec": {"unschedulable": True if unschedulable else None}},
+                                              content_type=PATCH_CONTENT_TYPES["strategic"])
+                click.echo(f"node/{node} {verb}{suffix}")
+
+        run(work)
+
+    command.help = f"Mark a node as {'unschedulable' if unschedulable else 'schedulable'}."
+    return command
+
+
+cordon = _cordon_command("cordon", True)
+uncordon = _cordon_command("uncordon", False)

@@ -250,6 +250,22 @@ def test_edit_sends_what_the_editor_changed(twins: Twins) -> None:
     assert lines[1].startswith("A copy of your changes has been stored to ")
 
 
+def test_cordon_and_uncordon_print_as_kubectl(twins: Twins) -> None:
+    from kubectl_helpers import node
+
+    names = [f"pkctl-{twins.k.namespace[-4:]}-x1", f"pkctl-{twins.k.namespace[-4:]}-x2"]
+    twins.k.apply(*(node(n) for n in names))
+    try:
+        prefix = names[0].removesuffix("-x1")
+        for command, rc in [(f"cordon {prefix}-{{s}}", 0), (f"cordon {prefix}-{{s}}", 0),
+                            (f"cordon {prefix}-{{s}} --dry-run=client", 0), (f"uncordon {prefix}-{{s}}", 0),
+                            (f"uncordon {prefix}-{{s}}", 0), ("cordon nope-{s}", 1)]:
+            twins.step(command, rc=rc)
+        assert not twins.k.obj("node", names[0])["spec"].get("unschedulable")
+    finally:
+        twins.k.run("delete", "node", *names)
+
+
 def test_stop_scales_down_waits_and_deletes(k: Kubectl) -> None:
     k.apply(deployment("stopping", replicas=0, image="pykube.local/pause:1"))
     done = pykube_kubectl(k.server, "-n", k.namespace, "stop", "deployment/stopping")
