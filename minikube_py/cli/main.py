@@ -27,13 +27,32 @@ from minikube_py.config import (
     load_agent_config,
     load_server_config,
 )
-from minikube_py.core import serve_forever
 from minikube_py.guard import PartFailed
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-@click.group()
+class _LazyGroup(click.Group):
+    """A group whose heavy subcommands are imported only when run: ``pykube kubectl get pods`` must
+    start in a blink, so it may not pay for importing the server (the store, the API, the agent)."""
+
+    #: command name -> "module:attribute" of its click command
+    lazy: dict[str, str] = {"kubectl": "minikube_py.kubectl.cli:kubectl"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            import importlib
+
+            module, attribute = self.lazy[cmd_name].split(":")
+            command: click.Command = getattr(importlib.import_module(module), attribute)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_LazyGroup)
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 def main(verbose: int) -> None:
     """pykube: a Kubernetes-compatible cluster in one process."""
@@ -102,6 +121,8 @@ def server(config_file: Path | None, cleanup: bool, **flags: Any) -> None:
         config = load_server_config(file=config_file, env=os.environ, flags=flags)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from exc
+    from minikube_py.core import serve_forever
+
     try:
         asyncio.run(serve_forever(config))
     except (OSError, PartFailed) as exc:

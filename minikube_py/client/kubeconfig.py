@@ -20,8 +20,6 @@ from typing import Any
 
 import yaml
 
-from minikube_py.pki import write_file
-
 DEFAULT_PATH = Path("~/.kube/config")
 
 
@@ -56,6 +54,8 @@ class ClientConfig:
         else:
             ctx = ssl.create_default_context(cadata=self.ca_pem.decode() if self.ca_pem else None)
         if self.client_cert_pem and self.client_key_pem:
+            from minikube_py.pki import write_file  # cryptography is slow to import; only needed here
+
             with tempfile.TemporaryDirectory() as tmp:
                 chain = Path(tmp) / "client.pem"
                 write_file(chain, self.client_cert_pem + b"\n" + self.client_key_pem)
@@ -105,6 +105,8 @@ def write_kubeconfig(
         "current-context": cluster_name,
         "preferences": {},
     }
+    from minikube_py.pki import write_file
+
     write_file(path, yaml.safe_dump(doc, sort_keys=False).encode())
 
 

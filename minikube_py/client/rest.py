@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal
 
@@ -78,11 +78,13 @@ class ApiClient:
     clear text, and pykube serves http only on loopback, anonymously."""
 
     def __init__(self, config: ClientConfig, *, timeout: float = 30.0, user_agent: str = "pykube",
-                 connections: int = 100) -> None:
+                 connections: int = 100, trace_configs: Sequence[aiohttp.TraceConfig] = ()) -> None:
         self.config = config
         self._timeout = timeout
         self._user_agent = user_agent
         self._connections = connections  # the pool's limit: requests beyond it wait for a connection
+        #: request hooks, e.g. kubectl's ``-v=6`` log of each request
+        self._trace_configs = list(trace_configs)
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> ApiClient:
@@ -92,7 +94,8 @@ class ApiClient:
         connector = aiohttp.TCPConnector(ssl=self.config.ssl_context() if self.config.is_tls else False,
                                          limit=self._connections)
         self._session = aiohttp.ClientSession(
-            connector=connector, headers=headers, timeout=aiohttp.ClientTimeout(total=self._timeout)
+            connector=connector, headers=headers, timeout=aiohttp.ClientTimeout(total=self._timeout),
+            trace_configs=self._trace_configs or None,
         )
         return self
 
@@ -111,9 +114,12 @@ class ApiClient:
         params: Params | None = None,
         body: Any = None,
         content_type: str = "application/json",
+        accept: str | None = None,
     ) -> Obj:
-        """Send one request and return the decoded JSON answer ({} for an empty one)."""
-        async with self.stream(method, path, params=params, body=body, content_type=content_type) as resp:
+        """Send one request and return the decoded JSON answer ({} for an empty one). ``accept``
+        asks for another representation than the object itself, such as kubectl's Table."""
+        async with self.stream(method, path, params=params, body=body, content_type=content_type,
+                               accept=accept) as resp:
             raw = await resp.read()
         return orjson.loads(raw) if raw.strip() else {}
 
@@ -127,13 +133,14 @@ class ApiClient:
         body: Any = None,
         content_type: str = "application/json",
         endless: bool = False,
+        accept: str | None = None,
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """The response of a successful request, unread, for long streams such as watches and logs.
         ``endless`` lifts the overall deadline (a watch lasts as long as the server keeps it); only
         connecting stays bounded."""
         if self._session is None:
             raise RuntimeError("ApiClient is used outside its 'async with' block")
-        headers = {}
+        headers = {"Accept": accept} if accept else {}
         data = None
         if body is not None:
             data = orjson.dumps(body)
@@ -154,6 +161,23 @@ class ApiClient:
                     yield resp
                     return
             await asyncio.sleep(delay)
+
+    @contextlib.asynccontextmanager
+    async def websocket(
+        self, path: str, *, query: Sequence[tuple[str, str]] = (), protocols: Sequence[str] = ()
+    ) -> AsyncIterator[aiohttp.ClientWebSocketResponse]:
+        """A WebSocket on ``path`` (a pod's exec or attach), offering ``protocols`` in order. ``query``
+        is a list of pairs, as exec repeats ``command``. A refused upgrade raises the ApiError of its
+        HTTP status."""
+        if self._session is None:
+            raise RuntimeError("ApiClient is used outside its 'async with' block")
+        try:
+            ws = await self._session.ws_connect(self.config.server + path, params=list(query),
+                                                protocols=tuple(protocols), max_msg_size=0)
+        except aiohttp.WSServerHandshakeError as exc:
+            raise error_from_response(exc.status, exc.message, "") from None
+        async with ws:
+            yield ws
 
     async def get(self, path: str) -> Obj:
         return await self.request("GET", path)

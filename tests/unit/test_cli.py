@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from minikube_py import core as core_module
 from minikube_py.agent import agent as agent_module
 from minikube_py.agent import fleet as fleet_module
 from minikube_py.cli import main as cli
@@ -24,7 +25,7 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[ServerConfig]:
     async def serve(config: ServerConfig) -> None:
         configs.append(config)
 
-    monkeypatch.setattr(cli, "serve_forever", serve)
+    monkeypatch.setattr(core_module, "serve_forever", serve)
     return configs
 
 
@@ -74,7 +75,7 @@ def test_a_server_part_that_failed_for_good_exits_non_zero(tmp_path: Path, monke
     async def serve(config: ServerConfig) -> None:
         raise PartFailed("controller manager")
 
-    monkeypatch.setattr(cli, "serve_forever", serve)
+    monkeypatch.setattr(core_module, "serve_forever", serve)
     done = invoke("server", "--data-dir", str(tmp_path), "--node-name", "n1")
     assert done.exit_code == 1
     assert "pykube server: controller manager failed and cannot be restarted" in done.output

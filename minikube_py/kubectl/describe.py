@@ -1,0 +1,472 @@
+"""``kubectl describe`` for pods, config maps and namespaces: for pods the object, its containers, conditions, volumes and its events, laid
+out as kubectl lays them out (one Go tabwriter with padding 2 over the whole text, so each run of
+``Key:\\tvalue`` lines aligns on its own)."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from minikube_py.kubectl.errors import CommandError
+from minikube_py.kubectl.get import named_objects
+from minikube_py.kubectl.printing import go_tabwriter
+from minikube_py.kubectl.session import Session, run
+from minikube_py.model.podstatus import parse_time, since
+
+Obj = dict[str, Any]
+#: describe leaves out apply's copy of the configuration and puts long annotations on lines of their own
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+MAX_ANNOTATION = 140
+
+
+class Text:
+    """kubectl's prefix writer: lines at indentation levels of two spaces."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def line(self, level: int, text: str) -> None:
+        self.parts.append("  " * level + text + "\n")
+
+    def map(self, level: int, title: str, values: dict[str, str] | None, sep: str = "=") -> None:
+        """``Labels:  a=b`` with further pairs on lines of their own, aligned under the first."""
+        items = sorted((values or {}).items())
+        if not items:
+            self.line(level, f"{title}:\t<none>")
+            return
+        for i, (key, value) in enumerate(items):
+            self.line(level, (f"{title}:\t" if i == 0 else "\t") + f"{key}{sep}{value}")
+
+    def annotations(self, level: int, values: dict[str, str] | None) -> None:
+        """``Annotations:`` as kubectl prints them: apply's copy left out; a long or multi-line value
+        on lines of its own under its key, each cut at 138 characters."""
+        items = sorted((k, v) for k, v in (values or {}).items() if k != LAST_APPLIED)
+        if not items:
+            self.line(level, "Annotations:\t<none>")
+            return
+        for i, (key, value) in enumerate(items):
+            head = "Annotations:\t" if i == 0 else "\t"
+            value = value.removesuffix("\n")
+            if len(value) + len(key) + 2 > MAX_ANNOTATION or "\n" in value:
+                self.line(level, f"{head}{key}:")
+                for part in value.split("\n"):
+                    cut = MAX_ANNOTATION - 2
+                    self.line(level, "\t  " + (part[:cut] + "..." if len(part) > cut else part))
+            else:
+                self.line(level, f"{head}{key}: {value}")
+
+    def render(self) -> str:
+        return go_tabwriter("".join(self.parts), 2)
+
+
+def _go_time(value: str | None) -> str:
+    """RFC 1123 with a numeric zone, as describe prints times: ``Mon, 02 Jan 2006 15:04:05 +0000``."""
+    moment = parse_time(value)
+    return moment.strftime("%a, %d %b %Y %H:%M:%S %z") if moment else ""
+
+
+def describe_pod(pod: Obj, events: list[Obj], now: datetime) -> str:
+    meta, spec, status = pod["metadata"], pod.get("spec") or {}, pod.get("status") or {}
+    w = Text()
+    w.line(0, f"Name:\t{meta['name']}")
+    w.line(0, f"Namespace:\t{meta.get('namespace', '')}")
+    w.line(0, f"Priority:\t{spec.get('priority', 0)}")
+    if spec.get("priorityClassName"):
+        w.line(0, f"Priority Class Name:\t{spec['priorityClassName']}")
+    if spec.get("runtimeClassName"):
+        w.line(0, f"Runtime Class Name:\t{spec['runtimeClassName']}")
+    w.line(0, f"Service Account:\t{spec.get('serviceAccountName', '')}")
+    node = spec.get("nodeName")
+    w.line(0, f"Node:\t{node + '/' + status.get('hostIP', '') if node else '<none>'}")
+    if status.get("startTime"):
+        w.line(0, f"Start Time:\t{_go_time(status['startTime'])}")
+    w.map(0, "Labels", meta.get("labels"))
+    w.annotations(0, meta.get("annotations"))
+    if meta.get("deletionTimestamp"):
+        w.line(0, f"Status:\tTerminating (lasts {since(meta['deletionTimestamp'], now)})")
+        w.line(0, f"Termination Grace Period:\t{meta.get('deletionGracePeriodSeconds', 0)}s")
+    else:
+        w.line(0, f"Status:\t{status.get('phase', '')}")
+    if status.get("reason"):
+        w.line(0, f"Reason:\t{status['reason']}")
+    if status.get("message"):
+        w.line(0, f"Message:\t{status['message']}")
+    w.line(0, f"IP:\t{status.get('podIP', '')}")
+    ips = status.get("podIPs") or []
+    if ips:
+        w.line(0, "IPs:")
+        for ip in ips:
+            w.line(1, f"IP:\t{ip['ip']}")
+    else:
+        w.line(0, "IPs:\t<none>")
+    owner = next((o for o in meta.get("ownerReferences") or [] if o.get("controller")), None)
+    if owner:
+        w.line(0, f"Controlled By:\t{owner['kind']}/{owner['name']}")
+    statuses = {s["name"]: s for s in status.get("containerStatuses") or []}
+    if spec.get("initContainers"):
+        init_statuses = {s["name"]: s for s in status.get("initContainerStatuses") or []}
+        w.line(0, "Init Containers:")
+        for container in spec["initContainers"]:
+            _container(w, container, init_statuses.get(container["name"]))
+    w.line(0, "Containers:")
+    for container in spec.get("containers") or []:
+        _container(w, container, statuses.get(container["name"]))
+    if status.get("conditions"):
+        w.line(0, "Conditions:")
+        w.line(1, "Type\tStatus")
+        for condition in status["conditions"]:
+            w.line(1, f"{condition['type']} \t{condition['status']} ")
+    _volumes(w, spec.get("volumes") or [])
+    w.line(0, f"QoS Class:\t{status.get('qosClass', '')}")
+    w.map(0, "Node-Selectors", spec.get("nodeSelector"), sep=":")
+    _tolerations(w, spec.get("tolerations") or [])
+    _events(w, events, now)
+    return w.render()
+
+
+def _container(w: Text, c: Obj, st: Obj | None, name_prefix: str = "") -> None:
+    """A container; in a pod template its name is indented one space more (``name_prefix``)."""
+    w.line(1, f"{name_prefix}{c['name']}:")
+    if st is not None and st.get("containerID"):
+        w.line(2, f"Container ID:\t{st['containerID']}")
+    w.line(2, f"Image:\t{c.get('image', '')}")
+    if st is not None:
+        w.line(2, f"Image ID:\t{st.get('imageID', '')}")
+    ports = c.get("ports") or []
+    w.line(2, "Port:\t" + (", ".join(f"{p['containerPort']}/{p.get('protocol', 'TCP')}" for p in ports) or "<none>"))
+    w.line(2, "Host Port:\t" + (", ".join(f"{p.get('hostPort', 0)}/{p.get('protocol', 'TCP')}" for p in ports)
+                                 or "<none>"))
+    for title, key in (("Command", "command"), ("Args", "args")):
+        if c.get(key):
+            w.line(2, f"{title}:")
+            for part in c[key]:
+                for piece in str(part).split("\n"):
+                    w.line(3, piece)
+    if st is not None:
+        _state(w, "State", st.get("state") or {})
+        if st.get("lastState"):
+            _state(w, "Last State", st["lastState"])
+        w.line(2, f"Ready:\t{'True' if st.get('ready') else 'False'}")
+        w.line(2, f"Restart Count:\t{st.get('restartCount', 0)}")
+    resources = c.get("resources") or {}
+    for title in ("limits", "requests"):
+        if resources.get(title):
+            w.line(2, f"{title.capitalize()}:")
+            for key, value in sorted(resources[title].items()):
+                w.line(3, f"{key}:\t{value}")
+    env = c.get("env") or []
+    if not env and not c.get("envFrom"):
+        w.line(2, "Environment:\t<none>")
+    else:
+        w.line(2, "Environment:")
+        for e in env:
+            if "value" in e or "valueFrom" not in e:
+                w.line(3, f"{e['name']}:\t{e.get('value', '')}")
+            else:
+                w.line(3, f"{e['name']}:\t{_value_from(e['valueFrom'])}")
+    mounts = c.get("volumeMounts") or []
+    if not mounts:
+        w.line(2, "Mounts:\t<none>")
+    else:
+        w.line(2, "Mounts:")
+        for m in sorted(mounts, key=lambda m: m["mountPath"]):
+            flags = "ro" if m.get("readOnly") else "rw"
+            sub = f",path=\"{m['subPath']}\"" if m.get("subPath") else ""
+            w.line(3, f"{m['mountPath']} from {m['name']} ({flags}{sub})")
+
+
+def _value_from(source: Obj) -> str:
+    if "fieldRef" in source:
+        ref = source["fieldRef"]
+        return f"({ref.get('apiVersion', 'v1')}:{ref['fieldPath']})"
+    for kind, label in (("secretKeyRef", "secret"), ("configMapKeyRef", "configmap")):
+        if kind in source:
+            ref = source[kind]
+            return f"<set to the key '{ref['key']}' of {label} '{ref.get('name', '')}'>" + (
+                "  Optional: true" if ref.get("optional") else "  Optional: false")
+    return ""
+
+
+def _state(w: Text, title: str, state: Obj) -> None:
+    if "running" in state:
+        w.line(2, f"{title}:\tRunning")
+        w.line(3, f"Started:\t{_go_time(state['running'].get('startedAt'))}")
+    elif "waiting" in state:
+        w.line(2, f"{title}:\tWaiting")
+        if state["waiting"].get("reason"):
+            w.line(3, f"Reason:\t{state['waiting']['reason']}")
+    elif "terminated" in state:
+        t = state["terminated"]
+        w.line(2, f"{title}:\tTerminated")
+        if t.get("reason"):
+            w.line(3, f"Reason:\t{t['reason']}")
+        if t.get("message"):
+            w.line(3, f"Message:\t{t['message']}")
+        w.line(3, f"Exit Code:\t{t.get('exitCode', 0)}")
+        if t.get("signal"):
+            w.line(3, f"Signal:\t{t['signal']}")
+        w.line(3, f"Started:\t{_go_time(t.get('startedAt'))}")
+        w.line(3, f"Finished:\t{_go_time(t.get('finishedAt'))}")
+    else:
+        w.line(2, f"{title}:\tWaiting")
+
+
+def _volumes(w: Text, volumes: list[Obj], level: int = 0) -> None:
+    if not volumes:
+        w.line(level, "Volumes:\t<none>")
+        return
+    w.line(level, "Volumes:")
+    for volume in volumes:
+        w.line(level + 1, f"{volume['name']}:")
+        if "projected" in volume:
+            w.line(level + 2, "Type:\tProjected (a volume that contains injected data from multiple sources)")
+            for source in volume["projected"].get("sources") or []:
+                if "serviceAccountToken" in source:
+                    w.line(level + 2, f"TokenExpirationSeconds:\t{source['serviceAccountToken'].get('expirationSeconds', 3600)}")
+                if "configMap" in source:
+                    w.line(level + 2, f"ConfigMapName:\t{source['configMap'].get('name', '')}")
+                    optional = source["configMap"].get("optional")
+                    w.line(level + 2, f"ConfigMapOptional:\t{'<nil>' if optional is None else str(optional).lower()}")
+                if "secret" in source:
+                    w.line(level + 2, f"SecretName:\t{source['secret'].get('name', '')}")
+                    optional = source["secret"].get("optional")
+                    w.line(level + 2, f"SecretOptional:\t{'<nil>' if optional is None else str(optional).lower()}")
+                if "downwardAPI" in source:
+                    w.line(level + 2, "DownwardAPI:\ttrue")
+        elif "emptyDir" in volume:
+            empty = volume["emptyDir"] or {}
+            w.line(level + 2, "Type:\tEmptyDir (a temporary directory that shares a pod's lifetime)")
+            w.line(level + 2, f"Medium:\t{empty.get('medium', '')}")
+            w.line(level + 2, f"SizeLimit:\t{empty.get('sizeLimit', '<unset>')}")
+        elif "hostPath" in volume:
+            w.line(level + 2, "Type:\tHostPath (bare host directory volume)")
+            w.line(level + 2, f"Path:\t{volume['hostPath']['path']}")
+            w.line(level + 2, f"HostPathType:\t{volume['hostPath'].get('type', '')}")
+        elif "configMap" in volume:
+            cm = volume["configMap"]
+            w.line(level + 2, "Type:\tConfigMap (a volume populated by a ConfigMap)")
+            w.line(level + 2, f"Name:\t{cm.get('name', '')}")
+            w.line(level + 2, f"Optional:\t{str(bool(cm.get('optional'))).lower()}")
+        elif "secret" in volume:
+            secret = volume["secret"]
+            w.line(level + 2, "Type:\tSecret (a volume populated by a Secret)")
+            w.line(level + 2, f"SecretName:\t{secret.get('secretName', '')}")
+            w.line(level + 2, f"Optional:\t{str(bool(secret.get('optional'))).lower()}")
+        elif "persistentVolumeClaim" in volume:
+            claim = volume["persistentVolumeClaim"]
+            w.line(level + 2, "Type:\tPersistentVolumeClaim (a reference to a PersistentVolumeClaim in the same namespace)")
+            w.line(level + 2, f"ClaimName:\t{claim.get('claimName', '')}")
+            w.line(level + 2, f"ReadOnly:\t{str(bool(claim.get('readOnly'))).lower()}")
+
+
+def _tolerations(w: Text, tolerations: list[Obj], level: int = 0) -> None:
+    if not tolerations:
+        w.line(level, "Tolerations:\t<none>")
+        return
+    for i, t in enumerate(tolerations):
+        text = t.get("key", "")
+        if t.get("value"):
+            text += f"={t['value']}"
+        if t.get("effect"):
+            text += f":{t['effect']}"
+        if t.get("operator") == "Exists" and not t.get("value"):
+            text += " op=Exists"
+        if t.get("tolerationSeconds") is not None:
+            text += f" for {t['tolerationSeconds']}s"
+        w.line(level, ("Tolerations:\t" if i == 0 else "\t") + text)
+
+
+def _events(w: Text, events: list[Obj], now: datetime) -> None:
+    if not events:
+        w.line(0, "Events:\t<none>")
+        return
+    w.line(0, "Events:")
+    w.line(1, "Type\tReason\tAge\tFrom\tMessage")
+    w.line(1, "----\t------\t----\t----\t-------")
+
+    def last(event: Obj) -> str:
+        return event.get("lastTimestamp") or event.get("eventTime") or event.get("firstTimestamp") or ""
+
+    for event in sorted(events, key=lambda e: (parse_time(last(e)) or now)):
+        age = since(last(event), now)
+        if (event.get("count") or 1) > 1:
+            first = event.get("firstTimestamp") or last(event)
+            age = f"{age} (x{event['count']} over {since(first, now)})"
+        source = event.get("source") or {}
+        origin = source.get("component") or event.get("reportingComponent") or ""
+        message = " ".join(str(event.get("message", "")).strip().split("\n"))
+        w.line(1, f"{event.get('type', '')}\t{event.get('reason', '')}\t{age}\t{origin}\t{message}")
+
+
+def describe_configmap(cm: Obj, events: list[Obj], now: datetime) -> str:
+    meta = cm["metadata"]
+    w = Text()
+    w.line(0, f"Name:\t{meta['name']}")
+    w.line(0, f"Namespace:\t{meta.get('namespace', '')}")
+    w.map(0, "Labels", meta.get("labels"))
+    w.annotations(0, meta.get("annotations"))
+    w.line(0, "\nData\n====")
+    for key, value in sorted((cm.get("data") or {}).items()):
+        w.line(0, f"{key}:\n----\n{value}\n")
+    w.line(0, "\nBinaryData\n====")
+    for key, value in sorted((cm.get("binaryData") or {}).items()):
+        w.line(0, f"{key}: {len(base64.b64decode(value))} bytes")
+    w.line(0, "")
+    _events(w, events, now)
+    return w.render()
+
+
+def _selector_text(selector: Obj | None) -> str:
+    """A label selector as kubectl writes one: ``a=b,c in (d,e)``."""
+    selector = selector or {}
+    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
+    for expr in selector.get("matchExpressions") or []:
+        op, key, values = expr["operator"], expr["key"], sorted(expr.get("values") or [])
+        parts.append({"In": f"{key} in ({','.join(values)})", "NotIn": f"{key} notin ({','.join(values)})",
+                      "Exists": key, "DoesNotExist": f"!{key}"}.get(op, key))
+    return ",".join(parts) or "<none>"
+
+
+def _pod_template(w: Text, template: Obj) -> None:
+    meta, spec = template.get("metadata") or {}, template.get("spec") or {}
+    w.line(0, "Pod Template:")
+    w.map(1, "Labels", meta.get("labels"))
+    if meta.get("annotations"):
+        w.annotations(1, meta["annotations"])
+    if spec.get("serviceAccountName"):
+        w.line(1, f"Service Account:\t{spec['serviceAccountName']}")
+    if spec.get("initContainers"):
+        w.line(1, "Init Containers:")
+        for container in spec["initContainers"]:
+            _container(w, container, None, name_prefix=" ")
+    w.line(1, "Containers:")
+    for container in spec.get("containers") or []:
+        _container(w, container, None, name_prefix=" ")
+    _volumes(w, spec.get("volumes") or [], level=1)
+    w.map(1, "Node-Selectors", spec.get("nodeSelector"), sep=":")
+    _tolerations(w, spec.get("tolerations") or [], level=1)
+
+
+def _replica_sets(sets: list[Obj]) -> str:
+    return ", ".join(f"{rs['metadata']['name']} ({(rs.get('status') or {}).get('replicas', 0)}/"
+                     f"{(rs.get('spec') or {}).get('replicas', 0)} replicas created)" for rs in sets) or "<none>"
+
+
+def _same_template(rs: Obj, deployment: Obj) -> bool:
+    """A replica set is the deployment's new one when their pod templates match but for the hash label."""
+    def bare(template: Obj) -> Obj:
+        meta = dict(template.get("metadata") or {})
+        meta["labels"] = {k: v for k, v in (meta.get("labels") or {}).items() if k != "pod-template-hash"}
+        return {**template, "metadata": meta}
+
+    return bare((rs.get("spec") or {}).get("template") or {}) == bare(deployment["spec"].get("template") or {})
+
+
+def describe_deployment(d: Obj, replica_sets: list[Obj], events: list[Obj], now: datetime) -> str:
+    meta, spec, status = d["metadata"], d.get("spec") or {}, d.get("status") or {}
+    w = Text()
+    w.line(0, f"Name:\t{meta['name']}")
+    w.line(0, f"Namespace:\t{meta.get('namespace', '')}")
+    w.line(0, f"CreationTimestamp:\t{_go_time(meta.get('creationTimestamp'))}")
+    w.map(0, "Labels", meta.get("labels"))
+    w.annotations(0, meta.get("annotations"))
+    w.line(0, f"Selector:\t{_selector_text(spec.get('selector'))}")
+    w.line(0, f"Replicas:\t{spec.get('replicas', 1)} desired | {status.get('updatedReplicas', 0)} updated | "
+              f"{status.get('replicas', 0)} total | {status.get('availableReplicas', 0)} available | "
+              f"{status.get('unavailableReplicas', 0)} unavailable")
+    strategy = spec.get("strategy") or {}
+    w.line(0, f"StrategyType:\t{strategy.get('type', '')}")
+    w.line(0, f"MinReadySeconds:\t{spec.get('minReadySeconds', 0)}")
+    rolling = strategy.get("rollingUpdate")
+    if strategy.get("type") == "RollingUpdate" and rolling is not None:
+        w.line(0, f"RollingUpdateStrategy:\t{rolling.get('maxUnavailable')} max unavailable, "
+                  f"{rolling.get('maxSurge')} max surge")
+    _pod_template(w, spec.get("template") or {})
+    if status.get("conditions"):
+        w.line(0, "Conditions:")
+        w.line(1, "Type\tStatus\tReason")
+        w.line(1, "----\t------\t------")
+        for c in status["conditions"]:
+            w.line(1, f"{c['type']} \t{c['status']} \t{c.get('reason', '')}")
+    # oldest first, as kubectl sorts them; the new one is the oldest whose template is the deployment's
+    owned = sorted((rs for rs in replica_sets if any(o.get("controller") and o.get("uid") == meta.get("uid")
+                                                     for o in rs["metadata"].get("ownerReferences") or [])),
+                   key=lambda rs: (rs["metadata"].get("creationTimestamp", ""), rs["metadata"]["name"]))
+    new = [rs for rs in owned if _same_template(rs, d)][:1]
+    old = [rs for rs in owned if rs not in new]
+    w.line(0, f"OldReplicaSets:\t{_replica_sets(old)}")
+    w.line(0, f"NewReplicaSet:\t{_replica_sets(new)}")
+    _events(w, events, now)
+    return w.render()
+
+
+async def _namespace_text(session: Session, ns: Obj) -> str:
+    """A namespace, with its quotas' use and its limit ranges' bounds."""
+    meta = ns["metadata"]
+    w = Text()
+    w.line(0, f"Name:\t{meta['name']}")
+    w.map(0, "Labels", meta.get("labels"))
+    w.annotations(0, meta.get("annotations"))
+    w.line(0, f"Status:\t{(ns.get('status') or {}).get('phase', '')}")
+    quotas = (await session.api.list(f"/api/v1/namespaces/{meta['name']}/resourcequotas")).get("items", [])
+    limits = (await session.api.list(f"/api/v1/namespaces/{meta['name']}/limitranges")).get("items", [])
+    if not quotas:
+        w.line(0, "\nNo resource quota.")
+    else:
+        w.line(0, "\nResource Quotas")
+        for quota in quotas:
+            w.line(1, f"Name:\t{quota['metadata']['name']}")
+            w.line(1, "Resource\tUsed\tHard")
+            w.line(1, "--------\t---\t---")
+            status = quota.get("status") or {}
+            for resource, hard in sorted((status.get("hard") or {}).items()):
+                w.line(1, f"{resource}\t{(status.get('used') or {}).get(resource, '0')}\t{hard}")
+    if not limits:
+        w.line(0, "\nNo LimitRange resource.")
+    else:
+        w.line(0, "\nResource Limits")
+        for limit in limits:
+            w.line(0, " Type\tResource\tMin\tMax\tDefault Request\tDefault Limit\tMax Limit/Request Ratio")
+            w.line(0, " ----\t--------\t---\t---\t---------------\t-------------\t-----------------------")
+            for item in (limit.get("spec") or {}).get("limits") or []:
+                columns = ("min", "max", "defaultRequest", "default", "maxLimitRequestRatio")
+                for resource in sorted({r for c in columns for r in item.get(c) or {}}):
+                    values = "\t".join(str((item.get(c) or {}).get(resource, "-")) for c in columns)
+                    w.line(0, f" {item.get('type', '')}\t{resource}\t{values}")
+    return w.render()
+
+
+@click.command()
+@click.argument("args", nargs=-1)
+@click.option("-l", "--selector", default=None, help="Label selector.")
+def describe(args: tuple[str, ...], selector: str | None) -> None:
+    """Show details of pods, config maps and namespaces."""
+
+    async def work(session: Session) -> None:
+        found = await named_objects(session, args, selector, all_=selector is None)
+        texts = []
+        for res, namespace, name in found:
+            obj = await session.api.get(res.path(namespace, name))
+            if res.kind == "Namespace":
+                texts.append(await _namespace_text(session, obj))
+                continue
+            if res.kind not in ("Pod", "ConfigMap", "Deployment"):
+                raise CommandError(f"pykube kubectl describes pods, deployments, config maps and namespaces, not "
+                                   f"{res.qualified}")
+            selector_text = (f"involvedObject.name={name},involvedObject.namespace={namespace},"
+                             f"involvedObject.uid={obj['metadata'].get('uid', '')}")
+            events = (await session.api.list(f"/api/v1/namespaces/{namespace}/events",
+                                             field_selector=selector_text)).get("items", [])
+            if res.kind == "Deployment":
+                listed = await session.api.list(f"/apis/apps/v1/namespaces/{namespace}/replicasets",
+                                                label_selector=_selector_text(obj["spec"].get("selector")))
+                texts.append(describe_deployment(obj, listed.get("items", []), events, datetime.now(UTC)))
+                continue
+            describer = describe_pod if res.kind == "Pod" else describe_configmap
+            texts.append(describer(obj, events, datetime.now(UTC)))
+        click.echo("\n\n".join(texts), nl=False)
+
+    run(work)

@@ -1,0 +1,367 @@
+"""Verbs that make an object from flags rather than a file: ``run`` (a pod) and ``create <kind>``
+(namespace, configmap, secret generic, deployment, serviceaccount), each object as kubectl's
+generators make it; ``create -f`` reads files (:mod:`.write`)."""
+
+from __future__ import annotations
+
+import base64
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from minikube_py.client.errors import ApiError
+from minikube_py.kubectl.errors import CommandError
+from minikube_py.kubectl.printing import go_json, go_yaml
+from minikube_py.kubectl.session import Session, error_text, run
+from minikube_py.kubectl.write import DRY_RUN, DRY_RUN_SUFFIX, create_from_files, filename_options, write_params
+
+
+async def submit(session: Session, obj: dict[str, Any], path: str, ref: str, *, dry_run: str, output: str,
+                 manager: str, failure: str | None = None) -> int:
+    """Create ``obj`` at ``path`` (unless a client dry run) and print what kubectl prints: the
+    object for ``-o json|yaml`` (kubectl's own struct, in its field order, when it was not sent), else
+    ``ref created``. Most generators word a refusal themselves (``failure``, then the server's message)."""
+    if dry_run != "client":
+        try:
+            obj = await session.api.request("POST", path, body=obj, params=write_params(manager, dry_run))
+        except ApiError as exc:
+            click.echo(f"error: {failure}{exc.message}" if failure else error_text(exc), err=True)
+            return 1
+    if output in ("json", "yaml"):
+        sys.stdout.write(go_json(obj, sort_keys=dry_run != "client") + "\n" if output == "json" else go_yaml(obj))
+    else:
+        click.echo(ref + ("" if output == "name" else f" created{DRY_RUN_SUFFIX[dry_run]}"))
+    return 0
+
+
+def _pairs(text: str, flag: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in filter(None, text.split(",")):
+        key, eq, value = part.partition("=")
+        if not eq:
+            raise CommandError(f"invalid {flag} {part!r}: expected key=value")
+        out[key] = value
+    return dict(sorted(out.items()))
+
+
+def pod_for_run(name: str, image: str, *, labels: dict[str, str], env: list[str], port: int | None,
+                restart: str, pull_policy: str | None, command: bool, args: tuple[str, ...],
+                namespace: str | None) -> dict[str, Any]:
+    """The Pod kubectl's run generator makes, its fields in the Go structs' order (which ``-o json``
+    of a client-side dry run shows)."""
+    meta: dict[str, Any] = {"name": name}
+    if namespace:
+        meta["namespace"] = namespace
+    meta["creationTimestamp"] = None
+    meta["labels"] = labels or {"run": name}
+    container: dict[str, Any] = {"name": name, "image": image}
+    if args:
+        container["command" if command else "args"] = list(args)
+    if port is not None:
+        container["ports"] = [{"containerPort": port}]
+    if env:
+        container["env"] = [dict(zip(("name", "value"), e.split("=", 1), strict=True)) for e in env]
+    container["resources"] = {}
+    if pull_policy:
+        container["imagePullPolicy"] = pull_policy
+    return {"kind": "Pod", "apiVersion": "v1", "metadata": meta,
+            "spec": {"containers": [container], "restartPolicy": restart, "dnsPolicy": "ClusterFirst"},
+            "status": {}}
+
+
+@click.command(name="run", context_settings={"ignore_unknown_options": True})
+@click.argument("name")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.option("--image", required=True, help="The image of the container.")
+@click.option("-l", "--labels", default="", help="Labels, a=b,c=d (default: run=NAME).")
+@click.option("--env", multiple=True, help="An environment variable NAME=VALUE; repeatable.")
+@click.option("--port", type=int, default=None, help="The port the container exposes.")
+@click.option("--restart", type=click.Choice(["Always", "OnFailure", "Never"]), default="Always")
+@click.option("--image-pull-policy", type=click.Choice(["", "Always", "IfNotPresent", "Never"]), default="")
+@click.option("--command", is_flag=True, help="The arguments are the command, not its arguments.")
+@click.option("--dry-run", type=DRY_RUN, default="none", help="none, client or server.")
+@click.option("-o", "--output", type=click.Choice(["", "json", "yaml", "name"]), default="")
+@click.option("-i", "--stdin", "interactive", is_flag=True, hidden=True)
+@click.option("-t", "--tty", is_flag=True, hidden=True)
+@click.option("--rm", is_flag=True, hidden=True)
+def run_(name: str, args: tuple[str, ...], image: str, labels: str, env: tuple[str, ...], port: int | None,
+         restart: str, image_pull_policy: str, command: bool, dry_run: str, output: str, interactive: bool,
+         tty: bool, rm: bool) -> None:
+    """Create and run a particular image in a pod."""
+    if interactive or tty or rm:
+        raise click.UsageError("pykube kubectl run does not attach yet: run the pod, then exec into it")
+    for e in env:
+        if "=" not in e:
+            raise click.BadParameter(f"invalid env {e!r}: expected NAME=VALUE", param_hint="--env")
+
+    async def work(session: Session) -> int:
+        pod = pod_for_run(name, image, labels=_pairs(labels, "label"), env=list(env), port=port, restart=restart,
+                          pull_policy=image_pull_policy or None, command=command, args=args,
+                          namespace=session.namespace if session.explicit_namespace else None)
+        return await submit(session, pod, f"/api/v1/namespaces/{session.namespace}/pods", f"pod/{name}",
+                            dry_run=dry_run, output=output, manager="kubectl-run")
+
+    run(work)
+
+
+@click.group(invoke_without_command=True)
+@filename_options
+@click.option("--dry-run", type=DRY_RUN, default="none", help="none, client or server.")
+@click.option("-o", "--output", default="", help="name: print only resource/name.")
+@click.pass_context
+def create(ctx: click.Context, filenames: tuple[str, ...], recursive: bool, dry_run: str, output: str) -> None:
+    """Create a resource from a file or from stdin, or one of the kinds below from flags."""
+    if ctx.invoked_subcommand is None:
+        create_from_files(filenames, recursive, dry_run, output)
+
+
+def _meta(name: str, session: Session, **extra: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name}
+    if session.explicit_namespace:
+        meta["namespace"] = session.namespace
+    return {**meta, "creationTimestamp": None, **extra}
+
+
+def _generator(name: str, aliases: tuple[str, ...], doc: str) -> Callable[[Callable[..., Any]], click.Command]:
+    """A ``create <kind>`` subcommand with the flags all generators share (``--dry-run``, ``-o``)."""
+
+    def decorate(fn: Callable[..., Any]) -> click.Command:
+        command = click.option("-o", "--output", type=click.Choice(["", "json", "yaml", "name"]), default="")(fn)
+        command = click.option("--dry-run", type=DRY_RUN, default="none", help="none, client or server.")(command)
+        made = create.command(name=name, help=doc)(click.argument("name")(command))
+        for alias in aliases:
+            create.add_command(made, alias)
+        return made
+
+    return decorate
+
+
+@_generator("namespace", ("ns",), "Create a namespace with the specified name.")
+def create_namespace(name: str, dry_run: str, output: str) -> None:
+    async def work(session: Session) -> int:
+        obj = {"kind": "Namespace", "apiVersion": "v1", "metadata": _meta(name, session), "spec": {}, "status": {}}
+        return await submit(session, obj, "/api/v1/namespaces", f"namespace/{name}", dry_run=dry_run, output=output,
+                            manager="kubectl-create")
+
+    run(work)
+
+
+@_generator("serviceaccount", ("sa",), "Create a service account with the specified name.")
+def create_serviceaccount(name: str, dry_run: str, output: str) -> None:
+    async def work(session: Session) -> int:
+        obj = {"kind": "ServiceAccount", "apiVersion": "v1", "metadata": _meta(name, session)}
+        return await submit(session, obj, f"/api/v1/namespaces/{session.namespace}/serviceaccounts",
+                            f"serviceaccount/{name}", dry_run=dry_run, output=output, manager="kubectl-create",
+                            failure="failed to create serviceaccount: ")
+
+    run(work)
+
+
+def _sources(literals: tuple[str, ...], files: tuple[str, ...]) -> dict[str, bytes]:
+    """``--from-literal=k=v`` and ``--from-file=[key=]path`` (a directory adds each of its files), by
+    key as Go's maps come out."""
+    data: dict[str, bytes] = {}
+    for literal in literals:
+        key, eq, value = literal.partition("=")
+        if not eq or not key:
+            raise CommandError(f"invalid literal source {literal}, expected key=value")
+        data[key] = value.encode()
+    for spec in files:
+        key, eq, path_text = spec.partition("=")
+        path = Path(path_text if eq else spec)
+        if path.is_dir():
+            data.update({f.name: f.read_bytes() for f in sorted(path.iterdir()) if f.is_file()})
+        elif path.exists():
+            data[key if eq else path.name] = path.read_bytes()
+        else:
+            raise CommandError(f"error reading {path}: no such file or directory")
+    return dict(sorted(data.items()))
+
+
+_FROM = (click.option("--from-literal", multiple=True, help="key=value; repeatable."),
+         click.option("--from-file", multiple=True, help="[key=]path of a file or directory; repeatable."))
+
+
+@_FROM[0]
+@_FROM[1]
+@_generator("configmap", ("cm",), "Create a config map from files, directories or literal values.")
+def create_configmap(name: str, from_literal: tuple[str, ...], from_file: tuple[str, ...], dry_run: str,
+                     output: str) -> None:
+    async def work(session: Session) -> int:
+        sources = _sources(from_literal, from_file)
+        text = {k: v.decode() for k, v in sources.items() if _is_text(v)}
+        binary = {k: base64.b64encode(v).decode() for k, v in sources.items() if not _is_text(v)}
+        obj: dict[str, Any] = {"kind": "ConfigMap", "apiVersion": "v1", "metadata": _meta(name, session)}
+        if text:
+            obj["data"] = text
+        if binary:
+            obj["binaryData"] = binary
+        return await submit(session, obj, f"/api/v1/namespaces/{session.namespace}/configmaps",
+                            f"configmap/{name}", dry_run=dry_run, output=output, manager="kubectl-create",
+                            failure="failed to create configmap: ")
+
+    run(work)
+
+
+def _is_text(value: bytes) -> bool:
+    try:
+        value.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+@create.group()
+def secret() -> None:
+    """Create a secret."""
+
+
+@secret.command(name="generic")
+@click.argument("name")
+@_FROM[0]
+@_FROM[1]
+@click.option("--type", "secret_type", default="", help="The type of the secret.")
+@click.option("--dry-run", type=DRY_RUN, default="none", help="none, client or server.")
+@click.option("-o", "--output", type=click.Choice(["", "json", "yaml", "name"]), default="")
+def create_secret_generic(name: str, from_literal: tuple[str, ...], from_file: tuple[str, ...], secret_type: str,
+                          dry_run: str, output: str) -> None:
+    """Create a secret from files, directories or literal values."""
+
+    async def work(session: Session) -> int:
+        sources = _sources(from_literal, from_file)
+        obj: dict[str, Any] = {"kind": "Secret", "apiVersion": "v1", "metadata": _meta(name, session)}
+        if sources:
+            obj["data"] = {k: base64.b64encode(v).decode() for k, v in sources.items()}
+        if secret_type:
+            obj["type"] = secret_type
+        return await submit(session, obj, f"/api/v1/namespaces/{session.namespace}/secrets", f"secret/{name}",
+                            dry_run=dry_run, output=output, manager="kubectl-create",
+                            failure="failed to create secret ")  # sic: kubectl has no colon here
+
+    run(work)
+
+
+def container_name(image: str) -> str:
+    """kubectl names a generated container after its image: the last path segment, without tag or digest."""
+    base = image.split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0]
+    return "".join(c if c.isalnum() or c == "-" else "-" for c in base.lower()).strip("-") or "container"
+
+
+@click.option("--image", "images", multiple=True, required=True, help="An image; repeatable (one container each).")
+@click.option("--replicas", type=int, default=1)
+@click.option("--port", type=int, default=None, help="The port the (first) container exposes.")
+@_generator("deployment", ("deploy",), "Create a deployment with the specified name.")
+def create_deployment(name: str, images: tuple[str, ...], replicas: int, port: int | None, dry_run: str,
+                      output: str) -> None:
+    async def work(session: Session) -> int:
+        labels = {"app": name}
+        containers: list[dict[str, Any]] = []
+        for i, image in enumerate(images):
+            container: dict[str, Any] = {"name": container_name(image), "image": image}
+            if port is not None and i == 0:
+                container["ports"] = [{"containerPort": port}]
+            container["resources"] = {}
+            containers.append(container)
+        obj = {"kind": "Deployment", "apiVersion": "apps/v1", "metadata": _meta(name, session, labels=labels),
+               "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                        "template": {"metadata": {"creationTimestamp": None, "labels": labels},
+                                     "spec": {"containers": containers}},
+                        "strategy": {}},
+               "status": {}}
+        return await submit(session, obj, f"/apis/apps/v1/namespaces/{session.namespace}/deployments",
+                            f"deployment.apps/{name}", dry_run=dry_run, output=output, manager="kubectl-create",
+                            failure="failed to create deployment: ")
+
+    run(work)
+
+
+def _exposed_selector(obj: dict[str, Any]) -> dict[str, str]:
+    """The pods a new service should select: those of the workload, the pod's labels, or the
+    service's own selector."""
+    kind, spec = obj.get("kind"), obj.get("spec") or {}
+    if kind == "Pod":
+        return dict(obj["metadata"].get("labels") or {})
+    if kind in ("Service", "ReplicationController"):
+        return dict(spec.get("selector") or {})
+    selector = spec.get("selector") or {}
+    if selector.get("matchExpressions"):
+        raise CommandError("couldn't convert expressions - \"...\" to map-based selector format")
+    return dict(selector.get("matchLabels") or {})
+
+
+def _exposed_ports(obj: dict[str, Any]) -> list[tuple[int, str]]:
+    """The ports kubectl finds on the object when ``--port`` is not given."""
+    spec = obj.get("spec") or {}
+    if obj.get("kind") == "Service":
+        return [(p["port"], p.get("protocol", "TCP")) for p in spec.get("ports") or []]
+    pod_spec = spec if obj.get("kind") == "Pod" else (spec.get("template") or {}).get("spec") or {}
+    return [(p["containerPort"], p.get("protocol", "TCP")) for c in pod_spec.get("containers") or []
+            for p in c.get("ports") or []]
+
+
+@click.command()
+@click.argument("args", nargs=-1)
+@click.option("--port", type=int, default=None, help="The port the service serves on.")
+@click.option("--target-port", default=None, help="The port (number or name) of the pods to send traffic to.")
+@click.option("--protocol", default=None, help="TCP, UDP or SCTP. [default: TCP]")
+@click.option("--type", "service_type", type=click.Choice(["ClusterIP", "NodePort", "LoadBalancer"]), default=None)
+@click.option("--name", default=None, help="The name of the service. [default: the object's]")
+@click.option("--dry-run", type=DRY_RUN, default="none", help="none, client or server.")
+@click.option("-o", "--output", type=click.Choice(["", "json", "yaml", "name"]), default="")
+def expose(args: tuple[str, ...], port: int | None, target_port: str | None, protocol: str | None,
+           service_type: str | None, name: str | None, dry_run: str, output: str) -> None:
+    """Expose a deployment, replica set, replication controller, pod or service as a new service."""
+    from minikube_py.kubectl.get import named_objects
+
+    async def work(session: Session) -> int:
+        found = await named_objects(session, args)
+        code = 0
+        for res, namespace, obj_name in found:
+            obj = {"kind": res.kind, **await session.api.get(res.path(namespace, obj_name))}
+            selector = _exposed_selector(obj)
+            if port is not None:
+                ports = [(port, protocol or "TCP")]
+            else:
+                ports = [(p, protocol or proto) for p, proto in _exposed_ports(obj)]
+            if not ports:
+                raise CommandError("couldn't find port via --port flag or introspection")
+            target: int | str | None = None
+            if target_port is not None:
+                target = int(target_port) if target_port.isdigit() else target_port
+            service_ports = []
+            for i, (number, proto) in enumerate(ports):
+                entry: dict[str, Any] = {"name": f"port-{i + 1}"} if len(ports) > 1 else {}
+                entry.update({"protocol": proto, "port": number, "targetPort": target if target is not None
+                              else number})
+                service_ports.append(entry)
+            meta: dict[str, Any] = {"name": name or obj_name}
+            if session.explicit_namespace:
+                meta["namespace"] = session.namespace
+            meta["creationTimestamp"] = None
+            if obj["metadata"].get("labels"):
+                meta["labels"] = dict(sorted(obj["metadata"]["labels"].items()))
+            spec: dict[str, Any] = {"ports": service_ports, "selector": dict(sorted(selector.items()))}
+            if service_type:
+                spec["type"] = service_type
+            service = {"kind": "Service", "apiVersion": "v1", "metadata": meta, "spec": spec,
+                       "status": {"loadBalancer": {}}}
+            if dry_run != "client":
+                try:
+                    service = await session.api.request("POST", f"/api/v1/namespaces/{session.namespace}/services",
+                                                        body=service, params=write_params("kubectl-expose", dry_run))
+                except ApiError as exc:
+                    click.echo(error_text(exc), err=True)
+                    code = 1
+                    continue
+            ref = f"service/{meta['name']}"
+            if output in ("json", "yaml"):
+                text = go_json(service, sort_keys=dry_run != "client") + "\n" if output == "json" else go_yaml(service)
+                sys.stdout.write(text)
+            else:
+                click.echo(ref + ("" if output == "name" else f" exposed{DRY_RUN_SUFFIX[dry_run]}"))
+        return code
+
+    run(work)

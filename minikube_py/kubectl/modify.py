@@ -1,0 +1,275 @@
+"""Verbs that change part of an object: ``scale`` (and the legacy ``resize`` and ``stop``), ``label``,
+``annotate``, ``patch``, ``cordon`` and ``uncordon``."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+from typing import Any
+
+import click
+
+from minikube_py.client.errors import NotFoundError
+from minikube_py.client.rest import PATCH_CONTENT_TYPES
+from minikube_py.kubectl.discovery import Resource
+from minikube_py.kubectl.errors import CommandError
+from minikube_py.kubectl.get import named_objects
+from minikube_py.kubectl.session import Session, run
+from minikube_py.kubectl.write import filename_options, targets
+
+Found = list[tuple[Resource, str | None, str]]
+
+
+async def _objects(session: Session, args: tuple[str, ...], filenames: tuple[str, ...] = (), recursive: bool = False,
+                   selector: str | None = None, all_: bool = False) -> Found:
+    if filenames:
+        return [(t.resource, t.namespace, t.name) for t in await targets(session, filenames, recursive)]
+    return await named_objects(session, args, selector, all_)
+
+
+async def _scale(session: Session, found: Found, replicas: int, current: int | None) -> None:
+    for res, namespace, name in found:
+        try:
+            await session.api.get(res.path(namespace, name))
+        except NotFoundError as exc:
+            raise CommandError(f"no objects passed to scale {exc.message}") from None
+    for res, namespace, name in found:
+        path = res.path(namespace, name, "scale")
+        if current is not None:
+            scale = await session.api.get(path)
+            have = scale.get("spec", {}).get("replicas", 0)
+            if have != current:
+                raise CommandError(f"Expected replicas to be {current}, was {have}")
+        await session.api.request("PATCH", path, body={"spec": {"replicas": replicas}},
+                                  content_type=PATCH_CONTENT_TYPES["merge"])
+        click.echo(f"{res.kind_ref}/{name} scaled")
+
+
+def _scale_command(name: str, doc: str) -> click.Command:
+    @click.command(name=name, help=doc)
+    @click.argument("args", nargs=-1)
+    @filename_options
+    @click.option("--replicas", type=int, required=True, help="The new desired number of replicas.")
+    @click.option("--current-replicas", type=int, default=None, help="Precondition for the current size.")
+    @click.option("-l", "--selector", default=None, help="Label selector.")
+    @click.option("--all", "all_", is_flag=True, help="Every resource of the given types.")
+    def command(args: tuple[str, ...], filenames: tuple[str, ...], recursive: bool, replicas: int,
+                current_replicas: int | None, selector: str | None, all_: bool) -> None:
+        async def work(session: Session) -> None:
+            await _scale(session, await _objects(session, args, filenames, recursive, selector, all_), replicas,
+                         current_replicas)
+
+        run(work)
+
+    return command
+
+
+scale = _scale_command("scale", "Set a new size for a deployment, replica set, replication controller, or stateful "
+                                "set.")
+#: the 2014 name of scale
+resize = _scale_command("resize", "Set a new size for a replication controller (the old name of scale).")
+
+
+@click.command()
+@click.argument("args", nargs=-1)
+@filename_options
+def stop(args: tuple[str, ...], filenames: tuple[str, ...], recursive: bool) -> None:
+    """Gracefully shut down a resource (the old verb): scale it to zero, wait until its pods are gone,
+    then delete it."""
+
+    async def work(session: Session) -> None:
+        for res, namespace, name in await _objects(session, args, filenames, recursive):
+            path = res.path(namespace, name)
+            if "scale" in await _subresources(session, res):
+                await session.api.request("PATCH", res.path(namespace, name, "scale"),
+                                          body={"spec": {"replicas": 0}}, content_type=PATCH_CONTENT_TYPES["merge"])
+                await _until_scaled_down(session, path)
+            await session.api.delete(path, propagation_policy="Background")
+            click.echo(f'{res.kind_ref} "{name}" deleted')
+
+    run(work)
+
+
+async def _subresources(session: Session, res: Resource) -> set[str]:
+    doc = await session.api.get(f"/api/{res.version}" if not res.group else f"/apis/{res.api_version}")
+    return {entry["name"].split("/", 1)[1] for entry in doc.get("resources", [])
+            if entry["name"].startswith(f"{res.name}/")}
+
+
+async def _until_scaled_down(session: Session, path: str) -> None:
+    """Until the controller reports no replicas left (its pods are gone)."""
+    delay = 0.1
+    while True:
+        try:
+            obj = await session.api.get(path)
+        except NotFoundError:
+            return
+        status = obj.get("status") or {}
+        observed = status.get("observedGeneration", 0) >= obj.get("metadata", {}).get("generation", 0)
+        if observed and not status.get("replicas"):
+            return
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 1.0)
+
+
+def _split_changes(args: tuple[str, ...]) -> tuple[tuple[str, ...], dict[str, str | None]]:
+    """``TYPE NAME k=v k2-`` into the resource arguments and the changes (None removes a key)."""
+    resources: list[str] = []
+    changes: dict[str, str | None] = {}
+    for arg in args:
+        if "=" in arg:
+            key, _, value = arg.partition("=")
+            changes[key] = value
+        elif arg.endswith("-") and len(arg) > 1:
+            changes[arg[:-1]] = None
+        else:
+            resources.append(arg)
+    if not changes:
+        raise CommandError("at least one label update is required")
+    return tuple(resources), changes
+
+
+def _metadata_command(name: str, field: str, verb: str) -> click.Command:
+    """``label`` and ``annotate``: merge patches of ``metadata.<field>``."""
+
+    @click.command(name=name)
+    @click.argument("args", nargs=-1)
+    @filename_options
+    @click.option("--overwrite", is_flag=True, help="Replace values already set.")
+    @click.option("-l", "--selector", default=None, help="Label selector.")
+    @click.option("--all", "all_", is_flag=True, help="Every resource of the given types.")
+    @click.option("--dry-run", type=click.Choice(["none", "client", "server"]), default="none")
+    def command(args: tuple[str, ...], filenames: tuple[str, ...], recursive: bool, overwrite: bool,
+                selector: str | None, all_: bool, dry_run: str) -> None:
+        resources, changes = _split_changes(args)
+
+        async def work(session: Session) -> None:
+            for res, namespace, name in await _objects(session, resources, filenames, recursive, selector, all_):
+                path = res.path(namespace, name)
+                obj = await session.api.get(path)
+                have = obj.get("metadata", {}).get(field) or {}
+                for key, value in changes.items():
+                    if value is not None and key in have and have[key] != value and not overwrite:
+                        raise CommandError(
+                            f"'{key}' already has a value ({have[key]}), and --overwrite is false" if field == "labels"
+                            else "--overwrite is false but found the following declared annotation(s): "
+                                 f"'{key}' already has a value ({have[key]})")
+                if field == "labels":
+                    for key in [k for k, v in changes.items() if v is None and k not in have]:
+                        click.echo(f'label "{key}" not found.')
+                patch = {k: v for k, v in changes.items() if (v is None and k in have) or (v is not None
+                                                                                           and have.get(k) != v)}
+                if patch and dry_run != "client":
+                    params = {"fieldManager": f"kubectl-{name}"}
+                    if dry_run == "server":
+                        params["dryRun"] = "All"
+                    await session.api.request("PATCH", path, body={"metadata": {field: patch}}, params=params,
+                                              content_type=PATCH_CONTENT_TYPES["merge"])
+                message = _change_message(verb, obj, field, changes, overwrite)
+                click.echo(f"{res.kind_ref}/{name} {message}")
+
+        run(work)
+
+    command.help = f"Update the {field} on a resource."
+    return command
+
+
+def _change_message(verb: str, obj: dict[str, Any], field: str, changes: dict[str, str | None],
+                    overwrite: bool) -> str:
+    """kubectl's words for what happened, from the object's JSON before and after the change made
+    locally: ``not labeled`` when they are the same, ``unlabeled`` when it shrank (without
+    ``--overwrite``), else ``labeled``. (kubectl sets an empty map where there was none, so removing
+    an absent label of an object without labels says ``labeled``.) annotate always says ``annotated``."""
+    if verb != "labeled":
+        return verb
+    from minikube_py.kubectl.printing import go_json
+
+    after = copy.deepcopy(obj)
+    meta = after.setdefault("metadata", {})
+    values = dict(meta.get(field) or {})
+    for key, value in changes.items():
+        if value is None:
+            values.pop(key, None)
+        else:
+            values[key] = value
+    meta[field] = values
+    old, new = go_json(obj, indent=False), go_json(after, indent=False)
+    if old == new:
+        return "not labeled"
+    return "unlabeled" if not overwrite and len(new) < len(old) else verb
+
+
+label = _metadata_command("label", "labels", "labeled")
+annotate = _metadata_command("annotate", "annotations", "annotated")
+
+
+@click.command()
+@click.argument("args", nargs=-1)
+@filename_options
+@click.option("-p", "--patch", "patch_text", default=None, help="The patch, JSON or YAML.")
+@click.option("--patch-file", default=None, help="A file holding the patch.")
+@click.option("--type", "patch_type", type=click.Choice(["json", "merge", "strategic"]), default="strategic")
+@click.option("--subresource", default=None, help="Patch this subresource (status, scale).")
+def patch(args: tuple[str, ...], filenames: tuple[str, ...], recursive: bool, patch_text: str | None,
+          patch_file: str | None, patch_type: str, subresource: str | None) -> None:
+    """Update fields of a resource using strategic merge patch, a JSON merge patch, or a JSON patch."""
+    import yaml
+
+    if patch_file:
+        with open(patch_file) as f:
+            patch_text = f.read()
+    if not patch_text:
+        raise click.UsageError("must specify -p to patch")
+    try:
+        body: Any = json.loads(patch_text)
+    except ValueError:
+        body = yaml.safe_load(patch_text)
+
+    async def work(session: Session) -> None:
+        for res, namespace, name in await _objects(session, args, filenames, recursive):
+            path = res.path(namespace, name, subresource)
+            before = await session.api.get(path)
+            after = await session.api.request("PATCH", path, body=body, params={"fieldManager": "kubectl-patch"},
+                                              content_type=PATCH_CONTENT_TYPES[patch_type])
+            changed = after != before
+            click.echo(f"{res.kind_ref}/{name} patched" + ("" if changed else " (no change)"))
+
+    run(work)
+
+
+def _cordon_command(name: str, unschedulable: bool) -> click.Command:
+    """``cordon`` and ``uncordon``: a node's ``spec.unschedulable``, with kubectl's words."""
+    verb = "cordoned" if unschedulable else "uncordoned"
+
+    @click.command(name=name)
+    @click.argument("nodes", nargs=-1)
+    @click.option("-l", "--selector", default=None, help="Label selector of the nodes.")
+    @click.option("--dry-run", type=click.Choice(["none", "client", "server"]), default="none")
+    def command(nodes: tuple[str, ...], selector: str | None, dry_run: str) -> None:
+        async def work(session: Session) -> None:
+            args = ("nodes", *nodes) if nodes or selector is not None else ()
+            if not args:
+                raise CommandError(f"{name} needs a node name or a label selector (-l)")
+            for res, namespace, node in await named_objects(session, args, selector):
+                path = res.path(namespace, node)
+                obj = await session.api.get(path)
+                suffix = {"none": "", "client": " (dry run)", "server": " (server dry run)"}[dry_run]
+                if bool((obj.get("spec") or {}).get("unschedulable")) == unschedulable:
+                    click.echo(f"node/{node} already {verb}{suffix}")
+                    continue
+                if dry_run != "client":
+                    params = {"dryRun": "All"} if dry_run == "server" else None
+                    await session.api.request("PATCH", path, params=params,
+                                              body={"spec": {"unschedulable": True if unschedulable else None}},
+                                              content_type=PATCH_CONTENT_TYPES["strategic"])
+                click.echo(f"node/{node} {verb}{suffix}")
+
+        run(work)
+
+    command.help = f"Mark a node as {'unschedulable' if unschedulable else 'schedulable'}."
+    return command
+
+
+cordon = _cordon_command("cordon", True)
+uncordon = _cordon_command("uncordon", False)

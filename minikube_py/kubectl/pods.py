@@ -1,0 +1,219 @@
+"""``logs`` and ``exec``: a pod's output, and commands run in its containers over the WebSocket channel
+protocol (v5.channel.k8s.io) kubectl speaks: one channel byte per binary message (0 stdin, 1 stdout,
+2 stderr, 3 the final Status, 4 terminal size, 255 close), the exit code carried in the Status."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import click
+
+from minikube_py.client.errors import ApiError, NotFoundError
+from minikube_py.kubectl.errors import CommandError
+from minikube_py.kubectl.session import Session, run
+
+DEFAULT_CONTAINER_ANNOTATION = "kubectl.kubernetes.io/default-container"
+STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
+
+
+def _pod_name(arg: str) -> str:
+    kind, slash, name = arg.partition("/")
+    if not slash:
+        return arg
+    if kind not in ("pod", "pods", "po"):
+        raise CommandError(f"pykube kubectl takes pods by name here, not {kind}/{name}")
+    return name
+
+
+def pick_container(pod: dict[str, Any], container: str | None) -> str:
+    """``-c``, else the pod's default-container annotation, else its first container (saying so when
+    there were others to choose from, as kubectl does)."""
+    names = [c["name"] for c in pod.get("spec", {}).get("containers", [])]
+    if container:
+        return container
+    annotated = (pod.get("metadata", {}).get("annotations") or {}).get(DEFAULT_CONTAINER_ANNOTATION)
+    if annotated in names:
+        return str(annotated)
+    if len(names) > 1:
+        click.echo(f'Defaulted container "{names[0]}" out of: {", ".join(names)}', err=True)
+    return names[0]
+
+
+@click.command()
+@click.argument("pod")
+@click.argument("container_arg", required=False)
+@click.option("-c", "--container", default=None, help="The container to print the logs of.")
+@click.option("-f", "--follow", is_flag=True, help="Stream the logs as they come.")
+@click.option("--tail", type=int, default=-1, help="Lines of recent log to show (-1: all).")
+@click.option("-p", "--previous", is_flag=True, help="The logs of the previous instance of the container.")
+@click.option("--timestamps", is_flag=True, help="Prefix each line with its timestamp.")
+@click.option("--since", default=None, help="Only logs newer than this duration (5s, 2m, 3h).")
+def logs(pod: str, container_arg: str | None, container: str | None, follow: bool, tail: int, previous: bool,
+         timestamps: bool, since: str | None) -> None:
+    """Print the logs for a container in a pod."""
+
+    async def work(session: Session) -> None:
+        name = _pod_name(pod)
+        path = f"/api/v1/namespaces/{session.namespace}/pods/{name}"
+        try:
+            obj = await session.api.get(path)
+        except NotFoundError as exc:  # logs words it its own way
+            raise CommandError(f"error from server (NotFound): {exc.message} in namespace "
+                               f'"{session.namespace}"') from None
+        params: dict[str, Any] = {"container": pick_container(obj, container or container_arg),
+                                  "follow": follow or None, "previous": previous or None,
+                                  "timestamps": timestamps or None, "tailLines": tail if tail >= 0 else None}
+        if since:
+            params["sinceSeconds"] = _seconds(since)
+        out = sys.stdout.buffer
+        try:
+            async with session.api.stream("GET", f"{path}/log", params=params, endless=follow) as resp:
+                async for chunk in resp.content.iter_any():
+                    out.write(chunk)
+                    out.flush()
+        except ApiError as exc:
+            raise CommandError(exc.message) from None
+
+    run(work)
+
+
+def _seconds(duration: str) -> int:
+    import re
+
+    parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", duration)
+    if not duration or parts is None:
+        raise CommandError(f'invalid argument "{duration}" for "--since" flag: time: invalid duration "{duration}"')
+    h, m, s = (int(g or 0) for g in parts.groups())
+    return h * 3600 + m * 60 + s
+
+
+@click.command(name="exec", context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.option("-c", "--container", default=None, help="The container to run the command in.")
+@click.option("-i", "--stdin", "interactive", is_flag=True, help="Pass standard input to the container.")
+@click.option("-t", "--tty", is_flag=True, help="Standard input is a terminal.")
+@click.option("-q", "--quiet", is_flag=True, help="Only print the command's output.")
+def exec_(args: tuple[str, ...], container: str | None, interactive: bool, tty: bool, quiet: bool) -> None:
+    """Execute a command in a container."""
+    if len(args) < 2:
+        raise click.UsageError("you must specify at least one command for the container")
+    if tty and not os.isatty(sys.stdin.fileno()):
+        if not quiet:
+            click.echo("Unable to use a TTY - input is not a terminal or the right kind of file", err=True)
+        tty = False
+
+    async def work(session: Session) -> int:
+        name = _pod_name(args[0])
+        path = f"/api/v1/namespaces/{session.namespace}/pods/{name}"
+        obj = await session.api.get(path)
+        phase = obj.get("status", {}).get("phase")
+        if phase in ("Succeeded", "Failed"):
+            raise CommandError(f"cannot exec into a container in a completed pod; current phase is {phase}")
+        query = [("command", part) for part in args[1:]]
+        query.append(("container", pick_container(obj, container)))
+        if interactive:
+            query.append(("stdin", "true"))
+        query.append(("stdout", "true"))
+        if tty:
+            query.append(("tty", "true"))
+        else:
+            query.append(("stderr", "true"))
+        async with session.api.websocket(f"{path}/exec", query=query, protocols=("v5.channel.k8s.io",)) as ws:
+            with _raw_terminal(tty):
+                return await _relay(ws, interactive, tty)
+
+    run(work)
+
+
+@contextlib.contextmanager
+def _raw_terminal(enabled: bool) -> Iterator[None]:
+    """The local terminal in raw mode while a remote one runs, restored however the command ends."""
+    if not enabled:
+        yield
+        return
+    import termios
+    import tty as ttymod
+
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    ttymod.setraw(fd)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def _size_message() -> bytes:
+    size = os.get_terminal_size(sys.stdin.fileno())
+    return bytes([RESIZE]) + json.dumps({"Width": size.columns, "Height": size.lines}).encode() + b"\n"
+
+
+async def _relay(ws: Any, interactive: bool, tty: bool) -> int:
+    """Pump standard input to the container and its output here until the connection closes; the
+    command's exit code comes on the error channel."""
+    import aiohttp
+
+    loop = asyncio.get_running_loop()
+    # frames to send, in order: terminal sizes, standard input, its end
+    outgoing: asyncio.Queue[bytes] = asyncio.Queue()
+    fd = sys.stdin.fileno()
+    reading = False
+    if tty:
+        outgoing.put_nowait(_size_message())
+        loop.add_signal_handler(signal.SIGWINCH, lambda: outgoing.put_nowait(_size_message()))
+    if interactive:
+
+        def readable() -> None:
+            data = os.read(fd, 65536)
+            if data:
+                outgoing.put_nowait(bytes([STDIN]) + data)
+            else:
+                loop.remove_reader(fd)
+                outgoing.put_nowait(bytes([CLOSE, STDIN]))
+
+        try:
+            loop.add_reader(fd, readable)
+            reading = True
+        except PermissionError:  # a regular file: it never blocks, read it whole
+            with os.fdopen(os.dup(fd), "rb") as f:
+                outgoing.put_nowait(bytes([STDIN]) + f.read())
+            outgoing.put_nowait(bytes([CLOSE, STDIN]))
+
+    async def send() -> None:
+        while True:
+            await ws.send_bytes(await outgoing.get())
+
+    sender = asyncio.create_task(send())
+    status: dict[str, Any] = {}
+    outputs = {STDOUT: sys.stdout.buffer, STDERR: sys.stderr.buffer}
+    try:
+        async for msg in ws:
+            if msg.type != aiohttp.WSMsgType.BINARY or not msg.data:
+                continue
+            channel, payload = msg.data[0], msg.data[1:]
+            if channel in outputs:
+                outputs[channel].write(payload)
+                outputs[channel].flush()
+            elif channel == ERROR and payload:
+                status = json.loads(payload)
+    finally:
+        sender.cancel()
+        if reading:
+            loop.remove_reader(fd)
+        if tty:
+            loop.remove_signal_handler(signal.SIGWINCH)
+    if not status or status.get("status") == "Success":
+        return 0
+    if status.get("reason") == "NonZeroExitCode":
+        causes = (status.get("details") or {}).get("causes") or []
+        code = next((int(c["message"]) for c in causes if c.get("reason") == "ExitCode"), 1)
+        click.echo(f"command terminated with exit code {code}", err=True)
+        return code
+    raise CommandError(status.get("message") or "exec failed")
