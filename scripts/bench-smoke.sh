@@ -18,3 +18,4 @@ run bench/splice.py --smoke
 run bench/proxy.py --smoke
 run bench/ingress.py --smoke
 run bench/idle.py --idle-seconds 5 --runs 1
+run bench/kubectl_startup.py --runs 3
