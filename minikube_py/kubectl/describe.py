@@ -14,7 +14,7 @@ from minikube_py.kubectl.errors import CommandError
 from minikube_py.kubectl.get import named_objects
 from minikube_py.kubectl.printing import go_tabwriter
 from minikube_py.kubectl.session import Session, run
-from minikube_py.model.podstatus import parse_time, since
+from minikube_py.model.times import parse_time, since
 
 Obj = dict[str, Any]
 #: describe leaves out apply's copy of the configuration and puts long annotations on lines of their own
