@@ -24,7 +24,8 @@ from kubectl_helpers import Kubectl
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
-from minikube_py.testing import RunningServer, ensure_docker, remove_node_containers, start_server
+from minikube_py.agent.runtime.pause import PAUSE_IMAGE
+from minikube_py.testing import BUSYBOX_IMAGE, RunningServer, ensure_docker, remove_node_containers, start_server
 from minikube_py.testing import eventually as wait_for
 
 NODE = "pykube-e2e-dashboard"
@@ -256,7 +257,7 @@ def test_scale_edit_and_delete_from_the_page(cluster: RunningServer, logged_in: 
     wait_for(lambda: k.out("get", "deployment", "api", "-o", "jsonpath={.status.readyReplicas}") == "2", "2 ready")
     page.reload()
     expect(page.locator("#deployments-table tbody tr[data-key$='/api']")).to_contain_text("2/2")
-    for plural in ("replicasets", "replicationcontrollers", "daemonsets", "jobs"):
+    for plural in ("replicasets", "replicationcontrollers", "daemonsets", "statefulsets", "jobs"):
         expect(page.locator(f"#{plural}-table tbody")).not_to_contain_text("Loading")
     page.screenshot(path=screenshots / "workloads.png", full_page=True)
 
@@ -265,7 +266,7 @@ def test_scale_edit_and_delete_from_the_page(cluster: RunningServer, logged_in: 
                            "jsonpath={.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt}"),
              "the restartedAt annotation")
 
-    page.locator("#deployments-table tbody tr[data-key$='/api'] a").click()
+    page.locator("#deployments-table tbody tr[data-key$='/api'] td:first-child a").click()
     page.locator("#yaml-edit").click()
     text = page.locator("#yaml-text")
     text.fill(text.input_value().replace("  name: api\n", "  name: api\n  labels:\n    tier: backend\n", 1))
@@ -286,6 +287,85 @@ def test_scale_edit_and_delete_from_the_page(cluster: RunningServer, logged_in: 
     page.once("dialog", lambda dialog: dialog.accept())
     page.locator("#deployments-table tbody tr[data-key$='/api'] button.delete").click()
     wait_for(lambda: "NotFound" in k.run("get", "deployment", "api", check=False).stderr, "the deployment deleted")
+    page.close()
+
+
+def history_rows(page: Page) -> dict[str, str]:
+    """The history table's rows by revision number."""
+    rows = page.locator("#history-table tbody tr[data-key]")
+    return {rows.nth(i).get_attribute("data-key") or "": rows.nth(i).inner_text() for i in range(rows.count())}
+
+
+def kubectl_history(k: Kubectl, resource: str) -> dict[str, str]:
+    """`kubectl rollout history`'s rows by revision number (after its title and header lines)."""
+    rows = [line.split(None, 1) for line in k.lines("rollout", "history", resource)]
+    return {row[0]: row[1] if len(row) > 1 else "" for row in rows if row and row[0].isdigit()}
+
+
+def change_image(k: Kubectl, resource: str, image: str, cause: str) -> None:
+    """An image change recorded with its change-cause, as `kubectl set image --record` once did."""
+    patch = {"metadata": {"annotations": {"kubernetes.io/change-cause": cause}},
+             "spec": {"template": {"spec": {"containers": [{"name": "main", "image": image}]}}}}
+    k.run("patch", resource, "--type=strategic", "-p", json.dumps(patch))
+
+
+def test_a_deployments_image_change_is_undone_from_its_history(cluster: RunningServer, logged_in: BrowserContext,
+                                                                k: Kubectl, screenshots: Path) -> None:
+    web = deployment("web", 1)
+    web["metadata"]["annotations"] = {"kubernetes.io/change-cause": "first release"}
+    create(k, web)
+    wait_for(lambda: k.out("get", "deployment", "web", "-o", "jsonpath={.status.readyReplicas}") == "1", "1 ready")
+    change_image(k, "deployment/web", PAUSE_IMAGE, "a bad image")  # pause has no sh: the new pod fails
+    wait_for(lambda: kubectl_history(k, "deployment/web").get("2") == "a bad image", "revision 2 in kubectl's history")
+
+    page = open_page(logged_in, cluster, "workloads", k.namespace)
+    page.locator("#deployments-table tbody tr[data-key$='/web'] a.history").click()
+    wait_for(lambda: set(history_rows(page)) == {"1", "2"}, "revisions 1 and 2 on the page")
+    rows = history_rows(page)
+    assert "first release" in rows["1"] and BUSYBOX_IMAGE in rows["1"] and "Undo to 1" in rows["1"]
+    assert "a bad image" in rows["2"] and PAUSE_IMAGE in rows["2"] and "current" in rows["2"]
+
+    page.locator("#history-table tbody tr[data-key='1'] button.undo").click()
+    wait_for(lambda: k.out("get", "deployment", "web", "-o", "jsonpath={.spec.template.spec.containers[0].image}")
+             == BUSYBOX_IMAGE, "the first image back in the Deployment")
+    restored = k.json("get", "deployment", "web")
+    assert restored["metadata"]["annotations"]["kubernetes.io/change-cause"] == "first release"
+    assert restored["spec"]["template"]["metadata"]["labels"] == {"app": "web"}, "no pod-template-hash label"
+    wait_for(lambda: kubectl_history(k, "deployment/web") == {"2": "a bad image", "3": "first release"},
+             "the first release as revision 3 in kubectl's history")
+    # the page follows: the first template is now revision 3, the current one; 2 can be undone to
+    wait_for(lambda: set(history_rows(page)) == {"2", "3"} and "current" in history_rows(page)["3"], "revisions 2 and 3")
+    assert "Undo to 2" in history_rows(page)["2"]
+    wait_for(lambda: k.out("get", "deployment", "web", "-o", "jsonpath={.status.updatedReplicas}/{.status.readyReplicas}")
+             == "1/1", "the restored pod ready")
+    page.screenshot(path=screenshots / "history.png", full_page=True)
+    page.close()
+
+
+@pytest.mark.parametrize("kind", ["DaemonSet", "StatefulSet"])
+def test_a_controller_revision_is_restored_from_the_page(cluster: RunningServer, logged_in: BrowserContext, k: Kubectl,
+                                                         kind: str) -> None:
+    name = kind.lower()
+    template = deployment(name, 1)["spec"]["template"]
+    spec: dict[str, object] = {"selector": {"matchLabels": {"app": name}}, "template": template}
+    if kind == "StatefulSet":
+        spec.update(replicas=1, serviceName=name)
+    create(k, {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": name}, "spec": spec})
+    wait_for(lambda: k.out("get", "controllerrevisions", "-o", "name"), "the first revision")
+    change_image(k, f"{name}/{name}", PAUSE_IMAGE, "a bad image")
+    wait_for(lambda: len(k.lines("get", "controllerrevisions", "-o", "name")) == 2, "the second revision")
+
+    page = open_page(logged_in, cluster, "workloads", k.namespace)
+    page.locator(f"#{name}s-table tbody tr[data-key$='/{name}'] a.history").click()
+    wait_for(lambda: set(history_rows(page)) == {"1", "2"}, "revisions 1 and 2 on the page")
+    assert PAUSE_IMAGE in history_rows(page)["2"] and "current" in history_rows(page)["2"]
+    page.locator("#history-table tbody tr[data-key='1'] button.undo").click()
+    wait_for(lambda: k.out("get", name, name, "-o", "jsonpath={.spec.template.spec.containers[0].image}")
+             == BUSYBOX_IMAGE, f"the first image back in the {kind}")
+    # the controller renumbers the restored template's revision as the newest, as kubectl sees it
+    wait_for(lambda: set(kubectl_history(k, f"{name}/{name}")) == {"2", "3"}, "revisions 2 and 3 in kubectl's history")
+    wait_for(lambda: set(history_rows(page)) == {"2", "3"} and BUSYBOX_IMAGE in history_rows(page)["3"],
+             "the page's revisions 2 and 3")
     page.close()
 
 

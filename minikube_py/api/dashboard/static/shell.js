@@ -15,6 +15,7 @@ const ROUTES = [
   [/^#\/pods$/, "./pages/pods.js", (page, ctx) => page.podsPage(ctx)],
   [/^#\/services$/, "./pages/services.js", (page, ctx) => page.servicesPage(ctx)],
   [/^#\/pods\/([^/]+)\/([^/]+)(?:\/(\w+))?$/, "./pages/pod.js", (page, ctx, m) => page.podPage(ctx, decode(m[1]), decode(m[2]), m[3])],
+  [/^#\/history\/(\w+)\/([^/]+)\/([^/]+)$/, "./pages/history.js", (page, ctx, m) => page.historyPage(ctx, m[1], decode(m[2]), decode(m[3]))],
   [/^#\/object\/(.+)$/, "./pages/object.js", (page, ctx, m) => page.objectPage(ctx, decode(m[1]))],
 ];
 let shown = 0; // the current render: a page module that arrives after the user moved on is not shown
