@@ -29,6 +29,8 @@ from minikube_py.testing import BUSYBOX_IMAGE, RunningServer, ensure_docker, rem
 from minikube_py.testing import eventually as wait_for
 
 NODE = "pykube-e2e-dashboard"
+FAKE_NODE = "pykube-e2e-dashboard-fake"
+HISTORY = "/pykube/metrics/v1"
 CHROMIUM = "/usr/bin/chromium"
 DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
@@ -50,6 +52,21 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]
     finally:
         running.stop()
         remove_node_containers(NODE)
+
+
+@pytest.fixture(scope="module")
+def fake_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """A server whose node runs the fake runtime, whose simulated usage pods pin with FAKE_CPU and
+    FAKE_MEMORY (no Docker, no host networking: nothing to clean up beyond the server)."""
+    running = start_server(tmp_path_factory.mktemp("dashboard-fake") / "data", "--agent-runtime", "fake",
+                           "--node-name", FAKE_NODE, "--node-ip", "127.0.0.1", "--kubelet-port", "0", agent=True)
+    running.node_network = False
+    try:
+        wait_for(lambda: running.kubectl("get", "node", FAKE_NODE, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}",
+                                         check=False).stdout == "True", f"node {FAKE_NODE} to be Ready", timeout=90)
+        yield running
+    finally:
+        running.stop()
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +173,6 @@ def test_the_printed_url_logs_in_once(cluster: RunningServer, browser: Browser) 
         assert page.evaluate("document.cookie") == "", "scripts cannot read the session"
         expect(page.locator("#pod-phases .card")).to_have_count(5)
         expect(page.locator("#nodes-table tbody tr", has_text=NODE)).to_contain_text("Ready")
-        expect(page.locator("#nodes-table th", has_text="CPU use")).to_have_count(0)  # no metrics API: no column
     finally:
         context.close()
     used = browser.new_context(ignore_https_errors=True)
@@ -397,3 +413,54 @@ def test_services_show_endpoints_and_node_ports(cluster: RunningServer, logged_i
     page.screenshot(path=screenshots / "services.png", full_page=True)
     page.close()
 
+
+
+def test_sparklines_draw_the_metrics_history_and_grow_at_each_sample(fake_cluster: RunningServer, browser: Browser,
+                                                                      screenshots: Path) -> None:
+    k = Kubectl(fake_cluster, "spark")
+    fake_cluster.kubectl("create", "namespace", k.namespace)
+    create(k, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "busy"},
+               "spec": {"containers": [{"name": "main", "image": "fake.pykube.io/app:1", "env": [
+                   {"name": "FAKE_CPU", "value": "250m"}, {"name": "FAKE_MEMORY", "value": "64Mi"}]}]}})
+    history = f"{HISTORY}/namespaces/{k.namespace}/pods/busy"
+    wait_for(lambda: json.loads(fake_cluster.kubectl("get", "--raw", history, check=False).stdout or "{}")
+             .get("items", [{}])[0].get("samples"), "a sample of the pod in the history")
+    context = browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 800})
+    try:
+        goto(context.new_page(), login_url(fake_cluster))
+        page = open_page(context, fake_cluster, "pods", k.namespace)
+        row = page.locator(f"#pods-table tbody tr[data-key='{k.namespace}/busy']")
+        expect(row.locator(".usage.cpu .figure")).to_have_text("250m")
+        expect(row.locator(".usage.memory .figure")).to_have_text("64Mi")
+        expect(row.locator(".usage.cpu svg.spark polyline")).to_have_count(1)
+        drawn = int(row.locator(".usage.cpu svg.spark").get_attribute("data-points") or 0)
+        assert drawn >= 1
+        # the page asks again at the sampling interval and draws the new sample on the same line
+        page.evaluate("window.stillTheSamePage = true")
+        wait_for(lambda: int(row.locator(".usage.cpu svg.spark").get_attribute("data-points") or 0) > drawn,
+                 "a further sample on the sparkline", timeout=60)
+        assert page.evaluate("window.stillTheSamePage") is True
+        expect(row.locator(".usage.cpu .figure")).to_have_text("250m")
+        page.screenshot(path=screenshots / "pods-metrics.png", full_page=True)
+
+        page.locator("#nav a[data-page=overview]").click()
+        node = page.locator(f"#nodes-table tbody tr[data-key='{FAKE_NODE}']")
+        expect(node.locator(".usage.cpu .figure")).to_have_text(re.compile(r"^\d+(m|\.\d+)?$"))
+        expect(node.locator(".usage.memory .figure")).to_have_text(re.compile(r"^[\d.]+(Ki|Mi|Gi)$"))
+        expect(node.locator(".usage.cpu svg.spark polyline")).to_have_count(1)
+        page.close()
+
+        # a server without the history path (404): no usage column at all
+        bare = context.new_page()
+        bare.route(f"**{HISTORY}/**", lambda route: route.fulfill(
+            status=404, content_type="application/json",
+            body=json.dumps({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404})))
+        with bare.expect_response(lambda answer: HISTORY in answer.url):
+            goto(bare, f"{fake_cluster.url}/dashboard/#/overview")
+        expect(bare.locator(f"#nodes-table tbody tr[data-key='{FAKE_NODE}']")).to_contain_text("Ready")
+        expect(bare.locator("#nodes-table th", has_text="CPU use")).to_have_count(0)
+        assert bare.locator("#nodes-table svg.spark").count() == 0
+        bare.close()
+    finally:
+        context.close()
+        fake_cluster.kubectl("delete", "namespace", k.namespace, "--wait=false", check=False)

@@ -1,20 +1,14 @@
 // The overview: nodes with their state and resources, pods by phase, the latest Warning events.
 import { get, tableRows } from "../api.js";
-import { followMetrics, samples } from "../metrics.js";
+import { followMetrics, usageColumn } from "../metrics.js";
 import { liveTable } from "../table.js";
-import { age, el, formatBytes, formatCpu, namespaceColumn, quantity, sparkline, statusClass } from "../util.js";
+import { age, el, formatBytes, namespaceColumn, quantity, statusClass } from "../util.js";
 
 const PHASES = ["Running", "Pending", "Succeeded", "Failed", "Unknown"];
 
 function ready(node) {
   const condition = (node.status?.conditions || []).find((c) => c.type === "Ready");
   return condition?.status === "True" ? "Ready" : "NotReady";
-}
-
-function usage(key, field, format) {
-  const list = samples(key);
-  if (!list.length) return "";
-  return el("span", {}, sparkline(list.map((s) => s[field])), " ", format(list[list.length - 1][field]));
 }
 
 export async function overviewPage(ctx) {
@@ -32,8 +26,8 @@ export async function overviewPage(ctx) {
     el("a", { class: "card", href: "#/pods", "data-phase": phase }, el("div", { class: "n" }, n), el("div", { class: "muted" }, phase)))));
 
   const metricColumns = [
-    { title: "CPU use", value: (n) => samples(`node/${n.metadata.name}`).at(-1)?.cpu ?? "", render: (n) => usage(`node/${n.metadata.name}`, "cpu", formatCpu) },
-    { title: "Memory use", value: (n) => samples(`node/${n.metadata.name}`).at(-1)?.memory ?? "", render: (n) => usage(`node/${n.metadata.name}`, "memory", formatBytes), opt: true },
+    usageColumn("CPU use", (n) => `node/${n.metadata.name}`, "cpu"),
+    usageColumn("Memory use", (n) => `node/${n.metadata.name}`, "memory", { opt: true }),
   ];
   const baseColumns = [
     { title: "Node", value: (n) => n.metadata.name, render: (n) => el("a", { href: `#/object/api/v1/nodes/${n.metadata.name}` }, n.metadata.name) },
