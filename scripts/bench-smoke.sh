@@ -16,3 +16,4 @@ run bench/pod_startup.py --pods 3 --replicas 5 --no-swarm
 run bench/dns.py --smoke
 run bench/splice.py --smoke
 run bench/proxy.py --smoke
+run bench/dashboard.py --smoke

@@ -180,6 +180,12 @@ def test_the_printed_url_logs_in_once(cluster: RunningServer, browser: Browser) 
         answer = used.request.get(url, max_redirects=0)  # the context's own cookie jar
         assert answer.status == 401, "the code was used: a second browser gets nothing"
         assert not used.cookies()
+        page = used.new_page()
+        goto(page, f"{cluster.url}/dashboard/#/pods")  # the page's reads go out before it knows: they fail quietly
+        expect(page.locator("#main h1")).to_have_text("Not logged in")
+        page.wait_for_timeout(500)  # not a timing assertion: lets a late answer try to draw over the hint
+        expect(page.locator("#main h1")).to_have_text("Not logged in")
+        assert page.locator("#pods-table").count() == 0
     finally:
         used.close()
 

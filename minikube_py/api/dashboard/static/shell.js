@@ -52,18 +52,28 @@ function render() {
   });
 }
 
-async function fillNamespaces() {
+/** The namespace filter's choices; the page was drawn before they came, for the namespace saved last
+ *  time, and is drawn again if that namespace is gone. */
+async function fillNamespaces(saved) {
   const list = await get("/api/v1/namespaces");
-  const saved = localStorage.getItem("pykube.namespace") || "";
   const names = list.items.map((ns) => ns.metadata.name).sort();
   namespaceSelect.replaceChildren(el("option", { value: "" }, "all namespaces"),
     ...names.map((name) => el("option", { value: name }, name)));
   namespaceSelect.value = names.includes(saved) ? saved : "";
+  if (namespaceSelect.value !== saved) render();
 }
 
 async function start() {
+  const saved = localStorage.getItem("pykube.namespace") || "";
+  if (saved) namespaceSelect.append(el("option", { value: saved }, saved));
+  namespaceSelect.value = saved;
+  // the page's first reads go out beside the session's check rather than after it: without a session
+  // they fail with 401 into a view that is replaced by the login hint below
+  render();
   const session = await loadSession().catch(() => null);
   if (!session) {
+    cleanup();
+    shown += 1;
     main.replaceChildren(el("h1", {}, "Not logged in"),
       el("p", {}, "Run ", el("code", {}, "pykube dashboard"), " on a machine with your kubeconfig and open the URL it prints."));
     document.querySelector("header nav").hidden = true;
@@ -78,9 +88,8 @@ async function start() {
     localStorage.setItem("pykube.namespace", namespaceSelect.value);
     render();
   });
-  await fillNamespaces().catch((error) => notify(`namespaces: ${error.message}`, true));
   window.addEventListener("hashchange", render);
-  render();
+  fillNamespaces(saved).catch((error) => notify(`namespaces: ${error.message}`, true));
 }
 
 start();

@@ -32,14 +32,13 @@ export async function podsPage(ctx) {
     { title: "IP", value: (p) => p.status?.podIP || "", opt: true },
     { title: "Age", value: (p) => p.metadata.creationTimestamp, render: (p) => age(p.metadata.creationTimestamp) },
   ];
-  let table = liveTable({ columns, key: (p) => `${p.metadata.namespace}/${p.metadata.name}`, empty: "No pods.", id: "pods-table" });
+  let table = liveTable({ columns, key: (p) => `${p.metadata.namespace}/${p.metadata.name}`, empty: "No pods.", id: "pods-table",
+    readyMark: "pykube:pods-ready" });
   const box = el("div", {}, table.element);
   ctx.main.append(box);
   let pods = new Map();
   const path = ns ? `/api/v1/namespaces/${encodeURIComponent(ns)}/pods` : "/api/v1/pods";
-  ctx.onStop(watchCollection(path, (items) => { pods = items; table.update(items.values()); },
-    (error) => notify(`pods: ${error.message}`, true)));
-  followMetrics(ctx, "pods", () => {
+  const followUsage = () => followMetrics(ctx, "pods", () => {
     if (!box.dataset.metrics) {
       box.dataset.metrics = "1";
       const at = columns.findIndex((c) => c.title === "Node");
@@ -49,4 +48,12 @@ export async function podsPage(ctx) {
     }
     table.update(pods.values());
   });
+  let listed = false;
+  ctx.onStop(watchCollection(path, (items) => {
+    pods = items;
+    table.update(items.values());
+    // the usage history is asked for once the rows are there: it would slow their list down
+    if (!listed) followUsage();
+    listed = true;
+  }, (error) => notify(`pods: ${error.message}`, true)));
 }
