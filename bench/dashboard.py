@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import statistics
 import sys
@@ -88,12 +89,13 @@ def timed_load(page: Page, url: str | None, mark: str) -> float:
             page.wait_for_function("(mark) => performance.getEntriesByName(mark).length > 0", arg=mark, timeout=30000)
             return float(page.evaluate("(mark) => performance.getEntriesByName(mark)[0].startTime", mark))
         except PlaywrightError as exc:
-            print(f"  (a load of {url or 'the page'} failed and is done again: {str(exc).splitlines()[0]} {errors})",
+            print(f"  (a load of {url or 'the page'} failed and is done again: {str(exc).splitlines()[0]} {[str(e) for e in errors]})",
                   file=sys.stderr)
             if attempt == 4:
                 raise
-            if url is not None:
-                page.goto("about:blank")  # a new document: going to the same URL again would only move the hash
+            if url is not None:  # a new document first: going to the same URL again would only move the hash
+                with contextlib.suppress(PlaywrightError):
+                    page.goto("about:blank")
     raise AssertionError("unreachable")
 
 
