@@ -391,6 +391,17 @@ def test_a_controller_revision_is_restored_from_the_page(cluster: RunningServer,
     page.close()
 
 
+def test_a_saved_namespace_that_is_gone_falls_back_to_all(cluster: RunningServer, logged_in: BrowserContext) -> None:
+    # the page is drawn for the saved namespace before the namespace list comes, then again for all
+    page = logged_in.new_page()
+    page.add_init_script("try { localStorage.setItem('pykube.namespace', 'd-gone-namespace') } catch {}")
+    goto(page, f"{cluster.url}/dashboard/#/pods")
+    expect(page.locator("#namespace")).to_have_value("")
+    expect(page.locator("#pods-table th", has_text="Namespace")).to_have_count(1)
+    expect(page.locator("h1")).to_have_text("Pods")
+    page.close()
+
+
 def test_the_cookie_alone_cannot_write(cluster: RunningServer, logged_in: BrowserContext, k: Kubectl) -> None:
     cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "forged"}}
     url = f"{cluster.url}/api/v1/namespaces/{k.namespace}/configmaps"

@@ -52,15 +52,16 @@ function render() {
   });
 }
 
-/** The namespace filter's choices; the page was drawn before they came, for the namespace saved last
- *  time, and is drawn again if that namespace is gone. */
-async function fillNamespaces(saved) {
+/** The namespace filter's choices; the page was drawn before they came (for the namespace saved last
+ *  time), and is drawn again if the chosen namespace is gone. */
+async function fillNamespaces() {
   const list = await get("/api/v1/namespaces");
+  const chosen = namespaceSelect.value;
   const names = list.items.map((ns) => ns.metadata.name).sort();
   namespaceSelect.replaceChildren(el("option", { value: "" }, "all namespaces"),
     ...names.map((name) => el("option", { value: name }, name)));
-  namespaceSelect.value = names.includes(saved) ? saved : "";
-  if (namespaceSelect.value !== saved) render();
+  namespaceSelect.value = names.includes(chosen) ? chosen : "";
+  if (namespaceSelect.value !== chosen) render();
 }
 
 async function start() {
@@ -89,7 +90,7 @@ async function start() {
     render();
   });
   window.addEventListener("hashchange", render);
-  fillNamespaces(saved).catch((error) => notify(`namespaces: ${error.message}`, true));
+  fillNamespaces().catch((error) => notify(`namespaces: ${error.message}`, true));
 }
 
 start();

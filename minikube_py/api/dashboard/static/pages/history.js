@@ -38,6 +38,13 @@ export async function historyPage(ctx, kindName, namespace, name) {
     ],
   });
   ctx.main.append(table.element);
-  ctx.onStop(followHistory(owner, (next) => { history = next; table.update(next); },
-    (error) => notify(`history: ${error.message}`, true)));
+  let drawn = "";
+  ctx.onStop(followHistory(owner, (next) => {
+    history = next;
+    // the watch also brings every status change of the ReplicaSets (a crash-looping pod's, each few
+    // seconds): redrawing for those would replace the Undo buttons under the user's pointer
+    const shown = JSON.stringify(next.map((r) => [r.number, r.changeCause, r.images, r.created, r.current]));
+    if (shown !== drawn) table.update(next);
+    drawn = shown;
+  }, (error) => notify(`history: ${error.message}`, true)));
 }
