@@ -41,39 +41,44 @@ export async function overviewPage(ctx) {
   ];
   const nodesBox = el("div", { id: "nodes" });
   ctx.main.append(el("h2", {}, "Nodes"), nodesBox);
-  // the three parts are asked for at once; the page is done when all are drawn
-  const events = get(`${scope}/events?fieldSelector=type%3DWarning`);
-  const nodes = (await get("/api/v1/nodes")).items;
-  let nodeTable = liveTable({ columns: baseColumns, key: (n) => n.metadata.name, id: "nodes-table" });
-  nodesBox.append(nodeTable.element);
-  nodeTable.update(nodes);
-  followMetrics(ctx, "nodes", () => {
-    if (!nodesBox.dataset.metrics) {
-      nodesBox.dataset.metrics = "1";
-      nodeTable = liveTable({ columns: [...baseColumns.slice(0, 2), ...metricColumns, ...baseColumns.slice(2)], key: (n) => n.metadata.name, id: "nodes-table" });
-      nodesBox.replaceChildren(nodeTable.element);
-    }
-    nodeTable.update(nodes);
-  });
-
   const eventsBox = el("div", { id: "warnings" });
   ctx.main.append(el("h2", {}, "Recent warnings"), eventsBox);
-  const when = (e) => e.lastTimestamp || e.eventTime || e.metadata.creationTimestamp;
-  const warnings = (await events).items;
-  warnings.sort((a, b) => Date.parse(when(b)) - Date.parse(when(a)));
-  const eventTable = liveTable({
-    key: (e) => e.metadata.uid,
-    empty: "No warnings.",
-    columns: [
-      { title: "Last seen", value: (e) => -Date.parse(when(e)), render: (e) => age(when(e)) },
-      { title: "Object", value: (e) => `${e.involvedObject.kind}/${e.involvedObject.name}` },
-      { title: "Reason", value: (e) => e.reason },
-      { title: "Message", value: (e) => e.message },
-      { title: "Count", value: (e) => e.count || 1, opt: true },
-      ...namespaceColumn(ns),
-    ],
-  });
-  eventsBox.append(eventTable.element);
-  eventTable.update(warnings.slice(0, 20));
-  await counting;
+
+  async function showNodes() {
+    const nodes = (await get("/api/v1/nodes")).items;
+    let nodeTable = liveTable({ columns: baseColumns, key: (n) => n.metadata.name, id: "nodes-table" });
+    nodesBox.append(nodeTable.element);
+    nodeTable.update(nodes);
+    followMetrics(ctx, "nodes", () => {
+      if (!nodesBox.dataset.metrics) {
+        nodesBox.dataset.metrics = "1";
+        nodeTable = liveTable({ columns: [...baseColumns.slice(0, 2), ...metricColumns, ...baseColumns.slice(2)], key: (n) => n.metadata.name, id: "nodes-table" });
+        nodesBox.replaceChildren(nodeTable.element);
+      }
+      nodeTable.update(nodes);
+    });
+  }
+
+  async function showWarnings() {
+    const when = (e) => e.lastTimestamp || e.eventTime || e.metadata.creationTimestamp;
+    const events = (await get(`${scope}/events?fieldSelector=type%3DWarning`)).items;
+    events.sort((a, b) => Date.parse(when(b)) - Date.parse(when(a)));
+    const eventTable = liveTable({
+      key: (e) => e.metadata.uid,
+      empty: "No warnings.",
+      columns: [
+        { title: "Last seen", value: (e) => -Date.parse(when(e)), render: (e) => age(when(e)) },
+        { title: "Object", value: (e) => `${e.involvedObject.kind}/${e.involvedObject.name}` },
+        { title: "Reason", value: (e) => e.reason },
+        { title: "Message", value: (e) => e.message },
+        { title: "Count", value: (e) => e.count || 1, opt: true },
+        ...namespaceColumn(ns),
+      ],
+    });
+    eventsBox.append(eventTable.element);
+    eventTable.update(events.slice(0, 20));
+  }
+
+  // the three parts are asked for at once
+  await Promise.all([counting, showNodes(), showWarnings()]);
 }
