@@ -19,3 +19,4 @@ run bench/proxy.py --smoke
 run bench/ingress.py --smoke
 run bench/idle.py --idle-seconds 5 --runs 1
 run bench/kubectl_startup.py --runs 3
+run bench/dashboard.py --smoke

@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -150,6 +151,17 @@ def test_the_page_and_its_assets_are_served_from_the_package(server: RunningServ
                         ("style.css", "text/css"), ("vendor/xterm.LICENSE", "application/octet-stream")):
         status, headers, body = raw(server, "GET", f"/dashboard/static/{asset}")
         assert status == 200 and headers["Content-Type"].startswith(kind) and body, asset
+    status, headers, _ = raw(server, "GET", "/dashboard/static/app.js")
+    etag = headers["ETag"]
+    status, headers, body = raw(server, "GET", "/dashboard/static/app.js", {"If-None-Match": etag})
+    assert status == 304 and not body and headers["ETag"] == etag, "a reload revalidates without the body"
+    status, _, body = raw(server, "GET", "/dashboard/static/app.js", {"If-None-Match": '"stale"'})
+    assert status == 200 and body
+    _, _, page = raw(server, "GET", "/dashboard/")
+    preloaded = re.findall(r'rel="modulepreload" href="([^"]+)"', page.decode())
+    assert preloaded, "the first pages' modules are preloaded"
+    for path in preloaded:
+        assert raw(server, "GET", path)[0] == 200, path
     for missing in ("nothing.js", "../__init__.py", "%2e%2e/__init__.py"):
         status, _, _ = raw(server, "GET", f"/dashboard/static/{missing}")
         assert status == 404, missing

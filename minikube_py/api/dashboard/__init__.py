@@ -19,7 +19,9 @@ Routes (all but the login-code one are reached by the browser):
 
 from __future__ import annotations
 
+import hashlib
 import mimetypes
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
@@ -71,16 +73,19 @@ def add_routes(app: web.Application, sessions: DashboardSessions) -> None:
                             httponly=True, secure=True, samesite="Strict")
         return response
 
+    assets = _Assets()
+
     async def static(request: web.Request) -> web.StreamResponse:
         relative = request.match_info["path"]
         target = (STATIC / relative).resolve()
         if not target.is_relative_to(STATIC) or not target.is_file() or target.name == "index.html":
             raise errors.unknown_resource(request.path)
-        kind = "text/javascript" if target.suffix == ".mjs" else (mimetypes.guess_type(target.name)[0] or
-                                                                   "application/octet-stream")
+        asset = assets.get(target)
         # assets change only with the package; revalidation by ETag keeps a reload cheap and current
-        return web.FileResponse(target, headers={"Content-Type": kind, "Cache-Control": "no-cache",
-                                                 "X-Content-Type-Options": "nosniff"})
+        headers = {"ETag": asset.etag, "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+        if asset.etag in request.headers.get("If-None-Match", ""):
+            return web.Response(status=304, headers=headers)
+        return web.Response(body=asset.body, content_type=asset.kind, headers=headers)
 
     async def login_code(request: web.Request) -> web.Response:
         if request.get(SESSION) is not None:
@@ -111,6 +116,35 @@ def add_routes(app: web.Application, sessions: DashboardSessions) -> None:
     r.add_post(LOGIN_CODES_PATH, login_code)
     r.add_get(PREFIX + "/api/session", whoami)
     r.add_post(PREFIX + "/api/logout", logout)
+
+
+@dataclass(frozen=True)
+class _Asset:
+    body: bytes
+    kind: str
+    etag: str
+    stamp: tuple[int, int]  # the file's mtime and size when read
+
+
+class _Assets:
+    """The static files, kept in memory with their ETag: a page load asks for a dozen modules at once,
+    and answering them from memory spares a thread-pool file read each (the first page's time is
+    mostly such requests). A file that changed on disk (a developer's edit) is read again."""
+
+    def __init__(self) -> None:
+        self._cache: dict[Path, _Asset] = {}
+
+    def get(self, path: Path) -> _Asset:
+        st = path.stat()
+        stamp = (st.st_mtime_ns, st.st_size)
+        asset = self._cache.get(path)
+        if asset is None or asset.stamp != stamp:
+            body = path.read_bytes()
+            kind = "text/javascript" if path.suffix == ".mjs" else (mimetypes.guess_type(path.name)[0] or
+                                                                     "application/octet-stream")
+            asset = _Asset(body, kind, f'"{hashlib.sha256(body).hexdigest()[:32]}"', stamp)
+            self._cache[path] = asset
+        return asset
 
 
 def _session_of(request: web.Request) -> Session:

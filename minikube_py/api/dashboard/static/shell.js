@@ -15,6 +15,7 @@ const ROUTES = [
   [/^#\/pods$/, "./pages/pods.js", (page, ctx) => page.podsPage(ctx)],
   [/^#\/services$/, "./pages/services.js", (page, ctx) => page.servicesPage(ctx)],
   [/^#\/pods\/([^/]+)\/([^/]+)(?:\/(\w+))?$/, "./pages/pod.js", (page, ctx, m) => page.podPage(ctx, decode(m[1]), decode(m[2]), m[3])],
+  [/^#\/history\/(\w+)\/([^/]+)\/([^/]+)$/, "./pages/history.js", (page, ctx, m) => page.historyPage(ctx, m[1], decode(m[2]), decode(m[3]))],
   [/^#\/object\/(.+)$/, "./pages/object.js", (page, ctx, m) => page.objectPage(ctx, decode(m[1]))],
 ];
 let shown = 0; // the current render: a page module that arrives after the user moved on is not shown
@@ -51,18 +52,29 @@ function render() {
   });
 }
 
+/** The namespace filter's choices; the page was drawn before they came (for the namespace saved last
+ *  time), and is drawn again if the chosen namespace is gone. */
 async function fillNamespaces() {
   const list = await get("/api/v1/namespaces");
-  const saved = localStorage.getItem("pykube.namespace") || "";
+  const chosen = namespaceSelect.value;
   const names = list.items.map((ns) => ns.metadata.name).sort();
   namespaceSelect.replaceChildren(el("option", { value: "" }, "all namespaces"),
     ...names.map((name) => el("option", { value: name }, name)));
-  namespaceSelect.value = names.includes(saved) ? saved : "";
+  namespaceSelect.value = names.includes(chosen) ? chosen : "";
+  if (namespaceSelect.value !== chosen) render();
 }
 
 async function start() {
+  const saved = localStorage.getItem("pykube.namespace") || "";
+  if (saved) namespaceSelect.append(el("option", { value: saved }, saved));
+  namespaceSelect.value = saved;
+  // the page's first reads go out beside the session's check rather than after it: without a session
+  // they fail with 401 into a view that is replaced by the login hint below
+  render();
   const session = await loadSession().catch(() => null);
   if (!session) {
+    cleanup();
+    shown += 1;
     main.replaceChildren(el("h1", {}, "Not logged in"),
       el("p", {}, "Run ", el("code", {}, "pykube dashboard"), " on a machine with your kubeconfig and open the URL it prints."));
     document.querySelector("header nav").hidden = true;
@@ -77,9 +89,8 @@ async function start() {
     localStorage.setItem("pykube.namespace", namespaceSelect.value);
     render();
   });
-  await fillNamespaces().catch((error) => notify(`namespaces: ${error.message}`, true));
   window.addEventListener("hashchange", render);
-  render();
+  fillNamespaces().catch((error) => notify(`namespaces: ${error.message}`, true));
 }
 
 start();

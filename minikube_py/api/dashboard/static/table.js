@@ -3,9 +3,10 @@ import { el } from "./util.js";
 
 /**
  * columns: [{title, value(row) → sort/filter key, render(row) → Node|string (default: value), opt: hide on phones}]
- * Returns {element, update(rows)}; `key(row)` names a row (data-key, for tests and stable identity).
+ * Returns {element, update(rows)}; `key(row)` names a row (data-key, for tests and stable identity);
+ * `readyMark` names the performance mark set when the first rows are drawn (bench/dashboard.py reads it).
  */
-export function liveTable({ columns, key, empty = "Nothing here.", id }) {
+export function liveTable({ columns, key, empty = "Nothing here.", id, readyMark }) {
   let rows = [];
   let loaded = false; // until the first update the body says so, rather than "nothing here"
   let sortIndex = 0;
@@ -53,6 +54,7 @@ export function liveTable({ columns, key, empty = "Nothing here.", id }) {
       : [el("tr", {}, el("td", { colspan: columns.length, class: "muted" },
         !loaded ? "Loading…" : rows.length ? "No row matches the filter." : empty))]));
     count.textContent = needle ? `${shown.length} of ${rows.length}` : `${rows.length}`;
+    if (loaded && readyMark && !performance.getEntriesByName(readyMark).length) performance.mark(readyMark);
   }
 
   let pending = false;

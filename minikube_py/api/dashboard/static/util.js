@@ -67,13 +67,16 @@ export function sparkline(values, width = 90, height = 20) {
   svg.setAttribute("class", "spark");
   svg.setAttribute("width", width);
   svg.setAttribute("height", height);
-  if (values.length > 1) {
-    const max = Math.max(...values) || 1;
-    const step = width / (values.length - 1);
-    const points = values.map((v, i) => `${(i * step).toFixed(1)},${(height - 1 - (v / max) * (height - 2)).toFixed(1)}`);
+  if (values.length) {
+    const drawn = values.length === 1 ? [values[0], values[0]] : values; // one sample: a level line
+    const max = Math.max(...drawn) || 1;
+    const step = width / (drawn.length - 1);
+    const points = drawn.map((v, i) => `${(i * step).toFixed(1)},${(height - 1 - (v / max) * (height - 2)).toFixed(1)}`);
+    const area = document.createElementNS("http://www.w3.org/2000/svg", "polygon"); // the use, filled to zero
+    area.setAttribute("points", `0,${height} ${points.join(" ")} ${width},${height}`);
     const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
     line.setAttribute("points", points.join(" "));
-    svg.append(line);
+    svg.append(area, line);
   }
   return svg;
 }

@@ -29,7 +29,10 @@ export async function podPage(ctx, namespace, name, tab = "logs") {
   const defaultContainer = pod.spec.containers[0].name;
   if (tab === "logs") logsTab(ctx, path, containers, defaultContainer);
   else if (tab === "terminal") {
-    // xterm.js is the biggest file the dashboard has: only the terminal loads it
+    // xterm.js is the biggest file the dashboard has: only the terminal loads it, and its stylesheet
+    if (!document.getElementById("xterm-css")) {
+      document.head.append(el("link", { id: "xterm-css", rel: "stylesheet", href: new URL("../vendor/xterm.css", import.meta.url).href }));
+    }
     const [{ Terminal }, { FitAddon }] = await Promise.all(["../vendor/xterm.mjs", "../vendor/addon-fit.mjs"]
       .map((file) => importRetrying(new URL(file, import.meta.url).href)));
     terminalTab(ctx, path, pod.spec.containers.map((c) => c.name), Terminal, FitAddon);

@@ -1,8 +1,8 @@
 // Pods, kept current by one LIST and a WATCH: rows appear, change and go as the cluster does.
 import { watchCollection } from "../api.js";
-import { followMetrics, samples } from "../metrics.js";
+import { followMetrics, usageColumn } from "../metrics.js";
 import { liveTable } from "../table.js";
-import { age, el, formatBytes, formatCpu, namespaceColumn, notify, podStatus, sparkline, statusClass } from "../util.js";
+import { age, el, namespaceColumn, notify, podStatus, statusClass } from "../util.js";
 
 function restarts(pod) {
   return (pod.status?.containerStatuses || []).reduce((total, c) => total + (c.restartCount || 0), 0);
@@ -22,11 +22,6 @@ export async function podsPage(ctx) {
   const ns = ctx.namespace;
   ctx.main.append(el("h1", {}, "Pods", ns ? el("span", { class: "muted" }, ` · ${ns}`) : ""));
   const key = (p) => `pod/${p.metadata.namespace}/${p.metadata.name}`;
-  const metricColumn = (field, format) => ({
-    title: field === "cpu" ? "CPU" : "Memory", opt: true,
-    value: (p) => samples(key(p)).at(-1)?.[field] ?? "",
-    render: (p) => { const s = samples(key(p)); return s.length ? el("span", {}, sparkline(s.map((x) => x[field]), 60), " ", format(s.at(-1)[field])) : ""; },
-  });
   const columns = [
     { title: "Name", value: (p) => p.metadata.name, render: podLink },
     ...namespaceColumn(ns),
@@ -37,21 +32,28 @@ export async function podsPage(ctx) {
     { title: "IP", value: (p) => p.status?.podIP || "", opt: true },
     { title: "Age", value: (p) => p.metadata.creationTimestamp, render: (p) => age(p.metadata.creationTimestamp) },
   ];
-  let table = liveTable({ columns, key: (p) => `${p.metadata.namespace}/${p.metadata.name}`, empty: "No pods.", id: "pods-table" });
+  let table = liveTable({ columns, key: (p) => `${p.metadata.namespace}/${p.metadata.name}`, empty: "No pods.", id: "pods-table",
+    readyMark: "pykube:pods-ready" });
   const box = el("div", {}, table.element);
   ctx.main.append(box);
   let pods = new Map();
   const path = ns ? `/api/v1/namespaces/${encodeURIComponent(ns)}/pods` : "/api/v1/pods";
-  ctx.onStop(watchCollection(path, (items) => { pods = items; table.update(items.values()); },
-    (error) => notify(`pods: ${error.message}`, true)));
-  followMetrics(ctx, "pods", () => {
+  const followUsage = () => followMetrics(ctx, "pods", () => {
     if (!box.dataset.metrics) {
       box.dataset.metrics = "1";
       const at = columns.findIndex((c) => c.title === "Node");
-      table = liveTable({ columns: [...columns.slice(0, at), metricColumn("cpu", formatCpu), metricColumn("memory", formatBytes), ...columns.slice(at)],
+      table = liveTable({ columns: [...columns.slice(0, at), usageColumn("CPU", key, "cpu", { opt: true, width: 60 }), usageColumn("Memory", key, "memory", { opt: true, width: 60 }), ...columns.slice(at)],
         key: (p) => `${p.metadata.namespace}/${p.metadata.name}`, empty: "No pods.", id: "pods-table" });
       box.replaceChildren(table.element);
     }
     table.update(pods.values());
   });
+  let listed = false;
+  ctx.onStop(watchCollection(path, (items) => {
+    pods = items;
+    table.update(items.values());
+    // the usage history is asked for once the rows are there: it would slow their list down
+    if (!listed) followUsage();
+    listed = true;
+  }, (error) => notify(`pods: ${error.message}`, true)));
 }

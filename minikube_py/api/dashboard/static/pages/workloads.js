@@ -1,4 +1,4 @@
-// Workloads: ready counts, and scale, restart and delete, each through the API as kubectl does it.
+// Workloads: ready counts, and scale, restart, rollout history and delete, each through the API as kubectl does it.
 import { api, get, resourcePath } from "../api.js";
 import { KINDS, WORKLOADS } from "../kinds.js";
 import { liveTable } from "../table.js";
@@ -46,6 +46,10 @@ export async function workloadsPage(ctx) {
           onclick: () => act(`${section.kind} ${o.metadata.name} restarting`,
             () => api("PATCH", objectPath(o), { body: restartPatch(), contentType: "application/strategic-merge-patch+json" }), reload),
         }, "Restart"));
+      }
+      if (section.history) {
+        const md = o.metadata;
+        buttons.push(el("a", { class: "button history", href: `#/history/${section.kind}/${encodeURIComponent(md.namespace)}/${encodeURIComponent(md.name)}` }, "History"));
       }
       buttons.push(el("button", {
         type: "button", class: "danger delete",
