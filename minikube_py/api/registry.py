@@ -148,9 +148,10 @@ class Registry:
         start_after = _decode_continue(continue_token, prefix) if continue_token else None
         matched: list[Obj] = []
         revision = 0
+        hints = field_selector.text_hints() if field_selector is not None else ()
         while True:
             want = None if limit is None else max(limit - len(matched), 1) * (4 if labels or field_selector else 1)
-            page = await self.store.list(prefix, start_after=start_after, limit=want)
+            page = await self.store.list(prefix, start_after=start_after, limit=want, must_contain=hints)
             revision = revision or page.revision
             for i, obj in enumerate(page.items):
                 if _matches(strategy, obj, labels, field_selector):

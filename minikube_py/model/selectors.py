@@ -427,6 +427,21 @@ class FieldSelector:
     def __str__(self) -> str:
         return ",".join(f"{f}{op}{escape_field_value(v)}" for f, op, v in self.requirements)
 
+    def text_hints(self) -> tuple[str, ...]:
+        """JSON string literals an object's stored text must contain to match: one per ``field=value``
+        term on a field that is always stored as that very string (:data:`LITERAL_FIELDS`), for
+        values JSON writes without escapes. A cheap test before decoding, never a verdict: a text
+        that contains them may still not match (the value may sit in another field)."""
+        return tuple(f'"{value}"' for name, op, value in self.requirements
+                     if op == "=" and name in LITERAL_FIELDS and value and value.isprintable()
+                     and '"' not in value and "\\" not in value)
+
+
+#: selectable fields whose value is the object's own JSON string at that path, or absent (and then
+#: "" to a selector): ``status.phase=Running`` can only match a text containing ``"Running"``. Fields
+#: a kind derives (``spec.unschedulable`` is "false" when the field is absent) must not be here.
+LITERAL_FIELDS = frozenset({"metadata.name", "metadata.namespace", "spec.nodeName", "status.phase"})
+
 
 def parse_field_selector(text: str) -> FieldSelector:
     """Parse ``f=v``, ``f==v``, ``f!=v`` terms joined by ``,``. In values ``\\``, ``,`` and ``=``

@@ -118,9 +118,12 @@ class Store(Protocol):
     async def get(self, key: str) -> Obj:
         """Current value of ``key``; raises KeyNotFound."""
 
-    async def list(self, prefix: str, *, start_after: str | None = None, limit: int | None = None) -> ListResult:
+    async def list(self, prefix: str, *, start_after: str | None = None, limit: int | None = None,
+                   must_contain: Sequence[str] = ()) -> ListResult:
         """Objects whose key starts with ``prefix``, in key order, after ``start_after``, at most
-        ``limit``; ``revision`` is the store revision the listing reflects."""
+        ``limit`` read (``next_key`` says where reading stopped); ``revision`` is the store revision
+        the listing reflects. Objects whose stored JSON text lacks one of ``must_contain`` are skipped
+        without being decoded (a field selector's cheap first test)."""
 
     async def commit(self, ops: Sequence[Op]) -> list[Obj]:
         """Apply ``ops`` atomically: all of them or none (the first failing op's error is raised).

@@ -214,10 +214,13 @@ class SqlStore:
     async def get(self, key: str) -> Obj:
         return self._delivered().cache.get(key)
 
-    async def list(self, prefix: str, *, start_after: str | None = None, limit: int | None = None) -> ListResult:
+    async def list(self, prefix: str, *, start_after: str | None = None, limit: int | None = None,
+                   must_contain: Sequence[str] = ()) -> ListResult:
         cache = self._delivered().cache
         revision = cache.revision
         rows, next_key = cache.select(prefix, start_after, limit)
+        if must_contain:
+            rows = [row for row in rows if all(text in row.text for text in must_contain)]
         items: list[Obj] = []
         for first in range(0, len(rows), _DECODE_SLICE):
             if first:

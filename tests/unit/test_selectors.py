@@ -181,3 +181,12 @@ def test_field_selector_errors(text: str, message: str) -> None:
 def test_label_selector_value_object() -> None:
     assert LabelSelector(nothing=True).matches({}) is False
     assert LabelSelector().matches({"a": "b"}) is True
+
+
+def test_field_selector_text_hints_only_for_literal_string_fields() -> None:
+    selector = parse_field_selector("status.phase=Running,spec.nodeName!=n1,metadata.name=a\\,b")
+    assert selector.text_hints() == ('"a,b"', '"Running"')
+    # derived fields, empty values and values JSON would escape give no hint
+    assert parse_field_selector("spec.unschedulable=false").text_hints() == ()
+    assert parse_field_selector("spec.nodeName=").text_hints() == ()
+    assert parse_field_selector('metadata.name=a"b').text_hints() == ()
