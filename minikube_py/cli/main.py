@@ -27,7 +27,7 @@ from minikube_py.config import (
     load_agent_config,
     load_server_config,
 )
-from minikube_py.core import serve_forever
+from minikube_py.core import ClusterIdentityError, serve_forever
 from minikube_py.guard import PartFailed
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -104,7 +104,7 @@ def server(config_file: Path | None, cleanup: bool, **flags: Any) -> None:
         raise click.UsageError(str(exc)) from exc
     try:
         asyncio.run(serve_forever(config))
-    except (OSError, PartFailed) as exc:
+    except (OSError, PartFailed, ClusterIdentityError) as exc:
         click.echo(f"pykube server: {exc}", err=True)
         sys.exit(1)
 
