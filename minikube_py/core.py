@@ -36,6 +36,7 @@ from minikube_py.client.kubeconfig import load_kubeconfig, write_kubeconfig
 from minikube_py.client.rest import ApiClient
 from minikube_py.config import AgentConfig, ServerConfig
 from minikube_py.guard import RESTART, STOP_TIMEOUT, Backoff, PartFailed, guarded_task
+from minikube_py.reconcilers.apiserverendpoints import ApiServerEndpoints
 from minikube_py.reconcilers.base import run_controllers
 from minikube_py.reconcilers.leader import ElectionTiming, LeaderElector
 from minikube_py.reconcilers.manager import ControllerOptions, build_controllers
@@ -132,6 +133,7 @@ class Server:
             _server_identity(cfg.data_dir)  # made now, under the umask, for the leader elector
         finally:
             os.umask(previous_umask)
+        await self._start_part(stack, "API server endpoints", self._keep_endpoints)
         await self._start_part(stack, "controller manager", self._run_controllers)
         if not cfg.no_agent:
             # a draining agent needs its pods' grace periods to stop them, not the usual few seconds
@@ -202,6 +204,13 @@ class Server:
         cert, key = pki.issue_client_cert(self._pki, f"system:node:{cfg.node_name}", "system:nodes")
         credentials = embedded_credentials(self.url, self._pki.ca_pem, cert, key)
         return lambda: Agent(agent_cfg, credentials, control_plane=True).run()
+
+    async def _keep_endpoints(self) -> None:
+        """This server's Lease and, with the other servers, the ``default/kubernetes`` Endpoints that
+        list every live server, so agents know where to fail over to."""
+        cfg = self.config
+        async with ApiClient(load_kubeconfig(self.kubeconfig_path), user_agent="pykube-apiserver-endpoints") as client:
+            await ApiServerEndpoints(client, _server_identity(cfg.data_dir), cfg.advertise_address, self.port).run()
 
     async def _run_controllers(self) -> None:
         """The reconcilers run only while this server leads: of several servers on one store, one

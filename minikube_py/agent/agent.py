@@ -39,10 +39,12 @@ from minikube_py.agent.server import KubeletServer
 from minikube_py.agent.stats import NodeStats, node_is_host
 from minikube_py.client.errors import AlreadyExistsError, ApiError, ConflictError, NotFoundError
 from minikube_py.client.events import EventRecorder
+from minikube_py.client.informer import Informer
 from minikube_py.client.kubeconfig import ClientConfig
 from minikube_py.client.rest import ApiClient, resource_path
 from minikube_py.config import AgentConfig, default_advertise_address
 from minikube_py.guard import guard
+from minikube_py.model.apiserverleases import server_urls
 from minikube_py.model.times import rfc3339_micro
 from minikube_py.model.volumebinding import LOCAL_PATH_ROOT_ANNOTATION
 from minikube_py.netproxy.proxy import ProxyOptions, ServiceProxy
@@ -233,6 +235,8 @@ class Agent:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._heartbeat(client, runtime, node_ip, port, status), name="node heartbeat")
                 tasks.create_task(self._run_pods(client, runtime, node_ip, recorder), name="node pods")
+                if not self._control_plane:  # the embedded agent lives and dies with its server
+                    tasks.create_task(_follow_api_servers(client), name="API servers")
         finally:
             await server.stop()
 
@@ -409,6 +413,21 @@ class Agent:
                 raise
             except Exception as e:
                 log.warning("node heartbeat failed: %s", e)
+
+
+async def _follow_api_servers(client: ApiClient) -> None:
+    """Keep the client's list of API servers to fail over to as the ``default/kubernetes`` Endpoints
+    list them (see :mod:`minikube_py.model.apiserverleases`): a watch, so a server that joins or
+    leaves is known within moments, and one that resumes from where it was on whichever server it
+    reconnects to."""
+    informer = Informer(client, resource_path("v1", "endpoints", "default"), field_selector="metadata.name=kubernetes")
+
+    def changed(_old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        if new is not None and server_urls(new):
+            client.set_servers(server_urls(new))
+
+    informer.add_handler(changed)
+    await informer.run()
 
 
 async def _cluster_settings(client: ApiClient) -> dict[str, str]:
