@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 
 #: kube-system/<this> ConfigMap with the cluster's network settings (written by the server at start)
 CLUSTER_CONFIG = "pykube-cluster"
+#: the API servers the agent last knew of, one URL a line, in its data directory
+SERVERS_FILE = "api-servers"
 LEASE_SECONDS = 40
 RENEW_SECONDS = 10.0
 #: an engine that does not answer its ping within this is down (Ready=False)
@@ -200,12 +202,15 @@ class Agent:
         cfg = self.config
         cfg.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         credentials = self._credentials
+        remembered = _remembered_servers(cfg.data_dir) if credentials is None else []
         if credentials is None:
-            credentials = await node_certificate(await join(cfg.server, cfg.token), cfg.node_name, cfg.data_dir)
+            credentials = await node_certificate(await _join_any([cfg.server, *remembered], cfg.token),
+                                                 cfg.node_name, cfg.data_dir)
         runtime = _runtime(cfg)
         try:
             async with ApiClient(credentials.client, user_agent=f"pykube-agent/{cfg.node_name}",
                                  timeout=60) as client:
+                client.set_servers([*remembered, cfg.server] if remembered else [])
                 await self._run(client, runtime, credentials)
         finally:
             await runtime.close()
@@ -236,7 +241,7 @@ class Agent:
                 tasks.create_task(self._heartbeat(client, runtime, node_ip, port, status), name="node heartbeat")
                 tasks.create_task(self._run_pods(client, runtime, node_ip, recorder), name="node pods")
                 if not self._control_plane:  # the embedded agent lives and dies with its server
-                    tasks.create_task(_follow_api_servers(client), name="API servers")
+                    tasks.create_task(_follow_api_servers(client, cfg.data_dir, cfg.server), name="API servers")
         finally:
             await server.stop()
 
@@ -415,16 +420,40 @@ class Agent:
                 log.warning("node heartbeat failed: %s", e)
 
 
-async def _follow_api_servers(client: ApiClient) -> None:
+async def _join_any(servers: list[str], token: str) -> Credentials:
+    """:func:`join` through the first of ``servers`` that answers: the configured one, then those
+    this agent learnt before (so that it can start again while the server it joined through is
+    down); the error is the configured server's when none answers."""
+    failures: list[JoinError] = []
+    for server in dict.fromkeys(servers):
+        try:
+            return await join(server, token)
+        except JoinError as e:
+            log.warning("joining through %s failed: %s", server, e)
+            failures.append(e)
+    raise failures[0]
+
+
+def _remembered_servers(data_dir: Path) -> list[str]:
+    """The API servers the agent learnt last time it ran (see :func:`_follow_api_servers`)."""
+    path = data_dir / SERVERS_FILE
+    return path.read_text().split() if path.exists() else []
+
+
+async def _follow_api_servers(client: ApiClient, data_dir: Path, join_url: str) -> None:
     """Keep the client's list of API servers to fail over to as the ``default/kubernetes`` Endpoints
     list them (see :mod:`minikube_py.model.apiserverleases`): a watch, so a server that joins or
     leaves is known within moments, and one that resumes from where it was on whichever server it
-    reconnects to."""
+    reconnects to. The URL the agent was told to join stays last (it may be a load balancer's), and
+    the list is kept in the data directory too, for the next start."""
     informer = Informer(client, resource_path("v1", "endpoints", "default"), field_selector="metadata.name=kubernetes")
 
     def changed(_old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
-        if new is not None and server_urls(new):
-            client.set_servers(server_urls(new))
+        urls = server_urls(new) if new is not None else []
+        if urls:
+            client.set_servers([*urls, join_url])
+            if urls != _remembered_servers(data_dir):
+                pki.write_file(data_dir / SERVERS_FILE, "".join(f"{url}\n" for url in urls).encode(), mode=0o644)
 
     informer.add_handler(changed)
     await informer.run()

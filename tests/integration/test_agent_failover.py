@@ -65,6 +65,16 @@ def create_pod(server: RunningServer, name: str) -> None:
     server.kubectl("create", "-f", "-", input=json.dumps(pod))
 
 
+def start_agent(tmp_path: Path, server: RunningServer, log_path: Path) -> subprocess.Popen[bytes]:
+    """``pykube agent`` joining through ``server``, logging at INFO (it names the servers it learns)."""
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "minikube_py.cli.main", "-v", "agent", "--join", server.url, "--token",
+             server.node_token, "--runtime", "fake", "--node-name", NODE, "--node-ip", "127.0.0.1",
+             "--kubelet-port", "0", "--data-dir", str(tmp_path / "agent")],
+            stdout=log, stderr=subprocess.STDOUT)
+
+
 def test_an_agent_fails_over_when_its_server_is_killed(tmp_path: Path) -> None:
     async def run() -> None:
         async with fresh_postgres_database(postgres_url()) as url:
@@ -83,12 +93,7 @@ def scenario(tmp_path: Path, database: str) -> None:
         both = {("127.0.0.1", port_of(first)), ("127.0.0.1", port_of(second))}
         eventually(lambda: listed_servers(second) == both, "the Endpoints to list both servers")
 
-        with agent_log.open("wb") as log:
-            agent = subprocess.Popen(
-                [sys.executable, "-m", "minikube_py.cli.main", "-v", "agent", "--join", first.url, "--token",
-                 first.node_token, "--runtime", "fake", "--node-name", NODE, "--node-ip", "127.0.0.1",
-                 "--kubelet-port", "0", "--data-dir", str(tmp_path / "agent")],
-                stdout=log, stderr=subprocess.STDOUT)
+        agent = start_agent(tmp_path, first, agent_log)
         eventually(lambda: node_ready(first), "the agent's node to be Ready")
         create_pod(first, "before")
         before = eventually(lambda: running_container(first, "before"), "the pod to run")
@@ -112,6 +117,14 @@ def scenario(tmp_path: Path, database: str) -> None:
         create_pod(second, "after")
         eventually(lambda: running_container(second, "after"), "a pod bound after the failover to run")
         assert agent.poll() is None, agent_log.read_text()
+
+        # restarted while the server it joins through is down, it joins through one it learnt of
+        agent.terminate()
+        agent.wait(30)
+        restarted = datetime.now(UTC)
+        agent = start_agent(tmp_path, first, agent_log)
+        eventually(lambda: lease_renewed_after(second, restarted), "the restarted agent to renew its Lease")
+        assert node_ready(second) and agent.poll() is None
     finally:
         if agent is not None:
             agent.terminate()
