@@ -276,7 +276,10 @@ async def _adopt_cluster_identity(store: Store, data_dir: Path, token: str) -> N
     of an earlier single-server life) and stores them sealed with the node secret, which is the
     cluster token. Two first servers starting at once both try; the loser of the conditional create
     adopts the winner's."""
-    pin, secret = pki.parse_join_token(token) if token else (None, None)
+    try:
+        pin, secret = pki.parse_join_token(token) if token else (None, None)
+    except ValueError as exc:
+        raise ClusterIdentityError(f"--token: {exc}") from None
     if secret is None and (data_dir / "node-secret").exists():
         secret = (data_dir / "node-secret").read_text().strip()  # this server's own, from an earlier start
     while True:

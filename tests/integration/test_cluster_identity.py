@@ -88,6 +88,8 @@ def test_a_second_server_joins_the_first_servers_cluster(tmp_path: Path) -> None
             wrong = refused_start(tmp_path / "c", database, "--token", "not-the-cluster-token")
             assert wrong.returncode == 1
             assert "the cluster token does not match the one this datastore's cluster was created with" in wrong.stderr
+            malformed = refused_start(tmp_path / "c", database, "--token", "K10abc::server:x")
+            assert malformed.returncode == 1 and "--token: malformed join token" in malformed.stderr
             missing = refused_start(tmp_path / "d", database)
             assert missing.returncode == 1
             assert "the datastore already holds a cluster: start this server with --token" in missing.stderr
