@@ -128,7 +128,7 @@ class Server:
             await store.start()
             # history a previous run kept beyond the retention goes now, not a compaction interval later
             await store.compact(await store.current_revision() - cfg.watch.history)
-            await _adopt_cluster_identity(store, cfg.data_dir, cfg.token)
+            await adopt_cluster_identity(store, cfg.data_dir, cfg.token)
             app = await self._start_api(stack, store)
             _server_identity(cfg.data_dir)  # made now, under the umask, for the leader elector
         finally:
@@ -269,7 +269,7 @@ def _server_identity(data_dir: Path) -> str:
     return f"{socket.gethostname().lower()}_{path.read_text().strip()}"
 
 
-async def _adopt_cluster_identity(store: Store, data_dir: Path, token: str) -> None:
+async def adopt_cluster_identity(store: Store, data_dir: Path, token: str) -> None:
     """Make the data directory's CA, signing key and tokens the cluster's (see
     :mod:`minikube_py.store.bootstrap`). With bootstrap data in the datastore they are opened with the
     cluster token and written here; without, this is the first server: it makes them (or keeps those
