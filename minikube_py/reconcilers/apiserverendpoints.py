@@ -35,6 +35,16 @@ log = logging.getLogger(__name__)
 _LEASES = resource_path("coordination.k8s.io/v1", "leases", NAMESPACE)
 _ENDPOINTS = resource_path("v1", "endpoints", "default", "kubernetes")
 _SLICE = resource_path("discovery.k8s.io/v1", "endpointslices", "default", "kubernetes")
+#: what the two objects are made from when someone deleted them (kube-apiserver recreates them too)
+_BLANK: dict[str, Obj] = {
+    _ENDPOINTS: {"apiVersion": "v1", "kind": "Endpoints",
+                 "metadata": {"name": "kubernetes", "namespace": "default",
+                              "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}}},
+    _SLICE: {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+             "metadata": {"name": "kubernetes", "namespace": "default",
+                          "labels": {"kubernetes.io/service-name": "kubernetes",
+                                     "endpointslice.kubernetes.io/managed-by": "pykube"}}},
+}
 #: how long a server shutting down tries to take itself out of the Endpoints
 WITHDRAW_TIMEOUT = 2.0
 
@@ -97,9 +107,14 @@ class ApiServerEndpoints:
 
     async def _write(self, path: str, change: Callable[[Obj], Obj]) -> None:
         """Replace the object at ``path`` with ``change(it)`` if that differs (conditionally on the
-        resourceVersion read). The EndpointSlice carries one port list: it follows the Endpoints'
+        resourceVersion read), or create it if it was deleted. The EndpointSlice carries one port list: it follows the Endpoints'
         first subset, which is all of them when the servers share a port, as they normally do."""
-        live = await self.client.get(path)
+        try:
+            live = await self.client.get(path)
+        except NotFoundError:
+            with contextlib.suppress(AlreadyExistsError):
+                await self.client.create(path.rsplit("/", 1)[0], change(_BLANK[path]))
+            return
         wanted = change(live)
         if wanted != live:
             await self.client.replace(path, wanted)

@@ -92,6 +92,10 @@ def scenario(tmp_path: Path, database: str) -> None:
     try:
         both = {("127.0.0.1", port_of(first)), ("127.0.0.1", port_of(second))}
         eventually(lambda: listed_servers(second) == both, "the Endpoints to list both servers")
+        # deleted, they are made again by the servers, as kube-apiserver's reconciler does
+        assert second.request("DELETE", ENDPOINTS)[0] == 200
+        eventually(lambda: second.request("GET", ENDPOINTS)[0] == 200 and listed_servers(second) == both,
+                   "the Endpoints to be made again")
 
         agent = start_agent(tmp_path, first, agent_log)
         eventually(lambda: node_ready(first), "the agent's node to be Ready")
