@@ -127,8 +127,9 @@ def scenario(tmp_path: Path, database: str) -> None:
         agent.wait(30)
         restarted = datetime.now(UTC)
         agent = start_agent(tmp_path, first, agent_log)
-        eventually(lambda: lease_renewed_after(second, restarted), "the restarted agent to renew its Lease")
-        assert node_ready(second) and agent.poll() is None
+        eventually(lambda: lease_renewed_after(second, restarted) and node_ready(second),
+                   "the restarted agent to renew its Lease and report its node Ready")
+        assert agent.poll() is None, agent_log.read_text()
     finally:
         if agent is not None:
             agent.terminate()
