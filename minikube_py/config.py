@@ -126,6 +126,13 @@ class ServerConfig:
     datastore: str = field(default="", metadata=_doc(
         "SQLAlchemy URL of the store: SQLite needs no setup; a postgresql://USER@HOST:PORT/DB URL lets "
         "several servers share one cluster.", shown="sqlite:///<data_dir>/state.db"))
+    token: str = field(default="", metadata=_doc(
+        "The cluster token: the first server seals the cluster's CA, keys and tokens with it in the datastore, "
+        "and every further server on that datastore needs it to open them (the first server's node-token "
+        "file, or the bare secret given to the first server).", shown="generated on first start"))
+    tls_san: str = field(default="", metadata=_doc(
+        "More names or addresses for the serving certificate, comma-separated: a load balancer's or a DNS "
+        "name in front of several servers."))
     no_agent: bool = field(default=False, metadata=_doc(
         "Run only the control plane, without the embedded agent (when nodes join separately)."))
     drain_on_stop: bool = field(default=False, metadata=_doc(

@@ -31,15 +31,26 @@ from minikube_py.api.auth import Authenticator
 from minikube_py.api.bootstrap import ClusterNetwork, ensure_bootstrap_objects
 from minikube_py.api.connections import HeaderDeadline
 from minikube_py.api.registry import Registry
+from minikube_py.api.tokens import SigningKey
 from minikube_py.client.kubeconfig import load_kubeconfig, write_kubeconfig
 from minikube_py.client.rest import ApiClient
 from minikube_py.config import AgentConfig, ServerConfig
 from minikube_py.guard import RESTART, STOP_TIMEOUT, Backoff, PartFailed, guarded_task
+from minikube_py.reconcilers.apiserverendpoints import ApiServerEndpoints
 from minikube_py.reconcilers.base import run_controllers
 from minikube_py.reconcilers.leader import ElectionTiming, LeaderElector
 from minikube_py.reconcilers.manager import ControllerOptions, build_controllers
 from minikube_py.store import open_store
 from minikube_py.store.base import Store
+from minikube_py.store.bootstrap import publish_sealed, read_sealed
+
+#: the files that make a cluster's identity, relative to the data directory: the same on every server
+IDENTITY_FILES = ("pki/ca.crt", "pki/ca.key", "pki/service-account.key", "admin-token", "node-secret")
+
+
+class ClusterIdentityError(Exception):
+    """The server cannot take on its cluster's identity (a wrong or missing cluster token): it refuses
+    to start rather than serve with credentials the other servers would refuse."""
 
 
 @dataclass(frozen=True)
@@ -117,10 +128,12 @@ class Server:
             await store.start()
             # history a previous run kept beyond the retention goes now, not a compaction interval later
             await store.compact(await store.current_revision() - cfg.watch.history)
+            await adopt_cluster_identity(store, cfg.data_dir, cfg.token)
             app = await self._start_api(stack, store)
             _server_identity(cfg.data_dir)  # made now, under the umask, for the leader elector
         finally:
             os.umask(previous_umask)
+        await self._start_part(stack, "API server endpoints", self._keep_endpoints)
         await self._start_part(stack, "controller manager", self._run_controllers)
         if not cfg.no_agent:
             # a draining agent needs its pods' grace periods to stop them, not the usual few seconds
@@ -132,7 +145,8 @@ class Server:
         cfg = self.config
         allocator = ServiceAllocator(store, cfg.service_cidr, cfg.service_node_port_range)
         registry = Registry(store, allocator)
-        hosts = [cfg.bind_address, cfg.advertise_address, allocator.first_ip, socket.gethostname()]
+        hosts = [cfg.bind_address, cfg.advertise_address, allocator.first_ip, socket.gethostname(),
+                 *cfg.tls_san.split(",")]
         tls = pki.ensure_pki(cfg.data_dir / "pki", hosts=[h for h in hosts if h and h not in ("0.0.0.0", "::")])
         self.credentials = _load_credentials(cfg.data_dir, tls.ca_pem)
         self._pki = tls
@@ -192,6 +206,13 @@ class Server:
         credentials = embedded_credentials(self.url, self._pki.ca_pem, cert, key)
         return lambda: Agent(agent_cfg, credentials, control_plane=True).run()
 
+    async def _keep_endpoints(self) -> None:
+        """This server's Lease and, with the other servers, the ``default/kubernetes`` Endpoints that
+        list every live server, so agents know where to fail over to."""
+        cfg = self.config
+        async with ApiClient(load_kubeconfig(self.kubeconfig_path), user_agent="pykube-apiserver-endpoints") as client:
+            await ApiServerEndpoints(client, _server_identity(cfg.data_dir), cfg.advertise_address, self.port).run()
+
     async def _run_controllers(self) -> None:
         """The reconcilers run only while this server leads: of several servers on one store, one
         does; a lone server wins the Lease at once. A controller that fails ends the term (the Lease
@@ -247,6 +268,61 @@ def _server_identity(data_dir: Path) -> str:
     if not path.exists():
         path.write_text(uuid.uuid4().hex + "\n")
     return f"{socket.gethostname().lower()}_{path.read_text().strip()}"
+
+
+async def adopt_cluster_identity(store: Store, data_dir: Path, token: str) -> None:
+    """Make the data directory's CA, signing key and tokens the cluster's (see
+    :mod:`minikube_py.store.bootstrap`). With bootstrap data in the datastore they are opened with the
+    cluster token and written here; without, this is the first server: it makes them (or keeps those
+    of an earlier single-server life) and stores them sealed with the node secret, which is the
+    cluster token. Two first servers starting at once both try; the loser of the conditional create
+    adopts the winner's."""
+    try:
+        pin, secret = pki.parse_join_token(token) if token else (None, None)
+    except ValueError as exc:
+        raise ClusterIdentityError(f"--token: {exc}") from None
+    if secret is None and (data_dir / "node-secret").exists():
+        secret = (data_dir / "node-secret").read_text().strip()  # this server's own, from an earlier start
+    while True:
+        sealed = await read_sealed(store)
+        if sealed is not None:
+            break
+        secret = _make_identity(data_dir, secret)
+        files = {name: (data_dir / name).read_bytes() for name in IDENTITY_FILES}
+        if await publish_sealed(store, await asyncio.to_thread(pki.seal, secret, files)):
+            return
+    if secret is None:
+        raise ClusterIdentityError(
+            "the datastore already holds a cluster: start this server with --token set to the cluster token "
+            "(the node-token file in the first server's data directory)")
+    try:
+        files = await asyncio.to_thread(pki.unseal, secret, sealed)
+    except pki.WrongToken:
+        raise ClusterIdentityError(
+            "the cluster token does not match the one this datastore's cluster was created with: start this "
+            "server with --token set to the cluster token (the node-token file in the first server's data "
+            "directory)") from None
+    if pin is not None and pki.ca_hash(files["pki/ca.crt"]) != pin:
+        raise ClusterIdentityError("the cluster's CA does not match the CA hash in --token")
+    for name, data in files.items():
+        path = data_dir / name
+        if not path.exists() or path.read_bytes() != data:
+            pki.write_file(path, data, mode=0o644 if name.endswith(".crt") else 0o600)
+
+
+def _make_identity(data_dir: Path, secret: str | None) -> str:
+    """The first server's identity files, made where missing; returns the node secret (``secret`` if
+    given: the cluster token chosen for a new cluster)."""
+    pki.ensure_ca(data_dir / "pki")
+    SigningKey(data_dir / "pki" / "service-account.key")
+    _persisted_secret(data_dir / "admin-token")
+    if secret is None:
+        return _persisted_secret(data_dir / "node-secret")
+    if not (data_dir / "node-secret").exists():
+        pki.write_file(data_dir / "node-secret", (secret + "\n").encode())
+    elif (data_dir / "node-secret").read_text().strip() != secret:
+        raise ClusterIdentityError(f"{data_dir} belongs to a cluster with another token than --token")
+    return secret
 
 
 def _load_credentials(data_dir: Path, ca_pem: bytes) -> Credentials:
@@ -315,6 +391,8 @@ async def serve_forever(config: ServerConfig) -> None:
             print(f"pykube server listening on {server.url}", flush=True)
             print(f"  export KUBECONFIG={server.kubeconfig_path}", flush=True)
             print(f"  join a node: pykube agent --join {server.url} --token $(cat {config.data_dir / 'node-token'})",
+                  flush=True)
+            print(f"  add a server: pykube server --datastore <the same> --token $(cat {config.data_dir / 'node-token'})",
                   flush=True)
             await server.wait()
             print("pykube server shutting down", flush=True)

@@ -14,23 +14,27 @@ k3s, the hash is taken over the certificate's DER, not its PEM text, so that re-
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
 import hashlib
 import ipaddress
+import json
 import os
 import re
 import secrets
 import socket
 import ssl
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 CA_COMMON_NAME = "pykube-ca"
@@ -87,14 +91,7 @@ def ensure_pki(directory: Path, *, hosts: Sequence[str]) -> Pki:
     """Load or create the CA and a serving certificate valid for ``hosts`` plus :data:`ALWAYS_HOSTS`
     and this machine's hostname. The caller passes the advertise address, extra names and the first
     IP of the service CIDR (the ``kubernetes`` service's ClusterIP) in ``hosts``."""
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    pki = Pki(
-        ca_cert=directory / "ca.crt",
-        ca_key=directory / "ca.key",
-        server_cert=directory / "server.crt",
-        server_key=directory / "server.key",
-        ca_pem=b"",  # known once the CA is loaded
-    )
+    pki = _paths(directory)
     ca_cert, ca_key = _load_or_create_ca(pki)
     wanted = _names([*ALWAYS_HOSTS, socket.gethostname(), *hosts])
     if not _serving_cert_usable(pki, ca_cert, wanted):
@@ -110,12 +107,24 @@ def ensure_pki(directory: Path, *, hosts: Sequence[str]) -> Pki:
     return dataclasses.replace(pki, ca_pem=ca_cert.public_bytes(serialization.Encoding.PEM))
 
 
+def ensure_ca(directory: Path) -> None:
+    """Create the CA in ``directory`` unless it is there (what a cluster's first server does before it
+    shares the CA with the others through the datastore)."""
+    _load_or_create_ca(_paths(directory))
+
+
 def load_pki(directory: Path) -> Pki:
     """The PKI a server created in ``directory``, without changing anything (for minting user
     credentials from the command line while the server runs)."""
-    pki = Pki(ca_cert=directory / "ca.crt", ca_key=directory / "ca.key", server_cert=directory / "server.crt",
-              server_key=directory / "server.key", ca_pem=b"")
+    pki = _paths(directory)
     return dataclasses.replace(pki, ca_pem=pki.ca_cert.read_bytes())
+
+
+def _paths(directory: Path) -> Pki:
+    """Where the PKI files live in ``directory`` (made 0700 if missing); the CA is not read yet."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return Pki(ca_cert=directory / "ca.crt", ca_key=directory / "ca.key", server_cert=directory / "server.crt",
+               server_key=directory / "server.key", ca_pem=b"")
 
 
 def issue_client_cert(pki: Pki, common_name: str, organization: str | Sequence[str] = (), *,
@@ -204,6 +213,52 @@ def parse_join_token(token: str) -> tuple[str | None, str]:
     if match is None:
         raise ValueError("malformed join token: expected K10<64 hex digits>::<user>:<secret>")
     return "sha256:" + match["hash"], match["secret"]
+
+
+class WrongToken(ValueError):
+    """Sealed data that the given token does not open: another token sealed it, or it was altered."""
+
+
+#: scrypt's cost (2**15 rounds, 32 MiB): a tenth of a second per start, but costly per guess for
+#: whoever reads the datastore and tries to find the token offline
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**15, 8, 1
+#: binds the ciphertext to its purpose, so that data sealed for something else never opens as this
+_SEAL_CONTEXT = b"pykube cluster bootstrap data v1"
+
+
+def seal(secret: str, files: Mapping[str, bytes]) -> dict[str, str]:
+    """Encrypt ``files`` (name to content) with a key derived from ``secret``, for a place others can
+    read (the shared datastore): AES-256-GCM under a scrypt key with a fresh salt, so that the data
+    is both secret and tamper-evident without the token. The result is JSON-ready text."""
+    salt, nonce = os.urandom(16), os.urandom(12)
+    plain = json.dumps({name: base64.b64encode(data).decode() for name, data in sorted(files.items())}).encode()
+    ciphertext = AESGCM(_seal_key(secret, salt)).encrypt(nonce, plain, _SEAL_CONTEXT)
+    return {"kdf": "scrypt", "salt": _b64(salt), "nonce": _b64(nonce), "ciphertext": _b64(ciphertext)}
+
+
+def unseal(secret: str, sealed: Mapping[str, object]) -> dict[str, bytes]:
+    """The files :func:`seal` encrypted; raises :class:`WrongToken` when ``secret`` is not the one
+    that sealed them (or the data was altered), ValueError when it is not sealed data at all."""
+    try:
+        salt, nonce, ciphertext = (base64.b64decode(str(sealed[field]), validate=True)
+                                   for field in ("salt", "nonce", "ciphertext"))
+    except (KeyError, ValueError) as exc:
+        raise ValueError(f"not sealed bootstrap data: {exc}") from None
+    if sealed.get("kdf") != "scrypt":
+        raise ValueError(f"sealed with an unknown key derivation {sealed.get('kdf')!r}")
+    try:
+        plain = AESGCM(_seal_key(secret, salt)).decrypt(nonce, ciphertext, _SEAL_CONTEXT)
+    except InvalidTag:
+        raise WrongToken("the token does not open the sealed data") from None
+    return {name: base64.b64decode(data) for name, data in json.loads(plain).items()}
+
+
+def _seal_key(secret: str, salt: bytes) -> bytes:
+    return Scrypt(salt=salt, length=32, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P).derive(secret.encode())
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
 
 
 def write_file(path: Path, data: bytes, *, mode: int = 0o600) -> None:

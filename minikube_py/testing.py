@@ -55,6 +55,11 @@ class RunningServer:
     def admin_token(self) -> str:
         return (self.data_dir / "admin-token").read_text().strip()
 
+    @property
+    def node_token(self) -> str:
+        """The join token, which is also the cluster token further servers on its datastore need."""
+        return (self.data_dir / "node-token").read_text().strip()
+
     def ssl_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.data_dir / "pki" / "ca.crt"))
 

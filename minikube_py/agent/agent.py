@@ -39,10 +39,12 @@ from minikube_py.agent.server import KubeletServer
 from minikube_py.agent.stats import NodeStats, node_is_host
 from minikube_py.client.errors import AlreadyExistsError, ApiError, ConflictError, NotFoundError
 from minikube_py.client.events import EventRecorder
+from minikube_py.client.informer import Informer
 from minikube_py.client.kubeconfig import ClientConfig
 from minikube_py.client.rest import ApiClient, resource_path
 from minikube_py.config import AgentConfig, default_advertise_address
 from minikube_py.guard import guard
+from minikube_py.model.apiserverleases import server_urls
 from minikube_py.model.quantity import value
 from minikube_py.model.times import rfc3339_micro
 from minikube_py.model.volumebinding import LOCAL_PATH_ROOT_ANNOTATION
@@ -53,6 +55,8 @@ log = logging.getLogger(__name__)
 
 #: kube-system/<this> ConfigMap with the cluster's network settings (written by the server at start)
 CLUSTER_CONFIG = "pykube-cluster"
+#: the API servers the agent last knew of, one URL a line, in its data directory
+SERVERS_FILE = "api-servers"
 #: an engine that does not answer its ping within this is down (Ready=False)
 RUNTIME_TIMEOUT = 5.0
 #: the longest wait between two looks for the node's pod subnet
@@ -205,12 +209,15 @@ class Agent:
         cfg = self.config
         cfg.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         credentials = self._credentials
+        remembered = _remembered_servers(cfg.data_dir) if credentials is None else []
         if credentials is None:
-            credentials = await node_certificate(await join(cfg.server, cfg.token), cfg.node_name, cfg.data_dir)
+            credentials = await node_certificate(await _join_any([cfg.server, *remembered], cfg.token),
+                                                 cfg.node_name, cfg.data_dir)
         runtime = _runtime(cfg)
         try:
             async with ApiClient(credentials.client, user_agent=f"pykube-agent/{cfg.node_name}",
                                  timeout=60) as client:
+                client.set_servers([*remembered, cfg.server] if remembered else [])
                 await self._run(client, runtime, credentials)
         finally:
             await runtime.close()
@@ -253,6 +260,9 @@ class Agent:
                 tasks.create_task(self._heartbeat(client, runtime, node_ip, kubelet_port, status),
                                   name="node heartbeat")
                 tasks.create_task(self._run_pods(client, runtime, node_ip, recorder, sources), name="node pods")
+                # the embedded agent lives and dies with its server; a fleet's nodes share one client
+                if not self._control_plane and sources is None:
+                    tasks.create_task(_follow_api_servers(client, cfg.data_dir, cfg.server), name="API servers")
         finally:
             recorder.close()
 
@@ -462,6 +472,45 @@ class Agent:
                 raise
             except Exception as e:
                 log.warning("node heartbeat failed: %s", e)
+
+
+async def _join_any(servers: list[str], token: str) -> Credentials:
+    """:func:`join` through the first of ``servers`` that answers: the configured one, then those
+    this agent learnt before (so that it can start again while the server it joined through is
+    down); the error is the configured server's when none answers."""
+    failures: list[JoinError] = []
+    for server in dict.fromkeys(servers):
+        try:
+            return await join(server, token)
+        except JoinError as e:
+            log.warning("joining through %s failed: %s", server, e)
+            failures.append(e)
+    raise failures[0]
+
+
+def _remembered_servers(data_dir: Path) -> list[str]:
+    """The API servers the agent learnt last time it ran (see :func:`_follow_api_servers`)."""
+    path = data_dir / SERVERS_FILE
+    return path.read_text().split() if path.exists() else []
+
+
+async def _follow_api_servers(client: ApiClient, data_dir: Path, join_url: str) -> None:
+    """Keep the client's list of API servers to fail over to as the ``default/kubernetes`` Endpoints
+    list them (see :mod:`minikube_py.model.apiserverleases`): a watch, so a server that joins or
+    leaves is known within moments, and one that resumes from where it was on whichever server it
+    reconnects to. The URL the agent was told to join stays last (it may be a load balancer's), and
+    the list is kept in the data directory too, for the next start."""
+    informer = Informer(client, resource_path("v1", "endpoints", "default"), field_selector="metadata.name=kubernetes")
+
+    def changed(_old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        urls = server_urls(new) if new is not None else []
+        if urls:
+            client.set_servers([*urls, join_url])
+            if urls != _remembered_servers(data_dir):
+                pki.write_file(data_dir / SERVERS_FILE, "".join(f"{url}\n" for url in urls).encode(), mode=0o644)
+
+    informer.add_handler(changed)
+    await informer.run()
 
 
 async def _cluster_settings(client: ApiClient) -> dict[str, str]:

@@ -37,6 +37,7 @@ from minikube_py.model import errors
 from minikube_py.model.metrics import GROUP as METRICS_GROUP
 from minikube_py.model.metrics import VERSION as METRICS_VERSION
 from minikube_py.model.rbac import UserInfo
+from minikube_py.store.base import Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,9 @@ async def status_errors(request: web.Request, handler: Handler) -> web.StreamRes
         return await handler(request)
     except errors.StatusError as exc:
         return json_response(exc.status(), exc.code)
+    except Unavailable as exc:
+        status = errors.unavailable(str(exc))
+        return json_response(status.status(), status.code)
     except web.HTTPRequestEntityTooLarge:
         exc2 = errors.too_large(MAX_BODY)
         return json_response(exc2.status(), exc2.code)
@@ -164,8 +168,16 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
         return json_response(discovery.version_info())
 
     async def health(request: web.Request) -> web.Response:
-        if request.path.startswith("/readyz") and not app[READY]["ready"]:
-            return web.Response(status=500, text="[-]bootstrap failed: not ready yet\nreadyz check failed")
+        """/livez says the process works (so nobody restarts it for an outage of its database); /readyz
+        also that it can serve writes, as kube-apiserver's checks its etcd: not while the datastore
+        is unreachable, so that load balancers send clients to another server meanwhile."""
+        if request.path.startswith("/readyz"):
+            if not app[READY]["ready"]:
+                return web.Response(status=500, text="[-]bootstrap failed: not ready yet\nreadyz check failed")
+            try:
+                await registry.store.check()
+            except Unavailable as exc:
+                return web.Response(status=500, text=f"[-]datastore failed: {exc}\nreadyz check failed")
         return web.Response(text="ok")
 
     async def api_root(_: web.Request) -> web.Response:

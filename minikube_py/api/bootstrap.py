@@ -1,7 +1,8 @@
 """Objects every Kubernetes cluster has from its first second.
 
 The four system namespaces, and the ``kubernetes`` Service (first address of the service CIDR, port
-443) whose Endpoints point at this API server, so in-cluster clients find it the usual way; the
+443) whose Endpoints point at the API servers (this one at first; the servers' endpoint reconciler
+keeps them current), so in-cluster clients find them the usual way; the
 ``kube-dns`` Service (tenth address, port 53) that every node's proxy answers with its built-in DNS;
 the default StorageClass ``local-path``; the default IngressClass ``pykube`` that every agent's ingress
 controller serves; and the ``pykube-cluster`` ConfigMap in kube-system, from which agents learn the cluster-wide
@@ -11,8 +12,8 @@ kube-apiserver does: created when missing, and restored to their defaults on sta
 ``rbac.authorization.kubernetes.io/autoupdate`` annotation says "false"; the aggregated roles get
 their rules at once, the aggregation controller keeps them current afterwards.
 
-Runs on every start: missing objects are created, and the endpoints and settings follow the
-server's current configuration.
+Runs on every start: missing objects are created, and the settings follow the server's current
+configuration.
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ async def ensure_bootstrap_objects(registry: Registry, *, address: str, port: in
         "metadata": {"name": "kubernetes", "labels": labels},
         "subsets": [{"addresses": [{"ip": address}], "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}],
     }
-    await _put(registry, _rt("", "endpoints"), "default", endpoints)
+    # from here on each server's endpoint reconciler (reconcilers/apiserverendpoints.py) keeps both current
+    await _create_if_absent(registry, _rt("", "endpoints"), "default", endpoints)
     slice_ = {
         "metadata": {"name": "kubernetes", "labels": {"kubernetes.io/service-name": "kubernetes",
                                                       "endpointslice.kubernetes.io/managed-by": "pykube"}},
@@ -88,7 +90,7 @@ async def ensure_bootstrap_objects(registry: Registry, *, address: str, port: in
         "endpoints": [{"addresses": [address], "conditions": {"ready": True}}],
         "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
     }
-    await _put(registry, _rt("discovery.k8s.io", "endpointslices"), "default", slice_)
+    await _create_if_absent(registry, _rt("discovery.k8s.io", "endpointslices"), "default", slice_)
     await _create_if_absent(registry, _rt("storage.k8s.io", "storageclasses"), None,
                             copy.deepcopy(LOCAL_PATH_CLASS))
     await _create_if_absent(registry, _rt("networking.k8s.io", "ingressclasses"), None,

@@ -121,11 +121,11 @@ def server(config_file: Path | None, cleanup: bool, **flags: Any) -> None:
         config = load_server_config(file=config_file, env=os.environ, flags=flags)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from exc
-    from minikube_py.core import serve_forever
+    from minikube_py.core import ClusterIdentityError, serve_forever
 
     try:
         asyncio.run(serve_forever(config))
-    except (OSError, PartFailed) as exc:
+    except (OSError, PartFailed, ClusterIdentityError) as exc:
         click.echo(f"pykube server: {exc}", err=True)
         sys.exit(1)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal
@@ -19,6 +20,8 @@ import orjson
 
 from minikube_py.client.errors import error_from_response
 from minikube_py.client.kubeconfig import ClientConfig
+
+log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 Params = Mapping[str, str | int | bool | None]
@@ -75,7 +78,13 @@ class ApiClient:
     as long as the block.
 
     Like kubectl, credentials are only sent over https: on a plain-http server they would travel in
-    clear text, and pykube serves http only on loopback, anonymously."""
+    clear text, and pykube serves http only on loopback, anonymously.
+
+    Several servers of one cluster can stand behind a client (:meth:`set_servers`), as k3s' agent
+    load balancer does: requests go to the current one, and when it cannot be connected to, to the
+    next, so a client rides out the death of its server. Only requests that never reached a server
+    are retried elsewhere; one cut off mid-way fails as before (it may have taken effect), and its
+    caller retries as it always did, which lands on the next server."""
 
     def __init__(self, config: ClientConfig, *, timeout: float = 30.0, user_agent: str = "pykube",
                  connections: int = 100, trace_configs: Sequence[aiohttp.TraceConfig] = ()) -> None:
@@ -86,6 +95,29 @@ class ApiClient:
         #: request hooks, e.g. kubectl's ``-v=6`` log of each request
         self._trace_configs = list(trace_configs)
         self._session: aiohttp.ClientSession | None = None
+        self._servers = [config.server]
+        self._current = 0
+
+    @property
+    def server(self) -> str:
+        """The server requests go to now."""
+        return self._servers[self._current]
+
+    def set_servers(self, servers: Sequence[str]) -> None:
+        """The servers of the cluster (base URLs). The configured server stays among them as the last
+        resort (it may be a load balancer's address); the current one stays current while listed."""
+        current = self.server
+        wanted = list(dict.fromkeys([*servers, self.config.server]))
+        if wanted != self._servers:
+            log.info("API servers: %s", ", ".join(wanted))
+        self._servers = wanted
+        self._current = wanted.index(current) if current in wanted else 0
+
+    def _failed(self, server: str, exc: Exception) -> None:
+        """Move on from ``server`` (unless a concurrent request already has)."""
+        if self.server == server and len(self._servers) > 1:
+            self._current = (self._current + 1) % len(self._servers)
+            log.warning("API server %s unreachable (%s); switching to %s", server, exc, self.server)
 
     async def __aenter__(self) -> ApiClient:
         headers = {"Accept": "application/json", "User-Agent": self._user_agent}
@@ -149,9 +181,17 @@ class ApiClient:
         # Passing timeout=None would mean "no timeout at all" to aiohttp, so leave it out unless needed.
         extra = {"timeout": aiohttp.ClientTimeout(total=None, sock_connect=self._timeout)} if endless else {}
         for attempt in range(THROTTLED_RETRIES + 1):
-            async with self._session.request(
-                method, self.config.server + path, params=query, data=data, headers=headers, **extra
-            ) as resp:
+            async with contextlib.AsyncExitStack() as stack:
+                for tried in range(len(self._servers)):
+                    server = self.server
+                    try:
+                        resp = await stack.enter_async_context(self._session.request(
+                            method, server + path, params=query, data=data, headers=headers, **extra))
+                        break
+                    except aiohttp.ClientConnectorError as exc:  # never reached the server: safe to send elsewhere
+                        self._failed(server, exc)
+                        if tried == len(self._servers) - 1:
+                            raise
                 if resp.status == 429 and attempt < THROTTLED_RETRIES:
                     delay = _retry_after(resp.headers.get("Retry-After"))
                 else:
@@ -172,7 +212,7 @@ class ApiClient:
         if self._session is None:
             raise RuntimeError("ApiClient is used outside its 'async with' block")
         try:
-            ws = await self._session.ws_connect(self.config.server + path, params=list(query),
+            ws = await self._session.ws_connect(self.server + path, params=list(query),
                                                 protocols=tuple(protocols), max_msg_size=0)
         except aiohttp.WSServerHandshakeError as exc:
             raise error_from_response(exc.status, exc.message, "") from None

@@ -187,5 +187,10 @@ def unknown_resource(path: str) -> StatusError:
         {"reason": "UnexpectedServerResponse", "message": f"404 page not found: {path}"}]})
 
 
+def unavailable(message: str) -> StatusError:
+    """503: the server cannot do it now (its datastore is unreachable); the client should retry."""
+    return StatusError(503, "ServiceUnavailable", message)
+
+
 def internal(message: str) -> StatusError:
     return StatusError(500, "InternalError", f"Internal error occurred: {message}")

@@ -13,7 +13,8 @@ Errors, as a tree::
     ├── KeyNotFound        update/delete/get of a key that does not exist
     ├── KeyExists          create of a key that exists
     ├── RevisionMismatch   update/delete whose expected revision is not the current one
-    └── Compacted          watch from a revision older than the retained history
+    ├── Compacted          watch from a revision older than the retained history
+    └── Unavailable        the database cannot be reached now (the write was not acknowledged)
 """
 
 from __future__ import annotations
@@ -54,6 +55,14 @@ class Compacted(StoreError):
         super().__init__("", f"revision {requested} is compacted; oldest retained is {oldest}")
         self.requested = requested
         self.oldest = oldest
+
+
+class Unavailable(StoreError):
+    """The database does not answer (restarting, unreachable, disk full): a write was not
+    acknowledged and should be retried later; reads are still served from memory."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("", f"the datastore is unavailable: {reason}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +153,9 @@ class Store(Protocol):
 
     async def compact(self, revision: int) -> None:
         """Forget history at and below ``revision``."""
+
+    async def check(self) -> None:
+        """Raise :class:`Unavailable` unless the database answers now (for ``/readyz``)."""
 
 
 async def create(store: Store, key: str, value: Obj) -> Obj:

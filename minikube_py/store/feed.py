@@ -17,7 +17,6 @@ compacted before this server read it; the sink then reloads its state from the o
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
@@ -34,6 +33,8 @@ Listen = Callable[[Callable[[int | None], None], Callable[[], Awaitable[None]]],
 Tail = Callable[[int, int], Awaitable[list[EventRow]]]
 
 _UNBOUNDED = 2**62
+#: back-off between attempts to reach a database that failed: quick at first, then every few seconds
+_FIRST_RETRY, _LAST_RETRY = 0.5, 8.0
 
 
 class Sink(Protocol):
@@ -90,20 +91,24 @@ class EventFeed:
         self._wake.set()
 
     async def run(self) -> None:
-        """Publish until cancelled; with ``listen``, (re)subscribe to notifications, polling meanwhile."""
-        if self._listen is None:
-            await self._follow()
-            return
+        """Publish until cancelled; with ``listen``, (re)subscribe to notifications. A database that
+        cannot be reached (restarting, a network cut) never ends the feed: it tries again with
+        back-off, polling the events table meanwhile, and resumes from the last revision it
+        published, so watchers miss nothing and see nothing twice."""
+        delay = _FIRST_RETRY
         while True:
             try:
-                await self._listen(self.wake, self._follow)
+                await (self._follow() if self._listen is None else self._listen(self.wake, self._follow))
             except asyncio.CancelledError:
                 raise
+            except Exception as exc:
+                log.warning("event feed: the database failed (%s); retrying in %.1fs", exc, delay)
+            try:  # other servers' writes arrive by polling while notifications cannot
+                await self.catch_up()
+                delay = _FIRST_RETRY
             except Exception:
-                log.exception("event feed: listening failed; polling until it recovers")
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._poll_interval or 1.0):
-                        await self._follow()
+                delay = min(delay * 2, _LAST_RETRY)
+            await asyncio.sleep(delay)
 
     async def _follow(self) -> None:
         # asyncio.timeout, not wait_for: Python 3.11's wait_for may swallow a cancellation that arrives

@@ -29,12 +29,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Seque
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from minikube_py.metrics import STORE_COMMIT_DURATION
 from minikube_py.store.backend import Backend, Engines
-from minikube_py.store.base import Compacted, Event, ListResult, Obj, Op
+from minikube_py.store.base import Compacted, Event, ListResult, Obj, Op, Unavailable
 from minikube_py.store.cache import ObjectCache
 from minikube_py.store.feed import EventFeed
 from minikube_py.store.plan import BatchPlan, EventRow, Row, decode, decode_event, plan_batch, touched_keys
@@ -80,6 +81,11 @@ class StoreOptions:
 
 #: list() decodes this many objects between yields to the event loop (~5 ms of work)
 _DECODE_SLICE = 1000
+#: how long check() waits for the database to answer before calling it unavailable
+_CHECK_TIMEOUT = 2.0
+#: errors that mean the database could not be reached or lost the connection, not that a statement
+#: was wrong: the driver's (wrapped by SQLAlchemy), the socket's, and a connect that timed out
+_UNREACHABLE = (DBAPIError, OSError, TimeoutError)
 
 
 class ForeignWrite(RuntimeError):
@@ -305,9 +311,10 @@ class SqlStore:
                     await self._backend.announce(conn, plan.last_revision)
         except Exception as err:
             log.warning("store: a transaction of %d commits failed: %s", len(batch), err)
+            failure = Unavailable(_reason(err)) if isinstance(err, _UNREACHABLE) else err
             for pending in batch:
                 if not pending.future.done():
-                    pending.future.set_exception(err)
+                    pending.future.set_exception(failure)
             if not self._backend.shared:
                 await self._resync_after_failure()
             return
@@ -398,6 +405,13 @@ class SqlStore:
         hub = self._delivered().hub
         hub.compacted = max(hub.compacted, done)
 
+    async def check(self) -> None:
+        try:
+            async with asyncio.timeout(_CHECK_TIMEOUT), self._engine().point.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except _UNREACHABLE as exc:
+            raise Unavailable(_reason(exc)) from None
+
     async def _compact_loop(self, interval: float) -> None:
         while True:
             await asyncio.sleep(interval)
@@ -405,6 +419,13 @@ class SqlStore:
                 await self.compact(await self.current_revision() - self._options.retain_revisions)
             except Exception:
                 log.exception("store: automatic compaction failed; retrying in %s s", interval)
+
+
+def _reason(exc: BaseException) -> str:
+    """One line on why the database failed, for logs and clients (a driver error's first line)."""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(cause).__name__
 
 
 async def _counters(conn: AsyncConnection) -> dict[str, int]:

@@ -330,7 +330,7 @@ def test_a_binding_written_through_one_server_governs_another(tmp_path: Path) ->
 
     def two_servers(tmp_path: Path, url: str) -> None:
         a = start_server(tmp_path / "a", "--datastore", url)
-        b = start_server(tmp_path / "b", "--datastore", url)
+        b = start_server(tmp_path / "b", "--datastore", url, "--token", a.node_token)
         try:
             a.kubectl("create", "namespace", "shared")
             refused = b.kubectl("-n", "shared", "get", "pods", "--as=dana", check=False)

@@ -95,7 +95,7 @@ def test_two_servers_share_one_postgresql_store(tmp_path: Path) -> None:
 
 def _two_servers(tmp_path: Path, url: str) -> None:
     a = start_server(tmp_path / "a", "--datastore", url)
-    b = start_server(tmp_path / "b", "--datastore", url)
+    b = start_server(tmp_path / "b", "--datastore", url, "--token", a.node_token)
     try:
         a.kubectl("create", "configmap", "shared", "--from-literal=x=1")
         # b serves it (its cache follows the shared event history within moments)

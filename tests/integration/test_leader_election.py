@@ -58,7 +58,7 @@ def _one_leader_and_a_handover(tmp_path: Path, database: str) -> None:
     second: RunningServer | None = None
     try:
         eventually(lambda: holder(first) == identity(first), "the first server to lead")
-        second = start_server(tmp_path / "b", "--datastore", database, *FLAGS)
+        second = start_server(tmp_path / "b", "--datastore", database, "--token", first.node_token, *FLAGS)
         renewed = lease(second)
         assert renewed is not None
         # well past a lease duration: the leader keeps renewing, the other keeps out

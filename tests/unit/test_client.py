@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -35,6 +36,7 @@ from minikube_py.client import (
 )
 from minikube_py.client.watching import LineSplitter
 from minikube_py.pki import ensure_pki, issue_client_cert
+from minikube_py.testing import free_port
 
 PODS = "/api/v1/namespaces/default/pods"
 DROP = "drop"  # abort the connection in the middle of the stream
@@ -354,3 +356,21 @@ async def test_watch_forever_gives_up_on_client_errors(api: FakeApi, client: Api
     api.list_answers.append(Respond(403, json.dumps(status(403, "Forbidden", "pods is forbidden"))))
     with pytest.raises(ForbiddenError, match="pods is forbidden"):
         await collect(watch_forever(client, PODS, initial_delay=0.01), 1)
+
+
+# --- several servers ----------------------------------------------------------------------------------
+
+async def test_requests_fail_over_to_the_next_server_when_theirs_cannot_be_reached() -> None:
+    dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    async with serve(FakeApi()) as alive, ApiClient(ClientConfig(server=dead)) as c:
+        with pytest.raises(aiohttp.ClientConnectorError):
+            await c.get("/echo/x")  # no other server known yet: the error is the caller's
+        c.set_servers([dead, alive])
+        assert c.server == dead  # the current server stays while it is listed
+        answer = await c.request("POST", "/echo/created", body={"a": 1})
+        assert (answer["method"], answer["body"], c.server) == ("POST", {"a": 1}, alive)
+        # a new list without the current server starts from its first; the configured one stays last
+        assert (await c.get("/echo/y"))["path"] == "/echo/y" and c.server == alive  # and stays there
+        # the configured server is kept as the last resort (it may be a load balancer)
+        c.set_servers([])
+        assert c.server == dead

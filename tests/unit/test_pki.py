@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import socket
 import ssl
@@ -152,3 +153,27 @@ def test_serving_cert_whose_key_was_replaced_is_reissued(tmp_path: Path) -> None
     again = ensure_pki(tmp_path, hosts=[])
     assert again.server_cert.read_bytes() != old
     again.server_ssl_context()  # load_cert_chain fails on a key that does not match the certificate
+
+
+def test_sealed_files_open_with_the_token_that_sealed_them() -> None:
+    files = {"pki/ca.key": b"-----BEGIN PRIVATE KEY-----\n...", "admin-token": b"s3cret\n", "empty": b""}
+    sealed = pki_mod.seal("the-cluster-token", files)
+    assert pki_mod.unseal("the-cluster-token", sealed) == files
+    # nothing of the plain text shows, and every sealing uses a fresh salt and nonce
+    assert b"s3cret" not in repr(sealed).encode() and "admin-token" not in repr(sealed)
+    again = pki_mod.seal("the-cluster-token", files)
+    assert again["salt"] != sealed["salt"] and again["ciphertext"] != sealed["ciphertext"]
+
+
+def test_sealed_files_refuse_another_token_and_any_alteration() -> None:
+    sealed = pki_mod.seal("right", {"node-secret": b"abc"})
+    with pytest.raises(pki_mod.WrongToken):
+        pki_mod.unseal("wrong", sealed)
+    ciphertext = bytearray(base64.b64decode(sealed["ciphertext"]))
+    ciphertext[0] ^= 1
+    with pytest.raises(pki_mod.WrongToken):
+        pki_mod.unseal("right", {**sealed, "ciphertext": base64.b64encode(bytes(ciphertext)).decode()})
+    with pytest.raises(ValueError, match="not sealed bootstrap data"):
+        pki_mod.unseal("right", {"kdf": "scrypt", "salt": "AA=="})
+    with pytest.raises(ValueError, match="unknown key derivation"):
+        pki_mod.unseal("right", {**sealed, "kdf": "md5"})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import orjson
 import pytest
@@ -178,6 +178,46 @@ async def test_a_poll_reads_until_the_table_has_nothing_newer() -> None:
         following.cancel()
         await asyncio.gather(following, return_exceptions=True)
     assert sink.published == [1, 2, 3, 4, 5]
+
+
+async def test_the_feed_outlives_an_unreachable_database_and_resumes_where_it_was() -> None:
+    """Notifications and reads both fail for a while (PostgreSQL restarting): the feed neither ends
+    nor skips or repeats an event; once the database answers it publishes from where it stopped."""
+    table = [row(r, f"/k/{r}") for r in range(1, 4)]
+    sink, tail = FakeSink(table), FakeTail(table)
+    down = True
+    listens = 0
+    retried = asyncio.Event()
+
+    async def listen(wake: Callable[[int | None], None], follow: Callable[[], Awaitable[None]]) -> None:
+        nonlocal listens
+        listens += 1
+        if listens == 2:
+            retried.set()
+        if down:
+            raise ConnectionRefusedError("connect call failed")
+        await follow()
+
+    async def flaky_tail(after: int, upto: int) -> list[EventRow]:
+        if down:
+            raise OSError("connection reset")
+        return await tail(after, upto)
+
+    feed = EventFeed(sink, flaky_tail, listen=listen, poll_interval=0.01)
+    following = asyncio.create_task(feed.run())
+    try:
+        async with asyncio.timeout(5):
+            await retried.wait()  # failed, backed off, tried again: still running
+            assert not following.done() and sink.published == []
+            table.extend(row(r, f"/k/{r}") for r in range(4, 7))
+            down = False
+            while sink.revision < 6:
+                sink.changed.clear()
+                await sink.changed.wait()
+    finally:
+        following.cancel()
+        await asyncio.gather(following, return_exceptions=True)
+    assert sink.published == [1, 2, 3, 4, 5, 6]
 
 
 def test_count_is_the_number_of_keys_under_a_prefix() -> None:
