@@ -22,10 +22,10 @@ from urllib.parse import urlencode
 
 import aiohttp
 import pytest
-from agent_helpers import busybox_pod, create, start_agent_server, wait_for, wait_running
+from agent_helpers import busybox_pod, create, node_server, wait_for, wait_running
 from kubectl_helpers import Kubectl, as_user, mint
 
-from minikube_py.testing import KUBECTL, RunningServer, ensure_docker, remove_node_containers
+from minikube_py.testing import KUBECTL
 
 NODE = "apiproxy-e2e"
 NS = "apiproxy-e2e"
@@ -70,13 +70,8 @@ printf '%s8800' "$hex" | $bb xxd -r -p
 
 @pytest.fixture(scope="module")
 def k(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kubectl]:
-    ensure_docker()
-    remove_node_containers(NODE)
-    running: RunningServer | None = None
-    try:
-        running = start_agent_server(tmp_path_factory.mktemp("apiproxy") / "data", NODE, "--proxy-mode", "none",
-                                     cluster_cidr="10.183.0.0/16")
-        running.node_network = False  # no proxy ran: no host rules to clean (and others' to keep)
+    with node_server(tmp_path_factory.mktemp("apiproxy") / "data", NODE, "--proxy-mode", "none",
+                     cluster_cidr="10.183.0.0/16") as running:
         running.kubectl("create", "namespace", NS)
         kubectl = Kubectl(running, NS)
         web = busybox_pod("web", HTTPD, container={"ports": [{"name": "http", "containerPort": 80}]})
@@ -94,10 +89,6 @@ def k(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kubectl]:
             wait_running(kubectl, name)
         wait_for(lambda: _addresses(kubectl, "web"), "the web Service's endpoint")
         yield kubectl
-    finally:
-        if running is not None:
-            running.stop()
-        remove_node_containers(NODE)
 
 
 def _addresses(k: Kubectl, service: str) -> list[object]:

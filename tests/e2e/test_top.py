@@ -10,10 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from agent_helpers import busybox_pod, create, start_agent_server, wait_for, wait_running
+from agent_helpers import busybox_pod, create, node_server, wait_for, wait_running
 from kubectl_helpers import Kubectl
-
-from minikube_py.testing import RunningServer, ensure_docker, remove_node_containers
 
 NODE = "rm-top-e2e"
 NS = "rm-top-e2e"
@@ -21,23 +19,14 @@ NS = "rm-top-e2e"
 
 @pytest.fixture(scope="module")
 def k(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kubectl]:
-    ensure_docker()
-    remove_node_containers(NODE)
-    running: RunningServer | None = None
-    try:
-        running = start_agent_server(tmp_path_factory.mktemp("top") / "data", NODE, "--proxy-mode", "none",
-                                     cluster_cidr="10.213.0.0/16")
-        running.node_network = False  # no proxy ran: no host rules to clean (and others' to keep)
+    with node_server(tmp_path_factory.mktemp("top") / "data", NODE, "--proxy-mode", "none",
+                     cluster_cidr="10.212.0.0/16") as running:
         running.kubectl("create", "namespace", NS)
         kubectl = Kubectl(running, NS)
         create(kubectl, busybox_pod("burner", "while :; do :; done"), busybox_pod("idle", "exec sleep 3600"))
         wait_running(kubectl, "burner")
         wait_running(kubectl, "idle")
         yield kubectl
-    finally:
-        if running is not None:
-            running.stop()
-        remove_node_containers(NODE)
 
 
 def millicores(cell: str) -> int:
