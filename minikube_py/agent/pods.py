@@ -652,6 +652,8 @@ class PodManager:
                     self._services.volumes.teardown(uid)
                 for uid in self._services.volumes.existing_pod_uids() - known - set(orphans):
                     self._services.volumes.teardown(uid)
-            except (RuntimeFailure, ApiError, OSError) as e:
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # the engine or the API away (the node's conditions say so): next round
                 log.warning("orphan collection failed: %s", e)
             await asyncio.sleep(30.0)
