@@ -127,9 +127,15 @@ def open_page(context: BrowserContext, cluster: RunningServer, route: str, names
     page.on("pageerror", lambda error: errors.append(str(error)))
     # (error pages have no localStorage: the script runs there too when a navigation is cut off)
     page.add_init_script(f"try {{ localStorage.setItem('pykube.namespace', {json.dumps(namespace)}) }} catch {{}}")
+    page.on("console", lambda message: errors.append(f"console {message.type}: {message.text}")
+            if message.type == "error" else None)
     goto(page, f"{cluster.url}/dashboard/#/{route}")
-    expect(page.locator("#namespace")).to_have_value(namespace)
-    assert not errors, f"the page raised: {errors}"
+    try:
+        expect(page.locator("#namespace")).to_have_value(namespace)
+    except AssertionError as exc:
+        shown = page.locator("main").inner_text() + " | " + page.locator("#notice").inner_text()
+        raise AssertionError(f"{exc}\nthe page showed: {shown!r}; console and errors: {errors}") from None
+    assert not [e for e in errors if not e.startswith("console")], f"the page raised: {errors}"
     return page
 
 

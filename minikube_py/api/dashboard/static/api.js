@@ -1,4 +1,5 @@
 // The Kubernetes API as the page uses it: same origin, the session cookie, and the CSRF header on writes.
+import { whileNetworkBlinks } from "./app.js";
 
 let csrf = { header: "X-Pykube-Csrf", token: "" };
 
@@ -46,15 +47,8 @@ export const get = (path, options) => api("GET", path, options);
 /** fetch, tried again for reads that fail to reach the server (a TypeError: Chromium aborts requests in
  *  flight when the host's network interfaces change, as they do when containers start); a write is
  *  never repeated, since it may have arrived. */
-async function fetchRetrying(path, init) {
-  for (let attempt = 0; ; attempt += 1) {
-    try {
-      return await fetch(path, init);
-    } catch (error) {
-      if (!(error instanceof TypeError) || init.method !== "GET" || attempt >= 5) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 200 * (attempt + 1)));
-    }
-  }
+function fetchRetrying(path, init) {
+  return init.method === "GET" ? whileNetworkBlinks(() => fetch(path, init)) : fetch(path, init);
 }
 
 export async function logout() {

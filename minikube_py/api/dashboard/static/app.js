@@ -3,16 +3,26 @@
 // which Chromium answers by aborting the requests in flight (ERR_NETWORK_CHANGED); a failed import is
 // not remembered, so importing again a moment later fetches what failed.
 
-/** import() of `url` (absolute, or relative to this file), tried again while the network blinks. */
-export async function importRetrying(url) {
-  for (let attempt = 0; ; attempt += 1) {
+/** How long a read keeps being tried while the network blinks: a Deployment's pods starting and the
+ *  previous ones stopping change the host's interfaces again and again for several seconds. */
+const BLINK_PATIENCE_MS = 20000;
+
+/** `attempt()` again while it fails to reach the server (a TypeError), for up to BLINK_PATIENCE_MS. */
+export async function whileNetworkBlinks(attempt) {
+  const giveUp = Date.now() + BLINK_PATIENCE_MS;
+  for (let pause = 200; ; pause = Math.min(pause * 2, 2000)) {
     try {
-      return await import(url);
+      return await attempt();
     } catch (error) {
-      if (!(error instanceof TypeError) || attempt >= 5) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 200 * (attempt + 1)));
+      if (!(error instanceof TypeError) || Date.now() + pause > giveUp) throw error;
+      await new Promise((resolve) => setTimeout(resolve, pause));
     }
   }
+}
+
+/** import() of `url` (absolute, or relative to this file), tried again while the network blinks. */
+export function importRetrying(url) {
+  return whileNetworkBlinks(() => import(url));
 }
 
 importRetrying("./shell.js").catch((error) => {
