@@ -44,6 +44,7 @@ from minikube_py.store.base import (
     Update,
     revision_of,
 )
+from minikube_py.store.plan import decode_all, typed_head
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,24 @@ class ListPage:
     continue_token: str | None
 
 
+@dataclass(frozen=True)
+class JsonListPage:
+    """A page whose objects are JSON texts, ready to be joined into a List's ``items``."""
+
+    texts: list[str]
+    revision: int
+    continue_token: str | None
+
+
+@dataclass(frozen=True)
+class _Selection:
+    texts: list[str]
+    #: the decoded objects, when matching selectors needed them
+    objs: list[Obj] | None
+    revision: int
+    continue_token: str | None
+
+
 class Registry:
     def __init__(self, store: Store, allocator: ServiceAllocator, now: Callable[[], datetime] | None = None) -> None:
         self.store = store
@@ -131,6 +150,14 @@ class Registry:
         except KeyNotFound:
             raise errors.not_found(rt, name) from None
 
+    async def get_json(self, rt: ResourceType, namespace: str | None, name: str) -> str:
+        """As :meth:`get`, the JSON text the API answers (the stored one when it names ``rt``'s type)."""
+        try:
+            text = await self.store.get_text(rt.key(namespace, name))
+        except KeyNotFound:
+            raise errors.not_found(rt, name) from None
+        return self._as_served(rt, [text], None)[0]
+
     async def list(
         self,
         rt: ResourceType,
@@ -141,28 +168,72 @@ class Registry:
         limit: int | None = None,
         continue_token: str | None = None,
     ) -> ListPage:
-        """A page of matching objects. Selectors filter after reading, so a page is filled by
-        reading further until ``limit`` objects matched or the keys run out."""
+        """A page of matching objects."""
+        found = await self._select(rt, namespace, labels, field_selector, limit, continue_token)
+        objs = found.objs if found.objs is not None else await decode_all(found.texts)
+        return ListPage([_typed(rt, obj) for obj in objs], found.revision, found.continue_token)
+
+    async def list_json(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        *,
+        labels: LabelSelector | None = None,
+        field_selector: FieldSelector | None = None,
+        limit: int | None = None,
+        continue_token: str | None = None,
+    ) -> JsonListPage:
+        """A page of matching objects as the JSON texts the API answers: a stored text that already
+        names ``rt``'s version and kind is passed on as it is (most are: see ``encode``), which spares a
+        LIST decoding and encoding every object again."""
+        found = await self._select(rt, namespace, labels, field_selector, limit, continue_token)
+        return JsonListPage(self._as_served(rt, found.texts, found.objs), found.revision, found.continue_token)
+
+    @staticmethod
+    def _as_served(rt: ResourceType, texts: list[str], objs: list[Obj] | None) -> list[str]:
+        """Stored ``texts`` as the API answers them: as they are when they begin with ``rt``'s version
+        and kind (a built-in kind written since the store put the type first), otherwise decoded
+        (unless ``objs`` has them already), typed and encoded again."""
+        head = typed_head(rt.api_version, rt.kind) if rt.custom is None else None
+        if head is not None and all(text.startswith(head) for text in texts):
+            return texts
+        decoded: list[Obj | None] = list(objs) if objs is not None else [None] * len(texts)
+        return [text if head is not None and text.startswith(head) else
+                orjson.dumps(_typed(rt, obj if obj is not None else orjson.loads(text))).decode()
+                for text, obj in zip(texts, decoded, strict=True)]
+
+    async def _select(self, rt: ResourceType, namespace: str | None, labels: LabelSelector | None,
+                      field_selector: FieldSelector | None, limit: int | None,
+                      continue_token: str | None) -> _Selection:
+        """The stored texts of a page of matching objects (and the objects, when selectors had to decode
+        them). Selectors filter after reading, so a page is filled by reading further until ``limit``
+        objects matched or the keys run out."""
         strategy = strategy_for(rt)
         prefix = rt.prefix(namespace)
         start_after = _decode_continue(continue_token, prefix) if continue_token else None
-        matched: list[Obj] = []
+        filtering = labels is not None or field_selector is not None
+        texts: list[str] = []
+        objs: list[Obj] = []
         revision = 0
         hints = field_selector.text_hints() if field_selector is not None else ()
         while True:
-            want = None if limit is None else max(limit - len(matched), 1) * (4 if labels or field_selector else 1)
-            page = await self.store.list(prefix, start_after=start_after, limit=want, must_contain=hints)
+            want = None if limit is None else max(limit - len(texts), 1) * (4 if filtering else 1)
+            page = await self.store.list_texts(prefix, start_after=start_after, limit=want, must_contain=hints)
             revision = revision or page.revision
-            for i, obj in enumerate(page.items):
-                if _matches(strategy, obj, labels, field_selector):
-                    matched.append(_typed(rt, obj))
-                    if limit is not None and len(matched) >= limit:
-                        more = i < len(page.items) - 1 or page.next_key is not None
-                        last = obj["metadata"]
-                        token = _encode_continue(rt.key(last.get("namespace"), last["name"]), revision) if more else None
-                        return ListPage(matched, revision, token)
+            decoded = await decode_all(page.texts) if filtering else None
+            for i, text in enumerate(page.texts):
+                if decoded is not None:
+                    if not _matches(strategy, decoded[i], labels, field_selector):
+                        continue
+                    objs.append(decoded[i])
+                texts.append(text)
+                if limit is not None and len(texts) >= limit:
+                    more = i < len(page.texts) - 1 or page.next_key is not None
+                    last = (decoded[i] if decoded is not None else orjson.loads(text))["metadata"]
+                    token = _encode_continue(rt.key(last.get("namespace"), last["name"]), revision) if more else None
+                    return _Selection(texts, objs if filtering else None, revision, token)
             if page.next_key is None:
-                return ListPage(matched, revision, None)
+                return _Selection(texts, objs if filtering else None, revision, None)
             start_after = page.next_key
 
     # ----------------------------------------------------------------------------------- writes

@@ -114,6 +114,15 @@ class ListResult:
     next_key: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class TextListResult:
+    """A listing as the stored JSON texts, for readers that pass them on without decoding."""
+
+    texts: list[str]
+    revision: int
+    next_key: str | None
+
+
 class Store(Protocol):
     """A revisioned object store. Values handed out carry ``metadata.resourceVersion``; values
     handed in may carry any resourceVersion (the store overwrites it)."""
@@ -127,12 +136,19 @@ class Store(Protocol):
     async def get(self, key: str) -> Obj:
         """Current value of ``key``; raises KeyNotFound."""
 
+    async def get_text(self, key: str) -> str:
+        """The stored JSON text of ``key``'s current value; raises KeyNotFound."""
+
     async def list(self, prefix: str, *, start_after: str | None = None, limit: int | None = None,
                    must_contain: Sequence[str] = ()) -> ListResult:
         """Objects whose key starts with ``prefix``, in key order, after ``start_after``, at most
         ``limit`` read (``next_key`` says where reading stopped); ``revision`` is the store revision
         the listing reflects. Objects whose stored JSON text lacks one of ``must_contain`` are skipped
         without being decoded (a field selector's cheap first test)."""
+
+    async def list_texts(self, prefix: str, *, start_after: str | None = None, limit: int | None = None,
+                         must_contain: Sequence[str] = ()) -> TextListResult:
+        """As :meth:`list`, the stored JSON texts undecoded (each carries its resourceVersion)."""
 
     async def commit(self, ops: Sequence[Op]) -> list[Obj]:
         """Apply ``ops`` atomically: all of them or none (the first failing op's error is raised).

@@ -44,10 +44,14 @@ class ObjectCache:
 
     def get(self, key: str) -> Obj:
         """A fresh copy of the current value of ``key``; raises KeyNotFound."""
+        return decode(self.get_text(key))
+
+    def get_text(self, key: str) -> str:
+        """The stored text of the current value of ``key``; raises KeyNotFound."""
         row = self._rows.get(key)
         if row is None:
             raise KeyNotFound(key, f"{key} not found")
-        return decode(row.text)
+        return row.text
 
     def apply(self, rows: Sequence[EventRow]) -> None:
         """Apply committed events, which must continue ``revision`` without a gap (a gap means this

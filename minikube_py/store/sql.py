@@ -35,10 +35,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from minikube_py.metrics import STORE_COMMIT_DURATION
 from minikube_py.store.backend import Backend, Engines
-from minikube_py.store.base import Compacted, Event, ListResult, Obj, Op, Unavailable
+from minikube_py.store.base import Compacted, Event, ListResult, Obj, Op, TextListResult, Unavailable
 from minikube_py.store.cache import ObjectCache
 from minikube_py.store.feed import EventFeed
-from minikube_py.store.plan import BatchPlan, EventRow, Row, decode, decode_event, plan_batch, touched_keys
+from minikube_py.store.plan import BatchPlan, EventRow, Row, decode_all, decode_event, plan_batch, touched_keys
 from minikube_py.store.schema import COMPACTED, REVISION, events, key_range, meta, metadata, objects
 from minikube_py.store.watch import WatchHub
 
@@ -79,8 +79,6 @@ class StoreOptions:
         return cls(**{name: options[name] for name in cls.__dataclass_fields__ if name in options})
 
 
-#: list() decodes this many objects between yields to the event loop (~5 ms of work)
-_DECODE_SLICE = 1000
 #: how long check() waits for the database to answer before calling it unavailable
 _CHECK_TIMEOUT = 2.0
 #: errors that mean the database could not be reached or lost the connection, not that a statement
@@ -220,19 +218,22 @@ class SqlStore:
     async def get(self, key: str) -> Obj:
         return self._delivered().cache.get(key)
 
+    async def get_text(self, key: str) -> str:
+        return self._delivered().cache.get_text(key)
+
     async def list(self, prefix: str, *, start_after: str | None = None, limit: int | None = None,
                    must_contain: Sequence[str] = ()) -> ListResult:
+        page = await self.list_texts(prefix, start_after=start_after, limit=limit, must_contain=must_contain)
+        return ListResult(await decode_all(page.texts), page.revision, page.next_key)
+
+    async def list_texts(self, prefix: str, *, start_after: str | None = None, limit: int | None = None,
+                         must_contain: Sequence[str] = ()) -> TextListResult:
         cache = self._delivered().cache
-        revision = cache.revision
         rows, next_key = cache.select(prefix, start_after, limit)
+        texts = [row.text for row in rows]
         if must_contain:
-            rows = [row for row in rows if all(text in row.text for text in must_contain)]
-        items: list[Obj] = []
-        for first in range(0, len(rows), _DECODE_SLICE):
-            if first:
-                await asyncio.sleep(0)  # a long listing must not stall every other request
-            items.extend(decode(row.text) for row in rows[first : first + _DECODE_SLICE])
-        return ListResult(items, revision, next_key)
+            texts = [text for text in texts if all(part in text for part in must_contain)]
+        return TextListResult(texts, cache.revision, next_key)
 
     async def current_revision(self) -> int:
         return self._delivered().cache.revision
