@@ -272,6 +272,8 @@ class Registry:
             ops = await self._prepare_create(rt, strategy, namespace, candidate, ownership)
             check_stored(candidate)
             if dry_run:
+                # nothing is written, but the answer is the one the write would get: a name in use is 409
+                await self._refuse_existing(rt, namespace, candidate["metadata"]["name"])
                 return candidate
             try:
                 written = await self.store.commit([Create(rt.key(namespace, candidate["metadata"]["name"]), candidate), *ops])

@@ -52,6 +52,10 @@ def test_create_dry_run_server_creates_nothing(k: Kubectl) -> None:
     out = k.apply(configmap("dry"), verb="create", extra=["--dry-run=server"])
     assert out == ["configmap/dry created (server dry run)"]
     assert not k.exists("configmap", "dry")
+    k.apply(configmap("dry"), verb="create")
+    done = k.fails("create", "-f", "-", "--dry-run=server", input=to_yaml(configmap("dry")))
+    assert 'Error from server (AlreadyExists): error when creating "STDIN": configmaps "dry" already exists' \
+        in done.stderr
 
 
 def test_apply_twice_is_unchanged(k: Kubectl, tmp_path: Path) -> None:
