@@ -355,8 +355,11 @@ def parse_selectors(rt: ResourceType, q: Any) -> tuple[LabelSelector | None, Fie
 
 
 def selection(rt: ResourceType, labels: LabelSelector | None,
-              field_sel: FieldSelector | None) -> Callable[[Obj], bool]:
-    """Whether a stored object of ``rt`` is among those a watch's selectors choose."""
+              field_sel: FieldSelector | None) -> Callable[[Obj], bool] | None:
+    """Whether a stored object of ``rt`` is among those a watch's selectors choose; None when there
+    are no selectors (every object is)."""
+    if labels is None and field_sel is None:
+        return None
     strategy = strategy_for(rt)
 
     def matches(obj: Obj) -> bool:

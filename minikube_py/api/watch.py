@@ -27,6 +27,7 @@ from minikube_py.api.strategies import strategy_for
 from minikube_py.model import errors
 from minikube_py.model.kinds import ResourceType
 from minikube_py.store.base import Compacted, Event, Obj
+from minikube_py.store.plan import typed_head
 
 #: a watch without timeoutSeconds still ends eventually, so clients re-establish it and servers
 #: shed idle connections (kube-apiserver picks 30-60 minutes)
@@ -43,7 +44,8 @@ class WatchRequest:
     rt: ResourceType
     namespace: str | None
     name: str | None  # from fieldSelector=metadata.name=x: narrows the store prefix
-    matches: Callable[[Obj], bool]
+    #: whether an object is among those the selectors choose; None: every object (no selectors)
+    matches: Callable[[Obj], bool] | None
     resource_version: str | None
     timeout: float
     bookmarks: bool
@@ -142,7 +144,7 @@ async def _initial_state(registry: Registry, watch: WatchRequest, stream: _Strea
     """Without a resourceVersion (or with "0") a watch starts with the current objects as ADDED."""
     page = await registry.list(watch.rt, watch.namespace)
     for obj in page.items:
-        if watch.matches(obj):
+        if watch.matches is None or watch.matches(obj):
             stream.add("ADDED", obj)
             if stream.buffered >= FLUSH_BYTES:
                 await stream.flush()
@@ -165,25 +167,31 @@ async def _pump(registry: Registry, prefix: str, start: int, queue: asyncio.Queu
 class _SharedLines:
     """Encoded event lines, shared by the watchers that send the stored object as is.
 
-    Event values are shared read-only by every watcher of a store, so for one value, event type and
+    Events are shared read-only by every watcher of a store, so for one event, line type and
     resource type the line is the same bytes for all of them: encoding it once instead of once per
-    watcher is what makes 50 watchers of one resource cost little more than one. Entries are keyed
-    by the value's identity; as an entry holds its value, that identity cannot be reused while the
-    entry lives. The oldest entries go first, so memory stays bounded."""
+    watcher is what makes 50 watchers of one resource cost little more than one. When the event's
+    stored text already names the resource's version and kind, the line is made around that text,
+    without decoding or encoding the object at all. Entries are keyed by the event's identity; as an
+    entry holds its event, that identity cannot be reused while the entry lives. The oldest entries
+    go first, so memory stays bounded."""
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._lines: dict[tuple[int, str, str, str], tuple[Obj, bytes]] = {}
+        self._lines: dict[tuple[int, str, str, str], tuple[Event, bytes]] = {}
 
-    def line(self, kind: str, obj: Obj, rt: ResourceType) -> bytes:
-        key = (id(obj), kind, rt.api_version, rt.kind)
+    def line(self, kind: str, event: Event, rt: ResourceType) -> bytes:
+        key = (id(event), kind, rt.api_version, rt.kind)
         hit = self._lines.get(key)
-        if hit is not None and hit[0] is obj:
+        if hit is not None and hit[0] is event:
             return hit[1]
-        encoded = _line(kind, _with_type(obj, rt))
+        text = event.text
+        if text is not None and rt.custom is None and text.startswith(typed_head(rt.api_version, rt.kind)):
+            encoded = b'{"type":"%s","object":%s}\n' % (kind.encode(), text.encode())
+        else:
+            encoded = _line(kind, _with_type(event.value, rt))
         if len(self._lines) >= self._size:
             del self._lines[next(iter(self._lines))]
-        self._lines[key] = (obj, encoded)
+        self._lines[key] = (event, encoded)
         return encoded
 
 
@@ -202,23 +210,27 @@ class _Stream:
         self.buffered = 0
 
     def change(self, event: Event) -> None:
-        now = self._watch.matches(event.value) if event.type != "DELETED" else False
-        before = event.prev is not None and self._watch.matches(event.prev)
+        matches = self._watch.matches
+        if matches is None:  # no selectors: the change is sent as it happened, nothing decoded to decide
+            self._event(event.type, event)
+            return
+        now = matches(event.value) if event.type != "DELETED" else False
+        before = event.prev is not None and matches(event.prev)
         if event.type == "DELETED":
-            before = before or self._watch.matches(event.value)
+            before = before or matches(event.value)
         if now and (event.type == "ADDED" or not before):
-            self._event("ADDED", event.value)
+            self._event("ADDED", event)
         elif now:
-            self._event("MODIFIED", event.value)
+            self._event("MODIFIED", event)
         elif before:
-            self._event("DELETED", event.value)
+            self._event("DELETED", event)
 
-    def _event(self, kind: str, obj: Obj) -> None:
-        """A change to a shared event value: encoded once for all plain watchers."""
+    def _event(self, kind: str, event: Event) -> None:
+        """A change to a shared event: encoded once for all plain watchers."""
         if self._watch.render is None:
-            self._buffer(_SHARED.line(kind, obj, self._watch.rt))
+            self._buffer(_SHARED.line(kind, event, self._watch.rt))
         else:
-            self.add(kind, obj)
+            self.add(kind, event.value)
 
     def add(self, kind: str, obj: Obj) -> None:
         """Buffer an object event; ``obj`` is never modified (event values are shared)."""

@@ -23,6 +23,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+import orjson
+
 Obj = dict[str, Any]
 EventType = Literal["ADDED", "MODIFIED", "DELETED"]
 
@@ -93,17 +95,48 @@ class Delete:
 Op = Create | Update | Delete
 
 
-@dataclass(frozen=True, slots=True)
 class Event:
     """One committed change. ``value`` is the object after the write (for DELETED: the last state,
     with the deleting revision as resourceVersion); ``prev`` is the object before it, so a watcher
-    with a selector can tell an object that stopped matching (it sees DELETED)."""
+    with a selector can tell an object that stopped matching (it sees DELETED).
 
-    type: EventType
-    key: str
-    revision: int
-    value: Obj
-    prev: Obj | None
+    An event read from the store keeps the stored texts and decodes ``value`` and ``prev`` when they
+    are first read: many events (Events, Leases) reach no watcher that looks inside them, and a watcher
+    without selectors sends :attr:`text` as it is. Events are shared by all watchers: read-only."""
+
+    __slots__ = ("_deleted_text", "_prev", "_prev_text", "_value", "key", "revision", "text", "type")
+
+    def __init__(self, type: EventType, key: str, revision: int, value: Obj | None, prev: Obj | None, *,
+                 text: str | None = None, prev_text: str | None = None) -> None:
+        self.type = type
+        self.key = key
+        self.revision = revision
+        #: the stored JSON of ``value`` when it is exactly that object (not for DELETED, whose value
+        #: carries the deleting revision); None when the event was built from objects
+        self.text = text if type != "DELETED" else None
+        self._value = value
+        self._prev = prev
+        self._deleted_text = text if type == "DELETED" else None
+        self._prev_text = prev_text
+
+    @property
+    def value(self) -> Obj:
+        if self._value is None:
+            source = self.text if self.text is not None else self._deleted_text
+            assert source is not None, "an event has a value or its text"
+            value: Obj = orjson.loads(source)
+            value.setdefault("metadata", {})["resourceVersion"] = str(self.revision)
+            self._value = value
+        return self._value
+
+    @property
+    def prev(self) -> Obj | None:
+        if self._prev is None and self._prev_text is not None:
+            self._prev = orjson.loads(self._prev_text)
+        return self._prev
+
+    def __repr__(self) -> str:
+        return f"Event({self.type}, {self.key!r}, {self.revision})"
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,15 +102,9 @@ async def decode_all(texts: Sequence[str]) -> list[Obj]:
     return items
 
 
-
 def decode_event(row: EventRow) -> Event:
-    return Event(
-        type=row.type,
-        key=row.key,
-        revision=row.revision,
-        value=decode(row.text, row.revision),
-        prev=None if row.prev_text is None else decode(row.prev_text),
-    )
+    """The event of a stored row; its objects are decoded when first read."""
+    return Event(row.type, row.key, row.revision, None, None, text=row.text, prev_text=row.prev_text)
 
 
 def touched_keys(commits: Sequence[Sequence[Op]]) -> set[str]:

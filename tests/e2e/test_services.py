@@ -8,18 +8,23 @@ host's proxy wrote.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import socket
+import ssl
 import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from agent_helpers import HTTPD, busybox_pod, create, pod_obj, wait_for, wait_running
 from kubectl_helpers import Kubectl
 
+from minikube_py.pki import self_signed_serving_cert
 from minikube_py.testing import NetnsCluster, netns_cluster, node_is_ready
 
 SERVER_NODE = "pykube-svc-server"
@@ -296,3 +301,64 @@ def test_client_ip_affinity_sticks_in_both_modes(cluster: NetnsCluster, k: Kubec
         wait_for(lambda n=node: cluster.fetch(n, f"http://{ip}/"), f"the service from {node}")
         seen = answers(lambda n=node: cluster.fetch(n, f"http://{ip}/"), 12)
         assert len(seen) == 1 and sum(seen.values()) == 12, f"from {node}: {seen}"
+
+
+#: an httpd answering its pod's name at / and at /api/
+NAMED_HTTPD = ("mkdir -p /www/api && echo hello-from-$(hostname) | tee /www/index.html > /www/api/index.html && "
+               "exec httpd -f -p 80 -h /www")
+
+
+def via_ingress(address: str, host: str, path: str = "/", *, port: int = 80,
+                context: ssl.SSLContext | None = None) -> str | None:
+    """A GET of ``path`` for ``host`` sent to a node's ingress controller; None on failure. With
+    ``context`` it goes over TLS with ``host`` as the SNI name, and the certificate must be one
+    ``context`` trusts, for that name."""
+    conn = http.client.HTTPConnection(address, port, timeout=5)
+    try:
+        if context is not None:  # connected here: http.client would send the address as the SNI name
+            conn.sock = context.wrap_socket(socket.create_connection((address, port), timeout=5), server_hostname=host)
+        conn.request("GET", path, headers={"Host": host})
+        response = conn.getresponse()
+        body = response.read().decode().strip()
+        return body if response.status == 200 else None
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        conn.close()
+
+
+def test_an_ingress_answers_by_host_path_and_sni_on_every_joined_node(cluster: NetnsCluster, k: Kubectl,
+                                                                     tmp_path: Path) -> None:
+    """Each joined node's ingress controller listens on that node's ports 80 and 443 (the server's own
+    node runs none here) and routes to pods on any node."""
+    pods = {"v1": "pykube-svc-node1", "v2": "pykube-svc-node2"}
+    create(k, *(web_pod(f"web-{v}", node, app=v, command=["sh", "-c", NAMED_HTTPD]) for v, node in pods.items()),
+           *(service(f"web-{v}", app=v) for v in pods))
+    for version in pods:
+        wait_running(k, f"web-{version}", timeout=90)
+    cert, key = self_signed_serving_cert("secure.example.com", ["secure.example.com"])
+    (tmp_path / "tls.crt").write_bytes(cert)
+    (tmp_path / "tls.key").write_bytes(key)
+    k.run("create", "secret", "tls", "secure-cert", "--cert", str(tmp_path / "tls.crt"), "--key", str(tmp_path / "tls.key"))
+
+    def rule(host: str, *paths: tuple[str, str]) -> Obj:
+        return {"host": host, "http": {"paths": [{"path": path, "pathType": "Prefix", "backend": {
+            "service": {"name": name, "port": {"number": 80}}}} for path, name in paths]}}
+    create(k, {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "web"},
+               "spec": {"tls": [{"hosts": ["secure.example.com"], "secretName": "secure-cert"}],
+                        "rules": [rule("shop.example.com", ("/", "web-v1"), ("/api", "web-v2")),
+                                  rule("secure.example.com", ("/", "web-v2"))]}})
+    trusted = ssl.create_default_context(cadata=cert.decode())
+    for node in pods.values():
+        address = cluster.ips[node]
+        assert wait_for(lambda a=address: via_ingress(a, "shop.example.com"), f"shop.example.com on {node}:80") \
+            == "hello-from-web-v1"
+        assert via_ingress(address, "shop.example.com", "/api/") == "hello-from-web-v2"
+        assert wait_for(lambda a=address: via_ingress(a, "secure.example.com", port=443, context=trusted),
+                        f"secure.example.com on {node}:443") == "hello-from-web-v2"
+
+    def published() -> set[str] | None:
+        ingress = json.loads(k.out("get", "ingress", "web", "-o", "json"))
+        ips = {i["ip"] for i in (ingress.get("status") or {}).get("loadBalancer", {}).get("ingress") or []}
+        return ips if {cluster.ips[n] for n in pods.values()} <= ips else None
+    wait_for(published, "the joined nodes' addresses in the Ingress's status")

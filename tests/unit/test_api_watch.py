@@ -12,6 +12,7 @@ from minikube_py.api.watch import WatchRequest, _SharedLines, _Stream
 from minikube_py.metrics import WATCH_EVENTS
 from minikube_py.model.kinds import by_kind
 from minikube_py.store.base import Event, Obj
+from minikube_py.store.plan import encode
 
 PODS = by_kind("v1", "Pod")
 assert PODS is not None
@@ -44,24 +45,39 @@ def lines(response: FakeResponse) -> list[dict[str, Any]]:
     return [json.loads(line) for chunk in response.writes for line in chunk.splitlines()]
 
 
-def test_shared_line_is_encoded_once_per_value_kind_and_type() -> None:
+def added(value: Obj) -> Event:
+    return Event("ADDED", "/core/pods/ns/" + value["metadata"]["name"], 1, value, None)
+
+
+def test_shared_line_is_encoded_once_per_event_kind_and_type() -> None:
     shared = _SharedLines(8)
-    value = pod("a")
-    first = shared.line("ADDED", value, PODS)
-    assert shared.line("ADDED", value, PODS) is first
-    assert shared.line("ADDED", pod("a"), PODS) is not first  # an equal but different value: not shared
-    assert shared.line("DELETED", value, PODS) != first
+    event = added(pod("a"))
+    first = shared.line("ADDED", event, PODS)
+    assert shared.line("ADDED", event, PODS) is first
+    assert shared.line("ADDED", added(pod("a")), PODS) is not first  # an equal but different event: not shared
+    assert shared.line("DELETED", event, PODS) != first
     assert json.loads(first) == {"type": "ADDED", "object": {**pod("a"), "apiVersion": "v1", "kind": "Pod"}}
-    assert value == pod("a")  # the shared event value is never modified
+    assert event.value == pod("a")  # the shared event value is never modified
 
 
 def test_shared_lines_stay_bounded_and_drop_the_oldest() -> None:
     shared = _SharedLines(2)
-    values = [pod(str(i)) for i in range(3)]
-    encoded = [shared.line("ADDED", v, PODS) for v in values]
-    assert shared.line("ADDED", values[2], PODS) is encoded[2]
-    assert shared.line("ADDED", values[0], PODS) is not encoded[0]  # evicted, encoded again
+    events = [added(pod(str(i))) for i in range(3)]
+    encoded = [shared.line("ADDED", e, PODS) for e in events]
+    assert shared.line("ADDED", events[2], PODS) is encoded[2]
+    assert shared.line("ADDED", events[0], PODS) is not encoded[0]  # evicted, encoded again
     assert len(shared._lines) == 2
+
+
+def test_a_stored_event_goes_out_as_its_text_and_a_deletion_with_its_revision() -> None:
+    text = encode({**pod("a", rv=7), "apiVersion": "v1", "kind": "Pod"})
+    stored = Event("MODIFIED", "/core/pods/ns/a", 7, None, None, text=text, prev_text=encode(pod("a", rv=6)))
+    line = _SharedLines(8).line("MODIFIED", stored, PODS)
+    assert line == b'{"type":"MODIFIED","object":' + text.encode() + b"}\n"
+    assert stored.prev == pod("a", rv=6)
+    deleted = Event("DELETED", "/core/pods/ns/a", 9, None, None, text=text)
+    assert deleted.text is None  # its stored text carries the last write's revision, not the deleting one
+    assert json.loads(_SharedLines(8).line("DELETED", deleted, PODS))["object"]["metadata"]["resourceVersion"] == "9"
 
 
 async def test_plain_watchers_share_bytes_and_buffered_events_go_out_in_one_write() -> None:
