@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from agent_helpers import busybox_pod, create, pod_obj, wait_running
 from kubectl_helpers import Kubectl
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
 from minikube_py.agent.runtime.pause import PAUSE_IMAGE
@@ -394,6 +394,28 @@ def test_a_controller_revision_is_restored_from_the_page(cluster: RunningServer,
     wait_for(lambda: set(kubectl_history(k, f"{name}/{name}")) == {"2", "3"}, "revisions 2 and 3 in kubectl's history")
     wait_for(lambda: set(history_rows(page)) == {"2", "3"} and BUSYBOX_IMAGE in history_rows(page)["3"],
              "the page's revisions 2 and 3")
+    page.close()
+
+
+def test_the_page_loads_through_a_network_that_blinks(cluster: RunningServer, logged_in: BrowserContext) -> None:
+    """What Chromium does when the host's interfaces change (pods starting and stopping): requests in
+    flight fail with ERR_NETWORK_CHANGED. Here the entry module, the shell and the session fail a few
+    times each; the page still comes up whole."""
+    failures = {"app.js": 3, "shell.js": 3, "session": 2}
+
+    def blink(route: Route) -> None:
+        name = next((n for n in failures if route.request.url.split("?")[0].endswith(n)), None)
+        if name is not None and failures[name] > 0:
+            failures[name] -= 1
+            route.abort("internetdisconnected")
+        else:
+            route.continue_()
+    page = logged_in.new_page()
+    page.route("**/dashboard/**", blink)
+    goto(page, f"{cluster.url}/dashboard/#/overview")
+    expect(page.locator("#whoami")).to_have_text("admin")
+    expect(page.locator("#pod-phases .card")).to_have_count(5)
+    assert failures == {"app.js": 0, "shell.js": 0, "session": 0}
     page.close()
 
 
