@@ -273,7 +273,7 @@ class Agent:
         await self._runtime_up.wait()
         if cfg.runtime == "docker":
             await report_foreign_objects(cfg.docker_host, cfg.node_name)
-        pause = cfg.pause_image or await _pause_image(runtime)
+        pause = cfg.pause_image or await self._pause_image_once_up(runtime)
         pod_cidr = await self._wait_for_pod_cidr(client)
         cluster = await _cluster_settings(client)
         mode = cfg.effective_proxy_mode
@@ -374,6 +374,19 @@ class Agent:
         return node_status(self._machine, ip=node_ip, hostname=socket.gethostname(), max_pods=cfg.max_pods,
                            kubelet_port=port, transitions=self._transitions,
                            extra=self._network_conditions(current_conditions), health=self._health.conditions())
+
+    async def _pause_image_once_up(self, runtime: Runtime) -> str:
+        """The pause image, made once the engine answers. An engine that stops answering meanwhile is
+        reported by the heartbeat's check (run here at once), and the image made when it is back: an
+        outage at start-up is a node condition, not a failed agent."""
+        while True:
+            await self._runtime_up.wait()
+            try:
+                return await _pause_image(runtime)
+            except Exception:
+                await self._check_node(runtime)
+                if self._health.problem(Part.RUNTIME) is None:
+                    raise  # the engine answers: a real failure
 
     async def _check_node(self, runtime: Runtime) -> None:
         """The engine answers and the node's filesystems have room: checked with every heartbeat."""

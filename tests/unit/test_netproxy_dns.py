@@ -691,10 +691,24 @@ async def test_garbage_does_not_stop_the_server() -> None:
         assert first[3] & 0x0F == RCODE.FORMERR and values(DNSRecord.parse(second)) == ["10.96.0.10"]
 
 
+def free_udp_and_tcp_port() -> int:
+    """A port free for UDP and TCP both, below the ephemeral range: a port the kernel picked for a UDP
+    bind is an ephemeral one, which an outgoing TCP connection of another test could take before the
+    server bound it (seen on a busy host)."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for candidate in random.sample(range(low // 2, low), 200):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, socket.socket() as tcp:
+            try:
+                udp.bind(("127.0.0.1", candidate))
+                tcp.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return candidate
+    raise AssertionError("no free port below the ephemeral range")
+
+
 async def test_explicit_port_and_stop_releases_it() -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        wanted = probe.getsockname()[1]
+    wanted = free_udp_and_tcp_port()
     server = DnsServer(ClusterDns(), [])
     assert await server.start("127.0.0.1", wanted) == wanted
     hanging_reader, hanging_writer = await asyncio.open_connection("127.0.0.1", wanted)  # an idle connection
