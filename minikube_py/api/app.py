@@ -18,6 +18,7 @@ from minikube_py.api import dashboard, discovery, openapi
 from minikube_py.api.auth import USER, Authenticator, authorize, bearer_token, impersonate
 from minikube_py.api.body import MAX_BODY
 from minikube_py.api.body import dumps as body_dumps
+from minikube_py.api.clustertoken import cluster_token_handler
 from minikube_py.api.connections import inflight_middleware
 from minikube_py.api.customresources import CustomResourceTypes
 from minikube_py.api.handlers import ResourceHandlers, json_response
@@ -239,6 +240,7 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
     r.add_get("/metrics", metrics_handler(ServerCollector(registry.store, inflight)))
     r.add_get("/cacerts", cacerts_handler(tls.ca_pem))
     r.add_post(pki.NODE_CREDENTIALS_PATH, node_credentials_handler(tls))
+    r.add_post(pki.CLUSTER_TOKEN_PATH, cluster_token_handler(registry.store, tls, authenticator))
     for path, review in review_routes(rbac, request_user):
         r.add_post(path, review)
 
