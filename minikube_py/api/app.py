@@ -38,7 +38,7 @@ from minikube_py.model import errors
 from minikube_py.model.metrics import GROUP as METRICS_GROUP
 from minikube_py.model.metrics import VERSION as METRICS_VERSION
 from minikube_py.model.rbac import UserInfo
-from minikube_py.store.base import Unavailable
+from minikube_py.store.base import DiskFull, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,9 @@ async def status_errors(request: web.Request, handler: Handler) -> web.StreamRes
         return await handler(request)
     except errors.StatusError as exc:
         return json_response(exc.status(), exc.code)
+    except DiskFull as exc:  # as kube-apiserver answers etcd's "mvcc: database space exceeded": a 500
+        status = errors.internal(str(exc))
+        return json_response(status.status(), status.code)
     except Unavailable as exc:
         status = errors.unavailable(str(exc))
         return json_response(status.status(), status.code)
