@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -135,6 +136,8 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
                         if ids:
                             built.docker(node, "rm", "-f", *ids)
                 netns_node("down", index)
+                for leftover in (Path(f"/var/lib/pykube-test/pykube-node{index}"), Path(f"/run/pykube-node{index}")):
+                    shutil.rmtree(leftover, ignore_errors=True)  # the engine's state and run directory
 
 
 def deployment(replicas: int) -> Obj:
