@@ -32,13 +32,15 @@ def pykube(*args: str) -> subprocess.CompletedProcess[str]:
                           timeout=60, check=False)
 
 
-def start_agent(tmp_path: Path, server: RunningServer, token: str) -> subprocess.Popen[bytes]:
-    with (tmp_path / "agent.log").open("ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "minikube_py.cli.main", "agent", "--join", server.url, "--token", token,
-             "--runtime", "fake", "--node-name", NODE, "--node-ip", "127.0.0.1", "--kubelet-port", "0",
-             "--data-dir", str(tmp_path / "agent")],
-            stdout=log, stderr=subprocess.STDOUT)
+def agent_command(tmp_path: Path, server: RunningServer, token: str, node: str = NODE) -> list[str]:
+    return [sys.executable, "-m", "minikube_py.cli.main", "agent", "--join", server.url, "--token", token,
+            "--runtime", "fake", "--node-name", node, "--node-ip", "127.0.0.1", "--kubelet-port", "0",
+            "--data-dir", str(tmp_path / node)]
+
+
+def start_agent(tmp_path: Path, server: RunningServer, token: str, node: str = NODE) -> subprocess.Popen[bytes]:
+    with (tmp_path / f"{node}.log").open("ab") as log:
+        return subprocess.Popen(agent_command(tmp_path, server, token, node), stdout=log, stderr=subprocess.STDOUT)
 
 
 def stop(agent: subprocess.Popen[bytes]) -> None:
@@ -51,8 +53,8 @@ def stop(agent: subprocess.Popen[bytes]) -> None:
         raise AssertionError("the agent did not stop within 30 s of SIGTERM") from None
 
 
-def node_ready(server: RunningServer) -> bool:
-    status, node = server.request("GET", f"/api/v1/nodes/{NODE}")
+def node_ready(server: RunningServer, name: str = NODE) -> bool:
+    status, node = server.request("GET", f"/api/v1/nodes/{name}")
     return status == 200 and any(c["type"] == "Ready" and c["status"] == "True"
                                  for c in node["status"].get("conditions", []))
 
@@ -98,6 +100,18 @@ def scenario(tmp_path: Path, database: str) -> None:
         assert [joins(s, old_secret) for s in servers] == [401, 401]
         assert [joins(s, NEW_SECRET) for s in servers] == [200, 200]
         assert all((s.data_dir / "node-secret").read_text().strip() == NEW_SECRET for s in servers)
+        # a new node: the old token is refused, the new one joins
+        late = "token-rotation-late-node"
+        refused_join = subprocess.run(agent_command(tmp_path, servers[1], old_token, late), capture_output=True,
+                                      text=True, timeout=60, check=False)
+        assert refused_join.returncode == 1
+        assert "the server refused node credentials: Unauthorized" in refused_join.stderr, refused_join.stderr
+        assert servers[1].request("GET", f"/api/v1/nodes/{late}")[0] == 404
+        joined = start_agent(tmp_path, servers[1], new_token, late)
+        try:
+            eventually(lambda: node_ready(first, late), "a node joined with the new token to be Ready")
+        finally:
+            stop(joined)
         again = pykube("token", "rotate", "--data-dir", str(first.data_dir), "--token", old_token,
                        "--new-token", "yet-another-token")
         assert again.returncode == 1 and "not the current cluster token" in again.stderr
@@ -129,7 +143,7 @@ def scenario(tmp_path: Path, database: str) -> None:
         eventually(lambda: first.request("GET", lease)[1]["spec"]["renewTime"] != renewed,
                    "the restarted agent to renew its Lease")
         assert node_ready(third)
-        assert agent.poll() is None, (tmp_path / "agent.log").read_text()
+        assert agent.poll() is None, (tmp_path / f"{NODE}.log").read_text()
     finally:
         try:
             if agent is not None:
