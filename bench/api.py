@@ -1,8 +1,10 @@
 """API benchmark: prints creates/s, gets/s, LIST of 10,000 pods, watch delivery latency and
-mutating-call latency, for SQLite and (with --postgres URL) PostgreSQL.
+mutating-call latency, for SQLite and (with --postgres URL) PostgreSQL with one server and with three.
 
-Runs the real ``pykube server`` in a subprocess on loopback and drives it over HTTPS with aiohttp,
-the way clients do. Usage::
+Runs the real ``pykube server`` in subprocesses on loopback and drives it over HTTPS with aiohttp,
+the way clients do. With three servers on one database the requests and the watchers are spread
+over the servers round-robin, and the watched updates all go through the first, so watch delivery
+includes the way from one server through PostgreSQL to another. Usage::
 
     .venv/bin/python bench/api.py [--pods 10000] [--concurrency 50] [--postgres postgresql://...]
 """
@@ -57,26 +59,35 @@ async def run_pool(n: int, concurrency: int, make: Any) -> tuple[float, list[flo
     return time.perf_counter() - start, latencies
 
 
-async def bench(server: RunningServer, pods: int, concurrency: int, watchers: int) -> dict[str, str]:
+async def bench(servers: list[RunningServer], pods: int, concurrency: int, watchers: int) -> dict[str, str]:
+    """Every figure; request ``i`` goes to ``servers[i % len(servers)]`` (one cluster: one CA, one
+    admin token)."""
+    server = servers[0]
     headers = {"Authorization": f"Bearer {server.admin_token}", "Content-Type": "application/json"}
     connector = aiohttp.TCPConnector(ssl=server.ssl_context(), limit=concurrency + watchers + 10)
     out: dict[str, str] = {}
-    base = f"{server.url}/api/v1/namespaces/{NS}/pods"
+    bases = [f"{s.url}/api/v1/namespaces/{NS}/pods" for s in servers]
+    base = bases[0]
+
+    def at(i: int) -> str:
+        return bases[i % len(bases)]
+
     async with aiohttp.ClientSession(connector=connector, headers=headers) as http:
         async with http.post(f"{server.url}/api/v1/namespaces", json={"metadata": {"name": NS}}) as r:
             assert r.status in (201, 409), await r.text()
 
         async def create(i: int) -> None:
-            async with http.post(base, data=json.dumps(pod(i))) as r:
+            async with http.post(at(i), data=json.dumps(pod(i))) as r:
                 assert r.status == 201, await r.text()
                 await r.read()
 
         elapsed, lat = await run_pool(pods, concurrency, create)
         out["creates/s"] = f"{pods / elapsed:,.0f}"
         out[f"create p50/p99 ms (c={concurrency})"] = f"{pct(lat, .5):.1f} / {pct(lat, .99):.1f}"
+        await all_caught_up(http, bases, pods)
 
         async def get(i: int) -> None:
-            async with http.get(f"{base}/pod-{i % pods:05d}") as r:
+            async with http.get(f"{at(i)}/pod-{i % pods:05d}") as r:
                 assert r.status == 200
                 await r.read()
 
@@ -94,7 +105,7 @@ async def bench(server: RunningServer, pods: int, concurrency: int, watchers: in
 
         async def patch(i: int) -> None:
             body = json.dumps({"metadata": {"labels": {"touched": str(i)}}})
-            async with http.patch(f"{base}/pod-{i % pods:05d}", data=body,
+            async with http.patch(f"{at(i)}/pod-{i % pods:05d}", data=body,
                                   headers={"Content-Type": "application/merge-patch+json"}) as r:
                 assert r.status == 200, await r.text()
                 await r.read()
@@ -102,14 +113,27 @@ async def bench(server: RunningServer, pods: int, concurrency: int, watchers: in
         _, lat = await run_pool(min(pods, 2000), concurrency, patch)
         out[f"patch p50/p99 ms (c={concurrency})"] = f"{pct(lat, .5):.1f} / {pct(lat, .99):.1f}"
 
-        out.update(await watch_latency(http, server, watchers))
+        out.update(await watch_latency(http, bases, watchers))
     return out
 
 
-async def watch_latency(http: aiohttp.ClientSession, server: RunningServer, watchers: int) -> dict[str, str]:
-    """``watchers`` clients watch one pod; each of 200 paced updates stamps its send time, and every
-    watcher records when it saw it."""
-    base = f"{server.url}/api/v1/namespaces/{NS}/pods"
+async def all_caught_up(http: aiohttp.ClientSession, bases: list[str], pods: int) -> None:
+    """Until every server lists all ``pods`` (the others learn of the creates through PostgreSQL a
+    moment later), so that no read below meets a pod its server has not seen yet."""
+    for url in bases[1:]:
+        for _ in range(600):
+            async with http.get(url) as r:
+                if len((await r.json())["items"]) == pods:
+                    break
+            await asyncio.sleep(0.1)
+        else:
+            raise RuntimeError(f"{url} never listed all {pods} pods")
+
+
+async def watch_latency(http: aiohttp.ClientSession, bases: list[str], watchers: int) -> dict[str, str]:
+    """``watchers`` clients, spread over the servers, watch one pod; each of 200 paced updates (through
+    the first server) stamps its send time, and every watcher records when it saw it."""
+    base = bases[0]
     async with http.get(f"{base}/pod-00000") as r:
         rv = (await r.json())["metadata"]["resourceVersion"]
     delays: list[float] = []
@@ -117,9 +141,9 @@ async def watch_latency(http: aiohttp.ClientSession, server: RunningServer, watc
     ready = asyncio.Event()
     opened = 0
 
-    async def watcher() -> None:
+    async def watcher(n: int) -> None:
         nonlocal opened
-        url = f"{base}?watch=true&resourceVersion={rv}&fieldSelector=metadata.name%3Dpod-00000"
+        url = f"{bases[n % len(bases)]}?watch=true&resourceVersion={rv}&fieldSelector=metadata.name%3Dpod-00000"
         async with http.get(url, timeout=aiohttp.ClientTimeout(total=None)) as r:
             opened += 1
             if opened == watchers:
@@ -134,7 +158,7 @@ async def watch_latency(http: aiohttp.ClientSession, server: RunningServer, watc
                     if seen == updates:
                         return
 
-    tasks = [asyncio.create_task(watcher()) for _ in range(watchers)]
+    tasks = [asyncio.create_task(watcher(n)) for n in range(watchers)]
     await asyncio.wait_for(ready.wait(), 30)
     await asyncio.sleep(0.5)
     for _ in range(updates):
@@ -147,21 +171,26 @@ async def watch_latency(http: aiohttp.ClientSession, server: RunningServer, watc
     return {f"watch delivery p50/p99 ms ({watchers} watchers)": f"{pct(delays, .5):.1f} / {pct(delays, .99):.1f}"}
 
 
-def run_one(extra: list[str], args: argparse.Namespace) -> dict[str, str]:
+def run_one(extra: list[str], args: argparse.Namespace, servers: int = 1) -> dict[str, str]:
+    """The figures of ``servers`` servers started with ``extra``; the further ones join the first's
+    cluster with its token (on PostgreSQL)."""
     with tempfile.TemporaryDirectory() as tmp:
-        server = start_server(Path(tmp) / "data", *extra)
+        running = [start_server(Path(tmp) / "s0", *extra)]
         try:
-            return asyncio.run(bench(server, args.pods, args.concurrency, args.watchers))
+            for n in range(1, servers):
+                running.append(start_server(Path(tmp) / f"s{n}", *extra, "--token", running[0].node_token))
+            return asyncio.run(bench(running, args.pods, args.concurrency, args.watchers))
         finally:
-            server.stop()
+            for server in running:
+                server.stop()
 
 
-def run_on_fresh_postgres(base: str, args: argparse.Namespace) -> dict[str, str]:
+def run_on_fresh_postgres(base: str, args: argparse.Namespace, servers: int) -> dict[str, str]:
     """A scratch database on ``base``'s server for the run, dropped afterwards."""
 
     async def scenario() -> dict[str, str]:
         async with fresh_postgres_database(base) as url:
-            return await asyncio.to_thread(run_one, ["--datastore", url], args)
+            return await asyncio.to_thread(run_one, ["--datastore", url], args, servers)
 
     return asyncio.run(scenario())
 
@@ -175,7 +204,8 @@ def main() -> None:
     args = parser.parse_args()
     results = {"sqlite": run_one([], args)}
     if args.postgres:
-        results["postgresql"] = run_on_fresh_postgres(args.postgres, args)
+        results["postgresql, 1 server"] = run_on_fresh_postgres(args.postgres, args, 1)
+        results["postgresql, 3 servers"] = run_on_fresh_postgres(args.postgres, args, 3)
     for name, figures in results.items():
         print(f"== {name}")
         for key, value in figures.items():

@@ -42,10 +42,12 @@ from minikube_py.reconcilers.leader import ElectionTiming, LeaderElector
 from minikube_py.reconcilers.manager import ControllerOptions, build_controllers
 from minikube_py.store import open_store
 from minikube_py.store.base import Store
-from minikube_py.store.bootstrap import publish_sealed, read_sealed
+from minikube_py.store.bootstrap import publish_sealed, read_record, read_sealed
 
 #: the files that make a cluster's identity, relative to the data directory: the same on every server
 IDENTITY_FILES = ("pki/ca.crt", "pki/ca.key", "pki/service-account.key", "admin-token", "node-secret")
+#: how often a server looks for a rotated cluster token in the datastore (a read of its memory cache)
+TOKEN_POLL_INTERVAL = 2.0
 
 
 class ClusterIdentityError(Exception):
@@ -80,6 +82,7 @@ class Server:
         self.failure: PartFailed | None = None
         self._restart = restart
         self._pki: pki.Pki | None = None
+        self._authenticator: Authenticator | None = None
         self._stack: contextlib.AsyncExitStack | None = None
         self._ended = asyncio.Event()
 
@@ -134,6 +137,7 @@ class Server:
         finally:
             os.umask(previous_umask)
         await self._start_part(stack, "API server endpoints", self._keep_endpoints)
+        await self._start_part(stack, "cluster token", self._follow_cluster_token)
         await self._start_part(stack, "controller manager", self._run_controllers)
         if not cfg.no_agent:
             # a draining agent needs its pods' grace periods to stop them, not the usual few seconds
@@ -150,7 +154,8 @@ class Server:
         tls = pki.ensure_pki(cfg.data_dir / "pki", hosts=[h for h in hosts if h and h not in ("0.0.0.0", "::")])
         self.credentials = _load_credentials(cfg.data_dir, tls.ca_pem)
         self._pki = tls
-        authenticator = Authenticator(self.credentials.admin_token, self.credentials.node_secret)
+        self._authenticator = authenticator = Authenticator(self.credentials.admin_token,
+                                                            self.credentials.node_secret)
         app = build_app(registry, authenticator, f"{cfg.advertise_address}:{cfg.port}", tls,
                         _kubelet_client_context(tls), max_readonly=cfg.max_requests_inflight,
                         max_mutating=cfg.max_mutating_requests_inflight,
@@ -212,6 +217,25 @@ class Server:
         cfg = self.config
         async with ApiClient(load_kubeconfig(self.kubeconfig_path), user_agent="pykube-apiserver-endpoints") as client:
             await ApiServerEndpoints(client, _server_identity(cfg.data_dir), cfg.advertise_address, self.port).run()
+
+    async def _follow_cluster_token(self) -> None:
+        """Take on a cluster token rotated through any server (see :mod:`minikube_py.api.clustertoken`):
+        the old one stops joining nodes here too, and the data directory's node-secret and
+        node-token name the new one, so this server restarts into the same cluster."""
+        assert self.store is not None and self._pki is not None and self._authenticator is not None
+        servers_secret = pki.servers_secret(self._pki.ca_key.read_bytes())
+        seen: dict[str, object] | None = None
+        while True:
+            record = await read_record(self.store)
+            if record is not None and record.servers is not None and record.servers != seen:
+                files = await asyncio.to_thread(pki.unseal, servers_secret, record.servers)
+                secret = files["node-secret"].decode()
+                self._authenticator.node_token = secret
+                if self.credentials is None or secret != self.credentials.node_secret:
+                    self.credentials = _load_credentials(self.config.data_dir, self._pki.ca_pem, node_secret=secret)
+                    pki.write_file(self.config.data_dir / "node-token", (self.credentials.join_token + "\n").encode())
+                seen = record.servers
+            await asyncio.sleep(TOKEN_POLL_INTERVAL)
 
     async def _run_controllers(self) -> None:
         """The reconcilers run only while this server leads: of several servers on one store, one
@@ -325,9 +349,12 @@ def _make_identity(data_dir: Path, secret: str | None) -> str:
     return secret
 
 
-def _load_credentials(data_dir: Path, ca_pem: bytes) -> Credentials:
-    """Tokens are made once and kept, so kubeconfigs and joined agents stay valid across restarts."""
+def _load_credentials(data_dir: Path, ca_pem: bytes, *, node_secret: str | None = None) -> Credentials:
+    """Tokens are made once and kept, so kubeconfigs and joined agents stay valid across restarts;
+    ``node_secret`` replaces the kept node secret (a rotated cluster token)."""
     admin = _persisted_secret(data_dir / "admin-token")
+    if node_secret is not None:
+        pki.write_file(data_dir / "node-secret", (node_secret + "\n").encode())
     node = _persisted_secret(data_dir / "node-secret")
     return Credentials(admin, node, pki.join_token(ca_pem, node))
 

@@ -62,6 +62,8 @@ ALWAYS_HOSTS = (
 TOKEN_PREFIX = "K10"
 #: where a joining agent trades the join token for its node certificate (see api/nodecreds.py)
 NODE_CREDENTIALS_PATH = "/pykube/v1/node-credentials"
+#: where ``pykube token rotate`` asks a server to re-seal the cluster's bootstrap data (api/clustertoken.py)
+CLUSTER_TOKEN_PATH = "/pykube/v1/cluster-token"
 _TOKEN_RE = re.compile(r"K10(?P<hash>[0-9a-f]{64})::(?P<user>[^:]+):(?P<secret>.+)")
 
 Name = x509.DNSName | x509.IPAddress
@@ -251,6 +253,13 @@ def unseal(secret: str, sealed: Mapping[str, object]) -> dict[str, bytes]:
     except InvalidTag:
         raise WrongToken("the token does not open the sealed data") from None
     return {name: base64.b64decode(data) for name, data in json.loads(plain).items()}
+
+
+def servers_secret(ca_key_pem: bytes) -> str:
+    """A secret every server of a cluster holds and nobody else needs: derived from the CA's private
+    key (whoever has that can mint any credential anyway). Data sealed with it reaches all servers,
+    such as a rotated cluster token, which the old token must not open."""
+    return hashlib.sha256(b"pykube servers secret\0" + ca_key_pem).hexdigest()
 
 
 def _seal_key(secret: str, salt: bytes) -> bytes:

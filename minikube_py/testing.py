@@ -8,12 +8,15 @@ port with a throwaway data directory, so callers exercise exactly what a user st
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
+import shutil
 import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -188,6 +191,66 @@ async def _pg_admin(url: str, statement: str) -> None:
         await conn.execute(statement)
     finally:
         await conn.close()
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster nobody else uses (scripts/postgres.sh on a free port under a directory of
+    its own), so that a test may stop and restart it without disturbing any other test."""
+
+    def __init__(self) -> None:
+        self.base = Path(f"/tmp/pykube-ha-pg-{uuid.uuid4().hex[:8]}")
+        self.port = free_port()
+        self.url = ""
+
+    def start(self) -> None:
+        done = subprocess.run(["bash", str(_SCRIPTS / "postgres.sh"), str(self.base), str(self.port)],
+                              capture_output=True, text=True, timeout=300, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"scripts/postgres.sh failed:\n{done.stdout}\n{done.stderr}")
+        self.url = done.stdout.strip().splitlines()[-1]
+
+    def stop(self) -> None:
+        """Stop at once, without a checkpoint, as a crash or a killed container would."""
+        pg_ctl = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))[-1]
+        owner = ["runuser", "-u", "postgres", "--"] if shutil.which("runuser") and self.base.owner() == "postgres" else []
+        subprocess.run([*owner, pg_ctl, "--pgdata", str(self.base / "data"), "stop", "-m", "immediate"],
+                       capture_output=True, timeout=60, check=True)
+
+
+@contextlib.contextmanager
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A started :class:`PrivatePostgres`, stopped and removed afterwards."""
+    database = PrivatePostgres()
+    database.start()
+    try:
+        yield database
+    finally:
+        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
+            database.stop()
+        shutil.rmtree(database.base, ignore_errors=True)
+
+
+class Watcher:
+    """One watch of a collection (``path``), read in a thread until the server ends it (a response
+    cannot be closed from another thread while that one reads it). ``events`` holds (type, name,
+    resourceVersion) of every event but bookmarks and the ``kube-root-ca.crt`` ConfigMap, which
+    every namespace gets by itself."""
+
+    def __init__(self, server: RunningServer, path: str, resource_version: str) -> None:
+        request = urllib.request.Request(
+            f"{server.url}{path}?watch=true&resourceVersion={resource_version}&timeoutSeconds=600",
+            headers={"Authorization": f"Bearer {server.admin_token}"})
+        self._response = urllib.request.urlopen(request, context=server.ssl_context(), timeout=600)
+        self.events: list[tuple[str, str, int]] = []
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        for line in self._response:
+            event = json.loads(line)
+            meta = event["object"]["metadata"]
+            if event["type"] != "BOOKMARK" and meta["name"] != "kube-root-ca.crt":
+                self.events.append((event["type"], meta["name"], int(meta["resourceVersion"])))
 
 
 def eventually(check: Callable[[], T | None], what: str = "condition", *, timeout: float = 40.0) -> T:

@@ -9,7 +9,9 @@ run() {
     timeout 900 .venv/bin/python "$@"
 }
 run bench/store.py
-run bench/api.py --pods 500 --concurrency 10 --watchers 10
+# PostgreSQL with one server and with three (the database the tests use, or scripts/postgres.sh's)
+postgres="${PYKUBE_TEST_POSTGRES_URL:-$(bash scripts/postgres.sh | tail -n 1)}"
+run bench/api.py --pods 500 --concurrency 10 --watchers 10 --postgres "$postgres"
 run bench/authz.py --requests 20000
 run bench/scheduler.py --pods 600 --nodes 300 --replicas 300
 run bench/pod_startup.py --pods 3 --replicas 5 --no-swarm

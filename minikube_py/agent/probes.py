@@ -137,11 +137,12 @@ class ContainerProber:
                                                        name=f"probe {kind} {self._id[:12]}"))
 
     async def stop(self) -> None:
+        """Cancel the probe tasks and wait for them. Through ``gather``, not ``suppress(CancelledError)``
+        around each ``await task``: that would also swallow a cancellation of the caller arriving
+        meanwhile (the agent stopping), which then ran on as if never asked to stop."""
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
 
     async def _loop(self, kind: str, probe: Obj) -> None:

@@ -18,6 +18,7 @@ from minikube_py.api import dashboard, discovery, openapi
 from minikube_py.api.auth import USER, Authenticator, authorize, bearer_token, impersonate
 from minikube_py.api.body import MAX_BODY
 from minikube_py.api.body import dumps as body_dumps
+from minikube_py.api.clustertoken import cluster_token_handler
 from minikube_py.api.connections import inflight_middleware
 from minikube_py.api.customresources import CustomResourceTypes
 from minikube_py.api.handlers import ResourceHandlers, json_response
@@ -37,7 +38,7 @@ from minikube_py.model import errors
 from minikube_py.model.metrics import GROUP as METRICS_GROUP
 from minikube_py.model.metrics import VERSION as METRICS_VERSION
 from minikube_py.model.rbac import UserInfo
-from minikube_py.store.base import Unavailable
+from minikube_py.store.base import DiskFull, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,9 @@ async def status_errors(request: web.Request, handler: Handler) -> web.StreamRes
         return await handler(request)
     except errors.StatusError as exc:
         return json_response(exc.status(), exc.code)
+    except DiskFull as exc:  # as kube-apiserver answers etcd's "mvcc: database space exceeded": a 500
+        status = errors.internal(str(exc))
+        return json_response(status.status(), status.code)
     except Unavailable as exc:
         status = errors.unavailable(str(exc))
         return json_response(status.status(), status.code)
@@ -239,6 +243,7 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
     r.add_get("/metrics", metrics_handler(ServerCollector(registry.store, inflight)))
     r.add_get("/cacerts", cacerts_handler(tls.ca_pem))
     r.add_post(pki.NODE_CREDENTIALS_PATH, node_credentials_handler(tls))
+    r.add_post(pki.CLUSTER_TOKEN_PATH, cluster_token_handler(registry.store, tls, authenticator))
     for path, review in review_routes(rbac, request_user):
         r.add_post(path, review)
 

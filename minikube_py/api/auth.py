@@ -83,7 +83,18 @@ NODE_BOOTSTRAP = User("system:node-bootstrap", admin=False, groups=("system:boot
 
 class Authenticator:
     def __init__(self, admin_token: str, node_token: str) -> None:
-        self._tokens = ((admin_token, ADMIN), (node_token, NODE_BOOTSTRAP))
+        self._admin_token = admin_token
+        self.node_token = node_token
+
+    @property
+    def node_token(self) -> str:
+        """The join secret agents bootstrap with; replaced when the cluster token is rotated, from
+        then on the old one authenticates nobody."""
+        return self._tokens[1][0]
+
+    @node_token.setter
+    def node_token(self, token: str) -> None:
+        self._tokens = ((self._admin_token, ADMIN), (token, NODE_BOOTSTRAP))
 
     def authenticate(self, authorization: str | None, peercert: dict[str, Any] | None = None) -> User | None:
         """A bearer token, or else a client certificate the TLS layer verified against the cluster CA:

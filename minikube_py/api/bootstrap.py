@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from minikube_py.api.registry import Registry
@@ -110,6 +111,10 @@ async def _ensure_rbac_defaults(registry: Registry) -> None:
 
 
 async def _reconcile_default(registry: Registry, rt: ResourceType, obj: Obj) -> None:
+    await _again_if_raced(lambda: _reconcile_default_once(registry, rt, obj))
+
+
+async def _reconcile_default_once(registry: Registry, rt: ResourceType, obj: Obj) -> None:
     name = obj["metadata"]["name"]
     try:
         live = await registry.get(rt, None, name)
@@ -165,7 +170,28 @@ async def _create_if_absent(registry: Registry, rt: ResourceType, namespace: str
             raise
 
 
+#: tries of a bootstrap write that other servers starting at the same moment keep racing
+_RACE_ATTEMPTS = 5
+
+
+async def _again_if_raced(write: Callable[[], Awaitable[None]]) -> None:
+    """Run ``write`` (a read, then a create or update from it) again when another server starting at
+    the same moment on the same datastore wrote the object in between (AlreadyExists, Conflict): a
+    server must not fail to start because its peers start too."""
+    for attempt in range(_RACE_ATTEMPTS):
+        try:
+            await write()
+            return
+        except errors.StatusError as exc:
+            if exc.reason not in ("AlreadyExists", "Conflict") or attempt == _RACE_ATTEMPTS - 1:
+                raise
+
+
 async def _put(registry: Registry, rt: ResourceType, namespace: str | None, obj: Obj) -> None:
+    await _again_if_raced(lambda: _put_once(registry, rt, namespace, obj))
+
+
+async def _put_once(registry: Registry, rt: ResourceType, namespace: str | None, obj: Obj) -> None:
     """Create, or overwrite the fields this module owns when the object exists."""
     try:
         live = await registry.get(rt, namespace, obj["metadata"]["name"])

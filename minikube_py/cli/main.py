@@ -353,6 +353,53 @@ def kubeconfig(user: str, groups: tuple[str, ...], expiration: str, data_dir: Pa
         click.echo(path.read_text(), nl=False)
 
 
+@main.group()
+def token() -> None:
+    """Manage the cluster token (the secret of join tokens, which also seals the bootstrap data)."""
+
+
+@token.command()
+@click.option("--token", "current", required=True, metavar="TOKEN",
+              help="The current cluster token (a full K10... token or its secret).")
+@click.option("--new-token", "new", required=True, metavar="TOKEN",
+              help="The new cluster token: a secret of your choice (or a full K10... token of this cluster).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The data directory of a server of the cluster (its admin kubeconfig is used). "
+                   "[default: the server's default]")
+@click.option("--server", "server_url", default=None, metavar="URL",
+              help="Ask this server instead of the one in the kubeconfig (any server of the cluster).")
+def rotate(current: str, new: str, data_dir: Path | None, server_url: str | None) -> None:
+    """Replace the cluster token, as `k3s token rotate`: the bootstrap data in the datastore is sealed
+    with the new token, so servers started from now on need it and the old one joins no new node.
+    Running servers and joined agents carry on (agents hold certificates); every server's node-token
+    file names the new token within seconds."""
+    import dataclasses
+
+    import aiohttp
+
+    from minikube_py import pki
+    from minikube_py.client.errors import ApiError
+    from minikube_py.client.kubeconfig import KubeconfigError, load_kubeconfig
+    from minikube_py.client.rest import ApiClient
+    from minikube_py.config import default_data_dir
+
+    async def ask() -> str:
+        config = load_kubeconfig((data_dir or default_data_dir()) / "kubeconfig.yaml")
+        if server_url:
+            config = dataclasses.replace(config, server=server_url)
+        async with ApiClient(config, user_agent="pykube-token-rotate") as api:
+            answer = await api.request("POST", pki.CLUSTER_TOKEN_PATH, body={"token": current, "newToken": new})
+        return str(answer["token"])
+
+    try:
+        rotated = asyncio.run(ask())
+    except (ApiError, KubeconfigError, OSError, aiohttp.ClientError) as exc:
+        click.echo(f"pykube token rotate: {exc}", err=True)
+        sys.exit(1)
+    click.echo("token rotated; start further servers with --token NEW and join agents with:")
+    click.echo(rotated)
+
+
 def _duration_seconds(text: str) -> int:
     """Seconds in a Go-style duration such as ``24h``, ``1h30m`` or ``600s``."""
     import re

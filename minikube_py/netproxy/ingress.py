@@ -181,8 +181,11 @@ class IngressController:
         while True:
             self._changed.clear()
             self.rebuild()
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for returns the result of a wait that
+            # completes as a cancellation arrives and drops the cancellation, so the agent would not stop
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), PRUNE_INTERVAL)
+                async with asyncio.timeout(PRUNE_INTERVAL):
+                    await self._changed.wait()
             self._pool.retain({e for port in self.services.ports() for e in port.endpoints})
             await asyncio.sleep(MIN_SYNC_INTERVAL)
 

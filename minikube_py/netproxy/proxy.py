@@ -158,8 +158,11 @@ class ServiceProxy:
             except Exception as e:  # a refused rule must not stop the proxy: the next change or resync retries
                 self._on_problem("proxy", f"cannot write the service proxy's rules: {type(e).__name__}: {e}; "
                                           "Services are not reachable through this node until it works")
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for returns the result of a wait that
+            # completes as a cancellation arrives and drops the cancellation, so the agent would not stop
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), RESYNC_INTERVAL)
+                async with asyncio.timeout(RESYNC_INTERVAL):
+                    await self._changed.wait()
             await asyncio.sleep(MIN_SYNC_INTERVAL)
 
     def _redirects(self, dns_port: int) -> list[Redirect]:

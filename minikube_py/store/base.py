@@ -67,6 +67,15 @@ class Unavailable(StoreError):
         super().__init__("", f"the datastore is unavailable: {reason}")
 
 
+class DiskFull(Unavailable):
+    """The database's disk (or its quota) is full: writes are refused until space is freed, reads
+    go on from memory. Unlike an outage this does not pass by itself, so it is told apart."""
+
+    def __init__(self, reason: str) -> None:
+        StoreError.__init__(self, "", f"the datastore's disk is full ({reason}): writes are refused until "
+                                      "space is freed; reads are still served")
+
+
 @dataclass(frozen=True, slots=True)
 class Create:
     """Create ``key`` with ``value``; fails with KeyExists if it is there."""

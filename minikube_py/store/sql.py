@@ -23,6 +23,7 @@ transaction, never against the mirror.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
@@ -35,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from minikube_py.metrics import STORE_COMMIT_DURATION
 from minikube_py.store.backend import Backend, Engines
-from minikube_py.store.base import Compacted, Event, ListResult, Obj, Op, TextListResult, Unavailable
+from minikube_py.store.base import Compacted, DiskFull, Event, ListResult, Obj, Op, TextListResult, Unavailable
 from minikube_py.store.cache import ObjectCache
 from minikube_py.store.feed import EventFeed
 from minikube_py.store.plan import BatchPlan, EventRow, Row, decode_all, decode_event, plan_batch, touched_keys
@@ -312,7 +313,7 @@ class SqlStore:
                     await self._backend.announce(conn, plan.last_revision)
         except Exception as err:
             log.warning("store: a transaction of %d commits failed: %s", len(batch), err)
-            failure = Unavailable(_reason(err)) if isinstance(err, _UNREACHABLE) else err
+            failure = _failure(err)
             for pending in batch:
                 if not pending.future.done():
                     pending.future.set_exception(failure)
@@ -420,6 +421,20 @@ class SqlStore:
                 await self.compact(await self.current_revision() - self._options.retain_revisions)
             except Exception:
                 log.exception("store: automatic compaction failed; retrying in %s s", interval)
+
+
+#: SQLite's SQLITE_FULL, PostgreSQL's disk_full SQLSTATE, and the kernel's ENOSPC and EDQUOT
+_SQLITE_FULL, _PG_DISK_FULL, _NO_SPACE = 13, "53100", (errno.ENOSPC, errno.EDQUOT)
+
+
+def _failure(exc: Exception) -> Exception:
+    """What the writers of a failed transaction are told: :class:`DiskFull` when the database's disk
+    is full, :class:`Unavailable` when the database cannot be reached, else the error itself."""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    if getattr(cause, "sqlite_errorcode", None) == _SQLITE_FULL or getattr(cause, "sqlstate", None) == _PG_DISK_FULL \
+            or (isinstance(cause, OSError) and cause.errno in _NO_SPACE):
+        return DiskFull(_reason(exc))
+    return Unavailable(_reason(exc)) if isinstance(exc, _UNREACHABLE) else exc
 
 
 def _reason(exc: BaseException) -> str:

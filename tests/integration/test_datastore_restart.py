@@ -9,83 +9,25 @@ directory of its own), stopped with ``pg_ctl stop -m immediate`` as a crash woul
 
 from __future__ import annotations
 
-import contextlib
-import glob
-import json
-import shutil
-import subprocess
-import threading
-import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from minikube_py.testing import RunningServer, eventually, free_port, start_server
+from minikube_py.testing import PrivatePostgres, Watcher, eventually, private_postgres, start_server
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "postgres.sh"
 CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
-
-
-class PrivatePostgres:
-    """A PostgreSQL cluster nobody else uses, so that stopping it disturbs no other test."""
-
-    def __init__(self) -> None:
-        self.base = Path(f"/tmp/pykube-ha-pg-{uuid.uuid4().hex[:8]}")
-        self.port = free_port()
-        self.url = ""
-
-    def start(self) -> None:
-        done = subprocess.run(["bash", str(SCRIPT), str(self.base), str(self.port)], capture_output=True, text=True,
-                              timeout=300, check=False)
-        assert done.returncode == 0, f"scripts/postgres.sh failed:\n{done.stdout}\n{done.stderr}"
-        self.url = done.stdout.strip().splitlines()[-1]
-
-    def stop(self) -> None:
-        """Stop at once, without a checkpoint, as a crash or a killed container would."""
-        pg_ctl = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))[-1]
-        owner = ["runuser", "-u", "postgres", "--"] if shutil.which("runuser") and self.base.owner() == "postgres" else []
-        subprocess.run([*owner, pg_ctl, "--pgdata", str(self.base / "data"), "stop", "-m", "immediate"],
-                       capture_output=True, timeout=60, check=True)
 
 
 @pytest.fixture
 def postgres() -> Iterator[PrivatePostgres]:
-    database = PrivatePostgres()
-    database.start()
-    try:
+    with private_postgres() as database:
         yield database
-    finally:
-        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
-            database.stop()
-        shutil.rmtree(database.base, ignore_errors=True)
 
 
 def configmap(name: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"n": name}}
-
-
-class Watcher:
-    """One watch of the default namespace's ConfigMaps, read in a thread until the server ends it (a
-    response cannot be closed from another thread while this one reads it)."""
-
-    def __init__(self, server: RunningServer, resource_version: str) -> None:
-        request = urllib.request.Request(
-            f"{server.url}{CONFIGMAPS}?watch=true&resourceVersion={resource_version}&timeoutSeconds=600",
-            headers={"Authorization": f"Bearer {server.admin_token}"})
-        self._response = urllib.request.urlopen(request, context=server.ssl_context(), timeout=600)
-        self.events: list[tuple[str, str, int]] = []
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        for line in self._response:
-            event = json.loads(line)
-            meta = event["object"]["metadata"]
-            if event["type"] != "BOOKMARK" and meta["name"] != "kube-root-ca.crt":  # the test's own only
-                self.events.append((event["type"], meta["name"], int(meta["resourceVersion"])))
 
 
 def test_servers_ride_out_a_database_restart(tmp_path: Path, postgres: PrivatePostgres) -> None:
@@ -94,7 +36,7 @@ def test_servers_ride_out_a_database_restart(tmp_path: Path, postgres: PrivatePo
     try:
         status, listing = second.request("GET", CONFIGMAPS)
         assert status == 200
-        watcher = Watcher(second, listing["metadata"]["resourceVersion"])
+        watcher = Watcher(second, CONFIGMAPS, listing["metadata"]["resourceVersion"])
         before = [f"before-{i}" for i in range(5)]
         for name in before:
             assert first.request("POST", CONFIGMAPS, configmap(name))[0] == 201

@@ -117,9 +117,13 @@ def test_failing_liveness_probe_restarts_the_container(server: RunningServer) ->
     create_pod(server, "unhealthy", container={"livenessProbe": probe, "env": [{"name": "FAKE_EXEC_EXIT",
                                                                                   "value": "1"}]})
     eventually(lambda: first_container(server, "unhealthy").get("restartCount", 0) >= 1, "a liveness restart")
-    _code, events = server.request("GET", f"/api/v1/namespaces/{NS}/events?fieldSelector=involvedObject.name%3Dunhealthy")
-    reasons = {e["reason"] for e in events["items"]}
-    assert {"Unhealthy", "Killing"} <= reasons
+
+    def reasons() -> set[str]:
+        _code, events = server.request("GET", f"/api/v1/namespaces/{NS}/events?fieldSelector=involvedObject.name%3Dunhealthy")
+        return {e["reason"] for e in events["items"]}
+
+    # the agent posts events in the background, so they may arrive a moment after the status
+    eventually(lambda: {"Unhealthy", "Killing"} <= reasons(), "the Unhealthy and Killing events")
 
 
 def test_readiness_probe_keeps_the_pod_unready(server: RunningServer) -> None:

@@ -88,3 +88,20 @@ async def test_http_probe_respects_the_timeout() -> None:
         assert not ok and asyncio.get_running_loop().time() - started < 3
     finally:
         server.close()
+
+
+async def test_stopping_probes_keeps_a_cancellation_of_the_caller() -> None:
+    """The agent stopping cancels a pod worker while it stops its probes: that cancellation must reach
+    the worker, not be taken for the probe tasks' own."""
+    from minikube_py.agent.probes import ContainerProber
+
+    container = {"name": "c", "livenessProbe": {"exec": {"command": ["true"]}, "initialDelaySeconds": 3600}}
+    prober = ContainerProber(FakeRuntime(), {"metadata": {"name": "p"}}, container, "c1", "127.0.0.1",
+                             on_change=lambda: None, recorder=None)  # type: ignore[arg-type]  # never emits here
+    prober.start()
+    await asyncio.sleep(0)
+    stopping = asyncio.create_task(prober.stop())
+    await asyncio.sleep(0)  # stop() now waits for the probe task it cancelled
+    stopping.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await stopping
