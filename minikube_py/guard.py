@@ -20,6 +20,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,18 @@ async def guarded_task(name: str, run: Callable[[], Awaitable[object]], *, resta
         yield task
     finally:
         await _stop(task, stop_timeout)
+
+
+async def cancel_and_wait(task: asyncio.Future[Any]) -> None:
+    """Cancel ``task`` and wait until it has ended; raise what it failed with, if not the cancellation.
+
+    ``task.cancel()`` then ``await task`` under ``suppress(CancelledError)`` also swallows a
+    cancellation of the caller arriving meanwhile, so whatever was stopping the caller (a SIGTERM)
+    was lost and the caller ran on; ``asyncio.wait`` raises only the caller's own cancellation."""
+    task.cancel()
+    await asyncio.wait([task])
+    if not task.cancelled() and (error := task.exception()) is not None:
+        raise error
 
 
 async def _stop(task: asyncio.Task[None], grace: float) -> None:

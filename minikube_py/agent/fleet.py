@@ -39,7 +39,7 @@ from minikube_py.agent.runtime.fake import FakeRuntime
 from minikube_py.client.kubeconfig import ClientConfig
 from minikube_py.client.rest import ApiClient
 from minikube_py.config import AgentConfig, default_advertise_address
-from minikube_py.guard import guard
+from minikube_py.guard import cancel_and_wait, guard
 from minikube_py.model.quantity import value
 
 log = logging.getLogger(__name__)
@@ -106,9 +106,7 @@ class Fleet:
         """Node ``name`` goes silent, as if its agent were killed: no heartbeat, no pod updates."""
         task = self._tasks.pop(name, None)
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     async def _stop_all(self) -> None:
         tasks = list(self._tasks.values())

@@ -34,6 +34,7 @@ from minikube_py.agent.runtime.base import (
 )
 from minikube_py.agent.spdy import FLAG_FIN, PING, RST_STREAM, SYN_STREAM, SpdySession
 from minikube_py.agent.stats import NodeStats
+from minikube_py.guard import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -171,9 +172,8 @@ class KubeletServer:
             await pump_out()
             code = await session.exit_code()
         finally:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await reader
+            with contextlib.suppress(Exception):
+                await cancel_and_wait(reader)
             await session.close()
         if code == 0:
             status: dict[str, Any] = {"metadata": {}, "status": "Success"}

@@ -14,7 +14,6 @@ request has been answered; :class:`HeaderDeadline` closes the connections that n
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -24,6 +23,7 @@ from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestHandler
 
 from minikube_py.api.body import dumps
+from minikube_py.guard import cancel_and_wait
 from minikube_py.model import errors
 from minikube_py.model.proxy import PROXY_PATH
 
@@ -104,9 +104,7 @@ class HeaderDeadline:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
 
     async def _sweep(self) -> None:
         loop = asyncio.get_running_loop()

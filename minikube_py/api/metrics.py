@@ -38,6 +38,7 @@ from aiohttp import web
 from minikube_py.api.handlers import json_response, parse_selectors
 from minikube_py.api.registry import Registry
 from minikube_py.api.streaming import kubelet_endpoint
+from minikube_py.guard import cancel_and_wait
 from minikube_py.model import errors
 from minikube_py.model import metrics as m
 from minikube_py.model.kinds import by_plural
@@ -123,9 +124,8 @@ class ResourceMetrics:
 
     async def close(self) -> None:
         if self._refreshing is not None:
-            self._refreshing.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._refreshing
+            with contextlib.suppress(Exception):
+                await cancel_and_wait(self._refreshing)
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -387,9 +387,7 @@ def metrics_context(metrics: ResourceMetrics) -> Callable[[web.Application], Asy
     async def context(_: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(metrics.run(), name="metrics sampling")
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait(task)
         await metrics.close()
     return context
 

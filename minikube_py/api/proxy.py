@@ -25,6 +25,7 @@ from yarl import URL
 
 from minikube_py.api.registry import Registry
 from minikube_py.api.streaming import kubelet_endpoint, pump
+from minikube_py.guard import cancel_and_wait
 from minikube_py.model import errors
 from minikube_py.model.kinds import ResourceType, by_plural
 from minikube_py.model.proxy import (
@@ -177,9 +178,8 @@ class ApiProxy:
                 await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 for task in tasks:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await task
+                    with contextlib.suppress(Exception):
+                        await cancel_and_wait(task)
         finally:
             await upstream.close()
             await ws.close()

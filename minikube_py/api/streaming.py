@@ -17,6 +17,7 @@ import aiohttp
 from aiohttp import WSMsgType, web
 
 from minikube_py.api.registry import Registry
+from minikube_py.guard import cancel_and_wait
 from minikube_py.model import errors
 from minikube_py.model.kinds import by_plural
 
@@ -126,9 +127,8 @@ class StreamProxy:
             await asyncio.wait(tasks, timeout=2.0)
         finally:
             for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+                with contextlib.suppress(Exception):
+                    await cancel_and_wait(task)
             await upstream.close()
             await session.close()
             await ws.close()

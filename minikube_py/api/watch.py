@@ -24,6 +24,7 @@ from minikube_py import metrics
 from minikube_py.api.body import dumps
 from minikube_py.api.registry import Registry
 from minikube_py.api.strategies import strategy_for
+from minikube_py.guard import cancel_and_wait
 from minikube_py.model import errors
 from minikube_py.model.kinds import ResourceType
 from minikube_py.store.base import Compacted, Event, Obj
@@ -103,9 +104,8 @@ async def serve(request: web.Request, registry: Registry, watch: WatchRequest) -
             pump.cancel()
             raise
         finally:
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await pump
+            with contextlib.suppress(Exception):
+                await cancel_and_wait(pump)
         with contextlib.suppress(ConnectionResetError):
             await stream.flush()
             await response.write_eof()

@@ -26,6 +26,7 @@ import aiohttp
 
 from minikube_py.client.errors import AlreadyExistsError, ApiError, ConflictError, NotFoundError
 from minikube_py.client.rest import ApiClient, Obj, resource_path
+from minikube_py.guard import cancel_and_wait
 from minikube_py.model.times import rfc3339_micro
 
 log = logging.getLogger(__name__)
@@ -140,9 +141,7 @@ class LeaderElector:
                     self.is_leader = False
                     return False
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     async def _try_acquire_or_renew(self, within: float | None = None) -> bool:
         """One attempt; False on losing a race, on a live holder, or on any API failure (logged)."""

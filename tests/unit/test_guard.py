@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from minikube_py.guard import Backoff, PartFailed, guard, guarded_task
+from minikube_py.guard import Backoff, PartFailed, cancel_and_wait, guard, guarded_task
 
 
 class FakeTime:
@@ -180,3 +180,40 @@ def test_backoff_delays() -> None:
     assert [backoff.delay(n) for n in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]
     with pytest.raises(ValueError, match="first <= cap"):
         Backoff(first=5, cap=1)
+
+
+async def slow_to_stop(stopping: asyncio.Event) -> None:
+    try:
+        await asyncio.sleep(3600)
+    finally:
+        stopping.set()
+        await asyncio.sleep(0.2)  # cleans up for a while after being cancelled
+
+
+async def test_cancel_and_wait_keeps_a_cancellation_of_its_caller() -> None:
+    stopping = asyncio.Event()
+    worker = asyncio.create_task(slow_to_stop(stopping))
+    await asyncio.sleep(0)
+
+    async def stop_it() -> str:
+        await cancel_and_wait(worker)
+        return "went on after being cancelled"
+    caller = asyncio.create_task(stop_it())
+    await stopping.wait()
+    caller.cancel()  # e.g. SIGTERM's shutdown reaching the part that is stopping its worker
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    await asyncio.wait([worker])
+    assert worker.cancelled()
+
+
+async def test_cancel_and_wait_raises_what_the_task_failed_with() -> None:
+    async def fails() -> None:
+        raise ValueError("broken")
+    task = asyncio.create_task(fails())
+    await asyncio.sleep(0)
+    with pytest.raises(ValueError, match="broken"):
+        await cancel_and_wait(task)
+    quiet = asyncio.create_task(asyncio.sleep(3600))
+    await cancel_and_wait(quiet)
+    assert quiet.cancelled()
