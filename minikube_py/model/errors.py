@@ -114,7 +114,9 @@ def invalid(rt: ResourceType, name: str, causes: list[FieldError]) -> StatusErro
     }
     if rt.group:
         details["group"] = rt.group
-    return StatusError(422, "Invalid", f'{rt.kind} "{name}" is invalid: {listed}', details)
+    # the kind qualified by its group, as kube-apiserver's GroupKind prints it: Deployment.apps, Pod
+    qualified_kind = f"{rt.kind}.{rt.group}" if rt.group else rt.kind
+    return StatusError(422, "Invalid", f'{qualified_kind} "{name}" is invalid: {listed}', details)
 
 
 def bad_request(message: str) -> StatusError:

@@ -291,6 +291,17 @@ def test_pod_without_containers_or_image_is_422(server: RunningServer, namespace
     assert status["message"] == 'Pod "noimage" is invalid: spec.containers[0].image: Required value'
 
 
+def test_an_invalid_object_of_a_group_is_named_with_its_group(server: RunningServer, namespace: str) -> None:
+    """kube-apiserver names the kind with its group in the message (``Deployment.apps``), not in kubectl's
+    ``The Deployment "x" is invalid``, which comes from the details."""
+    bad = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "noselector"},
+           "spec": {"template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}}
+    path = f"/apis/apps/v1/namespaces/{namespace}/deployments"
+    status = expect_status(server.request("POST", path, bad), 422, "Invalid")
+    assert status["message"].startswith('Deployment.apps "noselector" is invalid: spec.selector: Required value')
+    assert (status["details"]["kind"], status["details"]["group"]) == ("Deployment", "apps")
+
+
 def test_missing_name_is_422(server: RunningServer, namespace: str) -> None:
     body = configmap("x")
     del body["metadata"]["name"]
