@@ -13,14 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from minikube_py.testing import (
-    RunningServer,
-    eventually,
-    free_port,
-    node_is_ready,
-    remove_node_containers,
-    start_server,
-)
+from minikube_py import testing
+from minikube_py.testing import RunningServer
 
 _SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 
@@ -130,14 +124,14 @@ def netns_cluster(tmp: Path, server_node: str, nodes: dict[str, tuple[int, str]]
     running ``pykube agent``. Everything is torn down afterwards: agents, server, namespaces, the bridge,
     containers, and the host's proxy rules and routes."""
     ensure_docker()
-    remove_node_containers(server_node)
+    testing.remove_node_containers(server_node)
     agents: dict[str, subprocess.Popen[bytes]] = {}
     server: RunningServer | None = None
     cluster: NetnsCluster | None = None
     try:
         joined = {name: netns_node("up", index) for name, (index, _) in nodes.items()}
-        port = free_port()
-        server = start_server(tmp / "server", "--node-name", server_node, "--node-ip", BRIDGE_HOST_IP,
+        port = testing.free_port()
+        server = testing.start_server(tmp / "server", "--node-name", server_node, "--node-ip", BRIDGE_HOST_IP,
                               "--advertise-address", BRIDGE_HOST_IP, "--bind-address", "0.0.0.0", "--cluster-cidr",
                               cluster_cidr, "--kubelet-port", "0", *server_flags, agent=True, port=port)
         token = (tmp / "server" / "node-token").read_text().strip()
@@ -151,7 +145,7 @@ def netns_cluster(tmp: Path, server_node: str, nodes: dict[str, tuple[int, str]]
         for name in nodes:
             cluster.start_agent(name)
         for name in cluster.ips:
-            eventually(lambda n=name: node_is_ready(server, n), f"node {name} Ready", timeout=120)
+            testing.eventually(lambda n=name: testing.node_is_ready(server, n), f"node {name} Ready", timeout=120)
         yield cluster
     finally:
         for name in list(agents):
@@ -161,4 +155,4 @@ def netns_cluster(tmp: Path, server_node: str, nodes: dict[str, tuple[int, str]]
             server.stop()
         for _, (index, _) in nodes.items():
             netns_node("down", index)
-        remove_node_containers(server_node)
+        testing.remove_node_containers(server_node)
