@@ -5,7 +5,7 @@ its Endpoints line from them.
 
 Slices have generated names, so a sync acting on a cache that has not yet shown its previous
 creates would create them again. Like Kubernetes' ``EndpointSliceTracker``, the controller remembers
-the slices it wrote (name and generation) or deleted, and does not sync a Service again until the
+the slices it wrote (name and resourceVersion) or deleted, and does not sync a Service again until the
 informer shows them all (:class:`~minikube_py.reconcilers.base.OwnWrites`); the informer's event for the
 last one wakes it. A write the cache never shows (the slice was deleted meanwhile, say) stops blocking
 after :data:`EXPECTATION_TIMEOUT`.
