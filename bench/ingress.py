@@ -25,10 +25,10 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
+from testbed import BUSYBOX_IMAGE, ensure_docker
+
 from minikube_py.testing import (
-    BUSYBOX_IMAGE,
     RunningServer,
-    ensure_docker,
     eventually,
     free_port,
     node_is_ready,

@@ -28,13 +28,14 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import aiodocker
+from testbed import BUSYBOX_IMAGE, ensure_docker
 
 from minikube_py.agent.runtime.docker import DockerRuntime
 from minikube_py.agent.runtime.pause import ensure_pause_image
 from minikube_py.client.kubeconfig import load_kubeconfig
 from minikube_py.client.rest import ApiClient, Obj
 from minikube_py.client.watching import Listing, watch_forever
-from minikube_py.testing import BUSYBOX_IMAGE, RunningServer, ensure_docker, remove_node_containers, start_server
+from minikube_py.testing import RunningServer, remove_node_containers, start_server
 
 NAMESPACE = "default"
 BENCH_NODE = "pykube-bench"

@@ -32,7 +32,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from minikube_py.testing import BUSYBOX_IMAGE, NetnsCluster, eventually, netns_cluster
+from testbed import BUSYBOX_IMAGE, NetnsCluster, netns_cluster
+
+from minikube_py.testing import eventually
 
 SERVER_NODE = "pykube-bench-server"
 NODES = {"pykube-bench-node1": (1, "kernel"), "pykube-bench-node2": (2, "userspace")}

@@ -1,14 +1,16 @@
-"""Helpers for testing against a real pykube server, used by pykube's own tests and benchmarks.
+"""Helpers for testing against a real pykube server: start one, talk to it, wait for a condition.
 
 The server under test is the real ``pykube server`` command in a subprocess, on a free loopback
 port with a throwaway data directory, so callers exercise exactly what a user starts, and blocking
-``kubectl`` subprocesses never stall the server's event loop.
+``kubectl`` subprocesses never stall the server's event loop. Everything here works from an installed
+package (it starts the server as ``python -m minikube_py.cli.main`` and finds kubectl on PATH); what
+needs pykube's repository (the install scripts, the test images, network-namespace nodes) is the test
+suite's own, in ``tests/support.py``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import glob
 import json
 import os
 import shutil
@@ -16,12 +18,11 @@ import socket
 import ssl
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,7 +30,8 @@ from typing import Any, TypeVar
 import asyncpg
 from sqlalchemy.engine import make_url
 
-KUBECTL = "/usr/bin/kubectl"
+#: the kubectl that ``RunningServer.kubectl`` runs: the one on PATH
+KUBECTL = shutil.which("kubectl") or "kubectl"
 
 T = TypeVar("T")
 
@@ -159,19 +161,6 @@ def start_server(data_dir: Path, *extra: str, port: int | None = None, agent: bo
     raise RuntimeError(f"pykube server did not become ready:\n{log_path.read_text()}")
 
 
-def postgres_url() -> str:
-    """The PostgreSQL server tests use: PYKUBE_TEST_POSTGRES_URL, or one that scripts/postgres.sh
-    installs and starts. Fails loudly when neither works, so a missing database is never a skip."""
-    url = os.environ.get("PYKUBE_TEST_POSTGRES_URL")
-    if url:
-        return url
-    script = Path(__file__).resolve().parent.parent / "scripts" / "postgres.sh"
-    done = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=600, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"scripts/postgres.sh failed:\n{done.stdout}\n{done.stderr}")
-    return done.stdout.strip().splitlines()[-1]
-
-
 @contextlib.asynccontextmanager
 async def fresh_postgres_database(base: str) -> AsyncIterator[str]:
     """A new, empty database on the server of ``base`` (a URL), dropped afterwards."""
@@ -193,66 +182,6 @@ async def _pg_admin(url: str, statement: str) -> None:
         await conn.close()
 
 
-class PrivatePostgres:
-    """A PostgreSQL cluster nobody else uses (scripts/postgres.sh on a free port under a directory of
-    its own), so that a test may stop and restart it without disturbing any other test."""
-
-    def __init__(self) -> None:
-        self.base = Path(f"/tmp/pykube-ha-pg-{uuid.uuid4().hex[:8]}")
-        self.port = free_port()
-        self.url = ""
-
-    def start(self) -> None:
-        done = subprocess.run(["bash", str(_SCRIPTS / "postgres.sh"), str(self.base), str(self.port)],
-                              capture_output=True, text=True, timeout=300, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(f"scripts/postgres.sh failed:\n{done.stdout}\n{done.stderr}")
-        self.url = done.stdout.strip().splitlines()[-1]
-
-    def stop(self) -> None:
-        """Stop at once, without a checkpoint, as a crash or a killed container would."""
-        pg_ctl = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))[-1]
-        owner = ["runuser", "-u", "postgres", "--"] if shutil.which("runuser") and self.base.owner() == "postgres" else []
-        subprocess.run([*owner, pg_ctl, "--pgdata", str(self.base / "data"), "stop", "-m", "immediate"],
-                       capture_output=True, timeout=60, check=True)
-
-
-@contextlib.contextmanager
-def private_postgres() -> Iterator[PrivatePostgres]:
-    """A started :class:`PrivatePostgres`, stopped and removed afterwards."""
-    database = PrivatePostgres()
-    database.start()
-    try:
-        yield database
-    finally:
-        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
-            database.stop()
-        shutil.rmtree(database.base, ignore_errors=True)
-
-
-class Watcher:
-    """One watch of a collection (``path``), read in a thread until the server ends it (a response
-    cannot be closed from another thread while that one reads it). ``events`` holds (type, name,
-    resourceVersion) of every event but bookmarks and the ``kube-root-ca.crt`` ConfigMap, which
-    every namespace gets by itself."""
-
-    def __init__(self, server: RunningServer, path: str, resource_version: str) -> None:
-        request = urllib.request.Request(
-            f"{server.url}{path}?watch=true&resourceVersion={resource_version}&timeoutSeconds=600",
-            headers={"Authorization": f"Bearer {server.admin_token}"})
-        self._response = urllib.request.urlopen(request, context=server.ssl_context(), timeout=600)
-        self.events: list[tuple[str, str, int]] = []
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        for line in self._response:
-            event = json.loads(line)
-            meta = event["object"]["metadata"]
-            if event["type"] != "BOOKMARK" and meta["name"] != "kube-root-ca.crt":
-                self.events.append((event["type"], meta["name"], int(meta["resourceVersion"])))
-
-
 def eventually(check: Callable[[], T | None], what: str = "condition", *, timeout: float = 40.0) -> T:
     """Poll ``check`` until it returns something truthy, and return that: for effects of
     background work (controllers, garbage collection) that arrive a moment later."""
@@ -266,34 +195,6 @@ def eventually(check: Callable[[], T | None], what: str = "condition", *, timeou
         time.sleep(0.1)
 
 
-#: the image tests run: busybox from Debian's busybox-static, imported by scripts/docker.sh
-BUSYBOX_IMAGE = "pykube.local/busybox:1.35"
-_SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
-
-
-def ensure_docker() -> str:
-    """Install and start Docker and build the test image if needed (scripts/docker.sh); a test that
-    needs Docker fails here, loudly, when it cannot have it."""
-    subprocess.run(["bash", str(_SCRIPTS / "docker.sh")], check=True)
-    return "unix:///var/run/docker.sock"
-
-
-@dataclass(frozen=True)
-class Registry:
-    address: str
-    username: str
-    password: str
-    private_image: str
-
-
-def ensure_registry() -> Registry:
-    """The private registry with basic auth on 127.0.0.1:5000 (scripts/registry.sh) and its test image."""
-    ensure_docker()
-    done = subprocess.run(["bash", str(_SCRIPTS / "registry.sh")], check=True, capture_output=True, text=True)
-    address, username, password, image = done.stdout.split()[-4:]
-    return Registry(address, username, password, image)
-
-
 def remove_node_containers(node: str) -> None:
     """Remove every container the agent of ``node`` created on the local engine, and then its pod
     network: pods still running when a test's server stops stay behind otherwise (a stopped agent
@@ -305,18 +206,6 @@ def remove_node_containers(node: str) -> None:
     subprocess.run(["docker", "network", "rm", f"pykube-{node}"[:60]], capture_output=True, check=False)
 
 
-#: the host's address on the bridge that network-namespace nodes share (scripts/netns-node.sh)
-BRIDGE_HOST_IP = "10.99.0.1"
-
-
-def netns_node(action: str, index: int) -> list[str]:
-    """``scripts/netns-node.sh up|down N``: node N as a network namespace with its own dockerd on the
-    bridge; ``up`` returns (address, docker host)."""
-    done = subprocess.run(["bash", str(_SCRIPTS / "netns-node.sh"), action, str(index)],
-                          capture_output=True, text=True, check=True)
-    return done.stdout.split()[-2:]
-
-
 def node_is_ready(server: RunningServer, name: str) -> bool:
     """The node has its pod subnet and reports Ready (False while the server does not answer)."""
     try:
@@ -326,87 +215,3 @@ def node_is_ready(server: RunningServer, name: str) -> bool:
     if status != 200 or not node["spec"].get("podCIDR"):
         return False
     return any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"].get("conditions", []))
-
-
-@dataclass
-class NetnsCluster:
-    """``pykube server`` with its node on this host plus agents in network namespaces on one bridge."""
-
-    server: RunningServer
-    server_node: str
-    ips: dict[str, str]  # node name -> InternalIP (the server's node first)
-    indexes: dict[str, int]  # joined node name -> its netns-node.sh index
-    agents: dict[str, subprocess.Popen[bytes]]
-    agent_args: dict[str, list[str]]
-    tmp: Path
-
-    def netns(self, node: str) -> str:
-        return f"/var/run/netns/pykube-node{self.indexes[node]}"
-
-    def on_node(self, node: str, *cmd: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-        """Run a command in a node's network namespace (the host's for the server's node)."""
-        prefix = [] if node == self.server_node else ["nsenter", f"--net={self.netns(node)}"]
-        return subprocess.run([*prefix, *cmd], capture_output=True, text=True, timeout=timeout, check=False)
-
-    def fetch(self, node: str, url: str, timeout: float = 3) -> str | None:
-        """An HTTP GET from a node's own network namespace; None on any failure."""
-        script = ("import sys, urllib.request\n"
-                  "print(urllib.request.urlopen(sys.argv[1], timeout=float(sys.argv[2])).read().decode().strip())")
-        done = self.on_node(node, sys.executable, "-c", script, url, str(timeout), timeout=timeout + 30)
-        return done.stdout.strip() if done.returncode == 0 else None
-
-    def start_agent(self, node: str) -> None:
-        log = open(self.tmp / f"{node}.log", "ab")  # noqa: SIM115 - the agent process owns it
-        self.agents[node] = subprocess.Popen(self.agent_args[node], stdout=log, stderr=subprocess.STDOUT,
-                                             env={**os.environ, "PYTHONPATH": str(_SCRIPTS.parent)})
-
-    def stop_agent(self, node: str, *, kill: bool = False) -> None:
-        agent = self.agents.pop(node)
-        agent.kill() if kill else agent.terminate()
-        try:
-            agent.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            agent.kill()
-            agent.wait()
-
-
-@contextlib.contextmanager
-def netns_cluster(tmp: Path, server_node: str, nodes: dict[str, tuple[int, str]], *, cluster_cidr: str,
-                  server_flags: tuple[str, ...] = ()) -> Iterator[NetnsCluster]:
-    """A cluster of real nodes on one machine: the server's own node on this host (at the bridge address
-    BRIDGE_HOST_IP) and, for each ``name: (index, proxy mode)``, a network namespace with its own dockerd
-    running ``pykube agent``. Everything is torn down afterwards: agents, server, namespaces, the bridge,
-    containers, and the host's proxy rules and routes."""
-    ensure_docker()
-    remove_node_containers(server_node)
-    agents: dict[str, subprocess.Popen[bytes]] = {}
-    server: RunningServer | None = None
-    cluster: NetnsCluster | None = None
-    try:
-        joined = {name: netns_node("up", index) for name, (index, _) in nodes.items()}
-        port = free_port()
-        server = start_server(tmp / "server", "--node-name", server_node, "--node-ip", BRIDGE_HOST_IP,
-                              "--advertise-address", BRIDGE_HOST_IP, "--bind-address", "0.0.0.0", "--cluster-cidr",
-                              cluster_cidr, "--kubelet-port", "0", *server_flags, agent=True, port=port)
-        token = (tmp / "server" / "node-token").read_text().strip()
-        args = {name: ["nsenter", f"--net=/var/run/netns/pykube-node{index}", sys.executable, "-m",
-                       "minikube_py.cli.main", "agent", "--join", f"https://{BRIDGE_HOST_IP}:{port}", "--token", token,
-                       "--node-name", name, "--node-ip", joined[name][0], "--docker-host", joined[name][1],
-                       "--data-dir", str(tmp / name), "--proxy-mode", mode]
-                for name, (index, mode) in nodes.items()}
-        cluster = NetnsCluster(server, server_node, {server_node: BRIDGE_HOST_IP, **{n: a for n, (a, _) in joined.items()}},
-                               {n: i for n, (i, _) in nodes.items()}, agents, args, tmp)
-        for name in nodes:
-            cluster.start_agent(name)
-        for name in cluster.ips:
-            eventually(lambda n=name: node_is_ready(server, n), f"node {name} Ready", timeout=120)
-        yield cluster
-    finally:
-        for name in list(agents):
-            if cluster is not None:
-                cluster.stop_agent(name)
-        if server is not None:
-            server.stop()
-        for _, (index, _) in nodes.items():
-            netns_node("down", index)
-        remove_node_containers(server_node)

@@ -1,4 +1,4 @@
-"""Fixtures shared by the integration and end-to-end tests (see minikube_py.testing)."""
+"""Fixtures shared by the integration and end-to-end tests (see minikube_py.testing and support.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from minikube_py.testing import KUBECTL, RunningServer, eventually, start_server
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """One server for the whole session; tests isolate themselves with their own namespaces."""
-    assert os.path.exists(KUBECTL), "kubectl v1.32 must be installed at /usr/bin/kubectl"
+    assert os.path.exists(KUBECTL), "kubectl v1.32 must be installed (on PATH)"
     running = start_server(tmp_path_factory.mktemp("server") / "data")
     yield running
     running.stop()

@@ -14,6 +14,7 @@ from minikube_py.kubectl.errors import CommandError
 from minikube_py.kubectl.get import named_objects
 from minikube_py.kubectl.printing import go_tabwriter
 from minikube_py.kubectl.session import Session, run
+from minikube_py.model.selectors import selector_to_string
 from minikube_py.model.times import parse_time, since
 
 Obj = dict[str, Any]
@@ -319,17 +320,6 @@ def describe_configmap(cm: Obj, events: list[Obj], now: datetime) -> str:
     return w.render()
 
 
-def _selector_text(selector: Obj | None) -> str:
-    """A label selector as kubectl writes one: ``a=b,c in (d,e)``."""
-    selector = selector or {}
-    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
-    for expr in selector.get("matchExpressions") or []:
-        op, key, values = expr["operator"], expr["key"], sorted(expr.get("values") or [])
-        parts.append({"In": f"{key} in ({','.join(values)})", "NotIn": f"{key} notin ({','.join(values)})",
-                      "Exists": key, "DoesNotExist": f"!{key}"}.get(op, key))
-    return ",".join(parts) or "<none>"
-
-
 def _pod_template(w: Text, template: Obj) -> None:
     meta, spec = template.get("metadata") or {}, template.get("spec") or {}
     w.line(0, "Pod Template:")
@@ -373,7 +363,7 @@ def describe_deployment(d: Obj, replica_sets: list[Obj], events: list[Obj], now:
     w.line(0, f"CreationTimestamp:\t{_go_time(meta.get('creationTimestamp'))}")
     w.map(0, "Labels", meta.get("labels"))
     w.annotations(0, meta.get("annotations"))
-    w.line(0, f"Selector:\t{_selector_text(spec.get('selector'))}")
+    w.line(0, f"Selector:\t{selector_to_string(spec.get('selector'))}")
     w.line(0, f"Replicas:\t{spec.get('replicas', 1)} desired | {status.get('updatedReplicas', 0)} updated | "
               f"{status.get('replicas', 0)} total | {status.get('availableReplicas', 0)} available | "
               f"{status.get('unavailableReplicas', 0)} unavailable")
@@ -462,7 +452,7 @@ def describe(args: tuple[str, ...], selector: str | None) -> None:
                                              field_selector=selector_text)).get("items", [])
             if res.kind == "Deployment":
                 listed = await session.api.list(f"/apis/apps/v1/namespaces/{namespace}/replicasets",
-                                                label_selector=_selector_text(obj["spec"].get("selector")))
+                                                label_selector=selector_to_string(obj["spec"].get("selector")))
                 texts.append(describe_deployment(obj, listed.get("items", []), events, datetime.now(UTC)))
                 continue
             describer = describe_pod if res.kind == "Pod" else describe_configmap

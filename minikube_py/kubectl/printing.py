@@ -10,6 +10,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from minikube_py.model.selectors import labels_to_string
+
 Obj = dict[str, Any]
 
 #: kubectl's tabwriter: minwidth 0, padding 3, spaces
@@ -63,10 +65,6 @@ def go_number(value: float) -> str:
     return repr(value)
 
 
-def format_labels(labels: dict[str, str] | None) -> str:
-    return ",".join(f"{k}={v}" for k, v in sorted((labels or {}).items())) or "<none>"
-
-
 @dataclass
 class TableOptions:
     wide: bool = False
@@ -106,7 +104,7 @@ def table_rows(table: Obj, options: TableOptions, columns: list[Obj] | None = No
         labels = meta.get("labels") or {}
         line += [labels.get(label, "") for label in options.label_columns]
         if options.show_labels:
-            line.append(format_labels(labels))
+            line.append(labels_to_string(labels))
         out.append(line)
     return out
 

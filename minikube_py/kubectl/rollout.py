@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import click
@@ -11,6 +10,7 @@ from minikube_py.client.rest import PATCH_CONTENT_TYPES
 from minikube_py.kubectl.errors import CommandError
 from minikube_py.kubectl.get import named_objects
 from minikube_py.kubectl.session import Session, run
+from minikube_py.model.times import rfc3339
 
 Obj = dict[str, Any]
 ROLLING = ("Deployment", "DaemonSet", "StatefulSet")
@@ -104,7 +104,7 @@ def restart(args: tuple[str, ...]) -> None:
     """Restart a resource: its pods are replaced, one rollout step at a time."""
 
     async def work(session: Session) -> None:
-        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = rfc3339()
         patch = {"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": now}}}}}
         for res, namespace, name in await named_objects(session, args):
             if res.kind not in ROLLING:

@@ -353,8 +353,7 @@ def job_for(cronjob: Obj, scheduled: datetime) -> Obj:
     zone = load_zone(zone_name) if zone_name else UTC
     local = scheduled.astimezone(zone)
     # Go's RFC 3339 layout writes a zero offset as "Z", whatever the zone
-    stamp = local.strftime("%Y-%m-%dT%H:%M:%SZ") if local.utcoffset() == timedelta(0) \
-        else local.isoformat(timespec="seconds")
+    stamp = rfc3339(local) if local.utcoffset() == timedelta(0) else local.isoformat(timespec="seconds")
     annotations = {**(tmpl_md.get("annotations") or {}), SCHEDULED_TIMESTAMP_ANNOTATION: stamp}
     metadata: Obj = {"name": job_name(cronjob, scheduled), "namespace": cronjob["metadata"].get("namespace"),
                      "annotations": annotations, "ownerReferences": [controller_ref(cronjob)]}

@@ -25,11 +25,11 @@ import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from minikube_py.model.replication import is_ready
-from minikube_py.model.times import parse_time
+from minikube_py.model.times import parse_time, rfc3339_nano
 
 Obj = dict[str, Any]
 
@@ -438,15 +438,6 @@ def _pod_trigger_time(pod: Obj) -> datetime | None:
     return None
 
 
-def format_trigger_time(moment: datetime) -> str:
-    """Go's RFC 3339 with nanoseconds, trailing zeros dropped (``...:05Z``, ``...:05.25Z``)."""
-    moment = moment.astimezone(UTC)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    if moment.microsecond:
-        text += f".{moment.microsecond:06d}".rstrip("0")
-    return text + "Z"
-
-
 @dataclass
 class _TriggerState:
     pods: dict[str, datetime | None] = field(default_factory=dict)
@@ -474,7 +465,7 @@ class TriggerTimeTracker:
         if new.service is not None and (old.service is None or new.service > old.service):
             changed.append(new.service)
         self._state[key] = new
-        return format_trigger_time(min(changed)) if changed else None
+        return rfc3339_nano(min(changed)) if changed else None
 
     def forget(self, key: str) -> None:
         """Drop what was seen of ``key``: after its Service went, or after a write that failed, so

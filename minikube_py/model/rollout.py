@@ -16,10 +16,10 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from minikube_py.model.times import rfc3339
+from minikube_py.model.times import parse_time, rfc3339
 
 Obj = dict[str, Any]
 Plan = dict[str, int]
@@ -382,16 +382,8 @@ def new_replica_set_annotations(deployment_annotations: Mapping[str, str], rs_an
 
 # ------------------------------------------------------------------------------ status and conditions
 
-def timestamp(now: datetime) -> str:
-    return rfc3339(now)
-
-
-def _parse_time(text: str) -> datetime:
-    return datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
-
-
 def condition(kind: str, status: str, reason: str, message: str, now: datetime) -> Obj:
-    stamp = timestamp(now)
+    stamp = rfc3339(now)
     return {"type": kind, "status": status, "lastUpdateTime": stamp, "lastTransitionTime": stamp,
             "reason": reason, "message": message}
 
@@ -490,7 +482,8 @@ def _timed_out(deadline: int, status: Mapping[str, Any], now: datetime) -> bool:
     if current.get("reason") == TIMED_OUT:
         return True
     since = current.get("lastUpdateTime") or current.get("lastTransitionTime")
-    return bool(since) and (now - _parse_time(since)).total_seconds() > deadline
+    started = parse_time(since)
+    return started is not None and (now - started).total_seconds() > deadline
 
 
 def rollout_status(deployment: Obj, r: Rollout, rss: list[ReplicaSetView], new: ReplicaSetView | None,
@@ -534,7 +527,7 @@ def recheck_after(deployment: Obj, status: Mapping[str, Any], now: datetime) -> 
         return None
     if complete(deployment, status) or (deployment.get("spec") or {}).get("paused"):
         return None
-    since = current.get("lastUpdateTime") or current.get("lastTransitionTime")
-    if not since:
+    started = parse_time(current.get("lastUpdateTime") or current.get("lastTransitionTime"))
+    if started is None:
         return None
-    return max((_parse_time(since) - now).total_seconds() + deadline + 1, 0.0)
+    return max((started - now).total_seconds() + deadline + 1, 0.0)

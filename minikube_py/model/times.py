@@ -23,6 +23,14 @@ def rfc3339_micro(when: datetime | None = None) -> str:
     return (when.astimezone(UTC) if when.tzinfo else when).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def rfc3339_nano(when: datetime) -> str:
+    """Go's ``RFC3339Nano`` (an EndpointSlice's last-change-trigger-time): the fraction only as long as
+    it needs to be, trailing zeros dropped (``...:05Z``, ``...:05.25Z``)."""
+    when = when.astimezone(UTC) if when.tzinfo else when
+    fraction = f".{when.microsecond:06d}".rstrip("0") if when.microsecond else ""
+    return f"{rfc3339(when)[:-1]}{fraction}Z"
+
+
 def parse_time(value: str | None) -> datetime | None:
     """An RFC 3339 ``Time``/``MicroTime`` as an aware datetime (None when unset)."""
     if not value:

@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import defaultdict
 from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from minikube_py import metrics
-from minikube_py.client.informer import Informer, SharedInformers
-from minikube_py.client.rest import ApiClient
+from minikube_py.client.informer import Informer, SharedInformers, object_key
+from minikube_py.client.rest import ApiClient, Obj
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +176,132 @@ class WorkQueue:
 
     def __len__(self) -> int:
         return self._queue.qsize()
+
+
+#: Kubernetes' ``ExpectationsTimeout``: a write the informer never shows (a missed watch event, an object
+#: someone else deleted before the write's answer came back) stops blocking its owner after this long,
+#: so a lost event delays a controller but never wedges it
+EXPECTATIONS_TIMEOUT = 300.0
+
+
+def resource_version(obj: Obj) -> int:
+    """An object's resourceVersion as a number: pykube's are revisions of one store counter, so the
+    versions of all objects compare as integers (anything else counts as 0, older than every write)."""
+    version = obj["metadata"].get("resourceVersion") or ""
+    return int(version) if version.isdigit() else 0
+
+
+@dataclass
+class _Write:
+    owner: str
+    obj: Obj | None  # what the write answered; None for a deletion
+    since: float
+
+
+class OwnWrites:
+    """What a controller wrote through the API that its informer's cache does not show yet.
+
+    A controller's next pass must not act on a cache older than its own last pass, or it repeats the
+    pass: creates the pods again (their names are generated), takes a rollout step twice, counts a Job's
+    pods against a status it already replaced. client-go answers with ControllerExpectations (counters of
+    creates and deletes, decremented by watch events) for pods and a written resourceVersion or mutation
+    cache for the rest. pykube needs only the second shape, for all of them: every write's answer names
+    the object and its resourceVersion, and the versions are revisions of one counter, so "the cache
+    holds that version or a newer one, or the object is gone" says exactly when a write has been seen,
+    whatever the order and number of the events (counters break on a missed or repeated one) and even
+    for generated names (the answer carries the name). A deletion is seen once the object is gone or
+    its graceful deletion has begun (what the call causes first).
+
+    Writes are grouped by an owner (a key the caller chooses: the Job's uid for its pods, the
+    object's own key for a status write), and ``pending(owner)`` tells a pass whether to wait; ``get``
+    overlays the cache with written objects not yet seen there, for a controller that reads its own
+    writes instead of waiting. Each write is forgotten when the informer shows it, or stops counting
+    after ``timeout`` (logged then: it is a lost event or someone else's delete).
+    """
+
+    def __init__(self, informer: Informer, *, timeout: float = EXPECTATIONS_TIMEOUT,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._informer = informer
+        self._timeout, self._clock = timeout, clock
+        self._writes: dict[str, _Write] = {}  # object key -> the last write to it
+        self._by_owner: dict[str, set[str]] = defaultdict(set)
+        informer.add_handler(self._on_change)
+
+    def wrote(self, owner: str, obj: Obj) -> Obj:
+        """Remember a create's or update's answer ``obj`` (and return it) unless the cache shows it already."""
+        cached = self._informer.get(object_key(obj))
+        if cached is None or not self._shows(cached, obj):
+            self._remember(owner, object_key(obj), obj)
+        return obj
+
+    def deleted(self, owner: str, obj: Obj) -> None:
+        """Remember that ``obj`` was deleted, unless the cache shows it already."""
+        cached = self._informer.get(object_key(obj))
+        if cached is not None and not self._shows(cached, None):
+            self._remember(owner, object_key(obj), None)
+
+    def pending(self, owner: str) -> float:
+        """0 when the cache shows every write of ``owner``'s; else the seconds until the oldest one
+        stops counting (its watch event normally comes first, and brings the owner back)."""
+        keys = self._by_owner.get(owner)
+        if not keys:
+            return 0.0
+        now = self._clock()
+        left = 0.0
+        for key in list(keys):
+            write = self._writes[key]
+            if now - write.since >= self._timeout:
+                log.warning("%s never showed in the cache of %s; %s goes on without it", key,
+                            self._informer.path, owner)
+                self._drop(key)
+            else:
+                left = max(left, write.since + self._timeout - now)
+        return left
+
+    def get(self, key: str) -> Obj | None:
+        """The cache's object, or what this controller wrote of it when the cache does not show that yet."""
+        write, cached = self._writes.get(key), self._informer.get(key)
+        if write is not None and write.obj is not None and (
+                cached is None or resource_version(cached) < resource_version(write.obj)):
+            return write.obj
+        return cached
+
+    def forget(self, owner: str) -> None:
+        """Drop every write of ``owner`` (it is gone: nothing will wait for them)."""
+        for key in list(self._by_owner.get(owner, ())):
+            self._drop(key)
+
+    @staticmethod
+    def _shows(cached: Obj, written: Obj | None) -> bool:
+        """Whether the cached object shows the write (``None``: the deletion)."""
+        if written is None:
+            return bool(cached["metadata"].get("deletionTimestamp"))
+        return resource_version(cached) >= resource_version(written)
+
+    def _remember(self, owner: str, key: str, obj: Obj | None) -> None:
+        previous = self._writes.get(key)
+        if previous is not None and previous.owner != owner:
+            self._drop(key)
+        self._writes[key] = _Write(owner, obj, self._clock())
+        self._by_owner[owner].add(key)
+
+    def _drop(self, key: str) -> None:
+        write = self._writes.pop(key, None)
+        if write is not None:
+            keys = self._by_owner.get(write.owner)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._by_owner[write.owner]
+
+    def _on_change(self, old: Obj | None, new: Obj | None) -> None:
+        obj = new or old
+        if obj is None:
+            return
+        key = object_key(obj)
+        write = self._writes.get(key)
+        if write is not None and (new is None or self._shows(new, write.obj)):
+            self._drop(key)
 
 
 class Controller:

@@ -19,8 +19,7 @@ from minikube_py.client.rest import ApiClient, Obj, resource_path
 from minikube_py.model.cronjobs import CronJobStep, job_ref, plan_cronjob
 from minikube_py.model.podtemplate import controller_of
 from minikube_py.model.times import rfc3339
-from minikube_py.reconcilers.base import Controller
-from minikube_py.reconcilers.job import older_version
+from minikube_py.reconcilers.base import Controller, OwnWrites
 
 
 def _owner_key(job: Obj | None) -> str | None:
@@ -45,8 +44,8 @@ class CronJobController(Controller):
         self.events = EventRecorder(client, "cronjob-controller")
         #: the keys of the Jobs each CronJob controls, by CronJob key
         self._jobs_of: dict[str, set[str]] = defaultdict(set)
-        #: the resourceVersion of the status this controller last wrote, per CronJob key
-        self._written: dict[str, str] = {}
+        #: the status this controller last wrote, per CronJob key, until the cache shows it
+        self.status_writes = OwnWrites(self.cronjobs)
 
     # ------------------------------------------------------------------------------ handlers
 
@@ -78,9 +77,8 @@ class CronJobController(Controller):
         cronjob = self.cronjobs.get(key)
         if cronjob is None:
             self._jobs_of.pop(key, None)
-            self._written.pop(key, None)
             return
-        if older_version(cronjob["metadata"].get("resourceVersion", ""), self._written.get(key, "")):
+        if self.status_writes.pending(key):
             return  # the cache has not seen our last status write yet; its watch event brings the key back
         jobs = await self._jobs(key, cronjob)
         step = plan_cronjob(cronjob, jobs, datetime.now(UTC))
@@ -164,4 +162,4 @@ class CronJobController(Controller):
                 {**cronjob, "status": status})
         except NotFoundError:
             return
-        self._written[key] = written["metadata"]["resourceVersion"]
+        self.status_writes.wrote(key, written)

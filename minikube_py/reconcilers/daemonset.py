@@ -25,10 +25,8 @@ from minikube_py.model.daemonsets import (
     revisions_in_use,
 )
 from minikube_py.model.podtemplate import controller_of, pod_from_template
-from minikube_py.model.replication import Expectations
-from minikube_py.reconcilers.base import Controller
+from minikube_py.reconcilers.base import Controller, OwnWrites
 from minikube_py.reconcilers.history import HistoryKeeper
-from minikube_py.reconcilers.job import deletion_settles, older_version
 
 
 class DaemonSetController(Controller):
@@ -43,19 +41,17 @@ class DaemonSetController(Controller):
         self.nodes.add_handler(self._on_node)
         self.pods.add_handler(self._on_pod)
         self.history = HistoryKeeper(self, "DaemonSet")
-        self.expectations = Expectations()
+        #: the pods each DaemonSet's last pass created and deleted (by uid), and its status writes (by key)
+        self.pod_writes, self.status_writes = OwnWrites(self.pods), OwnWrites(self.daemonsets)
         self._pods_of: dict[str, set[str]] = defaultdict(set)  # daemonset uid -> pod keys
-        #: the resourceVersion of the status this controller last wrote, per DaemonSet uid
-        self._written: dict[str, str] = {}
         self.events = EventRecorder(client, "daemonset-controller")
 
     # ------------------------------------------------------------------------------ handlers
 
     def _on_daemonset(self, old: Obj | None, new: Obj | None) -> None:
         if new is None and old is not None:
-            self.expectations.forget(old["metadata"].get("uid", ""))
+            self.pod_writes.forget(old["metadata"].get("uid", ""))
             self._pods_of.pop(old["metadata"].get("uid", ""), None)
-            self._written.pop(old["metadata"].get("uid", ""), None)
             self.history.forget(old["metadata"].get("uid", ""))
         obj = new or old
         assert obj is not None
@@ -78,10 +74,6 @@ class DaemonSetController(Controller):
             self._pods_of[owner].discard(key)
         else:
             self._pods_of[owner].add(key)
-        if old is None:
-            self.expectations.creation_observed(owner)
-        elif deletion_settles(old, new):
-            self.expectations.deletion_observed(owner, key)
         self.queue.add(f"{pod['metadata']['namespace']}/{ref['name']}")
 
     # ------------------------------------------------------------------------------ reconciling
@@ -91,7 +83,7 @@ class DaemonSetController(Controller):
         if ds is None or ds["metadata"].get("deletionTimestamp"):
             return
         uid = ds["metadata"]["uid"]
-        if older_version(ds["metadata"].get("resourceVersion", ""), self._written.get(uid, "")):
+        if self.status_writes.pending(str(key)):
             return  # the cache has not seen our last status write yet; its watch event brings the key back
         pods = [p for k in list(self._pods_of.get(uid, ())) if (p := self.pods.get(k)) is not None
                 and (controller_of(p) or {}).get("uid") == uid]
@@ -100,9 +92,7 @@ class DaemonSetController(Controller):
                                   status_path=resource_path("apps/v1", "daemonsets", md["namespace"], md["name"],
                                                             "status"))
         step = plan_daemonset(ds, self.nodes.items(), pods, datetime.now(UTC),
-                              expectations_met=self.expectations.satisfied(uid))
-        if step.create or step.delete:  # (replacing what is still expected would forget it)
-            self.expectations.expect(uid, creates=len(step.create), deletes=[object_key(p) for p in step.delete])
+                              expectations_met=not self.pod_writes.pending(uid))
         failures = await self._delete(ds, step.delete) + await self._create(ds, step.create)
         await self._write_status(ds, step.status)
         if step.requeue_after is not None:
@@ -120,9 +110,9 @@ class DaemonSetController(Controller):
             try:
                 created = await self.client.create(resource_path("v1", "pods", namespace), pod)
             except ApiError as exc:
-                self.expectations.creation_observed(ds["metadata"]["uid"], len(nodes) - done)
                 await self.events.record(ds, "Warning", "FailedCreate", f"Error creating: {exc.message}")
                 return len(nodes) - done
+            self.pod_writes.wrote(ds["metadata"]["uid"], created)
             await self.events.record(ds, "Normal", "SuccessfulCreate", f"Created pod: {created['metadata']['name']}")
         return 0
 
@@ -133,11 +123,11 @@ class DaemonSetController(Controller):
             try:
                 await self.client.delete(resource_path("v1", "pods", md["namespace"], md["name"]))
             except ApiError as exc:
-                self.expectations.deletion_observed(ds["metadata"]["uid"], object_key(pod))
                 if not isinstance(exc, NotFoundError):
                     failures += 1
                     await self.events.record(ds, "Warning", "FailedDelete", f"Error deleting: {exc.message}")
                 continue
+            self.pod_writes.deleted(ds["metadata"]["uid"], pod)
             await self.events.record(ds, "Normal", "SuccessfulDelete", f"Deleted pod: {md['name']}")
         return failures
 
@@ -147,7 +137,7 @@ class DaemonSetController(Controller):
         md = ds["metadata"]
         written = await self.client.replace(
             resource_path("apps/v1", "daemonsets", md["namespace"], md["name"], "status"), {**ds, "status": status})
-        self._written[md["uid"]] = written["metadata"]["resourceVersion"]
+        self.status_writes.wrote(object_key(ds), written)
 
 
 def _placement_fields(node: Obj) -> tuple[object, ...]:

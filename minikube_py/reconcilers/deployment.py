@@ -7,9 +7,10 @@ RollingUpdate or Recreate strategy; finally it writes the status and the revisio
 one ``/status`` update, which (as in Kubernetes) does not bump the generation. The decisions come
 from :mod:`minikube_py.model.rollout`; the pass itself only reads caches and writes their results.
 
-What this controller wrote is remembered until its watches show it (:class:`Written`), so a pass
-that runs before the caches catch up still sees its own writes and never repeats a step — the
-role client-go's expectations and mutation cache play.
+What this controller wrote is remembered until its watches show it (:class:`Written`, over the
+controllers' :class:`~minikube_py.reconcilers.base.OwnWrites`), so a pass that runs before the caches
+catch up still sees its own writes and never repeats a step — the role client-go's expectations and
+mutation cache play.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from minikube_py.client.rest import ApiClient, Obj, resource_path
 from minikube_py.model import rollout as ro
 from minikube_py.model.podtemplate import controller_of, controller_ref
 from minikube_py.model.selectors import LabelSelector, label_selector_from_spec
-from minikube_py.reconcilers.base import Controller
+from minikube_py.reconcilers.base import Controller, OwnWrites
+from minikube_py.reconcilers.endpoints import index_discard
 
 log = logging.getLogger(__name__)
 
@@ -36,52 +38,30 @@ API_VERSION = "apps/v1"
 FINISHED_PHASES = ("Succeeded", "Failed")
 
 
-def _rv(obj: Obj) -> int:
-    try:
-        return int(obj["metadata"].get("resourceVersion") or 0)
-    except ValueError:
-        return 0
-
-
 class Written:
-    """An informer's cache overlaid with the objects this controller wrote: each is shown until
-    the informer holds that version or a newer one (pykube's resourceVersions are revisions of one
-    counter, so they compare as integers). Keys are indexed by namespace, so a pass looks at its
-    own namespace's objects, not at every one in the cluster."""
+    """An informer's cache overlaid with the objects this controller wrote (:class:`OwnWrites`: each
+    is shown until the informer holds that version or a newer one), with its keys indexed by
+    namespace, so a pass looks at its own namespace's objects, not at every one in the cluster."""
 
     def __init__(self, informer: Informer) -> None:
-        self._informer = informer
-        self._objs: dict[str, Obj] = {}
+        self._writes = OwnWrites(informer)  # (its handler runs first: a deletion has dropped the write)
         self._by_ns: dict[str, set[str]] = defaultdict(set)
         informer.add_handler(self._on_change)
 
     def note(self, obj: Obj) -> Obj:
-        key = object_key(obj)
-        self._objs[key] = obj
-        self._by_ns[obj["metadata"]["namespace"]].add(key)
-        return obj
+        self._by_ns[obj["metadata"]["namespace"]].add(object_key(obj))
+        return self._writes.wrote(object_key(obj), obj)
 
     def _on_change(self, old: Obj | None, new: Obj | None) -> None:
         obj = new or old or {}
-        key = object_key(obj)
-        written = self._objs.get(key)
-        if written is not None and (new is None or _rv(new) >= _rv(written)):
-            del self._objs[key]
-        namespace = obj["metadata"]["namespace"]
+        key, namespace = object_key(obj), obj["metadata"]["namespace"]
         if new is not None:
             self._by_ns[namespace].add(key)
-        elif key not in self._objs:
-            keys = self._by_ns.get(namespace)
-            if keys is not None:
-                keys.discard(key)
-                if not keys:
-                    del self._by_ns[namespace]
+        elif self._writes.get(key) is None:
+            index_discard(self._by_ns, namespace, key)
 
     def get(self, key: str) -> Obj | None:
-        cached, written = self._informer.get(key), self._objs.get(key)
-        if written is not None and (cached is None or _rv(cached) < _rv(written)):
-            return written
-        return cached
+        return self._writes.get(key)
 
     def in_namespace(self, namespace: str) -> list[Obj]:
         return [obj for key in self._by_ns.get(namespace, ()) if (obj := self.get(key)) is not None]

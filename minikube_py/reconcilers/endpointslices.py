@@ -5,9 +5,10 @@ its Endpoints line from them.
 
 Slices have generated names, so a sync acting on a cache that has not yet shown its previous
 creates would create them again. Like Kubernetes' ``EndpointSliceTracker``, the controller remembers
-the slices it wrote (name and generation) or deleted, and does not sync a Service again until the
-informer shows them all; the informer's event for the last one wakes it. A write the cache never
-shows (the slice was deleted meanwhile, say) stops blocking after :data:`EXPECTATION_TIMEOUT`.
+the slices it wrote (name and resourceVersion) or deleted, and does not sync a Service again until the
+informer shows them all (:class:`~minikube_py.reconcilers.base.OwnWrites`); the informer's event for the
+last one wakes it. A write the cache never shows (the slice was deleted meanwhile, say) stops blocking
+after :data:`EXPECTATION_TIMEOUT`.
 
 Only slices labelled as managed by this controller are watched and touched: the ``kubernetes``
 Service's slice, and slices of other managers, are not its business.
@@ -16,10 +17,7 @@ Service's slice, and slices of other managers, are not its business.
 from __future__ import annotations
 
 import contextlib
-import logging
-import time
 from collections import defaultdict
-from dataclasses import dataclass, field
 
 from minikube_py.client.errors import ApiError, ConflictError, NotFoundError
 from minikube_py.client.informer import object_key
@@ -32,6 +30,7 @@ from minikube_py.model.endpoints import (
     plan_slices,
     selects_pods,
 )
+from minikube_py.reconcilers.base import OwnWrites
 from minikube_py.reconcilers.endpoints import (
     CONFLICT_RETRY,
     ServicePodController,
@@ -39,20 +38,9 @@ from minikube_py.reconcilers.endpoints import (
     namespace_terminating,
 )
 
-log = logging.getLogger(__name__)
-
 API_VERSION = "discovery.k8s.io/v1"
 #: seconds a written slice may take to show in the cache before the Service is synced regardless
 EXPECTATION_TIMEOUT = 10.0
-
-
-@dataclass
-class _Pending:
-    """A Service's writes not yet seen in the cache: slice name -> generation written, or None for
-    a deletion."""
-
-    slices: dict[str, int | None] = field(default_factory=dict)
-    deadline: float = 0.0
 
 
 class EndpointSliceController(ServicePodController):
@@ -65,7 +53,8 @@ class EndpointSliceController(ServicePodController):
         self.slices.add_handler(self._on_slice)
         #: service key -> keys of the managed slices labelled with its name
         self._by_service: dict[str, set[str]] = defaultdict(set)
-        self._pending: dict[str, _Pending] = {}
+        #: the slices each Service's last sync wrote or deleted, by service key
+        self.slice_writes = OwnWrites(self.slices, timeout=EXPECTATION_TIMEOUT)
 
     @staticmethod
     def _service_key(slice_: Obj) -> str | None:
@@ -88,25 +77,7 @@ class EndpointSliceController(ServicePodController):
     def _on_service(self, old: Obj | None, new: Obj | None) -> None:
         super()._on_service(old, new)
         if new is None and old is not None:
-            self._pending.pop(object_key(old), None)
-
-    def _caught_up(self, key: str, namespace: str) -> bool:
-        """Whether the cache shows every slice write of the last sync of this Service."""
-        pending = self._pending.get(key)
-        if pending is None:
-            return True
-        for name, generation in pending.slices.items():
-            cached = self.slices.get(f"{namespace}/{name}")
-            seen = cached is None if generation is None else (
-                cached is not None and int(cached["metadata"].get("generation") or 0) >= generation)
-            if not seen:
-                if time.monotonic() < pending.deadline:
-                    self.queue.add_after(key, pending.deadline - time.monotonic())
-                    return False
-                log.warning("%s: slice %s/%s of %s never showed in the cache", self.name, namespace, name, key)
-                break
-        del self._pending[key]
-        return True
+            self.slice_writes.forget(object_key(old))
 
     async def reconcile(self, key: object) -> None:
         key = str(key)
@@ -114,7 +85,9 @@ class EndpointSliceController(ServicePodController):
         if service is None or not selects_pods(service):
             return  # owned slices go with their Service through garbage collection
         namespace = service["metadata"]["namespace"]
-        if not self._caught_up(key, namespace):
+        wait = self.slice_writes.pending(key)
+        if wait:
+            self.queue.add_after(key, wait)  # (the event of the last write to show comes first)
             return
         pods = self.selected_pods(service)
         trigger_time = self.tracker.compute(key, service, pods)
@@ -123,20 +96,17 @@ class EndpointSliceController(ServicePodController):
         plan = plan_slices({**service, "apiVersion": "v1", "kind": "Service"}, pods, existing)
         if not plan:
             return
-        pending = self._pending[key] = _Pending(deadline=time.monotonic() + EXPECTATION_TIMEOUT)
         collection = resource_path(API_VERSION, "endpointslices", namespace)
         try:
             for slice_ in plan.create:
-                made = await self.client.create(collection, _stamped(slice_, trigger_time))
-                pending.slices[made["metadata"]["name"]] = int(made["metadata"].get("generation") or 1)
+                self.slice_writes.wrote(key, await self.client.create(collection, _stamped(slice_, trigger_time)))
             for slice_ in plan.update:
-                written = await self.client.replace(f"{collection}/{slice_['metadata']['name']}",
-                                                    _stamped(slice_, trigger_time))
-                pending.slices[written["metadata"]["name"]] = int(written["metadata"].get("generation") or 1)
+                self.slice_writes.wrote(key, await self.client.replace(f"{collection}/{slice_['metadata']['name']}",
+                                                                       _stamped(slice_, trigger_time)))
             for slice_ in plan.delete:
                 with contextlib.suppress(NotFoundError):
                     await self.client.delete(f"{collection}/{slice_['metadata']['name']}")
-                pending.slices[slice_["metadata"]["name"]] = None
+                self.slice_writes.deleted(key, slice_)
         except ConflictError:
             self.tracker.forget(key)  # the change is still to be dated by the write that lands
             self.queue.add_after(key, CONFLICT_RETRY)  # the cache is behind; its events bring the key back

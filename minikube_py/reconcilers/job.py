@@ -30,23 +30,7 @@ from minikube_py.model.jobs import (
     settle_job,
 )
 from minikube_py.model.podtemplate import controller_of, pod_from_template
-from minikube_py.model.replication import Expectations
-from minikube_py.reconcilers.base import Controller
-
-
-def deletion_settles(old: Obj | None, new: Obj | None) -> bool:
-    """Whether a pod event is what a delete call's expectation waits for: the pod's removal, or
-    the start of its graceful deletion (what the call causes first)."""
-    if new is None:
-        return True
-    return old is not None and bool(new["metadata"].get("deletionTimestamp")) and not old["metadata"].get(
-        "deletionTimestamp")
-
-
-def older_version(version: str, than: str) -> bool:
-    """Whether a resourceVersion predates another; pykube's are store revisions, so they compare as
-    numbers (anything else is treated as not older)."""
-    return version.isdigit() and than.isdigit() and int(version) < int(than)
+from minikube_py.reconcilers.base import Controller, OwnWrites
 
 
 def _owner_key(pod: Obj, kind: str) -> str | None:
@@ -65,19 +49,18 @@ class JobController(Controller):
         self.pods = self.informer("/api/v1/pods")
         self.jobs.add_handler(self._on_job)
         self.pods.add_handler(self._on_pod)
-        self.expectations = Expectations()
+        #: the pods each Job's last pass created and deleted (by Job uid), and its status writes (by key)
+        self.pod_writes, self.status_writes = OwnWrites(self.pods), OwnWrites(self.jobs)
         self.events = EventRecorder(client, "job-controller")
         self._pods_of: dict[str, set[str]] = defaultdict(set)
         #: UIDs whose tracking finalizer was removed, until the cache shows it gone (per job key)
         self._released: dict[str, set[str]] = defaultdict(set)
-        #: the resourceVersion of the status this controller last wrote, per job key
-        self._written: dict[str, str] = {}
 
     # ------------------------------------------------------------------------------ handlers
 
     def _on_job(self, old: Obj | None, new: Obj | None) -> None:
         if new is None and old is not None:
-            self.expectations.forget(old["metadata"].get("uid", ""))
+            self.pod_writes.forget(old["metadata"].get("uid", ""))
         obj = new or old
         assert obj is not None
         self.queue.add(object_key(obj))
@@ -86,7 +69,6 @@ class JobController(Controller):
         pod = new or old
         assert pod is not None
         key, uid = object_key(pod), pod["metadata"].get("uid", "")
-        job_uid = (controller_of(pod) or {}).get("uid", "")
         old_owner = _owner_key(old, "Job") if old else None
         owner = _owner_key(new, "Job") if new else None
         if old_owner and old_owner != owner:
@@ -98,10 +80,6 @@ class JobController(Controller):
             self._pods_of[owner].discard(key)
         else:
             self._pods_of[owner].add(key)
-        if old is None:
-            self.expectations.creation_observed(job_uid)
-        elif deletion_settles(old, new):
-            self.expectations.deletion_observed(job_uid, key)
         if new is None or not has_tracking_finalizer(new):
             self._released[owner].discard(uid)
         self.queue.add(owner)
@@ -120,9 +98,8 @@ class JobController(Controller):
         if job is None:
             self._released.pop(key, None)
             self._pods_of.pop(key, None)
-            self._written.pop(key, None)
             return
-        if older_version(job["metadata"].get("resourceVersion", ""), self._written.get(key, "")):
+        if self.status_writes.pending(key):
             return  # the cache has not seen our last status write yet; its watch event brings the key back
         if is_finished(job):
             await self._expire(job)
@@ -130,9 +107,7 @@ class JobController(Controller):
         uid = job["metadata"]["uid"]
         now = datetime.now(UTC)
         step = plan_job(job, mine, now, released=frozenset(self._released.get(key, ())),
-                        expectations_met=self.expectations.satisfied(uid))
-        if step.create or step.delete:  # (replacing what is still expected would forget it)
-            self.expectations.expect(uid, creates=step.create, deletes=[object_key(p) for p in step.delete])
+                        expectations_met=not self.pod_writes.pending(uid))
         failures = await self._delete(job, step) + await self._create(job, step)
         for event_type, reason, message in step.events:
             await self.events.record(job, event_type, reason, message)
@@ -161,13 +136,12 @@ class JobController(Controller):
             try:
                 await self.client.delete(resource_path("v1", "pods", md["namespace"], md["name"]))
             except NotFoundError:
-                self.expectations.deletion_observed(job["metadata"]["uid"], object_key(pod))
                 continue
             except ApiError as exc:
-                self.expectations.deletion_observed(job["metadata"]["uid"], object_key(pod))
                 failures += 1
                 await self.events.record(job, "Warning", "FailedDelete", f"Error deleting: {exc.message}")
                 continue
+            self.pod_writes.deleted(job["metadata"]["uid"], pod)
             await self.events.record(job, "Normal", "SuccessfulDelete", f"Deleted pod: {md['name']}")
         return failures
 
@@ -186,10 +160,10 @@ class JobController(Controller):
                 await self.events.record(job, "Warning", "FailedCreate", f"Error creating: {exc.message}")
                 break  # the next attempt comes with the retry's back-off, not in a burst of failures
             created_count += 1
+            self.pod_writes.wrote(job["metadata"]["uid"], created)
             await self.events.record(job, "Normal", "SuccessfulCreate", f"Created pod: {created['metadata']['name']}")
         missing = step.create - created_count
         if missing:
-            self.expectations.creation_observed(job["metadata"]["uid"], missing)  # never coming
             active = int(step.status.get("active", 0)) - missing
             step.status.pop("active", None)
             if active > 0:
@@ -216,8 +190,7 @@ class JobController(Controller):
         md = job["metadata"]
         written = await self.client.replace(
             resource_path("batch/v1", "jobs", md["namespace"], md["name"], "status"), {**job, "status": status})
-        self._written[object_key(job)] = written["metadata"]["resourceVersion"]
-        return written
+        return self.status_writes.wrote(object_key(job), written)
 
     async def _expire(self, job: Obj) -> None:
         """Delete a finished Job whose ``ttlSecondsAfterFinished`` has passed, or come back then."""

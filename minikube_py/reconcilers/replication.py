@@ -10,9 +10,9 @@ Pods are indexed as the informer reports them: by the uid of their controlling o
 and (for orphans, the only other pods an owner may claim) by namespace, so a sync looks at its own
 pods and its namespace's orphans, never at every pod.
 
-Overshooting is prevented by expectations: a sync that creates or deletes pods records how many it
-issued, and the owner is not scaled again until the informer has shown them all (or five minutes
-passed). A user resizing in the middle only changes ``spec.replicas``; the next sync after the
+Overshooting is prevented by expectations (:class:`~minikube_py.reconcilers.base.OwnWrites`): a sync
+that creates or deletes pods records each one, and the owner is not scaled again until the informer has
+shown them all (or five minutes passed). A user resizing in the middle only changes ``spec.replicas``; the next sync after the
 informer caught up scales to the latest value. Two controller instances (before leader election
 settles, say) may each create a gap's worth of pods, but the surplus is then removed by both picking
 the same pods (the deletion order is total), so they converge on exactly ``replicas``.
@@ -37,7 +37,6 @@ from minikube_py.model.podtemplate import controller_of, controller_ref, pod_fro
 from minikube_py.model.replication import (
     BURST_REPLICAS,
     Claim,
-    Expectations,
     claim_pods,
     is_active,
     next_available_in,
@@ -47,7 +46,7 @@ from minikube_py.model.replication import (
     slow_start_batches,
 )
 from minikube_py.model.selectors import LabelSelector, label_selector_from_spec
-from minikube_py.reconcilers.base import Controller
+from minikube_py.reconcilers.base import Controller, OwnWrites
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +117,8 @@ class ReplicaController(Controller):
         self.pods = self.informer("/api/v1/pods")
         self.owners.add_handler(self._on_owner)
         self.pods.add_handler(self._on_pod)
-        self.expectations = Expectations()
+        #: the pods each owner's last sync created and deleted, by owner uid
+        self.pod_writes = OwnWrites(self.pods)
         self.events = EventRecorder(client, kind.component)
         #: owner uid -> owner cache key
         self._owner_keys: dict[str, str] = {}
@@ -137,7 +137,7 @@ class ReplicaController(Controller):
         key, md = object_key(obj), obj["metadata"]
         if new is None:
             self._owner_keys.pop(md["uid"], None)
-            self.expectations.forget(md["uid"])
+            self.pod_writes.forget(md["uid"])
             in_ns = self._owners_by_ns[md["namespace"]]
             in_ns.discard(key)
             if not in_ns:
@@ -145,7 +145,7 @@ class ReplicaController(Controller):
             return
         if old is not None and old["metadata"]["uid"] != md["uid"]:  # replaced by a namesake between watches
             self._owner_keys.pop(old["metadata"]["uid"], None)
-            self.expectations.forget(old["metadata"]["uid"])
+            self.pod_writes.forget(old["metadata"]["uid"])
         self._owner_keys[md["uid"]] = key
         self._owners_by_ns[md["namespace"]].add(key)
         self.queue.add(key)
@@ -182,13 +182,7 @@ class ReplicaController(Controller):
             self._index(old, key, add=False)
         if new is not None:
             self._index(new, key, add=True)
-        new_uid = self._controller_uid(new)
-        uids = {uid for uid in (self._controller_uid(old), new_uid) if uid is not None}
-        if new is None or new["metadata"].get("deletionTimestamp"):
-            for uid in uids:
-                self.expectations.deletion_observed(uid, key)
-        elif old is None and new_uid is not None:
-            self.expectations.creation_observed(new_uid)
+        uids = {uid for uid in (self._controller_uid(old), self._controller_uid(new)) if uid is not None}
         for uid in uids:
             owner_key = self._owner_keys.get(uid)
             if owner_key is not None:
@@ -227,7 +221,7 @@ class ReplicaController(Controller):
         except ValueError as exc:
             log.warning("%s: %s has an invalid selector: %s", self.name, key, exc)
             return
-        needs_sync = self.expectations.satisfied(uid)
+        needs_sync = not self.pod_writes.pending(uid)
         candidates = [p for k in (*self._owned.get(uid, ()), *self._orphans.get(namespace, ()))
                       if (p := self.pods.get(k)) is not None]
         deleting = bool(md.get("deletionTimestamp"))
@@ -288,47 +282,38 @@ class ReplicaController(Controller):
             await self._delete(owner, pods_to_delete(active, -diff))
 
     async def _create(self, owner: Obj, count: int) -> None:
-        uid = owner["metadata"]["uid"]
-        self.expectations.expect(uid, creates=count)
         pod = pod_from_template(owner, (owner.get("spec") or {}).get("template") or {})
         path = resource_path("v1", "pods", owner["metadata"]["namespace"])
-        created = 0
-        try:
-            for batch in slow_start_batches(count):
-                results = await asyncio.gather(*(self._create_one(owner, path, pod) for _ in range(batch)),
-                                               return_exceptions=True)
-                created += sum(1 for r in results if r is True)
-                errors = [r for r in results if isinstance(r, BaseException)]
-                for error in errors:
-                    if not isinstance(error, ApiError):
-                        raise error
-                if errors:
-                    raise ReplicaFailure("FailedCreate", str(errors[0]))
-        finally:
-            self.expectations.creation_observed(uid, count - created)  # never coming: failed or not sent
+        for batch in slow_start_batches(count):
+            results = await asyncio.gather(*(self._create_one(owner, path, pod) for _ in range(batch)),
+                                           return_exceptions=True)
+            errors = [r for r in results if isinstance(r, BaseException)]
+            for error in errors:
+                if not isinstance(error, ApiError):
+                    raise error
+            if errors:
+                raise ReplicaFailure("FailedCreate", str(errors[0]))
 
-    async def _create_one(self, owner: Obj, path: str, pod: Obj) -> bool:
-        """Whether a pod was created; a namespace on its way out refuses pods, which is no failure
+    async def _create_one(self, owner: Obj, path: str, pod: Obj) -> None:
+        """Create one pod; a namespace on its way out refuses pods, which is no failure
         (nothing there needs replicas any more), as Kubernetes treats it."""
         try:
             made = await self.client.create(path, pod)
         except ApiError as exc:
             if any(c.get("reason") == "NamespaceTerminating" for c in exc.details.get("causes") or ()):
-                return False
+                return
             await self.events.record(owner, "Warning", "FailedCreate", f"Error creating: {exc}")
             raise
+        self.pod_writes.wrote(owner["metadata"]["uid"], made)
         await self.events.record(owner, "Normal", "SuccessfulCreate", f"Created pod: {made['metadata']['name']}")
-        return True
 
     async def _delete(self, owner: Obj, victims: list[Obj]) -> None:
-        uid = owner["metadata"]["uid"]
-        keys = [object_key(p) for p in victims]
-        self.expectations.expect(uid, deletes=keys)
         results = await asyncio.gather(*(self._delete_one(owner, p) for p in victims), return_exceptions=True)
         errors = []
-        for key, result in zip(keys, results, strict=True):
-            if isinstance(result, BaseException):
-                self.expectations.deletion_observed(uid, key)
+        for pod, result in zip(victims, results, strict=True):
+            if not isinstance(result, BaseException):
+                self.pod_writes.deleted(owner["metadata"]["uid"], pod)
+            else:
                 if not isinstance(result, ApiError):
                     raise result
                 if not isinstance(result, NotFoundError):

@@ -19,7 +19,7 @@ from minikube_py.client.informer import object_key
 from minikube_py.client.rest import ApiClient, Obj, resource_path
 from minikube_py.model.history import HASH_LABEL, revision_hash, template_of
 from minikube_py.model.podtemplate import controller_of, controller_ref
-from minikube_py.model.replication import Expectations, claim_pods
+from minikube_py.model.replication import claim_pods
 from minikube_py.model.selectors import label_selector_from_spec
 from minikube_py.model.statefulsets import (
     claim_names,
@@ -33,10 +33,9 @@ from minikube_py.model.statefulsets import (
     pod_name,
     revision_of,
 )
-from minikube_py.reconcilers.base import Controller
+from minikube_py.reconcilers.base import Controller, OwnWrites
 from minikube_py.reconcilers.endpoints import index_discard
 from minikube_py.reconcilers.history import HistoryKeeper
-from minikube_py.reconcilers.job import deletion_settles, older_version
 from minikube_py.reconcilers.replication import patch_pod_refs
 
 
@@ -51,21 +50,19 @@ class StatefulSetController(Controller):
         self.sets.add_handler(self._on_set)
         self.pods.add_handler(self._on_pod)
         self.history = HistoryKeeper(self, "StatefulSet")
-        self.expectations = Expectations()
+        #: the pods each set's last pass created and deleted (by uid), and its status writes (by key)
+        self.pod_writes, self.status_writes = OwnWrites(self.pods), OwnWrites(self.sets)
         self.events = EventRecorder(client, "statefulset-controller")
         self._pods_of: dict[str, set[str]] = defaultdict(set)  # set uid -> pod keys
         self._orphans: dict[str, set[str]] = defaultdict(set)  # namespace -> keys of pods without a controller
-        #: the resourceVersion of the status this controller last wrote, per set uid
-        self._written: dict[str, str] = {}
 
     # ------------------------------------------------------------------------------ handlers
 
     def _on_set(self, old: Obj | None, new: Obj | None) -> None:
         if new is None and old is not None:
             uid = old["metadata"].get("uid", "")
-            self.expectations.forget(uid)
+            self.pod_writes.forget(uid)
             self._pods_of.pop(uid, None)
-            self._written.pop(uid, None)
             self.history.forget(uid)
         obj = new or old
         assert obj is not None
@@ -92,10 +89,6 @@ class StatefulSetController(Controller):
         owner = ref.get("uid", "")
         if new_ref is not None:
             self._pods_of[owner].add(key)
-        if old is None:
-            self.expectations.creation_observed(owner)
-        elif deletion_settles(old, new):
-            self.expectations.deletion_observed(owner, key)
         self.queue.add(f"{namespace}/{ref['name']}")
 
     def _wake_adopters(self, orphan: Obj) -> None:
@@ -114,7 +107,7 @@ class StatefulSetController(Controller):
             return
         md = sts["metadata"]
         uid = md["uid"]
-        if older_version(md.get("resourceVersion", ""), self._written.get(uid, "")):
+        if self.status_writes.pending(str(key)):
             return  # the cache has not seen our last status write yet; its watch event brings the key back
         pods = await self._claim_pods(sts)
         status = sts.get("status") or {}
@@ -126,9 +119,7 @@ class StatefulSetController(Controller):
         by_name[update["metadata"]["name"]] = update
         current = by_name.get(status.get("currentRevision") or "") or update
         step = plan_statefulset(sts, pods, current["metadata"]["name"], update["metadata"]["name"],
-                                datetime.now(UTC), expectations_met=self.expectations.satisfied(uid))
-        if step.create or step.delete:  # (replacing what is still expected would forget it)
-            self.expectations.expect(uid, creates=len(step.create), deletes=[object_key(p) for p in step.delete])
+                                datetime.now(UTC), expectations_met=not self.pod_writes.pending(uid))
         await self._settle_claim_owners(sts, pods)
         failures = await self._delete(sts, step.delete)
         failures += await self._create(sts, step.create, by_name)
@@ -167,15 +158,15 @@ class StatefulSetController(Controller):
             try:
                 for claim in claims_for(sts, ordinal):
                     await self._create_claim(sts, pod, claim)
-                await self.client.create(resource_path("v1", "pods", namespace), pod)
+                created = await self.client.create(resource_path("v1", "pods", namespace), pod)
             except ApiError as exc:
-                self.expectations.creation_observed(sts["metadata"]["uid"], len(ordinals) - done)
                 if isinstance(exc, AlreadyExistsError):
                     return 0  # a pod of that name still exists (not ours, or not yet in the cache)
                 await self.events.record(sts, "Warning", "FailedCreate",
                                          f"create Pod {pod['metadata']['name']} in StatefulSet "
                                          f"{sts['metadata']['name']} failed error: {exc.message}")
                 return len(ordinals) - done
+            self.pod_writes.wrote(sts["metadata"]["uid"], created)
             await self.events.record(sts, "Normal", "SuccessfulCreate",
                                      f"create Pod {pod['metadata']['name']} in StatefulSet "
                                      f"{sts['metadata']['name']} successful")
@@ -215,13 +206,13 @@ class StatefulSetController(Controller):
             try:
                 await self.client.delete(resource_path("v1", "pods", md["namespace"], md["name"]), uid=md["uid"])
             except ApiError as exc:
-                self.expectations.deletion_observed(sts["metadata"]["uid"], object_key(pod))
                 if not isinstance(exc, NotFoundError):
                     failures += 1
                     await self.events.record(sts, "Warning", "FailedDelete",
                                              f"delete Pod {md['name']} in StatefulSet {sts['metadata']['name']} "
                                              f"failed error: {exc.message}")
                 continue
+            self.pod_writes.deleted(sts["metadata"]["uid"], pod)
             await self.events.record(sts, "Normal", "SuccessfulDelete",
                                      f"delete Pod {md['name']} in StatefulSet {sts['metadata']['name']} successful")
         return failures
@@ -250,7 +241,7 @@ class StatefulSetController(Controller):
         if status == (sts.get("status") or {}):
             return
         written = await self.client.replace(path, {**sts, "status": status})
-        self._written[sts["metadata"]["uid"]] = written["metadata"]["resourceVersion"]
+        self.status_writes.wrote(object_key(sts), written)
 
 
 def _set_ref(pod: Obj | None) -> Obj | None:

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 from kubectl_helpers import Kubectl
+from support import BUSYBOX_IMAGE, ensure_docker
 
-from minikube_py.testing import BUSYBOX_IMAGE, RunningServer, ensure_docker, remove_node_containers, start_server
+from minikube_py.testing import RunningServer, remove_node_containers, start_server
 from minikube_py.testing import eventually as wait_for
 
 Obj = dict[str, Any]

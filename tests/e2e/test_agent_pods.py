@@ -37,8 +37,9 @@ from agent_helpers import (
     waiting_reason,
 )
 from kubectl_helpers import Kubectl
+from support import ensure_registry
 
-from minikube_py.testing import KUBECTL, RunningServer, ensure_registry, remove_node_containers
+from minikube_py.testing import KUBECTL, RunningServer, remove_node_containers
 
 NODE = "pykube-e2e-agent"
 

@@ -14,10 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support import BUSYBOX_IMAGE, ensure_docker
 
 from minikube_py.agent.cleanup import Image, Leftovers, remove
-from minikube_py.testing import BUSYBOX_IMAGE, ensure_docker, remove_node_containers
 from minikube_py.testing import eventually as wait_for
+from minikube_py.testing import remove_node_containers
 
 NODE = "pykube-e2e-cleanup"
 NETWORK = f"pykube-{NODE}"

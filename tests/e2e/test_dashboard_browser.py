@@ -23,9 +23,10 @@ from agent_helpers import busybox_pod, create, pod_obj, wait_running
 from kubectl_helpers import Kubectl
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
+from support import BUSYBOX_IMAGE, ensure_docker
 
 from minikube_py.agent.runtime.pause import PAUSE_IMAGE
-from minikube_py.testing import BUSYBOX_IMAGE, RunningServer, ensure_docker, remove_node_containers, start_server
+from minikube_py.testing import RunningServer, remove_node_containers, start_server
 from minikube_py.testing import eventually as wait_for
 
 NODE = "pykube-e2e-dashboard"

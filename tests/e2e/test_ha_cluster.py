@@ -31,20 +31,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import BRIDGE_HOST_IP, PrivatePostgres, Watcher, ensure_docker, netns_node, private_postgres
 
-from minikube_py.testing import (
-    BRIDGE_HOST_IP,
-    PrivatePostgres,
-    RunningServer,
-    Watcher,
-    ensure_docker,
-    eventually,
-    free_port,
-    netns_node,
-    node_is_ready,
-    private_postgres,
-    start_server,
-)
+from minikube_py.testing import RunningServer, eventually, free_port, node_is_ready, start_server
 
 Obj = dict[str, Any]
 NODES = {"ha2-node60": 60, "ha2-node61": 61}

@@ -22,8 +22,9 @@ from pathlib import Path
 import pytest
 from agent_helpers import create, fresh_namespace, node_server, wait_for
 from kubectl_helpers import Kubectl
+from support import BUSYBOX_IMAGE
 
-from minikube_py.testing import BUSYBOX_IMAGE, RunningServer
+from minikube_py.testing import RunningServer
 
 NODE = "pykube-e2e-rbac-incluster"
 

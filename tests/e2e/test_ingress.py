@@ -26,9 +26,10 @@ import pytest
 from agent_helpers import Obj, start_agent_server, wait_for
 from aiohttp import web
 from kubectl_helpers import Kubectl, header, row
+from support import BUSYBOX_IMAGE, ensure_docker
 
 from minikube_py.pki import self_signed_serving_cert
-from minikube_py.testing import BUSYBOX_IMAGE, RunningServer, ensure_docker, free_port, remove_node_containers
+from minikube_py.testing import RunningServer, free_port, remove_node_containers
 
 NODE = "pykube-e2e-ingress"
 NAMESPACE = "ingress-e2e"

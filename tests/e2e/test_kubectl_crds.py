@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from crd_manifests import category, short_name, widget, widget_crd
 from kubectl_helpers import Kubectl
+from support import postgres_url
 
-from minikube_py.testing import RunningServer, fresh_postgres_database, postgres_url, start_server
+from minikube_py.testing import RunningServer, fresh_postgres_database, start_server
 
 
 @pytest.fixture

@@ -19,8 +19,9 @@ import pytest
 from agent_helpers import Obj, node_ready, running_pods, sleeper_rc, start_agent_server, wait_for
 from fake_nodes import fake_nodes
 from kubectl_helpers import Kubectl
+from support import ensure_docker
 
-from minikube_py.testing import RunningServer, ensure_docker, remove_node_containers
+from minikube_py.testing import RunningServer, remove_node_containers
 
 NODE = "pykube-drain-node"
 ELSEWHERE = "pykube-drain-fake"

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 from kubectl_helpers import as_user, mint
+from support import postgres_url
 
-from minikube_py.testing import RunningServer, fresh_postgres_database, postgres_url, start_server
+from minikube_py.testing import RunningServer, fresh_postgres_database, start_server
 from minikube_py.testing import eventually as wait_for
 
 

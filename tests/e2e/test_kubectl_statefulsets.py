@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from agent_helpers import Obj, fresh_namespace, node_server, start_agent_server, wait_for
 from kubectl_helpers import Kubectl
+from support import BUSYBOX_IMAGE
 
-from minikube_py.testing import BUSYBOX_IMAGE, RunningServer, remove_node_containers
+from minikube_py.testing import RunningServer, remove_node_containers
 
 NODE = "pykube-e2e-sts"
 

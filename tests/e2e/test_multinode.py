@@ -29,8 +29,9 @@ from agent_helpers import (
     wait_for,
 )
 from kubectl_helpers import Kubectl
+from support import ensure_docker
 
-from minikube_py.testing import RunningServer, ensure_docker, free_port, remove_node_containers
+from minikube_py.testing import RunningServer, free_port, remove_node_containers
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER_NODE = "pykube-mn-server"

@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 from agent_helpers import start_agent_server, wait_for
 from kubectl_helpers import Kubectl
+from support import ensure_docker
 
-from minikube_py.testing import ensure_docker, remove_node_containers, start_server
+from minikube_py.testing import remove_node_containers, start_server
 
 DOCKER_SOCKET = "/var/run/docker.sock"
 

@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 from agent_helpers import HTTPD, busybox_pod, create, wait_for
 from kubectl_helpers import Kubectl
+from support import NetnsCluster, netns_cluster, netns_node
 
-from minikube_py.testing import NetnsCluster, netns_cluster, netns_node, node_is_ready
+from minikube_py.testing import node_is_ready
 
 SERVER_NODE = "pykube-loss-server"
 SURVIVOR, VICTIM = "pykube-loss-node1", "pykube-loss-node2"

@@ -18,8 +18,9 @@ from pathlib import Path
 
 from agent_helpers import busybox_pod, create, events_of, start_agent_server, wait_for, wait_running
 from kubectl_helpers import Kubectl
+from support import ensure_docker
 
-from minikube_py.testing import ensure_docker, remove_node_containers
+from minikube_py.testing import remove_node_containers
 
 NODE = "pykube-e2e-netfail"
 OLD_NODE = "pykube-e2e-netold"

@@ -16,8 +16,9 @@ import pytest
 from agent_helpers import busybox_pod, start_agent_server
 from kubectl_helpers import Kubectl, deployment, wait_for
 from pykube_kubectl_helpers import pykube_kubectl, same_output
+from support import ensure_docker
 
-from minikube_py.testing import RunningServer, ensure_docker, remove_node_containers
+from minikube_py.testing import RunningServer, remove_node_containers
 
 pytestmark = pytest.mark.kubectl
 

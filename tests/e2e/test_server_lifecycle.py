@@ -9,8 +9,10 @@ import signal
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from support import postgres_url
+
 from minikube_py.pki import ca_hash, parse_join_token
-from minikube_py.testing import fresh_postgres_database, postgres_url, start_server
+from minikube_py.testing import fresh_postgres_database, start_server
 
 
 def _configmap(name: str) -> dict:

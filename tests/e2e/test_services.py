@@ -23,9 +23,10 @@ from typing import Any
 import pytest
 from agent_helpers import HTTPD, busybox_pod, create, pod_obj, wait_for, wait_running
 from kubectl_helpers import Kubectl
+from support import NetnsCluster, netns_cluster
 
 from minikube_py.pki import self_signed_serving_cert
-from minikube_py.testing import NetnsCluster, netns_cluster, node_is_ready
+from minikube_py.testing import node_is_ready
 
 SERVER_NODE = "pykube-svc-server"
 NODES = {"pykube-svc-node1": (1, "kernel"), "pykube-svc-node2": (2, "userspace")}

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from support import postgres_url as repository_postgres_url
 
 from minikube_py import testing
 from minikube_py.store import open_store
@@ -21,7 +22,7 @@ OpenStore = Callable[..., Awaitable[Store]]
 
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
-    return testing.postgres_url()
+    return repository_postgres_url()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

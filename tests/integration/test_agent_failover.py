@@ -16,7 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from minikube_py.testing import RunningServer, eventually, fresh_postgres_database, postgres_url, start_server
+from support import postgres_url
+
+from minikube_py.testing import RunningServer, eventually, fresh_postgres_database, start_server
 
 Obj = dict[str, Any]
 NODE = "ha-failover-node"

@@ -14,15 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from cryptography import x509
+from support import postgres_url
 
-from minikube_py.testing import (
-    RunningServer,
-    eventually,
-    free_port,
-    fresh_postgres_database,
-    postgres_url,
-    start_server,
-)
+from minikube_py.testing import RunningServer, eventually, free_port, fresh_postgres_database, start_server
 
 IDENTITY = ("pki/ca.crt", "pki/ca.key", "pki/service-account.key", "admin-token", "node-secret")
 

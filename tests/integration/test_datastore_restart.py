@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import PrivatePostgres, Watcher, private_postgres
 
-from minikube_py.testing import PrivatePostgres, Watcher, eventually, private_postgres, start_server
+from minikube_py.testing import eventually, start_server
 
 CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
 

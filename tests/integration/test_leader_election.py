@@ -13,7 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from minikube_py.testing import RunningServer, eventually, fresh_postgres_database, postgres_url, start_server
+from support import postgres_url
+
+from minikube_py.testing import RunningServer, eventually, fresh_postgres_database, start_server
 
 Obj = dict[str, Any]
 LEASE = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/pykube-controller-manager"

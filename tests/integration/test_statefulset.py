@@ -165,7 +165,9 @@ def test_scaling_is_ordered_and_deleted_pods_come_back_with_their_names(server: 
     eventually(lambda: ready(server, "db", {"db-0", "db-1", "db-2", "db-3"}), what="four pods")
     server.kubectl("-n", NS, "scale", "sts", "db", "--replicas=1")
     eventually(lambda: ready(server, "db", {"db-0"}), what="one pod")
-    assert pods_in_event_order(server, "db", "SuccessfulDelete")[-3:] == ["db-3", "db-2", "db-1"]
+    # (each event is written after its delete returns, so the last may land after its pod is gone)
+    eventually(lambda: pods_in_event_order(server, "db", "SuccessfulDelete")[-3:] == ["db-3", "db-2", "db-1"],
+               what="the deletions' events, last pod first")
     eventually(lambda: sts(server, "db")["status"]["replicas"] == 1, what="the status counting one pod")
     scale = get(server, f"/apis/apps/v1/namespaces/{NS}/statefulsets/db/scale")
     assert (scale["spec"]["replicas"], scale["status"]["selector"]) == (1, "app=db")

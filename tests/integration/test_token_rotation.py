@@ -13,15 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from support import postgres_url
+
 from minikube_py import pki
-from minikube_py.testing import (
-    RunningServer,
-    eventually,
-    free_port,
-    fresh_postgres_database,
-    postgres_url,
-    start_server,
-)
+from minikube_py.testing import RunningServer, eventually, free_port, fresh_postgres_database, start_server
 
 NODE = "token-rotation-node"
 NEW_SECRET = "rotated-cluster-token-0123456789"

@@ -16,13 +16,13 @@ from minikube_py.model.endpoints import (
     endpoints_subsets,
     endpoints_to_write,
     find_port,
-    format_trigger_time,
     in_endpoints,
     plan_slices,
     pod_relevant_state,
     selects_pods,
     service_matches,
 )
+from minikube_py.model.times import rfc3339_nano
 
 Obj = dict[str, Any]
 
@@ -292,5 +292,5 @@ def test_trigger_time_is_the_earliest_change_since_the_last_sync() -> None:
 
 
 def test_trigger_time_format_is_go_rfc3339_nano() -> None:
-    assert format_trigger_time(datetime(2024, 5, 1, 12, 0, 5, tzinfo=UTC)) == "2024-05-01T12:00:05Z"
-    assert format_trigger_time(datetime(2024, 5, 1, 12, 0, 5, 250000, tzinfo=UTC)) == "2024-05-01T12:00:05.25Z"
+    assert rfc3339_nano(datetime(2024, 5, 1, 12, 0, 5, tzinfo=UTC)) == "2024-05-01T12:00:05Z"
+    assert rfc3339_nano(datetime(2024, 5, 1, 12, 0, 5, 250000, tzinfo=UTC)) == "2024-05-01T12:00:05.25Z"

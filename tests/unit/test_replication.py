@@ -11,7 +11,6 @@ import pytest
 
 from minikube_py.model.replication import (
     REPLICA_FAILURE,
-    Expectations,
     claim_pods,
     deletion_order,
     fully_labeled,
@@ -217,49 +216,3 @@ def test_fully_labeled_needs_every_template_label() -> None:
     assert fully_labeled(pod("a", labels={"app": "web", "x": "y"}), {"app": "web"})
     assert not fully_labeled(pod("a", labels={"app": "web"}), {"app": "web", "tier": "fe"})
     assert not fully_labeled(pod("a", labels={"app": "db"}), {"app": "web"})
-
-
-# ------------------------------------------------------------------------------ expectations
-
-
-def test_expectations_wait_for_every_create() -> None:
-    exp = Expectations()
-    assert exp.satisfied("rc", now=0)
-    exp.expect("rc", creates=2, now=0)
-    assert not exp.satisfied("rc", now=1)
-    exp.creation_observed("rc")
-    assert not exp.satisfied("rc", now=1)
-    exp.creation_observed("rc")
-    assert exp.satisfied("rc", now=1)
-
-
-def test_expectations_track_deletes_by_pod() -> None:
-    exp = Expectations()
-    exp.expect("rc", deletes=["ns/a", "ns/b"], now=0)
-    exp.deletion_observed("rc", "ns/a")
-    exp.deletion_observed("rc", "ns/a")  # the graceful start, then the removal: one deletion
-    exp.deletion_observed("rc", "ns/unrelated")
-    assert not exp.satisfied("rc", now=1)
-    exp.deletion_observed("rc", "ns/b")
-    assert exp.satisfied("rc", now=1)
-
-
-def test_expectations_expire() -> None:
-    exp = Expectations(timeout=300)
-    exp.expect("rc", creates=1, now=0)
-    assert not exp.satisfied("rc", now=299)
-    assert exp.satisfied("rc", now=301)
-
-
-def test_expectations_lowered_for_creates_never_made_and_forgotten() -> None:
-    exp = Expectations()
-    exp.expect("rc", creates=4, now=0)
-    exp.creation_observed("rc", 3)
-    exp.creation_observed("rc")
-    exp.creation_observed("rc")  # never below zero
-    assert exp.satisfied("rc", now=0)
-    exp.expect("rc", creates=1, now=0)
-    exp.forget("rc")
-    assert exp.satisfied("rc", now=0)
-    exp.creation_observed("unknown")  # observing for an owner with no record is harmless
-    assert exp.satisfied("unknown", now=0)

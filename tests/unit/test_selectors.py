@@ -136,6 +136,10 @@ def test_selector_to_string_like_kubectl() -> None:
     assert selector_to_string({}) == "<none>"
     assert selector_to_string(None) == "<none>"
     assert selector_to_string({"matchExpressions": [{"key": "a", "operator": "Bogus"}]}) == "<error>"
+    spec = {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["b", "a"]},
+                                 {"key": "gpu", "operator": "Exists"}], "matchLabels": {"app": "db"}}
+    assert selector_to_string(spec) == "app=db,gpu,zone in (a,b)"  # sorted by key, as kubectl prints it
+    assert selector_to_string({"matchExpressions": [{"key": "a", "operator": "In", "values": []}]}) == "<error>"
     assert labels_to_string({"b": "2", "a": "1"}) == "a=1,b=2"
     assert labels_to_string({}) == "<none>"
 

@@ -128,9 +128,6 @@ class FieldSet:
         return f"FieldSet({[path_string(p) for p in self.paths()]})"
 
 
-SERVER_OWNED = FieldSet(_SERVER_OWNED)
-
-
 # ------------------------------------------------------------------------------ paths of objects
 
 

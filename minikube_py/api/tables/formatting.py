@@ -1,8 +1,9 @@
 """Cell formatters shared by the printers, each matching a Kubernetes helper's output exactly.
 
-``labels.FormatLabels``, ``metav1.FormatLabelSelector``, ``layoutContainerCells`` and the
-"+ N more..." lists are what users grep for in ``kubectl get`` output, so spelling matters more
-than elegance here.
+``layoutContainerCells`` and the "+ N more..." lists are what users grep for in ``kubectl get``
+output, so spelling matters more than elegance here. Labels and label selectors are written by
+:mod:`minikube_py.model.selectors` (``labels_to_string``, ``selector_to_string``), which kubectl's
+own printers use too.
 """
 
 from __future__ import annotations
@@ -14,52 +15,6 @@ NONE = "<none>"
 
 #: how many items list cells show before "+ N more..."
 LIST_LIMIT = 3
-
-
-class InvalidSelector(ValueError):
-    """A LabelSelector Kubernetes could not turn into a selector (bad operator or value count)."""
-
-
-def format_labels(labels: dict[str, str] | None) -> str:
-    """``a=b,c=d`` sorted by key, ``<none>`` when empty (``labels.FormatLabels``)."""
-    if not labels:
-        return NONE
-    return ",".join(f"{key}={labels[key]}" for key in sorted(labels))
-
-
-def _requirement(expression: dict[str, Any]) -> tuple[str, str]:
-    key, operator = expression.get("key", ""), expression.get("operator")
-    values = sorted(expression.get("values") or ())
-    if operator in ("In", "NotIn"):
-        if not values:
-            raise InvalidSelector(f"for '{operator}' operator, values set can't be empty")
-        return key, f"{key} {operator.lower()} ({','.join(values)})"
-    if operator in ("Exists", "DoesNotExist"):
-        if values:
-            raise InvalidSelector(f"values set must be empty for '{operator}' operator")
-        return key, key if operator == "Exists" else f"!{key}"
-    raise InvalidSelector(f"{operator!r} is not a valid label selector operator")
-
-
-def selector_string(selector: dict[str, Any] | None) -> str:
-    """``LabelSelectorAsSelector(s).String()``: requirements sorted by key, ``""`` when empty.
-
-    Raises :class:`InvalidSelector` where Kubernetes returns an error.
-    """
-    if not selector:
-        return ""
-    requirements = [(key, f"{key}={value}") for key, value in (selector.get("matchLabels") or {}).items()]
-    requirements += [_requirement(e) for e in selector.get("matchExpressions") or ()]
-    requirements.sort(key=lambda item: item[0])
-    return ",".join(text for _, text in requirements)
-
-
-def format_label_selector(selector: dict[str, Any] | None) -> str:
-    """``metav1.FormatLabelSelector``: the selector string, ``<none>`` if empty, ``<error>`` if bad."""
-    try:
-        return selector_string(selector) or NONE
-    except InvalidSelector:
-        return "<error>"
 
 
 def container_cells(pod_spec: dict[str, Any] | None) -> tuple[str, str]:

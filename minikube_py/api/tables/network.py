@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from minikube_py.api.tables.base import AGE, NAME, Column, Printer, age, obj_name, wide
-from minikube_py.api.tables.formatting import NONE, format_labels, host_port, limited_list
+from minikube_py.api.tables.formatting import NONE, host_port, limited_list
+from minikube_py.model.selectors import labels_to_string
 
 
 def _load_balancer_addresses(service: dict[str, Any]) -> list[str]:
@@ -42,7 +43,7 @@ def _service(service: dict[str, Any], now: datetime) -> list[Any]:
     cluster_ips = spec.get("clusterIPs") or [spec.get("clusterIP")]
     return [
         obj_name(service), spec.get("type", "ClusterIP"), cluster_ips[0] or NONE, _external_ip(service),
-        _ports(spec), age(service, now), format_labels(spec.get("selector")),
+        _ports(spec), age(service, now), labels_to_string(spec.get("selector")),
     ]
 
 

@@ -8,15 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from minikube_py.api.tables.base import AGE, CONTAINERS, IMAGES, NAME, TEMPLATE, Column, Printer, age, obj_name
-from minikube_py.api.tables.formatting import (
-    NONE,
-    InvalidSelector,
-    container_cells,
-    format_label_selector,
-    format_labels,
-    selector_string,
-    template_cells,
-)
+from minikube_py.api.tables.formatting import NONE, container_cells, template_cells
+from minikube_py.model.selectors import label_selector_from_spec, labels_to_string, selector_to_string
 from minikube_py.model.times import human_duration, parse_time, since
 
 #: what ``spec.replicas`` means when absent (the API's default)
@@ -40,7 +33,7 @@ def _replication_controller(obj: dict[str, Any], now: datetime) -> list[Any]:
     status = _status(obj)
     return [
         obj_name(obj), _replicas(obj), status.get("replicas", 0), status.get("readyReplicas", 0), age(obj, now),
-        *template_cells(obj), format_labels(_spec(obj).get("selector")),
+        *template_cells(obj), labels_to_string(_spec(obj).get("selector")),
     ]
 
 
@@ -48,7 +41,7 @@ def _replica_set(obj: dict[str, Any], now: datetime) -> list[Any]:
     status = _status(obj)
     return [
         obj_name(obj), _replicas(obj), status.get("replicas", 0), status.get("readyReplicas", 0), age(obj, now),
-        *template_cells(obj), format_label_selector(_spec(obj).get("selector")),
+        *template_cells(obj), selector_to_string(_spec(obj).get("selector")),
     ]
 
 
@@ -84,8 +77,8 @@ REPLICA_SET = Printer(
 def _deployment(obj: dict[str, Any], now: datetime) -> list[Any]:
     status = _status(obj)
     try:
-        selector = selector_string(_spec(obj).get("selector"))
-    except InvalidSelector:
+        selector = str(label_selector_from_spec(_spec(obj).get("selector")))
+    except ValueError:
         selector = "<invalid>"
     return [
         obj_name(obj), f"{status.get('readyReplicas', 0)}/{_replicas(obj)}", status.get("updatedReplicas", 0),
@@ -114,8 +107,8 @@ def _daemon_set(obj: dict[str, Any], now: datetime) -> list[Any]:
     return [
         obj_name(obj), status.get("desiredNumberScheduled", 0), status.get("currentNumberScheduled", 0),
         status.get("numberReady", 0), status.get("updatedNumberScheduled", 0), status.get("numberAvailable", 0),
-        format_labels(node_selector), age(obj, now),
-        *template_cells(obj), format_label_selector(_spec(obj).get("selector")),
+        labels_to_string(node_selector), age(obj, now),
+        *template_cells(obj), selector_to_string(_spec(obj).get("selector")),
     ]
 
 
@@ -212,7 +205,7 @@ def _job_duration(job: dict[str, Any], now: datetime) -> str:
 def _job(job: dict[str, Any], now: datetime) -> list[Any]:
     return [
         obj_name(job), _job_status(job), _job_completions(job), _job_duration(job, now), age(job, now),
-        *template_cells(job), format_label_selector(_spec(job).get("selector")),
+        *template_cells(job), selector_to_string(_spec(job).get("selector")),
     ]
 
 
@@ -244,7 +237,7 @@ def _cron_job(cronjob: dict[str, Any], now: datetime) -> list[Any]:
         obj_name(cronjob), spec.get("schedule", ""), spec.get("timeZone") or NONE, _bool_pointer(spec.get("suspend")),
         len(status.get("active") or ()), since(last, now) if last else NONE, age(cronjob, now),
         *container_cells((job_spec.get("template") or {}).get("spec")),
-        format_label_selector(job_spec.get("selector")),
+        selector_to_string(job_spec.get("selector")),
     ]
 
 
