@@ -212,6 +212,10 @@ class ServerConfig:
         "ReadHeaderTimeout as kube-apiserver sets it), so slow clients cannot hold connections open."))
     idle_timeout: float = field(default=90.0, metadata=_doc(
         "Seconds an idle keep-alive connection stays open between requests."))
+    secrets_encryption: bool = field(default=False, metadata=_doc(
+        "Encrypt Secrets at rest (AES-GCM), as k3s' --secrets-encryption: the datastore holds only ciphertext "
+        "of every Secret written from now on, with keys sealed by the cluster token beside the cluster's "
+        "bootstrap data; `pykube secrets-encrypt` rotates them and re-encrypts older Secrets."))
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().absolute())

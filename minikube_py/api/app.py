@@ -20,6 +20,7 @@ from minikube_py.api.body import MAX_BODY
 from minikube_py.api.body import dumps as body_dumps
 from minikube_py.api.connections import inflight_middleware
 from minikube_py.api.customresources import CustomResourceTypes
+from minikube_py.api.encryption import routes as encryption_routes
 from minikube_py.api.handlers import ResourceHandlers, json_response
 from minikube_py.api.instrument import ServerCollector, metrics_handler, metrics_middleware
 from minikube_py.api.legacy import PREFIX as LEGACY_PREFIX
@@ -241,6 +242,8 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
     r.add_post(pki.NODE_CREDENTIALS_PATH, node_credentials_handler(tls))
     for path, review in review_routes(rbac, request_user):
         r.add_post(path, review)
+    for method, path, handler in encryption_routes(registry.store):
+        r.add_route(method, path, handler)
 
     async def openid_configuration(_: web.Request) -> web.Response:
         return json_response(tokens.openid_configuration(f"https://{server_address}/openid/v1/jwks"))
