@@ -27,6 +27,7 @@ from minikube_py import pki
 from minikube_py.agent.agent import DRAIN_TIMEOUT, Agent, embedded_credentials
 from minikube_py.api.allocators import ServiceAllocator
 from minikube_py.api.app import READY, build_app
+from minikube_py.api.audit import AuditLog
 from minikube_py.api.auth import Authenticator
 from minikube_py.api.bootstrap import ClusterNetwork, ensure_bootstrap_objects
 from minikube_py.api.connections import HeaderDeadline
@@ -35,8 +36,9 @@ from minikube_py.api.registry import Registry
 from minikube_py.api.tokens import SigningKey
 from minikube_py.client.kubeconfig import load_kubeconfig, write_kubeconfig
 from minikube_py.client.rest import ApiClient
-from minikube_py.config import AgentConfig, ServerConfig
+from minikube_py.config import AgentConfig, ServerConfig, audit_policy
 from minikube_py.guard import RESTART, STOP_TIMEOUT, Backoff, PartFailed, guarded_task
+from minikube_py.model.audit import Policy
 from minikube_py.reconcilers.apiserverendpoints import ApiServerEndpoints
 from minikube_py.reconcilers.base import run_controllers
 from minikube_py.reconcilers.leader import ElectionTiming, LeaderElector
@@ -164,7 +166,7 @@ class Server:
         app = build_app(registry, authenticator, f"{cfg.advertise_address}:{cfg.port}", tls,
                         _kubelet_client_context(tls), max_readonly=cfg.max_requests_inflight,
                         max_mutating=cfg.max_mutating_requests_inflight,
-                        issuer=f"https://kubernetes.default.svc.{cfg.cluster_domain}")
+                        issuer=f"https://kubernetes.default.svc.{cfg.cluster_domain}", audit=_audit(cfg))
         network = ClusterNetwork(cfg.cluster_cidr, cfg.service_cidr, cfg.cluster_dns_ip, cfg.cluster_domain)
         await ensure_bootstrap_objects(registry, address=cfg.advertise_address, port=cfg.port, network=network)
         runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=2.0,
@@ -243,6 +245,13 @@ class Server:
                                     node_cidr_mask_size=cfg.node_cidr_mask_size)
         async with ApiClient(load_kubeconfig(self.kubeconfig_path), user_agent="pykube-controller-manager") as client:
             await run_controllers(build_controllers(client, options))
+
+
+def _audit(cfg: ServerConfig) -> tuple[Policy, AuditLog] | None:
+    if not cfg.audit_log_path:
+        return None
+    return audit_policy(cfg), AuditLog(cfg.audit_log_path, max_size=cfg.audit_log_maxsize,
+                                       max_backups=cfg.audit_log_maxbackup)
 
 
 def _kubelet_client_context(tls: pki.Pki) -> ssl.SSLContext:
