@@ -407,8 +407,10 @@ class SqlStore:
         if moved.rowcount != 1:
             raise ForeignWrite(f"the revision counter is no longer {revision}: another process wrote the database")
         seal = self.encryption.seal
+        # each value as stored (a Secret sealed), once: a written row is also its event's value
+        stored = {ev.revision: seal(ev.key, ev.text) for ev in plan.events}
         upserts = [
-            {"key": key, "revision": row.revision, "value": seal(key, row.text)}
+            {"key": key, "revision": row.revision, "value": stored[row.revision]}
             for key, row in plan.writes.items()
             if row is not None
         ]
@@ -420,7 +422,7 @@ class SqlStore:
         await conn.execute(
             insert(events),
             [
-                {"revision": ev.revision, "key": ev.key, "type": ev.type, "value": seal(ev.key, ev.text),
+                {"revision": ev.revision, "key": ev.key, "type": ev.type, "value": stored[ev.revision],
                  "prev_value": None if ev.prev_text is None else seal(ev.key, ev.prev_text)}
                 for ev in plan.events
             ],
