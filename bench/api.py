@@ -7,6 +7,11 @@ over the servers round-robin, and the watched updates all go through the first, 
 includes the way from one server through PostgreSQL to another. Usage::
 
     .venv/bin/python bench/api.py [--pods 10000] [--concurrency 50] [--postgres postgresql://...]
+
+To compare server settings under the same load, name them with ``--variant NAME=FLAGS`` (repeatable,
+e.g. ``--variant off= --variant audit="--audit-log-path /tmp/audit.log"``): the variants run in turn,
+``--rounds`` times over, alternating, so a drift of the machine's load hits each variant alike; each
+figure is printed per round and variant.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import shlex
 import tempfile
 import time
 from pathlib import Path
@@ -179,10 +186,22 @@ def run_one(extra: list[str], args: argparse.Namespace, servers: int = 1) -> dic
         try:
             for n in range(1, servers):
                 running.append(start_server(Path(tmp) / f"s{n}", *extra, "--token", running[0].node_token))
-            return asyncio.run(bench(running, args.pods, args.concurrency, args.watchers))
+            before = sum(cpu_seconds(server.process.pid) for server in running)
+            figures = asyncio.run(bench(running, args.pods, args.concurrency, args.watchers))
+            # the same requests in every run: the servers' CPU time for them is the figure that a busy
+            # machine (other processes taking the cores) disturbs least
+            after = sum(cpu_seconds(server.process.pid) for server in running)
+            figures["server CPU s for the whole load"] = f"{after - before:.2f}"
+            return figures
         finally:
             for server in running:
                 server.stop()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of process ``pid`` so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_on_fresh_postgres(base: str, args: argparse.Namespace, servers: int) -> dict[str, str]:
@@ -201,8 +220,18 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--watchers", type=int, default=100)
     parser.add_argument("--postgres", help="also run on a scratch database of this PostgreSQL server")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=FLAGS",
+                        help="server flags to compare (repeatable); the runs alternate between variants")
+    parser.add_argument("--rounds", type=int, default=1, help="runs of each variant (with --variant)")
     args = parser.parse_args()
-    results = {"sqlite": run_one([], args)}
+    results: dict[str, dict[str, str]] = {}
+    if args.variant:
+        variants = [(name, shlex.split(flags)) for name, _, flags in (v.partition("=") for v in args.variant)]
+        for round_ in range(1, args.rounds + 1):
+            for name, flags in variants:
+                results[f"sqlite {name} (round {round_})"] = run_one(flags, args)
+    else:
+        results["sqlite"] = run_one([], args)
     if args.postgres:
         results["postgresql, 1 server"] = run_on_fresh_postgres(args.postgres, args, 1)
         results["postgresql, 3 servers"] = run_on_fresh_postgres(args.postgres, args, 3)

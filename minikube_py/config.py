@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from minikube_py.model.audit import DEFAULT_POLICY, Policy, PolicyError, parse_policy
 from minikube_py.model.nodeipam import mask_size_problem
 from minikube_py.model.quantity import value as quantity_value
 
@@ -212,6 +213,21 @@ class ServerConfig:
         "ReadHeaderTimeout as kube-apiserver sets it), so slow clients cannot hold connections open."))
     idle_timeout: float = field(default=90.0, metadata=_doc(
         "Seconds an idle keep-alive connection stays open between requests."))
+    secrets_encryption: bool = field(default=False, metadata=_doc(
+        "Encrypt Secrets at rest (AES-GCM), as k3s' --secrets-encryption: the datastore holds only ciphertext "
+        "of every Secret written from now on, with keys sealed by the cluster token beside the cluster's "
+        "bootstrap data; `pykube secrets-encrypt` rotates them and re-encrypts older Secrets."))
+    audit_log_path: str = field(default="", metadata=_doc(
+        "Write the audit log here: JSON lines of Kubernetes' audit.k8s.io/v1 Event, Metadata level unless "
+        "--audit-policy-file says otherwise (Secret and token bodies are never logged); '-' for standard "
+        "output. Empty: no audit log."))
+    audit_policy_file: str = field(default="", metadata=_doc(
+        "An audit.k8s.io/v1 Policy (YAML or JSON) choosing which requests are logged at which level "
+        "(None, Metadata, Request, RequestResponse).", shown="every request at Metadata"))
+    audit_log_maxsize: int = field(default=0, metadata=_doc(
+        "Megabytes the audit log may reach before it is rotated to <name>-<timestamp><ext>; 0: never rotated."))
+    audit_log_maxbackup: int = field(default=0, metadata=_doc(
+        "Rotated audit logs kept (the oldest go first); 0: all."))
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().absolute())
@@ -274,11 +290,25 @@ def _validate(cfg: ServerConfig) -> None:
         raise ConfigError(f"node_monitor_grace_period: must be positive, got {cfg.node_monitor_grace_period}")
     if cfg.pod_eviction_timeout < 0:
         raise ConfigError(f"pod_eviction_timeout: must not be negative, got {cfg.pod_eviction_timeout}")
+    for name in ("audit_log_maxsize", "audit_log_maxbackup"):
+        if getattr(cfg, name) < 0:
+            raise ConfigError(f"{name}: must be 0 or more, got {getattr(cfg, name)}")
+    audit_policy(cfg)  # a broken policy file stops the start, not the first request
     if not 0 < cfg.leader_elect_retry_period < cfg.leader_elect_renew_deadline < cfg.leader_elect_lease_duration:
         raise ConfigError(
             "leader_elect_*: need 0 < retry_period < renew_deadline < lease_duration, got "
             f"{cfg.leader_elect_retry_period}, {cfg.leader_elect_renew_deadline}, {cfg.leader_elect_lease_duration}"
         )
+
+
+def audit_policy(cfg: ServerConfig) -> Policy:
+    """The audit policy: the --audit-policy-file's, or every request at Metadata without one."""
+    if not cfg.audit_policy_file:
+        return DEFAULT_POLICY
+    try:
+        return parse_policy(yaml.safe_load(Path(cfg.audit_policy_file).read_text()))
+    except (OSError, yaml.YAMLError, PolicyError) as exc:
+        raise ConfigError(f"audit_policy_file: {cfg.audit_policy_file}: {exc}") from None
 
 
 def _ip(key: str, value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:

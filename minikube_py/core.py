@@ -27,15 +27,18 @@ from minikube_py import pki
 from minikube_py.agent.agent import DRAIN_TIMEOUT, Agent, embedded_credentials
 from minikube_py.api.allocators import ServiceAllocator
 from minikube_py.api.app import READY, build_app
+from minikube_py.api.audit import AuditLog
 from minikube_py.api.auth import Authenticator
 from minikube_py.api.bootstrap import ClusterNetwork, ensure_bootstrap_objects
 from minikube_py.api.connections import HeaderDeadline
+from minikube_py.api.encryption import enable as enable_encryption
 from minikube_py.api.registry import Registry
 from minikube_py.api.tokens import SigningKey
 from minikube_py.client.kubeconfig import load_kubeconfig, write_kubeconfig
 from minikube_py.client.rest import ApiClient
-from minikube_py.config import AgentConfig, ServerConfig
+from minikube_py.config import AgentConfig, ServerConfig, audit_policy
 from minikube_py.guard import RESTART, STOP_TIMEOUT, Backoff, PartFailed, guarded_task
+from minikube_py.model.audit import Policy
 from minikube_py.reconcilers.apiserverendpoints import ApiServerEndpoints
 from minikube_py.reconcilers.base import run_controllers
 from minikube_py.reconcilers.leader import ElectionTiming, LeaderElector
@@ -43,6 +46,7 @@ from minikube_py.reconcilers.manager import ControllerOptions, build_controllers
 from minikube_py.store import open_store
 from minikube_py.store.base import Store
 from minikube_py.store.bootstrap import publish_sealed, read_record, read_sealed
+from minikube_py.store.encryption import Encryption, EncryptionError
 
 #: the files that make a cluster's identity, relative to the data directory: the same on every server
 IDENTITY_FILES = ("pki/ca.crt", "pki/ca.key", "pki/service-account.key", "admin-token", "node-secret")
@@ -126,12 +130,20 @@ class Server:
         previous_umask = os.umask(0o077)
         try:
             _private_dir(cfg.data_dir)
-            self.store = store = open_store(cfg.datastore, retain_revisions=cfg.watch.history)
+            # the token opens the Secrets' keys, which the store needs before it loads any Secret
+            encryption = Encryption(_cluster_secret(cfg.data_dir, cfg.token))
+            self.store = store = open_store(cfg.datastore, encryption=encryption, retain_revisions=cfg.watch.history)
             stack.push_async_callback(store.close)  # also after a failed start: it closes what was opened
-            await store.start()
+            try:
+                await store.start()
+            except EncryptionError as exc:
+                raise ClusterIdentityError(str(exc)) from None
             # history a previous run kept beyond the retention goes now, not a compaction interval later
             await store.compact(await store.current_revision() - cfg.watch.history)
             await adopt_cluster_identity(store, cfg.data_dir, cfg.token)
+            encryption.secret = (cfg.data_dir / "node-secret").read_text().strip()
+            if cfg.secrets_encryption:
+                await enable_encryption(store)
             app = await self._start_api(stack, store)
             _server_identity(cfg.data_dir)  # made now, under the umask, for the leader elector
         finally:
@@ -159,7 +171,7 @@ class Server:
         app = build_app(registry, authenticator, f"{cfg.advertise_address}:{cfg.port}", tls,
                         _kubelet_client_context(tls), max_readonly=cfg.max_requests_inflight,
                         max_mutating=cfg.max_mutating_requests_inflight,
-                        issuer=f"https://kubernetes.default.svc.{cfg.cluster_domain}")
+                        issuer=f"https://kubernetes.default.svc.{cfg.cluster_domain}", audit=_audit(cfg))
         network = ClusterNetwork(cfg.cluster_cidr, cfg.service_cidr, cfg.cluster_dns_ip, cfg.cluster_domain)
         await ensure_bootstrap_objects(registry, address=cfg.advertise_address, port=cfg.port, network=network)
         runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=2.0,
@@ -259,6 +271,13 @@ class Server:
             await run_controllers(build_controllers(client, options))
 
 
+def _audit(cfg: ServerConfig) -> tuple[Policy, AuditLog] | None:
+    if not cfg.audit_log_path:
+        return None
+    return audit_policy(cfg), AuditLog(cfg.audit_log_path, max_size=cfg.audit_log_maxsize,
+                                       max_backups=cfg.audit_log_maxbackup)
+
+
 def _kubelet_client_context(tls: pki.Pki) -> ssl.SSLContext:
     """How the API server dials agents for logs/exec/port-forward: it proves itself with a client
     certificate of the cluster CA; agents serve self-signed certificates (as kubelets do by default),
@@ -302,11 +321,10 @@ async def adopt_cluster_identity(store: Store, data_dir: Path, token: str) -> No
     cluster token. Two first servers starting at once both try; the loser of the conditional create
     adopts the winner's."""
     try:
-        pin, secret = pki.parse_join_token(token) if token else (None, None)
+        pin = pki.parse_join_token(token)[0] if token else None
     except ValueError as exc:
         raise ClusterIdentityError(f"--token: {exc}") from None
-    if secret is None and (data_dir / "node-secret").exists():
-        secret = (data_dir / "node-secret").read_text().strip()  # this server's own, from an earlier start
+    secret = _cluster_secret(data_dir, token)
     while True:
         sealed = await read_sealed(store)
         if sealed is not None:
@@ -332,6 +350,19 @@ async def adopt_cluster_identity(store: Store, data_dir: Path, token: str) -> No
         path = data_dir / name
         if not path.exists() or path.read_bytes() != data:
             pki.write_file(path, data, mode=0o644 if name.endswith(".crt") else 0o600)
+
+
+def _cluster_secret(data_dir: Path, token: str) -> str | None:
+    """The cluster token's secret: from ``--token``, else this server's own from an earlier start
+    (None: a first start without one; :func:`adopt_cluster_identity` makes it)."""
+    if token:
+        try:
+            return pki.parse_join_token(token)[1]
+        except ValueError as exc:
+            raise ClusterIdentityError(f"--token: {exc}") from None
+    if (data_dir / "node-secret").exists():
+        return (data_dir / "node-secret").read_text().strip()
+    return None
 
 
 def _make_identity(data_dir: Path, secret: str | None) -> str:

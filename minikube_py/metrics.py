@@ -128,6 +128,11 @@ WATCH_EVENTS = Counter(
 
 # ----------------------------------------------------------------------------------- store
 
+#: kube-apiserver's audit counters: events generated and sent to the backend, and events lost
+AUDIT_EVENTS = Counter("apiserver_audit_event_total", "Counter of audit events generated and sent to the audit backend.")
+AUDIT_ERRORS = Counter("apiserver_audit_error_total",
+                       "Counter of audit events that failed to be audited properly. Plugin identifies the plugin "
+                       "affected by the error.", ["plugin"])
 STORE_COMMIT_DURATION = Histogram(
     "pykube_store_commit_duration_seconds",
     "Time of one store transaction (a batch of the commits queued meanwhile, written and committed to "

@@ -225,20 +225,21 @@ class WrongToken(ValueError):
 #: whoever reads the datastore and tries to find the token offline
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**15, 8, 1
 #: binds the ciphertext to its purpose, so that data sealed for something else never opens as this
-_SEAL_CONTEXT = b"pykube cluster bootstrap data v1"
+SEAL_CONTEXT = b"pykube cluster bootstrap data v1"
 
 
-def seal(secret: str, files: Mapping[str, bytes]) -> dict[str, str]:
+def seal(secret: str, files: Mapping[str, bytes], context: bytes = SEAL_CONTEXT) -> dict[str, str]:
     """Encrypt ``files`` (name to content) with a key derived from ``secret``, for a place others can
     read (the shared datastore): AES-256-GCM under a scrypt key with a fresh salt, so that the data
-    is both secret and tamper-evident without the token. The result is JSON-ready text."""
+    is both secret and tamper-evident without the token. The result is JSON-ready text. ``context``
+    names the purpose: :func:`unseal` opens the data only for the same one."""
     salt, nonce = os.urandom(16), os.urandom(12)
     plain = json.dumps({name: base64.b64encode(data).decode() for name, data in sorted(files.items())}).encode()
-    ciphertext = AESGCM(_seal_key(secret, salt)).encrypt(nonce, plain, _SEAL_CONTEXT)
+    ciphertext = AESGCM(_seal_key(secret, salt)).encrypt(nonce, plain, context)
     return {"kdf": "scrypt", "salt": _b64(salt), "nonce": _b64(nonce), "ciphertext": _b64(ciphertext)}
 
 
-def unseal(secret: str, sealed: Mapping[str, object]) -> dict[str, bytes]:
+def unseal(secret: str, sealed: Mapping[str, object], context: bytes = SEAL_CONTEXT) -> dict[str, bytes]:
     """The files :func:`seal` encrypted; raises :class:`WrongToken` when ``secret`` is not the one
     that sealed them (or the data was altered), ValueError when it is not sealed data at all."""
     try:
@@ -249,7 +250,7 @@ def unseal(secret: str, sealed: Mapping[str, object]) -> dict[str, bytes]:
     if sealed.get("kdf") != "scrypt":
         raise ValueError(f"sealed with an unknown key derivation {sealed.get('kdf')!r}")
     try:
-        plain = AESGCM(_seal_key(secret, salt)).decrypt(nonce, ciphertext, _SEAL_CONTEXT)
+        plain = AESGCM(_seal_key(secret, salt)).decrypt(nonce, ciphertext, context)
     except InvalidTag:
         raise WrongToken("the token does not open the sealed data") from None
     return {name: base64.b64decode(data) for name, data in json.loads(plain).items()}

@@ -15,12 +15,14 @@ from aiohttp import web
 
 from minikube_py import pki
 from minikube_py.api import dashboard, discovery, openapi
-from minikube_py.api.auth import USER, Authenticator, authorize, bearer_token, impersonate
+from minikube_py.api.audit import AUDITED, AuditLog, audit_middleware, recording, response_started
+from minikube_py.api.auth import REQUESTER, USER, Authenticator, authorize, bearer_token, impersonate
 from minikube_py.api.body import MAX_BODY
 from minikube_py.api.body import dumps as body_dumps
 from minikube_py.api.clustertoken import cluster_token_handler
 from minikube_py.api.connections import inflight_middleware
 from minikube_py.api.customresources import CustomResourceTypes
+from minikube_py.api.encryption import routes as encryption_routes
 from minikube_py.api.handlers import ResourceHandlers, json_response
 from minikube_py.api.instrument import ServerCollector, metrics_handler, metrics_middleware
 from minikube_py.api.legacy import PREFIX as LEGACY_PREFIX
@@ -35,6 +37,7 @@ from minikube_py.api.sessions import DashboardSessions, session_user
 from minikube_py.api.streaming import StreamProxy
 from minikube_py.api.tokens import ServiceAccountTokens, SigningKey
 from minikube_py.model import errors
+from minikube_py.model.audit import Policy
 from minikube_py.model.metrics import GROUP as METRICS_GROUP
 from minikube_py.model.metrics import VERSION as METRICS_VERSION
 from minikube_py.model.rbac import UserInfo
@@ -105,14 +108,17 @@ def auth_middleware(authenticator: Authenticator, rbac: RbacAuthorizer, tokens: 
                                  f"{request.scheme}://{request.host}")
             if found is not None:
                 user, request[dashboard.SESSION] = found
+        decide = rbac.authorize if AUDITED not in request else recording(rbac.authorize, request)
+        if user is not None:
+            request[REQUESTER] = user
         if any(h in request.headers for h in _IMPERSONATION):
             if user is None:
                 raise errors.unauthorized()
-            user = impersonate(user, request.headers, lambda h: request.headers.getall(h, []), rbac.authorize)
-        if user is None or not dashboard.is_own_api(request.path):
-            authorize(user, request.method, request.path, request.query, rbac.authorize)
-        if user is not None:  # None only on the public paths
+            user = impersonate(user, request.headers, lambda h: request.headers.getall(h, []), decide)
+        if user is not None:  # None only on the public paths; set before authorization so a refusal is audited with it
             request[USER] = user
+        if user is None or not dashboard.is_own_api(request.path):
+            authorize(user, request.method, request.path, request.query, decide)
         return await handler(request)
 
     return authenticate
@@ -132,12 +138,14 @@ DEFAULT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 
 def build_app(registry: Registry, authenticator: Authenticator, server_address: str, tls: pki.Pki,
               kubelet_ssl: ssl.SSLContext | None = None, *, max_readonly: int = 0,
-              max_mutating: int = 0, issuer: str = DEFAULT_ISSUER) -> web.Application:
+              max_mutating: int = 0, issuer: str = DEFAULT_ISSUER,
+              audit: tuple[Policy, AuditLog] | None = None) -> web.Application:
     """Every route of the API server. ``tls`` (the cluster CA) serves joining agents the CA and signs
     their node certificates; ``kubelet_ssl`` (the API server's client identity towards agents)
     enables pods/log, exec and portforward, nodes/proxy, and the resource metrics API. ``max_readonly`` and
     ``max_mutating`` bound the requests served at once (0: unbounded); they are counted after
-    authentication, as kube-apiserver does, so anonymous clients cannot take the slots."""
+    authentication, as kube-apiserver does, so anonymous clients cannot take the slots. ``audit``
+    (a policy and the log it writes to) records requests (see :mod:`minikube_py.api.audit`)."""
     rbac = RbacAuthorizer(registry.store)
     tokens = ServiceAccountTokens(SigningKey(tls.ca_key.parent / "service-account.key"), registry, issuer)
     sessions = DashboardSessions()
@@ -145,7 +153,19 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
     # the metrics middleware is outermost, so it sees the final code of every answer, errors included
     middlewares = [metrics_middleware(), status_errors, auth_middleware(authenticator, rbac, tokens, sessions),
                    inflight_middleware(max_readonly, max_mutating, inflight)]
+    if audit is not None:  # outside the Status errors, to record 401s and 403s with their codes
+        middlewares.insert(1, audit_middleware(*audit))
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
+    if audit is not None:
+        policy, sink = audit
+        app.on_response_prepare.append(response_started(sink, policy))
+
+        async def run_audit_log(_: web.Application) -> AsyncIterator[None]:
+            await sink.start()
+            yield
+            await sink.stop()
+
+        app.cleanup_ctx.append(run_audit_log)
     app[REGISTRY] = registry
     app[READY] = {"ready": False}
 
@@ -246,6 +266,8 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
     r.add_post(pki.CLUSTER_TOKEN_PATH, cluster_token_handler(registry.store, tls, authenticator))
     for path, review in review_routes(rbac, request_user):
         r.add_post(path, review)
+    for method, path, handler in encryption_routes(registry.store):
+        r.add_route(method, path, handler)
 
     async def openid_configuration(_: web.Request) -> web.Response:
         return json_response(tokens.openid_configuration(f"https://{server_address}/openid/v1/jwks"))

@@ -73,8 +73,10 @@ class User:
         return UserInfo(self.name, self.groups, self.uid, dict(self.extra))
 
 
-#: the authenticated user of a request, set by the API server's authentication middleware
+#: the user a request acts as (the impersonated one, if any), set by the API server's authentication middleware
 USER = web.RequestKey("user", User)
+#: the user who authenticated the request, before any impersonation (what the audit log calls ``user``)
+REQUESTER = web.RequestKey("requester", User)
 
 
 ADMIN = User("admin", admin=True, groups=(MASTERS, AUTHENTICATED))

@@ -171,14 +171,23 @@ def _cleanup_network() -> None:
     click.echo("removed pykube's iptables rules, forwarding rules and pod routes")
 
 
+def _client_options(command: F) -> F:
+    """--kubeconfig, --context and --data-dir: how a command that talks to the server finds it."""
+    for option in reversed((
+        click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="The kubeconfig whose user calls the server. [default: as kubectl finds it: KUBECONFIG, "
+                          "then ~/.kube/config, then the one the local server wrote into its data directory]"),
+        click.option("--context", default=None, help="The kubeconfig context to use. [default: its current-context]"),
+        click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="The local server's data directory, whose kubeconfig is the last resort. "
+                          "[default: the server's default data directory]"),
+    )):
+        command = option(command)
+    return command
+
+
 @main.command()
-@click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="The kubeconfig whose user logs in. [default: as kubectl finds it: KUBECONFIG, then "
-                   "~/.kube/config, then the one the local server wrote into its data directory]")
-@click.option("--context", default=None, help="The kubeconfig context to use. [default: its current-context]")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="The local server's data directory, whose kubeconfig is the last resort. "
-                   "[default: the server's default data directory]")
+@_client_options
 @click.option("--open", "open_browser", is_flag=True, default=False, help="Also open the URL in a browser.")
 def dashboard(kubeconfig: Path | None, context: str | None, data_dir: Path | None, open_browser: bool) -> None:
     """Print the URL of the cluster's web dashboard with a login code, as `minikube dashboard` does.
@@ -192,7 +201,7 @@ def dashboard(kubeconfig: Path | None, context: str | None, data_dir: Path | Non
     from minikube_py.client.kubeconfig import KubeconfigError
 
     try:
-        client_config = _dashboard_kubeconfig(kubeconfig, context, data_dir)
+        client_config = _local_kubeconfig(kubeconfig, context, data_dir)
         url = asyncio.run(_dashboard_url(client_config))
     except KubeconfigError as exc:
         raise click.UsageError(str(exc)) from exc
@@ -207,7 +216,7 @@ def dashboard(kubeconfig: Path | None, context: str | None, data_dir: Path | Non
         click.echo("pykube dashboard: no browser could be opened; open the URL above", err=True)
 
 
-def _dashboard_kubeconfig(path: Path | None, context: str | None, data_dir: Path | None) -> ClientConfig:
+def _local_kubeconfig(path: Path | None, context: str | None, data_dir: Path | None) -> ClientConfig:
     """kubectl's search order, and then the kubeconfig of a server running on this host."""
     from minikube_py.client.kubeconfig import DEFAULT_PATH, load_kubeconfig
     from minikube_py.config import default_data_dir
@@ -218,17 +227,66 @@ def _dashboard_kubeconfig(path: Path | None, context: str | None, data_dir: Path
 
 
 async def _dashboard_url(client_config: ClientConfig) -> str:
+    from minikube_py.api.dashboard import LOGIN_CODES_PATH
+
+    answer = await _call_server(client_config, "dashboard", "POST", LOGIN_CODES_PATH)
+    return client_config.server.rstrip("/") + answer["path"]
+
+
+#: ``status`` and the actions of the API server's endpoint (minikube_py.api.encryption.ACTIONS)
+SECRETS_ENCRYPT_ACTIONS = ("status", "prepare", "rotate", "reencrypt", "rotate-keys")
+
+
+@main.command("secrets-encrypt")
+@click.argument("action", type=click.Choice(SECRETS_ENCRYPT_ACTIONS))
+@_client_options
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def secrets_encrypt(action: str, kubeconfig: Path | None, context: str | None, data_dir: Path | None,
+                    output: str) -> None:
+    """Manage the keys that encrypt Secrets at rest (servers started with --secrets-encryption), as
+    `k3s secrets-encrypt`: `prepare` adds a key every server can read, `rotate` makes it the key new
+    writes use, `reencrypt` reseals every stored Secret with it and drops the keys no longer used;
+    `rotate-keys` does the three at once and `status` shows the keys and how many Secrets each sealed.
+    Every step is done by the servers and kept in the datastore, so servers may restart between them."""
+    import json
+
+    from minikube_py.api.encryption import PATH
+    from minikube_py.client.errors import ApiError
+    from minikube_py.client.kubeconfig import KubeconfigError
+
+    try:
+        answer = asyncio.run(_call_server(_local_kubeconfig(kubeconfig, context, data_dir), "secrets-encrypt",
+                                          "GET" if action == "status" else "POST",
+                                          PATH + ("" if action == "status" else f"/{action}")))
+    except KubeconfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+    except ApiError as exc:
+        click.echo(f"pykube secrets-encrypt: {exc.message}", err=True)
+        sys.exit(1)
+    except OSError as exc:
+        click.echo(f"pykube secrets-encrypt: cannot reach the server: {exc}", err=True)
+        sys.exit(1)
+    if output == "json":
+        click.echo(json.dumps(answer, indent=2))
+        return
+    usage = ", ".join(f"{name}={count}" for name, count in answer["secretsByKey"].items()) or "none stored"
+    click.echo(f"Encryption Status: {'Enabled' if answer['enabled'] else 'Disabled'}\n"
+               f"Current Rotation Stage: {answer['stage']}\n"
+               f"Write Key: {answer['writeKey']}\n"
+               f"Keys: {', '.join(answer['keys']) or 'none'}\n"
+               f"Stored Secret values by key: {usage}")
+
+
+async def _call_server(client_config: ClientConfig, user_agent: str, method: str, path: str) -> Any:
     import aiohttp
 
-    from minikube_py.api.dashboard import LOGIN_CODES_PATH
     from minikube_py.client.rest import ApiClient
 
     try:
-        async with ApiClient(client_config, user_agent="pykube-dashboard") as api:
-            answer = await api.request("POST", LOGIN_CODES_PATH)
+        async with ApiClient(client_config, user_agent=f"pykube-{user_agent}") as api:
+            return await api.request(method, path)
     except aiohttp.ClientError as exc:
         raise OSError(str(exc)) from exc
-    return client_config.server.rstrip("/") + answer["path"]
 
 
 @main.command()

@@ -19,9 +19,13 @@ Errors, as a tree::
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from minikube_py.store.encryption import Encryption
 
 import orjson
 
@@ -169,6 +173,9 @@ class Store(Protocol):
     """A revisioned object store. Values handed out carry ``metadata.resourceVersion``; values
     handed in may carry any resourceVersion (the store overwrites it)."""
 
+    #: how Secrets are sealed in the database (see :mod:`minikube_py.store.encryption`)
+    encryption: Encryption
+
     async def start(self) -> None:
         """Open connections, create the schema, start background tasks."""
 
@@ -214,6 +221,12 @@ class Store(Protocol):
 
     async def check(self) -> None:
         """Raise :class:`Unavailable` unless the database answers now (for ``/readyz``)."""
+
+    async def key_usage(self) -> Counter[str]:
+        """How many stored Secret values each encryption key sealed (``identity``: plain)."""
+
+    async def reencrypt(self) -> int:
+        """Seal every stored Secret value with the current write key; returns the rows changed."""
 
 
 async def create(store: Store, key: str, value: Obj) -> Obj:

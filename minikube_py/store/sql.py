@@ -26,11 +26,12 @@ import asyncio
 import errno
 import logging
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -38,12 +39,14 @@ from minikube_py.metrics import STORE_COMMIT_DURATION
 from minikube_py.store.backend import Backend, Engines
 from minikube_py.store.base import Compacted, DiskFull, Event, ListResult, Obj, Op, TextListResult, Unavailable
 from minikube_py.store.cache import ObjectCache
+from minikube_py.store.encryption import KEYRING_KEY, SECRETS_PREFIX, Encryption, UnknownKey, key_name
 from minikube_py.store.feed import EventFeed
 from minikube_py.store.plan import BatchPlan, EventRow, Row, decode_all, decode_event, plan_batch, touched_keys
 from minikube_py.store.schema import COMPACTED, REVISION, events, key_range, meta, metadata, objects
 from minikube_py.store.watch import WatchHub
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,9 +131,12 @@ class SqlStore:
     """:class:`minikube_py.store.base.Store` on SQLite or PostgreSQL. Values it hands out, and in
     particular the events shared by all watchers, must be treated as read-only."""
 
-    def __init__(self, backend: Backend, options: StoreOptions | None = None) -> None:
+    def __init__(self, backend: Backend, options: StoreOptions | None = None,
+                 encryption: Encryption | None = None) -> None:
         self._backend = backend
         self._options = options or StoreOptions()
+        #: seals Secrets on their way to the database and opens them on the way back (see encryption.py)
+        self.encryption = encryption or Encryption()
         #: built once: constructing an ON CONFLICT statement costs ~75 µs, a cached one's key ~0.3 µs
         self._upsert_objects = backend.upsert(objects)
         self._engines: Engines | None = None
@@ -198,11 +204,35 @@ class SqlStore:
         return counters.get(COMPACTED, 0)
 
     async def _load(self) -> ObjectCache:
-        """Every current object and the revision they reflect, read in one snapshot."""
+        return await self._opened(self._load_once)
+
+    async def _load_once(self) -> ObjectCache:
+        """Every current object and the revision they reflect, read in one snapshot, Secrets opened
+        with the key ring of that same snapshot."""
         async with self._engine().snapshot.connect() as conn, conn.begin():
             revision = (await _counters(conn))[REVISION]
+            await self._adopt_keyring(conn)
             rows = await conn.execute(select(objects.c.key, objects.c.revision, objects.c.value))
-            return ObjectCache(revision, ((row.key, Row(row.revision, row.value)) for row in rows))
+            unseal = self.encryption.open
+            return ObjectCache(revision, ((row.key, Row(row.revision, unseal(row.key, row.value))) for row in rows))
+
+    async def _adopt_keyring(self, conn: AsyncConnection) -> None:
+        """Use the key ring stored now (if encryption was ever enabled)."""
+        found = (await conn.execute(
+            select(objects.c.revision, objects.c.value).where(objects.c.key == KEYRING_KEY))).first()
+        if found is not None:
+            await self.encryption.adopt_record(found.value, found.revision)
+
+    async def _opened(self, read: Callable[[], Awaitable[T]]) -> T:
+        """Run a read of stored values; when one is sealed with a key this server does not know yet
+        (another server rotated), adopt the current key ring and read again: a value whose key was
+        dropped meanwhile has been resealed with a newer one, which the second read finds."""
+        try:
+            return await read()
+        except UnknownKey:
+            async with self._engine().point.connect() as conn:
+                await self._adopt_keyring(conn)
+            return await read()
 
     def _engine(self) -> Engines:
         if self._engines is None:
@@ -256,6 +286,9 @@ class SqlStore:
         return await self._event_rows("", after, upto)
 
     async def _event_rows(self, prefix: str, after: int, upto: int) -> list[EventRow]:
+        return await self._opened(lambda: self._event_rows_once(prefix, after, upto))
+
+    async def _event_rows_once(self, prefix: str, after: int, upto: int) -> list[EventRow]:
         query = (
             select(events)
             .where(events.c.revision > after, events.c.revision <= upto, key_range(events.c.key, prefix))
@@ -269,7 +302,9 @@ class SqlStore:
             rows = (await conn.execute(query)).all()
         hub = self._delivered().hub
         hub.compacted = max(hub.compacted, compacted)
-        return [EventRow(row.revision, row.key, row.type, row.value, row.prev_value) for row in rows]
+        unseal = self.encryption.open
+        return [EventRow(row.revision, row.key, row.type, unseal(row.key, row.value),
+                         None if row.prev_value is None else unseal(row.key, row.prev_value)) for row in rows]
 
     # -- writes ----------------------------------------------------------------------------------
 
@@ -344,14 +379,25 @@ class SqlStore:
         state: reading it instead of SELECTing is exact, and saves two statements per transaction.
         Should another process write the file after all, the revision compare-and-set in
         :meth:`_write_plan` detects it and fails the transaction instead of losing an update.
+
+        A batch that writes a Secret also reads the key ring record, so that it seals with the write
+        key current at this point of the global order, never with one another server retired.
         """
+        secrets = any(key.startswith(SECRETS_PREFIX) for key in keys)
         if self._backend.shared:
             revision = (await _counters(conn))[REVISION]
-            found = await conn.execute(
-                select(objects.c.key, objects.c.revision, objects.c.value).where(objects.c.key.in_(keys))
-            )
-            return {row.key: Row(row.revision, row.value) for row in found}, revision
+            found = (await conn.execute(
+                select(objects.c.key, objects.c.revision, objects.c.value)
+                .where(objects.c.key.in_(keys | {KEYRING_KEY} if secrets else keys))
+            )).all()
+            for row in found:
+                if row.key == KEYRING_KEY:
+                    await self.encryption.adopt_record(row.value, row.revision)
+            unseal = self.encryption.open
+            return {row.key: Row(row.revision, unseal(row.key, row.value)) for row in found if row.key in keys}, revision
         cache = self._delivered().cache
+        if secrets and (ring := cache.row(KEYRING_KEY)) is not None:
+            await self.encryption.adopt_record(ring.text, ring.revision)
         return {key: row for key in keys if (row := cache.row(key)) is not None}, cache.revision
 
     async def _write_plan(self, conn: AsyncConnection, plan: BatchPlan, revision: int) -> None:
@@ -362,8 +408,11 @@ class SqlStore:
         )
         if moved.rowcount != 1:
             raise ForeignWrite(f"the revision counter is no longer {revision}: another process wrote the database")
+        seal = self.encryption.seal
+        # each value as stored (a Secret sealed), once: a written row is also its event's value
+        stored = {ev.revision: seal(ev.key, ev.text) for ev in plan.events}
         upserts = [
-            {"key": key, "revision": row.revision, "value": row.text}
+            {"key": key, "revision": row.revision, "value": stored[row.revision]}
             for key, row in plan.writes.items()
             if row is not None
         ]
@@ -375,7 +424,8 @@ class SqlStore:
         await conn.execute(
             insert(events),
             [
-                {"revision": ev.revision, "key": ev.key, "type": ev.type, "value": ev.text, "prev_value": ev.prev_text}
+                {"revision": ev.revision, "key": ev.key, "type": ev.type, "value": stored[ev.revision],
+                 "prev_value": None if ev.prev_text is None else seal(ev.key, ev.prev_text)}
                 for ev in plan.events
             ],
         )
@@ -388,6 +438,53 @@ class SqlStore:
             await self._feed.resync()
         except Exception:
             log.exception("store: reloading the object cache after a failed transaction failed")
+
+    # -- encryption at rest ----------------------------------------------------------------------
+
+    async def key_usage(self) -> Counter[str]:
+        """How many stored Secret values (current objects and history) each key sealed, plain ones
+        counted as ``identity``: what must reach zero before a key may be dropped."""
+        usage: Counter[str] = Counter()
+        async with self._engine().point.connect() as conn:
+            for table, columns in ((objects, (objects.c.value,)), (events, (events.c.value, events.c.prev_value))):
+                found = await conn.execute(select(*columns).where(key_range(table.c.key, SECRETS_PREFIX)))
+                usage.update(key_name(value) for row in found for value in row if value is not None)
+        return usage
+
+    async def reencrypt(self) -> int:
+        """Seal every stored Secret value, current and historical, with the write key (or store it
+        plain when encryption is disabled); returns how many rows changed. Values are rewritten in
+        place, not through new revisions: their content is the same, so neither watchers nor
+        resourceVersions see a change, and history is covered too, which an update would not be.
+        A current row is rewritten only if its revision is still the one read; a writer that
+        changed it meanwhile sealed it with the write key already (see :meth:`_current`)."""
+        changed = 0
+        async with self._engine().point.connect() as conn:
+            current = (await conn.execute(select(objects.c.key, objects.c.revision, objects.c.value)
+                                          .where(key_range(objects.c.key, SECRETS_PREFIX)))).all()
+            history = (await conn.execute(select(events.c.revision, events.c.key, events.c.value, events.c.prev_value)
+                                          .where(key_range(events.c.key, SECRETS_PREFIX)))).all()
+        reseal = self.encryption.reseal
+        rows = [{"k": row.key, "r": row.revision, "v": new} for row in current
+                if (new := reseal(row.key, row.value)) is not None]
+        events_rows = []
+        for row in history:
+            value, prev = reseal(row.key, row.value), row.prev_value and reseal(row.key, row.prev_value)
+            if value is not None or prev is not None:
+                events_rows.append({"r": row.revision, "v": value or row.value, "p": prev or row.prev_value})
+        statements = (
+            (update(objects).where(objects.c.key == bindparam("k"), objects.c.revision == bindparam("r"))
+             .values(value=bindparam("v")), rows),
+            (update(events).where(events.c.revision == bindparam("r"))
+             .values(value=bindparam("v"), prev_value=bindparam("p")), events_rows),
+        )
+        for statement, params in statements:
+            for first in range(0, len(params), self._options.compact_chunk):
+                chunk = params[first : first + self._options.compact_chunk]
+                async with self._engine().write.begin() as conn:
+                    await conn.execute(statement, chunk)
+                changed += len(chunk)
+        return changed
 
     # -- compaction ------------------------------------------------------------------------------
 
