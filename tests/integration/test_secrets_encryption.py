@@ -17,8 +17,9 @@ from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
+from support import postgres_url
 
-from minikube_py.testing import RunningServer, eventually, fresh_postgres_database, postgres_url, start_server
+from minikube_py.testing import RunningServer, eventually, fresh_postgres_database, start_server
 
 SECRET_ROWS = "SELECT key, value FROM {table} WHERE key LIKE '/core/secrets/%'"
 
