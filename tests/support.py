@@ -5,6 +5,7 @@ Docker, the private registry and PostgreSQL, the test images they build, and nod
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import glob
 import json
@@ -15,7 +16,7 @@ import sys
 import threading
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -222,3 +223,26 @@ class Watcher:
             meta = event["object"]["metadata"]
             if event["type"] != "BOOKMARK" and meta["name"] != "kube-root-ca.crt":
                 self.events.append((event["type"], meta["name"], int(meta["resourceVersion"])))
+
+
+def stop_process(process: subprocess.Popen[bytes], grace: float = 30) -> bool:
+    """SIGTERM, as a service manager stops a process, then a kill if it has not ended within ``grace``
+    seconds; True when it stopped by itself (callers that expect it to assert so)."""
+    process.terminate()
+    try:
+        process.wait(grace)
+        return True
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+        return False
+
+
+def on_fresh_postgres(scenario: Callable[[str], None]) -> None:
+    """Run the blocking ``scenario(url)`` on a scratch database of the repository's PostgreSQL (dropped
+    afterwards), off the event loop that holds the database."""
+    async def run() -> None:
+        async with testing.fresh_postgres_database(postgres_url()) as url:
+            await asyncio.to_thread(scenario, url)
+
+    asyncio.run(run())

@@ -197,40 +197,43 @@ def dashboard(kubeconfig: Path | None, context: str | None, data_dir: Path | Non
     trust the server's certificate on the first visit."""
     import webbrowser
 
-    from minikube_py.client.errors import ApiError
-    from minikube_py.client.kubeconfig import KubeconfigError
+    from minikube_py.api.dashboard import LOGIN_CODES_PATH
 
-    try:
-        client_config = _local_kubeconfig(kubeconfig, context, data_dir)
-        url = asyncio.run(_dashboard_url(client_config))
-    except KubeconfigError as exc:
-        raise click.UsageError(str(exc)) from exc
-    except ApiError as exc:
-        click.echo(f"pykube dashboard: the server refused a login code: {exc.message}", err=True)
-        sys.exit(1)
-    except OSError as exc:
-        click.echo(f"pykube dashboard: cannot reach the server: {exc}", err=True)
-        sys.exit(1)
+    client_config = _local_kubeconfig(kubeconfig, context, data_dir)
+    answer = _ask_server(client_config, "dashboard", "POST", LOGIN_CODES_PATH, refused="the server refused a login code: ")
+    url = client_config.server.rstrip("/") + answer["path"]
     click.echo(url)
     if open_browser and not webbrowser.open(url):
         click.echo("pykube dashboard: no browser could be opened; open the URL above", err=True)
 
 
 def _local_kubeconfig(path: Path | None, context: str | None, data_dir: Path | None) -> ClientConfig:
-    """kubectl's search order, and then the kubeconfig of a server running on this host."""
-    from minikube_py.client.kubeconfig import DEFAULT_PATH, load_kubeconfig
+    """kubectl's search order, and then the kubeconfig of a server running on this host (a usage
+    error when there is none)."""
+    from minikube_py.client.kubeconfig import DEFAULT_PATH, KubeconfigError, load_kubeconfig
     from minikube_py.config import default_data_dir
 
     if path is None and not os.environ.get("KUBECONFIG") and not DEFAULT_PATH.expanduser().exists():
         path = (data_dir or default_data_dir()) / "kubeconfig.yaml"
-    return load_kubeconfig(path, context)
+    try:
+        return load_kubeconfig(path, context)
+    except KubeconfigError as exc:
+        raise click.UsageError(str(exc)) from exc
 
 
-async def _dashboard_url(client_config: ClientConfig) -> str:
-    from minikube_py.api.dashboard import LOGIN_CODES_PATH
+def _ask_server(client_config: ClientConfig, command: str, method: str, path: str, *, refused: str = "") -> Any:
+    """One call of ``pykube <command>`` to the API server; a refusal or an unreachable server is one
+    line on stderr (``refused`` before the server's message) and exit status 1."""
+    from minikube_py.client.errors import ApiError
 
-    answer = await _call_server(client_config, "dashboard", "POST", LOGIN_CODES_PATH)
-    return client_config.server.rstrip("/") + answer["path"]
+    try:
+        return asyncio.run(_call_server(client_config, command, method, path))
+    except ApiError as exc:
+        click.echo(f"pykube {command}: {refused}{exc.message}", err=True)
+        sys.exit(1)
+    except OSError as exc:
+        click.echo(f"pykube {command}: cannot reach the server: {exc}", err=True)
+        sys.exit(1)
 
 
 #: ``status`` and the actions of the API server's endpoint (minikube_py.api.encryption.ACTIONS)
@@ -251,21 +254,9 @@ def secrets_encrypt(action: str, kubeconfig: Path | None, context: str | None, d
     import json
 
     from minikube_py.api.encryption import PATH
-    from minikube_py.client.errors import ApiError
-    from minikube_py.client.kubeconfig import KubeconfigError
 
-    try:
-        answer = asyncio.run(_call_server(_local_kubeconfig(kubeconfig, context, data_dir), "secrets-encrypt",
-                                          "GET" if action == "status" else "POST",
-                                          PATH + ("" if action == "status" else f"/{action}")))
-    except KubeconfigError as exc:
-        raise click.UsageError(str(exc)) from exc
-    except ApiError as exc:
-        click.echo(f"pykube secrets-encrypt: {exc.message}", err=True)
-        sys.exit(1)
-    except OSError as exc:
-        click.echo(f"pykube secrets-encrypt: cannot reach the server: {exc}", err=True)
-        sys.exit(1)
+    answer = _ask_server(_local_kubeconfig(kubeconfig, context, data_dir), "secrets-encrypt",
+                         "GET" if action == "status" else "POST", PATH + ("" if action == "status" else f"/{action}"))
     if output == "json":
         click.echo(json.dumps(answer, indent=2))
         return

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import BRIDGE_HOST_IP, PrivatePostgres, Watcher, ensure_docker, netns_node, private_postgres
+from support import BRIDGE_HOST_IP, PrivatePostgres, Watcher, ensure_docker, netns_node, private_postgres, stop_process
 
 from minikube_py.testing import RunningServer, eventually, free_port, node_is_ready, start_server
 
@@ -109,12 +109,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
             yield built
         finally:
             for agent in built.agents.values():
-                agent.terminate()
-                try:
-                    agent.wait(30)
-                except subprocess.TimeoutExpired:
-                    agent.kill()
-                    agent.wait(10)
+                stop_process(agent)
             for server in built.servers.values():
                 if server.process.poll() is None:
                     server.stop()

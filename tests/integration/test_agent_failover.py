@@ -8,7 +8,6 @@ Two servers on one fresh PostgreSQL database and a fake-runtime agent, all on th
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
@@ -16,9 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from support import postgres_url
+from support import on_fresh_postgres, stop_process
 
-from minikube_py.testing import RunningServer, eventually, fresh_postgres_database, start_server
+from minikube_py.testing import RunningServer, eventually, node_is_ready, start_server
 
 Obj = dict[str, Any]
 NODE = "ha-failover-node"
@@ -48,10 +47,6 @@ def running_container(server: RunningServer, name: str) -> Obj | None:
     return containers[0] if status.get("phase") == "Running" and containers else None
 
 
-def node_ready(server: RunningServer) -> bool:
-    status, node = server.request("GET", f"/api/v1/nodes/{NODE}")
-    return status == 200 and any(c["type"] == "Ready" and c["status"] == "True"
-                                 for c in node["status"].get("conditions", []))
 
 
 def lease_renewed_after(server: RunningServer, when: datetime) -> bool:
@@ -77,23 +72,10 @@ def start_agent(tmp_path: Path, server: RunningServer, log_path: Path) -> subpro
             stdout=log, stderr=subprocess.STDOUT)
 
 
-def stop_agent(agent: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, as a service manager stops it; should it not end, it is killed and the test fails."""
-    agent.terminate()
-    try:
-        agent.wait(30)
-    except subprocess.TimeoutExpired:
-        agent.kill()
-        agent.wait(10)
-        raise AssertionError("the agent did not stop within 30 s of SIGTERM") from None
 
 
 def test_an_agent_fails_over_when_its_server_is_killed(tmp_path: Path) -> None:
-    async def run() -> None:
-        async with fresh_postgres_database(postgres_url()) as url:
-            await asyncio.to_thread(scenario, tmp_path, url)
-
-    asyncio.run(run())
+    on_fresh_postgres(lambda url: scenario(tmp_path, url))
 
 
 def scenario(tmp_path: Path, database: str) -> None:
@@ -111,7 +93,7 @@ def scenario(tmp_path: Path, database: str) -> None:
                    "the Endpoints to be made again")
 
         agent = start_agent(tmp_path, first, agent_log)
-        eventually(lambda: node_ready(first), "the agent's node to be Ready")
+        eventually(lambda: node_is_ready(first, NODE), "the agent's node to be Ready")
         create_pod(first, "before")
         before = eventually(lambda: running_container(first, "before"), "the pod to run")
         eventually(lambda: second.url in agent_log.read_text(), "the agent to learn of the second server")
@@ -126,7 +108,7 @@ def scenario(tmp_path: Path, database: str) -> None:
         # the killed server drops out of the Endpoints once its Lease runs out
         eventually(lambda: listed_servers(second) == {("127.0.0.1", port_of(second))},
                    "the Endpoints to drop the killed server")
-        assert node_ready(second)
+        assert node_is_ready(second, NODE)
         # the pod ran on untouched, and the agent's watches follow: a new pod starts
         after = running_container(second, "before")
         assert after is not None
@@ -136,10 +118,10 @@ def scenario(tmp_path: Path, database: str) -> None:
         assert agent.poll() is None, agent_log.read_text()
 
         # restarted while the server it joins through is down, it joins through one it learnt of
-        stop_agent(agent)
+        assert stop_process(agent), "the agent did not stop within 30 s of SIGTERM"
         restarted = datetime.now(UTC)
         agent = start_agent(tmp_path, first, agent_log)
-        eventually(lambda: lease_renewed_after(second, restarted) and node_ready(second),
+        eventually(lambda: lease_renewed_after(second, restarted) and node_is_ready(second, NODE),
                    "the restarted agent to renew its Lease and report its node Ready")
         assert agent.poll() is None, agent_log.read_text()
         # killed rather than stopped: a restarted fake agent was seen to ignore SIGTERM now and then
@@ -149,7 +131,7 @@ def scenario(tmp_path: Path, database: str) -> None:
     finally:
         try:
             if agent is not None:
-                stop_agent(agent)
+                assert stop_process(agent), "the agent did not stop within 30 s of SIGTERM"
         finally:
             if first.process.poll() is None:
                 first.stop()

@@ -8,15 +8,14 @@ Two servers on one fresh PostgreSQL database and a fake-runtime agent, all on th
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 from pathlib import Path
 
-from support import postgres_url
+from support import on_fresh_postgres, stop_process
 
 from minikube_py import pki
-from minikube_py.testing import RunningServer, eventually, free_port, fresh_postgres_database, start_server
+from minikube_py.testing import RunningServer, eventually, free_port, node_is_ready, start_server
 
 NODE = "token-rotation-node"
 NEW_SECRET = "rotated-cluster-token-0123456789"
@@ -38,20 +37,8 @@ def start_agent(tmp_path: Path, server: RunningServer, token: str, node: str = N
         return subprocess.Popen(agent_command(tmp_path, server, token, node), stdout=log, stderr=subprocess.STDOUT)
 
 
-def stop(agent: subprocess.Popen[bytes]) -> None:
-    agent.terminate()
-    try:
-        agent.wait(30)
-    except subprocess.TimeoutExpired:
-        agent.kill()
-        agent.wait(10)
-        raise AssertionError("the agent did not stop within 30 s of SIGTERM") from None
 
 
-def node_ready(server: RunningServer, name: str = NODE) -> bool:
-    status, node = server.request("GET", f"/api/v1/nodes/{name}")
-    return status == 200 and any(c["type"] == "Ready" and c["status"] == "True"
-                                 for c in node["status"].get("conditions", []))
 
 
 def joins(server: RunningServer, secret: str) -> int:
@@ -60,11 +47,7 @@ def joins(server: RunningServer, secret: str) -> int:
 
 
 def test_rotating_the_cluster_token(tmp_path: Path) -> None:
-    async def run() -> None:
-        async with fresh_postgres_database(postgres_url()) as url:
-            await asyncio.to_thread(scenario, tmp_path, url)
-
-    asyncio.run(run())
+    on_fresh_postgres(lambda url: scenario(tmp_path, url))
 
 
 def scenario(tmp_path: Path, database: str) -> None:
@@ -75,7 +58,7 @@ def scenario(tmp_path: Path, database: str) -> None:
     agent: subprocess.Popen[bytes] | None = None
     try:
         agent = start_agent(tmp_path, first, old_token)
-        eventually(lambda: node_ready(first), "the agent's node to be Ready")
+        eventually(lambda: node_is_ready(first, NODE), "the agent's node to be Ready")
 
         # the current token is required, and a wrong one changes nothing
         refused = pykube("token", "rotate", "--data-dir", str(first.data_dir), "--token", "not-the-token",
@@ -104,9 +87,9 @@ def scenario(tmp_path: Path, database: str) -> None:
         assert servers[1].request("GET", f"/api/v1/nodes/{late}")[0] == 404
         joined = start_agent(tmp_path, servers[1], new_token, late)
         try:
-            eventually(lambda: node_ready(first, late), "a node joined with the new token to be Ready")
+            eventually(lambda: node_is_ready(first, late), "a node joined with the new token to be Ready")
         finally:
-            stop(joined)
+            assert stop_process(joined), "the agent did not stop within 30 s of SIGTERM"
         again = pykube("token", "rotate", "--data-dir", str(first.data_dir), "--token", old_token,
                        "--new-token", "yet-another-token")
         assert again.returncode == 1 and "not the current cluster token" in again.stderr
@@ -130,19 +113,19 @@ def scenario(tmp_path: Path, database: str) -> None:
             "namespace/after-rotation"
 
         # the agent that joined with the old token keeps working, restarted too: it holds its certificate
-        assert node_ready(third)
-        stop(agent)
+        assert node_is_ready(third, NODE)
+        assert stop_process(agent), "the agent did not stop within 30 s of SIGTERM"
         agent = start_agent(tmp_path, first, old_token)
         lease = f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{NODE}"
         renewed = first.request("GET", lease)[1]["spec"]["renewTime"]
         eventually(lambda: first.request("GET", lease)[1]["spec"]["renewTime"] != renewed,
                    "the restarted agent to renew its Lease")
-        assert node_ready(third)
+        assert node_is_ready(third, NODE)
         assert agent.poll() is None, (tmp_path / f"{NODE}.log").read_text()
     finally:
         try:
             if agent is not None:
-                stop(agent)
+                assert stop_process(agent), "the agent did not stop within 30 s of SIGTERM"
         finally:
             for server in servers:
                 server.stop()

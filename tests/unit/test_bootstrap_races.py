@@ -3,17 +3,13 @@ whose peer wrote one between its read and its write reads it again instead of fa
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, cast
-
-import pytest
 
 from minikube_py.api.allocators import ServiceAllocator
 from minikube_py.api.bootstrap import CLUSTER_CONFIG, ClusterNetwork, ensure_bootstrap_objects
 from minikube_py.api.registry import Registry
 from minikube_py.model.kinds import by_plural
-from minikube_py.store import open_store
 from minikube_py.store.base import Create, Obj, Op, Store, Update, revision_of
 
 CONFIGMAPS = by_plural("", "v1", "configmaps")
@@ -45,14 +41,6 @@ class PeerStartingAtOnce:
             else:
                 await self.store.commit([Create(KEY, peer)])
         return await self.store.commit(ops)
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = open_store(f"sqlite:///{tmp_path / 'state.db'}")
-    await opened.start()
-    yield opened
-    await opened.close()
 
 
 async def start(store: Store, racing: PeerStartingAtOnce | None = None, network: ClusterNetwork = NETWORK) -> None:

@@ -3,24 +3,14 @@ with several data directories on one SQLite store standing in for several server
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from minikube_py import pki
 from minikube_py.core import IDENTITY_FILES, ClusterIdentityError, adopt_cluster_identity
-from minikube_py.store import open_store
 from minikube_py.store.base import Store
 from minikube_py.store.bootstrap import BOOTSTRAP_KEY
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = open_store(f"sqlite:///{tmp_path / 'state.db'}")
-    await opened.start()
-    yield opened
-    await opened.close()
 
 
 def identity(data_dir: Path) -> dict[str, bytes]:

@@ -4,9 +4,6 @@ selectors, whether or not a stored text begins with its type."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import orjson
 import pytest
 
@@ -15,7 +12,6 @@ from minikube_py.api.registry import Registry
 from minikube_py.model import errors
 from minikube_py.model.kinds import by_plural
 from minikube_py.model.selectors import parse_field_selector, parse_label_selector
-from minikube_py.store import open_store
 from minikube_py.store.base import Create, Obj, Store
 from minikube_py.store.plan import encode, typed_head
 
@@ -25,14 +21,6 @@ CONFIGMAPS = by_plural("", "v1", "configmaps")
 def configmap(name: str, **labels: str) -> Obj:
     return {"metadata": {"name": name, "namespace": "ns", "labels": labels}, "data": {"k": name},
             "kind": "ConfigMap", "apiVersion": "v1"}
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = open_store(f"sqlite:///{tmp_path / 'state.db'}")
-    await opened.start()
-    yield opened
-    await opened.close()
 
 
 @pytest.fixture
