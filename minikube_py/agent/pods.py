@@ -37,6 +37,7 @@ from minikube_py.agent.plan import (
     plan_pod,
 )
 from minikube_py.agent.probes import ContainerProber
+from minikube_py.agent.referenced import ReferencedObjects
 from minikube_py.agent.runtime.base import (
     LABEL_CONTAINER_KIND,
     LABEL_GRACE,
@@ -109,12 +110,15 @@ class PodSources:
     def __init__(self, client: ApiClient, node: str | None) -> None:
         self._pods = Informer(client, "/api/v1/pods",
                               field_selector=f"spec.nodeName={node}" if node is not None else "spec.nodeName!=")
-        self.secrets = Informer(client, "/api/v1/secrets")
-        self.configmaps = Informer(client, "/api/v1/configmaps")
+        self.secrets = ReferencedObjects(client, "secrets", lambda pod: VolumeManager.referenced(pod)[0])
+        self.configmaps = ReferencedObjects(client, "configmaps", lambda pod: VolumeManager.referenced(pod)[1])
         self.services = Informer(client, "/api/v1/services")
         self.claims = Informer(client, "/api/v1/persistentvolumeclaims")
         self.persistent_volumes = Informer(client, "/api/v1/persistentvolumes")
         self._nodes: dict[str, NodePods] = {}
+        # the pods' Secrets and ConfigMaps are watched before any worker hears of the pod
+        self._pods.add_handler(self.secrets.pod_changed)
+        self._pods.add_handler(self.configmaps.pod_changed)
         self._pods.add_handler(self._dispatch)
 
     def pods(self, node: str) -> NodePods:
@@ -132,16 +136,24 @@ class PodSources:
 
     @property
     def _read(self) -> tuple[Informer, ...]:
-        """The collections pod workers read from."""
-        return self.secrets, self.configmaps, self.services, self.claims, self.persistent_volumes
+        """The collections pod workers read from (beside the Secrets and ConfigMaps of their pods)."""
+        return self.services, self.claims, self.persistent_volumes
 
     async def run(self) -> None:
         """The watches, until cancelled: pods once the caches their workers read from are filled."""
-        async with asyncio.TaskGroup() as tasks:
-            for informer in self._read:
-                tasks.create_task(informer.run(), name=f"agent informer {informer.path}")
-            await asyncio.gather(*(informer.synced.wait() for informer in self._read))
-            tasks.create_task(self._pods.run(), name="agent pod informer")
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                for informer in self._read:
+                    tasks.create_task(informer.run(), name=f"agent informer {informer.path}")
+                await asyncio.gather(*(informer.synced.wait() for informer in self._read))
+                tasks.create_task(self._pods.run(), name="agent pod informer")
+        finally:
+            self.secrets.close()
+            self.configmaps.close()
+
+    async def references_synced(self, pod: Obj) -> None:
+        """Until the Secrets and ConfigMaps ``pod`` uses have been fetched (see :mod:`.referenced`)."""
+        await asyncio.gather(self.secrets.wait_synced(pod), self.configmaps.wait_synced(pod))
 
     def _dispatch(self, old: Obj | None, new: Obj | None) -> None:
         """A pod's node never changes once bound: a binding is the pod's arrival on its node."""
@@ -165,7 +177,7 @@ class PodServices:
     """What every worker shares: the runtime, the API, caches of Secrets/ConfigMaps/Services."""
 
     def __init__(self, client: ApiClient, runtime: Runtime, node: NodeContext, recorder: EventRecorder,
-                 secrets: Informer, configmaps: Informer, services: Informer,
+                 secrets: ReferencedObjects, configmaps: ReferencedObjects, services: Informer,
                  network: PodNetwork | None = None, *, claims: Informer, volumes: Informer) -> None:
         self.client = client
         #: PersistentVolumeClaims and PersistentVolumes, for the pods' claim volumes
@@ -525,7 +537,7 @@ class PodManager:
         self.workers: dict[str, PodWorker] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         #: this manager's handlers on the (maybe shared) informers, removed again by :meth:`close`
-        self._source_handlers: tuple[tuple[Informer, Handler], ...] = (
+        self._source_handlers: tuple[tuple[Informer | ReferencedObjects, Handler], ...] = (
             (src.secrets, lambda old, new: self._on_source(old or new, "secret")),
             (src.configmaps, lambda old, new: self._on_source(old or new, "configmap")),
             (src.claims, lambda old, new: self._wake_claim_users(object_key(new or old))),
@@ -600,6 +612,7 @@ class PodManager:
 
     async def _run_worker(self, worker: PodWorker) -> None:
         try:
+            await self._sources.references_synced(worker.pod)
             await worker.run()
         finally:
             await worker.stop_probers()

@@ -25,7 +25,9 @@ from minikube_py.api.instrument import ServerCollector, metrics_handler, metrics
 from minikube_py.api.legacy import PREFIX as LEGACY_PREFIX
 from minikube_py.api.legacy import LegacyHandlers
 from minikube_py.api.metrics import HISTORY_PREFIX, ResourceMetrics, metrics_context
+from minikube_py.api.nodeauth import NodeAuthorizer
 from minikube_py.api.nodecreds import cacerts_handler, node_credentials_handler
+from minikube_py.api.noderestriction import ACTING_NODE
 from minikube_py.api.proxy import ApiProxy
 from minikube_py.api.rbac import RbacAuthorizer
 from minikube_py.api.registry import Registry
@@ -77,8 +79,8 @@ async def status_errors(request: web.Request, handler: Handler) -> web.StreamRes
         return json_response(status.status(), status.code)
 
 
-def auth_middleware(authenticator: Authenticator, rbac: RbacAuthorizer, tokens: ServiceAccountTokens,
-                    sessions: DashboardSessions) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def auth_middleware(authenticator: Authenticator, rbac: RbacAuthorizer, nodes: NodeAuthorizer,
+                    tokens: ServiceAccountTokens, sessions: DashboardSessions) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
     """A bearer token (the admin's, the join token, a ServiceAccount's) or client certificate first; a
     request that brings neither may be the dashboard's page, authenticated by its session cookie under
     the CSRF guard (see :mod:`minikube_py.api.sessions`). The dashboard's page and assets are public, as
@@ -106,9 +108,11 @@ def auth_middleware(authenticator: Authenticator, rbac: RbacAuthorizer, tokens: 
                 raise errors.unauthorized()
             user = impersonate(user, request.headers, lambda h: request.headers.getall(h, []), rbac.authorize)
         if user is None or not dashboard.is_own_api(request.path):
-            authorize(user, request.method, request.path, request.query, rbac.authorize)
+            authorize(user, request.method, request.path, request.query, rbac.authorize, nodes)
         if user is not None:  # None only on the public paths
             request[USER] = user
+            if user.node:  # for NodeRestriction admission, deep in the registry's writes
+                ACTING_NODE.set(user.node)
         return await handler(request)
 
     return authenticate
@@ -135,11 +139,12 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
     ``max_mutating`` bound the requests served at once (0: unbounded); they are counted after
     authentication, as kube-apiserver does, so anonymous clients cannot take the slots."""
     rbac = RbacAuthorizer(registry.store)
+    nodes = NodeAuthorizer(registry.store)
     tokens = ServiceAccountTokens(SigningKey(tls.ca_key.parent / "service-account.key"), registry, issuer)
     sessions = DashboardSessions()
     inflight = {False: 0, True: 0}
     # the metrics middleware is outermost, so it sees the final code of every answer, errors included
-    middlewares = [metrics_middleware(), status_errors, auth_middleware(authenticator, rbac, tokens, sessions),
+    middlewares = [metrics_middleware(), status_errors, auth_middleware(authenticator, rbac, nodes, tokens, sessions),
                    inflight_middleware(max_readonly, max_mutating, inflight)]
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
     app[REGISTRY] = registry
@@ -147,7 +152,9 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
 
     async def follow_policy(_: web.Application) -> AsyncIterator[None]:
         await rbac.start()
+        await nodes.start()
         yield
+        await nodes.stop()
         await rbac.stop()
 
     app.cleanup_ctx.append(follow_policy)
@@ -238,7 +245,7 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
     r.add_get("/openapi/v3/apis/{group}/{version}", openapi_v3)
     r.add_get("/metrics", metrics_handler(ServerCollector(registry.store, inflight)))
     r.add_get("/cacerts", cacerts_handler(tls.ca_pem))
-    r.add_post(pki.NODE_CREDENTIALS_PATH, node_credentials_handler(tls))
+    r.add_post(pki.NODE_CREDENTIALS_PATH, node_credentials_handler(tls, registry))
     for path, review in review_routes(rbac, request_user):
         r.add_post(path, review)
 

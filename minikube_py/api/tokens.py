@@ -23,11 +23,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
-from minikube_py.api.auth import NODE_USER_PREFIX, NODES_GROUP, User
+from minikube_py.api.auth import User
 from minikube_py.api.registry import Registry
 from minikube_py.model import errors
 from minikube_py.model.kinds import by_plural
-from minikube_py.model.rbac import UserInfo, service_account_groups, service_account_user
+from minikube_py.model.rbac import NODE_USER_PREFIX, NODES_GROUP, UserInfo, service_account_groups, service_account_user
 from minikube_py.model.requestinfo import RequestInfo
 from minikube_py.model.serviceaccounts import (
     TokenSpec,
