@@ -103,9 +103,11 @@ class NodePods:
 class PodSources:
     """Where pod workers learn the API's state: the pods bound to their node, and the Secrets,
     ConfigMaps, Services, claims and volumes those use. A node watches its own pods (``node``: a field selector on
-    spec.nodeName, as kubelet does); the fake nodes of one process (:mod:`.fleet`) share one source
-    with ``node=None``, one watch of every bound pod dispatched by spec.nodeName and one of each other
-    collection, since a thousand nodes with four watches each would cost the server four thousand."""
+    spec.nodeName, as kubelet does), and each Secret and ConfigMap they use by a watch of that object
+    (:mod:`.referenced`: the Node authorizer lets a node read those only); the fake nodes of one process
+    (:mod:`.fleet`) share one source with ``node=None``, one watch of every bound pod dispatched by
+    spec.nodeName and one of each other collection or object, since a thousand nodes with four watches
+    each would cost the server four thousand."""
 
     def __init__(self, client: ApiClient, node: str | None) -> None:
         self._pods = Informer(client, "/api/v1/pods",

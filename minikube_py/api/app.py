@@ -89,6 +89,9 @@ def auth_middleware(authenticator: Authenticator, rbac: RbacAuthorizer, nodes: N
 
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+        # the node NodeRestriction admission restricts, deep in the registry's writes: set for every
+        # request, since the requests of one keep-alive connection may share a context, not a user
+        ACTING_NODE.set("")
         if dashboard.is_public(request.path):
             return await handler(request)
         transport = request.transport
@@ -111,8 +114,7 @@ def auth_middleware(authenticator: Authenticator, rbac: RbacAuthorizer, nodes: N
             authorize(user, request.method, request.path, request.query, rbac.authorize, nodes)
         if user is not None:  # None only on the public paths
             request[USER] = user
-            if user.node:  # for NodeRestriction admission, deep in the registry's writes
-                ACTING_NODE.set(user.node)
+            ACTING_NODE.set(user.node)
         return await handler(request)
 
     return authenticate

@@ -174,7 +174,7 @@ class NodeAuthorizer:
             if resource == "pods":
                 return self._pods_allowed(node, info, query)
             if resource in _REFERENCED:
-                if verb == "list" and resource == nodegraph.SECRETS and not info.namespace \
+                if verb in ("list", "watch") and resource == nodegraph.SECRETS and not info.namespace \
                         and query.get("fieldSelector") == TLS_SECRETS:
                     return True  # the node's ingress controller (see the module's docstring)
                 if verb in _READ and info.name and not info.subresource:

@@ -191,7 +191,7 @@ def test_an_existing_node_is_refused_to_a_fresh_data_dir_and_rejoins_with_its_ow
     assert code == 409 and refused["reason"] == "Conflict"
 
 
-def test_a_restarted_agent_rejoins_with_its_data_dir(server: RunningServer, tmp_path: Path) -> None:
+def test_a_restarted_agent_rejoins_with_its_data_dir_and_gets_a_serving_certificate(server: RunningServer, tmp_path: Path) -> None:
     name = "nauth-restart"
     data_dir = tmp_path / "agent"
     agent = start_agent(server, data_dir, name)
@@ -200,10 +200,16 @@ def test_a_restarted_agent_rejoins_with_its_data_dir(server: RunningServer, tmp_
     finally:
         stop(agent)
     (data_dir / "node-client.crt").unlink()  # a join again, not merely a reused certificate
+    # the self-signed serving certificate an agent from before CA-issued ones left behind
+    cert, key = pki.self_signed_serving_cert(name, [name, "127.0.0.1"])
+    (data_dir / "kubelet.crt").write_bytes(cert)
+    (data_dir / "kubelet.key").write_bytes(key)
     agent = start_agent(server, data_dir, name)
     try:
         eventually(lambda: (data_dir / "node-client.crt").exists(), "a fresh certificate")
         eventually(lambda: node_is_ready(server, name), f"{name} Ready again")
+        ca = (server.data_dir / "pki" / "ca.crt").read_bytes()
+        assert pki.node_serving_cert_valid((data_dir / "kubelet.crt").read_bytes(), ca, name, ["127.0.0.1"])
     finally:
         stop(agent)
         server.kubectl("delete", "node", name)

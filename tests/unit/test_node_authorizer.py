@@ -104,6 +104,9 @@ def test_collections_other_nodes_and_their_leases_are_refused() -> None:
     assert not allowed(authorizer, "DELETE", "/api/v1/namespaces/team/services/web")
     assert not allowed(authorizer, "GET", "/api/v1/namespaces/team/configmaps/settings")
     assert allowed(authorizer, "GET", "/api/v1/namespaces/kube-system/configmaps/pykube-cluster")
+    # the node's ingress controller: TLS Secrets, by that field selector only
+    assert allowed(authorizer, "GET", "/api/v1/secrets", fieldSelector="type=kubernetes.io/tls", watch="true")
+    assert not allowed(authorizer, "GET", "/api/v1/secrets", fieldSelector="type=Opaque")
 
 
 def test_a_node_deletes_only_the_local_path_volumes_it_holds() -> None:
