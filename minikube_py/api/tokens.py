@@ -123,9 +123,9 @@ class ServiceAccountTokens:
 
     async def request(self, namespace: str, name: str, body: Obj, requester: UserInfo) -> Obj:
         """Answer a TokenRequest for ServiceAccount ``namespace/name``: the request with its
-        ``status.token`` and ``status.expirationTimestamp``. A node (whose writes RBAC does not
-        judge) gets tokens only for the pods bound to it, of the accounts they run as, as
-        Kubernetes' Node authorizer allows."""
+        ``status.token`` and ``status.expirationTimestamp``. A node (which the Node authorizer let
+        ask for an account one of its pods runs as) gets tokens only bound to such a pod, as
+        Kubernetes' NodeRestriction admits."""
         assert _SERVICE_ACCOUNTS is not None
         spec, problems = parse_token_request(body, self.audiences)
         if spec is None:
