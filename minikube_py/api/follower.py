@@ -23,10 +23,11 @@ log = logging.getLogger(__name__)
 
 class PrefixFollower:
     """Follows ``prefix`` of ``store``: ``load`` (re)builds the whole state and returns the revision
-    its listing was taken at; ``apply`` takes one event after it. ``what`` names the state in logs."""
+    its listing was taken at; ``apply`` takes one event after it. ``what`` names the state in logs;
+    ``catch_up_timeout`` bounds :meth:`caught_up`."""
 
     def __init__(self, store: Store, prefix: str, *, what: str, load: Callable[[], Awaitable[int]],
-                 apply: Callable[[Event], None], catch_up_timeout: float) -> None:
+                 apply: Callable[[Event], None], catch_up_timeout: float = 5.0) -> None:
         self._store = store
         self._prefix = prefix
         self._what = what

@@ -23,7 +23,9 @@ lists TLS Secrets (only with the ``type=kubernetes.io/tls`` field selector), and
 provisioner's node side reads every PersistentVolume (they carry no secret data).
 
 The graph follows the store (pods and PersistentVolumes, :class:`~.follower.PrefixFollower`), so a
-decision is a few dictionary look-ups, whatever the size of the cluster.
+decision is a few dictionary look-ups, whatever the size of the cluster. As in Kubernetes, a node may
+hear of a pod bound to it (its own watch) a moment before the graph of the server it asks has it:
+the agent retries what was refused (:mod:`minikube_py.agent.referenced`, the pod workers' status writes).
 """
 
 from __future__ import annotations
@@ -41,8 +43,6 @@ from minikube_py.pki import NODE_CREDENTIALS_PATH
 from minikube_py.store.base import Event, Obj, Store
 
 _PODS, _VOLUMES = by_plural("", "v1", "pods"), by_plural("", "v1", "persistentvolumes")
-#: a pod write or a deletion is answered only once the graph holds it, after at most this long
-CATCH_UP_TIMEOUT = 5.0
 
 _READ = frozenset({"get", "list", "watch"})
 _WRITE_OWN = frozenset({"get", "update", "patch", "delete"})
@@ -70,10 +70,9 @@ class NodeAuthorizer:
         self._edges: Counter[Edge] = Counter()
         self._volume_node: dict[str, str] = {}  # local-path PersistentVolume → the node that holds its directory
         self._pod_follower = PrefixFollower(store, _PODS.prefix(), what="node authorizer's pods",
-                                            load=self._load_pods, apply=self.observe, catch_up_timeout=CATCH_UP_TIMEOUT)
+                                            load=self._load_pods, apply=self.observe)
         self._volume_follower = PrefixFollower(store, _VOLUMES.prefix(), what="node authorizer's volumes",
-                                               load=self._load_volumes, apply=self.observe,
-                                               catch_up_timeout=CATCH_UP_TIMEOUT)
+                                               load=self._load_volumes, apply=self.observe)
 
     async def start(self) -> None:
         await self._pod_follower.start()
@@ -82,11 +81,6 @@ class NodeAuthorizer:
     async def stop(self) -> None:
         await self._pod_follower.stop()
         await self._volume_follower.stop()
-
-    async def caught_up(self, obj: Obj) -> None:
-        """Until the graph holds a pod this server just wrote, so that the node it is bound to may
-        read what it uses at once."""
-        await self._pod_follower.caught_up(obj)
 
     # ------------------------------------------------------------------------------ the graph
 
