@@ -11,7 +11,7 @@ fleet of fake nodes) may:
   use, and request tokens for their ServiceAccounts (:mod:`.tokens` checks that the token is bound to
   a pod of the node);
 - read what its service proxy and ingress controller serve: Services, Endpoints, EndpointSlices,
-  Ingresses, IngressClasses, and the ``pykube-cluster`` ConfigMap of kube-system;
+  Ingresses, IngressClasses, and Namespaces, and the ``pykube-cluster`` ConfigMap of kube-system;
 - read PersistentVolumes and their claims, and delete the released local-path volumes of its own
   storage (the agent removes their directories; see :mod:`minikube_py.agent.localpath`);
 - write Events, and renew its own credentials.
@@ -49,7 +49,7 @@ _WRITE_OWN = frozenset({"get", "update", "patch", "delete"})
 _WRITE_EVENTS = frozenset({"create", "update", "patch"})
 #: (API group, resource) a node may read all of
 _READ_ALL = frozenset({
-    ("", "nodes"), ("", "services"), ("", "endpoints"), ("discovery.k8s.io", "endpointslices"),
+    ("", "nodes"), ("", "namespaces"), ("", "services"), ("", "endpoints"), ("discovery.k8s.io", "endpointslices"),
     ("networking.k8s.io", "ingresses"), ("networking.k8s.io", "ingressclasses"),
     ("", "persistentvolumes"), ("", "persistentvolumeclaims"),
 })

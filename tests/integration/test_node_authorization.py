@@ -133,6 +133,11 @@ def test_a_node_writes_only_its_own_objects(server: RunningServer, agent_dir: Pa
     assert as_node(server, agent_dir, "PATCH", f"{pods}/mine", {"spec": {"containers": [{"name": "c", "image": "evil"}]}},
                    "application/strategic-merge-patch+json")[0] == 403
     assert as_node(server, agent_dir, "PATCH", f"{pods}/mine", {"metadata": {"labels": {"app": "x"}}})[0] == 403
+    # ... nor through its status: only the status is taken from a status write
+    sneaky = {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"name": "c", "image": "evil"}]}}
+    assert as_node(server, agent_dir, "PATCH", f"{pods}/mine/status", sneaky)[0] == 200
+    _, mine = server.request("GET", f"{pods}/mine")
+    assert mine["metadata"]["labels"] == {"app": "mine"} and mine["spec"]["containers"][0]["image"] == "fake.pykube.io/app:1"
     # collections
     for collection in ("/api/v1/nodes", LEASES, pods, f"/api/v1/namespaces/{NS}/secrets", "/api/v1/persistentvolumes"):
         assert as_node(server, agent_dir, "DELETE", collection)[0] == 403, collection
