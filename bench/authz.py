@@ -5,6 +5,11 @@ not grow with the number of bindings), and the Node authorizer for the requests 
 nodes with ``--pods`` pods (dictionary look-ups: the cost must not grow with the cluster). Usage::
 
     .venv/bin/python bench/authz.py [--bindings 10000] [--requests 200000] [--nodes 1000] [--pods 30000]
+
+Measured on 2 shared cores: a node's lease renewal, pod status write, Secret watch and pod watch cost
+2.2-4.0 µs each (mostly reading the request's path), the same with 10 nodes and 300 pods; the
+path-pattern policy the Node authorizer replaced took 1.7-3.4 µs for writes and 0.4-1.3 µs for reads
+(it allowed every read).
 """
 
 from __future__ import annotations
