@@ -37,7 +37,6 @@ from minikube_py.agent.plan import (
     plan_pod,
 )
 from minikube_py.agent.probes import ContainerProber
-from minikube_py.agent.referenced import ReferencedObjects
 from minikube_py.agent.runtime.base import (
     LABEL_CONTAINER_KIND,
     LABEL_GRACE,
@@ -56,6 +55,7 @@ from minikube_py.agent.volumes import VolumeError, VolumeManager, claim_sources
 from minikube_py.client.errors import ApiError, ConflictError, NotFoundError
 from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import Handler, Informer, object_key
+from minikube_py.client.referenced import ReferencedObjects
 from minikube_py.client.rest import ApiClient, resource_path
 from minikube_py.metrics import POD_START_DURATION
 from minikube_py.model.times import rfc3339
@@ -104,7 +104,7 @@ class PodSources:
     """Where pod workers learn the API's state: the pods bound to their node, and the Secrets,
     ConfigMaps, Services, claims and volumes those use. A node watches its own pods (``node``: a field selector on
     spec.nodeName, as kubelet does), and each Secret and ConfigMap they use by a watch of that object
-    (:mod:`.referenced`: the Node authorizer lets a node read those only); the fake nodes of one process
+    (:mod:`minikube_py.client.referenced`: the Node authorizer lets a node read those only); the fake nodes of one process
     (:mod:`.fleet`) share one source with ``node=None``, one watch of every bound pod dispatched by
     spec.nodeName and one of each other collection or object, since a thousand nodes with four watches
     each would cost the server four thousand."""
@@ -119,8 +119,8 @@ class PodSources:
         self.persistent_volumes = Informer(client, "/api/v1/persistentvolumes")
         self._nodes: dict[str, NodePods] = {}
         # the pods' Secrets and ConfigMaps are watched before any worker hears of the pod
-        self._pods.add_handler(self.secrets.pod_changed)
-        self._pods.add_handler(self.configmaps.pod_changed)
+        self._pods.add_handler(self.secrets.referrer_changed)
+        self._pods.add_handler(self.configmaps.referrer_changed)
         self._pods.add_handler(self._dispatch)
 
     def pods(self, node: str) -> NodePods:
@@ -154,7 +154,7 @@ class PodSources:
             self.configmaps.close()
 
     async def references_synced(self, pod: Obj) -> None:
-        """Until the Secrets and ConfigMaps ``pod`` uses have been fetched (see :mod:`.referenced`)."""
+        """Until the Secrets and ConfigMaps ``pod`` uses have been fetched (see :mod:`minikube_py.client.referenced`)."""
         await asyncio.gather(self.secrets.wait_synced(pod), self.configmaps.wait_synced(pod))
 
     def _dispatch(self, old: Obj | None, new: Obj | None) -> None:

@@ -11,21 +11,22 @@ fleet of fake nodes) may:
   use, and request tokens for their ServiceAccounts (:mod:`.tokens` checks that the token is bound to
   a pod of the node);
 - read what its service proxy and ingress controller serve: Services, Endpoints, EndpointSlices,
-  Ingresses, IngressClasses, and Namespaces, and the ``pykube-cluster`` ConfigMap of kube-system;
+  Ingresses, IngressClasses and Namespaces, the TLS Secrets Ingresses name (by name, as its pods'),
+  and the ``pykube-cluster`` ConfigMap of kube-system;
 - read PersistentVolumes and their claims, and delete the released local-path volumes of its own
   storage (the agent removes their directories; see :mod:`minikube_py.agent.localpath`);
 - write Events, and renew its own credentials.
 
 Everything else falls through to RBAC, as the Node authorizer answers "no opinion" and the next
 authorizer decides (by default: discovery only). Two widenings over Kubernetes, because the agent
-embeds components that Kubernetes runs as pods with their own accounts: the ingress controller
-lists TLS Secrets (only with the ``type=kubernetes.io/tls`` field selector), and the local-path
-provisioner's node side reads every PersistentVolume (they carry no secret data).
+embeds components that Kubernetes runs as pods with their own accounts: every node's ingress
+controller reads the TLS Secrets of Ingresses, and the local-path provisioner's node side reads every
+PersistentVolume and claim (they carry no secret data).
 
-The graph follows the store (pods and PersistentVolumes, :class:`~.follower.PrefixFollower`), so a
+The graph follows the store (pods, Ingresses, PersistentVolumes: :class:`~.follower.PrefixFollower`), so a
 decision is a few dictionary look-ups, whatever the size of the cluster. As in Kubernetes, a node may
 hear of a pod bound to it (its own watch) a moment before the graph of the server it asks has it:
-the agent retries what was refused (:mod:`minikube_py.agent.referenced`, the pod workers' status writes).
+the agent retries what was refused (:mod:`minikube_py.client.referenced`, the pod workers' status writes).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from minikube_py.pki import NODE_CREDENTIALS_PATH
 from minikube_py.store.base import Event, Obj, Store
 
 _PODS, _VOLUMES = by_plural("", "v1", "pods"), by_plural("", "v1", "persistentvolumes")
+_INGRESSES = by_plural("networking.k8s.io", "v1", "ingresses")
 
 _READ = frozenset({"get", "list", "watch"})
 _WRITE_OWN = frozenset({"get", "update", "patch", "delete"})
@@ -55,7 +57,6 @@ _READ_ALL = frozenset({
 })
 _REFERENCED = frozenset({nodegraph.SECRETS, nodegraph.CONFIGMAPS, nodegraph.CLAIMS})
 NODE_LEASE_NAMESPACE = "kube-node-lease"
-TLS_SECRETS = "type=kubernetes.io/tls"
 
 #: (node, resource, namespace, name) → how many of the node's pods use that object
 Edge = tuple[str, str, str, str]
@@ -63,24 +64,28 @@ Edge = tuple[str, str, str, str]
 
 class NodeAuthorizer:
     def __init__(self, store: Store) -> None:
-        assert _PODS is not None and _VOLUMES is not None
+        assert _PODS is not None and _VOLUMES is not None and _INGRESSES is not None
         self._store = store
         self._pods: dict[str, tuple[str, str, str, frozenset[nodegraph.Reference]]] = {}  # key → node, ns, name, refs
         self._pod_node: dict[tuple[str, str], str] = {}
         self._edges: Counter[Edge] = Counter()
         self._volume_node: dict[str, str] = {}  # local-path PersistentVolume → the node that holds its directory
+        self._ingresses: dict[str, tuple[str, frozenset[str]]] = {}  # key → namespace, TLS Secrets it names
+        self._tls: Counter[tuple[str, str]] = Counter()  # (namespace, Secret) → how many Ingresses name it
         self._pod_follower = PrefixFollower(store, _PODS.prefix(), what="node authorizer's pods",
                                             load=self._load_pods, apply=self.observe)
         self._volume_follower = PrefixFollower(store, _VOLUMES.prefix(), what="node authorizer's volumes",
                                                load=self._load_volumes, apply=self.observe)
+        self._ingress_follower = PrefixFollower(store, _INGRESSES.prefix(), what="node authorizer's ingresses",
+                                                load=self._load_ingresses, apply=self.observe)
 
     async def start(self) -> None:
-        await self._pod_follower.start()
-        await self._volume_follower.start()
+        for follower in (self._pod_follower, self._volume_follower, self._ingress_follower):
+            await follower.start()
 
     async def stop(self) -> None:
-        await self._pod_follower.stop()
-        await self._volume_follower.stop()
+        for follower in (self._pod_follower, self._volume_follower, self._ingress_follower):
+            await follower.stop()
 
     # ------------------------------------------------------------------------------ the graph
 
@@ -96,12 +101,16 @@ class NodeAuthorizer:
         return listing.revision
 
     def observe(self, event: Event) -> None:
-        """One store event of a pod or a PersistentVolume."""
-        assert _PODS is not None
+        """One store event of a pod, an Ingress or a PersistentVolume."""
+        assert _PODS is not None and _INGRESSES is not None
         if event.key.startswith(_PODS.prefix()):
             self._remove_pod(event.key)
             if event.type != "DELETED":
                 self._put_pod(event.key, event.value)
+        elif event.key.startswith(_INGRESSES.prefix()):
+            self._remove_ingress(event.key)
+            if event.type != "DELETED":
+                self._put_ingress(event.key, event.value)
         elif event.type == "DELETED":
             self._volume_node.pop((event.value.get("metadata") or {}).get("name", ""), None)
         else:
@@ -130,6 +139,33 @@ class NodeAuthorizer:
             self._edges[edge] -= 1
             if self._edges[edge] <= 0:
                 del self._edges[edge]
+
+    async def _load_ingresses(self) -> int:
+        assert _INGRESSES is not None
+        listing = await self._store.list(_INGRESSES.prefix())
+        self._ingresses.clear()
+        self._tls.clear()
+        for ingress in listing.items:
+            md = ingress.get("metadata") or {}
+            self._put_ingress(_INGRESSES.key(md.get("namespace"), md.get("name", "")), ingress)
+        return listing.revision
+
+    def _put_ingress(self, key: str, ingress: Obj) -> None:
+        namespace = (ingress.get("metadata") or {}).get("namespace") or ""
+        names = nodegraph.ingress_tls_secrets(ingress)
+        self._ingresses[key] = namespace, names
+        for name in names:
+            self._tls[namespace, name] += 1
+
+    def _remove_ingress(self, key: str) -> None:
+        found = self._ingresses.pop(key, None)
+        if found is None:
+            return
+        namespace, names = found
+        for name in names:
+            self._tls[namespace, name] -= 1
+            if self._tls[namespace, name] <= 0:
+                del self._tls[namespace, name]
 
     async def _load_volumes(self) -> int:
         assert _VOLUMES is not None
@@ -168,14 +204,11 @@ class NodeAuthorizer:
             if resource == "pods":
                 return self._pods_allowed(node, info, query)
             if resource in _REFERENCED:
-                if verb in ("list", "watch") and resource == nodegraph.SECRETS and not info.namespace \
-                        and query.get("fieldSelector") == TLS_SECRETS:
-                    return True  # the node's ingress controller (see the module's docstring)
-                if verb in _READ and info.name and not info.subresource:
-                    return self.reaches(node, resource, info.namespace, info.name) or (
-                        resource == nodegraph.CONFIGMAPS and info.namespace == "kube-system"
-                        and info.name == CLUSTER_CONFIG)
-                return False
+                if verb not in _READ or not info.name or info.subresource:
+                    return False
+                key = (info.namespace, info.name)
+                return self.reaches(node, resource, *key) or (resource == nodegraph.SECRETS and key in self._tls) \
+                    or (resource == nodegraph.CONFIGMAPS and key == ("kube-system", CLUSTER_CONFIG))
             if resource == "nodes":
                 if verb == "create":
                     return not info.name  # the name in the body: NodeRestriction checks it is the node's own

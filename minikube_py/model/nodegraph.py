@@ -4,7 +4,9 @@ A node may read the Secrets, ConfigMaps and PersistentVolumeClaims its pods use,
 for their ServiceAccounts, and no other object of those kinds: :func:`pod_references` lists those
 objects of one pod (all in the pod's namespace), from every place a pod spec names one: volumes
 (also inside projected volumes, and the secret references of volume plugins), the environment of
-every container (``env`` and ``envFrom``), image pull secrets and the service account.
+every container (``env`` and ``envFrom``), image pull secrets and the service account. Every node
+runs an ingress controller, so every node may also read the TLS Secrets Ingresses name
+(:func:`ingress_tls_secrets`).
 """
 
 from __future__ import annotations
@@ -61,6 +63,13 @@ def _from_container(container: Obj) -> Iterator[tuple[str, Any]]:
     for source in _dicts(container.get("envFrom")):
         yield SECRETS, _dict(source.get("secretRef")).get("name")
         yield CONFIGMAPS, _dict(source.get("configMapRef")).get("name")
+
+
+def ingress_tls_secrets(ingress: Obj) -> frozenset[str]:
+    """The Secrets (in the Ingress's namespace) whose certificates an Ingress serves."""
+    spec = ingress.get("spec")
+    tls = _dicts(spec.get("tls")) if isinstance(spec, dict) else []
+    return frozenset(name for entry in tls if isinstance(name := entry.get("secretName"), str) and name)
 
 
 def _dict(value: Any) -> Obj:

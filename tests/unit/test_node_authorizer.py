@@ -104,9 +104,21 @@ def test_collections_other_nodes_and_their_leases_are_refused() -> None:
     assert not allowed(authorizer, "DELETE", "/api/v1/namespaces/team/services/web")
     assert not allowed(authorizer, "GET", "/api/v1/namespaces/team/configmaps/settings")
     assert allowed(authorizer, "GET", "/api/v1/namespaces/kube-system/configmaps/pykube-cluster")
-    # the node's ingress controller: TLS Secrets, by that field selector only
-    assert allowed(authorizer, "GET", "/api/v1/secrets", fieldSelector="type=kubernetes.io/tls", watch="true")
-    assert not allowed(authorizer, "GET", "/api/v1/secrets", fieldSelector="type=Opaque")
+    assert not allowed(authorizer, "GET", "/api/v1/secrets", fieldSelector="type=kubernetes.io/tls")
+
+
+def test_every_node_reads_the_tls_secrets_ingresses_name() -> None:
+    """Every node runs an ingress controller: the certificates of Ingresses, by name, and no others."""
+    ingress = {"metadata": {"name": "web", "namespace": "team"},
+               "spec": {"tls": [{"hosts": ["a.example"], "secretName": "web-tls"}]}}
+    authorizer = graph()
+    authorizer.observe(Event("ADDED", "/networking.k8s.io/ingresses/team/web", 1, ingress, None))
+    assert allowed(authorizer, "GET", "/api/v1/namespaces/team/secrets", fieldSelector="metadata.name=web-tls",
+                   watch="true")
+    assert not allowed(authorizer, "GET", "/api/v1/namespaces/other/secrets/web-tls")
+    assert not allowed(authorizer, "GET", "/api/v1/namespaces/team/secrets")
+    authorizer.observe(Event("DELETED", "/networking.k8s.io/ingresses/team/web", 2, ingress, None))
+    assert not allowed(authorizer, "GET", "/api/v1/namespaces/team/secrets/web-tls")
 
 
 def test_a_node_deletes_only_the_local_path_volumes_it_holds() -> None:

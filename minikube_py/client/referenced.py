@@ -1,13 +1,15 @@
-"""The Secrets or ConfigMaps a node's pods use, each kept current by a watch of that one object, as
-kubelet's watch-based secret and configmap managers do.
+"""The objects others name (the Secrets and ConfigMaps of a node's pods, the TLS Secrets of its
+Ingresses), each kept current by a watch of that one object, as kubelet's watch-based secret and
+configmap managers do.
 
-A node may read only the objects its pods reference (the Node authorizer refuses it a listing of
-every Secret), and a cluster's other thousand Secrets should cost the node nothing: so the agent
-watches ``/api/v1/namespaces/<ns>/secrets?fieldSelector=metadata.name=<name>`` for each object a pod
-of the node uses, from the moment a pod using it arrives until the last such pod is gone. The class
-offers what pod workers use of an :class:`~minikube_py.client.informer.Informer`: ``get``, handlers
-called with (old, new) as the objects change, and :meth:`ReferencedObjects.wait_synced` for a new
-pod's objects, so that a pod does not start with a Secret merely not yet fetched.
+A node may read only the objects its pods (or the Ingresses its controller serves) reference: the
+Node authorizer refuses it a listing of every Secret, and a cluster's other thousand Secrets should
+cost the node nothing. So the agent watches ``/api/v1/namespaces/<ns>/secrets?fieldSelector=
+metadata.name=<name>`` for each object a referrer names, from the moment a referrer naming it
+arrives until the last one is gone. The class offers what its users read of an
+:class:`~minikube_py.client.informer.Informer`: ``get``, handlers called with (old, new) as the
+objects change, and :meth:`ReferencedObjects.wait_synced` for a new referrer's objects, so that a pod
+does not start with a Secret merely not yet fetched.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ SYNC_TIMEOUT = 10.0
 
 
 class ReferencedObjects:
-    """``resource`` (``secrets`` or ``configmaps``) used by the pods given to :meth:`pod_changed`;
-    ``references`` names those of one pod."""
+    """``resource`` (``secrets`` or ``configmaps``) named by the referrers (pods, Ingresses) given to
+    :meth:`referrer_changed`; ``references`` names those of one referrer."""
 
     def __init__(self, client: ApiClient, resource: str, references: Callable[[Obj], set[Key]]) -> None:
         self.path = f"/api/v1/{resource}"
@@ -55,8 +57,8 @@ class ReferencedObjects:
         found = self._watches.get((namespace, name))
         return found[0].get(key) if found is not None else None
 
-    def pod_changed(self, old: Obj | None, new: Obj | None) -> None:
-        """Informer handler for the pods: watch what a new pod uses, stop what no pod uses any more."""
+    def referrer_changed(self, old: Obj | None, new: Obj | None) -> None:
+        """Informer handler for the referrers: watch what a new one names, stop what none names any more."""
         before = self._references(old) if old is not None else set()
         after = self._references(new) if new is not None else set()
         for key in after - before:
@@ -69,10 +71,12 @@ class ReferencedObjects:
                 del self._counts[key]
                 self._stop(key)
 
-    async def wait_synced(self, pod: Obj) -> None:
-        """Until the objects ``pod`` uses have been fetched once (found or not), or
-        :data:`SYNC_TIMEOUT` passed (the worker then reports what is missing, and retries)."""
-        waits = [self._watches[key][0].synced.wait() for key in self._references(pod) if key in self._watches]
+    async def wait_synced(self, referrer: Obj | None = None) -> None:
+        """Until the objects ``referrer`` names (by default: every object watched now) have been fetched
+        once (found or not), or :data:`SYNC_TIMEOUT` passed (a pod worker then reports what is
+        missing, and retries)."""
+        keys = self._references(referrer) if referrer is not None else set(self._watches)
+        waits = [self._watches[key][0].synced.wait() for key in keys if key in self._watches]
         if waits:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(SYNC_TIMEOUT):
@@ -103,7 +107,7 @@ class ReferencedObjects:
 
 async def _watch(informer: Informer) -> None:
     """The informer, until cancelled. A refusal (403) is retried: a server's Node authorizer may not
-    have seen the pod that makes the object the node's yet (another server wrote its binding)."""
+    have seen the pod (or Ingress) that makes the object the node's yet."""
     delay = RETRY_SECONDS
     while True:
         try:
