@@ -115,12 +115,13 @@ class PodSources:
         self.secrets = ReferencedObjects(client, "secrets", lambda pod: VolumeManager.referenced(pod)[0])
         self.configmaps = ReferencedObjects(client, "configmaps", lambda pod: VolumeManager.referenced(pod)[1])
         self.services = Informer(client, "/api/v1/services")
-        self.claims = Informer(client, "/api/v1/persistentvolumeclaims")
+        self.claims = ReferencedObjects(client, "persistentvolumeclaims", _claims_of)
         self.persistent_volumes = Informer(client, "/api/v1/persistentvolumes")
         self._nodes: dict[str, NodePods] = {}
-        # the pods' Secrets and ConfigMaps are watched before any worker hears of the pod
+        # the pods' Secrets, ConfigMaps and claims are watched before any worker hears of the pod
         self._pods.add_handler(self.secrets.referrer_changed)
         self._pods.add_handler(self.configmaps.referrer_changed)
+        self._pods.add_handler(self.claims.referrer_changed)
         self._pods.add_handler(self._dispatch)
 
     def pods(self, node: str) -> NodePods:
@@ -138,8 +139,8 @@ class PodSources:
 
     @property
     def _read(self) -> tuple[Informer, ...]:
-        """The collections pod workers read from (beside the Secrets and ConfigMaps of their pods)."""
-        return self.services, self.claims, self.persistent_volumes
+        """The collections pod workers read from (beside the Secrets, ConfigMaps and claims of their pods)."""
+        return self.services, self.persistent_volumes
 
     async def run(self) -> None:
         """The watches, until cancelled: pods once the caches their workers read from are filled."""
@@ -150,12 +151,13 @@ class PodSources:
                 await asyncio.gather(*(informer.synced.wait() for informer in self._read))
                 tasks.create_task(self._pods.run(), name="agent pod informer")
         finally:
-            self.secrets.close()
-            self.configmaps.close()
+            for referenced in (self.secrets, self.configmaps, self.claims):
+                referenced.close()
 
     async def references_synced(self, pod: Obj) -> None:
-        """Until the Secrets and ConfigMaps ``pod`` uses have been fetched (see :mod:`minikube_py.client.referenced`)."""
-        await asyncio.gather(self.secrets.wait_synced(pod), self.configmaps.wait_synced(pod))
+        """Until the Secrets, ConfigMaps and claims ``pod`` uses have been fetched (see
+        :mod:`minikube_py.client.referenced`)."""
+        await asyncio.gather(*(r.wait_synced(pod) for r in (self.secrets, self.configmaps, self.claims)))
 
     def _dispatch(self, old: Obj | None, new: Obj | None) -> None:
         """A pod's node never changes once bound: a binding is the pod's arrival on its node."""
@@ -175,12 +177,16 @@ class PodSources:
         self._nodes.pop(node, None)
 
 
+def _claims_of(pod: Obj) -> set[tuple[str, str]]:
+    return {(pod["metadata"]["namespace"], name) for name in pod_claim_names(pod)}
+
+
 class PodServices:
     """What every worker shares: the runtime, the API, caches of Secrets/ConfigMaps/Services."""
 
     def __init__(self, client: ApiClient, runtime: Runtime, node: NodeContext, recorder: EventRecorder,
                  secrets: ReferencedObjects, configmaps: ReferencedObjects, services: Informer,
-                 network: PodNetwork | None = None, *, claims: Informer, volumes: Informer) -> None:
+                 network: PodNetwork | None = None, *, claims: ReferencedObjects, volumes: Informer) -> None:
         self.client = client
         #: PersistentVolumeClaims and PersistentVolumes, for the pods' claim volumes
         self.claims, self.persistent_volumes = claims, volumes

@@ -13,15 +13,15 @@ fleet of fake nodes) may:
 - read what its service proxy and ingress controller serve: Services, Endpoints, EndpointSlices,
   Ingresses, IngressClasses and Namespaces, the TLS Secrets Ingresses name (by name, as its pods'),
   and the ``pykube-cluster`` ConfigMap of kube-system;
-- read PersistentVolumes and their claims, and delete the released local-path volumes of its own
-  storage (the agent removes their directories; see :mod:`minikube_py.agent.localpath`);
+- read PersistentVolumes, and delete the released local-path volumes of its own storage (the agent
+  removes their directories; see :mod:`minikube_py.agent.localpath`);
 - write Events, and renew its own credentials.
 
 Everything else falls through to RBAC, as the Node authorizer answers "no opinion" and the next
 authorizer decides (by default: discovery only). Two widenings over Kubernetes, because the agent
 embeds components that Kubernetes runs as pods with their own accounts: every node's ingress
 controller reads the TLS Secrets of Ingresses, and the local-path provisioner's node side reads every
-PersistentVolume and claim (they carry no secret data).
+PersistentVolume (they carry no secret data; it looks for the released ones of its node).
 
 The graph follows the store (pods, Ingresses, PersistentVolumes: :class:`~.follower.PrefixFollower`), so a
 decision is a few dictionary look-ups, whatever the size of the cluster. As in Kubernetes, a node may
@@ -53,7 +53,7 @@ _WRITE_EVENTS = frozenset({"create", "update", "patch"})
 _READ_ALL = frozenset({
     ("", "nodes"), ("", "namespaces"), ("", "services"), ("", "endpoints"), ("discovery.k8s.io", "endpointslices"),
     ("networking.k8s.io", "ingresses"), ("networking.k8s.io", "ingressclasses"),
-    ("", "persistentvolumes"), ("", "persistentvolumeclaims"),
+    ("", "persistentvolumes"),
 })
 _REFERENCED = frozenset({nodegraph.SECRETS, nodegraph.CONFIGMAPS, nodegraph.CLAIMS})
 NODE_LEASE_NAMESPACE = "kube-node-lease"

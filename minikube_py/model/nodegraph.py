@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from minikube_py.model.volumebinding import pod_claim_names
+
 Obj = dict[str, Any]
 #: (resource, name) of an object a pod uses, in the pod's namespace
 Reference = tuple[str, str]
@@ -35,6 +37,8 @@ def _from_spec(spec: Obj) -> Iterator[tuple[str, Any]]:
         yield SECRETS, ref.get("name")
     for volume in _dicts(spec.get("volumes")):
         yield from _from_volume(volume)
+    for claim in pod_claim_names({"spec": spec}):
+        yield CLAIMS, claim
     for key in ("containers", "initContainers", "ephemeralContainers"):
         for container in _dicts(spec.get(key)):
             yield from _from_container(container)
@@ -44,7 +48,6 @@ def _from_volume(volume: Obj) -> Iterator[tuple[str, Any]]:
     secret, configmap = _dict(volume.get("secret")), _dict(volume.get("configMap"))
     yield SECRETS, secret.get("secretName")
     yield CONFIGMAPS, configmap.get("name")
-    yield CLAIMS, _dict(volume.get("persistentVolumeClaim")).get("claimName")
     for source in _dicts(_dict(volume.get("projected")).get("sources")):
         yield SECRETS, _dict(source.get("secret")).get("name")
         yield CONFIGMAPS, _dict(source.get("configMap")).get("name")

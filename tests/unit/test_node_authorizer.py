@@ -54,7 +54,8 @@ def test_references_come_from_volumes_env_pull_secrets_and_the_service_account()
 
 
 def test_a_node_reaches_its_own_pods_and_what_they_use_only() -> None:
-    authorizer = graph(pod("mine", "n1", volumes=[{"name": "s", "secret": {"secretName": "used"}}]),
+    authorizer = graph(pod("mine", "n1", volumes=[{"name": "s", "secret": {"secretName": "used"}},
+                                                {"name": "d", "persistentVolumeClaim": {"claimName": "data"}}]),
                        pod("theirs", "n2", volumes=[{"name": "s", "secret": {"secretName": "other"}}]))
     assert allowed(authorizer, "GET", "/api/v1/namespaces/team/pods/mine")
     assert allowed(authorizer, "PATCH", "/api/v1/namespaces/team/pods/mine/status")
@@ -69,6 +70,9 @@ def test_a_node_reaches_its_own_pods_and_what_they_use_only() -> None:
     assert not allowed(authorizer, "GET", "/api/v1/namespaces/team/secrets/other")
     assert not allowed(authorizer, "GET", "/api/v1/namespaces/team/secrets")
     assert not allowed(authorizer, "GET", "/api/v1/namespaces/elsewhere/secrets/used")
+    assert allowed(authorizer, "GET", "/api/v1/namespaces/team/persistentvolumeclaims/data")
+    assert not allowed(authorizer, "GET", "/api/v1/namespaces/team/persistentvolumeclaims/theirs")
+    assert not allowed(authorizer, "GET", "/api/v1/persistentvolumeclaims")
     assert allowed(authorizer, "POST", "/api/v1/namespaces/team/serviceaccounts/default/token")
     assert not allowed(authorizer, "POST", "/api/v1/namespaces/kube-system/serviceaccounts/default/token")
     # listing pods: only its own, by the field selector kubelet uses
