@@ -64,8 +64,7 @@ def node_cidr_mask_size(nodes: int) -> int:
 def fake_nodes(server: RunningServer, nodes: int, where: str, tmp: Path) -> Iterator[None]:
     """``nodes`` fake nodes, node-1 to node-N: a ``pykube agent --count`` process, or a fleet on a thread
     of this process."""
-    config = AgentConfig(server=server.url, token=(server.data_dir / "node-token").read_text().strip(),
-                         node_name="node-%d", count=nodes, runtime="fake", node_ip="127.0.0.1",
+    config = AgentConfig(kubeconfig=str(server.kubeconfig), node_name="node-%d", count=nodes, runtime="fake", node_ip="127.0.0.1",
                          data_dir=tmp / "agents", fake_cpus=CPUS, fake_memory=MEMORY)
     if where == "thread":
         with FleetThread(Fleet(config)):
@@ -73,7 +72,7 @@ def fake_nodes(server: RunningServer, nodes: int, where: str, tmp: Path) -> Iter
         return
     with open(tmp / "agents.log", "ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "minikube_py.cli.main", "agent", "--join", config.server, "--token", config.token,
+            [sys.executable, "-m", "minikube_py.cli.main", "agent", "--kubeconfig", str(server.kubeconfig),
              "--runtime", "fake", "--count", str(nodes), "--node-name", config.node_name, "--node-ip", config.node_ip,
              "--data-dir", str(config.data_dir), "--fake-cpus", str(CPUS), "--fake-memory", MEMORY],
             stdout=log, stderr=subprocess.STDOUT)

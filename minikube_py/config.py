@@ -376,6 +376,10 @@ class AgentConfig:
     count: int = field(default=1, metadata=_doc(
         "Run this many nodes in one process, each named by --node-name with %d replaced by 1, 2, ...; only "
         "with the fake runtime (kubemark's hollow nodes: control-plane tests and benchmarks at scale)."))
+    kubeconfig: str = field(default="", metadata=_doc(
+        "With --count: a kubeconfig whose user may act for every node of the process (impersonate "
+        "system:node:* and watch every bound pod), such as the server's admin kubeconfig. The join token "
+        "cannot: it gives one node its own credentials only."))
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().absolute())

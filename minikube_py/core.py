@@ -279,13 +279,13 @@ def _audit(cfg: ServerConfig) -> tuple[Policy, AuditLog] | None:
 
 
 def _kubelet_client_context(tls: pki.Pki) -> ssl.SSLContext:
-    """How the API server dials agents for logs/exec/port-forward: it proves itself with a client
-    certificate of the cluster CA; agents serve self-signed certificates (as kubelets do by default),
-    which kube-apiserver does not verify unless given a kubelet CA, and neither does pykube."""
+    """How the API server dials agents for logs/exec/port-forward, nodes/proxy and metrics: it proves
+    itself with a client certificate of the cluster CA, and verifies the agent's serving certificate
+    against the cluster CA (as kube-apiserver with --kubelet-certificate-authority): each dial names
+    the node (``server_hostname``), whose name the certificate the CA issued to it holds, so a node's
+    daemon endpoint pointed at any other listener fails closed."""
     cert, key = pki.issue_client_cert(tls, "kube-apiserver-kubelet-client", "system:masters")
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
+    ctx = ssl.create_default_context(cadata=tls.ca_pem.decode())
     with tempfile.TemporaryDirectory() as tmp:
         chain = Path(tmp) / "client.pem"
         pki.write_file(chain, cert + b"\n" + key)

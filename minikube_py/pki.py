@@ -154,9 +154,11 @@ def node_csr(node_name: str) -> tuple[bytes, bytes]:
     return csr.public_bytes(serialization.Encoding.PEM), _key_pem(key)
 
 
-def sign_node_csr(pki: Pki, csr_pem: bytes, node_name: str) -> bytes:
+def sign_node_csr(pki: Pki, csr_pem: bytes, node_name: str, *, serving: Sequence[str] | None = None) -> bytes:
     """Sign a node's request with the cluster CA as ``system:node:<name>`` in ``system:nodes``,
-    whatever subject the request asked for: the name is the one thing the server decides."""
+    whatever subject the request asked for: the name is the one thing the server decides. With
+    ``serving`` (the node's addresses), a kubelet serving certificate for the node's name and those
+    addresses, which the API server verifies when it dials the node; else a client certificate."""
     csr = x509.load_pem_x509_csr(csr_pem)
     if not csr.is_signature_valid:
         raise ValueError("the certificate request's signature is invalid")
@@ -166,14 +168,36 @@ def sign_node_csr(pki: Pki, csr_pem: bytes, node_name: str) -> bytes:
     subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:nodes"),
                          x509.NameAttribute(NameOID.COMMON_NAME, f"system:node:{node_name}")])
     ca_cert = x509.load_pem_x509_certificate(pki.ca_pem)
-    return _certificate(ca_cert, _load_key(pki.ca_key), subject, ExtendedKeyUsageOID.CLIENT_AUTH, public_key, sans=[])
+    if serving is None:
+        return _certificate(ca_cert, _load_key(pki.ca_key), subject, ExtendedKeyUsageOID.CLIENT_AUTH, public_key,
+                            sans=[])
+    sans = sorted(_names([node_name, *serving]), key=str)
+    return _certificate(ca_cert, _load_key(pki.ca_key), subject, ExtendedKeyUsageOID.SERVER_AUTH, public_key, sans=sans)
+
+
+def node_serving_cert_valid(cert_pem: bytes, ca_pem: bytes, node_name: str, hosts: Sequence[str]) -> bool:
+    """Whether a kubelet serving certificate can be kept: issued by the cluster CA for this node,
+    covering its name and ``hosts``, and not about to expire."""
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem)
+        cert.verify_directly_issued_by(x509.load_pem_x509_certificate(ca_pem))
+        sans = set(cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
+    except (ValueError, TypeError, InvalidSignature, x509.ExtensionNotFound):
+        return False
+    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return bool(names) and names[0].value == f"system:node:{node_name}" \
+        and _names([node_name, *hosts]) <= sans and cert.not_valid_after_utc - _now() > RENEW_BEFORE
+
+
+def node_password_hash(password: str) -> str:
+    """What the server keeps of a node's password: a SHA-256 (the password is 256 random bits, so a
+    slow hash would add nothing)."""
+    return hashlib.sha256(password.encode()).hexdigest()
 
 
 def self_signed_serving_cert(common_name: str, hosts: Sequence[str]) -> tuple[bytes, bytes]:
-    """A serving certificate signed by its own key, as kubelet makes for its HTTPS port when nobody
-    issues it one: the API server identifies itself to the agent with a client certificate of the
-    cluster CA, and (like kube-apiserver without --kubelet-certificate-authority) does not verify the
-    agent's certificate in return."""
+    """A serving certificate signed by its own key, for a listener nobody issues one to (the ingress
+    controller's default certificate)."""
     key = ec.generate_private_key(ec.SECP256R1())
     builder = (
         _self_signed(key, common_name, LEAF_VALIDITY)

@@ -57,6 +57,8 @@ log = logging.getLogger(__name__)
 CLUSTER_CONFIG = "pykube-cluster"
 #: the API servers the agent last knew of, one URL a line, in its data directory
 SERVERS_FILE = "api-servers"
+#: the node's password (see :func:`node_password`), in its data directory
+NODE_PASSWORD_FILE = "node-password"
 #: an engine that does not answer its ping within this is down (Ready=False)
 RUNTIME_TIMEOUT = 5.0
 #: the longest wait between two looks for the node's pod subnet
@@ -113,21 +115,37 @@ async def join(server: str, token: str) -> Credentials:
 
 async def node_certificate(bootstrap: Credentials, node_name: str, data_dir: Path) -> Credentials:
     """Trade the join token for this node's own client certificate (kept in ``data_dir`` and reused
-    while it is valid for the same CA), and return credentials that use it instead of the token."""
+    while it is valid for the same CA), and return credentials that use it instead of the token. The
+    node password in ``data_dir`` proves to the server that this agent is the one that registered the
+    node, should the node exist already."""
     cert_path, key_path = data_dir / "node-client.crt", data_dir / "node-client.key"
     if not _issued_by(cert_path, bootstrap.ca_pem, node_name) or not key_path.exists():
         csr, key = pki.node_csr(node_name)
-        async with ApiClient(bootstrap.client, user_agent=f"pykube-agent/{node_name}") as client:
-            try:
-                answer = await client.request("POST", pki.NODE_CREDENTIALS_PATH,
-                                              body={"nodeName": node_name, "csr": csr.decode()})
-            except ApiError as e:
-                raise JoinError(f"the server refused node credentials: {e}") from None
+        answer = await _node_credentials(bootstrap.client, node_name, data_dir, csr=csr.decode())
         pki.write_file(key_path, key)
         pki.write_file(cert_path, answer["certificate"].encode(), mode=0o644)
     client = ClientConfig(server=bootstrap.client.server, ca_pem=bootstrap.ca_pem,
                           client_cert_pem=cert_path.read_bytes(), client_key_pem=key_path.read_bytes())
     return Credentials(client, bootstrap.ca_pem)
+
+
+async def _node_credentials(config: ClientConfig, node_name: str, data_dir: Path, **request: Any) -> dict[str, Any]:
+    """One request for node credentials (with the join token or the node's certificate)."""
+    body = {"nodeName": node_name, "nodePassword": node_password(data_dir), **request}
+    async with ApiClient(config, user_agent=f"pykube-agent/{node_name}") as client:
+        try:
+            return await client.request("POST", pki.NODE_CREDENTIALS_PATH, body=body)
+        except ApiError as e:
+            raise JoinError(f"the server refused node credentials: {e}") from None
+
+
+def node_password(data_dir: Path) -> str:
+    """This node's password (made at its first join, kept 0600 in its data directory, as k3s keeps
+    its node password): the server keeps its hash, and gives the node's name to no other agent."""
+    path = data_dir / NODE_PASSWORD_FILE
+    if not path.exists():
+        pki.write_file(path, (pki.new_token() + "\n").encode())
+    return path.read_text().strip()
 
 
 def _issued_by(cert_path: Path, ca_pem: bytes, node_name: str) -> bool:
@@ -156,25 +174,26 @@ def _authorizer(ca_pem: bytes) -> Any:
     return authorize
 
 
-def _serving_context(node_ip: str, hostname: str, ca_pem: bytes, data_dir: Any) -> ssl.SSLContext:
+async def _serving_context(credentials: Credentials, node_name: str, node_ip: str, data_dir: Path) -> ssl.SSLContext:
+    """TLS for the kubelet endpoint: a serving certificate the cluster CA issued for this node's name
+    and address (asked for with the node's own certificate whenever the one on disk is missing, from
+    another CA or node, or does not cover the address: also the first start of an agent that served
+    a self-signed one before), which the API server verifies; clients must bring a certificate of
+    the cluster CA."""
     cert_path, key_path = data_dir / "kubelet.crt", data_dir / "kubelet.key"
-    if not (cert_path.exists() and key_path.exists()) or not _covers(cert_path.read_bytes(), node_ip):
-        cert, key = pki.self_signed_serving_cert(hostname, [node_ip, hostname, "127.0.0.1"])
+    hosts = [node_ip]
+    usable = cert_path.exists() and key_path.exists() \
+        and pki.node_serving_cert_valid(cert_path.read_bytes(), credentials.ca_pem, node_name, hosts)
+    if not usable:
+        csr, key = pki.node_csr(node_name)
+        answer = await _node_credentials(credentials.client, node_name, data_dir, servingCsr=csr.decode(),
+                                         addresses=hosts)
         pki.write_file(key_path, key)
-        pki.write_file(cert_path, cert, mode=0o644)
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cadata=ca_pem.decode())
+        pki.write_file(cert_path, answer["servingCertificate"].encode(), mode=0o644)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cadata=credentials.ca_pem.decode())
     ctx.load_cert_chain(cert_path, key_path)
     ctx.verify_mode = ssl.CERT_REQUIRED
     return ctx
-
-
-def _covers(cert_pem: bytes, ip: str) -> bool:
-    cert = x509.load_pem_x509_certificate(cert_pem)
-    try:
-        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return False
-    return ip in {str(v) for v in sans.get_values_for_type(x509.IPAddress)}
 
 
 def _runtime(config: AgentConfig) -> Runtime:
@@ -225,7 +244,7 @@ class Agent:
     async def _run(self, client: ApiClient, runtime: Runtime, credentials: Credentials) -> None:
         cfg = self.config
         node_ip = cfg.node_ip or default_advertise_address()
-        kubelet_ssl = _serving_context(node_ip, cfg.node_name, credentials.ca_pem, cfg.data_dir)
+        kubelet_ssl = await _serving_context(credentials, cfg.node_name, node_ip, cfg.data_dir)
         # the endpoint needs only the node's name; the pod network is known once the node is registered
         stats = NodeStats(runtime, cfg.node_name, host=node_is_host(cfg.runtime, cfg.docker_host))
         server = KubeletServer(runtime, NodeContext(cfg.node_name, node_ip, cfg.data_dir, "", cfg.pause_image),

@@ -6,9 +6,13 @@ Each node is an Agent with a :class:`~.runtime.fake.FakeRuntime` of its own: it 
 holds its Lease, runs the same pod workers and writes pod status through the same code as a node on
 Docker. What a thousand of them share, so that they cost the server and the process little:
 
-- one API client, one connection pool, with the join token's identity rather than a certificate per
-  node (a key, a signing round trip and a TLS session each): the nodes of one process act for one
-  another anyway, as kubemark's hollow nodes share one kubeconfig;
+- one API client, one connection pool, rather than a certificate per node (a key, a signing round
+  trip and a TLS session each), as kubemark's hollow nodes share one kubeconfig. Its user must be
+  allowed to act for every node (the admin's kubeconfig, or any user who may impersonate
+  ``system:node:*`` in ``system:nodes`` and watch every bound pod): each node's own requests
+  impersonate that node, so the Node authorizer and NodeRestriction judge them as a real node's
+  (and the benchmarks measure them); the shared watches below go as the fleet's user. The join token
+  cannot serve: it gives one node its own credentials only;
 - one watch per collection (:class:`~.pods.PodSources` without a node), pods dispatched by
   spec.nodeName: a watch per node and collection would cost the server four thousand streams, and
   every pod event a thousand field-selector checks;
@@ -30,17 +34,19 @@ import dataclasses
 import logging
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from minikube_py.agent.agent import Agent, join
+from minikube_py.agent.agent import Agent, JoinError
 from minikube_py.agent.health import DiskCheck
 from minikube_py.agent.pods import PodSources
 from minikube_py.agent.runtime.fake import FakeRuntime
-from minikube_py.client.kubeconfig import ClientConfig
+from minikube_py.client.kubeconfig import ClientConfig, load_kubeconfig
 from minikube_py.client.rest import ApiClient
 from minikube_py.config import AgentConfig, default_advertise_address
 from minikube_py.guard import cancel_and_wait, guard
 from minikube_py.model.quantity import value
+from minikube_py.model.rbac import NODE_USER_PREFIX, NODES_GROUP
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +57,8 @@ CONNECTIONS = 50
 
 class Fleet:
     """The nodes ``names`` (by default ``config.node_names``) on the fake runtime, each in
-    ``config.data_dir/<name>``, until :meth:`run` is cancelled. ``client``: credentials to use instead
-    of joining with the config's server and token; ``labels``: extra labels of some nodes."""
+    ``config.data_dir/<name>``, until :meth:`run` is cancelled. ``client``: the credentials of the
+    fleet (by default those of ``config.kubeconfig``); ``labels``: extra labels of some nodes."""
 
     def __init__(self, config: AgentConfig, *, names: list[str] | None = None, client: ClientConfig | None = None,
                  labels: Mapping[str, Mapping[str, str]] | None = None) -> None:
@@ -70,8 +76,7 @@ class Fleet:
         self.ready = asyncio.Event()  # the shared watches have listed; nodes are registering
 
     async def run(self) -> None:
-        cfg = self.config
-        client_config = self._client_config or (await join(cfg.server, cfg.token)).client
+        client_config = self._client_config or _fleet_credentials(self.config)
         async with ApiClient(client_config, user_agent="pykube-agent/fleet", timeout=60,
                              connections=CONNECTIONS) as client:
             sources = PodSources(client, None)
@@ -98,8 +103,9 @@ class Fleet:
         config = dataclasses.replace(self.config, node_name=name, count=1, data_dir=self.config.data_dir / name,
                                      node_labels=",".join(f"{k}={v}" for k, v in labels.items()))
         agent = Agent(config, disk=self._disk)
+        node_client = client.impersonating(f"{NODE_USER_PREFIX}{name}", [NODES_GROUP])
         self._tasks[name] = asyncio.create_task(
-            guard(f"node {name}", lambda: agent.serve(client, self.runtimes[name], self._node_ip, 0, sources)),
+            guard(f"node {name}", lambda: agent.serve(node_client, self.runtimes[name], self._node_ip, 0, sources)),
             name=f"fake node {name}")
 
     async def stop(self, name: str) -> None:
@@ -114,6 +120,14 @@ class Fleet:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _fleet_credentials(config: AgentConfig) -> ClientConfig:
+    if not config.kubeconfig:
+        raise JoinError("a fleet of fake nodes acts for all of them: give it --kubeconfig with a user who may "
+                        "impersonate system:node:* (such as the server's admin kubeconfig); the join token "
+                        "gives one node its own credentials only")
+    return load_kubeconfig(Path(config.kubeconfig))
 
 
 class FleetThread:

@@ -55,6 +55,7 @@ from minikube_py.agent.volumes import VolumeError, VolumeManager, claim_sources
 from minikube_py.client.errors import ApiError, ConflictError, NotFoundError
 from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import Handler, Informer, object_key
+from minikube_py.client.referenced import ReferencedObjects
 from minikube_py.client.rest import ApiClient, resource_path
 from minikube_py.metrics import POD_START_DURATION
 from minikube_py.model.times import rfc3339
@@ -102,19 +103,25 @@ class NodePods:
 class PodSources:
     """Where pod workers learn the API's state: the pods bound to their node, and the Secrets,
     ConfigMaps, Services, claims and volumes those use. A node watches its own pods (``node``: a field selector on
-    spec.nodeName, as kubelet does); the fake nodes of one process (:mod:`.fleet`) share one source
-    with ``node=None``, one watch of every bound pod dispatched by spec.nodeName and one of each other
-    collection, since a thousand nodes with four watches each would cost the server four thousand."""
+    spec.nodeName, as kubelet does), and each Secret and ConfigMap they use by a watch of that object
+    (:mod:`minikube_py.client.referenced`: the Node authorizer lets a node read those only); the fake nodes of one process
+    (:mod:`.fleet`) share one source with ``node=None``, one watch of every bound pod dispatched by
+    spec.nodeName and one of each other collection or object, since a thousand nodes with four watches
+    each would cost the server four thousand."""
 
     def __init__(self, client: ApiClient, node: str | None) -> None:
         self._pods = Informer(client, "/api/v1/pods",
                               field_selector=f"spec.nodeName={node}" if node is not None else "spec.nodeName!=")
-        self.secrets = Informer(client, "/api/v1/secrets")
-        self.configmaps = Informer(client, "/api/v1/configmaps")
+        self.secrets = ReferencedObjects(client, "secrets", lambda pod: VolumeManager.referenced(pod)[0])
+        self.configmaps = ReferencedObjects(client, "configmaps", lambda pod: VolumeManager.referenced(pod)[1])
         self.services = Informer(client, "/api/v1/services")
-        self.claims = Informer(client, "/api/v1/persistentvolumeclaims")
+        self.claims = ReferencedObjects(client, "persistentvolumeclaims", _claims_of)
         self.persistent_volumes = Informer(client, "/api/v1/persistentvolumes")
         self._nodes: dict[str, NodePods] = {}
+        # the pods' Secrets, ConfigMaps and claims are watched before any worker hears of the pod
+        self._pods.add_handler(self.secrets.referrer_changed)
+        self._pods.add_handler(self.configmaps.referrer_changed)
+        self._pods.add_handler(self.claims.referrer_changed)
         self._pods.add_handler(self._dispatch)
 
     def pods(self, node: str) -> NodePods:
@@ -132,16 +139,25 @@ class PodSources:
 
     @property
     def _read(self) -> tuple[Informer, ...]:
-        """The collections pod workers read from."""
-        return self.secrets, self.configmaps, self.services, self.claims, self.persistent_volumes
+        """The collections pod workers read from (beside the Secrets, ConfigMaps and claims of their pods)."""
+        return self.services, self.persistent_volumes
 
     async def run(self) -> None:
         """The watches, until cancelled: pods once the caches their workers read from are filled."""
-        async with asyncio.TaskGroup() as tasks:
-            for informer in self._read:
-                tasks.create_task(informer.run(), name=f"agent informer {informer.path}")
-            await asyncio.gather(*(informer.synced.wait() for informer in self._read))
-            tasks.create_task(self._pods.run(), name="agent pod informer")
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                for informer in self._read:
+                    tasks.create_task(informer.run(), name=f"agent informer {informer.path}")
+                await asyncio.gather(*(informer.synced.wait() for informer in self._read))
+                tasks.create_task(self._pods.run(), name="agent pod informer")
+        finally:
+            for referenced in (self.secrets, self.configmaps, self.claims):
+                referenced.close()
+
+    async def references_synced(self, pod: Obj) -> None:
+        """Until the Secrets, ConfigMaps and claims ``pod`` uses have been fetched (see
+        :mod:`minikube_py.client.referenced`)."""
+        await asyncio.gather(*(r.wait_synced(pod) for r in (self.secrets, self.configmaps, self.claims)))
 
     def _dispatch(self, old: Obj | None, new: Obj | None) -> None:
         """A pod's node never changes once bound: a binding is the pod's arrival on its node."""
@@ -161,12 +177,16 @@ class PodSources:
         self._nodes.pop(node, None)
 
 
+def _claims_of(pod: Obj) -> set[tuple[str, str]]:
+    return {(pod["metadata"]["namespace"], name) for name in pod_claim_names(pod)}
+
+
 class PodServices:
     """What every worker shares: the runtime, the API, caches of Secrets/ConfigMaps/Services."""
 
     def __init__(self, client: ApiClient, runtime: Runtime, node: NodeContext, recorder: EventRecorder,
-                 secrets: Informer, configmaps: Informer, services: Informer,
-                 network: PodNetwork | None = None, *, claims: Informer, volumes: Informer) -> None:
+                 secrets: ReferencedObjects, configmaps: ReferencedObjects, services: Informer,
+                 network: PodNetwork | None = None, *, claims: ReferencedObjects, volumes: Informer) -> None:
         self.client = client
         #: PersistentVolumeClaims and PersistentVolumes, for the pods' claim volumes
         self.claims, self.persistent_volumes = claims, volumes
@@ -525,7 +545,7 @@ class PodManager:
         self.workers: dict[str, PodWorker] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         #: this manager's handlers on the (maybe shared) informers, removed again by :meth:`close`
-        self._source_handlers: tuple[tuple[Informer, Handler], ...] = (
+        self._source_handlers: tuple[tuple[Informer | ReferencedObjects, Handler], ...] = (
             (src.secrets, lambda old, new: self._on_source(old or new, "secret")),
             (src.configmaps, lambda old, new: self._on_source(old or new, "configmap")),
             (src.claims, lambda old, new: self._wake_claim_users(object_key(new or old))),
@@ -600,6 +620,7 @@ class PodManager:
 
     async def _run_worker(self, worker: PodWorker) -> None:
         try:
+            await self._sources.references_synced(worker.pod)
             await worker.run()
         finally:
             await worker.stop_probers()

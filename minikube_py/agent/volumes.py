@@ -23,6 +23,7 @@ from typing import Any
 
 from minikube_py.agent.env import Lookup
 from minikube_py.agent.runtime.base import Mount
+from minikube_py.model.nodegraph import CONFIGMAPS, SECRETS, pod_references
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -294,34 +295,12 @@ class VolumeManager:
 
     @staticmethod
     def referenced(pod: Obj) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
-        """(secrets, configmaps) the pod reads through volumes, env and envFrom."""
+        """(secrets, configmaps) the pod reads, as (namespace, name): through volumes, env, envFrom
+        and image pull secrets (the objects the Node authorizer lets its node read)."""
         ns = pod["metadata"]["namespace"]
-        spec = pod.get("spec") or {}
-        secrets: set[tuple[str, str]] = set()
-        configmaps: set[tuple[str, str]] = set()
-        for volume in spec.get("volumes") or []:
-            if "secret" in volume:
-                secrets.add((ns, volume["secret"].get("secretName", "")))
-            if "configMap" in volume:
-                configmaps.add((ns, volume["configMap"].get("name", "")))
-            for source in ((volume.get("projected") or {}).get("sources") or []) if "projected" in volume else ():
-                if "secret" in source:
-                    secrets.add((ns, source["secret"].get("name", "")))
-                if "configMap" in source:
-                    configmaps.add((ns, source["configMap"].get("name", "")))
-        for c in (spec.get("initContainers") or []) + (spec.get("containers") or []):
-            for source in c.get("envFrom") or []:
-                if "secretRef" in source:
-                    secrets.add((ns, source["secretRef"]["name"]))
-                if "configMapRef" in source:
-                    configmaps.add((ns, source["configMapRef"]["name"]))
-            for var in c.get("env") or []:
-                ref = var.get("valueFrom") or {}
-                if "secretKeyRef" in ref:
-                    secrets.add((ns, ref["secretKeyRef"]["name"]))
-                if "configMapKeyRef" in ref:
-                    configmaps.add((ns, ref["configMapKeyRef"]["name"]))
-        return secrets, configmaps
+        refs = pod_references(pod)
+        return ({(ns, name) for kind, name in refs if kind == SECRETS},
+                {(ns, name) for kind, name in refs if kind == CONFIGMAPS})
 
     def teardown(self, pod_uid: str) -> None:
         base = self.root / pod_uid

@@ -28,7 +28,9 @@ from minikube_py.api.instrument import ServerCollector, metrics_handler, metrics
 from minikube_py.api.legacy import PREFIX as LEGACY_PREFIX
 from minikube_py.api.legacy import LegacyHandlers
 from minikube_py.api.metrics import HISTORY_PREFIX, ResourceMetrics, metrics_context
+from minikube_py.api.nodeauth import NodeAuthorizer
 from minikube_py.api.nodecreds import cacerts_handler, node_credentials_handler
+from minikube_py.api.noderestriction import ACTING_NODE
 from minikube_py.api.proxy import ApiProxy
 from minikube_py.api.rbac import RbacAuthorizer
 from minikube_py.api.registry import Registry
@@ -84,8 +86,8 @@ async def status_errors(request: web.Request, handler: Handler) -> web.StreamRes
         return json_response(status.status(), status.code)
 
 
-def auth_middleware(authenticator: Authenticator, rbac: RbacAuthorizer, tokens: ServiceAccountTokens,
-                    sessions: DashboardSessions) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def auth_middleware(authenticator: Authenticator, rbac: RbacAuthorizer, nodes: NodeAuthorizer,
+                    tokens: ServiceAccountTokens, sessions: DashboardSessions) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
     """A bearer token (the admin's, the join token, a ServiceAccount's) or client certificate first; a
     request that brings neither may be the dashboard's page, authenticated by its session cookie under
     the CSRF guard (see :mod:`minikube_py.api.sessions`). The dashboard's page and assets are public, as
@@ -94,6 +96,9 @@ def auth_middleware(authenticator: Authenticator, rbac: RbacAuthorizer, tokens: 
 
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+        # the node NodeRestriction admission restricts, deep in the registry's writes: set for every
+        # request, since the requests of one keep-alive connection may share a context, not a user
+        ACTING_NODE.set("")
         if dashboard.is_public(request.path):
             return await handler(request)
         transport = request.transport
@@ -117,8 +122,9 @@ def auth_middleware(authenticator: Authenticator, rbac: RbacAuthorizer, tokens: 
             user = impersonate(user, request.headers, lambda h: request.headers.getall(h, []), decide)
         if user is not None:  # None only on the public paths; set before authorization so a refusal is audited with it
             request[USER] = user
+            ACTING_NODE.set(user.node)
         if user is None or not dashboard.is_own_api(request.path):
-            authorize(user, request.method, request.path, request.query, decide)
+            authorize(user, request.method, request.path, request.query, decide, nodes)
         return await handler(request)
 
     return authenticate
@@ -147,11 +153,12 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
     authentication, as kube-apiserver does, so anonymous clients cannot take the slots. ``audit``
     (a policy and the log it writes to) records requests (see :mod:`minikube_py.api.audit`)."""
     rbac = RbacAuthorizer(registry.store)
+    nodes = NodeAuthorizer(registry.store)
     tokens = ServiceAccountTokens(SigningKey(tls.ca_key.parent / "service-account.key"), registry, issuer)
     sessions = DashboardSessions()
     inflight = {False: 0, True: 0}
     # the metrics middleware is outermost, so it sees the final code of every answer, errors included
-    middlewares = [metrics_middleware(), status_errors, auth_middleware(authenticator, rbac, tokens, sessions),
+    middlewares = [metrics_middleware(), status_errors, auth_middleware(authenticator, rbac, nodes, tokens, sessions),
                    inflight_middleware(max_readonly, max_mutating, inflight)]
     if audit is not None:  # outside the Status errors, to record 401s and 403s with their codes
         middlewares.insert(1, audit_middleware(*audit))
@@ -171,7 +178,9 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
 
     async def follow_policy(_: web.Application) -> AsyncIterator[None]:
         await rbac.start()
+        await nodes.start()
         yield
+        await nodes.stop()
         await rbac.stop()
 
     app.cleanup_ctx.append(follow_policy)
@@ -262,7 +271,7 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
     r.add_get("/openapi/v3/apis/{group}/{version}", openapi_v3)
     r.add_get("/metrics", metrics_handler(ServerCollector(registry.store, inflight)))
     r.add_get("/cacerts", cacerts_handler(tls.ca_pem))
-    r.add_post(pki.NODE_CREDENTIALS_PATH, node_credentials_handler(tls))
+    r.add_post(pki.NODE_CREDENTIALS_PATH, node_credentials_handler(tls, registry))
     r.add_post(pki.CLUSTER_TOKEN_PATH, cluster_token_handler(registry.store, tls, authenticator))
     for path, review in review_routes(rbac, request_user):
         r.add_post(path, review)

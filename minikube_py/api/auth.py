@@ -5,27 +5,27 @@ join token that agents present to get their certificate, and client certificates
 cluster CA, whose CN is the user and whose O values are the groups (nodes, users minted with
 ``pykube kubeconfig --user``). Health and version endpoints are public, as kube-apiserver's are.
 
-Authorization: ``system:masters`` may do anything; a node's certificate is judged by the node
-policy below, which stands in for Kubernetes' Node authorizer and bypasses RBAC (a node may read
-everything and write only what a node writes, plus the deletion of a released local-path
-PersistentVolume once it removed the directory: the known hole the node authorizer closes); every
-other user by RBAC (:mod:`minikube_py.api.rbac`).
+Authorization: ``system:masters`` may do anything; the join token only what joining takes (a node
+certificate, :mod:`minikube_py.api.nodecreds`); a node by the Node authorizer
+(:mod:`minikube_py.api.nodeauth`), then RBAC; every other user by RBAC (:mod:`minikube_py.api.rbac`).
 """
 
 from __future__ import annotations
 
 import hmac
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
+from minikube_py.api.nodeauth import NodeAuthorizer
 from minikube_py.model import errors
 from minikube_py.model.rbac import (
     AUTHENTICATED,
     MASTERS,
+    NODE_USER_PREFIX,
+    NODES_GROUP,
     SERVICE_ACCOUNT_PREFIX,
     Decision,
     UserInfo,
@@ -37,26 +37,6 @@ from minikube_py.pki import NODE_CREDENTIALS_PATH
 #: /cacerts serves the CA certificate to joining agents, which check it against their token's hash
 PUBLIC_PATHS = frozenset({"/version", "/version/", "/healthz", "/livez", "/readyz", "/cacerts"})
 
-_NODE_WRITABLE = (
-    re.compile(r"^/api/v1/nodes(/[^/]+(/status)?)?$"),
-    re.compile(r"^/apis/coordination\.k8s\.io/v1/namespaces/kube-node-lease/leases(/[^/]+)?$"),
-    re.compile(r"^/api/v1/namespaces/[^/]+/events(/[^/]+)?$"),
-    re.compile(r"^/api/v1/namespaces/[^/]+/pods/[^/]+(/status)?$"),
-    # tokens for the pods' projected volumes: only for its own pods' accounts (api/tokens.py checks)
-    re.compile(r"^/api/v1/namespaces/[^/]+/serviceaccounts/[^/]+/token$"),
-)
-#: what a node may delete beyond the above: the PersistentVolumes whose local-path directories it
-#: removed (it deletes with the volume's uid as precondition, after the PV controller released it)
-_NODE_DELETABLE = re.compile(r"^/api/v1/persistentvolumes/[^/]+$")
-#: a node's own objects: the only Node and Lease its certificate may write
-_OWN_NODE = re.compile(r"^/api/v1/nodes/(?P<name>[^/]+)(/status)?$")
-_OWN_LEASE = re.compile(r"^/apis/coordination\.k8s\.io/v1/namespaces/kube-node-lease/leases/(?P<name>[^/]+)$")
-NODE_USER_PREFIX = "system:node:"
-NODES_GROUP = "system:nodes"
-
-
-#: shells and tunnels into pods, and proxies to backends: never for node credentials, whatever the method
-_STREAMS = re.compile(r"/pods/[^/]+/(exec|portforward|attach)$|/(pods|services|nodes)/[^/]+/proxy(/|$)")
 
 
 @dataclass(frozen=True)
@@ -129,9 +109,13 @@ def _certificate_user(peercert: dict[str, Any]) -> User | None:
     groups += (AUTHENTICATED,) if AUTHENTICATED not in groups else ()
     if MASTERS in groups:
         return User(name, admin=True, groups=groups)
-    if NODES_GROUP in groups and name.startswith(NODE_USER_PREFIX):
-        return User(name, admin=False, node=name.removeprefix(NODE_USER_PREFIX), groups=groups)
-    return User(name, admin=False, groups=groups)
+    return User(name, admin=False, node=_node_name(name, groups), groups=groups)
+
+
+def _node_name(user: str, groups: tuple[str, ...]) -> str:
+    """The node a user is, as the Node authorizer recognizes one: ``system:node:<name>`` in
+    ``system:nodes`` (by certificate, or impersonated by a fleet of fake nodes); "" for others."""
+    return user.removeprefix(NODE_USER_PREFIX) if NODES_GROUP in groups and user.startswith(NODE_USER_PREFIX) else ""
 
 
 def impersonate(user: User, headers: Mapping[str, str], getall: Callable[[str], list[str]],
@@ -162,7 +146,7 @@ def impersonate(user: User, headers: Mapping[str, str], getall: Callable[[str], 
     all_groups = tuple(dict.fromkeys([*(groups or implied), AUTHENTICATED]))
     if MASTERS in all_groups:
         return User(name, admin=True, groups=all_groups, uid=uid or "")
-    return User(name, admin=False, groups=all_groups, uid=uid or "")
+    return User(name, admin=False, node=_node_name(name, all_groups), groups=all_groups, uid=uid or "")
 
 
 def is_public(path: str) -> bool:
@@ -170,39 +154,24 @@ def is_public(path: str) -> bool:
 
 
 def authorize(user: User | None, method: str, path: str, query: Mapping[str, str],
-              rbac: Callable[[UserInfo, RequestInfo], Decision]) -> None:
-    """Raise 401/403 unless ``user`` may call ``method`` on ``path``: masters at once, nodes and the
-    join token by the node policy, everyone else by ``rbac``."""
+              rbac: Callable[[UserInfo, RequestInfo], Decision], nodes: NodeAuthorizer | None = None) -> None:
+    """Raise 401/403 unless ``user`` may call ``method`` on ``path``: masters at once; the join
+    token only to trade itself for a node certificate; a node as the Node authorizer (``nodes``)
+    allows, else as RBAC does (as kube-apiserver's ``Node,RBAC`` chain); everyone else by ``rbac``."""
     if is_public(path):
         return
     if user is None:
         raise errors.unauthorized()
     if user.admin:
         return
-    if not user.node and user != NODE_BOOTSTRAP:
-        info = request_info(method, path, query)
-        if not rbac(user.info, info).allowed:
-            raise errors.forbidden_by_policy(user.name, info)
-        return
-    _node_policy(user, method, path)
-
-
-def _node_policy(user: User, method: str, path: str) -> None:
-    if _STREAMS.search(path):
-        raise errors.forbidden_request(user.name, "create", path)
-    if method in ("GET", "HEAD"):
-        return
-    if path == NODE_CREDENTIALS_PATH:
-        if user == NODE_BOOTSTRAP:
+    if user == NODE_BOOTSTRAP:
+        if method == "POST" and path == NODE_CREDENTIALS_PATH:
             return
-        raise errors.forbidden_request(user.name, method.lower(), path)
-    if user.node:
-        own = _OWN_NODE.match(path) or _OWN_LEASE.match(path)
-        if own is not None and own["name"] != user.node:
-            raise errors.forbidden_request(user.name, method.lower(), path,
-                                           f"a node may only modify its own objects, not {own['name']}")
-    if any(p.match(path) for p in _NODE_WRITABLE):
+        raise errors.forbidden_request(user.name, method.lower(), path,
+                                       "the join token may only request node credentials")
+    info = request_info(method, path, query)
+    if user.node and nodes is not None and nodes.allows(user.node, info, query):
         return
-    if method == "DELETE" and _NODE_DELETABLE.match(path):
-        return
-    raise errors.forbidden_request(user.name, method.lower(), path)
+    if not rbac(user.info, info).allowed:
+        reason = f"no relationship found between node '{user.node}' and this object" if user.node else ""
+        raise errors.forbidden_by_policy(user.name, info, reason)

@@ -18,9 +18,10 @@ import contextlib
 import copy
 import logging
 
+from minikube_py.api.follower import PrefixFollower
 from minikube_py.api.registry import DeleteOptions, Registry
 from minikube_py.model import crds, errors, kinds
-from minikube_py.store.base import Compacted, Obj, revision_of
+from minikube_py.store.base import Event, Obj
 
 log = logging.getLogger(__name__)
 
@@ -39,26 +40,28 @@ class CustomResourceTypes:
         assert DEFINITIONS is not None
         self._registry = registry
         self._store = registry.store
-        self._revision = 0
-        self._advanced = asyncio.Condition()
-        self._task: asyncio.Task[None] | None = None
+        self._follower = PrefixFollower(self._store, DEFINITIONS.prefix(), what="custom resource types",
+                                        load=self._load, apply=self._apply, catch_up_timeout=CATCH_UP_TIMEOUT)
         self._cleanups: dict[str, asyncio.Task[None]] = {}
 
     async def start(self) -> None:
-        revision = await self._load()
-        self._task = asyncio.create_task(self._follow(revision), name="custom-resource-types")
+        await self._follower.start()
 
     async def stop(self) -> None:
-        tasks = [t for t in (self._task, *self._cleanups.values()) if t is not None]
+        await self._follower.stop()
+        tasks = list(self._cleanups.values())
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._task = None
         self._cleanups.clear()
         for crd in kinds.served_definitions():
             kinds.withdraw(crd)
+
+    async def caught_up(self, obj: Obj) -> None:
+        """Until the served types reflect a CRD this server just wrote (or deleted)."""
+        await self._follower.caught_up(obj)
 
     async def _load(self) -> int:
         assert DEFINITIONS is not None
@@ -68,26 +71,13 @@ class CustomResourceTypes:
             kinds.withdraw(crd)
         for obj in listing.items:
             self._put(obj)
-        await self._advance(listing.revision)
         return listing.revision
 
-    async def _follow(self, revision: int) -> None:
-        assert DEFINITIONS is not None
-        while True:
-            try:
-                async for event in self._store.watch(DEFINITIONS.prefix(), revision):
-                    if event.type == "DELETED":
-                        kinds.withdraw(event.value["metadata"]["name"])
-                    else:
-                        self._put(event.value)
-                    revision = event.revision
-                    await self._advance(revision)
-            except Compacted:
-                log.warning("the custom resource types fell behind the store's history; reloading them")
-            except Exception:
-                log.exception("following the CustomResourceDefinitions failed; reloading them")
-                await asyncio.sleep(1.0)
-            revision = await self._load()
+    def _apply(self, event: Event) -> None:
+        if event.type == "DELETED":
+            kinds.withdraw(event.value["metadata"]["name"])
+        else:
+            self._put(event.value)
 
     def _put(self, obj: Obj) -> None:
         name = obj["metadata"]["name"]
@@ -95,20 +85,6 @@ class CustomResourceTypes:
         held = crds.terminating(obj) and crds.CLEANUP_FINALIZER in (obj["metadata"].get("finalizers") or ())
         if held and (name not in self._cleanups or self._cleanups[name].done()):
             self._cleanups[name] = asyncio.create_task(self._clean_up(name), name=f"crd-cleanup-{name}")
-
-    async def _advance(self, revision: int) -> None:
-        async with self._advanced:
-            self._revision = max(self._revision, revision)
-            self._advanced.notify_all()
-
-    async def caught_up(self, obj: Obj) -> None:
-        """Until the served types reflect a CRD this server just wrote (or deleted)."""
-        revision = revision_of(obj)
-        try:
-            async with asyncio.timeout(CATCH_UP_TIMEOUT), self._advanced:
-                await self._advanced.wait_for(lambda: self._revision >= revision)
-        except TimeoutError:
-            log.warning("the custom resource types have not caught up with revision %d yet", revision)
 
     async def _clean_up(self, name: str) -> None:
         """Delete every object of a terminating CRD, then release the CRD itself."""

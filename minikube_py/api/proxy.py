@@ -24,7 +24,7 @@ from aiohttp import web
 from yarl import URL
 
 from minikube_py.api.registry import Registry
-from minikube_py.api.streaming import kubelet_endpoint, pump
+from minikube_py.api.streaming import kubelet_dial_error, kubelet_endpoint, pump
 from minikube_py.guard import cancel_and_wait
 from minikube_py.model import errors
 from minikube_py.model.kinds import ResourceType, by_plural
@@ -117,11 +117,12 @@ class ApiProxy:
         if tail and not agent_path_allowed(tail):
             raise errors.StatusError(404, "NotFound", f'the agent of node "{target.name}" serves no path "{tail}"')
         return await self._forward(request, Backend("https", endpoint.host, endpoint.port), tail,
-                                   self._kubelet_ssl)
+                                   self._kubelet_ssl, target.name)
 
     async def _forward(self, request: web.Request, backend: Backend, tail: str,
-                       tls: ssl.SSLContext | None) -> web.StreamResponse:
-        """Relay ``request`` to ``backend`` at ``tail``. An empty tail redirects to the path with a
+                       tls: ssl.SSLContext | None, node: str | None = None) -> web.StreamResponse:
+        """Relay ``request`` to ``backend`` at ``tail``; for a ``node``'s agent, verifying that it presents
+        that node's serving certificate (the dial fails closed otherwise, with a 500 that says why). An empty tail redirects to the path with a
         slash, as kube-apiserver does, so the backend's relative links resolve under the proxy (a
         WebSocket upgrade, which cannot follow a redirect, goes to ``/``)."""
         query = request.rel_url.raw_query_string
@@ -137,16 +138,18 @@ class ApiProxy:
         headers = request_headers(request.headers.items(), peer, websocket)
         try:
             if websocket:
-                return await self._relay_websocket(request, url, headers, dial)
-            return await self._relay_http(request, url, headers, dial)
+                return await self._relay_websocket(request, url, headers, dial, node)
+            return await self._relay_http(request, url, headers, dial, node)
         except (aiohttp.ClientError, TimeoutError) as exc:  # refused, reset, or a malformed answer
+            if node is not None and isinstance(exc, aiohttp.ClientConnectorError):
+                raise kubelet_dial_error(node, backend.base_url, exc) from None
             raise unavailable(f"error trying to reach service: {_reason(exc)}") from None
 
     async def _relay_http(self, request: web.Request, url: URL, headers: list[tuple[str, str]],
-                          dial: ssl.SSLContext | bool) -> web.StreamResponse:
+                          dial: ssl.SSLContext | bool, node: str | None) -> web.StreamResponse:
         body = request.content if request.body_exists else None
         async with self._client().request(request.method, url, headers=headers, data=body, ssl=dial,
-                                          allow_redirects=False) as upstream:
+                                          server_hostname=node, allow_redirects=False) as upstream:
             answer = web.StreamResponse(status=upstream.status, reason=upstream.reason)
             for name, value in response_headers((k.decode("latin-1"), v.decode("latin-1"))
                                                 for k, v in upstream.raw_headers):
@@ -165,9 +168,10 @@ class ApiProxy:
             return answer
 
     async def _relay_websocket(self, request: web.Request, url: URL, headers: list[tuple[str, str]],
-                               dial: ssl.SSLContext | bool) -> web.StreamResponse:
+                               dial: ssl.SSLContext | bool, node: str | None) -> web.StreamResponse:
         offered = tuple(p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip())
         upstream = await self._client().ws_connect(url, protocols=offered, headers=headers, ssl=dial,
+                                                   server_hostname=node,
                                                    autoping=True, heartbeat=None, max_msg_size=0)
         ws = web.WebSocketResponse(protocols=(upstream.protocol,) if upstream.protocol else (), autoping=True,
                                    heartbeat=None, max_msg_size=0)

@@ -10,19 +10,15 @@ RoleBinding and then uses it is not refused by a policy a few milliseconds old.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from collections.abc import Iterable
 
+from minikube_py.api.follower import PrefixFollower
 from minikube_py.model import errors, rbac
 from minikube_py.model.bootstrappolicy import CLUSTER_ADMIN
 from minikube_py.model.kinds import RESOURCES, ResourceType
 from minikube_py.model.rbac import Decision, Policy, Rule, UserInfo
 from minikube_py.model.requestinfo import RequestInfo
-from minikube_py.store.base import Compacted, Obj, Store, revision_of
-
-log = logging.getLogger(__name__)
+from minikube_py.store.base import Event, Obj, Store
 
 #: seconds a role or binding write waits for the policy to hold it before it is answered anyway
 CATCH_UP_TIMEOUT = 10.0
@@ -39,20 +35,18 @@ class RbacAuthorizer:
     def __init__(self, store: Store) -> None:
         self._store = store
         self.policy = Policy()
-        self._revision = 0
-        self._advanced = asyncio.Condition()
-        self._task: asyncio.Task[None] | None = None
+        self._follower = PrefixFollower(store, _PREFIX, what="RBAC policy", load=self._load, apply=self._apply,
+                                        catch_up_timeout=CATCH_UP_TIMEOUT)
 
     async def start(self) -> None:
-        revision = await self._load()
-        self._task = asyncio.create_task(self._follow(revision), name="rbac-policy")
+        await self._follower.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._follower.stop()
+
+    async def caught_up(self, obj: Obj) -> None:
+        """Until the policy holds a role or binding this server just wrote (or deleted)."""
+        await self._follower.caught_up(obj)
 
     async def _load(self) -> int:
         """Read every role and binding; the revision returned is the oldest of the four listings, so
@@ -65,44 +59,15 @@ class RbacAuthorizer:
             for obj in listing.items:
                 policy.put(rt.kind, obj)
         self.policy = policy
-        await self._advance(min(revisions))
         return min(revisions)
 
-    async def _follow(self, revision: int) -> None:
-        """Apply the store's RBAC events for as long as the server runs; a watch that fell behind
-        the store's history, or failed, is replaced by a fresh listing and watch."""
-        while True:
-            try:
-                async for event in self._store.watch(_PREFIX, revision):
-                    kind = _KIND_BY_PLURAL.get(event.key.split("/")[2], "")
-                    if event.type == "DELETED":
-                        md = event.value.get("metadata") or {}
-                        self.policy.remove(kind, md.get("namespace") or "", md.get("name", ""))
-                    else:
-                        self.policy.put(kind, event.value)
-                    revision = event.revision
-                    await self._advance(revision)
-            except Compacted:
-                log.warning("the RBAC policy fell behind the store's history; reloading it")
-            except Exception:
-                log.exception("following the RBAC policy failed; reloading it")
-                await asyncio.sleep(1.0)
-            revision = await self._load()
-
-    async def _advance(self, revision: int) -> None:
-        async with self._advanced:
-            self._revision = max(self._revision, revision)
-            self._advanced.notify_all()
-
-    async def caught_up(self, obj: Obj) -> None:
-        """Until the policy holds a role or binding this server just wrote (or deleted); after
-        :data:`CATCH_UP_TIMEOUT` the write is answered anyway (it is committed; the policy follows)."""
-        revision = revision_of(obj)
-        try:
-            async with asyncio.timeout(CATCH_UP_TIMEOUT), self._advanced:
-                await self._advanced.wait_for(lambda: self._revision >= revision)
-        except TimeoutError:
-            log.warning("the RBAC policy has not caught up with revision %d yet", revision)
+    def _apply(self, event: Event) -> None:
+        kind = _KIND_BY_PLURAL.get(event.key.split("/")[2], "")
+        if event.type == "DELETED":
+            md = event.value.get("metadata") or {}
+            self.policy.remove(kind, md.get("namespace") or "", md.get("name", ""))
+        else:
+            self.policy.put(kind, event.value)
 
     # ------------------------------------------------------------------------------ decisions
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from minikube_py.api import noderestriction
 from minikube_py.api.allocators import ServiceAllocator
 from minikube_py.api.limits import check_depth, check_stored
 from minikube_py.api.patch import is_apply, managed, parse_applied
@@ -315,6 +316,7 @@ class Registry:
             ownership.record(strategy.structure, {}, obj, [], _rfc3339(self._now()))
         if rt.namespaced:
             await self._check_namespace_open(namespace or "")
+        noderestriction.admit(rt, obj, None)
         ops, problems = await strategy.admission(rt, obj, None, self._admission)
         if problems:
             await self._refuse_existing(rt, namespace, md["name"])
@@ -471,6 +473,7 @@ class Registry:
             raise errors.invalid(rt, name, problems)
         if ownership is not None:
             ownership.record(strategy.structure, old, new, base, _rfc3339(self._now()))
+        noderestriction.admit(rt, new, old)
         ops, problems = await strategy.admission(rt, new, old, self._admission)
         if problems:
             raise errors.invalid(rt, name, problems)

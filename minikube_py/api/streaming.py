@@ -1,8 +1,10 @@
 """pods/log, pods/exec and pods/portforward: relayed to the agent of the pod's node.
 
 The API server checks the pod and its container, then dials the node's kubelet endpoint with its own
-client certificate (CN kube-apiserver-kubelet-client, group system:masters, from the cluster CA) and
-relays bytes: the log body as it streams, and WebSocket messages both ways for exec and port-forward,
+client certificate (CN kube-apiserver-kubelet-client, group system:masters, from the cluster CA),
+verifying that the endpoint presents the node's serving certificate from the cluster CA (for the
+node's name: a daemon endpoint pointed at another listener fails closed, see
+:func:`kubelet_dial_error`), and relays bytes: the log body as it streams, and WebSocket messages both ways for exec and port-forward,
 with the same subprotocol kubectl negotiated, so the agent speaks to kubectl directly in effect.
 """
 
@@ -35,6 +37,20 @@ def kubelet_endpoint(node: Obj) -> str:
     if not host or not port:
         raise errors.bad_request(f"node {node['metadata']['name']} has no kubelet endpoint")
     return f"https://{host}:{port}" if ":" not in host else f"https://[{host}]:{port}"
+
+
+def kubelet_dial_error(node: str, url: str, exc: BaseException) -> errors.StatusError:
+    """The 500 for a node's kubelet endpoint that could not be used, with the reason, as kube-apiserver
+    reports a failed dial; a certificate that is not the node's own from the cluster CA is one (the
+    node's status may point at a listener that is not its agent)."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        why = f"its certificate is not node {node}'s serving certificate from the cluster CA " \
+              f"({exc.certificate_error})"
+    elif isinstance(exc, aiohttp.ClientConnectorError):
+        why = str(exc.os_error) or str(exc)
+    else:
+        why = str(exc) or type(exc).__name__
+    return errors.internal(f"error dialing the kubelet of node {node} at {url}: {why}")
 
 
 class StreamProxy:
@@ -74,17 +90,26 @@ class StreamProxy:
         md = pod["metadata"]
         query = {k: v for k, v in request.query.items() if k != "container"}
         url = f"{endpoint}/containerLogs/{md['namespace']}/{md['name']}/{container}"
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=10)) as session, \
-                session.get(url, params=query, ssl=self._ssl) as upstream:
-            if upstream.status >= 400:
-                body = await upstream.json(content_type=None)
-                raise errors.bad_request(body.get("message", "the node refused the log request"))
-            resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
-            await resp.prepare(request)
-            async for chunk in upstream.content.iter_any():
-                await resp.write(chunk)
-            await resp.write_eof()
-            return resp
+        node = pod["spec"]["nodeName"]
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=10)) as session:
+            try:
+                upstream = await session.get(url, params=query, ssl=self._ssl, server_hostname=node)
+            except (aiohttp.ClientError, OSError) as e:
+                raise kubelet_dial_error(node, endpoint, e) from None
+            async with upstream:
+                return await self._relay_log(request, upstream)
+
+    @staticmethod
+    async def _relay_log(request: web.Request, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
+        if upstream.status >= 400:
+            body = await upstream.json(content_type=None)
+            raise errors.bad_request(body.get("message", "the node refused the log request"))
+        resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
+        await resp.prepare(request)
+        async for chunk in upstream.content.iter_any():
+            await resp.write(chunk)
+        await resp.write_eof()
+        return resp
 
     async def exec(self, request: web.Request) -> web.StreamResponse:
         pod, endpoint, container = await self._target(request, need_container=True)
@@ -92,7 +117,7 @@ class StreamProxy:
             raise errors.bad_request("cannot exec into a container in a completed pod")
         md = pod["metadata"]
         query = [(k, v) for k, v in request.query.items() if k != "container"]
-        return await self._relay(request, f"{endpoint}/exec/{md['namespace']}/{md['name']}/{container}", query,
+        return await self._relay(request, pod, f"{endpoint}/exec/{md['namespace']}/{md['name']}/{container}", query,
                                  EXEC_PROTOCOLS)
 
     async def port_forward(self, request: web.Request) -> web.StreamResponse:
@@ -101,22 +126,23 @@ class StreamProxy:
             raise errors.bad_request("unable to forward port because pod is not running. Current status="
                                      f"{(pod.get('status') or {}).get('phase', 'Pending')}")
         md = pod["metadata"]
-        return await self._relay(request, f"{endpoint}/portForward/{md['namespace']}/{md['name']}",
+        return await self._relay(request, pod, f"{endpoint}/portForward/{md['namespace']}/{md['name']}",
                                  list(request.query.items()), PORT_FORWARD_PROTOCOLS)
 
-    async def _relay(self, request: web.Request, url: str, query: list[tuple[str, str]],
+    async def _relay(self, request: web.Request, pod: Obj, url: str, query: list[tuple[str, str]],
                      protocols: tuple[str, ...]) -> web.StreamResponse:
         offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
         chosen = next((p for p in offered if p in protocols), None)
         if request.headers.get("Upgrade", "").lower() != "websocket" or chosen is None:
             raise errors.bad_request("Upgrade request required")
+        node = pod["spec"]["nodeName"]
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=10))
         try:
             upstream = await session.ws_connect(url, params=query, protocols=(chosen,), ssl=self._ssl,
-                                                autoping=True, heartbeat=None, max_msg_size=0)
+                                                server_hostname=node, autoping=True, heartbeat=None, max_msg_size=0)
         except (aiohttp.ClientError, OSError) as e:
             await session.close()
-            raise errors.internal(f"error dialing the node: {e}") from None
+            raise kubelet_dial_error(node, url, e) from None
         ws = web.WebSocketResponse(protocols=(chosen,), autoping=True, heartbeat=None, max_msg_size=0)
         await ws.prepare(request)
 

@@ -23,11 +23,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
-from minikube_py.api.auth import NODE_USER_PREFIX, NODES_GROUP, User
+from minikube_py.api.auth import User
 from minikube_py.api.registry import Registry
 from minikube_py.model import errors
 from minikube_py.model.kinds import by_plural
-from minikube_py.model.rbac import UserInfo, service_account_groups, service_account_user
+from minikube_py.model.rbac import NODE_USER_PREFIX, NODES_GROUP, UserInfo, service_account_groups, service_account_user
 from minikube_py.model.requestinfo import RequestInfo
 from minikube_py.model.serviceaccounts import (
     TokenSpec,
@@ -123,9 +123,9 @@ class ServiceAccountTokens:
 
     async def request(self, namespace: str, name: str, body: Obj, requester: UserInfo) -> Obj:
         """Answer a TokenRequest for ServiceAccount ``namespace/name``: the request with its
-        ``status.token`` and ``status.expirationTimestamp``. A node (whose writes RBAC does not
-        judge) gets tokens only for the pods bound to it, of the accounts they run as, as
-        Kubernetes' Node authorizer allows."""
+        ``status.token`` and ``status.expirationTimestamp``. A node (which the Node authorizer let
+        ask for an account one of its pods runs as) gets tokens only bound to such a pod, as
+        Kubernetes' NodeRestriction admits."""
         assert _SERVICE_ACCOUNTS is not None
         spec, problems = parse_token_request(body, self.audiences)
         if spec is None:

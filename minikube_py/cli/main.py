@@ -147,7 +147,10 @@ def agent(config_file: Path | None, cleanup: bool, **flags: Any) -> None:
         config = load_agent_config(file=config_file, env=os.environ, flags=flags)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from exc
-    if not config.server or not config.token:
+    if config.count > 1 and not config.kubeconfig:
+        raise click.UsageError("--count needs --kubeconfig: a fleet of fake nodes acts for all of them (as a user "
+                               "who may impersonate system:node:*, such as the admin), which the join token cannot")
+    if config.count == 1 and (not config.server or not config.token):
         raise click.UsageError("--join URL and --token T are required")
     if config.count > 1:
         from minikube_py.agent.fleet import Fleet

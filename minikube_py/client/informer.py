@@ -35,7 +35,7 @@ class Informer:
         self.path = path
         self._client = client
         self._label_selector = label_selector
-        self._field_selector = field_selector
+        self.field_selector = field_selector
         self.cache: dict[str, Obj] = {}
         self.synced = asyncio.Event()
         self._handlers: list[Handler] = []
@@ -54,7 +54,7 @@ class Informer:
 
     async def run(self) -> None:
         async for item in watch_forever(self._client, self.path, label_selector=self._label_selector,
-                                        field_selector=self._field_selector):
+                                        field_selector=self.field_selector):
             if isinstance(item, Listing):
                 self._replace(item.items)
                 self.synced.set()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from types import TracebackType
@@ -17,6 +18,7 @@ from typing import Any, Literal
 
 import aiohttp
 import orjson
+from multidict import CIMultiDict
 
 from minikube_py.client.errors import error_from_response
 from minikube_py.client.kubeconfig import ClientConfig
@@ -97,6 +99,16 @@ class ApiClient:
         self._session: aiohttp.ClientSession | None = None
         self._servers = [config.server]
         self._current = 0
+        #: headers of every request: a view made by :meth:`impersonating` adds its identity's
+        self._identity: tuple[tuple[str, str], ...] = ()
+
+    def impersonating(self, user: str, groups: Sequence[str]) -> ApiClient:
+        """A view of this client (same session and connections, so use it inside this client's block)
+        whose requests act as ``user`` in ``groups`` (``Impersonate-User``/``-Group``, as ``kubectl
+        --as``); the server checks that this client's own user may impersonate them."""
+        view = copy.copy(self)
+        view._identity = (("Impersonate-User", user), *(("Impersonate-Group", g) for g in groups))
+        return view
 
     @property
     def server(self) -> str:
@@ -172,7 +184,9 @@ class ApiClient:
         connecting stays bounded."""
         if self._session is None:
             raise RuntimeError("ApiClient is used outside its 'async with' block")
-        headers = {"Accept": accept} if accept else {}
+        headers = CIMultiDict(self._identity)
+        if accept:
+            headers["Accept"] = accept
         data = None
         if body is not None:
             data = orjson.dumps(body)
@@ -212,7 +226,7 @@ class ApiClient:
         if self._session is None:
             raise RuntimeError("ApiClient is used outside its 'async with' block")
         try:
-            ws = await self._session.ws_connect(self.server + path, params=list(query),
+            ws = await self._session.ws_connect(self.server + path, params=list(query), headers=CIMultiDict(self._identity),
                                                 protocols=tuple(protocols), max_msg_size=0)
         except aiohttp.WSServerHandshakeError as exc:
             raise error_from_response(exc.status, exc.message, "") from None

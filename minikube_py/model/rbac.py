@@ -22,6 +22,9 @@ MASTERS = "system:masters"
 AUTHENTICATED = "system:authenticated"
 UNAUTHENTICATED = "system:unauthenticated"
 SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:"
+#: a node's user is system:node:<name> in the group system:nodes
+NODE_USER_PREFIX = "system:node:"
+NODES_GROUP = "system:nodes"
 SERVICE_ACCOUNTS_GROUP = "system:serviceaccounts"
 
 Obj = dict[str, Any]

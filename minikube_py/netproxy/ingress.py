@@ -32,9 +32,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from minikube_py.client.informer import Informer
+from minikube_py.client.referenced import ReferencedObjects
 from minikube_py.client.rest import ApiClient
 from minikube_py.model.ingress import CONTROLLER, class_of
 from minikube_py.model.ingressroutes import Backend, RoutingTable, TlsSecret, build_table
+from minikube_py.model.nodegraph import ingress_tls_secrets
 from minikube_py.netproxy import http1
 from minikube_py.netproxy.services import Endpoint, ServiceTable
 from minikube_py.pki import self_signed_serving_cert
@@ -42,6 +44,8 @@ from minikube_py.pki import self_signed_serving_cert
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
+#: the type of the Secrets whose certificates the controller serves
+TLS_SECRET_TYPE = "kubernetes.io/tls"
 
 #: changes arriving within this window make one new routing table
 MIN_SYNC_INTERVAL = 0.05
@@ -82,9 +86,11 @@ class IngressController:
         self._classes = Informer(client, "/apis/networking.k8s.io/v1/ingressclasses")
         self._services = Informer(client, "/api/v1/services")
         self._slices = Informer(client, "/apis/discovery.k8s.io/v1/endpointslices")
-        self._secrets = Informer(client, "/api/v1/secrets", field_selector="type=kubernetes.io/tls")
-        for informer in (self._ingresses, self._classes, self._secrets):
-            informer.add_handler(self._wake)
+        # each TLS Secret an Ingress names, by a watch of its own (a node may read those, not every Secret)
+        self._secrets = ReferencedObjects(client, "secrets", _tls_secrets)
+        self._ingresses.add_handler(self._secrets.referrer_changed)
+        for source in (self._ingresses, self._classes, self._secrets):
+            source.add_handler(self._wake)
         self._services.add_handler(self.services.on_service)
         self._slices.add_handler(self.services.on_slice)
         self._next: dict[Backend, int] = {}  # round-robin position per backend
@@ -127,7 +133,7 @@ class IngressController:
                 del self._contexts[secret]
         for secret in wanted:
             obj = self._secrets.get(f"{secret.namespace}/{secret.name}")
-            if obj is None:
+            if obj is None or obj.get("type") != TLS_SECRET_TYPE:
                 self._contexts.pop(secret, None)
                 continue
             version = obj["metadata"].get("resourceVersion", "")
@@ -163,10 +169,10 @@ class IngressController:
         opts = self.options
         try:
             async with asyncio.TaskGroup() as tasks:
-                for informer in (self._ingresses, self._classes, self._services, self._slices, self._secrets):
+                for informer in (self._ingresses, self._classes, self._services, self._slices):
                     tasks.create_task(informer.run(), name=f"ingress informer {informer.path}")
                 tasks.create_task(self._sync_loop(), name="ingress sync")
-                await asyncio.gather(*(i.synced.wait() for i in (self._ingresses, self._classes, self._secrets)))
+                await self._synced()
                 listeners: list[tuple[int, ssl.SSLContext | None]] = []
                 if opts.http_port:
                     listeners.append((opts.http_port, None))
@@ -174,10 +180,16 @@ class IngressController:
                     listeners.append((opts.https_port, self._default_context()))
                 tasks.create_task(self._listen(listeners), name="ingress listeners")
         finally:
+            self._secrets.close()
             self._pool.close()
 
+    async def _synced(self) -> None:
+        """Until the Ingresses and classes are listed and the TLS Secrets they name fetched once."""
+        await asyncio.gather(*(i.synced.wait() for i in (self._ingresses, self._classes)))
+        await self._secrets.wait_synced()
+
     async def _sync_loop(self) -> None:
-        await asyncio.gather(*(i.synced.wait() for i in (self._ingresses, self._classes, self._secrets)))
+        await self._synced()
         while True:
             self._changed.clear()
             self.rebuild()
@@ -472,6 +484,11 @@ class ConnectionPool:
             for _, writer in idle:
                 writer.close()
         self._idle.clear()
+
+
+def _tls_secrets(ingress: Obj) -> set[tuple[str, str]]:
+    namespace = (ingress.get("metadata") or {}).get("namespace") or ""
+    return {(namespace, name) for name in ingress_tls_secrets(ingress)}
 
 
 def _page(status: int, title: str, detail: str, *, keep_alive: bool) -> bytes:

@@ -198,11 +198,11 @@ def test_joined_fake_agent_registers_and_a_wrong_ca_hash_is_refused(server: Runn
 
 
 def test_many_fake_nodes_in_one_agent_process(server: RunningServer, tmp_path: Path) -> None:
-    """``pykube agent --count``: real agents sharing a process register, hold their leases and run the
-    pods bound to them, whose annotations script their end; they serve no kubelet endpoint."""
-    token = (server.data_dir / "node-token").read_text().strip()
-    fleet = subprocess.Popen([sys.executable, "-m", "minikube_py.cli.main", "agent", "--join", server.url, "--token",
-                              token, "--runtime", "fake", "--count", "3", "--node-name", "flock-%d", "--node-ip",
+    """``pykube agent --count``: real agents sharing a process (and the admin's kubeconfig, each node
+    impersonating itself) register, hold their leases and run the pods bound to them, whose
+    annotations script their end; they serve no kubelet endpoint."""
+    fleet = subprocess.Popen([sys.executable, "-m", "minikube_py.cli.main", "agent", "--kubeconfig",
+                              str(server.kubeconfig), "--runtime", "fake", "--count", "3", "--node-name", "flock-%d", "--node-ip",
                               "127.0.0.1", "--data-dir", str(tmp_path / "flock"), "--node-lease-duration-seconds", "8",
                               "--fake-cpus", "2"])
     try:

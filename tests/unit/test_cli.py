@@ -105,16 +105,21 @@ def test_agent_count_runs_that_many_fake_nodes_in_one_process(tmp_path: Path, mo
             pass
 
     monkeypatch.setattr(fleet_module, "Fleet", FakeFleet)
-    done = invoke("agent", "--join", "https://10.0.0.1:6443", "--token", "K10x::server:y", "--data-dir", str(tmp_path),
+    done = invoke("agent", "--kubeconfig", str(tmp_path / "admin.yaml"), "--data-dir", str(tmp_path),
                   "--runtime", "fake", "--count", "3", "--node-name", "hollow-%d", "--fake-cpus", "32",
                   "--fake-memory", "128Gi", "--node-lease-duration-seconds", "8")
     assert done.exit_code == 0, done.output
     [cfg] = fleets
+    assert cfg.kubeconfig == str(tmp_path / "admin.yaml")
     assert cfg.node_names == ["hollow-1", "hollow-2", "hollow-3"] and joined == []
     assert (cfg.fake_cpus, cfg.fake_memory, cfg.node_lease_duration_seconds) == (32, "128Gi", 8)
-    refused = invoke("agent", "--join", "https://10.0.0.1:6443", "--token", "K10x::server:y", "--count", "3",
+    refused = invoke("agent", "--kubeconfig", str(tmp_path / "admin.yaml"), "--count", "3",
                      "--node-name", "hollow-%d")
     assert refused.exit_code == 2 and "need --runtime fake" in refused.output
+    # the join token gives one node its credentials, never a fleet's
+    refused = invoke("agent", "--join", "https://10.0.0.1:6443", "--token", "K10x::server:y", "--runtime", "fake",
+                     "--count", "3", "--node-name", "hollow-%d")
+    assert refused.exit_code == 2 and "--count needs --kubeconfig" in refused.output
 
 
 def test_agent_needs_join_and_token(joined: list[AgentConfig]) -> None:

@@ -93,6 +93,10 @@ async def test_the_join_routes_are_served(tmp_path: Path, monkeypatch: pytest.Mo
                 assert resp.status == 200 and await resp.read() == ca
             async with session.post(pki.NODE_CREDENTIALS_PATH, json={"nodeName": "n2", "csr": csr.decode()},
                                     headers={"Authorization": f"Bearer {secret}"}, ssl=tls) as resp:
+                assert resp.status == 400 and "nodePassword is required" in (await resp.json())["message"]
+            body = {"nodeName": "n2", "csr": csr.decode(), "nodePassword": "p" * 32}
+            async with session.post(pki.NODE_CREDENTIALS_PATH, json=body,
+                                    headers={"Authorization": f"Bearer {secret}"}, ssl=tls) as resp:
                 assert resp.status == 200 and (await resp.json())["ca"] == ca.decode()
 
 

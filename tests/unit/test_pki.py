@@ -177,3 +177,25 @@ def test_sealed_files_refuse_another_token_and_any_alteration() -> None:
         pki_mod.unseal("right", {"kdf": "scrypt", "salt": "AA=="})
     with pytest.raises(ValueError, match="unknown key derivation"):
         pki_mod.unseal("right", {**sealed, "kdf": "md5"})
+
+
+def test_a_node_serving_cert_names_the_node_and_its_addresses(tmp_path: Path) -> None:
+    """The kubelet serving certificate the API server verifies: for the node's name (which the API
+    server dials as ``server_hostname``) and IP, server auth only; one issued to another node, or one
+    the agent signed itself, does not do."""
+    tls = ensure_pki(tmp_path, hosts=[])
+    csr, _ = pki_mod.node_csr("n1")
+    pem = pki_mod.sign_node_csr(tls, csr, "n1", serving=["10.0.0.5"])
+    cert = x509.load_pem_x509_certificate(pem)
+    sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert sans.get_values_for_type(x509.DNSName) == ["n1"]
+    assert [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)] == ["10.0.0.5"]
+    assert list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [ExtendedKeyUsageOID.SERVER_AUTH]
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "system:node:n1"
+    assert pki_mod.node_serving_cert_valid(pem, tls.ca_pem, "n1", ["10.0.0.5"])
+    assert not pki_mod.node_serving_cert_valid(pem, tls.ca_pem, "n2", ["10.0.0.5"])
+    assert not pki_mod.node_serving_cert_valid(pem, tls.ca_pem, "n1", ["10.0.0.6"])
+    own, _ = pki_mod.self_signed_serving_cert("n1", ["n1", "10.0.0.5"])
+    assert not pki_mod.node_serving_cert_valid(own, tls.ca_pem, "n1", ["10.0.0.5"])
+    client = x509.load_pem_x509_certificate(pki_mod.sign_node_csr(tls, csr, "n1"))
+    assert list(client.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [ExtendedKeyUsageOID.CLIENT_AUTH]

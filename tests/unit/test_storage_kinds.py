@@ -8,9 +8,7 @@ from typing import Any
 
 import pytest
 
-from minikube_py.api.auth import User, authorize
 from minikube_py.api.tables import column_definitions, table_row
-from minikube_py.model.errors import StatusError
 from minikube_py.model.kindrules import rules_of
 from minikube_py.model.kinds import RESOURCES
 from minikube_py.model.schema import unknown_fields
@@ -201,21 +199,6 @@ def test_storage_class_cells_mark_the_default() -> None:
     klass["metadata"]["annotations"] = {"storageclass.kubernetes.io/is-default-class": "true"}
     klass["allowVolumeExpansion"] = True
     assert cells(klass)[0] == "local-path (default)" and cells(klass)[4] is True
-
-
-def _no_rbac(user: Any, info: Any) -> Any:
-    raise AssertionError("a node's request is judged by the node policy, never by RBAC")
-
-
-def test_a_node_may_delete_persistent_volumes_but_not_write_them() -> None:
-    node = User("system:node:n1", admin=False, node="n1")
-    authorize(node, "DELETE", "/api/v1/persistentvolumes/pvc-1", {}, _no_rbac)
-    for method in ("PUT", "PATCH", "POST"):
-        with pytest.raises(StatusError) as refused:
-            authorize(node, method, "/api/v1/persistentvolumes/pvc-1", {}, _no_rbac)
-        assert refused.value.code == 403
-    with pytest.raises(StatusError):
-        authorize(node, "DELETE", "/api/v1/namespaces/default/persistentvolumeclaims/data", {}, _no_rbac)
 
 
 def test_unknown_fields_are_dropped_as_kube_apiserver_drops_them() -> None:
