@@ -20,6 +20,7 @@ import logging
 
 from minikube_py.api.follower import PrefixFollower
 from minikube_py.api.registry import DeleteOptions, Registry
+from minikube_py.guard import cancel_and_wait
 from minikube_py.model import crds, errors, kinds
 from minikube_py.store.base import Event, Obj
 
@@ -49,12 +50,8 @@ class CustomResourceTypes:
 
     async def stop(self) -> None:
         await self._follower.stop()
-        tasks = list(self._cleanups.values())
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for task in list(self._cleanups.values()):
+            await cancel_and_wait(task)
         self._cleanups.clear()
         for crd in kinds.served_definitions():
             kinds.withdraw(crd)

@@ -12,10 +12,10 @@ request sees the effect of its write.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+from minikube_py.guard import cancel_and_wait
 from minikube_py.store.base import Compacted, Event, Obj, Store, revision_of
 
 log = logging.getLogger(__name__)
@@ -45,9 +45,7 @@ class PrefixFollower:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
 
     async def _reload(self) -> int:
