@@ -29,6 +29,7 @@ VERBS: dict[str, str] = {
     "patch": "modify:patch",
     "replace": "write:replace",
     "resize": "modify:resize",
+    "rolling-update": "rollingupdate:rolling_update",
     "rollout": "rollout:rollout",
     "run": "generate:run_",
     "scale": "modify:scale",

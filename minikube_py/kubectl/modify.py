@@ -82,9 +82,11 @@ def stop(args: tuple[str, ...], filenames: tuple[str, ...], recursive: bool) -> 
         for res, namespace, name in await _objects(session, args, filenames, recursive):
             path = res.path(namespace, name)
             if "scale" in await _subresources(session, res):
-                await session.api.request("PATCH", res.path(namespace, name, "scale"),
-                                          body={"spec": {"replicas": 0}}, content_type=PATCH_CONTENT_TYPES["merge"])
-                await _until_scaled_down(session, path)
+                scale = await session.api.request("PATCH", res.path(namespace, name, "scale"),
+                                                  body={"spec": {"replicas": 0}},
+                                                  content_type=PATCH_CONTENT_TYPES["merge"])
+                await until_replicas(session, path, 0)
+                await _until_no_pods(session, namespace, (scale.get("status") or {}).get("selector"))
             await session.api.delete(path, propagation_policy="Background")
             click.echo(f'{res.kind_ref} "{name}" deleted')
 
@@ -97,8 +99,9 @@ async def _subresources(session: Session, res: Resource) -> set[str]:
             if entry["name"].startswith(f"{res.name}/")}
 
 
-async def _until_scaled_down(session: Session, path: str) -> None:
-    """Until the controller reports no replicas left (its pods are gone)."""
+async def until_replicas(session: Session, path: str, count: int) -> None:
+    """Until the controller at ``path`` has observed its spec and reports ``count`` replicas (pods on
+    their way out no longer count), or is gone."""
     delay = 0.1
     while True:
         try:
@@ -107,8 +110,18 @@ async def _until_scaled_down(session: Session, path: str) -> None:
             return
         status = obj.get("status") or {}
         observed = status.get("observedGeneration", 0) >= obj.get("metadata", {}).get("generation", 0)
-        if observed and not status.get("replicas"):
+        if observed and status.get("replicas", 0) == count:
             return
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 1.0)
+
+
+async def _until_no_pods(session: Session, namespace: str | None, selector: str | None) -> None:
+    """Until the pods the controller selected are gone, not only uncounted: ``stop`` leaves nothing behind."""
+    if not selector or namespace is None:
+        return
+    delay = 0.1
+    while (await session.api.list(f"/api/v1/namespaces/{namespace}/pods", label_selector=selector)).get("items"):
         await asyncio.sleep(delay)
         delay = min(delay * 2, 1.0)
 

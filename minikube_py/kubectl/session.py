@@ -49,11 +49,32 @@ class Globals:
 
 def _timeout(text: str) -> float:
     """kubectl's ``--request-timeout``: a bare number of seconds or a duration (``1s``, ``2m``, ``1h``)."""
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m|h)?", text.strip())
-    if match is None:
-        raise click.BadParameter("invalid duration: use e.g. 10s, 1m or 0", param_hint="--request-timeout")
-    seconds = float(match[1]) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[match[2]]
+    try:
+        seconds = float(text.strip()) if re.fullmatch(r"\d+(?:\.\d+)?", text.strip()) else go_seconds(text)
+    except ValueError:
+        raise click.BadParameter("invalid duration: use e.g. 10s, 1m or 0", param_hint="--request-timeout") from None
     return seconds or NO_TIMEOUT
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def go_seconds(text: str) -> float:
+    """The seconds in a Go duration as kubectl's flags take them (``10s``, ``1m0s``, ``500ms``, ``0``);
+    ValueError with Go's words otherwise."""
+    rest, total = text.strip(), 0.0
+    if rest == "0":
+        return 0.0
+    if not rest:
+        raise ValueError(f'time: invalid duration "{text}"')
+    while rest:
+        match = _DURATION_PART.match(rest)
+        if match is None:
+            raise ValueError(f'time: invalid duration "{text}"')
+        total += float(match[1]) * _DURATION_UNITS[match[2]]
+        rest = rest[match.end():]
+    return total
 
 
 def local_kubeconfig() -> Path:

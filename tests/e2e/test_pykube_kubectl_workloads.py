@@ -1,0 +1,181 @@
+"""``pykube kubectl`` verbs that move running pods, against a Docker agent: the legacy ``rolling-update``
+(from a 2014 file and with ``--image``), watched pod by pod so that a ready pod serves at every
+moment, and ``stop rc/x``, which must leave nothing behind."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from agent_helpers import busybox_pod, node_server
+from kubectl_helpers import Kubectl, wait_for
+from pykube_kubectl_helpers import pykube_kubectl
+
+from minikube_py.testing import BUSYBOX_IMAGE
+
+pytestmark = pytest.mark.kubectl
+
+NODE = "pkctl2-node"
+#: the same image under a tag of this module's own: an ``--image`` update needs a different image that runs
+RETAGGED = "pykube.local/busybox:pkctl2"
+
+
+@pytest.fixture(scope="module")
+def k(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kubectl]:
+    subprocess.run(["docker", "tag", BUSYBOX_IMAGE, RETAGGED], check=True)
+    try:
+        with node_server(tmp_path_factory.mktemp("pkctl2") / "data", NODE, "--proxy-mode", "none",
+                         cluster_cidr="10.171.0.0/16") as running:
+            running.node_network = False  # no service proxy ran: there are no host rules to clean up
+            yield Kubectl(running, "default")
+    finally:
+        subprocess.run(["docker", "rmi", RETAGGED], check=False, capture_output=True)
+
+
+def rc(name: str, replicas: int, **selector: str) -> dict:  # type: ignore[type-arg]
+    template = busybox_pod("x", "exec sleep 3600")
+    return {"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": name},
+            "spec": {"replicas": replicas, "selector": selector,
+                     "template": {"metadata": {"labels": selector}, "spec": template["spec"]}}}
+
+
+def v1beta1_rc(name: str, replicas: int, **selector: str) -> dict:  # type: ignore[type-arg]
+    """The 2014 shape of a controller of sleeping busybox pods."""
+    return {"id": name, "kind": "ReplicationController", "apiVersion": "v1beta1",
+            "desiredState": {"replicas": replicas, "replicaSelector": selector,
+                             "podTemplate": {"labels": selector, "desiredState": {"manifest": {
+                                 "version": "v1beta1", "id": name,
+                                 "containers": [{"name": "main", "image": BUSYBOX_IMAGE,
+                                                 "command": ["sh", "-c", "exec sleep 3600"]}]}}}},
+            "labels": selector}
+
+
+def ready_pods(k: Kubectl, selector: str) -> list[dict]:  # type: ignore[type-arg]
+    pods = k.json("get", "pods", "-l", selector)["items"]
+    return [p for p in pods if not p["metadata"].get("deletionTimestamp") and any(
+        c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))]
+
+
+class ReadyWatch:
+    """Every change to the pods of ``app=<app>`` as the watch reports it, and the fewest pods ready
+    (Ready and not being deleted) at any moment once ``start`` pods were ready."""
+
+    def __init__(self, k: Kubectl, app: str, start: int) -> None:
+        self.proc = k.popen("get", "pods", "-l", f"app={app}", "-w", "-o", "json")
+        self.start = start
+        self.ready: dict[str, bool] = {}
+        self.fewest: int | None = None
+        self.moments = 0
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        decoder, buffer = json.JSONDecoder(), ""
+        for line in self.proc.stdout:
+            buffer += line
+            try:
+                pod, end = decoder.raw_decode(buffer.strip())
+            except ValueError:
+                continue
+            buffer = buffer.strip()[end:]
+            self.ready[pod["metadata"]["name"]] = not pod["metadata"].get("deletionTimestamp") and any(
+                c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))
+            now = sum(self.ready.values())
+            if self.fewest is not None or now >= self.start:
+                self.fewest = now if self.fewest is None else min(self.fewest, now)
+                self.moments += 1
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        self.thread.join(timeout=10)
+
+
+def test_rolling_update_from_a_2014_file_keeps_a_ready_pod_at_every_moment(k: Kubectl, tmp_path: Path) -> None:
+    k.apply(rc("front-v1", 2, app="front", version="v1"))
+    wait_for(lambda: ready_pods(k, "app=front"), lambda pods: len(pods) == 2, "two ready v1 pods", timeout=90)
+    new_file = tmp_path / "front-v2.json"
+    new_file.write_text(json.dumps(v1beta1_rc("front-v2", 2, app="front", version="v2")))
+    watch = ReadyWatch(k, "front", start=2)
+    try:
+        done = pykube_kubectl(k.server, "rolling-update", "front-v1", "--update-period=1s", "--poll-interval=1s",
+                              "-f", str(new_file))
+    finally:
+        watch.stop()
+    assert (done.stdout, done.stderr, done.rc) == (
+        "Created front-v2\n"
+        "Scaling up front-v2 from 0 to 2, scaling down front-v1 from 2 to 0 (keep 2 pods available, "
+        "don't exceed 3 pods)\n"
+        "Scaling front-v2 up to 1\n"
+        "Scaling front-v1 down to 1\n"
+        "Scaling front-v2 up to 2\n"
+        "Scaling front-v1 down to 0\n"
+        "Update succeeded. Deleting front-v1\n"
+        'replicationcontroller "front-v1" rolling updated to "front-v2"\n', "", 0)
+    assert watch.moments >= 6 and watch.fewest is not None and watch.fewest >= 1, (watch.moments, watch.fewest)
+    assert not k.exists("rc", "front-v1")
+    assert len(ready_pods(k, "app=front,version=v2")) == 2
+    wait_for(lambda: k.names("pods", "-l", "app=front,version=v1"), lambda names: not names, "the v1 pods to go")
+
+    # the same file again, and files kubectl refused
+    (tmp_path / "same.json").write_text(json.dumps(v1beta1_rc("front-v2", 2, app="front", version="v3")))
+    (tmp_path / "overlap.json").write_text(json.dumps(rc("front-v3", 2, app="front")))
+    for args, message in [
+        (("front-v2", "-f", str(tmp_path / "same.json")),
+         f"error: {tmp_path / 'same.json'} cannot have the same name as the existing ReplicationController "
+         "front-v2\n"),
+        (("front-v2", "-f", str(tmp_path / "overlap.json")),
+         f"error: {tmp_path / 'overlap.json'} must specify a matching key with non-equal value in Selector for "
+         "front-v2\n"),
+        (("nope", "-f", str(new_file)), 'Error from server (NotFound): replicationcontrollers "nope" not found\n'),
+    ]:
+        refused = pykube_kubectl(k.server, "rolling-update", *args)
+        assert (refused.stdout, refused.stderr, refused.rc) == ("", message, 1)
+    assert k.names("rc") == ["front-v2"]
+
+    stopped = pykube_kubectl(k.server, "stop", "rc/front-v2")
+    assert (stopped.stdout, stopped.rc) == ('replicationcontroller "front-v2" deleted\n', 0), stopped.stderr
+    assert (k.names("rc"), k.names("pods", "-l", "app=front")) == ([], [])
+
+
+def test_rolling_update_to_an_image_renames_the_new_controller(k: Kubectl) -> None:
+    k.apply(rc("img", 2, app="img"))
+    wait_for(lambda: ready_pods(k, "app=img"), lambda pods: len(pods) == 2, "two ready pods", timeout=90)
+    watch = ReadyWatch(k, "img", start=2)
+    try:
+        done = pykube_kubectl(k.server, "rolling-update", "img", f"--image={RETAGGED}", "--update-period=1s",
+                              "--poll-interval=1s")
+    finally:
+        watch.stop()
+    assert done.rc == 0, done.stderr
+    lines = done.stdout.splitlines()
+    temporary = lines[0].removeprefix("Created ")
+    assert temporary.startswith("img-") and len(temporary) == len("img-") + 32
+    assert lines[1:] == [
+        f"Scaling up {temporary} from 0 to 2, scaling down img from 2 to 0 (keep 2 pods available, "
+        "don't exceed 3 pods)",
+        f"Scaling {temporary} up to 1", "Scaling img down to 1", f"Scaling {temporary} up to 2",
+        "Scaling img down to 0", "Update succeeded. Deleting img", f"Renaming {temporary} to img",
+        'replicationcontroller "img" rolling updated']
+    assert watch.fewest is not None and watch.fewest >= 1, (watch.moments, watch.fewest)
+    assert k.names("rc") == ["img"]
+    renamed = k.obj("rc", "img")
+    assert renamed["spec"]["template"]["spec"]["containers"][0]["image"] == RETAGGED
+    assert renamed["spec"]["selector"] == {"app": "img", "deployment": temporary.removeprefix("img-")}
+    pods = wait_for(lambda: k.json("get", "pods", "-l", "app=img")["items"], lambda items: len(items) == 2,
+                    "only the new pods", timeout=60)
+    assert {p["spec"]["containers"][0]["image"] for p in pods} == {RETAGGED}
+    # the renamed controller adopted the pods: none was started again
+    wait_for(lambda: k.obj("rc", "img")["status"], lambda s: s.get("readyReplicas") == 2, "the adopted pods")
+    assert {ref["name"] for p in k.json("get", "pods", "-l", "app=img")["items"]
+            for ref in p["metadata"].get("ownerReferences", [])} == {"img"}
+    same = pykube_kubectl(k.server, "rolling-update", "img", f"--image={RETAGGED}")
+    assert (same.stderr, same.rc) == ("error: Specified --image must be distinct from existing container image\n", 1)
+    stopped = pykube_kubectl(k.server, "stop", "rc/img")
+    assert (stopped.stdout, stopped.rc) == ('replicationcontroller "img" deleted\n', 0), stopped.stderr
+    assert (k.names("rc"), k.names("pods", "-l", "app=img")) == ([], [])
