@@ -27,6 +27,7 @@ VERBS: dict[str, str] = {
     "label": "modify:label",
     "logs": "pods:logs",
     "patch": "modify:patch",
+    "port-forward": "forward:port_forward",
     "replace": "write:replace",
     "resize": "modify:resize",
     "rolling-update": "rollingupdate:rolling_update",

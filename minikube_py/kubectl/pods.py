@@ -32,6 +32,44 @@ def _pod_name(arg: str) -> str:
     return name
 
 
+async def pod_for(session: Session, arg: str, *, with_service: bool = False) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The pod ``arg`` names: ``NAME`` or ``pod/NAME``, else the first pod of the workload or service
+    ``TYPE/NAME`` selects (running, ready and older first, as kubectl picks one), with the service
+    itself when ``with_service`` (port-forward maps its ports)."""
+    from minikube_py.model.selectors import labels_to_string, selector_to_string
+
+    kind, slash, name = arg.partition("/")
+    if not slash:
+        kind, name = "pods", arg
+    res = (await session.discovery()).find(kind)
+    obj = await session.api.get(res.path(session.namespace, name))
+    if res.kind == "Pod":
+        return obj, None
+    selector = (obj.get("spec") or {}).get("selector")
+    if res.kind in ("Service", "ReplicationController"):
+        text = labels_to_string(selector)
+    elif isinstance(selector, dict):
+        text = selector_to_string(selector)
+    else:
+        raise CommandError(f"cannot attach to {res.kind}: selector for {res.kind} {name} is empty" if selector is None
+                           else f"selector for {res.kind} {name} is unsupported")
+    if text in ("<none>", "<error>"):
+        raise CommandError(f"invalid label selector for {res.kind} {name}: it selects nothing")
+    pods = (await session.api.list(f"/api/v1/namespaces/{session.namespace}/pods", label_selector=text))["items"]
+    if not pods:
+        raise CommandError(f"no pods found for {res.kind.lower()} {name}" if res.kind != "Service"
+                           else "timed out waiting for the condition")
+    phases = {"Running": 0, "Unknown": 1, "Pending": 2}
+
+    def rank(pod: dict[str, Any]) -> tuple[Any, ...]:
+        status = pod.get("status") or {}
+        ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+        return (not (pod.get("spec") or {}).get("nodeName"), phases.get(status.get("phase", ""), 3), not ready,
+                pod["metadata"].get("creationTimestamp", ""))
+
+    return min(pods, key=rank), (obj if with_service and res.kind == "Service" else None)
+
+
 def pick_container(pod: dict[str, Any], container: str | None) -> str:
     """``-c``, else the pod's default-container annotation, else its first container (saying so when
     there were others to choose from, as kubectl does)."""

@@ -24,6 +24,7 @@ from minikube_py.client.rest import PATCH_CONTENT_TYPES
 from minikube_py.kubectl.errors import CommandError
 from minikube_py.kubectl.modify import until_replicas
 from minikube_py.kubectl.session import Session, go_seconds, run
+from minikube_py.model.selectors import labels_to_string
 
 Obj = dict[str, Any]
 #: the selector key that keeps an ``--image`` update's two sets of pods apart (kubectl's default)
@@ -112,10 +113,6 @@ def from_file(filename: str, session: Session) -> tuple[Obj, str]:
     return obj, manifests[0].source
 
 
-def _selector_text(selector: dict[str, str]) -> str:
-    return ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
-
-
 class Updater:
     """One rolling update, printing each step as kubectl v1.0 did."""
 
@@ -138,7 +135,7 @@ class Updater:
         name = old["metadata"]["name"]
         patch = {"spec": {"template": {"metadata": {"labels": {DEPLOYMENT_KEY: digest}}}}}
         await self._patch(self.path(name), patch)
-        pods = await self.session.api.list(self.pods_path, label_selector=_selector_text(old["spec"]["selector"]))
+        pods = await self.session.api.list(self.pods_path, label_selector=labels_to_string(old["spec"]["selector"]))
         for pod in pods.get("items", []):
             await self._patch(f"{self.pods_path}/{pod['metadata']['name']}",
                               {"metadata": {"labels": {DEPLOYMENT_KEY: digest}}})
@@ -156,7 +153,7 @@ class Updater:
 
         total = 0
         for selector in selectors:
-            pods = await self.session.api.list(self.pods_path, label_selector=_selector_text(selector))
+            pods = await self.session.api.list(self.pods_path, label_selector=labels_to_string(selector))
             total += sum(1 for p in pods.get("items", []) if is_active(p) and is_ready(p))
         return total
 

@@ -185,15 +185,22 @@ def request_log() -> Any:
 
     async def end(session: Any, ctx: Any, params: Any) -> None:
         took = round((time.monotonic() - started.pop(id(ctx), time.monotonic())) * 1000)
-        now = time.time()
-        stamp = time.strftime("%m%d %H:%M:%S", time.localtime(now)) + f".{int(now % 1 * 1e6):06d}"
         status = params.response.status
-        click.echo(f"I{stamp} {os.getpid():>7} round_trippers.go:553] {params.method} {params.url} "
-                   f"{status} {params.response.reason} in {took} milliseconds", err=True)
+        klog("I", "round_trippers.go:553", f"{params.method} {params.url} {status} {params.response.reason} in "
+                                            f"{took} milliseconds")
 
     trace.on_request_start.append(start)
     trace.on_request_end.append(end)
     return trace
+
+
+def klog(severity: str, source: str, text: str) -> None:
+    """A line on stderr in klog's format, as kubectl logs: ``E1206 13:12:23.134332   29880 file.go:424] text``."""
+    import time
+
+    now = time.time()
+    stamp = time.strftime("%m%d %H:%M:%S", time.localtime(now)) + f".{int(now % 1 * 1e6):06d}"
+    click.echo(f"{severity}{stamp} {os.getpid():>7} {source}] {text}", err=True)
 
 
 def fail(message: str) -> None:

@@ -1,21 +1,26 @@
-"""``pykube kubectl`` verbs that move running pods, against a Docker agent: the legacy ``rolling-update``
-(from a 2014 file and with ``--image``), watched pod by pod so that a ready pod serves at every
-moment, and ``stop rc/x``, which must leave nothing behind."""
+"""``pykube kubectl`` verbs that move running pods or reach into them, against a Docker agent: the legacy
+``rolling-update`` (from a 2014 file and with ``--image``), watched pod by pod so that a ready pod
+serves at every moment; ``stop rc/x``, which must leave nothing behind; ``port-forward`` beside the
+real kubectl's."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import socket
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from agent_helpers import busybox_pod, node_server
-from kubectl_helpers import Kubectl, wait_for
+from agent_helpers import HTTPD, busybox_pod, http_get, node_server
+from kubectl_helpers import Kubectl, deployment, wait_for
 from pykube_kubectl_helpers import pykube_kubectl
 
-from minikube_py.testing import BUSYBOX_IMAGE
+from minikube_py.testing import BUSYBOX_IMAGE, KUBECTL
 
 pytestmark = pytest.mark.kubectl
 
@@ -179,3 +184,100 @@ def test_rolling_update_to_an_image_renames_the_new_controller(k: Kubectl) -> No
     stopped = pykube_kubectl(k.server, "stop", "rc/img")
     assert (stopped.stdout, stopped.rc) == ('replicationcontroller "img" deleted\n', 0), stopped.stderr
     assert (k.names("rc"), k.names("pods", "-l", "app=img")) == ([], [])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class Forwarding:
+    """``port-forward ARGS`` running through one CLI, read line by line as it prints."""
+
+    def __init__(self, k: Kubectl, cli: str, *args: str) -> None:
+        env = {**os.environ, "KUBECONFIG": str(k.server.kubeconfig), "KUBECACHEDIR": str(k.server.cache_dir)}
+        command = [KUBECTL] if cli == "kubectl" else [sys.executable, "-m", "minikube_py.cli.main", "kubectl"]
+        self.proc = subprocess.Popen([*command, "-n", k.namespace, "port-forward", *args], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, env=env)
+        self.lines: list[str] = []
+
+    def until(self, count: int) -> list[str]:
+        """The first ``count`` lines of standard output (what was printed if it ended before)."""
+        assert self.proc.stdout is not None
+        while len(self.lines) < count and (line := self.proc.stdout.readline()):
+            self.lines.append(line)
+        return self.lines
+
+    def end(self) -> tuple[str, str, int]:
+        """Stop it if it still runs; everything it printed and its exit code."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        out, err = self.proc.communicate(timeout=20)
+        return "".join(self.lines) + out, err, self.proc.returncode
+
+
+@pytest.fixture(scope="module")
+def web(k: Kubectl) -> str:
+    """A pod serving HTTP on port 80 (named http), a deployment of one such pod, and a service
+    whose port 8080 targets http; returns the pod's name."""
+    server = busybox_pod("web", HTTPD, container={"ports": [{"name": "http", "containerPort": 80}]})
+    dep = deployment("webd", replicas=1, image=BUSYBOX_IMAGE, labels={"app": "webd"})
+    dep["spec"]["template"]["spec"] = busybox_pod("x", HTTPD)["spec"]
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "websvc"},
+           "spec": {"selector": {"app": "web"}, "ports": [{"port": 8080, "targetPort": "http"}]}}
+    k.apply(server, dep, svc)
+    wait_for(lambda: ready_pods(k, "app in (web,webd)"), lambda pods: len(pods) == 2, "the web pods", timeout=90)
+    return "web"
+
+
+@pytest.mark.parametrize("target, remote, reached", [("pod/web", "80", "web"), ("web", "http", "web"),
+                                                     ("deployment/webd", "80", "webd"), ("svc/websvc", "8080", "web")])
+def test_port_forward_prints_and_relays_as_kubectl(k: Kubectl, web: str, target: str, remote: str,
+                                                   reached: str) -> None:
+    """Two local ports each: a fixed one and a free one the command picks; two requests, each a
+    connection of its own over the one tunnel."""
+    outputs = []
+    for cli in ("pykube", "kubectl"):
+        port = free_port()
+        forwarding = Forwarding(k, cli, target, f"{port}:{remote}", f":{remote}")
+        try:
+            lines = forwarding.until(4)
+            picked = re.search(r"127\.0\.0\.1:(\d+) ->", lines[2])
+            assert picked, lines
+            for local in (port, int(picked[1])):
+                assert http_get(f"http://127.0.0.1:{local}/").startswith(f"hello-from-{reached}"), lines
+                forwarding.until(len(forwarding.lines) + 1)  # "Handling connection for ..."
+        finally:
+            out, err, _ = forwarding.end()
+        outputs.append((out.replace(str(port), "LOCAL").replace(picked[1], "PICKED"), err))
+    assert outputs[0] == outputs[1]
+    assert outputs[0][0].startswith("Forwarding from 127.0.0.1:LOCAL -> 80\nForwarding from [::1]:LOCAL -> 80\n"
+                                    "Forwarding from 127.0.0.1:PICKED -> 80\nForwarding from [::1]:PICKED -> 80\n"
+                                    "Handling connection for LOCAL\nHandling connection for PICKED\n"), outputs
+
+
+def test_port_forward_on_given_addresses_and_a_closed_port(k: Kubectl, web: str) -> None:
+    outputs = []
+    for cli in ("pykube", "kubectl"):
+        port, closed = free_port(), free_port()
+        forwarding = Forwarding(k, cli, "pods/web", f"{port}:80", f"{closed}:81", "--address", "127.0.0.1")
+        try:
+            lines = forwarding.until(2)
+            assert http_get(f"http://127.0.0.1:{port}/").startswith("hello-from-web"), lines
+            forwarding.until(3)
+            with socket.create_connection(("127.0.0.1", closed)) as conn:  # nothing listens on the pod's 81
+                conn.settimeout(20)
+                assert conn.recv(10) == b""
+        finally:
+            out, err, rc = forwarding.end()
+        logged = re.sub(r"^E\d{4} [\d:.]+ +\d+ ", "E<time> <pid> ", err.replace(str(closed), "CLOSED"))
+        outputs.append((out.replace(str(port), "LOCAL").replace(str(closed), "CLOSED"), logged, rc))
+    assert outputs[0] == outputs[1]
+    assert outputs[0][0].startswith("Forwarding from 127.0.0.1:LOCAL -> 80\nForwarding from 127.0.0.1:CLOSED -> 81\n"
+                                    "Handling connection for LOCAL\nHandling connection for CLOSED\n")
+    # the failed connection is logged, and forwarding goes on until the command is stopped
+    assert outputs[0][1].startswith('E<time> <pid> portforward.go:424] "Unhandled Error" err="an error occurred '
+                                    "forwarding CLOSED -> 81: "), outputs
+    assert outputs[0][2] == -15
