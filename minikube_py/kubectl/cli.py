@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from minikube_py.kubectl.session import Globals
+from minikube_py.kubectl.errors import CommandError
+from minikube_py.kubectl.session import Globals, fail
 
 #: verb -> "module:command" under minikube_py.kubectl; legacy verbs (resize, stop) live with their kin
 VERBS: dict[str, str] = {
@@ -17,6 +18,7 @@ VERBS: dict[str, str] = {
     "cluster-info": "info:cluster_info",
     "config": "info:config",
     "cordon": "modify:cordon",
+    "cp": "copy:cp",
     "create": "generate:create",
     "delete": "write:delete",
     "describe": "describe:describe",
@@ -76,6 +78,13 @@ def hoist_globals(args: list[str]) -> list[str]:
 class KubectlGroup(click.Group):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, hoist_globals(args))
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """A verb's refusal before it reaches the cluster ends as kubectl's ``error: ...`` too."""
+        try:
+            return super().invoke(ctx)
+        except CommandError as exc:
+            fail(str(exc))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(VERBS)

@@ -247,11 +247,49 @@ async def _relay(ws: Any, interactive: bool, tty: bool) -> int:
             loop.remove_reader(fd)
         if tty:
             loop.remove_signal_handler(signal.SIGWINCH)
+    code = exit_code(status)
+    if code:
+        click.echo(f"command terminated with exit code {code}", err=True)
+    return code
+
+
+def exit_code(status: dict[str, Any]) -> int:
+    """The exit code an exec's final Status carries (0 without one); a Status that is no exit code
+    (the container is gone...) is the command's failure."""
     if not status or status.get("status") == "Success":
         return 0
     if status.get("reason") == "NonZeroExitCode":
         causes = (status.get("details") or {}).get("causes") or []
-        code = next((int(c["message"]) for c in causes if c.get("reason") == "ExitCode"), 1)
-        click.echo(f"command terminated with exit code {code}", err=True)
-        return code
+        return next((int(c["message"]) for c in causes if c.get("reason") == "ExitCode"), 1)
     raise CommandError(status.get("message") or "exec failed")
+
+
+async def exec_collect(session: Session, pod: dict[str, Any], container: str | None, command: list[str],
+                       stdin: bytes | None = None) -> tuple[bytes, bytes, int]:
+    """Run ``command`` in the pod without a terminal, ``stdin`` (if any) sent whole then closed; what
+    it wrote to standard output and error, and its exit code (``cp`` pipes tar this way)."""
+    import aiohttp
+
+    md = pod["metadata"]
+    query = [("command", part) for part in command]
+    query.append(("container", pick_container(pod, container)))
+    if stdin is not None:
+        query.append(("stdin", "true"))
+    query += [("stdout", "true"), ("stderr", "true")]
+    outputs: dict[int, bytearray] = {STDOUT: bytearray(), STDERR: bytearray()}
+    status: dict[str, Any] = {}
+    path = f"/api/v1/namespaces/{md['namespace']}/pods/{md['name']}/exec"
+    async with session.api.websocket(path, query=query, protocols=("v5.channel.k8s.io",)) as ws:
+        if stdin is not None:
+            for start in range(0, len(stdin), 32768):
+                await ws.send_bytes(bytes([STDIN]) + stdin[start:start + 32768])
+            await ws.send_bytes(bytes([CLOSE, STDIN]))
+        async for msg in ws:
+            if msg.type != aiohttp.WSMsgType.BINARY or not msg.data:
+                continue
+            channel, payload = msg.data[0], msg.data[1:]
+            if channel in outputs:
+                outputs[channel] += payload
+            elif channel == ERROR and payload:
+                status = json.loads(payload)
+    return bytes(outputs[STDOUT]), bytes(outputs[STDERR]), exit_code(status)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from agent_helpers import HTTPD, busybox_pod, http_get, node_server
 from kubectl_helpers import Kubectl, deployment, wait_for
-from pykube_kubectl_helpers import pykube_kubectl
+from pykube_kubectl_helpers import pykube_kubectl, real_kubectl
 
 from minikube_py.testing import BUSYBOX_IMAGE, KUBECTL
 
@@ -220,9 +220,10 @@ class Forwarding:
 
 @pytest.fixture(scope="module")
 def web(k: Kubectl) -> str:
-    """A pod serving HTTP on port 80 (named http), a deployment of one such pod, and a service
+    """A pod serving HTTP on port 80 (named http) with tar, a deployment of one such pod, and a service
     whose port 8080 targets http; returns the pod's name."""
-    server = busybox_pod("web", HTTPD, container={"ports": [{"name": "http", "containerPort": 80}]})
+    tools = "".join(f"busybox ln -s /bin/busybox /bin/{tool}; " for tool in ("tar", "find", "sort"))  # for cp
+    server = busybox_pod("web", tools + HTTPD, container={"ports": [{"name": "http", "containerPort": 80}]})
     dep = deployment("webd", replicas=1, image=BUSYBOX_IMAGE, labels={"app": "webd"})
     dep["spec"]["template"]["spec"] = busybox_pod("x", HTTPD)["spec"]
     svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "websvc"},
@@ -281,3 +282,52 @@ def test_port_forward_on_given_addresses_and_a_closed_port(k: Kubectl, web: str)
     assert outputs[0][1].startswith('E<time> <pid> portforward.go:424] "Unhandled Error" err="an error occurred '
                                     "forwarding CLOSED -> 81: "), outputs
     assert outputs[0][2] == -15
+
+
+def test_cp_copies_both_ways_as_kubectl(k: Kubectl, web: str, tmp_path: Path) -> None:
+    """Each step through both CLIs, each with a local directory and remote names of its own ({d});
+    what they print, their exit codes and the files they leave must be the same."""
+    for cli in ("pykube", "kubectl"):
+        (tmp_path / cli / "up" / "sub").mkdir(parents=True)
+        (tmp_path / cli / "up" / "a.txt").write_text("a\n")
+        (tmp_path / cli / "up" / "sub" / "b.txt").write_text("b\n")
+    steps = [
+        ("cp web:/www/index.html {local}/index.html", 0),
+        ("cp web:www/index.html {local}/relative.html", 0),
+        ("cp web:/www {local}/www", 0),
+        ("cp {local}/up/a.txt web:/tmp/{d}-a.txt", 0),
+        ("cp {local}/up web:/tmp/{d}-up", 0),
+        ("cp {local}/up/a.txt web:/tmp/{d}-up/", 0),  # into a directory, under its own name
+        ("cp web:/tmp/{d}-up {local}/back", 0),
+        ("cp web:/nope {local}/nope", 0),
+        ("cp nope:/x {local}/x", 1),
+        ("cp {local}/missing web:/tmp/x", 1),
+        ("cp {local}/a {local}/b", 1),
+        ("cp web:/a web:/b", 1),
+    ]
+    for step, rc in steps:
+        results = []
+        for cli, runner in (("pykube", pykube_kubectl), ("kubectl", real_kubectl)):
+            args = step.replace("{local}", str(tmp_path / cli)).replace("{d}", cli).split(" ")
+            done = runner(k.server, *args)
+            # kubectl shows the container tar's stderr on stdout, but may exit before it arrives
+            # (it stops at the archive's end): those lines are compared apart
+            said = "".join(line for line in done.stdout.splitlines(keepends=True) if not line.startswith("tar: "))
+            results.append((said, done.stderr.replace(str(tmp_path / cli), "LOCAL").replace(cli, "CLI"), done.rc))
+            if cli == "pykube":
+                tar_said = done.stdout.replace(said, "")
+        assert results[0] == results[1], (step, results)
+        assert rc is None or results[0][2] == rc, (step, results[0])
+        if step.startswith("cp web:/nope"):
+            assert tar_said == "tar: /nope: No such file or directory\ntar: error exit delayed from previous errors\n"
+        elif step.startswith("cp web:/") and rc == 0:
+            assert tar_said == "tar: removing leading '/' from member names\n", (step, tar_said)
+    assert (tmp_path / "pykube" / "index.html").read_text() == "hello-from-web\n"
+    for relative in ("index.html", "relative.html", "www/index.html", "back/a.txt", "back/sub/b.txt"):
+        assert (tmp_path / "pykube" / relative).read_text() == (tmp_path / "kubectl" / relative).read_text(), relative
+    assert sorted(str(p.relative_to(tmp_path / "pykube")) for p in (tmp_path / "pykube").rglob("*")) == \
+        sorted(str(p.relative_to(tmp_path / "kubectl")) for p in (tmp_path / "kubectl").rglob("*"))
+    listing = [k.out("exec", "web", "--", "sh", "-c", f"cd /tmp && find {cli}-a.txt {cli}-up | sort && cat {cli}-a.txt")
+               for cli in ("pykube", "kubectl")]
+    assert listing[0].replace("pykube", "CLI") == listing[1].replace("kubectl", "CLI")
+    assert "pykube-up/sub/b.txt" in listing[0] and "pykube-up/up/a.txt" not in listing[0]
