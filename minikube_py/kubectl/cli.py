@@ -36,6 +36,7 @@ VERBS: dict[str, str] = {
     "rollout": "rollout:rollout",
     "run": "generate:run_",
     "scale": "modify:scale",
+    "set": "setters:set_",
     "stop": "modify:stop",
     "uncordon": "modify:uncordon",
     "version": "info:version",

@@ -14,6 +14,7 @@ from minikube_py.kubectl.errors import CommandError
 from minikube_py.kubectl.get import named_objects
 from minikube_py.kubectl.printing import go_tabwriter
 from minikube_py.kubectl.session import Session, run
+from minikube_py.model.rollout import equal_ignore_hash
 from minikube_py.model.times import parse_time, since
 
 Obj = dict[str, Any]
@@ -37,8 +38,8 @@ class Text:
         if not items:
             self.line(level, f"{title}:\t<none>")
             return
-        for i, (key, value) in enumerate(items):
-            self.line(level, (f"{title}:\t" if i == 0 else "\t") + f"{key}{sep}{value}")
+        for i, (key, value) in enumerate(items):  # kubectl does not indent the further pairs' lines
+            self.line(level if i == 0 else 0, (f"{title}:\t" if i == 0 else "\t") + f"{key}{sep}{value}")
 
     def annotations(self, level: int, values: dict[str, str] | None) -> None:
         """``Annotations:`` as kubectl prints them: apply's copy left out; a long or multi-line value
@@ -330,7 +331,7 @@ def _selector_text(selector: Obj | None) -> str:
     return ",".join(parts) or "<none>"
 
 
-def _pod_template(w: Text, template: Obj) -> None:
+def pod_template(w: Text, template: Obj) -> None:
     meta, spec = template.get("metadata") or {}, template.get("spec") or {}
     w.line(0, "Pod Template:")
     w.map(1, "Labels", meta.get("labels"))
@@ -355,16 +356,6 @@ def _replica_sets(sets: list[Obj]) -> str:
                      f"{(rs.get('spec') or {}).get('replicas', 0)} replicas created)" for rs in sets) or "<none>"
 
 
-def _same_template(rs: Obj, deployment: Obj) -> bool:
-    """A replica set is the deployment's new one when their pod templates match but for the hash label."""
-    def bare(template: Obj) -> Obj:
-        meta = dict(template.get("metadata") or {})
-        meta["labels"] = {k: v for k, v in (meta.get("labels") or {}).items() if k != "pod-template-hash"}
-        return {**template, "metadata": meta}
-
-    return bare((rs.get("spec") or {}).get("template") or {}) == bare(deployment["spec"].get("template") or {})
-
-
 def describe_deployment(d: Obj, replica_sets: list[Obj], events: list[Obj], now: datetime) -> str:
     meta, spec, status = d["metadata"], d.get("spec") or {}, d.get("status") or {}
     w = Text()
@@ -384,7 +375,7 @@ def describe_deployment(d: Obj, replica_sets: list[Obj], events: list[Obj], now:
     if strategy.get("type") == "RollingUpdate" and rolling is not None:
         w.line(0, f"RollingUpdateStrategy:\t{rolling.get('maxUnavailable')} max unavailable, "
                   f"{rolling.get('maxSurge')} max surge")
-    _pod_template(w, spec.get("template") or {})
+    pod_template(w, spec.get("template") or {})
     if status.get("conditions"):
         w.line(0, "Conditions:")
         w.line(1, "Type\tStatus\tReason")
@@ -395,7 +386,8 @@ def describe_deployment(d: Obj, replica_sets: list[Obj], events: list[Obj], now:
     owned = sorted((rs for rs in replica_sets if any(o.get("controller") and o.get("uid") == meta.get("uid")
                                                      for o in rs["metadata"].get("ownerReferences") or [])),
                    key=lambda rs: (rs["metadata"].get("creationTimestamp", ""), rs["metadata"]["name"]))
-    new = [rs for rs in owned if _same_template(rs, d)][:1]
+    new = [rs for rs in owned if equal_ignore_hash((rs.get("spec") or {}).get("template") or {},
+                                                   spec.get("template") or {})][:1]
     old = [rs for rs in owned if rs not in new]
     w.line(0, f"OldReplicaSets:\t{_replica_sets(old)}")
     w.line(0, f"NewReplicaSet:\t{_replica_sets(new)}")

@@ -21,7 +21,7 @@ from minikube_py.kubectl.write import filename_options, targets
 Found = list[tuple[Resource, str | None, str]]
 
 
-async def _objects(session: Session, args: tuple[str, ...], filenames: tuple[str, ...] = (), recursive: bool = False,
+async def objects_of(session: Session, args: tuple[str, ...], filenames: tuple[str, ...] = (), recursive: bool = False,
                    selector: str | None = None, all_: bool = False) -> Found:
     if filenames:
         return [(t.resource, t.namespace, t.name) for t in await targets(session, filenames, recursive)]
@@ -57,7 +57,7 @@ def _scale_command(name: str, doc: str) -> click.Command:
     def command(args: tuple[str, ...], filenames: tuple[str, ...], recursive: bool, replicas: int,
                 current_replicas: int | None, selector: str | None, all_: bool) -> None:
         async def work(session: Session) -> None:
-            await _scale(session, await _objects(session, args, filenames, recursive, selector, all_), replicas,
+            await _scale(session, await objects_of(session, args, filenames, recursive, selector, all_), replicas,
                          current_replicas)
 
         run(work)
@@ -79,7 +79,7 @@ def stop(args: tuple[str, ...], filenames: tuple[str, ...], recursive: bool) -> 
     then delete it."""
 
     async def work(session: Session) -> None:
-        for res, namespace, name in await _objects(session, args, filenames, recursive):
+        for res, namespace, name in await objects_of(session, args, filenames, recursive):
             path = res.path(namespace, name)
             if "scale" in await _subresources(session, res):
                 scale = await session.api.request("PATCH", res.path(namespace, name, "scale"),
@@ -158,7 +158,7 @@ def _metadata_command(name: str, field: str, verb: str) -> click.Command:
         resources, changes = _split_changes(args)
 
         async def work(session: Session) -> None:
-            for res, namespace, name in await _objects(session, resources, filenames, recursive, selector, all_):
+            for res, namespace, name in await objects_of(session, resources, filenames, recursive, selector, all_):
                 path = res.path(namespace, name)
                 obj = await session.api.get(path)
                 have = obj.get("metadata", {}).get(field) or {}
@@ -240,7 +240,7 @@ def patch(args: tuple[str, ...], filenames: tuple[str, ...], recursive: bool, pa
         body = yaml.safe_load(patch_text)
 
     async def work(session: Session) -> None:
-        for res, namespace, name in await _objects(session, args, filenames, recursive):
+        for res, namespace, name in await objects_of(session, args, filenames, recursive):
             path = res.path(namespace, name, subresource)
             before = await session.api.get(path)
             after = await session.api.request("PATCH", path, body=body, params={"fieldManager": "kubectl-patch"},

@@ -5,12 +5,11 @@ exit codes must be the same, and so must the objects the steps leave."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from kubectl_helpers import Kubectl, configmap, deployment, to_yaml, wait_for
-from pykube_kubectl_helpers import Result, pykube_kubectl, real_kubectl
+from pykube_kubectl_helpers import Twins, pykube_kubectl, real_kubectl
 
 pytestmark = pytest.mark.kubectl
 
@@ -20,40 +19,6 @@ def manifests(suffix: str, env_b: str = "2", labels: dict[str, str] | None = Non
     container = dep["spec"]["template"]["spec"]["containers"][0]
     container["env"] = [{"name": "A", "value": "1"}, {"name": "B", "value": env_b}]
     return to_yaml(configmap(f"cfg-{suffix}", labels or {"a": "b"}, k="v"), dep)
-
-
-class Twins:
-    """Runs each step both ways and compares, with the twin's names (and file names) swapped."""
-
-    def __init__(self, k: Kubectl, tmp: Path) -> None:
-        self.k = k
-        self.tmp = tmp
-
-    def step(self, command: str, files: Callable[[str], str] | None = None, rc: int | None = None,
-             env: dict[str, str] | None = None) -> Result:
-        results = []
-        for suffix, runner in (("x1", pykube_kubectl), ("x2", real_kubectl)):
-            args = command.replace("{s}", suffix).split(" ")
-            if files is not None:
-                path = self.tmp / f"m-{suffix}.yaml"
-                path.write_text(files(suffix))
-                args = [str(path) if a == "{file}" else a for a in args]
-            results.append(runner(self.k.server, "-n", self.k.namespace, *args, env=env))
-        ours, theirs = results
-        swap = {"-x1": "-x2"}
-
-        def twin(text: str) -> str:
-            for a, b in swap.items():
-                text = text.replace(a, b)
-            return text
-
-        assert (twin(ours.stdout), twin(ours.stderr), ours.rc) == (theirs.stdout, theirs.stderr, theirs.rc), command
-        if rc is not None:
-            assert ours.rc == rc, ours
-        return ours
-
-    def obj(self, kind: str, name: str) -> dict:  # type: ignore[type-arg]
-        return self.k.obj(kind, name)
 
 
 @pytest.fixture
