@@ -38,6 +38,7 @@ VERBS: dict[str, str] = {
     "scale": "modify:scale",
     "set": "setters:set_",
     "stop": "modify:stop",
+    "taint": "modify:taint",
     "uncordon": "modify:uncordon",
     "version": "info:version",
 }

@@ -231,6 +231,31 @@ def test_cordon_and_uncordon_print_as_kubectl(twins: Twins) -> None:
         twins.k.run("delete", "node", *names)
 
 
+def test_taint_prints_as_kubectl(twins: Twins) -> None:
+    from kubectl_helpers import node
+
+    names = [f"pktaint-{twins.k.namespace[-4:]}-x1", f"pktaint-{twins.k.namespace[-4:]}-x2"]
+    twins.k.apply(*(node(n) for n in names))
+    prefix = names[0].removesuffix("-x1")
+    try:
+        for command, rc in [
+            ("taint nodes {n} k1=v1:NoSchedule", 0), ("taint nodes {n} k1=v2:NoSchedule", 1),
+            ("taint nodes {n} k1=v2:NoSchedule --overwrite", 0), ("taint node {n} k2:NoExecute k3=x:PreferNoSchedule", 0),
+            ("taint nodes {n} k1:NoSchedule-", 0), ("taint nodes {n} k1:NoSchedule-", 1), ("taint nodes {n} k2-", 0),
+            ("taint nodes {n} k9- k8:NoSchedule-", 1), ("taint nodes {n} a=b:Bogus", 1), ("taint nodes {n} a=b", 1),
+            ("taint nodes {n}", 1), ("taint nodes {n} k3=x:PreferNoSchedule k3-", 1),
+            ("taint nodes {n} z=1:NoSchedule --dry-run=client", 0), ("taint no/{n} q=1:NoExecute", 1),
+            ("taint cm {n} a=b:NoSchedule", 1), ("taint nodes nope-{s} a=b:NoSchedule", 1),
+        ]:
+            twins.step(command.replace("{n}", f"{prefix}-{{s}}"), rc=rc)
+        taints = [twins.k.obj("node", n)["spec"]["taints"] for n in names]
+        assert taints[0] == taints[1]
+        assert [(t["key"], t["effect"]) for t in taints[0]] == [("k3", "PreferNoSchedule"),
+                                                                 ("pykube.test/no-kubelet", "NoSchedule")]
+    finally:
+        twins.k.run("delete", "node", *names)
+
+
 def test_stop_scales_down_waits_and_deletes(k: Kubectl) -> None:
     k.apply(deployment("stopping", replicas=0, image="pykube.local/pause:1"))
     done = pykube_kubectl(k.server, "-n", k.namespace, "stop", "deployment/stopping")
