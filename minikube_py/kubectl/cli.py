@@ -41,6 +41,7 @@ VERBS: dict[str, str] = {
     "taint": "modify:taint",
     "uncordon": "modify:uncordon",
     "version": "info:version",
+    "wait": "wait:wait",
 }
 
 #: kubectl's global flags that take a value, and those that do not

@@ -122,3 +122,30 @@ def test_daemonset_and_statefulset_history_and_undo(twins: Twins, kind: str) -> 
     images = [twins.obj(resource, f"{kind}h-{s}")["spec"]["template"]["spec"]["containers"][0]["image"]
               for s in ("x1", "x2")]
     assert images == ["pykube.local/pause:1"] * 2
+
+
+def test_wait_prints_as_kubectl(twins: Twins) -> None:
+    twins.step("create deployment wt-{s} --image=pykube.local/pause:1 --replicas=0", rc=0)
+    for suffix in ("x1", "x2"):  # the controller's conditions first: then both see the same
+        wait_for(lambda s=suffix: twins.obj("deploy", f"wt-{s}")["status"].get("conditions"),  # type: ignore[misc]
+                 lambda conditions: conditions and len(conditions) == 2, "the deployment's conditions")
+    twins.step("run wtp-{s} --image=pykube.local/pause:1", rc=0)  # no node runs it: it stays Pending
+    for command, rc in [
+        ("wait --for=condition=Available deploy/wt-{s}", 0),
+        ("wait --for=condition=available=True deploy/wt-{s} --timeout=1s", 0),
+        ("wait --for=condition=Available=false deploy/wt-{s} --timeout=1s", 1),
+        ("wait --for=condition=Ready pod/wtp-{s} --timeout=1s", 1),
+        ("wait --for=condition=Ready pod/wtp-{s} --timeout=0", 1),
+        ("wait --for=jsonpath={.status.phase}=Pending pod/wtp-{s}", 0),
+        ("wait --for=jsonpath=.status.phase=Pending pod/wtp-{s}", 0),
+        ("wait --for=jsonpath={.spec.replicas}=0 deploy/wt-{s} pod/wtp-{s} --timeout=1s", 1),
+        ("wait --for=jsonpath={.metadata.name} pod/wtp-{s}", 0),
+        ("wait --for=create pod/wtp-{s}", 0),
+        ("wait --for=delete pod/nope-{s} --timeout=1s", 0),
+        ("wait --for=condition=Ready pod/nope-{s} --timeout=1s", 1),
+        ("wait --for=condition=Available deploy -l app=nope-{s}", 1),
+        ("wait --for=condition=Available deploy -l app=wt-{s}", 0),
+        ("wait --for=bogus pod/wtp-{s}", 1),
+        ("wait pod/wtp-{s}", 1),
+    ]:
+        twins.step(command, rc=rc)

@@ -331,3 +331,15 @@ def test_cp_copies_both_ways_as_kubectl(k: Kubectl, web: str, tmp_path: Path) ->
                for cli in ("pykube", "kubectl")]
     assert listing[0].replace("pykube", "CLI") == listing[1].replace("kubectl", "CLI")
     assert "pykube-up/sub/b.txt" in listing[0] and "pykube-up/up/a.txt" not in listing[0]
+
+
+def test_wait_follows_a_pod_until_ready_and_until_gone(k: Kubectl) -> None:
+    """The pod ignores SIGTERM and has 3 s of grace: it is still there, terminating, when the wait for
+    its deletion starts."""
+    k.apply(busybox_pod("waited", "trap '' TERM; while true; do sleep 1; done", terminationGracePeriodSeconds=3))
+    ready = pykube_kubectl(k.server, "wait", "--for=condition=Ready", "pod/waited", "--timeout=90s")
+    assert (ready.stdout, ready.stderr, ready.rc) == ("pod/waited condition met\n", "", 0)
+    k.run("delete", "pod", "waited", "--wait=false")
+    gone = pykube_kubectl(k.server, "wait", "--for=delete", "pod/waited", "--timeout=60s")
+    assert (gone.stdout, gone.stderr, gone.rc) == ("pod/waited condition met\n", "", 0)
+    assert not k.exists("pod", "waited")
