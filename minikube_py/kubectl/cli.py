@@ -22,6 +22,7 @@ VERBS: dict[str, str] = {
     "create": "generate:create",
     "delete": "write:delete",
     "describe": "describe:describe",
+    "drain": "drain:drain",
     "edit": "edit:edit",
     "exec": "pods:exec_",
     "expose": "generate:expose",

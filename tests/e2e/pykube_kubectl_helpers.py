@@ -93,7 +93,7 @@ class Twins:
         assert (twin(ours.stdout), twin(ours.stderr), ours.rc) == (
             masked(theirs.stdout), masked(theirs.stderr), theirs.rc), f"{command}\n  pykube: {ours}\n  kubectl: {theirs}"
         if rc is not None:
-            assert ours.rc == rc, ours
+            assert ours.rc == rc, (command, ours)
         return ours
 
     def obj(self, kind: str, name: str) -> dict:  # type: ignore[type-arg]

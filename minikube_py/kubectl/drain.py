@@ -1,0 +1,158 @@
+"""``drain``: cordon a node, then evict its pods through the eviction API (so disruption budgets are
+honoured: a refusal is retried every five seconds) and wait until they are gone, with kubectl's
+checks (DaemonSet pods, pods with local storage, pods no controller would replace) and words."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from minikube_py.client.errors import ApiError, NotFoundError
+from minikube_py.client.rest import PATCH_CONTENT_TYPES
+from minikube_py.kubectl.errors import CommandError
+from minikube_py.kubectl.session import Session, go_seconds, run
+
+Obj = dict[str, Any]
+#: how long kubectl waits before asking again when a disruption budget refuses an eviction
+EVICTION_RETRY = 5.0
+MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What drain does with one pod: evict it or not, and the warning or error it says about it."""
+
+    evict: bool
+    warning: str = ""
+    error: str = ""
+
+
+def judge(pod: Obj, *, ignore_daemonsets: bool, delete_emptydir: bool, force: bool) -> Verdict:
+    """kubectl's filters in their order, the last one run deciding: DaemonSet pods, mirror pods, pods
+    with emptyDir volumes, pods without a controller."""
+    finished = (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+    owner = next((o for o in pod["metadata"].get("ownerReferences") or [] if o.get("controller")), None)
+    verdict = Verdict(True)
+    filters: list[Callable[[], Verdict | None]] = [
+        lambda: None if owner is None or owner.get("kind") != "DaemonSet" else (
+            Verdict(False, warning="ignoring DaemonSet-managed Pods") if ignore_daemonsets
+            else Verdict(False, error="cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore)")),
+        lambda: Verdict(False) if MIRROR_ANNOTATION in (pod["metadata"].get("annotations") or {}) else None,
+        lambda: None if finished or not any("emptyDir" in v for v in (pod.get("spec") or {}).get("volumes") or [])
+        else (Verdict(True, warning="deleting Pods with local storage") if delete_emptydir
+              else Verdict(False, error="cannot delete Pods with local storage (use --delete-emptydir-data to "
+                                        "override)")),
+        lambda: None if finished or owner is not None else (
+            Verdict(True, warning="deleting Pods that declare no controller") if force
+            else Verdict(False, error="cannot delete cannot delete Pods that declare no controller (use --force to "
+                                       "override)")),  # sic: kubectl says it twice
+    ]
+    for check in filters:
+        verdict = check() or Verdict(True)
+        if not verdict.evict:
+            break
+    return verdict
+
+
+def grouped(pods: list[tuple[Obj, Verdict]], field: str) -> list[str]:
+    """``message: ns/a, ns/b`` per distinct warning or error, in the order first seen."""
+    groups: dict[str, list[str]] = {}
+    for pod, verdict in pods:
+        message = getattr(verdict, field)
+        if message:
+            groups.setdefault(message, []).append(f"{pod['metadata']['namespace']}/{pod['metadata']['name']}")
+    return [f"{message}: {', '.join(names)}" for message, names in groups.items()]
+
+
+async def _evict(session: Session, pod: Obj, grace_period: int, deadline: float) -> None:
+    """Evict one pod, again every five seconds while a budget refuses, then wait until it is gone."""
+    meta = pod["metadata"]
+    path = f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}"
+    eviction: Obj = {"apiVersion": "policy/v1", "kind": "Eviction",
+                     "metadata": {"name": meta["name"], "namespace": meta["namespace"]}}
+    if grace_period >= 0:
+        eviction["deleteOptions"] = {"gracePeriodSeconds": grace_period}
+    click.echo(f"evicting pod {meta['namespace']}/{meta['name']}")
+    while True:
+        try:
+            await session.api.request("POST", f"{path}/eviction", body=eviction)
+            break
+        except NotFoundError:
+            break
+        except ApiError as exc:
+            if exc.code != 429:
+                raise
+            click.echo(f'error when evicting pods/"{meta["name"]}" -n "{meta["namespace"]}" (will retry after 5s): '
+                       f"{exc.message}", err=True)
+            _check_deadline(deadline, meta)
+            await asyncio.sleep(EVICTION_RETRY)
+    delay = 0.1
+    while True:
+        try:
+            live = await session.api.get(path)
+        except NotFoundError:
+            break
+        if live["metadata"].get("uid") != meta.get("uid"):
+            break
+        _check_deadline(deadline, meta)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 1.0)
+    click.echo(f"pod/{meta['name']} evicted")
+
+
+def _check_deadline(deadline: float, meta: Obj) -> None:
+    if time.monotonic() > deadline:
+        raise CommandError(f'error when waiting for pod "{meta["name"]}" in namespace "{meta["namespace"]}" to '
+                           "terminate: global timeout reached")
+
+
+@click.command()
+@click.argument("node")
+@click.option("--ignore-daemonsets", is_flag=True, help="Leave DaemonSet-managed pods in place.")
+@click.option("--delete-emptydir-data", "delete_emptydir", is_flag=True,
+              help="Evict pods with emptyDir volumes too (their data is lost).")
+@click.option("--force", is_flag=True, help="Evict pods that no controller would replace too.")
+@click.option("--grace-period", type=int, default=-1, help="Seconds given to each pod (-1: the pod's own).")
+@click.option("--timeout", default="0s", help="How long to keep trying (0: for ever).")
+@click.option("--pod-selector", default=None, help="Only the pods matching this label selector.")
+def drain(node: str, ignore_daemonsets: bool, delete_emptydir: bool, force: bool, grace_period: int, timeout: str,
+          pod_selector: str | None) -> None:
+    """Drain a node in preparation for maintenance: cordon it, then evict its pods."""
+    try:
+        limit = go_seconds(timeout) or 365 * 24 * 3600.0
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--timeout") from None
+
+    async def work(session: Session) -> int:
+        path = f"/api/v1/nodes/{node}"
+        obj = await session.api.get(path)
+        if (obj.get("spec") or {}).get("unschedulable"):
+            click.echo(f"node/{node} already cordoned")
+        else:
+            await session.api.request("PATCH", path, body={"spec": {"unschedulable": True}},
+                                      content_type=PATCH_CONTENT_TYPES["strategic"])
+            click.echo(f"node/{node} cordoned")
+        listed = await session.api.list("/api/v1/pods", field_selector=f"spec.nodeName={node}",
+                                        label_selector=pod_selector)
+        pods = [(pod, judge(pod, ignore_daemonsets=ignore_daemonsets, delete_emptydir=delete_emptydir,
+                            force=force)) for pod in listed.get("items", [])]
+        errors = grouped(pods, "error")
+        if errors:
+            joined = errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]"
+            click.echo(f'error: unable to drain node "{node}" due to error: {joined}, continuing command...\n'
+                       f"There are pending nodes to be drained:\n {node}\n" + "\n".join(errors), err=True)
+            return 1
+        warnings = grouped(pods, "warning")
+        if warnings:
+            click.echo(f"Warning: {'; '.join(warnings)}", err=True)
+        deadline = time.monotonic() + limit
+        await asyncio.gather(*(_evict(session, pod, grace_period, deadline) for pod, v in pods if v.evict))
+        click.echo(f"node/{node} drained")
+        return 0
+
+    run(work)
