@@ -40,6 +40,7 @@ VERBS: dict[str, str] = {
     "set": "setters:set_",
     "stop": "modify:stop",
     "taint": "modify:taint",
+    "top": "top:top",
     "uncordon": "modify:uncordon",
     "version": "info:version",
     "wait": "wait:wait",

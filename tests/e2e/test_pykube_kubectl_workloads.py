@@ -343,3 +343,22 @@ def test_wait_follows_a_pod_until_ready_and_until_gone(k: Kubectl) -> None:
     gone = pykube_kubectl(k.server, "wait", "--for=delete", "pod/waited", "--timeout=60s")
     assert (gone.stdout, gone.stderr, gone.rc) == ("pod/waited condition met\n", "", 0)
     assert not k.exists("pod", "waited")
+
+
+def numbers_masked(text: str) -> str:
+    """Use figures move between two runs; the layout around them must not."""
+    return re.sub(r" +", " ", re.sub(r"\b\d+(m|Mi|%)", "N", text))
+
+
+def test_top_prints_as_kubectl(k: Kubectl, web: str) -> None:
+    wait_for(lambda: real_kubectl(k.server, "top", "pods", "-l", "app=web").stdout, lambda out: "web" in out,
+             "metrics of the web pod", timeout=60)
+    for command in ["top pods -l app=web", "top pod -l app=web --containers", "top pods -A -l app=web",
+                    "top pods -l app=webd --no-headers", "top pods -l app=web --sort-by=memory", "top nodes",
+                    f"top node {NODE}", "top no --no-headers", "top pod nope", "top node nope",
+                    "top pods -n kube-system"]:
+        ours, theirs = (runner(k.server, *command.split(" ")) for runner in (pykube_kubectl, real_kubectl))
+        assert (numbers_masked(ours.stdout), ours.stderr, ours.rc) == (
+            numbers_masked(theirs.stdout), theirs.stderr, theirs.rc), (command, ours, theirs)
+    row = pykube_kubectl(k.server, "top", "nodes", "--no-headers").stdout.split()
+    assert row[0] == NODE and row[1].endswith("m") and row[3].endswith("Mi"), row
