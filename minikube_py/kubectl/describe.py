@@ -1,4 +1,5 @@
-"""``kubectl describe`` for pods, config maps and namespaces: for pods the object, its containers, conditions, volumes and its events, laid
+"""``kubectl describe`` (pods, deployments, config maps and namespaces here; other kinds in
+:mod:`.describekinds`): for pods the object, its containers, conditions, volumes and its events, laid
 out as kubectl lays them out (one Go tabwriter with padding 2 over the whole text, so each run of
 ``Key:\\tvalue`` lines aligns on its own)."""
 
@@ -63,7 +64,7 @@ class Text:
         return go_tabwriter("".join(self.parts), 2)
 
 
-def _go_time(value: str | None) -> str:
+def go_time(value: str | None) -> str:
     """RFC 1123 with a numeric zone, as describe prints times: ``Mon, 02 Jan 2006 15:04:05 +0000``."""
     moment = parse_time(value)
     return moment.strftime("%a, %d %b %Y %H:%M:%S %z") if moment else ""
@@ -83,7 +84,7 @@ def describe_pod(pod: Obj, events: list[Obj], now: datetime) -> str:
     node = spec.get("nodeName")
     w.line(0, f"Node:\t{node + '/' + status.get('hostIP', '') if node else '<none>'}")
     if status.get("startTime"):
-        w.line(0, f"Start Time:\t{_go_time(status['startTime'])}")
+        w.line(0, f"Start Time:\t{go_time(status['startTime'])}")
     w.map(0, "Labels", meta.get("labels"))
     w.annotations(0, meta.get("annotations"))
     if meta.get("deletionTimestamp"):
@@ -124,7 +125,7 @@ def describe_pod(pod: Obj, events: list[Obj], now: datetime) -> str:
     w.line(0, f"QoS Class:\t{status.get('qosClass', '')}")
     w.map(0, "Node-Selectors", spec.get("nodeSelector"), sep=":")
     _tolerations(w, spec.get("tolerations") or [])
-    _events(w, events, now)
+    events_section(w, events, now)
     return w.render()
 
 
@@ -194,7 +195,7 @@ def _value_from(source: Obj) -> str:
 def _state(w: Text, title: str, state: Obj) -> None:
     if "running" in state:
         w.line(2, f"{title}:\tRunning")
-        w.line(3, f"Started:\t{_go_time(state['running'].get('startedAt'))}")
+        w.line(3, f"Started:\t{go_time(state['running'].get('startedAt'))}")
     elif "waiting" in state:
         w.line(2, f"{title}:\tWaiting")
         if state["waiting"].get("reason"):
@@ -209,8 +210,8 @@ def _state(w: Text, title: str, state: Obj) -> None:
         w.line(3, f"Exit Code:\t{t.get('exitCode', 0)}")
         if t.get("signal"):
             w.line(3, f"Signal:\t{t['signal']}")
-        w.line(3, f"Started:\t{_go_time(t.get('startedAt'))}")
-        w.line(3, f"Finished:\t{_go_time(t.get('finishedAt'))}")
+        w.line(3, f"Started:\t{go_time(t.get('startedAt'))}")
+        w.line(3, f"Finished:\t{go_time(t.get('finishedAt'))}")
     else:
         w.line(2, f"{title}:\tWaiting")
 
@@ -280,7 +281,7 @@ def _tolerations(w: Text, tolerations: list[Obj], level: int = 0) -> None:
         w.line(level, ("Tolerations:\t" if i == 0 else "\t") + text)
 
 
-def _events(w: Text, events: list[Obj], now: datetime) -> None:
+def events_section(w: Text, events: list[Obj], now: datetime) -> None:
     if not events:
         w.line(0, "Events:\t<none>")
         return
@@ -316,11 +317,11 @@ def describe_configmap(cm: Obj, events: list[Obj], now: datetime) -> str:
     for key, value in sorted((cm.get("binaryData") or {}).items()):
         w.line(0, f"{key}: {len(base64.b64decode(value))} bytes")
     w.line(0, "")
-    _events(w, events, now)
+    events_section(w, events, now)
     return w.render()
 
 
-def _selector_text(selector: Obj | None) -> str:
+def selector_text(selector: Obj | None) -> str:
     """A label selector as kubectl writes one: ``a=b,c in (d,e)``."""
     selector = selector or {}
     parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
@@ -361,10 +362,10 @@ def describe_deployment(d: Obj, replica_sets: list[Obj], events: list[Obj], now:
     w = Text()
     w.line(0, f"Name:\t{meta['name']}")
     w.line(0, f"Namespace:\t{meta.get('namespace', '')}")
-    w.line(0, f"CreationTimestamp:\t{_go_time(meta.get('creationTimestamp'))}")
+    w.line(0, f"CreationTimestamp:\t{go_time(meta.get('creationTimestamp'))}")
     w.map(0, "Labels", meta.get("labels"))
     w.annotations(0, meta.get("annotations"))
-    w.line(0, f"Selector:\t{_selector_text(spec.get('selector'))}")
+    w.line(0, f"Selector:\t{selector_text(spec.get('selector'))}")
     w.line(0, f"Replicas:\t{spec.get('replicas', 1)} desired | {status.get('updatedReplicas', 0)} updated | "
               f"{status.get('replicas', 0)} total | {status.get('availableReplicas', 0)} available | "
               f"{status.get('unavailableReplicas', 0)} unavailable")
@@ -391,7 +392,7 @@ def describe_deployment(d: Obj, replica_sets: list[Obj], events: list[Obj], now:
     old = [rs for rs in owned if rs not in new]
     w.line(0, f"OldReplicaSets:\t{_replica_sets(old)}")
     w.line(0, f"NewReplicaSet:\t{_replica_sets(new)}")
-    _events(w, events, now)
+    events_section(w, events, now)
     return w.render()
 
 
@@ -431,11 +432,59 @@ async def _namespace_text(session: Session, ns: Obj) -> str:
     return w.render()
 
 
+DESCRIBED = frozenset({"Pod", "ConfigMap", "Deployment", "Service", "Endpoints", "Secret", "ServiceAccount",
+                       "ReplicationController", "ReplicaSet", "DaemonSet", "Job"})
+
+
+async def _owned_pods(session: Session, obj: Obj, selector: str) -> list[Obj]:
+    """The pods the controller ``obj`` selects and controls."""
+    listed = await session.api.list(f"/api/v1/namespaces/{obj['metadata']['namespace']}/pods", label_selector=selector)
+    uid = obj["metadata"].get("uid")
+    return [p for p in listed.get("items", [])
+            if any(o.get("controller") and o.get("uid") == uid for o in p["metadata"].get("ownerReferences") or [])]
+
+
+async def _text(session: Session, obj: Obj, events: list[Obj], now: datetime) -> str:
+    """One object described, with what its kind's description needs fetched from the cluster."""
+    from minikube_py.kubectl import describekinds as kinds
+    from minikube_py.model.selectors import labels_to_string
+
+    kind, meta, spec = obj["kind"], obj["metadata"], obj.get("spec") or {}
+    namespace = meta.get("namespace", "")
+    if kind == "Pod":
+        return describe_pod(obj, events, now)
+    if kind == "ConfigMap":
+        return describe_configmap(obj, events, now)
+    if kind == "Deployment":
+        listed = await session.api.list(f"/apis/apps/v1/namespaces/{namespace}/replicasets",
+                                        label_selector=selector_text(spec.get("selector")))
+        return describe_deployment(obj, listed.get("items", []), events, now)
+    if kind == "Service":
+        slices = await session.api.list(f"/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices",
+                                        label_selector=f"kubernetes.io/service-name={meta['name']}")
+        return kinds.describe_service(obj, slices.get("items", []), events, now)
+    if kind == "Endpoints":
+        return kinds.describe_endpoints(obj, events, now)
+    if kind == "Secret":
+        return kinds.describe_secret(obj, events, now)
+    if kind == "ServiceAccount":
+        secrets = await session.api.list(f"/api/v1/namespaces/{namespace}/secrets")
+        return kinds.describe_serviceaccount(obj, secrets.get("items", []), events, now)
+    if kind == "Job":
+        return kinds.describe_job(obj, events, now)
+    selector = labels_to_string(spec.get("selector")) if kind == "ReplicationController" \
+        else selector_text(spec.get("selector"))
+    pods = await _owned_pods(session, obj, selector)
+    if kind == "DaemonSet":
+        return kinds.describe_daemonset(obj, pods, events, now)
+    return kinds.describe_replicas(obj, pods, events, now)
+
+
 @click.command()
 @click.argument("args", nargs=-1)
 @click.option("-l", "--selector", default=None, help="Label selector.")
 def describe(args: tuple[str, ...], selector: str | None) -> None:
-    """Show details of pods, config maps and namespaces."""
+    """Show details of a resource or group of resources, with their events."""
 
     async def work(session: Session) -> None:
         found = await named_objects(session, args, selector, all_=selector is None)
@@ -445,20 +494,14 @@ def describe(args: tuple[str, ...], selector: str | None) -> None:
             if res.kind == "Namespace":
                 texts.append(await _namespace_text(session, obj))
                 continue
-            if res.kind not in ("Pod", "ConfigMap", "Deployment"):
-                raise CommandError(f"pykube kubectl describes pods, deployments, config maps and namespaces, not "
-                                   f"{res.qualified}")
-            selector_text = (f"involvedObject.name={name},involvedObject.namespace={namespace},"
-                             f"involvedObject.uid={obj['metadata'].get('uid', '')}")
-            events = (await session.api.list(f"/api/v1/namespaces/{namespace}/events",
-                                             field_selector=selector_text)).get("items", [])
-            if res.kind == "Deployment":
-                listed = await session.api.list(f"/apis/apps/v1/namespaces/{namespace}/replicasets",
-                                                label_selector=_selector_text(obj["spec"].get("selector")))
-                texts.append(describe_deployment(obj, listed.get("items", []), events, datetime.now(UTC)))
-                continue
-            describer = describe_pod if res.kind == "Pod" else describe_configmap
-            texts.append(describer(obj, events, datetime.now(UTC)))
+            if res.kind not in DESCRIBED:
+                raise CommandError(f"pykube kubectl does not describe {res.qualified} yet")
+            about = [f"involvedObject.name={name}", f"involvedObject.uid={obj['metadata'].get('uid', '')}"]
+            if namespace:
+                about.insert(1, f"involvedObject.namespace={namespace}")
+            events = (await session.api.list(f"/api/v1/namespaces/{namespace or 'default'}/events",
+                                             field_selector=",".join(about))).get("items", [])
+            texts.append(await _text(session, {"kind": res.kind, **obj}, events, datetime.now(UTC)))
         click.echo("\n\n".join(texts), nl=False)
 
     run(work)

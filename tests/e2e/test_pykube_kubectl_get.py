@@ -97,6 +97,35 @@ def test_describe_prints_as_kubectl(cluster: Kubectl) -> None:
         same_output(cluster.server, "-n", cluster.namespace, *command.split(" "))
 
 
+def test_describe_of_more_kinds_prints_as_kubectl(cluster: Kubectl) -> None:
+    template = {"metadata": {"labels": {"app": "more"}},
+                "spec": {"containers": [{"name": "c", "image": "pykube.local/pause:1", "ports": [{"containerPort": 80}],
+                                         "env": [{"name": "X", "value": "1"}]}],
+                         "schedulerName": MANUAL_SCHEDULER}}
+    cluster.apply(
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "sec", "labels": {"a": "b"}},
+         "data": {"password": "czNjcmV0"}},  # one key: kubectl walks a secret's data in Go's random map order
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "robot"},
+         "imagePullSecrets": [{"name": "pull-one"}, {"name": "pull-two"}]},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "np"},
+         "spec": {"type": "NodePort", "selector": {"app": "more"},
+                  "ports": [{"name": "http", "port": 80, "targetPort": 8080}, {"name": "dns", "port": 53,
+                                                                                  "protocol": "UDP"}]}},
+        {"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "rcm", "labels": {"made": "rc"}},
+         "spec": {"replicas": 2, "selector": {"app": "more"}, "template": template}},
+        {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "dsm"},
+         "spec": {"selector": {"matchLabels": {"app": "dsm"}},
+                  "template": {**template, "metadata": {"labels": {"app": "dsm"}}}}},
+        {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "jobm"},
+         "spec": {"template": {"spec": {**template["spec"], "restartPolicy": "Never"}}}})
+    wait_for(lambda: cluster.obj("rc", "rcm")["status"], lambda s: s.get("replicas") == 2, "the rc's pods")
+    wait_for(lambda: cluster.obj("job", "jobm")["status"], lambda s: s.get("active") == 1, "the job's pod")
+    for command in ("describe secret sec", "describe sa robot", "describe svc np", "describe svc websvc",
+                    "describe endpoints websvc", "describe rc rcm", "describe replicasets", "describe ds dsm",
+                    "describe job jobm", "describe jobs", "describe sa"):
+        same_output(cluster.server, "-n", cluster.namespace, *command.split(" "))
+
+
 def test_describe_namespace_with_quota_and_limits(k: Kubectl) -> None:
     k.run("create", "quota", "q1", "--hard=pods=10,cpu=2")
     k.apply({"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "lr1"},
