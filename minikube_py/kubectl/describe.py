@@ -433,7 +433,7 @@ async def _namespace_text(session: Session, ns: Obj) -> str:
 
 
 DESCRIBED = frozenset({"Pod", "ConfigMap", "Deployment", "Service", "Endpoints", "Secret", "ServiceAccount",
-                       "ReplicationController", "ReplicaSet", "DaemonSet", "Job"})
+                       "ReplicationController", "ReplicaSet", "DaemonSet", "Job", "Node"})
 
 
 async def _owned_pods(session: Session, obj: Obj, selector: str) -> list[Obj]:
@@ -480,6 +480,24 @@ async def _text(session: Session, obj: Obj, events: list[Obj], now: datetime) ->
     return kinds.describe_replicas(obj, pods, events, now)
 
 
+async def _node_text(session: Session, node: Obj, now: datetime) -> str:
+    """A node with its lease, the pods it runs, and its events (the kubelet names the node by its name
+    where other objects have a uid)."""
+    from minikube_py.client.errors import NotFoundError
+    from minikube_py.kubectl import describekinds as kinds
+
+    name = node["metadata"]["name"]
+    try:
+        lease: Obj | None = await session.api.get(f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{name}")
+    except NotFoundError:
+        lease = None
+    pods = await session.api.list("/api/v1/pods", field_selector=f"spec.nodeName={name},status.phase!=Succeeded,"
+                                                                 "status.phase!=Failed")
+    events = await session.api.list("/api/v1/events", field_selector=f"involvedObject.kind=Node,"
+                                                                     f"involvedObject.name={name},involvedObject.uid={name}")
+    return kinds.describe_node(node, lease, pods.get("items", []), events.get("items", []), now)
+
+
 @click.command()
 @click.argument("args", nargs=-1)
 @click.option("-l", "--selector", default=None, help="Label selector.")
@@ -491,8 +509,9 @@ def describe(args: tuple[str, ...], selector: str | None) -> None:
         texts = []
         for res, namespace, name in found:
             obj = await session.api.get(res.path(namespace, name))
-            if res.kind == "Namespace":
-                texts.append(await _namespace_text(session, obj))
+            if res.kind in ("Namespace", "Node"):  # no events of their own kind, or the kubelet's way
+                texts.append(await _namespace_text(session, obj) if res.kind == "Namespace"
+                             else await _node_text(session, obj, datetime.now(UTC)))
                 continue
             if res.kind not in DESCRIBED:
                 raise CommandError(f"pykube kubectl does not describe {res.qualified} yet")

@@ -1,11 +1,12 @@
 """``describe`` for services, endpoints, secrets, service accounts, replication controllers, replica
-sets, daemon sets and jobs: each a pure function of the object and what it needs from the cluster
+sets, daemon sets, jobs and nodes: each a pure function of the object and what it needs from the cluster
 (its pods, endpoint slices, events), laid out as kubectl lays it out."""
 
 from __future__ import annotations
 
 import base64
 from datetime import datetime
+from fractions import Fraction
 from typing import Any
 
 from minikube_py.kubectl.describe import Text, events_section, go_time, pod_template, selector_text
@@ -220,5 +221,124 @@ def describe_job(job: Obj, events: list[Obj], now: datetime) -> str:
     w.line(0, f"Pods Statuses:\t{status.get('active', 0)} Active ({status.get('ready', 0)} Ready) / "
               f"{status.get('succeeded', 0)} Succeeded / {status.get('failed', 0)} Failed")
     pod_template(w, spec.get("template") or {})
+    events_section(w, events, now)
+    return w.render()
+
+
+def pod_totals(pod: Obj, field: str) -> dict[str, tuple[Fraction, Any]]:
+    """A pod's requests or limits per resource, as the scheduler counts them: its containers' sum, at
+    least each init container's, plus its overhead; each with the notation of its first value."""
+    from minikube_py.model.quantity import parse_quantity_format
+
+    def of(containers: list[Obj]) -> dict[str, tuple[Fraction, Any]]:
+        out: dict[str, tuple[Fraction, Any]] = {}
+        for c in containers:
+            for name, text in ((c.get("resources") or {}).get(field) or {}).items():
+                amount, fmt = parse_quantity_format(text)
+                have = out.get(name)
+                out[name] = (have[0] + amount, have[1]) if have else (amount, fmt)
+        return out
+
+    spec = pod.get("spec") or {}
+    total = of(spec.get("containers") or [])
+    for init in spec.get("initContainers") or []:
+        for name, (amount, fmt) in of([init]).items():
+            if name not in total or amount > total[name][0]:
+                total[name] = (amount, fmt)
+    for name, (amount, fmt) in of([{"resources": {field: spec.get("overhead") or {}}}]).items():
+        have = total.get(name)
+        total[name] = (have[0] + amount, have[1]) if have else (amount, fmt)
+    return total
+
+
+def _share(amount: tuple[Fraction, Any] | None, whole: str | None) -> str:
+    """``100m (5%)``: a quantity and its whole percent of ``whole`` (0 when there is none)."""
+    from minikube_py.model.quantity import format_quantity, milli_value
+
+    if amount is None:
+        return "0 (0%)"
+    whole_milli = milli_value(whole) if whole else 0
+    percent = int(milli_value(amount[0]) * 100 / whole_milli) if whole_milli else 0
+    return f"{format_quantity(amount[0], amount[1])} ({percent}%)"
+
+
+def describe_node(node: Obj, lease: Obj | None, pods: list[Obj], events: list[Obj], now: datetime) -> str:
+    from minikube_py.model.times import since
+
+    meta, spec, status = node["metadata"], node.get("spec") or {}, node.get("status") or {}
+    labels = meta.get("labels") or {}
+    roles = sorted({k.split("/", 1)[1] for k in labels if k.startswith("node-role.kubernetes.io/")}
+                   | ({labels["kubernetes.io/role"]} if labels.get("kubernetes.io/role") else set()))
+    w = Text()
+    w.line(0, f"Name:\t{meta['name']}")
+    w.line(0, f"Roles:\t{','.join(roles) or '<none>'}")
+    w.map(0, "Labels", labels)
+    w.annotations(0, meta.get("annotations"))
+    w.line(0, f"CreationTimestamp:\t{go_time(meta.get('creationTimestamp'))}")
+    taints = [f"{t['key']}={t['value']}:{t['effect']}" if t.get("value") else f"{t['key']}:{t['effect']}"
+              for t in spec.get("taints") or []]
+    _names(w, "Taints", taints)
+    w.line(0, f"Unschedulable:\t{'true' if spec.get('unschedulable') else 'false'}")
+    if lease is not None:
+        lspec = lease.get("spec") or {}
+        w.line(0, "Lease:")
+        w.line(1, f"HolderIdentity:\t{lspec.get('holderIdentity') or '<unset>'}")
+        w.line(1, f"AcquireTime:\t{go_time(lspec.get('acquireTime')) or '<unset>'}")
+        w.line(1, f"RenewTime:\t{go_time(lspec.get('renewTime')) or '<unset>'}")
+    if status.get("conditions"):
+        w.line(0, "Conditions:")
+        w.line(1, "Type\tStatus\tLastHeartbeatTime\tLastTransitionTime\tReason\tMessage")
+        w.line(1, "----\t------\t-----------------\t------------------\t------\t-------")
+        for c in status["conditions"]:
+            w.line(1, f"{c['type']} \t{c['status']} \t{go_time(c.get('lastHeartbeatTime'))} \t"
+                      f"{go_time(c.get('lastTransitionTime'))} \t{c.get('reason', '')} \t{c.get('message', '')}")
+    w.line(0, "Addresses:")
+    for address in status.get("addresses") or []:
+        w.line(1, f"{address['type']}:\t{address['address']}")
+    allocatable = status.get("allocatable") or {}
+    for title, values in (("Capacity", status.get("capacity")), ("Allocatable", allocatable)):
+        if values:
+            w.line(0, f"{title}:")
+            for name, amount in sorted(values.items()):
+                w.line(1, f"{name}:\t{amount}")
+    info = status.get("nodeInfo") or {}
+    w.line(0, "System Info:")
+    for title, key in (("Machine ID", "machineID"), ("System UUID", "systemUUID"), ("Boot ID", "bootID"),
+                       ("Kernel Version", "kernelVersion"), ("OS Image", "osImage"),
+                       ("Operating System", "operatingSystem"), ("Architecture", "architecture"),
+                       ("Container Runtime Version", "containerRuntimeVersion"),
+                       ("Kubelet Version", "kubeletVersion"), ("Kube-Proxy Version", "kubeProxyVersion")):
+        w.line(1, f"{title}:\t{info.get(key, '')}")
+    if spec.get("podCIDR"):
+        w.line(0, f"PodCIDR:\t{spec['podCIDR']}")
+        w.line(0, f"PodCIDRs:\t{','.join(spec.get('podCIDRs') or [spec['podCIDR']])}")
+    if spec.get("providerID"):
+        w.line(0, f"ProviderID:\t{spec['providerID']}")
+    w.line(0, f"Non-terminated Pods:\t({len(pods)} in total)")
+    w.line(1, "Namespace\tName\t\tCPU Requests\tCPU Limits\tMemory Requests\tMemory Limits\tAge")
+    w.line(1, "---------\t----\t\t------------\t----------\t---------------\t-------------\t---")
+    requests: dict[str, tuple[Fraction, Any]] = {}
+    limits: dict[str, tuple[Fraction, Any]] = {}
+    for pod in pods:
+        asked, capped = pod_totals(pod, "requests"), pod_totals(pod, "limits")
+        for into, part in ((requests, asked), (limits, capped)):
+            for name, (amount, fmt) in part.items():
+                have = into.get(name)
+                into[name] = (have[0] + amount, have[1]) if have else (amount, fmt)
+        pmeta = pod["metadata"]
+        w.line(1, f"{pmeta.get('namespace', '')}\t{pmeta['name']}\t\t"
+                  f"{_share(asked.get('cpu'), allocatable.get('cpu'))}\t{_share(capped.get('cpu'), allocatable.get('cpu'))}\t"
+                  f"{_share(asked.get('memory'), allocatable.get('memory'))}\t"
+                  f"{_share(capped.get('memory'), allocatable.get('memory'))}\t{since(pmeta.get('creationTimestamp'), now)}")
+    w.line(0, "Allocated resources:")
+    w.line(1, "(Total limits may be over 100 percent, i.e., overcommitted.)")
+    w.line(1, "Resource\tRequests\tLimits")
+    w.line(1, "--------\t--------\t------")
+    for name in ("cpu", "memory", "ephemeral-storage"):
+        w.line(1, f"{name}\t{_share(requests.get(name), allocatable.get(name))}\t"
+                  f"{_share(limits.get(name), allocatable.get(name))}")
+    for name in sorted(n for n in allocatable if n.startswith("hugepages-") or "/" in n):
+        w.line(1, f"{name}\t{_share(requests.get(name), allocatable.get(name))}\t"
+                  f"{_share(limits.get(name), allocatable.get(name))}")
     events_section(w, events, now)
     return w.render()

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from agent_helpers import HTTPD, busybox_pod, http_get, node_server
 from kubectl_helpers import Kubectl, deployment, wait_for
-from pykube_kubectl_helpers import pykube_kubectl, real_kubectl
+from pykube_kubectl_helpers import pykube_kubectl, real_kubectl, same_output
 
 from minikube_py.testing import BUSYBOX_IMAGE, KUBECTL
 
@@ -362,3 +362,18 @@ def test_top_prints_as_kubectl(k: Kubectl, web: str) -> None:
             numbers_masked(theirs.stdout), theirs.stderr, theirs.rc), (command, ours, theirs)
     row = pykube_kubectl(k.server, "top", "nodes", "--no-headers").stdout.split()
     assert row[0] == NODE and row[1].endswith("m") and row[3].endswith("Mi"), row
+
+
+def test_describe_node_prints_as_kubectl(k: Kubectl, web: str) -> None:
+    """The node with its lease, conditions, capacity, system info, the pods it runs with their requests
+    and limits (one pod asks for some), and the totals."""
+    k.apply(busybox_pod("asking", "exec sleep 3600", container={"resources": {
+        "requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}}}))
+    k.run("taint", "node", NODE, "pkctl2=yes:PreferNoSchedule")
+    try:
+        wait_for(lambda: k.obj("pod", "asking")["status"].get("phase"), lambda p: p == "Running", "the pod to run")
+        same_output(k.server, "describe", "node", NODE)
+        same_output(k.server, "describe", "nodes")
+    finally:
+        k.run("taint", "node", NODE, "pkctl2-")
+        k.run("delete", "pod", "asking", "--wait=false")
