@@ -175,6 +175,50 @@ def test_create_generators_print_as_kubectl(twins: Twins, tmp_path: Path) -> Non
         "pause", "busybox"]
 
 
+def test_more_create_generators_print_as_kubectl(twins: Twins, tmp_path: Path) -> None:
+    from minikube_py.pki import self_signed_serving_cert
+
+    cert, key = self_signed_serving_cert("pykube-test", ["localhost"])
+    (tmp_path / "tls.crt").write_bytes(cert)
+    (tmp_path / "tls.key").write_bytes(key)
+    tls = f"--cert={tmp_path / 'tls.crt'} --key={tmp_path / 'tls.key'}"
+    twins.step("create serviceaccount robot-{s}", rc=0)
+    for command, rc in [
+        ("create service clusterip cs-{s} --tcp=80:8080 --tcp=443 --dry-run=client -o json", 0),
+        ("create svc clusterip cs-{s} --tcp=80:http", 0),
+        ("create svc clusterip cs-{s} --tcp=81", 1),
+        ("create svc clusterip hl-{s} --clusterip=None --dry-run=client -o yaml", 0),
+        ("create svc clusterip bad-{s}", 1),
+        ("create svc clusterip bad-{s} --tcp=x", 1),
+        ("create svc nodeport np-{s} --tcp=80:8080 --dry-run=client -o json", 0),
+        ("create svc nodeport np-{s} --tcp=81 -o name", 0),
+        ("create secret docker-registry reg-{s} --docker-server=r.example.com --docker-username=u "
+         "--docker-password=p --docker-email=e@x.com --dry-run=client -o json", 0),
+        ("create secret docker-registry reg-{s} --docker-username=u --docker-password=p", 0),
+        ("create secret docker-registry reg-{s} --docker-username=u --docker-password=p", 1),
+        ("create secret docker-registry reg2-{s}", 1),
+        (f"create secret tls tls-{{s}} {tls} --dry-run=client -o yaml", 0),
+        (f"create secret tls tls-{{s}} {tls}", 0),
+        (f"create secret tls tls2-{{s}} --cert={tmp_path / 'tls.crt'}", 1),
+        (f"create secret tls tls2-{{s}} --cert={tmp_path / 'tls.crt'} --key={tmp_path / 'tls.crt'}", 1),
+        ("create job job-{s} --image=pykube.local/pause:1 --dry-run=client -o json -- echo hi", 0),
+        ("create job job-{s} --image=pykube.local/pause:1", 0),
+        ("create job job-{s} --image=pykube.local/pause:1", 1),
+        ("create job job2-{s}", 1),
+        ("create job job2-{s} --from=cronjob/nope-{s}", 1),
+        ("create token nope-{s}", 1),
+    ]:
+        twins.step(command, rc=rc)
+    ours, theirs = twins.obj("secret", "reg-x1"), twins.obj("secret", "reg-x2")
+    assert ours["data"] == theirs["data"] and ours["type"] == "kubernetes.io/dockerconfigjson"
+    token = pykube_kubectl(twins.k.server, "-n", twins.k.namespace, "create", "token", "robot-x1", "--duration=10m")
+    assert token.rc == 0 and token.stdout.count(".") == 2, token
+    # the token is one the server takes: it can ask who it is
+    whoami = real_kubectl(twins.k.server, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}",
+                          f"--token={token.stdout.strip()}")
+    assert whoami.stdout == f"system:serviceaccount:{twins.k.namespace}:robot-x1", whoami
+
+
 def test_expose_prints_as_kubectl(twins: Twins) -> None:
     for command, rc in [
         ("create deployment ex-{s} --image=pykube.local/pause:1 --port=8080 --replicas=0", 0),
