@@ -14,8 +14,10 @@ from minikube_py.kubectl.session import Globals, fail
 VERBS: dict[str, str] = {
     "annotate": "modify:annotate",
     "api-resources": "info:api_resources",
+    "api-versions": "info:api_versions",
     "apply": "write:apply",
     "cluster-info": "info:cluster_info",
+    "completion": "info:completion",
     "config": "info:config",
     "cordon": "modify:cordon",
     "cp": "copy:cp",

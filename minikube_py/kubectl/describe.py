@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from minikube_py.kubectl.errors import CommandError
-from minikube_py.kubectl.get import named_objects
+from minikube_py.kubectl.get import named_objects, parse_requests
 from minikube_py.kubectl.printing import go_tabwriter
 from minikube_py.kubectl.session import Session, run
 from minikube_py.model.rollout import equal_ignore_hash
@@ -481,21 +481,24 @@ async def _text(session: Session, obj: Obj, events: list[Obj], now: datetime) ->
 
 
 async def _node_text(session: Session, node: Obj, now: datetime) -> str:
-    """A node with its lease, the pods it runs, and its events (the kubelet names the node by its name
-    where other objects have a uid)."""
+    """A node with its lease (or why there is none), the pods it runs, and its events (the kubelet names
+    the node by its name where other objects have a uid)."""
     from minikube_py.client.errors import NotFoundError
     from minikube_py.kubectl import describekinds as kinds
 
     name = node["metadata"]["name"]
     try:
-        lease: Obj | None = await session.api.get(f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{name}")
-    except NotFoundError:
-        lease = None
+        lease: Obj | str = await session.api.get(f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{name}")
+    except NotFoundError as exc:
+        lease = exc.message
     pods = await session.api.list("/api/v1/pods", field_selector=f"spec.nodeName={name},status.phase!=Succeeded,"
                                                                  "status.phase!=Failed")
-    events = await session.api.list("/api/v1/events", field_selector=f"involvedObject.kind=Node,"
-                                                                     f"involvedObject.name={name},involvedObject.uid={name}")
-    return kinds.describe_node(node, lease, pods.get("items", []), events.get("items", []), now)
+    events: list[Obj] = []
+    for uid in (node["metadata"].get("uid", ""), name):  # the node controller's events, then the kubelet's
+        listed = await session.api.list("/api/v1/events", field_selector=f"involvedObject.name={name},"
+                                        f"involvedObject.namespace=,involvedObject.kind=Node,involvedObject.uid={uid}")
+        events += listed.get("items", [])
+    return kinds.describe_node(node, lease, pods.get("items", []), events, now)
 
 
 @click.command()
@@ -506,6 +509,11 @@ def describe(args: tuple[str, ...], selector: str | None) -> None:
 
     async def work(session: Session) -> None:
         found = await named_objects(session, args, selector, all_=selector is None)
+        if not found:
+            namespaced = all(r.resource.namespaced for r in parse_requests(await session.discovery(), args))
+            click.echo(f"No resources found in {session.namespace} namespace." if namespaced
+                       and not session.flags.all_namespaces else "No resources found", err=True)
+            return
         texts = []
         for res, namespace, name in found:
             obj = await session.api.get(res.path(namespace, name))

@@ -262,7 +262,8 @@ def _share(amount: tuple[Fraction, Any] | None, whole: str | None) -> str:
     return f"{format_quantity(amount[0], amount[1])} ({percent}%)"
 
 
-def describe_node(node: Obj, lease: Obj | None, pods: list[Obj], events: list[Obj], now: datetime) -> str:
+def describe_node(node: Obj, lease: Obj | str, pods: list[Obj], events: list[Obj], now: datetime) -> str:
+    """``lease``: the node's Lease, or the message of the failure to get it."""
     from minikube_py.model.times import since
 
     meta, spec, status = node["metadata"], node.get("spec") or {}, node.get("status") or {}
@@ -276,10 +277,12 @@ def describe_node(node: Obj, lease: Obj | None, pods: list[Obj], events: list[Ob
     w.annotations(0, meta.get("annotations"))
     w.line(0, f"CreationTimestamp:\t{go_time(meta.get('creationTimestamp'))}")
     taints = [f"{t['key']}={t['value']}:{t['effect']}" if t.get("value") else f"{t['key']}:{t['effect']}"
-              for t in spec.get("taints") or []]
+              for t in sorted(spec.get("taints") or [], key=lambda t: f"{t.get('effect', '')},{t['key']}")]
     _names(w, "Taints", taints)
     w.line(0, f"Unschedulable:\t{'true' if spec.get('unschedulable') else 'false'}")
-    if lease is not None:
+    if isinstance(lease, str):
+        w.line(0, f"Lease:\tFailed to get lease: {lease}")
+    else:
         lspec = lease.get("spec") or {}
         w.line(0, "Lease:")
         w.line(1, f"HolderIdentity:\t{lspec.get('holderIdentity') or '<unset>'}")

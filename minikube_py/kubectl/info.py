@@ -112,10 +112,13 @@ def view(raw: bool, minify: bool) -> None:
     from minikube_py.kubectl.printing import go_yaml
 
     _, data = _load()
-    doc: dict[str, Any] = {"apiVersion": "v1", "clusters": data.get("clusters") or None,
-                           "contexts": data.get("contexts") or None,
+    def by_name(entries: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+        return sorted(entries, key=lambda e: e.get("name", "")) if entries else None  # kubectl keeps maps
+
+    doc: dict[str, Any] = {"apiVersion": "v1", "clusters": by_name(data.get("clusters")),
+                           "contexts": by_name(data.get("contexts")),
                            "current-context": data.get("current-context", ""), "kind": "Config",
-                           "preferences": data.get("preferences") or {}, "users": data.get("users") or None}
+                           "preferences": data.get("preferences") or {}, "users": by_name(data.get("users"))}
     if minify:
         current = next((c for c in doc["contexts"] or [] if c["name"] == doc["current-context"]), None)
         if current is None:
@@ -158,3 +161,102 @@ def use_context(name: str) -> None:
 
     write_file(path, yaml.safe_dump(data, sort_keys=False).encode())
     click.echo(f'Switched to context "{name}".')
+
+
+def _save(path: Path, data: dict[str, Any]) -> None:
+    import yaml
+
+    from minikube_py.pki import write_file
+
+    write_file(path, yaml.safe_dump(data, sort_keys=False).encode())
+
+
+@config.command(name="get-contexts")
+@click.argument("names", nargs=-1)
+@click.option("-o", "--output", type=click.Choice(["", "name"]), default="")
+@click.option("--no-headers", is_flag=True, help="Print no header row.")
+def get_contexts(names: tuple[str, ...], output: str, no_headers: bool) -> None:
+    """Describe one or many contexts."""
+    from minikube_py.kubectl.printing import MIN_WIDTH, PADDING, go_tabwriter
+
+    _, data = _load()
+    contexts = sorted(data.get("contexts") or [], key=lambda c: c.get("name", ""))
+    missing = [n for n in names if n not in [c.get("name") for c in contexts]]
+    shown = [c for c in contexts if not names or c.get("name") in names]
+    if output == "name":
+        click.echo("".join(f"{c['name']}\n" for c in shown), nl=False)
+    else:
+        rows = [] if no_headers else [["CURRENT", "NAME", "CLUSTER", "AUTHINFO", "NAMESPACE"]]
+        for c in shown:
+            ctx = c.get("context") or {}
+            rows.append(["*" if c.get("name") == data.get("current-context") else "", c["name"], ctx.get("cluster", ""),
+                         ctx.get("user", ""), ctx.get("namespace", "")])
+        click.echo(go_tabwriter("".join("\t".join(row) + "\n" for row in rows), PADDING, MIN_WIDTH), nl=False)
+    if missing:
+        fail(f"context {missing[0]} not found")
+
+
+@config.command(name="set-context")
+@click.argument("name", required=False)
+@click.option("--current", is_flag=True, help="Change the current context.")
+@click.option("--namespace", "namespace_", default=None, help="The context's namespace.")
+@click.option("--cluster", default=None, help="The context's cluster.")
+@click.option("--user", default=None, help="The context's user.")
+def set_context(name: str | None, current: bool, namespace_: str | None, cluster: str | None,
+                user: str | None) -> None:
+    """Set a context entry in kubeconfig (created if it does not exist)."""
+    flags = click.get_current_context().find_object(Globals) or Globals()
+    # --namespace, --cluster and --user are global flags too: the command line hoists them there
+    namespace_, cluster, user = namespace_ or flags.namespace, cluster or flags.cluster, user or flags.user
+    path, data = _load()
+    if current:
+        if name:
+            fail("you cannot specify both a context name and --current")
+        name = data.get("current-context") or ""
+        if not name:
+            fail("no current context is set")
+    if not name:
+        fail("you must specify a non-empty context name or --current")
+    contexts = data.setdefault("contexts", []) or []
+    data["contexts"] = contexts
+    entry = next((c for c in contexts if c.get("name") == name), None)
+    created = entry is None
+    if entry is None:
+        entry = {"context": {}, "name": name}
+        contexts.append(entry)
+    ctx = entry.setdefault("context", {}) or {}
+    entry["context"] = ctx
+    for key, value in (("cluster", cluster), ("namespace", namespace_), ("user", user)):
+        if value is not None:
+            ctx[key] = value
+    _save(path, data)
+    click.echo(f'Context "{name}" {"created" if created else "modified"}.')
+
+
+@click.command(name="api-versions")
+def api_versions() -> None:
+    """Print the supported API versions on the server, in the form of "group/version"."""
+
+    async def work(session: Session) -> None:
+        import asyncio
+
+        core, groups = await asyncio.gather(session.api.get("/api"), session.api.get("/apis"))
+        versions = list(core.get("versions") or [])
+        versions += [v["groupVersion"] for g in groups.get("groups") or [] for v in g.get("versions") or []]
+        click.echo("".join(f"{v}\n" for v in sorted(versions)), nl=False)
+
+    run(work)
+
+
+@click.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Output the shell completion code for ``pykube kubectl`` (click's completion of the pykube command):
+    ``source <(pykube kubectl completion bash)``."""
+    from click.shell_completion import get_completion_class
+
+    root = click.get_current_context().find_root()
+    cls = get_completion_class(shell)
+    assert cls is not None
+    # for the installed command, whatever ran this one: the shell completes what users type
+    click.echo(cls(root.command, {}, "pykube", "_PYKUBE_COMPLETE").source())

@@ -39,12 +39,15 @@ class Globals:
     all_namespaces: bool = False
     request_timeout: float = NO_TIMEOUT
     verbosity: int = 0
+    cluster: str | None = None
+    user: str | None = None
 
     @classmethod
     def from_flags(cls, flags: dict[str, Any]) -> Globals:
         return cls(kubeconfig=flags["kubeconfig"], context=flags["context"], server=flags["server"],
                    token=flags["token"], namespace=flags["namespace"], all_namespaces=flags["all_namespaces"],
-                   request_timeout=_timeout(flags["request_timeout"]), verbosity=int(flags["verbosity"] or 0))
+                   request_timeout=_timeout(flags["request_timeout"]), verbosity=int(flags["verbosity"] or 0),
+                   cluster=flags.get("cluster"), user=flags.get("user"))
 
 
 def _timeout(text: str) -> float:

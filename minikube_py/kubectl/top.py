@@ -25,9 +25,9 @@ def _usage(usages: list[Obj]) -> tuple[int, int]:
 
 def _table(rows: list[list[str]], no_headers: bool) -> str:
     """kubectl's top layout: a tabwriter with three spaces of padding, every cell tab-terminated."""
-    from minikube_py.kubectl.printing import go_tabwriter
+    from minikube_py.kubectl.printing import MIN_WIDTH, PADDING, go_tabwriter
 
-    return go_tabwriter("".join("\t".join(row) + "\t\n" for row in rows[no_headers:]), 3)
+    return go_tabwriter("".join("\t".join(row) + "\t\n" for row in rows[no_headers:]), PADDING, MIN_WIDTH)
 
 
 def node_rows(nodes: list[Obj], metrics: list[Obj], show_capacity: bool) -> list[list[str]]:
