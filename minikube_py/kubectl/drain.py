@@ -14,7 +14,6 @@ import click
 
 from minikube_py.client.errors import ApiError, NotFoundError
 from minikube_py.client.rest import PATCH_CONTENT_TYPES
-from minikube_py.kubectl.errors import CommandError
 from minikube_py.kubectl.session import Session, go_seconds, run
 
 Obj = dict[str, Any]
@@ -69,27 +68,29 @@ def grouped(pods: list[tuple[Obj, Verdict]], field: str) -> list[str]:
     return [f"{message}: {', '.join(names)}" for message, names in groups.items()]
 
 
-async def _evict(session: Session, pod: Obj, grace_period: int, deadline: float) -> None:
-    """Evict one pod, again every five seconds while a budget refuses, then wait until it is gone."""
+async def _evict(session: Session, pod: Obj, grace_period: int, deadline: float, limit: str) -> str | None:
+    """Evict one pod, again every five seconds while a budget refuses, then wait until it is gone; what
+    went wrong, in kubectl's words, or None."""
     meta = pod["metadata"]
+    ref = f'pods/"{meta["name"]}" -n "{meta["namespace"]}"'
     path = f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}"
     eviction: Obj = {"apiVersion": "policy/v1", "kind": "Eviction",
                      "metadata": {"name": meta["name"], "namespace": meta["namespace"]}}
     if grace_period >= 0:
         eviction["deleteOptions"] = {"gracePeriodSeconds": grace_period}
-    click.echo(f"evicting pod {meta['namespace']}/{meta['name']}")
     while True:
+        click.echo(f"evicting pod {meta['namespace']}/{meta['name']}")
+        if time.monotonic() > deadline:
+            return f"error when evicting {ref}: global timeout reached: {limit}"
         try:
             await session.api.request("POST", f"{path}/eviction", body=eviction)
             break
         except NotFoundError:
-            break
+            return None
         except ApiError as exc:
             if exc.code != 429:
-                raise
-            click.echo(f'error when evicting pods/"{meta["name"]}" -n "{meta["namespace"]}" (will retry after 5s): '
-                       f"{exc.message}", err=True)
-            _check_deadline(deadline, meta)
+                return f"error when evicting {ref}: {exc.message}"
+            click.echo(f"error when evicting {ref} (will retry after 5s): {exc.message}", err=True)
             await asyncio.sleep(EVICTION_RETRY)
     delay = 0.1
     while True:
@@ -99,16 +100,22 @@ async def _evict(session: Session, pod: Obj, grace_period: int, deadline: float)
             break
         if live["metadata"].get("uid") != meta.get("uid"):
             break
-        _check_deadline(deadline, meta)
+        if time.monotonic() > deadline:
+            return f'error when waiting for pod "{meta["name"]}" terminating: global timeout reached: {limit}'
         await asyncio.sleep(delay)
         delay = min(delay * 2, 1.0)
     click.echo(f"pod/{meta['name']} evicted")
+    return None
 
 
-def _check_deadline(deadline: float, meta: Obj) -> None:
-    if time.monotonic() > deadline:
-        raise CommandError(f'error when waiting for pod "{meta["name"]}" in namespace "{meta["namespace"]}" to '
-                           "terminate: global timeout reached")
+def aggregate(errors: list[str]) -> str:
+    """Several errors as Go's aggregate error prints them."""
+    return errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]"
+
+
+def pending_nodes(node: str, errors: list[str]) -> str:
+    return (f'error: unable to drain node "{node}" due to error: {aggregate(errors)}, continuing command...\n'
+            f"There are pending nodes to be drained:\n {node}\n" + "\n".join(errors))
 
 
 @click.command()
@@ -137,21 +144,34 @@ def drain(node: str, ignore_daemonsets: bool, delete_emptydir: bool, force: bool
             await session.api.request("PATCH", path, body={"spec": {"unschedulable": True}},
                                       content_type=PATCH_CONTENT_TYPES["strategic"])
             click.echo(f"node/{node} cordoned")
-        listed = await session.api.list("/api/v1/pods", field_selector=f"spec.nodeName={node}",
-                                        label_selector=pod_selector)
-        pods = [(pod, judge(pod, ignore_daemonsets=ignore_daemonsets, delete_emptydir=delete_emptydir,
-                            force=force)) for pod in listed.get("items", [])]
+
+        async def judged() -> list[tuple[Obj, Verdict]]:
+            listed = await session.api.list("/api/v1/pods", field_selector=f"spec.nodeName={node}",
+                                            label_selector=pod_selector)
+            return [(pod, judge(pod, ignore_daemonsets=ignore_daemonsets, delete_emptydir=delete_emptydir,
+                                force=force)) for pod in listed.get("items", [])]
+
+        pods = await judged()
         errors = grouped(pods, "error")
         if errors:
-            joined = errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]"
-            click.echo(f'error: unable to drain node "{node}" due to error: {joined}, continuing command...\n'
-                       f"There are pending nodes to be drained:\n {node}\n" + "\n".join(errors), err=True)
+            click.echo(pending_nodes(node, errors), err=True)
             return 1
         warnings = grouped(pods, "warning")
         if warnings:
             click.echo(f"Warning: {'; '.join(warnings)}", err=True)
         deadline = time.monotonic() + limit
-        await asyncio.gather(*(_evict(session, pod, grace_period, deadline) for pod, v in pods if v.evict))
+        from minikube_py.model.metrics import go_duration
+
+        shown = go_duration(limit)
+        failures = [e for e in await asyncio.gather(*(_evict(session, pod, grace_period, deadline, shown)
+                                                      for pod, v in pods if v.evict)) if e]
+        if failures:
+            left = [pod["metadata"]["name"] for pod, verdict in await judged() if verdict.evict]
+            if left:
+                click.echo(f'There are pending pods in node "{node}" when an error occurred: {aggregate(failures)}\n'
+                           + "".join(f"pod/{name}\n" for name in left), err=True, nl=False)
+            click.echo(pending_nodes(node, failures), err=True)
+            return 1
         click.echo(f"node/{node} drained")
         return 0
 

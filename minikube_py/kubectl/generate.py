@@ -597,3 +597,31 @@ def create_token(serviceaccount: str, duration: str, audiences: tuple[str, ...],
         return 0
 
     run(work)
+
+
+@click.option("--selector", default="", help="The label selector of the pods the budget covers (a=b,c=d).")
+@click.option("--min-available", default="", help="Pods that must stay available: a number or a percentage.")
+@click.option("--max-unavailable", default="", help="Pods that may be unavailable: a number or a percentage.")
+@_generator("poddisruptionbudget", ("pdb",), "Create a pod disruption budget with the specified name.")
+def create_pdb(name: str, selector: str, min_available: str, max_unavailable: str, dry_run: str,
+               output: str) -> None:
+    if not min_available and not max_unavailable:
+        raise CommandError("one of min-available or max-unavailable must be specified")
+    if min_available and max_unavailable:
+        raise CommandError("min-available and max-unavailable cannot be both specified")
+    if not selector:
+        raise CommandError("a selector must be specified")
+
+    async def work(session: Session) -> int:
+        budget = min_available or max_unavailable
+        spec: dict[str, Any] = {"minAvailable" if min_available else "maxUnavailable":
+                                int(budget) if budget.isdigit() else budget,
+                                "selector": {"matchLabels": _pairs(selector, "selector")}}
+        obj = {"kind": "PodDisruptionBudget", "apiVersion": "policy/v1", "metadata": _meta(name, session),
+               "spec": spec, "status": {"disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0,
+                                        "expectedPods": 0}}
+        return await submit(session, obj, f"/apis/policy/v1/namespaces/{session.namespace}/poddisruptionbudgets",
+                            f"poddisruptionbudget.policy/{name}", dry_run=dry_run, output=output,
+                            manager="kubectl-create", failure="failed to create poddisruptionbudgets: ")
+
+    run(work)
