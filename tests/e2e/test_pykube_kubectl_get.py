@@ -259,6 +259,18 @@ def test_completion_scripts_complete_the_verbs() -> None:
     assert done.stdout.split() == ["plain,history"], done
 
 
+@pytest.mark.parametrize("template", [
+    '{{range .items}}{{.metadata.name}}{{"\\n"}}{{end}}',
+    '{{range $i, $p := .items}}{{$i}}={{$p.metadata.name}} {{index $p.metadata.labels "app"}}{{"\\n"}}{{end}}',
+    '{{range .items}}{{if eq .metadata.name "web"}}W{{else if .spec.nodeName}}N{{else}}O{{end}}{{end}}',
+    '{{len .items}} {{.items | len}} {{printf "%s-%d" .kind 7}} {{.nope}}',
+    '{{range .items}}{{.spec.containers}}{{.metadata.labels}}{{"\\n"}}{{end}}',
+    '{{- range .items }} {{ .metadata.name -}} {{ end }}|{{with .items}}{{len .}}{{end}}',
+])
+def test_go_templates_print_as_kubectl(cluster: Kubectl, template: str) -> None:
+    same_output(cluster.server, "-n", cluster.namespace, "get", "pods", "-o", f"go-template={template}")
+
+
 def test_json_shape_of_several_objects_is_a_list(cluster: Kubectl) -> None:
     import json
 
