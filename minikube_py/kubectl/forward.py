@@ -224,7 +224,8 @@ def port_forward(target: str, ports: tuple[str, ...], addresses: tuple[str, ...]
     """Forward one or more local ports to a pod (or to a pod of a deployment, service...)."""
 
     async def work(session: Session) -> int:
-        pod, service = await pod_for(session, target, with_service=True)
+        picked = await pod_for(session, target)
+        pod, service = picked.pod, picked.service
         pairs = mappings(ports, pod, service)
         phase = (pod.get("status") or {}).get("phase")
         if phase != "Running":

@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import click
@@ -23,19 +24,20 @@ DEFAULT_CONTAINER_ANNOTATION = "kubectl.kubernetes.io/default-container"
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
 
 
-def _pod_name(arg: str) -> str:
-    kind, slash, name = arg.partition("/")
-    if not slash:
-        return arg
-    if kind not in ("pod", "pods", "po"):
-        raise CommandError(f"pykube kubectl takes pods by name here, not {kind}/{name}")
-    return name
+@dataclass
+class Picked:
+    """The pod a command runs against, the service it was found through (port-forward maps its ports),
+    and how many pods there were to choose from."""
+
+    pod: dict[str, Any]
+    service: dict[str, Any] | None = None
+    choices: int = 1
 
 
-async def pod_for(session: Session, arg: str, *, with_service: bool = False) -> tuple[dict[str, Any], dict[str, Any] | None]:
+async def pod_for(session: Session, arg: str, purpose: str = "attach to") -> Picked:
     """The pod ``arg`` names: ``NAME`` or ``pod/NAME``, else the first pod of the workload or service
-    ``TYPE/NAME`` selects (running, ready and older first, as kubectl picks one), with the service
-    itself when ``with_service`` (port-forward maps its ports)."""
+    ``TYPE/NAME`` selects (running, ready and older first, as kubectl picks one). ``purpose`` words
+    kubectl's refusal of a service without a selector."""
     from minikube_py.model.selectors import labels_to_string, selector_to_string
 
     kind, slash, name = arg.partition("/")
@@ -44,8 +46,11 @@ async def pod_for(session: Session, arg: str, *, with_service: bool = False) -> 
     res = (await session.discovery()).find(kind)
     obj = await session.api.get(res.path(session.namespace, name))
     if res.kind == "Pod":
-        return obj, None
+        return Picked(obj)
     selector = (obj.get("spec") or {}).get("selector")
+    if res.kind == "Service" and not selector:
+        raise CommandError(f"cannot {purpose} *v1.Service: invalid service '{name}': Service is defined without a "
+                           "selector")
     if res.kind in ("Service", "ReplicationController"):
         text = labels_to_string(selector)
     elif isinstance(selector, dict):
@@ -67,7 +72,7 @@ async def pod_for(session: Session, arg: str, *, with_service: bool = False) -> 
         return (not (pod.get("spec") or {}).get("nodeName"), phases.get(status.get("phase", ""), 3), not ready,
                 pod["metadata"].get("creationTimestamp", ""))
 
-    return min(pods, key=rank), (obj if with_service and res.kind == "Service" else None)
+    return Picked(min(pods, key=rank), obj if res.kind == "Service" else None, len(pods))
 
 
 def pick_container(pod: dict[str, Any], container: str | None) -> str:
@@ -85,37 +90,62 @@ def pick_container(pod: dict[str, Any], container: str | None) -> str:
 
 
 @click.command()
-@click.argument("pod")
+@click.argument("pod", required=False)
 @click.argument("container_arg", required=False)
 @click.option("-c", "--container", default=None, help="The container to print the logs of.")
+@click.option("-l", "--selector", default=None, help="The pods of this label selector, one after the other.")
+@click.option("--prefix", is_flag=True, help="Begin each line with the pod and container it came from.")
 @click.option("-f", "--follow", is_flag=True, help="Stream the logs as they come.")
-@click.option("--tail", type=int, default=-1, help="Lines of recent log to show (-1: all).")
+@click.option("--tail", type=int, default=None, help="Lines of recent log to show (all; 10 with -l).")
 @click.option("-p", "--previous", is_flag=True, help="The logs of the previous instance of the container.")
 @click.option("--timestamps", is_flag=True, help="Prefix each line with its timestamp.")
 @click.option("--since", default=None, help="Only logs newer than this duration (5s, 2m, 3h).")
-def logs(pod: str, container_arg: str | None, container: str | None, follow: bool, tail: int, previous: bool,
-         timestamps: bool, since: str | None) -> None:
-    """Print the logs for a container in a pod."""
+def logs(pod: str | None, container_arg: str | None, container: str | None, selector: str | None, prefix: bool,
+         follow: bool, tail: int | None, previous: bool, timestamps: bool, since: str | None) -> None:
+    """Print the logs for a container in a pod (or in a pod of a workload, or in the pods of a selector)."""
+    if tail is None:
+        tail = 10 if selector else -1
 
     async def work(session: Session) -> None:
-        name = _pod_name(pod)
-        path = f"/api/v1/namespaces/{session.namespace}/pods/{name}"
+        if selector is not None:
+            listed = await session.api.list(f"/api/v1/namespaces/{session.namespace}/pods", label_selector=selector)
+            pods = listed.get("items", [])
+            if not pods:
+                click.echo(f"No resources found in {session.namespace} namespace.", err=True)
+            for one in pods:
+                await _print_logs(session, one, container, prefix)
+            return
+        if pod is None:
+            raise CommandError("expected 'logs [-f] [-p] (POD | TYPE/NAME) [-c CONTAINER]'.\nPOD or TYPE/NAME is "
+                               "a required argument for the logs command\nSee 'kubectl logs -h' for help and examples")
         try:
-            obj = await session.api.get(path)
+            picked = await pod_for(session, pod, "get the logs from")
         except NotFoundError as exc:  # logs words it its own way
             raise CommandError(f"error from server (NotFound): {exc.message} in namespace "
                                f'"{session.namespace}"') from None
-        params: dict[str, Any] = {"container": pick_container(obj, container or container_arg),
-                                  "follow": follow or None, "previous": previous or None,
+        if picked.choices > 1:
+            click.echo(f"Found {picked.choices} pods, using pod/{picked.pod['metadata']['name']}", err=True)
+        await _print_logs(session, picked.pod, container or container_arg, prefix)
+
+    async def _print_logs(session: Session, obj: dict[str, Any], wanted: str | None, with_prefix: bool) -> None:
+        name = pick_container(obj, wanted)
+        params: dict[str, Any] = {"container": name, "follow": follow or None, "previous": previous or None,
                                   "timestamps": timestamps or None, "tailLines": tail if tail >= 0 else None}
         if since:
             params["sinceSeconds"] = _seconds(since)
+        path = f"/api/v1/namespaces/{obj['metadata']['namespace']}/pods/{obj['metadata']['name']}/log"
         out = sys.stdout.buffer
+        head = f"[pod/{obj['metadata']['name']}/{name}] ".encode() if with_prefix else b""
         try:
-            async with session.api.stream("GET", f"{path}/log", params=params, endless=follow) as resp:
-                async for chunk in resp.content.iter_any():
-                    out.write(chunk)
-                    out.flush()
+            async with session.api.stream("GET", path, params=params, endless=follow) as resp:
+                if not head:
+                    async for chunk in resp.content.iter_any():
+                        out.write(chunk)
+                        out.flush()
+                else:
+                    async for line in resp.content:
+                        out.write(head + line)
+                        out.flush()
         except ApiError as exc:
             raise CommandError(exc.message) from None
 
@@ -148,9 +178,8 @@ def exec_(args: tuple[str, ...], container: str | None, interactive: bool, tty: 
         tty = False
 
     async def work(session: Session) -> int:
-        name = _pod_name(args[0])
-        path = f"/api/v1/namespaces/{session.namespace}/pods/{name}"
-        obj = await session.api.get(path)
+        obj = (await pod_for(session, args[0])).pod
+        path = f"/api/v1/namespaces/{obj['metadata']['namespace']}/pods/{obj['metadata']['name']}"
         phase = obj.get("status", {}).get("phase")
         if phase in ("Succeeded", "Failed"):
             raise CommandError(f"cannot exec into a container in a completed pod; current phase is {phase}")

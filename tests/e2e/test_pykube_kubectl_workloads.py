@@ -377,3 +377,11 @@ def test_describe_node_prints_as_kubectl(k: Kubectl, web: str) -> None:
     finally:
         k.run("taint", "node", NODE, "pkctl2-")
         k.run("delete", "pod", "asking", "--wait=false")
+
+
+@pytest.mark.parametrize("command", ["logs deploy/webd", "logs deployment/webd -c main --tail=1", "logs svc/websvc",
+                                     "logs -l app=web --prefix", "logs -l app=nope", "logs rs/nope", "logs",
+                                     "exec deploy/webd -- echo from-webd", "exec svc/websvc -- hostname",
+                                     "exec svc/kubernetes -- echo x"])
+def test_logs_and_exec_find_the_pod_of_a_workload_as_kubectl(k: Kubectl, web: str, command: str) -> None:
+    same_output(k.server, *command.split(" "))
