@@ -1,5 +1,6 @@
-"""What kubectl tells about the cluster and the client: ``version``, ``api-resources``, ``cluster-info``
-and ``config view|current-context|use-context``."""
+"""What kubectl tells about the cluster and the client: ``version``, ``api-resources``, ``api-versions``,
+``cluster-info`` (and ``dump``), ``config view|current-context|use-context|get-contexts|set-context``
+and ``completion``."""
 
 from __future__ import annotations
 
@@ -63,10 +64,13 @@ def api_resources(output: str, no_headers: bool, namespaced: bool | None, api_gr
     run(work)
 
 
-@click.command(name="cluster-info")
-def cluster_info() -> None:
+@click.group(name="cluster-info", invoke_without_command=True)
+@click.pass_context
+def cluster_info(ctx: click.Context) -> None:
     """Display the addresses of the control plane and of the services labelled
     kubernetes.io/cluster-service=true."""
+    if ctx.invoked_subcommand is not None:
+        return
 
     async def work(session: Session) -> None:
         server = session.config.server
@@ -82,6 +86,83 @@ def cluster_info() -> None:
         click.echo("\nTo further debug and diagnose cluster problems, use 'kubectl cluster-info dump'.")
 
     run(work)
+
+
+#: what ``cluster-info dump`` lists in each namespace, in its order: (file name, path, item kind, apiVersion)
+DUMPED = (("events", "/api/v1/namespaces/{ns}/events", "Event", "v1"),
+          ("replication-controllers", "/api/v1/namespaces/{ns}/replicationcontrollers", "ReplicationController", "v1"),
+          ("services", "/api/v1/namespaces/{ns}/services", "Service", "v1"),
+          ("daemonsets", "/apis/apps/v1/namespaces/{ns}/daemonsets", "DaemonSet", "apps/v1"),
+          ("deployments", "/apis/apps/v1/namespaces/{ns}/deployments", "Deployment", "apps/v1"),
+          ("replicasets", "/apis/apps/v1/namespaces/{ns}/replicasets", "ReplicaSet", "apps/v1"),
+          ("pods", "/api/v1/namespaces/{ns}/pods", "Pod", "v1"))
+
+
+def _typed_list(listed: dict[str, Any], kind: str, api_version: str) -> dict[str, Any]:
+    """A list as kubectl's typed client prints it: the list's kind, and each item's kind and apiVersion."""
+    from minikube_py.kubectl.get import without_managed_fields
+
+    return {"kind": f"{kind}List", "apiVersion": api_version, "metadata": listed.get("metadata") or {},
+            "items": [{"kind": kind, "apiVersion": api_version, **without_managed_fields(item)}
+                      for item in listed.get("items") or []]}
+
+
+@cluster_info.command()
+@click.option("--namespaces", default="", help="Comma-separated namespaces to dump (kube-system and the current one).")
+@click.option("--output-directory", default="", help="Write files here instead of to standard output.")
+def dump(namespaces: str, output_directory: str) -> None:
+    """Dump the cluster's state for debugging: nodes, then each namespace's events, controllers,
+    services, pods and the pods' logs."""
+    from minikube_py.kubectl.printing import go_json
+
+    async def work(session: Session) -> None:
+        out_dir = Path(output_directory) if output_directory else None
+
+        def emit(relative: str, text: str) -> None:
+            if out_dir is None:
+                click.echo(text, nl=False)
+                return
+            target = out_dir / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+
+        nodes = _typed_list(await session.api.list("/api/v1/nodes"), "Node", "v1")
+        emit("nodes.json", go_json(nodes, sort_keys=False) + "\n")
+        if session.flags.all_namespaces:
+            listed = await session.api.list("/api/v1/namespaces")
+            chosen = [n["metadata"]["name"] for n in listed.get("items", [])]
+        else:
+            chosen = [n for n in namespaces.split(",") if n] or ["kube-system", session.namespace]
+        for namespace in chosen:
+            pods: list[dict[str, Any]] = []
+            for file, path, kind, api_version in DUMPED:
+                listed = _typed_list(await session.api.list(path.format(ns=namespace)), kind, api_version)
+                emit(f"{namespace}/{file}.json", go_json(listed, sort_keys=False) + "\n")
+                pods = listed["items"] if kind == "Pod" else pods
+            for pod in pods:
+                name = pod["metadata"]["name"]
+                texts = []
+                for container in (pod.get("spec") or {}).get("containers") or []:
+                    texts.append(f"==== START logs for container {container['name']} of pod {namespace}/{name} ====\n")
+                    texts.append(await _log_text(session, namespace, name, container["name"]))
+                    texts.append(f"==== END logs for container {container['name']} of pod {namespace}/{name} ====\n")
+                emit(f"{namespace}/{name}/logs.txt", "".join(texts))
+        if out_dir is not None:
+            click.echo(f"Cluster info dumped to {output_directory}")
+
+    run(work)
+
+
+async def _log_text(session: Session, namespace: str, pod: str, container: str) -> str:
+    from minikube_py.client.errors import ApiError
+
+    try:
+        async with session.api.stream("GET", f"/api/v1/namespaces/{namespace}/pods/{pod}/log",
+                                      params={"container": container}) as resp:
+            return (await resp.read()).decode(errors="replace")
+    except ApiError as exc:
+        reason = "the server rejected our request for an unknown reason" if exc.code == 400 else exc.message
+        return f"Request log error: {reason} (get pods {pod})\n"
 
 
 @click.group()

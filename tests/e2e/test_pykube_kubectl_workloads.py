@@ -385,3 +385,46 @@ def test_describe_node_prints_as_kubectl(k: Kubectl, web: str) -> None:
                                      "exec svc/kubernetes -- echo x"])
 def test_logs_and_exec_find_the_pod_of_a_workload_as_kubectl(k: Kubectl, web: str, command: str) -> None:
     same_output(k.server, *command.split(" "))
+
+
+def dump_outline(text: str) -> list[object]:
+    """A dump's lists (kind and item names) and its log sections, in order; the objects themselves are
+    printed from the server's JSON, not from kubectl's Go structs, so their field order differs."""
+    outline: list[object] = []
+    decoder, rest = json.JSONDecoder(), text
+    while rest.strip():
+        rest = rest.lstrip()
+        if rest.startswith("{"):
+            doc, end = decoder.raw_decode(rest)
+            outline.append((doc["kind"], sorted(i["metadata"]["name"] for i in doc["items"] if doc["kind"] != "EventList")))
+            rest = rest[end:]
+        else:
+            line, _, rest = rest.partition("\n")
+            outline.append(line)
+    return outline
+
+
+def test_cluster_info_dump_lists_what_kubectl_lists(k: Kubectl, tmp_path: Path) -> None:
+    k.server.kubectl("create", "namespace", "pkdump")
+    try:
+        dumped = Kubectl(k.server, "pkdump")
+        dumped.apply(busybox_pod("chatty", "echo one; echo two; exec sleep 3600"))
+        wait_for(lambda: dumped.obj("pod", "chatty")["status"].get("phase"), lambda p: p == "Running",
+                 "the pod to run")
+        wait_for(lambda: dumped.out("logs", "chatty"), lambda out: out == "one\ntwo\n", "its logs")
+        ours, theirs = (runner(k.server, "cluster-info", "dump", "--namespaces", "pkdump")
+                        for runner in (pykube_kubectl, real_kubectl))
+        assert ours.rc == theirs.rc == 0, ours.stderr
+        assert dump_outline(ours.stdout) == dump_outline(theirs.stdout)
+        assert "==== START logs for container main of pod pkdump/chatty ====\none\ntwo\n" in ours.stdout
+        for cli, runner in (("pykube", pykube_kubectl), ("kubectl", real_kubectl)):
+            done = runner(k.server, "cluster-info", "dump", "--namespaces", "pkdump",
+                          f"--output-directory={tmp_path / cli}")
+            assert done.stdout == f"Cluster info dumped to {tmp_path / cli}\n", done
+        files = [sorted(str(p.relative_to(tmp_path / cli)) for p in (tmp_path / cli).rglob("*"))
+                 for cli in ("pykube", "kubectl")]
+        assert files[0] == files[1]
+        assert (tmp_path / "pykube" / "pkdump" / "chatty" / "logs.txt").read_text() == \
+            (tmp_path / "kubectl" / "pkdump" / "chatty" / "logs.txt").read_text()
+    finally:
+        k.server.kubectl("delete", "namespace", "pkdump", "--wait=false")
