@@ -332,8 +332,9 @@ def api_versions() -> None:
 @click.command()
 @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
 def completion(shell: str) -> None:
-    """Output the shell completion code for ``pykube kubectl`` (click's completion of the pykube command):
-    ``source <(pykube kubectl completion bash)``."""
+    """Output shell completion code for the pykube command: source <(pykube kubectl completion bash).
+
+    It is click's completion of the whole ``pykube`` command, ``pykube kubectl`` and its verbs included."""
     from click.shell_completion import get_completion_class
 
     root = click.get_current_context().find_root()
