@@ -63,8 +63,9 @@ def resource_path(
     return "/" + "/".join(parts)
 
 
-#: a request the server turned away before serving it (429, its in-flight limit) is sent again after the
-#: server's Retry-After, up to this many times, as client-go does
+#: a request the server turned away before serving it (429 with Retry-After, its in-flight limit) is sent
+#: again after that delay, up to this many times, as client-go does; a 429 without the header (an eviction
+#: a disruption budget refuses) is the caller's to handle
 THROTTLED_RETRIES = 10
 
 
@@ -206,7 +207,7 @@ class ApiClient:
                         self._failed(server, exc)
                         if tried == len(self._servers) - 1:
                             raise
-                if resp.status == 429 and attempt < THROTTLED_RETRIES:
+                if resp.status == 429 and "Retry-After" in resp.headers and attempt < THROTTLED_RETRIES:
                     delay = _retry_after(resp.headers.get("Retry-After"))
                 else:
                     if resp.status >= 400:

@@ -7,19 +7,24 @@ from typing import Any
 
 import click
 
-from minikube_py.kubectl.session import Globals
+from minikube_py.kubectl.errors import CommandError
+from minikube_py.kubectl.session import Globals, fail
 
 #: verb -> "module:command" under minikube_py.kubectl; legacy verbs (resize, stop) live with their kin
 VERBS: dict[str, str] = {
     "annotate": "modify:annotate",
     "api-resources": "info:api_resources",
+    "api-versions": "info:api_versions",
     "apply": "write:apply",
     "cluster-info": "info:cluster_info",
+    "completion": "info:completion",
     "config": "info:config",
     "cordon": "modify:cordon",
+    "cp": "copy:cp",
     "create": "generate:create",
     "delete": "write:delete",
     "describe": "describe:describe",
+    "drain": "drain:drain",
     "edit": "edit:edit",
     "exec": "pods:exec_",
     "expose": "generate:expose",
@@ -27,14 +32,20 @@ VERBS: dict[str, str] = {
     "label": "modify:label",
     "logs": "pods:logs",
     "patch": "modify:patch",
+    "port-forward": "forward:port_forward",
     "replace": "write:replace",
     "resize": "modify:resize",
+    "rolling-update": "rollingupdate:rolling_update",
     "rollout": "rollout:rollout",
     "run": "generate:run_",
     "scale": "modify:scale",
+    "set": "setters:set_",
     "stop": "modify:stop",
+    "taint": "modify:taint",
+    "top": "top:top",
     "uncordon": "modify:uncordon",
     "version": "info:version",
+    "wait": "wait:wait",
 }
 
 #: kubectl's global flags that take a value, and those that do not
@@ -74,6 +85,13 @@ def hoist_globals(args: list[str]) -> list[str]:
 class KubectlGroup(click.Group):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, hoist_globals(args))
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """A verb's refusal before it reaches the cluster ends as kubectl's ``error: ...`` too."""
+        try:
+            return super().invoke(ctx)
+        except CommandError as exc:
+            fail(str(exc))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(VERBS)

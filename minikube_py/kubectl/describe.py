@@ -1,4 +1,5 @@
-"""``kubectl describe`` for pods, config maps and namespaces: for pods the object, its containers, conditions, volumes and its events, laid
+"""``kubectl describe`` (pods, deployments, config maps and namespaces here; other kinds in
+:mod:`.describekinds`): for pods the object, its containers, conditions, volumes and its events, laid
 out as kubectl lays them out (one Go tabwriter with padding 2 over the whole text, so each run of
 ``Key:\\tvalue`` lines aligns on its own)."""
 
@@ -11,9 +12,10 @@ from typing import Any
 import click
 
 from minikube_py.kubectl.errors import CommandError
-from minikube_py.kubectl.get import named_objects
+from minikube_py.kubectl.get import named_objects, parse_requests
 from minikube_py.kubectl.printing import go_tabwriter
 from minikube_py.kubectl.session import Session, run
+from minikube_py.model.rollout import equal_ignore_hash
 from minikube_py.model.selectors import selector_to_string
 from minikube_py.model.times import parse_time, since
 
@@ -38,8 +40,8 @@ class Text:
         if not items:
             self.line(level, f"{title}:\t<none>")
             return
-        for i, (key, value) in enumerate(items):
-            self.line(level, (f"{title}:\t" if i == 0 else "\t") + f"{key}{sep}{value}")
+        for i, (key, value) in enumerate(items):  # kubectl does not indent the further pairs' lines
+            self.line(level if i == 0 else 0, (f"{title}:\t" if i == 0 else "\t") + f"{key}{sep}{value}")
 
     def annotations(self, level: int, values: dict[str, str] | None) -> None:
         """``Annotations:`` as kubectl prints them: apply's copy left out; a long or multi-line value
@@ -63,7 +65,7 @@ class Text:
         return go_tabwriter("".join(self.parts), 2)
 
 
-def _go_time(value: str | None) -> str:
+def go_time(value: str | None) -> str:
     """RFC 1123 with a numeric zone, as describe prints times: ``Mon, 02 Jan 2006 15:04:05 +0000``."""
     moment = parse_time(value)
     return moment.strftime("%a, %d %b %Y %H:%M:%S %z") if moment else ""
@@ -83,7 +85,7 @@ def describe_pod(pod: Obj, events: list[Obj], now: datetime) -> str:
     node = spec.get("nodeName")
     w.line(0, f"Node:\t{node + '/' + status.get('hostIP', '') if node else '<none>'}")
     if status.get("startTime"):
-        w.line(0, f"Start Time:\t{_go_time(status['startTime'])}")
+        w.line(0, f"Start Time:\t{go_time(status['startTime'])}")
     w.map(0, "Labels", meta.get("labels"))
     w.annotations(0, meta.get("annotations"))
     if meta.get("deletionTimestamp"):
@@ -124,7 +126,7 @@ def describe_pod(pod: Obj, events: list[Obj], now: datetime) -> str:
     w.line(0, f"QoS Class:\t{status.get('qosClass', '')}")
     w.map(0, "Node-Selectors", spec.get("nodeSelector"), sep=":")
     _tolerations(w, spec.get("tolerations") or [])
-    _events(w, events, now)
+    events_section(w, events, now)
     return w.render()
 
 
@@ -194,7 +196,7 @@ def _value_from(source: Obj) -> str:
 def _state(w: Text, title: str, state: Obj) -> None:
     if "running" in state:
         w.line(2, f"{title}:\tRunning")
-        w.line(3, f"Started:\t{_go_time(state['running'].get('startedAt'))}")
+        w.line(3, f"Started:\t{go_time(state['running'].get('startedAt'))}")
     elif "waiting" in state:
         w.line(2, f"{title}:\tWaiting")
         if state["waiting"].get("reason"):
@@ -209,8 +211,8 @@ def _state(w: Text, title: str, state: Obj) -> None:
         w.line(3, f"Exit Code:\t{t.get('exitCode', 0)}")
         if t.get("signal"):
             w.line(3, f"Signal:\t{t['signal']}")
-        w.line(3, f"Started:\t{_go_time(t.get('startedAt'))}")
-        w.line(3, f"Finished:\t{_go_time(t.get('finishedAt'))}")
+        w.line(3, f"Started:\t{go_time(t.get('startedAt'))}")
+        w.line(3, f"Finished:\t{go_time(t.get('finishedAt'))}")
     else:
         w.line(2, f"{title}:\tWaiting")
 
@@ -280,7 +282,7 @@ def _tolerations(w: Text, tolerations: list[Obj], level: int = 0) -> None:
         w.line(level, ("Tolerations:\t" if i == 0 else "\t") + text)
 
 
-def _events(w: Text, events: list[Obj], now: datetime) -> None:
+def events_section(w: Text, events: list[Obj], now: datetime) -> None:
     if not events:
         w.line(0, "Events:\t<none>")
         return
@@ -316,11 +318,11 @@ def describe_configmap(cm: Obj, events: list[Obj], now: datetime) -> str:
     for key, value in sorted((cm.get("binaryData") or {}).items()):
         w.line(0, f"{key}: {len(base64.b64decode(value))} bytes")
     w.line(0, "")
-    _events(w, events, now)
+    events_section(w, events, now)
     return w.render()
 
 
-def _pod_template(w: Text, template: Obj) -> None:
+def pod_template(w: Text, template: Obj) -> None:
     meta, spec = template.get("metadata") or {}, template.get("spec") or {}
     w.line(0, "Pod Template:")
     w.map(1, "Labels", meta.get("labels"))
@@ -345,22 +347,12 @@ def _replica_sets(sets: list[Obj]) -> str:
                      f"{(rs.get('spec') or {}).get('replicas', 0)} replicas created)" for rs in sets) or "<none>"
 
 
-def _same_template(rs: Obj, deployment: Obj) -> bool:
-    """A replica set is the deployment's new one when their pod templates match but for the hash label."""
-    def bare(template: Obj) -> Obj:
-        meta = dict(template.get("metadata") or {})
-        meta["labels"] = {k: v for k, v in (meta.get("labels") or {}).items() if k != "pod-template-hash"}
-        return {**template, "metadata": meta}
-
-    return bare((rs.get("spec") or {}).get("template") or {}) == bare(deployment["spec"].get("template") or {})
-
-
 def describe_deployment(d: Obj, replica_sets: list[Obj], events: list[Obj], now: datetime) -> str:
     meta, spec, status = d["metadata"], d.get("spec") or {}, d.get("status") or {}
     w = Text()
     w.line(0, f"Name:\t{meta['name']}")
     w.line(0, f"Namespace:\t{meta.get('namespace', '')}")
-    w.line(0, f"CreationTimestamp:\t{_go_time(meta.get('creationTimestamp'))}")
+    w.line(0, f"CreationTimestamp:\t{go_time(meta.get('creationTimestamp'))}")
     w.map(0, "Labels", meta.get("labels"))
     w.annotations(0, meta.get("annotations"))
     w.line(0, f"Selector:\t{selector_to_string(spec.get('selector'))}")
@@ -374,7 +366,7 @@ def describe_deployment(d: Obj, replica_sets: list[Obj], events: list[Obj], now:
     if strategy.get("type") == "RollingUpdate" and rolling is not None:
         w.line(0, f"RollingUpdateStrategy:\t{rolling.get('maxUnavailable')} max unavailable, "
                   f"{rolling.get('maxSurge')} max surge")
-    _pod_template(w, spec.get("template") or {})
+    pod_template(w, spec.get("template") or {})
     if status.get("conditions"):
         w.line(0, "Conditions:")
         w.line(1, "Type\tStatus\tReason")
@@ -385,11 +377,12 @@ def describe_deployment(d: Obj, replica_sets: list[Obj], events: list[Obj], now:
     owned = sorted((rs for rs in replica_sets if any(o.get("controller") and o.get("uid") == meta.get("uid")
                                                      for o in rs["metadata"].get("ownerReferences") or [])),
                    key=lambda rs: (rs["metadata"].get("creationTimestamp", ""), rs["metadata"]["name"]))
-    new = [rs for rs in owned if _same_template(rs, d)][:1]
+    new = [rs for rs in owned if equal_ignore_hash((rs.get("spec") or {}).get("template") or {},
+                                                   spec.get("template") or {})][:1]
     old = [rs for rs in owned if rs not in new]
     w.line(0, f"OldReplicaSets:\t{_replica_sets(old)}")
     w.line(0, f"NewReplicaSet:\t{_replica_sets(new)}")
-    _events(w, events, now)
+    events_section(w, events, now)
     return w.render()
 
 
@@ -429,34 +422,103 @@ async def _namespace_text(session: Session, ns: Obj) -> str:
     return w.render()
 
 
+DESCRIBED = frozenset({"Pod", "ConfigMap", "Deployment", "Service", "Endpoints", "Secret", "ServiceAccount",
+                       "ReplicationController", "ReplicaSet", "DaemonSet", "Job", "Node"})
+
+
+async def _owned_pods(session: Session, obj: Obj, selector: str) -> list[Obj]:
+    """The pods the controller ``obj`` selects and controls."""
+    listed = await session.api.list(f"/api/v1/namespaces/{obj['metadata']['namespace']}/pods", label_selector=selector)
+    uid = obj["metadata"].get("uid")
+    return [p for p in listed.get("items", [])
+            if any(o.get("controller") and o.get("uid") == uid for o in p["metadata"].get("ownerReferences") or [])]
+
+
+async def _text(session: Session, obj: Obj, events: list[Obj], now: datetime) -> str:
+    """One object described, with what its kind's description needs fetched from the cluster."""
+    from minikube_py.kubectl import describekinds as kinds
+    from minikube_py.model.selectors import labels_to_string
+
+    kind, meta, spec = obj["kind"], obj["metadata"], obj.get("spec") or {}
+    namespace = meta.get("namespace", "")
+    if kind == "Pod":
+        return describe_pod(obj, events, now)
+    if kind == "ConfigMap":
+        return describe_configmap(obj, events, now)
+    if kind == "Deployment":
+        listed = await session.api.list(f"/apis/apps/v1/namespaces/{namespace}/replicasets",
+                                        label_selector=selector_to_string(spec.get("selector")))
+        return describe_deployment(obj, listed.get("items", []), events, now)
+    if kind == "Service":
+        slices = await session.api.list(f"/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices",
+                                        label_selector=f"kubernetes.io/service-name={meta['name']}")
+        return kinds.describe_service(obj, slices.get("items", []), events, now)
+    if kind == "Endpoints":
+        return kinds.describe_endpoints(obj, events, now)
+    if kind == "Secret":
+        return kinds.describe_secret(obj, events, now)
+    if kind == "ServiceAccount":
+        secrets = await session.api.list(f"/api/v1/namespaces/{namespace}/secrets")
+        return kinds.describe_serviceaccount(obj, secrets.get("items", []), events, now)
+    if kind == "Job":
+        return kinds.describe_job(obj, events, now)
+    selector = labels_to_string(spec.get("selector")) if kind == "ReplicationController" \
+        else selector_to_string(spec.get("selector"))
+    pods = await _owned_pods(session, obj, selector)
+    if kind == "DaemonSet":
+        return kinds.describe_daemonset(obj, pods, events, now)
+    return kinds.describe_replicas(obj, pods, events, now)
+
+
+async def _node_text(session: Session, node: Obj, now: datetime) -> str:
+    """A node with its lease (or why there is none), the pods it runs, and its events (the kubelet names
+    the node by its name where other objects have a uid)."""
+    from minikube_py.client.errors import NotFoundError
+    from minikube_py.kubectl import describekinds as kinds
+
+    name = node["metadata"]["name"]
+    try:
+        lease: Obj | str = await session.api.get(f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{name}")
+    except NotFoundError as exc:
+        lease = exc.message
+    pods = await session.api.list("/api/v1/pods", field_selector=f"spec.nodeName={name},status.phase!=Succeeded,"
+                                                                 "status.phase!=Failed")
+    events: list[Obj] = []
+    for uid in (node["metadata"].get("uid", ""), name):  # the node controller's events, then the kubelet's
+        listed = await session.api.list("/api/v1/events", field_selector=f"involvedObject.name={name},"
+                                        f"involvedObject.namespace=,involvedObject.kind=Node,involvedObject.uid={uid}")
+        events += listed.get("items", [])
+    return kinds.describe_node(node, lease, pods.get("items", []), events, now)
+
+
 @click.command()
 @click.argument("args", nargs=-1)
 @click.option("-l", "--selector", default=None, help="Label selector.")
 def describe(args: tuple[str, ...], selector: str | None) -> None:
-    """Show details of pods, config maps and namespaces."""
+    """Show details of a resource or group of resources, with their events."""
 
     async def work(session: Session) -> None:
         found = await named_objects(session, args, selector, all_=selector is None)
+        if not found:
+            namespaced = all(r.resource.namespaced for r in parse_requests(await session.discovery(), args))
+            click.echo(f"No resources found in {session.namespace} namespace." if namespaced
+                       and not session.flags.all_namespaces else "No resources found", err=True)
+            return
         texts = []
         for res, namespace, name in found:
             obj = await session.api.get(res.path(namespace, name))
-            if res.kind == "Namespace":
-                texts.append(await _namespace_text(session, obj))
+            if res.kind in ("Namespace", "Node"):  # no events of their own kind, or the kubelet's way
+                texts.append(await _namespace_text(session, obj) if res.kind == "Namespace"
+                             else await _node_text(session, obj, datetime.now(UTC)))
                 continue
-            if res.kind not in ("Pod", "ConfigMap", "Deployment"):
-                raise CommandError(f"pykube kubectl describes pods, deployments, config maps and namespaces, not "
-                                   f"{res.qualified}")
-            selector_text = (f"involvedObject.name={name},involvedObject.namespace={namespace},"
-                             f"involvedObject.uid={obj['metadata'].get('uid', '')}")
-            events = (await session.api.list(f"/api/v1/namespaces/{namespace}/events",
-                                             field_selector=selector_text)).get("items", [])
-            if res.kind == "Deployment":
-                listed = await session.api.list(f"/apis/apps/v1/namespaces/{namespace}/replicasets",
-                                                label_selector=selector_to_string(obj["spec"].get("selector")))
-                texts.append(describe_deployment(obj, listed.get("items", []), events, datetime.now(UTC)))
-                continue
-            describer = describe_pod if res.kind == "Pod" else describe_configmap
-            texts.append(describer(obj, events, datetime.now(UTC)))
+            if res.kind not in DESCRIBED:
+                raise CommandError(f"pykube kubectl does not describe {res.qualified} yet")
+            about = [f"involvedObject.name={name}", f"involvedObject.uid={obj['metadata'].get('uid', '')}"]
+            if namespace:
+                about.insert(1, f"involvedObject.namespace={namespace}")
+            events = (await session.api.list(f"/api/v1/namespaces/{namespace or 'default'}/events",
+                                             field_selector=",".join(about))).get("items", [])
+            texts.append(await _text(session, {"kind": res.kind, **obj}, events, datetime.now(UTC)))
         click.echo("\n\n".join(texts), nl=False)
 
     run(work)

@@ -365,3 +365,263 @@ def expose(args: tuple[str, ...], port: int | None, target_port: str | None, pro
         return code
 
     run(work)
+
+
+@create.group(name="service")
+def create_service() -> None:
+    """Create a service."""
+
+
+create.add_command(create_service, "svc")
+
+
+def _service_ports(specs: tuple[str, ...], node_port: int | None) -> list[dict[str, Any]]:
+    """``--tcp=PORT[:TARGET]`` each, named as kubectl names them (``80-8080``, ``443``)."""
+    ports = []
+    for spec in specs:
+        port_text, colon, target_text = spec.partition(":")
+        if not port_text.isdigit():
+            raise CommandError(f'strconv.ParseUint: parsing "{port_text}": invalid syntax')
+        port = int(port_text)
+        target: int | str = (int(target_text) if target_text.isdigit() else target_text) if colon else port
+        entry: dict[str, Any] = {"name": f"{port}-{target}" if colon else str(port), "protocol": "TCP",
+                                 "port": port, "targetPort": target}
+        if node_port:
+            entry["nodePort"] = node_port
+        ports.append(entry)
+    return ports
+
+
+def _service_command(kind: str, service_type: str) -> None:
+    @click.option("--tcp", multiple=True, help="PORT[:TARGET_PORT]; repeatable.")
+    @click.option("--node-port", type=int, default=None, help="The node port (NodePort services).",
+                  hidden=service_type != "NodePort")
+    @click.option("--clusterip", default=None, help="The cluster IP, or None for a headless service.",
+                  hidden=service_type != "ClusterIP")
+    @click.option("-o", "--output", type=click.Choice(["", "json", "yaml", "name"]), default="")
+    @click.option("--dry-run", type=DRY_RUN, default="none", help="none, client or server.")
+    @click.argument("name")
+    def command(name: str, tcp: tuple[str, ...], node_port: int | None, clusterip: str | None, dry_run: str,
+                output: str) -> None:
+        if not tcp and clusterip != "None":
+            raise CommandError("at least one tcp port specifier must be provided")
+        ports = _service_ports(tcp, node_port)
+
+        async def work(session: Session) -> int:
+            labels = {"app": name}
+            spec: dict[str, Any] = {}
+            if ports:
+                spec["ports"] = ports
+            spec["selector"] = labels
+            if clusterip:
+                spec["clusterIP"] = clusterip
+            spec["type"] = service_type
+            obj = {"kind": "Service", "apiVersion": "v1", "metadata": _meta(name, session, labels=labels),
+                   "spec": spec, "status": {"loadBalancer": {}}}
+            return await submit(session, obj, f"/api/v1/namespaces/{session.namespace}/services", f"service/{name}",
+                                dry_run=dry_run, output=output, manager="kubectl-create",
+                                failure="failed to create ClusterIP service: " if service_type == "ClusterIP"
+                                else f"failed to create {service_type} service: ")
+
+        run(work)
+
+    create_service.command(name=kind, help=f"Create a {service_type} service.")(command)
+
+
+_service_command("clusterip", "ClusterIP")
+_service_command("nodeport", "NodePort")
+_service_command("loadbalancer", "LoadBalancer")
+
+#: the registry kubectl puts in a docker-registry secret when none is given
+DOCKER_HUB = "https://index.docker.io/v1/"
+
+
+def docker_config(server: str, username: str, password: str, email: str) -> str:
+    """The ``.dockerconfigjson`` kubectl writes: compact JSON, the fields in its struct's order."""
+    import json
+
+    entry: dict[str, str] = {"username": username, "password": password}
+    if email:
+        entry["email"] = email
+    entry["auth"] = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return json.dumps({"auths": {server: entry}}, separators=(",", ":"))
+
+
+@secret.command(name="docker-registry")
+@click.argument("name")
+@click.option("--docker-server", default=DOCKER_HUB, help="The registry's address.")
+@click.option("--docker-username", default="", help="The user name for the registry.")
+@click.option("--docker-password", default="", help="The password for the registry.")
+@click.option("--docker-email", default="", help="The email for the registry.")
+@click.option("--dry-run", type=DRY_RUN, default="none", help="none, client or server.")
+@click.option("-o", "--output", type=click.Choice(["", "json", "yaml", "name"]), default="")
+def create_secret_docker_registry(name: str, docker_server: str, docker_username: str, docker_password: str,
+                                  docker_email: str, dry_run: str, output: str) -> None:
+    """Create a secret for use with a Docker registry."""
+    if not docker_username or not docker_password or not docker_server:
+        raise CommandError("either --from-file or the combination of --docker-username, --docker-password and "
+                           "--docker-server is required")
+
+    async def work(session: Session) -> int:
+        config = docker_config(docker_server, docker_username, docker_password, docker_email)
+        obj = {"kind": "Secret", "apiVersion": "v1", "metadata": _meta(name, session),
+               "data": {".dockerconfigjson": base64.b64encode(config.encode()).decode()},
+               "type": "kubernetes.io/dockerconfigjson"}
+        return await submit(session, obj, f"/api/v1/namespaces/{session.namespace}/secrets", f"secret/{name}",
+                            dry_run=dry_run, output=output, manager="kubectl-create",
+                            failure="failed to create secret ")
+
+    run(work)
+
+
+def check_key_pair(cert: bytes, key: bytes) -> None:
+    """kubectl refuses a TLS secret whose key and certificate do not make a pair (Go's X509KeyPair)."""
+    if b"PRIVATE KEY-----" not in key:
+        raise CommandError("tls: found a certificate rather than a key in the PEM for the private key"
+                           if b"CERTIFICATE-----" in key else "tls: failed to find any PEM data in key input")
+    if b"CERTIFICATE-----" not in cert:
+        raise CommandError("tls: failed to find any PEM data in certificate input")
+    import ssl
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        (Path(scratch) / "c").write_bytes(cert)
+        (Path(scratch) / "k").write_bytes(key)
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(Path(scratch) / "c", Path(scratch) / "k")
+        except ssl.SSLError:
+            raise CommandError("tls: private key does not match public key") from None
+
+
+@secret.command(name="tls")
+@click.argument("name")
+@click.option("--cert", default="", help="The PEM certificate file.")
+@click.option("--key", default="", help="The PEM private key file.")
+@click.option("--dry-run", type=DRY_RUN, default="none", help="none, client or server.")
+@click.option("-o", "--output", type=click.Choice(["", "json", "yaml", "name"]), default="")
+def create_secret_tls(name: str, cert: str, key: str, dry_run: str, output: str) -> None:
+    """Create a TLS secret from a certificate and its key."""
+    if not cert or not key:
+        raise CommandError("key and cert must be specified")
+    cert_bytes, key_bytes = Path(cert).read_bytes(), Path(key).read_bytes()
+    check_key_pair(cert_bytes, key_bytes)
+
+    async def work(session: Session) -> int:
+        obj = {"kind": "Secret", "apiVersion": "v1", "metadata": _meta(name, session),
+               "data": {"tls.crt": base64.b64encode(cert_bytes).decode(),
+                        "tls.key": base64.b64encode(key_bytes).decode()},
+               "type": "kubernetes.io/tls"}
+        return await submit(session, obj, f"/api/v1/namespaces/{session.namespace}/secrets", f"secret/{name}",
+                            dry_run=dry_run, output=output, manager="kubectl-create",
+                            failure="failed to create secret ")
+
+    run(work)
+
+
+@create.command(name="job", context_settings={"ignore_unknown_options": True})
+@click.argument("name")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@click.option("--image", default=None, help="The image of the container.")
+@click.option("--from", "from_", default=None, help="cronjob/NAME: a job from a cron job's template.")
+@click.option("--dry-run", type=DRY_RUN, default="none", help="none, client or server.")
+@click.option("-o", "--output", type=click.Choice(["", "json", "yaml", "name"]), default="")
+def create_job(name: str, command: tuple[str, ...], image: str | None, from_: str | None, dry_run: str,
+               output: str) -> None:
+    """Create a job with the specified name."""
+    if not image and not from_:
+        raise CommandError("either --image or --from must be specified")
+    if image and from_:
+        raise CommandError("--image and --from are mutually exclusive")
+
+    async def work(session: Session) -> int:
+        if from_:
+            kind, _, source = from_.partition("/")
+            if kind not in ("cronjob", "cronjobs", "cj", "cronjob.batch", "cronjobs.batch"):
+                raise CommandError(f"unknown object type {kind}")
+            cron = await session.api.get(f"/apis/batch/v1/namespaces/{session.namespace}/cronjobs/{source}")
+            template = (cron.get("spec") or {}).get("jobTemplate") or {}
+            meta = _meta(name, session, annotations={"cronjob.kubernetes.io/instantiate": "manual",
+                                                     **((template.get("metadata") or {}).get("annotations") or {})})
+            if (template.get("metadata") or {}).get("labels"):
+                meta["labels"] = template["metadata"]["labels"]
+            meta["ownerReferences"] = [{"apiVersion": "batch/v1", "kind": "CronJob", "name": source,
+                                        "uid": cron["metadata"]["uid"], "controller": True}]
+            obj = {"kind": "Job", "apiVersion": "batch/v1", "metadata": meta, "spec": template.get("spec") or {},
+                   "status": {}}
+        else:
+            container: dict[str, Any] = {"name": name, "image": image}
+            if command:
+                container["command"] = list(command)
+            container["resources"] = {}
+            obj = {"kind": "Job", "apiVersion": "batch/v1", "metadata": _meta(name, session),
+                   "spec": {"template": {"metadata": {"creationTimestamp": None},
+                                         "spec": {"containers": [container], "restartPolicy": "Never"}}},
+                   "status": {}}
+        return await submit(session, obj, f"/apis/batch/v1/namespaces/{session.namespace}/jobs", f"job.batch/{name}",
+                            dry_run=dry_run, output=output, manager="kubectl-create",
+                            failure="failed to create job: ")
+
+    run(work)
+
+
+@create.command(name="token")
+@click.argument("serviceaccount")
+@click.option("--duration", default="", help="How long the token lives (e.g. 10m, 1h).")
+@click.option("--audience", "audiences", multiple=True, help="An audience of the token; repeatable.")
+@click.option("-o", "--output", type=click.Choice(["", "json", "yaml"]), default="")
+def create_token(serviceaccount: str, duration: str, audiences: tuple[str, ...], output: str) -> None:
+    """Request a service account token."""
+    from minikube_py.kubectl.session import go_seconds
+
+    spec: dict[str, Any] = {}
+    if audiences:
+        spec["audiences"] = list(audiences)
+    if duration:
+        try:
+            spec["expirationSeconds"] = int(go_seconds(duration))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--duration") from None
+
+    async def work(session: Session) -> int:
+        request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                   "metadata": {"name": serviceaccount, "namespace": session.namespace}, "spec": spec}
+        try:
+            answer = await session.api.request(
+                "POST", f"/api/v1/namespaces/{session.namespace}/serviceaccounts/{serviceaccount}/token", body=request)
+        except ApiError as exc:
+            raise CommandError(f"failed to create token: {exc.message}") from None
+        if output:
+            sys.stdout.write(go_json(answer) + "\n" if output == "json" else go_yaml(answer))
+        else:
+            click.echo((answer.get("status") or {}).get("token", ""))
+        return 0
+
+    run(work)
+
+
+@click.option("--selector", default="", help="The label selector of the pods the budget covers (a=b,c=d).")
+@click.option("--min-available", default="", help="Pods that must stay available: a number or a percentage.")
+@click.option("--max-unavailable", default="", help="Pods that may be unavailable: a number or a percentage.")
+@_generator("poddisruptionbudget", ("pdb",), "Create a pod disruption budget with the specified name.")
+def create_pdb(name: str, selector: str, min_available: str, max_unavailable: str, dry_run: str,
+               output: str) -> None:
+    if not min_available and not max_unavailable:
+        raise CommandError("one of min-available or max-unavailable must be specified")
+    if min_available and max_unavailable:
+        raise CommandError("min-available and max-unavailable cannot be both specified")
+    if not selector:
+        raise CommandError("a selector must be specified")
+
+    async def work(session: Session) -> int:
+        budget = min_available or max_unavailable
+        spec: dict[str, Any] = {"minAvailable" if min_available else "maxUnavailable":
+                                int(budget) if budget.isdigit() else budget,
+                                "selector": {"matchLabels": _pairs(selector, "selector")}}
+        obj = {"kind": "PodDisruptionBudget", "apiVersion": "policy/v1", "metadata": _meta(name, session),
+               "spec": spec, "status": {"disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0,
+                                        "expectedPods": 0}}
+        return await submit(session, obj, f"/apis/policy/v1/namespaces/{session.namespace}/poddisruptionbudgets",
+                            f"poddisruptionbudget.policy/{name}", dry_run=dry_run, output=output,
+                            manager="kubectl-create", failure="failed to create poddisruptionbudgets: ")
+
+    run(work)

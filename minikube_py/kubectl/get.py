@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import click
@@ -255,6 +256,11 @@ class Style:
             from minikube_py.kubectl.jsonpath import custom_columns
 
             text = custom_columns(arg, objects, no_headers=self.no_headers)
+        elif fmt in ("go-template", "template", "go-template-file", "templatefile"):
+            from minikube_py.kubectl.gotemplate import render as render_template
+
+            source = Path(arg).read_text() if fmt.endswith("file") else arg
+            text = render_template(source, objects[0] if single else as_list(objects))
         else:
             raise CommandError(f'unable to match a printer suitable for the output format "{self.output}", '
                                "allowed formats are: custom-columns,custom-columns-file,go-template,"

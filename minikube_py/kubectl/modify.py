@@ -21,7 +21,7 @@ from minikube_py.kubectl.write import filename_options, targets
 Found = list[tuple[Resource, str | None, str]]
 
 
-async def _objects(session: Session, args: tuple[str, ...], filenames: tuple[str, ...] = (), recursive: bool = False,
+async def objects_of(session: Session, args: tuple[str, ...], filenames: tuple[str, ...] = (), recursive: bool = False,
                    selector: str | None = None, all_: bool = False) -> Found:
     if filenames:
         return [(t.resource, t.namespace, t.name) for t in await targets(session, filenames, recursive)]
@@ -57,7 +57,7 @@ def _scale_command(name: str, doc: str) -> click.Command:
     def command(args: tuple[str, ...], filenames: tuple[str, ...], recursive: bool, replicas: int,
                 current_replicas: int | None, selector: str | None, all_: bool) -> None:
         async def work(session: Session) -> None:
-            await _scale(session, await _objects(session, args, filenames, recursive, selector, all_), replicas,
+            await _scale(session, await objects_of(session, args, filenames, recursive, selector, all_), replicas,
                          current_replicas)
 
         run(work)
@@ -79,12 +79,14 @@ def stop(args: tuple[str, ...], filenames: tuple[str, ...], recursive: bool) -> 
     then delete it."""
 
     async def work(session: Session) -> None:
-        for res, namespace, name in await _objects(session, args, filenames, recursive):
+        for res, namespace, name in await objects_of(session, args, filenames, recursive):
             path = res.path(namespace, name)
             if "scale" in await _subresources(session, res):
-                await session.api.request("PATCH", res.path(namespace, name, "scale"),
-                                          body={"spec": {"replicas": 0}}, content_type=PATCH_CONTENT_TYPES["merge"])
-                await _until_scaled_down(session, path)
+                scale = await session.api.request("PATCH", res.path(namespace, name, "scale"),
+                                                  body={"spec": {"replicas": 0}},
+                                                  content_type=PATCH_CONTENT_TYPES["merge"])
+                await until_replicas(session, path, 0)
+                await _until_no_pods(session, namespace, (scale.get("status") or {}).get("selector"))
             await session.api.delete(path, propagation_policy="Background")
             click.echo(f'{res.kind_ref} "{name}" deleted')
 
@@ -97,8 +99,9 @@ async def _subresources(session: Session, res: Resource) -> set[str]:
             if entry["name"].startswith(f"{res.name}/")}
 
 
-async def _until_scaled_down(session: Session, path: str) -> None:
-    """Until the controller reports no replicas left (its pods are gone)."""
+async def until_replicas(session: Session, path: str, count: int) -> None:
+    """Until the controller at ``path`` has observed its spec and reports ``count`` replicas (pods on
+    their way out no longer count), or is gone."""
     delay = 0.1
     while True:
         try:
@@ -107,8 +110,18 @@ async def _until_scaled_down(session: Session, path: str) -> None:
             return
         status = obj.get("status") or {}
         observed = status.get("observedGeneration", 0) >= obj.get("metadata", {}).get("generation", 0)
-        if observed and not status.get("replicas"):
+        if observed and status.get("replicas", 0) == count:
             return
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 1.0)
+
+
+async def _until_no_pods(session: Session, namespace: str | None, selector: str | None) -> None:
+    """Until the pods the controller selected are gone, not only uncounted: ``stop`` leaves nothing behind."""
+    if not selector or namespace is None:
+        return
+    delay = 0.1
+    while (await session.api.list(f"/api/v1/namespaces/{namespace}/pods", label_selector=selector)).get("items"):
         await asyncio.sleep(delay)
         delay = min(delay * 2, 1.0)
 
@@ -145,7 +158,7 @@ def _metadata_command(name: str, field: str, verb: str) -> click.Command:
         resources, changes = _split_changes(args)
 
         async def work(session: Session) -> None:
-            for res, namespace, name in await _objects(session, resources, filenames, recursive, selector, all_):
+            for res, namespace, name in await objects_of(session, resources, filenames, recursive, selector, all_):
                 path = res.path(namespace, name)
                 obj = await session.api.get(path)
                 have = obj.get("metadata", {}).get(field) or {}
@@ -227,7 +240,7 @@ def patch(args: tuple[str, ...], filenames: tuple[str, ...], recursive: bool, pa
         body = yaml.safe_load(patch_text)
 
     async def work(session: Session) -> None:
-        for res, namespace, name in await _objects(session, args, filenames, recursive):
+        for res, namespace, name in await objects_of(session, args, filenames, recursive):
             path = res.path(namespace, name, subresource)
             before = await session.api.get(path)
             after = await session.api.request("PATCH", path, body=body, params={"fieldManager": "kubectl-patch"},
@@ -273,3 +286,122 @@ def _cordon_command(name: str, unschedulable: bool) -> click.Command:
 
 cordon = _cordon_command("cordon", True)
 uncordon = _cordon_command("uncordon", False)
+
+
+TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+TAINT_HELP = "\nSee 'kubectl taint -h' for help and examples"
+
+
+def _taint(spec: str) -> dict[str, str]:
+    """kubectl's ``parseTaint``: ``key``, ``key:Effect`` or ``key=value:Effect``."""
+    from minikube_py.model.selectors import label_key_errors
+
+    parts = spec.split(":")
+    if len(parts) > 2:
+        raise CommandError(f"invalid taint spec: {spec}{TAINT_HELP}")
+    taint = {"key": parts[0]}
+    if len(parts) == 2:
+        if parts[1] not in TAINT_EFFECTS:
+            raise CommandError(f"invalid taint effect: {parts[1]}, unsupported taint effect{TAINT_HELP}")
+        key, eq, value = parts[0].partition("=")
+        taint = {"key": key, "value": value, "effect": parts[1]} if eq else {"key": key, "effect": parts[1]}
+    errors = label_key_errors(taint["key"])
+    if errors:
+        raise CommandError(f"invalid taint spec: {spec}, {'; '.join(errors)}{TAINT_HELP}")
+    return taint
+
+
+def parse_taints(args: tuple[str, ...]) -> tuple[tuple[str, ...], list[dict[str, str]], list[dict[str, str]]]:
+    """``TYPE NAME... key=value:Effect key:Effect- key-`` into the resource arguments, the taints to add
+    and the taints to remove (no effect: every effect of the key)."""
+    resources: list[str] = []
+    add: list[dict[str, str]] = []
+    remove: list[dict[str, str]] = []
+    for arg in args:
+        if arg.endswith("-"):
+            taint = _taint(arg[:-1])
+            remove.append({"key": taint["key"], "effect": taint.get("effect", "")})
+        elif ":" in arg or "=" in arg:
+            taint = _taint(arg)
+            if "effect" not in taint:
+                raise CommandError(f"unknown taint spec: {arg}{TAINT_HELP}")
+            add.append(taint)
+        else:
+            resources.append(arg)
+    if not add and not remove:
+        raise CommandError("at least one taint update is required")
+    conflicts = [f"{r['key']}={r['effect']}" for a in add for r in remove
+                 if a["key"] == r["key"] and r["effect"] in ("", a["effect"])]
+    if conflicts:
+        raise CommandError("can not both modify and remove the following taint(s) in the same command: "
+                           + ", ".join(conflicts))
+    return tuple(resources), add, remove
+
+
+def retaint(node: str, taints: list[dict[str, str]], add: list[dict[str, str]], remove: list[dict[str, str]],
+            overwrite: bool) -> tuple[str, list[dict[str, str]], list[str]]:
+    """kubectl's ``reorganizeTaints``: the new taints first, then the node's others (a taint is its key
+    and effect), less the removed ones; the word for what happened, and the removals that found nothing."""
+    if not overwrite:
+        taken = [a["key"] for a in add if any(t["key"] == a["key"] and t.get("effect") == a["effect"] for t in taints)]
+        if taken:
+            raise CommandError(f"node {node} already has {','.join(taken)} taint(s) with same effect(s) and "
+                               "--overwrite is false")
+    out = list(add) + [t for t in taints if not any(t["key"] == a["key"] and t.get("effect") == a["effect"]
+                                                    for a in add)]
+    added = len(out) != len(taints)
+    missing = []
+    deleted = False
+    for r in remove:
+        kept = [t for t in out if not (t["key"] == r["key"] and r["effect"] in ("", t.get("effect")))]
+        if len(kept) == len(out):
+            missing.append(f'taint "{r["key"]}:{r["effect"]}" not found' if r["effect"]
+                           else f'taint "{r["key"]}" not found')
+        deleted = deleted or len(kept) != len(out)
+        out = kept
+    if (added and deleted) or overwrite:
+        return "modified", out, missing
+    return ("tainted" if added else "untainted"), out, missing
+
+
+@click.command()
+@click.argument("args", nargs=-1)
+@click.option("--overwrite", is_flag=True, help="Replace a taint of the same key and effect.")
+@click.option("-l", "--selector", default=None, help="Label selector of the nodes.")
+@click.option("--all", "all_", is_flag=True, help="Every node.")
+@click.option("--dry-run", type=click.Choice(["none", "client", "server"]), default="none")
+def taint(args: tuple[str, ...], overwrite: bool, selector: str | None, all_: bool, dry_run: str) -> None:
+    """Update the taints on one or more nodes: ``key=value:Effect`` adds, ``key:Effect-`` or ``key-`` removes."""
+    resources, add, remove = parse_taints(args)
+
+    async def work(session: Session) -> int:
+        from minikube_py.kubectl.discovery import UnknownResource
+        from minikube_py.kubectl.get import named_objects
+
+        try:  # the first argument is the type, always (kubectl says so without its "error: ")
+            (await session.discovery()).find(resources[0] if resources else "nodes")
+        except UnknownResource as exc:
+            click.echo(str(exc), err=True)
+            return 1
+        for res, namespace, node in await named_objects(session, resources, selector, all_):
+            if res.kind != "Node":
+                raise CommandError(f"invalid resource type {resources[0].partition('/')[0]}, only node types are "
+                                   "supported")
+            path = res.path(namespace, node)
+            obj = await session.api.get(path)
+            word, taints, missing = retaint(node, (obj.get("spec") or {}).get("taints") or [], add, remove,
+                                            overwrite)
+            if len(missing) == 1:
+                raise CommandError(missing[0])
+            if missing:  # several failures: kubectl lists them as they are
+                click.echo("\n".join(missing), err=True)
+                return 1
+            if dry_run != "client":
+                await session.api.request("PATCH", path, body={"spec": {"taints": taints or None}},
+                                          params={"fieldManager": "kubectl-taint",
+                                                  **({"dryRun": "All"} if dry_run == "server" else {})},
+                                          content_type=PATCH_CONTENT_TYPES["strategic"])
+            click.echo(f"node/{node} {word}")  # kubectl says nothing of a dry run here
+        return 0
+
+    run(work)

@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import click
@@ -23,13 +24,55 @@ DEFAULT_CONTAINER_ANNOTATION = "kubectl.kubernetes.io/default-container"
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
 
 
-def _pod_name(arg: str) -> str:
+@dataclass
+class Picked:
+    """The pod a command runs against, the service it was found through (port-forward maps its ports),
+    and how many pods there were to choose from."""
+
+    pod: dict[str, Any]
+    service: dict[str, Any] | None = None
+    choices: int = 1
+
+
+async def pod_for(session: Session, arg: str, purpose: str = "attach to") -> Picked:
+    """The pod ``arg`` names: ``NAME`` or ``pod/NAME``, else the first pod of the workload or service
+    ``TYPE/NAME`` selects (running, ready and older first, as kubectl picks one). ``purpose`` words
+    kubectl's refusal of a service without a selector."""
+    from minikube_py.model.selectors import labels_to_string, selector_to_string
+
     kind, slash, name = arg.partition("/")
     if not slash:
-        return arg
-    if kind not in ("pod", "pods", "po"):
-        raise CommandError(f"pykube kubectl takes pods by name here, not {kind}/{name}")
-    return name
+        kind, name = "pods", arg
+    res = (await session.discovery()).find(kind)
+    obj = await session.api.get(res.path(session.namespace, name))
+    if res.kind == "Pod":
+        return Picked(obj)
+    selector = (obj.get("spec") or {}).get("selector")
+    if res.kind == "Service" and not selector:
+        raise CommandError(f"cannot {purpose} *v1.Service: invalid service '{name}': Service is defined without a "
+                           "selector")
+    if res.kind in ("Service", "ReplicationController"):
+        text = labels_to_string(selector)
+    elif isinstance(selector, dict):
+        text = selector_to_string(selector)
+    else:
+        raise CommandError(f"cannot attach to {res.kind}: selector for {res.kind} {name} is empty" if selector is None
+                           else f"selector for {res.kind} {name} is unsupported")
+    if text in ("<none>", "<error>"):
+        raise CommandError(f"invalid label selector for {res.kind} {name}: it selects nothing")
+    pods = (await session.api.list(f"/api/v1/namespaces/{session.namespace}/pods", label_selector=text))["items"]
+    if not pods:
+        raise CommandError(f"no pods found for {res.kind.lower()} {name}" if res.kind != "Service"
+                           else "timed out waiting for the condition")
+    phases = {"Running": 0, "Unknown": 1, "Pending": 2}
+
+    def rank(pod: dict[str, Any]) -> tuple[Any, ...]:
+        status = pod.get("status") or {}
+        ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+        return (not (pod.get("spec") or {}).get("nodeName"), phases.get(status.get("phase", ""), 3), not ready,
+                pod["metadata"].get("creationTimestamp", ""))
+
+    return Picked(min(pods, key=rank), obj if res.kind == "Service" else None, len(pods))
 
 
 def pick_container(pod: dict[str, Any], container: str | None) -> str:
@@ -47,37 +90,62 @@ def pick_container(pod: dict[str, Any], container: str | None) -> str:
 
 
 @click.command()
-@click.argument("pod")
+@click.argument("pod", required=False)
 @click.argument("container_arg", required=False)
 @click.option("-c", "--container", default=None, help="The container to print the logs of.")
+@click.option("-l", "--selector", default=None, help="The pods of this label selector, one after the other.")
+@click.option("--prefix", is_flag=True, help="Begin each line with the pod and container it came from.")
 @click.option("-f", "--follow", is_flag=True, help="Stream the logs as they come.")
-@click.option("--tail", type=int, default=-1, help="Lines of recent log to show (-1: all).")
+@click.option("--tail", type=int, default=None, help="Lines of recent log to show (all; 10 with -l).")
 @click.option("-p", "--previous", is_flag=True, help="The logs of the previous instance of the container.")
 @click.option("--timestamps", is_flag=True, help="Prefix each line with its timestamp.")
 @click.option("--since", default=None, help="Only logs newer than this duration (5s, 2m, 3h).")
-def logs(pod: str, container_arg: str | None, container: str | None, follow: bool, tail: int, previous: bool,
-         timestamps: bool, since: str | None) -> None:
-    """Print the logs for a container in a pod."""
+def logs(pod: str | None, container_arg: str | None, container: str | None, selector: str | None, prefix: bool,
+         follow: bool, tail: int | None, previous: bool, timestamps: bool, since: str | None) -> None:
+    """Print the logs for a container in a pod (or in a pod of a workload, or in the pods of a selector)."""
+    if tail is None:
+        tail = 10 if selector else -1
 
     async def work(session: Session) -> None:
-        name = _pod_name(pod)
-        path = f"/api/v1/namespaces/{session.namespace}/pods/{name}"
+        if selector is not None:
+            listed = await session.api.list(f"/api/v1/namespaces/{session.namespace}/pods", label_selector=selector)
+            pods = listed.get("items", [])
+            if not pods:
+                click.echo(f"No resources found in {session.namespace} namespace.", err=True)
+            for one in pods:
+                await _print_logs(session, one, container, prefix)
+            return
+        if pod is None:
+            raise CommandError("expected 'logs [-f] [-p] (POD | TYPE/NAME) [-c CONTAINER]'.\nPOD or TYPE/NAME is "
+                               "a required argument for the logs command\nSee 'kubectl logs -h' for help and examples")
         try:
-            obj = await session.api.get(path)
+            picked = await pod_for(session, pod, "get the logs from")
         except NotFoundError as exc:  # logs words it its own way
             raise CommandError(f"error from server (NotFound): {exc.message} in namespace "
                                f'"{session.namespace}"') from None
-        params: dict[str, Any] = {"container": pick_container(obj, container or container_arg),
-                                  "follow": follow or None, "previous": previous or None,
+        if picked.choices > 1:
+            click.echo(f"Found {picked.choices} pods, using pod/{picked.pod['metadata']['name']}", err=True)
+        await _print_logs(session, picked.pod, container or container_arg, prefix)
+
+    async def _print_logs(session: Session, obj: dict[str, Any], wanted: str | None, with_prefix: bool) -> None:
+        name = pick_container(obj, wanted)
+        params: dict[str, Any] = {"container": name, "follow": follow or None, "previous": previous or None,
                                   "timestamps": timestamps or None, "tailLines": tail if tail >= 0 else None}
         if since:
             params["sinceSeconds"] = _seconds(since)
+        path = f"/api/v1/namespaces/{obj['metadata']['namespace']}/pods/{obj['metadata']['name']}/log"
         out = sys.stdout.buffer
+        head = f"[pod/{obj['metadata']['name']}/{name}] ".encode() if with_prefix else b""
         try:
-            async with session.api.stream("GET", f"{path}/log", params=params, endless=follow) as resp:
-                async for chunk in resp.content.iter_any():
-                    out.write(chunk)
-                    out.flush()
+            async with session.api.stream("GET", path, params=params, endless=follow) as resp:
+                if not head:
+                    async for chunk in resp.content.iter_any():
+                        out.write(chunk)
+                        out.flush()
+                else:
+                    async for line in resp.content:
+                        out.write(head + line)
+                        out.flush()
         except ApiError as exc:
             raise CommandError(exc.message) from None
 
@@ -110,9 +178,8 @@ def exec_(args: tuple[str, ...], container: str | None, interactive: bool, tty: 
         tty = False
 
     async def work(session: Session) -> int:
-        name = _pod_name(args[0])
-        path = f"/api/v1/namespaces/{session.namespace}/pods/{name}"
-        obj = await session.api.get(path)
+        obj = (await pod_for(session, args[0])).pod
+        path = f"/api/v1/namespaces/{obj['metadata']['namespace']}/pods/{obj['metadata']['name']}"
         phase = obj.get("status", {}).get("phase")
         if phase in ("Succeeded", "Failed"):
             raise CommandError(f"cannot exec into a container in a completed pod; current phase is {phase}")
@@ -209,11 +276,49 @@ async def _relay(ws: Any, interactive: bool, tty: bool) -> int:
             loop.remove_reader(fd)
         if tty:
             loop.remove_signal_handler(signal.SIGWINCH)
+    code = exit_code(status)
+    if code:
+        click.echo(f"command terminated with exit code {code}", err=True)
+    return code
+
+
+def exit_code(status: dict[str, Any]) -> int:
+    """The exit code an exec's final Status carries (0 without one); a Status that is no exit code
+    (the container is gone...) is the command's failure."""
     if not status or status.get("status") == "Success":
         return 0
     if status.get("reason") == "NonZeroExitCode":
         causes = (status.get("details") or {}).get("causes") or []
-        code = next((int(c["message"]) for c in causes if c.get("reason") == "ExitCode"), 1)
-        click.echo(f"command terminated with exit code {code}", err=True)
-        return code
+        return next((int(c["message"]) for c in causes if c.get("reason") == "ExitCode"), 1)
     raise CommandError(status.get("message") or "exec failed")
+
+
+async def exec_collect(session: Session, pod: dict[str, Any], container: str | None, command: list[str],
+                       stdin: bytes | None = None) -> tuple[bytes, bytes, int]:
+    """Run ``command`` in the pod without a terminal, ``stdin`` (if any) sent whole then closed; what
+    it wrote to standard output and error, and its exit code (``cp`` pipes tar this way)."""
+    import aiohttp
+
+    md = pod["metadata"]
+    query = [("command", part) for part in command]
+    query.append(("container", pick_container(pod, container)))
+    if stdin is not None:
+        query.append(("stdin", "true"))
+    query += [("stdout", "true"), ("stderr", "true")]
+    outputs: dict[int, bytearray] = {STDOUT: bytearray(), STDERR: bytearray()}
+    status: dict[str, Any] = {}
+    path = f"/api/v1/namespaces/{md['namespace']}/pods/{md['name']}/exec"
+    async with session.api.websocket(path, query=query, protocols=("v5.channel.k8s.io",)) as ws:
+        if stdin is not None:
+            for start in range(0, len(stdin), 32768):
+                await ws.send_bytes(bytes([STDIN]) + stdin[start:start + 32768])
+            await ws.send_bytes(bytes([CLOSE, STDIN]))
+        async for msg in ws:
+            if msg.type != aiohttp.WSMsgType.BINARY or not msg.data:
+                continue
+            channel, payload = msg.data[0], msg.data[1:]
+            if channel in outputs:
+                outputs[channel] += payload
+            elif channel == ERROR and payload:
+                status = json.loads(payload)
+    return bytes(outputs[STDOUT]), bytes(outputs[STDERR]), exit_code(status)

@@ -16,6 +16,8 @@ Obj = dict[str, Any]
 
 #: kubectl's tabwriter: minwidth 0, padding 3, spaces
 PADDING = 3
+#: kubectl's table writer makes no column narrower than this, padding included
+MIN_WIDTH = 6
 
 
 class TabWriter:
@@ -31,7 +33,7 @@ class TabWriter:
         rows = list(rows)
         for row in rows:
             for i, cell in enumerate(row[:-1]):
-                self.widths[i] = max(self.widths.get(i, 0), len(cell) + PADDING)
+                self.widths[i] = max(self.widths.get(i, MIN_WIDTH), len(cell) + PADDING)
         lines = []
         for row in rows:
             cells = [cell.ljust(self.widths[i]) for i, cell in enumerate(row[:-1])]
@@ -148,11 +150,12 @@ def as_list(items: list[Obj]) -> Obj:
     return {"apiVersion": "v1", "items": items, "kind": "List", "metadata": {"resourceVersion": ""}}
 
 
-def go_tabwriter(text: str, padding: int) -> str:
+def go_tabwriter(text: str, padding: int, min_width: int = 0) -> str:
     """``text`` (tab-separated cells, newline-terminated lines) aligned exactly as Go's text/tabwriter
-    aligns it with minwidth 0 and spaces: a column block is a run of consecutive lines that have a
-    tab-terminated cell in that column, and each block is as wide as its widest cell plus ``padding``.
-    ``describe`` writes through one such writer, so its sections align among themselves."""
+    aligns it with spaces: a column block is a run of consecutive lines that have a tab-terminated
+    cell in that column, and each block is as wide as its widest cell plus ``padding``, and at least
+    ``min_width`` (kubectl's table writer: 6, padding included). ``describe`` writes through one such
+    writer with no minimum, so its sections align among themselves."""
     lines = [line.split("\t") for line in text.split("\n")]
     trailing = lines.pop() if lines and lines[-1] == [""] else None
     out: list[str] = []
@@ -174,7 +177,7 @@ def go_tabwriter(text: str, padding: int) -> str:
                 continue
             write_lines(line0, this)
             line0 = this
-            width = 0
+            width = min_width
             while this < line1 and column < len(lines[this]) - 1:
                 width = max(width, len(lines[this][column]) + padding)
                 this += 1

@@ -1,7 +1,8 @@
-"""``rollout status`` and ``rollout restart`` for Deployments, DaemonSets and StatefulSets."""
+"""``rollout status|restart|history|undo|pause|resume`` for Deployments, DaemonSets and StatefulSets."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import click
@@ -115,3 +116,167 @@ def restart(args: tuple[str, ...]) -> None:
             click.echo(f"{res.kind_ref}/{name} restarted")
 
     run(work)
+
+
+REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+CHANGE_CAUSE = "kubernetes.io/change-cause"
+#: a Deployment's own annotations that an undo keeps rather than taking the ReplicaSet's (kubectl's list)
+UNDO_KEEPS = frozenset({"kubectl.kubernetes.io/last-applied-configuration", REVISION_ANNOTATION,
+                        "deployment.kubernetes.io/revision-history", "deployment.kubernetes.io/desired-replicas",
+                        "deployment.kubernetes.io/max-replicas", "deprecated.deployment.rollback.to"})
+
+
+async def revisions(session: Session, obj: Obj) -> dict[int, tuple[Obj, Obj]]:
+    """The object's history by revision number: each the pod template it restores and the holder
+    (a Deployment's ReplicaSets, a DaemonSet's or StatefulSet's ControllerRevisions), found by the
+    object's selector and its controller reference."""
+    from minikube_py.model.history import template_of
+    from minikube_py.model.selectors import selector_to_string
+
+    meta = obj["metadata"]
+    plural = "replicasets" if obj["kind"] == "Deployment" else "controllerrevisions"
+    listed = await session.api.list(f"/apis/apps/v1/namespaces/{meta['namespace']}/{plural}",
+                                    label_selector=selector_to_string(obj["spec"].get("selector")))
+    out: dict[int, tuple[Obj, Obj]] = {}
+    for item in listed.get("items", []):
+        if not any(o.get("controller") and o.get("uid") == meta["uid"]
+                   for o in item["metadata"].get("ownerReferences") or []):
+            continue
+        if obj["kind"] == "Deployment":
+            number = (item["metadata"].get("annotations") or {}).get(REVISION_ANNOTATION)
+            if number is None:
+                continue
+            template = copy.deepcopy((item.get("spec") or {}).get("template") or {})
+            cause = (item["metadata"].get("annotations") or {}).get(CHANGE_CAUSE)
+            if cause:  # kubectl shows a revision's change cause among its template's annotations
+                template.setdefault("metadata", {}).setdefault("annotations", {})[CHANGE_CAUSE] = cause
+            out[int(number)] = template, item
+        else:
+            out[int(item.get("revision", 0))] = template_of(item), item
+    return out
+
+
+def history_text(obj: Obj, history: dict[int, tuple[Obj, Obj]], revision: int) -> str:
+    """What ``rollout history`` prints after the object's name: the revisions and their change causes,
+    or one revision's pod template as describe shows it (without aligning: kubectl writes it raw)."""
+    from minikube_py.kubectl.describe import Text, pod_template
+    from minikube_py.kubectl.printing import go_tabwriter
+
+    if revision > 0:
+        if revision not in history:
+            raise CommandError("unable to find the specified revision")
+        w = Text()
+        pod_template(w, history[revision][0])
+        return f"with revision #{revision}\n" + "".join(w.parts)
+    rows = "REVISION\tCHANGE-CAUSE\n" + "".join(
+        f"{number}\t{(holder['metadata'].get('annotations') or {}).get(CHANGE_CAUSE) or '<none>'}\n"
+        for number, (_, holder) in sorted(history.items()))
+    return "\n" + go_tabwriter(rows, 2)
+
+
+@rollout.command()
+@click.argument("args", nargs=-1)
+@click.option("--revision", type=int, default=0, help="Show the details of this revision, with its pod template.")
+def history(args: tuple[str, ...], revision: int) -> None:
+    """View previous rollout revisions and configurations."""
+
+    async def work(session: Session) -> None:
+        for res, namespace, name in await named_objects(session, args):
+            obj = {"kind": res.kind, **await session.api.get(res.path(namespace, name))}
+            if res.kind not in ROLLING:
+                raise CommandError(f'error retrieving history for "{res.kind}", no visitor method exists for '
+                                   f"{{{res.group} {res.kind}}}")
+            text = history_text(obj, await revisions(session, obj), revision)
+            click.echo(f"{res.kind_ref}/{name} {text}")
+
+    run(work)
+
+
+def undo_patch(deployment: Obj, replica_set: Obj) -> list[Obj]:
+    """The JSON patch that puts a ReplicaSet's template back in its Deployment, with the ReplicaSet's
+    annotations (change cause...) but the Deployment's own bookkeeping ones."""
+    template = copy.deepcopy((replica_set.get("spec") or {}).get("template") or {})
+    labels = (template.get("metadata") or {}).get("labels") or {}
+    labels.pop("pod-template-hash", None)
+    have = deployment["metadata"].get("annotations") or {}
+    annotations = {k: v for k, v in have.items() if k in UNDO_KEEPS}
+    annotations.update({k: v for k, v in (replica_set["metadata"].get("annotations") or {}).items()
+                        if k not in UNDO_KEEPS})
+    return [{"op": "replace", "path": "/spec/template", "value": template},
+            {"op": "replace", "path": "/metadata/annotations", "value": annotations}]
+
+
+def pick_revision(history: dict[int, Any], to_revision: int) -> int:
+    """The revision an undo goes back to: the one asked for, else the one before the latest."""
+    if to_revision == 0:
+        if len(history) <= 1:
+            raise CommandError("unable to find specified revision 0 in history")
+        return sorted(history)[-2]
+    if to_revision not in history:
+        raise CommandError(f"unable to find specified revision {to_revision} in history")
+    return to_revision
+
+
+@rollout.command()
+@click.argument("args", nargs=-1)
+@click.option("--to-revision", type=int, default=0, help="The revision to go back to (0: the previous one).")
+def undo(args: tuple[str, ...], to_revision: int) -> None:
+    """Roll back to a previous rollout."""
+
+    async def work(session: Session) -> None:
+        from minikube_py.model.rollout import equal_ignore_hash
+
+        for res, namespace, name in await named_objects(session, args):
+            obj = {"kind": res.kind, **await session.api.get(res.path(namespace, name))}
+            if res.kind not in ROLLING:
+                raise CommandError(f'error retrieving rollbacker for "{res.kind}", no visitor method exists for '
+                                   f"{{{res.group} {res.kind}}}")
+            if res.kind == "Deployment" and obj["spec"].get("paused"):
+                raise CommandError("you cannot rollback a paused deployment; resume it first with 'kubectl rollout "
+                                   "resume' and try again")
+            history = await revisions(session, obj)
+            number = pick_revision(history, to_revision)
+            holder = history[number][1]
+            if res.kind != "Deployment":
+                await session.api.request("PATCH", res.path(namespace, name), body=holder.get("data") or {},
+                                          content_type=PATCH_CONTENT_TYPES["strategic"])
+            elif equal_ignore_hash(holder["spec"].get("template") or {}, obj["spec"].get("template") or {}):
+                click.echo(f"{res.kind_ref}/{name} skipped rollback (current template already matches revision "
+                           f"{number})")
+                continue
+            else:
+                await session.api.request("PATCH", res.path(namespace, name), body=undo_patch(obj, holder),
+                                          content_type=PATCH_CONTENT_TYPES["json"])
+            click.echo(f"{res.kind_ref}/{name} rolled back")
+
+    run(work)
+
+
+def _pause_command(name: str, paused: bool) -> click.Command:
+    """``pause`` and ``resume``: a Deployment's ``spec.paused``; other kinds cannot pause."""
+    verb = "paused" if paused else "resumed"
+
+    @rollout.command(name=name)
+    @click.argument("args", nargs=-1)
+    def command(args: tuple[str, ...]) -> None:
+        async def work(session: Session) -> None:
+            for res, namespace, obj_name in await named_objects(session, args):
+                if res.kind != "Deployment":
+                    raise CommandError(f'{res.qualified} "{obj_name}" {name[:-1]}ing is not supported')
+                obj = await session.api.get(res.path(namespace, obj_name))
+                if bool(obj["spec"].get("paused")) == paused:
+                    raise CommandError(f'{res.qualified} "{obj_name}" is {"already paused" if paused else "not paused"}')
+                await session.api.request("PATCH", res.path(namespace, obj_name),
+                                          body={"spec": {"paused": True if paused else None}},
+                                          params={"fieldManager": "kubectl-rollout"},
+                                          content_type=PATCH_CONTENT_TYPES["strategic"])
+                click.echo(f"{res.kind_ref}/{obj_name} {verb}")
+
+        run(work)
+
+    command.help = f"Mark the provided resource as {verb}."
+    return command
+
+
+pause = _pause_command("pause", True)
+resume = _pause_command("resume", False)

@@ -39,21 +39,45 @@ class Globals:
     all_namespaces: bool = False
     request_timeout: float = NO_TIMEOUT
     verbosity: int = 0
+    cluster: str | None = None
+    user: str | None = None
 
     @classmethod
     def from_flags(cls, flags: dict[str, Any]) -> Globals:
         return cls(kubeconfig=flags["kubeconfig"], context=flags["context"], server=flags["server"],
                    token=flags["token"], namespace=flags["namespace"], all_namespaces=flags["all_namespaces"],
-                   request_timeout=_timeout(flags["request_timeout"]), verbosity=int(flags["verbosity"] or 0))
+                   request_timeout=_timeout(flags["request_timeout"]), verbosity=int(flags["verbosity"] or 0),
+                   cluster=flags.get("cluster"), user=flags.get("user"))
 
 
 def _timeout(text: str) -> float:
     """kubectl's ``--request-timeout``: a bare number of seconds or a duration (``1s``, ``2m``, ``1h``)."""
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m|h)?", text.strip())
-    if match is None:
-        raise click.BadParameter("invalid duration: use e.g. 10s, 1m or 0", param_hint="--request-timeout")
-    seconds = float(match[1]) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[match[2]]
+    try:
+        seconds = float(text.strip()) if re.fullmatch(r"\d+(?:\.\d+)?", text.strip()) else go_seconds(text)
+    except ValueError:
+        raise click.BadParameter("invalid duration: use e.g. 10s, 1m or 0", param_hint="--request-timeout") from None
     return seconds or NO_TIMEOUT
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def go_seconds(text: str) -> float:
+    """The seconds in a Go duration as kubectl's flags take them (``10s``, ``1m0s``, ``500ms``, ``0``);
+    ValueError with Go's words otherwise."""
+    rest, total = text.strip(), 0.0
+    if rest == "0":
+        return 0.0
+    if not rest:
+        raise ValueError(f'time: invalid duration "{text}"')
+    while rest:
+        match = _DURATION_PART.match(rest)
+        if match is None:
+            raise ValueError(f'time: invalid duration "{text}"')
+        total += float(match[1]) * _DURATION_UNITS[match[2]]
+        rest = rest[match.end():]
+    return total
 
 
 def local_kubeconfig() -> Path:
@@ -164,15 +188,22 @@ def request_log() -> Any:
 
     async def end(session: Any, ctx: Any, params: Any) -> None:
         took = round((time.monotonic() - started.pop(id(ctx), time.monotonic())) * 1000)
-        now = time.time()
-        stamp = time.strftime("%m%d %H:%M:%S", time.localtime(now)) + f".{int(now % 1 * 1e6):06d}"
         status = params.response.status
-        click.echo(f"I{stamp} {os.getpid():>7} round_trippers.go:553] {params.method} {params.url} "
-                   f"{status} {params.response.reason} in {took} milliseconds", err=True)
+        klog("I", "round_trippers.go:553", f"{params.method} {params.url} {status} {params.response.reason} in "
+                                            f"{took} milliseconds")
 
     trace.on_request_start.append(start)
     trace.on_request_end.append(end)
     return trace
+
+
+def klog(severity: str, source: str, text: str) -> None:
+    """A line on stderr in klog's format, as kubectl logs: ``E1206 13:12:23.134332   29880 file.go:424] text``."""
+    import time
+
+    now = time.time()
+    stamp = time.strftime("%m%d %H:%M:%S", time.localtime(now)) + f".{int(now % 1 * 1e6):06d}"
+    click.echo(f"{severity}{stamp} {os.getpid():>7} {source}] {text}", err=True)
 
 
 def fail(message: str) -> None:

@@ -287,18 +287,18 @@ def delete(args: tuple[str, ...], filenames: tuple[str, ...], recursive: bool, s
                 pending.append((res, namespace, name, answer.get("metadata", {}).get("uid", "")))
         if wait:
             sys.stdout.flush()
-            await asyncio.gather(*(_gone(session, res, ns, name, uid) for res, ns, name, uid in pending))
+            await asyncio.gather(*(until_gone(session, res.path(ns, name), uid) for res, ns, name, uid in pending))
         return 1 if failed else 0
 
     run(work)
 
 
-async def _gone(session: Session, res: Resource, namespace: str | None, name: str, uid: str) -> None:
+async def until_gone(session: Session, path: str, uid: str) -> None:
     """Until the object (that incarnation of the name) is gone: finalizers and grace periods take time."""
     delay = 0.05
     while True:
         try:
-            obj = await session.api.get(res.path(namespace, name))
+            obj = await session.api.get(path)
         except NotFoundError:
             return
         if obj.get("metadata", {}).get("uid") != uid:

@@ -6,7 +6,11 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+
+from kubectl_helpers import Kubectl
 
 from minikube_py.testing import RunningServer
 
@@ -54,3 +58,43 @@ def same_output(server: RunningServer, *args: str, input: str | None = None, att
         without_ages(theirs.stdout), without_ages(theirs.stderr), theirs.rc), \
         f"kubectl {' '.join(args)}:\n  pykube: {ours!r}\n  kubectl: {theirs!r}"
     return ours
+
+
+class Twins:
+    """Runs each step both ways and compares, with the twin's names (and file names) swapped."""
+
+    def __init__(self, k: Kubectl, tmp: Path) -> None:
+        self.k = k
+        self.tmp = tmp
+
+    def step(self, command: str, files: Callable[[str], str] | None = None, rc: int | None = None,
+             env: dict[str, str] | None = None, mask: str | None = None) -> Result:
+        """``command`` with ``{s}`` the twin's suffix (``{file}`` the file ``files`` writes for it),
+        through both CLIs; ``mask``: a pattern of text allowed to differ (a hash of the twin's template)."""
+        results = []
+        for suffix, runner in (("x1", pykube_kubectl), ("x2", real_kubectl)):
+            args = command.replace("{s}", suffix).split(" ")
+            if files is not None:
+                path = self.tmp / f"m-{suffix}.yaml"
+                path.write_text(files(suffix))
+                args = [str(path) if a == "{file}" else a for a in args]
+            results.append(runner(self.k.server, "-n", self.k.namespace, *args, env=env))
+        ours, theirs = results
+        swap = {"-x1": "-x2"}
+
+        def twin(text: str) -> str:
+            for a, b in swap.items():
+                text = text.replace(a, b)
+            return masked(text)
+
+        def masked(text: str) -> str:
+            return re.sub(mask, "<masked>", text) if mask else text
+
+        assert (twin(ours.stdout), twin(ours.stderr), ours.rc) == (
+            masked(theirs.stdout), masked(theirs.stderr), theirs.rc), f"{command}\n  pykube: {ours}\n  kubectl: {theirs}"
+        if rc is not None:
+            assert ours.rc == rc, (command, ours)
+        return ours
+
+    def obj(self, kind: str, name: str) -> dict:  # type: ignore[type-arg]
+        return self.k.obj(kind, name)

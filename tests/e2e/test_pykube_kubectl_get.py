@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from kubectl_helpers import (
@@ -94,6 +95,38 @@ def test_describe_prints_as_kubectl(cluster: Kubectl) -> None:
     cluster.run("annotate", "cm", "one-key", "long=" + "x" * 150, "multi=a\nb")
     for command in ("describe cm one-key", "describe pods", "describe pod web", f"describe ns {cluster.namespace}",
                     "describe pod nope", "describe deployment dep", "describe deploy"):
+        same_output(cluster.server, "-n", cluster.namespace, *command.split(" "))
+
+
+def test_describe_of_more_kinds_prints_as_kubectl(k: Kubectl) -> None:
+    """In a namespace of its own: its pods would change what the module's get forms list."""
+    cluster = k
+    cluster.apply(service("websvc"))
+    template = {"metadata": {"labels": {"app": "more"}},
+                "spec": {"containers": [{"name": "c", "image": "pykube.local/pause:1", "ports": [{"containerPort": 80}],
+                                         "env": [{"name": "X", "value": "1"}]}],
+                         "schedulerName": MANUAL_SCHEDULER}}
+    cluster.apply(
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "sec", "labels": {"a": "b"}},
+         "data": {"password": "czNjcmV0"}},  # one key: kubectl walks a secret's data in Go's random map order
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "robot"},
+         "imagePullSecrets": [{"name": "pull-one"}, {"name": "pull-two"}]},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "np"},
+         "spec": {"type": "NodePort", "selector": {"app": "more"},
+                  "ports": [{"name": "http", "port": 80, "targetPort": 8080}, {"name": "dns", "port": 53,
+                                                                                  "protocol": "UDP"}]}},
+        {"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "rcm", "labels": {"made": "rc"}},
+         "spec": {"replicas": 2, "selector": {"app": "more"}, "template": template}},
+        {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "dsm"},
+         "spec": {"selector": {"matchLabels": {"app": "dsm"}},
+                  "template": {**template, "metadata": {"labels": {"app": "dsm"}}}}},
+        {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "jobm"},
+         "spec": {"template": {"spec": {**template["spec"], "restartPolicy": "Never"}}}})
+    wait_for(lambda: cluster.obj("rc", "rcm")["status"], lambda s: s.get("replicas") == 2, "the rc's pods")
+    wait_for(lambda: cluster.obj("job", "jobm")["status"], lambda s: s.get("active") == 1, "the job's pod")
+    for command in ("describe secret sec", "describe sa robot", "describe svc np", "describe svc websvc",
+                    "describe endpoints websvc", "describe rc rcm", "describe replicasets", "describe ds dsm",
+                    "describe job jobm", "describe jobs", "describe sa"):
         same_output(cluster.server, "-n", cluster.namespace, *command.split(" "))
 
 
@@ -193,6 +226,49 @@ def test_info_verbs_print_as_kubectl(cluster: Kubectl) -> None:
     ours = pykube_kubectl(cluster.server, "version")
     server_version = cluster.server.kubectl("version").stdout.splitlines()[-1]
     assert ours.stdout.splitlines()[-1] == server_version and ours.rc == 0
+
+
+def test_api_versions_and_context_editing_print_as_kubectl(cluster: Kubectl, tmp_path: Path) -> None:
+    """Each CLI edits a copy of the kubeconfig of its own; what they print, and the contexts they leave,
+    must be the same."""
+    same_output(cluster.server, "api-versions")
+    copies = {}
+    for cli in ("pykube", "kubectl"):
+        copies[cli] = tmp_path / f"{cli}.yaml"
+        copies[cli].write_text(cluster.server.kubeconfig.read_text())
+    for command in ["config get-contexts", "config set-context --current --namespace=foo",
+                    "config set-context other --cluster=x --user=y", "config set-context other --namespace=z",
+                    "config get-contexts", "config get-contexts -o name", "config get-contexts other",
+                    "config get-contexts nope", "config get-contexts --no-headers", "config set-context",
+                    "config set-context --current other", "config use-context other", "config use-context nope",
+                    "config current-context", "config get-contexts", "config view"]:
+        ours, theirs = (runner(cluster.server, *command.split(" "), env={"KUBECONFIG": str(copies[cli])})
+                        for cli, runner in (("pykube", pykube_kubectl), ("kubectl", real_kubectl)))
+        assert ours == theirs, (command, ours, theirs)
+
+
+def test_completion_scripts_complete_the_verbs() -> None:
+    script = subprocess.run([sys.executable, "-m", "minikube_py.cli.main", "kubectl", "completion", "bash"],
+                            capture_output=True, text=True, check=True).stdout
+    assert "_PYKUBE_COMPLETE=bash_complete" in script and "complete " in script
+    assert "#compdef pykube" in subprocess.run([sys.executable, "-m", "minikube_py.cli.main", "kubectl", "completion",
+                                                "zsh"], capture_output=True, text=True, check=True).stdout
+    env = {**os.environ, "COMP_WORDS": "pykube kubectl rollout h", "COMP_CWORD": "3", "_PYKUBE_COMPLETE": "bash_complete"}
+    done = subprocess.run([sys.executable, "-c", "import sys; from minikube_py.cli.main import main; "
+                           "sys.argv[0] = 'pykube'; main()"], capture_output=True, text=True, env=env, check=False)
+    assert done.stdout.split() == ["plain,history"], done
+
+
+@pytest.mark.parametrize("template", [
+    '{{range .items}}{{.metadata.name}}{{"\\n"}}{{end}}',
+    '{{range $i, $p := .items}}{{$i}}={{$p.metadata.name}} {{index $p.metadata.labels "app"}}{{"\\n"}}{{end}}',
+    '{{range .items}}{{if eq .metadata.name "web"}}W{{else if .spec.nodeName}}N{{else}}O{{end}}{{end}}',
+    '{{len .items}} {{.items | len}} {{printf "%s-%d" .kind 7}} {{.nope}}',
+    '{{range .items}}{{.spec.containers}}{{.metadata.labels}}{{"\\n"}}{{end}}',
+    '{{- range .items }} {{ .metadata.name -}} {{ end }}|{{with .items}}{{len .}}{{end}}',
+])
+def test_go_templates_print_as_kubectl(cluster: Kubectl, template: str) -> None:
+    same_output(cluster.server, "-n", cluster.namespace, "get", "pods", "-o", f"go-template={template}")
 
 
 def test_json_shape_of_several_objects_is_a_list(cluster: Kubectl) -> None:

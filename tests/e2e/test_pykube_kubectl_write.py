@@ -5,12 +5,11 @@ exit codes must be the same, and so must the objects the steps leave."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from kubectl_helpers import Kubectl, configmap, deployment, to_yaml, wait_for
-from pykube_kubectl_helpers import Result, pykube_kubectl, real_kubectl
+from pykube_kubectl_helpers import Twins, pykube_kubectl, real_kubectl
 
 pytestmark = pytest.mark.kubectl
 
@@ -20,40 +19,6 @@ def manifests(suffix: str, env_b: str = "2", labels: dict[str, str] | None = Non
     container = dep["spec"]["template"]["spec"]["containers"][0]
     container["env"] = [{"name": "A", "value": "1"}, {"name": "B", "value": env_b}]
     return to_yaml(configmap(f"cfg-{suffix}", labels or {"a": "b"}, k="v"), dep)
-
-
-class Twins:
-    """Runs each step both ways and compares, with the twin's names (and file names) swapped."""
-
-    def __init__(self, k: Kubectl, tmp: Path) -> None:
-        self.k = k
-        self.tmp = tmp
-
-    def step(self, command: str, files: Callable[[str], str] | None = None, rc: int | None = None,
-             env: dict[str, str] | None = None) -> Result:
-        results = []
-        for suffix, runner in (("x1", pykube_kubectl), ("x2", real_kubectl)):
-            args = command.replace("{s}", suffix).split(" ")
-            if files is not None:
-                path = self.tmp / f"m-{suffix}.yaml"
-                path.write_text(files(suffix))
-                args = [str(path) if a == "{file}" else a for a in args]
-            results.append(runner(self.k.server, "-n", self.k.namespace, *args, env=env))
-        ours, theirs = results
-        swap = {"-x1": "-x2"}
-
-        def twin(text: str) -> str:
-            for a, b in swap.items():
-                text = text.replace(a, b)
-            return text
-
-        assert (twin(ours.stdout), twin(ours.stderr), ours.rc) == (theirs.stdout, theirs.stderr, theirs.rc), command
-        if rc is not None:
-            assert ours.rc == rc, ours
-        return ours
-
-    def obj(self, kind: str, name: str) -> dict:  # type: ignore[type-arg]
-        return self.k.obj(kind, name)
 
 
 @pytest.fixture
@@ -210,6 +175,50 @@ def test_create_generators_print_as_kubectl(twins: Twins, tmp_path: Path) -> Non
         "pause", "busybox"]
 
 
+def test_more_create_generators_print_as_kubectl(twins: Twins, tmp_path: Path) -> None:
+    from minikube_py.pki import self_signed_serving_cert
+
+    cert, key = self_signed_serving_cert("pykube-test", ["localhost"])
+    (tmp_path / "tls.crt").write_bytes(cert)
+    (tmp_path / "tls.key").write_bytes(key)
+    tls = f"--cert={tmp_path / 'tls.crt'} --key={tmp_path / 'tls.key'}"
+    twins.step("create serviceaccount robot-{s}", rc=0)
+    for command, rc in [
+        ("create service clusterip cs-{s} --tcp=80:8080 --tcp=443 --dry-run=client -o json", 0),
+        ("create svc clusterip cs-{s} --tcp=80:http", 0),
+        ("create svc clusterip cs-{s} --tcp=81", 1),
+        ("create svc clusterip hl-{s} --clusterip=None --dry-run=client -o yaml", 0),
+        ("create svc clusterip bad-{s}", 1),
+        ("create svc clusterip bad-{s} --tcp=x", 1),
+        ("create svc nodeport np-{s} --tcp=80:8080 --dry-run=client -o json", 0),
+        ("create svc nodeport np-{s} --tcp=81 -o name", 0),
+        ("create secret docker-registry reg-{s} --docker-server=r.example.com --docker-username=u "
+         "--docker-password=p --docker-email=e@x.com --dry-run=client -o json", 0),
+        ("create secret docker-registry reg-{s} --docker-username=u --docker-password=p", 0),
+        ("create secret docker-registry reg-{s} --docker-username=u --docker-password=p", 1),
+        ("create secret docker-registry reg2-{s}", 1),
+        (f"create secret tls tls-{{s}} {tls} --dry-run=client -o yaml", 0),
+        (f"create secret tls tls-{{s}} {tls}", 0),
+        (f"create secret tls tls2-{{s}} --cert={tmp_path / 'tls.crt'}", 1),
+        (f"create secret tls tls2-{{s}} --cert={tmp_path / 'tls.crt'} --key={tmp_path / 'tls.crt'}", 1),
+        ("create job job-{s} --image=pykube.local/pause:1 --dry-run=client -o json -- echo hi", 0),
+        ("create job job-{s} --image=pykube.local/pause:1", 0),
+        ("create job job-{s} --image=pykube.local/pause:1", 1),
+        ("create job job2-{s}", 1),
+        ("create job job2-{s} --from=cronjob/nope-{s}", 1),
+        ("create token nope-{s}", 1),
+    ]:
+        twins.step(command, rc=rc)
+    ours, theirs = twins.obj("secret", "reg-x1"), twins.obj("secret", "reg-x2")
+    assert ours["data"] == theirs["data"] and ours["type"] == "kubernetes.io/dockerconfigjson"
+    token = pykube_kubectl(twins.k.server, "-n", twins.k.namespace, "create", "token", "robot-x1", "--duration=10m")
+    assert token.rc == 0 and token.stdout.count(".") == 2, token
+    # the token is one the server takes: it can ask who it is
+    whoami = real_kubectl(twins.k.server, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}",
+                          f"--token={token.stdout.strip()}")
+    assert whoami.stdout == f"system:serviceaccount:{twins.k.namespace}:robot-x1", whoami
+
+
 def test_expose_prints_as_kubectl(twins: Twins) -> None:
     for command, rc in [
         ("create deployment ex-{s} --image=pykube.local/pause:1 --port=8080 --replicas=0", 0),
@@ -262,6 +271,31 @@ def test_cordon_and_uncordon_print_as_kubectl(twins: Twins) -> None:
                             (f"uncordon {prefix}-{{s}}", 0), ("cordon nope-{s}", 1)]:
             twins.step(command, rc=rc)
         assert not twins.k.obj("node", names[0])["spec"].get("unschedulable")
+    finally:
+        twins.k.run("delete", "node", *names)
+
+
+def test_taint_prints_as_kubectl(twins: Twins) -> None:
+    from kubectl_helpers import node
+
+    names = [f"pktaint-{twins.k.namespace[-4:]}-x1", f"pktaint-{twins.k.namespace[-4:]}-x2"]
+    twins.k.apply(*(node(n) for n in names))
+    prefix = names[0].removesuffix("-x1")
+    try:
+        for command, rc in [
+            ("taint nodes {n} k1=v1:NoSchedule", 0), ("taint nodes {n} k1=v2:NoSchedule", 1),
+            ("taint nodes {n} k1=v2:NoSchedule --overwrite", 0), ("taint node {n} k2:NoExecute k3=x:PreferNoSchedule", 0),
+            ("taint nodes {n} k1:NoSchedule-", 0), ("taint nodes {n} k1:NoSchedule-", 1), ("taint nodes {n} k2-", 0),
+            ("taint nodes {n} k9- k8:NoSchedule-", 1), ("taint nodes {n} a=b:Bogus", 1), ("taint nodes {n} a=b", 1),
+            ("taint nodes {n}", 1), ("taint nodes {n} k3=x:PreferNoSchedule k3-", 1),
+            ("taint nodes {n} z=1:NoSchedule --dry-run=client", 0), ("taint no/{n} q=1:NoExecute", 1),
+            ("taint cm {n} a=b:NoSchedule", 1), ("taint nodes nope-{s} a=b:NoSchedule", 1),
+        ]:
+            twins.step(command.replace("{n}", f"{prefix}-{{s}}"), rc=rc)
+        taints = [twins.k.obj("node", n)["spec"]["taints"] for n in names]
+        assert taints[0] == taints[1]
+        assert [(t["key"], t["effect"]) for t in taints[0]] == [("k3", "PreferNoSchedule"),
+                                                                 ("pykube.test/no-kubelet", "NoSchedule")]
     finally:
         twins.k.run("delete", "node", *names)
 

@@ -128,11 +128,12 @@ class FakeApi:
         return web.json_response(status(code, reason, f"{name} failed", name=name, kind="pods"), status=code)
 
     async def throttled(self, request: web.Request) -> web.Response:
-        """/throttled/<n>: 429 with Retry-After 0 for the first n requests, then the request echoed."""
+        """/throttled/<n>: 429 with Retry-After 0 for the first n requests, then the request echoed;
+        ``?refused`` answers 429 without Retry-After (an eviction a disruption budget refuses)."""
         self.throttled_seen += 1
         if self.throttled_seen <= int(request.match_info["n"]):
             return web.json_response(status(429, "TooManyRequests", "Too many requests"), status=429,
-                                     headers={"Retry-After": "0"})
+                                     headers={} if "refused" in request.query else {"Retry-After": "0"})
         return await self.echo(request)
 
     async def echo(self, request: web.Request) -> web.Response:
@@ -240,6 +241,14 @@ async def test_a_throttled_request_is_sent_again_until_the_server_takes_it(api: 
     with pytest.raises(ApiError) as info:  # a server that never takes it: its answer, after ten retries
         await client.get("/throttled/100")
     assert (info.value.code, api.throttled_seen) == (429, 11)
+
+
+async def test_a_429_without_retry_after_is_the_callers_to_handle(api: FakeApi, client: ApiClient) -> None:
+    """As client-go: only a server that says when to come back is asked again (kubectl drain retries a
+    refused eviction itself, saying so)."""
+    with pytest.raises(ApiError) as info:
+        await client.get("/throttled/3?refused=1")
+    assert (info.value.code, api.throttled_seen) == (429, 1)
 
 
 async def test_verbs_send_kubernetes_request_shapes(client: ApiClient) -> None:

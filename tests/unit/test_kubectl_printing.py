@@ -31,7 +31,9 @@ TABLE = {
 
 def test_cells_are_padded_to_the_widest_plus_three_and_the_last_is_not_padded() -> None:
     assert tabulate([["NAME", "READY"], ["database", "0/1"]]) == "NAME       READY\ndatabase   0/1\n"
-    assert tabulate([["A", ""], ["B", ""]]) == "A   \nB   \n"
+    # no column narrower than six, padding included, as kubectl's tabwriter (minwidth 6)
+    assert tabulate([["A", ""], ["B", ""]]) == "A     \nB     \n"
+    assert tabulate([["a", "0/1", "0", "0s"]]) == "a     0/1   0     0s\n"
 
 
 def test_remembered_widths_keep_later_rows_aligned_and_grow() -> None:

@@ -1,0 +1,347 @@
+"""``describe`` for services, endpoints, secrets, service accounts, replication controllers, replica
+sets, daemon sets, jobs and nodes: each a pure function of the object and what it needs from the cluster
+(its pods, endpoint slices, events), laid out as kubectl lays it out."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from fractions import Fraction
+from typing import Any
+
+from minikube_py.kubectl.describe import Text, events_section, go_time, pod_template
+from minikube_py.model.selectors import labels_to_string, selector_to_string
+
+Obj = dict[str, Any]
+
+
+def _head(w: Text, meta: Obj, *, namespace: bool = True) -> None:
+    w.line(0, f"Name:\t{meta['name']}")
+    if namespace:
+        w.line(0, f"Namespace:\t{meta.get('namespace', '')}")
+    w.map(0, "Labels", meta.get("labels"))
+    w.annotations(0, meta.get("annotations"))
+
+
+def _controlled_by(w: Text, meta: Obj) -> None:
+    owner = next((o for o in meta.get("ownerReferences") or [] if o.get("controller")), None)
+    if owner is not None:
+        w.line(0, f"Controlled By:\t{owner['kind']}/{owner['name']}")
+
+
+def pods_status(pods: list[Obj]) -> str:
+    """``N Running / N Waiting / N Succeeded / N Failed`` of a controller's pods."""
+    phases = [(p.get("status") or {}).get("phase") for p in pods]
+    return (f"{phases.count('Running')} Running / {phases.count('Pending')} Waiting / "
+            f"{phases.count('Succeeded')} Succeeded / {phases.count('Failed')} Failed")
+
+
+def describe_secret(secret: Obj, events: list[Obj], now: datetime) -> str:
+    w = Text()
+    _head(w, secret["metadata"])
+    w.line(0, f"\nType:\t{secret.get('type', '')}")
+    w.line(0, "\nData\n====")
+    for key, value in sorted((secret.get("data") or {}).items()):
+        w.line(0, f"{key}:\t{len(base64.b64decode(value or ''))} bytes")
+    return w.render()
+
+
+def _names(w: Text, title: str, names: list[str]) -> None:
+    if not names:
+        w.line(0, f"{title}:\t<none>")
+    for i, name in enumerate(names):
+        w.line(0, (f"{title}:\t" if i == 0 else "\t") + name)
+
+
+def describe_serviceaccount(sa: Obj, secrets: list[Obj], events: list[Obj], now: datetime) -> str:
+    """``secrets``: the namespace's, to tell which the account names exist and which are its tokens."""
+    name = sa["metadata"]["name"]
+    existing = {s["metadata"]["name"] for s in secrets}
+    tokens = [s["metadata"]["name"] for s in secrets if s.get("type") == "kubernetes.io/service-account-token"
+              and (s["metadata"].get("annotations") or {}).get("kubernetes.io/service-account.name") == name]
+
+    def named(refs: list[Obj]) -> list[str]:
+        return [r["name"] + ("" if r["name"] in existing else " (not found)") for r in refs]
+
+    w = Text()
+    _head(w, sa["metadata"])
+    _names(w, "Image pull secrets", named(sa.get("imagePullSecrets") or []))
+    _names(w, "Mountable secrets", named(sa.get("secrets") or []))
+    _names(w, "Tokens", tokens)
+    events_section(w, events, now)
+    return w.render()
+
+
+def _slice_endpoints(slices: list[Obj], port_name: str) -> str:
+    """``ip:port,...`` of the service port named ``port_name`` (at most three, then ``+ N more...``)."""
+    found = [f"[{a}]:{p['port']}" if ":" in a else f"{a}:{p['port']}"
+             for s in slices for p in s.get("ports") or [] if (p.get("name") or "") == port_name
+             for e in s.get("endpoints") or [] for a in e.get("addresses") or []]
+    if len(found) > 3:
+        return ",".join(found[:3]) + f" + {len(found) - 3} more..."
+    return ",".join(found)
+
+
+def describe_service(svc: Obj, slices: list[Obj], events: list[Obj], now: datetime) -> str:
+    spec, status = svc.get("spec") or {}, svc.get("status") or {}
+    w = Text()
+    _head(w, svc["metadata"])
+    w.line(0, f"Selector:\t{labels_to_string(spec.get('selector'))}")
+    w.line(0, f"Type:\t{spec.get('type', '')}")
+    if spec.get("ipFamilyPolicy"):
+        w.line(0, f"IP Family Policy:\t{spec['ipFamilyPolicy']}")
+    if spec.get("ipFamilies"):
+        w.line(0, f"IP Families:\t{','.join(spec['ipFamilies'])}")
+    w.line(0, f"IP:\t{spec.get('clusterIP', '')}")
+    if spec.get("clusterIPs"):
+        w.line(0, f"IPs:\t{','.join(spec['clusterIPs'])}")
+    if spec.get("externalIPs"):
+        w.line(0, f"External IPs:\t{','.join(spec['externalIPs'])}")
+    ingress = [i.get("ip") or i.get("hostname") or "" for i in (status.get("loadBalancer") or {}).get("ingress") or []]
+    if ingress:
+        w.line(0, f"LoadBalancer Ingress:\t{', '.join(ingress)}")
+    if spec.get("type") == "ExternalName":
+        w.line(0, f"External Name:\t{spec.get('externalName', '')}")
+    for port in spec.get("ports") or []:
+        name = port.get("name") or "<unset>"
+        w.line(0, f"Port:\t{name}\t{port.get('port')}/{port.get('protocol', 'TCP')}")
+        target = port.get("targetPort")
+        if target is not None:
+            w.line(0, f"TargetPort:\t{target}/{port.get('protocol', 'TCP')}")
+        if port.get("nodePort"):
+            w.line(0, f"NodePort:\t{name}\t{port['nodePort']}/{port.get('protocol', 'TCP')}")
+        w.line(0, f"Endpoints:\t{_slice_endpoints(slices, port.get('name') or '')}")
+    w.line(0, f"Session Affinity:\t{spec.get('sessionAffinity', '')}")
+    if spec.get("type") in ("NodePort", "LoadBalancer"):
+        w.line(0, f"External Traffic Policy:\t{spec.get('externalTrafficPolicy', '')}")
+    if spec.get("healthCheckNodePort"):
+        w.line(0, f"HealthCheck NodePort:\t{spec['healthCheckNodePort']}")
+    if spec.get("loadBalancerSourceRanges"):
+        w.line(0, f"LoadBalancer Source Ranges:\t{','.join(spec['loadBalancerSourceRanges'])}")
+    if spec.get("internalTrafficPolicy"):
+        w.line(0, f"Internal Traffic Policy:\t{spec['internalTrafficPolicy']}")
+    events_section(w, events, now)
+    return w.render()
+
+
+def describe_endpoints(ep: Obj, events: list[Obj], now: datetime) -> str:
+    w = Text()
+    _head(w, ep["metadata"])
+    w.line(0, "Subsets:")
+    for subset in ep.get("subsets") or []:
+        ready = [a["ip"] for a in subset.get("addresses") or []]
+        unready = [a["ip"] for a in subset.get("notReadyAddresses") or []]
+        w.line(1, f"Addresses:\t{','.join(ready) or '<none>'}")
+        w.line(1, f"NotReadyAddresses:\t{','.join(unready) or '<none>'}")
+        if subset.get("ports"):
+            w.line(1, "Ports:")
+            w.line(2, "Name\tPort\tProtocol")
+            w.line(2, "----\t----\t--------")
+            for port in subset["ports"]:
+                w.line(2, f"{port.get('name') or '<unset>'}\t{port.get('port')}\t{port.get('protocol', 'TCP')}")
+        w.line(0, "")
+    events_section(w, events, now)
+    return w.render()
+
+
+def describe_replicas(obj: Obj, pods: list[Obj], events: list[Obj], now: datetime) -> str:
+    """A ReplicationController or ReplicaSet."""
+    meta, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
+    w = Text()
+    w.line(0, f"Name:\t{meta['name']}")
+    w.line(0, f"Namespace:\t{meta.get('namespace', '')}")
+    selector = spec.get("selector")
+    w.line(0, f"Selector:\t{labels_to_string(selector) if obj['kind'] == 'ReplicationController' else selector_to_string(selector)}")
+    w.map(0, "Labels", meta.get("labels"))
+    w.annotations(0, meta.get("annotations"))
+    _controlled_by(w, meta)
+    w.line(0, f"Replicas:\t{status.get('replicas', 0)} current / {spec.get('replicas', 1)} desired")
+    w.line(0, f"Pods Status:\t{pods_status(pods)}")
+    pod_template(w, spec.get("template") or {})
+    _conditions(w, status)
+    events_section(w, events, now)
+    return w.render()
+
+
+def _conditions(w: Text, status: Obj) -> None:
+    if status.get("conditions"):
+        w.line(0, "Conditions:")
+        w.line(1, "Type\tStatus\tReason")
+        w.line(1, "----\t------\t------")
+        for c in status["conditions"]:
+            w.line(1, f"{c['type']} \t{c['status']} \t{c.get('reason', '')}")
+
+
+def describe_daemonset(ds: Obj, pods: list[Obj], events: list[Obj], now: datetime) -> str:
+    meta, spec, status = ds["metadata"], ds.get("spec") or {}, ds.get("status") or {}
+    w = Text()
+    w.line(0, f"Name:\t{meta['name']}")
+    w.line(0, f"Selector:\t{selector_to_string(spec.get('selector'))}")
+    w.line(0, f"Node-Selector:\t{labels_to_string(((spec.get('template') or {}).get('spec') or {}).get('nodeSelector'))}")
+    w.map(0, "Labels", meta.get("labels"))
+    w.annotations(0, meta.get("annotations"))
+    w.line(0, f"Desired Number of Nodes Scheduled: {status.get('desiredNumberScheduled', 0)}")
+    w.line(0, f"Current Number of Nodes Scheduled: {status.get('currentNumberScheduled', 0)}")
+    w.line(0, f"Number of Nodes Scheduled with Up-to-date Pods: {status.get('updatedNumberScheduled', 0)}")
+    w.line(0, f"Number of Nodes Scheduled with Available Pods: {status.get('numberAvailable', 0)}")
+    w.line(0, f"Number of Nodes Misscheduled: {status.get('numberMisscheduled', 0)}")
+    w.line(0, f"Pods Status:\t{pods_status(pods)}")
+    pod_template(w, spec.get("template") or {})
+    events_section(w, events, now)
+    return w.render()
+
+
+def describe_job(job: Obj, events: list[Obj], now: datetime) -> str:
+    meta, spec, status = job["metadata"], job.get("spec") or {}, job.get("status") or {}
+    w = Text()
+    w.line(0, f"Name:\t{meta['name']}")
+    w.line(0, f"Namespace:\t{meta.get('namespace', '')}")
+    w.line(0, f"Selector:\t{selector_to_string(spec.get('selector'))}")
+    w.map(0, "Labels", meta.get("labels"))
+    w.annotations(0, meta.get("annotations"))
+    _controlled_by(w, meta)
+    w.line(0, f"Parallelism:\t{spec.get('parallelism', 1)}")
+    w.line(0, f"Completions:\t{spec['completions'] if spec.get('completions') is not None else '<unset>'}")
+    w.line(0, f"Completion Mode:\t{spec.get('completionMode', 'NonIndexed')}")
+    w.line(0, f"Suspend:\t{'true' if spec.get('suspend') else 'false'}")
+    w.line(0, f"Backoff Limit:\t{spec.get('backoffLimit', 6)}")
+    if spec.get("ttlSecondsAfterFinished") is not None:
+        w.line(0, f"TTL Seconds After Finished:\t{spec['ttlSecondsAfterFinished']}")
+    if status.get("startTime"):
+        w.line(0, f"Start Time:\t{go_time(status['startTime'])}")
+    if status.get("completionTime"):
+        from minikube_py.model.times import human_duration, parse_time
+
+        w.line(0, f"Completed At:\t{go_time(status['completionTime'])}")
+        start, end = parse_time(status.get("startTime")), parse_time(status["completionTime"])
+        if start and end:
+            w.line(0, f"Duration:\t{human_duration(end - start)}")
+    if spec.get("activeDeadlineSeconds") is not None:
+        w.line(0, f"Active Deadline Seconds:\t{spec['activeDeadlineSeconds']}s")
+    w.line(0, f"Pods Statuses:\t{status.get('active', 0)} Active ({status.get('ready', 0)} Ready) / "
+              f"{status.get('succeeded', 0)} Succeeded / {status.get('failed', 0)} Failed")
+    pod_template(w, spec.get("template") or {})
+    events_section(w, events, now)
+    return w.render()
+
+
+def pod_totals(pod: Obj, field: str) -> dict[str, tuple[Fraction, Any]]:
+    """A pod's requests or limits per resource, as the scheduler counts them: its containers' sum, at
+    least each init container's, plus its overhead; each with the notation of its first value."""
+    from minikube_py.model.quantity import parse_quantity_format
+
+    def of(containers: list[Obj]) -> dict[str, tuple[Fraction, Any]]:
+        out: dict[str, tuple[Fraction, Any]] = {}
+        for c in containers:
+            for name, text in ((c.get("resources") or {}).get(field) or {}).items():
+                amount, fmt = parse_quantity_format(text)
+                have = out.get(name)
+                out[name] = (have[0] + amount, have[1]) if have else (amount, fmt)
+        return out
+
+    spec = pod.get("spec") or {}
+    total = of(spec.get("containers") or [])
+    for init in spec.get("initContainers") or []:
+        for name, (amount, fmt) in of([init]).items():
+            if name not in total or amount > total[name][0]:
+                total[name] = (amount, fmt)
+    for name, (amount, fmt) in of([{"resources": {field: spec.get("overhead") or {}}}]).items():
+        have = total.get(name)
+        total[name] = (have[0] + amount, have[1]) if have else (amount, fmt)
+    return total
+
+
+def _share(amount: tuple[Fraction, Any] | None, whole: str | None) -> str:
+    """``100m (5%)``: a quantity and its whole percent of ``whole`` (0 when there is none)."""
+    from minikube_py.model.quantity import format_quantity, milli_value
+
+    if amount is None:
+        return "0 (0%)"
+    whole_milli = milli_value(whole) if whole else 0
+    percent = int(milli_value(amount[0]) * 100 / whole_milli) if whole_milli else 0
+    return f"{format_quantity(amount[0], amount[1])} ({percent}%)"
+
+
+def describe_node(node: Obj, lease: Obj | str, pods: list[Obj], events: list[Obj], now: datetime) -> str:
+    """``lease``: the node's Lease, or the message of the failure to get it."""
+    from minikube_py.model.times import since
+
+    meta, spec, status = node["metadata"], node.get("spec") or {}, node.get("status") or {}
+    labels = meta.get("labels") or {}
+    roles = sorted({k.split("/", 1)[1] for k in labels if k.startswith("node-role.kubernetes.io/")}
+                   | ({labels["kubernetes.io/role"]} if labels.get("kubernetes.io/role") else set()))
+    w = Text()
+    w.line(0, f"Name:\t{meta['name']}")
+    w.line(0, f"Roles:\t{','.join(roles) or '<none>'}")
+    w.map(0, "Labels", labels)
+    w.annotations(0, meta.get("annotations"))
+    w.line(0, f"CreationTimestamp:\t{go_time(meta.get('creationTimestamp'))}")
+    taints = [f"{t['key']}={t['value']}:{t['effect']}" if t.get("value") else f"{t['key']}:{t['effect']}"
+              for t in sorted(spec.get("taints") or [], key=lambda t: f"{t.get('effect', '')},{t['key']}")]
+    _names(w, "Taints", taints)
+    w.line(0, f"Unschedulable:\t{'true' if spec.get('unschedulable') else 'false'}")
+    if isinstance(lease, str):
+        w.line(0, f"Lease:\tFailed to get lease: {lease}")
+    else:
+        lspec = lease.get("spec") or {}
+        w.line(0, "Lease:")
+        w.line(1, f"HolderIdentity:\t{lspec.get('holderIdentity') or '<unset>'}")
+        w.line(1, f"AcquireTime:\t{go_time(lspec.get('acquireTime')) or '<unset>'}")
+        w.line(1, f"RenewTime:\t{go_time(lspec.get('renewTime')) or '<unset>'}")
+    if status.get("conditions"):
+        w.line(0, "Conditions:")
+        w.line(1, "Type\tStatus\tLastHeartbeatTime\tLastTransitionTime\tReason\tMessage")
+        w.line(1, "----\t------\t-----------------\t------------------\t------\t-------")
+        for c in status["conditions"]:
+            w.line(1, f"{c['type']} \t{c['status']} \t{go_time(c.get('lastHeartbeatTime'))} \t"
+                      f"{go_time(c.get('lastTransitionTime'))} \t{c.get('reason', '')} \t{c.get('message', '')}")
+    w.line(0, "Addresses:")
+    for address in status.get("addresses") or []:
+        w.line(1, f"{address['type']}:\t{address['address']}")
+    allocatable = status.get("allocatable") or {}
+    for title, values in (("Capacity", status.get("capacity")), ("Allocatable", allocatable)):
+        if values:
+            w.line(0, f"{title}:")
+            for name, amount in sorted(values.items()):
+                w.line(1, f"{name}:\t{amount}")
+    info = status.get("nodeInfo") or {}
+    w.line(0, "System Info:")
+    for title, key in (("Machine ID", "machineID"), ("System UUID", "systemUUID"), ("Boot ID", "bootID"),
+                       ("Kernel Version", "kernelVersion"), ("OS Image", "osImage"),
+                       ("Operating System", "operatingSystem"), ("Architecture", "architecture"),
+                       ("Container Runtime Version", "containerRuntimeVersion"),
+                       ("Kubelet Version", "kubeletVersion"), ("Kube-Proxy Version", "kubeProxyVersion")):
+        w.line(1, f"{title}:\t{info.get(key, '')}")
+    if spec.get("podCIDR"):
+        w.line(0, f"PodCIDR:\t{spec['podCIDR']}")
+        w.line(0, f"PodCIDRs:\t{','.join(spec.get('podCIDRs') or [spec['podCIDR']])}")
+    if spec.get("providerID"):
+        w.line(0, f"ProviderID:\t{spec['providerID']}")
+    w.line(0, f"Non-terminated Pods:\t({len(pods)} in total)")
+    w.line(1, "Namespace\tName\t\tCPU Requests\tCPU Limits\tMemory Requests\tMemory Limits\tAge")
+    w.line(1, "---------\t----\t\t------------\t----------\t---------------\t-------------\t---")
+    requests: dict[str, tuple[Fraction, Any]] = {}
+    limits: dict[str, tuple[Fraction, Any]] = {}
+    for pod in pods:
+        asked, capped = pod_totals(pod, "requests"), pod_totals(pod, "limits")
+        for into, part in ((requests, asked), (limits, capped)):
+            for name, (amount, fmt) in part.items():
+                have = into.get(name)
+                into[name] = (have[0] + amount, have[1]) if have else (amount, fmt)
+        pmeta = pod["metadata"]
+        w.line(1, f"{pmeta.get('namespace', '')}\t{pmeta['name']}\t\t"
+                  f"{_share(asked.get('cpu'), allocatable.get('cpu'))}\t{_share(capped.get('cpu'), allocatable.get('cpu'))}\t"
+                  f"{_share(asked.get('memory'), allocatable.get('memory'))}\t"
+                  f"{_share(capped.get('memory'), allocatable.get('memory'))}\t{since(pmeta.get('creationTimestamp'), now)}")
+    w.line(0, "Allocated resources:")
+    w.line(1, "(Total limits may be over 100 percent, i.e., overcommitted.)")
+    w.line(1, "Resource\tRequests\tLimits")
+    w.line(1, "--------\t--------\t------")
+    for name in ("cpu", "memory", "ephemeral-storage"):
+        w.line(1, f"{name}\t{_share(requests.get(name), allocatable.get(name))}\t"
+                  f"{_share(limits.get(name), allocatable.get(name))}")
+    for name in sorted(n for n in allocatable if n.startswith("hugepages-") or "/" in n):
+        w.line(1, f"{name}\t{_share(requests.get(name), allocatable.get(name))}\t"
+                  f"{_share(limits.get(name), allocatable.get(name))}")
+    events_section(w, events, now)
+    return w.render()
