@@ -27,9 +27,10 @@ def test_data_dir_holds_kubeconfig_tokens_and_ca(tmp_path: Path) -> None:
         assert pin == ca_hash((tmp_path / "data" / "pki" / "ca.crt").read_bytes())
         assert secret and secret in (tmp_path / "data" / "node-secret").read_text()
         assert (tmp_path / "data" / "kubeconfig.yaml").stat().st_mode & 0o777 == 0o600
-        # the join token's secret authenticates (as a node: reads are allowed)
+        # the join token's secret authenticates, but may do nothing except ask for node credentials
         status, body = server.request("GET", "/api/v1/nodes", token=secret)
-        assert status == 200 and body["kind"] == "NodeList"
+        assert status == 403 and body["reason"] == "Forbidden"
+        assert server.request("GET", "/api/v1/nodes", token="not-" + secret)[0] == 401
         out = server.kubectl("get", "--raw", "/api/v1/namespaces/default/services/kubernetes").stdout
         assert json.loads(out)["spec"]["clusterIP"] == "10.96.0.1"
     finally:
