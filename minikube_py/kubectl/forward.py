@@ -109,6 +109,8 @@ class Tunnel:
         self.closed: dict[int, asyncio.Event] = {}
         #: error stream -> which forwarding it reports on ("LOCAL -> REMOTE") and what came so far
         self.errors: dict[int, tuple[str, bytearray]] = {}
+        #: the local connections being served
+        self.connections: set[asyncio.Task[Any]] = set()
 
     async def send(self, frame: bytes) -> None:
         async with self.lock:
@@ -134,8 +136,11 @@ class Tunnel:
                     await self.send(self.spdy.ping(frame.data))
                 elif frame.kind == 0 and frame.stream_id in self.errors:
                     self.errors[frame.stream_id][1].extend(frame.data)
-                    if frame.flags & FLAG_FIN:
-                        self._error_done(frame.stream_id)
+                    if frame.flags & FLAG_FIN and self._error_done(frame.stream_id):
+                        # as kubectl 1.32 (client-go closes the stream connection after a forwarding error):
+                        # the command then ends with "lost connection to pod"
+                        await self.ws.close()
+                        return
                 elif frame.kind == 0 and frame.stream_id in self.writers:
                     writer = self.writers[frame.stream_id]
                     if frame.data:
@@ -147,19 +152,26 @@ class Tunnel:
                 elif frame.kind == RST_STREAM and frame.stream_id in self.closed:
                     self.closed[frame.stream_id].set()
 
-    def _error_done(self, stream: int) -> None:
+    def _error_done(self, stream: int) -> bool:
+        """The pod side's account of one connection is complete; True when it reports an error (logged
+        as kubectl logs it)."""
         forwarding, text = self.errors.pop(stream)
         event = self.closed.pop(stream, None)
         if event is not None:
             event.set()
-        if text:  # kubectl logs it and goes on forwarding
-            message = f"an error occurred forwarding {forwarding}: {text.decode(errors='replace')}"
-            klog("E", "portforward.go:424", f'"Unhandled Error" err={json.dumps(message)}')
+        if not text:
+            return False
+        message = f"an error occurred forwarding {forwarding}: {text.decode(errors='replace')}"
+        klog("E", "portforward.go:424", f'"Unhandled Error" err={json.dumps(message)}')
+        return True
 
     async def connection(self, mapping: Mapping, local: int, reader: asyncio.StreamReader,
                          writer: asyncio.StreamWriter) -> None:
         """One local connection: an error stream and a data stream for ``mapping.remote``."""
         click.echo(f"Handling connection for {local}")
+        task = asyncio.current_task()
+        if task is not None:
+            self.connections.add(task)
         request = str(self.next_request)
         self.next_request += 1
         headers = {"port": str(mapping.remote), "requestid": request}
@@ -180,6 +192,14 @@ class Tunnel:
             self.writers.pop(data, None)
             self.closed.pop(data, None)
             writer.close()
+            self.connections.discard(task)  # type: ignore[arg-type]
+
+    async def end(self) -> None:
+        """The stream connection is gone: every local connection ends now, as kubectl's do (rather
+        than being cancelled with the event loop, which asyncio's stream server reports as an error)."""
+        for event in self.closed.values():
+            event.set()
+        await asyncio.gather(*self.connections, return_exceptions=True)
 
     async def _upload(self, reader: asyncio.StreamReader, stream: int) -> None:
         with contextlib.suppress(ConnectionError):
@@ -239,6 +259,7 @@ def port_forward(target: str, ports: tuple[str, ...], addresses: tuple[str, ...]
             finally:
                 for server in servers:
                     server.close()
+                await tunnel.end()
             raise CommandError("lost connection to pod")
 
     run(work)
