@@ -35,13 +35,23 @@ NS = "bench"
 
 def pod(i: int) -> dict[str, Any]:
     return {
-        "apiVersion": "v1", "kind": "Pod",
+        "apiVersion": "v1",
+        "kind": "Pod",
         "metadata": {"name": f"pod-{i:05d}", "labels": {"app": "bench", "shard": str(i % 10)}},
         # addressed to a scheduler that does not exist, so the bench measures the API and store, not
         # the default scheduler's reaction (status writes and events) to 10,000 unschedulable pods
-        "spec": {"schedulerName": "bench-no-scheduler", "containers": [{"name": "app", "image": "busybox:1.36", "command": ["sleep", "3600"],
-                                 "ports": [{"containerPort": 8080}],
-                                 "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}]},
+        "spec": {
+            "schedulerName": "bench-no-scheduler",
+            "containers": [
+                {
+                    "name": "app",
+                    "image": "busybox:1.36",
+                    "command": ["sleep", "3600"],
+                    "ports": [{"containerPort": 8080}],
+                    "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
+                }
+            ],
+        },
     }
 
 
@@ -90,7 +100,7 @@ async def bench(servers: list[RunningServer], pods: int, concurrency: int, watch
 
         elapsed, lat = await run_pool(pods, concurrency, create)
         out["creates/s"] = f"{pods / elapsed:,.0f}"
-        out[f"create p50/p99 ms (c={concurrency})"] = f"{pct(lat, .5):.1f} / {pct(lat, .99):.1f}"
+        out[f"create p50/p99 ms (c={concurrency})"] = f"{pct(lat, 0.5):.1f} / {pct(lat, 0.99):.1f}"
         await all_caught_up(http, bases, pods)
 
         async def get(i: int) -> None:
@@ -116,13 +126,14 @@ async def bench(servers: list[RunningServer], pods: int, concurrency: int, watch
 
         async def patch(i: int) -> None:
             body = json.dumps({"metadata": {"labels": {"touched": str(i)}}})
-            async with http.patch(f"{at(i)}/pod-{i % pods:05d}", data=body,
-                                  headers={"Content-Type": "application/merge-patch+json"}) as r:
+            async with http.patch(
+                f"{at(i)}/pod-{i % pods:05d}", data=body, headers={"Content-Type": "application/merge-patch+json"}
+            ) as r:
                 assert r.status == 200, await r.text()
                 await r.read()
 
         _, lat = await run_pool(min(pods, 2000), concurrency, patch)
-        out[f"patch p50/p99 ms (c={concurrency})"] = f"{pct(lat, .5):.1f} / {pct(lat, .99):.1f}"
+        out[f"patch p50/p99 ms (c={concurrency})"] = f"{pct(lat, 0.5):.1f} / {pct(lat, 0.99):.1f}"
 
         out.update(await watch_latency(http, bases, watchers))
     return out
@@ -174,12 +185,13 @@ async def watch_latency(http: aiohttp.ClientSession, bases: list[str], watchers:
     await asyncio.sleep(0.5)
     for _ in range(updates):
         body = json.dumps({"metadata": {"annotations": {"sent": repr(time.time())}}})
-        async with http.patch(f"{base}/pod-00000", data=body,
-                              headers={"Content-Type": "application/merge-patch+json"}) as r:
+        async with http.patch(
+            f"{base}/pod-00000", data=body, headers={"Content-Type": "application/merge-patch+json"}
+        ) as r:
             assert r.status == 200
         await asyncio.sleep(0.01)
     await asyncio.wait_for(asyncio.gather(*tasks), 120)
-    return {f"watch delivery p50/p99 ms ({watchers} watchers)": f"{pct(delays, .5):.1f} / {pct(delays, .99):.1f}"}
+    return {f"watch delivery p50/p99 ms ({watchers} watchers)": f"{pct(delays, 0.5):.1f} / {pct(delays, 0.99):.1f}"}
 
 
 def run_one(extra: list[str], args: argparse.Namespace, servers: int = 1) -> dict[str, str]:
@@ -224,8 +236,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--watchers", type=int, default=100)
     parser.add_argument("--postgres", help="also run on a scratch database of this PostgreSQL server")
-    parser.add_argument("--variant", action="append", default=[], metavar="NAME=FLAGS",
-                        help="server flags to compare (repeatable); the runs alternate between variants")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=FLAGS",
+        help="server flags to compare (repeatable); the runs alternate between variants",
+    )
     parser.add_argument("--rounds", type=int, default=1, help="runs of each variant (with --variant)")
     args = parser.parse_args()
     results: dict[str, dict[str, str]] = {}

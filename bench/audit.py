@@ -47,9 +47,11 @@ async def measure(requests: int, directory: Path) -> dict[str, str]:
     for request in plain:
         await handler(request)
     bare = (time.perf_counter() - started) / requests
-    return {"record one request at Metadata (event loop)": f"{(recorded - bare) * 1e6:.1f} µs",
-            "write one event (worker thread)": f"{written * 1e6:.1f} µs",
-            "bytes per event": f"{(directory / 'audit.log').stat().st_size / requests:.0f}"}
+    return {
+        "record one request at Metadata (event loop)": f"{(recorded - bare) * 1e6:.1f} µs",
+        "write one event (worker thread)": f"{written * 1e6:.1f} µs",
+        "bytes per event": f"{(directory / 'audit.log').stat().st_size / requests:.0f}",
+    }
 
 
 def main() -> None:

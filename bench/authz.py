@@ -30,15 +30,30 @@ G = "rbac.authorization.k8s.io"
 
 def policy(bindings: int) -> Policy:
     result = Policy()
-    result.put("ClusterRole", {"metadata": {"name": "reader"},
-                               "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}]})
+    result.put(
+        "ClusterRole",
+        {
+            "metadata": {"name": "reader"},
+            "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}],
+        },
+    )
     for i in range(bindings):
-        result.put("RoleBinding", {"metadata": {"name": f"b{i}", "namespace": f"ns{i % 100}"},
-                                   "roleRef": {"apiGroup": G, "kind": "ClusterRole", "name": "reader"},
-                                   "subjects": [{"kind": "User", "name": f"user{i}", "apiGroup": G}]})
-    result.put("RoleBinding", {"metadata": {"name": "team", "namespace": "team"},
-                               "roleRef": {"apiGroup": G, "kind": "ClusterRole", "name": "reader"},
-                               "subjects": [{"kind": "Group", "name": "team-a", "apiGroup": G}]})
+        result.put(
+            "RoleBinding",
+            {
+                "metadata": {"name": f"b{i}", "namespace": f"ns{i % 100}"},
+                "roleRef": {"apiGroup": G, "kind": "ClusterRole", "name": "reader"},
+                "subjects": [{"kind": "User", "name": f"user{i}", "apiGroup": G}],
+            },
+        )
+    result.put(
+        "RoleBinding",
+        {
+            "metadata": {"name": "team", "namespace": "team"},
+            "roleRef": {"apiGroup": G, "kind": "ClusterRole", "name": "reader"},
+            "subjects": [{"kind": "Group", "name": "team-a", "apiGroup": G}],
+        },
+    )
     return result
 
 
@@ -46,10 +61,17 @@ def node_graph(nodes: int, pods: int) -> NodeAuthorizer:
     """``pods`` pods spread over ``nodes`` nodes, each mounting a Secret and a ConfigMap of its own."""
     graph = NodeAuthorizer(None)  # type: ignore[arg-type]  # fed by hand, as its store watch would
     for i in range(pods):
-        pod = {"metadata": {"name": f"p{i}", "namespace": f"ns{i % 100}"},
-               "spec": {"nodeName": f"node-{i % nodes}", "containers": [{"name": "c", "image": "x"}],
-                        "volumes": [{"name": "s", "secret": {"secretName": f"s{i}"}},
-                                    {"name": "c", "configMap": {"name": f"c{i}"}}]}}
+        pod = {
+            "metadata": {"name": f"p{i}", "namespace": f"ns{i % 100}"},
+            "spec": {
+                "nodeName": f"node-{i % nodes}",
+                "containers": [{"name": "c", "image": "x"}],
+                "volumes": [
+                    {"name": "s", "secret": {"secretName": f"s{i}"}},
+                    {"name": "c", "configMap": {"name": f"c{i}"}},
+                ],
+            },
+        }
         graph.observe(Event("ADDED", f"/core/pods/ns{i % 100}/p{i}", i + 1, pod, None))
     return graph
 
@@ -86,8 +108,11 @@ def main() -> None:
     requests = {
         "lease renewal": ("PUT", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/node-7", {}),
         "pod status write": ("PATCH", f"/api/v1/namespaces/ns{pod % 100}/pods/p{pod}/status", {}),
-        "its pod's Secret (watch)": ("GET", f"/api/v1/namespaces/ns{pod % 100}/secrets",
-                                     {"watch": "true", "fieldSelector": f"metadata.name=s{pod}"}),
+        "its pod's Secret (watch)": (
+            "GET",
+            f"/api/v1/namespaces/ns{pod % 100}/secrets",
+            {"watch": "true", "fieldSelector": f"metadata.name=s{pod}"},
+        ),
         "its pods (watch)": ("GET", "/api/v1/pods", {"watch": "true", "fieldSelector": "spec.nodeName=node-7"}),
     }
     for label, (method, path, q) in requests.items():
@@ -101,6 +126,7 @@ def main() -> None:
         except Exception:
             return
         raise AssertionError("another node's Secret was allowed")
+
     cost = per_call(refuse, args.requests // 4)
     print(f"  {'node: refused, then RBAC (µs/request)':44}{cost:8.2f}")
     print(f"  (graph: {args.nodes:,} nodes, {args.pods:,} pods)")

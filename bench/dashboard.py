@@ -41,11 +41,22 @@ MARKS = {"overview": "pykube:overview-ready", "pods": "pykube:pods-ready"}
 
 
 def pod(i: int) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": f"web-{i:05d}", "labels": {"app": "web", "shard": str(i % 10)}},
-            "spec": {"schedulerName": "bench-no-scheduler",
-                     "containers": [{"name": "app", "image": "busybox:1.36", "command": ["sleep", "3600"],
-                                     "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": f"web-{i:05d}", "labels": {"app": "web", "shard": str(i % 10)}},
+        "spec": {
+            "schedulerName": "bench-no-scheduler",
+            "containers": [
+                {
+                    "name": "app",
+                    "image": "busybox:1.36",
+                    "command": ["sleep", "3600"],
+                    "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
+                }
+            ],
+        },
+    }
 
 
 async def create_pods(server: RunningServer, count: int, concurrency: int = 20) -> None:
@@ -60,6 +71,7 @@ async def create_pods(server: RunningServer, count: int, concurrency: int = 20) 
             for i in queue:
                 async with http.post(f"{server.url}/api/v1/namespaces/{NS}/pods", data=json.dumps(pod(i))) as r:
                     assert r.status == 201, await r.text()
+
         await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
@@ -89,8 +101,10 @@ def timed_load(page: Page, url: str | None, mark: str) -> float:
             page.wait_for_function("(mark) => performance.getEntriesByName(mark).length > 0", arg=mark, timeout=30000)
             return float(page.evaluate("(mark) => performance.getEntriesByName(mark)[0].startTime", mark))
         except PlaywrightError as exc:
-            print(f"  (a load of {url or 'the page'} failed and is done again: {str(exc).splitlines()[0]} {[str(e) for e in errors]})",
-                  file=sys.stderr)
+            print(
+                f"  (a load of {url or 'the page'} failed and is done again: {str(exc).splitlines()[0]} {[str(e) for e in errors]})",
+                file=sys.stderr,
+            )
             if attempt == 4:
                 raise
             if url is not None:  # a new document first: going to the same URL again would only move the hash
@@ -99,7 +113,9 @@ def timed_load(page: Page, url: str | None, mark: str) -> float:
     raise AssertionError("unreachable")
 
 
-def measure(server: RunningServer, browser: Browser, state: Any, route: str, loads: int) -> tuple[list[float], list[float]]:
+def measure(
+    server: RunningServer, browser: Browser, state: Any, route: str, loads: int
+) -> tuple[list[float], list[float]]:
     cold: list[float] = []
     warm: list[float] = []
     url = f"{server.url}/dashboard/#/{route}"
@@ -127,7 +143,9 @@ def waterfall(server: RunningServer, browser: Browser, state: Any, route: str) -
 
 
 def line(what: str, values: list[float]) -> str:
-    return f"  {what:<18} median {statistics.median(values):7.1f} ms   worst {max(values):7.1f} ms   ({len(values)} loads)"
+    return (
+        f"  {what:<18} median {statistics.median(values):7.1f} ms   worst {max(values):7.1f} ms   ({len(values)} loads)"
+    )
 
 
 def main() -> None:

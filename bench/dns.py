@@ -70,16 +70,37 @@ def objects(services: int) -> Iterator[tuple[str, Obj]]:
         spec = {"clusterIP": "None" if headless else cluster_ip(i), "ports": ports, "selector": {"app": name}}
         yield "service", {"metadata": {"name": name, "namespace": ns}, "spec": spec}
         if headless:
-            endpoints = [{"addresses": [pod_ip(i, k)], "hostname": f"{name}-{k}", "conditions": {"ready": True},
-                          "targetRef": {"kind": "Pod", "name": f"{name}-{k}", "namespace": ns}} for k in range(3)]
-            yield "slice", {"metadata": {"name": f"{name}-abcde", "namespace": ns,
-                                         "labels": {"kubernetes.io/service-name": name}},
-                            "addressType": "IPv4", "endpoints": endpoints,
-                            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}
+            endpoints = [
+                {
+                    "addresses": [pod_ip(i, k)],
+                    "hostname": f"{name}-{k}",
+                    "conditions": {"ready": True},
+                    "targetRef": {"kind": "Pod", "name": f"{name}-{k}", "namespace": ns},
+                }
+                for k in range(3)
+            ]
+            yield (
+                "slice",
+                {
+                    "metadata": {
+                        "name": f"{name}-abcde",
+                        "namespace": ns,
+                        "labels": {"kubernetes.io/service-name": name},
+                    },
+                    "addressType": "IPv4",
+                    "endpoints": endpoints,
+                    "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+                },
+            )
             for k in range(3):
-                yield "pod", {"metadata": {"name": f"{name}-{k}", "namespace": ns},
-                              "spec": {"hostname": f"{name}-{k}", "subdomain": name},
-                              "status": {"phase": "Running", "podIP": pod_ip(i, k)}}
+                yield (
+                    "pod",
+                    {
+                        "metadata": {"name": f"{name}-{k}", "namespace": ns},
+                        "spec": {"hostname": f"{name}-{k}", "subdomain": name},
+                        "status": {"phase": "Running", "podIP": pod_ip(i, k)},
+                    },
+                )
 
 
 def load(table: ClusterDns, services: int) -> None:
@@ -94,11 +115,18 @@ def questions(services: int) -> list[tuple[str, str]]:
     for i in range(services):
         ns = f"ns{i % NAMESPACES}"
         base = f"svc{i}.{ns}.svc.{DOMAIN}"
-        asked += [(base, "A"), (base, "AAAA"), (f"_http._tcp.{base}", "SRV"),
-                  (f"svc{i}.{ns}.{ns}.svc.{DOMAIN}", "A")]  # the first search-path try: NXDOMAIN
+        asked += [
+            (base, "A"),
+            (base, "AAAA"),
+            (f"_http._tcp.{base}", "SRV"),
+            (f"svc{i}.{ns}.{ns}.svc.{DOMAIN}", "A"),
+        ]  # the first search-path try: NXDOMAIN
         if i % 5 == 0:
-            asked += [(f"svc{i}-1.{base}", "A"), (".".join(reversed(pod_ip(i, 1).split("."))) + ".in-addr.arpa", "PTR"),
-                      (f"{pod_ip(i, 2).replace('.', '-')}.{ns}.pod.{DOMAIN}", "A")]
+            asked += [
+                (f"svc{i}-1.{base}", "A"),
+                (".".join(reversed(pod_ip(i, 1).split("."))) + ".in-addr.arpa", "PTR"),
+                (f"{pod_ip(i, 2).replace('.', '-')}.{ns}.pod.{DOMAIN}", "A"),
+            ]
         else:
             asked.append((".".join(reversed(cluster_ip(i).split("."))) + ".in-addr.arpa", "PTR"))
     random.Random(1).shuffle(asked)
@@ -176,9 +204,11 @@ class Phase:
         rate = len(done) / self.elapsed
         mix = ", ".join(f"{name} {count}" for name, count in sorted(self.rcodes.items()))
         cpu = f"server CPU {self.cpu / self.elapsed:4.0%} = {self.cpu / len(done) * 1e6:5.1f} µs/query"
-        return (f"  {self.label:<46} {rate:>8,.0f} q/s   p50 {pct(0.5):5.2f} ms   p99 {pct(0.99):5.2f} ms   "
-                f"max {done[-1] * 1000:6.2f} ms   {cpu}\n"
-                f"  {'':<46} replies: {mix}; truncated {self.truncated}; lost {self.lost}")
+        return (
+            f"  {self.label:<46} {rate:>8,.0f} q/s   p50 {pct(0.5):5.2f} ms   p99 {pct(0.99):5.2f} ms   "
+            f"max {done[-1] * 1000:6.2f} ms   {cpu}\n"
+            f"  {'':<46} replies: {mix}; truncated {self.truncated}; lost {self.lost}"
+        )
 
 
 def cpu_seconds(pid: int) -> float:
@@ -301,8 +331,17 @@ def measure(server: subprocess.Popen[bytes], run: Any, *run_args: Any) -> Phase:
 def client_main(args: argparse.Namespace) -> None:
     cpus = sorted(os.sched_getaffinity(0))
     server_cpu, client_cpu = cpus[0], cpus[-1]
-    command = [sys.executable, __file__, "--serve", "--services", str(args.services), "--cpu", str(server_cpu),
-               "--lifetime", str(args.seconds * 3 + 120)] + (["--uvloop"] if args.uvloop else [])
+    command = [
+        sys.executable,
+        __file__,
+        "--serve",
+        "--services",
+        str(args.services),
+        "--cpu",
+        str(server_cpu),
+        "--lifetime",
+        str(args.seconds * 3 + 120),
+    ] + (["--uvloop"] if args.uvloop else [])
     os.sched_setaffinity(0, {client_cpu})
     built = time.perf_counter()
     server = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -313,10 +352,12 @@ def client_main(args: argparse.Namespace) -> None:
         asked = questions(args.services)
         packets = [packet(name, qtype) for name, qtype in asked]
         headless = (args.services + 4) // 5
-        print(f"cluster DNS on 127.0.0.1:{port}: {args.services:,} services ({headless:,} headless, "
-              f"{headless * 3:,} endpoints and pods), {len(packets):,} distinct questions; "
-              f"server ({'uvloop' if args.uvloop else 'asyncio'}) on CPU {server_cpu}, client on CPU {client_cpu}; "
-              f"server up in {startup:.2f} s")
+        print(
+            f"cluster DNS on 127.0.0.1:{port}: {args.services:,} services ({headless:,} headless, "
+            f"{headless * 3:,} endpoints and pods), {len(packets):,} distinct questions; "
+            f"server ({'uvloop' if args.uvloop else 'asyncio'}) on CPU {server_cpu}, client on CPU {client_cpu}; "
+            f"server up in {startup:.2f} s"
+        )
         client = Client(port)
         try:
             warm_phase = Phase("warm-up")
@@ -327,14 +368,42 @@ def client_main(args: argparse.Namespace) -> None:
             client.settle()
             misses = fresh_questions(asked)  # one stream for both miss phases: no question comes back
             phases = [
-                measure(server, saturate, client, cycle(packets), args.inflight, args.seconds,
-                        Phase(f"saturation, {args.inflight} in flight")),
-                measure(server, fixed_rate, client, cycle(packets), args.rate, args.seconds,
-                        Phase(f"fixed rate {args.rate:,.0f} q/s")),
-                measure(server, saturate, client, misses, args.inflight, args.seconds,
-                        Phase(f"cache misses, {args.inflight} in flight")),
-                measure(server, fixed_rate, client, misses, args.rate, args.seconds,
-                        Phase(f"cache misses, fixed rate {args.rate:,.0f} q/s")),
+                measure(
+                    server,
+                    saturate,
+                    client,
+                    cycle(packets),
+                    args.inflight,
+                    args.seconds,
+                    Phase(f"saturation, {args.inflight} in flight"),
+                ),
+                measure(
+                    server,
+                    fixed_rate,
+                    client,
+                    cycle(packets),
+                    args.rate,
+                    args.seconds,
+                    Phase(f"fixed rate {args.rate:,.0f} q/s"),
+                ),
+                measure(
+                    server,
+                    saturate,
+                    client,
+                    misses,
+                    args.inflight,
+                    args.seconds,
+                    Phase(f"cache misses, {args.inflight} in flight"),
+                ),
+                measure(
+                    server,
+                    fixed_rate,
+                    client,
+                    misses,
+                    args.rate,
+                    args.seconds,
+                    Phase(f"cache misses, fixed rate {args.rate:,.0f} q/s"),
+                ),
             ]
             for phase in phases:
                 print(phase.report())
@@ -367,16 +436,28 @@ def event_cost(services: int, rounds: int) -> tuple[float, float, float]:
     slice_updates = []
     for _ in range(rounds):
         i = rng.randrange(services) // 5 * 5 + 1  # a ClusterIP Service
-        old = {"metadata": {"name": f"svc{i}", "namespace": f"ns{i % NAMESPACES}"},
-               "spec": {"clusterIP": cluster_ip(i), "ports": []}}
+        old = {
+            "metadata": {"name": f"svc{i}", "namespace": f"ns{i % NAMESPACES}"},
+            "spec": {"clusterIP": cluster_ip(i), "ports": []},
+        }
         new = {**old, "spec": {"clusterIP": cluster_ip(services + i), "ports": [{"name": "x", "port": 1}]}}
         svc_updates.append((old, new))
         j = rng.randrange(services) // 5 * 5  # a headless one's slice
-        endpoints = [{"addresses": [pod_ip(j, k)], "hostname": f"svc{j}-{k}", "conditions": {"ready": k != 0}}
-                     for k in range(3)]
-        slice_updates.append({"metadata": {"name": f"svc{j}-abcde", "namespace": f"ns{j % NAMESPACES}",
-                                           "labels": {"kubernetes.io/service-name": f"svc{j}"}},
-                              "addressType": "IPv4", "endpoints": endpoints, "ports": []})
+        endpoints = [
+            {"addresses": [pod_ip(j, k)], "hostname": f"svc{j}-{k}", "conditions": {"ready": k != 0}} for k in range(3)
+        ]
+        slice_updates.append(
+            {
+                "metadata": {
+                    "name": f"svc{j}-abcde",
+                    "namespace": f"ns{j % NAMESPACES}",
+                    "labels": {"kubernetes.io/service-name": f"svc{j}"},
+                },
+                "addressType": "IPv4",
+                "endpoints": endpoints,
+                "ports": [],
+            }
+        )
     started = time.perf_counter()
     for old, new in svc_updates:
         table.on_service(old, new)
@@ -394,11 +475,17 @@ def table_events(scale: int) -> None:
     rounds = 2_000 // scale
     small_cost = event_cost(small, rounds)
     large_cost = event_cost(large, rounds)
-    print(f"table: {large:,} services with their slices and pods loaded in {large_cost[0]:.2f} s "
-          f"({small:,} in {small_cost[0]:.2f} s)")
-    print(f"  one Service update: {small_cost[1]:.1f} µs with {small:,} services, {large_cost[1]:.1f} µs with {large:,}")
-    print(f"  one EndpointSlice update: {small_cost[2]:.1f} µs with {small:,} services, {large_cost[2]:.1f} µs "
-          f"with {large:,}")
+    print(
+        f"table: {large:,} services with their slices and pods loaded in {large_cost[0]:.2f} s "
+        f"({small:,} in {small_cost[0]:.2f} s)"
+    )
+    print(
+        f"  one Service update: {small_cost[1]:.1f} µs with {small:,} services, {large_cost[1]:.1f} µs with {large:,}"
+    )
+    print(
+        f"  one EndpointSlice update: {small_cost[2]:.1f} µs with {small:,} services, {large_cost[2]:.1f} µs "
+        f"with {large:,}"
+    )
 
 
 def main() -> None:

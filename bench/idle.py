@@ -33,9 +33,29 @@ def spawn(data_dir: Path, port: int) -> tuple[subprocess.Popen[bytes], float]:
     started = time.perf_counter()
     log = open(data_dir.parent / "server.log", "ab")  # noqa: SIM115 - the subprocess owns it
     process = subprocess.Popen(
-        [sys.executable, "-m", "minikube_py.cli.main", "server", "--data-dir", str(data_dir), "--bind-address",
-         "127.0.0.1", "--port", str(port), "--node-name", NODE, "--node-ip", "127.0.0.1", "--cluster-cidr",
-         CLUSTER_CIDR, "--kubelet-port", "0"], stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "minikube_py.cli.main",
+            "server",
+            "--data-dir",
+            str(data_dir),
+            "--bind-address",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--node-name",
+            NODE,
+            "--node-ip",
+            "127.0.0.1",
+            "--cluster-cidr",
+            CLUSTER_CIDR,
+            "--kubelet-port",
+            "0",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     context = ssl.create_default_context()
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
     deadline = started + 60
@@ -70,8 +90,9 @@ def one_run(idle: float) -> tuple[float, float, float]:
         data = Path(tmp) / "data"
         port = free_port()
         process, ready = spawn(data, port)
-        server = RunningServer(f"https://127.0.0.1:{port}", data, process, Path(tmp), data.parent / "server.log",
-                               node_network=True)
+        server = RunningServer(
+            f"https://127.0.0.1:{port}", data, process, Path(tmp), data.parent / "server.log", node_network=True
+        )
         try:
             time.sleep(min(10.0, idle))  # the node registers, the pod network and the proxy come up
             before = cpu_seconds(process.pid)
@@ -91,8 +112,10 @@ def main() -> None:
     runs = [one_run(args.idle_seconds) for _ in range(args.runs)]
     readies, rss, cpu = zip(*runs, strict=True)
     print("== pykube server with its embedded agent (Docker runtime, kernel proxy)")
-    print(f"  {'ready after start (median of runs), s':45s} {statistics.median(readies):.2f} "
-          f"({', '.join(f'{r:.2f}' for r in readies)})")
+    print(
+        f"  {'ready after start (median of runs), s':45s} {statistics.median(readies):.2f} "
+        f"({', '.join(f'{r:.2f}' for r in readies)})"
+    )
     print(f"  {'idle RSS, MiB':45s} {statistics.median(rss):.1f}")
     print(f"  {f'idle CPU over {args.idle_seconds:g} s, % of a core':45s} {100 * statistics.median(cpu):.2f}")
 

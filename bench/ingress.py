@@ -46,25 +46,67 @@ GOAL = 0.5
 
 def deploy(server: RunningServer) -> str:
     """The httpd pod, its Service and a catch-all Ingress; returns the pod IP once it is ready."""
-    script = (f"mkdir -p /www && echo hello > /www/index.html && httpd -p {DIRECT_PORT} -h /www && "
-              f"exec httpd -f -p {BACKEND_PORT} -h /www")
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "target", "labels": {"app": "target"}},
-           "spec": {"terminationGracePeriodSeconds": 1,
-                    "containers": [{"name": "main", "image": BUSYBOX_IMAGE, "command": ["sh", "-c", script],
-                                    "readinessProbe": {"tcpSocket": {"port": BACKEND_PORT}, "periodSeconds": 1}}]}}
-    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "target"},
-               "spec": {"selector": {"app": "target"}, "ports": [{"port": 80, "targetPort": BACKEND_PORT}]}}
-    ingress = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "target"},
-               "spec": {"rules": [{"http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {
-                   "service": {"name": "target", "port": {"number": 80}}}}]}}]}}
+    script = (
+        f"mkdir -p /www && echo hello > /www/index.html && httpd -p {DIRECT_PORT} -h /www && "
+        f"exec httpd -f -p {BACKEND_PORT} -h /www"
+    )
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "target", "labels": {"app": "target"}},
+        "spec": {
+            "terminationGracePeriodSeconds": 1,
+            "containers": [
+                {
+                    "name": "main",
+                    "image": BUSYBOX_IMAGE,
+                    "command": ["sh", "-c", script],
+                    "readinessProbe": {"tcpSocket": {"port": BACKEND_PORT}, "periodSeconds": 1},
+                }
+            ],
+        },
+    }
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "target"},
+        "spec": {"selector": {"app": "target"}, "ports": [{"port": 80, "targetPort": BACKEND_PORT}]},
+    }
+    ingress = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": "target"},
+        "spec": {
+            "rules": [
+                {
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": "target", "port": {"number": 80}}},
+                            }
+                        ]
+                    }
+                }
+            ]
+        },
+    }
     server.kubectl("create", "namespace", NAMESPACE)
-    server.kubectl("-n", NAMESPACE, "create", "-f", "-",
-                   input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [pod, service, ingress]}))
+    server.kubectl(
+        "-n",
+        NAMESPACE,
+        "create",
+        "-f",
+        "-",
+        input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [pod, service, ingress]}),
+    )
 
     def ready() -> str | None:
         got = json.loads(server.kubectl("-n", NAMESPACE, "get", "pod", "target", "-o", "json").stdout)
         is_ready = any(c["type"] == "Ready" and c["status"] == "True" for c in got["status"].get("conditions", []))
         return got["status"].get("podIP") if is_ready else None
+
     return eventually(ready, "the target pod", timeout=120)
 
 
@@ -74,8 +116,13 @@ def _ms(value: str, unit: str) -> float:
 
 def wrk(url: str, seconds: float, connections: int) -> tuple[float, float]:
     """(requests/s, p99 ms) of one wrk run; a run with errors counts as failed."""
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", url],
-                         capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=True,
+    ).stdout
     rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
     p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.MULTILINE)
     if rate is None or p99 is None:
@@ -98,9 +145,22 @@ def main() -> None:
     remove_node_containers(NODE)
     ingress_port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
-        server = start_server(Path(tmp) / "data", "--node-name", NODE, "--node-ip", "127.0.0.1", "--cluster-cidr",
-                              CLUSTER_CIDR, "--kubelet-port", "0", "--proxy-mode", "none", "--ingress-http-port",
-                              str(ingress_port), agent=True)
+        server = start_server(
+            Path(tmp) / "data",
+            "--node-name",
+            NODE,
+            "--node-ip",
+            "127.0.0.1",
+            "--cluster-cidr",
+            CLUSTER_CIDR,
+            "--kubelet-port",
+            "0",
+            "--proxy-mode",
+            "none",
+            "--ingress-http-port",
+            str(ingress_port),
+            agent=True,
+        )
         try:
             eventually(lambda: node_is_ready(server, NODE) or None, f"node {NODE}", timeout=90)
             pod_ip = deploy(server)

@@ -37,16 +37,22 @@ def main() -> None:
         server = start_server(Path(tmp) / "data")
         try:
             for i in range(args.pods):
-                pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"p{i}"},
-                       "spec": {"containers": [{"name": "c", "image": "pykube.local/pause:1"}]}}
+                pod = {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": {"name": f"p{i}"},
+                    "spec": {"containers": [{"name": "c", "image": "pykube.local/pause:1"}]},
+                }
                 server.kubectl("create", "-f", "-", input=json.dumps(pod))
             env = {**os.environ, "KUBECONFIG": str(server.kubeconfig), "KUBECACHEDIR": str(server.cache_dir)}
             ours = wall([sys.executable, "-m", "minikube_py.cli.main", "kubectl", "get", "pods"], env, args.runs)
             theirs = wall([KUBECTL, "get", "pods"], env, args.runs)
         finally:
             server.stop()
-    print(f"pykube kubectl get pods: {ours:.3f} s wall (median of {args.runs}); "
-          f"kubectl v1.32: {theirs:.3f} s; aim: 0.300 s")
+    print(
+        f"pykube kubectl get pods: {ours:.3f} s wall (median of {args.runs}); "
+        f"kubectl v1.32: {theirs:.3f} s; aim: 0.300 s"
+    )
 
 
 if __name__ == "__main__":

@@ -68,12 +68,19 @@ async def floor(count: int) -> list[float]:
         for i in range(count):
             start = time.perf_counter()
             sandbox = await docker.containers.create(
-                {"Image": pause, "Labels": {FLOOR_LABEL: "1"},
-                 "HostConfig": {"NetworkMode": FLOOR_NETWORK}}, name=f"bench-floor-pause-{i}")
+                {"Image": pause, "Labels": {FLOOR_LABEL: "1"}, "HostConfig": {"NetworkMode": FLOOR_NETWORK}},
+                name=f"bench-floor-pause-{i}",
+            )
             await sandbox.start()
             app = await docker.containers.create(
-                {"Image": BUSYBOX_IMAGE, "Cmd": ["sleep", "3600"], "Labels": {FLOOR_LABEL: "1"},
-                 "HostConfig": {"NetworkMode": f"container:{sandbox.id}"}}, name=f"bench-floor-app-{i}")
+                {
+                    "Image": BUSYBOX_IMAGE,
+                    "Cmd": ["sleep", "3600"],
+                    "Labels": {FLOOR_LABEL: "1"},
+                    "HostConfig": {"NetworkMode": f"container:{sandbox.id}"},
+                },
+                name=f"bench-floor-app-{i}",
+            )
             await app.start()
             timings.append(time.perf_counter() - start)
     finally:
@@ -86,11 +93,17 @@ async def floor(count: int) -> list[float]:
 
 
 def bench_pod(name: str, labels: dict[str, str] | None = None) -> Obj:
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "labels": labels or {"bench": "startup"}},
-            "spec": {"terminationGracePeriodSeconds": 0,
-                     "containers": [{"name": "app", "image": BUSYBOX_IMAGE, "command": ["sleep", "3600"],
-                                     "imagePullPolicy": "Never"}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": labels or {"bench": "startup"}},
+        "spec": {
+            "terminationGracePeriodSeconds": 0,
+            "containers": [
+                {"name": "app", "image": BUSYBOX_IMAGE, "command": ["sleep", "3600"], "imagePullPolicy": "Never"}
+            ],
+        },
+    }
 
 
 class RunningWatch:
@@ -126,8 +139,18 @@ class RunningWatch:
 async def cluster(data_dir: Path) -> AsyncIterator[tuple[RunningServer, ApiClient]]:
     """A server with its embedded agent on a node of its own; every container of that node is removed
     afterwards (pods still terminating when the server stops would otherwise stay behind)."""
-    server = start_server(data_dir, "--node-name", BENCH_NODE, "--node-ip", "127.0.0.1", "--kubelet-port", "0",
-                          "--cluster-cidr", "10.247.0.0/16", agent=True)
+    server = start_server(
+        data_dir,
+        "--node-name",
+        BENCH_NODE,
+        "--node-ip",
+        "127.0.0.1",
+        "--kubelet-port",
+        "0",
+        "--cluster-cidr",
+        "10.247.0.0/16",
+        agent=True,
+    )
     try:
         async with ApiClient(load_kubeconfig(server.kubeconfig)) as client:
             await wait_for_ready_node(client)
@@ -171,10 +194,16 @@ async def pods_one_by_one(client: ApiClient, count: int) -> list[float]:
 
 async def replication_controller(client: ApiClient, replicas: int) -> float:
     watch = RunningWatch(client, "bench=rc")
-    rc = {"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "bench-rc"},
-          "spec": {"replicas": replicas, "selector": {"bench": "rc"},
-                   "template": {"metadata": {"labels": {"bench": "rc"}},
-                                "spec": bench_pod("x", {"bench": "rc"})["spec"]}}}
+    rc = {
+        "apiVersion": "v1",
+        "kind": "ReplicationController",
+        "metadata": {"name": "bench-rc"},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"bench": "rc"},
+            "template": {"metadata": {"labels": {"bench": "rc"}}, "spec": bench_pod("x", {"bench": "rc"})["spec"]},
+        },
+    }
     try:
         start = time.perf_counter()
         await client.create(f"/api/v1/namespaces/{NAMESPACE}/replicationcontrollers", rc)
@@ -203,11 +232,23 @@ def swarm(replicas: int) -> float:
         docker("swarm", "init", "--advertise-addr", "127.0.0.1")
     try:
         start = time.perf_counter()
-        docker("service", "create", "--detach", "--name", "pykube-bench", "--replicas", str(replicas),
-               "--no-resolve-image", BUSYBOX_IMAGE, "sleep", "3600")
+        docker(
+            "service",
+            "create",
+            "--detach",
+            "--name",
+            "pykube-bench",
+            "--replicas",
+            str(replicas),
+            "--no-resolve-image",
+            BUSYBOX_IMAGE,
+            "sleep",
+            "3600",
+        )
         while True:
-            running = docker("ps", "-q", "--filter", "label=com.docker.swarm.service.name=pykube-bench",
-                             "--filter", "status=running").split()
+            running = docker(
+                "ps", "-q", "--filter", "label=com.docker.swarm.service.name=pykube-bench", "--filter", "status=running"
+            ).split()
             if len(running) >= replicas:
                 return time.perf_counter() - start
             if time.perf_counter() - start > 300:
@@ -234,8 +275,11 @@ async def main() -> None:
             ours = await pods_one_by_one(client, args.pods)
             ratio = statistics.median(ours) / statistics.median(base)
             ratio99 = percentile(ours, 0.99) / percentile(base, 0.99)
-            print(f"pykube create -> Running            {summary(ours)}   "
-                  f"(x{ratio:.2f} p50, x{ratio99:.2f} p99 of the floor)", flush=True)
+            print(
+                f"pykube create -> Running            {summary(ours)}   "
+                f"(x{ratio:.2f} p50, x{ratio99:.2f} p99 of the floor)",
+                flush=True,
+            )
             await wait_pods_gone(client)
             rc_seconds = await replication_controller(client, args.replicas)
             print(f"pykube RC of {args.replicas}: all Running after   {rc_seconds:7.2f} s", flush=True)

@@ -45,8 +45,14 @@ NODE_PORT = 30070
 #: closes after each), and a phase reusing the 4-tuples that the previous one left in TIME_WAIT at the
 #: pod would measure SYN retries rather than the proxy
 HTTP_PORT = 8001
-PATHS = ("direct from the host", "ClusterIP, kernel (host)", "direct from node 2", "ClusterIP, userspace (node 2)",
-         "NodePort, kernel (host -> node 1)", "NodePort, userspace (host -> node 2)")
+PATHS = (
+    "direct from the host",
+    "ClusterIP, kernel (host)",
+    "direct from node 2",
+    "ClusterIP, userspace (node 2)",
+    "NodePort, kernel (host -> node 1)",
+    "NodePort, userspace (host -> node 2)",
+)
 SINK_PORT = 5001
 
 #: the pod's TCP sink: reads everything into a large buffer, answers the byte count at EOF
@@ -130,29 +136,59 @@ def deploy(cluster: NetnsCluster) -> tuple[str, str]:
     mounts = {"usr": "/usr", "lib": "/lib", "lib64": "/lib64"}
     httpds = " && ".join(f"httpd -p {HTTP_PORT + i} -h /www" for i in range(len(PATHS)))
     script = f"mkdir -p /www && echo hello > /www/index.html && {httpds} && exec /usr/bin/python3 -c '{SINK}'"
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "target", "labels": {"app": "target"}},
-           "spec": {"nodeSelector": {"kubernetes.io/hostname": "pykube-bench-node1"},
-                    "terminationGracePeriodSeconds": 1,
-                    "containers": [{"name": "main", "image": BUSYBOX_IMAGE, "command": ["sh", "-c", script],
-                                    "volumeMounts": [{"name": n, "mountPath": p, "readOnly": True}
-                                                     for n, p in mounts.items()]}],
-                    "volumes": [{"name": n, "hostPath": {"path": p}} for n, p in mounts.items()]}}
-    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "target"},
-               "spec": {"type": "NodePort", "selector": {"app": "target"},
-                        "ports": [{"name": "sink", "port": SINK_PORT, "nodePort": NODE_PORT},
-                                  *({"name": f"http{i}", "port": HTTP_PORT + i, "nodePort": NODE_PORT + 1 + i}
-                                    for i in range(len(PATHS)))]}}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "target", "labels": {"app": "target"}},
+        "spec": {
+            "nodeSelector": {"kubernetes.io/hostname": "pykube-bench-node1"},
+            "terminationGracePeriodSeconds": 1,
+            "containers": [
+                {
+                    "name": "main",
+                    "image": BUSYBOX_IMAGE,
+                    "command": ["sh", "-c", script],
+                    "volumeMounts": [{"name": n, "mountPath": p, "readOnly": True} for n, p in mounts.items()],
+                }
+            ],
+            "volumes": [{"name": n, "hostPath": {"path": p}} for n, p in mounts.items()],
+        },
+    }
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "target"},
+        "spec": {
+            "type": "NodePort",
+            "selector": {"app": "target"},
+            "ports": [
+                {"name": "sink", "port": SINK_PORT, "nodePort": NODE_PORT},
+                *(
+                    {"name": f"http{i}", "port": HTTP_PORT + i, "nodePort": NODE_PORT + 1 + i}
+                    for i in range(len(PATHS))
+                ),
+            ],
+        },
+    }
     cluster.server.kubectl("create", "namespace", NAMESPACE)
-    cluster.server.kubectl("-n", NAMESPACE, "create", "-f", "-",
-                           input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [pod, service]}))
+    cluster.server.kubectl(
+        "-n",
+        NAMESPACE,
+        "create",
+        "-f",
+        "-",
+        input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [pod, service]}),
+    )
 
     def running() -> str | None:
         got = json.loads(cluster.server.kubectl("-n", NAMESPACE, "get", "pod", "target", "-o", "json").stdout)
         ready = any(c["type"] == "Ready" and c["status"] == "True" for c in got["status"].get("conditions", []))
         return got["status"].get("podIP") if ready else None
+
     pod_ip = eventually(running, "the target pod", timeout=120)
-    cluster_ip = json.loads(cluster.server.kubectl("-n", NAMESPACE, "get", "service", "target", "-o", "json").stdout
-                            )["spec"]["clusterIP"]
+    cluster_ip = json.loads(cluster.server.kubectl("-n", NAMESPACE, "get", "service", "target", "-o", "json").stdout)[
+        "spec"
+    ]["clusterIP"]
     for node in cluster.ips:  # every proxy has synced the service
         eventually(lambda n=node: _answers(cluster, n, cluster_ip), f"the service from {node}", timeout=60)
     return pod_ip, cluster_ip
@@ -167,8 +203,9 @@ def _answers(cluster: NetnsCluster, node: str, ip: str) -> bool:
 
 
 def wrk(cluster: NetnsCluster, node: str, url: str, seconds: float) -> float:
-    out = run(cluster, node, "wrk", "-t", "2", "-c", "16", "-d", f"{max(1, round(seconds))}s", url,
-                      timeout=seconds + 60)
+    out = run(
+        cluster, node, "wrk", "-t", "2", "-c", "16", "-d", f"{max(1, round(seconds))}s", url, timeout=seconds + 60
+    )
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     return float(match.group(1)) if match else 0.0
 
@@ -182,33 +219,70 @@ def main() -> None:
     args = parser.parse_args()
     if args.smoke:
         args.seconds, args.connects, args.dns_seconds = 1.0, 20, 1.0
-    subprocess.run(["sh", "-c", "command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)"],
-                   check=True, stdout=subprocess.DEVNULL)
-    with tempfile.TemporaryDirectory() as tmp, \
-            netns_cluster(Path(tmp), SERVER_NODE, NODES, cluster_cidr=CLUSTER_CIDR) as cluster:
+    subprocess.run(
+        ["sh", "-c", "command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        netns_cluster(Path(tmp), SERVER_NODE, NODES, cluster_cidr=CLUSTER_CIDR) as cluster,
+    ):
         pod_ip, cluster_ip = deploy(cluster)
         node1, node2 = cluster.ips["pykube-bench-node1"], cluster.ips["pykube-bench-node2"]
-        clients = [(SERVER_NODE, pod_ip), (SERVER_NODE, cluster_ip), ("pykube-bench-node2", pod_ip),
-                   ("pykube-bench-node2", cluster_ip), (SERVER_NODE, f"{node1}:"), (SERVER_NODE, f"{node2}:")]
+        clients = [
+            (SERVER_NODE, pod_ip),
+            (SERVER_NODE, cluster_ip),
+            ("pykube-bench-node2", pod_ip),
+            ("pykube-bench-node2", cluster_ip),
+            (SERVER_NODE, f"{node1}:"),
+            (SERVER_NODE, f"{node2}:"),
+        ]
         print(f"{'path':40} {'TCP MB/s':>9} {'HTTP req/s':>11} {'connect p50/p99 us':>20}")
         for i, (label, (node, address)) in enumerate(zip(PATHS, clients, strict=True)):
             nodeport = address.endswith(":")
             host = address.rstrip(":")
             sink = NODE_PORT if nodeport else SINK_PORT
             http = NODE_PORT + 1 + i if nodeport else HTTP_PORT + i
-            rate = float(run(cluster, node, sys.executable, "-c", UPLOAD, host, str(sink), str(args.seconds),
-                                     timeout=args.seconds + 60))
+            rate = float(
+                run(
+                    cluster,
+                    node,
+                    sys.executable,
+                    "-c",
+                    UPLOAD,
+                    host,
+                    str(sink),
+                    str(args.seconds),
+                    timeout=args.seconds + 60,
+                )
+            )
             requests = wrk(cluster, node, f"http://{host}:{http}/", args.seconds)
-            times = sorted(float(t) for t in run(cluster, node, sys.executable, "-c", CONNECTS, host, str(sink),
-                                                          str(args.connects)).split())
+            times = sorted(
+                float(t)
+                for t in run(cluster, node, sys.executable, "-c", CONNECTS, host, str(sink), str(args.connects)).split()
+            )
             p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
-            print(f"{label:40} {rate / 1e6:9.0f} {requests:11.0f} {statistics.median(times):9.0f} / {p99:8.0f}",
-                  flush=True)
+            print(
+                f"{label:40} {rate / 1e6:9.0f} {requests:11.0f} {statistics.median(times):9.0f} / {p99:8.0f}",
+                flush=True,
+            )
         name = f"target.{NAMESPACE}.svc.cluster.local"
-        qps, p50, p99 = run(cluster, "pykube-bench-node1", sys.executable, "-c", DNS_LOAD, "10.96.0.10", name,
-                                    str(args.dns_seconds), timeout=args.dns_seconds + 60).split()
-        print(f"cluster DNS from node 1 (kernel REDIRECT to its agent): {float(qps):.0f} queries/s, "
-              f"p50 {float(p50):.2f} ms, p99 {float(p99):.2f} ms (32 outstanding)")
+        qps, p50, p99 = run(
+            cluster,
+            "pykube-bench-node1",
+            sys.executable,
+            "-c",
+            DNS_LOAD,
+            "10.96.0.10",
+            name,
+            str(args.dns_seconds),
+            timeout=args.dns_seconds + 60,
+        ).split()
+        print(
+            f"cluster DNS from node 1 (kernel REDIRECT to its agent): {float(qps):.0f} queries/s, "
+            f"p50 {float(p50):.2f} ms, p99 {float(p99):.2f} ms (32 outstanding)"
+        )
 
 
 if __name__ == "__main__":

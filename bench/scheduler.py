@@ -64,18 +64,47 @@ def node_cidr_mask_size(nodes: int) -> int:
 def fake_nodes(server: RunningServer, nodes: int, where: str, tmp: Path) -> Iterator[None]:
     """``nodes`` fake nodes, node-1 to node-N: a ``pykube agent --count`` process, or a fleet on a thread
     of this process."""
-    config = AgentConfig(kubeconfig=str(server.kubeconfig), node_name="node-%d", count=nodes, runtime="fake", node_ip="127.0.0.1",
-                         data_dir=tmp / "agents", fake_cpus=CPUS, fake_memory=MEMORY)
+    config = AgentConfig(
+        kubeconfig=str(server.kubeconfig),
+        node_name="node-%d",
+        count=nodes,
+        runtime="fake",
+        node_ip="127.0.0.1",
+        data_dir=tmp / "agents",
+        fake_cpus=CPUS,
+        fake_memory=MEMORY,
+    )
     if where == "thread":
         with FleetThread(Fleet(config)):
             yield
         return
     with open(tmp / "agents.log", "ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "minikube_py.cli.main", "agent", "--kubeconfig", str(server.kubeconfig),
-             "--runtime", "fake", "--count", str(nodes), "--node-name", config.node_name, "--node-ip", config.node_ip,
-             "--data-dir", str(config.data_dir), "--fake-cpus", str(CPUS), "--fake-memory", MEMORY],
-            stdout=log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "minikube_py.cli.main",
+                "agent",
+                "--kubeconfig",
+                str(server.kubeconfig),
+                "--runtime",
+                "fake",
+                "--count",
+                str(nodes),
+                "--node-name",
+                config.node_name,
+                "--node-ip",
+                config.node_ip,
+                "--data-dir",
+                str(config.data_dir),
+                "--fake-cpus",
+                str(CPUS),
+                "--fake-memory",
+                MEMORY,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         yield
     finally:
@@ -84,21 +113,34 @@ def fake_nodes(server: RunningServer, nodes: int, where: str, tmp: Path) -> Iter
 
 
 def container() -> Obj:
-    return {"name": "app", "image": "registry.k8s.io/pause:3.9",
-            "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}}}
+    return {
+        "name": "app",
+        "image": "registry.k8s.io/pause:3.9",
+        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}},
+    }
 
 
 def pod(i: int) -> Obj:
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": f"bench-{i:05d}", "namespace": NAMESPACE, "labels": {"app": "bench"}},
-            "spec": {"containers": [container()]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": f"bench-{i:05d}", "namespace": NAMESPACE, "labels": {"app": "bench"}},
+        "spec": {"containers": [container()]},
+    }
 
 
 def replica_set(replicas: int) -> Obj:
     labels = {"app": "bench-rs"}
-    return {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "bench-rs", "namespace": NAMESPACE},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
-                     "template": {"metadata": {"labels": labels}, "spec": {"containers": [container()]}}}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {"name": "bench-rs", "namespace": NAMESPACE},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {"containers": [container()]}},
+        },
+    }
 
 
 async def spread(total: int, workers: int, one: Callable[[int], Awaitable[object]]) -> None:
@@ -121,8 +163,9 @@ class BindingWatch:
         self.relisted = 0
 
     async def run(self) -> None:
-        async for item in watch_forever(self.client, f"/api/v1/namespaces/{NAMESPACE}/pods",
-                                        label_selector=self.selector):
+        async for item in watch_forever(
+            self.client, f"/api/v1/namespaces/{NAMESPACE}/pods", label_selector=self.selector
+        ):
             pods = item.items if isinstance(item, Listing) else [item.object]
             now = time.perf_counter()
             for p in pods:
@@ -167,8 +210,11 @@ def profiling(pid: int, out: Path | None):  # type: ignore[no-untyped-def]
     if out is None:
         yield
         return
-    spy = subprocess.Popen([str(PY_SPY), "record", "-f", "raw", "-r", "100", "--pid", str(pid), "-o", str(out)],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    spy = subprocess.Popen(
+        [str(PY_SPY), "record", "-f", "raw", "-r", "100", "--pid", str(pid), "-o", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     time.sleep(1.0)  # let py-spy attach before the work starts
     try:
         yield
@@ -236,8 +282,12 @@ def _short(frame: str) -> str:
 async def nodes_ready(client: ApiClient, count: int, started: float, limit: float = 600) -> float:
     """Seconds from ``started`` until ``count`` nodes are Ready with their pod subnets."""
     while True:
-        ready = sum(1 for n in (await client.list("/api/v1/nodes"))["items"] if n["spec"].get("podCIDR") and any(
-            c["type"] == "Ready" and c["status"] == "True" for c in n["status"].get("conditions") or ()))
+        ready = sum(
+            1
+            for n in (await client.list("/api/v1/nodes"))["items"]
+            if n["spec"].get("podCIDR")
+            and any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"].get("conditions") or ())
+        )
         took = time.perf_counter() - started
         if ready >= count:
             return took
@@ -262,8 +312,10 @@ async def bench_pods(client: ApiClient, count: int) -> None:
     print(f"  all bound after {all_bound:.1f} s: {count / all_bound:.0f} pods/s bound end to end")
     steady = times[int(0.9 * count)] - times[int(0.1 * count)]
     print(f"  steady binding rate (10%..90% of pods): {0.8 * count / steady:.0f} pods/s")
-    print(f"  create-to-bound latency seen by a watcher: median {latencies[len(latencies) // 2] * 1000:.0f} ms, "
-          f"p99 {latencies[int(0.99 * len(latencies))] * 1000:.0f} ms")
+    print(
+        f"  create-to-bound latency seen by a watcher: median {latencies[len(latencies) // 2] * 1000:.0f} ms, "
+        f"p99 {latencies[int(0.99 * len(latencies))] * 1000:.0f} ms"
+    )
 
 
 async def bench_replica_set(client: ApiClient, replicas: int) -> None:
@@ -284,8 +336,10 @@ async def bench_replica_set(client: ApiClient, replicas: int) -> None:
     task.cancel()
     existed = max(watch.seen.values()) - started
     bound = max(watch.bound.values()) - started
-    print(f"  {replicas} replicas: all pods existed after {existed:.1f} s, all bound after {bound:.1f} s "
-          f"({replicas / bound:.0f} pods/s)")
+    print(
+        f"  {replicas} replicas: all pods existed after {existed:.1f} s, all bound after {bound:.1f} s "
+        f"({replicas / bound:.0f} pods/s)"
+    )
     listing = await client.list(f"/api/v1/namespaces/{NAMESPACE}/pods", label_selector=watch.selector)
     per_node = Counter(p["spec"]["nodeName"] for p in listing["items"])
     print(f"  spread: {replicas} replicas on {len(per_node)} distinct nodes (at most {max(per_node.values())} on one)")
@@ -323,6 +377,10 @@ if __name__ == "__main__":
     parser.add_argument("--nodes", type=int, default=1_000)
     parser.add_argument("--replicas", type=int, default=1_000)
     parser.add_argument("--profile", type=Path, default=None, help="py-spy raw output file (enables profiling)")
-    parser.add_argument("--agents", choices=("process", "thread"), default="process",
-                        help="where the fake nodes run: a pykube agent process, or a thread of this process")
+    parser.add_argument(
+        "--agents",
+        choices=("process", "thread"),
+        default="process",
+        help="where the fake nodes run: a pykube agent process, or a thread of this process",
+    )
     asyncio.run(main(parser.parse_args()))

@@ -30,9 +30,13 @@ TOKEN = "bench-cluster-token"
 
 
 def secret(i: int, size: int) -> dict[str, object]:
-    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-            "metadata": {"name": f"s-{i:05d}", "namespace": "bench", "uid": f"uid-{i}"},
-            "data": {"password": base64.b64encode(os.urandom(size)).decode()}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {"name": f"s-{i:05d}", "namespace": "bench", "uid": f"uid-{i}"},
+        "data": {"password": base64.b64encode(os.urandom(size)).decode()},
+    }
 
 
 def micro(size: int, n: int = 20_000) -> dict[str, str]:
@@ -48,8 +52,10 @@ def micro(size: int, n: int = 20_000) -> dict[str, str]:
     for _ in range(n):
         enc.open(key, sealed)
     opened = (time.perf_counter() - started) / n
-    return {f"seal one Secret ({len(text)} B JSON)": f"{seal * 1e6:.1f} µs",
-            f"open one Secret ({len(sealed)} B stored)": f"{opened * 1e6:.1f} µs"}
+    return {
+        f"seal one Secret ({len(text)} B JSON)": f"{seal * 1e6:.1f} µs",
+        f"open one Secret ({len(sealed)} B stored)": f"{opened * 1e6:.1f} µs",
+    }
 
 
 async def store_run(directory: Path, encrypted: bool, count: int, size: int, concurrency: int) -> dict[str, float]:
@@ -97,11 +103,14 @@ def main() -> None:
     for _ in range(args.rounds):
         for encrypted in (False, True):
             with tempfile.TemporaryDirectory() as tmp:
-                runs[encrypted].append(asyncio.run(store_run(Path(tmp), encrypted, args.secrets, args.size,
-                                                             args.concurrency)))
+                runs[encrypted].append(
+                    asyncio.run(store_run(Path(tmp), encrypted, args.secrets, args.size, args.concurrency))
+                )
     for encrypted, results in runs.items():
-        print(f"== store on SQLite, {args.secrets} Secrets, encryption {'on' if encrypted else 'off'} "
-              f"(median of {args.rounds})")
+        print(
+            f"== store on SQLite, {args.secrets} Secrets, encryption {'on' if encrypted else 'off'} "
+            f"(median of {args.rounds})"
+        )
         for figure in results[0]:
             print(f"  {figure:45s} {statistics.median(r[figure] for r in results):,.2f}")
 

@@ -148,15 +148,18 @@ class Figure:
     busy_cores: float  # the whole machine's, this bench's processes and anything else
 
 
-def measure(direction: str, port: int, total: int, connections: int, seconds: float,
-            processes: dict[str, int]) -> Figure:
+def measure(
+    direction: str, port: int, total: int, connections: int, seconds: float, processes: dict[str, int]
+) -> Figure:
     worker = upload if direction == "upload" else download
     results: list[int] = []
     cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
     busy_before, _ = machine_busy()
     started = time.monotonic()
-    threads = [threading.Thread(target=worker, args=(port, total // connections, started + seconds, results))
-               for _ in range(connections)]
+    threads = [
+        threading.Thread(target=worker, args=(port, total // connections, started + seconds, results))
+        for _ in range(connections)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -178,11 +181,15 @@ def describe(best: Figure, rounds: list[Figure]) -> str:
     cpu = ", ".join(f"{name} {seconds / gb:.2f}" for name, seconds in best.cpu.items())
     others = " ".join(f"{f.mb_per_s:.0f}" for f in rounds)
     ours = sum(best.cpu.values()) / best.seconds
-    return (f"{best.mb_per_s:6.0f} MB/s  ({best.bytes / 1e6:.0f} MB in {best.seconds:.2f} s; CPU s/GB: {cpu};"
-            f" busy cores: these {ours:.2f}, machine {best.busy_cores:.2f}; rounds: {others})")
+    return (
+        f"{best.mb_per_s:6.0f} MB/s  ({best.bytes / 1e6:.0f} MB in {best.seconds:.2f} s; CPU s/GB: {cpu};"
+        f" busy cores: these {ours:.2f}, machine {best.busy_cores:.2f}; rounds: {others})"
+    )
 
 
-def start(ctx: multiprocessing.context.SpawnContext, target: object, *args: object) -> tuple[multiprocessing.Process, int]:
+def start(
+    ctx: multiprocessing.context.SpawnContext, target: object, *args: object
+) -> tuple[multiprocessing.Process, int]:
     receiving, sending = ctx.Pipe(duplex=False)
     process = ctx.Process(target=target, args=(sending, *args), daemon=True)
     process.start()
@@ -211,17 +218,27 @@ def main() -> None:
     proxy, proxy_port = start(ctx, proxy_main, server_port, args.uvloop, not args.copy, parse_size(args.pipe_size))
     loop = "uvloop" if args.uvloop else "asyncio"
     mode = "recv/send copy" if args.copy else "splice"
-    print(f"{total / 1e6:.0f} MB over {args.connections} connections per figure (at most {args.seconds:g} s);"
-          f" proxier on {loop}, {mode}; best of {args.rounds}; {os.cpu_count()} CPUs, load average"
-          f" {os.getloadavg()[0]:.1f}")
+    print(
+        f"{total / 1e6:.0f} MB over {args.connections} connections per figure (at most {args.seconds:g} s);"
+        f" proxier on {loop}, {mode}; best of {args.rounds}; {os.cpu_count()} CPUs, load average"
+        f" {os.getloadavg()[0]:.1f}"
+    )
     try:
         for direction in ("upload", "download"):
             processes = {"clients": os.getpid(), "server": server.pid or 0}
             directs, proxieds = [], []
             for _ in range(args.rounds):  # interleaved, so a busy moment of the machine hits both alike
                 directs.append(measure(direction, server_port, total, args.connections, args.seconds, processes))
-                proxieds.append(measure(direction, proxy_port, total, args.connections, args.seconds,
-                                        {**processes, "proxier": proxy.pid or 0}))
+                proxieds.append(
+                    measure(
+                        direction,
+                        proxy_port,
+                        total,
+                        args.connections,
+                        args.seconds,
+                        {**processes, "proxier": proxy.pid or 0},
+                    )
+                )
             direct = max(directs, key=lambda f: f.mb_per_s)
             proxied = max(proxieds, key=lambda f: f.mb_per_s)
             print(f"{direction:>8} direct   {describe(direct, directs)}")

@@ -153,52 +153,79 @@ class Server:
         await self._start_part(stack, "controller manager", self._run_controllers)
         if not cfg.no_agent:
             # a draining agent needs its pods' grace periods to stop them, not the usual few seconds
-            await self._start_part(stack, "embedded agent", self._embedded_agent(),
-                                   stop_timeout=DRAIN_TIMEOUT if cfg.drain_on_stop else STOP_TIMEOUT)
+            await self._start_part(
+                stack,
+                "embedded agent",
+                self._embedded_agent(),
+                stop_timeout=DRAIN_TIMEOUT if cfg.drain_on_stop else STOP_TIMEOUT,
+            )
         app[READY]["ready"] = True
 
     async def _start_api(self, stack: contextlib.AsyncExitStack, store: Store) -> web.Application:
         cfg = self.config
         allocator = ServiceAllocator(store, cfg.service_cidr, cfg.service_node_port_range)
         registry = Registry(store, allocator)
-        hosts = [cfg.bind_address, cfg.advertise_address, allocator.first_ip, socket.gethostname(),
-                 *cfg.tls_san.split(",")]
+        hosts = [
+            cfg.bind_address,
+            cfg.advertise_address,
+            allocator.first_ip,
+            socket.gethostname(),
+            *cfg.tls_san.split(","),
+        ]
         tls = pki.ensure_pki(cfg.data_dir / "pki", hosts=[h for h in hosts if h and h not in ("0.0.0.0", "::")])
         self.credentials = _load_credentials(cfg.data_dir, tls.ca_pem)
         self._pki = tls
-        self._authenticator = authenticator = Authenticator(self.credentials.admin_token,
-                                                            self.credentials.node_secret)
-        app = build_app(registry, authenticator, f"{cfg.advertise_address}:{cfg.port}", tls,
-                        _kubelet_client_context(tls), max_readonly=cfg.max_requests_inflight,
-                        max_mutating=cfg.max_mutating_requests_inflight,
-                        issuer=f"https://kubernetes.default.svc.{cfg.cluster_domain}", audit=_audit(cfg))
+        self._authenticator = authenticator = Authenticator(self.credentials.admin_token, self.credentials.node_secret)
+        app = build_app(
+            registry,
+            authenticator,
+            f"{cfg.advertise_address}:{cfg.port}",
+            tls,
+            _kubelet_client_context(tls),
+            max_readonly=cfg.max_requests_inflight,
+            max_mutating=cfg.max_mutating_requests_inflight,
+            issuer=f"https://kubernetes.default.svc.{cfg.cluster_domain}",
+            audit=_audit(cfg),
+        )
         network = ClusterNetwork(cfg.cluster_cidr, cfg.service_cidr, cfg.cluster_dns_ip, cfg.cluster_domain)
         await ensure_bootstrap_objects(registry, address=cfg.advertise_address, port=cfg.port, network=network)
-        runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=2.0,
-                               keepalive_timeout=cfg.idle_timeout)
+        runner = web.AppRunner(
+            app, handler_cancellation=True, access_log=None, shutdown_timeout=2.0, keepalive_timeout=cfg.idle_timeout
+        )
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         assert runner.server is not None
         deadline = HeaderDeadline(runner.server, cfg.request_header_timeout)
         deadline.start()
         stack.push_async_callback(deadline.stop)
-        site = web.TCPSite(runner, cfg.bind_address, cfg.port,
-                           ssl_context=tls.server_ssl_context() if cfg.tls else None, reuse_address=True)
+        site = web.TCPSite(
+            runner,
+            cfg.bind_address,
+            cfg.port,
+            ssl_context=tls.server_ssl_context() if cfg.tls else None,
+            reuse_address=True,
+        )
         await site.start()
         if cfg.port == 0:
             self.port = _bound_port(runner)
-        write_kubeconfig(self.kubeconfig_path, server=self.url, ca_pem=tls.ca_pem,
-                         token=self.credentials.admin_token)
+        write_kubeconfig(self.kubeconfig_path, server=self.url, ca_pem=tls.ca_pem, token=self.credentials.admin_token)
         (cfg.data_dir / "node-token").write_text(self.credentials.join_token + "\n")  # 0600: the umask
         return app
 
-    async def _start_part(self, stack: contextlib.AsyncExitStack, name: str,
-                          run: Callable[[], Awaitable[None]], *, stop_timeout: float = STOP_TIMEOUT) -> None:
+    async def _start_part(
+        self,
+        stack: contextlib.AsyncExitStack,
+        name: str,
+        run: Callable[[], Awaitable[None]],
+        *,
+        stop_timeout: float = STOP_TIMEOUT,
+    ) -> None:
         """Run ``run`` as a guarded background task until the server stops. Should its task ever end
         by itself (only a part that cannot be restarted does), the server ends too, with that
         failure, rather than running on without the part."""
-        task = await stack.enter_async_context(guarded_task(name, run, restart=self._restart,
-                                                            stop_timeout=stop_timeout))
+        task = await stack.enter_async_context(
+            guarded_task(name, run, restart=self._restart, stop_timeout=stop_timeout)
+        )
 
         def ended(done: asyncio.Task[None]) -> None:
             if done.cancelled():
@@ -214,11 +241,20 @@ class Server:
         (re)start, as a supervisor restarts a failed kubelet."""
         cfg = self.config
         assert self.credentials is not None and self._pki is not None
-        agent_cfg = AgentConfig(node_name=cfg.node_name, node_ip=cfg.node_ip or cfg.advertise_address,
-                                docker_host=cfg.docker_host, data_dir=cfg.data_dir / "agent", runtime=cfg.agent_runtime,
-                                max_pods=cfg.max_pods, kubelet_port=cfg.kubelet_port, proxy_mode=cfg.proxy_mode,
-                                cluster_domain=cfg.cluster_domain, drain_on_stop=cfg.drain_on_stop,
-                                ingress_http_port=cfg.ingress_http_port, ingress_https_port=cfg.ingress_https_port)
+        agent_cfg = AgentConfig(
+            node_name=cfg.node_name,
+            node_ip=cfg.node_ip or cfg.advertise_address,
+            docker_host=cfg.docker_host,
+            data_dir=cfg.data_dir / "agent",
+            runtime=cfg.agent_runtime,
+            max_pods=cfg.max_pods,
+            kubelet_port=cfg.kubelet_port,
+            proxy_mode=cfg.proxy_mode,
+            cluster_domain=cfg.cluster_domain,
+            drain_on_stop=cfg.drain_on_stop,
+            ingress_http_port=cfg.ingress_http_port,
+            ingress_https_port=cfg.ingress_https_port,
+        )
         cert, key = pki.issue_client_cert(self._pki, f"system:node:{cfg.node_name}", "system:nodes")
         credentials = embedded_credentials(self.url, self._pki.ca_pem, cert, key)
         return lambda: Agent(agent_cfg, credentials, control_plane=True).run()
@@ -254,8 +290,9 @@ class Server:
         does; a lone server wins the Lease at once. A controller that fails ends the term (the Lease
         is released on the way out) and the guard starts a new election after its back-off."""
         cfg = self.config
-        timing = ElectionTiming(cfg.leader_elect_lease_duration, cfg.leader_elect_renew_deadline,
-                                cfg.leader_elect_retry_period)
+        timing = ElectionTiming(
+            cfg.leader_elect_lease_duration, cfg.leader_elect_renew_deadline, cfg.leader_elect_retry_period
+        )
         async with ApiClient(load_kubeconfig(self.kubeconfig_path), user_agent="pykube-leader-election") as client:
             await LeaderElector(client, _server_identity(cfg.data_dir), timing).run(self._lead)
 
@@ -264,9 +301,12 @@ class Server:
         a remote agent uses, so there is one code path for every writer; a fresh client per term
         gives them fresh shared informers rather than the caches of a term that ended."""
         cfg = self.config
-        options = ControllerOptions(node_monitor_grace_period=cfg.node_monitor_grace_period,
-                                    pod_eviction_timeout=cfg.pod_eviction_timeout, cluster_cidr=cfg.cluster_cidr,
-                                    node_cidr_mask_size=cfg.node_cidr_mask_size)
+        options = ControllerOptions(
+            node_monitor_grace_period=cfg.node_monitor_grace_period,
+            pod_eviction_timeout=cfg.pod_eviction_timeout,
+            cluster_cidr=cfg.cluster_cidr,
+            node_cidr_mask_size=cfg.node_cidr_mask_size,
+        )
         async with ApiClient(load_kubeconfig(self.kubeconfig_path), user_agent="pykube-controller-manager") as client:
             await run_controllers(build_controllers(client, options))
 
@@ -274,8 +314,9 @@ class Server:
 def _audit(cfg: ServerConfig) -> tuple[Policy, AuditLog] | None:
     if not cfg.audit_log_path:
         return None
-    return audit_policy(cfg), AuditLog(cfg.audit_log_path, max_size=cfg.audit_log_maxsize,
-                                       max_backups=cfg.audit_log_maxbackup)
+    return audit_policy(cfg), AuditLog(
+        cfg.audit_log_path, max_size=cfg.audit_log_maxsize, max_backups=cfg.audit_log_maxbackup
+    )
 
 
 def _kubelet_client_context(tls: pki.Pki) -> ssl.SSLContext:
@@ -298,8 +339,16 @@ def _private_dir(path: Path) -> None:
     version left readable made private (they were created before the umask was set)."""
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(path, 0o700)
-    for name in ("state.db", "state.db-wal", "state.db-shm", "admin-token", "node-secret", "node-token",
-                 "kubeconfig.yaml", "server-id"):
+    for name in (
+        "state.db",
+        "state.db-wal",
+        "state.db-shm",
+        "admin-token",
+        "node-secret",
+        "node-token",
+        "kubeconfig.yaml",
+        "server-id",
+    ):
         with contextlib.suppress(FileNotFoundError):
             os.chmod(path / name, 0o600)
 
@@ -336,14 +385,16 @@ async def adopt_cluster_identity(store: Store, data_dir: Path, token: str) -> No
     if secret is None:
         raise ClusterIdentityError(
             "the datastore already holds a cluster: start this server with --token set to the cluster token "
-            "(the node-token file in the first server's data directory)")
+            "(the node-token file in the first server's data directory)"
+        )
     try:
         files = await asyncio.to_thread(pki.unseal, secret, sealed)
     except pki.WrongToken:
         raise ClusterIdentityError(
             "the cluster token does not match the one this datastore's cluster was created with: start this "
             "server with --token set to the cluster token (the node-token file in the first server's data "
-            "directory)") from None
+            "directory)"
+        ) from None
     if pin is not None and pki.ca_hash(files["pki/ca.crt"]) != pin:
         raise ClusterIdentityError("the cluster's CA does not match the CA hash in --token")
     for name, data in files.items():
@@ -448,10 +499,14 @@ async def serve_forever(config: ServerConfig) -> None:
             _tune_gc()
             print(f"pykube server listening on {server.url}", flush=True)
             print(f"  export KUBECONFIG={server.kubeconfig_path}", flush=True)
-            print(f"  join a node: pykube agent --join {server.url} --token $(cat {config.data_dir / 'node-token'})",
-                  flush=True)
-            print(f"  add a server: pykube server --datastore <the same> --token $(cat {config.data_dir / 'node-token'})",
-                  flush=True)
+            print(
+                f"  join a node: pykube agent --join {server.url} --token $(cat {config.data_dir / 'node-token'})",
+                flush=True,
+            )
+            print(
+                f"  add a server: pykube server --datastore <the same> --token $(cat {config.data_dir / 'node-token'})",
+                flush=True,
+            )
             await server.wait()
             print("pykube server shutting down", flush=True)
     finally:

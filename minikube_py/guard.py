@@ -59,9 +59,14 @@ class PartFailed(Exception):
         self.name = name
 
 
-async def guard(name: str, run: Callable[[], Awaitable[object]], *, restart: Backoff | None = RESTART,
-                clock: Callable[[], float] = time.monotonic,
-                sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> None:
+async def guard(
+    name: str,
+    run: Callable[[], Awaitable[object]],
+    *,
+    restart: Backoff | None = RESTART,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+) -> None:
     """Run ``run()`` for ever under the name ``name``: when it crashes or returns, log that and call
     it again after ``restart``'s delay; with ``restart=None`` raise :class:`PartFailed` instead.
     Cancellation (a shutdown) passes through untouched. ``clock`` and ``sleep`` are the seams a test
@@ -83,8 +88,14 @@ async def guard(name: str, run: Callable[[], Awaitable[object]], *, restart: Bac
         crashes += 1
         delay = restart.delay(crashes)
         repeated = what == last
-        log.error("%s %s%s; restarting in %s s", name, what, " (as before, traceback above)" if repeated else "",
-                  f"{delay:g}", exc_info=None if repeated else error)
+        log.error(
+            "%s %s%s; restarting in %s s",
+            name,
+            what,
+            " (as before, traceback above)" if repeated else "",
+            f"{delay:g}",
+            exc_info=None if repeated else error,
+        )
         last = what
         await sleep(delay)
 
@@ -104,8 +115,13 @@ def _leaves(error: BaseException) -> list[BaseException]:
 
 
 @contextlib.asynccontextmanager
-async def guarded_task(name: str, run: Callable[[], Awaitable[object]], *, restart: Backoff | None = RESTART,
-                       stop_timeout: float = STOP_TIMEOUT) -> AsyncIterator[asyncio.Task[None]]:
+async def guarded_task(
+    name: str,
+    run: Callable[[], Awaitable[object]],
+    *,
+    restart: Backoff | None = RESTART,
+    stop_timeout: float = STOP_TIMEOUT,
+) -> AsyncIterator[asyncio.Task[None]]:
     """A task running :func:`guard` for the block, stopped on the way out: start-up and teardown
     side by side, for an :class:`~contextlib.AsyncExitStack`. The task is yielded so that its owner
     can notice a part that cannot be restarted ending (the task then holds :class:`PartFailed`)."""
@@ -135,8 +151,7 @@ async def _stop(task: asyncio.Task[None], grace: float) -> None:
     task.cancel()
     done, _ = await asyncio.wait({task}, timeout=grace)
     if not done:
-        log.error("%s did not stop within %s s of being cancelled; leaving it behind", task.get_name(),
-                  f"{grace:g}")
+        log.error("%s did not stop within %s s of being cancelled; leaving it behind", task.get_name(), f"{grace:g}")
         return
     if not task.cancelled():
         task.exception()  # a PartFailed the guard has logged: marked as seen, not raised again

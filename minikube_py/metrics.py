@@ -41,8 +41,31 @@ disable_created_metrics()
 #: the labels of a request as kube-apiserver's RequestInfo describes it (its ``dry_run`` label aside)
 REQUEST_LABELS = ("verb", "group", "version", "resource", "subresource", "scope", "component")
 #: kube-apiserver's request latency buckets
-REQUEST_BUCKETS = (0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0,
-                   10.0, 15.0, 20.0, 30.0, 45.0, 60.0)
+REQUEST_BUCKETS = (
+    0.005,
+    0.025,
+    0.05,
+    0.1,
+    0.2,
+    0.4,
+    0.6,
+    0.8,
+    1.0,
+    1.25,
+    1.5,
+    2.0,
+    3.0,
+    4.0,
+    5.0,
+    6.0,
+    8.0,
+    10.0,
+    15.0,
+    20.0,
+    30.0,
+    45.0,
+    60.0,
+)
 
 
 class RequestSeries:
@@ -89,12 +112,16 @@ class RequestMetrics(Collector):
         total = CounterMetricFamily(
             "apiserver_request_total",
             "Counter of apiserver requests broken out for each verb, group, version, resource, subresource, "
-            "scope, component, and HTTP response code.", labels=[*REQUEST_LABELS, "code"])
+            "scope, component, and HTTP response code.",
+            labels=[*REQUEST_LABELS, "code"],
+        )
         duration = HistogramMetricFamily(
             "apiserver_request_duration_seconds",
             "Response latency distribution in seconds for each verb, group, version, resource, subresource, "
             "scope and component (long-running requests: watches, logs, exec and port-forward, are not "
-            "included).", labels=list(REQUEST_LABELS))
+            "included).",
+            labels=list(REQUEST_LABELS),
+        )
         bounds = [*(floatToGoString(b) for b in REQUEST_BUCKETS), "+Inf"]
         for series in list(self._series.values()):
             for code, count in series.codes.items():
@@ -129,10 +156,14 @@ WATCH_EVENTS = Counter(
 # ----------------------------------------------------------------------------------- store
 
 #: kube-apiserver's audit counters: events generated and sent to the backend, and events lost
-AUDIT_EVENTS = Counter("apiserver_audit_event_total", "Counter of audit events generated and sent to the audit backend.")
-AUDIT_ERRORS = Counter("apiserver_audit_error_total",
-                       "Counter of audit events that failed to be audited properly. Plugin identifies the plugin "
-                       "affected by the error.", ["plugin"])
+AUDIT_EVENTS = Counter(
+    "apiserver_audit_event_total", "Counter of audit events generated and sent to the audit backend."
+)
+AUDIT_ERRORS = Counter(
+    "apiserver_audit_error_total",
+    "Counter of audit events that failed to be audited properly. Plugin identifies the plugin affected by the error.",
+    ["plugin"],
+)
 STORE_COMMIT_DURATION = Histogram(
     "pykube_store_commit_duration_seconds",
     "Time of one store transaction (a batch of the commits queued meanwhile, written and committed to "
@@ -188,8 +219,33 @@ POD_START_DURATION = Histogram(
     "kubelet_pod_start_duration_seconds",
     "Duration in seconds from kubelet seeing a pod for the first time to the pod starting to run "
     "(every agent of this process: the embedded node's, or a hollow cluster's many)",
-    buckets=(0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 20.0, 30.0, 45.0, 60.0, 120.0, 180.0, 240.0, 300.0,
-             360.0, 480.0, 600.0, 900.0, 1200.0, 1800.0, 2700.0, 3600.0),
+    buckets=(
+        0.5,
+        1.0,
+        2.0,
+        3.0,
+        4.0,
+        5.0,
+        6.0,
+        8.0,
+        10.0,
+        20.0,
+        30.0,
+        45.0,
+        60.0,
+        120.0,
+        180.0,
+        240.0,
+        300.0,
+        360.0,
+        480.0,
+        600.0,
+        900.0,
+        1200.0,
+        1800.0,
+        2700.0,
+        3600.0,
+    ),
 )
 
 # ----------------------------------------------------------------------------------- service proxy, DNS

@@ -125,12 +125,18 @@ def load_pki(directory: Path) -> Pki:
 def _paths(directory: Path) -> Pki:
     """Where the PKI files live in ``directory`` (made 0700 if missing); the CA is not read yet."""
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return Pki(ca_cert=directory / "ca.crt", ca_key=directory / "ca.key", server_cert=directory / "server.crt",
-               server_key=directory / "server.key", ca_pem=b"")
+    return Pki(
+        ca_cert=directory / "ca.crt",
+        ca_key=directory / "ca.key",
+        server_cert=directory / "server.crt",
+        server_key=directory / "server.key",
+        ca_pem=b"",
+    )
 
 
-def issue_client_cert(pki: Pki, common_name: str, organization: str | Sequence[str] = (), *,
-                      validity: dt.timedelta | None = None) -> tuple[bytes, bytes]:
+def issue_client_cert(
+    pki: Pki, common_name: str, organization: str | Sequence[str] = (), *, validity: dt.timedelta | None = None
+) -> tuple[bytes, bytes]:
     """A client certificate and key (PEM) signed by the cluster CA, valid for ``validity`` (default:
     :data:`LEAF_VALIDITY`). By
     Kubernetes convention the CN is the user name and each O a group, e.g. ``system:node:n1`` in
@@ -148,8 +154,12 @@ def issue_client_cert(pki: Pki, common_name: str, organization: str | Sequence[s
 def node_csr(node_name: str) -> tuple[bytes, bytes]:
     """A key and a certificate request for a node's client identity; the key stays on the node."""
     key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:nodes"),
-                         x509.NameAttribute(NameOID.COMMON_NAME, f"system:node:{node_name}")])
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:nodes"),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"system:node:{node_name}"),
+        ]
+    )
     csr = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())
     return csr.public_bytes(serialization.Encoding.PEM), _key_pem(key)
 
@@ -165,12 +175,17 @@ def sign_node_csr(pki: Pki, csr_pem: bytes, node_name: str, *, serving: Sequence
     public_key = csr.public_key()
     if not isinstance(public_key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
         raise ValueError("the certificate request needs an EC or RSA key")
-    subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:nodes"),
-                         x509.NameAttribute(NameOID.COMMON_NAME, f"system:node:{node_name}")])
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:nodes"),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"system:node:{node_name}"),
+        ]
+    )
     ca_cert = x509.load_pem_x509_certificate(pki.ca_pem)
     if serving is None:
-        return _certificate(ca_cert, _load_key(pki.ca_key), subject, ExtendedKeyUsageOID.CLIENT_AUTH, public_key,
-                            sans=[])
+        return _certificate(
+            ca_cert, _load_key(pki.ca_key), subject, ExtendedKeyUsageOID.CLIENT_AUTH, public_key, sans=[]
+        )
     sans = sorted(_names([node_name, *serving]), key=str)
     return _certificate(ca_cert, _load_key(pki.ca_key), subject, ExtendedKeyUsageOID.SERVER_AUTH, public_key, sans=sans)
 
@@ -185,8 +200,12 @@ def node_serving_cert_valid(cert_pem: bytes, ca_pem: bytes, node_name: str, host
     except (ValueError, TypeError, InvalidSignature, x509.ExtensionNotFound):
         return False
     names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return bool(names) and names[0].value == f"system:node:{node_name}" \
-        and _names([node_name, *hosts]) <= sans and cert.not_valid_after_utc - _now() > RENEW_BEFORE
+    return (
+        bool(names)
+        and names[0].value == f"system:node:{node_name}"
+        and _names([node_name, *hosts]) <= sans
+        and cert.not_valid_after_utc - _now() > RENEW_BEFORE
+    )
 
 
 def node_password_hash(password: str) -> str:
@@ -267,8 +286,9 @@ def unseal(secret: str, sealed: Mapping[str, object], context: bytes = SEAL_CONT
     """The files :func:`seal` encrypted; raises :class:`WrongToken` when ``secret`` is not the one
     that sealed them (or the data was altered), ValueError when it is not sealed data at all."""
     try:
-        salt, nonce, ciphertext = (base64.b64decode(str(sealed[field]), validate=True)
-                                   for field in ("salt", "nonce", "ciphertext"))
+        salt, nonce, ciphertext = (
+            base64.b64decode(str(sealed[field]), validate=True) for field in ("salt", "nonce", "ciphertext")
+        )
     except (KeyError, ValueError) as exc:
         raise ValueError(f"not sealed bootstrap data: {exc}") from None
     if sealed.get("kdf") != "scrypt":

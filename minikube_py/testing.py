@@ -68,19 +68,38 @@ class RunningServer:
     def ssl_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.data_dir / "pki" / "ca.crt"))
 
-    def kubectl(self, *args: str, input: str | None = None, check: bool = True,
-                env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def kubectl(
+        self,
+        *args: str,
+        input: str | None = None,
+        check: bool = True,
+        env: dict[str, str] | None = None,
+        timeout: float = 60,
+    ) -> subprocess.CompletedProcess[str]:
         """Run the real kubectl against this server; ``check`` raises with its output on failure."""
-        full_env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "KUBECACHEDIR": str(self.cache_dir),
-                    **(env or {})}
-        done = subprocess.run([KUBECTL, *args], input=input, capture_output=True, text=True, env=full_env,
-                              timeout=timeout, check=False)
+        full_env = {
+            **os.environ,
+            "KUBECONFIG": str(self.kubeconfig),
+            "KUBECACHEDIR": str(self.cache_dir),
+            **(env or {}),
+        }
+        done = subprocess.run(
+            [KUBECTL, *args], input=input, capture_output=True, text=True, env=full_env, timeout=timeout, check=False
+        )
         if check and done.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
         return done
 
-    def request(self, method: str, path: str, body: Any = None, *, content_type: str = "application/json",
-                token: str | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        content_type: str = "application/json",
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
         """One raw HTTPS request; returns (status, decoded JSON or text). ``token`` defaults to the
         admin token; an empty one sends no Authorization header at all (an anonymous request)."""
         data = None
@@ -110,8 +129,12 @@ class RunningServer:
             raise
         finally:
             if self.node_network:
-                subprocess.run([sys.executable, "-m", "minikube_py.cli.main", "server", "--cleanup"],
-                               capture_output=True, check=False, timeout=60)
+                subprocess.run(
+                    [sys.executable, "-m", "minikube_py.cli.main", "server", "--cleanup"],
+                    capture_output=True,
+                    check=False,
+                    timeout=60,
+                )
 
 
 def _decode(raw: bytes) -> Any:
@@ -133,18 +156,33 @@ def start_server(data_dir: Path, *extra: str, port: int | None = None, agent: bo
     log_path = data_dir.parent / f"{data_dir.name}-server.log"
     log = open(log_path, "ab")  # noqa: SIM115 - the subprocess owns it for its lifetime
     process = subprocess.Popen(
-        [sys.executable, "-m", "minikube_py.cli.main", "server", "--data-dir", str(data_dir), "--bind-address",
-         "127.0.0.1", "--port", str(port), *(_NO_INGRESS if agent else ("--no-agent",)), *extra],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "minikube_py.cli.main",
+            "server",
+            "--data-dir",
+            str(data_dir),
+            "--bind-address",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            *(_NO_INGRESS if agent else ("--no-agent",)),
+            *extra,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     cache = data_dir.parent / f"{data_dir.name}-kubecache"
     cache.mkdir(exist_ok=True)
     # only a node whose service proxy runs writes host rules and routes for the stop to remove
     flags = list(extra)
-    proxy_off = any(flags[i:i + 2] in (["--proxy-mode", "none"], ["--agent-runtime", "fake"])
-                    for i in range(len(flags) - 1))
-    server = RunningServer(f"https://127.0.0.1:{port}", data_dir, process, cache, log_path,
-                           node_network=agent and not proxy_off)
+    proxy_off = any(
+        flags[i : i + 2] in (["--proxy-mode", "none"], ["--agent-runtime", "fake"]) for i in range(len(flags) - 1)
+    )
+    server = RunningServer(
+        f"https://127.0.0.1:{port}", data_dir, process, cache, log_path, node_network=agent and not proxy_off
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -199,8 +237,9 @@ def remove_node_containers(node: str) -> None:
     """Remove every container the agent of ``node`` created on the local engine, and then its pod
     network: pods still running when a test's server stops stay behind otherwise (a stopped agent
     leaves containers for the next one to adopt, and its network for them)."""
-    ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=io.pykube.node={node}"],
-                         capture_output=True, text=True, check=True).stdout.split()
+    ids = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"label=io.pykube.node={node}"], capture_output=True, text=True, check=True
+    ).stdout.split()
     if ids:
         subprocess.run(["docker", "rm", "-f", *ids], capture_output=True, check=False)
     subprocess.run(["docker", "network", "rm", f"pykube-{node}"[:60]], capture_output=True, check=False)

@@ -9,5 +9,6 @@ bash scripts/docker.sh
 bash scripts/registry.sh >/dev/null
 export PYKUBE_TEST_POSTGRES_URL
 .venv/bin/ruff check minikube_py tests bench
+.venv/bin/ruff format --check minikube_py tests bench
 .venv/bin/lint-imports
 .venv/bin/pytest -q -p no:cacheprovider "$@"

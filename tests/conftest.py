@@ -29,8 +29,10 @@ def namespace(server: RunningServer, request: pytest.FixtureRequest) -> Iterator
     name = "t-" + "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:40].strip("-")
     name = f"{name}-{os.urandom(2).hex()}"
     server.kubectl("create", "namespace", name)
-    for path in (f"/api/v1/namespaces/{name}/serviceaccounts/default",
-                 f"/api/v1/namespaces/{name}/configmaps/kube-root-ca.crt"):
+    for path in (
+        f"/api/v1/namespaces/{name}/serviceaccounts/default",
+        f"/api/v1/namespaces/{name}/configmaps/kube-root-ca.crt",
+    ):
         eventually(lambda path=path: server.request("GET", path)[0] == 200 or None, f"{path} to exist")
     yield name
 
@@ -60,12 +62,19 @@ def _lines(*command: str) -> list[str] | None:
 
 
 def pykube_docker_objects() -> set[str] | None:
-    """"container NAME (ID)" / "network NAME (ID)" for every object pykube labelled on the local engine;
+    """ "container NAME (ID)" / "network NAME (ID)" for every object pykube labelled on the local engine;
     None without a reachable engine (a unit-test host)."""
     found: set[str] = set()
     for kind, command, name in (("container", ["ps", "-a"], "{{.Names}}"), ("network", ["network", "ls"], "{{.Name}}")):
-        listed = _lines("docker", *command, "--no-trunc", "--filter", "label=io.pykube.managed=true",
-                        "--format", name + " ({{.ID}})")
+        listed = _lines(
+            "docker",
+            *command,
+            "--no-trunc",
+            "--filter",
+            "label=io.pykube.managed=true",
+            "--format",
+            name + " ({{.ID}})",
+        )
         if listed is None:
             return None
         found.update(f"{kind} {line}" for line in listed)
@@ -123,5 +132,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
         terminalreporter.section("pykube objects left behind", red=True)
         for what in left:
             terminalreporter.line(f"{what} was not there when the run started")
-        terminalreporter.line("the run fails: a fixture did not remove what it made "
-                              "(`pykube cleanup` removes pykube's; `scripts/netns-node.sh down N` a test node)")
+        terminalreporter.line(
+            "the run fails: a fixture did not remove what it made "
+            "(`pykube cleanup` removes pykube's; `scripts/netns-node.sh down N` a test node)"
+        )

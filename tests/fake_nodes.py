@@ -24,14 +24,27 @@ LEASE_SECONDS = 8
 
 
 @contextlib.contextmanager
-def fake_nodes(server: RunningServer, names: list[str], *, cpu: int = 4, memory: str = "8Gi", labels: Mapping[str, Mapping[str, str]] | None = None,
-               ) -> Iterator[FleetThread]:
+def fake_nodes(
+    server: RunningServer,
+    names: list[str],
+    *,
+    cpu: int = 4,
+    memory: str = "8Gi",
+    labels: Mapping[str, Mapping[str, str]] | None = None,
+) -> Iterator[FleetThread]:
     """``names`` joined to ``server``, with ``cpu`` and ``memory`` each and ``labels`` on some, Ready
     with their pod subnets when the block starts, stopped when it ends."""
-    config = AgentConfig(server=server.url, token=(server.data_dir / "node-token").read_text().strip(),
-                         node_name=names[0], runtime="fake", node_ip="127.0.0.1",
-                         data_dir=server.data_dir.parent / f"{server.data_dir.name}-nodes",
-                         node_lease_duration_seconds=LEASE_SECONDS, fake_cpus=cpu, fake_memory=memory)
+    config = AgentConfig(
+        server=server.url,
+        token=(server.data_dir / "node-token").read_text().strip(),
+        node_name=names[0],
+        runtime="fake",
+        node_ip="127.0.0.1",
+        data_dir=server.data_dir.parent / f"{server.data_dir.name}-nodes",
+        node_lease_duration_seconds=LEASE_SECONDS,
+        fake_cpus=cpu,
+        fake_memory=memory,
+    )
     fleet = Fleet(config, names=names, client=load_kubeconfig(server.kubeconfig), labels=labels)
     with FleetThread(fleet) as running:
         for name in names:
@@ -40,8 +53,14 @@ def fake_nodes(server: RunningServer, names: list[str], *, cpu: int = 4, memory:
 
 
 @contextlib.contextmanager
-def server_with_fake_nodes(data_dir: Path, names: list[str], *flags: str, cpu: int = 4, memory: str = "8Gi", labels: Mapping[str, Mapping[str, str]] | None = None,
-                           ) -> Iterator[tuple[RunningServer, FleetThread]]:
+def server_with_fake_nodes(
+    data_dir: Path,
+    names: list[str],
+    *flags: str,
+    cpu: int = 4,
+    memory: str = "8Gi",
+    labels: Mapping[str, Mapping[str, str]] | None = None,
+) -> Iterator[tuple[RunningServer, FleetThread]]:
     """A real server started with ``flags`` and the fake nodes ``names`` joined, all stopped on exit."""
     running = start_server(data_dir, *flags)
     try:

@@ -39,7 +39,6 @@ def postgres_url() -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-
 #: the image tests run: busybox from Debian's busybox-static, imported by scripts/docker.sh
 BUSYBOX_IMAGE = "pykube.local/busybox:1.35"
 
@@ -67,7 +66,6 @@ def ensure_registry() -> Registry:
     return Registry(address, username, password, image)
 
 
-
 #: the host's address on the bridge that network-namespace nodes share (scripts/netns-node.sh)
 BRIDGE_HOST_IP = "10.99.0.1"
 
@@ -75,10 +73,10 @@ BRIDGE_HOST_IP = "10.99.0.1"
 def netns_node(action: str, index: int) -> list[str]:
     """``scripts/netns-node.sh up|down N``: node N as a network namespace with its own dockerd on the
     bridge; ``up`` returns (address, docker host)."""
-    done = subprocess.run(["bash", str(_SCRIPTS / "netns-node.sh"), action, str(index)],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        ["bash", str(_SCRIPTS / "netns-node.sh"), action, str(index)], capture_output=True, text=True, check=True
+    )
     return done.stdout.split()[-2:]
-
 
 
 @dataclass
@@ -103,15 +101,21 @@ class NetnsCluster:
 
     def fetch(self, node: str, url: str, timeout: float = 3) -> str | None:
         """An HTTP GET from a node's own network namespace; None on any failure."""
-        script = ("import sys, urllib.request\n"
-                  "print(urllib.request.urlopen(sys.argv[1], timeout=float(sys.argv[2])).read().decode().strip())")
+        script = (
+            "import sys, urllib.request\n"
+            "print(urllib.request.urlopen(sys.argv[1], timeout=float(sys.argv[2])).read().decode().strip())"
+        )
         done = self.on_node(node, sys.executable, "-c", script, url, str(timeout), timeout=timeout + 30)
         return done.stdout.strip() if done.returncode == 0 else None
 
     def start_agent(self, node: str) -> None:
         log = open(self.tmp / f"{node}.log", "ab")  # noqa: SIM115 - the agent process owns it
-        self.agents[node] = subprocess.Popen(self.agent_args[node], stdout=log, stderr=subprocess.STDOUT,
-                                             env={**os.environ, "PYTHONPATH": str(_SCRIPTS.parent)})
+        self.agents[node] = subprocess.Popen(
+            self.agent_args[node],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": str(_SCRIPTS.parent)},
+        )
 
     def stop_agent(self, node: str, *, kill: bool = False) -> None:
         agent = self.agents.pop(node)
@@ -124,8 +128,14 @@ class NetnsCluster:
 
 
 @contextlib.contextmanager
-def netns_cluster(tmp: Path, server_node: str, nodes: dict[str, tuple[int, str]], *, cluster_cidr: str,
-                  server_flags: tuple[str, ...] = ()) -> Iterator[NetnsCluster]:
+def netns_cluster(
+    tmp: Path,
+    server_node: str,
+    nodes: dict[str, tuple[int, str]],
+    *,
+    cluster_cidr: str,
+    server_flags: tuple[str, ...] = (),
+) -> Iterator[NetnsCluster]:
     """A cluster of real nodes on one machine: the server's own node on this host (at the bridge address
     BRIDGE_HOST_IP) and, for each ``name: (index, proxy mode)``, a network namespace with its own dockerd
     running ``pykube agent``. Everything is torn down afterwards: agents, server, namespaces, the bridge,
@@ -138,17 +148,59 @@ def netns_cluster(tmp: Path, server_node: str, nodes: dict[str, tuple[int, str]]
     try:
         joined = {name: netns_node("up", index) for name, (index, _) in nodes.items()}
         port = testing.free_port()
-        server = testing.start_server(tmp / "server", "--node-name", server_node, "--node-ip", BRIDGE_HOST_IP,
-                              "--advertise-address", BRIDGE_HOST_IP, "--bind-address", "0.0.0.0", "--cluster-cidr",
-                              cluster_cidr, "--kubelet-port", "0", *server_flags, agent=True, port=port)
+        server = testing.start_server(
+            tmp / "server",
+            "--node-name",
+            server_node,
+            "--node-ip",
+            BRIDGE_HOST_IP,
+            "--advertise-address",
+            BRIDGE_HOST_IP,
+            "--bind-address",
+            "0.0.0.0",
+            "--cluster-cidr",
+            cluster_cidr,
+            "--kubelet-port",
+            "0",
+            *server_flags,
+            agent=True,
+            port=port,
+        )
         token = (tmp / "server" / "node-token").read_text().strip()
-        args = {name: ["nsenter", f"--net=/var/run/netns/pykube-node{index}", sys.executable, "-m",
-                       "minikube_py.cli.main", "agent", "--join", f"https://{BRIDGE_HOST_IP}:{port}", "--token", token,
-                       "--node-name", name, "--node-ip", joined[name][0], "--docker-host", joined[name][1],
-                       "--data-dir", str(tmp / name), "--proxy-mode", mode]
-                for name, (index, mode) in nodes.items()}
-        cluster = NetnsCluster(server, server_node, {server_node: BRIDGE_HOST_IP, **{n: a for n, (a, _) in joined.items()}},
-                               {n: i for n, (i, _) in nodes.items()}, agents, args, tmp)
+        args = {
+            name: [
+                "nsenter",
+                f"--net=/var/run/netns/pykube-node{index}",
+                sys.executable,
+                "-m",
+                "minikube_py.cli.main",
+                "agent",
+                "--join",
+                f"https://{BRIDGE_HOST_IP}:{port}",
+                "--token",
+                token,
+                "--node-name",
+                name,
+                "--node-ip",
+                joined[name][0],
+                "--docker-host",
+                joined[name][1],
+                "--data-dir",
+                str(tmp / name),
+                "--proxy-mode",
+                mode,
+            ]
+            for name, (index, mode) in nodes.items()
+        }
+        cluster = NetnsCluster(
+            server,
+            server_node,
+            {server_node: BRIDGE_HOST_IP, **{n: a for n, (a, _) in joined.items()}},
+            {n: i for n, (i, _) in nodes.items()},
+            agents,
+            args,
+            tmp,
+        )
         for name in nodes:
             cluster.start_agent(name)
         for name in cluster.ips:
@@ -175,8 +227,13 @@ class PrivatePostgres:
         self.url = ""
 
     def start(self) -> None:
-        done = subprocess.run(["bash", str(_SCRIPTS / "postgres.sh"), str(self.base), str(self.port)],
-                              capture_output=True, text=True, timeout=300, check=False)
+        done = subprocess.run(
+            ["bash", str(_SCRIPTS / "postgres.sh"), str(self.base), str(self.port)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"scripts/postgres.sh failed:\n{done.stdout}\n{done.stderr}")
         self.url = done.stdout.strip().splitlines()[-1]
@@ -184,9 +241,15 @@ class PrivatePostgres:
     def stop(self) -> None:
         """Stop at once, without a checkpoint, as a crash or a killed container would."""
         pg_ctl = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))[-1]
-        owner = ["runuser", "-u", "postgres", "--"] if shutil.which("runuser") and self.base.owner() == "postgres" else []
-        subprocess.run([*owner, pg_ctl, "--pgdata", str(self.base / "data"), "stop", "-m", "immediate"],
-                       capture_output=True, timeout=60, check=True)
+        owner = (
+            ["runuser", "-u", "postgres", "--"] if shutil.which("runuser") and self.base.owner() == "postgres" else []
+        )
+        subprocess.run(
+            [*owner, pg_ctl, "--pgdata", str(self.base / "data"), "stop", "-m", "immediate"],
+            capture_output=True,
+            timeout=60,
+            check=True,
+        )
 
 
 @contextlib.contextmanager
@@ -211,7 +274,8 @@ class Watcher:
     def __init__(self, server: RunningServer, path: str, resource_version: str) -> None:
         request = urllib.request.Request(
             f"{server.url}{path}?watch=true&resourceVersion={resource_version}&timeoutSeconds=600",
-            headers={"Authorization": f"Bearer {server.admin_token}"})
+            headers={"Authorization": f"Bearer {server.admin_token}"},
+        )
         self._response = urllib.request.urlopen(request, context=server.ssl_context(), timeout=600)
         self.events: list[tuple[str, str, int]] = []
         self._thread = threading.Thread(target=self._read, daemon=True)
@@ -241,6 +305,7 @@ def stop_process(process: subprocess.Popen[bytes], grace: float = 30) -> bool:
 def on_fresh_postgres(scenario: Callable[[str], None]) -> None:
     """Run the blocking ``scenario(url)`` on a scratch database of the repository's PostgreSQL (dropped
     afterwards), off the event loop that holds the database."""
+
     async def run() -> None:
         async with testing.fresh_postgres_database(postgres_url()) as url:
             await asyncio.to_thread(scenario, url)

@@ -94,8 +94,10 @@ async def join(server: str, token: str) -> Credentials:
     insecure.check_hostname = False
     insecure.verify_mode = ssl.CERT_NONE
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session, \
-                session.get(f"{server}/cacerts", ssl=insecure) as resp:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session,
+            session.get(f"{server}/cacerts", ssl=insecure) as resp,
+        ):
             if resp.status != 200:
                 raise JoinError(f"{server}/cacerts answered {resp.status}")
             ca_pem = await resp.read()
@@ -108,8 +110,7 @@ async def join(server: str, token: str) -> Credentials:
     except ValueError:
         raise JoinError(f"{server}/cacerts did not return a certificate") from None
     if actual != pin:
-        raise JoinError(f"the server's CA ({actual}) does not match the hash in the token ({pin}): "
-                        "refusing to join")
+        raise JoinError(f"the server's CA ({actual}) does not match the hash in the token ({pin}): refusing to join")
     return Credentials(ClientConfig(server=server, ca_pem=ca_pem, token=secret), ca_pem)
 
 
@@ -124,8 +125,12 @@ async def node_certificate(bootstrap: Credentials, node_name: str, data_dir: Pat
         answer = await _node_credentials(bootstrap.client, node_name, data_dir, csr=csr.decode())
         pki.write_file(key_path, key)
         pki.write_file(cert_path, answer["certificate"].encode(), mode=0o644)
-    client = ClientConfig(server=bootstrap.client.server, ca_pem=bootstrap.ca_pem,
-                          client_cert_pem=cert_path.read_bytes(), client_key_pem=key_path.read_bytes())
+    client = ClientConfig(
+        server=bootstrap.client.server,
+        ca_pem=bootstrap.ca_pem,
+        client_cert_pem=cert_path.read_bytes(),
+        client_key_pem=key_path.read_bytes(),
+    )
     return Credentials(client, bootstrap.ca_pem)
 
 
@@ -157,13 +162,13 @@ def _issued_by(cert_path: Path, ca_pem: bytes, node_name: str) -> bool:
     except (ValueError, TypeError, InvalidSignature):
         return False
     names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return bool(names) and names[0].value == f"system:node:{node_name}" \
-        and cert.not_valid_after_utc > datetime.now(UTC)
+    return bool(names) and names[0].value == f"system:node:{node_name}" and cert.not_valid_after_utc > datetime.now(UTC)
 
 
 def _authorizer(ca_pem: bytes) -> Any:
     """Only a client certificate of the cluster CA naming the API server may use the node's endpoint
     (the TLS layer has already verified the chain against ``ca_pem``)."""
+
     def authorize(request: web.Request) -> bool:
         transport = request.transport
         cert = transport.get_extra_info("peercert") if transport is not None else None
@@ -171,6 +176,7 @@ def _authorizer(ca_pem: bytes) -> Any:
             return False
         subject = {k: v for rdn in cert.get("subject", ()) for k, v in rdn}
         return subject.get("commonName") == APISERVER_CLIENT_CN or subject.get("organizationName") == "system:masters"
+
     return authorize
 
 
@@ -182,12 +188,16 @@ async def _serving_context(credentials: Credentials, node_name: str, node_ip: st
     the cluster CA."""
     cert_path, key_path = data_dir / "kubelet.crt", data_dir / "kubelet.key"
     hosts = [node_ip]
-    usable = cert_path.exists() and key_path.exists() \
+    usable = (
+        cert_path.exists()
+        and key_path.exists()
         and pki.node_serving_cert_valid(cert_path.read_bytes(), credentials.ca_pem, node_name, hosts)
+    )
     if not usable:
         csr, key = pki.node_csr(node_name)
-        answer = await _node_credentials(credentials.client, node_name, data_dir, servingCsr=csr.decode(),
-                                         addresses=hosts)
+        answer = await _node_credentials(
+            credentials.client, node_name, data_dir, servingCsr=csr.decode(), addresses=hosts
+        )
         pki.write_file(key_path, key)
         pki.write_file(cert_path, answer["servingCertificate"].encode(), mode=0o644)
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cadata=credentials.ca_pem.decode())
@@ -211,8 +221,14 @@ class Agent:
     then :meth:`serve`. A fleet of fake nodes in one process (:mod:`.fleet`) calls :meth:`serve` for
     each with what they share; a node's disk check (``disk``) may be shared too."""
 
-    def __init__(self, config: AgentConfig, credentials: Credentials | None = None, *,
-                 control_plane: bool = False, disk: DiskCheck | None = None) -> None:
+    def __init__(
+        self,
+        config: AgentConfig,
+        credentials: Credentials | None = None,
+        *,
+        control_plane: bool = False,
+        disk: DiskCheck | None = None,
+    ) -> None:
         self.config = config
         self._credentials = credentials
         self._control_plane = control_plane
@@ -230,12 +246,12 @@ class Agent:
         credentials = self._credentials
         remembered = _remembered_servers(cfg.data_dir) if credentials is None else []
         if credentials is None:
-            credentials = await node_certificate(await _join_any([cfg.server, *remembered], cfg.token),
-                                                 cfg.node_name, cfg.data_dir)
+            credentials = await node_certificate(
+                await _join_any([cfg.server, *remembered], cfg.token), cfg.node_name, cfg.data_dir
+            )
         runtime = _runtime(cfg)
         try:
-            async with ApiClient(credentials.client, user_agent=f"pykube-agent/{cfg.node_name}",
-                                 timeout=60) as client:
+            async with ApiClient(credentials.client, user_agent=f"pykube-agent/{cfg.node_name}", timeout=60) as client:
                 client.set_servers([*remembered, cfg.server] if remembered else [])
                 await self._run(client, runtime, credentials)
         finally:
@@ -247,8 +263,13 @@ class Agent:
         kubelet_ssl = await _serving_context(credentials, cfg.node_name, node_ip, cfg.data_dir)
         # the endpoint needs only the node's name; the pod network is known once the node is registered
         stats = NodeStats(runtime, cfg.node_name, host=node_is_host(cfg.runtime, cfg.docker_host))
-        server = KubeletServer(runtime, NodeContext(cfg.node_name, node_ip, cfg.data_dir, "", cfg.pause_image),
-                               kubelet_ssl, authorize=_authorizer(credentials.ca_pem), stats=stats)
+        server = KubeletServer(
+            runtime,
+            NodeContext(cfg.node_name, node_ip, cfg.data_dir, "", cfg.pause_image),
+            kubelet_ssl,
+            authorize=_authorizer(credentials.ca_pem),
+            stats=stats,
+        )
         bind = "0.0.0.0" if node_ip != "127.0.0.1" else "127.0.0.1"
         port = await server.start(bind, cfg.kubelet_port)
         try:
@@ -256,8 +277,9 @@ class Agent:
         finally:
             await server.stop()
 
-    async def serve(self, client: ApiClient, runtime: Runtime, node_ip: str, kubelet_port: int,
-                    sources: PodSources | None = None) -> None:
+    async def serve(
+        self, client: ApiClient, runtime: Runtime, node_ip: str, kubelet_port: int, sources: PodSources | None = None
+    ) -> None:
         """Register the node, then heartbeat and run its pods until cancelled. ``kubelet_port`` is what
         the node advertises for logs and exec (0: none); ``sources``, pod sources shared with other
         nodes and run by their owner (by default the node watches its own)."""
@@ -276,8 +298,9 @@ class Agent:
             await self._renew_lease(client)
             # the heartbeat runs from here on, so that a node whose engine is down says so while it waits
             async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(self._heartbeat(client, runtime, node_ip, kubelet_port, status),
-                                  name="node heartbeat")
+                tasks.create_task(
+                    self._heartbeat(client, runtime, node_ip, kubelet_port, status), name="node heartbeat"
+                )
                 tasks.create_task(self._run_pods(client, runtime, node_ip, recorder, sources), name="node pods")
                 # the embedded agent lives and dies with its server; a fleet's nodes share one client
                 if not self._control_plane and sources is None:
@@ -285,8 +308,9 @@ class Agent:
         finally:
             recorder.close()
 
-    async def _run_pods(self, client: ApiClient, runtime: Runtime, node_ip: str, recorder: EventRecorder,
-                        sources: PodSources | None) -> None:
+    async def _run_pods(
+        self, client: ApiClient, runtime: Runtime, node_ip: str, recorder: EventRecorder, sources: PodSources | None
+    ) -> None:
         """The node's pod network, its service proxy and its pods, once the engine answers."""
         cfg = self.config
         await self._runtime_up.wait()
@@ -298,10 +322,18 @@ class Agent:
         mode = cfg.effective_proxy_mode
         proxy = None
         if mode != "none":
-            proxy = ServiceProxy(client, ProxyOptions(
-                cfg.node_name, mode, cluster_cidr=cluster.get("clusterCIDR", ""),
-                dns_ip=cluster.get("clusterDNS", ""), cluster_domain=cluster.get("clusterDomain", cfg.cluster_domain)),
-                recorder=EventRecorder(client, "kube-proxy", host=cfg.node_name), on_problem=self._proxy_problem)
+            proxy = ServiceProxy(
+                client,
+                ProxyOptions(
+                    cfg.node_name,
+                    mode,
+                    cluster_cidr=cluster.get("clusterCIDR", ""),
+                    dns_ip=cluster.get("clusterDNS", ""),
+                    cluster_domain=cluster.get("clusterDomain", cfg.cluster_domain),
+                ),
+                recorder=EventRecorder(client, "kube-proxy", host=cfg.node_name),
+                on_problem=self._proxy_problem,
+            )
             self._health.watch(Part.PROXY, *([Part.DNS] if proxy.options.dns_ip else []))
         pod_network = network_name(cfg.node_name)
         gateway = str(next(ipaddress.ip_network(pod_cidr).hosts()))
@@ -317,14 +349,26 @@ class Agent:
 
         # with the proxy, pod traffic is masqueraded only when it leaves the cluster CIDR; the network is
         # made in the background so that a node whose subnet is taken keeps running and says so
-        network = self._network = PodNetwork(runtime, pod_network, pod_cidr, gateway,
-                                             masquerade=proxy is None or not proxy.options.cluster_cidr,
-                                             on_change=network_changed)
+        network = self._network = PodNetwork(
+            runtime,
+            pod_network,
+            pod_cidr,
+            gateway,
+            masquerade=proxy is None or not proxy.options.cluster_cidr,
+            on_change=network_changed,
+        )
         dns = cfg.cluster_dns or (proxy.options.dns_ip if proxy is not None else "")
-        node = NodeContext(cfg.node_name, node_ip, cfg.data_dir, pod_network, pause,
-                           cluster_dns=[s for s in dns.split(",") if s],
-                           cluster_domain=proxy.options.cluster_domain if proxy else cfg.cluster_domain,
-                           allow_privileged=cfg.allow_privileged, max_pods=cfg.max_pods)
+        node = NodeContext(
+            cfg.node_name,
+            node_ip,
+            cfg.data_dir,
+            pod_network,
+            pause,
+            cluster_dns=[s for s in dns.split(",") if s],
+            cluster_domain=proxy.options.cluster_domain if proxy else cfg.cluster_domain,
+            allow_privileged=cfg.allow_privileged,
+            max_pods=cfg.max_pods,
+        )
         manager = PodManager(client, runtime, node, recorder=recorder, network=network, sources=sources)
         try:
             async with asyncio.TaskGroup() as tasks:
@@ -357,7 +401,9 @@ class Agent:
                 recorder.emit(self._node_ref(), "Warning", "IngressPortUnavailable", message)
             reported[0] = message
 
-        return IngressController(client, IngressOptions(cfg.ingress_http_port, cfg.ingress_https_port), on_problem=problem)
+        return IngressController(
+            client, IngressOptions(cfg.ingress_http_port, cfg.ingress_https_port), on_problem=problem
+        )
 
     async def _read_machine(self, runtime: Runtime) -> MachineInfo:
         """The engine's facts, or the host's while the engine does not answer (the node registers all
@@ -381,6 +427,7 @@ class Agent:
             else:
                 rule = RULES[part]
                 recorder.emit(self._node_ref(), "Normal", rule.recovered, rule.message_good)
+
         return changed
 
     def _proxy_problem(self, part: str, message: str | None) -> None:
@@ -390,9 +437,16 @@ class Agent:
 
     def _status(self, node_ip: str, port: int, current_conditions: list[dict[str, Any]]) -> dict[str, Any]:
         cfg = self.config
-        return node_status(self._machine, ip=node_ip, hostname=socket.gethostname(), max_pods=cfg.max_pods,
-                           kubelet_port=port, transitions=self._transitions,
-                           extra=self._network_conditions(current_conditions), health=self._health.conditions())
+        return node_status(
+            self._machine,
+            ip=node_ip,
+            hostname=socket.gethostname(),
+            max_pods=cfg.max_pods,
+            kubelet_port=port,
+            transitions=self._transitions,
+            extra=self._network_conditions(current_conditions),
+            health=self._health.conditions(),
+        )
 
     async def _pause_image_once_up(self, runtime: Runtime) -> str:
         """The pause image, made once the engine answers. An engine that stops answering meanwhile is
@@ -439,8 +493,9 @@ class Agent:
             return [state.condition(node_now())]
         return [c for c in current if c.get("type") == NETWORK_UNAVAILABLE]
 
-    async def _register(self, client: ApiClient, labels: dict[str, str], annotations: dict[str, str],
-                        status: dict[str, Any]) -> None:
+    async def _register(
+        self, client: ApiClient, labels: dict[str, str], annotations: dict[str, str], status: dict[str, Any]
+    ) -> None:
         path = resource_path("v1", "nodes", name=self.config.node_name)
         metadata = {"name": self.config.node_name, "labels": labels, "annotations": annotations}
         manifest = {"apiVersion": "v1", "kind": "Node", "metadata": metadata, "spec": {}, "status": status}
@@ -453,15 +508,24 @@ class Agent:
     async def _renew_lease(self, client: ApiClient) -> None:
         name = self.config.node_name
         path = resource_path("coordination.k8s.io/v1", "leases", "kube-node-lease", name)
-        spec = {"holderIdentity": name, "leaseDurationSeconds": self.config.node_lease_duration_seconds,
-                "renewTime": rfc3339_micro()}
+        spec = {
+            "holderIdentity": name,
+            "leaseDurationSeconds": self.config.node_lease_duration_seconds,
+            "renewTime": rfc3339_micro(),
+        }
         try:
             await client.patch(path, {"spec": spec})
         except NotFoundError:
             with contextlib.suppress(AlreadyExistsError, ConflictError):
-                await client.create(resource_path("coordination.k8s.io/v1", "leases", "kube-node-lease"), {
-                    "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                    "metadata": {"name": name, "namespace": "kube-node-lease"}, "spec": spec})
+                await client.create(
+                    resource_path("coordination.k8s.io/v1", "leases", "kube-node-lease"),
+                    {
+                        "apiVersion": "coordination.k8s.io/v1",
+                        "kind": "Lease",
+                        "metadata": {"name": name, "namespace": "kube-node-lease"},
+                        "spec": spec,
+                    },
+                )
 
     async def _wait_for_pod_cidr(self, client: ApiClient) -> str:
         """The node's pod subnet; polled with back-off, as a node may wait long for one (none left) and
@@ -476,8 +540,9 @@ class Agent:
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_CIDR_POLL_SECONDS)
 
-    async def _heartbeat(self, client: ApiClient, runtime: Runtime, node_ip: str, port: int,
-                         reported: dict[str, Any]) -> None:
+    async def _heartbeat(
+        self, client: ApiClient, runtime: Runtime, node_ip: str, port: int, reported: dict[str, Any]
+    ) -> None:
         path = resource_path("v1", "nodes", name=self.config.node_name)
         last_full = asyncio.get_running_loop().time()
         while True:
@@ -496,8 +561,11 @@ class Agent:
                 status = self._status(node_ip, port, conditions)
                 ready = next((c for c in conditions if c.get("type") == "Ready"), {})
                 wanted = next((c for c in status["conditions"] if c["type"] == "Ready"), {})
-                if status_changed(reported, status) or ready.get("status") != wanted.get("status") \
-                        or now - last_full > STATUS_REFRESH_SECONDS:
+                if (
+                    status_changed(reported, status)
+                    or ready.get("status") != wanted.get("status")
+                    or now - last_full > STATUS_REFRESH_SECONDS
+                ):
                     await client.patch(f"{path}/status", {"status": status}, "merge")
                     reported, last_full = status, now
             except asyncio.CancelledError:
@@ -566,6 +634,6 @@ async def _pause_image(runtime: Runtime) -> str:
 
 def embedded_credentials(server_url: str, ca_pem: bytes, cert_pem: bytes, key_pem: bytes) -> Credentials:
     """The server's own agent: its node certificate handed over in-process, no join round trip."""
-    return Credentials(ClientConfig(server=server_url, ca_pem=ca_pem, client_cert_pem=cert_pem,
-                                    client_key_pem=key_pem), ca_pem)
-
+    return Credentials(
+        ClientConfig(server=server_url, ca_pem=ca_pem, client_cert_pem=cert_pem, client_key_pem=key_pem), ca_pem
+    )

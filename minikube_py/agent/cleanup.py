@@ -95,13 +95,26 @@ class Leftovers:
     images: list[Image] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        return [*map(str, self.processes), *map(str, self.containers), *map(str, self.networks), *self.rules,
-                *(f"mount {m}" for m in self.mounts), *(f"data dir {d}" for d in self.data_dirs),
-                *map(str, self.images)]
+        return [
+            *map(str, self.processes),
+            *map(str, self.containers),
+            *map(str, self.networks),
+            *self.rules,
+            *(f"mount {m}" for m in self.mounts),
+            *(f"data dir {d}" for d in self.data_dirs),
+            *map(str, self.images),
+        ]
 
 
-async def find(*, docker_host: str | None = None, node: str | None = None, network_rules: bool = True,
-               data_dirs: Iterable[Path] = (), remove_data: bool = False, uninstall: bool = False) -> Leftovers:
+async def find(
+    *,
+    docker_host: str | None = None,
+    node: str | None = None,
+    network_rules: bool = True,
+    data_dirs: Iterable[Path] = (),
+    remove_data: bool = False,
+    uninstall: bool = False,
+) -> Leftovers:
     """What is left. ``node`` narrows the Docker part to one node's containers and pod network and
     leaves the host-wide rules alone (they belong to no single node). ``uninstall`` adds the pykube
     servers and agents running on this host and pykube's own images."""
@@ -111,16 +124,25 @@ async def find(*, docker_host: str | None = None, node: str | None = None, netwo
     labels = [f"{LABEL_MANAGED}=true"] + ([f"{LABEL_NODE}={node}"] if node else [])
     docker = aiodocker.Docker(url=docker_host or None)
     try:
-        listed = await docker._query_json("containers/json",
-                                          params={"all": "1", "filters": json.dumps({"label": labels})})
+        listed = await docker._query_json(
+            "containers/json", params={"all": "1", "filters": json.dumps({"label": labels})}
+        )
         for item in listed:
             item_labels = item.get("Labels") or {}
             grace = min(MAX_GRACE_SECONDS, int(float(item_labels.get(LABEL_GRACE, "10") or 10)))
             names = item.get("Names") or [item["Id"]]
-            found.containers.append(Container(item["Id"], names[0].lstrip("/"), item_labels.get(LABEL_NODE, ""),
-                                              item.get("State") == "running", grace))
-        networks = await docker._query_json("networks",
-                                            params={"filters": json.dumps({"label": [f"{LABEL_MANAGED}=true"]})})
+            found.containers.append(
+                Container(
+                    item["Id"],
+                    names[0].lstrip("/"),
+                    item_labels.get(LABEL_NODE, ""),
+                    item.get("State") == "running",
+                    grace,
+                )
+            )
+        networks = await docker._query_json(
+            "networks", params={"filters": json.dumps({"label": [f"{LABEL_MANAGED}=true"]})}
+        )
         for net in networks:
             if node and net.get("Name") != network_name(node):
                 continue
@@ -135,8 +157,13 @@ async def find(*, docker_host: str | None = None, node: str | None = None, netwo
         await docker.close()
     found.containers.sort(key=lambda c: (c.node, c.name))
     found.networks.sort(key=lambda n: n.name)
-    await asyncio.to_thread(_find_on_host, found, network_rules=network_rules and not node,
-                            data_dirs=list(data_dirs), remove_data=remove_data)
+    await asyncio.to_thread(
+        _find_on_host,
+        found,
+        network_rules=network_rules and not node,
+        data_dirs=list(data_dirs),
+        remove_data=remove_data,
+    )
     return found
 
 
@@ -150,16 +177,20 @@ async def report_foreign_objects(docker_host: str, node: str) -> list[str]:
         log.debug("cannot look for other clusters' leftovers: %s", e)
         return []
     own = network_name(node)
-    nodes = sorted({c.node for c in found.containers if c.node != node}
-                   | {n.name.removeprefix("pykube-") for n in found.networks if n.name != own})
+    nodes = sorted(
+        {c.node for c in found.containers if c.node != node}
+        | {n.name.removeprefix("pykube-") for n in found.networks if n.name != own}
+    )
     lines = []
     for other in nodes:
         containers = sum(1 for c in found.containers if c.node == other)
         networks = [n for n in found.networks if n.name == network_name(other)]
         held = "".join(f", pod network {n.name} on {', '.join(n.subnets)}" for n in networks)
-        lines.append(f"this Docker engine holds what pykube node {other} left: {containers} "
-                     f"container{'s' if containers != 1 else ''}{held}; if that node's cluster is gone, "
-                     f"run `pykube cleanup --node {other}` (add --dry-run to see the list first)")
+        lines.append(
+            f"this Docker engine holds what pykube node {other} left: {containers} "
+            f"container{'s' if containers != 1 else ''}{held}; if that node's cluster is gone, "
+            f"run `pykube cleanup --node {other}` (add --dry-run to see the list first)"
+        )
     for line in lines:
         log.warning("%s", line)
     return lines
@@ -263,14 +294,17 @@ async def remove(found: Leftovers, *, docker_host: str | None = None) -> list[st
     failures = await asyncio.to_thread(stop_processes, found.processes)
     docker = aiodocker.Docker(url=docker_host or None)
     try:
+
         async def drop(container: Container) -> None:
             try:
                 if container.running:
-                    async with docker._query(f"containers/{container.id}/stop", method="POST",
-                                             params={"t": container.grace}) as resp:
+                    async with docker._query(
+                        f"containers/{container.id}/stop", method="POST", params={"t": container.grace}
+                    ) as resp:
                         await resp.read()
-                async with docker._query(f"containers/{container.id}", method="DELETE",
-                                         params={"force": "1", "v": "1"}) as resp:
+                async with docker._query(
+                    f"containers/{container.id}", method="DELETE", params={"force": "1", "v": "1"}
+                ) as resp:
                     await resp.read()
             except aiodocker.DockerError as e:
                 if e.status != 404:

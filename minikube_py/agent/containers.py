@@ -54,9 +54,18 @@ def spec_hash(container: Obj) -> str:
 def labels_for(pod: Obj, node: NodeContext, name: str, kind: str, attempt: int, hash_: str = "") -> dict[str, str]:
     md = pod["metadata"]
     grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
-    return {LABEL_MANAGED: "true", LABEL_NODE: node.name, LABEL_POD_UID: md["uid"], LABEL_POD_NAME: md["name"],
-            LABEL_POD_NAMESPACE: md["namespace"], LABEL_CONTAINER_NAME: name, LABEL_CONTAINER_KIND: kind,
-            LABEL_ATTEMPT: str(attempt), LABEL_SPEC_HASH: hash_, LABEL_GRACE: str(grace)}
+    return {
+        LABEL_MANAGED: "true",
+        LABEL_NODE: node.name,
+        LABEL_POD_UID: md["uid"],
+        LABEL_POD_NAME: md["name"],
+        LABEL_POD_NAMESPACE: md["namespace"],
+        LABEL_CONTAINER_NAME: name,
+        LABEL_CONTAINER_KIND: kind,
+        LABEL_ATTEMPT: str(attempt),
+        LABEL_SPEC_HASH: hash_,
+        LABEL_GRACE: str(grace),
+    }
 
 
 def _dns(pod: Obj, node: NodeContext) -> tuple[list[str], list[str], list[str]]:
@@ -110,15 +119,24 @@ def sandbox_spec(pod: Obj, node: NodeContext) -> ContainerSpec:
     and host ports; app containers join it."""
     spec = pod.get("spec") or {}
     servers, searches, options = _dns(pod, node)
-    bindings = [PortBinding(p["containerPort"], p["hostPort"], p.get("protocol", "TCP"), p.get("hostIP", ""))
-                for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])
-                for p in c.get("ports") or [] if p.get("hostPort")]
+    bindings = [
+        PortBinding(p["containerPort"], p["hostPort"], p.get("protocol", "TCP"), p.get("hostIP", ""))
+        for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])
+        for p in c.get("ports") or []
+        if p.get("hostPort")
+    ]
     return ContainerSpec(
-        name=container_name(pod, SANDBOX_NAME, 0), image=node.pause_image,
+        name=container_name(pod, SANDBOX_NAME, 0),
+        image=node.pause_image,
         labels=labels_for(pod, node, SANDBOX_NAME, "sandbox", 0),
         network="host" if spec.get("hostNetwork") else node.network,
         hostname=None if spec.get("hostNetwork") else (spec.get("hostname") or pod["metadata"]["name"])[:63],
-        domainname=_domain(pod, node), dns=servers, dns_search=searches, dns_options=options, port_bindings=bindings)
+        domainname=_domain(pod, node),
+        dns=servers,
+        dns_search=searches,
+        dns_options=options,
+        port_bindings=bindings,
+    )
 
 
 def _resources(container: Obj) -> dict[str, int | None]:
@@ -144,22 +162,43 @@ def _user(pod: Obj, container: Obj) -> str | None:
     return f"{uid}:{gid}" if gid is not None else str(uid)
 
 
-def app_spec(pod: Obj, container: Obj, *, kind: str, attempt: int, sandbox_id: str, env: list[tuple[str, str]],
-             mounts: list[Mount], node: NodeContext, command: list[str] | None,
-             args: list[str] | None) -> ContainerSpec:
+def app_spec(
+    pod: Obj,
+    container: Obj,
+    *,
+    kind: str,
+    attempt: int,
+    sandbox_id: str,
+    env: list[tuple[str, str]],
+    mounts: list[Mount],
+    node: NodeContext,
+    command: list[str] | None,
+    args: list[str] | None,
+) -> ContainerSpec:
     """An init or app container joined to the sandbox's network namespace. ``command``/``args`` come
     already expanded (see env.expand_command)."""
     ctx = container.get("securityContext") or {}
     privileged = bool(ctx.get("privileged"))
     if privileged and not node.allow_privileged:
-        raise ConfigError("privileged containers are not allowed on this node (start the agent with "
-                          "--allow-privileged)")
+        raise ConfigError(
+            "privileged containers are not allowed on this node (start the agent with --allow-privileged)"
+        )
     return ContainerSpec(
-        name=container_name(pod, container["name"], attempt), image=container["image"],
+        name=container_name(pod, container["name"], attempt),
+        image=container["image"],
         labels=labels_for(pod, node, container["name"], kind, attempt, spec_hash(container)),
-        entrypoint=command, cmd=args, env=env, working_dir=container.get("workingDir"), mounts=mounts,
-        network=f"container:{sandbox_id}", user=_user(pod, container),
-        read_only_rootfs=bool(ctx.get("readOnlyRootFilesystem")), privileged=privileged,
-        tty=bool(container.get("tty")), stdin=bool(container.get("stdin")),
-        stdin_once=bool(container.get("stdinOnce")), annotations=dict(pod["metadata"].get("annotations") or {}),
-        **_resources(container))
+        entrypoint=command,
+        cmd=args,
+        env=env,
+        working_dir=container.get("workingDir"),
+        mounts=mounts,
+        network=f"container:{sandbox_id}",
+        user=_user(pod, container),
+        read_only_rootfs=bool(ctx.get("readOnlyRootFilesystem")),
+        privileged=privileged,
+        tty=bool(container.get("tty")),
+        stdin=bool(container.get("stdin")),
+        stdin_once=bool(container.get("stdinOnce")),
+        annotations=dict(pod["metadata"].get("annotations") or {}),
+        **_resources(container),
+    )

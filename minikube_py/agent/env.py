@@ -34,11 +34,13 @@ class ConfigError(Exception):
 def expand(text: str, env: dict[str, str]) -> str:
     """Kubernetes' $(VAR) expansion: known variables are replaced, unknown ones stay as written, and
     ``$$`` is an escaped ``$``."""
+
     def replace(match: re.Match[str]) -> str:
         if match.group(0) == "$$":
             return "$"
         name = match.group(1)
         return env.get(name, match.group(0))
+
     return _REFERENCE.sub(replace, text)
 
 
@@ -46,8 +48,12 @@ def service_env(services: list[Obj], namespace: str) -> list[tuple[str, str]]:
     """Docker-links style variables for every service of the namespace that has a cluster IP; the
     ``kubernetes`` service of ``default`` is always included, as kubelet does for the master service."""
     result: list[tuple[str, str]] = []
-    chosen = [s for s in services if s["metadata"].get("namespace") == namespace
-              or (s["metadata"].get("namespace") == "default" and s["metadata"]["name"] == "kubernetes")]
+    chosen = [
+        s
+        for s in services
+        if s["metadata"].get("namespace") == namespace
+        or (s["metadata"].get("namespace") == "default" and s["metadata"]["name"] == "kubernetes")
+    ]
     for svc in sorted(chosen, key=lambda s: (s["metadata"]["name"], s["metadata"].get("namespace", ""))):
         spec = svc.get("spec") or {}
         ip = spec.get("clusterIP")
@@ -64,8 +70,12 @@ def service_env(services: list[Obj], namespace: str) -> list[tuple[str, str]]:
         for port in ports:
             proto = port.get("protocol", "TCP")
             base = f"{prefix}_PORT_{port['port']}_{proto.upper()}"
-            result += [(base, f"{proto.lower()}://{ip}:{port['port']}"), (f"{base}_PROTO", proto.lower()),
-                       (f"{base}_PORT", str(port["port"])), (f"{base}_ADDR", ip)]
+            result += [
+                (base, f"{proto.lower()}://{ip}:{port['port']}"),
+                (f"{base}_PROTO", proto.lower()),
+                (f"{base}_PORT", str(port["port"])),
+                (f"{base}_ADDR", ip),
+            ]
     return result
 
 
@@ -82,10 +92,15 @@ def _field(pod: Obj, path: str, node: NodeContext, pod_ip: str) -> str:
     if match:
         return (md.get(match.group(1)) or {}).get(match.group(2), "")
     simple = {
-        "metadata.name": md.get("name", ""), "metadata.namespace": md.get("namespace", ""),
-        "metadata.uid": md.get("uid", ""), "spec.nodeName": node.name,
+        "metadata.name": md.get("name", ""),
+        "metadata.namespace": md.get("namespace", ""),
+        "metadata.uid": md.get("uid", ""),
+        "spec.nodeName": node.name,
         "spec.serviceAccountName": (pod.get("spec") or {}).get("serviceAccountName", ""),
-        "status.podIP": pod_ip, "status.podIPs": pod_ip, "status.hostIP": node.ip, "status.hostIPs": node.ip,
+        "status.podIP": pod_ip,
+        "status.podIPs": pod_ip,
+        "status.hostIP": node.ip,
+        "status.hostIPs": node.ip,
     }
     if path not in simple:
         raise ConfigError(f"unsupported fieldRef {path}")
@@ -111,8 +126,9 @@ def _fetch(lookup: Lookup, namespace: str, ref: Obj, kind: str) -> Obj | None:
     return obj
 
 
-def resolve_env(pod: Obj, container: Obj, *, secret: Lookup, configmap: Lookup, services: list[Obj],
-                node: NodeContext, pod_ip: str) -> list[tuple[str, str]]:
+def resolve_env(
+    pod: Obj, container: Obj, *, secret: Lookup, configmap: Lookup, services: list[Obj], node: NodeContext, pod_ip: str
+) -> list[tuple[str, str]]:
     """The environment in kubelet's order: service variables, then envFrom, then env (later names
     win); env values may refer to any variable defined before them."""
     namespace = pod["metadata"].get("namespace", "default")
@@ -120,8 +136,16 @@ def resolve_env(pod: Obj, container: Obj, *, secret: Lookup, configmap: Lookup, 
     if (pod.get("spec") or {}).get("enableServiceLinks", True):
         values.update(service_env(services, namespace))
     else:
-        values.update(service_env([s for s in services if s["metadata"]["name"] == "kubernetes"
-                                   and s["metadata"].get("namespace") == "default"], "default"))
+        values.update(
+            service_env(
+                [
+                    s
+                    for s in services
+                    if s["metadata"]["name"] == "kubernetes" and s["metadata"].get("namespace") == "default"
+                ],
+                "default",
+            )
+        )
     for source in container.get("envFrom") or []:
         prefix = source.get("prefix", "")
         if "configMapRef" in source:
@@ -162,5 +186,7 @@ def expand_command(container: Obj, env: list[tuple[str, str]]) -> tuple[list[str
     values = dict(env)
     command = container.get("command")
     args = container.get("args")
-    return ([expand(c, values) for c in command] if command is not None else None,
-            [expand(a, values) for a in args] if args is not None else None)
+    return (
+        [expand(c, values) for c in command] if command is not None else None,
+        [expand(a, values) for a in args] if args is not None else None,
+    )

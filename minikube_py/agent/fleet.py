@@ -60,8 +60,14 @@ class Fleet:
     ``config.data_dir/<name>``, until :meth:`run` is cancelled. ``client``: the credentials of the
     fleet (by default those of ``config.kubeconfig``); ``labels``: extra labels of some nodes."""
 
-    def __init__(self, config: AgentConfig, *, names: list[str] | None = None, client: ClientConfig | None = None,
-                 labels: Mapping[str, Mapping[str, str]] | None = None) -> None:
+    def __init__(
+        self,
+        config: AgentConfig,
+        *,
+        names: list[str] | None = None,
+        client: ClientConfig | None = None,
+        labels: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> None:
         if config.runtime != "fake":
             raise ValueError("a fleet runs fake nodes only")
         self.config = config
@@ -77,8 +83,9 @@ class Fleet:
 
     async def run(self) -> None:
         client_config = self._client_config or _fleet_credentials(self.config)
-        async with ApiClient(client_config, user_agent="pykube-agent/fleet", timeout=60,
-                             connections=CONNECTIONS) as client:
+        async with ApiClient(
+            client_config, user_agent="pykube-agent/fleet", timeout=60, connections=CONNECTIONS
+        ) as client:
             sources = PodSources(client, None)
             self._running = client, sources
             try:
@@ -100,13 +107,19 @@ class Fleet:
             return
         client, sources = self._running
         labels = {**self.config.labels, **self._labels.get(name, {})}
-        config = dataclasses.replace(self.config, node_name=name, count=1, data_dir=self.config.data_dir / name,
-                                     node_labels=",".join(f"{k}={v}" for k, v in labels.items()))
+        config = dataclasses.replace(
+            self.config,
+            node_name=name,
+            count=1,
+            data_dir=self.config.data_dir / name,
+            node_labels=",".join(f"{k}={v}" for k, v in labels.items()),
+        )
         agent = Agent(config, disk=self._disk)
         node_client = client.impersonating(f"{NODE_USER_PREFIX}{name}", [NODES_GROUP])
         self._tasks[name] = asyncio.create_task(
             guard(f"node {name}", lambda: agent.serve(node_client, self.runtimes[name], self._node_ip, 0, sources)),
-            name=f"fake node {name}")
+            name=f"fake node {name}",
+        )
 
     async def stop(self, name: str) -> None:
         """Node ``name`` goes silent, as if its agent were killed: no heartbeat, no pod updates."""
@@ -124,9 +137,11 @@ class Fleet:
 
 def _fleet_credentials(config: AgentConfig) -> ClientConfig:
     if not config.kubeconfig:
-        raise JoinError("a fleet of fake nodes acts for all of them: give it --kubeconfig with a user who may "
-                        "impersonate system:node:* (such as the server's admin kubeconfig); the join token "
-                        "gives one node its own credentials only")
+        raise JoinError(
+            "a fleet of fake nodes acts for all of them: give it --kubeconfig with a user who may "
+            "impersonate system:node:* (such as the server's admin kubeconfig); the join token "
+            "gives one node its own credentials only"
+        )
     return load_kubeconfig(Path(config.kubeconfig))
 
 
@@ -180,6 +195,7 @@ class FleetThread:
     def start(self, name: str) -> None:
         async def start() -> None:
             self.fleet.start(name)
+
         self._call(start())
 
     def _call(self, work: Any) -> None:

@@ -61,23 +61,47 @@ class ConditionRule:
 #: Ready and DiskPressure are kubelet's own conditions (their good states are kubelet's words); the
 #: proxy and DNS ones are pykube's, named as node-problem-detector names its conditions
 RULES: Mapping[Part, ConditionRule] = {
-    Part.RUNTIME: ConditionRule("Ready", "False", "True", "KubeletReady", "kubelet is posting ready status",
-                                "NodeReady"),
-    Part.DISK: ConditionRule("DiskPressure", "True", "False", "KubeletHasNoDiskPressure",
-                             "kubelet has no disk pressure", "NodeHasNoDiskPressure"),
-    Part.PROXY: ConditionRule("ServiceProxyUnavailable", "True", "False", "ServiceProxyReady",
-                              "the service proxy's rules are in place", "ServiceProxyReady"),
-    Part.DNS: ConditionRule("ClusterDNSUnavailable", "True", "False", "ClusterDNSReady",
-                            "the cluster DNS answers on this node", "ClusterDNSReady"),
+    Part.RUNTIME: ConditionRule(
+        "Ready", "False", "True", "KubeletReady", "kubelet is posting ready status", "NodeReady"
+    ),
+    Part.DISK: ConditionRule(
+        "DiskPressure",
+        "True",
+        "False",
+        "KubeletHasNoDiskPressure",
+        "kubelet has no disk pressure",
+        "NodeHasNoDiskPressure",
+    ),
+    Part.PROXY: ConditionRule(
+        "ServiceProxyUnavailable",
+        "True",
+        "False",
+        "ServiceProxyReady",
+        "the service proxy's rules are in place",
+        "ServiceProxyReady",
+    ),
+    Part.DNS: ConditionRule(
+        "ClusterDNSUnavailable",
+        "True",
+        "False",
+        "ClusterDNSReady",
+        "the cluster DNS answers on this node",
+        "ClusterDNSReady",
+    ),
 }
 
 
 def runtime_down(error: BaseException | str, endpoint: str) -> Problem:
     """The Ready=False problem of an engine that does not answer, naming what to check."""
-    detail = error if isinstance(error, str) else (getattr(error, "message", None) or str(error) or type(error).__name__)
+    detail = (
+        error if isinstance(error, str) else (getattr(error, "message", None) or str(error) or type(error).__name__)
+    )
     where = endpoint or "the local Docker engine"
-    return Problem("KubeletNotReady", f"container runtime is down: {where} does not answer ({detail}); "
-                                      "start Docker (`systemctl start docker`) or point --docker-host at a running engine")
+    return Problem(
+        "KubeletNotReady",
+        f"container runtime is down: {where} does not answer ({detail}); "
+        "start Docker (`systemctl start docker`) or point --docker-host at a running engine",
+    )
 
 
 def disk_pressure(usage: Iterable[tuple[Path, int, int]], minimum: float = DISK_FREE_MIN) -> Problem | None:
@@ -86,10 +110,14 @@ def disk_pressure(usage: Iterable[tuple[Path, int, int]], minimum: float = DISK_
     short = [(path, free, total) for path, free, total in usage if total > 0 and free / total < minimum]
     if not short:
         return None
-    what = "; ".join(f"{path} has {_size(free)} free of {_size(total)} ({free / total:.0%})" for path, free, total in short)
-    return Problem("KubeletHasDiskPressure",
-                   f"kubelet has disk pressure: {what}, under the {minimum:.0%} the node needs; free space there "
-                   "(`docker system prune` removes unused images and stopped containers)")
+    what = "; ".join(
+        f"{path} has {_size(free)} free of {_size(total)} ({free / total:.0%})" for path, free, total in short
+    )
+    return Problem(
+        "KubeletHasDiskPressure",
+        f"kubelet has disk pressure: {what}, under the {minimum:.0%} the node needs; free space there "
+        "(`docker system prune` removes unused images and stopped containers)",
+    )
 
 
 def _size(count: int) -> str:
@@ -170,6 +198,9 @@ class NodeHealth:
         found = {}
         for part in self.parts:
             rule, problem = RULES[part], self._problems.get(part)
-            found[rule.type] = ((rule.status_bad, problem.reason, problem.message) if problem is not None
-                                else (rule.status_good, rule.reason_good, rule.message_good))
+            found[rule.type] = (
+                (rule.status_bad, problem.reason, problem.message)
+                if problem is not None
+                else (rule.status_good, rule.reason_good, rule.message_good)
+            )
         return found

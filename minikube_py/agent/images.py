@@ -98,12 +98,13 @@ class ImageManager:
         """The id of the container's image, pulling it when the policy says so. Raises ImageError."""
         image = container.get("image", "")
         if not image or any(c.isspace() for c in image):
-            raise ImageError("InvalidImageName", f'Failed to apply default image tag "{image}": invalid reference format')
+            raise ImageError(
+                "InvalidImageName", f'Failed to apply default image tag "{image}": invalid reference format'
+            )
         policy = container.get("imagePullPolicy") or default_pull_policy(image)
         present = await self._runtime.image_id(image)
         if present is not None and policy != "Always":
-            self._recorder.emit(pod, "Normal", "Pulled",
-                                        f'Container image "{image}" already present on machine')
+            self._recorder.emit(pod, "Normal", "Pulled", f'Container image "{image}" already present on machine')
             return present
         if policy == "Never":
             if present is not None:
@@ -129,8 +130,9 @@ class ImageManager:
             self._recorder.emit(pod, "Warning", "Failed", "Error: ErrImagePull")
             raise ImageError("ErrImagePull", message) from None
         self._backoff.pop(key, None)
-        self._recorder.emit(pod, "Normal", "Pulled",
-                                    f'Successfully pulled image "{image}" in {time.monotonic() - started:.3f}s')
+        self._recorder.emit(
+            pod, "Normal", "Pulled", f'Successfully pulled image "{image}" in {time.monotonic() - started:.3f}s'
+        )
         return image_id
 
     async def _pull(self, image: str, pull_secrets: list[Obj]) -> str:

@@ -67,8 +67,9 @@ class LocalPathCleaner:
             return
         problem = await asyncio.to_thread(remove_volume_directory, Path(path), self.root)
         if problem is not None:
-            self._recorder.emit({"apiVersion": "v1", "kind": "PersistentVolume", **volume}, "Warning",
-                                "VolumeFailedDelete", problem)
+            self._recorder.emit(
+                {"apiVersion": "v1", "kind": "PersistentVolume", **volume}, "Warning", "VolumeFailedDelete", problem
+            )
             return
         try:
             await self._client.delete(resource_path("v1", "persistentvolumes", name=md["name"]), uid=md.get("uid"))

@@ -46,9 +46,14 @@ class NetworkState:
     since: str
 
     def condition(self, heartbeat: str) -> Obj:
-        return {"type": NETWORK_UNAVAILABLE, "status": "True" if self.unavailable else "False",
-                "reason": self.reason, "message": self.message, "lastHeartbeatTime": heartbeat,
-                "lastTransitionTime": self.since}
+        return {
+            "type": NETWORK_UNAVAILABLE,
+            "status": "True" if self.unavailable else "False",
+            "reason": self.reason,
+            "message": self.message,
+            "lastHeartbeatTime": heartbeat,
+            "lastTransitionTime": self.since,
+        }
 
 
 def network_name(node: str) -> str:
@@ -64,8 +69,16 @@ class PodNetwork:
     """Creates the node's pod network until it exists; ``on_change`` runs after every change of
     state (the agent writes the node status and wakes the pod workers)."""
 
-    def __init__(self, runtime: Runtime, name: str, subnet: str, gateway: str, *, masquerade: bool,
-                 on_change: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        name: str,
+        subnet: str,
+        gateway: str,
+        *,
+        masquerade: bool,
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
         self._runtime = runtime
         self.name, self.subnet, self.gateway, self._masquerade = name, subnet, gateway, masquerade
         self._on_change = on_change

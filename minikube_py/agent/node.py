@@ -22,9 +22,14 @@ def now() -> str:
 
 
 def node_labels(name: str, machine: MachineInfo, extra: dict[str, str]) -> dict[str, str]:
-    return {"kubernetes.io/hostname": name, "kubernetes.io/os": machine.operating_system,
-            "kubernetes.io/arch": machine.architecture, "beta.kubernetes.io/os": machine.operating_system,
-            "beta.kubernetes.io/arch": machine.architecture, **extra}
+    return {
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": machine.operating_system,
+        "kubernetes.io/arch": machine.architecture,
+        "beta.kubernetes.io/os": machine.operating_system,
+        "beta.kubernetes.io/arch": machine.architecture,
+        **extra,
+    }
 
 
 #: kubelet's own conditions in the order it reports them, with their values on a healthy node
@@ -36,9 +41,17 @@ KUBELET_CONDITIONS: dict[str, tuple[str, str, str]] = {
 }
 
 
-def node_status(machine: MachineInfo, *, ip: str, hostname: str, max_pods: int, kubelet_port: int,
-                transitions: dict[str, tuple[str, str]] | None = None, extra: Sequence[Obj] = (),
-                health: Mapping[str, tuple[str, str, str]] | None = None) -> Obj:
+def node_status(
+    machine: MachineInfo,
+    *,
+    ip: str,
+    hostname: str,
+    max_pods: int,
+    kubelet_port: int,
+    transitions: dict[str, tuple[str, str]] | None = None,
+    extra: Sequence[Obj] = (),
+    health: Mapping[str, tuple[str, str, str]] | None = None,
+) -> Obj:
     """Status as kubelet reports it. ``transitions`` (type → (status, since)) keeps each condition's
     lastTransitionTime stable across reports and moves it when the status changes (pass the same dict
     every time). ``extra`` conditions (NetworkUnavailable) come
@@ -58,24 +71,45 @@ def node_status(machine: MachineInfo, *, ip: str, hostname: str, max_pods: int, 
         if last_status != status:
             since = stamp
             transitions[kind] = (status, since)
-        conditions.append({"type": kind, "status": status, "reason": reason, "message": message,
-                           "lastHeartbeatTime": stamp, "lastTransitionTime": since})
+        conditions.append(
+            {
+                "type": kind,
+                "status": status,
+                "reason": reason,
+                "message": message,
+                "lastHeartbeatTime": stamp,
+                "lastTransitionTime": since,
+            }
+        )
     return {
-        "capacity": capacity, "allocatable": dict(capacity), "conditions": conditions,
+        "capacity": capacity,
+        "allocatable": dict(capacity),
+        "conditions": conditions,
         "addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": hostname}],
         "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
-        "nodeInfo": {"machineID": "", "systemUUID": "", "bootID": "", "kernelVersion": machine.kernel_version,
-                     "osImage": machine.os_image, "containerRuntimeVersion": machine.runtime_version,
-                     "kubeletVersion": KUBELET_VERSION, "kubeProxyVersion": KUBELET_VERSION,
-                     "operatingSystem": machine.operating_system, "architecture": machine.architecture},
+        "nodeInfo": {
+            "machineID": "",
+            "systemUUID": "",
+            "bootID": "",
+            "kernelVersion": machine.kernel_version,
+            "osImage": machine.os_image,
+            "containerRuntimeVersion": machine.runtime_version,
+            "kubeletVersion": KUBELET_VERSION,
+            "kubeProxyVersion": KUBELET_VERSION,
+            "operatingSystem": machine.operating_system,
+            "architecture": machine.architecture,
+        },
     }
 
 
 def status_changed(old: Obj, new: Obj) -> bool:
     """Whether a report carries news beyond the heartbeat times (the Lease carries liveness)."""
+
     def strip(status: Obj) -> Obj:
         copy = dict(status)
-        copy["conditions"] = [{k: v for k, v in c.items() if k != "lastHeartbeatTime"}
-                              for c in status.get("conditions") or []]
+        copy["conditions"] = [
+            {k: v for k, v in c.items() if k != "lastHeartbeatTime"} for c in status.get("conditions") or []
+        ]
         return copy
+
     return strip(old) != strip(new)

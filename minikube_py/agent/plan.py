@@ -187,8 +187,16 @@ class ReleasePod:
     delete_object: bool
 
 
-Action = (CreateSandbox | KillContainer | RemoveContainer | StartProbing | WaitBackOff | StartContainer | StopContainers
-          | ReleasePod)
+Action = (
+    CreateSandbox
+    | KillContainer
+    | RemoveContainer
+    | StartProbing
+    | WaitBackOff
+    | StartContainer
+    | StopContainers
+    | ReleasePod
+)
 
 
 @dataclass
@@ -203,9 +211,16 @@ class PodPlan:
 # ------------------------------------------------------------------------------ the plan
 
 
-def plan_pod(pod: Obj, containers: Mapping[str, Sequence[ContainerState]], *, probes: Mapping[str, str | None],
-             backoff: Mapping[str, RestartBackoff], now: float, gone: bool = False,
-             reported_phase: str | None = None) -> PodPlan:
+def plan_pod(
+    pod: Obj,
+    containers: Mapping[str, Sequence[ContainerState]],
+    *,
+    probes: Mapping[str, str | None],
+    backoff: Mapping[str, RestartBackoff],
+    now: float,
+    gone: bool = False,
+    reported_phase: str | None = None,
+) -> PodPlan:
     """Decide one pass of a pod's worker.
 
     ``containers`` is :func:`by_container_name` of what the runtime reports for the pod; ``probes``
@@ -235,15 +250,15 @@ def plan_pod(pod: Obj, containers: Mapping[str, Sequence[ContainerState]], *, pr
         if current is not None and ended(current) and current.exit_code == 0:
             continue
         # one init container at a time, each to success; Always restarts a failed one as OnFailure does
-        if current is None or (not current.running and should_restart(
-                "OnFailure" if policy == "Always" else policy, current.exit_code)):
+        if current is None or (
+            not current.running and should_restart("OnFailure" if policy == "Always" else policy, current.exit_code)
+        ):
             actions += _start(pod, container, "init", current, backoff, now)
         return PodPlan(actions)
     for container in spec.get("containers") or []:
-        actions += _app(pod, container, _newest(containers, container["name"]), policy, probes, backoff, now,
-                        doomed)
+        actions += _app(pod, container, _newest(containers, container["name"]), policy, probes, backoff, now, doomed)
     for states in containers.values():
-        actions += [RemoveContainer(old.id) for old in states[1 + KEEP_PREVIOUS:]]
+        actions += [RemoveContainer(old.id) for old in states[1 + KEEP_PREVIOUS :]]
     return PodPlan(actions)
 
 
@@ -268,8 +283,16 @@ def _grace(pod: Obj) -> float:
     return float((pod.get("spec") or {}).get("terminationGracePeriodSeconds", DEFAULT_GRACE))
 
 
-def _app(pod: Obj, container: Obj, current: ContainerState | None, policy: str, probes: Mapping[str, str | None],
-         backoff: Mapping[str, RestartBackoff], now: float, doomed: set[str]) -> list[Action]:
+def _app(
+    pod: Obj,
+    container: Obj,
+    current: ContainerState | None,
+    policy: str,
+    probes: Mapping[str, str | None],
+    backoff: Mapping[str, RestartBackoff],
+    now: float,
+    doomed: set[str],
+) -> list[Action]:
     name = container["name"]
     if current is not None and current.running:
         if current.id in doomed:
@@ -288,8 +311,14 @@ def _app(pod: Obj, container: Obj, current: ContainerState | None, policy: str, 
     return _start(pod, container, "app", current, backoff, now)
 
 
-def _start(pod: Obj, container: Obj, kind: Literal["init", "app"], previous: ContainerState | None,
-           backoff: Mapping[str, RestartBackoff], now: float) -> list[Action]:
+def _start(
+    pod: Obj,
+    container: Obj,
+    kind: Literal["init", "app"],
+    previous: ContainerState | None,
+    backoff: Mapping[str, RestartBackoff],
+    now: float,
+) -> list[Action]:
     """Start a container whose previous attempt (if any) ended or never started, back-off permitting."""
     name = container["name"]
     if previous is None:
@@ -300,9 +329,14 @@ def _start(pod: Obj, container: Obj, kind: Literal["init", "app"], previous: Con
     if now < entry.not_before:
         md = pod["metadata"]
         ref = f"{md['name']}_{md['namespace']}({md['uid']})"
-        return [WaitBackOff(name, entry.not_before,
-                            f"back-off {entry.delay:.0f}s restarting failed container={name} pod={ref}",
-                            f"Back-off restarting failed container {name} in pod {ref}")]
+        return [
+            WaitBackOff(
+                name,
+                entry.not_before,
+                f"back-off {entry.delay:.0f}s restarting failed container={name} pod={ref}",
+                f"Back-off restarting failed container {name} in pod {ref}",
+            )
+        ]
     return [StartContainer(container, kind, attempt_of(previous) + 1, backoff=backoff_after_restart(entry, now))]
 
 
@@ -310,8 +344,9 @@ def _deletion(pod: Obj, containers: Mapping[str, Sequence[ContainerState]], gone
     """Graceful deletion (deletionTimestamp set) or clean-up of a pod that no longer exists: stop what
     runs (preStop hooks first, all within the deletion's grace period), remove every container."""
     spec = pod.get("spec") or {}
-    grace = float(pod["metadata"].get("deletionGracePeriodSeconds",
-                                      spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE)))
+    grace = float(
+        pod["metadata"].get("deletionGracePeriodSeconds", spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE))
+    )
     hooks = {c["name"]: ((c.get("lifecycle") or {}).get("preStop") or {}) for c in spec.get("containers") or []}
     stops: list[Stop] = []
     for name, states in containers.items():

@@ -110,8 +110,9 @@ class PodSources:
     each would cost the server four thousand."""
 
     def __init__(self, client: ApiClient, node: str | None) -> None:
-        self._pods = Informer(client, "/api/v1/pods",
-                              field_selector=f"spec.nodeName={node}" if node is not None else "spec.nodeName!=")
+        self._pods = Informer(
+            client, "/api/v1/pods", field_selector=f"spec.nodeName={node}" if node is not None else "spec.nodeName!="
+        )
         self.secrets = ReferencedObjects(client, "secrets", lambda pod: VolumeManager.referenced(pod)[0])
         self.configmaps = ReferencedObjects(client, "configmaps", lambda pod: VolumeManager.referenced(pod)[1])
         self.services = Informer(client, "/api/v1/services")
@@ -184,9 +185,20 @@ def _claims_of(pod: Obj) -> set[tuple[str, str]]:
 class PodServices:
     """What every worker shares: the runtime, the API, caches of Secrets/ConfigMaps/Services."""
 
-    def __init__(self, client: ApiClient, runtime: Runtime, node: NodeContext, recorder: EventRecorder,
-                 secrets: ReferencedObjects, configmaps: ReferencedObjects, services: Informer,
-                 network: PodNetwork | None = None, *, claims: ReferencedObjects, volumes: Informer) -> None:
+    def __init__(
+        self,
+        client: ApiClient,
+        runtime: Runtime,
+        node: NodeContext,
+        recorder: EventRecorder,
+        secrets: ReferencedObjects,
+        configmaps: ReferencedObjects,
+        services: Informer,
+        network: PodNetwork | None = None,
+        *,
+        claims: ReferencedObjects,
+        volumes: Informer,
+    ) -> None:
         self.client = client
         #: PersistentVolumeClaims and PersistentVolumes, for the pods' claim volumes
         self.claims, self.persistent_volumes = claims, volumes
@@ -268,7 +280,7 @@ class PodWorker:
             except Exception as exc:
                 failures += 1
                 log.warning("pod %s: sync failed: %r", object_key(self.pod), exc, exc_info=failures == 1)
-                await asyncio.sleep(min(0.5 * 2 ** failures, 10.0))
+                await asyncio.sleep(min(0.5 * 2**failures, 10.0))
                 self._wake.set()
 
     async def stop_probers(self) -> None:
@@ -280,16 +292,23 @@ class PodWorker:
 
     async def _observe(self) -> dict[str, list[ContainerState]]:
         return by_container_name(
-            await self._s.runtime.list_containers({LABEL_POD_UID: self.uid, LABEL_NODE: self._s.node.name}))
+            await self._s.runtime.list_containers({LABEL_POD_UID: self.uid, LABEL_NODE: self._s.node.name})
+        )
 
     async def sync(self) -> bool:
         """One pass; True when the worker is finished (the pod is gone and its containers removed)."""
         self._next_deadline = None
         by_name = await self._observe()
         pod = self.pod  # one version of the pod for the whole pass: update() may swap it at any await
-        plan = plan_pod(pod, by_name, probes={cid: p.liveness_failure for cid, p in self._probers.items()},
-                        backoff=self._backoff, now=time.monotonic(), gone=self.gone,
-                        reported_phase=None if self._last_status is None else self._last_status.get("phase"))
+        plan = plan_pod(
+            pod,
+            by_name,
+            probes={cid: p.liveness_failure for cid, p in self._probers.items()},
+            backoff=self._backoff,
+            now=time.monotonic(),
+            gone=self.gone,
+            reported_phase=None if self._last_status is None else self._last_status.get("phase"),
+        )
         if plan.done:
             await self._carry_out(pod, plan.actions, None)
             return True
@@ -362,19 +381,27 @@ class PodWorker:
         if network is not None and not network.ready.is_set() and not (pod.get("spec") or {}).get("hostNetwork"):
             # the worker is woken when the network comes up; until then it says why it waits
             if network.problem is not None:
-                self._s.recorder.emit(pod, "Warning", "FailedCreatePodSandBox",
-                                      f"Failed to create pod sandbox: {network.problem}")
+                self._s.recorder.emit(
+                    pod, "Warning", "FailedCreatePodSandBox", f"Failed to create pod sandbox: {network.problem}"
+                )
             self._retry_in(NETWORK_RETRY_SECONDS)
             return None
         try:
             await self._s.tokens.ensure(pod)
         except ApiError as e:
-            self._s.recorder.emit(pod, "Warning", "FailedMount", f"MountVolume.SetUp failed: failed to fetch token: {e}")
+            self._s.recorder.emit(
+                pod, "Warning", "FailedMount", f"MountVolume.SetUp failed: failed to fetch token: {e}"
+            )
             self._retry_in(2.0)
             return None
         try:
-            self._s.volumes.setup(pod, secret=self._s.secret, configmap=self._s.configmap,
-                                  claims=self._s.claim_sources(pod), token=self._s.tokens.get)
+            self._s.volumes.setup(
+                pod,
+                secret=self._s.secret,
+                configmap=self._s.configmap,
+                claims=self._s.claim_sources(pod),
+                token=self._s.tokens.get,
+            )
         except VolumeError as e:
             self._s.recorder.emit(pod, "Warning", "FailedMount", e.message)
             self._retry_in(2.0)
@@ -386,7 +413,9 @@ class PodWorker:
             if resolv is not None and not (pod.get("spec") or {}).get("hostNetwork"):
                 await runtime.write_resolv_conf(sandbox_id, resolv)
         except RuntimeFailure as e:
-            self._s.recorder.emit(pod, "Warning", "FailedCreatePodSandBox", f"Failed to create pod sandbox: {e.message}")
+            self._s.recorder.emit(
+                pod, "Warning", "FailedCreatePodSandBox", f"Failed to create pod sandbox: {e.message}"
+            )
             self._retry_in(2.0)
             return None
         return await runtime.inspect(sandbox_id)
@@ -418,8 +447,11 @@ class PodWorker:
         container, name = action.container, action.name
         pod_ip = sandbox.ip or self._s.node.ip
         s = self._s
-        pull_secrets = [sec for ref in (pod.get("spec") or {}).get("imagePullSecrets") or []
-                        if (sec := s.secret(pod["metadata"]["namespace"], ref.get("name", ""))) is not None]
+        pull_secrets = [
+            sec
+            for ref in (pod.get("spec") or {}).get("imagePullSecrets") or []
+            if (sec := s.secret(pod["metadata"]["namespace"], ref.get("name", ""))) is not None
+        ]
         try:
             await s.images.ensure(pod, container, pull_secrets)
         except ImageError as e:
@@ -433,11 +465,28 @@ class PodWorker:
             self._retry_in(2.0)
             return
         try:
-            env = resolve_env(pod, container, secret=s.secret, configmap=s.configmap,
-                              services=s.services.items(), node=s.node, pod_ip=pod_ip)
+            env = resolve_env(
+                pod,
+                container,
+                secret=s.secret,
+                configmap=s.configmap,
+                services=s.services.items(),
+                node=s.node,
+                pod_ip=pod_ip,
+            )
             command, args = expand_command(container, env)
-            runtime_spec = app_spec(pod, container, kind=action.kind, attempt=action.attempt, sandbox_id=sandbox.id,
-                                    env=env, mounts=mounts, node=s.node, command=command, args=args)
+            runtime_spec = app_spec(
+                pod,
+                container,
+                kind=action.kind,
+                attempt=action.attempt,
+                sandbox_id=sandbox.id,
+                env=env,
+                mounts=mounts,
+                node=s.node,
+                command=command,
+                args=args,
+            )
         except ConfigError as e:
             self._waiting[name] = ("CreateContainerConfigError", e.message)
             s.recorder.emit(pod, "Warning", "Failed", f"Error: {e.message}")
@@ -463,8 +512,9 @@ class PodWorker:
             self._start_prober(pod, container, container_id, pod_ip)
 
     def _start_prober(self, pod: Obj, container: Obj, container_id: str, pod_ip: str) -> None:
-        prober = ContainerProber(self._s.runtime, pod, container, container_id, pod_ip, on_change=self.wake,
-                                 recorder=self._s.recorder)
+        prober = ContainerProber(
+            self._s.runtime, pod, container, container_id, pod_ip, on_change=self.wake, recorder=self._s.recorder
+        )
         self._probers[container_id] = prober
         prober.start()
 
@@ -472,8 +522,9 @@ class PodWorker:
 
     def _view(self, container: Obj, states: list[ContainerState]) -> ContainerView:
         current = states[0] if states else None
-        view = ContainerView(container["name"], container.get("image", ""), current,
-                             states[1] if len(states) > 1 else None)
+        view = ContainerView(
+            container["name"], container.get("image", ""), current, states[1] if len(states) > 1 else None
+        )
         waiting = self._waiting.get(container["name"])
         if waiting is not None and (current is None or not current.running):
             view.waiting = waiting
@@ -490,13 +541,27 @@ class PodWorker:
         sandbox = (by_name.get(SANDBOX_NAME) or [None])[0]
         init = [self._view(c, by_name.get(c["name"], [])) for c in spec.get("initContainers") or []]
         app = [self._view(c, by_name.get(c["name"], [])) for c in spec.get("containers") or []]
-        failed_init = any(v.current is not None and not v.current.running and v.current.status != "created"
-                          and v.current.exit_code not in (0, None) and policy == "Never" for v in init)
+        failed_init = any(
+            v.current is not None
+            and not v.current.running
+            and v.current.status != "created"
+            and v.current.exit_code not in (0, None)
+            and policy == "Never"
+            for v in init
+        )
         pod_ip = ""
         if sandbox is not None and sandbox.running:
             pod_ip = self._s.node.ip if spec.get("hostNetwork") else sandbox.ip
-        observed = Observed(policy, init, app, pod_ip=pod_ip, host_ip=self._s.node.ip, start_time=self._start_time,
-                            failed_init=failed_init, transitions=self._transitions)
+        observed = Observed(
+            policy,
+            init,
+            app,
+            pod_ip=pod_ip,
+            host_ip=self._s.node.ip,
+            start_time=self._start_time,
+            failed_init=failed_init,
+            transitions=self._transitions,
+        )
         status = pod_status(observed, _now())
         if status["phase"] in ("Succeeded", "Failed") and sandbox is not None and sandbox.running:
             await self._s.runtime.stop_container(sandbox.id, 0)  # nothing will run in it again
@@ -529,8 +594,16 @@ class PodWorker:
 class PodManager:
     """Watches the pods bound to this node and keeps one worker per pod."""
 
-    def __init__(self, client: ApiClient, runtime: Runtime, node: NodeContext, *, recorder: EventRecorder,
-                 network: PodNetwork | None = None, sources: PodSources | None = None) -> None:
+    def __init__(
+        self,
+        client: ApiClient,
+        runtime: Runtime,
+        node: NodeContext,
+        *,
+        recorder: EventRecorder,
+        network: PodNetwork | None = None,
+        sources: PodSources | None = None,
+    ) -> None:
         """``sources``: shared with other nodes and run by their owner; by default the manager watches
         its own node's pods."""
         self._client = client
@@ -539,8 +612,18 @@ class PodManager:
         self._own_sources = sources is None
         self._sources = src = sources if sources is not None else PodSources(client, node.name)
         self.pods = src.pods(node.name)
-        self._services = PodServices(client, runtime, node, recorder, src.secrets, src.configmaps, src.services,
-                                     network, claims=src.claims, volumes=src.persistent_volumes)
+        self._services = PodServices(
+            client,
+            runtime,
+            node,
+            recorder,
+            src.secrets,
+            src.configmaps,
+            src.services,
+            network,
+            claims=src.claims,
+            volumes=src.persistent_volumes,
+        )
         self.local_paths = LocalPathCleaner(client, node, recorder)
         self.workers: dict[str, PodWorker] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}

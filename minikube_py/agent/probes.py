@@ -62,7 +62,9 @@ _INSECURE.check_hostname = False
 _INSECURE.verify_mode = ssl.CERT_NONE
 
 
-async def run_probe(probe: Obj, *, runtime: Runtime, container_id: str, pod_ip: str, container: Obj) -> tuple[bool, str]:
+async def run_probe(
+    probe: Obj, *, runtime: Runtime, container_id: str, pod_ip: str, container: Obj
+) -> tuple[bool, str]:
     """One probe attempt: (success, message for the Unhealthy event)."""
     timeout = float(probe.get("timeoutSeconds", 1))
     try:
@@ -84,9 +86,12 @@ async def run_probe(probe: Obj, *, runtime: Runtime, container_id: str, pod_ip: 
             headers = {h["name"]: h["value"] for h in get.get("httpHeaders") or []}
             headers.setdefault("User-Agent", "kube-probe/1.32")
             try:
-                async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session, \
-                        session.get(url, headers=headers, ssl=_INSECURE if scheme == "https" else False,
-                                    allow_redirects=False) as resp:
+                async with (
+                    aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session,
+                    session.get(
+                        url, headers=headers, ssl=_INSECURE if scheme == "https" else False, allow_redirects=False
+                    ) as resp,
+                ):
                     if 200 <= resp.status < 400:
                         return True, ""
                     return False, f"HTTP probe failed with statuscode: {resp.status}"
@@ -113,8 +118,17 @@ async def run_probe(probe: Obj, *, runtime: Runtime, container_id: str, pod_ip: 
 
 
 class ContainerProber:
-    def __init__(self, runtime: Runtime, pod: Obj, container: Obj, container_id: str, pod_ip: str, *,
-                 on_change: Callable[[], None], recorder: EventRecorder) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        pod: Obj,
+        container: Obj,
+        container_id: str,
+        pod_ip: str,
+        *,
+        on_change: Callable[[], None],
+        recorder: EventRecorder,
+    ) -> None:
         self._runtime = runtime
         self._pod = pod
         self._container = container
@@ -133,8 +147,9 @@ class ContainerProber:
     def start(self) -> None:
         for kind in ("startupProbe", "livenessProbe", "readinessProbe"):
             if kind in self._container:
-                self._tasks.append(asyncio.create_task(self._loop(kind, self._container[kind]),
-                                                       name=f"probe {kind} {self._id[:12]}"))
+                self._tasks.append(
+                    asyncio.create_task(self._loop(kind, self._container[kind]), name=f"probe {kind} {self._id[:12]}")
+                )
 
     async def stop(self) -> None:
         """Cancel the probe tasks and wait for them. Through ``gather``, not ``suppress(CancelledError)``
@@ -153,8 +168,9 @@ class ContainerProber:
         await asyncio.sleep(float(probe.get("initialDelaySeconds", 0)))
         period = float(probe.get("periodSeconds", 10))
         while self.liveness_failure is None:
-            ok, message = await run_probe(probe, runtime=self._runtime, container_id=self._id, pod_ip=self._pod_ip,
-                                          container=self._container)
+            ok, message = await run_probe(
+                probe, runtime=self._runtime, container_id=self._id, pod_ip=self._pod_ip, container=self._container
+            )
             if not ok:
                 self._recorder.emit(self._pod, "Warning", "Unhealthy", f"{label} probe failed: {message}")
             changed = counter.record(ok)

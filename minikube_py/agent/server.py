@@ -44,8 +44,15 @@ STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
 
 
 def _status(code: int, reason: str, message: str) -> web.Response:
-    body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
-            "reason": reason, "code": code}
+    body = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
     return web.json_response(body, status=code)
 
 
@@ -54,8 +61,15 @@ def _flag(request: web.Request, name: str) -> bool:
 
 
 class KubeletServer:
-    def __init__(self, runtime: Runtime, node: NodeContext, ssl_context: ssl.SSLContext | None, *,
-                 authorize: Callable[[web.Request], bool], stats: NodeStats) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        node: NodeContext,
+        ssl_context: ssl.SSLContext | None,
+        *,
+        authorize: Callable[[web.Request], bool],
+        stats: NodeStats,
+    ) -> None:
         self._runtime = runtime
         self._stats = stats
         self._node = node
@@ -91,8 +105,9 @@ class KubeletServer:
             self._runner = None
 
     async def _containers(self, ns: str, pod: str, name: str) -> list[ContainerState]:
-        states = await self._runtime.list_containers({LABEL_NODE: self._node.name, LABEL_POD_NAMESPACE: ns,
-                                                      LABEL_POD_NAME: pod, LABEL_CONTAINER_NAME: name})
+        states = await self._runtime.list_containers(
+            {LABEL_NODE: self._node.name, LABEL_POD_NAMESPACE: ns, LABEL_POD_NAME: pod, LABEL_CONTAINER_NAME: name}
+        )
         return sorted(states, key=lambda s: int(s.labels.get(LABEL_ATTEMPT, "0")), reverse=True)
 
     async def summary(self, _: web.Request) -> web.Response:
@@ -120,10 +135,11 @@ class KubeletServer:
         resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
         await resp.prepare(request)
         sent = 0
-        async for chunk in self._runtime.logs(state.id, follow=follow, tail=tail, since=since,
-                                              timestamps=_flag(request, "timestamps")):
+        async for chunk in self._runtime.logs(
+            state.id, follow=follow, tail=tail, since=since, timestamps=_flag(request, "timestamps")
+        ):
             if limit is not None:
-                chunk = chunk[:max(0, limit - sent)]
+                chunk = chunk[: max(0, limit - sent)]
             await resp.write(chunk)
             sent += len(chunk)
             if limit is not None and sent >= limit:
@@ -135,7 +151,7 @@ class KubeletServer:
         ns, pod, name = (request.match_info[k] for k in ("ns", "pod", "container"))
         states = await self._containers(ns, pod, name)
         if not states or not states[0].running:
-            return _status(400, "BadRequest", f'container {name} is not valid for pod {pod}: not running')
+            return _status(400, "BadRequest", f"container {name} is not valid for pod {pod}: not running")
         command = request.query.getall("command", [])
         tty = _flag(request, "tty")
         stdin = _flag(request, "stdin")
@@ -144,8 +160,12 @@ class KubeletServer:
         try:
             session = await self._runtime.exec_session(states[0].id, command, tty=tty, stdin=stdin)
         except RuntimeFailure as e:
-            await ws.send_bytes(bytes([ERROR]) + json.dumps(
-                {"metadata": {}, "status": "Failure", "message": e.message, "reason": "InternalError"}).encode())
+            await ws.send_bytes(
+                bytes([ERROR])
+                + json.dumps(
+                    {"metadata": {}, "status": "Failure", "message": e.message, "reason": "InternalError"}
+                ).encode()
+            )
             await ws.close()
             return ws
 
@@ -178,9 +198,13 @@ class KubeletServer:
         if code == 0:
             status: dict[str, Any] = {"metadata": {}, "status": "Success"}
         else:
-            status = {"metadata": {}, "status": "Failure", "reason": "NonZeroExitCode",
-                      "message": f"command terminated with non-zero exit code: exit status {code}",
-                      "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}
+            status = {
+                "metadata": {},
+                "status": "Failure",
+                "reason": "NonZeroExitCode",
+                "message": f"command terminated with non-zero exit code: exit status {code}",
+                "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]},
+            }
         if not ws.closed:
             await ws.send_bytes(bytes([ERROR]) + json.dumps(status).encode())
             await ws.close()

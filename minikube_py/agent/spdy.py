@@ -63,8 +63,8 @@ class SpdySession:
             length = int.from_bytes(self._buffer[5:8], "big")
             if len(self._buffer) < 8 + length:
                 break
-            head, payload = bytes(self._buffer[:8]), bytes(self._buffer[8:8 + length])
-            del self._buffer[:8 + length]
+            head, payload = bytes(self._buffer[:8]), bytes(self._buffer[8 : 8 + length])
+            del self._buffer[: 8 + length]
             frames.append(self._parse(head, payload))
         return frames
 
@@ -88,11 +88,11 @@ class SpdySession:
         count = struct.unpack(">I", raw[:4])[0]
         offset, headers = 4, {}
         for _ in range(count):
-            size = struct.unpack(">I", raw[offset:offset + 4])[0]
-            name = raw[offset + 4:offset + 4 + size].decode()
+            size = struct.unpack(">I", raw[offset : offset + 4])[0]
+            name = raw[offset + 4 : offset + 4 + size].decode()
             offset += 4 + size
-            size = struct.unpack(">I", raw[offset:offset + 4])[0]
-            headers[name] = raw[offset + 4:offset + 4 + size].decode()
+            size = struct.unpack(">I", raw[offset : offset + 4])[0]
+            headers[name] = raw[offset + 4 : offset + 4 + size].decode()
             offset += 4 + size
         return headers
 

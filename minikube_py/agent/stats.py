@@ -81,8 +81,13 @@ def _stats(timestamp: float, cpu_ns: int, memory: int) -> tuple[Obj, Obj]:
     return {"time": when, "usageCoreNanoSeconds": cpu_ns}, {"time": when, "workingSetBytes": memory}
 
 
-def summary(node_name: str, containers: Iterable[ContainerUsage], *, node: tuple[float, int, int] | None,
-            agent: tuple[float, int, int]) -> Obj:
+def summary(
+    node_name: str,
+    containers: Iterable[ContainerUsage],
+    *,
+    node: tuple[float, int, int] | None,
+    agent: tuple[float, int, int],
+) -> Obj:
     """kubelet's Summary (stats/v1alpha1) with cumulative fields: the node (when it is the host), the
     agent as a system container, and each pod's app and init containers (sandboxes are left out, as
     metrics-server leaves out pause containers)."""
@@ -91,15 +96,26 @@ def summary(node_name: str, containers: Iterable[ContainerUsage], *, node: tuple
         labels = c.labels
         if labels.get(LABEL_CONTAINER_KIND) == "sandbox" or LABEL_POD_UID not in labels:
             continue
-        pod = pods.setdefault(labels[LABEL_POD_UID], {
-            "podRef": {"name": labels.get(LABEL_POD_NAME, ""), "namespace": labels.get(LABEL_POD_NAMESPACE, ""),
-                       "uid": labels[LABEL_POD_UID]}, "containers": []})
+        pod = pods.setdefault(
+            labels[LABEL_POD_UID],
+            {
+                "podRef": {
+                    "name": labels.get(LABEL_POD_NAME, ""),
+                    "namespace": labels.get(LABEL_POD_NAMESPACE, ""),
+                    "uid": labels[LABEL_POD_UID],
+                },
+                "containers": [],
+            },
+        )
         cpu, memory = _stats(c.timestamp, c.cpu_ns, c.memory)
-        pod["containers"].append({"name": labels.get(LABEL_CONTAINER_NAME, ""), "containerID": c.container_id,
-                                  "cpu": cpu, "memory": memory})
+        pod["containers"].append(
+            {"name": labels.get(LABEL_CONTAINER_NAME, ""), "containerID": c.container_id, "cpu": cpu, "memory": memory}
+        )
     cpu, memory = _stats(*agent)
-    node_part: Obj = {"nodeName": node_name, "systemContainers": [{"name": AGENT_CONTAINER, "cpu": cpu,
-                                                                   "memory": memory}]}
+    node_part: Obj = {
+        "nodeName": node_name,
+        "systemContainers": [{"name": AGENT_CONTAINER, "cpu": cpu, "memory": memory}],
+    }
     if node is not None:
         node_part["cpu"], node_part["memory"] = _stats(*node)
     return {"node": node_part, "pods": list(pods.values())}

@@ -37,8 +37,13 @@ def terminated(state: ContainerState) -> Obj:
         reason = "StartError"
     else:
         reason = "Completed" if code == 0 else "Error"
-    result: Obj = {"exitCode": code, "reason": reason, "startedAt": rfc3339(state.started_at),
-                   "finishedAt": rfc3339(state.finished_at), "containerID": f"docker://{state.id}"}
+    result: Obj = {
+        "exitCode": code,
+        "reason": reason,
+        "startedAt": rfc3339(state.started_at),
+        "finishedAt": rfc3339(state.finished_at),
+        "containerID": f"docker://{state.id}",
+    }
     if state.error:
         result["message"] = state.error
     return {key: v for key, v in result.items() if v is not None}
@@ -64,8 +69,16 @@ class ContainerView:
 
 
 def container_status(view: ContainerView) -> Obj:
-    status: Obj = {"name": view.name, "image": view.image, "imageID": "", "ready": False,
-                   "restartCount": view.restart_count, "started": False, "state": {}, "lastState": {}}
+    status: Obj = {
+        "name": view.name,
+        "image": view.image,
+        "imageID": "",
+        "ready": False,
+        "restartCount": view.restart_count,
+        "started": False,
+        "state": {},
+        "lastState": {},
+    }
     current = view.current
     if current is not None:
         status["containerID"] = f"docker://{current.id}"
@@ -104,8 +117,12 @@ class Observed:
 
 
 def _init_done(view: ContainerView) -> bool:
-    return view.current is not None and not view.current.running and view.current.exit_code == 0 \
+    return (
+        view.current is not None
+        and not view.current.running
+        and view.current.exit_code == 0
         and view.current.status != "created"
+    )
 
 
 def phase(observed: Observed) -> str:
@@ -114,8 +131,9 @@ def phase(observed: Observed) -> str:
     if not all(_init_done(v) for v in observed.init):
         return "Pending"
     running = sum(1 for v in observed.app if v.current is not None and v.current.running)
-    finished = [v for v in observed.app if v.current is not None and not v.current.running
-                and v.current.status != "created"]
+    finished = [
+        v for v in observed.app if v.current is not None and not v.current.running and v.current.status != "created"
+    ]
     if running:
         return "Running"
     if observed.app and len(finished) == len(observed.app):
@@ -141,13 +159,28 @@ def pod_status(observed: Observed, now: str) -> Obj:
     conditions = []
     for kind, ok, reason, message in (
         ("PodScheduled", True, "", ""),
-        ("Initialized", initialized or terminal, "" if initialized else "ContainersNotInitialized",
-         "" if initialized else "containers with incomplete status: [" + " ".join(
-             v.name for v in observed.init if not _init_done(v)) + "]"),
-        ("ContainersReady", not unready and not terminal, "PodCompleted" if terminal else "ContainersNotReady",
-         "" if terminal else f"containers with unready status: [{' '.join(unready)}]"),
-        ("Ready", not unready and not terminal, "PodCompleted" if terminal else "ContainersNotReady",
-         "" if terminal else f"containers with unready status: [{' '.join(unready)}]"),
+        (
+            "Initialized",
+            initialized or terminal,
+            "" if initialized else "ContainersNotInitialized",
+            ""
+            if initialized
+            else "containers with incomplete status: ["
+            + " ".join(v.name for v in observed.init if not _init_done(v))
+            + "]",
+        ),
+        (
+            "ContainersReady",
+            not unready and not terminal,
+            "PodCompleted" if terminal else "ContainersNotReady",
+            "" if terminal else f"containers with unready status: [{' '.join(unready)}]",
+        ),
+        (
+            "Ready",
+            not unready and not terminal,
+            "PodCompleted" if terminal else "ContainersNotReady",
+            "" if terminal else f"containers with unready status: [{' '.join(unready)}]",
+        ),
     ):
         status = "True" if ok else "False"
         key = f"{kind}={status}"
@@ -161,10 +194,14 @@ def pod_status(observed: Observed, now: str) -> Obj:
             if message:
                 condition["message"] = message
         conditions.append(condition)
-    status: Obj = {"phase": current_phase, "conditions": conditions, "hostIP": observed.host_ip,
-                   "hostIPs": [{"ip": observed.host_ip}] if observed.host_ip else [],
-                   "startTime": observed.start_time,
-                   "containerStatuses": [container_status(v) for v in observed.app]}
+    status: Obj = {
+        "phase": current_phase,
+        "conditions": conditions,
+        "hostIP": observed.host_ip,
+        "hostIPs": [{"ip": observed.host_ip}] if observed.host_ip else [],
+        "startTime": observed.start_time,
+        "containerStatuses": [container_status(v) for v in observed.app],
+    }
     if observed.pod_ip:
         status["podIP"] = observed.pod_ip
         status["podIPs"] = [{"ip": observed.pod_ip}]

@@ -57,8 +57,11 @@ class TokenManager:
 
     @staticmethod
     def _key(pod: Obj, request: Obj) -> tuple[str, str, int]:
-        return (pod["metadata"]["uid"], request.get("audience") or "",
-                int(request.get("expirationSeconds") or DEFAULT_EXPIRATION))
+        return (
+            pod["metadata"]["uid"],
+            request.get("audience") or "",
+            int(request.get("expirationSeconds") or DEFAULT_EXPIRATION),
+        )
 
     def get(self, pod: Obj, request: Obj) -> str | None:
         issued = self._tokens.get(self._key(pod, request))
@@ -85,12 +88,19 @@ class TokenManager:
     async def _request(self, pod: Obj, key: tuple[str, str, int]) -> _Issued:
         md, spec = pod["metadata"], pod.get("spec") or {}
         _, audience, expiration = key
-        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-                "spec": {"audiences": [audience] if audience else [], "expirationSeconds": expiration,
-                         "boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": md["name"], "uid": md["uid"]}}}
+        body = {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {
+                "audiences": [audience] if audience else [],
+                "expirationSeconds": expiration,
+                "boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": md["name"], "uid": md["uid"]},
+            },
+        }
         account = spec.get("serviceAccountName") or "default"
         answer = await self._client.create(
-            resource_path("v1", "serviceaccounts", md["namespace"], account, "token"), body)
+            resource_path("v1", "serviceaccounts", md["namespace"], account, "token"), body
+        )
         status = answer.get("status") or {}
         now = self._clock()
         expires = datetime.fromisoformat(status["expirationTimestamp"].replace("Z", "+00:00")).timestamp()

@@ -58,8 +58,9 @@ class VolumeError(Exception):
         self.message = message
 
 
-def _files_of(volume: Obj, pod: Obj, secret: Lookup, configmap: Lookup,
-              token: TokenLookup = _no_tokens) -> tuple[dict[str, tuple[bytes, int]], bool]:
+def _files_of(
+    volume: Obj, pod: Obj, secret: Lookup, configmap: Lookup, token: TokenLookup = _no_tokens
+) -> tuple[dict[str, tuple[bytes, int]], bool]:
     """(relative path → (content, mode)) for a projected volume, and whether it exists at all (an
     optional, missing source gives an empty volume)."""
     namespace = pod["metadata"]["namespace"]
@@ -103,10 +104,13 @@ def _files_of(volume: Obj, pod: Obj, secret: Lookup, configmap: Lookup,
             if item["key"] not in data:
                 if source.get("optional"):
                     continue
-                raise VolumeError(f'MountVolume.SetUp failed for volume "{name}" : configmap references non-existent '
-                                  f'config key: {item["key"]}' if kind == "configmap" else
-                                  f'MountVolume.SetUp failed for volume "{name}" : references non-existent secret '
-                                  f'key: {item["key"]}')
+                raise VolumeError(
+                    f'MountVolume.SetUp failed for volume "{name}" : configmap references non-existent '
+                    f"config key: {item['key']}"
+                    if kind == "configmap"
+                    else f'MountVolume.SetUp failed for volume "{name}" : references non-existent secret '
+                    f"key: {item['key']}"
+                )
             files[item["path"]] = (data[item["key"]], item.get("mode", mode))
         return files, True
     return {key: (content, mode) for key, content in data.items()}, True
@@ -126,35 +130,52 @@ def claim_sources(pod: Obj, claim: Lookup, volume: NamedLookup) -> dict[str, Obj
         name, claim_name = spec_volume["name"], source.get("claimName", "")
         obj = claim(namespace, claim_name)
         if obj is None:
-            raise _unprocessed(name, f"error processing PVC {namespace}/{claim_name}: failed to fetch PVC from API "
-                                     f'server: persistentvolumeclaims "{claim_name}" not found')
+            raise _unprocessed(
+                name,
+                f"error processing PVC {namespace}/{claim_name}: failed to fetch PVC from API "
+                f'server: persistentvolumeclaims "{claim_name}" not found',
+            )
         volume_name = (obj.get("spec") or {}).get("volumeName")
         if not volume_name or (obj.get("status") or {}).get("phase") != "Bound":
             raise _unprocessed(name, f"error processing PVC {namespace}/{claim_name}: PVC is not bound")
         pv = volume(volume_name)
         if pv is None:
-            raise _unprocessed(name, f"error processing PVC {namespace}/{claim_name}: failed to fetch PV {volume_name} "
-                                     f'from API server: persistentvolumes "{volume_name}" not found')
+            raise _unprocessed(
+                name,
+                f"error processing PVC {namespace}/{claim_name}: failed to fetch PV {volume_name} "
+                f'from API server: persistentvolumes "{volume_name}" not found',
+            )
         pv_spec = pv.get("spec") or {}
         if isinstance(pv_spec.get("hostPath"), dict):
             sources[name] = {"path": pv_spec["hostPath"].get("path", ""), "type": pv_spec["hostPath"].get("type", "")}
         elif isinstance(pv_spec.get("local"), dict):
             sources[name] = {"path": pv_spec["local"].get("path", ""), "type": "Directory"}
         else:
-            kind = next((k for k in pv_spec if isinstance(pv_spec[k], dict) and k not in ("capacity", "claimRef",
-                                                                                          "nodeAffinity")), "unknown")
-            raise VolumeError(f'MountVolume.SetUp failed for volume "{volume_name}" : volumes of type {kind} cannot be '
-                              "mounted on this node")
+            kind = next(
+                (
+                    k
+                    for k in pv_spec
+                    if isinstance(pv_spec[k], dict) and k not in ("capacity", "claimRef", "nodeAffinity")
+                ),
+                "unknown",
+            )
+            raise VolumeError(
+                f'MountVolume.SetUp failed for volume "{volume_name}" : volumes of type {kind} cannot be '
+                "mounted on this node"
+            )
     return sources
 
 
 def _unprocessed(name: str, why: str) -> VolumeError:
-    return VolumeError(f"Unable to attach or mount volumes: unmounted volumes=[{name}], unattached volumes=[], "
-                       f"failed to process volumes=[{name}]: {why}")
+    return VolumeError(
+        f"Unable to attach or mount volumes: unmounted volumes=[{name}], unattached volumes=[], "
+        f"failed to process volumes=[{name}]: {why}"
+    )
 
 
-def _projected_files(volume: Obj, pod: Obj, secret: Lookup, configmap: Lookup,
-                     token: TokenLookup) -> dict[str, tuple[bytes, int]]:
+def _projected_files(
+    volume: Obj, pod: Obj, secret: Lookup, configmap: Lookup, token: TokenLookup
+) -> dict[str, tuple[bytes, int]]:
     """Every source of a projected volume in one directory; each source is read as the volume of its
     kind would be (a projected secret names its Secret ``name``, not ``secretName``)."""
     projected = volume["projected"] or {}
@@ -165,8 +186,10 @@ def _projected_files(volume: Obj, pod: Obj, secret: Lookup, configmap: Lookup,
             request = source["serviceAccountToken"]
             value = token(pod, request)
             if value is None:
-                raise VolumeError(f'MountVolume.SetUp failed for volume "{volume["name"]}" : failed to fetch token: '
-                                  "the service account token is not issued yet")
+                raise VolumeError(
+                    f'MountVolume.SetUp failed for volume "{volume["name"]}" : failed to fetch token: '
+                    "the service account token is not issued yet"
+                )
             files[request.get("path", "token")] = (value.encode(), request.get("mode", mode))
             continue
         for kind in ("secret", "configMap", "downwardAPI"):
@@ -186,8 +209,12 @@ def _write_atomically(directory: Path, files: dict[str, tuple[bytes, int]]) -> b
     current = directory / "..data"
     if current.is_symlink():
         old = current.resolve()
-        same = all((old / rel).is_file() and (old / rel).read_bytes() == content and
-                   ((old / rel).stat().st_mode & 0o7777) == mode for rel, (content, mode) in files.items())
+        same = all(
+            (old / rel).is_file()
+            and (old / rel).read_bytes() == content
+            and ((old / rel).stat().st_mode & 0o7777) == mode
+            for rel, (content, mode) in files.items()
+        )
         existing = {str(p.relative_to(old)) for p in old.rglob("*") if p.is_file()}
         if same and existing == set(files):
             return False
@@ -209,7 +236,11 @@ def _write_atomically(directory: Path, files: dict[str, tuple[bytes, int]]) -> b
         if not visible.is_symlink():
             visible.symlink_to(f"..data/{rel}")
     for entry in directory.iterdir():  # names the new data no longer has
-        if entry.is_symlink() and not entry.name.startswith("..") and entry.name not in {r.split("/")[0] for r in files}:
+        if (
+            entry.is_symlink()
+            and not entry.name.startswith("..")
+            and entry.name not in {r.split("/")[0] for r in files}
+        ):
             entry.unlink()
     if previous is not None and previous != fresh:
         shutil.rmtree(previous, ignore_errors=True)
@@ -225,8 +256,15 @@ class VolumeManager:
     def _dir(self, pod: Obj, plugin: str, name: str) -> Path:
         return self.root / pod["metadata"]["uid"] / "volumes" / plugin / name
 
-    def setup(self, pod: Obj, *, secret: Lookup, configmap: Lookup, claims: Mapping[str, Obj] | None = None,
-              token: TokenLookup = _no_tokens) -> None:
+    def setup(
+        self,
+        pod: Obj,
+        *,
+        secret: Lookup,
+        configmap: Lookup,
+        claims: Mapping[str, Obj] | None = None,
+        token: TokenLookup = _no_tokens,
+    ) -> None:
         """Create every volume of the pod; idempotent. Raises VolumeError for the first failing one.
         ``claims`` are the pod's claim volumes resolved by :func:`claim_sources`; ``token`` gives the
         ServiceAccount tokens of projected volumes."""
@@ -289,8 +327,9 @@ class VolumeManager:
                 if not projected and not source.exists():
                     source.mkdir(parents=True)
                 source = source.resolve() if projected else source
-            result.append(Mount(target=vm["mountPath"], source=str(source),
-                                read_only=bool(vm.get("readOnly")) or projected))
+            result.append(
+                Mount(target=vm["mountPath"], source=str(source), read_only=bool(vm.get("readOnly")) or projected)
+            )
         return result
 
     @staticmethod
@@ -299,8 +338,10 @@ class VolumeManager:
         and image pull secrets (the objects the Node authorizer lets its node read)."""
         ns = pod["metadata"]["namespace"]
         refs = pod_references(pod)
-        return ({(ns, name) for kind, name in refs if kind == SECRETS},
-                {(ns, name) for kind, name in refs if kind == CONFIGMAPS})
+        return (
+            {(ns, name) for kind, name in refs if kind == SECRETS},
+            {(ns, name) for kind, name in refs if kind == CONFIGMAPS},
+        )
 
     def teardown(self, pod_uid: str) -> None:
         base = self.root / pod_uid
@@ -316,16 +357,21 @@ class VolumeManager:
 
 
 def _plugin(volume: Obj) -> str:
-    for key, plugin in (("secret", "secret"), ("configMap", "configmap"), ("downwardAPI", "downward-api"),
-                        ("projected", "projected")):
+    for key, plugin in (
+        ("secret", "secret"),
+        ("configMap", "configmap"),
+        ("downwardAPI", "downward-api"),
+        ("projected", "projected"),
+    ):
         if key in volume:
             return plugin
     return "empty-dir"
 
 
 def _mount_tmpfs(path: Path) -> None:
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0777", "tmpfs", str(path)], capture_output=True,
-                          text=True, check=False)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "mode=0777", "tmpfs", str(path)], capture_output=True, text=True, check=False
+    )
     if done.returncode != 0:
         log.warning("emptyDir %s: tmpfs mount failed (%s); using the disk", path, done.stderr.strip())
 
@@ -341,5 +387,6 @@ def _check_host_path(name: str, source: Obj) -> None:
     elif kind in _HOST_PATH_CHECKS:
         check, problem = _HOST_PATH_CHECKS[kind]
         if not check(path):
-            raise VolumeError(f'MountVolume.SetUp failed for volume "{name}" : hostPath type check failed: '
-                              f'{path} {problem}')
+            raise VolumeError(
+                f'MountVolume.SetUp failed for volume "{name}" : hostPath type check failed: {path} {problem}'
+            )

@@ -41,8 +41,10 @@ async def charge_quota(rt: ResourceType, obj: Obj, old: Obj | None, store: Store
     except quota.QuotaRefused as refused:
         raise errors.forbidden_object(rt, obj["metadata"].get("name", ""), str(refused)) from None
     assert RESOURCE_QUOTAS is not None
-    return [Update(RESOURCE_QUOTAS.key(namespace, c.quota["metadata"]["name"]), c.quota, revision_of(c.quota))
-            for c in charges]
+    return [
+        Update(RESOURCE_QUOTAS.key(namespace, c.quota["metadata"]["name"]), c.quota, revision_of(c.quota))
+        for c in charges
+    ]
 
 
 async def limit_ranges(namespace: str, store: Store) -> list[Obj]:

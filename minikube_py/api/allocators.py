@@ -73,8 +73,12 @@ class ServiceAllocator:
         elif not spec.get("clusterIP"):
             spec["clusterIP"] = await self._free_ip()
         elif spec["clusterIP"] != "None" and spec["clusterIP"] not in before.ips:
-            errors += await self._check_free(IP_PREFIX, spec["clusterIP"], "spec.clusterIPs",
-                                             f"failed to allocate IP {spec['clusterIP']}: provided IP is already allocated")
+            errors += await self._check_free(
+                IP_PREFIX,
+                spec["clusterIP"],
+                "spec.clusterIPs",
+                f"failed to allocate IP {spec['clusterIP']}: provided IP is already allocated",
+            )
         if spec.get("clusterIP"):
             spec["clusterIPs"] = [spec["clusterIP"]]
             if spec["clusterIP"] != "None":
@@ -97,11 +101,18 @@ class ServiceAllocator:
         try:
             addr = ipaddress.ip_address(ip)
         except ValueError:
-            return [invalid_value("spec.clusterIPs[0]", ip, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)")]
+            return [
+                invalid_value("spec.clusterIPs[0]", ip, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)")
+            ]
         if addr not in self._net or addr in (self._net.network_address, self._net.broadcast_address):
-            return [invalid_value("spec.clusterIPs[0]", ip,
-                                  f"failed to allocate IP {ip}: the provided IP ({ip}) is not in the valid range. "
-                                  f"The range of valid IPs is {self._net}")]
+            return [
+                invalid_value(
+                    "spec.clusterIPs[0]",
+                    ip,
+                    f"failed to allocate IP {ip}: the provided IP ({ip}) is not in the valid range. "
+                    f"The range of valid IPs is {self._net}",
+                )
+            ]
         return []
 
     async def _check_free(self, prefix: str, value: str, field: str, message: str) -> list[FieldError]:
@@ -121,10 +132,17 @@ class ServiceAllocator:
             wanted = port.get("nodePort")
             if wanted:
                 if not lo <= wanted <= hi:
-                    errors.append(invalid_value(f"spec.ports[{i}].nodePort", wanted,
-                                                f"provided port is not in the valid range. The range of valid ports is {lo}-{hi}"))
+                    errors.append(
+                        invalid_value(
+                            f"spec.ports[{i}].nodePort",
+                            wanted,
+                            f"provided port is not in the valid range. The range of valid ports is {lo}-{hi}",
+                        )
+                    )
                 elif wanted in taken and wanted not in held:
-                    errors.append(invalid_value(f"spec.ports[{i}].nodePort", wanted, "provided port is already allocated"))
+                    errors.append(
+                        invalid_value(f"spec.ports[{i}].nodePort", wanted, "provided port is already allocated")
+                    )
                 continue
             port["nodePort"] = _pick_int(lo, hi, taken)
             taken.add(port["nodePort"])
@@ -161,7 +179,8 @@ def drop_type_dependent_fields(new: Obj, old: Obj) -> None:
 
 def release(allocation: Allocation) -> list[Op]:
     return [Delete(IP_PREFIX + ip) for ip in sorted(allocation.ips)] + [
-        Delete(PORT_PREFIX + str(p)) for p in sorted(allocation.ports)]
+        Delete(PORT_PREFIX + str(p)) for p in sorted(allocation.ports)
+    ]
 
 
 def reservation_name(key: str) -> str:

@@ -86,8 +86,13 @@ async def status_errors(request: web.Request, handler: Handler) -> web.StreamRes
         return json_response(status.status(), status.code)
 
 
-def auth_middleware(authenticator: Authenticator, rbac: RbacAuthorizer, nodes: NodeAuthorizer,
-                    tokens: ServiceAccountTokens, sessions: DashboardSessions) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def auth_middleware(
+    authenticator: Authenticator,
+    rbac: RbacAuthorizer,
+    nodes: NodeAuthorizer,
+    tokens: ServiceAccountTokens,
+    sessions: DashboardSessions,
+) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
     """A bearer token (the admin's, the join token, a ServiceAccount's) or client certificate first; a
     request that brings neither may be the dashboard's page, authenticated by its session cookie under
     the CSRF guard (see :mod:`minikube_py.api.sessions`). The dashboard's page and assets are public, as
@@ -109,8 +114,9 @@ def auth_middleware(authenticator: Authenticator, rbac: RbacAuthorizer, nodes: N
         if token is not None:
             user = await tokens.authenticate(token)
         if user is None and not header:
-            found = session_user(sessions, request.cookies, request.headers, request.method,
-                                 f"{request.scheme}://{request.host}")
+            found = session_user(
+                sessions, request.cookies, request.headers, request.method, f"{request.scheme}://{request.host}"
+            )
             if found is not None:
                 user, request[dashboard.SESSION] = found
         decide = rbac.authorize if AUDITED not in request else recording(rbac.authorize, request)
@@ -142,10 +148,18 @@ def request_user(request: web.Request) -> UserInfo:
 DEFAULT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 
 
-def build_app(registry: Registry, authenticator: Authenticator, server_address: str, tls: pki.Pki,
-              kubelet_ssl: ssl.SSLContext | None = None, *, max_readonly: int = 0,
-              max_mutating: int = 0, issuer: str = DEFAULT_ISSUER,
-              audit: tuple[Policy, AuditLog] | None = None) -> web.Application:
+def build_app(
+    registry: Registry,
+    authenticator: Authenticator,
+    server_address: str,
+    tls: pki.Pki,
+    kubelet_ssl: ssl.SSLContext | None = None,
+    *,
+    max_readonly: int = 0,
+    max_mutating: int = 0,
+    issuer: str = DEFAULT_ISSUER,
+    audit: tuple[Policy, AuditLog] | None = None,
+) -> web.Application:
     """Every route of the API server. ``tls`` (the cluster CA) serves joining agents the CA and signs
     their node certificates; ``kubelet_ssl`` (the API server's client identity towards agents)
     enables pods/log, exec and portforward, nodes/proxy, and the resource metrics API. ``max_readonly`` and
@@ -158,8 +172,12 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
     sessions = DashboardSessions()
     inflight = {False: 0, True: 0}
     # the metrics middleware is outermost, so it sees the final code of every answer, errors included
-    middlewares = [metrics_middleware(), status_errors, auth_middleware(authenticator, rbac, nodes, tokens, sessions),
-                   inflight_middleware(max_readonly, max_mutating, inflight)]
+    middlewares = [
+        metrics_middleware(),
+        status_errors,
+        auth_middleware(authenticator, rbac, nodes, tokens, sessions),
+        inflight_middleware(max_readonly, max_mutating, inflight),
+    ]
     if audit is not None:  # outside the Status errors, to record 401s and 403s with their codes
         middlewares.insert(1, audit_middleware(*audit))
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY)
@@ -295,9 +313,11 @@ def build_app(registry: Registry, authenticator: Authenticator, server_address: 
         r.add_route("*", pod + "/portforward", proxy.port_forward)
     backends = ApiProxy(registry, kubelet_ssl)
     app.on_cleanup.append(backends.close)
-    for path, handler in (("/api/v1/namespaces/{ns}/services/{name}/proxy", backends.service),
-                          ("/api/v1/namespaces/{ns}/pods/{name}/proxy", backends.pod),
-                          ("/api/v1/nodes/{name}/proxy", backends.node)):
+    for path, handler in (
+        ("/api/v1/namespaces/{ns}/services/{name}/proxy", backends.service),
+        ("/api/v1/namespaces/{ns}/pods/{name}/proxy", backends.pod),
+        ("/api/v1/nodes/{name}/proxy", backends.node),
+    ):
         r.add_route("*", path + "{tail:(/.*)?}", handler)
     if metrics is not None:
         app[METRICS] = metrics

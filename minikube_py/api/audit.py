@@ -213,8 +213,9 @@ def response_started(sink: AuditLog, policy: Policy) -> Callable[[web.Request, w
     return prepare
 
 
-def recording(decide: Callable[[UserInfo, RequestInfo], Decision],
-              request: web.Request) -> Callable[[UserInfo, RequestInfo], Decision]:
+def recording(
+    decide: Callable[[UserInfo, RequestInfo], Decision], request: web.Request
+) -> Callable[[UserInfo, RequestInfo], Decision]:
     """``decide`` (RBAC) that also keeps its last answer on ``request``, for the event's annotations."""
 
     def recorded(user: UserInfo, info: RequestInfo) -> Decision:
@@ -253,8 +254,14 @@ async def _event(request: web.Request, audited: Audited, stage: str, response: w
         event["impersonatedUser"] = _user(user)
     body = await _request_body(request, info) if info.verb == "create" or audited.level != METADATA else None
     if info.resource_request:
-        ref = {"resource": info.resource, "namespace": info.namespace, "name": info.name or _name(body),
-               "apiGroup": info.api_group, "apiVersion": info.api_version, "subresource": info.subresource}
+        ref = {
+            "resource": info.resource,
+            "namespace": info.namespace,
+            "name": info.name or _name(body),
+            "apiGroup": info.api_group,
+            "apiVersion": info.api_version,
+            "subresource": info.subresource,
+        }
         event["objectRef"] = {k: v for k, v in ref.items() if v}
     event["responseStatus"] = _status(response)
     if audited.level in (REQUEST, REQUEST_RESPONSE) and body is not None:

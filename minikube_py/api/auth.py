@@ -38,7 +38,6 @@ from minikube_py.pki import NODE_CREDENTIALS_PATH
 PUBLIC_PATHS = frozenset({"/version", "/version/", "/healthz", "/livez", "/readyz", "/cacerts"})
 
 
-
 @dataclass(frozen=True)
 class User:
     name: str
@@ -118,8 +117,12 @@ def _node_name(user: str, groups: tuple[str, ...]) -> str:
     return user.removeprefix(NODE_USER_PREFIX) if NODES_GROUP in groups and user.startswith(NODE_USER_PREFIX) else ""
 
 
-def impersonate(user: User, headers: Mapping[str, str], getall: Callable[[str], list[str]],
-                rbac: Callable[[UserInfo, RequestInfo], Decision]) -> User:
+def impersonate(
+    user: User,
+    headers: Mapping[str, str],
+    getall: Callable[[str], list[str]],
+    rbac: Callable[[UserInfo, RequestInfo], Decision],
+) -> User:
     """The user a request acts as: ``user`` itself, or the one its ``Impersonate-User``,
     ``Impersonate-Group`` and ``Impersonate-Uid`` headers name (``kubectl --as``), if ``user`` may
     ``impersonate`` each of them, as kube-apiserver's impersonation filter decides."""
@@ -130,7 +133,7 @@ def impersonate(user: User, headers: Mapping[str, str], getall: Callable[[str], 
         raise errors.bad_request("requested impersonation of groups or a uid without impersonating a user")
     wanted: list[RequestInfo] = []
     if name.startswith(SERVICE_ACCOUNT_PREFIX) and name.count(":") == 3:
-        namespace, account = name[len(SERVICE_ACCOUNT_PREFIX):].split(":")
+        namespace, account = name[len(SERVICE_ACCOUNT_PREFIX) :].split(":")
         wanted.append(RequestInfo("impersonate", "", True, "", "v1", namespace, "serviceaccounts", "", account))
         implied = service_account_groups(namespace)[:2]
     else:
@@ -153,8 +156,14 @@ def is_public(path: str) -> bool:
     return path in PUBLIC_PATHS or path.startswith(("/healthz/", "/livez/", "/readyz/"))
 
 
-def authorize(user: User | None, method: str, path: str, query: Mapping[str, str],
-              rbac: Callable[[UserInfo, RequestInfo], Decision], nodes: NodeAuthorizer | None = None) -> None:
+def authorize(
+    user: User | None,
+    method: str,
+    path: str,
+    query: Mapping[str, str],
+    rbac: Callable[[UserInfo, RequestInfo], Decision],
+    nodes: NodeAuthorizer | None = None,
+) -> None:
     """Raise 401/403 unless ``user`` may call ``method`` on ``path``: masters at once; the join
     token only to trade itself for a node certificate; a node as the Node authorizer (``nodes``)
     allows, else as RBAC does (as kube-apiserver's ``Node,RBAC`` chain); everyone else by ``rbac``."""
@@ -167,8 +176,9 @@ def authorize(user: User | None, method: str, path: str, query: Mapping[str, str
     if user == NODE_BOOTSTRAP:
         if method == "POST" and path == NODE_CREDENTIALS_PATH:
             return
-        raise errors.forbidden_request(user.name, method.lower(), path,
-                                       "the join token may only request node credentials")
+        raise errors.forbidden_request(
+            user.name, method.lower(), path, "the join token may only request node credentials"
+        )
     info = request_info(method, path, query)
     if user.node and nodes is not None and nodes.allows(user.node, info, query):
         return

@@ -65,18 +65,26 @@ class ClusterNetwork:
     domain: str
 
 
-async def ensure_bootstrap_objects(registry: Registry, *, address: str, port: int,
-                                   network: ClusterNetwork | None = None) -> None:
+async def ensure_bootstrap_objects(
+    registry: Registry, *, address: str, port: int, network: ClusterNetwork | None = None
+) -> None:
     namespaces = _rt("", "namespaces")
     for name in SYSTEM_NAMESPACES:
         await _create_if_absent(registry, namespaces, None, {"metadata": {"name": name}})
     if network is not None:
         await _ensure_cluster_dns(registry, network)
-    await _create_if_absent(registry, _rt("", "services"), "default", {
-        "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
-        "spec": {"clusterIP": registry.allocator.first_ip,
-                 "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}]},
-    })
+    await _create_if_absent(
+        registry,
+        _rt("", "services"),
+        "default",
+        {
+            "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+            "spec": {
+                "clusterIP": registry.allocator.first_ip,
+                "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}],
+            },
+        },
+    )
     labels = {"endpointslice.kubernetes.io/skip-mirror": "true"}
     endpoints = {
         "metadata": {"name": "kubernetes", "labels": labels},
@@ -85,17 +93,19 @@ async def ensure_bootstrap_objects(registry: Registry, *, address: str, port: in
     # from here on each server's endpoint reconciler (reconcilers/apiserverendpoints.py) keeps both current
     await _create_if_absent(registry, _rt("", "endpoints"), "default", endpoints)
     slice_ = {
-        "metadata": {"name": "kubernetes", "labels": {"kubernetes.io/service-name": "kubernetes",
-                                                      "endpointslice.kubernetes.io/managed-by": "pykube"}},
+        "metadata": {
+            "name": "kubernetes",
+            "labels": {"kubernetes.io/service-name": "kubernetes", "endpointslice.kubernetes.io/managed-by": "pykube"},
+        },
         "addressType": "IPv4",
         "endpoints": [{"addresses": [address], "conditions": {"ready": True}}],
         "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
     }
     await _create_if_absent(registry, _rt("discovery.k8s.io", "endpointslices"), "default", slice_)
-    await _create_if_absent(registry, _rt("storage.k8s.io", "storageclasses"), None,
-                            copy.deepcopy(LOCAL_PATH_CLASS))
-    await _create_if_absent(registry, _rt("networking.k8s.io", "ingressclasses"), None,
-                            copy.deepcopy(PYKUBE_INGRESS_CLASS))
+    await _create_if_absent(registry, _rt("storage.k8s.io", "storageclasses"), None, copy.deepcopy(LOCAL_PATH_CLASS))
+    await _create_if_absent(
+        registry, _rt("networking.k8s.io", "ingressclasses"), None, copy.deepcopy(PYKUBE_INGRESS_CLASS)
+    )
     await _ensure_rbac_defaults(registry)
 
 
@@ -104,8 +114,10 @@ async def _ensure_rbac_defaults(registry: Registry) -> None:
     by_name = {role["metadata"]["name"]: role for role in roles}
     for name in ("view", "edit", "admin"):  # each aggregates the one before
         by_name[name]["rules"] = aggregated_rules(by_name[name], roles) or []
-    for rt, objects in ((_rt(RBAC_GROUP, "clusterroles"), roles),
-                        (_rt(RBAC_GROUP, "clusterrolebindings"), CLUSTER_ROLE_BINDINGS)):
+    for rt, objects in (
+        (_rt(RBAC_GROUP, "clusterroles"), roles),
+        (_rt(RBAC_GROUP, "clusterrolebindings"), CLUSTER_ROLE_BINDINGS),
+    ):
         for obj in objects:
             await _reconcile_default(registry, rt, obj)
 
@@ -139,20 +151,35 @@ async def _ensure_cluster_dns(registry: Registry, network: ClusterNetwork) -> No
         await _create_if_absent(registry, _rt("", "services"), "kube-system", _kube_dns(network))
     except errors.StatusError as exc:  # e.g. a store from before cluster DNS with the address in use
         log.warning("cannot create the kube-dns service on %s: %s", network.dns_ip, exc)
-    await _put(registry, _rt("", "configmaps"), "kube-system", {
-        "metadata": {"name": CLUSTER_CONFIG, "labels": {"app.kubernetes.io/managed-by": "pykube"}},
-        "data": {"clusterCIDR": network.cluster_cidr, "serviceCIDR": network.service_cidr,
-                 "clusterDNS": network.dns_ip, "clusterDomain": network.domain},
-    })
+    await _put(
+        registry,
+        _rt("", "configmaps"),
+        "kube-system",
+        {
+            "metadata": {"name": CLUSTER_CONFIG, "labels": {"app.kubernetes.io/managed-by": "pykube"}},
+            "data": {
+                "clusterCIDR": network.cluster_cidr,
+                "serviceCIDR": network.service_cidr,
+                "clusterDNS": network.dns_ip,
+                "clusterDomain": network.domain,
+            },
+        },
+    )
 
 
 def _kube_dns(network: ClusterNetwork) -> Obj:
     return {
-        "metadata": {"name": "kube-dns", "labels": {"k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS",
-                                                    "kubernetes.io/cluster-service": "true"}},
-        "spec": {"clusterIP": network.dns_ip,
-                 "ports": [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
-                           {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53}]},
+        "metadata": {
+            "name": "kube-dns",
+            "labels": {"k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS", "kubernetes.io/cluster-service": "true"},
+        },
+        "spec": {
+            "clusterIP": network.dns_ip,
+            "ports": [
+                {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
+                {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
+            ],
+        },
     }
 
 

@@ -35,8 +35,9 @@ def cluster_token_handler(store: Store, tls: pki.Pki, authenticator: Authenticat
     async def handle(request: web.Request) -> web.Response:
         user = request[USER]
         if not user.admin:
-            raise errors.forbidden_request(user.name, "create", pki.CLUSTER_TOKEN_PATH,
-                                           "only a cluster admin may rotate the cluster token")
+            raise errors.forbidden_request(
+                user.name, "create", pki.CLUSTER_TOKEN_PATH, "only a cluster admin may rotate the cluster token"
+            )
         try:
             body = await request.json()
         except ValueError:
@@ -51,17 +52,20 @@ def cluster_token_handler(store: Store, tls: pki.Pki, authenticator: Authenticat
         try:
             files = await asyncio.to_thread(pki.unseal, current, record.sealed)
         except pki.WrongToken:
-            raise errors.forbidden_request(user.name, "create", pki.CLUSTER_TOKEN_PATH,
-                                           "token: not the current cluster token") from None
+            raise errors.forbidden_request(
+                user.name, "create", pki.CLUSTER_TOKEN_PATH, "token: not the current cluster token"
+            ) from None
         files["node-secret"] = (new + "\n").encode()
         sealed = await asyncio.to_thread(pki.seal, new, files)
-        servers = await asyncio.to_thread(pki.seal, pki.servers_secret(files["pki/ca.key"]),
-                                          {"node-secret": new.encode()})
+        servers = await asyncio.to_thread(
+            pki.seal, pki.servers_secret(files["pki/ca.key"]), {"node-secret": new.encode()}
+        )
         try:
             await replace_sealed(store, record, sealed, servers)
         except RevisionMismatch:
-            raise errors.StatusError(409, "Conflict", "the cluster token was rotated meanwhile: "
-                                                      "try again with the current token") from None
+            raise errors.StatusError(
+                409, "Conflict", "the cluster token was rotated meanwhile: try again with the current token"
+            ) from None
         authenticator.node_token = new
         return json_response({"token": pki.join_token(tls.ca_pem, new)})
 

@@ -37,21 +37,25 @@ _STREAMING = tuple(f"/{sub}" for sub in STREAMING_SUBRESOURCES)
 
 def long_running(request: web.Request) -> bool:
     """Whether a request is long-running in kube-apiserver's sense, and so not counted in flight."""
-    if request.query.get("watch", "").lower() in ("true", "1") or request.path.startswith(("/api/v1/watch/",
-                                                                                              "/apis/watch/")):
+    if request.query.get("watch", "").lower() in ("true", "1") or request.path.startswith(
+        ("/api/v1/watch/", "/apis/watch/")
+    ):
         return True
     return request.path.endswith(_STREAMING) or PROXY_PATH.match(request.path) is not None
 
 
 def too_many_requests() -> web.Response:
-    status = errors.StatusError(429, "TooManyRequests", "Too many requests, please try again later.",
-                                {"retryAfterSeconds": 1})
-    return web.Response(body=dumps(status.status()), status=429, content_type="application/json",
-                        headers={"Retry-After": "1"})
+    status = errors.StatusError(
+        429, "TooManyRequests", "Too many requests, please try again later.", {"retryAfterSeconds": 1}
+    )
+    return web.Response(
+        body=dumps(status.status()), status=429, content_type="application/json", headers={"Retry-After": "1"}
+    )
 
 
-def inflight_middleware(readonly: int, mutating: int, running: dict[bool, int]) -> Callable[[web.Request, Handler],
-                                                                                       Awaitable[web.StreamResponse]]:
+def inflight_middleware(
+    readonly: int, mutating: int, running: dict[bool, int]
+) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
     """Counts the requests being served in ``running``, read-only (False) and mutating (True) apart,
     where the metrics read them; past a limit (0: none) the request is answered 429 at once.
     Counting instead of queueing keeps the answer immediate, as kube-apiserver's max-in-flight
@@ -92,8 +96,13 @@ class HeaderDeadline:
         self._task: asyncio.Task[None] | None = None
         factory = server.request_factory
 
-        def noting(message: RawRequestMessage, payload: StreamReader, protocol: RequestHandler,
-                   writer: AbstractStreamWriter, task: asyncio.Task[None]) -> web.BaseRequest:
+        def noting(
+            message: RawRequestMessage,
+            payload: StreamReader,
+            protocol: RequestHandler,
+            writer: AbstractStreamWriter,
+            task: asyncio.Task[None],
+        ) -> web.BaseRequest:
             self._served.add(protocol)
             return factory(message, payload, protocol, writer, task)
 

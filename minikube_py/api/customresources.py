@@ -41,8 +41,14 @@ class CustomResourceTypes:
         assert DEFINITIONS is not None
         self._registry = registry
         self._store = registry.store
-        self._follower = PrefixFollower(self._store, DEFINITIONS.prefix(), what="custom resource types",
-                                        load=self._load, apply=self._apply, catch_up_timeout=CATCH_UP_TIMEOUT)
+        self._follower = PrefixFollower(
+            self._store,
+            DEFINITIONS.prefix(),
+            what="custom resource types",
+            load=self._load,
+            apply=self._apply,
+            catch_up_timeout=CATCH_UP_TIMEOUT,
+        )
         self._cleanups: dict[str, asyncio.Task[None]] = {}
 
     async def start(self) -> None:
@@ -103,8 +109,9 @@ class CustomResourceTypes:
                 await asyncio.sleep(CLEANUP_RECHECK)
             crd = await self._registry.get(DEFINITIONS, None, name)
             released = copy.deepcopy(crd)
-            released["metadata"]["finalizers"] = [f for f in crd["metadata"].get("finalizers") or ()
-                                                  if f != crds.CLEANUP_FINALIZER]
+            released["metadata"]["finalizers"] = [
+                f for f in crd["metadata"].get("finalizers") or () if f != crds.CLEANUP_FINALIZER
+            ]
             del released["metadata"]["resourceVersion"]  # unconditional: a concurrent write is read again
             await self._registry.update(DEFINITIONS, None, name, released)
         except errors.StatusError as exc:

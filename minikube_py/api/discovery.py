@@ -49,8 +49,11 @@ def version_info() -> dict[str, str]:
 
 
 def core_versions(server_address: str) -> dict[str, Any]:
-    return {"kind": "APIVersions", "versions": ["v1"],
-            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}]}
+    return {
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}],
+    }
 
 
 #: resources that are questions, not stored objects (create only), served by :mod:`~minikube_py.api.reviews`:
@@ -107,8 +110,10 @@ def resource_list(group_name: str, version: str) -> dict[str, Any] | None:
     reviews = REVIEWS.get((group_name, version), ())
     if not resources and not reviews:
         return None
-    entries: list[dict[str, Any]] = [{"name": plural, "singularName": "", "namespaced": namespaced, "kind": kind,
-                                      "verbs": ["create"]} for plural, kind, namespaced in reviews]
+    entries: list[dict[str, Any]] = [
+        {"name": plural, "singularName": "", "namespaced": namespaced, "kind": kind, "verbs": ["create"]}
+        for plural, kind, namespaced in reviews
+    ]
     for rt in resources:
         entries.append(_resource_entry(rt))
         entries += [_subresource_entry(rt, sub, kind) for sub, kind in rt.subresources.items()]
@@ -117,8 +122,13 @@ def resource_list(group_name: str, version: str) -> dict[str, Any] | None:
 
 
 def _resource_entry(rt: ResourceType) -> dict[str, Any]:
-    entry: dict[str, Any] = {"name": rt.plural, "singularName": rt.singular, "namespaced": rt.namespaced,
-                             "kind": rt.kind, "verbs": list(rt.verbs)}
+    entry: dict[str, Any] = {
+        "name": rt.plural,
+        "singularName": rt.singular,
+        "namespaced": rt.namespaced,
+        "kind": rt.kind,
+        "verbs": list(rt.verbs),
+    }
     if rt.short_names:
         entry["shortNames"] = list(rt.short_names)
     if rt.categories:
@@ -127,8 +137,13 @@ def _resource_entry(rt: ResourceType) -> dict[str, Any]:
 
 
 def _subresource_entry(rt: ResourceType, sub: str, kind: str) -> dict[str, Any]:
-    entry: dict[str, Any] = {"name": f"{rt.plural}/{sub}", "singularName": "", "namespaced": rt.namespaced,
-                             "kind": kind or rt.kind, "verbs": list(SUBRESOURCE_VERBS[sub])}
+    entry: dict[str, Any] = {
+        "name": f"{rt.plural}/{sub}",
+        "singularName": "",
+        "namespaced": rt.namespaced,
+        "kind": kind or rt.kind,
+        "verbs": list(SUBRESOURCE_VERBS[sub]),
+    }
     if sub == "scale":
         entry.update(group="autoscaling", version="v1")
     elif sub == "eviction":  # kubectl drain uses the eviction API only when discovery names its version

@@ -76,11 +76,15 @@ async def run(store: Store, action: str) -> dict[str, Any]:
             keyring = await _save(store, keyring.rotate())
         if action in ("reencrypt", "rotate-keys"):
             await store.reencrypt()
-            leftover = {name: n for name, n in (await store.key_usage()).items()
-                        if name != store.encryption.write_key and n}
+            leftover = {
+                name: n for name, n in (await store.key_usage()).items() if name != store.encryption.write_key and n
+            }
             if leftover:
-                raise errors.StatusError(409, "Conflict", f"stored Secrets are still sealed with other keys "
-                                                          f"({leftover}); run reencrypt again")
+                raise errors.StatusError(
+                    409,
+                    "Conflict",
+                    f"stored Secrets are still sealed with other keys ({leftover}); run reencrypt again",
+                )
             if len(keyring.keys) > 1:
                 await _save(store, keyring.retire())
     except ValueError as exc:
@@ -105,8 +109,11 @@ async def _save(store: Store, keyring: Keyring) -> Keyring:
     try:
         [stored] = await store.commit([Update(KEYRING_KEY, record, expected=encryption.revision)])
     except RevisionMismatch:
-        raise errors.StatusError(409, "Conflict", "the encryption keys changed meanwhile (another "
-                                                  "secrets-encrypt command?); look at the status and retry") from None
+        raise errors.StatusError(
+            409,
+            "Conflict",
+            "the encryption keys changed meanwhile (another secrets-encrypt command?); look at the status and retry",
+        ) from None
     encryption.adopt(keyring, revision_of(stored))
     return keyring
 

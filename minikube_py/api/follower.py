@@ -26,8 +26,16 @@ class PrefixFollower:
     its listing was taken at; ``apply`` takes one event after it. ``what`` names the state in logs;
     ``catch_up_timeout`` bounds :meth:`caught_up`."""
 
-    def __init__(self, store: Store, prefix: str, *, what: str, load: Callable[[], Awaitable[int]],
-                 apply: Callable[[Event], None], catch_up_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        prefix: str,
+        *,
+        what: str,
+        load: Callable[[], Awaitable[int]],
+        apply: Callable[[Event], None],
+        catch_up_timeout: float = 5.0,
+    ) -> None:
         self._store = store
         self._prefix = prefix
         self._what = what

@@ -49,8 +49,14 @@ class ResourceHandlers:
     """``rbac`` checks that a user writing a role or binding grants no more than they hold, and
     holds the answer to such a write until the policy has it; ``user_of`` names a request's user."""
 
-    def __init__(self, registry: Registry, rbac: RbacAuthorizer, user_of: Callable[[web.Request], UserInfo],
-                 tokens: ServiceAccountTokens, definitions: CustomResourceTypes) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        rbac: RbacAuthorizer,
+        user_of: Callable[[web.Request], UserInfo],
+        tokens: ServiceAccountTokens,
+        definitions: CustomResourceTypes,
+    ) -> None:
         self.registry = registry
         self.rbac = rbac
         self.user_of = user_of
@@ -103,15 +109,28 @@ class ResourceHandlers:
             requested = watch.requested_revision(q.get("resourceVersion"))
             if requested is not None:
                 await watch.wait_for_revision(self.registry, requested)
-            selection: dict[str, Any] = {"labels": labels, "field_selector": field_sel, "limit": _int(q, "limit"),
-                                         "continue_token": q.get("continue") or None}
+            selection: dict[str, Any] = {
+                "labels": labels,
+                "field_selector": field_sel,
+                "limit": _int(q, "limit"),
+                "continue_token": q.get("continue") or None,
+            }
             if _wants_table(request):
                 page = await self.registry.list(t.rt, t.namespace, **selection)
-                return json_response(render_table(t.rt, page.items, include_object=q.get("includeObject", "Metadata"),
-                                                  list_meta=_list_meta(page.revision, page.continue_token)))
+                return json_response(
+                    render_table(
+                        t.rt,
+                        page.items,
+                        include_object=q.get("includeObject", "Metadata"),
+                        list_meta=_list_meta(page.revision, page.continue_token),
+                    )
+                )
             texts = await self.registry.list_json(t.rt, t.namespace, **selection)
-            head = {"kind": t.rt.list_kind, "apiVersion": t.rt.api_version,
-                    "metadata": _list_meta(texts.revision, texts.continue_token)}
+            head = {
+                "kind": t.rt.list_kind,
+                "apiVersion": t.rt.api_version,
+                "metadata": _list_meta(texts.revision, texts.continue_token),
+            }
             # the stored texts are joined in as they are: decoding and encoding them again was most of a LIST's time
             payload = body.dumps(head)[:-1] + b',"items":[' + ",".join(texts.texts).encode() + b"]}"
             return web.Response(body=payload, content_type="application/json")
@@ -119,8 +138,9 @@ class ResourceHandlers:
             validation = _field_validation(q)
             obj = await read_object(request, t.rt, validation)
             self._check_grant(request, t.rt, t.namespace, obj)
-            created = await self.registry.create(t.rt, t.namespace, obj, dry_run=dry_run(q),
-                                                 manager=field_manager(request, "CreateOptions"))
+            created = await self.registry.create(
+                t.rt, t.namespace, obj, dry_run=dry_run(q), manager=field_manager(request, "CreateOptions")
+            )
             await self._policy_holds(t.rt, created, dry_run(q))
             return self._render(request, t.rt, created, 201, validation)
         if method == "DELETE":
@@ -135,8 +155,14 @@ class ResourceHandlers:
                 except errors.StatusError as exc:
                     if exc.code != 404:
                         raise
-            return json_response({"kind": t.rt.list_kind, "apiVersion": t.rt.api_version,
-                                  "metadata": {"resourceVersion": str(page.revision)}, "items": deleted})
+            return json_response(
+                {
+                    "kind": t.rt.list_kind,
+                    "apiVersion": t.rt.api_version,
+                    "metadata": {"resourceVersion": str(page.revision)},
+                    "items": deleted,
+                }
+            )
         raise errors.method_not_allowed(method, t.rt.plural)
 
     async def _watch(
@@ -151,14 +177,26 @@ class ResourceHandlers:
         matches = selection(rt, labels, field_sel)
 
         def render(obj: Obj, first: bool) -> Obj:
-            rendered = render_table(rt, [obj], include_object=include,
-                                    list_meta={"resourceVersion": obj["metadata"].get("resourceVersion", "")})
+            rendered = render_table(
+                rt,
+                [obj],
+                include_object=include,
+                list_meta={"resourceVersion": obj["metadata"].get("resourceVersion", "")},
+            )
             if not first:
                 rendered["columnDefinitions"] = None
             return rendered
 
-        request_ = watch.WatchRequest(rt, t.namespace, name, matches, q.get("resourceVersion"), timeout,
-                                      _flag(q, "allowWatchBookmarks"), render if table else None)
+        request_ = watch.WatchRequest(
+            rt,
+            t.namespace,
+            name,
+            matches,
+            q.get("resourceVersion"),
+            timeout,
+            _flag(q, "allowWatchBookmarks"),
+            render if table else None,
+        )
         return await watch.serve(request, self.registry, request_)
 
     # ------------------------------------------------------------------------------ objects
@@ -179,21 +217,36 @@ class ResourceHandlers:
             validation = _field_validation(q)
             obj = await read_object(request, t.rt, validation)
             self._check_grant(request, t.rt, t.namespace, obj)
-            updated = await self.registry.update(t.rt, t.namespace, t.name, obj, dry_run=dry_run(q),
-                                                 manager=field_manager(request, "UpdateOptions"))
+            updated = await self.registry.update(
+                t.rt, t.namespace, t.name, obj, dry_run=dry_run(q), manager=field_manager(request, "UpdateOptions")
+            )
             await self._policy_holds(t.rt, updated, dry_run(q))
             return self._render(request, t.rt, updated, 200, validation)
         if method == "PATCH":
             validation = _field_validation(q)
             content_type, raw = await _read_patch(request)
             if t.rt.group == RBAC_GROUP:  # what a patch grants is known once it is applied: try it first
-                patched, _ = await self.registry.patch(t.rt, t.namespace, t.name, content_type, raw, dry_run=True,
-                                                       manager=_patch_manager(request, content_type),
-                                                       validation=_field_validation(q))
+                patched, _ = await self.registry.patch(
+                    t.rt,
+                    t.namespace,
+                    t.name,
+                    content_type,
+                    raw,
+                    dry_run=True,
+                    manager=_patch_manager(request, content_type),
+                    validation=_field_validation(q),
+                )
                 self._check_grant(request, t.rt, t.namespace, patched)
-            obj, created = await self.registry.patch(t.rt, t.namespace, t.name, content_type, raw, dry_run=dry_run(q),
-                                                     manager=_patch_manager(request, content_type),
-                                                     validation=validation)
+            obj, created = await self.registry.patch(
+                t.rt,
+                t.namespace,
+                t.name,
+                content_type,
+                raw,
+                dry_run=dry_run(q),
+                manager=_patch_manager(request, content_type),
+                validation=validation,
+            )
             await self._policy_holds(t.rt, obj, dry_run(q))
             return self._render(request, t.rt, obj, 201 if created else 200, validation)
         if method == "DELETE":
@@ -215,28 +268,61 @@ class ResourceHandlers:
                 if sub == "finalize":
                     obj = await self._finalize(rt, name, obj)
                     return json_response(await self.registry.update(rt, None, name, obj, dry_run=dry_run(q)))
-                return json_response(await self.registry.update(rt, t.namespace, name, obj, subresource="status",
-                                                                dry_run=dry_run(q),
-                                                                manager=field_manager(request, "UpdateOptions")))
+                return json_response(
+                    await self.registry.update(
+                        rt,
+                        t.namespace,
+                        name,
+                        obj,
+                        subresource="status",
+                        dry_run=dry_run(q),
+                        manager=field_manager(request, "UpdateOptions"),
+                    )
+                )
             if method == "PATCH" and sub == "status":
                 content_type, raw = await _read_patch(request)
-                obj, _ = await self.registry.patch(rt, t.namespace, name, content_type, raw, subresource="status",
-                                                   dry_run=dry_run(q), manager=_patch_manager(request, content_type),
-                                                   validation=_field_validation(q))
+                obj, _ = await self.registry.patch(
+                    rt,
+                    t.namespace,
+                    name,
+                    content_type,
+                    raw,
+                    subresource="status",
+                    dry_run=dry_run(q),
+                    manager=_patch_manager(request, content_type),
+                    validation=_field_validation(q),
+                )
                 return json_response(obj)
         elif sub == "scale":
             if method == "GET":
                 return json_response(subresources.scale_of(rt, await self.registry.get(rt, t.namespace, name)))
             if method == "PUT":
                 scale = await read_object(request)
-                return json_response(await subresources.update_scale(self.registry, rt, t.namespace, name, scale,
-                                                                     dry_run=dry_run(q),
-                                                                     manager=field_manager(request, "UpdateOptions")))
+                return json_response(
+                    await subresources.update_scale(
+                        self.registry,
+                        rt,
+                        t.namespace,
+                        name,
+                        scale,
+                        dry_run=dry_run(q),
+                        manager=field_manager(request, "UpdateOptions"),
+                    )
+                )
             if method == "PATCH":
                 content_type, raw = await _read_patch(request)
-                return json_response(await subresources.patch_scale(self.registry, rt, t.namespace, name, content_type,
-                                                                    raw, dry_run=dry_run(q),
-                                                                    manager=_patch_manager(request, content_type)))
+                return json_response(
+                    await subresources.patch_scale(
+                        self.registry,
+                        rt,
+                        t.namespace,
+                        name,
+                        content_type,
+                        raw,
+                        dry_run=dry_run(q),
+                        manager=_patch_manager(request, content_type),
+                    )
+                )
         elif sub == "token" and method == "POST":
             assert t.namespace is not None
             answer = await self.tokens.request(t.namespace, name, await read_object(request), self.user_of(request))
@@ -259,12 +345,24 @@ class ResourceHandlers:
             live["metadata"]["resourceVersion"] = rv
         return live
 
-    def _render(self, request: web.Request, rt: ResourceType, obj: Obj, status: int = 200,
-                validation: FieldValidation | None = None) -> web.Response:
+    def _render(
+        self,
+        request: web.Request,
+        rt: ResourceType,
+        obj: Obj,
+        status: int = 200,
+        validation: FieldValidation | None = None,
+    ) -> web.Response:
         if _wants_table(request):
-            response = json_response(render_table(rt, [obj], include_object=request.query.get("includeObject", "Metadata"),
-                                                  list_meta={"resourceVersion": obj["metadata"].get("resourceVersion", "")}),
-                                     status)
+            response = json_response(
+                render_table(
+                    rt,
+                    [obj],
+                    include_object=request.query.get("includeObject", "Metadata"),
+                    list_meta={"resourceVersion": obj["metadata"].get("resourceVersion", "")},
+                ),
+                status,
+            )
         else:
             response = json_response(obj, status)
         for warning in validation.warnings if validation is not None else ():
@@ -312,11 +410,17 @@ def field_manager(request: web.Request, options: str, *, required: bool = False)
     q = request.query
     name = q.get("fieldManager", "")
     if not name and required:
-        raise _invalid_options(options, errors.FieldError("fieldManager", "FieldValueRequired",
-                                                          "Required value: is required for apply patch"))
+        raise _invalid_options(
+            options,
+            errors.FieldError("fieldManager", "FieldValueRequired", "Required value: is required for apply patch"),
+        )
     if len(name.encode()) > MAX_MANAGER_LENGTH:
-        raise _invalid_options(options, errors.FieldError("fieldManager", "FieldValueTooLong",
-                                                          f"Too long: may not be more than {MAX_MANAGER_LENGTH} bytes"))
+        raise _invalid_options(
+            options,
+            errors.FieldError(
+                "fieldManager", "FieldValueTooLong", f"Too long: may not be more than {MAX_MANAGER_LENGTH} bytes"
+            ),
+        )
     if not name:
         name = request.headers.get("User-Agent", "").split("/", 1)[0].strip()[:MAX_MANAGER_LENGTH] or "unknown"
     return FieldManager(name, _flag(q, "force"))
@@ -326,15 +430,25 @@ def _patch_manager(request: web.Request, content_type: str) -> FieldManager:
     """PatchOptions: an apply must name its manager; ``force`` is for applies only (422 otherwise)."""
     apply = is_apply(content_type)
     if not apply and "force" in request.query:
-        raise _invalid_options("PatchOptions", errors.FieldError("force", "FieldValueForbidden",
-                                                                 "Forbidden: may not be specified for non-apply patch"))
+        raise _invalid_options(
+            "PatchOptions",
+            errors.FieldError("force", "FieldValueForbidden", "Forbidden: may not be specified for non-apply patch"),
+        )
     return field_manager(request, "PatchOptions", required=apply)
 
 
 def _invalid_options(options: str, cause: errors.FieldError) -> errors.StatusError:
-    return errors.StatusError(422, "Invalid", f'{options}.meta.k8s.io "" is invalid: {cause.render()}',
-                              {"name": "", "group": "meta.k8s.io", "kind": options,
-                               "causes": [{"reason": cause.reason, "message": cause.message, "field": cause.field}]})
+    return errors.StatusError(
+        422,
+        "Invalid",
+        f'{options}.meta.k8s.io "" is invalid: {cause.render()}',
+        {
+            "name": "",
+            "group": "meta.k8s.io",
+            "kind": options,
+            "causes": [{"reason": cause.reason, "message": cause.message, "field": cause.field}],
+        },
+    )
 
 
 def parse_selectors(rt: ResourceType, q: Any) -> tuple[LabelSelector | None, FieldSelector | None]:
@@ -354,8 +468,9 @@ def parse_selectors(rt: ResourceType, q: Any) -> tuple[LabelSelector | None, Fie
     return labels, field_sel
 
 
-def selection(rt: ResourceType, labels: LabelSelector | None,
-              field_sel: FieldSelector | None) -> Callable[[Obj], bool] | None:
+def selection(
+    rt: ResourceType, labels: LabelSelector | None, field_sel: FieldSelector | None
+) -> Callable[[Obj], bool] | None:
     """Whether a stored object of ``rt`` is among those a watch's selectors choose; None when there
     are no selectors (every object is)."""
     if labels is None and field_sel is None:
@@ -366,6 +481,7 @@ def selection(rt: ResourceType, labels: LabelSelector | None,
         if labels is not None and not labels.matches(obj.get("metadata", {}).get("labels")):
             return False
         return field_sel is None or field_sel.matches(strategy.field_set(obj))
+
     return matches
 
 
@@ -387,8 +503,9 @@ async def read_raw(request: web.Request) -> bytes:
         raise errors.too_large(body.MAX_BODY) from None
 
 
-async def read_object(request: web.Request, rt: ResourceType | None = None,
-                       validation: FieldValidation | None = None) -> Obj:
+async def read_object(
+    request: web.Request, rt: ResourceType | None = None, validation: FieldValidation | None = None
+) -> Obj:
     """The body as an object; with ``validation``, less the fields ``rt``'s kind does not have."""
     value = body.decode(await read_raw(request), request.headers.get("Content-Type"))
     if not isinstance(value, dict):
@@ -415,4 +532,3 @@ async def _read_patch(request: web.Request) -> tuple[str, bytes]:
     if not is_patch_type(content_type):
         raise errors.unsupported_media(content_type)
     return content_type, await read_raw(request)
-

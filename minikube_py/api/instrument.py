@@ -150,14 +150,17 @@ class ServerCollector(Collector):
     def _own(self) -> Iterable[Metric]:
         inflight = GaugeMetricFamily(
             "apiserver_current_inflight_requests",
-            "Number of requests currently being served (long-running ones not counted), by kind: readOnly or "
-            "mutating.", labels=["request_kind"])
+            "Number of requests currently being served (long-running ones not counted), by kind: readOnly or mutating.",
+            labels=["request_kind"],
+        )
         inflight.add_metric(["readOnly"], self._inflight[False])
         inflight.add_metric(["mutating"], self._inflight[True])
         yield inflight
-        objects = GaugeMetricFamily("apiserver_storage_objects",
-                                    "Number of stored objects at the time of last check split by kind.",
-                                    labels=["resource"])
+        objects = GaugeMetricFamily(
+            "apiserver_storage_objects",
+            "Number of stored objects at the time of last check split by kind.",
+            labels=["resource"],
+        )
         for rt in kinds.stored_types():
             objects.add_metric([rt.qualified], self._store.count(rt.prefix()))
         yield objects

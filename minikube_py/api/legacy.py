@@ -69,16 +69,31 @@ def parse_path(segments: list[str], query: Any) -> LegacyTarget:
     resource = v1beta1.RESOURCES[rest[0]]
     if not resource.rt.namespaced:
         namespace = None
-    return LegacyTarget(resource, namespace, rest[1] if len(rest) == 2 else None,
-                        watching or query.get("watch", "").lower() in ("true", "1"))
+    return LegacyTarget(
+        resource,
+        namespace,
+        rest[1] if len(rest) == 2 else None,
+        watching or query.get("watch", "").lower() in ("true", "1"),
+    )
 
 
 def resource_list() -> Obj:
     """What ``GET /api/v1beta1`` answers: the four collections, with v1beta1's names and kinds."""
-    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": v1beta1.VERSION,
-            "resources": [{"name": r.plural, "singularName": "", "namespaced": r.rt.namespaced, "kind": r.kind,
-                           "verbs": ["create", "delete", "get", "list", "update", "watch"]}
-                          for r in v1beta1.RESOURCES.values()]}
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": v1beta1.VERSION,
+        "resources": [
+            {
+                "name": r.plural,
+                "singularName": "",
+                "namespaced": r.rt.namespaced,
+                "kind": r.kind,
+                "verbs": ["create", "delete", "get", "list", "update", "watch"],
+            }
+            for r in v1beta1.RESOURCES.values()
+        ],
+    }
 
 
 class LegacyHandlers:
@@ -106,8 +121,9 @@ class LegacyHandlers:
             return json_response(v1beta1.list_from_v1(t.resource, page.items, page.revision, request.path_qs))
         if request.method == "POST":
             obj = _to_v1(t, await _read_manifest(request), None)
-            created = await self.registry.create(rt, t.namespace, obj, dry_run=dry_run(q),
-                                                 manager=field_manager(request, "CreateOptions"))
+            created = await self.registry.create(
+                rt, t.namespace, obj, dry_run=dry_run(q), manager=field_manager(request, "CreateOptions")
+            )
             return json_response(t.resource.from_v1(created), 201)
         raise errors.method_not_allowed(request.method, t.resource.plural)
 
@@ -123,8 +139,9 @@ class LegacyHandlers:
             given = await _read_manifest(request)
             live = await self.registry.get(rt, namespace, t.name)
             obj = _to_v1(t, given, live)
-            updated = await self.registry.update(rt, namespace, t.name, obj, dry_run=dry_run(q),
-                                                 manager=field_manager(request, "UpdateOptions"))
+            updated = await self.registry.update(
+                rt, namespace, t.name, obj, dry_run=dry_run(q), manager=field_manager(request, "UpdateOptions")
+            )
             return json_response(t.resource.from_v1(updated))
         if request.method == "DELETE":
             options = DeleteOptions.parse(await read_optional(request), dict(q))
@@ -142,8 +159,16 @@ class LegacyHandlers:
         from_v1 = t.resource.from_v1
         raw_timeout = q.get("timeoutSeconds", "")
         timeout = float(raw_timeout) if raw_timeout.isdigit() else watch.DEFAULT_TIMEOUT
-        request_ = watch.WatchRequest(t.resource.rt, namespace, name, selection(t.resource.rt, labels, field_sel),
-                                      q.get("resourceVersion"), timeout, False, lambda obj, _first: from_v1(obj))
+        request_ = watch.WatchRequest(
+            t.resource.rt,
+            namespace,
+            name,
+            selection(t.resource.rt, labels, field_sel),
+            q.get("resourceVersion"),
+            timeout,
+            False,
+            lambda obj, _first: from_v1(obj),
+        )
         return await watch.serve(request, self.registry, request_)
 
 
@@ -181,9 +206,12 @@ def _to_v1(t: LegacyTarget, given: Obj, live: Obj | None) -> Obj:
     (the path says them) but not contradict the path, as Kubernetes' decoder refused."""
     api_version, kind = given.get("apiVersion"), given.get("kind")
     if api_version not in (None, "", v1beta1.VERSION):
-        raise errors.bad_request(f"the API version in the data ({api_version}) does not match the expected API "
-                                 f"version ({v1beta1.VERSION})")
+        raise errors.bad_request(
+            f"the API version in the data ({api_version}) does not match the expected API version ({v1beta1.VERSION})"
+        )
     if kind not in (None, "", t.resource.kind):
-        raise errors.bad_request(f"the kind in the data ({kind}) does not match the expected kind "
-                                 f"({t.resource.kind}) of {PREFIX}/{t.resource.plural}")
+        raise errors.bad_request(
+            f"the kind in the data ({kind}) does not match the expected kind "
+            f"({t.resource.kind}) of {PREFIX}/{t.resource.plural}"
+        )
     return t.resource.to_v1(given, live)

@@ -98,9 +98,11 @@ def check_stored(obj: Any) -> None:
     integers past 64 bits, more than 255 levels), so encoding it is the check."""
     size = encoded_size(obj)
     if size > MAX_OBJECT_BYTES:
-        raise errors.StatusError(413, "RequestEntityTooLarge",
-                                 f"Request entity too large: the object is {size} bytes, "
-                                 f"the limit is {MAX_OBJECT_BYTES}")
+        raise errors.StatusError(
+            413,
+            "RequestEntityTooLarge",
+            f"Request entity too large: the object is {size} bytes, the limit is {MAX_OBJECT_BYTES}",
+        )
 
 
 # ------------------------------------------------------------------------------ YAML
@@ -140,8 +142,9 @@ def _check_expansion(root: yaml.Node) -> None:
             sizes[key] = 1 + sum(sizes[id(c)] for c in children)
             depths[key] = 1 + max((depths[id(c)] for c in children), default=0)
             if sizes[key] > MAX_BODY:
-                raise errors.bad_request(f"error decoding YAML: the document expands to more than {MAX_BODY} "
-                                         "bytes (excessive aliasing)")
+                raise errors.bad_request(
+                    f"error decoding YAML: the document expands to more than {MAX_BODY} bytes (excessive aliasing)"
+                )
             if depths[key] > MAX_DEPTH + 1:
                 raise too_deep("the YAML document")
             continue

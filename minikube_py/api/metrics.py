@@ -72,8 +72,15 @@ class _Node:
 class ResourceMetrics:
     """Scrapes the nodes on demand and keeps the latest usage and a short history in memory."""
 
-    def __init__(self, registry: Registry, kubelet_ssl: ssl.SSLContext, *, interval: float = INTERVAL,
-                 active: float = ACTIVE, history: float = HISTORY) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        kubelet_ssl: ssl.SSLContext,
+        *,
+        interval: float = INTERVAL,
+        active: float = ACTIVE,
+        history: float = HISTORY,
+    ) -> None:
         self._registry = registry
         self._ssl = kubelet_ssl
         self.interval, self.active, self.history = interval, active, history
@@ -164,7 +171,8 @@ class ResourceMetrics:
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=CONCURRENCY, ssl=self._ssl),
-                timeout=aiohttp.ClientTimeout(total=SCRAPE_TIMEOUT))
+                timeout=aiohttp.ClientTimeout(total=SCRAPE_TIMEOUT),
+            )
         session = self._session
         results = await asyncio.gather(*(self._scrape_one(session, name, url) for name, url in endpoints.items()))
         for name, scrape in zip(endpoints, results, strict=True):
@@ -289,28 +297,48 @@ class ResourceMetrics:
         if kind == "nodes":
             for node in await self._nodes_for(request, name):
                 md = node["metadata"]
-                items.append({"metadata": {"name": md["name"]},
-                              "samples": m.history_points(self.node_samples(md["name"], seconds))})
+                items.append(
+                    {
+                        "metadata": {"name": md["name"]},
+                        "samples": m.history_points(self.node_samples(md["name"], seconds)),
+                    }
+                )
         else:
             for pod in await self._pods_for(request, namespace, name):
                 md = pod["metadata"]
                 samples = self.pod_samples(md.get("namespace", ""), md["name"], md.get("uid", ""), seconds)
-                items.append({"metadata": {"name": md["name"], "namespace": md.get("namespace", "")},
-                              "samples": m.history_points(samples)})
+                items.append(
+                    {
+                        "metadata": {"name": md["name"], "namespace": md.get("namespace", "")},
+                        "samples": m.history_points(samples),
+                    }
+                )
         if name is not None and not items:
-            raise _not_found("nodemetrics" if kind == "nodes" else "podmetrics",
-                             name if kind == "nodes" else f"{namespace}/{name}")
-        return json_response({"kind": "MetricsHistory", "apiVersion": "pykube.io/v1",
-                              "interval": m.go_duration(self.interval), "period": m.go_duration(self.history),
-                              "items": items})
+            raise _not_found(
+                "nodemetrics" if kind == "nodes" else "podmetrics", name if kind == "nodes" else f"{namespace}/{name}"
+            )
+        return json_response(
+            {
+                "kind": "MetricsHistory",
+                "apiVersion": "pykube.io/v1",
+                "interval": m.go_duration(self.interval),
+                "period": m.go_duration(self.history),
+                "items": items,
+            }
+        )
 
 
 def resource_list() -> Obj:
     """Discovery of ``metrics.k8s.io/v1beta1``, as metrics-server's APIService answers it."""
-    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": m.API_VERSION, "resources": [
-        {"name": "nodes", "singularName": "", "namespaced": False, "kind": "NodeMetrics", "verbs": ["get", "list"]},
-        {"name": "pods", "singularName": "", "namespaced": True, "kind": "PodMetrics", "verbs": ["get", "list"]},
-    ]}
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": m.API_VERSION,
+        "resources": [
+            {"name": "nodes", "singularName": "", "namespaced": False, "kind": "NodeMetrics", "verbs": ["get", "list"]},
+            {"name": "pods", "singularName": "", "namespaced": True, "kind": "PodMetrics", "verbs": ["get", "list"]},
+        ],
+    }
 
 
 def _parse(segments: list[str]) -> tuple[str | None, str | None, str | None]:
@@ -338,8 +366,10 @@ def _seconds(raw: str | None) -> float | None:
 
 
 def _ready(node: Obj) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (node.get("status") or {}).get("conditions") or [])
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in (node.get("status") or {}).get("conditions") or []
+    )
 
 
 def _newest(scrape: m.NodeScrape) -> float:
@@ -349,8 +379,9 @@ def _newest(scrape: m.NodeScrape) -> float:
 
 
 def _not_found(resource: str, name: str) -> errors.StatusError:
-    return errors.StatusError(404, "NotFound", f'{resource}.{m.GROUP} "{name}" not found',
-                              {"name": name, "group": m.GROUP, "kind": resource})
+    return errors.StatusError(
+        404, "NotFound", f'{resource}.{m.GROUP} "{name}" not found', {"name": name, "group": m.GROUP, "kind": resource}
+    )
 
 
 def _answer(request: web.Request, items: list[Obj], kind: str, resource: str, name: str | None) -> web.Response:
@@ -364,31 +395,39 @@ def _answer(request: web.Request, items: list[Obj], kind: str, resource: str, na
 def _table(items: list[Obj]) -> Obj:
     """``kubectl get podmetrics|nodemetrics``: metrics-server's columns (name, cpu, memory, window),
     a pod's usage summed over its containers, each row carrying its object."""
-    columns = [{"name": "Name", "type": "string", "format": "name", "description": "Name of the resource",
-                "priority": 0}]
-    columns += [{"name": name, "type": "string", "format": "quantity", "description": "", "priority": 0}
-                for name in ("cpu", "memory")]
+    columns = [
+        {"name": "Name", "type": "string", "format": "name", "description": "Name of the resource", "priority": 0}
+    ]
+    columns += [
+        {"name": name, "type": "string", "format": "quantity", "description": "", "priority": 0}
+        for name in ("cpu", "memory")
+    ]
     columns.append({"name": "Window", "type": "string", "format": "duration", "description": "", "priority": 0})
     rows = []
     for item in items:
         if "usage" in item:
             usage = item["usage"]
         else:
-            usage = {resource: format_quantity(sum((parse_quantity(c["usage"][resource]) for c in item["containers"]),
-                                                   Fraction(0)), Format.BINARY_SI if resource == "memory" else None)
-                     for resource in ("cpu", "memory")}
-        rows.append({"cells": [item["metadata"]["name"], usage["cpu"], usage["memory"], item["window"]],
-                     "object": item})
-    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {}, "columnDefinitions": columns,
-            "rows": rows}
+            usage = {
+                resource: format_quantity(
+                    sum((parse_quantity(c["usage"][resource]) for c in item["containers"]), Fraction(0)),
+                    Format.BINARY_SI if resource == "memory" else None,
+                )
+                for resource in ("cpu", "memory")
+            }
+        rows.append(
+            {"cells": [item["metadata"]["name"], usage["cpu"], usage["memory"], item["window"]], "object": item}
+        )
+    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {}, "columnDefinitions": columns, "rows": rows}
 
 
 def metrics_context(metrics: ResourceMetrics) -> Callable[[web.Application], AsyncIterator[None]]:
     """The app's cleanup context: the sampling loop runs with the app and stops with it."""
+
     async def context(_: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(metrics.run(), name="metrics sampling")
         yield
         await cancel_and_wait(task)
         await metrics.close()
-    return context
 
+    return context

@@ -50,11 +50,18 @@ _READ = frozenset({"get", "list", "watch"})
 _WRITE_OWN = frozenset({"get", "update", "patch", "delete"})
 _WRITE_EVENTS = frozenset({"create", "update", "patch"})
 #: (API group, resource) a node may read all of
-_READ_ALL = frozenset({
-    ("", "nodes"), ("", "namespaces"), ("", "services"), ("", "endpoints"), ("discovery.k8s.io", "endpointslices"),
-    ("networking.k8s.io", "ingresses"), ("networking.k8s.io", "ingressclasses"),
-    ("", "persistentvolumes"),
-})
+_READ_ALL = frozenset(
+    {
+        ("", "nodes"),
+        ("", "namespaces"),
+        ("", "services"),
+        ("", "endpoints"),
+        ("discovery.k8s.io", "endpointslices"),
+        ("networking.k8s.io", "ingresses"),
+        ("networking.k8s.io", "ingressclasses"),
+        ("", "persistentvolumes"),
+    }
+)
 _REFERENCED = frozenset({nodegraph.SECRETS, nodegraph.CONFIGMAPS, nodegraph.CLAIMS})
 NODE_LEASE_NAMESPACE = "kube-node-lease"
 
@@ -72,12 +79,19 @@ class NodeAuthorizer:
         self._volume_node: dict[str, str] = {}  # local-path PersistentVolume → the node that holds its directory
         self._ingresses: dict[str, tuple[str, frozenset[str]]] = {}  # key → namespace, TLS Secrets it names
         self._tls: Counter[tuple[str, str]] = Counter()  # (namespace, Secret) → how many Ingresses name it
-        self._pod_follower = PrefixFollower(store, _PODS.prefix(), what="node authorizer's pods",
-                                            load=self._load_pods, apply=self.observe)
-        self._volume_follower = PrefixFollower(store, _VOLUMES.prefix(), what="node authorizer's volumes",
-                                               load=self._load_volumes, apply=self.observe)
-        self._ingress_follower = PrefixFollower(store, _INGRESSES.prefix(), what="node authorizer's ingresses",
-                                                load=self._load_ingresses, apply=self.observe)
+        self._pod_follower = PrefixFollower(
+            store, _PODS.prefix(), what="node authorizer's pods", load=self._load_pods, apply=self.observe
+        )
+        self._volume_follower = PrefixFollower(
+            store, _VOLUMES.prefix(), what="node authorizer's volumes", load=self._load_volumes, apply=self.observe
+        )
+        self._ingress_follower = PrefixFollower(
+            store,
+            _INGRESSES.prefix(),
+            what="node authorizer's ingresses",
+            load=self._load_ingresses,
+            apply=self.observe,
+        )
 
     async def start(self) -> None:
         for follower in (self._pod_follower, self._volume_follower, self._ingress_follower):
@@ -207,15 +221,21 @@ class NodeAuthorizer:
                 if verb not in _READ or not info.name or info.subresource:
                     return False
                 key = (info.namespace, info.name)
-                return self.reaches(node, resource, *key) or (resource == nodegraph.SECRETS and key in self._tls) \
+                return (
+                    self.reaches(node, resource, *key)
+                    or (resource == nodegraph.SECRETS and key in self._tls)
                     or (resource == nodegraph.CONFIGMAPS and key == ("kube-system", CLUSTER_CONFIG))
+                )
             if resource == "nodes":
                 if verb == "create":
                     return not info.name  # the name in the body: NodeRestriction checks it is the node's own
                 return info.name == node and verb in _WRITE_OWN and info.subresource in ("", "status")
             if resource == "serviceaccounts":
-                return verb == "create" and info.subresource == "token" \
+                return (
+                    verb == "create"
+                    and info.subresource == "token"
                     and self.reaches(node, nodegraph.SERVICE_ACCOUNTS, info.namespace, info.name)
+                )
             if resource == "persistentvolumes":
                 return verb == "delete" and not info.subresource and self._volume_node.get(info.name) == node
             if resource == "events":

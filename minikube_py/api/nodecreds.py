@@ -94,8 +94,9 @@ def node_credentials_handler(tls: pki.Pki, registry: Registry) -> Handler:
             if csr is not None:
                 answer["certificate"] = pki.sign_node_csr(tls, csr.encode(), name).decode()
             if serving_csr is not None:
-                answer["servingCertificate"] = pki.sign_node_csr(tls, serving_csr.encode(), name,
-                                                                 serving=hosts).decode()
+                answer["servingCertificate"] = pki.sign_node_csr(
+                    tls, serving_csr.encode(), name, serving=hosts
+                ).decode()
         except ValueError as e:
             raise errors.bad_request(f"csr: {e}") from None
         return json_response(answer)
@@ -121,8 +122,12 @@ async def _check_claim(registry: Registry, user: User, name: str, password: str 
     assert _NODES is not None and _SECRETS is not None
     if user != NODE_BOOTSTRAP and not user.admin:
         if user.node != name:
-            raise errors.forbidden_request(user.name, "create", pki.NODE_CREDENTIALS_PATH,
-                                           f"a node may only request credentials for itself, not {name!r}")
+            raise errors.forbidden_request(
+                user.name,
+                "create",
+                pki.NODE_CREDENTIALS_PATH,
+                f"a node may only request credentials for itself, not {name!r}",
+            )
         stored = await _stored_hash(registry, name)
         if password is not None and stored != pki.node_password_hash(password):  # its certificate proves it
             await _record(registry, name, password, exists=stored is not None)
@@ -139,12 +144,14 @@ async def _check_claim(registry: Registry, user: User, name: str, password: str 
     stored = await _stored_hash(registry, name)
     if stored is None or not hmac.compare_digest(stored, pki.node_password_hash(password)):
         raise errors.StatusError(
-            409, "Conflict",
+            409,
+            "Conflict",
             f'node "{name}" already exists and this agent cannot prove it is that node (its node password, kept '
             f"in the data directory of the agent that registered it, does not match): to register {name} from "
             f"another host, delete the Node first (kubectl delete node {name}, after pykube cleanup --node "
             f"{name} on the host that ran it), or join under another --node-name",
-            {"name": name, "kind": "nodes"})
+            {"name": name, "kind": "nodes"},
+        )
 
 
 async def _stored_hash(registry: Registry, name: str) -> str | None:
@@ -162,10 +169,17 @@ async def _stored_hash(registry: Registry, name: str) -> str | None:
 async def _record(registry: Registry, name: str, password: str, *, exists: bool) -> None:
     assert _SECRETS is not None
     secret_name = password_secret_name(name)
-    secret = {"apiVersion": "v1", "kind": "Secret", "type": "pykube.io/node-password",
-              "metadata": {"name": secret_name, "namespace": PASSWORD_NAMESPACE,
-                           "labels": {"app.kubernetes.io/managed-by": "pykube"}},
-              "data": {"hash": base64.b64encode(pki.node_password_hash(password).encode()).decode()}}
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "pykube.io/node-password",
+        "metadata": {
+            "name": secret_name,
+            "namespace": PASSWORD_NAMESPACE,
+            "labels": {"app.kubernetes.io/managed-by": "pykube"},
+        },
+        "data": {"hash": base64.b64encode(pki.node_password_hash(password).encode()).decode()},
+    }
     if exists:
         await registry.update(_SECRETS, PASSWORD_NAMESPACE, secret_name, secret)
     else:

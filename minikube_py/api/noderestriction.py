@@ -42,8 +42,9 @@ def _admit_node(rt: ResourceType, node: str, new: Obj, old: Obj | None) -> None:
         raise errors.forbidden_object(rt, name, f"node {node!r} is not allowed to modify node {name!r}")
     labels = (new.get("metadata") or {}).get("labels") or {}
     before = ((old or {}).get("metadata") or {}).get("labels") or {}
-    changed = sorted(k for k in {*labels, *before}
-                     if k.startswith(RESTRICTED_LABEL_PREFIX) and labels.get(k) != before.get(k))
+    changed = sorted(
+        k for k in {*labels, *before} if k.startswith(RESTRICTED_LABEL_PREFIX) and labels.get(k) != before.get(k)
+    )
     if changed:
         raise errors.forbidden_object(rt, name, f"node {node!r} is not allowed to modify labels: {', '.join(changed)}")
     if old is not None and (new.get("spec") or {}).get("taints") != (old.get("spec") or {}).get("taints"):

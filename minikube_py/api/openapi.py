@@ -24,10 +24,13 @@ from minikube_py.model.kinds import ResourceType, custom_types
 _OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 _META_SCHEMA = {
     "description": "ObjectMeta is metadata that all persisted resources must have, which includes all objects "
-                   "users must create.",
+    "users must create.",
     "type": "object",
-    "properties": {name: {"type": "string"} for name in ("name", "namespace", "generateName", "uid",
-                                                           "resourceVersion", "creationTimestamp")} | {
+    "properties": {
+        name: {"type": "string"}
+        for name in ("name", "namespace", "generateName", "uid", "resourceVersion", "creationTimestamp")
+    }
+    | {
         "labels": {"type": "object", "additionalProperties": {"type": "string"}},
         "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
     },
@@ -54,26 +57,45 @@ def document(group: str, version: str) -> dict[str, Any] | None:
         gvk = [{"group": rt.group, "version": rt.version, "kind": rt.kind}]
         schema = dict(rt.custom.schema)
         properties = dict(schema.get("properties") or {})
-        properties["apiVersion"] = {"type": "string", "description": "APIVersion defines the versioned schema of "
-                                                                     "this representation of an object."}
-        properties["kind"] = {"type": "string", "description": "Kind is a string value representing the REST "
-                                                               "resource this object represents."}
-        properties["metadata"] = {"allOf": [{"$ref": f"#/components/schemas/{_OBJECT_META}"}],
-                                  "description": "Standard object's metadata."}
+        properties["apiVersion"] = {
+            "type": "string",
+            "description": "APIVersion defines the versioned schema of this representation of an object.",
+        }
+        properties["kind"] = {
+            "type": "string",
+            "description": "Kind is a string value representing the REST resource this object represents.",
+        }
+        properties["metadata"] = {
+            "allOf": [{"$ref": f"#/components/schemas/{_OBJECT_META}"}],
+            "description": "Standard object's metadata.",
+        }
         schemas[name] = {**schema, "properties": properties, "x-kubernetes-group-version-kind": gvk}
-        body = {"content": {media: {"schema": {"$ref": f"#/components/schemas/{name}"}}
-                            for media in CUSTOM_PATCH_TYPES}}
+        body = {
+            "content": {media: {"schema": {"$ref": f"#/components/schemas/{name}"}} for media in CUSTOM_PATCH_TYPES}
+        }
         scope = f"/apis/{group}/{version}/namespaces/{{namespace}}" if rt.namespaced else f"/apis/{group}/{version}"
-        paths[f"{scope}/{rt.plural}/{{name}}"] = {"patch": {
-            "x-kubernetes-group-version-kind": gvk[0],
-            "parameters": [{"name": "fieldValidation", "in": "query", "schema": {"type": "string", "uniqueItems": True}},
-                           {"name": "fieldManager", "in": "query", "schema": {"type": "string", "uniqueItems": True}}],
-            "requestBody": body,
-            "responses": {"200": {"description": "OK", "content": {
-                "application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}}},
-        }}
-    return {"openapi": "3.0.0", "info": {"title": "Kubernetes CRD Swagger", "version": "v0.1.0"},
-            "paths": paths, "components": {"schemas": schemas}}
+        paths[f"{scope}/{rt.plural}/{{name}}"] = {
+            "patch": {
+                "x-kubernetes-group-version-kind": gvk[0],
+                "parameters": [
+                    {"name": "fieldValidation", "in": "query", "schema": {"type": "string", "uniqueItems": True}},
+                    {"name": "fieldManager", "in": "query", "schema": {"type": "string", "uniqueItems": True}},
+                ],
+                "requestBody": body,
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}},
+                    }
+                },
+            }
+        }
+    return {
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes CRD Swagger", "version": "v0.1.0"},
+        "paths": paths,
+        "components": {"schemas": schemas},
+    }
 
 
 def schema_name(rt: ResourceType) -> str:

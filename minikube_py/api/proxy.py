@@ -80,8 +80,12 @@ class ApiProxy:
         the caller's."""
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0), timeout=aiohttp.ClientTimeout(total=None, sock_connect=10), auto_decompress=False,
-                cookie_jar=aiohttp.DummyCookieJar(), skip_auto_headers=_NO_AUTO_HEADERS)
+                connector=aiohttp.TCPConnector(limit=0),
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
+                auto_decompress=False,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                skip_auto_headers=_NO_AUTO_HEADERS,
+            )
         return self._session
 
     async def service(self, request: web.Request) -> web.StreamResponse:
@@ -116,11 +120,13 @@ class ApiProxy:
         tail = _tail(request, _NODE_SEGMENTS)
         if tail and not agent_path_allowed(tail):
             raise errors.StatusError(404, "NotFound", f'the agent of node "{target.name}" serves no path "{tail}"')
-        return await self._forward(request, Backend("https", endpoint.host, endpoint.port), tail,
-                                   self._kubelet_ssl, target.name)
+        return await self._forward(
+            request, Backend("https", endpoint.host, endpoint.port), tail, self._kubelet_ssl, target.name
+        )
 
-    async def _forward(self, request: web.Request, backend: Backend, tail: str,
-                       tls: ssl.SSLContext | None, node: str | None = None) -> web.StreamResponse:
+    async def _forward(
+        self, request: web.Request, backend: Backend, tail: str, tls: ssl.SSLContext | None, node: str | None = None
+    ) -> web.StreamResponse:
         """Relay ``request`` to ``backend`` at ``tail``; for a ``node``'s agent, verifying that it presents
         that node's serving certificate (the dial fails closed otherwise, with a 500 that says why). An empty tail redirects to the path with a
         slash, as kube-apiserver does, so the backend's relative links resolve under the proxy (a
@@ -145,14 +151,22 @@ class ApiProxy:
                 raise kubelet_dial_error(node, backend.base_url, exc) from None
             raise unavailable(f"error trying to reach service: {_reason(exc)}") from None
 
-    async def _relay_http(self, request: web.Request, url: URL, headers: list[tuple[str, str]],
-                          dial: ssl.SSLContext | bool, node: str | None) -> web.StreamResponse:
+    async def _relay_http(
+        self,
+        request: web.Request,
+        url: URL,
+        headers: list[tuple[str, str]],
+        dial: ssl.SSLContext | bool,
+        node: str | None,
+    ) -> web.StreamResponse:
         body = request.content if request.body_exists else None
-        async with self._client().request(request.method, url, headers=headers, data=body, ssl=dial,
-                                          server_hostname=node, allow_redirects=False) as upstream:
+        async with self._client().request(
+            request.method, url, headers=headers, data=body, ssl=dial, server_hostname=node, allow_redirects=False
+        ) as upstream:
             answer = web.StreamResponse(status=upstream.status, reason=upstream.reason)
-            for name, value in response_headers((k.decode("latin-1"), v.decode("latin-1"))
-                                                for k, v in upstream.raw_headers):
+            for name, value in response_headers(
+                (k.decode("latin-1"), v.decode("latin-1")) for k, v in upstream.raw_headers
+            ):
                 answer.headers.add(name, value)
             await answer.prepare(request)
             try:
@@ -167,14 +181,28 @@ class ApiProxy:
             await answer.write_eof()
             return answer
 
-    async def _relay_websocket(self, request: web.Request, url: URL, headers: list[tuple[str, str]],
-                               dial: ssl.SSLContext | bool, node: str | None) -> web.StreamResponse:
+    async def _relay_websocket(
+        self,
+        request: web.Request,
+        url: URL,
+        headers: list[tuple[str, str]],
+        dial: ssl.SSLContext | bool,
+        node: str | None,
+    ) -> web.StreamResponse:
         offered = tuple(p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip())
-        upstream = await self._client().ws_connect(url, protocols=offered, headers=headers, ssl=dial,
-                                                   server_hostname=node,
-                                                   autoping=True, heartbeat=None, max_msg_size=0)
-        ws = web.WebSocketResponse(protocols=(upstream.protocol,) if upstream.protocol else (), autoping=True,
-                                   heartbeat=None, max_msg_size=0)
+        upstream = await self._client().ws_connect(
+            url,
+            protocols=offered,
+            headers=headers,
+            ssl=dial,
+            server_hostname=node,
+            autoping=True,
+            heartbeat=None,
+            max_msg_size=0,
+        )
+        ws = web.WebSocketResponse(
+            protocols=(upstream.protocol,) if upstream.protocol else (), autoping=True, heartbeat=None, max_msg_size=0
+        )
         try:
             await ws.prepare(request)
             tasks = [asyncio.create_task(pump(upstream, ws)), asyncio.create_task(pump(ws, upstream))]

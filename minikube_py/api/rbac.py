@@ -35,8 +35,9 @@ class RbacAuthorizer:
     def __init__(self, store: Store) -> None:
         self._store = store
         self.policy = Policy()
-        self._follower = PrefixFollower(store, _PREFIX, what="RBAC policy", load=self._load, apply=self._apply,
-                                        catch_up_timeout=CATCH_UP_TIMEOUT)
+        self._follower = PrefixFollower(
+            store, _PREFIX, what="RBAC policy", load=self._load, apply=self._apply, catch_up_timeout=CATCH_UP_TIMEOUT
+        )
 
     async def start(self) -> None:
         await self._follower.start()
@@ -100,32 +101,42 @@ class RbacAuthorizer:
             return
         rules = self.policy.role_rules(role_kind, ns, role_name)
         if rules is None:
-            raise errors.StatusError(403, "Forbidden", f'{rt.qualified} "{name}" is forbidden: user "{user.name}" '
-                                     f'cannot bind to {role_kind} "{role_name}": it does not exist',
-                                     {"name": name, "group": rt.group, "kind": rt.plural})
+            raise errors.StatusError(
+                403,
+                "Forbidden",
+                f'{rt.qualified} "{name}" is forbidden: user "{user.name}" '
+                f'cannot bind to {role_kind} "{role_name}": it does not exist',
+                {"name": name, "group": rt.group, "kind": rt.plural},
+            )
         self._check_covered(user, ns, rules, rt, name)
 
     def _may(self, user: UserInfo, verb: str, rt: ResourceType, namespace: str, name: str) -> bool:
         info = RequestInfo(verb, "", True, rt.group, rt.version, namespace, rt.plural, "", name)
         return self.authorize(user, info).allowed
 
-    def _check_covered(self, user: UserInfo, namespace: str, requested: Iterable[Rule], rt: ResourceType,
-                       name: str) -> None:
+    def _check_covered(
+        self, user: UserInfo, namespace: str, requested: Iterable[Rule], rt: ResourceType, name: str
+    ) -> None:
         missing = rbac.uncovered(self.policy.rules_for(user, namespace), requested)
         if not missing:
             return
         groups = " ".join(f'"{g}"' for g in user.groups)
         listed = "\n".join(_describe(rule) for rule in missing)
         raise errors.StatusError(
-            403, "Forbidden", f'{rt.qualified} "{name}" is forbidden: user "{user.name}" (groups=[{groups}]) is '
+            403,
+            "Forbidden",
+            f'{rt.qualified} "{name}" is forbidden: user "{user.name}" (groups=[{groups}]) is '
             f"attempting to grant RBAC permissions not currently held:\n{listed}",
-            {"name": name, "group": rt.group, "kind": rt.plural})
+            {"name": name, "group": rt.group, "kind": rt.plural},
+        )
 
 
 def _describe(rule: Rule) -> str:
     """A missing permission as kube-apiserver lists it: ``{APIGroups:[""], Resources:["pods"], Verbs:["list"]}``."""
+
     def q(values: Iterable[str]) -> str:
         return " ".join(f'"{v}"' for v in sorted(values))
+
     if rule.non_resource_urls:
         return f"{{NonResourceURLs:[{q(rule.non_resource_urls)}], Verbs:[{q(rule.verbs)}]}}"
     names = f", ResourceNames:[{q(rule.resource_names)}]" if rule.resource_names else ""

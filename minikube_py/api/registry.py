@@ -71,8 +71,10 @@ class DeleteOptions:
         if body.get("orphanDependents") is True or query.get("orphanDependents") == "true":
             policy = "Orphan"
         if policy not in (None, "Background", "Foreground", "Orphan"):
-            raise errors.bad_request(f'propagationPolicy: Unsupported value: "{policy}": supported values: '
-                                     '"Foreground", "Background", "Orphan"')
+            raise errors.bad_request(
+                f'propagationPolicy: Unsupported value: "{policy}": supported values: '
+                '"Foreground", "Background", "Orphan"'
+            )
         try:
             grace_int = int(grace) if grace is not None else None
         except ValueError as exc:
@@ -199,13 +201,22 @@ class Registry:
         if head is not None and all(text.startswith(head) for text in texts):
             return texts
         decoded: list[Obj | None] = list(objs) if objs is not None else [None] * len(texts)
-        return [text if head is not None and text.startswith(head) else
-                orjson.dumps(_typed(rt, obj if obj is not None else orjson.loads(text))).decode()
-                for text, obj in zip(texts, decoded, strict=True)]
+        return [
+            text
+            if head is not None and text.startswith(head)
+            else orjson.dumps(_typed(rt, obj if obj is not None else orjson.loads(text))).decode()
+            for text, obj in zip(texts, decoded, strict=True)
+        ]
 
-    async def _select(self, rt: ResourceType, namespace: str | None, labels: LabelSelector | None,
-                      field_selector: FieldSelector | None, limit: int | None,
-                      continue_token: str | None) -> _Selection:
+    async def _select(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        labels: LabelSelector | None,
+        field_selector: FieldSelector | None,
+        limit: int | None,
+        continue_token: str | None,
+    ) -> _Selection:
         """The stored texts of a page of matching objects (and the objects, when selectors had to decode
         them). Selectors filter after reading, so a page is filled by reading further until ``limit``
         objects matched or the keys run out."""
@@ -239,22 +250,31 @@ class Registry:
 
     # ----------------------------------------------------------------------------------- writes
 
-    async def create(self, rt: ResourceType, namespace: str | None, obj: Obj, *, dry_run: bool = False,
-                     manager: FieldManager | None = None) -> Obj:
+    async def create(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        obj: Obj,
+        *,
+        dry_run: bool = False,
+        manager: FieldManager | None = None,
+    ) -> Obj:
         """POST semantics. ``manager`` names who writes, for ``managedFields``; the server's own writes
         pass none and are not recorded."""
         return await self._create(rt, namespace, obj, dry_run, _updating(rt, manager, None))
 
-    async def _create(self, rt: ResourceType, namespace: str | None, obj: Obj, dry_run: bool,
-                      ownership: _Ownership | None) -> Obj:
+    async def _create(
+        self, rt: ResourceType, namespace: str | None, obj: Obj, dry_run: bool, ownership: _Ownership | None
+    ) -> Obj:
         strategy = strategy_for(rt)
         obj = copy.deepcopy(obj)
         _check_type(rt, strategy, obj)
         md = obj.setdefault("metadata", {})
         if rt.namespaced:
             if md.get("namespace") and namespace and md["namespace"] != namespace:
-                raise errors.bad_request("the namespace of the provided object does not match the namespace "
-                                         "sent on the request")
+                raise errors.bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
             namespace = namespace or md.get("namespace") or "default"
         else:
             namespace = None
@@ -277,7 +297,9 @@ class Registry:
                 await self._refuse_existing(rt, namespace, candidate["metadata"]["name"])
                 return candidate
             try:
-                written = await self.store.commit([Create(rt.key(namespace, candidate["metadata"]["name"]), candidate), *ops])
+                written = await self.store.commit(
+                    [Create(rt.key(namespace, candidate["metadata"]["name"]), candidate), *ops]
+                )
             except KeyExists as exc:
                 if generated and exc.key.startswith("/" + (rt.group or "core") + "/"):
                     collisions += 1
@@ -296,13 +318,15 @@ class Registry:
             return _typed(rt, written[0])
         raise errors.StatusError(500, "InternalError", "Internal error occurred: could not allocate a unique name")
 
-    async def _prepare_create(self, rt: ResourceType, strategy: Strategy, namespace: str | None, obj: Obj,
-                              ownership: _Ownership | None) -> list[Op]:
+    async def _prepare_create(
+        self, rt: ResourceType, strategy: Strategy, namespace: str | None, obj: Obj, ownership: _Ownership | None
+    ) -> list[Op]:
         md = obj["metadata"]
         md.pop("managedFields", None)  # a client cannot choose who owns what
         if not md.get("name"):
-            raise errors.invalid(rt, "", [errors.FieldError("metadata.name", "FieldValueRequired",
-                                                            "name or generateName is required")])
+            raise errors.invalid(
+                rt, "", [errors.FieldError("metadata.name", "FieldValueRequired", "name or generateName is required")]
+            )
         with _malformed_is_bad_request(rt, md["name"]):
             meta.prepare_for_create(obj, namespace=namespace)
             if rt.has_status:
@@ -359,9 +383,13 @@ class Registry:
         _check_type(rt, strategy, obj)
         md = obj.setdefault("metadata", {})
         if md.get("name") and md["name"] != name:
-            raise errors.bad_request(f"the name of the object ({md['name']}) does not match the name on the URL ({name})")
+            raise errors.bad_request(
+                f"the name of the object ({md['name']}) does not match the name on the URL ({name})"
+            )
         if rt.namespaced and md.get("namespace") and md["namespace"] != namespace:
-            raise errors.bad_request("the namespace of the provided object does not match the namespace sent on the request")
+            raise errors.bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request"
+            )
         md["name"] = name
         wanted_rv = int(md["resourceVersion"]) if str(md.get("resourceVersion") or "").isdigit() else None
         if md.get("resourceVersion") and wanted_rv is None:
@@ -371,8 +399,9 @@ class Registry:
             if wanted_rv is not None and wanted_rv != revision_of(old):
                 raise errors.stale_write(rt, name)
             try:
-                return await self._write_update(rt, strategy, namespace, old, copy.deepcopy(obj), subresource,
-                                                dry_run, ownership)
+                return await self._write_update(
+                    rt, strategy, namespace, old, copy.deepcopy(obj), subresource, dry_run, ownership
+                )
             except KeyNotFound:
                 continue  # deleted since it was read: the next read answers 404
             except RevisionMismatch as exc:
@@ -412,8 +441,10 @@ class Registry:
                     applied = strategy.merge_applied({}, config)
                     applied.setdefault("metadata", {}).setdefault("name", name)
                     if applied["metadata"]["name"] != name:
-                        raise errors.bad_request(f"the name of the object ({applied['metadata']['name']}) does "
-                                                 f"not match the name on the URL ({name})") from None
+                        raise errors.bad_request(
+                            f"the name of the object ({applied['metadata']['name']}) does "
+                            f"not match the name on the URL ({name})"
+                        ) from None
                     if validation is not None:
                         validation.report(rt.kind, rt.api_version, strategy.drop_unknown(applied))
                     return await self._create(rt, namespace, applied, dry_run, ownership), True
@@ -433,8 +464,9 @@ class Registry:
             if patched_rv and patched_rv != old["metadata"]["resourceVersion"]:
                 raise errors.stale_write(rt, name)
             try:
-                written = await self._write_update(rt, strategy, namespace, old, patched, subresource, dry_run,
-                                                   ownership)
+                written = await self._write_update(
+                    rt, strategy, namespace, old, patched, subresource, dry_run, ownership
+                )
             except (RevisionMismatch, KeyNotFound):
                 continue  # changed or deleted since it was read: read again (a 404 then, or apply creates it)
             return written, False
@@ -451,8 +483,15 @@ class Registry:
         return merged
 
     async def _write_update(
-        self, rt: ResourceType, strategy: Strategy, namespace: str | None, old: Obj, new: Obj,
-        subresource: str | None, dry_run: bool, ownership: _Ownership | None = None,
+        self,
+        rt: ResourceType,
+        strategy: Strategy,
+        namespace: str | None,
+        old: Obj,
+        new: Obj,
+        subresource: str | None,
+        dry_run: bool,
+        ownership: _Ownership | None = None,
     ) -> Obj:
         name = old["metadata"]["name"]
         md = new.setdefault("metadata", {})
@@ -609,8 +648,9 @@ def _check_type(rt: ResourceType, strategy: Strategy, obj: Any) -> None:
         raise errors.bad_request("the body of the request must be a JSON object")
     api_version, kind = obj.get("apiVersion"), obj.get("kind")
     if api_version and api_version != rt.api_version:
-        raise errors.bad_request(f"the API version in the data ({api_version}) does not match the expected API "
-                                 f"version ({rt.api_version})")
+        raise errors.bad_request(
+            f"the API version in the data ({api_version}) does not match the expected API version ({rt.api_version})"
+        )
     if kind and kind != rt.kind:
         raise errors.bad_request(f"the kind in the data ({kind}) does not match the expected kind ({rt.kind})")
     if not isinstance(obj.get("metadata", {}), dict):
@@ -629,10 +669,16 @@ def _check_preconditions(rt: ResourceType, obj: Obj, preconditions: dict[str, st
     md = obj["metadata"]
     uid, rv = preconditions.get("uid"), preconditions.get("resourceVersion")
     if uid and uid != md.get("uid"):
-        raise errors.conflict(rt, md["name"], f"Precondition failed: UID in precondition: {uid}, UID in object meta: {md.get('uid')}")
+        raise errors.conflict(
+            rt, md["name"], f"Precondition failed: UID in precondition: {uid}, UID in object meta: {md.get('uid')}"
+        )
     if rv and rv != md.get("resourceVersion"):
-        raise errors.conflict(rt, md["name"], f"Precondition failed: ResourceVersion in precondition: {rv}, "
-                                              f"ResourceVersion in object meta: {md.get('resourceVersion')}")
+        raise errors.conflict(
+            rt,
+            md["name"],
+            f"Precondition failed: ResourceVersion in precondition: {rv}, "
+            f"ResourceVersion in object meta: {md.get('resourceVersion')}",
+        )
 
 
 def _same(a: Obj, b: Obj) -> bool:

@@ -43,8 +43,9 @@ def routes(authorizer: RbacAuthorizer, user_of: UserOf) -> list[tuple[str, Handl
         if namespace is not None:
             attributes = spec.get("resourceAttributes")
             if not isinstance(attributes, dict) or attributes.get("namespace", namespace) != namespace:
-                raise _invalid(kind, "spec.resourceAttributes.namespace",
-                               "must match metadata.namespace and be a resource request")
+                raise _invalid(
+                    kind, "spec.resourceAttributes.namespace", "must match metadata.namespace and be a resource request"
+                )
             attributes["namespace"] = namespace
         if not spec.get("user") and not spec.get("groups"):
             raise _invalid(kind, "spec.user", "at least one of user or group must be specified")
@@ -103,28 +104,52 @@ def _attributes(review: Obj, kind: str) -> RequestInfo:
     spec = review["spec"]
     resource, url = spec.get("resourceAttributes"), spec.get("nonResourceAttributes")
     if bool(resource) == bool(url):
-        raise _invalid(kind, "spec.resourceAttributes",
-                       "exactly one of nonResourceAttributes or resourceAttributes must be specified")
+        raise _invalid(
+            kind,
+            "spec.resourceAttributes",
+            "exactly one of nonResourceAttributes or resourceAttributes must be specified",
+        )
     if isinstance(url, dict):
         return RequestInfo(str(url.get("verb") or ""), str(url.get("path") or ""))
     if not isinstance(resource, dict):
         raise _invalid(kind, "spec.resourceAttributes", "must be an object")
-    text = {k: str(resource.get(k) or "") for k in
-            ("verb", "group", "version", "namespace", "resource", "subresource", "name")}
-    return RequestInfo(text["verb"], "", True, text["group"], text["version"], text["namespace"], text["resource"],
-                       text["subresource"], text["name"])
+    text = {
+        k: str(resource.get(k) or "")
+        for k in ("verb", "group", "version", "namespace", "resource", "subresource", "name")
+    }
+    return RequestInfo(
+        text["verb"],
+        "",
+        True,
+        text["group"],
+        text["version"],
+        text["namespace"],
+        text["resource"],
+        text["subresource"],
+        text["name"],
+    )
 
 
 def _answer(review: Obj, status: Obj) -> web.Response:
-    answer: dict[str, Any] = {**review, "metadata": {**(review.get("metadata") or {}), "creationTimestamp": None},
-                              "status": status}
+    answer: dict[str, Any] = {
+        **review,
+        "metadata": {**(review.get("metadata") or {}), "creationTimestamp": None},
+        "status": status,
+    }
     return web.Response(body=body.dumps(answer), status=201, content_type="application/json")
 
 
 def _invalid(kind: str, field: str, message: str) -> errors.StatusError:
-    return errors.StatusError(422, "Invalid", f'{kind}.{_group(kind)} "" is invalid: {field}: Invalid value: '
-                              f"{message}", {"kind": kind, "group": _group(kind), "causes": [
-                                  {"reason": "FieldValueInvalid", "message": message, "field": field}]})
+    return errors.StatusError(
+        422,
+        "Invalid",
+        f'{kind}.{_group(kind)} "" is invalid: {field}: Invalid value: {message}',
+        {
+            "kind": kind,
+            "group": _group(kind),
+            "causes": [{"reason": "FieldValueInvalid", "message": message, "field": field}],
+        },
+    )
 
 
 def _group(kind: str) -> str:

@@ -110,8 +110,9 @@ def _bounded_put(table: dict[str, object], key: str, value: object) -> None:
     table[key] = value
 
 
-def session_user(sessions: DashboardSessions, cookies: Mapping[str, str], headers: Mapping[str, str],
-                 method: str, own_origin: str) -> tuple[User, Session] | None:
+def session_user(
+    sessions: DashboardSessions, cookies: Mapping[str, str], headers: Mapping[str, str], method: str, own_origin: str
+) -> tuple[User, Session] | None:
     """The user a request authenticates as through its dashboard cookie, None without a live session.
     A live session whose request fails the CSRF guard is refused with 403, not treated as anonymous:
     the browser should learn why, and nothing else can authenticate that request anyway."""
@@ -124,10 +125,13 @@ def session_user(sessions: DashboardSessions, cookies: Mapping[str, str], header
     origin = headers.get("Origin")
     upgrade = headers.get("Upgrade", "").lower() == "websocket"
     if (origin is not None or upgrade) and origin != own_origin:
-        raise errors.StatusError(403, "Forbidden", f"the dashboard session is not valid for requests from {origin or 'an unknown origin'}")
+        raise errors.StatusError(
+            403, "Forbidden", f"the dashboard session is not valid for requests from {origin or 'an unknown origin'}"
+        )
     if method not in SAFE_METHODS:
         presented = headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(presented.encode(), session.csrf.encode()):
-            raise errors.StatusError(403, "Forbidden",
-                                     f"a dashboard session needs the {CSRF_HEADER} header for {method} requests")
+            raise errors.StatusError(
+                403, "Forbidden", f"a dashboard session needs the {CSRF_HEADER} header for {method} requests"
+            )
     return session.user, session

@@ -40,9 +40,14 @@ ENDPOINTS: Fields = {"subsets": (list, dict)}
 ENDPOINT_SLICE: Fields = {"endpoints": (list, dict), "ports": (list, dict), "addressType": (str, None)}
 CONTROLLER_REVISION: Fields = {"revision": (int, None)}
 EVENT: Fields = {"involvedObject": (dict, None), "related": (dict, None), "source": (dict, None)}
-STORAGE_CLASS: Fields = {"provisioner": (str, None), "parameters": (dict, str), "reclaimPolicy": (str, None),
-                         "mountOptions": (list, str), "volumeBindingMode": (str, None),
-                         "allowedTopologies": (list, dict)}
+STORAGE_CLASS: Fields = {
+    "provisioner": (str, None),
+    "parameters": (dict, str),
+    "reclaimPolicy": (str, None),
+    "mountOptions": (list, str),
+    "volumeBindingMode": (str, None),
+    "allowedTopologies": (list, dict),
+}
 _EVERY_KIND: Fields = {"spec": (dict, None), "status": (dict, None)}
 
 
@@ -78,7 +83,10 @@ def _check_fields(obj: dict[str, Any], table: Fields, owner: str, prefix: str) -
 
 
 def _fail(value: Any, owner: str, field: str, wanted: type, *, element: bool = False) -> None:
-    got = "number" if isinstance(value, int | float) and not isinstance(value, bool) else (
-        "bool" if isinstance(value, bool) else _GO_TYPES.get(type(value), type(value).__name__))
+    got = (
+        "number"
+        if isinstance(value, int | float) and not isinstance(value, bool)
+        else ("bool" if isinstance(value, bool) else _GO_TYPES.get(type(value), type(value).__name__))
+    )
     what = f"elements of type {_GO_TYPES[wanted]}" if element else f"type {_GO_TYPES[wanted]}"
     raise errors.bad_request(f"json: cannot unmarshal {got} into Go struct field {owner}.{field} of {what}")

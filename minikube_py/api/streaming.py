@@ -44,8 +44,7 @@ def kubelet_dial_error(node: str, url: str, exc: BaseException) -> errors.Status
     reports a failed dial; a certificate that is not the node's own from the cluster CA is one (the
     node's status may point at a listener that is not its agent)."""
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-        why = f"its certificate is not node {node}'s serving certificate from the cluster CA " \
-              f"({exc.certificate_error})"
+        why = f"its certificate is not node {node}'s serving certificate from the cluster CA ({exc.certificate_error})"
     elif isinstance(exc, aiohttp.ClientConnectorError):
         why = str(exc.os_error) or str(exc)
     else:
@@ -77,9 +76,10 @@ class StreamProxy:
             init = [c["name"] for c in (pod.get("spec") or {}).get("initContainers") or []]
             if not container:
                 if len(names) != 1:
-                    raise errors.bad_request(f"a container name must be specified for pod {name}, choose one of: "
-                                             f"[{' '.join(names)}]" + (f" or one of the init containers: "
-                                                                       f"[{' '.join(init)}]" if init else ""))
+                    raise errors.bad_request(
+                        f"a container name must be specified for pod {name}, choose one of: "
+                        f"[{' '.join(names)}]" + (f" or one of the init containers: [{' '.join(init)}]" if init else "")
+                    )
                 container = names[0]
             elif container not in names + init:
                 raise errors.bad_request(f"container {container} is not valid for pod {name}")
@@ -117,20 +117,29 @@ class StreamProxy:
             raise errors.bad_request("cannot exec into a container in a completed pod")
         md = pod["metadata"]
         query = [(k, v) for k, v in request.query.items() if k != "container"]
-        return await self._relay(request, pod, f"{endpoint}/exec/{md['namespace']}/{md['name']}/{container}", query,
-                                 EXEC_PROTOCOLS)
+        return await self._relay(
+            request, pod, f"{endpoint}/exec/{md['namespace']}/{md['name']}/{container}", query, EXEC_PROTOCOLS
+        )
 
     async def port_forward(self, request: web.Request) -> web.StreamResponse:
         pod, endpoint, _ = await self._target(request, need_container=False)
         if (pod.get("status") or {}).get("phase") != "Running":
-            raise errors.bad_request("unable to forward port because pod is not running. Current status="
-                                     f"{(pod.get('status') or {}).get('phase', 'Pending')}")
+            raise errors.bad_request(
+                "unable to forward port because pod is not running. Current status="
+                f"{(pod.get('status') or {}).get('phase', 'Pending')}"
+            )
         md = pod["metadata"]
-        return await self._relay(request, pod, f"{endpoint}/portForward/{md['namespace']}/{md['name']}",
-                                 list(request.query.items()), PORT_FORWARD_PROTOCOLS)
+        return await self._relay(
+            request,
+            pod,
+            f"{endpoint}/portForward/{md['namespace']}/{md['name']}",
+            list(request.query.items()),
+            PORT_FORWARD_PROTOCOLS,
+        )
 
-    async def _relay(self, request: web.Request, pod: Obj, url: str, query: list[tuple[str, str]],
-                     protocols: tuple[str, ...]) -> web.StreamResponse:
+    async def _relay(
+        self, request: web.Request, pod: Obj, url: str, query: list[tuple[str, str]], protocols: tuple[str, ...]
+    ) -> web.StreamResponse:
         offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
         chosen = next((p for p in offered if p in protocols), None)
         if request.headers.get("Upgrade", "").lower() != "websocket" or chosen is None:
@@ -138,8 +147,16 @@ class StreamProxy:
         node = pod["spec"]["nodeName"]
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=10))
         try:
-            upstream = await session.ws_connect(url, params=query, protocols=(chosen,), ssl=self._ssl,
-                                                server_hostname=node, autoping=True, heartbeat=None, max_msg_size=0)
+            upstream = await session.ws_connect(
+                url,
+                params=query,
+                protocols=(chosen,),
+                ssl=self._ssl,
+                server_hostname=node,
+                autoping=True,
+                heartbeat=None,
+                max_msg_size=0,
+            )
         except (aiohttp.ClientError, OSError) as e:
             await session.close()
             raise kubelet_dial_error(node, url, e) from None

@@ -35,7 +35,13 @@ def scale_of(rt: ResourceType, obj: Obj) -> Obj:
 
 
 async def update_scale(
-    registry: Registry, rt: ResourceType, namespace: str | None, name: str, scale: Obj, *, dry_run: bool,
+    registry: Registry,
+    rt: ResourceType,
+    namespace: str | None,
+    name: str,
+    scale: Obj,
+    *,
+    dry_run: bool,
     manager: FieldManager | None = None,
 ) -> Obj:
     """PUT of a Scale: a resourceVersion in it guards the parent object, as in Kubernetes."""
@@ -43,11 +49,24 @@ async def update_scale(
         raise errors.bad_request("the body of the request must be a Scale object")
     replicas = (scale.get("spec") or {}).get("replicas")
     if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
-        raise errors.StatusError(422, "Invalid", f'Scale.autoscaling "{name}" is invalid: spec.replicas: Invalid value: '
-                                 f'{replicas!r}: must be greater than or equal to 0',
-                                 {"name": name, "kind": "Scale", "group": "autoscaling", "causes": [
-                                     {"reason": "FieldValueInvalid", "field": "spec.replicas",
-                                      "message": "must be greater than or equal to 0"}]})
+        raise errors.StatusError(
+            422,
+            "Invalid",
+            f'Scale.autoscaling "{name}" is invalid: spec.replicas: Invalid value: '
+            f"{replicas!r}: must be greater than or equal to 0",
+            {
+                "name": name,
+                "kind": "Scale",
+                "group": "autoscaling",
+                "causes": [
+                    {
+                        "reason": "FieldValueInvalid",
+                        "field": "spec.replicas",
+                        "message": "must be greater than or equal to 0",
+                    }
+                ],
+            },
+        )
     parent = await registry.get(rt, namespace, name)
     new = copy.deepcopy(parent)
     strategy_for(rt).set_replicas(new, replicas)
@@ -55,13 +74,21 @@ async def update_scale(
     new["metadata"]["resourceVersion"] = rv or parent["metadata"]["resourceVersion"]
     if not rv:
         new["metadata"].pop("resourceVersion")
-    return scale_of(rt, await registry.update(rt, namespace, name, new, dry_run=dry_run, subresource="scale",
-                                              manager=manager))
+    return scale_of(
+        rt, await registry.update(rt, namespace, name, new, dry_run=dry_run, subresource="scale", manager=manager)
+    )
 
 
 async def patch_scale(
-    registry: Registry, rt: ResourceType, namespace: str | None, name: str, content_type: str, body: bytes, *,
-    dry_run: bool, manager: FieldManager | None = None,
+    registry: Registry,
+    rt: ResourceType,
+    namespace: str | None,
+    name: str,
+    content_type: str,
+    body: bytes,
+    *,
+    dry_run: bool,
+    manager: FieldManager | None = None,
 ) -> Obj:
     current = scale_of(rt, await registry.get(rt, namespace, name))
     patched = SCALE.patch(content_type, current, body)
@@ -76,9 +103,16 @@ async def bind(registry: Registry, pods: ResourceType, namespace: str | None, na
     target = (binding or {}).get("target") or {}
     node = target.get("name")
     if not node:
-        raise errors.StatusError(422, "Invalid", f'Binding "{name}" is invalid: target.name: Required value',
-                                 {"name": name, "kind": "Binding", "causes": [
-                                     {"reason": "FieldValueRequired", "field": "target.name", "message": "Required value"}]})
+        raise errors.StatusError(
+            422,
+            "Invalid",
+            f'Binding "{name}" is invalid: target.name: Required value',
+            {
+                "name": name,
+                "kind": "Binding",
+                "causes": [{"reason": "FieldValueRequired", "field": "target.name", "message": "Required value"}],
+            },
+        )
     for _attempt in range(5):
         pod = await registry.get(pods, namespace, name)
         _check_bindable(pods, pod, binding, name)
@@ -97,7 +131,7 @@ def _check_bindable(pods: ResourceType, pod: Obj, binding: Obj, name: str) -> No
         raise errors.conflict(pods, name, "pod is being deleted, cannot be assigned to a host")
     if (pod.get("spec") or {}).get("nodeName"):
         raise errors.conflict(pods, name, f'pod {name} is already assigned to node "{pod["spec"]["nodeName"]}"')
-    uid = ((binding.get("metadata") or {}).get("uid"))
+    uid = (binding.get("metadata") or {}).get("uid")
     if uid and uid != pod["metadata"].get("uid"):
         raise errors.conflict(pods, name, "Precondition failed: UID in precondition does not match")
 
@@ -128,11 +162,14 @@ async def evict(registry: Registry, pods: ResourceType, namespace: str | None, n
         if isinstance(decision, Free):
             if decision.if_unchanged and not options.preconditions:
                 # let go because it is unhealthy: only as read, not once it turned Ready
-                delete_options = dataclasses.replace(options, preconditions={"resourceVersion": pod["metadata"]["resourceVersion"]})
+                delete_options = dataclasses.replace(
+                    options, preconditions={"resourceVersion": pod["metadata"]["resourceVersion"]}
+                )
         elif not options.dry_run:
             try:
-                await registry.update(_BUDGETS, namespace, decision.budget["metadata"]["name"], decision.budget,
-                                      subresource="status")
+                await registry.update(
+                    _BUDGETS, namespace, decision.budget["metadata"]["name"], decision.budget, subresource="status"
+                )
             except errors.StatusError as exc:
                 if exc.code == 409:
                     contended = (_BUDGETS, decision.budget["metadata"]["name"])
@@ -163,8 +200,12 @@ def _check_eviction(eviction: Obj, name: str) -> None:
 
 def _refusal(refusal: Refusal) -> errors.StatusError:
     if refusal.code == 429:
-        return errors.StatusError(429, "TooManyRequests", refusal.message, {"causes": [
-            {"reason": DISRUPTION_BUDGET_CAUSE, "message": refusal.cause}]})
+        return errors.StatusError(
+            429,
+            "TooManyRequests",
+            refusal.message,
+            {"causes": [{"reason": DISRUPTION_BUDGET_CAUSE, "message": refusal.cause}]},
+        )
     if refusal.code == 500:
         message = f"Internal error occurred: {refusal.message}"
         return errors.StatusError(500, "InternalError", message, {"causes": [{"message": refusal.message}]})

@@ -67,18 +67,25 @@ class SigningKey:
                 raise ValueError(f"{path}: the service account signing key must be an EC key")
         else:
             key = ec.generate_private_key(ec.SECP256R1())
-            write_file(path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                               serialization.NoEncryption()))
+            write_file(
+                path,
+                key.private_bytes(
+                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+                ),
+            )
         self._key = key
-        public_der = key.public_key().public_bytes(serialization.Encoding.DER,
-                                                   serialization.PublicFormat.SubjectPublicKeyInfo)
+        public_der = key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
         #: the key id, as kube-apiserver derives it: the public key's SHA-256, base64url
         self.kid = _b64(hashlib.sha256(public_der).digest())
 
     def sign(self, claims: Obj) -> str:
         header = {"alg": "ES256", "kid": self.kid}
-        signing_input = f"{_b64(json.dumps(header, separators=(',', ':')).encode())}." \
-                        f"{_b64(json.dumps(claims, separators=(',', ':')).encode())}"
+        signing_input = (
+            f"{_b64(json.dumps(header, separators=(',', ':')).encode())}."
+            f"{_b64(json.dumps(claims, separators=(',', ':')).encode())}"
+        )
         r, s = decode_dss_signature(self._key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
         return f"{signing_input}.{_b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
 
@@ -93,8 +100,7 @@ class SigningKey:
             if len(raw) != 64:
                 return None
             signature = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
-            self._key.public_key().verify(signature, f"{header_b64}.{claims_b64}".encode(),
-                                          ec.ECDSA(hashes.SHA256()))
+            self._key.public_key().verify(signature, f"{header_b64}.{claims_b64}".encode(), ec.ECDSA(hashes.SHA256()))
             claims = json.loads(_unb64(claims_b64))
         except (ValueError, InvalidSignature, UnicodeDecodeError):
             return None
@@ -102,16 +108,24 @@ class SigningKey:
 
     def jwk(self) -> Obj:
         numbers = self._key.public_key().public_numbers()
-        return {"use": "sig", "kty": "EC", "kid": self.kid, "crv": "P-256", "alg": "ES256",
-                "x": _b64(numbers.x.to_bytes(32, "big")), "y": _b64(numbers.y.to_bytes(32, "big"))}
+        return {
+            "use": "sig",
+            "kty": "EC",
+            "kid": self.kid,
+            "crv": "P-256",
+            "alg": "ES256",
+            "x": _b64(numbers.x.to_bytes(32, "big")),
+            "y": _b64(numbers.y.to_bytes(32, "big")),
+        }
 
 
 class ServiceAccountTokens:
     """Issues and authenticates ServiceAccount tokens for one cluster (``issuer``), whose API accepts
     tokens for ``audiences`` (by default the issuer, as kube-apiserver's)."""
 
-    def __init__(self, key: SigningKey, registry: Registry, issuer: str,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, key: SigningKey, registry: Registry, issuer: str, clock: Callable[[], float] = time.time
+    ) -> None:
         self.key = key
         self.registry = registry
         self.issuer = issuer
@@ -129,27 +143,45 @@ class ServiceAccountTokens:
         assert _SERVICE_ACCOUNTS is not None
         spec, problems = parse_token_request(body, self.audiences)
         if spec is None:
-            raise errors.StatusError(422, "Invalid", f'TokenRequest.authentication.k8s.io "{name}" is invalid: '
-                                     + ", ".join(p.render() for p in problems),
-                                     {"name": name, "group": "authentication.k8s.io", "kind": "TokenRequest",
-                                      "causes": [{"reason": p.reason, "message": p.message, "field": p.field}
-                                                 for p in problems]})
+            raise errors.StatusError(
+                422,
+                "Invalid",
+                f'TokenRequest.authentication.k8s.io "{name}" is invalid: ' + ", ".join(p.render() for p in problems),
+                {
+                    "name": name,
+                    "group": "authentication.k8s.io",
+                    "kind": "TokenRequest",
+                    "causes": [{"reason": p.reason, "message": p.message, "field": p.field} for p in problems],
+                },
+            )
         account = await self.registry.get(_SERVICE_ACCOUNTS, namespace, name)
         bound = await self._bound_object(namespace, spec)
         _check_node_request(requester, namespace, name, spec, bound)
         now = int(self._clock())
-        claims = token_claims(issuer=self.issuer, namespace=namespace, account=account, spec=spec, now=now,
-                              bound=bound)
-        metadata = {"name": name, "namespace": namespace,
-                    "creationTimestamp": rfc3339(datetime.fromtimestamp(now, UTC))}
+        claims = token_claims(issuer=self.issuer, namespace=namespace, account=account, spec=spec, now=now, bound=bound)
+        metadata = {
+            "name": name,
+            "namespace": namespace,
+            "creationTimestamp": rfc3339(datetime.fromtimestamp(now, UTC)),
+        }
         answer_spec: Obj = {"audiences": list(spec.audiences), "expirationSeconds": spec.expiration}
         if bound is not None:
-            answer_spec["boundObjectRef"] = {"kind": spec.bound_kind, "apiVersion": "v1", "name": spec.bound_name,
-                                             "uid": bound["metadata"]["uid"]}
-        return {"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1", "metadata": metadata,
-                "spec": answer_spec,
-                "status": {"token": self.key.sign(claims),
-                           "expirationTimestamp": rfc3339(datetime.fromtimestamp(claims["exp"], UTC))}}
+            answer_spec["boundObjectRef"] = {
+                "kind": spec.bound_kind,
+                "apiVersion": "v1",
+                "name": spec.bound_name,
+                "uid": bound["metadata"]["uid"],
+            }
+        return {
+            "kind": "TokenRequest",
+            "apiVersion": "authentication.k8s.io/v1",
+            "metadata": metadata,
+            "spec": answer_spec,
+            "status": {
+                "token": self.key.sign(claims),
+                "expirationTimestamp": rfc3339(datetime.fromtimestamp(claims["exp"], UTC)),
+            },
+        }
 
     async def _bound_object(self, namespace: str, spec: TokenSpec) -> Obj | None:
         if not spec.bound_kind:
@@ -158,8 +190,12 @@ class ServiceAccountTokens:
         assert rt is not None
         obj = await self.registry.get(rt, namespace, spec.bound_name)
         if spec.bound_uid and obj["metadata"]["uid"] != spec.bound_uid:
-            raise errors.conflict(rt, spec.bound_name, "the UID in the bound object reference "
-                                  f"({spec.bound_uid}) does not match the object's ({obj['metadata']['uid']})")
+            raise errors.conflict(
+                rt,
+                spec.bound_name,
+                "the UID in the bound object reference "
+                f"({spec.bound_uid}) does not match the object's ({obj['metadata']['uid']})",
+            )
         return obj
 
     async def authenticate(self, token: str) -> User | None:
@@ -191,10 +227,17 @@ class ServiceAccountTokens:
         if subject.jti:
             extra.append(("authentication.kubernetes.io/credential-id", (f"JTI={subject.jti}",)))
         if subject.bound_kind == "Pod":
-            extra += [("authentication.kubernetes.io/pod-name", (subject.bound_name,)),
-                      ("authentication.kubernetes.io/pod-uid", (subject.bound_uid,))]
-        return User(service_account_user(subject.namespace, subject.name), admin=False,
-                    groups=service_account_groups(subject.namespace), uid=subject.uid, extra=tuple(extra))
+            extra += [
+                ("authentication.kubernetes.io/pod-name", (subject.bound_name,)),
+                ("authentication.kubernetes.io/pod-uid", (subject.bound_uid,)),
+            ]
+        return User(
+            service_account_user(subject.namespace, subject.name),
+            admin=False,
+            groups=service_account_groups(subject.namespace),
+            uid=subject.uid,
+            extra=tuple(extra),
+        )
 
     async def _still_valid(self, subject: TokenSubject) -> bool:
         assert _SERVICE_ACCOUNTS is not None and _PODS is not None and _SECRETS is not None
@@ -212,8 +255,13 @@ class ServiceAccountTokens:
         return True
 
     def openid_configuration(self, jwks_uri: str) -> Obj:
-        return {"issuer": self.issuer, "jwks_uri": jwks_uri, "response_types_supported": ["id_token"],
-                "subject_types_supported": ["public"], "id_token_signing_alg_values_supported": ["ES256"]}
+        return {
+            "issuer": self.issuer,
+            "jwks_uri": jwks_uri,
+            "response_types_supported": ["id_token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["ES256"],
+        }
 
     def jwks(self) -> Obj:
         return {"keys": [self.key.jwk()]}
@@ -224,12 +272,17 @@ def _check_node_request(requester: UserInfo, namespace: str, name: str, spec: To
         return
     node = requester.name.removeprefix(NODE_USER_PREFIX)
     pod_spec = (bound or {}).get("spec") or {}
-    if spec.bound_kind == "Pod" and pod_spec.get("nodeName") == node \
-            and (pod_spec.get("serviceAccountName") or "default") == name:
+    if (
+        spec.bound_kind == "Pod"
+        and pod_spec.get("nodeName") == node
+        and (pod_spec.get("serviceAccountName") or "default") == name
+    ):
         return
-    raise errors.forbidden_by_policy(requester.name, RequestInfo(
-        "create", "", True, "", "v1", namespace, "serviceaccounts", "token", name),
-        f"a node may only request tokens for the service accounts of pods bound to it ({node})")
+    raise errors.forbidden_by_policy(
+        requester.name,
+        RequestInfo("create", "", True, "", "v1", namespace, "serviceaccounts", "token", name),
+        f"a node may only request tokens for the service accounts of pods bound to it ({node})",
+    )
 
 
 def _deleted_before(timestamp: str | None, now: float) -> bool:

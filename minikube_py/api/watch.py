@@ -64,8 +64,9 @@ async def serve(request: web.Request, registry: Registry, watch: WatchRequest) -
     requested = requested_revision(watch.resource_version)  # a bad one is a 400 before the stream starts
     if requested is not None:
         await wait_for_revision(registry, requested)
-    response = web.StreamResponse(status=200, headers={"Content-Type": "application/json",
-                                                       "Cache-Control": "no-cache, private"})
+    response = web.StreamResponse(
+        status=200, headers={"Content-Type": "application/json", "Cache-Control": "no-cache, private"}
+    )
     await response.prepare(request)
     kind = (watch.rt.group, watch.rt.version, watch.rt.kind)
     with metrics.WATCHERS.labels(*kind).track_inprogress():
@@ -89,8 +90,9 @@ async def serve(request: web.Request, registry: Registry, watch: WatchRequest) -
                     else:
                         item = queue.get_nowait()
                     if isinstance(item, Compacted):
-                        await stream.send("ERROR", errors.gone(
-                            f"too old resource version: {item.requested} ({item.oldest})").status())
+                        await stream.send(
+                            "ERROR", errors.gone(f"too old resource version: {item.requested} ({item.oldest})").status()
+                        )
                         break
                     if isinstance(item, BaseException):
                         raise item
@@ -134,9 +136,14 @@ async def wait_for_revision(registry: Registry, requested: int, wait: float = FR
             return
         if asyncio.get_running_loop().time() >= deadline:
             raise errors.StatusError(
-                504, "Timeout", f"Timeout: Too large resource version: {requested}, current: {current}",
-                {"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
-                 "retryAfterSeconds": 1})
+                504,
+                "Timeout",
+                f"Timeout: Too large resource version: {requested}, current: {current}",
+                {
+                    "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+                    "retryAfterSeconds": 1,
+                },
+            )
         await asyncio.sleep(0.05)
 
 
@@ -247,8 +254,9 @@ class _Stream:
 
     async def bookmark(self, revision: int) -> None:
         rt = self._watch.rt
-        await self.send("BOOKMARK", {"kind": rt.kind, "apiVersion": rt.api_version,
-                                     "metadata": {"resourceVersion": str(revision)}})
+        await self.send(
+            "BOOKMARK", {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": {"resourceVersion": str(revision)}}
+        )
 
     def _buffer(self, line: bytes) -> None:
         self._pending.append(line)

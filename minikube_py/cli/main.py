@@ -83,8 +83,14 @@ def _option(setting: Setting, name: str) -> Callable[[F], F]:
         decl = f"{flag}/--no-{flag[2:]}" if setting.default else flag
         return click.option(decl, setting.flag, is_flag=True, default=None, help=text)
     kind: click.ParamType = click.Choice(setting.choices) if setting.choices else _CLICK_TYPES[setting.type]
-    return click.option(flag, setting.flag, type=kind, default=None, help=text,
-                        metavar="LOW-HIGH" if setting.type == tuple[int, int] else None)
+    return click.option(
+        flag,
+        setting.flag,
+        type=kind,
+        default=None,
+        help=text,
+        metavar="LOW-HIGH" if setting.type == tuple[int, int] else None,
+    )
 
 
 #: the flag type of each setting type; a port range is parsed with the file's and the environment's
@@ -103,13 +109,19 @@ _AGENT_FLAG_NAMES = {"server": "join"}
 
 def _epilog(prefix: str, names: Mapping[str, str] | None = None) -> str:
     renamed = "".join(f"; --{flag} is {key}" for key, flag in (names or {}).items())
-    return (f"Every option is also a key of the --config file (with underscores{renamed}) and a {prefix}<KEY> "
-            "environment variable; options win over the environment, which wins over the file.")
+    return (
+        f"Every option is also a key of the --config file (with underscores{renamed}) and a {prefix}<KEY> "
+        "environment variable; options win over the environment, which wins over the file."
+    )
 
 
 @main.command(epilog=_epilog(ENV_PREFIX))
-@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="YAML file with server settings (see config.example.yaml).")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="YAML file with server settings (see config.example.yaml).",
+)
 @setting_options(SERVER_SETTINGS)
 @click.option("--cleanup", is_flag=True, default=False, help=_CLEANUP_HELP)
 def server(config_file: Path | None, cleanup: bool, **flags: Any) -> None:
@@ -131,8 +143,12 @@ def server(config_file: Path | None, cleanup: bool, **flags: Any) -> None:
 
 
 @main.command(epilog=_epilog(AGENT_ENV_PREFIX, _AGENT_FLAG_NAMES))
-@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="YAML file with agent settings (keys as the flags, with underscores).")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="YAML file with agent settings (keys as the flags, with underscores).",
+)
 @setting_options(AGENT_SETTINGS, _AGENT_FLAG_NAMES)
 @click.option("--cleanup", is_flag=True, default=False, help=_CLEANUP_HELP)
 def agent(config_file: Path | None, cleanup: bool, **flags: Any) -> None:
@@ -148,8 +164,10 @@ def agent(config_file: Path | None, cleanup: bool, **flags: Any) -> None:
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from exc
     if config.count > 1 and not config.kubeconfig:
-        raise click.UsageError("--count needs --kubeconfig: a fleet of fake nodes acts for all of them (as a user "
-                               "who may impersonate system:node:*, such as the admin), which the join token cannot")
+        raise click.UsageError(
+            "--count needs --kubeconfig: a fleet of fake nodes acts for all of them (as a user "
+            "who may impersonate system:node:*, such as the admin), which the join token cannot"
+        )
     if config.count == 1 and (not config.server or not config.token):
         raise click.UsageError("--join URL and --token T are required")
     if config.count > 1:
@@ -176,15 +194,27 @@ def _cleanup_network() -> None:
 
 def _client_options(command: F) -> F:
     """--kubeconfig, --context and --data-dir: how a command that talks to the server finds it."""
-    for option in reversed((
-        click.option("--kubeconfig", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                     help="The kubeconfig whose user calls the server. [default: as kubectl finds it: KUBECONFIG, "
-                          "then ~/.kube/config, then the one the local server wrote into its data directory]"),
-        click.option("--context", default=None, help="The kubeconfig context to use. [default: its current-context]"),
-        click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-                     help="The local server's data directory, whose kubeconfig is the last resort. "
-                          "[default: the server's default data directory]"),
-    )):
+    for option in reversed(
+        (
+            click.option(
+                "--kubeconfig",
+                type=click.Path(dir_okay=False, path_type=Path),
+                default=None,
+                help="The kubeconfig whose user calls the server. [default: as kubectl finds it: KUBECONFIG, "
+                "then ~/.kube/config, then the one the local server wrote into its data directory]",
+            ),
+            click.option(
+                "--context", default=None, help="The kubeconfig context to use. [default: its current-context]"
+            ),
+            click.option(
+                "--data-dir",
+                type=click.Path(file_okay=False, path_type=Path),
+                default=None,
+                help="The local server's data directory, whose kubeconfig is the last resort. "
+                "[default: the server's default data directory]",
+            ),
+        )
+    ):
         command = option(command)
     return command
 
@@ -203,7 +233,9 @@ def dashboard(kubeconfig: Path | None, context: str | None, data_dir: Path | Non
     from minikube_py.api.dashboard import LOGIN_CODES_PATH
 
     client_config = _local_kubeconfig(kubeconfig, context, data_dir)
-    answer = _ask_server(client_config, "dashboard", "POST", LOGIN_CODES_PATH, refused="the server refused a login code: ")
+    answer = _ask_server(
+        client_config, "dashboard", "POST", LOGIN_CODES_PATH, refused="the server refused a login code: "
+    )
     url = client_config.server.rstrip("/") + answer["path"]
     click.echo(url)
     if open_browser and not webbrowser.open(url):
@@ -247,8 +279,9 @@ SECRETS_ENCRYPT_ACTIONS = ("status", "prepare", "rotate", "reencrypt", "rotate-k
 @click.argument("action", type=click.Choice(SECRETS_ENCRYPT_ACTIONS))
 @_client_options
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def secrets_encrypt(action: str, kubeconfig: Path | None, context: str | None, data_dir: Path | None,
-                    output: str) -> None:
+def secrets_encrypt(
+    action: str, kubeconfig: Path | None, context: str | None, data_dir: Path | None, output: str
+) -> None:
     """Manage the keys that encrypt Secrets at rest (servers started with --secrets-encryption), as
     `k3s secrets-encrypt`: `prepare` adds a key every server can read, `rotate` makes it the key new
     writes use, `reencrypt` reseals every stored Secret with it and drops the keys no longer used;
@@ -258,17 +291,23 @@ def secrets_encrypt(action: str, kubeconfig: Path | None, context: str | None, d
 
     from minikube_py.api.encryption import PATH
 
-    answer = _ask_server(_local_kubeconfig(kubeconfig, context, data_dir), "secrets-encrypt",
-                         "GET" if action == "status" else "POST", PATH + ("" if action == "status" else f"/{action}"))
+    answer = _ask_server(
+        _local_kubeconfig(kubeconfig, context, data_dir),
+        "secrets-encrypt",
+        "GET" if action == "status" else "POST",
+        PATH + ("" if action == "status" else f"/{action}"),
+    )
     if output == "json":
         click.echo(json.dumps(answer, indent=2))
         return
     usage = ", ".join(f"{name}={count}" for name, count in answer["secretsByKey"].items()) or "none stored"
-    click.echo(f"Encryption Status: {'Enabled' if answer['enabled'] else 'Disabled'}\n"
-               f"Current Rotation Stage: {answer['stage']}\n"
-               f"Write Key: {answer['writeKey']}\n"
-               f"Keys: {', '.join(answer['keys']) or 'none'}\n"
-               f"Stored Secret values by key: {usage}")
+    click.echo(
+        f"Encryption Status: {'Enabled' if answer['enabled'] else 'Disabled'}\n"
+        f"Current Rotation Stage: {answer['stage']}\n"
+        f"Write Key: {answer['writeKey']}\n"
+        f"Keys: {', '.join(answer['keys']) or 'none'}\n"
+        f"Stored Secret values by key: {usage}"
+    )
 
 
 async def _call_server(client_config: ClientConfig, user_agent: str, method: str, path: str) -> Any:
@@ -285,17 +324,31 @@ async def _call_server(client_config: ClientConfig, user_agent: str, method: str
 
 @main.command()
 @click.option("--dry-run", is_flag=True, help="List what would be removed and remove nothing.")
-@click.option("--all", "remove_data", is_flag=True,
-              help="Also remove the data directories (the cluster's state, certificates and tokens).")
-@click.option("--node", default=None, metavar="NAME",
-              help="Only this node's containers and pod network: no host-wide rules or routes, and mounts "
-                   "only under a --data-dir given.")
-@click.option("--data-dir", "data_dirs", multiple=True, type=click.Path(file_okay=False, path_type=Path),
-              help="A data directory whose pod mounts (and with --all, itself) go too; repeatable. "
-                   "[default: the server's and the agent's default data directories]")
+@click.option(
+    "--all",
+    "remove_data",
+    is_flag=True,
+    help="Also remove the data directories (the cluster's state, certificates and tokens).",
+)
+@click.option(
+    "--node",
+    default=None,
+    metavar="NAME",
+    help="Only this node's containers and pod network: no host-wide rules or routes, and mounts "
+    "only under a --data-dir given.",
+)
+@click.option(
+    "--data-dir",
+    "data_dirs",
+    multiple=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A data directory whose pod mounts (and with --all, itself) go too; repeatable. "
+    "[default: the server's and the agent's default data directories]",
+)
 @click.option("--docker-host", default=None, help="The Docker engine to clean. [default: the local engine]")
-def cleanup(dry_run: bool, remove_data: bool, node: str | None, data_dirs: tuple[Path, ...],
-            docker_host: str | None) -> None:
+def cleanup(
+    dry_run: bool, remove_data: bool, node: str | None, data_dirs: tuple[Path, ...], docker_host: str | None
+) -> None:
     """Stop and remove everything pykube left on this host: the containers of every node and cluster
     (label io.pykube.managed=true), pykube's Docker networks, the service proxy's iptables chains,
     rules and routes, and pod volume mounts; with --all the data directories too."""
@@ -305,8 +358,7 @@ def cleanup(dry_run: bool, remove_data: bool, node: str | None, data_dirs: tuple
         dirs: list[Path] = list(data_dirs)
     else:
         dirs = list(data_dirs) or [default_data_dir(), default_agent_data_dir()]
-    _clean("cleanup", dry_run, docker_host, node=node, network_rules=not node, data_dirs=dirs,
-           remove_data=remove_data)
+    _clean("cleanup", dry_run, docker_host, node=node, network_rules=not node, data_dirs=dirs, remove_data=remove_data)
 
 
 #: what the install scripts put on a host that other software may use too: uninstall names them
@@ -315,9 +367,13 @@ INSTALLED_PACKAGES = ("docker.io", "busybox-static")
 
 @main.command()
 @click.option("--dry-run", is_flag=True, help="List what would be stopped and removed, and change nothing.")
-@click.option("--data-dir", "data_dirs", multiple=True, type=click.Path(file_okay=False, path_type=Path),
-              help="A data directory to remove; repeatable. [default: the server's and the agent's default "
-                   "data directories]")
+@click.option(
+    "--data-dir",
+    "data_dirs",
+    multiple=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A data directory to remove; repeatable. [default: the server's and the agent's default data directories]",
+)
 @click.option("--docker-host", default=None, help="The Docker engine to clean. [default: the local engine]")
 def uninstall(dry_run: bool, data_dirs: tuple[Path, ...], docker_host: str | None) -> None:
     """Remove pykube from this host, as k3s-uninstall.sh: stop every pykube server and agent running
@@ -329,9 +385,11 @@ def uninstall(dry_run: bool, data_dirs: tuple[Path, ...], docker_host: str | Non
     dirs = list(data_dirs) or [default_data_dir(), default_agent_data_dir()]
     _clean("uninstall", dry_run, docker_host, data_dirs=dirs, remove_data=True, uninstall=True)
     if not dry_run:
-        click.echo(f"left in place, as other software may use them: the Debian packages "
-                   f"{', '.join(INSTALLED_PACKAGES)} (`apt-get purge {' '.join(INSTALLED_PACKAGES)}` removes them); "
-                   "pykube itself: `pip uninstall minikube-py`, or delete the checkout with its .venv")
+        click.echo(
+            f"left in place, as other software may use them: the Debian packages "
+            f"{', '.join(INSTALLED_PACKAGES)} (`apt-get purge {' '.join(INSTALLED_PACKAGES)}` removes them); "
+            "pykube itself: `pip uninstall minikube-py`, or delete the checkout with its .venv"
+        )
 
 
 def _clean(command: str, dry_run: bool, docker_host: str | None, **what: Any) -> None:
@@ -367,15 +425,33 @@ def _clean(command: str, dry_run: bool, docker_host: str | None, **what: Any) ->
 
 @main.command()
 @click.option("--user", "user", required=True, help="The user name (the certificate's CN), e.g. alice.")
-@click.option("--group", "groups", multiple=True, metavar="GROUP",
-              help="A group of the user (an O of the certificate); repeatable. system:masters makes a "
-                   "cluster-admin, as the admin kubeconfig is.")
-@click.option("--expiration", default="8760h", show_default=True, metavar="DURATION",
-              help="How long the credential is valid: a number with h, m or s (e.g. 24h, 90m).")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="The server's data directory (its CA signs the certificate). [default: the server's default]")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Where to write the kubeconfig (mode 0600). [default: standard output]")
+@click.option(
+    "--group",
+    "groups",
+    multiple=True,
+    metavar="GROUP",
+    help="A group of the user (an O of the certificate); repeatable. system:masters makes a "
+    "cluster-admin, as the admin kubeconfig is.",
+)
+@click.option(
+    "--expiration",
+    default="8760h",
+    show_default=True,
+    metavar="DURATION",
+    help="How long the credential is valid: a number with h, m or s (e.g. 24h, 90m).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The server's data directory (its CA signs the certificate). [default: the server's default]",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the kubeconfig (mode 0600). [default: standard output]",
+)
 def kubeconfig(user: str, groups: tuple[str, ...], expiration: str, data_dir: Path | None, out: Path | None) -> None:
     """Mint a kubeconfig for a named user: a client certificate signed by the cluster CA, so a team need
     not share the admin kubeconfig. What the user may do is up to RBAC (RoleBindings naming the user or
@@ -411,15 +487,34 @@ def token() -> None:
 
 
 @token.command()
-@click.option("--token", "current", required=True, metavar="TOKEN",
-              help="The current cluster token (a full K10... token or its secret).")
-@click.option("--new-token", "new", required=True, metavar="TOKEN",
-              help="The new cluster token: a secret of your choice (or a full K10... token of this cluster).")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="The data directory of a server of the cluster (its admin kubeconfig is used). "
-                   "[default: the server's default]")
-@click.option("--server", "server_url", default=None, metavar="URL",
-              help="Ask this server instead of the one in the kubeconfig (any server of the cluster).")
+@click.option(
+    "--token",
+    "current",
+    required=True,
+    metavar="TOKEN",
+    help="The current cluster token (a full K10... token or its secret).",
+)
+@click.option(
+    "--new-token",
+    "new",
+    required=True,
+    metavar="TOKEN",
+    help="The new cluster token: a secret of your choice (or a full K10... token of this cluster).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The data directory of a server of the cluster (its admin kubeconfig is used). "
+    "[default: the server's default]",
+)
+@click.option(
+    "--server",
+    "server_url",
+    default=None,
+    metavar="URL",
+    help="Ask this server instead of the one in the kubeconfig (any server of the cluster).",
+)
 def rotate(current: str, new: str, data_dir: Path | None, server_url: str | None) -> None:
     """Replace the cluster token, as `k3s token rotate`: the bootstrap data in the datastore is sealed
     with the new token, so servers started from now on need it and the old one joins no new node.

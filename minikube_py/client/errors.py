@@ -98,11 +98,13 @@ def error_from_response(code: int, reason_phrase: str, text: str) -> ApiError:
         body = None
     if isinstance(body, dict) and body.get("kind") == "Status":
         return error_from_status({"code": code, **body})
-    return error_from_status({
-        "kind": "Status",
-        "apiVersion": "v1",
-        "status": "Failure",
-        "code": code,
-        "reason": reason_phrase.replace(" ", ""),
-        "message": text.strip() or reason_phrase,
-    })
+    return error_from_status(
+        {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "status": "Failure",
+            "code": code,
+            "reason": reason_phrase.replace(" ", ""),
+            "message": text.strip() or reason_phrase,
+        }
+    )

@@ -72,8 +72,9 @@ class EventRecorder:
         if seen is not None and time.monotonic() - seen[3] < CORRELATION_WINDOW:
             ns, name, count, first = seen
             try:
-                await self._client.patch(resource_path("v1", "events", ns, name),
-                                         {"count": count + 1, "lastTimestamp": now})
+                await self._client.patch(
+                    resource_path("v1", "events", ns, name), {"count": count + 1, "lastTimestamp": now}
+                )
                 self._seen[key] = (ns, name, count + 1, first)
                 return
             except NotFoundError:
@@ -81,14 +82,26 @@ class EventRecorder:
         # unique, not secret: the system's entropy per event costs a busy node (or a thousand fake ones) dearly
         name = f"{md['name']}.{random.getrandbits(64):016x}"
         event = {
-            "apiVersion": "v1", "kind": "Event",
+            "apiVersion": "v1",
+            "kind": "Event",
             "metadata": {"name": name, "namespace": namespace},
-            "involvedObject": {"kind": obj.get("kind"), "apiVersion": obj.get("apiVersion"), "name": md["name"],
-                               "namespace": md.get("namespace", ""), "uid": md.get("uid"),
-                               "resourceVersion": md.get("resourceVersion")},
-            "reason": reason, "message": message, "type": event_type, "source": self._source,
-            "firstTimestamp": now, "lastTimestamp": now, "count": 1,
-            "reportingComponent": self._component, "reportingInstance": self._source.get("host", ""),
+            "involvedObject": {
+                "kind": obj.get("kind"),
+                "apiVersion": obj.get("apiVersion"),
+                "name": md["name"],
+                "namespace": md.get("namespace", ""),
+                "uid": md.get("uid"),
+                "resourceVersion": md.get("resourceVersion"),
+            },
+            "reason": reason,
+            "message": message,
+            "type": event_type,
+            "source": self._source,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+            "reportingComponent": self._component,
+            "reportingInstance": self._source.get("host", ""),
         }
         await self._client.create(resource_path("v1", "events", namespace), event)
         self._seen[key] = (namespace, name, 1, time.monotonic())

@@ -30,8 +30,9 @@ def object_key(obj: Obj) -> str:
 class Informer:
     """A cache of one collection kept current by a watch."""
 
-    def __init__(self, client: ApiClient, path: str, *, label_selector: str | None = None,
-                 field_selector: str | None = None) -> None:
+    def __init__(
+        self, client: ApiClient, path: str, *, label_selector: str | None = None, field_selector: str | None = None
+    ) -> None:
         self.path = path
         self._client = client
         self._label_selector = label_selector
@@ -53,8 +54,9 @@ class Informer:
         return list(self.cache.values())
 
     async def run(self) -> None:
-        async for item in watch_forever(self._client, self.path, label_selector=self._label_selector,
-                                        field_selector=self.field_selector):
+        async for item in watch_forever(
+            self._client, self.path, label_selector=self._label_selector, field_selector=self.field_selector
+        ):
             if isinstance(item, Listing):
                 self._replace(item.items)
                 self.synced.set()

@@ -84,22 +84,35 @@ def load_kubeconfig(
 
 
 def write_kubeconfig(
-    path: Path, *, server: str, ca_pem: bytes, token: str = "", cluster_name: str = "pykube", user: str = "admin",
+    path: Path,
+    *,
+    server: str,
+    ca_pem: bytes,
+    token: str = "",
+    cluster_name: str = "pykube",
+    user: str = "admin",
     client_cert: tuple[bytes, bytes] | None = None,
 ) -> None:
     """Write a self-contained kubeconfig (CA embedded; a bearer token, or a client certificate and
     its key) that kubectl uses as is. It holds a credential, hence mode 0600."""
     credential: dict[str, str] = {"token": token}
     if client_cert is not None:
-        credential = {"client-certificate-data": base64.b64encode(client_cert[0]).decode(),
-                      "client-key-data": base64.b64encode(client_cert[1]).decode()}
+        credential = {
+            "client-certificate-data": base64.b64encode(client_cert[0]).decode(),
+            "client-key-data": base64.b64encode(client_cert[1]).decode(),
+        }
     doc = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": cluster_name, "cluster": {
-            "server": server,
-            "certificate-authority-data": base64.b64encode(ca_pem).decode(),
-        }}],
+        "clusters": [
+            {
+                "name": cluster_name,
+                "cluster": {
+                    "server": server,
+                    "certificate-authority-data": base64.b64encode(ca_pem).decode(),
+                },
+            }
+        ],
         "users": [{"name": user, "user": credential}],
         "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": user}}],
         "current-context": cluster_name,

@@ -89,8 +89,9 @@ class ReferencedObjects:
 
     def _start(self, key: Key) -> None:
         namespace, name = key
-        informer = Informer(self._client, f"/api/v1/namespaces/{namespace}/{self._resource}",
-                            field_selector=f"metadata.name={name}")
+        informer = Informer(
+            self._client, f"/api/v1/namespaces/{namespace}/{self._resource}", field_selector=f"metadata.name={name}"
+        )
         informer.add_handler(self._notify)
         task = asyncio.create_task(_watch(informer), name=f"agent watch of {self._resource} {namespace}/{name}")
         self._watches[key] = informer, task
@@ -113,6 +114,8 @@ async def _watch(informer: Informer) -> None:
         try:
             await informer.run()
         except ApiError as e:
-            log.info("watch of %s (%s) refused: %s; retrying in %.1fs", informer.path, informer.field_selector, e, delay)
+            log.info(
+                "watch of %s (%s) refused: %s; retrying in %.1fs", informer.path, informer.field_selector, e, delay
+            )
         await asyncio.sleep(delay)
         delay = min(delay * 2, MAX_RETRY_SECONDS)

@@ -89,8 +89,15 @@ class ApiClient:
     are retried elsewhere; one cut off mid-way fails as before (it may have taken effect), and its
     caller retries as it always did, which lands on the next server."""
 
-    def __init__(self, config: ClientConfig, *, timeout: float = 30.0, user_agent: str = "pykube",
-                 connections: int = 100, trace_configs: Sequence[aiohttp.TraceConfig] = ()) -> None:
+    def __init__(
+        self,
+        config: ClientConfig,
+        *,
+        timeout: float = 30.0,
+        user_agent: str = "pykube",
+        connections: int = 100,
+        trace_configs: Sequence[aiohttp.TraceConfig] = (),
+    ) -> None:
         self.config = config
         self._timeout = timeout
         self._user_agent = user_agent
@@ -136,10 +143,13 @@ class ApiClient:
         headers = {"Accept": "application/json", "User-Agent": self._user_agent}
         if self.config.is_tls and self.config.token:
             headers["Authorization"] = f"Bearer {self.config.token}"
-        connector = aiohttp.TCPConnector(ssl=self.config.ssl_context() if self.config.is_tls else False,
-                                         limit=self._connections)
+        connector = aiohttp.TCPConnector(
+            ssl=self.config.ssl_context() if self.config.is_tls else False, limit=self._connections
+        )
         self._session = aiohttp.ClientSession(
-            connector=connector, headers=headers, timeout=aiohttp.ClientTimeout(total=self._timeout),
+            connector=connector,
+            headers=headers,
+            timeout=aiohttp.ClientTimeout(total=self._timeout),
             trace_configs=self._trace_configs or None,
         )
         return self
@@ -163,8 +173,9 @@ class ApiClient:
     ) -> Obj:
         """Send one request and return the decoded JSON answer ({} for an empty one). ``accept``
         asks for another representation than the object itself, such as kubectl's Table."""
-        async with self.stream(method, path, params=params, body=body, content_type=content_type,
-                               accept=accept) as resp:
+        async with self.stream(
+            method, path, params=params, body=body, content_type=content_type, accept=accept
+        ) as resp:
             raw = await resp.read()
         return orjson.loads(raw) if raw.strip() else {}
 
@@ -200,8 +211,11 @@ class ApiClient:
                 for tried in range(len(self._servers)):
                     server = self.server
                     try:
-                        resp = await stack.enter_async_context(self._session.request(
-                            method, server + path, params=query, data=data, headers=headers, **extra))
+                        resp = await stack.enter_async_context(
+                            self._session.request(
+                                method, server + path, params=query, data=data, headers=headers, **extra
+                            )
+                        )
                         break
                     except aiohttp.ClientConnectorError as exc:  # never reached the server: safe to send elsewhere
                         self._failed(server, exc)
@@ -227,8 +241,13 @@ class ApiClient:
         if self._session is None:
             raise RuntimeError("ApiClient is used outside its 'async with' block")
         try:
-            ws = await self._session.ws_connect(self.server + path, params=list(query), headers=CIMultiDict(self._identity),
-                                                protocols=tuple(protocols), max_msg_size=0)
+            ws = await self._session.ws_connect(
+                self.server + path,
+                params=list(query),
+                headers=CIMultiDict(self._identity),
+                protocols=tuple(protocols),
+                max_msg_size=0,
+            )
         except aiohttp.WSServerHandshakeError as exc:
             raise error_from_response(exc.status, exc.message, "") from None
         async with ws:
@@ -246,8 +265,12 @@ class ApiClient:
         limit: int | None = None,
         continue_: str | None = None,
     ) -> Obj:
-        params = {"labelSelector": label_selector, "fieldSelector": field_selector, "limit": limit,
-                  "continue": continue_}
+        params = {
+            "labelSelector": label_selector,
+            "fieldSelector": field_selector,
+            "limit": limit,
+            "continue": continue_,
+        }
         return await self.request("GET", path, params=params)
 
     async def create(self, path: str, body: Obj) -> Obj:
@@ -274,7 +297,11 @@ class ApiClient:
         return await self.request("PATCH", path, params=params, body=body, content_type=PATCH_CONTENT_TYPES[patch_type])
 
     async def delete(
-        self, path: str, *, propagation_policy: str | None = None, grace_period_seconds: int | None = None,
+        self,
+        path: str,
+        *,
+        propagation_policy: str | None = None,
+        grace_period_seconds: int | None = None,
         uid: str | None = None,
     ) -> Obj:
         """Returns what the server answers: the object (when deletion is pending on finalizers or

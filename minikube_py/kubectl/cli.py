@@ -49,8 +49,20 @@ VERBS: dict[str, str] = {
 }
 
 #: kubectl's global flags that take a value, and those that do not
-_VALUED = {"--kubeconfig", "--context", "--server", "-s", "--token", "-n", "--namespace", "--request-timeout",
-           "-v", "--v", "--cluster", "--user"}
+_VALUED = {
+    "--kubeconfig",
+    "--context",
+    "--server",
+    "-s",
+    "--token",
+    "-n",
+    "--namespace",
+    "--request-timeout",
+    "-v",
+    "--v",
+    "--cluster",
+    "--user",
+}
 _SWITCHES = {"-A", "--all-namespaces"}
 
 

@@ -59,7 +59,7 @@ def untar_into(data: bytes, prefix: str, dest: Path) -> None:
         for member in archive:
             if not member.name.startswith(prefix):
                 raise CommandError("tar contents corrupted")
-            target = Path(os.path.normpath(os.path.join(dest, member.name[len(prefix):].lstrip("/"))))
+            target = Path(os.path.normpath(os.path.join(dest, member.name[len(prefix) :].lstrip("/"))))
             base = Path(os.path.abspath(dest))
             if Path(os.path.abspath(target)) != base and base not in Path(os.path.abspath(target)).parents:
                 click.echo(f'warning: file "{target}" is outside target destination, skipping', err=True)
@@ -124,16 +124,14 @@ def _ended(code: int) -> int:
     return code
 
 
-async def _to_pod(session: Session, pod: Obj, container: str | None, source: Path, dest: str,
-                  no_preserve: bool) -> int:
+async def _to_pod(session: Session, pod: Obj, container: str | None, source: Path, dest: str, no_preserve: bool) -> int:
     if dest.endswith("/"):
         dest = posixpath.join(dest, source.name)
     else:
         _, _, is_dir = await exec_collect(session, pod, container, ["test", "-d", dest])
         if is_dir == 0:
             dest = posixpath.join(dest, source.name)
-    command = ["tar", "--no-same-permissions", "--no-same-owner", "-xmf", "-"] if no_preserve else \
-        ["tar", "-xmf", "-"]
+    command = ["tar", "--no-same-permissions", "--no-same-owner", "-xmf", "-"] if no_preserve else ["tar", "-xmf", "-"]
     directory = posixpath.dirname(dest)
     if directory:
         command += ["-C", directory]

@@ -140,8 +140,9 @@ def _container(w: Text, c: Obj, st: Obj | None, name_prefix: str = "") -> None:
         w.line(2, f"Image ID:\t{st.get('imageID', '')}")
     ports = c.get("ports") or []
     w.line(2, "Port:\t" + (", ".join(f"{p['containerPort']}/{p.get('protocol', 'TCP')}" for p in ports) or "<none>"))
-    w.line(2, "Host Port:\t" + (", ".join(f"{p.get('hostPort', 0)}/{p.get('protocol', 'TCP')}" for p in ports)
-                                 or "<none>"))
+    w.line(
+        2, "Host Port:\t" + (", ".join(f"{p.get('hostPort', 0)}/{p.get('protocol', 'TCP')}" for p in ports) or "<none>")
+    )
     for title, key in (("Command", "command"), ("Args", "args")):
         if c.get(key):
             w.line(2, f"{title}:")
@@ -177,7 +178,7 @@ def _container(w: Text, c: Obj, st: Obj | None, name_prefix: str = "") -> None:
         w.line(2, "Mounts:")
         for m in sorted(mounts, key=lambda m: m["mountPath"]):
             flags = "ro" if m.get("readOnly") else "rw"
-            sub = f",path=\"{m['subPath']}\"" if m.get("subPath") else ""
+            sub = f',path="{m["subPath"]}"' if m.get("subPath") else ""
             w.line(3, f"{m['mountPath']} from {m['name']} ({flags}{sub})")
 
 
@@ -189,7 +190,8 @@ def _value_from(source: Obj) -> str:
         if kind in source:
             ref = source[kind]
             return f"<set to the key '{ref['key']}' of {label} '{ref.get('name', '')}'>" + (
-                "  Optional: true" if ref.get("optional") else "  Optional: false")
+                "  Optional: true" if ref.get("optional") else "  Optional: false"
+            )
     return ""
 
 
@@ -228,7 +230,10 @@ def _volumes(w: Text, volumes: list[Obj], level: int = 0) -> None:
             w.line(level + 2, "Type:\tProjected (a volume that contains injected data from multiple sources)")
             for source in volume["projected"].get("sources") or []:
                 if "serviceAccountToken" in source:
-                    w.line(level + 2, f"TokenExpirationSeconds:\t{source['serviceAccountToken'].get('expirationSeconds', 3600)}")
+                    w.line(
+                        level + 2,
+                        f"TokenExpirationSeconds:\t{source['serviceAccountToken'].get('expirationSeconds', 3600)}",
+                    )
                 if "configMap" in source:
                     w.line(level + 2, f"ConfigMapName:\t{source['configMap'].get('name', '')}")
                     optional = source["configMap"].get("optional")
@@ -260,7 +265,9 @@ def _volumes(w: Text, volumes: list[Obj], level: int = 0) -> None:
             w.line(level + 2, f"Optional:\t{str(bool(secret.get('optional'))).lower()}")
         elif "persistentVolumeClaim" in volume:
             claim = volume["persistentVolumeClaim"]
-            w.line(level + 2, "Type:\tPersistentVolumeClaim (a reference to a PersistentVolumeClaim in the same namespace)")
+            w.line(
+                level + 2, "Type:\tPersistentVolumeClaim (a reference to a PersistentVolumeClaim in the same namespace)"
+            )
             w.line(level + 2, f"ClaimName:\t{claim.get('claimName', '')}")
             w.line(level + 2, f"ReadOnly:\t{str(bool(claim.get('readOnly'))).lower()}")
 
@@ -293,7 +300,7 @@ def events_section(w: Text, events: list[Obj], now: datetime) -> None:
     def last(event: Obj) -> str:
         return event.get("lastTimestamp") or event.get("eventTime") or event.get("firstTimestamp") or ""
 
-    for event in sorted(events, key=lambda e: (parse_time(last(e)) or now)):
+    for event in sorted(events, key=lambda e: parse_time(last(e)) or now):
         age = since(last(event), now)
         if (event.get("count") or 1) > 1:
             first = event.get("firstTimestamp") or last(event)
@@ -343,8 +350,14 @@ def pod_template(w: Text, template: Obj) -> None:
 
 
 def _replica_sets(sets: list[Obj]) -> str:
-    return ", ".join(f"{rs['metadata']['name']} ({(rs.get('status') or {}).get('replicas', 0)}/"
-                     f"{(rs.get('spec') or {}).get('replicas', 0)} replicas created)" for rs in sets) or "<none>"
+    return (
+        ", ".join(
+            f"{rs['metadata']['name']} ({(rs.get('status') or {}).get('replicas', 0)}/"
+            f"{(rs.get('spec') or {}).get('replicas', 0)} replicas created)"
+            for rs in sets
+        )
+        or "<none>"
+    )
 
 
 def describe_deployment(d: Obj, replica_sets: list[Obj], events: list[Obj], now: datetime) -> str:
@@ -356,16 +369,22 @@ def describe_deployment(d: Obj, replica_sets: list[Obj], events: list[Obj], now:
     w.map(0, "Labels", meta.get("labels"))
     w.annotations(0, meta.get("annotations"))
     w.line(0, f"Selector:\t{selector_to_string(spec.get('selector'))}")
-    w.line(0, f"Replicas:\t{spec.get('replicas', 1)} desired | {status.get('updatedReplicas', 0)} updated | "
-              f"{status.get('replicas', 0)} total | {status.get('availableReplicas', 0)} available | "
-              f"{status.get('unavailableReplicas', 0)} unavailable")
+    w.line(
+        0,
+        f"Replicas:\t{spec.get('replicas', 1)} desired | {status.get('updatedReplicas', 0)} updated | "
+        f"{status.get('replicas', 0)} total | {status.get('availableReplicas', 0)} available | "
+        f"{status.get('unavailableReplicas', 0)} unavailable",
+    )
     strategy = spec.get("strategy") or {}
     w.line(0, f"StrategyType:\t{strategy.get('type', '')}")
     w.line(0, f"MinReadySeconds:\t{spec.get('minReadySeconds', 0)}")
     rolling = strategy.get("rollingUpdate")
     if strategy.get("type") == "RollingUpdate" and rolling is not None:
-        w.line(0, f"RollingUpdateStrategy:\t{rolling.get('maxUnavailable')} max unavailable, "
-                  f"{rolling.get('maxSurge')} max surge")
+        w.line(
+            0,
+            f"RollingUpdateStrategy:\t{rolling.get('maxUnavailable')} max unavailable, "
+            f"{rolling.get('maxSurge')} max surge",
+        )
     pod_template(w, spec.get("template") or {})
     if status.get("conditions"):
         w.line(0, "Conditions:")
@@ -374,11 +393,22 @@ def describe_deployment(d: Obj, replica_sets: list[Obj], events: list[Obj], now:
         for c in status["conditions"]:
             w.line(1, f"{c['type']} \t{c['status']} \t{c.get('reason', '')}")
     # oldest first, as kubectl sorts them; the new one is the oldest whose template is the deployment's
-    owned = sorted((rs for rs in replica_sets if any(o.get("controller") and o.get("uid") == meta.get("uid")
-                                                     for o in rs["metadata"].get("ownerReferences") or [])),
-                   key=lambda rs: (rs["metadata"].get("creationTimestamp", ""), rs["metadata"]["name"]))
-    new = [rs for rs in owned if equal_ignore_hash((rs.get("spec") or {}).get("template") or {},
-                                                   spec.get("template") or {})][:1]
+    owned = sorted(
+        (
+            rs
+            for rs in replica_sets
+            if any(
+                o.get("controller") and o.get("uid") == meta.get("uid")
+                for o in rs["metadata"].get("ownerReferences") or []
+            )
+        ),
+        key=lambda rs: (rs["metadata"].get("creationTimestamp", ""), rs["metadata"]["name"]),
+    )
+    new = [
+        rs
+        for rs in owned
+        if equal_ignore_hash((rs.get("spec") or {}).get("template") or {}, spec.get("template") or {})
+    ][:1]
     old = [rs for rs in owned if rs not in new]
     w.line(0, f"OldReplicaSets:\t{_replica_sets(old)}")
     w.line(0, f"NewReplicaSet:\t{_replica_sets(new)}")
@@ -422,16 +452,33 @@ async def _namespace_text(session: Session, ns: Obj) -> str:
     return w.render()
 
 
-DESCRIBED = frozenset({"Pod", "ConfigMap", "Deployment", "Service", "Endpoints", "Secret", "ServiceAccount",
-                       "ReplicationController", "ReplicaSet", "DaemonSet", "Job", "Node"})
+DESCRIBED = frozenset(
+    {
+        "Pod",
+        "ConfigMap",
+        "Deployment",
+        "Service",
+        "Endpoints",
+        "Secret",
+        "ServiceAccount",
+        "ReplicationController",
+        "ReplicaSet",
+        "DaemonSet",
+        "Job",
+        "Node",
+    }
+)
 
 
 async def _owned_pods(session: Session, obj: Obj, selector: str) -> list[Obj]:
     """The pods the controller ``obj`` selects and controls."""
     listed = await session.api.list(f"/api/v1/namespaces/{obj['metadata']['namespace']}/pods", label_selector=selector)
     uid = obj["metadata"].get("uid")
-    return [p for p in listed.get("items", [])
-            if any(o.get("controller") and o.get("uid") == uid for o in p["metadata"].get("ownerReferences") or [])]
+    return [
+        p
+        for p in listed.get("items", [])
+        if any(o.get("controller") and o.get("uid") == uid for o in p["metadata"].get("ownerReferences") or [])
+    ]
 
 
 async def _text(session: Session, obj: Obj, events: list[Obj], now: datetime) -> str:
@@ -446,12 +493,15 @@ async def _text(session: Session, obj: Obj, events: list[Obj], now: datetime) ->
     if kind == "ConfigMap":
         return describe_configmap(obj, events, now)
     if kind == "Deployment":
-        listed = await session.api.list(f"/apis/apps/v1/namespaces/{namespace}/replicasets",
-                                        label_selector=selector_to_string(spec.get("selector")))
+        listed = await session.api.list(
+            f"/apis/apps/v1/namespaces/{namespace}/replicasets", label_selector=selector_to_string(spec.get("selector"))
+        )
         return describe_deployment(obj, listed.get("items", []), events, now)
     if kind == "Service":
-        slices = await session.api.list(f"/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices",
-                                        label_selector=f"kubernetes.io/service-name={meta['name']}")
+        slices = await session.api.list(
+            f"/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices",
+            label_selector=f"kubernetes.io/service-name={meta['name']}",
+        )
         return kinds.describe_service(obj, slices.get("items", []), events, now)
     if kind == "Endpoints":
         return kinds.describe_endpoints(obj, events, now)
@@ -462,8 +512,11 @@ async def _text(session: Session, obj: Obj, events: list[Obj], now: datetime) ->
         return kinds.describe_serviceaccount(obj, secrets.get("items", []), events, now)
     if kind == "Job":
         return kinds.describe_job(obj, events, now)
-    selector = labels_to_string(spec.get("selector")) if kind == "ReplicationController" \
+    selector = (
+        labels_to_string(spec.get("selector"))
+        if kind == "ReplicationController"
         else selector_to_string(spec.get("selector"))
+    )
     pods = await _owned_pods(session, obj, selector)
     if kind == "DaemonSet":
         return kinds.describe_daemonset(obj, pods, events, now)
@@ -478,15 +531,21 @@ async def _node_text(session: Session, node: Obj, now: datetime) -> str:
 
     name = node["metadata"]["name"]
     try:
-        lease: Obj | str = await session.api.get(f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{name}")
+        lease: Obj | str = await session.api.get(
+            f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{name}"
+        )
     except NotFoundError as exc:
         lease = exc.message
-    pods = await session.api.list("/api/v1/pods", field_selector=f"spec.nodeName={name},status.phase!=Succeeded,"
-                                                                 "status.phase!=Failed")
+    pods = await session.api.list(
+        "/api/v1/pods", field_selector=f"spec.nodeName={name},status.phase!=Succeeded,status.phase!=Failed"
+    )
     events: list[Obj] = []
     for uid in (node["metadata"].get("uid", ""), name):  # the node controller's events, then the kubelet's
-        listed = await session.api.list("/api/v1/events", field_selector=f"involvedObject.name={name},"
-                                        f"involvedObject.namespace=,involvedObject.kind=Node,involvedObject.uid={uid}")
+        listed = await session.api.list(
+            "/api/v1/events",
+            field_selector=f"involvedObject.name={name},"
+            f"involvedObject.namespace=,involvedObject.kind=Node,involvedObject.uid={uid}",
+        )
         events += listed.get("items", [])
     return kinds.describe_node(node, lease, pods.get("items", []), events, now)
 
@@ -501,23 +560,33 @@ def describe(args: tuple[str, ...], selector: str | None) -> None:
         found = await named_objects(session, args, selector, all_=selector is None)
         if not found:
             namespaced = all(r.resource.namespaced for r in parse_requests(await session.discovery(), args))
-            click.echo(f"No resources found in {session.namespace} namespace." if namespaced
-                       and not session.flags.all_namespaces else "No resources found", err=True)
+            click.echo(
+                f"No resources found in {session.namespace} namespace."
+                if namespaced and not session.flags.all_namespaces
+                else "No resources found",
+                err=True,
+            )
             return
         texts = []
         for res, namespace, name in found:
             obj = await session.api.get(res.path(namespace, name))
             if res.kind in ("Namespace", "Node"):  # no events of their own kind, or the kubelet's way
-                texts.append(await _namespace_text(session, obj) if res.kind == "Namespace"
-                             else await _node_text(session, obj, datetime.now(UTC)))
+                texts.append(
+                    await _namespace_text(session, obj)
+                    if res.kind == "Namespace"
+                    else await _node_text(session, obj, datetime.now(UTC))
+                )
                 continue
             if res.kind not in DESCRIBED:
                 raise CommandError(f"pykube kubectl does not describe {res.qualified} yet")
             about = [f"involvedObject.name={name}", f"involvedObject.uid={obj['metadata'].get('uid', '')}"]
             if namespace:
                 about.insert(1, f"involvedObject.namespace={namespace}")
-            events = (await session.api.list(f"/api/v1/namespaces/{namespace or 'default'}/events",
-                                             field_selector=",".join(about))).get("items", [])
+            events = (
+                await session.api.list(
+                    f"/api/v1/namespaces/{namespace or 'default'}/events", field_selector=",".join(about)
+                )
+            ).get("items", [])
             texts.append(await _text(session, {"kind": res.kind, **obj}, events, datetime.now(UTC)))
         click.echo("\n\n".join(texts), nl=False)
 

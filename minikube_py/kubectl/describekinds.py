@@ -32,8 +32,10 @@ def _controlled_by(w: Text, meta: Obj) -> None:
 def pods_status(pods: list[Obj]) -> str:
     """``N Running / N Waiting / N Succeeded / N Failed`` of a controller's pods."""
     phases = [(p.get("status") or {}).get("phase") for p in pods]
-    return (f"{phases.count('Running')} Running / {phases.count('Pending')} Waiting / "
-            f"{phases.count('Succeeded')} Succeeded / {phases.count('Failed')} Failed")
+    return (
+        f"{phases.count('Running')} Running / {phases.count('Pending')} Waiting / "
+        f"{phases.count('Succeeded')} Succeeded / {phases.count('Failed')} Failed"
+    )
 
 
 def describe_secret(secret: Obj, events: list[Obj], now: datetime) -> str:
@@ -57,8 +59,12 @@ def describe_serviceaccount(sa: Obj, secrets: list[Obj], events: list[Obj], now:
     """``secrets``: the namespace's, to tell which the account names exist and which are its tokens."""
     name = sa["metadata"]["name"]
     existing = {s["metadata"]["name"] for s in secrets}
-    tokens = [s["metadata"]["name"] for s in secrets if s.get("type") == "kubernetes.io/service-account-token"
-              and (s["metadata"].get("annotations") or {}).get("kubernetes.io/service-account.name") == name]
+    tokens = [
+        s["metadata"]["name"]
+        for s in secrets
+        if s.get("type") == "kubernetes.io/service-account-token"
+        and (s["metadata"].get("annotations") or {}).get("kubernetes.io/service-account.name") == name
+    ]
 
     def named(refs: list[Obj]) -> list[str]:
         return [r["name"] + ("" if r["name"] in existing else " (not found)") for r in refs]
@@ -74,9 +80,14 @@ def describe_serviceaccount(sa: Obj, secrets: list[Obj], events: list[Obj], now:
 
 def _slice_endpoints(slices: list[Obj], port_name: str) -> str:
     """``ip:port,...`` of the service port named ``port_name`` (at most three, then ``+ N more...``)."""
-    found = [f"[{a}]:{p['port']}" if ":" in a else f"{a}:{p['port']}"
-             for s in slices for p in s.get("ports") or [] if (p.get("name") or "") == port_name
-             for e in s.get("endpoints") or [] for a in e.get("addresses") or []]
+    found = [
+        f"[{a}]:{p['port']}" if ":" in a else f"{a}:{p['port']}"
+        for s in slices
+        for p in s.get("ports") or []
+        if (p.get("name") or "") == port_name
+        for e in s.get("endpoints") or []
+        for a in e.get("addresses") or []
+    ]
     if len(found) > 3:
         return ",".join(found[:3]) + f" + {len(found) - 3} more..."
     return ",".join(found)
@@ -151,7 +162,10 @@ def describe_replicas(obj: Obj, pods: list[Obj], events: list[Obj], now: datetim
     w.line(0, f"Name:\t{meta['name']}")
     w.line(0, f"Namespace:\t{meta.get('namespace', '')}")
     selector = spec.get("selector")
-    w.line(0, f"Selector:\t{labels_to_string(selector) if obj['kind'] == 'ReplicationController' else selector_to_string(selector)}")
+    w.line(
+        0,
+        f"Selector:\t{labels_to_string(selector) if obj['kind'] == 'ReplicationController' else selector_to_string(selector)}",
+    )
     w.map(0, "Labels", meta.get("labels"))
     w.annotations(0, meta.get("annotations"))
     _controlled_by(w, meta)
@@ -177,7 +191,9 @@ def describe_daemonset(ds: Obj, pods: list[Obj], events: list[Obj], now: datetim
     w = Text()
     w.line(0, f"Name:\t{meta['name']}")
     w.line(0, f"Selector:\t{selector_to_string(spec.get('selector'))}")
-    w.line(0, f"Node-Selector:\t{labels_to_string(((spec.get('template') or {}).get('spec') or {}).get('nodeSelector'))}")
+    w.line(
+        0, f"Node-Selector:\t{labels_to_string(((spec.get('template') or {}).get('spec') or {}).get('nodeSelector'))}"
+    )
     w.map(0, "Labels", meta.get("labels"))
     w.annotations(0, meta.get("annotations"))
     w.line(0, f"Desired Number of Nodes Scheduled: {status.get('desiredNumberScheduled', 0)}")
@@ -218,8 +234,11 @@ def describe_job(job: Obj, events: list[Obj], now: datetime) -> str:
             w.line(0, f"Duration:\t{human_duration(end - start)}")
     if spec.get("activeDeadlineSeconds") is not None:
         w.line(0, f"Active Deadline Seconds:\t{spec['activeDeadlineSeconds']}s")
-    w.line(0, f"Pods Statuses:\t{status.get('active', 0)} Active ({status.get('ready', 0)} Ready) / "
-              f"{status.get('succeeded', 0)} Succeeded / {status.get('failed', 0)} Failed")
+    w.line(
+        0,
+        f"Pods Statuses:\t{status.get('active', 0)} Active ({status.get('ready', 0)} Ready) / "
+        f"{status.get('succeeded', 0)} Succeeded / {status.get('failed', 0)} Failed",
+    )
     pod_template(w, spec.get("template") or {})
     events_section(w, events, now)
     return w.render()
@@ -268,16 +287,20 @@ def describe_node(node: Obj, lease: Obj | str, pods: list[Obj], events: list[Obj
 
     meta, spec, status = node["metadata"], node.get("spec") or {}, node.get("status") or {}
     labels = meta.get("labels") or {}
-    roles = sorted({k.split("/", 1)[1] for k in labels if k.startswith("node-role.kubernetes.io/")}
-                   | ({labels["kubernetes.io/role"]} if labels.get("kubernetes.io/role") else set()))
+    roles = sorted(
+        {k.split("/", 1)[1] for k in labels if k.startswith("node-role.kubernetes.io/")}
+        | ({labels["kubernetes.io/role"]} if labels.get("kubernetes.io/role") else set())
+    )
     w = Text()
     w.line(0, f"Name:\t{meta['name']}")
     w.line(0, f"Roles:\t{','.join(roles) or '<none>'}")
     w.map(0, "Labels", labels)
     w.annotations(0, meta.get("annotations"))
     w.line(0, f"CreationTimestamp:\t{go_time(meta.get('creationTimestamp'))}")
-    taints = [f"{t['key']}={t['value']}:{t['effect']}" if t.get("value") else f"{t['key']}:{t['effect']}"
-              for t in sorted(spec.get("taints") or [], key=lambda t: f"{t.get('effect', '')},{t['key']}")]
+    taints = [
+        f"{t['key']}={t['value']}:{t['effect']}" if t.get("value") else f"{t['key']}:{t['effect']}"
+        for t in sorted(spec.get("taints") or [], key=lambda t: f"{t.get('effect', '')},{t['key']}")
+    ]
     _names(w, "Taints", taints)
     w.line(0, f"Unschedulable:\t{'true' if spec.get('unschedulable') else 'false'}")
     if isinstance(lease, str):
@@ -293,8 +316,11 @@ def describe_node(node: Obj, lease: Obj | str, pods: list[Obj], events: list[Obj
         w.line(1, "Type\tStatus\tLastHeartbeatTime\tLastTransitionTime\tReason\tMessage")
         w.line(1, "----\t------\t-----------------\t------------------\t------\t-------")
         for c in status["conditions"]:
-            w.line(1, f"{c['type']} \t{c['status']} \t{go_time(c.get('lastHeartbeatTime'))} \t"
-                      f"{go_time(c.get('lastTransitionTime'))} \t{c.get('reason', '')} \t{c.get('message', '')}")
+            w.line(
+                1,
+                f"{c['type']} \t{c['status']} \t{go_time(c.get('lastHeartbeatTime'))} \t"
+                f"{go_time(c.get('lastTransitionTime'))} \t{c.get('reason', '')} \t{c.get('message', '')}",
+            )
     w.line(0, "Addresses:")
     for address in status.get("addresses") or []:
         w.line(1, f"{address['type']}:\t{address['address']}")
@@ -306,11 +332,18 @@ def describe_node(node: Obj, lease: Obj | str, pods: list[Obj], events: list[Obj
                 w.line(1, f"{name}:\t{amount}")
     info = status.get("nodeInfo") or {}
     w.line(0, "System Info:")
-    for title, key in (("Machine ID", "machineID"), ("System UUID", "systemUUID"), ("Boot ID", "bootID"),
-                       ("Kernel Version", "kernelVersion"), ("OS Image", "osImage"),
-                       ("Operating System", "operatingSystem"), ("Architecture", "architecture"),
-                       ("Container Runtime Version", "containerRuntimeVersion"),
-                       ("Kubelet Version", "kubeletVersion"), ("Kube-Proxy Version", "kubeProxyVersion")):
+    for title, key in (
+        ("Machine ID", "machineID"),
+        ("System UUID", "systemUUID"),
+        ("Boot ID", "bootID"),
+        ("Kernel Version", "kernelVersion"),
+        ("OS Image", "osImage"),
+        ("Operating System", "operatingSystem"),
+        ("Architecture", "architecture"),
+        ("Container Runtime Version", "containerRuntimeVersion"),
+        ("Kubelet Version", "kubeletVersion"),
+        ("Kube-Proxy Version", "kubeProxyVersion"),
+    ):
         w.line(1, f"{title}:\t{info.get(key, '')}")
     if spec.get("podCIDR"):
         w.line(0, f"PodCIDR:\t{spec['podCIDR']}")
@@ -329,19 +362,28 @@ def describe_node(node: Obj, lease: Obj | str, pods: list[Obj], events: list[Obj
                 have = into.get(name)
                 into[name] = (have[0] + amount, have[1]) if have else (amount, fmt)
         pmeta = pod["metadata"]
-        w.line(1, f"{pmeta.get('namespace', '')}\t{pmeta['name']}\t\t"
-                  f"{_share(asked.get('cpu'), allocatable.get('cpu'))}\t{_share(capped.get('cpu'), allocatable.get('cpu'))}\t"
-                  f"{_share(asked.get('memory'), allocatable.get('memory'))}\t"
-                  f"{_share(capped.get('memory'), allocatable.get('memory'))}\t{since(pmeta.get('creationTimestamp'), now)}")
+        w.line(
+            1,
+            f"{pmeta.get('namespace', '')}\t{pmeta['name']}\t\t"
+            f"{_share(asked.get('cpu'), allocatable.get('cpu'))}\t{_share(capped.get('cpu'), allocatable.get('cpu'))}\t"
+            f"{_share(asked.get('memory'), allocatable.get('memory'))}\t"
+            f"{_share(capped.get('memory'), allocatable.get('memory'))}\t{since(pmeta.get('creationTimestamp'), now)}",
+        )
     w.line(0, "Allocated resources:")
     w.line(1, "(Total limits may be over 100 percent, i.e., overcommitted.)")
     w.line(1, "Resource\tRequests\tLimits")
     w.line(1, "--------\t--------\t------")
     for name in ("cpu", "memory", "ephemeral-storage"):
-        w.line(1, f"{name}\t{_share(requests.get(name), allocatable.get(name))}\t"
-                  f"{_share(limits.get(name), allocatable.get(name))}")
+        w.line(
+            1,
+            f"{name}\t{_share(requests.get(name), allocatable.get(name))}\t"
+            f"{_share(limits.get(name), allocatable.get(name))}",
+        )
     for name in sorted(n for n in allocatable if n.startswith("hugepages-") or "/" in n):
-        w.line(1, f"{name}\t{_share(requests.get(name), allocatable.get(name))}\t"
-                  f"{_share(limits.get(name), allocatable.get(name))}")
+        w.line(
+            1,
+            f"{name}\t{_share(requests.get(name), allocatable.get(name))}\t"
+            f"{_share(limits.get(name), allocatable.get(name))}",
+        )
     events_section(w, events, now)
     return w.render()

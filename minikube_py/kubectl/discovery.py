@@ -60,8 +60,11 @@ class Discovery:
     async def fetch(cls, api: ApiClient) -> Discovery:
         core, groups = await asyncio.gather(api.get("/api"), api.get("/apis"))
         paths = [f"/api/{v}" for v in core.get("versions", [])[:1]]
-        paths += [f"/apis/{g['preferredVersion']['groupVersion']}" for g in groups.get("groups", [])
-                  if g.get("preferredVersion")]
+        paths += [
+            f"/apis/{g['preferredVersion']['groupVersion']}"
+            for g in groups.get("groups", [])
+            if g.get("preferredVersion")
+        ]
         # a group that fails to answer only drops out, as in kubectl
         lists = await asyncio.gather(*(api.get(p) for p in paths), return_exceptions=True)
         resources: list[Resource] = []
@@ -111,10 +114,17 @@ def _resources(doc: dict[str, Any]) -> list[Resource]:
     for entry in doc.get("resources", []):
         if "/" in entry["name"]:
             continue  # subresources
-        out.append(Resource(
-            name=entry["name"], singular=entry.get("singularName") or entry["kind"].lower(), kind=entry["kind"],
-            group=group, version=version, namespaced=bool(entry.get("namespaced")),
-            short_names=tuple(entry.get("shortNames") or ()), categories=tuple(entry.get("categories") or ()),
-            verbs=tuple(entry.get("verbs") or ()),
-        ))
+        out.append(
+            Resource(
+                name=entry["name"],
+                singular=entry.get("singularName") or entry["kind"].lower(),
+                kind=entry["kind"],
+                group=group,
+                version=version,
+                namespaced=bool(entry.get("namespaced")),
+                short_names=tuple(entry.get("shortNames") or ()),
+                categories=tuple(entry.get("categories") or ()),
+                verbs=tuple(entry.get("verbs") or ()),
+            )
+        )
     return out

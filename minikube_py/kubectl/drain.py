@@ -38,18 +38,38 @@ def judge(pod: Obj, *, ignore_daemonsets: bool, delete_emptydir: bool, force: bo
     owner = next((o for o in pod["metadata"].get("ownerReferences") or [] if o.get("controller")), None)
     verdict = Verdict(True)
     filters: list[Callable[[], Verdict | None]] = [
-        lambda: None if owner is None or owner.get("kind") != "DaemonSet" else (
-            Verdict(False, warning="ignoring DaemonSet-managed Pods") if ignore_daemonsets
-            else Verdict(False, error="cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore)")),
+        lambda: (
+            None
+            if owner is None or owner.get("kind") != "DaemonSet"
+            else (
+                Verdict(False, warning="ignoring DaemonSet-managed Pods")
+                if ignore_daemonsets
+                else Verdict(False, error="cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore)")
+            )
+        ),
         lambda: Verdict(False) if MIRROR_ANNOTATION in (pod["metadata"].get("annotations") or {}) else None,
-        lambda: None if finished or not any("emptyDir" in v for v in (pod.get("spec") or {}).get("volumes") or [])
-        else (Verdict(True, warning="deleting Pods with local storage") if delete_emptydir
-              else Verdict(False, error="cannot delete Pods with local storage (use --delete-emptydir-data to "
-                                        "override)")),
-        lambda: None if finished or owner is not None else (
-            Verdict(True, warning="deleting Pods that declare no controller") if force
-            else Verdict(False, error="cannot delete cannot delete Pods that declare no controller (use --force to "
-                                       "override)")),  # sic: kubectl says it twice
+        lambda: (
+            None
+            if finished or not any("emptyDir" in v for v in (pod.get("spec") or {}).get("volumes") or [])
+            else (
+                Verdict(True, warning="deleting Pods with local storage")
+                if delete_emptydir
+                else Verdict(
+                    False, error="cannot delete Pods with local storage (use --delete-emptydir-data to override)"
+                )
+            )
+        ),
+        lambda: (
+            None
+            if finished or owner is not None
+            else (
+                Verdict(True, warning="deleting Pods that declare no controller")
+                if force
+                else Verdict(
+                    False, error="cannot delete cannot delete Pods that declare no controller (use --force to override)"
+                )
+            )
+        ),  # sic: kubectl says it twice
     ]
     for check in filters:
         verdict = check() or Verdict(True)
@@ -74,8 +94,11 @@ async def _evict(session: Session, pod: Obj, grace_period: int, deadline: float,
     meta = pod["metadata"]
     ref = f'pods/"{meta["name"]}" -n "{meta["namespace"]}"'
     path = f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}"
-    eviction: Obj = {"apiVersion": "policy/v1", "kind": "Eviction",
-                     "metadata": {"name": meta["name"], "namespace": meta["namespace"]}}
+    eviction: Obj = {
+        "apiVersion": "policy/v1",
+        "kind": "Eviction",
+        "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
+    }
     if grace_period >= 0:
         eviction["deleteOptions"] = {"gracePeriodSeconds": grace_period}
     while True:
@@ -114,21 +137,34 @@ def aggregate(errors: list[str]) -> str:
 
 
 def pending_nodes(node: str, errors: list[str]) -> str:
-    return (f'error: unable to drain node "{node}" due to error: {aggregate(errors)}, continuing command...\n'
-            f"There are pending nodes to be drained:\n {node}\n" + "\n".join(errors))
+    return (
+        f'error: unable to drain node "{node}" due to error: {aggregate(errors)}, continuing command...\n'
+        f"There are pending nodes to be drained:\n {node}\n" + "\n".join(errors)
+    )
 
 
 @click.command()
 @click.argument("node")
 @click.option("--ignore-daemonsets", is_flag=True, help="Leave DaemonSet-managed pods in place.")
-@click.option("--delete-emptydir-data", "delete_emptydir", is_flag=True,
-              help="Evict pods with emptyDir volumes too (their data is lost).")
+@click.option(
+    "--delete-emptydir-data",
+    "delete_emptydir",
+    is_flag=True,
+    help="Evict pods with emptyDir volumes too (their data is lost).",
+)
 @click.option("--force", is_flag=True, help="Evict pods that no controller would replace too.")
 @click.option("--grace-period", type=int, default=-1, help="Seconds given to each pod (-1: the pod's own).")
 @click.option("--timeout", default="0s", help="How long to keep trying (0: for ever).")
 @click.option("--pod-selector", default=None, help="Only the pods matching this label selector.")
-def drain(node: str, ignore_daemonsets: bool, delete_emptydir: bool, force: bool, grace_period: int, timeout: str,
-          pod_selector: str | None) -> None:
+def drain(
+    node: str,
+    ignore_daemonsets: bool,
+    delete_emptydir: bool,
+    force: bool,
+    grace_period: int,
+    timeout: str,
+    pod_selector: str | None,
+) -> None:
     """Drain a node in preparation for maintenance: cordon it, then evict its pods."""
     try:
         limit = go_seconds(timeout) or 365 * 24 * 3600.0
@@ -141,15 +177,19 @@ def drain(node: str, ignore_daemonsets: bool, delete_emptydir: bool, force: bool
         if (obj.get("spec") or {}).get("unschedulable"):
             click.echo(f"node/{node} already cordoned")
         else:
-            await session.api.request("PATCH", path, body={"spec": {"unschedulable": True}},
-                                      content_type=PATCH_CONTENT_TYPES["strategic"])
+            await session.api.request(
+                "PATCH", path, body={"spec": {"unschedulable": True}}, content_type=PATCH_CONTENT_TYPES["strategic"]
+            )
             click.echo(f"node/{node} cordoned")
 
         async def judged() -> list[tuple[Obj, Verdict]]:
-            listed = await session.api.list("/api/v1/pods", field_selector=f"spec.nodeName={node}",
-                                            label_selector=pod_selector)
-            return [(pod, judge(pod, ignore_daemonsets=ignore_daemonsets, delete_emptydir=delete_emptydir,
-                                force=force)) for pod in listed.get("items", [])]
+            listed = await session.api.list(
+                "/api/v1/pods", field_selector=f"spec.nodeName={node}", label_selector=pod_selector
+            )
+            return [
+                (pod, judge(pod, ignore_daemonsets=ignore_daemonsets, delete_emptydir=delete_emptydir, force=force))
+                for pod in listed.get("items", [])
+            ]
 
         pods = await judged()
         errors = grouped(pods, "error")
@@ -163,13 +203,22 @@ def drain(node: str, ignore_daemonsets: bool, delete_emptydir: bool, force: bool
         from minikube_py.model.metrics import go_duration
 
         shown = go_duration(limit)
-        failures = [e for e in await asyncio.gather(*(_evict(session, pod, grace_period, deadline, shown)
-                                                      for pod, v in pods if v.evict)) if e]
+        failures = [
+            e
+            for e in await asyncio.gather(
+                *(_evict(session, pod, grace_period, deadline, shown) for pod, v in pods if v.evict)
+            )
+            if e
+        ]
         if failures:
             left = [pod["metadata"]["name"] for pod, verdict in await judged() if verdict.evict]
             if left:
-                click.echo(f'There are pending pods in node "{node}" when an error occurred: {aggregate(failures)}\n'
-                           + "".join(f"pod/{name}\n" for name in left), err=True, nl=False)
+                click.echo(
+                    f'There are pending pods in node "{node}" when an error occurred: {aggregate(failures)}\n'
+                    + "".join(f"pod/{name}\n" for name in left),
+                    err=True,
+                    nl=False,
+                )
             click.echo(pending_nodes(node, failures), err=True)
             return 1
         click.echo(f"node/{node} drained")

@@ -20,9 +20,11 @@ from minikube_py.kubectl.session import Session, error_text, run
 from minikube_py.kubectl.threeway import three_way_patch
 from minikube_py.kubectl.write import merge_rules
 
-HEADER = ("# Please edit the object below. Lines beginning with a '#' will be ignored,\n"
-          "# and an empty file will abort the edit. If an error occurs while saving this file will be\n"
-          "# reopened with the relevant failures.\n#\n")
+HEADER = (
+    "# Please edit the object below. Lines beginning with a '#' will be ignored,\n"
+    "# and an empty file will abort the edit. If an error occurs while saving this file will be\n"
+    "# reopened with the relevant failures.\n#\n"
+)
 
 
 def _edit(text: str) -> str:
@@ -35,7 +37,7 @@ def _edit(text: str) -> str:
     try:
         command = ["sh", "-c", f"{editor} {shlex.quote(str(path))}"] if " " in editor else [editor, str(path)]
         if subprocess.run(command, check=False).returncode != 0:
-            raise click.ClickException(f"there was a problem with the editor \"{editor}\"")
+            raise click.ClickException(f'there was a problem with the editor "{editor}"')
         return path.read_text()
     finally:
         path.unlink(missing_ok=True)
@@ -60,11 +62,17 @@ def edit(args: tuple[str, ...]) -> None:
             rules = merge_rules(res.kind)
             patch = three_way_patch(original, edited, original, rules)
             try:
-                await session.api.request("PATCH", path, body=patch, params={"fieldManager": "kubectl-edit"},
-                                          content_type=PATCH_CONTENT_TYPES["strategic" if rules else "merge"])
+                await session.api.request(
+                    "PATCH",
+                    path,
+                    body=patch,
+                    params={"fieldManager": "kubectl-edit"},
+                    content_type=PATCH_CONTENT_TYPES["strategic" if rules else "merge"],
+                )
             except ApiError as exc:
-                _keep_copy(edited_text, f'{res.qualified} "{name}" is invalid' if exc.reason == "Invalid"
-                           else error_text(exc))
+                _keep_copy(
+                    edited_text, f'{res.qualified} "{name}" is invalid' if exc.reason == "Invalid" else error_text(exc)
+                )
                 failed = True
                 continue
             click.echo(f"{res.kind_ref}/{name} edited")
@@ -79,4 +87,4 @@ def _keep_copy(text: str, problem: str) -> None:
     """A refused edit is not lost: kubectl stores it and says where."""
     with tempfile.NamedTemporaryFile("w", prefix="kubectl-edit-", suffix=".yaml", delete=False) as f:
         f.write(text)
-    click.echo(f"error: {problem}\nA copy of your changes has been stored to \"{f.name}\"", err=True)
+    click.echo(f'error: {problem}\nA copy of your changes has been stored to "{f.name}"', err=True)

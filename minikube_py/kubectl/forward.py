@@ -44,8 +44,9 @@ def parse_port(spec: str) -> tuple[str, str]:
 
 def _number(text: str, which: str) -> int:
     if not text.isdigit() or int(text) > 65535:
-        raise CommandError(f"Error parsing {which} port '{text}': strconv.ParseUint: parsing \"{text}\": "
-                           "invalid syntax")
+        raise CommandError(
+            f"Error parsing {which} port '{text}': strconv.ParseUint: parsing \"{text}\": invalid syntax"
+        )
     return int(text)
 
 
@@ -84,7 +85,7 @@ def listen_addresses(addresses: tuple[str, ...]) -> list[str]:
     out: list[str] = []
     for value in addresses or ("localhost",):
         for address in value.split(","):
-            for one in (["127.0.0.1", "::1"] if address == "localhost" else [address]):
+            for one in ["127.0.0.1", "::1"] if address == "localhost" else [address]:
                 if one not in out:
                     out.append(one)
     return out
@@ -165,8 +166,9 @@ class Tunnel:
         klog("E", "portforward.go:424", f'"Unhandled Error" err={json.dumps(message)}')
         return True
 
-    async def connection(self, mapping: Mapping, local: int, reader: asyncio.StreamReader,
-                         writer: asyncio.StreamWriter) -> None:
+    async def connection(
+        self, mapping: Mapping, local: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         """One local connection: an error stream and a data stream for ``mapping.remote``."""
         click.echo(f"Handling connection for {local}")
         task = asyncio.current_task()
@@ -222,23 +224,31 @@ async def _listen(tunnel: Tunnel, mapping: Mapping, addresses: list[str]) -> lis
         try:
             server = await asyncio.start_server(accept, address, port, family=family, reuse_address=True)
         except OSError as exc:
-            failures.append(f"unable to create listener: Error listen tcp{'6' if family == socket.AF_INET6 else '4'}:"
-                            f" {shown(address, port)}: bind: {exc.strerror}")
+            failures.append(
+                f"unable to create listener: Error listen tcp{'6' if family == socket.AF_INET6 else '4'}:"
+                f" {shown(address, port)}: bind: {exc.strerror}"
+            )
             continue
         port = server.sockets[0].getsockname()[1]  # the free port chosen first serves every address
         click.echo(f"Forwarding from {shown(address, port)} -> {mapping.remote}")
         servers.append(server)
     if not servers:
-        raise CommandError(f"Unable to listen on port {mapping.local}: Listeners failed to create with the following "
-                           f"errors: [{' '.join(failures)}]")
+        raise CommandError(
+            f"Unable to listen on port {mapping.local}: Listeners failed to create with the following "
+            f"errors: [{' '.join(failures)}]"
+        )
     return servers
 
 
 @click.command(name="port-forward")
 @click.argument("target")
 @click.argument("ports", nargs=-1, required=True)
-@click.option("--address", "addresses", multiple=True,
-              help="Addresses to listen on (comma-separated); localhost (127.0.0.1 and ::1) by default.")
+@click.option(
+    "--address",
+    "addresses",
+    multiple=True,
+    help="Addresses to listen on (comma-separated); localhost (127.0.0.1 and ::1) by default.",
+)
 @click.option("--pod-running-timeout", default="1m0s", help="How long to wait for a running pod.")
 def port_forward(target: str, ports: tuple[str, ...], addresses: tuple[str, ...], pod_running_timeout: str) -> None:
     """Forward one or more local ports to a pod (or to a pod of a deployment, service...)."""

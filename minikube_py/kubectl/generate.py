@@ -19,8 +19,17 @@ from minikube_py.kubectl.session import Session, error_text, run
 from minikube_py.kubectl.write import DRY_RUN, DRY_RUN_SUFFIX, create_from_files, filename_options, write_params
 
 
-async def submit(session: Session, obj: dict[str, Any], path: str, ref: str, *, dry_run: str, output: str,
-                 manager: str, failure: str | None = None) -> int:
+async def submit(
+    session: Session,
+    obj: dict[str, Any],
+    path: str,
+    ref: str,
+    *,
+    dry_run: str,
+    output: str,
+    manager: str,
+    failure: str | None = None,
+) -> int:
     """Create ``obj`` at ``path`` (unless a client dry run) and print what kubectl prints: the
     object for ``-o json|yaml`` (kubectl's own struct, in its field order, when it was not sent), else
     ``ref created``. Most generators word a refusal themselves (``failure``, then the server's message)."""
@@ -47,9 +56,19 @@ def _pairs(text: str, flag: str) -> dict[str, str]:
     return dict(sorted(out.items()))
 
 
-def pod_for_run(name: str, image: str, *, labels: dict[str, str], env: list[str], port: int | None,
-                restart: str, pull_policy: str | None, command: bool, args: tuple[str, ...],
-                namespace: str | None) -> dict[str, Any]:
+def pod_for_run(
+    name: str,
+    image: str,
+    *,
+    labels: dict[str, str],
+    env: list[str],
+    port: int | None,
+    restart: str,
+    pull_policy: str | None,
+    command: bool,
+    args: tuple[str, ...],
+    namespace: str | None,
+) -> dict[str, Any]:
     """The Pod kubectl's run generator makes, its fields in the Go structs' order (which ``-o json``
     of a client-side dry run shows)."""
     meta: dict[str, Any] = {"name": name}
@@ -67,9 +86,13 @@ def pod_for_run(name: str, image: str, *, labels: dict[str, str], env: list[str]
     container["resources"] = {}
     if pull_policy:
         container["imagePullPolicy"] = pull_policy
-    return {"kind": "Pod", "apiVersion": "v1", "metadata": meta,
-            "spec": {"containers": [container], "restartPolicy": restart, "dnsPolicy": "ClusterFirst"},
-            "status": {}}
+    return {
+        "kind": "Pod",
+        "apiVersion": "v1",
+        "metadata": meta,
+        "spec": {"containers": [container], "restartPolicy": restart, "dnsPolicy": "ClusterFirst"},
+        "status": {},
+    }
 
 
 @click.command(name="run", context_settings={"ignore_unknown_options": True})
@@ -87,9 +110,22 @@ def pod_for_run(name: str, image: str, *, labels: dict[str, str], env: list[str]
 @click.option("-i", "--stdin", "interactive", is_flag=True, hidden=True)
 @click.option("-t", "--tty", is_flag=True, hidden=True)
 @click.option("--rm", is_flag=True, hidden=True)
-def run_(name: str, args: tuple[str, ...], image: str, labels: str, env: tuple[str, ...], port: int | None,
-         restart: str, image_pull_policy: str, command: bool, dry_run: str, output: str, interactive: bool,
-         tty: bool, rm: bool) -> None:
+def run_(
+    name: str,
+    args: tuple[str, ...],
+    image: str,
+    labels: str,
+    env: tuple[str, ...],
+    port: int | None,
+    restart: str,
+    image_pull_policy: str,
+    command: bool,
+    dry_run: str,
+    output: str,
+    interactive: bool,
+    tty: bool,
+    rm: bool,
+) -> None:
     """Create and run a particular image in a pod."""
     if interactive or tty or rm:
         raise click.UsageError("pykube kubectl run does not attach yet: run the pod, then exec into it")
@@ -98,11 +134,27 @@ def run_(name: str, args: tuple[str, ...], image: str, labels: str, env: tuple[s
             raise click.BadParameter(f"invalid env {e!r}: expected NAME=VALUE", param_hint="--env")
 
     async def work(session: Session) -> int:
-        pod = pod_for_run(name, image, labels=_pairs(labels, "label"), env=list(env), port=port, restart=restart,
-                          pull_policy=image_pull_policy or None, command=command, args=args,
-                          namespace=session.namespace if session.explicit_namespace else None)
-        return await submit(session, pod, f"/api/v1/namespaces/{session.namespace}/pods", f"pod/{name}",
-                            dry_run=dry_run, output=output, manager="kubectl-run")
+        pod = pod_for_run(
+            name,
+            image,
+            labels=_pairs(labels, "label"),
+            env=list(env),
+            port=port,
+            restart=restart,
+            pull_policy=image_pull_policy or None,
+            command=command,
+            args=args,
+            namespace=session.namespace if session.explicit_namespace else None,
+        )
+        return await submit(
+            session,
+            pod,
+            f"/api/v1/namespaces/{session.namespace}/pods",
+            f"pod/{name}",
+            dry_run=dry_run,
+            output=output,
+            manager="kubectl-run",
+        )
 
     run(work)
 
@@ -143,8 +195,15 @@ def _generator(name: str, aliases: tuple[str, ...], doc: str) -> Callable[[Calla
 def create_namespace(name: str, dry_run: str, output: str) -> None:
     async def work(session: Session) -> int:
         obj = {"kind": "Namespace", "apiVersion": "v1", "metadata": _meta(name, session), "spec": {}, "status": {}}
-        return await submit(session, obj, "/api/v1/namespaces", f"namespace/{name}", dry_run=dry_run, output=output,
-                            manager="kubectl-create")
+        return await submit(
+            session,
+            obj,
+            "/api/v1/namespaces",
+            f"namespace/{name}",
+            dry_run=dry_run,
+            output=output,
+            manager="kubectl-create",
+        )
 
     run(work)
 
@@ -153,9 +212,16 @@ def create_namespace(name: str, dry_run: str, output: str) -> None:
 def create_serviceaccount(name: str, dry_run: str, output: str) -> None:
     async def work(session: Session) -> int:
         obj = {"kind": "ServiceAccount", "apiVersion": "v1", "metadata": _meta(name, session)}
-        return await submit(session, obj, f"/api/v1/namespaces/{session.namespace}/serviceaccounts",
-                            f"serviceaccount/{name}", dry_run=dry_run, output=output, manager="kubectl-create",
-                            failure="failed to create serviceaccount: ")
+        return await submit(
+            session,
+            obj,
+            f"/api/v1/namespaces/{session.namespace}/serviceaccounts",
+            f"serviceaccount/{name}",
+            dry_run=dry_run,
+            output=output,
+            manager="kubectl-create",
+            failure="failed to create serviceaccount: ",
+        )
 
     run(work)
 
@@ -181,15 +247,18 @@ def _sources(literals: tuple[str, ...], files: tuple[str, ...]) -> dict[str, byt
     return dict(sorted(data.items()))
 
 
-_FROM = (click.option("--from-literal", multiple=True, help="key=value; repeatable."),
-         click.option("--from-file", multiple=True, help="[key=]path of a file or directory; repeatable."))
+_FROM = (
+    click.option("--from-literal", multiple=True, help="key=value; repeatable."),
+    click.option("--from-file", multiple=True, help="[key=]path of a file or directory; repeatable."),
+)
 
 
 @_FROM[0]
 @_FROM[1]
 @_generator("configmap", ("cm",), "Create a config map from files, directories or literal values.")
-def create_configmap(name: str, from_literal: tuple[str, ...], from_file: tuple[str, ...], dry_run: str,
-                     output: str) -> None:
+def create_configmap(
+    name: str, from_literal: tuple[str, ...], from_file: tuple[str, ...], dry_run: str, output: str
+) -> None:
     async def work(session: Session) -> int:
         sources = _sources(from_literal, from_file)
         text = {k: v.decode() for k, v in sources.items() if _is_text(v)}
@@ -199,9 +268,16 @@ def create_configmap(name: str, from_literal: tuple[str, ...], from_file: tuple[
             obj["data"] = text
         if binary:
             obj["binaryData"] = binary
-        return await submit(session, obj, f"/api/v1/namespaces/{session.namespace}/configmaps",
-                            f"configmap/{name}", dry_run=dry_run, output=output, manager="kubectl-create",
-                            failure="failed to create configmap: ")
+        return await submit(
+            session,
+            obj,
+            f"/api/v1/namespaces/{session.namespace}/configmaps",
+            f"configmap/{name}",
+            dry_run=dry_run,
+            output=output,
+            manager="kubectl-create",
+            failure="failed to create configmap: ",
+        )
 
     run(work)
 
@@ -226,8 +302,9 @@ def secret() -> None:
 @click.option("--type", "secret_type", default="", help="The type of the secret.")
 @click.option("--dry-run", type=DRY_RUN, default="none", help="none, client or server.")
 @click.option("-o", "--output", type=click.Choice(["", "json", "yaml", "name"]), default="")
-def create_secret_generic(name: str, from_literal: tuple[str, ...], from_file: tuple[str, ...], secret_type: str,
-                          dry_run: str, output: str) -> None:
+def create_secret_generic(
+    name: str, from_literal: tuple[str, ...], from_file: tuple[str, ...], secret_type: str, dry_run: str, output: str
+) -> None:
     """Create a secret from files, directories or literal values."""
 
     async def work(session: Session) -> int:
@@ -237,9 +314,16 @@ def create_secret_generic(name: str, from_literal: tuple[str, ...], from_file: t
             obj["data"] = {k: base64.b64encode(v).decode() for k, v in sources.items()}
         if secret_type:
             obj["type"] = secret_type
-        return await submit(session, obj, f"/api/v1/namespaces/{session.namespace}/secrets", f"secret/{name}",
-                            dry_run=dry_run, output=output, manager="kubectl-create",
-                            failure="failed to create secret ")  # sic: kubectl has no colon here
+        return await submit(
+            session,
+            obj,
+            f"/api/v1/namespaces/{session.namespace}/secrets",
+            f"secret/{name}",
+            dry_run=dry_run,
+            output=output,
+            manager="kubectl-create",
+            failure="failed to create secret ",
+        )  # sic: kubectl has no colon here
 
     run(work)
 
@@ -254,8 +338,9 @@ def container_name(image: str) -> str:
 @click.option("--replicas", type=int, default=1)
 @click.option("--port", type=int, default=None, help="The port the (first) container exposes.")
 @_generator("deployment", ("deploy",), "Create a deployment with the specified name.")
-def create_deployment(name: str, images: tuple[str, ...], replicas: int, port: int | None, dry_run: str,
-                      output: str) -> None:
+def create_deployment(
+    name: str, images: tuple[str, ...], replicas: int, port: int | None, dry_run: str, output: str
+) -> None:
     async def work(session: Session) -> int:
         labels = {"app": name}
         containers: list[dict[str, Any]] = []
@@ -265,15 +350,31 @@ def create_deployment(name: str, images: tuple[str, ...], replicas: int, port: i
                 container["ports"] = [{"containerPort": port}]
             container["resources"] = {}
             containers.append(container)
-        obj = {"kind": "Deployment", "apiVersion": "apps/v1", "metadata": _meta(name, session, labels=labels),
-               "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
-                        "template": {"metadata": {"creationTimestamp": None, "labels": labels},
-                                     "spec": {"containers": containers}},
-                        "strategy": {}},
-               "status": {}}
-        return await submit(session, obj, f"/apis/apps/v1/namespaces/{session.namespace}/deployments",
-                            f"deployment.apps/{name}", dry_run=dry_run, output=output, manager="kubectl-create",
-                            failure="failed to create deployment: ")
+        obj = {
+            "kind": "Deployment",
+            "apiVersion": "apps/v1",
+            "metadata": _meta(name, session, labels=labels),
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"creationTimestamp": None, "labels": labels},
+                    "spec": {"containers": containers},
+                },
+                "strategy": {},
+            },
+            "status": {},
+        }
+        return await submit(
+            session,
+            obj,
+            f"/apis/apps/v1/namespaces/{session.namespace}/deployments",
+            f"deployment.apps/{name}",
+            dry_run=dry_run,
+            output=output,
+            manager="kubectl-create",
+            failure="failed to create deployment: ",
+        )
 
     run(work)
 
@@ -288,7 +389,7 @@ def _exposed_selector(obj: dict[str, Any]) -> dict[str, str]:
         return dict(spec.get("selector") or {})
     selector = spec.get("selector") or {}
     if selector.get("matchExpressions"):
-        raise CommandError("couldn't convert expressions - \"...\" to map-based selector format")
+        raise CommandError('couldn\'t convert expressions - "..." to map-based selector format')
     return dict(selector.get("matchLabels") or {})
 
 
@@ -298,8 +399,11 @@ def _exposed_ports(obj: dict[str, Any]) -> list[tuple[int, str]]:
     if obj.get("kind") == "Service":
         return [(p["port"], p.get("protocol", "TCP")) for p in spec.get("ports") or []]
     pod_spec = spec if obj.get("kind") == "Pod" else (spec.get("template") or {}).get("spec") or {}
-    return [(p["containerPort"], p.get("protocol", "TCP")) for c in pod_spec.get("containers") or []
-            for p in c.get("ports") or []]
+    return [
+        (p["containerPort"], p.get("protocol", "TCP"))
+        for c in pod_spec.get("containers") or []
+        for p in c.get("ports") or []
+    ]
 
 
 @click.command()
@@ -311,8 +415,16 @@ def _exposed_ports(obj: dict[str, Any]) -> list[tuple[int, str]]:
 @click.option("--name", default=None, help="The name of the service. [default: the object's]")
 @click.option("--dry-run", type=DRY_RUN, default="none", help="none, client or server.")
 @click.option("-o", "--output", type=click.Choice(["", "json", "yaml", "name"]), default="")
-def expose(args: tuple[str, ...], port: int | None, target_port: str | None, protocol: str | None,
-           service_type: str | None, name: str | None, dry_run: str, output: str) -> None:
+def expose(
+    args: tuple[str, ...],
+    port: int | None,
+    target_port: str | None,
+    protocol: str | None,
+    service_type: str | None,
+    name: str | None,
+    dry_run: str,
+    output: str,
+) -> None:
     """Expose a deployment, replica set, replication controller, pod or service as a new service."""
     from minikube_py.kubectl.get import named_objects
 
@@ -334,8 +446,9 @@ def expose(args: tuple[str, ...], port: int | None, target_port: str | None, pro
             service_ports = []
             for i, (number, proto) in enumerate(ports):
                 entry: dict[str, Any] = {"name": f"port-{i + 1}"} if len(ports) > 1 else {}
-                entry.update({"protocol": proto, "port": number, "targetPort": target if target is not None
-                              else number})
+                entry.update(
+                    {"protocol": proto, "port": number, "targetPort": target if target is not None else number}
+                )
                 service_ports.append(entry)
             meta: dict[str, Any] = {"name": name or obj_name}
             if session.explicit_namespace:
@@ -346,12 +459,21 @@ def expose(args: tuple[str, ...], port: int | None, target_port: str | None, pro
             spec: dict[str, Any] = {"ports": service_ports, "selector": dict(sorted(selector.items()))}
             if service_type:
                 spec["type"] = service_type
-            service = {"kind": "Service", "apiVersion": "v1", "metadata": meta, "spec": spec,
-                       "status": {"loadBalancer": {}}}
+            service = {
+                "kind": "Service",
+                "apiVersion": "v1",
+                "metadata": meta,
+                "spec": spec,
+                "status": {"loadBalancer": {}},
+            }
             if dry_run != "client":
                 try:
-                    service = await session.api.request("POST", f"/api/v1/namespaces/{session.namespace}/services",
-                                                        body=service, params=write_params("kubectl-expose", dry_run))
+                    service = await session.api.request(
+                        "POST",
+                        f"/api/v1/namespaces/{session.namespace}/services",
+                        body=service,
+                        params=write_params("kubectl-expose", dry_run),
+                    )
                 except ApiError as exc:
                     click.echo(error_text(exc), err=True)
                     code = 1
@@ -384,8 +506,12 @@ def _service_ports(specs: tuple[str, ...], node_port: int | None) -> list[dict[s
             raise CommandError(f'strconv.ParseUint: parsing "{port_text}": invalid syntax')
         port = int(port_text)
         target: int | str = (int(target_text) if target_text.isdigit() else target_text) if colon else port
-        entry: dict[str, Any] = {"name": f"{port}-{target}" if colon else str(port), "protocol": "TCP",
-                                 "port": port, "targetPort": target}
+        entry: dict[str, Any] = {
+            "name": f"{port}-{target}" if colon else str(port),
+            "protocol": "TCP",
+            "port": port,
+            "targetPort": target,
+        }
         if node_port:
             entry["nodePort"] = node_port
         ports.append(entry)
@@ -394,15 +520,25 @@ def _service_ports(specs: tuple[str, ...], node_port: int | None) -> list[dict[s
 
 def _service_command(kind: str, service_type: str) -> None:
     @click.option("--tcp", multiple=True, help="PORT[:TARGET_PORT]; repeatable.")
-    @click.option("--node-port", type=int, default=None, help="The node port (NodePort services).",
-                  hidden=service_type != "NodePort")
-    @click.option("--clusterip", default=None, help="The cluster IP, or None for a headless service.",
-                  hidden=service_type != "ClusterIP")
+    @click.option(
+        "--node-port",
+        type=int,
+        default=None,
+        help="The node port (NodePort services).",
+        hidden=service_type != "NodePort",
+    )
+    @click.option(
+        "--clusterip",
+        default=None,
+        help="The cluster IP, or None for a headless service.",
+        hidden=service_type != "ClusterIP",
+    )
     @click.option("-o", "--output", type=click.Choice(["", "json", "yaml", "name"]), default="")
     @click.option("--dry-run", type=DRY_RUN, default="none", help="none, client or server.")
     @click.argument("name")
-    def command(name: str, tcp: tuple[str, ...], node_port: int | None, clusterip: str | None, dry_run: str,
-                output: str) -> None:
+    def command(
+        name: str, tcp: tuple[str, ...], node_port: int | None, clusterip: str | None, dry_run: str, output: str
+    ) -> None:
         if not tcp and clusterip != "None":
             raise CommandError("at least one tcp port specifier must be provided")
         ports = _service_ports(tcp, node_port)
@@ -416,12 +552,25 @@ def _service_command(kind: str, service_type: str) -> None:
             if clusterip:
                 spec["clusterIP"] = clusterip
             spec["type"] = service_type
-            obj = {"kind": "Service", "apiVersion": "v1", "metadata": _meta(name, session, labels=labels),
-                   "spec": spec, "status": {"loadBalancer": {}}}
-            return await submit(session, obj, f"/api/v1/namespaces/{session.namespace}/services", f"service/{name}",
-                                dry_run=dry_run, output=output, manager="kubectl-create",
-                                failure="failed to create ClusterIP service: " if service_type == "ClusterIP"
-                                else f"failed to create {service_type} service: ")
+            obj = {
+                "kind": "Service",
+                "apiVersion": "v1",
+                "metadata": _meta(name, session, labels=labels),
+                "spec": spec,
+                "status": {"loadBalancer": {}},
+            }
+            return await submit(
+                session,
+                obj,
+                f"/api/v1/namespaces/{session.namespace}/services",
+                f"service/{name}",
+                dry_run=dry_run,
+                output=output,
+                manager="kubectl-create",
+                failure="failed to create ClusterIP service: "
+                if service_type == "ClusterIP"
+                else f"failed to create {service_type} service: ",
+            )
 
         run(work)
 
@@ -455,21 +604,41 @@ def docker_config(server: str, username: str, password: str, email: str) -> str:
 @click.option("--docker-email", default="", help="The email for the registry.")
 @click.option("--dry-run", type=DRY_RUN, default="none", help="none, client or server.")
 @click.option("-o", "--output", type=click.Choice(["", "json", "yaml", "name"]), default="")
-def create_secret_docker_registry(name: str, docker_server: str, docker_username: str, docker_password: str,
-                                  docker_email: str, dry_run: str, output: str) -> None:
+def create_secret_docker_registry(
+    name: str,
+    docker_server: str,
+    docker_username: str,
+    docker_password: str,
+    docker_email: str,
+    dry_run: str,
+    output: str,
+) -> None:
     """Create a secret for use with a Docker registry."""
     if not docker_username or not docker_password or not docker_server:
-        raise CommandError("either --from-file or the combination of --docker-username, --docker-password and "
-                           "--docker-server is required")
+        raise CommandError(
+            "either --from-file or the combination of --docker-username, --docker-password and "
+            "--docker-server is required"
+        )
 
     async def work(session: Session) -> int:
         config = docker_config(docker_server, docker_username, docker_password, docker_email)
-        obj = {"kind": "Secret", "apiVersion": "v1", "metadata": _meta(name, session),
-               "data": {".dockerconfigjson": base64.b64encode(config.encode()).decode()},
-               "type": "kubernetes.io/dockerconfigjson"}
-        return await submit(session, obj, f"/api/v1/namespaces/{session.namespace}/secrets", f"secret/{name}",
-                            dry_run=dry_run, output=output, manager="kubectl-create",
-                            failure="failed to create secret ")
+        obj = {
+            "kind": "Secret",
+            "apiVersion": "v1",
+            "metadata": _meta(name, session),
+            "data": {".dockerconfigjson": base64.b64encode(config.encode()).decode()},
+            "type": "kubernetes.io/dockerconfigjson",
+        }
+        return await submit(
+            session,
+            obj,
+            f"/api/v1/namespaces/{session.namespace}/secrets",
+            f"secret/{name}",
+            dry_run=dry_run,
+            output=output,
+            manager="kubectl-create",
+            failure="failed to create secret ",
+        )
 
     run(work)
 
@@ -477,8 +646,11 @@ def create_secret_docker_registry(name: str, docker_server: str, docker_username
 def check_key_pair(cert: bytes, key: bytes) -> None:
     """kubectl refuses a TLS secret whose key and certificate do not make a pair (Go's X509KeyPair)."""
     if b"PRIVATE KEY-----" not in key:
-        raise CommandError("tls: found a certificate rather than a key in the PEM for the private key"
-                           if b"CERTIFICATE-----" in key else "tls: failed to find any PEM data in key input")
+        raise CommandError(
+            "tls: found a certificate rather than a key in the PEM for the private key"
+            if b"CERTIFICATE-----" in key
+            else "tls: failed to find any PEM data in key input"
+        )
     if b"CERTIFICATE-----" not in cert:
         raise CommandError("tls: failed to find any PEM data in certificate input")
     import ssl
@@ -507,13 +679,23 @@ def create_secret_tls(name: str, cert: str, key: str, dry_run: str, output: str)
     check_key_pair(cert_bytes, key_bytes)
 
     async def work(session: Session) -> int:
-        obj = {"kind": "Secret", "apiVersion": "v1", "metadata": _meta(name, session),
-               "data": {"tls.crt": base64.b64encode(cert_bytes).decode(),
-                        "tls.key": base64.b64encode(key_bytes).decode()},
-               "type": "kubernetes.io/tls"}
-        return await submit(session, obj, f"/api/v1/namespaces/{session.namespace}/secrets", f"secret/{name}",
-                            dry_run=dry_run, output=output, manager="kubectl-create",
-                            failure="failed to create secret ")
+        obj = {
+            "kind": "Secret",
+            "apiVersion": "v1",
+            "metadata": _meta(name, session),
+            "data": {"tls.crt": base64.b64encode(cert_bytes).decode(), "tls.key": base64.b64encode(key_bytes).decode()},
+            "type": "kubernetes.io/tls",
+        }
+        return await submit(
+            session,
+            obj,
+            f"/api/v1/namespaces/{session.namespace}/secrets",
+            f"secret/{name}",
+            dry_run=dry_run,
+            output=output,
+            manager="kubectl-create",
+            failure="failed to create secret ",
+        )
 
     run(work)
 
@@ -525,8 +707,9 @@ def create_secret_tls(name: str, cert: str, key: str, dry_run: str, output: str)
 @click.option("--from", "from_", default=None, help="cronjob/NAME: a job from a cron job's template.")
 @click.option("--dry-run", type=DRY_RUN, default="none", help="none, client or server.")
 @click.option("-o", "--output", type=click.Choice(["", "json", "yaml", "name"]), default="")
-def create_job(name: str, command: tuple[str, ...], image: str | None, from_: str | None, dry_run: str,
-               output: str) -> None:
+def create_job(
+    name: str, command: tuple[str, ...], image: str | None, from_: str | None, dry_run: str, output: str
+) -> None:
     """Create a job with the specified name."""
     if not image and not from_:
         raise CommandError("either --image or --from must be specified")
@@ -540,26 +723,59 @@ def create_job(name: str, command: tuple[str, ...], image: str | None, from_: st
                 raise CommandError(f"unknown object type {kind}")
             cron = await session.api.get(f"/apis/batch/v1/namespaces/{session.namespace}/cronjobs/{source}")
             template = (cron.get("spec") or {}).get("jobTemplate") or {}
-            meta = _meta(name, session, annotations={"cronjob.kubernetes.io/instantiate": "manual",
-                                                     **((template.get("metadata") or {}).get("annotations") or {})})
+            meta = _meta(
+                name,
+                session,
+                annotations={
+                    "cronjob.kubernetes.io/instantiate": "manual",
+                    **((template.get("metadata") or {}).get("annotations") or {}),
+                },
+            )
             if (template.get("metadata") or {}).get("labels"):
                 meta["labels"] = template["metadata"]["labels"]
-            meta["ownerReferences"] = [{"apiVersion": "batch/v1", "kind": "CronJob", "name": source,
-                                        "uid": cron["metadata"]["uid"], "controller": True}]
-            obj = {"kind": "Job", "apiVersion": "batch/v1", "metadata": meta, "spec": template.get("spec") or {},
-                   "status": {}}
+            meta["ownerReferences"] = [
+                {
+                    "apiVersion": "batch/v1",
+                    "kind": "CronJob",
+                    "name": source,
+                    "uid": cron["metadata"]["uid"],
+                    "controller": True,
+                }
+            ]
+            obj = {
+                "kind": "Job",
+                "apiVersion": "batch/v1",
+                "metadata": meta,
+                "spec": template.get("spec") or {},
+                "status": {},
+            }
         else:
             container: dict[str, Any] = {"name": name, "image": image}
             if command:
                 container["command"] = list(command)
             container["resources"] = {}
-            obj = {"kind": "Job", "apiVersion": "batch/v1", "metadata": _meta(name, session),
-                   "spec": {"template": {"metadata": {"creationTimestamp": None},
-                                         "spec": {"containers": [container], "restartPolicy": "Never"}}},
-                   "status": {}}
-        return await submit(session, obj, f"/apis/batch/v1/namespaces/{session.namespace}/jobs", f"job.batch/{name}",
-                            dry_run=dry_run, output=output, manager="kubectl-create",
-                            failure="failed to create job: ")
+            obj = {
+                "kind": "Job",
+                "apiVersion": "batch/v1",
+                "metadata": _meta(name, session),
+                "spec": {
+                    "template": {
+                        "metadata": {"creationTimestamp": None},
+                        "spec": {"containers": [container], "restartPolicy": "Never"},
+                    }
+                },
+                "status": {},
+            }
+        return await submit(
+            session,
+            obj,
+            f"/apis/batch/v1/namespaces/{session.namespace}/jobs",
+            f"job.batch/{name}",
+            dry_run=dry_run,
+            output=output,
+            manager="kubectl-create",
+            failure="failed to create job: ",
+        )
 
     run(work)
 
@@ -583,11 +799,16 @@ def create_token(serviceaccount: str, duration: str, audiences: tuple[str, ...],
             raise click.BadParameter(str(exc), param_hint="--duration") from None
 
     async def work(session: Session) -> int:
-        request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-                   "metadata": {"name": serviceaccount, "namespace": session.namespace}, "spec": spec}
+        request = {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "metadata": {"name": serviceaccount, "namespace": session.namespace},
+            "spec": spec,
+        }
         try:
             answer = await session.api.request(
-                "POST", f"/api/v1/namespaces/{session.namespace}/serviceaccounts/{serviceaccount}/token", body=request)
+                "POST", f"/api/v1/namespaces/{session.namespace}/serviceaccounts/{serviceaccount}/token", body=request
+            )
         except ApiError as exc:
             raise CommandError(f"failed to create token: {exc.message}") from None
         if output:
@@ -603,8 +824,7 @@ def create_token(serviceaccount: str, duration: str, audiences: tuple[str, ...],
 @click.option("--min-available", default="", help="Pods that must stay available: a number or a percentage.")
 @click.option("--max-unavailable", default="", help="Pods that may be unavailable: a number or a percentage.")
 @_generator("poddisruptionbudget", ("pdb",), "Create a pod disruption budget with the specified name.")
-def create_pdb(name: str, selector: str, min_available: str, max_unavailable: str, dry_run: str,
-               output: str) -> None:
+def create_pdb(name: str, selector: str, min_available: str, max_unavailable: str, dry_run: str, output: str) -> None:
     if not min_available and not max_unavailable:
         raise CommandError("one of min-available or max-unavailable must be specified")
     if min_available and max_unavailable:
@@ -614,14 +834,26 @@ def create_pdb(name: str, selector: str, min_available: str, max_unavailable: st
 
     async def work(session: Session) -> int:
         budget = min_available or max_unavailable
-        spec: dict[str, Any] = {"minAvailable" if min_available else "maxUnavailable":
-                                int(budget) if budget.isdigit() else budget,
-                                "selector": {"matchLabels": _pairs(selector, "selector")}}
-        obj = {"kind": "PodDisruptionBudget", "apiVersion": "policy/v1", "metadata": _meta(name, session),
-               "spec": spec, "status": {"disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0,
-                                        "expectedPods": 0}}
-        return await submit(session, obj, f"/apis/policy/v1/namespaces/{session.namespace}/poddisruptionbudgets",
-                            f"poddisruptionbudget.policy/{name}", dry_run=dry_run, output=output,
-                            manager="kubectl-create", failure="failed to create poddisruptionbudgets: ")
+        spec: dict[str, Any] = {
+            "minAvailable" if min_available else "maxUnavailable": int(budget) if budget.isdigit() else budget,
+            "selector": {"matchLabels": _pairs(selector, "selector")},
+        }
+        obj = {
+            "kind": "PodDisruptionBudget",
+            "apiVersion": "policy/v1",
+            "metadata": _meta(name, session),
+            "spec": spec,
+            "status": {"disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0, "expectedPods": 0},
+        }
+        return await submit(
+            session,
+            obj,
+            f"/apis/policy/v1/namespaces/{session.namespace}/poddisruptionbudgets",
+            f"poddisruptionbudget.policy/{name}",
+            dry_run=dry_run,
+            output=output,
+            manager="kubectl-create",
+            failure="failed to create poddisruptionbudgets: ",
+        )
 
     run(work)

@@ -26,8 +26,9 @@ from minikube_py.kubectl.printing import (
 from minikube_py.kubectl.session import Session, error_text, run
 
 #: kubectl's Accept for human-readable output: a Table, else the plain object
-TABLE_ACCEPT = ("application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,"
-                "application/json")
+TABLE_ACCEPT = (
+    "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"
+)
 #: kubectl lists in pages of this size
 CHUNK_SIZE = 500
 
@@ -43,17 +44,21 @@ class Request:
 def parse_requests(discovery: Discovery, args: tuple[str, ...]) -> list[Request]:
     """kubectl's argument forms: ``TYPE[,TYPE...] [NAME...]`` or ``TYPE/NAME...``."""
     if not args:
-        raise CommandError("Required resource not specified.\nUse \"kubectl explain <resource>\" for a detailed "
-                           "description of that resource (e.g. kubectl explain pods).\nSee 'kubectl get -h' for help "
-                           "and examples")
+        raise CommandError(
+            'Required resource not specified.\nUse "kubectl explain <resource>" for a detailed '
+            "description of that resource (e.g. kubectl explain pods).\nSee 'kubectl get -h' for help "
+            "and examples"
+        )
     if any("/" in arg for arg in args):
         requests: list[Request] = []
         for arg in args:
             kind, slash, name = arg.partition("/")
             if not slash or not name:
-                raise CommandError("there is no need to specify a resource type as a separate argument when passing "
-                                   "arguments in resource/name form (e.g. 'kubectl get resource/<resource_name>' "
-                                   "instead of 'kubectl get resource resource/<resource_name>'")
+                raise CommandError(
+                    "there is no need to specify a resource type as a separate argument when passing "
+                    "arguments in resource/name form (e.g. 'kubectl get resource/<resource_name>' "
+                    "instead of 'kubectl get resource resource/<resource_name>'"
+                )
             resource = discovery.find(kind)
             if requests and requests[-1].resource == resource:
                 requests[-1].names.append(name)
@@ -63,8 +68,9 @@ def parse_requests(discovery: Discovery, args: tuple[str, ...]) -> list[Request]
     return [Request(res, list(args[1:])) for res in discovery.expand(args[0])]
 
 
-async def named_objects(session: Session, args: tuple[str, ...], selector: str | None = None,
-                        all_: bool = False) -> list[tuple[Resource, str | None, str]]:
+async def named_objects(
+    session: Session, args: tuple[str, ...], selector: str | None = None, all_: bool = False
+) -> list[tuple[Resource, str | None, str]]:
     """The objects a write verb names: ``TYPE NAME...``, ``TYPE/NAME...``, or every object of the types
     matching ``-l`` (or all of them with ``--all``; in every namespace with ``-A``), each with its
     namespace (None if cluster-scoped)."""
@@ -77,8 +83,10 @@ async def named_objects(session: Session, args: tuple[str, ...], selector: str |
         elif selector is not None or all_:
             everywhere = session.flags.all_namespaces and res.namespaced
             listed = await session.api.list(res.path(None if everywhere else namespace), label_selector=selector)
-            found += [(res, item["metadata"].get("namespace") if everywhere else namespace, item["metadata"]["name"])
-                      for item in listed.get("items", [])]
+            found += [
+                (res, item["metadata"].get("namespace") if everywhere else namespace, item["metadata"]["name"])
+                for item in listed.get("items", [])
+            ]
         else:
             raise CommandError("resource(s) were provided, but no name was specified")
     return found
@@ -96,9 +104,17 @@ def multiple_types_requested(args: tuple[str, ...]) -> bool:
     return len(kinds) > 1
 
 
-async def fetch(session: Session, request: Request, *, selector: str | None, field_selector: str | None,
-                accept: str | None, errors: list[str], extra: dict[str, Any] | None = None,
-                chunk_size: int = CHUNK_SIZE) -> list[Obj]:
+async def fetch(
+    session: Session,
+    request: Request,
+    *,
+    selector: str | None,
+    field_selector: str | None,
+    accept: str | None,
+    errors: list[str],
+    extra: dict[str, Any] | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> list[Obj]:
     """The answers for one request: one per name, or the pages of the list. Missing names become
     error lines, as kubectl reports them after printing what it found."""
     res = request.resource
@@ -111,8 +127,12 @@ async def fetch(session: Session, request: Request, *, selector: str | None, fie
             errors.append(error_text(exc))
     if request.names:
         return out
-    params: dict[str, Any] = {"labelSelector": selector, "fieldSelector": field_selector, "limit": chunk_size or None,
-                              **(extra or {})}
+    params: dict[str, Any] = {
+        "labelSelector": selector,
+        "fieldSelector": field_selector,
+        "limit": chunk_size or None,
+        **(extra or {}),
+    }
     while True:
         page = await session.api.request("GET", res.path(namespace), params=params, accept=accept)
         out.append(page)
@@ -145,13 +165,32 @@ def list_items(answer: Obj) -> list[Obj]:
 @click.option("--ignore-not-found", is_flag=True, help="Treat 'resource not found' as a successful retrieval.")
 @click.option("--show-kind", is_flag=True, help="List the resource type for the requested object(s).")
 @click.option("--chunk-size", default=CHUNK_SIZE, help="List in pages of this many objects (0: all at once).")
-def get(args: tuple[str, ...], output: str, selector: str | None, field_selector: str | None, watch: bool,
-        watch_only: bool, no_headers: bool, show_labels: bool, label_columns: tuple[str, ...], sort_by: str | None,
-        ignore_not_found: bool, show_kind: bool, chunk_size: int) -> None:
+def get(
+    args: tuple[str, ...],
+    output: str,
+    selector: str | None,
+    field_selector: str | None,
+    watch: bool,
+    watch_only: bool,
+    no_headers: bool,
+    show_labels: bool,
+    label_columns: tuple[str, ...],
+    sort_by: str | None,
+    ignore_not_found: bool,
+    show_kind: bool,
+    chunk_size: int,
+) -> None:
     """Display one or many resources."""
     labels = [label for value in label_columns for label in value.split(",") if label]
-    style = Style(output, no_headers=no_headers, show_labels=show_labels, labels=labels, sort_by=sort_by,
-                  with_kind=show_kind or multiple_types_requested(args), chunk_size=chunk_size)
+    style = Style(
+        output,
+        no_headers=no_headers,
+        show_labels=show_labels,
+        labels=labels,
+        sort_by=sort_by,
+        with_kind=show_kind or multiple_types_requested(args),
+        chunk_size=chunk_size,
+    )
 
     async def work(session: Session) -> int:
         requests = parse_requests(await session.discovery(), args)
@@ -165,8 +204,10 @@ def get(args: tuple[str, ...], output: str, selector: str | None, field_selector
             click.echo(line, err=True)
         if not written and not errors and not ignore_not_found:
             namespaced = not session.flags.all_namespaces and all(r.resource.namespaced for r in requests)
-            click.echo(f"No resources found in {session.namespace} namespace." if namespaced
-                       else "No resources found", err=True)
+            click.echo(
+                f"No resources found in {session.namespace} namespace." if namespaced else "No resources found",
+                err=True,
+            )
         return 1 if errors else 0
 
     run(work)
@@ -189,19 +230,41 @@ class Style:
         return self.output in ("", "wide")
 
     def table_options(self, session: Session, res: Resource) -> TableOptions:
-        return TableOptions(wide=self.output == "wide", no_headers=self.no_headers, show_labels=self.show_labels,
-                            label_columns=self.labels,
-                            with_namespace=session.flags.all_namespaces and res.namespaced,
-                            kind_prefix=res.kind_ref if self.with_kind else None)
+        return TableOptions(
+            wide=self.output == "wide",
+            no_headers=self.no_headers,
+            show_labels=self.show_labels,
+            label_columns=self.labels,
+            with_namespace=session.flags.all_namespaces and res.namespaced,
+            kind_prefix=res.kind_ref if self.with_kind else None,
+        )
 
-    async def print(self, session: Session, requests: list[Request], selector: str | None,
-                    field_selector: str | None, errors: list[str]) -> bool:
+    async def print(
+        self,
+        session: Session,
+        requests: list[Request],
+        selector: str | None,
+        field_selector: str | None,
+        errors: list[str],
+    ) -> bool:
         """Print every request's answer; True if anything was written to standard output."""
         extra = {"includeObject": "Object"} if self.sort_by and self.human else None
-        answers = [(r, await fetch(session, r, selector=selector, field_selector=field_selector,
-                                   accept=TABLE_ACCEPT if self.human else None, errors=errors, extra=extra,
-                                   chunk_size=self.chunk_size))
-                   for r in requests]
+        answers = [
+            (
+                r,
+                await fetch(
+                    session,
+                    r,
+                    selector=selector,
+                    field_selector=field_selector,
+                    accept=TABLE_ACCEPT if self.human else None,
+                    errors=errors,
+                    extra=extra,
+                    chunk_size=self.chunk_size,
+                ),
+            )
+            for r in requests
+        ]
         if self.human:
             return self._tables(session, answers)
         objects = [obj for _, pages in answers for page in pages for obj in list_items(page)]
@@ -262,10 +325,12 @@ class Style:
             source = Path(arg).read_text() if fmt.endswith("file") else arg
             text = render_template(source, objects[0] if single else as_list(objects))
         else:
-            raise CommandError(f'unable to match a printer suitable for the output format "{self.output}", '
-                               "allowed formats are: custom-columns,custom-columns-file,go-template,"
-                               "go-template-file,json,jsonpath,jsonpath-as-json,jsonpath-file,name,template,"
-                               "templatefile,wide,yaml")
+            raise CommandError(
+                f'unable to match a printer suitable for the output format "{self.output}", '
+                "allowed formats are: custom-columns,custom-columns-file,go-template,"
+                "go-template-file,json,jsonpath,jsonpath-as-json,jsonpath-file,name,template,"
+                "templatefile,wide,yaml"
+            )
         sys.stdout.write(text)
         sys.stdout.flush()
         return bool(text)
@@ -329,8 +394,14 @@ class _WatchPrinter:
         sys.stdout.flush()
 
 
-async def _watch(session: Session, requests: list[Request], style: Style, selector: str | None,
-                 field_selector: str | None, watch_only: bool) -> int:
+async def _watch(
+    session: Session,
+    requests: list[Request],
+    style: Style,
+    selector: str | None,
+    field_selector: str | None,
+    watch_only: bool,
+) -> int:
     """List (unless ``--watch-only``), then print each change as it comes."""
     import orjson
 
@@ -341,8 +412,17 @@ async def _watch(session: Session, requests: list[Request], style: Style, select
     accept = TABLE_ACCEPT if style.human else None
     errors: list[str] = []
     # one page: the watch starts from the listing's resourceVersion
-    [listing] = (await fetch(session, request, selector=selector, field_selector=field_selector, accept=accept,
-                             errors=errors, chunk_size=0))[-1:] or [{}]
+    [listing] = (
+        await fetch(
+            session,
+            request,
+            selector=selector,
+            field_selector=field_selector,
+            accept=accept,
+            errors=errors,
+            chunk_size=0,
+        )
+    )[-1:] or [{}]
     for line in errors:
         click.echo(line, err=True)
     if errors:
@@ -357,10 +437,13 @@ async def _watch(session: Session, requests: list[Request], style: Style, select
         name_field = f"metadata.name={request.names[0]}"
         fields = f"{fields},{name_field}" if fields else name_field
     namespace = None if session.flags.all_namespaces and not request.names else session.namespace
-    params = {"watch": "true", "resourceVersion": (listing.get("metadata") or {}).get("resourceVersion"),
-              "labelSelector": selector, "fieldSelector": fields}
-    async with session.api.stream("GET", res.path(namespace), params=params, accept=accept,
-                                  endless=True) as resp:
+    params = {
+        "watch": "true",
+        "resourceVersion": (listing.get("metadata") or {}).get("resourceVersion"),
+        "labelSelector": selector,
+        "fieldSelector": fields,
+    }
+    async with session.api.stream("GET", res.path(namespace), params=params, accept=accept, endless=True) as resp:
         async for line in resp.content:
             if not line.strip():
                 continue

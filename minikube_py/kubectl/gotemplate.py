@@ -44,7 +44,7 @@ def parse(template: str) -> list[_Node]:
     pieces: list[tuple[str, str]] = []
     pos = 0
     for match in _ACTION.finditer(template):
-        text = template[pos:match.start()]
+        text = template[pos : match.start()]
         if match.group(1):
             text = text.rstrip()
         if pieces and pieces[-1][0] == "trim":
@@ -77,7 +77,7 @@ def parse(template: str) -> list[_Node]:
             if ":=" in rest_words:
                 cut = rest_words.index(":=")
                 node.variables = [w for w in rest_words[:cut] if w != ","]
-                rest_words = rest_words[cut + 1:]
+                rest_words = rest_words[cut + 1 :]
             node.pipe = rest_words
             stack[-1][1].append(node)
             stack.append((node, node.body))
@@ -129,8 +129,13 @@ def _run(nodes: list[_Node], dot: Any, variables: dict[str, Any]) -> Iterator[st
             yield go_value(_pipeline(node.pipe, dot, variables))
         elif node.kind == "range":
             value = _pipeline(node.pipe, dot, variables)
-            items = sorted(value.items()) if isinstance(value, dict) else \
-                list(enumerate(value)) if isinstance(value, list) else []
+            items = (
+                sorted(value.items())
+                if isinstance(value, dict)
+                else list(enumerate(value))
+                if isinstance(value, list)
+                else []
+            )
             if not items:
                 yield from _run(node.otherwise, dot, variables)
             for key, item in items:
@@ -191,7 +196,7 @@ def _arguments(command: list[str], dot: Any, variables: dict[str, Any]) -> list[
                 depth += command[j] == "("
                 depth -= command[j] == ")"
                 j += 1
-            out.append(_pipeline(command[i + 1:j - 1], dot, variables))
+            out.append(_pipeline(command[i + 1 : j - 1], dot, variables))
             i = j
             continue
         out.append(_operand(word, dot, variables))

@@ -43,10 +43,16 @@ def api_resources(output: str, no_headers: bool, namespaced: bool | None, api_gr
 
     async def work(session: Session) -> None:
         discovery = await session.discovery()
-        shown = sorted((r for r in discovery.resources if r.verbs
-                        and (namespaced is None or r.namespaced == namespaced)
-                        and (api_group is None or r.group == api_group)),
-                       key=lambda r: (r.group, r.name))
+        shown = sorted(
+            (
+                r
+                for r in discovery.resources
+                if r.verbs
+                and (namespaced is None or r.namespaced == namespaced)
+                and (api_group is None or r.group == api_group)
+            ),
+            key=lambda r: (r.group, r.name),
+        )
         if output == "name":
             click.echo("".join(f"{r.qualified}\n" for r in shown), nl=False)
             return
@@ -75,8 +81,9 @@ def cluster_info(ctx: click.Context) -> None:
     async def work(session: Session) -> None:
         server = session.config.server
         click.echo(f"Kubernetes control plane is running at {server}")
-        services = await session.api.list("/api/v1/namespaces/kube-system/services",
-                                          label_selector="kubernetes.io/cluster-service=true")
+        services = await session.api.list(
+            "/api/v1/namespaces/kube-system/services", label_selector="kubernetes.io/cluster-service=true"
+        )
         for svc in services.get("items", []):
             meta = svc["metadata"]
             ports = svc.get("spec", {}).get("ports") or [{}]
@@ -89,22 +96,30 @@ def cluster_info(ctx: click.Context) -> None:
 
 
 #: what ``cluster-info dump`` lists in each namespace, in its order: (file name, path, item kind, apiVersion)
-DUMPED = (("events", "/api/v1/namespaces/{ns}/events", "Event", "v1"),
-          ("replication-controllers", "/api/v1/namespaces/{ns}/replicationcontrollers", "ReplicationController", "v1"),
-          ("services", "/api/v1/namespaces/{ns}/services", "Service", "v1"),
-          ("daemonsets", "/apis/apps/v1/namespaces/{ns}/daemonsets", "DaemonSet", "apps/v1"),
-          ("deployments", "/apis/apps/v1/namespaces/{ns}/deployments", "Deployment", "apps/v1"),
-          ("replicasets", "/apis/apps/v1/namespaces/{ns}/replicasets", "ReplicaSet", "apps/v1"),
-          ("pods", "/api/v1/namespaces/{ns}/pods", "Pod", "v1"))
+DUMPED = (
+    ("events", "/api/v1/namespaces/{ns}/events", "Event", "v1"),
+    ("replication-controllers", "/api/v1/namespaces/{ns}/replicationcontrollers", "ReplicationController", "v1"),
+    ("services", "/api/v1/namespaces/{ns}/services", "Service", "v1"),
+    ("daemonsets", "/apis/apps/v1/namespaces/{ns}/daemonsets", "DaemonSet", "apps/v1"),
+    ("deployments", "/apis/apps/v1/namespaces/{ns}/deployments", "Deployment", "apps/v1"),
+    ("replicasets", "/apis/apps/v1/namespaces/{ns}/replicasets", "ReplicaSet", "apps/v1"),
+    ("pods", "/api/v1/namespaces/{ns}/pods", "Pod", "v1"),
+)
 
 
 def _typed_list(listed: dict[str, Any], kind: str, api_version: str) -> dict[str, Any]:
     """A list as kubectl's typed client prints it: the list's kind, and each item's kind and apiVersion."""
     from minikube_py.kubectl.get import without_managed_fields
 
-    return {"kind": f"{kind}List", "apiVersion": api_version, "metadata": listed.get("metadata") or {},
-            "items": [{"kind": kind, "apiVersion": api_version, **without_managed_fields(item)}
-                      for item in listed.get("items") or []]}
+    return {
+        "kind": f"{kind}List",
+        "apiVersion": api_version,
+        "metadata": listed.get("metadata") or {},
+        "items": [
+            {"kind": kind, "apiVersion": api_version, **without_managed_fields(item)}
+            for item in listed.get("items") or []
+        ],
+    }
 
 
 @cluster_info.command()
@@ -157,8 +172,9 @@ async def _log_text(session: Session, namespace: str, pod: str, container: str) 
     from minikube_py.client.errors import ApiError
 
     try:
-        async with session.api.stream("GET", f"/api/v1/namespaces/{namespace}/pods/{pod}/log",
-                                      params={"container": container}) as resp:
+        async with session.api.stream(
+            "GET", f"/api/v1/namespaces/{namespace}/pods/{pod}/log", params={"container": container}
+        ) as resp:
             return (await resp.read()).decode(errors="replace")
     except ApiError as exc:
         reason = "the server rejected our request for an unknown reason" if exc.code == 400 else exc.message
@@ -181,8 +197,13 @@ def _load() -> tuple[Path, dict[str, Any]]:
     return path, data
 
 
-_SECRETS = {"certificate-authority-data": "DATA+OMITTED", "client-certificate-data": "DATA+OMITTED",
-            "client-key-data": "DATA+OMITTED", "token": "REDACTED", "password": "REDACTED"}
+_SECRETS = {
+    "certificate-authority-data": "DATA+OMITTED",
+    "client-certificate-data": "DATA+OMITTED",
+    "client-key-data": "DATA+OMITTED",
+    "token": "REDACTED",
+    "password": "REDACTED",
+}
 
 
 @config.command()
@@ -193,13 +214,19 @@ def view(raw: bool, minify: bool) -> None:
     from minikube_py.kubectl.printing import go_yaml
 
     _, data = _load()
+
     def by_name(entries: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
         return sorted(entries, key=lambda e: e.get("name", "")) if entries else None  # kubectl keeps maps
 
-    doc: dict[str, Any] = {"apiVersion": "v1", "clusters": by_name(data.get("clusters")),
-                           "contexts": by_name(data.get("contexts")),
-                           "current-context": data.get("current-context", ""), "kind": "Config",
-                           "preferences": data.get("preferences") or {}, "users": by_name(data.get("users"))}
+    doc: dict[str, Any] = {
+        "apiVersion": "v1",
+        "clusters": by_name(data.get("clusters")),
+        "contexts": by_name(data.get("contexts")),
+        "current-context": data.get("current-context", ""),
+        "kind": "Config",
+        "preferences": data.get("preferences") or {},
+        "users": by_name(data.get("users")),
+    }
     if minify:
         current = next((c for c in doc["contexts"] or [] if c["name"] == doc["current-context"]), None)
         if current is None:
@@ -270,8 +297,15 @@ def get_contexts(names: tuple[str, ...], output: str, no_headers: bool) -> None:
         rows = [] if no_headers else [["CURRENT", "NAME", "CLUSTER", "AUTHINFO", "NAMESPACE"]]
         for c in shown:
             ctx = c.get("context") or {}
-            rows.append(["*" if c.get("name") == data.get("current-context") else "", c["name"], ctx.get("cluster", ""),
-                         ctx.get("user", ""), ctx.get("namespace", "")])
+            rows.append(
+                [
+                    "*" if c.get("name") == data.get("current-context") else "",
+                    c["name"],
+                    ctx.get("cluster", ""),
+                    ctx.get("user", ""),
+                    ctx.get("namespace", ""),
+                ]
+            )
         click.echo(go_tabwriter("".join("\t".join(row) + "\n" for row in rows), PADDING, MIN_WIDTH), nl=False)
     if missing:
         fail(f"context {missing[0]} not found")
@@ -283,8 +317,7 @@ def get_contexts(names: tuple[str, ...], output: str, no_headers: bool) -> None:
 @click.option("--namespace", "namespace_", default=None, help="The context's namespace.")
 @click.option("--cluster", default=None, help="The context's cluster.")
 @click.option("--user", default=None, help="The context's user.")
-def set_context(name: str | None, current: bool, namespace_: str | None, cluster: str | None,
-                user: str | None) -> None:
+def set_context(name: str | None, current: bool, namespace_: str | None, cluster: str | None, user: str | None) -> None:
     """Set a context entry in kubeconfig (created if it does not exist)."""
     flags = click.get_current_context().find_object(Globals) or Globals()
     # --namespace, --cluster and --user are global flags too: the command line hoists them there

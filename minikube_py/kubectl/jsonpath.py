@@ -55,8 +55,8 @@ def _parse_nodes(template: str, top: bool) -> tuple[list[Any], str]:
         if start:
             nodes.append(_Text(template[:start]))
         end = _closing(template, start)
-        inner = template[start + 1:end].strip()
-        template = template[end + 1:]
+        inner = template[start + 1 : end].strip()
+        template = template[end + 1 :]
         if inner == "end":
             if top:
                 raise JSONPathError("not in range, nothing to end")
@@ -183,8 +183,11 @@ def _matches(condition: str, item: Any) -> bool:
         return False
     value = left[0]
     try:
-        return bool({"==": value == right, "!=": value != right}.get(match[2])
-                    if match[2] in ("==", "!=") else _compare(match[2], value, right))
+        return bool(
+            {"==": value == right, "!=": value != right}.get(match[2])
+            if match[2] in ("==", "!=")
+            else _compare(match[2], value, right)
+        )
     except TypeError:
         return False
 

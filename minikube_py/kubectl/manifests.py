@@ -47,15 +47,17 @@ def parse(text: str, source: str) -> list[Manifest]:
     try:
         docs = list(yaml.safe_load_all(text))
     except yaml.YAMLError as exc:
-        raise CommandError(f'error parsing {source}: {exc}') from None
+        raise CommandError(f"error parsing {source}: {exc}") from None
     out: list[Manifest] = []
     for doc in docs:
         if doc is None:
             continue
         if not isinstance(doc, dict) or not doc.get("kind") or not doc.get("apiVersion"):
-            raise CommandError(f'error validating "{source}": error validating data: '
-                               "[apiVersion not set, kind not set]; if you choose to ignore these errors, "
-                               "turn validation off with --validate=false")
+            raise CommandError(
+                f'error validating "{source}": error validating data: '
+                "[apiVersion not set, kind not set]; if you choose to ignore these errors, "
+                "turn validation off with --validate=false"
+            )
         if doc["kind"].endswith("List") and isinstance(doc.get("items"), list):
             out += [Manifest(source, item) for item in doc["items"]]
         else:

@@ -21,8 +21,14 @@ from minikube_py.kubectl.write import filename_options, targets
 Found = list[tuple[Resource, str | None, str]]
 
 
-async def objects_of(session: Session, args: tuple[str, ...], filenames: tuple[str, ...] = (), recursive: bool = False,
-                   selector: str | None = None, all_: bool = False) -> Found:
+async def objects_of(
+    session: Session,
+    args: tuple[str, ...],
+    filenames: tuple[str, ...] = (),
+    recursive: bool = False,
+    selector: str | None = None,
+    all_: bool = False,
+) -> Found:
     if filenames:
         return [(t.resource, t.namespace, t.name) for t in await targets(session, filenames, recursive)]
     return await named_objects(session, args, selector, all_)
@@ -41,8 +47,9 @@ async def _scale(session: Session, found: Found, replicas: int, current: int | N
             have = scale.get("spec", {}).get("replicas", 0)
             if have != current:
                 raise CommandError(f"Expected replicas to be {current}, was {have}")
-        await session.api.request("PATCH", path, body={"spec": {"replicas": replicas}},
-                                  content_type=PATCH_CONTENT_TYPES["merge"])
+        await session.api.request(
+            "PATCH", path, body={"spec": {"replicas": replicas}}, content_type=PATCH_CONTENT_TYPES["merge"]
+        )
         click.echo(f"{res.kind_ref}/{name} scaled")
 
 
@@ -54,19 +61,31 @@ def _scale_command(name: str, doc: str) -> click.Command:
     @click.option("--current-replicas", type=int, default=None, help="Precondition for the current size.")
     @click.option("-l", "--selector", default=None, help="Label selector.")
     @click.option("--all", "all_", is_flag=True, help="Every resource of the given types.")
-    def command(args: tuple[str, ...], filenames: tuple[str, ...], recursive: bool, replicas: int,
-                current_replicas: int | None, selector: str | None, all_: bool) -> None:
+    def command(
+        args: tuple[str, ...],
+        filenames: tuple[str, ...],
+        recursive: bool,
+        replicas: int,
+        current_replicas: int | None,
+        selector: str | None,
+        all_: bool,
+    ) -> None:
         async def work(session: Session) -> None:
-            await _scale(session, await objects_of(session, args, filenames, recursive, selector, all_), replicas,
-                         current_replicas)
+            await _scale(
+                session,
+                await objects_of(session, args, filenames, recursive, selector, all_),
+                replicas,
+                current_replicas,
+            )
 
         run(work)
 
     return command
 
 
-scale = _scale_command("scale", "Set a new size for a deployment, replica set, replication controller, or stateful "
-                                "set.")
+scale = _scale_command(
+    "scale", "Set a new size for a deployment, replica set, replication controller, or stateful set."
+)
 #: the 2014 name of scale
 resize = _scale_command("resize", "Set a new size for a replication controller (the old name of scale).")
 
@@ -82,9 +101,12 @@ def stop(args: tuple[str, ...], filenames: tuple[str, ...], recursive: bool) -> 
         for res, namespace, name in await objects_of(session, args, filenames, recursive):
             path = res.path(namespace, name)
             if "scale" in await _subresources(session, res):
-                scale = await session.api.request("PATCH", res.path(namespace, name, "scale"),
-                                                  body={"spec": {"replicas": 0}},
-                                                  content_type=PATCH_CONTENT_TYPES["merge"])
+                scale = await session.api.request(
+                    "PATCH",
+                    res.path(namespace, name, "scale"),
+                    body={"spec": {"replicas": 0}},
+                    content_type=PATCH_CONTENT_TYPES["merge"],
+                )
                 await until_replicas(session, path, 0)
                 await _until_no_pods(session, namespace, (scale.get("status") or {}).get("selector"))
             await session.api.delete(path, propagation_policy="Background")
@@ -95,8 +117,9 @@ def stop(args: tuple[str, ...], filenames: tuple[str, ...], recursive: bool) -> 
 
 async def _subresources(session: Session, res: Resource) -> set[str]:
     doc = await session.api.get(f"/api/{res.version}" if not res.group else f"/apis/{res.api_version}")
-    return {entry["name"].split("/", 1)[1] for entry in doc.get("resources", [])
-            if entry["name"].startswith(f"{res.name}/")}
+    return {
+        entry["name"].split("/", 1)[1] for entry in doc.get("resources", []) if entry["name"].startswith(f"{res.name}/")
+    }
 
 
 async def until_replicas(session: Session, path: str, count: int) -> None:
@@ -153,8 +176,15 @@ def _metadata_command(name: str, field: str, verb: str) -> click.Command:
     @click.option("-l", "--selector", default=None, help="Label selector.")
     @click.option("--all", "all_", is_flag=True, help="Every resource of the given types.")
     @click.option("--dry-run", type=click.Choice(["none", "client", "server"]), default="none")
-    def command(args: tuple[str, ...], filenames: tuple[str, ...], recursive: bool, overwrite: bool,
-                selector: str | None, all_: bool, dry_run: str) -> None:
+    def command(
+        args: tuple[str, ...],
+        filenames: tuple[str, ...],
+        recursive: bool,
+        overwrite: bool,
+        selector: str | None,
+        all_: bool,
+        dry_run: str,
+    ) -> None:
         resources, changes = _split_changes(args)
 
         async def work(session: Session) -> None:
@@ -165,20 +195,30 @@ def _metadata_command(name: str, field: str, verb: str) -> click.Command:
                 for key, value in changes.items():
                     if value is not None and key in have and have[key] != value and not overwrite:
                         raise CommandError(
-                            f"'{key}' already has a value ({have[key]}), and --overwrite is false" if field == "labels"
+                            f"'{key}' already has a value ({have[key]}), and --overwrite is false"
+                            if field == "labels"
                             else "--overwrite is false but found the following declared annotation(s): "
-                                 f"'{key}' already has a value ({have[key]})")
+                            f"'{key}' already has a value ({have[key]})"
+                        )
                 if field == "labels":
                     for key in [k for k, v in changes.items() if v is None and k not in have]:
                         click.echo(f'label "{key}" not found.')
-                patch = {k: v for k, v in changes.items() if (v is None and k in have) or (v is not None
-                                                                                           and have.get(k) != v)}
+                patch = {
+                    k: v
+                    for k, v in changes.items()
+                    if (v is None and k in have) or (v is not None and have.get(k) != v)
+                }
                 if patch and dry_run != "client":
                     params = {"fieldManager": f"kubectl-{name}"}
                     if dry_run == "server":
                         params["dryRun"] = "All"
-                    await session.api.request("PATCH", path, body={"metadata": {field: patch}}, params=params,
-                                              content_type=PATCH_CONTENT_TYPES["merge"])
+                    await session.api.request(
+                        "PATCH",
+                        path,
+                        body={"metadata": {field: patch}},
+                        params=params,
+                        content_type=PATCH_CONTENT_TYPES["merge"],
+                    )
                 message = _change_message(verb, obj, field, changes, overwrite)
                 click.echo(f"{res.kind_ref}/{name} {message}")
 
@@ -188,8 +228,7 @@ def _metadata_command(name: str, field: str, verb: str) -> click.Command:
     return command
 
 
-def _change_message(verb: str, obj: dict[str, Any], field: str, changes: dict[str, str | None],
-                    overwrite: bool) -> str:
+def _change_message(verb: str, obj: dict[str, Any], field: str, changes: dict[str, str | None], overwrite: bool) -> str:
     """kubectl's words for what happened, from the object's JSON before and after the change made
     locally: ``not labeled`` when they are the same, ``unlabeled`` when it shrank (without
     ``--overwrite``), else ``labeled``. (kubectl sets an empty map where there was none, so removing
@@ -224,8 +263,15 @@ annotate = _metadata_command("annotate", "annotations", "annotated")
 @click.option("--patch-file", default=None, help="A file holding the patch.")
 @click.option("--type", "patch_type", type=click.Choice(["json", "merge", "strategic"]), default="strategic")
 @click.option("--subresource", default=None, help="Patch this subresource (status, scale).")
-def patch(args: tuple[str, ...], filenames: tuple[str, ...], recursive: bool, patch_text: str | None,
-          patch_file: str | None, patch_type: str, subresource: str | None) -> None:
+def patch(
+    args: tuple[str, ...],
+    filenames: tuple[str, ...],
+    recursive: bool,
+    patch_text: str | None,
+    patch_file: str | None,
+    patch_type: str,
+    subresource: str | None,
+) -> None:
     """Update fields of a resource using strategic merge patch, a JSON merge patch, or a JSON patch."""
     import yaml
 
@@ -243,8 +289,13 @@ def patch(args: tuple[str, ...], filenames: tuple[str, ...], recursive: bool, pa
         for res, namespace, name in await objects_of(session, args, filenames, recursive):
             path = res.path(namespace, name, subresource)
             before = await session.api.get(path)
-            after = await session.api.request("PATCH", path, body=body, params={"fieldManager": "kubectl-patch"},
-                                              content_type=PATCH_CONTENT_TYPES[patch_type])
+            after = await session.api.request(
+                "PATCH",
+                path,
+                body=body,
+                params={"fieldManager": "kubectl-patch"},
+                content_type=PATCH_CONTENT_TYPES[patch_type],
+            )
             changed = after != before
             click.echo(f"{res.kind_ref}/{name} patched" + ("" if changed else " (no change)"))
 
@@ -273,9 +324,13 @@ def _cordon_command(name: str, unschedulable: bool) -> click.Command:
                     continue
                 if dry_run != "client":
                     params = {"dryRun": "All"} if dry_run == "server" else None
-                    await session.api.request("PATCH", path, params=params,
-                                              body={"spec": {"unschedulable": True if unschedulable else None}},
-                                              content_type=PATCH_CONTENT_TYPES["strategic"])
+                    await session.api.request(
+                        "PATCH",
+                        path,
+                        params=params,
+                        body={"spec": {"unschedulable": True if unschedulable else None}},
+                        content_type=PATCH_CONTENT_TYPES["strategic"],
+                    )
                 click.echo(f"node/{node} {verb}{suffix}")
 
         run(work)
@@ -330,33 +385,42 @@ def parse_taints(args: tuple[str, ...]) -> tuple[tuple[str, ...], list[dict[str,
             resources.append(arg)
     if not add and not remove:
         raise CommandError("at least one taint update is required")
-    conflicts = [f"{r['key']}={r['effect']}" for a in add for r in remove
-                 if a["key"] == r["key"] and r["effect"] in ("", a["effect"])]
+    conflicts = [
+        f"{r['key']}={r['effect']}"
+        for a in add
+        for r in remove
+        if a["key"] == r["key"] and r["effect"] in ("", a["effect"])
+    ]
     if conflicts:
-        raise CommandError("can not both modify and remove the following taint(s) in the same command: "
-                           + ", ".join(conflicts))
+        raise CommandError(
+            "can not both modify and remove the following taint(s) in the same command: " + ", ".join(conflicts)
+        )
     return tuple(resources), add, remove
 
 
-def retaint(node: str, taints: list[dict[str, str]], add: list[dict[str, str]], remove: list[dict[str, str]],
-            overwrite: bool) -> tuple[str, list[dict[str, str]], list[str]]:
+def retaint(
+    node: str, taints: list[dict[str, str]], add: list[dict[str, str]], remove: list[dict[str, str]], overwrite: bool
+) -> tuple[str, list[dict[str, str]], list[str]]:
     """kubectl's ``reorganizeTaints``: the new taints first, then the node's others (a taint is its key
     and effect), less the removed ones; the word for what happened, and the removals that found nothing."""
     if not overwrite:
         taken = [a["key"] for a in add if any(t["key"] == a["key"] and t.get("effect") == a["effect"] for t in taints)]
         if taken:
-            raise CommandError(f"node {node} already has {','.join(taken)} taint(s) with same effect(s) and "
-                               "--overwrite is false")
-    out = list(add) + [t for t in taints if not any(t["key"] == a["key"] and t.get("effect") == a["effect"]
-                                                    for a in add)]
+            raise CommandError(
+                f"node {node} already has {','.join(taken)} taint(s) with same effect(s) and --overwrite is false"
+            )
+    out = list(add) + [
+        t for t in taints if not any(t["key"] == a["key"] and t.get("effect") == a["effect"] for a in add)
+    ]
     added = len(out) != len(taints)
     missing = []
     deleted = False
     for r in remove:
         kept = [t for t in out if not (t["key"] == r["key"] and r["effect"] in ("", t.get("effect")))]
         if len(kept) == len(out):
-            missing.append(f'taint "{r["key"]}:{r["effect"]}" not found' if r["effect"]
-                           else f'taint "{r["key"]}" not found')
+            missing.append(
+                f'taint "{r["key"]}:{r["effect"]}" not found' if r["effect"] else f'taint "{r["key"]}" not found'
+            )
         deleted = deleted or len(kept) != len(out)
         out = kept
     if (added and deleted) or overwrite:
@@ -385,22 +449,25 @@ def taint(args: tuple[str, ...], overwrite: bool, selector: str | None, all_: bo
             return 1
         for res, namespace, node in await named_objects(session, resources, selector, all_):
             if res.kind != "Node":
-                raise CommandError(f"invalid resource type {resources[0].partition('/')[0]}, only node types are "
-                                   "supported")
+                raise CommandError(
+                    f"invalid resource type {resources[0].partition('/')[0]}, only node types are supported"
+                )
             path = res.path(namespace, node)
             obj = await session.api.get(path)
-            word, taints, missing = retaint(node, (obj.get("spec") or {}).get("taints") or [], add, remove,
-                                            overwrite)
+            word, taints, missing = retaint(node, (obj.get("spec") or {}).get("taints") or [], add, remove, overwrite)
             if len(missing) == 1:
                 raise CommandError(missing[0])
             if missing:  # several failures: kubectl lists them as they are
                 click.echo("\n".join(missing), err=True)
                 return 1
             if dry_run != "client":
-                await session.api.request("PATCH", path, body={"spec": {"taints": taints or None}},
-                                          params={"fieldManager": "kubectl-taint",
-                                                  **({"dryRun": "All"} if dry_run == "server" else {})},
-                                          content_type=PATCH_CONTENT_TYPES["strategic"])
+                await session.api.request(
+                    "PATCH",
+                    path,
+                    body={"spec": {"taints": taints or None}},
+                    params={"fieldManager": "kubectl-taint", **({"dryRun": "All"} if dry_run == "server" else {})},
+                    content_type=PATCH_CONTENT_TYPES["strategic"],
+                )
             click.echo(f"node/{node} {word}")  # kubectl says nothing of a dry run here
         return 0
 

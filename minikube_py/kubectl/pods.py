@@ -49,28 +49,39 @@ async def pod_for(session: Session, arg: str, purpose: str = "attach to") -> Pic
         return Picked(obj)
     selector = (obj.get("spec") or {}).get("selector")
     if res.kind == "Service" and not selector:
-        raise CommandError(f"cannot {purpose} *v1.Service: invalid service '{name}': Service is defined without a "
-                           "selector")
+        raise CommandError(
+            f"cannot {purpose} *v1.Service: invalid service '{name}': Service is defined without a selector"
+        )
     if res.kind in ("Service", "ReplicationController"):
         text = labels_to_string(selector)
     elif isinstance(selector, dict):
         text = selector_to_string(selector)
     else:
-        raise CommandError(f"cannot attach to {res.kind}: selector for {res.kind} {name} is empty" if selector is None
-                           else f"selector for {res.kind} {name} is unsupported")
+        raise CommandError(
+            f"cannot attach to {res.kind}: selector for {res.kind} {name} is empty"
+            if selector is None
+            else f"selector for {res.kind} {name} is unsupported"
+        )
     if text in ("<none>", "<error>"):
         raise CommandError(f"invalid label selector for {res.kind} {name}: it selects nothing")
     pods = (await session.api.list(f"/api/v1/namespaces/{session.namespace}/pods", label_selector=text))["items"]
     if not pods:
-        raise CommandError(f"no pods found for {res.kind.lower()} {name}" if res.kind != "Service"
-                           else "timed out waiting for the condition")
+        raise CommandError(
+            f"no pods found for {res.kind.lower()} {name}"
+            if res.kind != "Service"
+            else "timed out waiting for the condition"
+        )
     phases = {"Running": 0, "Unknown": 1, "Pending": 2}
 
     def rank(pod: dict[str, Any]) -> tuple[Any, ...]:
         status = pod.get("status") or {}
         ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
-        return (not (pod.get("spec") or {}).get("nodeName"), phases.get(status.get("phase", ""), 3), not ready,
-                pod["metadata"].get("creationTimestamp", ""))
+        return (
+            not (pod.get("spec") or {}).get("nodeName"),
+            phases.get(status.get("phase", ""), 3),
+            not ready,
+            pod["metadata"].get("creationTimestamp", ""),
+        )
 
     return Picked(min(pods, key=rank), obj if res.kind == "Service" else None, len(pods))
 
@@ -100,8 +111,18 @@ def pick_container(pod: dict[str, Any], container: str | None) -> str:
 @click.option("-p", "--previous", is_flag=True, help="The logs of the previous instance of the container.")
 @click.option("--timestamps", is_flag=True, help="Prefix each line with its timestamp.")
 @click.option("--since", default=None, help="Only logs newer than this duration (5s, 2m, 3h).")
-def logs(pod: str | None, container_arg: str | None, container: str | None, selector: str | None, prefix: bool,
-         follow: bool, tail: int | None, previous: bool, timestamps: bool, since: str | None) -> None:
+def logs(
+    pod: str | None,
+    container_arg: str | None,
+    container: str | None,
+    selector: str | None,
+    prefix: bool,
+    follow: bool,
+    tail: int | None,
+    previous: bool,
+    timestamps: bool,
+    since: str | None,
+) -> None:
     """Print the logs for a container in a pod (or in a pod of a workload, or in the pods of a selector)."""
     if tail is None:
         tail = 10 if selector else -1
@@ -116,21 +137,29 @@ def logs(pod: str | None, container_arg: str | None, container: str | None, sele
                 await _print_logs(session, one, container, prefix)
             return
         if pod is None:
-            raise CommandError("expected 'logs [-f] [-p] (POD | TYPE/NAME) [-c CONTAINER]'.\nPOD or TYPE/NAME is "
-                               "a required argument for the logs command\nSee 'kubectl logs -h' for help and examples")
+            raise CommandError(
+                "expected 'logs [-f] [-p] (POD | TYPE/NAME) [-c CONTAINER]'.\nPOD or TYPE/NAME is "
+                "a required argument for the logs command\nSee 'kubectl logs -h' for help and examples"
+            )
         try:
             picked = await pod_for(session, pod, "get the logs from")
         except NotFoundError as exc:  # logs words it its own way
-            raise CommandError(f"error from server (NotFound): {exc.message} in namespace "
-                               f'"{session.namespace}"') from None
+            raise CommandError(
+                f'error from server (NotFound): {exc.message} in namespace "{session.namespace}"'
+            ) from None
         if picked.choices > 1:
             click.echo(f"Found {picked.choices} pods, using pod/{picked.pod['metadata']['name']}", err=True)
         await _print_logs(session, picked.pod, container or container_arg, prefix)
 
     async def _print_logs(session: Session, obj: dict[str, Any], wanted: str | None, with_prefix: bool) -> None:
         name = pick_container(obj, wanted)
-        params: dict[str, Any] = {"container": name, "follow": follow or None, "previous": previous or None,
-                                  "timestamps": timestamps or None, "tailLines": tail if tail >= 0 else None}
+        params: dict[str, Any] = {
+            "container": name,
+            "follow": follow or None,
+            "previous": previous or None,
+            "timestamps": timestamps or None,
+            "tailLines": tail if tail >= 0 else None,
+        }
         if since:
             params["sinceSeconds"] = _seconds(since)
         path = f"/api/v1/namespaces/{obj['metadata']['namespace']}/pods/{obj['metadata']['name']}/log"
@@ -293,8 +322,9 @@ def exit_code(status: dict[str, Any]) -> int:
     raise CommandError(status.get("message") or "exec failed")
 
 
-async def exec_collect(session: Session, pod: dict[str, Any], container: str | None, command: list[str],
-                       stdin: bytes | None = None) -> tuple[bytes, bytes, int]:
+async def exec_collect(
+    session: Session, pod: dict[str, Any], container: str | None, command: list[str], stdin: bytes | None = None
+) -> tuple[bytes, bytes, int]:
     """Run ``command`` in the pod without a terminal, ``stdin`` (if any) sent whole then closed; what
     it wrote to standard output and error, and its exit code (``cp`` pipes tar this way)."""
     import aiohttp
@@ -311,7 +341,7 @@ async def exec_collect(session: Session, pod: dict[str, Any], container: str | N
     async with session.api.websocket(path, query=query, protocols=("v5.channel.k8s.io",)) as ws:
         if stdin is not None:
             for start in range(0, len(stdin), 32768):
-                await ws.send_bytes(bytes([STDIN]) + stdin[start:start + 32768])
+                await ws.send_bytes(bytes([STDIN]) + stdin[start : start + 32768])
             await ws.send_bytes(bytes([CLOSE, STDIN]))
         async for msg in ws:
             if msg.type != aiohttp.WSMsgType.BINARY or not msg.data:

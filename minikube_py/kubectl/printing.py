@@ -114,10 +114,20 @@ def table_rows(table: Obj, options: TableOptions, columns: list[Obj] | None = No
 def go_json(value: Any, *, indent: bool = True, sort_keys: bool = True) -> str:
     """JSON as Go's encoding/json writes an unstructured object (kubectl's ``-o json``); a typed object
     kubectl made itself keeps its struct's field order (``sort_keys=False``, the dict's order)."""
-    text = json.dumps(value, indent=4 if indent else None, sort_keys=sort_keys, ensure_ascii=False,
-                      separators=None if indent else (",", ":"))
-    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+    text = json.dumps(
+        value,
+        indent=4 if indent else None,
+        sort_keys=sort_keys,
+        ensure_ascii=False,
+        separators=None if indent else (",", ":"),
+    )
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
 
 
 #: the YAML 1.1 booleans PyYAML's resolver does not know (it knows yes/no/on/off)

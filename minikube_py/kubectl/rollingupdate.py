@@ -86,9 +86,12 @@ def with_image(old: Obj, image: str, container: str | None) -> Obj:
     labels.pop(DEPLOYMENT_KEY, None)
     digest = object_hash(spec)
     spec["selector"][DEPLOYMENT_KEY] = labels[DEPLOYMENT_KEY] = digest
-    return {"apiVersion": "v1", "kind": "ReplicationController",
-            "metadata": {"name": f"{old['metadata']['name']}-{digest}", "labels": old["metadata"].get("labels") or {}},
-            "spec": spec}
+    return {
+        "apiVersion": "v1",
+        "kind": "ReplicationController",
+        "metadata": {"name": f"{old['metadata']['name']}-{digest}", "labels": old["metadata"].get("labels") or {}},
+        "spec": spec,
+    }
 
 
 def from_file(filename: str, session: Session) -> tuple[Obj, str]:
@@ -137,8 +140,9 @@ class Updater:
         await self._patch(self.path(name), patch)
         pods = await self.session.api.list(self.pods_path, label_selector=labels_to_string(old["spec"]["selector"]))
         for pod in pods.get("items", []):
-            await self._patch(f"{self.pods_path}/{pod['metadata']['name']}",
-                              {"metadata": {"labels": {DEPLOYMENT_KEY: digest}}})
+            await self._patch(
+                f"{self.pods_path}/{pod['metadata']['name']}", {"metadata": {"labels": {DEPLOYMENT_KEY: digest}}}
+            )
         return await self._patch(self.path(name), {"spec": {"selector": {DEPLOYMENT_KEY: digest}}})
 
     async def _patch(self, path: str, body: Obj) -> Obj:
@@ -161,8 +165,10 @@ class Updater:
         old_name, new_name = old["metadata"]["name"], new["metadata"]["name"]
         old_selector, new_selector = old["spec"]["selector"], new["spec"]["selector"]
         old_count, new_count = old["spec"].get("replicas", 1), new["spec"].get("replicas", 0)
-        click.echo(f"Scaling up {new_name} from {new_count} to {desired}, scaling down {old_name} from {old_count} "
-                   f"to 0 (keep {desired} pods available, don't exceed {desired + SURGE} pods)")
+        click.echo(
+            f"Scaling up {new_name} from {new_count} to {desired}, scaling down {old_name} from {old_count} "
+            f"to 0 (keep {desired} pods available, don't exceed {desired + SURGE} pods)"
+        )
         while new_count != desired or old_count:
             up = scale_up_to(desired, new_count, old_count)
             if up != new_count:
@@ -171,8 +177,11 @@ class Updater:
                 new_count = up
             deadline, down = time.monotonic() + self.timeout, old_count
             # the new pods must be ready before old ones go
-            while old_count and (down := scale_down_to(desired, old_count, await self._ready(
-                    old_selector, new_selector))) == old_count:
+            while (
+                old_count
+                and (down := scale_down_to(desired, old_count, await self._ready(old_selector, new_selector)))
+                == old_count
+            ):
                 if time.monotonic() > deadline:
                     raise CommandError("timed out waiting for any update progress to be made")
                 await asyncio.sleep(self.poll)
@@ -192,10 +201,16 @@ class Updater:
         temporary = self.path(rc["metadata"]["name"])
         await self.session.api.delete(temporary, propagation_policy="Orphan")
         await until_gone(self.session, temporary, rc["metadata"]["uid"])
-        copied = {"apiVersion": "v1", "kind": "ReplicationController",
-                  "metadata": {"name": name, "labels": rc["metadata"].get("labels") or {},
-                               "annotations": rc["metadata"].get("annotations") or {}},
-                  "spec": rc["spec"]}
+        copied = {
+            "apiVersion": "v1",
+            "kind": "ReplicationController",
+            "metadata": {
+                "name": name,
+                "labels": rc["metadata"].get("labels") or {},
+                "annotations": rc["metadata"].get("annotations") or {},
+            },
+            "spec": rc["spec"],
+        }
         await self.session.api.create(self.path(), copied)
 
 
@@ -215,8 +230,16 @@ def _duration(text: str, flag: str) -> float:
 @click.option("--update-period", default="1m0s", help="Time to wait between updating pods.")
 @click.option("--poll-interval", default="3s", help="Time between polls of the pods' readiness.")
 @click.option("--timeout", default="5m0s", help="Max time to wait for a step to make progress.")
-def rolling_update(old_name: str, new_name_arg: str | None, filename: str | None, image: str | None,
-                   container: str | None, update_period: str, poll_interval: str, timeout: str) -> None:
+def rolling_update(
+    old_name: str,
+    new_name_arg: str | None,
+    filename: str | None,
+    image: str | None,
+    container: str | None,
+    update_period: str,
+    poll_interval: str,
+    timeout: str,
+) -> None:
     """Replace a replication controller's pods with those of a new one, one pod at a time."""
     period = _duration(update_period, "--update-period")
     poll = _duration(poll_interval, "--poll-interval")

@@ -31,32 +31,46 @@ def rollout_message(obj: Obj) -> tuple[str, bool]:
             raise CommandError(f'deployment "{name}" exceeded its progress deadline')
         want, updated = spec.get("replicas", 1), status.get("updatedReplicas", 0)
         if updated < want:
-            return (f'Waiting for deployment "{name}" rollout to finish: {updated} out of {want} new replicas have '
-                    "been updated..."), False
+            return (
+                f'Waiting for deployment "{name}" rollout to finish: {updated} out of {want} new replicas have '
+                "been updated..."
+            ), False
         if status.get("replicas", 0) > updated:
-            return (f'Waiting for deployment "{name}" rollout to finish: {status["replicas"] - updated} old '
-                    "replicas are pending termination..."), False
+            return (
+                f'Waiting for deployment "{name}" rollout to finish: {status["replicas"] - updated} old '
+                "replicas are pending termination..."
+            ), False
         if status.get("availableReplicas", 0) < updated:
-            return (f'Waiting for deployment "{name}" rollout to finish: {status.get("availableReplicas", 0)} of '
-                    f"{updated} updated replicas are available..."), False
+            return (
+                f'Waiting for deployment "{name}" rollout to finish: {status.get("availableReplicas", 0)} of '
+                f"{updated} updated replicas are available..."
+            ), False
         return f'deployment "{name}" successfully rolled out', True
     if kind == "DaemonSet":
         want, updated = status.get("desiredNumberScheduled", 0), status.get("updatedNumberScheduled", 0)
         if updated < want:
-            return (f'Waiting for daemon set "{name}" rollout to finish: {updated} out of {want} new pods have '
-                    "been updated..."), False
+            return (
+                f'Waiting for daemon set "{name}" rollout to finish: {updated} out of {want} new pods have '
+                "been updated..."
+            ), False
         if status.get("numberAvailable", 0) < want:
-            return (f'Waiting for daemon set "{name}" rollout to finish: {status.get("numberAvailable", 0)} of '
-                    f"{want} updated pods are available..."), False
+            return (
+                f'Waiting for daemon set "{name}" rollout to finish: {status.get("numberAvailable", 0)} of '
+                f"{want} updated pods are available..."
+            ), False
         return f'daemon set "{name}" successfully rolled out', True
     want, ready = spec.get("replicas", 1), status.get("readyReplicas", 0)
     if ready < want:
         return f"Waiting for {want - ready} pods to be ready...", False
     if status.get("updateRevision") != status.get("currentRevision"):
-        return (f"waiting for statefulset rolling update to complete {status.get('updatedReplicas', 0)} pods at "
-                f"revision {status.get('updateRevision')}..."), False
-    return (f"statefulset rolling update complete {status.get('currentReplicas', 0)} pods at revision "
-            f"{status.get('currentRevision')}..."), True
+        return (
+            f"waiting for statefulset rolling update to complete {status.get('updatedReplicas', 0)} pods at "
+            f"revision {status.get('updateRevision')}..."
+        ), False
+    return (
+        f"statefulset rolling update complete {status.get('currentReplicas', 0)} pods at revision "
+        f"{status.get('currentRevision')}..."
+    ), True
 
 
 @click.group()
@@ -66,8 +80,15 @@ def rollout() -> None:
 
 @rollout.command()
 @click.argument("args", nargs=-1)
-@click.option("-w", "--watch", type=click.BOOL, default=True, is_flag=False, flag_value=True,
-              help="Watch the status until the rollout is done. [default: true]")
+@click.option(
+    "-w",
+    "--watch",
+    type=click.BOOL,
+    default=True,
+    is_flag=False,
+    flag_value=True,
+    help="Watch the status until the rollout is done. [default: true]",
+)
 def status(args: tuple[str, ...], watch: bool) -> None:
     """Show the status of the rollout, following it until it completes."""
     import orjson
@@ -85,8 +106,11 @@ def status(args: tuple[str, ...], watch: bool) -> None:
                     last = message
                 if done or not watch:
                     break
-                params = {"watch": "true", "fieldSelector": f"metadata.name={name}",
-                          "resourceVersion": obj["metadata"].get("resourceVersion")}
+                params = {
+                    "watch": "true",
+                    "fieldSelector": f"metadata.name={name}",
+                    "resourceVersion": obj["metadata"].get("resourceVersion"),
+                }
                 async with session.api.stream("GET", res.path(namespace), params=params, endless=True) as resp:
                     async for line in resp.content:
                         event = orjson.loads(line) if line.strip() else {}
@@ -110,9 +134,13 @@ def restart(args: tuple[str, ...]) -> None:
         for res, namespace, name in await named_objects(session, args):
             if res.kind not in ROLLING:
                 raise CommandError(f'{res.qualified} "{name}" restarting is not supported')
-            await session.api.request("PATCH", res.path(namespace, name), body=patch,
-                                      params={"fieldManager": "kubectl-rollout"},
-                                      content_type=PATCH_CONTENT_TYPES["strategic"])
+            await session.api.request(
+                "PATCH",
+                res.path(namespace, name),
+                body=patch,
+                params={"fieldManager": "kubectl-rollout"},
+                content_type=PATCH_CONTENT_TYPES["strategic"],
+            )
             click.echo(f"{res.kind_ref}/{name} restarted")
 
     run(work)
@@ -121,9 +149,16 @@ def restart(args: tuple[str, ...]) -> None:
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 CHANGE_CAUSE = "kubernetes.io/change-cause"
 #: a Deployment's own annotations that an undo keeps rather than taking the ReplicaSet's (kubectl's list)
-UNDO_KEEPS = frozenset({"kubectl.kubernetes.io/last-applied-configuration", REVISION_ANNOTATION,
-                        "deployment.kubernetes.io/revision-history", "deployment.kubernetes.io/desired-replicas",
-                        "deployment.kubernetes.io/max-replicas", "deprecated.deployment.rollback.to"})
+UNDO_KEEPS = frozenset(
+    {
+        "kubectl.kubernetes.io/last-applied-configuration",
+        REVISION_ANNOTATION,
+        "deployment.kubernetes.io/revision-history",
+        "deployment.kubernetes.io/desired-replicas",
+        "deployment.kubernetes.io/max-replicas",
+        "deprecated.deployment.rollback.to",
+    }
+)
 
 
 async def revisions(session: Session, obj: Obj) -> dict[int, tuple[Obj, Obj]]:
@@ -135,12 +170,15 @@ async def revisions(session: Session, obj: Obj) -> dict[int, tuple[Obj, Obj]]:
 
     meta = obj["metadata"]
     plural = "replicasets" if obj["kind"] == "Deployment" else "controllerrevisions"
-    listed = await session.api.list(f"/apis/apps/v1/namespaces/{meta['namespace']}/{plural}",
-                                    label_selector=selector_to_string(obj["spec"].get("selector")))
+    listed = await session.api.list(
+        f"/apis/apps/v1/namespaces/{meta['namespace']}/{plural}",
+        label_selector=selector_to_string(obj["spec"].get("selector")),
+    )
     out: dict[int, tuple[Obj, Obj]] = {}
     for item in listed.get("items", []):
-        if not any(o.get("controller") and o.get("uid") == meta["uid"]
-                   for o in item["metadata"].get("ownerReferences") or []):
+        if not any(
+            o.get("controller") and o.get("uid") == meta["uid"] for o in item["metadata"].get("ownerReferences") or []
+        ):
             continue
         if obj["kind"] == "Deployment":
             number = (item["metadata"].get("annotations") or {}).get(REVISION_ANNOTATION)
@@ -170,7 +208,8 @@ def history_text(obj: Obj, history: dict[int, tuple[Obj, Obj]], revision: int) -
         return f"with revision #{revision}\n" + "".join(w.parts)
     rows = "REVISION\tCHANGE-CAUSE\n" + "".join(
         f"{number}\t{(holder['metadata'].get('annotations') or {}).get(CHANGE_CAUSE) or '<none>'}\n"
-        for number, (_, holder) in sorted(history.items()))
+        for number, (_, holder) in sorted(history.items())
+    )
     return "\n" + go_tabwriter(rows, 2)
 
 
@@ -184,8 +223,10 @@ def history(args: tuple[str, ...], revision: int) -> None:
         for res, namespace, name in await named_objects(session, args):
             obj = {"kind": res.kind, **await session.api.get(res.path(namespace, name))}
             if res.kind not in ROLLING:
-                raise CommandError(f'error retrieving history for "{res.kind}", no visitor method exists for '
-                                   f"{{{res.group} {res.kind}}}")
+                raise CommandError(
+                    f'error retrieving history for "{res.kind}", no visitor method exists for '
+                    f"{{{res.group} {res.kind}}}"
+                )
             text = history_text(obj, await revisions(session, obj), revision)
             click.echo(f"{res.kind_ref}/{name} {text}")
 
@@ -200,10 +241,13 @@ def undo_patch(deployment: Obj, replica_set: Obj) -> list[Obj]:
     labels.pop("pod-template-hash", None)
     have = deployment["metadata"].get("annotations") or {}
     annotations = {k: v for k, v in have.items() if k in UNDO_KEEPS}
-    annotations.update({k: v for k, v in (replica_set["metadata"].get("annotations") or {}).items()
-                        if k not in UNDO_KEEPS})
-    return [{"op": "replace", "path": "/spec/template", "value": template},
-            {"op": "replace", "path": "/metadata/annotations", "value": annotations}]
+    annotations.update(
+        {k: v for k, v in (replica_set["metadata"].get("annotations") or {}).items() if k not in UNDO_KEEPS}
+    )
+    return [
+        {"op": "replace", "path": "/spec/template", "value": template},
+        {"op": "replace", "path": "/metadata/annotations", "value": annotations},
+    ]
 
 
 def pick_revision(history: dict[int, Any], to_revision: int) -> int:
@@ -229,24 +273,37 @@ def undo(args: tuple[str, ...], to_revision: int) -> None:
         for res, namespace, name in await named_objects(session, args):
             obj = {"kind": res.kind, **await session.api.get(res.path(namespace, name))}
             if res.kind not in ROLLING:
-                raise CommandError(f'error retrieving rollbacker for "{res.kind}", no visitor method exists for '
-                                   f"{{{res.group} {res.kind}}}")
+                raise CommandError(
+                    f'error retrieving rollbacker for "{res.kind}", no visitor method exists for '
+                    f"{{{res.group} {res.kind}}}"
+                )
             if res.kind == "Deployment" and obj["spec"].get("paused"):
-                raise CommandError("you cannot rollback a paused deployment; resume it first with 'kubectl rollout "
-                                   "resume' and try again")
+                raise CommandError(
+                    "you cannot rollback a paused deployment; resume it first with 'kubectl rollout "
+                    "resume' and try again"
+                )
             history = await revisions(session, obj)
             number = pick_revision(history, to_revision)
             holder = history[number][1]
             if res.kind != "Deployment":
-                await session.api.request("PATCH", res.path(namespace, name), body=holder.get("data") or {},
-                                          content_type=PATCH_CONTENT_TYPES["strategic"])
+                await session.api.request(
+                    "PATCH",
+                    res.path(namespace, name),
+                    body=holder.get("data") or {},
+                    content_type=PATCH_CONTENT_TYPES["strategic"],
+                )
             elif equal_ignore_hash(holder["spec"].get("template") or {}, obj["spec"].get("template") or {}):
-                click.echo(f"{res.kind_ref}/{name} skipped rollback (current template already matches revision "
-                           f"{number})")
+                click.echo(
+                    f"{res.kind_ref}/{name} skipped rollback (current template already matches revision {number})"
+                )
                 continue
             else:
-                await session.api.request("PATCH", res.path(namespace, name), body=undo_patch(obj, holder),
-                                          content_type=PATCH_CONTENT_TYPES["json"])
+                await session.api.request(
+                    "PATCH",
+                    res.path(namespace, name),
+                    body=undo_patch(obj, holder),
+                    content_type=PATCH_CONTENT_TYPES["json"],
+                )
             click.echo(f"{res.kind_ref}/{name} rolled back")
 
     run(work)
@@ -265,11 +322,16 @@ def _pause_command(name: str, paused: bool) -> click.Command:
                     raise CommandError(f'{res.qualified} "{obj_name}" {name[:-1]}ing is not supported')
                 obj = await session.api.get(res.path(namespace, obj_name))
                 if bool(obj["spec"].get("paused")) == paused:
-                    raise CommandError(f'{res.qualified} "{obj_name}" is {"already paused" if paused else "not paused"}')
-                await session.api.request("PATCH", res.path(namespace, obj_name),
-                                          body={"spec": {"paused": True if paused else None}},
-                                          params={"fieldManager": "kubectl-rollout"},
-                                          content_type=PATCH_CONTENT_TYPES["strategic"])
+                    raise CommandError(
+                        f'{res.qualified} "{obj_name}" is {"already paused" if paused else "not paused"}'
+                    )
+                await session.api.request(
+                    "PATCH",
+                    res.path(namespace, obj_name),
+                    body={"spec": {"paused": True if paused else None}},
+                    params={"fieldManager": "kubectl-rollout"},
+                    content_type=PATCH_CONTENT_TYPES["strategic"],
+                )
                 click.echo(f"{res.kind_ref}/{obj_name} {verb}")
 
         run(work)

@@ -44,10 +44,18 @@ class Globals:
 
     @classmethod
     def from_flags(cls, flags: dict[str, Any]) -> Globals:
-        return cls(kubeconfig=flags["kubeconfig"], context=flags["context"], server=flags["server"],
-                   token=flags["token"], namespace=flags["namespace"], all_namespaces=flags["all_namespaces"],
-                   request_timeout=_timeout(flags["request_timeout"]), verbosity=int(flags["verbosity"] or 0),
-                   cluster=flags.get("cluster"), user=flags.get("user"))
+        return cls(
+            kubeconfig=flags["kubeconfig"],
+            context=flags["context"],
+            server=flags["server"],
+            token=flags["token"],
+            namespace=flags["namespace"],
+            all_namespaces=flags["all_namespaces"],
+            request_timeout=_timeout(flags["request_timeout"]),
+            verbosity=int(flags["verbosity"] or 0),
+            cluster=flags.get("cluster"),
+            user=flags.get("user"),
+        )
 
 
 def _timeout(text: str) -> float:
@@ -76,7 +84,7 @@ def go_seconds(text: str) -> float:
         if match is None:
             raise ValueError(f'time: invalid duration "{text}"')
         total += float(match[1]) * _DURATION_UNITS[match[2]]
-        rest = rest[match.end():]
+        rest = rest[match.end() :]
     return total
 
 
@@ -154,8 +162,7 @@ def run(work: Callable[[Session], Awaitable[int | None]]) -> None:
 
     async def main() -> int | None:
         traces = [request_log()] if flags.verbosity >= 6 else []
-        async with ApiClient(config, timeout=flags.request_timeout, user_agent=USER_AGENT,
-                             trace_configs=traces) as api:
+        async with ApiClient(config, timeout=flags.request_timeout, user_agent=USER_AGENT, trace_configs=traces) as api:
             return await work(Session(flags, config, api))
 
     try:
@@ -166,8 +173,10 @@ def run(work: Callable[[Session], Awaitable[int | None]]) -> None:
     except CommandError as exc:
         fail(str(exc))
     except aiohttp.ClientConnectorError as exc:
-        click.echo(f"The connection to the server {exc.host}:{exc.port} was refused - "
-                   "did you specify the right host or port?", err=True)
+        click.echo(
+            f"The connection to the server {exc.host}:{exc.port} was refused - did you specify the right host or port?",
+            err=True,
+        )
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
@@ -189,8 +198,11 @@ def request_log() -> Any:
     async def end(session: Any, ctx: Any, params: Any) -> None:
         took = round((time.monotonic() - started.pop(id(ctx), time.monotonic())) * 1000)
         status = params.response.status
-        klog("I", "round_trippers.go:553", f"{params.method} {params.url} {status} {params.response.reason} in "
-                                            f"{took} milliseconds")
+        klog(
+            "I",
+            "round_trippers.go:553",
+            f"{params.method} {params.url} {status} {params.response.reason} in {took} milliseconds",
+        )
 
     trace.on_request_start.append(start)
     trace.on_request_end.append(end)

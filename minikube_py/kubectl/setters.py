@@ -22,11 +22,13 @@ def pod_spec(obj: Obj, res: Resource) -> Obj:
     if res.kind == "Pod":
         return spec
     if res.kind == "CronJob":
-        spec = ((spec.get("jobTemplate") or {}).get("spec") or {})
+        spec = (spec.get("jobTemplate") or {}).get("spec") or {}
     template = spec.get("template")
     if not isinstance(template, dict):
-        raise CommandError(f"{res.name}/{obj['metadata']['name']} the object is not a pod or does not have a pod "
-                           f"template: *{res.version}.{res.kind}")
+        raise CommandError(
+            f"{res.name}/{obj['metadata']['name']} the object is not a pod or does not have a pod "
+            f"template: *{res.version}.{res.kind}"
+        )
     return template.setdefault("spec", {})
 
 
@@ -42,8 +44,14 @@ def _split(args: tuple[str, ...]) -> tuple[tuple[str, ...], list[tuple[str, str]
     return args[:first], [(a.partition("=")[0], a.partition("=")[2]) for a in args[first:]]
 
 
-async def _each(session: Session, resources: tuple[str, ...], filenames: tuple[str, ...], recursive: bool,
-                selector: str | None, all_: bool) -> list[tuple[Resource, str, Obj]]:
+async def _each(
+    session: Session,
+    resources: tuple[str, ...],
+    filenames: tuple[str, ...],
+    recursive: bool,
+    selector: str | None,
+    all_: bool,
+) -> list[tuple[Resource, str, Obj]]:
     """The objects named, fetched (each with its path)."""
     from minikube_py.kubectl.modify import objects_of
 
@@ -73,8 +81,7 @@ def set_() -> None:
 @filename_options
 @click.option("-l", "--selector", default=None, help="Label selector.")
 @click.option("--all", "all_", is_flag=True, help="Every resource of the given types.")
-def image(args: tuple[str, ...], filenames: tuple[str, ...], recursive: bool, selector: str | None,
-          all_: bool) -> None:
+def image(args: tuple[str, ...], filenames: tuple[str, ...], recursive: bool, selector: str | None, all_: bool) -> None:
     """Update existing container image(s) of resources: ``CONTAINER=IMAGE`` (``*`` for every container)."""
     resources, pairs = _split(args)
 
@@ -129,8 +136,17 @@ def _env_lines(env: list[Obj]) -> list[str]:
 @click.option("--overwrite", type=click.BOOL, default=True, help="Replace values already set. [default: true]")
 @click.option("-l", "--selector", default=None, help="Label selector.")
 @click.option("--all", "all_", is_flag=True, help="Every resource of the given types.")
-def env(args: tuple[str, ...], filenames: tuple[str, ...], recursive: bool, container: str,
-        env_pairs: tuple[str, ...], list_: bool, overwrite: bool, selector: str | None, all_: bool) -> None:
+def env(
+    args: tuple[str, ...],
+    filenames: tuple[str, ...],
+    recursive: bool,
+    container: str,
+    env_pairs: tuple[str, ...],
+    list_: bool,
+    overwrite: bool,
+    selector: str | None,
+    all_: bool,
+) -> None:
     """Update environment variables on a pod template: ``NAME=VALUE`` sets, ``NAME-`` removes."""
     resources = tuple(a for a in args if "=" not in a and not a.endswith("-"))
     changes = [a for a in (*env_pairs, *args) if "=" in a or a.endswith("-")]
@@ -141,8 +157,7 @@ def env(args: tuple[str, ...], filenames: tuple[str, ...], recursive: bool, cont
             name = obj["metadata"]["name"]
             containers = _containers(pod_spec(obj, res), container)
             if not containers:
-                click.echo(f'Warning: {res.kind}/{name} does not have any containers matching "{container}"',
-                           err=True)
+                click.echo(f'Warning: {res.kind}/{name} does not have any containers matching "{container}"', err=True)
                 continue
             if list_:
                 for c in containers:
@@ -176,8 +191,9 @@ def _changed_env(env: list[Obj], changes: list[str], overwrite: bool, ref: str) 
             out.append({"name": key, "value": value})
         elif existing.get("value") != value or "valueFrom" in existing:
             if not overwrite:
-                raise CommandError(f"{ref} '{key}' already has a value ({existing.get('value', '')}), and "
-                                   "--overwrite is false")
+                raise CommandError(
+                    f"{ref} '{key}' already has a value ({existing.get('value', '')}), and --overwrite is false"
+                )
             existing.pop("valueFrom", None)
             existing["value"] = value
     return out

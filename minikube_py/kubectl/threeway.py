@@ -52,8 +52,9 @@ def _maps(original: Obj, modified: Obj, current: Obj, path: str, rules: Rules) -
     return patch
 
 
-def _lists(name: str, original: list[Any], modified: list[Any], current: list[Any], path: str, rule: ListRule,
-           rules: Rules) -> Obj:
+def _lists(
+    name: str, original: list[Any], modified: list[Any], current: list[Any], path: str, rule: ListRule, rules: Rules
+) -> Obj:
     if rule.key is None:  # a set of scalars
         added = [x for x in modified if x not in current]
         dropped = [x for x in original if x not in modified]

@@ -19,8 +19,7 @@ def _usage(usages: list[Obj]) -> tuple[int, int]:
     """Millicores and bytes summed over ``usages`` (each a ``{cpu, memory}`` map)."""
     from minikube_py.model.quantity import milli_value, value
 
-    return (sum(milli_value(u.get("cpu", "0")) for u in usages),
-            sum(value(u.get("memory", "0")) for u in usages))
+    return (sum(milli_value(u.get("cpu", "0")) for u in usages), sum(value(u.get("memory", "0")) for u in usages))
 
 
 def _table(rows: list[list[str]], no_headers: bool) -> str:
@@ -44,8 +43,15 @@ def node_rows(nodes: list[Obj], metrics: list[Obj], show_capacity: bool) -> list
         cpu, memory = _usage([metric.get("usage") or {}])
         whole = (node.get("status") or {}).get("capacity" if show_capacity else "allocatable") or {}
         cpu_all, memory_all = milli_value(whole.get("cpu", "0")), milli_value(whole.get("memory", "0"))
-        rows.append([name, f"{cpu}m", f"{cpu * 100 // cpu_all if cpu_all else 0}%", f"{memory // MI}Mi",
-                     f"{memory * 1000 * 100 // memory_all if memory_all else 0}%"])
+        rows.append(
+            [
+                name,
+                f"{cpu}m",
+                f"{cpu * 100 // cpu_all if cpu_all else 0}%",
+                f"{memory // MI}Mi",
+                f"{memory * 1000 * 100 // memory_all if memory_all else 0}%",
+            ]
+        )
     return rows
 
 
@@ -53,8 +59,11 @@ def pod_rows(metrics: list[Obj], containers: bool, namespaces: bool, sort_by: st
     entries = []
     for pod in metrics:
         meta = pod["metadata"]
-        parts = ([(c["name"], _usage([c.get("usage") or {}])) for c in pod.get("containers") or []] if containers
-                 else [(None, _usage([c.get("usage") or {} for c in pod.get("containers") or []]))])
+        parts = (
+            [(c["name"], _usage([c.get("usage") or {}])) for c in pod.get("containers") or []]
+            if containers
+            else [(None, _usage([c.get("usage") or {} for c in pod.get("containers") or []]))]
+        )
         entries += [(meta.get("namespace", ""), meta["name"], container, use) for container, use in parts]
     if sort_by:
         index = {"cpu": 0, "memory": 1}[sort_by]
@@ -62,8 +71,12 @@ def pod_rows(metrics: list[Obj], containers: bool, namespaces: bool, sort_by: st
     head = (["NAMESPACE"] if namespaces else []) + (["POD", "NAME"] if containers else ["NAME"])
     rows = [[*head, "CPU(cores)", "MEMORY(bytes)"]]
     for namespace, name, container, (cpu, memory) in entries:
-        rows.append(([namespace] if namespaces else []) + [name] + ([container or ""] if containers else [])
-                    + [f"{cpu}m", f"{memory // MI}Mi"])
+        rows.append(
+            ([namespace] if namespaces else [])
+            + [name]
+            + ([container or ""] if containers else [])
+            + [f"{cpu}m", f"{memory // MI}Mi"]
+        )
     return rows
 
 
@@ -81,8 +94,9 @@ _SORT = click.Choice(["cpu", "memory"])
 @click.option("--no-headers", is_flag=True, help="Print no header row.")
 @click.option("--sort-by", type=_SORT, default=None, help="Sort by cpu or memory, highest first.")
 @click.option("--show-capacity", is_flag=True, help="Shares of the nodes' capacity, not of their allocatable.")
-def top_node(name: str | None, selector: str | None, no_headers: bool, sort_by: str | None,
-             show_capacity: bool) -> None:
+def top_node(
+    name: str | None, selector: str | None, no_headers: bool, sort_by: str | None, show_capacity: bool
+) -> None:
     """Display resource (CPU/memory) usage of nodes."""
 
     async def work(session: Session) -> None:
@@ -108,8 +122,7 @@ def top_node(name: str | None, selector: str | None, no_headers: bool, sort_by: 
 @click.option("--containers", is_flag=True, help="A row per container.")
 @click.option("--no-headers", is_flag=True, help="Print no header row.")
 @click.option("--sort-by", type=_SORT, default=None, help="Sort by cpu or memory, highest first.")
-def top_pod(name: str | None, selector: str | None, containers: bool, no_headers: bool,
-            sort_by: str | None) -> None:
+def top_pod(name: str | None, selector: str | None, containers: bool, no_headers: bool, sort_by: str | None) -> None:
     """Display resource (CPU/memory) usage of pods."""
 
     async def work(session: Session) -> int:
@@ -120,8 +133,10 @@ def top_pod(name: str | None, selector: str | None, containers: bool, no_headers
         else:
             metrics = (await session.api.list(base, label_selector=selector)).get("items", [])
         if not metrics:
-            click.echo("No resources found" if everywhere else f"No resources found in {session.namespace} namespace.",
-                       err=True)
+            click.echo(
+                "No resources found" if everywhere else f"No resources found in {session.namespace} namespace.",
+                err=True,
+            )
             return 0
         click.echo(_table(pod_rows(metrics, containers, everywhere, sort_by), no_headers), nl=False)
         return 0

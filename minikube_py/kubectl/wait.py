@@ -31,8 +31,10 @@ def condition_check(spec: str) -> tuple[str, Callable[[Obj], bool]]:
         wanted = value if has_value else "true"
 
         def met(obj: Obj) -> bool:
-            return any(c.get("type", "").lower() == name.lower() and str(c.get("status", "")).lower() == wanted.lower()
-                       for c in (obj.get("status") or {}).get("conditions") or [])
+            return any(
+                c.get("type", "").lower() == name.lower() and str(c.get("status", "")).lower() == wanted.lower()
+                for c in (obj.get("status") or {}).get("conditions") or []
+            )
 
         return "condition", met
     if kind == "jsonpath" and eq and rest:
@@ -41,7 +43,7 @@ def condition_check(spec: str) -> tuple[str, Callable[[Obj], bool]]:
         path, value = rest, None
         if rest.startswith("{"):
             close = rest.find("}")
-            path, value = rest[1:close], (rest[close + 2:] if rest[close + 1:close + 2] == "=" else None)
+            path, value = rest[1:close], (rest[close + 2 :] if rest[close + 1 : close + 2] == "=" else None)
         elif "=" in rest:
             path, _, value = rest.partition("=")
 

@@ -25,9 +25,11 @@ DRY_RUN_SUFFIX = {"none": "", "client": " (dry run)", "server": " (server dry ru
 
 def filename_options(command: Any) -> Any:
     command = click.option("-R", "--recursive", is_flag=True, help="Process the directory used in -f recursively.")(
-        command)
-    return click.option("-f", "--filename", "filenames", multiple=True,
-                        help="A file, a directory or - (standard input); repeatable.")(command)
+        command
+    )
+    return click.option(
+        "-f", "--filename", "filenames", multiple=True, help="A file, a directory or - (standard input); repeatable."
+    )(command)
 
 
 class Target:
@@ -39,16 +41,20 @@ class Target:
         try:
             self.resource = discovery.for_kind(obj["apiVersion"], obj["kind"])
         except CommandError as exc:
-            raise CommandError(f'resource mapping not found for name: "{meta.get("name", "")}" namespace: '
-                               f'"{meta.get("namespace", "")}" from "{manifest.source}": {exc}\n'
-                               "ensure CRDs are installed first") from None
+            raise CommandError(
+                f'resource mapping not found for name: "{meta.get("name", "")}" namespace: '
+                f'"{meta.get("namespace", "")}" from "{manifest.source}": {exc}\n'
+                "ensure CRDs are installed first"
+            ) from None
         self.namespace: str | None = None
         if self.resource.namespaced:
             given = meta.get("namespace")
             if given and session.explicit_namespace and given != session.namespace:
-                raise CommandError(f'the namespace from the provided object "{given}" does not match the namespace '
-                                   f'"{session.namespace}". You must pass \'--namespace={given}\' to perform this '
-                                   "operation.")
+                raise CommandError(
+                    f'the namespace from the provided object "{given}" does not match the namespace '
+                    f"\"{session.namespace}\". You must pass '--namespace={given}' to perform this "
+                    "operation."
+                )
             self.namespace = meta["namespace"] = given or session.namespace
         self.obj = obj
         self.name: str = meta.get("name", "")
@@ -92,8 +98,12 @@ def create_from_files(filenames: tuple[str, ...], recursive: bool, dry_run: str,
         for target in await targets(session, filenames, recursive):
             if dry_run != "client":
                 try:
-                    await session.api.request("POST", target.path(named=False), body=target.obj,
-                                              params=write_params("kubectl-create", dry_run))
+                    await session.api.request(
+                        "POST",
+                        target.path(named=False),
+                        body=target.obj,
+                        params=write_params("kubectl-create", dry_run),
+                    )
                 except ApiError as exc:
                     report_failure(exc, "creating", target.source)
                     failed = True
@@ -119,8 +129,9 @@ def replace(filenames: tuple[str, ...], recursive: bool, dry_run: str) -> None:
                     live = await session.api.get(target.path())
                     target.obj["metadata"]["resourceVersion"] = live["metadata"].get("resourceVersion")
                 if dry_run != "client":
-                    await session.api.request("PUT", target.path(), body=target.obj,
-                                              params=write_params("kubectl-replace", dry_run))
+                    await session.api.request(
+                        "PUT", target.path(), body=target.obj, params=write_params("kubectl-replace", dry_run)
+                    )
             except ApiError as exc:
                 report_failure(exc, "replacing", target.source)
                 failed = True
@@ -156,8 +167,14 @@ def merge_rules(kind: str) -> Any:
 @click.option("--server-side", is_flag=True, help="Apply on the server (server-side apply).")
 @click.option("--force-conflicts", is_flag=True, help="With --server-side: take fields other managers own.")
 @click.option("--field-manager", default=None, help="The name of the manager applying.")
-def apply(filenames: tuple[str, ...], recursive: bool, dry_run: str, server_side: bool, force_conflicts: bool,
-          field_manager: str | None) -> None:
+def apply(
+    filenames: tuple[str, ...],
+    recursive: bool,
+    dry_run: str,
+    server_side: bool,
+    force_conflicts: bool,
+    field_manager: str | None,
+) -> None:
     """Apply a configuration to a resource by file name or stdin."""
 
     async def work(session: Session) -> int:
@@ -165,11 +182,13 @@ def apply(filenames: tuple[str, ...], recursive: bool, dry_run: str, server_side
         for target in await targets(session, filenames, recursive):
             try:
                 if server_side:
-                    message = await _apply_server_side(session, target, dry_run, force_conflicts,
-                                                       field_manager or "kubectl")
+                    message = await _apply_server_side(
+                        session, target, dry_run, force_conflicts, field_manager or "kubectl"
+                    )
                 else:
-                    message = await _apply_client_side(session, target, dry_run,
-                                                        field_manager or "kubectl-client-side-apply")
+                    message = await _apply_client_side(
+                        session, target, dry_run, field_manager or "kubectl-client-side-apply"
+                    )
             except ApiError as exc:
                 report_failure(exc, exc.verb if isinstance(exc, _Failure) else "applying", target.source)
                 failed = True
@@ -183,8 +202,9 @@ def apply(filenames: tuple[str, ...], recursive: bool, dry_run: str, server_side
 async def _apply_server_side(session: Session, target: Target, dry_run: str, force: bool, manager: str) -> str:
     if dry_run != "client":
         params = {**write_params(manager, dry_run), "force": "true" if force else "false"}
-        await session.api.request("PATCH", target.path(), body=target.obj, params=params,
-                                  content_type=PATCH_CONTENT_TYPES["apply"])
+        await session.api.request(
+            "PATCH", target.path(), body=target.obj, params=params, content_type=PATCH_CONTENT_TYPES["apply"]
+        )
     return "serverside-applied"
 
 
@@ -197,17 +217,21 @@ async def _apply_client_side(session: Session, target: Target, dry_run: str, man
     except NotFoundError:
         if dry_run != "client":
             try:
-                await session.api.request("POST", target.path(named=False), body=applied,
-                                          params=write_params(manager, dry_run))
+                await session.api.request(
+                    "POST", target.path(named=False), body=applied, params=write_params(manager, dry_run)
+                )
             except ApiError as exc:
                 raise _Failure(exc, "creating") from exc
         return "created"
     annotations = live.get("metadata", {}).get("annotations") or {}
     if LAST_APPLIED not in annotations:
-        click.echo(f"Warning: resource {target.resource.name}/{target.name} is missing the {LAST_APPLIED} "
-                   "annotation which is required by kubectl apply. kubectl apply should only be used on resources "
-                   "created declaratively by either kubectl create --save-config or kubectl apply. The missing "
-                   "annotation will be patched automatically.", err=True)
+        click.echo(
+            f"Warning: resource {target.resource.name}/{target.name} is missing the {LAST_APPLIED} "
+            "annotation which is required by kubectl apply. kubectl apply should only be used on resources "
+            "created declaratively by either kubectl create --save-config or kubectl apply. The missing "
+            "annotation will be patched automatically.",
+            err=True,
+        )
     try:
         original = json.loads(annotations[LAST_APPLIED]) if LAST_APPLIED in annotations else None
     except ValueError:
@@ -217,8 +241,13 @@ async def _apply_client_side(session: Session, target: Target, dry_run: str, man
     if not patch:
         return "unchanged"
     if dry_run != "client":
-        await session.api.request("PATCH", target.path(), body=patch, params=write_params(manager, dry_run),
-                                  content_type=PATCH_CONTENT_TYPES["strategic" if rules else "merge"])
+        await session.api.request(
+            "PATCH",
+            target.path(),
+            body=patch,
+            params=write_params(manager, dry_run),
+            content_type=PATCH_CONTENT_TYPES["strategic" if rules else "merge"],
+        )
     return "configured"
 
 
@@ -239,12 +268,33 @@ class _Failure(ApiError):
 @click.option("--force", is_flag=True, help="With --grace-period=0: remove at once, without waiting.")
 @click.option("--now", is_flag=True, help="Signal to stop at once (grace period 1).")
 @click.option("--ignore-not-found", is_flag=True, help="Treat 'resource not found' as a successful delete.")
-@click.option("--wait", type=click.BOOL, default=True, is_flag=False, flag_value=True,
-              help="Wait for the objects to be gone before returning. [default: true]")
-@click.option("--cascade", type=click.Choice(["background", "foreground", "orphan", "true", "false"]),
-              default="background", help="How dependents are deleted.")
-def delete(args: tuple[str, ...], filenames: tuple[str, ...], recursive: bool, selector: str | None, all_: bool,
-           grace_period: int, force: bool, now: bool, ignore_not_found: bool, wait: bool, cascade: str) -> None:
+@click.option(
+    "--wait",
+    type=click.BOOL,
+    default=True,
+    is_flag=False,
+    flag_value=True,
+    help="Wait for the objects to be gone before returning. [default: true]",
+)
+@click.option(
+    "--cascade",
+    type=click.Choice(["background", "foreground", "orphan", "true", "false"]),
+    default="background",
+    help="How dependents are deleted.",
+)
+def delete(
+    args: tuple[str, ...],
+    filenames: tuple[str, ...],
+    recursive: bool,
+    selector: str | None,
+    all_: bool,
+    grace_period: int,
+    force: bool,
+    now: bool,
+    ignore_not_found: bool,
+    wait: bool,
+    cascade: str,
+) -> None:
     """Delete resources by file names, stdin, resources and names, or by resources and label selector."""
     if now:
         grace_period = 1
@@ -266,14 +316,20 @@ def delete(args: tuple[str, ...], filenames: tuple[str, ...], recursive: bool, s
             click.echo("No resources found")  # kubectl's delete says so on standard output
             return 0
         if grace_period == 0 and force:
-            click.echo("Warning: Immediate deletion does not wait for confirmation that the running resource has "
-                       "been terminated. The resource may continue to run on the cluster indefinitely.", err=True)
+            click.echo(
+                "Warning: Immediate deletion does not wait for confirmation that the running resource has "
+                "been terminated. The resource may continue to run on the cluster indefinitely.",
+                err=True,
+            )
         failed = False
         pending: list[tuple[Resource, str | None, str, str]] = []
         for i, (res, namespace, name) in enumerate(found):
             try:
-                answer = await session.api.delete(res.path(namespace, name), propagation_policy=policy,
-                                                  grace_period_seconds=grace_period if grace_period >= 0 else None)
+                answer = await session.api.delete(
+                    res.path(namespace, name),
+                    propagation_policy=policy,
+                    grace_period_seconds=grace_period if grace_period >= 0 else None,
+                )
             except NotFoundError as exc:
                 if not ignore_not_found:
                     if sources:

@@ -39,9 +39,14 @@ def lease_name(identity: str) -> str:
 def server_lease(identity: str, ip: str, port: int, renew_time: str) -> Obj:
     """The Lease a server writes for itself (create or full replace)."""
     return {
-        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-        "metadata": {"name": lease_name(identity), "namespace": NAMESPACE, "labels": {LEASE_LABEL: "true"},
-                     "annotations": {ADDRESS_ANNOTATION: ip, PORT_ANNOTATION: str(port)}},
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {
+            "name": lease_name(identity),
+            "namespace": NAMESPACE,
+            "labels": {LEASE_LABEL: "true"},
+            "annotations": {ADDRESS_ANNOTATION: ip, PORT_ANNOTATION: str(port)},
+        },
         "spec": {"holderIdentity": identity, "leaseDurationSeconds": LEASE_SECONDS, "renewTime": renew_time},
     }
 
@@ -71,8 +76,10 @@ def endpoints_subsets(servers: list[tuple[str, int]]) -> list[Obj]:
     by_port: dict[int, list[str]] = {}
     for ip, port in servers:
         by_port.setdefault(port, []).append(ip)
-    return [{"addresses": [{"ip": ip} for ip in ips], "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}
-            for port, ips in sorted(by_port.items())]
+    return [
+        {"addresses": [{"ip": ip} for ip in ips], "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}
+        for port, ips in sorted(by_port.items())
+    ]
 
 
 def server_urls(endpoints: Obj) -> list[str]:

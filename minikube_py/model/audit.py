@@ -85,8 +85,7 @@ class Rule:
         if self.urls:
             if info.resource_request:
                 return False
-            return any(info.path == url or (url.endswith("*") and info.path.startswith(url[:-1]))
-                       for url in self.urls)
+            return any(info.path == url or (url.endswith("*") and info.path.startswith(url[:-1])) for url in self.urls)
         return True
 
 
@@ -126,8 +125,9 @@ def parse_policy(doc: Any) -> Policy:
     rules = doc.get("rules")
     if not isinstance(rules, list) or not rules:
         raise PolicyError("rules: an audit policy needs at least one rule")
-    return Policy(tuple(_rule(rule, f"rules[{i}]") for i, rule in enumerate(rules)),
-                  _stages(doc.get("omitStages"), "omitStages"))
+    return Policy(
+        tuple(_rule(rule, f"rules[{i}]") for i, rule in enumerate(rules)), _stages(doc.get("omitStages"), "omitStages")
+    )
 
 
 def _rule(raw: Any, where: str) -> Rule:
@@ -137,15 +137,23 @@ def _rule(raw: Any, where: str) -> Rule:
     if level not in LEVELS:
         raise PolicyError(f"{where}.level: must be one of {', '.join(LEVELS)}, got {level!r}")
     urls = tuple(_strings(raw.get("nonResourceURLs"), f"{where}.nonResourceURLs"))
-    resources = tuple(_group_resources(gr, f"{where}.resources[{i}]")
-                      for i, gr in enumerate(_list(raw.get("resources"), f"{where}.resources")))
+    resources = tuple(
+        _group_resources(gr, f"{where}.resources[{i}]")
+        for i, gr in enumerate(_list(raw.get("resources"), f"{where}.resources"))
+    )
     namespaces = frozenset(_strings(raw.get("namespaces"), f"{where}.namespaces"))
     if urls and (resources or namespaces):
         raise PolicyError(f"{where}: nonResourceURLs cannot be combined with resources or namespaces")
-    return Rule(level, frozenset(_strings(raw.get("users"), f"{where}.users")),
-                frozenset(_strings(raw.get("userGroups"), f"{where}.userGroups")),
-                frozenset(_strings(raw.get("verbs"), f"{where}.verbs")), resources, namespaces, urls,
-                _stages(raw.get("omitStages"), f"{where}.omitStages"))
+    return Rule(
+        level,
+        frozenset(_strings(raw.get("users"), f"{where}.users")),
+        frozenset(_strings(raw.get("userGroups"), f"{where}.userGroups")),
+        frozenset(_strings(raw.get("verbs"), f"{where}.verbs")),
+        resources,
+        namespaces,
+        urls,
+        _stages(raw.get("omitStages"), f"{where}.omitStages"),
+    )
 
 
 def _group_resources(raw: Any, where: str) -> GroupResources:
@@ -154,8 +162,11 @@ def _group_resources(raw: Any, where: str) -> GroupResources:
     group = raw.get("group") or ""
     if not isinstance(group, str):
         raise PolicyError(f"{where}.group: must be a string")
-    return GroupResources(group, frozenset(_strings(raw.get("resources"), f"{where}.resources")),
-                          frozenset(_strings(raw.get("resourceNames"), f"{where}.resourceNames")))
+    return GroupResources(
+        group,
+        frozenset(_strings(raw.get("resources"), f"{where}.resources")),
+        frozenset(_strings(raw.get("resourceNames"), f"{where}.resourceNames")),
+    )
 
 
 def _stages(raw: Any, where: str) -> frozenset[str]:

@@ -32,14 +32,42 @@ def _urls(verbs: list[str], urls: list[str]) -> Obj:
     return {"nonResourceURLs": urls, "verbs": verbs}
 
 
-_CORE_VIEW = ["configmaps", "endpoints", "persistentvolumeclaims", "persistentvolumeclaims/status", "pods",
-              "replicationcontrollers", "replicationcontrollers/scale", "serviceaccounts", "services",
-              "services/status", "bindings", "events", "limitranges", "namespaces/status", "pods/log",
-              "pods/status", "replicationcontrollers/status", "resourcequotas", "resourcequotas/status",
-              "namespaces"]
-_APPS = ["controllerrevisions", "daemonsets", "daemonsets/status", "deployments", "deployments/scale",
-         "deployments/status", "replicasets", "replicasets/scale", "replicasets/status", "statefulsets",
-         "statefulsets/scale", "statefulsets/status"]
+_CORE_VIEW = [
+    "configmaps",
+    "endpoints",
+    "persistentvolumeclaims",
+    "persistentvolumeclaims/status",
+    "pods",
+    "replicationcontrollers",
+    "replicationcontrollers/scale",
+    "serviceaccounts",
+    "services",
+    "services/status",
+    "bindings",
+    "events",
+    "limitranges",
+    "namespaces/status",
+    "pods/log",
+    "pods/status",
+    "replicationcontrollers/status",
+    "resourcequotas",
+    "resourcequotas/status",
+    "namespaces",
+]
+_APPS = [
+    "controllerrevisions",
+    "daemonsets",
+    "daemonsets/status",
+    "deployments",
+    "deployments/scale",
+    "deployments/status",
+    "replicasets",
+    "replicasets/scale",
+    "replicasets/status",
+    "statefulsets",
+    "statefulsets/scale",
+    "statefulsets/status",
+]
 _BATCH = ["cronjobs", "cronjobs/status", "jobs", "jobs/status"]
 
 _AGGREGATE_TO_VIEW = [
@@ -51,16 +79,47 @@ _AGGREGATE_TO_VIEW = [
     _rule(_READ, ["coordination.k8s.io"], ["leases"]),
 ]
 _AGGREGATE_TO_EDIT = [
-    _rule(["create", "delete", "deletecollection", "patch", "update"], [""],
-          ["pods", "pods/attach", "pods/exec", "pods/portforward", "pods/proxy"]),
-    _rule(["get", "list", "watch"], [""], ["pods/attach", "pods/exec", "pods/portforward", "pods/proxy", "secrets",
-                                          "services/proxy"]),
+    _rule(
+        ["create", "delete", "deletecollection", "patch", "update"],
+        [""],
+        ["pods", "pods/attach", "pods/exec", "pods/portforward", "pods/proxy"],
+    ),
+    _rule(
+        ["get", "list", "watch"],
+        [""],
+        ["pods/attach", "pods/exec", "pods/portforward", "pods/proxy", "secrets", "services/proxy"],
+    ),
     _rule(["impersonate"], [""], ["serviceaccounts"]),
     _rule(["create"], [""], ["serviceaccounts/token"]),
-    _rule(_WRITE, [""], ["configmaps", "events", "persistentvolumeclaims", "replicationcontrollers",
-                         "replicationcontrollers/scale", "secrets", "serviceaccounts", "services", "services/proxy"]),
-    _rule(_WRITE, ["apps"], ["daemonsets", "deployments", "deployments/rollback", "deployments/scale", "replicasets",
-                             "replicasets/scale", "statefulsets", "statefulsets/scale"]),
+    _rule(
+        _WRITE,
+        [""],
+        [
+            "configmaps",
+            "events",
+            "persistentvolumeclaims",
+            "replicationcontrollers",
+            "replicationcontrollers/scale",
+            "secrets",
+            "serviceaccounts",
+            "services",
+            "services/proxy",
+        ],
+    ),
+    _rule(
+        _WRITE,
+        ["apps"],
+        [
+            "daemonsets",
+            "deployments",
+            "deployments/rollback",
+            "deployments/scale",
+            "replicasets",
+            "replicasets/scale",
+            "statefulsets",
+            "statefulsets/scale",
+        ],
+    ),
     _rule(_WRITE, ["batch"], ["cronjobs", "jobs"]),
     _rule(_WRITE, ["discovery.k8s.io"], ["endpointslices"]),
     _rule(_WRITE, ["networking.k8s.io"], ["ingresses"]),
@@ -72,24 +131,33 @@ _AGGREGATE_TO_ADMIN = [
 ]
 
 
-def _cluster_role(name: str, rules: list[Obj], *, labels: dict[str, str] | None = None,
-                  aggregate_from: str = "") -> Obj:
-    role: Obj = {"apiVersion": f"{GROUP}/v1", "kind": "ClusterRole",
-                 "metadata": {"name": name, "labels": {**_LABELS, **(labels or {})},
-                              "annotations": {AUTOUPDATE: "true"}},
-                 "rules": rules}
+def _cluster_role(
+    name: str, rules: list[Obj], *, labels: dict[str, str] | None = None, aggregate_from: str = ""
+) -> Obj:
+    role: Obj = {
+        "apiVersion": f"{GROUP}/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": name, "labels": {**_LABELS, **(labels or {})}, "annotations": {AUTOUPDATE: "true"}},
+        "rules": rules,
+    }
     if aggregate_from:
-        role["aggregationRule"] = {"clusterRoleSelectors": [
-            {"matchLabels": {f"rbac.authorization.k8s.io/aggregate-to-{aggregate_from}": "true"}}]}
+        role["aggregationRule"] = {
+            "clusterRoleSelectors": [
+                {"matchLabels": {f"rbac.authorization.k8s.io/aggregate-to-{aggregate_from}": "true"}}
+            ]
+        }
         role["rules"] = []  # the aggregation controller fills them in
     return role
 
 
 def _cluster_binding(name: str, role: str, groups: list[str]) -> Obj:
-    return {"apiVersion": f"{GROUP}/v1", "kind": "ClusterRoleBinding",
-            "metadata": {"name": name, "labels": dict(_LABELS), "annotations": {AUTOUPDATE: "true"}},
-            "roleRef": {"apiGroup": GROUP, "kind": "ClusterRole", "name": role},
-            "subjects": [{"apiGroup": GROUP, "kind": "Group", "name": g} for g in groups]}
+    return {
+        "apiVersion": f"{GROUP}/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": name, "labels": dict(_LABELS), "annotations": {AUTOUPDATE: "true"}},
+        "roleRef": {"apiGroup": GROUP, "kind": "ClusterRole", "name": role},
+        "subjects": [{"apiGroup": GROUP, "kind": "Group", "name": g} for g in groups],
+    }
 
 
 def _aggregates_to(*roles: str) -> dict[str, str]:
@@ -107,18 +175,51 @@ CLUSTER_ROLES: tuple[Obj, ...] = (
     _cluster_role("system:aggregate-to-admin", _AGGREGATE_TO_ADMIN, labels=_aggregates_to("admin")),
     _cluster_role("system:aggregate-to-edit", _AGGREGATE_TO_EDIT, labels=_aggregates_to("edit")),
     _cluster_role("system:aggregate-to-view", _AGGREGATE_TO_VIEW, labels=_aggregates_to("view")),
-    _cluster_role("system:basic-user", [
-        _rule(["create"], ["authorization.k8s.io"], ["selfsubjectaccessreviews", "selfsubjectrulesreviews"]),
-        _rule(["create"], ["authentication.k8s.io"], ["selfsubjectreviews"]),
-    ]),
-    _cluster_role("system:discovery", [_urls(["get"], [
-        "/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*", "/readyz",
-        "/version", "/version/"])]),
-    _cluster_role("system:public-info-viewer", [_urls(["get"], [
-        "/healthz", "/livez", "/readyz", "/version", "/version/"])]),
-    _cluster_role("system:service-account-issuer-discovery", [_urls(["get"], [
-        "/.well-known/openid-configuration", "/.well-known/openid-configuration/", "/openid/v1/jwks",
-        "/openid/v1/jwks/"])]),
+    _cluster_role(
+        "system:basic-user",
+        [
+            _rule(["create"], ["authorization.k8s.io"], ["selfsubjectaccessreviews", "selfsubjectrulesreviews"]),
+            _rule(["create"], ["authentication.k8s.io"], ["selfsubjectreviews"]),
+        ],
+    ),
+    _cluster_role(
+        "system:discovery",
+        [
+            _urls(
+                ["get"],
+                [
+                    "/api",
+                    "/api/*",
+                    "/apis",
+                    "/apis/*",
+                    "/healthz",
+                    "/livez",
+                    "/openapi",
+                    "/openapi/*",
+                    "/readyz",
+                    "/version",
+                    "/version/",
+                ],
+            )
+        ],
+    ),
+    _cluster_role(
+        "system:public-info-viewer", [_urls(["get"], ["/healthz", "/livez", "/readyz", "/version", "/version/"])]
+    ),
+    _cluster_role(
+        "system:service-account-issuer-discovery",
+        [
+            _urls(
+                ["get"],
+                [
+                    "/.well-known/openid-configuration",
+                    "/.well-known/openid-configuration/",
+                    "/openid/v1/jwks",
+                    "/openid/v1/jwks/",
+                ],
+            )
+        ],
+    ),
 )
 
 CLUSTER_ROLE_BINDINGS: tuple[Obj, ...] = (
@@ -126,6 +227,7 @@ CLUSTER_ROLE_BINDINGS: tuple[Obj, ...] = (
     _cluster_binding("system:basic-user", "system:basic-user", [AUTHENTICATED]),
     _cluster_binding("system:discovery", "system:discovery", [AUTHENTICATED]),
     _cluster_binding("system:public-info-viewer", "system:public-info-viewer", [AUTHENTICATED, UNAUTHENTICATED]),
-    _cluster_binding("system:service-account-issuer-discovery", "system:service-account-issuer-discovery",
-                     [SERVICE_ACCOUNTS_GROUP]),
+    _cluster_binding(
+        "system:service-account-issuer-discovery", "system:service-account-issuer-discovery", [SERVICE_ACCOUNTS_GROUP]
+    ),
 )

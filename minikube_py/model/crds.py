@@ -28,8 +28,11 @@ _FIELD_PATH = re.compile(r"^(\.[A-Za-z0-9_-]+)+$")
 #: the finalizer that holds a deleted CRD until all its objects are gone
 CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 SCOPES = ("Namespaced", "Cluster")
-_BUILTIN_GROUPS = frozenset(rt.group for rt in RESOURCES) | {"authentication.k8s.io", "authorization.k8s.io",
-                                                               "metrics.k8s.io"}
+_BUILTIN_GROUPS = frozenset(rt.group for rt in RESOURCES) | {
+    "authentication.k8s.io",
+    "authorization.k8s.io",
+    "metrics.k8s.io",
+}
 
 
 def _dict(value: Any) -> Obj:
@@ -70,7 +73,7 @@ def validate(obj: Obj) -> list[FieldError]:
             problems.append(errors.invalid_value("spec.group", group, "is served by the API server itself"))
     name = _dict(obj.get("metadata")).get("name", "")
     if isinstance(group, str) and isinstance(names.get("plural"), str) and name != f"{names['plural']}.{group}":
-        problems.append(errors.invalid_value("metadata.name", name, "must be spec.names.plural+\".\"+spec.group"))
+        problems.append(errors.invalid_value("metadata.name", name, 'must be spec.names.plural+"."+spec.group'))
     if spec.get("scope") not in SCOPES:
         problems.append(errors.not_supported("spec.scope", spec.get("scope") or "", list(SCOPES)))
     problems += _validate_names(names, "spec.names")
@@ -91,8 +94,7 @@ def validate_update(new: Obj, old: Obj) -> list[FieldError]:
     declared = {v.get("name") for v in new_spec.get("versions") or () if isinstance(v, dict)}
     for stored in _dict(old.get("status")).get("storedVersions") or ():
         if stored not in declared:
-            problems.append(errors.invalid_value("status.storedVersions[0]", stored,
-                                                 "must appear in spec.versions"))
+            problems.append(errors.invalid_value("status.storedVersions[0]", stored, "must appear in spec.versions"))
     return problems
 
 
@@ -109,11 +111,14 @@ def _validate_names(names: Obj, path: str) -> list[FieldError]:
         if key == "kind" and not value:
             problems.append(errors.required(f"{path}.kind"))
         elif value:
-            problems += [errors.invalid_value(f"{path}.{key}", value, f"may have mixed case, but should otherwise {m}")
-                         for m in dns1035_label_errors(str(value).lower())]
+            problems += [
+                errors.invalid_value(f"{path}.{key}", value, f"may have mixed case, but should otherwise {m}")
+                for m in dns1035_label_errors(str(value).lower())
+            ]
     if names.get("kind") and names.get("kind") == names.get("listKind"):
-        problems.append(errors.invalid_value(f"{path}.listKind", names["listKind"], "kind and listKind may not be "
-                                                                                    "the same"))
+        problems.append(
+            errors.invalid_value(f"{path}.listKind", names["listKind"], "kind and listKind may not be the same")
+        )
     for key in ("shortNames", "categories"):
         for i, value in enumerate(names.get(key) or ()):
             problems += [errors.invalid_value(f"{path}.{key}[{i}]", value, m) for m in dns1123_label_errors(str(value))]
@@ -144,19 +149,34 @@ def _validate_versions(versions: Any) -> list[FieldError]:
         for j, selectable in enumerate(version.get("selectableFields") or ()):
             field_path = _dict(selectable).get("jsonPath")
             if not field_path or not str(field_path).startswith("."):
-                problems.append(errors.invalid_value(f"{path}.selectableFields[{j}].jsonPath", field_path or "",
-                                                     "must be a simple field path starting with '.'"))
+                problems.append(
+                    errors.invalid_value(
+                        f"{path}.selectableFields[{j}].jsonPath",
+                        field_path or "",
+                        "must be a simple field path starting with '.'",
+                    )
+                )
         for j, column in enumerate(version.get("additionalPrinterColumns") or ()):
             column = _dict(column)
             for key in ("name", "type", "jsonPath"):
                 if not column.get(key):
                     problems.append(errors.required(f"{path}.additionalPrinterColumns[{j}].{key}"))
     if storage != 1:
-        problems.append(errors.invalid_value("spec.versions", [v.get("name") for v in map(_dict, versions)],
-                                             "must have exactly one version marked as storage version"))
+        problems.append(
+            errors.invalid_value(
+                "spec.versions",
+                [v.get("name") for v in map(_dict, versions)],
+                "must have exactly one version marked as storage version",
+            )
+        )
     if not any(_dict(v).get("served") for v in versions):
-        problems.append(errors.invalid_value("spec.versions", [v.get("name") for v in map(_dict, versions)],
-                                             "must have at least one version marked as served"))
+        problems.append(
+            errors.invalid_value(
+                "spec.versions",
+                [v.get("name") for v in map(_dict, versions)],
+                "must have at least one version marked as served",
+            )
+        )
     return problems
 
 
@@ -166,15 +186,19 @@ def _validate_subresources(subresources: Obj, path: str) -> list[FieldError]:
         return []
     scale = _dict(scale)
     problems: list[FieldError] = []
-    for key, under in (("specReplicasPath", ".spec."), ("statusReplicasPath", ".status."),
-                       ("labelSelectorPath", "")):
+    for key, under in (("specReplicasPath", ".spec."), ("statusReplicasPath", ".status."), ("labelSelectorPath", "")):
         value = scale.get(key)
         if not value:
             if key != "labelSelectorPath":
                 problems.append(errors.required(f"{path}.scale.{key}"))
         elif not _FIELD_PATH.match(str(value)) or not str(value).startswith(under):
-            problems.append(errors.invalid_value(f"{path}.scale.{key}", value,
-                                                 f"should be a json path under {under.rstrip('.') or '.spec or .status'}"))
+            problems.append(
+                errors.invalid_value(
+                    f"{path}.scale.{key}",
+                    value,
+                    f"should be a json path under {under.rstrip('.') or '.spec or .status'}",
+                )
+            )
     return problems
 
 
@@ -182,8 +206,13 @@ def _validate_subresources(subresources: Obj, path: str) -> list[FieldError]:
 
 
 #: the names of a CRD that must be unique in its group, with the reason a clash is reported by
-_UNIQUE_NAMES = (("plural", "PluralConflict"), ("singular", "SingularConflict"), ("shortNames", "ShortNamesConflict"),
-                 ("kind", "KindConflict"), ("listKind", "ListKindConflict"))
+_UNIQUE_NAMES = (
+    ("plural", "PluralConflict"),
+    ("singular", "SingularConflict"),
+    ("shortNames", "ShortNamesConflict"),
+    ("kind", "KindConflict"),
+    ("listKind", "ListKindConflict"),
+)
 
 
 def name_conflict(obj: Obj, others: list[Obj]) -> tuple[str, str] | None:
@@ -192,7 +221,9 @@ def name_conflict(obj: Obj, others: list[Obj]) -> tuple[str, str] | None:
     group = _dict(obj.get("spec")).get("group")
     names = _spec_names(obj)
     for other in others:
-        if _dict(other.get("spec")).get("group") != group or other["metadata"].get("name") == obj["metadata"].get("name"):
+        if _dict(other.get("spec")).get("group") != group or other["metadata"].get("name") == obj["metadata"].get(
+            "name"
+        ):
             continue
         taken = _dict(_dict(other.get("status")).get("acceptedNames"))
         used = {str(v) for key in ("plural", "singular") if taken.get(key) for v in [taken[key]]}
@@ -234,15 +265,19 @@ def status(obj: Obj, old_status: Any, conflict: tuple[str, str] | None = None) -
     if conflict is not None:
         return {
             "acceptedNames": _dict(old.get("acceptedNames")) or {"plural": "", "kind": ""},
-            "conditions": [condition("NamesAccepted", False, *conflict),
-                           condition("Established", False, "NotAccepted", "not all names are accepted")],
+            "conditions": [
+                condition("NamesAccepted", False, *conflict),
+                condition("Established", False, "NotAccepted", "not all names are accepted"),
+            ],
             "storedVersions": stored,
         }
     names = {key: value for key, value in _spec_names(obj).items() if value}
     return {
         "acceptedNames": names,
-        "conditions": [condition("NamesAccepted", True, "NoConflicts", "no conflicts found"),
-                       condition("Established", True, "InitialNamesAccepted", "the initial names have been accepted")],
+        "conditions": [
+            condition("NamesAccepted", True, "NoConflicts", "no conflicts found"),
+            condition("Established", True, "InitialNamesAccepted", "the initial names have been accepted"),
+        ],
         "storedVersions": stored,
     }
 
@@ -258,8 +293,10 @@ def _deprecation(spec: Obj, names: Obj, version: Obj) -> str:
     """The warning of a deprecated version: its own ``deprecationWarning``, else Kubernetes' default."""
     if not version.get("deprecated"):
         return ""
-    return str(version.get("deprecationWarning") or f"{spec.get('group')}/{version.get('name')} {names.get('kind')} "
-                                                    "is deprecated")
+    return str(
+        version.get("deprecationWarning")
+        or f"{spec.get('group')}/{version.get('name')} {names.get('kind')} is deprecated"
+    )
 
 
 def resource_types(obj: Obj) -> tuple[ResourceType, ...]:
@@ -292,9 +329,18 @@ def resource_types(obj: Obj) -> tuple[ResourceType, ...]:
             selectable=tuple(str(_dict(f).get("jsonPath", "")) for f in version.get("selectableFields") or ()),
             deprecation=_deprecation(spec, names, version),
         )
-        types.append(ResourceType(
-            str(spec.get("group", "")), str(version.get("name", "")), str(names.get("kind", "")),
-            str(names.get("plural", "")), str(names.get("singular") or str(names.get("kind", "")).lower()),
-            spec.get("scope") == "Namespaced", tuple(names.get("shortNames") or ()),
-            tuple(names.get("categories") or ()), served_subresources, custom=custom))
+        types.append(
+            ResourceType(
+                str(spec.get("group", "")),
+                str(version.get("name", "")),
+                str(names.get("kind", "")),
+                str(names.get("plural", "")),
+                str(names.get("singular") or str(names.get("kind", "")).lower()),
+                spec.get("scope") == "Namespaced",
+                tuple(names.get("shortNames") or ()),
+                tuple(names.get("categories") or ()),
+                served_subresources,
+                custom=custom,
+            )
+        )
     return tuple(types)

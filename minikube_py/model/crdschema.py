@@ -196,10 +196,13 @@ def _check_enum(schema: Schema, value: Any, path: str, problems: list[FieldError
 
 def _check_string(schema: Schema, value: str, path: str, problems: list[FieldError]) -> None:
     if "maxLength" in schema and len(value) > schema["maxLength"]:
-        problems.append(FieldError(path, "FieldValueTooLong", f"Too long: may not be more than {schema['maxLength']} bytes"))
+        problems.append(
+            FieldError(path, "FieldValueTooLong", f"Too long: may not be more than {schema['maxLength']} bytes")
+        )
     if "minLength" in schema and len(value) < schema["minLength"]:
-        problems.append(errors.invalid_value(path, value, f"{path} in body should be at least {schema['minLength']} "
-                                                          "chars long"))
+        problems.append(
+            errors.invalid_value(path, value, f"{path} in body should be at least {schema['minLength']} chars long")
+        )
     pattern = schema.get("pattern")
     if pattern is not None and _compiled(pattern).search(value) is None:
         problems.append(errors.invalid_value(path, value, f"{path} in body should match '{pattern}'"))
@@ -216,7 +219,9 @@ def _check_number(schema: Schema, value: float, path: str, problems: list[FieldE
         if schema.get("exclusiveMinimum") and value <= low:
             problems.append(errors.invalid_value(path, value, f"{path} in body should be greater than {low}"))
         elif value < low:
-            problems.append(errors.invalid_value(path, value, f"{path} in body should be greater than or equal to {low}"))
+            problems.append(
+                errors.invalid_value(path, value, f"{path} in body should be greater than or equal to {low}")
+            )
     if "maximum" in schema:
         high = schema["maximum"]
         if schema.get("exclusiveMaximum") and value >= high:
@@ -230,11 +235,15 @@ def _check_number(schema: Schema, value: float, path: str, problems: list[FieldE
 
 def _check_array(schema: Schema, value: list[Any], path: str, problems: list[FieldError]) -> None:
     if "maxItems" in schema and len(value) > schema["maxItems"]:
-        problems.append(FieldError(path, "FieldValueTooMany",
-                                   f"Too many: {len(value)}: must have at most {schema['maxItems']} items"))
+        problems.append(
+            FieldError(
+                path, "FieldValueTooMany", f"Too many: {len(value)}: must have at most {schema['maxItems']} items"
+            )
+        )
     if "minItems" in schema and len(value) < schema["minItems"]:
-        problems.append(errors.invalid_value(path, len(value), f"{path} in body should have at least "
-                                                               f"{schema['minItems']} items"))
+        problems.append(
+            errors.invalid_value(path, len(value), f"{path} in body should have at least {schema['minItems']} items")
+        )
     if schema.get("uniqueItems") or schema.get("x-kubernetes-list-type") == "set":
         seen: list[Any] = []
         for i, item in enumerate(value):
@@ -253,11 +262,17 @@ def _check_object(schema: Schema, value: dict[str, Any], path: str, problems: li
         if name not in value:
             problems.append(errors.required(f"{path}.{name}"))
     if "maxProperties" in schema and len(value) > schema["maxProperties"]:
-        problems.append(FieldError(path, "FieldValueTooMany",
-                                   f"Too many: {len(value)}: must have at most {schema['maxProperties']} items"))
+        problems.append(
+            FieldError(
+                path, "FieldValueTooMany", f"Too many: {len(value)}: must have at most {schema['maxProperties']} items"
+            )
+        )
     if "minProperties" in schema and len(value) < schema["minProperties"]:
-        problems.append(errors.invalid_value(path, len(value), f"{path} in body should have at least "
-                                                               f"{schema['minProperties']} properties"))
+        problems.append(
+            errors.invalid_value(
+                path, len(value), f"{path} in body should have at least {schema['minProperties']} properties"
+            )
+        )
     additional = schema.get("additionalProperties")
     for name, item in value.items():
         sub = properties.get(name)
@@ -269,6 +284,7 @@ def _check_object(schema: Schema, value: dict[str, Any], path: str, problems: li
 
 def _check_combinators(schema: Schema, value: Any, path: str, problems: list[FieldError]) -> None:
     """``anyOf``/``oneOf``/``not``: value validations only (structural schemas allow no types there)."""
+
     def passes(sub: Schema) -> bool:
         found: list[FieldError] = []
         _validate(sub, value, path, found)
@@ -276,16 +292,17 @@ def _check_combinators(schema: Schema, value: Any, path: str, problems: list[Fie
 
     any_of = schema.get("anyOf")
     if any_of and not any(passes(sub) for sub in any_of):
-        problems.append(errors.invalid_value(path, _shown(value), f"{path} in body must match at least one schema "
-                                                                  "in anyOf"))
+        problems.append(
+            errors.invalid_value(path, _shown(value), f"{path} in body must match at least one schema in anyOf")
+        )
     one_of = schema.get("oneOf")
     if one_of and sum(passes(sub) for sub in one_of) != 1:
-        problems.append(errors.invalid_value(path, _shown(value), f"{path} in body must match exactly one schema "
-                                                                  "in oneOf"))
+        problems.append(
+            errors.invalid_value(path, _shown(value), f"{path} in body must match exactly one schema in oneOf")
+        )
     negated = schema.get("not")
     if isinstance(negated, dict) and passes(negated):
-        problems.append(errors.invalid_value(path, _shown(value), f"{path} in body should not match the schema "
-                                                                  "in not"))
+        problems.append(errors.invalid_value(path, _shown(value), f"{path} in body should not match the schema in not"))
 
 
 def _shown(value: Any) -> Any:
@@ -328,4 +345,6 @@ def _structure(schema: Schema, path: str, problems: list[FieldError]) -> None:
         try:
             re.compile(pattern)
         except re.error as exc:
-            problems.append(errors.invalid_value(f"{path}.pattern", pattern, f"must be a valid regular expression: {exc}"))
+            problems.append(
+                errors.invalid_value(f"{path}.pattern", pattern, f"must be a valid regular expression: {exc}")
+            )

@@ -153,11 +153,11 @@ def _go_duration(text: str) -> float:
     while rest:
         match = _DURATION_PART.match(rest)
         if match is None:
-            raise ScheduleError(f"failed to parse duration {text}: time: invalid duration \"{text}\"")
+            raise ScheduleError(f'failed to parse duration {text}: time: invalid duration "{text}"')
         total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-        rest = rest[match.end():]
+        rest = rest[match.end() :]
     if not text:
-        raise ScheduleError(f"failed to parse duration {text}: time: invalid duration \"{text}\"")
+        raise ScheduleError(f'failed to parse duration {text}: time: invalid duration "{text}"')
     return total
 
 
@@ -236,7 +236,7 @@ def parse_schedule(schedule: str, time_zone: str | None = None) -> Schedule:
         raise ScheduleError("empty spec string")
     if text.startswith("@"):
         if text.startswith("@every "):
-            seconds = _go_duration(text[len("@every "):].strip())
+            seconds = _go_duration(text[len("@every ") :].strip())
             return Schedule(zone, every=max(1, int(seconds)))
         if text not in _DESCRIPTORS:
             raise ScheduleError(f"unrecognized descriptor: {text}")
@@ -245,14 +245,18 @@ def parse_schedule(schedule: str, time_zone: str | None = None) -> Schedule:
     if len(fields) != 5:
         raise ScheduleError(f"expected exactly 5 fields, found {len(fields)}: [{' '.join(fields)}]")
     (minutes, _), (hours, _), (days, dom_star), (months, _), (weekdays, dow_star) = (
-        _field(part, spec) for part, spec in zip(fields, _FIELDS, strict=True))
+        _field(part, spec) for part, spec in zip(fields, _FIELDS, strict=True)
+    )
     return Schedule(zone, minutes, hours, days, months, weekdays, day_star=dom_star or dow_star)
 
 
 def load_zone(name: str) -> ZoneInfo:
     """An IANA time zone; "Local" and relative paths are refused, as Kubernetes refuses them."""
-    if not name or name.lower() == "local" or any(
-            part in (".", "..") or part.startswith("-") for part in name.split("/")):
+    if (
+        not name
+        or name.lower() == "local"
+        or any(part in (".", "..") or part.startswith("-") for part in name.split("/"))
+    ):
         raise ZoneInfoNotFoundError(f"unknown time zone {name}")
     try:
         return ZoneInfo(name)
@@ -276,8 +280,11 @@ def _earliest(cronjob: Obj) -> datetime:
     """The time schedules are counted from: the last scheduled run, else the CronJob's creation."""
     status = cronjob.get("status") or {}
     md = cronjob.get("metadata") or {}
-    return (parse_time(status.get("lastScheduleTime")) or parse_time(md.get("creationTimestamp"))
-            or datetime.fromtimestamp(0, UTC))
+    return (
+        parse_time(status.get("lastScheduleTime"))
+        or parse_time(md.get("creationTimestamp"))
+        or datetime.fromtimestamp(0, UTC)
+    )
 
 
 @dataclass(frozen=True)
@@ -355,19 +362,33 @@ def job_for(cronjob: Obj, scheduled: datetime) -> Obj:
     # Go's RFC 3339 layout writes a zero offset as "Z", whatever the zone
     stamp = rfc3339(local) if local.utcoffset() == timedelta(0) else local.isoformat(timespec="seconds")
     annotations = {**(tmpl_md.get("annotations") or {}), SCHEDULED_TIMESTAMP_ANNOTATION: stamp}
-    metadata: Obj = {"name": job_name(cronjob, scheduled), "namespace": cronjob["metadata"].get("namespace"),
-                     "annotations": annotations, "ownerReferences": [controller_ref(cronjob)]}
+    metadata: Obj = {
+        "name": job_name(cronjob, scheduled),
+        "namespace": cronjob["metadata"].get("namespace"),
+        "annotations": annotations,
+        "ownerReferences": [controller_ref(cronjob)],
+    }
     if tmpl_md.get("labels"):
         metadata["labels"] = dict(tmpl_md["labels"])
-    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata,
-            "spec": copy.deepcopy(template.get("spec") or {})}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": metadata,
+        "spec": copy.deepcopy(template.get("spec") or {}),
+    }
 
 
 def job_ref(job: Obj) -> Obj:
     """The ObjectReference ``status.active`` keeps for a running Job."""
     md = job["metadata"]
-    return {"kind": "Job", "namespace": md.get("namespace"), "name": md["name"], "uid": md.get("uid"),
-            "apiVersion": "batch/v1", "resourceVersion": md.get("resourceVersion")}
+    return {
+        "kind": "Job",
+        "namespace": md.get("namespace"),
+        "name": md["name"],
+        "uid": md.get("uid"),
+        "apiVersion": "batch/v1",
+        "resourceVersion": md.get("resourceVersion"),
+    }
 
 
 def _succeeded(job: Obj) -> bool:
@@ -382,8 +403,11 @@ def _finished_type(job: Obj) -> str:
 def _start_order(job: Obj) -> tuple[int, datetime, str]:
     """Kubernetes' ``byJobStartTime``: jobs not started yet go last, ties by name."""
     started = parse_time((job.get("status") or {}).get("startTime"))
-    return (0, started, job["metadata"]["name"]) if started else (1, datetime.min.replace(tzinfo=UTC),
-                                                                   job["metadata"]["name"])
+    return (
+        (0, started, job["metadata"]["name"])
+        if started
+        else (1, datetime.min.replace(tzinfo=UTC), job["metadata"]["name"])
+    )
 
 
 # ------------------------------------------------------------------------------ the sync
@@ -424,12 +448,14 @@ def plan_cronjob(cronjob: Obj, jobs: list[Obj], now: datetime) -> CronJobStep:
     for job in jobs:
         md = job["metadata"]
         if md.get("uid") not in active_uids and not is_finished(job):
-            step.events.append(("Warning", "UnexpectedJob",
-                                f"Saw a job that the controller did not create or forgot: {md['name']}"))
+            step.events.append(
+                ("Warning", "UnexpectedJob", f"Saw a job that the controller did not create or forgot: {md['name']}")
+            )
         elif md.get("uid") in active_uids and is_finished(job):
             _drop_active(status, md["uid"])
-            step.events.append(("Normal", "SawCompletedJob",
-                                f"Saw completed job: {md['name']}, condition: {_finished_type(job)}"))
+            step.events.append(
+                ("Normal", "SawCompletedJob", f"Saw completed job: {md['name']}, condition: {_finished_type(job)}")
+            )
         if _succeeded(job):
             completed = parse_time((job.get("status") or {}).get("completionTime"))
             last = parse_time(status.get("lastSuccessfulTime"))
@@ -461,18 +487,30 @@ def _schedule(cronjob: Obj, jobs: list[Obj], now: datetime, step: CronJobStep) -
     try:
         schedule = parse_schedule(str(spec.get("schedule") or ""), zone)
     except ScheduleError as exc:
-        step.events.append(("Warning", "UnparseableSchedule",
-                            f"unparseable schedule: {spec.get('schedule')!r} : {exc}"))
+        step.events.append(
+            ("Warning", "UnparseableSchedule", f"unparseable schedule: {spec.get('schedule')!r} : {exc}")
+        )
         return
     recent = _most_recent(cronjob, schedule, now, with_deadline=True)
     if recent.invalid:
-        step.events.append(("Warning", "InvalidSchedule", f"invalid schedule: {spec.get('schedule')} : "
-                            "time difference between two schedules is less than 1 second"))
+        step.events.append(
+            (
+                "Warning",
+                "InvalidSchedule",
+                f"invalid schedule: {spec.get('schedule')} : "
+                "time difference between two schedules is less than 1 second",
+            )
+        )
         return
     scheduled = recent.latest
     if scheduled is not None and recent.missed > MANY_MISSED:
-        step.events.append(("Warning", "TooManyMissedTimes", "too many missed start times. Set or decrease "
-                            ".spec.startingDeadlineSeconds or check clock skew"))
+        step.events.append(
+            (
+                "Warning",
+                "TooManyMissedTimes",
+                "too many missed start times. Set or decrease .spec.startingDeadlineSeconds or check clock skew",
+            )
+        )
 
     def requeue() -> None:
         step.requeue_after = next_schedule_delay({**cronjob, "status": status}, schedule, now)
@@ -482,19 +520,31 @@ def _schedule(cronjob: Obj, jobs: list[Obj], now: datetime, step: CronJobStep) -
         return
     deadline = spec.get("startingDeadlineSeconds")
     if deadline is not None and scheduled + timedelta(seconds=int(deadline)) < now:
-        step.events.append(("Warning", "MissSchedule", "Missed scheduled time to start a job: "
-                            + scheduled.strftime("%a, %d %b %Y %H:%M:%S +0000")))
+        step.events.append(
+            (
+                "Warning",
+                "MissSchedule",
+                "Missed scheduled time to start a job: " + scheduled.strftime("%a, %d %b %Y %H:%M:%S +0000"),
+            )
+        )
         requeue()
         return
     name = job_name(cronjob, scheduled)
-    if any(ref.get("name") == name for ref in status.get("active") or []) or \
-            parse_time(status.get("lastScheduleTime")) == scheduled:
+    if (
+        any(ref.get("name") == name for ref in status.get("active") or [])
+        or parse_time(status.get("lastScheduleTime")) == scheduled
+    ):
         requeue()
         return
     policy = spec.get("concurrencyPolicy") or "Allow"
     if policy == "Forbid" and status.get("active"):
-        step.events.append(("Normal", "JobAlreadyActive",
-                            "Not starting job because prior execution is running and concurrency policy is Forbid"))
+        step.events.append(
+            (
+                "Normal",
+                "JobAlreadyActive",
+                "Not starting job because prior execution is running and concurrency policy is Forbid",
+            )
+        )
         requeue()
         return
     if policy == "Replace":
@@ -507,7 +557,8 @@ def _schedule(cronjob: Obj, jobs: list[Obj], now: datetime, step: CronJobStep) -
     step.create = job_for(cronjob, scheduled)
     step.scheduled = scheduled
     step.requeue_after = next_schedule_delay(
-        {**cronjob, "status": {**status, "lastScheduleTime": rfc3339(scheduled)}}, schedule, now)
+        {**cronjob, "status": {**status, "lastScheduleTime": rfc3339(scheduled)}}, schedule, now
+    )
 
 
 def _history(cronjob: Obj, jobs: list[Obj], step: CronJobStep) -> None:
@@ -521,6 +572,6 @@ def _history(cronjob: Obj, jobs: list[Obj], step: CronJobStep) -> None:
         if limit is None:
             continue
         kept = sorted((job for job in finished if _succeeded(job) == succeeded), key=_start_order)
-        for job in kept[:max(len(kept) - int(limit), 0)]:
+        for job in kept[: max(len(kept) - int(limit), 0)]:
             step.delete.append(job)
             _drop_active(step.status, job["metadata"].get("uid", ""))

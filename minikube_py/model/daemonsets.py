@@ -43,8 +43,11 @@ DEFAULT_TOLERATIONS: tuple[Obj, ...] = (
     {"key": UNSCHEDULABLE_TAINT, "operator": "Exists", "effect": "NoSchedule"},
 )
 #: added only for pods on the host network, which does not wait for the pod network
-HOST_NETWORK_TOLERATION: Obj = {"key": "node.kubernetes.io/network-unavailable", "operator": "Exists",
-                                "effect": "NoSchedule"}
+HOST_NETWORK_TOLERATION: Obj = {
+    "key": "node.kubernetes.io/network-unavailable",
+    "operator": "Exists",
+    "effect": "NoSchedule",
+}
 
 
 # ------------------------------------------------------------------------------ the daemon pod
@@ -89,7 +92,8 @@ def target_node(pod: Obj) -> str | None:
     if spec.get("nodeName"):
         return str(spec["nodeName"])
     required = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
-        "requiredDuringSchedulingIgnoredDuringExecution") or {}
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ) or {}
     for term in required.get("nodeSelectorTerms") or []:
         for expr in term.get("matchFields") or []:
             values = expr.get("values") or []
@@ -108,8 +112,10 @@ class Placement:
 
 
 def _node_ready(node: Obj) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (node.get("status") or {}).get("conditions") or [])
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in (node.get("status") or {}).get("conditions") or []
+    )
 
 
 def placement(template: Obj, node: Obj) -> Placement:
@@ -160,8 +166,9 @@ def _budgets(ds: Obj, desired: int) -> tuple[int, int]:
     return (unavailable or (0 if surge else 1)), surge
 
 
-def plan_daemonset(ds: Obj, nodes: list[Obj], pods: list[Obj], now: datetime, *,
-                   expectations_met: bool = True) -> DaemonStep:
+def plan_daemonset(
+    ds: Obj, nodes: list[Obj], pods: list[Obj], now: datetime, *, expectations_met: bool = True
+) -> DaemonStep:
     """One sync: pods to create (by node) and delete, and the status. ``pods`` are the DaemonSet's
     own; while ``expectations_met`` is False (earlier creates/deletes not yet in the cache) only
     the status is computed."""
@@ -231,8 +238,15 @@ def _keep(pods: list[Obj], hash_: str, generation: int | None, surge: bool) -> l
     return new[:1] + old[:1]
 
 
-def _roll(step: DaemonStep, ds: Obj, should_run: dict[str, list[Obj]], hash_: str, generation: int | None,
-          min_ready: int, now: datetime) -> None:
+def _roll(
+    step: DaemonStep,
+    ds: Obj,
+    should_run: dict[str, list[Obj]],
+    hash_: str,
+    generation: int | None,
+    min_ready: int,
+    now: datetime,
+) -> None:
     """Replace old pods within the budgets: with no surge, delete old pods while at most
     maxUnavailable nodes lack an available pod (already unavailable old pods go first, freely);
     with surge, start new pods beside old ones and delete each old pod once its new one is
@@ -267,12 +281,17 @@ def _roll(step: DaemonStep, ds: Obj, should_run: dict[str, list[Obj]], hash_: st
 
 def _status(ds: Obj, desired: int, current: int, ready: int, available: int, updated: int, misscheduled: int) -> Obj:
     status: Obj = {
-        "currentNumberScheduled": current, "numberMisscheduled": misscheduled,
-        "desiredNumberScheduled": desired, "numberReady": ready,
+        "currentNumberScheduled": current,
+        "numberMisscheduled": misscheduled,
+        "desiredNumberScheduled": desired,
+        "numberReady": ready,
         "observedGeneration": ds["metadata"].get("generation", 1),
     }
-    for name, value in (("updatedNumberScheduled", updated), ("numberAvailable", available),
-                        ("numberUnavailable", desired - available)):
+    for name, value in (
+        ("updatedNumberScheduled", updated),
+        ("numberAvailable", available),
+        ("numberUnavailable", desired - available),
+    ):
         if value:
             status[name] = value
     old = ds.get("status") or {}

@@ -61,10 +61,11 @@ def image_tag(image: str) -> str:
     colon = name.rfind(":")
     tag = ""
     if colon > slash:
-        name, tag = name[:colon], name[colon + 1:]
+        name, tag = name[:colon], name[colon + 1 :]
     domain, _, rest = name.partition("/")
-    repository = rest if rest and ("." in domain or ":" in domain or domain == "localhost"
-                                   or domain != domain.lower()) else name
+    repository = (
+        rest if rest and ("." in domain or ":" in domain or domain == "localhost" or domain != domain.lower()) else name
+    )
     if repository != name and not _DOMAIN.match(domain):
         return ""
     if not image or not _REPOSITORY.match(repository):
@@ -93,8 +94,12 @@ def _container(c: Obj) -> None:
         probe = _dict(c, probe_name)
         if probe is None:
             continue
-        for key, value in (("timeoutSeconds", 1), ("periodSeconds", 10), ("successThreshold", 1),
-                           ("failureThreshold", 3)):
+        for key, value in (
+            ("timeoutSeconds", 1),
+            ("periodSeconds", 10),
+            ("successThreshold", 1),
+            ("failureThreshold", 3),
+        ):
             probe.setdefault(key, value)
         http_get = _dict(probe, "httpGet")
         if http_get is not None:
@@ -176,11 +181,19 @@ def _default_tolerations(spec: Obj) -> None:
     if not isinstance(tolerations, list):
         return
     for taint in _NODE_TAINTS:
-        covered = any(isinstance(t, dict) and t.get("key", "") in ("", taint) and t.get("effect", "") in ("", "NoExecute")
-                      for t in tolerations)
+        covered = any(
+            isinstance(t, dict) and t.get("key", "") in ("", taint) and t.get("effect", "") in ("", "NoExecute")
+            for t in tolerations
+        )
         if not covered:
-            tolerations.append({"key": taint, "operator": "Exists", "effect": "NoExecute",
-                                "tolerationSeconds": _DEFAULT_TOLERATION_SECONDS})
+            tolerations.append(
+                {
+                    "key": taint,
+                    "operator": "Exists",
+                    "effect": "NoExecute",
+                    "tolerationSeconds": _DEFAULT_TOLERATION_SECONDS,
+                }
+            )
     spec["tolerations"] = tolerations
 
 

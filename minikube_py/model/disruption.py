@@ -39,8 +39,7 @@ SYNC_FAILED = "SyncFailed"
 #: the cause type the eviction subresource's 429 carries (policy/v1 DisruptionBudgetCause)
 DISRUPTION_BUDGET_CAUSE = "DisruptionBudget"
 EVICTION_REFUSED = "Cannot evict pod as it would violate the pod's disruption budget."
-MULTIPLE_BUDGETS = ("This pod has more than one PodDisruptionBudget, which the eviction subresource does "
-                    "not support.")
+MULTIPLE_BUDGETS = "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support."
 IF_HEALTHY_BUDGET = "IfHealthyBudget"
 ALWAYS_ALLOW = "AlwaysAllow"
 
@@ -76,7 +75,9 @@ def expected_and_desired(pdb: Obj, pods: int, scale: int) -> tuple[int, int]:
     return pods, int(min_available or 0)
 
 
-def live_disruptions(pdb: Obj, pods_by_name: Mapping[str, Obj], now: datetime) -> tuple[dict[str, str], datetime | None]:
+def live_disruptions(
+    pdb: Obj, pods_by_name: Mapping[str, Obj], now: datetime
+) -> tuple[dict[str, str], datetime | None]:
     """The ``disruptedPods`` entries still pending — evicted pods that exist and have not started
     deleting, within :data:`DELETION_TIMEOUT` — and when the earliest of them expires (the
     controller looks again then)."""
@@ -97,8 +98,11 @@ def live_disruptions(pdb: Obj, pods_by_name: Mapping[str, Obj], now: datetime) -
 
 def count_healthy(pods: Iterable[Obj], disrupted: Mapping[str, str]) -> int:
     """Ready pods that are neither being deleted nor just evicted."""
-    return sum(1 for pod in pods if not pod["metadata"].get("deletionTimestamp")
-               and pod["metadata"]["name"] not in disrupted and is_ready(pod))
+    return sum(
+        1
+        for pod in pods
+        if not pod["metadata"].get("deletionTimestamp") and pod["metadata"]["name"] not in disrupted and is_ready(pod)
+    )
 
 
 @dataclass(frozen=True)
@@ -159,8 +163,7 @@ def _set_condition(status: Obj, value: str, reason: str, message: str, now: date
         conditions.append(current)
     if current.get("status") != value or not current.get("lastTransitionTime"):
         current["lastTransitionTime"] = rfc3339(now)
-    current.update(status=value, reason=reason, message=message,
-                   observedGeneration=status.get("observedGeneration", 0))
+    current.update(status=value, reason=reason, message=message, observedGeneration=status.get("observedGeneration", 0))
 
 
 # ------------------------------------------------------------------------------ eviction
@@ -221,11 +224,18 @@ def decide_eviction(pod: Obj, budgets: list[Obj], now: datetime) -> Refusal | Sp
     if allowed < 0:
         return Refusal(403, f'poddisruptionbudget.policy "{name}" is forbidden: pdb disruptions allowed is negative')
     if len(status.get("disruptedPods") or {}) > MAX_DISRUPTED_PODS:
-        return Refusal(403, f'poddisruptionbudget.policy "{name}" is forbidden: DisruptedPods map too big - too '
-                            "many evictions not confirmed by PDB controller")
+        return Refusal(
+            403,
+            f'poddisruptionbudget.policy "{name}" is forbidden: DisruptedPods map too big - too '
+            "many evictions not confirmed by PDB controller",
+        )
     if allowed == 0:
-        return Refusal(429, EVICTION_REFUSED, f"The disruption budget {name} needs {status.get('desiredHealthy', 0)} "
-                                              f"healthy pods and has {status.get('currentHealthy', 0)} currently")
+        return Refusal(
+            429,
+            EVICTION_REFUSED,
+            f"The disruption budget {name} needs {status.get('desiredHealthy', 0)} "
+            f"healthy pods and has {status.get('currentHealthy', 0)} currently",
+        )
     spent = copy.deepcopy(pdb)
     spent_status = spent.setdefault("status", {})
     spent_status["disruptionsAllowed"] = allowed - 1

@@ -161,8 +161,16 @@ def pod_relevant_state(pod: Obj | None) -> tuple[Any, ...] | None:
     if pod is None:
         return None
     spec, status = pod.get("spec") or {}, pod.get("status") or {}
-    return (pod["metadata"].get("labels"), pod_ip(pod), spec.get("nodeName"), is_ready(pod), is_terminating(pod),
-            status.get("phase"), spec.get("hostname"), spec.get("subdomain"))
+    return (
+        pod["metadata"].get("labels"),
+        pod_ip(pod),
+        spec.get("nodeName"),
+        is_ready(pod),
+        is_terminating(pod),
+        status.get("phase"),
+        spec.get("hostname"),
+        spec.get("subdomain"),
+    )
 
 
 # ------------------------------------------------------------------------------ Endpoints
@@ -262,13 +270,17 @@ def endpoints_to_write(service: Obj, pods: Iterable[Obj], current: Obj | None, t
     """
     subsets = endpoints_subsets(service, pods)
     labels = managed_labels(service)
-    if current is not None and (current.get("subsets") or []) == subsets and (
-            current["metadata"].get("labels") or {}) == labels:
+    if (
+        current is not None
+        and (current.get("subsets") or []) == subsets
+        and (current["metadata"].get("labels") or {}) == labels
+    ):
         return None
     md = service["metadata"]
     base = current or {"metadata": {"name": md["name"], "namespace": md["namespace"]}}
-    annotations = {k: v for k, v in (base["metadata"].get("annotations") or {}).items()
-                   if k != LAST_CHANGE_TRIGGER_TIME}
+    annotations = {
+        k: v for k, v in (base["metadata"].get("annotations") or {}).items() if k != LAST_CHANGE_TRIGGER_TIME
+    }
     if trigger_time is not None:
         annotations[LAST_CHANGE_TRIGGER_TIME] = trigger_time
     metadata = {**base["metadata"], "labels": labels, "annotations": annotations}
@@ -285,8 +297,11 @@ def slice_endpoint(service: Obj, pod: Obj) -> Obj:
     terminating = is_terminating(pod)
     endpoint: Obj = {
         "addresses": [pod_ip(pod)],
-        "conditions": {"ready": _publish_not_ready(service) or (serving and not terminating),
-                       "serving": serving, "terminating": terminating},
+        "conditions": {
+            "ready": _publish_not_ready(service) or (serving and not terminating),
+            "serving": serving,
+            "terminating": terminating,
+        },
     }
     hostname = _hostname(service, pod)
     if hostname:
@@ -306,8 +321,15 @@ def _slice_port_obj(port: Port) -> Obj:
 
 
 def _slice_port_set(slice_: Obj) -> PortSet:
-    return tuple(sorted(((p.get("name") or "", int(p.get("port") or 0), p.get("protocol", "TCP"), p.get("appProtocol"))
-                         for p in slice_.get("ports") or ()), key=_port_order))
+    return tuple(
+        sorted(
+            (
+                (p.get("name") or "", int(p.get("port") or 0), p.get("protocol", "TCP"), p.get("appProtocol"))
+                for p in slice_.get("ports") or ()
+            ),
+            key=_port_order,
+        )
+    )
 
 
 def _endpoint_key(endpoint: Obj) -> str:
@@ -325,8 +347,10 @@ def slice_labels(service: Obj) -> dict[str, str]:
 
 
 def owned_by(slice_: Obj, service: Obj) -> bool:
-    return any(ref.get("uid") == service["metadata"]["uid"] and ref.get("controller")
-               for ref in slice_["metadata"].get("ownerReferences") or ())
+    return any(
+        ref.get("uid") == service["metadata"]["uid"] and ref.get("controller")
+        for ref in slice_["metadata"].get("ownerReferences") or ()
+    )
 
 
 @dataclass
@@ -343,20 +367,36 @@ class SlicePlan:
 
 def _new_slice(service: Obj, ports: PortSet, endpoints: list[Obj]) -> Obj:
     md = service["metadata"]
-    owner = {"apiVersion": "v1", "kind": "Service", "name": md["name"], "uid": md["uid"],
-             "controller": True, "blockOwnerDeletion": True}
-    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-            "metadata": {"generateName": f"{md['name']}-", "namespace": md["namespace"],
-                         "labels": slice_labels(service), "ownerReferences": [owner]},
-            "addressType": "IPv4", "endpoints": endpoints, "ports": [_slice_port_obj(p) for p in ports]}
+    owner = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "name": md["name"],
+        "uid": md["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+    return {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {
+            "generateName": f"{md['name']}-",
+            "namespace": md["namespace"],
+            "labels": slice_labels(service),
+            "ownerReferences": [owner],
+        },
+        "addressType": "IPv4",
+        "endpoints": endpoints,
+        "ports": [_slice_port_obj(p) for p in ports],
+    }
 
 
 def _is_placeholder(slice_: Obj) -> bool:
     return not slice_.get("endpoints") and not slice_.get("ports")
 
 
-def plan_slices(service: Obj, pods: Iterable[Obj], existing: Iterable[Obj],
-                max_per_slice: int = MAX_ENDPOINTS_PER_SLICE) -> SlicePlan:
+def plan_slices(
+    service: Obj, pods: Iterable[Obj], existing: Iterable[Obj], max_per_slice: int = MAX_ENDPOINTS_PER_SLICE
+) -> SlicePlan:
     """Creates, updates and deletes that make ``existing`` (this Service's managed slices) list every
     pod's endpoint once, grouped by the pod's port set.
 
@@ -381,8 +421,11 @@ def plan_slices(service: Obj, pods: Iterable[Obj], existing: Iterable[Obj],
     for ports in sorted(set(desired) | set(by_ports), key=lambda ps: [_port_order(p) for p in ps]):
         kept += _plan_port_set(service, ports, desired.get(ports, {}), by_ports.get(ports, []), plan, max_per_slice)
     if not plan.create and not plan.update and not kept:
-        placeholders = [s for s in plan.delete if owned_by(s, service) and _is_placeholder(s)
-                        and s["metadata"].get("labels") == labels]
+        placeholders = [
+            s
+            for s in plan.delete
+            if owned_by(s, service) and _is_placeholder(s) and s["metadata"].get("labels") == labels
+        ]
         if placeholders:
             plan.delete.remove(placeholders[0])
         else:
@@ -390,8 +433,9 @@ def plan_slices(service: Obj, pods: Iterable[Obj], existing: Iterable[Obj],
     return plan
 
 
-def _plan_port_set(service: Obj, ports: PortSet, wanted: dict[str, Obj], slices: list[Obj], plan: SlicePlan,
-                   max_per_slice: int) -> list[Obj]:
+def _plan_port_set(
+    service: Obj, ports: PortSet, wanted: dict[str, Obj], slices: list[Obj], plan: SlicePlan, max_per_slice: int
+) -> list[Obj]:
     """Plan one port set's slices into ``plan``; returns the slices left exactly as they are."""
     wanted = dict(wanted)
     labels = slice_labels(service)
@@ -403,10 +447,17 @@ def _plan_port_set(service: Obj, ports: PortSet, wanted: dict[str, Obj], slices:
         if not endpoints:
             plan.delete.append(slice_)
             continue
-        fresh = {**slice_, "metadata": {**slice_["metadata"], "labels": labels}, "endpoints": endpoints,
-                 "ports": port_objs}
-        if (endpoints == slice_.get("endpoints") and port_objs == slice_.get("ports")
-                and slice_["metadata"].get("labels") == labels):
+        fresh = {
+            **slice_,
+            "metadata": {**slice_["metadata"], "labels": labels},
+            "endpoints": endpoints,
+            "ports": port_objs,
+        }
+        if (
+            endpoints == slice_.get("endpoints")
+            and port_objs == slice_.get("ports")
+            and slice_["metadata"].get("labels") == labels
+        ):
             unchanged.append(slice_)
         else:
             rewritten.append(fresh)

@@ -100,8 +100,9 @@ def conflict(rt: ResourceType, name: str, why: str) -> StatusError:
 
 
 def stale_write(rt: ResourceType, name: str) -> StatusError:
-    return conflict(rt, name, "the object has been modified; please apply your changes to the latest "
-                              "version and try again")
+    return conflict(
+        rt, name, "the object has been modified; please apply your changes to the latest version and try again"
+    )
 
 
 def invalid(rt: ResourceType, name: str, causes: list[FieldError]) -> StatusError:
@@ -149,8 +150,10 @@ def forbidden_by_policy(user: str, info: RequestInfo, reason: str = "") -> Statu
         text = f'User "{user}" cannot {info.verb} path "{info.path}"'
     else:
         scope = f'in the namespace "{info.namespace}"' if info.namespace else "at the cluster scope"
-        text = f'User "{user}" cannot {info.verb} resource "{info.resource_with_subresource}" in API group ' \
-               f'"{info.api_group}" {scope}'
+        text = (
+            f'User "{user}" cannot {info.verb} resource "{info.resource_with_subresource}" in API group '
+            f'"{info.api_group}" {scope}'
+        )
     if reason:
         text = f"{text}: {reason}"
     if not info.resource:
@@ -166,18 +169,35 @@ def forbidden_by_policy(user: str, info: RequestInfo, reason: str = "") -> Statu
 def namespace_terminating(namespace: str) -> StatusError:
     """kube-apiserver's NamespaceLifecycle answer to new content in a namespace being deleted."""
     return StatusError(
-        403, "Forbidden", f"unable to create new content in namespace {namespace} because it is being terminated",
-        {"name": namespace, "kind": "namespaces",
-         "causes": [{"reason": "NamespaceTerminating", "message": f"namespace {namespace} is being terminated",
-                     "field": "metadata.namespace"}]})
+        403,
+        "Forbidden",
+        f"unable to create new content in namespace {namespace} because it is being terminated",
+        {
+            "name": namespace,
+            "kind": "namespaces",
+            "causes": [
+                {
+                    "reason": "NamespaceTerminating",
+                    "message": f"namespace {namespace} is being terminated",
+                    "field": "metadata.namespace",
+                }
+            ],
+        },
+    )
 
 
 def method_not_allowed(verb: str, what: str) -> StatusError:
-    return StatusError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource ({verb} {what})")
+    return StatusError(
+        405, "MethodNotAllowed", f"the server does not allow this method on the requested resource ({verb} {what})"
+    )
 
 
 def unsupported_media(content_type: str) -> StatusError:
-    return StatusError(415, "UnsupportedMediaType", f'the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got "{content_type}")')
+    return StatusError(
+        415,
+        "UnsupportedMediaType",
+        f'the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got "{content_type}")',
+    )
 
 
 def too_large(limit: int) -> StatusError:
@@ -185,8 +205,12 @@ def too_large(limit: int) -> StatusError:
 
 
 def unknown_resource(path: str) -> StatusError:
-    return StatusError(404, "NotFound", "the server could not find the requested resource", {"causes": [
-        {"reason": "UnexpectedServerResponse", "message": f"404 page not found: {path}"}]})
+    return StatusError(
+        404,
+        "NotFound",
+        "the server could not find the requested resource",
+        {"causes": [{"reason": "UnexpectedServerResponse", "message": f"404 page not found: {path}"}]},
+    )
 
 
 def unavailable(message: str) -> StatusError:

@@ -59,20 +59,33 @@ def no_fields(obj: dict[str, Any]) -> dict[str, str]:
 
 def pod_fields(obj: dict[str, Any]) -> dict[str, str]:
     return {
-        **field_paths("spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
-                 "status.phase", "status.podIP", "status.nominatedNodeName")(obj),
+        **field_paths(
+            "spec.nodeName",
+            "spec.restartPolicy",
+            "spec.schedulerName",
+            "spec.serviceAccountName",
+            "status.phase",
+            "status.podIP",
+            "status.nominatedNodeName",
+        )(obj),
         **_flags("spec.hostNetwork")(obj),
     }
 
 
 def event_fields(obj: dict[str, Any]) -> dict[str, str]:
     ref = obj.get("involvedObject") or {}
-    found = {f"involvedObject.{k}": _text(ref.get(k)) for k in
-             ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")}
+    found = {
+        f"involvedObject.{k}": _text(ref.get(k))
+        for k in ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")
+    }
     # ``source`` falls back to the reporting controller for events written through events/v1
     source = _text(_get(obj, "source.component")) or _text(obj.get("reportingComponent"))
-    found.update(reason=_text(obj.get("reason")), reportingComponent=_text(obj.get("reportingComponent")),
-                 source=source, type=_text(obj.get("type")))
+    found.update(
+        reason=_text(obj.get("reason")),
+        reportingComponent=_text(obj.get("reportingComponent")),
+        source=source,
+        type=_text(obj.get("type")),
+    )
     return found
 
 

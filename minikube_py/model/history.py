@@ -47,8 +47,9 @@ def template_of(revision: Obj) -> Obj:
 def revision_hash(owner: Obj) -> str:
     """The hash naming the revision of the owner's template, salted with ``status.collisionCount``
     (bumped when a foreign revision holds the name) as Kubernetes does."""
-    return template_hash((owner.get("spec") or {}).get("template") or {},
-                         (owner.get("status") or {}).get("collisionCount"))
+    return template_hash(
+        (owner.get("spec") or {}).get("template") or {}, (owner.get("status") or {}).get("collisionCount")
+    )
 
 
 def revision_name(owner_name: str, hash_: str) -> str:
@@ -69,8 +70,13 @@ def new_revision(owner: Obj, number: int, labels: dict[str, str]) -> Obj:
     }
     if md.get("annotations"):
         meta["annotations"] = dict(md["annotations"])
-    return {"apiVersion": "apps/v1", "kind": "ControllerRevision", "metadata": meta,
-            "data": revision_data(owner), "revision": number}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "ControllerRevision",
+        "metadata": meta,
+        "data": revision_data(owner),
+        "revision": number,
+    }
 
 
 def _number(revision: Obj) -> int:
@@ -101,8 +107,9 @@ class HistoryStep:
     delete: list[str] = field(default_factory=list)
 
 
-def plan_history(owner: Obj, revisions: list[Obj], *, in_use: Iterable[str] = (),
-                 labels: dict[str, str] | None = None) -> HistoryStep:
+def plan_history(
+    owner: Obj, revisions: list[Obj], *, in_use: Iterable[str] = (), labels: dict[str, str] | None = None
+) -> HistoryStep:
     """The history step for ``owner`` given its own ``revisions``; ``in_use`` names revisions that
     must stay whatever the limit (those pods still run, and the owner's current one); ``labels`` are
     the extra labels a new revision gets."""
@@ -121,5 +128,5 @@ def plan_history(owner: Obj, revisions: list[Obj], *, in_use: Iterable[str] = ()
     old = [r["metadata"]["name"] for r in ordered if r["metadata"]["name"] not in keep]
     limit = (owner.get("spec") or {}).get("revisionHistoryLimit")
     limit = 10 if not isinstance(limit, int) else max(limit, 0)
-    step.delete = old[:max(len(old) - limit, 0)]
+    step.delete = old[: max(len(old) - limit, 0)]
     return step

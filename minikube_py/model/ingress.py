@@ -77,8 +77,9 @@ def validate_ingress_class(obj: Obj) -> Errors:
         errs.append(FieldError("spec.controller", "FieldValueTooLong", "Too long: may not be more than 250 bytes"))
     domain, slash, path = str(controller).partition("/")
     if not slash or not path:
-        errs.append(invalid_value("spec.controller", controller, "must be a domain-prefixed path (such as "
-                                                                 '"acme.io/foo")'))
+        errs.append(
+            invalid_value("spec.controller", controller, 'must be a domain-prefixed path (such as "acme.io/foo")')
+        )
     else:
         errs.extend(invalid_value("spec.controller", controller, msg) for msg in dns1123_subdomain_errors(domain))
     return errs
@@ -86,8 +87,7 @@ def validate_ingress_class(obj: Obj) -> Errors:
 
 def validate_ingress_class_update(new: Obj, old: Obj) -> Errors:
     if _dict(new.get("spec")).get("controller") != _dict(old.get("spec")).get("controller"):
-        return [invalid_value("spec.controller", _dict(new.get("spec")).get("controller"),
-                              "field is immutable")]
+        return [invalid_value("spec.controller", _dict(new.get("spec")).get("controller"), "field is immutable")]
     return []
 
 
@@ -105,8 +105,13 @@ def validate_ingress(obj: Obj) -> Errors:
     elif not rules:
         # kube-apiserver prints the Go value of the empty rules list
         shown = "[]networking.IngressRule{}" if spec.get("rules") == [] else "[]networking.IngressRule(nil)"
-        errs.append(FieldError("spec", "FieldValueInvalid",
-                               f"Invalid value: {shown}: either `defaultBackend` or `rules` must be specified"))
+        errs.append(
+            FieldError(
+                "spec",
+                "FieldValueInvalid",
+                f"Invalid value: {shown}: either `defaultBackend` or `rules` must be specified",
+            )
+        )
     for i, rule in enumerate(rules):
         errs += _rule(_dict(rule), f"spec.rules[{i}]")
     for i, tls in enumerate(_list(spec.get("tls"))):
@@ -122,11 +127,17 @@ def _host(host: str, path: str) -> Errors:
     if host.startswith("*"):
         if _WILDCARD.match(host) and len(host) <= 253:
             return []
-        return [invalid_value(path, host, "a wildcard DNS-1123 subdomain must start with '*.', followed by a valid "
-                                          "DNS subdomain, which must consist of lower case alphanumeric characters, "
-                                          "'-' or '.' and end with an alphanumeric character (e.g. '*.example.com', "
-                                          "regex used for validation is '\\*\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]"
-                                          "([-a-z0-9]*[a-z0-9])?)*')")]
+        return [
+            invalid_value(
+                path,
+                host,
+                "a wildcard DNS-1123 subdomain must start with '*.', followed by a valid "
+                "DNS subdomain, which must consist of lower case alphanumeric characters, "
+                "'-' or '.' and end with an alphanumeric character (e.g. '*.example.com', "
+                "regex used for validation is '\\*\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]"
+                "([-a-z0-9]*[a-z0-9])?)*')",
+            )
+        ]
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -193,12 +204,16 @@ def _backend(backend: Obj, path: str) -> Errors:
         errs.append(invalid_value(path, "", "cannot set both port name & port number"))
     elif port_name:
         if not _PORT_NAME.match(str(port_name)) or len(str(port_name)) > 15:
-            errs.append(invalid_value(f"{path}.service.port.name", port_name, "must contain only alpha-numeric "
-                                                                             "characters (a-z, 0-9), and hyphens (-)"))
+            errs.append(
+                invalid_value(
+                    f"{path}.service.port.name",
+                    port_name,
+                    "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)",
+                )
+            )
     elif number:
         if not isinstance(number, int) or not 1 <= number <= 65535:
             errs.append(invalid_value(f"{path}.service.port.number", number, "must be between 1 and 65535, inclusive"))
     else:
         errs.append(FieldError(path, "FieldValueRequired", "Required value: port name or number is required"))
     return errs
-

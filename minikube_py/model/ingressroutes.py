@@ -108,7 +108,7 @@ def normal_host(host: str) -> str:
     """A Host header or SNI name as rules name hosts: lower case, no port, no trailing dot."""
     host = host.strip().lower()
     if host.startswith("["):
-        host = host[:host.find("]") + 1]
+        host = host[: host.find("]") + 1]
     elif host.count(":") == 1:
         host = host.partition(":")[0]
     return host.rstrip(".")
@@ -146,8 +146,9 @@ class RoutingTable:
                     return route
         return None
 
-    def backend(self, host: str, path: str, headers: Mapping[str, str], cookies: Mapping[str, str],
-                rng: random.Random) -> Backend | None:
+    def backend(
+        self, host: str, path: str, headers: Mapping[str, str], cookies: Mapping[str, str], rng: random.Random
+    ) -> Backend | None:
         """Where a request goes: its route's backend or canary, else the default backend; None: 404."""
         route = self.route(host, path)
         return route.pick(headers, cookies, rng) if route is not None else self.default
@@ -187,9 +188,14 @@ def _int(text: Any, fallback: int) -> int:
 
 def _canary(annotations: Mapping[str, str], backend: Backend) -> Canary:
     total = max(1, _int(annotations.get(CANARY_WEIGHT_TOTAL), 100))
-    return Canary(backend, weight=min(total, max(0, _int(annotations.get(CANARY_WEIGHT), 0))), weight_total=total,
-                  header=annotations.get(CANARY_BY_HEADER, ""), header_value=annotations.get(CANARY_BY_HEADER_VALUE, ""),
-                  cookie=annotations.get(CANARY_BY_COOKIE, ""))
+    return Canary(
+        backend,
+        weight=min(total, max(0, _int(annotations.get(CANARY_WEIGHT), 0))),
+        weight_total=total,
+        header=annotations.get(CANARY_BY_HEADER, ""),
+        header_value=annotations.get(CANARY_BY_HEADER_VALUE, ""),
+        cookie=annotations.get(CANARY_BY_COOKIE, ""),
+    )
 
 
 def _age(ingress: Obj) -> tuple[str, str, str]:
@@ -250,5 +256,8 @@ def build_table(ingresses: Iterable[Obj]) -> RoutingTable:
     return RoutingTable(
         exact={h: tuple(sorted(rs, key=_order)) for h, rs in exact.items()},
         wildcard={h: tuple(sorted(rs, key=_order)) for h, rs in wildcard.items()},
-        any_host=tuple(sorted(any_host, key=_order)), default=default, tls_exact=tls_exact,
-        tls_wildcard=tls_wildcard)
+        any_host=tuple(sorted(any_host, key=_order)),
+        default=default,
+        tls_exact=tls_exact,
+        tls_wildcard=tls_wildcard,
+    )

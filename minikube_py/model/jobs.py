@@ -92,7 +92,9 @@ def counts_as_failed(pod: Obj, job: Obj) -> bool:
     an orphan that never reaches a phase must still count."""
     if _phase(pod) == "Failed":
         return True
-    return not _replace_only_failed(job) and bool(pod["metadata"].get("deletionTimestamp")) and _phase(pod) != "Succeeded"
+    return (
+        not _replace_only_failed(job) and bool(pod["metadata"].get("deletionTimestamp")) and _phase(pod) != "Succeeded"
+    )
 
 
 def restart_count(pods: list[Obj]) -> int:
@@ -120,8 +122,10 @@ def past_backoff_limit(job: Obj, pods: list[Obj], failed: int) -> bool:
 
 def _finish_time(pod: Obj) -> datetime | None:
     status = pod.get("status") or {}
-    times = [parse_time(((cs.get("state") or {}).get("terminated") or {}).get("finishedAt"))
-             for cs in status.get("containerStatuses") or []]
+    times = [
+        parse_time(((cs.get("state") or {}).get("terminated") or {}).get("finishedAt"))
+        for cs in status.get("containerStatuses") or []
+    ]
     times += [parse_time(c.get("lastTransitionTime")) for c in status.get("conditions") or []]
     known = [t for t in times if t is not None]
     if known:
@@ -132,8 +136,11 @@ def _finish_time(pod: Obj) -> datetime | None:
 def failure_backoff(job: Obj, pods: list[Obj], now: datetime) -> float:
     """Seconds before a new pod may start: each failure since the last success doubles the wait
     (10 s, 20 s, ... at most 6 min), counted from the latest failure."""
-    finished = [(t, counts_as_failed(p, job)) for p in pods
-                if (_phase(p) in _FINISHED_PHASES or counts_as_failed(p, job)) and (t := _finish_time(p)) is not None]
+    finished = [
+        (t, counts_as_failed(p, job))
+        for p in pods
+        if (_phase(p) in _FINISHED_PHASES or counts_as_failed(p, job)) and (t := _finish_time(p)) is not None
+    ]
     finished.sort(key=lambda item: item[0])
     failures, last_failure = 0, None
     for when, failed in finished:
@@ -152,8 +159,14 @@ def failure_backoff(job: Obj, pods: list[Obj], now: datetime) -> float:
 
 def new_condition(kind: str, status: str, reason: str, message: str, now: datetime) -> Obj:
     stamp = rfc3339(now)
-    return {"type": kind, "status": status, "lastProbeTime": stamp, "lastTransitionTime": stamp,
-            "reason": reason, "message": message}
+    return {
+        "type": kind,
+        "status": status,
+        "lastProbeTime": stamp,
+        "lastTransitionTime": stamp,
+        "reason": reason,
+        "message": message,
+    }
 
 
 def ensure_condition(status: Obj, kind: str, value: str, reason: str, message: str, now: datetime) -> bool:
@@ -201,8 +214,9 @@ def _want_active(spec: Obj, succeeded: int, active: int) -> int:
     return max(min(int(completions) - succeeded, parallelism), 0)
 
 
-def plan_job(job: Obj, pods: list[Obj], now: datetime, *, released: frozenset[str] = frozenset(),
-             expectations_met: bool = True) -> JobStep:
+def plan_job(
+    job: Obj, pods: list[Obj], now: datetime, *, released: frozenset[str] = frozenset(), expectations_met: bool = True
+) -> JobStep:
     """Decide one sync of an unfinished Job. ``pods`` are the pods it controls; ``released`` the
     UIDs whose finalizer this controller removed but the cache still shows; ``expectations_met``
     is False while creations or deletions issued earlier are not yet visible, and then no pod is
@@ -215,10 +229,16 @@ def plan_job(job: Obj, pods: list[Obj], now: datetime, *, released: frozenset[st
     fresh = [p for p in tracked if p["metadata"]["uid"] not in known]
     active_pods = [p for p in pods if is_active(p)]
     terminating = sum(1 for p in pods if is_terminating(p))
-    succeeded = (int(status.get("succeeded", 0)) + len(uncounted.get("succeeded") or [])
-                 + sum(1 for p in fresh if _phase(p) == "Succeeded"))
-    failed = (int(status.get("failed", 0)) + len(uncounted.get("failed") or [])
-              + sum(1 for p in fresh if counts_as_failed(p, job)))
+    succeeded = (
+        int(status.get("succeeded", 0))
+        + len(uncounted.get("succeeded") or [])
+        + sum(1 for p in fresh if _phase(p) == "Succeeded")
+    )
+    failed = (
+        int(status.get("failed", 0))
+        + len(uncounted.get("failed") or [])
+        + sum(1 for p in fresh if counts_as_failed(p, job))
+    )
     suspended = bool(spec.get("suspend"))
     step = JobStep(status=status)
     if not status.get("startTime") and not suspended:
@@ -249,7 +269,7 @@ def plan_job(job: Obj, pods: list[Obj], now: datetime, *, released: frozenset[st
         else:
             want = _want_active(spec, succeeded, active)
             if active > want:
-                step.delete = deletion_order(active_pods)[:active - want]
+                step.delete = deletion_order(active_pods)[: active - want]
             else:
                 missing = want - active - (terminating if _replace_only_failed(job) else 0)
                 if missing > 0:
@@ -273,8 +293,9 @@ def plan_job(job: Obj, pods: list[Obj], now: datetime, *, released: frozenset[st
     for pod in tracked:
         uid = pod["metadata"]["uid"]
         considered_failed = counts_as_failed(pod, job)
-        if not (job["metadata"].get("deletionTimestamp") or finished or _phase(pod) == "Succeeded"
-                or considered_failed):
+        if not (
+            job["metadata"].get("deletionTimestamp") or finished or _phase(pod) == "Succeeded" or considered_failed
+        ):
             continue
         step.release.append(pod)
         if uid in known:

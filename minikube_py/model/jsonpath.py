@@ -14,7 +14,8 @@ from typing import Any
 
 Step = tuple[str, Any]  # ("field", name) | ("index", n) | ("all", None) | ("filter", (path, op, value))
 
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     \.(?P<field>[A-Za-z0-9_\-$]+)
   | \.\*(?P<star>)
   | \[\s*(?P<index>-?\d+)\s*\]
@@ -22,7 +23,9 @@ _TOKEN = re.compile(r"""
   | \[\s*'(?P<quoted>[^']*)'\s*\]
   | \[\s*"(?P<dquoted>[^"]*)"\s*\]
   | \[\s*\?\(\s*@(?P<fpath>(?:\.[A-Za-z0-9_\-]+)+)\s*(?:(?P<op>==|!=)\s*(?P<fvalue>"[^"]*"|'[^']*'|[^)\s]+))?\s*\)\s*\]
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 
 
 class PathError(ValueError):
@@ -67,7 +70,8 @@ def find(obj: Any, path: str) -> list[Any]:
         found: list[Any] = []
         for value in values:
             if (kind == "field" and isinstance(value, dict) and arg in value) or (
-                    kind == "index" and isinstance(value, list) and -len(value) <= arg < len(value)):
+                kind == "index" and isinstance(value, list) and -len(value) <= arg < len(value)
+            ):
                 found.append(value[arg])
             elif kind == "all":
                 found += list(value.values()) if isinstance(value, dict) else value if isinstance(value, list) else []

@@ -39,14 +39,20 @@ def default_limit_range(limit_range: Obj) -> None:
 
 
 def _items(limit_ranges: Iterable[Obj], kind: str) -> list[Obj]:
-    return [item for lr in sorted(limit_ranges, key=lambda lr: lr["metadata"]["name"])
-            for item in (lr.get("spec") or {}).get("limits") or [] if item.get("type") == kind]
+    return [
+        item
+        for lr in sorted(limit_ranges, key=lambda lr: lr["metadata"]["name"])
+        for item in (lr.get("spec") or {}).get("limits") or []
+        if item.get("type") == kind
+    ]
 
 
 def _containers(pod: Obj) -> list[tuple[str, Obj]]:
     spec = pod.get("spec") or {}
-    return [*(("container", c) for c in spec.get("containers") or []),
-            *(("init container", c) for c in spec.get("initContainers") or [])]
+    return [
+        *(("container", c) for c in spec.get("containers") or []),
+        *(("init container", c) for c in spec.get("initContainers") or []),
+    ]
 
 
 def apply_defaults(limit_ranges: Iterable[Obj], pod: Obj) -> bool:
@@ -60,7 +66,10 @@ def apply_defaults(limit_ranges: Iterable[Obj], pod: Obj) -> bool:
         set_limits: set[str] = set()
         for item in items:
             resources = container.setdefault("resources", {})
-            for which, source, record in (("limits", "default", set_limits), ("requests", "defaultRequest", set_requests)):
+            for which, source, record in (
+                ("limits", "default", set_limits),
+                ("requests", "defaultRequest", set_requests),
+            ):
                 for name, quantity in (item.get(source) or {}).items():
                     current = resources.setdefault(which, {})
                     if name not in current:

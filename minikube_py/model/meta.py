@@ -118,7 +118,8 @@ def prepare_for_update(new: dict[str, Any], old: dict[str, Any], *, status_only:
 def _spec_changed(rules: KindRules, new: dict[str, Any], old: dict[str, Any]) -> bool:
     defaulted = rules.defaulted(new)
     if rules.generation_follows_annotations and (
-            (defaulted["metadata"].get("annotations") or {}) != (old.get("metadata", {}).get("annotations") or {})):
+        (defaulted["metadata"].get("annotations") or {}) != (old.get("metadata", {}).get("annotations") or {})
+    ):
         return True
     keys = (set(defaulted) | set(old)) - set(_ENVELOPE)
     return any(defaulted.get(k) != old.get(k) for k in keys)

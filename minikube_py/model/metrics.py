@@ -106,8 +106,14 @@ def node_metrics(node: Obj, usage: Usage, now: str) -> Obj:
     meta: Obj = {"name": md["name"], "creationTimestamp": now}
     if md.get("labels"):
         meta["labels"] = dict(md["labels"])
-    return {"kind": "NodeMetrics", "apiVersion": API_VERSION, "metadata": meta, "timestamp": _time(usage.timestamp),
-            "window": go_duration(usage.window), "usage": _usage(usage)}
+    return {
+        "kind": "NodeMetrics",
+        "apiVersion": API_VERSION,
+        "metadata": meta,
+        "timestamp": _time(usage.timestamp),
+        "window": go_duration(usage.window),
+        "usage": _usage(usage),
+    }
 
 
 def pod_metrics(pod: Obj, containers: list[tuple[str, Usage]], now: str) -> Obj:
@@ -118,12 +124,19 @@ def pod_metrics(pod: Obj, containers: list[tuple[str, Usage]], now: str) -> Obj:
     if md.get("labels"):
         meta["labels"] = dict(md["labels"])
     spec = pod.get("spec") or {}
-    order = {c.get("name"): i for i, c in enumerate((spec.get("initContainers") or []) + (spec.get("containers") or []))}
+    order = {
+        c.get("name"): i for i, c in enumerate((spec.get("initContainers") or []) + (spec.get("containers") or []))
+    }
     containers = sorted(containers, key=lambda entry: (order.get(entry[0], len(order)), entry[0]))
     latest = max(u.timestamp for _, u in containers)
-    return {"kind": "PodMetrics", "apiVersion": API_VERSION, "metadata": meta, "timestamp": _time(latest),
-            "window": go_duration(max(u.window for _, u in containers)),
-            "containers": [{"name": name, "usage": _usage(u)} for name, u in containers]}
+    return {
+        "kind": "PodMetrics",
+        "apiVersion": API_VERSION,
+        "metadata": meta,
+        "timestamp": _time(latest),
+        "window": go_duration(max(u.window for _, u in containers)),
+        "containers": [{"name": name, "usage": _usage(u)} for name, u in containers],
+    }
 
 
 #: (namespace, name) -> (the pod's uid, usage per container)
@@ -132,8 +145,9 @@ PodUsages = dict[tuple[str, str], tuple[str, list[tuple[str, Usage]]]]
 
 def node_metrics_items(nodes: Iterable[Obj], usage: dict[str, Usage], now: str) -> list[Obj]:
     """NodeMetrics for those of ``nodes`` (already selected) that have a usage."""
-    return [node_metrics(node, usage[node["metadata"]["name"]], now) for node in nodes
-            if node["metadata"]["name"] in usage]
+    return [
+        node_metrics(node, usage[node["metadata"]["name"]], now) for node in nodes if node["metadata"]["name"] in usage
+    ]
 
 
 def pod_metrics_items(pods: Iterable[Obj], usage: PodUsages, now: str) -> list[Obj]:
@@ -157,8 +171,12 @@ def sum_usage(usages: Iterable[Usage]) -> Usage | None:
     parts = list(usages)
     if not parts:
         return None
-    return Usage(max(u.timestamp for u in parts), max(u.window for u in parts),
-                 sum(u.cpu_nanocores for u in parts), sum(u.memory for u in parts))
+    return Usage(
+        max(u.timestamp for u in parts),
+        max(u.window for u in parts),
+        sum(u.cpu_nanocores for u in parts),
+        sum(u.memory for u in parts),
+    )
 
 
 @dataclass
@@ -182,8 +200,15 @@ class History:
 
 def history_points(points: Iterable[Usage]) -> list[Obj]:
     """Samples as plain numbers a chart can use at once: nanocores and bytes."""
-    return [{"timestamp": _time(p.timestamp), "window": round(p.window, 3), "cpuNanoCores": p.cpu_nanocores,
-             "memoryBytes": p.memory} for p in points]
+    return [
+        {
+            "timestamp": _time(p.timestamp),
+            "window": round(p.window, 3),
+            "cpuNanoCores": p.cpu_nanocores,
+            "memoryBytes": p.memory,
+        }
+        for p in points
+    ]
 
 
 @dataclass(frozen=True)
@@ -224,8 +249,9 @@ def parse_summary(summary: Obj) -> NodeScrape:
             if (reading := _reading(c.get("cpu"), c.get("memory"), str(c.get("containerID", "")))) is not None:
                 containers[str(c.get("name", ""))] = reading
         if containers:
-            pods[(str(ref.get("namespace", "")), str(ref.get("name", "")))] = PodReadings(str(ref.get("uid", "")),
-                                                                                      containers)
+            pods[(str(ref.get("namespace", "")), str(ref.get("name", "")))] = PodReadings(
+                str(ref.get("uid", "")), containers
+            )
     return NodeScrape(_reading(node.get("cpu"), node.get("memory")), system, pods)
 
 
@@ -246,15 +272,21 @@ def usage_between(previous: NodeScrape, current: NodeScrape) -> NodeUsage:
         before = previous.pods.get(key)
         if before is None or before.uid != now.uid:
             continue
-        rates = [(name, cpu_rate(before.containers[name], reading)) for name, reading in now.containers.items()
-                 if name in before.containers]
+        rates = [
+            (name, cpu_rate(before.containers[name], reading))
+            for name, reading in now.containers.items()
+            if name in before.containers
+        ]
         if len(rates) == len(now.containers) and all(u is not None for _, u in rates):
             pods[key] = (now.uid, [(name, u) for name, u in rates if u is not None])
     if current.node is not None and previous.node is not None:
         node = cpu_rate(previous.node, current.node)
     else:
         parts = [u for _, containers in pods.values() for _, u in containers]
-        parts += [u for name, reading in current.system.items() if name in previous.system
-                  and (u := cpu_rate(previous.system[name], reading)) is not None]
+        parts += [
+            u
+            for name, reading in current.system.items()
+            if name in previous.system and (u := cpu_rate(previous.system[name], reading)) is not None
+        ]
         node = sum_usage(parts)
     return NodeUsage(node, pods)

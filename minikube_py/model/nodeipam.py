@@ -39,8 +39,10 @@ def mask_size_problem(cluster: Network, mask_size: int) -> str | None:
     if mask_size > cluster.max_prefixlen - 2:
         return f"must be at most {cluster.max_prefixlen - 2} for IPv{cluster.version}, got {mask_size}"
     if cluster.version == 6 and mask_size - cluster.prefixlen > MAX_SUBNET_BITS_IPV6:
-        return (f"at most {MAX_SUBNET_BITS_IPV6} bits more than the cluster CIDR's /{cluster.prefixlen} "
-                f"for IPv6 (as Kubernetes), got {mask_size}")
+        return (
+            f"at most {MAX_SUBNET_BITS_IPV6} bits more than the cluster CIDR's /{cluster.prefixlen} "
+            f"for IPv6 (as Kubernetes), got {mask_size}"
+        )
     return None
 
 
@@ -169,9 +171,20 @@ def available_patch(node: Obj, now: str) -> Obj | None:
 def _condition_patch(node: Obj, status: str, reason: str, message: str, now: str) -> Obj:
     current = _condition(node, NETWORK_UNAVAILABLE)
     since = current.get("lastTransitionTime") if current is not None and current.get("status") == status else None
-    return {"status": {"conditions": [{"type": NETWORK_UNAVAILABLE, "status": status, "reason": reason,
-                                       "message": message, "lastHeartbeatTime": now,
-                                       "lastTransitionTime": since or now}]}}
+    return {
+        "status": {
+            "conditions": [
+                {
+                    "type": NETWORK_UNAVAILABLE,
+                    "status": status,
+                    "reason": reason,
+                    "message": message,
+                    "lastHeartbeatTime": now,
+                    "lastTransitionTime": since or now,
+                }
+            ]
+        }
+    }
 
 
 def _condition(node: Obj, kind: str) -> Obj | None:

@@ -31,8 +31,12 @@ NEVER_MESSAGE = "Kubelet never posted node status."
 #: the toleration the API's admission defaulting adds to every pod that has none of its own; the
 #: controller's eviction timeout stands in for its 300 s, as kube-apiserver's
 #: ``--default-unreachable-toleration-seconds`` would
-ADMISSION_DEFAULT_TOLERATION: Obj = {"key": UNREACHABLE_TAINT, "operator": "Exists", "effect": "NoExecute",
-                                     "tolerationSeconds": 300}
+ADMISSION_DEFAULT_TOLERATION: Obj = {
+    "key": UNREACHABLE_TAINT,
+    "operator": "Exists",
+    "effect": "NoExecute",
+    "tolerationSeconds": 300,
+}
 _TERMINAL = ("Succeeded", "Failed")
 
 
@@ -71,7 +75,7 @@ def silent_for(probe: Probe, now: float) -> float:
 
 
 def ready_status(node: Obj) -> str | None:
-    """"True", "False", "Unknown", or None when the node never posted a Ready condition."""
+    """ "True", "False", "Unknown", or None when the node never posted a Ready condition."""
     ready = _condition(node, "Ready")
     return None if ready is None else str(ready.get("status"))
 
@@ -87,8 +91,16 @@ def unknown_conditions(node: Obj, now: datetime) -> list[Obj] | None:
             condition.update(status="Unknown", reason=UNKNOWN_REASON, message=UNKNOWN_MESSAGE, lastTransitionTime=stamp)
             changed = True
     if not any(c.get("type") == "Ready" for c in conditions):
-        conditions.append({"type": "Ready", "status": "Unknown", "reason": NEVER_REASON, "message": NEVER_MESSAGE,
-                           "lastHeartbeatTime": stamp, "lastTransitionTime": stamp})
+        conditions.append(
+            {
+                "type": "Ready",
+                "status": "Unknown",
+                "reason": NEVER_REASON,
+                "message": NEVER_MESSAGE,
+                "lastHeartbeatTime": stamp,
+                "lastTransitionTime": stamp,
+            }
+        )
         changed = True
     return conditions if changed else None
 
@@ -105,8 +117,10 @@ def lifecycle_taints(node: Obj, now: datetime) -> list[Obj] | None:
     if sorted(str(t.get("effect")) for t in current) == ["NoExecute", "NoSchedule"]:
         return None
     present = {t.get("effect"): t for t in current}
-    return others + [present.get(effect) or {"key": UNREACHABLE_TAINT, "effect": effect, "timeAdded": rfc3339(now)}
-                     for effect in ("NoSchedule", "NoExecute")]
+    return others + [
+        present.get(effect) or {"key": UNREACHABLE_TAINT, "effect": effect, "timeAdded": rfc3339(now)}
+        for effect in ("NoSchedule", "NoExecute")
+    ]
 
 
 def unreachable_since(node: Obj) -> datetime | None:
@@ -141,7 +155,9 @@ def node_lost_patch(pod: Obj, node_name: str) -> Obj | None:
     if (pod.get("status") or {}).get("reason") == NODE_LOST:
         return None
     name = pod["metadata"]["name"]
-    return {"status": {"reason": NODE_LOST, "message": f"Node {node_name} which was running pod {name} is unresponsive"}}
+    return {
+        "status": {"reason": NODE_LOST, "message": f"Node {node_name} which was running pod {name} is unresponsive"}
+    }
 
 
 def was_evicted(pod: Obj) -> bool:
@@ -158,12 +174,18 @@ def eviction_delay(pod: Obj, default_seconds: float) -> float | None:
     zero), and for ever when none of them sets one. The toleration the API adds by default stands
     for ``default_seconds``, the configured eviction timeout."""
     taint = {"key": UNREACHABLE_TAINT, "effect": "NoExecute"}
-    tolerating = [t for t in (pod.get("spec") or {}).get("tolerations") or []
-                  if isinstance(t, dict) and _toleration(t).tolerates(taint)]
+    tolerating = [
+        t
+        for t in (pod.get("spec") or {}).get("tolerations") or []
+        if isinstance(t, dict) and _toleration(t).tolerates(taint)
+    ]
     if not tolerating:
         return 0.0
-    seconds = [default_seconds if t == ADMISSION_DEFAULT_TOLERATION else float(t["tolerationSeconds"])
-               for t in tolerating if t.get("tolerationSeconds") is not None]
+    seconds = [
+        default_seconds if t == ADMISSION_DEFAULT_TOLERATION else float(t["tolerationSeconds"])
+        for t in tolerating
+        if t.get("tolerationSeconds") is not None
+    ]
     return max(0.0, min(seconds)) if seconds else None
 
 

@@ -54,8 +54,9 @@ def _is_sidecar(container: dict[str, Any] | None) -> bool:
 
 
 def _has_condition(pod: dict[str, Any], kind: str) -> bool:
-    return any(c.get("type") == kind and c.get("status") == "True"
-               for c in pod.get("status", {}).get("conditions") or ())
+    return any(
+        c.get("type") == kind and c.get("status") == "True" for c in pod.get("status", {}).get("conditions") or ()
+    )
 
 
 def _last_finished(status: dict[str, Any]) -> datetime | None:
@@ -85,8 +86,9 @@ def summarize_pod(pod: dict[str, Any]) -> PodSummary:
     status = pod.get("status") or {}
     phase = status.get("phase", "")
     reason = status.get("reason") or phase
-    if any(c.get("type") == "PodScheduled" and c.get("reason") == "SchedulingGated"
-           for c in status.get("conditions") or ()):
+    if any(
+        c.get("type") == "PodScheduled" and c.get("reason") == "SchedulingGated" for c in status.get("conditions") or ()
+    ):
         reason = "SchedulingGated"
 
     init_specs = {c.get("name"): c for c in spec.get("initContainers") or ()}

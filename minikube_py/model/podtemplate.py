@@ -16,8 +16,14 @@ def controller_ref(owner: Obj) -> Obj:
     """The ownerReference a controller puts on what it creates: ``controller`` marks the one owner
     that manages it, ``blockOwnerDeletion`` makes foreground deletion wait for it."""
     md = owner["metadata"]
-    return {"apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": md["name"], "uid": md["uid"],
-            "controller": True, "blockOwnerDeletion": True}
+    return {
+        "apiVersion": owner["apiVersion"],
+        "kind": owner["kind"],
+        "name": md["name"],
+        "uid": md["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
 
 
 def controller_of(obj: Obj) -> Obj | None:
@@ -27,8 +33,9 @@ def controller_of(obj: Obj) -> Obj | None:
     return None
 
 
-def pod_from_template(owner: Obj, template: Obj, *, name_prefix: str | None = None,
-                      extra_labels: dict[str, str] | None = None) -> Obj:
+def pod_from_template(
+    owner: Obj, template: Obj, *, name_prefix: str | None = None, extra_labels: dict[str, str] | None = None
+) -> Obj:
     """A new pod for ``owner``: the template's labels, annotations and spec, a generated name
     (``<owner>-xxxxx`` by default) and a controller reference to ``owner``."""
     tmpl_md = template.get("metadata") or {}

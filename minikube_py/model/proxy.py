@@ -27,8 +27,19 @@ SCHEMES = frozenset({"", "http", "https"})
 PROXY_PATH = re.compile(r"^/api/v1/(?:namespaces/[^/]+/(?:pods|services)|nodes)/[^/]+/proxy(?:/|$)")
 
 #: hop-by-hop headers (RFC 9110 7.6.1), which describe one connection and never cross a proxy
-HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
-                        "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"})
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
 #: what the API server consumed itself: the caller's credentials and impersonation never reach a
 #: backend, as kube-apiserver drops them once it has authenticated the request; and ``Expect:
 #: 100-continue``, which the API server answered already (forwarded, a backend that does not send
@@ -36,13 +47,22 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "proxy-a
 CONSUMED = frozenset({"authorization", "impersonate-user", "impersonate-group", "impersonate-uid", "expect"})
 _CONSUMED_PREFIX = "impersonate-extra-"
 #: the headers a WebSocket client sends for the handshake, which the relay's own handshake makes anew
-WEBSOCKET_HANDSHAKE = frozenset({"sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions",
-                                 "sec-websocket-protocol", "sec-websocket-accept"})
+WEBSOCKET_HANDSHAKE = frozenset(
+    {
+        "sec-websocket-key",
+        "sec-websocket-version",
+        "sec-websocket-extensions",
+        "sec-websocket-protocol",
+        "sec-websocket-accept",
+    }
+)
 
 #: the agent's paths (see :mod:`minikube_py.agent.server`): ``nodes/proxy`` forwards only these,
 #: since the agent trusts the API server's identity with everything it serves
-_AGENT_PATHS = re.compile(r"^/(?:healthz|stats/summary|containerLogs/[^/]+/[^/]+/[^/]+|exec/[^/]+/[^/]+/[^/]+"
-                         r"|portForward/[^/]+/[^/]+)$")
+_AGENT_PATHS = re.compile(
+    r"^/(?:healthz|stats/summary|containerLogs/[^/]+/[^/]+/[^/]+|exec/[^/]+/[^/]+/[^/]+"
+    r"|portForward/[^/]+/[^/]+)$"
+)
 
 
 class Backend(NamedTuple):
@@ -95,13 +115,23 @@ def service_port_name(service: Obj, port: str) -> str:
     raise unavailable(f'no service port {int(port)} found for service "{name}"')
 
 
-def pick_service_endpoint(endpoints: Obj | None, port_name: str, scheme: str, service: str,
-                          choose: Callable[[Sequence[Any]], Any] = random.choice) -> Backend:
+def pick_service_endpoint(
+    endpoints: Obj | None,
+    port_name: str,
+    scheme: str,
+    service: str,
+    choose: Callable[[Sequence[Any]], Any] = random.choice,
+) -> Backend:
     """A ready address of the Endpoints subset serving ``port_name``, chosen by ``choose`` (random,
     as kube-apiserver spreads proxied requests); 503 with kube-apiserver's words when there is none."""
     subsets = [s for s in (endpoints or {}).get("subsets") or [] if s.get("addresses")]
-    candidates = [(address["ip"], port["port"]) for s in subsets for port in s.get("ports") or []
-                  if str(port.get("name") or "") == port_name for address in s["addresses"]]
+    candidates = [
+        (address["ip"], port["port"])
+        for s in subsets
+        for port in s.get("ports") or []
+        if str(port.get("name") or "") == port_name
+        for address in s["addresses"]
+    ]
     if not candidates:
         raise unavailable(f'no endpoints available for service "{service}"')
     ip, number = choose(candidates)
@@ -137,7 +167,9 @@ def agent_path_allowed(raw_path: str) -> bool:
     return "." not in segments and ".." not in segments and _AGENT_PATHS.match(raw_path) is not None
 
 
-def request_headers(headers: Iterable[tuple[str, str]], client: str | None, websocket: bool = False) -> list[tuple[str, str]]:
+def request_headers(
+    headers: Iterable[tuple[str, str]], client: str | None, websocket: bool = False
+) -> list[tuple[str, str]]:
     """The caller's headers as the backend gets them: less hop-by-hop ones (and those the caller's
     ``Connection`` names), less the API caller's credentials, with the caller's address appended to
     ``X-Forwarded-For``; ``websocket`` also drops the handshake's own headers, which the relay's
@@ -163,8 +195,13 @@ def response_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]
 
 
 def _connection_listed(headers: list[tuple[str, str]]) -> set[str]:
-    return {token.strip().lower() for k, v in headers if k.lower() == "connection" for token in v.split(",")
-            if token.strip()}
+    return {
+        token.strip().lower()
+        for k, v in headers
+        if k.lower() == "connection"
+        for token in v.split(",")
+        if token.strip()
+    }
 
 
 def unavailable(message: str) -> errors.StatusError:

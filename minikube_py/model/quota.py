@@ -33,13 +33,31 @@ Resources = dict[str, str]
 #: compute resource names a pod's usage may carry, and those each container must state once a
 #: quota constrains them (Kubernetes' backward-compatibility rule for cpu and memory)
 _CONTAINER_REQUIRED = ("cpu", "memory", "requests.cpu", "requests.memory", "limits.cpu", "limits.memory")
-_POD_RESOURCES = frozenset({"pods", "count/pods", "cpu", "memory", "ephemeral-storage", "requests.cpu",
-                            "requests.memory", "requests.ephemeral-storage", "limits.cpu", "limits.memory",
-                            "limits.ephemeral-storage"})
+_POD_RESOURCES = frozenset(
+    {
+        "pods",
+        "count/pods",
+        "cpu",
+        "memory",
+        "ephemeral-storage",
+        "requests.cpu",
+        "requests.memory",
+        "requests.ephemeral-storage",
+        "limits.cpu",
+        "limits.memory",
+        "limits.ephemeral-storage",
+    }
+)
 #: resource names beyond ``count/<resource>`` that count objects of a kind (legacy object counts)
-_LEGACY_COUNTS = {"Pod": "pods", "Service": "services", "ConfigMap": "configmaps", "Secret": "secrets",
-                  "ReplicationController": "replicationcontrollers", "ResourceQuota": "resourcequotas",
-                  "PersistentVolumeClaim": "persistentvolumeclaims"}
+_LEGACY_COUNTS = {
+    "Pod": "pods",
+    "Service": "services",
+    "ConfigMap": "configmaps",
+    "Secret": "secrets",
+    "ReplicationController": "replicationcontrollers",
+    "ResourceQuota": "resourcequotas",
+    "PersistentVolumeClaim": "persistentvolumeclaims",
+}
 _NODE_PORT_TYPES = ("NodePort", "LoadBalancer")
 
 
@@ -57,8 +75,11 @@ def governs(rt: ResourceType, resource: str) -> bool:
     if rt.kind == "Service":
         return resource in ("services.nodeports", "services.loadbalancers")
     if rt.kind == "PersistentVolumeClaim":
-        return resource == "requests.storage" or resource.endswith(".storageclass.storage.k8s.io/requests.storage") \
+        return (
+            resource == "requests.storage"
+            or resource.endswith(".storageclass.storage.k8s.io/requests.storage")
             or resource.endswith(".storageclass.storage.k8s.io/persistentvolumeclaims")
+        )
     return False
 
 
@@ -166,8 +187,12 @@ def _scope_matches(scope: Obj, pod: Obj) -> bool:
         return _best_effort(pod) == (name == "BestEffort")
     if name == "PriorityClass":
         priority_class = spec.get("priorityClassName") or ""
-        return {"Exists": priority_class != "", "DoesNotExist": False, "In": priority_class in values,
-                "NotIn": priority_class not in values}.get(operator, False)
+        return {
+            "Exists": priority_class != "",
+            "DoesNotExist": False,
+            "In": priority_class in values,
+            "NotIn": priority_class not in values,
+        }.get(operator, False)
     if name == "CrossNamespacePodAffinity":
         return _cross_namespace_affinity(spec)
     return False
@@ -178,8 +203,13 @@ def _cross_namespace_affinity(spec: Obj) -> bool:
     affinity = spec.get("affinity") or {}
     for kind in ("podAffinity", "podAntiAffinity"):
         rules = affinity.get(kind) or {}
-        terms = [*(rules.get("requiredDuringSchedulingIgnoredDuringExecution") or []),
-                 *((t.get("podAffinityTerm") or {}) for t in rules.get("preferredDuringSchedulingIgnoredDuringExecution") or [])]
+        terms = [
+            *(rules.get("requiredDuringSchedulingIgnoredDuringExecution") or []),
+            *(
+                (t.get("podAffinityTerm") or {})
+                for t in rules.get("preferredDuringSchedulingIgnoredDuringExecution") or []
+            ),
+        ]
         if any(term.get("namespaces") or term.get("namespaceSelector") is not None for term in terms):
             return True
     return False
@@ -187,8 +217,10 @@ def _cross_namespace_affinity(spec: Obj) -> bool:
 
 def _scopes(quota: Obj) -> list[Obj]:
     spec = quota.get("spec") or {}
-    return [*({"scopeName": name, "operator": "Exists"} for name in spec.get("scopes") or []),
-            *((spec.get("scopeSelector") or {}).get("matchExpressions") or [])]
+    return [
+        *({"scopeName": name, "operator": "Exists"} for name in spec.get("scopes") or []),
+        *((spec.get("scopeSelector") or {}).get("matchExpressions") or []),
+    ]
 
 
 def _best_effort(pod: Obj) -> bool:
@@ -336,7 +368,8 @@ def charge(quotas: list[Obj], rt: ResourceType, obj: Obj, old: Obj | None, now: 
             raise QuotaRefused(
                 f"exceeded quota: {quota['metadata']['name']}, requested: {_pretty({n: requested[n] for n in exceeded})}, "
                 f"used: {_pretty({n: status['used'][n] for n in exceeded})}, "
-                f"limited: {_pretty({n: status['hard'][n] for n in exceeded})}")
+                f"limited: {_pretty({n: status['hard'][n] for n in exceeded})}"
+            )
         charged.append(Charge({**quota, "status": {**status, "used": new_used}}))
     return charged
 
@@ -345,4 +378,3 @@ def quota_status(quota: Obj, used_now: Resources) -> Obj:
     """The status the quota controller writes: hard as the spec says, used as counted."""
     hard = {name: canonical(q) for name, q in ((quota.get("spec") or {}).get("hard") or {}).items()}
     return {"hard": hard, "used": {name: used_now.get(name, "0") for name in hard}}
-

@@ -63,15 +63,23 @@ class Rule:
 
     @classmethod
     def parse(cls, rule: Mapping[str, Any]) -> Rule:
-        return cls(frozenset(rule.get("verbs") or ()), frozenset(rule.get("apiGroups") or ()),
-                   frozenset(rule.get("resources") or ()), frozenset(rule.get("resourceNames") or ()),
-                   tuple(rule.get("nonResourceURLs") or ()))
+        return cls(
+            frozenset(rule.get("verbs") or ()),
+            frozenset(rule.get("apiGroups") or ()),
+            frozenset(rule.get("resources") or ()),
+            frozenset(rule.get("resourceNames") or ()),
+            tuple(rule.get("nonResourceURLs") or ()),
+        )
 
     def to_api(self) -> Obj:
         """The PolicyRule as the API shows it (lists sorted, empty ones left out)."""
         out: Obj = {"verbs": sorted(self.verbs)}
-        for key, values in (("apiGroups", self.api_groups), ("resources", self.resources),
-                            ("resourceNames", self.resource_names), ("nonResourceURLs", self.non_resource_urls)):
+        for key, values in (
+            ("apiGroups", self.api_groups),
+            ("resources", self.resources),
+            ("resourceNames", self.resource_names),
+            ("nonResourceURLs", self.non_resource_urls),
+        ):
             if values:
                 out[key] = sorted(values)
         return out
@@ -81,9 +89,11 @@ class Rule:
             return False
         if not info.resource_request:
             return any(_url_matches(pattern, info.path) for pattern in self.non_resource_urls)
-        return ("*" in self.api_groups or info.api_group in self.api_groups) \
-            and _resource_matches(self.resources, info.resource, info.subresource) \
+        return (
+            ("*" in self.api_groups or info.api_group in self.api_groups)
+            and _resource_matches(self.resources, info.resource, info.subresource)
             and (not self.resource_names or info.name in self.resource_names)
+        )
 
 
 def _url_matches(pattern: str, path: str) -> bool:
@@ -144,8 +154,9 @@ def parse_binding(obj: Obj) -> Binding:
     namespace = md.get("namespace") or ""
     ref = obj.get("roleRef") or {}
     keys = (subject_key(s, namespace) for s in obj.get("subjects") or () if isinstance(s, Mapping))
-    return Binding(namespace, md.get("name", ""), ref.get("kind", ""), ref.get("name", ""),
-                   tuple(k for k in keys if k is not None))
+    return Binding(
+        namespace, md.get("name", ""), ref.get("kind", ""), ref.get("name", ""), tuple(k for k in keys if k is not None)
+    )
 
 
 class Policy:
@@ -222,8 +233,9 @@ def authorize(user: UserInfo, info: RequestInfo, policy: Policy) -> Decision:
     for binding in policy.bindings_for(user, info.namespace):
         if allows(info, policy.granted_by(binding)):
             kind = "RoleBinding" if binding.namespace else "ClusterRoleBinding"
-            return Decision(True, f'RBAC: allowed by {kind} "{binding.name}" of {binding.role_kind} '
-                                  f'"{binding.role_name}"')
+            return Decision(
+                True, f'RBAC: allowed by {kind} "{binding.name}" of {binding.role_kind} "{binding.role_name}"'
+            )
     return Decision(False)
 
 
@@ -252,8 +264,12 @@ def _pieces(rule: Rule) -> Iterator[Rule]:
             for resource in rule.resources:
                 names = rule.resource_names or {""}
                 for name in names:
-                    yield Rule(frozenset({verb}), frozenset({group}), frozenset({resource}),
-                               frozenset({name}) if name else frozenset())
+                    yield Rule(
+                        frozenset({verb}),
+                        frozenset({group}),
+                        frozenset({resource}),
+                        frozenset({name}) if name else frozenset(),
+                    )
 
 
 def _covers(owner: Rule, piece: Rule) -> bool:
@@ -265,8 +281,11 @@ def _covers(owner: Rule, piece: Rule) -> bool:
         return False
     (resource,) = piece.resources
     base, _, sub = resource.partition("/")
-    if not ("*" in owner.resources or resource in owner.resources
-            or (sub and (f"*/{sub}" in owner.resources or f"{base}/*" in owner.resources))):
+    if not (
+        "*" in owner.resources
+        or resource in owner.resources
+        or (sub and (f"*/{sub}" in owner.resources or f"{base}/*" in owner.resources))
+    ):
         return False
     return not owner.resource_names or (bool(piece.resource_names) and piece.resource_names <= owner.resource_names)
 
@@ -307,7 +326,7 @@ def path_segment_name_errors(name: str) -> list[str]:
     """RBAC objects may have any name that is one URL path segment (``system:basic-user``), as
     Kubernetes' ValidatePathSegmentName allows."""
     if name in (".", ".."):
-        return [f'may not be \'{name}\'']
+        return [f"may not be '{name}'"]
     return [f"may not contain '{c}'" for c in ("/", "%") if c in name]
 
 
@@ -325,8 +344,12 @@ def _rule_errors(rules: Any, path: str, *, namespaced: bool) -> list[FieldError]
         if not isinstance(rule, dict):
             errs.append(invalid_value(at, rule, "must be an object"))
             continue
-        wrong = [k for k in _RULE_LISTS if rule.get(k) is not None
-                 and (not isinstance(rule[k], list) or not all(isinstance(v, str) for v in rule[k]))]
+        wrong = [
+            k
+            for k in _RULE_LISTS
+            if rule.get(k) is not None
+            and (not isinstance(rule[k], list) or not all(isinstance(v, str) for v in rule[k]))
+        ]
         if wrong:
             errs += [invalid_value(f"{at}.{k}", rule[k], "must be a list of strings") for k in wrong]
             continue
@@ -335,11 +358,17 @@ def _rule_errors(rules: Any, path: str, *, namespaced: bool) -> list[FieldError]
         urls = rule.get("nonResourceURLs")
         if urls:
             if namespaced:
-                errs.append(invalid_value(f"{at}.nonResourceURLs", urls,
-                                          "namespaced rules cannot apply to non-resource URLs"))
+                errs.append(
+                    invalid_value(f"{at}.nonResourceURLs", urls, "namespaced rules cannot apply to non-resource URLs")
+                )
             if rule.get("apiGroups") or rule.get("resources") or rule.get("resourceNames"):
-                errs.append(invalid_value(f"{at}.nonResourceURLs", urls,
-                                          "rules cannot apply to both regular resources and non-resource URLs"))
+                errs.append(
+                    invalid_value(
+                        f"{at}.nonResourceURLs",
+                        urls,
+                        "rules cannot apply to both regular resources and non-resource URLs",
+                    )
+                )
             continue
         if not rule.get("resources"):
             errs.append(required(f"{at}.resources"))
@@ -359,7 +388,9 @@ def validate_cluster_role(obj: Obj) -> list[FieldError]:
         return errs
     selectors = aggregation.get("clusterRoleSelectors") if isinstance(aggregation, dict) else aggregation
     if not isinstance(selectors, list) or not all(isinstance(s, dict) for s in selectors):
-        errs.append(invalid_value("aggregationRule.clusterRoleSelectors", selectors, "must be a list of label selectors"))
+        errs.append(
+            invalid_value("aggregationRule.clusterRoleSelectors", selectors, "must be a list of label selectors")
+        )
     return errs
 
 

@@ -82,14 +82,18 @@ def next_available_in(pods: Iterable[Obj], min_ready_seconds: int, now: datetime
     wakes up to report it rather than polling; None when no pod is waiting for that."""
     if min_ready_seconds <= 0:
         return None
-    waits = [min_ready_seconds - (now - since).total_seconds()
-             for pod in pods if (since := ready_since(pod)) is not None and not is_available(pod, min_ready_seconds, now)]
+    waits = [
+        min_ready_seconds - (now - since).total_seconds()
+        for pod in pods
+        if (since := ready_since(pod)) is not None and not is_available(pod, min_ready_seconds, now)
+    ]
     return max(min(waits), 0.0) if waits else None
 
 
 def max_restarts(pod: Obj) -> int:
-    return max((cs.get("restartCount", 0) for cs in (pod.get("status") or {}).get("containerStatuses") or ()),
-               default=0)
+    return max(
+        (cs.get("restartCount", 0) for cs in (pod.get("status") or {}).get("containerStatuses") or ()), default=0
+    )
 
 
 # ------------------------------------------------------------------------------ claiming
@@ -215,9 +219,16 @@ def replica_status(owner: Obj, active: list[Obj], now: datetime, failure: tuple[
     previous_failure = next((c for c in old.get("conditions") or () if c.get("type") == REPLICA_FAILURE), None)
     if failure is not None:
         reason, message = failure
-        conditions.append(previous_failure or {"type": REPLICA_FAILURE, "status": "True", "reason": reason,
-                                               "message": message,
-                                               "lastTransitionTime": rfc3339(now)})
+        conditions.append(
+            previous_failure
+            or {
+                "type": REPLICA_FAILURE,
+                "status": "True",
+                "reason": reason,
+                "message": message,
+                "lastTransitionTime": rfc3339(now),
+            }
+        )
     status: Obj = {"replicas": len(active)}
     counts = {
         "fullyLabeledReplicas": sum(1 for p in active if fully_labeled(p, template_labels)),

@@ -32,8 +32,16 @@ MAX_REPLICAS = "deployment.kubernetes.io/max-replicas"
 CHANGE_CAUSE = "kubernetes.io/change-cause"
 #: Deployment annotations that describe the Deployment itself and are never copied to its ReplicaSets
 #: (the same set kubectl leaves alone when it rolls a template back)
-NOT_COPIED = frozenset({"kubectl.kubernetes.io/last-applied-configuration", REVISION, REVISION_HISTORY,
-                        DESIRED_REPLICAS, MAX_REPLICAS, "deprecated.deployment.rollback.to"})
+NOT_COPIED = frozenset(
+    {
+        "kubectl.kubernetes.io/last-applied-configuration",
+        REVISION,
+        REVISION_HISTORY,
+        DESIRED_REPLICAS,
+        MAX_REPLICAS,
+        "deprecated.deployment.rollback.to",
+    }
+)
 #: Kubernetes caps the revision-history annotation at this many characters
 MAX_HISTORY_CHARS = 2000
 #: progressDeadlineSeconds of MaxInt32 means "no deadline"
@@ -55,6 +63,7 @@ RESUMED = "DeploymentResumed"
 
 
 # ------------------------------------------------------------------------------ pod-template hash
+
 
 def _pruned(value: Any) -> Any:
     """Drop nulls and empty maps/lists at every depth: Kubernetes compares templates semantically,
@@ -104,6 +113,7 @@ def template_hash(template: Mapping[str, Any], collision_count: int | None = Non
 
 # ------------------------------------------------------------------------------ views
 
+
 def _int(value: Any, default: int = 0) -> int:
     try:
         return int(value)
@@ -140,9 +150,13 @@ class ReplicaSetView:
         md, spec, status = rs.get("metadata") or {}, rs.get("spec") or {}, rs.get("status") or {}
         annotations = md.get("annotations") or {}
         return cls(
-            name=md["name"], replicas=_int(spec.get("replicas"), 1), available=_int(status.get("availableReplicas")),
-            actual=_int(status.get("replicas")), ready=_int(status.get("readyReplicas")),
-            created=md.get("creationTimestamp") or "", revision=_int(annotations.get(REVISION)),
+            name=md["name"],
+            replicas=_int(spec.get("replicas"), 1),
+            available=_int(status.get("availableReplicas")),
+            actual=_int(status.get("replicas")),
+            ready=_int(status.get("readyReplicas")),
+            created=md.get("creationTimestamp") or "",
+            revision=_int(annotations.get(REVISION)),
             desired_annotation=_int_annotation(annotations, DESIRED_REPLICAS),
             max_annotation=_int_annotation(annotations, MAX_REPLICAS),
             settled=_int(md.get("generation")) <= _int(status.get("observedGeneration")),
@@ -212,6 +226,7 @@ class Rollout:
 
 # ------------------------------------------------------------------------------ rollout steps
 
+
 def new_replica_count(r: Rollout, rss: Iterable[ReplicaSetView], new: ReplicaSetView) -> int:
     """The size the new ReplicaSet may grow to now: all of ``replicas`` under Recreate; under
     RollingUpdate, as many as fit below ``replicas + maxSurge`` counting every ReplicaSet."""
@@ -279,8 +294,9 @@ def recreate_step(r: Rollout, new: ReplicaSetView, old: list[ReplicaSetView], ol
 def is_scaling_event(r: Rollout, rss: Iterable[ReplicaSetView]) -> bool:
     """Whether ``spec.replicas`` changed since the active ReplicaSets were last sized (their
     desired-replicas annotation says for what), as opposed to a template change."""
-    return any(rs.replicas > 0 and rs.desired_annotation is not None and rs.desired_annotation != r.replicas
-               for rs in rss)
+    return any(
+        rs.replicas > 0 and rs.desired_annotation is not None and rs.desired_annotation != r.replicas for rs in rss
+    )
 
 
 def _saturated(r: Rollout, rs: ReplicaSetView) -> bool:
@@ -331,8 +347,11 @@ def _proportion(r: Rollout, rs: ReplicaSetView, to_add: int, added: int, status_
         fraction = -rs.replicas
     else:
         was_sized_for = rs.max_annotation if rs.max_annotation is not None else status_replicas
-        fraction = 0 if was_sized_for == 0 else \
-            _round_half_away(rs.replicas * (r.replicas + r.max_surge) / was_sized_for) - rs.replicas
+        fraction = (
+            0
+            if was_sized_for == 0
+            else _round_half_away(rs.replicas * (r.replicas + r.max_surge) / was_sized_for) - rs.replicas
+        )
     allowed = to_add - added
     return min(fraction, allowed) if to_add > 0 else max(fraction, allowed)
 
@@ -348,17 +367,19 @@ def history_to_delete(old: list[ReplicaSetView], limit: int | None) -> list[str]
         return []
     alive = sorted((rs for rs in old if not rs.deleting), key=lambda rs: (rs.revision, rs.created, rs.name))
     excess = len(alive) - limit
-    return [rs.name for rs in alive[:max(excess, 0)] if rs.replicas == 0 and rs.actual == 0 and rs.settled]
+    return [rs.name for rs in alive[: max(excess, 0)] if rs.replicas == 0 and rs.actual == 0 and rs.settled]
 
 
 # ------------------------------------------------------------------------------ revisions
+
 
 def max_revision(rss: Iterable[ReplicaSetView]) -> int:
     return max((rs.revision for rs in rss), default=0)
 
 
-def new_replica_set_annotations(deployment_annotations: Mapping[str, str], rs_annotations: Mapping[str, str],
-                                revision: int) -> dict[str, str]:
+def new_replica_set_annotations(
+    deployment_annotations: Mapping[str, str], rs_annotations: Mapping[str, str], revision: int
+) -> dict[str, str]:
     """The annotations of the Deployment's new ReplicaSet: the Deployment's own (change-cause
     among them), and ``revision`` if that is higher than the one it has. A ReplicaSet that had a
     revision already is being rolled back to, so its earlier revisions go to the history."""
@@ -382,10 +403,17 @@ def new_replica_set_annotations(deployment_annotations: Mapping[str, str], rs_an
 
 # ------------------------------------------------------------------------------ status and conditions
 
+
 def condition(kind: str, status: str, reason: str, message: str, now: datetime) -> Obj:
     stamp = rfc3339(now)
-    return {"type": kind, "status": status, "lastUpdateTime": stamp, "lastTransitionTime": stamp,
-            "reason": reason, "message": message}
+    return {
+        "type": kind,
+        "status": status,
+        "lastUpdateTime": stamp,
+        "lastTransitionTime": stamp,
+        "reason": reason,
+        "message": message,
+    }
 
 
 def get_condition(status: Mapping[str, Any], kind: str) -> Obj | None:
@@ -431,8 +459,9 @@ def pause_condition(deployment: Obj, status: Obj, now: datetime) -> None:
         set_condition(status, condition("Progressing", "Unknown", RESUMED, "Deployment is resumed", now))
 
 
-def replica_status(deployment: Obj, r: Rollout, rss: list[ReplicaSetView], new: ReplicaSetView | None,
-                   previous: Obj, now: datetime) -> Obj:
+def replica_status(
+    deployment: Obj, r: Rollout, rss: list[ReplicaSetView], new: ReplicaSetView | None, previous: Obj, now: datetime
+) -> Obj:
     """Counts and the Available condition, over ``previous`` status's other conditions. Zero counts
     are left out, as Kubernetes' JSON leaves them out."""
     available = sum(rs.available for rs in rss)
@@ -450,10 +479,14 @@ def replica_status(deployment: Obj, r: Rollout, rss: list[ReplicaSetView], new: 
     if previous.get("conditions"):
         status["conditions"] = [dict(c) for c in previous["conditions"]]
     if available >= r.min_available:
-        set_condition(status, condition("Available", "True", MIN_AVAILABLE, "Deployment has minimum availability.", now))
+        set_condition(
+            status, condition("Available", "True", MIN_AVAILABLE, "Deployment has minimum availability.", now)
+        )
     else:
-        set_condition(status, condition("Available", "False", MIN_UNAVAILABLE,
-                                        "Deployment does not have minimum availability.", now))
+        set_condition(
+            status,
+            condition("Available", "False", MIN_UNAVAILABLE, "Deployment does not have minimum availability.", now),
+        )
     return status
 
 
@@ -461,18 +494,24 @@ def complete(deployment: Obj, status: Mapping[str, Any]) -> bool:
     """Every desired replica is updated and available and no old one is left (what
     ``NewReplicaSetAvailable`` means)."""
     replicas = _int((deployment.get("spec") or {}).get("replicas"), 1)
-    return (_int(status.get("updatedReplicas")) == replicas and _int(status.get("replicas")) == replicas
-            and _int(status.get("availableReplicas")) == replicas
-            and _int(status.get("observedGeneration")) >= _int(deployment["metadata"].get("generation")))
+    return (
+        _int(status.get("updatedReplicas")) == replicas
+        and _int(status.get("replicas")) == replicas
+        and _int(status.get("availableReplicas")) == replicas
+        and _int(status.get("observedGeneration")) >= _int(deployment["metadata"].get("generation"))
+    )
 
 
 def _progressed(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     def stale(s: Mapping[str, Any]) -> int:
         return _int(s.get("replicas")) - _int(s.get("updatedReplicas"))
 
-    return (_int(new.get("updatedReplicas")) > _int(old.get("updatedReplicas")) or stale(new) < stale(old)
-            or _int(new.get("readyReplicas")) > _int(old.get("readyReplicas"))
-            or _int(new.get("availableReplicas")) > _int(old.get("availableReplicas")))
+    return (
+        _int(new.get("updatedReplicas")) > _int(old.get("updatedReplicas"))
+        or stale(new) < stale(old)
+        or _int(new.get("readyReplicas")) > _int(old.get("readyReplicas"))
+        or _int(new.get("availableReplicas")) > _int(old.get("availableReplicas"))
+    )
 
 
 def _timed_out(deadline: int, status: Mapping[str, Any], now: datetime) -> bool:
@@ -486,8 +525,9 @@ def _timed_out(deadline: int, status: Mapping[str, Any], now: datetime) -> bool:
     return started is not None and (now - started).total_seconds() > deadline
 
 
-def rollout_status(deployment: Obj, r: Rollout, rss: list[ReplicaSetView], new: ReplicaSetView | None,
-                   previous: Obj, now: datetime) -> Obj:
+def rollout_status(
+    deployment: Obj, r: Rollout, rss: list[ReplicaSetView], new: ReplicaSetView | None, previous: Obj, now: datetime
+) -> Obj:
     """The status at the end of a rollout step: counts and Available, plus the Progressing
     condition judged against ``previous``: complete, progressing (any count moved the right way
     refreshes lastUpdateTime) or, after ``progressDeadlineSeconds`` without progress, timed out."""
@@ -499,13 +539,17 @@ def rollout_status(deployment: Obj, r: Rollout, rss: list[ReplicaSetView], new: 
     current = get_condition(previous, "Progressing")
     name = deployment["metadata"]["name"]
     subject = f'ReplicaSet "{new.name}"' if new is not None else f'Deployment "{name}"'
-    finished = _int(status.get("replicas")) == _int(status.get("updatedReplicas")) and current is not None \
+    finished = (
+        _int(status.get("replicas")) == _int(status.get("updatedReplicas"))
+        and current is not None
         and current.get("reason") == NEW_RS_AVAILABLE
+    )
     if finished:
         return status
     if complete(deployment, status):
-        set_condition(status, condition("Progressing", "True", NEW_RS_AVAILABLE,
-                                        f"{subject} has successfully progressed.", now))
+        set_condition(
+            status, condition("Progressing", "True", NEW_RS_AVAILABLE, f"{subject} has successfully progressed.", now)
+        )
     elif _progressed(previous, status):
         progressing = condition("Progressing", "True", RS_UPDATED, f"{subject} is progressing.", now)
         if current is not None and current.get("status") == "True":
@@ -513,8 +557,9 @@ def rollout_status(deployment: Obj, r: Rollout, rss: list[ReplicaSetView], new: 
         remove_condition(status, "Progressing")
         set_condition(status, progressing)
     elif _timed_out(deadline, status, now):
-        set_condition(status, condition("Progressing", "False", TIMED_OUT, f"{subject} has timed out progressing.",
-                                        now))
+        set_condition(
+            status, condition("Progressing", "False", TIMED_OUT, f"{subject} has timed out progressing.", now)
+        )
     return status
 
 

@@ -94,8 +94,11 @@ class Port:
     port: int
 
     def conflicts(self, other: Port) -> bool:
-        return (self.port == other.port and self.protocol == other.protocol
-                and (self.ip == other.ip or "0.0.0.0" in (self.ip, other.ip)))
+        return (
+            self.port == other.port
+            and self.protocol == other.protocol
+            and (self.ip == other.ip or "0.0.0.0" in (self.ip, other.ip))
+        )
 
 
 NodeMatcher = Callable[[Mapping[str, str], str], bool]
@@ -174,21 +177,35 @@ def pod_info(pod: Obj) -> PodInfo:
     spec = pod.get("spec") or {}
     cpu, memory = pod_requests(spec)
     score_cpu, score_memory = pod_requests(spec, _nonzero)
-    ports = tuple(Port(p.get("hostIP") or "0.0.0.0", p.get("protocol") or "TCP", int(p["hostPort"]))
-                  for c in spec.get("containers") or [] for p in c.get("ports") or [] if p.get("hostPort"))
-    tolerations = tuple(Toleration(t.get("key") or "", t.get("operator") or "Equal", t.get("value") or "",
-                                   t.get("effect") or "") for t in spec.get("tolerations") or [])
+    ports = tuple(
+        Port(p.get("hostIP") or "0.0.0.0", p.get("protocol") or "TCP", int(p["hostPort"]))
+        for c in spec.get("containers") or []
+        for p in c.get("ports") or []
+        if p.get("hostPort")
+    )
+    tolerations = tuple(
+        Toleration(t.get("key") or "", t.get("operator") or "Equal", t.get("value") or "", t.get("effect") or "")
+        for t in spec.get("tolerations") or []
+    )
     node_affinity = (spec.get("affinity") or {}).get("nodeAffinity") or {}
     owner = next((ref.get("uid") for ref in md.get("ownerReferences") or [] if ref.get("controller")), None)
     required_affinity = node_affinity.get("requiredDuringSchedulingIgnoredDuringExecution")
     selector = spec.get("nodeSelector") or {}
     return PodInfo(
-        key=f"{md.get('namespace', '')}/{md['name']}", cpu=cpu, memory=memory, score_cpu=score_cpu,
-        score_memory=score_memory, ports=ports, tolerations=tolerations,
+        key=f"{md.get('namespace', '')}/{md['name']}",
+        cpu=cpu,
+        memory=memory,
+        score_cpu=score_cpu,
+        score_memory=score_memory,
+        ports=ports,
+        tolerations=tolerations,
         required=_required_matcher(selector, required_affinity),
-        preferred=tuple((int(p.get("weight") or 0), _term_matcher(p.get("preference") or {}))
-                        for p in node_affinity.get("preferredDuringSchedulingIgnoredDuringExecution") or []),
-        owner=owner, can_preempt=spec.get("preemptionPolicy") != "Never",
+        preferred=tuple(
+            (int(p.get("weight") or 0), _term_matcher(p.get("preference") or {}))
+            for p in node_affinity.get("preferredDuringSchedulingIgnoredDuringExecution") or []
+        ),
+        owner=owner,
+        can_preempt=spec.get("preemptionPolicy") != "Never",
         signature=orjson.dumps([spec.get("tolerations"), selector, node_affinity], option=orjson.OPT_SORT_KEYS),
     )
 
@@ -235,11 +252,11 @@ def _term_matcher(term: Obj) -> NodeMatcher:
     return lambda labels, name: all(part(labels, name) for part in parts)
 
 
-
 def node_selector_matches(required: Obj, labels: Mapping[str, str], name: str) -> bool:
     """Whether a NodeSelector (``nodeSelectorTerms``, any of which must match) admits a node; a
     PersistentVolume's node affinity is one."""
     return any(_term_matcher(term)(labels, name) for term in required.get("nodeSelectorTerms") or [])
+
 
 def _required_matcher(selector: Mapping[str, str], required: Obj | None) -> NodeMatcher | None:
     checks: list[NodeMatcher] = []
@@ -328,9 +345,13 @@ def node_fingerprint(node: Obj) -> tuple[Any, ...]:
     """The parts of a Node that scheduling looks at; a change elsewhere (a heartbeat) is no news."""
     spec, status = node.get("spec") or {}, node.get("status") or {}
     ready = next((c.get("status") for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
-    return (orjson.dumps(node["metadata"].get("labels") or {}, option=orjson.OPT_SORT_KEYS),
-            bool(spec.get("unschedulable")), orjson.dumps(spec.get("taints") or []), ready,
-            orjson.dumps(status.get("allocatable") or status.get("capacity") or {}, option=orjson.OPT_SORT_KEYS))
+    return (
+        orjson.dumps(node["metadata"].get("labels") or {}, option=orjson.OPT_SORT_KEYS),
+        bool(spec.get("unschedulable")),
+        orjson.dumps(spec.get("taints") or []),
+        ready,
+        orjson.dumps(status.get("allocatable") or status.get("capacity") or {}, option=orjson.OPT_SORT_KEYS),
+    )
 
 
 # ------------------------------------------------------------------------------ filters
@@ -347,7 +368,8 @@ def static_failure(pod: PodInfo, node: NodeInfo) -> Failure | None:
     """The filters that depend only on the node object and the pod's spec (not on other pods), so
     their outcome can be cached per pod signature until the node changes."""
     if node.unschedulable and not any(
-            t.tolerates({"key": UNSCHEDULABLE_TAINT, "effect": "NoSchedule"}) for t in pod.tolerations):
+        t.tolerates({"key": UNSCHEDULABLE_TAINT, "effect": "NoSchedule"}) for t in pod.tolerations
+    ):
         return _unresolvable(NODE_UNSCHEDULABLE)
     taint = untolerated_taint(node.hard_taints, pod.tolerations)
     if taint is not None:
@@ -415,8 +437,12 @@ def find_feasible(pod: PodInfo, candidates: Sequence[NodeInfo], start: int, want
     start = start % len(candidates) if candidates else 0
     for node in itertools.chain(candidates[start:], candidates[:start]):
         examined += 1
-        if (len(node.pods) < node.allowed_pods and cpu <= node.allocatable_cpu - node.cpu
-                and memory <= node.allocatable_memory - node.memory and not (ports and node.ports)):
+        if (
+            len(node.pods) < node.allowed_pods
+            and cpu <= node.allocatable_cpu - node.cpu
+            and memory <= node.allocatable_memory - node.memory
+            and not (ports and node.ports)
+        ):
             failure = None
         else:
             failure = dynamic_failure(pod, node)
@@ -449,8 +475,12 @@ def scores(pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
     else:
         spread, constant = None, SPREAD_WEIGHT * MAX_SCORE
     if any(node.soft_taints for node in nodes):
-        taint = _reverse_normalized([sum(1 for taint in node.soft_taints
-                                         if not any(t.tolerates(taint) for t in pod.tolerations)) for node in nodes])
+        taint = _reverse_normalized(
+            [
+                sum(1 for taint in node.soft_taints if not any(t.tolerates(taint) for t in pod.tolerations))
+                for node in nodes
+            ]
+        )
     else:
         taint, constant = None, constant + TAINT_WEIGHT * MAX_SCORE
     preferred: list[int] | None = None
@@ -506,8 +536,9 @@ def failure_message(total_nodes: int, failures: Iterable[Failure], can_preempt: 
     for failure in failures:
         reasons.update(failure.reasons)
         preemption[NO_VICTIMS if failure.resolvable else NOT_HELPFUL] += 1
-    return _with_preemption(f"0/{total_nodes} nodes are available: {_histogram(reasons)}.", total_nodes, preemption,
-                            can_preempt)
+    return _with_preemption(
+        f"0/{total_nodes} nodes are available: {_histogram(reasons)}.", total_nodes, preemption, can_preempt
+    )
 
 
 def prefilter_message(total_nodes: int, reason: str, can_preempt: bool = True) -> str:
@@ -515,8 +546,9 @@ def prefilter_message(total_nodes: int, reason: str, can_preempt: bool = True) -
     (its claim is missing, say): the reason once, and preemption not helpful on every node."""
     if total_nodes == 0:
         return NO_NODES
-    return _with_preemption(f"0/{total_nodes} nodes are available: {reason}.", total_nodes,
-                            Counter({NOT_HELPFUL: total_nodes}), can_preempt)
+    return _with_preemption(
+        f"0/{total_nodes} nodes are available: {reason}.", total_nodes, Counter({NOT_HELPFUL: total_nodes}), can_preempt
+    )
 
 
 def _with_preemption(message: str, total_nodes: int, preemption: Counter[str], can_preempt: bool) -> str:

@@ -34,27 +34,106 @@ def _known(*names: str, **trees: Any) -> Tree:
 
 
 OWNER_REFERENCE = _known("apiVersion", "kind", "name", "uid", "controller", "blockOwnerDeletion")
-OBJECT_META = _known("name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
-                     "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels",
-                     "annotations", "finalizers", "managedFields", ownerReferences=[OWNER_REFERENCE])
-_CONTAINER_FIELDS = ("name", "image", "command", "args", "workingDir", "ports", "envFrom", "env", "resources",
-                     "resizePolicy", "restartPolicy", "volumeMounts", "volumeDevices", "livenessProbe",
-                     "readinessProbe", "startupProbe", "lifecycle", "terminationMessagePath",
-                     "terminationMessagePolicy", "imagePullPolicy", "securityContext", "stdin", "stdinOnce", "tty")
+OBJECT_META = _known(
+    "name",
+    "generateName",
+    "namespace",
+    "selfLink",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "labels",
+    "annotations",
+    "finalizers",
+    "managedFields",
+    ownerReferences=[OWNER_REFERENCE],
+)
+_CONTAINER_FIELDS = (
+    "name",
+    "image",
+    "command",
+    "args",
+    "workingDir",
+    "ports",
+    "envFrom",
+    "env",
+    "resources",
+    "resizePolicy",
+    "restartPolicy",
+    "volumeMounts",
+    "volumeDevices",
+    "livenessProbe",
+    "readinessProbe",
+    "startupProbe",
+    "lifecycle",
+    "terminationMessagePath",
+    "terminationMessagePolicy",
+    "imagePullPolicy",
+    "securityContext",
+    "stdin",
+    "stdinOnce",
+    "tty",
+)
 CONTAINER = _known(*_CONTAINER_FIELDS)
 EPHEMERAL_CONTAINER = _known(*_CONTAINER_FIELDS, "targetContainerName")
 POD_SPEC = _known(
-    "volumes", "restartPolicy", "terminationGracePeriodSeconds", "activeDeadlineSeconds", "dnsPolicy",
-    "nodeSelector", "serviceAccountName", "serviceAccount", "automountServiceAccountToken", "nodeName",
-    "hostNetwork", "hostPID", "hostIPC", "shareProcessNamespace", "securityContext", "imagePullSecrets", "hostname",
-    "subdomain", "affinity", "schedulerName", "tolerations", "hostAliases", "priorityClassName", "priority",
-    "dnsConfig", "readinessGates", "runtimeClassName", "enableServiceLinks", "preemptionPolicy", "overhead",
-    "topologySpreadConstraints", "setHostnameAsFQDN", "os", "hostUsers", "schedulingGates", "resourceClaims",
-    "resources", containers=[CONTAINER], initContainers=[CONTAINER], ephemeralContainers=[EPHEMERAL_CONTAINER])
+    "volumes",
+    "restartPolicy",
+    "terminationGracePeriodSeconds",
+    "activeDeadlineSeconds",
+    "dnsPolicy",
+    "nodeSelector",
+    "serviceAccountName",
+    "serviceAccount",
+    "automountServiceAccountToken",
+    "nodeName",
+    "hostNetwork",
+    "hostPID",
+    "hostIPC",
+    "shareProcessNamespace",
+    "securityContext",
+    "imagePullSecrets",
+    "hostname",
+    "subdomain",
+    "affinity",
+    "schedulerName",
+    "tolerations",
+    "hostAliases",
+    "priorityClassName",
+    "priority",
+    "dnsConfig",
+    "readinessGates",
+    "runtimeClassName",
+    "enableServiceLinks",
+    "preemptionPolicy",
+    "overhead",
+    "topologySpreadConstraints",
+    "setHostnameAsFQDN",
+    "os",
+    "hostUsers",
+    "schedulingGates",
+    "resourceClaims",
+    "resources",
+    containers=[CONTAINER],
+    initContainers=[CONTAINER],
+    ephemeralContainers=[EPHEMERAL_CONTAINER],
+)
 POD_TEMPLATE = _known(metadata=OBJECT_META, spec=POD_SPEC)
 #: a claim's spec, in a PersistentVolumeClaim and in a StatefulSet's ``volumeClaimTemplates``
-PERSISTENT_VOLUME_CLAIM_SPEC = _known("accessModes", "selector", "resources", "volumeName", "storageClassName",
-                                      "volumeMode", "dataSource", "dataSourceRef", "volumeAttributesClassName")
+PERSISTENT_VOLUME_CLAIM_SPEC = _known(
+    "accessModes",
+    "selector",
+    "resources",
+    "volumeName",
+    "storageClassName",
+    "volumeMode",
+    "dataSource",
+    "dataSourceRef",
+    "volumeAttributesClassName",
+)
 
 _TYPED = ("apiVersion", "kind")
 
@@ -71,45 +150,154 @@ def _kind(spec: Tree | None = None, *, status: bool = True, **top: Any) -> Tree:
 #: the known fields of each built-in kind; a kind not named here is kept as it comes
 KINDS: dict[str, Tree] = {
     "Pod": _kind(POD_SPEC),
-    "Service": _kind(_known(
-        "ports", "selector", "clusterIP", "clusterIPs", "type", "externalIPs", "sessionAffinity", "loadBalancerIP",
-        "loadBalancerSourceRanges", "externalName", "externalTrafficPolicy", "healthCheckNodePort",
-        "publishNotReadyAddresses", "sessionAffinityConfig", "ipFamilies", "ipFamilyPolicy",
-        "allocateLoadBalancerNodePorts", "loadBalancerClass", "internalTrafficPolicy", "trafficDistribution")),
+    "Service": _kind(
+        _known(
+            "ports",
+            "selector",
+            "clusterIP",
+            "clusterIPs",
+            "type",
+            "externalIPs",
+            "sessionAffinity",
+            "loadBalancerIP",
+            "loadBalancerSourceRanges",
+            "externalName",
+            "externalTrafficPolicy",
+            "healthCheckNodePort",
+            "publishNotReadyAddresses",
+            "sessionAffinityConfig",
+            "ipFamilies",
+            "ipFamilyPolicy",
+            "allocateLoadBalancerNodePorts",
+            "loadBalancerClass",
+            "internalTrafficPolicy",
+            "trafficDistribution",
+        )
+    ),
     "Namespace": _kind(_known("finalizers")),
-    "Node": _kind(_known("podCIDR", "podCIDRs", "providerID", "unschedulable", "taints", "configSource",
-                         "externalID")),
-    "Deployment": _kind(_known("replicas", "selector", "strategy", "minReadySeconds", "revisionHistoryLimit",
-                               "paused", "progressDeadlineSeconds", template=POD_TEMPLATE)),
+    "Node": _kind(_known("podCIDR", "podCIDRs", "providerID", "unschedulable", "taints", "configSource", "externalID")),
+    "Deployment": _kind(
+        _known(
+            "replicas",
+            "selector",
+            "strategy",
+            "minReadySeconds",
+            "revisionHistoryLimit",
+            "paused",
+            "progressDeadlineSeconds",
+            template=POD_TEMPLATE,
+        )
+    ),
     "ReplicaSet": _kind(_known("replicas", "minReadySeconds", "selector", template=POD_TEMPLATE)),
     "ReplicationController": _kind(_known("replicas", "minReadySeconds", "selector", template=POD_TEMPLATE)),
-    "DaemonSet": _kind(_known("selector", "updateStrategy", "minReadySeconds", "revisionHistoryLimit",
-                              template=POD_TEMPLATE)),
-    "StatefulSet": _kind(_known("replicas", "selector", "serviceName", "volumeClaimTemplates", "podManagementPolicy",
-                                "updateStrategy", "revisionHistoryLimit", "minReadySeconds",
-                                "persistentVolumeClaimRetentionPolicy", "ordinals", template=POD_TEMPLATE)),
+    "DaemonSet": _kind(
+        _known("selector", "updateStrategy", "minReadySeconds", "revisionHistoryLimit", template=POD_TEMPLATE)
+    ),
+    "StatefulSet": _kind(
+        _known(
+            "replicas",
+            "selector",
+            "serviceName",
+            "volumeClaimTemplates",
+            "podManagementPolicy",
+            "updateStrategy",
+            "revisionHistoryLimit",
+            "minReadySeconds",
+            "persistentVolumeClaimRetentionPolicy",
+            "ordinals",
+            template=POD_TEMPLATE,
+        )
+    ),
     "ControllerRevision": _kind(status=False, data=ANY, revision=ANY),
-    "Job": _kind(_known("parallelism", "completions", "activeDeadlineSeconds", "podFailurePolicy", "successPolicy",
-                        "backoffLimit", "backoffLimitPerIndex", "maxFailedIndexes", "selector", "manualSelector",
-                        "ttlSecondsAfterFinished", "completionMode", "suspend", "podReplacementPolicy",
-                        "managedBy", template=POD_TEMPLATE)),
-    "Lease": _kind(_known("holderIdentity", "leaseDurationSeconds", "acquireTime", "renewTime", "leaseTransitions",
-                          "strategy", "preferredHolder"), status=False),
+    "Job": _kind(
+        _known(
+            "parallelism",
+            "completions",
+            "activeDeadlineSeconds",
+            "podFailurePolicy",
+            "successPolicy",
+            "backoffLimit",
+            "backoffLimitPerIndex",
+            "maxFailedIndexes",
+            "selector",
+            "manualSelector",
+            "ttlSecondsAfterFinished",
+            "completionMode",
+            "suspend",
+            "podReplacementPolicy",
+            "managedBy",
+            template=POD_TEMPLATE,
+        )
+    ),
+    "Lease": _kind(
+        _known(
+            "holderIdentity",
+            "leaseDurationSeconds",
+            "acquireTime",
+            "renewTime",
+            "leaseTransitions",
+            "strategy",
+            "preferredHolder",
+        ),
+        status=False,
+    ),
     "ConfigMap": _kind(status=False, data=ANY, binaryData=ANY, immutable=ANY),
     "Secret": _kind(status=False, data=ANY, stringData=ANY, type=ANY, immutable=ANY),
     "ServiceAccount": _kind(status=False, secrets=ANY, imagePullSecrets=ANY, automountServiceAccountToken=ANY),
     "Endpoints": _kind(status=False, subsets=ANY),
     "EndpointSlice": _kind(status=False, addressType=ANY, endpoints=ANY, ports=ANY),
-    "PersistentVolume": _kind(_known("capacity", "accessModes", "claimRef", "persistentVolumeReclaimPolicy",
-                                     "storageClassName", "mountOptions", "volumeMode", "nodeAffinity",
-                                     "volumeAttributesClassName", *VOLUME_SOURCES)),
+    "PersistentVolume": _kind(
+        _known(
+            "capacity",
+            "accessModes",
+            "claimRef",
+            "persistentVolumeReclaimPolicy",
+            "storageClassName",
+            "mountOptions",
+            "volumeMode",
+            "nodeAffinity",
+            "volumeAttributesClassName",
+            *VOLUME_SOURCES,
+        )
+    ),
     "PersistentVolumeClaim": _kind(PERSISTENT_VOLUME_CLAIM_SPEC),
-    "StorageClass": _kind(status=False, **dict.fromkeys((
-        "provisioner", "parameters", "reclaimPolicy", "mountOptions", "allowVolumeExpansion", "volumeBindingMode",
-        "allowedTopologies"), ANY)),
-    "Event": _kind(status=False, **dict.fromkeys((
-        "involvedObject", "reason", "message", "source", "firstTimestamp", "lastTimestamp", "count", "type",
-        "eventTime", "series", "action", "related", "reportingComponent", "reportingInstance"), ANY)),
+    "StorageClass": _kind(
+        status=False,
+        **dict.fromkeys(
+            (
+                "provisioner",
+                "parameters",
+                "reclaimPolicy",
+                "mountOptions",
+                "allowVolumeExpansion",
+                "volumeBindingMode",
+                "allowedTopologies",
+            ),
+            ANY,
+        ),
+    ),
+    "Event": _kind(
+        status=False,
+        **dict.fromkeys(
+            (
+                "involvedObject",
+                "reason",
+                "message",
+                "source",
+                "firstTimestamp",
+                "lastTimestamp",
+                "count",
+                "type",
+                "eventTime",
+                "series",
+                "action",
+                "related",
+                "reportingComponent",
+                "reportingInstance",
+            ),
+            ANY,
+        ),
+    ),
 }
 
 
@@ -161,8 +349,9 @@ class FieldValidation:
         if not value:
             return cls()
         if value not in MODES:
-            raise errors.bad_request(f'fieldValidation: Unsupported value: "{value}": supported values: '
-                                     '"Ignore", "Warn", "Strict"')
+            raise errors.bad_request(
+                f'fieldValidation: Unsupported value: "{value}": supported values: "Ignore", "Warn", "Strict"'
+            )
         return cls(value)
 
     def check(self, kind: str, api_version: str, obj: dict[str, Any]) -> None:
@@ -176,7 +365,9 @@ class FieldValidation:
             return
         if self.mode == STRICT:
             listed = ", ".join(f'unknown field "{path}"' for path in unknown)
-            raise errors.bad_request(f'{kind} in version "{api_version.rsplit("/", 1)[-1]}" cannot be handled as a '
-                                     f"{kind}: strict decoding error: {listed}")
+            raise errors.bad_request(
+                f'{kind} in version "{api_version.rsplit("/", 1)[-1]}" cannot be handled as a '
+                f"{kind}: strict decoding error: {listed}"
+            )
         if self.mode == WARN:  # a write retried after a conflict finds the same fields again
             self.warnings.extend(w for w in (f'unknown field "{path}"' for path in unknown) if w not in self.warnings)

@@ -34,8 +34,11 @@ _LABEL_VALUE_RE = re.compile(f"^{_LABEL_VALUE}$")
 def regex_error(message: str, regex: str, *examples: str) -> str:
     """Kubernetes' ``RegexError`` wording: the rule, examples, and the regex itself."""
     shown = "".join(f"{' or ' if i else ''}'{e}', " for i, e in enumerate(examples))
-    return f"{message} (e.g. {shown}regex used for validation is '{regex}')" if examples else \
-        f"{message} (regex used for validation is '{regex}')"
+    return (
+        f"{message} (e.g. {shown}regex used for validation is '{regex}')"
+        if examples
+        else f"{message} (regex used for validation is '{regex}')"
+    )
 
 
 def max_len_error(length: int) -> str:
@@ -45,31 +48,48 @@ def max_len_error(length: int) -> str:
 def dns1123_label_errors(value: str) -> list[str]:
     errs = [max_len_error(63)] if len(value) > 63 else []
     if not _DNS1123_LABEL_RE.match(value):
-        errs.append("must not contain dots" if _DNS1123_SUBDOMAIN_RE.match(value) else regex_error(
-            "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start "
-            "and end with an alphanumeric character", _DNS1123_LABEL, "my-name", "123-abc"))
+        errs.append(
+            "must not contain dots"
+            if _DNS1123_SUBDOMAIN_RE.match(value)
+            else regex_error(
+                "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start "
+                "and end with an alphanumeric character",
+                _DNS1123_LABEL,
+                "my-name",
+                "123-abc",
+            )
+        )
     return errs
 
 
 def dns1123_subdomain_errors(value: str) -> list[str]:
     errs = [max_len_error(253)] if len(value) > 253 else []
     if not _DNS1123_SUBDOMAIN_RE.match(value):
-        errs.append(regex_error(
-            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and "
-            "must start and end with an alphanumeric character", _DNS1123_SUBDOMAIN, "example.com"))
+        errs.append(
+            regex_error(
+                "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and "
+                "must start and end with an alphanumeric character",
+                _DNS1123_SUBDOMAIN,
+                "example.com",
+            )
+        )
     return errs
 
 
-_LABEL_KEY_MSG = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an " \
-                 "alphanumeric character"
+_LABEL_KEY_MSG = (
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
+)
 
 
 def label_key_errors(key: str) -> list[str]:
     """Kubernetes' ``IsQualifiedName``: ``[prefix/]name``, prefix a DNS subdomain, name <= 63."""
     parts = key.split("/")
     if len(parts) > 2:
-        return ["a valid label key " + regex_error(_LABEL_KEY_MSG, _LABEL_NAME, "MyName", "my.name", "123-abc")
-                + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"]
+        return [
+            "a valid label key "
+            + regex_error(_LABEL_KEY_MSG, _LABEL_NAME, "MyName", "my.name", "123-abc")
+            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
+        ]
     errs: list[str] = []
     name = parts[-1]
     if len(parts) == 2:
@@ -89,9 +109,16 @@ def label_key_errors(key: str) -> list[str]:
 def label_value_errors(value: str) -> list[str]:
     errs = [max_len_error(63)] if len(value) > 63 else []
     if not _LABEL_VALUE_RE.match(value):
-        errs.append(regex_error(
-            "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and "
-            "must start and end with an alphanumeric character", _LABEL_VALUE, "MyValue", "my_value", "12345"))
+        errs.append(
+            regex_error(
+                "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and "
+                "must start and end with an alphanumeric character",
+                _LABEL_VALUE,
+                "MyValue",
+                "my_value",
+                "12345",
+            )
+        )
     return errs
 
 
@@ -180,18 +207,24 @@ def _requirement(key: str, operator: str, values: list[str], path: str | None) -
     if operator in (IN, NOT_IN) and not values:
         problems.append(f"{values_path}: Invalid value: []: for 'in', 'notin' operators, values set can't be empty")
     elif operator in (EQUALS, DOUBLE_EQUALS, NOT_EQUALS) and len(values) != 1:
-        problems.append(f"{values_path}: Invalid value: {values!r}: exact-match compatibility requires one single value")
+        problems.append(
+            f"{values_path}: Invalid value: {values!r}: exact-match compatibility requires one single value"
+        )
     elif operator in (EXISTS, DOES_NOT_EXIST) and values:
-        problems.append(f"{values_path}: Invalid value: {values!r}: values set must be empty for exists and does not "
-                        "exist")
+        problems.append(
+            f"{values_path}: Invalid value: {values!r}: values set must be empty for exists and does not exist"
+        )
     elif operator in (GREATER_THAN, LESS_THAN):
         if len(values) != 1:
-            problems.append(f"{values_path}: Invalid value: {values!r}: for 'Gt', 'Lt' operators, exactly one value "
-                            "is required")
+            problems.append(
+                f"{values_path}: Invalid value: {values!r}: for 'Gt', 'Lt' operators, exactly one value is required"
+            )
         for i, v in enumerate(values):
             if not _is_int(v):
-                problems.append(f'{values_path}[{i}]: Invalid value: "{v}": for \'Gt\', \'Lt\' operators, the value '
-                                "must be an integer")
+                problems.append(
+                    f"{values_path}[{i}]: Invalid value: \"{v}\": for 'Gt', 'Lt' operators, the value "
+                    "must be an integer"
+                )
     for i, v in enumerate(values):
         problems.extend(f'{values_path}[{i}][{key}]: Invalid value: "{v}": {msg}' for msg in label_value_errors(v))
     if problems:
@@ -298,8 +331,15 @@ class _Parser:
         if self.peek()[0] in (_END, ","):
             return _requirement(key, operator or EXISTS, [], None)
         kind, literal = self.take(values=False)
-        operators = {IN: IN, NOT_IN: NOT_IN, "=": EQUALS, "==": DOUBLE_EQUALS, "!=": NOT_EQUALS,
-                     ">": GREATER_THAN, "<": LESS_THAN}
+        operators = {
+            IN: IN,
+            NOT_IN: NOT_IN,
+            "=": EQUALS,
+            "==": DOUBLE_EQUALS,
+            "!=": NOT_EQUALS,
+            ">": GREATER_THAN,
+            "<": LESS_THAN,
+        }
         if kind not in operators:
             raise ValueError(f"found '{literal}', expected: {', '.join(_BINARY_OPERATORS)}")
         op = operators[kind]
@@ -432,9 +472,16 @@ class FieldSelector:
         term on a field that is always stored as that very string (:data:`LITERAL_FIELDS`), for
         values JSON writes without escapes. A cheap test before decoding, never a verdict: a text
         that contains them may still not match (the value may sit in another field)."""
-        return tuple(f'"{value}"' for name, op, value in self.requirements
-                     if op == "=" and name in LITERAL_FIELDS and value and value.isprintable()
-                     and '"' not in value and "\\" not in value)
+        return tuple(
+            f'"{value}"'
+            for name, op, value in self.requirements
+            if op == "="
+            and name in LITERAL_FIELDS
+            and value
+            and value.isprintable()
+            and '"' not in value
+            and "\\" not in value
+        )
 
 
 #: selectable fields whose value is the object's own JSON string at that path, or absent (and then
@@ -485,7 +532,7 @@ def _split_term(term: str) -> tuple[str, str, str] | None:
     for i in range(len(term)):
         for op in ("!=", "==", "="):
             if term.startswith(op, i):
-                return term[:i], op, term[i + len(op):]
+                return term[:i], op, term[i + len(op) :]
     return None
 
 

@@ -44,11 +44,13 @@ def parse_token_request(request: Obj, default_audiences: tuple[str, ...]) -> tup
     if not isinstance(expiration, int) or isinstance(expiration, bool):
         errs.append(invalid_value("spec.expirationSeconds", expiration, "must be an integer"))
     elif expiration < MIN_EXPIRATION:
-        errs.append(invalid_value("spec.expirationSeconds", expiration,
-                                  "may not specify a duration less than 10 minutes"))
+        errs.append(
+            invalid_value("spec.expirationSeconds", expiration, "may not specify a duration less than 10 minutes")
+        )
     elif expiration > MAX_EXPIRATION:
-        errs.append(invalid_value("spec.expirationSeconds", expiration,
-                                  "may not specify a duration larger than 2^32 seconds"))
+        errs.append(
+            invalid_value("spec.expirationSeconds", expiration, "may not specify a duration larger than 2^32 seconds")
+        )
     ref = spec.get("boundObjectRef")
     bound = ("", "", "")
     if isinstance(ref, dict):
@@ -65,8 +67,9 @@ def parse_token_request(request: Obj, default_audiences: tuple[str, ...]) -> tup
     return TokenSpec(tuple(audiences), expiration, *bound), []
 
 
-def token_claims(*, issuer: str, namespace: str, account: Obj, spec: TokenSpec, now: int,
-                 bound: Obj | None = None) -> Obj:
+def token_claims(
+    *, issuer: str, namespace: str, account: Obj, spec: TokenSpec, now: int, bound: Obj | None = None
+) -> Obj:
     """The claims of a bound ServiceAccount token: who (``sub``, ``kubernetes.io``), for whom
     (``aud``), from when to when (``iat``, ``nbf``, ``exp``), and what it is bound to, whose
     deletion invalidates it."""
@@ -75,9 +78,16 @@ def token_claims(*, issuer: str, namespace: str, account: Obj, spec: TokenSpec, 
     if bound is not None:
         key = "pod" if spec.bound_kind == "Pod" else "secret"
         private[key] = {"name": bound["metadata"]["name"], "uid": bound["metadata"]["uid"]}
-    return {"aud": list(spec.audiences), "exp": now + spec.expiration, "iat": now, "iss": issuer,
-            "jti": str(uuid.uuid4()), "kubernetes.io": private, "nbf": now,
-            "sub": service_account_user(namespace, md["name"])}
+    return {
+        "aud": list(spec.audiences),
+        "exp": now + spec.expiration,
+        "iat": now,
+        "iss": issuer,
+        "jti": str(uuid.uuid4()),
+        "kubernetes.io": private,
+        "nbf": now,
+        "sub": service_account_user(namespace, md["name"]),
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +127,15 @@ def claimed_subject(claims: Obj, *, issuer: str, audiences: tuple[str, ...], now
     for kind, key in (("Pod", "pod"), ("Secret", "secret")):
         ref = private.get(key)
         if isinstance(ref, dict):
-            return TokenSubject(namespace, account["name"], account["uid"], kind, str(ref.get("name", "")),
-                                str(ref.get("uid", "")), str(claims.get("jti", "")))
+            return TokenSubject(
+                namespace,
+                account["name"],
+                account["uid"],
+                kind,
+                str(ref.get("name", "")),
+                str(ref.get("uid", "")),
+                str(claims.get("jti", "")),
+            )
     return TokenSubject(namespace, account["name"], account["uid"], jti=str(claims.get("jti", "")))
 
 
@@ -142,12 +159,23 @@ def mounts_token(pod: Obj, account: Obj | None) -> bool:
 
 def projected_token_volume(name: str) -> Obj:
     """The ``kube-api-access-*`` volume: a bound token, the cluster CA and the pod's namespace."""
-    return {"name": name, "projected": {"defaultMode": 0o644, "sources": [
-        {"serviceAccountToken": {"expirationSeconds": PROJECTED_TOKEN_EXPIRATION, "path": "token"}},
-        {"configMap": {"name": ROOT_CA_CONFIG_MAP, "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
-        {"downwardAPI": {"items": [{"path": "namespace",
-                                    "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}},
-    ]}}
+    return {
+        "name": name,
+        "projected": {
+            "defaultMode": 0o644,
+            "sources": [
+                {"serviceAccountToken": {"expirationSeconds": PROJECTED_TOKEN_EXPIRATION, "path": "token"}},
+                {"configMap": {"name": ROOT_CA_CONFIG_MAP, "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                {
+                    "downwardAPI": {
+                        "items": [
+                            {"path": "namespace", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}
+                        ]
+                    }
+                },
+            ],
+        },
+    }
 
 
 #: the token volume's name before its random suffix
@@ -162,8 +190,9 @@ def mount_service_account_token(pod: Obj, account: Obj | None, name: str) -> Non
     if not isinstance(spec, dict) or not mounts_token(pod, account):
         return
     containers = [c for key in ("initContainers", "containers") for c in spec.get(key) or () if isinstance(c, dict)]
-    needing = [c for c in containers
-               if not any(m.get("mountPath") == TOKEN_MOUNT_PATH for m in c.get("volumeMounts") or ())]
+    needing = [
+        c for c in containers if not any(m.get("mountPath") == TOKEN_MOUNT_PATH for m in c.get("volumeMounts") or ())
+    ]
     if not needing:
         return
     spec.setdefault("volumes", []).append(projected_token_volume(name))

@@ -21,8 +21,10 @@ def wants_ingress(service: Obj) -> bool:
 
 
 def _ready(node: Obj) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (node.get("status") or {}).get("conditions") or ())
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in (node.get("status") or {}).get("conditions") or ()
+    )
 
 
 def _ip_order(ip: str) -> tuple[int, int]:
@@ -34,8 +36,11 @@ def node_ingress(node: Obj | None) -> frozenset[str]:
     """What one node adds to the ingress: its InternalIPs while it is Ready and schedulable."""
     if node is None or not _ready(node) or (node.get("spec") or {}).get("unschedulable"):
         return frozenset()
-    return frozenset(a["address"] for a in (node.get("status") or {}).get("addresses") or ()
-                     if a.get("type") == "InternalIP" and a.get("address"))
+    return frozenset(
+        a["address"]
+        for a in (node.get("status") or {}).get("addresses") or ()
+        if a.get("type") == "InternalIP" and a.get("address")
+    )
 
 
 def ingress_of(ips: Iterable[str]) -> list[Obj]:

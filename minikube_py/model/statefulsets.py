@@ -89,14 +89,23 @@ def claims_for(sts: Obj, ordinal: int) -> list[Obj]:
     claims = []
     for template in _claim_templates(sts):
         tmd = template.get("metadata") or {}
-        md: Obj = {"name": claim_name(tmd.get("name", ""), sts, ordinal), "namespace": sts["metadata"]["namespace"],
-                   "labels": {**(tmd.get("labels") or {}), **selector_labels}}
+        md: Obj = {
+            "name": claim_name(tmd.get("name", ""), sts, ordinal),
+            "namespace": sts["metadata"]["namespace"],
+            "labels": {**(tmd.get("labels") or {}), **selector_labels},
+        }
         if tmd.get("annotations"):
             md["annotations"] = dict(tmd["annotations"])
         if _retention(sts, "whenDeleted") == "Delete":
             md["ownerReferences"] = [_ref(sts, sts.get("apiVersion", "apps/v1"), "StatefulSet")]
-        claims.append({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": md,
-                       "spec": copy.deepcopy(template.get("spec") or {})})
+        claims.append(
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "metadata": md,
+                "spec": copy.deepcopy(template.get("spec") or {}),
+            }
+        )
     return claims
 
 
@@ -134,8 +143,9 @@ def new_pod(sts: Obj, template: Obj, revision_name: str, ordinal: int) -> Obj:
     hostname and subdomain, and a ``persistentVolumeClaim`` volume per claim template in place of
     any template volume of that name."""
     name = pod_name(sts, ordinal)
-    pod = pod_from_template(sts, template, extra_labels={
-        REVISION_LABEL: revision_name, POD_NAME_LABEL: name, POD_INDEX_LABEL: str(ordinal)})
+    pod = pod_from_template(
+        sts, template, extra_labels={REVISION_LABEL: revision_name, POD_NAME_LABEL: name, POD_INDEX_LABEL: str(ordinal)}
+    )
     md = pod["metadata"]
     del md["generateName"]
     md["name"] = name
@@ -143,8 +153,13 @@ def new_pod(sts: Obj, template: Obj, revision_name: str, ordinal: int) -> Obj:
     spec["hostname"] = name
     if _spec(sts).get("serviceName"):
         spec["subdomain"] = _spec(sts)["serviceName"]
-    claims = dict(zip(((t.get("metadata") or {}).get("name", "") for t in _claim_templates(sts)),
-                      claim_names(sts, ordinal), strict=True))
+    claims = dict(
+        zip(
+            ((t.get("metadata") or {}).get("name", "") for t in _claim_templates(sts)),
+            claim_names(sts, ordinal),
+            strict=True,
+        )
+    )
     if claims:
         volumes = [v for v in spec.get("volumes") or [] if v.get("name") not in claims]
         volumes += [{"name": volume, "persistentVolumeClaim": {"claimName": claim}} for volume, claim in claims.items()]
@@ -190,8 +205,15 @@ class StatefulStep:
     requeue_after: float | None = None
 
 
-def plan_statefulset(sts: Obj, pods: list[Obj], current_revision: str, update_revision: str, now: datetime, *,
-                     expectations_met: bool = True) -> StatefulStep:
+def plan_statefulset(
+    sts: Obj,
+    pods: list[Obj],
+    current_revision: str,
+    update_revision: str,
+    now: datetime,
+    *,
+    expectations_met: bool = True,
+) -> StatefulStep:
     """One sync of a StatefulSet whose own pods are ``pods``, whose template's revision is
     ``update_revision`` and whose pods below the partition keep ``current_revision``.
 
@@ -222,8 +244,7 @@ def plan_statefulset(sts: Obj, pods: list[Obj], current_revision: str, update_re
         """Running, Ready and available for ``minReadySeconds``: what the next step waits for."""
         return _healthy(pod) and is_available(pod, min_ready, now)
 
-    if _scale_up(step, by_ordinal, wanted, monotonic, rolling, partition, current_revision, update_revision,
-                 settled):
+    if _scale_up(step, by_ordinal, wanted, monotonic, rolling, partition, current_revision, update_revision, settled):
         return step
     if _scale_down(step, by_ordinal, condemned, monotonic, settled):
         return step
@@ -232,8 +253,17 @@ def plan_statefulset(sts: Obj, pods: list[Obj], current_revision: str, update_re
     return step
 
 
-def _scale_up(step: StatefulStep, by_ordinal: dict[int, Obj], wanted: range, monotonic: bool, rolling: bool,
-              partition: int, current_revision: str, update_revision: str, settled: Callable[[Obj], bool]) -> bool:
+def _scale_up(
+    step: StatefulStep,
+    by_ordinal: dict[int, Obj],
+    wanted: range,
+    monotonic: bool,
+    rolling: bool,
+    partition: int,
+    current_revision: str,
+    update_revision: str,
+    settled: Callable[[Obj], bool],
+) -> bool:
     """Create the missing ordinals and replace finished pods, lowest first; under OrderedReady stop at
     the first pod that has not ``settled``. Returns whether the sync must wait."""
     for ordinal in wanted:
@@ -250,8 +280,13 @@ def _scale_up(step: StatefulStep, by_ordinal: dict[int, Obj], wanted: range, mon
     return False
 
 
-def _scale_down(step: StatefulStep, by_ordinal: dict[int, Obj], condemned: list[int], monotonic: bool,
-                settled: Callable[[Obj], bool]) -> bool:
+def _scale_down(
+    step: StatefulStep,
+    by_ordinal: dict[int, Obj],
+    condemned: list[int],
+    monotonic: bool,
+    settled: Callable[[Obj], bool],
+) -> bool:
     """Remove pods beyond the replicas, highest ordinal first: all at once under Parallel, else one
     at a time and only while every other pod is healthy. Returns whether the sync must wait."""
     for ordinal in condemned:
@@ -268,8 +303,14 @@ def _scale_down(step: StatefulStep, by_ordinal: dict[int, Obj], condemned: list[
     return False
 
 
-def _roll(step: StatefulStep, by_ordinal: dict[int, Obj], wanted: range, lowest: int, update_revision: str,
-          settled: Callable[[Obj], bool]) -> None:
+def _roll(
+    step: StatefulStep,
+    by_ordinal: dict[int, Obj],
+    wanted: range,
+    lowest: int,
+    update_revision: str,
+    settled: Callable[[Obj], bool],
+) -> None:
     """Replace one outdated pod, from the highest ordinal down to ``lowest`` (the partition),
     waiting while a pod already in that range is missing or not healthy."""
     for ordinal in reversed(wanted):
@@ -285,14 +326,22 @@ def _roll(step: StatefulStep, by_ordinal: dict[int, Obj], wanted: range, lowest:
             return
 
 
-def _status(sts: Obj, pods: list[Obj], current_revision: str, update_revision: str, min_ready: int,
-            now: datetime) -> Obj:
+def _status(
+    sts: Obj, pods: list[Obj], current_revision: str, update_revision: str, min_ready: int, now: datetime
+) -> Obj:
     """``status`` as Kubernetes counts it; once every pod runs the update revision and is ready,
     the update revision becomes the current one (a finished rolling update)."""
-    status: Obj = {"observedGeneration": sts["metadata"].get("generation", 1), "replicas": len(pods),
-                   "readyReplicas": 0, "currentReplicas": 0, "updatedReplicas": 0, "availableReplicas": 0,
-                   "currentRevision": current_revision, "updateRevision": update_revision,
-                   "collisionCount": int((sts.get("status") or {}).get("collisionCount") or 0)}
+    status: Obj = {
+        "observedGeneration": sts["metadata"].get("generation", 1),
+        "replicas": len(pods),
+        "readyReplicas": 0,
+        "currentReplicas": 0,
+        "updatedReplicas": 0,
+        "availableReplicas": 0,
+        "currentRevision": current_revision,
+        "updateRevision": update_revision,
+        "collisionCount": int((sts.get("status") or {}).get("collisionCount") or 0),
+    }
     for pod in pods:
         if _healthy(pod):
             status["readyReplicas"] += 1

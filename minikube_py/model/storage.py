@@ -35,9 +35,28 @@ BINDING_MODES = (IMMEDIATE, WAIT_FOR_FIRST_CONSUMER)
 
 #: the volume sources a PersistentVolume may have; pykube's agent mounts hostPath and local
 VOLUME_SOURCES = (
-    "hostPath", "local", "nfs", "iscsi", "fc", "csi", "cephfs", "rbd", "glusterfs", "cinder", "flexVolume",
-    "flocker", "azureFile", "azureDisk", "awsElasticBlockStore", "gcePersistentDisk", "vsphereVolume", "quobyte",
-    "photonPersistentDisk", "portworxVolume", "scaleIO", "storageos",
+    "hostPath",
+    "local",
+    "nfs",
+    "iscsi",
+    "fc",
+    "csi",
+    "cephfs",
+    "rbd",
+    "glusterfs",
+    "cinder",
+    "flexVolume",
+    "flocker",
+    "azureFile",
+    "azureDisk",
+    "awsElasticBlockStore",
+    "gcePersistentDisk",
+    "vsphereVolume",
+    "quobyte",
+    "photonPersistentDisk",
+    "portworxVolume",
+    "scaleIO",
+    "storageos",
 )
 
 # volume phases
@@ -107,7 +126,6 @@ def volume_capacity(pv: Obj) -> Fraction | None:
     return storage_quantity(_dict(pv.get("spec")).get("capacity"))
 
 
-
 def default_class(classes: list[Obj]) -> Obj | None:
     """The cluster's default StorageClass: of those marked default, the newest (Kubernetes picks
     the most recently created when there are several, then the first by name)."""
@@ -142,8 +160,10 @@ def uses_claim(pod: Obj, claim: Obj) -> bool:
         return False
     if _dict(pod.get("status")).get("phase") in ("Succeeded", "Failed"):
         return False
-    return any(_dict(_dict(v).get("persistentVolumeClaim")).get("claimName") == claim_md.get("name")
-               for v in _dict(pod.get("spec")).get("volumes") or [])
+    return any(
+        _dict(_dict(v).get("persistentVolumeClaim")).get("claimName") == claim_md.get("name")
+        for v in _dict(pod.get("spec")).get("volumes") or []
+    )
 
 
 def finalizers_without(obj: Obj, finalizer: str) -> list[str] | None:

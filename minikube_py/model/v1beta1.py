@@ -46,8 +46,13 @@ _RESTART_TO_V1 = {"always": "Always", "onFailure": "OnFailure", "never": "Never"
 _RESTART_FROM_V1 = {v: k for k, v in _RESTART_TO_V1.items()}
 _PULL_TO_V1 = {"PullAlways": "Always", "PullNever": "Never", "PullIfNotPresent": "IfNotPresent"}
 _PULL_FROM_V1 = {v: k for k, v in _PULL_TO_V1.items()}
-_PHASE_FROM_V1 = {"Pending": "Waiting", "Running": "Running", "Succeeded": "Terminated", "Failed": "Terminated",
-                  "Unknown": "Unknown"}
+_PHASE_FROM_V1 = {
+    "Pending": "Waiting",
+    "Running": "Running",
+    "Succeeded": "Terminated",
+    "Failed": "Terminated",
+    "Unknown": "Unknown",
+}
 _PHASE_TO_V1 = {"Waiting": "Pending", "Running": "Running", "Terminated": "Failed", "Unknown": "Unknown"}
 _CONDITION_FROM_V1 = {"True": "Full", "False": "None", "Unknown": "Unknown"}
 _CONDITION_TO_V1 = {v: k for k, v in _CONDITION_FROM_V1.items()}
@@ -154,22 +159,30 @@ def _manifest_to_spec(manifest: Any, base: Obj | None, path: str, errs: _Errors)
     if errs.expect(containers, list, f"{path}.containers", "a list"):
         stored = {c.get("name"): c for c in spec.get("containers") or []}
         spec["containers"] = [
-            _container_to_v1(c, stored.get(c.get("name")) if isinstance(c, dict) else None,
-                             f"{path}.containers[{i}]", errs)
-            for i, c in enumerate(containers or [])]
+            _container_to_v1(
+                c, stored.get(c.get("name")) if isinstance(c, dict) else None, f"{path}.containers[{i}]", errs
+            )
+            for i, c in enumerate(containers or [])
+        ]
     volumes = manifest.get("volumes")
     if errs.expect(volumes, list, f"{path}.volumes", "a list"):
         converted = [_volume_to_v1(v, f"{path}.volumes[{i}]", errs) for i, v in enumerate(volumes or [])]
         names = {v.get("name") for v in converted}
-        kept = [v for v in spec.get("volumes") or []
-                if v.get("name") not in names and not any(src in v for src in _VOLUME_SOURCES.values())]
+        kept = [
+            v
+            for v in spec.get("volumes") or []
+            if v.get("name") not in names and not any(src in v for src in _VOLUME_SOURCES.values())
+        ]
         _replace(spec, "volumes", converted + kept or None)
     policy = manifest.get("restartPolicy")
     if errs.expect(policy, dict, f"{path}.restartPolicy", "an object") and policy:
         chosen = [k for k in policy if k in _RESTART_TO_V1]
         if len(chosen) != 1 or len(policy) != 1:
-            errs.append(errors.invalid_value(f"{path}.restartPolicy", policy,
-                                             "must name exactly one of always, onFailure, never"))
+            errs.append(
+                errors.invalid_value(
+                    f"{path}.restartPolicy", policy, "must name exactly one of always, onFailure, never"
+                )
+            )
         else:
             spec["restartPolicy"] = _RESTART_TO_V1[chosen[0]]
     return spec
@@ -194,8 +207,11 @@ def _container_to_v1(c: Any, base: Obj | None, path: str, errs: _Errors) -> Obj:
         _replace(out, "env", [_env_to_v1(e, f"{path}.env[{i}]", errs) for i, e in enumerate(env or [])] or None)
     mounts = c.get("volumeMounts")
     if errs.expect(mounts, list, f"{path}.volumeMounts", "a list"):
-        _replace(out, "volumeMounts", [_mount_to_v1(m, f"{path}.volumeMounts[{i}]", errs)
-                                       for i, m in enumerate(mounts or [])] or None)
+        _replace(
+            out,
+            "volumeMounts",
+            [_mount_to_v1(m, f"{path}.volumeMounts[{i}]", errs) for i, m in enumerate(mounts or [])] or None,
+        )
     limits = dict((out.get("resources") or {}).get("limits") or {})
     cpu, memory = c.get("cpu"), c.get("memory")
     if errs.expect(cpu, int, f"{path}.cpu", "an integer (millicores)"):
@@ -220,9 +236,13 @@ def _port_to_v1(p: Any, path: str, errs: _Errors) -> Obj:
     if not errs.expect(p, dict, path, "an object") or p is None:
         return {}
     out: Obj = {}
-    for key, kind, what in (("name", str, "a string"), ("hostPort", int, "an integer"),
-                            ("containerPort", int, "an integer"), ("protocol", str, "a string"),
-                            ("hostIP", str, "a string")):
+    for key, kind, what in (
+        ("name", str, "a string"),
+        ("hostPort", int, "an integer"),
+        ("containerPort", int, "an integer"),
+        ("protocol", str, "a string"),
+        ("hostIP", str, "a string"),
+    ):
         if errs.expect(p.get(key), kind, f"{path}.{key}", what) and p.get(key):
             out[key] = p[key]
     return out
@@ -285,8 +305,9 @@ def _spec_to_manifest(spec: Obj, name: str | None, uid: str | None) -> Obj:
         manifest["id"] = name
     if uid:
         manifest["uuid"] = uid
-    manifest["volumes"] = [_volume_from_v1(v) for v in spec.get("volumes") or []
-                           if any(src in v for src in _VOLUME_SOURCES.values())]
+    manifest["volumes"] = [
+        _volume_from_v1(v) for v in spec.get("volumes") or [] if any(src in v for src in _VOLUME_SOURCES.values())
+    ]
     manifest["containers"] = [_container_from_v1(c) for c in spec.get("containers") or []]
     policy = _RESTART_FROM_V1.get(spec.get("restartPolicy") or "Always")
     if policy:
@@ -303,8 +324,10 @@ def _container_from_v1(c: Obj) -> Obj:
     if c.get("workingDir"):
         out["workingDir"] = c["workingDir"]
     if c.get("ports"):
-        out["ports"] = [{k: p[k] for k in ("name", "hostPort", "containerPort", "protocol", "hostIP") if p.get(k)}
-                        for p in c["ports"]]
+        out["ports"] = [
+            {k: p[k] for k in ("name", "hostPort", "containerPort", "protocol", "hostIP") if p.get(k)}
+            for p in c["ports"]
+        ]
     if c.get("env"):
         out["env"] = [{k: e[k] for k in ("name", "value", "valueFrom") if k in e} for e in c["env"]]
     limits = (c.get("resources") or {}).get("limits") or {}
@@ -313,8 +336,14 @@ def _container_from_v1(c: Obj) -> Obj:
     if limits.get("memory"):
         out["memory"] = value(limits["memory"])
     if c.get("volumeMounts"):
-        out["volumeMounts"] = [{"name": m.get("name"), "mountPath": m.get("mountPath"),
-                                **({"readOnly": True} if m.get("readOnly") else {})} for m in c["volumeMounts"]]
+        out["volumeMounts"] = [
+            {
+                "name": m.get("name"),
+                "mountPath": m.get("mountPath"),
+                **({"readOnly": True} if m.get("readOnly") else {}),
+            }
+            for m in c["volumeMounts"]
+        ]
     for probe in ("livenessProbe", "readinessProbe"):
         if c.get(probe):
             out[probe] = c[probe]
@@ -373,8 +402,12 @@ def pod_from_v1(pod: Obj) -> Obj:
 
 def _pod_state_from_v1(spec: Obj, status: Obj) -> Obj:
     state: Obj = {"status": _PHASE_FROM_V1.get(status.get("phase") or "Pending", "Unknown")}
-    for key, source in (("message", status.get("message")), ("host", spec.get("nodeName")),
-                        ("hostIP", status.get("hostIP")), ("podIP", status.get("podIP"))):
+    for key, source in (
+        ("message", status.get("message")),
+        ("host", spec.get("nodeName")),
+        ("hostIP", status.get("hostIP")),
+        ("podIP", status.get("podIP")),
+    ):
         if source:
             state[key] = source
     ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
@@ -387,9 +420,13 @@ def _pod_state_from_v1(spec: Obj, status: Obj) -> Obj:
 
 
 def _container_status_from_v1(cs: Obj) -> Obj:
-    out: Obj = {"state": _container_state_from_v1(cs.get("state") or {}),
-                "ready": bool(cs.get("ready")), "restartCount": cs.get("restartCount", 0),
-                "image": cs.get("image", ""), "imageID": cs.get("imageID", "")}
+    out: Obj = {
+        "state": _container_state_from_v1(cs.get("state") or {}),
+        "ready": bool(cs.get("ready")),
+        "restartCount": cs.get("restartCount", 0),
+        "image": cs.get("image", ""),
+        "imageID": cs.get("imageID", ""),
+    }
     if cs.get("lastState"):
         out["lastState"] = _container_state_from_v1(cs["lastState"])
     if cs.get("containerID"):
@@ -441,8 +478,10 @@ def _template_to_v1(template: Obj, base: Obj | None, errs: _Errors) -> Obj:
     state = template.get("desiredState") or {}
     if errs.expect(state, dict, f"{path}.desiredState", "an object"):
         out["spec"] = _manifest_to_spec(state.get("manifest"), out.get("spec"), f"{path}.desiredState.manifest", errs)
-        if errs.expect(template.get("nodeSelector"), dict, f"{path}.nodeSelector", "an object") \
-                and "nodeSelector" in template:
+        if (
+            errs.expect(template.get("nodeSelector"), dict, f"{path}.nodeSelector", "an object")
+            and "nodeSelector" in template
+        ):
             _replace(out["spec"], "nodeSelector", template["nodeSelector"] or None)
     return out
 
@@ -450,8 +489,9 @@ def _template_to_v1(template: Obj, base: Obj | None, errs: _Errors) -> Obj:
 def replication_controller_from_v1(rc: Obj) -> Obj:
     md = rc.get("metadata") or {}
     spec = rc.get("spec") or {}
-    out = _meta_from_v1(rc, "ReplicationController",
-                        self_link("replicationControllers", md.get("namespace"), md.get("name", "")))
+    out = _meta_from_v1(
+        rc, "ReplicationController", self_link("replicationControllers", md.get("namespace"), md.get("name", ""))
+    )
     desired: Obj = {"replicas": spec.get("replicas", 1)}
     if spec.get("selector"):
         desired["replicaSelector"] = spec["selector"]
@@ -483,18 +523,30 @@ def service_to_v1(obj: Obj, base: Obj | None = None) -> Obj:
     if obj.get("ports"):
         if errs.expect(obj["ports"], list, "ports", "a list"):
             spec["ports"] = [
-                _service_port_to_v1(p, {k: f"ports[{i}].{k}" for k in _PORT_FIELDS},
-                                    stored_ports[i] if i < len(stored_ports) else None, errs)
-                if errs.expect(p, dict, f"ports[{i}]", "an object") and p is not None else {}
-                for i, p in enumerate(obj["ports"])]
+                _service_port_to_v1(
+                    p,
+                    {k: f"ports[{i}].{k}" for k in _PORT_FIELDS},
+                    stored_ports[i] if i < len(stored_ports) else None,
+                    errs,
+                )
+                if errs.expect(p, dict, f"ports[{i}]", "an object") and p is not None
+                else {}
+                for i, p in enumerate(obj["ports"])
+            ]
     else:
-        first = {"port": obj.get("port"), "containerPort": obj.get("containerPort"), "protocol": obj.get("protocol"),
-                 "name": obj.get("portName")}
+        first = {
+            "port": obj.get("port"),
+            "containerPort": obj.get("containerPort"),
+            "protocol": obj.get("protocol"),
+            "name": obj.get("portName"),
+        }
         if obj.get("port") is None:
             errs.append(errors.required("port"))
         paths = {k: k for k in _PORT_FIELDS} | {"name": "portName"}
-        spec["ports"] = [_service_port_to_v1(first, paths, stored_ports[0] if stored_ports else None, errs),
-                         *stored_ports[1:]]
+        spec["ports"] = [
+            _service_port_to_v1(first, paths, stored_ports[0] if stored_ports else None, errs),
+            *stored_ports[1:],
+        ]
     selector = obj.get("selector")
     if errs.expect(selector, dict, "selector", "an object"):
         _replace(spec, "selector", selector or None)
@@ -558,8 +610,15 @@ def service_from_v1(svc: Obj) -> Obj:
     if spec.get("sessionAffinity"):
         out["sessionAffinity"] = spec["sessionAffinity"]
     if len(ports) > 1:  # v1beta1's last form listed every port; the first stays in the old fields too
-        out["ports"] = [{"name": p.get("name", ""), "protocol": p.get("protocol", "TCP"), "port": p.get("port", 0),
-                         "containerPort": p.get("targetPort", p.get("port", 0))} for p in ports]
+        out["ports"] = [
+            {
+                "name": p.get("name", ""),
+                "protocol": p.get("protocol", "TCP"),
+                "port": p.get("port", 0),
+                "containerPort": p.get("targetPort", p.get("port", 0)),
+            }
+            for p in ports
+        ]
     return out
 
 
@@ -580,8 +639,11 @@ def minion_to_v1(obj: Obj, base: Obj | None = None) -> Obj:
     errs = _Errors()
     md = _meta_to_v1(obj, base, False, errs)
     spec: Obj = copy.deepcopy((base or {}).get("spec") or {})
-    for key, kind, what in (("unschedulable", bool, "true or false"), ("podCIDR", str, "a string"),
-                            ("externalID", str, "a string")):
+    for key, kind, what in (
+        ("unschedulable", bool, "true or false"),
+        ("podCIDR", str, "a string"),
+        ("externalID", str, "a string"),
+    ):
         if errs.expect(obj.get(key), kind, key, what) and key in obj:
             _replace(spec, key, obj[key] or None)
     out: Obj = {"apiVersion": "v1", "kind": "Node", "metadata": md, "spec": spec}
@@ -598,7 +660,7 @@ def _node_status_to_v1(obj: Obj, errs: _Errors) -> Obj:
     status: Obj = {}
     if errs.expect(obj.get("hostIP"), str, "hostIP", "a string") and obj.get("hostIP"):
         status["addresses"] = [{"type": "InternalIP", "address": obj["hostIP"]}]
-    capacity = ((obj.get("resources") or {}).get("capacity") if isinstance(obj.get("resources"), dict) else None)
+    capacity = (obj.get("resources") or {}).get("capacity") if isinstance(obj.get("resources"), dict) else None
     if errs.expect(capacity, dict, "resources.capacity", "an object") and capacity:
         converted: Obj = {}
         for name, amount in capacity.items():
@@ -612,11 +674,23 @@ def _node_status_to_v1(obj: Obj, errs: _Errors) -> Obj:
     conditions = (obj.get("status") or {}).get("conditions") if isinstance(obj.get("status"), dict) else None
     if errs.expect(conditions, list, "status.conditions", "a list") and conditions:
         status["conditions"] = [
-            {"type": c.get("kind"), "status": _CONDITION_TO_V1.get(c.get("status"), "Unknown"),
-             **{new: c[old] for old, new in (("lastProbeTime", "lastHeartbeatTime"),
-                                             ("lastTransitionTime", "lastTransitionTime"),
-                                             ("reason", "reason"), ("message", "message")) if c.get(old)}}
-            for c in conditions if isinstance(c, dict)]
+            {
+                "type": c.get("kind"),
+                "status": _CONDITION_TO_V1.get(c.get("status"), "Unknown"),
+                **{
+                    new: c[old]
+                    for old, new in (
+                        ("lastProbeTime", "lastHeartbeatTime"),
+                        ("lastTransitionTime", "lastTransitionTime"),
+                        ("reason", "reason"),
+                        ("message", "message"),
+                    )
+                    if c.get(old)
+                },
+            }
+            for c in conditions
+            if isinstance(c, dict)
+        ]
     return status
 
 
@@ -630,18 +704,32 @@ def minion_from_v1(node: Obj) -> Obj:
     host_ip = internal or next((a.get("address") for a in addresses), None)
     if host_ip:
         out["hostIP"] = host_ip
-    capacity = {name: milli_value(q) if name == "cpu" else value(q)
-                for name, q in (status.get("capacity") or {}).items()}
+    capacity = {
+        name: milli_value(q) if name == "cpu" else value(q) for name, q in (status.get("capacity") or {}).items()
+    }
     out["resources"] = {"capacity": capacity} if capacity else {}
     for key in ("podCIDR", "unschedulable", "externalID"):
         if spec.get(key):
             out[key] = spec[key]
-    out["status"] = {"conditions": [
-        {"kind": c.get("type"), "status": _CONDITION_FROM_V1.get(c.get("status"), "Unknown"),
-         **{new: c[old] for old, new in (("lastHeartbeatTime", "lastProbeTime"),
-                                         ("lastTransitionTime", "lastTransitionTime"),
-                                         ("reason", "reason"), ("message", "message")) if c.get(old)}}
-        for c in status.get("conditions") or []]}
+    out["status"] = {
+        "conditions": [
+            {
+                "kind": c.get("type"),
+                "status": _CONDITION_FROM_V1.get(c.get("status"), "Unknown"),
+                **{
+                    new: c[old]
+                    for old, new in (
+                        ("lastHeartbeatTime", "lastProbeTime"),
+                        ("lastTransitionTime", "lastTransitionTime"),
+                        ("reason", "reason"),
+                        ("message", "message"),
+                    )
+                    if c.get(old)
+                },
+            }
+            for c in status.get("conditions") or []
+        ]
+    }
     if addresses:
         out["status"]["addresses"] = addresses
     return out
@@ -652,8 +740,11 @@ def minion_from_v1(node: Obj) -> Obj:
 #: v1beta1's field labels (``fields=DesiredState.Host=``, as its scheduler asked for unbound pods)
 #: and the v1 fields they select, by v1beta1 kind; ``name`` works for every kind
 _FIELD_LABELS: dict[str, dict[str, str]] = {
-    "Pod": {"DesiredState.Host": "spec.nodeName", "Status.Host": "spec.nodeName",
-            "DesiredState.Status": "status.phase"},
+    "Pod": {
+        "DesiredState.Host": "spec.nodeName",
+        "Status.Host": "spec.nodeName",
+        "DesiredState.Status": "status.phase",
+    },
 }
 
 
@@ -697,21 +788,34 @@ def _v1(plural: str) -> ResourceType:
 
 _PODS, _RCS, _SERVICES, _NODES = _v1("pods"), _v1("replicationcontrollers"), _v1("services"), _v1("nodes")
 
-RESOURCES: dict[str, LegacyResource] = {r.plural: r for r in (
-    LegacyResource("pods", "Pod", _PODS, pod_to_v1, pod_from_v1),
-    LegacyResource("replicationControllers", "ReplicationController", _RCS, replication_controller_to_v1,
-                   replication_controller_from_v1),
-    LegacyResource("services", "Service", _SERVICES, service_to_v1, service_from_v1),
-    LegacyResource("minions", "Minion", _NODES, minion_to_v1, minion_from_v1),
-)}
+RESOURCES: dict[str, LegacyResource] = {
+    r.plural: r
+    for r in (
+        LegacyResource("pods", "Pod", _PODS, pod_to_v1, pod_from_v1),
+        LegacyResource(
+            "replicationControllers",
+            "ReplicationController",
+            _RCS,
+            replication_controller_to_v1,
+            replication_controller_from_v1,
+        ),
+        LegacyResource("services", "Service", _SERVICES, service_to_v1, service_from_v1),
+        LegacyResource("minions", "Minion", _NODES, minion_to_v1, minion_from_v1),
+    )
+}
 
 
 def list_from_v1(resource: LegacyResource, items: list[Obj], revision: int, link: str) -> Obj:
     """A v1beta1 list: type and list metadata flat beside ``items``; a MinionList repeated its items
     as ``minions``, the name the first releases used."""
     converted = [resource.from_v1(item) for item in items]
-    out: Obj = {"kind": resource.list_kind, "apiVersion": VERSION, "selfLink": link, "resourceVersion": revision,
-                "items": converted}
+    out: Obj = {
+        "kind": resource.list_kind,
+        "apiVersion": VERSION,
+        "selfLink": link,
+        "resourceVersion": revision,
+        "items": converted,
+    }
     if resource.kind == "Minion":
         out["minions"] = converted
     return out

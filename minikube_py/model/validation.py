@@ -46,7 +46,8 @@ _PROTOCOLS = ["SCTP", "TCP", "UDP"]
 _POD_UPDATE_FORBIDDEN = (
     "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,"
     "`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),"
-    "`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)")
+    "`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)"
+)
 _ENV_NAME = "[-._a-zA-Z][-._a-zA-Z0-9]*"
 _ENV_NAME_RE = re.compile(f"^{_ENV_NAME}$")
 _CONFIG_KEY = "[-._a-zA-Z0-9]+"
@@ -115,9 +116,15 @@ def _list(value: Any) -> list[Any]:
 def dns1035_label_errors(value: str) -> list[str]:
     errs = ["must be no more than 63 characters"] if len(value) > 63 else []
     if not _DNS1035_RE.match(value):
-        errs.append(regex_error("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start "
-                                "with an alphabetic character, and end with an alphanumeric character", _DNS1035,
-                                "my-name", "abc-123"))
+        errs.append(
+            regex_error(
+                "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start "
+                "with an alphabetic character, and end with an alphanumeric character",
+                _DNS1035,
+                "my-name",
+                "abc-123",
+            )
+        )
     return errs
 
 
@@ -167,8 +174,14 @@ def _owner_references(refs: Any, path: str) -> Errors:
         if ref.get("controller") is True:
             controllers.append(f"{ref.get('kind')}/{ref.get('name')}")
     if len(controllers) > 1:
-        errs.append(_invalid(path, refs, "Only one reference can have Controller set to true. Found \"true\" in "
-                                         f"references for {controllers[0]} and {controllers[1]}"))
+        errs.append(
+            _invalid(
+                path,
+                refs,
+                'Only one reference can have Controller set to true. Found "true" in '
+                f"references for {controllers[0]} and {controllers[1]}",
+            )
+        )
     return errs
 
 
@@ -178,11 +191,14 @@ def validate_metadata(md: Obj, *, namespaced: bool, name_errors: Callable[[str],
     errs: Errors = []
     generate = md.get("generateName")
     if isinstance(generate, str) and generate:
-        errs.extend(_invalid("metadata.generateName", generate, msg)
-                    for msg in name_errors(_mask_trailing_dash(generate)))
+        errs.extend(
+            _invalid("metadata.generateName", generate, msg) for msg in name_errors(_mask_trailing_dash(generate))
+        )
     name = md.get("name")
     if not name:
-        errs.append(FieldError("metadata.name", "FieldValueRequired", "Required value: name or generateName is required"))
+        errs.append(
+            FieldError("metadata.name", "FieldValueRequired", "Required value: name or generateName is required")
+        )
     elif not isinstance(name, str):
         errs.append(_invalid("metadata.name", name, "must be a string"))
     else:
@@ -215,8 +231,12 @@ def validate_metadata_update(md: Obj, old_md: Obj) -> Errors:
     if old_md.get("deletionTimestamp"):
         added = sorted(set(_list(md.get("finalizers"))) - set(_list(old_md.get("finalizers"))))
         if added:
-            errs.append(forbidden("metadata.finalizers", "no new finalizers can be added if the object is being "
-                                  f"deleted, found new finalizers {_go(added)}"))
+            errs.append(
+                forbidden(
+                    "metadata.finalizers",
+                    f"no new finalizers can be added if the object is being deleted, found new finalizers {_go(added)}",
+                )
+            )
     if (md.get("generation") or 0) < (old_md.get("generation") or 0):
         errs.append(_invalid("metadata.generation", md.get("generation"), "must not be decremented"))
     for key in ("name", "namespace", "uid", "creationTimestamp", "deletionTimestamp"):
@@ -245,9 +265,14 @@ def _quantities(resources: Obj, path: str) -> Errors:
     for name, request in parsed["requests"].items():
         limit = parsed["limits"].get(name)
         if limit is not None and request > limit:
-            errs.append(_invalid(f"{path}.requests", quantity.format_quantity(str(resources["requests"][name])),
-                                 f"must be less than or equal to {name} limit of "
-                                 f"{quantity.format_quantity(str(resources['limits'][name]))}"))
+            errs.append(
+                _invalid(
+                    f"{path}.requests",
+                    quantity.format_quantity(str(resources["requests"][name])),
+                    f"must be less than or equal to {name} limit of "
+                    f"{quantity.format_quantity(str(resources['limits'][name]))}",
+                )
+            )
     return errs
 
 
@@ -274,9 +299,20 @@ def _container(c: Obj, path: str, volumes: set[str]) -> Errors:
         if not env_name:
             errs.append(required(f"{path}.env[{i}].name"))
         elif not _ENV_NAME_RE.match(str(env_name)):
-            errs.append(_invalid(f"{path}.env[{i}].name", env_name, regex_error(
-                "a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', "
-                "and must not start with a digit", _ENV_NAME, "my.env-name", "MY_ENV.NAME", "MyEnvName1")))
+            errs.append(
+                _invalid(
+                    f"{path}.env[{i}].name",
+                    env_name,
+                    regex_error(
+                        "a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', "
+                        "and must not start with a digit",
+                        _ENV_NAME,
+                        "my.env-name",
+                        "MY_ENV.NAME",
+                        "MyEnvName1",
+                    ),
+                )
+            )
     for i, mount in enumerate(_list(c.get("volumeMounts"))):
         mount = _dict(mount)
         mount_name = mount.get("name")
@@ -322,8 +358,9 @@ def port_name_errors(name: str) -> list[str]:
     return errs
 
 
-def validate_pod_spec(spec: Any, path: str, restart_policies: tuple[str, ...] = ("Always", "OnFailure", "Never")
-                      ) -> Errors:
+def validate_pod_spec(
+    spec: Any, path: str, restart_policies: tuple[str, ...] = ("Always", "OnFailure", "Never")
+) -> Errors:
     """A pod spec, in a Pod (``path`` ``spec``) or a template (``spec.template.spec``).
     ``restart_policies`` narrows the policy for workloads: apps kinds need Always, Jobs not."""
     spec = _dict(spec)
@@ -375,8 +412,10 @@ def validate_pod_update(new: Obj, old: Obj) -> Errors:
     for field in ("containers", "initContainers"):
         mine, theirs = _list(spec.get(field)), _list(old_spec.get(field))
         if mine and len(mine) == len(theirs):
-            spec[field] = [{**_dict(c), "image": _dict(o).get("image")} if "image" in _dict(o) else c
-                           for c, o in zip(mine, theirs, strict=True)]
+            spec[field] = [
+                {**_dict(c), "image": _dict(o).get("image")} if "image" in _dict(o) else c
+                for c, o in zip(mine, theirs, strict=True)
+            ]
     _restore(spec, old_spec, "activeDeadlineSeconds")
     old_tolerations = _list(old_spec.get("tolerations"))
     if all(t in _list(spec.get("tolerations")) for t in old_tolerations):
@@ -422,8 +461,9 @@ def validate_service(obj: Obj) -> Errors:
         errs.append(not_supported("spec.sessionAffinity", affinity, ["ClientIP", "None"]))
     cluster_ip = spec.get("clusterIP")
     if cluster_ip and cluster_ip != "None" and not _is_ip(cluster_ip):
-        errs.append(_invalid("spec.clusterIPs[0]", cluster_ip, "must be a valid IP address, (e.g. 10.9.8.7 or "
-                                                                "2001:db8::ffff)"))
+        errs.append(
+            _invalid("spec.clusterIPs[0]", cluster_ip, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)")
+        )
     if spec.get("selector") is not None:
         errs += validate_labels(spec.get("selector"), "spec.selector")
     return errs
@@ -510,6 +550,7 @@ def _workload(kind_word: str, restart_policies: tuple[str, ...]) -> Callable[[Ob
         errs += _selector_matches_template(spec.get("selector"), spec, kind_word)
         errs += _non_negative("spec.revisionHistoryLimit", spec.get("revisionHistoryLimit"))
         return errs + _template(spec, restart_policies)
+
     return check
 
 
@@ -529,8 +570,15 @@ def validate_deployment(obj: Obj) -> Errors:
 
 
 #: what a StatefulSet's spec may change to after creation (``ValidateStatefulSetUpdate``)
-STATEFUL_SET_MUTABLE = ("replicas", "ordinals", "template", "updateStrategy", "revisionHistoryLimit",
-                        "persistentVolumeClaimRetentionPolicy", "minReadySeconds")
+STATEFUL_SET_MUTABLE = (
+    "replicas",
+    "ordinals",
+    "template",
+    "updateStrategy",
+    "revisionHistoryLimit",
+    "persistentVolumeClaimRetentionPolicy",
+    "minReadySeconds",
+)
 _RETENTION = ["Retain", "Delete"]
 
 
@@ -552,16 +600,23 @@ def validate_stateful_set(obj: Obj) -> Errors:
     if kind not in ("RollingUpdate", "OnDelete"):
         errs.append(not_supported("spec.updateStrategy.type", kind, ["OnDelete", "RollingUpdate"]))
     elif kind == "OnDelete" and strategy.get("rollingUpdate") is not None:
-        errs.append(_invalid("spec.updateStrategy.rollingUpdate", strategy["rollingUpdate"],
-                             "only allowed for updateStrategy 'RollingUpdate'"))
+        errs.append(
+            _invalid(
+                "spec.updateStrategy.rollingUpdate",
+                strategy["rollingUpdate"],
+                "only allowed for updateStrategy 'RollingUpdate'",
+            )
+        )
     else:
-        errs += _non_negative("spec.updateStrategy.rollingUpdate.partition",
-                              _dict(strategy.get("rollingUpdate")).get("partition"))
+        errs += _non_negative(
+            "spec.updateStrategy.rollingUpdate.partition", _dict(strategy.get("rollingUpdate")).get("partition")
+        )
     retention = _dict(spec.get("persistentVolumeClaimRetentionPolicy"))
     for when in ("whenDeleted", "whenScaled"):
         if retention.get(when) not in _RETENTION:
-            errs.append(not_supported(f"spec.persistentVolumeClaimRetentionPolicy.{when}", retention.get(when),
-                                      _RETENTION))
+            errs.append(
+                not_supported(f"spec.persistentVolumeClaimRetentionPolicy.{when}", retention.get(when), _RETENTION)
+            )
     service = spec.get("serviceName")
     if service:  # it becomes each pod's ``subdomain``, so a pod could never be made with a bad one
         errs.extend(_invalid("spec.serviceName", service, msg) for msg in dns1123_label_errors(str(service)))
@@ -576,8 +631,11 @@ def validate_stateful_set(obj: Obj) -> Errors:
     pod_spec["volumes"] = [*volumes, *({"name": c} for c in dict.fromkeys(claims) if c not in named)]
     errs += _template({"template": {**template, "spec": pod_spec}}, ("Always",))
     if pod_spec.get("activeDeadlineSeconds") is not None:
-        errs.append(forbidden("spec.template.spec.activeDeadlineSeconds", "activeDeadlineSeconds in StatefulSet "
-                                                                          "is not Supported"))
+        errs.append(
+            forbidden(
+                "spec.template.spec.activeDeadlineSeconds", "activeDeadlineSeconds in StatefulSet is not Supported"
+            )
+        )
     return errs + claim_errs
 
 
@@ -608,9 +666,14 @@ def validate_stateful_set_update(new: Obj, old: Obj) -> Errors:
     fixed = [k for k in {*mine, *theirs} if k not in STATEFUL_SET_MUTABLE and mine.get(k) != theirs.get(k)]
     if not fixed:
         return []
-    return [forbidden("spec", "updates to statefulset spec for fields other than 'replicas', 'ordinals', "
-                              "'template', 'updateStrategy', 'revisionHistoryLimit', "
-                              "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden")]
+    return [
+        forbidden(
+            "spec",
+            "updates to statefulset spec for fields other than 'replicas', 'ordinals', "
+            "'template', 'updateStrategy', 'revisionHistoryLimit', "
+            "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
+        )
+    ]
 
 
 def validate_controller_revision(obj: Obj) -> Errors:
@@ -636,8 +699,9 @@ def validate_replication_controller(obj: Obj) -> Errors:
         errs += validate_labels(selector, "spec.selector")
         labels = _dict(_dict(_dict(spec.get("template")).get("metadata")).get("labels"))
         if isinstance(selector, dict) and not all(labels.get(k) == v for k, v in selector.items()):
-            errs.append(_invalid("spec.template.metadata.labels", labels,
-                                 "`selector` does not match template `labels`"))
+            errs.append(
+                _invalid("spec.template.metadata.labels", labels, "`selector` does not match template `labels`")
+            )
     return errs + _template(spec, ("Always",))
 
 
@@ -669,8 +733,9 @@ def validate_cron_job(obj: Obj) -> Errors:
         if (problem := cronjobs.schedule_error(schedule)) is not None:
             errs.append(_invalid("spec.schedule", schedule, problem))
         if "TZ" in schedule:
-            errs.append(_invalid("spec.schedule", schedule,
-                                 "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"))
+            errs.append(
+                _invalid("spec.schedule", schedule, "cannot use TZ or CRON_TZ in schedule, use timeZone field instead")
+            )
     errs += _non_negative("spec.startingDeadlineSeconds", spec.get("startingDeadlineSeconds"))
     zone = spec.get("timeZone")
     if zone is not None:
@@ -754,9 +819,19 @@ def _data_keys(data: Any, path: str) -> Errors:
         if len(key) > 253:
             errs.append(_invalid(where, key, "must be no more than 253 characters"))
         if not _CONFIG_KEY_RE.match(key):
-            errs.append(_invalid(where, key, regex_error(
-                "a valid config key must consist of alphanumeric characters, '-', '_' or '.'", _CONFIG_KEY,
-                "key.name", "KEY_NAME", "key-name")))
+            errs.append(
+                _invalid(
+                    where,
+                    key,
+                    regex_error(
+                        "a valid config key must consist of alphanumeric characters, '-', '_' or '.'",
+                        _CONFIG_KEY,
+                        "key.name",
+                        "KEY_NAME",
+                        "key-name",
+                    ),
+                )
+            )
         if key == ".":
             errs.append(_invalid(where, key, "must not be '.'"))
         elif key == "..":
@@ -769,8 +844,9 @@ def _data_keys(data: Any, path: str) -> Errors:
 def validate_config_map(obj: Obj) -> Errors:
     data, binary = _dict(obj.get("data")), _dict(obj.get("binaryData"))
     errs = _data_keys(data, "data") + _data_keys(binary, "binaryData")
-    errs.extend(_invalid(f"data[{key}]", key, "duplicate of key present in binaryData") for key in sorted(data)
-                if key in binary)
+    errs.extend(
+        _invalid(f"data[{key}]", key, "duplicate of key present in binaryData") for key in sorted(data) if key in binary
+    )
     size = sum(len(str(v).encode()) for v in data.values()) + sum(len(str(v)) * 3 // 4 for v in binary.values())
     if size > _SECRET_LIMIT:
         errs.append(_too_long("", _SECRET_LIMIT))
@@ -842,8 +918,10 @@ def validate_node(obj: Obj) -> Errors:
         else:
             errs.extend(_invalid(f"spec.taints[{i}].key", key, msg) for msg in label_key_errors(str(key)))
         if taint.get("value"):
-            errs.extend(_invalid(f"spec.taints[{i}].value", taint["value"], msg)
-                        for msg in label_value_errors(str(taint["value"])))
+            errs.extend(
+                _invalid(f"spec.taints[{i}].value", taint["value"], msg)
+                for msg in label_value_errors(str(taint["value"]))
+            )
         if taint.get("effect") not in effects:
             errs.append(not_supported(f"spec.taints[{i}].effect", taint.get("effect"), effects))
     return errs
@@ -900,10 +978,14 @@ def validate_endpoint_slice(obj: Obj) -> Errors:
         if not addresses:
             errs.append(required(f"endpoints[{i}].addresses"))
         elif len(addresses) > 100:
-            errs.append(FieldError(f"endpoints[{i}].addresses", "FieldValueTooMany",
-                                   f"Too many: {len(addresses)}: must have at most 100 items"))
+            errs.append(
+                FieldError(
+                    f"endpoints[{i}].addresses",
+                    "FieldValueTooMany",
+                    f"Too many: {len(addresses)}: must have at most 100 items",
+                )
+            )
     return errs + _endpoint_ports(obj.get("ports"), "ports")
-
 
 
 # ------------------------------------------------------------------------------ policy: budgets, quotas, limits
@@ -962,8 +1044,14 @@ def _resource_list(resources: Any, path: str) -> tuple[Errors, dict[str, Fractio
     return errs, parsed
 
 
-_QUOTA_SCOPES = ["BestEffort", "NotBestEffort", "Terminating", "NotTerminating", "PriorityClass",
-                 "CrossNamespacePodAffinity"]
+_QUOTA_SCOPES = [
+    "BestEffort",
+    "NotBestEffort",
+    "Terminating",
+    "NotTerminating",
+    "PriorityClass",
+    "CrossNamespacePodAffinity",
+]
 
 
 def validate_resource_quota(obj: Obj) -> Errors:
@@ -1000,13 +1088,24 @@ def validate_limit_range(obj: Obj) -> Errors:
         for name, low in sorted(bounds["min"].items()):
             high = bounds["max"].get(name)
             if high is not None and low > high:
-                errs.append(_invalid(f"{path}.min[{name}]", item["min"][name],
-                                     f"min value {item['min'][name]} is greater than max value {item['max'][name]}"))
+                errs.append(
+                    _invalid(
+                        f"{path}.min[{name}]",
+                        item["min"][name],
+                        f"min value {item['min'][name]} is greater than max value {item['max'][name]}",
+                    )
+                )
         for name, ratio in sorted(bounds["maxLimitRequestRatio"].items()):
             if ratio < 1:
-                errs.append(_invalid(f"{path}.maxLimitRequestRatio[{name}]", item["maxLimitRequestRatio"][name],
-                                     "ratio must be greater than or equal to 1"))
+                errs.append(
+                    _invalid(
+                        f"{path}.maxLimitRequestRatio[{name}]",
+                        item["maxLimitRequestRatio"][name],
+                        "ratio must be greater than or equal to 1",
+                    )
+                )
     return errs
+
 
 # ------------------------------------------------------------------------------ persistent storage
 
@@ -1065,8 +1164,13 @@ def _node_selector(selector: Any, path: str) -> Errors:
     values its operator needs."""
     terms = _list(_dict(selector).get("nodeSelectorTerms"))
     if not terms:
-        return [FieldError(f"{path}.nodeSelectorTerms", "FieldValueRequired",
-                           "Required value: must have at least one node selector term")]
+        return [
+            FieldError(
+                f"{path}.nodeSelectorTerms",
+                "FieldValueRequired",
+                "Required value: must have at least one node selector term",
+            )
+        ]
     errs: Errors = []
     operators = ["DoesNotExist", "Exists", "Gt", "In", "Lt", "NotIn"]
     for i, term in enumerate(terms):
@@ -1081,11 +1185,19 @@ def _node_selector(selector: Any, path: str) -> Errors:
                 if operator not in operators:
                     errs.append(_invalid(f"{where}.operator", operator, "not a valid selector operator"))
                 elif operator in ("In", "NotIn") and not values:
-                    errs.append(FieldError(f"{where}.values", "FieldValueRequired", "Required value: must be "
-                                           "specified when `operator` is 'In' or 'NotIn'"))
+                    errs.append(
+                        FieldError(
+                            f"{where}.values",
+                            "FieldValueRequired",
+                            "Required value: must be specified when `operator` is 'In' or 'NotIn'",
+                        )
+                    )
                 elif operator in ("Exists", "DoesNotExist") and values:
-                    errs.append(forbidden(f"{where}.values", "may not be specified when `operator` is 'Exists' "
-                                          "or 'DoesNotExist'"))
+                    errs.append(
+                        forbidden(
+                            f"{where}.values", "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"
+                        )
+                    )
     return errs
 
 
@@ -1106,8 +1218,11 @@ def _persistent_volume_source(spec: Obj) -> Errors:
     if source == "local":
         errs = _absolute_path(body.get("path"), "spec.local.path")
         if spec.get("nodeAffinity") is None:
-            errs.append(FieldError("spec.nodeAffinity", "FieldValueRequired",
-                                   "Required value: Local volume requires node affinity"))
+            errs.append(
+                FieldError(
+                    "spec.nodeAffinity", "FieldValueRequired", "Required value: Local volume requires node affinity"
+                )
+            )
         return errs
     if source == "nfs":
         errs = [] if body.get("server") else [required("spec.nfs.server")]
@@ -1116,8 +1231,9 @@ def _persistent_volume_source(spec: Obj) -> Errors:
 
 
 #: ``hostPath.type`` values ("" means no check)
-HOST_PATH_TYPES = frozenset({"", "DirectoryOrCreate", "Directory", "FileOrCreate", "File", "Socket", "CharDevice",
-                             "BlockDevice"})
+HOST_PATH_TYPES = frozenset(
+    {"", "DirectoryOrCreate", "Directory", "FileOrCreate", "File", "Socket", "CharDevice", "BlockDevice"}
+)
 
 
 def validate_persistent_volume(obj: Obj) -> Errors:
@@ -1143,8 +1259,13 @@ def validate_persistent_volume(obj: Obj) -> Errors:
     if affinity is not None:
         required_selector = _dict(affinity).get("required")
         if required_selector is None:
-            errs.append(FieldError("spec.nodeAffinity.required", "FieldValueRequired",
-                                   "Required value: must specify required node constraints"))
+            errs.append(
+                FieldError(
+                    "spec.nodeAffinity.required",
+                    "FieldValueRequired",
+                    "Required value: must specify required node constraints",
+                )
+            )
         else:
             errs += _node_selector(required_selector, "spec.nodeAffinity.required")
     claim = spec.get("claimRef")
@@ -1158,8 +1279,7 @@ def validate_persistent_volume_update(new: Obj, old: Obj) -> Errors:
     spec, old_spec = _dict(new.get("spec")), _dict(old.get("spec"))
     errs: Errors = []
     if any(spec.get(source) != old_spec.get(source) for source in storage.VOLUME_SOURCES):
-        errs.append(forbidden("spec.persistentvolumesource", "spec.persistentvolumesource is immutable after "
-                                                              "creation"))
+        errs.append(forbidden("spec.persistentvolumesource", "spec.persistentvolumesource is immutable after creation"))
     if spec.get("volumeMode") != old_spec.get("volumeMode"):
         errs.append(_invalid("volumeMode", spec.get("volumeMode"), _IMMUTABLE))
     if old_spec.get("nodeAffinity") is not None and spec.get("nodeAffinity") != old_spec.get("nodeAffinity"):
@@ -1190,8 +1310,9 @@ def validate_persistent_volume_claim(obj: Obj) -> Errors:
     return validate_claim_spec(_dict(obj.get("spec")), "spec")
 
 
-_CLAIM_SPEC_IMMUTABLE = ("spec is immutable after creation except resources.requests and volumeAttributesClassName "
-                         "for bound claims")
+_CLAIM_SPEC_IMMUTABLE = (
+    "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims"
+)
 
 
 def validate_persistent_volume_claim_update(new: Obj, old: Obj) -> Errors:

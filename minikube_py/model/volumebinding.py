@@ -108,8 +108,7 @@ def node_allows(volume: Obj, node: Obj | None) -> bool:
     return node_selector_matches(required, _md(node).get("labels") or {}, _md(node).get("name", ""))
 
 
-def find_volume(claim: Obj, volumes: Iterable[Obj], node: Obj | None = None, *, delayed: bool = False
-                ) -> Obj | None:
+def find_volume(claim: Obj, volumes: Iterable[Obj], node: Obj | None = None, *, delayed: bool = False) -> Obj | None:
     """The volume to bind ``claim`` to (``findMatchingVolume``): one pre-bound to it if it fits,
     else the smallest Available one that satisfies it; with ``node`` (the scheduler's choice for a
     WaitForFirstConsumer claim) only volumes that node can reach. A ``delayed`` claim without a node
@@ -148,8 +147,14 @@ def find_volume(claim: Obj, volumes: Iterable[Obj], node: Obj | None = None, *, 
 
 def _claim_ref(claim: Obj) -> Obj:
     md = _md(claim)
-    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "namespace": md.get("namespace", ""),
-            "name": md.get("name", ""), "uid": md.get("uid", ""), "resourceVersion": md.get("resourceVersion", "")}
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "namespace": md.get("namespace", ""),
+        "name": md.get("name", ""),
+        "uid": md.get("uid", ""),
+        "resourceVersion": md.get("resourceVersion", ""),
+    }
 
 
 def bind_volume(volume: Obj, claim: Obj) -> Obj | None:
@@ -224,8 +229,9 @@ class ClaimDecision:
     events: list[Event] = field(default_factory=list)
 
 
-def decide_claim(claim: Obj, volumes: Mapping[str, Obj], classes: Mapping[str, Obj], nodes: Mapping[str, Obj]
-                 ) -> ClaimDecision:
+def decide_claim(
+    claim: Obj, volumes: Mapping[str, Obj], classes: Mapping[str, Obj], nodes: Mapping[str, Obj]
+) -> ClaimDecision:
     """``syncClaim``: bind, provision, wait or declare a claim Lost. ``volumes``, ``classes`` and
     ``nodes`` are by name."""
     if _annotations(claim).get(BIND_COMPLETED):
@@ -247,35 +253,53 @@ def decide_claim(claim: Obj, volumes: Mapping[str, Obj], classes: Mapping[str, O
         return ClaimDecision(storage.CLAIM_BOUND, bind=volume)
     pending = ClaimDecision(storage.CLAIM_PENDING)
     if delayed and not node_name:
-        pending.events.append(("Normal", "WaitForFirstConsumer", "waiting for first consumer to be created before "
-                                                                 "binding"))
+        pending.events.append(
+            ("Normal", "WaitForFirstConsumer", "waiting for first consumer to be created before binding")
+        )
     elif klass_name:
         _provision(claim, klass_name, klass, node_name, node, pending)
     else:
-        pending.events.append(("Normal", "FailedBinding", "no persistent volumes available for this claim and no "
-                                                          "storage class is set"))
+        pending.events.append(
+            ("Normal", "FailedBinding", "no persistent volumes available for this claim and no storage class is set")
+        )
     return pending
 
 
 def _sync_bound_claim(claim: Obj, volumes: Mapping[str, Obj]) -> ClaimDecision:
     name = _spec(claim).get("volumeName")
     if not name:
-        return ClaimDecision(storage.CLAIM_LOST, events=[
-            ("Warning", "ClaimLost", "Bound claim has lost reference to PersistentVolume. Data on the volume is lost!")])
+        return ClaimDecision(
+            storage.CLAIM_LOST,
+            events=[
+                (
+                    "Warning",
+                    "ClaimLost",
+                    "Bound claim has lost reference to PersistentVolume. Data on the volume is lost!",
+                )
+            ],
+        )
     volume = volumes.get(name)
     if volume is None:
-        return ClaimDecision(storage.CLAIM_LOST, events=[
-            ("Warning", "ClaimLost", "Bound claim has lost its PersistentVolume. Data on the volume is lost!")])
+        return ClaimDecision(
+            storage.CLAIM_LOST,
+            events=[("Warning", "ClaimLost", "Bound claim has lost its PersistentVolume. Data on the volume is lost!")],
+        )
     ref = _spec(volume).get("claimRef")
     if ref is None or (isinstance(ref, dict) and ref.get("uid") == _md(claim).get("uid") and bound_to(volume, claim)):
         decision = ClaimDecision(storage.CLAIM_BOUND, bind=volume)
         request, capacity = storage.claim_request(claim), storage.volume_capacity(volume)
-        if (_annotations(volume).get(PROVISIONED_BY) == LOCAL_PATH_PROVISIONER and request is not None
-                and capacity is not None and request > capacity):
+        if (
+            _annotations(volume).get(PROVISIONED_BY) == LOCAL_PATH_PROVISIONER
+            and request is not None
+            and capacity is not None
+            and request > capacity
+        ):
             decision.grow = quantity.format_quantity(str(_spec(claim)["resources"]["requests"]["storage"]))
         return decision
-    return ClaimDecision(storage.CLAIM_LOST, events=[
-        ("Warning", "ClaimMisbound", "Two claims are bound to the same volume, this one is bound incorrectly")])
+    return ClaimDecision(
+        storage.CLAIM_LOST,
+        events=[("Warning", "ClaimMisbound", "Two claims are bound to the same volume, this one is bound incorrectly")],
+    )
 
 
 def _sync_pre_bound_claim(claim: Obj, volume: Obj | None, name: str) -> ClaimDecision:
@@ -285,35 +309,48 @@ def _sync_pre_bound_claim(claim: Obj, volume: Obj | None, name: str) -> ClaimDec
     if _spec(volume).get("claimRef") is None:
         why = mismatch(volume, claim)
         if why is not None:
-            return ClaimDecision(storage.CLAIM_PENDING, events=[
-                ("Warning", "VolumeMismatch", f'Cannot bind to requested volume "{name}": {why}')])
+            return ClaimDecision(
+                storage.CLAIM_PENDING,
+                events=[("Warning", "VolumeMismatch", f'Cannot bind to requested volume "{name}": {why}')],
+            )
         return ClaimDecision(storage.CLAIM_BOUND, bind=volume)
     if bound_to(volume, claim):
         return ClaimDecision(storage.CLAIM_BOUND, bind=volume)
-    return ClaimDecision(storage.CLAIM_PENDING, events=[
-        ("Warning", "FailedBinding", f'volume "{name}" already bound to a different claim.')])
+    return ClaimDecision(
+        storage.CLAIM_PENDING,
+        events=[("Warning", "FailedBinding", f'volume "{name}" already bound to a different claim.')],
+    )
 
 
-def _provision(claim: Obj, klass_name: str, klass: Obj | None, node_name: str | None, node: Obj | None,
-               decision: ClaimDecision) -> None:
+def _provision(
+    claim: Obj, klass_name: str, klass: Obj | None, node_name: str | None, node: Obj | None, decision: ClaimDecision
+) -> None:
     """Fill ``decision`` for a claim no volume satisfies but whose class may make one."""
     if klass is None:
-        decision.events.append(("Warning", "ProvisioningFailed", f'storageclass.storage.k8s.io "{klass_name}" not '
-                                                                 "found"))
+        decision.events.append(
+            ("Warning", "ProvisioningFailed", f'storageclass.storage.k8s.io "{klass_name}" not found')
+        )
         return
     provisioner = str(klass.get("provisioner") or "")
     if _annotations(claim).get(STORAGE_PROVISIONER) != provisioner:
         decision.annotate = {STORAGE_PROVISIONER: provisioner, BETA_STORAGE_PROVISIONER: provisioner}
     if provisioner != LOCAL_PATH_PROVISIONER:
-        decision.events.append(("Normal", "ExternalProvisioning", "Waiting for a volume to be created either by the "
-                                f"external provisioner '{provisioner}' or manually by the system administrator. If "
-                                "volume creation is delayed, please verify that the provisioner is running and "
-                                "correctly registered."))
+        decision.events.append(
+            (
+                "Normal",
+                "ExternalProvisioning",
+                "Waiting for a volume to be created either by the "
+                f"external provisioner '{provisioner}' or manually by the system administrator. If "
+                "volume creation is delayed, please verify that the provisioner is running and "
+                "correctly registered.",
+            )
+        )
         return
     volume, problem = local_path_volume(claim, klass, node_name, node)
     if volume is None:
-        decision.events.append(("Warning", "ProvisioningFailed", f"failed to provision volume with StorageClass "
-                                                                 f'"{klass_name}": {problem}'))
+        decision.events.append(
+            ("Warning", "ProvisioningFailed", f'failed to provision volume with StorageClass "{klass_name}": {problem}')
+        )
         return
     decision.provision = volume
     key = claim_key(claim)
@@ -340,16 +377,22 @@ def local_path_volume(claim: Obj, klass: Obj, node_name: str | None, node: Obj |
         return None, f'nodes "{node_name}" not found'
     root = _annotations(node).get(LOCAL_PATH_ROOT_ANNOTATION)
     if not root:
-        return None, f'node "{node_name}" does not offer local-path storage (no {LOCAL_PATH_ROOT_ANNOTATION} annotation)'
+        return (
+            None,
+            f'node "{node_name}" does not offer local-path storage (no {LOCAL_PATH_ROOT_ANNOTATION} annotation)',
+        )
     spec = _spec(claim)
     if _mode(spec) != storage.FILESYSTEM:
         return None, "only Filesystem volumes are supported"
     hostname = (_md(node).get("labels") or {}).get(HOSTNAME_LABEL) or node_name
     request = (spec.get("resources") or {}).get("requests", {}).get("storage", "0")
     volume: Obj = {
-        "apiVersion": "v1", "kind": "PersistentVolume",
-        "metadata": {"name": f"pvc-{_md(claim).get('uid', '')}",
-                     "annotations": {PROVISIONED_BY: LOCAL_PATH_PROVISIONER, SELECTED_NODE: node_name}},
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {
+            "name": f"pvc-{_md(claim).get('uid', '')}",
+            "annotations": {PROVISIONED_BY: LOCAL_PATH_PROVISIONER, SELECTED_NODE: node_name},
+        },
         "spec": {
             "capacity": {"storage": quantity.format_quantity(str(request))},
             "accessModes": list(spec.get("accessModes") or []),
@@ -358,8 +401,13 @@ def local_path_volume(claim: Obj, klass: Obj, node_name: str | None, node: Obj |
             "volumeMode": storage.FILESYSTEM,
             "claimRef": _claim_ref(claim),
             "hostPath": {"path": f"{root.rstrip('/')}/{local_path_dir_name(claim)}", "type": "DirectoryOrCreate"},
-            "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
-                {"key": HOSTNAME_LABEL, "operator": "In", "values": [hostname]}]}]}},
+            "nodeAffinity": {
+                "required": {
+                    "nodeSelectorTerms": [
+                        {"matchExpressions": [{"key": HOSTNAME_LABEL, "operator": "In", "values": [hostname]}]}
+                    ]
+                }
+            },
         },
     }
     if klass.get("mountOptions"):
@@ -451,8 +499,11 @@ NO_VOLUME_TO_BIND = "node(s) did not find available persistent volumes to bind"
 
 def pod_claim_names(pod: Obj) -> tuple[str, ...]:
     """The claims a pod's volumes name, in order."""
-    return tuple(str(v["persistentVolumeClaim"].get("claimName", "")) for v in _spec(pod).get("volumes") or []
-                 if isinstance(v, dict) and isinstance(v.get("persistentVolumeClaim"), dict))
+    return tuple(
+        str(v["persistentVolumeClaim"].get("claimName", ""))
+        for v in _spec(pod).get("volumes") or []
+        if isinstance(v, dict) and isinstance(v.get("persistentVolumeClaim"), dict)
+    )
 
 
 @dataclass
@@ -466,8 +517,9 @@ class PodVolumes:
     delayed: list[Obj] = field(default_factory=list)
 
 
-def pod_volumes(pod: Obj, claims: Mapping[str, Obj], volumes: Mapping[str, Obj], classes: Mapping[str, Obj]
-                ) -> PodVolumes:
+def pod_volumes(
+    pod: Obj, claims: Mapping[str, Obj], volumes: Mapping[str, Obj], classes: Mapping[str, Obj]
+) -> PodVolumes:
     """Look up each claim of ``pod`` (``claims`` by ``namespace/name``, the rest by name)."""
     namespace = _md(pod).get("namespace", "")
     found = PodVolumes()
@@ -491,8 +543,7 @@ def pod_volumes(pod: Obj, claims: Mapping[str, Obj], volumes: Mapping[str, Obj],
     return found
 
 
-def volume_node_failure(needs: PodVolumes, node: Obj, volumes: Iterable[Obj], classes: Mapping[str, Obj]
-                        ) -> str | None:
+def volume_node_failure(needs: PodVolumes, node: Obj, volumes: Iterable[Obj], classes: Mapping[str, Obj]) -> str | None:
     """The VolumeBinding Filter for one node: every bound volume must admit the node, and every
     delayed claim must find a volume there or be provisionable there (for local-path: the node
     offers a storage root; a claim whose node is already chosen stays on it)."""

@@ -89,8 +89,9 @@ class LoadBalancer:
     def remove(self, service: ServicePortName) -> None:
         self._services.pop(service, None)
 
-    def next_endpoint(self, service: ServicePortName, client_ip: str, *,
-                      exclude: Collection[Endpoint] = ()) -> Endpoint | None:
+    def next_endpoint(
+        self, service: ServicePortName, client_ip: str, *, exclude: Collection[Endpoint] = ()
+    ) -> Endpoint | None:
         """Round robin over the endpoints; with affinity, the client's remembered endpoint while it is
         still an endpoint and not expired (each use refreshes it); skips `exclude` (endpoints whose
         connect just failed); None when none is left."""
@@ -103,8 +104,12 @@ class LoadBalancer:
             if now >= state.next_sweep:
                 self._sweep(state, now)
             sticky = state.sticky.get(client_ip)
-            if (sticky is not None and sticky.endpoint in state.members and sticky.endpoint not in exclude
-                    and now - sticky.last_used < ttl):
+            if (
+                sticky is not None
+                and sticky.endpoint in state.members
+                and sticky.endpoint not in exclude
+                and now - sticky.last_used < ttl
+            ):
                 sticky.last_used = now
                 return sticky.endpoint
         chosen = self._rotate(state, exclude)
@@ -131,6 +136,7 @@ class LoadBalancer:
         ttl = state.affinity_seconds
         if ttl is None:
             return
-        state.sticky = {ip: s for ip, s in state.sticky.items()
-                        if s.endpoint in state.members and now - s.last_used < ttl}
+        state.sticky = {
+            ip: s for ip, s in state.sticky.items() if s.endpoint in state.members and now - s.last_used < ttl
+        }
         state.next_sweep = now + min(ttl, 60.0)

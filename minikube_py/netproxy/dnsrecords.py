@@ -82,7 +82,17 @@ Records = dict[str, tuple[Rec, ...]]
 CacheKey = tuple[bool, bytes]
 
 _A, _AAAA, _CNAME, _PTR, _SRV, _SOA, _NS, _TXT, _ANY, _OPT = (
-    QTYPE.A, QTYPE.AAAA, QTYPE.CNAME, QTYPE.PTR, QTYPE.SRV, QTYPE.SOA, QTYPE.NS, QTYPE.TXT, QTYPE.ANY, QTYPE.OPT)
+    QTYPE.A,
+    QTYPE.AAAA,
+    QTYPE.CNAME,
+    QTYPE.PTR,
+    QTYPE.SRV,
+    QTYPE.SOA,
+    QTYPE.NS,
+    QTYPE.TXT,
+    QTYPE.ANY,
+    QTYPE.OPT,
+)
 _CLASS_ANY = 255
 _REVERSE_SUFFIXES = (".in-addr.arpa", ".ip6.arpa")
 
@@ -199,9 +209,14 @@ def _parse_slice(obj: Obj) -> _Slice | None:
         if not addresses:
             continue
         ref = entry.get("targetRef") or {}
-        endpoints.append(_Endpoint(addresses, str(entry.get("hostname") or "").lower(),
-                                   (entry.get("conditions") or {}).get("ready") is not False,
-                                   str(ref.get("name") or "") if ref.get("kind") == "Pod" else ""))
+        endpoints.append(
+            _Endpoint(
+                addresses,
+                str(entry.get("hostname") or "").lower(),
+                (entry.get("conditions") or {}).get("ready") is not False,
+                str(ref.get("name") or "") if ref.get("kind") == "Pod" else "",
+            )
+        )
     return _Slice(str(service), tuple(endpoints), _ports(obj.get("ports")))
 
 
@@ -272,15 +287,21 @@ class ClusterDns:
         self._replies_of: dict[str, CacheKey | set[CacheKey]] = {}  # one entry as itself, more in a set
         soa_times = (int(time.time()), 7200, 1800, 86400, TTL)
         self._soa = SOA(f"ns.dns.{self.domain}.", f"hostmaster.{self.domain}.", soa_times)
-        soa_rdata = (_wire_name(f"ns.dns.{self.domain}") + _wire_name(f"hostmaster.{self.domain}")
-                     + struct.pack("!5I", *soa_times))
+        soa_rdata = (
+            _wire_name(f"ns.dns.{self.domain}")
+            + _wire_name(f"hostmaster.{self.domain}")
+            + struct.pack("!5I", *soa_times)
+        )
         self._soa_wire = _wire_name(self.domain) + struct.pack("!HHIH", _SOA, 1, TTL, len(soa_rdata)) + soa_rdata
-        self._set_owner(("zone",), {
-            self.domain: ((_SOA, None), (_NS, f"ns.dns.{self.domain}")),
-            f"dns-version.{self.domain}": ((_TXT, SCHEMA_VERSION),),
-            f"svc.{self.domain}": (),
-            f"pod.{self.domain}": (),
-        })
+        self._set_owner(
+            ("zone",),
+            {
+                self.domain: ((_SOA, None), (_NS, f"ns.dns.{self.domain}")),
+                f"dns-version.{self.domain}": ((_TXT, SCHEMA_VERSION),),
+                f"svc.{self.domain}": (),
+                f"pod.{self.domain}": (),
+            },
+        )
 
     # -------------------------------------------------------------------------- informer handlers
 
@@ -329,8 +350,13 @@ class ClusterDns:
         else:
             self._pods[(ns, name)] = after
         if (before and before.ips) != (after and after.ips):
-            self._set_owner(("pod", ns, name), {reverse_name(ip): ((_PTR, f"{dashed(ip)}.{ns}.pod.{self.domain}"),)
-                                                for ip in (after.ips if after else ())})
+            self._set_owner(
+                ("pod", ns, name),
+                {
+                    reverse_name(ip): ((_PTR, f"{dashed(ip)}.{ns}.pod.{self.domain}"),)
+                    for ip in (after.ips if after else ())
+                },
+            )
         # an endpoint without a hostname of its own takes its pod's, when the pod names the Service
         if (before and (before.hostname, before.subdomain)) != (after and (after.hostname, after.subdomain)):
             for pod in (before, after):
@@ -370,8 +396,7 @@ class ClusterDns:
                 return {}  # no endpoints: NXDOMAIN, as CoreDNS
         return {owner_name: tuple(dict.fromkeys(recs)) for owner_name, recs in out.items()}
 
-    def _headless_records(self, out: dict[str, list[Rec]], key: tuple[str, str], service: _Service,
-                          base: str) -> None:
+    def _headless_records(self, out: dict[str, list[Rec]], key: tuple[str, str], service: _Service, base: str) -> None:
         ns, name = key
         for slice_name in sorted(self._slices_of.get(key, ())):
             slice_ = self._slices[(ns, slice_name)]
@@ -629,8 +654,9 @@ class ClusterDns:
             reply.add_auth(RR(self.domain + ".", _SOA, ttl=TTL, rdata=self._soa))
         return reply, names, None
 
-    def _add_records(self, reply: DNSRecord, owner: DNSLabel | str, records: list[Rec], qtype: int,
-                     names: list[str]) -> None:
+    def _add_records(
+        self, reply: DNSRecord, owner: DNSLabel | str, records: list[Rec], qtype: int, names: list[str]
+    ) -> None:
         """The records of ``qtype`` into the answer; for SRV, the targets' addresses as additional
         records (and the targets among the names the reply depends on)."""
         matched = [rec for rec in records if qtype == _ANY or rec[0] == qtype]
@@ -683,7 +709,7 @@ def read_simple_query(packet: bytes) -> tuple[str, int, int, bool] | None:
         length = packet[offset]
         if length == 0:
             break
-        label = packet[offset + 1: offset + 1 + length]
+        label = packet[offset + 1 : offset + 1 + length]
         if length > 63 or len(label) != length or b"." in label:  # > 63: a pointer (or junk)
             return None
         labels.append(label)
@@ -693,13 +719,13 @@ def read_simple_query(packet: bytes) -> tuple[str, int, int, bool] | None:
     end = offset + 5
     if end > len(packet):
         return None
-    qclass = int.from_bytes(packet[end - 2: end], "big")
+    qclass = int.from_bytes(packet[end - 2 : end], "big")
     if records == 0:
         has_opt = False
         if end != len(packet):
             return None
     elif records == 1:
-        opt = packet[end: end + 11]  # root, type, class (size), extended rcode, version, flags, length
+        opt = packet[end : end + 11]  # root, type, class (size), extended rcode, version, flags, length
         if len(opt) != 11 or opt[0] != 0 or opt[1:3] != b"\x00\x29" or opt[6] != 0:
             return None
         if end + 11 + int.from_bytes(opt[9:11], "big") != len(packet):

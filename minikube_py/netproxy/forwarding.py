@@ -73,6 +73,6 @@ def _ours(chain: str) -> list[list[str]]:
             # the comment was printed quoted: put it back as one argument
             start = words.index("--comment") + 1
             end = next(i for i in range(start, len(words)) if words[i].endswith('"'))
-            words[start:end + 1] = [" ".join(words[start:end + 1]).strip('"')]
+            words[start : end + 1] = [" ".join(words[start : end + 1]).strip('"')]
             rules.append(words)
     return rules

@@ -14,8 +14,19 @@ from dataclasses import dataclass, field
 #: longest message head accepted (request line or status line plus headers)
 MAX_HEAD = 64 * 1024
 #: headers that belong to one connection, not to the message (RFC 9110 7.6.1)
-HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te",
-                        b"trailer", b"transfer-encoding", b"upgrade", b"proxy-connection"})
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"proxy-connection",
+    }
+)
 COPY_CHUNK = 64 * 1024
 
 
@@ -107,8 +118,9 @@ def body_length(head: Head, *, request: bool, method: bytes = b"GET", status: in
     return 0 if request else None
 
 
-async def relay_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, length: int | None,
-                     head: bytes = b"") -> None:
+async def relay_body(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, length: int | None, head: bytes = b""
+) -> None:
     """Copy one body from ``reader`` to ``writer`` in the framing ``length`` gives (see
     :func:`body_length`), keeping chunked framing as it is. ``head`` (the message's head) goes out
     with the first piece of the body: one send for a small message rather than two."""

@@ -73,8 +73,14 @@ class IngressOptions:
 class IngressController:
     """The ingress controller of one node; :meth:`run` serves until cancelled."""
 
-    def __init__(self, client: ApiClient, options: IngressOptions, *,
-                 on_problem: Callable[[str | None], None] | None = None, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        client: ApiClient,
+        options: IngressOptions,
+        *,
+        on_problem: Callable[[str | None], None] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
         """``on_problem(message)`` hears when a listener cannot open its port, and None once all are open."""
         self.options = options
         self._on_problem = on_problem or _log_problem
@@ -105,8 +111,11 @@ class IngressController:
 
     def _served(self) -> list[Obj]:
         """The Ingresses whose class names this controller."""
-        ours = {c["metadata"]["name"] for c in self._classes.items()
-                if (c.get("spec") or {}).get("controller") == CONTROLLER}
+        ours = {
+            c["metadata"]["name"]
+            for c in self._classes.items()
+            if (c.get("spec") or {}).get("controller") == CONTROLLER
+        }
         return [i for i in self._ingresses.items() if class_of(i) in ours]
 
     def rebuild(self) -> None:
@@ -142,11 +151,13 @@ class IngressController:
                 continue
             data = obj.get("data") or {}
             try:
-                context = _server_context(base64.b64decode(data.get("tls.crt", "")),
-                                          base64.b64decode(data.get("tls.key", "")))
+                context = _server_context(
+                    base64.b64decode(data.get("tls.crt", "")), base64.b64decode(data.get("tls.key", ""))
+                )
             except (ssl.SSLError, ValueError, OSError) as e:
-                log.warning("ingress: TLS secret %s/%s is not a usable certificate: %s", secret.namespace,
-                            secret.name, e)
+                log.warning(
+                    "ingress: TLS secret %s/%s is not a usable certificate: %s", secret.namespace, secret.name, e
+                )
                 self._contexts.pop(secret, None)
                 continue
             self._contexts[secret] = (version, context)
@@ -211,13 +222,22 @@ class IngressController:
                 for port, context in pending:
                     scheme = "https" if context else "http"
                     try:
-                        servers.append(await asyncio.start_server(
-                            functools.partial(self._connection, scheme, port), self.options.address, port,
-                            ssl=context, reuse_address=True, limit=http1.MAX_HEAD, backlog=1024))
+                        servers.append(
+                            await asyncio.start_server(
+                                functools.partial(self._connection, scheme, port),
+                                self.options.address,
+                                port,
+                                ssl=context,
+                                reuse_address=True,
+                                limit=http1.MAX_HEAD,
+                                backlog=1024,
+                            )
+                        )
                     except OSError as e:
                         failed.append((port, context, e))
-                self._on_problem("; ".join(f"cannot listen on port {p}: {e.strerror or e}" for p, _, e in failed)
-                                 if failed else None)
+                self._on_problem(
+                    "; ".join(f"cannot listen on port {p}: {e.strerror or e}" for p, _, e in failed) if failed else None
+                )
                 pending = [(p, c) for p, c, _ in failed]
                 if not pending:
                     await asyncio.Event().wait()
@@ -226,8 +246,9 @@ class IngressController:
             for server in servers:
                 server.close()
 
-    async def _connection(self, scheme: str, port: int, reader: asyncio.StreamReader,
-                          writer: asyncio.StreamWriter) -> None:
+    async def _connection(
+        self, scheme: str, port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         """One client connection: requests one after the other while both sides keep it open."""
         peer = (writer.get_extra_info("peername") or ("",))[0]
         try:
@@ -254,21 +275,27 @@ class IngressController:
         path = target.partition("?")[0] or "/"
         return self.table.backend(host, path, _Headers(head), _Cookies(head), self._rng), host, path
 
-    async def _exchange(self, head: http1.Head, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                        client: Client) -> bool:
+    async def _exchange(
+        self, head: http1.Head, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, client: Client
+    ) -> bool:
         """Answer one request (from a pod, or with the controller's own page); whether the client
         connection may carry another."""
         method = head.first[0]
         length = http1.body_length(head, request=True)
         backend, host, path = self._choose(head)
         if backend is None:
-            return await self._answer(writer, head, length, 404, "Not Found",
-                                      f"No Ingress rule matches {host}{path}.")
+            return await self._answer(writer, head, length, 404, "Not Found", f"No Ingress rule matches {host}{path}.")
         endpoints = self.endpoints(backend)
         if not endpoints:
-            return await self._answer(writer, head, length, 503, "Service Unavailable",
-                                      f"Service {backend.namespace}/{backend.service} (port {backend.port}) has no "
-                                      "ready endpoint: no pod behind it is ready to serve.")
+            return await self._answer(
+                writer,
+                head,
+                length,
+                503,
+                "Service Unavailable",
+                f"Service {backend.namespace}/{backend.service} (port {backend.port}) has no "
+                "ready endpoint: no pod behind it is ready to serve.",
+            )
         upgrade = head.get(b"upgrade") if b"upgrade" in head.tokens(b"connection") else None
         sent = _upstream_head(head, client, length, upgrade)
         if length and (head.get(b"expect") or b"").lower() == b"100-continue":
@@ -289,12 +316,18 @@ class IngressController:
                     continue
                 break
             return await self._respond(head, method, reader, writer, address, upstream, upgrade is not None)
-        return await self._answer(writer, head, length, 502, "Bad Gateway",
-                                  f"No endpoint of Service {backend.namespace}/{backend.service} answered "
-                                  f"({'; '.join(failures)}).")
+        return await self._answer(
+            writer,
+            head,
+            length,
+            502,
+            "Bad Gateway",
+            f"No endpoint of Service {backend.namespace}/{backend.service} answered ({'; '.join(failures)}).",
+        )
 
-    async def _send(self, address: Endpoint, sent: bytes, reader: asyncio.StreamReader, length: int,
-                    *, fresh: bool) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, http1.Head]:
+    async def _send(
+        self, address: Endpoint, sent: bytes, reader: asyncio.StreamReader, length: int, *, fresh: bool
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, http1.Head]:
         """Send the request to one endpoint and read the response head. A pooled connection the pod
         closed meanwhile is replaced by a new one; only a bodiless request goes on a pooled one, so
         nothing of the client's is lost by the retry."""
@@ -323,22 +356,36 @@ class IngressController:
                 raise ConnectionResetError("the pod closed the connection without answering")
             return up_reader, up_writer, response
 
-    async def _respond(self, head: http1.Head, method: bytes, reader: asyncio.StreamReader,
-                       writer: asyncio.StreamWriter, address: Endpoint,
-                       upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter, http1.Head], upgrade: bool) -> bool:
+    async def _respond(
+        self,
+        head: http1.Head,
+        method: bytes,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        address: Endpoint,
+        upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter, http1.Head],
+        upgrade: bool,
+    ) -> bool:
         up_reader, up_writer, response = upstream
         try:
             status = int(response.first[1])
             length = http1.body_length(response, request=False, method=method, status=status)
         except (ValueError, http1.BadMessage) as e:
             up_writer.close()
-            writer.write(_page(502, "Bad Gateway", f"The pod at {_host_port(address)} answered a malformed "
-                                                   f"response: {e}.", keep_alive=False))
+            writer.write(
+                _page(
+                    502,
+                    "Bad Gateway",
+                    f"The pod at {_host_port(address)} answered a malformed response: {e}.",
+                    keep_alive=False,
+                )
+            )
             return False
         if status == 101 and upgrade:  # a WebSocket (or other upgrade): from here on bytes both ways
             writer.write(http1.render_head(response.first, response.headers))
-            await asyncio.gather(http1.splice(reader, up_writer), http1.splice(up_reader, writer),
-                                 return_exceptions=True)
+            await asyncio.gather(
+                http1.splice(reader, up_writer), http1.splice(up_reader, writer), return_exceptions=True
+            )
             up_writer.close()
             return False
         keep = head.keep_alive() and length is not None
@@ -350,8 +397,12 @@ class IngressController:
         elif head.version != b"HTTP/1.1":
             headers.append((b"Connection", b"keep-alive"))
         try:
-            await http1.relay_body(up_reader, writer, length,
-                                   http1.render_head((b"HTTP/1.1", response.first[1], response.first[2]), headers))
+            await http1.relay_body(
+                up_reader,
+                writer,
+                length,
+                http1.render_head((b"HTTP/1.1", response.first[1], response.first[2]), headers),
+            )
         except BaseException:
             up_writer.close()
             raise
@@ -363,8 +414,9 @@ class IngressController:
             task.add_done_callback(self._closing.discard)
         return keep
 
-    async def _answer(self, writer: asyncio.StreamWriter, head: http1.Head, length: int, status: int, title: str,
-                      detail: str) -> bool:
+    async def _answer(
+        self, writer: asyncio.StreamWriter, head: http1.Head, length: int, status: int, title: str, detail: str
+    ) -> bool:
         """The controller's own page; a request body it did not read ends the connection after it."""
         keep = head.keep_alive() and length == 0
         writer.write(_page(status, title, detail, keep_alive=keep))
@@ -421,15 +473,20 @@ class Client:
 def _upstream_head(head: http1.Head, client: Client, length: int, upgrade: bytes | None) -> bytes:
     """The request head as the pod gets it: HTTP/1.1, end-to-end headers, the ``X-Forwarded-*``
     of a proxy, and the upgrade it asked for."""
-    headers = [(k, v) for k, v in head.end_to_end() if not k.lower().startswith(b"x-forwarded-")
-               and k.lower() not in (b"x-real-ip", b"expect")]
+    headers = [
+        (k, v)
+        for k, v in head.end_to_end()
+        if not k.lower().startswith(b"x-forwarded-") and k.lower() not in (b"x-real-ip", b"expect")
+    ]
     peer = client.peer.encode()
     prior = head.get(b"x-forwarded-for")
-    headers += [(b"X-Forwarded-For", prior + b", " + peer if prior else peer),
-                (b"X-Forwarded-Proto", client.scheme.encode()),
-                (b"X-Forwarded-Host", head.get(b"host") or b""),
-                (b"X-Forwarded-Port", str(client.port).encode()),
-                (b"X-Real-IP", peer)]
+    headers += [
+        (b"X-Forwarded-For", prior + b", " + peer if prior else peer),
+        (b"X-Forwarded-Proto", client.scheme.encode()),
+        (b"X-Forwarded-Host", head.get(b"host") or b""),
+        (b"X-Forwarded-Port", str(client.port).encode()),
+        (b"X-Real-IP", peer),
+    ]
     if length == -1:
         headers.append((b"Transfer-Encoding", b"chunked"))
     if upgrade is not None:
@@ -449,8 +506,9 @@ class ConnectionPool:
         self._idle: dict[Endpoint, list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]] = {}
         self._per_endpoint = per_endpoint
 
-    async def get(self, address: Endpoint, *, fresh: bool = False
-                  ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bool]:
+    async def get(
+        self, address: Endpoint, *, fresh: bool = False
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bool]:
         """A connection to ``address`` and whether it was pooled."""
         idle = self._idle.get(address)
         while idle and not fresh:
@@ -493,12 +551,16 @@ def _tls_secrets(ingress: Obj) -> set[tuple[str, str]]:
 
 def _page(status: int, title: str, detail: str, *, keep_alive: bool) -> bytes:
     """The response the controller itself gives (no rule, no endpoint, a bad request)."""
-    body = (f"<!DOCTYPE html>\n<html><head><title>{status} {html.escape(title)}</title></head>\n"
-            f"<body><h1>{status} {html.escape(title)}</h1>\n<p>{html.escape(detail)}</p>\n"
-            f"<hr><p>pykube ingress ({CONTROLLER})</p></body></html>\n").encode()
-    return (f"HTTP/1.1 {status} {title}\r\nContent-Type: text/html; charset=utf-8\r\n"
-            f"Content-Length: {len(body)}\r\n{'' if keep_alive else 'Connection: close' + chr(13) + chr(10)}"
-            "\r\n").encode() + body
+    body = (
+        f"<!DOCTYPE html>\n<html><head><title>{status} {html.escape(title)}</title></head>\n"
+        f"<body><h1>{status} {html.escape(title)}</h1>\n<p>{html.escape(detail)}</p>\n"
+        f"<hr><p>pykube ingress ({CONTROLLER})</p></body></html>\n"
+    ).encode()
+    return (
+        f"HTTP/1.1 {status} {title}\r\nContent-Type: text/html; charset=utf-8\r\n"
+        f"Content-Length: {len(body)}\r\n{'' if keep_alive else 'Connection: close' + chr(13) + chr(10)}"
+        "\r\n"
+    ).encode() + body
 
 
 async def _close_after_pod(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

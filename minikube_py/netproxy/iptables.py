@@ -126,12 +126,16 @@ class PythonIptables:
                     if chain.name.startswith(PREFIX):
                         found.append(f"iptables {table_name} chain {chain.name} ({len(chain.rules)} rules)")
                     elif chain.name in _BUILTINS[table_name]:
-                        found += [f"iptables {table_name} {chain.name} jump to {r.target.name}"
-                                  for r in chain.rules if _ours(r)]
+                        found += [
+                            f"iptables {table_name} {chain.name} jump to {r.target.name}"
+                            for r in chain.rules
+                            if _ours(r)
+                        ]
         return found
 
-    def _write_table(self, iptc: Any, table_name: str, chains: dict[str, list[Rule]],
-                     jumps: Iterable[tuple[str, Rule]]) -> None:
+    def _write_table(
+        self, iptc: Any, table_name: str, chains: dict[str, list[Rule]], jumps: Iterable[tuple[str, Rule]]
+    ) -> None:
         table = iptc.Table(table_name)
         table.autocommit = False
         try:

@@ -65,9 +65,16 @@ def _sysctl(path: str, value: str) -> None:
 
 
 class ServiceProxy:
-    def __init__(self, client: ApiClient, options: ProxyOptions, *, writer: RuleWriter | None = None,
-                 routes: RouteTable | None = None, recorder: EventRecorder | None = None,
-                 on_problem: Callable[[str, str | None], None] | None = None) -> None:
+    def __init__(
+        self,
+        client: ApiClient,
+        options: ProxyOptions,
+        *,
+        writer: RuleWriter | None = None,
+        routes: RouteTable | None = None,
+        recorder: EventRecorder | None = None,
+        on_problem: Callable[[str, str | None], None] | None = None,
+    ) -> None:
         """``on_problem(part, message)`` hears when the rules ("proxy") or the DNS server ("dns") stop
         or start working again (message None): the agent shows it in the node's conditions."""
         if options.mode not in MODES:
@@ -99,6 +106,7 @@ class ServiceProxy:
             for handler in handlers:
                 handler(old, new)
             self._changed.set()
+
         return handle
 
     def _on_node(self, _old: Any, _new: Any) -> None:
@@ -139,8 +147,11 @@ class ServiceProxy:
         try:
             port = await self._dns_server.start()
         except Exception as e:
-            self._on_problem("dns", f"the cluster DNS server cannot start: {e}; pods on this node cannot "
-                                    f"resolve names through {self.options.dns_ip}")
+            self._on_problem(
+                "dns",
+                f"the cluster DNS server cannot start: {e}; pods on this node cannot "
+                f"resolve names through {self.options.dns_ip}",
+            )
             raise
         self._on_problem("dns", None)
         return port
@@ -156,8 +167,11 @@ class ServiceProxy:
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # a refused rule must not stop the proxy: the next change or resync retries
-                self._on_problem("proxy", f"cannot write the service proxy's rules: {type(e).__name__}: {e}; "
-                                          "Services are not reachable through this node until it works")
+                self._on_problem(
+                    "proxy",
+                    f"cannot write the service proxy's rules: {type(e).__name__}: {e}; "
+                    "Services are not reachable through this node until it works",
+                )
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for returns the result of a wait that
             # completes as a cancellation arrives and drops the cancellation, so the agent would not stop
             with contextlib.suppress(TimeoutError):
@@ -168,8 +182,10 @@ class ServiceProxy:
     def _redirects(self, dns_port: int) -> list[Redirect]:
         if not (self.options.dns_ip and dns_port):
             return []
-        return [Redirect(self.options.dns_ip, 53, proto, dns_port, f"cluster DNS ({proto.lower()})")
-                for proto in ("UDP", "TCP")]
+        return [
+            Redirect(self.options.dns_ip, 53, proto, dns_port, f"cluster DNS ({proto.lower()})")
+            for proto in ("UDP", "TCP")
+        ]
 
     async def sync(self, dns_port: int) -> None:
         opts = self.options
@@ -178,12 +194,17 @@ class ServiceProxy:
         ports = [p for p in self.table.ports() if (p.cluster_ip, p.port, p.protocol) not in served]
         local_ports: dict[ServicePortName, int] = {}
         if self._userspace is not None:
-            local_ports = await self._userspace.sync({
-                p.name: BackendSet(tuple((e.ip, e.port) for e in p.endpoints), p.affinity_seconds)
-                for p in ports if p.endpoints})
+            local_ports = await self._userspace.sync(
+                {
+                    p.name: BackendSet(tuple((e.ip, e.port) for e in p.endpoints), p.affinity_seconds)
+                    for p in ports
+                    if p.endpoints
+                }
+            )
         self._hold_node_ports(ports)
-        rules = desired_rules(ports, node=opts.node_name, cluster_cidr=opts.cluster_cidr, local_ports=local_ports,
-                              redirects=redirects)
+        rules = desired_rules(
+            ports, node=opts.node_name, cluster_cidr=opts.cluster_cidr, local_ports=local_ports, redirects=redirects
+        )
         await asyncio.to_thread(self._writer.apply, rules)
         if self._routes is not None:
             wanted = desired_routes(self._nodes.items(), opts.node_name)
@@ -212,9 +233,11 @@ class ServiceProxy:
                 sock.close()
                 self._unavailable.add(key)
                 reason = "address already in use" if e.errno == errno.EADDRINUSE else os.strerror(e.errno or 0)
-                message = (f'can\'t open port "nodePort for {sp.name.namespace}/{sp.name.name}'
-                           f'{":" + sp.name.port if sp.name.port else ""}" (:{port}/{protocol.lower()}), '
-                           f"skipping it: {reason}")
+                message = (
+                    f"can't open port \"nodePort for {sp.name.namespace}/{sp.name.name}"
+                    f'{":" + sp.name.port if sp.name.port else ""}" (:{port}/{protocol.lower()}), '
+                    f"skipping it: {reason}"
+                )
                 log.warning("%s", message)
                 if self._recorder is not None:
                     service = self._services.get(f"{sp.name.namespace}/{sp.name.name}")

@@ -112,9 +112,26 @@ def _balance(rules: RuleSet, chain: str, sp: ServicePort, endpoints: Sequence[En
     rules.add(NAT, chain)
     if sp.affinity_seconds is not None:
         for sep, ep in zip(seps, endpoints, strict=True):
-            rules.add(NAT, chain, (*_comment(f"{label} -> {ep.ip}:{ep.port}"), "-m", "recent", "--name", sep,
-                                   "--mask", "255.255.255.255", "--rsource", "--rcheck",
-                                   "--seconds", str(sp.affinity_seconds), "--reap", "-j", sep))
+            rules.add(
+                NAT,
+                chain,
+                (
+                    *_comment(f"{label} -> {ep.ip}:{ep.port}"),
+                    "-m",
+                    "recent",
+                    "--name",
+                    sep,
+                    "--mask",
+                    "255.255.255.255",
+                    "--rsource",
+                    "--rcheck",
+                    "--seconds",
+                    str(sp.affinity_seconds),
+                    "--reap",
+                    "-j",
+                    sep,
+                ),
+            )
     n = len(seps)
     for i, (sep, ep) in enumerate(zip(seps, endpoints, strict=True)):
         pick = () if i == n - 1 else ("-m", "statistic", "--mode", "random", "--probability", f"{1 / (n - i):.11f}")
@@ -122,12 +139,28 @@ def _balance(rules: RuleSet, chain: str, sp: ServicePort, endpoints: Sequence[En
     for sep, ep in zip(seps, endpoints, strict=True):
         if (NAT, sep) in rules.chains:
             continue  # an endpoint in both the cluster-wide and the node-local set
-        affinity = ("-m", "recent", "--name", sep, "--mask", "255.255.255.255", "--rsource", "--set") \
-            if sp.affinity_seconds is not None else ()
-        rules.add(NAT, sep,
-                  (*_comment(label), "-s", f"{ep.ip}/32", "-j", MARK_MASQ),
-                  (*_comment(label), "-p", sp.protocol.lower(), *affinity, "-m", sp.protocol.lower(),
-                   "-j", "DNAT", "--to-destination", f"{ep.ip}:{ep.port}"))
+        affinity = (
+            ("-m", "recent", "--name", sep, "--mask", "255.255.255.255", "--rsource", "--set")
+            if sp.affinity_seconds is not None
+            else ()
+        )
+        rules.add(
+            NAT,
+            sep,
+            (*_comment(label), "-s", f"{ep.ip}/32", "-j", MARK_MASQ),
+            (
+                *_comment(label),
+                "-p",
+                sp.protocol.lower(),
+                *affinity,
+                "-m",
+                sp.protocol.lower(),
+                "-j",
+                "DNAT",
+                "--to-destination",
+                f"{ep.ip}:{ep.port}",
+            ),
+        )
 
 
 def _dnat_port(rules: RuleSet, sp: ServicePort, node: str, cluster_cidr: str) -> None:
@@ -135,50 +168,101 @@ def _dnat_port(rules: RuleSet, sp: ServicePort, node: str, cluster_cidr: str) ->
     svc = chain_name("SVC", sp.name)
     ext = chain_name("EXT", sp.name)
     if sp.cluster_ip:
-        rules.add(NAT, SERVICES, ("-d", f"{sp.cluster_ip}/32", *_comment(f"{label} cluster IP"),
-                                  *_port_match(sp.protocol, sp.port), "-j", svc))
+        rules.add(
+            NAT,
+            SERVICES,
+            (
+                "-d",
+                f"{sp.cluster_ip}/32",
+                *_comment(f"{label} cluster IP"),
+                *_port_match(sp.protocol, sp.port),
+                "-j",
+                svc,
+            ),
+        )
         if cluster_cidr:  # traffic from outside the pod network must come back through this node
-            rules.add(NAT, svc, ("!", "-s", cluster_cidr, "-d", f"{sp.cluster_ip}/32", *_comment(f"{label} cluster IP"),
-                                 *_port_match(sp.protocol, sp.port), "-j", MARK_MASQ))
+            rules.add(
+                NAT,
+                svc,
+                (
+                    "!",
+                    "-s",
+                    cluster_cidr,
+                    "-d",
+                    f"{sp.cluster_ip}/32",
+                    *_comment(f"{label} cluster IP"),
+                    *_port_match(sp.protocol, sp.port),
+                    "-j",
+                    MARK_MASQ,
+                ),
+            )
     _balance(rules, svc, sp, sp.endpoints)
     if not (sp.node_port or sp.external_ips):
         return
     for ip in sp.external_ips:
-        rules.add(NAT, SERVICES, ("-d", f"{ip}/32", *_comment(f"{label} external IP"),
-                                  *_port_match(sp.protocol, sp.port), "-j", ext))
+        rules.add(
+            NAT,
+            SERVICES,
+            ("-d", f"{ip}/32", *_comment(f"{label} external IP"), *_port_match(sp.protocol, sp.port), "-j", ext),
+        )
     if sp.node_port:
         rules.add(NAT, NODEPORTS, (*_comment(label), *_port_match(sp.protocol, sp.node_port), "-j", ext))
     if not sp.external_local:
-        rules.add(NAT, ext, _jump(MARK_MASQ, f"masquerade traffic for {label} external destinations"),
-                  _jump(svc))
+        rules.add(NAT, ext, _jump(MARK_MASQ, f"masquerade traffic for {label} external destinations"), _jump(svc))
         return
     # externalTrafficPolicy Local: pods and the node itself may still use every endpoint; outside
     # clients only this node's, with their source address kept (no masquerade)
     local = sp.local_endpoints(node)
     svl = chain_name("SVL", sp.name)
     if cluster_cidr:
-        rules.add(NAT, ext, ("-s", cluster_cidr, *_comment(f"pod traffic for {label} goes to the service"),
-                             "-j", svc))
-    rules.add(NAT, ext, ("-m", "addrtype", "--src-type", "LOCAL", "-j", MARK_MASQ),
-              ("-m", "addrtype", "--src-type", "LOCAL", "-j", svc))
+        rules.add(NAT, ext, ("-s", cluster_cidr, *_comment(f"pod traffic for {label} goes to the service"), "-j", svc))
+    rules.add(
+        NAT,
+        ext,
+        ("-m", "addrtype", "--src-type", "LOCAL", "-j", MARK_MASQ),
+        ("-m", "addrtype", "--src-type", "LOCAL", "-j", svc),
+    )
     if local:
         rules.add(NAT, ext, _jump(svl))
         _balance(rules, svl, sp, local)
     else:
-        rules.add(FILTER, EXTERNAL, ("-m", "addrtype", "--dst-type", "LOCAL",
-                                     *_comment(f"{label} has no local endpoints"),
-                                     *_port_match(sp.protocol, sp.node_port or sp.port), "-j", "DROP"))
+        rules.add(
+            FILTER,
+            EXTERNAL,
+            (
+                "-m",
+                "addrtype",
+                "--dst-type",
+                "LOCAL",
+                *_comment(f"{label} has no local endpoints"),
+                *_port_match(sp.protocol, sp.node_port or sp.port),
+                "-j",
+                "DROP",
+            ),
+        )
 
 
 def _redirect_port(rules: RuleSet, sp: ServicePort, to_port: int) -> None:
     label = _label(sp.name)
     target = ("-j", "REDIRECT", "--to-ports", str(to_port))
     if sp.cluster_ip:
-        rules.add(NAT, SERVICES, ("-d", f"{sp.cluster_ip}/32", *_comment(f"{label} cluster IP"),
-                                  *_port_match(sp.protocol, sp.port), *target))
+        rules.add(
+            NAT,
+            SERVICES,
+            (
+                "-d",
+                f"{sp.cluster_ip}/32",
+                *_comment(f"{label} cluster IP"),
+                *_port_match(sp.protocol, sp.port),
+                *target,
+            ),
+        )
     for ip in sp.external_ips:
-        rules.add(NAT, SERVICES, ("-d", f"{ip}/32", *_comment(f"{label} external IP"),
-                                  *_port_match(sp.protocol, sp.port), *target))
+        rules.add(
+            NAT,
+            SERVICES,
+            ("-d", f"{ip}/32", *_comment(f"{label} external IP"), *_port_match(sp.protocol, sp.port), *target),
+        )
     if sp.node_port:
         rules.add(NAT, NODEPORTS, (*_comment(label), *_port_match(sp.protocol, sp.node_port), *target))
 
@@ -190,41 +274,91 @@ def _reject_port(rules: RuleSet, sp: ServicePort) -> None:
         rules.add(FILTER, SERVICES, rule)
         rules.add(FILTER, EXTERNAL, rule)
     if sp.node_port:
-        rules.add(FILTER, EXTERNAL, ("-m", "addrtype", "--dst-type", "LOCAL", *_comment(label),
-                                     *_port_match(sp.protocol, sp.node_port), "-j", "REJECT"))
+        rules.add(
+            FILTER,
+            EXTERNAL,
+            (
+                "-m",
+                "addrtype",
+                "--dst-type",
+                "LOCAL",
+                *_comment(label),
+                *_port_match(sp.protocol, sp.node_port),
+                "-j",
+                "REJECT",
+            ),
+        )
 
 
-def desired_rules(ports: Iterable[ServicePort], *, node: str, cluster_cidr: str,
-                  local_ports: Mapping[ServicePortName, int] | None = None,
-                  redirects: Iterable[Redirect] = ()) -> RuleSet:
+def desired_rules(
+    ports: Iterable[ServicePort],
+    *,
+    node: str,
+    cluster_cidr: str,
+    local_ports: Mapping[ServicePortName, int] | None = None,
+    redirects: Iterable[Redirect] = (),
+) -> RuleSet:
     """The whole rule set for this node. ``local_ports`` maps the service ports a local listener
     serves (userspace mode) to its port; the others with endpoints are DNATed in the kernel."""
     local_ports = local_ports or {}
     rules = RuleSet()
     for table, builtin, chain, extra in (
-            (NAT, "PREROUTING", SERVICES, ()), (NAT, "OUTPUT", SERVICES, ()), (NAT, "POSTROUTING", POSTROUTING, ()),
-            (FILTER, "INPUT", EXTERNAL, ("-m", "conntrack", "--ctstate", "NEW")),
-            (FILTER, "FORWARD", SERVICES, ("-m", "conntrack", "--ctstate", "NEW")),
-            (FILTER, "FORWARD", FORWARD, ()),
-            (FILTER, "OUTPUT", SERVICES, ("-m", "conntrack", "--ctstate", "NEW"))):
+        (NAT, "PREROUTING", SERVICES, ()),
+        (NAT, "OUTPUT", SERVICES, ()),
+        (NAT, "POSTROUTING", POSTROUTING, ()),
+        (FILTER, "INPUT", EXTERNAL, ("-m", "conntrack", "--ctstate", "NEW")),
+        (FILTER, "FORWARD", SERVICES, ("-m", "conntrack", "--ctstate", "NEW")),
+        (FILTER, "FORWARD", FORWARD, ()),
+        (FILTER, "OUTPUT", SERVICES, ("-m", "conntrack", "--ctstate", "NEW")),
+    ):
         rules.jumps.append((table, builtin, (*extra, *_comment(f"pykube {chain.lower()[7:]}"), "-j", chain)))
         rules.add(table, chain)
     rules.add(NAT, NODEPORTS)
     rules.add(NAT, MARK_MASQ, ("-j", "MARK", "--or-mark", "0x4000"))
     if cluster_cidr:
-        rules.add(NAT, POSTROUTING, ("-s", cluster_cidr, "!", "-d", cluster_cidr,
-                                     *_comment("pod traffic leaving the cluster network"), "-j", "MASQUERADE",
-                                     "--random-fully"))
-    rules.add(NAT, POSTROUTING,
-              ("-m", "mark", "!", "--mark", MASQ_MARK, "-j", "RETURN"),
-              ("-j", "MARK", "--xor-mark", "0x4000"),
-              (*_comment("service traffic requiring SNAT"), "-j", "MASQUERADE", "--random-fully"))
-    rules.add(FILTER, FORWARD,
-              ("-m", "mark", "--mark", MASQ_MARK, *_comment("service traffic marked by pykube"), "-j", "ACCEPT"),
-              ("-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"))
+        rules.add(
+            NAT,
+            POSTROUTING,
+            (
+                "-s",
+                cluster_cidr,
+                "!",
+                "-d",
+                cluster_cidr,
+                *_comment("pod traffic leaving the cluster network"),
+                "-j",
+                "MASQUERADE",
+                "--random-fully",
+            ),
+        )
+    rules.add(
+        NAT,
+        POSTROUTING,
+        ("-m", "mark", "!", "--mark", MASQ_MARK, "-j", "RETURN"),
+        ("-j", "MARK", "--xor-mark", "0x4000"),
+        (*_comment("service traffic requiring SNAT"), "-j", "MASQUERADE", "--random-fully"),
+    )
+    rules.add(
+        FILTER,
+        FORWARD,
+        ("-m", "mark", "--mark", MASQ_MARK, *_comment("service traffic marked by pykube"), "-j", "ACCEPT"),
+        ("-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"),
+    )
     for r in redirects:
-        rules.add(NAT, SERVICES, ("-d", f"{r.ip}/32", *_comment(r.comment), *_port_match(r.protocol, r.port),
-                                  "-j", "REDIRECT", "--to-ports", str(r.to_port)))
+        rules.add(
+            NAT,
+            SERVICES,
+            (
+                "-d",
+                f"{r.ip}/32",
+                *_comment(r.comment),
+                *_port_match(r.protocol, r.port),
+                "-j",
+                "REDIRECT",
+                "--to-ports",
+                str(r.to_port),
+            ),
+        )
     for sp in ports:
         if not sp.endpoints:
             _reject_port(rules, sp)
@@ -233,6 +367,7 @@ def desired_rules(ports: Iterable[ServicePort], *, node: str, cluster_cidr: str,
         else:
             _dnat_port(rules, sp, node, cluster_cidr)
     # last: anything addressed to this node may be a NodePort
-    rules.add(NAT, SERVICES, ("-m", "addrtype", "--dst-type", "LOCAL", *_comment("pykube service nodeports"),
-                              "-j", NODEPORTS))
+    rules.add(
+        NAT, SERVICES, ("-m", "addrtype", "--dst-type", "LOCAL", *_comment("pykube service nodeports"), "-j", NODEPORTS)
+    )
     return rules

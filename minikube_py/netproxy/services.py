@@ -54,7 +54,7 @@ class ServicePort:
 def _affinity(spec: Obj) -> int | None:
     if spec.get("sessionAffinity") != "ClientIP":
         return None
-    config = ((spec.get("sessionAffinityConfig") or {}).get("clientIP") or {})
+    config = (spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}
     return int(config.get("timeoutSeconds") or DEFAULT_AFFINITY_SECONDS)
 
 
@@ -99,10 +99,18 @@ def service_ports(service: Obj, slices: Iterable[Obj]) -> list[ServicePort]:
         if protocol not in PROTOCOLS or not sp.get("port"):
             continue
         name = ServicePortName(md["namespace"], md["name"], sp.get("name") or "", protocol)
-        ports.append(ServicePort(
-            name=name, cluster_ip=cluster_ip, port=int(sp["port"]), node_port=int(sp.get("nodePort") or 0),
-            external_ips=external, external_local=local, affinity_seconds=affinity,
-            endpoints=tuple(sorted(endpoints.get((name.port, protocol), ())))))
+        ports.append(
+            ServicePort(
+                name=name,
+                cluster_ip=cluster_ip,
+                port=int(sp["port"]),
+                node_port=int(sp.get("nodePort") or 0),
+                external_ips=external,
+                external_local=local,
+                affinity_seconds=affinity,
+                endpoints=tuple(sorted(endpoints.get((name.port, protocol), ()))),
+            )
+        )
     return ports
 
 

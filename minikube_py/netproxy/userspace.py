@@ -238,7 +238,7 @@ class _CopyPump(_Pump):
     def _flush(self) -> bool:
         while self._start < self._end:
             try:
-                self._start += self._dst.send(self._buffer[self._start:self._end])
+                self._start += self._dst.send(self._buffer[self._start : self._end])
             except (BlockingIOError, InterruptedError):
                 return False
         return True
@@ -248,8 +248,9 @@ class _Connection:
     """A client socket and a backend socket joined by two pumps; ``run`` returns once both directions
     have ended (True) or one of them failed (False)."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, client: socket.socket, backend: socket.socket,
-                 use_splice: bool) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, client: socket.socket, backend: socket.socket, use_splice: bool
+    ) -> None:
         self.loop = loop
         self._finished: asyncio.Future[bool] = loop.create_future()
         pump = _SplicePump if use_splice else _CopyPump
@@ -388,8 +389,9 @@ class _UdpSession:
 class _UdpListener:
     """A service port's datagram socket and its client sessions."""
 
-    def __init__(self, proxier: UserspaceProxier, service: ServicePortName, bind_host: str,
-                 idle_timeout: float) -> None:
+    def __init__(
+        self, proxier: UserspaceProxier, service: ServicePortName, bind_host: str, idle_timeout: float
+    ) -> None:
         self.service = service
         self.loop = asyncio.get_running_loop()
         self.buffer = memoryview(bytearray(_MAX_DATAGRAM))
@@ -479,8 +481,14 @@ class _UdpListener:
 class UserspaceProxier:
     """Listeners for service ports, kept matching the desired set by ``sync``."""
 
-    def __init__(self, balancer: LoadBalancer | None = None, *, bind_host: str = "0.0.0.0",
-                 connect_timeout: float = 2.0, udp_idle_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        balancer: LoadBalancer | None = None,
+        *,
+        bind_host: str = "0.0.0.0",
+        connect_timeout: float = 2.0,
+        udp_idle_timeout: float = 30.0,
+    ) -> None:
         self.balancer = balancer if balancer is not None else LoadBalancer()
         self.bind_host = bind_host
         self.connect_timeout = connect_timeout

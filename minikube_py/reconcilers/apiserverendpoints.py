@@ -37,13 +37,25 @@ _ENDPOINTS = resource_path("v1", "endpoints", "default", "kubernetes")
 _SLICE = resource_path("discovery.k8s.io/v1", "endpointslices", "default", "kubernetes")
 #: what the two objects are made from when someone deleted them (kube-apiserver recreates them too)
 _BLANK: dict[str, Obj] = {
-    _ENDPOINTS: {"apiVersion": "v1", "kind": "Endpoints",
-                 "metadata": {"name": "kubernetes", "namespace": "default",
-                              "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}}},
-    _SLICE: {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
-             "metadata": {"name": "kubernetes", "namespace": "default",
-                          "labels": {"kubernetes.io/service-name": "kubernetes",
-                                     "endpointslice.kubernetes.io/managed-by": "pykube"}}},
+    _ENDPOINTS: {
+        "apiVersion": "v1",
+        "kind": "Endpoints",
+        "metadata": {
+            "name": "kubernetes",
+            "namespace": "default",
+            "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"},
+        },
+    },
+    _SLICE: {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "addressType": "IPv4",
+        "metadata": {
+            "name": "kubernetes",
+            "namespace": "default",
+            "labels": {"kubernetes.io/service-name": "kubernetes", "endpointslice.kubernetes.io/managed-by": "pykube"},
+        },
+    },
 }
 #: how long a server shutting down tries to take itself out of the Endpoints
 WITHDRAW_TIMEOUT = 2.0
@@ -52,8 +64,15 @@ WITHDRAW_TIMEOUT = 2.0
 class ApiServerEndpoints:
     """This server's Lease and its share in keeping the Endpoints current."""
 
-    def __init__(self, client: ApiClient, identity: str, ip: str, port: int, *,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        client: ApiClient,
+        identity: str,
+        ip: str,
+        port: int,
+        *,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.client = client
         self._identity = identity
         self._ip = ip
@@ -98,12 +117,18 @@ class ApiServerEndpoints:
         with contextlib.suppress(ConflictError):  # another server wrote news first: next round sees it
             await self._write(_ENDPOINTS, lambda obj: {**obj, "subsets": subsets})
             first = subsets[:1]
-            await self._write(_SLICE, lambda obj: {
-                **obj,
-                "endpoints": [{"addresses": [a["ip"]], "conditions": {"ready": True}}
-                              for subset in first for a in subset["addresses"]],
-                "ports": [port for subset in first for port in subset["ports"]] or obj.get("ports") or [],
-            })
+            await self._write(
+                _SLICE,
+                lambda obj: {
+                    **obj,
+                    "endpoints": [
+                        {"addresses": [a["ip"]], "conditions": {"ready": True}}
+                        for subset in first
+                        for a in subset["addresses"]
+                    ],
+                    "ports": [port for subset in first for port in subset["ports"]] or obj.get("ports") or [],
+                },
+            )
 
     async def _write(self, path: str, change: Callable[[Obj], Obj]) -> None:
         """Replace the object at ``path`` with ``change(it)`` if that differs (conditionally on the

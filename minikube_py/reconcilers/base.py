@@ -109,8 +109,16 @@ class WorkQueue:
     100). The bucket bounds what a controller whose every key keeps failing costs the event loop;
     the back-off keeps one bad key from spinning."""
 
-    def __init__(self, base_delay: float = 0.05, max_delay: float = 60.0, *, retry_qps: float = RETRY_QPS,
-                 retry_burst: int = RETRY_BURST, clock: Callable[[], float] | None = None, name: str = "") -> None:
+    def __init__(
+        self,
+        base_delay: float = 0.05,
+        max_delay: float = 60.0,
+        *,
+        retry_qps: float = RETRY_QPS,
+        retry_burst: int = RETRY_BURST,
+        clock: Callable[[], float] | None = None,
+        name: str = "",
+    ) -> None:
         self._queue: asyncio.Queue[Hashable] = asyncio.Queue()
         self._metrics: QueueMetrics | _Unmeasured = QueueMetrics(name, self) if name else _UNMEASURED
         self._queued: set[Hashable] = set()
@@ -219,8 +227,9 @@ class OwnWrites:
     after ``timeout`` (logged then: it is a lost event or someone else's delete).
     """
 
-    def __init__(self, informer: Informer, *, timeout: float = EXPECTATIONS_TIMEOUT,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, informer: Informer, *, timeout: float = EXPECTATIONS_TIMEOUT, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._informer = informer
         self._timeout, self._clock = timeout, clock
         self._writes: dict[str, _Write] = {}  # object key -> the last write to it
@@ -251,8 +260,9 @@ class OwnWrites:
         for key in list(keys):
             write = self._writes[key]
             if now - write.since >= self._timeout:
-                log.warning("%s never showed in the cache of %s; %s goes on without it", key,
-                            self._informer.path, owner)
+                log.warning(
+                    "%s never showed in the cache of %s; %s goes on without it", key, self._informer.path, owner
+                )
                 self._drop(key)
             else:
                 left = max(left, write.since + self._timeout - now)
@@ -261,8 +271,11 @@ class OwnWrites:
     def get(self, key: str) -> Obj | None:
         """The cache's object, or what this controller wrote of it when the cache does not show that yet."""
         write, cached = self._writes.get(key), self._informer.get(key)
-        if write is not None and write.obj is not None and (
-                cached is None or resource_version(cached) < resource_version(write.obj)):
+        if (
+            write is not None
+            and write.obj is not None
+            and (cached is None or resource_version(cached) < resource_version(write.obj))
+        ):
             return write.obj
         return cached
 

@@ -97,15 +97,21 @@ class CronJobController(Controller):
         """The Jobs ``cronjob`` controls: the cache's, plus any Job ``status.active`` names that the
         cache has not seen yet (just created), asked of the API so it is not taken for gone."""
         uid = cronjob["metadata"]["uid"]
-        jobs = [job for k in list(self._jobs_of.get(key, ())) if (job := self.jobs.get(k)) is not None
-                and (controller_of(job) or {}).get("uid") == uid]
+        jobs = [
+            job
+            for k in list(self._jobs_of.get(key, ()))
+            if (job := self.jobs.get(k)) is not None and (controller_of(job) or {}).get("uid") == uid
+        ]
         seen = {job["metadata"]["uid"] for job in jobs}
         for ref in (cronjob.get("status") or {}).get("active") or []:
             if ref.get("uid") in seen:
                 continue
             try:
-                job = await self.client.get(resource_path("batch/v1", "jobs", ref.get("namespace")
-                                                          or cronjob["metadata"]["namespace"], ref["name"]))
+                job = await self.client.get(
+                    resource_path(
+                        "batch/v1", "jobs", ref.get("namespace") or cronjob["metadata"]["namespace"], ref["name"]
+                    )
+                )
             except NotFoundError:
                 continue
             if job["metadata"].get("uid") == ref.get("uid"):
@@ -115,8 +121,9 @@ class CronJobController(Controller):
     async def _delete(self, cronjob: Obj, job: Obj) -> None:
         md = job["metadata"]
         try:
-            await self.client.delete(resource_path("batch/v1", "jobs", md["namespace"], md["name"]),
-                                     propagation_policy="Background")
+            await self.client.delete(
+                resource_path("batch/v1", "jobs", md["namespace"], md["name"]), propagation_policy="Background"
+            )
         except NotFoundError:
             return
         except ApiError as exc:
@@ -134,8 +141,9 @@ class CronJobController(Controller):
             job = await self.client.create(resource_path("batch/v1", "jobs", namespace), step.create)
         except AlreadyExistsError as exc:
             try:
-                job = await self.client.get(resource_path("batch/v1", "jobs", namespace,
-                                                          step.create["metadata"]["name"]))
+                job = await self.client.get(
+                    resource_path("batch/v1", "jobs", namespace, step.create["metadata"]["name"])
+                )
             except NotFoundError:
                 return exc
             if (controller_of(job) or {}).get("uid") != cronjob["metadata"]["uid"]:
@@ -159,7 +167,8 @@ class CronJobController(Controller):
         try:
             written = await self.client.replace(
                 resource_path("batch/v1", "cronjobs", md["namespace"], md["name"], "status"),
-                {**cronjob, "status": status})
+                {**cronjob, "status": status},
+            )
         except NotFoundError:
             return
         self.status_writes.wrote(key, written)

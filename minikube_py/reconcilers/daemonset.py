@@ -85,14 +85,21 @@ class DaemonSetController(Controller):
         uid = ds["metadata"]["uid"]
         if self.status_writes.pending(str(key)):
             return  # the cache has not seen our last status write yet; its watch event brings the key back
-        pods = [p for k in list(self._pods_of.get(uid, ())) if (p := self.pods.get(k)) is not None
-                and (controller_of(p) or {}).get("uid") == uid]
+        pods = [
+            p
+            for k in list(self._pods_of.get(uid, ()))
+            if (p := self.pods.get(k)) is not None and (controller_of(p) or {}).get("uid") == uid
+        ]
         md = ds["metadata"]
-        await self.history.update(ds, in_use=revisions_in_use(ds, pods), labels={REVISION_LABEL: revision_hash(ds)},
-                                  status_path=resource_path("apps/v1", "daemonsets", md["namespace"], md["name"],
-                                                            "status"))
-        step = plan_daemonset(ds, self.nodes.items(), pods, datetime.now(UTC),
-                              expectations_met=not self.pod_writes.pending(uid))
+        await self.history.update(
+            ds,
+            in_use=revisions_in_use(ds, pods),
+            labels={REVISION_LABEL: revision_hash(ds)},
+            status_path=resource_path("apps/v1", "daemonsets", md["namespace"], md["name"], "status"),
+        )
+        step = plan_daemonset(
+            ds, self.nodes.items(), pods, datetime.now(UTC), expectations_met=not self.pod_writes.pending(uid)
+        )
         failures = await self._delete(ds, step.delete) + await self._create(ds, step.create)
         await self._write_status(ds, step.status)
         if step.requeue_after is not None:
@@ -136,7 +143,8 @@ class DaemonSetController(Controller):
             return
         md = ds["metadata"]
         written = await self.client.replace(
-            resource_path("apps/v1", "daemonsets", md["namespace"], md["name"], "status"), {**ds, "status": status})
+            resource_path("apps/v1", "daemonsets", md["namespace"], md["name"], "status"), {**ds, "status": status}
+        )
         self.status_writes.wrote(object_key(ds), written)
 
 

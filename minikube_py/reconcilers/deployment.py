@@ -172,8 +172,13 @@ class DeploymentController(Controller):
         if selector.empty or selector.nothing:
             return  # validation forbids it; selecting everything would adopt foreign ReplicaSets
         owned = await self._claim(d, selector)
-        p = _Pass(d, ro.Rollout.of(d), {rs["metadata"]["name"]: rs for rs in owned},
-                  copy.deepcopy(d.get("status") or {}), dict(d["metadata"].get("annotations") or {}))
+        p = _Pass(
+            d,
+            ro.Rollout.of(d),
+            {rs["metadata"]["name"]: rs for rs in owned},
+            copy.deepcopy(d.get("status") or {}),
+            dict(d["metadata"].get("annotations") or {}),
+        )
         ro.pause_condition(d, p.status, p.now)
         new = _find_new(d, owned)
         spec = d.get("spec") or {}
@@ -239,8 +244,12 @@ class DeploymentController(Controller):
 
     async def _owners(self, rs: Obj, refs: list[Obj]) -> Obj:
         md = rs["metadata"]
-        return self.replica_sets.note(await self.client.patch(_rs_path(md["namespace"], md["name"]), {
-            "metadata": {"ownerReferences": refs or None, "resourceVersion": md["resourceVersion"]}}))
+        return self.replica_sets.note(
+            await self.client.patch(
+                _rs_path(md["namespace"], md["name"]),
+                {"metadata": {"ownerReferences": refs or None, "resourceVersion": md["resourceVersion"]}},
+            )
+        )
 
     async def _sync_revision(self, p: _Pass, new_name: str) -> None:
         """Give the new ReplicaSet the Deployment's annotations and the next revision (a
@@ -253,15 +262,23 @@ class DeploymentController(Controller):
         min_ready = (p.deployment.get("spec") or {}).get("minReadySeconds") or 0
         if wanted != current or ((rs.get("spec") or {}).get("minReadySeconds") or 0) != min_ready:
             changed = {k: v for k, v in wanted.items() if current.get(k) != v}
-            rs = self.replica_sets.note(await self.client.patch(_rs_path(md["namespace"], md["name"]), {
-                "metadata": {"annotations": changed, "resourceVersion": md["resourceVersion"]},
-                "spec": {"minReadySeconds": min_ready}}))
+            rs = self.replica_sets.note(
+                await self.client.patch(
+                    _rs_path(md["namespace"], md["name"]),
+                    {
+                        "metadata": {"annotations": changed, "resourceVersion": md["resourceVersion"]},
+                        "spec": {"minReadySeconds": min_ready},
+                    },
+                )
+            )
             p.replica_sets[new_name] = rs
         if ro.REVISION in wanted:
             p.annotations[ro.REVISION] = wanted[ro.REVISION]
         if ro.progress_deadline(p.deployment) is not None and ro.get_condition(p.status, "Progressing") is None:
-            ro.set_condition(p.status, ro.condition("Progressing", "True", ro.FOUND_NEW_RS,
-                                                    f'Found new replica set "{new_name}"', p.now))
+            ro.set_condition(
+                p.status,
+                ro.condition("Progressing", "True", ro.FOUND_NEW_RS, f'Found new replica set "{new_name}"', p.now),
+            )
 
     async def _create_new(self, p: _Pass, replicas: int) -> str | None:
         """Create the ReplicaSet of the Deployment's template; None after a hash collision with a
@@ -269,26 +286,45 @@ class DeploymentController(Controller):
         d = p.deployment
         template = copy.deepcopy(d["spec"]["template"])
         pod_hash = _hash(p)
-        template.setdefault("metadata", {})["labels"] = {**(template["metadata"].get("labels") or {}),
-                                                          ro.HASH_LABEL: pod_hash}
+        template.setdefault("metadata", {})["labels"] = {
+            **(template["metadata"].get("labels") or {}),
+            ro.HASH_LABEL: pod_hash,
+        }
         selector = copy.deepcopy(d["spec"]["selector"])
         selector["matchLabels"] = {**(selector.get("matchLabels") or {}), ro.HASH_LABEL: pod_hash}
         revision = ro.max_revision(p.views()) + 1
-        annotations = {**ro.new_replica_set_annotations(d["metadata"].get("annotations") or {}, {}, revision),
-                       **p.rollout.replica_annotations()}
+        annotations = {
+            **ro.new_replica_set_annotations(d["metadata"].get("annotations") or {}, {}, revision),
+            **p.rollout.replica_annotations(),
+        }
         name = f"{p.name}-{pod_hash}"
-        rs = {"apiVersion": API_VERSION, "kind": "ReplicaSet",
-              "metadata": {"name": name, "namespace": p.namespace, "labels": template["metadata"]["labels"],
-                           "annotations": annotations, "ownerReferences": [controller_ref(d)]},
-              "spec": {"replicas": replicas, "minReadySeconds": d["spec"].get("minReadySeconds") or 0,
-                       "selector": selector, "template": template}}
+        rs = {
+            "apiVersion": API_VERSION,
+            "kind": "ReplicaSet",
+            "metadata": {
+                "name": name,
+                "namespace": p.namespace,
+                "labels": template["metadata"]["labels"],
+                "annotations": annotations,
+                "ownerReferences": [controller_ref(d)],
+            },
+            "spec": {
+                "replicas": replicas,
+                "minReadySeconds": d["spec"].get("minReadySeconds") or 0,
+                "selector": selector,
+                "template": template,
+            },
+        }
         try:
             created = await self.client.create(_rs_path(p.namespace), rs)
         except AlreadyExistsError:
             live = await self.client.get(_rs_path(p.namespace, name))
             ref = controller_of(live)
-            if ref is None or ref.get("uid") != d["metadata"]["uid"] or \
-                    not ro.equal_ignore_hash(live["spec"]["template"], d["spec"]["template"]):
+            if (
+                ref is None
+                or ref.get("uid") != d["metadata"]["uid"]
+                or not ro.equal_ignore_hash(live["spec"]["template"], d["spec"]["template"])
+            ):
                 p.status["collisionCount"] = int(p.status.get("collisionCount") or 0) + 1
                 log.info("deployment %s/%s: hash collision with %s", p.namespace, p.name, name)
                 return None
@@ -296,11 +332,15 @@ class DeploymentController(Controller):
             return name
         p.replica_sets[name] = self.replica_sets.note(created)
         if replicas > 0:
-            await self.recorder.record(d, "Normal", "ScalingReplicaSet", f"Scaled up replica set {name} from 0 to {replicas}")
+            await self.recorder.record(
+                d, "Normal", "ScalingReplicaSet", f"Scaled up replica set {name} from 0 to {replicas}"
+            )
         p.annotations[ro.REVISION] = str(revision)
         if ro.progress_deadline(d) is not None:
-            ro.set_condition(p.status, ro.condition("Progressing", "True", ro.NEW_RS_CREATED,
-                                                    f'Created new replica set "{name}"', p.now))
+            ro.set_condition(
+                p.status,
+                ro.condition("Progressing", "True", ro.NEW_RS_CREATED, f'Created new replica set "{name}"', p.now),
+            )
         return name
 
     async def _apply(self, p: _Pass, plan: ro.Plan) -> None:
@@ -313,13 +353,23 @@ class DeploymentController(Controller):
             annotations = md.get("annotations") or {}
             if before == target and all(annotations.get(k) == v for k, v in stamp.items()):
                 continue
-            p.replica_sets[name] = self.replica_sets.note(await self.client.patch(_rs_path(p.namespace, name), {
-                "metadata": {"annotations": stamp, "resourceVersion": md["resourceVersion"]},
-                "spec": {"replicas": target}}))
+            p.replica_sets[name] = self.replica_sets.note(
+                await self.client.patch(
+                    _rs_path(p.namespace, name),
+                    {
+                        "metadata": {"annotations": stamp, "resourceVersion": md["resourceVersion"]},
+                        "spec": {"replicas": target},
+                    },
+                )
+            )
             if before != target:
                 direction = "up" if target > before else "down"
-                await self.recorder.record(p.deployment, "Normal", "ScalingReplicaSet",
-                                           f"Scaled {direction} replica set {name} from {before} to {target}")
+                await self.recorder.record(
+                    p.deployment,
+                    "Normal",
+                    "ScalingReplicaSet",
+                    f"Scaled {direction} replica set {name} from {before} to {target}",
+                )
 
     async def _clean_history(self, p: _Pass, new_name: str | None) -> None:
         limit = (p.deployment.get("spec") or {}).get("revisionHistoryLimit")
@@ -336,8 +386,11 @@ class DeploymentController(Controller):
             uid = rs["metadata"]["uid"]
             for key in self._pods_of.get(uid, ()):
                 pod = self.pods.get(key)
-                if pod is not None and (controller_of(pod) or {}).get("uid") == uid and \
-                        (pod.get("status") or {}).get("phase") not in FINISHED_PHASES:
+                if (
+                    pod is not None
+                    and (controller_of(pod) or {}).get("uid") == uid
+                    and (pod.get("status") or {}).get("phase") not in FINISHED_PHASES
+                ):
                     return True
         return False
 
@@ -348,8 +401,11 @@ class DeploymentController(Controller):
         body = {**d, "metadata": {**d["metadata"], "annotations": p.annotations or None}, "status": status}
         md = d["metadata"]
         with contextlib.suppress(NotFoundError):
-            self.deployments.note(await self.client.replace(
-                resource_path(API_VERSION, "deployments", md["namespace"], md["name"], "status"), body))
+            self.deployments.note(
+                await self.client.replace(
+                    resource_path(API_VERSION, "deployments", md["namespace"], md["name"], "status"), body
+                )
+            )
 
 
 def _replica_set_uid(pod: Obj | None) -> str | None:

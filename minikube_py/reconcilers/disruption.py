@@ -75,8 +75,12 @@ class DisruptionController(Controller):
             scale = await self._scale(pods, namespace) if needs_scale(pdb) else 0
             result = budget_status(pdb, pods, scale, now)
         except (NoController, ValueError) as exc:
-            await self.events.record(pdb, "Warning", "CalculateExpectedPodCountFailed",
-                                     f"Failed to calculate the number of expected pods: {exc}")
+            await self.events.record(
+                pdb,
+                "Warning",
+                "CalculateExpectedPodCountFailed",
+                f"Failed to calculate the number of expected pods: {exc}",
+            )
             await self._write(pdb, failed_status(pdb, str(exc), now))
             raise
         await self._write(pdb, result.status)
@@ -87,8 +91,10 @@ class DisruptionController(Controller):
         if status == (pdb.get("status") or {}):
             return
         md = pdb["metadata"]
-        await self.client.replace(resource_path("policy/v1", "poddisruptionbudgets", md["namespace"], md["name"],
-                                                "status"), {**pdb, "status": status})
+        await self.client.replace(
+            resource_path("policy/v1", "poddisruptionbudgets", md["namespace"], md["name"], "status"),
+            {**pdb, "status": status},
+        )
 
     async def _scale(self, pods: list[Obj], namespace: str) -> int:
         """The sum of the replicas of the controllers of ``pods``, each counted once."""

@@ -48,8 +48,9 @@ class EndpointSliceController(ServicePodController):
 
     def __init__(self, client: ApiClient) -> None:
         super().__init__(client)
-        self.slices = self.informer(resource_path(API_VERSION, "endpointslices"),
-                                    label_selector=f"{MANAGED_BY_LABEL}={SLICE_CONTROLLER}")
+        self.slices = self.informer(
+            resource_path(API_VERSION, "endpointslices"), label_selector=f"{MANAGED_BY_LABEL}={SLICE_CONTROLLER}"
+        )
         self.slices.add_handler(self._on_slice)
         #: service key -> keys of the managed slices labelled with its name
         self._by_service: dict[str, set[str]] = defaultdict(set)
@@ -91,8 +92,11 @@ class EndpointSliceController(ServicePodController):
             return
         pods = self.selected_pods(service)
         trigger_time = self.tracker.compute(key, service, pods)
-        existing = [s for k in self._by_service.get(key, ()) if (s := self.slices.get(k)) is not None
-                    and not s["metadata"].get("deletionTimestamp")]
+        existing = [
+            s
+            for k in self._by_service.get(key, ())
+            if (s := self.slices.get(k)) is not None and not s["metadata"].get("deletionTimestamp")
+        ]
         plan = plan_slices({**service, "apiVersion": "v1", "kind": "Service"}, pods, existing)
         if not plan:
             return
@@ -101,8 +105,12 @@ class EndpointSliceController(ServicePodController):
             for slice_ in plan.create:
                 self.slice_writes.wrote(key, await self.client.create(collection, _stamped(slice_, trigger_time)))
             for slice_ in plan.update:
-                self.slice_writes.wrote(key, await self.client.replace(f"{collection}/{slice_['metadata']['name']}",
-                                                                       _stamped(slice_, trigger_time)))
+                self.slice_writes.wrote(
+                    key,
+                    await self.client.replace(
+                        f"{collection}/{slice_['metadata']['name']}", _stamped(slice_, trigger_time)
+                    ),
+                )
             for slice_ in plan.delete:
                 with contextlib.suppress(NotFoundError):
                     await self.client.delete(f"{collection}/{slice_['metadata']['name']}")
@@ -118,9 +126,14 @@ class EndpointSliceController(ServicePodController):
 
 def _stamped(slice_: Obj, trigger_time: str | None) -> Obj:
     """The slice with the trigger time of the change it carries (or without one, when none is known)."""
-    annotations = {k: v for k, v in (slice_["metadata"].get("annotations") or {}).items()
-                   if k != LAST_CHANGE_TRIGGER_TIME}
+    annotations = {
+        k: v for k, v in (slice_["metadata"].get("annotations") or {}).items() if k != LAST_CHANGE_TRIGGER_TIME
+    }
     if trigger_time is not None:
         annotations[LAST_CHANGE_TRIGGER_TIME] = trigger_time
-    return {**slice_, "apiVersion": API_VERSION, "kind": "EndpointSlice",
-            "metadata": {**slice_["metadata"], "annotations": annotations}}
+    return {
+        **slice_,
+        "apiVersion": API_VERSION,
+        "kind": "EndpointSlice",
+        "metadata": {**slice_["metadata"], "annotations": annotations},
+    }

@@ -134,7 +134,9 @@ class GarbageCollector(Controller):
             owner = await self._owner(obj, owner_ref)
             if owner is None:
                 absent.append(owner_ref)
-            elif owner["metadata"].get("deletionTimestamp") and FOREGROUND in (owner["metadata"].get("finalizers") or []):
+            elif owner["metadata"].get("deletionTimestamp") and FOREGROUND in (
+                owner["metadata"].get("finalizers") or []
+            ):
                 foreground = True
         path = _path(rt, obj)
         try:
@@ -144,8 +146,10 @@ class GarbageCollector(Controller):
                 await self.client.delete(path, propagation_policy="Foreground")
             elif absent:
                 remaining = [r for r in refs if r not in absent]
-                await self.client.patch(path, {"metadata": {"ownerReferences": remaining,
-                                                            "resourceVersion": obj["metadata"]["resourceVersion"]}})
+                await self.client.patch(
+                    path,
+                    {"metadata": {"ownerReferences": remaining, "resourceVersion": obj["metadata"]["resourceVersion"]}},
+                )
         except NotFoundError:
             pass
 
@@ -178,8 +182,17 @@ class GarbageCollector(Controller):
                 if dep is None:
                     continue
                 kept = [r for r in dep["metadata"].get("ownerReferences") or [] if r.get("uid") != uid]
-                await self._ignore_gone(self.client.patch(_path(dep_rt, dep), {"metadata": {
-                    "ownerReferences": kept or None, "resourceVersion": dep["metadata"]["resourceVersion"]}}))
+                await self._ignore_gone(
+                    self.client.patch(
+                        _path(dep_rt, dep),
+                        {
+                            "metadata": {
+                                "ownerReferences": kept or None,
+                                "resourceVersion": dep["metadata"]["resourceVersion"],
+                            }
+                        },
+                    )
+                )
             finalizers.remove(ORPHAN)
         elif FOREGROUND in finalizers:
             blocking = False
@@ -188,15 +201,26 @@ class GarbageCollector(Controller):
                     continue
                 if not dep["metadata"].get("deletionTimestamp"):
                     await self._ignore_gone(self.client.delete(_path(dep_rt, dep), propagation_policy="Foreground"))
-                blocking = blocking or any(r.get("uid") == uid and r.get("blockOwnerDeletion")
-                                           for r in dep["metadata"].get("ownerReferences") or [])
+                blocking = blocking or any(
+                    r.get("uid") == uid and r.get("blockOwnerDeletion")
+                    for r in dep["metadata"].get("ownerReferences") or []
+                )
             if blocking:
                 return  # the dependents' deletion events bring this owner back
             finalizers.remove(FOREGROUND)
         else:
             return
-        await self._ignore_gone(self.client.patch(_path(rt, owner), {"metadata": {
-            "finalizers": finalizers or None, "resourceVersion": owner["metadata"]["resourceVersion"]}}))
+        await self._ignore_gone(
+            self.client.patch(
+                _path(rt, owner),
+                {
+                    "metadata": {
+                        "finalizers": finalizers or None,
+                        "resourceVersion": owner["metadata"]["resourceVersion"],
+                    }
+                },
+            )
+        )
 
     @staticmethod
     async def _ignore_gone(call: Awaitable[Obj]) -> None:

@@ -58,8 +58,11 @@ class HistoryKeeper:
 
     def of(self, owner: Obj) -> list[Obj]:
         uid = owner["metadata"]["uid"]
-        return [r for k in list(self._of.get(uid, ())) if (r := self.revisions.get(k)) is not None
-                and (controller_of(r) or {}).get("uid") == uid]
+        return [
+            r
+            for k in list(self._of.get(uid, ()))
+            if (r := self.revisions.get(k)) is not None and (controller_of(r) or {}).get("uid") == uid
+        ]
 
     async def claim(self, owner: Obj) -> list[Obj]:
         """The owner's revisions, after adopting the orphans its selector matches (those of a
@@ -74,19 +77,26 @@ class HistoryKeeper:
             return own
         for key in list(self._orphans.get(md["namespace"], ())):
             revision = self.revisions.get(key)
-            if revision is None or controller_of(revision) is not None or \
-                    not selector.matches(revision["metadata"].get("labels")):
+            if (
+                revision is None
+                or controller_of(revision) is not None
+                or not selector.matches(revision["metadata"].get("labels"))
+            ):
                 continue
             rmd = revision["metadata"]
             refs = [*(rmd.get("ownerReferences") or []), controller_ref(owner)]
             with contextlib.suppress(NotFoundError, ConflictError):
-                own.append(await self.client.patch(
-                    resource_path("apps/v1", "controllerrevisions", rmd["namespace"], rmd["name"]),
-                    {"metadata": {"ownerReferences": refs, "resourceVersion": rmd["resourceVersion"]}}))
+                own.append(
+                    await self.client.patch(
+                        resource_path("apps/v1", "controllerrevisions", rmd["namespace"], rmd["name"]),
+                        {"metadata": {"ownerReferences": refs, "resourceVersion": rmd["resourceVersion"]}},
+                    )
+                )
         return own
 
-    async def update(self, owner: Obj, *, in_use: Iterable[str], labels: dict[str, str],
-                     status_path: str) -> tuple[Obj, list[Obj]]:
+    async def update(
+        self, owner: Obj, *, in_use: Iterable[str], labels: dict[str, str], status_path: str
+    ) -> tuple[Obj, list[Obj]]:
         """Bring the owner's history up to date for its current template (:func:`plan_history`, with
         ``in_use`` and ``labels`` as it takes them); returns the current template's revision and
         every revision of the owner as it stood before (for the templates of older ones)."""
@@ -102,8 +112,11 @@ class HistoryKeeper:
         if step.create is not None:
             current = await self._create(owner, step.create, status_path)
         elif step.renumber is not None and current is not None:
-            current = await self.client.patch(resource_path("apps/v1", "controllerrevisions", namespace, step.update),
-                                              {"revision": step.renumber}, "merge")
+            current = await self.client.patch(
+                resource_path("apps/v1", "controllerrevisions", namespace, step.update),
+                {"revision": step.renumber},
+                "merge",
+            )
         for name in step.delete:
             with contextlib.suppress(NotFoundError):
                 await self.client.delete(resource_path("apps/v1", "controllerrevisions", namespace, name))
@@ -115,10 +128,12 @@ class HistoryKeeper:
         try:
             return await self.client.create(resource_path("apps/v1", "controllerrevisions", namespace), revision)
         except AlreadyExistsError:
-            existing = await self.client.get(resource_path("apps/v1", "controllerrevisions", namespace,
-                                                           revision["metadata"]["name"]))
-        if (controller_of(existing) or {}).get("uid") == owner["metadata"]["uid"] and \
-                existing.get("data") == revision["data"]:
+            existing = await self.client.get(
+                resource_path("apps/v1", "controllerrevisions", namespace, revision["metadata"]["name"])
+            )
+        if (controller_of(existing) or {}).get("uid") == owner["metadata"]["uid"] and existing.get("data") == revision[
+            "data"
+        ]:
             return existing  # ours, not yet in the cache
         status = dict(owner.get("status") or {})
         status["collisionCount"] = int(status.get("collisionCount") or 0) + 1

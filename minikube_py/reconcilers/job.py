@@ -106,8 +106,13 @@ class JobController(Controller):
             return
         uid = job["metadata"]["uid"]
         now = datetime.now(UTC)
-        step = plan_job(job, mine, now, released=frozenset(self._released.get(key, ())),
-                        expectations_met=not self.pod_writes.pending(uid))
+        step = plan_job(
+            job,
+            mine,
+            now,
+            released=frozenset(self._released.get(key, ())),
+            expectations_met=not self.pod_writes.pending(uid),
+        )
         failures = await self._delete(job, step) + await self._create(job, step)
         for event_type, reason, message in step.events:
             await self.events.record(job, event_type, reason, message)
@@ -175,9 +180,11 @@ class JobController(Controller):
         if md["uid"] in self._released[key]:
             return
         try:
-            await self.client.patch(resource_path("v1", "pods", md["namespace"], md["name"]),
-                                    {"metadata": {"$deleteFromPrimitiveList/finalizers": [TRACKING_FINALIZER]}},
-                                    "strategic")
+            await self.client.patch(
+                resource_path("v1", "pods", md["namespace"], md["name"]),
+                {"metadata": {"$deleteFromPrimitiveList/finalizers": [TRACKING_FINALIZER]}},
+                "strategic",
+            )
         except NotFoundError:
             return
         self._released[key].add(md["uid"])
@@ -189,7 +196,8 @@ class JobController(Controller):
             return job
         md = job["metadata"]
         written = await self.client.replace(
-            resource_path("batch/v1", "jobs", md["namespace"], md["name"], "status"), {**job, "status": status})
+            resource_path("batch/v1", "jobs", md["namespace"], md["name"], "status"), {**job, "status": status}
+        )
         return self.status_writes.wrote(object_key(job), written)
 
     async def _expire(self, job: Obj) -> None:
@@ -204,5 +212,6 @@ class JobController(Controller):
             return
         md = job["metadata"]
         with contextlib.suppress(NotFoundError):
-            await self.client.delete(resource_path("batch/v1", "jobs", md["namespace"], md["name"]),
-                                     propagation_policy="Foreground")
+            await self.client.delete(
+                resource_path("batch/v1", "jobs", md["namespace"], md["name"]), propagation_policy="Foreground"
+            )

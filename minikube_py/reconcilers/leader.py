@@ -47,8 +47,10 @@ class ElectionTiming:
 
     def __post_init__(self) -> None:
         if not 0 < self.retry_period < self.renew_deadline < self.lease_duration:
-            raise ValueError("leader election needs 0 < retry_period < renew_deadline < lease_duration, got "
-                             f"{self.retry_period}, {self.renew_deadline}, {self.lease_duration}")
+            raise ValueError(
+                "leader election needs 0 < retry_period < renew_deadline < lease_duration, got "
+                f"{self.retry_period}, {self.renew_deadline}, {self.lease_duration}"
+            )
 
 
 def micro_time(when: datetime) -> str:
@@ -89,9 +91,16 @@ def released(spec: Obj, now: datetime) -> Obj:
 class LeaderElector:
     """Runs a function only while this process holds the Lease; see the module docstring."""
 
-    def __init__(self, client: ApiClient, identity: str, timing: ElectionTiming = ElectionTiming(), *,
-                 namespace: str = LEASE_NAMESPACE, name: str = LEASE_NAME,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        client: ApiClient,
+        identity: str,
+        timing: ElectionTiming = ElectionTiming(),
+        *,
+        namespace: str = LEASE_NAMESPACE,
+        name: str = LEASE_NAME,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.client = client
         self.identity = identity
         self.timing = timing
@@ -112,8 +121,9 @@ class LeaderElector:
                 log.info("%s became leader of %s/%s", self.identity, self._namespace, self._name)
                 if await self._lead(lead):
                     return
-                log.warning("%s lost the leadership of %s/%s; controllers stopped", self.identity, self._namespace,
-                            self._name)
+                log.warning(
+                    "%s lost the leadership of %s/%s; controllers stopped", self.identity, self._namespace, self._name
+                )
         finally:
             await self._release()
 
@@ -159,9 +169,15 @@ class LeaderElector:
         except NotFoundError:
             spec = claimed({}, self.identity, now, self.timing.lease_duration)
             try:
-                lease = await self.client.create(resource_path("coordination.k8s.io/v1", "leases", self._namespace), {
-                    "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                    "metadata": {"name": self._name, "namespace": self._namespace}, "spec": spec})
+                lease = await self.client.create(
+                    resource_path("coordination.k8s.io/v1", "leases", self._namespace),
+                    {
+                        "apiVersion": "coordination.k8s.io/v1",
+                        "kind": "Lease",
+                        "metadata": {"name": self._name, "namespace": self._namespace},
+                        "spec": spec,
+                    },
+                )
             except AlreadyExistsError:
                 return False
             self._observe(lease)

@@ -64,12 +64,12 @@ def build_controllers(client: ApiClient, options: ControllerOptions) -> list[Con
         ServiceLbController(client),
         DisruptionController(client),
         ResourceQuotaController(client),
-
         PersistentVolumeController(client),
         StorageProtectionController(client),
         NodeIpamController(client, options.cluster_cidr, options.node_cidr_mask_size),
-        NodeLifecycleController(client, grace_period=options.node_monitor_grace_period,
-                                eviction_timeout=options.pod_eviction_timeout),
+        NodeLifecycleController(
+            client, grace_period=options.node_monitor_grace_period, eviction_timeout=options.pod_eviction_timeout
+        ),
         ServiceAccountsController(client),
         ClusterRoleAggregationController(client),
     ]

@@ -53,6 +53,7 @@ class NamespaceController(Controller):
             return
         if (ns.get("spec") or {}).get("finalizers"):
             with contextlib.suppress(NotFoundError):
-                await self.client.replace(f"/api/v1/namespaces/{name}/finalize", {
-                    "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}, "spec": {"finalizers": []}})
-
+                await self.client.replace(
+                    f"/api/v1/namespaces/{name}/finalize",
+                    {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}, "spec": {"finalizers": []}},
+                )

@@ -36,8 +36,9 @@ def _now() -> str:
 class NodeIpamController(Controller):
     name = "nodeipam"
 
-    def __init__(self, client: ApiClient, cluster_cidr: str,
-                 node_cidr_mask_size: int = ipam.DEFAULT_NODE_CIDR_MASK_SIZE) -> None:
+    def __init__(
+        self, client: ApiClient, cluster_cidr: str, node_cidr_mask_size: int = ipam.DEFAULT_NODE_CIDR_MASK_SIZE
+    ) -> None:
         super().__init__(client)
         self.cidrs = ipam.CidrSet(cluster_cidr, node_cidr_mask_size)
         self._events = EventRecorder(client, "cidrAllocator")
@@ -138,8 +139,10 @@ class NodeIpamController(Controller):
             self._held[name] = cidr
             self._holders[cidr] = {name}
         assert cidr is not None
-        patch = {"metadata": {"resourceVersion": node["metadata"]["resourceVersion"]},
-                 "spec": {"podCIDR": cidr, "podCIDRs": [cidr]}}
+        patch = {
+            "metadata": {"resourceVersion": node["metadata"]["resourceVersion"]},
+            "spec": {"podCIDR": cidr, "podCIDRs": [cidr]},
+        }
         try:
             updated = await self.client.patch(resource_path("v1", "nodes", name=name), patch)
         except ConflictError:
@@ -157,8 +160,12 @@ class NodeIpamController(Controller):
         if name not in self._waiting:
             self._waiting[name] = None
             # Normal rather than Warning, as Kubernetes records every node status change (NodeNotReady too)
-            self._events.emit({**node, "apiVersion": "v1", "kind": "Node"}, "Normal", ipam.CIDR_NOT_AVAILABLE,
-                              ipam.cidr_not_available_message(name))
+            self._events.emit(
+                {**node, "apiVersion": "v1", "kind": "Node"},
+                "Normal",
+                ipam.CIDR_NOT_AVAILABLE,
+                ipam.cidr_not_available_message(name),
+            )
         patch = ipam.unavailable_patch(node, self.cidrs, _now())
         if patch is not None:
             await self._patch_status(name, patch)

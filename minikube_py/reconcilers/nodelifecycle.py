@@ -35,8 +35,14 @@ GONE = 2**63
 class NodeLifecycleController(Controller):
     name = "nodelifecycle"
 
-    def __init__(self, client: ApiClient, *, grace_period: float, eviction_timeout: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        client: ApiClient,
+        *,
+        grace_period: float,
+        eviction_timeout: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__(client)
         self.grace_period = grace_period
         self.eviction_timeout = eviction_timeout
@@ -124,9 +130,13 @@ class NodeLifecycleController(Controller):
         if conditions is None:
             return node
         name = node["metadata"]["name"]
-        updated = await self.client.patch(resource_path("v1", "nodes", name=name, subresource="status"), {
-            "metadata": {"resourceVersion": node["metadata"]["resourceVersion"]},
-            "status": {"conditions": conditions}})
+        updated = await self.client.patch(
+            resource_path("v1", "nodes", name=name, subresource="status"),
+            {
+                "metadata": {"resourceVersion": node["metadata"]["resourceVersion"]},
+                "status": {"conditions": conditions},
+            },
+        )
         await self._events.record(updated, "Normal", "NodeNotReady", f"Node {name} status is now: NodeNotReady")
         return updated
 
@@ -134,8 +144,10 @@ class NodeLifecycleController(Controller):
         taints = lifecycle.lifecycle_taints(node, datetime.now(UTC))
         if taints is None:
             return node
-        return await self.client.patch(resource_path("v1", "nodes", name=node["metadata"]["name"]), {
-            "metadata": {"resourceVersion": node["metadata"]["resourceVersion"]}, "spec": {"taints": taints}})
+        return await self.client.patch(
+            resource_path("v1", "nodes", name=node["metadata"]["name"]),
+            {"metadata": {"resourceVersion": node["metadata"]["resourceVersion"]}, "spec": {"taints": taints}},
+        )
 
     def _pods_on(self, node_name: str) -> list[Obj]:
         pods = (self.pods.get(key) for key in self._pods_by_node.get(node_name, ()))
@@ -173,8 +185,9 @@ class NodeLifecycleController(Controller):
         if patch is not None:
             await self._write_pod_status(pod, patch)
         if not md.get("deletionTimestamp"):
-            await self._events.record(pod, "Normal", "TaintManagerEviction",
-                                      f"Marking for deletion Pod {md['namespace']}/{md['name']}")
+            await self._events.record(
+                pod, "Normal", "TaintManagerEviction", f"Marking for deletion Pod {md['namespace']}/{md['name']}"
+            )
             with contextlib.suppress(NotFoundError):
                 await self.client.delete(_pod_path(pod))
         await self._remove(pod)

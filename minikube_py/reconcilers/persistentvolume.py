@@ -100,8 +100,9 @@ class PersistentVolumeController(Controller):
         assert node is not None
         name = node["metadata"]["name"]
         for claim in self.claims.items():
-            if ((claim["metadata"].get("annotations") or {}).get(SELECTED_NODE) == name
-                    and not (claim.get("spec") or {}).get("volumeName")):
+            if (claim["metadata"].get("annotations") or {}).get(SELECTED_NODE) == name and not (
+                claim.get("spec") or {}
+            ).get("volumeName"):
                 self.queue.add((_CLAIM, object_key(claim)))
 
     def _queue_unbound_claims(self) -> None:
@@ -128,8 +129,12 @@ class PersistentVolumeController(Controller):
     async def _sync_claim(self, claim: Obj) -> None:
         if claim["metadata"].get("deletionTimestamp"):
             return
-        decision = decide_claim(claim, self._by_name(self.volumes.items()), self._by_name(self.classes.items()),
-                                self._by_name(self.nodes.items()))
+        decision = decide_claim(
+            claim,
+            self._by_name(self.volumes.items()),
+            self._by_name(self.classes.items()),
+            self._by_name(self.nodes.items()),
+        )
         if decision.set_class is not None:
             # the claim's update event brings it back with its class
             await self.client.patch(_claim_path(claim), {"spec": {"storageClassName": decision.set_class}})
@@ -144,9 +149,16 @@ class PersistentVolumeController(Controller):
         if volume is not None:
             claim, volume = await self._bind(claim, volume)
             if decision.grow is not None:
-                volume = await self.client.replace(_volume_path(volume), {
-                    **volume, "spec": {**volume["spec"], "capacity": {**volume["spec"]["capacity"],
-                                                                      "storage": decision.grow}}})
+                volume = await self.client.replace(
+                    _volume_path(volume),
+                    {
+                        **volume,
+                        "spec": {
+                            **volume["spec"],
+                            "capacity": {**volume["spec"]["capacity"], "storage": decision.grow},
+                        },
+                    },
+                )
         await self._claim_status(claim, claim_status(claim, decision.phase, volume))
         await self._record(claim, "PersistentVolumeClaim", decision.events)
 
@@ -156,8 +168,9 @@ class PersistentVolumeController(Controller):
         if bound is not None:
             volume = await self.client.replace(_volume_path(volume), bound)
         if (volume.get("status") or {}).get("phase") != storage.BOUND:
-            volume = await self.client.replace(_volume_path(volume, "status"),
-                                               {**volume, "status": volume_status(volume, storage.BOUND)})
+            volume = await self.client.replace(
+                _volume_path(volume, "status"), {**volume, "status": volume_status(volume, storage.BOUND)}
+            )
         claimed = bind_claim(claim, volume)
         if claimed is not None:
             claim = await self.client.replace(_claim_path(claim), claimed)

@@ -79,8 +79,7 @@ def _resource(api_version: str, kind: str) -> ResourceType:
     return rt
 
 
-REPLICATION_CONTROLLERS = ReplicaKind(_resource("v1", "ReplicationController"), _map_selector,
-                                      "replication-controller")
+REPLICATION_CONTROLLERS = ReplicaKind(_resource("v1", "ReplicationController"), _map_selector, "replication-controller")
 REPLICA_SETS = ReplicaKind(_resource("apps/v1", "ReplicaSet"), _label_selector, "replicaset-controller")
 
 
@@ -88,8 +87,10 @@ async def patch_pod_refs(client: ApiClient, pod: Obj, refs: list[Obj]) -> Obj:
     """Set a pod's ownerReferences (adopting or releasing it), on condition that the pod is still the
     version the caller decided on: a pod relabelled or adopted meanwhile answers 409."""
     md = pod["metadata"]
-    return await client.patch(resource_path("v1", "pods", md["namespace"], md["name"]), {
-        "metadata": {"ownerReferences": refs or None, "resourceVersion": md["resourceVersion"]}})
+    return await client.patch(
+        resource_path("v1", "pods", md["namespace"], md["name"]),
+        {"metadata": {"ownerReferences": refs or None, "resourceVersion": md["resourceVersion"]}},
+    )
 
 
 class ReplicaFailure(Exception):
@@ -187,9 +188,15 @@ class ReplicaController(Controller):
             owner_key = self._owner_keys.get(uid)
             if owner_key is not None:
                 self.queue.add(owner_key)
-        if new is not None and controller_of(new) is None and (
-                old is None or controller_of(old) is not None
-                or old["metadata"].get("labels") != new["metadata"].get("labels")):
+        if (
+            new is not None
+            and controller_of(new) is None
+            and (
+                old is None
+                or controller_of(old) is not None
+                or old["metadata"].get("labels") != new["metadata"].get("labels")
+            )
+        ):
             self._enqueue_matching(new)
 
     def _enqueue_matching(self, orphan: Obj) -> None:
@@ -222,8 +229,11 @@ class ReplicaController(Controller):
             log.warning("%s: %s has an invalid selector: %s", self.name, key, exc)
             return
         needs_sync = not self.pod_writes.pending(uid)
-        candidates = [p for k in (*self._owned.get(uid, ()), *self._orphans.get(namespace, ()))
-                      if (p := self.pods.get(k)) is not None]
+        candidates = [
+            p
+            for k in (*self._owned.get(uid, ()), *self._orphans.get(namespace, ()))
+            if (p := self.pods.get(k)) is not None
+        ]
         deleting = bool(md.get("deletionTimestamp"))
         claim = claim_pods(uid, selector, candidates, owner_deleting=deleting)
         owned = claim.owned + await self._adopt(owner, claim)
@@ -285,8 +295,9 @@ class ReplicaController(Controller):
         pod = pod_from_template(owner, (owner.get("spec") or {}).get("template") or {})
         path = resource_path("v1", "pods", owner["metadata"]["namespace"])
         for batch in slow_start_batches(count):
-            results = await asyncio.gather(*(self._create_one(owner, path, pod) for _ in range(batch)),
-                                           return_exceptions=True)
+            results = await asyncio.gather(
+                *(self._create_one(owner, path, pod) for _ in range(batch)), return_exceptions=True
+            )
             errors = [r for r in results if isinstance(r, BaseException)]
             for error in errors:
                 if not isinstance(error, ApiError):
@@ -340,6 +351,7 @@ class ReplicaController(Controller):
         md = owner["metadata"]
         rt = self.kind.resource
         with contextlib.suppress(ConflictError, NotFoundError):
-            await self.client.replace(resource_path(rt.api_version, rt.plural, md["namespace"], md["name"], "status"),
-                                      {**owner, "status": status})
-
+            await self.client.replace(
+                resource_path(rt.api_version, rt.plural, md["namespace"], md["name"], "status"),
+                {**owner, "status": status},
+            )

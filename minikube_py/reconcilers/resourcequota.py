@@ -47,17 +47,23 @@ class ResourceQuotaController(Controller):
 
     def _on_counted(self, rt: ResourceType) -> Handler:
         """A handler that recounts the quotas counting an object when its usage changes or it goes."""
+
         def handler(old: Obj | None, new: Obj | None) -> None:
             if old is None:
                 return  # admission charged the new object already
             namespace = old["metadata"].get("namespace")
-            counting = [object_key(q) for q in self.quotas.items() if q["metadata"].get("namespace") == namespace
-                        and any(quota.governs(rt, name) for name in (q.get("spec") or {}).get("hard") or {})]
+            counting = [
+                object_key(q)
+                for q in self.quotas.items()
+                if q["metadata"].get("namespace") == namespace
+                and any(quota.governs(rt, name) for name in (q.get("spec") or {}).get("hard") or {})
+            ]
             now = datetime.now(UTC)
             if not counting or (new is not None and quota.usage(rt, new, now) == quota.usage(rt, old, now)):
                 return
             for key in counting:
                 self.queue.add(key)
+
         return handler
 
     async def reconcile(self, key: object) -> None:
@@ -72,6 +78,7 @@ class ResourceQuotaController(Controller):
             objects.append((rt, listing.get("items") or []))
         status = quota.quota_status(live, quota.used(live, objects, datetime.now(UTC)))
         if status != (live.get("status") or {}):
-            await self.client.replace(resource_path("v1", "resourcequotas", namespace, name, "status"),
-                                      {**live, "status": status})
+            await self.client.replace(
+                resource_path("v1", "resourcequotas", namespace, name, "status"), {**live, "status": status}
+            )
         self.queue.add_after(str(key), RESYNC_SECONDS)

@@ -74,8 +74,11 @@ def _now() -> str:
 def is_pending(pod: Obj) -> bool:
     """Unbound, ours to schedule, and not on its way out."""
     spec = pod.get("spec") or {}
-    return (not spec.get("nodeName") and spec.get("schedulerName", DEFAULT_SCHEDULER) == DEFAULT_SCHEDULER
-            and not pod["metadata"].get("deletionTimestamp"))
+    return (
+        not spec.get("nodeName")
+        and spec.get("schedulerName", DEFAULT_SCHEDULER) == DEFAULT_SCHEDULER
+        and not pod["metadata"].get("deletionTimestamp")
+    )
 
 
 def _terminal(pod: Obj) -> bool:
@@ -93,9 +96,13 @@ class AttemptMetrics:
     was first queued, over all its attempts."""
 
     def __init__(self, profile: str = DEFAULT_SCHEDULER) -> None:
-        self._by_result = {result: (metrics.SCHEDULE_ATTEMPTS.labels(result, profile),
-                                    metrics.SCHEDULING_ATTEMPT_DURATION.labels(result, profile))
-                           for result in ("scheduled", "unschedulable", "error")}
+        self._by_result = {
+            result: (
+                metrics.SCHEDULE_ATTEMPTS.labels(result, profile),
+                metrics.SCHEDULING_ATTEMPT_DURATION.labels(result, profile),
+            )
+            for result in ("scheduled", "unschedulable", "error")
+        }
 
     def attempt(self, result: str, started: float) -> None:
         count, duration = self._by_result[result]
@@ -110,8 +117,14 @@ class AttemptMetrics:
 class Scheduler(Controller):
     name = "scheduler"
 
-    def __init__(self, client: ApiClient, *, percentage_of_nodes_to_score: int = 0,
-                 max_bindings_in_flight: int = MAX_BINDINGS_IN_FLIGHT, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        client: ApiClient,
+        *,
+        percentage_of_nodes_to_score: int = 0,
+        max_bindings_in_flight: int = MAX_BINDINGS_IN_FLIGHT,
+        rng: random.Random | None = None,
+    ) -> None:
         super().__init__(client)
         self.pods = self.informer("/api/v1/pods")
         self.nodes = self.informer("/api/v1/nodes")
@@ -271,8 +284,9 @@ class Scheduler(Controller):
 
     def _retry_claim_users(self) -> None:
         """A claim bound or made, a volume freed, a class added: the waiting pods with claims may fit."""
-        self._retry_waiting({key for key in self._waiting
-                             if (pod := self.pods.get(key)) is not None and pod_claim_names(pod)})
+        self._retry_waiting(
+            {key for key in self._waiting if (pod := self.pods.get(key)) is not None and pod_claim_names(pod)}
+        )
 
     # -------------------------------------------------------------------------- one decision
 
@@ -309,8 +323,9 @@ class Scheduler(Controller):
         failed = self._attempts.pop(info.key, (0, 0.0))[0]
         self._waiting.discard(info.key)
         await self._bindings.acquire()
-        task = asyncio.create_task(self._bind(pod, node, started, failed + 1, needs),
-                                   name=f"scheduler: bind {info.key}")
+        task = asyncio.create_task(
+            self._bind(pod, node, started, failed + 1, needs), name=f"scheduler: bind {info.key}"
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -335,16 +350,21 @@ class Scheduler(Controller):
             if (claim["metadata"].get("annotations") or {}).get(SELECTED_NODE) == node:
                 continue
             md = claim["metadata"]
-            await self.client.patch(resource_path("v1", "persistentvolumeclaims", md["namespace"], md["name"]),
-                                    {"metadata": {"annotations": {SELECTED_NODE: node}}})
+            await self.client.patch(
+                resource_path("v1", "persistentvolumeclaims", md["namespace"], md["name"]),
+                {"metadata": {"annotations": {SELECTED_NODE: node}}},
+            )
 
-    async def _bind(self, pod: Obj, node: str, started: float, attempts: int,
-                    needs: PodVolumes | None = None) -> None:
+    async def _bind(self, pod: Obj, node: str, started: float, attempts: int, needs: PodVolumes | None = None) -> None:
         """Bind ``pod``, decided at ``started`` (perf_counter) on its attempt number ``attempts``."""
         md = pod["metadata"]
         key = object_key(pod)
-        binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": md["name"], "uid": md.get("uid")},
-                   "target": {"apiVersion": "v1", "kind": "Node", "name": node}}
+        binding = {
+            "apiVersion": "v1",
+            "kind": "Binding",
+            "metadata": {"name": md["name"], "uid": md.get("uid")},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": node},
+        }
         try:
             try:
                 await self._select_node_for_claims(needs, node)
@@ -387,12 +407,24 @@ class Scheduler(Controller):
         conditions = (pod.get("status") or {}).get("conditions") or []
         current = next((c for c in conditions if c.get("type") == "PodScheduled"), None)
         if current is not None and (current.get("status"), current.get("reason"), current.get("message")) == (
-                "False", reason, message):
+            "False",
+            reason,
+            message,
+        ):
             return
         since = current.get("lastTransitionTime") if current is not None and current.get("status") == "False" else None
-        condition = {"type": "PodScheduled", "status": "False", "reason": reason, "message": message,
-                     "lastProbeTime": None, "lastTransitionTime": since or _now()}
+        condition = {
+            "type": "PodScheduled",
+            "status": "False",
+            "reason": reason,
+            "message": message,
+            "lastProbeTime": None,
+            "lastTransitionTime": since or _now(),
+        }
         md = pod["metadata"]
         with contextlib.suppress(NotFoundError, ConflictError):  # gone or bound meanwhile: the informer says so
-            await self.client.patch(resource_path("v1", "pods", md["namespace"], md["name"], "status"),
-                                    {"status": {"conditions": [condition]}}, "strategic")
+            await self.client.patch(
+                resource_path("v1", "pods", md["namespace"], md["name"], "status"),
+                {"status": {"conditions": [condition]}},
+                "strategic",
+            )

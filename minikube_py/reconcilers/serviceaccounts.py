@@ -41,6 +41,7 @@ class ServiceAccountsController(Controller):
             md = (new or old or {}).get("metadata") or {}
             if md.get("name") == name and md.get("namespace"):
                 self.queue.add(md["namespace"])
+
         return handler
 
     async def reconcile(self, key: object) -> None:
@@ -49,9 +50,10 @@ class ServiceAccountsController(Controller):
         if ns is None or ns["metadata"].get("deletionTimestamp"):
             return
         if self.accounts.get(f"{namespace}/{DEFAULT_SERVICE_ACCOUNT}") is None:
-            await self._create(resource_path("v1", "serviceaccounts", namespace=namespace),
-                               {"apiVersion": "v1", "kind": "ServiceAccount",
-                                "metadata": {"name": DEFAULT_SERVICE_ACCOUNT}})
+            await self._create(
+                resource_path("v1", "serviceaccounts", namespace=namespace),
+                {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": DEFAULT_SERVICE_ACCOUNT}},
+            )
         if self.ca:
             await self._publish_ca(namespace)
 
@@ -59,14 +61,25 @@ class ServiceAccountsController(Controller):
         data = {"ca.crt": self.ca}
         live = self.config_maps.get(f"{namespace}/{ROOT_CA_CONFIG_MAP}")
         if live is None:
-            await self._create(resource_path("v1", "configmaps", namespace=namespace), {
-                "apiVersion": "v1", "kind": "ConfigMap", "data": data,
-                "metadata": {"name": ROOT_CA_CONFIG_MAP,
-                             "annotations": {"kubernetes.io/description": _CA_DESCRIPTION}}})
+            await self._create(
+                resource_path("v1", "configmaps", namespace=namespace),
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "data": data,
+                    "metadata": {
+                        "name": ROOT_CA_CONFIG_MAP,
+                        "annotations": {"kubernetes.io/description": _CA_DESCRIPTION},
+                    },
+                },
+            )
         elif live.get("data") != data:
             with contextlib.suppress(NotFoundError):
-                await self.client.patch(resource_path("v1", "configmaps", namespace=namespace,
-                                                      name=ROOT_CA_CONFIG_MAP), {"data": data}, "merge")
+                await self.client.patch(
+                    resource_path("v1", "configmaps", namespace=namespace, name=ROOT_CA_CONFIG_MAP),
+                    {"data": data},
+                    "merge",
+                )
 
     async def _create(self, path: str, body: Obj) -> None:
         """Create unless it exists (the informer was behind) or the namespace went meanwhile."""
@@ -74,6 +87,8 @@ class ServiceAccountsController(Controller):
             await self.client.create(path, body)
 
 
-_CA_DESCRIPTION = ("Contains a CA bundle that can be used to verify the kube-apiserver when using internal "
-                   "endpoints such as the internal service IP or kubernetes.default.svc. No other usage is "
-                   "guaranteed across distributions of Kubernetes clusters.")
+_CA_DESCRIPTION = (
+    "Contains a CA bundle that can be used to verify the kube-apiserver when using internal "
+    "endpoints such as the internal service IP or kubernetes.default.svc. No other usage is "
+    "guaranteed across distributions of Kubernetes clusters."
+)

@@ -78,8 +78,11 @@ class StatefulSetController(Controller):
             self.queue.add(f"{namespace}/{old_ref['name']}")
         if new is not None and controller_of(new) is None:
             self._orphans[namespace].add(key)
-            if old is None or controller_of(old) is not None or \
-                    old["metadata"].get("labels") != new["metadata"].get("labels"):
+            if (
+                old is None
+                or controller_of(old) is not None
+                or old["metadata"].get("labels") != new["metadata"].get("labels")
+            ):
                 self._wake_adopters(new)  # (only what may change who adopts it, not every status update)
         else:
             index_discard(self._orphans, namespace, key)
@@ -113,13 +116,20 @@ class StatefulSetController(Controller):
         status = sts.get("status") or {}
         in_use = {status.get("currentRevision"), *(revision_of(p) for p in pods)} - {None, ""}
         status_path = resource_path("apps/v1", "statefulsets", md["namespace"], md["name"], "status")
-        update, revisions = await self.history.update(sts, in_use=in_use, labels={HASH_LABEL: revision_hash(sts)},
-                                                      status_path=status_path)
+        update, revisions = await self.history.update(
+            sts, in_use=in_use, labels={HASH_LABEL: revision_hash(sts)}, status_path=status_path
+        )
         by_name = {r["metadata"]["name"]: r for r in revisions}
         by_name[update["metadata"]["name"]] = update
         current = by_name.get(status.get("currentRevision") or "") or update
-        step = plan_statefulset(sts, pods, current["metadata"]["name"], update["metadata"]["name"],
-                                datetime.now(UTC), expectations_met=not self.pod_writes.pending(uid))
+        step = plan_statefulset(
+            sts,
+            pods,
+            current["metadata"]["name"],
+            update["metadata"]["name"],
+            datetime.now(UTC),
+            expectations_met=not self.pod_writes.pending(uid),
+        )
         await self._settle_claim_owners(sts, pods)
         failures = await self._delete(sts, step.delete)
         failures += await self._create(sts, step.create, by_name)
@@ -136,19 +146,28 @@ class StatefulSetController(Controller):
         release are conditional on the pod's resourceVersion; a pod that changed meanwhile is looked
         at again on its own event."""
         md = sts["metadata"]
-        candidates = [p for k in (*self._pods_of.get(md["uid"], ()), *self._orphans.get(md["namespace"], ()))
-                      if (p := self.pods.get(k)) is not None]
+        candidates = [
+            p
+            for k in (*self._pods_of.get(md["uid"], ()), *self._orphans.get(md["namespace"], ()))
+            if (p := self.pods.get(k)) is not None
+        ]
         selector = label_selector_from_spec((sts.get("spec") or {}).get("selector"))  # (validated on write)
         claim = claim_pods(md["uid"], selector, members(sts, candidates), owner_deleting=False)
         pods = list(claim.owned)
         for pod in claim.adopt:
             with contextlib.suppress(NotFoundError, ConflictError):
-                pods.append(await patch_pod_refs(
-                    self.client, pod, [*(pod["metadata"].get("ownerReferences") or []), controller_ref(sts)]))
+                pods.append(
+                    await patch_pod_refs(
+                        self.client, pod, [*(pod["metadata"].get("ownerReferences") or []), controller_ref(sts)]
+                    )
+                )
         for pod in claim.release:
             with contextlib.suppress(NotFoundError, ConflictError):
-                await patch_pod_refs(self.client, pod, [r for r in pod["metadata"].get("ownerReferences") or []
-                                                        if r.get("uid") != md["uid"]])
+                await patch_pod_refs(
+                    self.client,
+                    pod,
+                    [r for r in pod["metadata"].get("ownerReferences") or [] if r.get("uid") != md["uid"]],
+                )
         return pods
 
     async def _create(self, sts: Obj, ordinals: list[tuple[int, str]], revisions: dict[str, Obj]) -> int:
@@ -162,14 +181,21 @@ class StatefulSetController(Controller):
             except ApiError as exc:
                 if isinstance(exc, AlreadyExistsError):
                     return 0  # a pod of that name still exists (not ours, or not yet in the cache)
-                await self.events.record(sts, "Warning", "FailedCreate",
-                                         f"create Pod {pod['metadata']['name']} in StatefulSet "
-                                         f"{sts['metadata']['name']} failed error: {exc.message}")
+                await self.events.record(
+                    sts,
+                    "Warning",
+                    "FailedCreate",
+                    f"create Pod {pod['metadata']['name']} in StatefulSet "
+                    f"{sts['metadata']['name']} failed error: {exc.message}",
+                )
                 return len(ordinals) - done
             self.pod_writes.wrote(sts["metadata"]["uid"], created)
-            await self.events.record(sts, "Normal", "SuccessfulCreate",
-                                     f"create Pod {pod['metadata']['name']} in StatefulSet "
-                                     f"{sts['metadata']['name']} successful")
+            await self.events.record(
+                sts,
+                "Normal",
+                "SuccessfulCreate",
+                f"create Pod {pod['metadata']['name']} in StatefulSet {sts['metadata']['name']} successful",
+            )
         return 0
 
     async def _restore_claims(self, sts: Obj, ordinals: list[int]) -> None:
@@ -200,21 +226,31 @@ class StatefulSetController(Controller):
         for pod in pods:
             md = pod["metadata"]
             if finished(pod):
-                await self.events.record(sts, "Warning", "RecreatingFailedPod",
-                                         f"StatefulSet {md['namespace']}/{sts['metadata']['name']} is recreating "
-                                         f"failed Pod {md['name']}")
+                await self.events.record(
+                    sts,
+                    "Warning",
+                    "RecreatingFailedPod",
+                    f"StatefulSet {md['namespace']}/{sts['metadata']['name']} is recreating failed Pod {md['name']}",
+                )
             try:
                 await self.client.delete(resource_path("v1", "pods", md["namespace"], md["name"]), uid=md["uid"])
             except ApiError as exc:
                 if not isinstance(exc, NotFoundError):
                     failures += 1
-                    await self.events.record(sts, "Warning", "FailedDelete",
-                                             f"delete Pod {md['name']} in StatefulSet {sts['metadata']['name']} "
-                                             f"failed error: {exc.message}")
+                    await self.events.record(
+                        sts,
+                        "Warning",
+                        "FailedDelete",
+                        f"delete Pod {md['name']} in StatefulSet {sts['metadata']['name']} failed error: {exc.message}",
+                    )
                 continue
             self.pod_writes.deleted(sts["metadata"]["uid"], pod)
-            await self.events.record(sts, "Normal", "SuccessfulDelete",
-                                     f"delete Pod {md['name']} in StatefulSet {sts['metadata']['name']} successful")
+            await self.events.record(
+                sts,
+                "Normal",
+                "SuccessfulDelete",
+                f"delete Pod {md['name']} in StatefulSet {sts['metadata']['name']} successful",
+            )
         return failures
 
     async def _settle_claim_owners(self, sts: Obj, pods: list[Obj]) -> None:
@@ -235,7 +271,8 @@ class StatefulSetController(Controller):
                 with contextlib.suppress(NotFoundError, ConflictError):
                     await self.client.patch(
                         resource_path("v1", "persistentvolumeclaims", cmd["namespace"], cmd["name"]),
-                        {"metadata": {"ownerReferences": refs or None, "resourceVersion": cmd["resourceVersion"]}})
+                        {"metadata": {"ownerReferences": refs or None, "resourceVersion": cmd["resourceVersion"]}},
+                    )
 
     async def _write_status(self, sts: Obj, status: Obj, path: str) -> None:
         if status == (sts.get("status") or {}):

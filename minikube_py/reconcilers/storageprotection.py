@@ -51,9 +51,13 @@ class StorageProtectionController(Controller):
                 return
             if any(storage.uses_claim(pod, claim) for pod in self.pods.items()):
                 return  # the pod's deletion event brings the claim back
-            await self._release(claim, storage.PVC_PROTECTION,
-                                resource_path("v1", "persistentvolumeclaims", claim["metadata"]["namespace"],
-                                              claim["metadata"]["name"]))
+            await self._release(
+                claim,
+                storage.PVC_PROTECTION,
+                resource_path(
+                    "v1", "persistentvolumeclaims", claim["metadata"]["namespace"], claim["metadata"]["name"]
+                ),
+            )
         else:
             volume = self.volumes.get(name)
             if volume is None or (volume.get("status") or {}).get("phase") == storage.BOUND:
@@ -65,5 +69,7 @@ class StorageProtectionController(Controller):
         if finalizers is None:
             return
         with contextlib.suppress(NotFoundError):
-            await self.client.patch(path, {"metadata": {
-                "finalizers": finalizers or None, "resourceVersion": obj["metadata"]["resourceVersion"]}})
+            await self.client.patch(
+                path,
+                {"metadata": {"finalizers": finalizers or None, "resourceVersion": obj["metadata"]["resourceVersion"]}},
+            )

@@ -76,8 +76,11 @@ class DiskFull(Unavailable):
     go on from memory. Unlike an outage this does not pass by itself, so it is told apart."""
 
     def __init__(self, reason: str) -> None:
-        StoreError.__init__(self, "", f"the datastore's disk is full ({reason}): writes are refused until "
-                                      "space is freed; reads are still served")
+        StoreError.__init__(
+            self,
+            "",
+            f"the datastore's disk is full ({reason}): writes are refused until space is freed; reads are still served",
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,8 +122,17 @@ class Event:
 
     __slots__ = ("_deleted_text", "_prev", "_prev_text", "_value", "key", "revision", "text", "type")
 
-    def __init__(self, type: EventType, key: str, revision: int, value: Obj | None, prev: Obj | None, *,
-                 text: str | None = None, prev_text: str | None = None) -> None:
+    def __init__(
+        self,
+        type: EventType,
+        key: str,
+        revision: int,
+        value: Obj | None,
+        prev: Obj | None,
+        *,
+        text: str | None = None,
+        prev_text: str | None = None,
+    ) -> None:
         self.type = type
         self.key = key
         self.revision = revision
@@ -188,15 +200,17 @@ class Store(Protocol):
     async def get_text(self, key: str) -> str:
         """The stored JSON text of ``key``'s current value; raises KeyNotFound."""
 
-    async def list(self, prefix: str, *, start_after: str | None = None, limit: int | None = None,
-                   must_contain: Sequence[str] = ()) -> ListResult:
+    async def list(
+        self, prefix: str, *, start_after: str | None = None, limit: int | None = None, must_contain: Sequence[str] = ()
+    ) -> ListResult:
         """Objects whose key starts with ``prefix``, in key order, after ``start_after``, at most
         ``limit`` read (``next_key`` says where reading stopped); ``revision`` is the store revision
         the listing reflects. Objects whose stored JSON text lacks one of ``must_contain`` are skipped
         without being decoded (a field selector's cheap first test)."""
 
-    async def list_texts(self, prefix: str, *, start_after: str | None = None, limit: int | None = None,
-                         must_contain: Sequence[str] = ()) -> TextListResult:
+    async def list_texts(
+        self, prefix: str, *, start_after: str | None = None, limit: int | None = None, must_contain: Sequence[str] = ()
+    ) -> TextListResult:
         """As :meth:`list`, the stored JSON texts undecoded (each carries its resourceVersion)."""
 
     async def commit(self, ops: Sequence[Op]) -> list[Obj]:

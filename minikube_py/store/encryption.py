@@ -114,9 +114,12 @@ def _fresh_key() -> tuple[str, bytes]:
 def seal_keyring(secret: str, keyring: Keyring) -> Obj:
     """The record stored at :data:`KEYRING_KEY`: the ring sealed with the cluster token (scrypt: slow
     on purpose, so run it in a thread)."""
-    plain = orjson.dumps({"write": keyring.write,
-                          "keys": [{"name": name, "secret": base64.b64encode(key).decode()}
-                                   for name, key in keyring.keys]})
+    plain = orjson.dumps(
+        {
+            "write": keyring.write,
+            "keys": [{"name": name, "secret": base64.b64encode(key).decode()} for name, key in keyring.keys],
+        }
+    )
     return {"metadata": {"name": "encryption"}, "sealed": pki.seal(secret, {_RING_FILE: plain}, _RING_CONTEXT)}
 
 
@@ -189,7 +192,7 @@ class Encryption:
             return text
         if not text.startswith(_PREFIX):
             raise EncryptionError(f"{key}: sealed by an unknown provider ({text[:40]!r})")
-        name, _, body = text[len(_PREFIX):].partition(":")
+        name, _, body = text[len(_PREFIX) :].partition(":")
         cipher = self._ciphers.get(name)
         if cipher is None:
             raise UnknownKey(name)

@@ -131,8 +131,9 @@ class SqlStore:
     """:class:`minikube_py.store.base.Store` on SQLite or PostgreSQL. Values it hands out, and in
     particular the events shared by all watchers, must be treated as read-only."""
 
-    def __init__(self, backend: Backend, options: StoreOptions | None = None,
-                 encryption: Encryption | None = None) -> None:
+    def __init__(
+        self, backend: Backend, options: StoreOptions | None = None, encryption: Encryption | None = None
+    ) -> None:
         self._backend = backend
         self._options = options or StoreOptions()
         #: seals Secrets on their way to the database and opens them on the way back (see encryption.py)
@@ -218,8 +219,9 @@ class SqlStore:
 
     async def _adopt_keyring(self, conn: AsyncConnection) -> None:
         """Use the key ring stored now (if encryption was ever enabled)."""
-        found = (await conn.execute(
-            select(objects.c.revision, objects.c.value).where(objects.c.key == KEYRING_KEY))).first()
+        found = (
+            await conn.execute(select(objects.c.revision, objects.c.value).where(objects.c.key == KEYRING_KEY))
+        ).first()
         if found is not None:
             await self.encryption.adopt_record(found.value, found.revision)
 
@@ -252,13 +254,15 @@ class SqlStore:
     async def get_text(self, key: str) -> str:
         return self._delivered().cache.get_text(key)
 
-    async def list(self, prefix: str, *, start_after: str | None = None, limit: int | None = None,
-                   must_contain: Sequence[str] = ()) -> ListResult:
+    async def list(
+        self, prefix: str, *, start_after: str | None = None, limit: int | None = None, must_contain: Sequence[str] = ()
+    ) -> ListResult:
         page = await self.list_texts(prefix, start_after=start_after, limit=limit, must_contain=must_contain)
         return ListResult(await decode_all(page.texts), page.revision, page.next_key)
 
-    async def list_texts(self, prefix: str, *, start_after: str | None = None, limit: int | None = None,
-                         must_contain: Sequence[str] = ()) -> TextListResult:
+    async def list_texts(
+        self, prefix: str, *, start_after: str | None = None, limit: int | None = None, must_contain: Sequence[str] = ()
+    ) -> TextListResult:
         cache = self._delivered().cache
         rows, next_key = cache.select(prefix, start_after, limit)
         texts = [row.text for row in rows]
@@ -303,8 +307,16 @@ class SqlStore:
         hub = self._delivered().hub
         hub.compacted = max(hub.compacted, compacted)
         unseal = self.encryption.open
-        return [EventRow(row.revision, row.key, row.type, unseal(row.key, row.value),
-                         None if row.prev_value is None else unseal(row.key, row.prev_value)) for row in rows]
+        return [
+            EventRow(
+                row.revision,
+                row.key,
+                row.type,
+                unseal(row.key, row.value),
+                None if row.prev_value is None else unseal(row.key, row.prev_value),
+            )
+            for row in rows
+        ]
 
     # -- writes ----------------------------------------------------------------------------------
 
@@ -386,15 +398,20 @@ class SqlStore:
         secrets = any(key.startswith(SECRETS_PREFIX) for key in keys)
         if self._backend.shared:
             revision = (await _counters(conn))[REVISION]
-            found = (await conn.execute(
-                select(objects.c.key, objects.c.revision, objects.c.value)
-                .where(objects.c.key.in_(keys | {KEYRING_KEY} if secrets else keys))
-            )).all()
+            found = (
+                await conn.execute(
+                    select(objects.c.key, objects.c.revision, objects.c.value).where(
+                        objects.c.key.in_(keys | {KEYRING_KEY} if secrets else keys)
+                    )
+                )
+            ).all()
             for row in found:
                 if row.key == KEYRING_KEY:
                     await self.encryption.adopt_record(row.value, row.revision)
             unseal = self.encryption.open
-            return {row.key: Row(row.revision, unseal(row.key, row.value)) for row in found if row.key in keys}, revision
+            return {
+                row.key: Row(row.revision, unseal(row.key, row.value)) for row in found if row.key in keys
+            }, revision
         cache = self._delivered().cache
         if secrets and (ring := cache.row(KEYRING_KEY)) is not None:
             await self.encryption.adopt_record(ring.text, ring.revision)
@@ -424,8 +441,13 @@ class SqlStore:
         await conn.execute(
             insert(events),
             [
-                {"revision": ev.revision, "key": ev.key, "type": ev.type, "value": stored[ev.revision],
-                 "prev_value": None if ev.prev_text is None else seal(ev.key, ev.prev_text)}
+                {
+                    "revision": ev.revision,
+                    "key": ev.key,
+                    "type": ev.type,
+                    "value": stored[ev.revision],
+                    "prev_value": None if ev.prev_text is None else seal(ev.key, ev.prev_text),
+                }
                 for ev in plan.events
             ],
         )
@@ -460,23 +482,44 @@ class SqlStore:
         changed it meanwhile sealed it with the write key already (see :meth:`_current`)."""
         changed = 0
         async with self._engine().point.connect() as conn:
-            current = (await conn.execute(select(objects.c.key, objects.c.revision, objects.c.value)
-                                          .where(key_range(objects.c.key, SECRETS_PREFIX)))).all()
-            history = (await conn.execute(select(events.c.revision, events.c.key, events.c.value, events.c.prev_value)
-                                          .where(key_range(events.c.key, SECRETS_PREFIX)))).all()
+            current = (
+                await conn.execute(
+                    select(objects.c.key, objects.c.revision, objects.c.value).where(
+                        key_range(objects.c.key, SECRETS_PREFIX)
+                    )
+                )
+            ).all()
+            history = (
+                await conn.execute(
+                    select(events.c.revision, events.c.key, events.c.value, events.c.prev_value).where(
+                        key_range(events.c.key, SECRETS_PREFIX)
+                    )
+                )
+            ).all()
         reseal = self.encryption.reseal
-        rows = [{"k": row.key, "r": row.revision, "v": new} for row in current
-                if (new := reseal(row.key, row.value)) is not None]
+        rows = [
+            {"k": row.key, "r": row.revision, "v": new}
+            for row in current
+            if (new := reseal(row.key, row.value)) is not None
+        ]
         events_rows = []
         for row in history:
             value, prev = reseal(row.key, row.value), row.prev_value and reseal(row.key, row.prev_value)
             if value is not None or prev is not None:
                 events_rows.append({"r": row.revision, "v": value or row.value, "p": prev or row.prev_value})
         statements = (
-            (update(objects).where(objects.c.key == bindparam("k"), objects.c.revision == bindparam("r"))
-             .values(value=bindparam("v")), rows),
-            (update(events).where(events.c.revision == bindparam("r"))
-             .values(value=bindparam("v"), prev_value=bindparam("p")), events_rows),
+            (
+                update(objects)
+                .where(objects.c.key == bindparam("k"), objects.c.revision == bindparam("r"))
+                .values(value=bindparam("v")),
+                rows,
+            ),
+            (
+                update(events)
+                .where(events.c.revision == bindparam("r"))
+                .values(value=bindparam("v"), prev_value=bindparam("p")),
+                events_rows,
+            ),
         )
         for statement, params in statements:
             for first in range(0, len(params), self._options.compact_chunk):
@@ -528,8 +571,11 @@ def _failure(exc: Exception) -> Exception:
     """What the writers of a failed transaction are told: :class:`DiskFull` when the database's disk
     is full, :class:`Unavailable` when the database cannot be reached, else the error itself."""
     cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    if getattr(cause, "sqlite_errorcode", None) == _SQLITE_FULL or getattr(cause, "sqlstate", None) == _PG_DISK_FULL \
-            or (isinstance(cause, OSError) and cause.errno in _NO_SPACE):
+    if (
+        getattr(cause, "sqlite_errorcode", None) == _SQLITE_FULL
+        or getattr(cause, "sqlstate", None) == _PG_DISK_FULL
+        or (isinstance(cause, OSError) and cause.errno in _NO_SPACE)
+    ):
         return DiskFull(_reason(exc))
     return Unavailable(_reason(exc)) if isinstance(exc, _UNREACHABLE) else exc
 

@@ -21,13 +21,25 @@ from minikube_py.testing import eventually as wait_for
 Obj = dict[str, Any]
 
 
-def start_agent_server(data_dir: Path, node: str, *extra: str, port: int | None = None,
-                       cluster_cidr: str = "10.244.0.0/16") -> RunningServer:
+def start_agent_server(
+    data_dir: Path, node: str, *extra: str, port: int | None = None, cluster_cidr: str = "10.244.0.0/16"
+) -> RunningServer:
     """``pykube server`` with its embedded agent on node IP 127.0.0.1, once the node is Ready. Servers
     that run at the same time on one Docker engine need distinct ``cluster_cidr``s (pod networks)."""
-    running = start_server(data_dir, "--node-name", node, "--node-ip", "127.0.0.1", "--cluster-cidr", cluster_cidr,
-                           "--kubelet-port", "0",
-                           *extra, agent=True, port=port)
+    running = start_server(
+        data_dir,
+        "--node-name",
+        node,
+        "--node-ip",
+        "127.0.0.1",
+        "--cluster-cidr",
+        cluster_cidr,
+        "--kubelet-port",
+        "0",
+        *extra,
+        agent=True,
+        port=port,
+    )
     try:
         wait_for(lambda: node_ready(running, node), f"node {node} to be Ready with a pod CIDR", timeout=90)
     except BaseException:
@@ -52,7 +64,9 @@ def node_server(data_dir: Path, node: str, *extra: str, cluster_cidr: str = "10.
 
 def fresh_namespace(cluster: RunningServer, request: pytest.FixtureRequest, prefix: str) -> Iterator[Kubectl]:
     """A fresh namespace for one test, named after it, deleted without waiting afterwards."""
-    name = f"{prefix}-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:40].strip("-") + f"-{os.urandom(2).hex()}"
+    name = (
+        f"{prefix}-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:40].strip("-") + f"-{os.urandom(2).hex()}"
+    )
     cluster.kubectl("create", "namespace", name)
     yield Kubectl(cluster, name)
     cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
@@ -68,16 +82,26 @@ def node_ready(server: RunningServer, name: str) -> bool:
 def busybox_pod(name: str, script: str, **spec: Any) -> Obj:
     container: Obj = {"name": "main", "image": BUSYBOX_IMAGE, "command": ["sh", "-c", script]}
     container.update(spec.pop("container", {}))
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": name}},
-            "spec": {"terminationGracePeriodSeconds": 1, "containers": [container], **spec}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": {"app": name}},
+        "spec": {"terminationGracePeriodSeconds": 1, "containers": [container], **spec},
+    }
 
 
 def sleeper_rc(name: str, replicas: int) -> Obj:
     """A ReplicationController of busybox pods that sleep, labelled app=<name>."""
-    return {"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": name},
-            "spec": {"replicas": replicas, "selector": {"app": name},
-                     "template": {"metadata": {"labels": {"app": name}},
-                                  "spec": busybox_pod("x", "exec sleep 3600")["spec"]}}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ReplicationController",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"app": name},
+            "template": {"metadata": {"labels": {"app": name}}, "spec": busybox_pod("x", "exec sleep 3600")["spec"]},
+        },
+    }
 
 
 def running_pods(k: Kubectl, app: str) -> list[Obj]:
@@ -98,6 +122,7 @@ def wait_running(k: Kubectl, name: str, timeout: float = 60) -> Obj:
         pod = pod_obj(k, name)
         ready = any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))
         return pod if pod["status"].get("phase") == "Running" and ready else None
+
     return wait_for(running, f"pod {name} to be Running and Ready", timeout=timeout)
 
 
@@ -111,8 +136,15 @@ def waiting_reason(k: Kubectl, name: str) -> str:
 
 
 def events_of(k: Kubectl, name: str) -> str:
-    return k.out("get", "events", "--field-selector", f"involvedObject.name={name}", "-o",
-                 "custom-columns=REASON:.reason,MESSAGE:.message", "--no-headers")
+    return k.out(
+        "get",
+        "events",
+        "--field-selector",
+        f"involvedObject.name={name}",
+        "-o",
+        "custom-columns=REASON:.reason,MESSAGE:.message",
+        "--no-headers",
+    )
 
 
 HTTPD = "mkdir -p /www && echo hello-from-$(hostname) > /www/index.html && exec httpd -f -p 80 -h /www"

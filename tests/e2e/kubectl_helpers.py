@@ -39,15 +39,22 @@ class Kubectl:
         self.server = server
         self.namespace = namespace
 
-    def run(self, *args: str, input: str | None = None, check: bool = True, env: dict[str, str] | None = None,
-            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def run(
+        self,
+        *args: str,
+        input: str | None = None,
+        check: bool = True,
+        env: dict[str, str] | None = None,
+        timeout: float = 60,
+    ) -> subprocess.CompletedProcess[str]:
         return self.server.kubectl("-n", self.namespace, *args, input=input, check=check, env=env, timeout=timeout)
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
         """A long-running kubectl (``get -w``) whose output the test reads line by line."""
         env = {**os.environ, "KUBECONFIG": str(self.server.kubeconfig), "KUBECACHEDIR": str(self.server.cache_dir)}
-        return subprocess.Popen([KUBECTL, "-n", self.namespace, *args], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=env)
+        return subprocess.Popen(
+            [KUBECTL, "-n", self.namespace, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )
 
     def fails(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
         """Run a command that must fail; returns it for assertions on stderr."""
@@ -124,8 +131,12 @@ def client_view(obj: Obj) -> Obj:
     """What a client's request could have changed on an object controllers also write (their status,
     the revision annotations, and so the resourceVersion): its identity, generation, labels and spec."""
     md = obj["metadata"]
-    return {"uid": md["uid"], "generation": md.get("generation"), "labels": md.get("labels") or {},
-            "spec": obj.get("spec")}
+    return {
+        "uid": md["uid"],
+        "generation": md.get("generation"),
+        "labels": md.get("labels") or {},
+        "spec": obj.get("spec"),
+    }
 
 
 def to_yaml(*manifests: Obj) -> str:
@@ -167,8 +178,12 @@ def meta(name: str, labels: dict[str, str] | None = None, **extra: Any) -> Obj:
 
 
 def pod(name: str, labels: dict[str, str] | None = None, image: str = "nginx:1.27", **spec: Any) -> Obj:
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta(name, labels),
-            "spec": {"containers": [{"name": "main", "image": image}], **spec}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": meta(name, labels),
+        "spec": {"containers": [{"name": "main", "image": image}], **spec},
+    }
 
 
 def configmap(name: str, labels: dict[str, str] | None = None, **data: str) -> Obj:
@@ -181,35 +196,61 @@ def _template(labels: dict[str, str], image: str) -> Obj:
 
 def deployment(name: str, replicas: int = 1, image: str = "nginx:1.27", labels: dict[str, str] | None = None) -> Obj:
     selector = {"app": name}
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta(name, labels),
-            "spec": {"replicas": replicas, "selector": {"matchLabels": selector},
-                     "template": _template(selector, image)}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": meta(name, labels),
+        "spec": {"replicas": replicas, "selector": {"matchLabels": selector}, "template": _template(selector, image)},
+    }
 
 
 def replicaset(name: str, replicas: int = 1) -> Obj:
     selector = {"app": name}
-    return {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": meta(name),
-            "spec": {"replicas": replicas, "selector": {"matchLabels": selector},
-                     "template": _template(selector, "nginx:1.27")}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": meta(name),
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": selector},
+            "template": _template(selector, "nginx:1.27"),
+        },
+    }
 
 
 def daemonset(name: str) -> Obj:
     selector = {"app": name}
-    return {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": meta(name),
-            "spec": {"selector": {"matchLabels": selector}, "template": _template(selector, "nginx:1.27")}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": meta(name),
+        "spec": {"selector": {"matchLabels": selector}, "template": _template(selector, "nginx:1.27")},
+    }
 
 
 def statefulset(name: str, replicas: int = 1) -> Obj:
     selector = {"app": name}
-    return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": meta(name),
-            "spec": {"replicas": replicas, "serviceName": name, "selector": {"matchLabels": selector},
-                     "template": _template(selector, "nginx:1.27")}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": meta(name),
+        "spec": {
+            "replicas": replicas,
+            "serviceName": name,
+            "selector": {"matchLabels": selector},
+            "template": _template(selector, "nginx:1.27"),
+        },
+    }
 
 
 def replicationcontroller(name: str, replicas: int = 1) -> Obj:
     selector = {"app": name}
-    return {"apiVersion": "v1", "kind": "ReplicationController", "metadata": meta(name),
-            "spec": {"replicas": replicas, "selector": selector, "template": _template(selector, "nginx:1.27")}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ReplicationController",
+        "metadata": meta(name),
+        "spec": {"replicas": replicas, "selector": selector, "template": _template(selector, "nginx:1.27")},
+    }
 
 
 def job(name: str) -> Obj:
@@ -222,28 +263,61 @@ def service(name: str, port: int = 80, **spec: Any) -> Obj:
     ports: list[Obj] = [{"port": port, "protocol": "TCP"}]
     if "nodePort" in spec:
         ports[0]["nodePort"] = spec.pop("nodePort")
-    return {"apiVersion": "v1", "kind": "Service", "metadata": meta(name),
-            "spec": {"selector": {"app": name}, "ports": ports, **spec}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": meta(name),
+        "spec": {"selector": {"app": name}, "ports": ports, **spec},
+    }
 
 
 def node(name: str) -> Obj:
     """A Ready node no kubelet serves (tainted with NO_KUBELET_TAINT): tests that create one only look
     at it and delete it well within the node lifecycle controller's grace period."""
-    return {"apiVersion": "v1", "kind": "Node", "metadata": meta(name, {"kubernetes.io/hostname": name}),
-            "spec": {"taints": [NO_KUBELET_TAINT]},
-            "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
-                                       "message": "kubelet is posting ready status"}],
-                       "addresses": [{"type": "InternalIP", "address": "10.0.0.10"}],
-                       "nodeInfo": {"kubeletVersion": "v1.32.0", "osImage": "Debian", "kernelVersion": "6.1",
-                                    "containerRuntimeVersion": "docker://27.0", "architecture": "amd64",
-                                    "operatingSystem": "linux"}}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": meta(name, {"kubernetes.io/hostname": name}),
+        "spec": {"taints": [NO_KUBELET_TAINT]},
+        "status": {
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "True",
+                    "reason": "KubeletReady",
+                    "message": "kubelet is posting ready status",
+                }
+            ],
+            "addresses": [{"type": "InternalIP", "address": "10.0.0.10"}],
+            "nodeInfo": {
+                "kubeletVersion": "v1.32.0",
+                "osImage": "Debian",
+                "kernelVersion": "6.1",
+                "containerRuntimeVersion": "docker://27.0",
+                "architecture": "amd64",
+                "operatingSystem": "linux",
+            },
+        },
+    }
 
 
 def mint(server: RunningServer, tmp_path: Path, user: str, *groups: str) -> Path:
     """A kubeconfig for ``user`` made by the ``pykube kubeconfig`` command, as an admin would."""
     out = tmp_path / f"{user.replace(':', '_')}.kubeconfig"  # KUBECONFIG splits at colons
-    args = [sys.executable, "-m", "minikube_py.cli.main", "kubeconfig", "--user", user, "--data-dir",
-            str(server.data_dir), "--expiration", "24h", "--out", str(out)]
+    args = [
+        sys.executable,
+        "-m",
+        "minikube_py.cli.main",
+        "kubeconfig",
+        "--user",
+        user,
+        "--data-dir",
+        str(server.data_dir),
+        "--expiration",
+        "24h",
+        "--out",
+        str(out),
+    ]
     for group in groups:
         args += ["--group", group]
     subprocess.run(args, check=True, capture_output=True, text=True, timeout=60)

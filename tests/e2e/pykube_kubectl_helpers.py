@@ -25,17 +25,26 @@ class Result:
     rc: int
 
 
-def pykube_kubectl(server: RunningServer, *args: str, input: str | None = None,
-                   env: dict[str, str] | None = None) -> Result:
+def pykube_kubectl(
+    server: RunningServer, *args: str, input: str | None = None, env: dict[str, str] | None = None
+) -> Result:
     """``pykube kubectl ARGS`` as a user runs it, against ``server``."""
     full_env = {**os.environ, "KUBECONFIG": str(server.kubeconfig), **(env or {})}
-    done = subprocess.run([sys.executable, "-m", "minikube_py.cli.main", "kubectl", *args], input=input,
-                          capture_output=True, text=True, env=full_env, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "minikube_py.cli.main", "kubectl", *args],
+        input=input,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=60,
+        check=False,
+    )
     return Result(done.stdout, done.stderr, done.returncode)
 
 
-def real_kubectl(server: RunningServer, *args: str, input: str | None = None,
-                 env: dict[str, str] | None = None) -> Result:
+def real_kubectl(
+    server: RunningServer, *args: str, input: str | None = None, env: dict[str, str] | None = None
+) -> Result:
     done = server.kubectl(*args, input=input, check=False, env=env)
     return Result(done.stdout, done.stderr, done.returncode)
 
@@ -55,8 +64,10 @@ def same_output(server: RunningServer, *args: str, input: str | None = None, att
         if ours == theirs:
             return ours
     assert (without_ages(ours.stdout), without_ages(ours.stderr), ours.rc) == (
-        without_ages(theirs.stdout), without_ages(theirs.stderr), theirs.rc), \
-        f"kubectl {' '.join(args)}:\n  pykube: {ours!r}\n  kubectl: {theirs!r}"
+        without_ages(theirs.stdout),
+        without_ages(theirs.stderr),
+        theirs.rc,
+    ), f"kubectl {' '.join(args)}:\n  pykube: {ours!r}\n  kubectl: {theirs!r}"
     return ours
 
 
@@ -67,8 +78,14 @@ class Twins:
         self.k = k
         self.tmp = tmp
 
-    def step(self, command: str, files: Callable[[str], str] | None = None, rc: int | None = None,
-             env: dict[str, str] | None = None, mask: str | None = None) -> Result:
+    def step(
+        self,
+        command: str,
+        files: Callable[[str], str] | None = None,
+        rc: int | None = None,
+        env: dict[str, str] | None = None,
+        mask: str | None = None,
+    ) -> Result:
         """``command`` with ``{s}`` the twin's suffix (``{file}`` the file ``files`` writes for it),
         through both CLIs; ``mask``: a pattern of text allowed to differ (a hash of the twin's template)."""
         results = []
@@ -91,7 +108,10 @@ class Twins:
             return re.sub(mask, "<masked>", text) if mask else text
 
         assert (twin(ours.stdout), twin(ours.stderr), ours.rc) == (
-            masked(theirs.stdout), masked(theirs.stderr), theirs.rc), f"{command}\n  pykube: {ours}\n  kubectl: {theirs}"
+            masked(theirs.stdout),
+            masked(theirs.stderr),
+            theirs.rc,
+        ), f"{command}\n  pykube: {ours}\n  kubectl: {theirs}"
         if rc is not None:
             assert ours.rc == rc, (command, ours)
         return ours

@@ -71,20 +71,42 @@ def test_replication_controller_pods_all_run(k: Kubectl) -> None:
     def all_running() -> list[str] | None:
         running = [p["metadata"]["name"] for p in running_pods(k, "sleepers")]
         return running if len(running) == 3 else None
+
     names = wait_for(all_running, "3 running pods of the RC")
-    ids = subprocess.run(["docker", "ps", "-q", "--filter", f"label=io.pykube.pod.namespace={k.namespace}",
-                          "--filter", "label=io.pykube.container.name=main"], capture_output=True, text=True,
-                         check=True).stdout.split()
+    ids = subprocess.run(
+        [
+            "docker",
+            "ps",
+            "-q",
+            "--filter",
+            f"label=io.pykube.pod.namespace={k.namespace}",
+            "--filter",
+            "label=io.pykube.container.name=main",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert len(ids) == 3, names
-    wait_for(lambda: json.loads(k.out("get", "rc", "sleepers", "-o", "json"))["status"].get("readyReplicas") == 3,
-             "readyReplicas 3")
+    wait_for(
+        lambda: json.loads(k.out("get", "rc", "sleepers", "-o", "json"))["status"].get("readyReplicas") == 3,
+        "readyReplicas 3",
+    )
 
 
 def test_failing_exec_liveness_probe_restarts_the_container(k: Kubectl) -> None:
-    probe = {"exec": {"command": ["cat", "/tmp/healthy"]}, "initialDelaySeconds": 1, "periodSeconds": 1,
-             "failureThreshold": 2}
-    create(k, busybox_pod("sick", "touch /tmp/healthy; sleep 3; rm /tmp/healthy; exec sleep 3600",
-                          container={"livenessProbe": probe}))
+    probe = {
+        "exec": {"command": ["cat", "/tmp/healthy"]},
+        "initialDelaySeconds": 1,
+        "periodSeconds": 1,
+        "failureThreshold": 2,
+    }
+    create(
+        k,
+        busybox_pod(
+            "sick", "touch /tmp/healthy; sleep 3; rm /tmp/healthy; exec sleep 3600", container={"livenessProbe": probe}
+        ),
+    )
     wait_running(k, "sick")
     wait_for(lambda: container_status(k, "sick").get("restartCount", 0) >= 1, "a restart after the probe failed")
     events = events_of(k, "sick")
@@ -94,19 +116,33 @@ def test_failing_exec_liveness_probe_restarts_the_container(k: Kubectl) -> None:
 
 def test_secret_is_seen_through_a_volume_and_the_environment(k: Kubectl) -> None:
     k.run("create", "secret", "generic", "creds", "--from-literal=password=s3cr3t")
-    create(k, busybox_pod(
-        "reader", "echo file=$(cat /etc/creds/password) env=$PASSWORD; exec sleep 3600",
-        volumes=[{"name": "creds", "secret": {"secretName": "creds"}}],
-        container={"volumeMounts": [{"name": "creds", "mountPath": "/etc/creds"}],
-                   "env": [{"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "password"}}}]}))
+    create(
+        k,
+        busybox_pod(
+            "reader",
+            "echo file=$(cat /etc/creds/password) env=$PASSWORD; exec sleep 3600",
+            volumes=[{"name": "creds", "secret": {"secretName": "creds"}}],
+            container={
+                "volumeMounts": [{"name": "creds", "mountPath": "/etc/creds"}],
+                "env": [{"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "password"}}}],
+            },
+        ),
+    )
     wait_running(k, "reader")
     assert wait_for(lambda: "file=s3cr3t env=s3cr3t" in k.out("logs", "reader"), "the pod's output")
 
 
 def test_secret_update_reaches_the_running_pod(k: Kubectl) -> None:
     k.run("create", "secret", "generic", "rotating", "--from-literal=token=v1")
-    create(k, busybox_pod("watcher", "exec sleep 3600", volumes=[{"name": "s", "secret": {"secretName": "rotating"}}],
-                          container={"volumeMounts": [{"name": "s", "mountPath": "/s"}]}))
+    create(
+        k,
+        busybox_pod(
+            "watcher",
+            "exec sleep 3600",
+            volumes=[{"name": "s", "secret": {"secretName": "rotating"}}],
+            container={"volumeMounts": [{"name": "s", "mountPath": "/s"}]},
+        ),
+    )
     wait_running(k, "watcher")
     assert k.out("exec", "watcher", "--", "cat", "/s/token") == "v1"
     k.run("patch", "secret", "rotating", "-p", '{"stringData": {"token": "v2"}}')
@@ -118,11 +154,21 @@ def test_secret_update_reaches_the_running_pod(k: Kubectl) -> None:
 def test_private_image_runs_only_with_its_pull_secret(k: Kubectl) -> None:
     registry = ensure_registry()
     subprocess.run(["docker", "rmi", "-f", registry.private_image], capture_output=True, check=False)
-    k.run("create", "secret", "docker-registry", "regcred", f"--docker-server={registry.address}",
-          f"--docker-username={registry.username}", f"--docker-password={registry.password}")
+    k.run(
+        "create",
+        "secret",
+        "docker-registry",
+        "regcred",
+        f"--docker-server={registry.address}",
+        f"--docker-username={registry.username}",
+        f"--docker-password={registry.password}",
+    )
     private = {"image": registry.private_image, "imagePullPolicy": "Always"}
-    create(k, busybox_pod("without", "exec sleep 3600", container=private),
-           busybox_pod("with", "exec sleep 3600", container=private, imagePullSecrets=[{"name": "regcred"}]))
+    create(
+        k,
+        busybox_pod("without", "exec sleep 3600", container=private),
+        busybox_pod("with", "exec sleep 3600", container=private, imagePullSecrets=[{"name": "regcred"}]),
+    )
     wait_running(k, "with")
     wait_for(lambda: waiting_reason(k, "without") in ("ErrImagePull", "ImagePullBackOff"), "a failed pull")
     assert pod_obj(k, "without")["status"]["phase"] == "Pending"
@@ -134,8 +180,9 @@ def test_kubectl_logs_follow_streams_new_lines(k: Kubectl, cluster: RunningServe
     create(k, busybox_pod("chatty", "i=0; while true; do echo line-$i; i=$((i+1)); sleep 0.2; done"))
     wait_running(k, "chatty")
     env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "KUBECACHEDIR": str(cluster.cache_dir)}
-    proc = subprocess.Popen([KUBECTL, "-n", k.namespace, "logs", "-f", "chatty"], stdout=subprocess.PIPE,
-                            text=True, env=env)
+    proc = subprocess.Popen(
+        [KUBECTL, "-n", k.namespace, "logs", "-f", "chatty"], stdout=subprocess.PIPE, text=True, env=env
+    )
     try:
         assert proc.stdout is not None
         seen: list[str] = []
@@ -154,8 +201,14 @@ def test_kubectl_exec_interactive_with_a_terminal(k: Kubectl, cluster: RunningSe
     wait_running(k, "shell")
     env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "KUBECACHEDIR": str(cluster.cache_dir)}
     leader, follower = pty.openpty()
-    proc = subprocess.Popen([KUBECTL, "-n", k.namespace, "exec", "-it", "shell", "--", "sh"], stdin=follower,
-                            stdout=follower, stderr=follower, env=env, close_fds=True)
+    proc = subprocess.Popen(
+        [KUBECTL, "-n", k.namespace, "exec", "-it", "shell", "--", "sh"],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env=env,
+        close_fds=True,
+    )
     os.close(follower)
     output = b""
     try:
@@ -184,8 +237,13 @@ def test_kubectl_port_forward_reaches_the_pod(k: Kubectl, cluster: RunningServer
     create(k, busybox_pod("fwd", HTTPD))
     wait_running(k, "fwd")
     env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "KUBECACHEDIR": str(cluster.cache_dir)}
-    proc = subprocess.Popen([KUBECTL, "-n", k.namespace, "port-forward", "pod/fwd", ":80"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [KUBECTL, "-n", k.namespace, "port-forward", "pod/fwd", ":80"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
@@ -202,9 +260,11 @@ def test_kubectl_port_forward_reaches_the_pod(k: Kubectl, cluster: RunningServer
 def test_kubectl_describe_pod_shows_the_kubelet_events(k: Kubectl) -> None:
     create(k, busybox_pod("described", "exec sleep 3600"))
     wait_running(k, "described")
+
     def described() -> str | None:
         out = k.out("describe", "pod", "described")
         return out if "Started container" in out else None
+
     out = wait_for(described, "describe to show the Started event")
     assert "Node:" in out and NODE in out
     assert re.search(r"Status:\s+Running", out)
@@ -216,25 +276,31 @@ def test_docker_kill_of_the_app_container_counts_a_restart(k: Kubectl) -> None:
     create(k, busybox_pod("victim", "exec sleep 3600"))
     wait_running(k, "victim")
     before = container_status(k, "victim")
-    subprocess.run(["docker", "kill", before["containerID"].removeprefix("docker://")], check=True,
-                   capture_output=True)
+    subprocess.run(["docker", "kill", before["containerID"].removeprefix("docker://")], check=True, capture_output=True)
 
     def restarted() -> Obj | None:
         status = container_status(k, "victim")
         return status if status.get("restartCount") == 1 and status.get("ready") else None
+
     after = wait_for(restarted, "restartCount 1 and ready again")
     assert after["containerID"] != before["containerID"]
     assert after["lastState"]["terminated"]["exitCode"] == 137
 
 
 def test_broken_pods_get_kubernetes_reasons_and_do_not_disturb_others(k: Kubectl) -> None:
-    create(k,
-           busybox_pod("no-image", "true", container={"image": "pykube.local/does-not-exist:1"}),
-           busybox_pod("no-command", "true", container={"command": ["/no/such/binary"]}),
-           busybox_pod("exits", "exit 1"),
-           busybox_pod("no-secret", "exec sleep 3600", volumes=[{"name": "s", "secret": {"secretName": "absent"}}],
-                       container={"volumeMounts": [{"name": "s", "mountPath": "/s"}]}),
-           busybox_pod("fine", "exec sleep 3600"))
+    create(
+        k,
+        busybox_pod("no-image", "true", container={"image": "pykube.local/does-not-exist:1"}),
+        busybox_pod("no-command", "true", container={"command": ["/no/such/binary"]}),
+        busybox_pod("exits", "exit 1"),
+        busybox_pod(
+            "no-secret",
+            "exec sleep 3600",
+            volumes=[{"name": "s", "secret": {"secretName": "absent"}}],
+            container={"volumeMounts": [{"name": "s", "mountPath": "/s"}]},
+        ),
+        busybox_pod("fine", "exec sleep 3600"),
+    )
     wait_running(k, "fine")
     wait_for(lambda: waiting_reason(k, "no-image") in ("ErrImagePull", "ImagePullBackOff"), "a failed pull")
     wait_for(lambda: waiting_reason(k, "exits") == "CrashLoopBackOff", "CrashLoopBackOff")
@@ -242,10 +308,13 @@ def test_broken_pods_get_kubernetes_reasons_and_do_not_disturb_others(k: Kubectl
 
     def start_failed() -> bool:
         status = container_status(k, "no-command")
-        reasons = {(status.get("state") or {}).get("waiting", {}).get("reason"),
-                   (status.get("lastState") or {}).get("terminated", {}).get("reason"),
-                   (status.get("state") or {}).get("terminated", {}).get("reason")}
+        reasons = {
+            (status.get("state") or {}).get("waiting", {}).get("reason"),
+            (status.get("lastState") or {}).get("terminated", {}).get("reason"),
+            (status.get("state") or {}).get("terminated", {}).get("reason"),
+        }
         return bool(reasons & {"RunContainerError", "StartError", "CrashLoopBackOff"})
+
     wait_for(start_failed, "a start error for a missing command")
     wait_for(lambda: "FailedMount" in events_of(k, "no-secret"), "a FailedMount event")
     assert waiting_reason(k, "no-secret") == "ContainerCreating"
@@ -270,8 +339,12 @@ def test_restarting_the_agent_adopts_running_containers(tmp_path: Path) -> None:
             after = wait_running(k, "keeper")["status"]["containerStatuses"][0]
             assert after["containerID"] == before["containerID"], events_of(k, "keeper")
             assert after["restartCount"] == 0
-            running = subprocess.run(["docker", "ps", "-q", "--no-trunc", "--filter", f"label=io.pykube.node={node}"],
-                                     capture_output=True, text=True, check=True).stdout.split()
+            running = subprocess.run(
+                ["docker", "ps", "-q", "--no-trunc", "--filter", f"label=io.pykube.node={node}"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.split()
             assert before["containerID"].removeprefix("docker://") in running
         finally:
             second.stop()

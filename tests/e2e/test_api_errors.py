@@ -33,8 +33,12 @@ Obj = dict[str, Any]
 
 
 def pod(name: str, labels: dict[str, str] | None = None, image: str = "busybox:1.36") -> Obj:
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels or {}},
-            "spec": {"containers": [{"name": "main", "image": image}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": labels or {}},
+        "spec": {"containers": [{"name": "main", "image": image}]},
+    }
 
 
 def unscheduled_pod(name: str) -> Obj:
@@ -46,21 +50,38 @@ def unscheduled_pod(name: str) -> Obj:
 
 
 def configmap(name: str, labels: dict[str, str] | None = None, **metadata: Any) -> Obj:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "labels": labels or {}, **metadata},
-            "data": {"k": "v"}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "labels": labels or {}, **metadata},
+        "data": {"k": "v"},
+    }
 
 
 def deployment(name: str, replicas: int = 1) -> Obj:
     labels = {"app": name}
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
-                     "template": {"metadata": {"labels": labels},
-                                  "spec": {"containers": [{"name": "main", "image": "nginx:1.27"}]}}}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "main", "image": "nginx:1.27"}]},
+            },
+        },
+    }
 
 
 def service(name: str, **spec: Any) -> Obj:
-    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
-            "spec": {"ports": [{"port": 80, "protocol": "TCP"}], **spec}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name},
+        "spec": {"ports": [{"port": 80, "protocol": "TCP"}], **spec},
+    }
 
 
 def q(path: str, **params: str) -> str:
@@ -102,8 +123,15 @@ def snapshot(server: RunningServer, path: str) -> dict[str, Any]:
     return {item["metadata"]["name"]: item["metadata"]["resourceVersion"] for item in listing["items"]}
 
 
-def read_modify_write(server: RunningServer, method: str, path: str, change: Callable[[Obj], Obj], *,
-                      content_type: str = "application/json", attempts: int = 10) -> tuple[Obj, Obj]:
+def read_modify_write(
+    server: RunningServer,
+    method: str,
+    path: str,
+    change: Callable[[Obj], Obj],
+    *,
+    content_type: str = "application/json",
+    attempts: int = 10,
+) -> tuple[Obj, Obj]:
     """client-go's RetryOnConflict: read ``path``, send ``change(read)`` guarded by the read's
     resourceVersion, and start over when a controller's write got in between. Returns the read the
     accepted write was made from, and the answer to that write."""
@@ -188,10 +216,13 @@ def test_fields_of_the_wrong_json_type_are_400(server: RunningServer, namespace:
 def test_wrong_json_types_in_data_maps_are_400(server: RunningServer, namespace: str) -> None:
     secrets = f"/api/v1/namespaces/{namespace}/secrets"
     with unchanged(server, cm_path(namespace), secrets):
-        status = expect_status(server.request("POST", cm_path(namespace), {**configmap("n"), "data": {"k": 1}}),
-                               400, "BadRequest")
+        status = expect_status(
+            server.request("POST", cm_path(namespace), {**configmap("n"), "data": {"k": 1}}), 400, "BadRequest"
+        )
         assert "ConfigMap.data" in status["message"]
-        expect_status(server.request("POST", secrets, {"metadata": {"name": "s"}, "stringData": "x"}), 400, "BadRequest")
+        expect_status(
+            server.request("POST", secrets, {"metadata": {"name": "s"}, "stringData": "x"}), 400, "BadRequest"
+        )
 
 
 def test_yaml_body_is_accepted(server: RunningServer, namespace: str) -> None:
@@ -200,13 +231,17 @@ def test_yaml_body_is_accepted(server: RunningServer, namespace: str) -> None:
     assert created["data"] == {"a": "b"}
 
 
-@pytest.mark.parametrize(("api_version", "kind", "word"), [
-    ("apps/v1", "Pod", "API version"),
-    ("v2", "Pod", "API version"),
-    ("v1", "Service", "kind"),
-])
-def test_wrong_type_for_the_url_is_400(server: RunningServer, namespace: str, api_version: str, kind: str,
-                                       word: str) -> None:
+@pytest.mark.parametrize(
+    ("api_version", "kind", "word"),
+    [
+        ("apps/v1", "Pod", "API version"),
+        ("v2", "Pod", "API version"),
+        ("v1", "Service", "kind"),
+    ],
+)
+def test_wrong_type_for_the_url_is_400(
+    server: RunningServer, namespace: str, api_version: str, kind: str, word: str
+) -> None:
     body = {**pod("typed"), "apiVersion": api_version, "kind": kind}
     with unchanged(server, pods_path(namespace), f"/api/v1/namespaces/{namespace}/services"):
         status = expect_status(server.request("POST", pods_path(namespace), body), 400, "BadRequest")
@@ -216,8 +251,9 @@ def test_wrong_type_for_the_url_is_400(server: RunningServer, namespace: str, ap
 def test_name_mismatch_between_url_and_body_is_400(server: RunningServer, namespace: str) -> None:
     create(server, cm_path(namespace), configmap("real"))
     with unchanged(server, cm_path(namespace)):
-        status = expect_status(server.request("PUT", f"{cm_path(namespace)}/real", configmap("other")),
-                               400, "BadRequest")
+        status = expect_status(
+            server.request("PUT", f"{cm_path(namespace)}/real", configmap("other")), 400, "BadRequest"
+        )
     assert "other" in status["message"] and "real" in status["message"]
 
 
@@ -235,18 +271,21 @@ def test_namespace_mismatch_is_400(server: RunningServer, namespace: str) -> Non
         server.request("DELETE", f"{cm_path(namespace)}/put-target")
 
 
-@pytest.mark.parametrize("path", [
-    "/api/v1/namespaces/default/widgets",
-    "/api/v1/widgets",
-    "/api/v1/namespaces/default/pods/x/nonsense",
-    "/api/v2/pods",
-    "/apis/apps/v1/namespaces/default/pods",
-    "/apis/apps/v2/deployments",
-    "/apis/nope.example.com/v1/things",
-    "/apis/nope.example.com/v1",
-    "/apis/nope.example.com",
-    "/definitely/not/kubernetes",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/namespaces/default/widgets",
+        "/api/v1/widgets",
+        "/api/v1/namespaces/default/pods/x/nonsense",
+        "/api/v2/pods",
+        "/apis/apps/v1/namespaces/default/pods",
+        "/apis/apps/v2/deployments",
+        "/apis/nope.example.com/v1/things",
+        "/apis/nope.example.com/v1",
+        "/apis/nope.example.com",
+        "/definitely/not/kubernetes",
+    ],
+)
 def test_unknown_resource_paths_are_404_status(server: RunningServer, path: str) -> None:
     status = expect_status(server.request("GET", path), 404, "NotFound")
     assert status["message"] == "the server could not find the requested resource"
@@ -254,21 +293,26 @@ def test_unknown_resource_paths_are_404_status(server: RunningServer, path: str)
 
 def test_unknown_resource_post_changes_nothing(server: RunningServer, namespace: str) -> None:
     with unchanged(server, cm_path(namespace)):
-        expect_status(server.request("POST", f"/api/v1/namespaces/{namespace}/widgets", configmap("w")),
-                      404, "NotFound")
+        expect_status(
+            server.request("POST", f"/api/v1/namespaces/{namespace}/widgets", configmap("w")), 404, "NotFound"
+        )
 
 
-@pytest.mark.parametrize(("path_of", "obj", "field"), [
-    (cm_path, configmap("UpperCase"), "metadata.name"),
-    (cm_path, configmap("x" * 254), "metadata.name"),
-    (cm_path, configmap("under_score"), "metadata.name"),
-    (lambda ns: f"/api/v1/namespaces/{ns}/services", service("s" * 64), "metadata.name"),
-    (cm_path, configmap("badlabel", {"bad key": "v"}), "metadata.labels"),
-    (cm_path, configmap("badvalue", {"k": "v" * 64}), "metadata.labels"),
-    (cm_path, configmap("badvalue2", {"k": "-leading-dash"}), "metadata.labels"),
-])
-def test_invalid_metadata_is_422_with_causes(server: RunningServer, namespace: str, path_of: Any, obj: Obj,
-                                             field: str) -> None:
+@pytest.mark.parametrize(
+    ("path_of", "obj", "field"),
+    [
+        (cm_path, configmap("UpperCase"), "metadata.name"),
+        (cm_path, configmap("x" * 254), "metadata.name"),
+        (cm_path, configmap("under_score"), "metadata.name"),
+        (lambda ns: f"/api/v1/namespaces/{ns}/services", service("s" * 64), "metadata.name"),
+        (cm_path, configmap("badlabel", {"bad key": "v"}), "metadata.labels"),
+        (cm_path, configmap("badvalue", {"k": "v" * 64}), "metadata.labels"),
+        (cm_path, configmap("badvalue2", {"k": "-leading-dash"}), "metadata.labels"),
+    ],
+)
+def test_invalid_metadata_is_422_with_causes(
+    server: RunningServer, namespace: str, path_of: Any, obj: Obj, field: str
+) -> None:
     with unchanged(server, path_of(namespace)):
         status = expect_status(server.request("POST", path_of(namespace), obj), 422, "Invalid")
     details = status["details"]
@@ -283,19 +327,27 @@ def test_pod_without_containers_or_image_is_422(server: RunningServer, namespace
     no_image = {**pod("noimage"), "spec": {"containers": [{"name": "main"}]}}
     with unchanged(server, pods_path(namespace)):
         status = expect_status(server.request("POST", pods_path(namespace), no_containers), 422, "Invalid")
-        assert any(c["field"] == "spec.containers" and c["reason"] == "FieldValueRequired"
-                   for c in status["details"]["causes"]), status
+        assert any(
+            c["field"] == "spec.containers" and c["reason"] == "FieldValueRequired" for c in status["details"]["causes"]
+        ), status
         status = expect_status(server.request("POST", pods_path(namespace), no_image), 422, "Invalid")
     assert status["details"]["causes"] == [
-        {"reason": "FieldValueRequired", "message": "Required value", "field": "spec.containers[0].image"}]
+        {"reason": "FieldValueRequired", "message": "Required value", "field": "spec.containers[0].image"}
+    ]
     assert status["message"] == 'Pod "noimage" is invalid: spec.containers[0].image: Required value'
 
 
 def test_an_invalid_object_of_a_group_is_named_with_its_group(server: RunningServer, namespace: str) -> None:
     """kube-apiserver names the kind with its group in the message (``Deployment.apps``), not in kubectl's
     ``The Deployment "x" is invalid``, which comes from the details."""
-    bad = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "noselector"},
-           "spec": {"template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}}
+    bad = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "noselector"},
+        "spec": {
+            "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}
+        },
+    }
     path = f"/apis/apps/v1/namespaces/{namespace}/deployments"
     status = expect_status(server.request("POST", path, bad), 422, "Invalid")
     assert status["message"].startswith('Deployment.apps "noselector" is invalid: spec.selector: Required value')
@@ -318,24 +370,28 @@ def test_stale_resource_version_on_put_is_409_conflict(server: RunningServer, na
     stale = {**first, "data": {"k": "lost update"}}
     with unchanged(server, cm_path(namespace)):
         status = expect_status(server.request("PUT", f"{cm_path(namespace)}/cas", stale), 409, "Conflict")
-    assert status["message"] == ('Operation cannot be fulfilled on configmaps "cas": the object has been modified; '
-                                 "please apply your changes to the latest version and try again")
+    assert status["message"] == (
+        'Operation cannot be fulfilled on configmaps "cas": the object has been modified; '
+        "please apply your changes to the latest version and try again"
+    )
     assert status["details"] == {"name": "cas", "kind": "configmaps"}
     assert ok(server.request("GET", f"{cm_path(namespace)}/cas"))["data"] == {"k": "second"}
 
 
 def test_put_of_a_missing_object_is_404(server: RunningServer, namespace: str) -> None:
     with unchanged(server, cm_path(namespace)):
-        status = expect_status(server.request("PUT", f"{cm_path(namespace)}/ghost", configmap("ghost")),
-                               404, "NotFound")
+        status = expect_status(
+            server.request("PUT", f"{cm_path(namespace)}/ghost", configmap("ghost")), 404, "NotFound"
+        )
     assert status["message"] == 'configmaps "ghost" not found'
 
 
 def test_create_existing_is_409_already_exists(server: RunningServer, namespace: str) -> None:
     create(server, deploy_path(namespace), deployment("twice"))
     with unchanged(server, deploy_path(namespace)):
-        status = expect_status(server.request("POST", deploy_path(namespace), deployment("twice")),
-                               409, "AlreadyExists")
+        status = expect_status(
+            server.request("POST", deploy_path(namespace), deployment("twice")), 409, "AlreadyExists"
+        )
     assert status["message"] == 'deployments.apps "twice" already exists'
     assert status["details"] == {"name": "twice", "kind": "deployments", "group": "apps"}
 
@@ -366,29 +422,38 @@ def test_body_just_under_the_limit_is_accepted(server: RunningServer, namespace:
 def test_unsupported_content_type_is_415(server: RunningServer, namespace: str) -> None:
     raw = json.dumps(configmap("csv")).encode()
     with unchanged(server, cm_path(namespace)):
-        status = expect_status(server.request("POST", cm_path(namespace), raw, content_type="text/csv"),
-                               415, "UnsupportedMediaType")
+        status = expect_status(
+            server.request("POST", cm_path(namespace), raw, content_type="text/csv"), 415, "UnsupportedMediaType"
+        )
         assert "text/csv" in status["message"]
         create(server, cm_path(namespace), configmap("patched"))
         before = snapshot(server, cm_path(namespace))
-        expect_status(server.request("PATCH", f"{cm_path(namespace)}/patched", {"data": {"k": "x"}},
-                                     content_type="application/json"), 415, "UnsupportedMediaType")
+        expect_status(
+            server.request(
+                "PATCH", f"{cm_path(namespace)}/patched", {"data": {"k": "x"}}, content_type="application/json"
+            ),
+            415,
+            "UnsupportedMediaType",
+        )
         assert snapshot(server, cm_path(namespace)) == before
         server.request("DELETE", f"{cm_path(namespace)}/patched")
 
 
-@pytest.mark.parametrize("params", [
-    {"labelSelector": "a b c"},
-    {"labelSelector": "a in (x"},
-    {"labelSelector": "=x"},
-    {"fieldSelector": "metadata.name"},
-    {"fieldSelector": "spec.nonsense=x"},
-    {"fieldSelector": "metadata.uid=1234"},
-    {"continue": "not-a-token!!"},
-    {"continue": "eyJrIjogMX0"},
-    {"limit": "ten"},
-    {"limit": "-1"},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"labelSelector": "a b c"},
+        {"labelSelector": "a in (x"},
+        {"labelSelector": "=x"},
+        {"fieldSelector": "metadata.name"},
+        {"fieldSelector": "spec.nonsense=x"},
+        {"fieldSelector": "metadata.uid=1234"},
+        {"continue": "not-a-token!!"},
+        {"continue": "eyJrIjogMX0"},
+        {"limit": "ten"},
+        {"limit": "-1"},
+    ],
+)
 def test_bad_list_parameters_are_400(server: RunningServer, namespace: str, params: dict[str, str]) -> None:
     expect_status(server.request("GET", q(pods_path(namespace), **params)), 400, "BadRequest")
 
@@ -397,29 +462,37 @@ def test_continue_token_of_another_collection_is_400(server: RunningServer, name
     for i in range(3):
         create(server, cm_path(namespace), configmap(f"c{i}"))
     token = ok(server.request("GET", q(cm_path(namespace), limit="1")))["metadata"]["continue"]
-    expect_status(server.request("GET", q(pods_path(namespace), limit="1", **{"continue": token})),
-                  400, "BadRequest")
+    expect_status(server.request("GET", q(pods_path(namespace), limit="1", **{"continue": token})), 400, "BadRequest")
 
 
 def test_unsupported_field_selector_names_the_field(server: RunningServer, namespace: str) -> None:
-    status = expect_status(server.request("GET", q(pods_path(namespace), fieldSelector="spec.nonsense=x")),
-                           400, "BadRequest")
+    status = expect_status(
+        server.request("GET", q(pods_path(namespace), fieldSelector="spec.nonsense=x")), 400, "BadRequest"
+    )
     assert "spec.nonsense" in status["message"]
 
 
-@pytest.mark.parametrize(("content_type", "raw", "codes"), [
-    ("application/json-patch+json", b'[{"op": "replace", "path": "/data/k"', (400,)),
-    ("application/json-patch+json", b'{"op": "replace"}', (400, 422)),
-    ("application/json-patch+json", b'[{"op": "frobnicate", "path": "/data/k", "value": "x"}]', (400, 422)),
-    ("application/json-patch+json", b'[{"op": "test", "path": "/data/k", "value": "not-v"},'
-                                    b' {"op": "replace", "path": "/data/k", "value": "changed"}]', (422,)),
-    ("application/json-patch+json", b'[{"op": "remove", "path": "/data/missing"}]', (422,)),
-    ("application/merge-patch+json", b'{"data": ', (400,)),
-    ("application/merge-patch+json", b'["not", "an", "object"]', (400, 422)),
-    ("application/strategic-merge-patch+json", b"{{", (400,)),
-])
-def test_bad_patches_are_4xx_and_change_nothing(server: RunningServer, namespace: str, content_type: str,
-                                                raw: bytes, codes: tuple[int, ...]) -> None:
+@pytest.mark.parametrize(
+    ("content_type", "raw", "codes"),
+    [
+        ("application/json-patch+json", b'[{"op": "replace", "path": "/data/k"', (400,)),
+        ("application/json-patch+json", b'{"op": "replace"}', (400, 422)),
+        ("application/json-patch+json", b'[{"op": "frobnicate", "path": "/data/k", "value": "x"}]', (400, 422)),
+        (
+            "application/json-patch+json",
+            b'[{"op": "test", "path": "/data/k", "value": "not-v"},'
+            b' {"op": "replace", "path": "/data/k", "value": "changed"}]',
+            (422,),
+        ),
+        ("application/json-patch+json", b'[{"op": "remove", "path": "/data/missing"}]', (422,)),
+        ("application/merge-patch+json", b'{"data": ', (400,)),
+        ("application/merge-patch+json", b'["not", "an", "object"]', (400, 422)),
+        ("application/strategic-merge-patch+json", b"{{", (400,)),
+    ],
+)
+def test_bad_patches_are_4xx_and_change_nothing(
+    server: RunningServer, namespace: str, content_type: str, raw: bytes, codes: tuple[int, ...]
+) -> None:
     create(server, cm_path(namespace), configmap("target"))
     with unchanged(server, cm_path(namespace)):
         status, body = server.request("PATCH", f"{cm_path(namespace)}/target", raw, content_type=content_type)
@@ -430,23 +503,42 @@ def test_bad_patches_are_4xx_and_change_nothing(server: RunningServer, namespace
 
 def test_patch_of_a_missing_object_is_404(server: RunningServer, namespace: str) -> None:
     with unchanged(server, cm_path(namespace)):
-        expect_status(server.request("PATCH", f"{cm_path(namespace)}/ghost", {"data": {"a": "b"}},
-                                     content_type="application/merge-patch+json"), 404, "NotFound")
+        expect_status(
+            server.request(
+                "PATCH",
+                f"{cm_path(namespace)}/ghost",
+                {"data": {"a": "b"}},
+                content_type="application/merge-patch+json",
+            ),
+            404,
+            "NotFound",
+        )
 
 
-@pytest.mark.parametrize(("method", "suffix"), [
-    ("POST", "/obj"),
-    ("PUT", ""),
-    ("PATCH", ""),
-    ("POST", "/obj/status"),
-    ("DELETE", "/obj/status"),
-])
+@pytest.mark.parametrize(
+    ("method", "suffix"),
+    [
+        ("POST", "/obj"),
+        ("PUT", ""),
+        ("PATCH", ""),
+        ("POST", "/obj/status"),
+        ("DELETE", "/obj/status"),
+    ],
+)
 def test_wrong_method_is_405(server: RunningServer, namespace: str, method: str, suffix: str) -> None:
     path = f"/api/v1/namespaces/{namespace}/pods{suffix}"
     create(server, pods_path(namespace), unscheduled_pod("obj"))
     with unchanged(server, pods_path(namespace)):
-        expect_status(server.request(method, path, pod("obj"), content_type="application/merge-patch+json"
-                                     if method == "PATCH" else "application/json"), 405, "MethodNotAllowed")
+        expect_status(
+            server.request(
+                method,
+                path,
+                pod("obj"),
+                content_type="application/merge-patch+json" if method == "PATCH" else "application/json",
+            ),
+            405,
+            "MethodNotAllowed",
+        )
 
 
 # ------------------------------------------------------------------------------------------ authentication
@@ -454,10 +546,17 @@ def test_wrong_method_is_405(server: RunningServer, namespace: str, method: str,
 
 @pytest.mark.parametrize("token", ["", "wrong-token", "K10deadbeef::server:nope"])
 def test_missing_or_wrong_token_is_401(server: RunningServer, token: str) -> None:
-    for method, path in (("GET", "/api/v1/namespaces"), ("GET", "/api"), ("GET", "/apis/apps/v1"),
-                         ("POST", cm_path("default"))):
-        status = expect_status(server.request(method, path, configmap("anon") if method == "POST" else None,
-                                              token=token), 401, "Unauthorized")
+    for method, path in (
+        ("GET", "/api/v1/namespaces"),
+        ("GET", "/api"),
+        ("GET", "/apis/apps/v1"),
+        ("POST", cm_path("default")),
+    ):
+        status = expect_status(
+            server.request(method, path, configmap("anon") if method == "POST" else None, token=token),
+            401,
+            "Unauthorized",
+        )
         assert status["message"] == "Unauthorized"
     expect_status(server.request("GET", f"{cm_path('default')}/anon"), 404, "NotFound")
 
@@ -482,8 +581,9 @@ def test_node_join_token_may_only_request_node_credentials(server: RunningServer
     assert server.request("GET", f"/api/v1/nodes/{node['metadata']['name']}")[0] == 404
     expect_status(server.request("GET", deploy_path(namespace), token=secret), 403, "Forbidden")
     with unchanged(server, deploy_path(namespace)):
-        status = expect_status(server.request("POST", deploy_path(namespace), deployment("nope"), token=secret),
-                               403, "Forbidden")
+        status = expect_status(
+            server.request("POST", deploy_path(namespace), deployment("nope"), token=secret), 403, "Forbidden"
+        )
     assert 'User "system:node-bootstrap"' in status["message"]
 
 
@@ -494,11 +594,13 @@ def test_delete_preconditions_mismatch_is_409(server: RunningServer, namespace: 
     obj = create(server, cm_path(namespace), configmap("guarded"))
     path = f"{cm_path(namespace)}/guarded"
     with unchanged(server, cm_path(namespace)):
-        status = expect_status(server.request("DELETE", path, {"preconditions": {"uid": "not-the-uid"}}),
-                               409, "Conflict")
+        status = expect_status(
+            server.request("DELETE", path, {"preconditions": {"uid": "not-the-uid"}}), 409, "Conflict"
+        )
         assert "Precondition failed" in status["message"] and "UID" in status["message"]
-        status = expect_status(server.request("DELETE", path, {"preconditions": {"resourceVersion": "1"}}),
-                               409, "Conflict")
+        status = expect_status(
+            server.request("DELETE", path, {"preconditions": {"resourceVersion": "1"}}), 409, "Conflict"
+        )
         assert "ResourceVersion" in status["message"]
     md = obj["metadata"]
     ok(server.request("DELETE", path, {"preconditions": {"uid": md["uid"], "resourceVersion": md["resourceVersion"]}}))
@@ -544,8 +646,11 @@ def test_orphan_propagation_adds_the_orphan_finalizer(server: RunningServer, nam
 def test_bad_propagation_policy_is_400(server: RunningServer, namespace: str) -> None:
     create(server, cm_path(namespace), configmap("policy"))
     with unchanged(server, cm_path(namespace)):
-        expect_status(server.request("DELETE", f"{cm_path(namespace)}/policy", {"propagationPolicy": "Sideways"}),
-                      400, "BadRequest")
+        expect_status(
+            server.request("DELETE", f"{cm_path(namespace)}/policy", {"propagationPolicy": "Sideways"}),
+            400,
+            "BadRequest",
+        )
 
 
 def test_dry_run_create_and_delete_change_nothing(server: RunningServer, namespace: str) -> None:
@@ -610,8 +715,12 @@ def test_paging_with_a_label_selector_fills_pages(server: RunningServer, namespa
     for i in range(12):
         create(server, cm_path(namespace), configmap(f"sel-{i:02d}", {"odd": str(i % 2)}))
     first = ok(server.request("GET", q(cm_path(namespace), limit="4", labelSelector="odd=1")))
-    second = ok(server.request("GET", q(cm_path(namespace), limit="4", labelSelector="odd=1",
-                                         **{"continue": first["metadata"]["continue"]})))
+    second = ok(
+        server.request(
+            "GET",
+            q(cm_path(namespace), limit="4", labelSelector="odd=1", **{"continue": first["metadata"]["continue"]}),
+        )
+    )
     names = [i["metadata"]["name"] for i in first["items"] + second["items"]]
     assert names == [f"sel-{i:02d}" for i in range(1, 12, 2)][:8]
     assert "continue" not in second["metadata"]
@@ -624,8 +733,11 @@ def test_watch_from_resource_version_gets_exactly_later_events(server: RunningSe
     create(server, cm_path(namespace), configmap("before"))
     start = ok(server.request("GET", cm_path(namespace)))["metadata"]["resourceVersion"]
     a = create(server, cm_path(namespace), configmap("w-a"))
-    modified = ok(server.request("PATCH", f"{cm_path(namespace)}/w-a", {"data": {"k": "2"}},
-                                 content_type="application/merge-patch+json"))
+    modified = ok(
+        server.request(
+            "PATCH", f"{cm_path(namespace)}/w-a", {"data": {"k": "2"}}, content_type="application/merge-patch+json"
+        )
+    )
     create(server, cm_path(namespace), configmap("w-b"))
     ok(server.request("DELETE", f"{cm_path(namespace)}/w-a"))
     events = watch_events(server, cm_path(namespace), resourceVersion=start, timeoutSeconds="1")
@@ -643,7 +755,10 @@ def test_watch_without_resource_version_starts_with_current_objects(server: Runn
     create(server, cm_path(namespace), configmap("present-2"))
     events = watch_events(server, cm_path(namespace), timeoutSeconds="1")
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
-        ("ADDED", "kube-root-ca.crt"), ("ADDED", "present-1"), ("ADDED", "present-2")]
+        ("ADDED", "kube-root-ca.crt"),
+        ("ADDED", "present-1"),
+        ("ADDED", "present-2"),
+    ]
 
 
 def test_watch_with_label_selector_sees_objects_leave_as_deleted(server: RunningServer, namespace: str) -> None:
@@ -655,8 +770,9 @@ def test_watch_with_label_selector_sees_objects_leave_as_deleted(server: Running
     ok(server.request("PATCH", path, {"data": {"k": "unseen"}}, content_type=merge))
     ok(server.request("PATCH", path, {"metadata": {"labels": {"tier": "front"}}}, content_type=merge))
     ok(server.request("DELETE", path))
-    events = watch_events(server, cm_path(namespace), resourceVersion=start, labelSelector="tier=front",
-                          timeoutSeconds="1")
+    events = watch_events(
+        server, cm_path(namespace), resourceVersion=start, labelSelector="tier=front", timeoutSeconds="1"
+    )
     assert [e["type"] for e in events] == ["DELETED", "ADDED", "DELETED"]
     assert events[0]["object"]["metadata"]["labels"] == {"tier": "back"}
 
@@ -666,8 +782,9 @@ def test_watch_of_one_object_by_field_selector(server: RunningServer, namespace:
     create(server, cm_path(namespace), configmap("one"))
     create(server, cm_path(namespace), configmap("other"))
     ok(server.request("DELETE", f"{cm_path(namespace)}/one"))
-    events = watch_events(server, cm_path(namespace), resourceVersion=start, fieldSelector="metadata.name=one",
-                          timeoutSeconds="1")
+    events = watch_events(
+        server, cm_path(namespace), resourceVersion=start, fieldSelector="metadata.name=one", timeoutSeconds="1"
+    )
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("ADDED", "one"), ("DELETED", "one")]
 
 
@@ -680,8 +797,7 @@ def test_watch_timeout_seconds_ends_the_stream(server: RunningServer, namespace:
 
 
 def test_watch_with_a_bad_resource_version_is_400(server: RunningServer, namespace: str) -> None:
-    expect_status(server.request("GET", q(cm_path(namespace), watch="true", resourceVersion="abc")),
-                  400, "BadRequest")
+    expect_status(server.request("GET", q(cm_path(namespace), watch="true", resourceVersion="abc")), 400, "BadRequest")
 
 
 def test_watch_from_a_compacted_revision_is_an_error_event_410(tmp_path: Path) -> None:
@@ -699,8 +815,9 @@ def test_watch_from_a_compacted_revision_is_an_error_event_410(tmp_path: Path) -
         assert srv.stop() == 0
     srv = start_server(data, "--config", str(config))
     try:
-        events = watch_events(srv, cm_path("default"), resourceVersion=first["metadata"]["resourceVersion"],
-                              timeoutSeconds="5")
+        events = watch_events(
+            srv, cm_path("default"), resourceVersion=first["metadata"]["resourceVersion"], timeoutSeconds="5"
+        )
         assert len(events) == 1, events
         assert events[0]["type"] == "ERROR"
         status = events[0]["object"]
@@ -736,8 +853,14 @@ def test_status_subresource_changes_only_status(server: RunningServer, namespace
     assert put["spec"]["replicas"] == 2 and put["status"] == written
     assert put["metadata"]["generation"] == 1
     # PATCH status
-    patched = ok(server.request("PATCH", f"{path}/status", {"status": {"readyReplicas": 2}, "spec": {"replicas": 7}},
-                                content_type="application/merge-patch+json"))
+    patched = ok(
+        server.request(
+            "PATCH",
+            f"{path}/status",
+            {"status": {"readyReplicas": 2}, "spec": {"replicas": 7}},
+            content_type="application/merge-patch+json",
+        )
+    )
     assert patched["status"]["readyReplicas"] == 2 and patched["spec"]["replicas"] == 2
 
     def to_main(obj: Obj) -> Obj:  # the main resource cannot change status
@@ -749,14 +872,22 @@ def test_status_subresource_changes_only_status(server: RunningServer, namespace
     assert updated["spec"]["replicas"] == 3 and updated["status"] == before["status"]
     assert updated["metadata"]["generation"] == 2
     before, merged = read_modify_write(
-        server, "PATCH", path, lambda obj: {"metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]},
-                                            "status": {"readyReplicas": 50}},
-        content_type="application/merge-patch+json")
+        server,
+        "PATCH",
+        path,
+        lambda obj: {
+            "metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]},
+            "status": {"readyReplicas": 50},
+        },
+        content_type="application/merge-patch+json",
+    )
     assert merged["status"] == before["status"] and merged["status"].get("readyReplicas") != 50
     # the status subresource reads as the whole object (compared at one version of it)
-    got, main = wait_for(lambda: (ok(server.request("GET", f"{path}/status")), ok(server.request("GET", path))),
-                         lambda pair: pair[0]["metadata"]["resourceVersion"] == pair[1]["metadata"]["resourceVersion"],
-                         "the Deployment never held still for two reads")
+    got, main = wait_for(
+        lambda: (ok(server.request("GET", f"{path}/status")), ok(server.request("GET", path))),
+        lambda pair: pair[0]["metadata"]["resourceVersion"] == pair[1]["metadata"]["resourceVersion"],
+        "the Deployment never held still for two reads",
+    )
     assert got["kind"] == "Deployment" and got == main and got["spec"]["replicas"] == 3
 
 
@@ -771,13 +902,19 @@ def test_status_put_with_stale_resource_version_is_409(server: RunningServer, na
 
 SCALABLE = {
     "deployments": (lambda ns: deploy_path(ns), lambda name: deployment(name)),
-    "replicasets": (lambda ns: f"/apis/apps/v1/namespaces/{ns}/replicasets",
-                    lambda name: {**deployment(name), "kind": "ReplicaSet"}),
-    "replicationcontrollers": (lambda ns: f"/api/v1/namespaces/{ns}/replicationcontrollers",
-                               lambda name: {"apiVersion": "v1", "kind": "ReplicationController",
-                                             "metadata": {"name": name},
-                                             "spec": {"replicas": 1, "selector": {"app": name},
-                                                      "template": deployment(name)["spec"]["template"]}}),
+    "replicasets": (
+        lambda ns: f"/apis/apps/v1/namespaces/{ns}/replicasets",
+        lambda name: {**deployment(name), "kind": "ReplicaSet"},
+    ),
+    "replicationcontrollers": (
+        lambda ns: f"/api/v1/namespaces/{ns}/replicationcontrollers",
+        lambda name: {
+            "apiVersion": "v1",
+            "kind": "ReplicationController",
+            "metadata": {"name": name},
+            "spec": {"replicas": 1, "selector": {"app": name}, "template": deployment(name)["spec"]["template"]},
+        },
+    ),
 }
 
 
@@ -804,22 +941,32 @@ def test_scale_subresource(server: RunningServer, namespace: str, plural: str) -
     assert ok(server.request("GET", f"{collection}/sc"))["spec"]["replicas"] == 5
     with unchanged(server, collection):
         expect_status(server.request("PUT", path, scale), 409, "Conflict")  # scale carries an old resourceVersion
-        expect_status(server.request("PATCH", path, {"spec": {"replicas": -1}},
-                                     content_type="application/merge-patch+json"), 422, "Invalid")
+        expect_status(
+            server.request("PATCH", path, {"spec": {"replicas": -1}}, content_type="application/merge-patch+json"),
+            422,
+            "Invalid",
+        )
     expect_status(server.request("GET", f"{collection}/missing/scale"), 404, "NotFound")
 
 
 def test_pods_binding_once(server: RunningServer, namespace: str) -> None:
     create(server, pods_path(namespace), unscheduled_pod("bindme"))
-    binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "bindme"},
-               "target": {"apiVersion": "v1", "kind": "Node", "name": "node-a"}}
+    binding = {
+        "apiVersion": "v1",
+        "kind": "Binding",
+        "metadata": {"name": "bindme"},
+        "target": {"apiVersion": "v1", "kind": "Node", "name": "node-a"},
+    }
     ok(server.request("POST", f"{pods_path(namespace)}/bindme/binding", binding), 201)
     bound = ok(server.request("GET", f"{pods_path(namespace)}/bindme"))
     assert bound["spec"]["nodeName"] == "node-a"
     assert any(c["type"] == "PodScheduled" and c["status"] == "True" for c in bound["status"]["conditions"])
     with unchanged(server, pods_path(namespace)):
-        status = expect_status(server.request("POST", f"{pods_path(namespace)}/bindme/binding",
-                                              {**binding, "target": {"name": "node-b"}}), 409, "Conflict")
+        status = expect_status(
+            server.request("POST", f"{pods_path(namespace)}/bindme/binding", {**binding, "target": {"name": "node-b"}}),
+            409,
+            "Conflict",
+        )
     assert "node-a" in status["message"]
     expect_status(server.request("POST", f"{pods_path(namespace)}/ghost/binding", binding), 404, "NotFound")
 
@@ -878,7 +1025,9 @@ def test_allocations_are_freed_on_delete_without_leaks(server: RunningServer, na
         created = create(server, svc_path, svc)
         assert created["spec"]["clusterIP"] == ip and created["spec"]["ports"][0]["nodePort"] == port
         assert sorted(set(reservations(server)) - set(baseline)) == [
-            f"/internal/clusterips/{ip}", f"/internal/nodeports/{port}"]
+            f"/internal/clusterips/{ip}",
+            f"/internal/nodeports/{port}",
+        ]
         ok(server.request("DELETE", f"{svc_path}/cycle-{i}"))
     for i in range(20):
         create(server, svc_path, service(f"auto-{i}", type="NodePort"))
@@ -891,8 +1040,11 @@ def test_type_change_releases_the_node_port(server: RunningServer, namespace: st
     created = create(server, svc_path, service("shrink", type="NodePort"))
     port = created["spec"]["ports"][0]["nodePort"]
     assert f"/internal/nodeports/{port}" in reservations(server)
-    ok(server.request("PATCH", f"{svc_path}/shrink", {"spec": {"type": "ClusterIP"}},
-                      content_type="application/merge-patch+json"))
+    ok(
+        server.request(
+            "PATCH", f"{svc_path}/shrink", {"spec": {"type": "ClusterIP"}}, content_type="application/merge-patch+json"
+        )
+    )
     assert f"/internal/nodeports/{port}" not in reservations(server)
     assert reservations(server) == held(server)
 

@@ -77,8 +77,9 @@ def test_a_deeply_nested_merge_patch_is_4xx_and_pods_still_list(server: RunningS
     and every later ``GET /api/v1/pods`` was a 500."""
     create(server, pods_path(namespace), unscheduled_pod("deep"))
     with unchanged(server, pods_path(namespace)):
-        status, body = server.request("PATCH", f"{pods_path(namespace)}/deep", {"spec": nested(248)},
-                                      content_type=MERGE)
+        status, body = server.request(
+            "PATCH", f"{pods_path(namespace)}/deep", {"spec": nested(248)}, content_type=MERGE
+        )
         assert 400 <= status < 500, body
         expect_status((status, body), status, body["reason"])
         assert "nested too deeply" in body["message"]
@@ -98,8 +99,10 @@ def test_a_deeply_nested_body_is_400(server: RunningServer, namespace: str, cont
 def test_json_patches_cannot_deepen_an_object_past_the_bound(server: RunningServer, namespace: str) -> None:
     """Each self-copy doubles the depth: the patch is refused, not a RecursionError (500)."""
     create(server, pods_path(namespace), unscheduled_pod("self-copy"))
-    ops = [{"op": "add", "path": "/metadata/labels", "value": {}},
-           {"op": "add", "path": "/spec/x", "value": nested(90)}]
+    ops = [
+        {"op": "add", "path": "/metadata/labels", "value": {}},
+        {"op": "add", "path": "/spec/x", "value": nested(90)},
+    ]
     ops += [{"op": "copy", "from": "/spec", "path": "/spec/x/foo"} for _ in range(12)]
     with unchanged(server, pods_path(namespace)):
         status, body = server.request("PATCH", f"{pods_path(namespace)}/self-copy", ops, content_type=JSON_PATCH)
@@ -118,8 +121,9 @@ def test_json_patch_copy_bomb_is_refused_fast_and_cheaply(server: RunningServer,
     raw = json.dumps(ops, separators=(",", ":")).encode()
     assert len(raw) < 1100
     with cheaply_refused(server, "copy bomb"), unchanged(server, cm_path(namespace)):
-        status, body = server.request("PATCH", q(f"{cm_path(namespace)}/bomb", dryRun="All"), raw,
-                                      content_type=JSON_PATCH)
+        status, body = server.request(
+            "PATCH", q(f"{cm_path(namespace)}/bomb", dryRun="All"), raw, content_type=JSON_PATCH
+        )
     expect_status((status, body), 422, "Invalid")
     assert "copied by the patch exceed the limit" in body["message"]
 
@@ -128,14 +132,21 @@ def test_too_many_json_patch_operations_is_413(server: RunningServer, namespace:
     create(server, cm_path(namespace), configmap("many-ops"))
     ops = [{"op": "test", "path": "/data/k", "value": "v"}] * 10001
     with unchanged(server, cm_path(namespace)):
-        body = expect_status(server.request("PATCH", f"{cm_path(namespace)}/many-ops", ops, content_type=JSON_PATCH),
-                             413, "RequestEntityTooLarge")
+        body = expect_status(
+            server.request("PATCH", f"{cm_path(namespace)}/many-ops", ops, content_type=JSON_PATCH),
+            413,
+            "RequestEntityTooLarge",
+        )
     assert "10000" in body["message"]
 
 
 def billion_laughs(levels: int = 9) -> bytes:
-    lines = ["apiVersion: v1", "kind: ConfigMap", "metadata: {name: lol}", 'a0: &a0 ["lol","lol","lol","lol","lol",'
-             '"lol","lol","lol","lol"]']
+    lines = [
+        "apiVersion: v1",
+        "kind: ConfigMap",
+        "metadata: {name: lol}",
+        'a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
+    ]
     for i in range(1, levels):
         refs = ",".join([f"*a{i - 1}"] * 9)
         lines.append(f"a{i}: &a{i} [{refs}]")
@@ -144,23 +155,27 @@ def billion_laughs(levels: int = 9) -> bytes:
 
 
 @pytest.mark.parametrize("content_type", ["application/yaml", "application/apply-patch+yaml"])
-def test_yaml_alias_bomb_is_400_fast_and_stores_nothing(server: RunningServer, namespace: str,
-                                                        content_type: str) -> None:
+def test_yaml_alias_bomb_is_400_fast_and_stores_nothing(
+    server: RunningServer, namespace: str, content_type: str
+) -> None:
     raw = billion_laughs()
     assert len(raw) < 600
     with cheaply_refused(server, f"alias bomb ({content_type})"), unchanged(server, cm_path(namespace)):
         if content_type == "application/yaml":
             status, body = server.request("POST", cm_path(namespace), raw, content_type=content_type)
         else:
-            status, body = server.request("PATCH", q(f"{cm_path(namespace)}/lol", fieldManager="t"), raw,
-                                          content_type=content_type)
+            status, body = server.request(
+                "PATCH", q(f"{cm_path(namespace)}/lol", fieldManager="t"), raw, content_type=content_type
+            )
     expect_status((status, body), 400, "BadRequest")
     assert "aliasing" in body["message"]
 
 
 def test_yaml_with_a_few_aliases_is_still_accepted(server: RunningServer, namespace: str) -> None:
-    raw = (b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: anchors\n  labels: &l {app: web}\n"
-           b"  annotations: *l\ndata: {k: v}\n")
+    raw = (
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: anchors\n  labels: &l {app: web}\n"
+        b"  annotations: *l\ndata: {k: v}\n"
+    )
     created = ok(server.request("POST", cm_path(namespace), raw, content_type="application/yaml"), 201)
     assert created["metadata"]["annotations"] == {"app": "web"}
 
@@ -168,12 +183,17 @@ def test_yaml_with_a_few_aliases_is_still_accepted(server: RunningServer, namesp
 def test_yaml_values_json_cannot_encode_are_400_not_stored(server: RunningServer, namespace: str) -> None:
     """Non-string keys and integers past 64 bits decode from YAML but cannot be encoded or read back."""
     with unchanged(server, cm_path(namespace), pods_path(namespace)):
-        raw = b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: intkeys, labels: {a: b}}\ndata: {k: v}\nextra: {1: 2}\n"
-        expect_status(server.request("POST", cm_path(namespace), raw, content_type="application/yaml"),
-                      400, "BadRequest")
-        raw = (b"apiVersion: v1\nkind: Pod\nmetadata: {name: bigint}\nspec:\n  schedulerName: none\n"
-               b"  activeDeadlineSeconds: 123456789012345678901234567890\n"
-               b"  containers: [{name: c, image: busybox}]\n")
+        raw = (
+            b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: intkeys, labels: {a: b}}\ndata: {k: v}\nextra: {1: 2}\n"
+        )
+        expect_status(
+            server.request("POST", cm_path(namespace), raw, content_type="application/yaml"), 400, "BadRequest"
+        )
+        raw = (
+            b"apiVersion: v1\nkind: Pod\nmetadata: {name: bigint}\nspec:\n  schedulerName: none\n"
+            b"  activeDeadlineSeconds: 123456789012345678901234567890\n"
+            b"  containers: [{name: c, image: busybox}]\n"
+        )
         status, body = server.request("POST", pods_path(namespace), raw, content_type="application/yaml")
         assert 400 <= status < 500, body
     ok(server.request("GET", "/api/v1/configmaps"))
@@ -192,8 +212,9 @@ def env_pod(name: str, size: int) -> Obj:
 
 def test_an_object_over_1_5_mib_is_413_after_decoding(server: RunningServer, namespace: str) -> None:
     with unchanged(server, pods_path(namespace)):  # a body under 3 MiB, an object over 1.5 MiB
-        body = expect_status(server.request("POST", pods_path(namespace), env_pod("too-big", 1600 * 1024)),
-                             413, "RequestEntityTooLarge")
+        body = expect_status(
+            server.request("POST", pods_path(namespace), env_pod("too-big", 1600 * 1024)), 413, "RequestEntityTooLarge"
+        )
     assert "1572864" in body["message"]
     create(server, pods_path(namespace), env_pod("fits", 1400 * 1024))
 
@@ -205,27 +226,43 @@ def test_patches_cannot_grow_an_object_past_the_limit(server: RunningServer, nam
     create(server, leases, {"metadata": {"name": "growing"}, "spec": {"holderIdentity": "x" * (1024 * 1024)}})
     path = f"{leases}/growing"
     with unchanged(server, leases):
-        expect_status(server.request("PATCH", path, {"spec": {"preferredHolder": "y" * 600_000}}, content_type=MERGE),
-                      413, "RequestEntityTooLarge")
-        expect_status(server.request("PATCH", path, [{"op": "copy", "from": "/spec/holderIdentity", "path": "/spec/preferredHolder"}],
-                                     content_type=JSON_PATCH), 413, "RequestEntityTooLarge")
-        expect_status(server.request("PATCH", q(path, dryRun="All"), {"spec": {"preferredHolder": "y" * 600_000}},
-                                     content_type=MERGE), 413, "RequestEntityTooLarge")
+        expect_status(
+            server.request("PATCH", path, {"spec": {"preferredHolder": "y" * 600_000}}, content_type=MERGE),
+            413,
+            "RequestEntityTooLarge",
+        )
+        expect_status(
+            server.request(
+                "PATCH",
+                path,
+                [{"op": "copy", "from": "/spec/holderIdentity", "path": "/spec/preferredHolder"}],
+                content_type=JSON_PATCH,
+            ),
+            413,
+            "RequestEntityTooLarge",
+        )
+        expect_status(
+            server.request(
+                "PATCH", q(path, dryRun="All"), {"spec": {"preferredHolder": "y" * 600_000}}, content_type=MERGE
+            ),
+            413,
+            "RequestEntityTooLarge",
+        )
 
 
 # ------------------------------------------------------------------------------------------ resourceVersion
 
 
 @pytest.mark.parametrize("rv", ["abc", "-1", "1.5", "99999999999999999999999"])
-def test_an_unparsable_resource_version_on_list_or_watch_is_400(server: RunningServer, namespace: str,
-                                                                 rv: str) -> None:
+def test_an_unparsable_resource_version_on_list_or_watch_is_400(server: RunningServer, namespace: str, rv: str) -> None:
     expect_status(server.request("GET", q(cm_path(namespace), resourceVersion=rv)), 400, "BadRequest")
     expect_status(server.request("GET", q(cm_path(namespace), watch="true", resourceVersion=rv)), 400, "BadRequest")
 
 
 @pytest.mark.parametrize("watch", [True, False])
-def test_a_far_future_resource_version_is_too_large_after_a_short_wait(server: RunningServer, namespace: str,
-                                                                       watch: bool) -> None:
+def test_a_far_future_resource_version_is_too_large_after_a_short_wait(
+    server: RunningServer, namespace: str, watch: bool
+) -> None:
     params = {"resourceVersion": "900000000000", **({"watch": "true", "timeoutSeconds": "60"} if watch else {})}
     started = time.monotonic()
     body = expect_status(server.request("GET", q(cm_path(namespace), **params)), 504, "Timeout")
@@ -249,8 +286,15 @@ def test_a_current_resource_version_lists_at_once(server: RunningServer, namespa
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """A server allowing one read-only and one mutating request at a time, and 2 s for headers."""
-    srv = start_server(tmp_path_factory.mktemp("limited") / "data", "--max-requests-inflight", "1",
-                       "--max-mutating-requests-inflight", "1", "--request-header-timeout", "2")
+    srv = start_server(
+        tmp_path_factory.mktemp("limited") / "data",
+        "--max-requests-inflight",
+        "1",
+        "--max-mutating-requests-inflight",
+        "1",
+        "--request-header-timeout",
+        "2",
+    )
     yield srv
     srv.stop()
 
@@ -285,8 +329,10 @@ def test_read_only_requests_over_the_limit_get_429_with_retry_after(limited: Run
 def test_retry_after_header_is_sent(limited: RunningServer) -> None:
     holder = _hold(limited, "GET", q(cm_path("default"), resourceVersion="900000000000"))
     conn = _tls_socket(limited)
-    conn.sendall(f"GET /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\n"
-                 f"Authorization: Bearer {limited.admin_token}\r\nConnection: close\r\n\r\n".encode())
+    conn.sendall(
+        f"GET /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: Bearer {limited.admin_token}\r\nConnection: close\r\n\r\n".encode()
+    )
     answer = b""
     while chunk := conn.recv(65536):
         answer += chunk
@@ -301,9 +347,12 @@ def test_mutating_requests_over_the_limit_get_429(limited: RunningServer) -> Non
     """A POST whose body is still arriving holds the one mutating slot."""
     body = json.dumps(configmap("slow")).encode()
     slow = _tls_socket(limited)
-    slow.sendall(f"POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\n"
-                 f"Authorization: Bearer {limited.admin_token}\r\nContent-Type: application/json\r\n"
-                 f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:10])
+    slow.sendall(
+        f"POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: Bearer {limited.admin_token}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body[:10]
+    )
     time.sleep(0.5)
     before = snapshot(limited, cm_path("default"))
     expect_status(limited.request("POST", cm_path("default"), configmap("refused")), 429, "TooManyRequests")
@@ -334,11 +383,16 @@ def test_a_connection_that_never_finishes_its_headers_is_closed(limited: Running
 # ------------------------------------------------------------------------------------------ unknown fields
 
 
-def request_with_warnings(server: RunningServer, method: str, path: str, body: Obj,
-                          content_type: str = "application/json") -> tuple[int, Any, list[str]]:
+def request_with_warnings(
+    server: RunningServer, method: str, path: str, body: Obj, content_type: str = "application/json"
+) -> tuple[int, Any, list[str]]:
     """A request as :meth:`RunningServer.request`, also returning the answer's Warning headers."""
-    req = urllib.request.Request(server.url + path, data=json.dumps(body).encode(), method=method,
-                                 headers={"Authorization": f"Bearer {server.admin_token}", "Content-Type": content_type})
+    req = urllib.request.Request(
+        server.url + path,
+        data=json.dumps(body).encode(),
+        method=method,
+        headers={"Authorization": f"Bearer {server.admin_token}", "Content-Type": content_type},
+    )
     try:
         with urllib.request.urlopen(req, context=server.ssl_context(), timeout=30) as resp:
             return resp.status, json.loads(resp.read()), resp.headers.get_all("Warning") or []
@@ -356,11 +410,14 @@ def with_unknown_fields(name: str) -> Obj:
 
 
 def test_unknown_fields_are_dropped_with_a_warning(server: RunningServer, namespace: str) -> None:
-    status, created, warnings = request_with_warnings(server, "POST", pods_path(namespace),
-                                                      with_unknown_fields("unknown"))
+    status, created, warnings = request_with_warnings(
+        server, "POST", pods_path(namespace), with_unknown_fields("unknown")
+    )
     assert status == 201, created
-    assert sorted(warnings) == sorted(f'299 - "unknown field \\"{path}\\""' for path in
-                                      ("spec.foo", "spec.containers[0].bar", "metadata.baz", "extra"))
+    assert sorted(warnings) == sorted(
+        f'299 - "unknown field \\"{path}\\""'
+        for path in ("spec.foo", "spec.containers[0].bar", "metadata.baz", "extra")
+    )
     stored = ok(server.request("GET", f"{pods_path(namespace)}/unknown"))
     assert "foo" not in stored["spec"] and "bar" not in stored["spec"]["containers"][0]
     assert "baz" not in stored["metadata"] and "extra" not in stored
@@ -370,9 +427,13 @@ def test_unknown_fields_are_dropped_with_a_warning(server: RunningServer, namesp
 
 def test_fields_added_by_a_patch_are_dropped_with_a_warning(server: RunningServer, namespace: str) -> None:
     create(server, pods_path(namespace), unscheduled_pod("patched"))
-    status, patched, warnings = request_with_warnings(server, "PATCH", f"{pods_path(namespace)}/patched",
-                                                      {"metadata": {"labels": {"a": "b"}}, "spec": {"foo": "x"}},
-                                                      content_type=MERGE)
+    status, patched, warnings = request_with_warnings(
+        server,
+        "PATCH",
+        f"{pods_path(namespace)}/patched",
+        {"metadata": {"labels": {"a": "b"}}, "spec": {"foo": "x"}},
+        content_type=MERGE,
+    )
     assert status == 200, patched
     assert warnings == ['299 - "unknown field \\"spec.foo\\""']
     assert patched["metadata"]["labels"] == {"a": "b"} and "foo" not in patched["spec"]
@@ -380,20 +441,35 @@ def test_fields_added_by_a_patch_are_dropped_with_a_warning(server: RunningServe
 
 def test_unknown_fields_under_strict_validation_are_400(server: RunningServer, namespace: str) -> None:
     with unchanged(server, pods_path(namespace)):
-        body = expect_status(server.request("POST", q(pods_path(namespace), fieldValidation="Strict"),
-                                            with_unknown_fields("strict")), 400, "BadRequest")
+        body = expect_status(
+            server.request("POST", q(pods_path(namespace), fieldValidation="Strict"), with_unknown_fields("strict")),
+            400,
+            "BadRequest",
+        )
         assert "strict decoding error: " in body["message"] and 'unknown field "spec.foo"' in body["message"]
     create(server, pods_path(namespace), unscheduled_pod("strict-patch"))
     with unchanged(server, pods_path(namespace)):
-        expect_status(server.request("PATCH", q(f"{pods_path(namespace)}/strict-patch", fieldValidation="Strict"),
-                                     {"spec": {"foo": "x"}}, content_type=MERGE), 400, "BadRequest")
-        expect_status(server.request("POST", q(pods_path(namespace), fieldValidation="Sloppy"),
-                                     unscheduled_pod("bad-mode")), 400, "BadRequest")
+        expect_status(
+            server.request(
+                "PATCH",
+                q(f"{pods_path(namespace)}/strict-patch", fieldValidation="Strict"),
+                {"spec": {"foo": "x"}},
+                content_type=MERGE,
+            ),
+            400,
+            "BadRequest",
+        )
+        expect_status(
+            server.request("POST", q(pods_path(namespace), fieldValidation="Sloppy"), unscheduled_pod("bad-mode")),
+            400,
+            "BadRequest",
+        )
 
 
 def test_ignore_drops_unknown_fields_silently(server: RunningServer, namespace: str) -> None:
-    status, created, warnings = request_with_warnings(server, "POST", q(pods_path(namespace), fieldValidation="Ignore"),
-                                                      with_unknown_fields("ignored"))
+    status, created, warnings = request_with_warnings(
+        server, "POST", q(pods_path(namespace), fieldValidation="Ignore"), with_unknown_fields("ignored")
+    )
     assert status == 201 and warnings == [] and "foo" not in created["spec"]
 
 
@@ -402,8 +478,15 @@ def test_kubectl_prints_the_warning(server: RunningServer, namespace: str) -> No
     body["spec"]["foo"] = "x"
     done = server.kubectl("create", "-n", namespace, "--validate=warn", "-f", "-", input=json.dumps(body))
     assert 'unknown field "spec.foo"' in done.stderr
-    strict = server.kubectl("create", "-n", namespace, "-f", "-", input=json.dumps({**body, "metadata": {
-        "name": "kubectl-strict"}}), check=False)
+    strict = server.kubectl(
+        "create",
+        "-n",
+        namespace,
+        "-f",
+        "-",
+        input=json.dumps({**body, "metadata": {"name": "kubectl-strict"}}),
+        check=False,
+    )
     assert strict.returncode != 0 and 'unknown field "spec.foo"' in strict.stderr
 
 
@@ -422,8 +505,9 @@ def test_data_dir_is_private_even_when_it_existed_open(tmp_path: Path) -> None:
         assert data.stat().st_mode & 0o777 == 0o700
         modes = {str(p.relative_to(data)): p.stat().st_mode & 0o777 for p in data.rglob("*")}
         assert "state.db" in modes and "node-token" in modes and "pki/ca.key" in modes, modes
-        loose = {name: oct(mode) for name, mode in modes.items()
-                 if mode & 0o077 and not name.endswith(".crt")}  # certificates are public by nature
+        loose = {
+            name: oct(mode) for name, mode in modes.items() if mode & 0o077 and not name.endswith(".crt")
+        }  # certificates are public by nature
         assert loose == {}, loose
     finally:
         srv.stop()

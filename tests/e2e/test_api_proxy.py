@@ -31,14 +31,18 @@ NODE = "apiproxy-e2e"
 NS = "apiproxy-e2e"
 PAGE = "hello from web"
 #: an httpd serving a page, and a CGI script that answers with the request's method, query and body
-HTTPD = (f"mkdir -p /www/cgi-bin && echo '{PAGE}' > /www/index.html && "
-         "printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\n"
-         "echo \"$REQUEST_METHOD $QUERY_STRING\"\\nhead -c \"$CONTENT_LENGTH\"\\n' > /www/cgi-bin/echo && "
-         "chmod +x /www/cgi-bin/echo && exec httpd -f -p 80 -h /www")
+HTTPD = (
+    f"mkdir -p /www/cgi-bin && echo '{PAGE}' > /www/index.html && "
+    "printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\n"
+    'echo "$REQUEST_METHOD $QUERY_STRING"\\nhead -c "$CONTENT_LENGTH"\\n\' > /www/cgi-bin/echo && '
+    "chmod +x /www/cgi-bin/echo && exec httpd -f -p 80 -h /www"
+)
 #: a backend that reads the request's head, then promises 1000 bytes and sends 9
-CUT = ("printf 'HTTP/1.1 200 OK\\r\\nContent-Length: 1000\\r\\n\\r\\nonly part' > /answer && "
-       "printf '#!/bin/sh\\nwhile read -r line && [ ${#line} -gt 1 ]; do :; done\\ncat /answer\\n' > /serve && chmod +x /serve && "
-       "exec nc -ll -p 80 -e /serve")
+CUT = (
+    "printf 'HTTP/1.1 200 OK\\r\\nContent-Length: 1000\\r\\n\\r\\nonly part' > /answer && "
+    "printf '#!/bin/sh\\nwhile read -r line && [ ${#line} -gt 1 ]; do :; done\\ncat /answer\\n' > /serve && chmod +x /serve && "
+    "exec nc -ll -p 80 -e /serve"
+)
 
 #: a WebSocket backend made of busybox: ``nc -ll -e`` runs it per connection
 WS_ECHO = r"""#!/bin/sh
@@ -70,20 +74,36 @@ printf '%s8800' "$hex" | $bb xxd -r -p
 
 @pytest.fixture(scope="module")
 def k(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kubectl]:
-    with node_server(tmp_path_factory.mktemp("apiproxy") / "data", NODE, "--proxy-mode", "none",
-                     cluster_cidr="10.183.0.0/16") as running:
+    with node_server(
+        tmp_path_factory.mktemp("apiproxy") / "data", NODE, "--proxy-mode", "none", cluster_cidr="10.183.0.0/16"
+    ) as running:
         running.kubectl("create", "namespace", NS)
         kubectl = Kubectl(running, NS)
         web = busybox_pod("web", HTTPD, container={"ports": [{"name": "http", "containerPort": 80}]})
-        services = [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
-                     "spec": {"selector": {"app": app}, "ports": [{"name": "http", "port": 80, "targetPort": 80}]}}
-                    for name, app in (("web", "web"), ("idle", "nothing-has-this"))]
-        echo = busybox_pod("ws", "exec nc -ll -p 8080 -e /s/ws",
-                           volumes=[{"name": "s", "configMap": {"name": "ws-echo", "defaultMode": 0o755}}],
-                           container={"volumeMounts": [{"name": "s", "mountPath": "/s"}]})
+        services = [
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": name},
+                "spec": {"selector": {"app": app}, "ports": [{"name": "http", "port": 80, "targetPort": 80}]},
+            }
+            for name, app in (("web", "web"), ("idle", "nothing-has-this"))
+        ]
+        echo = busybox_pod(
+            "ws",
+            "exec nc -ll -p 8080 -e /s/ws",
+            volumes=[{"name": "s", "configMap": {"name": "ws-echo", "defaultMode": 0o755}}],
+            container={"volumeMounts": [{"name": "s", "mountPath": "/s"}]},
+        )
         script = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ws-echo"}, "data": {"ws": WS_ECHO}}
-        services.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "ws"},
-                         "spec": {"selector": {"app": "ws"}, "ports": [{"port": 8080}]}})
+        services.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": "ws"},
+                "spec": {"selector": {"app": "ws"}, "ports": [{"port": 8080}]},
+            }
+        )
         create(kubectl, script, web, busybox_pod("cut", CUT), echo, *services)
         for name in ("web", "cut", "ws"):
             wait_running(kubectl, name)
@@ -102,8 +122,9 @@ def _addresses(k: Kubectl, service: str) -> list[object]:
 def proxy_url(k: Kubectl) -> Iterator[str]:
     """``kubectl proxy --port=0`` running, as a user starts it: its base URL, from what it prints."""
     env = {**os.environ, "KUBECONFIG": str(k.server.kubeconfig), "KUBECACHEDIR": str(k.server.cache_dir)}
-    process = subprocess.Popen([KUBECTL, "proxy", "--port=0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env=env)
+    process = subprocess.Popen(
+        [KUBECTL, "proxy", "--port=0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
@@ -149,8 +170,11 @@ def test_curl_posts_a_large_body_with_expect_continue(proxy_url: str, tmp_path: 
     """curl asks ``Expect: 100-continue`` before a body over 1 MB: the body must still flow."""
     upload = tmp_path / "upload.bin"
     upload.write_bytes(b"y" * 2_000_000)
-    done = subprocess.run(["curl", "-sS", "--max-time", "30", "--data-binary", f"@{upload}",
-                           proxy_url + SERVICE_PATH + "/cgi-bin/echo"], capture_output=True, check=True)
+    done = subprocess.run(
+        ["curl", "-sS", "--max-time", "30", "--data-binary", f"@{upload}", proxy_url + SERVICE_PATH + "/cgi-bin/echo"],
+        capture_output=True,
+        check=True,
+    )
     assert done.stdout == b"POST \n" + upload.read_bytes()
 
 
@@ -182,18 +206,30 @@ def test_an_answer_cut_short_is_cut_short_for_the_caller(k: Kubectl) -> None:
 def test_a_user_needs_the_services_proxy_permission(k: Kubectl, tmp_path: Path) -> None:
     user = f"viewer-{os.urandom(3).hex()}"
     config = mint(k.server, tmp_path, user)
-    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": user},
-            "rules": [{"apiGroups": [""], "resources": ["services", "pods"], "verbs": ["get", "list"]}]}
-    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": user},
-               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": user},
-               "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]}
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": user},
+        "rules": [{"apiGroups": [""], "resources": ["services", "pods"], "verbs": ["get", "list"]}],
+    }
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": user},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": user},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+    }
     create(k, role, binding)
-    wait_for(lambda: as_user(k.server, config, "-n", NS, "get", "service", "web").returncode == 0,
-             "the viewer's RoleBinding to take effect")
+    wait_for(
+        lambda: as_user(k.server, config, "-n", NS, "get", "service", "web").returncode == 0,
+        "the viewer's RoleBinding to take effect",
+    )
     denied = as_user(k.server, config, "get", "--raw", SERVICE_PATH + "/")
     assert denied.returncode != 0
-    assert (f'Error from server (Forbidden): services "web:80" is forbidden: User "{user}" cannot get resource '
-            f'"services/proxy" in API group "" in the namespace "{NS}"') in denied.stderr
+    assert (
+        f'Error from server (Forbidden): services "web:80" is forbidden: User "{user}" cannot get resource '
+        f'"services/proxy" in API group "" in the namespace "{NS}"'
+    ) in denied.stderr
     role["rules"].append({"apiGroups": [""], "resources": ["services/proxy"], "verbs": ["get"]})
     k.run("apply", "-f", "-", input=json.dumps(role))
 
@@ -205,7 +241,7 @@ def test_a_user_needs_the_services_proxy_permission(k: Kubectl, tmp_path: Path) 
     assert allowed == PAGE + "\n"
     # get is not create: the POST stays forbidden
     post = as_user(k.server, config, "create", "--raw", SERVICE_PATH + "/cgi-bin/echo", "-f", "-")
-    assert post.returncode != 0 and "cannot create resource \"services/proxy\"" in post.stderr
+    assert post.returncode != 0 and 'cannot create resource "services/proxy"' in post.stderr
 
 
 def test_nodes_proxy_reaches_the_agent(k: Kubectl) -> None:
@@ -223,14 +259,27 @@ def test_a_websocket_upgrade_is_relayed(k: Kubectl) -> None:
     """The agent's exec WebSocket, reached through nodes/proxy: messages flow both ways through the
     API server's relay with the subprotocol the backend chose (stdin in, the shell's answer back)."""
     server = k.server
-    query = urlencode([("command", "sh"), ("command", "-c"), ("command", 'read line; echo "relayed $line"'),
-                       ("stdin", "true"), ("stdout", "true")])
+    query = urlencode(
+        [
+            ("command", "sh"),
+            ("command", "-c"),
+            ("command", 'read line; echo "relayed $line"'),
+            ("stdin", "true"),
+            ("stdout", "true"),
+        ]
+    )
     url = f"{server.url}/api/v1/nodes/{NODE}/proxy/exec/{NS}/web/main?{query}"
 
     async def run() -> tuple[str | None, bytes]:
-        async with aiohttp.ClientSession() as session, session.ws_connect(
-                url, protocols=("v5.channel.k8s.io",), ssl=server.ssl_context(),
-                headers={"Authorization": f"Bearer {server.admin_token}"}) as ws:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(
+                url,
+                protocols=("v5.channel.k8s.io",),
+                ssl=server.ssl_context(),
+                headers={"Authorization": f"Bearer {server.admin_token}"},
+            ) as ws,
+        ):
             await ws.send_bytes(b"\x00ping\n")
             await ws.send_bytes(b"\xff\x00")  # v5: close stdin
             out = b""
@@ -261,8 +310,7 @@ def test_cluster_info_lists_the_dns_add_on_by_its_proxy_url(k: Kubectl) -> None:
     out = k.server.kubectl("cluster-info").stdout
     plain = re.sub(r"\x1b\[[0-9;]*m", "", out)
     assert f"Kubernetes control plane is running at {k.server.url}" in plain
-    assert (f"CoreDNS is running at {k.server.url}/api/v1/namespaces/kube-system/services/kube-dns:dns/proxy"
-            in plain)
+    assert f"CoreDNS is running at {k.server.url}/api/v1/namespaces/kube-system/services/kube-dns:dns/proxy" in plain
 
 
 def test_discovery_lists_the_proxy_subresources(k: Kubectl) -> None:

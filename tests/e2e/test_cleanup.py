@@ -30,8 +30,13 @@ def docker(*args: str, check: bool = True) -> str:
 
 
 def pykube(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "minikube_py.cli.main", "cleanup", *args], capture_output=True,
-                          text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "minikube_py.cli.main", "cleanup", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def forget() -> None:
@@ -45,17 +50,33 @@ def leftovers() -> Iterator[tuple[str, str]]:
     ensure_docker()
     forget()
     docker("network", "create", "--label", "io.pykube.managed=true", "--subnet", SUBNET, NETWORK)
-    container = docker("run", "-d", "--name", f"{NODE}-pod", "--network", NETWORK,
-                       "--label", "io.pykube.managed=true", "--label", f"io.pykube.node={NODE}",
-                       "--label", "io.pykube.pod.termination-grace=1", BUSYBOX_IMAGE, "sleep", "3600")
+    container = docker(
+        "run",
+        "-d",
+        "--name",
+        f"{NODE}-pod",
+        "--network",
+        NETWORK,
+        "--label",
+        "io.pykube.managed=true",
+        "--label",
+        f"io.pykube.node={NODE}",
+        "--label",
+        "io.pykube.pod.termination-grace=1",
+        BUSYBOX_IMAGE,
+        "sleep",
+        "3600",
+    )
     yield container, docker("network", "inspect", "-f", "{{.Id}}", NETWORK)
     forget()
 
 
 def test_dry_run_lists_and_cleanup_removes_a_nodes_containers_and_network(leftovers: tuple[str, str]) -> None:
     container, _ = leftovers
-    wanted = [f"would remove container {NODE}-pod ({container[:12]}, node {NODE}, running)",
-              f"would remove network {NETWORK} ({SUBNET})"]
+    wanted = [
+        f"would remove container {NODE}-pod ({container[:12]}, node {NODE}, running)",
+        f"would remove network {NETWORK} ({SUBNET})",
+    ]
     everything = pykube("--dry-run")
     assert everything.returncode == 0, everything.stderr
     assert set(wanted) <= set(everything.stdout.splitlines())
@@ -91,12 +112,18 @@ def test_all_unmounts_pod_volumes_and_removes_the_data_dir(tmp_path: Path) -> No
 
 
 def uninstall(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "minikube_py.cli.main", "uninstall", *args], capture_output=True,
-                          text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "minikube_py.cli.main", "uninstall", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_uninstall_lists_processes_containers_data_and_images_and_removes_images(
-        leftovers: tuple[str, str], tmp_path: Path) -> None:
+    leftovers: tuple[str, str], tmp_path: Path
+) -> None:
     """The dry run names everything an uninstall removes; the whole uninstall would stop the other tests'
     clusters on this host, so the removal is checked here for what cleanup does not cover: images."""
     container, _ = leftovers
@@ -106,6 +133,7 @@ def test_uninstall_lists_processes_containers_data_and_images_and_removes_images
     data.mkdir()
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "minikube_py.cli.main", "agent"])
     try:
+
         def listed() -> list[str] | None:
             dry = uninstall("--dry-run", "--data-dir", str(data))
             assert dry.returncode == 0, dry.stderr
@@ -114,8 +142,11 @@ def test_uninstall_lists_processes_containers_data_and_images_and_removes_images
 
         lines = wait_for(listed, "the running agent in the list", timeout=10)
         image_id = docker("image", "inspect", "-f", "{{.Id}}", image).removeprefix("sha256:")[:12]
-        for wanted in (f"would remove container {NODE}-pod ({container[:12]}, node {NODE}, running)",
-                       f"would remove network {NETWORK} ({SUBNET})", f"would remove data dir {data}"):
+        for wanted in (
+            f"would remove container {NODE}-pod ({container[:12]}, node {NODE}, running)",
+            f"would remove network {NETWORK} ({SUBNET})",
+            f"would remove data dir {data}",
+        ):
             assert wanted in lines
         assert any(line.startswith("would remove image ") and image in line and image_id in line for line in lines)
         assert lines.index(next(line for line in lines if "process" in line)) == 0  # stopped before anything goes

@@ -42,13 +42,32 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]
     rules would be shared with other clusters on this host)."""
     ensure_docker()
     remove_node_containers(NODE)
-    running = start_server(tmp_path_factory.mktemp("dashboard") / "data", "--node-name", NODE, "--node-ip",
-                           "127.0.0.1", "--cluster-cidr", "10.237.0.0/16", "--kubelet-port", "0",
-                           "--proxy-mode", "none", agent=True)
+    running = start_server(
+        tmp_path_factory.mktemp("dashboard") / "data",
+        "--node-name",
+        NODE,
+        "--node-ip",
+        "127.0.0.1",
+        "--cluster-cidr",
+        "10.237.0.0/16",
+        "--kubelet-port",
+        "0",
+        "--proxy-mode",
+        "none",
+        agent=True,
+    )
     running.node_network = False
     try:
-        wait_for(lambda: running.kubectl("get", "node", NODE, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}",
-                                         check=False).stdout == "True", f"node {NODE} to be Ready", timeout=90)
+        wait_for(
+            lambda: (
+                running.kubectl(
+                    "get", "node", NODE, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}", check=False
+                ).stdout
+                == "True"
+            ),
+            f"node {NODE} to be Ready",
+            timeout=90,
+        )
         yield running
     finally:
         running.stop()
@@ -59,12 +78,35 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]
 def fake_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """A server whose node runs the fake runtime, whose simulated usage pods pin with FAKE_CPU and
     FAKE_MEMORY (no Docker, no host networking: nothing to clean up beyond the server)."""
-    running = start_server(tmp_path_factory.mktemp("dashboard-fake") / "data", "--agent-runtime", "fake",
-                           "--node-name", FAKE_NODE, "--node-ip", "127.0.0.1", "--kubelet-port", "0", agent=True)
+    running = start_server(
+        tmp_path_factory.mktemp("dashboard-fake") / "data",
+        "--agent-runtime",
+        "fake",
+        "--node-name",
+        FAKE_NODE,
+        "--node-ip",
+        "127.0.0.1",
+        "--kubelet-port",
+        "0",
+        agent=True,
+    )
     running.node_network = False
     try:
-        wait_for(lambda: running.kubectl("get", "node", FAKE_NODE, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}",
-                                         check=False).stdout == "True", f"node {FAKE_NODE} to be Ready", timeout=90)
+        wait_for(
+            lambda: (
+                running.kubectl(
+                    "get",
+                    "node",
+                    FAKE_NODE,
+                    "-o",
+                    "jsonpath={.status.conditions[?(@.type=='Ready')].status}",
+                    check=False,
+                ).stdout
+                == "True"
+            ),
+            f"node {FAKE_NODE} to be Ready",
+            timeout=90,
+        )
         yield running
     finally:
         running.stop()
@@ -93,8 +135,13 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def login_url(cluster: RunningServer) -> str:
-    done = subprocess.run([sys.executable, "-m", "minikube_py.cli.main", "dashboard", "--kubeconfig",
-                           str(cluster.kubeconfig)], capture_output=True, text=True, timeout=60, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "minikube_py.cli.main", "dashboard", "--kubeconfig", str(cluster.kubeconfig)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     url = done.stdout.strip()
     assert re.fullmatch(re.escape(cluster.url) + r"/dashboard/\?code=[\w-]+", url), url
     return url
@@ -128,8 +175,10 @@ def open_page(context: BrowserContext, cluster: RunningServer, route: str, names
     page.on("pageerror", lambda error: errors.append(str(error)))
     # (error pages have no localStorage: the script runs there too when a navigation is cut off)
     page.add_init_script(f"try {{ localStorage.setItem('pykube.namespace', {json.dumps(namespace)}) }} catch {{}}")
-    page.on("console", lambda message: errors.append(f"console {message.type}: {message.text}")
-            if message.type == "error" else None)
+    page.on(
+        "console",
+        lambda message: errors.append(f"console {message.type}: {message.text}") if message.type == "error" else None,
+    )
     goto(page, f"{cluster.url}/dashboard/#/{route}")
     try:
         expect(page.locator("#namespace")).to_have_value(namespace)
@@ -149,7 +198,7 @@ def goto(page: Page, url: str) -> None:
             page.goto(url)
             return
         except PlaywrightError as exc:
-            if "interrupted by another navigation to \"https://" in str(exc):
+            if 'interrupted by another navigation to "https://' in str(exc):
                 page.wait_for_load_state()  # the login's redirect, reported as a second navigation
                 return
             cut_off = "ERR_NETWORK_CHANGED" in str(exc) or "chrome-error://" in str(exc)
@@ -159,9 +208,16 @@ def goto(page: Page, url: str) -> None:
 
 def deployment(name: str, replicas: int, script: str = "exec sleep 3600") -> dict[str, object]:
     pod = busybox_pod("x", script)
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
-                     "template": {"metadata": {"labels": {"app": name}}, "spec": pod["spec"]}}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}}, "spec": pod["spec"]},
+        },
+    }
 
 
 def pod_rows(page: Page, app: str) -> list[str]:
@@ -197,19 +253,25 @@ def test_the_printed_url_logs_in_once(cluster: RunningServer, browser: Browser) 
         used.close()
 
 
-def test_pods_appear_live_as_a_deployment_scales(cluster: RunningServer, logged_in: BrowserContext, k: Kubectl,
-                                                 screenshots: Path) -> None:
+def test_pods_appear_live_as_a_deployment_scales(
+    cluster: RunningServer, logged_in: BrowserContext, k: Kubectl, screenshots: Path
+) -> None:
     create(k, deployment("web", 1))
     page = open_page(logged_in, cluster, "pods", k.namespace)
     wait_for(lambda: len(pod_rows(page, "web")) == 1 and "Running" in pod_rows(page, "web")[0], "one running pod row")
     lists: list[str] = []  # from now on: the rows were listed once, the rest must come by watch
-    page.on("request", lambda r: lists.append(r.url) if "/api/v1/" in r.url and "/pods" in r.url
-            and "watch=" not in r.url else None)
+    page.on(
+        "request",
+        lambda r: lists.append(r.url) if "/api/v1/" in r.url and "/pods" in r.url and "watch=" not in r.url else None,
+    )
     page.evaluate("window.stillTheSamePage = true")
 
     k.run("scale", "deployment", "web", "--replicas=3")
-    wait_for(lambda: len(rows := pod_rows(page, "web")) == 3 and all("Running" in r for r in rows),
-             "three running pod rows", timeout=90)
+    wait_for(
+        lambda: len(rows := pod_rows(page, "web")) == 3 and all("Running" in r for r in rows),
+        "three running pod rows",
+        timeout=90,
+    )
     assert page.evaluate("window.stillTheSamePage") is True, "the rows came without a reload"
     assert lists == [], f"the page listed pods again instead of watching: {lists}"
     page.locator("#nav a[data-page=overview]").click()
@@ -224,24 +286,39 @@ def test_pods_appear_live_as_a_deployment_scales(cluster: RunningServer, logged_
     page.close()
 
 
-def test_a_followed_log_shows_what_the_container_prints_later(cluster: RunningServer, logged_in: BrowserContext,
-                                                              k: Kubectl, screenshots: Path) -> None:
-    pod = busybox_pod("talker", "echo started; while [ ! -f /tmp/go ]; do sleep 0.2; done; "
-                                "echo printed-after-the-page-opened; exec sleep 3600",
-                      volumes=[{"name": "data", "emptyDir": {}}])
+def test_a_followed_log_shows_what_the_container_prints_later(
+    cluster: RunningServer, logged_in: BrowserContext, k: Kubectl, screenshots: Path
+) -> None:
+    pod = busybox_pod(
+        "talker",
+        "echo started; while [ ! -f /tmp/go ]; do sleep 0.2; done; echo printed-after-the-page-opened; exec sleep 3600",
+        volumes=[{"name": "data", "emptyDir": {}}],
+    )
     # a second container that fails once: its previous log is the first run's
-    pod["spec"]["containers"].append({
-        "name": "side", "image": pod["spec"]["containers"][0]["image"],
-        "volumeMounts": [{"name": "data", "mountPath": "/data"}],
-        "command": ["sh", "-c", "if [ -f /data/once ]; then echo second-run; exec sleep 3600; fi; "
-                                "touch /data/once; echo first-run; exit 1"]})
+    pod["spec"]["containers"].append(
+        {
+            "name": "side",
+            "image": pod["spec"]["containers"][0]["image"],
+            "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+            "command": [
+                "sh",
+                "-c",
+                "if [ -f /data/once ]; then echo second-run; exec sleep 3600; fi; "
+                "touch /data/once; echo first-run; exit 1",
+            ],
+        }
+    )
     create(k, pod)
 
     def both_running_after_one_failure() -> bool:
         statuses = {c["name"]: c for c in pod_obj(k, "talker")["status"].get("containerStatuses") or []}
         side, main = statuses.get("side", {}), statuses.get("main", {})
-        return side.get("restartCount", 0) >= 1 and "running" in side.get("state", {}) and \
-            "running" in main.get("state", {})
+        return (
+            side.get("restartCount", 0) >= 1
+            and "running" in side.get("state", {})
+            and "running" in main.get("state", {})
+        )
+
     wait_for(both_running_after_one_failure, "the side container running again after its first run", timeout=120)
     page = open_page(logged_in, cluster, f"pods/{k.namespace}/talker/logs", k.namespace)
     log = page.locator("#log-output")
@@ -260,8 +337,9 @@ def test_a_followed_log_shows_what_the_container_prints_later(cluster: RunningSe
     page.close()
 
 
-def test_a_command_typed_in_the_terminal_runs_in_the_container(cluster: RunningServer, logged_in: BrowserContext,
-                                                               k: Kubectl, screenshots: Path) -> None:
+def test_a_command_typed_in_the_terminal_runs_in_the_container(
+    cluster: RunningServer, logged_in: BrowserContext, k: Kubectl, screenshots: Path
+) -> None:
     create(k, busybox_pod("shell", "exec sleep 3600"))
     wait_running(k, "shell")
     page = open_page(logged_in, cluster, f"pods/{k.namespace}/shell/terminal", k.namespace)
@@ -274,8 +352,9 @@ def test_a_command_typed_in_the_terminal_runs_in_the_container(cluster: RunningS
     page.close()
 
 
-def test_scale_edit_and_delete_from_the_page(cluster: RunningServer, logged_in: BrowserContext, k: Kubectl,
-                                             screenshots: Path) -> None:
+def test_scale_edit_and_delete_from_the_page(
+    cluster: RunningServer, logged_in: BrowserContext, k: Kubectl, screenshots: Path
+) -> None:
     create(k, deployment("api", 1))
     page = open_page(logged_in, cluster, "workloads", k.namespace)
     row = page.locator("#deployments-table tbody tr[data-key$='/api']")
@@ -291,24 +370,36 @@ def test_scale_edit_and_delete_from_the_page(cluster: RunningServer, logged_in: 
     page.screenshot(path=screenshots / "workloads.png", full_page=True)
 
     page.locator("#deployments-table tbody tr[data-key$='/api'] button.restart").click()
-    wait_for(lambda: k.out("get", "deployment", "api", "-o",
-                           "jsonpath={.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt}"),
-             "the restartedAt annotation")
+    wait_for(
+        lambda: k.out(
+            "get",
+            "deployment",
+            "api",
+            "-o",
+            "jsonpath={.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt}",
+        ),
+        "the restartedAt annotation",
+    )
 
     page.locator("#deployments-table tbody tr[data-key$='/api'] td:first-child a").click()
     page.locator("#yaml-edit").click()
     text = page.locator("#yaml-text")
     text.fill(text.input_value().replace("  name: api\n", "  name: api\n  labels:\n    tier: backend\n", 1))
     page.locator("#yaml-apply").click()
-    outcome = wait_for(lambda: "applied" if page.locator("#yaml-view").count() else
-                       "".join(page.locator("#yaml-error").all_inner_texts()), "the apply's outcome")
+    outcome = wait_for(
+        lambda: (
+            "applied" if page.locator("#yaml-view").count() else "".join(page.locator("#yaml-error").all_inner_texts())
+        ),
+        "the apply's outcome",
+    )
     assert outcome == "applied", outcome
     expect(page.locator("#yaml-view")).to_contain_text("tier: backend")
     labels = json.loads(k.out("get", "deployment", "api", "-o", "jsonpath={.metadata.labels}") or "{}")
     assert labels.get("tier") == "backend"
     managers = json.loads(k.out("get", "deployment", "api", "-o", "json", "--show-managed-fields"))
-    assert any(m["manager"] == "pykube-dashboard" and m["operation"] == "Apply"
-               for m in managers["metadata"]["managedFields"])
+    assert any(
+        m["manager"] == "pykube-dashboard" and m["operation"] == "Apply" for m in managers["metadata"]["managedFields"]
+    )
     expect(page.locator("#events-table")).to_contain_text("ScalingReplicaSet")
     page.screenshot(path=screenshots / "yaml.png", full_page=True)
 
@@ -333,13 +424,16 @@ def kubectl_history(k: Kubectl, resource: str) -> dict[str, str]:
 
 def change_image(k: Kubectl, resource: str, image: str, cause: str) -> None:
     """An image change recorded with its change-cause, as `kubectl set image --record` once did."""
-    patch = {"metadata": {"annotations": {"kubernetes.io/change-cause": cause}},
-             "spec": {"template": {"spec": {"containers": [{"name": "main", "image": image}]}}}}
+    patch = {
+        "metadata": {"annotations": {"kubernetes.io/change-cause": cause}},
+        "spec": {"template": {"spec": {"containers": [{"name": "main", "image": image}]}}},
+    }
     k.run("patch", resource, "--type=strategic", "-p", json.dumps(patch))
 
 
-def test_a_deployments_image_change_is_undone_from_its_history(cluster: RunningServer, logged_in: BrowserContext,
-                                                                k: Kubectl, screenshots: Path) -> None:
+def test_a_deployments_image_change_is_undone_from_its_history(
+    cluster: RunningServer, logged_in: BrowserContext, k: Kubectl, screenshots: Path
+) -> None:
     web = deployment("web", 1)
     web["metadata"]["annotations"] = {"kubernetes.io/change-cause": "first release"}
     create(k, web)
@@ -355,25 +449,40 @@ def test_a_deployments_image_change_is_undone_from_its_history(cluster: RunningS
     assert "a bad image" in rows["2"] and PAUSE_IMAGE in rows["2"] and "current" in rows["2"]
 
     page.locator("#history-table tbody tr[data-key='1'] button.undo").click()
-    wait_for(lambda: k.out("get", "deployment", "web", "-o", "jsonpath={.spec.template.spec.containers[0].image}")
-             == BUSYBOX_IMAGE, "the first image back in the Deployment")
+    wait_for(
+        lambda: (
+            k.out("get", "deployment", "web", "-o", "jsonpath={.spec.template.spec.containers[0].image}")
+            == BUSYBOX_IMAGE
+        ),
+        "the first image back in the Deployment",
+    )
     restored = k.json("get", "deployment", "web")
     assert restored["metadata"]["annotations"]["kubernetes.io/change-cause"] == "first release"
     assert restored["spec"]["template"]["metadata"]["labels"] == {"app": "web"}, "no pod-template-hash label"
-    wait_for(lambda: kubectl_history(k, "deployment/web") == {"2": "a bad image", "3": "first release"},
-             "the first release as revision 3 in kubectl's history")
+    wait_for(
+        lambda: kubectl_history(k, "deployment/web") == {"2": "a bad image", "3": "first release"},
+        "the first release as revision 3 in kubectl's history",
+    )
     # the page follows: the first template is now revision 3, the current one; 2 can be undone to
-    wait_for(lambda: set(history_rows(page)) == {"2", "3"} and "current" in history_rows(page)["3"], "revisions 2 and 3")
+    wait_for(
+        lambda: set(history_rows(page)) == {"2", "3"} and "current" in history_rows(page)["3"], "revisions 2 and 3"
+    )
     assert "Undo to 2" in history_rows(page)["2"]
-    wait_for(lambda: k.out("get", "deployment", "web", "-o", "jsonpath={.status.updatedReplicas}/{.status.readyReplicas}")
-             == "1/1", "the restored pod ready")
+    wait_for(
+        lambda: (
+            k.out("get", "deployment", "web", "-o", "jsonpath={.status.updatedReplicas}/{.status.readyReplicas}")
+            == "1/1"
+        ),
+        "the restored pod ready",
+    )
     page.screenshot(path=screenshots / "history.png", full_page=True)
     page.close()
 
 
 @pytest.mark.parametrize("kind", ["DaemonSet", "StatefulSet"])
-def test_a_controller_revision_is_restored_from_the_page(cluster: RunningServer, logged_in: BrowserContext, k: Kubectl,
-                                                         kind: str) -> None:
+def test_a_controller_revision_is_restored_from_the_page(
+    cluster: RunningServer, logged_in: BrowserContext, k: Kubectl, kind: str
+) -> None:
     name = kind.lower()
     template = deployment(name, 1)["spec"]["template"]
     spec: dict[str, object] = {"selector": {"matchLabels": {"app": name}}, "template": template}
@@ -389,12 +498,16 @@ def test_a_controller_revision_is_restored_from_the_page(cluster: RunningServer,
     wait_for(lambda: set(history_rows(page)) == {"1", "2"}, "revisions 1 and 2 on the page")
     assert PAUSE_IMAGE in history_rows(page)["2"] and "current" in history_rows(page)["2"]
     page.locator("#history-table tbody tr[data-key='1'] button.undo").click()
-    wait_for(lambda: k.out("get", name, name, "-o", "jsonpath={.spec.template.spec.containers[0].image}")
-             == BUSYBOX_IMAGE, f"the first image back in the {kind}")
+    wait_for(
+        lambda: k.out("get", name, name, "-o", "jsonpath={.spec.template.spec.containers[0].image}") == BUSYBOX_IMAGE,
+        f"the first image back in the {kind}",
+    )
     # the controller renumbers the restored template's revision as the newest, as kubectl sees it
     wait_for(lambda: set(kubectl_history(k, f"{name}/{name}")) == {"2", "3"}, "revisions 2 and 3 in kubectl's history")
-    wait_for(lambda: set(history_rows(page)) == {"2", "3"} and BUSYBOX_IMAGE in history_rows(page)["3"],
-             "the page's revisions 2 and 3")
+    wait_for(
+        lambda: set(history_rows(page)) == {"2", "3"} and BUSYBOX_IMAGE in history_rows(page)["3"],
+        "the page's revisions 2 and 3",
+    )
     page.close()
 
 
@@ -411,6 +524,7 @@ def test_the_page_loads_through_a_network_that_blinks(cluster: RunningServer, lo
             route.abort("internetdisconnected")
         else:
             route.continue_()
+
     page = logged_in.new_page()
     page.route("**/dashboard/**", blink)
     goto(page, f"{cluster.url}/dashboard/#/overview")
@@ -438,20 +552,26 @@ def test_the_cookie_alone_cannot_write(cluster: RunningServer, logged_in: Browse
     answer = logged_in.request.post(url, data=json.dumps(cm), headers={"Content-Type": "application/json"})
     assert answer.status == 403
     page = open_page(logged_in, cluster, "overview", k.namespace)
-    status = page.evaluate("""async ([url, body]) => (await fetch(url, {method: "POST", body,
-        headers: {"Content-Type": "application/json"}})).status""", [url, json.dumps(cm)])
+    status = page.evaluate(
+        """async ([url, body]) => (await fetch(url, {method: "POST", body,
+        headers: {"Content-Type": "application/json"}})).status""",
+        [url, json.dumps(cm)],
+    )
     assert status == 403, "even the page's own origin needs the header"
     assert k.out("get", "configmaps", "-o", "name").split() == ["configmap/kube-root-ca.crt"]  # no forged one
     page.close()
 
 
-def test_services_show_endpoints_and_node_ports(cluster: RunningServer, logged_in: BrowserContext, k: Kubectl,
-                                                screenshots: Path) -> None:
+def test_services_show_endpoints_and_node_ports(
+    cluster: RunningServer, logged_in: BrowserContext, k: Kubectl, screenshots: Path
+) -> None:
     create(k, deployment("shop", 1))
     k.run("expose", "deployment", "shop", "--port=80", "--type=NodePort")
     node_port = k.out("get", "service", "shop", "-o", "jsonpath={.spec.ports[0].nodePort}")
-    wait_for(lambda: k.run("get", "endpoints", "shop", "-o", "jsonpath={.subsets[0].addresses[0].ip}", check=False).stdout,
-             "an endpoint")
+    wait_for(
+        lambda: k.run("get", "endpoints", "shop", "-o", "jsonpath={.subsets[0].addresses[0].ip}", check=False).stdout,
+        "an endpoint",
+    )
     page = open_page(logged_in, cluster, "services", k.namespace)
     row = page.locator("#services-table tbody tr[data-key$='/shop']")
     expect(row).to_contain_text(f"80:{node_port}/TCP")
@@ -460,17 +580,37 @@ def test_services_show_endpoints_and_node_ports(cluster: RunningServer, logged_i
     page.close()
 
 
-
-def test_sparklines_draw_the_metrics_history_and_grow_at_each_sample(fake_cluster: RunningServer, browser: Browser,
-                                                                      screenshots: Path) -> None:
+def test_sparklines_draw_the_metrics_history_and_grow_at_each_sample(
+    fake_cluster: RunningServer, browser: Browser, screenshots: Path
+) -> None:
     k = Kubectl(fake_cluster, "spark")
     fake_cluster.kubectl("create", "namespace", k.namespace)
-    create(k, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "busy"},
-               "spec": {"containers": [{"name": "main", "image": "fake.pykube.io/app:1", "env": [
-                   {"name": "FAKE_CPU", "value": "250m"}, {"name": "FAKE_MEMORY", "value": "64Mi"}]}]}})
+    create(
+        k,
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "busy"},
+            "spec": {
+                "containers": [
+                    {
+                        "name": "main",
+                        "image": "fake.pykube.io/app:1",
+                        "env": [{"name": "FAKE_CPU", "value": "250m"}, {"name": "FAKE_MEMORY", "value": "64Mi"}],
+                    }
+                ]
+            },
+        },
+    )
     history = f"{HISTORY}/namespaces/{k.namespace}/pods/busy"
-    wait_for(lambda: json.loads(fake_cluster.kubectl("get", "--raw", history, check=False).stdout or "{}")
-             .get("items", [{}])[0].get("samples"), "a sample of the pod in the history")
+    wait_for(
+        lambda: (
+            json.loads(fake_cluster.kubectl("get", "--raw", history, check=False).stdout or "{}")
+            .get("items", [{}])[0]
+            .get("samples")
+        ),
+        "a sample of the pod in the history",
+    )
     context = browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 800})
     try:
         goto(context.new_page(), login_url(fake_cluster))
@@ -483,8 +623,11 @@ def test_sparklines_draw_the_metrics_history_and_grow_at_each_sample(fake_cluste
         assert drawn >= 1
         # the page asks again at the sampling interval and draws the new sample on the same line
         page.evaluate("window.stillTheSamePage = true")
-        wait_for(lambda: int(row.locator(".usage.cpu svg.spark").get_attribute("data-points") or 0) > drawn,
-                 "a further sample on the sparkline", timeout=60)
+        wait_for(
+            lambda: int(row.locator(".usage.cpu svg.spark").get_attribute("data-points") or 0) > drawn,
+            "a further sample on the sparkline",
+            timeout=60,
+        )
         assert page.evaluate("window.stillTheSamePage") is True
         expect(row.locator(".usage.cpu .figure")).to_have_text("250m")
         page.screenshot(path=screenshots / "pods-metrics.png", full_page=True)
@@ -498,9 +641,16 @@ def test_sparklines_draw_the_metrics_history_and_grow_at_each_sample(fake_cluste
 
         # a server without the history path (404): no usage column at all
         bare = context.new_page()
-        bare.route(f"**{HISTORY}/**", lambda route: route.fulfill(
-            status=404, content_type="application/json",
-            body=json.dumps({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404})))
+        bare.route(
+            f"**{HISTORY}/**",
+            lambda route: route.fulfill(
+                status=404,
+                content_type="application/json",
+                body=json.dumps(
+                    {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404}
+                ),
+            ),
+        )
         with bare.expect_response(lambda answer: HISTORY in answer.url):
             goto(bare, f"{fake_cluster.url}/dashboard/#/overview")
         expect(bare.locator(f"#nodes-table tbody tr[data-key='{FAKE_NODE}']")).to_contain_text("Ready")

@@ -22,31 +22,44 @@ from minikube_py.testing import RunningServer
 LOGIN_CODES = "/dashboard/api/login-codes"
 
 
-def raw(server: RunningServer, method: str, path: str, headers: dict[str, str] | None = None,
-        body: Any = None) -> tuple[int, http.client.HTTPMessage, bytes]:
+def raw(
+    server: RunningServer, method: str, path: str, headers: dict[str, str] | None = None, body: Any = None
+) -> tuple[int, http.client.HTTPMessage, bytes]:
     """One request as a browser sends it: no redirect followed, no Authorization unless given."""
     parts = urlsplit(server.url)
     conn = http.client.HTTPSConnection(parts.hostname or "", parts.port, context=server.ssl_context(), timeout=30)
     try:
         data = json.dumps(body).encode() if body is not None else None
-        conn.request(method, path, body=data, headers={**({"Content-Type": "application/json"} if data else {}),
-                                                        **(headers or {})})
+        conn.request(
+            method,
+            path,
+            body=data,
+            headers={**({"Content-Type": "application/json"} if data else {}), **(headers or {})},
+        )
         resp = conn.getresponse()
         return resp.status, resp.headers, resp.read()
     finally:
         conn.close()
 
 
-def dashboard_cli(server: RunningServer, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "minikube_py.cli.main", "dashboard", *args], capture_output=True,
-                          text=True, timeout=60, check=False, env={**os.environ, **(env or {})})
+def dashboard_cli(
+    server: RunningServer, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "minikube_py.cli.main", "dashboard", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def printed_path(server: RunningServer, done: subprocess.CompletedProcess[str]) -> str:
     assert done.returncode == 0, done.stderr
     url = done.stdout.strip()
     assert url.startswith(server.url + "/dashboard/?code="), url
-    return url[len(server.url):]
+    return url[len(server.url) :]
 
 
 def log_in(server: RunningServer) -> tuple[str, dict[str, str]]:
@@ -88,7 +101,9 @@ def test_the_session_acts_as_the_user_who_minted_the_code(server: RunningServer,
     cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "from-the-page"}, "data": {"a": "1"}}
     status, _, _ = raw(server, "POST", f"/api/v1/namespaces/{namespace}/configmaps", write_headers, cm)
     assert status == 201
-    assert server.kubectl("get", "configmap", "from-the-page", "-n", namespace, "-o", "jsonpath={.data.a}").stdout == "1"
+    assert (
+        server.kubectl("get", "configmap", "from-the-page", "-n", namespace, "-o", "jsonpath={.data.a}").stdout == "1"
+    )
 
 
 def test_a_cross_site_write_with_the_cookie_alone_is_refused(server: RunningServer, namespace: str) -> None:
@@ -100,12 +115,18 @@ def test_a_cross_site_write_with_the_cookie_alone_is_refused(server: RunningServ
     status, _, _ = raw(server, "DELETE", f"/api/v1/namespaces/{namespace}", {"Cookie": cookie})
     assert status == 403
     # a script of another origin that guessed the header is refused by its Origin
-    status, _, _ = raw(server, "POST", f"/api/v1/namespaces/{namespace}/configmaps",
-                       {**write_headers, "Origin": "https://evil.example"}, cm)
+    status, _, _ = raw(
+        server,
+        "POST",
+        f"/api/v1/namespaces/{namespace}/configmaps",
+        {**write_headers, "Origin": "https://evil.example"},
+        cm,
+    )
     assert status == 403
     # only the root CA every namespace gets, nothing the forged requests made
     assert server.kubectl("get", "configmaps", "-n", namespace, "-o", "name").stdout.split() == [
-        "configmap/kube-root-ca.crt"]
+        "configmap/kube-root-ca.crt"
+    ]
     assert server.kubectl("get", "namespace", namespace, "-o", "jsonpath={.status.phase}").stdout == "Active"
 
 
@@ -153,8 +174,12 @@ def test_the_page_and_its_assets_are_served_from_the_package(server: RunningServ
     assert f"script-src 'self' 'sha256-{digest}';" in headers["Content-Security-Policy"]
     status, headers, _ = raw(server, "GET", "/dashboard")
     assert status == 302 and headers["Location"] == "/dashboard/"
-    for asset, kind in (("app.js", "text/javascript"), ("vendor/xterm.mjs", "text/javascript"),
-                        ("style.css", "text/css"), ("vendor/xterm.LICENSE", "application/octet-stream")):
+    for asset, kind in (
+        ("app.js", "text/javascript"),
+        ("vendor/xterm.mjs", "text/javascript"),
+        ("style.css", "text/css"),
+        ("vendor/xterm.LICENSE", "application/octet-stream"),
+    ):
         status, headers, body = raw(server, "GET", f"/dashboard/static/{asset}")
         assert status == 200 and headers["Content-Type"].startswith(kind) and body, asset
     status, headers, _ = raw(server, "GET", "/dashboard/static/app.js")

@@ -58,19 +58,51 @@ class Cluster:
 
     def start_server(self, name: str) -> RunningServer:
         self.servers[name] = start_server(
-            self.tmp / name, "--datastore", self.database.url, "--token", CLUSTER_TOKEN, "--bind-address", "0.0.0.0",
-            "--advertise-address", BRIDGE_HOST_IP, "--cluster-cidr", CLUSTER_CIDR, port=self.ports[name])
+            self.tmp / name,
+            "--datastore",
+            self.database.url,
+            "--token",
+            CLUSTER_TOKEN,
+            "--bind-address",
+            "0.0.0.0",
+            "--advertise-address",
+            BRIDGE_HOST_IP,
+            "--cluster-cidr",
+            CLUSTER_CIDR,
+            port=self.ports[name],
+        )
         return self.servers[name]
 
     def start_agent(self, node: str, address: str, through: RunningServer) -> None:
         with (self.tmp / f"{node}.log").open("ab") as log:
             self.agents[node] = subprocess.Popen(
-                ["nsenter", f"--net=/var/run/netns/pykube-node{NODES[node]}", sys.executable, "-m",
-                 "minikube_py.cli.main", "-v", "agent", "--join",
-                 f"https://{BRIDGE_HOST_IP}:{self.ports[self.name_of(through)]}", "--token", through.node_token,
-                 "--node-name", node, "--node-ip", address, "--docker-host", self.docker_hosts[node],
-                 "--data-dir", str(self.tmp / node), "--proxy-mode", "none"],
-                stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+                [
+                    "nsenter",
+                    f"--net=/var/run/netns/pykube-node{NODES[node]}",
+                    sys.executable,
+                    "-m",
+                    "minikube_py.cli.main",
+                    "-v",
+                    "agent",
+                    "--join",
+                    f"https://{BRIDGE_HOST_IP}:{self.ports[self.name_of(through)]}",
+                    "--token",
+                    through.node_token,
+                    "--node-name",
+                    node,
+                    "--node-ip",
+                    address,
+                    "--docker-host",
+                    self.docker_hosts[node],
+                    "--data-dir",
+                    str(self.tmp / node),
+                    "--proxy-mode",
+                    "none",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+            )
 
     def name_of(self, server: RunningServer) -> str:
         return next(name for name, s in self.servers.items() if s is server)
@@ -80,12 +112,19 @@ class Cluster:
         live = next(s for s in self.servers.values() if s.process.poll() is None)
         status, lease = live.request("GET", CONTROLLER_LEASE)
         holder = lease["spec"].get("holderIdentity", "") if status == 200 else ""
-        return next((name for name, s in self.servers.items()
-                     if holder.endswith("_" + (s.data_dir / "server-id").read_text().strip())), None)
+        return next(
+            (
+                name
+                for name, s in self.servers.items()
+                if holder.endswith("_" + (s.data_dir / "server-id").read_text().strip())
+            ),
+            None,
+        )
 
     def docker(self, node: str, *args: str) -> str:
-        done = subprocess.run(["docker", "-H", self.docker_hosts[node], *args], capture_output=True, text=True,
-                              timeout=60, check=True)
+        done = subprocess.run(
+            ["docker", "-H", self.docker_hosts[node], *args], capture_output=True, text=True, timeout=60, check=True
+        )
         return done.stdout
 
 
@@ -126,12 +165,22 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
 
 def deployment(replicas: int) -> Obj:
     labels = {"app": "web"}
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": NAMESPACE},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
-                     "template": {"metadata": {"labels": labels},
-                                  "spec": {"terminationGracePeriodSeconds": 1,
-                                           "containers": [{"name": "c", "image": "pykube.local/busybox:1.35",
-                                                           "command": ["sleep", "100000"]}]}}}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": NAMESPACE},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "terminationGracePeriodSeconds": 1,
+                    "containers": [{"name": "c", "image": "pykube.local/busybox:1.35", "command": ["sleep", "100000"]}],
+                },
+            },
+        },
+    }
 
 
 def running_pods(server: RunningServer, count: int | None = None) -> dict[str, Obj]:
@@ -143,9 +192,12 @@ def running_pods(server: RunningServer, count: int | None = None) -> dict[str, O
     for pod in listing["items"]:
         containers = pod["status"].get("containerStatuses") or []
         if pod["status"].get("phase") == "Running" and containers and containers[0].get("containerID"):
-            pods[pod["metadata"]["name"]] = {"uid": pod["metadata"]["uid"], "node": pod["spec"]["nodeName"],
-                                             "container": containers[0]["containerID"],
-                                             "restarts": containers[0]["restartCount"]}
+            pods[pod["metadata"]["name"]] = {
+                "uid": pod["metadata"]["uid"],
+                "node": pod["spec"]["nodeName"],
+                "container": containers[0]["containerID"],
+                "restarts": containers[0]["restartCount"],
+            }
     return pods if count is None or len(pods) == len(listing["items"]) == count else {}
 
 
@@ -179,12 +231,19 @@ def test_three_servers_ride_out_losing_two_and_a_database_restart(cluster: Clust
     first.kubectl("apply", "-f", "-", input=json.dumps(deployment(4)))
     before = eventually(lambda: running_pods(first, 4), "4 pods to run", timeout=180)
     assert {pod["node"] for pod in before.values()} == set(NODES), before  # spread over both agents
-    started = {name: cluster.docker(pod["node"], "inspect", "-f", "{{.State.StartedAt}}",
-                                    pod["container"].removeprefix("docker://")) for name, pod in before.items()}
-    paths = {"deployments": f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments",
-             "replicasets": f"/apis/apps/v1/namespaces/{NAMESPACE}/replicasets",
-             "pods": f"/api/v1/namespaces/{NAMESPACE}/pods", "nodes": "/api/v1/nodes",
-             "namespaces": "/api/v1/namespaces"}
+    started = {
+        name: cluster.docker(
+            pod["node"], "inspect", "-f", "{{.State.StartedAt}}", pod["container"].removeprefix("docker://")
+        )
+        for name, pod in before.items()
+    }
+    paths = {
+        "deployments": f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments",
+        "replicasets": f"/apis/apps/v1/namespaces/{NAMESPACE}/replicasets",
+        "pods": f"/api/v1/namespaces/{NAMESPACE}/pods",
+        "nodes": "/api/v1/nodes",
+        "namespaces": "/api/v1/namespaces",
+    }
     objects = {kind: listed(first, path) for kind, path in paths.items()}
     survivor_url = f"https://{BRIDGE_HOST_IP}:{cluster.ports[survivor_name]}"
     for node in NODES:  # each agent has learnt of every server (from the Endpoints) before its own goes
@@ -196,23 +255,32 @@ def test_three_servers_ride_out_losing_two_and_a_database_restart(cluster: Clust
         cluster.servers[name].process.wait(10)
     killed = datetime.now(UTC)
 
-    eventually(lambda: cluster.leader() == survivor_name, "the surviving server to take the controller Lease",
-               timeout=60)
+    eventually(
+        lambda: cluster.leader() == survivor_name, "the surviving server to take the controller Lease", timeout=60
+    )
     acquired = _time(survivor.request("GET", CONTROLLER_LEASE)[1]["spec"]["acquireTime"])
     assert (acquired - killed).total_seconds() <= LEASE_DURATION + 2 * RETRY_PERIOD, (acquired, killed)
     for node in NODES:
-        eventually(lambda n=node: lease_renewed_after(survivor, n, killed), f"{node} to renew its Lease via the survivor")
+        eventually(
+            lambda n=node: lease_renewed_after(survivor, n, killed), f"{node} to renew its Lease via the survivor"
+        )
         assert "switching to" in (cluster.tmp / f"{node}.log").read_text()
         assert node_is_ready(survivor, node)
     # kubectl through the survivor, with the first server's kubeconfig, sees every object
     for kind, names in objects.items():
         shown = first.kubectl("--server", survivor.url, "get", kind, "-A", "-o", "json").stdout
-        assert names.items() <= {(i["metadata"]["name"], i["metadata"]["uid"]) for i in json.loads(shown)["items"]}, kind
+        assert names.items() <= {(i["metadata"]["name"], i["metadata"]["uid"]) for i in json.loads(shown)["items"]}, (
+            kind
+        )
     # no pod restarted: the same containers, never restarted, running since before
     assert running_pods(survivor) == before
     for name, pod in before.items():
-        assert cluster.docker(pod["node"], "inspect", "-f", "{{.State.StartedAt}}",
-                              pod["container"].removeprefix("docker://")) == started[name]
+        assert (
+            cluster.docker(
+                pod["node"], "inspect", "-f", "{{.State.StartedAt}}", pod["container"].removeprefix("docker://")
+            )
+            == started[name]
+        )
     first.kubectl("--server", survivor.url, "-n", NAMESPACE, "scale", "deployment", "web", "--replicas", "6")
     scaled = eventually(lambda: running_pods(survivor, 6), "the Deployment to scale to 6", timeout=180)
     assert {name: scaled[name] for name in before} == before
@@ -222,8 +290,10 @@ def test_three_servers_ride_out_losing_two_and_a_database_restart(cluster: Clust
         cluster.start_server(name)
     servers = list(cluster.servers.values())
     resource_version = survivor.request("GET", CONFIGMAPS)[1]["metadata"]["resourceVersion"]
-    watchers = [Watcher(survivor, CONFIGMAPS, resource_version),
-                Watcher(cluster.servers[leader], CONFIGMAPS, resource_version)]
+    watchers = [
+        Watcher(survivor, CONFIGMAPS, resource_version),
+        Watcher(cluster.servers[leader], CONFIGMAPS, resource_version),
+    ]
     load = CreateStream(servers)
     load.start()
     try:
@@ -232,8 +302,9 @@ def test_three_servers_ride_out_losing_two_and_a_database_restart(cluster: Clust
         eventually(lambda: all(s.request("GET", "/readyz")[0] == 500 for s in servers), "the servers to be unready")
         eventually(lambda: load.refused >= 3, "creates to be refused while the database is down")
         cluster.database.start()
-        eventually(lambda: all(s.request("GET", "/readyz")[0] == 200 for s in servers), "the servers to be ready",
-                   timeout=60)
+        eventually(
+            lambda: all(s.request("GET", "/readyz")[0] == 200 for s in servers), "the servers to be ready", timeout=60
+        )
         count = len(load.acknowledged)
         eventually(lambda: len(load.acknowledged) >= count + 20, "creates to be acknowledged after the restart")
     finally:

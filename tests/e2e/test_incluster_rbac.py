@@ -54,9 +54,17 @@ def host_address() -> str:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with node_server(tmp_path_factory.mktemp("incluster") / "data", NODE, "--service-cidr",
-                     "10.199.0.0/16", "--bind-address", "0.0.0.0", "--advertise-address",
-                     host_address(), cluster_cidr="10.246.0.0/16") as running:
+    with node_server(
+        tmp_path_factory.mktemp("incluster") / "data",
+        NODE,
+        "--service-cidr",
+        "10.199.0.0/16",
+        "--bind-address",
+        "0.0.0.0",
+        "--advertise-address",
+        host_address(),
+        cluster_cidr="10.246.0.0/16",
+    ) as running:
         yield running
 
 
@@ -66,8 +74,10 @@ def k(cluster: RunningServer, request: pytest.FixtureRequest) -> Iterator[Kubect
 
 
 def _host_path(name: str, path: str) -> tuple[dict[str, object], dict[str, object]]:
-    return ({"name": name, "hostPath": {"path": path, "type": "Directory"}},
-            {"name": name, "mountPath": path, "readOnly": True})
+    return (
+        {"name": name, "hostPath": {"path": path, "type": "Directory"}},
+        {"name": name, "mountPath": path, "readOnly": True},
+    )
 
 
 def python_pod(name: str, service_account: str) -> dict[str, object]:
@@ -80,14 +90,28 @@ def python_pod(name: str, service_account: str) -> dict[str, object]:
     volumes = [v for v, _ in mounts] + [{"name": "lib64", "hostPath": {"path": lib64, "type": "Directory"}}]
     volume_mounts = [m for _, m in mounts] + [
         {"name": "lib", "mountPath": "/lib", "readOnly": True},
-        {"name": "lib64", "mountPath": "/lib64", "readOnly": True}]
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
-            "spec": {"serviceAccountName": service_account, "restartPolicy": "Never",
-                     "terminationGracePeriodSeconds": 1, "volumes": volumes,
-                     "containers": [{"name": "client", "image": BUSYBOX_IMAGE,
-                                     "command": [str(interpreter), "-c", CLIENT],
-                                     "env": [{"name": "PYTHONPATH", "value": site}, {"name": "HOME", "value": "/tmp"}],
-                                     "volumeMounts": volume_mounts}]}}
+        {"name": "lib64", "mountPath": "/lib64", "readOnly": True},
+    ]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {
+            "serviceAccountName": service_account,
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 1,
+            "volumes": volumes,
+            "containers": [
+                {
+                    "name": "client",
+                    "image": BUSYBOX_IMAGE,
+                    "command": [str(interpreter), "-c", CLIENT],
+                    "env": [{"name": "PYTHONPATH", "value": site}, {"name": "HOME", "value": "/tmp"}],
+                    "volumeMounts": volume_mounts,
+                }
+            ],
+        },
+    }
 
 
 def run_client(k: Kubectl, name: str, service_account: str) -> dict[str, object]:
@@ -96,6 +120,7 @@ def run_client(k: Kubectl, name: str, service_account: str) -> dict[str, object]
     def finished() -> str | None:
         phase = k.obj("pod", name)["status"].get("phase")
         return phase if phase in ("Succeeded", "Failed") else None
+
     phase = wait_for(finished, f"pod {name} to finish", timeout=120)
     output = k.out("logs", name)
     assert phase == "Succeeded", output
@@ -106,9 +131,13 @@ def run_client(k: Kubectl, name: str, service_account: str) -> dict[str, object]
 def test_a_pods_service_account_lists_pods_once_a_role_binding_allows_it(k: Kubectl) -> None:
     k.run("create", "serviceaccount", "reader")
     before = run_client(k, "before", "reader")
-    assert before == {"status": 403, "message": (
-        f'pods is forbidden: User "system:serviceaccount:{k.namespace}:reader" cannot list resource "pods" in API '
-        f'group "" in the namespace "{k.namespace}"')}
+    assert before == {
+        "status": 403,
+        "message": (
+            f'pods is forbidden: User "system:serviceaccount:{k.namespace}:reader" cannot list resource "pods" in API '
+            f'group "" in the namespace "{k.namespace}"'
+        ),
+    }
 
     k.run("create", "role", "pod-reader", "--verb=list", "--resource=pods")
     k.run("create", "rolebinding", "reader-lists-pods", "--role=pod-reader", f"--serviceaccount={k.namespace}:reader")

@@ -36,44 +36,82 @@ NAMESPACE = "ingress-e2e"
 HTTP_PORT, HTTPS_PORT = free_port(), free_port()
 
 #: httpd answering its version at / and under /v1/, /v2/ and /api/
-VERSION_HTTPD = ("mkdir -p /www/v1 /www/v2 /www/api && for d in /www /www/v1 /www/v2 /www/api; do "
-                 "echo $VERSION > $d/index.html; done && exec httpd -f -p 8080 -h /www")
+VERSION_HTTPD = (
+    "mkdir -p /www/v1 /www/v2 /www/api && for d in /www /www/v1 /www/v2 /www/api; do "
+    "echo $VERSION > $d/index.html; done && exec httpd -f -p 8080 -h /www"
+)
 
 
 def _deployment(version: str) -> Obj:
     labels = {"app": "web", "version": version}
-    container = {"name": "httpd", "image": BUSYBOX_IMAGE, "command": ["sh", "-c", VERSION_HTTPD],
-                 "env": [{"name": "VERSION", "value": version}], "ports": [{"name": "http", "containerPort": 8080}],
-                 "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1}}
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": f"web-{version}"},
-            "spec": {"replicas": 1, "selector": {"matchLabels": labels},
-                     "template": {"metadata": {"labels": labels},
-                                  "spec": {"terminationGracePeriodSeconds": 1, "containers": [container]}}}}
+    container = {
+        "name": "httpd",
+        "image": BUSYBOX_IMAGE,
+        "command": ["sh", "-c", VERSION_HTTPD],
+        "env": [{"name": "VERSION", "value": version}],
+        "ports": [{"name": "http", "containerPort": 8080}],
+        "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1},
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": f"web-{version}"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"terminationGracePeriodSeconds": 1, "containers": [container]},
+            },
+        },
+    }
 
 
 def _service(name: str, selector: dict[str, str]) -> Obj:
-    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
-            "spec": {"selector": selector, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name},
+        "spec": {"selector": selector, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]},
+    }
 
 
 def _ingress(name: str, rules: list[Obj], annotations: dict[str, str] | None = None, **spec: Any) -> Obj:
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-            "metadata": {"name": name, "annotations": annotations or {}}, "spec": {"rules": rules, **spec}}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": name, "annotations": annotations or {}},
+        "spec": {"rules": rules, **spec},
+    }
 
 
 def _rule(host: str, *paths: tuple[str, str, str]) -> Obj:
-    return {"host": host, "http": {"paths": [
-        {"path": path, "pathType": path_type, "backend": {"service": {"name": service, "port": {"number": 80}}}}
-        for path, path_type, service in paths]}}
+    return {
+        "host": host,
+        "http": {
+            "paths": [
+                {"path": path, "pathType": path_type, "backend": {"service": {"name": service, "port": {"number": 80}}}}
+                for path, path_type, service in paths
+            ]
+        },
+    }
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     ensure_docker()
     remove_node_containers(NODE)
-    running = start_agent_server(tmp_path_factory.mktemp("ingress") / "data", NODE, "--proxy-mode", "none",
-                                 "--ingress-http-port", str(HTTP_PORT), "--ingress-https-port", str(HTTPS_PORT),
-                                 cluster_cidr="10.181.0.0/16")
+    running = start_agent_server(
+        tmp_path_factory.mktemp("ingress") / "data",
+        NODE,
+        "--proxy-mode",
+        "none",
+        "--ingress-http-port",
+        str(HTTP_PORT),
+        "--ingress-https-port",
+        str(HTTPS_PORT),
+        cluster_cidr="10.181.0.0/16",
+    )
     yield running
     running.stop()
     remove_node_containers(NODE)
@@ -83,11 +121,16 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]
 def k(cluster: RunningServer) -> Iterator[Kubectl]:
     cluster.kubectl("create", "namespace", NAMESPACE)
     kubectl = Kubectl(cluster, NAMESPACE)
-    kubectl.apply(_deployment("v1"), _deployment("v2"), _service("web-v1", {"app": "web", "version": "v1"}),
-                  _service("web-v2", {"app": "web", "version": "v2"}))
+    kubectl.apply(
+        _deployment("v1"),
+        _deployment("v2"),
+        _service("web-v1", {"app": "web", "version": "v1"}),
+        _service("web-v2", {"app": "web", "version": "v2"}),
+    )
     for version in ("v1", "v2"):
-        wait_for(lambda v=version: _ready_endpoints(kubectl, f"web-{v}"), f"a ready endpoint of web-{version}",
-                 timeout=120)
+        wait_for(
+            lambda v=version: _ready_endpoints(kubectl, f"web-{v}"), f"a ready endpoint of web-{version}", timeout=120
+        )
     yield kubectl
     cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
 
@@ -129,11 +172,21 @@ def _answers(host: str, path: str, body: str) -> bool | None:
 
 
 def test_routes_by_host_and_path_and_kubectl_shows_the_ingress(k: Kubectl) -> None:
-    k.apply(_ingress("by-host-path", [
-        _rule("v1.example.com", ("/", "Prefix", "web-v1")),
-        _rule("v2.example.com", ("/", "Prefix", "web-v2")),
-        _rule("www.example.com", ("/", "Prefix", "web-v1"), ("/v2", "Prefix", "web-v2"), ("/api", "Exact", "web-v2")),
-    ]))
+    k.apply(
+        _ingress(
+            "by-host-path",
+            [
+                _rule("v1.example.com", ("/", "Prefix", "web-v1")),
+                _rule("v2.example.com", ("/", "Prefix", "web-v2")),
+                _rule(
+                    "www.example.com",
+                    ("/", "Prefix", "web-v1"),
+                    ("/v2", "Prefix", "web-v2"),
+                    ("/api", "Exact", "web-v2"),
+                ),
+            ],
+        )
+    )
     wait_for(lambda: _answers("v2.example.com", "/", "v2"), "v2.example.com through the ingress")
     assert get("v1.example.com") == (200, "v1\n")
     assert get("www.example.com", "/v2/") == (200, "v2\n")
@@ -143,13 +196,22 @@ def test_routes_by_host_and_path_and_kubectl_shows_the_ingress(k: Kubectl) -> No
     assert status == 404 and "No Ingress rule matches nowhere.example.com/" in page
     # the DefaultIngressClass admission gave it the pykube class, and the nodes' address is its status
     assert k.out("get", "ingress", "by-host-path", "-o", "jsonpath={.spec.ingressClassName}") == "pykube"
-    wait_for(lambda: k.out("get", "ingress", "by-host-path", "-o",
-                           "jsonpath={.status.loadBalancer.ingress[*].ip}") == "127.0.0.1" or None,
-             "the node's address in the Ingress status")
+    wait_for(
+        lambda: (
+            k.out("get", "ingress", "by-host-path", "-o", "jsonpath={.status.loadBalancer.ingress[*].ip}")
+            == "127.0.0.1"
+            or None
+        ),
+        "the node's address in the Ingress status",
+    )
     out = k.out("get", "ingress")
     assert header(out) == ["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"]
-    assert row(out, "by-host-path")[1:5] == ["pykube", "v1.example.com,v2.example.com,www.example.com", "127.0.0.1",
-                                             "80"]
+    assert row(out, "by-host-path")[1:5] == [
+        "pykube",
+        "v1.example.com,v2.example.com,www.example.com",
+        "127.0.0.1",
+        "80",
+    ]
     classes = k.out("get", "ingressclass")
     assert row(classes, "pykube")[1:3] == ["pykube.io/ingress", "<none>"]
     described = k.out("describe", "ingress", "by-host-path")
@@ -157,8 +219,13 @@ def test_routes_by_host_and_path_and_kubectl_shows_the_ingress(k: Kubectl) -> No
 
 
 def test_kubectl_create_ingress_routes_too(k: Kubectl) -> None:
-    k.run("create", "ingress", "made-by-kubectl", "--rule=made.example.com/*=web-v1:80",
-          "--rule=made.example.com/exact=web-v2:80")
+    k.run(
+        "create",
+        "ingress",
+        "made-by-kubectl",
+        "--rule=made.example.com/*=web-v1:80",
+        "--rule=made.example.com/exact=web-v2:80",
+    )
     wait_for(lambda: _answers("made.example.com", "/", "v1"), "made.example.com through the ingress")
     status, page = get("made.example.com", "/exact")  # routed to v2's httpd, which has no such file
     assert status == 404 and "No Ingress rule" not in page
@@ -169,8 +236,9 @@ def test_an_invalid_ingress_is_refused_as_kubernetes_does(k: Kubectl) -> None:
     bad = _ingress("bad", [_rule("bad.example.com", ("/", "Prefix", "web-v1"))])
     del bad["spec"]["rules"][0]["http"]["paths"][0]["pathType"]
     failed = k.fails("apply", "-f", "-", input=json.dumps(bad))
-    assert ('The Ingress "bad" is invalid: spec.rules[0].http.paths[0].pathType: Required value: pathType must be '
-            "specified") in failed.stderr
+    assert (
+        'The Ingress "bad" is invalid: spec.rules[0].http.paths[0].pathType: Required value: pathType must be specified'
+    ) in failed.stderr
     assert not k.exists("ingress", "bad")
 
 
@@ -178,10 +246,24 @@ def test_tls_with_sni_serves_the_secrets_certificate(k: Kubectl, tmp_path: Path)
     cert, key = self_signed_serving_cert("secure.example.com", ["secure.example.com"])
     (tmp_path / "tls.crt").write_bytes(cert)
     (tmp_path / "tls.key").write_bytes(key)
-    k.run("create", "secret", "tls", "secure-cert", "--cert", str(tmp_path / "tls.crt"), "--key",
-          str(tmp_path / "tls.key"))
-    k.apply(_ingress("secure", [_rule("secure.example.com", ("/", "Prefix", "web-v2"))],
-                     tls=[{"hosts": ["secure.example.com"], "secretName": "secure-cert"}]))
+    k.run(
+        "create",
+        "secret",
+        "tls",
+        "secure-cert",
+        "--cert",
+        str(tmp_path / "tls.crt"),
+        "--key",
+        str(tmp_path / "tls.key"),
+    )
+    k.apply(
+        _ingress(
+            "secure",
+            [_rule("secure.example.com", ("/", "Prefix", "web-v2"))],
+            tls=[{"hosts": ["secure.example.com"], "secretName": "secure-cert"}],
+        )
+    )
+
     def fetch() -> tuple[int, str] | None:
         conn = http.client.HTTPSConnection("127.0.0.1", HTTPS_PORT, timeout=10, context=_sni(cert))
         try:
@@ -192,10 +274,10 @@ def test_tls_with_sni_serves_the_secrets_certificate(k: Kubectl, tmp_path: Path)
             return None
         finally:
             conn.close()
+
     assert wait_for(fetch, "HTTPS with the secret's certificate for secure.example.com") == (200, "v2\n")
     # another name gets the controller's own certificate, which the secret's does not vouch for
-    other = http.client.HTTPSConnection("127.0.0.1", HTTPS_PORT, timeout=10,
-                                        context=_sni(cert, "other.example.com"))
+    other = http.client.HTTPSConnection("127.0.0.1", HTTPS_PORT, timeout=10, context=_sni(cert, "other.example.com"))
     with pytest.raises(ssl.SSLCertVerificationError):
         other.request("GET", "/")
     other.close()
@@ -211,15 +293,20 @@ def _sni(trusted: bytes, name: str = "secure.example.com") -> ssl.SSLContext:
     def wrap_socket(sock: Any, *args: Any, **kwargs: Any) -> Any:
         kwargs["server_hostname"] = name
         return wrap(sock, *args, **kwargs)
+
     context.wrap_socket = wrap_socket  # type: ignore[method-assign]
     return context
 
 
 def _canary(host: str, **annotations: str) -> list[Obj]:
-    marked = {"nginx.ingress.kubernetes.io/canary": "true",
-              **{f"nginx.ingress.kubernetes.io/{k.replace('_', '-')}": v for k, v in annotations.items()}}
-    return [_ingress(f"{host.split('.')[0]}-main", [_rule(host, ("/", "Prefix", "web-v1"))]),
-            _ingress(f"{host.split('.')[0]}-canary", [_rule(host, ("/", "Prefix", "web-v2"))], marked)]
+    marked = {
+        "nginx.ingress.kubernetes.io/canary": "true",
+        **{f"nginx.ingress.kubernetes.io/{k.replace('_', '-')}": v for k, v in annotations.items()},
+    }
+    return [
+        _ingress(f"{host.split('.')[0]}-main", [_rule(host, ("/", "Prefix", "web-v1"))]),
+        _ingress(f"{host.split('.')[0]}-canary", [_rule(host, ("/", "Prefix", "web-v2"))], marked),
+    ]
 
 
 def _canary_active(host: str, headers: dict[str, str]) -> bool | None:
@@ -249,8 +336,7 @@ def test_canary_by_header_always_sends_every_such_request_to_v2(k: Kubectl) -> N
     wait_for(lambda: _canary_active("header.example.com", {"X-Canary": "always"}), "the canary by header")
     client = Client()
     try:
-        assert {client.get("header.example.com", headers={"X-Canary": "always"}) for _ in range(100)} == {
-            (200, "v2\n")}
+        assert {client.get("header.example.com", headers={"X-Canary": "always"}) for _ in range(100)} == {(200, "v2\n")}
         assert {client.get("header.example.com", headers={"X-Canary": "never"}) for _ in range(50)} == {(200, "v1\n")}
         assert {client.get("header.example.com") for _ in range(50)} == {(200, "v1\n")}
     finally:
@@ -275,6 +361,7 @@ def test_an_ingress_change_takes_effect_under_load_with_no_failed_request(k: Kub
                     client = Client()
         finally:
             client.close()
+
     loader = threading.Thread(target=load)
     loader.start()
     try:
@@ -293,23 +380,29 @@ def test_an_ingress_change_takes_effect_under_load_with_no_failed_request(k: Kub
 
 
 def test_502_page_when_no_endpoint_accepts_the_connection(k: Kubectl) -> None:
-    k.apply(*_on_this_host(k, "refusing", free_port()),
-            _ingress("refusing", [_rule("refusing.example.com", ("/", "Prefix", "refusing"))]))
+    k.apply(
+        *_on_this_host(k, "refusing", free_port()),
+        _ingress("refusing", [_rule("refusing.example.com", ("/", "Prefix", "refusing"))]),
+    )
 
     def bad_gateway() -> str | None:
         status, page = get("refusing.example.com")
         return page if status == 502 else None
+
     page = wait_for(bad_gateway, "502 from the ingress")
     assert f"No endpoint of Service {NAMESPACE}/refusing answered" in page and "Connect call failed" in page
 
 
 def test_503_page_when_no_endpoint_is_ready(k: Kubectl) -> None:
-    k.apply(_service("nobody", {"app": "nobody"}),
-            _ingress("empty", [_rule("empty.example.com", ("/", "Prefix", "nobody"))]))
+    k.apply(
+        _service("nobody", {"app": "nobody"}),
+        _ingress("empty", [_rule("empty.example.com", ("/", "Prefix", "nobody"))]),
+    )
 
     def unavailable() -> str | None:
         status, page = get("empty.example.com")
         return page if status == 503 else None
+
     page = wait_for(unavailable, "503 from the ingress")
     assert f"Service {NAMESPACE}/nobody (port 80) has no ready endpoint" in page
 
@@ -383,19 +476,31 @@ def _on_this_host(k: Kubectl, name: str, port: int) -> list[Obj]:
     bridge (the pod CIDR's gateway) at ``port``."""
     node = json.loads(k.out("get", "node", NODE, "-o", "json"))
     gateway = str(next(ipaddress.ip_network(node["spec"]["podCIDR"]).hosts()))
-    return [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
-             "spec": {"ports": [{"name": "http", "port": 80, "targetPort": port}]}},
-            {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-             "metadata": {"name": name, "labels": {"kubernetes.io/service-name": name}},
-             "addressType": "IPv4", "endpoints": [{"addresses": [gateway], "conditions": {"ready": True}}],
-             "ports": [{"name": "http", "port": port, "protocol": "TCP"}]}]
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": name},
+            "spec": {"ports": [{"name": "http", "port": 80, "targetPort": port}]},
+        },
+        {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {"name": name, "labels": {"kubernetes.io/service-name": name}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [gateway], "conditions": {"ready": True}}],
+            "ports": [{"name": "http", "port": port, "protocol": "TCP"}],
+        },
+    ]
 
 
 @pytest.fixture(scope="module")
 def host_backend(k: Kubectl) -> Iterator[HostBackend]:
     with HostBackend() as backend:
-        k.apply(*_on_this_host(k, "host-backend", backend.port),
-                _ingress("host-backend", [_rule("host.example.com", ("/", "Prefix", "host-backend"))]))
+        k.apply(
+            *_on_this_host(k, "host-backend", backend.port),
+            _ingress("host-backend", [_rule("host.example.com", ("/", "Prefix", "host-backend"))]),
+        )
         wait_for(lambda: get("host.example.com", "/headers")[0] == 200 or None, "the host backend through the ingress")
         yield backend
 
@@ -406,7 +511,10 @@ def test_forwarded_headers_tell_the_pod_who_asked(host_backend: HostBackend) -> 
     seen = json.loads(body)
     assert seen["X-Forwarded-For"] == "203.0.113.7, 127.0.0.1"
     assert (seen["X-Forwarded-Proto"], seen["X-Forwarded-Host"], seen["X-Forwarded-Port"]) == (
-        "http", "host.example.com:8000", str(HTTP_PORT))
+        "http",
+        "host.example.com:8000",
+        str(HTTP_PORT),
+    )
     assert seen["Host"] == "host.example.com:8000"
 
 
@@ -415,7 +523,8 @@ def test_bodies_stream_both_ways(host_backend: HostBackend) -> None:
 
     def chunks() -> Iterator[bytes]:
         for start in range(0, len(payload), 256 * 1024):
-            yield payload[start:start + 256 * 1024]
+            yield payload[start : start + 256 * 1024]
+
     conn = http.client.HTTPConnection("127.0.0.1", HTTP_PORT, timeout=30)
     try:
         conn.request("POST", "/upload", body=chunks(), headers={"Host": "host.example.com"}, encode_chunked=True)
@@ -434,8 +543,10 @@ def test_bodies_stream_both_ways(host_backend: HostBackend) -> None:
 def test_expect_100_continue_is_answered_by_the_ingress(host_backend: HostBackend) -> None:
     body = b"x" * 1000
     with socket.create_connection(("127.0.0.1", HTTP_PORT), timeout=10) as sock:
-        sock.sendall(b"POST /upload HTTP/1.1\r\nHost: host.example.com\r\nExpect: 100-continue\r\n"
-                     b"Content-Length: 1000\r\nConnection: close\r\n\r\n")
+        sock.sendall(
+            b"POST /upload HTTP/1.1\r\nHost: host.example.com\r\nExpect: 100-continue\r\n"
+            b"Content-Length: 1000\r\nConnection: close\r\n\r\n"
+        )
         interim = b""
         while b"\r\n\r\n" not in interim:
             interim += sock.recv(1)
@@ -451,11 +562,14 @@ def test_expect_100_continue_is_answered_by_the_ingress(host_backend: HostBacken
 
 def test_websocket_upgrade_passes_through(host_backend: HostBackend) -> None:
     async def talk() -> tuple[str, bytes]:
-        async with aiohttp.ClientSession() as session, session.ws_connect(
-                f"http://127.0.0.1:{HTTP_PORT}/ws", headers={"Host": "host.example.com"}) as ws:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(f"http://127.0.0.1:{HTTP_PORT}/ws", headers={"Host": "host.example.com"}) as ws,
+        ):
             await ws.send_str("hello")
             text = await ws.receive_str(timeout=10)
             await ws.send_bytes(b"abc")
             data = await ws.receive_bytes(timeout=10)
             return text, data
+
     assert asyncio.run(talk()) == ("echo: hello", b"cba")

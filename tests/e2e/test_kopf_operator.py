@@ -24,16 +24,17 @@ KOPF = Path(sys.executable).parent / "kopf"
 PATIENCE = 60.0
 
 
-def eventually(what: str, check: Callable[[], Any], operator: subprocess.Popen[bytes], log: Path,
-               output: Path) -> Any:
+def eventually(what: str, check: Callable[[], Any], operator: subprocess.Popen[bytes], log: Path, output: Path) -> Any:
     deadline = time.monotonic() + PATIENCE
     while True:
         found = check()
         if found:
             return found
         if operator.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"the operator never got to: {what}\nhandled: {log.read_text() if log.exists() else ''}"
-                        f"\n{output.read_text()[-4000:]}")
+            pytest.fail(
+                f"the operator never got to: {what}\nhandled: {log.read_text() if log.exists() else ''}"
+                f"\n{output.read_text()[-4000:]}"
+            )
         time.sleep(0.2)
 
 
@@ -45,13 +46,17 @@ def test_kopf_operator_handles_custom_objects_across_a_server_restart(tmp_path: 
     k.apply(widget_crd(group))
     resource = f"widgets.{group}"
     log = tmp_path / "handled.log"
-    env = {**os.environ, "KUBECONFIG": str(server.kubeconfig), "WIDGET_GROUP": group,
-           "WIDGET_OPERATOR_LOG": str(log)}
+    env = {**os.environ, "KUBECONFIG": str(server.kubeconfig), "WIDGET_GROUP": group, "WIDGET_OPERATOR_LOG": str(log)}
     output = tmp_path / "operator.log"
     with output.open("wb") as sink:
-        operator = subprocess.Popen([str(KOPF), "run", "--standalone", "--all-namespaces", str(OPERATOR)], env=env,
-                                    stdout=sink, stderr=subprocess.STDOUT)
+        operator = subprocess.Popen(
+            [str(KOPF), "run", "--standalone", "--all-namespaces", str(OPERATOR)],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
     try:
+
         def phase() -> str:
             return str((k.obj(resource, "w").get("status") or {}).get("phase", ""))
 

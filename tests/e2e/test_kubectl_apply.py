@@ -44,8 +44,9 @@ def test_create_list(k: Kubectl) -> None:
 def test_create_existing_is_already_exists(k: Kubectl) -> None:
     k.apply(configmap("dup"), verb="create")
     done = k.fails("create", "-f", "-", input=to_yaml(configmap("dup")))
-    assert 'Error from server (AlreadyExists): error when creating "STDIN": configmaps "dup" already exists' \
-        in done.stderr
+    assert (
+        'Error from server (AlreadyExists): error when creating "STDIN": configmaps "dup" already exists' in done.stderr
+    )
 
 
 def test_create_dry_run_server_creates_nothing(k: Kubectl) -> None:
@@ -54,22 +55,29 @@ def test_create_dry_run_server_creates_nothing(k: Kubectl) -> None:
     assert not k.exists("configmap", "dry")
     k.apply(configmap("dry"), verb="create")
     done = k.fails("create", "-f", "-", "--dry-run=server", input=to_yaml(configmap("dry")))
-    assert 'Error from server (AlreadyExists): error when creating "STDIN": configmaps "dry" already exists' \
-        in done.stderr
+    assert (
+        'Error from server (AlreadyExists): error when creating "STDIN": configmaps "dry" already exists' in done.stderr
+    )
 
 
 def test_apply_twice_is_unchanged(k: Kubectl, tmp_path: Path) -> None:
     path = tmp_path / "app.yaml"
     path.write_text(to_yaml(deployment("app"), service("app"), configmap("app-cfg")))
-    assert k.lines("apply", "-f", str(path)) == ["deployment.apps/app created", "service/app created",
-                                                 "configmap/app-cfg created"]
+    assert k.lines("apply", "-f", str(path)) == [
+        "deployment.apps/app created",
+        "service/app created",
+        "configmap/app-cfg created",
+    ]
     objects = (("service", "app"), ("configmap", "app-cfg"))
     before = [k.obj(kind, name)["metadata"]["resourceVersion"] for kind, name in objects]
     # the Deployment's controller keeps writing its status meanwhile: compare what apply could change
     deployment_before = client_view(k.obj("deployment", "app"))
     last_applied = k.obj("deployment", "app")["metadata"]["annotations"][LAST_APPLIED]
-    assert k.lines("apply", "-f", str(path)) == ["deployment.apps/app unchanged", "service/app unchanged",
-                                                 "configmap/app-cfg unchanged"]
+    assert k.lines("apply", "-f", str(path)) == [
+        "deployment.apps/app unchanged",
+        "service/app unchanged",
+        "configmap/app-cfg unchanged",
+    ]
     after = [k.obj(kind, name)["metadata"]["resourceVersion"] for kind, name in objects]
     assert after == before
     live = k.obj("deployment", "app")
@@ -80,8 +88,12 @@ def test_apply_twice_is_unchanged(k: Kubectl, tmp_path: Path) -> None:
 def test_apply_stores_last_applied_configuration(k: Kubectl) -> None:
     k.apply(configmap("la", a="1"))
     annotation = k.obj("configmap", "la")["metadata"]["annotations"][LAST_APPLIED]
-    assert json.loads(annotation) == {"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": "1"},
-                                      "metadata": {"annotations": {}, "name": "la", "namespace": k.namespace}}
+    assert json.loads(annotation) == {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "data": {"a": "1"},
+        "metadata": {"annotations": {}, "name": "la", "namespace": k.namespace},
+    }
 
 
 def test_apply_changed_image_is_configured(k: Kubectl) -> None:
@@ -90,7 +102,8 @@ def test_apply_changed_image_is_configured(k: Kubectl) -> None:
     assert k.apply(deployment("img", image="nginx:1.27", replicas=3)) == ["deployment.apps/img configured"]
     live = k.obj("deployment", "img")
     assert live["spec"]["template"]["spec"]["containers"] == [
-        {**live["spec"]["template"]["spec"]["containers"][0], "name": "main", "image": "nginx:1.27"}]
+        {**live["spec"]["template"]["spec"]["containers"][0], "name": "main", "image": "nginx:1.27"}
+    ]
     assert len(live["spec"]["template"]["spec"]["containers"]) == 1
     assert live["spec"]["replicas"] == 3
     assert live["metadata"]["generation"] == generation + 1
@@ -122,8 +135,9 @@ def test_server_side_apply_creates_then_updates(k: Kubectl) -> None:
     assert k.apply(deployment("ssa", replicas=1), extra=["--server-side"]) == ["deployment.apps/ssa serverside-applied"]
     created = k.obj("deployment", "ssa")
     assert created["spec"]["replicas"] == 1
-    assert k.apply(deployment("ssa", replicas=4, image="nginx:1.28"), extra=["--server-side"]) == \
-        ["deployment.apps/ssa serverside-applied"]
+    assert k.apply(deployment("ssa", replicas=4, image="nginx:1.28"), extra=["--server-side"]) == [
+        "deployment.apps/ssa serverside-applied"
+    ]
     updated = k.obj("deployment", "ssa")
     assert updated["metadata"]["uid"] == created["metadata"]["uid"]
     assert updated["spec"]["replicas"] == 4

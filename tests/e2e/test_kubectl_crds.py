@@ -77,7 +77,14 @@ def test_get_shows_printer_columns_and_defaults(k: Kubectl, crd: str, group: str
     # no phase yet: kubectl prints the missing cell empty, as for Kubernetes' own CRD tables
     assert rows["w1"][1:3] == ["small", "1"] and len(rows["w1"]) == 4
     assert rows["w2"][1:3] == ["large", "3"] and len(rows["w2"]) == 4
-    assert k.lines("get", short_name(group), "-o", "wide")[0].split() == ["NAME", "SIZE", "REPLICAS", "PHASE", "COLOR", "AGE"]
+    assert k.lines("get", short_name(group), "-o", "wide")[0].split() == [
+        "NAME",
+        "SIZE",
+        "REPLICAS",
+        "PHASE",
+        "COLOR",
+        "AGE",
+    ]
     assert k.obj(crd, "w1")["spec"] == {"size": "small", "replicas": 1, "color": "blue"}
     assert "w1" in k.out("get", category(group))
     assert f'apiserver_storage_objects{{resource="{crd}"}} 2.0' in k.server.request("GET", "/metrics")[1]
@@ -90,11 +97,14 @@ def test_a_default_added_later_shows_on_stored_objects_and_in_watches(k: Kubectl
     k.apply(widget(group, "old"))
     changed = widget_crd(group)
     changed["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["mode"] = {
-        "type": "string", "default": "auto"}
+        "type": "string",
+        "default": "auto",
+    }
     k.apply(changed)
     assert k.obj(crd, "old")["spec"]["mode"] == "auto"
-    status, events = k.server.request("GET", f"/apis/{group}/v1/namespaces/{k.namespace}/widgets?watch=true"
-                                             "&timeoutSeconds=1")
+    status, events = k.server.request(
+        "GET", f"/apis/{group}/v1/namespaces/{k.namespace}/widgets?watch=true&timeoutSeconds=1"
+    )
     assert status == 200
     first = events if isinstance(events, dict) else json.loads(events.splitlines()[0])  # one event decodes whole
     assert first["type"] == "ADDED" and first["object"]["spec"]["mode"] == "auto"
@@ -103,14 +113,17 @@ def test_a_default_added_later_shows_on_stored_objects_and_in_watches(k: Kubectl
 def test_schema_violation_is_422_with_kubernetes_message(k: Kubectl, crd: str, group: str) -> None:
     bad = widget(group, "bad", size="small", replicas="three")
     done = k.fails("create", "-f", "-", input=json.dumps(bad))
-    assert ('spec.replicas: Invalid value: "string": spec.replicas in body must be of type integer: "string"'
-            in done.stderr)
+    assert (
+        'spec.replicas: Invalid value: "string": spec.replicas in body must be of type integer: "string"' in done.stderr
+    )
     done = k.fails("create", "-f", "-", input=json.dumps(widget(group, "bad", size="medium")))
     assert 'spec.size: Unsupported value: "medium": supported values: "small", "large"' in done.stderr
     done = k.fails("create", "-f", "-", input=json.dumps(widget(group, "bad", size="small", color="Red")))
     assert "spec.color in body should match '^[a-z]+$'" in done.stderr
-    assert "spec.size: Required value" in k.fails("create", "-f", "-", input=json.dumps(
-        widget(group, "bad", replicas=1))).stderr
+    assert (
+        "spec.size: Required value"
+        in k.fails("create", "-f", "-", input=json.dumps(widget(group, "bad", replicas=1))).stderr
+    )
     assert not k.exists(crd, "bad")
 
 
@@ -173,8 +186,15 @@ def test_status_and_scale_subresources(k: Kubectl, crd: str, group: str) -> None
 def test_objects_owned_by_a_custom_object_are_collected_with_it(k: Kubectl, crd: str, group: str) -> None:
     k.apply(widget(group, "owner"))
     uid = k.obj(crd, "owner")["metadata"]["uid"]
-    child = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "child", "ownerReferences": [
-        {"apiVersion": f"{group}/v1", "kind": "Widget", "name": "owner", "uid": uid}]}, "data": {"a": "b"}}
+    child = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "child",
+            "ownerReferences": [{"apiVersion": f"{group}/v1", "kind": "Widget", "name": "owner", "uid": uid}],
+        },
+        "data": {"a": "b"},
+    }
     k.apply(child)
     k.run("delete", crd, "owner")
     k.run("wait", "--for=delete", "configmap/child", "--timeout=30s")

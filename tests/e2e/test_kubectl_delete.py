@@ -70,9 +70,16 @@ def test_delete_bound_pod_waits_for_grace_period(k: Kubectl, server: RunningServ
     server.kubectl("apply", "-f", "-", input=to_yaml(node(node_name)))
     try:
         k.apply(pod("bound", schedulerName=MANUAL_SCHEDULER))
-        status, _ = server.request("POST", f"/api/v1/namespaces/{k.namespace}/pods/bound/binding",
-                                   {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "bound"},
-                                    "target": {"apiVersion": "v1", "kind": "Node", "name": node_name}})
+        status, _ = server.request(
+            "POST",
+            f"/api/v1/namespaces/{k.namespace}/pods/bound/binding",
+            {
+                "apiVersion": "v1",
+                "kind": "Binding",
+                "metadata": {"name": "bound"},
+                "target": {"apiVersion": "v1", "kind": "Node", "name": node_name},
+            },
+        )
         assert status == 201
         assert k.obj("pod", "bound")["spec"]["nodeName"] == node_name
         k.run("delete", "pod", "bound", "--wait=false")
@@ -88,8 +95,9 @@ def test_delete_bound_pod_waits_for_grace_period(k: Kubectl, server: RunningServ
 
 def test_cascade_orphan_keeps_dependents(k: Kubectl) -> None:
     owner_uid = _owned_pair(k, "orphan-owner", "orphan-dep")
-    assert k.lines("delete", "replicaset", "orphan-owner", "--cascade=orphan") == \
-        ['replicaset.apps "orphan-owner" deleted']
+    assert k.lines("delete", "replicaset", "orphan-owner", "--cascade=orphan") == [
+        'replicaset.apps "orphan-owner" deleted'
+    ]
     assert not k.exists("replicaset", "orphan-owner")
     eventually(lambda: _owner_refs(k, "orphan-dep") == [], "the orphan keeps its ownerReference")
     assert k.obj("configmap", "orphan-dep")["metadata"]["name"] == "orphan-dep"
@@ -104,8 +112,9 @@ def test_cascade_background_deletes_dependents(k: Kubectl) -> None:
 
 def test_cascade_foreground_deletes_dependents_first(k: Kubectl) -> None:
     _owned_pair(k, "fg-owner", "fg-dep")
-    assert k.lines("delete", "replicaset", "fg-owner", "--cascade=foreground", "--timeout=30s") == \
-        ['replicaset.apps "fg-owner" deleted']
+    assert k.lines("delete", "replicaset", "fg-owner", "--cascade=foreground", "--timeout=30s") == [
+        'replicaset.apps "fg-owner" deleted'
+    ]
     assert not k.exists("replicaset", "fg-owner")
     assert not k.exists("configmap", "fg-dep")
 
@@ -151,8 +160,16 @@ def _owned_pair(k: Kubectl, owner: str, dependent: str) -> str:
     k.apply(replicaset(owner, replicas=0))
     uid = k.obj("replicaset", owner)["metadata"]["uid"]
     cm = configmap(dependent)
-    cm["metadata"]["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": owner, "uid": uid,
-                                          "controller": True, "blockOwnerDeletion": True}]
+    cm["metadata"]["ownerReferences"] = [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "name": owner,
+            "uid": uid,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
     k.apply(cm)
     return str(uid)
 

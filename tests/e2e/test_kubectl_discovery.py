@@ -67,8 +67,13 @@ def test_api_resources_wide_shows_verbs_and_categories(server: RunningServer) ->
 
 def test_api_resources_filters_by_group(server: RunningServer) -> None:
     out = server.kubectl("api-resources", "--api-group=apps", "-o", "name").stdout.split()
-    assert sorted(out) == ["controllerrevisions.apps", "daemonsets.apps", "deployments.apps", "replicasets.apps",
-                           "statefulsets.apps"]
+    assert sorted(out) == [
+        "controllerrevisions.apps",
+        "daemonsets.apps",
+        "deployments.apps",
+        "replicasets.apps",
+        "statefulsets.apps",
+    ]
 
 
 def test_api_versions(server: RunningServer) -> None:

@@ -33,8 +33,9 @@ BLOCKED = "Cannot evict pod as it would violate the pod's disruption budget."
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     ensure_docker()
     remove_node_containers(NODE)
-    running = start_agent_server(tmp_path_factory.mktemp("drain") / "data", NODE, "--proxy-mode", "none",
-                                 cluster_cidr="10.231.0.0/16")
+    running = start_agent_server(
+        tmp_path_factory.mktemp("drain") / "data", NODE, "--proxy-mode", "none", cluster_cidr="10.231.0.0/16"
+    )
     running = dataclasses.replace(running, node_network=False)  # no proxy: no rules to clean up
     try:
         yield running
@@ -74,9 +75,13 @@ class Output:
 
 def drain(cluster: RunningServer) -> Output:
     env = {"KUBECONFIG": str(cluster.kubeconfig), "KUBECACHEDIR": str(cluster.cache_dir), "PATH": "/usr/bin:/bin"}
-    process = subprocess.Popen(["/usr/bin/kubectl", "drain", NODE, "--ignore-daemonsets", "--delete-emptydir-data",
-                                "--timeout=180s"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env=env)
+    process = subprocess.Popen(
+        ["/usr/bin/kubectl", "drain", NODE, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=180s"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
     return Output(process)
 
 
@@ -160,8 +165,10 @@ def test_a_quota_refuses_the_pod_that_would_exceed_it(k: Kubectl) -> None:
     for name in ("one", "two"):
         quota.run("run", name, "--image=pykube.local/busybox:1.35", "--restart=Never", "--", "sleep", "3600")
     refused = quota.fails("run", "three", "--image=pykube.local/busybox:1.35", "--restart=Never", "--", "sleep", "1")
-    assert refused.stderr.strip() == ('Error from server (Forbidden): pods "three" is forbidden: exceeded quota: '
-                                      "two-pods, requested: pods=1, used: pods=2, limited: pods=2")
+    assert refused.stderr.strip() == (
+        'Error from server (Forbidden): pods "three" is forbidden: exceeded quota: '
+        "two-pods, requested: pods=1, used: pods=2, limited: pods=2"
+    )
     assert "pods: 2/2" in quota.out("get", "quota", "two-pods", "--no-headers")
     quota.run("delete", "pod", "one", "two", "--grace-period=1")
     k.run("delete", "namespace", "drain-e2e-quota", "-n", "default", "--wait=false")

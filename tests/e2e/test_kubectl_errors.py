@@ -15,10 +15,14 @@ pytestmark = pytest.mark.kubectl
 
 def test_not_found_core_and_grouped(k: Kubectl) -> None:
     assert k.fails("get", "pod", "x").stderr.strip() == 'Error from server (NotFound): pods "x" not found'
-    assert k.fails("get", "deployment", "x").stderr.strip() == \
-        'Error from server (NotFound): deployments.apps "x" not found'
-    assert k.fails("get", "lease", "x").stderr.strip() == \
-        'Error from server (NotFound): leases.coordination.k8s.io "x" not found'
+    assert (
+        k.fails("get", "deployment", "x").stderr.strip()
+        == 'Error from server (NotFound): deployments.apps "x" not found'
+    )
+    assert (
+        k.fails("get", "lease", "x").stderr.strip()
+        == 'Error from server (NotFound): leases.coordination.k8s.io "x" not found'
+    )
 
 
 def test_not_found_namespace(server: RunningServer) -> None:
@@ -40,16 +44,17 @@ def test_already_exists(k: Kubectl) -> None:
     assert done.stderr.strip() == 'error: failed to create configmap: configmaps "dup" already exists'
     k.apply(pod("dup-pod"), verb="create")
     done = k.fails("create", "-f", "-", input=to_yaml(pod("dup-pod")))
-    assert done.stderr.strip() == \
-        'Error from server (AlreadyExists): error when creating "STDIN": pods "dup-pod" already exists'
+    assert (
+        done.stderr.strip()
+        == 'Error from server (AlreadyExists): error when creating "STDIN": pods "dup-pod" already exists'
+    )
 
 
 def test_invalid_pod_missing_image(k: Kubectl) -> None:
     bad = pod("x")
     del bad["spec"]["containers"][0]["image"]
     done = k.fails("create", "-f", "-", input=to_yaml(bad))
-    assert done.stderr.strip() == \
-        'The Pod "x" is invalid: spec.containers[0].image: Required value'
+    assert done.stderr.strip() == 'The Pod "x" is invalid: spec.containers[0].image: Required value'
     assert not k.exists("pod", "x")
 
 
@@ -85,7 +90,8 @@ def test_conflict_on_stale_replace(k: Kubectl) -> None:
     done = k.fails("replace", "-f", "-", input=json.dumps(stale))
     assert done.stderr.strip() == (
         'Error from server (Conflict): error when replacing "STDIN": Operation cannot be fulfilled on configmaps "cc": '
-        "the object has been modified; please apply your changes to the latest version and try again")
+        "the object has been modified; please apply your changes to the latest version and try again"
+    )
     assert k.obj("configmap", "cc")["data"] == {"a": "2"}
 
 
@@ -112,7 +118,7 @@ def test_bad_request_wrong_namespace_in_body(k: Kubectl) -> None:
     cm = configmap("elsewhere")
     cm["metadata"]["namespace"] = "kube-public"
     done = k.fails("create", "-f", "-", input=to_yaml(cm))
-    assert "the namespace from the provided object \"kube-public\" does not match the namespace" in done.stderr
+    assert 'the namespace from the provided object "kube-public" does not match the namespace' in done.stderr
     assert not k.exists("configmap", "elsewhere")
 
 
@@ -137,8 +143,10 @@ def test_bad_request_raw_garbage(server: RunningServer, namespace: str) -> None:
 def test_system_namespaces_may_not_be_deleted(server: RunningServer, name: str) -> None:
     done = server.kubectl("delete", "namespace", name, check=False)
     assert done.returncode == 1
-    assert done.stderr.strip() == \
-        f'Error from server (Forbidden): namespaces "{name}" is forbidden: this namespace may not be deleted'
+    assert (
+        done.stderr.strip()
+        == f'Error from server (Forbidden): namespaces "{name}" is forbidden: this namespace may not be deleted'
+    )
     ns = json.loads(server.kubectl("get", "namespace", name, "-o", "json").stdout)
     assert "deletionTimestamp" not in ns["metadata"]
     assert ns["status"]["phase"] == "Active"
@@ -160,7 +168,8 @@ def test_stale_resource_version_on_label_conflicts(k: Kubectl) -> None:
     done = k.fails("label", "configmap", "lv", "a=b", f"--resource-version={stale}")
     assert done.stderr.strip() == (
         'Error from server (Conflict): Operation cannot be fulfilled on configmaps "lv": the object has been '
-        "modified; please apply your changes to the latest version and try again")
+        "modified; please apply your changes to the latest version and try again"
+    )
     assert "labels" not in k.obj("configmap", "lv")["metadata"]
 
 

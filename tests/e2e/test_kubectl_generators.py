@@ -20,8 +20,9 @@ def b64(text: str) -> str:
 
 
 def test_secret_generic(k: Kubectl) -> None:
-    assert k.lines("create", "secret", "generic", "s1", "--from-literal=user=admin", "--from-literal=pw=s3cr3t") == \
-        ["secret/s1 created"]
+    assert k.lines("create", "secret", "generic", "s1", "--from-literal=user=admin", "--from-literal=pw=s3cr3t") == [
+        "secret/s1 created"
+    ]
     live = k.obj("secret", "s1")
     assert live["type"] == "Opaque"
     assert live["data"] == {"user": b64("admin"), "pw": b64("s3cr3t")}
@@ -29,12 +30,25 @@ def test_secret_generic(k: Kubectl) -> None:
 
 
 def test_secret_docker_registry(k: Kubectl) -> None:
-    k.run("create", "secret", "docker-registry", "regcred", "--docker-server=r.example.com", "--docker-username=u",
-          "--docker-password=p", "--docker-email=e@x.com")
+    k.run(
+        "create",
+        "secret",
+        "docker-registry",
+        "regcred",
+        "--docker-server=r.example.com",
+        "--docker-username=u",
+        "--docker-password=p",
+        "--docker-email=e@x.com",
+    )
     live = k.obj("secret", "regcred")
     assert live["type"] == "kubernetes.io/dockerconfigjson"
     config = json.loads(base64.b64decode(live["data"][".dockerconfigjson"]))
-    assert config["auths"]["r.example.com"] == {"username": "u", "password": "p", "email": "e@x.com", "auth": b64("u:p")}
+    assert config["auths"]["r.example.com"] == {
+        "username": "u",
+        "password": "p",
+        "email": "e@x.com",
+        "auth": b64("u:p"),
+    }
 
 
 def test_secret_tls(k: Kubectl, server: RunningServer) -> None:
@@ -47,8 +61,9 @@ def test_secret_tls(k: Kubectl, server: RunningServer) -> None:
 
 
 def test_configmap_from_literals(k: Kubectl) -> None:
-    assert k.lines("create", "configmap", "cm1", "--from-literal=a=1", "--from-literal=b=two") == \
-        ["configmap/cm1 created"]
+    assert k.lines("create", "configmap", "cm1", "--from-literal=a=1", "--from-literal=b=two") == [
+        "configmap/cm1 created"
+    ]
     assert k.obj("configmap", "cm1")["data"] == {"a": "1", "b": "two"}
     assert row(k.out("get", "cm"), "cm1")[1] == "2"
 
@@ -69,8 +84,9 @@ def test_namespace(server: RunningServer) -> None:
 
 
 def test_deployment(k: Kubectl) -> None:
-    assert k.lines("create", "deployment", "web", "--image=nginx:1.27", "--replicas=2", "--port=80") == \
-        ["deployment.apps/web created"]
+    assert k.lines("create", "deployment", "web", "--image=nginx:1.27", "--replicas=2", "--port=80") == [
+        "deployment.apps/web created"
+    ]
     live = k.obj("deployment", "web")
     assert live["spec"]["replicas"] == 2
     assert live["spec"]["selector"] == {"matchLabels": {"app": "web"}}
@@ -120,11 +136,22 @@ def test_job(k: Kubectl) -> None:
 
 
 def test_cronjob_and_a_job_from_it(k: Kubectl) -> None:
-    assert k.lines("create", "cronjob", "tick", "--image=busybox:1.36", "--schedule=*/5 * * * *",
-                   "--restart=OnFailure", "--", "date") == ["cronjob.batch/tick created"]
+    assert k.lines(
+        "create",
+        "cronjob",
+        "tick",
+        "--image=busybox:1.36",
+        "--schedule=*/5 * * * *",
+        "--restart=OnFailure",
+        "--",
+        "date",
+    ) == ["cronjob.batch/tick created"]
     live = k.obj("cronjob", "tick")
     assert (live["spec"]["schedule"], live["spec"]["concurrencyPolicy"], live["spec"]["suspend"]) == (
-        "*/5 * * * *", "Allow", False)
+        "*/5 * * * *",
+        "Allow",
+        False,
+    )
     assert live["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"] == ["date"]
     assert row(k.out("get", "cj"), "tick")[1:5] == ["*/5 * * * *", "<none>", "False", "0"]
     # kubectl GETs the CronJob and POSTs (in protobuf) a Job made of its template, owned by it
@@ -132,7 +159,8 @@ def test_cronjob_and_a_job_from_it(k: Kubectl) -> None:
     job = k.obj("job", "now")
     assert job["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"] == "manual"
     assert [(r["kind"], r["name"], r["uid"]) for r in job["metadata"]["ownerReferences"]] == [
-        ("CronJob", "tick", live["metadata"]["uid"])]
+        ("CronJob", "tick", live["metadata"]["uid"])
+    ]
     assert job["spec"]["template"]["spec"]["restartPolicy"] == "OnFailure"
     bad = k.run("create", "cronjob", "bad", "--image=busybox", "--schedule=61 * * * *", check=False)
     assert bad.returncode == 1

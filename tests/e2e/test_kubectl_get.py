@@ -52,8 +52,17 @@ def test_single_object_table(pods: Kubectl) -> None:
 
 def test_wide_adds_priority_columns(pods: Kubectl) -> None:
     out = pods.out("get", "pods", "-o", "wide")
-    assert header(out) == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "NOMINATED NODE",
-                           "READINESS GATES"]
+    assert header(out) == [
+        "NAME",
+        "READY",
+        "STATUS",
+        "RESTARTS",
+        "AGE",
+        "IP",
+        "NODE",
+        "NOMINATED NODE",
+        "READINESS GATES",
+    ]
     assert row(out, "web-1")[5:] == ["<none>", "<none>", "<none>", "<none>"]
 
 
@@ -131,7 +140,11 @@ def test_sort_by(k: Kubectl) -> None:
     names = [r[0] for r in table(out)[1:] if r[0].startswith("c-")]
     assert names == ["c-b", "c-c", "c-a"]
     out = k.out("get", "configmaps", "--sort-by=.metadata.name", "-o", "name")
-    assert [n for n in out.split() if n.startswith("configmap/c-")] == ["configmap/c-a", "configmap/c-b", "configmap/c-c"]
+    assert [n for n in out.split() if n.startswith("configmap/c-")] == [
+        "configmap/c-a",
+        "configmap/c-b",
+        "configmap/c-c",
+    ]
 
 
 def test_several_kinds_at_once(pods: Kubectl) -> None:
@@ -198,15 +211,25 @@ def test_wide_shows_node_after_binding(k: Kubectl, server: RunningServer, tmp_pa
     try:
         k.apply(pod("tobind", schedulerName=MANUAL_SCHEDULER))
         binding = tmp_path / "binding.json"
-        binding.write_text(json.dumps({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "tobind"},
-                                       "target": {"apiVersion": "v1", "kind": "Node", "name": node_name}}))
+        binding.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Binding",
+                    "metadata": {"name": "tobind"},
+                    "target": {"apiVersion": "v1", "kind": "Node", "name": node_name},
+                }
+            )
+        )
         server.kubectl("create", "--raw", f"/api/v1/namespaces/{k.namespace}/pods/tobind/binding", "-f", str(binding))
         cells = row(k.out("get", "pods", "-o", "wide"), "tobind")
         assert cells[6] == node_name
-        assert k.lines("get", "pods", "-A", "--field-selector", f"spec.nodeName={node_name}", "-o", "name") == \
-            ["pod/tobind"]
-        again = server.kubectl("create", "--raw", f"/api/v1/namespaces/{k.namespace}/pods/tobind/binding",
-                               "-f", str(binding), check=False)
+        assert k.lines("get", "pods", "-A", "--field-selector", f"spec.nodeName={node_name}", "-o", "name") == [
+            "pod/tobind"
+        ]
+        again = server.kubectl(
+            "create", "--raw", f"/api/v1/namespaces/{k.namespace}/pods/tobind/binding", "-f", str(binding), check=False
+        )
         assert again.returncode == 1 and "(Conflict)" in again.stderr
     finally:
         k.run("delete", "pod", "tobind", "--grace-period=0", "--force")

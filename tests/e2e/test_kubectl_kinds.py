@@ -32,14 +32,22 @@ pytestmark = pytest.mark.kubectl
 
 
 def _endpoints(name: str) -> Obj:
-    return {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": name},
-            "subsets": [{"addresses": [{"ip": "10.244.0.5"}], "ports": [{"port": 80, "protocol": "TCP"}]}]}
+    return {
+        "apiVersion": "v1",
+        "kind": "Endpoints",
+        "metadata": {"name": name},
+        "subsets": [{"addresses": [{"ip": "10.244.0.5"}], "ports": [{"port": 80, "protocol": "TCP"}]}],
+    }
 
 
 def _cronjob(name: str) -> Obj:
     template = job(name)["spec"]
-    return {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": name},
-            "spec": {"schedule": "0 0 1 1 *", "timeZone": "Europe/Berlin", "jobTemplate": {"spec": template}}}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": name},
+        "spec": {"schedule": "0 0 1 1 *", "timeZone": "Europe/Berlin", "jobTemplate": {"spec": template}},
+    }
 
 
 def _secret(name: str) -> Obj:
@@ -47,11 +55,19 @@ def _secret(name: str) -> Obj:
 
 
 def _event(name: str) -> Obj:
-    return {"apiVersion": "v1", "kind": "Event", "metadata": {"name": name},
-            "involvedObject": {"kind": "Pod", "name": "somepod", "apiVersion": "v1"},
-            "reason": "Pulled", "message": "image pulled", "type": "Normal", "count": 1,
-            "source": {"component": "kubelet"},
-            "firstTimestamp": "2026-01-01T00:00:00Z", "lastTimestamp": "2026-01-01T00:00:00Z"}
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": name},
+        "involvedObject": {"kind": "Pod", "name": "somepod", "apiVersion": "v1"},
+        "reason": "Pulled",
+        "message": "image pulled",
+        "type": "Normal",
+        "count": 1,
+        "source": {"component": "kubelet"},
+        "firstTimestamp": "2026-01-01T00:00:00Z",
+        "lastTimestamp": "2026-01-01T00:00:00Z",
+    }
 
 
 def _serviceaccount(name: str) -> Obj:
@@ -59,50 +75,88 @@ def _serviceaccount(name: str) -> Obj:
 
 
 def _controllerrevision(name: str) -> Obj:
-    return {"apiVersion": "apps/v1", "kind": "ControllerRevision", "metadata": {"name": name},
-            "data": {"spec": {"template": {"$patch": "replace"}}}, "revision": 4}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "ControllerRevision",
+        "metadata": {"name": name},
+        "data": {"spec": {"template": {"$patch": "replace"}}},
+        "revision": 4,
+    }
 
 
 def _lease(name: str) -> Obj:
-    return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": name},
-            "spec": {"holderIdentity": "me", "leaseDurationSeconds": 40}}
+    return {
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {"name": name},
+        "spec": {"holderIdentity": "me", "leaseDurationSeconds": 40},
+    }
 
 
 def _endpointslice(name: str) -> Obj:
-    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-            "metadata": {"name": name, "labels": {"kubernetes.io/service-name": "svc"}}, "addressType": "IPv4",
-            "endpoints": [{"addresses": ["10.244.0.7"], "conditions": {"ready": True}}],
-            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}
+    return {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {"name": name, "labels": {"kubernetes.io/service-name": "svc"}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": ["10.244.0.7"], "conditions": {"ready": True}}],
+        "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+    }
 
 
 def _persistentvolume(name: str) -> Obj:
-    return {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name},
-            "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "hostPath": {"path": "/srv/x"}}}
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {"name": name},
+        "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "hostPath": {"path": "/srv/x"}},
+    }
 
 
 def _persistentvolumeclaim(name: str) -> Obj:
-    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name},
-            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": name},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+    }
 
 
 def _storageclass(name: str) -> Obj:
-    return {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": name},
-            "provisioner": "example.com/disk"}
+    return {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {"name": name},
+        "provisioner": "example.com/disk",
+    }
 
 
 def _ingress(name: str) -> Obj:
     backend = {"service": {"name": "web", "port": {"number": 80}}}
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": name},
-            "spec": {"rules": [{"host": "a.example.com", "http": {"paths": [
-                {"path": "/", "pathType": "Prefix", "backend": backend}]}}, {"http": {"paths": [
-                    {"path": "/b", "pathType": "Exact", "backend": backend}]}}],
-                     "tls": [{"hosts": ["a.example.com"], "secretName": "a-cert"}]}}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": name},
+        "spec": {
+            "rules": [
+                {"host": "a.example.com", "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]}},
+                {"http": {"paths": [{"path": "/b", "pathType": "Exact", "backend": backend}]}},
+            ],
+            "tls": [{"hosts": ["a.example.com"], "secretName": "a-cert"}],
+        },
+    }
 
 
 def _ingressclass(name: str) -> Obj:
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass", "metadata": {"name": name},
-            "spec": {"controller": "example.com/ingress",
-                     "parameters": {"apiGroup": "example.com", "kind": "Params", "name": "p"}}}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "IngressClass",
+        "metadata": {"name": name},
+        "spec": {
+            "controller": "example.com/ingress",
+            "parameters": {"apiGroup": "example.com", "kind": "Params", "name": "p"},
+        },
+    }
 
 
 def _namespace(name: str) -> Obj:
@@ -126,65 +180,202 @@ class Kind:
 
 
 KINDS = [
-    Kind("pods", "pod", pod, ["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
-         ["IP", "NODE", "NOMINATED NODE", "READINESS GATES"], {"READY": "0/1", "STATUS": "Pending"}),
-    Kind("services", "service", service, ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"],
-         ["SELECTOR"], {"TYPE": "ClusterIP", "PORT(S)": "80/TCP"}),
+    Kind(
+        "pods",
+        "pod",
+        pod,
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
+        ["IP", "NODE", "NOMINATED NODE", "READINESS GATES"],
+        {"READY": "0/1", "STATUS": "Pending"},
+    ),
+    Kind(
+        "services",
+        "service",
+        service,
+        ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"],
+        ["SELECTOR"],
+        {"TYPE": "ClusterIP", "PORT(S)": "80/TCP"},
+    ),
     Kind("endpoints", "endpoints", _endpoints, ["NAME", "ENDPOINTS", "AGE"], [], {"ENDPOINTS": "10.244.0.5:80"}),
-    Kind("replicationcontrollers", "replicationcontroller", replicationcontroller,
-         ["NAME", "DESIRED", "CURRENT", "READY", "AGE"], ["CONTAINERS", "IMAGES", "SELECTOR"],
-         {"DESIRED": "1", "CURRENT": "1", "READY": "0"}),
+    Kind(
+        "replicationcontrollers",
+        "replicationcontroller",
+        replicationcontroller,
+        ["NAME", "DESIRED", "CURRENT", "READY", "AGE"],
+        ["CONTAINERS", "IMAGES", "SELECTOR"],
+        {"DESIRED": "1", "CURRENT": "1", "READY": "0"},
+    ),
     Kind("secrets", "secret", _secret, ["NAME", "TYPE", "DATA", "AGE"], [], {"TYPE": "Opaque", "DATA": "2"}),
     Kind("configmaps", "configmap", configmap, ["NAME", "DATA", "AGE"], [], {"DATA": "1"}),
-    Kind("events", "event", _event, ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
-         ["SUBOBJECT", "SOURCE", "FIRST SEEN", "COUNT", "NAME"],
-         {"TYPE": "Normal", "REASON": "Pulled", "OBJECT": "pod/somepod", "MESSAGE": "image pulled"},
-         wide_order=("LAST SEEN", "TYPE", "REASON", "OBJECT", "SUBOBJECT", "SOURCE", "MESSAGE", "FIRST SEEN", "COUNT",
-                     "NAME")),
+    Kind(
+        "events",
+        "event",
+        _event,
+        ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
+        ["SUBOBJECT", "SOURCE", "FIRST SEEN", "COUNT", "NAME"],
+        {"TYPE": "Normal", "REASON": "Pulled", "OBJECT": "pod/somepod", "MESSAGE": "image pulled"},
+        wide_order=(
+            "LAST SEEN",
+            "TYPE",
+            "REASON",
+            "OBJECT",
+            "SUBOBJECT",
+            "SOURCE",
+            "MESSAGE",
+            "FIRST SEEN",
+            "COUNT",
+            "NAME",
+        ),
+    ),
     Kind("serviceaccounts", "serviceaccount", _serviceaccount, ["NAME", "SECRETS", "AGE"], [], {"SECRETS": "0"}),
-    Kind("deployments", "deployment.apps", deployment, ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"],
-         ["CONTAINERS", "IMAGES", "SELECTOR"], {"READY": "0/1", "UP-TO-DATE": "1", "AVAILABLE": "0"}),
-    Kind("replicasets", "replicaset.apps", replicaset, ["NAME", "DESIRED", "CURRENT", "READY", "AGE"],
-         ["CONTAINERS", "IMAGES", "SELECTOR"], {"DESIRED": "1", "CURRENT": "1", "READY": "0"}),
-    Kind("daemonsets", "daemonset.apps", daemonset,
-         ["NAME", "DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE", "NODE SELECTOR", "AGE"],
-         ["CONTAINERS", "IMAGES", "SELECTOR"], {"DESIRED": "0", "NODE SELECTOR": "<none>"}),
-    Kind("statefulsets", "statefulset.apps", statefulset, ["NAME", "READY", "AGE"], ["CONTAINERS", "IMAGES"],
-         {"READY": "0/1"}),
-    Kind("controllerrevisions", "controllerrevision.apps", _controllerrevision, ["NAME", "CONTROLLER", "REVISION", "AGE"],
-         [], {"CONTROLLER": "<none>", "REVISION": "4"}),
-    Kind("jobs", "job.batch", job, ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"],
-         ["CONTAINERS", "IMAGES", "SELECTOR"], {"STATUS": "Running", "COMPLETIONS": "0/1"}),
-    Kind("cronjobs", "cronjob.batch", _cronjob,
-         ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST SCHEDULE", "AGE"],
-         ["CONTAINERS", "IMAGES", "SELECTOR"],
-         {"SCHEDULE": "0 0 1 1 *", "TIMEZONE": "Europe/Berlin", "SUSPEND": "False", "ACTIVE": "0",
-          "LAST SCHEDULE": "<none>"}),
+    Kind(
+        "deployments",
+        "deployment.apps",
+        deployment,
+        ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"],
+        ["CONTAINERS", "IMAGES", "SELECTOR"],
+        {"READY": "0/1", "UP-TO-DATE": "1", "AVAILABLE": "0"},
+    ),
+    Kind(
+        "replicasets",
+        "replicaset.apps",
+        replicaset,
+        ["NAME", "DESIRED", "CURRENT", "READY", "AGE"],
+        ["CONTAINERS", "IMAGES", "SELECTOR"],
+        {"DESIRED": "1", "CURRENT": "1", "READY": "0"},
+    ),
+    Kind(
+        "daemonsets",
+        "daemonset.apps",
+        daemonset,
+        ["NAME", "DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE", "NODE SELECTOR", "AGE"],
+        ["CONTAINERS", "IMAGES", "SELECTOR"],
+        {"DESIRED": "0", "NODE SELECTOR": "<none>"},
+    ),
+    Kind(
+        "statefulsets",
+        "statefulset.apps",
+        statefulset,
+        ["NAME", "READY", "AGE"],
+        ["CONTAINERS", "IMAGES"],
+        {"READY": "0/1"},
+    ),
+    Kind(
+        "controllerrevisions",
+        "controllerrevision.apps",
+        _controllerrevision,
+        ["NAME", "CONTROLLER", "REVISION", "AGE"],
+        [],
+        {"CONTROLLER": "<none>", "REVISION": "4"},
+    ),
+    Kind(
+        "jobs",
+        "job.batch",
+        job,
+        ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"],
+        ["CONTAINERS", "IMAGES", "SELECTOR"],
+        {"STATUS": "Running", "COMPLETIONS": "0/1"},
+    ),
+    Kind(
+        "cronjobs",
+        "cronjob.batch",
+        _cronjob,
+        ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST SCHEDULE", "AGE"],
+        ["CONTAINERS", "IMAGES", "SELECTOR"],
+        {
+            "SCHEDULE": "0 0 1 1 *",
+            "TIMEZONE": "Europe/Berlin",
+            "SUSPEND": "False",
+            "ACTIVE": "0",
+            "LAST SCHEDULE": "<none>",
+        },
+    ),
     Kind("leases", "lease.coordination.k8s.io", _lease, ["NAME", "HOLDER", "AGE"], [], {"HOLDER": "me"}),
-    Kind("endpointslices", "endpointslice.discovery.k8s.io", _endpointslice,
-         ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"], [],
-         {"ADDRESSTYPE": "IPv4", "PORTS": "8080", "ENDPOINTS": "10.244.0.7"}),
-    Kind("ingresses", "ingress.networking.k8s.io", _ingress, ["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"],
-         [], {"CLASS": "pykube", "HOSTS": "a.example.com,*", "ADDRESS": "", "PORTS": "80, 443"}),
-    Kind("ingressclasses", "ingressclass.networking.k8s.io", _ingressclass, ["NAME", "CONTROLLER", "PARAMETERS", "AGE"],
-         [], {"CONTROLLER": "example.com/ingress", "PARAMETERS": "Params.example.com/p"}, namespaced=False),
-    Kind("nodes", "node", node, ["NAME", "STATUS", "ROLES", "AGE", "VERSION"],
-         ["INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME"],
-         {"STATUS": "Ready", "ROLES": "<none>", "VERSION": "v1.32.0"}, namespaced=False),
-    Kind("persistentvolumes", "persistentvolume", _persistentvolume,
-         ["NAME", "CAPACITY", "ACCESS MODES", "RECLAIM POLICY", "STATUS", "CLAIM", "STORAGECLASS",
-          "VOLUMEATTRIBUTESCLASS", "REASON", "AGE"], ["VOLUMEMODE"],
-         {"CAPACITY": "1Gi", "ACCESS MODES": "RWO", "RECLAIM POLICY": "Retain", "STATUS": "Available", "CLAIM": "",
-          "STORAGECLASS": "", "VOLUMEATTRIBUTESCLASS": "<unset>"}, namespaced=False),
-    Kind("persistentvolumeclaims", "persistentvolumeclaim", _persistentvolumeclaim,
-         ["NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS", "VOLUMEATTRIBUTESCLASS", "AGE"],
-         ["VOLUMEMODE"], {"STATUS": "Pending", "VOLUME": "", "STORAGECLASS": "local-path"}),
-    Kind("storageclasses", "storageclass.storage.k8s.io", _storageclass,
-         ["NAME", "PROVISIONER", "RECLAIMPOLICY", "VOLUMEBINDINGMODE", "ALLOWVOLUMEEXPANSION", "AGE"], [],
-         {"PROVISIONER": "example.com/disk", "RECLAIMPOLICY": "Delete", "VOLUMEBINDINGMODE": "Immediate",
-          "ALLOWVOLUMEEXPANSION": "false"}, namespaced=False),
-    Kind("namespaces", "namespace", _namespace, ["NAME", "STATUS", "AGE"], [], {"STATUS": "Active"},
-         namespaced=False),
+    Kind(
+        "endpointslices",
+        "endpointslice.discovery.k8s.io",
+        _endpointslice,
+        ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"],
+        [],
+        {"ADDRESSTYPE": "IPv4", "PORTS": "8080", "ENDPOINTS": "10.244.0.7"},
+    ),
+    Kind(
+        "ingresses",
+        "ingress.networking.k8s.io",
+        _ingress,
+        ["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"],
+        [],
+        {"CLASS": "pykube", "HOSTS": "a.example.com,*", "ADDRESS": "", "PORTS": "80, 443"},
+    ),
+    Kind(
+        "ingressclasses",
+        "ingressclass.networking.k8s.io",
+        _ingressclass,
+        ["NAME", "CONTROLLER", "PARAMETERS", "AGE"],
+        [],
+        {"CONTROLLER": "example.com/ingress", "PARAMETERS": "Params.example.com/p"},
+        namespaced=False,
+    ),
+    Kind(
+        "nodes",
+        "node",
+        node,
+        ["NAME", "STATUS", "ROLES", "AGE", "VERSION"],
+        ["INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME"],
+        {"STATUS": "Ready", "ROLES": "<none>", "VERSION": "v1.32.0"},
+        namespaced=False,
+    ),
+    Kind(
+        "persistentvolumes",
+        "persistentvolume",
+        _persistentvolume,
+        [
+            "NAME",
+            "CAPACITY",
+            "ACCESS MODES",
+            "RECLAIM POLICY",
+            "STATUS",
+            "CLAIM",
+            "STORAGECLASS",
+            "VOLUMEATTRIBUTESCLASS",
+            "REASON",
+            "AGE",
+        ],
+        ["VOLUMEMODE"],
+        {
+            "CAPACITY": "1Gi",
+            "ACCESS MODES": "RWO",
+            "RECLAIM POLICY": "Retain",
+            "STATUS": "Available",
+            "CLAIM": "",
+            "STORAGECLASS": "",
+            "VOLUMEATTRIBUTESCLASS": "<unset>",
+        },
+        namespaced=False,
+    ),
+    Kind(
+        "persistentvolumeclaims",
+        "persistentvolumeclaim",
+        _persistentvolumeclaim,
+        ["NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS", "VOLUMEATTRIBUTESCLASS", "AGE"],
+        ["VOLUMEMODE"],
+        {"STATUS": "Pending", "VOLUME": "", "STORAGECLASS": "local-path"},
+    ),
+    Kind(
+        "storageclasses",
+        "storageclass.storage.k8s.io",
+        _storageclass,
+        ["NAME", "PROVISIONER", "RECLAIMPOLICY", "VOLUMEBINDINGMODE", "ALLOWVOLUMEEXPANSION", "AGE"],
+        [],
+        {
+            "PROVISIONER": "example.com/disk",
+            "RECLAIMPOLICY": "Delete",
+            "VOLUMEBINDINGMODE": "Immediate",
+            "ALLOWVOLUMEEXPANSION": "false",
+        },
+        namespaced=False,
+    ),
+    Kind("namespaces", "namespace", _namespace, ["NAME", "STATUS", "AGE"], [], {"STATUS": "Active"}, namespaced=False),
 ]
 
 
@@ -192,8 +383,11 @@ KINDS = [
 def test_create_get_delete(kind: Kind, k: Kubectl, server: RunningServer) -> None:
     name = f"obj-{k.namespace[-4:]}"
     run = k.run if kind.namespaced else server.kubectl
-    assert run("create", "-f", "-", input=to_yaml(kind.manifest(name))).stdout.strip() == f"{kind.printed}/{name} created"
+    assert (
+        run("create", "-f", "-", input=to_yaml(kind.manifest(name))).stdout.strip() == f"{kind.printed}/{name} created"
+    )
     try:
+
         def cells() -> dict[str, str]:
             out = run("get", kind.resource, name).stdout
             assert header(out) == kind.columns
@@ -230,26 +424,42 @@ def test_events_wide_name_column(k: Kubectl) -> None:
 
 
 def test_get_all_lists_workload_kinds(k: Kubectl) -> None:
-    k.apply(pod("a"), service("a"), deployment("a"), replicaset("a"), daemonset("a"), job("a"),
-            replicationcontroller("a"))
+    k.apply(
+        pod("a"), service("a"), deployment("a"), replicaset("a"), daemonset("a"), job("a"), replicationcontroller("a")
+    )
     names = set(k.out("get", "all", "-o", "name").split())
-    assert {"pod/a", "service/a", "deployment.apps/a", "replicaset.apps/a", "daemonset.apps/a", "job.batch/a",
-            "replicationcontroller/a"} <= names
+    assert {
+        "pod/a",
+        "service/a",
+        "deployment.apps/a",
+        "replicaset.apps/a",
+        "daemonset.apps/a",
+        "job.batch/a",
+        "replicationcontroller/a",
+    } <= names
 
     def controllers_of(kind: str, items: list[Obj]) -> list[str]:
-        return sorted(f"{ref['kind']}/{ref['name']}" for item in items if item["kind"] == kind
-                      for ref in item["metadata"].get("ownerReferences") or [] if ref.get("controller"))
+        return sorted(
+            f"{ref['kind']}/{ref['name']}"
+            for item in items
+            if item["kind"] == kind
+            for ref in item["metadata"].get("ownerReferences") or []
+            if ref.get("controller")
+        )
 
     # `get all` also lists what the controllers made: the Deployment's ReplicaSet, and a pod for each
     # ReplicaSet, the ReplicationController and the Job (the DaemonSet has no node to run on)
-    items = wait_for(lambda: k.json("get", "all")["items"],
-                     lambda seen: controllers_of("ReplicaSet", seen) == ["Deployment/a"]
-                     and len(controllers_of("Pod", seen)) == 4,
-                     "the controllers never made the ReplicaSet and four pods")
-    made_by_deployment = next(i["metadata"]["name"] for i in items if i["kind"] == "ReplicaSet"
-                              and i["metadata"].get("ownerReferences"))
-    assert controllers_of("Pod", items) == sorted(["Job/a", "ReplicaSet/a", f"ReplicaSet/{made_by_deployment}",
-                                                   "ReplicationController/a"])
+    items = wait_for(
+        lambda: k.json("get", "all")["items"],
+        lambda seen: controllers_of("ReplicaSet", seen) == ["Deployment/a"] and len(controllers_of("Pod", seen)) == 4,
+        "the controllers never made the ReplicaSet and four pods",
+    )
+    made_by_deployment = next(
+        i["metadata"]["name"] for i in items if i["kind"] == "ReplicaSet" and i["metadata"].get("ownerReferences")
+    )
+    assert controllers_of("Pod", items) == sorted(
+        ["Job/a", "ReplicaSet/a", f"ReplicaSet/{made_by_deployment}", "ReplicationController/a"]
+    )
 
 
 def test_short_names(k: Kubectl) -> None:

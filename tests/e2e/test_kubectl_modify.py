@@ -80,17 +80,28 @@ def test_patch_strategic_merges_containers_by_name(k: Kubectl) -> None:
     patch = {"spec": {"template": {"spec": {"containers": [{"name": "sidecar", "image": "busybox:1.36"}]}}}}
     assert k.lines("patch", "deployment", "sp", "-p", json.dumps(patch)) == ["deployment.apps/sp patched"]
     containers = k.obj("deployment", "sp")["spec"]["template"]["spec"]["containers"]
-    assert [(c["name"], c["image"]) for c in containers] == [("sidecar", "busybox:1.36"), ("main", "nginx:1.27")] or \
-        [(c["name"], c["image"]) for c in containers] == [("main", "nginx:1.27"), ("sidecar", "busybox:1.36")]
+    assert [(c["name"], c["image"]) for c in containers] == [("sidecar", "busybox:1.36"), ("main", "nginx:1.27")] or [
+        (c["name"], c["image"]) for c in containers
+    ] == [("main", "nginx:1.27"), ("sidecar", "busybox:1.36")]
     assert k.obj("deployment", "sp")["metadata"]["generation"] == 2
 
 
 def test_patch_strategic_delete_directive(k: Kubectl) -> None:
     k.apply(deployment("sd"))
-    k.run("patch", "deployment", "sd", "-p", json.dumps(
-        {"spec": {"template": {"spec": {"containers": [{"name": "extra", "image": "busybox:1.36"}]}}}}))
-    k.run("patch", "deployment", "sd", "-p", json.dumps(
-        {"spec": {"template": {"spec": {"containers": [{"name": "extra", "$patch": "delete"}]}}}}))
+    k.run(
+        "patch",
+        "deployment",
+        "sd",
+        "-p",
+        json.dumps({"spec": {"template": {"spec": {"containers": [{"name": "extra", "image": "busybox:1.36"}]}}}}),
+    )
+    k.run(
+        "patch",
+        "deployment",
+        "sd",
+        "-p",
+        json.dumps({"spec": {"template": {"spec": {"containers": [{"name": "extra", "$patch": "delete"}]}}}}),
+    )
     containers = k.obj("deployment", "sd")["spec"]["template"]["spec"]["containers"]
     assert [c["name"] for c in containers] == ["main"]
 
@@ -111,8 +122,10 @@ def test_patch_merge_null_removes_key(k: Kubectl) -> None:
 
 def test_patch_json(k: Kubectl) -> None:
     k.apply(deployment("jp", replicas=1))
-    ops = [{"op": "replace", "path": "/spec/replicas", "value": 5},
-           {"op": "add", "path": "/metadata/labels", "value": {"via": "json-patch"}}]
+    ops = [
+        {"op": "replace", "path": "/spec/replicas", "value": 5},
+        {"op": "add", "path": "/metadata/labels", "value": {"via": "json-patch"}},
+    ]
     assert k.lines("patch", "deployment", "jp", "--type=json", "-p", json.dumps(ops)) == ["deployment.apps/jp patched"]
     live = k.obj("deployment", "jp")
     assert live["spec"]["replicas"] == 5
@@ -130,8 +143,9 @@ def test_patch_json_failed_test_op_changes_nothing(k: Kubectl) -> None:
 
 def test_patch_without_change_reports_no_change(k: Kubectl) -> None:
     k.apply(configmap("nc", a="1"))
-    assert k.lines("patch", "configmap", "nc", "--type=merge", "-p", '{"data":{"a":"1"}}') == \
-        ["configmap/nc patched (no change)"]
+    assert k.lines("patch", "configmap", "nc", "--type=merge", "-p", '{"data":{"a":"1"}}') == [
+        "configmap/nc patched (no change)"
+    ]
 
 
 def test_patch_missing_object_is_not_found(k: Kubectl) -> None:
@@ -148,8 +162,10 @@ def test_patch_node_taints_replace_list(server: RunningServer, namespace: str) -
         server.kubectl("taint", "nodes", name, "a:NoSchedule-")
         taints = json.loads(server.kubectl("get", "node", name, "-o", "json").stdout)["spec"]["taints"]
         # kubectl puts the taints it adds before those it keeps
-        assert [(t["key"], t["effect"]) for t in taints] == [("b", "NoExecute"),
-                                                             (NO_KUBELET_TAINT["key"], "NoSchedule")]
+        assert [(t["key"], t["effect"]) for t in taints] == [
+            ("b", "NoExecute"),
+            (NO_KUBELET_TAINT["key"], "NoSchedule"),
+        ]
         server.kubectl("cordon", name)
         assert json.loads(server.kubectl("get", "node", name, "-o", "json").stdout)["spec"]["unschedulable"] is True
     finally:
@@ -159,11 +175,14 @@ def test_patch_node_taints_replace_list(server: RunningServer, namespace: str) -
 # ------------------------------------------------------------------------------------------ scale
 
 
-@pytest.mark.parametrize(("resource", "manifest", "printed"), [
-    ("deployment", deployment, "deployment.apps/sc scaled"),
-    ("replicaset", replicaset, "replicaset.apps/sc scaled"),
-    ("replicationcontroller", replicationcontroller, "replicationcontroller/sc scaled"),
-])
+@pytest.mark.parametrize(
+    ("resource", "manifest", "printed"),
+    [
+        ("deployment", deployment, "deployment.apps/sc scaled"),
+        ("replicaset", replicaset, "replicaset.apps/sc scaled"),
+        ("replicationcontroller", replicationcontroller, "replicationcontroller/sc scaled"),
+    ],
+)
 def test_scale(k: Kubectl, resource: str, manifest: object, printed: str) -> None:
     k.apply(manifest("sc"))  # type: ignore[operator]
     assert k.lines("scale", resource, "sc", "--replicas=3") == [printed]
@@ -219,8 +238,7 @@ def test_edit_without_change_is_cancelled(k: Kubectl) -> None:
 
 def test_edit_invalid_change_is_reported(k: Kubectl) -> None:
     k.apply(pod("edpod"))
-    done = k.run("edit", "pod", "edpod", check=False,
-                 env={"EDITOR": "sed -i s/image:\\ nginx:1.27/image:\\ \\'\\'/"})
+    done = k.run("edit", "pod", "edpod", check=False, env={"EDITOR": "sed -i s/image:\\ nginx:1.27/image:\\ \\'\\'/"})
     assert done.returncode == 1
     assert 'pods "edpod" is invalid' in done.stderr
     assert k.obj("pod", "edpod")["spec"]["containers"][0]["image"] == "nginx:1.27"
@@ -283,14 +301,22 @@ def test_describe_namespace(k: Kubectl, server: RunningServer) -> None:
 def test_describe_shows_events(k: Kubectl) -> None:
     k.apply(pod("evp"))
     uid = k.obj("pod", "evp")["metadata"]["uid"]
-    event = {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "evp.1"},
-             "involvedObject": {"kind": "Pod", "namespace": k.namespace, "name": "evp", "uid": uid, "apiVersion": "v1"},
-             "reason": "Scheduled", "message": "Successfully assigned to nowhere", "type": "Normal",
-             "source": {"component": "default-scheduler"}, "count": 1,
-             "firstTimestamp": "2026-01-01T00:00:00Z", "lastTimestamp": "2026-01-01T00:00:00Z"}
+    event = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": "evp.1"},
+        "involvedObject": {"kind": "Pod", "namespace": k.namespace, "name": "evp", "uid": uid, "apiVersion": "v1"},
+        "reason": "Scheduled",
+        "message": "Successfully assigned to nowhere",
+        "type": "Normal",
+        "source": {"component": "default-scheduler"},
+        "count": 1,
+        "firstTimestamp": "2026-01-01T00:00:00Z",
+        "lastTimestamp": "2026-01-01T00:00:00Z",
+    }
     k.apply(event, verb="create")
     out = k.out("describe", "pod", "evp")
-    events = out[out.index("Events:"):]
+    events = out[out.index("Events:") :]
     assert "Scheduled" in events and "default-scheduler" in events and "Successfully assigned to nowhere" in events
 
 
@@ -309,9 +335,21 @@ def test_patch_and_get_status_subresource(k: Kubectl) -> None:
     the test reads back is what it wrote (a workload's controller would rewrite its status at once)."""
     k.apply(pod("stat", schedulerName=MANUAL_SCHEDULER))
     generation = k.obj("pod", "stat")["metadata"]["generation"]
-    running = {"status": {"phase": "Running", "containerStatuses": [
-        {"name": "main", "ready": True, "restartCount": 2, "image": "nginx:1.27", "imageID": "",
-         "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}}}]}}
+    running = {
+        "status": {
+            "phase": "Running",
+            "containerStatuses": [
+                {
+                    "name": "main",
+                    "ready": True,
+                    "restartCount": 2,
+                    "image": "nginx:1.27",
+                    "imageID": "",
+                    "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}},
+                }
+            ],
+        }
+    }
     k.run("patch", "pod", "stat", "--subresource=status", "--type=merge", "-p", json.dumps(running))
     live = k.obj("pod", "stat")
     assert live["status"]["phase"] == "Running" and live["status"]["containerStatuses"][0]["ready"] is True

@@ -38,8 +38,10 @@ def test_a_role_binding_lets_a_minted_user_list_pods(server: RunningServer, name
     name = as_user(server, alice, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}").stdout
     refused = as_user(server, alice, "get", "pods", "-n", namespace)
     assert refused.returncode == 1
-    assert (f'Error from server (Forbidden): pods is forbidden: User "{name}" cannot list resource "pods" in API '
-            f'group "" in the namespace "{namespace}"') in refused.stderr
+    assert (
+        f'Error from server (Forbidden): pods is forbidden: User "{name}" cannot list resource "pods" in API '
+        f'group "" in the namespace "{namespace}"'
+    ) in refused.stderr
     no = as_user(server, alice, "auth", "can-i", "list", "pods", "-n", namespace)
     assert (no.returncode, no.stdout.strip()) == (1, "no")
 
@@ -78,35 +80,47 @@ def test_nobody_grants_more_than_they_hold(server: RunningServer, namespace: str
     name = as_user(server, alice, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}").stdout
     server.kubectl("-n", namespace, "create", "rolebinding", "alice-admin", "--clusterrole=admin", f"--user={name}")
     # admin in the namespace may hand out what it holds there...
-    granted = as_user(server, alice, "-n", namespace, "create", "rolebinding", "bob-edit", "--clusterrole=edit",
-                      "--user=bob")
+    granted = as_user(
+        server, alice, "-n", namespace, "create", "rolebinding", "bob-edit", "--clusterrole=edit", "--user=bob"
+    )
     assert granted.returncode == 0, granted.stderr
     made = as_user(server, alice, "-n", namespace, "create", "role", "reader", "--verb=get", "--resource=pods")
     assert made.returncode == 0, made.stderr
     # ...but not cluster-admin, nor a role over nodes
-    refused = as_user(server, alice, "-n", namespace, "create", "rolebinding", "bob-root",
-                      "--clusterrole=cluster-admin", "--user=bob")
+    refused = as_user(
+        server, alice, "-n", namespace, "create", "rolebinding", "bob-root", "--clusterrole=cluster-admin", "--user=bob"
+    )
     assert refused.returncode == 1
     assert "is attempting to grant RBAC permissions not currently held" in refused.stderr
     assert '{APIGroups:["*"], Resources:["*"], Verbs:["*"]}' in refused.stderr
     escalated = as_user(server, alice, "-n", namespace, "create", "role", "nodes", "--verb=*", "--resource=nodes")
     assert escalated.returncode == 1 and "not currently held" in escalated.stderr
     # a patch is judged by what it makes
-    patch = json.dumps([{"op": "add", "path": "/rules/-",
-                         "value": {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]}}])
+    patch = json.dumps(
+        [{"op": "add", "path": "/rules/-", "value": {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]}}]
+    )
     patched = as_user(server, alice, "-n", namespace, "patch", "role", "reader", "--type=json", "-p", patch)
     assert patched.returncode == 1 and "not currently held" in patched.stderr
     rules = server.kubectl("-n", namespace, "get", "role", "reader", "-o", "jsonpath={.rules[*].resources}").stdout
     assert "nodes" not in rules
     # and nothing cluster-wide at all
-    assert as_user(server, alice, "create", "clusterrolebinding", "x", "--clusterrole=view", "--user=bob").returncode == 1
+    assert (
+        as_user(server, alice, "create", "clusterrolebinding", "x", "--clusterrole=view", "--user=bob").returncode == 1
+    )
     assert server.kubectl("-n", namespace, "get", "rolebinding", "bob-root", check=False).returncode == 1
 
 
 def test_default_roles_are_bootstrapped_and_aggregated(server: RunningServer) -> None:
     names = server.kubectl("get", "clusterroles", "-o", "name").stdout.split()
-    for role in ("cluster-admin", "admin", "edit", "view", "system:basic-user", "system:discovery",
-                 "system:public-info-viewer"):
+    for role in (
+        "cluster-admin",
+        "admin",
+        "edit",
+        "view",
+        "system:basic-user",
+        "system:discovery",
+        "system:public-info-viewer",
+    ):
         assert f"clusterrole.rbac.authorization.k8s.io/{role}" in names
     view = server.kubectl("get", "clusterrole", "view", "-o", "jsonpath={.rules[*].resources}").stdout
     assert "pods" in view and "secrets" not in view
@@ -119,12 +133,26 @@ def test_default_roles_are_bootstrapped_and_aggregated(server: RunningServer) ->
 def token_kubeconfig(server: RunningServer, tmp_path: Path, token: str) -> Path:
     """A kubeconfig with nothing but the server, its CA and ``token``."""
     path = tmp_path / f"token-{os.urandom(3).hex()}.kubeconfig"
-    path.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "t",
-        "clusters": [{"name": "c", "cluster": {"server": server.url,
-                                               "certificate-authority": str(server.data_dir / "pki" / "ca.crt")}}],
-        "users": [{"name": "u", "user": {"token": token}}],
-        "contexts": [{"name": "t", "context": {"cluster": "c", "user": "u"}}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "t",
+                "clusters": [
+                    {
+                        "name": "c",
+                        "cluster": {
+                            "server": server.url,
+                            "certificate-authority": str(server.data_dir / "pki" / "ca.crt"),
+                        },
+                    }
+                ],
+                "users": [{"name": "u", "user": {"token": token}}],
+                "contexts": [{"name": "t", "context": {"cluster": "c", "user": "u"}}],
+            }
+        )
+    )
     return path
 
 
@@ -134,20 +162,25 @@ def claims_of(token: str) -> dict[str, Any]:
 
 
 def test_every_namespace_gets_its_default_service_account_and_the_ca(server: RunningServer, namespace: str) -> None:
-    assert server.kubectl("-n", namespace, "get", "serviceaccount", "default", "-o", "name").stdout.strip() == \
-        "serviceaccount/default"
+    assert (
+        server.kubectl("-n", namespace, "get", "serviceaccount", "default", "-o", "name").stdout.strip()
+        == "serviceaccount/default"
+    )
     ca = server.kubectl("-n", namespace, "get", "configmap", "kube-root-ca.crt", "-o", "jsonpath={.data.ca\\.crt}")
     assert ca.stdout.strip() == (server.data_dir / "pki" / "ca.crt").read_text().strip()
     for existing in ("default", "kube-system"):
         server.kubectl("-n", existing, "get", "serviceaccount", "default")
     # deleted, it comes back, as kube-controller-manager's serviceaccounts controller restores it
     server.kubectl("-n", namespace, "delete", "serviceaccount", "default")
-    wait_for(lambda: server.kubectl("-n", namespace, "get", "serviceaccount", "default", check=False).returncode == 0,
-             "the default ServiceAccount to be recreated")
+    wait_for(
+        lambda: server.kubectl("-n", namespace, "get", "serviceaccount", "default", check=False).returncode == 0,
+        "the default ServiceAccount to be recreated",
+    )
 
 
-def test_kubectl_create_token_authenticates_as_the_service_account(server: RunningServer, namespace: str,
-                                                                   tmp_path: Path) -> None:
+def test_kubectl_create_token_authenticates_as_the_service_account(
+    server: RunningServer, namespace: str, tmp_path: Path
+) -> None:
     server.kubectl("-n", namespace, "create", "serviceaccount", "robot")
     token = server.kubectl("-n", namespace, "create", "token", "robot", "--duration=15m").stdout.strip()
     claims = claims_of(token)
@@ -178,8 +211,9 @@ def test_kubectl_create_token_authenticates_as_the_service_account(server: Runni
 
 def test_a_token_bound_to_a_pod_dies_with_it(server: RunningServer, namespace: str, tmp_path: Path) -> None:
     server.kubectl("-n", namespace, "run", "holder", "--image=pykube.local/busybox:1.35", "--", "sleep", "1")
-    token = server.kubectl("-n", namespace, "create", "token", "default", "--bound-object-kind=Pod",
-                           "--bound-object-name=holder").stdout.strip()
+    token = server.kubectl(
+        "-n", namespace, "create", "token", "default", "--bound-object-kind=Pod", "--bound-object-name=holder"
+    ).stdout.strip()
     pod_uid = server.kubectl("-n", namespace, "get", "pod", "holder", "-o", "jsonpath={.metadata.uid}").stdout
     assert claims_of(token)["kubernetes.io"]["pod"] == {"name": "holder", "uid": pod_uid}
     config = token_kubeconfig(server, tmp_path, token)
@@ -196,13 +230,25 @@ def test_pods_get_the_token_volume_unless_they_opt_out(server: RunningServer, na
     [volume] = pod["spec"]["volumes"]
     assert volume["name"].startswith("kube-api-access-") and len(volume["name"]) == len("kube-api-access-") + 5
     assert pod["spec"]["containers"][0]["volumeMounts"] == [
-        {"name": volume["name"], "readOnly": True, "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}]
+        {"name": volume["name"], "readOnly": True, "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}
+    ]
     server.kubectl("-n", namespace, "create", "serviceaccount", "quiet")
     server.kubectl("-n", namespace, "patch", "serviceaccount", "quiet", "-p", '{"automountServiceAccountToken":false}')
-    server.kubectl("-n", namespace, "run", "without", "--image=pykube.local/busybox:1.35",
-                   '--overrides={"spec":{"serviceAccountName":"quiet"}}', "--", "sleep", "1")
-    assert "volumes" not in json.loads(server.kubectl("-n", namespace, "get", "pod", "without", "-o",
-                                                      "json").stdout)["spec"]
+    server.kubectl(
+        "-n",
+        namespace,
+        "run",
+        "without",
+        "--image=pykube.local/busybox:1.35",
+        '--overrides={"spec":{"serviceAccountName":"quiet"}}',
+        "--",
+        "sleep",
+        "1",
+    )
+    assert (
+        "volumes"
+        not in json.loads(server.kubectl("-n", namespace, "get", "pod", "without", "-o", "json").stdout)["spec"]
+    )
 
 
 def test_the_issuer_publishes_its_key(server: RunningServer, namespace: str) -> None:
@@ -216,12 +262,14 @@ def test_the_issuer_publishes_its_key(server: RunningServer, namespace: str) -> 
     assert status == 200 and key["kid"] == header["kid"] and key["alg"] == header["alg"] == "ES256"
 
 
-def test_admins_ask_about_others_with_as_and_subject_access_reviews(server: RunningServer, namespace: str,
-                                                                     alice: Path) -> None:
+def test_admins_ask_about_others_with_as_and_subject_access_reviews(
+    server: RunningServer, namespace: str, alice: Path
+) -> None:
     server.kubectl("-n", namespace, "create", "rolebinding", "carol-view", "--clusterrole=view", "--user=carol")
     assert server.kubectl("-n", namespace, "auth", "can-i", "list", "pods", "--as=carol").stdout.strip() == "yes"
-    assert server.kubectl("-n", namespace, "auth", "can-i", "list", "secrets", "--as=carol",
-                          check=False).returncode == 1
+    assert (
+        server.kubectl("-n", namespace, "auth", "can-i", "list", "secrets", "--as=carol", check=False).returncode == 1
+    )
     assert server.kubectl("-n", namespace, "get", "secrets", "--as=carol", check=False).returncode == 1
     whoami = json.loads(server.kubectl("auth", "whoami", "--as=carol", "--as-group=ops", "-o", "json").stdout)
     assert whoami["status"]["userInfo"]["groups"] == ["ops", "system:authenticated"]
@@ -231,9 +279,14 @@ def test_admins_ask_about_others_with_as_and_subject_access_reviews(server: Runn
     refused = as_user(server, alice, "-n", namespace, "auth", "can-i", "get", "pods", "--as=carol")
     assert 'users "carol" is forbidden: User "' in refused.stderr
     assert 'cannot impersonate resource "users" in API group "" at the cluster scope' in refused.stderr
-    review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
-              "spec": {"user": "carol", "resourceAttributes": {"namespace": namespace, "verb": "get",
-                                                               "resource": "configmaps"}}}
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "spec": {
+            "user": "carol",
+            "resourceAttributes": {"namespace": namespace, "verb": "get", "resource": "configmaps"},
+        },
+    }
     status, answer = server.request("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", review)
     assert status == 201 and answer["status"]["allowed"] is True
     review["spec"]["resourceAttributes"]["resource"] = "secrets"
@@ -245,23 +298,27 @@ def test_who_may_grant_bind_or_escalate(server: RunningServer, namespace: str, a
     """``bind`` on a role lets a user bind it without holding its permissions; ``escalate`` lets
     them write roles beyond their own, as in Kubernetes."""
     name = as_user(server, alice, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}").stdout
-    server.kubectl("-n", namespace, "create", "role", "manage-bindings", "--verb=create,get,list",
-                   "--resource=rolebindings,roles")
-    server.kubectl("-n", namespace, "create", "rolebinding", "alice-manages", "--role=manage-bindings",
-                   f"--user={name}")
+    server.kubectl(
+        "-n", namespace, "create", "role", "manage-bindings", "--verb=create,get,list", "--resource=rolebindings,roles"
+    )
+    server.kubectl(
+        "-n", namespace, "create", "rolebinding", "alice-manages", "--role=manage-bindings", f"--user={name}"
+    )
     server.kubectl("-n", namespace, "create", "role", "deleter", "--verb=delete", "--resource=pods")
     refused = as_user(server, alice, "-n", namespace, "create", "rolebinding", "b1", "--role=deleter", "--user=bob")
     assert "not currently held" in refused.stderr
-    server.kubectl("-n", namespace, "create", "role", "may-bind", "--verb=bind", "--resource=roles",
-                   "--resource-name=deleter")
+    server.kubectl(
+        "-n", namespace, "create", "role", "may-bind", "--verb=bind", "--resource=roles", "--resource-name=deleter"
+    )
     server.kubectl("-n", namespace, "create", "rolebinding", "alice-binds", "--role=may-bind", f"--user={name}")
     allowed = as_user(server, alice, "-n", namespace, "create", "rolebinding", "b1", "--role=deleter", "--user=bob")
     assert allowed.returncode == 0, allowed.stderr
-    assert "not currently held" in as_user(server, alice, "-n", namespace, "create", "role", "big", "--verb=*",
-                                           "--resource=secrets").stderr
+    assert (
+        "not currently held"
+        in as_user(server, alice, "-n", namespace, "create", "role", "big", "--verb=*", "--resource=secrets").stderr
+    )
     server.kubectl("-n", namespace, "create", "role", "may-escalate", "--verb=escalate", "--resource=roles")
-    server.kubectl("-n", namespace, "create", "rolebinding", "alice-escalates", "--role=may-escalate",
-                   f"--user={name}")
+    server.kubectl("-n", namespace, "create", "rolebinding", "alice-escalates", "--role=may-escalate", f"--user={name}")
     escalated = as_user(server, alice, "-n", namespace, "create", "role", "big", "--verb=*", "--resource=secrets")
     assert escalated.returncode == 0, escalated.stderr
 
@@ -270,21 +327,42 @@ def test_a_labelled_cluster_role_extends_the_aggregated_ones(server: RunningServ
     """A CRD's installer adds its resources to ``view`` with a labelled ClusterRole; the aggregation
     controller folds them in, and takes them out when that role goes."""
     role = f"widgets-view-{namespace}"
-    server.kubectl("create", "-f", "-", input=json.dumps({
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-        "metadata": {"name": role, "labels": {"rbac.authorization.k8s.io/aggregate-to-view": "true"}},
-        "rules": [{"apiGroups": ["example.com"], "resources": ["widgets"], "verbs": ["get", "list"]}]}))
+    server.kubectl(
+        "create",
+        "-f",
+        "-",
+        input=json.dumps(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRole",
+                "metadata": {"name": role, "labels": {"rbac.authorization.k8s.io/aggregate-to-view": "true"}},
+                "rules": [{"apiGroups": ["example.com"], "resources": ["widgets"], "verbs": ["get", "list"]}],
+            }
+        ),
+    )
     try:
         server.kubectl("-n", namespace, "create", "rolebinding", "team-view", "--clusterrole=view", "--group=team-a")
 
         def can_list_widgets() -> bool:
             # kubectl can-i cannot name a group its discovery does not know, so ask as an admin would
-            review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
-                      "spec": {"user": "someone", "groups": ["team-a"], "resourceAttributes": {
-                          "namespace": namespace, "verb": "list", "group": "example.com", "resource": "widgets"}}}
+            review = {
+                "apiVersion": "authorization.k8s.io/v1",
+                "kind": "SubjectAccessReview",
+                "spec": {
+                    "user": "someone",
+                    "groups": ["team-a"],
+                    "resourceAttributes": {
+                        "namespace": namespace,
+                        "verb": "list",
+                        "group": "example.com",
+                        "resource": "widgets",
+                    },
+                },
+            }
             status, answer = server.request("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", review)
             assert status == 201, answer
             return bool(answer["status"]["allowed"])
+
         wait_for(can_list_widgets, "view (and so edit and admin) to aggregate the widgets role")
         edit = server.kubectl("get", "clusterrole", "edit", "-o", "json").stdout
         assert "widgets" in edit  # edit aggregates view
@@ -294,12 +372,19 @@ def test_a_labelled_cluster_role_extends_the_aggregated_ones(server: RunningServ
 
 
 def test_discovery_lists_the_rbac_kinds_and_the_reviews(server: RunningServer) -> None:
-    listed = {line.split()[0]: line.split()[-2:] for line in server.kubectl("api-resources", "--no-headers",
-                                                                             "-o", "wide").stdout.splitlines()}
+    listed = {
+        line.split()[0]: line.split()[-2:]
+        for line in server.kubectl("api-resources", "--no-headers", "-o", "wide").stdout.splitlines()
+    }
     for resource in ("roles", "rolebindings", "clusterroles", "clusterrolebindings"):
         assert resource in listed
-    for review in ("selfsubjectaccessreviews", "selfsubjectrulesreviews", "subjectaccessreviews",
-                   "localsubjectaccessreviews", "selfsubjectreviews"):
+    for review in (
+        "selfsubjectaccessreviews",
+        "selfsubjectrulesreviews",
+        "subjectaccessreviews",
+        "localsubjectaccessreviews",
+        "selfsubjectreviews",
+    ):
         assert listed[review][-1] == "create", listed[review]
 
 
@@ -307,24 +392,48 @@ def test_a_node_gets_tokens_only_for_its_own_pods(server: RunningServer, namespa
     node = f"rbac-node-{os.urandom(2).hex()}"
     kubelet = mint(server, tmp_path, f"system:node:{node}", "system:nodes")
     for name, on in (("mine", node), ("theirs", "elsewhere")):
-        server.kubectl("-n", namespace, "create", "-f", "-", input=json.dumps({
-            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
-            "spec": {"nodeName": on, "containers": [{"name": "c", "image": "pykube.local/busybox:1.35"}]}}))
-    mine = as_user(server, kubelet, "-n", namespace, "create", "token", "default", "--bound-object-kind=Pod",
-                   "--bound-object-name=mine")
+        server.kubectl(
+            "-n",
+            namespace,
+            "create",
+            "-f",
+            "-",
+            input=json.dumps(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": {"name": name},
+                    "spec": {"nodeName": on, "containers": [{"name": "c", "image": "pykube.local/busybox:1.35"}]},
+                }
+            ),
+        )
+    mine = as_user(
+        server,
+        kubelet,
+        "-n",
+        namespace,
+        "create",
+        "token",
+        "default",
+        "--bound-object-kind=Pod",
+        "--bound-object-name=mine",
+    )
     assert mine.returncode == 0, mine.stderr
     assert claims_of(mine.stdout.strip())["kubernetes.io"]["pod"]["name"] == "mine"
     for args in (("--bound-object-kind=Pod", "--bound-object-name=theirs"), ()):
         refused = as_user(server, kubelet, "-n", namespace, "create", "token", "default", *args)
         assert refused.returncode == 1
-        assert (f'serviceaccounts "default" is forbidden: User "system:node:{node}" cannot create resource '
-                f'"serviceaccounts/token" in API group "" in the namespace "{namespace}": a node may only request '
-                'tokens for the service accounts of pods bound to it') in refused.stderr
+        assert (
+            f'serviceaccounts "default" is forbidden: User "system:node:{node}" cannot create resource '
+            f'"serviceaccounts/token" in API group "" in the namespace "{namespace}": a node may only request '
+            "tokens for the service accounts of pods bound to it"
+        ) in refused.stderr
 
 
 def test_a_binding_written_through_one_server_governs_another(tmp_path: Path) -> None:
     """Servers sharing a PostgreSQL store each keep their RBAC policy from the store's events, so a
     RoleBinding created through one is enforced by the other (asked as an impersonating admin)."""
+
     async def scenario() -> None:
         async with fresh_postgres_database(postgres_url()) as url:
             await asyncio.to_thread(two_servers, tmp_path, url)
@@ -337,11 +446,15 @@ def test_a_binding_written_through_one_server_governs_another(tmp_path: Path) ->
             refused = b.kubectl("-n", "shared", "get", "pods", "--as=dana", check=False)
             assert 'User "dana" cannot list resource "pods"' in refused.stderr
             a.kubectl("-n", "shared", "create", "rolebinding", "dana-view", "--clusterrole=view", "--user=dana")
-            wait_for(lambda: b.kubectl("-n", "shared", "get", "pods", "--as=dana", check=False).returncode == 0,
-                     "the other server to enforce the new binding")
+            wait_for(
+                lambda: b.kubectl("-n", "shared", "get", "pods", "--as=dana", check=False).returncode == 0,
+                "the other server to enforce the new binding",
+            )
             a.kubectl("-n", "shared", "delete", "rolebinding", "dana-view")
-            wait_for(lambda: b.kubectl("-n", "shared", "get", "pods", "--as=dana", check=False).returncode == 1,
-                     "the other server to drop the binding")
+            wait_for(
+                lambda: b.kubectl("-n", "shared", "get", "pods", "--as=dana", check=False).returncode == 1,
+                "the other server to drop the binding",
+            )
         finally:
             a.stop()
             b.stop()

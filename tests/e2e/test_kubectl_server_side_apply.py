@@ -45,8 +45,9 @@ def test_conflict_with_scale_then_force(k: Kubectl) -> None:
     assert "Apply failed with 1 conflict: conflict with" in failed.stderr
     assert ".spec.replicas" in failed.stderr and "--force-conflicts" in failed.stderr
     assert k.obj("deployment", "ssa-scale")["spec"]["replicas"] == 3
-    assert k.apply(deployment("ssa-scale", replicas=5), extra=[*SSA, "--force-conflicts"]) == \
-        ["deployment.apps/ssa-scale serverside-applied"]
+    assert k.apply(deployment("ssa-scale", replicas=5), extra=[*SSA, "--force-conflicts"]) == [
+        "deployment.apps/ssa-scale serverside-applied"
+    ]
     assert k.obj("deployment", "ssa-scale")["spec"]["replicas"] == 5
     owners = managers(k, "deployment", "ssa-scale")
     assert "f:replicas" in owners[("kubectl", "Apply")]["fieldsV1"]["f:spec"]
@@ -63,16 +64,19 @@ def test_same_value_is_shared_not_a_conflict(k: Kubectl) -> None:
 
 def test_two_managers_keep_their_own_fields(k: Kubectl) -> None:
     k.apply(configmap("ssa-two", a="1"), extra=[*SSA, "--field-manager=alpha"])
-    k.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa-two"}, "data": {"b": "2"}},
-            extra=[*SSA, "--field-manager=beta"])
+    k.apply(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa-two"}, "data": {"b": "2"}},
+        extra=[*SSA, "--field-manager=beta"],
+    )
     assert k.obj("configmap", "ssa-two")["data"] == {"a": "1", "b": "2"}
     k.apply(configmap("ssa-two", a="1", c="3"), extra=[*SSA, "--field-manager=alpha"])
     assert k.obj("configmap", "ssa-two")["data"] == {"a": "1", "b": "2", "c": "3"}
     owners = managers(k, "configmap", "ssa-two")
     assert owners[("alpha", "Apply")]["fieldsV1"] == {"f:data": {"f:a": {}, "f:c": {}}}
     assert owners[("beta", "Apply")]["fieldsV1"] == {"f:data": {"f:b": {}}}
-    failed = k.fails("apply", "--server-side", "--field-manager=alpha", "-f", "-",
-                     input=to_yaml(configmap("ssa-two", b="other")))
+    failed = k.fails(
+        "apply", "--server-side", "--field-manager=alpha", "-f", "-", input=to_yaml(configmap("ssa-two", b="other"))
+    )
     assert 'conflict with "beta": .data.b' in failed.stderr
 
 
@@ -98,7 +102,6 @@ def test_server_side_after_client_side_apply_takes_over(k: Kubectl) -> None:
     assert k.obj("configmap", "ssa-mig")["data"] == {"a": "2"}
 
 
-
 # ------------------------------------------------------------------------------------------ raw API
 
 
@@ -116,8 +119,9 @@ def test_conflict_is_a_409_status_with_causes(k: Kubectl) -> None:
     status, body = _apply(k, "raw-c", {"a": "2"}, "fieldManager=two")
     assert status == 409 and body["reason"] == "Conflict"
     assert body["message"] == 'Apply failed with 1 conflict: conflict with "one": .data.a'
-    assert body["details"]["causes"] == [{"reason": "FieldManagerConflict", "message": 'conflict with "one"',
-                                          "field": ".data.a"}]
+    assert body["details"]["causes"] == [
+        {"reason": "FieldManagerConflict", "message": 'conflict with "one"', "field": ".data.a"}
+    ]
     status, body = _apply(k, "raw-c", {"a": "2"}, "fieldManager=two&force=true")
     assert status == 200 and body["data"] == {"a": "2"}
     assert [e["manager"] for e in body["metadata"]["managedFields"]] == ["two"]
@@ -127,10 +131,13 @@ def test_patch_options_are_validated_as_kubernetes_does(k: Kubectl) -> None:
     k.server.request("POST", _cm(k), configmap("raw-o"))
     status, body = _apply(k, "raw-o", {"k": "v"}, "")
     assert (status, body["reason"]) == (422, "Invalid")
-    assert body["message"] == 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required ' \
-                              "for apply patch"
-    status, body = k.server.request("PATCH", f"{_cm(k, 'raw-o')}?force=true", {"data": {"k": "w"}},
-                                    content_type="application/merge-patch+json")
+    assert (
+        body["message"] == 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required '
+        "for apply patch"
+    )
+    status, body = k.server.request(
+        "PATCH", f"{_cm(k, 'raw-o')}?force=true", {"data": {"k": "w"}}, content_type="application/merge-patch+json"
+    )
     assert (status, body["reason"]) == (422, "Invalid")
     assert "force: Forbidden: may not be specified for non-apply patch" in body["message"]
     assert k.obj("configmap", "raw-o")["data"] == {"k": "v"}
@@ -147,6 +154,7 @@ def test_writers_are_recorded_and_clients_cannot_forge_entries(k: Kubectl) -> No
     entries = {e["manager"]: e for e in updated["metadata"]["managedFields"]}
     assert set(entries) == {"maker", "editor"} and entries["editor"]["fieldsV1"] == {"f:data": {"f:k": {}}}
     assert "f:data" not in entries["maker"]["fieldsV1"]
-    status, reset = k.server.request("PATCH", _cm(k, "raw-m"), {"metadata": {"managedFields": []}},
-                                     content_type="application/merge-patch+json")
+    status, reset = k.server.request(
+        "PATCH", _cm(k, "raw-m"), {"metadata": {"managedFields": []}}, content_type="application/merge-patch+json"
+    )
     assert status == 200 and "managedFields" not in reset["metadata"]

@@ -53,15 +53,19 @@ def test_taken_node_port_is_422(k: Kubectl) -> None:
     k.apply(service("first", type="NodePort", nodePort=port))
     assert k.obj("service", "first")["spec"]["ports"][0]["nodePort"] == port
     done = k.fails("create", "-f", "-", input=json.dumps(service("second", type="NodePort", nodePort=port)))
-    assert done.stderr.strip() == (f'The Service "second" is invalid: spec.ports[0].nodePort: Invalid value: {port}: '
-                                   "provided port is already allocated")
+    assert done.stderr.strip() == (
+        f'The Service "second" is invalid: spec.ports[0].nodePort: Invalid value: {port}: '
+        "provided port is already allocated"
+    )
     assert not k.exists("service", "second")
 
 
 def test_node_port_outside_the_range_is_422(k: Kubectl) -> None:
     done = k.fails("create", "-f", "-", input=json.dumps(service("low", type="NodePort", nodePort=8080)))
-    assert done.stderr.startswith('The Service "low" is invalid: spec.ports[0].nodePort: Invalid value: 8080: '
-                                  "provided port is not in the valid range")
+    assert done.stderr.startswith(
+        'The Service "low" is invalid: spec.ports[0].nodePort: Invalid value: 8080: '
+        "provided port is not in the valid range"
+    )
 
 
 def test_deleting_a_service_frees_its_ip_and_port(k: Kubectl) -> None:
@@ -77,9 +81,19 @@ def test_deleting_a_service_frees_its_ip_and_port(k: Kubectl) -> None:
 def test_changing_type_to_clusterip_frees_the_node_port(k: Kubectl) -> None:
     port = _free_port(k, 32222)
     k.apply(service("flip", type="NodePort", nodePort=port))
-    k.run("patch", "service", "flip", "--type=json", "-p", json.dumps([
-        {"op": "replace", "path": "/spec/type", "value": "ClusterIP"},
-        {"op": "remove", "path": "/spec/ports/0/nodePort"}]))
+    k.run(
+        "patch",
+        "service",
+        "flip",
+        "--type=json",
+        "-p",
+        json.dumps(
+            [
+                {"op": "replace", "path": "/spec/type", "value": "ClusterIP"},
+                {"op": "remove", "path": "/spec/ports/0/nodePort"},
+            ]
+        ),
+    )
     assert "nodePort" not in k.obj("service", "flip")["spec"]["ports"][0]
     k.apply(service("taker", type="NodePort", nodePort=port))
     assert k.obj("service", "taker")["spec"]["ports"][0]["nodePort"] == port
@@ -89,8 +103,14 @@ def test_cluster_ip_is_immutable(k: Kubectl) -> None:
     k.apply(service("fixed"))
     ip = k.obj("service", "fixed")["spec"]["clusterIP"]
     other = _free_ip(k, 0x4B00)
-    done = k.fails("patch", "service", "fixed", "--type=merge", "-p",
-                   json.dumps({"spec": {"clusterIP": other, "clusterIPs": [other]}}))
+    done = k.fails(
+        "patch",
+        "service",
+        "fixed",
+        "--type=merge",
+        "-p",
+        json.dumps({"spec": {"clusterIP": other, "clusterIPs": [other]}}),
+    )
     assert done.stderr.startswith('The Service "fixed" is invalid: ')
     assert "may not change once set" in done.stderr
     assert k.obj("service", "fixed")["spec"]["clusterIP"] == ip

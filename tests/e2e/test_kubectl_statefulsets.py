@@ -25,8 +25,9 @@ NODE = "pykube-e2e-sts"
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with node_server(tmp_path_factory.mktemp("sts") / "data", NODE, "--proxy-mode", "none",
-                     cluster_cidr="10.237.0.0/16") as running:
+    with node_server(
+        tmp_path_factory.mktemp("sts") / "data", NODE, "--proxy-mode", "none", cluster_cidr="10.237.0.0/16"
+    ) as running:
         yield running
 
 
@@ -36,23 +37,44 @@ def k(cluster: RunningServer, request: pytest.FixtureRequest) -> Iterator[Kubect
 
 
 def template(app: str, script: str = "exec sleep 3600") -> Obj:
-    return {"metadata": {"labels": {"app": app}},
-            "spec": {"terminationGracePeriodSeconds": 1,
-                     "containers": [{"name": "main", "image": BUSYBOX_IMAGE, "command": ["sh", "-c", script],
-                                     "env": [{"name": "VERSION", "value": "1"}]}]}}
+    return {
+        "metadata": {"labels": {"app": app}},
+        "spec": {
+            "terminationGracePeriodSeconds": 1,
+            "containers": [
+                {
+                    "name": "main",
+                    "image": BUSYBOX_IMAGE,
+                    "command": ["sh", "-c", script],
+                    "env": [{"name": "VERSION", "value": "1"}],
+                }
+            ],
+        },
+    }
 
 
 def statefulset(name: str, replicas: int = 3) -> Obj:
-    return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": name},
-            "spec": {"replicas": replicas, "serviceName": name, "selector": {"matchLabels": {"app": name}},
-                     "template": template(name)}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "serviceName": name,
+            "selector": {"matchLabels": {"app": name}},
+            "template": template(name),
+        },
+    }
 
 
 def versions(k: Kubectl, app: str) -> dict[str, str]:
     """VERSION of each live pod of ``app`` by pod name."""
     pods = k.json("get", "pods", "-l", f"app={app}")["items"]
-    return {p["metadata"]["name"]: next(e["value"] for e in p["spec"]["containers"][0]["env"] if e["name"] == "VERSION")
-            for p in pods if not p["metadata"].get("deletionTimestamp")}
+    return {
+        p["metadata"]["name"]: next(e["value"] for e in p["spec"]["containers"][0]["env"] if e["name"] == "VERSION")
+        for p in pods
+        if not p["metadata"].get("deletionTimestamp")
+    }
 
 
 def history_revisions(k: Kubectl, resource: str) -> list[str]:
@@ -79,8 +101,11 @@ def test_statefulset_rollout_status_history_and_undo(k: Kubectl) -> None:
 
     assert "rolled back" in k.out("rollout", "undo", "statefulset/web")
     k.run("rollout", "status", "statefulset/web", "--timeout=120s")
-    wait_for(lambda: versions(k, "web") == {"web-0": "1", "web-1": "1", "web-2": "1"}, "every pod back on VERSION=1",
-             timeout=120)
+    wait_for(
+        lambda: versions(k, "web") == {"web-0": "1", "web-1": "1", "web-2": "1"},
+        "every pod back on VERSION=1",
+        timeout=120,
+    )
     assert history_revisions(k, "statefulset/web") == ["2", "3"]
     sts = k.json("get", "statefulset", "web")
     assert sts["status"]["currentRevision"] == sts["status"]["updateRevision"]
@@ -88,16 +113,30 @@ def test_statefulset_rollout_status_history_and_undo(k: Kubectl) -> None:
     # a deleted pod comes back under its own name (and hostname)
     old_uid = k.json("get", "pod", "web-1")["metadata"]["uid"]
     k.run("delete", "pod", "web-1")
-    wait_for(lambda: (p := k.json("get", "pods", "-l", "app=web")["items"]) and any(
-        x["metadata"]["name"] == "web-1" and x["metadata"]["uid"] != old_uid and x["status"].get("phase") == "Running"
-        for x in p), "web-1 back", timeout=120)
+    wait_for(
+        lambda: (
+            (p := k.json("get", "pods", "-l", "app=web")["items"])
+            and any(
+                x["metadata"]["name"] == "web-1"
+                and x["metadata"]["uid"] != old_uid
+                and x["status"].get("phase") == "Running"
+                for x in p
+            )
+        ),
+        "web-1 back",
+        timeout=120,
+    )
     k.run("rollout", "status", "statefulset/web", "--timeout=120s")
     assert k.out("exec", "web-1", "--", "hostname").strip() == "web-1"
 
 
 def test_daemonset_rollout_history_and_undo(k: Kubectl) -> None:
-    ds = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent"},
-          "spec": {"selector": {"matchLabels": {"app": "agent"}}, "template": template("agent")}}
+    ds = {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "agent"},
+        "spec": {"selector": {"matchLabels": {"app": "agent"}}, "template": template("agent")},
+    }
     k.apply(ds)
     k.run("rollout", "status", "daemonset/agent", "--timeout=120s")
     k.run("set", "env", "daemonset/agent", "VERSION=2")
@@ -118,8 +157,12 @@ def database(replicas: int) -> Obj:
     sts = statefulset("db", replicas)
     sts["spec"]["template"] = template("db", 'echo "$(hostname) start" >> /data/log && exec sleep 3600')
     sts["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
-    sts["spec"]["volumeClaimTemplates"] = [{"metadata": {"name": "data"}, "spec": {
-        "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "64Mi"}}}}]
+    sts["spec"]["volumeClaimTemplates"] = [
+        {
+            "metadata": {"name": "data"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "64Mi"}}},
+        }
+    ]
     return sts
 
 
@@ -131,8 +174,14 @@ def replaced(k: Kubectl, pod: str) -> None:
     """Delete ``pod`` and wait until the set has it running again under the same name."""
     uid = k.json("get", "pod", pod)["metadata"]["uid"]
     k.run("delete", "pod", pod)
-    wait_for(lambda: any(p["metadata"]["name"] == pod and p["metadata"]["uid"] != uid
-                         for p in k.json("get", "pods", "-l", "app=db")["items"]), f"{pod} back", timeout=120)
+    wait_for(
+        lambda: any(
+            p["metadata"]["name"] == pod and p["metadata"]["uid"] != uid
+            for p in k.json("get", "pods", "-l", "app=db")["items"]
+        ),
+        f"{pod} back",
+        timeout=120,
+    )
     k.run("rollout", "status", "statefulset/db", "--timeout=120s")
 
 
@@ -155,18 +204,21 @@ def test_each_replica_keeps_its_claim_across_deletion_scaling_and_a_restart(tmp_
         assert log_of(k, "db-1") == ["db-1 start"] * 2
 
         k.run("scale", "statefulset/db", "--replicas=1")
-        wait_for(lambda: [p["metadata"]["name"] for p in k.json("get", "pods", "-l", "app=db")["items"]] == ["db-0"],
-                 "only db-0 left", timeout=120)
+        wait_for(
+            lambda: [p["metadata"]["name"] for p in k.json("get", "pods", "-l", "app=db")["items"]] == ["db-0"],
+            "only db-0 left",
+            timeout=120,
+        )
         assert {c["metadata"]["name"]: c["metadata"]["uid"] for c in k.json("get", "pvc")["items"]} == claims
         k.run("scale", "statefulset/db", "--replicas=3")
         k.run("rollout", "status", "statefulset/db", "--timeout=180s")
-        assert [log_of(k, f"db-{n}") for n in range(3)] == [
-            ["db-0 start"], ["db-1 start"] * 3, ["db-2 start"] * 2]
+        assert [log_of(k, f"db-{n}") for n in range(3)] == [["db-0 start"], ["db-1 start"] * 3, ["db-2 start"] * 2]
         assert {c["metadata"]["name"]: c["metadata"]["uid"] for c in k.json("get", "pvc")["items"]} == claims
 
         assert first.stop() == 0
-        second = start_agent_server(tmp_path / "data", node, "--proxy-mode", "none", port=port,
-                                    cluster_cidr="10.238.0.0/16")
+        second = start_agent_server(
+            tmp_path / "data", node, "--proxy-mode", "none", port=port, cluster_cidr="10.238.0.0/16"
+        )
         second.node_network = False
         try:
             k = Kubectl(second, "default")
@@ -174,7 +226,10 @@ def test_each_replica_keeps_its_claim_across_deletion_scaling_and_a_restart(tmp_
             replaced(k, "db-2")
             replaced(k, "db-0")
             assert [log_of(k, f"db-{n}") for n in range(3)] == [
-                ["db-0 start"] * 2, ["db-1 start"] * 3, ["db-2 start"] * 3]
+                ["db-0 start"] * 2,
+                ["db-1 start"] * 3,
+                ["db-2 start"] * 3,
+            ]
         finally:
             second.stop()
     finally:

@@ -48,8 +48,12 @@ class TwoNodes:
 
 
 def netns_node(action: str) -> list[str]:
-    done = subprocess.run(["bash", str(ROOT / "scripts" / "netns-node.sh"), action, NETNS_INDEX],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "netns-node.sh"), action, NETNS_INDEX],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return done.stdout.split()
 
 
@@ -60,15 +64,43 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoNodes]:
     joined_ip, docker_host = netns_node("up")[-2:]
     tmp = tmp_path_factory.mktemp("multinode")
     port = free_port()
-    server = start_agent_server(tmp / "server", SERVER_NODE, "--bind-address", "0.0.0.0", "--advertise-address",
-                                HOST_BRIDGE_IP, port=port, cluster_cidr="10.246.0.0/16")
+    server = start_agent_server(
+        tmp / "server",
+        SERVER_NODE,
+        "--bind-address",
+        "0.0.0.0",
+        "--advertise-address",
+        HOST_BRIDGE_IP,
+        port=port,
+        cluster_cidr="10.246.0.0/16",
+    )
     token = (tmp / "server" / "node-token").read_text().strip()
     log = open(tmp / "agent.log", "ab")  # noqa: SIM115 - the agent process owns it
     agent = subprocess.Popen(
-        ["nsenter", f"--net=/var/run/netns/pykube-node{NETNS_INDEX}", sys.executable, "-m", "minikube_py.cli.main",
-         "agent", "--join", f"https://{HOST_BRIDGE_IP}:{port}", "--token", token, "--node-name", JOINED_NODE,
-         "--node-ip", joined_ip, "--docker-host", docker_host, "--data-dir", str(tmp / "agent")],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        [
+            "nsenter",
+            f"--net=/var/run/netns/pykube-node{NETNS_INDEX}",
+            sys.executable,
+            "-m",
+            "minikube_py.cli.main",
+            "agent",
+            "--join",
+            f"https://{HOST_BRIDGE_IP}:{port}",
+            "--token",
+            token,
+            "--node-name",
+            JOINED_NODE,
+            "--node-ip",
+            joined_ip,
+            "--docker-host",
+            docker_host,
+            "--data-dir",
+            str(tmp / "agent"),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     try:
         wait_for(lambda: node_ready(server, JOINED_NODE), f"node {JOINED_NODE} Ready", timeout=90)
         yield TwoNodes(server, joined_ip, docker_host)
@@ -117,6 +149,7 @@ def test_host_port_answers_on_the_joined_node(nodes: TwoNodes, k: Kubectl) -> No
                 return resp.read().decode()
         except OSError:
             return None
+
     assert wait_for(answer, "httpd on the joined node's hostPort", timeout=60) == "hello-from-web\n"
     assert pod_obj(k, "web")["status"]["hostIP"] == nodes.joined_ip
 
@@ -127,6 +160,7 @@ def test_replication_controller_runs_on_both_nodes(k: Kubectl) -> None:
     def running_nodes() -> set[str] | None:
         running = running_pods(k, "spread")
         return {p["spec"]["nodeName"] for p in running} if len(running) == 4 else None
+
     assert wait_for(running_nodes, "4 running replicas", timeout=90) == {SERVER_NODE, JOINED_NODE}
 
 

@@ -87,8 +87,15 @@ def condition(k: Kubectl, node: str, kind: str) -> dict[str, str]:
 
 
 def node_events(k: Kubectl, node: str) -> str:
-    return k.out("get", "events", "--field-selector", f"involvedObject.kind=Node,involvedObject.name={node}",
-                 "-o", "custom-columns=T:.type,R:.reason", "--no-headers")
+    return k.out(
+        "get",
+        "events",
+        "--field-selector",
+        f"involvedObject.kind=Node,involvedObject.name={node}",
+        "-o",
+        "custom-columns=T:.type,R:.reason",
+        "--no-headers",
+    )
 
 
 def test_an_engine_that_stops_answering_makes_the_node_not_ready_until_it_is_back(tmp_path: Path) -> None:
@@ -97,8 +104,15 @@ def test_an_engine_that_stops_answering_makes_the_node_not_ready_until_it_is_bac
     relay = EngineRelay(tmp_path / "docker.sock")
     relay.start()
     remove_node_containers(node)
-    server = start_agent_server(tmp_path / "data", node, "--proxy-mode", "none",
-                                "--docker-host", f"unix://{relay.path}", cluster_cidr="10.249.0.0/16")
+    server = start_agent_server(
+        tmp_path / "data",
+        node,
+        "--proxy-mode",
+        "none",
+        "--docker-host",
+        f"unix://{relay.path}",
+        cluster_cidr="10.249.0.0/16",
+    )
     k = Kubectl(server, "default")
     try:
         pid = server.process.pid

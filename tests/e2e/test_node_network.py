@@ -35,8 +35,9 @@ def docker(*args: str, check: bool = True) -> str:
 
 
 def pykube(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "minikube_py.cli.main", *args], capture_output=True, text=True,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "minikube_py.cli.main", *args], capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def network_condition(k: Kubectl) -> dict[str, str]:
@@ -51,10 +52,23 @@ def stop_mid_termination(tmp_path: Path) -> None:
     k = Kubectl(first, "default")
     pod = busybox_pod("x", "trap 'sleep 60' TERM; sleep 3600 & wait", terminationGracePeriodSeconds=60)
     try:
-        k.run("create", "-f", "-", input=json.dumps({
-            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "slow-stop"},
-            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "slow-stop"}},
-                     "template": {"metadata": {"labels": {"app": "slow-stop"}}, "spec": pod["spec"]}}}))
+        k.run(
+            "create",
+            "-f",
+            "-",
+            input=json.dumps(
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "metadata": {"name": "slow-stop"},
+                    "spec": {
+                        "replicas": 2,
+                        "selector": {"matchLabels": {"app": "slow-stop"}},
+                        "template": {"metadata": {"labels": {"app": "slow-stop"}}, "spec": pod["spec"]},
+                    },
+                }
+            ),
+        )
         k.run("rollout", "status", "deployment/slow-stop", "--timeout=90s")
         k.run("delete", "deployment", "slow-stop", "--wait=false")
     finally:
@@ -75,27 +89,48 @@ def test_a_previous_clusters_leftovers_are_reported_and_cleanup_lets_the_new_one
         k = Kubectl(server, "default")
         pid = server.process.pid
         wait_for(lambda: f"`pykube cleanup --node {OLD_NODE}`" in server.log_path.read_text(), "the start-up warning")
-        assert (f"this Docker engine holds what pykube node {OLD_NODE} left: {len(left)} container"
-                in server.log_path.read_text())
+        assert (
+            f"this Docker engine holds what pykube node {OLD_NODE} left: {len(left)} container"
+            in server.log_path.read_text()
+        )
 
         wait_for(lambda: network_condition(k).get("status") == "True", "NetworkUnavailable=True on the node")
         condition = network_condition(k)
         assert condition["reason"] == "PodSubnetOverlaps"
-        assert re.fullmatch(rf"pod subnet {SUBNET} overlaps Docker network {OLD_NETWORK} \(\d+ containers? of node "
-                            rf"{OLD_NODE}\); run `pykube cleanup --node {OLD_NODE}` or start with another "
-                            r"--cluster-cidr", condition["message"]), condition["message"]
+        assert re.fullmatch(
+            rf"pod subnet {SUBNET} overlaps Docker network {OLD_NETWORK} \(\d+ containers? of node "
+            rf"{OLD_NODE}\); run `pykube cleanup --node {OLD_NODE}` or start with another "
+            r"--cluster-cidr",
+            condition["message"],
+        ), condition["message"]
         described = " ".join(k.out("describe", "node", NODE).split())
         assert "NetworkUnavailable True" in described and "PodSubnetOverlaps" in described
         assert f"run `pykube cleanup --node {OLD_NODE}` or start with another --cluster-cidr" in described
         # the condition survives the heartbeats (the status is written with a merge patch of the whole list)
-        wait_for(lambda: "PodSubnetOverlaps" in k.out("get", "events", "--field-selector",
-                                                       f"involvedObject.kind=Node,involvedObject.name={NODE}",
-                                                       "-o", "custom-columns=R:.reason", "--no-headers"),
-                 "a Warning event on the node")
+        wait_for(
+            lambda: (
+                "PodSubnetOverlaps"
+                in k.out(
+                    "get",
+                    "events",
+                    "--field-selector",
+                    f"involvedObject.kind=Node,involvedObject.name={NODE}",
+                    "-o",
+                    "custom-columns=R:.reason",
+                    "--no-headers",
+                )
+            ),
+            "a Warning event on the node",
+        )
 
         create(k, busybox_pod("waits-for-network", "exec sleep 3600"))
-        wait_for(lambda: "FailedCreatePodSandBox Failed to create pod sandbox: " + condition["message"]
-                 in " ".join(events_of(k, "waits-for-network").split()), "FailedCreatePodSandBox with the cause")
+        wait_for(
+            lambda: (
+                "FailedCreatePodSandBox Failed to create pod sandbox: " + condition["message"]
+                in " ".join(events_of(k, "waits-for-network").split())
+            ),
+            "FailedCreatePodSandBox with the cause",
+        )
         assert json.loads(k.out("get", "pod", "waits-for-network", "-o", "json"))["status"]["phase"] == "Pending"
         assert network_condition(k).get("status") == "True"  # still there after at least one heartbeat
 
@@ -131,8 +166,9 @@ def test_drain_on_stop_leaves_no_container_behind(tmp_path: Path) -> None:
     ensure_docker()
     node = "pykube-e2e-drain"
     remove_node_containers(node)
-    server = start_agent_server(tmp_path / "data", node, "--proxy-mode", "none", "--drain-on-stop",
-                                cluster_cidr="10.252.0.0/16")
+    server = start_agent_server(
+        tmp_path / "data", node, "--proxy-mode", "none", "--drain-on-stop", cluster_cidr="10.252.0.0/16"
+    )
     try:
         k = Kubectl(server, "default")
         create(k, busybox_pod("drained", "trap 'echo bye > /proc/1/fd/1; exit 0' TERM; while true; do sleep 1; done"))

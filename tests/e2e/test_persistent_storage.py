@@ -34,8 +34,9 @@ NODE = "pykube-e2e-storage"
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with node_server(tmp_path_factory.mktemp("storage") / "data", NODE, "--proxy-mode", "none",
-                     cluster_cidr="10.213.0.0/16") as running:
+    with node_server(
+        tmp_path_factory.mktemp("storage") / "data", NODE, "--proxy-mode", "none", cluster_cidr="10.213.0.0/16"
+    ) as running:
         yield running
 
 
@@ -53,9 +54,12 @@ def claim(name: str, klass: str | None = None) -> dict[str, object]:
 
 def database(name: str, claim_name: str, line: str) -> dict[str, object]:
     """A pod that appends ``line`` to /data/log on the claim, prints the file and stays up."""
-    return busybox_pod(name, f"echo {line} >> /data/log && cat /data/log && sleep 3600",
-                       container={"volumeMounts": [{"name": "data", "mountPath": "/data"}]},
-                       volumes=[{"name": "data", "persistentVolumeClaim": {"claimName": claim_name}}])
+    return busybox_pod(
+        name,
+        f"echo {line} >> /data/log && cat /data/log && sleep 3600",
+        container={"volumeMounts": [{"name": "data", "mountPath": "/data"}]},
+        volumes=[{"name": "data", "persistentVolumeClaim": {"claimName": claim_name}}],
+    )
 
 
 def logs_once_running(k: Kubectl, name: str, lines: int) -> list[str]:
@@ -64,15 +68,25 @@ def logs_once_running(k: Kubectl, name: str, lines: int) -> list[str]:
     def printed() -> list[str] | None:
         out = k.run("logs", name).stdout.split()
         return out if len(out) >= lines else None
+
     return wait_for(printed, f"{name} to print {lines} lines")
 
 
-def test_a_local_path_claim_keeps_its_data_across_pods_and_goes_with_the_claim(k: Kubectl,
-                                                                                 cluster: RunningServer) -> None:
+def test_a_local_path_claim_keeps_its_data_across_pods_and_goes_with_the_claim(
+    k: Kubectl, cluster: RunningServer
+) -> None:
     create(k, claim("db"))
     out = k.run("get", "pvc", "db").stdout
-    assert header(out) == ["NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS",
-                           "VOLUMEATTRIBUTESCLASS", "AGE"]
+    assert header(out) == [
+        "NAME",
+        "STATUS",
+        "VOLUME",
+        "CAPACITY",
+        "ACCESS MODES",
+        "STORAGECLASS",
+        "VOLUMEATTRIBUTESCLASS",
+        "AGE",
+    ]
     assert row(out, "db")[1:7] == ["Pending", "", "", "", "local-path", "<unset>"]
     create(k, database("db-1", "db", "first"))
     assert logs_once_running(k, "db-1", 1) == ["first"]
@@ -81,16 +95,49 @@ def test_a_local_path_claim_keeps_its_data_across_pods_and_goes_with_the_claim(k
     assert volume_name == f"pvc-{uid}"
     out = k.run("get", "pv,pvc,sc").stdout
     blocks = out.strip().split("\n\n")
-    assert header(blocks[0]) == ["NAME", "CAPACITY", "ACCESS MODES", "RECLAIM POLICY", "STATUS", "CLAIM",
-                                 "STORAGECLASS", "VOLUMEATTRIBUTESCLASS", "REASON", "AGE"]
+    assert header(blocks[0]) == [
+        "NAME",
+        "CAPACITY",
+        "ACCESS MODES",
+        "RECLAIM POLICY",
+        "STATUS",
+        "CLAIM",
+        "STORAGECLASS",
+        "VOLUMEATTRIBUTESCLASS",
+        "REASON",
+        "AGE",
+    ]
     assert row(blocks[0], f"persistentvolume/{volume_name}")[1:8] == [
-        "64Mi", "RWO", "Delete", "Bound", f"{k.namespace}/db", "local-path", "<unset>"]
-    assert row(blocks[1], "persistentvolumeclaim/db")[1:7] == ["Bound", volume_name, "64Mi", "RWO", "local-path",
-                                                               "<unset>"]
-    assert header(blocks[2]) == ["NAME", "PROVISIONER", "RECLAIMPOLICY", "VOLUMEBINDINGMODE", "ALLOWVOLUMEEXPANSION",
-                                 "AGE"]
+        "64Mi",
+        "RWO",
+        "Delete",
+        "Bound",
+        f"{k.namespace}/db",
+        "local-path",
+        "<unset>",
+    ]
+    assert row(blocks[1], "persistentvolumeclaim/db")[1:7] == [
+        "Bound",
+        volume_name,
+        "64Mi",
+        "RWO",
+        "local-path",
+        "<unset>",
+    ]
+    assert header(blocks[2]) == [
+        "NAME",
+        "PROVISIONER",
+        "RECLAIMPOLICY",
+        "VOLUMEBINDINGMODE",
+        "ALLOWVOLUMEEXPANSION",
+        "AGE",
+    ]
     assert row(blocks[2], "storageclass.storage.k8s.io/local-path (default)")[1:5] == [
-        "pykube.io/local-path", "Delete", "WaitForFirstConsumer", "false"]
+        "pykube.io/local-path",
+        "Delete",
+        "WaitForFirstConsumer",
+        "false",
+    ]
 
     root = cluster.kubectl("get", "node", NODE, "-o", "jsonpath={.metadata.annotations.pykube\\.io/local-path-root}")
     directory = Path(root.stdout) / f"pvc-{uid}_{k.namespace}_db"
@@ -102,35 +149,57 @@ def test_a_local_path_claim_keeps_its_data_across_pods_and_goes_with_the_claim(k
 
     k.run("delete", "pod", "db-2")
     k.run("delete", "pvc", "db")
-    wait_for(lambda: cluster.kubectl("get", "pv", volume_name, check=False).returncode != 0 or None,
-             "the provisioned volume to be deleted")
+    wait_for(
+        lambda: cluster.kubectl("get", "pv", volume_name, check=False).returncode != 0 or None,
+        "the provisioned volume to be deleted",
+    )
     assert not directory.exists()
 
 
-def test_a_pod_on_an_unbound_claim_waits_in_container_creating(k: Kubectl, cluster: RunningServer,
-                                                                tmp_path: Path) -> None:
+def test_a_pod_on_an_unbound_claim_waits_in_container_creating(
+    k: Kubectl, cluster: RunningServer, tmp_path: Path
+) -> None:
     klass = f"manual-{k.namespace[-4:]}"
     create(k, claim("late", klass))
     # bound to the node by name, the pod skips the scheduler's check and the node waits for the claim
-    create(k, {**database("waits", "late", "hello"), "spec": {**database("waits", "late", "hello")["spec"],
-                                                              "nodeName": NODE}})
+    create(
+        k,
+        {
+            **database("waits", "late", "hello"),
+            "spec": {**database("waits", "late", "hello")["spec"], "nodeName": NODE},
+        },
+    )
     wait_for(lambda: "PVC is not bound" in events_of(k, "waits") or None, "the FailedMount event")
-    assert (pod_obj(k, "waits")["status"].get("containerStatuses") or [{}])[0].get("state", {}).get(
-        "waiting", {}).get("reason") in (None, "ContainerCreating")
+    assert (pod_obj(k, "waits")["status"].get("containerStatuses") or [{}])[0].get("state", {}).get("waiting", {}).get(
+        "reason"
+    ) in (None, "ContainerCreating")
     assert row(k.run("get", "pod", "waits").stdout, "waits")[2] == "ContainerCreating"
     path = tmp_path / "static"
     path.mkdir()
-    create(k, {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": f"static-{k.namespace}"},
-               "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "storageClassName": klass,
-                        "hostPath": {"path": str(path), "type": "Directory"}}})
+    create(
+        k,
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": f"static-{k.namespace}"},
+            "spec": {
+                "capacity": {"storage": "1Gi"},
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": klass,
+                "hostPath": {"path": str(path), "type": "Directory"},
+            },
+        },
+    )
     try:
         assert logs_once_running(k, "waits", 1) == ["hello"]
         assert (path / "log").read_text() == "hello\n"
         k.run("delete", "pod", "waits")
         k.run("delete", "pvc", "late")
+
         def released_table() -> str | None:
             out = cluster.kubectl("get", "pv", f"static-{k.namespace}").stdout
             return out if "Released" in out else None
+
         released = wait_for(released_table, "the static volume Released")
         assert row(released, f"static-{k.namespace}")[3:5] == ["Retain", "Released"]
         assert (path / "log").exists()  # Retain keeps the data
@@ -144,8 +213,9 @@ def test_a_claim_keeps_its_volume_and_data_across_a_server_restart(tmp_path: Pat
     remove_node_containers(node)
 
     def start(port: int | None = None) -> RunningServer:
-        running = start_agent_server(tmp_path / "data", node, "--proxy-mode", "none", port=port,
-                                     cluster_cidr="10.214.0.0/16")
+        running = start_agent_server(
+            tmp_path / "data", node, "--proxy-mode", "none", port=port, cluster_cidr="10.214.0.0/16"
+        )
         running.node_network = False  # no service proxy ran: there are no host rules to clean up
         return running
 

@@ -28,34 +28,59 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]
 
 
 def pod_spec(node: str, **extra: object) -> dict:  # type: ignore[type-arg]
-    return {"nodeName": node, "terminationGracePeriodSeconds": 0,
-            "containers": [{"name": "c", "image": "pykube.local/pause:1"}], **extra}
+    return {
+        "nodeName": node,
+        "terminationGracePeriodSeconds": 0,
+        "containers": [{"name": "c", "image": "pykube.local/pause:1"}],
+        **extra,
+    }
 
 
 def rc(name: str, node: str, **extra: object) -> dict:  # type: ignore[type-arg]
     """Scheduled to ``node`` by its hostname label: a replacement waits while the node is cordoned."""
     spec = pod_spec("", nodeSelector={"kubernetes.io/hostname": node}, **extra)
-    return {"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": name},
-            "spec": {"replicas": 1, "selector": {"app": name},
-                     "template": {"metadata": {"labels": {"app": name}}, "spec": spec}}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ReplicationController",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": 1,
+            "selector": {"app": name},
+            "template": {"metadata": {"labels": {"app": name}}, "spec": spec},
+        },
+    }
 
 
 def workloads(suffix: str) -> str:
     node = f"pkdrain-{suffix}"
-    return to_yaml({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"bare-{suffix}"}, "spec": pod_spec(node)},
-                   rc(f"rcp-{suffix}", node),
-                   rc(f"emp-{suffix}", node, volumes=[{"name": "scratch", "emptyDir": {}}]))
+    return to_yaml(
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"bare-{suffix}"}, "spec": pod_spec(node)},
+        rc(f"rcp-{suffix}", node),
+        rc(f"emp-{suffix}", node, volumes=[{"name": "scratch", "emptyDir": {}}]),
+    )
 
 
 def test_drain_prints_as_kubectl(cluster: RunningServer, tmp_path: Path) -> None:
     k = Kubectl(cluster, "default")
     twins = Twins(k, tmp_path)
     twins.step("apply -f {file}", workloads, rc=0)
-    k.apply({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "dsd"},
-             "spec": {"selector": {"matchLabels": {"app": "dsd"}},
-                      "template": {"metadata": {"labels": {"app": "dsd"}}, "spec": pod_spec("")}}})
-    wait_for(lambda: k.json("get", "pods")["items"], lambda pods: len(pods) == 8 and all(
-        p["status"].get("phase") == "Running" for p in pods), "the pods to run", timeout=60)
+    k.apply(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "DaemonSet",
+            "metadata": {"name": "dsd"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "dsd"}},
+                "template": {"metadata": {"labels": {"app": "dsd"}}, "spec": pod_spec("")},
+            },
+        }
+    )
+    wait_for(
+        lambda: k.json("get", "pods")["items"],
+        lambda pods: len(pods) == 8 and all(p["status"].get("phase") == "Running" for p in pods),
+        "the pods to run",
+        timeout=60,
+    )
     # kubectl groups its errors and warnings in a Go map: with more than one kind their order changes
     # from run to run, so each step meets one kind (the pod selector picks the pods)
     for command, rc in [
@@ -73,8 +98,11 @@ def test_drain_prints_as_kubectl(cluster: RunningServer, tmp_path: Path) -> None
         ("drain nope-{s}", 1),
     ]:
         twins.step(command, rc=rc, mask=GENERATED)
-    left = sorted(p["metadata"]["name"].rsplit("-", 1)[0] for p in k.json("get", "pods")["items"]
-                  if p["spec"].get("nodeName") in NODES and not p["metadata"].get("deletionTimestamp"))
+    left = sorted(
+        p["metadata"]["name"].rsplit("-", 1)[0]
+        for p in k.json("get", "pods")["items"]
+        if p["spec"].get("nodeName") in NODES and not p["metadata"].get("deletionTimestamp")
+    )
     # the controllers' replacements wait for a schedulable node; the DaemonSet's pods stay
     assert left == ["dsd", "dsd"], left
     assert all(k.obj("node", n)["spec"].get("unschedulable") for n in NODES)

@@ -35,12 +35,18 @@ def cluster(server: RunningServer) -> Iterator[Kubectl]:
     server.kubectl("create", "namespace", name)
     k = Kubectl(server, name)
     marker = {"marker": name}
-    k.apply(pod("web", {"app": "web", "tier": "fe", **marker}, image="pykube.local/busybox:1.35",
-                schedulerName=MANUAL_SCHEDULER),
-            pod("db-long-name", {"app": "db", **marker}, image="pykube.local/busybox:1.35",
-                schedulerName=MANUAL_SCHEDULER),
-            service("websvc"), deployment("dep", replicas=0, image="pykube.local/pause:1"),
-            configmap("settings", {"app": "web"}, mode="fast", multi="line one\nline two\n"))
+    k.apply(
+        pod(
+            "web",
+            {"app": "web", "tier": "fe", **marker},
+            image="pykube.local/busybox:1.35",
+            schedulerName=MANUAL_SCHEDULER,
+        ),
+        pod("db-long-name", {"app": "db", **marker}, image="pykube.local/busybox:1.35", schedulerName=MANUAL_SCHEDULER),
+        service("websvc"),
+        deployment("dep", replicas=0, image="pykube.local/pause:1"),
+        configmap("settings", {"app": "web"}, mode="fast", multi="line one\nline two\n"),
+    )
     wait_until_rolled_out(k, "dep")
     yield k
     server.kubectl("delete", "namespace", name, "--wait=false")
@@ -72,7 +78,7 @@ GET_FORMS = [
     "get pods -o yaml",
     "get svc -o jsonpath={.items[*].metadata.name}",
     "get pod web -o jsonpath={.metadata.labels.app}",
-    "get pods -o jsonpath={range .items[*]}{.metadata.name}{\"\\t\"}{.spec.containers[0].image}{\"\\n\"}{end}",
+    'get pods -o jsonpath={range .items[*]}{.metadata.name}{"\\t"}{.spec.containers[0].image}{"\\n"}{end}',
     "get pods -o custom-columns=NAME:.metadata.name,IMAGES:.spec.containers[*].image,NODE:.spec.nodeName",
     "get pods --sort-by=.metadata.name",
     "get pods --sort-by={.metadata.name} -o name",
@@ -93,8 +99,15 @@ def test_describe_prints_as_kubectl(cluster: Kubectl) -> None:
     # one key only: kubectl walks a config map's data in Go's random map order
     cluster.apply(configmap("one-key", {"app": "web"}, text="line one\nline two\n"))
     cluster.run("annotate", "cm", "one-key", "long=" + "x" * 150, "multi=a\nb")
-    for command in ("describe cm one-key", "describe pods", "describe pod web", f"describe ns {cluster.namespace}",
-                    "describe pod nope", "describe deployment dep", "describe deploy"):
+    for command in (
+        "describe cm one-key",
+        "describe pods",
+        "describe pod web",
+        f"describe ns {cluster.namespace}",
+        "describe pod nope",
+        "describe deployment dep",
+        "describe deploy",
+    ):
         same_output(cluster.server, "-n", cluster.namespace, *command.split(" "))
 
 
@@ -102,39 +115,105 @@ def test_describe_of_more_kinds_prints_as_kubectl(k: Kubectl) -> None:
     """In a namespace of its own: its pods would change what the module's get forms list."""
     cluster = k
     cluster.apply(service("websvc"))
-    template = {"metadata": {"labels": {"app": "more"}},
-                "spec": {"containers": [{"name": "c", "image": "pykube.local/pause:1", "ports": [{"containerPort": 80}],
-                                         "env": [{"name": "X", "value": "1"}]}],
-                         "schedulerName": MANUAL_SCHEDULER}}
+    template = {
+        "metadata": {"labels": {"app": "more"}},
+        "spec": {
+            "containers": [
+                {
+                    "name": "c",
+                    "image": "pykube.local/pause:1",
+                    "ports": [{"containerPort": 80}],
+                    "env": [{"name": "X", "value": "1"}],
+                }
+            ],
+            "schedulerName": MANUAL_SCHEDULER,
+        },
+    }
     cluster.apply(
-        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "sec", "labels": {"a": "b"}},
-         "data": {"password": "czNjcmV0"}},  # one key: kubectl walks a secret's data in Go's random map order
-        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "robot"},
-         "imagePullSecrets": [{"name": "pull-one"}, {"name": "pull-two"}]},
-        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "np"},
-         "spec": {"type": "NodePort", "selector": {"app": "more"},
-                  "ports": [{"name": "http", "port": 80, "targetPort": 8080}, {"name": "dns", "port": 53,
-                                                                                  "protocol": "UDP"}]}},
-        {"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "rcm", "labels": {"made": "rc"}},
-         "spec": {"replicas": 2, "selector": {"app": "more"}, "template": template}},
-        {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "dsm"},
-         "spec": {"selector": {"matchLabels": {"app": "dsm"}},
-                  "template": {**template, "metadata": {"labels": {"app": "dsm"}}}}},
-        {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "jobm"},
-         "spec": {"template": {"spec": {**template["spec"], "restartPolicy": "Never"}}}})
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "sec", "labels": {"a": "b"}},
+            "data": {"password": "czNjcmV0"},
+        },  # one key: kubectl walks a secret's data in Go's random map order
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": "robot"},
+            "imagePullSecrets": [{"name": "pull-one"}, {"name": "pull-two"}],
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "np"},
+            "spec": {
+                "type": "NodePort",
+                "selector": {"app": "more"},
+                "ports": [
+                    {"name": "http", "port": 80, "targetPort": 8080},
+                    {"name": "dns", "port": 53, "protocol": "UDP"},
+                ],
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ReplicationController",
+            "metadata": {"name": "rcm", "labels": {"made": "rc"}},
+            "spec": {"replicas": 2, "selector": {"app": "more"}, "template": template},
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "DaemonSet",
+            "metadata": {"name": "dsm"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "dsm"}},
+                "template": {**template, "metadata": {"labels": {"app": "dsm"}}},
+            },
+        },
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": "jobm"},
+            "spec": {"template": {"spec": {**template["spec"], "restartPolicy": "Never"}}},
+        },
+    )
     wait_for(lambda: cluster.obj("rc", "rcm")["status"], lambda s: s.get("replicas") == 2, "the rc's pods")
     wait_for(lambda: cluster.obj("job", "jobm")["status"], lambda s: s.get("active") == 1, "the job's pod")
-    for command in ("describe secret sec", "describe sa robot", "describe svc np", "describe svc websvc",
-                    "describe endpoints websvc", "describe rc rcm", "describe replicasets", "describe ds dsm",
-                    "describe job jobm", "describe jobs", "describe sa"):
+    for command in (
+        "describe secret sec",
+        "describe sa robot",
+        "describe svc np",
+        "describe svc websvc",
+        "describe endpoints websvc",
+        "describe rc rcm",
+        "describe replicasets",
+        "describe ds dsm",
+        "describe job jobm",
+        "describe jobs",
+        "describe sa",
+    ):
         same_output(cluster.server, "-n", cluster.namespace, *command.split(" "))
 
 
 def test_describe_namespace_with_quota_and_limits(k: Kubectl) -> None:
     k.run("create", "quota", "q1", "--hard=pods=10,cpu=2")
-    k.apply({"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "lr1"},
-             "spec": {"limits": [{"type": "Container", "default": {"cpu": "200m"},
-                                  "defaultRequest": {"cpu": "100m"}, "max": {"cpu": "1"}}]}})
+    k.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "LimitRange",
+            "metadata": {"name": "lr1"},
+            "spec": {
+                "limits": [
+                    {
+                        "type": "Container",
+                        "default": {"cpu": "200m"},
+                        "defaultRequest": {"cpu": "100m"},
+                        "max": {"cpu": "1"},
+                    }
+                ]
+            },
+        }
+    )
     wait_for(lambda: k.obj("resourcequota", "q1").get("status", {}).get("used"), bool, "the quota to be counted")
     done = same_output(k.server, "describe", "namespace", k.namespace)
     assert "Resource Quotas" in done.stdout and " Container  cpu" in done.stdout
@@ -185,8 +264,7 @@ def test_server_and_token_flags_override_the_kubeconfig(cluster: Kubectl) -> Non
     server = cluster.server
     bad = pykube_kubectl(server, "get", "pods", "-n", cluster.namespace, "--token", "not-a-token")
     assert bad.rc == 1 and bad.stderr.startswith("error: You must be logged in to the server ("), bad.stderr
-    moved = pykube_kubectl(server, "get", "pods", "-n", cluster.namespace, "-o", "name",
-                           "--server", server.url)
+    moved = pykube_kubectl(server, "get", "pods", "-n", cluster.namespace, "-o", "name", "--server", server.url)
     assert moved.stdout == "pod/db-long-name\npod/web\n"
 
 
@@ -194,19 +272,32 @@ def test_watch_prints_new_rows_aligned_without_repeating_the_header(cluster: Kub
     """``-w`` lists, then prints each change as a row; both watchers see the same change the same way."""
     args = ["-n", cluster.namespace, "get", "pods", "-w", "-l", "watched=yes"]
     env = {**os.environ, "KUBECONFIG": str(cluster.server.kubeconfig), "KUBECACHEDIR": str(cluster.server.cache_dir)}
-    cluster.apply(pod("watched-1", {"watched": "yes"}, image="pykube.local/busybox:1.35",
-                      schedulerName=MANUAL_SCHEDULER))
-    ours = subprocess.Popen([sys.executable, "-m", "minikube_py.cli.main", "kubectl", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
-    theirs = subprocess.Popen(["/usr/bin/kubectl", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, env=env)
+    cluster.apply(
+        pod("watched-1", {"watched": "yes"}, image="pykube.local/busybox:1.35", schedulerName=MANUAL_SCHEDULER)
+    )
+    ours = subprocess.Popen(
+        [sys.executable, "-m", "minikube_py.cli.main", "kubectl", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    theirs = subprocess.Popen(
+        ["/usr/bin/kubectl", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
     try:
         # the row's AGE may tick between the two starts; everything else is the same
         first = [without_ages(ours.stdout.readline()), without_ages(ours.stdout.readline())]  # type: ignore[union-attr]
         assert [without_ages(theirs.stdout.readline()), without_ages(theirs.stdout.readline())] == first  # type: ignore[union-attr]
         assert first[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
-        cluster.apply(pod("watched-2-longer", {"watched": "yes"}, image="pykube.local/busybox:1.35",
-                          schedulerName=MANUAL_SCHEDULER))
+        cluster.apply(
+            pod(
+                "watched-2-longer",
+                {"watched": "yes"},
+                image="pykube.local/busybox:1.35",
+                schedulerName=MANUAL_SCHEDULER,
+            )
+        )
         line = ours.stdout.readline()  # type: ignore[union-attr]
         assert without_ages(line) == without_ages(theirs.stdout.readline())  # type: ignore[union-attr]
         # aligned with the table above it: the NAME column widened to fit the new name, as kubectl's does
@@ -220,8 +311,16 @@ def test_watch_prints_new_rows_aligned_without_repeating_the_header(cluster: Kub
 
 
 def test_info_verbs_print_as_kubectl(cluster: Kubectl) -> None:
-    for command in ("api-resources", "api-resources -o wide", "api-resources -o name", "api-resources --namespaced=false",
-                    "cluster-info", "config view", "config view --minify", "config current-context"):
+    for command in (
+        "api-resources",
+        "api-resources -o wide",
+        "api-resources -o name",
+        "api-resources --namespaced=false",
+        "cluster-info",
+        "config view",
+        "config view --minify",
+        "config current-context",
+    ):
         same_output(cluster.server, *command.split(" "))
     ours = pykube_kubectl(cluster.server, "version")
     server_version = cluster.server.kubectl("version").stdout.splitlines()[-1]
@@ -236,37 +335,75 @@ def test_api_versions_and_context_editing_print_as_kubectl(cluster: Kubectl, tmp
     for cli in ("pykube", "kubectl"):
         copies[cli] = tmp_path / f"{cli}.yaml"
         copies[cli].write_text(cluster.server.kubeconfig.read_text())
-    for command in ["config get-contexts", "config set-context --current --namespace=foo",
-                    "config set-context other --cluster=x --user=y", "config set-context other --namespace=z",
-                    "config get-contexts", "config get-contexts -o name", "config get-contexts other",
-                    "config get-contexts nope", "config get-contexts --no-headers", "config set-context",
-                    "config set-context --current other", "config use-context other", "config use-context nope",
-                    "config current-context", "config get-contexts", "config view"]:
-        ours, theirs = (runner(cluster.server, *command.split(" "), env={"KUBECONFIG": str(copies[cli])})
-                        for cli, runner in (("pykube", pykube_kubectl), ("kubectl", real_kubectl)))
+    for command in [
+        "config get-contexts",
+        "config set-context --current --namespace=foo",
+        "config set-context other --cluster=x --user=y",
+        "config set-context other --namespace=z",
+        "config get-contexts",
+        "config get-contexts -o name",
+        "config get-contexts other",
+        "config get-contexts nope",
+        "config get-contexts --no-headers",
+        "config set-context",
+        "config set-context --current other",
+        "config use-context other",
+        "config use-context nope",
+        "config current-context",
+        "config get-contexts",
+        "config view",
+    ]:
+        ours, theirs = (
+            runner(cluster.server, *command.split(" "), env={"KUBECONFIG": str(copies[cli])})
+            for cli, runner in (("pykube", pykube_kubectl), ("kubectl", real_kubectl))
+        )
         assert ours == theirs, (command, ours, theirs)
 
 
 def test_completion_scripts_complete_the_verbs() -> None:
-    script = subprocess.run([sys.executable, "-m", "minikube_py.cli.main", "kubectl", "completion", "bash"],
-                            capture_output=True, text=True, check=True).stdout
+    script = subprocess.run(
+        [sys.executable, "-m", "minikube_py.cli.main", "kubectl", "completion", "bash"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "_PYKUBE_COMPLETE=bash_complete" in script and "complete " in script
-    assert "#compdef pykube" in subprocess.run([sys.executable, "-m", "minikube_py.cli.main", "kubectl", "completion",
-                                                "zsh"], capture_output=True, text=True, check=True).stdout
-    env = {**os.environ, "COMP_WORDS": "pykube kubectl rollout h", "COMP_CWORD": "3", "_PYKUBE_COMPLETE": "bash_complete"}
-    done = subprocess.run([sys.executable, "-c", "import sys; from minikube_py.cli.main import main; "
-                           "sys.argv[0] = 'pykube'; main()"], capture_output=True, text=True, env=env, check=False)
+    assert (
+        "#compdef pykube"
+        in subprocess.run(
+            [sys.executable, "-m", "minikube_py.cli.main", "kubectl", "completion", "zsh"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    env = {
+        **os.environ,
+        "COMP_WORDS": "pykube kubectl rollout h",
+        "COMP_CWORD": "3",
+        "_PYKUBE_COMPLETE": "bash_complete",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; from minikube_py.cli.main import main; sys.argv[0] = 'pykube'; main()"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     assert done.stdout.split() == ["plain,history"], done
 
 
-@pytest.mark.parametrize("template", [
-    '{{range .items}}{{.metadata.name}}{{"\\n"}}{{end}}',
-    '{{range $i, $p := .items}}{{$i}}={{$p.metadata.name}} {{index $p.metadata.labels "app"}}{{"\\n"}}{{end}}',
-    '{{range .items}}{{if eq .metadata.name "web"}}W{{else if .spec.nodeName}}N{{else}}O{{end}}{{end}}',
-    '{{len .items}} {{.items | len}} {{printf "%s-%d" .kind 7}} {{.nope}}',
-    '{{range .items}}{{.spec.containers}}{{.metadata.labels}}{{"\\n"}}{{end}}',
-    '{{- range .items }} {{ .metadata.name -}} {{ end }}|{{with .items}}{{len .}}{{end}}',
-])
+@pytest.mark.parametrize(
+    "template",
+    [
+        '{{range .items}}{{.metadata.name}}{{"\\n"}}{{end}}',
+        '{{range $i, $p := .items}}{{$i}}={{$p.metadata.name}} {{index $p.metadata.labels "app"}}{{"\\n"}}{{end}}',
+        '{{range .items}}{{if eq .metadata.name "web"}}W{{else if .spec.nodeName}}N{{else}}O{{end}}{{end}}',
+        '{{len .items}} {{.items | len}} {{printf "%s-%d" .kind 7}} {{.nope}}',
+        '{{range .items}}{{.spec.containers}}{{.metadata.labels}}{{"\\n"}}{{end}}',
+        "{{- range .items }} {{ .metadata.name -}} {{ end }}|{{with .items}}{{len .}}{{end}}",
+    ],
+)
 def test_go_templates_print_as_kubectl(cluster: Kubectl, template: str) -> None:
     same_output(cluster.server, "-n", cluster.namespace, "get", "pods", "-o", f"go-template={template}")
 
@@ -280,7 +417,7 @@ def test_json_shape_of_several_objects_is_a_list(cluster: Kubectl) -> None:
     wait_for(lambda: to_yaml(listed), bool, "a list that dumps")
 
 
-@pytest.mark.parametrize("output", ["name", "yaml", "jsonpath={.metadata.name}{\"\\n\"}"])
+@pytest.mark.parametrize("output", ["name", "yaml", 'jsonpath={.metadata.name}{"\\n"}'])
 def test_watch_prints_each_changed_object_as_kubectl(cluster: Kubectl, output: str) -> None:
     """``-w -o FORMAT``: the listing, then every change as its own object (YAML documents separated by
     ``---``); both watchers print the same. The watch resumes from the listing's resourceVersion, so
@@ -288,9 +425,10 @@ def test_watch_prints_each_changed_object_as_kubectl(cluster: Kubectl, output: s
     cluster.apply(configmap("watched-cm-0", {"watched": "cm"}))
     args = ["-n", cluster.namespace, "get", "cm", "-w", "-o", output, "-l", "watched=cm"]
     env = {**os.environ, "KUBECONFIG": str(cluster.server.kubeconfig), "KUBECACHEDIR": str(cluster.server.cache_dir)}
-    procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-             for command in ([sys.executable, "-m", "minikube_py.cli.main", "kubectl", *args],
-                             ["/usr/bin/kubectl", *args])]
+    procs = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        for command in ([sys.executable, "-m", "minikube_py.cli.main", "kubectl", *args], ["/usr/bin/kubectl", *args])
+    ]
     seen = ["", ""]
     try:
         for i, proc in enumerate(procs):

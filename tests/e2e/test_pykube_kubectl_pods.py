@@ -31,17 +31,28 @@ def k(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kubectl]:
     one that sleeps to be exec'd into."""
     ensure_docker()
     remove_node_containers(NODE)
-    running = start_agent_server(tmp_path_factory.mktemp("pkctl") / "data", NODE, "--proxy-mode", "none",
-                                 cluster_cidr="10.229.0.0/16")
+    running = start_agent_server(
+        tmp_path_factory.mktemp("pkctl") / "data", NODE, "--proxy-mode", "none", cluster_cidr="10.229.0.0/16"
+    )
     running.node_network = False  # no service proxy ran: there are no host rules to clean up
     try:
         k = Kubectl(running, "default")
-        k.apply(busybox_pod("talker", "echo one; echo two; echo three", restartPolicy="Never"),
-                busybox_pod("sleeper", "exec sleep 3600"))
-        wait_for(lambda: k.obj("pod", "talker")["status"].get("phase"), lambda p: p == "Succeeded",
-                 "the talker to finish", timeout=90)
-        wait_for(lambda: k.obj("pod", "sleeper")["status"].get("phase"), lambda p: p == "Running",
-                 "the sleeper to run", timeout=90)
+        k.apply(
+            busybox_pod("talker", "echo one; echo two; echo three", restartPolicy="Never"),
+            busybox_pod("sleeper", "exec sleep 3600"),
+        )
+        wait_for(
+            lambda: k.obj("pod", "talker")["status"].get("phase"),
+            lambda p: p == "Succeeded",
+            "the talker to finish",
+            timeout=90,
+        )
+        wait_for(
+            lambda: k.obj("pod", "sleeper")["status"].get("phase"),
+            lambda p: p == "Running",
+            "the sleeper to run",
+            timeout=90,
+        )
         yield k
     finally:
         running.stop()
@@ -52,16 +63,35 @@ def server_of(k: Kubectl) -> RunningServer:
     return k.server
 
 
-@pytest.mark.parametrize("command", ["logs talker", "logs pod/talker", "logs talker --tail=1", "logs talker -c main",
-                                     "logs talker -f", "logs nope",
-                                     "logs talker -c nope"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "logs talker",
+        "logs pod/talker",
+        "logs talker --tail=1",
+        "logs talker -c main",
+        "logs talker -f",
+        "logs nope",
+        "logs talker -c nope",
+    ],
+)
 def test_logs_print_as_kubectl(k: Kubectl, command: str) -> None:
     same_output(k.server, *command.split(" "))
 
 
-@pytest.mark.parametrize("command", ["describe pod sleeper", "describe pod talker", "describe pods",
-                                     "describe pod/sleeper", "describe pod nope", "get pods -o wide",
-                                     "get pods,nodes -o wide", "get nodes --show-labels"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "describe pod sleeper",
+        "describe pod talker",
+        "describe pods",
+        "describe pod/sleeper",
+        "describe pod nope",
+        "get pods -o wide",
+        "get pods,nodes -o wide",
+        "get nodes --show-labels",
+    ],
+)
 def test_describe_and_get_of_running_pods_print_as_kubectl(k: Kubectl, command: str) -> None:
     same_output(k.server, *command.split(" "))
 
@@ -86,9 +116,26 @@ def test_exec_with_a_terminal_is_raw_and_sized(k: Kubectl) -> None:
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 31, 101, 0, 0))
     env = {**os.environ, "KUBECONFIG": str(k.server.kubeconfig)}
-    proc = subprocess.Popen([sys.executable, "-m", "minikube_py.cli.main", "kubectl", "exec", "-it", "sleeper", "--",
-                             "sh", "-c", "sleep 1; stty size; tty; exit 4"], stdin=slave, stdout=slave, stderr=slave,
-                            env=env, close_fds=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "minikube_py.cli.main",
+            "kubectl",
+            "exec",
+            "-it",
+            "sleeper",
+            "--",
+            "sh",
+            "-c",
+            "sleep 1; stty size; tty; exit 4",
+        ],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        close_fds=True,
+    )
     os.close(slave)
     output = b""
     while True:
@@ -115,8 +162,9 @@ def test_pykube_kubectl_exec_reports_a_missing_pod(k: Kubectl) -> None:
 def test_delete_waits_until_the_pod_is_gone(k: Kubectl) -> None:
     """The pod's container ignores SIGTERM, so it lingers for its grace period; delete returns after."""
     k.apply(busybox_pod("doomed", "exec sleep 3600"))
-    wait_for(lambda: k.obj("pod", "doomed")["status"].get("phase"), lambda p: p == "Running", "doomed to run",
-             timeout=90)
+    wait_for(
+        lambda: k.obj("pod", "doomed")["status"].get("phase"), lambda p: p == "Running", "doomed to run", timeout=90
+    )
     done = pykube_kubectl(k.server, "delete", "pod", "doomed")
     assert (done.stdout, done.rc) == ('pod "doomed" deleted\n', 0), done.stderr
     assert not k.exists("pod", "doomed")
@@ -131,15 +179,26 @@ def test_rollout_status_follows_a_deployment_until_it_is_rolled_out(k: Kubectl) 
     done = pykube_kubectl(k.server, "rollout", "status", "deployment/rolled")
     lines = done.stdout.splitlines()
     assert (lines[-1], done.rc) == ('deployment "rolled" successfully rolled out', 0), done.stderr
-    assert all(line.startswith(('Waiting for deployment "rolled" rollout to finish: ',
-                                "Waiting for deployment spec update to be observed...")) for line in lines[:-1])
+    assert all(
+        line.startswith(
+            (
+                'Waiting for deployment "rolled" rollout to finish: ',
+                "Waiting for deployment spec update to be observed...",
+            )
+        )
+        for line in lines[:-1]
+    )
     before = set(k.names("pods", "-l", "app=rolled"))
     restarted = pykube_kubectl(k.server, "rollout", "restart", "deployment", "rolled")
     assert (restarted.stdout, restarted.rc) == ("deployment.apps/rolled restarted\n", 0)
     again = pykube_kubectl(k.server, "rollout", "status", "deploy/rolled")
     assert again.stdout.splitlines()[-1] == 'deployment "rolled" successfully rolled out'
-    wait_for(lambda: set(k.names("pods", "-l", "app=rolled")), lambda now: not now & before,
-             "the restart to replace every pod", timeout=90)
+    wait_for(
+        lambda: set(k.names("pods", "-l", "app=rolled")),
+        lambda now: not now & before,
+        "the restart to replace every pod",
+        timeout=90,
+    )
     # the old replica set and the new one, and the controller's scaling events
     same_output(k.server, "describe", "deployment", "rolled")
     k.run("delete", "deployment", "rolled")
@@ -147,11 +206,16 @@ def test_rollout_status_follows_a_deployment_until_it_is_rolled_out(k: Kubectl) 
 
 def test_logs_follow_streams_while_the_container_runs(k: Kubectl) -> None:
     k.apply(busybox_pod("ticker", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"))
-    wait_for(lambda: k.obj("pod", "ticker")["status"].get("phase"), lambda p: p == "Running", "ticker to run",
-             timeout=90)
+    wait_for(
+        lambda: k.obj("pod", "ticker")["status"].get("phase"), lambda p: p == "Running", "ticker to run", timeout=90
+    )
     env = {**os.environ, "KUBECONFIG": str(k.server.kubeconfig)}
-    proc = subprocess.Popen([sys.executable, "-m", "minikube_py.cli.main", "kubectl", "logs", "-f", "ticker",
-                             "--tail=1"], stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "minikube_py.cli.main", "kubectl", "logs", "-f", "ticker", "--tail=1"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         lines = [proc.stdout.readline() for _ in range(4)]  # type: ignore[union-attr]
     finally:

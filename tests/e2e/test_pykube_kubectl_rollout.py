@@ -24,9 +24,11 @@ def twins(k: Kubectl, tmp_path: Path) -> Twins:
 def settled(twins: Twins, target: str, revisions: list[int]) -> None:
     """Until both twins' controllers have written the revisions the next step expects."""
     for suffix in ("x1", "x2"):
-        wait_for(lambda s=suffix: twins.k.out("rollout", "history", target.replace("{s}", s)),  # type: ignore[misc]
-                 lambda out: [int(line.split()[0]) for line in out.splitlines()[2:] if line.strip()] == revisions,
-                 f"{target} to have revisions {revisions}")
+        wait_for(
+            lambda s=suffix: twins.k.out("rollout", "history", target.replace("{s}", s)),  # type: ignore[misc]
+            lambda out: [int(line.split()[0]) for line in out.splitlines()[2:] if line.strip()] == revisions,
+            f"{target} to have revisions {revisions}",
+        )
 
 
 def test_deployment_history_undo_pause_and_resume(twins: Twins) -> None:
@@ -53,14 +55,16 @@ def test_deployment_history_undo_pause_and_resume(twins: Twins) -> None:
     settled(twins, "deploy/hist-{s}", [2, 3])
     twins.step("rollout history deploy/hist-{s}", rc=0)
     twins.step("rollout history deploy/hist-{s} --revision=3", rc=0, mask=HASH)
-    images = [twins.obj("deploy", f"hist-{s}")["spec"]["template"]["spec"]["containers"][0]["image"]
-              for s in ("x1", "x2")]
+    images = [
+        twins.obj("deploy", f"hist-{s}")["spec"]["template"]["spec"]["containers"][0]["image"] for s in ("x1", "x2")
+    ]
     assert images == ["pykube.local/pause:1"] * 2
 
 
 def test_set_image_and_env_print_as_kubectl(twins: Twins) -> None:
-    twins.step("create deployment se-{s} --image=pykube.local/pause:1 --image=pykube.local/busybox:1.35 "
-               "--replicas=0", rc=0)
+    twins.step(
+        "create deployment se-{s} --image=pykube.local/pause:1 --image=pykube.local/busybox:1.35 --replicas=0", rc=0
+    )
     twins.step("create configmap cfg-{s}", rc=0)
     for command, rc in [
         ("set image deploy/se-{s} pause=pykube.local/pause:1", 0),  # no change: nothing said
@@ -89,14 +93,25 @@ def test_set_image_and_env_print_as_kubectl(twins: Twins) -> None:
 
 
 def workloads(suffix: str) -> str:
-    template = {"metadata": {"labels": {"app": f"wl-{suffix}"}},
-                "spec": {"containers": [{"name": "c", "image": "pykube.local/pause:1"}]}}
+    template = {
+        "metadata": {"labels": {"app": f"wl-{suffix}"}},
+        "spec": {"containers": [{"name": "c", "image": "pykube.local/pause:1"}]},
+    }
     selector = {"matchLabels": {"app": f"wl-{suffix}"}}
-    return to_yaml({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": f"dsh-{suffix}"},
-                    "spec": {"selector": selector, "template": template}},
-                   {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": f"stsh-{suffix}"},
-                    "spec": {"replicas": 0, "serviceName": f"stsh-{suffix}", "selector": selector,
-                             "template": template}})
+    return to_yaml(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "DaemonSet",
+            "metadata": {"name": f"dsh-{suffix}"},
+            "spec": {"selector": selector, "template": template},
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "metadata": {"name": f"stsh-{suffix}"},
+            "spec": {"replicas": 0, "serviceName": f"stsh-{suffix}", "selector": selector, "template": template},
+        },
+    )
 
 
 @pytest.mark.parametrize("kind", ["ds", "sts"])
@@ -119,16 +134,20 @@ def test_daemonset_and_statefulset_history_and_undo(twins: Twins, kind: str) -> 
     settled(twins, target, [2, 3])
     twins.step(f"rollout history {target}", rc=0)
     resource = {"ds": "daemonset", "sts": "statefulset"}[kind]
-    images = [twins.obj(resource, f"{kind}h-{s}")["spec"]["template"]["spec"]["containers"][0]["image"]
-              for s in ("x1", "x2")]
+    images = [
+        twins.obj(resource, f"{kind}h-{s}")["spec"]["template"]["spec"]["containers"][0]["image"] for s in ("x1", "x2")
+    ]
     assert images == ["pykube.local/pause:1"] * 2
 
 
 def test_wait_prints_as_kubectl(twins: Twins) -> None:
     twins.step("create deployment wt-{s} --image=pykube.local/pause:1 --replicas=0", rc=0)
     for suffix in ("x1", "x2"):  # the controller's conditions first: then both see the same
-        wait_for(lambda s=suffix: twins.obj("deploy", f"wt-{s}")["status"].get("conditions"),  # type: ignore[misc]
-                 lambda conditions: conditions and len(conditions) == 2, "the deployment's conditions")
+        wait_for(
+            lambda s=suffix: twins.obj("deploy", f"wt-{s}")["status"].get("conditions"),  # type: ignore[misc]
+            lambda conditions: conditions and len(conditions) == 2,
+            "the deployment's conditions",
+        )
     twins.step("run wtp-{s} --image=pykube.local/pause:1", rc=0)  # no node runs it: it stays Pending
     for command, rc in [
         ("wait --for=condition=Available deploy/wt-{s}", 0),

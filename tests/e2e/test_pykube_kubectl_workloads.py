@@ -34,8 +34,9 @@ RETAGGED = "pykube.local/busybox:pkctl2"
 def k(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kubectl]:
     subprocess.run(["docker", "tag", BUSYBOX_IMAGE, RETAGGED], check=True)
     try:
-        with node_server(tmp_path_factory.mktemp("pkctl2") / "data", NODE, "--proxy-mode", "none",
-                         cluster_cidr="10.171.0.0/16") as running:
+        with node_server(
+            tmp_path_factory.mktemp("pkctl2") / "data", NODE, "--proxy-mode", "none", cluster_cidr="10.171.0.0/16"
+        ) as running:
             running.node_network = False  # no service proxy ran: there are no host rules to clean up
             yield Kubectl(running, "default")
     finally:
@@ -44,26 +45,52 @@ def k(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kubectl]:
 
 def rc(name: str, replicas: int, **selector: str) -> dict:  # type: ignore[type-arg]
     template = busybox_pod("x", "exec sleep 3600")
-    return {"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": name},
-            "spec": {"replicas": replicas, "selector": selector,
-                     "template": {"metadata": {"labels": selector}, "spec": template["spec"]}}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ReplicationController",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": selector,
+            "template": {"metadata": {"labels": selector}, "spec": template["spec"]},
+        },
+    }
 
 
 def v1beta1_rc(name: str, replicas: int, **selector: str) -> dict:  # type: ignore[type-arg]
     """The 2014 shape of a controller of sleeping busybox pods."""
-    return {"id": name, "kind": "ReplicationController", "apiVersion": "v1beta1",
-            "desiredState": {"replicas": replicas, "replicaSelector": selector,
-                             "podTemplate": {"labels": selector, "desiredState": {"manifest": {
-                                 "version": "v1beta1", "id": name,
-                                 "containers": [{"name": "main", "image": BUSYBOX_IMAGE,
-                                                 "command": ["sh", "-c", "exec sleep 3600"]}]}}}},
-            "labels": selector}
+    return {
+        "id": name,
+        "kind": "ReplicationController",
+        "apiVersion": "v1beta1",
+        "desiredState": {
+            "replicas": replicas,
+            "replicaSelector": selector,
+            "podTemplate": {
+                "labels": selector,
+                "desiredState": {
+                    "manifest": {
+                        "version": "v1beta1",
+                        "id": name,
+                        "containers": [
+                            {"name": "main", "image": BUSYBOX_IMAGE, "command": ["sh", "-c", "exec sleep 3600"]}
+                        ],
+                    }
+                },
+            },
+        },
+        "labels": selector,
+    }
 
 
 def ready_pods(k: Kubectl, selector: str) -> list[dict]:  # type: ignore[type-arg]
     pods = k.json("get", "pods", "-l", selector)["items"]
-    return [p for p in pods if not p["metadata"].get("deletionTimestamp") and any(
-        c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))]
+    return [
+        p
+        for p in pods
+        if not p["metadata"].get("deletionTimestamp")
+        and any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))
+    ]
 
 
 class ReadyWatch:
@@ -90,7 +117,8 @@ class ReadyWatch:
                 continue
             buffer = buffer.strip()[end:]
             self.ready[pod["metadata"]["name"]] = not pod["metadata"].get("deletionTimestamp") and any(
-                c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))
+                c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", [])
+            )
             now = sum(self.ready.values())
             if self.fewest is not None or now >= self.start:
                 self.fewest = now if self.fewest is None else min(self.fewest, now)
@@ -109,8 +137,9 @@ def test_rolling_update_from_a_2014_file_keeps_a_ready_pod_at_every_moment(k: Ku
     new_file.write_text(json.dumps(v1beta1_rc("front-v2", 2, app="front", version="v2")))
     watch = ReadyWatch(k, "front", start=2)
     try:
-        done = pykube_kubectl(k.server, "rolling-update", "front-v1", "--update-period=1s", "--poll-interval=1s",
-                              "-f", str(new_file))
+        done = pykube_kubectl(
+            k.server, "rolling-update", "front-v1", "--update-period=1s", "--poll-interval=1s", "-f", str(new_file)
+        )
     finally:
         watch.stop()
     assert (done.stdout, done.stderr, done.rc) == (
@@ -122,7 +151,10 @@ def test_rolling_update_from_a_2014_file_keeps_a_ready_pod_at_every_moment(k: Ku
         "Scaling front-v2 up to 2\n"
         "Scaling front-v1 down to 0\n"
         "Update succeeded. Deleting front-v1\n"
-        'replicationcontroller "front-v1" rolling updated to "front-v2"\n', "", 0)
+        'replicationcontroller "front-v1" rolling updated to "front-v2"\n',
+        "",
+        0,
+    )
     assert watch.moments >= 6 and watch.fewest is not None and watch.fewest >= 1, (watch.moments, watch.fewest)
     assert not k.exists("rc", "front-v1")
     assert len(ready_pods(k, "app=front,version=v2")) == 2
@@ -132,12 +164,16 @@ def test_rolling_update_from_a_2014_file_keeps_a_ready_pod_at_every_moment(k: Ku
     (tmp_path / "same.json").write_text(json.dumps(v1beta1_rc("front-v2", 2, app="front", version="v3")))
     (tmp_path / "overlap.json").write_text(json.dumps(rc("front-v3", 2, app="front")))
     for args, message in [
-        (("front-v2", "-f", str(tmp_path / "same.json")),
-         f"error: {tmp_path / 'same.json'} cannot have the same name as the existing ReplicationController "
-         "front-v2\n"),
-        (("front-v2", "-f", str(tmp_path / "overlap.json")),
-         f"error: {tmp_path / 'overlap.json'} must specify a matching key with non-equal value in Selector for "
-         "front-v2\n"),
+        (
+            ("front-v2", "-f", str(tmp_path / "same.json")),
+            f"error: {tmp_path / 'same.json'} cannot have the same name as the existing ReplicationController "
+            "front-v2\n",
+        ),
+        (
+            ("front-v2", "-f", str(tmp_path / "overlap.json")),
+            f"error: {tmp_path / 'overlap.json'} must specify a matching key with non-equal value in Selector for "
+            "front-v2\n",
+        ),
         (("nope", "-f", str(new_file)), 'Error from server (NotFound): replicationcontrollers "nope" not found\n'),
     ]:
         refused = pykube_kubectl(k.server, "rolling-update", *args)
@@ -154,8 +190,9 @@ def test_rolling_update_to_an_image_renames_the_new_controller(k: Kubectl) -> No
     wait_for(lambda: ready_pods(k, "app=img"), lambda pods: len(pods) == 2, "two ready pods", timeout=90)
     watch = ReadyWatch(k, "img", start=2)
     try:
-        done = pykube_kubectl(k.server, "rolling-update", "img", f"--image={RETAGGED}", "--update-period=1s",
-                              "--poll-interval=1s")
+        done = pykube_kubectl(
+            k.server, "rolling-update", "img", f"--image={RETAGGED}", "--update-period=1s", "--poll-interval=1s"
+        )
     finally:
         watch.stop()
     assert done.rc == 0, done.stderr
@@ -165,21 +202,33 @@ def test_rolling_update_to_an_image_renames_the_new_controller(k: Kubectl) -> No
     assert lines[1:] == [
         f"Scaling up {temporary} from 0 to 2, scaling down img from 2 to 0 (keep 2 pods available, "
         "don't exceed 3 pods)",
-        f"Scaling {temporary} up to 1", "Scaling img down to 1", f"Scaling {temporary} up to 2",
-        "Scaling img down to 0", "Update succeeded. Deleting img", f"Renaming {temporary} to img",
-        'replicationcontroller "img" rolling updated']
+        f"Scaling {temporary} up to 1",
+        "Scaling img down to 1",
+        f"Scaling {temporary} up to 2",
+        "Scaling img down to 0",
+        "Update succeeded. Deleting img",
+        f"Renaming {temporary} to img",
+        'replicationcontroller "img" rolling updated',
+    ]
     assert watch.fewest is not None and watch.fewest >= 1, (watch.moments, watch.fewest)
     assert k.names("rc") == ["img"]
     renamed = k.obj("rc", "img")
     assert renamed["spec"]["template"]["spec"]["containers"][0]["image"] == RETAGGED
     assert renamed["spec"]["selector"] == {"app": "img", "deployment": temporary.removeprefix("img-")}
-    pods = wait_for(lambda: k.json("get", "pods", "-l", "app=img")["items"], lambda items: len(items) == 2,
-                    "only the new pods", timeout=60)
+    pods = wait_for(
+        lambda: k.json("get", "pods", "-l", "app=img")["items"],
+        lambda items: len(items) == 2,
+        "only the new pods",
+        timeout=60,
+    )
     assert {p["spec"]["containers"][0]["image"] for p in pods} == {RETAGGED}
     # the renamed controller adopted the pods: none was started again
     wait_for(lambda: k.obj("rc", "img")["status"], lambda s: s.get("readyReplicas") == 2, "the adopted pods")
-    assert {ref["name"] for p in k.json("get", "pods", "-l", "app=img")["items"]
-            for ref in p["metadata"].get("ownerReferences", [])} == {"img"}
+    assert {
+        ref["name"]
+        for p in k.json("get", "pods", "-l", "app=img")["items"]
+        for ref in p["metadata"].get("ownerReferences", [])
+    } == {"img"}
     same = pykube_kubectl(k.server, "rolling-update", "img", f"--image={RETAGGED}")
     assert (same.stderr, same.rc) == ("error: Specified --image must be distinct from existing container image\n", 1)
     stopped = pykube_kubectl(k.server, "stop", "rc/img")
@@ -200,8 +249,13 @@ class Forwarding:
     def __init__(self, k: Kubectl, cli: str, *args: str) -> None:
         env = {**os.environ, "KUBECONFIG": str(k.server.kubeconfig), "KUBECACHEDIR": str(k.server.cache_dir)}
         command = [KUBECTL] if cli == "kubectl" else [sys.executable, "-m", "minikube_py.cli.main", "kubectl"]
-        self.proc = subprocess.Popen([*command, "-n", k.namespace, "port-forward", *args], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, env=env)
+        self.proc = subprocess.Popen(
+            [*command, "-n", k.namespace, "port-forward", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
         self.lines: list[str] = []
 
     def until(self, count: int) -> list[str]:
@@ -227,17 +281,29 @@ def web(k: Kubectl) -> str:
     server = busybox_pod("web", tools + HTTPD, container={"ports": [{"name": "http", "containerPort": 80}]})
     dep = deployment("webd", replicas=1, image=BUSYBOX_IMAGE, labels={"app": "webd"})
     dep["spec"]["template"]["spec"] = busybox_pod("x", HTTPD)["spec"]
-    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "websvc"},
-           "spec": {"selector": {"app": "web"}, "ports": [{"port": 8080, "targetPort": "http"}]}}
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "websvc"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 8080, "targetPort": "http"}]},
+    }
     k.apply(server, dep, svc)
     wait_for(lambda: ready_pods(k, "app in (web,webd)"), lambda pods: len(pods) == 2, "the web pods", timeout=90)
     return "web"
 
 
-@pytest.mark.parametrize("target, remote, reached", [("pod/web", "80", "web"), ("web", "http", "web"),
-                                                     ("deployment/webd", "80", "webd"), ("svc/websvc", "8080", "web")])
-def test_port_forward_prints_and_relays_as_kubectl(k: Kubectl, web: str, target: str, remote: str,
-                                                   reached: str) -> None:
+@pytest.mark.parametrize(
+    "target, remote, reached",
+    [
+        ("pod/web", "80", "web"),
+        ("web", "http", "web"),
+        ("deployment/webd", "80", "webd"),
+        ("svc/websvc", "8080", "web"),
+    ],
+)
+def test_port_forward_prints_and_relays_as_kubectl(
+    k: Kubectl, web: str, target: str, remote: str, reached: str
+) -> None:
     """Two local ports each: a fixed one and a free one the command picks; two requests, each a
     connection of its own over the one tunnel."""
     outputs = []
@@ -255,9 +321,11 @@ def test_port_forward_prints_and_relays_as_kubectl(k: Kubectl, web: str, target:
             out, err, _ = forwarding.end()
         outputs.append((out.replace(str(port), "LOCAL").replace(picked[1], "PICKED"), err))
     assert outputs[0] == outputs[1]
-    assert outputs[0][0].startswith("Forwarding from 127.0.0.1:LOCAL -> 80\nForwarding from [::1]:LOCAL -> 80\n"
-                                    "Forwarding from 127.0.0.1:PICKED -> 80\nForwarding from [::1]:PICKED -> 80\n"
-                                    "Handling connection for LOCAL\nHandling connection for PICKED\n"), outputs
+    assert outputs[0][0].startswith(
+        "Forwarding from 127.0.0.1:LOCAL -> 80\nForwarding from [::1]:LOCAL -> 80\n"
+        "Forwarding from 127.0.0.1:PICKED -> 80\nForwarding from [::1]:PICKED -> 80\n"
+        "Handling connection for LOCAL\nHandling connection for PICKED\n"
+    ), outputs
 
 
 def test_port_forward_on_given_addresses_and_a_closed_port(k: Kubectl, web: str) -> None:
@@ -278,11 +346,14 @@ def test_port_forward_on_given_addresses_and_a_closed_port(k: Kubectl, web: str)
         logged = re.sub(r"^E\d{4} [\d:.]+ +\d+ ", "E<time> <pid> ", err.replace(str(closed), "CLOSED"))
         outputs.append((out.replace(str(port), "LOCAL").replace(str(closed), "CLOSED"), logged, rc))
     assert outputs[0] == outputs[1]
-    assert outputs[0][0].startswith("Forwarding from 127.0.0.1:LOCAL -> 80\nForwarding from 127.0.0.1:CLOSED -> 81\n"
-                                    "Handling connection for LOCAL\nHandling connection for CLOSED\n")
+    assert outputs[0][0].startswith(
+        "Forwarding from 127.0.0.1:LOCAL -> 80\nForwarding from 127.0.0.1:CLOSED -> 81\n"
+        "Handling connection for LOCAL\nHandling connection for CLOSED\n"
+    )
     # the failed connection is logged, and then the command ends: the error closed the stream connection
-    assert outputs[0][1].startswith('E<time> <pid> portforward.go:424] "Unhandled Error" err="an error occurred '
-                                    "forwarding CLOSED -> 81: "), outputs
+    assert outputs[0][1].startswith(
+        'E<time> <pid> portforward.go:424] "Unhandled Error" err="an error occurred forwarding CLOSED -> 81: '
+    ), outputs
     assert outputs[0][1].endswith("error: lost connection to pod\n") and outputs[0][2] == 1, outputs
 
 
@@ -327,10 +398,13 @@ def test_cp_copies_both_ways_as_kubectl(k: Kubectl, web: str, tmp_path: Path) ->
     assert (tmp_path / "pykube" / "index.html").read_text() == "hello-from-web\n"
     for relative in ("index.html", "relative.html", "www/index.html", "back/a.txt", "back/sub/b.txt"):
         assert (tmp_path / "pykube" / relative).read_text() == (tmp_path / "kubectl" / relative).read_text(), relative
-    assert sorted(str(p.relative_to(tmp_path / "pykube")) for p in (tmp_path / "pykube").rglob("*")) == \
-        sorted(str(p.relative_to(tmp_path / "kubectl")) for p in (tmp_path / "kubectl").rglob("*"))
-    listing = [k.out("exec", "web", "--", "sh", "-c", f"cd /tmp && find {cli}-a.txt {cli}-up | sort && cat {cli}-a.txt")
-               for cli in ("pykube", "kubectl")]
+    assert sorted(str(p.relative_to(tmp_path / "pykube")) for p in (tmp_path / "pykube").rglob("*")) == sorted(
+        str(p.relative_to(tmp_path / "kubectl")) for p in (tmp_path / "kubectl").rglob("*")
+    )
+    listing = [
+        k.out("exec", "web", "--", "sh", "-c", f"cd /tmp && find {cli}-a.txt {cli}-up | sort && cat {cli}-a.txt")
+        for cli in ("pykube", "kubectl")
+    ]
     assert listing[0].replace("pykube", "CLI") == listing[1].replace("kubectl", "CLI")
     assert "pykube-up/sub/b.txt" in listing[0] and "pykube-up/up/a.txt" not in listing[0]
 
@@ -353,15 +427,31 @@ def numbers_masked(text: str) -> str:
 
 
 def test_top_prints_as_kubectl(k: Kubectl, web: str) -> None:
-    wait_for(lambda: real_kubectl(k.server, "top", "pods", "-l", "app=web").stdout, lambda out: "web" in out,
-             "metrics of the web pod", timeout=60)
-    for command in ["top pods -l app=web", "top pod -l app=web --containers", "top pods -A -l app=web",
-                    "top pods -l app=webd --no-headers", "top pods -l app=web --sort-by=memory", "top nodes",
-                    f"top node {NODE}", "top no --no-headers", "top pod nope", "top node nope",
-                    "top pods -n kube-system"]:
+    wait_for(
+        lambda: real_kubectl(k.server, "top", "pods", "-l", "app=web").stdout,
+        lambda out: "web" in out,
+        "metrics of the web pod",
+        timeout=60,
+    )
+    for command in [
+        "top pods -l app=web",
+        "top pod -l app=web --containers",
+        "top pods -A -l app=web",
+        "top pods -l app=webd --no-headers",
+        "top pods -l app=web --sort-by=memory",
+        "top nodes",
+        f"top node {NODE}",
+        "top no --no-headers",
+        "top pod nope",
+        "top node nope",
+        "top pods -n kube-system",
+    ]:
         ours, theirs = (runner(k.server, *command.split(" ")) for runner in (pykube_kubectl, real_kubectl))
         assert (numbers_masked(ours.stdout), ours.stderr, ours.rc) == (
-            numbers_masked(theirs.stdout), theirs.stderr, theirs.rc), (command, ours, theirs)
+            numbers_masked(theirs.stdout),
+            theirs.stderr,
+            theirs.rc,
+        ), (command, ours, theirs)
     row = pykube_kubectl(k.server, "top", "nodes", "--no-headers").stdout.split()
     assert row[0] == NODE and row[1].endswith("m") and row[3].endswith("Mi"), row
 
@@ -369,8 +459,18 @@ def test_top_prints_as_kubectl(k: Kubectl, web: str) -> None:
 def test_describe_node_prints_as_kubectl(k: Kubectl, web: str) -> None:
     """The node with its lease, conditions, capacity, system info, the pods it runs with their requests
     and limits (one pod asks for some), and the totals."""
-    k.apply(busybox_pod("asking", "exec sleep 3600", container={"resources": {
-        "requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}}}))
+    k.apply(
+        busybox_pod(
+            "asking",
+            "exec sleep 3600",
+            container={
+                "resources": {
+                    "requests": {"cpu": "100m", "memory": "64Mi"},
+                    "limits": {"cpu": "200m", "memory": "128Mi"},
+                }
+            },
+        )
+    )
     k.run("taint", "node", NODE, "pkctl2=yes:PreferNoSchedule")
     try:
         wait_for(lambda: k.obj("pod", "asking")["status"].get("phase"), lambda p: p == "Running", "the pod to run")
@@ -381,10 +481,21 @@ def test_describe_node_prints_as_kubectl(k: Kubectl, web: str) -> None:
         k.run("delete", "pod", "asking", "--wait=false")
 
 
-@pytest.mark.parametrize("command", ["logs deploy/webd", "logs deployment/webd -c main --tail=1", "logs svc/websvc",
-                                     "logs -l app=web --prefix", "logs -l app=nope", "logs rs/nope", "logs",
-                                     "exec deploy/webd -- echo from-webd", "exec svc/websvc -- hostname",
-                                     "exec svc/kubernetes -- echo x"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "logs deploy/webd",
+        "logs deployment/webd -c main --tail=1",
+        "logs svc/websvc",
+        "logs -l app=web --prefix",
+        "logs -l app=nope",
+        "logs rs/nope",
+        "logs",
+        "exec deploy/webd -- echo from-webd",
+        "exec svc/websvc -- hostname",
+        "exec svc/kubernetes -- echo x",
+    ],
+)
 def test_logs_and_exec_find_the_pod_of_a_workload_as_kubectl(k: Kubectl, web: str, command: str) -> None:
     same_output(k.server, *command.split(" "))
 
@@ -398,7 +509,9 @@ def dump_outline(text: str) -> list[object]:
         rest = rest.lstrip()
         if rest.startswith("{"):
             doc, end = decoder.raw_decode(rest)
-            outline.append((doc["kind"], sorted(i["metadata"]["name"] for i in doc["items"] if doc["kind"] != "EventList")))
+            outline.append(
+                (doc["kind"], sorted(i["metadata"]["name"] for i in doc["items"] if doc["kind"] != "EventList"))
+            )
             rest = rest[end:]
         else:
             line, _, rest = rest.partition("\n")
@@ -411,22 +524,27 @@ def test_cluster_info_dump_lists_what_kubectl_lists(k: Kubectl, tmp_path: Path) 
     try:
         dumped = Kubectl(k.server, "pkdump")
         dumped.apply(busybox_pod("chatty", "echo one; echo two; exec sleep 3600"))
-        wait_for(lambda: dumped.obj("pod", "chatty")["status"].get("phase"), lambda p: p == "Running",
-                 "the pod to run")
+        wait_for(lambda: dumped.obj("pod", "chatty")["status"].get("phase"), lambda p: p == "Running", "the pod to run")
         wait_for(lambda: dumped.out("logs", "chatty"), lambda out: out == "one\ntwo\n", "its logs")
-        ours, theirs = (runner(k.server, "cluster-info", "dump", "--namespaces", "pkdump")
-                        for runner in (pykube_kubectl, real_kubectl))
+        ours, theirs = (
+            runner(k.server, "cluster-info", "dump", "--namespaces", "pkdump")
+            for runner in (pykube_kubectl, real_kubectl)
+        )
         assert ours.rc == theirs.rc == 0, ours.stderr
         assert dump_outline(ours.stdout) == dump_outline(theirs.stdout)
         assert "==== START logs for container main of pod pkdump/chatty ====\none\ntwo\n" in ours.stdout
         for cli, runner in (("pykube", pykube_kubectl), ("kubectl", real_kubectl)):
-            done = runner(k.server, "cluster-info", "dump", "--namespaces", "pkdump",
-                          f"--output-directory={tmp_path / cli}")
+            done = runner(
+                k.server, "cluster-info", "dump", "--namespaces", "pkdump", f"--output-directory={tmp_path / cli}"
+            )
             assert done.stdout == f"Cluster info dumped to {tmp_path / cli}\n", done
-        files = [sorted(str(p.relative_to(tmp_path / cli)) for p in (tmp_path / cli).rglob("*"))
-                 for cli in ("pykube", "kubectl")]
+        files = [
+            sorted(str(p.relative_to(tmp_path / cli)) for p in (tmp_path / cli).rglob("*"))
+            for cli in ("pykube", "kubectl")
+        ]
         assert files[0] == files[1]
-        assert (tmp_path / "pykube" / "pkdump" / "chatty" / "logs.txt").read_text() == \
-            (tmp_path / "kubectl" / "pkdump" / "chatty" / "logs.txt").read_text()
+        assert (tmp_path / "pykube" / "pkdump" / "chatty" / "logs.txt").read_text() == (
+            tmp_path / "kubectl" / "pkdump" / "chatty" / "logs.txt"
+        ).read_text()
     finally:
         k.server.kubectl("delete", "namespace", "pkdump", "--wait=false")

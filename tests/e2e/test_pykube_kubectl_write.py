@@ -32,17 +32,21 @@ def test_create_apply_and_delete_from_files(twins: Twins) -> None:
     failed = twins.step("create -f {file}", manifests, rc=1)
     assert "Error from server (AlreadyExists): error when creating" in failed.stderr
     # objects made by create have no last-applied annotation: apply warns, then adopts them
-    assert "missing the kubectl.kubernetes.io/last-applied-configuration" in twins.step(
-        "apply -f {file}", manifests, rc=0).stderr
-    assert twins.step("apply -f {file}", manifests).stdout == ("configmap/cfg-x1 unchanged\n"
-                                                               "deployment.apps/web-x1 unchanged\n")
+    assert (
+        "missing the kubectl.kubernetes.io/last-applied-configuration"
+        in twins.step("apply -f {file}", manifests, rc=0).stderr
+    )
+    assert twins.step("apply -f {file}", manifests).stdout == (
+        "configmap/cfg-x1 unchanged\ndeployment.apps/web-x1 unchanged\n"
+    )
     changed = twins.step("apply -f {file}", lambda s: manifests(s, env_b="3", labels={"c": "d"}), rc=0)
     assert changed.stdout == "configmap/cfg-x1 configured\ndeployment.apps/web-x1 configured\n"
     ours, theirs = twins.obj("cm", "cfg-x1"), twins.obj("cm", "cfg-x2")
     annotation = "kubectl.kubernetes.io/last-applied-configuration"
     assert ours["metadata"]["labels"] == theirs["metadata"]["labels"] == {"c": "d"}
-    assert ours["metadata"]["annotations"][annotation] == \
-        theirs["metadata"]["annotations"][annotation].replace("-x2", "-x1")
+    assert ours["metadata"]["annotations"][annotation] == theirs["metadata"]["annotations"][annotation].replace(
+        "-x2", "-x1"
+    )
     env = [twins.obj("deploy", f"web-{s}")["spec"]["template"]["spec"]["containers"][0]["env"] for s in ("x1", "x2")]
     assert env[0] == env[1] == [{"name": "A", "value": "1"}, {"name": "B", "value": "3"}]
     twins.step("apply -f {file} --dry-run=client", lambda s: manifests(s, env_b="4"), rc=0)
@@ -77,12 +81,15 @@ def test_apply_removes_what_the_file_dropped_and_keeps_what_others_set(k: Kubect
 def test_create_reads_directories_lists_and_stdin(k: Kubectl, tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     (tmp_path / "one.yaml").write_text(to_yaml(configmap("dir-one")))
-    (tmp_path / "sub" / "two.json").write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [
-        configmap("dir-two"), configmap("dir-three")]}))
+    (tmp_path / "sub" / "two.json").write_text(
+        json.dumps({"apiVersion": "v1", "kind": "List", "items": [configmap("dir-two"), configmap("dir-three")]})
+    )
     (tmp_path / "notes.txt").write_text("not a manifest")
     done = pykube_kubectl(k.server, "-n", k.namespace, "create", "-f", str(tmp_path), "-R")
-    assert (done.stdout, done.rc) == ("configmap/dir-one created\nconfigmap/dir-two created\n"
-                                      "configmap/dir-three created\n", 0), done.stderr
+    assert (done.stdout, done.rc) == (
+        "configmap/dir-one created\nconfigmap/dir-two created\nconfigmap/dir-three created\n",
+        0,
+    ), done.stderr
     flat = pykube_kubectl(k.server, "-n", k.namespace, "delete", "-f", str(tmp_path))
     assert flat.stdout == 'configmap "dir-one" deleted\n'
     piped = pykube_kubectl(k.server, "-n", k.namespace, "create", "-f", "-", input=to_yaml(configmap("dir-four")))
@@ -154,7 +161,11 @@ def test_replace_and_run_print_as_kubectl(twins: Twins) -> None:
 def test_create_generators_print_as_kubectl(twins: Twins, tmp_path: Path) -> None:
     (tmp_path / "settings.conf").write_text("a=1\n")
     for command, rc in [
-        ("create configmap cm-{s} --from-literal=b=2 --from-literal=a=1 --from-file=" + str(tmp_path / "settings.conf"), 0),
+        (
+            "create configmap cm-{s} --from-literal=b=2 --from-literal=a=1 --from-file="
+            + str(tmp_path / "settings.conf"),
+            0,
+        ),
         ("create configmap cm-{s} --from-literal=b=2", 1),
         ("create cm cm2-{s} --from-literal=x=1 --dry-run=client -o yaml", 0),
         ("create secret generic sec-{s} --from-literal=password=s3cret --type=Opaque", 0),
@@ -172,7 +183,9 @@ def test_create_generators_print_as_kubectl(twins: Twins, tmp_path: Path) -> Non
     ours, theirs = twins.obj("secret", "sec-x1"), twins.obj("secret", "sec-x2")
     assert ours["data"] == theirs["data"] == {"password": "czNjcmV0"} and ours["type"] == "Opaque"
     assert [c["name"] for c in twins.obj("deploy", "dep-x1")["spec"]["template"]["spec"]["containers"]] == [
-        "pause", "busybox"]
+        "pause",
+        "busybox",
+    ]
 
 
 def test_more_create_generators_print_as_kubectl(twins: Twins, tmp_path: Path) -> None:
@@ -192,8 +205,11 @@ def test_more_create_generators_print_as_kubectl(twins: Twins, tmp_path: Path) -
         ("create svc clusterip bad-{s} --tcp=x", 1),
         ("create svc nodeport np-{s} --tcp=80:8080 --dry-run=client -o json", 0),
         ("create svc nodeport np-{s} --tcp=81 -o name", 0),
-        ("create secret docker-registry reg-{s} --docker-server=r.example.com --docker-username=u "
-         "--docker-password=p --docker-email=e@x.com --dry-run=client -o json", 0),
+        (
+            "create secret docker-registry reg-{s} --docker-server=r.example.com --docker-username=u "
+            "--docker-password=p --docker-email=e@x.com --dry-run=client -o json",
+            0,
+        ),
         ("create secret docker-registry reg-{s} --docker-username=u --docker-password=p", 0),
         ("create secret docker-registry reg-{s} --docker-username=u --docker-password=p", 1),
         ("create secret docker-registry reg2-{s}", 1),
@@ -214,8 +230,14 @@ def test_more_create_generators_print_as_kubectl(twins: Twins, tmp_path: Path) -
     token = pykube_kubectl(twins.k.server, "-n", twins.k.namespace, "create", "token", "robot-x1", "--duration=10m")
     assert token.rc == 0 and token.stdout.count(".") == 2, token
     # the token is one the server takes: it can ask who it is
-    whoami = real_kubectl(twins.k.server, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}",
-                          f"--token={token.stdout.strip()}")
+    whoami = real_kubectl(
+        twins.k.server,
+        "auth",
+        "whoami",
+        "-o",
+        "jsonpath={.status.userInfo.username}",
+        f"--token={token.stdout.strip()}",
+    )
     assert whoami.stdout == f"system:serviceaccount:{twins.k.namespace}:robot-x1", whoami
 
 
@@ -249,13 +271,25 @@ def test_edit_sends_what_the_editor_changed(twins: Twins) -> None:
     scale_up = {"EDITOR": "sed -i s/replicas:\\ 0/replicas:\\ 2/"}
     assert twins.step("edit deploy web-{s}", env=scale_up, rc=0).stdout == "deployment.apps/web-x1 edited\n"
     assert twins.obj("deploy", "web-x1")["spec"]["replicas"] == 2
-    assert twins.step("edit deploy/web-{s}", env={"EDITOR": "true"}, rc=0).stderr == "Edit cancelled, no changes made.\n"
+    assert (
+        twins.step("edit deploy/web-{s}", env={"EDITOR": "true"}, rc=0).stderr == "Edit cancelled, no changes made.\n"
+    )
     # a refused edit: kubectl reopens the editor once with the error; both end the same way
-    refused = pykube_kubectl(twins.k.server, "-n", twins.k.namespace, "edit", "deploy", "web-x1",
-                             env={"EDITOR": "sed -i s/pykube.local.pause:1/''/"})
+    refused = pykube_kubectl(
+        twins.k.server,
+        "-n",
+        twins.k.namespace,
+        "edit",
+        "deploy",
+        "web-x1",
+        env={"EDITOR": "sed -i s/pykube.local.pause:1/''/"},
+    )
     lines = refused.stderr.splitlines()
-    assert (lines[0], lines[-1], refused.rc) == ('error: deployments.apps "web-x1" is invalid',
-                                                 "error: Edit cancelled, no valid changes were saved.", 1)
+    assert (lines[0], lines[-1], refused.rc) == (
+        'error: deployments.apps "web-x1" is invalid',
+        "error: Edit cancelled, no valid changes were saved.",
+        1,
+    )
     assert lines[1].startswith("A copy of your changes has been stored to ")
 
 
@@ -266,9 +300,14 @@ def test_cordon_and_uncordon_print_as_kubectl(twins: Twins) -> None:
     twins.k.apply(*(node(n) for n in names))
     try:
         prefix = names[0].removesuffix("-x1")
-        for command, rc in [(f"cordon {prefix}-{{s}}", 0), (f"cordon {prefix}-{{s}}", 0),
-                            (f"cordon {prefix}-{{s}} --dry-run=client", 0), (f"uncordon {prefix}-{{s}}", 0),
-                            (f"uncordon {prefix}-{{s}}", 0), ("cordon nope-{s}", 1)]:
+        for command, rc in [
+            (f"cordon {prefix}-{{s}}", 0),
+            (f"cordon {prefix}-{{s}}", 0),
+            (f"cordon {prefix}-{{s}} --dry-run=client", 0),
+            (f"uncordon {prefix}-{{s}}", 0),
+            (f"uncordon {prefix}-{{s}}", 0),
+            ("cordon nope-{s}", 1),
+        ]:
             twins.step(command, rc=rc)
         assert not twins.k.obj("node", names[0])["spec"].get("unschedulable")
     finally:
@@ -283,19 +322,30 @@ def test_taint_prints_as_kubectl(twins: Twins) -> None:
     prefix = names[0].removesuffix("-x1")
     try:
         for command, rc in [
-            ("taint nodes {n} k1=v1:NoSchedule", 0), ("taint nodes {n} k1=v2:NoSchedule", 1),
-            ("taint nodes {n} k1=v2:NoSchedule --overwrite", 0), ("taint node {n} k2:NoExecute k3=x:PreferNoSchedule", 0),
-            ("taint nodes {n} k1:NoSchedule-", 0), ("taint nodes {n} k1:NoSchedule-", 1), ("taint nodes {n} k2-", 0),
-            ("taint nodes {n} k9- k8:NoSchedule-", 1), ("taint nodes {n} a=b:Bogus", 1), ("taint nodes {n} a=b", 1),
-            ("taint nodes {n}", 1), ("taint nodes {n} k3=x:PreferNoSchedule k3-", 1),
-            ("taint nodes {n} z=1:NoSchedule --dry-run=client", 0), ("taint no/{n} q=1:NoExecute", 1),
-            ("taint cm {n} a=b:NoSchedule", 1), ("taint nodes nope-{s} a=b:NoSchedule", 1),
+            ("taint nodes {n} k1=v1:NoSchedule", 0),
+            ("taint nodes {n} k1=v2:NoSchedule", 1),
+            ("taint nodes {n} k1=v2:NoSchedule --overwrite", 0),
+            ("taint node {n} k2:NoExecute k3=x:PreferNoSchedule", 0),
+            ("taint nodes {n} k1:NoSchedule-", 0),
+            ("taint nodes {n} k1:NoSchedule-", 1),
+            ("taint nodes {n} k2-", 0),
+            ("taint nodes {n} k9- k8:NoSchedule-", 1),
+            ("taint nodes {n} a=b:Bogus", 1),
+            ("taint nodes {n} a=b", 1),
+            ("taint nodes {n}", 1),
+            ("taint nodes {n} k3=x:PreferNoSchedule k3-", 1),
+            ("taint nodes {n} z=1:NoSchedule --dry-run=client", 0),
+            ("taint no/{n} q=1:NoExecute", 1),
+            ("taint cm {n} a=b:NoSchedule", 1),
+            ("taint nodes nope-{s} a=b:NoSchedule", 1),
         ]:
             twins.step(command.replace("{n}", f"{prefix}-{{s}}"), rc=rc)
         taints = [twins.k.obj("node", n)["spec"]["taints"] for n in names]
         assert taints[0] == taints[1]
-        assert [(t["key"], t["effect"]) for t in taints[0]] == [("k3", "PreferNoSchedule"),
-                                                                 ("pykube.test/no-kubelet", "NoSchedule")]
+        assert [(t["key"], t["effect"]) for t in taints[0]] == [
+            ("k3", "PreferNoSchedule"),
+            ("pykube.test/no-kubelet", "NoSchedule"),
+        ]
     finally:
         twins.k.run("delete", "node", *names)
 

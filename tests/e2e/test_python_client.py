@@ -42,17 +42,29 @@ def apps(api: client.ApiClient) -> client.AppsV1Api:
 
 
 def pod_body(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels or {}},
-            "spec": {"containers": [{"name": "main", "image": "busybox:1.36",
-                                     "env": [{"name": "A", "value": "1"}]}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": labels or {}},
+        "spec": {"containers": [{"name": "main", "image": "busybox:1.36", "env": [{"name": "A", "value": "1"}]}]},
+    }
 
 
 def deployment_body(name: str, replicas: int = 1) -> dict[str, Any]:
     labels = {"app": name}
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
-                     "template": {"metadata": {"labels": labels},
-                                  "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]},
+            },
+        },
+    }
 
 
 def retry_on_conflict(write: Callable[[], T], attempts: int = 10) -> T:
@@ -102,8 +114,10 @@ def test_pod_patches(core: client.CoreV1Api, namespace: str) -> None:
     core.create_namespaced_pod(namespace, pod_body("patchy", {"app": "patchy"}))
     # strategic merge: the container list merges by name, so env survives an image change (a
     # replaced list would lose it, and pods may not change env: that would be a 422)
-    patch = {"spec": {"containers": [{"name": "main", "image": "busybox:1.37"}]},
-             "metadata": {"labels": {"tier": "be"}}}
+    patch = {
+        "spec": {"containers": [{"name": "main", "image": "busybox:1.37"}]},
+        "metadata": {"labels": {"tier": "be"}},
+    }
     patched = core.patch_namespaced_pod("patchy", namespace, patch, _content_type=STRATEGIC)
     container = patched.spec.containers[0]
     assert container.image == "busybox:1.37"
@@ -114,12 +128,14 @@ def test_pod_patches(core: client.CoreV1Api, namespace: str) -> None:
         core.patch_namespaced_pod("patchy", namespace, patch, _content_type=MERGE)
     assert forbidden.value.status == 422
     # merge patch: null removes a label
-    merged = core.patch_namespaced_pod("patchy", namespace, {"metadata": {"labels": {"tier": None, "m": "x"}}},
-                                       _content_type=MERGE)
+    merged = core.patch_namespaced_pod(
+        "patchy", namespace, {"metadata": {"labels": {"tier": None, "m": "x"}}}, _content_type=MERGE
+    )
     assert merged.metadata.labels == {"app": "patchy", "m": "x"}
     # a json patch body is a list; the client picks the json-patch content type for it
-    jp = core.patch_namespaced_pod("patchy", namespace, [{"op": "add", "path": "/metadata/annotations",
-                                                          "value": {"note": "json"}}])
+    jp = core.patch_namespaced_pod(
+        "patchy", namespace, [{"op": "add", "path": "/metadata/annotations", "value": {"note": "json"}}]
+    )
     assert jp.metadata.annotations == {"note": "json"}
 
 
@@ -153,16 +169,20 @@ def test_watch_sees_changes_made_meanwhile(api: client.ApiClient, core: client.C
     thread.start()
     seen: list[tuple[str, str, dict[str, str] | None]] = []
     w = watch.Watch()
-    for event in w.stream(core.list_namespaced_config_map, namespace=namespace, resource_version=start,
-                          timeout_seconds=10):
+    for event in w.stream(
+        core.list_namespaced_config_map, namespace=namespace, resource_version=start, timeout_seconds=10
+    ):
         obj = event["object"]
         seen.append((event["type"], obj.metadata.name, obj.data))
         if event["type"] == "DELETED":
             w.stop()
     thread.join()
     assert not failures, failures
-    assert seen == [("ADDED", "watched", {"v": "1"}), ("MODIFIED", "watched", {"v": "2"}),
-                    ("DELETED", "watched", {"v": "2"})]
+    assert seen == [
+        ("ADDED", "watched", {"v": "1"}),
+        ("MODIFIED", "watched", {"v": "2"}),
+        ("DELETED", "watched", {"v": "2"}),
+    ]
 
 
 def test_watch_ends_at_timeout_seconds(core: client.CoreV1Api, namespace: str) -> None:
@@ -177,8 +197,7 @@ def test_deployment_create_and_scale(apps: client.AppsV1Api, namespace: str) -> 
     assert created.spec.replicas == 1 and created.metadata.generation == 1
     scale = apps.read_namespaced_deployment_scale("web", namespace)
     assert scale.spec.replicas == 1 and scale.status.selector == "app=web"
-    scaled = apps.patch_namespaced_deployment_scale("web", namespace, {"spec": {"replicas": 3}},
-                                                    _content_type=MERGE)
+    scaled = apps.patch_namespaced_deployment_scale("web", namespace, {"spec": {"replicas": 3}}, _content_type=MERGE)
     assert scaled.spec.replicas == 3
     live = apps.read_namespaced_deployment("web", namespace)
     assert live.spec.replicas == 3 and live.metadata.generation == 2
@@ -201,13 +220,30 @@ def test_statefulset_its_scale_and_controller_revisions(apps: client.AppsV1Api, 
     """The typed models accept a StatefulSet with claim templates, its Scale and its revisions (whose
     ``data`` is raw JSON)."""
     labels = {"app": "db"}
-    body = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"},
-            "spec": {"replicas": 0, "serviceName": "db", "selector": {"matchLabels": labels},
-                     "template": {"metadata": {"labels": labels},
-                                  "spec": {"containers": [{"name": "db", "image": "busybox:1.36",
-                                                           "volumeMounts": [{"name": "data", "mountPath": "/d"}]}]}},
-                     "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {
-                         "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]}}
+    body = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "db"},
+        "spec": {
+            "replicas": 0,
+            "serviceName": "db",
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "containers": [
+                        {"name": "db", "image": "busybox:1.36", "volumeMounts": [{"name": "data", "mountPath": "/d"}]}
+                    ]
+                },
+            },
+            "volumeClaimTemplates": [
+                {
+                    "metadata": {"name": "data"},
+                    "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+                }
+            ],
+        },
+    }
     created = apps.create_namespaced_stateful_set(namespace, body)
     assert created.spec.pod_management_policy == "OrderedReady"
     assert created.spec.update_strategy.rolling_update.partition == 0
@@ -220,8 +256,7 @@ def test_statefulset_its_scale_and_controller_revisions(apps: client.AppsV1Api, 
     assert status == revisions[0].metadata.name
 
 
-def test_errors_raise_api_exception_with_status(core: client.CoreV1Api, apps: client.AppsV1Api,
-                                                namespace: str) -> None:
+def test_errors_raise_api_exception_with_status(core: client.CoreV1Api, apps: client.AppsV1Api, namespace: str) -> None:
     with pytest.raises(ApiException) as missing:
         core.read_namespaced_pod("nope", namespace)
     assert missing.value.status == 404 and '"NotFound"' in missing.value.body

@@ -57,7 +57,11 @@ def test_sigterm_stops_cleanly_and_restart_keeps_state_and_credentials(tmp_path:
         newer = json.loads(again.kubectl("get", "cm", "newer", "-o", "json").stdout)
         assert int(newer["metadata"]["resourceVersion"]) > int(before["metadata"]["resourceVersion"])
         assert again.kubectl("get", "ns", "-o", "name").stdout.split() == [
-            "namespace/default", "namespace/kube-node-lease", "namespace/kube-public", "namespace/kube-system"]
+            "namespace/default",
+            "namespace/kube-node-lease",
+            "namespace/kube-public",
+            "namespace/kube-system",
+        ]
     finally:
         again.stop()
 

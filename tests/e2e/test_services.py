@@ -66,15 +66,18 @@ def web_pod(name: str, node: str, app: str = "web", **container: Any) -> Obj:
 
 
 def service(name: str, app: str = "web", **spec: Any) -> Obj:
-    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
-            "spec": {"selector": {"app": app}, "ports": [{"name": "http", "port": 80, "targetPort": "http"}], **spec}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name},
+        "spec": {"selector": {"app": app}, "ports": [{"name": "http", "port": 80, "targetPort": "http"}], **spec},
+    }
 
 
 def web_on_every_node(k: Kubectl) -> list[str]:
     """One httpd pod per node behind ``my-svc``; returns the pods' names."""
     names = [f"web-{i}" for i in range(3)]
-    create(k, *(web_pod(n, node) for n, node in zip(names, [SERVER_NODE, *NODES], strict=True)),
-           service("my-svc"))
+    create(k, *(web_pod(n, node) for n, node in zip(names, [SERVER_NODE, *NODES], strict=True)), service("my-svc"))
     for name in names:
         wait_running(k, name, timeout=90)
     wait_for(lambda: len(endpoint_ips(k, "my-svc")) == 3, "three endpoints")
@@ -134,29 +137,44 @@ def test_cluster_ip_spreads_from_every_node_in_both_modes(cluster: NetnsCluster,
 
 
 def test_node_port_answers_on_every_node_even_without_a_local_backend(cluster: NetnsCluster, k: Kubectl) -> None:
-    create(k, web_pod("only", "pykube-svc-node1"),
-           service("np", type="NodePort", ports=[{"name": "http", "port": 80, "targetPort": "http",
-                                                   "nodePort": NODE_PORT}]))
+    create(
+        k,
+        web_pod("only", "pykube-svc-node1"),
+        service(
+            "np", type="NodePort", ports=[{"name": "http", "port": 80, "targetPort": "http", "nodePort": NODE_PORT}]
+        ),
+    )
     wait_running(k, "only", timeout=90)
     for target in cluster.ips.values():
         for node in cluster.ips:
-            assert wait_for(lambda n=node, t=target: cluster.fetch(n, f"http://{t}:{NODE_PORT}/"),
-                            f"NodePort {target}:{NODE_PORT} from {node}") == "hello-from-only"
+            assert (
+                wait_for(
+                    lambda n=node, t=target: cluster.fetch(n, f"http://{t}:{NODE_PORT}/"),
+                    f"NodePort {target}:{NODE_PORT} from {node}",
+                )
+                == "hello-from-only"
+            )
     assert cluster.fetch(SERVER_NODE, f"http://127.0.0.1:{NODE_PORT}/") == "hello-from-only"
 
 
 def test_load_balancer_gets_the_nodes_addresses_and_answers_there(cluster: NetnsCluster, k: Kubectl) -> None:
-    create(k, web_pod("lb-0", "pykube-svc-node2", app="lb"),
-           service("lb", app="lb", type="LoadBalancer", ports=[{"name": "http", "port": 8081, "targetPort": "http"}]))
+    create(
+        k,
+        web_pod("lb-0", "pykube-svc-node2", app="lb"),
+        service("lb", app="lb", type="LoadBalancer", ports=[{"name": "http", "port": 8081, "targetPort": "http"}]),
+    )
     wait_running(k, "lb-0", timeout=90)
 
     def ingress() -> set[str] | None:
         svc = json.loads(k.out("get", "service", "lb", "-o", "json"))
         ips = {i["ip"] for i in (svc.get("status") or {}).get("loadBalancer", {}).get("ingress") or []}
         return ips if ips == set(cluster.ips.values()) else None
+
     for ip in wait_for(ingress, "the nodes' addresses as the load balancer's ingress"):
-        assert wait_for(lambda i=ip: cluster.fetch(SERVER_NODE, f"http://{i}:8081/"),
-                        f"the load balancer on {ip}") == "hello-from-lb-0"
+        assert (
+            wait_for(lambda i=ip: cluster.fetch(SERVER_NODE, f"http://{i}:8081/"), f"the load balancer on {ip}")
+            == "hello-from-lb-0"
+        )
     assert "EXTERNAL-IP" in k.out("get", "service", "lb")
 
 
@@ -176,8 +194,11 @@ def test_an_unready_pod_leaves_the_rotation(cluster: NetnsCluster, k: Kubectl) -
     k.run("exec", "r-1", "--", "rm", "/tmp/ready")
     started = time.monotonic()
     for node in cluster.ips:
-        wait_for(lambda n=node: set(answers(lambda: cluster.fetch(n, f"http://{ip}/"), 12)) == {"hello-from-r-0"},
-                 f"r-1 out of the rotation seen from {node}", timeout=30)
+        wait_for(
+            lambda n=node: set(answers(lambda: cluster.fetch(n, f"http://{ip}/"), 12)) == {"hello-from-r-0"},
+            f"r-1 out of the rotation seen from {node}",
+            timeout=30,
+        )
     print(f"unready pod out of every node's rotation after {time.monotonic() - started:.1f} s")
 
 
@@ -225,10 +246,19 @@ def test_pods_reach_the_api_server_through_the_kubernetes_service(cluster: Netns
     through read-only hostPath mounts; the bearer token stands in for the service account token that
     does not exist yet."""
     mounts = {"usr": "/usr", "lib": "/lib", "lib64": "/lib64", "ca": str(cluster.server.data_dir / "pki")}
-    pod = on("pykube-svc-node1", busybox_pod("client", "exec sleep 3600", container={
-        "env": [{"name": "TOKEN", "value": cluster.server.admin_token}],
-        "volumeMounts": [{"name": n, "mountPath": "/ca" if n == "ca" else p, "readOnly": True}
-                         for n, p in mounts.items()]}))
+    pod = on(
+        "pykube-svc-node1",
+        busybox_pod(
+            "client",
+            "exec sleep 3600",
+            container={
+                "env": [{"name": "TOKEN", "value": cluster.server.admin_token}],
+                "volumeMounts": [
+                    {"name": n, "mountPath": "/ca" if n == "ca" else p, "readOnly": True} for n, p in mounts.items()
+                ],
+            },
+        ),
+    )
     pod["spec"]["volumes"] = [{"name": n, "hostPath": {"path": p}} for n, p in mounts.items()]
     create(k, pod)
     wait_running(k, "client")
@@ -249,14 +279,19 @@ def test_service_environment_and_kubectl_views(cluster: NetnsCluster, k: Kubectl
 
 
 #: httpd whose /cgi-bin/ip answers the client's address as the server saw it
-WHOAMI = ("mkdir -p /www/cgi-bin && printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho $REMOTE_ADDR\\n' "
-          "> /www/cgi-bin/ip && chmod +x /www/cgi-bin/ip && exec httpd -f -p 80 -h /www")
+WHOAMI = (
+    "mkdir -p /www/cgi-bin && printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho $REMOTE_ADDR\\n' "
+    "> /www/cgi-bin/ip && chmod +x /www/cgi-bin/ip && exec httpd -f -p 80 -h /www"
+)
 
 
 def test_pod_to_pod_across_nodes_keeps_the_source_address(cluster: NetnsCluster, k: Kubectl) -> None:
-    create(k, on("pykube-svc-node1", busybox_pod("whoami", WHOAMI)),
-           on("pykube-svc-node2", busybox_pod("talker", "exec sleep 3600")),
-           on(SERVER_NODE, busybox_pod("kernel-talker", "exec sleep 3600")))
+    create(
+        k,
+        on("pykube-svc-node1", busybox_pod("whoami", WHOAMI)),
+        on("pykube-svc-node2", busybox_pod("talker", "exec sleep 3600")),
+        on(SERVER_NODE, busybox_pod("kernel-talker", "exec sleep 3600")),
+    )
     server = wait_running(k, "whoami")
     talker = wait_running(k, "talker")
     kernel_talker = wait_running(k, "kernel-talker")
@@ -270,9 +305,15 @@ def test_pod_to_pod_across_nodes_keeps_the_source_address(cluster: NetnsCluster,
 
 
 def test_proxy_state_survives_a_server_restart(cluster: NetnsCluster, k: Kubectl) -> None:
-    create(k, web_pod("kept", "pykube-svc-node2"),
-           service("kept", type="NodePort", ports=[{"name": "http", "port": 80, "targetPort": "http",
-                                                     "nodePort": NODE_PORT + 1}]))
+    create(
+        k,
+        web_pod("kept", "pykube-svc-node2"),
+        service(
+            "kept",
+            type="NodePort",
+            ports=[{"name": "http", "port": 80, "targetPort": "http", "nodePort": NODE_PORT + 1}],
+        ),
+    )
     wait_running(k, "kept", timeout=90)
     url = f"http://{cluster.ips['pykube-svc-node1']}:{NODE_PORT + 1}/"
     assert wait_for(lambda: cluster.fetch(SERVER_NODE, url), "the NodePort") == "hello-from-kept"
@@ -285,15 +326,19 @@ def test_proxy_state_survives_a_server_restart(cluster: NetnsCluster, k: Kubectl
     log = open(cluster.server.log_path, "ab")  # noqa: SIM115 - the server process owns it
     cluster.server.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
     wait_for(lambda: node_is_ready(cluster.server, SERVER_NODE), "the server's node back", timeout=90)
-    assert wait_for(lambda: cluster.fetch("pykube-svc-node2", url), "the NodePort after the restart") \
-        == "hello-from-kept"
+    assert (
+        wait_for(lambda: cluster.fetch("pykube-svc-node2", url), "the NodePort after the restart") == "hello-from-kept"
+    )
     assert pod_obj(k, "kept")["status"]["phase"] == "Running"
 
 
 def test_client_ip_affinity_sticks_in_both_modes(cluster: NetnsCluster, k: Kubectl) -> None:
     names = [f"sticky-{i}" for i in range(3)]
-    create(k, *(web_pod(n, node, app="sticky") for n, node in zip(names, cluster.ips, strict=True)),
-           service("sticky", app="sticky", sessionAffinity="ClientIP"))
+    create(
+        k,
+        *(web_pod(n, node, app="sticky") for n, node in zip(names, cluster.ips, strict=True)),
+        service("sticky", app="sticky", sessionAffinity="ClientIP"),
+    )
     for name in names:
         wait_running(k, name, timeout=90)
     wait_for(lambda: len(endpoint_ips(k, "sticky")) == 3, "three endpoints")
@@ -305,12 +350,15 @@ def test_client_ip_affinity_sticks_in_both_modes(cluster: NetnsCluster, k: Kubec
 
 
 #: an httpd answering its pod's name at / and at /api/
-NAMED_HTTPD = ("mkdir -p /www/api && echo hello-from-$(hostname) | tee /www/index.html > /www/api/index.html && "
-               "exec httpd -f -p 80 -h /www")
+NAMED_HTTPD = (
+    "mkdir -p /www/api && echo hello-from-$(hostname) | tee /www/index.html > /www/api/index.html && "
+    "exec httpd -f -p 80 -h /www"
+)
 
 
-def via_ingress(address: str, host: str, path: str = "/", *, port: int = 80,
-                context: ssl.SSLContext | None = None) -> str | None:
+def via_ingress(
+    address: str, host: str, path: str = "/", *, port: int = 80, context: ssl.SSLContext | None = None
+) -> str | None:
     """A GET of ``path`` for ``host`` sent to a node's ingress controller; None on failure. With
     ``context`` it goes over TLS with ``host`` as the SNI name, and the certificate must be one
     ``context`` trusts, for that name."""
@@ -328,38 +376,78 @@ def via_ingress(address: str, host: str, path: str = "/", *, port: int = 80,
         conn.close()
 
 
-def test_an_ingress_answers_by_host_path_and_sni_on_every_joined_node(cluster: NetnsCluster, k: Kubectl,
-                                                                     tmp_path: Path) -> None:
+def test_an_ingress_answers_by_host_path_and_sni_on_every_joined_node(
+    cluster: NetnsCluster, k: Kubectl, tmp_path: Path
+) -> None:
     """Each joined node's ingress controller listens on that node's ports 80 and 443 (the server's own
     node runs none here) and routes to pods on any node."""
     pods = {"v1": "pykube-svc-node1", "v2": "pykube-svc-node2"}
-    create(k, *(web_pod(f"web-{v}", node, app=v, command=["sh", "-c", NAMED_HTTPD]) for v, node in pods.items()),
-           *(service(f"web-{v}", app=v) for v in pods))
+    create(
+        k,
+        *(web_pod(f"web-{v}", node, app=v, command=["sh", "-c", NAMED_HTTPD]) for v, node in pods.items()),
+        *(service(f"web-{v}", app=v) for v in pods),
+    )
     for version in pods:
         wait_running(k, f"web-{version}", timeout=90)
     cert, key = self_signed_serving_cert("secure.example.com", ["secure.example.com"])
     (tmp_path / "tls.crt").write_bytes(cert)
     (tmp_path / "tls.key").write_bytes(key)
-    k.run("create", "secret", "tls", "secure-cert", "--cert", str(tmp_path / "tls.crt"), "--key", str(tmp_path / "tls.key"))
+    k.run(
+        "create",
+        "secret",
+        "tls",
+        "secure-cert",
+        "--cert",
+        str(tmp_path / "tls.crt"),
+        "--key",
+        str(tmp_path / "tls.key"),
+    )
 
     def rule(host: str, *paths: tuple[str, str]) -> Obj:
-        return {"host": host, "http": {"paths": [{"path": path, "pathType": "Prefix", "backend": {
-            "service": {"name": name, "port": {"number": 80}}}} for path, name in paths]}}
-    create(k, {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "web"},
-               "spec": {"tls": [{"hosts": ["secure.example.com"], "secretName": "secure-cert"}],
-                        "rules": [rule("shop.example.com", ("/", "web-v1"), ("/api", "web-v2")),
-                                  rule("secure.example.com", ("/", "web-v2"))]}})
+        return {
+            "host": host,
+            "http": {
+                "paths": [
+                    {"path": path, "pathType": "Prefix", "backend": {"service": {"name": name, "port": {"number": 80}}}}
+                    for path, name in paths
+                ]
+            },
+        }
+
+    create(
+        k,
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": {"name": "web"},
+            "spec": {
+                "tls": [{"hosts": ["secure.example.com"], "secretName": "secure-cert"}],
+                "rules": [
+                    rule("shop.example.com", ("/", "web-v1"), ("/api", "web-v2")),
+                    rule("secure.example.com", ("/", "web-v2")),
+                ],
+            },
+        },
+    )
     trusted = ssl.create_default_context(cadata=cert.decode())
     for node in pods.values():
         address = cluster.ips[node]
-        assert wait_for(lambda a=address: via_ingress(a, "shop.example.com"), f"shop.example.com on {node}:80") \
+        assert (
+            wait_for(lambda a=address: via_ingress(a, "shop.example.com"), f"shop.example.com on {node}:80")
             == "hello-from-web-v1"
+        )
         assert via_ingress(address, "shop.example.com", "/api/") == "hello-from-web-v2"
-        assert wait_for(lambda a=address: via_ingress(a, "secure.example.com", port=443, context=trusted),
-                        f"secure.example.com on {node}:443") == "hello-from-web-v2"
+        assert (
+            wait_for(
+                lambda a=address: via_ingress(a, "secure.example.com", port=443, context=trusted),
+                f"secure.example.com on {node}:443",
+            )
+            == "hello-from-web-v2"
+        )
 
     def published() -> set[str] | None:
         ingress = json.loads(k.out("get", "ingress", "web", "-o", "json"))
         ips = {i["ip"] for i in (ingress.get("status") or {}).get("loadBalancer", {}).get("ingress") or []}
         return ips if {cluster.ips[n] for n in pods.values()} <= ips else None
+
     wait_for(published, "the joined nodes' addresses in the Ingress's status")

@@ -19,8 +19,9 @@ NS = "rm-top-e2e"
 
 @pytest.fixture(scope="module")
 def k(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kubectl]:
-    with node_server(tmp_path_factory.mktemp("top") / "data", NODE, "--proxy-mode", "none",
-                     cluster_cidr="10.212.0.0/16") as running:
+    with node_server(
+        tmp_path_factory.mktemp("top") / "data", NODE, "--proxy-mode", "none", cluster_cidr="10.212.0.0/16"
+    ) as running:
         running.kubectl("create", "namespace", NS)
         kubectl = Kubectl(running, NS)
         create(kubectl, busybox_pod("burner", "while :; do :; done"), busybox_pod("idle", "exec sleep 3600"))
@@ -71,6 +72,9 @@ def test_top_nodes_shows_the_host_and_its_numbers_move(k: Kubectl) -> None:
     assert millicores(cpu) >= 100  # the busy loop alone uses that much of the host
     assert int(memory.removesuffix("Mi")) > 0
     # the figures are rates over the last scrape interval: the next sample differs
-    moved = wait_for(lambda: (row := node_row()) is not None and row[1:4:2] != first[1:4:2] and row,
-                     "the node's figures to move", timeout=90)
+    moved = wait_for(
+        lambda: (row := node_row()) is not None and row[1:4:2] != first[1:4:2] and row,
+        "the node's figures to move",
+        timeout=90,
+    )
     assert moved[0] == NODE

@@ -37,7 +37,11 @@ def test_pod_created_through_v1beta1_is_a_v1_pod(server: RunningServer, namespac
     status, created = post(server, f"/api/v1beta1/pods?namespace={namespace}", example("apache-pod"))
     assert status == 201, created
     assert (created["kind"], created["apiVersion"], created["id"], created["namespace"]) == (
-        "Pod", "v1beta1", "apache", namespace)
+        "Pod",
+        "v1beta1",
+        "apache",
+        namespace,
+    )
     assert isinstance(created["resourceVersion"], int)
     assert created["uid"] and created["creationTimestamp"]
     assert created["selfLink"] == f"/api/v1beta1/pods/apache?namespace={namespace}"
@@ -82,8 +86,11 @@ def test_namespace_comes_from_path_query_body_or_default(server: RunningServer, 
 
 def test_list_with_label_selector_and_across_namespaces(server: RunningServer, namespace: str) -> None:
     post(server, f"/api/v1beta1/pods?namespace={namespace}", example("apache-pod"))
-    post(server, f"/api/v1beta1/pods?namespace={namespace}", example("apache-pod") | {"id": "other",
-                                                                                      "labels": {"name": "other"}})
+    post(
+        server,
+        f"/api/v1beta1/pods?namespace={namespace}",
+        example("apache-pod") | {"id": "other", "labels": {"name": "other"}},
+    )
     status, listing = server.request("GET", f"/api/v1beta1/pods?namespace={namespace}&labels=name%3Dapache")
     assert status == 200
     assert (listing["kind"], listing["apiVersion"]) == ("PodList", "v1beta1")
@@ -144,12 +151,17 @@ def test_bad_bodies_are_v1_status_errors(server: RunningServer, namespace: str) 
 
 
 def test_controller_scaled_through_v1_shows_in_v1beta1(server: RunningServer, namespace: str) -> None:
-    status, created = post(server, f"/api/v1beta1/replicationControllers?namespace={namespace}",
-                           example("tomcat-controller"))
+    status, created = post(
+        server, f"/api/v1beta1/replicationControllers?namespace={namespace}", example("tomcat-controller")
+    )
     assert status == 201, created
     assert created["desiredState"]["replicas"] == 2
-    status, _ = server.request("PATCH", f"/api/v1/namespaces/{namespace}/replicationcontrollers/tomcat-controller/scale",
-                               {"spec": {"replicas": 4}}, content_type="application/merge-patch+json")
+    status, _ = server.request(
+        "PATCH",
+        f"/api/v1/namespaces/{namespace}/replicationcontrollers/tomcat-controller/scale",
+        {"spec": {"replicas": 4}},
+        content_type="application/merge-patch+json",
+    )
     assert status == 200
     path = f"/api/v1beta1/replicationControllers/tomcat-controller?namespace={namespace}"
     got = server.request("GET", path)[1]
@@ -157,6 +169,7 @@ def test_controller_scaled_through_v1_shows_in_v1beta1(server: RunningServer, na
     assert got["desiredState"]["replicaSelector"] == {"name": "tomcat"}
     assert got["desiredState"]["podTemplate"]["labels"] == {"name": "tomcat"}
     assert isinstance(got["currentState"]["replicas"], int)
+
     # and back: v1beta1 writes the replicas v1 reads (read, change, write again on a 409 from the
     # controller's status writes in between, as any client of optimistic concurrency does)
     def scaled_down() -> bool | None:
@@ -165,6 +178,7 @@ def test_controller_scaled_through_v1_shows_in_v1beta1(server: RunningServer, na
         status, answer = server.request("PUT", path, current)
         assert status in (200, 409), answer
         return status == 200 or None
+
     eventually(scaled_down, "a PUT of replicas 0 without a conflict")
     v1 = server.request("GET", f"/api/v1/namespaces/{namespace}/replicationcontrollers/tomcat-controller")[1]
     assert v1["spec"]["replicas"] == 0
@@ -187,8 +201,13 @@ def test_service_portal_ip_is_its_cluster_ip(server: RunningServer, namespace: s
 
 def test_minion_registered_in_2014_shape_is_a_node(server: RunningServer, namespace: str) -> None:
     name = f"minion-{namespace}"[:60]
-    minion = {"id": name, "kind": "Minion", "apiVersion": "v1beta1", "hostIP": "10.240.0.9",
-              "resources": {"capacity": {"cpu": 1000, "memory": 3221225472}}}
+    minion = {
+        "id": name,
+        "kind": "Minion",
+        "apiVersion": "v1beta1",
+        "hostIP": "10.240.0.9",
+        "resources": {"capacity": {"cpu": 1000, "memory": 3221225472}},
+    }
     status, created = post(server, "/api/v1beta1/minions", minion)
     try:
         assert status == 201, created
@@ -207,13 +226,16 @@ def test_minion_registered_in_2014_shape_is_a_node(server: RunningServer, namesp
 
 def test_watch_streams_v1beta1_objects(server: RunningServer, namespace: str) -> None:
     post(server, f"/api/v1beta1/pods?namespace={namespace}", bound_pod())
-    for path in (f"/api/v1beta1/watch/pods?namespace={namespace}&timeoutSeconds=1",
-                 f"/api/v1beta1/pods?namespace={namespace}&watch=true&timeoutSeconds=1"):
+    for path in (
+        f"/api/v1beta1/watch/pods?namespace={namespace}&timeoutSeconds=1",
+        f"/api/v1beta1/pods?namespace={namespace}&watch=true&timeoutSeconds=1",
+    ):
         status, raw = server.request("GET", path)
         assert status == 200
         events = [json.loads(line) for line in (raw if isinstance(raw, str) else json.dumps(raw)).splitlines()]
         assert [(e["type"], e["object"]["kind"], e["object"]["apiVersion"], e["object"]["id"]) for e in events] == [
-            ("ADDED", "Pod", "v1beta1", "apache")]
+            ("ADDED", "Pod", "v1beta1", "apache")
+        ]
 
 
 def test_resource_list_is_served_but_not_listed_in_api(server: RunningServer) -> None:
@@ -226,16 +248,18 @@ def test_resource_list_is_served_but_not_listed_in_api(server: RunningServer) ->
 def test_real_kubectl_reads_and_writes_v1beta1_raw(server: RunningServer, namespace: str, tmp_path: Path) -> None:
     pod = tmp_path / "pod.json"
     pod.write_text(json.dumps(example("apache-pod")))
-    created = json.loads(server.kubectl("create", "--raw", f"/api/v1beta1/pods?namespace={namespace}",
-                                        "-f", str(pod)).stdout)
+    created = json.loads(
+        server.kubectl("create", "--raw", f"/api/v1beta1/pods?namespace={namespace}", "-f", str(pod)).stdout
+    )
     assert (created["id"], created["namespace"]) == ("apache", namespace)
     got = json.loads(server.kubectl("get", "--raw", f"/api/v1beta1/pods/apache?namespace={namespace}").stdout)
     assert got["desiredState"]["manifest"]["containers"][0]["ports"][0]["hostPort"] == 8080
     assert "apache" in server.kubectl("get", "pods", "-n", namespace).stdout
     # a YAML manifest, sent as kubectl sends a file's bytes (no Content-Type)
     pod.write_text(yaml.safe_dump(example("apache-pod") | {"id": "from-yaml"}))
-    created = json.loads(server.kubectl("create", "--raw", f"/api/v1beta1/pods?namespace={namespace}",
-                                        "-f", str(pod)).stdout)
+    created = json.loads(
+        server.kubectl("create", "--raw", f"/api/v1beta1/pods?namespace={namespace}", "-f", str(pod)).stdout
+    )
     assert created["desiredState"]["manifest"]["containers"][0]["command"] == ["httpd", "-f", "-p", "80"]
     # discovery is untouched: kubectl 1.32 neither lists nor looks up v1beta1
     versions = server.kubectl("api-versions")

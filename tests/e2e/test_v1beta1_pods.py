@@ -33,8 +33,9 @@ Obj = dict[str, Any]
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with node_server(tmp_path_factory.mktemp("v1beta1") / "data", NODE, "--proxy-mode", "none",
-                     cluster_cidr="10.187.0.0/16") as running:
+    with node_server(
+        tmp_path_factory.mktemp("v1beta1") / "data", NODE, "--proxy-mode", "none", cluster_cidr="10.187.0.0/16"
+    ) as running:
         yield running
 
 
@@ -51,8 +52,9 @@ def create_raw(k: Kubectl, tmp_path: Path, collection: str, obj: Obj) -> Obj:
     """``kubectl create --raw`` of a v1beta1 file; kubectl prints the server's answer."""
     path = tmp_path / f"{obj['id']}.json"
     path.write_text(json.dumps(obj, indent=2))
-    out = k.server.kubectl("create", "--raw", f"/api/v1beta1/namespaces/{k.namespace}/{collection}",
-                           "-f", str(path)).stdout
+    out = k.server.kubectl(
+        "create", "--raw", f"/api/v1beta1/namespaces/{k.namespace}/{collection}", "-f", str(path)
+    ).stdout
     return json.loads(out)
 
 
@@ -61,12 +63,26 @@ def curl(cluster: RunningServer, tmp_path: Path, method: str, path: str, body: O
     config = yaml.safe_load(cluster.kubeconfig.read_text())
     ca = tmp_path / "ca.crt"
     ca.write_bytes(base64.b64decode(config["clusters"][0]["cluster"]["certificate-authority-data"]))
-    command = ["curl", "-sS", "--fail-with-body", "--cacert", str(ca), "-X", method,
-               "-H", f"Authorization: Bearer {config['users'][0]['user']['token']}"]
+    command = [
+        "curl",
+        "-sS",
+        "--fail-with-body",
+        "--cacert",
+        str(ca),
+        "-X",
+        method,
+        "-H",
+        f"Authorization: Bearer {config['users'][0]['user']['token']}",
+    ]
     if body is not None:
         command += ["-H", "Content-Type: application/json", "--data-binary", json.dumps(body)]
-    done = subprocess.run([*command, config["clusters"][0]["cluster"]["server"] + path], capture_output=True,
-                          text=True, timeout=30, check=False)
+    done = subprocess.run(
+        [*command, config["clusters"][0]["cluster"]["server"] + path],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return json.loads(done.stdout)
 
@@ -98,6 +114,7 @@ def test_apache_pod_posted_with_kubectl_create_raw_runs(k: Kubectl, tmp_path: Pa
     def running() -> Obj | None:
         got = v1beta1_get(k, "pods", "apache")
         return got if got["currentState"]["status"] == "Running" and got["currentState"].get("podIP") else None
+
     got = wait_for(running, "the apache pod to be Running in v1beta1", timeout=90)
     state = got["currentState"]
     assert (state["host"], state["hostIP"]) == (NODE, "127.0.0.1")
@@ -115,14 +132,20 @@ def test_apache_pod_posted_with_kubectl_create_raw_runs(k: Kubectl, tmp_path: Pa
 
 
 def test_tomcat_controller_posted_with_curl_runs_and_scales_through_v1(k: Kubectl, tmp_path: Path) -> None:
-    created = curl(k.server, tmp_path, "POST", f"/api/v1beta1/replicationControllers?namespace={k.namespace}",
-                   example("tomcat-controller"))
+    created = curl(
+        k.server,
+        tmp_path,
+        "POST",
+        f"/api/v1beta1/replicationControllers?namespace={k.namespace}",
+        example("tomcat-controller"),
+    )
     assert (created["kind"], created["desiredState"]["replicas"]) == ("ReplicationController", 2)
 
     def running(count: int) -> list[Obj] | None:
         listing = curl(k.server, tmp_path, "GET", f"/api/v1beta1/pods?namespace={k.namespace}&labels=name%3Dtomcat")
         pods = [p for p in listing["items"] if p["currentState"]["status"] == "Running"]
         return pods if len(pods) == count else None
+
     pods = wait_for(lambda: running(2), "2 running tomcat pods", timeout=90)
     assert all(p["currentState"].get("podIP") for p in pods)
     names = k.out("get", "pods", "-l", "name=tomcat", "-o", "name").split()
@@ -132,8 +155,10 @@ def test_tomcat_controller_posted_with_curl_runs_and_scales_through_v1(k: Kubect
     got = v1beta1_get(k, "replicationControllers", "tomcat-controller")
     assert got["desiredState"]["replicas"] == 3
     wait_for(lambda: running(3), "3 running tomcat pods", timeout=90)
-    assert wait_for(lambda: v1beta1_get(k, "replicationControllers", "tomcat-controller")["currentState"]["replicas"]
-                    == 3 or None, "currentState.replicas to reach 3")
+    assert wait_for(
+        lambda: v1beta1_get(k, "replicationControllers", "tomcat-controller")["currentState"]["replicas"] == 3 or None,
+        "currentState.replicas to reach 3",
+    )
 
 
 def test_services_portal_ip_is_the_v1_cluster_ip(k: Kubectl, tmp_path: Path) -> None:
@@ -141,8 +166,9 @@ def test_services_portal_ip_is_the_v1_cluster_ip(k: Kubectl, tmp_path: Path) -> 
     cluster_ip = k.out("get", "svc", "apache", "-o", "jsonpath={.spec.clusterIP}")
     assert created["portalIP"] == cluster_ip
     assert v1beta1_get(k, "services", "apache")["portalIP"] == cluster_ip
-    created = curl(k.server, tmp_path, "POST", f"/api/v1beta1/services?namespace={k.namespace}",
-                   example("tomcat-service"))
+    created = curl(
+        k.server, tmp_path, "POST", f"/api/v1beta1/services?namespace={k.namespace}", example("tomcat-service")
+    )
     svc = json.loads(k.out("get", "svc", "tomcat", "-o", "json"))
     assert created["portalIP"] == svc["spec"]["clusterIP"]
     assert svc["spec"]["type"] == "LoadBalancer"
@@ -171,16 +197,20 @@ def test_webserver_controller_mounts_its_three_host_dirs(k: Kubectl, tmp_path: P
                 return resp.read().decode()
         except OSError:
             return None
+
     assert wait_for(serving, "the webserver to serve its hostDir", timeout=90) == "hello from a 2014 hostDir\n"
     pod = json.loads(k.out("get", "pods", "-l", "name=webserver", "-o", "json"))["items"][0]
     assert [v["hostPath"]["path"] for v in pod["spec"]["volumes"] if "hostPath" in v] == [
-        str(tmp_path / "host" / name) for name in ("www", "logs", "conf")]
+        str(tmp_path / "host" / name) for name in ("www", "logs", "conf")
+    ]
 
 
 def test_v1beta1_watch_sees_the_pod_start_and_delete_stops_it(k: Kubectl, tmp_path: Path) -> None:
     cluster = k.server
-    req = urllib.request.Request(f"{cluster.url}/api/v1beta1/watch/pods?namespace={k.namespace}&timeoutSeconds=90",
-                                 headers={"Authorization": f"Bearer {cluster.admin_token}"})
+    req = urllib.request.Request(
+        f"{cluster.url}/api/v1beta1/watch/pods?namespace={k.namespace}&timeoutSeconds=90",
+        headers={"Authorization": f"Bearer {cluster.admin_token}"},
+    )
     pod = example("apache-pod") | {"id": "watched"}
     del pod["desiredState"]["manifest"]["containers"][0]["ports"][0]["hostPort"]
     with urllib.request.urlopen(req, context=cluster.ssl_context(), timeout=90) as stream:
@@ -196,14 +226,22 @@ def test_v1beta1_watch_sees_the_pod_start_and_delete_stops_it(k: Kubectl, tmp_pa
     assert seen[0] == ("ADDED", "Waiting")
     assert seen[-1] == ("MODIFIED", "Running")
 
-    status, deleted = cluster.request("DELETE", f"/api/v1beta1/pods/watched?namespace={k.namespace}",
-                                      {"gracePeriodSeconds": 0})
+    status, deleted = cluster.request(
+        "DELETE", f"/api/v1beta1/pods/watched?namespace={k.namespace}", {"gracePeriodSeconds": 0}
+    )
     assert (status, deleted["kind"], deleted["id"]) == (200, "Pod", "watched")
-    wait_for(lambda: cluster.request("GET", f"/api/v1/namespaces/{k.namespace}/pods/watched")[0] == 404 or None,
-             "the pod to be gone")
+    wait_for(
+        lambda: cluster.request("GET", f"/api/v1/namespaces/{k.namespace}/pods/watched")[0] == 404 or None,
+        "the pod to be gone",
+    )
     assert "watched" not in k.out("get", "pods")
 
     def containers_left() -> str:
-        return subprocess.run(["docker", "ps", "-aq", "--filter", f"label=io.pykube.pod.namespace={k.namespace}"],
-                              capture_output=True, text=True, check=True).stdout.strip()
+        return subprocess.run(
+            ["docker", "ps", "-aq", "--filter", f"label=io.pykube.pod.namespace={k.namespace}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+
     wait_for(lambda: containers_left() == "" or None, "the pod's containers to be removed")

@@ -28,8 +28,12 @@ NODE_LEASE = f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{N
 def listed_servers(server: RunningServer) -> set[tuple[str, int]]:
     status, endpoints = server.request("GET", ENDPOINTS)
     assert status == 200, endpoints
-    return {(address["ip"], port["port"]) for subset in endpoints.get("subsets") or []
-            for address in subset["addresses"] for port in subset["ports"]}
+    return {
+        (address["ip"], port["port"])
+        for subset in endpoints.get("subsets") or []
+        for address in subset["addresses"]
+        for port in subset["ports"]
+    }
 
 
 def port_of(server: RunningServer) -> int:
@@ -47,8 +51,6 @@ def running_container(server: RunningServer, name: str) -> Obj | None:
     return containers[0] if status.get("phase") == "Running" and containers else None
 
 
-
-
 def lease_renewed_after(server: RunningServer, when: datetime) -> bool:
     status, lease = server.request("GET", NODE_LEASE)
     renewed = datetime.fromisoformat(lease["spec"]["renewTime"].replace("Z", "+00:00")) if status == 200 else None
@@ -56,9 +58,16 @@ def lease_renewed_after(server: RunningServer, when: datetime) -> bool:
 
 
 def create_pod(server: RunningServer, name: str) -> None:
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
-           "spec": {"nodeName": NODE, "terminationGracePeriodSeconds": 1,
-                    "containers": [{"name": "c", "image": "fake.pykube.io/app:1"}]}}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {
+            "nodeName": NODE,
+            "terminationGracePeriodSeconds": 1,
+            "containers": [{"name": "c", "image": "fake.pykube.io/app:1"}],
+        },
+    }
     server.kubectl("create", "-f", "-", input=json.dumps(pod))
 
 
@@ -66,12 +75,30 @@ def start_agent(tmp_path: Path, server: RunningServer, log_path: Path) -> subpro
     """``pykube agent`` joining through ``server``, logging at INFO (it names the servers it learns)."""
     with log_path.open("ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "minikube_py.cli.main", "-v", "agent", "--join", server.url, "--token",
-             server.node_token, "--runtime", "fake", "--node-name", NODE, "--node-ip", "127.0.0.1",
-             "--kubelet-port", "0", "--data-dir", str(tmp_path / "agent")],
-            stdout=log, stderr=subprocess.STDOUT)
-
-
+            [
+                sys.executable,
+                "-m",
+                "minikube_py.cli.main",
+                "-v",
+                "agent",
+                "--join",
+                server.url,
+                "--token",
+                server.node_token,
+                "--runtime",
+                "fake",
+                "--node-name",
+                NODE,
+                "--node-ip",
+                "127.0.0.1",
+                "--kubelet-port",
+                "0",
+                "--data-dir",
+                str(tmp_path / "agent"),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def test_an_agent_fails_over_when_its_server_is_killed(tmp_path: Path) -> None:
@@ -89,8 +116,10 @@ def scenario(tmp_path: Path, database: str) -> None:
         eventually(lambda: listed_servers(second) == both, "the Endpoints to list both servers")
         # deleted, they are made again by the servers, as kube-apiserver's reconciler does
         assert second.request("DELETE", ENDPOINTS)[0] == 200
-        eventually(lambda: second.request("GET", ENDPOINTS)[0] == 200 and listed_servers(second) == both,
-                   "the Endpoints to be made again")
+        eventually(
+            lambda: second.request("GET", ENDPOINTS)[0] == 200 and listed_servers(second) == both,
+            "the Endpoints to be made again",
+        )
 
         agent = start_agent(tmp_path, first, agent_log)
         eventually(lambda: node_is_ready(first, NODE), "the agent's node to be Ready")
@@ -106,8 +135,10 @@ def scenario(tmp_path: Path, database: str) -> None:
         eventually(lambda: lease_renewed_after(second, killed), "the agent to renew its Lease through the other server")
         assert f"switching to {second.url}" in agent_log.read_text()
         # the killed server drops out of the Endpoints once its Lease runs out
-        eventually(lambda: listed_servers(second) == {("127.0.0.1", port_of(second))},
-                   "the Endpoints to drop the killed server")
+        eventually(
+            lambda: listed_servers(second) == {("127.0.0.1", port_of(second))},
+            "the Endpoints to drop the killed server",
+        )
         assert node_is_ready(second, NODE)
         # the pod ran on untouched, and the agent's watches follow: a new pod starts
         after = running_container(second, "before")
@@ -121,8 +152,10 @@ def scenario(tmp_path: Path, database: str) -> None:
         assert stop_process(agent), "the agent did not stop within 30 s of SIGTERM"
         restarted = datetime.now(UTC)
         agent = start_agent(tmp_path, first, agent_log)
-        eventually(lambda: lease_renewed_after(second, restarted) and node_is_ready(second, NODE),
-                   "the restarted agent to renew its Lease and report its node Ready")
+        eventually(
+            lambda: lease_renewed_after(second, restarted) and node_is_ready(second, NODE),
+            "the restarted agent to renew its Lease and report its node Ready",
+        )
         assert agent.poll() is None, agent_log.read_text()
         # killed rather than stopped: a restarted fake agent was seen to ignore SIGTERM now and then
         # (2 runs in 8; not explained yet), and its pods are left running either way

@@ -46,6 +46,7 @@ def events(log: Path) -> list[dict[str, Any]]:
 
 def find(log: Path, **wanted: Any) -> list[dict[str, Any]]:
     """Events whose fields (``objectRef`` compared as a subset) are ``wanted``."""
+
     def matches(event: dict[str, Any]) -> bool:
         for key, value in wanted.items():
             found = event.get(key)
@@ -55,6 +56,7 @@ def find(log: Path, **wanted: Any) -> list[dict[str, Any]]:
             elif found != value:
                 return False
         return True
+
     return [e for e in events(log) if matches(e)]
 
 
@@ -64,8 +66,23 @@ def logged(log: Path, **wanted: Any) -> list[dict[str, Any]]:
 
 
 def user_kubeconfig(server: RunningServer, user: str, out: Path) -> Path:
-    subprocess.run([sys.executable, "-m", "minikube_py.cli.main", "kubeconfig", "--user", user, "--data-dir",
-                    str(server.data_dir), "--out", str(out)], check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "minikube_py.cli.main",
+            "kubeconfig",
+            "--user",
+            user,
+            "--data-dir",
+            str(server.data_dir),
+            "--out",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     return out
 
 
@@ -93,8 +110,7 @@ def test_kubectl_requests_are_audited_by_policy_without_secret_values(tmp_path: 
         assert created["level"] == "Metadata"  # the policy says RequestResponse; a Secret's body never is
         assert "requestObject" not in created and "responseObject" not in created
         assert created["user"] == {"username": "admin", "groups": ["system:masters", "system:authenticated"]}
-        assert created["objectRef"] == {"resource": "secrets", "namespace": "default", "name": "db",
-                                        "apiVersion": "v1"}
+        assert created["objectRef"] == {"resource": "secrets", "namespace": "default", "name": "db", "apiVersion": "v1"}
         assert created["sourceIPs"] == ["127.0.0.1"] and created["userAgent"].startswith("kubectl/")
         assert created["annotations"]["authorization.k8s.io/decision"] == "allow"
         assert created["requestReceivedTimestamp"] <= created["stageTimestamp"]
@@ -108,8 +124,9 @@ def test_kubectl_requests_are_audited_by_policy_without_secret_values(tmp_path: 
         assert config["requestObject"]["data"] == {"mode": "audited-config-value"}
         assert config["responseObject"]["metadata"]["uid"]
 
-        started = logged(log, verb="watch", stage="ResponseStarted",
-                         objectRef={"resource": "configmaps", "namespace": "default"})
+        started = logged(
+            log, verb="watch", stage="ResponseStarted", objectRef={"resource": "configmaps", "namespace": "default"}
+        )
         [audit_id] = [e["auditID"] for e in started if e["userAgent"].startswith("kubectl/")]
         logged(log, verb="watch", stage="ResponseComplete", auditID=audit_id)
 
@@ -137,20 +154,50 @@ def test_answers_carry_the_audit_id_and_a_broken_policy_stops_the_start(tmp_path
     log = tmp_path / "atrest-audit-default.log"
     server = start_server(tmp_path / "atrest-audit-default", "--audit-log-path", str(log))
     try:
-        done = subprocess.run(["curl", "-sk", "-D", "-", "-o", "/dev/null", "-H",
-                               f"Authorization: Bearer {server.admin_token}", server.url + "/api/v1/namespaces"],
-                              capture_output=True, text=True, timeout=30, check=True)
-        audit_id = next(line.split(":", 1)[1].strip() for line in done.stdout.splitlines()
-                        if line.lower().startswith("audit-id:"))
+        done = subprocess.run(
+            [
+                "curl",
+                "-sk",
+                "-D",
+                "-",
+                "-o",
+                "/dev/null",
+                "-H",
+                f"Authorization: Bearer {server.admin_token}",
+                server.url + "/api/v1/namespaces",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        audit_id = next(
+            line.split(":", 1)[1].strip() for line in done.stdout.splitlines() if line.lower().startswith("audit-id:")
+        )
         [event] = logged(log, auditID=audit_id)
         assert event["level"] == "Metadata" and event["verb"] == "list"  # the default policy
     finally:
         server.stop()
     broken = tmp_path / "broken-policy.yaml"
     broken.write_text("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n  - level: Everything\n")
-    refused = subprocess.run([sys.executable, "-m", "minikube_py.cli.main", "server", "--data-dir",
-                              str(tmp_path / "atrest-audit-broken"), "--no-agent", "--audit-log-path", str(log),
-                              "--audit-policy-file", str(broken)], capture_output=True, text=True, timeout=60,
-                             check=False)
+    refused = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "minikube_py.cli.main",
+            "server",
+            "--data-dir",
+            str(tmp_path / "atrest-audit-broken"),
+            "--no-agent",
+            "--audit-log-path",
+            str(log),
+            "--audit-policy-file",
+            str(broken),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert refused.returncode != 0
     assert "rules[0].level: must be one of None, Metadata, Request, RequestResponse" in refused.stderr

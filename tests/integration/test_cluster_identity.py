@@ -32,9 +32,27 @@ def on_fresh_database(scenario: Callable[[str], None]) -> None:
 def refused_start(data_dir: Path, database: str, *token: str) -> subprocess.CompletedProcess[str]:
     """``pykube server`` on ``database`` that is expected to refuse to start, and its output."""
     return subprocess.run(
-        [sys.executable, "-m", "minikube_py.cli.main", "server", "--data-dir", str(data_dir), "--bind-address",
-         "127.0.0.1", "--port", str(free_port()), "--no-agent", "--datastore", database, *token],
-        capture_output=True, text=True, timeout=60, check=False)
+        [
+            sys.executable,
+            "-m",
+            "minikube_py.cli.main",
+            "server",
+            "--data-dir",
+            str(data_dir),
+            "--bind-address",
+            "127.0.0.1",
+            "--port",
+            str(free_port()),
+            "--no-agent",
+            "--datastore",
+            database,
+            *token,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def serving_names(server: RunningServer) -> set[str]:
@@ -48,14 +66,22 @@ def test_a_second_server_joins_the_first_servers_cluster(tmp_path: Path) -> None
         first = start_server(tmp_path / "a", "--datastore", database)
         second: RunningServer | None = None
         try:
-            second = start_server(tmp_path / "b", "--datastore", database, "--token", first.node_token,
-                                  "--tls-san", "pykube-api.example.test,10.11.12.13")
+            second = start_server(
+                tmp_path / "b",
+                "--datastore",
+                database,
+                "--token",
+                first.node_token,
+                "--tls-san",
+                "pykube-api.example.test,10.11.12.13",
+            )
             for name in IDENTITY:
                 assert (first.data_dir / name).read_bytes() == (second.data_dir / name).read_bytes(), name
             assert first.node_token == second.node_token
             # each server serves its own certificate, signed by the one CA, with the extra names
-            assert (first.data_dir / "pki" / "server.crt").read_bytes() != \
-                   (second.data_dir / "pki" / "server.crt").read_bytes()
+            assert (first.data_dir / "pki" / "server.crt").read_bytes() != (
+                second.data_dir / "pki" / "server.crt"
+            ).read_bytes()
             assert {"pykube-api.example.test", "10.11.12.13"} <= serving_names(second)
 
             # the first server's admin kubeconfig works against the second (TLS verified by the shared CA)
@@ -64,17 +90,34 @@ def test_a_second_server_joins_the_first_servers_cluster(tmp_path: Path) -> None
             assert listed.stdout.strip() == "namespace/made-through-a"
 
             # a ServiceAccount token minted by one server authenticates at the other
-            eventually(lambda: first.request("GET", "/api/v1/namespaces/default/serviceaccounts/default")[0] == 200,
-                       "the default ServiceAccount")
+            eventually(
+                lambda: first.request("GET", "/api/v1/namespaces/default/serviceaccounts/default")[0] == 200,
+                "the default ServiceAccount",
+            )
             token = first.kubectl("create", "token", "default").stdout.strip()
             whoami = first.kubectl("--server", second.url, "--token", token, "auth", "whoami", "-o", "json")
-            assert json.loads(whoami.stdout)["status"]["userInfo"]["username"] == \
-                "system:serviceaccount:default:default"
+            assert (
+                json.loads(whoami.stdout)["status"]["userInfo"]["username"] == "system:serviceaccount:default:default"
+            )
 
             # so does a user's client certificate from the first server's CA
             alice = tmp_path / "alice.kubeconfig"
-            subprocess.run([sys.executable, "-m", "minikube_py.cli.main", "kubeconfig", "--user", "alice",
-                            "--data-dir", str(first.data_dir), "--out", str(alice)], check=True, timeout=60)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "minikube_py.cli.main",
+                    "kubeconfig",
+                    "--user",
+                    "alice",
+                    "--data-dir",
+                    str(first.data_dir),
+                    "--out",
+                    str(alice),
+                ],
+                check=True,
+                timeout=60,
+            )
             whoami = first.kubectl("--kubeconfig", str(alice), "--server", second.url, "auth", "whoami", "-o", "json")
             assert json.loads(whoami.stdout)["status"]["userInfo"]["username"] == "alice"
 
@@ -104,8 +147,12 @@ def test_a_second_server_joins_the_first_servers_cluster(tmp_path: Path) -> None
 def test_servers_starting_at_once_agree_on_one_identity(tmp_path: Path) -> None:
     def scenario(database: str) -> None:
         with ThreadPoolExecutor(3) as pool:
-            starts = [pool.submit(start_server, tmp_path / name, "--datastore", database, "--token",
-                                  "one-token-for-the-new-cluster") for name in ("a", "b", "c")]
+            starts = [
+                pool.submit(
+                    start_server, tmp_path / name, "--datastore", database, "--token", "one-token-for-the-new-cluster"
+                )
+                for name in ("a", "b", "c")
+            ]
             servers = [start.result() for start in starts]
         try:
             for name in IDENTITY:

@@ -47,8 +47,10 @@ def jobs_of(server: RunningServer, uid: str) -> list[Obj]:
 
 
 def complete(job: Obj | None) -> bool:
-    return any(c["type"] == "Complete" and c["status"] == "True"
-               for c in ((job or {}).get("status") or {}).get("conditions") or [])
+    return any(
+        c["type"] == "Complete" and c["status"] == "True"
+        for c in ((job or {}).get("status") or {}).get("conditions") or []
+    )
 
 
 def parse(stamp: str) -> datetime:
@@ -57,18 +59,31 @@ def parse(stamp: str) -> datetime:
 
 def test_every_minute_runs_on_the_minute_and_keeps_its_history(server: RunningServer) -> None:
     manifest = {
-        "apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "tick"},
-        "spec": {"schedule": "* * * * *", "successfulJobsHistoryLimit": 1, "jobTemplate": {
-            "metadata": {"labels": {"team": "a"}},
-            "spec": {"template": {"metadata": {"annotations": {RUN_SECONDS: "1"}},
-                                  "spec": {"restartPolicy": "Never",
-                                           "containers": [{"name": "c", "image": "busybox"}]}}}}},
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": "tick"},
+        "spec": {
+            "schedule": "* * * * *",
+            "successfulJobsHistoryLimit": 1,
+            "jobTemplate": {
+                "metadata": {"labels": {"team": "a"}},
+                "spec": {
+                    "template": {
+                        "metadata": {"annotations": {RUN_SECONDS: "1"}},
+                        "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]},
+                    }
+                },
+            },
+        },
     }
     created = server.kubectl("-n", NS, "create", "-f", "-", input=json.dumps(manifest))
     assert created.stdout.strip() == "cronjob.batch/tick created"
     cj = cronjob(server, "tick")
     assert (cj["spec"]["concurrencyPolicy"], cj["spec"]["suspend"], cj["spec"]["failedJobsHistoryLimit"]) == (
-        "Allow", False, 1)
+        "Allow",
+        False,
+        1,
+    )
     uid = cj["metadata"]["uid"]
     boundary = (datetime.now(UTC) + timedelta(minutes=1)).replace(second=0, microsecond=0)
 
@@ -80,7 +95,8 @@ def test_every_minute_runs_on_the_minute_and_keeps_its_history(server: RunningSe
     assert by_hand["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"] == "manual"
     assert by_hand["metadata"]["labels"]["team"] == "a"
     assert [(r["kind"], r["name"], r["uid"]) for r in by_hand["metadata"]["ownerReferences"]] == [
-        ("CronJob", "tick", uid)]
+        ("CronJob", "tick", uid)
+    ]
     eventually(lambda: complete(get(server, f"/apis/batch/v1/namespaces/{NS}/jobs/by-hand")), what="by-hand done")
 
     table = server.kubectl("-n", NS, "get", "cj").stdout.splitlines()
@@ -100,7 +116,8 @@ def test_every_minute_runs_on_the_minute_and_keeps_its_history(server: RunningSe
     assert md["annotations"][SCHEDULED_TIMESTAMP_ANNOTATION] == boundary.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert md["labels"]["team"] == "a"
     assert [(r["kind"], r["name"], r["uid"], r.get("controller")) for r in md["ownerReferences"]] == [
-        ("CronJob", "tick", uid, True)]
+        ("CronJob", "tick", uid, True)
+    ]
 
     # then the status shows it, and once it finished, only the newest success stays (limit 1)
     def scheduled() -> Obj | None:
@@ -110,8 +127,12 @@ def test_every_minute_runs_on_the_minute_and_keeps_its_history(server: RunningSe
     cj = eventually(scheduled, what="lastScheduleTime")
     assert parse(cj["status"]["lastScheduleTime"]) == boundary
     eventually(lambda: complete(get(server, f"/apis/batch/v1/namespaces/{NS}/jobs/{name}")), what=f"{name} done")
-    server.request("PATCH", f"/apis/batch/v1/namespaces/{NS}/cronjobs/tick", {"spec": {"suspend": True}},
-                   content_type="application/merge-patch+json")
+    server.request(
+        "PATCH",
+        f"/apis/batch/v1/namespaces/{NS}/cronjobs/tick",
+        {"spec": {"suspend": True}},
+        content_type="application/merge-patch+json",
+    )
 
     def settled() -> Obj | None:
         status = cronjob(server, "tick").get("status") or {}
@@ -121,8 +142,12 @@ def test_every_minute_runs_on_the_minute_and_keeps_its_history(server: RunningSe
     status = eventually(settled, what="history limit applied and active list empty")
     assert [j["metadata"]["name"] for j in jobs_of(server, uid)] == [name]
     assert parse(status["lastSuccessfulTime"]) >= boundary
-    reasons = {e["reason"] for e in server.request(
-        "GET", f"/api/v1/namespaces/{NS}/events?fieldSelector=involvedObject.name%3Dtick")[1]["items"]}
+    reasons = {
+        e["reason"]
+        for e in server.request("GET", f"/api/v1/namespaces/{NS}/events?fieldSelector=involvedObject.name%3Dtick")[1][
+            "items"
+        ]
+    }
     assert {"SuccessfulCreate", "SawCompletedJob", "SuccessfulDelete"} <= reasons
 
     table = server.kubectl("-n", NS, "get", "cronjobs").stdout.splitlines()

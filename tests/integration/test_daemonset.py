@@ -26,10 +26,18 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 
 def create_ds(server: RunningServer, name: str, **pod_spec: Any) -> None:
-    manifest = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": name},
-                "spec": {"selector": {"matchLabels": {"app": name}},
-                         "template": {"metadata": {"labels": {"app": name}},
-                                      "spec": {"containers": [{"name": "c", "image": "agent:v1"}], **pod_spec}}}}
+    manifest = {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": name},
+        "spec": {
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "c", "image": "agent:v1"}], **pod_spec},
+            },
+        },
+    }
     server.kubectl("-n", NS, "create", "-f", "-", input=json.dumps(manifest))
 
 
@@ -54,8 +62,11 @@ def running_on(server: RunningServer, name: str, nodes: set[str]) -> dict[str, O
     """The pods by node once exactly ``nodes`` each run one (and no other pod exists), else None."""
     every = live_pods(server, name)
     pods = {p["spec"]["nodeName"]: p for p in every if p["spec"].get("nodeName")}
-    if set(pods) == nodes and len(every) == len(nodes) and all(
-            p.get("status", {}).get("phase") == "Running" for p in pods.values()):
+    if (
+        set(pods) == nodes
+        and len(every) == len(nodes)
+        and all(p.get("status", {}).get("phase") == "Running" for p in pods.values())
+    ):
         return pods
     return None
 
@@ -70,8 +81,17 @@ def test_one_pod_per_node_following_nodes_and_rolling_updates(server: RunningSer
         assert ("node.kubernetes.io/unschedulable", "NoSchedule") in keys
     server.kubectl("-n", NS, "rollout", "status", "ds/agent", "--timeout=30s")
     table = server.kubectl("-n", NS, "get", "ds", "agent").stdout.splitlines()
-    assert table[0].split() == ["NAME", "DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE", "NODE", "SELECTOR",
-                                "AGE"]
+    assert table[0].split() == [
+        "NAME",
+        "DESIRED",
+        "CURRENT",
+        "READY",
+        "UP-TO-DATE",
+        "AVAILABLE",
+        "NODE",
+        "SELECTOR",
+        "AGE",
+    ]
     assert table[1].split()[:7] == ["agent", "2", "2", "2", "2", "2", "<none>"]
 
     with fake_nodes(server, ["n3"]):
@@ -82,8 +102,14 @@ def test_one_pod_per_node_following_nodes_and_rolling_updates(server: RunningSer
         def sample() -> None:
             nonlocal fewest
             while not stop.is_set():
-                ready = [p for p in placed(server, "agent").values() if any(
-                    c["type"] == "Ready" and c["status"] == "True" for c in p.get("status", {}).get("conditions", []))]
+                ready = [
+                    p
+                    for p in placed(server, "agent").values()
+                    if any(
+                        c["type"] == "Ready" and c["status"] == "True"
+                        for c in p.get("status", {}).get("conditions", [])
+                    )
+                ]
                 fewest = min(fewest, len({p["spec"]["nodeName"] for p in ready}))
                 time.sleep(0.05)
 
@@ -102,7 +128,9 @@ def test_one_pod_per_node_following_nodes_and_rolling_updates(server: RunningSer
         assert len({p["metadata"]["labels"][REVISION_LABEL] for p in pods.values()}) == 1
         status = ds_status(server, "agent")
         assert status["updatedNumberScheduled"] == 3 and status["desiredNumberScheduled"] == 3
-        code, events = server.request("GET", f"/api/v1/namespaces/{NS}/events?fieldSelector=involvedObject.name%3Dagent")
+        code, events = server.request(
+            "GET", f"/api/v1/namespaces/{NS}/events?fieldSelector=involvedObject.name%3Dagent"
+        )
         assert code == 200, events
         created = [e for e in events["items"] if e["reason"] == "SuccessfulCreate"]
         assert len(created) == 6, "2 pods, 1 for the new node, 3 for the update: never one more"

@@ -43,8 +43,10 @@ def test_servers_ride_out_a_database_restart(tmp_path: Path, postgres: PrivatePo
             assert first.request("POST", CONFIGMAPS, configmap(name))[0] == 201
 
         postgres.stop()
-        eventually(lambda: first.request("GET", "/readyz")[0] == 500 and second.request("GET", "/readyz")[0] == 500,
-                   "both servers to report not ready")
+        eventually(
+            lambda: first.request("GET", "/readyz")[0] == 500 and second.request("GET", "/readyz")[0] == 500,
+            "both servers to report not ready",
+        )
         assert "[-]datastore failed" in first.request("GET", "/readyz")[1]
         status, refused = first.request("POST", CONFIGMAPS, configmap("during"))
         assert (status, refused["reason"], refused["code"]) == (503, "ServiceUnavailable", 503), refused
@@ -53,8 +55,10 @@ def test_servers_ride_out_a_database_restart(tmp_path: Path, postgres: PrivatePo
         assert second.request("GET", f"{CONFIGMAPS}/before-0")[0] == 200  # reads go on, from memory
 
         postgres.start()
-        eventually(lambda: first.request("GET", "/readyz")[0] == 200 and second.request("GET", "/readyz")[0] == 200,
-                   "both servers to be ready again")
+        eventually(
+            lambda: first.request("GET", "/readyz")[0] == 200 and second.request("GET", "/readyz")[0] == 200,
+            "both servers to be ready again",
+        )
         after = [f"after-{i}" for i in range(5)]
         for name in after:
             assert first.request("POST", CONFIGMAPS, configmap(name))[0] == 201

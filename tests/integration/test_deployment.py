@@ -27,15 +27,31 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
         yield running
 
 
-def manifest(name: str, image: str = "nginx:1.25", replicas: int = 3, *, strategy: Obj | None = None,
-             ready: bool = True, **spec: Any) -> str:
+def manifest(
+    name: str,
+    image: str = "nginx:1.25",
+    replicas: int = 3,
+    *,
+    strategy: Obj | None = None,
+    ready: bool = True,
+    **spec: Any,
+) -> str:
     template_md: Obj = {"labels": {"app": name}}
-    body = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
-                     "strategy": strategy or {"type": "RollingUpdate"},
-                     "template": {"metadata": template_md, "spec": {"containers": [
-                         {"name": "web", "image": image, **({} if ready else NEVER_READY)}]}},
-                     **spec}}
+    body = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "strategy": strategy or {"type": "RollingUpdate"},
+            "template": {
+                "metadata": template_md,
+                "spec": {"containers": [{"name": "web", "image": image, **({} if ready else NEVER_READY)}]},
+            },
+            **spec,
+        },
+    }
     return json.dumps(body)
 
 
@@ -65,11 +81,14 @@ def pods(server: RunningServer, name: str) -> list[Obj]:
 def is_ready(pod: Obj) -> bool:
     conditions = (pod.get("status") or {}).get("conditions") or []
     return not pod["metadata"].get("deletionTimestamp") and any(
-        c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+        c["type"] == "Ready" and c["status"] == "True" for c in conditions
+    )
 
 
 def images(server: RunningServer, name: str) -> set[str]:
-    return {p["spec"]["containers"][0]["image"] for p in pods(server, name) if not p["metadata"].get("deletionTimestamp")}
+    return {
+        p["spec"]["containers"][0]["image"] for p in pods(server, name) if not p["metadata"].get("deletionTimestamp")
+    }
 
 
 def rollout_status(server: RunningServer, name: str) -> str:
@@ -107,8 +126,12 @@ def test_create_rolls_out_every_replica(server: RunningServer) -> None:
     assert 'deployment "web1" successfully rolled out' in rollout_status(server, "web1")
     d = deployment(server, "web1")
     status = d["status"]
-    assert (status["replicas"], status["updatedReplicas"], status["readyReplicas"], status["availableReplicas"]) == \
-        (3, 3, 3, 3)
+    assert (status["replicas"], status["updatedReplicas"], status["readyReplicas"], status["availableReplicas"]) == (
+        3,
+        3,
+        3,
+        3,
+    )
     assert status["observedGeneration"] == d["metadata"]["generation"]
     assert d["metadata"]["annotations"][ro.REVISION] == "1"
     [rs] = replica_sets(server, "web1")
@@ -116,13 +139,19 @@ def test_create_rolls_out_every_replica(server: RunningServer) -> None:
     assert rs["metadata"]["name"] == f"web1-{pod_hash}"
     assert rs["spec"]["selector"]["matchLabels"] == {"app": "web1", ro.HASH_LABEL: pod_hash}
     assert rs["spec"]["template"]["metadata"]["labels"][ro.HASH_LABEL] == pod_hash
-    assert rs["metadata"]["annotations"].items() >= {ro.REVISION: "1", ro.DESIRED_REPLICAS: "3", ro.MAX_REPLICAS: "4"}.items()
+    assert (
+        rs["metadata"]["annotations"].items()
+        >= {ro.REVISION: "1", ro.DESIRED_REPLICAS: "3", ro.MAX_REPLICAS: "4"}.items()
+    )
     [owner] = rs["metadata"]["ownerReferences"]
     assert (owner["kind"], owner["uid"], owner["controller"]) == ("Deployment", d["metadata"]["uid"], True)
     available, progressing = condition(d, "Available"), condition(d, "Progressing")
     assert (available["status"], available["reason"]) == ("True", ro.MIN_AVAILABLE)
     assert (progressing["status"], progressing["reason"], progressing["message"]) == (
-        "True", ro.NEW_RS_AVAILABLE, f'ReplicaSet "{rs["metadata"]["name"]}" has successfully progressed.')
+        "True",
+        ro.NEW_RS_AVAILABLE,
+        f'ReplicaSet "{rs["metadata"]["name"]}" has successfully progressed.',
+    )
     assert all(p["metadata"]["labels"][ro.HASH_LABEL] == pod_hash for p in pods(server, "web1"))
     events = server.kubectl("get", "events", "--field-selector", "involvedObject.name=web1", "-o", "json").stdout
     messages = [e["message"] for e in json.loads(events)["items"] if e["reason"] == "ScalingReplicaSet"]
@@ -173,8 +202,11 @@ def test_recreate_never_mixes_old_and_new_pods(server: RunningServer) -> None:
         rollout_status(server, "web3")
     assert images(server, "web3") == {"nginx:1.26"}
     for sample in sampler.samples:
-        live = {p["spec"]["containers"][0]["image"] for p in sample
-                if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")}
+        live = {
+            p["spec"]["containers"][0]["image"]
+            for p in sample
+            if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+        }
         assert len(live) <= 1, sample
     # the sampler watched the switch itself (the instant with no pods is too short to sample reliably)
     seen = [{p["spec"]["containers"][0]["image"] for p in sample} for sample in sampler.samples]
@@ -208,7 +240,10 @@ def test_progress_deadline_exceeded_when_pods_never_become_ready(server: Running
     [rs] = replica_sets(server, "web5")
     progressing = condition(d, "Progressing")
     assert (progressing["status"], progressing["reason"], progressing["message"]) == (
-        "False", ro.TIMED_OUT, f'ReplicaSet "{rs["metadata"]["name"]}" has timed out progressing.')
+        "False",
+        ro.TIMED_OUT,
+        f'ReplicaSet "{rs["metadata"]["name"]}" has timed out progressing.',
+    )
     assert (condition(d, "Available")["status"], condition(d, "Available")["reason"]) == ("False", ro.MIN_UNAVAILABLE)
 
 
@@ -233,10 +268,19 @@ def test_scale_restart_history_limit_and_describe(server: RunningServer) -> None
 
 
 def test_adopts_matching_orphans(server: RunningServer) -> None:
-    orphan = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "web7-orphan", "labels": {"app": "web7"}},
-              "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web7"}},
-                       "template": {"metadata": {"labels": {"app": "web7"}},
-                                    "spec": {"containers": [{"name": "web", "image": "busybox"}]}}}}
+    orphan = {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {"name": "web7-orphan", "labels": {"app": "web7"}},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "web7"}},
+            "template": {
+                "metadata": {"labels": {"app": "web7"}},
+                "spec": {"containers": [{"name": "web", "image": "busybox"}]},
+            },
+        },
+    }
     server.kubectl("apply", "-f", "-", input=json.dumps(orphan))
     create(server, "web7", replicas=2)
     rollout_status(server, "web7")
@@ -256,14 +300,23 @@ def test_deleting_the_deployment_removes_its_replica_sets_and_pods(server: Runni
 
 def test_hash_collision_with_a_foreign_replica_set_bumps_the_collision_count(server: RunningServer) -> None:
     create(server, "web9", replicas=1, paused=True)  # paused from the start: no ReplicaSet yet
-    template = eventually(lambda: deployment(server, "web9").get("status") and deployment(server, "web9"),
-                          what="first status")["spec"]["template"]
+    template = eventually(
+        lambda: deployment(server, "web9").get("status") and deployment(server, "web9"), what="first status"
+    )["spec"]["template"]
     assert replica_sets(server, "web9") == []
-    squatter = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
-                "metadata": {"name": f"web9-{ro.template_hash(template)}", "labels": {"app": "squatter"}},
-                "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "squatter"}},
-                         "template": {"metadata": {"labels": {"app": "squatter"}},
-                                      "spec": {"containers": [{"name": "web", "image": "busybox"}]}}}}
+    squatter = {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {"name": f"web9-{ro.template_hash(template)}", "labels": {"app": "squatter"}},
+        "spec": {
+            "replicas": 0,
+            "selector": {"matchLabels": {"app": "squatter"}},
+            "template": {
+                "metadata": {"labels": {"app": "squatter"}},
+                "spec": {"containers": [{"name": "web", "image": "busybox"}]},
+            },
+        },
+    }
     server.kubectl("apply", "-f", "-", input=json.dumps(squatter))
     server.kubectl("rollout", "resume", "deploy/web9")
     rollout_status(server, "web9")

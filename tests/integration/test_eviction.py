@@ -48,17 +48,30 @@ def _namespace(server: RunningServer, name: str) -> str:
 
 
 def _replica_set(server: RunningServer, ns: str, app: str, replicas: int) -> None:
-    rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": app},
-          "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": app}},
-                   "template": {"metadata": {"labels": {"app": app}},
-                                "spec": {"containers": [{"name": "c", "image": "registry.example/app:1"}]}}}}
+    rs = {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {"name": app},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": app}},
+            "template": {
+                "metadata": {"labels": {"app": app}},
+                "spec": {"containers": [{"name": "c", "image": "registry.example/app:1"}]},
+            },
+        },
+    }
     code, body = server.request("POST", f"/apis/apps/v1/namespaces/{ns}/replicasets", rs)
     assert code == 201, body
 
 
 def _budget(server: RunningServer, ns: str, name: str, app: str, **spec: Any) -> None:
-    pdb = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": name},
-           "spec": {"selector": {"matchLabels": {"app": app}}, **spec}}
+    pdb = {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": name},
+        "spec": {"selector": {"matchLabels": {"app": app}}, **spec},
+    }
     code, body = server.request("POST", f"/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets", pdb)
     assert code == 201, body
 
@@ -72,12 +85,17 @@ def _status(server: RunningServer, ns: str, name: str) -> Obj:
 def _ready_pods(server: RunningServer, ns: str, app: str) -> list[str]:
     code, body = server.request("GET", f"/api/v1/namespaces/{ns}/pods?labelSelector=app%3D{app}")
     assert code == 200, body
-    return sorted(p["metadata"]["name"] for p in body["items"] if not p["metadata"].get("deletionTimestamp")
-                  and any(c["type"] == "Ready" and c["status"] == "True"
-                          for c in (p.get("status") or {}).get("conditions") or []))
+    return sorted(
+        p["metadata"]["name"]
+        for p in body["items"]
+        if not p["metadata"].get("deletionTimestamp")
+        and any(c["type"] == "Ready" and c["status"] == "True" for c in (p.get("status") or {}).get("conditions") or [])
+    )
 
 
-def _evict(server: RunningServer, ns: str, pod: str, version: str = "policy/v1", **delete_options: Any) -> tuple[int, Any]:
+def _evict(
+    server: RunningServer, ns: str, pod: str, version: str = "policy/v1", **delete_options: Any
+) -> tuple[int, Any]:
     eviction: Obj = {"apiVersion": version, "kind": "Eviction", "metadata": {"name": pod, "namespace": ns}}
     if delete_options:
         eviction["deleteOptions"] = delete_options
@@ -88,6 +106,7 @@ def _settled(server: RunningServer, ns: str, name: str, **wanted: int) -> Obj:
     def check() -> Obj | None:
         status = _status(server, ns, name)
         return status if all(status.get(k) == v for k, v in wanted.items()) else None
+
     return eventually(check, f"budget {name} with {wanted}")
 
 
@@ -105,13 +124,20 @@ def test_budget_status_then_eviction_refused_then_allowed_when_a_replacement_is_
     status = _settled(server, ns, "web", currentHealthy=3, disruptionsAllowed=1)
     assert (status["expectedPods"], status["desiredHealthy"], status["observedGeneration"]) == (3, 2, 1)
     assert [(c["type"], c["status"], c["reason"]) for c in status["conditions"]] == [
-        ("DisruptionAllowed", "True", "SufficientPods")]
+        ("DisruptionAllowed", "True", "SufficientPods")
+    ]
     table = server.kubectl("-n", ns, "get", "pdb").stdout.splitlines()
     assert table[0].split() == ["NAME", "MIN", "AVAILABLE", "MAX", "UNAVAILABLE", "ALLOWED", "DISRUPTIONS", "AGE"]
     assert table[1].split()[:4] == ["web", "2", "N/A", "1"]
     described = [line.split() for line in server.kubectl("-n", ns, "describe", "pdb", "web").stdout.splitlines()]
-    for expected in (["Min", "available:", "2"], ["Selector:", "app=web"], ["Allowed", "disruptions:", "1"],
-                     ["Current:", "3"], ["Desired:", "2"], ["Total:", "3"]):
+    for expected in (
+        ["Min", "available:", "2"],
+        ["Selector:", "app=web"],
+        ["Allowed", "disruptions:", "1"],
+        ["Current:", "3"],
+        ["Desired:", "2"],
+        ["Total:", "3"],
+    ):
         assert expected in described, described
 
     first, second = _ready_pods(server, ns, "web")[:2]
@@ -128,8 +154,10 @@ def test_budget_status_then_eviction_refused_then_allowed_when_a_replacement_is_
         assert body["message"] == "Cannot evict pod as it would violate the pod's disruption budget."
         [cause] = body["details"]["causes"]
         assert cause["reason"] == "DisruptionBudget"
-        assert cause["message"] in ("The disruption budget web needs 2 healthy pods and has 2 currently",
-                                    "The disruption budget web needs 2 healthy pods and has 3 currently")
+        assert cause["message"] in (
+            "The disruption budget web needs 2 healthy pods and has 2 currently",
+            "The disruption budget web needs 2 healthy pods and has 3 currently",
+        )
         _settled(server, ns, "web", currentHealthy=2, disruptionsAllowed=0)
         assert _evict(server, ns, second)[0] == 429
 
@@ -177,12 +205,16 @@ def test_several_budgets_dry_runs_and_pods_that_are_not_running(server: RunningS
     _budget(server, ns, "two", "app", minAvailable=0)
     code, body = _evict(server, ns, pod)
     assert code == 500, body
-    assert body["message"] == ("Internal error occurred: This pod has more than one PodDisruptionBudget, which the "
-                               "eviction subresource does not support.")
+    assert body["message"] == (
+        "Internal error occurred: This pod has more than one PodDisruptionBudget, which the "
+        "eviction subresource does not support."
+    )
 
     # a pod no node runs (Pending) disrupts nothing: evicted whatever its budget says
-    unschedulable = {"metadata": {"name": "pending", "labels": {"app": "held"}},
-                     "spec": {"nodeSelector": {"no": "such-node"}, "containers": [{"name": "c", "image": "x"}]}}
+    unschedulable = {
+        "metadata": {"name": "pending", "labels": {"app": "held"}},
+        "spec": {"nodeSelector": {"no": "such-node"}, "containers": [{"name": "c", "image": "x"}]},
+    }
     assert server.request("POST", f"/api/v1/namespaces/{ns}/pods", unschedulable)[0] == 201
     _budget(server, ns, "held", "held", minAvailable=1)
     _settled(server, ns, "held", expectedPods=1, disruptionsAllowed=0)
@@ -191,35 +223,57 @@ def test_several_budgets_dry_runs_and_pods_that_are_not_running(server: RunningS
 
     code, body = _evict(server, ns, "nobody")
     assert code == 404, body
-    code, body = server.request("POST", f"/api/v1/namespaces/{ns}/pods/{pod}/eviction",
-                                {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "other"}})
+    code, body = server.request(
+        "POST",
+        f"/api/v1/namespaces/{ns}/pods/{pod}/eviction",
+        {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "other"}},
+    )
     assert (code, body["message"]) == (400, "name in URL does not match name in Eviction object")
 
 
 def test_expected_pods_come_from_the_deployment_and_unmanaged_pods_are_left_out(server: RunningServer) -> None:
     ns = _namespace(server, "evict-scale")
-    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "front"},
-                  "spec": {"replicas": 4, "selector": {"matchLabels": {"app": "front"}},
-                           "template": {"metadata": {"labels": {"app": "front"}},
-                                        "spec": {"containers": [{"name": "c", "image": "registry.example/app:1"}]}}}}
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "front"},
+        "spec": {
+            "replicas": 4,
+            "selector": {"matchLabels": {"app": "front"}},
+            "template": {
+                "metadata": {"labels": {"app": "front"}},
+                "spec": {"containers": [{"name": "c", "image": "registry.example/app:1"}]},
+            },
+        },
+    }
     assert server.request("POST", f"/apis/apps/v1/namespaces/{ns}/deployments", deployment)[0] == 201
-    bare = {"metadata": {"name": "bare", "labels": {"app": "front"}},
-            "spec": {"containers": [{"name": "c", "image": "registry.example/app:1"}]}}
+    bare = {
+        "metadata": {"name": "bare", "labels": {"app": "front"}},
+        "spec": {"containers": [{"name": "c", "image": "registry.example/app:1"}]},
+    }
     assert server.request("POST", f"/api/v1/namespaces/{ns}/pods", bare)[0] == 201
     _budget(server, ns, "front", "front", maxUnavailable="25%")
     # 4 replicas of the Deployment (through its ReplicaSet); the bare pod is healthy but not expected
     _settled(server, ns, "front", expectedPods=4, desiredHealthy=3, currentHealthy=5, disruptionsAllowed=2)
 
-    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "batch"},
-           "spec": {"template": {"metadata": {"labels": {"app": "batch"}},
-                                 "spec": {"restartPolicy": "Never",
-                                          "containers": [{"name": "c", "image": "registry.example/app:1"}]}}}}
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "batch"},
+        "spec": {
+            "template": {
+                "metadata": {"labels": {"app": "batch"}},
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "registry.example/app:1"}]},
+            }
+        },
+    }
     assert server.request("POST", f"/apis/batch/v1/namespaces/{ns}/jobs", job)[0] == 201
     _budget(server, ns, "batch", "batch", minAvailable="50%")
 
     def failed() -> Obj | None:
         status = _status(server, ns, "batch")
         return status if any(c["reason"] == "SyncFailed" for c in status.get("conditions") or []) else None
+
     status = eventually(failed, "a budget over a Job's pods to fail safe")
     assert status["disruptionsAllowed"] == 0
     assert status["conditions"][0]["message"].startswith("found no controllers for pod ")
@@ -238,8 +292,12 @@ def _events(server: RunningServer, ns: str, name: str, reason: str) -> list[Obj]
 
 
 def test_budget_validation(server: RunningServer) -> None:
-    pdb = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "bad"},
-           "spec": {"minAvailable": 1, "maxUnavailable": "120%", "selector": {}}}
+    pdb = {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": "bad"},
+        "spec": {"minAvailable": 1, "maxUnavailable": "120%", "selector": {}},
+    }
     code, body = server.request("POST", "/apis/policy/v1/namespaces/default/poddisruptionbudgets", pdb)
     assert code == 422, body
     assert [c["field"] for c in body["details"]["causes"]] == ["spec.minAvailable", "spec.maxUnavailable"]

@@ -29,8 +29,18 @@ NS = "default"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("fake") / "data", "--agent-runtime", "fake", "--node-name", NODE,
-                           "--node-ip", "127.0.0.1", "--kubelet-port", "0", agent=True)
+    running = start_server(
+        tmp_path_factory.mktemp("fake") / "data",
+        "--agent-runtime",
+        "fake",
+        "--node-name",
+        NODE,
+        "--node-ip",
+        "127.0.0.1",
+        "--kubelet-port",
+        "0",
+        agent=True,
+    )
     eventually(lambda: node_ready(running, NODE), "the fake node to be Ready")
     yield running
     running.stop()
@@ -38,14 +48,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 def node_ready(server: RunningServer, name: str) -> bool:
     code, node = server.request("GET", f"/api/v1/nodes/{name}")
-    return code == 200 and bool(node["spec"].get("podCIDR")) and any(
-        c["type"] == "Ready" and c["status"] == "True" for c in node["status"].get("conditions", []))
+    return (
+        code == 200
+        and bool(node["spec"].get("podCIDR"))
+        and any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"].get("conditions", []))
+    )
 
 
 def create_pod(server: RunningServer, name: str, image: str = "fake.pykube.io/app:1", **spec: Any) -> None:
     container: Obj = {"name": "c", "image": image, **spec.pop("container", {})}
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
-           "spec": {"terminationGracePeriodSeconds": 1, "containers": [container], **spec}}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {"terminationGracePeriodSeconds": 1, "containers": [container], **spec},
+    }
     server.kubectl("-n", NS, "create", "-f", "-", input=json.dumps(pod))
 
 
@@ -55,7 +72,7 @@ def pod(server: RunningServer, name: str) -> Obj | None:
 
 
 def status_of(server: RunningServer, name: str) -> Obj:
-    return ((pod(server, name) or {}).get("status") or {})
+    return (pod(server, name) or {}).get("status") or {}
 
 
 def first_container(server: RunningServer, name: str) -> Obj:
@@ -99,6 +116,7 @@ def test_crashing_container_backs_off_and_counts_restarts(server: RunningServer)
         status = first_container(server, "crashy")
         waiting = (status.get("state") or {}).get("waiting") or {}
         return status if waiting.get("reason") == "CrashLoopBackOff" else None
+
     status = eventually(in_back_off, "CrashLoopBackOff")
     assert status["restartCount"] >= 1
     assert status["lastState"]["terminated"]["exitCode"] == 2
@@ -114,12 +132,15 @@ def test_on_failure_pod_that_fails_with_never_is_failed(server: RunningServer) -
 
 def test_failing_liveness_probe_restarts_the_container(server: RunningServer) -> None:
     probe = {"exec": {"command": ["check"]}, "periodSeconds": 1, "failureThreshold": 1}
-    create_pod(server, "unhealthy", container={"livenessProbe": probe, "env": [{"name": "FAKE_EXEC_EXIT",
-                                                                                  "value": "1"}]})
+    create_pod(
+        server, "unhealthy", container={"livenessProbe": probe, "env": [{"name": "FAKE_EXEC_EXIT", "value": "1"}]}
+    )
     eventually(lambda: first_container(server, "unhealthy").get("restartCount", 0) >= 1, "a liveness restart")
 
     def reasons() -> set[str]:
-        _code, events = server.request("GET", f"/api/v1/namespaces/{NS}/events?fieldSelector=involvedObject.name%3Dunhealthy")
+        _code, events = server.request(
+            "GET", f"/api/v1/namespaces/{NS}/events?fieldSelector=involvedObject.name%3Dunhealthy"
+        )
         return {e["reason"] for e in events["items"]}
 
     # the agent posts events in the background, so they may arrive a moment after the status
@@ -128,7 +149,9 @@ def test_failing_liveness_probe_restarts_the_container(server: RunningServer) ->
 
 def test_readiness_probe_keeps_the_pod_unready(server: RunningServer) -> None:
     probe = {"exec": {"command": ["check"]}, "periodSeconds": 1}
-    create_pod(server, "unready", container={"readinessProbe": probe, "env": [{"name": "FAKE_EXEC_EXIT", "value": "1"}]})
+    create_pod(
+        server, "unready", container={"readinessProbe": probe, "env": [{"name": "FAKE_EXEC_EXIT", "value": "1"}]}
+    )
     eventually(lambda: status_of(server, "unready").get("phase") == "Running", "Running")
     conditions = {c["type"]: c for c in status_of(server, "unready")["conditions"]}
     assert conditions["Ready"]["status"] == "False"
@@ -137,17 +160,27 @@ def test_readiness_probe_keeps_the_pod_unready(server: RunningServer) -> None:
 
 def test_missing_image_is_err_image_pull_then_back_off(server: RunningServer) -> None:
     create_pod(server, "nopull", image="fake.pykube.io/missing:1")
-    eventually(lambda: ((first_container(server, "nopull").get("state") or {}).get("waiting") or {}).get("reason")
-               == "ImagePullBackOff", "ImagePullBackOff")
+    eventually(
+        lambda: (
+            ((first_container(server, "nopull").get("state") or {}).get("waiting") or {}).get("reason")
+            == "ImagePullBackOff"
+        ),
+        "ImagePullBackOff",
+    )
     assert status_of(server, "nopull")["phase"] == "Pending"
 
 
 def test_missing_secret_in_env_is_a_config_error(server: RunningServer) -> None:
     env = [{"name": "X", "valueFrom": {"secretKeyRef": {"name": "absent", "key": "k"}}}]
     create_pod(server, "noconfig", container={"env": env})
-    waiting = eventually(lambda: ((first_container(server, "noconfig").get("state") or {}).get("waiting") or {})
-                         .get("reason") == "CreateContainerConfigError" and first_container(server, "noconfig"),
-                         "CreateContainerConfigError")
+    waiting = eventually(
+        lambda: (
+            ((first_container(server, "noconfig").get("state") or {}).get("waiting") or {}).get("reason")
+            == "CreateContainerConfigError"
+            and first_container(server, "noconfig")
+        ),
+        "CreateContainerConfigError",
+    )
     assert waiting["state"]["waiting"]["message"] == 'secret "absent" not found'
 
 
@@ -162,9 +195,12 @@ def node_patch(server: RunningServer, agent_dir: Path, node: str) -> int:
     """PATCH a node's labels with the joined agent's own client certificate (no token)."""
     ctx = ssl.create_default_context(cafile=str(server.data_dir / "pki" / "ca.crt"))
     ctx.load_cert_chain(agent_dir / "node-client.crt", agent_dir / "node-client.key")
-    req = urllib.request.Request(f"{server.url}/api/v1/nodes/{node}", method="PATCH",
-                                 data=json.dumps({"metadata": {"labels": {"touched": "yes"}}}).encode(),
-                                 headers={"Content-Type": "application/merge-patch+json"})
+    req = urllib.request.Request(
+        f"{server.url}/api/v1/nodes/{node}",
+        method="PATCH",
+        data=json.dumps({"metadata": {"labels": {"touched": "yes"}}}).encode(),
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
     try:
         with urllib.request.urlopen(req, context=ctx, timeout=10) as resp:
             return int(resp.status)
@@ -174,15 +210,53 @@ def node_patch(server: RunningServer, agent_dir: Path, node: str) -> int:
 
 def test_joined_fake_agent_registers_and_a_wrong_ca_hash_is_refused(server: RunningServer, tmp_path: Path) -> None:
     token = (server.data_dir / "node-token").read_text().strip()
-    wrong = "K10" + "0" * 64 + token[token.index("::"):]
-    refused = subprocess.run([sys.executable, "-m", "minikube_py.cli.main", "agent", "--join", server.url, "--token",
-                              wrong, "--runtime", "fake", "--node-name", "wrong", "--data-dir", str(tmp_path / "w")],
-                             capture_output=True, text=True, timeout=30, check=False)
+    wrong = "K10" + "0" * 64 + token[token.index("::") :]
+    refused = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "minikube_py.cli.main",
+            "agent",
+            "--join",
+            server.url,
+            "--token",
+            wrong,
+            "--runtime",
+            "fake",
+            "--node-name",
+            "wrong",
+            "--data-dir",
+            str(tmp_path / "w"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert refused.returncode == 1
     assert "does not match the hash in the token" in refused.stderr
-    agent = subprocess.Popen([sys.executable, "-m", "minikube_py.cli.main", "agent", "--join", server.url, "--token",
-                              token, "--runtime", "fake", "--node-name", "joined", "--node-ip", "127.0.0.1",
-                              "--kubelet-port", "0", "--data-dir", str(tmp_path / "a")])
+    agent = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "minikube_py.cli.main",
+            "agent",
+            "--join",
+            server.url,
+            "--token",
+            token,
+            "--runtime",
+            "fake",
+            "--node-name",
+            "joined",
+            "--node-ip",
+            "127.0.0.1",
+            "--kubelet-port",
+            "0",
+            "--data-dir",
+            str(tmp_path / "a"),
+        ]
+    )
     try:
         eventually(lambda: node_ready(server, "joined"), "the joined node to be Ready")
         _, node = server.request("GET", "/api/v1/nodes/joined")
@@ -201,22 +275,51 @@ def test_many_fake_nodes_in_one_agent_process(server: RunningServer, tmp_path: P
     """``pykube agent --count``: real agents sharing a process (and the admin's kubeconfig, each node
     impersonating itself) register, hold their leases and run the pods bound to them, whose
     annotations script their end; they serve no kubelet endpoint."""
-    fleet = subprocess.Popen([sys.executable, "-m", "minikube_py.cli.main", "agent", "--kubeconfig",
-                              str(server.kubeconfig), "--runtime", "fake", "--count", "3", "--node-name", "flock-%d", "--node-ip",
-                              "127.0.0.1", "--data-dir", str(tmp_path / "flock"), "--node-lease-duration-seconds", "8",
-                              "--fake-cpus", "2"])
+    fleet = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "minikube_py.cli.main",
+            "agent",
+            "--kubeconfig",
+            str(server.kubeconfig),
+            "--runtime",
+            "fake",
+            "--count",
+            "3",
+            "--node-name",
+            "flock-%d",
+            "--node-ip",
+            "127.0.0.1",
+            "--data-dir",
+            str(tmp_path / "flock"),
+            "--node-lease-duration-seconds",
+            "8",
+            "--fake-cpus",
+            "2",
+        ]
+    )
     try:
         for name in ("flock-1", "flock-2", "flock-3"):
             eventually(lambda n=name: node_ready(server, n), f"{name} to be Ready")
             _, node = server.request("GET", f"/api/v1/nodes/{name}")
             assert node["status"]["capacity"]["cpu"] == "2"
             assert node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"] == 0
-            code, lease = server.request("GET", f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{name}")
+            code, lease = server.request(
+                "GET", f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{name}"
+            )
             assert code == 200 and (lease["spec"]["holderIdentity"], lease["spec"]["leaseDurationSeconds"]) == (name, 8)
-        scripted = {"apiVersion": "v1", "kind": "Pod",
-                    "metadata": {"name": "scripted", "annotations": {RUN_SECONDS: "0.5", EXIT_CODE: "4"}},
-                    "spec": {"nodeName": "flock-2", "restartPolicy": "Never", "terminationGracePeriodSeconds": 1,
-                             "containers": [{"name": "c", "image": "fake.pykube.io/app:1"}]}}
+        scripted = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "scripted", "annotations": {RUN_SECONDS: "0.5", EXIT_CODE: "4"}},
+            "spec": {
+                "nodeName": "flock-2",
+                "restartPolicy": "Never",
+                "terminationGracePeriodSeconds": 1,
+                "containers": [{"name": "c", "image": "fake.pykube.io/app:1"}],
+            },
+        }
         server.kubectl("-n", NS, "create", "-f", "-", input=json.dumps(scripted))
         eventually(lambda: status_of(server, "scripted").get("phase") == "Running", "Running on flock-2")
         eventually(lambda: status_of(server, "scripted").get("phase") == "Failed", "Failed after its run time")

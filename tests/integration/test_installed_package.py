@@ -22,8 +22,9 @@ REPO = Path(__file__).resolve().parent.parent.parent
 def run(*command: str | Path, cwd: Path, timeout: float = 600) -> str:
     """Run ``command`` in ``cwd``, failing with its output when it fails; returns its standard output."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    done = subprocess.run([str(part) for part in command], cwd=cwd, capture_output=True, text=True, env=env,
-                          timeout=timeout, check=False)
+    done = subprocess.run(
+        [str(part) for part in command], cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout, check=False
+    )
     assert done.returncode == 0, f"{command} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
@@ -45,13 +46,25 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
     python = venv / "bin" / "python"
     purelib = Path(run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", cwd=tmp_path).strip())
     (purelib / "borrowed-dependencies.pth").write_text("".join(f"{path}\n" for path in site.getsitepackages()))
-    run(sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", "-q", wheels[0],
-        cwd=tmp_path)
+    run(
+        sys.executable,
+        "-m",
+        "pip",
+        "--python",
+        python,
+        "install",
+        "--no-deps",
+        "--no-index",
+        "-q",
+        wheels[0],
+        cwd=tmp_path,
+    )
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    imported = run(python, "-c", "import minikube_py.testing, minikube_py.cli.main; print(minikube_py.__file__)",
-                   cwd=elsewhere)
+    imported = run(
+        python, "-c", "import minikube_py.testing, minikube_py.cli.main; print(minikube_py.__file__)", cwd=elsewhere
+    )
     assert Path(imported.strip()).is_relative_to(purelib), imported
     # the dashboard's files are package data, served from the installed package
     assert (purelib / "minikube_py" / "api" / "dashboard" / "static").is_dir()

@@ -26,11 +26,24 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
         yield running
 
 
-def job_manifest(name: str, *, completions: int | None = 1, parallelism: int = 1, backoff_limit: int = 6,
-                 annotations: dict[str, str] | None = None, **spec: Any) -> Obj:
-    body: Obj = {"parallelism": parallelism, "backoffLimit": backoff_limit, **spec,
-                 "template": {"metadata": {"annotations": annotations or {}},
-                              "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}}
+def job_manifest(
+    name: str,
+    *,
+    completions: int | None = 1,
+    parallelism: int = 1,
+    backoff_limit: int = 6,
+    annotations: dict[str, str] | None = None,
+    **spec: Any,
+) -> Obj:
+    body: Obj = {
+        "parallelism": parallelism,
+        "backoffLimit": backoff_limit,
+        **spec,
+        "template": {
+            "metadata": {"annotations": annotations or {}},
+            "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]},
+        },
+    }
     if completions is not None:
         body["completions"] = completions
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name}, "spec": body}
@@ -66,7 +79,8 @@ def events_for(server: RunningServer, name: str) -> list[tuple[str, str]]:
 
 def active(pod: Obj) -> bool:
     return pod.get("status", {}).get("phase") not in ("Succeeded", "Failed") and not pod["metadata"].get(
-        "deletionTimestamp")
+        "deletionTimestamp"
+    )
 
 
 def test_completions_with_bounded_parallelism(server: RunningServer) -> None:
@@ -102,36 +116,61 @@ def test_completions_with_bounded_parallelism(server: RunningServer) -> None:
     assert len(pods) == 3 and all(p["status"]["phase"] == "Succeeded" for p in pods)
     assert all(TRACKING_FINALIZER not in (p["metadata"].get("finalizers") or []) for p in pods)
     assert all(p["metadata"]["labels"]["controller-uid"] == job["metadata"]["uid"] for p in pods)
-    reasons = [reason for reason, _ in eventually(lambda: events_for(server, "batch") if any(
-        r == "Completed" for r, _ in events_for(server, "batch")) else None, what="Completed event")]
+    reasons = [
+        reason
+        for reason, _ in eventually(
+            lambda: (
+                events_for(server, "batch") if any(r == "Completed" for r, _ in events_for(server, "batch")) else None
+            ),
+            what="Completed event",
+        )
+    ]
     assert reasons.count("SuccessfulCreate") == 3
 
 
 def test_backoff_limit_fails_the_job(server: RunningServer) -> None:
-    create(server, job_manifest("crash", completions=4, parallelism=2, backoff_limit=1,
-                                annotations={RUN_SECONDS: "0.5", EXIT_CODE: "1"}))
+    create(
+        server,
+        job_manifest(
+            "crash", completions=4, parallelism=2, backoff_limit=1, annotations={RUN_SECONDS: "0.5", EXIT_CODE: "1"}
+        ),
+    )
     job = eventually(lambda: (j := get_job(server, "crash")) and condition(j, "Failed") and j, what="Failed")
     failed = condition(job, "Failed")
     assert failed is not None and failed["reason"] == "BackoffLimitExceeded"
     assert job["status"]["failed"] == 2 and job["status"].get("succeeded", 0) == 0
     assert condition(job, "FailureTarget") is not None
     assert ("BackoffLimitExceeded", "Job has reached the specified backoff limit") in eventually(
-        lambda: events_for(server, "crash") if any(r == "BackoffLimitExceeded" for r, _ in events_for(
-            server, "crash")) else None, what="BackoffLimitExceeded event")
+        lambda: (
+            events_for(server, "crash")
+            if any(r == "BackoffLimitExceeded" for r, _ in events_for(server, "crash"))
+            else None
+        ),
+        what="BackoffLimitExceeded event",
+    )
     assert server.kubectl("-n", NS, "get", "jobs", "crash").stdout.splitlines()[1].split()[:3] == [
-        "crash", "Failed", "0/4"]
+        "crash",
+        "Failed",
+        "0/4",
+    ]
 
 
 def test_failed_pod_is_replaced_after_back_off(server: RunningServer) -> None:
     create(server, job_manifest("retry", backoff_limit=1, annotations={RUN_SECONDS: "0.5", EXIT_CODE: "1"}))
-    job = eventually(lambda: (j := get_job(server, "retry")) and condition(j, "Failed") and j, timeout=45,
-                     what="Failed after one retry")
+    job = eventually(
+        lambda: (j := get_job(server, "retry")) and condition(j, "Failed") and j,
+        timeout=45,
+        what="Failed after one retry",
+    )
     assert job["status"]["failed"] == 2
     pods = sorted(job_pods(server, "retry"), key=lambda p: p["metadata"]["creationTimestamp"])
     assert len(pods) == 2 and all(p["status"]["phase"] == "Failed" for p in pods)
     first, second = (p["metadata"]["creationTimestamp"] for p in pods)
-    assert time.mktime(time.strptime(second, "%Y-%m-%dT%H:%M:%SZ")) - time.mktime(
-        time.strptime(first, "%Y-%m-%dT%H:%M:%SZ")) >= 9  # the 10 s pod failure back-off
+    assert (
+        time.mktime(time.strptime(second, "%Y-%m-%dT%H:%M:%SZ"))
+        - time.mktime(time.strptime(first, "%Y-%m-%dT%H:%M:%SZ"))
+        >= 9
+    )  # the 10 s pod failure back-off
 
 
 def test_active_deadline_stops_the_job(server: RunningServer) -> None:
@@ -163,8 +202,10 @@ def test_suspend_and_resume(server: RunningServer) -> None:
 
 def test_deleting_a_running_job_leaves_no_pod_behind(server: RunningServer) -> None:
     create(server, job_manifest("gone", completions=2, parallelism=2))
-    eventually(lambda: len([p for p in job_pods(server, "gone") if p.get("status", {}).get("phase") == "Running"]) == 2,
-               what="running pods")
+    eventually(
+        lambda: len([p for p in job_pods(server, "gone") if p.get("status", {}).get("phase") == "Running"]) == 2,
+        what="running pods",
+    )
     assert all(TRACKING_FINALIZER in p["metadata"]["finalizers"] for p in job_pods(server, "gone"))
     server.kubectl("-n", NS, "delete", "job", "gone", "--wait=false")
     eventually(lambda: not job_pods(server, "gone"), what="pods released from the finalizer and deleted")

@@ -20,8 +20,14 @@ from minikube_py.testing import RunningServer, eventually, fresh_postgres_databa
 Obj = dict[str, Any]
 LEASE = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/pykube-controller-manager"
 LEASE_DURATION, RENEW_DEADLINE, RETRY = 4, 3, 0.5
-FLAGS = ("--leader-elect-lease-duration", str(LEASE_DURATION), "--leader-elect-renew-deadline", str(RENEW_DEADLINE),
-         "--leader-elect-retry-period", str(RETRY))
+FLAGS = (
+    "--leader-elect-lease-duration",
+    str(LEASE_DURATION),
+    "--leader-elect-renew-deadline",
+    str(RENEW_DEADLINE),
+    "--leader-elect-retry-period",
+    str(RETRY),
+)
 
 
 def identity(server: RunningServer) -> str:
@@ -41,8 +47,10 @@ def namespace_deletion_completes(server: RunningServer, name: str) -> None:
     server.kubectl("create", "namespace", name)
     server.kubectl("-n", name, "create", "configmap", "inside", "--from-literal=a=b")
     server.kubectl("delete", "namespace", name, "--wait=false")
-    eventually(lambda: server.request("GET", f"/api/v1/namespaces/{name}")[0] == 404,
-               f"namespace {name} to be deleted by the leader's namespace controller")
+    eventually(
+        lambda: server.request("GET", f"/api/v1/namespaces/{name}")[0] == 404,
+        f"namespace {name} to be deleted by the leader's namespace controller",
+    )
 
 
 def test_one_leader_and_a_handover_when_it_is_killed(tmp_path: Path) -> None:

@@ -25,8 +25,18 @@ NS = "prommetrics"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("prommetrics") / "data", "--agent-runtime", "fake",
-                           "--node-name", NODE, "--node-ip", "127.0.0.1", "--kubelet-port", "0", agent=True)
+    running = start_server(
+        tmp_path_factory.mktemp("prommetrics") / "data",
+        "--agent-runtime",
+        "fake",
+        "--node-name",
+        NODE,
+        "--node-ip",
+        "127.0.0.1",
+        "--kubelet-port",
+        "0",
+        agent=True,
+    )
     # the fake runtime runs no service proxy (proxy mode none) and makes no pod network on this host,
     # so stopping needs no host-wide cleanup of proxy rules and routes
     running.node_network = False
@@ -41,8 +51,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 def node_ready(server: RunningServer) -> bool:
     code, node = server.request("GET", f"/api/v1/nodes/{NODE}")
-    return code == 200 and any(c["type"] == "Ready" and c["status"] == "True"
-                               for c in node["status"].get("conditions", []))
+    return code == 200 and any(
+        c["type"] == "Ready" and c["status"] == "True" for c in node["status"].get("conditions", [])
+    )
 
 
 def scrape_text(server: RunningServer) -> str:
@@ -68,18 +79,26 @@ def scrape(server: RunningServer) -> list[Sample]:
 def test_metrics_parse_and_carry_kubernetes_names(server: RunningServer) -> None:
     text = scrape_text(server)
     families = {family.name: family for family in text_string_to_metric_families(text)}
-    for name, kind in [("apiserver_request", "counter"), ("apiserver_request_duration_seconds", "histogram"),
-                       ("apiserver_current_inflight_requests", "gauge"), ("apiserver_longrunning_requests", "gauge"),
-                       ("apiserver_registered_watchers", "gauge"), ("apiserver_watch_events", "counter"),
-                       ("apiserver_storage_objects", "gauge"),
-                       ("pykube_store_commit_duration_seconds", "histogram"),
-                       ("workqueue_depth", "gauge"), ("workqueue_adds", "counter"), ("workqueue_retries", "counter"),
-                       ("workqueue_queue_duration_seconds", "histogram"),
-                       ("workqueue_work_duration_seconds", "histogram"),
-                       ("scheduler_schedule_attempts", "counter"),
-                       ("scheduler_scheduling_attempt_duration_seconds", "histogram"),
-                       ("kubelet_pod_start_duration_seconds", "histogram"),
-                       ("process_cpu_seconds", "counter"), ("process_resident_memory_bytes", "gauge")]:
+    for name, kind in [
+        ("apiserver_request", "counter"),
+        ("apiserver_request_duration_seconds", "histogram"),
+        ("apiserver_current_inflight_requests", "gauge"),
+        ("apiserver_longrunning_requests", "gauge"),
+        ("apiserver_registered_watchers", "gauge"),
+        ("apiserver_watch_events", "counter"),
+        ("apiserver_storage_objects", "gauge"),
+        ("pykube_store_commit_duration_seconds", "histogram"),
+        ("workqueue_depth", "gauge"),
+        ("workqueue_adds", "counter"),
+        ("workqueue_retries", "counter"),
+        ("workqueue_queue_duration_seconds", "histogram"),
+        ("workqueue_work_duration_seconds", "histogram"),
+        ("scheduler_schedule_attempts", "counter"),
+        ("scheduler_scheduling_attempt_duration_seconds", "histogram"),
+        ("kubelet_pod_start_duration_seconds", "histogram"),
+        ("process_cpu_seconds", "counter"),
+        ("process_resident_memory_bytes", "gauge"),
+    ]:
         assert families[name].type == kind, name
     found = samples(text)
     assert value(found, "apiserver_current_inflight_requests", request_kind="readOnly") >= 1  # this scrape
@@ -155,18 +174,30 @@ def test_kubectl_get_raw_metrics(server: RunningServer) -> None:
 def test_controllers_scheduler_and_agent_metrics_move_when_pods_are_created(server: RunningServer) -> None:
     before = scrape(server)
     replicaset = {
-        "apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "web", "namespace": NS},
-        "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
-                 "template": {"metadata": {"labels": {"app": "web"}},
-                              "spec": {"terminationGracePeriodSeconds": 0,
-                                       "containers": [{"name": "c", "image": "fake.pykube.io/app:1"}]}}},
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {"name": "web", "namespace": NS},
+        "spec": {
+            "replicas": 3,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {
+                    "terminationGracePeriodSeconds": 0,
+                    "containers": [{"name": "c", "image": "fake.pykube.io/app:1"}],
+                },
+            },
+        },
     }
     server.kubectl("create", "-f", "-", input=json.dumps(replicaset))
 
     def running() -> bool:
         code, pods = server.request("GET", f"/api/v1/namespaces/{NS}/pods?labelSelector=app%3Dweb")
-        return code == 200 and len(pods["items"]) == 3 and all(
-            p.get("status", {}).get("phase") == "Running" for p in pods["items"])
+        return (
+            code == 200
+            and len(pods["items"]) == 3
+            and all(p.get("status", {}).get("phase") == "Running" for p in pods["items"])
+        )
 
     eventually(running, "the ReplicaSet's 3 pods to run")
 

@@ -120,9 +120,14 @@ def netns() -> Iterator[str]:
     name = f"pykube-test-{os.urandom(3).hex()}"
     subprocess.run(["ip", "netns", "add", name], check=True)
     try:
-        for cmd in (["link", "set", "lo", "up"], ["link", "add", "t0", "type", "veth", "peer", "name", "t1"],
-                    ["addr", "add", "10.50.0.1/24", "dev", "t0"], ["link", "set", "t0", "up"],
-                    ["link", "set", "t1", "up"], ["route", "add", "default", "via", "10.50.0.2"]):
+        for cmd in (
+            ["link", "set", "lo", "up"],
+            ["link", "add", "t0", "type", "veth", "peer", "name", "t1"],
+            ["addr", "add", "10.50.0.1/24", "dev", "t0"],
+            ["link", "set", "t0", "up"],
+            ["link", "set", "t1", "up"],
+            ["route", "add", "default", "via", "10.50.0.2"],
+        ):
             subprocess.run(["ip", "-n", name, *cmd], check=True)
         yield name
     finally:
@@ -130,14 +135,20 @@ def netns() -> Iterator[str]:
 
 
 def inside(netns: str, script: str, *args: str) -> str:
-    done = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-c", script, *args], capture_output=True,
-                          text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    done = subprocess.run(
+        ["ip", "netns", "exec", netns, sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     return done.stdout
 
 
 def saved(netns: str) -> str:
-    return subprocess.run(["ip", "netns", "exec", netns, "iptables-legacy-save"], capture_output=True, text=True,
-                          check=True).stdout
+    return subprocess.run(
+        ["ip", "netns", "exec", netns, "iptables-legacy-save"], capture_output=True, text=True, check=True
+    ).stdout
 
 
 def our_lines(netns: str) -> list[str]:

@@ -428,8 +428,14 @@ def test_sync_keeps_local_ports_and_listeners_survive_broken_connections(run: Ru
             other = ServicePortName("other", "db", "", "TCP")
             sctp = ServicePortName("other", "db", "", "SCTP")
             first = await proxier.sync({WEB: BackendSet((a.endpoint,)), DNS: BackendSet(())})
-            again = await proxier.sync({WEB: BackendSet((a.endpoint,)), DNS: BackendSet(()),
-                                        other: BackendSet((a.endpoint,)), sctp: BackendSet((a.endpoint,))})
+            again = await proxier.sync(
+                {
+                    WEB: BackendSet((a.endpoint,)),
+                    DNS: BackendSet(()),
+                    other: BackendSet((a.endpoint,)),
+                    sctp: BackendSet((a.endpoint,)),
+                }
+            )
             assert first[WEB] == again[WEB]
             assert first[DNS] == again[DNS]
             assert len(set(again.values())) == 3  # SCTP has no userspace listener: left out

@@ -32,18 +32,50 @@ LEASES = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("nauth") / "data", "--agent-runtime", "fake", "--node-name", CONTROL,
-                           "--node-ip", "127.0.0.1", "--kubelet-port", "0", agent=True)
+    running = start_server(
+        tmp_path_factory.mktemp("nauth") / "data",
+        "--agent-runtime",
+        "fake",
+        "--node-name",
+        CONTROL,
+        "--node-ip",
+        "127.0.0.1",
+        "--kubelet-port",
+        "0",
+        agent=True,
+    )
     eventually(lambda: node_is_ready(running, CONTROL), f"{CONTROL} Ready")
     yield running
     running.stop()
 
 
 def start_agent(server: RunningServer, data_dir: Path, name: str = NODE) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "minikube_py.cli.main", "agent", "--join", server.url, "--token",
-                             server.node_token, "--runtime", "fake", "--node-name", name, "--node-ip", "127.0.0.1",
-                             "--kubelet-port", "0", "--data-dir", str(data_dir), "--node-lease-duration-seconds", "8"],
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "minikube_py.cli.main",
+            "agent",
+            "--join",
+            server.url,
+            "--token",
+            server.node_token,
+            "--runtime",
+            "fake",
+            "--node-name",
+            name,
+            "--node-ip",
+            "127.0.0.1",
+            "--kubelet-port",
+            "0",
+            "--data-dir",
+            str(data_dir),
+            "--node-lease-duration-seconds",
+            "8",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def stop(agent: subprocess.Popen[str]) -> None:
@@ -62,12 +94,23 @@ def agent_dir(server: RunningServer, tmp_path_factory: pytest.TempPathFactory) -
     agent = start_agent(server, data_dir)
     try:
         eventually(lambda: node_is_ready(server, NODE), f"{NODE} Ready")
-        for kind, name in (("secret", "used"), ("secret", "unused"), ("secret", "other"), ("configmap", "used"),
-                           ("configmap", "unused")):
-            server.kubectl("-n", NS, "create", kind, *(["generic"] if kind == "secret" else []), name,
-                           "--from-literal=k=v")
-        create_pod(server, "mine", NODE, env=[{"name": "S", "valueFrom": {"secretKeyRef": {"name": "used", "key": "k"}}}],
-                   volumes=[{"name": "cm", "configMap": {"name": "used"}}])
+        for kind, name in (
+            ("secret", "used"),
+            ("secret", "unused"),
+            ("secret", "other"),
+            ("configmap", "used"),
+            ("configmap", "unused"),
+        ):
+            server.kubectl(
+                "-n", NS, "create", kind, *(["generic"] if kind == "secret" else []), name, "--from-literal=k=v"
+            )
+        create_pod(
+            server,
+            "mine",
+            NODE,
+            env=[{"name": "S", "valueFrom": {"secretKeyRef": {"name": "used", "key": "k"}}}],
+            volumes=[{"name": "cm", "configMap": {"name": "used"}}],
+        )
         create_pod(server, "theirs", CONTROL, volumes=[{"name": "s", "secret": {"secretName": "other"}}])
         for name in ("mine", "theirs"):
             eventually(lambda n=name: phase(server, n) == "Running", f"{name} Running")
@@ -76,14 +119,23 @@ def agent_dir(server: RunningServer, tmp_path_factory: pytest.TempPathFactory) -
         stop(agent)
 
 
-def create_pod(server: RunningServer, name: str, node: str, env: list[Any] | None = None,
-               volumes: list[Any] | None = None) -> None:
+def create_pod(
+    server: RunningServer, name: str, node: str, env: list[Any] | None = None, volumes: list[Any] | None = None
+) -> None:
     container: dict[str, Any] = {"name": "c", "image": "fake.pykube.io/app:1", "env": env or []}
     if volumes:
         container["volumeMounts"] = [{"name": v["name"], "mountPath": f"/{v['name']}"} for v in volumes]
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": name}},
-           "spec": {"nodeName": node, "terminationGracePeriodSeconds": 1, "containers": [container],
-                    "volumes": volumes or []}}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": {"app": name}},
+        "spec": {
+            "nodeName": node,
+            "terminationGracePeriodSeconds": 1,
+            "containers": [container],
+            "volumes": volumes or [],
+        },
+    }
     server.kubectl("-n", NS, "create", "-f", "-", input=json.dumps(pod))
 
 
@@ -92,14 +144,23 @@ def phase(server: RunningServer, name: str) -> str | None:
     return pod.get("status", {}).get("phase") if code == 200 else None
 
 
-def as_node(server: RunningServer, agent_dir: Path, method: str, path: str, body: Any = None,
-            content_type: str = "application/merge-patch+json") -> tuple[int, Any]:
+def as_node(
+    server: RunningServer,
+    agent_dir: Path,
+    method: str,
+    path: str,
+    body: Any = None,
+    content_type: str = "application/merge-patch+json",
+) -> tuple[int, Any]:
     """One request with the joined agent's own client certificate (no token)."""
     ctx = server.ssl_context()
     ctx.load_cert_chain(agent_dir / "node-client.crt", agent_dir / "node-client.key")
-    req = urllib.request.Request(server.url + path, method=method,
-                                 data=json.dumps(body).encode() if body is not None else None,
-                                 headers={"Content-Type": content_type if method == "PATCH" else "application/json"})
+    req = urllib.request.Request(
+        server.url + path,
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Content-Type": content_type if method == "PATCH" else "application/json"},
+    )
     try:
         with urllib.request.urlopen(req, context=ctx, timeout=20) as resp:
             return resp.status, json.loads(resp.read() or b"{}")
@@ -114,9 +175,17 @@ def test_a_node_reads_only_its_pods_and_what_they_use(server: RunningServer, age
     assert as_node(server, agent_dir, "GET", f"{configmaps}/used")[0] == 200
     code, refused = as_node(server, agent_dir, "GET", f"{pods}/theirs")
     assert code == 403 and f"no relationship found between node '{NODE}' and this object" in refused["message"]
-    for path in (f"{secrets}/unused", f"{secrets}/other", f"{configmaps}/unused", secrets, "/api/v1/secrets",
-                 "/api/v1/namespaces/kube-system/secrets", f"/api/v1/namespaces/kube-system/secrets/{NODE}.node-password.pykube",
-                 "/api/v1/pods", "/api/v1/configmaps"):
+    for path in (
+        f"{secrets}/unused",
+        f"{secrets}/other",
+        f"{configmaps}/unused",
+        secrets,
+        "/api/v1/secrets",
+        "/api/v1/namespaces/kube-system/secrets",
+        f"/api/v1/namespaces/kube-system/secrets/{NODE}.node-password.pykube",
+        "/api/v1/pods",
+        "/api/v1/configmaps",
+    ):
         assert as_node(server, agent_dir, "GET", path)[0] == 403, path
     assert as_node(server, agent_dir, "GET", f"/api/v1/pods?fieldSelector=spec.nodeName%3D{NODE}")[0] == 200
 
@@ -125,37 +194,75 @@ def test_a_node_writes_only_its_own_objects(server: RunningServer, agent_dir: Pa
     pods = f"/api/v1/namespaces/{NS}/pods"
     # another node's pod: no status, no spec, no deletion
     assert as_node(server, agent_dir, "PATCH", f"{pods}/theirs/status", {"status": {"phase": "Failed"}})[0] == 403
-    assert as_node(server, agent_dir, "PATCH", f"{pods}/theirs", {"metadata": {"labels": {"app": "x"}}},
-                   "application/strategic-merge-patch+json")[0] == 403
+    assert (
+        as_node(
+            server,
+            agent_dir,
+            "PATCH",
+            f"{pods}/theirs",
+            {"metadata": {"labels": {"app": "x"}}},
+            "application/strategic-merge-patch+json",
+        )[0]
+        == 403
+    )
     assert as_node(server, agent_dir, "DELETE", f"{pods}/theirs")[0] == 403
     assert phase(server, "theirs") == "Running"
     # its own pod: status yes, spec and labels no
-    assert as_node(server, agent_dir, "PATCH", f"{pods}/mine", {"spec": {"containers": [{"name": "c", "image": "evil"}]}},
-                   "application/strategic-merge-patch+json")[0] == 403
+    assert (
+        as_node(
+            server,
+            agent_dir,
+            "PATCH",
+            f"{pods}/mine",
+            {"spec": {"containers": [{"name": "c", "image": "evil"}]}},
+            "application/strategic-merge-patch+json",
+        )[0]
+        == 403
+    )
     assert as_node(server, agent_dir, "PATCH", f"{pods}/mine", {"metadata": {"labels": {"app": "x"}}})[0] == 403
     # ... nor through its status: only the status is taken from a status write
     sneaky = {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"name": "c", "image": "evil"}]}}
     assert as_node(server, agent_dir, "PATCH", f"{pods}/mine/status", sneaky)[0] == 200
     _, mine = server.request("GET", f"{pods}/mine")
-    assert mine["metadata"]["labels"] == {"app": "mine"} and mine["spec"]["containers"][0]["image"] == "fake.pykube.io/app:1"
+    assert (
+        mine["metadata"]["labels"] == {"app": "mine"}
+        and mine["spec"]["containers"][0]["image"] == "fake.pykube.io/app:1"
+    )
     # collections
     for collection in ("/api/v1/nodes", LEASES, pods, f"/api/v1/namespaces/{NS}/secrets", "/api/v1/persistentvolumes"):
         assert as_node(server, agent_dir, "DELETE", collection)[0] == 403, collection
     # other nodes and their leases, new nodes but its own
     assert as_node(server, agent_dir, "PATCH", f"/api/v1/nodes/{CONTROL}/status", {"status": {}})[0] == 403
     assert as_node(server, agent_dir, "DELETE", f"/api/v1/nodes/{CONTROL}")[0] == 403
-    code, refused = as_node(server, agent_dir, "POST", "/api/v1/nodes",
-                            {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "nauth-fake2"}})
+    code, refused = as_node(
+        server,
+        agent_dir,
+        "POST",
+        "/api/v1/nodes",
+        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "nauth-fake2"}},
+    )
     assert code == 403 and "is not allowed to modify node 'nauth-fake2'" in refused["message"]
-    lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": CONTROL},
-             "spec": {"holderIdentity": CONTROL}}
+    lease = {
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {"name": CONTROL},
+        "spec": {"holderIdentity": CONTROL},
+    }
     code, refused = as_node(server, agent_dir, "POST", LEASES, lease)
     assert code == 403 and "may only create its own Lease" in refused["message"]
     assert as_node(server, agent_dir, "PATCH", f"{LEASES}/{CONTROL}", {"spec": {"holderIdentity": NODE}})[0] == 403
-    code, refused = as_node(server, agent_dir, "PATCH", f"/api/v1/nodes/{NODE}",
-                            {"metadata": {"labels": {"node-restriction.kubernetes.io/trusted": "yes"}}})
+    code, refused = as_node(
+        server,
+        agent_dir,
+        "PATCH",
+        f"/api/v1/nodes/{NODE}",
+        {"metadata": {"labels": {"node-restriction.kubernetes.io/trusted": "yes"}}},
+    )
     assert code == 403 and "not allowed to modify labels" in refused["message"]
-    assert as_node(server, agent_dir, "PATCH", f"/api/v1/nodes/{NODE}", {"metadata": {"labels": {"touched": "yes"}}})[0] == 200
+    assert (
+        as_node(server, agent_dir, "PATCH", f"/api/v1/nodes/{NODE}", {"metadata": {"labels": {"touched": "yes"}}})[0]
+        == 200
+    )
     assert as_node(server, agent_dir, "GET", f"/api/v1/namespaces/{NS}/pods/theirs/log")[0] == 403
     assert sorted(server.kubectl("get", "nodes", "-o", "name").stdout.split()) == [f"node/{NODE}", f"node/{CONTROL}"]
 
@@ -166,14 +273,19 @@ def join_secret(server: RunningServer) -> str:
 
 
 def test_the_join_token_only_mints_node_certificates(server: RunningServer) -> None:
-    for method, path in (("GET", "/api/v1/secrets"), ("GET", f"/api/v1/nodes/{CONTROL}"),
-                         ("DELETE", "/api/v1/nodes"), ("POST", "/api/v1/nodes")):
+    for method, path in (
+        ("GET", "/api/v1/secrets"),
+        ("GET", f"/api/v1/nodes/{CONTROL}"),
+        ("DELETE", "/api/v1/nodes"),
+        ("POST", "/api/v1/nodes"),
+    ):
         code, refused = server.request(method, path, {} if method == "POST" else None, token=join_secret(server))
         assert code == 403 and "the join token may only request node credentials" in refused["message"]
 
 
 def test_an_existing_node_is_refused_to_a_fresh_data_dir_and_rejoins_with_its_own(
-        server: RunningServer, agent_dir: Path, tmp_path: Path) -> None:
+    server: RunningServer, agent_dir: Path, tmp_path: Path
+) -> None:
     thief = start_agent(server, tmp_path / "fresh")
     try:
         assert thief.wait(timeout=30) == 1
@@ -196,7 +308,9 @@ def test_an_existing_node_is_refused_to_a_fresh_data_dir_and_rejoins_with_its_ow
     assert code == 409 and refused["reason"] == "Conflict"
 
 
-def test_a_restarted_agent_rejoins_with_its_data_dir_and_gets_a_serving_certificate(server: RunningServer, tmp_path: Path) -> None:
+def test_a_restarted_agent_rejoins_with_its_data_dir_and_gets_a_serving_certificate(
+    server: RunningServer, tmp_path: Path
+) -> None:
     name = "nauth-restart"
     data_dir = tmp_path / "agent"
     agent = start_agent(server, data_dir, name)
@@ -262,9 +376,17 @@ def kubelet_port(server: RunningServer) -> int:
 
 def exec_refusal(server: RunningServer) -> tuple[int, str]:
     """The API server's answer to a WebSocket upgrade for an exec into ``mine`` (status, message)."""
-    code, body = server.request("GET", f"/api/v1/namespaces/{NS}/pods/mine/exec?command=true&stdout=true", headers={
-        "Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
-        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Protocol": "v5.channel.k8s.io"})
+    code, body = server.request(
+        "GET",
+        f"/api/v1/namespaces/{NS}/pods/mine/exec?command=true&stdout=true",
+        headers={
+            "Connection": "Upgrade",
+            "Upgrade": "websocket",
+            "Sec-WebSocket-Version": "13",
+            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+            "Sec-WebSocket-Protocol": "v5.channel.k8s.io",
+        },
+    )
     return code, body["message"] if isinstance(body, dict) else str(body)
 
 
@@ -283,7 +405,8 @@ def endpoint_moved(server: RunningServer, agent_dir: Path, port: int) -> Iterato
 
 
 def test_the_api_server_refuses_a_daemon_endpoint_that_is_not_the_node(
-        server: RunningServer, agent_dir: Path, impostor: Callable[[bytes], int]) -> None:
+    server: RunningServer, agent_dir: Path, impostor: Callable[[bytes], int]
+) -> None:
     logs = server.kubectl("-n", NS, "logs", "mine")
     assert "fake container" in logs.stdout  # the real agent: its serving certificate verified
     cert, key = pki.self_signed_serving_cert(NODE, [NODE, "127.0.0.1"])
@@ -302,7 +425,8 @@ def test_the_api_server_refuses_a_daemon_endpoint_that_is_not_the_node(
 
 
 def test_a_genuine_certificate_of_another_node_is_refused_too(
-        server: RunningServer, agent_dir: Path, impostor: Callable[[bytes], int]) -> None:
+    server: RunningServer, agent_dir: Path, impostor: Callable[[bytes], int]
+) -> None:
     """The listener presents a serving certificate the cluster CA issued, but to another node."""
     csr, key = pki.node_csr(CONTROL)
     cert = pki.sign_node_csr(pki.load_pki(server.data_dir / "pki"), csr, CONTROL, serving=["127.0.0.1"])

@@ -27,9 +27,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 
 def create_node(server: RunningServer, name: str, **spec: Any) -> None:
-    status, body = server.request("POST", "/api/v1/nodes", {
-        "apiVersion": "v1", "kind": "Node", "metadata": {"name": name}, "spec": spec,
-        "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}]}})
+    status, body = server.request(
+        "POST",
+        "/api/v1/nodes",
+        {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {"name": name},
+            "spec": spec,
+            "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}]},
+        },
+    )
     assert status == 201, body
 
 
@@ -41,8 +49,9 @@ def node(server: RunningServer, name: str) -> Obj:
 
 
 def network_condition(obj: Obj) -> Obj | None:
-    return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c["type"] == "NetworkUnavailable"),
-                None)
+    return next(
+        (c for c in (obj.get("status") or {}).get("conditions") or [] if c["type"] == "NetworkUnavailable"), None
+    )
 
 
 def cidr_events(server: RunningServer, name: str) -> list[Obj]:
@@ -53,9 +62,18 @@ def cidr_events(server: RunningServer, name: str) -> list[Obj]:
 
 def heartbeat(server: RunningServer, name: str) -> None:
     """What a kubelet's status update looks like to the controller: an update of the node."""
-    status, body = server.request("PATCH", f"/api/v1/nodes/{name}/status", {"status": {"conditions": [
-        {"type": "Ready", "status": "True", "reason": "KubeletReady", "lastHeartbeatTime": _now()}]}},
-        content_type="application/strategic-merge-patch+json")
+    status, body = server.request(
+        "PATCH",
+        f"/api/v1/nodes/{name}/status",
+        {
+            "status": {
+                "conditions": [
+                    {"type": "Ready", "status": "True", "reason": "KubeletReady", "lastHeartbeatTime": _now()}
+                ]
+            }
+        },
+        content_type="application/strategic-merge-patch+json",
+    )
     assert status == 200, body
 
 
@@ -94,8 +112,10 @@ def test_nodes_beyond_the_cluster_cidr_wait_for_a_released_subnet(server: Runnin
     status, body = server.request("DELETE", "/api/v1/nodes/a")
     assert status == 200, body
     assert eventually(lambda: node(server, "c")["spec"].get("podCIDR"), "c's pod CIDR") == first
-    available = eventually(lambda: (c := network_condition(node(server, "c"))) and c["status"] == "False" and c,
-                           "c's NetworkUnavailable turning False")
+    available = eventually(
+        lambda: (c := network_condition(node(server, "c"))) and c["status"] == "False" and c,
+        "c's NetworkUnavailable turning False",
+    )
     assert available["reason"] == "CIDRAssigned"
     assert first in available["message"]
 

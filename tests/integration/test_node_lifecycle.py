@@ -27,7 +27,14 @@ NS = "lifecycle"
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, FleetThread]]:
-    with server_with_fake_nodes(tmp_path_factory.mktemp("nodelifecycle") / "data", NODES, "--node-monitor-grace-period", str(GRACE), "--pod-eviction-timeout", str(EVICTION)) as (running, nodes):
+    with server_with_fake_nodes(
+        tmp_path_factory.mktemp("nodelifecycle") / "data",
+        NODES,
+        "--node-monitor-grace-period",
+        str(GRACE),
+        "--pod-eviction-timeout",
+        str(EVICTION),
+    ) as (running, nodes):
         running.kubectl("create", "namespace", NS)
         yield running, nodes
 
@@ -64,26 +71,45 @@ def pods(server: RunningServer, selector: str = "app=web") -> list[Obj]:
 def healthy_spread(server: RunningServer, count: int, avoid: str = "") -> Counter[str] | None:
     """Pods per node once exactly ``count`` web pods exist, all Running and Ready, none on ``avoid``."""
     found = pods(server)
-    if len(found) != count or any(p["spec"].get("nodeName") in (None, avoid) or ready(p) != "True"
-                                  or p["metadata"].get("deletionTimestamp") for p in found):
+    if len(found) != count or any(
+        p["spec"].get("nodeName") in (None, avoid) or ready(p) != "True" or p["metadata"].get("deletionTimestamp")
+        for p in found
+    ):
         return None
     return Counter(p["spec"]["nodeName"] for p in found)
 
 
 def test_a_silent_node_loses_its_pods_to_healthy_nodes_and_comes_back_clean(
-        cluster: tuple[RunningServer, FleetThread]) -> None:
+    cluster: tuple[RunningServer, FleetThread],
+) -> None:
     server, nodes = cluster
-    rc = {"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "web"},
-          "spec": {"replicas": 6, "selector": {"app": "web"},
-                   "template": {"metadata": {"labels": {"app": "web"}},
-                                "spec": {"containers": [{"name": "c", "image": "registry.example/web:1"}]}}}}
+    rc = {
+        "apiVersion": "v1",
+        "kind": "ReplicationController",
+        "metadata": {"name": "web"},
+        "spec": {
+            "replicas": 6,
+            "selector": {"app": "web"},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "c", "image": "registry.example/web:1"}]},
+            },
+        },
+    }
     server.kubectl("-n", NS, "apply", "-f", "-", input=json.dumps(rc))
     spread = eventually(lambda: healthy_spread(server, 6), "6 ready web pods")
     assert set(spread) == set(NODES), spread
     # a pod that tolerates the unreachable taint for ever stays through the outage
-    keeper = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "keeper", "labels": {"app": "keeper"}},
-              "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "registry.example/keeper:1"}],
-                       "tolerations": [{"key": UNREACHABLE, "operator": "Exists", "effect": "NoExecute"}]}}
+    keeper = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "keeper", "labels": {"app": "keeper"}},
+        "spec": {
+            "nodeName": "n1",
+            "containers": [{"name": "c", "image": "registry.example/keeper:1"}],
+            "tolerations": [{"key": UNREACHABLE, "operator": "Exists", "effect": "NoExecute"}],
+        },
+    }
     server.kubectl("-n", NS, "apply", "-f", "-", input=json.dumps(keeper))
     eventually(lambda: ready(get(server, f"/api/v1/namespaces/{NS}/pods/keeper")) == "True", "keeper to be ready")
     doomed = {p["metadata"]["name"] for p in pods(server) if p["spec"]["nodeName"] == "n1"}
@@ -101,8 +127,10 @@ def test_a_silent_node_loses_its_pods_to_healthy_nodes_and_comes_back_clean(
     assert all(t.get("timeAdded") for t in taints)
 
     # its pods leave the service endpoints first: not ready, while still there
-    on_n1 = eventually(lambda: [p for p in pods(server) if p["spec"]["nodeName"] == "n1"
-                                and ready(p) == "False"] or None, "n1's pods to be marked not ready")
+    on_n1 = eventually(
+        lambda: [p for p in pods(server) if p["spec"]["nodeName"] == "n1" and ready(p) == "False"] or None,
+        "n1's pods to be marked not ready",
+    )
     assert {p["metadata"]["name"] for p in on_n1} <= doomed
     assert time.monotonic() - failed < GRACE + 2 + EVICTION, "pods were not marked not ready before eviction"
 
@@ -112,20 +140,27 @@ def test_a_silent_node_loses_its_pods_to_healthy_nodes_and_comes_back_clean(
     assert time.monotonic() - failed >= EVICTION, "pods were evicted before their toleration ran out"
     assert not doomed & {p["metadata"]["name"] for p in pods(server)}
     status = get(server, f"/api/v1/namespaces/{NS}/replicationcontrollers/web")["status"]
-    eventually(lambda: get(server, f"/api/v1/namespaces/{NS}/replicationcontrollers/web")["status"].get(
-        "readyReplicas") == 6, f"the RC to be back at 6 ready replicas (status {status})")
+    eventually(
+        lambda: get(server, f"/api/v1/namespaces/{NS}/replicationcontrollers/web")["status"].get("readyReplicas") == 6,
+        f"the RC to be back at 6 ready replicas (status {status})",
+    )
     keeper_now = get(server, f"/api/v1/namespaces/{NS}/pods/keeper")
     assert keeper_now["spec"]["nodeName"] == "n1" and not keeper_now["metadata"].get("deletionTimestamp")
     assert ready(keeper_now) == "False"
 
-    reasons = {(e["involvedObject"]["kind"], e["involvedObject"]["name"], e["reason"])
-               for e in get(server, "/api/v1/events")["items"]}
+    reasons = {
+        (e["involvedObject"]["kind"], e["involvedObject"]["name"], e["reason"])
+        for e in get(server, "/api/v1/events")["items"]
+    }
     assert ("Node", "n1", "NodeNotReady") in reasons
     assert any(kind == "Pod" and reason == "TaintManagerEviction" and name in doomed for kind, name, reason in reasons)
 
     nodes.start("n1")
-    back = eventually(lambda: node_when(server, "n1", lambda n: ready(n) == "True" and not unreachable_taints(n)),
-                      "n1 Ready again without the unreachable taints", timeout=20)
+    back = eventually(
+        lambda: node_when(server, "n1", lambda n: ready(n) == "True" and not unreachable_taints(n)),
+        "n1 Ready again without the unreachable taints",
+        timeout=20,
+    )
     assert ready(back) == "True"
     assert not [p for p in pods(server) if p["spec"]["nodeName"] == "n1"], "a replaced pod is still bound to n1"
     assert healthy_spread(server, 6, avoid="n1") is not None

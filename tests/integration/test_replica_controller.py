@@ -67,18 +67,28 @@ def get(server: RunningServer, path: str) -> Obj:
 
 
 def template(app: str, **metadata: Any) -> Obj:
-    return {"metadata": {"labels": {"app": app}, **metadata},
-            "spec": {"containers": [{"name": "c", "image": "registry.example/app:1"}]}}
+    return {
+        "metadata": {"labels": {"app": app}, **metadata},
+        "spec": {"containers": [{"name": "c", "image": "registry.example/app:1"}]},
+    }
 
 
 def rc(name: str, replicas: int, app: str, **template_metadata: Any) -> Obj:
-    return {"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": name},
-            "spec": {"replicas": replicas, "selector": {"app": app}, "template": template(app, **template_metadata)}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ReplicationController",
+        "metadata": {"name": name},
+        "spec": {"replicas": replicas, "selector": {"app": app}, "template": template(app, **template_metadata)},
+    }
 
 
 def rs(name: str, replicas: int, app: str, **spec: Any) -> Obj:
-    return {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": name},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": app}}, "template": template(app), **spec}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {"name": name},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": app}}, "template": template(app), **spec},
+    }
 
 
 def pods(server: RunningServer, ns: str, app: str | None = None) -> list[Obj]:
@@ -88,15 +98,23 @@ def pods(server: RunningServer, ns: str, app: str | None = None) -> list[Obj]:
 
 
 def active(server: RunningServer, ns: str, app: str) -> list[Obj]:
-    return [p for p in pods(server, ns, app) if not p["metadata"].get("deletionTimestamp")
-            and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+    return [
+        p
+        for p in pods(server, ns, app)
+        if not p["metadata"].get("deletionTimestamp")
+        and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+    ]
 
 
 def running(server: RunningServer, ns: str, app: str, count: int) -> list[Obj] | None:
     """The app's pods once exactly ``count`` exist, all bound and Running, and nothing else is left."""
     found = pods(server, ns, app)
-    done = len(found) == count and all(p["spec"].get("nodeName") and p.get("status", {}).get("phase") == "Running"
-                                       and not p["metadata"].get("deletionTimestamp") for p in found)
+    done = len(found) == count and all(
+        p["spec"].get("nodeName")
+        and p.get("status", {}).get("phase") == "Running"
+        and not p["metadata"].get("deletionTimestamp")
+        for p in found
+    )
     return found if done else None
 
 
@@ -157,8 +175,13 @@ def test_rc_spreads_six_pods_over_three_nodes(server: RunningServer, ns: str) ->
     assert all(owners(p) == [uid] for p in found)
     eventually(lambda: row(server, ns, "rc", "web") == ["web", "6", "6", "6"], "kubectl get rc to show 6 6 6")
     status = get(server, f"/api/v1/namespaces/{ns}/replicationcontrollers/web")["status"]
-    assert status == {"replicas": 6, "fullyLabeledReplicas": 6, "readyReplicas": 6, "availableReplicas": 6,
-                      "observedGeneration": 1}
+    assert status == {
+        "replicas": 6,
+        "fullyLabeledReplicas": 6,
+        "readyReplicas": 6,
+        "availableReplicas": 6,
+        "observedGeneration": 1,
+    }
     created = {e["message"] for e in events(server, ns, "SuccessfulCreate")}
     assert created == {f"Created pod: {p['metadata']['name']}" for p in found}
     assert all(e["involvedObject"]["kind"] == "ReplicationController" for e in events(server, ns, "SuccessfulCreate"))
@@ -217,8 +240,10 @@ def test_orphaned_pods_are_adopted_by_a_new_rc(server: RunningServer, ns: str) -
     apply(server, ns, rc("web", 3, "web"))
     original = {p["metadata"]["uid"] for p in wait_running(server, ns, "web", 3)}
     kubectl(server, ns, "delete", "rc", "web", "--cascade=orphan")
-    eventually(lambda: all(not p["metadata"].get("ownerReferences") for p in pods(server, ns, "web")),
-               "the pods to lose their ownerReferences")
+    eventually(
+        lambda: all(not p["metadata"].get("ownerReferences") for p in pods(server, ns, "web")),
+        "the pods to lose their ownerReferences",
+    )
     assert {p["metadata"]["uid"] for p in pods(server, ns, "web")} == original
     apply(server, ns, rc("web", 3, "web"))
     uid = get(server, f"/api/v1/namespaces/{ns}/replicationcontrollers/web")["metadata"]["uid"]
@@ -231,8 +256,16 @@ def test_adoption_fills_up_and_scales_down_orphans(server: RunningServer, ns: st
     """Orphans count towards replicas as soon as they are adopted: two orphans and replicas 1
     leave one of them, replicas 3 adds one pod."""
     for name in ("orphan-a", "orphan-b"):
-        apply(server, ns, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": "web"}},
-                           "spec": {"containers": [{"name": "c", "image": "registry.example/app:1"}]}})
+        apply(
+            server,
+            ns,
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": name, "labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "c", "image": "registry.example/app:1"}]},
+            },
+        )
     wait_running(server, ns, "web", 2)
     apply(server, ns, rs("web", 1, "web"))
     survivor = wait_running(server, ns, "web", 1)[0]
@@ -268,14 +301,26 @@ def test_replicaset_status_scale_and_min_ready_seconds(server: RunningServer, ns
 def test_failed_creates_set_replica_failure_until_fixed(server: RunningServer, ns: str) -> None:
     apply(server, ns, rc("broken", 2, "broken", finalizers=["not a finalizer!"]))
     path = f"/api/v1/namespaces/{ns}/replicationcontrollers/broken"
-    condition = eventually(lambda: next((c for c in get(server, path)["status"].get("conditions") or ()
-                                         if c["type"] == "ReplicaFailure"), None), "the ReplicaFailure condition")
+    condition = eventually(
+        lambda: next(
+            (c for c in get(server, path)["status"].get("conditions") or () if c["type"] == "ReplicaFailure"), None
+        ),
+        "the ReplicaFailure condition",
+    )
     assert condition["status"] == "True" and condition["reason"] == "FailedCreate"
     assert "not a finalizer!" in condition["message"]
     failed = eventually(lambda: events(server, ns, "FailedCreate"), "a FailedCreate event")
     assert failed[0]["message"].startswith("Error creating: ") and failed[0]["type"] == "Warning"
     assert not pods(server, ns, "broken")
-    kubectl(server, ns, "patch", "rc", "broken", "--type=json",
-            "-p", '[{"op": "remove", "path": "/spec/template/metadata/finalizers"}]')
+    kubectl(
+        server,
+        ns,
+        "patch",
+        "rc",
+        "broken",
+        "--type=json",
+        "-p",
+        '[{"op": "remove", "path": "/spec/template/metadata/finalizers"}]',
+    )
     wait_running(server, ns, "broken", 2)
     eventually(lambda: not get(server, path)["status"].get("conditions"), "the condition to clear")

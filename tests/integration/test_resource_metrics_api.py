@@ -21,28 +21,52 @@ METRICS = "/apis/metrics.k8s.io/v1beta1"
 
 
 def pod(name: str, containers: dict[str, tuple[str, str]], labels: dict[str, str]) -> Obj:
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels},
-            "spec": {"terminationGracePeriodSeconds": 0, "containers": [
-                {"name": c, "image": "fake.pykube.io/app:1",
-                 "env": [{"name": "FAKE_CPU", "value": cpu}, {"name": "FAKE_MEMORY", "value": memory}]}
-                for c, (cpu, memory) in containers.items()]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "terminationGracePeriodSeconds": 0,
+            "containers": [
+                {
+                    "name": c,
+                    "image": "fake.pykube.io/app:1",
+                    "env": [{"name": "FAKE_CPU", "value": cpu}, {"name": "FAKE_MEMORY", "value": memory}],
+                }
+                for c, (cpu, memory) in containers.items()
+            ],
+        },
+    }
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("metrics") / "data", "--agent-runtime", "fake", "--node-name",
-                           NODE, "--node-ip", "127.0.0.1", "--kubelet-port", "0", agent=True)
+    running = start_server(
+        tmp_path_factory.mktemp("metrics") / "data",
+        "--agent-runtime",
+        "fake",
+        "--node-name",
+        NODE,
+        "--node-ip",
+        "127.0.0.1",
+        "--kubelet-port",
+        "0",
+        agent=True,
+    )
     # the fake runtime runs no service proxy (proxy mode none): there are no host rules to clean up on
     # stop, and cleaning them would take other clusters' rules on this host with them
     running.node_network = False
     try:
         running.kubectl("create", "namespace", NS)
-        for manifest in (pod("busy", {"main": ("250m", "64Mi")}, {"tier": "busy"}),
-                         pod("calm", {"main": ("10m", "16Mi")}, {"tier": "calm"}),
-                         pod("pair", {"web": ("30m", "100Mi"), "log": ("5m", "8Mi")}, {"tier": "busy"})):
+        for manifest in (
+            pod("busy", {"main": ("250m", "64Mi")}, {"tier": "busy"}),
+            pod("calm", {"main": ("10m", "16Mi")}, {"tier": "calm"}),
+            pod("pair", {"web": ("30m", "100Mi"), "log": ("5m", "8Mi")}, {"tier": "busy"}),
+        ):
             running.kubectl("-n", NS, "create", "-f", "-", input=json.dumps(manifest))
-        eventually(lambda: len(top(running, "pods", "-n", NS, "--no-headers")) == 3, "metrics of the three pods",
-                   timeout=90)
+        eventually(
+            lambda: len(top(running, "pods", "-n", NS, "--no-headers")) == 3, "metrics of the three pods", timeout=90
+        )
         yield running
     finally:
         running.stop()
@@ -59,18 +83,25 @@ def top(server: RunningServer, *args: str) -> list[list[str]]:
 def test_discovery_lists_the_metrics_group_as_metrics_server_does(server: RunningServer) -> None:
     out = server.kubectl("api-resources", "--api-group=metrics.k8s.io", "--no-headers").stdout.split("\n")
     rows = sorted(line.split() for line in out if line.strip())
-    assert rows == [["nodes", "metrics.k8s.io/v1beta1", "false", "NodeMetrics"],
-                    ["pods", "metrics.k8s.io/v1beta1", "true", "PodMetrics"]]
+    assert rows == [
+        ["nodes", "metrics.k8s.io/v1beta1", "false", "NodeMetrics"],
+        ["pods", "metrics.k8s.io/v1beta1", "true", "PodMetrics"],
+    ]
     _, groups = server.request("GET", "/apis")
     assert {"groupVersion": "metrics.k8s.io/v1beta1", "version": "v1beta1"} in next(
-        g for g in groups["groups"] if g["name"] == "metrics.k8s.io")["versions"]
+        g for g in groups["groups"] if g["name"] == "metrics.k8s.io"
+    )["versions"]
     _, listing = server.request("GET", METRICS)
     assert {r["name"]: r["verbs"] for r in listing["resources"]} == {"nodes": ["get", "list"], "pods": ["get", "list"]}
 
 
 def test_top_pods_prints_each_pods_usage(server: RunningServer) -> None:
-    assert top(server, "pods", "-n", NS) == [["NAME", "CPU(cores)", "MEMORY(bytes)"], ["busy", "250m", "64Mi"],
-                                             ["calm", "10m", "16Mi"], ["pair", "35m", "108Mi"]]
+    assert top(server, "pods", "-n", NS) == [
+        ["NAME", "CPU(cores)", "MEMORY(bytes)"],
+        ["busy", "250m", "64Mi"],
+        ["calm", "10m", "16Mi"],
+        ["pair", "35m", "108Mi"],
+    ]
 
 
 def test_top_pods_sorts_selects_and_drops_headers(server: RunningServer) -> None:
@@ -79,12 +110,16 @@ def test_top_pods_sorts_selects_and_drops_headers(server: RunningServer) -> None
     assert top(server, "pods", "-n", NS, "-l", "tier=calm", "--no-headers") == [["calm", "10m", "16Mi"]]
     assert [r[0] for r in top(server, "pods", "-n", NS, "-l", "tier!=calm", "--no-headers")] == ["busy", "pair"]
     assert top(server, "pods", "-n", NS, "--field-selector", "metadata.name=busy", "--no-headers") == [
-        ["busy", "250m", "64Mi"]]
+        ["busy", "250m", "64Mi"]
+    ]
 
 
 def test_top_pods_per_container_and_across_namespaces(server: RunningServer) -> None:
     assert top(server, "pods", "pair", "-n", NS, "--containers") == [  # kubectl sorts containers by name
-        ["POD", "NAME", "CPU(cores)", "MEMORY(bytes)"], ["pair", "log", "5m", "8Mi"], ["pair", "web", "30m", "100Mi"]]
+        ["POD", "NAME", "CPU(cores)", "MEMORY(bytes)"],
+        ["pair", "log", "5m", "8Mi"],
+        ["pair", "web", "30m", "100Mi"],
+    ]
     everywhere = top(server, "pods", "-A", "--no-headers")
     assert [NS, "busy", "250m", "64Mi"] in everywhere
     assert {row[0] for row in everywhere} == {NS}  # pods of other namespaces: none run here
@@ -110,7 +145,9 @@ def test_metrics_objects_have_metrics_servers_shape(server: RunningServer) -> No
     assert item["window"].endswith("s") and item["timestamp"].endswith("Z")
     code, listing = server.request("GET", f"{METRICS}/pods?labelSelector=tier%3Dbusy")
     assert listing["kind"] == "PodMetricsList" and sorted(i["metadata"]["name"] for i in listing["items"]) == [
-        "busy", "pair"]
+        "busy",
+        "pair",
+    ]
     code, nodes = server.request("GET", f"{METRICS}/nodes")
     assert nodes["kind"] == "NodeMetricsList" and [n["metadata"]["name"] for n in nodes["items"]] == [NODE]
     assert set(nodes["items"][0]["usage"]) == {"cpu", "memory"}
@@ -118,10 +155,13 @@ def test_metrics_objects_have_metrics_servers_shape(server: RunningServer) -> No
     assert rows[0] == ["NAME", "CPU", "MEMORY", "WINDOW"] and rows[1][:3] == ["busy", "250m", "64Mi"]
 
 
-@pytest.mark.parametrize(("path", "message"), [
-    (f"{METRICS}/namespaces/{NS}/pods/nobody", f'podmetrics.metrics.k8s.io "{NS}/nobody" not found'),
-    (f"{METRICS}/nodes/nowhere", 'nodemetrics.metrics.k8s.io "nowhere" not found'),
-])
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        (f"{METRICS}/namespaces/{NS}/pods/nobody", f'podmetrics.metrics.k8s.io "{NS}/nobody" not found'),
+        (f"{METRICS}/nodes/nowhere", 'nodemetrics.metrics.k8s.io "nowhere" not found'),
+    ],
+)
 def test_unknown_ones_are_404_not_found(server: RunningServer, path: str, message: str) -> None:
     code, status = server.request("GET", path)
     assert code == 404 and status["kind"] == "Status" and status["reason"] == "NotFound"
@@ -149,8 +189,9 @@ def test_history_keeps_samples_for_sparklines(server: RunningServer) -> None:
         points = body["items"][0]["samples"]
         return points if len(points) >= 2 else None
 
-    pod_points = eventually(lambda: samples(f"/pykube/metrics/v1/namespaces/{NS}/pods/busy"),
-                            "two samples of busy", timeout=90)
+    pod_points = eventually(
+        lambda: samples(f"/pykube/metrics/v1/namespaces/{NS}/pods/busy"), "two samples of busy", timeout=90
+    )
     assert {p["cpuNanoCores"] for p in pod_points} == {250_000_000}
     assert {p["memoryBytes"] for p in pod_points} == {64 << 20}
     assert [p["timestamp"] for p in pod_points] == sorted(p["timestamp"] for p in pod_points)

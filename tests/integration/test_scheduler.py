@@ -19,7 +19,9 @@ PREEMPTION_NOT_HELPFUL = "preemption: 0/3 nodes are available: 3 Preemption is n
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with server_with_fake_nodes(tmp_path_factory.mktemp("scheduler") / "data", NODES, cpu=2, memory="4Gi", labels={"n2": {"disk": "ssd"}}) as (running, _):
+    with server_with_fake_nodes(
+        tmp_path_factory.mktemp("scheduler") / "data", NODES, cpu=2, memory="4Gi", labels={"n2": {"disk": "ssd"}}
+    ) as (running, _):
         yield running
 
 
@@ -30,8 +32,14 @@ def pod_manifest(name: str, *, cpu: str = "100m", host_port: int | None = None, 
 
 
 def apply(server: RunningServer, namespace: str, *manifests: dict[str, Any]) -> None:
-    server.kubectl("apply", "-n", namespace, "-f", "-",
-                   input=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(manifests)}))
+    server.kubectl(
+        "apply",
+        "-n",
+        namespace,
+        "-f",
+        "-",
+        input=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(manifests)}),
+    )
 
 
 def pods(server: RunningServer, namespace: str) -> dict[str, dict[str, Any]]:
@@ -84,8 +92,9 @@ def test_pods_spread_over_the_nodes_and_get_a_scheduled_event(server: RunningSer
     apply(server, namespace, *(pod_manifest(f"web-{i}") for i in range(6)))
     placed = all_bound(server, namespace, 6)
     assert Counter(placed.values()) == {"n1": 2, "n2": 2, "n3": 2}
-    events = server.kubectl("get", "events", "-n", namespace, "--field-selector", "reason=Scheduled",
-                            "-o", "json").stdout
+    events = server.kubectl(
+        "get", "events", "-n", namespace, "--field-selector", "reason=Scheduled", "-o", "json"
+    ).stdout
     messages = {e["message"] for e in json.loads(events)["items"]}
     assert f"Successfully assigned {namespace}/web-0 to {placed['web-0']}" in messages
 
@@ -97,9 +106,11 @@ def test_a_tainted_node_gets_no_new_pods(server: RunningServer, namespace: str) 
         placed = all_bound(server, namespace, 6)
         assert "n1" not in placed.values()
         assert set(placed.values()) == {"n2", "n3"}
-        tolerant = pod_manifest("tolerant", nodeSelector={"kubernetes.io/hostname": "n1"},
-                                tolerations=[{"key": "dedicated", "operator": "Equal", "value": "infra",
-                                              "effect": "NoSchedule"}])
+        tolerant = pod_manifest(
+            "tolerant",
+            nodeSelector={"kubernetes.io/hostname": "n1"},
+            tolerations=[{"key": "dedicated", "operator": "Equal", "value": "infra", "effect": "NoSchedule"}],
+        )
         apply(server, namespace, tolerant)
         assert eventually(lambda: node_of(server, namespace)("tolerant")) == "n1"
     finally:
@@ -113,10 +124,16 @@ def test_pods_with_the_same_host_port_never_share_a_node(server: RunningServer, 
         placed = all_bound(server, namespace, 2)
         assert sorted(placed.values()) == ["n1", "n2"]
         apply(server, namespace, pod_manifest("hp-2", host_port=8080))
-        wait_unschedulable(server, namespace, "hp-2", (
-            "0/3 nodes are available: 1 node(s) were unschedulable, 2 node(s) didn't have free ports for the "
-            "requested pod ports. preemption: 0/3 nodes are available: 1 Preemption is not helpful for "
-            "scheduling, 2 No preemption victims found for incoming pod."))
+        wait_unschedulable(
+            server,
+            namespace,
+            "hp-2",
+            (
+                "0/3 nodes are available: 1 node(s) were unschedulable, 2 node(s) didn't have free ports for the "
+                "requested pod ports. preemption: 0/3 nodes are available: 1 Preemption is not helpful for "
+                "scheduling, 2 No preemption victims found for incoming pod."
+            ),
+        )
         apply(server, namespace, pod_manifest("other-port", host_port=8081))
         assert eventually(lambda: node_of(server, namespace)("other-port")) in ("n1", "n2")
     finally:
@@ -126,21 +143,36 @@ def test_pods_with_the_same_host_port_never_share_a_node(server: RunningServer, 
 
 
 def test_node_selector(server: RunningServer, namespace: str) -> None:
-    apply(server, namespace, *(pod_manifest(f"ssd-{i}", nodeSelector={"disk": "ssd"}) for i in range(3)),
-          pod_manifest("nvme", nodeSelector={"disk": "nvme"}))
+    apply(
+        server,
+        namespace,
+        *(pod_manifest(f"ssd-{i}", nodeSelector={"disk": "ssd"}) for i in range(3)),
+        pod_manifest("nvme", nodeSelector={"disk": "nvme"}),
+    )
     for i in range(3):
         assert eventually(lambda i=i: node_of(server, namespace)(f"ssd-{i}")) == "n2"  # type: ignore[misc]
-    wait_unschedulable(server, namespace, "nvme", "0/3 nodes are available: 3 node(s) didn't match Pod's node "
-                                                  f"affinity/selector. {PREEMPTION_NOT_HELPFUL}")
+    wait_unschedulable(
+        server,
+        namespace,
+        "nvme",
+        f"0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector. {PREEMPTION_NOT_HELPFUL}",
+    )
 
 
 def test_insufficient_cpu_keeps_a_pod_pending_until_a_node_with_room_comes(
-        server: RunningServer, namespace: str, tmp_path: Path) -> None:
+    server: RunningServer, namespace: str, tmp_path: Path
+) -> None:
     apply(server, namespace, pod_manifest("big", cpu="3"))
     message = f"0/3 nodes are available: 3 Insufficient cpu. {PREEMPTION_NOT_HELPFUL}"
     wait_unschedulable(server, namespace, "big", message)
-    described = eventually(lambda: (out := server.kubectl("describe", "pod", "big", "-n", namespace).stdout)
-                           and "FailedScheduling" in out and out, what="the FailedScheduling event")
+    described = eventually(
+        lambda: (
+            (out := server.kubectl("describe", "pod", "big", "-n", namespace).stdout)
+            and "FailedScheduling" in out
+            and out
+        ),
+        what="the FailedScheduling event",
+    )
     assert "PodScheduled   False" in described
     assert "Status:           Pending" in described
     event = next(line for line in described.splitlines() if "FailedScheduling" in line)

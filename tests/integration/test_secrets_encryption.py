@@ -25,9 +25,23 @@ SECRET_ROWS = "SELECT key, value FROM {table} WHERE key LIKE '/core/secrets/%'"
 
 
 def secrets_encrypt(server: RunningServer, action: str) -> dict[str, object]:
-    done = subprocess.run([sys.executable, "-m", "minikube_py.cli.main", "secrets-encrypt", action, "-o", "json",
-                           "--kubeconfig", str(server.kubeconfig)], capture_output=True, text=True, timeout=60,
-                          check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "minikube_py.cli.main",
+            "secrets-encrypt",
+            action,
+            "-o",
+            "json",
+            "--kubeconfig",
+            str(server.kubeconfig),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     answer: dict[str, object] = json.loads(done.stdout)
     return answer
@@ -51,8 +65,9 @@ def shows(server: RunningServer, name: str, value: str) -> bool | None:
 def sqlite_rows(data_dir: Path) -> list[tuple[str, str]]:
     """Every stored value of a Secret, current and history, straight from the SQLite file."""
     with sqlite3.connect(data_dir / "state.db") as db:
-        return [row for table in ("objects", "events")
-                for row in db.execute(SECRET_ROWS.format(table=table)).fetchall()]
+        return [
+            row for table in ("objects", "events") for row in db.execute(SECRET_ROWS.format(table=table)).fetchall()
+        ]
 
 
 def raw_files(data_dir: Path) -> bytes:
@@ -81,8 +96,12 @@ def test_sqlite_secrets_are_ciphertext_at_rest_and_rotate(tmp_path: Path) -> Non
         assert secret_value(server, "before") == "plain-before-5d1e"
 
         create_secret(server, "after", "sealed-after-9c3a")
-        manifest = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "applied"},
-                    "stringData": {"password": "applied-value-77e1"}}
+        manifest = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "applied"},
+            "stringData": {"password": "applied-value-77e1"},
+        }
         server.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(manifest))
         server.kubectl("label", "secret", "after", "tier=db")
         assert secret_value(server, "after") == "sealed-after-9c3a"
@@ -92,8 +111,9 @@ def test_sqlite_secrets_are_ciphertext_at_rest_and_rotate(tmp_path: Path) -> Non
         listed = json.loads(server.kubectl("get", "secrets", "-o", "json").stdout)
         assert {s["metadata"]["name"] for s in listed["items"]} >= {"before", "after", "applied"}
         # a watch from an old resourceVersion replays the history out of the events table
-        code, events = server.request("GET", "/api/v1/namespaces/default/secrets?watch=1&resourceVersion=1"
-                                             "&timeoutSeconds=1")
+        code, events = server.request(
+            "GET", "/api/v1/namespaces/default/secrets?watch=1&resourceVersion=1&timeoutSeconds=1"
+        )
         assert code == 200 and "sealed-after-9c3a" not in events
         assert base64.b64encode(b"sealed-after-9c3a").decode() in events
 
@@ -124,8 +144,12 @@ def test_sqlite_secrets_are_ciphertext_at_rest_and_rotate(tmp_path: Path) -> Non
         assert set(status["secretsByKey"]) == {new_key}  # the plain one and the history too
         rows = sqlite_rows(data)
         assert rows and all(v.startswith(f"k8s:enc:aesgcm:v1:{new_key}:") for _, v in rows)
-        for name, value in (("before", "plain-before-5d1e"), ("after", "sealed-after-9c3a"),
-                            ("applied", "applied-value-77e1"), ("rotated", "rotated-value-2b8f")):
+        for name, value in (
+            ("before", "plain-before-5d1e"),
+            ("after", "sealed-after-9c3a"),
+            ("applied", "applied-value-77e1"),
+            ("rotated", "rotated-value-2b8f"),
+        ):
             assert secret_value(server, name) == value
         # other kinds are never sealed
         server.kubectl("create", "configmap", "visible", "--from-literal=k=configmap-value-e4")
@@ -143,8 +167,11 @@ async def postgres_rows(url: str) -> list[tuple[str, str]]:
     engine = create_async_engine(url.replace("postgresql://", "postgresql+asyncpg://", 1))
     try:
         async with engine.connect() as conn:
-            return [(row.key, row.value) for table in ("objects", "events")
-                    for row in await conn.execute(text(SECRET_ROWS.format(table=table)))]
+            return [
+                (row.key, row.value)
+                for table in ("objects", "events")
+                for row in await conn.execute(text(SECRET_ROWS.format(table=table)))
+            ]
     finally:
         await engine.dispose()
 
@@ -172,8 +199,9 @@ def test_servers_sharing_postgresql_share_the_keys_and_their_rotation(tmp_path: 
             assert secret_value(first, "shared") == "shared-value-41c0"
             rows = asyncio.run(postgres_rows(url))
             assert rows and all(v.startswith(f"k8s:enc:aesgcm:v1:{new_key}:") for _, v in rows)
-            assert not any(value in v for _, v in rows for value in ("shared-value-41c0", "later-value-8d2a",
-                                                                               "fresh-value-0f9e"))
+            assert not any(
+                value in v for _, v in rows for value in ("shared-value-41c0", "later-value-8d2a", "fresh-value-0f9e")
+            )
         finally:
             if second is not None:
                 second.stop()

@@ -27,10 +27,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 
 def manifest(name: str, replicas: int = 3, image: str = "web:v1", **spec: Any) -> Obj:
-    return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": name},
-            "spec": {"replicas": replicas, "serviceName": name, "selector": {"matchLabels": {"app": name}},
-                     "template": {"metadata": {"labels": {"app": name}},
-                                  "spec": {"containers": [{"name": "c", "image": image}]}}, **spec}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "serviceName": name,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "c", "image": image}]},
+            },
+            **spec,
+        },
+    }
 
 
 def apply(server: RunningServer, obj: Obj) -> None:
@@ -57,8 +68,10 @@ def ready(server: RunningServer, name: str, names: set[str]) -> dict[str, Obj] |
     pods = pods_of(server, name)
     if set(pods) != names:
         return None
-    ok = all(any(c["type"] == "Ready" and c["status"] == "True" for c in (p.get("status") or {}).get("conditions") or [])
-             for p in pods.values())
+    ok = all(
+        any(c["type"] == "Ready" and c["status"] == "True" for c in (p.get("status") or {}).get("conditions") or [])
+        for p in pods.values()
+    )
     return pods if ok else None
 
 
@@ -84,7 +97,11 @@ def test_ordered_identities_rolling_update_history_and_undo(server: RunningServe
     revision = status["updateRevision"]
     assert status["currentRevision"] == revision and revision.startswith("web-")
     assert (status["replicas"], status["readyReplicas"], status["updatedReplicas"], status["currentReplicas"]) == (
-        3, 3, 3, 3)
+        3,
+        3,
+        3,
+        3,
+    )
     for ordinal, (pod_name, pod) in enumerate(sorted(pods.items())):
         labels = pod["metadata"]["labels"]
         assert labels["statefulset.kubernetes.io/pod-name"] == pod_name
@@ -99,8 +116,15 @@ def test_ordered_identities_rolling_update_history_and_undo(server: RunningServe
     assert table[1].split()[:3] == [revision, "statefulset.apps/web", "1"]
 
     # a partitioned rolling update replaces only ordinals >= 2, then the rest once the partition drops
-    server.kubectl("-n", NS, "patch", "sts", "web", "-p",
-                   json.dumps({"spec": {"updateStrategy": {"rollingUpdate": {"partition": 2}}}}))
+    server.kubectl(
+        "-n",
+        NS,
+        "patch",
+        "sts",
+        "web",
+        "-p",
+        json.dumps({"spec": {"updateStrategy": {"rollingUpdate": {"partition": 2}}}}),
+    )
     server.kubectl("-n", NS, "set", "image", "sts/web", "c=web:v2")
     out = server.kubectl("-n", NS, "rollout", "status", "sts/web", "--timeout=60s").stdout
     assert "partitioned roll out complete: 1 new pods have been updated" in out
@@ -109,8 +133,15 @@ def test_ordered_identities_rolling_update_history_and_undo(server: RunningServe
     status = sts(server, "web")["status"]
     assert status["currentRevision"] == revision != status["updateRevision"]
     assert (status["currentReplicas"], status["updatedReplicas"]) == (2, 1)
-    server.kubectl("-n", NS, "patch", "sts", "web", "-p",
-                   json.dumps({"spec": {"updateStrategy": {"rollingUpdate": {"partition": 0}}}}))
+    server.kubectl(
+        "-n",
+        NS,
+        "patch",
+        "sts",
+        "web",
+        "-p",
+        json.dumps({"spec": {"updateStrategy": {"rollingUpdate": {"partition": 0}}}}),
+    )
     out = server.kubectl("-n", NS, "rollout", "status", "sts/web", "--timeout=60s").stdout
     assert "partitioned roll out complete: 3 new pods have been updated" in out  # (kubectl's words for partition 0)
     assert [p["spec"]["containers"][0]["image"] for p in pods_of(server, "web").values()] == ["web:v2"] * 3
@@ -125,8 +156,10 @@ def test_ordered_identities_rolling_update_history_and_undo(server: RunningServe
     # undo: kubectl patches the template back from revision 1, which becomes revision 3
     server.kubectl("-n", NS, "rollout", "undo", "sts/web")
     server.kubectl("-n", NS, "rollout", "status", "sts/web", "--timeout=60s")
-    eventually(lambda: sorted(p["spec"]["containers"][0]["image"] for p in pods_of(server, "web").values())
-               == ["web:v1"] * 3, what="every pod back on v1")
+    eventually(
+        lambda: sorted(p["spec"]["containers"][0]["image"] for p in pods_of(server, "web").values()) == ["web:v1"] * 3,
+        what="every pod back on v1",
+    )
     by_number = revisions(server, "app%3Dweb")
     assert sorted(by_number) == [2, 3]
     assert by_number[3]["metadata"]["name"] == revision and by_number[2]["metadata"]["name"] == v2
@@ -140,8 +173,10 @@ def test_scaling_is_ordered_and_deleted_pods_come_back_with_their_names(server: 
     # (--wait=false: a fake node's pod goes at once, and kubectl's wait can miss the deletion of a name
     # that is back before its watch starts)
     server.kubectl("-n", NS, "delete", "pod", "db-1", "--wait=false")
-    eventually(lambda: (p := ready(server, "db", {"db-0", "db-1"})) and p["db-1"]["metadata"]["uid"] != old_uid,
-               what="db-1 back")
+    eventually(
+        lambda: (p := ready(server, "db", {"db-0", "db-1"})) and p["db-1"]["metadata"]["uid"] != old_uid,
+        what="db-1 back",
+    )
 
     # a failed pod (an eviction, a node's verdict) is deleted and made again under its name
     failed_uid = pods_of(server, "db")["db-0"]["metadata"]["uid"]
@@ -153,8 +188,12 @@ def test_scaling_is_ordered_and_deleted_pods_come_back_with_their_names(server: 
         current = pods_of(server, "db").get("db-0")
         if current and current["metadata"]["uid"] == failed_uid and current["status"].get("phase") != "Failed":
             # (again if the fake node reported it Running before the controller saw it fail)
-            code, body = server.request("PATCH", f"/api/v1/namespaces/{NS}/pods/db-0/status",
-                                        {"status": {"phase": "Failed"}}, content_type="application/merge-patch+json")
+            code, body = server.request(
+                "PATCH",
+                f"/api/v1/namespaces/{NS}/pods/db-0/status",
+                {"status": {"phase": "Failed"}},
+                content_type="application/merge-patch+json",
+            )
             assert code in (200, 404, 409), body
         return False
 
@@ -166,8 +205,10 @@ def test_scaling_is_ordered_and_deleted_pods_come_back_with_their_names(server: 
     server.kubectl("-n", NS, "scale", "sts", "db", "--replicas=1")
     eventually(lambda: ready(server, "db", {"db-0"}), what="one pod")
     # (each event is written after its delete returns, so the last may land after its pod is gone)
-    eventually(lambda: pods_in_event_order(server, "db", "SuccessfulDelete")[-3:] == ["db-3", "db-2", "db-1"],
-               what="the deletions' events, last pod first")
+    eventually(
+        lambda: pods_in_event_order(server, "db", "SuccessfulDelete")[-3:] == ["db-3", "db-2", "db-1"],
+        what="the deletions' events, last pod first",
+    )
     eventually(lambda: sts(server, "db")["status"]["replicas"] == 1, what="the status counting one pod")
     scale = get(server, f"/apis/apps/v1/namespaces/{NS}/statefulsets/db/scale")
     assert (scale["spec"]["replicas"], scale["status"]["selector"]) == (1, "app=db")
@@ -177,15 +218,27 @@ def test_parallel_and_on_delete(server: RunningServer) -> None:
     apply(server, manifest("par", replicas=3, podManagementPolicy="Parallel", updateStrategy={"type": "OnDelete"}))
     eventually(lambda: ready(server, "par", {"par-0", "par-1", "par-2"}), what="three pods")
     server.kubectl("-n", NS, "set", "image", "sts/par", "c=web:v2")
-    eventually(lambda: sts(server, "par")["status"].get("updateRevision") != sts(server, "par")["status"].get(
-        "currentRevision"), what="a new update revision")
+    eventually(
+        lambda: (
+            sts(server, "par")["status"].get("updateRevision") != sts(server, "par")["status"].get("currentRevision")
+        ),
+        what="a new update revision",
+    )
     images = {n: p["spec"]["containers"][0]["image"] for n, p in pods_of(server, "par").items()}
     assert images == {"par-0": "web:v1", "par-1": "web:v1", "par-2": "web:v1"}  # OnDelete: nothing replaced
     server.kubectl("-n", NS, "delete", "pod", "par-1", "--wait=false")
-    eventually(lambda: (p := ready(server, "par", {"par-0", "par-1", "par-2"})) and
-               p["par-1"]["spec"]["containers"][0]["image"] == "web:v2", what="par-1 on v2")
+    eventually(
+        lambda: (
+            (p := ready(server, "par", {"par-0", "par-1", "par-2"}))
+            and p["par-1"]["spec"]["containers"][0]["image"] == "web:v2"
+        ),
+        what="par-1 on v2",
+    )
     assert {n: p["spec"]["containers"][0]["image"] for n, p in pods_of(server, "par").items()} == {
-        "par-0": "web:v1", "par-1": "web:v2", "par-2": "web:v1"}
+        "par-0": "web:v1",
+        "par-1": "web:v2",
+        "par-2": "web:v1",
+    }
     out = server.kubectl("-n", NS, "rollout", "status", "sts/par", check=False)
     assert "only available for RollingUpdate strategy type" in out.stderr
 
@@ -197,11 +250,21 @@ def test_invalid_statefulsets_are_refused_with_causes(server: RunningServer) -> 
     code, body = server.request("POST", f"/apis/apps/v1/namespaces/{NS}/statefulsets", bad)
     assert code == 422, body
     fields = {c["field"] for c in body["details"]["causes"]}
-    assert {"spec.podManagementPolicy", "spec.template.metadata.labels",
-            "spec.template.spec.containers[0].volumeMounts[0].name"} <= fields
+    assert {
+        "spec.podManagementPolicy",
+        "spec.template.metadata.labels",
+        "spec.template.spec.containers[0].volumeMounts[0].name",
+    } <= fields
 
-    claimed = manifest("claimed", volumeClaimTemplates=[{"metadata": {"name": "data"}, "spec": {
-        "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}])
+    claimed = manifest(
+        "claimed",
+        volumeClaimTemplates=[
+            {
+                "metadata": {"name": "data"},
+                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+            }
+        ],
+    )
     claimed["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/d"}]
     code, body = server.request("POST", f"/apis/apps/v1/namespaces/{NS}/statefulsets?dryRun=All", claimed)
     assert code == 201, body
@@ -220,10 +283,18 @@ def test_invalid_statefulsets_are_refused_with_causes(server: RunningServer) -> 
 
 
 def test_daemonset_history_and_undo(server: RunningServer, tmp_path: Path) -> None:
-    ds = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent"},
-          "spec": {"selector": {"matchLabels": {"app": "agent"}},
-                   "template": {"metadata": {"labels": {"app": "agent"}},
-                                "spec": {"containers": [{"name": "c", "image": "agent:v1"}]}}}}
+    ds = {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "agent"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "agent"}},
+            "template": {
+                "metadata": {"labels": {"app": "agent"}},
+                "spec": {"containers": [{"name": "c", "image": "agent:v1"}]},
+            },
+        },
+    }
     apply(server, ds)
     server.kubectl("-n", NS, "rollout", "status", "ds/agent", "--timeout=60s")
     server.kubectl("-n", NS, "set", "image", "ds/agent", "c=agent:v2")
@@ -236,8 +307,10 @@ def test_daemonset_history_and_undo(server: RunningServer, tmp_path: Path) -> No
 
     server.kubectl("-n", NS, "rollout", "undo", "ds/agent")
     server.kubectl("-n", NS, "rollout", "status", "ds/agent", "--timeout=60s")
-    eventually(lambda: {p["spec"]["containers"][0]["image"] for p in pods_of(server, "agent").values()} == {"agent:v1"},
-               what="every daemon pod back on v1")
+    eventually(
+        lambda: {p["spec"]["containers"][0]["image"] for p in pods_of(server, "agent").values()} == {"agent:v1"},
+        what="every daemon pod back on v1",
+    )
     by_number = revisions(server, "app%3Dagent")
     assert sorted(by_number) == [2, 3] and by_number[3]["metadata"]["name"] == first["metadata"]["name"]
     hashes = {p["metadata"]["labels"]["controller-revision-hash"] for p in pods_of(server, "agent").values()}
@@ -250,10 +323,17 @@ def claims(server: RunningServer, selector: str) -> dict[str, Obj]:
 
 
 def with_claims(name: str, replicas: int, **spec: Any) -> Obj:
-    obj = manifest(name, replicas, volumeClaimTemplates=[{"metadata": {"name": "data", "labels": {"claim": name}},
-                                                          "spec": {"accessModes": ["ReadWriteOnce"],
-                                                                   "resources": {"requests": {"storage": "1Gi"}}}}],
-                   **spec)
+    obj = manifest(
+        name,
+        replicas,
+        volumeClaimTemplates=[
+            {
+                "metadata": {"name": "data", "labels": {"claim": name}},
+                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+            }
+        ],
+        **spec,
+    )
     obj["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
     return obj
 
@@ -273,8 +353,10 @@ def test_claims_are_made_per_pod_kept_and_reattached(server: RunningServer) -> N
     # each local-path claim is provisioned on the node of its first pod
     nodes = {n: p["spec"]["nodeName"] for n, p in pods.items()}
     assert len(set(nodes.values())) == 2  # (spread over both nodes, so coming back to the same one means something)
-    eventually(lambda: all(c["status"].get("phase") == "Bound" for c in claims(server, "claim%3Dkept").values()),
-               what="the claims bound")
+    eventually(
+        lambda: all(c["status"].get("phase") == "Bound" for c in claims(server, "claim%3Dkept").values()),
+        what="the claims bound",
+    )
 
     server.kubectl("-n", NS, "scale", "sts", "kept", "--replicas=1")
     eventually(lambda: ready(server, "kept", {"kept-0"}), what="one pod")
@@ -282,8 +364,11 @@ def test_claims_are_made_per_pod_kept_and_reattached(server: RunningServer) -> N
     server.kubectl("-n", NS, "scale", "sts", "kept", "--replicas=3")
     pods = eventually(lambda: ready(server, "kept", {"kept-0", "kept-1", "kept-2"}), what="three pods again")
     assert {n: c["metadata"]["uid"] for n, c in claims(server, "claim%3Dkept").items()} == uids
-    assert {v["persistentVolumeClaim"]["claimName"] for v in pods["kept-2"]["spec"]["volumes"]
-            if "persistentVolumeClaim" in v} == {"data-kept-2"}
+    assert {
+        v["persistentVolumeClaim"]["claimName"]
+        for v in pods["kept-2"]["spec"]["volumes"]
+        if "persistentVolumeClaim" in v
+    } == {"data-kept-2"}
     assert {n: p["spec"]["nodeName"] for n, p in pods.items()} == nodes  # back where their volumes are
     server.kubectl("-n", NS, "delete", "sts", "kept")
     eventually(lambda: not pods_of(server, "kept"), what="the pods gone")
@@ -295,10 +380,24 @@ def test_retention_policy_delete_also_when_set_later(server: RunningServer) -> N
     eventually(lambda: ready(server, "gone", {"gone-0", "gone-1"}), what="two pods")
     assert sorted(claims(server, "claim%3Dgone")) == ["data-gone-0", "data-gone-1"]
     owner = sts(server, "gone")["metadata"]["uid"]
-    server.kubectl("-n", NS, "patch", "sts", "gone", "-p", json.dumps({"spec": {
-        "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Delete", "whenScaled": "Delete"}}}))
-    eventually(lambda: all([r["uid"] for r in c["metadata"].get("ownerReferences") or []] == [owner]
-                           for c in claims(server, "claim%3Dgone").values()), what="the set owning the claims")
+    server.kubectl(
+        "-n",
+        NS,
+        "patch",
+        "sts",
+        "gone",
+        "-p",
+        json.dumps(
+            {"spec": {"persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Delete", "whenScaled": "Delete"}}}
+        ),
+    )
+    eventually(
+        lambda: all(
+            [r["uid"] for r in c["metadata"].get("ownerReferences") or []] == [owner]
+            for c in claims(server, "claim%3Dgone").values()
+        ),
+        what="the set owning the claims",
+    )
     server.kubectl("-n", NS, "scale", "sts", "gone", "--replicas=1")
     eventually(lambda: sorted(claims(server, "claim%3Dgone")) == ["data-gone-0"], what="the scaled-away claim gone")
     server.kubectl("-n", NS, "delete", "sts", "gone")
@@ -310,12 +409,19 @@ def test_a_set_recreated_after_an_orphaning_delete_adopts_the_pods(server: Runni
     pods = eventually(lambda: ready(server, "adopt", {"adopt-0", "adopt-1"}), what="two pods")
     uids = {n: p["metadata"]["uid"] for n, p in pods.items()}
     server.kubectl("-n", NS, "delete", "sts", "adopt", "--cascade=orphan")
-    eventually(lambda: all(not p["metadata"].get("ownerReferences") for p in pods_of(server, "adopt").values()),
-               what="orphaned pods")
+    eventually(
+        lambda: all(not p["metadata"].get("ownerReferences") for p in pods_of(server, "adopt").values()),
+        what="orphaned pods",
+    )
     apply(server, manifest("adopt", replicas=2))
     owner = eventually(lambda: sts(server, "adopt")["metadata"]["uid"], what="the new set")
-    eventually(lambda: all((p["metadata"].get("ownerReferences") or [{}])[0].get("uid") == owner
-                           for p in pods_of(server, "adopt").values()), what="the pods adopted")
+    eventually(
+        lambda: all(
+            (p["metadata"].get("ownerReferences") or [{}])[0].get("uid") == owner
+            for p in pods_of(server, "adopt").values()
+        ),
+        what="the pods adopted",
+    )
     assert {n: p["metadata"]["uid"] for n, p in pods_of(server, "adopt").items()} == uids
     eventually(lambda: sts(server, "adopt")["status"].get("readyReplicas") == 2, what="both counted")
     # the history was adopted too: the pods' revision is still the set's current one, nothing rolled
@@ -327,14 +433,24 @@ def test_a_set_recreated_after_an_orphaning_delete_adopts_the_pods(server: Runni
 def test_a_pending_pod_gets_its_missing_claim(server: RunningServer) -> None:
     """A pod waiting for a claim nobody made (here an orphan the set adopts) gets it from the set."""
     obj = with_claims("late", 1)
-    orphan = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "late-0", "labels": {"app": "late"}},
-              "spec": {**obj["spec"]["template"]["spec"],
-                       "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data-late-0"}}]}}
+    orphan = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "late-0", "labels": {"app": "late"}},
+        "spec": {
+            **obj["spec"]["template"]["spec"],
+            "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data-late-0"}}],
+        },
+    }
     code, body = server.request("POST", f"/api/v1/namespaces/{NS}/pods", orphan)
     assert code == 201, body
-    eventually(lambda: any(e["reason"] == "FailedScheduling" for e in get(
-        server, f"/api/v1/namespaces/{NS}/events?fieldSelector=involvedObject.name%3Dlate-0")["items"]),
-        what="late-0 unschedulable without its claim")
+    eventually(
+        lambda: any(
+            e["reason"] == "FailedScheduling"
+            for e in get(server, f"/api/v1/namespaces/{NS}/events?fieldSelector=involvedObject.name%3Dlate-0")["items"]
+        ),
+        what="late-0 unschedulable without its claim",
+    )
     apply(server, obj)
     eventually(lambda: ready(server, "late", {"late-0"}), what="late-0 running on its new claim")
     assert sorted(claims(server, "claim%3Dlate")) == ["data-late-0"]
@@ -345,8 +461,13 @@ def test_a_foreign_revision_holding_the_name_bumps_the_collision_count(server: R
     code, dry = server.request("POST", f"/apis/apps/v1/namespaces/{NS}/statefulsets?dryRun=All", obj)
     assert code == 201, dry
     taken = f"clash-{revision_hash(dry)}"
-    squatter = {"apiVersion": "apps/v1", "kind": "ControllerRevision", "metadata": {"name": taken},
-                "data": {"something": "else"}, "revision": 1}
+    squatter = {
+        "apiVersion": "apps/v1",
+        "kind": "ControllerRevision",
+        "metadata": {"name": taken},
+        "data": {"something": "else"},
+        "revision": 1,
+    }
     code, body = server.request("POST", f"/apis/apps/v1/namespaces/{NS}/controllerrevisions", squatter)
     assert code == 201, body
     apply(server, obj)

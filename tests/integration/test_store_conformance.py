@@ -196,7 +196,9 @@ async def test_list_orders_bytewise_respects_prefix_and_pages(store: Store) -> N
 
 async def test_list_skips_texts_without_the_hints_but_pages_by_what_it_read(store: Store) -> None:
     for name in ("a", "b", "c", "d"):
-        await create(store, f"/core/pods/h/{name}", {**pod(name), "status": {"phase": "Running" if name in "ac" else "Pending"}})
+        await create(
+            store, f"/core/pods/h/{name}", {**pod(name), "status": {"phase": "Running" if name in "ac" else "Pending"}}
+        )
     running = await store.list("/core/pods/h/", must_contain=('"Running"',))
     assert [o["metadata"]["name"] for o in running.items] == ["a", "c"]
     page = await store.list("/core/pods/h/", limit=2, must_contain=('"Pending"',))

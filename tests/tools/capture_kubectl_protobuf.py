@@ -57,17 +57,49 @@ DEPLOYMENT_UID = "6a1f3c1e-0000-4000-8000-00000000d0de"
 
 #: (case name, kubectl arguments); the file is <case>.bin
 CASES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("secret_generic_literal", ("create", "secret", "generic", "s1", "--from-literal=user=admin",
-                                "--from-literal=password=s3cr3t", "--from-literal=empty=")),
-    ("secret_generic_file", ("create", "secret", "generic", "s2", "--from-file={dir}/app.properties",
-                             "--from-file=picture={dir}/logo.bin", "--type=example.com/custom")),
-    ("secret_docker_registry", ("create", "secret", "docker-registry", "regcred",
-                                "--docker-server=registry.example.com", "--docker-username=bob",
-                                "--docker-password=hunter2", "--docker-email=bob@example.com")),
+    (
+        "secret_generic_literal",
+        (
+            "create",
+            "secret",
+            "generic",
+            "s1",
+            "--from-literal=user=admin",
+            "--from-literal=password=s3cr3t",
+            "--from-literal=empty=",
+        ),
+    ),
+    (
+        "secret_generic_file",
+        (
+            "create",
+            "secret",
+            "generic",
+            "s2",
+            "--from-file={dir}/app.properties",
+            "--from-file=picture={dir}/logo.bin",
+            "--type=example.com/custom",
+        ),
+    ),
+    (
+        "secret_docker_registry",
+        (
+            "create",
+            "secret",
+            "docker-registry",
+            "regcred",
+            "--docker-server=registry.example.com",
+            "--docker-username=bob",
+            "--docker-password=hunter2",
+            "--docker-email=bob@example.com",
+        ),
+    ),
     ("secret_tls", ("create", "secret", "tls", "tls1", "--cert={dir}/tls.crt", "--key={dir}/tls.key")),
     ("configmap_literal", ("create", "configmap", "cm1", "--from-literal=a=1", "--from-literal=greeting=hello world")),
-    ("configmap_file", ("create", "configmap", "cm2", "--from-file={dir}/app.properties",
-                        "--from-file={dir}/logo.bin")),
+    (
+        "configmap_file",
+        ("create", "configmap", "cm2", "--from-file={dir}/app.properties", "--from-file={dir}/logo.bin"),
+    ),
     ("namespace", ("create", "namespace", "ns1")),
     ("serviceaccount", ("create", "serviceaccount", "sa1", "-n", "team-a")),
     ("service_clusterip", ("create", "service", "clusterip", "web", "--tcp=80:8080", "--tcp=443:8443")),
@@ -76,19 +108,24 @@ CASES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("service_loadbalancer", ("create", "service", "loadbalancer", "lb", "--tcp=5678:8080")),
     ("service_externalname", ("create", "service", "externalname", "ext", "--external-name=db.example.com")),
     ("deployment", ("create", "deployment", "web", "--image=nginx:1.27", "--port=80", "--replicas=3")),
-    ("deployment_zero", ("create", "deployment", "idle", "--image=busybox", "--replicas=0", "--",
-                         "sleep", "3600")),
+    ("deployment_zero", ("create", "deployment", "idle", "--image=busybox", "--replicas=0", "--", "sleep", "3600")),
     ("job", ("create", "job", "j1", "--image=busybox", "--", "echo", "hello", "world")),
-    ("cronjob", ("create", "cronjob", "cj1", "--image=busybox", "--schedule=*/5 * * * *",
-                 "--restart=OnFailure", "--", "date")),
+    (
+        "cronjob",
+        ("create", "cronjob", "cj1", "--image=busybox", "--schedule=*/5 * * * *", "--restart=OnFailure", "--", "date"),
+    ),
     ("job_from_cronjob", ("create", "job", "j2", "--from=cronjob/cj1")),
     ("autoscale", ("autoscale", "deployment", "web", "--min=2", "--max=5", "--cpu-percent=80")),
     ("poddisruptionbudget", ("create", "poddisruptionbudget", "pdb1", "--selector=app=web", "--min-available=1")),
-    ("poddisruptionbudget_percent", ("create", "poddisruptionbudget", "pdb2", "--selector=app=web",
-                                     "--max-unavailable=50%")),
+    (
+        "poddisruptionbudget_percent",
+        ("create", "poddisruptionbudget", "pdb2", "--selector=app=web", "--max-unavailable=50%"),
+    ),
     ("quota", ("create", "quota", "q1", "--hard=cpu=1,memory=1Gi,pods=10", "--scopes=NotBestEffort")),
-    ("priorityclass", ("create", "priorityclass", "high", "--value=1000", "--description=important",
-                       "--preemption-policy=Never")),
+    (
+        "priorityclass",
+        ("create", "priorityclass", "high", "--value=1000", "--description=important", "--preemption-policy=Never"),
+    ),
     ("role", ("create", "role", "r1", "--verb=get,list", "--resource=pods,deployments.apps")),
     ("rolebinding", ("create", "rolebinding", "rb1", "--role=r1", "--user=alice", "--serviceaccount=default:sa1")),
     ("clusterrole", ("create", "clusterrole", "cr1", "--verb=get", "--non-resource-url=/healthz")),
@@ -107,52 +144,108 @@ class Resource:
 
 
 DISCOVERY: dict[str, tuple[Resource, ...]] = {
-    "v1": (Resource("secrets", "Secret"), Resource("configmaps", "ConfigMap"),
-           Resource("namespaces", "Namespace", namespaced=False), Resource("serviceaccounts", "ServiceAccount",
-                                                                           subresources=("token",)),
-           Resource("services", "Service"), Resource("pods", "Pod"), Resource("resourcequotas", "ResourceQuota")),
+    "v1": (
+        Resource("secrets", "Secret"),
+        Resource("configmaps", "ConfigMap"),
+        Resource("namespaces", "Namespace", namespaced=False),
+        Resource("serviceaccounts", "ServiceAccount", subresources=("token",)),
+        Resource("services", "Service"),
+        Resource("pods", "Pod"),
+        Resource("resourcequotas", "ResourceQuota"),
+    ),
     "apps/v1": (Resource("deployments", "Deployment", subresources=("scale",)),),
     "batch/v1": (Resource("jobs", "Job"), Resource("cronjobs", "CronJob")),
     "autoscaling/v1": (Resource("horizontalpodautoscalers", "HorizontalPodAutoscaler"),),
     "policy/v1": (Resource("poddisruptionbudgets", "PodDisruptionBudget"),),
-    "rbac.authorization.k8s.io/v1": (Resource("roles", "Role"), Resource("rolebindings", "RoleBinding"),
-                                     Resource("clusterroles", "ClusterRole", namespaced=False),
-                                     Resource("clusterrolebindings", "ClusterRoleBinding", namespaced=False)),
+    "rbac.authorization.k8s.io/v1": (
+        Resource("roles", "Role"),
+        Resource("rolebindings", "RoleBinding"),
+        Resource("clusterroles", "ClusterRole", namespaced=False),
+        Resource("clusterrolebindings", "ClusterRoleBinding", namespaced=False),
+    ),
     "scheduling.k8s.io/v1": (Resource("priorityclasses", "PriorityClass", namespaced=False),),
     "networking.k8s.io/v1": (Resource("ingresses", "Ingress"),),
 }
 
-_VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0", "gitCommit": "0" * 40, "gitTreeState": "clean",
-            "buildDate": "2024-01-01T00:00:00Z", "goVersion": "go1.23.0", "compiler": "gc",
-            "platform": "linux/amd64"}
+_VERSION = {
+    "major": "1",
+    "minor": "32",
+    "gitVersion": "v1.32.0",
+    "gitCommit": "0" * 40,
+    "gitTreeState": "clean",
+    "buildDate": "2024-01-01T00:00:00Z",
+    "goVersion": "go1.23.0",
+    "compiler": "gc",
+    "platform": "linux/amd64",
+}
 _SUBRESOURCE_KINDS = {"scale": ("autoscaling", "v1", "Scale"), "token": ("authentication.k8s.io", "v1", "TokenRequest")}
-_CONTAINER_DEFAULTS = {"resources": {}, "terminationMessagePath": "/dev/termination-log",
-                       "terminationMessagePolicy": "File", "imagePullPolicy": "Always"}
-_POD_DEFAULTS = {"terminationGracePeriodSeconds": 30, "dnsPolicy": "ClusterFirst", "securityContext": {},
-                 "schedulerName": "default-scheduler"}
+_CONTAINER_DEFAULTS = {
+    "resources": {},
+    "terminationMessagePath": "/dev/termination-log",
+    "terminationMessagePolicy": "File",
+    "imagePullPolicy": "Always",
+}
+_POD_DEFAULTS = {
+    "terminationGracePeriodSeconds": 30,
+    "dnsPolicy": "ClusterFirst",
+    "securityContext": {},
+    "schedulerName": "default-scheduler",
+}
 
 #: what GET answers: the server-side (defaulted) objects the reading commands start from
 STORED: dict[str, dict[str, Any]] = {
     "/apis/batch/v1/namespaces/default/cronjobs/cj1": {
-        "apiVersion": "batch/v1", "kind": "CronJob",
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
         "metadata": {"name": "cj1", "namespace": "default", "uid": CRONJOB_UID, "resourceVersion": "7"},
-        "spec": {"schedule": "*/5 * * * *", "concurrencyPolicy": "Allow", "suspend": False,
-                 "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 1,
-                 "jobTemplate": {"metadata": {"name": "cj1", "labels": {"team": "a"}}, "spec": {
-                     "backoffLimit": 6, "completionMode": "NonIndexed", "suspend": False,
-                     "template": {"metadata": {}, "spec": {
-                         "containers": [{"name": "cj1", "image": "busybox", "command": ["date"],
-                                         **_CONTAINER_DEFAULTS}],
-                         "restartPolicy": "OnFailure", **_POD_DEFAULTS}}}}},
+        "spec": {
+            "schedule": "*/5 * * * *",
+            "concurrencyPolicy": "Allow",
+            "suspend": False,
+            "successfulJobsHistoryLimit": 3,
+            "failedJobsHistoryLimit": 1,
+            "jobTemplate": {
+                "metadata": {"name": "cj1", "labels": {"team": "a"}},
+                "spec": {
+                    "backoffLimit": 6,
+                    "completionMode": "NonIndexed",
+                    "suspend": False,
+                    "template": {
+                        "metadata": {},
+                        "spec": {
+                            "containers": [
+                                {"name": "cj1", "image": "busybox", "command": ["date"], **_CONTAINER_DEFAULTS}
+                            ],
+                            "restartPolicy": "OnFailure",
+                            **_POD_DEFAULTS,
+                        },
+                    },
+                },
+            },
+        },
     },
     "/apis/apps/v1/namespaces/default/deployments/web": {
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": "web", "namespace": "default", "uid": DEPLOYMENT_UID, "resourceVersion": "9",
-                     "labels": {"app": "web"}},
-        "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}}, "template": {
-            "metadata": {"labels": {"app": "web"}},
-            "spec": {"containers": [{"name": "nginx", "image": "nginx:1.27", **_CONTAINER_DEFAULTS}],
-                     "restartPolicy": "Always", **_POD_DEFAULTS}}},
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": "web",
+            "namespace": "default",
+            "uid": DEPLOYMENT_UID,
+            "resourceVersion": "9",
+            "labels": {"app": "web"},
+        },
+        "spec": {
+            "replicas": 3,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {
+                    "containers": [{"name": "nginx", "image": "nginx:1.27", **_CONTAINER_DEFAULTS}],
+                    "restartPolicy": "Always",
+                    **_POD_DEFAULTS,
+                },
+            },
+        },
     },
 }
 
@@ -167,12 +260,28 @@ class Recorder:
 def _resource_list(group_version: str) -> dict[str, Any]:
     resources: list[dict[str, Any]] = []
     for r in DISCOVERY[group_version]:
-        resources.append({"name": r.plural, "singularName": r.kind.lower(), "namespaced": r.namespaced,
-                          "kind": r.kind, "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]})
+        resources.append(
+            {
+                "name": r.plural,
+                "singularName": r.kind.lower(),
+                "namespaced": r.namespaced,
+                "kind": r.kind,
+                "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"],
+            }
+        )
         for sub in r.subresources:
             group, version, kind = _SUBRESOURCE_KINDS[sub]
-            resources.append({"name": f"{r.plural}/{sub}", "singularName": "", "namespaced": r.namespaced,
-                              "group": group, "version": version, "kind": kind, "verbs": ["create", "get"]})
+            resources.append(
+                {
+                    "name": f"{r.plural}/{sub}",
+                    "singularName": "",
+                    "namespaced": r.namespaced,
+                    "group": group,
+                    "version": version,
+                    "kind": kind,
+                    "verbs": ["create", "get"],
+                }
+            )
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}
 
 
@@ -216,8 +325,17 @@ def build_app(recorder: Recorder) -> web.Application:
             return web.json_response(_resource_list(group_version))
         if path in STORED:
             return web.json_response(STORED[path])
-        return web.json_response({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound",
-                                  "code": 404, "message": f"{path} not found"}, status=404)
+        return web.json_response(
+            {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "status": "Failure",
+                "reason": "NotFound",
+                "code": 404,
+                "message": f"{path} not found",
+            },
+            status=404,
+        )
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)
@@ -225,8 +343,9 @@ def build_app(recorder: Recorder) -> web.Application:
 
 
 async def _kubectl(kubectl: str, server: str, args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(kubectl, "--server", server, *args, env=env,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(
+        kubectl, "--server", server, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
     out, err = await proc.communicate()
     return proc.returncode or 0, out.decode(), err.decode()
 
@@ -261,7 +380,8 @@ async def capture(kubectl: str, inputs: Path, env: dict[str, str], dry_run: bool
             if dry_run:
                 split = args.index("--") if "--" in args else len(args)  # flags go before the command
                 code, stdout, stderr = await _kubectl(
-                    kubectl, server, [*args[:split], "--dry-run=client", "-o", "json", *args[split:]], env)
+                    kubectl, server, [*args[:split], "--dry-run=client", "-o", "json", *args[split:]], env
+                )
                 result.dry_runs[case] = stdout if code == 0 else stderr
     finally:
         await runner.cleanup()
@@ -281,8 +401,12 @@ def main() -> None:
         for name, content in INPUT_FILES.items():
             (inputs / name).write_bytes(content)
         # no kubeconfig and a fresh discovery cache, so only --server and this run's answers count
-        env = {**os.environ, "HOME": str(home), "KUBECACHEDIR": str(Path(scratch) / "cache"),
-               "KUBECONFIG": str(home / "no-kubeconfig")}
+        env = {
+            **os.environ,
+            "HOME": str(home),
+            "KUBECACHEDIR": str(Path(scratch) / "cache"),
+            "KUBECONFIG": str(home / "no-kubeconfig"),
+        }
         result = asyncio.run(capture(args.kubectl, inputs, env, args.dry_run_dir is not None))
     args.out.mkdir(parents=True, exist_ok=True)
     for case, body in result.bodies.items():

@@ -16,10 +16,13 @@ Obj = dict[str, Any]
 
 
 def pod(read_only: bool = False) -> Obj:
-    return {"metadata": {"name": "p", "namespace": "ns", "uid": "uid-1"},
-            "spec": {"volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "db", "readOnly": read_only}}],
-                     "containers": [{"name": "c", "image": "i",
-                                     "volumeMounts": [{"name": "data", "mountPath": "/data"}]}]}}
+    return {
+        "metadata": {"name": "p", "namespace": "ns", "uid": "uid-1"},
+        "spec": {
+            "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "db", "readOnly": read_only}}],
+            "containers": [{"name": "c", "image": "i", "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
+        },
+    }
 
 
 def claim(phase: str = "Bound", volume: str = "pv1") -> Obj:
@@ -36,7 +39,8 @@ def test_missing_and_unbound_claims_keep_the_pod_waiting_with_kubelet_s_words() 
     assert missing.value.message == (
         "Unable to attach or mount volumes: unmounted volumes=[data], unattached volumes=[], failed to process "
         'volumes=[data]: error processing PVC ns/db: failed to fetch PVC from API server: persistentvolumeclaims "db" '
-        "not found")
+        "not found"
+    )
     with pytest.raises(VolumeError) as unbound:
         resolve({"ns/db": claim("Pending", "")}, {})
     assert unbound.value.message.endswith("error processing PVC ns/db: PVC is not bound")
@@ -52,8 +56,10 @@ def test_host_path_and_local_volumes_resolve_to_their_directories_nfs_does_not()
     assert resolve({"ns/db": claim()}, local) == {"data": {"path": "/mnt/disk", "type": "Directory"}}
     with pytest.raises(VolumeError) as nfs:
         resolve({"ns/db": claim()}, {"pv1": {"spec": {"capacity": {"storage": "1Gi"}, "nfs": {"server": "s"}}}})
-    assert nfs.value.message == 'MountVolume.SetUp failed for volume "pv1" : volumes of type nfs cannot be mounted on ' \
-                                "this node"
+    assert (
+        nfs.value.message == 'MountVolume.SetUp failed for volume "pv1" : volumes of type nfs cannot be mounted on '
+        "this node"
+    )
 
 
 def test_a_claim_volume_is_made_and_bind_mounted(tmp_path: Path) -> None:

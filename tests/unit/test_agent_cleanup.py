@@ -23,22 +23,40 @@ from minikube_py.testing import eventually
 
 
 def test_mounts_under_the_data_dirs_deepest_first() -> None:
-    points = ["/", "/var/lib/pykube", "/var/lib/pykube/agent/pods/u/volumes/empty-dir/a",
-              "/var/lib/pykube/agent/pods/u/volumes/empty-dir/a/b", "/var/lib/pykube-other/x", "/tmp/x"]
+    points = [
+        "/",
+        "/var/lib/pykube",
+        "/var/lib/pykube/agent/pods/u/volumes/empty-dir/a",
+        "/var/lib/pykube/agent/pods/u/volumes/empty-dir/a/b",
+        "/var/lib/pykube-other/x",
+        "/tmp/x",
+    ]
     assert mounts_under([Path("/var/lib/pykube")], points) == [
-        Path("/var/lib/pykube/agent/pods/u/volumes/empty-dir/a/b"), Path("/var/lib/pykube/agent/pods/u/volumes/empty-dir/a")]
+        Path("/var/lib/pykube/agent/pods/u/volumes/empty-dir/a/b"),
+        Path("/var/lib/pykube/agent/pods/u/volumes/empty-dir/a"),
+    ]
     assert mounts_under([], points) == []
 
 
 def test_lines_name_each_thing_in_removal_order() -> None:
-    found = Leftovers(processes=[Process(42, "pykube server")],
-                      containers=[Container("a" * 64, "k8s_main_web", "old", True, 1)],
-                      networks=[Network("n1", network_name("old"), ("10.244.0.0/24",))],
-                      rules=["route 10.244.1.0/24 via 10.0.0.2"], mounts=[Path("/d/m")], data_dirs=[Path("/d")],
-                      images=[Image("sha256:" + "b" * 64, ("pykube.local/pause:1",))])
-    assert found.lines() == ["process 42 (pykube server)", f"container k8s_main_web ({'a' * 12}, node old, running)",
-                             "network pykube-old (10.244.0.0/24)", "route 10.244.1.0/24 via 10.0.0.2",
-                             "mount /d/m", "data dir /d", f"image pykube.local/pause:1 ({'b' * 12})"]
+    found = Leftovers(
+        processes=[Process(42, "pykube server")],
+        containers=[Container("a" * 64, "k8s_main_web", "old", True, 1)],
+        networks=[Network("n1", network_name("old"), ("10.244.0.0/24",))],
+        rules=["route 10.244.1.0/24 via 10.0.0.2"],
+        mounts=[Path("/d/m")],
+        data_dirs=[Path("/d")],
+        images=[Image("sha256:" + "b" * 64, ("pykube.local/pause:1",))],
+    )
+    assert found.lines() == [
+        "process 42 (pykube server)",
+        f"container k8s_main_web ({'a' * 12}, node old, running)",
+        "network pykube-old (10.244.0.0/24)",
+        "route 10.244.1.0/24 via 10.0.0.2",
+        "mount /d/m",
+        "data dir /d",
+        f"image pykube.local/pause:1 ({'b' * 12})",
+    ]
     assert network_name("n" * 80) == ("pykube-" + "n" * 80)[:60]
 
 

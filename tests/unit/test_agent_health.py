@@ -27,10 +27,19 @@ def test_a_healthy_node_reports_kubelets_conditions_and_the_watched_parts_as_fin
     health = NodeHealth([Part.RUNTIME, Part.DISK, Part.PROXY, Part.DNS])
     status = node_status(MACHINE, ip="1.2.3.4", hostname="h", max_pods=10, kubelet_port=1, health=health.conditions())
     assert [c["type"] for c in status["conditions"]] == [
-        "ServiceProxyUnavailable", "ClusterDNSUnavailable", "MemoryPressure", "DiskPressure", "PIDPressure", "Ready"]
+        "ServiceProxyUnavailable",
+        "ClusterDNSUnavailable",
+        "MemoryPressure",
+        "DiskPressure",
+        "PIDPressure",
+        "Ready",
+    ]
     found = conditions(status)
     assert found["Ready"] == ("True", "KubeletReady", "kubelet is posting ready status")
-    assert found["DiskPressure"][0] == "False" and found["ServiceProxyUnavailable"][:2] == ("False", "ServiceProxyReady")
+    assert found["DiskPressure"][0] == "False" and found["ServiceProxyUnavailable"][:2] == (
+        "False",
+        "ServiceProxyReady",
+    )
 
 
 def test_each_part_sets_its_own_condition() -> None:
@@ -40,8 +49,10 @@ def test_each_part_sets_its_own_condition() -> None:
     health.report(Part.DNS, Problem("ClusterDNSFailed", "port taken"))
     found = health.conditions()
     assert found["Ready"][:2] == ("False", "KubeletNotReady")
-    assert found["Ready"][2] == ("container runtime is down: unix:///run/x.sock does not answer (refused); start "
-                                 "Docker (`systemctl start docker`) or point --docker-host at a running engine")
+    assert found["Ready"][2] == (
+        "container runtime is down: unix:///run/x.sock does not answer (refused); start "
+        "Docker (`systemctl start docker`) or point --docker-host at a running engine"
+    )
     assert found["DiskPressure"] == ("True", "KubeletHasDiskPressure", "full")
     assert found["ClusterDNSUnavailable"] == ("True", "ClusterDNSFailed", "port taken")
     assert found["ServiceProxyUnavailable"][0] == "False"
@@ -66,8 +77,15 @@ def test_a_condition_moves_its_transition_time_when_its_status_changes(monkeypat
 
     def at(stamp: str) -> dict[str, str]:
         monkeypatch.setattr(node_module, "now", lambda: stamp)
-        status = node_status(MACHINE, ip="i", hostname="h", max_pods=1, kubelet_port=1, transitions=transitions,
-                             health=health.conditions())
+        status = node_status(
+            MACHINE,
+            ip="i",
+            hostname="h",
+            max_pods=1,
+            kubelet_port=1,
+            transitions=transitions,
+            health=health.conditions(),
+        )
         return next(c for c in status["conditions"] if c["type"] == "Ready")
 
     assert at("t1")["lastTransitionTime"] == "t1"
@@ -83,8 +101,9 @@ def test_disk_pressure_names_every_short_filesystem_and_the_threshold() -> None:
     assert disk_pressure([(Path("/data"), 50 << 30, 100 << 30)]) is None
     problem = disk_pressure([(Path("/data"), 5 << 20, 100 << 20), (Path("/var/lib/docker"), 90 << 30, 100 << 30)])
     assert problem is not None and problem.reason == "KubeletHasDiskPressure"
-    assert problem.message.startswith("kubelet has disk pressure: /data has 5.0 MiB free of 100.0 MiB (5%), "
-                                      "under the 10% the node needs")
+    assert problem.message.startswith(
+        "kubelet has disk pressure: /data has 5.0 MiB free of 100.0 MiB (5%), under the 10% the node needs"
+    )
     assert "/var/lib/docker" not in problem.message
 
 
@@ -123,6 +142,7 @@ async def test_the_proxy_reports_refused_rules_once_and_their_recovery() -> None
         informer.synced.set()
     loop = asyncio.create_task(proxy._sync_loop(0))
     try:
+
         async def until(count: int) -> None:
             while len(heard) < count:
                 news.clear()

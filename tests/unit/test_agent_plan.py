@@ -42,32 +42,66 @@ NOW = 5000.0  # the monotonic clock back-off counts in
 def make_pod(*containers: str | Obj, init: tuple[str, ...] = (), policy: str = "Always", **spec: Any) -> Obj:
     def spec_of(c: str | Obj) -> Obj:
         return {"name": c, "image": f"registry.local/{c}:1"} if isinstance(c, str) else c
-    return {"metadata": {"name": "p", "namespace": "default", "uid": "uid-1"},
-            "spec": {"restartPolicy": policy, "initContainers": [spec_of(c) for c in init],
-                     "containers": [spec_of(c) for c in containers or ("c",)], **spec}}
+
+    return {
+        "metadata": {"name": "p", "namespace": "default", "uid": "uid-1"},
+        "spec": {
+            "restartPolicy": policy,
+            "initContainers": [spec_of(c) for c in init],
+            "containers": [spec_of(c) for c in containers or ("c",)],
+            **spec,
+        },
+    }
 
 
-def box(pod: Obj, name: str, status: str = "running", *, code: int | None = None, attempt: int = 0,
-        ran: float = 1.0, error: str = "") -> ContainerState:
+def box(
+    pod: Obj,
+    name: str,
+    status: str = "running",
+    *,
+    code: int | None = None,
+    attempt: int = 0,
+    ran: float = 1.0,
+    error: str = "",
+) -> ContainerState:
     """Attempt ``attempt`` of container ``name`` as the runtime reports it, made from the pod's spec."""
     spec = pod["spec"]
     definition = next(c for c in spec["initContainers"] + spec["containers"] if c["name"] == name)
     started = None if status == "created" and not error else T0
-    return ContainerState(id=f"{name}-{attempt}", name=f"k8s_{name}_{attempt}",
-                          labels={LABEL_CONTAINER_NAME: name, LABEL_ATTEMPT: str(attempt),
-                                  LABEL_SPEC_HASH: spec_hash(definition)},
-                          image=definition["image"], image_id="sha256:x", status=status,  # type: ignore[arg-type]
-                          exit_code=code, started_at=started,
-                          finished_at=T0 + timedelta(seconds=ran) if status == "exited" else None, error=error)
+    return ContainerState(
+        id=f"{name}-{attempt}",
+        name=f"k8s_{name}_{attempt}",
+        labels={LABEL_CONTAINER_NAME: name, LABEL_ATTEMPT: str(attempt), LABEL_SPEC_HASH: spec_hash(definition)},
+        image=definition["image"],
+        image_id="sha256:x",
+        status=status,  # type: ignore[arg-type]
+        exit_code=code,
+        started_at=started,
+        finished_at=T0 + timedelta(seconds=ran) if status == "exited" else None,
+        error=error,
+    )
 
 
 def sandbox(status: str = "running", sandbox_id: str = "pause") -> ContainerState:
-    return ContainerState(id=sandbox_id, name="k8s_POD", labels={LABEL_CONTAINER_NAME: SANDBOX_NAME, LABEL_ATTEMPT: "0"},
-                          image="pause", image_id="sha256:p", status=status, ip="10.244.0.7")  # type: ignore[arg-type]
+    return ContainerState(
+        id=sandbox_id,
+        name="k8s_POD",
+        labels={LABEL_CONTAINER_NAME: SANDBOX_NAME, LABEL_ATTEMPT: "0"},
+        image="pause",
+        image_id="sha256:p",
+        status=status,
+        ip="10.244.0.7",
+    )  # type: ignore[arg-type]
 
 
-def plan(pod: Obj, *states: ContainerState, probes: dict[str, str | None] | None = None,
-         backoff: dict[str, RestartBackoff] | None = None, now: float = NOW, **kw: Any) -> PodPlan:
+def plan(
+    pod: Obj,
+    *states: ContainerState,
+    probes: dict[str, str | None] | None = None,
+    backoff: dict[str, RestartBackoff] | None = None,
+    now: float = NOW,
+    **kw: Any,
+) -> PodPlan:
     """plan_pod over these states; by default every running container has a prober that holds."""
     if probes is None:
         probes = {s.id: None for s in states if s.running}
@@ -116,8 +150,12 @@ def test_an_attempt_created_but_never_started_is_replaced_by_the_same_attempt() 
 
 def test_only_one_previous_attempt_is_kept() -> None:
     pod = make_pod("c")
-    states = [box(pod, "c", attempt=3), box(pod, "c", "exited", code=1, attempt=2),
-              box(pod, "c", "exited", code=1, attempt=1), box(pod, "c", "exited", code=1, attempt=0)]
+    states = [
+        box(pod, "c", attempt=3),
+        box(pod, "c", "exited", code=1, attempt=2),
+        box(pod, "c", "exited", code=1, attempt=1),
+        box(pod, "c", "exited", code=1, attempt=0),
+    ]
     assert plan(pod, sandbox(), *states).actions == [RemoveContainer("c-1"), RemoveContainer("c-0")]
 
 
@@ -125,17 +163,28 @@ def test_containers_are_grouped_by_name_newest_attempt_first() -> None:
     pod = make_pod("c")
     grouped = by_container_name([box(pod, "c", "exited", attempt=0), sandbox(), box(pod, "c", attempt=1)])
     assert {name: [s.id for s in states] for name, states in grouped.items()} == {
-        "c": ["c-1", "c-0"], SANDBOX_NAME: ["pause"]}
+        "c": ["c-1", "c-0"],
+        SANDBOX_NAME: ["pause"],
+    }
 
 
 # ------------------------------------------------------------------------------ restart policies
 
 
-@pytest.mark.parametrize(("policy", "code", "restarted"), [
-    ("Always", 0, True), ("Always", 1, True), ("OnFailure", 0, False), ("OnFailure", 2, True),
-    ("Never", 0, False), ("Never", 1, False)])
-def test_restart_policy_decides_whether_an_exited_container_starts_again(policy: str, code: int,
-                                                                          restarted: bool) -> None:
+@pytest.mark.parametrize(
+    ("policy", "code", "restarted"),
+    [
+        ("Always", 0, True),
+        ("Always", 1, True),
+        ("OnFailure", 0, False),
+        ("OnFailure", 2, True),
+        ("Never", 0, False),
+        ("Never", 1, False),
+    ],
+)
+def test_restart_policy_decides_whether_an_exited_container_starts_again(
+    policy: str, code: int, restarted: bool
+) -> None:
     pod = make_pod("c", policy=policy)
     step = plan(pod, sandbox(), box(pod, "c", "exited", code=code, attempt=4))
     if restarted:
@@ -171,9 +220,14 @@ def test_the_first_restart_is_immediate_and_the_next_waits_ten_seconds() -> None
     assert (start.attempt, start.backoff) == (1, RestartBackoff(10.0, NOW + 10.0))
     crashed = box(pod, "c", "exited", code=2, attempt=1)
     step = plan(pod, sandbox(), crashed, backoff={"c": start.backoff}, now=NOW + 4)
-    assert step.actions == [WaitBackOff(
-        "c", NOW + 10.0, "back-off 10s restarting failed container=c pod=p_default(uid-1)",
-        "Back-off restarting failed container c in pod p_default(uid-1)")]
+    assert step.actions == [
+        WaitBackOff(
+            "c",
+            NOW + 10.0,
+            "back-off 10s restarting failed container=c pod=p_default(uid-1)",
+            "Back-off restarting failed container c in pod p_default(uid-1)",
+        )
+    ]
     later = only_start(plan(pod, sandbox(), crashed, backoff={"c": start.backoff}, now=NOW + 10))
     assert (later.attempt, later.backoff) == (2, RestartBackoff(20.0, NOW + 30.0))
 
@@ -183,15 +237,22 @@ def test_back_off_doubles_up_to_five_minutes() -> None:
     backoff: dict[str, RestartBackoff] = {}
     now, delays = NOW, []
     for attempt in range(9):
-        start = only_start(plan(pod, sandbox(), box(pod, "c", "exited", code=1, attempt=attempt), backoff=backoff,
-                                now=now))
+        start = only_start(
+            plan(pod, sandbox(), box(pod, "c", "exited", code=1, attempt=attempt), backoff=backoff, now=now)
+        )
         assert start.attempt == attempt + 1 and start.backoff is not None
         backoff["c"] = start.backoff
         delays.append(start.backoff.delay)
-        early = plan(pod, sandbox(), box(pod, "c", "exited", code=1, attempt=attempt + 1), backoff=backoff,
-                     now=start.backoff.not_before - 0.5)
-        assert waits(early.actions) == [f"back-off {start.backoff.delay:.0f}s restarting failed container=c "
-                                        "pod=p_default(uid-1)"]
+        early = plan(
+            pod,
+            sandbox(),
+            box(pod, "c", "exited", code=1, attempt=attempt + 1),
+            backoff=backoff,
+            now=start.backoff.not_before - 0.5,
+        )
+        assert waits(early.actions) == [
+            f"back-off {start.backoff.delay:.0f}s restarting failed container=c pod=p_default(uid-1)"
+        ]
         now = start.backoff.not_before
     assert delays == [10, 20, 40, 80, 160, 300, 300, 300, 300]
 
@@ -207,8 +268,13 @@ def test_back_off_resets_after_ten_minutes_of_running() -> None:
 
 def test_back_off_is_kept_per_container() -> None:
     pod = make_pod("a", "b")
-    step = plan(pod, sandbox(), box(pod, "a", "exited", code=1), box(pod, "b", "exited", code=1),
-                backoff={"a": RestartBackoff(10.0, NOW + 5)})
+    step = plan(
+        pod,
+        sandbox(),
+        box(pod, "a", "exited", code=1),
+        box(pod, "b", "exited", code=1),
+        backoff={"a": RestartBackoff(10.0, NOW + 5)},
+    )
     assert waits(step.actions[:1]) == ["back-off 10s restarting failed container=a pod=p_default(uid-1)"]
     assert starts(step.actions[1:]) == [("b", "app", 1)]
 
@@ -262,14 +328,16 @@ def test_a_changed_container_definition_kills_it_then_restarts_it() -> None:
     running = box(old, "c", attempt=1)
     new = make_pod({"name": "c", "image": "registry.local/c:2"}, terminationGracePeriodSeconds=7)
     assert plan(new, sandbox(), running).actions == [
-        KillContainer("c-1", 7.0, "Container c definition changed, will be restarted")]
+        KillContainer("c-1", 7.0, "Container c definition changed, will be restarted")
+    ]
     stopped = box(old, "c", "exited", code=0, attempt=1)
     start = only_start(plan(new, sandbox(), stopped))
     assert (start.attempt, start.container["image"]) == (2, "registry.local/c:2")
 
 
-@pytest.mark.parametrize(("failure", "probe"), [("Liveness probe failed: exit 1", "liveness"),
-                                                 ("Startup probe failed: timeout", "startup")])
+@pytest.mark.parametrize(
+    ("failure", "probe"), [("Liveness probe failed: exit 1", "liveness"), ("Startup probe failed: timeout", "startup")]
+)
 def test_a_failed_liveness_or_startup_probe_kills_the_container(failure: str, probe: str) -> None:
     pod = make_pod("c")
     step = plan(pod, sandbox(), box(pod, "c"), probes={"c-0": failure})
@@ -281,7 +349,8 @@ def test_a_failed_liveness_or_startup_probe_kills_the_container(failure: str, pr
 def test_a_running_container_without_a_prober_gets_one() -> None:
     pod = make_pod("c")
     assert plan(pod, sandbox(), box(pod, "c", attempt=3), probes={}).actions == [
-        StartProbing(pod["spec"]["containers"][0], "c-3")]
+        StartProbing(pod["spec"]["containers"][0], "c-3")
+    ]
 
 
 # ------------------------------------------------------------------------------ sandbox death
@@ -290,14 +359,29 @@ def test_a_running_container_without_a_prober_gets_one() -> None:
 def test_a_dead_sandbox_takes_every_container_down_and_is_made_anew() -> None:
     pod = make_pod("a", "b", "c")
     # a's liveness probe failed too: it is killed once, with the sandbox, not a second time for the probe
-    step = plan(pod, sandbox("exited"), box(pod, "a"), box(pod, "b"), box(pod, "c", "exited", code=1),
-                probes={"a-0": "Liveness probe failed: x", "b-0": None})
-    assert step.actions[:4] == [KillContainer("a-0", 0.0), KillContainer("b-0", 0.0), RemoveContainer("pause"),
-                                CreateSandbox()]
+    step = plan(
+        pod,
+        sandbox("exited"),
+        box(pod, "a"),
+        box(pod, "b"),
+        box(pod, "c", "exited", code=1),
+        probes={"a-0": "Liveness probe failed: x", "b-0": None},
+    )
+    assert step.actions[:4] == [
+        KillContainer("a-0", 0.0),
+        KillContainer("b-0", 0.0),
+        RemoveContainer("pause"),
+        CreateSandbox(),
+    ]
     # what already ended starts in the new sandbox at once; the killed ones when they are seen down
     assert starts(step.actions[4:]) == [("c", "app", 1)]
-    after = plan(pod, sandbox(sandbox_id="pause2"), box(pod, "a", "exited", code=137),
-                 box(pod, "b", "exited", code=137), box(pod, "c", attempt=1))
+    after = plan(
+        pod,
+        sandbox(sandbox_id="pause2"),
+        box(pod, "a", "exited", code=137),
+        box(pod, "b", "exited", code=137),
+        box(pod, "c", attempt=1),
+    )
     assert starts(after.actions) == [("a", "app", 1), ("b", "app", 1)]
 
 
@@ -316,16 +400,26 @@ def deleting(pod: Obj, **metadata: Any) -> Obj:
 
 
 def test_graceful_deletion_runs_pre_stop_hooks_stops_everything_and_releases_the_pod() -> None:
-    hooked = {"name": "web", "image": "registry.local/web:1",
-              "lifecycle": {"preStop": {"exec": {"command": ["nginx", "-s", "quit"]}}}}
-    pod = deleting(make_pod(hooked, "side", init=("setup",), terminationGracePeriodSeconds=30),
-                   deletionGracePeriodSeconds=5)
-    states = [sandbox(), box(pod, "setup", "exited", code=0), box(pod, "web", attempt=1),
-              box(pod, "web", "exited", code=1, attempt=0), box(pod, "side")]
+    hooked = {
+        "name": "web",
+        "image": "registry.local/web:1",
+        "lifecycle": {"preStop": {"exec": {"command": ["nginx", "-s", "quit"]}}},
+    }
+    pod = deleting(
+        make_pod(hooked, "side", init=("setup",), terminationGracePeriodSeconds=30), deletionGracePeriodSeconds=5
+    )
+    states = [
+        sandbox(),
+        box(pod, "setup", "exited", code=0),
+        box(pod, "web", attempt=1),
+        box(pod, "web", "exited", code=1, attempt=0),
+        box(pod, "side"),
+    ]
     step = plan(pod, *states, reported_phase="Running")
     assert step.done
-    assert step.actions[0] == StopContainers((Stop("web-1", "web", ("nginx", "-s", "quit")), Stop("side-0", "side")),
-                                             5.0, announce=True)
+    assert step.actions[0] == StopContainers(
+        (Stop("web-1", "web", ("nginx", "-s", "quit")), Stop("side-0", "side")), 5.0, announce=True
+    )
     assert set(step.actions[1:-1]) == {RemoveContainer(s.id) for s in states}
     assert step.actions[-1] == ReleasePod(delete_object=True)
 
@@ -333,20 +427,29 @@ def test_graceful_deletion_runs_pre_stop_hooks_stops_everything_and_releases_the
 def test_deletion_with_no_grace_skips_the_pre_stop_hook() -> None:
     hooked = {"name": "web", "image": "i", "lifecycle": {"preStop": {"exec": {"command": ["sleep", "5"]}}}}
     pod = deleting(make_pod(hooked), deletionGracePeriodSeconds=0)
-    assert plan(pod, sandbox(), box(pod, "web")).actions[0] == StopContainers((Stop("web-0", "web"),), 0.0,
-                                                                               announce=True)
+    assert plan(pod, sandbox(), box(pod, "web")).actions[0] == StopContainers(
+        (Stop("web-0", "web"),), 0.0, announce=True
+    )
 
 
 def test_a_pod_gone_from_the_api_is_cleaned_up_quietly_and_not_deleted_again() -> None:
     pod = make_pod("c", terminationGracePeriodSeconds=3)
     step = plan(pod, sandbox(), box(pod, "c"), gone=True)
     assert step.done
-    assert step.actions == [StopContainers((Stop("c-0", "c"),), 3.0, announce=False), RemoveContainer("pause"),
-                            RemoveContainer("c-0"), ReleasePod(delete_object=False)]
+    assert step.actions == [
+        StopContainers((Stop("c-0", "c"),), 3.0, announce=False),
+        RemoveContainer("pause"),
+        RemoveContainer("c-0"),
+        ReleasePod(delete_object=False),
+    ]
 
 
 def test_deletion_wins_over_a_finished_phase() -> None:
     pod = deleting(make_pod("c", policy="Never"))
     step = plan(pod, sandbox("exited"), box(pod, "c", "exited", code=0), reported_phase="Succeeded")
-    assert step.done and step.actions == [StopContainers((), 30.0, announce=True), RemoveContainer("pause"),
-                                          RemoveContainer("c-0"), ReleasePod(delete_object=True)]
+    assert step.done and step.actions == [
+        StopContainers((), 30.0, announce=True),
+        RemoveContainer("pause"),
+        RemoveContainer("c-0"),
+        ReleasePod(delete_object=True),
+    ]

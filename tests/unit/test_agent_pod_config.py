@@ -18,9 +18,16 @@ NODE = NodeContext("n1", "192.0.2.10", Path("/tmp/unused"), "pykube-n1", "pause:
 
 
 def pod(**spec: Any) -> Obj:
-    return {"metadata": {"name": "web", "namespace": "shop", "uid": "u-1", "labels": {"app": "web"},
-                         "annotations": {"team": "a"}},
-            "spec": {"serviceAccountName": "default", "containers": [{"name": "c", "image": "img:1"}], **spec}}
+    return {
+        "metadata": {
+            "name": "web",
+            "namespace": "shop",
+            "uid": "u-1",
+            "labels": {"app": "web"},
+            "annotations": {"team": "a"},
+        },
+        "spec": {"serviceAccountName": "default", "containers": [{"name": "c", "image": "img:1"}], **spec},
+    }
 
 
 def secret(data: dict[str, str]) -> Obj:
@@ -32,9 +39,17 @@ CONFIGMAPS = {("shop", "settings"): {"data": {"MODE": "fast", "LEVEL": "3"}}}
 
 
 def env_of(container: Obj, services: list[Obj] | None = None, p: Obj | None = None) -> dict[str, str]:
-    return dict(resolve_env(p or pod(), container, secret=lambda ns, n: SECRETS.get((ns, n)),
-                            configmap=lambda ns, n: CONFIGMAPS.get((ns, n)), services=services or [], node=NODE,
-                            pod_ip="10.244.1.5"))
+    return dict(
+        resolve_env(
+            p or pod(),
+            container,
+            secret=lambda ns, n: SECRETS.get((ns, n)),
+            configmap=lambda ns, n: CONFIGMAPS.get((ns, n)),
+            services=services or [],
+            node=NODE,
+            pod_ip="10.244.1.5",
+        )
+    )
 
 
 def test_expand_replaces_known_keeps_unknown_and_unescapes() -> None:
@@ -42,36 +57,49 @@ def test_expand_replaces_known_keeps_unknown_and_unescapes() -> None:
 
 
 def test_env_values_refer_to_earlier_variables() -> None:
-    env = env_of({"env": [{"name": "A", "value": "1"}, {"name": "B", "value": "$(A)2"}, {"name": "C", "value": "$(D)"}]})
+    env = env_of(
+        {"env": [{"name": "A", "value": "1"}, {"name": "B", "value": "$(A)2"}, {"name": "C", "value": "$(D)"}]}
+    )
     assert env["B"] == "12" and env["C"] == "$(D)"
 
 
 def test_value_from_secret_configmap_and_fields() -> None:
-    env = env_of({"env": [
-        {"name": "PW", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "password"}}},
-        {"name": "MODE", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "MODE"}}},
-        {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-        {"name": "NS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
-        {"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
-        {"name": "HOST", "valueFrom": {"fieldRef": {"fieldPath": "status.hostIP"}}},
-        {"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
-        {"name": "APP", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['app']"}}},
-    ]})
+    env = env_of(
+        {
+            "env": [
+                {"name": "PW", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "password"}}},
+                {"name": "MODE", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "MODE"}}},
+                {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                {"name": "NS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+                {"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                {"name": "HOST", "valueFrom": {"fieldRef": {"fieldPath": "status.hostIP"}}},
+                {"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+                {"name": "APP", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['app']"}}},
+            ]
+        }
+    )
     assert (env["PW"], env["MODE"], env["POD"], env["NS"]) == ("s3cr3t", "fast", "web", "shop")
     assert (env["IP"], env["HOST"], env["NODE"], env["APP"]) == ("10.244.1.5", "192.0.2.10", "n1", "web")
 
 
 def test_env_from_with_prefix_and_env_winning() -> None:
-    env = env_of({"envFrom": [{"configMapRef": {"name": "settings"}, "prefix": "CFG_"}, {"secretRef": {"name": "creds"}}],
-                  "env": [{"name": "user", "value": "override"}]})
+    env = env_of(
+        {
+            "envFrom": [{"configMapRef": {"name": "settings"}, "prefix": "CFG_"}, {"secretRef": {"name": "creds"}}],
+            "env": [{"name": "user", "value": "override"}],
+        }
+    )
     assert env["CFG_MODE"] == "fast" and env["password"] == "s3cr3t" and env["user"] == "override"
 
 
-@pytest.mark.parametrize(("ref", "message"), [
-    ({"secretKeyRef": {"name": "absent", "key": "k"}}, 'secret "absent" not found'),
-    ({"secretKeyRef": {"name": "creds", "key": "nope"}}, "couldn't find key nope in Secret shop/creds"),
-    ({"configMapKeyRef": {"name": "absent", "key": "k"}}, 'configmap "absent" not found'),
-])
+@pytest.mark.parametrize(
+    ("ref", "message"),
+    [
+        ({"secretKeyRef": {"name": "absent", "key": "k"}}, 'secret "absent" not found'),
+        ({"secretKeyRef": {"name": "creds", "key": "nope"}}, "couldn't find key nope in Secret shop/creds"),
+        ({"configMapKeyRef": {"name": "absent", "key": "k"}}, 'configmap "absent" not found'),
+    ],
+)
 def test_missing_sources_are_config_errors_with_kubelet_wording(ref: Obj, message: str) -> None:
     with pytest.raises(ConfigError) as raised:
         env_of({"env": [{"name": "X", "valueFrom": ref}]})
@@ -79,7 +107,9 @@ def test_missing_sources_are_config_errors_with_kubelet_wording(ref: Obj, messag
 
 
 def test_optional_missing_sources_are_skipped() -> None:
-    env = env_of({"env": [{"name": "X", "valueFrom": {"secretKeyRef": {"name": "absent", "key": "k", "optional": True}}}]})
+    env = env_of(
+        {"env": [{"name": "X", "valueFrom": {"secretKeyRef": {"name": "absent", "key": "k", "optional": True}}}]}
+    )
     assert "X" not in env
 
 
@@ -88,10 +118,12 @@ def service(name: str, ns: str, ip: str, ports: list[Obj]) -> Obj:
 
 
 def test_service_links_in_docker_style() -> None:
-    services = [service("redis-master", "shop", "10.0.0.11", [{"name": "db", "port": 6379, "protocol": "TCP"}]),
-                service("headless", "shop", "None", [{"port": 80}]),
-                service("elsewhere", "other", "10.0.0.12", [{"port": 80}]),
-                service("kubernetes", "default", "10.96.0.1", [{"name": "https", "port": 443}])]
+    services = [
+        service("redis-master", "shop", "10.0.0.11", [{"name": "db", "port": 6379, "protocol": "TCP"}]),
+        service("headless", "shop", "None", [{"port": 80}]),
+        service("elsewhere", "other", "10.0.0.12", [{"port": 80}]),
+        service("kubernetes", "default", "10.96.0.1", [{"name": "https", "port": 443}]),
+    ]
     env = dict(service_env(services, "shop"))
     assert env["REDIS_MASTER_SERVICE_HOST"] == "10.0.0.11"
     assert env["REDIS_MASTER_SERVICE_PORT"] == "6379"
@@ -106,8 +138,10 @@ def test_service_links_in_docker_style() -> None:
 
 
 def test_service_links_off_keeps_only_the_kubernetes_service() -> None:
-    services = [service("redis", "shop", "10.0.0.11", [{"port": 6379}]),
-                service("kubernetes", "default", "10.96.0.1", [{"port": 443}])]
+    services = [
+        service("redis", "shop", "10.0.0.11", [{"port": 6379}]),
+        service("kubernetes", "default", "10.96.0.1", [{"port": 443}]),
+    ]
     env = env_of({}, services, pod(enableServiceLinks=False))
     assert "KUBERNETES_SERVICE_HOST" in env and "REDIS_SERVICE_HOST" not in env
 
@@ -133,11 +167,25 @@ def test_sandbox_owns_dns_hostname_and_host_ports() -> None:
 
 
 def test_app_container_joins_the_sandbox_with_resources_and_user() -> None:
-    container = {"name": "c", "image": "img:1", "workingDir": "/w",
-                 "resources": {"requests": {"cpu": "250m"}, "limits": {"cpu": "500m", "memory": "64Mi"}},
-                 "securityContext": {"runAsUser": 1000, "readOnlyRootFilesystem": True}}
-    spec = app_spec(pod(), container, kind="app", attempt=2, sandbox_id="abc", env=[("A", "1")], mounts=[], node=NODE,
-                    command=["sh"], args=None)
+    container = {
+        "name": "c",
+        "image": "img:1",
+        "workingDir": "/w",
+        "resources": {"requests": {"cpu": "250m"}, "limits": {"cpu": "500m", "memory": "64Mi"}},
+        "securityContext": {"runAsUser": 1000, "readOnlyRootFilesystem": True},
+    }
+    spec = app_spec(
+        pod(),
+        container,
+        kind="app",
+        attempt=2,
+        sandbox_id="abc",
+        env=[("A", "1")],
+        mounts=[],
+        node=NODE,
+        command=["sh"],
+        args=None,
+    )
     assert spec.network == "container:abc" and spec.name == container_name(pod(), "c", 2)
     assert (spec.cpu_shares, spec.cpu_quota, spec.cpu_period) == (256, 50_000, 100_000)
     assert spec.memory_limit == 64 * 1024 * 1024
@@ -148,8 +196,18 @@ def test_app_container_joins_the_sandbox_with_resources_and_user() -> None:
 def test_privileged_needs_the_node_to_allow_it() -> None:
     container = {"name": "c", "image": "i", "securityContext": {"privileged": True}}
     with pytest.raises(ConfigError):
-        app_spec(pod(), container, kind="app", attempt=0, sandbox_id="x", env=[], mounts=[], node=NODE, command=None,
-                 args=None)
+        app_spec(
+            pod(),
+            container,
+            kind="app",
+            attempt=0,
+            sandbox_id="x",
+            env=[],
+            mounts=[],
+            node=NODE,
+            command=None,
+            args=None,
+        )
 
 
 def test_spec_hash_changes_with_the_image() -> None:
@@ -161,14 +219,21 @@ def test_resolv_conf_follows_the_dns_policy() -> None:
     from minikube_py.agent.containers import resolv_conf
 
     base = pod()
-    assert resolv_conf(base, NODE) == ("nameserver 10.96.0.10\nsearch shop.svc.cluster.local svc.cluster.local "
-                                       "cluster.local\noptions ndots:5\n")
+    assert resolv_conf(base, NODE) == (
+        "nameserver 10.96.0.10\nsearch shop.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n"
+    )
     default = pod()
     default["spec"]["dnsPolicy"] = "Default"
     assert resolv_conf(default, NODE) is None
     custom = pod()
-    custom["spec"].update(dnsPolicy="None", dnsConfig={"nameservers": ["192.0.2.53"], "searches": ["example.org"],
-                                                       "options": [{"name": "ndots", "value": "2"}, {"name": "edns0"}]})
+    custom["spec"].update(
+        dnsPolicy="None",
+        dnsConfig={
+            "nameservers": ["192.0.2.53"],
+            "searches": ["example.org"],
+            "options": [{"name": "ndots", "value": "2"}, {"name": "edns0"}],
+        },
+    )
     assert resolv_conf(custom, NODE) == "nameserver 192.0.2.53\nsearch example.org\noptions ndots:2 edns0\n"
     host = pod()
     host["spec"]["hostNetwork"] = True

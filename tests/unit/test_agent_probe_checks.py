@@ -22,8 +22,10 @@ Obj = dict[str, Any]
 async def http_port() -> AsyncIterator[int]:
     async def handle(request: web.Request) -> web.Response:
         if request.path == "/healthz":
-            return web.Response(text="ok" if request.headers.get("X-Probe") == "yes" else "no",
-                                status=200 if request.headers.get("X-Probe") == "yes" else 401)
+            return web.Response(
+                text="ok" if request.headers.get("X-Probe") == "yes" else "no",
+                status=200 if request.headers.get("X-Probe") == "yes" else 401,
+            )
         return web.Response(status=500)
 
     app = web.Application()
@@ -36,16 +38,20 @@ async def http_port() -> AsyncIterator[int]:
     await runner.cleanup()
 
 
-async def probe(spec: Obj, container: Obj | None = None, runtime: FakeRuntime | None = None,
-                container_id: str = "") -> tuple[bool, str]:
-    return await run_probe(spec, runtime=runtime or FakeRuntime(), container_id=container_id, pod_ip="127.0.0.1",
-                           container=container or {})
+async def probe(
+    spec: Obj, container: Obj | None = None, runtime: FakeRuntime | None = None, container_id: str = ""
+) -> tuple[bool, str]:
+    return await run_probe(
+        spec, runtime=runtime or FakeRuntime(), container_id=container_id, pod_ip="127.0.0.1", container=container or {}
+    )
 
 
 async def test_http_get_succeeds_with_headers_and_named_port(http_port: int) -> None:
     container = {"ports": [{"name": "web", "containerPort": http_port}]}
-    ok, _ = await probe({"httpGet": {"path": "/healthz", "port": "web",
-                                     "httpHeaders": [{"name": "X-Probe", "value": "yes"}]}}, container)
+    ok, _ = await probe(
+        {"httpGet": {"path": "/healthz", "port": "web", "httpHeaders": [{"name": "X-Probe", "value": "yes"}]}},
+        container,
+    )
     assert ok
 
 
@@ -96,8 +102,9 @@ async def test_stopping_probes_keeps_a_cancellation_of_the_caller() -> None:
     from minikube_py.agent.probes import ContainerProber
 
     container = {"name": "c", "livenessProbe": {"exec": {"command": ["true"]}, "initialDelaySeconds": 3600}}
-    prober = ContainerProber(FakeRuntime(), {"metadata": {"name": "p"}}, container, "c1", "127.0.0.1",
-                             on_change=lambda: None, recorder=None)  # type: ignore[arg-type]  # never emits here
+    prober = ContainerProber(
+        FakeRuntime(), {"metadata": {"name": "p"}}, container, "c1", "127.0.0.1", on_change=lambda: None, recorder=None
+    )  # type: ignore[arg-type]  # never emits here
     prober.start()
     await asyncio.sleep(0)
     stopping = asyncio.create_task(prober.stop())

@@ -36,7 +36,8 @@ class Engine:
 
 
 async def test_an_engine_outage_while_the_pause_image_is_made_waits_for_the_engine(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     agent = Agent(AgentConfig(node_name="n1", data_dir=tmp_path))
     recorder = Recorder()
     agent._health = NodeHealth([Part.RUNTIME, Part.DISK], on_change=agent._health_changed(recorder))  # type: ignore[arg-type]
@@ -50,6 +51,7 @@ async def test_an_engine_outage_while_the_pause_image_is_made_waits_for_the_engi
         if not engine.up:
             raise ConnectionResetError("the engine went away during the import")
         return "pykube.local/pause:1"
+
     monkeypatch.setattr(agent_module, "_pause_image", pause_image)
 
     made = asyncio.create_task(agent._pause_image_once_up(engine))  # type: ignore[arg-type]
@@ -69,6 +71,7 @@ async def test_a_failure_while_the_engine_answers_is_raised(tmp_path: Path, monk
 
     async def pause_image(_runtime: Any) -> str:
         raise ValueError("a bad image archive")
+
     monkeypatch.setattr(agent_module, "_pause_image", pause_image)
     with pytest.raises(ValueError, match="bad image archive"):
         await agent._pause_image_once_up(engine)  # type: ignore[arg-type]

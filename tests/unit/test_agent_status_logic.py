@@ -21,17 +21,27 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def state(status: str, exit_code: int | None = None, attempt: int = 0) -> ContainerState:
-    return ContainerState(id=f"id{attempt}", name="c", labels={LABEL_ATTEMPT: str(attempt)}, image="i",
-                          image_id="sha256:x", status=status, exit_code=exit_code,  # type: ignore[arg-type]
-                          started_at=T0, finished_at=T0 if status == "exited" else None)
+    return ContainerState(
+        id=f"id{attempt}",
+        name="c",
+        labels={LABEL_ATTEMPT: str(attempt)},
+        image="i",
+        image_id="sha256:x",
+        status=status,
+        exit_code=exit_code,  # type: ignore[arg-type]
+        started_at=T0,
+        finished_at=T0 if status == "exited" else None,
+    )
 
 
 def view(current: ContainerState | None, ready: bool = True) -> ContainerView:
     return ContainerView("c", "i", current, ready=ready, started=True)
 
 
-@pytest.mark.parametrize(("policy", "code", "expected"), [
-    ("Always", 0, True), ("OnFailure", 0, False), ("OnFailure", 1, True), ("Never", 1, False)])
+@pytest.mark.parametrize(
+    ("policy", "code", "expected"),
+    [("Always", 0, True), ("OnFailure", 0, False), ("OnFailure", 1, True), ("Never", 1, False)],
+)
 def test_restart_policy(policy: str, code: int, expected: bool) -> None:
     assert should_restart(policy, code) is expected
 
@@ -70,9 +80,17 @@ def test_waiting_reason_shows_with_the_last_termination() -> None:
     assert status["lastState"]["terminated"]["exitCode"] == 1 and status["restartCount"] == 3
 
 
-@pytest.mark.parametrize(("image", "policy"), [
-    ("busybox", "Always"), ("busybox:latest", "Always"), ("busybox:1.35", "IfNotPresent"),
-    ("127.0.0.1:5000/a/b", "Always"), ("127.0.0.1:5000/a/b:1", "IfNotPresent"), ("a@sha256:00", "IfNotPresent")])
+@pytest.mark.parametrize(
+    ("image", "policy"),
+    [
+        ("busybox", "Always"),
+        ("busybox:latest", "Always"),
+        ("busybox:1.35", "IfNotPresent"),
+        ("127.0.0.1:5000/a/b", "Always"),
+        ("127.0.0.1:5000/a/b:1", "IfNotPresent"),
+        ("a@sha256:00", "IfNotPresent"),
+    ],
+)
 def test_default_pull_policy(image: str, policy: str) -> None:
     assert default_pull_policy(image) == policy
 
@@ -94,12 +112,16 @@ def test_pull_credentials_match_the_image_registry() -> None:
 def test_spdy_header_blocks_round_trip_through_separate_sessions() -> None:
     assert len(DICTIONARY) == 1423
     client, server = SpdySession(), SpdySession()
-    frames = b"".join([client.syn_stream(1, {"streamtype": "error", "port": "80", "requestid": "0"}),
-                       client.data(1, b"", fin=True),
-                       client.syn_stream(3, {"streamtype": "data", "port": "80", "requestid": "0"})])
+    frames = b"".join(
+        [
+            client.syn_stream(1, {"streamtype": "error", "port": "80", "requestid": "0"}),
+            client.data(1, b"", fin=True),
+            client.syn_stream(3, {"streamtype": "data", "port": "80", "requestid": "0"}),
+        ]
+    )
     parsed = []
     for i in range(0, len(frames), 3):  # arbitrary message boundaries, as kubectl's WebSocket tunnel
-        parsed += server.feed(frames[i:i + 3])
+        parsed += server.feed(frames[i : i + 3])
     assert [(f.kind, f.stream_id) for f in parsed] == [(SYN_STREAM, 1), (0, 1), (SYN_STREAM, 3)]
     assert parsed[2].headers == {"streamtype": "data", "port": "80", "requestid": "0"}
     assert parsed[1].flags & FLAG_FIN
@@ -126,10 +148,16 @@ def test_probe_counter_crosses_thresholds_only() -> None:
 def test_node_status_changes_only_with_news() -> None:
     machine = MachineInfo(2, 4 << 30, "6.1", "Debian", runtime_version="docker://20.10")
     transitions: dict[str, str] = {}
-    first = node_status(machine, ip="192.0.2.1", hostname="h", max_pods=110, kubelet_port=10250, transitions=transitions)
-    again = node_status(machine, ip="192.0.2.1", hostname="h", max_pods=110, kubelet_port=10250, transitions=transitions)
+    first = node_status(
+        machine, ip="192.0.2.1", hostname="h", max_pods=110, kubelet_port=10250, transitions=transitions
+    )
+    again = node_status(
+        machine, ip="192.0.2.1", hostname="h", max_pods=110, kubelet_port=10250, transitions=transitions
+    )
     assert first["capacity"] == {"cpu": "2", "memory": f"{4 << 20}Ki", "pods": "110"}
     assert first["nodeInfo"]["containerRuntimeVersion"] == "docker://20.10"
     assert not status_changed(first, again)
-    moved = node_status(machine, ip="192.0.2.2", hostname="h", max_pods=110, kubelet_port=10250, transitions=transitions)
+    moved = node_status(
+        machine, ip="192.0.2.2", hostname="h", max_pods=110, kubelet_port=10250, transitions=transitions
+    )
     assert status_changed(first, moved)

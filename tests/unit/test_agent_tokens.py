@@ -24,12 +24,18 @@ class TokenRequests:
     async def create(self, path: str, body: Obj) -> Obj:
         self.asked.append((path, body))
         expires = self.clock[0] + body["spec"]["expirationSeconds"]
-        return {"status": {"token": f"token-{len(self.asked)}",
-                           "expirationTimestamp": datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}}
+        return {
+            "status": {
+                "token": f"token-{len(self.asked)}",
+                "expirationTimestamp": datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+        }
 
 
-POD = {"metadata": {"name": "web", "namespace": "team", "uid": "pod-uid"},
-       "spec": {"serviceAccountName": "bot", "volumes": [projected_token_volume("kube-api-access-abcde")]}}
+POD = {
+    "metadata": {"name": "web", "namespace": "team", "uid": "pod-uid"},
+    "spec": {"serviceAccountName": "bot", "volumes": [projected_token_volume("kube-api-access-abcde")]},
+}
 SOURCE = {"expirationSeconds": 3607, "path": "token"}
 
 
@@ -41,8 +47,11 @@ async def test_tokens_are_bound_to_the_pod_and_renewed_at_80_percent() -> None:
     assert await manager.ensure(POD)
     [(path, body)] = api.asked
     assert path == "/api/v1/namespaces/team/serviceaccounts/bot/token"
-    assert body["spec"] == {"audiences": [], "expirationSeconds": 3607,
-                            "boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": "web", "uid": "pod-uid"}}
+    assert body["spec"] == {
+        "audiences": [],
+        "expirationSeconds": 3607,
+        "boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": "web", "uid": "pod-uid"},
+    }
     assert manager.get(POD, SOURCE) == "token-1"
     assert manager.next_renewal(POD) == pytest.approx(0.8 * 3607)
     clock[0] += 0.8 * 3607 - 1

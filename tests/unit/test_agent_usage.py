@@ -56,9 +56,12 @@ V2_SYSTEMD = f"0::/system.slice/docker-{CID}.scope\n"
 
 def test_locate_v1_controllers_even_beside_a_unified_hierarchy(tmp_path: Path) -> None:
     files = cgroups.locate(V1_CGROUPFS, CID, tmp_path)
-    assert files == cgroups.CgroupFiles(tmp_path / f"cpuacct/docker/{CID}/cpuacct.usage",
-                                        tmp_path / f"memory/docker/{CID}/memory.usage_in_bytes",
-                                        tmp_path / f"memory/docker/{CID}/memory.stat", v2=False)
+    assert files == cgroups.CgroupFiles(
+        tmp_path / f"cpuacct/docker/{CID}/cpuacct.usage",
+        tmp_path / f"memory/docker/{CID}/memory.usage_in_bytes",
+        tmp_path / f"memory/docker/{CID}/memory.stat",
+        v2=False,
+    )
 
 
 def test_locate_v2_with_the_systemd_driver(tmp_path: Path) -> None:
@@ -75,12 +78,14 @@ def test_locate_refuses_a_cgroup_that_is_not_the_containers(tmp_path: Path) -> N
 
 def test_usage_from_v1_and_v2_files() -> None:
     v1 = cgroups.CgroupFiles(Path("c"), Path("u"), Path("s"), v2=False)
-    assert cgroups.usage_from(v1, "5508479720\n", "1597440\n",
-                              "cache 1\nrss 57344\ninactive_file 7\ntotal_inactive_file 1257472\n") == (
-        5508479720, 1597440 - 1257472)
+    assert cgroups.usage_from(
+        v1, "5508479720\n", "1597440\n", "cache 1\nrss 57344\ninactive_file 7\ntotal_inactive_file 1257472\n"
+    ) == (5508479720, 1597440 - 1257472)
     v2 = cgroups.CgroupFiles(Path("c"), Path("u"), Path("s"), v2=True)
     assert cgroups.usage_from(v2, "usage_usec 1500\nuser_usec 1000\n", "8192\n", "anon 4096\ninactive_file 4096\n") == (
-        1_500_000, 4096)
+        1_500_000,
+        4096,
+    )
 
 
 def test_read_usage_reads_the_files_and_none_once_they_are_gone(tmp_path: Path) -> None:
@@ -97,14 +102,24 @@ def test_read_usage_reads_the_files_and_none_once_they_are_gone(tmp_path: Path) 
 
 
 def usage(container: str, pod: str, kind: str = "app", cpu: int = 1) -> ContainerUsage:
-    labels = {LABEL_NODE: "n1", LABEL_POD_UID: f"uid-{pod}", LABEL_POD_NAME: pod, LABEL_POD_NAMESPACE: "ns",
-              LABEL_CONTAINER_NAME: container, LABEL_CONTAINER_KIND: kind}
+    labels = {
+        LABEL_NODE: "n1",
+        LABEL_POD_UID: f"uid-{pod}",
+        LABEL_POD_NAME: pod,
+        LABEL_POD_NAMESPACE: "ns",
+        LABEL_CONTAINER_NAME: container,
+        LABEL_CONTAINER_KIND: kind,
+    }
     return ContainerUsage(f"id-{pod}-{container}", labels, 1_700_000_000.5, cpu, 4096)
 
 
 def test_summary_groups_containers_by_pod_and_leaves_out_sandboxes() -> None:
-    out = stats.summary("n1", [usage("POD", "web", kind="sandbox"), usage("app", "web"), usage("side", "web", cpu=2),
-                               usage("app", "db")], node=None, agent=(1_700_000_000.0, 5, 6))
+    out = stats.summary(
+        "n1",
+        [usage("POD", "web", kind="sandbox"), usage("app", "web"), usage("side", "web", cpu=2), usage("app", "db")],
+        node=None,
+        agent=(1_700_000_000.0, 5, 6),
+    )
     assert "cpu" not in out["node"]  # not the host: the server adds up the pods and the agent
     agent = out["node"]["systemContainers"][0]
     assert agent["name"] == "pykube-agent" and agent["cpu"]["usageCoreNanoSeconds"] == 5
@@ -112,7 +127,9 @@ def test_summary_groups_containers_by_pod_and_leaves_out_sandboxes() -> None:
     web = next(p for p in out["pods"] if p["podRef"]["name"] == "web")
     assert web["podRef"] == {"name": "web", "namespace": "ns", "uid": "uid-web"}
     assert [(c["name"], c["containerID"], c["cpu"]["usageCoreNanoSeconds"]) for c in web["containers"]] == [
-        ("app", "id-web-app", 1), ("side", "id-web-side", 2)]
+        ("app", "id-web-app", 1),
+        ("side", "id-web-side", 2),
+    ]
     # what the server reads back is what the agent read, to the microsecond
     scrape = m.parse_summary(out)
     assert scrape.pods[("ns", "web")].containers["app"].micros == 1_700_000_000_500_000
@@ -143,8 +160,11 @@ def test_a_node_is_the_host_only_with_a_local_engine_in_the_hosts_network_namesp
 async def test_fake_runtime_pins_usage_exactly_and_simulates_the_rest() -> None:
     runtime = FakeRuntime()
     labels = {LABEL_NODE: "n1", LABEL_POD_UID: "u", LABEL_CONTAINER_NAME: "c"}
-    pinned = await runtime.create_container(ContainerSpec("pinned", "img", {**labels, "which": "pinned"},
-                                                          env=[("FAKE_CPU", "250m"), ("FAKE_MEMORY", "64Mi")]))
+    pinned = await runtime.create_container(
+        ContainerSpec(
+            "pinned", "img", {**labels, "which": "pinned"}, env=[("FAKE_CPU", "250m"), ("FAKE_MEMORY", "64Mi")]
+        )
+    )
     drifting = await runtime.create_container(ContainerSpec("drifting", "img", {**labels, "which": "drifting"}))
     stopped = await runtime.create_container(ContainerSpec("stopped", "img", labels))
     for container in (pinned, drifting):
@@ -156,8 +176,10 @@ async def test_fake_runtime_pins_usage_exactly_and_simulates_the_rest() -> None:
 
     def rate(cid: str) -> m.Usage:
         before, after = first[cid], second[cid]
-        found = m.cpu_rate(m.Reading(round(before.timestamp * 10**6), before.cpu_ns, before.memory),
-                           m.Reading(round(after.timestamp * 10**6), after.cpu_ns, after.memory))
+        found = m.cpu_rate(
+            m.Reading(round(before.timestamp * 10**6), before.cpu_ns, before.memory),
+            m.Reading(round(after.timestamp * 10**6), after.cpu_ns, after.memory),
+        )
         assert found is not None
         return found
 

@@ -15,8 +15,10 @@ Obj = dict[str, Any]
 
 
 def pod(volumes: list[Obj], mounts: list[Obj] | None = None) -> Obj:
-    return {"metadata": {"name": "p", "namespace": "ns", "uid": "uid-1", "labels": {"a": "1", "b": "2"}},
-            "spec": {"volumes": volumes, "containers": [{"name": "c", "image": "i", "volumeMounts": mounts or []}]}}
+    return {
+        "metadata": {"name": "p", "namespace": "ns", "uid": "uid-1", "labels": {"a": "1", "b": "2"}},
+        "spec": {"volumes": volumes, "containers": [{"name": "c", "image": "i", "volumeMounts": mounts or []}]},
+    }
 
 
 def secret(**data: str) -> Obj:
@@ -26,8 +28,10 @@ def secret(**data: str) -> Obj:
 def test_secret_files_are_published_through_the_data_symlink(tmp_path: Path) -> None:
     secrets = {("ns", "s"): secret(user="bob", password="pw")}
     manager = VolumeManager(tmp_path)
-    p = pod([{"name": "creds", "secret": {"secretName": "s", "defaultMode": 0o400}}],
-            [{"name": "creds", "mountPath": "/etc/creds"}])
+    p = pod(
+        [{"name": "creds", "secret": {"secretName": "s", "defaultMode": 0o400}}],
+        [{"name": "creds", "mountPath": "/etc/creds"}],
+    )
     manager.setup(p, secret=lambda ns, n: secrets.get((ns, n)), configmap=lambda ns, n: None)
     [mount] = manager.mounts(p, p["spec"]["containers"][0])
     root = Path(mount.source)
@@ -55,10 +59,21 @@ def test_secret_updates_swap_the_whole_set_and_drop_removed_keys(tmp_path: Path)
 def test_configmap_items_and_downward_api(tmp_path: Path) -> None:
     maps = {("ns", "cm"): {"data": {"k1": "v1", "k2": "v2"}}}
     manager = VolumeManager(tmp_path)
-    p = pod([{"name": "cfg", "configMap": {"name": "cm", "items": [{"key": "k2", "path": "sub/two", "mode": 0o600}]}},
-             {"name": "info", "downwardAPI": {"items": [{"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}},
-                                                         {"path": "name", "fieldRef": {"fieldPath": "metadata.name"}}]}}],
-            [{"name": "cfg", "mountPath": "/cfg"}, {"name": "info", "mountPath": "/info"}])
+    p = pod(
+        [
+            {"name": "cfg", "configMap": {"name": "cm", "items": [{"key": "k2", "path": "sub/two", "mode": 0o600}]}},
+            {
+                "name": "info",
+                "downwardAPI": {
+                    "items": [
+                        {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}},
+                        {"path": "name", "fieldRef": {"fieldPath": "metadata.name"}},
+                    ]
+                },
+            },
+        ],
+        [{"name": "cfg", "mountPath": "/cfg"}, {"name": "info", "mountPath": "/info"}],
+    )
     manager.setup(p, secret=lambda ns, n: None, configmap=lambda ns, n: maps.get((ns, n)))
     cfg, info = (Path(m.source) for m in manager.mounts(p, p["spec"]["containers"][0]))
     assert (cfg / "sub" / "two").read_text() == "v2" and not (cfg / "k1").exists()
@@ -69,25 +84,39 @@ def test_configmap_items_and_downward_api(tmp_path: Path) -> None:
 def test_missing_secret_fails_with_kubelets_message_unless_optional(tmp_path: Path) -> None:
     manager = VolumeManager(tmp_path)
     with pytest.raises(VolumeError) as raised:
-        manager.setup(pod([{"name": "v", "secret": {"secretName": "absent"}}]), secret=lambda ns, n: None,
-                      configmap=lambda ns, n: None)
+        manager.setup(
+            pod([{"name": "v", "secret": {"secretName": "absent"}}]),
+            secret=lambda ns, n: None,
+            configmap=lambda ns, n: None,
+        )
     assert raised.value.message == 'MountVolume.SetUp failed for volume "v" : secret "absent" not found'
-    manager.setup(pod([{"name": "v", "secret": {"secretName": "absent", "optional": True}}]),
-                  secret=lambda ns, n: None, configmap=lambda ns, n: None)
+    manager.setup(
+        pod([{"name": "v", "secret": {"secretName": "absent", "optional": True}}]),
+        secret=lambda ns, n: None,
+        configmap=lambda ns, n: None,
+    )
 
 
 def test_empty_dir_host_path_and_sub_path(tmp_path: Path) -> None:
     host = tmp_path / "host" / "data"
     manager = VolumeManager(tmp_path / "pods")
-    p = pod([{"name": "scratch", "emptyDir": {}}, {"name": "h", "hostPath": {"path": str(host), "type": "DirectoryOrCreate"}}],
-            [{"name": "scratch", "mountPath": "/s", "subPath": "x"}, {"name": "h", "mountPath": "/h", "readOnly": True}])
+    p = pod(
+        [
+            {"name": "scratch", "emptyDir": {}},
+            {"name": "h", "hostPath": {"path": str(host), "type": "DirectoryOrCreate"}},
+        ],
+        [{"name": "scratch", "mountPath": "/s", "subPath": "x"}, {"name": "h", "mountPath": "/h", "readOnly": True}],
+    )
     manager.setup(p, secret=lambda ns, n: None, configmap=lambda ns, n: None)
     scratch, hostpath = manager.mounts(p, p["spec"]["containers"][0])
     assert Path(scratch.source).is_dir() and scratch.source.endswith("/scratch/x") and not scratch.read_only
     assert host.is_dir() and hostpath.source == str(host) and hostpath.read_only
     with pytest.raises(VolumeError, match="is not a file"):
-        manager.setup(pod([{"name": "f", "hostPath": {"path": str(host), "type": "File"}}]), secret=lambda ns, n: None,
-                      configmap=lambda ns, n: None)
+        manager.setup(
+            pod([{"name": "f", "hostPath": {"path": str(host), "type": "File"}}]),
+            secret=lambda ns, n: None,
+            configmap=lambda ns, n: None,
+        )
     assert manager.existing_pod_uids() == {"uid-1"}
     manager.teardown("uid-1")
     assert manager.existing_pod_uids() == set()
@@ -98,17 +127,25 @@ def test_the_projected_token_volume_holds_token_ca_and_namespace_and_follows_ren
 
     tokens = {"token": "first"}
     maps = {("ns", "kube-root-ca.crt"): {"data": {"ca.crt": "PEM"}}}
-    lookup = {"secret": lambda ns, n: None, "configmap": lambda ns, n: maps.get((ns, n)),
-              "token": lambda pod, source: tokens.get(source["path"])}
+    lookup = {
+        "secret": lambda ns, n: None,
+        "configmap": lambda ns, n: maps.get((ns, n)),
+        "token": lambda pod, source: tokens.get(source["path"]),
+    }
     manager = VolumeManager(tmp_path)
-    p = pod([projected_token_volume("kube-api-access-abcde")],
-            [{"name": "kube-api-access-abcde", "mountPath": TOKEN_MOUNT_PATH, "readOnly": True}])
+    p = pod(
+        [projected_token_volume("kube-api-access-abcde")],
+        [{"name": "kube-api-access-abcde", "mountPath": TOKEN_MOUNT_PATH, "readOnly": True}],
+    )
     manager.setup(p, **lookup)
     [mount] = manager.mounts(p, p["spec"]["containers"][0])
     root = Path(mount.source)
     assert mount.target == "/var/run/secrets/kubernetes.io/serviceaccount" and mount.read_only
     assert {f: (root / f).read_text() for f in ("token", "ca.crt", "namespace")} == {
-        "token": "first", "ca.crt": "PEM", "namespace": "ns"}
+        "token": "first",
+        "ca.crt": "PEM",
+        "namespace": "ns",
+    }
     assert (root / "..data" / "token").stat().st_mode & 0o777 == 0o644
     assert not manager.refresh(p, **lookup)
     tokens["token"] = "renewed"
@@ -122,8 +159,12 @@ def test_a_projected_token_not_issued_yet_fails_the_mount(tmp_path: Path) -> Non
     manager = VolumeManager(tmp_path)
     p = pod([projected_token_volume("kube-api-access-abcde")])
     with pytest.raises(VolumeError, match="failed to fetch token"):
-        manager.setup(p, secret=lambda ns, n: None, configmap=lambda ns, n: {"data": {"ca.crt": "x"}},
-                      token=lambda pod, source: None)
+        manager.setup(
+            p,
+            secret=lambda ns, n: None,
+            configmap=lambda ns, n: {"data": {"ca.crt": "x"}},
+            token=lambda pod, source: None,
+        )
 
 
 def test_projected_secrets_and_config_maps_are_referenced_for_refresh() -> None:

@@ -83,9 +83,11 @@ def test_a_stored_event_goes_out_as_its_text_and_a_deletion_with_its_revision() 
 async def test_plain_watchers_share_bytes_and_buffered_events_go_out_in_one_write() -> None:
     first, first_response = stream()
     second, second_response = stream()
-    events = [Event("ADDED", "/core/pods/ns/a", 5, pod("a", rv=5), None),
-              Event("MODIFIED", "/core/pods/ns/a", 6, pod("a", app="db", rv=6), pod("a", rv=5)),
-              Event("ADDED", "/core/pods/ns/b", 7, pod("b", app="db", rv=7), None)]
+    events = [
+        Event("ADDED", "/core/pods/ns/a", 5, pod("a", rv=5), None),
+        Event("MODIFIED", "/core/pods/ns/a", 6, pod("a", app="db", rv=6), pod("a", rv=5)),
+        Event("ADDED", "/core/pods/ns/b", 7, pod("b", app="db", rv=7), None),
+    ]
     for s, response in ((first, first_response), (second, second_response)):
         for event in events:
             s.change(event)
@@ -95,7 +97,9 @@ async def test_plain_watchers_share_bytes_and_buffered_events_go_out_in_one_writ
     assert first_response.writes == second_response.writes
     # the object left the selection (DELETED); one that never matched is not sent at all
     assert [(line["type"], line["object"]["metadata"]["name"]) for line in lines(first_response)] == [
-        ("ADDED", "a"), ("DELETED", "a")]
+        ("ADDED", "a"),
+        ("DELETED", "a"),
+    ]
     await first.flush()
     assert len(first_response.writes) == 1  # nothing buffered: nothing written
 
@@ -119,8 +123,10 @@ async def test_rendering_watchers_render_per_watcher_and_mark_the_first_event() 
 
 async def test_every_line_sent_counts_as_a_watch_event() -> None:
     def sent() -> float:
-        return REGISTRY.get_sample_value("apiserver_watch_events_total", {"group": "", "version": "v1",
-                                                                          "kind": "Pod"}) or 0.0
+        return (
+            REGISTRY.get_sample_value("apiserver_watch_events_total", {"group": "", "version": "v1", "kind": "Pod"})
+            or 0.0
+        )
 
     before = sent()
     s, response = stream()

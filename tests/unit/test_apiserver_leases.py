@@ -44,7 +44,10 @@ def test_endpoints_group_servers_by_port_and_agents_read_them_back_as_urls() -> 
     servers = [("10.0.0.2", 6443), ("10.0.0.3", 6443), ("::1", 7443)]
     subsets = endpoints_subsets(servers)
     assert subsets == [
-        {"addresses": [{"ip": "10.0.0.2"}, {"ip": "10.0.0.3"}], "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}]},
+        {
+            "addresses": [{"ip": "10.0.0.2"}, {"ip": "10.0.0.3"}],
+            "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}],
+        },
         {"addresses": [{"ip": "::1"}], "ports": [{"name": "https", "port": 7443, "protocol": "TCP"}]},
     ]
     assert server_urls({"subsets": subsets}) == ["https://10.0.0.2:6443", "https://10.0.0.3:6443", "https://[::1]:7443"]

@@ -23,8 +23,10 @@ POLICY = {
         {"level": "RequestResponse", "resources": [{"group": "", "resources": ["secrets", "pods/log"]}]},
         {"level": "Request", "userGroups": ["team"], "namespaces": ["prod"], "omitStages": ["ResponseStarted"]},
         {"level": "Request", "resources": [{"group": "apps", "resources": ["deployments/*"]}]},
-        {"level": "RequestResponse", "resources": [{"group": "", "resources": ["configmaps"],
-                                                    "resourceNames": ["settings"]}]},
+        {
+            "level": "RequestResponse",
+            "resources": [{"group": "", "resources": ["configmaps"], "resourceNames": ["settings"]}],
+        },
         {"level": "Metadata", "verbs": ["get", "list", "watch"]},
     ],
 }
@@ -53,9 +55,12 @@ def test_the_first_matching_rule_gives_the_level() -> None:
 def test_credentials_are_never_logged_beyond_metadata() -> None:
     assert decide("alice", "POST", "/api/v1/namespaces/a/secrets")[0] == "Metadata"
     policy = parse_policy({**POLICY, "rules": [{"level": "RequestResponse"}]})
-    for method, path in (("POST", "/api/v1/namespaces/a/serviceaccounts/default/token"),
-                         ("POST", "/apis/authentication.k8s.io/v1/tokenreviews"),
-                         ("POST", "/pykube/v1/node-credentials"), ("POST", "/dashboard/api/login-codes")):
+    for method, path in (
+        ("POST", "/api/v1/namespaces/a/serviceaccounts/default/token"),
+        ("POST", "/apis/authentication.k8s.io/v1/tokenreviews"),
+        ("POST", "/pykube/v1/node-credentials"),
+        ("POST", "/dashboard/api/login-codes"),
+    ):
         assert policy.decide("alice", (), request_info(method, path))[0] == "Metadata", path
     assert policy.decide("alice", (), request_info("POST", "/api/v1/namespaces/a/configmaps"))[0] == "RequestResponse"
 
@@ -64,14 +69,20 @@ def test_the_default_policy_records_everything_at_metadata() -> None:
     assert DEFAULT_POLICY.decide("x", (), request_info("GET", "/healthz")) == ("Metadata", {"RequestReceived"})
 
 
-@pytest.mark.parametrize(("doc", "message"), [
-    ({"kind": "Policy", "apiVersion": "v1", "rules": [{"level": "None"}]}, "apiVersion audit.k8s.io/v1"),
-    ({**POLICY, "rules": []}, "at least one rule"),
-    ({**POLICY, "rules": [{"level": "Verbose"}]}, r"rules\[0\].level: must be one of"),
-    ({**POLICY, "rules": [{"level": "None", "verbs": "get"}]}, r"rules\[0\].verbs: must be a list"),
-    ({**POLICY, "omitStages": ["Later"]}, "omitStages: unknown stage 'Later'"),
-    ({**POLICY, "rules": [{"level": "None", "nonResourceURLs": ["/x"], "namespaces": ["a"]}]}, "cannot be combined"),
-])
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ({"kind": "Policy", "apiVersion": "v1", "rules": [{"level": "None"}]}, "apiVersion audit.k8s.io/v1"),
+        ({**POLICY, "rules": []}, "at least one rule"),
+        ({**POLICY, "rules": [{"level": "Verbose"}]}, r"rules\[0\].level: must be one of"),
+        ({**POLICY, "rules": [{"level": "None", "verbs": "get"}]}, r"rules\[0\].verbs: must be a list"),
+        ({**POLICY, "omitStages": ["Later"]}, "omitStages: unknown stage 'Later'"),
+        (
+            {**POLICY, "rules": [{"level": "None", "nonResourceURLs": ["/x"], "namespaces": ["a"]}]},
+            "cannot be combined",
+        ),
+    ],
+)
 def test_invalid_policies_say_what_is_wrong(doc: dict[str, object], message: str) -> None:
     with pytest.raises(PolicyError, match=message):
         parse_policy(doc)

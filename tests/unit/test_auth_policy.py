@@ -26,6 +26,7 @@ def allow(*allowed: tuple[str, str, str]) -> tuple[list[RequestInfo], Callable[[
     def decide(user: UserInfo, info: RequestInfo) -> Decision:
         asked.append(info)
         return Decision((info.verb, info.resource or info.path, info.name) in allowed)
+
     return asked, decide
 
 
@@ -34,8 +35,12 @@ def test_public_paths_masters_and_the_join_token_never_reach_rbac() -> None:
     authorize(None, "GET", "/readyz", {}, decide)
     authorize(ADMIN, "DELETE", "/api/v1/nodes", {}, decide)
     authorize(NODE_BOOTSTRAP, "POST", "/pykube/v1/node-credentials", {}, decide)
-    for method, path in (("GET", "/api/v1/secrets"), ("GET", "/api/v1/nodes"), ("POST", "/api/v1/nodes"),
-                         ("GET", "/pykube/v1/node-credentials")):
+    for method, path in (
+        ("GET", "/api/v1/secrets"),
+        ("GET", "/api/v1/nodes"),
+        ("POST", "/api/v1/nodes"),
+        ("GET", "/pykube/v1/node-credentials"),
+    ):
         with pytest.raises(StatusError) as refused:
             authorize(NODE_BOOTSTRAP, method, path, {}, decide)
         assert refused.value.code == 403 and "the join token may only request node credentials" in refused.value.message
@@ -54,9 +59,11 @@ def test_a_node_is_judged_by_the_node_authorizer_then_by_rbac() -> None:
     authorize(NODE, "GET", "/apis", {}, decide, nodes)
     with pytest.raises(StatusError) as refused:
         authorize(NODE, "GET", "/api/v1/secrets", {}, decide, nodes)
-    assert refused.value.message == ('secrets is forbidden: User "system:node:n1" cannot list resource "secrets" in '
-                                     'API group "" at the cluster scope: no relationship found between node \'n1\' '
-                                     'and this object')
+    assert refused.value.message == (
+        'secrets is forbidden: User "system:node:n1" cannot list resource "secrets" in '
+        "API group \"\" at the cluster scope: no relationship found between node 'n1' "
+        "and this object"
+    )
     assert [i.verb for i in asked] == ["get", "list"]
 
 
@@ -65,23 +72,33 @@ def test_other_users_are_rbacs_with_its_forbidden_message() -> None:
     authorize(ALICE, "GET", "/api/v1/namespaces/a/pods", {}, decide)
     with pytest.raises(StatusError) as refused:
         authorize(ALICE, "GET", "/api/v1/namespaces/a/pods", {"watch": "true"}, decide)
-    assert (refused.value.code, refused.value.message) == (403, 'pods is forbidden: User "alice" cannot watch '
-                                                                'resource "pods" in API group "" in the namespace "a"')
+    assert (refused.value.code, refused.value.message) == (
+        403,
+        'pods is forbidden: User "alice" cannot watch resource "pods" in API group "" in the namespace "a"',
+    )
     assert [i.verb for i in asked] == ["list", "watch"]
 
 
-@pytest.mark.parametrize(("header", "token"), [
-    ("Bearer abc", "abc"), ("bearer abc", "abc"), ("BEARER  abc ", "abc"), ("Basic abc", None), ("Bearer ", None),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    ("header", "token"),
+    [
+        ("Bearer abc", "abc"),
+        ("bearer abc", "abc"),
+        ("BEARER  abc ", "abc"),
+        ("Basic abc", None),
+        ("Bearer ", None),
+        (None, None),
+    ],
+)
 def test_bearer_tokens(header: str | None, token: str | None) -> None:
     assert bearer_token(header) == token
 
 
 def headers(**values: str | list[str]) -> tuple[dict[str, str], Callable[[str], list[str]]]:
     single = {k.replace("_", "-"): v for k, v in values.items() if isinstance(v, str)}
-    return single, lambda name: [g for k, v in values.items() if k.replace("_", "-") == name and isinstance(v, list)
-                                 for g in v]
+    return single, lambda name: [
+        g for k, v in values.items() if k.replace("_", "-") == name and isinstance(v, list) for g in v
+    ]
 
 
 def test_impersonation_needs_the_impersonate_verb_for_each_identity() -> None:
@@ -89,8 +106,10 @@ def test_impersonation_needs_the_impersonate_verb_for_each_identity() -> None:
     _, decide = allow(("impersonate", "users", "carol"))
     with pytest.raises(StatusError) as refused:
         impersonate(ALICE, single, getall, decide)
-    assert refused.value.message == ('groups "ops" is forbidden: User "alice" cannot impersonate resource "groups" '
-                                     'in API group "" at the cluster scope')
+    assert refused.value.message == (
+        'groups "ops" is forbidden: User "alice" cannot impersonate resource "groups" '
+        'in API group "" at the cluster scope'
+    )
     _, decide = allow(("impersonate", "users", "carol"), ("impersonate", "groups", "ops"))
     carol = impersonate(ALICE, single, getall, decide)
     assert (carol.name, carol.groups, carol.admin) == ("carol", ("ops", "system:authenticated"), False)
@@ -109,10 +128,16 @@ def test_masters_may_impersonate_anyone_and_service_accounts_get_their_groups() 
     assert no_user.value.code == 400
 
 
-@pytest.mark.parametrize("path", [
-    "/api/v1/namespaces/a/pods/p/exec", "/api/v1/namespaces/a/pods/p/proxy", "/api/v1/namespaces/a/pods/p:80/proxy/x",
-    "/api/v1/namespaces/a/services/web:80/proxy/", "/api/v1/nodes/n1/proxy/stats/summary",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/namespaces/a/pods/p/exec",
+        "/api/v1/namespaces/a/pods/p/proxy",
+        "/api/v1/namespaces/a/pods/p:80/proxy/x",
+        "/api/v1/namespaces/a/services/web:80/proxy/",
+        "/api/v1/nodes/n1/proxy/stats/summary",
+    ],
+)
 def test_node_credentials_never_open_shells_or_proxies(path: str) -> None:
     """Not even into the node's own pods."""
     _, decide = allow()

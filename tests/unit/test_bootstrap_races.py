@@ -32,9 +32,17 @@ class PeerStartingAtOnce:
     async def commit(self, ops: Sequence[Op]) -> list[Obj]:
         if not self.raced and any(op.key == KEY for op in ops):
             self.raced = True
-            peer = {"apiVersion": "v1", "kind": "ConfigMap", "data": {"clusterCIDR": "written by the peer"},
-                    "metadata": {"name": CLUSTER_CONFIG, "namespace": "kube-system", "uid": "peer",
-                                 "creationTimestamp": "2026-01-01T00:00:00Z"}}
+            peer = {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "data": {"clusterCIDR": "written by the peer"},
+                "metadata": {
+                    "name": CLUSTER_CONFIG,
+                    "namespace": "kube-system",
+                    "uid": "peer",
+                    "creationTimestamp": "2026-01-01T00:00:00Z",
+                },
+            }
             if self.peer_update:
                 current = await self.store.get(KEY)
                 await self.store.commit([Update(KEY, {**current, "data": peer["data"]}, revision_of(current))])
@@ -45,8 +53,9 @@ class PeerStartingAtOnce:
 
 async def start(store: Store, racing: PeerStartingAtOnce | None = None, network: ClusterNetwork = NETWORK) -> None:
     allocator = ServiceAllocator(store, network.service_cidr, (30000, 32767))
-    await ensure_bootstrap_objects(Registry(cast(Store, racing or store), allocator), address="192.0.2.1",
-                                   port=6443, network=network)
+    await ensure_bootstrap_objects(
+        Registry(cast(Store, racing or store), allocator), address="192.0.2.1", port=6443, network=network
+    )
 
 
 async def test_a_peer_creating_the_cluster_settings_first(store: Store) -> None:

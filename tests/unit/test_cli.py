@@ -50,10 +50,29 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> Any:
 
 
 def test_server_flags_reach_the_config(tmp_path: Path, served: list[ServerConfig]) -> None:
-    done = invoke("server", "--data-dir", str(tmp_path), "--no-tls", "--port", "7000", "--no-agent",
-                  "--node-name", "n1", "--advertise-address", "10.0.0.5", "--service-node-port-range", "20000-20100",
-                  "--proxy-mode", "userspace", "--node-cidr-mask-size", "26", "--watch-history", "50",
-                  "--leader-elect-retry-period", "1.5")
+    done = invoke(
+        "server",
+        "--data-dir",
+        str(tmp_path),
+        "--no-tls",
+        "--port",
+        "7000",
+        "--no-agent",
+        "--node-name",
+        "n1",
+        "--advertise-address",
+        "10.0.0.5",
+        "--service-node-port-range",
+        "20000-20100",
+        "--proxy-mode",
+        "userspace",
+        "--node-cidr-mask-size",
+        "26",
+        "--watch-history",
+        "50",
+        "--leader-elect-retry-period",
+        "1.5",
+    )
     assert done.exit_code == 0, done.output
     [cfg] = served
     assert (cfg.data_dir, cfg.tls, cfg.port, cfg.no_agent, cfg.node_name) == (tmp_path, False, 7000, True, "n1")
@@ -66,8 +85,10 @@ def test_a_flag_not_given_leaves_the_environment_its_say(tmp_path: Path, served:
     env = {"PYKUBE_PORT": "7001", "PYKUBE_NO_AGENT": "true", "PYKUBE_TLS": "false"}
     assert invoke("server", "--data-dir", str(tmp_path), "--node-name", "n1", env=env).exit_code == 0
     assert (served[0].port, served[0].no_agent, served[0].tls) == (7001, True, False)
-    assert invoke("server", "--data-dir", str(tmp_path), "--node-name", "n1", "--port", "7002", "--tls",
-                  env=env).exit_code == 0
+    assert (
+        invoke("server", "--data-dir", str(tmp_path), "--node-name", "n1", "--port", "7002", "--tls", env=env).exit_code
+        == 0
+    )
     assert (served[1].port, served[1].tls) == (7002, True)
 
 
@@ -82,19 +103,39 @@ def test_a_server_part_that_failed_for_good_exits_non_zero(tmp_path: Path, monke
 
 
 def test_agent_flags_reach_the_config(tmp_path: Path, joined: list[AgentConfig]) -> None:
-    done = invoke("agent", "--join", "https://10.0.0.1:6443", "--token", "K10x::server:y", "--data-dir", str(tmp_path),
-                  "--node-name", "n2", "--runtime", "fake", "--allow-privileged", "--node-labels", "a=b",
-                  "--cluster-domain", "example.org")
+    done = invoke(
+        "agent",
+        "--join",
+        "https://10.0.0.1:6443",
+        "--token",
+        "K10x::server:y",
+        "--data-dir",
+        str(tmp_path),
+        "--node-name",
+        "n2",
+        "--runtime",
+        "fake",
+        "--allow-privileged",
+        "--node-labels",
+        "a=b",
+        "--cluster-domain",
+        "example.org",
+    )
     assert done.exit_code == 0, done.output
     [cfg] = joined
-    assert (cfg.server, cfg.token, cfg.data_dir, cfg.node_name) == ("https://10.0.0.1:6443", "K10x::server:y",
-                                                                    tmp_path, "n2")
+    assert (cfg.server, cfg.token, cfg.data_dir, cfg.node_name) == (
+        "https://10.0.0.1:6443",
+        "K10x::server:y",
+        tmp_path,
+        "n2",
+    )
     assert cfg.runtime == "fake" and cfg.allow_privileged and cfg.labels == {"a": "b"}
     assert cfg.cluster_domain == "example.org"
 
 
-def test_agent_count_runs_that_many_fake_nodes_in_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                             joined: list[AgentConfig]) -> None:
+def test_agent_count_runs_that_many_fake_nodes_in_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, joined: list[AgentConfig]
+) -> None:
     fleets: list[AgentConfig] = []
 
     class FakeFleet:
@@ -105,20 +146,46 @@ def test_agent_count_runs_that_many_fake_nodes_in_one_process(tmp_path: Path, mo
             pass
 
     monkeypatch.setattr(fleet_module, "Fleet", FakeFleet)
-    done = invoke("agent", "--kubeconfig", str(tmp_path / "admin.yaml"), "--data-dir", str(tmp_path),
-                  "--runtime", "fake", "--count", "3", "--node-name", "hollow-%d", "--fake-cpus", "32",
-                  "--fake-memory", "128Gi", "--node-lease-duration-seconds", "8")
+    done = invoke(
+        "agent",
+        "--kubeconfig",
+        str(tmp_path / "admin.yaml"),
+        "--data-dir",
+        str(tmp_path),
+        "--runtime",
+        "fake",
+        "--count",
+        "3",
+        "--node-name",
+        "hollow-%d",
+        "--fake-cpus",
+        "32",
+        "--fake-memory",
+        "128Gi",
+        "--node-lease-duration-seconds",
+        "8",
+    )
     assert done.exit_code == 0, done.output
     [cfg] = fleets
     assert cfg.kubeconfig == str(tmp_path / "admin.yaml")
     assert cfg.node_names == ["hollow-1", "hollow-2", "hollow-3"] and joined == []
     assert (cfg.fake_cpus, cfg.fake_memory, cfg.node_lease_duration_seconds) == (32, "128Gi", 8)
-    refused = invoke("agent", "--kubeconfig", str(tmp_path / "admin.yaml"), "--count", "3",
-                     "--node-name", "hollow-%d")
+    refused = invoke("agent", "--kubeconfig", str(tmp_path / "admin.yaml"), "--count", "3", "--node-name", "hollow-%d")
     assert refused.exit_code == 2 and "need --runtime fake" in refused.output
     # the join token gives one node its credentials, never a fleet's
-    refused = invoke("agent", "--join", "https://10.0.0.1:6443", "--token", "K10x::server:y", "--runtime", "fake",
-                     "--count", "3", "--node-name", "hollow-%d")
+    refused = invoke(
+        "agent",
+        "--join",
+        "https://10.0.0.1:6443",
+        "--token",
+        "K10x::server:y",
+        "--runtime",
+        "fake",
+        "--count",
+        "3",
+        "--node-name",
+        "hollow-%d",
+    )
     assert refused.exit_code == 2 and "--count needs --kubeconfig" in refused.output
 
 

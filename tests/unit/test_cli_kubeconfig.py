@@ -25,8 +25,24 @@ def data_dir(tmp_path: Path) -> Path:
 def test_a_minted_kubeconfig_names_the_user_and_groups(tmp_path: Path) -> None:
     directory = data_dir(tmp_path)
     out = tmp_path / "alice.yaml"
-    done = CliRunner().invoke(main, ["kubeconfig", "--user", "alice", "--group", "team-a", "--group", "dev",
-                                     "--expiration", "1h30m", "--data-dir", str(directory), "--out", str(out)])
+    done = CliRunner().invoke(
+        main,
+        [
+            "kubeconfig",
+            "--user",
+            "alice",
+            "--group",
+            "team-a",
+            "--group",
+            "dev",
+            "--expiration",
+            "1h30m",
+            "--data-dir",
+            str(directory),
+            "--out",
+            str(out),
+        ],
+    )
     assert done.exit_code == 0, done.output
     assert out.stat().st_mode & 0o777 == 0o600
     config = yaml.safe_load(out.read_text())
@@ -45,8 +61,9 @@ def test_without_out_it_prints_the_kubeconfig_and_bad_input_says_why(tmp_path: P
     directory = data_dir(tmp_path)
     printed = CliRunner().invoke(main, ["kubeconfig", "--user", "bob", "--data-dir", str(directory)])
     assert printed.exit_code == 0 and yaml.safe_load(printed.output)["users"][0]["name"] == "bob"
-    bad = CliRunner().invoke(main, ["kubeconfig", "--user", "bob", "--expiration", "1 day", "--data-dir",
-                                    str(directory)])
+    bad = CliRunner().invoke(
+        main, ["kubeconfig", "--user", "bob", "--expiration", "1 day", "--data-dir", str(directory)]
+    )
     assert bad.exit_code == 1 and "invalid duration '1 day'" in bad.output
     missing = CliRunner().invoke(main, ["kubeconfig", "--user", "bob", "--data-dir", str(tmp_path / "nowhere")])
     assert missing.exit_code == 1 and "does not exist" in missing.output

@@ -57,8 +57,15 @@ def line(etype: str, rv: int | str, name: str = "p") -> bytes:
 
 
 def status(code: int, reason: str, message: str, **details: Any) -> dict[str, Any]:
-    body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "code": code,
-            "reason": reason, "message": message}
+    body = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "code": code,
+        "reason": reason,
+        "message": message,
+    }
     if details:
         body["details"] = details
     return body
@@ -121,8 +128,15 @@ class FakeApi:
         code = int(name.split("-")[0])
         if name.endswith("text"):
             return web.Response(status=code, text="boom\n")
-        reason = {401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 409: "Conflict", 410: "Expired",
-                  422: "Invalid", 500: "InternalError"}[code]
+        reason = {
+            401: "Unauthorized",
+            403: "Forbidden",
+            404: "NotFound",
+            409: "Conflict",
+            410: "Expired",
+            422: "Invalid",
+            500: "InternalError",
+        }[code]
         if name.endswith("exists"):
             reason = "AlreadyExists"
         return web.json_response(status(code, reason, f"{name} failed", name=name, kind="pods"), status=code)
@@ -132,21 +146,26 @@ class FakeApi:
         ``?refused`` answers 429 without Retry-After (an eviction a disruption budget refuses)."""
         self.throttled_seen += 1
         if self.throttled_seen <= int(request.match_info["n"]):
-            return web.json_response(status(429, "TooManyRequests", "Too many requests"), status=429,
-                                     headers={} if "refused" in request.query else {"Retry-After": "0"})
+            return web.json_response(
+                status(429, "TooManyRequests", "Too many requests"),
+                status=429,
+                headers={} if "refused" in request.query else {"Retry-After": "0"},
+            )
         return await self.echo(request)
 
     async def echo(self, request: web.Request) -> web.Response:
         peer = request.transport.get_extra_info("peercert") if request.transport else None
-        return web.json_response({
-            "method": request.method,
-            "path": request.path,
-            "query": dict(request.query),
-            "content_type": request.headers.get("Content-Type"),
-            "authorization": request.headers.get("Authorization"),
-            "body": await request.json() if request.can_read_body else None,
-            "peer": peer["subject"] if peer else None,
-        })
+        return web.json_response(
+            {
+                "method": request.method,
+                "path": request.path,
+                "query": dict(request.query),
+                "content_type": request.headers.get("Content-Type"),
+                "authorization": request.headers.get("Authorization"),
+                "body": await request.json() if request.can_read_body else None,
+                "peer": peer["subject"] if peer else None,
+            }
+        )
 
 
 @contextlib.asynccontextmanager
@@ -196,8 +215,14 @@ async def collect(gen: AsyncIterator[Any], n: int) -> list[Any]:
 def test_resource_path() -> None:
     assert resource_path("v1", "pods", "default", "x") == "/api/v1/namespaces/default/pods/x"
     assert resource_path("apps/v1", "deployments") == "/apis/apps/v1/deployments"
-    assert resource_path("apps/v1", "deployments", "ns", "web", "scale") == "/apis/apps/v1/namespaces/ns/deployments/web/scale"
-    assert resource_path("v1", "namespaces", name="kube-system", subresource="status") == "/api/v1/namespaces/kube-system/status"
+    assert (
+        resource_path("apps/v1", "deployments", "ns", "web", "scale")
+        == "/apis/apps/v1/namespaces/ns/deployments/web/scale"
+    )
+    assert (
+        resource_path("v1", "namespaces", name="kube-system", subresource="status")
+        == "/api/v1/namespaces/kube-system/status"
+    )
     with pytest.raises(ValueError, match="invalid path segment"):
         resource_path("v1", "pods", "default", "a/b")
     with pytest.raises(ValueError, match="needs an object name"):
@@ -217,7 +242,9 @@ def test_resource_path() -> None:
         ("500-x", ApiError, 500, "InternalError"),
     ],
 )
-async def test_status_bodies_become_typed_errors(client: ApiClient, name: str, cls: type, code: int, reason: str) -> None:
+async def test_status_bodies_become_typed_errors(
+    client: ApiClient, name: str, cls: type, code: int, reason: str
+) -> None:
     with pytest.raises(ApiError) as info:
         await client.get(f"{PODS}/{name}")
     assert type(info.value) is cls
@@ -253,19 +280,32 @@ async def test_a_429_without_retry_after_is_the_callers_to_handle(api: FakeApi, 
 
 async def test_verbs_send_kubernetes_request_shapes(client: ApiClient) -> None:
     got = await client.create("/echo/pods", {"metadata": {"name": "x"}})
-    assert (got["method"], got["content_type"], got["body"]) == ("POST", "application/json", {"metadata": {"name": "x"}})
+    assert (got["method"], got["content_type"], got["body"]) == (
+        "POST",
+        "application/json",
+        {"metadata": {"name": "x"}},
+    )
     assert got["authorization"] is None  # like kubectl: no credentials over plain http
 
     got = await client.replace("/echo/pods/x", {"a": 1})
     assert (got["method"], got["body"]) == ("PUT", {"a": 1})
 
-    got = await client.list("/echo/pods", label_selector="app=web", field_selector="spec.nodeName=n1", limit=5,
-                            continue_="tok")
-    assert got["query"] == {"labelSelector": "app=web", "fieldSelector": "spec.nodeName=n1", "limit": "5",
-                            "continue": "tok"}
+    got = await client.list(
+        "/echo/pods", label_selector="app=web", field_selector="spec.nodeName=n1", limit=5, continue_="tok"
+    )
+    assert got["query"] == {
+        "labelSelector": "app=web",
+        "fieldSelector": "spec.nodeName=n1",
+        "limit": "5",
+        "continue": "tok",
+    }
 
-    expected = {"merge": "application/merge-patch+json", "strategic": "application/strategic-merge-patch+json",
-                "json": "application/json-patch+json", "apply": "application/apply-patch+yaml"}
+    expected = {
+        "merge": "application/merge-patch+json",
+        "strategic": "application/strategic-merge-patch+json",
+        "json": "application/json-patch+json",
+        "apply": "application/apply-patch+yaml",
+    }
     for patch_type, content_type in expected.items():
         got = await client.patch("/echo/pods/x", {"spec": {}}, patch_type, field_manager="me")  # type: ignore[arg-type]
         assert (got["method"], got["content_type"], got["query"]) == ("PATCH", content_type, {"fieldManager": "me"})
@@ -276,8 +316,12 @@ async def test_verbs_send_kubernetes_request_shapes(client: ApiClient) -> None:
 
     got = await client.delete("/echo/pods/x", propagation_policy="Foreground", grace_period_seconds=0)
     assert got["method"] == "DELETE"
-    assert got["body"] == {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Foreground",
-                           "gracePeriodSeconds": 0}
+    assert got["body"] == {
+        "kind": "DeleteOptions",
+        "apiVersion": "v1",
+        "propagationPolicy": "Foreground",
+        "gracePeriodSeconds": 0,
+    }
 
 
 async def test_https_sends_token_and_client_certificate(api: FakeApi, tmp_path: Path) -> None:
@@ -299,7 +343,7 @@ def test_line_splitter_reassembles_lines_split_anywhere() -> None:
     data = line("ADDED", 1) + line("MODIFIED", 2) + b"\n" + line("DELETED", 3)
     for size in (1, 7, 64, len(data)):
         splitter = LineSplitter()
-        lines = [ln for i in range(0, len(data), size) for ln in splitter.feed(data[i:i + size])]
+        lines = [ln for i in range(0, len(data), size) for ln in splitter.feed(data[i : i + size])]
         assert lines == [line("ADDED", 1)[:-1], line("MODIFIED", 2)[:-1], line("DELETED", 3)[:-1]]
         assert splitter.rest == b""
 
@@ -309,8 +353,15 @@ async def test_stream_watch_yields_events_across_chunk_boundaries(api: FakeApi, 
     api.watch_scripts.append([added[:10], added[10:] + bookmark[:5], bookmark[5:], line("DELETED", 10)[:-1]])
     events = await collect(stream_watch(client, PODS, "5", label_selector="app=web", timeout_seconds=30), 10)
     assert [(e.type, e.resource_version) for e in events] == [("ADDED", "6"), ("BOOKMARK", "9"), ("DELETED", "10")]
-    assert api.watch_params == [{"watch": "true", "allowWatchBookmarks": "true", "resourceVersion": "5",
-                                 "labelSelector": "app=web", "timeoutSeconds": "30"}]
+    assert api.watch_params == [
+        {
+            "watch": "true",
+            "allowWatchBookmarks": "true",
+            "resourceVersion": "5",
+            "labelSelector": "app=web",
+            "timeoutSeconds": "30",
+        }
+    ]
 
 
 async def test_stream_watch_error_events_raise(api: FakeApi, client: ApiClient) -> None:
@@ -337,8 +388,11 @@ async def test_list_and_watch_resumes_from_last_rv_and_relists_on_gone(api: Fake
     assert isinstance(items[0], Listing)
     assert items[0].resource_version == "20"
     assert items[0].items == [{"kind": "Pod", "apiVersion": "v1", "metadata": {"name": n}} for n in "ab"]
-    assert [(i.type, i.resource_version) for i in items[1:4]] == [("ADDED", "21"), ("BOOKMARK", "30"),
-                                                                  ("MODIFIED", "31")]
+    assert [(i.type, i.resource_version) for i in items[1:4]] == [
+        ("ADDED", "21"),
+        ("BOOKMARK", "30"),
+        ("MODIFIED", "31"),
+    ]
     assert [i.resource_version for i in items[4:6]] == ["120", "220"]
     assert (items[6].type, items[6].resource_version) == ("DELETED", "41")
     assert [p["resourceVersion"] for p in api.watch_params] == ["20", "30", "120", "220"]
@@ -368,6 +422,7 @@ async def test_watch_forever_gives_up_on_client_errors(api: FakeApi, client: Api
 
 
 # --- several servers ----------------------------------------------------------------------------------
+
 
 async def test_requests_fail_over_to_the_next_server_when_theirs_cannot_be_reached() -> None:
     dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there

@@ -107,8 +107,11 @@ def test_invalid_values_name_the_key(tmp_path: Path, text: str, flags: dict[str,
 
 
 def test_environment_error_names_the_variable(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"watch\.history: expected an integer, got 'lots' \(from environment "
-                                          r"PYKUBE_WATCH_HISTORY\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"watch\.history: expected an integer, got 'lots' \(from environment "
+        r"PYKUBE_WATCH_HISTORY\)",
+    ):
         _load(tmp_path, env={"PYKUBE_WATCH_HISTORY": "lots"})
 
 
@@ -136,8 +139,9 @@ def test_the_defaults_shown_are_the_defaults_applied(tmp_path: Path) -> None:
     env = {s.env: s.default_text for s in literal}
     assert load_server_config(file=None, env=env, flags=FIXED) == _load(tmp_path)
     agent_env = {s.env: s.default_text for s in AGENT_SETTINGS if s.shown is None and s.default_text}
-    assert load_agent_config(file=None, env=agent_env, flags={"node_name": "n1", "data_dir": "/srv/a"}) == \
-        load_agent_config(file=None, env={}, flags={"node_name": "n1", "data_dir": "/srv/a"})
+    assert load_agent_config(
+        file=None, env=agent_env, flags={"node_name": "n1", "data_dir": "/srv/a"}
+    ) == load_agent_config(file=None, env={}, flags={"node_name": "n1", "data_dir": "/srv/a"})
 
 
 def test_derived_defaults_say_how_they_are_worked_out() -> None:

@@ -11,16 +11,19 @@ from aiohttp.test_utils import make_mocked_request
 from minikube_py.api.connections import inflight_middleware, long_running
 
 
-@pytest.mark.parametrize(("method", "path", "streaming"), [
-    ("GET", "/api/v1/pods?watch=true", True),
-    ("GET", "/api/v1/watch/pods", True),
-    ("GET", "/api/v1/namespaces/d/pods/p/log?follow=true", True),
-    ("POST", "/api/v1/namespaces/d/pods/p/exec?command=sh", True),
-    ("GET", "/api/v1/namespaces/d/pods/p/portforward", True),
-    ("GET", "/api/v1/pods", False),
-    ("GET", "/api/v1/pods?watch=false", False),
-    ("POST", "/api/v1/namespaces/d/configmaps", False),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "streaming"),
+    [
+        ("GET", "/api/v1/pods?watch=true", True),
+        ("GET", "/api/v1/watch/pods", True),
+        ("GET", "/api/v1/namespaces/d/pods/p/log?follow=true", True),
+        ("POST", "/api/v1/namespaces/d/pods/p/exec?command=sh", True),
+        ("GET", "/api/v1/namespaces/d/pods/p/portforward", True),
+        ("GET", "/api/v1/pods", False),
+        ("GET", "/api/v1/pods?watch=false", False),
+        ("POST", "/api/v1/namespaces/d/configmaps", False),
+    ],
+)
 def test_long_running_requests(method: str, path: str, streaming: bool) -> None:
     assert long_running(make_mocked_request(method, path)) is streaming
 

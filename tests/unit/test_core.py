@@ -40,8 +40,14 @@ def test_gc_tuning_freezes_start_up_objects_and_raises_the_young_threshold() -> 
 
 
 def _config(tmp_path: Path) -> ServerConfig:
-    return ServerConfig(data_dir=tmp_path / "data", bind_address="127.0.0.1", port=free_port(), no_agent=True,
-                        node_name="n1", advertise_address="127.0.0.1")
+    return ServerConfig(
+        data_dir=tmp_path / "data",
+        bind_address="127.0.0.1",
+        port=free_port(),
+        no_agent=True,
+        node_name="n1",
+        advertise_address="127.0.0.1",
+    )
 
 
 def _flaky_controllers(monkeypatch: pytest.MonkeyPatch) -> tuple[list[ApiClient], asyncio.Event]:
@@ -64,7 +70,8 @@ def _flaky_controllers(monkeypatch: pytest.MonkeyPatch) -> tuple[list[ApiClient]
 
 
 async def test_a_controller_that_raises_is_logged_and_restarted(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     clients, healthy = _flaky_controllers(monkeypatch)
     async with Server(_config(tmp_path), restart=Backoff(first=0.01, cap=0.01)):
         await asyncio.wait_for(healthy.wait(), 30)
@@ -91,12 +98,17 @@ async def test_the_join_routes_are_served(tmp_path: Path, monkeypatch: pytest.Mo
         async with aiohttp.ClientSession(server.url) as session:
             async with session.get("/cacerts", ssl=tls) as resp:
                 assert resp.status == 200 and await resp.read() == ca
-            async with session.post(pki.NODE_CREDENTIALS_PATH, json={"nodeName": "n2", "csr": csr.decode()},
-                                    headers={"Authorization": f"Bearer {secret}"}, ssl=tls) as resp:
+            async with session.post(
+                pki.NODE_CREDENTIALS_PATH,
+                json={"nodeName": "n2", "csr": csr.decode()},
+                headers={"Authorization": f"Bearer {secret}"},
+                ssl=tls,
+            ) as resp:
                 assert resp.status == 400 and "nodePassword is required" in (await resp.json())["message"]
             body = {"nodeName": "n2", "csr": csr.decode(), "nodePassword": "p" * 32}
-            async with session.post(pki.NODE_CREDENTIALS_PATH, json=body,
-                                    headers={"Authorization": f"Bearer {secret}"}, ssl=tls) as resp:
+            async with session.post(
+                pki.NODE_CREDENTIALS_PATH, json=body, headers={"Authorization": f"Bearer {secret}"}, ssl=tls
+            ) as resp:
                 assert resp.status == 200 and (await resp.json())["ca"] == ca.decode()
 
 

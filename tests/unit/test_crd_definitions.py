@@ -15,21 +15,38 @@ from minikube_py.model import crds, kinds
 from minikube_py.model.errors import StatusError
 from minikube_py.model.kindrules import rules_of
 
-SCHEMA = {"openAPIV3Schema": {"type": "object", "properties": {"spec": {"type": "object", "properties": {
-    "replicas": {"type": "integer", "default": 1}}}}}}
+SCHEMA = {
+    "openAPIV3Schema": {
+        "type": "object",
+        "properties": {"spec": {"type": "object", "properties": {"replicas": {"type": "integer", "default": 1}}}},
+    }
+}
 
 
 def crd(**changes: Any) -> dict[str, Any]:
     obj: dict[str, Any] = {
-        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
         "metadata": {"name": "widgets.example.com"},
-        "spec": {"group": "example.com", "scope": "Namespaced",
-                 "names": {"plural": "widgets", "kind": "Widget", "shortNames": ["wd"]},
-                 "versions": [{"name": "v1", "served": True, "storage": True, "schema": SCHEMA,
-                               "subresources": {"status": {}, "scale": {"specReplicasPath": ".spec.replicas",
-                                                                        "statusReplicasPath": ".status.replicas"}}},
-                              {"name": "v1beta1", "served": True, "storage": False, "schema": SCHEMA},
-                              {"name": "v1alpha1", "served": False, "storage": False, "schema": SCHEMA}]},
+        "spec": {
+            "group": "example.com",
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "kind": "Widget", "shortNames": ["wd"]},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": SCHEMA,
+                    "subresources": {
+                        "status": {},
+                        "scale": {"specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas"},
+                    },
+                },
+                {"name": "v1beta1", "served": True, "storage": False, "schema": SCHEMA},
+                {"name": "v1alpha1", "served": False, "storage": False, "schema": SCHEMA},
+            ],
+        },
     }
     obj["spec"].update(changes)
     crds.defaults(obj)
@@ -51,8 +68,9 @@ def test_a_valid_crd_is_defaulted() -> None:
 def test_name_must_be_plural_dot_group_and_group_a_domain() -> None:
     wrong = crd()
     wrong["metadata"]["name"] = "gadgets.example.com"
-    assert problems(wrong) == ['metadata.name: Invalid value: "gadgets.example.com": must be '
-                               'spec.names.plural+"."+spec.group']
+    assert problems(wrong) == [
+        'metadata.name: Invalid value: "gadgets.example.com": must be spec.names.plural+"."+spec.group'
+    ]
     assert 'spec.group: Invalid value: "apps": should be a domain with at least one dot' in problems(crd(group="apps"))
     builtin = crd(group="storage.k8s.io")
     builtin["metadata"]["name"] = "widgets.storage.k8s.io"
@@ -64,18 +82,25 @@ def test_exactly_one_storage_version_and_a_known_scope() -> None:
     two["spec"]["versions"][1]["storage"] = True
     assert any("must have exactly one version marked as storage version" in p for p in problems(two))
     assert problems(crd(scope="Galaxy")) == [
-        'spec.scope: Unsupported value: "Galaxy": supported values: "Namespaced", "Cluster"']
+        'spec.scope: Unsupported value: "Galaxy": supported values: "Namespaced", "Cluster"'
+    ]
     unstructured = crd()
     unstructured["spec"]["versions"][0]["schema"] = {"openAPIV3Schema": {"type": "object", "properties": {"a": {}}}}
     assert problems(unstructured) == ["spec.versions[0].schema.openAPIV3Schema.properties[a].type: Required value"]
     bad_scale = crd()
     bad_scale["spec"]["versions"][0]["subresources"]["scale"]["specReplicasPath"] = ".status.items[0]"
-    assert problems(bad_scale) == ['spec.versions[0].subresources.scale.specReplicasPath: Invalid value: '
-                                   '".status.items[0]": should be a json path under .spec']
+    assert problems(bad_scale) == [
+        "spec.versions[0].subresources.scale.specReplicasPath: Invalid value: "
+        '".status.items[0]": should be a json path under .spec'
+    ]
     assert problems(crd(names={"plural": "widgets", "kind": "widget"})) == []  # any case, as Kubernetes
     bad_kind = crd(names={"plural": "widgets", "kind": "Wid_get"})
-    assert any(p.startswith('spec.names.kind: Invalid value: "Wid_get": may have mixed case, but should otherwise '
-                            "a DNS-1035 label") for p in problems(bad_kind))
+    assert any(
+        p.startswith(
+            'spec.names.kind: Invalid value: "Wid_get": may have mixed case, but should otherwise a DNS-1035 label'
+        )
+        for p in problems(bad_kind)
+    )
 
 
 def test_update_keeps_group_scope_and_stored_versions() -> None:
@@ -101,7 +126,9 @@ def test_status_accepts_names_establishes_and_keeps_stored_versions() -> None:
 def test_served_versions_become_resource_types_with_a_custom_strategy() -> None:
     types = crds.resource_types(crd())
     assert [(rt.group, rt.version, rt.plural, rt.namespaced) for rt in types] == [
-        ("example.com", "v1", "widgets", True), ("example.com", "v1beta1", "widgets", True)]
+        ("example.com", "v1", "widgets", True),
+        ("example.com", "v1beta1", "widgets", True),
+    ]
     v1 = types[0]
     assert v1.subresources == {"status": "", "scale": "Scale"} and types[1].subresources == {}
     assert v1.short_names == ("wd",) and v1.list_kind == "WidgetList"
@@ -145,7 +172,9 @@ def test_openapi_v3_documents_the_served_versions_without_strategic_merge() -> N
         doc = openapi.document("example.com", "v1")
         assert doc is not None and openapi.document("example.com", "v1alpha1") is None
         schema = doc["components"]["schemas"]["com.example.v1.Widget"]
-        assert schema["x-kubernetes-group-version-kind"] == [{"group": "example.com", "version": "v1", "kind": "Widget"}]
+        assert schema["x-kubernetes-group-version-kind"] == [
+            {"group": "example.com", "version": "v1", "kind": "Widget"}
+        ]
         assert schema["properties"]["spec"]["properties"]["replicas"]["type"] == "integer"
         patch = doc["paths"]["/apis/example.com/v1/namespaces/{namespace}/widgets/{name}"]["patch"]
         assert "application/strategic-merge-patch+json" not in patch["requestBody"]["content"]

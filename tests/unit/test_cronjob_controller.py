@@ -66,13 +66,26 @@ CRONJOB = "/apis/batch/v1/namespaces/ns/cronjobs/cj"
 
 def cron_job(**status: Any) -> Obj:
     created = (datetime.now(UTC) - timedelta(minutes=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {"apiVersion": "batch/v1", "kind": "CronJob",
-            "metadata": {"name": "cj", "namespace": "ns", "uid": "cj-uid", "resourceVersion": "1",
-                         "creationTimestamp": created},
-            "spec": {"schedule": "* * * * *", "concurrencyPolicy": "Forbid", "suspend": False,
-                     "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 1,
-                     "jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "c"}]}}}}},
-            "status": status}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {
+            "name": "cj",
+            "namespace": "ns",
+            "uid": "cj-uid",
+            "resourceVersion": "1",
+            "creationTimestamp": created,
+        },
+        "spec": {
+            "schedule": "* * * * *",
+            "concurrencyPolicy": "Forbid",
+            "suspend": False,
+            "successfulJobsHistoryLimit": 3,
+            "failedJobsHistoryLimit": 1,
+            "jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "c"}]}}}},
+        },
+        "status": status,
+    }
 
 
 def latest_minute() -> datetime:
@@ -109,9 +122,16 @@ async def test_a_job_made_before_a_crash_is_taken_not_made_twice() -> None:
     cj = cron_job()
     ctrl, api = await make(cj)
     name = job_name(cj, latest_minute())
-    api.objects[f"{JOBS}/{name}"] = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {
-        "name": name, "namespace": "ns", "uid": "earlier",
-        "ownerReferences": [{"kind": "CronJob", "name": "cj", "uid": "cj-uid", "controller": True}]}}
+    api.objects[f"{JOBS}/{name}"] = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "namespace": "ns",
+            "uid": "earlier",
+            "ownerReferences": [{"kind": "CronJob", "name": "cj", "uid": "cj-uid", "controller": True}],
+        },
+    }
     await ctrl.reconcile("ns/cj")
     assert api.created == []
     assert [ref["uid"] for ref in api.objects[CRONJOB]["status"]["active"]] == ["earlier"]
@@ -124,9 +144,16 @@ async def test_an_active_job_the_cache_has_not_seen_is_not_taken_for_gone() -> N
     cj = cron_job(active=[ref], lastScheduleTime=latest_minute().strftime("%Y-%m-%dT%H:%M:%SZ"))
     ctrl.cronjobs.cache["ns/cj"] = cj
     api.objects[CRONJOB] = copy.deepcopy(cj)
-    api.objects[f"{JOBS}/{name}"] = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {
-        "name": name, "namespace": "ns", "uid": "fresh",
-        "ownerReferences": [{"kind": "CronJob", "name": "cj", "uid": "cj-uid", "controller": True}]}}
+    api.objects[f"{JOBS}/{name}"] = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "namespace": "ns",
+            "uid": "fresh",
+            "ownerReferences": [{"kind": "CronJob", "name": "cj", "uid": "cj-uid", "controller": True}],
+        },
+    }
     await ctrl.reconcile("ns/cj")
     assert api.created == [] and "MissingJob" not in api.events
     assert api.objects[CRONJOB]["status"]["active"] == [ref]
@@ -138,8 +165,13 @@ async def test_an_active_job_the_cache_has_not_seen_is_not_taken_for_gone() -> N
 
 async def test_job_events_queue_their_cron_job_only() -> None:
     ctrl, _ = await make(cron_job())
-    owned = {"metadata": {"name": "cj-1", "namespace": "ns", "ownerReferences": [
-        {"kind": "CronJob", "name": "cj", "uid": "cj-uid", "controller": True}]}}
+    owned = {
+        "metadata": {
+            "name": "cj-1",
+            "namespace": "ns",
+            "ownerReferences": [{"kind": "CronJob", "name": "cj", "uid": "cj-uid", "controller": True}],
+        }
+    }
     ctrl._on_job(None, {"metadata": {"name": "loose", "namespace": "ns"}})
     assert len(ctrl.queue) == 0
     ctrl._on_job(None, owned)

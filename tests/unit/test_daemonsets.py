@@ -21,36 +21,72 @@ def ts(seconds_ago: float = 0) -> str:
 
 
 def ds(image: str = "v1", *, max_unavailable: int | str = 1, max_surge: int | str = 0, **pod_spec: Any) -> Obj:
-    return {"apiVersion": "apps/v1", "kind": "DaemonSet",
-            "metadata": {"name": "d", "namespace": "ns", "uid": "ds-uid", "generation": 2},
-            "spec": {"selector": {"matchLabels": {"app": "d"}},
-                     "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {
-                         "maxUnavailable": max_unavailable, "maxSurge": max_surge}},
-                     "template": {"metadata": {"labels": {"app": "d"}},
-                                  "spec": {"containers": [{"name": "c", "image": image}], **pod_spec}}}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "d", "namespace": "ns", "uid": "ds-uid", "generation": 2},
+        "spec": {
+            "selector": {"matchLabels": {"app": "d"}},
+            "updateStrategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": max_unavailable, "maxSurge": max_surge},
+            },
+            "template": {
+                "metadata": {"labels": {"app": "d"}},
+                "spec": {"containers": [{"name": "c", "image": image}], **pod_spec},
+            },
+        },
+    }
 
 
-def node(name: str, *, ready: bool = True, labels: dict[str, str] | None = None, taints: list[Obj] | None = None,
-         unschedulable: bool = False) -> Obj:
-    return {"metadata": {"name": name, "labels": labels or {}},
-            "spec": {"taints": taints or [], "unschedulable": unschedulable},
-            "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}}
+def node(
+    name: str,
+    *,
+    ready: bool = True,
+    labels: dict[str, str] | None = None,
+    taints: list[Obj] | None = None,
+    unschedulable: bool = False,
+) -> Obj:
+    return {
+        "metadata": {"name": name, "labels": labels or {}},
+        "spec": {"taints": taints or [], "unschedulable": unschedulable},
+        "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}]},
+    }
 
 
-def pod(name: str, on: str, daemonset: Obj, *, ready: bool = True, bound: bool = True, stale: bool = False,
-        phase: str = "Running", deleting: bool = False) -> Obj:
+def pod(
+    name: str,
+    on: str,
+    daemonset: Obj,
+    *,
+    ready: bool = True,
+    bound: bool = True,
+    stale: bool = False,
+    phase: str = "Running",
+    deleting: bool = False,
+) -> Obj:
     spec: Obj = {}
     if bound:
         spec["nodeName"] = on
     else:
         pin_to_node(spec, on)
-    md: Obj = {"name": name, "namespace": "ns", "uid": f"uid-{name}", "creationTimestamp": ts(60),
-               "labels": {"app": "d", REVISION_LABEL: "old" if stale else revision_hash(daemonset)}}
+    md: Obj = {
+        "name": name,
+        "namespace": "ns",
+        "uid": f"uid-{name}",
+        "creationTimestamp": ts(60),
+        "labels": {"app": "d", REVISION_LABEL: "old" if stale else revision_hash(daemonset)},
+    }
     if deleting:
         md["deletionTimestamp"] = ts()
-    return {"metadata": md, "spec": spec,
-            "status": {"phase": phase, "conditions": [{"type": "Ready", "status": "True" if ready else "False",
-                                                       "lastTransitionTime": ts(30)}]}}
+    return {
+        "metadata": md,
+        "spec": spec,
+        "status": {
+            "phase": phase,
+            "conditions": [{"type": "Ready", "status": "True" if ready else "False", "lastTransitionTime": ts(30)}],
+        },
+    }
 
 
 def names(pods: list[Obj]) -> list[str]:
@@ -74,11 +110,17 @@ def test_node_selector_and_affinity_choose_nodes() -> None:
     assert step.create == ["n1"]
     assert names(step.delete) == ["b"]
     assert step.status["numberMisscheduled"] == 1
-    affinity = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
-        {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}]}}}
+    affinity = {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [{"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}]
+            }
+        }
+    }
     d = ds(affinity=affinity)
-    assert plan_daemonset(d, [node("n1", labels={"zone": "a"}), node("n2", labels={"zone": "b"})], [],
-                          NOW).create == ["n1"]
+    assert plan_daemonset(d, [node("n1", labels={"zone": "a"}), node("n2", labels={"zone": "b"})], [], NOW).create == [
+        "n1"
+    ]
 
 
 def test_taints_need_tolerations_but_defaults_cover_cordon_and_pressure() -> None:
@@ -96,16 +138,34 @@ def test_taints_need_tolerations_but_defaults_cover_cordon_and_pressure() -> Non
 
 
 def test_default_tolerations_are_added_once() -> None:
-    template = daemon_template(ds(hostNetwork=True, tolerations=[
-        {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 5}]))
+    template = daemon_template(
+        ds(
+            hostNetwork=True,
+            tolerations=[
+                {
+                    "key": "node.kubernetes.io/unreachable",
+                    "operator": "Exists",
+                    "effect": "NoExecute",
+                    "tolerationSeconds": 5,
+                }
+            ],
+        )
+    )
     keys = [(t["key"], t["effect"]) for t in template["spec"]["tolerations"]]
     assert len(keys) == len(set(keys)) == 7
     assert template["spec"]["tolerations"][0]["tolerationSeconds"] == 5
 
 
 def test_pinning_keeps_label_terms_and_target_node_reads_it_back() -> None:
-    spec: Obj = {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
-        "nodeSelectorTerms": [{"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}]}}}}
+    spec: Obj = {
+        "affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [{"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}]
+                }
+            }
+        }
+    }
     pin_to_node(spec, "n7")
     term = spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0]
     assert term["matchExpressions"][0]["key"] == "zone"

@@ -34,7 +34,8 @@ def test_each_vendored_package_brings_its_licence() -> None:
 
 def test_the_package_data_covers_every_asset() -> None:
     globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"][
-        "minikube_py.api.dashboard"]
+        "minikube_py.api.dashboard"
+    ]
     assets = {p.relative_to(STATIC.parent) for p in STATIC.rglob("*") if p.is_file()}
     covered = {p.relative_to(STATIC.parent) for pattern in globs for p in STATIC.parent.glob(pattern) if p.is_file()}
     assert assets == covered

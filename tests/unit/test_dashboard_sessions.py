@@ -101,8 +101,9 @@ def test_writes_need_the_csrf_header_of_the_session(sessions: DashboardSessions,
 def test_requests_from_another_origin_are_refused(sessions: DashboardSessions) -> None:
     session_id, csrf = _session(sessions)
     with pytest.raises(StatusError) as refused:
-        session_user(sessions, {COOKIE: session_id}, {"Origin": "https://evil.example", CSRF_HEADER: csrf}, "POST",
-                     ORIGIN)
+        session_user(
+            sessions, {COOKIE: session_id}, {"Origin": "https://evil.example", CSRF_HEADER: csrf}, "POST", ORIGIN
+        )
     assert refused.value.code == 403
 
 

@@ -28,30 +28,43 @@ NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 def _pdb(generation: int = 1, status: dict[str, Any] | None = None, **spec: Any) -> dict[str, Any]:
     spec.setdefault("selector", {"matchLabels": {"app": "web"}})
-    return {"metadata": {"name": "budget", "namespace": "ns", "generation": generation}, "spec": spec,
-            "status": status or {}}
+    return {
+        "metadata": {"name": "budget", "namespace": "ns", "generation": generation},
+        "spec": spec,
+        "status": status or {},
+    }
 
 
-def _pod(name: str, ready: bool = True, phase: str = "Running", deleting: bool = False,
-         labels: dict[str, str] | None = None) -> dict[str, Any]:
-    md: dict[str, Any] = {"name": name, "namespace": "ns", "labels": {"app": "web"} if labels is None else labels,
-                          "resourceVersion": "7"}
+def _pod(
+    name: str, ready: bool = True, phase: str = "Running", deleting: bool = False, labels: dict[str, str] | None = None
+) -> dict[str, Any]:
+    md: dict[str, Any] = {
+        "name": name,
+        "namespace": "ns",
+        "labels": {"app": "web"} if labels is None else labels,
+        "resourceVersion": "7",
+    }
     if deleting:
         md["deletionTimestamp"] = rfc3339(NOW)
-    return {"metadata": md, "status": {"phase": phase, "conditions": [
-        {"type": "Ready", "status": "True" if ready else "False"}]}}
+    return {
+        "metadata": md,
+        "status": {"phase": phase, "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]},
+    }
 
 
-@pytest.mark.parametrize(("spec", "pods", "scale", "expected"), [
-    ({"minAvailable": 2}, 3, 5, (3, 2)),            # an integer minAvailable counts the matching pods
-    ({"minAvailable": "50%"}, 3, 5, (5, 3)),        # 2.5 rounds up
-    ({"minAvailable": "100%"}, 2, 3, (3, 3)),
-    ({"maxUnavailable": 1}, 3, 4, (4, 3)),          # maxUnavailable always takes the controllers' scale
-    ({"maxUnavailable": "30%"}, 3, 4, (4, 2)),      # 1.2 unavailable rounds up to 2
-    ({"maxUnavailable": 5}, 3, 3, (3, 0)),          # never below zero
-    ({"maxUnavailable": "0%"}, 0, 0, (0, 0)),
-    ({}, 2, 0, (2, 0)),
-])
+@pytest.mark.parametrize(
+    ("spec", "pods", "scale", "expected"),
+    [
+        ({"minAvailable": 2}, 3, 5, (3, 2)),  # an integer minAvailable counts the matching pods
+        ({"minAvailable": "50%"}, 3, 5, (5, 3)),  # 2.5 rounds up
+        ({"minAvailable": "100%"}, 2, 3, (3, 3)),
+        ({"maxUnavailable": 1}, 3, 4, (4, 3)),  # maxUnavailable always takes the controllers' scale
+        ({"maxUnavailable": "30%"}, 3, 4, (4, 2)),  # 1.2 unavailable rounds up to 2
+        ({"maxUnavailable": 5}, 3, 3, (3, 0)),  # never below zero
+        ({"maxUnavailable": "0%"}, 0, 0, (0, 0)),
+        ({}, 2, 0, (2, 0)),
+    ],
+)
 def test_expected_and_desired_pods(spec: dict[str, Any], pods: int, scale: int, expected: tuple[int, int]) -> None:
     assert expected_and_desired(_pdb(**spec), pods, scale) == expected
 
@@ -79,8 +92,9 @@ def test_selector_in_policy_v1() -> None:
 
 def test_status_counts_ready_pods_but_not_terminating_or_just_evicted_ones() -> None:
     pods = [_pod("a"), _pod("b"), _pod("c", ready=False), _pod("d", deleting=True), _pod("e")]
-    pdb = _pdb(minAvailable=2, status={"disruptedPods": {"e": rfc3339(NOW - timedelta(seconds=10)),
-                                                         "gone": rfc3339(NOW)}})
+    pdb = _pdb(
+        minAvailable=2, status={"disruptedPods": {"e": rfc3339(NOW - timedelta(seconds=10)), "gone": rfc3339(NOW)}}
+    )
     result = budget_status(pdb, pods, 0, NOW)
     status = result.status
     assert (status["expectedPods"], status["currentHealthy"], status["desiredHealthy"]) == (5, 2, 2)
@@ -88,8 +102,11 @@ def test_status_counts_ready_pods_but_not_terminating_or_just_evicted_ones() -> 
     assert status["disruptedPods"] == {"e": rfc3339(NOW - timedelta(seconds=10))}, "a pod that is gone is dropped"
     assert result.recheck == NOW - timedelta(seconds=10) + timedelta(minutes=2)
     condition = status["conditions"][0]
-    assert (condition["type"], condition["status"], condition["reason"]) == ("DisruptionAllowed", "False",
-                                                                              "InsufficientPods")
+    assert (condition["type"], condition["status"], condition["reason"]) == (
+        "DisruptionAllowed",
+        "False",
+        "InsufficientPods",
+    )
     assert status["observedGeneration"] == 1
 
 
@@ -103,8 +120,16 @@ def test_allowed_disruptions_and_the_condition_transition() -> None:
     pods = [_pod("a"), _pod("b"), _pod("c")]
     first = budget_status(_pdb(maxUnavailable=1), pods, 3, NOW).status
     assert first["disruptionsAllowed"] == 1
-    assert first["conditions"] == [{"type": "DisruptionAllowed", "status": "True", "reason": "SufficientPods",
-                                    "message": "", "observedGeneration": 1, "lastTransitionTime": rfc3339(NOW)}]
+    assert first["conditions"] == [
+        {
+            "type": "DisruptionAllowed",
+            "status": "True",
+            "reason": "SufficientPods",
+            "message": "",
+            "observedGeneration": 1,
+            "lastTransitionTime": rfc3339(NOW),
+        }
+    ]
     later = NOW + timedelta(minutes=1)
     same = budget_status(_pdb(maxUnavailable=1, status=first), pods, 3, later).status
     assert same["conditions"][0]["lastTransitionTime"] == rfc3339(NOW), "no transition, no new time"
@@ -122,8 +147,16 @@ def test_fail_safe_status() -> None:
 
 
 def _ready_budget(allowed: int, **spec: Any) -> dict[str, Any]:
-    return _pdb(status={"observedGeneration": 1, "disruptionsAllowed": allowed, "currentHealthy": 3,
-                        "desiredHealthy": 3 - allowed, "expectedPods": 3}, **spec)
+    return _pdb(
+        status={
+            "observedGeneration": 1,
+            "disruptionsAllowed": allowed,
+            "currentHealthy": 3,
+            "desiredHealthy": 3 - allowed,
+            "expectedPods": 3,
+        },
+        **spec,
+    )
 
 
 def test_eviction_without_a_budget_is_free() -> None:
@@ -141,24 +174,33 @@ def test_eviction_spends_one_disruption_and_records_the_pod() -> None:
 
 def test_eviction_refused_when_no_disruption_is_allowed() -> None:
     decision = decide_eviction(_pod("a"), [_ready_budget(0, minAvailable=3)], NOW)
-    assert decision == Refusal(429, EVICTION_REFUSED, "The disruption budget budget needs 3 healthy pods and has 3 "
-                                                      "currently")
+    assert decision == Refusal(
+        429, EVICTION_REFUSED, "The disruption budget budget needs 3 healthy pods and has 3 currently"
+    )
 
 
 def test_eviction_waits_for_the_controller_to_see_a_new_generation() -> None:
     pdb = _ready_budget(1, minAvailable=2)
     pdb["metadata"]["generation"] = 2
     decision = decide_eviction(_pod("a"), [pdb], NOW)
-    assert decision == Refusal(429, EVICTION_REFUSED, "The disruption budget budget is still being processed by the "
-                                                      "server.")
+    assert decision == Refusal(
+        429, EVICTION_REFUSED, "The disruption budget budget is still being processed by the server."
+    )
 
 
 def test_eviction_with_two_budgets_is_an_internal_error() -> None:
     assert decide_eviction(_pod("a"), [_ready_budget(1), _ready_budget(1)], NOW) == Refusal(500, MULTIPLE_BUDGETS)
 
 
-@pytest.mark.parametrize("pod", [_pod("a", phase="Pending", ready=False), _pod("a", phase="Succeeded", ready=False),
-                                 _pod("a", phase="Failed", ready=False), _pod("a", deleting=True)])
+@pytest.mark.parametrize(
+    "pod",
+    [
+        _pod("a", phase="Pending", ready=False),
+        _pod("a", phase="Succeeded", ready=False),
+        _pod("a", phase="Failed", ready=False),
+        _pod("a", deleting=True),
+    ],
+)
 def test_a_pod_that_is_not_running_is_evicted_without_its_budget(pod: dict[str, Any]) -> None:
     assert decide_eviction(pod, [_ready_budget(0)], NOW) == Free()
 
@@ -167,8 +209,10 @@ def test_an_unready_pod_and_the_unhealthy_pod_eviction_policy() -> None:
     unready = _pod("a", ready=False)
     healthy_budget = _ready_budget(0, minAvailable=3)  # currentHealthy 3 >= desiredHealthy 3
     assert decide_eviction(unready, [healthy_budget], NOW) == Free(if_unchanged=True)
-    starved = _pdb(minAvailable=3, status={"observedGeneration": 1, "disruptionsAllowed": 0, "currentHealthy": 2,
-                                           "desiredHealthy": 3})
+    starved = _pdb(
+        minAvailable=3,
+        status={"observedGeneration": 1, "disruptionsAllowed": 0, "currentHealthy": 2, "desiredHealthy": 3},
+    )
     assert isinstance(decide_eviction(unready, [starved], NOW), Refusal)
     starved["spec"]["unhealthyPodEvictionPolicy"] = "AlwaysAllow"
     assert decide_eviction(unready, [starved], NOW) == Free(if_unchanged=True)

@@ -28,26 +28,52 @@ Obj = dict[str, Any]
 
 
 def service(ports: list[Obj] | None = None, *, selector: dict[str, str] | None = None, **spec: Any) -> Obj:
-    return {"apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": "web", "namespace": "ns", "uid": "svc-uid", "labels": {"team": "a"},
-                         "creationTimestamp": "2024-05-01T12:00:00Z"},
-            "spec": {"selector": {"app": "web"} if selector is None else selector,
-                     "ports": ports if ports is not None else [{"name": "http", "port": 80, "protocol": "TCP",
-                                                                "targetPort": 8080}],
-                     **spec}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": "web",
+            "namespace": "ns",
+            "uid": "svc-uid",
+            "labels": {"team": "a"},
+            "creationTimestamp": "2024-05-01T12:00:00Z",
+        },
+        "spec": {
+            "selector": {"app": "web"} if selector is None else selector,
+            "ports": ports
+            if ports is not None
+            else [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080}],
+            **spec,
+        },
+    }
 
 
-def pod(name: str, ip: str | None, *, ready: bool = True, node: str = "n1", ports: list[Obj] | None = None,
-        deleting: bool = False, phase: str = "Running", ready_at: str = "2024-05-01T12:00:05Z", **spec: Any) -> Obj:
+def pod(
+    name: str,
+    ip: str | None,
+    *,
+    ready: bool = True,
+    node: str = "n1",
+    ports: list[Obj] | None = None,
+    deleting: bool = False,
+    phase: str = "Running",
+    ready_at: str = "2024-05-01T12:00:05Z",
+    **spec: Any,
+) -> Obj:
     md: Obj = {"name": name, "namespace": "ns", "uid": f"uid-{name}", "labels": {"app": "web"}}
     if deleting:
         md["deletionTimestamp"] = "2024-05-01T12:01:00Z"
-    status: Obj = {"phase": phase, "conditions": [
-        {"type": "Ready", "status": "True" if ready else "False", "lastTransitionTime": ready_at}]}
+    status: Obj = {
+        "phase": phase,
+        "conditions": [{"type": "Ready", "status": "True" if ready else "False", "lastTransitionTime": ready_at}],
+    }
     if ip:
         status["podIP"] = ip
-    return {"metadata": md, "status": status,
-            "spec": {"nodeName": node, "containers": [{"name": "c", "ports": ports or []}], **spec}}
+    return {
+        "metadata": md,
+        "status": status,
+        "spec": {"nodeName": node, "containers": [{"name": "c", "ports": ports or []}], **spec},
+    }
 
 
 def ref(name: str) -> Obj:
@@ -84,12 +110,17 @@ def test_pods_without_ip_or_finished_for_good_are_left_out() -> None:
 def test_named_target_port_is_looked_up_per_pod_and_protocol() -> None:
     sp = {"name": "http", "port": 80, "protocol": "TCP", "targetPort": "web"}
     assert find_port(pod("a", "10.0.0.1", ports=[{"name": "web", "containerPort": 8080}]), sp) == 8080
-    assert find_port(pod("b", "10.0.0.2", ports=[{"name": "web", "containerPort": 9090, "protocol": "TCP"}]), sp) == 9090
+    assert (
+        find_port(pod("b", "10.0.0.2", ports=[{"name": "web", "containerPort": 9090, "protocol": "TCP"}]), sp) == 9090
+    )
     assert find_port(pod("c", "10.0.0.3", ports=[{"name": "web", "containerPort": 53, "protocol": "UDP"}]), sp) is None
     assert find_port(pod("d", "10.0.0.4"), sp) is None
     assert find_port(pod("d", "10.0.0.4"), {"port": 80, "targetPort": 3000}) == 3000
-    sidecar = pod("e", "10.0.0.5", initContainers=[
-        {"name": "s", "restartPolicy": "Always", "ports": [{"name": "web", "containerPort": 7070}]}])
+    sidecar = pod(
+        "e",
+        "10.0.0.5",
+        initContainers=[{"name": "s", "restartPolicy": "Always", "ports": [{"name": "web", "containerPort": 7070}]}],
+    )
     assert find_port(sidecar, sp) == 7070
 
 
@@ -98,45 +129,65 @@ def test_named_target_port_is_looked_up_per_pod_and_protocol() -> None:
 
 def test_ready_and_not_ready_pods_share_one_subset() -> None:
     pods = [pod("b", "10.0.0.12"), pod("a", "10.0.0.9", node="n2"), pod("c", "10.0.0.3", ready=False)]
-    assert endpoints_subsets(service(), pods) == [{
-        "addresses": [addr("a", "10.0.0.9", "n2"), addr("b", "10.0.0.12")],  # numeric IP order
-        "notReadyAddresses": [addr("c", "10.0.0.3")],
-        "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
-    }]
+    assert endpoints_subsets(service(), pods) == [
+        {
+            "addresses": [addr("a", "10.0.0.9", "n2"), addr("b", "10.0.0.12")],  # numeric IP order
+            "notReadyAddresses": [addr("c", "10.0.0.3")],
+            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+        }
+    ]
 
 
 def test_several_ports_offered_by_every_pod_share_one_subset() -> None:
-    svc = service([{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 8443},
-                   {"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080, "appProtocol": "http"}])
-    assert endpoints_subsets(svc, [pod("a", "10.0.0.1"), pod("b", "10.0.0.2")]) == [{
-        "addresses": [addr("a", "10.0.0.1"), addr("b", "10.0.0.2")],
-        "ports": [{"name": "http", "port": 8080, "protocol": "TCP", "appProtocol": "http"},
-                  {"name": "https", "port": 8443, "protocol": "TCP"}],
-    }]
+    svc = service(
+        [
+            {"name": "https", "port": 443, "protocol": "TCP", "targetPort": 8443},
+            {"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080, "appProtocol": "http"},
+        ]
+    )
+    assert endpoints_subsets(svc, [pod("a", "10.0.0.1"), pod("b", "10.0.0.2")]) == [
+        {
+            "addresses": [addr("a", "10.0.0.1"), addr("b", "10.0.0.2")],
+            "ports": [
+                {"name": "http", "port": 8080, "protocol": "TCP", "appProtocol": "http"},
+                {"name": "https", "port": 8443, "protocol": "TCP"},
+            ],
+        }
+    ]
 
 
 def test_named_port_with_different_numbers_splits_subsets() -> None:
     svc = service([{"name": "http", "port": 80, "protocol": "TCP", "targetPort": "web"}])
-    pods = [pod("a", "10.0.0.1", ports=[{"name": "web", "containerPort": 8080}]),
-            pod("b", "10.0.0.2", ports=[{"name": "web", "containerPort": 9090}]),
-            pod("c", "10.0.0.3", ports=[{"name": "web", "containerPort": 8080}]),
-            pod("d", "10.0.0.4", ports=[{"name": "other", "containerPort": 8080}])]  # offers nothing
+    pods = [
+        pod("a", "10.0.0.1", ports=[{"name": "web", "containerPort": 8080}]),
+        pod("b", "10.0.0.2", ports=[{"name": "web", "containerPort": 9090}]),
+        pod("c", "10.0.0.3", ports=[{"name": "web", "containerPort": 8080}]),
+        pod("d", "10.0.0.4", ports=[{"name": "other", "containerPort": 8080}]),
+    ]  # offers nothing
     assert endpoints_subsets(svc, pods) == [
-        {"addresses": [addr("a", "10.0.0.1"), addr("c", "10.0.0.3")],
-         "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]},
+        {
+            "addresses": [addr("a", "10.0.0.1"), addr("c", "10.0.0.3")],
+            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+        },
         {"addresses": [addr("b", "10.0.0.2")], "ports": [{"name": "http", "port": 9090, "protocol": "TCP"}]},
     ]
 
 
 def test_ports_are_grouped_by_the_addresses_offering_them() -> None:
     """RepackSubsets: a port offered by a and b, another only by a: two subsets, a in both."""
-    svc = service([{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080},
-                   {"name": "admin", "port": 81, "protocol": "TCP", "targetPort": "admin"}])
+    svc = service(
+        [
+            {"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080},
+            {"name": "admin", "port": 81, "protocol": "TCP", "targetPort": "admin"},
+        ]
+    )
     pods = [pod("a", "10.0.0.1", ports=[{"name": "admin", "containerPort": 9000}]), pod("b", "10.0.0.2")]
     assert endpoints_subsets(svc, pods) == [
         {"addresses": [addr("a", "10.0.0.1")], "ports": [{"name": "admin", "port": 9000, "protocol": "TCP"}]},
-        {"addresses": [addr("a", "10.0.0.1"), addr("b", "10.0.0.2")],
-         "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]},
+        {
+            "addresses": [addr("a", "10.0.0.1"), addr("b", "10.0.0.2")],
+            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+        },
     ]
 
 
@@ -145,22 +196,29 @@ def test_terminating_pods_leave_unless_not_ready_addresses_are_published() -> No
     assert endpoints_subsets(service(), pods)[0]["addresses"] == [addr("a", "10.0.0.1")]
     assert "b" not in str(endpoints_subsets(service(), pods))
     published = endpoints_subsets(service(publishNotReadyAddresses=True), pods)
-    assert published == [{"addresses": [addr("a", "10.0.0.1"), addr("b", "10.0.0.2"), addr("c", "10.0.0.3")],
-                          "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}]
+    assert published == [
+        {
+            "addresses": [addr("a", "10.0.0.1"), addr("b", "10.0.0.2"), addr("c", "10.0.0.3")],
+            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+        }
+    ]
 
 
 def test_headless_service_without_ports_lists_addresses_and_hostnames() -> None:
     svc = service([], clusterIP="None")
     member = pod("a", "10.0.0.1", hostname="a", subdomain="web")
     assert endpoints_subsets(svc, [member]) == [
-        {"addresses": [{"ip": "10.0.0.1", "hostname": "a", "nodeName": "n1", "targetRef": ref("a")}]}]
+        {"addresses": [{"ip": "10.0.0.1", "hostname": "a", "nodeName": "n1", "targetRef": ref("a")}]}
+    ]
     assert endpoints_subsets(service([]), [member]) == []  # a port-less ClusterIP service has none
 
 
 def test_subsets_do_not_depend_on_pod_order() -> None:
     svc = service([{"name": "http", "port": 80, "protocol": "TCP", "targetPort": "web"}])
-    pods = [pod(f"p{i}", f"10.0.{i % 3}.{i}", ready=i % 4 != 0,
-                ports=[{"name": "web", "containerPort": 8000 + i % 2}]) for i in range(12)]
+    pods = [
+        pod(f"p{i}", f"10.0.{i % 3}.{i}", ready=i % 4 != 0, ports=[{"name": "web", "containerPort": 8000 + i % 2}])
+        for i in range(12)
+    ]
     expected = endpoints_subsets(svc, pods)
     for seed in range(5):
         random.Random(seed).shuffle(pods)
@@ -175,8 +233,12 @@ def test_endpoints_are_written_only_when_subsets_or_labels_change() -> None:
     pods = [pod("a", "10.0.0.1")]
     first = endpoints_to_write(service(), pods, None, "2024-05-01T12:00:05Z")
     assert first is not None
-    assert first["metadata"] == {"name": "web", "namespace": "ns", "labels": {"team": "a"},
-                                 "annotations": {LAST_CHANGE_TRIGGER_TIME: "2024-05-01T12:00:05Z"}}
+    assert first["metadata"] == {
+        "name": "web",
+        "namespace": "ns",
+        "labels": {"team": "a"},
+        "annotations": {LAST_CHANGE_TRIGGER_TIME: "2024-05-01T12:00:05Z"},
+    }
     stored = {**first, "metadata": {**first["metadata"], "resourceVersion": "7", "uid": "ep"}}
     assert endpoints_to_write(service(), pods, stored, "2024-05-01T12:09:00Z") is None
     changed = endpoints_to_write(service(), [pod("a", "10.0.0.1", ready=False)], stored, None)
@@ -208,16 +270,36 @@ def test_slices_carry_conditions_labels_and_owner() -> None:
     assert slice_["addressType"] == "IPv4"
     assert slice_["metadata"]["generateName"] == "web-"
     assert slice_["metadata"]["labels"] == {"team": "a", SERVICE_NAME_LABEL: "web", MANAGED_BY_LABEL: SLICE_CONTROLLER}
-    assert slice_["metadata"]["ownerReferences"] == [{"apiVersion": "v1", "kind": "Service", "name": "web",
-                                                      "uid": "svc-uid", "controller": True, "blockOwnerDeletion": True}]
+    assert slice_["metadata"]["ownerReferences"] == [
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "name": "web",
+            "uid": "svc-uid",
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
     assert slice_["ports"] == [{"name": "http", "port": 8080, "protocol": "TCP"}]
     assert slice_["endpoints"] == [
-        {"addresses": ["10.0.0.1"], "conditions": {"ready": True, "serving": True, "terminating": False},
-         "nodeName": "n1", "targetRef": ref("a")},
-        {"addresses": ["10.0.0.2"], "conditions": {"ready": False, "serving": False, "terminating": False},
-         "nodeName": "n1", "targetRef": ref("b")},
-        {"addresses": ["10.0.0.3"], "conditions": {"ready": False, "serving": True, "terminating": True},
-         "nodeName": "n1", "targetRef": ref("c")},
+        {
+            "addresses": ["10.0.0.1"],
+            "conditions": {"ready": True, "serving": True, "terminating": False},
+            "nodeName": "n1",
+            "targetRef": ref("a"),
+        },
+        {
+            "addresses": ["10.0.0.2"],
+            "conditions": {"ready": False, "serving": False, "terminating": False},
+            "nodeName": "n1",
+            "targetRef": ref("b"),
+        },
+        {
+            "addresses": ["10.0.0.3"],
+            "conditions": {"ready": False, "serving": True, "terminating": True},
+            "nodeName": "n1",
+            "targetRef": ref("c"),
+        },
     ]
     published = plan_slices(service(publishNotReadyAddresses=True), pods, []).create[0]
     assert [e["conditions"]["ready"] for e in published["endpoints"]] == [True, True, True]
@@ -225,8 +307,10 @@ def test_slices_carry_conditions_labels_and_owner() -> None:
 
 def test_slices_split_by_port_set_and_size() -> None:
     svc = service([{"name": "http", "port": 80, "protocol": "TCP", "targetPort": "web"}])
-    pods = [pod(f"p{i}", f"10.0.{i // 200}.{i % 200}", ports=[{"name": "web", "containerPort": 8080 + i % 2}])
-            for i in range(250)]
+    pods = [
+        pod(f"p{i}", f"10.0.{i // 200}.{i % 200}", ports=[{"name": "web", "containerPort": 8080 + i % 2}])
+        for i in range(250)
+    ]
     plan = plan_slices(svc, pods, [])
     sizes = sorted((s["ports"][0]["port"], len(s["endpoints"])) for s in plan.create)
     assert sizes == [(8080, 25), (8080, 100), (8081, 25), (8081, 100)]
@@ -282,7 +366,10 @@ def test_status_chatter_is_not_a_relevant_change() -> None:
 
 def test_trigger_time_is_the_earliest_change_since_the_last_sync() -> None:
     tracker = TriggerTimeTracker()
-    pods = [pod("a", "10.0.0.1", ready_at="2024-05-01T12:00:07Z"), pod("b", "10.0.0.2", ready_at="2024-05-01T12:00:06Z")]
+    pods = [
+        pod("a", "10.0.0.1", ready_at="2024-05-01T12:00:07Z"),
+        pod("b", "10.0.0.2", ready_at="2024-05-01T12:00:06Z"),
+    ]
     assert tracker.compute("ns/web", service(), pods) == "2024-05-01T12:00:00Z"  # the service's creation
     assert tracker.compute("ns/web", service(), pods) is None  # nothing changed since
     pods[0] = pod("a", "10.0.0.1", ready=False, ready_at="2024-05-01T12:03:00Z")

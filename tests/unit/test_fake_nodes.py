@@ -20,8 +20,10 @@ Obj = dict[str, Any]
 
 
 def pod(name: str, node: str | None = None, rv: str = "1") -> Obj:
-    return {"metadata": {"name": name, "namespace": "ns", "uid": f"uid-{name}", "resourceVersion": rv},
-            "spec": {"nodeName": node} if node else {}}
+    return {
+        "metadata": {"name": name, "namespace": "ns", "uid": f"uid-{name}", "resourceVersion": rv},
+        "spec": {"nodeName": node} if node else {},
+    }
 
 
 def feed(sources: PodSources, obj: Obj, event: str = "ADDED") -> None:
@@ -32,8 +34,11 @@ def test_shared_pods_reach_only_their_node_and_a_binding_is_an_arrival() -> None
     sources = PodSources(None, None)  # type: ignore[arg-type]  # never runs: fed by hand
     seen: dict[str, list[tuple[str | None, str | None]]] = {"a": [], "b": []}
     for node in seen:
-        sources.pods(node).add_handler(lambda old, new, node=node: seen[node].append(
-            ((old or {}).get("spec", {}).get("nodeName"), (new or {}).get("spec", {}).get("nodeName"))))
+        sources.pods(node).add_handler(
+            lambda old, new, node=node: seen[node].append(
+                ((old or {}).get("spec", {}).get("nodeName"), (new or {}).get("spec", {}).get("nodeName"))
+            )
+        )
     feed(sources, pod("p"))  # not bound yet: nobody's
     feed(sources, pod("p", "a", "2"), "MODIFIED")  # bound: arrives on a as an addition
     feed(sources, pod("p", "a", "3"), "MODIFIED")

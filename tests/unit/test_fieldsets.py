@@ -20,13 +20,21 @@ DEPLOY = Structure.of("Deployment")
 
 
 def deployment() -> dict[str, Any]:
-    return {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": "web", "namespace": "default", "uid": "u", "labels": {"app": "web"}},
-            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
-                     "template": {"metadata": {"labels": {"app": "web"}},
-                                  "spec": {"containers": [{"name": "main", "image": "nginx",
-                                                           "ports": [{"containerPort": 80}],
-                                                           "args": ["-v"]}]}}}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "default", "uid": "u", "labels": {"app": "web"}},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {
+                    "containers": [{"name": "main", "image": "nginx", "ports": [{"containerPort": 80}], "args": ["-v"]}]
+                },
+            },
+        },
+    }
 
 
 def fs(*paths: str) -> FieldSet:
@@ -38,10 +46,25 @@ def test_applied_fields_are_leaves_atomics_and_list_items() -> None:
     got = applied_fields(deployment(), DEPLOY).to_json()
     assert got == {
         "f:metadata": {"f:labels": {"f:app": {}}},
-        "f:spec": {"f:replicas": {}, "f:selector": {},
-                   "f:template": {"f:metadata": {"f:labels": {"f:app": {}}}, "f:spec": {"f:containers": {
-                       'k:{"name":"main"}': {".": {}, "f:args": {}, "f:image": {}, "f:name": {}, "f:ports": {
-                           'k:{"containerPort":80,"protocol":"TCP"}': {".": {}, "f:containerPort": {}}}}}}}}}
+        "f:spec": {
+            "f:replicas": {},
+            "f:selector": {},
+            "f:template": {
+                "f:metadata": {"f:labels": {"f:app": {}}},
+                "f:spec": {
+                    "f:containers": {
+                        'k:{"name":"main"}': {
+                            ".": {},
+                            "f:args": {},
+                            "f:image": {},
+                            "f:name": {},
+                            "f:ports": {'k:{"containerPort":80,"protocol":"TCP"}': {".": {}, "f:containerPort": {}}},
+                        }
+                    }
+                },
+            },
+        },
+    }
 
 
 def test_set_lists_use_value_elements() -> None:
@@ -101,16 +124,20 @@ def test_changes_between_objects() -> None:
     new["spec"]["template"]["spec"]["containers"][0]["args"] = ["-q"]
     changed, removed = changed_fields(old, new, DEPLOY)
     main = 'k:{"name":"main"}'
-    assert changed == fs("f:spec/f:replicas", "f:metadata/f:labels/f:tier",
-                         f"f:spec/f:template/f:spec/f:containers/{main}/f:args")
+    assert changed == fs(
+        "f:spec/f:replicas", "f:metadata/f:labels/f:tier", f"f:spec/f:template/f:spec/f:containers/{main}/f:args"
+    )
     port = 'k:{"containerPort":80,"protocol":"TCP"}'
     ports = f"f:spec/f:template/f:spec/f:containers/{main}/f:ports"
     assert removed == fs(ports, f"{ports}/{port}", f"{ports}/{port}/f:containerPort")
 
 
 def test_creation_owns_added_maps_but_not_top_level_fields() -> None:
-    changed, removed = changed_fields({}, {"kind": "ConfigMap", "metadata": {"name": "c", "labels": {"a": "b"}},
-                                           "data": {"k": "v"}}, Structure.of("ConfigMap"))
+    changed, removed = changed_fields(
+        {},
+        {"kind": "ConfigMap", "metadata": {"name": "c", "labels": {"a": "b"}}, "data": {"k": "v"}},
+        Structure.of("ConfigMap"),
+    )
     assert changed.to_json() == {"f:data": {"f:k": {}}, "f:metadata": {"f:labels": {".": {}, "f:a": {}}}}
     assert not removed
 
@@ -126,8 +153,16 @@ def test_remove_fields_drops_values_and_emptied_parents() -> None:
     obj = deployment()
     main = 'k:{"name":"main"}'
     port = 'k:{"containerPort":80,"protocol":"TCP"}'
-    remove_fields(obj, fs("f:spec/f:replicas", "f:metadata/f:labels/f:app",
-                          f"f:spec/f:template/f:spec/f:containers/{main}/f:ports/{port}", "f:spec/f:missing"), DEPLOY)
+    remove_fields(
+        obj,
+        fs(
+            "f:spec/f:replicas",
+            "f:metadata/f:labels/f:app",
+            f"f:spec/f:template/f:spec/f:containers/{main}/f:ports/{port}",
+            "f:spec/f:missing",
+        ),
+        DEPLOY,
+    )
     assert "replicas" not in obj["spec"] and "labels" not in obj["metadata"]
     assert obj["spec"]["template"]["spec"]["containers"] == [{"name": "main", "image": "nginx", "args": ["-v"]}]
     remove_fields(obj, fs(f"f:spec/f:template/f:spec/f:containers/{main}"), DEPLOY)
@@ -135,8 +170,10 @@ def test_remove_fields_drops_values_and_emptied_parents() -> None:
 
 
 def test_json_puts_self_first_sorts_elements_and_is_a_fresh_copy() -> None:
-    new = {"metadata": {"labels": {"zeta": "1", "alpha": "2", "é": "3"}, "finalizers": ["b", "a"]},
-           "data": {"y": "1", "x": "2"}}
+    new = {
+        "metadata": {"labels": {"zeta": "1", "alpha": "2", "é": "3"}, "finalizers": ["b", "a"]},
+        "data": {"y": "1", "x": "2"},
+    }
     changed, _ = changed_fields({}, new, Structure.of("ConfigMap"))
     out = changed.to_json()
     labels = out["f:metadata"]["f:labels"]

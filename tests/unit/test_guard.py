@@ -153,8 +153,7 @@ async def test_cancellation_passes_through_and_is_not_a_crash(caplog: pytest.Log
     assert caplog.records == []
 
 
-async def test_guarded_task_stops_with_the_block_and_reports_one_that_refuses(
-        caplog: pytest.LogCaptureFixture) -> None:
+async def test_guarded_task_stops_with_the_block_and_reports_one_that_refuses(caplog: pytest.LogCaptureFixture) -> None:
     async def stubborn() -> None:
         with contextlib.suppress(asyncio.CancelledError):  # ignores the first cancellation
             await asyncio.Event().wait()
@@ -198,6 +197,7 @@ async def test_cancel_and_wait_keeps_a_cancellation_of_its_caller() -> None:
     async def stop_it() -> str:
         await cancel_and_wait(worker)
         return "went on after being cancelled"
+
     caller = asyncio.create_task(stop_it())
     await stopping.wait()
     caller.cancel()  # e.g. SIGTERM's shutdown reaching the part that is stopping its worker
@@ -210,6 +210,7 @@ async def test_cancel_and_wait_keeps_a_cancellation_of_its_caller() -> None:
 async def test_cancel_and_wait_raises_what_the_task_failed_with() -> None:
     async def fails() -> None:
         raise ValueError("broken")
+
     task = asyncio.create_task(fails())
     await asyncio.sleep(0)
     with pytest.raises(ValueError, match="broken"):

@@ -18,10 +18,18 @@ Obj = dict[str, Any]
 
 
 def owner(image: str = "v1", limit: int = 10, collisions: int | None = None) -> Obj:
-    obj: Obj = {"apiVersion": "apps/v1", "kind": "StatefulSet",
-                "metadata": {"name": "web", "namespace": "ns", "uid": "u1", "annotations": {"note": "x"}},
-                "spec": {"revisionHistoryLimit": limit, "template": {
-                    "metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": image}]}}}}
+    obj: Obj = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "web", "namespace": "ns", "uid": "u1", "annotations": {"note": "x"}},
+        "spec": {
+            "revisionHistoryLimit": limit,
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "c", "image": image}]},
+            },
+        },
+    }
     if collisions is not None:
         obj["status"] = {"collisionCount": collisions}
     return obj

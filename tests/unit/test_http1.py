@@ -52,8 +52,10 @@ async def _relay(data: bytes, *lengths: int | None) -> list[bytes]:
 
 
 def test_request_head_headers_and_keep_alive() -> None:
-    head = _head(b"\r\nGET /a?b=1 HTTP/1.1\r\nHost: x.example.com\r\nConnection: Upgrade, X-Private\r\n"
-                 b"X-Private: 1\r\nAccept: a\r\naccept: b\r\nUpgrade: websocket\r\n\r\n")
+    head = _head(
+        b"\r\nGET /a?b=1 HTTP/1.1\r\nHost: x.example.com\r\nConnection: Upgrade, X-Private\r\n"
+        b"X-Private: 1\r\nAccept: a\r\naccept: b\r\nUpgrade: websocket\r\n\r\n"
+    )
     assert head.first == (b"GET", b"/a?b=1", b"HTTP/1.1")
     assert head.get(b"accept") == b"a, b"
     assert head.keep_alive() and head.version == b"HTTP/1.1"
@@ -82,14 +84,17 @@ def test_a_clean_end_is_none_and_garbage_is_a_bad_message() -> None:
         _head(b"GET / HTTP/1.1\r\nno colon\r\n\r\n")
 
 
-@pytest.mark.parametrize(("raw", "kwargs", "expected"), [
-    (b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\n", {"request": True}, 5),
-    (b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", {"request": True}, -1),
-    (b"GET / HTTP/1.1\r\n\r\n", {"request": True}, 0),
-    (b"HTTP/1.0 200 OK\r\n\r\n", {"request": False}, None),
-    (b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", {"request": False, "method": b"HEAD", "status": 200}, 0),
-    (b"HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n", {"request": False, "status": 304}, 0),
-])
+@pytest.mark.parametrize(
+    ("raw", "kwargs", "expected"),
+    [
+        (b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\n", {"request": True}, 5),
+        (b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", {"request": True}, -1),
+        (b"GET / HTTP/1.1\r\n\r\n", {"request": True}, 0),
+        (b"HTTP/1.0 200 OK\r\n\r\n", {"request": False}, None),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", {"request": False, "method": b"HEAD", "status": 200}, 0),
+        (b"HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n", {"request": False, "status": 304}, 0),
+    ],
+)
 def test_body_framing(raw: bytes, kwargs: dict[str, Any], expected: int | None) -> None:
     assert http1.body_length(_head(raw), **kwargs) == expected
 

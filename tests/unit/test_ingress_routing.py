@@ -17,11 +17,13 @@ def _path(path: str, service: str, path_type: str = "Prefix", port: int | str = 
     return {"path": path, "pathType": path_type, "backend": {"service": {"name": service, "port": {key: port}}}}
 
 
-def _ingress(name: str, rules: list[Obj], *, created: str = "2026-01-01T00:00:00Z", annotations: Obj | None = None,
-             **spec: Any) -> Obj:
-    return {"metadata": {"name": name, "namespace": "web", "creationTimestamp": created,
-                         "annotations": annotations or {}},
-            "spec": {"rules": rules, **spec}}
+def _ingress(
+    name: str, rules: list[Obj], *, created: str = "2026-01-01T00:00:00Z", annotations: Obj | None = None, **spec: Any
+) -> Obj:
+    return {
+        "metadata": {"name": name, "namespace": "web", "creationTimestamp": created, "annotations": annotations or {}},
+        "spec": {"rules": rules, **spec},
+    }
 
 
 def _rule(host: str, *paths: Obj) -> Obj:
@@ -36,11 +38,18 @@ RNG = random.Random(7)
 
 
 def test_exact_host_then_wildcard_then_any_host() -> None:
-    table = build_table([_ingress("a", [
-        _rule("", _path("/", "catchall")),
-        _rule("*.example.com", _path("/", "wild")),
-        _rule("shop.example.com", _path("/", "shop")),
-    ])])
+    table = build_table(
+        [
+            _ingress(
+                "a",
+                [
+                    _rule("", _path("/", "catchall")),
+                    _rule("*.example.com", _path("/", "wild")),
+                    _rule("shop.example.com", _path("/", "shop")),
+                ],
+            )
+        ]
+    )
     assert table.backend("shop.example.com:8080", "/x", {}, {}, RNG) == _svc("shop")
     assert table.backend("Blog.Example.com", "/", {}, {}, RNG) == _svc("wild")
     assert table.backend("a.b.example.com", "/", {}, {}, RNG) == _svc("catchall")  # one label only
@@ -48,8 +57,22 @@ def test_exact_host_then_wildcard_then_any_host() -> None:
 
 
 def test_longest_path_first_and_exact_before_prefix_on_a_tie() -> None:
-    table = build_table([_ingress("a", [_rule(
-        "h", _path("/", "root"), _path("/api", "api"), _path("/api/v2", "v2"), _path("/api", "exact", "Exact"))])])
+    table = build_table(
+        [
+            _ingress(
+                "a",
+                [
+                    _rule(
+                        "h",
+                        _path("/", "root"),
+                        _path("/api", "api"),
+                        _path("/api/v2", "v2"),
+                        _path("/api", "exact", "Exact"),
+                    )
+                ],
+            )
+        ]
+    )
     assert table.backend("h", "/api", {}, {}, RNG) == _svc("exact")
     assert table.backend("h", "/api/", {}, {}, RNG) == _svc("api")
     assert table.backend("h", "/api/v2/users", {}, {}, RNG) == _svc("v2")
@@ -57,8 +80,9 @@ def test_longest_path_first_and_exact_before_prefix_on_a_tie() -> None:
 
 
 def test_prefix_ignores_a_trailing_slash_and_implementation_specific_is_prefix() -> None:
-    table = build_table([_ingress("a", [_rule("h", _path("/foo/", "foo"),
-                                              _path("/bar", "bar", "ImplementationSpecific"))])])
+    table = build_table(
+        [_ingress("a", [_rule("h", _path("/foo/", "foo"), _path("/bar", "bar", "ImplementationSpecific"))])]
+    )
     assert table.backend("h", "/foo", {}, {}, RNG) == _svc("foo")
     assert table.backend("h", "/foo/x", {}, {}, RNG) == _svc("foo")
     assert table.backend("h", "/bar/baz", {}, {}, RNG) == _svc("bar")
@@ -68,29 +92,37 @@ def test_prefix_ignores_a_trailing_slash_and_implementation_specific_is_prefix()
 def test_no_match_goes_to_the_oldest_default_backend_else_nowhere() -> None:
     default = {"service": {"name": "fallback", "port": {"name": "http"}}}
     newer = {"service": {"name": "newer", "port": {"number": 80}}}
-    table = build_table([
-        _ingress("b", [], created="2026-01-02T00:00:00Z", defaultBackend=newer),
-        _ingress("a", [_rule("h", _path("/x", "x", "Exact"))], defaultBackend=default),
-    ])
+    table = build_table(
+        [
+            _ingress("b", [], created="2026-01-02T00:00:00Z", defaultBackend=newer),
+            _ingress("a", [_rule("h", _path("/x", "x", "Exact"))], defaultBackend=default),
+        ]
+    )
     assert table.backend("h", "/y", {}, {}, RNG) == _svc("fallback", "http")
     assert build_table([]).backend("h", "/", {}, {}, RNG) is None
 
 
 def test_the_older_ingress_keeps_a_contested_path() -> None:
-    table = build_table([
-        _ingress("new", [_rule("h", _path("/", "new"))], created="2026-02-01T00:00:00Z"),
-        _ingress("old", [_rule("h", _path("/", "old"))]),
-    ])
+    table = build_table(
+        [
+            _ingress("new", [_rule("h", _path("/", "new"))], created="2026-02-01T00:00:00Z"),
+            _ingress("old", [_rule("h", _path("/", "old"))]),
+        ]
+    )
     assert table.backend("h", "/", {}, {}, RNG) == _svc("old")
 
 
 def _canary_table(**annotations: str) -> Any:
-    canary = {"nginx.ingress.kubernetes.io/canary": "true",
-              **{f"nginx.ingress.kubernetes.io/{k.replace('_', '-')}": v for k, v in annotations.items()}}
-    return build_table([
-        _ingress("main", [_rule("h", _path("/", "v1"))]),
-        _ingress("canary", [_rule("h", _path("/", "v2"))], created="2026-02-01T00:00:00Z", annotations=canary),
-    ])
+    canary = {
+        "nginx.ingress.kubernetes.io/canary": "true",
+        **{f"nginx.ingress.kubernetes.io/{k.replace('_', '-')}": v for k, v in annotations.items()},
+    }
+    return build_table(
+        [
+            _ingress("main", [_rule("h", _path("/", "v1"))]),
+            _ingress("canary", [_rule("h", _path("/", "v2"))], created="2026-02-01T00:00:00Z", annotations=canary),
+        ]
+    )
 
 
 def test_canary_weight_with_a_seeded_rng() -> None:
@@ -124,15 +156,26 @@ def test_canary_header_value_and_cookie() -> None:
 
 
 def test_a_canary_without_a_main_ingress_serves_nothing() -> None:
-    table = build_table([_ingress("c", [_rule("h", _path("/", "v2"))],
-                                  annotations={"nginx.ingress.kubernetes.io/canary": "true"})])
+    table = build_table(
+        [_ingress("c", [_rule("h", _path("/", "v2"))], annotations={"nginx.ingress.kubernetes.io/canary": "true"})]
+    )
     assert table.backend("h", "/", {"x-canary": "always"}, {}, RNG) is None
 
 
 def test_tls_secrets_by_sni_name_exact_then_wildcard() -> None:
-    table = build_table([_ingress("a", [], tls=[{"hosts": ["a.example.com"], "secretName": "a-cert"},
-                                                 {"hosts": ["*.example.com"], "secretName": "wild"}],
-                                  defaultBackend={"service": {"name": "s", "port": {"number": 80}}})])
+    table = build_table(
+        [
+            _ingress(
+                "a",
+                [],
+                tls=[
+                    {"hosts": ["a.example.com"], "secretName": "a-cert"},
+                    {"hosts": ["*.example.com"], "secretName": "wild"},
+                ],
+                defaultBackend={"service": {"name": "s", "port": {"number": 80}}},
+            )
+        ]
+    )
     assert table.tls_secret("A.example.com") == TlsSecret("web", "a-cert")
     assert table.tls_secret("b.example.com") == TlsSecret("web", "wild")
     assert table.tls_secret("other.org") is None
@@ -144,28 +187,46 @@ def _messages(obj: Obj) -> list[str]:
 
 
 def test_validation_as_kubernetes() -> None:
-    assert _messages(_ingress("ok", [_rule("*.example.com", _path("/", "s"), _path("/x", "s", "Exact", "http"))],
-                              tls=[{"hosts": ["*.example.com"], "secretName": "c"}])) == []
+    assert (
+        _messages(
+            _ingress(
+                "ok",
+                [_rule("*.example.com", _path("/", "s"), _path("/x", "s", "Exact", "http"))],
+                tls=[{"hosts": ["*.example.com"], "secretName": "c"}],
+            )
+        )
+        == []
+    )
     no_type = _path("/", "s")
     del no_type["pathType"]
     assert _messages(_ingress("x", [_rule("h", no_type)])) == [
-        "spec.rules[0].http.paths[0].pathType: Required value: pathType must be specified"]
+        "spec.rules[0].http.paths[0].pathType: Required value: pathType must be specified"
+    ]
     assert _messages(_ingress("x", [_rule("h", _path("foo", "s"))])) == [
-        'spec.rules[0].http.paths[0].path: Invalid value: "foo": must be an absolute path']
+        'spec.rules[0].http.paths[0].path: Invalid value: "foo": must be an absolute path'
+    ]
     assert _messages(_ingress("x", [_rule("h", _path("/", "s", "Regex"))])) == [
         'spec.rules[0].http.paths[0].pathType: Unsupported value: "Regex": supported values: "Exact", '
-        '"ImplementationSpecific", "Prefix"']
+        '"ImplementationSpecific", "Prefix"'
+    ]
     assert _messages(_ingress("x", [_rule("10.0.0.1", _path("/", "s"))])) == [
-        'spec.rules[0].host: Invalid value: "10.0.0.1": must be a DNS name, not an IP address']
+        'spec.rules[0].host: Invalid value: "10.0.0.1": must be a DNS name, not an IP address'
+    ]
     assert _messages(_ingress("x", [])) == [
-        "spec: Invalid value: []networking.IngressRule{}: either `defaultBackend` or `rules` must be specified"]
+        "spec: Invalid value: []networking.IngressRule{}: either `defaultBackend` or `rules` must be specified"
+    ]
     no_port = {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "s"}}}
     assert _messages(_ingress("x", [_rule("h", no_port)])) == [
-        "spec.rules[0].http.paths[0].backend: Required value: port name or number is required"]
+        "spec.rules[0].http.paths[0].backend: Required value: port name or number is required"
+    ]
     nothing = {"path": "/", "pathType": "Prefix", "backend": {}}
     assert _messages(_ingress("x", [_rule("h", nothing)])) == [
-        'spec.rules[0].http.paths[0].backend: Invalid value: "": resource or service backend is required']
-    assert any("a wildcard DNS-1123 subdomain must start with '*.'" in m for m in _messages(_ingress("x", [_rule("*.*.com", _path("/", "s"))])))
+        'spec.rules[0].http.paths[0].backend: Invalid value: "": resource or service backend is required'
+    ]
+    assert any(
+        "a wildcard DNS-1123 subdomain must start with '*.'" in m
+        for m in _messages(_ingress("x", [_rule("*.*.com", _path("/", "s"))]))
+    )
 
 
 def test_ingress_class_rules_and_the_default_class() -> None:
@@ -173,9 +234,11 @@ def test_ingress_class_rules_and_the_default_class() -> None:
     assert [e.render() for e in validate_ingress_class({"spec": {}})] == ["spec.controller: Required value"]
     assert validate_ingress_class({"spec": {"controller": "nodomain"}})
     marked = {"ingressclass.kubernetes.io/is-default-class": "true"}
-    classes = [{"metadata": {"name": "a", "annotations": marked, "creationTimestamp": "2026-01-01T00:00:00Z"}},
-               {"metadata": {"name": "b", "annotations": marked, "creationTimestamp": "2026-01-02T00:00:00Z"}},
-               {"metadata": {"name": "c", "creationTimestamp": "2026-01-03T00:00:00Z"}}]
+    classes = [
+        {"metadata": {"name": "a", "annotations": marked, "creationTimestamp": "2026-01-01T00:00:00Z"}},
+        {"metadata": {"name": "b", "annotations": marked, "creationTimestamp": "2026-01-02T00:00:00Z"}},
+        {"metadata": {"name": "c", "creationTimestamp": "2026-01-03T00:00:00Z"}},
+    ]
     chosen = default_class(classes)
     assert chosen is not None and chosen["metadata"]["name"] == "b"
     assert default_class(classes[2:]) is None

@@ -20,24 +20,52 @@ def ts(seconds_ago: float = 0) -> str:
 
 
 def job(completions: int | None = 3, parallelism: int = 2, status: Obj | None = None, **spec: Any) -> Obj:
-    body: Obj = {"parallelism": parallelism, "backoffLimit": 6, "podReplacementPolicy": "TerminatingOrFailed",
-                 "template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c"}]}}, **spec}
+    body: Obj = {
+        "parallelism": parallelism,
+        "backoffLimit": 6,
+        "podReplacementPolicy": "TerminatingOrFailed",
+        "template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c"}]}},
+        **spec,
+    }
     if completions is not None:
         body["completions"] = completions
-    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j", "namespace": "ns", "uid": "job-uid"},
-            "spec": body, "status": status or {}}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "j", "namespace": "ns", "uid": "job-uid"},
+        "spec": body,
+        "status": status or {},
+    }
 
 
-def pod(uid: str, phase: str = "Running", *, ready: bool = True, finalizer: bool = True, deleting: bool = False,
-        node: str | None = "n1", finished_ago: float = 0, created_ago: float = 0, restarts: int = 0) -> Obj:
+def pod(
+    uid: str,
+    phase: str = "Running",
+    *,
+    ready: bool = True,
+    finalizer: bool = True,
+    deleting: bool = False,
+    node: str | None = "n1",
+    finished_ago: float = 0,
+    created_ago: float = 0,
+    restarts: int = 0,
+) -> Obj:
     md: Obj = {"name": f"p-{uid}", "namespace": "ns", "uid": uid, "creationTimestamp": ts(created_ago)}
     if finalizer:
         md["finalizers"] = [TRACKING_FINALIZER]
     if deleting:
         md["deletionTimestamp"] = ts()
-    status: Obj = {"phase": phase, "conditions": [{"type": "Ready", "status": "True" if ready and phase == "Running"
-                                                   else "False", "lastTransitionTime": ts(finished_ago)}],
-                   "containerStatuses": [{"name": "c", "restartCount": restarts}]}
+    status: Obj = {
+        "phase": phase,
+        "conditions": [
+            {
+                "type": "Ready",
+                "status": "True" if ready and phase == "Running" else "False",
+                "lastTransitionTime": ts(finished_ago),
+            }
+        ],
+        "containerStatuses": [{"name": "c", "restartCount": restarts}],
+    }
     if phase in ("Succeeded", "Failed"):
         status["containerStatuses"][0]["state"] = {"terminated": {"finishedAt": ts(finished_ago)}}
     return {"metadata": md, "spec": {"nodeName": node} if node else {}, "status": status}
@@ -110,8 +138,9 @@ def test_backoff_limit_exceeded_fails_and_deletes_active_pods() -> None:
     # the deleted pod is still terminating: Failed waits for it
     assert not settle_job(step.status, set(), step.final, step.terminating, NOW)
     assert step.status["failed"] == 3
-    later = plan_job({**j, "status": step.status}, [pod("a", "Failed", finalizer=False),
-                                                     pod("b", "Failed", finalizer=False)], NOW)
+    later = plan_job(
+        {**j, "status": step.status}, [pod("a", "Failed", finalizer=False), pod("b", "Failed", finalizer=False)], NOW
+    )
     assert settle_job(later.status, set(), later.final, later.terminating, NOW)
     failed = find_condition({"status": later.status}, "Failed")
     assert failed is not None and failed["reason"] == "BackoffLimitExceeded"
@@ -149,8 +178,11 @@ def test_back_off_doubles_per_failure_and_resets_on_success() -> None:
     j = job()
     two = [pod("a", "Failed", finished_ago=30), pod("b", "Failed", finished_ago=5)]
     assert failure_backoff(j, two, NOW) == 15  # 20 s after the second failure
-    reset = [pod("a", "Failed", finished_ago=30), pod("s", "Succeeded", finished_ago=20),
-             pod("b", "Failed", finished_ago=5)]
+    reset = [
+        pod("a", "Failed", finished_ago=30),
+        pod("s", "Succeeded", finished_ago=20),
+        pod("b", "Failed", finished_ago=5),
+    ]
     assert failure_backoff(j, reset, NOW) == 5
 
 

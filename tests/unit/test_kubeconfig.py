@@ -48,13 +48,20 @@ def test_relative_files_resolve_against_the_kubeconfig_directory(tmp_path: Path,
     (home / "certs" / "me.crt").write_bytes(cert)
     (home / "certs" / "me.key").write_bytes(key)
     (home / "token").write_text("from-file\n")
-    path = _write_yaml(home / "config", {
-        "clusters": [{"name": "c", "cluster": {"server": "https://h:1/", "certificate-authority": "certs/ca.crt"}}],
-        "users": [{"name": "u", "user": {"client-certificate": "certs/me.crt", "client-key": "certs/me.key",
-                                          "token-file": "token"}}],
-        "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u", "namespace": "team"}}],
-        "current-context": "x",
-    })
+    path = _write_yaml(
+        home / "config",
+        {
+            "clusters": [{"name": "c", "cluster": {"server": "https://h:1/", "certificate-authority": "certs/ca.crt"}}],
+            "users": [
+                {
+                    "name": "u",
+                    "user": {"client-certificate": "certs/me.crt", "client-key": "certs/me.key", "token-file": "token"},
+                }
+            ],
+            "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u", "namespace": "team"}}],
+            "current-context": "x",
+        },
+    )
     cfg = load_kubeconfig(path, env={})
     assert cfg.server == "https://h:1"
     assert cfg.ca_pem == pki.ca_pem
@@ -67,23 +74,37 @@ def test_relative_files_resolve_against_the_kubeconfig_directory(tmp_path: Path,
 
 def test_kubeconfig_env_merges_first_definition_wins(tmp_path: Path, ca_pem: bytes) -> None:
     ca64 = base64.b64encode(ca_pem).decode()
-    first = _write_yaml(tmp_path / "a.yaml", {
-        "clusters": [{"name": "c", "cluster": {"server": "https://first:6443", "certificate-authority-data": ca64}}],
-        "users": [{"name": "u", "user": {"token": "t1"}}],
-        "contexts": [{"name": "one", "context": {"cluster": "c", "user": "u"}}],
-    })
-    second = _write_yaml(tmp_path / "b.yaml", {
-        "current-context": "two",
-        "clusters": [{"name": "c", "cluster": {"server": "https://second:6443"}},
-                     {"name": "d", "cluster": {"server": "http://127.0.0.1:8080", "insecure-skip-tls-verify": True}}],
-        "users": [{"name": "u", "user": {"token": "t2"}}],
-        "contexts": [{"name": "two", "context": {"cluster": "d", "user": "u", "namespace": "ns2"}}],
-    })
+    first = _write_yaml(
+        tmp_path / "a.yaml",
+        {
+            "clusters": [
+                {"name": "c", "cluster": {"server": "https://first:6443", "certificate-authority-data": ca64}}
+            ],
+            "users": [{"name": "u", "user": {"token": "t1"}}],
+            "contexts": [{"name": "one", "context": {"cluster": "c", "user": "u"}}],
+        },
+    )
+    second = _write_yaml(
+        tmp_path / "b.yaml",
+        {
+            "current-context": "two",
+            "clusters": [
+                {"name": "c", "cluster": {"server": "https://second:6443"}},
+                {"name": "d", "cluster": {"server": "http://127.0.0.1:8080", "insecure-skip-tls-verify": True}},
+            ],
+            "users": [{"name": "u", "user": {"token": "t2"}}],
+            "contexts": [{"name": "two", "context": {"cluster": "d", "user": "u", "namespace": "ns2"}}],
+        },
+    )
     env = {"KUBECONFIG": f"{first}:{tmp_path / 'missing.yaml'}::{second}"}
 
     current = load_kubeconfig(env=env)  # current-context only in the second file
     assert (current.server, current.token, current.namespace, current.insecure) == (
-        "http://127.0.0.1:8080", "t1", "ns2", True)
+        "http://127.0.0.1:8080",
+        "t1",
+        "ns2",
+        True,
+    )
 
     one = load_kubeconfig(context="one", env=env)
     assert (one.server, one.ca_pem, one.token, one.namespace) == ("https://first:6443", ca_pem, "t1", "default")
@@ -91,8 +112,14 @@ def test_kubeconfig_env_merges_first_definition_wins(tmp_path: Path, ca_pem: byt
 
 def test_default_path_is_home_kube_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ca_pem: bytes) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
-    write_kubeconfig(tmp_path / ".kube" / "config", server="https://127.0.0.1:7443", ca_pem=ca_pem, token="t",
-                     cluster_name="lab", user="me")
+    write_kubeconfig(
+        tmp_path / ".kube" / "config",
+        server="https://127.0.0.1:7443",
+        ca_pem=ca_pem,
+        token="t",
+        cluster_name="lab",
+        user="me",
+    )
     cfg = load_kubeconfig(env={})
     assert (cfg.server, cfg.token) == ("https://127.0.0.1:7443", "t")
 
@@ -102,19 +129,48 @@ def test_default_path_is_home_kube_config(tmp_path: Path, monkeypatch: pytest.Mo
     [
         ({"contexts": []}, None, "no current-context"),
         ({"current-context": "x"}, None, "context 'x' not found"),
-        ({"current-context": "x", "contexts": [{"name": "x", "context": {"cluster": "c"}}]}, None,
-         "cluster 'c' not found"),
-        ({"current-context": "x", "contexts": [{"name": "x", "context": {"cluster": "c"}}],
-          "clusters": [{"name": "c", "cluster": {}}]}, None, "cluster 'c' has no server"),
-        ({"current-context": "x", "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
-          "clusters": [{"name": "c", "cluster": {"server": "https://h"}}],
-          "users": [{"name": "u", "user": {"exec": {"command": "gcloud"}}}]}, None, "plugins are not supported"),
-        ({"current-context": "x", "contexts": [{"name": "x", "context": {"cluster": "c"}}],
-          "clusters": [{"name": "c", "cluster": {"server": "https://h", "certificate-authority": "nope.crt"}}]},
-         None, r"certificate-authority .*nope\.crt: No such file"),
-        ({"current-context": "x", "contexts": [{"name": "x", "context": {"cluster": "c"}}],
-          "clusters": [{"name": "c", "cluster": {"server": "https://h", "certificate-authority-data": "%%%"}}]},
-         None, "not valid base64"),
+        (
+            {"current-context": "x", "contexts": [{"name": "x", "context": {"cluster": "c"}}]},
+            None,
+            "cluster 'c' not found",
+        ),
+        (
+            {
+                "current-context": "x",
+                "contexts": [{"name": "x", "context": {"cluster": "c"}}],
+                "clusters": [{"name": "c", "cluster": {}}],
+            },
+            None,
+            "cluster 'c' has no server",
+        ),
+        (
+            {
+                "current-context": "x",
+                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+                "clusters": [{"name": "c", "cluster": {"server": "https://h"}}],
+                "users": [{"name": "u", "user": {"exec": {"command": "gcloud"}}}],
+            },
+            None,
+            "plugins are not supported",
+        ),
+        (
+            {
+                "current-context": "x",
+                "contexts": [{"name": "x", "context": {"cluster": "c"}}],
+                "clusters": [{"name": "c", "cluster": {"server": "https://h", "certificate-authority": "nope.crt"}}],
+            },
+            None,
+            r"certificate-authority .*nope\.crt: No such file",
+        ),
+        (
+            {
+                "current-context": "x",
+                "contexts": [{"name": "x", "context": {"cluster": "c"}}],
+                "clusters": [{"name": "c", "cluster": {"server": "https://h", "certificate-authority-data": "%%%"}}],
+            },
+            None,
+            "not valid base64",
+        ),
         ({"clusters": {"c": {}}}, None, "clusters must be a list"),
     ],
 )

@@ -14,9 +14,26 @@ from minikube_py.kubectl.session import Globals, load_config
 
 def test_global_flags_move_before_the_verb_but_not_past_a_double_dash() -> None:
     assert hoist_globals(["get", "pods", "-n", "x", "-A", "-owide", "--context=c", "-v=8"]) == [
-        "-n", "x", "-A", "--context=c", "-v", "8", "get", "pods", "-owide"]
-    assert hoist_globals(["exec", "p", "-nfoo", "--", "sh", "-n", "1"]) == ["-n", "foo", "exec", "p", "--", "sh",
-                                                                            "-n", "1"]
+        "-n",
+        "x",
+        "-A",
+        "--context=c",
+        "-v",
+        "8",
+        "get",
+        "pods",
+        "-owide",
+    ]
+    assert hoist_globals(["exec", "p", "-nfoo", "--", "sh", "-n", "1"]) == [
+        "-n",
+        "foo",
+        "exec",
+        "p",
+        "--",
+        "sh",
+        "-n",
+        "1",
+    ]
 
 
 def kubeconfig(path: Path, server: str) -> Path:

@@ -6,12 +6,16 @@ import pytest
 
 from minikube_py.kubectl.jsonpath import JSONPathError, custom_columns, evaluate, render, sort_key
 
-DATA = {"items": [
-    {"metadata": {"name": "a", "labels": {"app.kubernetes.io/name": "x"}},
-     "spec": {"replicas": 10, "containers": [{"image": "i1"}, {"image": "i2"}]},
-     "status": {"conditions": [{"type": "Ready", "status": "True"}, {"type": "Other", "status": "False"}]}},
-    {"metadata": {"name": "b"}, "spec": {"replicas": 9, "containers": [{"image": "i3"}]}},
-]}
+DATA = {
+    "items": [
+        {
+            "metadata": {"name": "a", "labels": {"app.kubernetes.io/name": "x"}},
+            "spec": {"replicas": 10, "containers": [{"image": "i1"}, {"image": "i2"}]},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}, {"type": "Other", "status": "False"}]},
+        },
+        {"metadata": {"name": "b"}, "spec": {"replicas": 9, "containers": [{"image": "i3"}]}},
+    ]
+}
 
 
 def test_paths_and_templates() -> None:

@@ -33,9 +33,18 @@ def test_old_pods_stay_until_new_ones_are_ready() -> None:
 
 
 def rc(name: str, image: str = "busybox", **selector: str) -> dict:  # type: ignore[type-arg]
-    return {"kind": "ReplicationController", "metadata": {"name": name, "uid": "u"},
-            "spec": {"replicas": 2, "selector": selector, "template": {
-                "metadata": {"labels": dict(selector)}, "spec": {"containers": [{"name": "c", "image": image}]}}}}
+    return {
+        "kind": "ReplicationController",
+        "metadata": {"name": name, "uid": "u"},
+        "spec": {
+            "replicas": 2,
+            "selector": selector,
+            "template": {
+                "metadata": {"labels": dict(selector)},
+                "spec": {"containers": [{"name": "c", "image": image}]},
+            },
+        },
+    }
 
 
 def test_a_new_controller_needs_its_own_name_and_a_selector_value_of_its_own() -> None:

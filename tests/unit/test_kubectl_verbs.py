@@ -16,8 +16,14 @@ def pod(name: str, owner: str | None = None, volumes: list | None = None, phase:
     meta: dict = {"name": name, "namespace": "ns"}  # type: ignore[type-arg]
     if owner:
         meta["ownerReferences"] = [{"kind": owner, "name": "o", "controller": True}]
-    return {"metadata": meta, "spec": {"volumes": volumes or [], "containers": [{"name": "c", "ports": [
-        {"name": "http", "containerPort": 8080}]}]}, "status": {"phase": phase}}
+    return {
+        "metadata": meta,
+        "spec": {
+            "volumes": volumes or [],
+            "containers": [{"name": "c", "ports": [{"name": "http", "containerPort": 8080}]}],
+        },
+        "status": {"phase": phase},
+    }
 
 
 def test_drain_judges_pods_as_kubectl_the_last_filter_deciding() -> None:
@@ -28,8 +34,9 @@ def test_drain_judges_pods_as_kubectl_the_last_filter_deciding() -> None:
     assert "local storage" in judge(pod("e", "ReplicaSet", [{"name": "v", "emptyDir": {}}]), **flags).error
     assert "no controller" in judge(pod("b"), **flags).error
     assert judge(pod("b", phase="Succeeded"), **flags) == Verdict(True)  # finished: nothing to lose
-    forced = judge(pod("b", volumes=[{"name": "v", "emptyDir": {}}]), **{**flags, "force": True,
-                                                                         "delete_emptydir": True})
+    forced = judge(
+        pod("b", volumes=[{"name": "v", "emptyDir": {}}]), **{**flags, "force": True, "delete_emptydir": True}
+    )
     assert forced == Verdict(True, warning="deleting Pods that declare no controller")
     verdicts = [(pod("x"), Verdict(False, error="e1")), (pod("y"), Verdict(False, error="e1"))]
     assert grouped(verdicts, "error") == ["e1: ns/x, ns/y"]
@@ -39,8 +46,11 @@ def test_taints_are_parsed_added_first_and_removed_by_key_or_key_and_effect() ->
     resources, add, remove = parse_taints(("nodes", "n1", "a=1:NoSchedule", "b:NoExecute-", "c-"))
     assert (resources, add) == (("nodes", "n1"), [{"key": "a", "value": "1", "effect": "NoSchedule"}])
     assert remove == [{"key": "b", "effect": "NoExecute"}, {"key": "c", "effect": ""}]
-    have = [{"key": "b", "effect": "NoExecute"}, {"key": "c", "effect": "NoSchedule"},
-            {"key": "c", "effect": "NoExecute"}]
+    have = [
+        {"key": "b", "effect": "NoExecute"},
+        {"key": "c", "effect": "NoSchedule"},
+        {"key": "c", "effect": "NoExecute"},
+    ]
     word, taints, missing = retaint("n1", have, add, remove, overwrite=False)
     assert (word, taints, missing) == ("modified", add, [])
     with pytest.raises(CommandError, match="can not both modify and remove"):
@@ -63,8 +73,7 @@ def test_wait_conditions() -> None:
 
 def test_port_forward_maps_service_ports_to_their_targets_and_names_to_numbers() -> None:
     svc = {"metadata": {"name": "s"}, "spec": {"ports": [{"port": 80, "targetPort": "http"}, {"port": 81}]}}
-    assert mappings(("9000:80", "81", ":80"), pod("p"), svc) == [Mapping(9000, 8080), Mapping(81, 81),
-                                                                 Mapping(0, 8080)]
+    assert mappings(("9000:80", "81", ":80"), pod("p"), svc) == [Mapping(9000, 8080), Mapping(81, 81), Mapping(0, 8080)]
     assert mappings(("http",), pod("p"), None) == [Mapping(8080, 8080)]
     with pytest.raises(CommandError, match="does not have a service port 99"):
         mappings(("99",), pod("p"), svc)

@@ -34,8 +34,13 @@ def test_someone_elses_lease_only_after_it_sat_unchanged_for_its_duration() -> N
 
 def test_first_claim_renewal_and_takeover() -> None:
     first = claimed({}, "a", NOW, 15.0)
-    assert first == {"holderIdentity": "a", "leaseDurationSeconds": 15, "acquireTime": "2024-05-01T12:00:00.123456Z",
-                     "renewTime": "2024-05-01T12:00:00.123456Z", "leaseTransitions": 1}
+    assert first == {
+        "holderIdentity": "a",
+        "leaseDurationSeconds": 15,
+        "acquireTime": "2024-05-01T12:00:00.123456Z",
+        "renewTime": "2024-05-01T12:00:00.123456Z",
+        "leaseTransitions": 1,
+    }
     later = NOW.replace(second=5)
     renewed = claimed(first, "a", later, 15.0)
     assert renewed["acquireTime"] == first["acquireTime"]
@@ -43,7 +48,10 @@ def test_first_claim_renewal_and_takeover() -> None:
     assert renewed["leaseTransitions"] == 1
     taken = claimed(renewed, "b", later, 2.5)
     assert (taken["holderIdentity"], taken["acquireTime"], taken["leaseTransitions"]) == (
-        "b", "2024-05-01T12:00:05.123456Z", 2)
+        "b",
+        "2024-05-01T12:00:05.123456Z",
+        2,
+    )
     assert taken["leaseDurationSeconds"] == 3  # whole seconds, rounded up
 
 
@@ -137,6 +145,7 @@ class Leading:
                 await asyncio.Event().wait()
             finally:
                 self.now.discard(identity)
+
         return lead
 
 

@@ -34,8 +34,17 @@ def test_minions_are_cluster_scoped() -> None:
     assert (t.resource.kind, t.resource.rt.kind, t.namespace, t.name) == ("Minion", "Node", None, "node-1")
 
 
-@pytest.mark.parametrize("segments", [["nodes"], ["replicationcontrollers"], ["pods", "a", "status"],
-                                      ["namespaces", "x", "deployments"], ["watch"], ["namespaces"]])
+@pytest.mark.parametrize(
+    "segments",
+    [
+        ["nodes"],
+        ["replicationcontrollers"],
+        ["pods", "a", "status"],
+        ["namespaces", "x", "deployments"],
+        ["watch"],
+        ["namespaces"],
+    ],
+)
 def test_what_v1beta1_did_not_serve_is_not_found(segments: list[str]) -> None:
     with pytest.raises(errors.StatusError) as caught:
         parse_path(segments, MultiDict())
@@ -46,5 +55,8 @@ def test_resource_list_names_the_four_collections() -> None:
     listing = resource_list()
     assert listing["groupVersion"] == "v1beta1"
     assert [(r["name"], r["kind"], r["namespaced"]) for r in listing["resources"]] == [
-        ("pods", "Pod", True), ("replicationControllers", "ReplicationController", True),
-        ("services", "Service", True), ("minions", "Minion", False)]
+        ("pods", "Pod", True),
+        ("replicationControllers", "ReplicationController", True),
+        ("services", "Service", True),
+        ("minions", "Minion", False),
+    ]

@@ -25,17 +25,27 @@ def test_a_limit_range_defaults_its_own_defaults_from_max_and_min() -> None:
 
 
 def test_containers_get_missing_requests_and_limits() -> None:
-    lr = _range({"type": "Container", "default": {"cpu": "500m", "memory": "128Mi"},
-                 "defaultRequest": {"cpu": "100m", "memory": "64Mi"}})
+    lr = _range(
+        {
+            "type": "Container",
+            "default": {"cpu": "500m", "memory": "128Mi"},
+            "defaultRequest": {"cpu": "100m", "memory": "64Mi"},
+        }
+    )
     pod = _pod({"name": "a", "resources": {"limits": {"cpu": "200m"}, "requests": {"cpu": "200m"}}}, {"name": "b"})
     assert apply_defaults([lr], pod)
-    assert pod["spec"]["containers"][0]["resources"] == {"limits": {"cpu": "200m", "memory": "128Mi"},
-                                                         "requests": {"cpu": "200m", "memory": "64Mi"}}
-    assert pod["spec"]["containers"][1]["resources"] == {"limits": {"cpu": "500m", "memory": "128Mi"},
-                                                         "requests": {"cpu": "100m", "memory": "64Mi"}}
+    assert pod["spec"]["containers"][0]["resources"] == {
+        "limits": {"cpu": "200m", "memory": "128Mi"},
+        "requests": {"cpu": "200m", "memory": "64Mi"},
+    }
+    assert pod["spec"]["containers"][1]["resources"] == {
+        "limits": {"cpu": "500m", "memory": "128Mi"},
+        "requests": {"cpu": "100m", "memory": "64Mi"},
+    }
     assert pod["metadata"]["annotations"]["kubernetes.io/limit-ranger"] == (
         "LimitRanger plugin set: memory request for container a; memory limit for container a; "
-        "cpu, memory request for container b; cpu, memory limit for container b")
+        "cpu, memory request for container b; cpu, memory limit for container b"
+    )
 
 
 def test_nothing_to_default_leaves_the_pod_alone() -> None:
@@ -54,15 +64,17 @@ def test_container_bounds_with_kubernetes_messages() -> None:
     assert violations([lr], too_small) == ["minimum cpu usage per Container is 100m, but request is 50m"]
     assert violations([lr], _pod({"name": "a"})) == [
         "minimum cpu usage per Container is 100m.  No request is specified",
-        "maximum cpu usage per Container is 1.  No limit is specified"]
+        "maximum cpu usage per Container is 1.  No limit is specified",
+    ]
     assert violations([lr], _pod({"name": "a", "resources": {"limits": {"cpu": "1"}, "requests": {"cpu": "1"}}})) == []
 
 
 def test_limit_to_request_ratio() -> None:
     lr = _range({"type": "Container", "maxLimitRequestRatio": {"memory": "2"}})
     pod = _pod({"name": "a", "resources": {"limits": {"memory": "300Mi"}, "requests": {"memory": "100Mi"}}})
-    assert violations([lr], pod) == ["memory max limit to request ratio per Container is 2, but provided ratio is "
-                                     "3.000000"]
+    assert violations([lr], pod) == [
+        "memory max limit to request ratio per Container is 2, but provided ratio is 3.000000"
+    ]
 
 
 def test_pod_bounds_apply_to_the_sum_of_its_containers() -> None:

@@ -33,8 +33,12 @@ def owners(entries: list[managed.Entry]) -> dict[str, FieldSet]:
     return {e.manager: e.fields for e in entries}
 
 
-def apply(entries: list[managed.Entry], live: dict[str, Any], config: dict[str, Any], who: Writer,
-          ) -> tuple[dict[str, Any], list[managed.Entry]]:
+def apply(
+    entries: list[managed.Entry],
+    live: dict[str, Any],
+    config: dict[str, Any],
+    who: Writer,
+) -> tuple[dict[str, Any], list[managed.Entry]]:
     """What the registry does for an apply: merge, prune, record."""
     applied = applied_fields(config, CM)
     new = copy.deepcopy(live)
@@ -46,8 +50,9 @@ def apply(entries: list[managed.Entry], live: dict[str, Any], config: dict[str, 
 def test_update_takes_changed_fields_from_others() -> None:
     created = managed.record_update([], {}, cm(a="1", b="2"), writer("maker", UPDATE), CM, NOW)
     assert owners(created) == {"maker": data("a", "b")}
-    updated = managed.record_update(created, cm(a="1", b="2"), cm(a="9", b="2", c="3"), writer("editor", UPDATE),
-                                    CM, LATER)
+    updated = managed.record_update(
+        created, cm(a="1", b="2"), cm(a="9", b="2", c="3"), writer("editor", UPDATE), CM, LATER
+    )
     assert owners(updated) == {"maker": data("b"), "editor": data("a", "c")}
     assert next(e for e in updated if e.manager == "editor").time == LATER
 
@@ -70,8 +75,11 @@ def test_apply_conflicts_with_an_owner_of_a_different_value() -> None:
     err = caught.value
     assert (err.code, err.reason) == (409, "Conflict")
     assert err.message == 'Apply failed with 1 conflict: conflict with "kubectl-edit" using v1: .data.a'
-    assert err.details == {"causes": [{"reason": "FieldManagerConflict", "field": ".data.a",
-                                       "message": 'conflict with "kubectl-edit" using v1'}]}
+    assert err.details == {
+        "causes": [
+            {"reason": "FieldManagerConflict", "field": ".data.a", "message": 'conflict with "kubectl-edit" using v1'}
+        ]
+    }
 
 
 def test_several_conflicts_are_grouped_by_manager() -> None:
@@ -79,8 +87,10 @@ def test_several_conflicts_are_grouped_by_manager() -> None:
     entries += [managed.Entry("y", APPLY, "v1", NOW, data("c"))]
     with pytest.raises(StatusError) as caught:
         apply(entries, cm(a="1", b="1", c="1"), cm(a="2", b="2", c="2"), writer("ci"))
-    assert caught.value.message == ('Apply failed with 3 conflicts: conflicts with "x" using v1:\n- .data.a\n'
-                                    '- .data.b\nconflicts with "y":\n- .data.c')
+    assert caught.value.message == (
+        'Apply failed with 3 conflicts: conflicts with "x" using v1:\n- .data.a\n'
+        '- .data.b\nconflicts with "y":\n- .data.c'
+    )
 
 
 def test_forced_apply_takes_the_field_over() -> None:
@@ -107,12 +117,21 @@ def test_fields_dropped_from_the_configuration_are_removed_unless_owned_elsewher
 
 
 def test_entries_round_trip_in_kubernetes_order() -> None:
-    entries = [managed.Entry("b", UPDATE, "v1", NOW, data("x"), "status"),
-               managed.Entry("a", APPLY, "v1", LATER, data("y"))]
+    entries = [
+        managed.Entry("b", UPDATE, "v1", NOW, data("x"), "status"),
+        managed.Entry("a", APPLY, "v1", LATER, data("y")),
+    ]
     encoded = managed.encode(entries)
     assert [e["manager"] for e in encoded] == ["a", "b"]
-    assert encoded[1] == {"manager": "b", "operation": "Update", "apiVersion": "v1", "time": NOW,
-                          "fieldsType": "FieldsV1", "fieldsV1": {"f:data": {"f:x": {}}}, "subresource": "status"}
+    assert encoded[1] == {
+        "manager": "b",
+        "operation": "Update",
+        "apiVersion": "v1",
+        "time": NOW,
+        "fieldsType": "FieldsV1",
+        "fieldsV1": {"f:data": {"f:x": {}}},
+        "subresource": "status",
+    }
     assert managed.decode(encoded) == sorted(entries, key=lambda e: e.operation)
 
 
@@ -123,8 +142,12 @@ def test_base_entries_reset_keep_or_take_well_formed_ones() -> None:
     assert managed.base_entries([{}], stored, from_subresource=False) == []
     assert [e.manager for e in managed.base_entries(None, stored, from_subresource=False)] == ["a"]
     assert [e.manager for e in managed.base_entries([{"manager": 1}], stored, from_subresource=False)] == ["a"]
-    assert [e.manager for e in managed.base_entries([{"manager": "z", "operation": "Apply", "fieldsV1": {"x": {}}}],
-                                                    stored, from_subresource=False)] == ["a"]
+    assert [
+        e.manager
+        for e in managed.base_entries(
+            [{"manager": "z", "operation": "Apply", "fieldsV1": {"x": {}}}], stored, from_subresource=False
+        )
+    ] == ["a"]
     assert [e.manager for e in managed.base_entries(sent, stored, from_subresource=False)] == ["b"]
     assert [e.manager for e in managed.base_entries(sent, stored, from_subresource=True)] == ["a"]
 

@@ -31,18 +31,36 @@ def test_generate_name_alphabet_length_and_determinism() -> None:
 
 
 def _pod() -> dict:
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": "p", "namespace": "other", "uid": "forged", "resourceVersion": "5",
-                         "deletionTimestamp": "2020-01-01T00:00:00Z", "deletionGracePeriodSeconds": 3,
-                         "generation": 7, "labels": {}, "annotations": {}, "finalizers": [], "selfLink": "/x"},
-            "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "p",
+            "namespace": "other",
+            "uid": "forged",
+            "resourceVersion": "5",
+            "deletionTimestamp": "2020-01-01T00:00:00Z",
+            "deletionGracePeriodSeconds": 3,
+            "generation": 7,
+            "labels": {},
+            "annotations": {},
+            "finalizers": [],
+            "selfLink": "/x",
+        },
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+    }
 
 
 def test_prepare_for_create() -> None:
     pod = _pod()
     meta.prepare_for_create(pod, namespace="default", clock=lambda: FIXED, uid="u-1")
-    assert pod["metadata"] == {"name": "p", "namespace": "default", "uid": "u-1",
-                               "creationTimestamp": "2024-01-01T00:00:00Z", "generation": 1}
+    assert pod["metadata"] == {
+        "name": "p",
+        "namespace": "default",
+        "uid": "u-1",
+        "creationTimestamp": "2024-01-01T00:00:00Z",
+        "generation": 1,
+    }
 
 
 def test_prepare_for_create_cluster_scoped_and_untracked_generation() -> None:
@@ -55,17 +73,32 @@ def test_prepare_for_create_cluster_scoped_and_untracked_generation() -> None:
 
 
 def _deployment() -> dict:
-    return {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": "d", "namespace": "default", "uid": "u", "creationTimestamp": "2024-01-01T00:00:00Z",
-                         "generation": 2, "resourceVersion": "10"},
-            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "d"}},
-                     "template": {"metadata": {"labels": {"app": "d"}},
-                                  "spec": {"containers": [{"name": "c", "image": "nginx"}]}}},
-            "status": {"replicas": 1, "observedGeneration": 2}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": "d",
+            "namespace": "default",
+            "uid": "u",
+            "creationTimestamp": "2024-01-01T00:00:00Z",
+            "generation": 2,
+            "resourceVersion": "10",
+        },
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "d"}},
+            "template": {
+                "metadata": {"labels": {"app": "d"}},
+                "spec": {"containers": [{"name": "c", "image": "nginx"}]},
+            },
+        },
+        "status": {"replicas": 1, "observedGeneration": 2},
+    }
 
 
 def _stored(obj: dict) -> dict:
     from minikube_py.model import defaults
+
     out = copy.deepcopy(obj)
     defaults.apply_defaults(out["kind"], out)
     return out
@@ -135,8 +168,7 @@ def test_kind_without_status_subresource_takes_status_from_client() -> None:
 
 def test_deletion_fields_cannot_be_changed_or_removed() -> None:
     old = _stored(_deployment())
-    old["metadata"].update(deletionTimestamp="2024-02-02T00:00:00Z", deletionGracePeriodSeconds=0,
-                           finalizers=["x/y"])
+    old["metadata"].update(deletionTimestamp="2024-02-02T00:00:00Z", deletionGracePeriodSeconds=0, finalizers=["x/y"])
     new = copy.deepcopy(old)
     del new["metadata"]["deletionTimestamp"]
     new["metadata"]["deletionGracePeriodSeconds"] = 30
@@ -154,8 +186,12 @@ def test_deletion_fields_cannot_be_changed_or_removed() -> None:
 
 def test_pod_image_change_bumps_generation_but_configmap_has_none() -> None:
     from minikube_py.model import defaults
-    pod = {"kind": "Pod", "metadata": {"name": "p", "uid": "u", "generation": 1},
-           "spec": {"containers": [{"name": "c", "image": "busybox:1"}]}}
+
+    pod = {
+        "kind": "Pod",
+        "metadata": {"name": "p", "uid": "u", "generation": 1},
+        "spec": {"containers": [{"name": "c", "image": "busybox:1"}]},
+    }
     defaults.apply_defaults("Pod", pod)
     new = copy.deepcopy(pod)
     new["spec"]["containers"][0]["image"] = "busybox:2"

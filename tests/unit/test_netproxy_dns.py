@@ -31,8 +31,9 @@ D = "cluster.local"
 # ------------------------------------------------------------------------------ objects
 
 
-def service(name: str, ns: str = "default", *, ip: str | None = "10.96.0.10", ports: list[Obj] | None = None,
-            **spec: Any) -> Obj:
+def service(
+    name: str, ns: str = "default", *, ip: str | None = "10.96.0.10", ports: list[Obj] | None = None, **spec: Any
+) -> Obj:
     body: Obj = {"ports": ports if ports is not None else [{"name": "http", "port": 80, "protocol": "TCP"}], **spec}
     if ip is not None:
         body["clusterIP"] = ip
@@ -52,20 +53,30 @@ def endpoint(ip: str, *, ready: bool | None = True, hostname: str | None = None,
     return entry
 
 
-def endpoint_slice(name: str, svc: str, endpoints: list[Obj], ns: str = "default",
-                   ports: list[Obj] | None = None) -> Obj:
-    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-            "metadata": {"name": name, "namespace": ns, "labels": {"kubernetes.io/service-name": svc}},
-            "addressType": "IPv4", "endpoints": endpoints,
-            "ports": ports if ports is not None else [{"name": "http", "port": 8080, "protocol": "TCP"}]}
+def endpoint_slice(
+    name: str, svc: str, endpoints: list[Obj], ns: str = "default", ports: list[Obj] | None = None
+) -> Obj:
+    return {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {"name": name, "namespace": ns, "labels": {"kubernetes.io/service-name": svc}},
+        "addressType": "IPv4",
+        "endpoints": endpoints,
+        "ports": ports if ports is not None else [{"name": "http", "port": 8080, "protocol": "TCP"}],
+    }
 
 
 def pod(name: str, ip: str | None, ns: str = "default", *, phase: str = "Running", **spec: Any) -> Obj:
     status: Obj = {"phase": phase}
     if ip:
         status["podIP"] = ip
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns}, "spec": spec,
-            "status": status}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": spec,
+        "status": status,
+    }
 
 
 def ask(table: ClusterDns, name: str, qtype: str = "A") -> DNSRecord | None:
@@ -98,9 +109,17 @@ def test_cluster_ip_service_a_record_case_insensitive_and_echoing_the_question()
 
 def test_srv_for_named_ports_and_on_the_service_name() -> None:
     table = ClusterDns()
-    table.on_service(None, service("web", ports=[{"name": "http", "port": 80, "protocol": "TCP"},
-                                                 {"name": "dns", "port": 53, "protocol": "UDP"},
-                                                 {"port": 9000}]))
+    table.on_service(
+        None,
+        service(
+            "web",
+            ports=[
+                {"name": "http", "port": 80, "protocol": "TCP"},
+                {"name": "dns", "port": 53, "protocol": "UDP"},
+                {"port": 9000},
+            ],
+        ),
+    )
     reply = ask(table, f"_http._tcp.web.default.svc.{D}", "SRV")
     assert values(reply, "SRV") == [f"0 100 80 web.default.svc.{D}."]
     assert values(reply, "A", "ar") == ["10.96.0.10"]
@@ -115,9 +134,18 @@ def test_srv_for_named_ports_and_on_the_service_name() -> None:
 def test_headless_service_lists_ready_endpoints_with_their_names() -> None:
     table = ClusterDns()
     table.on_service(None, headless("db"))
-    table.on_slice(None, endpoint_slice("db-1", "db", [endpoint("10.244.0.5", hostname="db-0"),
-                                                     endpoint("10.244.0.6", ready=None),
-                                                     endpoint("10.244.0.7", ready=False)]))
+    table.on_slice(
+        None,
+        endpoint_slice(
+            "db-1",
+            "db",
+            [
+                endpoint("10.244.0.5", hostname="db-0"),
+                endpoint("10.244.0.6", ready=None),
+                endpoint("10.244.0.7", ready=False),
+            ],
+        ),
+    )
     assert values(ask(table, f"db.default.svc.{D}"), "A") == ["10.244.0.5", "10.244.0.6"]
     assert values(ask(table, f"db-0.db.default.svc.{D}")) == ["10.244.0.5"]
     assert values(ask(table, f"10-244-0-6.db.default.svc.{D}")) == ["10.244.0.6"]
@@ -156,8 +184,7 @@ def test_external_name_service_is_a_cname_followed_inside_the_cluster() -> None:
     table.on_service(None, service("ext", ip=None, type="ExternalName", externalName="Example.ORG."))
     reply = ask(table, f"ext.default.svc.{D}")
     assert values(reply) == ["example.org."] and reply is not None and reply.rr[0].rtype == QTYPE.CNAME
-    table.on_service(None, service("alias", "other", ip=None, type="ExternalName",
-                                   externalName=f"web.default.svc.{D}"))
+    table.on_service(None, service("alias", "other", ip=None, type="ExternalName", externalName=f"web.default.svc.{D}"))
     table.on_service(None, service("web"))
     reply = ask(table, f"alias.other.svc.{D}")
     assert values(reply) == [f"web.default.svc.{D}.", "10.96.0.10"]
@@ -172,7 +199,8 @@ def test_dual_stack_cluster_ips() -> None:
     table.on_service(None, service("web", clusterIPs=["10.96.0.10", "fd00::a"]))
     assert values(ask(table, f"web.default.svc.{D}", "AAAA")) == ["fd00::a"]
     assert values(ask(table, "a.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa", "PTR")) == [
-        f"web.default.svc.{D}."]
+        f"web.default.svc.{D}."
+    ]
 
 
 # ------------------------------------------------------------------------------ the table: pods, reverse, the zone
@@ -192,7 +220,9 @@ def test_reverse_names_of_services_endpoints_and_pods() -> None:
     table = ClusterDns()
     table.on_service(None, service("web"))
     table.on_service(None, headless("db"))
-    table.on_slice(None, endpoint_slice("db-1", "db", [endpoint("10.244.0.5", hostname="db-0"), endpoint("10.244.0.6")]))
+    table.on_slice(
+        None, endpoint_slice("db-1", "db", [endpoint("10.244.0.5", hostname="db-0"), endpoint("10.244.0.6")])
+    )
     table.on_pod(None, pod("loner", "10.244.0.9"))
     table.on_pod(None, pod("db-0", "10.244.0.5"))
     assert values(ask(table, "10.0.96.10.in-addr.arpa", "PTR")) == [f"web.default.svc.{D}."]
@@ -245,8 +275,12 @@ def test_missing_names_are_nxdomain_with_the_soa_and_missing_types_nodata() -> N
         soa = reply.auth[0]
         assert soa.rtype == QTYPE.SOA and str(soa.rname) == f"{D}." and soa.ttl == 5
         assert str(soa.rdata.mname) == f"ns.dns.{D}." and soa.rdata.times[-1] == 5
-    for name, qtype in ((f"web.default.svc.{D}", "AAAA"), (f"web.default.svc.{D}", "MX"),
-                        (f"default.svc.{D}", "A"), (f"svc.{D}", "A")):
+    for name, qtype in (
+        (f"web.default.svc.{D}", "AAAA"),
+        (f"web.default.svc.{D}", "MX"),
+        (f"default.svc.{D}", "A"),
+        (f"svc.{D}", "A"),
+    ):
         reply = ask(table, name, qtype)
         assert rcode(reply) == "NOERROR" and values(reply) == [] and reply is not None and len(reply.auth) == 1
     assert ask(table, "example.org") is None
@@ -366,8 +400,15 @@ def test_hand_written_nxdomain_matches_dnslib() -> None:
     table = ClusterDns()
     table.on_service(None, service("web"))
     rng = random.Random(3)
-    for i, name in enumerate([f"nope.default.svc.{D}", f"Example.ORG.default.svc.{D}", f"x.{D}",
-                              f"a-b.web.default.svc.{D}", f"_http._udp.web.default.svc.{D}"]):
+    for i, name in enumerate(
+        [
+            f"nope.default.svc.{D}",
+            f"Example.ORG.default.svc.{D}",
+            f"x.{D}",
+            f"a-b.web.default.svc.{D}",
+            f"_http._udp.web.default.svc.{D}",
+        ]
+    ):
         for qtype in ("A", "AAAA", "SRV", "ANY"):
             for edns in (None, 512, 4096):
                 request = DNSRecord.question("".join(c.upper() if rng.random() < 0.5 else c for c in name), qtype)
@@ -382,7 +423,8 @@ def test_hand_written_nxdomain_matches_dnslib() -> None:
                 assert (fast.header.id, fast.header.bitmap) == (slow.header.id, slow.header.bitmap)
                 assert [str(q) for q in fast.questions] == [str(q) for q in slow.questions]
                 assert [(str(rr.rname), rr.rtype, rr.rclass, rr.ttl, str(rr.rdata)) for rr in fast.auth + fast.ar] == [
-                    (str(rr.rname), rr.rtype, rr.rclass, rr.ttl, str(rr.rdata)) for rr in slow.auth + slow.ar]
+                    (str(rr.rname), rr.rtype, rr.rclass, rr.ttl, str(rr.rdata)) for rr in slow.auth + slow.ar
+                ]
                 assert not fast.rr and rcode(fast) == "NXDOMAIN"
 
 
@@ -446,9 +488,17 @@ def test_mutated_queries_never_raise_anything_else() -> None:
     table = ClusterDns()
     table.on_service(None, service("web"))
     table.on_service(None, service("ext", ip=None, type="ExternalName", externalName="example.org"))
-    seeds = [query(name, qtype, edns=edns) for name, qtype in (
-        (f"web.default.svc.{D}", "A"), (f"_http._tcp.web.default.svc.{D}", "SRV"), ("10.0.96.10.in-addr.arpa", "PTR"),
-        (f"ext.default.svc.{D}", "A"), (f"1-2-3-4.a.pod.{D}", "AAAA")) for edns in (None, 4096)]
+    seeds = [
+        query(name, qtype, edns=edns)
+        for name, qtype in (
+            (f"web.default.svc.{D}", "A"),
+            (f"_http._tcp.web.default.svc.{D}", "SRV"),
+            ("10.0.96.10.in-addr.arpa", "PTR"),
+            (f"ext.default.svc.{D}", "A"),
+            (f"1-2-3-4.a.pod.{D}", "AAAA"),
+        )
+        for edns in (None, 4096)
+    ]
     rng = random.Random(7)
     for _ in range(5000):
         packet = bytearray(rng.choice(seeds))
@@ -456,7 +506,7 @@ def test_mutated_queries_never_raise_anything_else() -> None:
             if rng.random() < 0.7:
                 packet[rng.randrange(len(packet))] = rng.randrange(256)
             else:
-                del packet[rng.randrange(len(packet)):]
+                del packet[rng.randrange(len(packet)) :]
             if not packet:
                 break
         with contextlib.suppress(MalformedQuery):
@@ -468,9 +518,11 @@ def test_mutated_queries_never_raise_anything_else() -> None:
 
 def test_upstream_resolvers_reads_nameservers(tmp_path: Path) -> None:
     conf = tmp_path / "resolv.conf"
-    conf.write_text("# comment\nsearch example.com\nnameserver 10.0.0.2\nnameserver 10.96.0.10\n"
-                    "nameserver not-an-ip\nnameserver 10.0.0.2\nnameserver fe80::1%eth0\noptions ndots:5\n"
-                    "nameserver 0:0::1\n")
+    conf.write_text(
+        "# comment\nsearch example.com\nnameserver 10.0.0.2\nnameserver 10.96.0.10\n"
+        "nameserver not-an-ip\nnameserver 10.0.0.2\nnameserver fe80::1%eth0\noptions ndots:5\n"
+        "nameserver 0:0::1\n"
+    )
     assert upstream_resolvers(str(conf), exclude=["10.96.0.10", "::1"]) == ["10.0.0.2", "fe80::1%eth0"]
     assert upstream_resolvers(str(tmp_path / "missing")) == []
 
@@ -574,19 +626,25 @@ async def tcp_exchange(port: int, *packets: bytes) -> list[bytes]:
     try:
         for packet in packets:
             writer.write(len(packet).to_bytes(2, "big") + packet)
-        return [await asyncio.wait_for(reader.readexactly(int.from_bytes(await reader.readexactly(2), "big")), 5)
-                for _ in packets]
+        return [
+            await asyncio.wait_for(reader.readexactly(int.from_bytes(await reader.readexactly(2), "big")), 5)
+            for _ in packets
+        ]
     finally:
         writer.close()
 
 
 def dns_counts() -> tuple[float, float, float]:
     """coredns_dns_requests_total by protocol, and coredns_forward_requests_total, so far."""
+
     def sample(name: str, **labels: str) -> float:
         return REGISTRY.get_sample_value(name, labels) or 0.0
 
-    return (sample("coredns_dns_requests_total", proto="udp"), sample("coredns_dns_requests_total", proto="tcp"),
-            sample("coredns_forward_requests_total"))
+    return (
+        sample("coredns_dns_requests_total", proto="udp"),
+        sample("coredns_dns_requests_total", proto="tcp"),
+        sample("coredns_forward_requests_total"),
+    )
 
 
 async def test_server_answers_cluster_names_over_udp_and_tcp_on_one_port() -> None:
@@ -599,8 +657,9 @@ async def test_server_answers_cluster_names_over_udp_and_tcp_on_one_port() -> No
         assert DNSRecord.parse(first).header.id == 9 and values(DNSRecord.parse(first)) == ["10.96.0.10"]
         assert rcode(DNSRecord.parse(second)) == "NXDOMAIN"
         # dnslib's own client, from a thread so that the loop keeps serving
-        raw = await asyncio.to_thread(DNSRecord.question(f"web.default.svc.{D}").send, "127.0.0.1", port,
-                                      tcp=True, timeout=5)
+        raw = await asyncio.to_thread(
+            DNSRecord.question(f"web.default.svc.{D}").send, "127.0.0.1", port, tcp=True, timeout=5
+        )
         assert values(DNSRecord.parse(raw)) == ["10.96.0.10"]
     udp, tcp, forwarded = dns_counts()
     assert (udp - udp0, tcp - tcp0, forwarded - forwarded0) == (2, 3, 0)
@@ -622,8 +681,11 @@ async def test_server_forwards_other_names_over_udp_and_tcp() -> None:
 
 
 async def test_external_name_is_followed_upstream() -> None:
-    async with (upstream_server() as (up_port, _upstream), dns_server([f"127.0.0.1:{up_port}"]) as (port, table),
-                udp_client(port) as exchange):
+    async with (
+        upstream_server() as (up_port, _upstream),
+        dns_server([f"127.0.0.1:{up_port}"]) as (port, table),
+        udp_client(port) as exchange,
+    ):
         reply = DNSRecord.parse(await exchange(query(f"ext.default.svc.{D}", qid=3)))
         assert values(reply) == ["www.example.", "192.0.2.1"] and reply.header.id == 3
         table.on_service(None, service("gone", ip=None, type="ExternalName", externalName="nx.example"))
@@ -656,8 +718,11 @@ async def test_servfail_at_once_without_upstreams_and_failover_past_a_closed_por
     closed.bind(("127.0.0.1", 0))
     dead = f"127.0.0.1:{closed.getsockname()[1]}"
     closed.close()  # nothing listens there: the kernel refuses at once
-    async with (upstream_server() as (up_port, _up), dns_server([dead, f"127.0.0.1:{up_port}"], 4.0) as (port, _t),
-                udp_client(port) as exchange):
+    async with (
+        upstream_server() as (up_port, _up),
+        dns_server([dead, f"127.0.0.1:{up_port}"], 4.0) as (port, _t),
+        udp_client(port) as exchange,
+    ):
         started = time.monotonic()
         reply = DNSRecord.parse(await exchange(query("www.example", qid=13)))
         assert values(reply) == ["192.0.2.1"] and time.monotonic() - started < 1.0
@@ -677,7 +742,9 @@ async def test_garbage_does_not_stop_the_server() -> None:
         raw = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             raw.sendto(b"\x01", ("127.0.0.1", port))  # a runt: dropped
-            raw.sendto(query(f"web.default.svc.{D}", qid=1)[:2] + b"\x81\x80" + bytes(8), ("127.0.0.1", port))  # a reply
+            raw.sendto(
+                query(f"web.default.svc.{D}", qid=1)[:2] + b"\x81\x80" + bytes(8), ("127.0.0.1", port)
+            )  # a reply
         finally:
             raw.close()
         # a readable header with a broken question: FORMERR
@@ -731,14 +798,19 @@ def test_server_on_uvloop() -> None:
                 async with udp_client(port) as exchange:
                     for qid in (1, 2):
                         assert values(DNSRecord.parse(await exchange(query(f"web.default.svc.{D}", qid=qid)))) == [
-                            "10.96.0.10"]
+                            "10.96.0.10"
+                        ]
                     assert values(DNSRecord.parse(await exchange(query("www.example", qid=3)))) == ["192.0.2.1"]
                     assert values(DNSRecord.parse(await exchange(query(f"ext.default.svc.{D}", qid=4)))) == [
-                        "www.example.", "192.0.2.1"]
+                        "www.example.",
+                        "192.0.2.1",
+                    ]
                 (wire,) = await tcp_exchange(port, query("big.example", qid=5))
                 assert values(DNSRecord.parse(wire)) == ["192.0.2.1"]
-            async with (dns_server([f"127.0.0.1:{silent.getsockname()[1]}"], 0.3) as (port, _t),
-                        udp_client(port) as exchange):
+            async with (
+                dns_server([f"127.0.0.1:{silent.getsockname()[1]}"], 0.3) as (port, _t),
+                udp_client(port) as exchange,
+            ):
                 assert rcode(DNSRecord.parse(await exchange(query("www.example", qid=6)))) == "SERVFAIL"
         finally:
             silent.close()
@@ -751,18 +823,27 @@ def test_statefulset_pods_answer_at_their_stable_names() -> None:
     subdomain ``web``; the EndpointSlice controller copies the hostname into the headless Service's
     endpoints, which is what the DNS serves (the name stays when the pod comes back elsewhere)."""
     web = headless("web", selector={"app": "web"})
-    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet",
-           "metadata": {"name": "web", "namespace": "default", "uid": "u"},
-           "spec": {"serviceName": "web", "template": {"metadata": {"labels": {"app": "web"}},
-                                                       "spec": {"containers": [{"name": "c", "image": "i"}]}}}}
+    sts = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "web", "namespace": "default", "uid": "u"},
+        "spec": {
+            "serviceName": "web",
+            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}},
+        },
+    }
     table = ClusterDns()
     table.on_service(None, web)
     endpoints = []
     for ordinal, ip in enumerate(("10.244.0.5", "10.244.1.7")):
         member = new_pod(sts, sts["spec"]["template"], "web-1a2b", ordinal)
         member["metadata"]["uid"] = f"pod-{ordinal}"  # (what the API server stamps on create)
-        member["status"] = {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
-                            "conditions": [{"type": "Ready", "status": "True"}]}
+        member["status"] = {
+            "phase": "Running",
+            "podIP": ip,
+            "podIPs": [{"ip": ip}],
+            "conditions": [{"type": "Ready", "status": "True"}],
+        }
         endpoints.append(slice_endpoint(web, member))
     assert [e.get("hostname") for e in endpoints] == ["web-0", "web-1"]
     table.on_slice(None, endpoint_slice("web-x", "web", endpoints))

@@ -45,8 +45,15 @@ def proxy(**kw: Any) -> tuple[ServiceProxy, Recording, Events]:
 
 async def test_the_cluster_dns_address_is_redirected_to_the_local_server_not_rejected() -> None:
     p, writer, _ = proxy()
-    p.table.on_service(None, service("kube-dns", "kube-system", clusterIP="10.96.0.10", ports=[
-        {"name": "dns", "port": 53, "protocol": "UDP"}, {"name": "dns-tcp", "port": 53, "protocol": "TCP"}]))
+    p.table.on_service(
+        None,
+        service(
+            "kube-dns",
+            "kube-system",
+            clusterIP="10.96.0.10",
+            ports=[{"name": "dns", "port": 53, "protocol": "UDP"}, {"name": "dns-tcp", "port": 53, "protocol": "TCP"}],
+        ),
+    )
     await p.sync(dns_port=40053)
     rules = writer.applied[-1]
     nat = [" ".join(r) for r in rules.chains[(NAT, SERVICES)]]
@@ -61,8 +68,15 @@ async def test_a_node_port_held_by_another_program_is_a_warning_not_a_crash() ->
         taken = other.getsockname()[1]
         p, writer, events = proxy()
         p._services.cache["default/web"] = service("web")  # what the event is recorded on
-        p.table.on_service(None, service("web", clusterIP="10.96.0.30", type="NodePort",
-                                         ports=[{"port": 80, "nodePort": taken, "protocol": "TCP"}]))
+        p.table.on_service(
+            None,
+            service(
+                "web",
+                clusterIP="10.96.0.30",
+                type="NodePort",
+                ports=[{"port": 80, "nodePort": taken, "protocol": "TCP"}],
+            ),
+        )
         await p.sync(dns_port=0)
         await p.sync(dns_port=0)
     assert [(t, r) for t, r, _ in events.seen] == [("Warning", "PortNotAvailable")]  # once, not every sync

@@ -22,22 +22,36 @@ CIDR = "10.244.0.0/16"
 
 
 def service(name: str = "web", **spec: Any) -> Obj:
-    return {"metadata": {"namespace": "default", "name": name},
-            "spec": {"clusterIP": "10.96.0.20", "ports": [{"name": "http", "port": 80, "protocol": "TCP"}], **spec}}
+    return {
+        "metadata": {"namespace": "default", "name": name},
+        "spec": {"clusterIP": "10.96.0.20", "ports": [{"name": "http", "port": 80, "protocol": "TCP"}], **spec},
+    }
 
 
-def slice_(service_name: str = "web", *endpoints: tuple[str, str, bool], name: str = "web-abc",
-           port: int = 8080) -> Obj:
-    return {"metadata": {"namespace": "default", "name": name, "labels": {"kubernetes.io/service-name": service_name}},
-            "addressType": "IPv4", "ports": [{"name": "http", "port": port, "protocol": "TCP"}],
-            "endpoints": [{"addresses": [ip], "nodeName": node, "conditions": {"ready": ready}}
-                          for ip, node, ready in endpoints]}
+def slice_(
+    service_name: str = "web", *endpoints: tuple[str, str, bool], name: str = "web-abc", port: int = 8080
+) -> Obj:
+    return {
+        "metadata": {"namespace": "default", "name": name, "labels": {"kubernetes.io/service-name": service_name}},
+        "addressType": "IPv4",
+        "ports": [{"name": "http", "port": port, "protocol": "TCP"}],
+        "endpoints": [
+            {"addresses": [ip], "nodeName": node, "conditions": {"ready": ready}} for ip, node, ready in endpoints
+        ],
+    }
 
 
 def port(*endpoints: Endpoint, **kw: Any) -> ServicePort:
-    values: dict[str, Any] = {"name": ServicePortName("default", "web", "http", "TCP"), "cluster_ip": "10.96.0.20",
-                              "port": 80, "node_port": 0, "external_ips": (), "external_local": False,
-                              "affinity_seconds": None, "endpoints": tuple(endpoints)}
+    values: dict[str, Any] = {
+        "name": ServicePortName("default", "web", "http", "TCP"),
+        "cluster_ip": "10.96.0.20",
+        "port": 80,
+        "node_port": 0,
+        "external_ips": (),
+        "external_local": False,
+        "affinity_seconds": None,
+        "endpoints": tuple(endpoints),
+    }
     values.update(kw)
     return ServicePort(**values)
 
@@ -57,12 +71,21 @@ def test_headless_and_external_name_services_are_not_proxied() -> None:
 
 
 def test_node_port_external_and_load_balancer_ips_and_affinity_are_carried() -> None:
-    svc = service(type="LoadBalancer", externalIPs=["192.0.2.9"], externalTrafficPolicy="Local",
-                  sessionAffinity="ClientIP", ports=[{"name": "http", "port": 80, "nodePort": 30062, "protocol": "TCP"}])
+    svc = service(
+        type="LoadBalancer",
+        externalIPs=["192.0.2.9"],
+        externalTrafficPolicy="Local",
+        sessionAffinity="ClientIP",
+        ports=[{"name": "http", "port": 80, "nodePort": 30062, "protocol": "TCP"}],
+    )
     svc["status"] = {"loadBalancer": {"ingress": [{"ip": "10.99.0.1"}, {"ip": "192.0.2.9"}]}}
     (sp,) = service_ports(svc, [])
-    assert (sp.node_port, sp.external_ips, sp.external_local, sp.affinity_seconds) == \
-        (30062, ("192.0.2.9", "10.99.0.1"), True, 10800)
+    assert (sp.node_port, sp.external_ips, sp.external_local, sp.affinity_seconds) == (
+        30062,
+        ("192.0.2.9", "10.99.0.1"),
+        True,
+        10800,
+    )
 
 
 def test_table_recomputes_one_service_per_change_and_counts_real_changes() -> None:
@@ -99,7 +122,9 @@ def test_kernel_rules_balance_with_decreasing_probabilities() -> None:
     svc = chain_name("SVC", ServicePortName("default", "web", "http", "TCP"))
     services = rules_of(rs, NAT, SERVICES)
     assert any("-d 10.96.0.20/32" in r and f"--dport 80 -j {svc}" in r for r in services)
-    assert services[-1].endswith(f"-m addrtype --dst-type LOCAL -m comment --comment pykube service nodeports -j {NODEPORTS}")
+    assert services[-1].endswith(
+        f"-m addrtype --dst-type LOCAL -m comment --comment pykube service nodeports -j {NODEPORTS}"
+    )
     chain = rules_of(rs, NAT, svc)
     assert chain[0].startswith(f"! -s {CIDR} -d 10.96.0.20/32")  # outside traffic is masqueraded
     assert ["0.33333333333" in chain[1], "0.50000000000" in chain[2], "statistic" not in chain[3]] == [True] * 3
@@ -121,8 +146,11 @@ def test_no_endpoints_rejects_instead_of_hanging() -> None:
 
 
 def test_node_port_and_external_ips_masquerade_then_balance() -> None:
-    rs = desired_rules([port(Endpoint("10.244.1.5", 8080, "b"), node_port=30062, external_ips=("10.99.0.1",))],
-                       node="a", cluster_cidr=CIDR)
+    rs = desired_rules(
+        [port(Endpoint("10.244.1.5", 8080, "b"), node_port=30062, external_ips=("10.99.0.1",))],
+        node="a",
+        cluster_cidr=CIDR,
+    )
     name = ServicePortName("default", "web", "http", "TCP")
     ext = chain_name("EXT", name)
     assert any("--dport 30062" in r and r.endswith(f"-j {ext}") for r in rules_of(rs, NAT, NODEPORTS))
@@ -135,8 +163,9 @@ def test_local_traffic_policy_keeps_outside_clients_on_local_endpoints() -> None
     eps = (Endpoint("10.244.0.5", 8080, "a"), Endpoint("10.244.1.5", 8080, "b"))
     rs = desired_rules([port(*eps, node_port=30062, external_local=True)], node="a", cluster_cidr=CIDR)
     assert rules_of(rs, NAT, chain_name("EXT", name))[-1].endswith(f"-j {chain_name('SVL', name)}")
-    assert [r.split()[-1] for r in rules_of(rs, NAT, chain_name("SVL", name))] == \
-        [chain_name("SEP", name, "10.244.0.5", 8080)]
+    assert [r.split()[-1] for r in rules_of(rs, NAT, chain_name("SVL", name))] == [
+        chain_name("SEP", name, "10.244.0.5", 8080)
+    ]
     # a node without local endpoints drops outside traffic for the port rather than sending it elsewhere
     other = desired_rules([port(*eps[1:], node_port=30062, external_local=True)], node="a", cluster_cidr=CIDR)
     assert any("--dport 30062 -j DROP" in r for r in rules_of(other, FILTER, "PYKUBE-EXTERNAL"))
@@ -152,8 +181,13 @@ def test_client_ip_affinity_checks_recent_before_random() -> None:
 
 def test_userspace_ports_and_the_cluster_dns_are_redirected_to_local_listeners() -> None:
     name = ServicePortName("default", "web", "http", "TCP")
-    rs = desired_rules([port(Endpoint("10.244.1.5", 8080, "b"), node_port=30062)], node="a", cluster_cidr=CIDR,
-                       local_ports={name: 41000}, redirects=[Redirect("10.96.0.10", 53, "UDP", 41053, "cluster DNS")])
+    rs = desired_rules(
+        [port(Endpoint("10.244.1.5", 8080, "b"), node_port=30062)],
+        node="a",
+        cluster_cidr=CIDR,
+        local_ports={name: 41000},
+        redirects=[Redirect("10.96.0.10", 53, "UDP", 41053, "cluster DNS")],
+    )
     services = rules_of(rs, NAT, SERVICES)
     assert any("-d 10.96.0.10/32" in r and "-p udp" in r and r.endswith("REDIRECT --to-ports 41053") for r in services)
     assert any("-d 10.96.0.20/32" in r and r.endswith("REDIRECT --to-ports 41000") for r in services)
@@ -169,5 +203,11 @@ def test_chain_names_fit_iptables_and_are_stable() -> None:
 
 def test_jumps_sit_in_the_builtin_chains() -> None:
     jumps = {(t, b, r[-1]) for t, b, r in desired_rules([], node="a", cluster_cidr="").jumps}
-    assert {(NAT, "PREROUTING", SERVICES), (NAT, "OUTPUT", SERVICES), (NAT, "POSTROUTING", POSTROUTING),
-            (FILTER, "INPUT", "PYKUBE-EXTERNAL"), (FILTER, "FORWARD", SERVICES), (FILTER, "OUTPUT", SERVICES)} <= jumps
+    assert {
+        (NAT, "PREROUTING", SERVICES),
+        (NAT, "OUTPUT", SERVICES),
+        (NAT, "POSTROUTING", POSTROUTING),
+        (FILTER, "INPUT", "PYKUBE-EXTERNAL"),
+        (FILTER, "FORWARD", SERVICES),
+        (FILTER, "OUTPUT", SERVICES),
+    } <= jumps

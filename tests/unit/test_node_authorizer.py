@@ -27,7 +27,11 @@ def graph(*objects: Obj) -> NodeAuthorizer:
     authorizer = NodeAuthorizer(None)  # type: ignore[arg-type]  # fed by hand
     for i, obj in enumerate(objects, 1):
         md = obj["metadata"]
-        key = f"/core/pods/{md['namespace']}/{md['name']}" if "namespace" in md else f"/core/persistentvolumes/{md['name']}"
+        key = (
+            f"/core/pods/{md['namespace']}/{md['name']}"
+            if "namespace" in md
+            else f"/core/persistentvolumes/{md['name']}"
+        )
         authorizer.observe(Event("ADDED", key, i, obj, None))
     return authorizer
 
@@ -37,26 +41,60 @@ def allowed(authorizer: NodeAuthorizer, method: str, path: str, **query: str) ->
 
 
 def test_references_come_from_volumes_env_pull_secrets_and_the_service_account() -> None:
-    uses = pod("web", "n1", serviceAccountName="robot", imagePullSecrets=[{"name": "pull"}],
-               volumes=[{"name": "a", "secret": {"secretName": "vol"}}, {"name": "b", "configMap": {"name": "cfg"}},
-                        {"name": "c", "persistentVolumeClaim": {"claimName": "data"}},
-                        {"name": "d", "projected": {"sources": [{"configMap": {"name": "kube-root-ca.crt"}},
-                                                                {"secret": {"name": "proj"}}]}},
-                        {"name": "e", "csi": {"driver": "x", "nodePublishSecretRef": {"name": "csi"}}}],
-               initContainers=[{"name": "i", "envFrom": [{"secretRef": {"name": "init-env"}}]}],
-               containers=[{"name": "c", "env": [{"name": "A", "valueFrom": {"configMapKeyRef": {"name": "env-cm"}}},
-                                                 {"name": "B", "valueFrom": {"secretKeyRef": {"name": "env-s"}}}]}])
+    uses = pod(
+        "web",
+        "n1",
+        serviceAccountName="robot",
+        imagePullSecrets=[{"name": "pull"}],
+        volumes=[
+            {"name": "a", "secret": {"secretName": "vol"}},
+            {"name": "b", "configMap": {"name": "cfg"}},
+            {"name": "c", "persistentVolumeClaim": {"claimName": "data"}},
+            {
+                "name": "d",
+                "projected": {"sources": [{"configMap": {"name": "kube-root-ca.crt"}}, {"secret": {"name": "proj"}}]},
+            },
+            {"name": "e", "csi": {"driver": "x", "nodePublishSecretRef": {"name": "csi"}}},
+        ],
+        initContainers=[{"name": "i", "envFrom": [{"secretRef": {"name": "init-env"}}]}],
+        containers=[
+            {
+                "name": "c",
+                "env": [
+                    {"name": "A", "valueFrom": {"configMapKeyRef": {"name": "env-cm"}}},
+                    {"name": "B", "valueFrom": {"secretKeyRef": {"name": "env-s"}}},
+                ],
+            }
+        ],
+    )
     assert pod_references(uses) == {
-        ("serviceaccounts", "robot"), ("secrets", "pull"), ("secrets", "vol"), ("configmaps", "cfg"),
-        ("persistentvolumeclaims", "data"), ("configmaps", "kube-root-ca.crt"), ("secrets", "proj"),
-        ("secrets", "csi"), ("secrets", "init-env"), ("configmaps", "env-cm"), ("secrets", "env-s")}
+        ("serviceaccounts", "robot"),
+        ("secrets", "pull"),
+        ("secrets", "vol"),
+        ("configmaps", "cfg"),
+        ("persistentvolumeclaims", "data"),
+        ("configmaps", "kube-root-ca.crt"),
+        ("secrets", "proj"),
+        ("secrets", "csi"),
+        ("secrets", "init-env"),
+        ("configmaps", "env-cm"),
+        ("secrets", "env-s"),
+    }
     assert pod_references(pod("bare", "n1")) == {("serviceaccounts", "default")}
 
 
 def test_a_node_reaches_its_own_pods_and_what_they_use_only() -> None:
-    authorizer = graph(pod("mine", "n1", volumes=[{"name": "s", "secret": {"secretName": "used"}},
-                                                {"name": "d", "persistentVolumeClaim": {"claimName": "data"}}]),
-                       pod("theirs", "n2", volumes=[{"name": "s", "secret": {"secretName": "other"}}]))
+    authorizer = graph(
+        pod(
+            "mine",
+            "n1",
+            volumes=[
+                {"name": "s", "secret": {"secretName": "used"}},
+                {"name": "d", "persistentVolumeClaim": {"claimName": "data"}},
+            ],
+        ),
+        pod("theirs", "n2", volumes=[{"name": "s", "secret": {"secretName": "other"}}]),
+    )
     assert allowed(authorizer, "GET", "/api/v1/namespaces/team/pods/mine")
     assert allowed(authorizer, "PATCH", "/api/v1/namespaces/team/pods/mine/status")
     assert allowed(authorizer, "DELETE", "/api/v1/namespaces/team/pods/mine")
@@ -65,8 +103,9 @@ def test_a_node_reaches_its_own_pods_and_what_they_use_only() -> None:
     for method, suffix in (("GET", ""), ("PATCH", "/status"), ("DELETE", "")):
         assert not allowed(authorizer, method, f"/api/v1/namespaces/team/pods/theirs{suffix}")
     assert allowed(authorizer, "GET", "/api/v1/namespaces/team/secrets/used")
-    assert allowed(authorizer, "GET", "/api/v1/namespaces/team/secrets", fieldSelector="metadata.name=used",
-                   watch="true")
+    assert allowed(
+        authorizer, "GET", "/api/v1/namespaces/team/secrets", fieldSelector="metadata.name=used", watch="true"
+    )
     assert not allowed(authorizer, "GET", "/api/v1/namespaces/team/secrets/other")
     assert not allowed(authorizer, "GET", "/api/v1/namespaces/team/secrets")
     assert not allowed(authorizer, "GET", "/api/v1/namespaces/elsewhere/secrets/used")
@@ -113,12 +152,15 @@ def test_collections_other_nodes_and_their_leases_are_refused() -> None:
 
 def test_every_node_reads_the_tls_secrets_ingresses_name() -> None:
     """Every node runs an ingress controller: the certificates of Ingresses, by name, and no others."""
-    ingress = {"metadata": {"name": "web", "namespace": "team"},
-               "spec": {"tls": [{"hosts": ["a.example"], "secretName": "web-tls"}]}}
+    ingress = {
+        "metadata": {"name": "web", "namespace": "team"},
+        "spec": {"tls": [{"hosts": ["a.example"], "secretName": "web-tls"}]},
+    }
     authorizer = graph()
     authorizer.observe(Event("ADDED", "/networking.k8s.io/ingresses/team/web", 1, ingress, None))
-    assert allowed(authorizer, "GET", "/api/v1/namespaces/team/secrets", fieldSelector="metadata.name=web-tls",
-                   watch="true")
+    assert allowed(
+        authorizer, "GET", "/api/v1/namespaces/team/secrets", fieldSelector="metadata.name=web-tls", watch="true"
+    )
     assert not allowed(authorizer, "GET", "/api/v1/namespaces/other/secrets/web-tls")
     assert not allowed(authorizer, "GET", "/api/v1/namespaces/team/secrets")
     authorizer.observe(Event("DELETED", "/networking.k8s.io/ingresses/team/web", 2, ingress, None))
@@ -127,8 +169,16 @@ def test_every_node_reads_the_tls_secrets_ingresses_name() -> None:
 
 def test_a_node_deletes_only_the_local_path_volumes_it_holds() -> None:
     def volume(name: str, node: str) -> Obj:
-        return {"metadata": {"name": name, "annotations": {"pv.kubernetes.io/provisioned-by": "pykube.io/local-path",
-                                                            "volume.kubernetes.io/selected-node": node}}}
+        return {
+            "metadata": {
+                "name": name,
+                "annotations": {
+                    "pv.kubernetes.io/provisioned-by": "pykube.io/local-path",
+                    "volume.kubernetes.io/selected-node": node,
+                },
+            }
+        }
+
     authorizer = graph(volume("pvc-1", "n1"), volume("pvc-2", "n2"))
     assert allowed(authorizer, "DELETE", "/api/v1/persistentvolumes/pvc-1")
     assert not allowed(authorizer, "DELETE", "/api/v1/persistentvolumes/pvc-2")
@@ -153,10 +203,19 @@ def test_node_restriction_keeps_a_node_to_its_own_node_and_lease() -> None:
     noderestriction.admit(NODES, node("n1", {"zone": "a"}), None)
     noderestriction.admit(NODES, node("n1", {"zone": "b"}), node("n1", {"zone": "a"}))
     refusals = [
-        (NODES, node("n2"), None, 'node \'n1\' is not allowed to modify node \'n2\''),
-        (NODES, node("n1", {"node-restriction.kubernetes.io/trusted": "yes"}), None,
-         "not allowed to modify labels: node-restriction.kubernetes.io/trusted"),
-        (NODES, node("n1"), node("n1", {"node-restriction.kubernetes.io/trusted": "yes"}), "not allowed to modify labels"),
+        (NODES, node("n2"), None, "node 'n1' is not allowed to modify node 'n2'"),
+        (
+            NODES,
+            node("n1", {"node-restriction.kubernetes.io/trusted": "yes"}),
+            None,
+            "not allowed to modify labels: node-restriction.kubernetes.io/trusted",
+        ),
+        (
+            NODES,
+            node("n1"),
+            node("n1", {"node-restriction.kubernetes.io/trusted": "yes"}),
+            "not allowed to modify labels",
+        ),
         (NODES, node("n1"), node("n1", taints=[{"key": "k", "effect": "NoSchedule"}]), "not allowed to modify taints"),
         (LEASES, {"metadata": {"name": "n2", "namespace": "kube-node-lease"}}, None, "may only create its own Lease"),
     ]

@@ -30,8 +30,11 @@ class FakeApi:
         node = copy.deepcopy(self.nodes[name])
         node["spec"] = {**(node.get("spec") or {}), **(body.get("spec") or {})}
         if "status" in body:
-            kept = [c for c in node["status"].get("conditions") or []
-                    if c["type"] not in {n["type"] for n in body["status"]["conditions"]}]
+            kept = [
+                c
+                for c in node["status"].get("conditions") or []
+                if c["type"] not in {n["type"] for n in body["status"]["conditions"]}
+            ]
             node["status"] = {**node["status"], "conditions": kept + body["status"]["conditions"]}
         self.revision += 1
         node["metadata"]["resourceVersion"] = str(self.revision)
@@ -44,8 +47,11 @@ class FakeApi:
 
 
 def make_node(name: str, cidr: str = "") -> Obj:
-    return {"metadata": {"name": name, "uid": f"uid-{name}", "resourceVersion": "1"},
-            "spec": {"podCIDR": cidr} if cidr else {}, "status": {"conditions": []}}
+    return {
+        "metadata": {"name": name, "uid": f"uid-{name}", "resourceVersion": "1"},
+        "spec": {"podCIDR": cidr} if cidr else {},
+        "status": {"conditions": []},
+    }
 
 
 class Harness:
@@ -99,7 +105,10 @@ async def test_exhaustion_marks_the_node_once_and_heartbeats_queue_nothing() -> 
     assert condition(c) is not None and (condition(c) or {})["reason"] == CIDR_NOT_AVAILABLE
     [event] = h.api.created
     assert (event["reason"], event["message"], event["involvedObject"]["kind"]) == (
-        CIDR_NOT_AVAILABLE, "Node c status is now: CIDRNotAvailable", "Node")
+        CIDR_NOT_AVAILABLE,
+        "Node c status is now: CIDRNotAvailable",
+        "Node",
+    )
     writes = len(h.api.patches)
 
     for n in range(100):  # heartbeats of the waiting node and of the others

@@ -21,15 +21,24 @@ DEFAULT_TOLERATIONS = [
 def node(ready: str | None = "True", taints: list[Obj] | None = None, heartbeat: str = "2024-05-01T11:00:00Z") -> Obj:
     conditions = [{"type": "MemoryPressure", "status": "False", "reason": "KubeletHasSufficientMemory"}]
     if ready is not None:
-        conditions.append({"type": "Ready", "status": ready, "reason": "KubeletReady", "lastHeartbeatTime": heartbeat,
-                           "lastTransitionTime": "2024-05-01T10:00:00Z"})
+        conditions.append(
+            {
+                "type": "Ready",
+                "status": ready,
+                "reason": "KubeletReady",
+                "lastHeartbeatTime": heartbeat,
+                "lastTransitionTime": "2024-05-01T10:00:00Z",
+            }
+        )
     return {"metadata": {"name": "n1"}, "spec": {"taints": taints or []}, "status": {"conditions": conditions}}
 
 
 def pod(tolerations: list[Obj] | None = None, *, ready: str = "True", phase: str = "Running") -> Obj:
-    return {"metadata": {"name": "web-1", "namespace": "default", "uid": "u1"},
-            "spec": {"nodeName": "n1", "tolerations": tolerations if tolerations is not None else DEFAULT_TOLERATIONS},
-            "status": {"phase": phase, "conditions": [{"type": "Ready", "status": ready}]}}
+    return {
+        "metadata": {"name": "web-1", "namespace": "default", "uid": "u1"},
+        "spec": {"nodeName": "n1", "tolerations": tolerations if tolerations is not None else DEFAULT_TOLERATIONS},
+        "status": {"phase": phase, "conditions": [{"type": "Ready", "status": ready}]},
+    }
 
 
 def lease(renew: str) -> Obj:
@@ -100,14 +109,18 @@ def test_marking_does_not_modify_the_cached_node() -> None:
 def test_an_unknown_node_gets_both_unreachable_taints_and_keeps_others() -> None:
     other = {"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}
     taints = lc.lifecycle_taints(node("Unknown", [other]), NOW)
-    assert taints == [other,
-                      {"key": lc.UNREACHABLE_TAINT, "effect": "NoSchedule", "timeAdded": "2024-05-01T12:00:00Z"},
-                      {"key": lc.UNREACHABLE_TAINT, "effect": "NoExecute", "timeAdded": "2024-05-01T12:00:00Z"}]
+    assert taints == [
+        other,
+        {"key": lc.UNREACHABLE_TAINT, "effect": "NoSchedule", "timeAdded": "2024-05-01T12:00:00Z"},
+        {"key": lc.UNREACHABLE_TAINT, "effect": "NoExecute", "timeAdded": "2024-05-01T12:00:00Z"},
+    ]
 
 
 def test_present_taints_are_left_alone_and_keep_their_time() -> None:
-    taints = [{"key": lc.UNREACHABLE_TAINT, "effect": "NoSchedule", "timeAdded": "2024-05-01T11:00:00Z"},
-              {"key": lc.UNREACHABLE_TAINT, "effect": "NoExecute", "timeAdded": "2024-05-01T11:00:00Z"}]
+    taints = [
+        {"key": lc.UNREACHABLE_TAINT, "effect": "NoSchedule", "timeAdded": "2024-05-01T11:00:00Z"},
+        {"key": lc.UNREACHABLE_TAINT, "effect": "NoExecute", "timeAdded": "2024-05-01T11:00:00Z"},
+    ]
     assert lc.lifecycle_taints(node("Unknown", taints), NOW) is None
     half = lc.lifecycle_taints(node("Unknown", taints[1:]), NOW)
     assert half is not None and half[1] == taints[1]
@@ -127,8 +140,9 @@ def test_a_ready_node_loses_the_unreachable_taints_only() -> None:
 
 def test_ready_pods_are_marked_not_ready_once() -> None:
     patch = lc.not_ready_patch(pod(), NOW)
-    assert patch == {"status": {"conditions": [{"type": "Ready", "status": "False",
-                                                "lastTransitionTime": "2024-05-01T12:00:00Z"}]}}
+    assert patch == {
+        "status": {"conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": "2024-05-01T12:00:00Z"}]}
+    }
     assert lc.not_ready_patch(pod(ready="False"), NOW) is None
     assert lc.not_ready_patch(pod(phase="Succeeded"), NOW) is None
     assert lc.is_terminal(pod(phase="Failed"))
@@ -139,18 +153,26 @@ def test_the_default_toleration_stands_for_the_eviction_timeout() -> None:
     assert lc.eviction_due(pod(), NOW, 6.0) == NOW + timedelta(seconds=6)
 
 
-@pytest.mark.parametrize(("tolerations", "delay"), [
-    ([{"key": lc.UNREACHABLE_TAINT, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 60}], 60.0),
-    ([{"key": lc.UNREACHABLE_TAINT, "operator": "Exists", "effect": "NoExecute"}], None),  # for ever
-    ([{"operator": "Exists"}], None),  # tolerates every taint for ever (as DaemonSet-style pods)
-    ([], 0.0),  # no toleration at all: at once
-    ([{"key": "other", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 5}], 0.0),
-    ([{"key": lc.UNREACHABLE_TAINT, "operator": "Exists", "effect": "NoSchedule"}], 0.0),  # wrong effect
-    # the smallest bounded toleration wins, as Kubernetes' getMinTolerationTime
-    ([{"key": lc.UNREACHABLE_TAINT, "operator": "Exists", "effect": "NoExecute"},
-      {"key": lc.UNREACHABLE_TAINT, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 20}], 20.0),
-    ([{"key": lc.UNREACHABLE_TAINT, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": -5}], 0.0),
-])
+@pytest.mark.parametrize(
+    ("tolerations", "delay"),
+    [
+        ([{"key": lc.UNREACHABLE_TAINT, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 60}], 60.0),
+        ([{"key": lc.UNREACHABLE_TAINT, "operator": "Exists", "effect": "NoExecute"}], None),  # for ever
+        ([{"operator": "Exists"}], None),  # tolerates every taint for ever (as DaemonSet-style pods)
+        ([], 0.0),  # no toleration at all: at once
+        ([{"key": "other", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 5}], 0.0),
+        ([{"key": lc.UNREACHABLE_TAINT, "operator": "Exists", "effect": "NoSchedule"}], 0.0),  # wrong effect
+        # the smallest bounded toleration wins, as Kubernetes' getMinTolerationTime
+        (
+            [
+                {"key": lc.UNREACHABLE_TAINT, "operator": "Exists", "effect": "NoExecute"},
+                {"key": lc.UNREACHABLE_TAINT, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 20},
+            ],
+            20.0,
+        ),
+        ([{"key": lc.UNREACHABLE_TAINT, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": -5}], 0.0),
+    ],
+)
 def test_a_pods_own_toleration_decides(tolerations: list[Obj], delay: float | None) -> None:
     assert lc.eviction_delay(pod(tolerations), 300.0) == delay
 

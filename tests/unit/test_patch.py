@@ -27,8 +27,12 @@ def deployment() -> dict[str, Any]:
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": "web", "namespace": "default", "resourceVersion": "7",
-                     "annotations": {"deployment.kubernetes.io/revision": "2"}},
+        "metadata": {
+            "name": "web",
+            "namespace": "default",
+            "resourceVersion": "7",
+            "annotations": {"deployment.kubernetes.io/revision": "2"},
+        },
         "spec": {
             "replicas": 1,
             "selector": {"matchLabels": {"app": "web"}},
@@ -36,12 +40,14 @@ def deployment() -> dict[str, Any]:
             "template": {
                 "metadata": {"labels": {"app": "web"}},
                 "spec": {
-                    "containers": [{
-                        "name": "main",
-                        "image": "nginx:1.25",
-                        "ports": [{"containerPort": 80, "protocol": "TCP"}],
-                        "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
-                    }],
+                    "containers": [
+                        {
+                            "name": "main",
+                            "image": "nginx:1.25",
+                            "ports": [{"containerPort": 80, "protocol": "TCP"}],
+                            "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
+                        }
+                    ],
                     "restartPolicy": "Always",
                 },
             },
@@ -67,9 +73,18 @@ def containers(obj: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_client_side_apply_changes_image_and_replicas() -> None:
     applied = json.dumps({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}}) + "\n"
-    body = {"metadata": {"annotations": {LAST_APPLIED: applied}},
-            "spec": {"replicas": 3, "template": {"spec": {"$setElementOrder/containers": [{"name": "main"}],
-                                                          "containers": [{"image": "nginx:1.26", "name": "main"}]}}}}
+    body = {
+        "metadata": {"annotations": {LAST_APPLIED: applied}},
+        "spec": {
+            "replicas": 3,
+            "template": {
+                "spec": {
+                    "$setElementOrder/containers": [{"name": "main"}],
+                    "containers": [{"image": "nginx:1.26", "name": "main"}],
+                }
+            },
+        },
+    }
     expected = deployment()
     expected["metadata"]["annotations"][LAST_APPLIED] = applied
     expected["spec"]["replicas"] = 3
@@ -81,15 +96,30 @@ def test_client_side_apply_removes_a_container_and_keeps_the_order() -> None:
     live = deployment()
     containers(live).append({"name": "sidecar", "image": "busybox"})
     containers(live).append({"name": "logger", "image": "fluentd"})
-    body = {"spec": {"template": {"spec": {
-        "$setElementOrder/containers": [{"name": "logger"}, {"name": "main"}],
-        "containers": [{"$patch": "delete", "name": "sidecar"}]}}}}
+    body = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "$setElementOrder/containers": [{"name": "logger"}, {"name": "main"}],
+                    "containers": [{"$patch": "delete", "name": "sidecar"}],
+                }
+            }
+        }
+    }
     assert [c["name"] for c in containers(smp(live, body))] == ["logger", "main"]
 
 
 def test_kubectl_set_image() -> None:
-    body = {"spec": {"template": {"spec": {"$setElementOrder/containers": [{"name": "main"}],
-                                           "containers": [{"image": "nginx:1.27", "name": "main"}]}}}}
+    body = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "$setElementOrder/containers": [{"name": "main"}],
+                    "containers": [{"image": "nginx:1.27", "name": "main"}],
+                }
+            }
+        }
+    }
     expected = deployment()
     containers(expected)[0]["image"] = "nginx:1.27"
     assert smp(deployment(), body) == expected
@@ -98,14 +128,18 @@ def test_kubectl_set_image() -> None:
 def test_kubectl_label_is_a_merge_patch() -> None:
     pod = {"kind": "Pod", "metadata": {"name": "nginx", "labels": {"run": "nginx"}}, "spec": {"containers": []}}
     result = patched(MERGE_PATCH, pod, {"metadata": {"labels": {"tier": "fe"}}}, "Pod")
-    assert result == {"kind": "Pod", "metadata": {"name": "nginx", "labels": {"run": "nginx", "tier": "fe"}},
-                      "spec": {"containers": []}}
+    assert result == {
+        "kind": "Pod",
+        "metadata": {"name": "nginx", "labels": {"run": "nginx", "tier": "fe"}},
+        "spec": {"containers": []},
+    }
 
 
 def test_kubectl_label_removal_with_null() -> None:
     pod = {"metadata": {"name": "nginx", "labels": {"run": "nginx", "tier": "fe"}}}
     assert patched(MERGE_PATCH, pod, {"metadata": {"labels": {"tier": None}}}, "Pod") == {
-        "metadata": {"name": "nginx", "labels": {"run": "nginx"}}}
+        "metadata": {"name": "nginx", "labels": {"run": "nginx"}}
+    }
 
 
 def test_kubectl_rollout_restart_adds_template_annotation() -> None:
@@ -123,11 +157,16 @@ def test_kubectl_rollout_pause_and_resume() -> None:
 
 
 def node() -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node1"},
-            "spec": {"podCIDR": "10.244.1.0/24", "taints": [{"effect": "NoSchedule", "key": "key1", "value": "value1"}]},
-            "status": {"conditions": [{"type": "Ready", "status": "True"}, {"type": "MemoryPressure", "status": "False"}],
-                       "addresses": [{"type": "InternalIP", "address": "172.18.0.2"},
-                                     {"type": "Hostname", "address": "node1"}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": "node1"},
+        "spec": {"podCIDR": "10.244.1.0/24", "taints": [{"effect": "NoSchedule", "key": "key1", "value": "value1"}]},
+        "status": {
+            "conditions": [{"type": "Ready", "status": "True"}, {"type": "MemoryPressure", "status": "False"}],
+            "addresses": [{"type": "InternalIP", "address": "172.18.0.2"}, {"type": "Hostname", "address": "node1"}],
+        },
+    }
 
 
 def test_kubectl_cordon_and_uncordon() -> None:
@@ -139,30 +178,45 @@ def test_kubectl_cordon_and_uncordon() -> None:
 
 
 def test_kubectl_taint_replaces_the_list() -> None:
-    added = [{"effect": "NoExecute", "key": "key2", "value": "v2"},
-             {"effect": "NoSchedule", "key": "key1", "value": "value1"}]
+    added = [
+        {"effect": "NoExecute", "key": "key2", "value": "v2"},
+        {"effect": "NoSchedule", "key": "key1", "value": "value1"},
+    ]
     tainted = smp(node(), {"spec": {"taints": added}}, "Node")
     assert tainted["spec"]["taints"] == added
     untainted = smp(tainted, {"spec": {"taints": [{"effect": "NoExecute", "key": "key2", "value": "v2"}]}}, "Node")
-    assert untainted["spec"] == {"podCIDR": "10.244.1.0/24",
-                                 "taints": [{"effect": "NoExecute", "key": "key2", "value": "v2"}]}
+    assert untainted["spec"] == {
+        "podCIDR": "10.244.1.0/24",
+        "taints": [{"effect": "NoExecute", "key": "key2", "value": "v2"}],
+    }
 
 
 def test_node_status_merges_conditions_and_addresses_by_type() -> None:
-    body = {"status": {"conditions": [{"type": "Ready", "status": "False", "reason": "KubeletNotReady"}],
-                       "addresses": [{"type": "InternalIP", "address": "172.18.0.9"}]}}
+    body = {
+        "status": {
+            "conditions": [{"type": "Ready", "status": "False", "reason": "KubeletNotReady"}],
+            "addresses": [{"type": "InternalIP", "address": "172.18.0.9"}],
+        }
+    }
     assert smp(node(), body, "Node")["status"] == {
-        "conditions": [{"type": "Ready", "status": "False", "reason": "KubeletNotReady"},
-                       {"type": "MemoryPressure", "status": "False"}],
-        "addresses": [{"type": "InternalIP", "address": "172.18.0.9"}, {"type": "Hostname", "address": "node1"}]}
+        "conditions": [
+            {"type": "Ready", "status": "False", "reason": "KubeletNotReady"},
+            {"type": "MemoryPressure", "status": "False"},
+        ],
+        "addresses": [{"type": "InternalIP", "address": "172.18.0.9"}, {"type": "Hostname", "address": "node1"}],
+    }
 
 
 def test_kubectl_rollout_undo_json_patch() -> None:
-    template = {"metadata": {"labels": {"app": "web"}},
-                "spec": {"containers": [{"name": "main", "image": "nginx:1.24"}]}}
+    template = {
+        "metadata": {"labels": {"app": "web"}},
+        "spec": {"containers": [{"name": "main", "image": "nginx:1.24"}]},
+    }
     annotations = {"deployment.kubernetes.io/revision": "3"}
-    body = [{"op": "replace", "path": "/spec/template", "value": template},
-            {"op": "replace", "path": "/metadata/annotations", "value": annotations}]
+    body = [
+        {"op": "replace", "path": "/spec/template", "value": template},
+        {"op": "replace", "path": "/metadata/annotations", "value": annotations},
+    ]
     expected = deployment()
     expected["spec"]["template"] = template
     expected["metadata"]["annotations"] = annotations
@@ -170,8 +224,13 @@ def test_kubectl_rollout_undo_json_patch() -> None:
 
 
 def test_kubectl_scale_merge_patch_on_scale() -> None:
-    scale = {"kind": "Scale", "apiVersion": "autoscaling/v1", "metadata": {"name": "web", "resourceVersion": "7"},
-             "spec": {"replicas": 1}, "status": {"replicas": 1, "selector": "app=web"}}
+    scale = {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {"name": "web", "resourceVersion": "7"},
+        "spec": {"replicas": 1},
+        "status": {"replicas": 1, "selector": "app=web"},
+    }
     result = patched(MERGE_PATCH, scale, {"spec": {"replicas": 3}}, "Scale")
     assert result["spec"] == {"replicas": 3}
     assert result["status"] == scale["status"]
@@ -217,7 +276,10 @@ def test_server_side_apply_refuses_managed_fields() -> None:
 
 
 def test_json_patch_test_failure_is_422_with_the_reason() -> None:
-    body = [{"op": "test", "path": "/spec/replicas", "value": 5}, {"op": "replace", "path": "/spec/replicas", "value": 6}]
+    body = [
+        {"op": "test", "path": "/spec/replicas", "value": 5},
+        {"op": "replace", "path": "/spec/replicas", "value": 6},
+    ]
     with pytest.raises(StatusError) as caught:
         patched(JSON_PATCH, deployment(), body)
     status = caught.value.status()

@@ -30,13 +30,17 @@ def rejected(*ops: Any) -> StatusError:
 
 
 def test_add_remove_replace() -> None:
-    result = run({"op": "add", "path": "/spec/ports/1", "value": 8080},
-                 {"op": "add", "path": "/spec/ports/-", "value": 9090},
-                 {"op": "remove", "path": "/spec/paused"},
-                 {"op": "replace", "path": "/spec/replicas", "value": 3},
-                 {"op": "add", "path": "/metadata/labels", "value": {"app": "web"}})
-    assert result == {"metadata": {"name": "web", "annotations": {"a/b": "1", "m~n": "2"}, "labels": {"app": "web"}},
-                      "spec": {"replicas": 3, "ports": [80, 8080, 443, 9090]}}
+    result = run(
+        {"op": "add", "path": "/spec/ports/1", "value": 8080},
+        {"op": "add", "path": "/spec/ports/-", "value": 9090},
+        {"op": "remove", "path": "/spec/paused"},
+        {"op": "replace", "path": "/spec/replicas", "value": 3},
+        {"op": "add", "path": "/metadata/labels", "value": {"app": "web"}},
+    )
+    assert result == {
+        "metadata": {"name": "web", "annotations": {"a/b": "1", "m~n": "2"}, "labels": {"app": "web"}},
+        "spec": {"replicas": 3, "ports": [80, 8080, 443, 9090]},
+    }
 
 
 def test_replace_keeps_field_order() -> None:
@@ -44,44 +48,81 @@ def test_replace_keeps_field_order() -> None:
 
 
 def test_pointer_escapes() -> None:
-    result = run({"op": "remove", "path": "/metadata/annotations/a~1b"},
-                 {"op": "replace", "path": "/metadata/annotations/m~0n", "value": "3"})
+    result = run(
+        {"op": "remove", "path": "/metadata/annotations/a~1b"},
+        {"op": "replace", "path": "/metadata/annotations/m~0n", "value": "3"},
+    )
     assert result["metadata"]["annotations"] == {"m~n": "3"}
 
 
 def test_move_and_copy() -> None:
-    result = run({"op": "copy", "from": "/spec/ports", "path": "/spec/backup"},
-                 {"op": "move", "from": "/spec/replicas", "path": "/metadata/replicas"})
-    assert result == {"metadata": {"name": "web", "annotations": {"a/b": "1", "m~n": "2"}, "replicas": 1},
-                      "spec": {"paused": False, "ports": [80, 443], "backup": [80, 443]}}
+    result = run(
+        {"op": "copy", "from": "/spec/ports", "path": "/spec/backup"},
+        {"op": "move", "from": "/spec/replicas", "path": "/metadata/replicas"},
+    )
+    assert result == {
+        "metadata": {"name": "web", "annotations": {"a/b": "1", "m~n": "2"}, "replicas": 1},
+        "spec": {"paused": False, "ports": [80, 443], "backup": [80, 443]},
+    }
 
 
 def test_test_operation_passes_then_applies() -> None:
-    assert run({"op": "test", "path": "/spec/ports", "value": [80, 443]},
-               {"op": "replace", "path": "/spec/replicas", "value": 2})["spec"]["replicas"] == 2
+    assert (
+        run(
+            {"op": "test", "path": "/spec/ports", "value": [80, 443]},
+            {"op": "replace", "path": "/spec/replicas", "value": 2},
+        )["spec"]["replicas"]
+        == 2
+    )
 
 
 def test_test_operation_failure_is_all_or_nothing() -> None:
-    error = rejected({"op": "replace", "path": "/spec/replicas", "value": 2},
-                     {"op": "test", "path": "/spec/paused", "value": 0})
+    error = rejected(
+        {"op": "replace", "path": "/spec/replicas", "value": 2}, {"op": "test", "path": "/spec/paused", "value": 0}
+    )
     assert (error.code, error.reason) == (422, "Invalid")
-    assert error.message == ("the server rejected our request due to an error in our request: "
-                             "testing value /spec/paused failed: test failed")
+    assert error.message == (
+        "the server rejected our request due to an error in our request: testing value /spec/paused failed: test failed"
+    )
     assert DOC["spec"]["replicas"] == 1
 
 
-@pytest.mark.parametrize(("op", "reason"), [
-    ({"op": "replace", "path": "/spec/missing", "value": 1}, "replace operation does not apply: doc is missing path: /spec/missing"),
-    ({"op": "remove", "path": "/nope/x"}, "remove operation does not apply: doc is missing path: /nope/x"),
-    ({"op": "add", "path": "/nope/x", "value": 1}, "add operation does not apply: doc is missing path: /nope/x"),
-    ({"op": "add", "path": "/spec/ports/5", "value": 1}, "add operation does not apply: invalid index '5' in /spec/ports/5"),
-    ({"op": "remove", "path": "/spec/ports/01"}, "remove operation does not apply: invalid index '01' in /spec/ports/01"),
-    ({"op": "remove", "path": "/spec/ports/-"}, "remove operation does not apply: doc is missing path: /spec/ports/-"),
-    ({"op": "add", "path": "spec", "value": 1}, "add operation does not apply: path 'spec' is not a JSON pointer (must start with /)"),
-    ({"op": "bogus", "path": "/spec"}, "unknown JSON patch operation 'bogus' (supported: add, remove, replace, move, copy, test)"),
-    ({"op": "move", "from": "/spec", "path": "/spec/inner"}, "move operation does not apply: /spec/inner is inside /spec"),
-    ({"op": "replace", "path": "", "value": [1]}, "the patched document is not a JSON object"),
-])
+@pytest.mark.parametrize(
+    ("op", "reason"),
+    [
+        (
+            {"op": "replace", "path": "/spec/missing", "value": 1},
+            "replace operation does not apply: doc is missing path: /spec/missing",
+        ),
+        ({"op": "remove", "path": "/nope/x"}, "remove operation does not apply: doc is missing path: /nope/x"),
+        ({"op": "add", "path": "/nope/x", "value": 1}, "add operation does not apply: doc is missing path: /nope/x"),
+        (
+            {"op": "add", "path": "/spec/ports/5", "value": 1},
+            "add operation does not apply: invalid index '5' in /spec/ports/5",
+        ),
+        (
+            {"op": "remove", "path": "/spec/ports/01"},
+            "remove operation does not apply: invalid index '01' in /spec/ports/01",
+        ),
+        (
+            {"op": "remove", "path": "/spec/ports/-"},
+            "remove operation does not apply: doc is missing path: /spec/ports/-",
+        ),
+        (
+            {"op": "add", "path": "spec", "value": 1},
+            "add operation does not apply: path 'spec' is not a JSON pointer (must start with /)",
+        ),
+        (
+            {"op": "bogus", "path": "/spec"},
+            "unknown JSON patch operation 'bogus' (supported: add, remove, replace, move, copy, test)",
+        ),
+        (
+            {"op": "move", "from": "/spec", "path": "/spec/inner"},
+            "move operation does not apply: /spec/inner is inside /spec",
+        ),
+        ({"op": "replace", "path": "", "value": [1]}, "the patched document is not a JSON object"),
+    ],
+)
 def test_operations_that_do_not_fit_are_422(op: dict[str, Any], reason: str) -> None:
     error = rejected(op)
     assert error.code == 422
@@ -132,10 +173,17 @@ def test_json_equality() -> None:
 
 def test_merge_patch() -> None:
     before = copy.deepcopy(DOC)
-    result = merge_patch(DOC, {"metadata": {"annotations": None, "labels": {"x": "1", "y": None}},
-                               "spec": {"ports": [1], "replicas": None, "template": {"a": {"b": None}}}})
+    result = merge_patch(
+        DOC,
+        {
+            "metadata": {"annotations": None, "labels": {"x": "1", "y": None}},
+            "spec": {"ports": [1], "replicas": None, "template": {"a": {"b": None}}},
+        },
+    )
     assert before == DOC
-    assert result == {"metadata": {"name": "web", "labels": {"x": "1"}},
-                      "spec": {"paused": False, "ports": [1], "template": {"a": {}}}}
+    assert result == {
+        "metadata": {"name": "web", "labels": {"x": "1"}},
+        "spec": {"paused": False, "ports": [1], "template": {"a": {}}},
+    }
     result["spec"]["ports"].append(2)
     assert before == DOC

@@ -53,12 +53,31 @@ def test_element_without_merge_key_is_400() -> None:
 
 
 def test_env_merges_by_name() -> None:
-    live = pod({"name": "main", "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"},
-                                        {"name": "C", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}]})
-    patch = spec_patch(containers=[{"name": "main", "env": [
-        {"name": "B", "value": "22"}, {"name": "C", "value": "3", "valueFrom": None}, {"name": "A", "$patch": "delete"}]}])
+    live = pod(
+        {
+            "name": "main",
+            "env": [
+                {"name": "A", "value": "1"},
+                {"name": "B", "value": "2"},
+                {"name": "C", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+            ],
+        }
+    )
+    patch = spec_patch(
+        containers=[
+            {
+                "name": "main",
+                "env": [
+                    {"name": "B", "value": "22"},
+                    {"name": "C", "value": "3", "valueFrom": None},
+                    {"name": "A", "$patch": "delete"},
+                ],
+            }
+        ]
+    )
     assert merge(live, patch)["spec"]["containers"] == [
-        {"name": "main", "env": [{"name": "B", "value": "22"}, {"name": "C", "value": "3"}]}]
+        {"name": "main", "env": [{"name": "B", "value": "22"}, {"name": "C", "value": "3"}]}
+    ]
 
 
 def test_new_element_without_order_hint_goes_first_like_kubernetes() -> None:
@@ -67,8 +86,12 @@ def test_new_element_without_order_hint_goes_first_like_kubernetes() -> None:
 
 
 def test_set_element_order_places_new_and_existing_elements() -> None:
-    patch = spec_patch(**{"$setElementOrder/containers": [{"name": "side"}, {"name": "extra"}, {"name": "main"}],
-                          "containers": [{"name": "extra", "image": "redis"}]})
+    patch = spec_patch(
+        **{
+            "$setElementOrder/containers": [{"name": "side"}, {"name": "extra"}, {"name": "main"}],
+            "containers": [{"name": "extra", "image": "redis"}],
+        }
+    )
     assert merge(pod(MAIN, SIDE), patch)["spec"]["containers"] == [SIDE, {"name": "extra", "image": "redis"}, MAIN]
 
 
@@ -79,16 +102,36 @@ def test_set_element_order_alone_reorders() -> None:
 
 def test_server_only_elements_keep_their_place() -> None:
     third = {"name": "third", "image": "x"}
-    patch = spec_patch(**{"$setElementOrder/containers": [{"name": "main"}, {"name": "third"}],
-                          "containers": [{"name": "third", "image": "y"}]})
+    patch = spec_patch(
+        **{
+            "$setElementOrder/containers": [{"name": "main"}, {"name": "third"}],
+            "containers": [{"name": "third", "image": "y"}],
+        }
+    )
     assert [c["name"] for c in merge(pod(MAIN, SIDE, third), patch)["spec"]["containers"]] == ["main", "side", "third"]
 
 
 def test_container_ports_merge_by_container_port() -> None:
-    live = pod({"name": "main", "ports": [{"containerPort": 80, "protocol": "TCP"},
-                                          {"containerPort": 53, "protocol": "UDP", "name": "dns"}]})
-    patch = spec_patch(containers=[{"name": "main", "ports": [
-        {"containerPort": 80, "name": "http"}, {"containerPort": 53, "protocol": "TCP", "name": "dns-tcp"}]}])
+    live = pod(
+        {
+            "name": "main",
+            "ports": [
+                {"containerPort": 80, "protocol": "TCP"},
+                {"containerPort": 53, "protocol": "UDP", "name": "dns"},
+            ],
+        }
+    )
+    patch = spec_patch(
+        containers=[
+            {
+                "name": "main",
+                "ports": [
+                    {"containerPort": 80, "name": "http"},
+                    {"containerPort": 53, "protocol": "TCP", "name": "dns-tcp"},
+                ],
+            }
+        ]
+    )
     assert merge(live, patch)["spec"]["containers"][0]["ports"] == [
         {"containerPort": 80, "protocol": "TCP", "name": "http"},
         {"containerPort": 53, "protocol": "TCP", "name": "dns-tcp"},
@@ -97,8 +140,16 @@ def test_container_ports_merge_by_container_port() -> None:
 
 
 def test_deleting_a_port_without_protocol_removes_every_protocol() -> None:
-    live = pod({"name": "main", "ports": [{"containerPort": 53, "protocol": "UDP"}, {"containerPort": 53, "protocol": "TCP"},
-                                          {"containerPort": 80}]})
+    live = pod(
+        {
+            "name": "main",
+            "ports": [
+                {"containerPort": 53, "protocol": "UDP"},
+                {"containerPort": 53, "protocol": "TCP"},
+                {"containerPort": 80},
+            ],
+        }
+    )
     patch = spec_patch(containers=[{"name": "main", "ports": [{"containerPort": 53, "$patch": "delete"}]}])
     assert merge(live, patch)["spec"]["containers"][0]["ports"] == [{"containerPort": 80}]
 
@@ -107,14 +158,21 @@ def test_service_ports_merge_by_port() -> None:
     svc = {"spec": {"ports": [{"port": 80, "targetPort": 8080, "protocol": "TCP"}], "selector": {"app": "web"}}}
     patch = {"spec": {"ports": [{"port": 80, "targetPort": 9090}], "selector": {"app": None, "tier": "fe"}}}
     assert merge(svc, patch, "Service") == {
-        "spec": {"ports": [{"port": 80, "targetPort": 9090, "protocol": "TCP"}], "selector": {"tier": "fe"}}}
+        "spec": {"ports": [{"port": 80, "targetPort": 9090, "protocol": "TCP"}], "selector": {"tier": "fe"}}
+    }
 
 
 def test_volume_mounts_volumes_and_image_pull_secrets_merge_by_key() -> None:
-    live = pod({"name": "main", "volumeMounts": [{"mountPath": "/data", "name": "d"}]},
-               volumes=[{"name": "d", "emptyDir": {}}], imagePullSecrets=[{"name": "reg"}])
-    patch = spec_patch(containers=[{"name": "main", "volumeMounts": [{"mountPath": "/data", "readOnly": True}]}],
-                       volumes=[{"name": "c", "configMap": {"name": "cm"}}], imagePullSecrets=[{"name": "reg2"}])
+    live = pod(
+        {"name": "main", "volumeMounts": [{"mountPath": "/data", "name": "d"}]},
+        volumes=[{"name": "d", "emptyDir": {}}],
+        imagePullSecrets=[{"name": "reg"}],
+    )
+    patch = spec_patch(
+        containers=[{"name": "main", "volumeMounts": [{"mountPath": "/data", "readOnly": True}]}],
+        volumes=[{"name": "c", "configMap": {"name": "cm"}}],
+        imagePullSecrets=[{"name": "reg2"}],
+    )
     result = merge(live, patch)["spec"]
     assert result["containers"][0]["volumeMounts"] == [{"mountPath": "/data", "name": "d", "readOnly": True}]
     assert result["volumes"] == [{"name": "c", "configMap": {"name": "cm"}}, {"name": "d", "emptyDir": {}}]
@@ -135,8 +193,11 @@ def test_retain_keys_on_a_volume_switches_its_source() -> None:
 
 def test_retain_keys_must_list_every_patched_field() -> None:
     with pytest.raises(StatusError) as caught:
-        merge({"spec": {"strategy": {}}}, {"spec": {"strategy": {"$retainKeys": ["type"], "rollingUpdate": {}}}},
-              "Deployment")
+        merge(
+            {"spec": {"strategy": {}}},
+            {"spec": {"strategy": {"$retainKeys": ["type"], "rollingUpdate": {}}}},
+            "Deployment",
+        )
     assert caught.value.code == 400
     assert "retainKeys" in caught.value.message
 
@@ -155,8 +216,13 @@ def test_delete_from_primitive_list() -> None:
 
 def test_delete_from_primitive_list_and_add_in_one_patch() -> None:
     live = {"spec": {"podCIDRs": ["10.0.0.0/24", "fd00::/64"]}}
-    patch = {"spec": {"$deleteFromPrimitiveList/podCIDRs": ["fd00::/64"], "podCIDRs": ["fd01::/64"],
-                      "$setElementOrder/podCIDRs": ["10.0.0.0/24", "fd01::/64"]}}
+    patch = {
+        "spec": {
+            "$deleteFromPrimitiveList/podCIDRs": ["fd00::/64"],
+            "podCIDRs": ["fd01::/64"],
+            "$setElementOrder/podCIDRs": ["10.0.0.0/24", "fd01::/64"],
+        }
+    }
     assert merge(live, patch, "Node") == {"spec": {"podCIDRs": ["10.0.0.0/24", "fd01::/64"]}}
 
 
@@ -170,23 +236,35 @@ def test_malformed_parallel_list_is_400() -> None:
 
 def test_owner_references_merge_by_uid() -> None:
     live = {"metadata": {"ownerReferences": [{"uid": "1", "kind": "ReplicaSet", "name": "a", "controller": True}]}}
-    patch = {"metadata": {"ownerReferences": [{"uid": "1", "controller": None}, {"uid": "2", "kind": "Job", "name": "b"}]}}
+    patch = {
+        "metadata": {"ownerReferences": [{"uid": "1", "controller": None}, {"uid": "2", "kind": "Job", "name": "b"}]}
+    }
     assert merge(live, patch)["metadata"]["ownerReferences"] == [
-        {"uid": "1", "kind": "ReplicaSet", "name": "a"}, {"uid": "2", "kind": "Job", "name": "b"}]
+        {"uid": "1", "kind": "ReplicaSet", "name": "a"},
+        {"uid": "2", "kind": "Job", "name": "b"},
+    ]
 
 
 def test_tolerations_and_command_replace() -> None:
-    live = pod({"name": "main", "command": ["sh", "-c"], "args": ["a"]}, tolerations=[{"key": "a", "operator": "Exists"}])
-    patch = spec_patch(containers=[{"name": "main", "command": ["bash"]}], tolerations=[{"key": "b", "operator": "Exists"}])
-    assert merge(live, patch)["spec"] == {"containers": [{"name": "main", "command": ["bash"], "args": ["a"]}],
-                                          "tolerations": [{"key": "b", "operator": "Exists"}]}
+    live = pod(
+        {"name": "main", "command": ["sh", "-c"], "args": ["a"]}, tolerations=[{"key": "a", "operator": "Exists"}]
+    )
+    patch = spec_patch(
+        containers=[{"name": "main", "command": ["bash"]}], tolerations=[{"key": "b", "operator": "Exists"}]
+    )
+    assert merge(live, patch)["spec"] == {
+        "containers": [{"name": "main", "command": ["bash"], "args": ["a"]}],
+        "tolerations": [{"key": "b", "operator": "Exists"}],
+    }
 
 
 def test_service_account_secrets_merge_but_image_pull_secrets_replace() -> None:
     live = {"secrets": [{"name": "tok"}], "imagePullSecrets": [{"name": "a"}]}
     patch = {"secrets": [{"name": "tok2"}], "imagePullSecrets": [{"name": "b"}]}
-    assert merge(live, patch, "ServiceAccount") == {"secrets": [{"name": "tok2"}, {"name": "tok"}],
-                                                    "imagePullSecrets": [{"name": "b"}]}
+    assert merge(live, patch, "ServiceAccount") == {
+        "secrets": [{"name": "tok2"}, {"name": "tok"}],
+        "imagePullSecrets": [{"name": "b"}],
+    }
 
 
 def test_patch_replace_in_a_list() -> None:
@@ -208,7 +286,8 @@ def test_patch_delete_on_a_map_removes_it() -> None:
 def test_patch_merge_directive_is_the_default() -> None:
     live = {"metadata": {"labels": {"a": "1"}}}
     assert merge(live, {"metadata": {"labels": {"$patch": "merge", "b": "2"}}}) == {
-        "metadata": {"labels": {"a": "1", "b": "2"}}}
+        "metadata": {"labels": {"a": "1", "b": "2"}}
+    }
     patch = spec_patch(containers=[{"$patch": "merge"}, {"name": "main", "$patch": "merge", "image": "n2"}])
     assert merge(pod(MAIN), patch) == pod({"name": "main", "image": "n2"})
 
@@ -221,12 +300,23 @@ def test_unknown_directive_is_400() -> None:
 
 
 def test_nulls_and_directives_inside_new_values_are_dropped() -> None:
-    patch = spec_patch(containers=[{"name": "main", "image": "x", "resources": {"limits": None},
-                                    "env": [{"name": "A", "value": "1"}, {"name": "B", "$patch": "delete"}]}],
-                       affinity={"$patch": "replace", "podAffinity": {"x": None}})
-    assert merge({"spec": {}}, patch) == {"spec": {
-        "containers": [{"name": "main", "image": "x", "resources": {}, "env": [{"name": "A", "value": "1"}]}],
-        "affinity": {"podAffinity": {}}}}
+    patch = spec_patch(
+        containers=[
+            {
+                "name": "main",
+                "image": "x",
+                "resources": {"limits": None},
+                "env": [{"name": "A", "value": "1"}, {"name": "B", "$patch": "delete"}],
+            }
+        ],
+        affinity={"$patch": "replace", "podAffinity": {"x": None}},
+    )
+    assert merge({"spec": {}}, patch) == {
+        "spec": {
+            "containers": [{"name": "main", "image": "x", "resources": {}, "env": [{"name": "A", "value": "1"}]}],
+            "affinity": {"podAffinity": {}},
+        }
+    }
 
 
 def test_value_of_another_type_replaces() -> None:
@@ -237,11 +327,18 @@ def test_value_of_another_type_replaces() -> None:
 
 def test_pod_status_conditions_merge_by_type() -> None:
     live = {"status": {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "True"}]}}
-    patch = {"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
-                        "podIPs": [{"ip": "10.244.0.5"}]}}
+    patch = {
+        "status": {
+            "phase": "Running",
+            "conditions": [{"type": "Ready", "status": "True"}],
+            "podIPs": [{"ip": "10.244.0.5"}],
+        }
+    }
     assert merge(live, patch)["status"] == {
-        "phase": "Running", "conditions": [{"type": "Ready", "status": "True"}, {"type": "PodScheduled", "status": "True"}],
-        "podIPs": [{"ip": "10.244.0.5"}]}
+        "phase": "Running",
+        "conditions": [{"type": "Ready", "status": "True"}, {"type": "PodScheduled", "status": "True"}],
+        "podIPs": [{"ip": "10.244.0.5"}],
+    }
 
 
 def test_merge_list_with_scalar_elements_for_keyed_list_is_400() -> None:

@@ -32,8 +32,15 @@ def test_first_start_creates_ca_and_serving_cert_with_all_sans(tmp_path: Path) -
     assert p.ca_pem == p.ca_cert.read_bytes()
 
     dns, ips = _sans(p.server_cert)
-    assert {"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
-            "kubernetes.default.svc.cluster.local", "api.example.com", socket.gethostname().lower()} <= dns
+    assert {
+        "localhost",
+        "kubernetes",
+        "kubernetes.default",
+        "kubernetes.default.svc",
+        "kubernetes.default.svc.cluster.local",
+        "api.example.com",
+        socket.gethostname().lower(),
+    } <= dns
     assert {"127.0.0.1", "::1", "10.96.0.1", "192.168.5.7"} <= ips
     server = x509.load_pem_x509_certificate(p.server_cert.read_bytes())
     server.verify_directly_issued_by(ca)
@@ -109,7 +116,10 @@ def test_client_cert_carries_user_and_groups(tmp_path: Path) -> None:
     cert = x509.load_pem_x509_certificate(cert_pem)
     cert.verify_directly_issued_by(x509.load_pem_x509_certificate(p.ca_pem))
     assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "system:node:n1"
-    assert [a.value for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)] == ["system:nodes", "extra"]
+    assert [a.value for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)] == [
+        "system:nodes",
+        "extra",
+    ]
     assert ExtendedKeyUsageOID.CLIENT_AUTH in cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert b"PRIVATE KEY" in key_pem
 
@@ -190,7 +200,9 @@ def test_a_node_serving_cert_names_the_node_and_its_addresses(tmp_path: Path) ->
     sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert sans.get_values_for_type(x509.DNSName) == ["n1"]
     assert [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)] == ["10.0.0.5"]
-    assert list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [ExtendedKeyUsageOID.SERVER_AUTH]
+    assert list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [
+        ExtendedKeyUsageOID.SERVER_AUTH
+    ]
     assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "system:node:n1"
     assert pki_mod.node_serving_cert_valid(pem, tls.ca_pem, "n1", ["10.0.0.5"])
     assert not pki_mod.node_serving_cert_valid(pem, tls.ca_pem, "n2", ["10.0.0.5"])
@@ -198,4 +210,6 @@ def test_a_node_serving_cert_names_the_node_and_its_addresses(tmp_path: Path) ->
     own, _ = pki_mod.self_signed_serving_cert("n1", ["n1", "10.0.0.5"])
     assert not pki_mod.node_serving_cert_valid(own, tls.ca_pem, "n1", ["10.0.0.5"])
     client = x509.load_pem_x509_certificate(pki_mod.sign_node_csr(tls, csr, "n1"))
-    assert list(client.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [ExtendedKeyUsageOID.CLIENT_AUTH]
+    assert list(client.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [
+        ExtendedKeyUsageOID.CLIENT_AUTH
+    ]

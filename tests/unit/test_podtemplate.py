@@ -8,8 +8,11 @@ from minikube_py.model.podtemplate import controller_of, controller_ref, pod_fro
 
 Obj = dict[str, Any]
 
-OWNER: Obj = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
-              "metadata": {"name": "web", "namespace": "prod", "uid": "u-1"}}
+OWNER: Obj = {
+    "apiVersion": "apps/v1",
+    "kind": "ReplicaSet",
+    "metadata": {"name": "web", "namespace": "prod", "uid": "u-1"},
+}
 TEMPLATE: Obj = {
     "metadata": {"labels": {"app": "web"}, "annotations": {"note": "x"}, "finalizers": ["example.com/keep"]},
     "spec": {"containers": [{"name": "c", "image": "nginx"}]},
@@ -17,8 +20,14 @@ TEMPLATE: Obj = {
 
 
 def test_controller_ref_marks_the_managing_owner() -> None:
-    assert controller_ref(OWNER) == {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web", "uid": "u-1",
-                                     "controller": True, "blockOwnerDeletion": True}
+    assert controller_ref(OWNER) == {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "name": "web",
+        "uid": "u-1",
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
 
 
 def test_controller_of_finds_only_the_controller() -> None:
@@ -33,9 +42,16 @@ def test_controller_of_finds_only_the_controller() -> None:
 def test_pod_from_template() -> None:
     pod = pod_from_template(OWNER, TEMPLATE)
     assert pod == {
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"generateName": "web-", "namespace": "prod", "ownerReferences": [controller_ref(OWNER)],
-                     "labels": {"app": "web"}, "annotations": {"note": "x"}, "finalizers": ["example.com/keep"]},
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "generateName": "web-",
+            "namespace": "prod",
+            "ownerReferences": [controller_ref(OWNER)],
+            "labels": {"app": "web"},
+            "annotations": {"note": "x"},
+            "finalizers": ["example.com/keep"],
+        },
         "spec": {"containers": [{"name": "c", "image": "nginx"}]},
     }
 

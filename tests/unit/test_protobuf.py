@@ -45,8 +45,13 @@ RBAC = "rbac.authorization.k8s.io"
 
 def _service(name: str, spec: dict[str, Any]) -> dict[str, Any]:
     """kubectl create service labels the service and selects pods by ``app=<name>``."""
-    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "labels": {"app": name}},
-            "spec": {**spec, "selector": {"app": name}}, "status": {}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "labels": {"app": name}},
+        "spec": {**spec, "selector": {"app": name}},
+        "status": {},
+    }
 
 
 def _port(port: int, target: int, **extra: Any) -> dict[str, Any]:
@@ -56,34 +61,52 @@ def _port(port: int, target: int, **extra: Any) -> dict[str, Any]:
 EXPECTED: dict[str, dict[str, Any]] = {
     # create secret generic s1 --from-literal=user=admin --from-literal=password=s3cr3t --from-literal=empty=
     "secret_generic_literal": {
-        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s1"},
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s1"},
         "data": {"user": b64("admin"), "password": b64("s3cr3t"), "empty": ""},
     },
     # create secret generic s2 --from-file=app.properties --from-file=picture=logo.bin --type=example.com/custom
     "secret_generic_file": {
-        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s2"}, "type": "example.com/custom",
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s2"},
+        "type": "example.com/custom",
         "data": {"app.properties": b64("color=blue\nsize=3\n"), "picture": b64(capture.INPUT_FILES["logo.bin"])},
     },
     # create secret docker-registry regcred --docker-server=registry.example.com --docker-username=bob ...
     "secret_docker_registry": {
-        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "regcred"}, "type": "kubernetes.io/dockerconfigjson",
-        "data": {".dockerconfigjson": b64(
-            '{"auths":{"registry.example.com":{"username":"bob","password":"hunter2",'
-            '"email":"bob@example.com","auth":"' + b64("bob:hunter2") + '"}}}')},
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "regcred"},
+        "type": "kubernetes.io/dockerconfigjson",
+        "data": {
+            ".dockerconfigjson": b64(
+                '{"auths":{"registry.example.com":{"username":"bob","password":"hunter2",'
+                '"email":"bob@example.com","auth":"' + b64("bob:hunter2") + '"}}}'
+            )
+        },
     },
     # create secret tls tls1 --cert=tls.crt --key=tls.key
     "secret_tls": {
-        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "tls1"}, "type": "kubernetes.io/tls",
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "tls1"},
+        "type": "kubernetes.io/tls",
         "data": {"tls.crt": b64(capture.TLS_CERT), "tls.key": b64(capture.TLS_KEY)},
     },
     # create configmap cm1 --from-literal=a=1 --from-literal=greeting=hello world
     "configmap_literal": {
-        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm1"},
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "cm1"},
         "data": {"a": "1", "greeting": "hello world"},
     },
     # create configmap cm2 --from-file=app.properties --from-file=logo.bin (not UTF-8: binaryData)
     "configmap_file": {
-        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm2"},
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "cm2"},
         "data": {"app.properties": "color=blue\nsize=3\n"},
         "binaryData": {"logo.bin": b64(bytes([0x89, 0x50, 0x4E, 0x47, 0x00, 0xFF, 0xFE]))},
     },
@@ -91,7 +114,9 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "namespace": {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns1"}, "spec": {}, "status": {}},
     # create serviceaccount sa1 -n team-a
     "serviceaccount": {
-        "apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "sa1", "namespace": "team-a"},
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": "sa1", "namespace": "team-a"},
     },
     # create service clusterip web --tcp=80:8080 --tcp=443:8443
     "service_clusterip": _service("web", {"ports": [_port(80, 8080), _port(443, 8443)], "type": "ClusterIP"}),
@@ -105,125 +130,244 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "service_externalname": _service("ext", {"type": "ExternalName", "externalName": "db.example.com"}),
     # create deployment web --image=nginx:1.27 --port=80 --replicas=3
     "deployment": {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "labels": {"app": "web"}},
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "labels": {"app": "web"}},
         "spec": {
-            "replicas": 3, "selector": {"matchLabels": {"app": "web"}}, "strategy": {},
-            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [
-                {"name": "nginx", "image": "nginx:1.27", "ports": [{"containerPort": 80}], "resources": {}}]}},
+            "replicas": 3,
+            "selector": {"matchLabels": {"app": "web"}},
+            "strategy": {},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {
+                    "containers": [
+                        {"name": "nginx", "image": "nginx:1.27", "ports": [{"containerPort": 80}], "resources": {}}
+                    ]
+                },
+            },
         },
         "status": {},
     },
     # create deployment idle --image=busybox --replicas=0 -- sleep 3600  (replicas is a pointer: 0 stays)
     "deployment_zero": {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "idle", "labels": {"app": "idle"}},
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "idle", "labels": {"app": "idle"}},
         "spec": {
-            "replicas": 0, "selector": {"matchLabels": {"app": "idle"}}, "strategy": {},
-            "template": {"metadata": {"labels": {"app": "idle"}}, "spec": {"containers": [
-                {"name": "busybox", "image": "busybox", "command": ["sleep", "3600"], "resources": {}}]}},
+            "replicas": 0,
+            "selector": {"matchLabels": {"app": "idle"}},
+            "strategy": {},
+            "template": {
+                "metadata": {"labels": {"app": "idle"}},
+                "spec": {
+                    "containers": [
+                        {"name": "busybox", "image": "busybox", "command": ["sleep", "3600"], "resources": {}}
+                    ]
+                },
+            },
         },
         "status": {},
     },
     # create job j1 --image=busybox -- echo hello world
     "job": {
-        "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j1"},
-        "spec": {"template": {"metadata": {}, "spec": {
-            "containers": [{"name": "j1", "image": "busybox", "command": ["echo", "hello", "world"], "resources": {}}],
-            "restartPolicy": "Never"}}},
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "j1"},
+        "spec": {
+            "template": {
+                "metadata": {},
+                "spec": {
+                    "containers": [
+                        {"name": "j1", "image": "busybox", "command": ["echo", "hello", "world"], "resources": {}}
+                    ],
+                    "restartPolicy": "Never",
+                },
+            }
+        },
         "status": {},
     },
     # create cronjob cj1 --image=busybox --schedule='*/5 * * * *' --restart=OnFailure -- date
     "cronjob": {
-        "apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "cj1"},
-        "spec": {"schedule": "*/5 * * * *", "jobTemplate": {"metadata": {"name": "cj1"}, "spec": {"template": {
-            "metadata": {},
-            "spec": {"containers": [{"name": "cj1", "image": "busybox", "command": ["date"], "resources": {}}],
-                     "restartPolicy": "OnFailure"}}}}},
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": "cj1"},
+        "spec": {
+            "schedule": "*/5 * * * *",
+            "jobTemplate": {
+                "metadata": {"name": "cj1"},
+                "spec": {
+                    "template": {
+                        "metadata": {},
+                        "spec": {
+                            "containers": [{"name": "cj1", "image": "busybox", "command": ["date"], "resources": {}}],
+                            "restartPolicy": "OnFailure",
+                        },
+                    }
+                },
+            },
+        },
         "status": {},
     },
     # create job j2 --from=cronjob/cj1: the stored cronjob's defaulted job template, owned by the cronjob
     "job_from_cronjob": {
-        "apiVersion": "batch/v1", "kind": "Job",
+        "apiVersion": "batch/v1",
+        "kind": "Job",
         "metadata": {
-            "name": "j2", "labels": {"team": "a"}, "annotations": {"cronjob.kubernetes.io/instantiate": "manual"},
-            "ownerReferences": [{"apiVersion": "batch/v1", "kind": "CronJob", "name": "cj1",
-                                 "uid": capture.CRONJOB_UID, "controller": True}],
+            "name": "j2",
+            "labels": {"team": "a"},
+            "annotations": {"cronjob.kubernetes.io/instantiate": "manual"},
+            "ownerReferences": [
+                {
+                    "apiVersion": "batch/v1",
+                    "kind": "CronJob",
+                    "name": "cj1",
+                    "uid": capture.CRONJOB_UID,
+                    "controller": True,
+                }
+            ],
         },
         "spec": {
-            "backoffLimit": 6, "completionMode": "NonIndexed", "suspend": False,
-            "template": {"metadata": {}, "spec": {
-                "containers": [{"name": "cj1", "image": "busybox", "command": ["date"], "resources": {},
-                                "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File",
-                                "imagePullPolicy": "Always"}],
-                "restartPolicy": "OnFailure", "terminationGracePeriodSeconds": 30, "dnsPolicy": "ClusterFirst",
-                "securityContext": {}, "schedulerName": "default-scheduler"}},
+            "backoffLimit": 6,
+            "completionMode": "NonIndexed",
+            "suspend": False,
+            "template": {
+                "metadata": {},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "cj1",
+                            "image": "busybox",
+                            "command": ["date"],
+                            "resources": {},
+                            "terminationMessagePath": "/dev/termination-log",
+                            "terminationMessagePolicy": "File",
+                            "imagePullPolicy": "Always",
+                        }
+                    ],
+                    "restartPolicy": "OnFailure",
+                    "terminationGracePeriodSeconds": 30,
+                    "dnsPolicy": "ClusterFirst",
+                    "securityContext": {},
+                    "schedulerName": "default-scheduler",
+                },
+            },
         },
         "status": {},
     },
     # autoscale deployment web --min=2 --max=5 --cpu-percent=80
     "autoscale": {
-        "apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "web"},
-        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
-                 "minReplicas": 2, "maxReplicas": 5, "targetCPUUtilizationPercentage": 80},
+        "apiVersion": "autoscaling/v1",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "web"},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            "minReplicas": 2,
+            "maxReplicas": 5,
+            "targetCPUUtilizationPercentage": 80,
+        },
         "status": {},
     },
     # create poddisruptionbudget pdb1 --selector=app=web --min-available=1
     "poddisruptionbudget": {
-        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "pdb1"},
-        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "web"}}}, "status": {},
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": "pdb1"},
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "web"}}},
+        "status": {},
     },
     # create poddisruptionbudget pdb2 --selector=app=web --max-unavailable=50%
     "poddisruptionbudget_percent": {
-        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "pdb2"},
-        "spec": {"maxUnavailable": "50%", "selector": {"matchLabels": {"app": "web"}}}, "status": {},
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": "pdb2"},
+        "spec": {"maxUnavailable": "50%", "selector": {"matchLabels": {"app": "web"}}},
+        "status": {},
     },
     # create quota q1 --hard=cpu=1,memory=1Gi,pods=10 --scopes=NotBestEffort
     "quota": {
-        "apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q1"},
-        "spec": {"hard": {"cpu": "1", "memory": "1Gi", "pods": "10"}, "scopes": ["NotBestEffort"]}, "status": {},
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": "q1"},
+        "spec": {"hard": {"cpu": "1", "memory": "1Gi", "pods": "10"}, "scopes": ["NotBestEffort"]},
+        "status": {},
     },
     # create priorityclass high --value=1000 --description=important --preemption-policy=Never
     "priorityclass": {
-        "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": "high"},
-        "value": 1000, "description": "important", "preemptionPolicy": "Never",
+        "apiVersion": "scheduling.k8s.io/v1",
+        "kind": "PriorityClass",
+        "metadata": {"name": "high"},
+        "value": 1000,
+        "description": "important",
+        "preemptionPolicy": "Never",
     },
     # create role r1 --verb=get,list --resource=pods,deployments.apps
     "role": {
-        "apiVersion": f"{RBAC}/v1", "kind": "Role", "metadata": {"name": "r1"},
-        "rules": [{"verbs": ["get", "list"], "apiGroups": [""], "resources": ["pods"]},
-                  {"verbs": ["get", "list"], "apiGroups": ["apps"], "resources": ["deployments"]}],
+        "apiVersion": f"{RBAC}/v1",
+        "kind": "Role",
+        "metadata": {"name": "r1"},
+        "rules": [
+            {"verbs": ["get", "list"], "apiGroups": [""], "resources": ["pods"]},
+            {"verbs": ["get", "list"], "apiGroups": ["apps"], "resources": ["deployments"]},
+        ],
     },
     # create rolebinding rb1 --role=r1 --user=alice --serviceaccount=default:sa1
     "rolebinding": {
-        "apiVersion": f"{RBAC}/v1", "kind": "RoleBinding", "metadata": {"name": "rb1"},
-        "subjects": [{"kind": "User", "apiGroup": RBAC, "name": "alice"},
-                     {"kind": "ServiceAccount", "name": "sa1", "namespace": "default"}],
+        "apiVersion": f"{RBAC}/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "rb1"},
+        "subjects": [
+            {"kind": "User", "apiGroup": RBAC, "name": "alice"},
+            {"kind": "ServiceAccount", "name": "sa1", "namespace": "default"},
+        ],
         "roleRef": {"apiGroup": RBAC, "kind": "Role", "name": "r1"},
     },
     # create clusterrole cr1 --verb=get --non-resource-url=/healthz
     "clusterrole": {
-        "apiVersion": f"{RBAC}/v1", "kind": "ClusterRole", "metadata": {"name": "cr1"},
+        "apiVersion": f"{RBAC}/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": "cr1"},
         "rules": [{"verbs": ["get"], "nonResourceURLs": ["/healthz"]}],
     },
     # create clusterrolebinding crb1 --clusterrole=cr1 --group=devs
     "clusterrolebinding": {
-        "apiVersion": f"{RBAC}/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "crb1"},
+        "apiVersion": f"{RBAC}/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "crb1"},
         "subjects": [{"kind": "Group", "apiGroup": RBAC, "name": "devs"}],
         "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": "cr1"},
     },
     # create ingress ing1 --class=nginx --rule='foo.com/bar*=svc1:8080,tls=my-cert'
     "ingress": {
-        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "ing1"},
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": "ing1"},
         "spec": {
-            "ingressClassName": "nginx", "tls": [{"hosts": ["foo.com"], "secretName": "my-cert"}],
-            "rules": [{"host": "foo.com", "http": {"paths": [{"path": "/bar", "pathType": "Prefix", "backend": {
-                "service": {"name": "svc1", "port": {"number": 8080}}}}]}}],
+            "ingressClassName": "nginx",
+            "tls": [{"hosts": ["foo.com"], "secretName": "my-cert"}],
+            "rules": [
+                {
+                    "host": "foo.com",
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/bar",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": "svc1", "port": {"number": 8080}}},
+                            }
+                        ]
+                    },
+                }
+            ],
         },
         "status": {},
     },
     # create token sa1 --duration=1h --audience=api  (POST serviceaccounts/sa1/token)
     "token": {
-        "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "metadata": {},
-        "spec": {"audiences": ["api"], "expirationSeconds": 3600}, "status": {},
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenRequest",
+        "metadata": {},
+        "spec": {"audiences": ["api"], "expirationSeconds": 3600},
+        "status": {},
     },
 }
 
@@ -280,26 +424,53 @@ def envelope(api_version: str, kind: str, raw: bytes, *extra: bytes) -> bytes:
 
 
 def test_time_int_or_string_and_pointer_zeros() -> None:
-    meta = (lfield(1, "p") + lfield(2, "") + vfield(7, 0) + lfield(8, vfield(1, 1704067200))
-            + lfield(9, b"") + vfield(10, 0) + lfield(11, entry("a", "b")) + lfield(11, entry("c", "")))
-    container = (lfield(1, "c") + lfield(6, vfield(2, 0) + vfield(3, 8080))
-                 + lfield(10, lfield(1, lfield(2, lfield(2, vfield(1, 1) + lfield(3, "http")))) + vfield(2, 0))
-                 + lfield(8, lfield(1, entry("cpu", lfield(1, "500m"))) + lfield(2, entry("memory", lfield(1, "64Mi"))))
-                 + vfield(16, 0))
-    spec = (lfield(2, container) + vfield(4, 0) + vfield(11, 0) + vfield(21, 0) + vfield(25, -5)
-            + lfield(14, lfield(4, varint(1000) + varint(2000))))
+    meta = (
+        lfield(1, "p")
+        + lfield(2, "")
+        + vfield(7, 0)
+        + lfield(8, vfield(1, 1704067200))
+        + lfield(9, b"")
+        + vfield(10, 0)
+        + lfield(11, entry("a", "b"))
+        + lfield(11, entry("c", ""))
+    )
+    container = (
+        lfield(1, "c")
+        + lfield(6, vfield(2, 0) + vfield(3, 8080))
+        + lfield(10, lfield(1, lfield(2, lfield(2, vfield(1, 1) + lfield(3, "http")))) + vfield(2, 0))
+        + lfield(8, lfield(1, entry("cpu", lfield(1, "500m"))) + lfield(2, entry("memory", lfield(1, "64Mi"))))
+        + vfield(16, 0)
+    )
+    spec = (
+        lfield(2, container)
+        + vfield(4, 0)
+        + vfield(11, 0)
+        + vfield(21, 0)
+        + vfield(25, -5)
+        + lfield(14, lfield(4, varint(1000) + varint(2000)))
+    )
     body = envelope("v1", "Pod", lfield(1, meta) + lfield(2, spec) + lfield(3, b""))
     assert decode_object(body) == {
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "p", "creationTimestamp": "2024-01-01T00:00:00Z", "deletionGracePeriodSeconds": 0,
-                     "labels": {"a": "b", "c": ""}},
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "p",
+            "creationTimestamp": "2024-01-01T00:00:00Z",
+            "deletionGracePeriodSeconds": 0,
+            "labels": {"a": "b", "c": ""},
+        },
         "spec": {
-            "containers": [{
-                "name": "c", "ports": [{"containerPort": 8080}],
-                "livenessProbe": {"httpGet": {"port": "http"}},
-                "resources": {"limits": {"cpu": "500m"}, "requests": {"memory": "64Mi"}},
-            }],
-            "terminationGracePeriodSeconds": 0, "automountServiceAccountToken": False, "priority": -5,
+            "containers": [
+                {
+                    "name": "c",
+                    "ports": [{"containerPort": 8080}],
+                    "livenessProbe": {"httpGet": {"port": "http"}},
+                    "resources": {"limits": {"cpu": "500m"}, "requests": {"memory": "64Mi"}},
+                }
+            ],
+            "terminationGracePeriodSeconds": 0,
+            "automountServiceAccountToken": False,
+            "priority": -5,
             "securityContext": {"supplementalGroups": [1000, 2000]},
         },
         "status": {},
@@ -308,7 +479,9 @@ def test_time_int_or_string_and_pointer_zeros() -> None:
 
 def test_inline_structs_unknown_fields_and_last_value_wins() -> None:
     volume = lfield(1, "cfg") + lfield(2, lfield(19, lfield(1, lfield(1, "settings")) + vfield(3, 0o644)))
-    spec = lfield(1, volume) + lfield(99, "from a newer client") + vfield(98, 7) + lfield(3, "Always") + lfield(3, "Never")
+    spec = (
+        lfield(1, volume) + lfield(99, "from a newer client") + vfield(98, 7) + lfield(3, "Always") + lfield(3, "Never")
+    )
     port = lfield(4, vfield(2, 9090)) + vfield(5, 30001) + vfield(5, 0)
     assert decode_object(envelope("v1", "Pod", lfield(2, spec)))["spec"] == {
         "volumes": [{"name": "cfg", "configMap": {"name": "settings", "defaultMode": 0o644}}],
@@ -325,9 +498,15 @@ def test_eviction_with_delete_options() -> None:
     for version in ("policy/v1", "policy/v1beta1"):
         body = envelope(version, "Eviction", lfield(1, lfield(1, "web-0") + lfield(3, "db")) + lfield(2, options))
         assert decode_object(body) == {
-            "apiVersion": version, "kind": "Eviction", "metadata": {"name": "web-0", "namespace": "db"},
-            "deleteOptions": {"gracePeriodSeconds": 0, "preconditions": {"resourceVersion": "42"},
-                              "propagationPolicy": "Foreground", "dryRun": ["All"]},
+            "apiVersion": version,
+            "kind": "Eviction",
+            "metadata": {"name": "web-0", "namespace": "db"},
+            "deleteOptions": {
+                "gracePeriodSeconds": 0,
+                "preconditions": {"resourceVersion": "42"},
+                "propagationPolicy": "Foreground",
+                "dryRun": ["All"],
+            },
         }
 
 
@@ -350,20 +529,23 @@ def test_content_type_constant() -> None:
 _SECRET = (DATA / "secret_generic_literal.bin").read_bytes()
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    (b"", "magic"),
-    (b'{"kind":"Secret"}', "magic"),
-    (b"k8s\x01" + _SECRET[4:], "magic"),
-    (b"k8s\x00\x0a\x80", "truncated varint"),
-    (b"k8s\x00" + b"\x08" + b"\xff" * 10 + b"\x01", "varint longer than 10 bytes"),
-    (_SECRET[:40], "claims"),  # cut inside the raw object
-    (b"k8s\x00\x0b", "wire type 3"),
-    (b"k8s\x00\x00", "field number 0"),
-    (envelope("v1", "Secret", vfield(1, 5)), "expected length-delimited"),
-    (envelope("v1", "Secret", lfield(1, lfield(7, "x"))), "expected a varint"),
-    (envelope("v1", "Secret", b"", lfield(3, "gzip")), "content encoding"),
-    (envelope("v1", "Secret", lfield(2, b"\x80")), "truncated varint"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"", "magic"),
+        (b'{"kind":"Secret"}', "magic"),
+        (b"k8s\x01" + _SECRET[4:], "magic"),
+        (b"k8s\x00\x0a\x80", "truncated varint"),
+        (b"k8s\x00" + b"\x08" + b"\xff" * 10 + b"\x01", "varint longer than 10 bytes"),
+        (_SECRET[:40], "claims"),  # cut inside the raw object
+        (b"k8s\x00\x0b", "wire type 3"),
+        (b"k8s\x00\x00", "field number 0"),
+        (envelope("v1", "Secret", vfield(1, 5)), "expected length-delimited"),
+        (envelope("v1", "Secret", lfield(1, lfield(7, "x"))), "expected a varint"),
+        (envelope("v1", "Secret", b"", lfield(3, "gzip")), "content encoding"),
+        (envelope("v1", "Secret", lfield(2, b"\x80")), "truncated varint"),
+    ],
+)
 def test_malformed_body_is_bad_request(body: bytes, message: str) -> None:
     with pytest.raises(StatusError) as raised:
         decode_object(body)

@@ -13,26 +13,29 @@ from minikube_py.model.quantity import (
 )
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("100m", Fraction(1, 10)),
-    ("1", Fraction(1)),
-    ("1.5", Fraction(3, 2)),
-    ("128Mi", Fraction(128 * 1024**2)),
-    ("1G", Fraction(10**9)),
-    ("1e3", Fraction(1000)),
-    ("1E-3", Fraction(1, 1000)),
-    ("2Ki", Fraction(2048)),
-    ("0.5Gi", Fraction(512 * 1024**2)),
-    (".5", Fraction(1, 2)),
-    ("5.", Fraction(5)),
-    ("+3k", Fraction(3000)),
-    ("-100m", Fraction(-1, 10)),
-    ("10n", Fraction(1, 10**8)),
-    ("1u", Fraction(1, 10**6)),
-    ("1Ei", Fraction(1024**6)),
-    (2, Fraction(2)),
-    (0.25, Fraction(1, 4)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("100m", Fraction(1, 10)),
+        ("1", Fraction(1)),
+        ("1.5", Fraction(3, 2)),
+        ("128Mi", Fraction(128 * 1024**2)),
+        ("1G", Fraction(10**9)),
+        ("1e3", Fraction(1000)),
+        ("1E-3", Fraction(1, 1000)),
+        ("2Ki", Fraction(2048)),
+        ("0.5Gi", Fraction(512 * 1024**2)),
+        (".5", Fraction(1, 2)),
+        ("5.", Fraction(5)),
+        ("+3k", Fraction(3000)),
+        ("-100m", Fraction(-1, 10)),
+        ("10n", Fraction(1, 10**8)),
+        ("1u", Fraction(1, 10**6)),
+        ("1Ei", Fraction(1024**6)),
+        (2, Fraction(2)),
+        (0.25, Fraction(1, 4)),
+    ],
+)
 def test_parse_values(text: str | int | float, expected: Fraction) -> None:
     assert parse_quantity(text) == expected
 
@@ -55,27 +58,30 @@ def test_format_of_notation_is_remembered() -> None:
     assert parse_quantity_format("1e9")[1] is Format.DECIMAL_EXPONENT
 
 
-@pytest.mark.parametrize(("text", "canonical"), [
-    ("1000", "1k"),
-    ("1500", "1500"),
-    ("0.1", "100m"),
-    ("1000m", "1"),
-    ("1.5", "1500m"),
-    ("1e3", "1e3"),
-    ("1500e0", "1500"),
-    ("1k", "1k"),
-    ("1.5Gi", "1536Mi"),
-    ("1024Ki", "1Mi"),
-    ("100Ki", "100Ki"),
-    ("0.5Ki", "512"),
-    ("1.5Ki", "1536"),
-    ("0", "0"),
-    ("0Mi", "0"),
-    ("-1.5", "-1500m"),
-    ("12e6", "12e6"),
-    ("12000e3", "12e6"),
-    ("5n", "5n"),
-])
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [
+        ("1000", "1k"),
+        ("1500", "1500"),
+        ("0.1", "100m"),
+        ("1000m", "1"),
+        ("1.5", "1500m"),
+        ("1e3", "1e3"),
+        ("1500e0", "1500"),
+        ("1k", "1k"),
+        ("1.5Gi", "1536Mi"),
+        ("1024Ki", "1Mi"),
+        ("100Ki", "100Ki"),
+        ("0.5Ki", "512"),
+        ("1.5Ki", "1536"),
+        ("0", "0"),
+        ("0Mi", "0"),
+        ("-1.5", "-1500m"),
+        ("12e6", "12e6"),
+        ("12000e3", "12e6"),
+        ("5n", "5n"),
+    ],
+)
 def test_format_canonical(text: str, canonical: str) -> None:
     assert format_quantity(text) == canonical
 

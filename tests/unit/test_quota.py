@@ -20,13 +20,18 @@ assert PODS and SERVICES and CONFIG_MAPS and DEPLOYMENTS
 
 
 def _pod(name: str = "p", phase: str = "Pending", **resources: dict[str, str]) -> dict[str, Any]:
-    return {"metadata": {"name": name, "namespace": "ns"}, "status": {"phase": phase},
-            "spec": {"containers": [{"name": "c", "resources": dict(resources)}]}}
+    return {
+        "metadata": {"name": name, "namespace": "ns"},
+        "status": {"phase": phase},
+        "spec": {"containers": [{"name": "c", "resources": dict(resources)}]},
+    }
 
 
 def _quota(hard: dict[str, str], used_now: dict[str, str] | None = None, name: str = "q") -> dict[str, Any]:
-    quota: dict[str, Any] = {"metadata": {"name": name, "namespace": "ns", "resourceVersion": "5"},
-                             "spec": {"hard": hard}}
+    quota: dict[str, Any] = {
+        "metadata": {"name": name, "namespace": "ns", "resourceVersion": "5"},
+        "spec": {"hard": hard},
+    }
     if used_now is not None:
         quota["status"] = {"hard": hard, "used": used_now}
     return quota
@@ -43,8 +48,15 @@ def test_pod_usage() -> None:
     pod = _pod(requests={"cpu": "250m", "memory": "64Mi"}, limits={"cpu": "500m", "memory": "64Mi"})
     pod["spec"]["containers"].append({"name": "d", "resources": {"requests": {"cpu": "250m"}}})
     assert usage(PODS, pod, NOW) == {
-        "count/pods": "1", "pods": "1", "cpu": "500m", "requests.cpu": "500m", "memory": "64Mi",
-        "requests.memory": "64Mi", "limits.cpu": "500m", "limits.memory": "64Mi"}
+        "count/pods": "1",
+        "pods": "1",
+        "cpu": "500m",
+        "requests.cpu": "500m",
+        "memory": "64Mi",
+        "requests.memory": "64Mi",
+        "limits.cpu": "500m",
+        "limits.memory": "64Mi",
+    }
 
 
 def test_an_init_container_raises_the_pods_requests_to_its_own() -> None:
@@ -65,12 +77,17 @@ def test_service_usage() -> None:
 def test_claim_usage() -> None:
     """PersistentVolumeClaims are counted by kind name, so they are quota'd once the kind is served."""
     claims = ResourceType("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", "persistentvolumeclaim", True)
-    claim = {"metadata": {"name": "data"},
-             "spec": {"storageClassName": "local-path", "resources": {"requests": {"storage": "2Gi"}}}}
+    claim = {
+        "metadata": {"name": "data"},
+        "spec": {"storageClassName": "local-path", "resources": {"requests": {"storage": "2Gi"}}},
+    }
     assert usage(claims, claim, NOW) == {
-        "count/persistentvolumeclaims": "1", "persistentvolumeclaims": "1", "requests.storage": "2Gi",
+        "count/persistentvolumeclaims": "1",
+        "persistentvolumeclaims": "1",
+        "requests.storage": "2Gi",
         "local-path.storageclass.storage.k8s.io/requests.storage": "2Gi",
-        "local-path.storageclass.storage.k8s.io/persistentvolumeclaims": "1"}
+        "local-path.storageclass.storage.k8s.io/persistentvolumeclaims": "1",
+    }
     assert governs(claims, "requests.storage") and not governs(PODS, "requests.storage")
     with pytest.raises(QuotaRefused, match=r"requested: requests\.storage=2Gi, used: requests\.storage=9Gi"):
         charge([_quota({"requests.storage": "10Gi"}, {"requests.storage": "9Gi"})], claims, claim, None, NOW)
@@ -84,12 +101,16 @@ def test_which_resources_concern_a_kind() -> None:
 
 def test_used_and_the_controllers_status() -> None:
     quota = _quota({"pods": "3", "requests.cpu": "2", "configmaps": "5"})
-    objects = [(PODS, [_pod("a", requests={"cpu": "500m"}), _pod("b", phase="Failed", requests={"cpu": "1"})]),
-               (CONFIG_MAPS, [{"metadata": {"name": "c"}}])]
+    objects = [
+        (PODS, [_pod("a", requests={"cpu": "500m"}), _pod("b", phase="Failed", requests={"cpu": "1"})]),
+        (CONFIG_MAPS, [{"metadata": {"name": "c"}}]),
+    ]
     counted = used(quota, objects, NOW)
     assert counted == {"pods": "1", "requests.cpu": "500m", "configmaps": "1"}
-    assert quota_status(quota, counted) == {"hard": {"pods": "3", "requests.cpu": "2", "configmaps": "5"},
-                                            "used": counted}
+    assert quota_status(quota, counted) == {
+        "hard": {"pods": "3", "requests.cpu": "2", "configmaps": "5"},
+        "used": counted,
+    }
 
 
 def test_a_create_within_the_quota_is_charged() -> None:
@@ -105,14 +126,18 @@ def test_a_create_beyond_the_quota_is_refused_with_kubernetes_message() -> None:
 
 
 def test_the_message_names_every_exceeded_resource_sorted() -> None:
-    quota = _quota({"pods": "5", "requests.cpu": "1", "requests.memory": "1Gi"},
-                   {"pods": "0", "requests.cpu": "800m", "requests.memory": "1000Mi"})
+    quota = _quota(
+        {"pods": "5", "requests.cpu": "1", "requests.memory": "1Gi"},
+        {"pods": "0", "requests.cpu": "800m", "requests.memory": "1000Mi"},
+    )
     pod = _pod(requests={"cpu": "500m", "memory": "100Mi"})
     with pytest.raises(QuotaRefused) as refused:
         charge([quota], PODS, pod, None, NOW)
-    assert str(refused.value) == ("exceeded quota: q, requested: requests.cpu=500m,requests.memory=100Mi, "
-                                  "used: requests.cpu=800m,requests.memory=1000Mi, "
-                                  "limited: requests.cpu=1,requests.memory=1Gi")
+    assert str(refused.value) == (
+        "exceeded quota: q, requested: requests.cpu=500m,requests.memory=100Mi, "
+        "used: requests.cpu=800m,requests.memory=1000Mi, "
+        "limited: requests.cpu=1,requests.memory=1Gi"
+    )
 
 
 def test_a_pod_without_the_constrained_request_fails_the_quota() -> None:
@@ -121,7 +146,9 @@ def test_a_pod_without_the_constrained_request_fails_the_quota() -> None:
     pod["spec"]["containers"].append({"name": "b", "resources": {}})
     with pytest.raises(QuotaRefused) as refused:
         charge([quota], PODS, pod, None, NOW)
-    assert str(refused.value) == "failed quota: q: must specify limits.cpu for: b,c; must specify requests.memory for: b"
+    assert (
+        str(refused.value) == "failed quota: q: must specify limits.cpu for: b,c; must specify requests.memory for: b"
+    )
 
 
 def test_a_quota_the_controller_has_not_seen_does_not_apply_yet() -> None:
@@ -145,7 +172,10 @@ def test_an_update_is_charged_only_what_it_adds() -> None:
     old = {"metadata": {"name": "s"}, "spec": {"type": "NodePort", "ports": [{"port": 80}]}}
     relabelled = {"metadata": {"name": "s", "labels": {"a": "b"}}, "spec": old["spec"]}
     assert charge([quota], SERVICES, relabelled, old, NOW) == []
-    grown = {"metadata": {"name": "s"}, "spec": {"type": "NodePort", "ports": [{"port": 80}, {"port": 81}, {"port": 82}]}}
+    grown = {
+        "metadata": {"name": "s"},
+        "spec": {"type": "NodePort", "ports": [{"port": 80}, {"port": 81}, {"port": 82}]},
+    }
     with pytest.raises(QuotaRefused, match=r"requested: services\.nodeports=2, used: services\.nodeports=1"):
         charge([quota], SERVICES, grown, old, NOW)
 
@@ -180,8 +210,11 @@ def test_scope_selectors() -> None:
     cross = selecting({"scopeName": "CrossNamespacePodAffinity", "operator": "Exists"})
     assert charge([cross], PODS, _pod(), None, NOW) == []
     affine = _pod()
-    affine["spec"]["affinity"] = {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
-        {"topologyKey": "zone", "namespaceSelector": {}}]}}
+    affine["spec"]["affinity"] = {
+        "podAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": [{"topologyKey": "zone", "namespaceSelector": {}}]
+        }
+    }
     with pytest.raises(QuotaRefused):
         charge([cross], PODS, affine, None, NOW)
 
@@ -189,5 +222,10 @@ def test_scope_selectors() -> None:
 def test_object_counts_of_any_kind() -> None:
     deployment = {"metadata": {"name": "d"}, "spec": {}}
     with pytest.raises(QuotaRefused, match=r"requested: count/deployments\.apps=1"):
-        charge([_quota({"count/deployments.apps": "1"}, {"count/deployments.apps": "1"})], DEPLOYMENTS, deployment,
-               None, NOW)
+        charge(
+            [_quota({"count/deployments.apps": "1"}, {"count/deployments.apps": "1"})],
+            DEPLOYMENTS,
+            deployment,
+            None,
+            NOW,
+        )

@@ -30,8 +30,13 @@ from minikube_py.model.requestinfo import RequestInfo, request_info
 G = "rbac.authorization.k8s.io"
 
 
-def rule(verbs: list[str], groups: list[str] | None = None, resources: list[str] | None = None,
-         names: list[str] | None = None, urls: list[str] | None = None) -> Rule:
+def rule(
+    verbs: list[str],
+    groups: list[str] | None = None,
+    resources: list[str] | None = None,
+    names: list[str] | None = None,
+    urls: list[str] | None = None,
+) -> Rule:
     spec: dict[str, Any] = {"verbs": verbs}
     if groups is not None:
         spec["apiGroups"] = groups
@@ -95,16 +100,20 @@ def test_non_resource_urls_match_exactly_or_by_prefix_star() -> None:
     assert can(rule(["*"], urls=["*"]), "GET", "/anything")
 
 
-def binding(kind: str, name: str, role_kind: str, role: str, subjects: list[dict[str, str]],
-            namespace: str = "") -> dict[str, Any]:
+def binding(
+    kind: str, name: str, role_kind: str, role: str, subjects: list[dict[str, str]], namespace: str = ""
+) -> dict[str, Any]:
     md = {"name": name, **({"namespace": namespace} if namespace else {})}
-    return {"kind": kind, "metadata": md, "roleRef": {"apiGroup": G, "kind": role_kind, "name": role},
-            "subjects": subjects}
+    return {
+        "kind": kind,
+        "metadata": md,
+        "roleRef": {"apiGroup": G, "kind": role_kind, "name": role},
+        "subjects": subjects,
+    }
 
 
 def role(kind: str, name: str, rules: list[dict[str, Any]], namespace: str = "") -> dict[str, Any]:
-    return {"kind": kind, "metadata": {"name": name, **({"namespace": namespace} if namespace else {})},
-            "rules": rules}
+    return {"kind": kind, "metadata": {"name": name, **({"namespace": namespace} if namespace else {})}, "rules": rules}
 
 
 READ_PODS = [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]
@@ -119,8 +128,10 @@ def policy_with(*objects: dict[str, Any]) -> Policy:
 
 
 def test_a_role_binding_grants_its_role_in_its_namespace_only() -> None:
-    policy = policy_with(role("Role", "reader", READ_PODS, "team"),
-                         binding("RoleBinding", "b", "Role", "reader", [{"kind": "User", "name": "alice"}], "team"))
+    policy = policy_with(
+        role("Role", "reader", READ_PODS, "team"),
+        binding("RoleBinding", "b", "Role", "reader", [{"kind": "User", "name": "alice"}], "team"),
+    )
     alice = UserInfo("alice", ("system:authenticated",))
     assert authorize(alice, LIST_PODS, policy).allowed
     assert not authorize(alice, request_info("GET", "/api/v1/namespaces/other/pods"), policy).allowed
@@ -129,9 +140,11 @@ def test_a_role_binding_grants_its_role_in_its_namespace_only() -> None:
 
 
 def test_a_role_binding_may_refer_to_a_cluster_role_and_a_cluster_role_binding_grants_everywhere() -> None:
-    policy = policy_with(role("ClusterRole", "reader", READ_PODS),
-                         binding("RoleBinding", "b", "ClusterRole", "reader", [{"kind": "Group", "name": "dev"}], "team"),
-                         binding("ClusterRoleBinding", "c", "ClusterRole", "reader", [{"kind": "User", "name": "ops"}]))
+    policy = policy_with(
+        role("ClusterRole", "reader", READ_PODS),
+        binding("RoleBinding", "b", "ClusterRole", "reader", [{"kind": "Group", "name": "dev"}], "team"),
+        binding("ClusterRoleBinding", "c", "ClusterRole", "reader", [{"kind": "User", "name": "ops"}]),
+    )
     assert authorize(UserInfo("x", ("dev",)), LIST_PODS, policy).allowed
     assert not authorize(UserInfo("x", ("dev",)), request_info("GET", "/api/v1/namespaces/b/pods"), policy).allowed
     assert authorize(UserInfo("ops"), request_info("GET", "/api/v1/pods"), policy).allowed
@@ -140,9 +153,10 @@ def test_a_role_binding_may_refer_to_a_cluster_role_and_a_cluster_role_binding_g
 
 
 def test_service_account_subjects_are_their_user_names() -> None:
-    policy = policy_with(role("Role", "reader", READ_PODS, "team"),
-                         binding("RoleBinding", "b", "Role", "reader", [{"kind": "ServiceAccount", "name": "bot"}],
-                                 "team"))
+    policy = policy_with(
+        role("Role", "reader", READ_PODS, "team"),
+        binding("RoleBinding", "b", "Role", "reader", [{"kind": "ServiceAccount", "name": "bot"}], "team"),
+    )
     bot = UserInfo(service_account_user("team", "bot"), service_account_groups("team"))
     assert bot.name == "system:serviceaccount:team:bot"
     assert authorize(bot, LIST_PODS, policy).allowed
@@ -151,8 +165,10 @@ def test_service_account_subjects_are_their_user_names() -> None:
 
 
 def test_bindings_and_roles_follow_updates_and_deletions() -> None:
-    policy = policy_with(role("Role", "reader", READ_PODS, "team"),
-                         binding("RoleBinding", "b", "Role", "reader", [{"kind": "User", "name": "alice"}], "team"))
+    policy = policy_with(
+        role("Role", "reader", READ_PODS, "team"),
+        binding("RoleBinding", "b", "Role", "reader", [{"kind": "User", "name": "alice"}], "team"),
+    )
     alice = UserInfo("alice")
     policy.put("RoleBinding", binding("RoleBinding", "b", "Role", "reader", [{"kind": "User", "name": "bob"}], "team"))
     assert not authorize(alice, LIST_PODS, policy).allowed
@@ -177,8 +193,10 @@ def test_masters_may_do_anything_without_a_binding() -> None:
 def test_the_index_answers_from_the_subjects_bindings_only() -> None:
     """A request looks at the bindings naming its user and groups, not at every binding."""
     objects = [role("ClusterRole", "reader", READ_PODS)]
-    objects += [binding("ClusterRoleBinding", f"b{i}", "ClusterRole", "reader", [{"kind": "User", "name": f"u{i}"}])
-                for i in range(2000)]
+    objects += [
+        binding("ClusterRoleBinding", f"b{i}", "ClusterRole", "reader", [{"kind": "User", "name": f"u{i}"}])
+        for i in range(2000)
+    ]
     policy = policy_with(*objects)
     assert [b.name for b in policy.bindings_for(UserInfo("u7", ("g",)), "team")] == ["b7"]
 
@@ -213,13 +231,21 @@ def test_resource_names_narrow_what_can_be_granted() -> None:
 
 
 def test_aggregated_rules_are_the_union_of_the_matching_roles() -> None:
-    admin = {"metadata": {"name": "monitoring"}, "aggregationRule": {"clusterRoleSelectors": [
-        {"matchLabels": {"aggregate-to-monitoring": "true"}}]}, "rules": []}
+    admin = {
+        "metadata": {"name": "monitoring"},
+        "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {"aggregate-to-monitoring": "true"}}]},
+        "rules": [],
+    }
     a = {"metadata": {"name": "a", "labels": {"aggregate-to-monitoring": "true"}}, "rules": READ_PODS}
-    b = {"metadata": {"name": "b", "labels": {"aggregate-to-monitoring": "true"}},
-         "rules": [*READ_PODS, {"verbs": ["get"], "nonResourceURLs": ["/metrics"]}]}
+    b = {
+        "metadata": {"name": "b", "labels": {"aggregate-to-monitoring": "true"}},
+        "rules": [*READ_PODS, {"verbs": ["get"], "nonResourceURLs": ["/metrics"]}],
+    }
     c = {"metadata": {"name": "c"}, "rules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}]}
-    assert aggregated_rules(admin, [c, b, a, admin]) == [*READ_PODS, {"verbs": ["get"], "nonResourceURLs": ["/metrics"]}]
+    assert aggregated_rules(admin, [c, b, a, admin]) == [
+        *READ_PODS,
+        {"verbs": ["get"], "nonResourceURLs": ["/metrics"]},
+    ]
     assert aggregated_rules(a, [a, b]) is None
 
 
@@ -227,37 +253,68 @@ def test_aggregated_rules_are_the_union_of_the_matching_roles() -> None:
 
 
 def test_rule_and_binding_validation() -> None:
-    assert [e.field for e in validate_role({"rules": [{"resources": ["pods"]}]})] == ["rules[0].verbs",
-                                                                                      "rules[0].apiGroups"]
+    assert [e.field for e in validate_role({"rules": [{"resources": ["pods"]}]})] == [
+        "rules[0].verbs",
+        "rules[0].apiGroups",
+    ]
     assert [e.field for e in validate_role({"rules": [{"verbs": ["get"], "nonResourceURLs": ["/x"]}]})] == [
-        "rules[0].nonResourceURLs"]
-    ok = binding("RoleBinding", "b", "Role", "r", [{"kind": "ServiceAccount", "name": "bot"},
-                                                   {"kind": "User", "name": "u", "apiGroup": G}], "ns")
+        "rules[0].nonResourceURLs"
+    ]
+    ok = binding(
+        "RoleBinding",
+        "b",
+        "Role",
+        "r",
+        [{"kind": "ServiceAccount", "name": "bot"}, {"kind": "User", "name": "u", "apiGroup": G}],
+        "ns",
+    )
     assert validate_role_binding(ok) == []
-    bad = binding("ClusterRoleBinding", "b", "Role", "", [{"kind": "ServiceAccount", "name": "bot"},
-                                                          {"kind": "Robot", "name": "r"}])
+    bad = binding(
+        "ClusterRoleBinding",
+        "b",
+        "Role",
+        "",
+        [{"kind": "ServiceAccount", "name": "bot"}, {"kind": "Robot", "name": "r"}],
+    )
     assert [e.field for e in validate_cluster_role_binding(bad)] == [
-        "roleRef.kind", "roleRef.name", "subjects[0].namespace", "subjects[1].kind"]
+        "roleRef.kind",
+        "roleRef.name",
+        "subjects[0].namespace",
+        "subjects[1].kind",
+    ]
     changed = binding("RoleBinding", "b", "ClusterRole", "r", [], "ns")
     assert [e.field for e in validate_role_ref_unchanged(changed, ok)] == ["roleRef"]
 
 
-@pytest.mark.parametrize(("info", "message"), [
-    (request_info("GET", "/api/v1/namespaces/kube-system/pods"),
-     'pods is forbidden: User "system:serviceaccount:default:reader" cannot list resource "pods" in API group "" '
-     'in the namespace "kube-system"'),
-    (request_info("GET", "/apis/apps/v1/namespaces/a/deployments/d"),
-     'deployments.apps "d" is forbidden: User "system:serviceaccount:default:reader" cannot get resource '
-     '"deployments" in API group "apps" in the namespace "a"'),
-    (request_info("GET", "/api/v1/namespaces/a/pods/p/log"),
-     'pods "p" is forbidden: User "system:serviceaccount:default:reader" cannot get resource "pods/log" in API '
-     'group "" in the namespace "a"'),
-    (request_info("DELETE", "/api/v1/nodes"),
-     'nodes is forbidden: User "system:serviceaccount:default:reader" cannot deletecollection resource "nodes" in '
-     'API group "" at the cluster scope'),
-    (RequestInfo("get", "/metrics"),
-     'forbidden: User "system:serviceaccount:default:reader" cannot get path "/metrics"'),
-])
+@pytest.mark.parametrize(
+    ("info", "message"),
+    [
+        (
+            request_info("GET", "/api/v1/namespaces/kube-system/pods"),
+            'pods is forbidden: User "system:serviceaccount:default:reader" cannot list resource "pods" in API group "" '
+            'in the namespace "kube-system"',
+        ),
+        (
+            request_info("GET", "/apis/apps/v1/namespaces/a/deployments/d"),
+            'deployments.apps "d" is forbidden: User "system:serviceaccount:default:reader" cannot get resource '
+            '"deployments" in API group "apps" in the namespace "a"',
+        ),
+        (
+            request_info("GET", "/api/v1/namespaces/a/pods/p/log"),
+            'pods "p" is forbidden: User "system:serviceaccount:default:reader" cannot get resource "pods/log" in API '
+            'group "" in the namespace "a"',
+        ),
+        (
+            request_info("DELETE", "/api/v1/nodes"),
+            'nodes is forbidden: User "system:serviceaccount:default:reader" cannot deletecollection resource "nodes" in '
+            'API group "" at the cluster scope',
+        ),
+        (
+            RequestInfo("get", "/metrics"),
+            'forbidden: User "system:serviceaccount:default:reader" cannot get path "/metrics"',
+        ),
+    ],
+)
 def test_the_forbidden_message_is_kube_apiservers(info: RequestInfo, message: str) -> None:
     error = errors.forbidden_by_policy("system:serviceaccount:default:reader", info)
     assert (error.code, error.reason, error.message) == (403, "Forbidden", message)

@@ -19,8 +19,12 @@ CONFIGMAPS = by_plural("", "v1", "configmaps")
 
 
 def configmap(name: str, **labels: str) -> Obj:
-    return {"metadata": {"name": name, "namespace": "ns", "labels": labels}, "data": {"k": name},
-            "kind": "ConfigMap", "apiVersion": "v1"}
+    return {
+        "metadata": {"name": name, "namespace": "ns", "labels": labels},
+        "data": {"k": name},
+        "kind": "ConfigMap",
+        "apiVersion": "v1",
+    }
 
 
 @pytest.fixture
@@ -38,8 +42,14 @@ def test_the_store_writes_the_type_first_so_a_text_can_be_checked_by_its_head() 
 async def test_texts_match_the_decoded_listing_with_and_without_the_fast_path(store: Store, registry: Registry) -> None:
     await store.commit([Create("/core/configmaps/ns/a", configmap("a", app="x"))])
     # written before the type-first encoding (or by the server itself without a type): no usable head
-    await store.commit([Create("/core/configmaps/ns/b", {"metadata": {"name": "b", "namespace": "ns",
-                                                                      "labels": {"app": "y"}}, "data": {}})])
+    await store.commit(
+        [
+            Create(
+                "/core/configmaps/ns/b",
+                {"metadata": {"name": "b", "namespace": "ns", "labels": {"app": "y"}}, "data": {}},
+            )
+        ]
+    )
     await store.commit([Create("/core/configmaps/ns/c", configmap("c", app="x"))])
     await store.commit([Create("/core/configmaps/other/d", configmap("d", app="x"))])
     for namespace in ("ns", None):
@@ -72,7 +82,9 @@ async def test_a_get_answers_the_stored_text_or_the_typed_object(store: Store, r
     await store.commit([Create("/core/configmaps/ns/a", configmap("a"))])
     await store.commit([Create("/core/configmaps/ns/b", {"metadata": {"name": "b", "namespace": "ns"}})])
     for name in "ab":
-        assert orjson.loads(await registry.get_json(CONFIGMAPS, "ns", name)) == await registry.get(CONFIGMAPS, "ns", name)
+        assert orjson.loads(await registry.get_json(CONFIGMAPS, "ns", name)) == await registry.get(
+            CONFIGMAPS, "ns", name
+        )
     assert (await registry.get_json(CONFIGMAPS, "ns", "a")).startswith('{"apiVersion":"v1","kind":"ConfigMap",')
     with pytest.raises(errors.StatusError) as missing:
         await registry.get_json(CONFIGMAPS, "ns", "c")

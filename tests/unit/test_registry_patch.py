@@ -60,8 +60,24 @@ async def delete(store: Store) -> None:
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
     opened = open_store(f"sqlite:///{tmp_path / 'state.db'}")
     await opened.start()
-    await opened.commit([Create(KEY, {"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "1"}, "metadata": {
-        "name": "cm", "namespace": "ns", "uid": "u-1", "creationTimestamp": "2026-01-01T00:00:00Z"}})])
+    await opened.commit(
+        [
+            Create(
+                KEY,
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "data": {"k": "1"},
+                    "metadata": {
+                        "name": "cm",
+                        "namespace": "ns",
+                        "uid": "u-1",
+                        "creationTimestamp": "2026-01-01T00:00:00Z",
+                    },
+                },
+            )
+        ]
+    )
     yield opened
     await opened.close()
 

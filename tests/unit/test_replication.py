@@ -32,21 +32,41 @@ def ts(seconds_ago: float) -> str:
     return (NOW - timedelta(seconds=seconds_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def pod(name: str, *, node: str = "", phase: str = "Running", ready: bool | None = None, ready_ago: float = 100,
-        created_ago: float = 200, restarts: int = 0, labels: dict[str, str] | None = None,
-        owner: str | None = None, deleting: bool = False) -> Obj:
-    md: Obj = {"name": name, "namespace": "ns", "uid": f"uid-{name}", "creationTimestamp": ts(created_ago),
-               "labels": {"app": "web"} if labels is None else labels, "resourceVersion": "1"}
+def pod(
+    name: str,
+    *,
+    node: str = "",
+    phase: str = "Running",
+    ready: bool | None = None,
+    ready_ago: float = 100,
+    created_ago: float = 200,
+    restarts: int = 0,
+    labels: dict[str, str] | None = None,
+    owner: str | None = None,
+    deleting: bool = False,
+) -> Obj:
+    md: Obj = {
+        "name": name,
+        "namespace": "ns",
+        "uid": f"uid-{name}",
+        "creationTimestamp": ts(created_ago),
+        "labels": {"app": "web"} if labels is None else labels,
+        "resourceVersion": "1",
+    }
     if owner is not None:
-        md["ownerReferences"] = [{"apiVersion": "v1", "kind": "ReplicationController", "name": "rc", "uid": owner,
-                                  "controller": True}]
+        md["ownerReferences"] = [
+            {"apiVersion": "v1", "kind": "ReplicationController", "name": "rc", "uid": owner, "controller": True}
+        ]
     if deleting:
         md["deletionTimestamp"] = ts(0)
     is_ready = phase == "Running" if ready is None else ready
-    status: Obj = {"phase": phase,
-                   "conditions": [{"type": "Ready", "status": "True" if is_ready else "False",
-                                   "lastTransitionTime": ts(ready_ago)}],
-                   "containerStatuses": [{"name": "c", "restartCount": restarts}]}
+    status: Obj = {
+        "phase": phase,
+        "conditions": [
+            {"type": "Ready", "status": "True" if is_ready else "False", "lastTransitionTime": ts(ready_ago)}
+        ],
+        "containerStatuses": [{"name": "c", "restartCount": restarts}],
+    }
     return {"metadata": md, "spec": {"nodeName": node} if node else {}, "status": status}
 
 
@@ -90,8 +110,13 @@ SELECTOR = label_selector_from_spec({"matchLabels": {"app": "web"}})
 
 
 def test_claim_adopts_matching_orphans_and_releases_mismatched_children() -> None:
-    pods = [pod("mine", owner="me"), pod("orphan"), pod("stray", owner="me", labels={"app": "db"}),
-            pod("other-orphan", labels={"app": "db"}), pod("theirs", owner="someone-else")]
+    pods = [
+        pod("mine", owner="me"),
+        pod("orphan"),
+        pod("stray", owner="me", labels={"app": "db"}),
+        pod("other-orphan", labels={"app": "db"}),
+        pod("theirs", owner="someone-else"),
+    ]
     claim = claim_pods("me", SELECTOR, pods, owner_deleting=False)
     assert names(claim.owned) == ["mine"]
     assert names(claim.adopt) == ["orphan"]
@@ -99,8 +124,11 @@ def test_claim_adopts_matching_orphans_and_releases_mismatched_children() -> Non
 
 
 def test_claim_leaves_pods_being_deleted_alone() -> None:
-    pods = [pod("orphan", deleting=True), pod("stray", owner="me", labels={}, deleting=True),
-            pod("mine", owner="me", deleting=True)]
+    pods = [
+        pod("orphan", deleting=True),
+        pod("stray", owner="me", labels={}, deleting=True),
+        pod("mine", owner="me", deleting=True),
+    ]
     claim = claim_pods("me", SELECTOR, pods, owner_deleting=False)
     assert names(claim.owned) == ["mine"] and not claim.adopt and not claim.release
 
@@ -119,15 +147,25 @@ def test_absent_selector_claims_nothing() -> None:
 # ------------------------------------------------------------------------------ scaling
 
 
-@pytest.mark.parametrize(("active", "replicas", "diff"), [
-    (3, 3, 0), (0, 5, 5), (7, 2, -5), (0, 1200, 500), (1200, 0, -500), (499, 0, -499)])
+@pytest.mark.parametrize(
+    ("active", "replicas", "diff"), [(3, 3, 0), (0, 5, 5), (7, 2, -5), (0, 1200, 500), (1200, 0, -500), (499, 0, -499)]
+)
 def test_replica_diff_is_capped_by_the_burst(active: int, replicas: int, diff: int) -> None:
     assert replica_diff(active, replicas) == diff
 
 
-@pytest.mark.parametrize(("count", "batches"), [
-    (0, []), (1, [1]), (2, [1, 1]), (3, [1, 2]), (7, [1, 2, 4]), (10, [1, 2, 4, 3]),
-    (500, [1, 2, 4, 8, 16, 32, 64, 128, 245])])
+@pytest.mark.parametrize(
+    ("count", "batches"),
+    [
+        (0, []),
+        (1, [1]),
+        (2, [1, 1]),
+        (3, [1, 2]),
+        (7, [1, 2, 4]),
+        (10, [1, 2, 4, 3]),
+        (500, [1, 2, 4, 8, 16, 32, 64, 128, 245]),
+    ],
+)
 def test_slow_start_batches_double(count: int, batches: list[int]) -> None:
     assert slow_start_batches(count) == batches
     assert sum(slow_start_batches(count)) == count
@@ -155,8 +193,11 @@ def test_deletion_order_follows_activity() -> None:
 
 
 def test_deletion_prefers_pods_doubled_up_on_a_node() -> None:
-    pods = [pod("alone", node="n1", created_ago=10), pod("shared-a", node="n2", created_ago=500),
-            pod("shared-b", node="n2", created_ago=400)]
+    pods = [
+        pod("alone", node="n1", created_ago=10),
+        pod("shared-a", node="n2", created_ago=500),
+        pod("shared-b", node="n2", created_ago=400),
+    ]
     assert names(pods_to_delete(pods, 1)) == ["shared-b"]
 
 
@@ -175,18 +216,27 @@ def test_pods_to_delete_all_when_count_covers_them() -> None:
 
 
 def owner(**spec: Any) -> Obj:
-    return {"metadata": {"name": "rc", "namespace": "ns", "uid": "me", "generation": 4},
-            "spec": {"replicas": 3, "template": {"metadata": {"labels": {"app": "web", "tier": "fe"}}}, **spec},
-            "status": {}}
+    return {
+        "metadata": {"name": "rc", "namespace": "ns", "uid": "me", "generation": 4},
+        "spec": {"replicas": 3, "template": {"metadata": {"labels": {"app": "web", "tier": "fe"}}}, **spec},
+        "status": {},
+    }
 
 
 def test_status_counts() -> None:
-    active = [pod("a", labels={"app": "web", "tier": "fe"}, ready_ago=2),
-              pod("b", labels={"app": "web", "tier": "fe"}, ready_ago=60),
-              pod("c", labels={"app": "web"}, ready=False)]
+    active = [
+        pod("a", labels={"app": "web", "tier": "fe"}, ready_ago=2),
+        pod("b", labels={"app": "web", "tier": "fe"}, ready_ago=60),
+        pod("c", labels={"app": "web"}, ready=False),
+    ]
     status = replica_status(owner(minReadySeconds=10), active, NOW, None)
-    assert status == {"replicas": 3, "fullyLabeledReplicas": 2, "readyReplicas": 2, "availableReplicas": 1,
-                      "observedGeneration": 4}
+    assert status == {
+        "replicas": 3,
+        "fullyLabeledReplicas": 2,
+        "readyReplicas": 2,
+        "availableReplicas": 1,
+        "observedGeneration": 4,
+    }
 
 
 def test_status_leaves_zero_counts_out() -> None:
@@ -197,8 +247,13 @@ def test_replica_failure_condition_set_kept_and_cleared() -> None:
     rc = owner()
     failed = replica_status(rc, [], NOW, ("FailedCreate", "pods is forbidden: quota"))
     condition = failed["conditions"][0]
-    assert condition == {"type": REPLICA_FAILURE, "status": "True", "reason": "FailedCreate",
-                         "message": "pods is forbidden: quota", "lastTransitionTime": "2024-05-01T12:00:00Z"}
+    assert condition == {
+        "type": REPLICA_FAILURE,
+        "status": "True",
+        "reason": "FailedCreate",
+        "message": "pods is forbidden: quota",
+        "lastTransitionTime": "2024-05-01T12:00:00Z",
+    }
     rc["status"] = failed
     again = replica_status(rc, [], NOW + timedelta(seconds=30), ("FailedCreate", "another message"))
     assert again["conditions"] == [condition]  # first failure kept, as Kubernetes does

@@ -33,11 +33,14 @@ def test_rate_stays_exact_at_unix_time_magnitudes() -> None:
     assert usage is not None and usage.cpu_nanocores == 250_000_000
 
 
-@pytest.mark.parametrize(("before", "after"), [
-    (reading(10, 100), reading(10, 200)),  # no time between the readings
-    (reading(0, 500), reading(1, 100)),  # the counter went back
-    (reading(0, 100, started="c1"), reading(1, 900, started="c2")),  # the container restarted
-])
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (reading(10, 100), reading(10, 200)),  # no time between the readings
+        (reading(0, 500), reading(1, 100)),  # the counter went back
+        (reading(0, 100, started="c1"), reading(1, 900, started="c2")),  # the container restarted
+    ],
+)
 def test_no_rate_without_a_window_or_across_a_reset(before: m.Reading, after: m.Reading) -> None:
     assert m.cpu_rate(before, after) is None
 
@@ -47,25 +50,50 @@ def test_working_set_is_usage_less_inactive_page_cache_never_negative() -> None:
     assert m.working_set(1_000, 4_000) == 0
 
 
-@pytest.mark.parametrize(("nanocores", "text"), [
-    (12345, "12345n"), (5_000_000, "5m"), (250_000_000, "250m"), (2_000_000_000, "2"), (0, "0"),
-    (1_500_000_000, "1500m"), (193_870_316, "193870316n"),
-])
+@pytest.mark.parametrize(
+    ("nanocores", "text"),
+    [
+        (12345, "12345n"),
+        (5_000_000, "5m"),
+        (250_000_000, "250m"),
+        (2_000_000_000, "2"),
+        (0, "0"),
+        (1_500_000_000, "1500m"),
+        (193_870_316, "193870316n"),
+    ],
+)
 def test_cpu_is_written_as_metrics_server_writes_it(nanocores: int, text: str) -> None:
     assert m.cpu_quantity(nanocores) == text
 
 
-@pytest.mark.parametrize(("amount", "text"), [
-    (5264 * 1024, "5264Ki"), (64 << 20, "64Mi"), (1 << 30, "1Gi"), (123_456, "123456"), (0, "0"), (1000, "1k"),
-])
+@pytest.mark.parametrize(
+    ("amount", "text"),
+    [
+        (5264 * 1024, "5264Ki"),
+        (64 << 20, "64Mi"),
+        (1 << 30, "1Gi"),
+        (123_456, "123456"),
+        (0, "0"),
+        (1000, "1k"),
+    ],
+)
 def test_memory_is_written_in_binary_units(amount: int, text: str) -> None:
     assert m.memory_quantity(amount) == text
 
 
-@pytest.mark.parametrize(("seconds", "text"), [
-    (15, "15s"), (15.0024, "15.002s"), (1.5, "1.5s"), (0.5, "500ms"), (0, "0s"), (60.5, "1m0.5s"),
-    (600, "10m0s"), (3725, "1h2m5s"),
-])
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (15, "15s"),
+        (15.0024, "15.002s"),
+        (1.5, "1.5s"),
+        (0.5, "500ms"),
+        (0, "0s"),
+        (60.5, "1m0.5s"),
+        (600, "10m0s"),
+        (3725, "1h2m5s"),
+    ],
+)
 def test_window_is_a_go_duration(seconds: float, text: str) -> None:
     assert m.go_duration(seconds) == text
 
@@ -77,30 +105,45 @@ def usage(cpu: int, memory: int, window: float = 15.0, at: float = 1_700_000_000
 def test_node_metrics_carry_labels_time_window_and_usage() -> None:
     node = {"metadata": {"name": "n1", "labels": {"zone": "a"}, "uid": "u"}, "status": {}}
     out = m.node_metrics(node, usage(193_870_316, 1_432_740 * 1024, 10.044), "2024-01-01T00:00:00Z")
-    assert out == {"kind": "NodeMetrics", "apiVersion": "metrics.k8s.io/v1beta1",
-                   "metadata": {"name": "n1", "creationTimestamp": "2024-01-01T00:00:00Z", "labels": {"zone": "a"}},
-                   "timestamp": "2023-11-14T22:13:20Z", "window": "10.044s",
-                   "usage": {"cpu": "193870316n", "memory": "1432740Ki"}}
+    assert out == {
+        "kind": "NodeMetrics",
+        "apiVersion": "metrics.k8s.io/v1beta1",
+        "metadata": {"name": "n1", "creationTimestamp": "2024-01-01T00:00:00Z", "labels": {"zone": "a"}},
+        "timestamp": "2023-11-14T22:13:20Z",
+        "window": "10.044s",
+        "usage": {"cpu": "193870316n", "memory": "1432740Ki"},
+    }
 
 
 def pod(name: str, uid: str, *containers: str, namespace: str = "default") -> Obj:
-    return {"metadata": {"name": name, "namespace": namespace, "uid": uid, "labels": {"app": name}},
-            "spec": {"containers": [{"name": c} for c in containers]}}
+    return {
+        "metadata": {"name": name, "namespace": namespace, "uid": uid, "labels": {"app": name}},
+        "spec": {"containers": [{"name": c} for c in containers]},
+    }
 
 
 def test_pod_metrics_list_containers_in_spec_order() -> None:
-    out = m.pod_metrics(pod("web", "u1", "b", "a"), [("a", usage(1_000_000, 4 << 20)),
-                                                     ("b", usage(2_000_000, 8 << 20, window=14))], "now")
+    out = m.pod_metrics(
+        pod("web", "u1", "b", "a"),
+        [("a", usage(1_000_000, 4 << 20)), ("b", usage(2_000_000, 8 << 20, window=14))],
+        "now",
+    )
     assert [c["name"] for c in out["containers"]] == ["b", "a"]
     assert out["containers"][0]["usage"] == {"cpu": "2m", "memory": "8Mi"}
-    assert out["metadata"] == {"name": "web", "namespace": "default", "creationTimestamp": "now",
-                               "labels": {"app": "web"}}
+    assert out["metadata"] == {
+        "name": "web",
+        "namespace": "default",
+        "creationTimestamp": "now",
+        "labels": {"app": "web"},
+    }
     assert out["window"] == "15s"
 
 
 def test_only_pods_with_their_own_usage_get_metrics() -> None:
-    figures: m.PodUsages = {("default", "web"): ("u1", [("c", usage(1, 1))]),
-                            ("default", "db"): ("old-uid", [("c", usage(1, 1))])}
+    figures: m.PodUsages = {
+        ("default", "web"): ("u1", [("c", usage(1, 1))]),
+        ("default", "db"): ("old-uid", [("c", usage(1, 1))]),
+    }
     pods = [pod("web", "u1", "c"), pod("db", "new-uid", "c"), pod("queue", "u3", "c")]
     items = m.pod_metrics_items(pods, figures, "now")
     assert [i["metadata"]["name"] for i in items] == ["web"]  # db was recreated, queue has no figures yet
@@ -116,18 +159,27 @@ def summary(t: str, cpu: int, *, node: int | None = None, restart: bool = False,
         return {"time": t, "usageCoreNanoSeconds": value}, {"time": t, "workingSetBytes": memory}
 
     agent_cpu, agent_mem = stats(cpu, 100 << 20)
-    node_part: Obj = {"nodeName": "n1", "systemContainers": [{"name": "pykube-agent", "cpu": agent_cpu,
-                                                              "memory": agent_mem}]}
+    node_part: Obj = {
+        "nodeName": "n1",
+        "systemContainers": [{"name": "pykube-agent", "cpu": agent_cpu, "memory": agent_mem}],
+    }
     if node is not None:
         node_part["cpu"], node_part["memory"] = stats(node, 2 << 30)
     web_cpu, web_mem = stats(app_cpu, 10 << 20)
     side_cpu, side_mem = stats(app_cpu, 5 << 20)
-    return {"node": node_part, "pods": [
-        {"podRef": {"name": "web", "namespace": "default", "uid": "u1"}, "containers": [
-            {"name": "app", "containerID": "c2" if restart else "c1", "cpu": web_cpu, "memory": web_mem},
-            {"name": "side", "containerID": "s1", "cpu": side_cpu, "memory": side_mem}]},
-        {"podRef": {"name": "empty", "namespace": "default", "uid": "u2"}, "containers": []},
-    ]}
+    return {
+        "node": node_part,
+        "pods": [
+            {
+                "podRef": {"name": "web", "namespace": "default", "uid": "u1"},
+                "containers": [
+                    {"name": "app", "containerID": "c2" if restart else "c1", "cpu": web_cpu, "memory": web_mem},
+                    {"name": "side", "containerID": "s1", "cpu": side_cpu, "memory": side_mem},
+                ],
+            },
+            {"podRef": {"name": "empty", "namespace": "default", "uid": "u2"}, "containers": []},
+        ],
+    }
 
 
 def test_parse_summary_reads_counters_at_microsecond_precision() -> None:
@@ -171,4 +223,5 @@ def test_history_keeps_the_last_points_in_order_once_each() -> None:
     assert [p.timestamp for p in ring.points] == [1002.0, 1003.0, 1004.0]
     assert [p.cpu_nanocores for p in ring.since(1003.0)] == [3, 4]
     assert m.history_points([usage(7, 8, window=14.9991, at=1_700_000_000.0)]) == [
-        {"timestamp": "2023-11-14T22:13:20Z", "window": 14.999, "cpuNanoCores": 7, "memoryBytes": 8}]
+        {"timestamp": "2023-11-14T22:13:20Z", "window": 14.999, "cpuNanoCores": 7, "memoryBytes": 8}
+    ]

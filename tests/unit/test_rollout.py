@@ -13,16 +13,26 @@ from minikube_py.model.rollout import Rollout
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 
-TEMPLATE = {"metadata": {"labels": {"app": "web"}},
-            "spec": {"containers": [{"name": "web", "image": "nginx:1.25", "resources": {}}]}}
+TEMPLATE = {
+    "metadata": {"labels": {"app": "web"}},
+    "spec": {"containers": [{"name": "web", "image": "nginx:1.25", "resources": {}}]},
+}
 
 
-def deployment(replicas: int = 3, *, generation: int = 1, status: dict | None = None, strategy: dict | None = None,
-               **spec: object) -> dict:
-    return {"metadata": {"name": "web", "namespace": "default", "generation": generation},
-            "spec": {"replicas": replicas, "strategy": strategy or {"type": "RollingUpdate"},
-                     "progressDeadlineSeconds": 600, "template": TEMPLATE, **spec},
-            "status": status or {}}
+def deployment(
+    replicas: int = 3, *, generation: int = 1, status: dict | None = None, strategy: dict | None = None, **spec: object
+) -> dict:
+    return {
+        "metadata": {"name": "web", "namespace": "default", "generation": generation},
+        "spec": {
+            "replicas": replicas,
+            "strategy": strategy or {"type": "RollingUpdate"},
+            "progressDeadlineSeconds": 600,
+            "template": TEMPLATE,
+            **spec,
+        },
+        "status": status or {},
+    }
 
 
 # ------------------------------------------------------------------------------ hash
@@ -36,8 +46,10 @@ def test_hash_is_stable_and_uses_the_safe_alphabet() -> None:
 
 
 def test_hash_ignores_its_own_label_and_empty_fields() -> None:
-    hashed = {"metadata": {"labels": {"app": "web", ro.HASH_LABEL: "abc"}, "creationTimestamp": None},
-              "spec": {"containers": [{"name": "web", "image": "nginx:1.25"}], "volumes": []}}
+    hashed = {
+        "metadata": {"labels": {"app": "web", ro.HASH_LABEL: "abc"}, "creationTimestamp": None},
+        "spec": {"containers": [{"name": "web", "image": "nginx:1.25"}], "volumes": []},
+    }
     assert ro.template_hash(hashed) == ro.template_hash(TEMPLATE)
     assert ro.equal_ignore_hash(hashed, TEMPLATE)
 
@@ -56,9 +68,17 @@ def test_safe_encode_maps_digits_like_kubernetes() -> None:
 # ------------------------------------------------------------------------------ fenceposts
 
 
-@pytest.mark.parametrize(("value", "total", "up", "expected"), [
-    (3, 10, True, 3), ("25%", 10, True, 3), ("25%", 10, False, 2), ("25%", 1, False, 0), ("100%", 4, True, 4),
-    (None, 10, True, 0)])
+@pytest.mark.parametrize(
+    ("value", "total", "up", "expected"),
+    [
+        (3, 10, True, 3),
+        ("25%", 10, True, 3),
+        ("25%", 10, False, 2),
+        ("25%", 1, False, 0),
+        ("100%", 4, True, 4),
+        (None, 10, True, 0),
+    ],
+)
 def test_scaled_value(value: int | str | None, total: int, up: bool, expected: int) -> None:
     assert ro.scaled_value(value, total, up) == expected
 
@@ -127,8 +147,9 @@ def test_stale_availability_of_a_shrunk_replica_set_is_not_trusted() -> None:
     assert ro.rolling_step(r, new, old) == {"a": 0}
 
 
-@pytest.mark.parametrize(("replicas", "surge", "unavailable"), [(3, 1, 0), (3, 0, 1), (10, 3, 2), (5, 2, 2), (1, 1, 0),
-                                                                (4, 4, 0), (6, 0, 6)])
+@pytest.mark.parametrize(
+    ("replicas", "surge", "unavailable"), [(3, 1, 0), (3, 0, 1), (10, 3, 2), (5, 2, 2), (1, 1, 0), (4, 4, 0), (6, 0, 6)]
+)
 def test_a_simulated_rollout_completes_within_its_fences(replicas: int, surge: int, unavailable: int) -> None:
     """Drive rolling_step to the end, with new pods becoming available only on the next tick, and
     check at every point that neither the surge nor the availability floor is crossed."""
@@ -174,8 +195,7 @@ def test_scaling_event_is_a_replicas_change_since_the_last_sizing() -> None:
 
 def test_single_active_replica_set_takes_the_new_size() -> None:
     assert ro.scaling_plan(Rollout(5), RS("new", 3), [RS("old", 0)], 3) == {"new": 5}
-    assert ro.scaling_plan(Rollout(5), None, [RS("old1", 0, created="1"), RS("old2", 0, created="2")], 0) == \
-        {"old2": 5}
+    assert ro.scaling_plan(Rollout(5), None, [RS("old1", 0, created="1"), RS("old2", 0, created="2")], 0) == {"old2": 5}
 
 
 def test_scaling_mid_rollout_is_proportional() -> None:
@@ -211,8 +231,11 @@ def test_history_keeps_the_limit_and_only_deletes_empty_settled_sets() -> None:
 
 
 def test_new_replica_set_annotations() -> None:
-    deploy = {"kubectl.kubernetes.io/last-applied-configuration": "{}", ro.CHANGE_CAUSE: "kubectl set image",
-              ro.REVISION: "4"}
+    deploy = {
+        "kubectl.kubernetes.io/last-applied-configuration": "{}",
+        ro.CHANGE_CAUSE: "kubectl set image",
+        ro.REVISION: "4",
+    }
     fresh = ro.new_replica_set_annotations(deploy, {}, 1)
     assert fresh == {ro.CHANGE_CAUSE: "kubectl set image", ro.REVISION: "1"}
     # Rolled back to: the next revision, the earlier ones kept as history.
@@ -230,11 +253,23 @@ def test_status_counts_and_available_condition() -> None:
     rss = [RS("new", 3, 2, 3, 2), RS("old", 1, 1, 1, 1)]
     status = ro.replica_status(d, Rollout.of(d), rss, rss[0], {}, NOW)
     assert {k: v for k, v in status.items() if k != "conditions"} == {
-        "observedGeneration": 4, "replicas": 4, "updatedReplicas": 3, "readyReplicas": 3, "availableReplicas": 3,
-        "unavailableReplicas": 1}
-    assert status["conditions"] == [{"type": "Available", "status": "True", "lastUpdateTime": "2024-05-01T12:00:00Z",
-                                     "lastTransitionTime": "2024-05-01T12:00:00Z", "reason": ro.MIN_AVAILABLE,
-                                     "message": "Deployment has minimum availability."}]
+        "observedGeneration": 4,
+        "replicas": 4,
+        "updatedReplicas": 3,
+        "readyReplicas": 3,
+        "availableReplicas": 3,
+        "unavailableReplicas": 1,
+    }
+    assert status["conditions"] == [
+        {
+            "type": "Available",
+            "status": "True",
+            "lastUpdateTime": "2024-05-01T12:00:00Z",
+            "lastTransitionTime": "2024-05-01T12:00:00Z",
+            "reason": ro.MIN_AVAILABLE,
+            "message": "Deployment has minimum availability.",
+        }
+    ]
     low = ro.replica_status(d, Rollout.of(d), [RS("new", 3, 1, 3, 1)], None, {}, NOW)
     assert ro.get_condition(low, "Available")["reason"] == ro.MIN_UNAVAILABLE
     assert "updatedReplicas" not in low  # zero counts are omitted, as Kubernetes' JSON does
@@ -248,8 +283,11 @@ def test_set_condition_keeps_the_transition_time_of_the_same_status() -> None:
     assert status["conditions"][0]["message"] == "m"  # same status and reason: no change
     ro.set_condition(status, ro.condition("Progressing", "True", ro.RS_UPDATED, "x", later))
     cond = status["conditions"][0]
-    assert (cond["reason"], cond["lastTransitionTime"], cond["lastUpdateTime"]) == \
-        (ro.RS_UPDATED, "2024-05-01T12:00:00Z", "2024-05-01T12:00:30Z")
+    assert (cond["reason"], cond["lastTransitionTime"], cond["lastUpdateTime"]) == (
+        ro.RS_UPDATED,
+        "2024-05-01T12:00:00Z",
+        "2024-05-01T12:00:30Z",
+    )
     ro.remove_condition(status, "Progressing")
     assert status == {}
 
@@ -263,8 +301,11 @@ def test_rollout_status_complete() -> None:
     new = RS("web-abc", 2, 2, 2, 2)
     status = ro.rollout_status(d, Rollout.of(d), [new], new, _progressing(ro.RS_UPDATED, NOW), NOW)
     cond = ro.get_condition(status, "Progressing")
-    assert (cond["status"], cond["reason"], cond["message"]) == \
-        ("True", ro.NEW_RS_AVAILABLE, 'ReplicaSet "web-abc" has successfully progressed.')
+    assert (cond["status"], cond["reason"], cond["message"]) == (
+        "True",
+        ro.NEW_RS_AVAILABLE,
+        'ReplicaSet "web-abc" has successfully progressed.',
+    )
     assert ro.complete(d, status)
     assert ro.recheck_after(d, status, NOW) is None
 
@@ -276,7 +317,11 @@ def test_rollout_status_progress_refreshes_the_update_time() -> None:
     status = ro.rollout_status(d, Rollout.of(d), [new], new, previous, NOW)
     cond = ro.get_condition(status, "Progressing")
     assert (cond["reason"], cond["message"], cond["lastUpdateTime"], cond["lastTransitionTime"]) == (
-        ro.RS_UPDATED, 'ReplicaSet "web-abc" is progressing.', "2024-05-01T12:00:00Z", "2024-05-01T11:58:20Z")
+        ro.RS_UPDATED,
+        'ReplicaSet "web-abc" is progressing.',
+        "2024-05-01T12:00:00Z",
+        "2024-05-01T11:58:20Z",
+    )
 
 
 def test_rollout_status_times_out_without_progress() -> None:
@@ -290,7 +335,10 @@ def test_rollout_status_times_out_without_progress() -> None:
     status = ro.rollout_status(d, Rollout.of(d), [new], new, previous, late)
     cond = ro.get_condition(status, "Progressing")
     assert (cond["status"], cond["reason"], cond["message"]) == (
-        "False", ro.TIMED_OUT, 'ReplicaSet "web-abc" has timed out progressing.')
+        "False",
+        ro.TIMED_OUT,
+        'ReplicaSet "web-abc" has timed out progressing.',
+    )
     assert ro.recheck_after(d, status, late) is None
 
 

@@ -29,13 +29,16 @@ def test_cluster_scoped_object() -> None:
     assert (t.rt.kind, t.namespace, t.name, t.subresource) == ("Node", None, "n1", "status")
 
 
-@pytest.mark.parametrize("segments", [
-    ["widgets"],
-    ["namespaces", "default", "widgets"],
-    ["pods", "x", "nosuchsub"],
-    ["namespaces", "default", "pods", "a", "b", "c"],
-    ["watch", "pods"],
-])
+@pytest.mark.parametrize(
+    "segments",
+    [
+        ["widgets"],
+        ["namespaces", "default", "widgets"],
+        ["pods", "x", "nosuchsub"],
+        ["namespaces", "default", "pods", "a", "b", "c"],
+        ["watch", "pods"],
+    ],
+)
 def test_unknown_paths(segments: list[str]) -> None:
     with pytest.raises(NoRoute):
         parse("", "v1", segments)

@@ -38,26 +38,40 @@ from minikube_py.reconcilers.scheduler import INITIAL_BACKOFF, Scheduler
 Obj = dict[str, Any]
 
 
-def make_pod(name: str = "p", *, cpu: str | None = None, memory: str | None = None, owner: str | None = None,
-             **spec: Any) -> Obj:
+def make_pod(
+    name: str = "p", *, cpu: str | None = None, memory: str | None = None, owner: str | None = None, **spec: Any
+) -> Obj:
     requests = {k: v for k, v in (("cpu", cpu), ("memory", memory)) if v is not None}
     container: Obj = {"name": "c", "image": "nginx"}
     if requests:
         container["resources"] = {"requests": requests}
     md: Obj = {"name": name, "namespace": "default", "uid": f"uid-{name}"}
     if owner:
-        md["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs", "uid": owner,
-                                  "controller": True}]
+        md["ownerReferences"] = [
+            {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs", "uid": owner, "controller": True}
+        ]
     return {"metadata": md, "spec": {"containers": [container], **spec}}
 
 
-def make_node(name: str = "n1", *, cpu: str = "4", memory: str = "8Gi", pods: str = "110", ready: str = "True",
-              labels: dict[str, str] | None = None, taints: list[Obj] | None = None,
-              unschedulable: bool = False) -> NodeInfo:
-    node = {"metadata": {"name": name, "labels": labels or {}},
-            "spec": {"taints": taints or [], "unschedulable": unschedulable},
-            "status": {"allocatable": {"cpu": cpu, "memory": memory, "pods": pods},
-                       "conditions": [{"type": "Ready", "status": ready, "lastHeartbeatTime": "t0"}]}}
+def make_node(
+    name: str = "n1",
+    *,
+    cpu: str = "4",
+    memory: str = "8Gi",
+    pods: str = "110",
+    ready: str = "True",
+    labels: dict[str, str] | None = None,
+    taints: list[Obj] | None = None,
+    unschedulable: bool = False,
+) -> NodeInfo:
+    node = {
+        "metadata": {"name": name, "labels": labels or {}},
+        "spec": {"taints": taints or [], "unschedulable": unschedulable},
+        "status": {
+            "allocatable": {"cpu": cpu, "memory": memory, "pods": pods},
+            "conditions": [{"type": "Ready", "status": ready, "lastHeartbeatTime": "t0"}],
+        },
+    }
     info = NodeInfo(name)
     info.set_node(node)
     return info
@@ -73,18 +87,28 @@ def with_pods(node: NodeInfo, *pods: Obj) -> NodeInfo:
 
 
 def test_requests_sum_containers_and_take_the_largest_init_container() -> None:
-    spec = {"containers": [{"resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}},
-                           {"resources": {"requests": {"cpu": "200m"}}}],
-            "initContainers": [{"resources": {"requests": {"cpu": "1", "memory": "32Mi"}}},
-                               {"resources": {"requests": {"cpu": "50m"}}}]}
+    spec = {
+        "containers": [
+            {"resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}},
+            {"resources": {"requests": {"cpu": "200m"}}},
+        ],
+        "initContainers": [
+            {"resources": {"requests": {"cpu": "1", "memory": "32Mi"}}},
+            {"resources": {"requests": {"cpu": "50m"}}},
+        ],
+    }
     assert pod_requests(spec) == (1000, 64 * 2**20)
 
 
 def test_sidecars_add_up_and_overhead_comes_on_top() -> None:
-    spec = {"containers": [{"resources": {"requests": {"cpu": "100m"}}}],
-            "initContainers": [{"restartPolicy": "Always", "resources": {"requests": {"cpu": "300m"}}},
-                               {"resources": {"requests": {"cpu": "350m"}}}],
-            "overhead": {"cpu": "10m", "memory": "1Ki"}}
+    spec = {
+        "containers": [{"resources": {"requests": {"cpu": "100m"}}}],
+        "initContainers": [
+            {"restartPolicy": "Always", "resources": {"requests": {"cpu": "300m"}}},
+            {"resources": {"requests": {"cpu": "350m"}}},
+        ],
+        "overhead": {"cpu": "10m", "memory": "1Ki"},
+    }
     # sidecar 300m runs next to the app (400m); the plain init container ran next to the sidecar (650m)
     assert pod_requests(spec) == (650 + 10, 1024)
 
@@ -105,8 +129,9 @@ def test_a_ready_untainted_node_fits() -> None:
 def test_cordoned_node_is_unschedulable_unless_tolerated() -> None:
     node = make_node(unschedulable=True)
     assert static_failure(pod_info(make_pod()), node) == Failure((NODE_UNSCHEDULABLE,), False)
-    tolerant = make_pod(tolerations=[{"key": "node.kubernetes.io/unschedulable", "operator": "Exists",
-                                      "effect": "NoSchedule"}])
+    tolerant = make_pod(
+        tolerations=[{"key": "node.kubernetes.io/unschedulable", "operator": "Exists", "effect": "NoSchedule"}]
+    )
     assert static_failure(pod_info(tolerant), node) is None
 
 
@@ -123,22 +148,28 @@ def test_untolerated_taints_keep_pods_off(taint: Obj) -> None:
     assert failure == Failure((f"node(s) had untolerated taint {{{taint['key']}: {taint.get('value', '')}}}",), False)
 
 
-@pytest.mark.parametrize("toleration", [
-    {"key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"},
-    {"key": "dedicated", "operator": "Exists"},
-    {"operator": "Exists"},
-    {"key": "dedicated", "value": "gpu"},  # operator defaults to Equal, an empty effect matches all
-])
+@pytest.mark.parametrize(
+    "toleration",
+    [
+        {"key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"},
+        {"key": "dedicated", "operator": "Exists"},
+        {"operator": "Exists"},
+        {"key": "dedicated", "value": "gpu"},  # operator defaults to Equal, an empty effect matches all
+    ],
+)
 def test_tolerations_that_match(toleration: Obj) -> None:
     node = make_node(taints=[{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}])
     assert static_failure(pod_info(make_pod(tolerations=[toleration])), node) is None
 
 
-@pytest.mark.parametrize("toleration", [
-    {"key": "dedicated", "operator": "Equal", "value": "cpu", "effect": "NoSchedule"},
-    {"key": "dedicated", "operator": "Exists", "effect": "NoExecute"},
-    {"key": "other", "operator": "Exists"},
-])
+@pytest.mark.parametrize(
+    "toleration",
+    [
+        {"key": "dedicated", "operator": "Equal", "value": "cpu", "effect": "NoSchedule"},
+        {"key": "dedicated", "operator": "Exists", "effect": "NoExecute"},
+        {"key": "other", "operator": "Exists"},
+    ],
+)
 def test_tolerations_that_do_not_match(toleration: Obj) -> None:
     node = make_node(taints=[{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}])
     assert static_failure(pod_info(make_pod(tolerations=[toleration])), node) is not None
@@ -159,48 +190,65 @@ def affinity(*terms: Obj) -> Obj:
     return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": list(terms)}}}
 
 
-@pytest.mark.parametrize(("expression", "labels", "fits"), [
-    ({"key": "zone", "operator": "In", "values": ["a", "b"]}, {"zone": "b"}, True),
-    ({"key": "zone", "operator": "In", "values": ["a"]}, {}, False),
-    ({"key": "zone", "operator": "NotIn", "values": ["a"]}, {"zone": "b"}, True),
-    ({"key": "zone", "operator": "NotIn", "values": ["a"]}, {}, True),
-    ({"key": "zone", "operator": "NotIn", "values": ["a"]}, {"zone": "a"}, False),
-    ({"key": "gpu", "operator": "Exists"}, {"gpu": ""}, True),
-    ({"key": "gpu", "operator": "Exists"}, {}, False),
-    ({"key": "gpu", "operator": "DoesNotExist"}, {}, True),
-    ({"key": "gpu", "operator": "DoesNotExist"}, {"gpu": "1"}, False),
-    ({"key": "cores", "operator": "Gt", "values": ["4"]}, {"cores": "8"}, True),
-    ({"key": "cores", "operator": "Gt", "values": ["4"]}, {"cores": "4"}, False),
-    ({"key": "cores", "operator": "Lt", "values": ["4"]}, {"cores": "2"}, True),
-    ({"key": "cores", "operator": "Lt", "values": ["4"]}, {"cores": "many"}, False),
-    ({"key": "cores", "operator": "Gt", "values": ["4"]}, {}, False),
-])
+@pytest.mark.parametrize(
+    ("expression", "labels", "fits"),
+    [
+        ({"key": "zone", "operator": "In", "values": ["a", "b"]}, {"zone": "b"}, True),
+        ({"key": "zone", "operator": "In", "values": ["a"]}, {}, False),
+        ({"key": "zone", "operator": "NotIn", "values": ["a"]}, {"zone": "b"}, True),
+        ({"key": "zone", "operator": "NotIn", "values": ["a"]}, {}, True),
+        ({"key": "zone", "operator": "NotIn", "values": ["a"]}, {"zone": "a"}, False),
+        ({"key": "gpu", "operator": "Exists"}, {"gpu": ""}, True),
+        ({"key": "gpu", "operator": "Exists"}, {}, False),
+        ({"key": "gpu", "operator": "DoesNotExist"}, {}, True),
+        ({"key": "gpu", "operator": "DoesNotExist"}, {"gpu": "1"}, False),
+        ({"key": "cores", "operator": "Gt", "values": ["4"]}, {"cores": "8"}, True),
+        ({"key": "cores", "operator": "Gt", "values": ["4"]}, {"cores": "4"}, False),
+        ({"key": "cores", "operator": "Lt", "values": ["4"]}, {"cores": "2"}, True),
+        ({"key": "cores", "operator": "Lt", "values": ["4"]}, {"cores": "many"}, False),
+        ({"key": "cores", "operator": "Gt", "values": ["4"]}, {}, False),
+    ],
+)
 def test_required_node_affinity_operators(expression: Obj, labels: dict[str, str], fits: bool) -> None:
     pod = pod_info(make_pod(affinity=affinity({"matchExpressions": [expression]})))
     assert (static_failure(pod, make_node(labels=labels)) is None) is fits
 
 
 def test_node_selector_terms_are_ored_and_expressions_anded() -> None:
-    pod = pod_info(make_pod(affinity=affinity(
-        {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]},
-                              {"key": "disk", "operator": "In", "values": ["ssd"]}]},
-        {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["b"]}]})))
+    pod = pod_info(
+        make_pod(
+            affinity=affinity(
+                {
+                    "matchExpressions": [
+                        {"key": "zone", "operator": "In", "values": ["a"]},
+                        {"key": "disk", "operator": "In", "values": ["ssd"]},
+                    ]
+                },
+                {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["b"]}]},
+            )
+        )
+    )
     assert static_failure(pod, make_node(labels={"zone": "a", "disk": "ssd"})) is None
     assert static_failure(pod, make_node(labels={"zone": "a", "disk": "hdd"})) is not None
     assert static_failure(pod, make_node(labels={"zone": "b"})) is None
 
 
 def test_match_fields_on_the_node_name_and_empty_terms_match_nothing() -> None:
-    pod = pod_info(make_pod(affinity=affinity(
-        {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n2"]}]})))
+    pod = pod_info(
+        make_pod(affinity=affinity({"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n2"]}]}))
+    )
     assert static_failure(pod, make_node("n2")) is None
     assert static_failure(pod, make_node("n1")) is not None
     assert static_failure(pod_info(make_pod(affinity=affinity({}))), make_node()) is not None
 
 
 def test_selector_and_affinity_must_both_hold() -> None:
-    pod = pod_info(make_pod(nodeSelector={"disk": "ssd"},
-                            affinity=affinity({"matchExpressions": [{"key": "zone", "operator": "Exists"}]})))
+    pod = pod_info(
+        make_pod(
+            nodeSelector={"disk": "ssd"},
+            affinity=affinity({"matchExpressions": [{"key": "zone", "operator": "Exists"}]}),
+        )
+    )
     assert static_failure(pod, make_node(labels={"disk": "ssd"})) is not None
     assert static_failure(pod, make_node(labels={"disk": "ssd", "zone": "a"})) is None
 
@@ -209,18 +257,23 @@ def port_pod(name: str, port: int, protocol: str = "TCP", ip: str | None = None)
     spec_port: Obj = {"containerPort": 80, "hostPort": port, "protocol": protocol}
     if ip:
         spec_port["hostIP"] = ip
-    return {"metadata": {"name": name, "namespace": "default"},
-            "spec": {"containers": [{"name": "c", "ports": [spec_port, {"containerPort": 9000}]}]}}
+    return {
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {"containers": [{"name": "c", "ports": [spec_port, {"containerPort": 9000}]}]},
+    }
 
 
-@pytest.mark.parametrize(("taken", "wanted", "conflict"), [
-    (port_pod("a", 8080), port_pod("b", 8080), True),
-    (port_pod("a", 8080), port_pod("b", 8081), False),
-    (port_pod("a", 8080), port_pod("b", 8080, "UDP"), False),
-    (port_pod("a", 8080, ip="10.0.0.1"), port_pod("b", 8080, ip="10.0.0.2"), False),
-    (port_pod("a", 8080, ip="10.0.0.1"), port_pod("b", 8080), True),
-    (port_pod("a", 8080), port_pod("b", 8080, ip="10.0.0.2"), True),
-])
+@pytest.mark.parametrize(
+    ("taken", "wanted", "conflict"),
+    [
+        (port_pod("a", 8080), port_pod("b", 8080), True),
+        (port_pod("a", 8080), port_pod("b", 8081), False),
+        (port_pod("a", 8080), port_pod("b", 8080, "UDP"), False),
+        (port_pod("a", 8080, ip="10.0.0.1"), port_pod("b", 8080, ip="10.0.0.2"), False),
+        (port_pod("a", 8080, ip="10.0.0.1"), port_pod("b", 8080), True),
+        (port_pod("a", 8080), port_pod("b", 8080, ip="10.0.0.2"), True),
+    ],
+)
 def test_host_port_conflicts(taken: Obj, wanted: Obj, conflict: bool) -> None:
     node = with_pods(make_node(), taken)
     failure = dynamic_failure(pod_info(wanted), node)
@@ -236,7 +289,8 @@ def test_resources_count_what_is_bound_and_report_each_shortage() -> None:
     assert dynamic_failure(pod_info(make_pod(cpu="500m", memory="512Mi")), node) is None
     assert dynamic_failure(pod_info(make_pod(cpu="600m")), node) == Failure(("Insufficient cpu",), True)
     assert dynamic_failure(pod_info(make_pod(cpu="1", memory="600Mi")), node) == Failure(
-        ("Insufficient cpu", "Insufficient memory"), True)
+        ("Insufficient cpu", "Insufficient memory"), True
+    )
 
 
 def test_a_request_larger_than_the_whole_node_is_unresolvable() -> None:
@@ -275,10 +329,21 @@ def test_node_fingerprint_ignores_heartbeats() -> None:
 # ------------------------------------------------------------------------------ sampling
 
 
-@pytest.mark.parametrize(("total", "percentage", "wanted"), [
-    (3, 0, 3), (99, 0, 99), (100, 0, 100), (200, 0, 100), (1000, 0, 420), (5000, 0, 500),
-    (50_000, 0, 2500), (1000, 10, 100), (1000, 30, 300), (1000, 100, 1000),
-])
+@pytest.mark.parametrize(
+    ("total", "percentage", "wanted"),
+    [
+        (3, 0, 3),
+        (99, 0, 99),
+        (100, 0, 100),
+        (200, 0, 100),
+        (1000, 0, 420),
+        (5000, 0, 500),
+        (50_000, 0, 2500),
+        (1000, 10, 100),
+        (1000, 30, 300),
+        (1000, 100, 1000),
+    ],
+)
 def test_how_many_feasible_nodes_to_look_for(total: int, percentage: int, wanted: int) -> None:
     assert feasible_nodes_to_find(total, percentage) == wanted
 
@@ -329,8 +394,18 @@ def test_prefer_no_schedule_taints_score_lower() -> None:
 
 
 def test_preferred_node_affinity_scores_higher() -> None:
-    pod = make_pod(affinity={"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
-        {"weight": 10, "preference": {"matchExpressions": [{"key": "disk", "operator": "In", "values": ["ssd"]}]}}]}})
+    pod = make_pod(
+        affinity={
+            "nodeAffinity": {
+                "preferredDuringSchedulingIgnoredDuringExecution": [
+                    {
+                        "weight": 10,
+                        "preference": {"matchExpressions": [{"key": "disk", "operator": "In", "values": ["ssd"]}]},
+                    }
+                ]
+            }
+        }
+    )
     ssd, hdd = make_node("ssd", labels={"disk": "ssd"}), make_node("hdd", labels={"disk": "hdd"})
     assert select_host(pod_info(pod), [hdd, ssd]).name == "ssd"
 
@@ -350,30 +425,40 @@ def taint_failure(key: str) -> Failure:
 
 
 def test_failure_message_groups_and_sorts_reasons_as_kubernetes_does() -> None:
-    failures = [taint_failure("node-role.kubernetes.io/control-plane"),
-                Failure(("Insufficient cpu",), True), Failure(("Insufficient cpu",), True)]
+    failures = [
+        taint_failure("node-role.kubernetes.io/control-plane"),
+        Failure(("Insufficient cpu",), True),
+        Failure(("Insufficient cpu",), True),
+    ]
     assert failure_message(3, failures) == (
         "0/3 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }, "
         "2 Insufficient cpu. preemption: 0/3 nodes are available: 1 Preemption is not helpful for scheduling, "
-        "2 No preemption victims found for incoming pod.")
+        "2 No preemption victims found for incoming pod."
+    )
 
 
 def test_failure_message_counts_every_reason_of_a_node() -> None:
-    failures = [Failure(("Insufficient cpu", "Insufficient memory"), True), Failure(("Insufficient memory",), True),
-                Failure((PORTS_TAKEN,), True)]
+    failures = [
+        Failure(("Insufficient cpu", "Insufficient memory"), True),
+        Failure(("Insufficient memory",), True),
+        Failure((PORTS_TAKEN,), True),
+    ]
     assert failure_message(3, failures) == (
         "0/3 nodes are available: 1 Insufficient cpu, 1 node(s) didn't have free ports for the requested pod "
         "ports, 2 Insufficient memory. preemption: 0/3 nodes are available: 3 No preemption victims found for "
-        "incoming pod.")
+        "incoming pod."
+    )
 
 
 def test_failure_message_for_unresolvable_reasons_and_no_preemption() -> None:
     failures = [Failure((AFFINITY_MISMATCH,), False), Failure((NODE_UNSCHEDULABLE,), False)]
     assert failure_message(2, failures) == (
         "0/2 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 1 node(s) were "
-        "unschedulable. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.")
+        "unschedulable. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
+    )
     assert failure_message(2, failures, can_preempt=False).endswith(
-        "unschedulable. preemption: not eligible due to preemptionPolicy=Never.")
+        "unschedulable. preemption: not eligible due to preemptionPolicy=Never."
+    )
 
 
 def test_failure_message_without_nodes() -> None:
@@ -436,8 +521,10 @@ async def test_assumed_pods_count_before_their_binding_is_seen() -> None:
     assert path == f"/api/v1/namespaces/default/pods/{unbound}/status"
     condition = body["status"]["conditions"][0]
     assert (condition["type"], condition["status"], condition["reason"]) == ("PodScheduled", "False", "Unschedulable")
-    assert condition["message"] == ("0/2 nodes are available: 2 Insufficient cpu. preemption: 0/2 nodes are "
-                                    "available: 2 No preemption victims found for incoming pod.")
+    assert condition["message"] == (
+        "0/2 nodes are available: 2 Insufficient cpu. preemption: 0/2 nodes are "
+        "available: 2 No preemption victims found for incoming pod."
+    )
 
 
 async def test_a_failed_binding_forgets_the_assumption() -> None:

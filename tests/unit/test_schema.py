@@ -9,10 +9,16 @@ from minikube_py.model.schema import STRICT, FieldValidation, unknown_fields
 
 
 def pod() -> dict:
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "labels": {"any": "label"}, "x": 1},
-            "spec": {"containers": [{"name": "c", "image": "i", "resources": {"limits": {"cpu": "1"}}, "y": 2}],
-                     "foo": {"deep": True}},
-            "status": {"anything": "goes"}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "labels": {"any": "label"}, "x": 1},
+        "spec": {
+            "containers": [{"name": "c", "image": "i", "resources": {"limits": {"cpu": "1"}}, "y": 2}],
+            "foo": {"deep": True},
+        },
+        "status": {"anything": "goes"},
+    }
 
 
 def test_unknown_fields_are_removed_and_named_as_kube_apiserver_names_them() -> None:

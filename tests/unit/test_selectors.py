@@ -15,21 +15,24 @@ DB = {"app": "db"}
 NONE: dict[str, str] = {}
 
 
-@pytest.mark.parametrize(("text", "web", "db", "bare"), [
-    ("app=web", True, False, False),
-    ("app==web", True, False, False),
-    ("app!=web", False, True, True),
-    ("app in (web,db)", True, True, False),
-    ("app in (web)", True, False, False),
-    ("app notin (web)", False, True, True),
-    ("tier", True, False, False),
-    ("!tier", False, True, True),
-    ("app=web,tier=front", True, False, False),
-    ("app=web,tier=back", False, False, False),
-    ("  app  =  web ,  tier  ", True, False, False),
-    ("app in ( web , db )", True, True, False),
-    ("", True, True, True),
-])
+@pytest.mark.parametrize(
+    ("text", "web", "db", "bare"),
+    [
+        ("app=web", True, False, False),
+        ("app==web", True, False, False),
+        ("app!=web", False, True, True),
+        ("app in (web,db)", True, True, False),
+        ("app in (web)", True, False, False),
+        ("app notin (web)", False, True, True),
+        ("tier", True, False, False),
+        ("!tier", False, True, True),
+        ("app=web,tier=front", True, False, False),
+        ("app=web,tier=back", False, False, False),
+        ("  app  =  web ,  tier  ", True, False, False),
+        ("app in ( web , db )", True, True, False),
+        ("", True, True, True),
+    ],
+)
 def test_label_selector_matching(text: str, web: bool, db: bool, bare: bool) -> None:
     sel = parse_label_selector(text)
     assert (sel.matches(WEB), sel.matches(DB), sel.matches(NONE), sel.matches(None)) == (web, db, bare, bare)
@@ -69,16 +72,19 @@ def test_string_form_is_sorted_by_key() -> None:
     assert not parse_label_selector("a").empty
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("a b", "unable to parse requirement: found 'b', expected: in, notin, =, ==, !=, gt, lt"),
-    ("a=b=c", "found '=', expected: ',' or 'end of string'"),
-    ("a,", "found '', expected: identifier after ','"),
-    (",a", "found ',', expected: !, identifier, or 'end of string'"),
-    ("a in x", "unable to parse requirement: found 'x' expected: '('"),
-    ("a in (x", "unable to parse requirement: found '', expected: ',' or ')'"),
-    ("a!!b", "unable to parse requirement: found '!', expected: in, notin, =, ==, !=, gt, lt"),
-    ("!", "unable to parse requirement: found '', expected: identifier"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a b", "unable to parse requirement: found 'b', expected: in, notin, =, ==, !=, gt, lt"),
+        ("a=b=c", "found '=', expected: ',' or 'end of string'"),
+        ("a,", "found '', expected: identifier after ','"),
+        (",a", "found ',', expected: !, identifier, or 'end of string'"),
+        ("a in x", "unable to parse requirement: found 'x' expected: '('"),
+        ("a in (x", "unable to parse requirement: found '', expected: ',' or ')'"),
+        ("a!!b", "unable to parse requirement: found '!', expected: in, notin, =, ==, !=, gt, lt"),
+        ("!", "unable to parse requirement: found '', expected: identifier"),
+    ],
+)
 def test_syntax_errors_carry_kubernetes_messages(text: str, message: str) -> None:
     with pytest.raises(ValueError) as exc:
         parse_label_selector(text)
@@ -88,13 +94,16 @@ def test_syntax_errors_carry_kubernetes_messages(text: str, message: str) -> Non
 def test_invalid_key_and_value_messages() -> None:
     with pytest.raises(ValueError) as exc:
         parse_label_selector("-a=b")
-    assert str(exc.value).startswith('unable to parse requirement: <nil>: Invalid value: "-a": name part must consist of '
-                                     "alphanumeric characters, '-', '_' or '.', and must start and end with an "
-                                     "alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used")
+    assert str(exc.value).startswith(
+        'unable to parse requirement: <nil>: Invalid value: "-a": name part must consist of '
+        "alphanumeric characters, '-', '_' or '.', and must start and end with an "
+        "alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used"
+    )
     with pytest.raises(ValueError) as exc:
         parse_label_selector("a=-b")
-    assert str(exc.value).startswith('unable to parse requirement: values[0][a]: Invalid value: "-b": a valid label '
-                                     "must be an empty string")
+    assert str(exc.value).startswith(
+        'unable to parse requirement: values[0][a]: Invalid value: "-b": a valid label must be an empty string'
+    )
     with pytest.raises(ValueError, match="must be no more than 63 characters"):
         parse_label_selector("a=" + "x" * 64)
     with pytest.raises(ValueError, match="prefix part a lowercase RFC 1123 subdomain"):
@@ -106,11 +115,15 @@ def test_spec_semantics_none_empty_and_expressions() -> None:
     assert label_selector_from_spec(None).empty is False
     assert label_selector_from_spec({}).matches(WEB) is True
     assert label_selector_from_spec({"matchLabels": {}, "matchExpressions": []}).empty
-    spec = {"matchLabels": {"app": "web"},
-            "matchExpressions": [{"key": "tier", "operator": "In", "values": ["front", "back"]},
-                                 {"key": "canary", "operator": "DoesNotExist"},
-                                 {"key": "env", "operator": "NotIn", "values": ["prod"]},
-                                 {"key": "app", "operator": "Exists"}]}
+    spec = {
+        "matchLabels": {"app": "web"},
+        "matchExpressions": [
+            {"key": "tier", "operator": "In", "values": ["front", "back"]},
+            {"key": "canary", "operator": "DoesNotExist"},
+            {"key": "env", "operator": "NotIn", "values": ["prod"]},
+            {"key": "app", "operator": "Exists"},
+        ],
+    }
     sel = label_selector_from_spec(spec)
     assert sel.matches(WEB)
     assert not sel.matches({**WEB, "canary": "1"})
@@ -129,15 +142,24 @@ def test_spec_errors() -> None:
 
 
 def test_selector_to_string_like_kubectl() -> None:
-    spec = {"matchLabels": {"tier": "front", "app": "web"},
-            "matchExpressions": [{"key": "env", "operator": "NotIn", "values": ["qa", "dev"]},
-                                 {"key": "old", "operator": "DoesNotExist"}]}
+    spec = {
+        "matchLabels": {"tier": "front", "app": "web"},
+        "matchExpressions": [
+            {"key": "env", "operator": "NotIn", "values": ["qa", "dev"]},
+            {"key": "old", "operator": "DoesNotExist"},
+        ],
+    }
     assert selector_to_string(spec) == "app=web,env notin (dev,qa),!old,tier=front"
     assert selector_to_string({}) == "<none>"
     assert selector_to_string(None) == "<none>"
     assert selector_to_string({"matchExpressions": [{"key": "a", "operator": "Bogus"}]}) == "<error>"
-    spec = {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["b", "a"]},
-                                 {"key": "gpu", "operator": "Exists"}], "matchLabels": {"app": "db"}}
+    spec = {
+        "matchExpressions": [
+            {"key": "zone", "operator": "In", "values": ["b", "a"]},
+            {"key": "gpu", "operator": "Exists"},
+        ],
+        "matchLabels": {"app": "db"},
+    }
     assert selector_to_string(spec) == "app=db,gpu,zone in (a,b)"  # sorted by key, as kubectl prints it
     assert selector_to_string({"matchExpressions": [{"key": "a", "operator": "In", "values": []}]}) == "<error>"
     assert labels_to_string({"b": "2", "a": "1"}) == "a=1,b=2"
@@ -146,8 +168,11 @@ def test_selector_to_string_like_kubectl() -> None:
 
 def test_field_selector_parse_and_match() -> None:
     sel = parse_field_selector("spec.nodeName=n1,status.phase!=Failed,metadata.name==p")
-    assert sel.requirements == (("metadata.name", "=", "p"), ("spec.nodeName", "=", "n1"),
-                                ("status.phase", "!=", "Failed"))
+    assert sel.requirements == (
+        ("metadata.name", "=", "p"),
+        ("spec.nodeName", "=", "n1"),
+        ("status.phase", "!=", "Failed"),
+    )
     assert sel.matches({"metadata.name": "p", "spec.nodeName": "n1", "status.phase": "Running"})
     assert not sel.matches({"metadata.name": "p", "spec.nodeName": "n1", "status.phase": "Failed"})
     assert not sel.matches({"metadata.name": "p", "spec.nodeName": "n2"})
@@ -169,13 +194,16 @@ def test_field_selector_escaping() -> None:
     assert FieldSelector((("a", "!=", "b"),)).fields == ["a"]
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("foo", "invalid selector: 'foo'; can't understand 'foo'"),
-    ("a=b,c", "invalid selector: 'a=b,c'; can't understand 'c'"),
-    (r"a=b\x", r"invalid field selector: invalid escape sequence: \x"),
-    ("a=b\\", "invalid field selector: invalid escape sequence: \\"),
-    ("a=b=c", "invalid field selector: unescaped character in value: 61"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("foo", "invalid selector: 'foo'; can't understand 'foo'"),
+        ("a=b,c", "invalid selector: 'a=b,c'; can't understand 'c'"),
+        (r"a=b\x", r"invalid field selector: invalid escape sequence: \x"),
+        ("a=b\\", "invalid field selector: invalid escape sequence: \\"),
+        ("a=b=c", "invalid field selector: unescaped character in value: 61"),
+    ],
+)
 def test_field_selector_errors(text: str, message: str) -> None:
     with pytest.raises(ValueError) as exc:
         parse_field_selector(text)

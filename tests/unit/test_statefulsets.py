@@ -25,23 +25,52 @@ OLD, NEW = "web-old", "web-new"
 
 
 def sts(replicas: int = 3, *, policy: str = "OrderedReady", strategy: Obj | None = None, **spec: Any) -> Obj:
-    return {"apiVersion": "apps/v1", "kind": "StatefulSet",
-            "metadata": {"name": "web", "namespace": "ns", "uid": "sts-uid", "generation": 4},
-            "spec": {"replicas": replicas, "serviceName": "web", "podManagementPolicy": policy,
-                     "selector": {"matchLabels": {"app": "web"}},
-                     "updateStrategy": strategy or {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
-                     "template": {"metadata": {"labels": {"app": "web"}},
-                                  "spec": {"containers": [{"name": "c", "image": "v1"}]}}, **spec}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "web", "namespace": "ns", "uid": "sts-uid", "generation": 4},
+        "spec": {
+            "replicas": replicas,
+            "serviceName": "web",
+            "podManagementPolicy": policy,
+            "selector": {"matchLabels": {"app": "web"}},
+            "updateStrategy": strategy or {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "c", "image": "v1"}]},
+            },
+            **spec,
+        },
+    }
 
 
-def pod(ordinal: int, *, revision: str = NEW, ready: bool = True, phase: str = "Running",
-        deleting: bool = False, ready_since: str = "2025-12-31T00:00:00Z") -> Obj:
-    md: Obj = {"name": f"web-{ordinal}", "namespace": "ns", "uid": f"uid-{ordinal}",
-               "labels": {"app": "web", REVISION_LABEL: revision}}
+def pod(
+    ordinal: int,
+    *,
+    revision: str = NEW,
+    ready: bool = True,
+    phase: str = "Running",
+    deleting: bool = False,
+    ready_since: str = "2025-12-31T00:00:00Z",
+) -> Obj:
+    md: Obj = {
+        "name": f"web-{ordinal}",
+        "namespace": "ns",
+        "uid": f"uid-{ordinal}",
+        "labels": {"app": "web", REVISION_LABEL: revision},
+    }
     if deleting:
         md["deletionTimestamp"] = "2026-01-01T00:00:00Z"
-    return {"metadata": md, "spec": {}, "status": {"phase": phase, "conditions": [
-        {"type": "Ready", "status": "True" if ready else "False", "lastTransitionTime": ready_since}]}}
+    return {
+        "metadata": md,
+        "spec": {},
+        "status": {
+            "phase": phase,
+            "conditions": [
+                {"type": "Ready", "status": "True" if ready else "False", "lastTransitionTime": ready_since}
+            ],
+        },
+    }
 
 
 def plan(s: Obj, pods: list[Obj], current: str = NEW, update: str = NEW) -> Any:
@@ -56,19 +85,30 @@ def deleted(step: Any) -> list[str]:
 
 
 def test_pods_have_stable_names_labels_hostname_and_claims() -> None:
-    s = sts(volumeClaimTemplates=[{"metadata": {"name": "data", "labels": {"tier": "db"}},
-                                   "spec": {"accessModes": ["ReadWriteOnce"],
-                                            "resources": {"requests": {"storage": "1Gi"}}}}])
+    s = sts(
+        volumeClaimTemplates=[
+            {
+                "metadata": {"name": "data", "labels": {"tier": "db"}},
+                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+            }
+        ]
+    )
     s["spec"]["template"]["spec"]["volumes"] = [{"name": "data", "emptyDir": {}}, {"name": "tmp", "emptyDir": {}}]
     p = new_pod(s, s["spec"]["template"], "web-abc", 2)
     assert p["metadata"]["name"] == "web-2" and "generateName" not in p["metadata"]
-    assert p["metadata"]["labels"] == {"app": "web", REVISION_LABEL: "web-abc", POD_NAME_LABEL: "web-2",
-                                       POD_INDEX_LABEL: "2"}
+    assert p["metadata"]["labels"] == {
+        "app": "web",
+        REVISION_LABEL: "web-abc",
+        POD_NAME_LABEL: "web-2",
+        POD_INDEX_LABEL: "2",
+    }
     assert (p["spec"]["hostname"], p["spec"]["subdomain"]) == ("web-2", "web")
     assert p["metadata"]["ownerReferences"][0]["uid"] == "sts-uid"
     # the claim replaces a template volume of its name
-    assert p["spec"]["volumes"] == [{"name": "tmp", "emptyDir": {}},
-                                    {"name": "data", "persistentVolumeClaim": {"claimName": "data-web-2"}}]
+    assert p["spec"]["volumes"] == [
+        {"name": "tmp", "emptyDir": {}},
+        {"name": "data", "persistentVolumeClaim": {"claimName": "data-web-2"}},
+    ]
     claims = claims_for(s, 2)
     assert [c["metadata"]["name"] for c in claims] == ["data-web-2"] == [claim_name("data", s, 2)]
     assert claims[0]["metadata"]["labels"] == {"tier": "db", "app": "web"}
@@ -80,8 +120,11 @@ def test_claim_owners_follow_the_retention_policy() -> None:
     templates = [{"metadata": {"name": "data"}, "spec": {}}]
 
     def owners(when_deleted: str, when_scaled: str, ordinal: int, current: list[str]) -> list[str] | None:
-        s = sts(2, volumeClaimTemplates=templates, persistentVolumeClaimRetentionPolicy={
-            "whenDeleted": when_deleted, "whenScaled": when_scaled})
+        s = sts(
+            2,
+            volumeClaimTemplates=templates,
+            persistentVolumeClaimRetentionPolicy={"whenDeleted": when_deleted, "whenScaled": when_scaled},
+        )
         claim = {"metadata": {"ownerReferences": [{"uid": uid} for uid in current]}}
         refs = claim_owners(s, pod(ordinal), claim)
         return None if refs is None else [r["uid"] for r in refs]
@@ -94,8 +137,10 @@ def test_claim_owners_follow_the_retention_policy() -> None:
     assert owners("Retain", "Delete", 5, []) == ["uid-5"]
     assert owners("Delete", "Delete", 5, ["sts-uid"]) == ["uid-5"]  # the pod alone, so it goes with the pod
     assert owners("Delete", "Delete", 1, ["uid-1"]) == ["sts-uid"]
-    s = sts(volumeClaimTemplates=templates, persistentVolumeClaimRetentionPolicy={"whenDeleted": "Delete",
-                                                                                  "whenScaled": "Retain"})
+    s = sts(
+        volumeClaimTemplates=templates,
+        persistentVolumeClaimRetentionPolicy={"whenDeleted": "Delete", "whenScaled": "Retain"},
+    )
     assert [r["uid"] for r in claims_for(s, 0)[0]["metadata"]["ownerReferences"]] == ["sts-uid"]
 
 
@@ -132,8 +177,9 @@ def test_a_missing_or_failed_pod_is_replaced_under_its_name_first() -> None:
 
 
 def test_pending_pods_are_named_so_their_claims_can_be_made_again() -> None:
-    step = plan(sts(policy="Parallel"), [pod(0), pod(1, phase="Pending", ready=False), pod(2, phase="Pending",
-                                                                                         deleting=True)])
+    step = plan(
+        sts(policy="Parallel"), [pod(0), pod(1, phase="Pending", ready=False), pod(2, phase="Pending", deleting=True)]
+    )
     assert step.pending == [1]
 
 
@@ -221,8 +267,16 @@ def test_on_delete_replaces_nothing_but_recreates_at_the_update_revision() -> No
 def test_status_counts_and_the_end_of_a_rolling_update() -> None:
     s = sts()
     status = plan(s, [pod(0, revision=OLD), pod(1), pod(2, ready=False)], OLD, NEW).status
-    assert status == {"observedGeneration": 4, "replicas": 3, "readyReplicas": 2, "availableReplicas": 2,
-                      "currentReplicas": 1, "updatedReplicas": 2, "currentRevision": OLD, "updateRevision": NEW,
-                      "collisionCount": 0}
+    assert status == {
+        "observedGeneration": 4,
+        "replicas": 3,
+        "readyReplicas": 2,
+        "availableReplicas": 2,
+        "currentReplicas": 1,
+        "updatedReplicas": 2,
+        "currentRevision": OLD,
+        "updateRevision": NEW,
+        "collisionCount": 0,
+    }
     status = plan(s, [pod(0), pod(1), pod(2)], OLD, NEW).status
     assert (status["currentRevision"], status["currentReplicas"]) == (NEW, 3)

@@ -19,21 +19,33 @@ CREATED = (NOW - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def pv(name: str = "pv1", **spec: Any) -> dict[str, Any]:
-    body = {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "hostPath": {"path": "/data/pv1"},
-            **spec}
-    return {"apiVersion": "v1", "kind": "PersistentVolume",
-            "metadata": {"name": name, "creationTimestamp": CREATED}, "spec": body}
+    body = {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "hostPath": {"path": "/data/pv1"}, **spec}
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {"name": name, "creationTimestamp": CREATED},
+        "spec": body,
+    }
 
 
 def pvc(name: str = "data", **spec: Any) -> dict[str, Any]:
     body = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "500Mi"}}, **spec}
-    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-            "metadata": {"name": name, "namespace": "default", "creationTimestamp": CREATED}, "spec": body}
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": name, "namespace": "default", "creationTimestamp": CREATED},
+        "spec": body,
+    }
 
 
 def sc(name: str = "fast", **fields: Any) -> dict[str, Any]:
-    return {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
-            "metadata": {"name": name, "creationTimestamp": CREATED}, "provisioner": "example.com/disk", **fields}
+    return {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {"name": name, "creationTimestamp": CREATED},
+        "provisioner": "example.com/disk",
+        **fields,
+    }
 
 
 def causes(obj: dict[str, Any], old: dict[str, Any] | None = None) -> list[str]:
@@ -75,16 +87,40 @@ def test_defaults_as_kubernetes() -> None:
 
 def test_valid_objects_pass() -> None:
     assert causes(pv()) == []
-    assert causes(pv(local={"path": "/mnt/disk"}, hostPath=None, nodeAffinity={"required": {"nodeSelectorTerms": [
-        {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": ["n1"]}]}]}})) == []
+    assert (
+        causes(
+            pv(
+                local={"path": "/mnt/disk"},
+                hostPath=None,
+                nodeAffinity={
+                    "required": {
+                        "nodeSelectorTerms": [
+                            {
+                                "matchExpressions": [
+                                    {"key": "kubernetes.io/hostname", "operator": "In", "values": ["n1"]}
+                                ]
+                            }
+                        ]
+                    }
+                },
+            )
+        )
+        == []
+    )
     assert causes(pv(nfs={"server": "10.0.0.1", "path": "/exports"}, hostPath=None)) == []
     assert causes(pvc(storageClassName="fast", selector={"matchLabels": {"tier": "db"}})) == []
     assert causes(sc(volumeBindingMode="WaitForFirstConsumer")) == []
 
 
 def test_persistent_volume_causes() -> None:
-    bad = pv(accessModes=[], capacity={}, persistentVolumeReclaimPolicy="Keep", volumeMode="Raw",
-             storageClassName="Bad_Name", hostPath=None)
+    bad = pv(
+        accessModes=[],
+        capacity={},
+        persistentVolumeReclaimPolicy="Keep",
+        volumeMode="Raw",
+        storageClassName="Bad_Name",
+        hostPath=None,
+    )
     assert causes(bad) == [
         "spec.accessModes: Required value",
         "spec.capacity: Required value",
@@ -108,14 +144,17 @@ def test_persistent_volume_causes() -> None:
     ]
     assert causes(pv(nfs={"path": "/x"})) == ["spec.nfs: Forbidden: may not specify more than 1 volume type"]
     assert causes(pv(nodeAffinity={"required": {"nodeSelectorTerms": []}})) == [
-        "spec.nodeAffinity.required.nodeSelectorTerms: Required value: must have at least one node selector term"]
+        "spec.nodeAffinity.required.nodeSelectorTerms: Required value: must have at least one node selector term"
+    ]
     assert causes(pv(accessModes=["ReadWriteOncePod", "ReadWriteOnce"])) == [
-        "spec.accessModes: Forbidden: may not use ReadWriteOncePod with other access modes"]
+        "spec.accessModes: Forbidden: may not use ReadWriteOncePod with other access modes"
+    ]
 
 
 def test_persistent_volume_source_and_mode_are_immutable() -> None:
     assert causes(pv(hostPath={"path": "/elsewhere"}), pv()) == [
-        "spec.persistentvolumesource: Forbidden: spec.persistentvolumesource is immutable after creation"]
+        "spec.persistentvolumesource: Forbidden: spec.persistentvolumesource is immutable after creation"
+    ]
     moved = pv()
     moved["spec"]["claimRef"] = {"namespace": "default", "name": "data"}
     assert causes(moved, pv()) == []
@@ -127,8 +166,9 @@ def test_claim_causes() -> None:
         "spec.resources[storage]: Required value",
     ]
     assert causes(pvc(resources={"requests": {"storage": "lots"}})) == [
-        "spec.resources[storage]: Invalid value: \"lots\": quantities must match the regular expression "
-        "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"]
+        'spec.resources[storage]: Invalid value: "lots": quantities must match the regular expression '
+        "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+    ]
 
 
 def test_claim_spec_is_immutable_but_the_binder_sets_volume_name_once() -> None:
@@ -137,7 +177,8 @@ def test_claim_spec_is_immutable_but_the_binder_sets_volume_name_once() -> None:
     assert causes(bound, old) == []
     assert causes(pvc(volumeName="pv2"), bound) == [
         "spec: Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName "
-        "for bound claims"]
+        "for bound claims"
+    ]
     assert causes(pvc(accessModes=["ReadWriteMany"]), old) != []
     assert causes(pvc(storageClassName="fast"), old) == []  # a class filled in where none was named
     grown = pvc(volumeName="pv1", resources={"requests": {"storage": "1Gi"}})
@@ -153,42 +194,87 @@ def test_storage_class_causes() -> None:
         'volumeBindingMode: Unsupported value: "Later": supported values: "Immediate", "WaitForFirstConsumer"',
     ]
     assert causes(sc(provisioner="other.io/x"), sc()) == [
-        "provisioner: Forbidden: updates to provisioner are forbidden."]
+        "provisioner: Forbidden: updates to provisioner are forbidden."
+    ]
     assert causes(sc(volumeBindingMode="WaitForFirstConsumer"), sc()) == [
-        'volumeBindingMode: Invalid value: "WaitForFirstConsumer": field is immutable']
+        'volumeBindingMode: Invalid value: "WaitForFirstConsumer": field is immutable'
+    ]
     labelled = sc()
     labelled["metadata"]["labels"] = {"a": "b"}
     assert causes(labelled, sc()) == []
 
 
 def test_headers_as_kubectl_shows_them() -> None:
-    assert headers("PersistentVolume") == ["NAME", "CAPACITY", "ACCESS MODES", "RECLAIM POLICY", "STATUS", "CLAIM",
-                                           "STORAGECLASS", "VOLUMEATTRIBUTESCLASS", "REASON", "AGE"]
+    assert headers("PersistentVolume") == [
+        "NAME",
+        "CAPACITY",
+        "ACCESS MODES",
+        "RECLAIM POLICY",
+        "STATUS",
+        "CLAIM",
+        "STORAGECLASS",
+        "VOLUMEATTRIBUTESCLASS",
+        "REASON",
+        "AGE",
+    ]
     assert headers("PersistentVolume", wide=True)[-1] == "VOLUMEMODE"
-    assert headers("PersistentVolumeClaim") == ["NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS MODES",
-                                                "STORAGECLASS", "VOLUMEATTRIBUTESCLASS", "AGE"]
-    assert headers("StorageClass") == ["NAME", "PROVISIONER", "RECLAIMPOLICY", "VOLUMEBINDINGMODE",
-                                       "ALLOWVOLUMEEXPANSION", "AGE"]
+    assert headers("PersistentVolumeClaim") == [
+        "NAME",
+        "STATUS",
+        "VOLUME",
+        "CAPACITY",
+        "ACCESS MODES",
+        "STORAGECLASS",
+        "VOLUMEATTRIBUTESCLASS",
+        "AGE",
+    ]
+    assert headers("StorageClass") == [
+        "NAME",
+        "PROVISIONER",
+        "RECLAIMPOLICY",
+        "VOLUMEBINDINGMODE",
+        "ALLOWVOLUMEEXPANSION",
+        "AGE",
+    ]
 
 
 def test_persistent_volume_cells() -> None:
-    volume = rules_of("PersistentVolume").defaulted(pv(accessModes=["ReadWriteMany", "ReadWriteOnce"],
-                                                       capacity={"storage": "1024Mi"}, storageClassName="manual"))
+    volume = rules_of("PersistentVolume").defaulted(
+        pv(accessModes=["ReadWriteMany", "ReadWriteOnce"], capacity={"storage": "1024Mi"}, storageClassName="manual")
+    )
     volume["status"] = {"phase": "Available"}
-    assert cells(volume) == ["pv1", "1Gi", "RWO,RWX", "Retain", "Available", "", "manual", "<unset>", "", "5m",
-                             "Filesystem"]
+    assert cells(volume) == [
+        "pv1",
+        "1Gi",
+        "RWO,RWX",
+        "Retain",
+        "Available",
+        "",
+        "manual",
+        "<unset>",
+        "",
+        "5m",
+        "Filesystem",
+    ]
     volume["spec"]["claimRef"] = {"namespace": "default", "name": "data", "uid": "u"}
     volume["status"] = {"phase": "Bound"}
     volume["metadata"]["deletionTimestamp"] = CREATED
     assert cells(volume)[4:6] == ["Terminating", "default/data"]
 
 
-@pytest.mark.parametrize(("claim", "expected"), [
-    ({**pvc(), "status": {"phase": "Pending"}}, ["data", "Pending", "", "", "", "", "<unset>", "5m", "<unset>"]),
-    ({**pvc(volumeName="pv1", storageClassName="manual", volumeMode="Filesystem"),
-      "status": {"phase": "Bound", "capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"]}},
-     ["data", "Bound", "pv1", "1Gi", "RWO", "manual", "<unset>", "5m", "Filesystem"]),
-])
+@pytest.mark.parametrize(
+    ("claim", "expected"),
+    [
+        ({**pvc(), "status": {"phase": "Pending"}}, ["data", "Pending", "", "", "", "", "<unset>", "5m", "<unset>"]),
+        (
+            {
+                **pvc(volumeName="pv1", storageClassName="manual", volumeMode="Filesystem"),
+                "status": {"phase": "Bound", "capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"]},
+            },
+            ["data", "Bound", "pv1", "1Gi", "RWO", "manual", "<unset>", "5m", "Filesystem"],
+        ),
+    ],
+)
 def test_claim_cells(claim: dict[str, Any], expected: list[Any]) -> None:
     assert cells(claim) == expected
 

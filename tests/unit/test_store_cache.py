@@ -222,8 +222,15 @@ async def test_the_feed_outlives_an_unreachable_database_and_resumes_where_it_wa
 
 def test_count_is_the_number_of_keys_under_a_prefix() -> None:
     cache = ObjectCache()
-    cache.apply([row(1, "/core/pods/a/x"), row(2, "/core/pods/a/y"), row(3, "/core/pods/b/z"),
-                 row(4, "/core/podsx/a/q"), row(5, "/apps/deployments/a/d")])
+    cache.apply(
+        [
+            row(1, "/core/pods/a/x"),
+            row(2, "/core/pods/a/y"),
+            row(3, "/core/pods/b/z"),
+            row(4, "/core/podsx/a/q"),
+            row(5, "/apps/deployments/a/d"),
+        ]
+    )
     assert cache.count("/core/pods/") == 3
     assert cache.count("/core/pods/a/") == 2
     assert cache.count("/core/podsx/") == 1

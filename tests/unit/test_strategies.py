@@ -50,7 +50,9 @@ def test_a_kind_nobody_serves_gets_the_generic_strategy() -> None:
     assert not strategy.reserves and not strategy.graceful
     assert strategy.validate({"metadata": {"name": "w", "namespace": "default"}}) == []
     assert strategy.field_set({"metadata": {"name": "w", "namespace": "n"}}) == {
-        "metadata.name": "w", "metadata.namespace": "n"}
+        "metadata.name": "w",
+        "metadata.namespace": "n",
+    }
 
 
 def _pod(**resources: dict[str, str]) -> dict[str, Any]:
@@ -68,8 +70,12 @@ def test_a_new_object_starts_with_the_status_its_strategy_gives() -> None:
         STRATEGIES[kind].reset_status(counted)
         assert counted["status"] == {"replicas": 0}
     STRATEGIES["DaemonSet"].reset_status(counted)
-    assert counted["status"] == {"currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0,
-                                 "numberReady": 0}
+    assert counted["status"] == {
+        "currentNumberScheduled": 0,
+        "numberMisscheduled": 0,
+        "desiredNumberScheduled": 0,
+        "numberReady": 0,
+    }
     pod = {**_pod(), "status": {"phase": "Running"}}
     STRATEGIES["Pod"].reset_status(pod)
     assert pod["status"] == {"phase": "Pending", "qosClass": "BestEffort"}

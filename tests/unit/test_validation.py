@@ -7,9 +7,11 @@ from minikube_py.model import defaults, meta
 from minikube_py.model.errors import FieldError
 from minikube_py.model.validation import base64_error, validate
 
-SUBDOMAIN_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and "
-                 "must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
-                 "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
+SUBDOMAIN_MSG = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and "
+    "must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
+    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
 
 
 def _create(kind: str, obj: dict, namespace: str | None = "default") -> dict:
@@ -42,7 +44,9 @@ def test_name_rules() -> None:
     [err] = validate("Service", svc)
     assert err.message.startswith('Invalid value: "1web": a DNS-1035 label must consist of lower case alphanumeric')
     missing = _create("ConfigMap", {"metadata": {}})
-    assert _rendered(validate("ConfigMap", missing)) == ["metadata.name: Required value: name or generateName is required"]
+    assert _rendered(validate("ConfigMap", missing)) == [
+        "metadata.name: Required value: name or generateName is required"
+    ]
     long = _create("ConfigMap", {"metadata": {"name": "a" * 254}})
     assert "must be no more than 253 characters" in _rendered(validate("ConfigMap", long))[0]
 
@@ -55,9 +59,18 @@ def test_generate_name_prefix_may_end_with_dash() -> None:
 
 
 def test_namespace_and_labels_and_annotations() -> None:
-    pod = _create("Pod", {**_pod(), "metadata": {"name": "p", "labels": {"good": "v", "bad key": "v", "k": "-x"},
-                                                 "annotations": {"UPPER/ok": "x", "big": "x" * (256 * 1024)}}},
-                  namespace="Bad")
+    pod = _create(
+        "Pod",
+        {
+            **_pod(),
+            "metadata": {
+                "name": "p",
+                "labels": {"good": "v", "bad key": "v", "k": "-x"},
+                "annotations": {"UPPER/ok": "x", "big": "x" * (256 * 1024)},
+            },
+        },
+        namespace="Bad",
+    )
     errs = validate("Pod", pod)
     fields = [e.field for e in errs]
     assert fields == ["metadata.namespace", "metadata.labels", "metadata.labels", "metadata.annotations"]
@@ -68,30 +81,56 @@ def test_namespace_and_labels_and_annotations() -> None:
 
 
 def test_pod_container_rules() -> None:
-    pod = _create("Pod", {"metadata": {"name": "p"}, "spec": {
-        "containers": [{"name": "c", "image": "", "ports": [{"containerPort": 0}, {"containerPort": 70000,
-                                                                                    "protocol": "HTTP"}]},
-                       {"name": "c", "image": "x", "env": [{"name": "1BAD"}],
-                        "volumeMounts": [{"name": "missing", "mountPath": "/m"}]},
-                       {"name": "Upper", "image": "x"}],
-        "volumes": [{"name": "v"}, {"name": "v"}],
-        "restartPolicy": "Sometimes", "dnsPolicy": "Weird"}})
+    pod = _create(
+        "Pod",
+        {
+            "metadata": {"name": "p"},
+            "spec": {
+                "containers": [
+                    {
+                        "name": "c",
+                        "image": "",
+                        "ports": [{"containerPort": 0}, {"containerPort": 70000, "protocol": "HTTP"}],
+                    },
+                    {
+                        "name": "c",
+                        "image": "x",
+                        "env": [{"name": "1BAD"}],
+                        "volumeMounts": [{"name": "missing", "mountPath": "/m"}],
+                    },
+                    {"name": "Upper", "image": "x"},
+                ],
+                "volumes": [{"name": "v"}, {"name": "v"}],
+                "restartPolicy": "Sometimes",
+                "dnsPolicy": "Weird",
+            },
+        },
+    )
     rendered = _rendered(validate("Pod", pod))
-    assert "spec.volumes[1].name: Duplicate value: \"v\"" in rendered
+    assert 'spec.volumes[1].name: Duplicate value: "v"' in rendered
     assert "spec.containers[0].image: Required value" in rendered
     assert "spec.containers[0].ports[0].containerPort: Required value" in rendered
-    assert ("spec.containers[0].ports[1].containerPort: Invalid value: 70000: must be between 1 and 65535, inclusive"
-            in rendered)
-    assert ('spec.containers[0].ports[1].protocol: Unsupported value: "HTTP": supported values: "SCTP", "TCP", "UDP"'
-            in rendered)
+    assert (
+        "spec.containers[0].ports[1].containerPort: Invalid value: 70000: must be between 1 and 65535, inclusive"
+        in rendered
+    )
+    assert (
+        'spec.containers[0].ports[1].protocol: Unsupported value: "HTTP": supported values: "SCTP", "TCP", "UDP"'
+        in rendered
+    )
     assert 'spec.containers[1].name: Duplicate value: "c"' in rendered
-    assert any(r.startswith('spec.containers[1].env[0].name: Invalid value: "1BAD": a valid environment variable name')
-               for r in rendered)
+    assert any(
+        r.startswith('spec.containers[1].env[0].name: Invalid value: "1BAD": a valid environment variable name')
+        for r in rendered
+    )
     assert 'spec.containers[1].volumeMounts[0].name: Not found: "missing"' in rendered
-    assert any(r.startswith('spec.containers[2].name: Invalid value: "Upper": a lowercase RFC 1123 label')
-               for r in rendered)
-    assert ('spec.restartPolicy: Unsupported value: "Sometimes": supported values: "Always", "OnFailure", "Never"'
-            in rendered)
+    assert any(
+        r.startswith('spec.containers[2].name: Invalid value: "Upper": a lowercase RFC 1123 label') for r in rendered
+    )
+    assert (
+        'spec.restartPolicy: Unsupported value: "Sometimes": supported values: "Always", "OnFailure", "Never"'
+        in rendered
+    )
     assert any(r.startswith('spec.dnsPolicy: Unsupported value: "Weird"') for r in rendered)
 
 
@@ -101,17 +140,41 @@ def test_pod_without_containers() -> None:
 
 
 def test_resources() -> None:
-    pod = _create("Pod", {"metadata": {"name": "p"}, "spec": {"containers": [
-        {"name": "c", "image": "x", "resources": {"limits": {"cpu": "500m", "memory": "1Gi"},
-                                                  "requests": {"cpu": "1", "memory": "abc"}}}]}})
+    pod = _create(
+        "Pod",
+        {
+            "metadata": {"name": "p"},
+            "spec": {
+                "containers": [
+                    {
+                        "name": "c",
+                        "image": "x",
+                        "resources": {
+                            "limits": {"cpu": "500m", "memory": "1Gi"},
+                            "requests": {"cpu": "1", "memory": "abc"},
+                        },
+                    }
+                ]
+            },
+        },
+    )
     rendered = _rendered(validate("Pod", pod))
     assert rendered == [
-        "spec.containers[0].resources.requests[memory]: Invalid value: \"abc\": quantities must match the regular "
+        'spec.containers[0].resources.requests[memory]: Invalid value: "abc": quantities must match the regular '
         "expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
         'spec.containers[0].resources.requests: Invalid value: "1": must be less than or equal to cpu limit of 500m',
     ]
-    ok = _create("Pod", {"metadata": {"name": "p"}, "spec": {"containers": [
-        {"name": "c", "image": "x", "resources": {"limits": {"cpu": "1"}, "requests": {"cpu": "1000m"}}}]}})
+    ok = _create(
+        "Pod",
+        {
+            "metadata": {"name": "p"},
+            "spec": {
+                "containers": [
+                    {"name": "c", "image": "x", "resources": {"limits": {"cpu": "1"}, "requests": {"cpu": "1000m"}}}
+                ]
+            },
+        },
+    )
     assert validate("Pod", ok) == []
 
 
@@ -150,8 +213,9 @@ def test_no_new_finalizers_while_deleting() -> None:
     new = copy.deepcopy(old)
     new["metadata"]["finalizers"] = ["a.io/x", "b.io/y"]
     assert _rendered(validate("ConfigMap", new, old)) == [
-        'metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new '
-        'finalizers []string{"b.io/y"}']
+        "metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new "
+        'finalizers []string{"b.io/y"}'
+    ]
 
 
 def _svc(**spec: object) -> dict:
@@ -162,18 +226,31 @@ def test_service_rules() -> None:
     assert validate("Service", _create("Service", _svc(ports=[{"port": 80}]))) == []
     assert _rendered(validate("Service", _create("Service", _svc()))) == ["spec.ports: Required value"]
     assert validate("Service", _create("Service", _svc(clusterIP="None"))) == []
-    assert validate("Service", _create("Service", {"metadata": {"name": "x"},
-                                                   "spec": {"type": "ExternalName", "externalName": "a.com"}})) == []
-    svc = _create("Service", _svc(type="Fancy", ports=[{"port": 80, "name": "http", "nodePort": 30080},
-                                                      {"port": 0, "name": "http"}, {"port": 81}]))
+    assert (
+        validate(
+            "Service",
+            _create("Service", {"metadata": {"name": "x"}, "spec": {"type": "ExternalName", "externalName": "a.com"}}),
+        )
+        == []
+    )
+    svc = _create(
+        "Service",
+        _svc(
+            type="Fancy",
+            ports=[{"port": 80, "name": "http", "nodePort": 30080}, {"port": 0, "name": "http"}, {"port": 81}],
+        ),
+    )
     rendered = _rendered(validate("Service", svc))
-    assert rendered[0].startswith('spec.type: Unsupported value: "Fancy": supported values: "ClusterIP", "ExternalName"')
-    assert "spec.ports[1].name: Duplicate value: \"http\"" in rendered
+    assert rendered[0].startswith(
+        'spec.type: Unsupported value: "Fancy": supported values: "ClusterIP", "ExternalName"'
+    )
+    assert 'spec.ports[1].name: Duplicate value: "http"' in rendered
     assert "spec.ports[1].port: Invalid value: 0: must be between 1 and 65535, inclusive" in rendered
     assert "spec.ports[2].name: Required value" in rendered
     cluster_ip = _create("Service", _svc(ports=[{"port": 80, "nodePort": 30080}]))
     assert _rendered(validate("Service", cluster_ip)) == [
-        "spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'"]
+        "spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'"
+    ]
     node_port = _create("Service", _svc(type="NodePort", ports=[{"port": 80, "nodePort": 30080}]))
     assert validate("Service", node_port) == []
     bad_selector = _create("Service", _svc(ports=[{"port": 80}], selector={"app": "a b"}))
@@ -185,16 +262,22 @@ def test_service_cluster_ip_immutable() -> None:
     new = copy.deepcopy(old)
     new["spec"]["clusterIP"] = "10.96.0.11"
     assert _rendered(validate("Service", new, old)) == [
-        'spec.clusterIPs[0]: Invalid value: []string{"10.96.0.11"}: may not change once set']
+        'spec.clusterIPs[0]: Invalid value: []string{"10.96.0.11"}: may not change once set'
+    ]
     same = copy.deepcopy(old)
     same["spec"]["ports"][0]["port"] = 81
     assert validate("Service", same, old) == []
 
 
 def _deployment(selector: object, labels: dict, **spec: object) -> dict:
-    return {"metadata": {"name": "web"}, "spec": {
-        "selector": selector, **spec,
-        "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}
+    return {
+        "metadata": {"name": "web"},
+        "spec": {
+            "selector": selector,
+            **spec,
+            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}},
+        },
+    }
 
 
 def test_workload_selectors() -> None:
@@ -203,28 +286,36 @@ def test_workload_selectors() -> None:
     mismatch = _create("Deployment", _deployment({"matchLabels": {"app": "web"}}, {"app": "db"}))
     assert _rendered(validate("Deployment", mismatch)) == [
         'spec.template.metadata.labels: Invalid value: map[string]string{"app":"db"}: `selector` does not match '
-        "template `labels`"]
+        "template `labels`"
+    ]
     missing = _create("ReplicaSet", _deployment(None, {"app": "web"}))
     assert _rendered(validate("ReplicaSet", missing)) == ["spec.selector: Required value"]
     empty = _create("DaemonSet", _deployment({}, {"app": "web"}))
-    assert [e.message.endswith("empty selector is invalid for daemonset") for e in validate("DaemonSet", empty)] == [True]
-    expr = _create("Deployment", _deployment(
-        {"matchExpressions": [{"key": "app", "operator": "In", "values": ["web", "api"]}]}, {"app": "api"}))
+    assert [e.message.endswith("empty selector is invalid for daemonset") for e in validate("DaemonSet", empty)] == [
+        True
+    ]
+    expr = _create(
+        "Deployment",
+        _deployment({"matchExpressions": [{"key": "app", "operator": "In", "values": ["web", "api"]}]}, {"app": "api"}),
+    )
     assert validate("Deployment", expr) == []
     negative = _create("Deployment", _deployment({"matchLabels": {"app": "web"}}, {"app": "web"}, replicas=-1))
     assert _rendered(validate("Deployment", negative)) == [
-        "spec.replicas: Invalid value: -1: must be greater than or equal to 0"]
+        "spec.replicas: Invalid value: -1: must be greater than or equal to 0"
+    ]
 
 
 def test_apps_kinds_require_restart_always() -> None:
     d = _deployment({"matchLabels": {"app": "web"}}, {"app": "web"})
     d["spec"]["template"]["spec"]["restartPolicy"] = "Never"
     assert _rendered(validate("Deployment", _create("Deployment", d))) == [
-        'spec.template.spec.restartPolicy: Unsupported value: "Never": supported values: "Always"']
+        'spec.template.spec.restartPolicy: Unsupported value: "Never": supported values: "Always"'
+    ]
     no_image = _deployment({"matchLabels": {"app": "web"}}, {"app": "web"})
     del no_image["spec"]["template"]["spec"]["containers"][0]["image"]
     assert _rendered(validate("Deployment", _create("Deployment", no_image))) == [
-        "spec.template.spec.containers[0].image: Required value"]
+        "spec.template.spec.containers[0].image: Required value"
+    ]
 
 
 def test_deployment_selector_immutable() -> None:
@@ -232,29 +323,45 @@ def test_deployment_selector_immutable() -> None:
     new = copy.deepcopy(old)
     new["spec"]["selector"] = {"matchLabels": {"app": "web", "v": "1"}}
     assert [e.render() for e in validate("Deployment", new, old)] == [
-        'spec.selector: Invalid value: {"matchLabels":{"app":"web","v":"1"}}: field is immutable']
+        'spec.selector: Invalid value: {"matchLabels":{"app":"web","v":"1"}}: field is immutable'
+    ]
 
 
 def test_replication_controller() -> None:
-    rc = _create("ReplicationController", {"metadata": {"name": "rc"}, "spec": {
-        "template": {"metadata": {"labels": {"run": "x"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}})
+    rc = _create(
+        "ReplicationController",
+        {
+            "metadata": {"name": "rc"},
+            "spec": {
+                "template": {
+                    "metadata": {"labels": {"run": "x"}},
+                    "spec": {"containers": [{"name": "c", "image": "i"}]},
+                }
+            },
+        },
+    )
     assert validate("ReplicationController", rc) == []
     rc["spec"]["selector"] = {"run": "y"}
     assert [e.field for e in validate("ReplicationController", rc)] == ["spec.template.metadata.labels"]
 
 
 def _job(restart: str = "Never") -> dict:
-    return {"metadata": {"name": "pi"}, "spec": {"template": {"spec": {
-        "restartPolicy": restart, "containers": [{"name": "c", "image": "perl"}]}}}}
+    return {
+        "metadata": {"name": "pi"},
+        "spec": {"template": {"spec": {"restartPolicy": restart, "containers": [{"name": "c", "image": "perl"}]}}},
+    }
 
 
 def test_job_rules() -> None:
     job = _create("Job", _job())
     assert validate("Job", job) == []
-    always = _create("Job", {"metadata": {"name": "pi"}, "spec": {"template": {"spec": {
-        "containers": [{"name": "c", "image": "perl"}]}}}})
+    always = _create(
+        "Job",
+        {"metadata": {"name": "pi"}, "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "perl"}]}}}},
+    )
     assert _rendered(validate("Job", always)) == [
-        'spec.template.spec.restartPolicy: Unsupported value: "Always": supported values: "OnFailure", "Never"']
+        'spec.template.spec.restartPolicy: Unsupported value: "Always": supported values: "OnFailure", "Never"'
+    ]
     changed = copy.deepcopy(job)
     changed["spec"]["template"]["spec"]["containers"][0]["image"] = "perl:2"
     assert [e.field for e in validate("Job", changed, job)] == ["spec.template"]
@@ -266,13 +373,17 @@ def test_config_map_and_secret_keys() -> None:
     cm = _create("ConfigMap", {"metadata": {"name": "c"}, "data": {"good.key": "v", "bad key": "v", "..x": "v"}})
     rendered = _rendered(validate("ConfigMap", cm))
     assert rendered[0] == ("data[..x]: Invalid value: \"..x\": must not start with '..'")
-    assert rendered[1] == ("data[bad key]: Invalid value: \"bad key\": a valid config key must consist of alphanumeric "
-                           "characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used "
-                           "for validation is '[-._a-zA-Z0-9]+')")
-    secret = _create("Secret", {"metadata": {"name": "s"}, "data": {"ok": base64.b64encode(b"hi").decode(),
-                                                                    "bad": "not base64!"}})
+    assert rendered[1] == (
+        'data[bad key]: Invalid value: "bad key": a valid config key must consist of alphanumeric '
+        "characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used "
+        "for validation is '[-._a-zA-Z0-9]+')"
+    )
+    secret = _create(
+        "Secret", {"metadata": {"name": "s"}, "data": {"ok": base64.b64encode(b"hi").decode(), "bad": "not base64!"}}
+    )
     assert _rendered(validate("Secret", secret)) == [
-        'data[bad]: Invalid value: "<secret contents redacted>": illegal base64 data at input byte 3']
+        'data[bad]: Invalid value: "<secret contents redacted>": illegal base64 data at input byte 3'
+    ]
     tls = _create("Secret", {"metadata": {"name": "t"}, "type": "kubernetes.io/tls", "data": {"tls.crt": "YQ=="}})
     assert _rendered(validate("Secret", tls)) == ["data[tls.key]: Required value"]
 
@@ -288,8 +399,7 @@ def test_immutable_config() -> None:
     old = _create("ConfigMap", {"metadata": {"name": "c"}, "immutable": True, "data": {"a": "1"}})
     new = copy.deepcopy(old)
     new["data"]["a"] = "2"
-    assert _rendered(validate("ConfigMap", new, old)) == [
-        "data: Forbidden: field is immutable when `immutable` is set"]
+    assert _rendered(validate("ConfigMap", new, old)) == ["data: Forbidden: field is immutable when `immutable` is set"]
     unfreeze = copy.deepcopy(old)
     unfreeze["immutable"] = False
     assert [e.field for e in validate("ConfigMap", unfreeze, old)] == ["immutable"]
@@ -298,20 +408,37 @@ def test_immutable_config() -> None:
     assert validate("ConfigMap", labels_only, old) == []
 
 
-@pytest.mark.parametrize(("kind", "obj", "fields"), [
-    ("Node", {"metadata": {"name": "n1"}, "spec": {"taints": [{"key": "k", "effect": "Sometimes"}]}},
-     ["spec.taints[0].effect"]),
-    ("Node", {"metadata": {"name": "n1"}, "spec": {"taints": [{"key": "k", "effect": "NoSchedule"}]}}, []),
-    ("Lease", {"metadata": {"name": "n1"}, "spec": {"leaseDurationSeconds": 0}}, ["spec.leaseDurationSeconds"]),
-    ("Event", {"metadata": {"name": "e"}, "involvedObject": {"namespace": "other"}}, ["involvedObject.namespace"]),
-    ("Event", {"metadata": {"name": "e"}, "involvedObject": {"kind": "Node", "name": "n"}}, []),
-    ("Endpoints", {"metadata": {"name": "e"}, "subsets": [{"addresses": [{"ip": "x"}], "ports": [{"port": 0}]}]},
-     ["subsets[0].addresses[0].ip", "subsets[0].ports[0].port"]),
-    ("EndpointSlice", {"metadata": {"name": "e"}, "addressType": "IPv4", "endpoints": [{"addresses": []}],
-                       "ports": [{"port": 80}]}, ["endpoints[0].addresses"]),
-    ("EndpointSlice", {"metadata": {"name": "e"}, "addressType": "IPX"}, ["addressType"]),
-    ("ServiceAccount", {"metadata": {"name": "default"}}, []),
-])
+@pytest.mark.parametrize(
+    ("kind", "obj", "fields"),
+    [
+        (
+            "Node",
+            {"metadata": {"name": "n1"}, "spec": {"taints": [{"key": "k", "effect": "Sometimes"}]}},
+            ["spec.taints[0].effect"],
+        ),
+        ("Node", {"metadata": {"name": "n1"}, "spec": {"taints": [{"key": "k", "effect": "NoSchedule"}]}}, []),
+        ("Lease", {"metadata": {"name": "n1"}, "spec": {"leaseDurationSeconds": 0}}, ["spec.leaseDurationSeconds"]),
+        ("Event", {"metadata": {"name": "e"}, "involvedObject": {"namespace": "other"}}, ["involvedObject.namespace"]),
+        ("Event", {"metadata": {"name": "e"}, "involvedObject": {"kind": "Node", "name": "n"}}, []),
+        (
+            "Endpoints",
+            {"metadata": {"name": "e"}, "subsets": [{"addresses": [{"ip": "x"}], "ports": [{"port": 0}]}]},
+            ["subsets[0].addresses[0].ip", "subsets[0].ports[0].port"],
+        ),
+        (
+            "EndpointSlice",
+            {
+                "metadata": {"name": "e"},
+                "addressType": "IPv4",
+                "endpoints": [{"addresses": []}],
+                "ports": [{"port": 80}],
+            },
+            ["endpoints[0].addresses"],
+        ),
+        ("EndpointSlice", {"metadata": {"name": "e"}, "addressType": "IPX"}, ["addressType"]),
+        ("ServiceAccount", {"metadata": {"name": "default"}}, []),
+    ],
+)
 def test_other_kinds(kind: str, obj: dict, fields: list[str]) -> None:
     namespace = None if kind == "Node" else "default"
     assert [e.field for e in validate(kind, _create(kind, obj, namespace))] == fields
@@ -331,31 +458,47 @@ def _stateful_set(**spec: object) -> dict:
 
 def test_stateful_set_rules() -> None:
     assert validate("StatefulSet", _stateful_set()) == []
-    bad = _stateful_set(podManagementPolicy="Sometimes", serviceName="Not_A_Label",
-                        updateStrategy={"type": "OnDelete", "rollingUpdate": {"partition": 1}},
-                        persistentVolumeClaimRetentionPolicy={"whenDeleted": "Keep", "whenScaled": "Retain"})
+    bad = _stateful_set(
+        podManagementPolicy="Sometimes",
+        serviceName="Not_A_Label",
+        updateStrategy={"type": "OnDelete", "rollingUpdate": {"partition": 1}},
+        persistentVolumeClaimRetentionPolicy={"whenDeleted": "Keep", "whenScaled": "Retain"},
+    )
     bad["spec"]["template"]["spec"]["activeDeadlineSeconds"] = 5
     fields = [e.field for e in validate("StatefulSet", bad)]
-    assert fields == ["spec.podManagementPolicy", "spec.updateStrategy.rollingUpdate",
-                      "spec.persistentVolumeClaimRetentionPolicy.whenDeleted", "spec.serviceName",
-                      "spec.template.spec.activeDeadlineSeconds"]
+    assert fields == [
+        "spec.podManagementPolicy",
+        "spec.updateStrategy.rollingUpdate",
+        "spec.persistentVolumeClaimRetentionPolicy.whenDeleted",
+        "spec.serviceName",
+        "spec.template.spec.activeDeadlineSeconds",
+    ]
     negative = _stateful_set(updateStrategy={"type": "RollingUpdate", "rollingUpdate": {"partition": -1}})
     assert _rendered(validate("StatefulSet", negative)) == [
-        "spec.updateStrategy.rollingUpdate.partition: Invalid value: -1: must be greater than or equal to 0"]
+        "spec.updateStrategy.rollingUpdate.partition: Invalid value: -1: must be greater than or equal to 0"
+    ]
 
 
 def test_stateful_set_mounts_may_name_claim_templates_which_need_access_modes_and_size() -> None:
-    claimed = _stateful_set(volumeClaimTemplates=[
-        {"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"],
-                                                "resources": {"requests": {"storage": "1Gi"}}}},
-        {"metadata": {"name": "data"}, "spec": {}}])
+    claimed = _stateful_set(
+        volumeClaimTemplates=[
+            {
+                "metadata": {"name": "data"},
+                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+            },
+            {"metadata": {"name": "data"}, "spec": {}},
+        ]
+    )
     claimed["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = [
-        {"name": "data", "mountPath": "/d"}, {"name": "typo", "mountPath": "/t"}]
+        {"name": "data", "mountPath": "/d"},
+        {"name": "typo", "mountPath": "/t"},
+    ]
     assert _rendered(validate("StatefulSet", claimed)) == [
         'spec.template.spec.containers[0].volumeMounts[1].name: Not found: "typo"',
         'spec.volumeClaimTemplates[1].metadata.name: Duplicate value: "data"',
         "spec.volumeClaimTemplates[1].spec.accessModes: Required value: at least 1 access mode is required",
-        "spec.volumeClaimTemplates[1].spec.resources[storage]: Required value"]
+        "spec.volumeClaimTemplates[1].spec.resources[storage]: Required value",
+    ]
 
 
 def test_stateful_set_updates_change_only_what_kubernetes_allows() -> None:
@@ -373,6 +516,8 @@ def test_controller_revision_rules() -> None:
     revision = _create("ControllerRevision", {"metadata": {"name": "web-1"}, "data": {"a": 1}, "revision": 2})
     assert validate("ControllerRevision", revision) == []
     assert [e.field for e in validate("ControllerRevision", {**revision, "data": None, "revision": -1})] == [
-        "data", "revision"]
+        "data",
+        "revision",
+    ]
     changed = {**revision, "data": {"a": 2}}
     assert [e.field for e in validate("ControllerRevision", changed, revision)] == ["data"]

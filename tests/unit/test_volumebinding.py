@@ -34,41 +34,88 @@ from minikube_py.model.volumebinding import (
 Obj = dict[str, Any]
 
 
-def pv(name: str, size: str = "1Gi", *, phase: str = "Available", modes: tuple[str, ...] = ("ReadWriteOnce",),
-       klass: str = "", labels: dict[str, str] | None = None, claim_ref: Obj | None = None,
-       node: str | None = None, **spec: Any) -> Obj:
-    body: Obj = {"capacity": {"storage": size}, "accessModes": list(modes), "hostPath": {"path": f"/data/{name}"},
-                 "persistentVolumeReclaimPolicy": "Retain", "volumeMode": "Filesystem", **spec}
+def pv(
+    name: str,
+    size: str = "1Gi",
+    *,
+    phase: str = "Available",
+    modes: tuple[str, ...] = ("ReadWriteOnce",),
+    klass: str = "",
+    labels: dict[str, str] | None = None,
+    claim_ref: Obj | None = None,
+    node: str | None = None,
+    **spec: Any,
+) -> Obj:
+    body: Obj = {
+        "capacity": {"storage": size},
+        "accessModes": list(modes),
+        "hostPath": {"path": f"/data/{name}"},
+        "persistentVolumeReclaimPolicy": "Retain",
+        "volumeMode": "Filesystem",
+        **spec,
+    }
     if klass:
         body["storageClassName"] = klass
     if claim_ref is not None:
         body["claimRef"] = claim_ref
     if node is not None:
-        body["nodeAffinity"] = {"required": {"nodeSelectorTerms": [{"matchExpressions": [
-            {"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}]}]}}
-    return {"metadata": {"name": name, "uid": f"uid-{name}", "labels": labels or {}, "resourceVersion": "1"},
-            "spec": body, "status": {"phase": phase}}
+        body["nodeAffinity"] = {
+            "required": {
+                "nodeSelectorTerms": [
+                    {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}]}
+                ]
+            }
+        }
+    return {
+        "metadata": {"name": name, "uid": f"uid-{name}", "labels": labels or {}, "resourceVersion": "1"},
+        "spec": body,
+        "status": {"phase": phase},
+    }
 
 
-def pvc(name: str = "data", request: str = "500Mi", *, klass: str | None = None,
-        modes: tuple[str, ...] = ("ReadWriteOnce",), annotations: dict[str, str] | None = None, **spec: Any) -> Obj:
-    body: Obj = {"accessModes": list(modes), "resources": {"requests": {"storage": request}},
-                 "volumeMode": "Filesystem", **spec}
+def pvc(
+    name: str = "data",
+    request: str = "500Mi",
+    *,
+    klass: str | None = None,
+    modes: tuple[str, ...] = ("ReadWriteOnce",),
+    annotations: dict[str, str] | None = None,
+    **spec: Any,
+) -> Obj:
+    body: Obj = {
+        "accessModes": list(modes),
+        "resources": {"requests": {"storage": request}},
+        "volumeMode": "Filesystem",
+        **spec,
+    }
     if klass is not None:
         body["storageClassName"] = klass
-    return {"metadata": {"name": name, "namespace": "ns", "uid": f"uid-{name}", "resourceVersion": "7",
-                         "annotations": annotations or {}},
-            "spec": body, "status": {"phase": "Pending"}}
+    return {
+        "metadata": {
+            "name": name,
+            "namespace": "ns",
+            "uid": f"uid-{name}",
+            "resourceVersion": "7",
+            "annotations": annotations or {},
+        },
+        "spec": body,
+        "status": {"phase": "Pending"},
+    }
 
 
 def ref(claim: Obj, uid: bool = True) -> Obj:
     md = claim["metadata"]
-    return {"kind": "PersistentVolumeClaim", "namespace": md["namespace"], "name": md["name"],
-            **({"uid": md["uid"]} if uid else {})}
+    return {
+        "kind": "PersistentVolumeClaim",
+        "namespace": md["namespace"],
+        "name": md["name"],
+        **({"uid": md["uid"]} if uid else {}),
+    }
 
 
-def sc(name: str, provisioner: str = LOCAL_PATH_PROVISIONER, mode: str = "WaitForFirstConsumer",
-       policy: str = "Delete") -> Obj:
+def sc(
+    name: str, provisioner: str = LOCAL_PATH_PROVISIONER, mode: str = "WaitForFirstConsumer", policy: str = "Delete"
+) -> Obj:
     return {"metadata": {"name": name}, "provisioner": provisioner, "volumeBindingMode": mode, "reclaimPolicy": policy}
 
 
@@ -133,8 +180,14 @@ def test_binding_writes_both_halves_once() -> None:
     claim, volume = pvc(), pv("v")
     bound_volume = bind_volume(volume, claim)
     assert bound_volume is not None
-    assert bound_volume["spec"]["claimRef"] == {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "namespace": "ns",
-                                                "name": "data", "uid": "uid-data", "resourceVersion": "7"}
+    assert bound_volume["spec"]["claimRef"] == {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "namespace": "ns",
+        "name": "data",
+        "uid": "uid-data",
+        "resourceVersion": "7",
+    }
     assert bound_volume["metadata"]["annotations"][BOUND_BY_CONTROLLER] == "yes"
     assert bind_volume(bound_volume, claim) is None
     assert "claimRef" not in volume["spec"]  # inputs are not modified
@@ -164,16 +217,18 @@ def test_an_unbound_claim_binds_to_a_match() -> None:
 def test_no_match_and_no_class_stays_pending_with_kubernetes_event() -> None:
     decision = decide_claim(pvc(), {}, {}, {})
     assert decision.phase == "Pending" and decision.bind is None
-    assert decision.events == [("Normal", "FailedBinding",
-                                "no persistent volumes available for this claim and no storage class is set")]
+    assert decision.events == [
+        ("Normal", "FailedBinding", "no persistent volumes available for this claim and no storage class is set")
+    ]
 
 
 def test_wait_for_first_consumer_until_a_node_is_selected() -> None:
     classes = by_name(sc("local-path"))
     decision = decide_claim(pvc(klass="local-path"), by_name(pv("v", klass="local-path")), classes, {})
     assert decision.phase == "Pending" and decision.provision is None
-    assert decision.events == [("Normal", "WaitForFirstConsumer",
-                                "waiting for first consumer to be created before binding")]
+    assert decision.events == [
+        ("Normal", "WaitForFirstConsumer", "waiting for first consumer to be created before binding")
+    ]
 
 
 def test_local_path_provisioning_on_the_selected_node() -> None:
@@ -184,14 +239,17 @@ def test_local_path_provisioning_on_the_selected_node() -> None:
     assert volume is not None
     assert volume["metadata"]["name"] == "pvc-uid-data"
     assert volume["metadata"]["annotations"][PROVISIONED_BY] == LOCAL_PATH_PROVISIONER
-    assert volume["spec"]["hostPath"] == {"path": "/var/lib/pykube/storage/pvc-uid-data_ns_data",
-                                          "type": "DirectoryOrCreate"}
+    assert volume["spec"]["hostPath"] == {
+        "path": "/var/lib/pykube/storage/pvc-uid-data_ns_data",
+        "type": "DirectoryOrCreate",
+    }
     assert volume["spec"]["capacity"] == {"storage": "500Mi"}
     assert volume["spec"]["persistentVolumeReclaimPolicy"] == "Delete"
     assert volume["spec"]["storageClassName"] == "local-path"
     assert volume["spec"]["claimRef"]["uid"] == "uid-data"
     assert volume["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"] == [
-        {"key": "kubernetes.io/hostname", "operator": "In", "values": ["n1"]}]
+        {"key": "kubernetes.io/hostname", "operator": "In", "values": ["n1"]}
+    ]
     assert [reason for _, reason, _ in decision.events] == ["Provisioning", "ProvisioningSucceeded"]
     # once made, the pre-bound volume binds although it is still Pending
     made = {**volume, "status": {"phase": "Pending"}}
@@ -201,8 +259,12 @@ def test_local_path_provisioning_on_the_selected_node() -> None:
 def test_a_static_volume_on_the_selected_node_is_preferred_to_provisioning() -> None:
     claim = pvc(klass="local-path", annotations={SELECTED_NODE: "n1"})
     static = pv("static", klass="local-path", node="n1")
-    decision = decide_claim(claim, by_name(static, pv("elsewhere", klass="local-path", node="n2")),
-                            by_name(sc("local-path")), by_name(node("n1")))
+    decision = decide_claim(
+        claim,
+        by_name(static, pv("elsewhere", klass="local-path", node="n2")),
+        by_name(sc("local-path")),
+        by_name(node("n1")),
+    )
     assert decision.bind is static and decision.provision is None
 
 
@@ -213,8 +275,9 @@ def test_provisioning_failures_are_events() -> None:
     missing = decide_claim(pvc(klass="nope"), {}, {}, {})
     assert missing.events == [("Warning", "ProvisioningFailed", 'storageclass.storage.k8s.io "nope" not found')]
     external = decide_claim(pvc(klass="ebs"), {}, by_name(sc("ebs", "ebs.csi.aws.com", "Immediate")), {})
-    assert external.events[0][1] == "ExternalProvisioning" and external.annotate[STORAGE_PROVISIONER] == \
-        "ebs.csi.aws.com"
+    assert (
+        external.events[0][1] == "ExternalProvisioning" and external.annotate[STORAGE_PROVISIONER] == "ebs.csi.aws.com"
+    )
 
 
 def test_a_claim_pre_bound_to_a_volume() -> None:
@@ -222,10 +285,12 @@ def test_a_claim_pre_bound_to_a_volume() -> None:
     assert decide_claim(pvc(volumeName="v"), by_name(pv("v")), {}, {}).phase == "Bound"
     small = decide_claim(pvc(volumeName="v"), by_name(pv("v", "1Mi")), {}, {})
     assert small.phase == "Pending"
-    assert small.events == [("Warning", "VolumeMismatch", 'Cannot bind to requested volume "v": requested PV is '
-                                                          "too small")]
-    taken = decide_claim(pvc(volumeName="v"), by_name(pv("v", claim_ref={"namespace": "ns", "name": "x", "uid": "u"})),
-                         {}, {})
+    assert small.events == [
+        ("Warning", "VolumeMismatch", 'Cannot bind to requested volume "v": requested PV is too small')
+    ]
+    taken = decide_claim(
+        pvc(volumeName="v"), by_name(pv("v", claim_ref={"namespace": "ns", "name": "x", "uid": "u"})), {}, {}
+    )
     assert taken.events == [("Warning", "FailedBinding", 'volume "v" already bound to a different claim.')]
 
 
@@ -234,8 +299,9 @@ def test_a_bound_claim_is_lost_when_its_volume_goes() -> None:
     lost = decide_claim(claim, {}, {}, {})
     assert lost.phase == "Lost" and lost.events[0][1] == "ClaimLost"
     assert decide_claim(claim, by_name(pv("v", claim_ref=ref(claim))), {}, {}).phase == "Bound"
-    misbound = decide_claim(claim, by_name(pv("v", claim_ref={"namespace": "ns", "name": "data", "uid": "other"})),
-                            {}, {})
+    misbound = decide_claim(
+        claim, by_name(pv("v", claim_ref={"namespace": "ns", "name": "data", "uid": "other"})), {}, {}
+    )
     assert misbound.phase == "Lost" and misbound.events[0][1] == "ClaimMisbound"
 
 
@@ -257,8 +323,9 @@ def test_reclaim_policies() -> None:
     claim = pvc()
     static_delete = decide_volume(pv("v", claim_ref=ref(claim), persistentVolumeReclaimPolicy="Delete"), None)
     assert static_delete.phase == "Failed" and static_delete.events[0][1] == "VolumeFailedDelete"
-    assert static_delete.message == ('error getting deleter volume plugin for volume "v": no deletable volume plugin '
-                                     "matched")
+    assert static_delete.message == (
+        'error getting deleter volume plugin for volume "v": no deletable volume plugin matched'
+    )
     provisioned = pv("v", claim_ref=ref(claim), persistentVolumeReclaimPolicy="Delete")
     provisioned["metadata"]["annotations"] = {PROVISIONED_BY: LOCAL_PATH_PROVISIONER, SELECTED_NODE: "n1"}
     assert decide_volume(provisioned, None).phase == "Released"  # the node's agent deletes it
@@ -273,8 +340,12 @@ def test_a_volume_whose_claim_bound_elsewhere_is_unbound() -> None:
 
 
 def test_which_local_path_directories_an_agent_removes() -> None:
-    volume = pv("pvc-1", phase="Released", persistentVolumeReclaimPolicy="Delete",
-                hostPath={"path": "/root/storage/pvc-1_ns_data", "type": "DirectoryOrCreate"})
+    volume = pv(
+        "pvc-1",
+        phase="Released",
+        persistentVolumeReclaimPolicy="Delete",
+        hostPath={"path": "/root/storage/pvc-1_ns_data", "type": "DirectoryOrCreate"},
+    )
     assert local_path_to_delete(volume, "n1") is None  # not provisioned
     volume["metadata"]["annotations"] = {PROVISIONED_BY: LOCAL_PATH_PROVISIONER, SELECTED_NODE: "n1"}
     assert local_path_to_delete(volume, "n1") == "/root/storage/pvc-1_ns_data"
@@ -288,9 +359,13 @@ def test_which_local_path_directories_an_agent_removes() -> None:
 
 
 def pod(*claims: str) -> Obj:
-    return {"metadata": {"name": "p", "namespace": "ns"},
-            "spec": {"volumes": [{"name": f"v{i}", "persistentVolumeClaim": {"claimName": c}}
-                                 for i, c in enumerate(claims)] + [{"name": "scratch", "emptyDir": {}}]}}
+    return {
+        "metadata": {"name": "p", "namespace": "ns"},
+        "spec": {
+            "volumes": [{"name": f"v{i}", "persistentVolumeClaim": {"claimName": c}} for i, c in enumerate(claims)]
+            + [{"name": "scratch", "emptyDir": {}}]
+        },
+    }
 
 
 def claims_by_key(*objs: Obj) -> dict[str, Obj]:
@@ -301,13 +376,17 @@ def test_pod_volumes_prefilter_errors_as_kube_scheduler_words_them() -> None:
     assert pod_claim_names(pod("a", "b")) == ("a", "b")
     assert pod_volumes(pod("data"), {}, {}, {}).error == 'persistentvolumeclaim "data" not found'
     immediate = pvc(klass="fast")
-    assert pod_volumes(pod("data"), claims_by_key(immediate), {}, by_name(sc("fast", mode="Immediate"))).error == \
-        "pod has unbound immediate PersistentVolumeClaims"
+    assert (
+        pod_volumes(pod("data"), claims_by_key(immediate), {}, by_name(sc("fast", mode="Immediate"))).error
+        == "pod has unbound immediate PersistentVolumeClaims"
+    )
     assert pod_volumes(pod("data"), claims_by_key(pvc()), {}, {}).error == UNBOUND_IMMEDIATE
     deleting = pvc()
     deleting["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
-    assert pod_volumes(pod("data"), claims_by_key(deleting), {}, {}).error == \
-        'persistentvolumeclaim "data" is being deleted'
+    assert (
+        pod_volumes(pod("data"), claims_by_key(deleting), {}, {}).error
+        == 'persistentvolumeclaim "data" is being deleted'
+    )
 
 
 def test_a_bound_claim_keeps_the_pod_on_its_volume_s_node() -> None:
@@ -329,8 +408,9 @@ def test_a_delayed_claim_goes_where_it_can_be_provisioned_or_found() -> None:
     static = pv("disk", klass="manual", node="n2")
     assert volume_node_failure(manual, node("n1"), [static], classes) == NO_VOLUME_TO_BIND
     assert volume_node_failure(manual, node("n2"), [static], classes) is None
-    chosen = pod_volumes(pod("data"), claims_by_key(pvc(klass="local-path", annotations={SELECTED_NODE: "n2"})),
-                         {}, classes)
+    chosen = pod_volumes(
+        pod("data"), claims_by_key(pvc(klass="local-path", annotations={SELECTED_NODE: "n2"})), {}, classes
+    )
     assert volume_node_failure(chosen, node("n1"), [], classes) == VOLUME_NODE_CONFLICT
     assert volume_node_failure(chosen, node("n2"), [], classes) is None
 
@@ -338,7 +418,8 @@ def test_a_delayed_claim_goes_where_it_can_be_provisioned_or_found() -> None:
 def test_prefilter_message() -> None:
     assert prefilter_message(2, UNBOUND_IMMEDIATE) == (
         "0/2 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/2 nodes are "
-        "available: 2 Preemption is not helpful for scheduling.")
+        "available: 2 Preemption is not helpful for scheduling."
+    )
 
 
 # ------------------------------------------------------------------------------ in-use protection

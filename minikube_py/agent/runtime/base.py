@@ -61,8 +61,11 @@ def conflict_message(subnet: str, network: str, containers: int, nodes: list[str
         held += f" of node{'s' if len(nodes) > 1 else ''} {', '.join(nodes)}"
     # the node's own cleanup, never a bare `pykube cleanup`, which would also stop this cluster's pods
     owners = nodes or ([network.removeprefix("pykube-")] if network.startswith("pykube-") else [])
-    fix = (" and ".join(f"run `pykube cleanup --node {owner}`" for owner in owners) if owners
-           else f"remove Docker network {network}")
+    fix = (
+        " and ".join(f"run `pykube cleanup --node {owner}`" for owner in owners)
+        if owners
+        else f"remove Docker network {network}"
+    )
     return f"pod subnet {subnet} overlaps Docker network {network} ({held}); {fix} or start with another --cluster-cidr"
 
 
@@ -203,9 +206,14 @@ def host_machine() -> MachineInfo:
     """This host's facts, for a node whose engine does not answer yet: it registers with them."""
     uname = os.uname()
     pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    return MachineInfo(cpus=os.cpu_count() or 1, memory_bytes=pages, kernel_version=uname.release,
-                       os_image="unknown (container runtime down)", operating_system=uname.sysname.lower(),
-                       runtime_version="unknown")
+    return MachineInfo(
+        cpus=os.cpu_count() or 1,
+        memory_bytes=pages,
+        kernel_version=uname.release,
+        os_image="unknown (container runtime down)",
+        operating_system=uname.sysname.lower(),
+        runtime_version="unknown",
+    )
 
 
 @dataclass(frozen=True)
@@ -294,11 +302,17 @@ class Runtime(Protocol):
         have to end the command inside the container too, not just stop waiting for it."""
         ...
 
-    async def exec_session(self, container_id: str, command: list[str], *, tty: bool,
-                           stdin: bool) -> ExecSession: ...
+    async def exec_session(self, container_id: str, command: list[str], *, tty: bool, stdin: bool) -> ExecSession: ...
 
-    def logs(self, container_id: str, *, follow: bool = False, tail: int | None = None,
-             since: float | None = None, timestamps: bool = False) -> AsyncIterator[bytes]:
+    def logs(
+        self,
+        container_id: str,
+        *,
+        follow: bool = False,
+        tail: int | None = None,
+        since: float | None = None,
+        timestamps: bool = False,
+    ) -> AsyncIterator[bytes]:
         """The container's output as raw bytes (stdout and stderr merged, in order); ``since`` is a
         UNIX time. With ``follow`` the iterator ends when the container stops."""
         ...

@@ -49,8 +49,9 @@ def locate(proc_cgroup: str, container_id: str, root: Path = CGROUP_ROOT) -> Cgr
         if container_id not in cpu or container_id not in memory:
             return None
         cpu_dir, memory_dir = root / "cpuacct" / cpu.lstrip("/"), root / "memory" / memory.lstrip("/")
-        return CgroupFiles(cpu_dir / "cpuacct.usage", memory_dir / "memory.usage_in_bytes",
-                           memory_dir / "memory.stat", v2=False)
+        return CgroupFiles(
+            cpu_dir / "cpuacct.usage", memory_dir / "memory.usage_in_bytes", memory_dir / "memory.stat", v2=False
+        )
     if unified and container_id in unified:
         directory = root / unified.lstrip("/")
         return CgroupFiles(directory / "cpu.stat", directory / "memory.current", directory / "memory.stat", v2=True)

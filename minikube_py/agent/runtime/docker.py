@@ -65,11 +65,19 @@ def _state(info: Mapping[str, Any]) -> ContainerState:
     networks = (info.get("NetworkSettings") or {}).get("Networks") or {}
     ip = next((n.get("IPAddress") for n in networks.values() if n.get("IPAddress")), "")
     return ContainerState(
-        id=info["Id"], name=info.get("Name", "").lstrip("/"), labels=config.get("Labels") or {},
-        image=config.get("Image", ""), image_id=info.get("Image", ""), status=state.get("Status", "created"),
+        id=info["Id"],
+        name=info.get("Name", "").lstrip("/"),
+        labels=config.get("Labels") or {},
+        image=config.get("Image", ""),
+        image_id=info.get("Image", ""),
+        status=state.get("Status", "created"),
         exit_code=state.get("ExitCode") if state.get("Status") in ("exited", "dead") or state.get("Error") else None,
-        started_at=_time(state.get("StartedAt")), finished_at=_time(state.get("FinishedAt")),
-        oom_killed=bool(state.get("OOMKilled")), error=state.get("Error") or "", ip=ip or "")
+        started_at=_time(state.get("StartedAt")),
+        finished_at=_time(state.get("FinishedAt")),
+        oom_killed=bool(state.get("OOMKilled")),
+        error=state.get("Error") or "",
+        ip=ip or "",
+    )
 
 
 _MASQUERADE = "com.docker.network.bridge.enable_ip_masquerade"
@@ -88,8 +96,8 @@ def _demux(buffer: bytearray) -> list[tuple[int, bytes]]:
         stream, size = buffer[0], struct.unpack(">I", buffer[4:8])[0]
         if len(buffer) < 8 + size:
             break
-        pieces.append((stream, bytes(buffer[8:8 + size])))
-        del buffer[:8 + size]
+        pieces.append((stream, bytes(buffer[8 : 8 + size])))
+        del buffer[: 8 + size]
     return pieces
 
 
@@ -154,12 +162,15 @@ class DockerRuntime:
         info = await self._docker.system.info()
         version = await self._docker.version()
         return MachineInfo(
-            cpus=int(info.get("NCPU") or 1), memory_bytes=int(info.get("MemTotal") or 0),
+            cpus=int(info.get("NCPU") or 1),
+            memory_bytes=int(info.get("MemTotal") or 0),
             kernel_version=info.get("KernelVersion", platform.release()),
-            os_image=info.get("OperatingSystem", "Linux"), operating_system=info.get("OSType", "linux"),
+            os_image=info.get("OperatingSystem", "Linux"),
+            operating_system=info.get("OSType", "linux"),
             architecture=_GOARCH.get(info.get("Architecture", platform.machine()), info.get("Architecture", "amd64")),
             runtime_version=f"docker://{version.get('Version', 'unknown')}",
-            root_dir=info.get("DockerRootDir", "") if self._local else "")
+            root_dir=info.get("DockerRootDir", "") if self._local else "",
+        )
 
     async def ping(self) -> None:
         async with self._docker._query("_ping") as resp:
@@ -185,25 +196,31 @@ class DockerRuntime:
                 with contextlib.suppress(aiodocker.DockerError):
                     await _call(self._docker, f"networks/{network['Id']}", "DELETE")
         try:
-            await self._docker.networks.create({
-                "Name": name, "Driver": "bridge", "Labels": {LABEL_MANAGED: "true"},
-                "IPAM": {"Config": [{"Subnet": subnet, "Gateway": gateway}]},
-                # pods talk to each other directly; to the world through the node's address, masqueraded by
-                # Docker or, with the service proxy, only when they leave the cluster CIDR
-                "Options": {_MASQUERADE: masq},
-            })
+            await self._docker.networks.create(
+                {
+                    "Name": name,
+                    "Driver": "bridge",
+                    "Labels": {LABEL_MANAGED: "true"},
+                    "IPAM": {"Config": [{"Subnet": subnet, "Gateway": gateway}]},
+                    # pods talk to each other directly; to the world through the node's address, masqueraded by
+                    # Docker or, with the service proxy, only when they leave the cluster CIDR
+                    "Options": {_MASQUERADE: masq},
+                }
+            )
         except aiodocker.DockerError as e:
             conflict = await self._holder_of(wanted, exclude=name) if "overlap" in str(e.message) else None
             raise conflict or RuntimeFailure(f"cannot create pod network {name} on {subnet}: {e.message}") from None
 
-    async def _holder_of(self, subnet: ipaddress.IPv4Network | ipaddress.IPv6Network,
-                         exclude: str) -> NetworkConflict | None:
+    async def _holder_of(
+        self, subnet: ipaddress.IPv4Network | ipaddress.IPv6Network, exclude: str
+    ) -> NetworkConflict | None:
         """The network that holds ``subnet``, with how many containers use it and which pykube nodes
         they belong to: Docker's "Pool overlaps" names neither, and the user needs both to act."""
         for network in await self._docker.networks.list():
             config = (network.get("IPAM") or {}).get("Config") or []
             if network.get("Name") == exclude or not any(
-                    c.get("Subnet") and ipaddress.ip_network(c["Subnet"]).overlaps(subnet) for c in config):
+                c.get("Subnet") and ipaddress.ip_network(c["Subnet"]).overlaps(subnet) for c in config
+            ):
                 continue
             details = await self._docker._query_json(f"networks/{network['Id']}")
             containers = details.get("Containers") or {}
@@ -252,8 +269,7 @@ class DockerRuntime:
     async def usage(self, labels: Mapping[str, str]) -> list[ContainerUsage]:
         """One list call, then the counters: from the cgroup files for a local engine (found once
         per container), from Docker's stats endpoint otherwise (slow, so all containers at once)."""
-        filters = {"label": [LABEL_MANAGED + "=true"] + [f"{k}={v}" for k, v in labels.items()],
-                   "status": ["running"]}
+        filters = {"label": [LABEL_MANAGED + "=true"] + [f"{k}={v}" for k, v in labels.items()], "status": ["running"]}
         try:
             found = await self._docker._query_json("containers/json", params={"filters": json.dumps(filters)})
         except (aiodocker.DockerError, aiohttp.ClientError) as e:
@@ -287,8 +303,9 @@ class DockerRuntime:
 
     async def _stats(self, container_id: str) -> tuple[float, int, int] | None:
         try:
-            stats = await self._docker._query_json(f"containers/{container_id}/stats",
-                                                   params={"stream": "0", "one-shot": "1"})
+            stats = await self._docker._query_json(
+                f"containers/{container_id}/stats", params={"stream": "0", "one-shot": "1"}
+            )
         except aiodocker.DockerError:
             return None
         memory = stats.get("memory_stats") or {}
@@ -302,7 +319,8 @@ class DockerRuntime:
             "NetworkMode": spec.network or "bridge",
             "Binds": [f"{m.source}:{m.target}:{'ro' if m.read_only else 'rw'}" for m in spec.mounts if not m.tmpfs],
             "Tmpfs": {m.target: "" for m in spec.mounts if m.tmpfs},
-            "ReadonlyRootfs": spec.read_only_rootfs, "Privileged": spec.privileged,
+            "ReadonlyRootfs": spec.read_only_rootfs,
+            "Privileged": spec.privileged,
         }
         if spec.dns:
             host["Dns"] = spec.dns
@@ -310,8 +328,12 @@ class DockerRuntime:
             host["DnsSearch"] = spec.dns_search
         if spec.dns_options:
             host["DnsOptions"] = spec.dns_options
-        for key, value in (("CpuShares", spec.cpu_shares), ("CpuQuota", spec.cpu_quota),
-                           ("CpuPeriod", spec.cpu_period), ("Memory", spec.memory_limit)):
+        for key, value in (
+            ("CpuShares", spec.cpu_shares),
+            ("CpuQuota", spec.cpu_quota),
+            ("CpuPeriod", spec.cpu_period),
+            ("Memory", spec.memory_limit),
+        ):
             if value is not None:
                 host[key] = value
         exposed: dict[str, dict[str, Any]] = {}
@@ -323,9 +345,15 @@ class DockerRuntime:
                 bindings.setdefault(key, []).append({"HostIp": b.host_ip, "HostPort": str(b.host_port)})
             host["PortBindings"] = bindings
         config: dict[str, Any] = {
-            "Image": spec.image, "Labels": spec.labels, "Env": [f"{k}={v}" for k, v in spec.env],
-            "HostConfig": host, "Tty": spec.tty, "OpenStdin": spec.stdin, "StdinOnce": spec.stdin_once,
-            "AttachStdin": False, "ExposedPorts": exposed,
+            "Image": spec.image,
+            "Labels": spec.labels,
+            "Env": [f"{k}={v}" for k, v in spec.env],
+            "HostConfig": host,
+            "Tty": spec.tty,
+            "OpenStdin": spec.stdin,
+            "StdinOnce": spec.stdin_once,
+            "AttachStdin": False,
+            "ExposedPorts": exposed,
         }
         if spec.entrypoint is not None:
             config["Entrypoint"] = spec.entrypoint
@@ -368,9 +396,13 @@ class DockerRuntime:
 
     async def stop_container(self, container_id: str, grace_seconds: float) -> None:
         try:
-            await _call(self._docker, f"containers/{container_id}/stop", "POST",
-                        params={"t": max(0, round(grace_seconds))},
-                        deadline=aiohttp.ClientTimeout(total=grace_seconds + 30))
+            await _call(
+                self._docker,
+                f"containers/{container_id}/stop",
+                "POST",
+                params={"t": max(0, round(grace_seconds))},
+                deadline=aiohttp.ClientTimeout(total=grace_seconds + 30),
+            )
         except aiodocker.DockerError as e:
             if e.status not in (304, 404):
                 raise RuntimeFailure(str(e.message)) from None
@@ -396,9 +428,13 @@ class DockerRuntime:
             payload = {"username": auth.username, "password": auth.password, "serveraddress": auth.server}
             headers["X-Registry-Auth"] = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
         try:
-            async with self._docker._query("images/create", method="POST", params={"fromImage": name, "tag": tag},
-                                           headers=headers,
-                                           timeout=aiohttp.ClientTimeout(total=None, sock_read=300)) as resp:
+            async with self._docker._query(
+                "images/create",
+                method="POST",
+                params={"fromImage": name, "tag": tag},
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=None, sock_read=300),
+            ) as resp:
                 async for line in resp.content:
                     if line.strip():
                         message = json.loads(line)
@@ -416,8 +452,13 @@ class DockerRuntime:
         builds itself because no registry may be reachable."""
         name, _, tag = image.rpartition(":")
         params = {"fromSrc": "-", "repo": name, "tag": tag, "changes": f"CMD {json.dumps(cmd)}"}
-        async with self._docker._query("images/create", method="POST", params=params, data=rootfs_tar,
-                                       headers={"Content-Type": "application/x-tar"}) as resp:
+        async with self._docker._query(
+            "images/create",
+            method="POST",
+            params=params,
+            data=rootfs_tar,
+            headers={"Content-Type": "application/x-tar"},
+        ) as resp:
             await resp.read()
         found = await self.image_id(image)
         if found is None:
@@ -427,17 +468,22 @@ class DockerRuntime:
     async def exec_run(self, container_id: str, command: list[str], timeout: float) -> ExecResult:  # noqa: ASYNC109
         try:
             created = await self._docker._query_json(
-                f"containers/{container_id}/exec", method="POST",
-                data=json.dumps({"Cmd": command, "AttachStdout": True, "AttachStderr": True, "Tty": False}))
+                f"containers/{container_id}/exec",
+                method="POST",
+                data=json.dumps({"Cmd": command, "AttachStdout": True, "AttachStderr": True, "Tty": False}),
+            )
         except aiodocker.DockerError as e:
             raise RuntimeFailure(str(e.message)) from None
         exec_id = created["Id"]
         output = bytearray()
         buffer = bytearray()
         async with asyncio.timeout(timeout):
-            async with self._docker._query(f"exec/{exec_id}/start", method="POST",
-                                           data=json.dumps({"Detach": False, "Tty": False}),
-                                           headers={"Content-Type": "application/json"}) as resp:
+            async with self._docker._query(
+                f"exec/{exec_id}/start",
+                method="POST",
+                data=json.dumps({"Detach": False, "Tty": False}),
+                headers={"Content-Type": "application/json"},
+            ) as resp:
                 async for chunk in resp.content.iter_any():
                     buffer.extend(chunk)
                     for _, data in _demux(buffer):
@@ -449,29 +495,41 @@ class DockerRuntime:
                 await asyncio.sleep(0.02)
         return ExecResult(1, bytes(output))
 
-    async def exec_session(self, container_id: str, command: list[str], *, tty: bool,
-                           stdin: bool) -> DockerExecSession:
+    async def exec_session(self, container_id: str, command: list[str], *, tty: bool, stdin: bool) -> DockerExecSession:
         try:
             execution = await self._docker.containers.container(container_id).exec(
-                command, stdout=True, stderr=True, stdin=stdin, tty=tty)
+                command, stdout=True, stderr=True, stdin=stdin, tty=tty
+            )
         except aiodocker.DockerError as e:
             raise RuntimeFailure(str(e.message)) from None
         stream = execution.start(detach=False)
         await stream._init()
         return DockerExecSession(self._docker, execution.id, stream, tty)
 
-    async def logs(self, container_id: str, *, follow: bool = False, tail: int | None = None,
-                   since: float | None = None, timestamps: bool = False) -> AsyncIterator[bytes]:
-        params: dict[str, Any] = {"stdout": "1", "stderr": "1", "follow": "1" if follow else "0",
-                                  "timestamps": "1" if timestamps else "0"}
+    async def logs(
+        self,
+        container_id: str,
+        *,
+        follow: bool = False,
+        tail: int | None = None,
+        since: float | None = None,
+        timestamps: bool = False,
+    ) -> AsyncIterator[bytes]:
+        params: dict[str, Any] = {
+            "stdout": "1",
+            "stderr": "1",
+            "follow": "1" if follow else "0",
+            "timestamps": "1" if timestamps else "0",
+        }
         if tail is not None:
             params["tail"] = str(tail)
         if since is not None:
             params["since"] = f"{since:.9f}"
         info = await self._docker._query_json(f"containers/{container_id}/json")
         tty = bool((info.get("Config") or {}).get("Tty"))
-        async with self._docker._query(f"containers/{container_id}/logs", params=params,
-                                       timeout=aiohttp.ClientTimeout(total=None)) as resp:
+        async with self._docker._query(
+            f"containers/{container_id}/logs", params=params, timeout=aiohttp.ClientTimeout(total=None)
+        ) as resp:
             buffer = bytearray()
             async for chunk in resp.content.iter_any():
                 if tty:
@@ -482,19 +540,22 @@ class DockerRuntime:
                     yield data
 
     async def events(self) -> AsyncIterator[RuntimeEvent]:
-        filters = json.dumps({"type": ["container"], "label": [LABEL_MANAGED + "=true"],
-                              "event": ["start", "die", "oom", "destroy"]})
+        filters = json.dumps(
+            {"type": ["container"], "label": [LABEL_MANAGED + "=true"], "event": ["start", "die", "oom", "destroy"]}
+        )
         while True:
             try:
-                async with self._docker._query("events", params={"filters": filters},
-                                               timeout=aiohttp.ClientTimeout(total=None)) as resp:
+                async with self._docker._query(
+                    "events", params={"filters": filters}, timeout=aiohttp.ClientTimeout(total=None)
+                ) as resp:
                     async for line in resp.content:
                         if not line.strip():
                             continue
                         event = json.loads(line)
                         actor = event.get("Actor") or {}
-                        yield RuntimeEvent(actor.get("ID", event.get("id", "")), event.get("Action", ""),
-                                           actor.get("Attributes") or {})
+                        yield RuntimeEvent(
+                            actor.get("ID", event.get("id", "")), event.get("Action", ""), actor.get("Attributes") or {}
+                        )
             except (aiodocker.DockerError, aiohttp.ClientError, OSError) as e:
                 log.warning("docker event stream ended (%s); reconnecting", e)
             await asyncio.sleep(1.0)
@@ -510,8 +571,14 @@ def _read_cgroups(files: Mapping[str, cgroups.CgroupFiles]) -> dict[str, tuple[f
     return readings
 
 
-async def _call(docker: aiodocker.Docker, path: str, method: str, *, params: dict[str, Any] | None = None,
-                deadline: aiohttp.ClientTimeout | None = None) -> None:
+async def _call(
+    docker: aiodocker.Docker,
+    path: str,
+    method: str,
+    *,
+    params: dict[str, Any] | None = None,
+    deadline: aiohttp.ClientTimeout | None = None,
+) -> None:
     """A request whose answer body does not matter (aiodocker's query is a context manager)."""
     extra = {"timeout": deadline} if deadline is not None else {}
     async with docker._query(path, method=method, params=params, **extra) as resp:
@@ -526,5 +593,5 @@ def _split_image(image: str) -> tuple[str, str]:
     slash = image.rfind("/")
     colon = image.rfind(":")
     if colon > slash:
-        return image[:colon], image[colon + 1:]
+        return image[:colon], image[colon + 1 :]
     return image, "latest"

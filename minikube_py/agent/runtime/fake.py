@@ -55,8 +55,10 @@ EXIT_CODE = "fake.pykube.io/exit-code"
 #: every exec in a container with this variable (probes, hooks) exits with its value
 EXEC_EXIT_ENV = "FAKE_EXEC_EXIT"
 #: container fields (merge them into a container) for one that runs but whose readiness probe never passes
-NEVER_READY: dict[str, Any] = {"readinessProbe": {"exec": {"command": ["ready"]}, "periodSeconds": 1},
-                               "env": [{"name": EXEC_EXIT_ENV, "value": "1"}]}
+NEVER_READY: dict[str, Any] = {
+    "readinessProbe": {"exec": {"command": ["ready"]}, "periodSeconds": 1},
+    "env": [{"name": EXEC_EXIT_ENV, "value": "1"}],
+}
 
 
 class FakeExecSession:
@@ -102,8 +104,13 @@ class FakeRuntime:
         return None
 
     async def machine(self) -> MachineInfo:
-        return MachineInfo(cpus=self._cpus, memory_bytes=self._memory, kernel_version=os.uname().release,
-                           os_image="pykube fake runtime", runtime_version="fake://1")
+        return MachineInfo(
+            cpus=self._cpus,
+            memory_bytes=self._memory,
+            kernel_version=os.uname().release,
+            os_image="pykube fake runtime",
+            runtime_version="fake://1",
+        )
 
     async def ping(self) -> None:
         return None
@@ -127,8 +134,11 @@ class FakeRuntime:
 
     async def usage(self, labels: Mapping[str, str]) -> list[ContainerUsage]:
         now = time.time_ns() // 1000  # microseconds: what a reading's timestamp carries
-        return [_simulated(state, self._env[state.id], now) for state in await self.list_containers(labels)
-                if state.status == "running" and state.started_at is not None]
+        return [
+            _simulated(state, self._env[state.id], now)
+            for state in await self.list_containers(labels)
+            if state.status == "running" and state.started_at is not None
+        ]
 
     async def create_container(self, spec: ContainerSpec) -> str:
         _check_script(spec.annotations)
@@ -139,8 +149,14 @@ class FakeRuntime:
         if spec.network in self._networks:
             ip = str(self._networks[spec.network].network_address + next(self._addresses[spec.network]))
         self._containers[container_id] = ContainerState(
-            id=container_id, name=spec.name, labels={**spec.labels, LABEL_MANAGED: "true"}, image=spec.image,
-            image_id=_image_id(spec.image), status="created", ip=ip)
+            id=container_id,
+            name=spec.name,
+            labels={**spec.labels, LABEL_MANAGED: "true"},
+            image=spec.image,
+            image_id=_image_id(spec.image),
+            status="created",
+            ip=ip,
+        )
         self._env[container_id] = dict(spec.env)
         self._annotations[container_id] = dict(spec.annotations)
         return container_id
@@ -155,7 +171,8 @@ class FakeRuntime:
         script = self._annotations.get(container_id) or {}
         if RUN_SECONDS in script:
             self._exits[container_id] = asyncio.get_running_loop().call_later(
-                float(script[RUN_SECONDS]), self.kill, container_id, int(script.get(EXIT_CODE, "0")))
+                float(script[RUN_SECONDS]), self.kill, container_id, int(script.get(EXIT_CODE, "0"))
+            )
 
     def kill(self, container_id: str, exit_code: int = 137) -> None:
         """The container ends on its own (crash, OOM, docker kill, a scripted exit); a test hook too."""
@@ -192,13 +209,19 @@ class FakeRuntime:
         await self.inspect(container_id)
         return ExecResult(int(self._env[container_id].get(EXEC_EXIT_ENV, "0")), b"")
 
-    async def exec_session(self, container_id: str, command: list[str], *, tty: bool,
-                           stdin: bool) -> FakeExecSession:
+    async def exec_session(self, container_id: str, command: list[str], *, tty: bool, stdin: bool) -> FakeExecSession:
         await self.inspect(container_id)
         return FakeExecSession(command)
 
-    async def logs(self, container_id: str, *, follow: bool = False, tail: int | None = None,
-                   since: float | None = None, timestamps: bool = False) -> AsyncIterator[bytes]:
+    async def logs(
+        self,
+        container_id: str,
+        *,
+        follow: bool = False,
+        tail: int | None = None,
+        since: float | None = None,
+        timestamps: bool = False,
+    ) -> AsyncIterator[bytes]:
         state = await self.inspect(container_id)
         yield f"fake container {state.name} started\n".encode()
 
@@ -251,8 +274,10 @@ def _check_script(annotations: Mapping[str, str]) -> None:
             raise ValueError
         int(annotations.get(EXIT_CODE, "0"))
     except ValueError:
-        raise CreateError(f"{RUN_SECONDS} must be a number of seconds and {EXIT_CODE} an integer, got "
-                          f"{annotations.get(RUN_SECONDS)!r} and {annotations.get(EXIT_CODE)!r}") from None
+        raise CreateError(
+            f"{RUN_SECONDS} must be a number of seconds and {EXIT_CODE} an integer, got "
+            f"{annotations.get(RUN_SECONDS)!r} and {annotations.get(EXIT_CODE)!r}"
+        ) from None
 
 
 def _image_id(image: str) -> str:

@@ -21,8 +21,11 @@ _CODE = {
     # mov eax, 34 (pause); syscall; jmp back to the mov
     "x86_64": (62, bytes.fromhex("b822000000") + bytes.fromhex("0f05") + bytes.fromhex("ebf7")),
     # aarch64 has no pause syscall: ppoll(NULL, 0, NULL, NULL) with x8 = 73 blocks until a signal
-    "aarch64": (183, struct.pack("<6I", 0xD2800000, 0xD2800001, 0xD2800002, 0xD2800003, 0xD2800928, 0xD4000001)
-                + struct.pack("<I", 0x17FFFFFA)),
+    "aarch64": (
+        183,
+        struct.pack("<6I", 0xD2800000, 0xD2800001, 0xD2800002, 0xD2800003, 0xD2800928, 0xD4000001)
+        + struct.pack("<I", 0x17FFFFFA),
+    ),
 }
 
 
@@ -36,8 +39,9 @@ def pause_elf(machine: str | None = None) -> bytes:
     header_size, phdr_size = 64, 56
     entry = base + header_size + phdr_size
     ident = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)  # 64-bit, little endian, current version, SysV
-    elf_header = ident + struct.pack("<HHIQQQIHHHHHH", 2, e_machine, 1, entry, header_size, 0, 0,
-                                     header_size, phdr_size, 1, 0, 0, 0)
+    elf_header = ident + struct.pack(
+        "<HHIQQQIHHHHHH", 2, e_machine, 1, entry, header_size, 0, 0, header_size, phdr_size, 1, 0, 0, 0
+    )
     size = header_size + phdr_size + len(code)
     program_header = struct.pack("<IIQQQQQQ", 1, 5, 0, base, base, size, size, 0x1000)  # PT_LOAD, R+X
     return elf_header + program_header + code

@@ -49,13 +49,19 @@ def _content_security_policy(page: str) -> str:
     other inline script runs); no framing by other sites."""
     loader = _INLINE_SCRIPT.search(page)
     allowed = f" 'sha256-{base64.b64encode(hashlib.sha256(loader[1].encode()).digest()).decode()}'" if loader else ""
-    return (f"default-src 'self'; script-src 'self'{allowed}; style-src 'self' 'unsafe-inline'; "
-            "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+    return (
+        f"default-src 'self'; script-src 'self'{allowed}; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    )
 
 
 _PAGE = (STATIC / "index.html").read_text()
-_PAGE_HEADERS = {"Content-Security-Policy": _content_security_policy(_PAGE), "X-Content-Type-Options": "nosniff",
-                 "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+_PAGE_HEADERS = {
+    "Content-Security-Policy": _content_security_policy(_PAGE),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
 
 
 def is_public(path: str) -> bool:
@@ -78,12 +84,22 @@ def add_routes(app: web.Application, sessions: DashboardSessions) -> None:
             return web.Response(text=_PAGE, content_type="text/html", headers=_PAGE_HEADERS)
         redeemed = sessions.redeem(code)
         if redeemed is None:
-            return web.Response(status=401, text="This login code is unknown, used or expired: run "
-                                "`pykube dashboard` again for a new URL.\n", headers=_PAGE_HEADERS)
+            return web.Response(
+                status=401,
+                text="This login code is unknown, used or expired: run `pykube dashboard` again for a new URL.\n",
+                headers=_PAGE_HEADERS,
+            )
         session_id, session = redeemed
         response = web.Response(status=303, headers={**_PAGE_HEADERS, "Location": PREFIX + "/"})
-        response.set_cookie(COOKIE, session_id, path="/", max_age=round(sessions.remaining(session)),
-                            httponly=True, secure=True, samesite="Strict")
+        response.set_cookie(
+            COOKIE,
+            session_id,
+            path="/",
+            max_age=round(sessions.remaining(session)),
+            httponly=True,
+            secure=True,
+            samesite="Strict",
+        )
         return response
 
     assets = _Assets()
@@ -112,8 +128,14 @@ def add_routes(app: web.Application, sessions: DashboardSessions) -> None:
     async def whoami(request: web.Request) -> web.Response:
         session = _session_of(request)
         user = request[USER]
-        return json_response({"user": user.name, "csrfHeader": CSRF_HEADER,
-                              "csrfToken": session.csrf, "expiresInSeconds": int(sessions.remaining(session))})
+        return json_response(
+            {
+                "user": user.name,
+                "csrfHeader": CSRF_HEADER,
+                "csrfToken": session.csrf,
+                "expiresInSeconds": int(sessions.remaining(session)),
+            }
+        )
 
     async def logout(request: web.Request) -> web.Response:
         _session_of(request)
@@ -153,8 +175,11 @@ class _Assets:
         asset = self._cache.get(path)
         if asset is None or asset.stamp != stamp:
             body = path.read_bytes()
-            kind = "text/javascript" if path.suffix == ".mjs" else (mimetypes.guess_type(path.name)[0] or
-                                                                     "application/octet-stream")
+            kind = (
+                "text/javascript"
+                if path.suffix == ".mjs"
+                else (mimetypes.guess_type(path.name)[0] or "application/octet-stream")
+            )
             asset = _Asset(body, kind, f'"{hashlib.sha256(body).hexdigest()[:32]}"', stamp)
             self._cache[path] = asset
         return asset

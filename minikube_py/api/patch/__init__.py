@@ -38,8 +38,18 @@ APPLY_PATCH = "application/apply-patch+yaml"
 PATCH_TYPES: tuple[str, ...] = (JSON_PATCH, MERGE_PATCH, APPLY_PATCH, STRATEGIC_MERGE_PATCH)
 
 __all__ = [
-    "APPLY_PATCH", "JSON_PATCH", "MERGE_PATCH", "PATCH_TYPES", "STRATEGIC_MERGE_PATCH", "apply_patch",
-    "is_apply", "is_patch_type", "merge_applied", "merge_config", "parse_applied", "patch_object",
+    "APPLY_PATCH",
+    "JSON_PATCH",
+    "MERGE_PATCH",
+    "PATCH_TYPES",
+    "STRATEGIC_MERGE_PATCH",
+    "apply_patch",
+    "is_apply",
+    "is_patch_type",
+    "merge_applied",
+    "merge_config",
+    "parse_applied",
+    "patch_object",
 ]
 
 
@@ -73,9 +83,12 @@ def patch_object(content_type: str, obj: dict[str, Any], patch_body: bytes, rule
         return _strategic(obj, _json_object(patch_body), rules)
     if media == APPLY_PATCH:
         return _strategic(obj, parse_applied(patch_body), rules)
-    raise StatusError(415, "UnsupportedMediaType",
-                      f"the body of the request was in an unknown format - accepted media types include: "
-                      f"{', '.join(PATCH_TYPES)} (got {media!r})")
+    raise StatusError(
+        415,
+        "UnsupportedMediaType",
+        f"the body of the request was in an unknown format - accepted media types include: "
+        f"{', '.join(PATCH_TYPES)} (got {media!r})",
+    )
 
 
 def _strategic(obj: dict[str, Any], patch: dict[str, Any], rules: Rules | None) -> dict[str, Any]:

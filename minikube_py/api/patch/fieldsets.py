@@ -37,10 +37,23 @@ _PREFIXES = ("f:", "k:", "v:", "i:")
 _KEY_DEFAULTS: dict[str, Any] = {"protocol": "TCP"}
 #: fields the server owns: never recorded for any manager (Kubernetes' stripMeta set, plus deletion)
 _SERVER_OWNED: Trie = {
-    "f:apiVersion": {}, "f:kind": {},
-    "f:metadata": {f"f:{name}": {} for name in (
-        "name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp", "selfLink",
-        "managedFields", "deletionTimestamp", "deletionGracePeriodSeconds")},
+    "f:apiVersion": {},
+    "f:kind": {},
+    "f:metadata": {
+        f"f:{name}": {}
+        for name in (
+            "name",
+            "namespace",
+            "uid",
+            "resourceVersion",
+            "generation",
+            "creationTimestamp",
+            "selfLink",
+            "managedFields",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+        )
+    },
 }
 
 
@@ -143,8 +156,10 @@ def changed_fields(old: dict[str, Any], new: dict[str, Any], structure: Structur
     that are gone. Every node of an added or removed subtree is a member, so a manager that adds a
     label map owns the map (``.``) and each label, as in Kubernetes' Update entries."""
     changed, removed = _compare(old, new, "", structure)
-    return (FieldSet(_cut(_top_level_not_members(changed), _SERVER_OWNED, root=True)),
-            FieldSet(_cut(removed or {}, _SERVER_OWNED, root=True)))
+    return (
+        FieldSet(_cut(_top_level_not_members(changed), _SERVER_OWNED, root=True)),
+        FieldSet(_cut(removed or {}, _SERVER_OWNED, root=True)),
+    )
 
 
 def remove_fields(obj: dict[str, Any], fields: FieldSet, structure: Structure) -> None:
@@ -389,13 +404,18 @@ def _compare(old: Any, new: Any, path: str, st: Structure) -> tuple[Trie | None,
     if old == new:
         return None, None
     if isinstance(old, dict) and isinstance(new, dict) and path not in st.atomic:
-        return _compare_children({"f:" + k: v for k, v in old.items()}, {"f:" + k: v for k, v in new.items()},
-                                 lambda k: _child(path, k[2:]), st)
+        return _compare_children(
+            {"f:" + k: v for k, v in old.items()},
+            {"f:" + k: v for k, v in new.items()},
+            lambda k: _child(path, k[2:]),
+            st,
+        )
     if isinstance(old, list) and isinstance(new, list):
         rule = st.rules.get(path)
         if rule is not None and rule.key is None:
-            return _compare_children({_scalar_key(v): v for v in old}, {_scalar_key(v): v for v in new},
-                                     lambda _k: path + "[]", st)
+            return _compare_children(
+                {_scalar_key(v): v for v in old}, {_scalar_key(v): v for v in new}, lambda _k: path + "[]", st
+            )
         if rule is not None:
             old_named, new_named = _keyed(old, rule), _keyed(new, rule)
             if old_named is not None and new_named is not None:
@@ -405,8 +425,9 @@ def _compare(old: Any, new: Any, path: str, st: Structure) -> tuple[Trie | None,
     return _everything(new, path, st), _everything(old, path, st)
 
 
-def _compare_children(old: dict[str, Any], new: dict[str, Any], path_of: Any,
-                      st: Structure) -> tuple[Trie | None, Trie | None]:
+def _compare_children(
+    old: dict[str, Any], new: dict[str, Any], path_of: Any, st: Structure
+) -> tuple[Trie | None, Trie | None]:
     changed: Trie = {}
     removed: Trie = {}
     for k, v in new.items():

@@ -107,16 +107,29 @@ def decode(raw: Any, *, trusted: bool = True) -> list[Entry] | None:
         return None
     entries: list[Entry] = []
     for item in raw:
-        if not isinstance(item, dict) or not isinstance(item.get("manager"), str) \
-                or item.get("operation") not in (APPLY, UPDATE) or item.get("fieldsType", "FieldsV1") != "FieldsV1":
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("manager"), str)
+            or item.get("operation") not in (APPLY, UPDATE)
+            or item.get("fieldsType", "FieldsV1") != "FieldsV1"
+        ):
             return None
         raw_fields = item.get("fieldsV1") or {}
         try:
             fields = FieldSet(raw_fields) if trusted else FieldSet.from_json(raw_fields)
         except ValueError:
             return None
-        entries.append(Entry(item["manager"], item["operation"], str(item.get("apiVersion") or ""), item.get("time"),
-                             fields, str(item.get("subresource") or ""), raw_fields if trusted else None))
+        entries.append(
+            Entry(
+                item["manager"],
+                item["operation"],
+                str(item.get("apiVersion") or ""),
+                item.get("time"),
+                fields,
+                str(item.get("subresource") or ""),
+                raw_fields if trusted else None,
+            )
+        )
     return entries
 
 
@@ -147,8 +160,9 @@ def base_entries(sent: Any, stored: Any, *, from_subresource: bool) -> list[Entr
 # ------------------------------------------------------------------------------ ownership rules
 
 
-def record_update(entries: list[Entry], old: dict[str, Any], new: dict[str, Any], writer: Writer,
-                  structure: Structure, now: str) -> list[Entry]:
+def record_update(
+    entries: list[Entry], old: dict[str, Any], new: dict[str, Any], writer: Writer, structure: Structure, now: str
+) -> list[Entry]:
     """Entries after an Update: the writer gains what changed, everyone loses what changed or went."""
     changed, removed = changed_fields(old, new, structure)
     if not changed and not removed:
@@ -165,8 +179,15 @@ def record_update(entries: list[Entry], old: dict[str, Any], new: dict[str, Any]
     return result
 
 
-def record_apply(entries: list[Entry], old: dict[str, Any], new: dict[str, Any], applied: FieldSet,
-                 writer: Writer, structure: Structure, now: str) -> list[Entry]:
+def record_apply(
+    entries: list[Entry],
+    old: dict[str, Any],
+    new: dict[str, Any],
+    applied: FieldSet,
+    writer: Writer,
+    structure: Structure,
+    now: str,
+) -> list[Entry]:
     """Entries after an Apply of ``applied`` that turned ``old`` into ``new``; raises a 409 Conflict
     Status when the apply changes fields other managers own and is not forced."""
     changed, removed = changed_fields(old, new, structure)
@@ -219,8 +240,14 @@ class Conflict:
 
 def conflict_error(conflicts: list[Conflict]) -> StatusError:
     """kube-apiserver's apply conflict: one line per conflict, grouped by manager when several."""
-    causes = [{"reason": "FieldManagerConflict", "message": f"conflict with {c.owner.describe()}",
-               "field": path_string(c.path)} for c in conflicts]
+    causes = [
+        {
+            "reason": "FieldManagerConflict",
+            "message": f"conflict with {c.owner.describe()}",
+            "field": path_string(c.path),
+        }
+        for c in conflicts
+    ]
     if len(conflicts) == 1:
         only = conflicts[0]
         message = f"Apply failed with 1 conflict: conflict with {only.owner.describe()}: {path_string(only.path)}"
@@ -241,8 +268,9 @@ def _conflicts(entries: list[Entry], changed: FieldSet, writer: Writer) -> list[
     return sorted(found, key=lambda c: (c.owner.manager, c.path))
 
 
-def _not_upgraded_from_client_side(conflicts: list[Conflict], live: dict[str, Any], writer: Writer,
-                                   structure: Structure) -> list[Conflict]:
+def _not_upgraded_from_client_side(
+    conflicts: list[Conflict], live: dict[str, Any], writer: Writer, structure: Structure
+) -> list[Conflict]:
     """The conflicts left once those a ``kubectl`` apply may take over from client-side apply are
     set aside: fields of the last-applied annotation whose live value still matches it."""
     if writer.manager.name != KUBECTL:

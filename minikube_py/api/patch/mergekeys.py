@@ -105,8 +105,13 @@ WORKLOAD = _workload(_CONDITIONS)
 #: ``status.active`` is atomic
 #: a budget's conditions merge by type (``metav1.Condition``); its selector is atomic
 POD_DISRUPTION_BUDGET = _kind({"status": _CONDITIONS})
-CRON_JOB = _kind({"spec.jobTemplate.metadata": _OBJECT_META, "spec.jobTemplate.spec.template.metadata": _OBJECT_META,
-                  "spec.jobTemplate.spec.template.spec": _POD_SPEC})
+CRON_JOB = _kind(
+    {
+        "spec.jobTemplate.metadata": _OBJECT_META,
+        "spec.jobTemplate.spec.template.metadata": _OBJECT_META,
+        "spec.jobTemplate.spec.template.spec": _POD_SPEC,
+    }
+)
 
 #: a claim's status conditions merge by type; access modes and a volume's lists are atomic
 PERSISTENT_VOLUME_CLAIM = _kind({"status": _CONDITIONS})
@@ -132,8 +137,9 @@ SERVICE_ATOMIC = frozenset({"spec.selector"})
 #: its template's node selector
 WORKLOAD_ATOMIC = frozenset({"spec.selector", *(f"spec.template.spec.{p}" for p in _POD_ATOMIC)})
 POD_DISRUPTION_BUDGET_ATOMIC = frozenset({"spec.selector"})
-CRON_JOB_ATOMIC = frozenset({"spec.jobTemplate.spec.selector",
-                             *(f"spec.jobTemplate.spec.template.spec.{p}" for p in _POD_ATOMIC)})
+CRON_JOB_ATOMIC = frozenset(
+    {"spec.jobTemplate.spec.selector", *(f"spec.jobTemplate.spec.template.spec.{p}" for p in _POD_ATOMIC)}
+)
 
 #: a claim reference and a node selector are ``+structType=atomic``, as is a claim's label selector
 PERSISTENT_VOLUME_ATOMIC = frozenset({"spec.claimRef", "spec.nodeAffinity.required"})

@@ -41,11 +41,15 @@ def _merge(target: Any, patch: Any) -> Any:
 def json_patch(document: dict[str, Any], operations: Any) -> dict[str, Any]:
     """RFC 6902: apply ``operations`` in order to a copy of ``document``; all or nothing."""
     if not isinstance(operations, list):
-        raise bad_request("a JSON patch must be a list of operations, e.g. "
-                          '[{"op":"replace","path":"/spec/replicas","value":3}]')
+        raise bad_request(
+            'a JSON patch must be a list of operations, e.g. [{"op":"replace","path":"/spec/replicas","value":3}]'
+        )
     if len(operations) > MAX_OPERATIONS:
-        raise StatusError(413, "RequestEntityTooLarge", f"The allowed maximum operations in a JSON patch is "
-                                                        f"{MAX_OPERATIONS}, got {len(operations)}")
+        raise StatusError(
+            413,
+            "RequestEntityTooLarge",
+            f"The allowed maximum operations in a JSON patch is {MAX_OPERATIONS}, got {len(operations)}",
+        )
     result: Any = copy.deepcopy(document)
     copied = [0]
     for operation in operations:
@@ -56,8 +60,9 @@ def json_patch(document: dict[str, Any], operations: Any) -> dict[str, Any]:
         except RecursionError:
             # a copy of a value into itself doubles its depth; the result is refused whole, so
             # stopping when the copying runs out of stack loses nothing
-            raise _rejected(f"{operation.get('op')} operation does not apply: the result is nested too "
-                            "deeply") from None
+            raise _rejected(
+                f"{operation.get('op')} operation does not apply: the result is nested too deeply"
+            ) from None
     if not isinstance(result, dict):
         raise _rejected("the patched document is not a JSON object")
     return result
@@ -91,8 +96,10 @@ def _apply(doc: Any, op: dict[str, Any], copied: list[int]) -> Any:
     if name == "copy":
         copied[0] += _size(found)
         if copied[0] > MAX_JSON_PATCH_COPY_BYTES:
-            raise _rejected(f"copy operation does not apply: the values copied by the patch exceed the limit of "
-                            f"{MAX_JSON_PATCH_COPY_BYTES} bytes")
+            raise _rejected(
+                f"copy operation does not apply: the values copied by the patch exceed the limit of "
+                f"{MAX_JSON_PATCH_COPY_BYTES} bytes"
+            )
     value = copy.deepcopy(found)
     if name == "move":
         if path.startswith(source + "/"):
@@ -207,5 +214,9 @@ def _missing(name: Any, path: str) -> StatusError:
 
 def _rejected(why: str) -> StatusError:
     """kube-apiserver's answer to a patch that cannot be applied: 422 with the reason as a cause."""
-    return StatusError(422, "Invalid", f"the server rejected our request due to an error in our request: {why}",
-                       {"causes": [{"reason": "FieldValueInvalid", "field": "patch", "message": why}]})
+    return StatusError(
+        422,
+        "Invalid",
+        f"the server rejected our request due to an error in our request: {why}",
+        {"causes": [{"reason": "FieldValueInvalid", "field": "patch", "message": why}]},
+    )

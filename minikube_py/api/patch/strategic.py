@@ -105,8 +105,9 @@ class _Merger:
                 cleaned.append(item)
         return cleaned
 
-    def merge_list(self, live: list[Any], patch: list[Any], rule: ListRule, path: str,
-                   order: list[Any] | None) -> list[Any]:
+    def merge_list(
+        self, live: list[Any], patch: list[Any], rule: ListRule, path: str, order: list[Any] | None
+    ) -> list[Any]:
         if rule.key is None:
             if any(isinstance(v, dict | list) for v in patch):
                 raise bad_request(f"cannot merge lists without merge key for {path}")
@@ -116,16 +117,18 @@ class _Merger:
             merged, wanted = self._merge_keyed(live, patch, rule, path + "[]")
         return _arrange(merged, wanted if order is None else _checked_order(order, rule), live, rule)
 
-    def _merge_keyed(self, live: list[Any], patch: list[Any], rule: ListRule,
-                     item_path: str) -> tuple[list[Any], list[Any]]:
+    def _merge_keyed(
+        self, live: list[Any], patch: list[Any], rule: ListRule, item_path: str
+    ) -> tuple[list[Any], list[Any]]:
         """Merged elements and the patch's own elements (deletions and markers left out)."""
         merged = list(live)
         plain: list[dict[str, Any]] = []
         replace = False
         for element in patch:
             if not isinstance(element, dict):
-                raise bad_request(f"{_show(element)} is not a map: the list {item_path[:-2]} merges by key "
-                                  f"{rule.key!r}")
+                raise bad_request(
+                    f"{_show(element)} is not a map: the list {item_path[:-2]} merges by key {rule.key!r}"
+                )
             directive = element.get(DIRECTIVE)
             if directive == "delete":
                 _require_key(element, rule)
@@ -172,8 +175,10 @@ def _retain_keys(live: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
         raise bad_request("invalid patch format of retainKeys: $retainKeys must be a list of field names")
     for key, value in patch.items():
         if value is not None and not _is_directive(key) and key not in keep:
-            raise bad_request(f"invalid patch format of retainKeys: the patch sets {key!r}, "
-                              f"which $retainKeys {_show(keep)} does not list")
+            raise bad_request(
+                f"invalid patch format of retainKeys: the patch sets {key!r}, "
+                f"which $retainKeys {_show(keep)} does not list"
+            )
     return {k: v for k, v in live.items() if k in keep}
 
 
@@ -183,10 +188,11 @@ def _parallel_lists(patch: dict[str, Any], prefix: str) -> dict[str, list[Any]]:
     for key, value in patch.items():
         if not key.startswith(prefix):
             continue
-        field = key[len(prefix) + 1:] if key.startswith(prefix + "/") else ""
+        field = key[len(prefix) + 1 :] if key.startswith(prefix + "/") else ""
         if not field or not isinstance(value, list):
-            raise bad_request(f"invalid patch format of {prefix}: expected \"{prefix}/<list>\": [...], "
-                              f"got {_show({key: value})}")
+            raise bad_request(
+                f'invalid patch format of {prefix}: expected "{prefix}/<list>": [...], got {_show({key: value})}'
+            )
         found[field] = value
     return found
 
@@ -224,8 +230,7 @@ def _same(a: Any, b: Any, rule: ListRule) -> bool:
         return json_equal(a, b)
     if not (isinstance(a, dict) and isinstance(b, dict) and rule.key in a and rule.key in b):
         return False
-    return json_equal(a[rule.key], b[rule.key]) and all(
-        json_equal(a[f], b[f]) for f in rule.also if f in a and f in b)
+    return json_equal(a[rule.key], b[rule.key]) and all(json_equal(a[f], b[f]) for f in rule.also if f in a and f in b)
 
 
 def _dedupe(items: list[Any]) -> list[Any]:
@@ -237,8 +242,9 @@ def _dedupe(items: list[Any]) -> list[Any]:
 
 
 def _bad_patch_type(directive: Any, where: dict[str, Any]) -> StatusError:
-    return bad_request(f"unknown patch type: {_show(directive)} in map: {_show(where)} "
-                       f"(supported: replace, merge, delete)")
+    return bad_request(
+        f"unknown patch type: {_show(directive)} in map: {_show(where)} (supported: replace, merge, delete)"
+    )
 
 
 def _show(value: Any) -> str:

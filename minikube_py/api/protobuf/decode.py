@@ -58,8 +58,10 @@ KINDS: dict[tuple[str, str], Message] = {
 # runtime.Unknown, the envelope after the magic
 _TYPE_META: Message = {1: Field("apiVersion", Scalar.STRING), 2: Field("kind", Scalar.STRING)}
 _UNKNOWN: Message = {
-    1: Field("typeMeta", _TYPE_META), 2: Field("raw", Scalar.BYTES),
-    3: Field("contentEncoding", Scalar.STRING), 4: Field("contentType", Scalar.STRING),
+    1: Field("typeMeta", _TYPE_META),
+    2: Field("raw", Scalar.BYTES),
+    3: Field("contentEncoding", Scalar.STRING),
+    4: Field("contentType", Scalar.STRING),
 }
 _MAP_ENTRY_KEY = Field("key", Scalar.STRING)
 _QUANTITY: Message = {1: Field("string", Scalar.STRING)}
@@ -79,7 +81,7 @@ def decode_object(body: bytes) -> dict[str, Any]:
     if not body.startswith(MAGIC):
         raise bad_request("unable to decode protobuf body: missing the k8s protobuf magic prefix")
     try:
-        envelope = _unwrap_envelope(memoryview(body)[len(MAGIC):])
+        envelope = _unwrap_envelope(memoryview(body)[len(MAGIC) :])
     except WireError as e:
         raise bad_request(f"unable to decode protobuf body: {e}") from None
     type_meta = envelope.get("typeMeta", {})

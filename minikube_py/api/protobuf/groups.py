@@ -31,44 +31,67 @@ _ROLLING_UPDATE: Message = {1: int_or_string("maxUnavailable", keep=True), 2: in
 
 DEPLOYMENT: Message = {
     1: message("metadata", OBJECT_META),
-    2: message("spec", {
-        1: integer("replicas", keep=True), 2: message("selector", LABEL_SELECTOR),
-        3: message("template", POD_TEMPLATE_SPEC),
-        4: message("strategy", {1: string("type"), 2: message("rollingUpdate", _ROLLING_UPDATE)}),
-        5: integer("minReadySeconds"), 6: integer("revisionHistoryLimit", keep=True), 7: boolean("paused"),
-        9: integer("progressDeadlineSeconds", keep=True),
-    }),
+    2: message(
+        "spec",
+        {
+            1: integer("replicas", keep=True),
+            2: message("selector", LABEL_SELECTOR),
+            3: message("template", POD_TEMPLATE_SPEC),
+            4: message("strategy", {1: string("type"), 2: message("rollingUpdate", _ROLLING_UPDATE)}),
+            5: integer("minReadySeconds"),
+            6: integer("revisionHistoryLimit", keep=True),
+            7: boolean("paused"),
+            9: integer("progressDeadlineSeconds", keep=True),
+        },
+    ),
     3: message("status", EMPTY),
 }
 
 REPLICA_SET: Message = {
     1: message("metadata", OBJECT_META),
-    2: message("spec", {
-        1: integer("replicas", keep=True), 4: integer("minReadySeconds"), 2: message("selector", LABEL_SELECTOR),
-        3: message("template", POD_TEMPLATE_SPEC),
-    }),
+    2: message(
+        "spec",
+        {
+            1: integer("replicas", keep=True),
+            4: integer("minReadySeconds"),
+            2: message("selector", LABEL_SELECTOR),
+            3: message("template", POD_TEMPLATE_SPEC),
+        },
+    ),
     3: message("status", EMPTY),
 }
 
 DAEMON_SET: Message = {
     1: message("metadata", OBJECT_META),
-    2: message("spec", {
-        1: message("selector", LABEL_SELECTOR), 2: message("template", POD_TEMPLATE_SPEC),
-        3: message("updateStrategy", {1: string("type"), 2: message("rollingUpdate", _ROLLING_UPDATE)}),
-        4: integer("minReadySeconds"), 6: integer("revisionHistoryLimit", keep=True),
-    }),
+    2: message(
+        "spec",
+        {
+            1: message("selector", LABEL_SELECTOR),
+            2: message("template", POD_TEMPLATE_SPEC),
+            3: message("updateStrategy", {1: string("type"), 2: message("rollingUpdate", _ROLLING_UPDATE)}),
+            4: integer("minReadySeconds"),
+            6: integer("revisionHistoryLimit", keep=True),
+        },
+    ),
     3: message("status", EMPTY),
 }
 
 # --- batch/v1 ------------------------------------------------------------------------------------------
 
 JOB_SPEC: Message = {
-    1: integer("parallelism", keep=True), 2: integer("completions", keep=True),
-    3: integer("activeDeadlineSeconds", keep=True), 7: integer("backoffLimit", keep=True),
-    12: integer("backoffLimitPerIndex", keep=True), 13: integer("maxFailedIndexes", keep=True),
-    4: message("selector", LABEL_SELECTOR), 5: boolean("manualSelector", keep=True),
-    6: message("template", POD_TEMPLATE_SPEC), 8: integer("ttlSecondsAfterFinished", keep=True),
-    9: string("completionMode"), 10: boolean("suspend", keep=True), 14: string("podReplacementPolicy"),
+    1: integer("parallelism", keep=True),
+    2: integer("completions", keep=True),
+    3: integer("activeDeadlineSeconds", keep=True),
+    7: integer("backoffLimit", keep=True),
+    12: integer("backoffLimitPerIndex", keep=True),
+    13: integer("maxFailedIndexes", keep=True),
+    4: message("selector", LABEL_SELECTOR),
+    5: boolean("manualSelector", keep=True),
+    6: message("template", POD_TEMPLATE_SPEC),
+    8: integer("ttlSecondsAfterFinished", keep=True),
+    9: string("completionMode"),
+    10: boolean("suspend", keep=True),
+    14: string("podReplacementPolicy"),
     15: string("managedBy"),
 }
 
@@ -76,12 +99,19 @@ JOB: Message = {1: message("metadata", OBJECT_META), 2: message("spec", JOB_SPEC
 
 CRON_JOB: Message = {
     1: message("metadata", OBJECT_META),
-    2: message("spec", {
-        1: string("schedule"), 8: string("timeZone"), 2: integer("startingDeadlineSeconds", keep=True),
-        3: string("concurrencyPolicy"), 4: boolean("suspend", keep=True),
-        5: message("jobTemplate", {1: message("metadata", OBJECT_META), 2: message("spec", JOB_SPEC)}),
-        6: integer("successfulJobsHistoryLimit", keep=True), 7: integer("failedJobsHistoryLimit", keep=True),
-    }),
+    2: message(
+        "spec",
+        {
+            1: string("schedule"),
+            8: string("timeZone"),
+            2: integer("startingDeadlineSeconds", keep=True),
+            3: string("concurrencyPolicy"),
+            4: boolean("suspend", keep=True),
+            5: message("jobTemplate", {1: message("metadata", OBJECT_META), 2: message("spec", JOB_SPEC)}),
+            6: integer("successfulJobsHistoryLimit", keep=True),
+            7: integer("failedJobsHistoryLimit", keep=True),
+        },
+    ),
     3: message("status", EMPTY),
 }
 
@@ -89,20 +119,29 @@ CRON_JOB: Message = {
 
 HORIZONTAL_POD_AUTOSCALER: Message = {
     1: message("metadata", OBJECT_META),
-    2: message("spec", {
-        1: message("scaleTargetRef", {1: string("kind"), 2: string("name"), 3: string("apiVersion")}),
-        2: integer("minReplicas", keep=True), 3: integer("maxReplicas", keep=True),
-        4: integer("targetCPUUtilizationPercentage", keep=True),
-    }),
+    2: message(
+        "spec",
+        {
+            1: message("scaleTargetRef", {1: string("kind"), 2: string("name"), 3: string("apiVersion")}),
+            2: integer("minReplicas", keep=True),
+            3: integer("maxReplicas", keep=True),
+            4: integer("targetCPUUtilizationPercentage", keep=True),
+        },
+    ),
     3: message("status", EMPTY),
 }
 
 POD_DISRUPTION_BUDGET: Message = {
     1: message("metadata", OBJECT_META),
-    2: message("spec", {
-        1: int_or_string("minAvailable", keep=True), 2: message("selector", LABEL_SELECTOR),
-        3: int_or_string("maxUnavailable", keep=True), 4: string("unhealthyPodEvictionPolicy"),
-    }),
+    2: message(
+        "spec",
+        {
+            1: int_or_string("minAvailable", keep=True),
+            2: message("selector", LABEL_SELECTOR),
+            3: int_or_string("maxUnavailable", keep=True),
+            4: string("unhealthyPodEvictionPolicy"),
+        },
+    ),
     3: message("status", EMPTY),
 }
 
@@ -110,7 +149,9 @@ POD_DISRUPTION_BUDGET: Message = {
 _DELETE_OPTIONS: Message = {
     1: integer("gracePeriodSeconds", keep=True),
     2: message("preconditions", {1: string("uid"), 2: string("resourceVersion")}),
-    3: boolean("orphanDependents", keep=True), 4: string("propagationPolicy"), 5: strings("dryRun"),
+    3: boolean("orphanDependents", keep=True),
+    4: string("propagationPolicy"),
+    5: strings("dryRun"),
 }
 
 #: policy/v1 (and v1beta1) Eviction, which ``kubectl drain`` POSTs to ``pods/<name>/eviction``
@@ -119,7 +160,10 @@ EVICTION: Message = {1: message("metadata", OBJECT_META), 2: message("deleteOpti
 # --- rbac.authorization.k8s.io/v1 ----------------------------------------------------------------------
 
 _POLICY_RULE: Message = {
-    1: strings("verbs"), 2: strings("apiGroups"), 3: strings("resources"), 4: strings("resourceNames"),
+    1: strings("verbs"),
+    2: strings("apiGroups"),
+    3: strings("resources"),
+    4: strings("resourceNames"),
     5: strings("nonResourceURLs"),
 }
 
@@ -139,8 +183,11 @@ ROLE_BINDING: Message = {
 # --- scheduling, networking, authentication ------------------------------------------------------------
 
 PRIORITY_CLASS: Message = {
-    1: message("metadata", OBJECT_META), 2: integer("value", keep=True), 3: boolean("globalDefault"),
-    4: string("description"), 5: string("preemptionPolicy"),
+    1: message("metadata", OBJECT_META),
+    2: integer("value", keep=True),
+    3: boolean("globalDefault"),
+    4: string("description"),
+    5: string("preemptionPolicy"),
 }
 
 _INGRESS_BACKEND: Message = {
@@ -150,25 +197,52 @@ _INGRESS_BACKEND: Message = {
 
 INGRESS: Message = {
     1: message("metadata", OBJECT_META),
-    2: message("spec", {
-        4: string("ingressClassName"), 1: message("defaultBackend", _INGRESS_BACKEND),
-        2: messages("tls", {1: strings("hosts"), 2: string("secretName")}),
-        3: messages("rules", {
-            1: string("host"),
-            2: inline({1: message("http", {1: messages("paths", {
-                1: string("path"), 3: string("pathType"), 2: message("backend", _INGRESS_BACKEND),
-            })})}),
-        }),
-    }),
+    2: message(
+        "spec",
+        {
+            4: string("ingressClassName"),
+            1: message("defaultBackend", _INGRESS_BACKEND),
+            2: messages("tls", {1: strings("hosts"), 2: string("secretName")}),
+            3: messages(
+                "rules",
+                {
+                    1: string("host"),
+                    2: inline(
+                        {
+                            1: message(
+                                "http",
+                                {
+                                    1: messages(
+                                        "paths",
+                                        {
+                                            1: string("path"),
+                                            3: string("pathType"),
+                                            2: message("backend", _INGRESS_BACKEND),
+                                        },
+                                    )
+                                },
+                            )
+                        }
+                    ),
+                },
+            ),
+        },
+    ),
     3: message("status", EMPTY),
 }
 
 TOKEN_REQUEST: Message = {
     1: message("metadata", OBJECT_META),
-    2: message("spec", {
-        1: strings("audiences"), 4: integer("expirationSeconds", keep=True),
-        3: message("boundObjectRef", {1: string("kind"), 2: string("apiVersion"), 3: string("name"), 4: string("uid")}),
-    }),
+    2: message(
+        "spec",
+        {
+            1: strings("audiences"),
+            4: integer("expirationSeconds", keep=True),
+            3: message(
+                "boundObjectRef", {1: string("kind"), 2: string("apiVersion"), 3: string("name"), 4: string("uid")}
+            ),
+        },
+    ),
     3: message("status", EMPTY),
 }
 
@@ -177,26 +251,45 @@ SELF_SUBJECT_REVIEW: Message = {1: message("metadata", OBJECT_META), 2: message(
 # --- authorization.k8s.io/v1: the access reviews (kubectl auth can-i) ------------------------------------
 
 _RESOURCE_ATTRIBUTES: Message = {
-    1: string("namespace"), 2: string("verb"), 3: string("group"), 4: string("version"), 5: string("resource"),
-    6: string("subresource"), 7: string("name"),
+    1: string("namespace"),
+    2: string("verb"),
+    3: string("group"),
+    4: string("version"),
+    5: string("resource"),
+    6: string("subresource"),
+    7: string("name"),
 }
 _NON_RESOURCE_ATTRIBUTES: Message = {1: string("path"), 2: string("verb")}
 
 SELF_SUBJECT_ACCESS_REVIEW: Message = {
     1: message("metadata", OBJECT_META),
-    2: message("spec", {1: message("resourceAttributes", _RESOURCE_ATTRIBUTES),
-                        2: message("nonResourceAttributes", _NON_RESOURCE_ATTRIBUTES)}),
+    2: message(
+        "spec",
+        {
+            1: message("resourceAttributes", _RESOURCE_ATTRIBUTES),
+            2: message("nonResourceAttributes", _NON_RESOURCE_ATTRIBUTES),
+        },
+    ),
     3: message("status", EMPTY),
 }
 
 SELF_SUBJECT_RULES_REVIEW: Message = {
-    1: message("metadata", OBJECT_META), 2: message("spec", {1: string("namespace")}), 3: message("status", EMPTY),
+    1: message("metadata", OBJECT_META),
+    2: message("spec", {1: string("namespace")}),
+    3: message("status", EMPTY),
 }
 
 SUBJECT_ACCESS_REVIEW: Message = {
     1: message("metadata", OBJECT_META),
-    2: message("spec", {1: message("resourceAttributes", _RESOURCE_ATTRIBUTES),
-                        2: message("nonResourceAttributes", _NON_RESOURCE_ATTRIBUTES),
-                        3: string("user"), 4: strings("groups"), 6: string("uid")}),
+    2: message(
+        "spec",
+        {
+            1: message("resourceAttributes", _RESOURCE_ATTRIBUTES),
+            2: message("nonResourceAttributes", _NON_RESOURCE_ATTRIBUTES),
+            3: string("user"),
+            4: strings("groups"),
+            6: string("uid"),
+        },
+    ),
     3: message("status", EMPTY),
 }

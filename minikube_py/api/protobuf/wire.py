@@ -70,13 +70,13 @@ def iter_fields(buf: bytes | memoryview) -> Iterator[tuple[int, WireType, int | 
             length, pos = read_varint(view, pos)
             if length > end - pos:
                 raise WireError(f"field {number} claims {length} bytes but {end - pos} remain")
-            yield number, WireType.LEN, view[pos:pos + length]
+            yield number, WireType.LEN, view[pos : pos + length]
             pos += length
         elif raw_type in (WireType.FIXED64, WireType.FIXED32):
             width = 8 if raw_type == WireType.FIXED64 else 4
             if width > end - pos:
                 raise WireError(f"truncated fixed-width field {number}")
-            yield number, WireType(raw_type), int.from_bytes(view[pos:pos + width], "little")
+            yield number, WireType(raw_type), int.from_bytes(view[pos : pos + width], "little")
             pos += width
         else:
             raise WireError(f"unsupported wire type {raw_type} for field {number}")

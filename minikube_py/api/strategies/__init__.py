@@ -32,42 +32,46 @@ __all__ = ["SCALE", "STRATEGIES", "Allocators", "Strategy", "strategy_for", "str
 
 #: the strategy of each kind by name: every kind the kind table serves, and the Scale its
 #: ``scale`` subresources answer with
-STRATEGIES: Mapping[str, Strategy] = MappingProxyType({strategy.kind: strategy for strategy in (
-    namespaces.NAMESPACE,
-    pods.POD,
-    services.SERVICE,
-    services.ENDPOINTS,
-    services.ENDPOINT_SLICE,
-    ingress.INGRESS,
-    ingress.INGRESS_CLASS,
-    cluster.NODE,
-    cluster.LEASE,
-    cluster.EVENT,
-    config.SECRET,
-    config.CONFIG_MAP,
-    config.SERVICE_ACCOUNT,
-    policy.RESOURCE_QUOTA,
-    policy.LIMIT_RANGE,
-    policy.POD_DISRUPTION_BUDGET,
-
-    storage.PERSISTENT_VOLUME,
-    storage.PERSISTENT_VOLUME_CLAIM,
-    storage.STORAGE_CLASS,
-    workloads.REPLICATION_CONTROLLER,
-    workloads.DEPLOYMENT,
-    workloads.REPLICA_SET,
-    workloads.DAEMON_SET,
-    workloads.STATEFUL_SET,
-    workloads.CONTROLLER_REVISION,
-    workloads.JOB,
-    workloads.CRON_JOB,
-    workloads.SCALE,
-    rbac.ROLE,
-    rbac.CLUSTER_ROLE,
-    rbac.ROLE_BINDING,
-    rbac.CLUSTER_ROLE_BINDING,
-    custom.DEFINITION,
-)})
+STRATEGIES: Mapping[str, Strategy] = MappingProxyType(
+    {
+        strategy.kind: strategy
+        for strategy in (
+            namespaces.NAMESPACE,
+            pods.POD,
+            services.SERVICE,
+            services.ENDPOINTS,
+            services.ENDPOINT_SLICE,
+            ingress.INGRESS,
+            ingress.INGRESS_CLASS,
+            cluster.NODE,
+            cluster.LEASE,
+            cluster.EVENT,
+            config.SECRET,
+            config.CONFIG_MAP,
+            config.SERVICE_ACCOUNT,
+            policy.RESOURCE_QUOTA,
+            policy.LIMIT_RANGE,
+            policy.POD_DISRUPTION_BUDGET,
+            storage.PERSISTENT_VOLUME,
+            storage.PERSISTENT_VOLUME_CLAIM,
+            storage.STORAGE_CLASS,
+            workloads.REPLICATION_CONTROLLER,
+            workloads.DEPLOYMENT,
+            workloads.REPLICA_SET,
+            workloads.DAEMON_SET,
+            workloads.STATEFUL_SET,
+            workloads.CONTROLLER_REVISION,
+            workloads.JOB,
+            workloads.CRON_JOB,
+            workloads.SCALE,
+            rbac.ROLE,
+            rbac.CLUSTER_ROLE,
+            rbac.ROLE_BINDING,
+            rbac.CLUSTER_ROLE_BINDING,
+            custom.DEFINITION,
+        )
+    }
+)
 
 
 SCALE = workloads.SCALE

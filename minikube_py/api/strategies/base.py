@@ -138,8 +138,9 @@ class Strategy:
         writes that go in one commit with it, or the causes that refuse it. ``old`` is None on create."""
         return [], []
 
-    async def admission(self, rt: ResourceType, obj: Obj, old: Obj | None,
-                        allocators: Allocators) -> tuple[list[Op], list[FieldError]]:
+    async def admission(
+        self, rt: ResourceType, obj: Obj, old: Obj | None, allocators: Allocators
+    ) -> tuple[list[Op], list[FieldError]]:
         """The whole admission of a write, in kube-apiserver's order: the kind's own steps
         (:meth:`admit`: defaults from the cluster, reservations), then ResourceQuota, which every
         namespaced kind passes last and which charges the quota in the same commit. The store

@@ -29,6 +29,7 @@ def fold_string_data(secret: Obj) -> None:
 
 
 SECRET = SecretStrategy("Secret", printer=printers.SECRET, merge_rules=mergekeys.METADATA_ONLY, shape=shape.SECRET)
-CONFIG_MAP = Strategy("ConfigMap", printer=printers.CONFIG_MAP, merge_rules=mergekeys.METADATA_ONLY,
-                      shape=shape.CONFIG_MAP)
+CONFIG_MAP = Strategy(
+    "ConfigMap", printer=printers.CONFIG_MAP, merge_rules=mergekeys.METADATA_ONLY, shape=shape.CONFIG_MAP
+)
 SERVICE_ACCOUNT = Strategy("ServiceAccount", printer=printers.SERVICE_ACCOUNT, merge_rules=mergekeys.SERVICE_ACCOUNT)

@@ -69,9 +69,12 @@ class CustomStrategy(Strategy):
 
     def patch(self, content_type: str, obj: Obj, body: bytes) -> Obj:
         if media_type(content_type) == STRATEGIC_MERGE_PATCH:
-            raise errors.StatusError(415, "UnsupportedMediaType",
-                                     "the body of the request was in an unknown format - accepted media types "
-                                     f"include: {', '.join(CUSTOM_PATCH_TYPES)}")
+            raise errors.StatusError(
+                415,
+                "UnsupportedMediaType",
+                "the body of the request was in an unknown format - accepted media types "
+                f"include: {', '.join(CUSTOM_PATCH_TYPES)}",
+            )
         return patch_object(content_type, obj, body, None)
 
     # ------------------------------------------------------------------------------ writes
@@ -81,8 +84,9 @@ class CustomStrategy(Strategy):
 
     def prepare_for_create(self, obj: Obj) -> None:
         if self.custom.terminating:
-            raise errors.StatusError(405, "MethodNotAllowed",
-                                     "create not allowed while custom resource definition is terminating")
+            raise errors.StatusError(
+                405, "MethodNotAllowed", "create not allowed while custom resource definition is terminating"
+            )
         crdschema.prune(self.custom.schema, obj)
         obj["metadata"]["generation"] = 1
 
@@ -124,8 +128,16 @@ def custom_printer(columns: tuple[dict[str, Any], ...]) -> Printer:
     """NAME then the CRD's ``additionalPrinterColumns``; NAME and AGE when it declares none."""
     if not columns:
         return DEFAULT
-    definitions = tuple(Column(str(c.get("name", "")), str(c.get("description", "")), str(c.get("type", "string")),
-                               str(c.get("format", "")), int(c.get("priority") or 0)) for c in columns)
+    definitions = tuple(
+        Column(
+            str(c.get("name", "")),
+            str(c.get("description", "")),
+            str(c.get("type", "string")),
+            str(c.get("format", "")),
+            int(c.get("priority") or 0),
+        )
+        for c in columns
+    )
 
     def cells(obj: Obj, now: datetime) -> list[Any]:
         return [obj_name(obj), *(_cell(obj, column, now) for column in columns)]
@@ -186,6 +198,7 @@ class DefinitionStrategy(Strategy):
 _DEFINITIONS = by_plural(crds.GROUP, "v1", "customresourcedefinitions")
 CREATED_AT = Column("Created At", AGE.description, "date")
 DEFINITION = DefinitionStrategy(
-    "CustomResourceDefinition", merge_rules=mergekeys.CUSTOM_RESOURCE_DEFINITION,
+    "CustomResourceDefinition",
+    merge_rules=mergekeys.CUSTOM_RESOURCE_DEFINITION,
     printer=Printer((NAME, CREATED_AT), lambda obj, now: [obj_name(obj), obj["metadata"].get("creationTimestamp")]),
 )

@@ -20,8 +20,12 @@ class NamespaceStrategy(Strategy):
 
     def check_delete(self, name: str) -> None:
         if name in IMMORTAL_NAMESPACES:
-            raise errors.StatusError(403, "Forbidden", f'namespaces "{name}" is forbidden: this namespace may not be '
-                                     "deleted", {"name": name, "kind": "namespaces"})
+            raise errors.StatusError(
+                403,
+                "Forbidden",
+                f'namespaces "{name}" is forbidden: this namespace may not be deleted',
+                {"name": name, "kind": "namespaces"},
+            )
 
     def begin_deletion(self, obj: Obj) -> None:
         obj.setdefault("status", {})["phase"] = "Terminating"

@@ -48,7 +48,8 @@ class PodStrategy(Strategy):
         check_limits(_PODS, obj, ranges)
         try:
             account: Obj | None = await allocators.store.get(
-                _SERVICE_ACCOUNTS.key(md.get("namespace"), spec.get("serviceAccountName") or "default"))
+                _SERVICE_ACCOUNTS.key(md.get("namespace"), spec.get("serviceAccountName") or "default")
+            )
         except KeyNotFound:
             account = None
         mount_service_account_token(obj, account, generate_name(TOKEN_VOLUME_PREFIX))

@@ -8,8 +8,11 @@ from minikube_py.api.patch import mergekeys
 from minikube_py.api.strategies.base import Strategy
 from minikube_py.api.tables import policy as printers
 
-POD_DISRUPTION_BUDGET = Strategy("PodDisruptionBudget", printer=printers.POD_DISRUPTION_BUDGET,
-                                 merge_rules=mergekeys.POD_DISRUPTION_BUDGET,
-                                 atomic_maps=mergekeys.POD_DISRUPTION_BUDGET_ATOMIC)
+POD_DISRUPTION_BUDGET = Strategy(
+    "PodDisruptionBudget",
+    printer=printers.POD_DISRUPTION_BUDGET,
+    merge_rules=mergekeys.POD_DISRUPTION_BUDGET,
+    atomic_maps=mergekeys.POD_DISRUPTION_BUDGET_ATOMIC,
+)
 RESOURCE_QUOTA = Strategy("ResourceQuota", printer=printers.RESOURCE_QUOTA, merge_rules=mergekeys.METADATA_ONLY)
 LIMIT_RANGE = Strategy("LimitRange", printer=printers.LIMIT_RANGE, merge_rules=mergekeys.METADATA_ONLY)

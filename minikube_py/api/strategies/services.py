@@ -30,9 +30,12 @@ class ServiceStrategy(Strategy):
         return release(held_by(obj))
 
 
-SERVICE = ServiceStrategy("Service", printer=printers.SERVICE, merge_rules=mergekeys.SERVICE,
-                          atomic_maps=mergekeys.SERVICE_ATOMIC)
-ENDPOINTS = Strategy("Endpoints", printer=printers.ENDPOINTS, merge_rules=mergekeys.METADATA_ONLY,
-                     shape=shape.ENDPOINTS)
-ENDPOINT_SLICE = Strategy("EndpointSlice", printer=printers.ENDPOINT_SLICE, merge_rules=mergekeys.METADATA_ONLY,
-                          shape=shape.ENDPOINT_SLICE)
+SERVICE = ServiceStrategy(
+    "Service", printer=printers.SERVICE, merge_rules=mergekeys.SERVICE, atomic_maps=mergekeys.SERVICE_ATOMIC
+)
+ENDPOINTS = Strategy(
+    "Endpoints", printer=printers.ENDPOINTS, merge_rules=mergekeys.METADATA_ONLY, shape=shape.ENDPOINTS
+)
+ENDPOINT_SLICE = Strategy(
+    "EndpointSlice", printer=printers.ENDPOINT_SLICE, merge_rules=mergekeys.METADATA_ONLY, shape=shape.ENDPOINT_SLICE
+)

@@ -55,9 +55,14 @@ class PersistentVolumeClaimStrategy(Strategy):
                 obj.setdefault("spec", {})["storageClassName"] = default["metadata"]["name"]
         if old is not None and await _grows_without_expansion(obj, old, allocators):
             name = obj["metadata"]["name"]
-            raise StatusError(403, "Forbidden", f'persistentvolumeclaims "{name}" is forbidden: only dynamically '
-                              "provisioned pvc can be resized and the storageclass that provisions the pvc must "
-                              "support resize", {"name": name, "kind": "persistentvolumeclaims"})
+            raise StatusError(
+                403,
+                "Forbidden",
+                f'persistentvolumeclaims "{name}" is forbidden: only dynamically '
+                "provisioned pvc can be resized and the storageclass that provisions the pvc must "
+                "support resize",
+                {"name": name, "kind": "persistentvolumeclaims"},
+            )
         return [], []
 
 
@@ -78,10 +83,17 @@ async def _grows_without_expansion(claim: Obj, old: Obj, allocators: Allocators)
 
 
 PERSISTENT_VOLUME = PersistentVolumeStrategy(
-    "PersistentVolume", printer=printers.PERSISTENT_VOLUME, merge_rules=mergekeys.METADATA_ONLY,
-    atomic_maps=mergekeys.PERSISTENT_VOLUME_ATOMIC)
+    "PersistentVolume",
+    printer=printers.PERSISTENT_VOLUME,
+    merge_rules=mergekeys.METADATA_ONLY,
+    atomic_maps=mergekeys.PERSISTENT_VOLUME_ATOMIC,
+)
 PERSISTENT_VOLUME_CLAIM = PersistentVolumeClaimStrategy(
-    "PersistentVolumeClaim", printer=printers.PERSISTENT_VOLUME_CLAIM, merge_rules=mergekeys.PERSISTENT_VOLUME_CLAIM,
-    atomic_maps=mergekeys.PERSISTENT_VOLUME_CLAIM_ATOMIC)
-STORAGE_CLASS = Strategy("StorageClass", printer=printers.STORAGE_CLASS, merge_rules=mergekeys.METADATA_ONLY,
-                         shape=shape.STORAGE_CLASS)
+    "PersistentVolumeClaim",
+    printer=printers.PERSISTENT_VOLUME_CLAIM,
+    merge_rules=mergekeys.PERSISTENT_VOLUME_CLAIM,
+    atomic_maps=mergekeys.PERSISTENT_VOLUME_CLAIM_ATOMIC,
+)
+STORAGE_CLASS = Strategy(
+    "StorageClass", printer=printers.STORAGE_CLASS, merge_rules=mergekeys.METADATA_ONLY, shape=shape.STORAGE_CLASS
+)

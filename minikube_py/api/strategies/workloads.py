@@ -34,24 +34,37 @@ class ReplicationControllerStrategy(CountingStrategy):
 
 
 def _workload(kind: str, printer: Printer, counts: tuple[str, ...] = ()) -> Strategy:
-    return CountingStrategy(kind, printer=printer, merge_rules=mergekeys.WORKLOAD,
-                            atomic_maps=mergekeys.WORKLOAD_ATOMIC, counts=counts)
+    return CountingStrategy(
+        kind, printer=printer, merge_rules=mergekeys.WORKLOAD, atomic_maps=mergekeys.WORKLOAD_ATOMIC, counts=counts
+    )
 
 
 REPLICATION_CONTROLLER = ReplicationControllerStrategy(
-    "ReplicationController", printer=printers.REPLICATION_CONTROLLER, merge_rules=mergekeys.WORKLOAD,
-    atomic_maps=mergekeys.WORKLOAD_ATOMIC, counts=("replicas",))
+    "ReplicationController",
+    printer=printers.REPLICATION_CONTROLLER,
+    merge_rules=mergekeys.WORKLOAD,
+    atomic_maps=mergekeys.WORKLOAD_ATOMIC,
+    counts=("replicas",),
+)
 DEPLOYMENT = _workload("Deployment", printers.DEPLOYMENT)
 REPLICA_SET = _workload("ReplicaSet", printers.REPLICA_SET, ("replicas",))
-DAEMON_SET = _workload("DaemonSet", printers.DAEMON_SET, ("currentNumberScheduled", "numberMisscheduled",
-                                                        "desiredNumberScheduled", "numberReady"))
+DAEMON_SET = _workload(
+    "DaemonSet",
+    printers.DAEMON_SET,
+    ("currentNumberScheduled", "numberMisscheduled", "desiredNumberScheduled", "numberReady"),
+)
 STATEFUL_SET = _workload("StatefulSet", printers.STATEFUL_SET, ("replicas", "availableReplicas"))
 #: a revision's ``data`` is raw JSON (a patch of its owner): it merges as a whole
-CONTROLLER_REVISION = Strategy("ControllerRevision", printer=printers.CONTROLLER_REVISION,
-                               merge_rules=mergekeys.METADATA_ONLY, shape=shape.CONTROLLER_REVISION)
+CONTROLLER_REVISION = Strategy(
+    "ControllerRevision",
+    printer=printers.CONTROLLER_REVISION,
+    merge_rules=mergekeys.METADATA_ONLY,
+    shape=shape.CONTROLLER_REVISION,
+)
 JOB = _workload("Job", printers.JOB)
-CRON_JOB = Strategy("CronJob", printer=printers.CRON_JOB, merge_rules=mergekeys.CRON_JOB,
-                    atomic_maps=mergekeys.CRON_JOB_ATOMIC)
+CRON_JOB = Strategy(
+    "CronJob", printer=printers.CRON_JOB, merge_rules=mergekeys.CRON_JOB, atomic_maps=mergekeys.CRON_JOB_ATOMIC
+)
 #: the autoscaling/v1 Scale a ``scale`` subresource answers with: served through its parent's
 #: strategy, patched by ObjectMeta's merge rules alone
 SCALE = Strategy("Scale", merge_rules=mergekeys.METADATA_ONLY)

@@ -24,8 +24,13 @@ class Column:
     priority: int = 0
 
     def definition(self) -> dict[str, Any]:
-        return {"name": self.name, "type": self.type, "format": self.format,
-                "description": self.description, "priority": self.priority}
+        return {
+            "name": self.name,
+            "type": self.type,
+            "format": self.format,
+            "description": self.description,
+            "priority": self.priority,
+        }
 
 
 def wide(name: str, description: str, type: str = "string") -> Column:

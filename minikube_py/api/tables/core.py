@@ -35,9 +35,14 @@ def _pod(pod: dict[str, Any], now: datetime) -> list[Any]:
     pod_ips = status.get("podIPs") or ()
     ip = pod_ips[0].get("ip") if pod_ips else status.get("podIP")
     return [
-        obj_name(pod), f"{summary.ready}/{summary.total}", summary.reason, summary.restarts_text(now),
+        obj_name(pod),
+        f"{summary.ready}/{summary.total}",
+        summary.reason,
+        summary.restarts_text(now),
         age(pod, now),
-        ip or NONE, spec.get("nodeName") or NONE, status.get("nominatedNodeName") or NONE,
+        ip or NONE,
+        spec.get("nodeName") or NONE,
+        status.get("nominatedNodeName") or NONE,
         _readiness_gates(pod),
     ]
 
@@ -56,15 +61,23 @@ POD = Printer(
         NAME,
         Column("Ready", "The aggregate readiness state of this pod for accepting traffic."),
         Column("Status", "The aggregate status of the containers in this pod."),
-        Column("Restarts", "The number of times the containers in this pod have been restarted and when "
-                           "the last container in this pod has restarted."),
+        Column(
+            "Restarts",
+            "The number of times the containers in this pod have been restarted and when "
+            "the last container in this pod has restarted.",
+        ),
         AGE,
-        wide("IP", "podIP address allocated to the pod. Routable at least within the cluster. Empty if "
-                   "not yet allocated."),
+        wide(
+            "IP",
+            "podIP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated.",
+        ),
         wide("Node", "NodeName indicates in which node this pod is scheduled."),
-        wide("Nominated Node", "nominatedNodeName is set only when this pod preempts other pods on the "
-                               "node, but it cannot be scheduled right away as preemption victims receive "
-                               "their graceful termination periods."),
+        wide(
+            "Nominated Node",
+            "nominatedNodeName is set only when this pod preempts other pods on the "
+            "node, but it cannot be scheduled right away as preemption victims receive "
+            "their graceful termination periods.",
+        ),
         wide("Readiness Gates", "If specified, all readiness gates will be evaluated for pod readiness."),
     ),
     _pod,
@@ -102,9 +115,15 @@ def _node_address(node: dict[str, Any], kind: str) -> str:
 def _node(node: dict[str, Any], now: datetime) -> list[Any]:
     info = (node.get("status") or {}).get("nodeInfo") or {}
     return [
-        obj_name(node), _node_status(node), _node_roles(node), age(node, now), info.get("kubeletVersion", ""),
-        _node_address(node, "InternalIP"), _node_address(node, "ExternalIP"),
-        info.get("osImage") or _UNKNOWN, info.get("kernelVersion") or _UNKNOWN,
+        obj_name(node),
+        _node_status(node),
+        _node_roles(node),
+        age(node, now),
+        info.get("kubeletVersion", ""),
+        _node_address(node, "InternalIP"),
+        _node_address(node, "ExternalIP"),
+        info.get("osImage") or _UNKNOWN,
+        info.get("kernelVersion") or _UNKNOWN,
         info.get("containerRuntimeVersion") or _UNKNOWN,
     ]
 
@@ -120,8 +139,10 @@ NODE = Printer(
         wide("External-IP", "List of addresses reachable to the node."),
         wide("OS-Image", "OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy))."),
         wide("Kernel-Version", "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64)."),
-        wide("Container-Runtime", "ContainerRuntime Version reported by the node through runtime remote API "
-                                  "(e.g. containerd://1.4.2)."),
+        wide(
+            "Container-Runtime",
+            "ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2).",
+        ),
     ),
     _node,
 )
@@ -135,8 +156,9 @@ SECRET = Printer(
     (
         NAME,
         Column("Type", "Used to facilitate programmatic handling of secret data."),
-        Column("Data", "Data contains the secret data. Each key must consist of alphanumeric characters, "
-                       "'-', '_' or '.'."),
+        Column(
+            "Data", "Data contains the secret data. Each key must consist of alphanumeric characters, '-', '_' or '.'."
+        ),
         AGE,
     ),
     _secret,
@@ -148,8 +170,14 @@ def _config_map(obj: dict[str, Any], now: datetime) -> list[Any]:
 
 
 CONFIG_MAP = Printer(
-    (NAME, Column("Data", "Data contains the configuration data. Each key must consist of alphanumeric "
-                          "characters, '-', '_' or '.'."), AGE),
+    (
+        NAME,
+        Column(
+            "Data",
+            "Data contains the configuration data. Each key must consist of alphanumeric characters, '-', '_' or '.'.",
+        ),
+        AGE,
+    ),
     _config_map,
 )
 
@@ -159,8 +187,15 @@ def _service_account(obj: dict[str, Any], now: datetime) -> list[Any]:
 
 
 SERVICE_ACCOUNT = Printer(
-    (NAME, Column("Secrets", "Secrets is a list of the secrets in the same namespace that pods running "
-                             "using this ServiceAccount are allowed to use."), AGE),
+    (
+        NAME,
+        Column(
+            "Secrets",
+            "Secrets is a list of the secrets in the same namespace that pods running "
+            "using this ServiceAccount are allowed to use.",
+        ),
+        AGE,
+    ),
     _service_account,
 )
 
@@ -186,8 +221,16 @@ def _event(event: dict[str, Any], now: datetime) -> list[Any]:
     if involved.get("name"):
         target = f"{target}/{involved['name']}"
     return [
-        last_seen, event.get("type", ""), event.get("reason", ""), target, involved.get("fieldPath", ""),
-        _event_source(event), (event.get("message") or "").strip(), first_seen, count, obj_name(event),
+        last_seen,
+        event.get("type", ""),
+        event.get("reason", ""),
+        target,
+        involved.get("fieldPath", ""),
+        _event_source(event),
+        (event.get("message") or "").strip(),
+        first_seen,
+        count,
+        obj_name(event),
     ]
 
 
@@ -195,15 +238,20 @@ EVENT = Printer(
     (
         Column("Last Seen", "The time at which the most recent occurrence of this event was recorded."),
         Column("Type", "Type of this event (Normal, Warning), new types could be added in the future"),
-        Column("Reason", "This should be a short, machine understandable string that gives the reason for "
-                         "the transition into the object's current status."),
+        Column(
+            "Reason",
+            "This should be a short, machine understandable string that gives the reason for "
+            "the transition into the object's current status.",
+        ),
         Column("Object", "The object that this event is about."),
-        wide("Subobject", "If referring to a piece of an object instead of an entire object, this string "
-                          "should contain a valid JSON/Go field access statement."),
+        wide(
+            "Subobject",
+            "If referring to a piece of an object instead of an entire object, this string "
+            "should contain a valid JSON/Go field access statement.",
+        ),
         wide("Source", "The component reporting this event. Should be a short machine understandable string."),
         Column("Message", "A human-readable description of the status of this operation."),
-        wide("First Seen", "The time at which the event was first recorded. (Time of server receipt is in "
-                           "TypeMeta.)"),
+        wide("First Seen", "The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)"),
         wide("Count", "The number of times this event has occurred."),
         Column(NAME.name, NAME.description, format="name", priority=1),
     ),

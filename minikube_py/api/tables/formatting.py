@@ -20,8 +20,7 @@ LIST_LIMIT = 3
 def container_cells(pod_spec: dict[str, Any] | None) -> tuple[str, str]:
     """CONTAINERS and IMAGES of a pod template: names and images, comma separated."""
     containers = (pod_spec or {}).get("containers") or ()
-    return (",".join(c.get("name", "") for c in containers),
-            ",".join(c.get("image", "") for c in containers))
+    return (",".join(c.get("name", "") for c in containers), ",".join(c.get("image", "") for c in containers))
 
 
 def template_cells(obj: dict[str, Any]) -> tuple[str, str]:

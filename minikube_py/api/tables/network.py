@@ -42,8 +42,13 @@ def _service(service: dict[str, Any], now: datetime) -> list[Any]:
     spec = service.get("spec") or {}
     cluster_ips = spec.get("clusterIPs") or [spec.get("clusterIP")]
     return [
-        obj_name(service), spec.get("type", "ClusterIP"), cluster_ips[0] or NONE, _external_ip(service),
-        _ports(spec), age(service, now), labels_to_string(spec.get("selector")),
+        obj_name(service),
+        spec.get("type", "ClusterIP"),
+        cluster_ips[0] or NONE,
+        _external_ip(service),
+        _ports(spec),
+        age(service, now),
+        labels_to_string(spec.get("selector")),
     ]
 
 
@@ -52,8 +57,11 @@ SERVICE = Printer(
         NAME,
         Column("Type", "type determines how the Service is exposed."),
         Column("Cluster-IP", "clusterIP is the IP address of the service and is usually assigned randomly."),
-        Column("External-IP", "externalIPs is a list of IP addresses for which nodes in the cluster will also "
-                              "accept traffic for this service."),
+        Column(
+            "External-IP",
+            "externalIPs is a list of IP addresses for which nodes in the cluster will also "
+            "accept traffic for this service.",
+        ),
         Column("Port(s)", "The list of ports that are exposed by this service."),
         AGE,
         wide("Selector", "Route service traffic to pods with label keys and values matching this selector."),
@@ -95,9 +103,11 @@ def _slice_port(port: dict[str, Any]) -> str:
 def _endpoint_slice(obj: dict[str, Any], now: datetime) -> list[Any]:
     addresses = [a for e in obj.get("endpoints") or () for a in e.get("addresses") or ()]
     return [
-        obj_name(obj), obj.get("addressType", ""),
+        obj_name(obj),
+        obj.get("addressType", ""),
         limited_list((_slice_port(p) for p in obj.get("ports") or ()), "<unset>"),
-        limited_list(addresses, "<unset>"), age(obj, now),
+        limited_list(addresses, "<unset>"),
+        age(obj, now),
     ]
 
 
@@ -119,8 +129,14 @@ def _ingress(obj: dict[str, Any], now: datetime) -> list[Any]:
     spec = obj.get("spec") or {}
     hosts = [rule.get("host") or "*" for rule in spec.get("rules") or ()]
     address = ",".join(_load_balancer_addresses(obj))
-    return [obj_name(obj), spec.get("ingressClassName") or NONE, limited_list(hosts, "*"), address,
-            "80, 443" if spec.get("tls") else "80", age(obj, now)]
+    return [
+        obj_name(obj),
+        spec.get("ingressClassName") or NONE,
+        limited_list(hosts, "*"),
+        address,
+        "80, 443" if spec.get("tls") else "80",
+        age(obj, now),
+    ]
 
 
 INGRESS = Printer(

@@ -15,8 +15,13 @@ def _int_or_percent(value: Any) -> str:
 
 def _pod_disruption_budget(obj: dict[str, Any], now: datetime) -> list[Any]:
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
-    return [obj_name(obj), _int_or_percent(spec.get("minAvailable")), _int_or_percent(spec.get("maxUnavailable")),
-            status.get("disruptionsAllowed", 0), age(obj, now)]
+    return [
+        obj_name(obj),
+        _int_or_percent(spec.get("minAvailable")),
+        _int_or_percent(spec.get("maxUnavailable")),
+        status.get("disruptionsAllowed", 0),
+        age(obj, now),
+    ]
 
 
 POD_DISRUPTION_BUDGET = Printer(
@@ -47,8 +52,11 @@ RESOURCE_QUOTA = Printer(
         NAME,
         AGE,
         Column("Request", "Request represents a minimum amount of cpu/memory that a container may consume."),
-        Column("Limit", "Limits control the maximum amount of cpu/memory that a container may use independent of "
-                        "contention on the node."),
+        Column(
+            "Limit",
+            "Limits control the maximum amount of cpu/memory that a container may use independent of "
+            "contention on the node.",
+        ),
     ),
     _resource_quota,
 )

@@ -23,15 +23,24 @@ def _subjects(obj: dict[str, Any], kind: str) -> str:
         if subject.get("kind") != kind:
             continue
         namespace = subject.get("namespace")
-        names.append(f"{namespace}/{subject.get('name', '')}" if kind == "ServiceAccount" and namespace
-                     else subject.get("name", ""))
+        names.append(
+            f"{namespace}/{subject.get('name', '')}"
+            if kind == "ServiceAccount" and namespace
+            else subject.get("name", "")
+        )
     return ", ".join(names)
 
 
 def _binding(obj: dict[str, Any], now: datetime) -> list[Any]:
     ref = obj.get("roleRef") or {}
-    return [obj_name(obj), f"{ref.get('kind', '')}/{ref.get('name', '')}", age(obj, now),
-            _subjects(obj, "User"), _subjects(obj, "Group"), _subjects(obj, "ServiceAccount")]
+    return [
+        obj_name(obj),
+        f"{ref.get('kind', '')}/{ref.get('name', '')}",
+        age(obj, now),
+        _subjects(obj, "User"),
+        _subjects(obj, "Group"),
+        _subjects(obj, "ServiceAccount"),
+    ]
 
 
 BINDING = Printer(

@@ -44,9 +44,16 @@ def _persistent_volume(pv: dict[str, Any], now: datetime) -> list[Any]:
     claim = spec.get("claimRef")
     claim_text = f"{claim.get('namespace', '')}/{claim.get('name', '')}" if isinstance(claim, dict) else ""
     return [
-        obj_name(pv), _size(spec.get("capacity")), storage.access_modes_text(spec.get("accessModes")),
-        spec.get("persistentVolumeReclaimPolicy") or "", _phase(pv), claim_text, storage.volume_class(pv),
-        spec.get("volumeAttributesClassName") or _UNSET, _status(pv).get("reason") or "", age(pv, now),
+        obj_name(pv),
+        _size(spec.get("capacity")),
+        storage.access_modes_text(spec.get("accessModes")),
+        spec.get("persistentVolumeReclaimPolicy") or "",
+        _phase(pv),
+        claim_text,
+        storage.volume_class(pv),
+        spec.get("volumeAttributesClassName") or _UNSET,
+        _status(pv).get("reason") or "",
+        age(pv, now),
         spec.get("volumeMode") or _UNSET,
     ]
 
@@ -54,29 +61,50 @@ def _persistent_volume(pv: dict[str, Any], now: datetime) -> list[Any]:
 PERSISTENT_VOLUME = Printer(
     (
         NAME,
-        Column("Capacity", "capacity is the description of the persistent volume's resources and capacity. More "
-                           "info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#capacity"),
-        Column("Access Modes", "accessModes contains all ways the volume can be mounted. More info: "
-                               "https://kubernetes.io/docs/concepts/storage/persistent-volumes#access-modes"),
-        Column("Reclaim Policy", "persistentVolumeReclaimPolicy defines what happens to a persistent volume when "
-                                 "released from its claim. Valid options are Retain (default for manually created "
-                                 "PersistentVolumes), Delete (default for dynamically provisioned PersistentVolumes), "
-                                 "and Recycle (deprecated). Recycle must be supported by the volume plugin underlying "
-                                 "this PersistentVolume. More info: https://kubernetes.io/docs/concepts/storage/"
-                                 "persistent-volumes#reclaiming"),
-        Column("Status", "phase indicates if a volume is available, bound to a claim, or released by a claim. More "
-                         "info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#phase"),
-        Column("Claim", "claimRef is part of a bi-directional binding between PersistentVolume and "
-                        "PersistentVolumeClaim. Expected to be non-nil when bound. claim.VolumeName is the "
-                        "authoritative bind between PV and PVC. More info: https://kubernetes.io/docs/concepts/"
-                        "storage/persistent-volumes#binding"),
+        Column(
+            "Capacity",
+            "capacity is the description of the persistent volume's resources and capacity. More "
+            "info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#capacity",
+        ),
+        Column(
+            "Access Modes",
+            "accessModes contains all ways the volume can be mounted. More info: "
+            "https://kubernetes.io/docs/concepts/storage/persistent-volumes#access-modes",
+        ),
+        Column(
+            "Reclaim Policy",
+            "persistentVolumeReclaimPolicy defines what happens to a persistent volume when "
+            "released from its claim. Valid options are Retain (default for manually created "
+            "PersistentVolumes), Delete (default for dynamically provisioned PersistentVolumes), "
+            "and Recycle (deprecated). Recycle must be supported by the volume plugin underlying "
+            "this PersistentVolume. More info: https://kubernetes.io/docs/concepts/storage/"
+            "persistent-volumes#reclaiming",
+        ),
+        Column(
+            "Status",
+            "phase indicates if a volume is available, bound to a claim, or released by a claim. More "
+            "info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#phase",
+        ),
+        Column(
+            "Claim",
+            "claimRef is part of a bi-directional binding between PersistentVolume and "
+            "PersistentVolumeClaim. Expected to be non-nil when bound. claim.VolumeName is the "
+            "authoritative bind between PV and PVC. More info: https://kubernetes.io/docs/concepts/"
+            "storage/persistent-volumes#binding",
+        ),
         Column("StorageClass", "StorageClass of the pv"),
         Column("VolumeAttributesClass", "VolumeAttributesClass of the pv"),
-        Column("Reason", "reason is a brief CamelCase string that describes any failure and is meant for machine "
-                         "parsing and tidy display in the CLI."),
+        Column(
+            "Reason",
+            "reason is a brief CamelCase string that describes any failure and is meant for machine "
+            "parsing and tidy display in the CLI.",
+        ),
         AGE,
-        wide("VolumeMode", "volumeMode defines if a volume is intended to be used with a formatted filesystem or to "
-                           "remain in raw block state. Value of Filesystem is implied when not included in spec."),
+        wide(
+            "VolumeMode",
+            "volumeMode defines if a volume is intended to be used with a formatted filesystem or to "
+            "remain in raw block state. Value of Filesystem is implied when not included in spec.",
+        ),
     ),
     _persistent_volume,
 )
@@ -88,8 +116,15 @@ def _persistent_volume_claim(pvc: dict[str, Any], now: datetime) -> list[Any]:
     capacity = _size(status.get("capacity")) if volume else ""
     modes = storage.access_modes_text(status.get("accessModes")) if volume else ""
     return [
-        obj_name(pvc), _phase(pvc), volume, capacity, modes, storage.claim_class(pvc) or "",
-        spec.get("volumeAttributesClassName") or _UNSET, age(pvc, now), spec.get("volumeMode") or _UNSET,
+        obj_name(pvc),
+        _phase(pvc),
+        volume,
+        capacity,
+        modes,
+        storage.claim_class(pvc) or "",
+        spec.get("volumeAttributesClassName") or _UNSET,
+        age(pvc, now),
+        spec.get("volumeMode") or _UNSET,
     ]
 
 
@@ -99,13 +134,19 @@ PERSISTENT_VOLUME_CLAIM = Printer(
         Column("Status", "phase represents the current phase of PersistentVolumeClaim."),
         Column("Volume", "volumeName is the binding reference to the PersistentVolume backing this claim."),
         Column("Capacity", "capacity represents the actual resources of the underlying volume."),
-        Column("Access Modes", "accessModes contains the actual access modes the volume backing the PVC has. More "
-                               "info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#access-modes-1"),
+        Column(
+            "Access Modes",
+            "accessModes contains the actual access modes the volume backing the PVC has. More "
+            "info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#access-modes-1",
+        ),
         Column("StorageClass", "StorageClass of the pvc"),
         Column("VolumeAttributesClass", "VolumeAttributesClass of the pvc"),
         AGE,
-        wide("VolumeMode", "volumeMode defines what type of volume is required by the claim. Value of Filesystem "
-                           "is implied when not included in claim spec."),
+        wide(
+            "VolumeMode",
+            "volumeMode defines what type of volume is required by the claim. Value of Filesystem "
+            "is implied when not included in claim spec.",
+        ),
     ),
     _persistent_volume_claim,
 )
@@ -116,8 +157,12 @@ def _storage_class(sc: dict[str, Any], now: datetime) -> list[Any]:
     if storage.is_default_class(sc):
         name += " (default)"
     return [
-        name, sc.get("provisioner", ""), sc.get("reclaimPolicy") or storage.DELETE,
-        sc.get("volumeBindingMode") or storage.IMMEDIATE, bool(sc.get("allowVolumeExpansion")), age(sc, now),
+        name,
+        sc.get("provisioner", ""),
+        sc.get("reclaimPolicy") or storage.DELETE,
+        sc.get("volumeBindingMode") or storage.IMMEDIATE,
+        bool(sc.get("allowVolumeExpansion")),
+        age(sc, now),
     ]
 
 
@@ -125,11 +170,17 @@ STORAGE_CLASS = Printer(
     (
         NAME,
         Column("Provisioner", "provisioner indicates the type of the provisioner."),
-        Column("ReclaimPolicy", "reclaimPolicy controls the reclaimPolicy for dynamically provisioned "
-                                "PersistentVolumes of this storage class. Defaults to Delete."),
-        Column("VolumeBindingMode", "volumeBindingMode indicates how PersistentVolumeClaims should be provisioned "
-                                    "and bound.  When unset, VolumeBindingImmediate is used. This field is only "
-                                    "honored by servers that enable the VolumeScheduling feature."),
+        Column(
+            "ReclaimPolicy",
+            "reclaimPolicy controls the reclaimPolicy for dynamically provisioned "
+            "PersistentVolumes of this storage class. Defaults to Delete.",
+        ),
+        Column(
+            "VolumeBindingMode",
+            "volumeBindingMode indicates how PersistentVolumeClaims should be provisioned "
+            "and bound.  When unset, VolumeBindingImmediate is used. This field is only "
+            "honored by servers that enable the VolumeScheduling feature.",
+        ),
         Column("AllowVolumeExpansion", "allowVolumeExpansion shows whether the storage class allow volume expand."),
         AGE,
     ),

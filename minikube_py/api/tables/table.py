@@ -20,8 +20,12 @@ INCLUDE_OBJECT = ("None", "Metadata", "Object")
 
 #: kinds without a printer get the columns of a CustomResourceDefinition without printer columns
 DEFAULT = Printer(
-    (NAME, Column("Age", "CreationTimestamp is a timestamp representing the server time when this "
-                         "object was created.", "date")),
+    (
+        NAME,
+        Column(
+            "Age", "CreationTimestamp is a timestamp representing the server time when this object was created.", "date"
+        ),
+    ),
     lambda obj, now: [obj_name(obj), age(obj, now)],
 )
 
@@ -46,8 +50,7 @@ def _row_object(rt: ResourceType, obj: dict[str, Any], include_object: str) -> d
             return obj
         return {"apiVersion": rt.api_version, "kind": rt.kind, **obj}
     if include_object == "Metadata":
-        return {"kind": "PartialObjectMetadata", "apiVersion": TABLE_API_VERSION,
-                "metadata": obj.get("metadata") or {}}
+        return {"kind": "PartialObjectMetadata", "apiVersion": TABLE_API_VERSION, "metadata": obj.get("metadata") or {}}
     return None
 
 
@@ -60,8 +63,9 @@ def _check_include_object(include_object: str) -> str:
     return include_object
 
 
-def table_row(rt: ResourceType, obj: dict[str, Any], *, include_object: str = "Metadata",
-              now: datetime | None = None) -> dict[str, Any]:
+def table_row(
+    rt: ResourceType, obj: dict[str, Any], *, include_object: str = "Metadata", now: datetime | None = None
+) -> dict[str, Any]:
     """One ``TableRow``: the cells, the row conditions if any, and the object as asked."""
     printer = printer_for(rt)
     row: dict[str, Any] = {"cells": printer.cells(obj, now or datetime.now(UTC))}
@@ -74,8 +78,14 @@ def table_row(rt: ResourceType, obj: dict[str, Any], *, include_object: str = "M
     return row
 
 
-def render_table(rt: ResourceType, objects: list[dict[str, Any]], *, include_object: str = "Metadata",
-                 now: datetime | None = None, list_meta: dict[str, Any] | None = None) -> dict[str, Any]:
+def render_table(
+    rt: ResourceType,
+    objects: list[dict[str, Any]],
+    *,
+    include_object: str = "Metadata",
+    now: datetime | None = None,
+    list_meta: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """A whole Table for a list (or a single ``get``); ``list_meta`` carries resourceVersion/continue.
 
     All rows share one ``now`` so that ages in one answer are consistent.

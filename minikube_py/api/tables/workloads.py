@@ -32,16 +32,26 @@ def _replicas(obj: dict[str, Any]) -> int:
 def _replication_controller(obj: dict[str, Any], now: datetime) -> list[Any]:
     status = _status(obj)
     return [
-        obj_name(obj), _replicas(obj), status.get("replicas", 0), status.get("readyReplicas", 0), age(obj, now),
-        *template_cells(obj), labels_to_string(_spec(obj).get("selector")),
+        obj_name(obj),
+        _replicas(obj),
+        status.get("replicas", 0),
+        status.get("readyReplicas", 0),
+        age(obj, now),
+        *template_cells(obj),
+        labels_to_string(_spec(obj).get("selector")),
     ]
 
 
 def _replica_set(obj: dict[str, Any], now: datetime) -> list[Any]:
     status = _status(obj)
     return [
-        obj_name(obj), _replicas(obj), status.get("replicas", 0), status.get("readyReplicas", 0), age(obj, now),
-        *template_cells(obj), selector_to_string(_spec(obj).get("selector")),
+        obj_name(obj),
+        _replicas(obj),
+        status.get("replicas", 0),
+        status.get("readyReplicas", 0),
+        age(obj, now),
+        *template_cells(obj),
+        selector_to_string(_spec(obj).get("selector")),
     ]
 
 
@@ -81,8 +91,13 @@ def _deployment(obj: dict[str, Any], now: datetime) -> list[Any]:
     except ValueError:
         selector = "<invalid>"
     return [
-        obj_name(obj), f"{status.get('readyReplicas', 0)}/{_replicas(obj)}", status.get("updatedReplicas", 0),
-        status.get("availableReplicas", 0), age(obj, now), *template_cells(obj), selector,
+        obj_name(obj),
+        f"{status.get('readyReplicas', 0)}/{_replicas(obj)}",
+        status.get("updatedReplicas", 0),
+        status.get("availableReplicas", 0),
+        age(obj, now),
+        *template_cells(obj),
+        selector,
     ]
 
 
@@ -90,10 +105,15 @@ DEPLOYMENT = Printer(
     (
         NAME,
         Column("Ready", "Number of the pod with ready state"),
-        Column("Up-to-date", "Total number of non-terminating pods targeted by this deployment that have the "
-                             "desired template spec."),
-        Column("Available", "Total number of available non-terminating pods (ready for at least "
-                            "minReadySeconds) targeted by this deployment."),
+        Column(
+            "Up-to-date",
+            "Total number of non-terminating pods targeted by this deployment that have the desired template spec.",
+        ),
+        Column(
+            "Available",
+            "Total number of available non-terminating pods (ready for at least "
+            "minReadySeconds) targeted by this deployment.",
+        ),
         AGE,
         *TEMPLATE,
     ),
@@ -105,10 +125,16 @@ def _daemon_set(obj: dict[str, Any], now: datetime) -> list[Any]:
     status = _status(obj)
     node_selector = ((_spec(obj).get("template") or {}).get("spec") or {}).get("nodeSelector")
     return [
-        obj_name(obj), status.get("desiredNumberScheduled", 0), status.get("currentNumberScheduled", 0),
-        status.get("numberReady", 0), status.get("updatedNumberScheduled", 0), status.get("numberAvailable", 0),
-        labels_to_string(node_selector), age(obj, now),
-        *template_cells(obj), selector_to_string(_spec(obj).get("selector")),
+        obj_name(obj),
+        status.get("desiredNumberScheduled", 0),
+        status.get("currentNumberScheduled", 0),
+        status.get("numberReady", 0),
+        status.get("updatedNumberScheduled", 0),
+        status.get("numberAvailable", 0),
+        labels_to_string(node_selector),
+        age(obj, now),
+        *template_cells(obj),
+        selector_to_string(_spec(obj).get("selector")),
     ]
 
 
@@ -116,13 +142,24 @@ DAEMON_SET = Printer(
     (
         NAME,
         Column("Desired", "The total number of nodes that should be running the daemon pod.", "integer"),
-        Column("Current", "The number of nodes that are running at least 1 daemon pod and are supposed to "
-                          "run the daemon pod.", "integer"),
-        Column("Ready", "The number of nodes that should be running the daemon pod and have one or more of "
-                        "the daemon pod running with a Ready Condition.", "integer"),
+        Column(
+            "Current",
+            "The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod.",
+            "integer",
+        ),
+        Column(
+            "Ready",
+            "The number of nodes that should be running the daemon pod and have one or more of "
+            "the daemon pod running with a Ready Condition.",
+            "integer",
+        ),
         Column("Up-to-date", "The total number of nodes that are running updated daemon pod", "integer"),
-        Column("Available", "The number of nodes that should be running the daemon pod and have one or more "
-                            "of the daemon pod running and available.", "integer"),
+        Column(
+            "Available",
+            "The number of nodes that should be running the daemon pod and have one or more "
+            "of the daemon pod running and available.",
+            "integer",
+        ),
         Column("Node Selector", "NodeSelector is a selector which must be true for the pod to fit on a node."),
         AGE,
         *TEMPLATE,
@@ -132,8 +169,12 @@ DAEMON_SET = Printer(
 
 
 def _stateful_set(obj: dict[str, Any], now: datetime) -> list[Any]:
-    return [obj_name(obj), f"{_status(obj).get('readyReplicas', 0)}/{_replicas(obj)}", age(obj, now),
-            *template_cells(obj)]
+    return [
+        obj_name(obj),
+        f"{_status(obj).get('readyReplicas', 0)}/{_replicas(obj)}",
+        age(obj, now),
+        *template_cells(obj),
+    ]
 
 
 #: kube-apiserver prints no selector for StatefulSets, only the template's containers and images
@@ -156,8 +197,12 @@ def _controller_revision(obj: dict[str, Any], now: datetime) -> list[Any]:
 
 
 CONTROLLER_REVISION = Printer(
-    (NAME, Column("Controller", "Controller of the object"),
-     Column("Revision", "Revision indicates the revision of the state represented by Data.", "integer"), AGE),
+    (
+        NAME,
+        Column("Controller", "Controller of the object"),
+        Column("Revision", "Revision indicates the revision of the state represented by Data.", "integer"),
+        AGE,
+    ),
     _controller_revision,
 )
 
@@ -204,8 +249,13 @@ def _job_duration(job: dict[str, Any], now: datetime) -> str:
 
 def _job(job: dict[str, Any], now: datetime) -> list[Any]:
     return [
-        obj_name(job), _job_status(job), _job_completions(job), _job_duration(job, now), age(job, now),
-        *template_cells(job), selector_to_string(_spec(job).get("selector")),
+        obj_name(job),
+        _job_status(job),
+        _job_completions(job),
+        _job_duration(job, now),
+        age(job, now),
+        *template_cells(job),
+        selector_to_string(_spec(job).get("selector")),
     ]
 
 
@@ -234,8 +284,13 @@ def _cron_job(cronjob: dict[str, Any], now: datetime) -> list[Any]:
     job_spec = (spec.get("jobTemplate") or {}).get("spec") or {}
     last = status.get("lastScheduleTime")
     return [
-        obj_name(cronjob), spec.get("schedule", ""), spec.get("timeZone") or NONE, _bool_pointer(spec.get("suspend")),
-        len(status.get("active") or ()), since(last, now) if last else NONE, age(cronjob, now),
+        obj_name(cronjob),
+        spec.get("schedule", ""),
+        spec.get("timeZone") or NONE,
+        _bool_pointer(spec.get("suspend")),
+        len(status.get("active") or ()),
+        since(last, now) if last else NONE,
+        age(cronjob, now),
         *container_cells((job_spec.get("template") or {}).get("spec")),
         selector_to_string(job_spec.get("selector")),
     ]
@@ -245,10 +300,17 @@ CRON_JOB = Printer(
     (
         NAME,
         Column("Schedule", "The schedule in Cron format, see https://en.wikipedia.org/wiki/Cron."),
-        Column("Timezone", "The time zone name for the given schedule, see "
-                           "https://en.wikipedia.org/wiki/List_of_tz_database_time_zones."),
-        Column("Suspend", "This flag tells the controller to suspend subsequent executions, it does not apply to "
-                          "already started executions.  Defaults to false.", "boolean"),
+        Column(
+            "Timezone",
+            "The time zone name for the given schedule, see "
+            "https://en.wikipedia.org/wiki/List_of_tz_database_time_zones.",
+        ),
+        Column(
+            "Suspend",
+            "This flag tells the controller to suspend subsequent executions, it does not apply to "
+            "already started executions.  Defaults to false.",
+            "boolean",
+        ),
         Column("Active", "A list of pointers to currently running jobs.", "integer"),
         Column("Last Schedule", "Information when was the last time the job was successfully scheduled."),
         AGE,
