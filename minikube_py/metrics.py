@@ -148,9 +148,7 @@ WATCHERS = Gauge(
     ["group", "version", "kind"],
 )
 WATCH_EVENTS = Counter(
-    "apiserver_watch_events_total",
-    "Number of events sent in watch clients",
-    ["group", "version", "kind"],
+    "apiserver_watch_events_total", "Number of events sent in watch clients", ["group", "version", "kind"]
 )
 
 # ----------------------------------------------------------------------------------- store

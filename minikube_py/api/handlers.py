@@ -25,12 +25,7 @@ from minikube_py.model.kinds import ResourceType
 from minikube_py.model.rbac import GROUP as RBAC_GROUP
 from minikube_py.model.rbac import UserInfo
 from minikube_py.model.schema import FieldValidation
-from minikube_py.model.selectors import (
-    FieldSelector,
-    LabelSelector,
-    parse_field_selector,
-    parse_label_selector,
-)
+from minikube_py.model.selectors import FieldSelector, LabelSelector, parse_field_selector, parse_label_selector
 from minikube_py.store.base import Obj
 
 

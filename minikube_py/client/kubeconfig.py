@@ -107,10 +107,7 @@ def write_kubeconfig(
         "clusters": [
             {
                 "name": cluster_name,
-                "cluster": {
-                    "server": server,
-                    "certificate-authority-data": base64.b64encode(ca_pem).decode(),
-                },
+                "cluster": {"server": server, "certificate-authority-data": base64.b64encode(ca_pem).decode()},
             }
         ],
         "users": [{"name": user, "user": credential}],

@@ -39,11 +39,7 @@ PATCH_CONTENT_TYPES: dict[str, str] = {
 
 
 def resource_path(
-    api_version: str,
-    plural: str,
-    namespace: str | None = None,
-    name: str | None = None,
-    subresource: str | None = None,
+    api_version: str, plural: str, namespace: str | None = None, name: str | None = None, subresource: str | None = None
 ) -> str:
     """The REST path of a collection, an object or a subresource: ``/api/v1/namespaces/default/pods/x``,
     ``/apis/apps/v1/deployments``. The core group lives under /api, every other under /apis."""

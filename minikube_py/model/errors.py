@@ -92,10 +92,7 @@ def already_exists(rt: ResourceType, name: str) -> StatusError:
 
 def conflict(rt: ResourceType, name: str, why: str) -> StatusError:
     return StatusError(
-        409,
-        "Conflict",
-        f'Operation cannot be fulfilled on {rt.qualified} "{name}": {why}',
-        _details(rt, name),
+        409, "Conflict", f'Operation cannot be fulfilled on {rt.qualified} "{name}": {why}', _details(rt, name)
     )
 
 

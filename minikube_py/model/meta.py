@@ -51,11 +51,7 @@ def generate_name(prefix: str, rng: random.Random | None = None) -> str:
 
 
 def prepare_for_create(
-    obj: dict[str, Any],
-    *,
-    namespace: str | None,
-    clock: Clock | None = None,
-    uid: str | None = None,
+    obj: dict[str, Any], *, namespace: str | None, clock: Clock | None = None, uid: str | None = None
 ) -> None:
     """Stamp a new object: a fresh ``uid`` and ``creationTimestamp``; ``generation`` 1 for kinds
     that track it; ``namespace`` set for namespaced kinds (``namespace`` given) and removed for

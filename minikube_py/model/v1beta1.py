@@ -740,11 +740,7 @@ def minion_from_v1(node: Obj) -> Obj:
 #: v1beta1's field labels (``fields=DesiredState.Host=``, as its scheduler asked for unbound pods)
 #: and the v1 fields they select, by v1beta1 kind; ``name`` works for every kind
 _FIELD_LABELS: dict[str, dict[str, str]] = {
-    "Pod": {
-        "DesiredState.Host": "spec.nodeName",
-        "Status.Host": "spec.nodeName",
-        "DesiredState.Status": "status.phase",
-    },
+    "Pod": {"DesiredState.Host": "spec.nodeName", "Status.Host": "spec.nodeName", "DesiredState.Status": "status.phase"}
 }
 
 

@@ -43,13 +43,7 @@ from minikube_py.model.scheduling import (
     static_failure,
 )
 from minikube_py.model.times import rfc3339
-from minikube_py.model.volumebinding import (
-    SELECTED_NODE,
-    PodVolumes,
-    pod_claim_names,
-    pod_volumes,
-    volume_node_failure,
-)
+from minikube_py.model.volumebinding import SELECTED_NODE, PodVolumes, pod_claim_names, pod_volumes, volume_node_failure
 from minikube_py.reconcilers.base import Controller
 
 log = logging.getLogger(__name__)

@@ -10,13 +10,7 @@ from minikube_py.client.errors import NotFoundError
 from minikube_py.client.informer import object_key
 from minikube_py.client.rest import ApiClient, Obj, resource_path
 from minikube_py.model.ingress import CONTROLLER, class_of
-from minikube_py.model.servicelb import (
-    ingress_of,
-    ingress_status_patch,
-    node_ingress,
-    status_patch,
-    wants_ingress,
-)
+from minikube_py.model.servicelb import ingress_of, ingress_status_patch, node_ingress, status_patch, wants_ingress
 from minikube_py.reconcilers.base import Controller
 
 _SERVICES, _INGRESSES = "services", "ingresses"

@@ -33,10 +33,7 @@ events = Table(
 
 #: named counters: REVISION is the newest committed revision, COMPACTED the newest forgotten one
 meta = Table(
-    "meta",
-    metadata,
-    Column("name", String(32), primary_key=True),
-    Column("value", BigInteger, nullable=False),
+    "meta", metadata, Column("name", String(32), primary_key=True), Column("value", BigInteger, nullable=False)
 )
 REVISION = "revision"
 COMPACTED = "compacted"

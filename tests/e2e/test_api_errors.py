@@ -233,11 +233,7 @@ def test_yaml_body_is_accepted(server: RunningServer, namespace: str) -> None:
 
 @pytest.mark.parametrize(
     ("api_version", "kind", "word"),
-    [
-        ("apps/v1", "Pod", "API version"),
-        ("v2", "Pod", "API version"),
-        ("v1", "Service", "kind"),
-    ],
+    [("apps/v1", "Pod", "API version"), ("v2", "Pod", "API version"), ("v1", "Service", "kind")],
 )
 def test_wrong_type_for_the_url_is_400(
     server: RunningServer, namespace: str, api_version: str, kind: str, word: str
@@ -517,13 +513,7 @@ def test_patch_of_a_missing_object_is_404(server: RunningServer, namespace: str)
 
 @pytest.mark.parametrize(
     ("method", "suffix"),
-    [
-        ("POST", "/obj"),
-        ("PUT", ""),
-        ("PATCH", ""),
-        ("POST", "/obj/status"),
-        ("DELETE", "/obj/status"),
-    ],
+    [("POST", "/obj"), ("PUT", ""), ("PATCH", ""), ("POST", "/obj/status"), ("DELETE", "/obj/status")],
 )
 def test_wrong_method_is_405(server: RunningServer, namespace: str, method: str, suffix: str) -> None:
     path = f"/api/v1/namespaces/{namespace}/pods{suffix}"

@@ -6,17 +6,7 @@ import json
 import time
 
 import pytest
-from kubectl_helpers import (
-    MANUAL_SCHEDULER,
-    Kubectl,
-    configmap,
-    deployment,
-    eventually,
-    node,
-    pod,
-    replicaset,
-    to_yaml,
-)
+from kubectl_helpers import MANUAL_SCHEDULER, Kubectl, configmap, deployment, eventually, node, pod, replicaset, to_yaml
 
 from minikube_py.testing import RunningServer
 

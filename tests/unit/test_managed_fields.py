@@ -34,10 +34,7 @@ def owners(entries: list[managed.Entry]) -> dict[str, FieldSet]:
 
 
 def apply(
-    entries: list[managed.Entry],
-    live: dict[str, Any],
-    config: dict[str, Any],
-    who: Writer,
+    entries: list[managed.Entry], live: dict[str, Any], config: dict[str, Any], who: Writer
 ) -> tuple[dict[str, Any], list[managed.Entry]]:
     """What the registry does for an apply: merge, prune, record."""
     applied = applied_fields(config, CM)

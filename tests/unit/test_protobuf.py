@@ -488,7 +488,7 @@ def test_inline_structs_unknown_fields_and_last_value_wins() -> None:
         "restartPolicy": "Never",
     }
     assert decode_object(envelope("v1", "Service", lfield(2, lfield(1, port))))["spec"] == {
-        "ports": [{"targetPort": 9090}],
+        "ports": [{"targetPort": 9090}]
     }
 
 

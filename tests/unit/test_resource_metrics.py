@@ -68,14 +68,7 @@ def test_cpu_is_written_as_metrics_server_writes_it(nanocores: int, text: str) -
 
 @pytest.mark.parametrize(
     ("amount", "text"),
-    [
-        (5264 * 1024, "5264Ki"),
-        (64 << 20, "64Mi"),
-        (1 << 30, "1Gi"),
-        (123_456, "123456"),
-        (0, "0"),
-        (1000, "1k"),
-    ],
+    [(5264 * 1024, "5264Ki"), (64 << 20, "64Mi"), (1 << 30, "1Gi"), (123_456, "123456"), (0, "0"), (1000, "1k")],
 )
 def test_memory_is_written_in_binary_units(amount: int, text: str) -> None:
     assert m.memory_quantity(amount) == text

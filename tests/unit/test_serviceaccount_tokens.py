@@ -142,13 +142,7 @@ def test_the_admission_mounts_the_token_volume_where_nothing_else_is() -> None:
 
 @pytest.mark.parametrize(
     ("pod_says", "account_says", "mounted"),
-    [
-        (None, None, True),
-        (False, None, False),
-        (None, False, False),
-        (True, False, True),
-        (False, True, False),
-    ],
+    [(None, None, True), (False, None, False), (None, False, False), (True, False, True), (False, True, False)],
 )
 def test_automount_is_the_pods_choice_else_its_accounts(
     pod_says: bool | None, account_says: bool | None, mounted: bool

@@ -59,10 +59,7 @@ OBJECT_META: Message = {
 
 LABEL_SELECTOR_REQUIREMENT: Message = {1: string("key"), 2: string("operator"), 3: strings("values")}
 
-LABEL_SELECTOR: Message = {
-    1: string_map("matchLabels"),
-    2: messages("matchExpressions", LABEL_SELECTOR_REQUIREMENT),
-}
+LABEL_SELECTOR: Message = {1: string_map("matchLabels"), 2: messages("matchExpressions", LABEL_SELECTOR_REQUIREMENT)}
 
 # --- core/v1 references ----------------------------------------------------------------------------
 
@@ -372,12 +369,7 @@ RESOURCE_QUOTA: Message = {
                 "scopeSelector",
                 {
                     1: messages(
-                        "matchExpressions",
-                        {
-                            1: string("scopeName"),
-                            2: string("operator"),
-                            3: strings("values"),
-                        },
+                        "matchExpressions", {1: string("scopeName"), 2: string("operator"), 3: strings("values")}
                     )
                 },
             ),

@@ -169,10 +169,7 @@ _POLICY_RULE: Message = {
 
 ROLE: Message = {1: message("metadata", OBJECT_META), 2: messages("rules", _POLICY_RULE)}
 
-CLUSTER_ROLE: Message = {
-    **ROLE,
-    3: message("aggregationRule", {1: messages("clusterRoleSelectors", LABEL_SELECTOR)}),
-}
+CLUSTER_ROLE: Message = {**ROLE, 3: message("aggregationRule", {1: messages("clusterRoleSelectors", LABEL_SELECTOR)})}
 
 ROLE_BINDING: Message = {
     1: message("metadata", OBJECT_META),

@@ -264,6 +264,5 @@ def _lease(obj: dict[str, Any], now: datetime) -> list[Any]:
 
 
 LEASE = Printer(
-    (NAME, Column("Holder", "holderIdentity contains the identity of the holder of a current lease."), AGE),
-    _lease,
+    (NAME, Column("Holder", "holderIdentity contains the identity of the holder of a current lease."), AGE), _lease
 )

@@ -89,8 +89,7 @@ def _endpoints(obj: dict[str, Any], now: datetime) -> list[Any]:
 
 
 ENDPOINTS = Printer(
-    (NAME, Column("Endpoints", "The set of all endpoints is the union of all subsets."), AGE),
-    _endpoints,
+    (NAME, Column("Endpoints", "The set of all endpoints is the union of all subsets."), AGE), _endpoints
 )
 
 

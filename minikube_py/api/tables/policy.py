@@ -66,7 +66,4 @@ def _limit_range(obj: dict[str, Any], now: datetime) -> list[Any]:
     return [obj_name(obj), (obj.get("metadata") or {}).get("creationTimestamp")]
 
 
-LIMIT_RANGE = Printer(
-    (NAME, Column("Created At", AGE.description, "date")),
-    _limit_range,
-)
+LIMIT_RANGE = Printer((NAME, Column("Created At", AGE.description, "date")), _limit_range)

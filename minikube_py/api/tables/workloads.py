@@ -179,8 +179,7 @@ def _stateful_set(obj: dict[str, Any], now: datetime) -> list[Any]:
 
 #: kube-apiserver prints no selector for StatefulSets, only the template's containers and images
 STATEFUL_SET = Printer(
-    (NAME, Column("Ready", "Number of the pod with ready state"), AGE, CONTAINERS, IMAGES),
-    _stateful_set,
+    (NAME, Column("Ready", "Number of the pod with ready state"), AGE, CONTAINERS, IMAGES), _stateful_set
 )
 
 
