@@ -76,6 +76,12 @@ class ApiClient:
     """Use as ``async with ApiClient(config) as api:``; the session (and its connection pool) lives
     as long as the block.
 
+    A caller that owns the transport hands it in: ``session`` (an aiohttp session, e.g. a test
+    server's) is used as it is, or ``connector`` (e.g. one that dials an in-process server) carries a
+    session of the client's own. Either stays open after the block, since its owner closes it: the
+    client closes only what it made. The client's headers and timeout go with every request, so an
+    injected session needs no defaults of its own.
+
     Like kubectl, credentials are only sent over https: on a plain-http server they would travel in
     clear text, and pykube serves http only on loopback, anonymously.
 
@@ -93,14 +99,25 @@ class ApiClient:
         user_agent: str = "pykube",
         connections: int = 100,
         trace_configs: Sequence[aiohttp.TraceConfig] = (),
+        session: aiohttp.ClientSession | None = None,
+        connector: aiohttp.BaseConnector | None = None,
     ) -> None:
+        if session is not None and connector is not None:
+            raise ValueError("pass a session or a connector, not both")
         self.config = config
         self._timeout = timeout
-        self._user_agent = user_agent
+        #: the deadline of a whole request (a stream's is lifted, see :meth:`stream`)
+        self._timeout_all = aiohttp.ClientTimeout(total=timeout)
         self._connections = connections  # the pool's limit: requests beyond it wait for a connection
         #: request hooks, e.g. kubectl's ``-v=6`` log of each request
         self._trace_configs = list(trace_configs)
         self._session: aiohttp.ClientSession | None = None
+        self._given_session = session
+        self._given_connector = connector
+        #: headers of every request, sent per request so that an injected session carries them too
+        self._headers = {"Accept": "application/json", "User-Agent": user_agent}
+        if config.is_tls and config.token:
+            self._headers["Authorization"] = f"Bearer {config.token}"
         self._servers = [config.server]
         self._current = 0
         #: headers of every request: a view made by :meth:`impersonating` adds its identity's
@@ -136,16 +153,16 @@ class ApiClient:
             log.warning("API server %s unreachable (%s); switching to %s", server, exc, self.server)
 
     async def __aenter__(self) -> ApiClient:
-        headers = {"Accept": "application/json", "User-Agent": self._user_agent}
-        if self.config.is_tls and self.config.token:
-            headers["Authorization"] = f"Bearer {self.config.token}"
-        connector = aiohttp.TCPConnector(
+        if self._given_session is not None:
+            self._session = self._given_session
+            return self
+        connector = self._given_connector or aiohttp.TCPConnector(
             ssl=self.config.ssl_context() if self.config.is_tls else False, limit=self._connections
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
-            headers=headers,
-            timeout=aiohttp.ClientTimeout(total=self._timeout),
+            connector_owner=self._given_connector is None,
+            timeout=self._timeout_all,
             trace_configs=self._trace_configs or None,
         )
         return self
@@ -153,9 +170,9 @@ class ApiClient:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        session, self._session = self._session, None
+        if session is not None and session is not self._given_session:
+            await session.close()
 
     async def request(
         self,
@@ -192,7 +209,8 @@ class ApiClient:
         connecting stays bounded."""
         if self._session is None:
             raise RuntimeError("ApiClient is used outside its 'async with' block")
-        headers = CIMultiDict(self._identity)
+        headers = CIMultiDict(self._headers)
+        headers.extend(self._identity)
         if accept:
             headers["Accept"] = accept
         data = None
@@ -200,8 +218,8 @@ class ApiClient:
             data = orjson.dumps(body)
             headers["Content-Type"] = content_type
         query = {k: _param(v) for k, v in (params or {}).items() if v is not None}
-        # Passing timeout=None would mean "no timeout at all" to aiohttp, so leave it out unless needed.
-        extra = {"timeout": aiohttp.ClientTimeout(total=None, sock_connect=self._timeout)} if endless else {}
+        # always explicit: an injected session's own default deadline is not the client's
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._timeout) if endless else self._timeout_all
         for attempt in range(THROTTLED_RETRIES + 1):
             async with contextlib.AsyncExitStack() as stack:
                 for tried in range(len(self._servers)):
@@ -209,7 +227,7 @@ class ApiClient:
                     try:
                         resp = await stack.enter_async_context(
                             self._session.request(
-                                method, server + path, params=query, data=data, headers=headers, **extra
+                                method, server + path, params=query, data=data, headers=headers, timeout=timeout
                             )
                         )
                         break
@@ -240,7 +258,7 @@ class ApiClient:
             ws = await self._session.ws_connect(
                 self.server + path,
                 params=list(query),
-                headers=CIMultiDict(self._identity),
+                headers=CIMultiDict([*self._headers.items(), *self._identity]),
                 protocols=tuple(protocols),
                 max_msg_size=0,
             )

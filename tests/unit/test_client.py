@@ -336,6 +336,44 @@ async def test_https_sends_token_and_client_certificate(api: FakeApi, tmp_path: 
     assert [["commonName", "admin"]] in got["peer"]
 
 
+async def test_an_injected_session_carries_the_clients_requests_and_stays_open(api: FakeApi, tmp_path: Path) -> None:
+    """A session handed in is the caller's: every request goes through it, with the client's own
+    headers (the bearer token), and it is still open after the client's block."""
+    pki = ensure_pki(tmp_path, hosts=[])
+    sent: list[str] = []
+
+    async def on_start(_: Any, __: Any, params: aiohttp.TraceRequestStartParams) -> None:
+        sent.append(params.url.path)
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_start)
+    async with serve(api, pki.server_ssl_context()) as url:
+        config = ClientConfig(server=url, ca_pem=pki.ca_pem, token="sekret")
+        connector = aiohttp.TCPConnector(ssl=config.ssl_context())
+        async with aiohttp.ClientSession(connector=connector, trace_configs=[trace]) as session:
+            async with ApiClient(config, session=session) as c:
+                got = await c.get("/echo/injected")
+            assert not session.closed
+            async with ApiClient(config, session=session) as again:  # reusable by the next client
+                assert (await again.get("/echo/again"))["path"] == "/echo/again"
+    assert got["authorization"] == "Bearer sekret"
+    assert sent == ["/echo/injected", "/echo/again"]
+
+
+async def test_an_injected_connector_outlives_the_clients_own_session(api: FakeApi) -> None:
+    async with serve(api) as url, aiohttp.TCPConnector() as connector:
+        for path in ("/echo/one", "/echo/two"):
+            async with ApiClient(ClientConfig(server=url), connector=connector) as c:
+                assert (await c.get(path))["path"] == path
+            assert not connector.closed
+
+
+async def test_a_session_and_a_connector_together_are_refused() -> None:
+    async with aiohttp.ClientSession() as session, aiohttp.TCPConnector() as connector:
+        with pytest.raises(ValueError, match="a session or a connector"):
+            ApiClient(ClientConfig(server="http://x"), session=session, connector=connector)
+
+
 # --- watches -----------------------------------------------------------------------------------------
 
 
