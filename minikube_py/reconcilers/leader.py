@@ -203,7 +203,9 @@ class LeaderElector:
         if not self.is_leader:
             return
         self.is_leader = False
-        with contextlib.suppress(ApiError, aiohttp.ClientError, OSError, TimeoutError, asyncio.CancelledError):
+        # a cancellation arriving meanwhile (the shutdown, when ``lead`` had just returned) abandons
+        # the release and goes on: swallowed, it would leave the caller running after its stop
+        with contextlib.suppress(ApiError, aiohttp.ClientError, OSError, TimeoutError):
             async with asyncio.timeout(RELEASE_TIMEOUT):
                 lease = await self.client.get(self._path)
                 if (lease.get("spec") or {}).get("holderIdentity") == self.identity:

@@ -56,6 +56,14 @@ class NodeIpamController(Controller):
         self.nodes = self.informer("/api/v1/nodes")
         self.nodes.add_handler(self._on_change)
 
+    async def run_workers(self) -> None:
+        """The workers, and the background event writer stopped with them: it would otherwise outlive
+        the controller's term, waiting for events through a client that was closed."""
+        try:
+            await super().run_workers()
+        finally:
+            self._events.close()
+
     # ------------------------------------------------------------------------------ bookkeeping
 
     def _on_change(self, old: Obj | None, new: Obj | None) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from leaks import fail_on_leaks, leaked_tasks
 
 from minikube_py.store import open_store
 from minikube_py.store.base import Store
@@ -18,3 +21,19 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     await opened.start()
     yield opened
     await opened.close()
+
+
+@pytest.fixture
+async def no_leaked_tasks(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Fails the test when a task it started is still pending after its teardown (see tests/leaks.py)."""
+    before = asyncio.all_tasks()
+    yield
+    fail_on_leaks(await leaked_tasks(before), request.node.nodeid)
+
+
+@pytest.fixture(autouse=True)
+def _async_tests_leak_no_tasks(request: pytest.FixtureRequest) -> None:
+    """Every async unit test is checked for leaked tasks: the check is set up before the test's other
+    fixtures, so it runs after all of them are torn down."""
+    if inspect.iscoroutinefunction(request.function):
+        request.getfixturevalue("no_leaked_tasks")

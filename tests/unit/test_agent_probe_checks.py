@@ -4,6 +4,7 @@ exec through a runtime, with kubelet's failure messages."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -83,8 +84,12 @@ async def test_grpc_probes_fail_clearly() -> None:
 
 
 async def test_http_probe_respects_the_timeout() -> None:
+    release = asyncio.Event()  # the handler ends with the test, not 5 s later in another test's time
+
     async def slow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await asyncio.sleep(5)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(release.wait(), 5)
+        writer.close()
 
     server = await asyncio.start_server(slow, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -93,6 +98,7 @@ async def test_http_probe_respects_the_timeout() -> None:
         ok, _ = await probe({"httpGet": {"path": "/", "port": port}, "timeoutSeconds": 1})
         assert not ok and asyncio.get_running_loop().time() - started < 3
     finally:
+        release.set()
         server.close()
 
 

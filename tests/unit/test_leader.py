@@ -234,3 +234,28 @@ async def test_the_lead_functions_failure_propagates_and_releases() -> None:
     with pytest.raises(RuntimeError, match="controller crashed"):
         await elector(api, "a").run(crash)
     assert api.holder == ""
+
+
+async def test_a_cancellation_during_the_release_is_not_swallowed() -> None:
+    """A stop that arrives while a leader whose ``lead`` returned hands the Lease back ends the elector,
+    rather than being lost so that its caller (the guarded controller manager) runs on."""
+    api = FakeLeaseApi()
+    releasing, never = asyncio.Event(), asyncio.Event()
+    replace = api.replace
+
+    async def slow_release(path: str, body: Obj) -> Obj:
+        if not body["spec"]["holderIdentity"]:
+            releasing.set()
+            await never.wait()
+        return await replace(path, body)
+
+    api.replace = slow_release  # type: ignore[method-assign]
+
+    async def done() -> None:
+        return None
+
+    task = asyncio.create_task(elector(api, "a").run(done))
+    await until(releasing.is_set)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert task.cancelled()

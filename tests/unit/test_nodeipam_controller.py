@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -89,12 +90,19 @@ class Harness:
         return done
 
 
+@pytest.fixture
+def h() -> Iterator[Harness]:
+    """A harness whose controller's event writer is stopped afterwards, as stopping its workers does."""
+    harness = Harness()
+    yield harness
+    harness.ctrl._events.close()
+
+
 def condition(node: Obj) -> Obj | None:
     return next((c for c in node["status"].get("conditions") or [] if c["type"] == "NetworkUnavailable"), None)
 
 
-async def test_exhaustion_marks_the_node_once_and_heartbeats_queue_nothing() -> None:
-    h = Harness()
+async def test_exhaustion_marks_the_node_once_and_heartbeats_queue_nothing(h: Harness) -> None:
     for name in ("a", "b", "c"):
         h.show(make_node(name))
     assert await h.drain() == ["a", "b", "c"]  # (c's own condition write, coming back, queues nothing)
@@ -120,8 +128,7 @@ async def test_exhaustion_marks_the_node_once_and_heartbeats_queue_nothing() -> 
     assert await h.drain() == [] and len(h.api.patches) == writes and len(h.api.created) == 1
 
 
-async def test_a_deletion_wakes_as_many_waiting_nodes_as_subnets_came_free_oldest_first() -> None:
-    h = Harness()
+async def test_a_deletion_wakes_as_many_waiting_nodes_as_subnets_came_free_oldest_first(h: Harness) -> None:
     for name in ("a", "b", "w1", "w2", "w3"):
         h.show(make_node(name))
     await h.drain()
@@ -142,16 +149,14 @@ async def test_a_deletion_wakes_as_many_waiting_nodes_as_subnets_came_free_oldes
     assert h.api.nodes["w3"]["spec"]["podCIDR"] == "10.244.1.0/24"
 
 
-async def test_existing_subnets_are_occupied_before_anything_is_allocated() -> None:
-    h = Harness()
+async def test_existing_subnets_are_occupied_before_anything_is_allocated(h: Harness) -> None:
     h.show(make_node("new"))  # listed before the node that holds the first subnet
     h.show(make_node("old", "10.244.0.0/24"))
     assert await h.drain() == ["new"]
     assert h.api.nodes["new"]["spec"]["podCIDR"] == "10.244.1.0/24"
 
 
-async def test_a_woken_node_that_finds_the_subnet_taken_waits_again_without_a_storm() -> None:
-    h = Harness()
+async def test_a_woken_node_that_finds_the_subnet_taken_waits_again_without_a_storm(h: Harness) -> None:
     for name in ("a", "b", "w"):
         h.show(make_node(name))
     await h.drain()
@@ -165,8 +170,7 @@ async def test_a_woken_node_that_finds_the_subnet_taken_waits_again_without_a_st
     assert h.api.nodes["w"]["spec"]["podCIDR"] == "10.244.1.0/24"
 
 
-async def test_a_failed_write_keeps_its_subnet_for_the_retry() -> None:
-    h = Harness()
+async def test_a_failed_write_keeps_its_subnet_for_the_retry(h: Harness) -> None:
     h.show(make_node("a"))
 
     async def failing(path: str, body: Obj, patch_type: str = "merge") -> Obj:
@@ -182,3 +186,13 @@ async def test_a_failed_write_keeps_its_subnet_for_the_retry() -> None:
     h.ctrl.queue.add("a")
     await h.drain()
     assert h.api.nodes["a"]["spec"]["podCIDR"] == "10.244.0.0/24" and h.ctrl.cidrs.used == 1
+
+
+async def test_stopping_the_workers_stops_the_background_event_writer(h: Harness) -> None:
+    h.ctrl._events.emit(make_node("a"), "Normal", CIDR_NOT_AVAILABLE, "no subnet")
+    workers = asyncio.create_task(h.ctrl.run_workers())  # waits for its informer, which never syncs here
+    await asyncio.sleep(0)
+    workers.cancel()
+    await asyncio.gather(workers, return_exceptions=True)
+    await asyncio.sleep(0)
+    assert not [t for t in asyncio.all_tasks() if t.get_name() == "event recorder" and not t.done()]
