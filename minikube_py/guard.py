@@ -17,12 +17,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+
+def loop_time() -> float:
+    """The running event loop's clock: what measures a part's run and what its back-off sleeps on,
+    one clock, so that a test driving the loop's time drives both."""
+    return asyncio.get_running_loop().time()
+
 
 #: how long stopping a guarded task waits for it to end before reporting that it refuses
 STOP_TIMEOUT = 5.0
@@ -64,7 +70,7 @@ async def guard(
     run: Callable[[], Awaitable[object]],
     *,
     restart: Backoff | None = RESTART,
-    clock: Callable[[], float] = time.monotonic,
+    clock: Callable[[], float] = loop_time,
     sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
 ) -> None:
     """Run ``run()`` for ever under the name ``name``: when it crashes or returns, log that and call

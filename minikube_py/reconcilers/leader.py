@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,7 +25,7 @@ import aiohttp
 
 from minikube_py.client.errors import AlreadyExistsError, ApiError, ConflictError, NotFoundError
 from minikube_py.client.rest import ApiClient, Obj, resource_path
-from minikube_py.guard import cancel_and_wait
+from minikube_py.guard import cancel_and_wait, loop_time
 from minikube_py.model.times import rfc3339_micro
 
 log = logging.getLogger(__name__)
@@ -99,7 +98,7 @@ class LeaderElector:
         *,
         namespace: str = LEASE_NAMESPACE,
         name: str = LEASE_NAME,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = loop_time,
     ) -> None:
         self.client = client
         self.identity = identity

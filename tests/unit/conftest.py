@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from leaks import fail_on_leaks, leaked_tasks
+from virtualtime import VirtualClock
 
 from minikube_py.store import open_store
 from minikube_py.store.base import Store
@@ -37,3 +38,12 @@ def _async_tests_leak_no_tasks(request: pytest.FixtureRequest) -> None:
     fixtures, so it runs after all of them are torn down."""
     if inspect.iscoroutinefunction(request.function):
         request.getfixturevalue("no_leaked_tasks")
+
+
+@pytest.fixture
+async def virtual_time() -> AsyncIterator[VirtualClock]:
+    """The test's event loop on virtual time: waits on its timers pass at once (tests/virtualtime.py)."""
+    clock = VirtualClock(asyncio.get_running_loop())
+    clock.install()
+    yield clock
+    clock.uninstall()

@@ -1,4 +1,5 @@
-"""Leader election: the Lease rules as pure functions, and electors racing over an in-memory Lease."""
+"""Leader election: the Lease rules as pure functions, and electors racing over an in-memory Lease on
+virtual time (tests/virtualtime.py), so that waiting out leases and deadlines takes no real time."""
 
 from __future__ import annotations
 
@@ -149,6 +150,7 @@ class Leading:
         return lead
 
 
+@pytest.mark.usefixtures("virtual_time")
 async def test_exactly_one_of_several_candidates_leads() -> None:
     api, leading = FakeLeaseApi(), Leading()
     tasks = [asyncio.create_task(elector(api, name).run(leading.for_(name))) for name in ("a", "b", "c")]
@@ -162,6 +164,7 @@ async def test_exactly_one_of_several_candidates_leads() -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
+@pytest.mark.usefixtures("virtual_time")
 async def test_a_dead_leader_is_replaced_within_the_lease_duration() -> None:
     api, leading = FakeLeaseApi(), Leading()
     first = asyncio.create_task(elector(api, "a").run(leading.for_("a")))
@@ -183,6 +186,7 @@ async def test_a_dead_leader_is_replaced_within_the_lease_duration() -> None:
     await asyncio.gather(second, return_exceptions=True)
 
 
+@pytest.mark.usefixtures("virtual_time")
 async def test_a_clean_shutdown_hands_over_at_once() -> None:
     api, leading = FakeLeaseApi(), Leading()
     first = asyncio.create_task(elector(api, "a").run(leading.for_("a")))
@@ -199,6 +203,7 @@ async def test_a_clean_shutdown_hands_over_at_once() -> None:
     await asyncio.gather(second, return_exceptions=True)
 
 
+@pytest.mark.usefixtures("virtual_time")
 async def test_a_leader_that_cannot_renew_stops_before_anyone_may_take_over() -> None:
     api, leading = FakeLeaseApi(), Leading()
     task = asyncio.create_task(elector(api, "a").run(leading.for_("a")))
@@ -213,6 +218,7 @@ async def test_a_leader_that_cannot_renew_stops_before_anyone_may_take_over() ->
     await asyncio.gather(task, return_exceptions=True)
 
 
+@pytest.mark.usefixtures("virtual_time")
 async def test_a_leader_replaced_behind_its_back_stops_at_its_next_renewal() -> None:
     api, leading = FakeLeaseApi(), Leading()
     task = asyncio.create_task(elector(api, "a").run(leading.for_("a")))
@@ -225,6 +231,7 @@ async def test_a_leader_replaced_behind_its_back_stops_at_its_next_renewal() -> 
     await asyncio.gather(task, return_exceptions=True)
 
 
+@pytest.mark.usefixtures("virtual_time")
 async def test_the_lead_functions_failure_propagates_and_releases() -> None:
     api = FakeLeaseApi()
 
@@ -236,6 +243,7 @@ async def test_the_lead_functions_failure_propagates_and_releases() -> None:
     assert api.holder == ""
 
 
+@pytest.mark.usefixtures("virtual_time")
 async def test_a_cancellation_during_the_release_is_not_swallowed() -> None:
     """A stop that arrives while a leader whose ``lead`` returned hands the Lease back ends the elector,
     rather than being lost so that its caller (the guarded controller manager) runs on."""
