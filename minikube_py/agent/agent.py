@@ -294,8 +294,10 @@ class Agent:
                 labels[CONTROL_PLANE_LABEL] = ""
             status = self._status(node_ip, kubelet_port, [])
             storage = {LOCAL_PATH_ROOT_ANNOTATION: str(storage_root(cfg.data_dir))}
-            await self._register(client, labels, storage, status)
+            # the Lease first (as the kubelet's lease controller may create it before the Node), so that
+            # a node anyone sees registered and Ready already holds its Lease
             await self._renew_lease(client)
+            await self._register(client, labels, storage, status)
             # the heartbeat runs from here on, so that a node whose engine is down says so while it waits
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(

@@ -60,6 +60,11 @@ def _flag(request: web.Request, name: str) -> bool:
     return request.query.get(name, "").lower() in ("1", "true")
 
 
+async def _healthz(_: web.Request) -> web.Response:
+    """The node endpoint's liveness (a coroutine: aiohttp deprecates plain functions as handlers)."""
+    return web.Response(text="ok")
+
+
 class KubeletServer:
     def __init__(
         self,
@@ -85,7 +90,7 @@ class KubeletServer:
             return await handler(request)
 
         app = web.Application(middlewares=[guard])
-        app.router.add_get("/healthz", lambda _: web.Response(text="ok"))
+        app.router.add_get("/healthz", _healthz)
         app.router.add_get("/containerLogs/{ns}/{pod}/{container}", self.logs)
         app.router.add_get("/stats/summary", self.summary)
         app.router.add_route("*", "/exec/{ns}/{pod}/{container}", self.exec)
