@@ -91,7 +91,7 @@ def one_run(idle: float) -> tuple[float, float, float]:
         port = free_port()
         process, ready = spawn(data, port)
         server = RunningServer(
-            f"https://127.0.0.1:{port}", data, process, Path(tmp), data.parent / "server.log", node_network=True
+            f"https://127.0.0.1:{port}", data, Path(tmp), data.parent / "server.log", process=process, node_network=True
         )
         try:
             time.sleep(min(10.0, idle))  # the node registers, the pod network and the proxy come up

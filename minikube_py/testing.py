@@ -43,14 +43,15 @@ def free_port() -> int:
 
 
 @dataclass
-class RunningServer:
+class ServerEndpoint:
+    """A pykube server as a test reaches it: its URL, its data directory (kubeconfig, tokens, CA) and
+    its log, wherever it runs (a subprocess here, or a thread of the test process in pykube's own
+    test suite)."""
+
     url: str
     data_dir: Path
-    process: subprocess.Popen[bytes]
     cache_dir: Path
     log_path: Path
-    #: the server runs a node whose service proxy writes iptables rules and routes on this host
-    node_network: bool = False
 
     @property
     def kubeconfig(self) -> Path:
@@ -118,6 +119,15 @@ class RunningServer:
         except urllib.error.HTTPError as err:
             return err.code, _decode(err.read())
 
+
+@dataclass
+class RunningServer(ServerEndpoint):
+    """``pykube server`` in a subprocess (see :func:`start_server`)."""
+
+    process: subprocess.Popen[bytes]
+    #: the server runs a node whose service proxy writes iptables rules and routes on this host
+    node_network: bool = False
+
     def stop(self) -> int:
         """Stop the server; a node's proxy rules and routes (left on purpose by a stopping server, so
         that traffic flows on through a restart) are removed as ``pykube server --cleanup`` does."""
@@ -149,39 +159,46 @@ def _decode(raw: bytes) -> Any:
 _NO_INGRESS = ("--ingress-http-port", "0", "--ingress-https-port", "0")
 
 
+def server_flags(data_dir: Path, port: int, *extra: str, agent: bool = False) -> list[str]:
+    """The flags of a test's ``pykube server``: ``data_dir``, loopback on ``port``, and without
+    ``agent`` no node of its own (``--no-agent``), then ``extra``."""
+    return [
+        "--data-dir",
+        str(data_dir),
+        "--bind-address",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        *(_NO_INGRESS if agent else ("--no-agent",)),
+        *extra,
+    ]
+
+
+def server_files(data_dir: Path) -> tuple[Path, Path]:
+    """Where a test's server beside ``data_dir`` logs, and kubectl's cache directory for it (made)."""
+    cache = data_dir.parent / f"{data_dir.name}-kubecache"
+    cache.mkdir(parents=True, exist_ok=True)
+    return data_dir.parent / f"{data_dir.name}-server.log", cache
+
+
 def start_server(data_dir: Path, *extra: str, port: int | None = None, agent: bool = False) -> RunningServer:
     """Start ``pykube server`` and wait until it answers /readyz. Without ``agent`` the server runs no
     node of its own (``--no-agent``): control-plane tests join fake nodes (agents on the fake runtime) instead."""
     port = port or free_port()
-    log_path = data_dir.parent / f"{data_dir.name}-server.log"
+    log_path, cache = server_files(data_dir)
     log = open(log_path, "ab")  # noqa: SIM115 - the subprocess owns it for its lifetime
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "minikube_py.cli.main",
-            "server",
-            "--data-dir",
-            str(data_dir),
-            "--bind-address",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            *(_NO_INGRESS if agent else ("--no-agent",)),
-            *extra,
-        ],
+        [sys.executable, "-m", "minikube_py.cli.main", "server", *server_flags(data_dir, port, *extra, agent=agent)],
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    cache = data_dir.parent / f"{data_dir.name}-kubecache"
-    cache.mkdir(exist_ok=True)
     # only a node whose service proxy runs writes host rules and routes for the stop to remove
     flags = list(extra)
     proxy_off = any(
         flags[i : i + 2] in (["--proxy-mode", "none"], ["--agent-runtime", "fake"]) for i in range(len(flags) - 1)
     )
     server = RunningServer(
-        f"https://127.0.0.1:{port}", data_dir, process, cache, log_path, node_network=agent and not proxy_off
+        f"https://127.0.0.1:{port}", data_dir, cache, log_path, process=process, node_network=agent and not proxy_off
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -245,12 +262,17 @@ def remove_node_containers(node: str) -> None:
     subprocess.run(["docker", "network", "rm", f"pykube-{node}"[:60]], capture_output=True, check=False)
 
 
-def node_is_ready(server: RunningServer, name: str) -> bool:
+def node_is_ready(server: ServerEndpoint, name: str) -> bool:
     """The node has its pod subnet and reports Ready (False while the server does not answer)."""
     try:
         status, node = server.request("GET", f"/api/v1/nodes/{name}")
     except OSError:
         return False
-    if status != 200 or not node["spec"].get("podCIDR"):
+    return status == 200 and is_ready_node(node)
+
+
+def is_ready_node(node: dict[str, Any]) -> bool:
+    """A Node object with its pod subnet and a Ready condition that is True."""
+    if not node["spec"].get("podCIDR"):
         return False
     return any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"].get("conditions", []))

@@ -1,13 +1,16 @@
-"""Fixtures shared by the integration and end-to-end tests (see minikube_py.testing and support.py)."""
+"""Fixtures shared by the test suites: servers for the integration and end-to-end tests (see
+minikube_py.testing and support.py), the leaked-task check, and the end-of-run leftover check."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from leaks import fail_on_leaks, leaked_tasks
 
 from minikube_py.testing import KUBECTL, RunningServer, eventually, start_server
 
@@ -35,6 +38,15 @@ def namespace(server: RunningServer, request: pytest.FixtureRequest) -> Iterator
     ):
         eventually(lambda path=path: server.request("GET", path)[0] == 200 or None, f"{path} to exist")
     yield name
+
+
+@pytest.fixture
+async def no_leaked_tasks(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Fails the test when a task it started is still pending after its teardown (see tests/leaks.py);
+    every async unit test has it (tests/unit/conftest.py)."""
+    before = asyncio.all_tasks()
+    yield
+    fail_on_leaks(await leaked_tasks(before), request.node.nodeid)
 
 
 # --- nothing left behind -------------------------------------------------------------------------------

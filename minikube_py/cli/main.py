@@ -31,6 +31,9 @@ from minikube_py.guard import PartFailed
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: the format of every log line the commands write
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
 
 class _LazyGroup(click.Group):
     """A group whose heavy subcommands are imported only when run: ``pykube kubectl get pods`` must
@@ -57,7 +60,7 @@ class _LazyGroup(click.Group):
 def main(verbose: int) -> None:
     """pykube: a Kubernetes-compatible cluster in one process."""
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=level, format=LOG_FORMAT)
 
 
 def setting_options(settings: Sequence[Setting], names: Mapping[str, str] | None = None) -> Callable[[F], F]:

@@ -13,34 +13,34 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from fake_nodes import server_with_fake_nodes
+from fake_nodes import in_process_cluster
 
 from minikube_py.agent.runtime.fake import RUN_SECONDS
 from minikube_py.model.cronjobs import SCHEDULED_TIMESTAMP_ANNOTATION
-from minikube_py.testing import RunningServer, eventually
+from minikube_py.testing import ServerEndpoint, eventually
 
 Obj = dict[str, Any]
 NS = "default"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with server_with_fake_nodes(tmp_path_factory.mktemp("cronjob") / "data", ["n1"]) as (running, _):
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerEndpoint]:
+    with in_process_cluster(tmp_path_factory.mktemp("cronjob") / "data", ["n1"]) as (running, _):
         yield running
 
 
-def get(server: RunningServer, path: str) -> Obj | None:
+def get(server: ServerEndpoint, path: str) -> Obj | None:
     code, body = server.request("GET", path)
     return body if code == 200 else None
 
 
-def cronjob(server: RunningServer, name: str) -> Obj:
+def cronjob(server: ServerEndpoint, name: str) -> Obj:
     found = get(server, f"/apis/batch/v1/namespaces/{NS}/cronjobs/{name}")
     assert found is not None
     return found
 
 
-def jobs_of(server: RunningServer, uid: str) -> list[Obj]:
+def jobs_of(server: ServerEndpoint, uid: str) -> list[Obj]:
     found = get(server, f"/apis/batch/v1/namespaces/{NS}/jobs")
     assert found is not None
     return [j for j in found["items"] if any(r.get("uid") == uid for r in j["metadata"].get("ownerReferences") or [])]
@@ -57,7 +57,7 @@ def parse(stamp: str) -> datetime:
     return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
-def test_every_minute_runs_on_the_minute_and_keeps_its_history(server: RunningServer) -> None:
+def test_every_minute_runs_on_the_minute_and_keeps_its_history(server: ServerEndpoint) -> None:
     manifest = {
         "apiVersion": "batch/v1",
         "kind": "CronJob",

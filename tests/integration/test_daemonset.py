@@ -10,22 +10,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_nodes import fake_nodes, server_with_fake_nodes
+from fake_nodes import fake_nodes, in_process_cluster
 
 from minikube_py.model.daemonsets import REVISION_LABEL, target_node
-from minikube_py.testing import RunningServer, eventually
+from minikube_py.testing import ServerEndpoint, eventually
 
 Obj = dict[str, Any]
 NS = "default"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with server_with_fake_nodes(tmp_path_factory.mktemp("daemonset") / "data", ["n1", "n2"]) as (running, _):
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerEndpoint]:
+    with in_process_cluster(tmp_path_factory.mktemp("daemonset") / "data", ["n1", "n2"]) as (running, _):
         yield running
 
 
-def create_ds(server: RunningServer, name: str, **pod_spec: Any) -> None:
+def create_ds(server: ServerEndpoint, name: str, **pod_spec: Any) -> None:
     manifest = {
         "apiVersion": "apps/v1",
         "kind": "DaemonSet",
@@ -41,24 +41,24 @@ def create_ds(server: RunningServer, name: str, **pod_spec: Any) -> None:
     server.kubectl("-n", NS, "create", "-f", "-", input=json.dumps(manifest))
 
 
-def ds_status(server: RunningServer, name: str) -> Obj:
+def ds_status(server: ServerEndpoint, name: str) -> Obj:
     code, body = server.request("GET", f"/apis/apps/v1/namespaces/{NS}/daemonsets/{name}")
     assert code == 200, body
     return dict(body.get("status") or {})
 
 
-def live_pods(server: RunningServer, name: str) -> list[Obj]:
+def live_pods(server: ServerEndpoint, name: str) -> list[Obj]:
     code, body = server.request("GET", f"/api/v1/namespaces/{NS}/pods?labelSelector=app%3D{name}")
     assert code == 200, body
     return [p for p in body["items"] if not p["metadata"].get("deletionTimestamp")]
 
 
-def placed(server: RunningServer, name: str) -> dict[str, Obj]:
+def placed(server: ServerEndpoint, name: str) -> dict[str, Obj]:
     """The live daemon pods of ``name`` by the node they are bound to (unbound ones are left out)."""
     return {p["spec"]["nodeName"]: p for p in live_pods(server, name) if p["spec"].get("nodeName")}
 
 
-def running_on(server: RunningServer, name: str, nodes: set[str]) -> dict[str, Obj] | None:
+def running_on(server: ServerEndpoint, name: str, nodes: set[str]) -> dict[str, Obj] | None:
     """The pods by node once exactly ``nodes`` each run one (and no other pod exists), else None."""
     every = live_pods(server, name)
     pods = {p["spec"]["nodeName"]: p for p in every if p["spec"].get("nodeName")}
@@ -71,7 +71,7 @@ def running_on(server: RunningServer, name: str, nodes: set[str]) -> dict[str, O
     return None
 
 
-def test_one_pod_per_node_following_nodes_and_rolling_updates(server: RunningServer) -> None:
+def test_one_pod_per_node_following_nodes_and_rolling_updates(server: ServerEndpoint) -> None:
     create_ds(server, "agent")
     pods = eventually(lambda: running_on(server, "agent", {"n1", "n2"}), what="a pod on each node")
     for node, pod in pods.items():
@@ -139,7 +139,7 @@ def test_one_pod_per_node_following_nodes_and_rolling_updates(server: RunningSer
     eventually(lambda: ds_status(server, "agent").get("desiredNumberScheduled") == 2, what="desired back to 2")
 
 
-def test_node_labels_decide_eligibility(server: RunningServer) -> None:
+def test_node_labels_decide_eligibility(server: ServerEndpoint) -> None:
     create_ds(server, "edge", nodeSelector={"role": "edge"})
     eventually(lambda: ds_status(server, "edge").get("observedGeneration"), what="a first status")
     time.sleep(0.5)
@@ -151,7 +151,7 @@ def test_node_labels_decide_eligibility(server: RunningServer) -> None:
     eventually(lambda: running_on(server, "edge", set()) is not None, what="the pod to leave the unlabelled node")
 
 
-def test_untolerated_taint_keeps_daemon_pods_off(server: RunningServer) -> None:
+def test_untolerated_taint_keeps_daemon_pods_off(server: ServerEndpoint) -> None:
     server.kubectl("taint", "nodes", "n1", "dedicated=db:NoSchedule")
     try:
         create_ds(server, "logs")
@@ -169,5 +169,5 @@ def test_untolerated_taint_keeps_daemon_pods_off(server: RunningServer) -> None:
     eventually(lambda: running_on(server, "agent", {"n1", "n2"}), what="the evicted pod to come back")
 
 
-def test_server_log_has_no_tracebacks(server: RunningServer) -> None:
+def test_server_log_has_no_tracebacks(server: ServerEndpoint) -> None:
     assert "Traceback" not in Path(server.log_path).read_text()

@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fake_nodes import server_with_fake_nodes
+from fake_nodes import in_process_cluster
 
 from minikube_py.agent.runtime.fake import NEVER_READY
 from minikube_py.model import rollout as ro
-from minikube_py.testing import RunningServer, eventually
+from minikube_py.testing import ServerEndpoint, eventually
 
 Obj = dict[str, Any]
 NS = "default"
@@ -22,8 +22,8 @@ DEPLOYMENTS = f"/apis/apps/v1/namespaces/{NS}/deployments"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with server_with_fake_nodes(tmp_path_factory.mktemp("deployment") / "data", ["n1", "n2", "n3"]) as (running, _):
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerEndpoint]:
+    with in_process_cluster(tmp_path_factory.mktemp("deployment") / "data", ["n1", "n2", "n3"]) as (running, _):
         yield running
 
 
@@ -55,26 +55,26 @@ def manifest(
     return json.dumps(body)
 
 
-def create(server: RunningServer, name: str, **kwargs: Any) -> None:
+def create(server: ServerEndpoint, name: str, **kwargs: Any) -> None:
     server.kubectl("apply", "-f", "-", input=manifest(name, **kwargs))
 
 
-def get(server: RunningServer, path: str) -> Obj:
+def get(server: ServerEndpoint, path: str) -> Obj:
     status, body = server.request("GET", path)
     assert status == 200, body
     return dict(body)
 
 
-def deployment(server: RunningServer, name: str) -> Obj:
+def deployment(server: ServerEndpoint, name: str) -> Obj:
     return get(server, f"{DEPLOYMENTS}/{name}")
 
 
-def replica_sets(server: RunningServer, name: str) -> list[Obj]:
+def replica_sets(server: ServerEndpoint, name: str) -> list[Obj]:
     items = get(server, f"/apis/apps/v1/namespaces/{NS}/replicasets?labelSelector=app%3D{name}")["items"]
     return sorted(items, key=lambda rs: int(rs["metadata"]["annotations"].get(ro.REVISION, 0)))
 
 
-def pods(server: RunningServer, name: str) -> list[Obj]:
+def pods(server: ServerEndpoint, name: str) -> list[Obj]:
     return list(get(server, f"/api/v1/namespaces/{NS}/pods?labelSelector=app%3D{name}")["items"])
 
 
@@ -85,13 +85,13 @@ def is_ready(pod: Obj) -> bool:
     )
 
 
-def images(server: RunningServer, name: str) -> set[str]:
+def images(server: ServerEndpoint, name: str) -> set[str]:
     return {
         p["spec"]["containers"][0]["image"] for p in pods(server, name) if not p["metadata"].get("deletionTimestamp")
     }
 
 
-def rollout_status(server: RunningServer, name: str) -> str:
+def rollout_status(server: ServerEndpoint, name: str) -> str:
     return server.kubectl("rollout", "status", f"deploy/{name}", "--timeout=60s").stdout
 
 
@@ -102,12 +102,12 @@ def condition(d: Obj, kind: str) -> Obj:
 class Sampler:
     """Polls a deployment's pods in the background while a rollout runs."""
 
-    def __init__(self, server: RunningServer, name: str) -> None:
+    def __init__(self, server: ServerEndpoint, name: str) -> None:
         self.samples: list[list[Obj]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(server, name), daemon=True)
 
-    def _run(self, server: RunningServer, name: str) -> None:
+    def _run(self, server: ServerEndpoint, name: str) -> None:
         while not self._stop.is_set():
             self.samples.append(pods(server, name))
             time.sleep(0.02)
@@ -121,7 +121,7 @@ class Sampler:
         self._thread.join(10)
 
 
-def test_create_rolls_out_every_replica(server: RunningServer) -> None:
+def test_create_rolls_out_every_replica(server: ServerEndpoint) -> None:
     create(server, "web1", replicas=3)
     assert 'deployment "web1" successfully rolled out' in rollout_status(server, "web1")
     d = deployment(server, "web1")
@@ -158,7 +158,7 @@ def test_create_rolls_out_every_replica(server: RunningServer) -> None:
     assert f"Scaled up replica set {rs['metadata']['name']} from 0 to 3" in messages
 
 
-def test_rolling_update_keeps_availability_then_undo_reuses_the_old_replica_set(server: RunningServer) -> None:
+def test_rolling_update_keeps_availability_then_undo_reuses_the_old_replica_set(server: ServerEndpoint) -> None:
     strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 1}}
     create(server, "web2", replicas=4, strategy=strategy)
     rollout_status(server, "web2")
@@ -194,7 +194,7 @@ def test_rolling_update_keeps_availability_then_undo_reuses_the_old_replica_set(
     assert [rs["metadata"]["annotations"][ro.REVISION] for rs in replica_sets(server, "web2")] == ["3", "4"]
 
 
-def test_recreate_never_mixes_old_and_new_pods(server: RunningServer) -> None:
+def test_recreate_never_mixes_old_and_new_pods(server: ServerEndpoint) -> None:
     create(server, "web3", replicas=3, strategy={"type": "Recreate"})
     rollout_status(server, "web3")
     with Sampler(server, "web3") as sampler:
@@ -213,7 +213,7 @@ def test_recreate_never_mixes_old_and_new_pods(server: RunningServer) -> None:
     assert {"nginx:1.25"} in seen and seen[-1] == {"nginx:1.26"}
 
 
-def test_pause_stops_the_rollout_but_not_scaling(server: RunningServer) -> None:
+def test_pause_stops_the_rollout_but_not_scaling(server: ServerEndpoint) -> None:
     create(server, "web4", replicas=2)
     rollout_status(server, "web4")
     server.kubectl("rollout", "pause", "deploy/web4")
@@ -231,7 +231,7 @@ def test_pause_stops_the_rollout_but_not_scaling(server: RunningServer) -> None:
     assert len([p for p in pods(server, "web4") if is_ready(p)]) == 3
 
 
-def test_progress_deadline_exceeded_when_pods_never_become_ready(server: RunningServer) -> None:
+def test_progress_deadline_exceeded_when_pods_never_become_ready(server: ServerEndpoint) -> None:
     create(server, "web5", replicas=2, ready=False, progressDeadlineSeconds=2)
     done = server.kubectl("rollout", "status", "deploy/web5", "--timeout=60s", check=False)
     assert done.returncode != 0
@@ -247,7 +247,7 @@ def test_progress_deadline_exceeded_when_pods_never_become_ready(server: Running
     assert (condition(d, "Available")["status"], condition(d, "Available")["reason"]) == ("False", ro.MIN_UNAVAILABLE)
 
 
-def test_scale_restart_history_limit_and_describe(server: RunningServer) -> None:
+def test_scale_restart_history_limit_and_describe(server: ServerEndpoint) -> None:
     create(server, "web6", replicas=2, revisionHistoryLimit=1)
     rollout_status(server, "web6")
     server.kubectl("scale", "deploy/web6", "--replicas=4")
@@ -267,7 +267,7 @@ def test_scale_restart_history_limit_and_describe(server: RunningServer) -> None
     assert "ScalingReplicaSet" in described
 
 
-def test_adopts_matching_orphans(server: RunningServer) -> None:
+def test_adopts_matching_orphans(server: ServerEndpoint) -> None:
     orphan = {
         "apiVersion": "apps/v1",
         "kind": "ReplicaSet",
@@ -291,14 +291,14 @@ def test_adopts_matching_orphans(server: RunningServer) -> None:
     assert images(server, "web7") == {"nginx:1.25"}
 
 
-def test_deleting_the_deployment_removes_its_replica_sets_and_pods(server: RunningServer) -> None:
+def test_deleting_the_deployment_removes_its_replica_sets_and_pods(server: ServerEndpoint) -> None:
     create(server, "web8", replicas=2)
     rollout_status(server, "web8")
     server.kubectl("delete", "deploy/web8")
     eventually(lambda: not replica_sets(server, "web8") and not pods(server, "web8"), what="cascade")
 
 
-def test_hash_collision_with_a_foreign_replica_set_bumps_the_collision_count(server: RunningServer) -> None:
+def test_hash_collision_with_a_foreign_replica_set_bumps_the_collision_count(server: ServerEndpoint) -> None:
     create(server, "web9", replicas=1, paused=True)  # paused from the start: no ReplicaSet yet
     template = eventually(
         lambda: deployment(server, "web9").get("status") and deployment(server, "web9"), what="first status"

@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from fake_nodes import server_with_fake_nodes
+from fake_nodes import in_process_cluster
 
 from minikube_py.agent.runtime.fake import NEVER_READY
-from minikube_py.testing import RunningServer, eventually
+from minikube_py.testing import ServerEndpoint, eventually
 
 Obj = dict[str, Any]
 NODES = ["n1", "n2"]
@@ -25,13 +25,13 @@ SLICES = "/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices?labelSelector
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with server_with_fake_nodes(tmp_path_factory.mktemp("endpoints") / "data", NODES) as (running, _):
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerEndpoint]:
+    with in_process_cluster(tmp_path_factory.mktemp("endpoints") / "data", NODES) as (running, _):
         yield running
 
 
 @pytest.fixture
-def ns(server: RunningServer, request: pytest.FixtureRequest) -> str:
+def ns(server: ServerEndpoint, request: pytest.FixtureRequest) -> str:
     name = re.sub(r"[^a-z0-9]+", "-", request.node.name.removeprefix("test_").lower()).strip("-")[:50]
     server.kubectl("create", "namespace", name)
     return name
@@ -40,17 +40,17 @@ def ns(server: RunningServer, request: pytest.FixtureRequest) -> str:
 # ------------------------------------------------------------------------------ helpers
 
 
-def kubectl(server: RunningServer, ns: str, *args: str, input: str | None = None) -> str:
+def kubectl(server: ServerEndpoint, ns: str, *args: str, input: str | None = None) -> str:
     return server.kubectl("-n", ns, *args, input=input).stdout
 
 
-def apply(server: RunningServer, ns: str, *manifests: Obj) -> None:
+def apply(server: ServerEndpoint, ns: str, *manifests: Obj) -> None:
     kubectl(
         server, ns, "apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(manifests)})
     )
 
 
-def get(server: RunningServer, path: str) -> Obj | None:
+def get(server: ServerEndpoint, path: str) -> Obj | None:
     status, body = server.request("GET", path)
     if status == 404:
         return None
@@ -86,7 +86,7 @@ def pod(name: str, app: str, container_port: int = 8080, *, ready: bool = True) 
     }
 
 
-def running_pods(server: RunningServer, ns: str, count: int) -> dict[str, Obj]:
+def running_pods(server: ServerEndpoint, ns: str, count: int) -> dict[str, Obj]:
     """The namespace's pods by name, once ``count`` of them run with an IP."""
 
     def check() -> dict[str, Obj] | None:
@@ -98,7 +98,7 @@ def running_pods(server: RunningServer, ns: str, count: int) -> dict[str, Obj]:
     return found
 
 
-def endpoints(server: RunningServer, ns: str, name: str) -> Obj | None:
+def endpoints(server: ServerEndpoint, ns: str, name: str) -> Obj | None:
     return get(server, f"/api/v1/namespaces/{ns}/endpoints/{name}")
 
 
@@ -107,16 +107,16 @@ def addresses(ep: Obj | None, field: str = "addresses") -> dict[str, str]:
     return {a["targetRef"]["name"]: a["ip"] for s in (ep or {}).get("subsets") or () for a in s.get(field) or ()}
 
 
-def slices(server: RunningServer, ns: str, svc: str) -> list[Obj]:
+def slices(server: ServerEndpoint, ns: str, svc: str) -> list[Obj]:
     return (get(server, SLICES.format(ns=ns, svc=svc)) or {})["items"]
 
 
-def slice_conditions(server: RunningServer, ns: str, svc: str) -> dict[str, Obj]:
+def slice_conditions(server: ServerEndpoint, ns: str, svc: str) -> dict[str, Obj]:
     """pod name -> conditions, over every slice of the service."""
     return {e["targetRef"]["name"]: e["conditions"] for s in slices(server, ns, svc) for e in s.get("endpoints") or ()}
 
 
-def set_ready(server: RunningServer, ns: str, name: str, ready: bool) -> None:
+def set_ready(server: ServerEndpoint, ns: str, name: str, ready: bool) -> None:
     status = "True" if ready else "False"
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     patch = {"status": {"conditions": [{"type": "Ready", "status": status, "lastTransitionTime": now}]}}
@@ -138,7 +138,7 @@ def timed(check: Callable[[], Any], what: str) -> float:
 # ------------------------------------------------------------------------------ tests
 
 
-def test_service_with_three_pods_lists_three_addresses(server: RunningServer, ns: str) -> None:
+def test_service_with_three_pods_lists_three_addresses(server: ServerEndpoint, ns: str) -> None:
     apply(server, ns, service("web", "web"), *(pod(f"web-{i}", "web") for i in range(3)), pod("other", "db"))
     found = running_pods(server, ns, 4)
     want = {name: p["status"]["podIP"] for name, p in found.items() if name != "other"}
@@ -177,7 +177,7 @@ def test_service_with_three_pods_lists_three_addresses(server: RunningServer, ns
     )
 
 
-def test_readiness_change_moves_the_address_within_a_second(server: RunningServer, ns: str) -> None:
+def test_readiness_change_moves_the_address_within_a_second(server: ServerEndpoint, ns: str) -> None:
     apply(server, ns, service("web", "web"), *(pod(f"web-{i}", "web") for i in range(3)))
     running_pods(server, ns, 3)
     eventually(lambda: len(addresses(endpoints(server, ns, "web"))) == 3, "3 ready addresses")
@@ -201,7 +201,7 @@ def test_readiness_change_moves_the_address_within_a_second(server: RunningServe
     assert "notReadyAddresses" not in endpoints(server, ns, "web")["subsets"][0]  # type: ignore[index]
 
 
-def test_deleted_pod_leaves_endpoints(server: RunningServer, ns: str) -> None:
+def test_deleted_pod_leaves_endpoints(server: ServerEndpoint, ns: str) -> None:
     apply(server, ns, service("web", "web"), *(pod(f"web-{i}", "web") for i in range(3)))
     running_pods(server, ns, 3)
     eventually(lambda: len(addresses(endpoints(server, ns, "web"))) == 3, "3 ready addresses")
@@ -216,7 +216,7 @@ def test_deleted_pod_leaves_endpoints(server: RunningServer, ns: str) -> None:
     eventually(lambda: set(slice_conditions(server, ns, "web")) == {"web-1", "web-2"}, "web-0 gone from slices")
 
 
-def test_describe_service_shows_endpoints(server: RunningServer, ns: str) -> None:
+def test_describe_service_shows_endpoints(server: ServerEndpoint, ns: str) -> None:
     apply(server, ns, service("web", "web"), *(pod(f"web-{i}", "web") for i in range(2)))
     ips = {p["status"]["podIP"] for p in running_pods(server, ns, 2).values()}
     eventually(lambda: len(slice_conditions(server, ns, "web")) == 2, "2 slice endpoints")
@@ -225,7 +225,7 @@ def test_describe_service_shows_endpoints(server: RunningServer, ns: str) -> Non
     assert set(line.split(None, 1)[1].split(",")) == {f"{ip}:8080" for ip in ips}, described
 
 
-def test_named_target_port_resolves_per_pod(server: RunningServer, ns: str) -> None:
+def test_named_target_port_resolves_per_pod(server: ServerEndpoint, ns: str) -> None:
     apply(
         server,
         ns,
@@ -256,7 +256,7 @@ def test_named_target_port_resolves_per_pod(server: RunningServer, ns: str) -> N
     assert by_port == {8080: {"a", "c"}, 9090: {"b"}}
 
 
-def test_publish_not_ready_addresses(server: RunningServer, ns: str) -> None:
+def test_publish_not_ready_addresses(server: ServerEndpoint, ns: str) -> None:
     apply(
         server,
         ns,
@@ -279,7 +279,7 @@ def test_publish_not_ready_addresses(server: RunningServer, ns: str) -> None:
 
 
 def test_selectorless_endpoints_are_left_alone_and_deleting_a_service_removes_its_own(
-    server: RunningServer, ns: str
+    server: ServerEndpoint, ns: str
 ) -> None:
     manual = {
         "apiVersion": "v1",
@@ -309,7 +309,9 @@ def test_selectorless_endpoints_are_left_alone_and_deleting_a_service_removes_it
     assert endpoints(server, "default", "kubernetes") == kubernetes
 
 
-def test_service_without_ready_pods_has_empty_endpoints_and_a_placeholder_slice(server: RunningServer, ns: str) -> None:
+def test_service_without_ready_pods_has_empty_endpoints_and_a_placeholder_slice(
+    server: ServerEndpoint, ns: str
+) -> None:
     apply(server, ns, service("web", "nothing-matches"))
     ep = eventually(lambda: endpoints(server, ns, "web"), "web's Endpoints")
     assert not ep.get("subsets")
@@ -318,7 +320,7 @@ def test_service_without_ready_pods_has_empty_endpoints_and_a_placeholder_slice(
     assert not placeholder.get("endpoints") and not placeholder.get("ports")
 
 
-def test_settled_objects_are_not_rewritten(server: RunningServer, ns: str) -> None:
+def test_settled_objects_are_not_rewritten(server: ServerEndpoint, ns: str) -> None:
     """Nothing changes, so nothing is written: the stored forms compare equal to the computed ones
     (an unnamed port included), and pod status chatter wakes nothing."""
     unnamed = {

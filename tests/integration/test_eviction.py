@@ -12,16 +12,16 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from fake_nodes import server_with_fake_nodes
+from fake_nodes import in_process_cluster
 
-from minikube_py.testing import RunningServer, eventually
+from minikube_py.testing import ServerEndpoint, eventually
 
 Obj = dict[str, Any]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with server_with_fake_nodes(tmp_path_factory.mktemp("eviction") / "data", list(NODES)) as (s, _):
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerEndpoint]:
+    with in_process_cluster(tmp_path_factory.mktemp("eviction") / "data", list(NODES)) as (s, _):
         yield s
 
 
@@ -29,7 +29,7 @@ NODES = ("evict-n1", "evict-n2")
 
 
 @contextlib.contextmanager
-def cordoned(server: RunningServer) -> Iterator[None]:
+def cordoned(server: ServerEndpoint) -> Iterator[None]:
     """No new pod is scheduled meanwhile, so an evicted pod's replacement stays Pending (not Ready)
     and what the budget allows changes only with the test's evictions."""
     for node in NODES:
@@ -41,13 +41,13 @@ def cordoned(server: RunningServer) -> Iterator[None]:
             server.kubectl("uncordon", node)
 
 
-def _namespace(server: RunningServer, name: str) -> str:
+def _namespace(server: ServerEndpoint, name: str) -> str:
     code, body = server.request("POST", "/api/v1/namespaces", {"metadata": {"name": name}})
     assert code == 201, body
     return name
 
 
-def _replica_set(server: RunningServer, ns: str, app: str, replicas: int) -> None:
+def _replica_set(server: ServerEndpoint, ns: str, app: str, replicas: int) -> None:
     rs = {
         "apiVersion": "apps/v1",
         "kind": "ReplicaSet",
@@ -65,7 +65,7 @@ def _replica_set(server: RunningServer, ns: str, app: str, replicas: int) -> Non
     assert code == 201, body
 
 
-def _budget(server: RunningServer, ns: str, name: str, app: str, **spec: Any) -> None:
+def _budget(server: ServerEndpoint, ns: str, name: str, app: str, **spec: Any) -> None:
     pdb = {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
@@ -76,13 +76,13 @@ def _budget(server: RunningServer, ns: str, name: str, app: str, **spec: Any) ->
     assert code == 201, body
 
 
-def _status(server: RunningServer, ns: str, name: str) -> Obj:
+def _status(server: ServerEndpoint, ns: str, name: str) -> Obj:
     code, body = server.request("GET", f"/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets/{name}")
     assert code == 200, body
     return dict(body.get("status") or {})
 
 
-def _ready_pods(server: RunningServer, ns: str, app: str) -> list[str]:
+def _ready_pods(server: ServerEndpoint, ns: str, app: str) -> list[str]:
     code, body = server.request("GET", f"/api/v1/namespaces/{ns}/pods?labelSelector=app%3D{app}")
     assert code == 200, body
     return sorted(
@@ -94,7 +94,7 @@ def _ready_pods(server: RunningServer, ns: str, app: str) -> list[str]:
 
 
 def _evict(
-    server: RunningServer, ns: str, pod: str, version: str = "policy/v1", **delete_options: Any
+    server: ServerEndpoint, ns: str, pod: str, version: str = "policy/v1", **delete_options: Any
 ) -> tuple[int, Any]:
     eviction: Obj = {"apiVersion": version, "kind": "Eviction", "metadata": {"name": pod, "namespace": ns}}
     if delete_options:
@@ -102,7 +102,7 @@ def _evict(
     return server.request("POST", f"/api/v1/namespaces/{ns}/pods/{pod}/eviction", eviction)
 
 
-def _settled(server: RunningServer, ns: str, name: str, **wanted: int) -> Obj:
+def _settled(server: ServerEndpoint, ns: str, name: str, **wanted: int) -> Obj:
     def check() -> Obj | None:
         status = _status(server, ns, name)
         return status if all(status.get(k) == v for k, v in wanted.items()) else None
@@ -110,14 +110,14 @@ def _settled(server: RunningServer, ns: str, name: str, **wanted: int) -> Obj:
     return eventually(check, f"budget {name} with {wanted}")
 
 
-def test_discovery_names_the_eviction_subresource_for_kubectl_drain(server: RunningServer) -> None:
+def test_discovery_names_the_eviction_subresource_for_kubectl_drain(server: ServerEndpoint) -> None:
     code, body = server.request("GET", "/api/v1")
     assert code == 200
     [entry] = [r for r in body["resources"] if r["name"] == "pods/eviction"]
     assert (entry["kind"], entry["group"], entry["version"], entry["verbs"]) == ("Eviction", "policy", "v1", ["create"])
 
 
-def test_budget_status_then_eviction_refused_then_allowed_when_a_replacement_is_ready(server: RunningServer) -> None:
+def test_budget_status_then_eviction_refused_then_allowed_when_a_replacement_is_ready(server: ServerEndpoint) -> None:
     ns = _namespace(server, "evict-basic")
     _replica_set(server, ns, "web", 3)
     _budget(server, ns, "web", "web", minAvailable=2)
@@ -167,7 +167,7 @@ def test_budget_status_then_eviction_refused_then_allowed_when_a_replacement_is_
     assert code == 201, body
 
 
-def test_concurrent_evictions_spend_one_disruption_once(server: RunningServer) -> None:
+def test_concurrent_evictions_spend_one_disruption_once(server: ServerEndpoint) -> None:
     ns = _namespace(server, "evict-race")
     _replica_set(server, ns, "db", 6)
     _budget(server, ns, "db", "db", maxUnavailable=1)
@@ -179,7 +179,7 @@ def test_concurrent_evictions_spend_one_disruption_once(server: RunningServer) -
         _settled(server, ns, "db", currentHealthy=5, disruptionsAllowed=0)
 
 
-def test_a_percentage_budget_and_a_relaxed_budget(server: RunningServer) -> None:
+def test_a_percentage_budget_and_a_relaxed_budget(server: ServerEndpoint) -> None:
     ns = _namespace(server, "evict-relax")
     _replica_set(server, ns, "api", 2)
     _budget(server, ns, "api", "api", minAvailable="100%")
@@ -191,7 +191,7 @@ def test_a_percentage_budget_and_a_relaxed_budget(server: RunningServer) -> None
     assert _evict(server, ns, pod, version="policy/v1beta1")[0] == 201
 
 
-def test_several_budgets_dry_runs_and_pods_that_are_not_running(server: RunningServer) -> None:
+def test_several_budgets_dry_runs_and_pods_that_are_not_running(server: ServerEndpoint) -> None:
     ns = _namespace(server, "evict-edges")
     _replica_set(server, ns, "app", 2)
     _budget(server, ns, "one", "app", minAvailable=0)
@@ -231,7 +231,7 @@ def test_several_budgets_dry_runs_and_pods_that_are_not_running(server: RunningS
     assert (code, body["message"]) == (400, "name in URL does not match name in Eviction object")
 
 
-def test_expected_pods_come_from_the_deployment_and_unmanaged_pods_are_left_out(server: RunningServer) -> None:
+def test_expected_pods_come_from_the_deployment_and_unmanaged_pods_are_left_out(server: ServerEndpoint) -> None:
     ns = _namespace(server, "evict-scale")
     deployment = {
         "apiVersion": "apps/v1",
@@ -285,13 +285,13 @@ def test_expected_pods_come_from_the_deployment_and_unmanaged_pods_are_left_out(
     assert (event["type"], event["message"]) == ("Normal", "No matching pods found")
 
 
-def _events(server: RunningServer, ns: str, name: str, reason: str) -> list[Obj]:
+def _events(server: ServerEndpoint, ns: str, name: str, reason: str) -> list[Obj]:
     code, body = server.request("GET", f"/api/v1/namespaces/{ns}/events")
     assert code == 200, body
     return [e for e in body["items"] if e["involvedObject"]["name"] == name and e["reason"] == reason]
 
 
-def test_budget_validation(server: RunningServer) -> None:
+def test_budget_validation(server: ServerEndpoint) -> None:
     pdb = {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from inprocess import start_in_process
 
 from minikube_py.agent.runtime.fake import EXIT_CODE, RUN_SECONDS
-from minikube_py.testing import RunningServer, eventually, start_server
+from minikube_py.testing import ServerEndpoint, eventually
 
 Obj = dict[str, Any]
 NODE = "fake-node"
@@ -28,8 +29,8 @@ NS = "default"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerEndpoint]:
+    running = start_in_process(
         tmp_path_factory.mktemp("fake") / "data",
         "--agent-runtime",
         "fake",
@@ -46,7 +47,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     running.stop()
 
 
-def node_ready(server: RunningServer, name: str) -> bool:
+def node_ready(server: ServerEndpoint, name: str) -> bool:
     code, node = server.request("GET", f"/api/v1/nodes/{name}")
     return (
         code == 200
@@ -55,7 +56,7 @@ def node_ready(server: RunningServer, name: str) -> bool:
     )
 
 
-def create_pod(server: RunningServer, name: str, image: str = "fake.pykube.io/app:1", **spec: Any) -> None:
+def create_pod(server: ServerEndpoint, name: str, image: str = "fake.pykube.io/app:1", **spec: Any) -> None:
     container: Obj = {"name": "c", "image": image, **spec.pop("container", {})}
     pod = {
         "apiVersion": "v1",
@@ -66,20 +67,20 @@ def create_pod(server: RunningServer, name: str, image: str = "fake.pykube.io/ap
     server.kubectl("-n", NS, "create", "-f", "-", input=json.dumps(pod))
 
 
-def pod(server: RunningServer, name: str) -> Obj | None:
+def pod(server: ServerEndpoint, name: str) -> Obj | None:
     code, body = server.request("GET", f"/api/v1/namespaces/{NS}/pods/{name}")
     return body if code == 200 else None
 
 
-def status_of(server: RunningServer, name: str) -> Obj:
+def status_of(server: ServerEndpoint, name: str) -> Obj:
     return (pod(server, name) or {}).get("status") or {}
 
 
-def first_container(server: RunningServer, name: str) -> Obj:
+def first_container(server: ServerEndpoint, name: str) -> Obj:
     return (status_of(server, name).get("containerStatuses") or [{}])[0]
 
 
-def test_node_reports_capacity_info_and_the_control_plane_role(server: RunningServer) -> None:
+def test_node_reports_capacity_info_and_the_control_plane_role(server: ServerEndpoint) -> None:
     _, node = server.request("GET", f"/api/v1/nodes/{NODE}")
     assert node["status"]["capacity"]["pods"] == "110"
     assert node["status"]["nodeInfo"]["containerRuntimeVersion"] == "fake://1"
@@ -91,7 +92,7 @@ def test_node_reports_capacity_info_and_the_control_plane_role(server: RunningSe
     assert code == 200 and lease["spec"]["holderIdentity"] == NODE
 
 
-def test_pod_runs_with_an_ip_from_the_node_subnet_and_ready_conditions(server: RunningServer) -> None:
+def test_pod_runs_with_an_ip_from_the_node_subnet_and_ready_conditions(server: ServerEndpoint) -> None:
     create_pod(server, "runs")
     status = eventually(lambda: (s := status_of(server, "runs")).get("phase") == "Running" and s, "Running")
     assert status["podIP"].startswith("10.244.")
@@ -102,14 +103,14 @@ def test_pod_runs_with_an_ip_from_the_node_subnet_and_ready_conditions(server: R
     assert container["ready"] and container["restartCount"] == 0 and "running" in container["state"]
 
 
-def test_never_restarted_pod_that_exits_zero_succeeds(server: RunningServer) -> None:
+def test_never_restarted_pod_that_exits_zero_succeeds(server: ServerEndpoint) -> None:
     create_pod(server, "done", image="fake.pykube.io/exit:0", restartPolicy="Never")
     eventually(lambda: status_of(server, "done").get("phase") == "Succeeded", "Succeeded")
     terminated = first_container(server, "done")["state"]["terminated"]
     assert terminated["exitCode"] == 0 and terminated["reason"] == "Completed"
 
 
-def test_crashing_container_backs_off_and_counts_restarts(server: RunningServer) -> None:
+def test_crashing_container_backs_off_and_counts_restarts(server: ServerEndpoint) -> None:
     create_pod(server, "crashy", image="fake.pykube.io/exit:2")
 
     def in_back_off() -> Obj | None:
@@ -124,13 +125,13 @@ def test_crashing_container_backs_off_and_counts_restarts(server: RunningServer)
     assert status_of(server, "crashy")["phase"] == "Running"
 
 
-def test_on_failure_pod_that_fails_with_never_is_failed(server: RunningServer) -> None:
+def test_on_failure_pod_that_fails_with_never_is_failed(server: ServerEndpoint) -> None:
     create_pod(server, "failed", image="fake.pykube.io/exit:3", restartPolicy="Never")
     eventually(lambda: status_of(server, "failed").get("phase") == "Failed", "Failed")
     assert first_container(server, "failed")["state"]["terminated"]["reason"] == "Error"
 
 
-def test_failing_liveness_probe_restarts_the_container(server: RunningServer) -> None:
+def test_failing_liveness_probe_restarts_the_container(server: ServerEndpoint) -> None:
     probe = {"exec": {"command": ["check"]}, "periodSeconds": 1, "failureThreshold": 1}
     create_pod(
         server, "unhealthy", container={"livenessProbe": probe, "env": [{"name": "FAKE_EXEC_EXIT", "value": "1"}]}
@@ -147,7 +148,7 @@ def test_failing_liveness_probe_restarts_the_container(server: RunningServer) ->
     eventually(lambda: {"Unhealthy", "Killing"} <= reasons(), "the Unhealthy and Killing events")
 
 
-def test_readiness_probe_keeps_the_pod_unready(server: RunningServer) -> None:
+def test_readiness_probe_keeps_the_pod_unready(server: ServerEndpoint) -> None:
     probe = {"exec": {"command": ["check"]}, "periodSeconds": 1}
     create_pod(
         server, "unready", container={"readinessProbe": probe, "env": [{"name": "FAKE_EXEC_EXIT", "value": "1"}]}
@@ -158,7 +159,7 @@ def test_readiness_probe_keeps_the_pod_unready(server: RunningServer) -> None:
     assert conditions["Ready"]["message"] == "containers with unready status: [c]"
 
 
-def test_missing_image_is_err_image_pull_then_back_off(server: RunningServer) -> None:
+def test_missing_image_is_err_image_pull_then_back_off(server: ServerEndpoint) -> None:
     create_pod(server, "nopull", image="fake.pykube.io/missing:1")
     eventually(
         lambda: (
@@ -170,7 +171,7 @@ def test_missing_image_is_err_image_pull_then_back_off(server: RunningServer) ->
     assert status_of(server, "nopull")["phase"] == "Pending"
 
 
-def test_missing_secret_in_env_is_a_config_error(server: RunningServer) -> None:
+def test_missing_secret_in_env_is_a_config_error(server: ServerEndpoint) -> None:
     env = [{"name": "X", "valueFrom": {"secretKeyRef": {"name": "absent", "key": "k"}}}]
     create_pod(server, "noconfig", container={"env": env})
     waiting = eventually(
@@ -184,14 +185,14 @@ def test_missing_secret_in_env_is_a_config_error(server: RunningServer) -> None:
     assert waiting["state"]["waiting"]["message"] == 'secret "absent" not found'
 
 
-def test_deleted_pod_is_stopped_and_then_removed(server: RunningServer) -> None:
+def test_deleted_pod_is_stopped_and_then_removed(server: ServerEndpoint) -> None:
     create_pod(server, "leaving")
     eventually(lambda: status_of(server, "leaving").get("phase") == "Running", "Running")
     server.kubectl("-n", NS, "delete", "pod", "leaving", "--wait=true", timeout=30)
     assert pod(server, "leaving") is None
 
 
-def node_patch(server: RunningServer, agent_dir: Path, node: str) -> int:
+def node_patch(server: ServerEndpoint, agent_dir: Path, node: str) -> int:
     """PATCH a node's labels with the joined agent's own client certificate (no token)."""
     ctx = ssl.create_default_context(cafile=str(server.data_dir / "pki" / "ca.crt"))
     ctx.load_cert_chain(agent_dir / "node-client.crt", agent_dir / "node-client.key")
@@ -208,7 +209,7 @@ def node_patch(server: RunningServer, agent_dir: Path, node: str) -> int:
         return int(e.code)
 
 
-def test_joined_fake_agent_registers_and_a_wrong_ca_hash_is_refused(server: RunningServer, tmp_path: Path) -> None:
+def test_joined_fake_agent_registers_and_a_wrong_ca_hash_is_refused(server: ServerEndpoint, tmp_path: Path) -> None:
     token = (server.data_dir / "node-token").read_text().strip()
     wrong = "K10" + "0" * 64 + token[token.index("::") :]
     refused = subprocess.run(
@@ -271,7 +272,7 @@ def test_joined_fake_agent_registers_and_a_wrong_ca_hash_is_refused(server: Runn
         assert agent.wait(timeout=20) == 0
 
 
-def test_many_fake_nodes_in_one_agent_process(server: RunningServer, tmp_path: Path) -> None:
+def test_many_fake_nodes_in_one_agent_process(server: ServerEndpoint, tmp_path: Path) -> None:
     """``pykube agent --count``: real agents sharing a process (and the admin's kubeconfig, each node
     impersonating itself) register, hold their leases and run the pods bound to them, whose
     annotations script their end; they serve no kubelet endpoint."""

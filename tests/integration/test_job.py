@@ -10,19 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_nodes import server_with_fake_nodes
+from fake_nodes import in_process_cluster
 
 from minikube_py.agent.runtime.fake import EXIT_CODE, RUN_SECONDS
 from minikube_py.model.jobs import TRACKING_FINALIZER
-from minikube_py.testing import RunningServer, eventually
+from minikube_py.testing import ServerEndpoint, eventually
 
 Obj = dict[str, Any]
 NS = "default"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with server_with_fake_nodes(tmp_path_factory.mktemp("job") / "data", ["n1", "n2"]) as (running, _):
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerEndpoint]:
+    with in_process_cluster(tmp_path_factory.mktemp("job") / "data", ["n1", "n2"]) as (running, _):
         yield running
 
 
@@ -49,16 +49,16 @@ def job_manifest(
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name}, "spec": body}
 
 
-def create(server: RunningServer, manifest: Obj) -> None:
+def create(server: ServerEndpoint, manifest: Obj) -> None:
     server.kubectl("-n", NS, "create", "-f", "-", input=json.dumps(manifest))
 
 
-def get_job(server: RunningServer, name: str) -> Obj | None:
+def get_job(server: ServerEndpoint, name: str) -> Obj | None:
     code, body = server.request("GET", f"/apis/batch/v1/namespaces/{NS}/jobs/{name}")
     return body if code == 200 else None
 
 
-def job_pods(server: RunningServer, name: str) -> list[Obj]:
+def job_pods(server: ServerEndpoint, name: str) -> list[Obj]:
     code, body = server.request("GET", f"/api/v1/namespaces/{NS}/pods?labelSelector=job-name%3D{name}")
     assert code == 200, body
     return list(body["items"])
@@ -71,7 +71,7 @@ def condition(job: Obj | None, kind: str) -> Obj | None:
     return None
 
 
-def events_for(server: RunningServer, name: str) -> list[tuple[str, str]]:
+def events_for(server: ServerEndpoint, name: str) -> list[tuple[str, str]]:
     code, body = server.request("GET", f"/api/v1/namespaces/{NS}/events?fieldSelector=involvedObject.name%3D{name}")
     assert code == 200, body
     return [(e["reason"], e["message"]) for e in body["items"]]
@@ -83,7 +83,7 @@ def active(pod: Obj) -> bool:
     )
 
 
-def test_completions_with_bounded_parallelism(server: RunningServer) -> None:
+def test_completions_with_bounded_parallelism(server: ServerEndpoint) -> None:
     create(server, job_manifest("batch", completions=3, parallelism=2, annotations={RUN_SECONDS: "1"}))
     most, stop = 0, threading.Event()
 
@@ -128,7 +128,7 @@ def test_completions_with_bounded_parallelism(server: RunningServer) -> None:
     assert reasons.count("SuccessfulCreate") == 3
 
 
-def test_backoff_limit_fails_the_job(server: RunningServer) -> None:
+def test_backoff_limit_fails_the_job(server: ServerEndpoint) -> None:
     create(
         server,
         job_manifest(
@@ -155,7 +155,7 @@ def test_backoff_limit_fails_the_job(server: RunningServer) -> None:
     ]
 
 
-def test_failed_pod_is_replaced_after_back_off(server: RunningServer) -> None:
+def test_failed_pod_is_replaced_after_back_off(server: ServerEndpoint) -> None:
     create(server, job_manifest("retry", backoff_limit=1, annotations={RUN_SECONDS: "0.5", EXIT_CODE: "1"}))
     job = eventually(
         lambda: (j := get_job(server, "retry")) and condition(j, "Failed") and j,
@@ -173,7 +173,7 @@ def test_failed_pod_is_replaced_after_back_off(server: RunningServer) -> None:
     )  # the 10 s pod failure back-off
 
 
-def test_active_deadline_stops_the_job(server: RunningServer) -> None:
+def test_active_deadline_stops_the_job(server: ServerEndpoint) -> None:
     create(server, job_manifest("slow", completions=2, parallelism=2, activeDeadlineSeconds=2))
     job = eventually(lambda: (j := get_job(server, "slow")) and condition(j, "Failed") and j, what="deadline")
     assert condition(job, "Failed")["reason"] == "DeadlineExceeded"  # type: ignore[index]
@@ -181,14 +181,14 @@ def test_active_deadline_stops_the_job(server: RunningServer) -> None:
     eventually(lambda: not job_pods(server, "slow"), what="the running pods to be deleted")
 
 
-def test_ttl_after_finished_deletes_job_and_pods(server: RunningServer) -> None:
+def test_ttl_after_finished_deletes_job_and_pods(server: ServerEndpoint) -> None:
     create(server, job_manifest("short", ttlSecondsAfterFinished=1, annotations={RUN_SECONDS: "0.3"}))
     eventually(lambda: condition(get_job(server, "short"), "Complete"), what="completion")
     eventually(lambda: get_job(server, "short") is None, what="the job to expire")
     eventually(lambda: not job_pods(server, "short"), what="its pods to be collected")
 
 
-def test_suspend_and_resume(server: RunningServer) -> None:
+def test_suspend_and_resume(server: ServerEndpoint) -> None:
     create(server, job_manifest("later", suspend=True, annotations={RUN_SECONDS: "0.3"}))
     job = eventually(lambda: (j := get_job(server, "later")) and condition(j, "Suspended") and j, what="suspended")
     assert "startTime" not in job["status"]
@@ -200,7 +200,7 @@ def test_suspend_and_resume(server: RunningServer) -> None:
     assert "Suspended" in reasons and "Resumed" in reasons
 
 
-def test_deleting_a_running_job_leaves_no_pod_behind(server: RunningServer) -> None:
+def test_deleting_a_running_job_leaves_no_pod_behind(server: ServerEndpoint) -> None:
     create(server, job_manifest("gone", completions=2, parallelism=2))
     eventually(
         lambda: len([p for p in job_pods(server, "gone") if p.get("status", {}).get("phase") == "Running"]) == 2,
@@ -211,5 +211,5 @@ def test_deleting_a_running_job_leaves_no_pod_behind(server: RunningServer) -> N
     eventually(lambda: not job_pods(server, "gone"), what="pods released from the finalizer and deleted")
 
 
-def test_server_log_has_no_tracebacks(server: RunningServer) -> None:
+def test_server_log_has_no_tracebacks(server: ServerEndpoint) -> None:
     assert "Traceback" not in Path(server.log_path).read_text()

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from leaks import fail_on_leaks, leaked_tasks
 from virtualtime import VirtualClock
 
 from minikube_py.store import open_store
@@ -22,14 +21,6 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     await opened.start()
     yield opened
     await opened.close()
-
-
-@pytest.fixture
-async def no_leaked_tasks(request: pytest.FixtureRequest) -> AsyncIterator[None]:
-    """Fails the test when a task it started is still pending after its teardown (see tests/leaks.py)."""
-    before = asyncio.all_tasks()
-    yield
-    fail_on_leaks(await leaked_tasks(before), request.node.nodeid)
 
 
 @pytest.fixture(autouse=True)
