@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from fake_nodes import server_with_fake_nodes
+from fake_nodes import in_process_cluster
 
 from minikube_py.agent.fleet import FleetThread
-from minikube_py.testing import RunningServer, eventually
+from minikube_py.testing import ServerEndpoint, eventually
 
 Obj = dict[str, Any]
 NODES = ["n1", "n2", "n3"]
@@ -26,8 +26,8 @@ NS = "lifecycle"
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, FleetThread]]:
-    with server_with_fake_nodes(
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerEndpoint, FleetThread]]:
+    with in_process_cluster(
         tmp_path_factory.mktemp("nodelifecycle") / "data",
         NODES,
         "--node-monitor-grace-period",
@@ -39,18 +39,18 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningS
         yield running, nodes
 
 
-def get(server: RunningServer, path: str) -> Obj:
+def get(server: ServerEndpoint, path: str) -> Obj:
     status, body = server.request("GET", path)
     assert status == 200, body
     result: Obj = body
     return result
 
 
-def node(server: RunningServer, name: str) -> Obj:
+def node(server: ServerEndpoint, name: str) -> Obj:
     return get(server, f"/api/v1/nodes/{name}")
 
 
-def node_when(server: RunningServer, name: str, predicate: Callable[[Obj], bool]) -> Obj | None:
+def node_when(server: ServerEndpoint, name: str, predicate: Callable[[Obj], bool]) -> Obj | None:
     found = node(server, name)
     return found if predicate(found) else None
 
@@ -63,12 +63,12 @@ def unreachable_taints(obj: Obj) -> list[Obj]:
     return [t for t in obj.get("spec", {}).get("taints") or [] if t["key"] == UNREACHABLE]
 
 
-def pods(server: RunningServer, selector: str = "app=web") -> list[Obj]:
+def pods(server: ServerEndpoint, selector: str = "app=web") -> list[Obj]:
     items: list[Obj] = get(server, f"/api/v1/namespaces/{NS}/pods?labelSelector={selector}")["items"]
     return items
 
 
-def healthy_spread(server: RunningServer, count: int, avoid: str = "") -> Counter[str] | None:
+def healthy_spread(server: ServerEndpoint, count: int, avoid: str = "") -> Counter[str] | None:
     """Pods per node once exactly ``count`` web pods exist, all Running and Ready, none on ``avoid``."""
     found = pods(server)
     if len(found) != count or any(
@@ -80,7 +80,7 @@ def healthy_spread(server: RunningServer, count: int, avoid: str = "") -> Counte
 
 
 def test_a_silent_node_loses_its_pods_to_healthy_nodes_and_comes_back_clean(
-    cluster: tuple[RunningServer, FleetThread],
+    cluster: tuple[ServerEndpoint, FleetThread],
 ) -> None:
     server, nodes = cluster
     rc = {

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_nodes import server_with_fake_nodes
+from fake_nodes import in_process_cluster
 
-from minikube_py.testing import RunningServer, eventually
+from minikube_py.testing import ServerEndpoint, eventually
 
 Obj = dict[str, Any]
 NS = "default"
@@ -23,25 +23,25 @@ NODES = ["stor-n1", "stor-n2"]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with server_with_fake_nodes(tmp_path_factory.mktemp("storage") / "data", NODES) as (running, _):
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerEndpoint]:
+    with in_process_cluster(tmp_path_factory.mktemp("storage") / "data", NODES) as (running, _):
         yield running
 
 
-def apply(server: RunningServer, *objs: Obj) -> None:
+def apply(server: ServerEndpoint, *objs: Obj) -> None:
     server.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objs)}))
 
 
-def get(server: RunningServer, path: str) -> Obj | None:
+def get(server: ServerEndpoint, path: str) -> Obj | None:
     code, body = server.request("GET", path)
     return body if code == 200 else None
 
 
-def claim(server: RunningServer, name: str) -> Obj | None:
+def claim(server: ServerEndpoint, name: str) -> Obj | None:
     return get(server, f"/api/v1/namespaces/{NS}/persistentvolumeclaims/{name}")
 
 
-def volume(server: RunningServer, name: str) -> Obj | None:
+def volume(server: ServerEndpoint, name: str) -> Obj | None:
     return get(server, f"/api/v1/persistentvolumes/{name}")
 
 
@@ -90,7 +90,7 @@ def pod(name: str, claim_name: str, **spec: Any) -> Obj:
     }
 
 
-def events_of(server: RunningServer, name: str) -> list[tuple[str, str]]:
+def events_of(server: ServerEndpoint, name: str) -> list[tuple[str, str]]:
     body = get(server, f"/api/v1/namespaces/{NS}/events?fieldSelector=involvedObject.name={name}") or {}
     return [(e.get("reason", ""), e.get("message", "")) for e in body.get("items") or []]
 
@@ -100,7 +100,7 @@ def rows(out: str) -> dict[str, list[str]]:
     return {line.split()[0]: line.split() for line in lines[1:]}
 
 
-def test_the_default_class_is_local_path(server: RunningServer) -> None:
+def test_the_default_class_is_local_path(server: ServerEndpoint) -> None:
     out = server.kubectl("get", "sc").stdout
     assert out.splitlines()[0].split() == [
         "NAME",
@@ -120,7 +120,7 @@ def test_the_default_class_is_local_path(server: RunningServer) -> None:
     ]
 
 
-def test_a_static_volume_binds_and_is_retained_after_its_claim(server: RunningServer) -> None:
+def test_a_static_volume_binds_and_is_retained_after_its_claim(server: ServerEndpoint) -> None:
     apply(server, pv("static-small", "1Gi"), pv("static-big", "5Gi"), pvc("static-claim", klass="manual"))
     bound = eventually(lambda: (c := claim(server, "static-claim")) and phase(c) == "Bound" and c, "claim Bound")
     assert bound["spec"]["volumeName"] == "static-small"  # the smallest that fits
@@ -144,7 +144,7 @@ def test_a_static_volume_binds_and_is_retained_after_its_claim(server: RunningSe
     )
 
 
-def test_a_claim_pre_bound_to_a_volume_and_a_volume_pre_bound_to_a_claim(server: RunningServer) -> None:
+def test_a_claim_pre_bound_to_a_volume_and_a_volume_pre_bound_to_a_claim(server: ServerEndpoint) -> None:
     apply(
         server,
         pv("pre-v", klass="", claimRef={"namespace": NS, "name": "pre-c"}),
@@ -157,7 +157,7 @@ def test_a_claim_pre_bound_to_a_volume_and_a_volume_pre_bound_to_a_claim(server:
     assert volume(server, "other-v")["spec"]["claimRef"]["name"] == "named-c"  # type: ignore[index]
 
 
-def test_invalid_objects_are_refused_with_causes(server: RunningServer) -> None:
+def test_invalid_objects_are_refused_with_causes(server: ServerEndpoint) -> None:
     done = server.kubectl("apply", "-f", "-", check=False, input=json.dumps(pvc("bad-claim", size="0")))
     assert done.returncode != 0
     assert (
@@ -168,7 +168,7 @@ def test_invalid_objects_are_refused_with_causes(server: RunningServer) -> None:
     assert "spec: Required value: must specify a volume type" in done.stderr
 
 
-def test_a_claim_without_class_waits_for_its_pod_then_is_provisioned_on_its_node(server: RunningServer) -> None:
+def test_a_claim_without_class_waits_for_its_pod_then_is_provisioned_on_its_node(server: ServerEndpoint) -> None:
     apply(server, pvc("wffc"))
     made = claim(server, "wffc")
     assert made is not None and made["spec"]["storageClassName"] == "local-path"  # the default class
@@ -230,12 +230,12 @@ def test_a_claim_without_class_waits_for_its_pod_then_is_provisioned_on_its_node
     )
 
 
-def scheduled_condition(server: RunningServer, name: str) -> Obj | None:
+def scheduled_condition(server: ServerEndpoint, name: str) -> Obj | None:
     found = get(server, f"/api/v1/namespaces/{NS}/pods/{name}") or {}
     return next((c for c in found.get("status", {}).get("conditions") or [] if c["type"] == "PodScheduled"), None)
 
 
-def test_pods_wait_for_missing_and_unbound_immediate_claims(server: RunningServer) -> None:
+def test_pods_wait_for_missing_and_unbound_immediate_claims(server: ServerEndpoint) -> None:
     apply(server, pod("needs-missing", "missing"))
     condition = eventually(lambda: scheduled_condition(server, "needs-missing"), "unschedulable")
     assert condition["reason"] == "Unschedulable"
@@ -268,7 +268,7 @@ def test_pods_wait_for_missing_and_unbound_immediate_claims(server: RunningServe
     )
 
 
-def test_a_bound_claim_whose_volume_is_deleted_is_lost(server: RunningServer) -> None:
+def test_a_bound_claim_whose_volume_is_deleted_is_lost(server: ServerEndpoint) -> None:
     apply(server, pv("doomed", klass="lost"), pvc("orphan", klass="lost"))
     eventually(lambda: phase(claim(server, "orphan")) == "Bound", "bound")
     server.kubectl("delete", "pv", "doomed", "--wait=false")
@@ -282,7 +282,7 @@ def test_a_bound_claim_whose_volume_is_deleted_is_lost(server: RunningServer) ->
 
 
 def test_a_joined_agent_makes_the_local_path_directory_and_removes_it_with_the_claim(
-    server: RunningServer, tmp_path: Path
+    server: ServerEndpoint, tmp_path: Path
 ) -> None:
     token = (server.data_dir / "node-token").read_text().strip()
     data_dir = tmp_path / "agent"
@@ -349,7 +349,7 @@ def test_a_joined_agent_makes_the_local_path_directory_and_removes_it_with_the_c
         server.kubectl("delete", "node", "stor-agent")  # no later pod is to be placed on a stopped node
 
 
-def test_a_claim_in_use_is_kept_until_its_pod_is_gone(server: RunningServer) -> None:
+def test_a_claim_in_use_is_kept_until_its_pod_is_gone(server: ServerEndpoint) -> None:
     apply(server, pv("kept-v", klass="kept"), pvc("kept", klass="kept"), pod("kept-user", "kept"))
     eventually(
         lambda: (
@@ -366,7 +366,7 @@ def test_a_claim_in_use_is_kept_until_its_pod_is_gone(server: RunningServer) -> 
     eventually(lambda: phase(volume(server, "kept-v")) == "Released", "the volume Released")
 
 
-def test_a_bound_claim_grows_only_when_its_class_allows_expansion(server: RunningServer) -> None:
+def test_a_bound_claim_grows_only_when_its_class_allows_expansion(server: ServerEndpoint) -> None:
     apply(server, pv("fixed-v", klass="fixed"), pvc("fixed", klass="fixed"))
     eventually(lambda: phase(claim(server, "fixed")) == "Bound", "bound")
     done = server.kubectl(
@@ -399,7 +399,7 @@ def test_a_bound_claim_grows_only_when_its_class_allows_expansion(server: Runnin
     assert volume(server, bound["spec"]["volumeName"])["spec"]["capacity"] == {"storage": "2Gi"}  # type: ignore[index]
 
 
-def test_a_static_local_volume_draws_its_first_consumer_to_its_node(server: RunningServer) -> None:
+def test_a_static_local_volume_draws_its_first_consumer_to_its_node(server: ServerEndpoint) -> None:
     apply(
         server,
         {

@@ -17,25 +17,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_nodes import server_with_fake_nodes
+from fake_nodes import in_process_cluster
 
 from minikube_py.client.kubeconfig import load_kubeconfig
 from minikube_py.client.rest import ApiClient
 from minikube_py.reconcilers.replication import REPLICATION_CONTROLLERS, ReplicaController
-from minikube_py.testing import RunningServer, eventually
+from minikube_py.testing import ServerEndpoint, eventually
 
 Obj = dict[str, Any]
 NODES = ["n1", "n2", "n3"]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with server_with_fake_nodes(tmp_path_factory.mktemp("replication") / "data", NODES) as (running, _):
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerEndpoint]:
+    with in_process_cluster(tmp_path_factory.mktemp("replication") / "data", NODES) as (running, _):
         yield running
 
 
 @pytest.fixture
-def ns(server: RunningServer, request: pytest.FixtureRequest) -> str:
+def ns(server: ServerEndpoint, request: pytest.FixtureRequest) -> str:
     name = re.sub(r"[^a-z0-9]+", "-", request.node.name.removeprefix("test_").lower()).strip("-")[:50]
     server.kubectl("create", "namespace", name)
     return name
@@ -51,15 +51,15 @@ def stays(check: Callable[[], bool], what: str, seconds: float = 3.0) -> None:
         time.sleep(0.2)
 
 
-def kubectl(server: RunningServer, ns: str, *args: str, input: str | None = None) -> str:
+def kubectl(server: ServerEndpoint, ns: str, *args: str, input: str | None = None) -> str:
     return server.kubectl("-n", ns, *args, input=input).stdout
 
 
-def apply(server: RunningServer, ns: str, manifest: Obj) -> None:
+def apply(server: ServerEndpoint, ns: str, manifest: Obj) -> None:
     kubectl(server, ns, "apply", "-f", "-", input=json.dumps(manifest))
 
 
-def get(server: RunningServer, path: str) -> Obj:
+def get(server: ServerEndpoint, path: str) -> Obj:
     status, body = server.request("GET", path)
     assert status == 200, body
     result: Obj = body
@@ -91,13 +91,13 @@ def rs(name: str, replicas: int, app: str, **spec: Any) -> Obj:
     }
 
 
-def pods(server: RunningServer, ns: str, app: str | None = None) -> list[Obj]:
+def pods(server: ServerEndpoint, ns: str, app: str | None = None) -> list[Obj]:
     query = f"?labelSelector=app%3D{app}" if app else ""
     items: list[Obj] = get(server, f"/api/v1/namespaces/{ns}/pods{query}")["items"]
     return items
 
 
-def active(server: RunningServer, ns: str, app: str) -> list[Obj]:
+def active(server: ServerEndpoint, ns: str, app: str) -> list[Obj]:
     return [
         p
         for p in pods(server, ns, app)
@@ -106,7 +106,7 @@ def active(server: RunningServer, ns: str, app: str) -> list[Obj]:
     ]
 
 
-def running(server: RunningServer, ns: str, app: str, count: int) -> list[Obj] | None:
+def running(server: ServerEndpoint, ns: str, app: str, count: int) -> list[Obj] | None:
     """The app's pods once exactly ``count`` exist, all bound and Running, and nothing else is left."""
     found = pods(server, ns, app)
     done = len(found) == count and all(
@@ -118,17 +118,17 @@ def running(server: RunningServer, ns: str, app: str, count: int) -> list[Obj] |
     return found if done else None
 
 
-def wait_running(server: RunningServer, ns: str, app: str, count: int) -> list[Obj]:
+def wait_running(server: ServerEndpoint, ns: str, app: str, count: int) -> list[Obj]:
     found: list[Obj] = eventually(lambda: running(server, ns, app, count), f"{count} running {app} pods")
     return found
 
 
-def row(server: RunningServer, ns: str, resource: str, name: str) -> list[str]:
+def row(server: ServerEndpoint, ns: str, resource: str, name: str) -> list[str]:
     """``NAME DESIRED CURRENT READY AGE`` of ``kubectl get``, without the age."""
     return kubectl(server, ns, "get", resource, name, "--no-headers").split()[:4]
 
 
-def events(server: RunningServer, ns: str, reason: str) -> list[Obj]:
+def events(server: ServerEndpoint, ns: str, reason: str) -> list[Obj]:
     items = get(server, f"/api/v1/namespaces/{ns}/events")["items"]
     return [e for e in items if e.get("reason") == reason]
 
@@ -165,7 +165,7 @@ def second_controller(kubeconfig: Path) -> Iterator[None]:
 # ------------------------------------------------------------------------------ tests
 
 
-def test_rc_spreads_six_pods_over_three_nodes(server: RunningServer, ns: str) -> None:
+def test_rc_spreads_six_pods_over_three_nodes(server: ServerEndpoint, ns: str) -> None:
     apply(server, ns, rc("web", 6, "web"))
     found = wait_running(server, ns, "web", 6)
     per_node = Counter(p["spec"]["nodeName"] for p in found)
@@ -187,7 +187,7 @@ def test_rc_spreads_six_pods_over_three_nodes(server: RunningServer, ns: str) ->
     assert all(e["involvedObject"]["kind"] == "ReplicationController" for e in events(server, ns, "SuccessfulCreate"))
 
 
-def test_deleted_pod_is_replaced(server: RunningServer, ns: str) -> None:
+def test_deleted_pod_is_replaced(server: ServerEndpoint, ns: str) -> None:
     apply(server, ns, rc("web", 3, "web"))
     victim = wait_running(server, ns, "web", 3)[0]["metadata"]["name"]
     kubectl(server, ns, "delete", "pod", victim)
@@ -196,7 +196,7 @@ def test_deleted_pod_is_replaced(server: RunningServer, ns: str) -> None:
     stays(lambda: len(pods(server, ns, "web")) == 3, "exactly 3 pods after the replacement")
 
 
-def test_kubectl_scale_up_and_down(server: RunningServer, ns: str) -> None:
+def test_kubectl_scale_up_and_down(server: ServerEndpoint, ns: str) -> None:
     apply(server, ns, rc("web", 2, "web"))
     wait_running(server, ns, "web", 2)
     kubectl(server, ns, "scale", "rc", "web", "--replicas=5")
@@ -210,7 +210,7 @@ def test_kubectl_scale_up_and_down(server: RunningServer, ns: str) -> None:
     assert deleted == {f"Deleted pod: {name}" for name in before - after}
 
 
-def test_rapid_scaling_settles_on_the_last_value(server: RunningServer, ns: str) -> None:
+def test_rapid_scaling_settles_on_the_last_value(server: ServerEndpoint, ns: str) -> None:
     apply(server, ns, rc("web", 1, "web"))
     wait_running(server, ns, "web", 1)
     for replicas in (10, 3, 8):
@@ -219,7 +219,7 @@ def test_rapid_scaling_settles_on_the_last_value(server: RunningServer, ns: str)
     stays(lambda: len(pods(server, ns, "web")) == 8, "exactly 8 pods")
 
 
-def test_two_controller_instances_converge(server: RunningServer, ns: str) -> None:
+def test_two_controller_instances_converge(server: ServerEndpoint, ns: str) -> None:
     with second_controller(server.kubeconfig):
         apply(server, ns, rc("web", 4, "web"))
         wait_running(server, ns, "web", 4)
@@ -229,14 +229,14 @@ def test_two_controller_instances_converge(server: RunningServer, ns: str) -> No
         stays(lambda: len(pods(server, ns, "web")) == 7, "exactly 7 pods with two controllers")
 
 
-def test_background_delete_removes_the_pods(server: RunningServer, ns: str) -> None:
+def test_background_delete_removes_the_pods(server: ServerEndpoint, ns: str) -> None:
     apply(server, ns, rc("web", 3, "web"))
     wait_running(server, ns, "web", 3)
     kubectl(server, ns, "delete", "rc", "web")
     eventually(lambda: not pods(server, ns, "web"), "the pods to go with their RC")
 
 
-def test_orphaned_pods_are_adopted_by_a_new_rc(server: RunningServer, ns: str) -> None:
+def test_orphaned_pods_are_adopted_by_a_new_rc(server: ServerEndpoint, ns: str) -> None:
     apply(server, ns, rc("web", 3, "web"))
     original = {p["metadata"]["uid"] for p in wait_running(server, ns, "web", 3)}
     kubectl(server, ns, "delete", "rc", "web", "--cascade=orphan")
@@ -252,7 +252,7 @@ def test_orphaned_pods_are_adopted_by_a_new_rc(server: RunningServer, ns: str) -
     assert len(events(server, ns, "SuccessfulCreate")) == 3  # the first RC's creates, none since
 
 
-def test_adoption_fills_up_and_scales_down_orphans(server: RunningServer, ns: str) -> None:
+def test_adoption_fills_up_and_scales_down_orphans(server: ServerEndpoint, ns: str) -> None:
     """Orphans count towards replicas as soon as they are adopted: two orphans and replicas 1
     leave one of them, replicas 3 adds one pod."""
     for name in ("orphan-a", "orphan-b"):
@@ -274,7 +274,7 @@ def test_adoption_fills_up_and_scales_down_orphans(server: RunningServer, ns: st
     assert survivor["metadata"]["name"] in {p["metadata"]["name"] for p in wait_running(server, ns, "web", 3)}
 
 
-def test_relabelled_pod_is_released_and_replaced(server: RunningServer, ns: str) -> None:
+def test_relabelled_pod_is_released_and_replaced(server: ServerEndpoint, ns: str) -> None:
     apply(server, ns, rs("web", 2, "web"))
     victim = wait_running(server, ns, "web", 2)[0]["metadata"]["name"]
     kubectl(server, ns, "label", "pod", victim, "app=elsewhere", "--overwrite")
@@ -283,7 +283,7 @@ def test_relabelled_pod_is_released_and_replaced(server: RunningServer, ns: str)
     assert [p["metadata"]["name"] for p in released] == [victim]
 
 
-def test_replicaset_status_scale_and_min_ready_seconds(server: RunningServer, ns: str) -> None:
+def test_replicaset_status_scale_and_min_ready_seconds(server: ServerEndpoint, ns: str) -> None:
     apply(server, ns, rs("api", 3, "api", minReadySeconds=4))
     wait_running(server, ns, "api", 3)  # a fake node writes a started pod Running and Ready at once
     ready_at = time.monotonic()
@@ -298,7 +298,7 @@ def test_replicaset_status_scale_and_min_ready_seconds(server: RunningServer, ns
     eventually(lambda: row(server, ns, "rs", "api") == ["api", "1", "1", "1"], "kubectl get rs to show 1 1 1")
 
 
-def test_failed_creates_set_replica_failure_until_fixed(server: RunningServer, ns: str) -> None:
+def test_failed_creates_set_replica_failure_until_fixed(server: ServerEndpoint, ns: str) -> None:
     apply(server, ns, rc("broken", 2, "broken", finalizers=["not a finalizer!"]))
     path = f"/api/v1/namespaces/{ns}/replicationcontrollers/broken"
     condition = eventually(

@@ -9,17 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_nodes import fake_nodes, server_with_fake_nodes
+from fake_nodes import fake_nodes, in_process_cluster
 
-from minikube_py.testing import RunningServer, eventually
+from minikube_py.testing import ServerEndpoint, eventually
 
 NODES = ["n1", "n2", "n3"]
 PREEMPTION_NOT_HELPFUL = "preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with server_with_fake_nodes(
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerEndpoint]:
+    with in_process_cluster(
         tmp_path_factory.mktemp("scheduler") / "data", NODES, cpu=2, memory="4Gi", labels={"n2": {"disk": "ssd"}}
     ) as (running, _):
         yield running
@@ -31,7 +31,7 @@ def pod_manifest(name: str, *, cpu: str = "100m", host_port: int | None = None, 
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {"containers": [container], **spec}}
 
 
-def apply(server: RunningServer, namespace: str, *manifests: dict[str, Any]) -> None:
+def apply(server: ServerEndpoint, namespace: str, *manifests: dict[str, Any]) -> None:
     server.kubectl(
         "apply",
         "-n",
@@ -42,17 +42,17 @@ def apply(server: RunningServer, namespace: str, *manifests: dict[str, Any]) -> 
     )
 
 
-def pods(server: RunningServer, namespace: str) -> dict[str, dict[str, Any]]:
+def pods(server: ServerEndpoint, namespace: str) -> dict[str, dict[str, Any]]:
     status, body = server.request("GET", f"/api/v1/namespaces/{namespace}/pods")
     assert status == 200, body
     return {p["metadata"]["name"]: p for p in body["items"]}
 
 
-def node_of(server: RunningServer, namespace: str) -> Callable[[str], str | None]:
+def node_of(server: ServerEndpoint, namespace: str) -> Callable[[str], str | None]:
     return lambda name: pods(server, namespace)[name]["spec"].get("nodeName")
 
 
-def all_bound(server: RunningServer, namespace: str, count: int) -> dict[str, str]:
+def all_bound(server: ServerEndpoint, namespace: str, count: int) -> dict[str, str]:
     def check() -> dict[str, str] | None:
         placed = {name: p["spec"].get("nodeName") for name, p in pods(server, namespace).items()}
         return placed if len(placed) == count and all(placed.values()) else None  # type: ignore[return-value]
@@ -60,12 +60,12 @@ def all_bound(server: RunningServer, namespace: str, count: int) -> dict[str, st
     return eventually(check, what=f"{count} pods bound in {namespace}")
 
 
-def scheduled_condition(server: RunningServer, namespace: str, name: str) -> dict[str, Any] | None:
+def scheduled_condition(server: ServerEndpoint, namespace: str, name: str) -> dict[str, Any] | None:
     conditions = (pods(server, namespace)[name].get("status") or {}).get("conditions") or []
     return next((c for c in conditions if c["type"] == "PodScheduled"), None)
 
 
-def wait_unschedulable(server: RunningServer, namespace: str, name: str, message: str) -> None:
+def wait_unschedulable(server: ServerEndpoint, namespace: str, name: str, message: str) -> None:
     def check() -> bool:
         condition = scheduled_condition(server, namespace, name)
         return condition is not None and condition["status"] == "False" and condition.get("message") == message
@@ -79,7 +79,7 @@ def wait_unschedulable(server: RunningServer, namespace: str, name: str, message
 
 
 @pytest.fixture
-def namespace(server: RunningServer, request: pytest.FixtureRequest) -> Iterator[str]:
+def namespace(server: ServerEndpoint, request: pytest.FixtureRequest) -> Iterator[str]:
     """A namespace per test, emptied afterwards so no test's pods take room from the next."""
     name = request.node.name.removeprefix("test_").replace("_", "-")[:40].strip("-")
     server.kubectl("create", "namespace", name)
@@ -88,7 +88,7 @@ def namespace(server: RunningServer, request: pytest.FixtureRequest) -> Iterator
     eventually(lambda: not pods(server, name), what=f"pods in {name} to go")
 
 
-def test_pods_spread_over_the_nodes_and_get_a_scheduled_event(server: RunningServer, namespace: str) -> None:
+def test_pods_spread_over_the_nodes_and_get_a_scheduled_event(server: ServerEndpoint, namespace: str) -> None:
     apply(server, namespace, *(pod_manifest(f"web-{i}") for i in range(6)))
     placed = all_bound(server, namespace, 6)
     assert Counter(placed.values()) == {"n1": 2, "n2": 2, "n3": 2}
@@ -99,7 +99,7 @@ def test_pods_spread_over_the_nodes_and_get_a_scheduled_event(server: RunningSer
     assert f"Successfully assigned {namespace}/web-0 to {placed['web-0']}" in messages
 
 
-def test_a_tainted_node_gets_no_new_pods(server: RunningServer, namespace: str) -> None:
+def test_a_tainted_node_gets_no_new_pods(server: ServerEndpoint, namespace: str) -> None:
     server.kubectl("taint", "nodes", "n1", "dedicated=infra:NoSchedule")
     try:
         apply(server, namespace, *(pod_manifest(f"app-{i}") for i in range(6)))
@@ -117,7 +117,7 @@ def test_a_tainted_node_gets_no_new_pods(server: RunningServer, namespace: str) 
         server.kubectl("taint", "nodes", "n1", "dedicated-")
 
 
-def test_pods_with_the_same_host_port_never_share_a_node(server: RunningServer, namespace: str) -> None:
+def test_pods_with_the_same_host_port_never_share_a_node(server: ServerEndpoint, namespace: str) -> None:
     server.kubectl("cordon", "n3")  # two nodes left for three pods wanting port 8080
     try:
         apply(server, namespace, *(pod_manifest(f"hp-{i}", host_port=8080) for i in range(2)))
@@ -142,7 +142,7 @@ def test_pods_with_the_same_host_port_never_share_a_node(server: RunningServer, 
     assert eventually(lambda: node_of(server, namespace)("hp-2")) == "n3"
 
 
-def test_node_selector(server: RunningServer, namespace: str) -> None:
+def test_node_selector(server: ServerEndpoint, namespace: str) -> None:
     apply(
         server,
         namespace,
@@ -160,7 +160,7 @@ def test_node_selector(server: RunningServer, namespace: str) -> None:
 
 
 def test_insufficient_cpu_keeps_a_pod_pending_until_a_node_with_room_comes(
-    server: RunningServer, namespace: str, tmp_path: Path
+    server: ServerEndpoint, namespace: str, tmp_path: Path
 ) -> None:
     apply(server, namespace, pod_manifest("big", cpu="3"))
     message = f"0/3 nodes are available: 3 Insufficient cpu. {PREEMPTION_NOT_HELPFUL}"

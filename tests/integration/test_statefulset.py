@@ -10,19 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_nodes import server_with_fake_nodes
+from fake_nodes import in_process_cluster
 
 from minikube_py.model.history import revision_hash
-from minikube_py.testing import RunningServer, eventually
+from minikube_py.testing import ServerEndpoint, eventually
 
 Obj = dict[str, Any]
 NS = "default"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerEndpoint]:
     data = tmp_path_factory.mktemp("statefulset") / "data"
-    with server_with_fake_nodes(data, ["sts-n1", "sts-n2"]) as (running, _):
+    with in_process_cluster(data, ["sts-n1", "sts-n2"]) as (running, _):
         yield running
 
 
@@ -44,27 +44,27 @@ def manifest(name: str, replicas: int = 3, image: str = "web:v1", **spec: Any) -
     }
 
 
-def apply(server: RunningServer, obj: Obj) -> None:
+def apply(server: ServerEndpoint, obj: Obj) -> None:
     server.kubectl("-n", NS, "apply", "-f", "-", input=json.dumps(obj))
 
 
-def get(server: RunningServer, path: str) -> Obj:
+def get(server: ServerEndpoint, path: str) -> Obj:
     code, body = server.request("GET", path)
     assert code == 200, body
     return dict(body)
 
 
-def sts(server: RunningServer, name: str) -> Obj:
+def sts(server: ServerEndpoint, name: str) -> Obj:
     return get(server, f"/apis/apps/v1/namespaces/{NS}/statefulsets/{name}")
 
 
-def pods_of(server: RunningServer, name: str) -> dict[str, Obj]:
+def pods_of(server: ServerEndpoint, name: str) -> dict[str, Obj]:
     """The live pods of set ``name`` by pod name."""
     body = get(server, f"/api/v1/namespaces/{NS}/pods?labelSelector=app%3D{name}")
     return {p["metadata"]["name"]: p for p in body["items"] if not p["metadata"].get("deletionTimestamp")}
 
 
-def ready(server: RunningServer, name: str, names: set[str]) -> dict[str, Obj] | None:
+def ready(server: ServerEndpoint, name: str, names: set[str]) -> dict[str, Obj] | None:
     pods = pods_of(server, name)
     if set(pods) != names:
         return None
@@ -75,12 +75,12 @@ def ready(server: RunningServer, name: str, names: set[str]) -> dict[str, Obj] |
     return pods if ok else None
 
 
-def revisions(server: RunningServer, selector: str) -> dict[int, Obj]:
+def revisions(server: ServerEndpoint, selector: str) -> dict[int, Obj]:
     body = get(server, f"/apis/apps/v1/namespaces/{NS}/controllerrevisions?labelSelector={selector}")
     return {r["revision"]: r for r in body["items"]}
 
 
-def pods_in_event_order(server: RunningServer, name: str, reason: str) -> list[str]:
+def pods_in_event_order(server: ServerEndpoint, name: str, reason: str) -> list[str]:
     """The pod names of the set's events of ``reason`` in the order they were written (each is
     written once, so its resourceVersion, a store revision, orders them)."""
     body = get(server, f"/api/v1/namespaces/{NS}/events?fieldSelector=involvedObject.name%3D{name}")
@@ -88,7 +88,7 @@ def pods_in_event_order(server: RunningServer, name: str, reason: str) -> list[s
     return [e["message"].split()[2] for e in events if e["reason"] == reason]
 
 
-def test_ordered_identities_rolling_update_history_and_undo(server: RunningServer) -> None:
+def test_ordered_identities_rolling_update_history_and_undo(server: ServerEndpoint) -> None:
     apply(server, manifest("web"))
     server.kubectl("-n", NS, "rollout", "status", "statefulset/web", "--timeout=60s")
     pods = eventually(lambda: ready(server, "web", {"web-0", "web-1", "web-2"}), what="three ready pods")
@@ -166,7 +166,7 @@ def test_ordered_identities_rolling_update_history_and_undo(server: RunningServe
     assert sts(server, "web")["status"]["currentRevision"] == revision
 
 
-def test_scaling_is_ordered_and_deleted_pods_come_back_with_their_names(server: RunningServer) -> None:
+def test_scaling_is_ordered_and_deleted_pods_come_back_with_their_names(server: ServerEndpoint) -> None:
     apply(server, manifest("db", replicas=2))
     eventually(lambda: ready(server, "db", {"db-0", "db-1"}), what="two pods")
     old_uid = pods_of(server, "db")["db-1"]["metadata"]["uid"]
@@ -214,7 +214,7 @@ def test_scaling_is_ordered_and_deleted_pods_come_back_with_their_names(server: 
     assert (scale["spec"]["replicas"], scale["status"]["selector"]) == (1, "app=db")
 
 
-def test_parallel_and_on_delete(server: RunningServer) -> None:
+def test_parallel_and_on_delete(server: ServerEndpoint) -> None:
     apply(server, manifest("par", replicas=3, podManagementPolicy="Parallel", updateStrategy={"type": "OnDelete"}))
     eventually(lambda: ready(server, "par", {"par-0", "par-1", "par-2"}), what="three pods")
     server.kubectl("-n", NS, "set", "image", "sts/par", "c=web:v2")
@@ -243,7 +243,7 @@ def test_parallel_and_on_delete(server: RunningServer) -> None:
     assert "only available for RollingUpdate strategy type" in out.stderr
 
 
-def test_invalid_statefulsets_are_refused_with_causes(server: RunningServer) -> None:
+def test_invalid_statefulsets_are_refused_with_causes(server: ServerEndpoint) -> None:
     bad = manifest("bad", podManagementPolicy="Sometimes")
     bad["spec"]["selector"] = {"matchLabels": {"app": "other"}}
     bad["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = [{"name": "nope", "mountPath": "/d"}]
@@ -282,7 +282,7 @@ def test_invalid_statefulsets_are_refused_with_causes(server: RunningServer) -> 
     assert code == 422 and "updates to statefulset spec for fields other than" in body["message"], body
 
 
-def test_daemonset_history_and_undo(server: RunningServer, tmp_path: Path) -> None:
+def test_daemonset_history_and_undo(server: ServerEndpoint, tmp_path: Path) -> None:
     ds = {
         "apiVersion": "apps/v1",
         "kind": "DaemonSet",
@@ -317,7 +317,7 @@ def test_daemonset_history_and_undo(server: RunningServer, tmp_path: Path) -> No
     assert {f"agent-{h}" for h in hashes} == {first["metadata"]["name"]}
 
 
-def claims(server: RunningServer, selector: str) -> dict[str, Obj]:
+def claims(server: ServerEndpoint, selector: str) -> dict[str, Obj]:
     body = get(server, f"/api/v1/namespaces/{NS}/persistentvolumeclaims?labelSelector={selector}")
     return {c["metadata"]["name"]: c for c in body["items"] if not c["metadata"].get("deletionTimestamp")}
 
@@ -338,7 +338,7 @@ def with_claims(name: str, replicas: int, **spec: Any) -> Obj:
     return obj
 
 
-def test_claims_are_made_per_pod_kept_and_reattached(server: RunningServer) -> None:
+def test_claims_are_made_per_pod_kept_and_reattached(server: ServerEndpoint) -> None:
     apply(server, with_claims("kept", 3))
     pods = eventually(lambda: ready(server, "kept", {"kept-0", "kept-1", "kept-2"}), what="three pods")
     made = claims(server, "claim%3Dkept")
@@ -375,7 +375,7 @@ def test_claims_are_made_per_pod_kept_and_reattached(server: RunningServer) -> N
     assert sorted(claims(server, "claim%3Dkept")) == sorted(uids)
 
 
-def test_retention_policy_delete_also_when_set_later(server: RunningServer) -> None:
+def test_retention_policy_delete_also_when_set_later(server: ServerEndpoint) -> None:
     apply(server, with_claims("gone", 2))
     eventually(lambda: ready(server, "gone", {"gone-0", "gone-1"}), what="two pods")
     assert sorted(claims(server, "claim%3Dgone")) == ["data-gone-0", "data-gone-1"]
@@ -404,7 +404,7 @@ def test_retention_policy_delete_also_when_set_later(server: RunningServer) -> N
     eventually(lambda: not claims(server, "claim%3Dgone"), what="the claims gone with the set")
 
 
-def test_a_set_recreated_after_an_orphaning_delete_adopts_the_pods(server: RunningServer) -> None:
+def test_a_set_recreated_after_an_orphaning_delete_adopts_the_pods(server: ServerEndpoint) -> None:
     apply(server, manifest("adopt", replicas=2))
     pods = eventually(lambda: ready(server, "adopt", {"adopt-0", "adopt-1"}), what="two pods")
     uids = {n: p["metadata"]["uid"] for n, p in pods.items()}
@@ -430,7 +430,7 @@ def test_a_set_recreated_after_an_orphaning_delete_adopts_the_pods(server: Runni
     assert sts(server, "adopt")["status"]["currentRevision"] == adopted[1]["metadata"]["name"]
 
 
-def test_a_pending_pod_gets_its_missing_claim(server: RunningServer) -> None:
+def test_a_pending_pod_gets_its_missing_claim(server: ServerEndpoint) -> None:
     """A pod waiting for a claim nobody made (here an orphan the set adopts) gets it from the set."""
     obj = with_claims("late", 1)
     orphan = {
@@ -456,7 +456,7 @@ def test_a_pending_pod_gets_its_missing_claim(server: RunningServer) -> None:
     assert sorted(claims(server, "claim%3Dlate")) == ["data-late-0"]
 
 
-def test_a_foreign_revision_holding_the_name_bumps_the_collision_count(server: RunningServer) -> None:
+def test_a_foreign_revision_holding_the_name_bumps_the_collision_count(server: ServerEndpoint) -> None:
     obj = manifest("clash", replicas=1)
     code, dry = server.request("POST", f"/apis/apps/v1/namespaces/{NS}/statefulsets?dryRun=All", obj)
     assert code == 201, dry
