@@ -61,6 +61,7 @@ def spec(annotations: dict[str, str]) -> ContainerSpec:
     return ContainerSpec(name="c", image="app:1", labels={}, annotations=annotations)
 
 
+@pytest.mark.usefixtures("virtual_time")  # scripted run times pass on the loop's clock
 async def test_annotated_containers_exit_after_their_run_time_with_their_code() -> None:
     runtime = FakeRuntime()
     failing = await runtime.create_container(spec({RUN_SECONDS: "0.05", EXIT_CODE: "3"}))
@@ -82,6 +83,7 @@ async def test_a_script_the_runtime_cannot_act_out_is_refused() -> None:
         await FakeRuntime().create_container(spec({RUN_SECONDS: "1", EXIT_CODE: "1.5"}))
 
 
+@pytest.mark.usefixtures("virtual_time")  # scripted run times pass on the loop's clock
 async def test_a_removed_container_does_not_exit_later() -> None:
     runtime = FakeRuntime()
     cid = await runtime.create_container(spec({RUN_SECONDS: "0.05"}))

@@ -189,6 +189,7 @@ async def slow_to_stop(stopping: asyncio.Event) -> None:
         await asyncio.sleep(0.2)  # cleans up for a while after being cancelled
 
 
+@pytest.mark.usefixtures("virtual_time")  # the worker's slow clean-up takes no real time
 async def test_cancel_and_wait_keeps_a_cancellation_of_its_caller() -> None:
     stopping = asyncio.Event()
     worker = asyncio.create_task(slow_to_stop(stopping))

@@ -548,6 +548,7 @@ async def test_the_informer_confirms_and_releases_placements() -> None:
     assert scheduler.node_infos["a"].cpu == 0
 
 
+@pytest.mark.usefixtures("virtual_time")  # the back-off passes on the loop's clock, at once
 async def test_unschedulable_pods_wait_for_a_change_then_retry_after_their_back_off() -> None:
     scheduler, client = scheduler_with(make_node("a", cpu="1"))
     feed(scheduler.pods, make_pod("big", cpu="2"))
