@@ -76,8 +76,9 @@ class ApiClient:
     """Use as ``async with ApiClient(config) as api:``; the session (and its connection pool) lives
     as long as the block.
 
-    Like kubectl, credentials are only sent over https: on a plain-http server they would travel in
-    clear text, and pykube serves http only on loopback, anonymously.
+    Like kubectl, credentials are only sent over https (or the server's own Unix socket): on a
+    plain-http server they would travel in clear text, and pykube serves http only on loopback,
+    anonymously.
 
     Several servers of one cluster can stand behind a client (:meth:`set_servers`), as k3s' agent
     load balancer does: requests go to the current one, and when it cannot be connected to, to the
@@ -137,11 +138,15 @@ class ApiClient:
 
     async def __aenter__(self) -> ApiClient:
         headers = {"Accept": "application/json", "User-Agent": self._user_agent}
-        if self.config.is_tls and self.config.token:
+        if self.config.is_private and self.config.token:
             headers["Authorization"] = f"Bearer {self.config.token}"
-        connector = aiohttp.TCPConnector(
-            ssl=self.config.ssl_context() if self.config.is_tls else False, limit=self._connections
-        )
+        connector: aiohttp.BaseConnector
+        if self.config.unix_socket is not None:
+            connector = aiohttp.UnixConnector(self.config.unix_socket, limit=self._connections)
+        else:
+            connector = aiohttp.TCPConnector(
+                ssl=self.config.ssl_context() if self.config.is_tls else False, limit=self._connections
+            )
         self._session = aiohttp.ClientSession(
             connector=connector,
             headers=headers,
