@@ -369,6 +369,15 @@ async def phases(client: ApiClient, server: RunningServer, args: argparse.Namesp
     if args.replicas:
         print(f"\none ReplicaSet of {args.replicas}:")
         await bench_replica_set(client, args.replicas)
+    rss, peak = server_memory(server.process.pid)
+    print(f"\nserver memory with {args.nodes} nodes and their pods: RSS {rss:.0f} MiB (peak {peak:.0f} MiB)")
+
+
+def server_memory(pid: int) -> tuple[float, float]:
+    """The server's resident memory now and at its peak (VmRSS, VmHWM), in MiB."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    rss, peak = (int(fields[name].split()[0]) / 1024 for name in ("VmRSS", "VmHWM"))
+    return rss, peak
 
 
 if __name__ == "__main__":

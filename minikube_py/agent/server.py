@@ -15,7 +15,6 @@ import logging
 import ssl
 import time
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -35,6 +34,7 @@ from minikube_py.agent.runtime.base import (
 from minikube_py.agent.spdy import FLAG_FIN, PING, RST_STREAM, SYN_STREAM, SpdySession
 from minikube_py.agent.stats import NodeStats
 from minikube_py.guard import cancel_and_wait
+from minikube_py.model.times import instant
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ class KubeletServer:
         if request.query.get("sinceSeconds"):
             since = time.time() - int(request.query["sinceSeconds"])
         elif request.query.get("sinceTime"):
-            since = datetime.fromisoformat(request.query["sinceTime"].replace("Z", "+00:00")).timestamp()
+            since = instant(request.query["sinceTime"]).timestamp()
         tail = int(request.query["tailLines"]) if request.query.get("tailLines") else None
         limit = int(request.query["limitBytes"]) if request.query.get("limitBytes") else None
         follow = _flag(request, "follow") and not previous

@@ -12,10 +12,10 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Protocol
 
 from minikube_py.client.rest import resource_path
+from minikube_py.model.times import instant
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -103,7 +103,7 @@ class TokenManager:
         )
         status = answer.get("status") or {}
         now = self._clock()
-        expires = datetime.fromisoformat(status["expirationTimestamp"].replace("Z", "+00:00")).timestamp()
+        expires = instant(status["expirationTimestamp"]).timestamp()
         return _Issued(status["token"], now + RENEW_AT * max(expires - now, 0.0))
 
     def forget(self, pod_uid: str) -> None:

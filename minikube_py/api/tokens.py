@@ -36,7 +36,7 @@ from minikube_py.model.serviceaccounts import (
     parse_token_request,
     token_claims,
 )
-from minikube_py.model.times import rfc3339
+from minikube_py.model.times import instant, rfc3339
 from minikube_py.pki import write_file
 
 Obj = dict[str, Any]
@@ -289,4 +289,4 @@ def _deleted_before(timestamp: str | None, now: float) -> bool:
     """A pod being deleted still holds its token until its deletion time, as in Kubernetes."""
     if not timestamp:
         return False
-    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp() < now
+    return instant(timestamp).timestamp() < now

@@ -38,10 +38,19 @@ class ClientConfig:
     client_key_pem: bytes | None = None
     namespace: str = "default"
     insecure: bool = False
+    #: reach ``server`` through this Unix socket instead (an abstract name starts with NUL): the
+    #: server's own parts use one, a channel no one can listen in on, so the token goes over it as over
+    #: TLS, without paying for encryption between two ends of one process
+    unix_socket: str | None = None
 
     @property
     def is_tls(self) -> bool:
         return self.server.startswith("https://")
+
+    @property
+    def is_private(self) -> bool:
+        """Whether credentials may travel over this channel: TLS, or a local socket."""
+        return self.is_tls or self.unix_socket is not None
 
     def ssl_context(self) -> ssl.SSLContext:
         """Trust the configured CA only (the system store when none is given), present the client

@@ -82,8 +82,9 @@ class ApiClient:
     client closes only what it made. The client's headers and timeout go with every request, so an
     injected session needs no defaults of its own.
 
-    Like kubectl, credentials are only sent over https: on a plain-http server they would travel in
-    clear text, and pykube serves http only on loopback, anonymously.
+    Like kubectl, credentials are only sent over https (or the server's own Unix socket): on a
+    plain-http server they would travel in clear text, and pykube serves http only on loopback,
+    anonymously.
 
     Several servers of one cluster can stand behind a client (:meth:`set_servers`), as k3s' agent
     load balancer does: requests go to the current one, and when it cannot be connected to, to the
@@ -116,7 +117,7 @@ class ApiClient:
         self._given_connector = connector
         #: headers of every request, sent per request so that an injected session carries them too
         self._headers = {"Accept": "application/json", "User-Agent": user_agent}
-        if config.is_tls and config.token:
+        if config.is_private and config.token:
             self._headers["Authorization"] = f"Bearer {config.token}"
         self._servers = [config.server]
         self._current = 0
@@ -156,9 +157,7 @@ class ApiClient:
         if self._given_session is not None:
             self._session = self._given_session
             return self
-        connector = self._given_connector or aiohttp.TCPConnector(
-            ssl=self.config.ssl_context() if self.config.is_tls else False, limit=self._connections
-        )
+        connector = self._given_connector or self._own_connector()
         self._session = aiohttp.ClientSession(
             connector=connector,
             connector_owner=self._given_connector is None,
@@ -166,6 +165,13 @@ class ApiClient:
             trace_configs=self._trace_configs or None,
         )
         return self
+
+    def _own_connector(self) -> aiohttp.BaseConnector:
+        if self.config.unix_socket is not None:
+            return aiohttp.UnixConnector(self.config.unix_socket, limit=self._connections)
+        return aiohttp.TCPConnector(
+            ssl=self.config.ssl_context() if self.config.is_tls else False, limit=self._connections
+        )
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

@@ -17,6 +17,8 @@ import ipaddress
 from datetime import datetime, timedelta
 from typing import Any
 
+from minikube_py.model.times import instant
+
 Obj = dict[str, Any]
 
 NAMESPACE = "kube-system"
@@ -61,7 +63,7 @@ def live_servers(leases: list[Obj], now: datetime) -> list[tuple[str, int]]:
         try:
             ip = str(ipaddress.ip_address(annotations[ADDRESS_ANNOTATION]))
             port = int(annotations[PORT_ANNOTATION])
-            renewed = datetime.fromisoformat(str(spec["renewTime"]).replace("Z", "+00:00"))
+            renewed = instant(str(spec["renewTime"]))
             expires = renewed + timedelta(seconds=int(spec["leaseDurationSeconds"]))
         except (KeyError, ValueError, TypeError):
             continue

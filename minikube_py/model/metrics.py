@@ -18,7 +18,7 @@ from fractions import Fraction
 from typing import Any
 
 from minikube_py.model.quantity import Format, format_quantity
-from minikube_py.model.times import rfc3339
+from minikube_py.model.times import instant, rfc3339
 
 Obj = dict[str, Any]
 GROUP = "metrics.k8s.io"
@@ -229,7 +229,7 @@ class NodeScrape:
 def _reading(cpu: Obj | None, memory: Obj | None, started: str = "") -> Reading | None:
     if not cpu or not memory or "usageCoreNanoSeconds" not in cpu or "workingSetBytes" not in memory:
         return None
-    when = datetime.fromisoformat(str(cpu["time"]).replace("Z", "+00:00"))
+    when = instant(str(cpu["time"]))
     micros = (when - _EPOCH) // timedelta(microseconds=1)
     return Reading(micros, int(cpu["usageCoreNanoSeconds"]), int(memory["workingSetBytes"]), started)
 

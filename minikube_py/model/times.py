@@ -33,8 +33,12 @@ def rfc3339_nano(when: datetime) -> str:
 
 def parse_time(value: str | None) -> datetime | None:
     """An RFC 3339 ``Time``/``MicroTime`` as an aware datetime (None when unset)."""
-    if not value:
-        return None
+    return instant(value) if value else None
+
+
+def instant(value: str) -> datetime:
+    """A time that must be there (a lease's renewal, a token's expiry, a log's ``sinceTime``) as an
+    aware datetime; ValueError when it is empty or not RFC 3339, for the caller to refuse or skip."""
     parsed = datetime.fromisoformat(value)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 

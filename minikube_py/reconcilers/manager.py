@@ -45,6 +45,8 @@ class ControllerOptions:
     cluster_cidr: str = "10.244.0.0/16"
     # Prefix length of each node's subnet (kube-controller-manager's --node-cidr-mask-size).
     node_cidr_mask_size: int = DEFAULT_NODE_CIDR_MASK_SIZE
+    # The cluster CA (PEM) published to every namespace as ``kube-root-ca.crt`` for the pods.
+    root_ca_pem: bytes = b""
 
 
 def build_controllers(client: ApiClient, options: ControllerOptions) -> list[Controller]:
@@ -70,6 +72,6 @@ def build_controllers(client: ApiClient, options: ControllerOptions) -> list[Con
         NodeLifecycleController(
             client, grace_period=options.node_monitor_grace_period, eviction_timeout=options.pod_eviction_timeout
         ),
-        ServiceAccountsController(client),
+        ServiceAccountsController(client, options.root_ca_pem),
         ClusterRoleAggregationController(client),
     ]

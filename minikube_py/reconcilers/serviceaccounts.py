@@ -20,9 +20,9 @@ ROOT_CA_CONFIG_MAP = "kube-root-ca.crt"
 class ServiceAccountsController(Controller):
     name = "serviceaccount"
 
-    def __init__(self, client: ApiClient) -> None:
+    def __init__(self, client: ApiClient, ca_pem: bytes) -> None:
         super().__init__(client)
-        self.ca = (client.config.ca_pem or b"").decode()
+        self.ca = ca_pem.decode()
         self.namespaces = self.informer("/api/v1/namespaces")
         self.accounts = self.informer("/api/v1/serviceaccounts")
         self.config_maps = self.informer("/api/v1/configmaps")

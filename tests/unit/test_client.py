@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,7 +170,8 @@ class FakeApi:
 
 
 @contextlib.asynccontextmanager
-async def serve(api: FakeApi, ssl_context: Any = None) -> AsyncIterator[str]:
+async def serve(api: FakeApi, ssl_context: Any = None, unix_socket: str | None = None) -> AsyncIterator[str]:
+    """The fake API on a loopback port (https with ``ssl_context``), or on ``unix_socket``."""
     app = web.Application()
     app.router.add_route("GET", PODS, api.pods)
     app.router.add_route("GET", PODS + "/{name}", api.errors)
@@ -177,11 +179,18 @@ async def serve(api: FakeApi, ssl_context: Any = None) -> AsyncIterator[str]:
     app.router.add_route("*", "/throttled/{n}", api.throttled)
     runner = web.AppRunner(app, shutdown_timeout=1)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
+    site: web.BaseSite
+    if unix_socket is not None:
+        site = web.UnixSite(runner, unix_socket)
+    else:
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
     await site.start()
-    port = runner.addresses[0][1]
     try:
-        yield f"{'https' if ssl_context else 'http'}://127.0.0.1:{port}"
+        yield (
+            "http://local"
+            if unix_socket
+            else f"{'https' if ssl_context else 'http'}://127.0.0.1:{runner.addresses[0][1]}"
+        )
     finally:
         api.release.set()
         await runner.cleanup()
@@ -372,6 +381,17 @@ async def test_a_session_and_a_connector_together_are_refused() -> None:
     async with aiohttp.ClientSession() as session, aiohttp.TCPConnector() as connector:
         with pytest.raises(ValueError, match="a session or a connector"):
             ApiClient(ClientConfig(server="http://x"), session=session, connector=connector)
+
+
+async def test_a_unix_socket_is_private_enough_for_the_token(api: FakeApi) -> None:
+    """The server's own parts reach it over a socket of the process (an abstract name here, as the
+    server's): the token goes with each request, as over TLS."""
+    name = f"\0pykube-test-client-{uuid.uuid4().hex}"
+    async with serve(api, unix_socket=name) as url:
+        config = ClientConfig(server=url, token="sekret", unix_socket=name)
+        async with ApiClient(config) as c:
+            got = await c.get("/echo/version")
+    assert got["authorization"] == "Bearer sekret"
 
 
 # --- watches -----------------------------------------------------------------------------------------
