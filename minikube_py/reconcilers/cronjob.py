@@ -37,10 +37,8 @@ class CronJobController(Controller):
 
     def __init__(self, client: ApiClient) -> None:
         super().__init__(client)
-        self.cronjobs = self.informer("/apis/batch/v1/cronjobs")
-        self.jobs = self.informer("/apis/batch/v1/jobs")
-        self.cronjobs.add_handler(self._on_cronjob)
-        self.jobs.add_handler(self._on_job)
+        self.cronjobs = self.informer("/apis/batch/v1/cronjobs", self.enqueue)
+        self.jobs = self.informer("/apis/batch/v1/jobs", self._on_job)
         self.events = EventRecorder(client, "cronjob-controller")
         #: the keys of the Jobs each CronJob controls, by CronJob key
         self._jobs_of: dict[str, set[str]] = defaultdict(set)
@@ -48,11 +46,6 @@ class CronJobController(Controller):
         self.status_writes = OwnWrites(self.cronjobs)
 
     # ------------------------------------------------------------------------------ handlers
-
-    def _on_cronjob(self, old: Obj | None, new: Obj | None) -> None:
-        obj = new or old
-        assert obj is not None
-        self.queue.add(object_key(obj))
 
     def _on_job(self, old: Obj | None, new: Obj | None) -> None:
         old_owner, owner = _owner_key(old), _owner_key(new)

@@ -34,12 +34,9 @@ class DaemonSetController(Controller):
 
     def __init__(self, client: ApiClient) -> None:
         super().__init__(client)
-        self.daemonsets = self.informer("/apis/apps/v1/daemonsets")
-        self.nodes = self.informer("/api/v1/nodes")
-        self.pods = self.informer("/api/v1/pods")
-        self.daemonsets.add_handler(self._on_daemonset)
-        self.nodes.add_handler(self._on_node)
-        self.pods.add_handler(self._on_pod)
+        self.daemonsets = self.informer("/apis/apps/v1/daemonsets", self._on_daemonset)
+        self.nodes = self.informer("/api/v1/nodes", self._on_node)
+        self.pods = self.informer("/api/v1/pods", self._on_pod)
         self.history = HistoryKeeper(self, "DaemonSet")
         #: the pods each DaemonSet's last pass created and deleted (by uid), and its status writes (by key)
         self.pod_writes, self.status_writes = OwnWrites(self.pods), OwnWrites(self.daemonsets)
@@ -53,9 +50,7 @@ class DaemonSetController(Controller):
             self.pod_writes.forget(old["metadata"].get("uid", ""))
             self._pods_of.pop(old["metadata"].get("uid", ""), None)
             self.history.forget(old["metadata"].get("uid", ""))
-        obj = new or old
-        assert obj is not None
-        self.queue.add(object_key(obj))
+        self.enqueue(old, new)
 
     def _on_node(self, old: Obj | None, new: Obj | None) -> None:
         if old is not None and new is not None and _placement_fields(old) == _placement_fields(new):

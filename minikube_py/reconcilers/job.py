@@ -45,10 +45,8 @@ class JobController(Controller):
 
     def __init__(self, client: ApiClient) -> None:
         super().__init__(client)
-        self.jobs = self.informer("/apis/batch/v1/jobs")
-        self.pods = self.informer("/api/v1/pods")
-        self.jobs.add_handler(self._on_job)
-        self.pods.add_handler(self._on_pod)
+        self.jobs = self.informer("/apis/batch/v1/jobs", self._on_job)
+        self.pods = self.informer("/api/v1/pods", self._on_pod)
         #: the pods each Job's last pass created and deleted (by Job uid), and its status writes (by key)
         self.pod_writes, self.status_writes = OwnWrites(self.pods), OwnWrites(self.jobs)
         self.events = EventRecorder(client, "job-controller")
@@ -61,9 +59,7 @@ class JobController(Controller):
     def _on_job(self, old: Obj | None, new: Obj | None) -> None:
         if new is None and old is not None:
             self.pod_writes.forget(old["metadata"].get("uid", ""))
-        obj = new or old
-        assert obj is not None
-        self.queue.add(object_key(obj))
+        self.enqueue(old, new)
 
     def _on_pod(self, old: Obj | None, new: Obj | None) -> None:
         pod = new or old

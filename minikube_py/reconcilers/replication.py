@@ -114,10 +114,8 @@ class ReplicaController(Controller):
         self.kind = kind
         self.burst = burst
         rt = kind.resource
-        self.owners = self.informer(resource_path(rt.api_version, rt.plural))
-        self.pods = self.informer("/api/v1/pods")
-        self.owners.add_handler(self._on_owner)
-        self.pods.add_handler(self._on_pod)
+        self.owners = self.informer(resource_path(rt.api_version, rt.plural), self._on_owner)
+        self.pods = self.informer("/api/v1/pods", self._on_pod)
         #: the pods each owner's last sync created and deleted, by owner uid
         self.pod_writes = OwnWrites(self.pods)
         self.events = EventRecorder(client, kind.component)

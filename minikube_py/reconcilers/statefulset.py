@@ -44,11 +44,9 @@ class StatefulSetController(Controller):
 
     def __init__(self, client: ApiClient) -> None:
         super().__init__(client)
-        self.sets = self.informer("/apis/apps/v1/statefulsets")
-        self.pods = self.informer("/api/v1/pods")
+        self.sets = self.informer("/apis/apps/v1/statefulsets", self._on_set)
+        self.pods = self.informer("/api/v1/pods", self._on_pod)
         self.claims = self.informer("/api/v1/persistentvolumeclaims")
-        self.sets.add_handler(self._on_set)
-        self.pods.add_handler(self._on_pod)
         self.history = HistoryKeeper(self, "StatefulSet")
         #: the pods each set's last pass created and deleted (by uid), and its status writes (by key)
         self.pod_writes, self.status_writes = OwnWrites(self.pods), OwnWrites(self.sets)
@@ -64,9 +62,7 @@ class StatefulSetController(Controller):
             self.pod_writes.forget(uid)
             self._pods_of.pop(uid, None)
             self.history.forget(uid)
-        obj = new or old
-        assert obj is not None
-        self.queue.add(object_key(obj))
+        self.enqueue(old, new)
 
     def _on_pod(self, old: Obj | None, new: Obj | None) -> None:
         pod = new or old
