@@ -81,6 +81,13 @@ def go_time(value: str | None) -> str:
     return moment.strftime("%a, %d %b %Y %H:%M:%S %z") if moment else ""
 
 
+def controlled_by(w: Text, meta: Obj) -> None:
+    """``Controlled By:  Kind/name`` when an owner reference is the object's controller."""
+    owner = next((o for o in meta.get("ownerReferences") or [] if o.get("controller")), None)
+    if owner is not None:
+        w.line(0, f"Controlled By:\t{owner['kind']}/{owner['name']}")
+
+
 def describe_pod(pod: Obj, events: list[Obj], now: datetime) -> str:
     meta, spec, status = pod["metadata"], pod.get("spec") or {}, pod.get("status") or {}
     w = Text()
@@ -111,9 +118,7 @@ def describe_pod(pod: Obj, events: list[Obj], now: datetime) -> str:
             w.line(1, f"IP:\t{ip['ip']}")
     else:
         w.line(0, "IPs:\t<none>")
-    owner = next((o for o in meta.get("ownerReferences") or [] if o.get("controller")), None)
-    if owner:
-        w.line(0, f"Controlled By:\t{owner['kind']}/{owner['name']}")
+    controlled_by(w, meta)
     statuses = {s["name"]: s for s in status.get("containerStatuses") or []}
     if spec.get("initContainers"):
         init_statuses = {s["name"]: s for s in status.get("initContainerStatuses") or []}

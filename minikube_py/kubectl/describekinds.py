@@ -9,7 +9,7 @@ from datetime import datetime
 from fractions import Fraction
 from typing import Any
 
-from minikube_py.kubectl.describe import Text, conditions_section, events_section, go_time, pod_template
+from minikube_py.kubectl.describe import Text, conditions_section, controlled_by, events_section, go_time, pod_template
 from minikube_py.model.selectors import labels_to_string, selector_to_string
 
 Obj = dict[str, Any]
@@ -21,12 +21,6 @@ def _head(w: Text, meta: Obj, *, namespace: bool = True) -> None:
         w.line(0, f"Namespace:\t{meta.get('namespace', '')}")
     w.map(0, "Labels", meta.get("labels"))
     w.annotations(0, meta.get("annotations"))
-
-
-def _controlled_by(w: Text, meta: Obj) -> None:
-    owner = next((o for o in meta.get("ownerReferences") or [] if o.get("controller")), None)
-    if owner is not None:
-        w.line(0, f"Controlled By:\t{owner['kind']}/{owner['name']}")
 
 
 def pods_status(pods: list[Obj]) -> str:
@@ -164,7 +158,7 @@ def describe_replicas(obj: Obj, pods: list[Obj], events: list[Obj], now: datetim
     )
     w.map(0, "Labels", meta.get("labels"))
     w.annotations(0, meta.get("annotations"))
-    _controlled_by(w, meta)
+    controlled_by(w, meta)
     w.line(0, f"Replicas:\t{status.get('replicas', 0)} current / {spec.get('replicas', 1)} desired")
     w.line(0, f"Pods Status:\t{pods_status(pods)}")
     pod_template(w, spec.get("template") or {})
@@ -202,7 +196,7 @@ def describe_job(job: Obj, events: list[Obj], now: datetime) -> str:
     w.line(0, f"Selector:\t{selector_to_string(spec.get('selector'))}")
     w.map(0, "Labels", meta.get("labels"))
     w.annotations(0, meta.get("annotations"))
-    _controlled_by(w, meta)
+    controlled_by(w, meta)
     w.line(0, f"Parallelism:\t{spec.get('parallelism', 1)}")
     w.line(0, f"Completions:\t{spec['completions'] if spec.get('completions') is not None else '<unset>'}")
     w.line(0, f"Completion Mode:\t{spec.get('completionMode', 'NonIndexed')}")
