@@ -15,7 +15,7 @@ import copy
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
-from minikube_py.client.errors import ApiError, NotFoundError
+from minikube_py.client.errors import NotFoundError
 from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import object_key
 from minikube_py.client.rest import ApiClient, Obj, resource_path
@@ -31,6 +31,7 @@ from minikube_py.model.jobs import (
 )
 from minikube_py.model.podtemplate import controller_of, pod_from_template
 from minikube_py.reconcilers.base import Controller, OwnWrites
+from minikube_py.reconcilers.podcontrol import PodControl
 
 
 def _owner_key(pod: Obj, kind: str) -> str | None:
@@ -50,6 +51,7 @@ class JobController(Controller):
         #: the pods each Job's last pass created and deleted (by Job uid), and its status writes (by key)
         self.pod_writes, self.status_writes = OwnWrites(self.pods), OwnWrites(self.jobs)
         self.events = EventRecorder(client, "job-controller")
+        self.pod_control = PodControl(client, self.events, self.pod_writes)
         self._pods_of: dict[str, set[str]] = defaultdict(set)
         #: UIDs whose tracking finalizer was removed, until the cache shows it gone (per job key)
         self._released: dict[str, set[str]] = defaultdict(set)
@@ -109,7 +111,7 @@ class JobController(Controller):
             released=frozenset(self._released.get(key, ())),
             expectations_met=not self.pod_writes.pending(uid),
         )
-        failures = await self._delete(job, step) + await self._create(job, step)
+        failures = await self.pod_control.delete(job, step.delete) + await self._create(job, step)
         for event_type, reason, message in step.events:
             await self.events.record(job, event_type, reason, message)
         job = await self._write_status(job, step.status)
@@ -130,39 +132,17 @@ class JobController(Controller):
         if failures:
             raise RuntimeError(f"{failures} pod operation(s) for job {key} failed")
 
-    async def _delete(self, job: Obj, step: JobStep) -> int:
-        failures = 0
-        for pod in step.delete:
-            md = pod["metadata"]
-            try:
-                await self.client.delete(resource_path("v1", "pods", md["namespace"], md["name"]))
-            except NotFoundError:
-                continue
-            except ApiError as exc:
-                failures += 1
-                await self.events.record(job, "Warning", "FailedDelete", f"Error deleting: {exc.message}")
-                continue
-            self.pod_writes.deleted(job["metadata"]["uid"], pod)
-            await self.events.record(job, "Normal", "SuccessfulDelete", f"Deleted pod: {md['name']}")
-        return failures
-
     async def _create(self, job: Obj, step: JobStep) -> int:
         created_count = 0
         template = (job.get("spec") or {}).get("template") or {}
-        namespace = job["metadata"]["namespace"]
         for _ in range(step.create):
             pod = pod_from_template(job, template)
             finalizers = pod["metadata"].setdefault("finalizers", [])
             if TRACKING_FINALIZER not in finalizers:
                 finalizers.append(TRACKING_FINALIZER)
-            try:
-                created = await self.client.create(resource_path("v1", "pods", namespace), pod)
-            except ApiError as exc:
-                await self.events.record(job, "Warning", "FailedCreate", f"Error creating: {exc.message}")
+            if not await self.pod_control.create(job, pod):
                 break  # the next attempt comes with the retry's back-off, not in a burst of failures
             created_count += 1
-            self.pod_writes.wrote(job["metadata"]["uid"], created)
-            await self.events.record(job, "Normal", "SuccessfulCreate", f"Created pod: {created['metadata']['name']}")
         missing = step.create - created_count
         if missing:
             active = int(step.status.get("active", 0)) - missing
