@@ -177,22 +177,21 @@ class StatefulSetController(Controller):
             except ApiError as exc:
                 if isinstance(exc, AlreadyExistsError):
                     return 0  # a pod of that name still exists (not ours, or not yet in the cache)
-                await self.events.record(
-                    sts,
-                    "Warning",
-                    "FailedCreate",
-                    f"create Pod {pod['metadata']['name']} in StatefulSet "
-                    f"{sts['metadata']['name']} failed error: {exc.message}",
-                )
+                await self._pod_event(sts, "create", pod, exc)
                 return len(ordinals) - done
             self.pod_writes.wrote(sts["metadata"]["uid"], created)
-            await self.events.record(
-                sts,
-                "Normal",
-                "SuccessfulCreate",
-                f"create Pod {pod['metadata']['name']} in StatefulSet {sts['metadata']['name']} successful",
-            )
+            await self._pod_event(sts, "create", pod)
         return 0
+
+    async def _pod_event(self, sts: Obj, verb: str, pod: Obj, error: ApiError | None = None) -> None:
+        """kube-controller-manager's event for a write of a set's pod: ``create Pod web-0 in
+        StatefulSet web successful``, or a warning that ends ``failed error: <why>``."""
+        subject = f"{verb} Pod {pod['metadata']['name']} in StatefulSet {sts['metadata']['name']}"
+        if error is None:
+            await self.events.record(sts, "Normal", f"Successful{verb.capitalize()}", f"{subject} successful")
+        else:
+            message = f"{subject} failed error: {error.message}"
+            await self.events.record(sts, "Warning", f"Failed{verb.capitalize()}", message)
 
     async def _restore_claims(self, sts: Obj, ordinals: list[int]) -> None:
         """Make the claims of pending pods that are missing (deleted by someone): without them the
@@ -233,20 +232,10 @@ class StatefulSetController(Controller):
             except ApiError as exc:
                 if not isinstance(exc, NotFoundError):
                     failures += 1
-                    await self.events.record(
-                        sts,
-                        "Warning",
-                        "FailedDelete",
-                        f"delete Pod {md['name']} in StatefulSet {sts['metadata']['name']} failed error: {exc.message}",
-                    )
+                    await self._pod_event(sts, "delete", pod, exc)
                 continue
             self.pod_writes.deleted(sts["metadata"]["uid"], pod)
-            await self.events.record(
-                sts,
-                "Normal",
-                "SuccessfulDelete",
-                f"delete Pod {md['name']} in StatefulSet {sts['metadata']['name']} successful",
-            )
+            await self._pod_event(sts, "delete", pod)
         return failures
 
     async def _settle_claim_owners(self, sts: Obj, pods: list[Obj]) -> None:
