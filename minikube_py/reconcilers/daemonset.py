@@ -62,8 +62,8 @@ class DaemonSetController(Controller):
     def _on_pod(self, old: Obj | None, new: Obj | None) -> None:
         pod = new or old
         assert pod is not None
-        ref = controller_of(pod)
-        if ref is None or ref.get("kind") != "DaemonSet":
+        ref = controller_of(pod, "DaemonSet")
+        if ref is None:
             return
         key, owner = object_key(pod), ref.get("uid", "")
         if new is None:

@@ -29,16 +29,9 @@ from minikube_py.model.jobs import (
     plan_job,
     settle_job,
 )
-from minikube_py.model.podtemplate import controller_of, pod_from_template
+from minikube_py.model.podtemplate import controller_key, controller_of, pod_from_template
 from minikube_py.reconcilers.base import Controller, OwnWrites
 from minikube_py.reconcilers.podcontrol import PodControl
-
-
-def _owner_key(pod: Obj, kind: str) -> str | None:
-    ref = controller_of(pod)
-    if ref is None or ref.get("kind") != kind:
-        return None
-    return f"{pod['metadata']['namespace']}/{ref['name']}"
 
 
 class JobController(Controller):
@@ -67,8 +60,7 @@ class JobController(Controller):
         pod = new or old
         assert pod is not None
         key, uid = object_key(pod), pod["metadata"].get("uid", "")
-        old_owner = _owner_key(old, "Job") if old else None
-        owner = _owner_key(new, "Job") if new else None
+        old_owner, owner = controller_key(old, "Job"), controller_key(new, "Job")
         if old_owner and old_owner != owner:
             self._pods_of[old_owner].discard(key)
             self.queue.add(old_owner)

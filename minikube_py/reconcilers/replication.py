@@ -151,8 +151,8 @@ class ReplicaController(Controller):
 
     def _controller_uid(self, pod: Obj | None) -> str | None:
         """The uid of the pod's controller when it is of this controller's kind."""
-        ref = controller_of(pod) if pod is not None else None
-        if ref is None or ref.get("kind") != self.kind.resource.kind:
+        ref = controller_of(pod, self.kind.resource.kind)
+        if ref is None:
             return None
         if ref.get("apiVersion", "").rpartition("/")[0] != self.kind.resource.group:
             return None

@@ -68,7 +68,7 @@ class StatefulSetController(Controller):
         pod = new or old
         assert pod is not None
         key, namespace = object_key(pod), pod["metadata"]["namespace"]
-        old_ref, new_ref = _set_ref(old), _set_ref(new)
+        old_ref, new_ref = controller_of(old, "StatefulSet"), controller_of(new, "StatefulSet")
         if old_ref is not None and (new_ref is None or new_ref.get("uid") != old_ref.get("uid")):
             self._pods_of[old_ref.get("uid", "")].discard(key)  # released, or gone
             self.queue.add(f"{namespace}/{old_ref['name']}")
@@ -264,9 +264,3 @@ class StatefulSetController(Controller):
             return
         written = await self.client.replace(path, {**sts, "status": status})
         self.status_writes.wrote(object_key(sts), written)
-
-
-def _set_ref(pod: Obj | None) -> Obj | None:
-    """The pod's controller reference when a StatefulSet controls it."""
-    ref = controller_of(pod) if pod is not None else None
-    return ref if ref is not None and ref.get("kind") == "StatefulSet" else None
