@@ -54,7 +54,7 @@ from minikube_py.agent.tokens import TokenManager
 from minikube_py.agent.volumes import VolumeError, VolumeManager, claim_sources
 from minikube_py.client.errors import ApiError, ConflictError, NotFoundError
 from minikube_py.client.events import EventRecorder
-from minikube_py.client.informer import Handler, Informer, object_key
+from minikube_py.client.informer import Handler, Handlers, Informer, object_key
 from minikube_py.client.referenced import ReferencedObjects
 from minikube_py.client.rest import ApiClient, resource_path
 from minikube_py.metrics import POD_START_DURATION
@@ -628,7 +628,7 @@ class PodManager:
         self.workers: dict[str, PodWorker] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         #: this manager's handlers on the (maybe shared) informers, removed again by :meth:`close`
-        self._source_handlers: tuple[tuple[Informer | ReferencedObjects, Handler], ...] = (
+        self._source_handlers: tuple[tuple[Handlers, Handler], ...] = (
             (src.secrets, lambda old, new: self._on_source(old or new, "secret")),
             (src.configmaps, lambda old, new: self._on_source(old or new, "configmap")),
             (src.claims, lambda old, new: self._wake_claim_users(object_key(new or old))),

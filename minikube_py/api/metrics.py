@@ -41,7 +41,7 @@ from minikube_py.api.streaming import kubelet_endpoint
 from minikube_py.guard import cancel_and_wait
 from minikube_py.model import errors
 from minikube_py.model import metrics as m
-from minikube_py.model.kinds import by_plural
+from minikube_py.model.kinds import ResourceType, by_plural
 from minikube_py.model.quantity import Format, format_quantity, parse_quantity
 from minikube_py.model.times import rfc3339
 
@@ -242,27 +242,19 @@ class ResourceMetrics:
 
     # ------------------------------------------------------------------------------ HTTP
 
-    async def _nodes_for(self, request: web.Request, name: str | None) -> list[Obj]:
+    async def _objects_for(
+        self, rt: ResourceType, request: web.Request, namespace: str | None, name: str | None
+    ) -> list[Obj]:
+        """The named object (none when it does not exist), or those the request's selectors match."""
         if name is not None:
             try:
-                return [await self._registry.get(self._nodes_rt, None, name)]
+                return [await self._registry.get(rt, namespace, name)]
             except errors.StatusError as exc:
                 if exc.code == 404:
                     return []
                 raise
-        labels, fields = parse_selectors(self._nodes_rt, request.query)
-        return (await self._registry.list(self._nodes_rt, None, labels=labels, field_selector=fields)).items
-
-    async def _pods_for(self, request: web.Request, namespace: str | None, name: str | None) -> list[Obj]:
-        if name is not None:
-            try:
-                return [await self._registry.get(self._pods_rt, namespace, name)]
-            except errors.StatusError as exc:
-                if exc.code == 404:
-                    return []
-                raise
-        labels, fields = parse_selectors(self._pods_rt, request.query)
-        return (await self._registry.list(self._pods_rt, namespace, labels=labels, field_selector=fields)).items
+        labels, fields = parse_selectors(rt, request.query)
+        return (await self._registry.list(rt, namespace, labels=labels, field_selector=fields)).items
 
     async def serve(self, request: web.Request) -> web.StreamResponse:
         """Everything under ``/apis/metrics.k8s.io/v1beta1``: get and list only."""
@@ -277,9 +269,13 @@ class ResourceMetrics:
         await self.fresh()
         now = rfc3339()
         if kind == "nodes":
-            items = m.node_metrics_items(await self._nodes_for(request, name), self.node_usage, now)
+            items = m.node_metrics_items(
+                await self._objects_for(self._nodes_rt, request, None, name), self.node_usage, now
+            )
             return _answer(request, items, "NodeMetrics", "nodemetrics", name)
-        items = m.pod_metrics_items(await self._pods_for(request, namespace, name), self.pod_usage, now)
+        items = m.pod_metrics_items(
+            await self._objects_for(self._pods_rt, request, namespace, name), self.pod_usage, now
+        )
         return _answer(request, items, "PodMetrics", "podmetrics", f"{namespace}/{name}" if name else None)
 
     async def serve_history(self, request: web.Request) -> web.StreamResponse:
@@ -295,7 +291,7 @@ class ResourceMetrics:
         await self.fresh()
         items: list[Obj] = []
         if kind == "nodes":
-            for node in await self._nodes_for(request, name):
+            for node in await self._objects_for(self._nodes_rt, request, None, name):
                 md = node["metadata"]
                 items.append(
                     {
@@ -304,7 +300,7 @@ class ResourceMetrics:
                     }
                 )
         else:
-            for pod in await self._pods_for(request, namespace, name):
+            for pod in await self._objects_for(self._pods_rt, request, namespace, name):
                 md = pod["metadata"]
                 samples = self.pod_samples(md.get("namespace", ""), md["name"], md.get("uid", ""), seconds)
                 items.append(

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -48,6 +49,18 @@ log = logging.getLogger(__name__)
 _NAMESPACED_SEGMENTS, _NODE_SEGMENTS = 8, 6
 #: what the client sends on its own unless told not to: a proxy adds nothing the caller did not send
 _NO_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
+
+
+@dataclass(frozen=True)
+class _Upstream:
+    """Where a proxied request goes on and how: the backend's URL, the headers passed on, the TLS to
+    dial with (False: plain, or https without verifying names) and, for an agent, the node whose
+    serving certificate must answer."""
+
+    url: URL
+    headers: list[tuple[str, str]]
+    tls: ssl.SSLContext | bool
+    node: str | None
 
 
 def _kind(plural: str) -> ResourceType:
@@ -138,30 +151,31 @@ class ApiProxy:
         elif not tail:
             location = request.rel_url.raw_path + "/" + (f"?{query}" if query else "")
             return web.Response(status=301, headers={"Location": location})
-        url = URL(backend.base_url + tail + (f"?{query}" if query else ""), encoded=True)
-        dial: ssl.SSLContext | bool = tls if tls is not None else False  # https: names are not verified
-        peer = request.remote
-        headers = request_headers(request.headers.items(), peer, websocket)
+        upstream = _Upstream(
+            URL(backend.base_url + tail + (f"?{query}" if query else ""), encoded=True),
+            request_headers(request.headers.items(), request.remote, websocket),
+            tls if tls is not None else False,  # https: names are not verified
+            node,
+        )
         try:
             if websocket:
-                return await self._relay_websocket(request, url, headers, dial, node)
-            return await self._relay_http(request, url, headers, dial, node)
+                return await self._relay_websocket(request, upstream)
+            return await self._relay_http(request, upstream)
         except (aiohttp.ClientError, TimeoutError) as exc:  # refused, reset, or a malformed answer
             if node is not None and isinstance(exc, aiohttp.ClientConnectorError):
                 raise kubelet_dial_error(node, backend.base_url, exc) from None
             raise unavailable(f"error trying to reach service: {_reason(exc)}") from None
 
-    async def _relay_http(
-        self,
-        request: web.Request,
-        url: URL,
-        headers: list[tuple[str, str]],
-        dial: ssl.SSLContext | bool,
-        node: str | None,
-    ) -> web.StreamResponse:
+    async def _relay_http(self, request: web.Request, to: _Upstream) -> web.StreamResponse:
         body = request.content if request.body_exists else None
         async with self._client().request(
-            request.method, url, headers=headers, data=body, ssl=dial, server_hostname=node, allow_redirects=False
+            request.method,
+            to.url,
+            headers=to.headers,
+            data=body,
+            ssl=to.tls,
+            server_hostname=to.node,
+            allow_redirects=False,
         ) as upstream:
             answer = web.StreamResponse(status=upstream.status, reason=upstream.reason)
             for name, value in response_headers(
@@ -181,21 +195,14 @@ class ApiProxy:
             await answer.write_eof()
             return answer
 
-    async def _relay_websocket(
-        self,
-        request: web.Request,
-        url: URL,
-        headers: list[tuple[str, str]],
-        dial: ssl.SSLContext | bool,
-        node: str | None,
-    ) -> web.StreamResponse:
+    async def _relay_websocket(self, request: web.Request, to: _Upstream) -> web.StreamResponse:
         offered = tuple(p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip())
         upstream = await self._client().ws_connect(
-            url,
+            to.url,
             protocols=offered,
-            headers=headers,
-            ssl=dial,
-            server_hostname=node,
+            headers=to.headers,
+            ssl=to.tls,
+            server_hostname=to.node,
             autoping=True,
             heartbeat=None,
             max_msg_size=0,

@@ -101,12 +101,8 @@ class RbacAuthorizer:
             return
         rules = self.policy.role_rules(role_kind, ns, role_name)
         if rules is None:
-            raise errors.StatusError(
-                403,
-                "Forbidden",
-                f'{rt.qualified} "{name}" is forbidden: user "{user.name}" '
-                f'cannot bind to {role_kind} "{role_name}": it does not exist',
-                {"name": name, "group": rt.group, "kind": rt.plural},
+            raise errors.forbidden_object(
+                rt, name, f'user "{user.name}" cannot bind to {role_kind} "{role_name}": it does not exist'
             )
         self._check_covered(user, ns, rules, rt, name)
 
@@ -122,12 +118,10 @@ class RbacAuthorizer:
             return
         groups = " ".join(f'"{g}"' for g in user.groups)
         listed = "\n".join(_describe(rule) for rule in missing)
-        raise errors.StatusError(
-            403,
-            "Forbidden",
-            f'{rt.qualified} "{name}" is forbidden: user "{user.name}" (groups=[{groups}]) is '
-            f"attempting to grant RBAC permissions not currently held:\n{listed}",
-            {"name": name, "group": rt.group, "kind": rt.plural},
+        raise errors.forbidden_object(
+            rt,
+            name,
+            f'user "{user.name}" (groups=[{groups}]) is attempting to grant RBAC permissions not currently held:\n{listed}',
         )
 
 

@@ -30,6 +30,7 @@ from minikube_py.config import (
 from minikube_py.guard import PartFailed
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 #: the format of every log line the commands write
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -118,24 +119,39 @@ def _epilog(prefix: str, names: Mapping[str, str] | None = None) -> str:
     )
 
 
+def _node_options(
+    config_help: str, settings: Sequence[Setting], names: Mapping[str, str] | None = None
+) -> Callable[[F], F]:
+    """The options of a command that runs a node (``server``, ``agent``): ``--config``, one per
+    setting, and ``--cleanup``."""
+
+    def decorate(command: F) -> F:
+        command = click.option("--cleanup", is_flag=True, default=False, help=_CLEANUP_HELP)(command)
+        command = setting_options(settings, names)(command)
+        config = click.option(
+            "--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help=config_help
+        )
+        return config(command)
+
+    return decorate
+
+
+def _load(load: Callable[..., T], config_file: Path | None, flags: dict[str, Any]) -> T:
+    """The settings from the file, the environment and the flags; a bad one is a usage error."""
+    try:
+        return load(file=config_file, env=os.environ, flags=flags)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
 @main.command(epilog=_epilog(ENV_PREFIX))
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="YAML file with server settings (see config.example.yaml).",
-)
-@setting_options(SERVER_SETTINGS)
-@click.option("--cleanup", is_flag=True, default=False, help=_CLEANUP_HELP)
+@_node_options("YAML file with server settings (see config.example.yaml).", SERVER_SETTINGS)
 def server(config_file: Path | None, cleanup: bool, **flags: Any) -> None:
     """Run the API server, the store and the control plane."""
     if cleanup:
         _cleanup_network()
         return
-    try:
-        config = load_server_config(file=config_file, env=os.environ, flags=flags)
-    except ConfigError as exc:
-        raise click.UsageError(str(exc)) from exc
+    config = _load(load_server_config, config_file, flags)
     from minikube_py.core import ClusterIdentityError, serve_forever
 
     try:
@@ -146,14 +162,9 @@ def server(config_file: Path | None, cleanup: bool, **flags: Any) -> None:
 
 
 @main.command(epilog=_epilog(AGENT_ENV_PREFIX, _AGENT_FLAG_NAMES))
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="YAML file with agent settings (keys as the flags, with underscores).",
+@_node_options(
+    "YAML file with agent settings (keys as the flags, with underscores).", AGENT_SETTINGS, _AGENT_FLAG_NAMES
 )
-@setting_options(AGENT_SETTINGS, _AGENT_FLAG_NAMES)
-@click.option("--cleanup", is_flag=True, default=False, help=_CLEANUP_HELP)
 def agent(config_file: Path | None, cleanup: bool, **flags: Any) -> None:
     """Join a cluster as a node and run the pods scheduled to it."""
     from minikube_py.agent.agent import Agent, JoinError
@@ -162,10 +173,7 @@ def agent(config_file: Path | None, cleanup: bool, **flags: Any) -> None:
         _cleanup_network()
         return
 
-    try:
-        config = load_agent_config(file=config_file, env=os.environ, flags=flags)
-    except ConfigError as exc:
-        raise click.UsageError(str(exc)) from exc
+    config = _load(load_agent_config, config_file, flags)
     if config.count > 1 and not config.kubeconfig:
         raise click.UsageError(
             "--count needs --kubeconfig: a fleet of fake nodes acts for all of them (as a user "

@@ -27,18 +27,12 @@ def object_key(obj: Obj) -> str:
     return f"{md['namespace']}/{md['name']}" if md.get("namespace") else md["name"]
 
 
-class Informer:
-    """A cache of one collection kept current by a watch."""
+class Handlers:
+    """The (old, new) handlers of a cache of objects, called in the order they were added: what an
+    :class:`Informer` and the agent's :class:`~minikube_py.client.referenced.ReferencedObjects` offer
+    their users alike."""
 
-    def __init__(
-        self, client: ApiClient, path: str, *, label_selector: str | None = None, field_selector: str | None = None
-    ) -> None:
-        self.path = path
-        self._client = client
-        self._label_selector = label_selector
-        self.field_selector = field_selector
-        self.cache: dict[str, Obj] = {}
-        self.synced = asyncio.Event()
+    def __init__(self) -> None:
         self._handlers: list[Handler] = []
 
     def add_handler(self, handler: Handler) -> None:
@@ -46,6 +40,21 @@ class Informer:
 
     def remove_handler(self, handler: Handler) -> None:
         self._handlers.remove(handler)
+
+
+class Informer(Handlers):
+    """A cache of one collection kept current by a watch."""
+
+    def __init__(
+        self, client: ApiClient, path: str, *, label_selector: str | None = None, field_selector: str | None = None
+    ) -> None:
+        super().__init__()
+        self.path = path
+        self._client = client
+        self._label_selector = label_selector
+        self.field_selector = field_selector
+        self.cache: dict[str, Obj] = {}
+        self.synced = asyncio.Event()
 
     def get(self, key: str) -> Obj | None:
         return self.cache.get(key)

@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from minikube_py.client.errors import ApiError
-from minikube_py.client.informer import Handler, Informer, Obj
+from minikube_py.client.informer import Handlers, Informer, Obj
 from minikube_py.client.rest import ApiClient
 
 log = logging.getLogger(__name__)
@@ -33,24 +33,18 @@ RETRY_SECONDS, MAX_RETRY_SECONDS = 0.2, 10.0
 SYNC_TIMEOUT = 10.0
 
 
-class ReferencedObjects:
+class ReferencedObjects(Handlers):
     """``resource`` (``secrets`` or ``configmaps``) named by the referrers (pods, Ingresses) given to
     :meth:`referrer_changed`; ``references`` names those of one referrer."""
 
     def __init__(self, client: ApiClient, resource: str, references: Callable[[Obj], set[Key]]) -> None:
+        super().__init__()
         self.path = f"/api/v1/{resource}"
         self._client = client
         self._resource = resource
         self._references = references
         self._counts: Counter[Key] = Counter()
         self._watches: dict[Key, tuple[Informer, asyncio.Task[None]]] = {}
-        self._handlers: list[Handler] = []
-
-    def add_handler(self, handler: Handler) -> None:
-        self._handlers.append(handler)
-
-    def remove_handler(self, handler: Handler) -> None:
-        self._handlers.remove(handler)
 
     def get(self, key: str) -> Obj | None:
         namespace, _, name = key.partition("/")

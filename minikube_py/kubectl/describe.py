@@ -34,6 +34,16 @@ class Text:
     def line(self, level: int, text: str) -> None:
         self.parts.append("  " * level + text + "\n")
 
+    def optional(self, level: int, title: str, value: object) -> None:
+        """``title:  value`` when the object sets ``value``; kubectl leaves the line out otherwise."""
+        if value:
+            self.line(level, f"{title}:\t{value}")
+
+    def header(self, level: int, *titles: str) -> None:
+        """A table's column titles and the rule of dashes under each."""
+        self.line(level, "\t".join(titles))
+        self.line(level, "\t".join("-" * len(title) for title in titles))
+
     def map(self, level: int, title: str, values: dict[str, str] | None, sep: str = "=") -> None:
         """``Labels:  a=b`` with further pairs on lines of their own, aligned under the first."""
         items = sorted((values or {}).items())
@@ -71,16 +81,21 @@ def go_time(value: str | None) -> str:
     return moment.strftime("%a, %d %b %Y %H:%M:%S %z") if moment else ""
 
 
+def controlled_by(w: Text, meta: Obj) -> None:
+    """``Controlled By:  Kind/name`` when an owner reference is the object's controller."""
+    owner = next((o for o in meta.get("ownerReferences") or [] if o.get("controller")), None)
+    if owner is not None:
+        w.line(0, f"Controlled By:\t{owner['kind']}/{owner['name']}")
+
+
 def describe_pod(pod: Obj, events: list[Obj], now: datetime) -> str:
     meta, spec, status = pod["metadata"], pod.get("spec") or {}, pod.get("status") or {}
     w = Text()
     w.line(0, f"Name:\t{meta['name']}")
     w.line(0, f"Namespace:\t{meta.get('namespace', '')}")
     w.line(0, f"Priority:\t{spec.get('priority', 0)}")
-    if spec.get("priorityClassName"):
-        w.line(0, f"Priority Class Name:\t{spec['priorityClassName']}")
-    if spec.get("runtimeClassName"):
-        w.line(0, f"Runtime Class Name:\t{spec['runtimeClassName']}")
+    w.optional(0, "Priority Class Name", spec.get("priorityClassName"))
+    w.optional(0, "Runtime Class Name", spec.get("runtimeClassName"))
     w.line(0, f"Service Account:\t{spec.get('serviceAccountName', '')}")
     node = spec.get("nodeName")
     w.line(0, f"Node:\t{node + '/' + status.get('hostIP', '') if node else '<none>'}")
@@ -93,10 +108,8 @@ def describe_pod(pod: Obj, events: list[Obj], now: datetime) -> str:
         w.line(0, f"Termination Grace Period:\t{meta.get('deletionGracePeriodSeconds', 0)}s")
     else:
         w.line(0, f"Status:\t{status.get('phase', '')}")
-    if status.get("reason"):
-        w.line(0, f"Reason:\t{status['reason']}")
-    if status.get("message"):
-        w.line(0, f"Message:\t{status['message']}")
+    w.optional(0, "Reason", status.get("reason"))
+    w.optional(0, "Message", status.get("message"))
     w.line(0, f"IP:\t{status.get('podIP', '')}")
     ips = status.get("podIPs") or []
     if ips:
@@ -105,9 +118,7 @@ def describe_pod(pod: Obj, events: list[Obj], now: datetime) -> str:
             w.line(1, f"IP:\t{ip['ip']}")
     else:
         w.line(0, "IPs:\t<none>")
-    owner = next((o for o in meta.get("ownerReferences") or [] if o.get("controller")), None)
-    if owner:
-        w.line(0, f"Controlled By:\t{owner['kind']}/{owner['name']}")
+    controlled_by(w, meta)
     statuses = {s["name"]: s for s in status.get("containerStatuses") or []}
     if spec.get("initContainers"):
         init_statuses = {s["name"]: s for s in status.get("initContainerStatuses") or []}
@@ -206,13 +217,10 @@ def _state(w: Text, title: str, state: Obj) -> None:
     elif "terminated" in state:
         t = state["terminated"]
         w.line(2, f"{title}:\tTerminated")
-        if t.get("reason"):
-            w.line(3, f"Reason:\t{t['reason']}")
-        if t.get("message"):
-            w.line(3, f"Message:\t{t['message']}")
+        w.optional(3, "Reason", t.get("reason"))
+        w.optional(3, "Message", t.get("message"))
         w.line(3, f"Exit Code:\t{t.get('exitCode', 0)}")
-        if t.get("signal"):
-            w.line(3, f"Signal:\t{t['signal']}")
+        w.optional(3, "Signal", t.get("signal"))
         w.line(3, f"Started:\t{go_time(t.get('startedAt'))}")
         w.line(3, f"Finished:\t{go_time(t.get('finishedAt'))}")
     else:
@@ -329,14 +337,22 @@ def describe_configmap(cm: Obj, events: list[Obj], now: datetime) -> str:
     return w.render()
 
 
+def conditions_section(w: Text, status: Obj) -> None:
+    """A workload's ``Conditions:`` table (type, status, reason), left out when it has none."""
+    if status.get("conditions"):
+        w.line(0, "Conditions:")
+        w.header(1, "Type", "Status", "Reason")
+        for c in status["conditions"]:
+            w.line(1, f"{c['type']} \t{c['status']} \t{c.get('reason', '')}")
+
+
 def pod_template(w: Text, template: Obj) -> None:
     meta, spec = template.get("metadata") or {}, template.get("spec") or {}
     w.line(0, "Pod Template:")
     w.map(1, "Labels", meta.get("labels"))
     if meta.get("annotations"):
         w.annotations(1, meta["annotations"])
-    if spec.get("serviceAccountName"):
-        w.line(1, f"Service Account:\t{spec['serviceAccountName']}")
+    w.optional(1, "Service Account", spec.get("serviceAccountName"))
     if spec.get("initContainers"):
         w.line(1, "Init Containers:")
         for container in spec["initContainers"]:
@@ -386,12 +402,7 @@ def describe_deployment(d: Obj, replica_sets: list[Obj], events: list[Obj], now:
             f"{rolling.get('maxSurge')} max surge",
         )
     pod_template(w, spec.get("template") or {})
-    if status.get("conditions"):
-        w.line(0, "Conditions:")
-        w.line(1, "Type\tStatus\tReason")
-        w.line(1, "----\t------\t------")
-        for c in status["conditions"]:
-            w.line(1, f"{c['type']} \t{c['status']} \t{c.get('reason', '')}")
+    conditions_section(w, status)
     # oldest first, as kubectl sorts them; the new one is the oldest whose template is the deployment's
     owned = sorted(
         (

@@ -9,7 +9,7 @@ from datetime import datetime
 from fractions import Fraction
 from typing import Any
 
-from minikube_py.kubectl.describe import Text, events_section, go_time, pod_template
+from minikube_py.kubectl.describe import Text, conditions_section, controlled_by, events_section, go_time, pod_template
 from minikube_py.model.selectors import labels_to_string, selector_to_string
 
 Obj = dict[str, Any]
@@ -21,12 +21,6 @@ def _head(w: Text, meta: Obj, *, namespace: bool = True) -> None:
         w.line(0, f"Namespace:\t{meta.get('namespace', '')}")
     w.map(0, "Labels", meta.get("labels"))
     w.annotations(0, meta.get("annotations"))
-
-
-def _controlled_by(w: Text, meta: Obj) -> None:
-    owner = next((o for o in meta.get("ownerReferences") or [] if o.get("controller")), None)
-    if owner is not None:
-        w.line(0, f"Controlled By:\t{owner['kind']}/{owner['name']}")
 
 
 def pods_status(pods: list[Obj]) -> str:
@@ -99,8 +93,7 @@ def describe_service(svc: Obj, slices: list[Obj], events: list[Obj], now: dateti
     _head(w, svc["metadata"])
     w.line(0, f"Selector:\t{labels_to_string(spec.get('selector'))}")
     w.line(0, f"Type:\t{spec.get('type', '')}")
-    if spec.get("ipFamilyPolicy"):
-        w.line(0, f"IP Family Policy:\t{spec['ipFamilyPolicy']}")
+    w.optional(0, "IP Family Policy", spec.get("ipFamilyPolicy"))
     if spec.get("ipFamilies"):
         w.line(0, f"IP Families:\t{','.join(spec['ipFamilies'])}")
     w.line(0, f"IP:\t{spec.get('clusterIP', '')}")
@@ -125,12 +118,10 @@ def describe_service(svc: Obj, slices: list[Obj], events: list[Obj], now: dateti
     w.line(0, f"Session Affinity:\t{spec.get('sessionAffinity', '')}")
     if spec.get("type") in ("NodePort", "LoadBalancer"):
         w.line(0, f"External Traffic Policy:\t{spec.get('externalTrafficPolicy', '')}")
-    if spec.get("healthCheckNodePort"):
-        w.line(0, f"HealthCheck NodePort:\t{spec['healthCheckNodePort']}")
+    w.optional(0, "HealthCheck NodePort", spec.get("healthCheckNodePort"))
     if spec.get("loadBalancerSourceRanges"):
         w.line(0, f"LoadBalancer Source Ranges:\t{','.join(spec['loadBalancerSourceRanges'])}")
-    if spec.get("internalTrafficPolicy"):
-        w.line(0, f"Internal Traffic Policy:\t{spec['internalTrafficPolicy']}")
+    w.optional(0, "Internal Traffic Policy", spec.get("internalTrafficPolicy"))
     events_section(w, events, now)
     return w.render()
 
@@ -146,8 +137,7 @@ def describe_endpoints(ep: Obj, events: list[Obj], now: datetime) -> str:
         w.line(1, f"NotReadyAddresses:\t{','.join(unready) or '<none>'}")
         if subset.get("ports"):
             w.line(1, "Ports:")
-            w.line(2, "Name\tPort\tProtocol")
-            w.line(2, "----\t----\t--------")
+            w.header(2, "Name", "Port", "Protocol")
             for port in subset["ports"]:
                 w.line(2, f"{port.get('name') or '<unset>'}\t{port.get('port')}\t{port.get('protocol', 'TCP')}")
         w.line(0, "")
@@ -168,22 +158,13 @@ def describe_replicas(obj: Obj, pods: list[Obj], events: list[Obj], now: datetim
     )
     w.map(0, "Labels", meta.get("labels"))
     w.annotations(0, meta.get("annotations"))
-    _controlled_by(w, meta)
+    controlled_by(w, meta)
     w.line(0, f"Replicas:\t{status.get('replicas', 0)} current / {spec.get('replicas', 1)} desired")
     w.line(0, f"Pods Status:\t{pods_status(pods)}")
     pod_template(w, spec.get("template") or {})
-    _conditions(w, status)
+    conditions_section(w, status)
     events_section(w, events, now)
     return w.render()
-
-
-def _conditions(w: Text, status: Obj) -> None:
-    if status.get("conditions"):
-        w.line(0, "Conditions:")
-        w.line(1, "Type\tStatus\tReason")
-        w.line(1, "----\t------\t------")
-        for c in status["conditions"]:
-            w.line(1, f"{c['type']} \t{c['status']} \t{c.get('reason', '')}")
 
 
 def describe_daemonset(ds: Obj, pods: list[Obj], events: list[Obj], now: datetime) -> str:
@@ -215,7 +196,7 @@ def describe_job(job: Obj, events: list[Obj], now: datetime) -> str:
     w.line(0, f"Selector:\t{selector_to_string(spec.get('selector'))}")
     w.map(0, "Labels", meta.get("labels"))
     w.annotations(0, meta.get("annotations"))
-    _controlled_by(w, meta)
+    controlled_by(w, meta)
     w.line(0, f"Parallelism:\t{spec.get('parallelism', 1)}")
     w.line(0, f"Completions:\t{spec['completions'] if spec.get('completions') is not None else '<unset>'}")
     w.line(0, f"Completion Mode:\t{spec.get('completionMode', 'NonIndexed')}")
@@ -313,8 +294,7 @@ def describe_node(node: Obj, lease: Obj | str, pods: list[Obj], events: list[Obj
         w.line(1, f"RenewTime:\t{go_time(lspec.get('renewTime')) or '<unset>'}")
     if status.get("conditions"):
         w.line(0, "Conditions:")
-        w.line(1, "Type\tStatus\tLastHeartbeatTime\tLastTransitionTime\tReason\tMessage")
-        w.line(1, "----\t------\t-----------------\t------------------\t------\t-------")
+        w.header(1, "Type", "Status", "LastHeartbeatTime", "LastTransitionTime", "Reason", "Message")
         for c in status["conditions"]:
             w.line(
                 1,
@@ -348,11 +328,9 @@ def describe_node(node: Obj, lease: Obj | str, pods: list[Obj], events: list[Obj
     if spec.get("podCIDR"):
         w.line(0, f"PodCIDR:\t{spec['podCIDR']}")
         w.line(0, f"PodCIDRs:\t{','.join(spec.get('podCIDRs') or [spec['podCIDR']])}")
-    if spec.get("providerID"):
-        w.line(0, f"ProviderID:\t{spec['providerID']}")
+    w.optional(0, "ProviderID", spec.get("providerID"))
     w.line(0, f"Non-terminated Pods:\t({len(pods)} in total)")
-    w.line(1, "Namespace\tName\t\tCPU Requests\tCPU Limits\tMemory Requests\tMemory Limits\tAge")
-    w.line(1, "---------\t----\t\t------------\t----------\t---------------\t-------------\t---")
+    w.header(1, "Namespace", "Name", "", "CPU Requests", "CPU Limits", "Memory Requests", "Memory Limits", "Age")
     requests: dict[str, tuple[Fraction, Any]] = {}
     limits: dict[str, tuple[Fraction, Any]] = {}
     for pod in pods:
@@ -371,8 +349,7 @@ def describe_node(node: Obj, lease: Obj | str, pods: list[Obj], events: list[Obj
         )
     w.line(0, "Allocated resources:")
     w.line(1, "(Total limits may be over 100 percent, i.e., overcommitted.)")
-    w.line(1, "Resource\tRequests\tLimits")
-    w.line(1, "--------\t--------\t------")
+    w.header(1, "Resource", "Requests", "Limits")
     for name in ("cpu", "memory", "ephemeral-storage"):
         w.line(
             1,

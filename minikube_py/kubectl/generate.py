@@ -295,6 +295,21 @@ def secret() -> None:
     """Create a secret."""
 
 
+async def _submit_secret(session: Session, name: str, body: dict[str, Any], *, dry_run: str, output: str) -> int:
+    """Create the Secret ``name`` holding ``body`` (its data and type), as every ``create secret`` does."""
+    obj = {"kind": "Secret", "apiVersion": "v1", "metadata": _meta(name, session), **body}
+    return await submit(
+        session,
+        obj,
+        f"/api/v1/namespaces/{session.namespace}/secrets",
+        f"secret/{name}",
+        dry_run=dry_run,
+        output=output,
+        manager="kubectl-create",
+        failure="failed to create secret ",  # sic: kubectl has no colon here
+    )
+
+
 @secret.command(name="generic")
 @click.argument("name")
 @_FROM[0]
@@ -309,21 +324,12 @@ def create_secret_generic(
 
     async def work(session: Session) -> int:
         sources = _sources(from_literal, from_file)
-        obj: dict[str, Any] = {"kind": "Secret", "apiVersion": "v1", "metadata": _meta(name, session)}
+        body: dict[str, Any] = {}
         if sources:
-            obj["data"] = {k: base64.b64encode(v).decode() for k, v in sources.items()}
+            body["data"] = {k: base64.b64encode(v).decode() for k, v in sources.items()}
         if secret_type:
-            obj["type"] = secret_type
-        return await submit(
-            session,
-            obj,
-            f"/api/v1/namespaces/{session.namespace}/secrets",
-            f"secret/{name}",
-            dry_run=dry_run,
-            output=output,
-            manager="kubectl-create",
-            failure="failed to create secret ",
-        )  # sic: kubectl has no colon here
+            body["type"] = secret_type
+        return await _submit_secret(session, name, body, dry_run=dry_run, output=output)
 
     run(work)
 
@@ -622,23 +628,9 @@ def create_secret_docker_registry(
 
     async def work(session: Session) -> int:
         config = docker_config(docker_server, docker_username, docker_password, docker_email)
-        obj = {
-            "kind": "Secret",
-            "apiVersion": "v1",
-            "metadata": _meta(name, session),
-            "data": {".dockerconfigjson": base64.b64encode(config.encode()).decode()},
-            "type": "kubernetes.io/dockerconfigjson",
-        }
-        return await submit(
-            session,
-            obj,
-            f"/api/v1/namespaces/{session.namespace}/secrets",
-            f"secret/{name}",
-            dry_run=dry_run,
-            output=output,
-            manager="kubectl-create",
-            failure="failed to create secret ",
-        )
+        data = {".dockerconfigjson": base64.b64encode(config.encode()).decode()}
+        body = {"data": data, "type": "kubernetes.io/dockerconfigjson"}
+        return await _submit_secret(session, name, body, dry_run=dry_run, output=output)
 
     run(work)
 
@@ -679,23 +671,9 @@ def create_secret_tls(name: str, cert: str, key: str, dry_run: str, output: str)
     check_key_pair(cert_bytes, key_bytes)
 
     async def work(session: Session) -> int:
-        obj = {
-            "kind": "Secret",
-            "apiVersion": "v1",
-            "metadata": _meta(name, session),
-            "data": {"tls.crt": base64.b64encode(cert_bytes).decode(), "tls.key": base64.b64encode(key_bytes).decode()},
-            "type": "kubernetes.io/tls",
-        }
-        return await submit(
-            session,
-            obj,
-            f"/api/v1/namespaces/{session.namespace}/secrets",
-            f"secret/{name}",
-            dry_run=dry_run,
-            output=output,
-            manager="kubectl-create",
-            failure="failed to create secret ",
-        )
+        data = {"tls.crt": base64.b64encode(cert_bytes).decode(), "tls.key": base64.b64encode(key_bytes).decode()}
+        body = {"data": data, "type": "kubernetes.io/tls"}
+        return await _submit_secret(session, name, body, dry_run=dry_run, output=output)
 
     run(work)
 

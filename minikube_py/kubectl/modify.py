@@ -16,7 +16,7 @@ from minikube_py.kubectl.discovery import Resource
 from minikube_py.kubectl.errors import CommandError
 from minikube_py.kubectl.get import named_objects
 from minikube_py.kubectl.session import Session, run
-from minikube_py.kubectl.write import filename_options, targets
+from minikube_py.kubectl.write import DRY_RUN, DRY_RUN_SUFFIX, filename_options, targets
 
 Found = list[tuple[Resource, str | None, str]]
 
@@ -175,7 +175,7 @@ def _metadata_command(name: str, field: str, verb: str) -> click.Command:
     @click.option("--overwrite", is_flag=True, help="Replace values already set.")
     @click.option("-l", "--selector", default=None, help="Label selector.")
     @click.option("--all", "all_", is_flag=True, help="Every resource of the given types.")
-    @click.option("--dry-run", type=click.Choice(["none", "client", "server"]), default="none")
+    @click.option("--dry-run", type=DRY_RUN, default="none")
     def command(
         args: tuple[str, ...],
         filenames: tuple[str, ...],
@@ -309,7 +309,7 @@ def _cordon_command(name: str, unschedulable: bool) -> click.Command:
     @click.command(name=name)
     @click.argument("nodes", nargs=-1)
     @click.option("-l", "--selector", default=None, help="Label selector of the nodes.")
-    @click.option("--dry-run", type=click.Choice(["none", "client", "server"]), default="none")
+    @click.option("--dry-run", type=DRY_RUN, default="none")
     def command(nodes: tuple[str, ...], selector: str | None, dry_run: str) -> None:
         async def work(session: Session) -> None:
             args = ("nodes", *nodes) if nodes or selector is not None else ()
@@ -318,7 +318,7 @@ def _cordon_command(name: str, unschedulable: bool) -> click.Command:
             for res, namespace, node in await named_objects(session, args, selector):
                 path = res.path(namespace, node)
                 obj = await session.api.get(path)
-                suffix = {"none": "", "client": " (dry run)", "server": " (server dry run)"}[dry_run]
+                suffix = DRY_RUN_SUFFIX[dry_run]
                 if bool((obj.get("spec") or {}).get("unschedulable")) == unschedulable:
                     click.echo(f"node/{node} already {verb}{suffix}")
                     continue
@@ -433,7 +433,7 @@ def retaint(
 @click.option("--overwrite", is_flag=True, help="Replace a taint of the same key and effect.")
 @click.option("-l", "--selector", default=None, help="Label selector of the nodes.")
 @click.option("--all", "all_", is_flag=True, help="Every node.")
-@click.option("--dry-run", type=click.Choice(["none", "client", "server"]), default="none")
+@click.option("--dry-run", type=DRY_RUN, default="none")
 def taint(args: tuple[str, ...], overwrite: bool, selector: str | None, all_: bool, dry_run: str) -> None:
     """Update the taints on one or more nodes: ``key=value:Effect`` adds, ``key:Effect-`` or ``key-`` removes."""
     resources, add, remove = parse_taints(args)

@@ -11,6 +11,7 @@ from minikube_py.client.rest import PATCH_CONTENT_TYPES
 from minikube_py.kubectl.errors import CommandError
 from minikube_py.kubectl.get import named_objects
 from minikube_py.kubectl.session import Session, run
+from minikube_py.kubectl.write import on_by_default
 from minikube_py.model.times import rfc3339
 
 Obj = dict[str, Any]
@@ -80,15 +81,7 @@ def rollout() -> None:
 
 @rollout.command()
 @click.argument("args", nargs=-1)
-@click.option(
-    "-w",
-    "--watch",
-    type=click.BOOL,
-    default=True,
-    is_flag=False,
-    flag_value=True,
-    help="Watch the status until the rollout is done. [default: true]",
-)
+@on_by_default("-w", "--watch", help="Watch the status until the rollout is done.")
 def status(args: tuple[str, ...], watch: bool) -> None:
     """Show the status of the rollout, following it until it completes."""
     import orjson

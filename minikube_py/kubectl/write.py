@@ -6,7 +6,8 @@ import asyncio
 import copy
 import json
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -19,6 +20,7 @@ from minikube_py.kubectl.printing import Obj, go_json
 from minikube_py.kubectl.session import Session, error_text, run
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+F = TypeVar("F", bound=Callable[..., Any])
 DRY_RUN = click.Choice(["none", "client", "server"])
 DRY_RUN_SUFFIX = {"none": "", "client": " (dry run)", "server": " (server dry run)"}
 
@@ -72,6 +74,14 @@ async def targets(session: Session, filenames: tuple[str, ...], recursive: bool)
     manifests = read(filenames, recursive)
     discovery = await session.discovery()
     return [Target(session, discovery, m) for m in manifests]
+
+
+def on_by_default(*decls: str, help: str) -> Callable[[F], F]:
+    """A Go boolean flag that is on unless turned off, as kubectl's are: ``--wait`` alone or
+    ``--wait=true`` keeps it, ``--wait=false`` turns it off."""
+    return click.option(
+        *decls, type=click.BOOL, default=True, is_flag=False, flag_value=True, help=f"{help} [default: true]"
+    )
 
 
 def write_params(manager: str, dry_run: str) -> dict[str, str]:
@@ -268,14 +278,7 @@ class _Failure(ApiError):
 @click.option("--force", is_flag=True, help="With --grace-period=0: remove at once, without waiting.")
 @click.option("--now", is_flag=True, help="Signal to stop at once (grace period 1).")
 @click.option("--ignore-not-found", is_flag=True, help="Treat 'resource not found' as a successful delete.")
-@click.option(
-    "--wait",
-    type=click.BOOL,
-    default=True,
-    is_flag=False,
-    flag_value=True,
-    help="Wait for the objects to be gone before returning. [default: true]",
-)
+@on_by_default("--wait", help="Wait for the objects to be gone before returning.")
 @click.option(
     "--cascade",
     type=click.Choice(["background", "foreground", "orphan", "true", "false"]),

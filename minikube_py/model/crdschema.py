@@ -233,17 +233,21 @@ def _check_number(schema: Schema, value: float, path: str, problems: list[FieldE
         problems.append(errors.invalid_value(path, value, f"{path} in body should be a multiple of {multiple}"))
 
 
+def _check_size(
+    schema: Schema, size: int, path: str, problems: list[FieldError], *, most: str, least: str, noun: str
+) -> None:
+    """The bounds on a list's items or an object's properties (``most``/``least`` name the schema's
+    keywords), in the API server's words; its "too many" says items for both."""
+    if most in schema and size > schema[most]:
+        problems.append(
+            FieldError(path, "FieldValueTooMany", f"Too many: {size}: must have at most {schema[most]} items")
+        )
+    if least in schema and size < schema[least]:
+        problems.append(errors.invalid_value(path, size, f"{path} in body should have at least {schema[least]} {noun}"))
+
+
 def _check_array(schema: Schema, value: list[Any], path: str, problems: list[FieldError]) -> None:
-    if "maxItems" in schema and len(value) > schema["maxItems"]:
-        problems.append(
-            FieldError(
-                path, "FieldValueTooMany", f"Too many: {len(value)}: must have at most {schema['maxItems']} items"
-            )
-        )
-    if "minItems" in schema and len(value) < schema["minItems"]:
-        problems.append(
-            errors.invalid_value(path, len(value), f"{path} in body should have at least {schema['minItems']} items")
-        )
+    _check_size(schema, len(value), path, problems, most="maxItems", least="minItems", noun="items")
     if schema.get("uniqueItems") or schema.get("x-kubernetes-list-type") == "set":
         seen: list[Any] = []
         for i, item in enumerate(value):
@@ -261,18 +265,7 @@ def _check_object(schema: Schema, value: dict[str, Any], path: str, problems: li
     for name in schema.get("required") or ():
         if name not in value:
             problems.append(errors.required(f"{path}.{name}"))
-    if "maxProperties" in schema and len(value) > schema["maxProperties"]:
-        problems.append(
-            FieldError(
-                path, "FieldValueTooMany", f"Too many: {len(value)}: must have at most {schema['maxProperties']} items"
-            )
-        )
-    if "minProperties" in schema and len(value) < schema["minProperties"]:
-        problems.append(
-            errors.invalid_value(
-                path, len(value), f"{path} in body should have at least {schema['minProperties']} properties"
-            )
-        )
+    _check_size(schema, len(value), path, problems, most="maxProperties", least="minProperties", noun="properties")
     additional = schema.get("additionalProperties")
     for name, item in value.items():
         sub = properties.get(name)

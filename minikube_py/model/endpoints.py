@@ -186,15 +186,21 @@ def _port_obj(port: Port) -> Obj:
     return obj
 
 
-def _address(service: Obj, pod: Obj, ip: str) -> Obj:
-    address: Obj = {"ip": ip}
+def _pod_fields(service: Obj, pod: Obj) -> Obj:
+    """What an Endpoints address and an EndpointSlice endpoint both say of their pod: its hostname
+    in the Service's DNS (when it has one), its node and a reference to it."""
+    fields: Obj = {}
     hostname = _hostname(service, pod)
     if hostname:
-        address["hostname"] = hostname
+        fields["hostname"] = hostname
     if (pod.get("spec") or {}).get("nodeName"):
-        address["nodeName"] = pod["spec"]["nodeName"]
-    address["targetRef"] = _target_ref(pod)
-    return address
+        fields["nodeName"] = pod["spec"]["nodeName"]
+    fields["targetRef"] = _target_ref(pod)
+    return fields
+
+
+def _address(service: Obj, pod: Obj, ip: str) -> Obj:
+    return {"ip": ip, **_pod_fields(service, pod)}
 
 
 def _address_order(address: Obj) -> tuple[tuple[int, ...], str]:
@@ -295,21 +301,15 @@ def slice_endpoint(service: Obj, pod: Obj) -> Obj:
     not to be terminating (or the Service to publish everything)."""
     serving = is_ready(pod)
     terminating = is_terminating(pod)
-    endpoint: Obj = {
+    return {
         "addresses": [pod_ip(pod)],
         "conditions": {
             "ready": _publish_not_ready(service) or (serving and not terminating),
             "serving": serving,
             "terminating": terminating,
         },
+        **_pod_fields(service, pod),
     }
-    hostname = _hostname(service, pod)
-    if hostname:
-        endpoint["hostname"] = hostname
-    if (pod.get("spec") or {}).get("nodeName"):
-        endpoint["nodeName"] = pod["spec"]["nodeName"]
-    endpoint["targetRef"] = _target_ref(pod)
-    return endpoint
 
 
 def _slice_port_obj(port: Port) -> Obj:

@@ -26,11 +26,19 @@ def controller_ref(owner: Obj) -> Obj:
     }
 
 
-def controller_of(obj: Obj) -> Obj | None:
-    for ref in obj.get("metadata", {}).get("ownerReferences") or []:
+def controller_of(obj: Obj | None, kind: str | None = None) -> Obj | None:
+    """The owner reference marked as ``obj``'s controller, if it has one (and it is of ``kind``,
+    when named): a controller acts only on what it controls."""
+    for ref in (obj or {}).get("metadata", {}).get("ownerReferences") or []:
         if ref.get("controller"):
-            return ref
+            return ref if kind is None or ref.get("kind") == kind else None
     return None
+
+
+def controller_key(obj: Obj | None, kind: str) -> str | None:
+    """The cache key (``namespace/name``) of the ``kind`` controlling ``obj``, if one does."""
+    ref = controller_of(obj, kind)
+    return None if obj is None or ref is None else f"{obj['metadata']['namespace']}/{ref['name']}"
 
 
 def pod_from_template(

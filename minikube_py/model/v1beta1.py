@@ -56,6 +56,13 @@ _PHASE_FROM_V1 = {
 _PHASE_TO_V1 = {"Waiting": "Pending", "Running": "Running", "Terminated": "Failed", "Unknown": "Unknown"}
 _CONDITION_FROM_V1 = {"True": "Full", "False": "None", "Unknown": "Unknown"}
 _CONDITION_TO_V1 = {v: k for k, v in _CONDITION_FROM_V1.items()}
+#: a node condition's fields copied when set, by their v1beta1 name and their v1 name
+_CONDITION_FIELDS = (
+    ("lastProbeTime", "lastHeartbeatTime"),
+    ("lastTransitionTime", "lastTransitionTime"),
+    ("reason", "reason"),
+    ("message", "message"),
+)
 #: v1 volume sources v1beta1 could describe, by their v1beta1 names
 _VOLUME_SOURCES = {"hostDir": "hostPath", "emptyDir": "emptyDir"}
 _PORT_FIELDS = ("port", "containerPort", "protocol", "name")
@@ -677,16 +684,7 @@ def _node_status_to_v1(obj: Obj, errs: _Errors) -> Obj:
             {
                 "type": c.get("kind"),
                 "status": _CONDITION_TO_V1.get(c.get("status"), "Unknown"),
-                **{
-                    new: c[old]
-                    for old, new in (
-                        ("lastProbeTime", "lastHeartbeatTime"),
-                        ("lastTransitionTime", "lastTransitionTime"),
-                        ("reason", "reason"),
-                        ("message", "message"),
-                    )
-                    if c.get(old)
-                },
+                **{v1: c[v1beta1] for v1beta1, v1 in _CONDITION_FIELDS if c.get(v1beta1)},
             }
             for c in conditions
             if isinstance(c, dict)
@@ -716,16 +714,7 @@ def minion_from_v1(node: Obj) -> Obj:
             {
                 "kind": c.get("type"),
                 "status": _CONDITION_FROM_V1.get(c.get("status"), "Unknown"),
-                **{
-                    new: c[old]
-                    for old, new in (
-                        ("lastHeartbeatTime", "lastProbeTime"),
-                        ("lastTransitionTime", "lastTransitionTime"),
-                        ("reason", "reason"),
-                        ("message", "message"),
-                    )
-                    if c.get(old)
-                },
+                **{v1beta1: c[v1] for v1beta1, v1 in _CONDITION_FIELDS if c.get(v1)},
             }
             for c in status.get("conditions") or []
         ]

@@ -96,6 +96,17 @@ def _port_match(protocol: str, port: int) -> Rule:
     return ("-p", proto, "-m", proto, "--dport", str(port))
 
 
+def _to_service_ip(sp: ServicePort, ip: str, comment: str) -> Rule:
+    """The match for traffic to ``ip`` (the cluster IP or an external IP) on the service's port."""
+    return ("-d", f"{ip}/32", *_comment(comment), *_port_match(sp.protocol, sp.port))
+
+
+def _to_local_port(protocol: str, port: int, comment: str, verdict: str) -> Rule:
+    """``verdict`` (DROP, REJECT) for traffic to ``port`` on any address of this host: a node port
+    that has nowhere to send it."""
+    return ("-m", "addrtype", "--dst-type", "LOCAL", *_comment(comment), *_port_match(protocol, port), "-j", verdict)
+
+
 def _label(name: ServicePortName) -> str:
     return f"{name.namespace}/{name.name}" + (f":{name.port}" if name.port else "")
 
@@ -168,43 +179,15 @@ def _dnat_port(rules: RuleSet, sp: ServicePort, node: str, cluster_cidr: str) ->
     svc = chain_name("SVC", sp.name)
     ext = chain_name("EXT", sp.name)
     if sp.cluster_ip:
-        rules.add(
-            NAT,
-            SERVICES,
-            (
-                "-d",
-                f"{sp.cluster_ip}/32",
-                *_comment(f"{label} cluster IP"),
-                *_port_match(sp.protocol, sp.port),
-                "-j",
-                svc,
-            ),
-        )
+        to_cluster_ip = _to_service_ip(sp, sp.cluster_ip, f"{label} cluster IP")
+        rules.add(NAT, SERVICES, (*to_cluster_ip, "-j", svc))
         if cluster_cidr:  # traffic from outside the pod network must come back through this node
-            rules.add(
-                NAT,
-                svc,
-                (
-                    "!",
-                    "-s",
-                    cluster_cidr,
-                    "-d",
-                    f"{sp.cluster_ip}/32",
-                    *_comment(f"{label} cluster IP"),
-                    *_port_match(sp.protocol, sp.port),
-                    "-j",
-                    MARK_MASQ,
-                ),
-            )
+            rules.add(NAT, svc, ("!", "-s", cluster_cidr, *to_cluster_ip, "-j", MARK_MASQ))
     _balance(rules, svc, sp, sp.endpoints)
     if not (sp.node_port or sp.external_ips):
         return
     for ip in sp.external_ips:
-        rules.add(
-            NAT,
-            SERVICES,
-            ("-d", f"{ip}/32", *_comment(f"{label} external IP"), *_port_match(sp.protocol, sp.port), "-j", ext),
-        )
+        rules.add(NAT, SERVICES, (*_to_service_ip(sp, ip, f"{label} external IP"), "-j", ext))
     if sp.node_port:
         rules.add(NAT, NODEPORTS, (*_comment(label), *_port_match(sp.protocol, sp.node_port), "-j", ext))
     if not sp.external_local:
@@ -226,43 +209,17 @@ def _dnat_port(rules: RuleSet, sp: ServicePort, node: str, cluster_cidr: str) ->
         rules.add(NAT, ext, _jump(svl))
         _balance(rules, svl, sp, local)
     else:
-        rules.add(
-            FILTER,
-            EXTERNAL,
-            (
-                "-m",
-                "addrtype",
-                "--dst-type",
-                "LOCAL",
-                *_comment(f"{label} has no local endpoints"),
-                *_port_match(sp.protocol, sp.node_port or sp.port),
-                "-j",
-                "DROP",
-            ),
-        )
+        no_local = f"{label} has no local endpoints"
+        rules.add(FILTER, EXTERNAL, _to_local_port(sp.protocol, sp.node_port or sp.port, no_local, "DROP"))
 
 
 def _redirect_port(rules: RuleSet, sp: ServicePort, to_port: int) -> None:
     label = _label(sp.name)
     target = ("-j", "REDIRECT", "--to-ports", str(to_port))
     if sp.cluster_ip:
-        rules.add(
-            NAT,
-            SERVICES,
-            (
-                "-d",
-                f"{sp.cluster_ip}/32",
-                *_comment(f"{label} cluster IP"),
-                *_port_match(sp.protocol, sp.port),
-                *target,
-            ),
-        )
+        rules.add(NAT, SERVICES, (*_to_service_ip(sp, sp.cluster_ip, f"{label} cluster IP"), *target))
     for ip in sp.external_ips:
-        rules.add(
-            NAT,
-            SERVICES,
-            ("-d", f"{ip}/32", *_comment(f"{label} external IP"), *_port_match(sp.protocol, sp.port), *target),
-        )
+        rules.add(NAT, SERVICES, (*_to_service_ip(sp, ip, f"{label} external IP"), *target))
     if sp.node_port:
         rules.add(NAT, NODEPORTS, (*_comment(label), *_port_match(sp.protocol, sp.node_port), *target))
 
@@ -270,24 +227,11 @@ def _redirect_port(rules: RuleSet, sp: ServicePort, to_port: int) -> None:
 def _reject_port(rules: RuleSet, sp: ServicePort) -> None:
     label = f"{_label(sp.name)} has no endpoints"
     for ip in filter(None, (sp.cluster_ip, *sp.external_ips)):
-        rule = ("-d", f"{ip}/32", *_comment(label), *_port_match(sp.protocol, sp.port), "-j", "REJECT")
+        rule = (*_to_service_ip(sp, ip, label), "-j", "REJECT")
         rules.add(FILTER, SERVICES, rule)
         rules.add(FILTER, EXTERNAL, rule)
     if sp.node_port:
-        rules.add(
-            FILTER,
-            EXTERNAL,
-            (
-                "-m",
-                "addrtype",
-                "--dst-type",
-                "LOCAL",
-                *_comment(label),
-                *_port_match(sp.protocol, sp.node_port),
-                "-j",
-                "REJECT",
-            ),
-        )
+        rules.add(FILTER, EXTERNAL, _to_local_port(sp.protocol, sp.node_port, label, "REJECT"))
 
 
 def desired_rules(

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from minikube_py import metrics
-from minikube_py.client.informer import Informer, SharedInformers, object_key
+from minikube_py.client.informer import Handler, Informer, SharedInformers, object_key
 from minikube_py.client.rest import ApiClient, Obj
 
 log = logging.getLogger(__name__)
@@ -329,11 +329,21 @@ class Controller:
         self.queue = WorkQueue(name=self.name)
         self.informers: list[Informer] = []
 
-    def informer(self, path: str, *, label_selector: str | None = None) -> Informer:
+    def informer(self, path: str, on_change: Handler | None = None, *, label_selector: str | None = None) -> Informer:
+        """The shared informer of ``path``, run and waited for with this controller; ``on_change``
+        (if given) is added to its handlers, so a collection and what it queues are declared together."""
         informer = SharedInformers.of(self.client).informer(path, label_selector=label_selector)
         if informer not in self.informers:
             self.informers.append(informer)
+        if on_change is not None:
+            informer.add_handler(on_change)
         return informer
+
+    def enqueue(self, old: Obj | None, new: Obj | None) -> None:
+        """The handler for a controller's own kind: queue the key of the object that changed."""
+        obj = new or old
+        assert obj is not None
+        self.queue.add(object_key(obj))
 
     async def reconcile(self, key: Any) -> None:
         raise NotImplementedError

@@ -19,8 +19,7 @@ class ClusterRoleAggregationController(Controller):
 
     def __init__(self, client: ApiClient) -> None:
         super().__init__(client)
-        self.roles = self.informer(_PATH)
-        self.roles.add_handler(self._on_change)
+        self.roles = self.informer(_PATH, self._on_change)
 
     def _on_change(self, _old: Obj | None, _new: Obj | None) -> None:
         """Any ClusterRole's change may change what an aggregated one collects: all of those are

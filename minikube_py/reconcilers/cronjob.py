@@ -17,19 +17,9 @@ from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import object_key
 from minikube_py.client.rest import ApiClient, Obj, resource_path
 from minikube_py.model.cronjobs import CronJobStep, job_ref, plan_cronjob
-from minikube_py.model.podtemplate import controller_of
+from minikube_py.model.podtemplate import controller_key, controller_of
 from minikube_py.model.times import rfc3339
 from minikube_py.reconcilers.base import Controller, OwnWrites
-
-
-def _owner_key(job: Obj | None) -> str | None:
-    """The key of the CronJob controlling ``job``, if one does."""
-    if job is None:
-        return None
-    ref = controller_of(job)
-    if ref is None or ref.get("kind") != "CronJob":
-        return None
-    return f"{job['metadata']['namespace']}/{ref['name']}"
 
 
 class CronJobController(Controller):
@@ -37,10 +27,8 @@ class CronJobController(Controller):
 
     def __init__(self, client: ApiClient) -> None:
         super().__init__(client)
-        self.cronjobs = self.informer("/apis/batch/v1/cronjobs")
-        self.jobs = self.informer("/apis/batch/v1/jobs")
-        self.cronjobs.add_handler(self._on_cronjob)
-        self.jobs.add_handler(self._on_job)
+        self.cronjobs = self.informer("/apis/batch/v1/cronjobs", self.enqueue)
+        self.jobs = self.informer("/apis/batch/v1/jobs", self._on_job)
         self.events = EventRecorder(client, "cronjob-controller")
         #: the keys of the Jobs each CronJob controls, by CronJob key
         self._jobs_of: dict[str, set[str]] = defaultdict(set)
@@ -49,13 +37,8 @@ class CronJobController(Controller):
 
     # ------------------------------------------------------------------------------ handlers
 
-    def _on_cronjob(self, old: Obj | None, new: Obj | None) -> None:
-        obj = new or old
-        assert obj is not None
-        self.queue.add(object_key(obj))
-
     def _on_job(self, old: Obj | None, new: Obj | None) -> None:
-        old_owner, owner = _owner_key(old), _owner_key(new)
+        old_owner, owner = controller_key(old, "CronJob"), controller_key(new, "CronJob")
         job = new or old
         assert job is not None
         key = object_key(job)

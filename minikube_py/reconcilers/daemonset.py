@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime
 
-from minikube_py.client.errors import ApiError, NotFoundError
 from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import object_key
 from minikube_py.client.rest import ApiClient, Obj, resource_path
@@ -27,6 +26,7 @@ from minikube_py.model.daemonsets import (
 from minikube_py.model.podtemplate import controller_of, pod_from_template
 from minikube_py.reconcilers.base import Controller, OwnWrites
 from minikube_py.reconcilers.history import HistoryKeeper
+from minikube_py.reconcilers.podcontrol import PodControl
 
 
 class DaemonSetController(Controller):
@@ -34,17 +34,15 @@ class DaemonSetController(Controller):
 
     def __init__(self, client: ApiClient) -> None:
         super().__init__(client)
-        self.daemonsets = self.informer("/apis/apps/v1/daemonsets")
-        self.nodes = self.informer("/api/v1/nodes")
-        self.pods = self.informer("/api/v1/pods")
-        self.daemonsets.add_handler(self._on_daemonset)
-        self.nodes.add_handler(self._on_node)
-        self.pods.add_handler(self._on_pod)
+        self.daemonsets = self.informer("/apis/apps/v1/daemonsets", self._on_daemonset)
+        self.nodes = self.informer("/api/v1/nodes", self._on_node)
+        self.pods = self.informer("/api/v1/pods", self._on_pod)
         self.history = HistoryKeeper(self, "DaemonSet")
         #: the pods each DaemonSet's last pass created and deleted (by uid), and its status writes (by key)
         self.pod_writes, self.status_writes = OwnWrites(self.pods), OwnWrites(self.daemonsets)
         self._pods_of: dict[str, set[str]] = defaultdict(set)  # daemonset uid -> pod keys
         self.events = EventRecorder(client, "daemonset-controller")
+        self.pod_control = PodControl(client, self.events, self.pod_writes)
 
     # ------------------------------------------------------------------------------ handlers
 
@@ -53,9 +51,7 @@ class DaemonSetController(Controller):
             self.pod_writes.forget(old["metadata"].get("uid", ""))
             self._pods_of.pop(old["metadata"].get("uid", ""), None)
             self.history.forget(old["metadata"].get("uid", ""))
-        obj = new or old
-        assert obj is not None
-        self.queue.add(object_key(obj))
+        self.enqueue(old, new)
 
     def _on_node(self, old: Obj | None, new: Obj | None) -> None:
         if old is not None and new is not None and _placement_fields(old) == _placement_fields(new):
@@ -66,8 +62,8 @@ class DaemonSetController(Controller):
     def _on_pod(self, old: Obj | None, new: Obj | None) -> None:
         pod = new or old
         assert pod is not None
-        ref = controller_of(pod)
-        if ref is None or ref.get("kind") != "DaemonSet":
+        ref = controller_of(pod, "DaemonSet")
+        if ref is None:
             return
         key, owner = object_key(pod), ref.get("uid", "")
         if new is None:
@@ -100,7 +96,7 @@ class DaemonSetController(Controller):
         step = plan_daemonset(
             ds, self.nodes.items(), pods, datetime.now(UTC), expectations_met=not self.pod_writes.pending(uid)
         )
-        failures = await self._delete(ds, step.delete) + await self._create(ds, step.create)
+        failures = await self.pod_control.delete(ds, step.delete) + await self._create(ds, step.create)
         await self._write_status(ds, step.status)
         if step.requeue_after is not None:
             self.queue.add_after(str(key), step.requeue_after + 0.05)
@@ -110,33 +106,12 @@ class DaemonSetController(Controller):
     async def _create(self, ds: Obj, nodes: list[str]) -> int:
         template = daemon_template(ds)
         labels = {REVISION_LABEL: revision_hash(ds), GENERATION_LABEL: str(ds["metadata"].get("generation", 1))}
-        namespace = ds["metadata"]["namespace"]
         for done, node in enumerate(nodes):
             pod = pod_from_template(ds, template, extra_labels=labels)
             pin_to_node(pod["spec"], node)
-            try:
-                created = await self.client.create(resource_path("v1", "pods", namespace), pod)
-            except ApiError as exc:
-                await self.events.record(ds, "Warning", "FailedCreate", f"Error creating: {exc.message}")
+            if not await self.pod_control.create(ds, pod):
                 return len(nodes) - done
-            self.pod_writes.wrote(ds["metadata"]["uid"], created)
-            await self.events.record(ds, "Normal", "SuccessfulCreate", f"Created pod: {created['metadata']['name']}")
         return 0
-
-    async def _delete(self, ds: Obj, pods: list[Obj]) -> int:
-        failures = 0
-        for pod in pods:
-            md = pod["metadata"]
-            try:
-                await self.client.delete(resource_path("v1", "pods", md["namespace"], md["name"]))
-            except ApiError as exc:
-                if not isinstance(exc, NotFoundError):
-                    failures += 1
-                    await self.events.record(ds, "Warning", "FailedDelete", f"Error deleting: {exc.message}")
-                continue
-            self.pod_writes.deleted(ds["metadata"]["uid"], pod)
-            await self.events.record(ds, "Normal", "SuccessfulDelete", f"Deleted pod: {md['name']}")
-        return failures
 
     async def _write_status(self, ds: Obj, status: Obj) -> None:
         if status == (ds.get("status") or {}):

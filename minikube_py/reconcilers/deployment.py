@@ -27,7 +27,7 @@ from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import Informer, object_key
 from minikube_py.client.rest import ApiClient, Obj, resource_path
 from minikube_py.model import rollout as ro
-from minikube_py.model.podtemplate import controller_of, controller_ref
+from minikube_py.model.podtemplate import controller_key, controller_of, controller_ref
 from minikube_py.model.selectors import LabelSelector, label_selector_from_spec
 from minikube_py.reconcilers.base import Controller, OwnWrites
 from minikube_py.reconcilers.endpoints import index_discard
@@ -102,11 +102,10 @@ class DeploymentController(Controller):
         super().__init__(client)
         deployments = self.informer(resource_path(API_VERSION, "deployments"))
         replica_sets = self.informer(resource_path(API_VERSION, "replicasets"))
-        self.pods = self.informer("/api/v1/pods")
+        self.pods = self.informer("/api/v1/pods", self._on_pod)
         self.deployments, self.replica_sets = Written(deployments), Written(replica_sets)
-        deployments.add_handler(lambda old, new: self.queue.add(object_key(new or old or {})))
+        deployments.add_handler(self.enqueue)
         replica_sets.add_handler(self._on_replica_set)
-        self.pods.add_handler(self._on_pod)
         self.recorder = EventRecorder(client, "deployment-controller")
         #: ReplicaSet uid -> keys of the pods it controls (a Recreate rollout waits for them to go)
         self._pods_of: dict[str, set[str]] = defaultdict(set)
@@ -144,13 +143,10 @@ class DeploymentController(Controller):
             self._pods_of[new_owner].add(key)
         if new is not None and (new.get("status") or {}).get("phase") not in FINISHED_PHASES:
             return
-        ref = controller_of(pod)
-        if ref is None or ref.get("kind") != "ReplicaSet":
-            return
-        rs = self.replica_sets.get(f"{pod['metadata']['namespace']}/{ref['name']}")
-        owner = controller_of(rs) if rs is not None else None
-        if owner is not None and owner.get("kind") == "Deployment":
-            self.queue.add(f"{pod['metadata']['namespace']}/{owner['name']}")
+        rs_key = controller_key(pod, "ReplicaSet")
+        deployment_key = controller_key(self.replica_sets.get(rs_key), "Deployment") if rs_key else None
+        if deployment_key is not None:
+            self.queue.add(deployment_key)
 
     # ------------------------------------------------------------------------------ reconciling
 
@@ -410,10 +406,8 @@ class DeploymentController(Controller):
 
 def _replica_set_uid(pod: Obj | None) -> str | None:
     """The uid of the ReplicaSet controlling the pod, if a ReplicaSet does."""
-    ref = controller_of(pod) if pod is not None else None
-    if ref is None or ref.get("kind") != "ReplicaSet":
-        return None
-    return str(ref.get("uid") or "") or None
+    ref = controller_of(pod, "ReplicaSet")
+    return None if ref is None else str(ref.get("uid") or "") or None
 
 
 def _selector(d: Obj) -> LabelSelector:

@@ -34,18 +34,11 @@ class DisruptionController(Controller):
 
     def __init__(self, client: ApiClient) -> None:
         super().__init__(client)
-        self.budgets = self.informer("/apis/policy/v1/poddisruptionbudgets")
-        self.pods = self.informer("/api/v1/pods")
-        self.budgets.add_handler(self._on_budget)
-        self.pods.add_handler(self._on_pod)
+        self.budgets = self.informer("/apis/policy/v1/poddisruptionbudgets", self.enqueue)
+        self.pods = self.informer("/api/v1/pods", self._on_pod)
         self.events = EventRecorder(client, "controllermanager")
         #: pods by namespace, so a budget's reconcile reads its namespace's pods, not the cluster's
         self._pods_in: dict[str, dict[str, Obj]] = defaultdict(dict)
-
-    def _on_budget(self, old: Obj | None, new: Obj | None) -> None:
-        obj = new or old
-        assert obj is not None
-        self.queue.add(object_key(obj))
 
     def _on_pod(self, old: Obj | None, new: Obj | None) -> None:
         current = new or old

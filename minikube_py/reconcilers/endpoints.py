@@ -58,10 +58,8 @@ class ServicePodController(Controller):
 
     def __init__(self, client: ApiClient) -> None:
         super().__init__(client)
-        self.services = self.informer("/api/v1/services")
-        self.pods = self.informer("/api/v1/pods")
-        self.services.add_handler(self._on_service)
-        self.pods.add_handler(self._on_pod)
+        self.services = self.informer("/api/v1/services", self._on_service)
+        self.pods = self.informer("/api/v1/pods", self._on_pod)
         self.tracker = TriggerTimeTracker()
         #: namespace -> keys of the Services there whose endpoints are managed
         self._services_by_ns: dict[str, set[str]] = defaultdict(set)
@@ -111,8 +109,7 @@ class EndpointsController(ServicePodController):
 
     def __init__(self, client: ApiClient) -> None:
         super().__init__(client)
-        self.endpoints: Informer = self.informer("/api/v1/endpoints")
-        self.endpoints.add_handler(self._on_endpoints)
+        self.endpoints: Informer = self.informer("/api/v1/endpoints", self._on_endpoints)
 
     def _on_endpoints(self, old: Obj | None, new: Obj | None) -> None:
         """Endpoints of a managed Service changed or deleted behind the controller's back are put

@@ -19,6 +19,7 @@ import contextlib
 from collections import defaultdict
 from collections.abc import Awaitable
 from functools import partial
+from typing import Any
 
 from minikube_py.client.errors import NotFoundError
 from minikube_py.client.informer import Informer, object_key
@@ -146,10 +147,7 @@ class GarbageCollector(Controller):
                 await self.client.delete(path, propagation_policy="Foreground")
             elif absent:
                 remaining = [r for r in refs if r not in absent]
-                await self.client.patch(
-                    path,
-                    {"metadata": {"ownerReferences": remaining, "resourceVersion": obj["metadata"]["resourceVersion"]}},
-                )
+                await self._patch_metadata(rt, obj, ownerReferences=remaining)
         except NotFoundError:
             pass
 
@@ -182,17 +180,7 @@ class GarbageCollector(Controller):
                 if dep is None:
                     continue
                 kept = [r for r in dep["metadata"].get("ownerReferences") or [] if r.get("uid") != uid]
-                await self._ignore_gone(
-                    self.client.patch(
-                        _path(dep_rt, dep),
-                        {
-                            "metadata": {
-                                "ownerReferences": kept or None,
-                                "resourceVersion": dep["metadata"]["resourceVersion"],
-                            }
-                        },
-                    )
-                )
+                await self._ignore_gone(self._patch_metadata(dep_rt, dep, ownerReferences=kept or None))
             finalizers.remove(ORPHAN)
         elif FOREGROUND in finalizers:
             blocking = False
@@ -210,17 +198,13 @@ class GarbageCollector(Controller):
             finalizers.remove(FOREGROUND)
         else:
             return
-        await self._ignore_gone(
-            self.client.patch(
-                _path(rt, owner),
-                {
-                    "metadata": {
-                        "finalizers": finalizers or None,
-                        "resourceVersion": owner["metadata"]["resourceVersion"],
-                    }
-                },
-            )
-        )
+        await self._ignore_gone(self._patch_metadata(rt, owner, finalizers=finalizers or None))
+
+    def _patch_metadata(self, rt: ResourceType, obj: Obj, **fields: Any) -> Awaitable[Obj]:
+        """A merge patch of ``obj``'s metadata that applies only to the version this pass read: a
+        newer one answers 409, and the key is reconciled again with what changed."""
+        metadata = {**fields, "resourceVersion": obj["metadata"]["resourceVersion"]}
+        return self.client.patch(_path(rt, obj), {"metadata": metadata})
 
     @staticmethod
     async def _ignore_gone(call: Awaitable[Obj]) -> None:

@@ -44,8 +44,8 @@ class HistoryKeeper:
             self._orphans[obj["metadata"]["namespace"]].add(object_key(obj))
         else:
             index_discard(self._orphans, obj["metadata"]["namespace"], object_key(obj))
-        ref = controller_of(obj)
-        if ref is None or ref.get("kind") != self.kind:
+        ref = controller_of(obj, self.kind)
+        if ref is None:
             return
         if new is None:
             self._of[ref.get("uid", "")].discard(object_key(obj))

@@ -15,7 +15,7 @@ import copy
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
-from minikube_py.client.errors import ApiError, NotFoundError
+from minikube_py.client.errors import NotFoundError
 from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import object_key
 from minikube_py.client.rest import ApiClient, Obj, resource_path
@@ -29,15 +29,9 @@ from minikube_py.model.jobs import (
     plan_job,
     settle_job,
 )
-from minikube_py.model.podtemplate import controller_of, pod_from_template
+from minikube_py.model.podtemplate import controller_key, controller_of, pod_from_template
 from minikube_py.reconcilers.base import Controller, OwnWrites
-
-
-def _owner_key(pod: Obj, kind: str) -> str | None:
-    ref = controller_of(pod)
-    if ref is None or ref.get("kind") != kind:
-        return None
-    return f"{pod['metadata']['namespace']}/{ref['name']}"
+from minikube_py.reconcilers.podcontrol import PodControl
 
 
 class JobController(Controller):
@@ -45,13 +39,12 @@ class JobController(Controller):
 
     def __init__(self, client: ApiClient) -> None:
         super().__init__(client)
-        self.jobs = self.informer("/apis/batch/v1/jobs")
-        self.pods = self.informer("/api/v1/pods")
-        self.jobs.add_handler(self._on_job)
-        self.pods.add_handler(self._on_pod)
+        self.jobs = self.informer("/apis/batch/v1/jobs", self._on_job)
+        self.pods = self.informer("/api/v1/pods", self._on_pod)
         #: the pods each Job's last pass created and deleted (by Job uid), and its status writes (by key)
         self.pod_writes, self.status_writes = OwnWrites(self.pods), OwnWrites(self.jobs)
         self.events = EventRecorder(client, "job-controller")
+        self.pod_control = PodControl(client, self.events, self.pod_writes)
         self._pods_of: dict[str, set[str]] = defaultdict(set)
         #: UIDs whose tracking finalizer was removed, until the cache shows it gone (per job key)
         self._released: dict[str, set[str]] = defaultdict(set)
@@ -61,16 +54,13 @@ class JobController(Controller):
     def _on_job(self, old: Obj | None, new: Obj | None) -> None:
         if new is None and old is not None:
             self.pod_writes.forget(old["metadata"].get("uid", ""))
-        obj = new or old
-        assert obj is not None
-        self.queue.add(object_key(obj))
+        self.enqueue(old, new)
 
     def _on_pod(self, old: Obj | None, new: Obj | None) -> None:
         pod = new or old
         assert pod is not None
         key, uid = object_key(pod), pod["metadata"].get("uid", "")
-        old_owner = _owner_key(old, "Job") if old else None
-        owner = _owner_key(new, "Job") if new else None
+        old_owner, owner = controller_key(old, "Job"), controller_key(new, "Job")
         if old_owner and old_owner != owner:
             self._pods_of[old_owner].discard(key)
             self.queue.add(old_owner)
@@ -113,7 +103,7 @@ class JobController(Controller):
             released=frozenset(self._released.get(key, ())),
             expectations_met=not self.pod_writes.pending(uid),
         )
-        failures = await self._delete(job, step) + await self._create(job, step)
+        failures = await self.pod_control.delete(job, step.delete) + await self._create(job, step)
         for event_type, reason, message in step.events:
             await self.events.record(job, event_type, reason, message)
         job = await self._write_status(job, step.status)
@@ -134,39 +124,17 @@ class JobController(Controller):
         if failures:
             raise RuntimeError(f"{failures} pod operation(s) for job {key} failed")
 
-    async def _delete(self, job: Obj, step: JobStep) -> int:
-        failures = 0
-        for pod in step.delete:
-            md = pod["metadata"]
-            try:
-                await self.client.delete(resource_path("v1", "pods", md["namespace"], md["name"]))
-            except NotFoundError:
-                continue
-            except ApiError as exc:
-                failures += 1
-                await self.events.record(job, "Warning", "FailedDelete", f"Error deleting: {exc.message}")
-                continue
-            self.pod_writes.deleted(job["metadata"]["uid"], pod)
-            await self.events.record(job, "Normal", "SuccessfulDelete", f"Deleted pod: {md['name']}")
-        return failures
-
     async def _create(self, job: Obj, step: JobStep) -> int:
         created_count = 0
         template = (job.get("spec") or {}).get("template") or {}
-        namespace = job["metadata"]["namespace"]
         for _ in range(step.create):
             pod = pod_from_template(job, template)
             finalizers = pod["metadata"].setdefault("finalizers", [])
             if TRACKING_FINALIZER not in finalizers:
                 finalizers.append(TRACKING_FINALIZER)
-            try:
-                created = await self.client.create(resource_path("v1", "pods", namespace), pod)
-            except ApiError as exc:
-                await self.events.record(job, "Warning", "FailedCreate", f"Error creating: {exc.message}")
+            if not await self.pod_control.create(job, pod):
                 break  # the next attempt comes with the retry's back-off, not in a burst of failures
             created_count += 1
-            self.pod_writes.wrote(job["metadata"]["uid"], created)
-            await self.events.record(job, "Normal", "SuccessfulCreate", f"Created pod: {created['metadata']['name']}")
         missing = step.create - created_count
         if missing:
             active = int(step.status.get("active", 0)) - missing

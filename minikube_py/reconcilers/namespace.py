@@ -26,8 +26,7 @@ class NamespaceController(Controller):
 
     def __init__(self, client: ApiClient) -> None:
         super().__init__(client)
-        self.namespaces = self.informer("/api/v1/namespaces")
-        self.namespaces.add_handler(self._on_change)
+        self.namespaces = self.informer("/api/v1/namespaces", self._on_change)
 
     def _on_change(self, _old: Obj | None, new: Obj | None) -> None:
         if new is not None and new["metadata"].get("deletionTimestamp"):

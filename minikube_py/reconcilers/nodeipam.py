@@ -53,8 +53,7 @@ class NodeIpamController(Controller):
         self._waiting: dict[str, None] = {}
         #: waiting nodes woken for a released subnet and queued, not yet reconciled
         self._woken: set[str] = set()
-        self.nodes = self.informer("/api/v1/nodes")
-        self.nodes.add_handler(self._on_change)
+        self.nodes = self.informer("/api/v1/nodes", self._on_change)
 
     async def run_workers(self) -> None:
         """The workers, and the background event writer stopped with them: it would otherwise outlive

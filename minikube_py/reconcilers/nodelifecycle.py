@@ -54,12 +54,9 @@ class NodeLifecycleController(Controller):
         #: GONE after removing it), until the cache shows it; a reconcile racing its own watch then
         #: does not mark, record or evict twice
         self._expected: dict[str, int] = {}
-        self.nodes = self.informer("/api/v1/nodes")
-        self.leases = self.informer(NODE_LEASES)
-        self.pods = self.informer("/api/v1/pods")
-        self.nodes.add_handler(self._on_node)
-        self.leases.add_handler(self._on_lease)
-        self.pods.add_handler(self._on_pod)
+        self.nodes = self.informer("/api/v1/nodes", self._on_node)
+        self.leases = self.informer(NODE_LEASES, self._on_lease)
+        self.pods = self.informer("/api/v1/pods", self._on_pod)
 
     # --------------------------------------------------------------------------- handlers
 

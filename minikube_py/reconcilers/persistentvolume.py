@@ -55,14 +55,12 @@ class PersistentVolumeController(Controller):
 
     def __init__(self, client: ApiClient) -> None:
         super().__init__(client)
-        self.claims = self.informer("/api/v1/persistentvolumeclaims")
-        self.volumes = self.informer("/api/v1/persistentvolumes")
-        self.classes = self.informer("/apis/storage.k8s.io/v1/storageclasses")
-        self.nodes = self.informer("/api/v1/nodes")
-        self.claims.add_handler(self._on_claim)
-        self.volumes.add_handler(self._on_volume)
-        self.classes.add_handler(lambda _old, _new: self._queue_unbound_claims())
-        self.nodes.add_handler(self._on_node)
+        self.claims = self.informer("/api/v1/persistentvolumeclaims", self._on_claim)
+        self.volumes = self.informer("/api/v1/persistentvolumes", self._on_volume)
+        self.classes = self.informer(
+            "/apis/storage.k8s.io/v1/storageclasses", lambda _old, _new: self._queue_unbound_claims()
+        )
+        self.nodes = self.informer("/api/v1/nodes", self._on_node)
         self.events = EventRecorder(client, "persistentvolume-controller")
         #: the events last recorded per object uid: a sync that decides the same again (every volume
         #: change re-syncs the waiting claims) does not write them again

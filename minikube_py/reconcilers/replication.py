@@ -114,10 +114,8 @@ class ReplicaController(Controller):
         self.kind = kind
         self.burst = burst
         rt = kind.resource
-        self.owners = self.informer(resource_path(rt.api_version, rt.plural))
-        self.pods = self.informer("/api/v1/pods")
-        self.owners.add_handler(self._on_owner)
-        self.pods.add_handler(self._on_pod)
+        self.owners = self.informer(resource_path(rt.api_version, rt.plural), self._on_owner)
+        self.pods = self.informer("/api/v1/pods", self._on_pod)
         #: the pods each owner's last sync created and deleted, by owner uid
         self.pod_writes = OwnWrites(self.pods)
         self.events = EventRecorder(client, kind.component)
@@ -153,8 +151,8 @@ class ReplicaController(Controller):
 
     def _controller_uid(self, pod: Obj | None) -> str | None:
         """The uid of the pod's controller when it is of this controller's kind."""
-        ref = controller_of(pod) if pod is not None else None
-        if ref is None or ref.get("kind") != self.kind.resource.kind:
+        ref = controller_of(pod, self.kind.resource.kind)
+        if ref is None:
             return None
         if ref.get("apiVersion", "").rpartition("/")[0] != self.kind.resource.group:
             return None

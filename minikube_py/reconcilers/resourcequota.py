@@ -32,18 +32,15 @@ class ResourceQuotaController(Controller):
 
     def __init__(self, client: ApiClient) -> None:
         super().__init__(client)
-        self.quotas = self.informer("/api/v1/resourcequotas")
-        self.quotas.add_handler(self._on_quota)
+        self.quotas = self.informer("/api/v1/resourcequotas", self._on_quota)
         for rt in RESOURCES:
             if rt.namespaced:
                 self.informer(resource_path(rt.api_version, rt.plural)).add_handler(self._on_counted(rt))
 
     def _on_quota(self, old: Obj | None, new: Obj | None) -> None:
-        obj = new or old
-        assert obj is not None
         if new is not None and old is not None and new.get("spec") == old.get("spec"):
             return  # our own status write, or admission's charge: nothing to recount
-        self.queue.add(object_key(obj))
+        self.enqueue(old, new)
 
     def _on_counted(self, rt: ResourceType) -> Handler:
         """A handler that recounts the quotas counting an object when its usage changes or it goes."""

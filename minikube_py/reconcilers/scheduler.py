@@ -120,13 +120,11 @@ class Scheduler(Controller):
         rng: random.Random | None = None,
     ) -> None:
         super().__init__(client)
-        self.pods = self.informer("/api/v1/pods")
-        self.nodes = self.informer("/api/v1/nodes")
+        self.pods = self.informer("/api/v1/pods", self._on_pod)
+        self.nodes = self.informer("/api/v1/nodes", self._on_node)
         self.claims = self.informer("/api/v1/persistentvolumeclaims")
         self.volumes = self.informer("/api/v1/persistentvolumes")
         self.classes = self.informer("/apis/storage.k8s.io/v1/storageclasses")
-        self.pods.add_handler(self._on_pod)
-        self.nodes.add_handler(self._on_node)
         for storage_informer in (self.claims, self.volumes, self.classes):
             storage_informer.add_handler(lambda _old, _new: self._retry_claim_users())
         self.recorder = EventRecorder(client, DEFAULT_SCHEDULER)

@@ -23,12 +23,9 @@ class ServiceAccountsController(Controller):
     def __init__(self, client: ApiClient, ca_pem: bytes) -> None:
         super().__init__(client)
         self.ca = ca_pem.decode()
-        self.namespaces = self.informer("/api/v1/namespaces")
-        self.accounts = self.informer("/api/v1/serviceaccounts")
-        self.config_maps = self.informer("/api/v1/configmaps")
-        self.namespaces.add_handler(self._on_namespace)
-        self.accounts.add_handler(self._on_owned(DEFAULT_SERVICE_ACCOUNT))
-        self.config_maps.add_handler(self._on_owned(ROOT_CA_CONFIG_MAP))
+        self.namespaces = self.informer("/api/v1/namespaces", self._on_namespace)
+        self.accounts = self.informer("/api/v1/serviceaccounts", self._on_owned(DEFAULT_SERVICE_ACCOUNT))
+        self.config_maps = self.informer("/api/v1/configmaps", self._on_owned(ROOT_CA_CONFIG_MAP))
 
     def _on_namespace(self, _old: Obj | None, new: Obj | None) -> None:
         if new is not None:

@@ -21,14 +21,10 @@ class ServiceLbController(Controller):
 
     def __init__(self, client: ApiClient) -> None:
         super().__init__(client)
-        self.services = self.informer("/api/v1/services")
-        self.nodes = self.informer("/api/v1/nodes")
-        self.ingresses = self.informer("/apis/networking.k8s.io/v1/ingresses")
-        self.classes = self.informer("/apis/networking.k8s.io/v1/ingressclasses")
-        self.services.add_handler(self._on_service)
-        self.ingresses.add_handler(self._on_ingress)
-        self.classes.add_handler(self._on_class)
-        self.nodes.add_handler(self._on_node)
+        self.services = self.informer("/api/v1/services", self._on_service)
+        self.nodes = self.informer("/api/v1/nodes", self._on_node)
+        self.ingresses = self.informer("/apis/networking.k8s.io/v1/ingresses", self._on_ingress)
+        self.classes = self.informer("/apis/networking.k8s.io/v1/ingressclasses", self._on_class)
         #: (kind, key) of the objects given an ingress (or that just stopped wanting one)
         self._balanced: set[tuple[str, str]] = set()
         self._by_node: dict[str, frozenset[str]] = {}  # node name -> its InternalIPs while Ready

@@ -44,11 +44,9 @@ class StatefulSetController(Controller):
 
     def __init__(self, client: ApiClient) -> None:
         super().__init__(client)
-        self.sets = self.informer("/apis/apps/v1/statefulsets")
-        self.pods = self.informer("/api/v1/pods")
+        self.sets = self.informer("/apis/apps/v1/statefulsets", self._on_set)
+        self.pods = self.informer("/api/v1/pods", self._on_pod)
         self.claims = self.informer("/api/v1/persistentvolumeclaims")
-        self.sets.add_handler(self._on_set)
-        self.pods.add_handler(self._on_pod)
         self.history = HistoryKeeper(self, "StatefulSet")
         #: the pods each set's last pass created and deleted (by uid), and its status writes (by key)
         self.pod_writes, self.status_writes = OwnWrites(self.pods), OwnWrites(self.sets)
@@ -64,15 +62,13 @@ class StatefulSetController(Controller):
             self.pod_writes.forget(uid)
             self._pods_of.pop(uid, None)
             self.history.forget(uid)
-        obj = new or old
-        assert obj is not None
-        self.queue.add(object_key(obj))
+        self.enqueue(old, new)
 
     def _on_pod(self, old: Obj | None, new: Obj | None) -> None:
         pod = new or old
         assert pod is not None
         key, namespace = object_key(pod), pod["metadata"]["namespace"]
-        old_ref, new_ref = _set_ref(old), _set_ref(new)
+        old_ref, new_ref = controller_of(old, "StatefulSet"), controller_of(new, "StatefulSet")
         if old_ref is not None and (new_ref is None or new_ref.get("uid") != old_ref.get("uid")):
             self._pods_of[old_ref.get("uid", "")].discard(key)  # released, or gone
             self.queue.add(f"{namespace}/{old_ref['name']}")
@@ -181,22 +177,21 @@ class StatefulSetController(Controller):
             except ApiError as exc:
                 if isinstance(exc, AlreadyExistsError):
                     return 0  # a pod of that name still exists (not ours, or not yet in the cache)
-                await self.events.record(
-                    sts,
-                    "Warning",
-                    "FailedCreate",
-                    f"create Pod {pod['metadata']['name']} in StatefulSet "
-                    f"{sts['metadata']['name']} failed error: {exc.message}",
-                )
+                await self._pod_event(sts, "create", pod, exc)
                 return len(ordinals) - done
             self.pod_writes.wrote(sts["metadata"]["uid"], created)
-            await self.events.record(
-                sts,
-                "Normal",
-                "SuccessfulCreate",
-                f"create Pod {pod['metadata']['name']} in StatefulSet {sts['metadata']['name']} successful",
-            )
+            await self._pod_event(sts, "create", pod)
         return 0
+
+    async def _pod_event(self, sts: Obj, verb: str, pod: Obj, error: ApiError | None = None) -> None:
+        """kube-controller-manager's event for a write of a set's pod: ``create Pod web-0 in
+        StatefulSet web successful``, or a warning that ends ``failed error: <why>``."""
+        subject = f"{verb} Pod {pod['metadata']['name']} in StatefulSet {sts['metadata']['name']}"
+        if error is None:
+            await self.events.record(sts, "Normal", f"Successful{verb.capitalize()}", f"{subject} successful")
+        else:
+            message = f"{subject} failed error: {error.message}"
+            await self.events.record(sts, "Warning", f"Failed{verb.capitalize()}", message)
 
     async def _restore_claims(self, sts: Obj, ordinals: list[int]) -> None:
         """Make the claims of pending pods that are missing (deleted by someone): without them the
@@ -237,20 +232,10 @@ class StatefulSetController(Controller):
             except ApiError as exc:
                 if not isinstance(exc, NotFoundError):
                     failures += 1
-                    await self.events.record(
-                        sts,
-                        "Warning",
-                        "FailedDelete",
-                        f"delete Pod {md['name']} in StatefulSet {sts['metadata']['name']} failed error: {exc.message}",
-                    )
+                    await self._pod_event(sts, "delete", pod, exc)
                 continue
             self.pod_writes.deleted(sts["metadata"]["uid"], pod)
-            await self.events.record(
-                sts,
-                "Normal",
-                "SuccessfulDelete",
-                f"delete Pod {md['name']} in StatefulSet {sts['metadata']['name']} successful",
-            )
+            await self._pod_event(sts, "delete", pod)
         return failures
 
     async def _settle_claim_owners(self, sts: Obj, pods: list[Obj]) -> None:
@@ -279,9 +264,3 @@ class StatefulSetController(Controller):
             return
         written = await self.client.replace(path, {**sts, "status": status})
         self.status_writes.wrote(object_key(sts), written)
-
-
-def _set_ref(pod: Obj | None) -> Obj | None:
-    """The pod's controller reference when a StatefulSet controls it."""
-    ref = controller_of(pod) if pod is not None else None
-    return ref if ref is not None and ref.get("kind") == "StatefulSet" else None

@@ -24,12 +24,9 @@ class StorageProtectionController(Controller):
 
     def __init__(self, client: ApiClient) -> None:
         super().__init__(client)
-        self.claims = self.informer("/api/v1/persistentvolumeclaims")
-        self.volumes = self.informer("/api/v1/persistentvolumes")
-        self.pods = self.informer("/api/v1/pods")
-        self.claims.add_handler(lambda old, new: self._queue(_CLAIM, new))
-        self.volumes.add_handler(lambda old, new: self._queue(_VOLUME, new))
-        self.pods.add_handler(self._on_pod)
+        self.claims = self.informer("/api/v1/persistentvolumeclaims", lambda old, new: self._queue(_CLAIM, new))
+        self.volumes = self.informer("/api/v1/persistentvolumes", lambda old, new: self._queue(_VOLUME, new))
+        self.pods = self.informer("/api/v1/pods", self._on_pod)
 
     def _queue(self, kind: str, obj: Obj | None) -> None:
         if obj is not None and obj["metadata"].get("deletionTimestamp"):

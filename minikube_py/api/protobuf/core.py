@@ -57,6 +57,13 @@ OBJECT_META: Message = {
     14: strings("finalizers"),
 }
 
+
+def spec_object(spec: Message) -> Message:
+    """A kind with a spec and a status, numbered as every such kind's ``generated.proto`` numbers
+    them: metadata 1, spec 2, status 3 (ignored: a client sends no status pykube keeps)."""
+    return {1: message("metadata", OBJECT_META), 2: message("spec", spec), 3: message("status", EMPTY)}
+
+
 LABEL_SELECTOR_REQUIREMENT: Message = {1: string("key"), 2: string("operator"), 3: strings("values")}
 
 LABEL_SELECTOR: Message = {1: string_map("matchLabels"), 2: messages("matchExpressions", LABEL_SELECTOR_REQUIREMENT)}
@@ -292,7 +299,7 @@ POD_SPEC: Message = {
 
 POD_TEMPLATE_SPEC: Message = {1: message("metadata", OBJECT_META), 2: message("spec", POD_SPEC)}
 
-POD: Message = {1: message("metadata", OBJECT_META), 2: message("spec", POD_SPEC), 3: message("status", EMPTY)}
+POD: Message = spec_object(POD_SPEC)
 
 # --- core/v1 kinds -------------------------------------------------------------------------------------
 
@@ -311,11 +318,7 @@ CONFIG_MAP: Message = {
     3: bytes_map("binaryData"),
 }
 
-NAMESPACE: Message = {
-    1: message("metadata", OBJECT_META),
-    2: message("spec", {1: strings("finalizers")}),
-    3: message("status", EMPTY),
-}
+NAMESPACE: Message = spec_object({1: strings("finalizers")})
 
 SERVICE_ACCOUNT: Message = {
     1: message("metadata", OBJECT_META),
@@ -356,24 +359,15 @@ SERVICE_SPEC: Message = {
     23: string("trafficDistribution"),
 }
 
-SERVICE: Message = {1: message("metadata", OBJECT_META), 2: message("spec", SERVICE_SPEC), 3: message("status", EMPTY)}
+SERVICE: Message = spec_object(SERVICE_SPEC)
 
-RESOURCE_QUOTA: Message = {
-    1: message("metadata", OBJECT_META),
-    2: message(
-        "spec",
-        {
-            1: quantity_map("hard"),
-            2: strings("scopes"),
-            3: message(
-                "scopeSelector",
-                {
-                    1: messages(
-                        "matchExpressions", {1: string("scopeName"), 2: string("operator"), 3: strings("values")}
-                    )
-                },
-            ),
-        },
-    ),
-    3: message("status", EMPTY),
-}
+RESOURCE_QUOTA: Message = spec_object(
+    {
+        1: quantity_map("hard"),
+        2: strings("scopes"),
+        3: message(
+            "scopeSelector",
+            {1: messages("matchExpressions", {1: string("scopeName"), 2: string("operator"), 3: strings("values")})},
+        ),
+    }
+)

@@ -12,6 +12,7 @@ from minikube_py.api.protobuf.core import (
     OBJECT_META,
     POD_TEMPLATE_SPEC,
     TYPED_LOCAL_OBJECT_REFERENCE,
+    spec_object,
 )
 from minikube_py.api.protobuf.schema import (
     Message,
@@ -29,52 +30,37 @@ from minikube_py.api.protobuf.schema import (
 
 _ROLLING_UPDATE: Message = {1: int_or_string("maxUnavailable", keep=True), 2: int_or_string("maxSurge", keep=True)}
 
-DEPLOYMENT: Message = {
-    1: message("metadata", OBJECT_META),
-    2: message(
-        "spec",
-        {
-            1: integer("replicas", keep=True),
-            2: message("selector", LABEL_SELECTOR),
-            3: message("template", POD_TEMPLATE_SPEC),
-            4: message("strategy", {1: string("type"), 2: message("rollingUpdate", _ROLLING_UPDATE)}),
-            5: integer("minReadySeconds"),
-            6: integer("revisionHistoryLimit", keep=True),
-            7: boolean("paused"),
-            9: integer("progressDeadlineSeconds", keep=True),
-        },
-    ),
-    3: message("status", EMPTY),
-}
+DEPLOYMENT: Message = spec_object(
+    {
+        1: integer("replicas", keep=True),
+        2: message("selector", LABEL_SELECTOR),
+        3: message("template", POD_TEMPLATE_SPEC),
+        4: message("strategy", {1: string("type"), 2: message("rollingUpdate", _ROLLING_UPDATE)}),
+        5: integer("minReadySeconds"),
+        6: integer("revisionHistoryLimit", keep=True),
+        7: boolean("paused"),
+        9: integer("progressDeadlineSeconds", keep=True),
+    }
+)
 
-REPLICA_SET: Message = {
-    1: message("metadata", OBJECT_META),
-    2: message(
-        "spec",
-        {
-            1: integer("replicas", keep=True),
-            4: integer("minReadySeconds"),
-            2: message("selector", LABEL_SELECTOR),
-            3: message("template", POD_TEMPLATE_SPEC),
-        },
-    ),
-    3: message("status", EMPTY),
-}
+REPLICA_SET: Message = spec_object(
+    {
+        1: integer("replicas", keep=True),
+        4: integer("minReadySeconds"),
+        2: message("selector", LABEL_SELECTOR),
+        3: message("template", POD_TEMPLATE_SPEC),
+    }
+)
 
-DAEMON_SET: Message = {
-    1: message("metadata", OBJECT_META),
-    2: message(
-        "spec",
-        {
-            1: message("selector", LABEL_SELECTOR),
-            2: message("template", POD_TEMPLATE_SPEC),
-            3: message("updateStrategy", {1: string("type"), 2: message("rollingUpdate", _ROLLING_UPDATE)}),
-            4: integer("minReadySeconds"),
-            6: integer("revisionHistoryLimit", keep=True),
-        },
-    ),
-    3: message("status", EMPTY),
-}
+DAEMON_SET: Message = spec_object(
+    {
+        1: message("selector", LABEL_SELECTOR),
+        2: message("template", POD_TEMPLATE_SPEC),
+        3: message("updateStrategy", {1: string("type"), 2: message("rollingUpdate", _ROLLING_UPDATE)}),
+        4: integer("minReadySeconds"),
+        6: integer("revisionHistoryLimit", keep=True),
+    }
+)
 
 # --- batch/v1 ------------------------------------------------------------------------------------------
 
@@ -95,55 +81,40 @@ JOB_SPEC: Message = {
     15: string("managedBy"),
 }
 
-JOB: Message = {1: message("metadata", OBJECT_META), 2: message("spec", JOB_SPEC), 3: message("status", EMPTY)}
+JOB: Message = spec_object(JOB_SPEC)
 
-CRON_JOB: Message = {
-    1: message("metadata", OBJECT_META),
-    2: message(
-        "spec",
-        {
-            1: string("schedule"),
-            8: string("timeZone"),
-            2: integer("startingDeadlineSeconds", keep=True),
-            3: string("concurrencyPolicy"),
-            4: boolean("suspend", keep=True),
-            5: message("jobTemplate", {1: message("metadata", OBJECT_META), 2: message("spec", JOB_SPEC)}),
-            6: integer("successfulJobsHistoryLimit", keep=True),
-            7: integer("failedJobsHistoryLimit", keep=True),
-        },
-    ),
-    3: message("status", EMPTY),
-}
+CRON_JOB: Message = spec_object(
+    {
+        1: string("schedule"),
+        8: string("timeZone"),
+        2: integer("startingDeadlineSeconds", keep=True),
+        3: string("concurrencyPolicy"),
+        4: boolean("suspend", keep=True),
+        5: message("jobTemplate", {1: message("metadata", OBJECT_META), 2: message("spec", JOB_SPEC)}),
+        6: integer("successfulJobsHistoryLimit", keep=True),
+        7: integer("failedJobsHistoryLimit", keep=True),
+    }
+)
 
 # --- autoscaling/v1, policy/v1 -------------------------------------------------------------------------
 
-HORIZONTAL_POD_AUTOSCALER: Message = {
-    1: message("metadata", OBJECT_META),
-    2: message(
-        "spec",
-        {
-            1: message("scaleTargetRef", {1: string("kind"), 2: string("name"), 3: string("apiVersion")}),
-            2: integer("minReplicas", keep=True),
-            3: integer("maxReplicas", keep=True),
-            4: integer("targetCPUUtilizationPercentage", keep=True),
-        },
-    ),
-    3: message("status", EMPTY),
-}
+HORIZONTAL_POD_AUTOSCALER: Message = spec_object(
+    {
+        1: message("scaleTargetRef", {1: string("kind"), 2: string("name"), 3: string("apiVersion")}),
+        2: integer("minReplicas", keep=True),
+        3: integer("maxReplicas", keep=True),
+        4: integer("targetCPUUtilizationPercentage", keep=True),
+    }
+)
 
-POD_DISRUPTION_BUDGET: Message = {
-    1: message("metadata", OBJECT_META),
-    2: message(
-        "spec",
-        {
-            1: int_or_string("minAvailable", keep=True),
-            2: message("selector", LABEL_SELECTOR),
-            3: int_or_string("maxUnavailable", keep=True),
-            4: string("unhealthyPodEvictionPolicy"),
-        },
-    ),
-    3: message("status", EMPTY),
-}
+POD_DISRUPTION_BUDGET: Message = spec_object(
+    {
+        1: int_or_string("minAvailable", keep=True),
+        2: message("selector", LABEL_SELECTOR),
+        3: int_or_string("maxUnavailable", keep=True),
+        4: string("unhealthyPodEvictionPolicy"),
+    }
+)
 
 #: meta/v1 DeleteOptions, as an Eviction carries them (pointer fields keep their zero values)
 _DELETE_OPTIONS: Message = {
@@ -192,56 +163,40 @@ _INGRESS_BACKEND: Message = {
     3: message("resource", TYPED_LOCAL_OBJECT_REFERENCE),
 }
 
-INGRESS: Message = {
-    1: message("metadata", OBJECT_META),
-    2: message(
-        "spec",
-        {
-            4: string("ingressClassName"),
-            1: message("defaultBackend", _INGRESS_BACKEND),
-            2: messages("tls", {1: strings("hosts"), 2: string("secretName")}),
-            3: messages(
-                "rules",
-                {
-                    1: string("host"),
-                    2: inline(
-                        {
-                            1: message(
-                                "http",
-                                {
-                                    1: messages(
-                                        "paths",
-                                        {
-                                            1: string("path"),
-                                            3: string("pathType"),
-                                            2: message("backend", _INGRESS_BACKEND),
-                                        },
-                                    )
-                                },
-                            )
-                        }
-                    ),
-                },
-            ),
-        },
-    ),
-    3: message("status", EMPTY),
-}
+INGRESS: Message = spec_object(
+    {
+        4: string("ingressClassName"),
+        1: message("defaultBackend", _INGRESS_BACKEND),
+        2: messages("tls", {1: strings("hosts"), 2: string("secretName")}),
+        3: messages(
+            "rules",
+            {
+                1: string("host"),
+                2: inline(
+                    {
+                        1: message(
+                            "http",
+                            {
+                                1: messages(
+                                    "paths",
+                                    {1: string("path"), 3: string("pathType"), 2: message("backend", _INGRESS_BACKEND)},
+                                )
+                            },
+                        )
+                    }
+                ),
+            },
+        ),
+    }
+)
 
-TOKEN_REQUEST: Message = {
-    1: message("metadata", OBJECT_META),
-    2: message(
-        "spec",
-        {
-            1: strings("audiences"),
-            4: integer("expirationSeconds", keep=True),
-            3: message(
-                "boundObjectRef", {1: string("kind"), 2: string("apiVersion"), 3: string("name"), 4: string("uid")}
-            ),
-        },
-    ),
-    3: message("status", EMPTY),
-}
+TOKEN_REQUEST: Message = spec_object(
+    {
+        1: strings("audiences"),
+        4: integer("expirationSeconds", keep=True),
+        3: message("boundObjectRef", {1: string("kind"), 2: string("apiVersion"), 3: string("name"), 4: string("uid")}),
+    }
+)
 
 SELF_SUBJECT_REVIEW: Message = {1: message("metadata", OBJECT_META), 2: message("status", EMPTY)}
 
@@ -258,35 +213,21 @@ _RESOURCE_ATTRIBUTES: Message = {
 }
 _NON_RESOURCE_ATTRIBUTES: Message = {1: string("path"), 2: string("verb")}
 
-SELF_SUBJECT_ACCESS_REVIEW: Message = {
-    1: message("metadata", OBJECT_META),
-    2: message(
-        "spec",
-        {
-            1: message("resourceAttributes", _RESOURCE_ATTRIBUTES),
-            2: message("nonResourceAttributes", _NON_RESOURCE_ATTRIBUTES),
-        },
-    ),
-    3: message("status", EMPTY),
-}
+SELF_SUBJECT_ACCESS_REVIEW: Message = spec_object(
+    {
+        1: message("resourceAttributes", _RESOURCE_ATTRIBUTES),
+        2: message("nonResourceAttributes", _NON_RESOURCE_ATTRIBUTES),
+    }
+)
 
-SELF_SUBJECT_RULES_REVIEW: Message = {
-    1: message("metadata", OBJECT_META),
-    2: message("spec", {1: string("namespace")}),
-    3: message("status", EMPTY),
-}
+SELF_SUBJECT_RULES_REVIEW: Message = spec_object({1: string("namespace")})
 
-SUBJECT_ACCESS_REVIEW: Message = {
-    1: message("metadata", OBJECT_META),
-    2: message(
-        "spec",
-        {
-            1: message("resourceAttributes", _RESOURCE_ATTRIBUTES),
-            2: message("nonResourceAttributes", _NON_RESOURCE_ATTRIBUTES),
-            3: string("user"),
-            4: strings("groups"),
-            6: string("uid"),
-        },
-    ),
-    3: message("status", EMPTY),
-}
+SUBJECT_ACCESS_REVIEW: Message = spec_object(
+    {
+        1: message("resourceAttributes", _RESOURCE_ATTRIBUTES),
+        2: message("nonResourceAttributes", _NON_RESOURCE_ATTRIBUTES),
+        3: string("user"),
+        4: strings("groups"),
+        6: string("uid"),
+    }
+)

@@ -29,7 +29,8 @@ def _replicas(obj: dict[str, Any]) -> int:
     return DEFAULT_REPLICAS if replicas is None else replicas
 
 
-def _replication_controller(obj: dict[str, Any], now: datetime) -> list[Any]:
+def _replicas_row(obj: dict[str, Any], now: datetime, selector: str) -> list[Any]:
+    """The row of a ReplicationController or ReplicaSet, which differ only in how a selector is written."""
     status = _status(obj)
     return [
         obj_name(obj),
@@ -38,21 +39,16 @@ def _replication_controller(obj: dict[str, Any], now: datetime) -> list[Any]:
         status.get("readyReplicas", 0),
         age(obj, now),
         *template_cells(obj),
-        labels_to_string(_spec(obj).get("selector")),
+        selector,
     ]
+
+
+def _replication_controller(obj: dict[str, Any], now: datetime) -> list[Any]:
+    return _replicas_row(obj, now, labels_to_string(_spec(obj).get("selector")))
 
 
 def _replica_set(obj: dict[str, Any], now: datetime) -> list[Any]:
-    status = _status(obj)
-    return [
-        obj_name(obj),
-        _replicas(obj),
-        status.get("replicas", 0),
-        status.get("readyReplicas", 0),
-        age(obj, now),
-        *template_cells(obj),
-        selector_to_string(_spec(obj).get("selector")),
-    ]
+    return _replicas_row(obj, now, selector_to_string(_spec(obj).get("selector")))
 
 
 def _replica_columns(desired: str, current: str, ready: str) -> tuple[Column, ...]:
