@@ -326,9 +326,14 @@ def test_a_restarted_agent_rejoins_with_its_data_dir_and_gets_a_serving_certific
     agent = start_agent(server, data_dir, name)
     try:
         eventually(lambda: (data_dir / "node-client.crt").exists(), "a fresh certificate")
-        eventually(lambda: node_is_ready(server, name), f"{name} Ready again")
         ca = (server.data_dir / "pki" / "ca.crt").read_bytes()
-        assert pki.node_serving_cert_valid((data_dir / "kubelet.crt").read_bytes(), ca, name, ["127.0.0.1"])
+        # the serving certificate is asked for just after the join: the node may still be Ready from
+        # before, so wait for the certificate itself rather than for the node
+        eventually(
+            lambda: pki.node_serving_cert_valid((data_dir / "kubelet.crt").read_bytes(), ca, name, ["127.0.0.1"]),
+            "a serving certificate of the cluster CA",
+        )
+        eventually(lambda: node_is_ready(server, name), f"{name} Ready again")
     finally:
         stop(agent)
         server.kubectl("delete", "node", name)
