@@ -7,7 +7,6 @@ from typing import Any
 
 import click
 
-from minikube_py.client.rest import PATCH_CONTENT_TYPES
 from minikube_py.kubectl.errors import CommandError
 from minikube_py.kubectl.get import named_objects
 from minikube_py.kubectl.session import Session, run
@@ -127,13 +126,7 @@ def restart(args: tuple[str, ...]) -> None:
         for res, namespace, name in await named_objects(session, args):
             if res.kind not in ROLLING:
                 raise CommandError(f'{res.qualified} "{name}" restarting is not supported')
-            await session.api.request(
-                "PATCH",
-                res.path(namespace, name),
-                body=patch,
-                params={"fieldManager": "kubectl-rollout"},
-                content_type=PATCH_CONTENT_TYPES["strategic"],
-            )
+            await session.api.patch(res.path(namespace, name), patch, "strategic", "kubectl-rollout")
             click.echo(f"{res.kind_ref}/{name} restarted")
 
     run(work)
@@ -279,24 +272,14 @@ def undo(args: tuple[str, ...], to_revision: int) -> None:
             number = pick_revision(history, to_revision)
             holder = history[number][1]
             if res.kind != "Deployment":
-                await session.api.request(
-                    "PATCH",
-                    res.path(namespace, name),
-                    body=holder.get("data") or {},
-                    content_type=PATCH_CONTENT_TYPES["strategic"],
-                )
+                await session.api.patch(res.path(namespace, name), holder.get("data") or {}, "strategic")
             elif equal_ignore_hash(holder["spec"].get("template") or {}, obj["spec"].get("template") or {}):
                 click.echo(
                     f"{res.kind_ref}/{name} skipped rollback (current template already matches revision {number})"
                 )
                 continue
             else:
-                await session.api.request(
-                    "PATCH",
-                    res.path(namespace, name),
-                    body=undo_patch(obj, holder),
-                    content_type=PATCH_CONTENT_TYPES["json"],
-                )
+                await session.api.patch(res.path(namespace, name), undo_patch(obj, holder), "json")
             click.echo(f"{res.kind_ref}/{name} rolled back")
 
     run(work)
@@ -318,13 +301,8 @@ def _pause_command(name: str, paused: bool) -> click.Command:
                     raise CommandError(
                         f'{res.qualified} "{obj_name}" is {"already paused" if paused else "not paused"}'
                     )
-                await session.api.request(
-                    "PATCH",
-                    res.path(namespace, obj_name),
-                    body={"spec": {"paused": True if paused else None}},
-                    params={"fieldManager": "kubectl-rollout"},
-                    content_type=PATCH_CONTENT_TYPES["strategic"],
-                )
+                body = {"spec": {"paused": True if paused else None}}
+                await session.api.patch(res.path(namespace, obj_name), body, "strategic", "kubectl-rollout")
                 click.echo(f"{res.kind_ref}/{obj_name} {verb}")
 
         run(work)
