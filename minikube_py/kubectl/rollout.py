@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import AsyncIterator
 from typing import Any
 
 import click
 
+from minikube_py.kubectl.discovery import Resource
 from minikube_py.kubectl.errors import CommandError
 from minikube_py.kubectl.get import named_objects
 from minikube_py.kubectl.session import Session, run
@@ -199,6 +201,21 @@ def history_text(obj: Obj, history: dict[int, tuple[Obj, Obj]], revision: int) -
     return "\n" + go_tabwriter(rows, 2)
 
 
+async def _rolling(
+    session: Session, args: tuple[str, ...], visitor: str
+) -> AsyncIterator[tuple[Resource, str | None, str, Obj]]:
+    """The objects (with their kind) a history or undo names, read one at a time as the command gets
+    to each; each must be of a kind that keeps revisions: kubectl has a ``visitor`` (history viewer,
+    rollbacker) for those alone."""
+    for res, namespace, name in await named_objects(session, args):
+        obj = {"kind": res.kind, **await session.api.get(res.path(namespace, name))}
+        if res.kind not in ROLLING:
+            raise CommandError(
+                f'error retrieving {visitor} for "{res.kind}", no visitor method exists for {{{res.group} {res.kind}}}'
+            )
+        yield res, namespace, name, obj
+
+
 @rollout.command()
 @click.argument("args", nargs=-1)
 @click.option("--revision", type=int, default=0, help="Show the details of this revision, with its pod template.")
@@ -206,13 +223,7 @@ def history(args: tuple[str, ...], revision: int) -> None:
     """View previous rollout revisions and configurations."""
 
     async def work(session: Session) -> None:
-        for res, namespace, name in await named_objects(session, args):
-            obj = {"kind": res.kind, **await session.api.get(res.path(namespace, name))}
-            if res.kind not in ROLLING:
-                raise CommandError(
-                    f'error retrieving history for "{res.kind}", no visitor method exists for '
-                    f"{{{res.group} {res.kind}}}"
-                )
+        async for res, _, name, obj in _rolling(session, args, "history"):
             text = history_text(obj, await revisions(session, obj), revision)
             click.echo(f"{res.kind_ref}/{name} {text}")
 
@@ -256,13 +267,7 @@ def undo(args: tuple[str, ...], to_revision: int) -> None:
     async def work(session: Session) -> None:
         from minikube_py.model.rollout import equal_ignore_hash
 
-        for res, namespace, name in await named_objects(session, args):
-            obj = {"kind": res.kind, **await session.api.get(res.path(namespace, name))}
-            if res.kind not in ROLLING:
-                raise CommandError(
-                    f'error retrieving rollbacker for "{res.kind}", no visitor method exists for '
-                    f"{{{res.group} {res.kind}}}"
-                )
+        async for res, namespace, name, obj in _rolling(session, args, "rollbacker"):
             if res.kind == "Deployment" and obj["spec"].get("paused"):
                 raise CommandError(
                     "you cannot rollback a paused deployment; resume it first with 'kubectl rollout "
