@@ -16,7 +16,7 @@ from minikube_py.kubectl.discovery import Resource
 from minikube_py.kubectl.errors import CommandError
 from minikube_py.kubectl.get import named_objects
 from minikube_py.kubectl.session import Session, run
-from minikube_py.kubectl.write import DRY_RUN, DRY_RUN_SUFFIX, filename_options, targets
+from minikube_py.kubectl.write import DRY_RUN, DRY_RUN_SUFFIX, filename_options, selection_options, targets
 
 Found = list[tuple[Resource, str | None, str]]
 
@@ -57,8 +57,7 @@ def _scale_command(name: str, doc: str) -> click.Command:
     @filename_options
     @click.option("--replicas", type=int, required=True, help="The new desired number of replicas.")
     @click.option("--current-replicas", type=int, default=None, help="Precondition for the current size.")
-    @click.option("-l", "--selector", default=None, help="Label selector.")
-    @click.option("--all", "all_", is_flag=True, help="Every resource of the given types.")
+    @selection_options
     def command(
         args: tuple[str, ...],
         filenames: tuple[str, ...],
@@ -166,8 +165,7 @@ def _metadata_command(name: str, field: str, verb: str) -> click.Command:
     @click.argument("args", nargs=-1)
     @filename_options
     @click.option("--overwrite", is_flag=True, help="Replace values already set.")
-    @click.option("-l", "--selector", default=None, help="Label selector.")
-    @click.option("--all", "all_", is_flag=True, help="Every resource of the given types.")
+    @selection_options
     @click.option("--dry-run", type=DRY_RUN, default="none")
     def command(
         args: tuple[str, ...],
