@@ -16,7 +16,7 @@ from minikube_py.api.customresources import DEFINITIONS, CustomResourceTypes
 from minikube_py.api.patch import is_apply, is_patch_type
 from minikube_py.api.patch.managed import MAX_MANAGER_LENGTH, FieldManager
 from minikube_py.api.rbac import RbacAuthorizer
-from minikube_py.api.registry import DeleteOptions, Registry
+from minikube_py.api.registry import DeleteOptions, ListOptions, Registry
 from minikube_py.api.strategies import strategy_for
 from minikube_py.api.tables import render_table
 from minikube_py.api.tokens import ServiceAccountTokens
@@ -104,14 +104,9 @@ class ResourceHandlers:
             requested = watch.requested_revision(q.get("resourceVersion"))
             if requested is not None:
                 await watch.wait_for_revision(self.registry, requested)
-            selection: dict[str, Any] = {
-                "labels": labels,
-                "field_selector": field_sel,
-                "limit": _int(q, "limit"),
-                "continue_token": q.get("continue") or None,
-            }
+            selection = ListOptions(labels, field_sel, _int(q, "limit"), q.get("continue") or None)
             if _wants_table(request):
-                page = await self.registry.list(t.rt, t.namespace, **selection)
+                page = await self.registry.list(t.rt, t.namespace, selection)
                 return json_response(
                     render_table(
                         t.rt,
@@ -120,7 +115,7 @@ class ResourceHandlers:
                         list_meta=_list_meta(page.revision, page.continue_token),
                     )
                 )
-            texts = await self.registry.list_json(t.rt, t.namespace, **selection)
+            texts = await self.registry.list_json(t.rt, t.namespace, selection)
             head = {
                 "kind": t.rt.list_kind,
                 "apiVersion": t.rt.api_version,
@@ -141,7 +136,7 @@ class ResourceHandlers:
         if method == "DELETE":
             labels, field_sel = parse_selectors(t.rt, q)
             options = DeleteOptions.parse(await read_optional(request), dict(q))
-            page = await self.registry.list(t.rt, t.namespace, labels=labels, field_selector=field_sel)
+            page = await self.registry.list(t.rt, t.namespace, ListOptions(labels, field_sel))
             deleted = []
             for obj in page.items:
                 md = obj["metadata"]

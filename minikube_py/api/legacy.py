@@ -39,7 +39,7 @@ from minikube_py.api.handlers import (
     read_raw,
     selection,
 )
-from minikube_py.api.registry import DeleteOptions, Registry
+from minikube_py.api.registry import DeleteOptions, ListOptions, Registry
 from minikube_py.model import errors, v1beta1
 from minikube_py.model.selectors import FieldSelector, LabelSelector, parse_field_selector
 from minikube_py.store.base import Obj
@@ -117,7 +117,7 @@ class LegacyHandlers:
             if t.watch:
                 return await self._watch(request, t)
             labels, field_sel = _selectors(t, q)
-            page = await self.registry.list(rt, t.namespace, labels=labels, field_selector=field_sel)
+            page = await self.registry.list(rt, t.namespace, ListOptions(labels, field_sel))
             return json_response(v1beta1.list_from_v1(t.resource, page.items, page.revision, request.path_qs))
         if request.method == "POST":
             obj = _to_v1(t, await _read_manifest(request), None)

@@ -36,7 +36,7 @@ import aiohttp
 from aiohttp import web
 
 from minikube_py.api.handlers import json_response, parse_selectors
-from minikube_py.api.registry import Registry
+from minikube_py.api.registry import ListOptions, Registry
 from minikube_py.api.streaming import kubelet_endpoint
 from minikube_py.guard import cancel_and_wait
 from minikube_py.model import errors
@@ -254,7 +254,7 @@ class ResourceMetrics:
                     return []
                 raise
         labels, fields = parse_selectors(rt, request.query)
-        return (await self._registry.list(rt, namespace, labels=labels, field_selector=fields)).items
+        return (await self._registry.list(rt, namespace, ListOptions(labels, fields))).items
 
     async def serve(self, request: web.Request) -> web.StreamResponse:
         """Everything under ``/apis/metrics.k8s.io/v1beta1``: get and list only."""

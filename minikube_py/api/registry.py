@@ -113,6 +113,21 @@ def _updating(rt: ResourceType, manager: FieldManager | None, subresource: str |
     return _Ownership(Writer(manager, managed.UPDATE, rt.api_version, subresource or ""))
 
 
+@dataclass(frozen=True, slots=True)
+class ListOptions:
+    """Which objects a LIST reads, as its query names them (``metav1.ListOptions``): selectors, and
+    a page of at most ``limit`` objects after the one ``continue_token`` names."""
+
+    labels: LabelSelector | None = None
+    field_selector: FieldSelector | None = None
+    limit: int | None = None
+    continue_token: str | None = None
+
+
+#: every object, in one page
+EVERYTHING = ListOptions()
+
+
 @dataclass(frozen=True)
 class ListPage:
     items: list[Obj]
@@ -161,35 +176,19 @@ class Registry:
             raise errors.not_found(rt, name) from None
         return self._as_served(rt, [text], None)[0]
 
-    async def list(
-        self,
-        rt: ResourceType,
-        namespace: str | None,
-        *,
-        labels: LabelSelector | None = None,
-        field_selector: FieldSelector | None = None,
-        limit: int | None = None,
-        continue_token: str | None = None,
-    ) -> ListPage:
+    async def list(self, rt: ResourceType, namespace: str | None, options: ListOptions = EVERYTHING) -> ListPage:
         """A page of matching objects."""
-        found = await self._select(rt, namespace, labels, field_selector, limit, continue_token)
+        found = await self._select(rt, namespace, options)
         objs = found.objs if found.objs is not None else await decode_all(found.texts)
         return ListPage([_typed(rt, obj) for obj in objs], found.revision, found.continue_token)
 
     async def list_json(
-        self,
-        rt: ResourceType,
-        namespace: str | None,
-        *,
-        labels: LabelSelector | None = None,
-        field_selector: FieldSelector | None = None,
-        limit: int | None = None,
-        continue_token: str | None = None,
+        self, rt: ResourceType, namespace: str | None, options: ListOptions = EVERYTHING
     ) -> JsonListPage:
         """A page of matching objects as the JSON texts the API answers: a stored text that already
         names ``rt``'s version and kind is passed on as it is (most are: see ``encode``), which spares a
         LIST decoding and encoding every object again."""
-        found = await self._select(rt, namespace, labels, field_selector, limit, continue_token)
+        found = await self._select(rt, namespace, options)
         return JsonListPage(self._as_served(rt, found.texts, found.objs), found.revision, found.continue_token)
 
     @staticmethod
@@ -208,21 +207,14 @@ class Registry:
             for text, obj in zip(texts, decoded, strict=True)
         ]
 
-    async def _select(
-        self,
-        rt: ResourceType,
-        namespace: str | None,
-        labels: LabelSelector | None,
-        field_selector: FieldSelector | None,
-        limit: int | None,
-        continue_token: str | None,
-    ) -> _Selection:
+    async def _select(self, rt: ResourceType, namespace: str | None, options: ListOptions) -> _Selection:
         """The stored texts of a page of matching objects (and the objects, when selectors had to decode
         them). Selectors filter after reading, so a page is filled by reading further until ``limit``
         objects matched or the keys run out."""
+        labels, field_selector, limit = options.labels, options.field_selector, options.limit
         strategy = strategy_for(rt)
         prefix = rt.prefix(namespace)
-        start_after = _decode_continue(continue_token, prefix) if continue_token else None
+        start_after = _decode_continue(options.continue_token, prefix) if options.continue_token else None
         filtering = labels is not None or field_selector is not None
         texts: list[str] = []
         objs: list[Obj] = []

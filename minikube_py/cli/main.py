@@ -203,6 +203,15 @@ def _cleanup_network() -> None:
     click.echo("removed pykube's iptables rules, forwarding rules and pod routes")
 
 
+def _data_dir_option(text: str, *, repeatable: bool = False) -> Callable[[F], F]:
+    """``--data-dir``, whose help ``text`` says which directory and what of it the command uses: one
+    (``data_dir``, None by default) or, ``repeatable``, any number (``data_dirs``)."""
+    kind = click.Path(file_okay=False, path_type=Path)
+    if repeatable:
+        return click.option("--data-dir", "data_dirs", multiple=True, type=kind, help=text)
+    return click.option("--data-dir", type=kind, default=None, help=text)
+
+
 def _client_options(command: F) -> F:
     """--kubeconfig, --context and --data-dir: how a command that talks to the server finds it."""
     for option in reversed(
@@ -217,12 +226,9 @@ def _client_options(command: F) -> F:
             click.option(
                 "--context", default=None, help="The kubeconfig context to use. [default: its current-context]"
             ),
-            click.option(
-                "--data-dir",
-                type=click.Path(file_okay=False, path_type=Path),
-                default=None,
-                help="The local server's data directory, whose kubeconfig is the last resort. "
-                "[default: the server's default data directory]",
+            _data_dir_option(
+                "The local server's data directory, whose kubeconfig is the last resort. "
+                "[default: the server's default data directory]"
             ),
         )
     ):
@@ -348,13 +354,10 @@ async def _call_server(client_config: ClientConfig, user_agent: str, method: str
     help="Only this node's containers and pod network: no host-wide rules or routes, and mounts "
     "only under a --data-dir given.",
 )
-@click.option(
-    "--data-dir",
-    "data_dirs",
-    multiple=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="A data directory whose pod mounts (and with --all, itself) go too; repeatable. "
+@_data_dir_option(
+    "A data directory whose pod mounts (and with --all, itself) go too; repeatable. "
     "[default: the server's and the agent's default data directories]",
+    repeatable=True,
 )
 @click.option("--docker-host", default=None, help="The Docker engine to clean. [default: the local engine]")
 def cleanup(
@@ -378,12 +381,9 @@ INSTALLED_PACKAGES = ("docker.io", "busybox-static")
 
 @main.command()
 @click.option("--dry-run", is_flag=True, help="List what would be stopped and removed, and change nothing.")
-@click.option(
-    "--data-dir",
-    "data_dirs",
-    multiple=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="A data directory to remove; repeatable. [default: the server's and the agent's default data directories]",
+@_data_dir_option(
+    "A data directory to remove; repeatable. [default: the server's and the agent's default data directories]",
+    repeatable=True,
 )
 @click.option("--docker-host", default=None, help="The Docker engine to clean. [default: the local engine]")
 def uninstall(dry_run: bool, data_dirs: tuple[Path, ...], docker_host: str | None) -> None:
@@ -451,12 +451,7 @@ def _clean(command: str, dry_run: bool, docker_host: str | None, **what: Any) ->
     metavar="DURATION",
     help="How long the credential is valid: a number with h, m or s (e.g. 24h, 90m).",
 )
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="The server's data directory (its CA signs the certificate). [default: the server's default]",
-)
+@_data_dir_option("The server's data directory (its CA signs the certificate). [default: the server's default]")
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -512,12 +507,8 @@ def token() -> None:
     metavar="TOKEN",
     help="The new cluster token: a secret of your choice (or a full K10... token of this cluster).",
 )
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="The data directory of a server of the cluster (its admin kubeconfig is used). "
-    "[default: the server's default]",
+@_data_dir_option(
+    "The data directory of a server of the cluster (its admin kubeconfig is used). [default: the server's default]"
 )
 @click.option(
     "--server",

@@ -307,13 +307,15 @@ class ApiClient:
         field_manager: str | None = None,
         *,
         force: bool = False,
+        dry_run: bool = False,
     ) -> Obj:
         """``body`` is a dict for merge, strategic and apply patches and a list of operations for a
         JSON patch. Server-side apply needs a ``field_manager`` (the server rejects it without one);
-        ``force`` takes over fields owned by other managers."""
+        ``force`` takes over fields owned by other managers; ``dry_run`` has the server check and answer
+        the patch without storing it."""
         if patch_type == "apply" and not field_manager:
             raise ValueError("server-side apply needs a field_manager")
-        params = {"fieldManager": field_manager, "force": True if force else None}
+        params = {"fieldManager": field_manager, "force": True if force else None, "dryRun": "All" if dry_run else None}
         return await self.request("PATCH", path, params=params, body=body, content_type=PATCH_CONTENT_TYPES[patch_type])
 
     async def delete(

@@ -31,6 +31,23 @@ class Text:
     def __init__(self) -> None:
         self.parts: list[str] = []
 
+    @classmethod
+    def named(cls, meta: Obj, *, namespace: bool = True) -> Text:
+        """A writer opened with the object's ``Name:`` (and ``Namespace:``) line, as most describers begin."""
+        w = cls()
+        w.line(0, f"Name:\t{meta['name']}")
+        if namespace:
+            w.line(0, f"Namespace:\t{meta.get('namespace', '')}")
+        return w
+
+    @classmethod
+    def headed(cls, meta: Obj, *, namespace: bool = True) -> Text:
+        """:meth:`named`, then the object's labels and annotations: the head of the simpler kinds."""
+        w = cls.named(meta, namespace=namespace)
+        w.map(0, "Labels", meta.get("labels"))
+        w.annotations(0, meta.get("annotations"))
+        return w
+
     def line(self, level: int, text: str) -> None:
         self.parts.append("  " * level + text + "\n")
 
@@ -81,6 +98,11 @@ def go_time(value: str | None) -> str:
     return moment.strftime("%a, %d %b %Y %H:%M:%S %z") if moment else ""
 
 
+def parts(obj: Obj) -> tuple[Obj, Obj, Obj]:
+    """An object's metadata, spec and status (the latter two empty when it has none)."""
+    return obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
+
+
 def controlled_by(w: Text, meta: Obj) -> None:
     """``Controlled By:  Kind/name`` when an owner reference is the object's controller."""
     owner = next((o for o in meta.get("ownerReferences") or [] if o.get("controller")), None)
@@ -89,10 +111,8 @@ def controlled_by(w: Text, meta: Obj) -> None:
 
 
 def describe_pod(pod: Obj, events: list[Obj], now: datetime) -> str:
-    meta, spec, status = pod["metadata"], pod.get("spec") or {}, pod.get("status") or {}
-    w = Text()
-    w.line(0, f"Name:\t{meta['name']}")
-    w.line(0, f"Namespace:\t{meta.get('namespace', '')}")
+    meta, spec, status = parts(pod)
+    w = Text.named(meta)
     w.line(0, f"Priority:\t{spec.get('priority', 0)}")
     w.optional(0, "Priority Class Name", spec.get("priorityClassName"))
     w.optional(0, "Runtime Class Name", spec.get("runtimeClassName"))
@@ -320,12 +340,7 @@ def events_section(w: Text, events: list[Obj], now: datetime) -> None:
 
 
 def describe_configmap(cm: Obj, events: list[Obj], now: datetime) -> str:
-    meta = cm["metadata"]
-    w = Text()
-    w.line(0, f"Name:\t{meta['name']}")
-    w.line(0, f"Namespace:\t{meta.get('namespace', '')}")
-    w.map(0, "Labels", meta.get("labels"))
-    w.annotations(0, meta.get("annotations"))
+    w = Text.headed(cm["metadata"])
     w.line(0, "\nData\n====")
     for key, value in sorted((cm.get("data") or {}).items()):
         w.line(0, f"{key}:\n----\n{value}\n")
@@ -377,10 +392,8 @@ def _replica_sets(sets: list[Obj]) -> str:
 
 
 def describe_deployment(d: Obj, replica_sets: list[Obj], events: list[Obj], now: datetime) -> str:
-    meta, spec, status = d["metadata"], d.get("spec") or {}, d.get("status") or {}
-    w = Text()
-    w.line(0, f"Name:\t{meta['name']}")
-    w.line(0, f"Namespace:\t{meta.get('namespace', '')}")
+    meta, spec, status = parts(d)
+    w = Text.named(meta)
     w.line(0, f"CreationTimestamp:\t{go_time(meta.get('creationTimestamp'))}")
     w.map(0, "Labels", meta.get("labels"))
     w.annotations(0, meta.get("annotations"))
@@ -430,10 +443,7 @@ def describe_deployment(d: Obj, replica_sets: list[Obj], events: list[Obj], now:
 async def _namespace_text(session: Session, ns: Obj) -> str:
     """A namespace, with its quotas' use and its limit ranges' bounds."""
     meta = ns["metadata"]
-    w = Text()
-    w.line(0, f"Name:\t{meta['name']}")
-    w.map(0, "Labels", meta.get("labels"))
-    w.annotations(0, meta.get("annotations"))
+    w = Text.headed(meta, namespace=False)
     w.line(0, f"Status:\t{(ns.get('status') or {}).get('phase', '')}")
     quotas = (await session.api.list(f"/api/v1/namespaces/{meta['name']}/resourcequotas")).get("items", [])
     limits = (await session.api.list(f"/api/v1/namespaces/{meta['name']}/limitranges")).get("items", [])

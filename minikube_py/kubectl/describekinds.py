@@ -9,18 +9,18 @@ from datetime import datetime
 from fractions import Fraction
 from typing import Any
 
-from minikube_py.kubectl.describe import Text, conditions_section, controlled_by, events_section, go_time, pod_template
+from minikube_py.kubectl.describe import (
+    Text,
+    conditions_section,
+    controlled_by,
+    events_section,
+    go_time,
+    parts,
+    pod_template,
+)
 from minikube_py.model.selectors import labels_to_string, selector_to_string
 
 Obj = dict[str, Any]
-
-
-def _head(w: Text, meta: Obj, *, namespace: bool = True) -> None:
-    w.line(0, f"Name:\t{meta['name']}")
-    if namespace:
-        w.line(0, f"Namespace:\t{meta.get('namespace', '')}")
-    w.map(0, "Labels", meta.get("labels"))
-    w.annotations(0, meta.get("annotations"))
 
 
 def pods_status(pods: list[Obj]) -> str:
@@ -33,8 +33,7 @@ def pods_status(pods: list[Obj]) -> str:
 
 
 def describe_secret(secret: Obj, events: list[Obj], now: datetime) -> str:
-    w = Text()
-    _head(w, secret["metadata"])
+    w = Text.headed(secret["metadata"])
     w.line(0, f"\nType:\t{secret.get('type', '')}")
     w.line(0, "\nData\n====")
     for key, value in sorted((secret.get("data") or {}).items()):
@@ -63,8 +62,7 @@ def describe_serviceaccount(sa: Obj, secrets: list[Obj], events: list[Obj], now:
     def named(refs: list[Obj]) -> list[str]:
         return [r["name"] + ("" if r["name"] in existing else " (not found)") for r in refs]
 
-    w = Text()
-    _head(w, sa["metadata"])
+    w = Text.headed(sa["metadata"])
     _names(w, "Image pull secrets", named(sa.get("imagePullSecrets") or []))
     _names(w, "Mountable secrets", named(sa.get("secrets") or []))
     _names(w, "Tokens", tokens)
@@ -89,8 +87,7 @@ def _slice_endpoints(slices: list[Obj], port_name: str) -> str:
 
 def describe_service(svc: Obj, slices: list[Obj], events: list[Obj], now: datetime) -> str:
     spec, status = svc.get("spec") or {}, svc.get("status") or {}
-    w = Text()
-    _head(w, svc["metadata"])
+    w = Text.headed(svc["metadata"])
     w.line(0, f"Selector:\t{labels_to_string(spec.get('selector'))}")
     w.line(0, f"Type:\t{spec.get('type', '')}")
     w.optional(0, "IP Family Policy", spec.get("ipFamilyPolicy"))
@@ -127,8 +124,7 @@ def describe_service(svc: Obj, slices: list[Obj], events: list[Obj], now: dateti
 
 
 def describe_endpoints(ep: Obj, events: list[Obj], now: datetime) -> str:
-    w = Text()
-    _head(w, ep["metadata"])
+    w = Text.headed(ep["metadata"])
     w.line(0, "Subsets:")
     for subset in ep.get("subsets") or []:
         ready = [a["ip"] for a in subset.get("addresses") or []]
@@ -147,10 +143,8 @@ def describe_endpoints(ep: Obj, events: list[Obj], now: datetime) -> str:
 
 def describe_replicas(obj: Obj, pods: list[Obj], events: list[Obj], now: datetime) -> str:
     """A ReplicationController or ReplicaSet."""
-    meta, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
-    w = Text()
-    w.line(0, f"Name:\t{meta['name']}")
-    w.line(0, f"Namespace:\t{meta.get('namespace', '')}")
+    meta, spec, status = parts(obj)
+    w = Text.named(meta)
     selector = spec.get("selector")
     w.line(
         0,
@@ -168,9 +162,8 @@ def describe_replicas(obj: Obj, pods: list[Obj], events: list[Obj], now: datetim
 
 
 def describe_daemonset(ds: Obj, pods: list[Obj], events: list[Obj], now: datetime) -> str:
-    meta, spec, status = ds["metadata"], ds.get("spec") or {}, ds.get("status") or {}
-    w = Text()
-    w.line(0, f"Name:\t{meta['name']}")
+    meta, spec, status = parts(ds)
+    w = Text.named(meta, namespace=False)
     w.line(0, f"Selector:\t{selector_to_string(spec.get('selector'))}")
     w.line(
         0, f"Node-Selector:\t{labels_to_string(((spec.get('template') or {}).get('spec') or {}).get('nodeSelector'))}"
@@ -189,10 +182,8 @@ def describe_daemonset(ds: Obj, pods: list[Obj], events: list[Obj], now: datetim
 
 
 def describe_job(job: Obj, events: list[Obj], now: datetime) -> str:
-    meta, spec, status = job["metadata"], job.get("spec") or {}, job.get("status") or {}
-    w = Text()
-    w.line(0, f"Name:\t{meta['name']}")
-    w.line(0, f"Namespace:\t{meta.get('namespace', '')}")
+    meta, spec, status = parts(job)
+    w = Text.named(meta)
     w.line(0, f"Selector:\t{selector_to_string(spec.get('selector'))}")
     w.map(0, "Labels", meta.get("labels"))
     w.annotations(0, meta.get("annotations"))
@@ -266,14 +257,13 @@ def describe_node(node: Obj, lease: Obj | str, pods: list[Obj], events: list[Obj
     """``lease``: the node's Lease, or the message of the failure to get it."""
     from minikube_py.model.times import since
 
-    meta, spec, status = node["metadata"], node.get("spec") or {}, node.get("status") or {}
+    meta, spec, status = parts(node)
     labels = meta.get("labels") or {}
     roles = sorted(
         {k.split("/", 1)[1] for k in labels if k.startswith("node-role.kubernetes.io/")}
         | ({labels["kubernetes.io/role"]} if labels.get("kubernetes.io/role") else set())
     )
-    w = Text()
-    w.line(0, f"Name:\t{meta['name']}")
+    w = Text.named(meta, namespace=False)
     w.line(0, f"Roles:\t{','.join(roles) or '<none>'}")
     w.map(0, "Labels", labels)
     w.annotations(0, meta.get("annotations"))

@@ -13,7 +13,6 @@ from typing import Any
 import click
 
 from minikube_py.client.errors import ApiError, NotFoundError
-from minikube_py.client.rest import PATCH_CONTENT_TYPES
 from minikube_py.kubectl.session import Session, go_seconds, run
 
 Obj = dict[str, Any]
@@ -177,9 +176,7 @@ def drain(
         if (obj.get("spec") or {}).get("unschedulable"):
             click.echo(f"node/{node} already cordoned")
         else:
-            await session.api.request(
-                "PATCH", path, body={"spec": {"unschedulable": True}}, content_type=PATCH_CONTENT_TYPES["strategic"]
-            )
+            await session.api.patch(path, {"spec": {"unschedulable": True}}, "strategic")
             click.echo(f"node/{node} cordoned")
 
         async def judged() -> list[tuple[Obj, Verdict]]:

@@ -13,7 +13,6 @@ import click
 import yaml
 
 from minikube_py.client.errors import ApiError
-from minikube_py.client.rest import PATCH_CONTENT_TYPES
 from minikube_py.kubectl.get import named_objects, without_managed_fields
 from minikube_py.kubectl.printing import go_yaml
 from minikube_py.kubectl.session import Session, error_text, run
@@ -62,13 +61,7 @@ def edit(args: tuple[str, ...]) -> None:
             rules = merge_rules(res.kind)
             patch = three_way_patch(original, edited, original, rules)
             try:
-                await session.api.request(
-                    "PATCH",
-                    path,
-                    body=patch,
-                    params={"fieldManager": "kubectl-edit"},
-                    content_type=PATCH_CONTENT_TYPES["strategic" if rules else "merge"],
-                )
+                await session.api.patch(path, patch, "strategic" if rules else "merge", "kubectl-edit")
             except ApiError as exc:
                 _keep_copy(
                     edited_text, f'{res.qualified} "{name}" is invalid' if exc.reason == "Invalid" else error_text(exc)

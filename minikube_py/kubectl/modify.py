@@ -16,7 +16,7 @@ from minikube_py.kubectl.discovery import Resource
 from minikube_py.kubectl.errors import CommandError
 from minikube_py.kubectl.get import named_objects
 from minikube_py.kubectl.session import Session, run
-from minikube_py.kubectl.write import DRY_RUN, DRY_RUN_SUFFIX, filename_options, targets
+from minikube_py.kubectl.write import DRY_RUN, DRY_RUN_SUFFIX, filename_options, selection_options, targets
 
 Found = list[tuple[Resource, str | None, str]]
 
@@ -47,9 +47,7 @@ async def _scale(session: Session, found: Found, replicas: int, current: int | N
             have = scale.get("spec", {}).get("replicas", 0)
             if have != current:
                 raise CommandError(f"Expected replicas to be {current}, was {have}")
-        await session.api.request(
-            "PATCH", path, body={"spec": {"replicas": replicas}}, content_type=PATCH_CONTENT_TYPES["merge"]
-        )
+        await session.api.patch(path, {"spec": {"replicas": replicas}})
         click.echo(f"{res.kind_ref}/{name} scaled")
 
 
@@ -59,8 +57,7 @@ def _scale_command(name: str, doc: str) -> click.Command:
     @filename_options
     @click.option("--replicas", type=int, required=True, help="The new desired number of replicas.")
     @click.option("--current-replicas", type=int, default=None, help="Precondition for the current size.")
-    @click.option("-l", "--selector", default=None, help="Label selector.")
-    @click.option("--all", "all_", is_flag=True, help="Every resource of the given types.")
+    @selection_options
     def command(
         args: tuple[str, ...],
         filenames: tuple[str, ...],
@@ -101,12 +98,7 @@ def stop(args: tuple[str, ...], filenames: tuple[str, ...], recursive: bool) -> 
         for res, namespace, name in await objects_of(session, args, filenames, recursive):
             path = res.path(namespace, name)
             if "scale" in await _subresources(session, res):
-                scale = await session.api.request(
-                    "PATCH",
-                    res.path(namespace, name, "scale"),
-                    body={"spec": {"replicas": 0}},
-                    content_type=PATCH_CONTENT_TYPES["merge"],
-                )
+                scale = await session.api.patch(res.path(namespace, name, "scale"), {"spec": {"replicas": 0}})
                 await until_replicas(session, path, 0)
                 await _until_no_pods(session, namespace, (scale.get("status") or {}).get("selector"))
             await session.api.delete(path, propagation_policy="Background")
@@ -173,8 +165,7 @@ def _metadata_command(name: str, field: str, verb: str) -> click.Command:
     @click.argument("args", nargs=-1)
     @filename_options
     @click.option("--overwrite", is_flag=True, help="Replace values already set.")
-    @click.option("-l", "--selector", default=None, help="Label selector.")
-    @click.option("--all", "all_", is_flag=True, help="Every resource of the given types.")
+    @selection_options
     @click.option("--dry-run", type=DRY_RUN, default="none")
     def command(
         args: tuple[str, ...],
@@ -209,15 +200,8 @@ def _metadata_command(name: str, field: str, verb: str) -> click.Command:
                     if (v is None and k in have) or (v is not None and have.get(k) != v)
                 }
                 if patch and dry_run != "client":
-                    params = {"fieldManager": f"kubectl-{name}"}
-                    if dry_run == "server":
-                        params["dryRun"] = "All"
-                    await session.api.request(
-                        "PATCH",
-                        path,
-                        body={"metadata": {field: patch}},
-                        params=params,
-                        content_type=PATCH_CONTENT_TYPES["merge"],
+                    await session.api.patch(
+                        path, {"metadata": {field: patch}}, "merge", f"kubectl-{name}", dry_run=dry_run == "server"
                     )
                 message = _change_message(verb, obj, field, changes, overwrite)
                 click.echo(f"{res.kind_ref}/{name} {message}")
@@ -323,14 +307,8 @@ def _cordon_command(name: str, unschedulable: bool) -> click.Command:
                     click.echo(f"node/{node} already {verb}{suffix}")
                     continue
                 if dry_run != "client":
-                    params = {"dryRun": "All"} if dry_run == "server" else None
-                    await session.api.request(
-                        "PATCH",
-                        path,
-                        params=params,
-                        body={"spec": {"unschedulable": True if unschedulable else None}},
-                        content_type=PATCH_CONTENT_TYPES["strategic"],
-                    )
+                    body = {"spec": {"unschedulable": True if unschedulable else None}}
+                    await session.api.patch(path, body, "strategic", dry_run=dry_run == "server")
                 click.echo(f"node/{node} {verb}{suffix}")
 
         run(work)
@@ -461,12 +439,12 @@ def taint(args: tuple[str, ...], overwrite: bool, selector: str | None, all_: bo
                 click.echo("\n".join(missing), err=True)
                 return 1
             if dry_run != "client":
-                await session.api.request(
-                    "PATCH",
+                await session.api.patch(
                     path,
-                    body={"spec": {"taints": taints or None}},
-                    params={"fieldManager": "kubectl-taint", **({"dryRun": "All"} if dry_run == "server" else {})},
-                    content_type=PATCH_CONTENT_TYPES["strategic"],
+                    {"spec": {"taints": taints or None}},
+                    "strategic",
+                    "kubectl-taint",
+                    dry_run=dry_run == "server",
                 )
             click.echo(f"node/{node} {word}")  # kubectl says nothing of a dry run here
         return 0

@@ -20,7 +20,6 @@ from typing import Any
 
 import click
 
-from minikube_py.client.rest import PATCH_CONTENT_TYPES
 from minikube_py.kubectl.errors import CommandError
 from minikube_py.kubectl.modify import until_replicas
 from minikube_py.kubectl.session import Session, go_seconds, run
@@ -146,7 +145,7 @@ class Updater:
         return await self._patch(self.path(name), {"spec": {"selector": {DEPLOYMENT_KEY: digest}}})
 
     async def _patch(self, path: str, body: Obj) -> Obj:
-        return await self.session.api.request("PATCH", path, body=body, content_type=PATCH_CONTENT_TYPES["merge"])
+        return await self.session.api.patch(path, body)
 
     async def _scale(self, name: str, replicas: int) -> None:
         await self._patch(self.path(name, "scale"), {"spec": {"replicas": replicas}})

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import AsyncIterator
 from typing import Any
 
 import click
 
-from minikube_py.client.rest import PATCH_CONTENT_TYPES
+from minikube_py.kubectl.discovery import Resource
 from minikube_py.kubectl.errors import CommandError
 from minikube_py.kubectl.get import named_objects
 from minikube_py.kubectl.session import Session, run
@@ -127,13 +128,7 @@ def restart(args: tuple[str, ...]) -> None:
         for res, namespace, name in await named_objects(session, args):
             if res.kind not in ROLLING:
                 raise CommandError(f'{res.qualified} "{name}" restarting is not supported')
-            await session.api.request(
-                "PATCH",
-                res.path(namespace, name),
-                body=patch,
-                params={"fieldManager": "kubectl-rollout"},
-                content_type=PATCH_CONTENT_TYPES["strategic"],
-            )
+            await session.api.patch(res.path(namespace, name), patch, "strategic", "kubectl-rollout")
             click.echo(f"{res.kind_ref}/{name} restarted")
 
     run(work)
@@ -206,6 +201,21 @@ def history_text(obj: Obj, history: dict[int, tuple[Obj, Obj]], revision: int) -
     return "\n" + go_tabwriter(rows, 2)
 
 
+async def _rolling(
+    session: Session, args: tuple[str, ...], visitor: str
+) -> AsyncIterator[tuple[Resource, str | None, str, Obj]]:
+    """The objects (with their kind) a history or undo names, read one at a time as the command gets
+    to each; each must be of a kind that keeps revisions: kubectl has a ``visitor`` (history viewer,
+    rollbacker) for those alone."""
+    for res, namespace, name in await named_objects(session, args):
+        obj = {"kind": res.kind, **await session.api.get(res.path(namespace, name))}
+        if res.kind not in ROLLING:
+            raise CommandError(
+                f'error retrieving {visitor} for "{res.kind}", no visitor method exists for {{{res.group} {res.kind}}}'
+            )
+        yield res, namespace, name, obj
+
+
 @rollout.command()
 @click.argument("args", nargs=-1)
 @click.option("--revision", type=int, default=0, help="Show the details of this revision, with its pod template.")
@@ -213,13 +223,7 @@ def history(args: tuple[str, ...], revision: int) -> None:
     """View previous rollout revisions and configurations."""
 
     async def work(session: Session) -> None:
-        for res, namespace, name in await named_objects(session, args):
-            obj = {"kind": res.kind, **await session.api.get(res.path(namespace, name))}
-            if res.kind not in ROLLING:
-                raise CommandError(
-                    f'error retrieving history for "{res.kind}", no visitor method exists for '
-                    f"{{{res.group} {res.kind}}}"
-                )
+        async for res, _, name, obj in _rolling(session, args, "history"):
             text = history_text(obj, await revisions(session, obj), revision)
             click.echo(f"{res.kind_ref}/{name} {text}")
 
@@ -263,13 +267,7 @@ def undo(args: tuple[str, ...], to_revision: int) -> None:
     async def work(session: Session) -> None:
         from minikube_py.model.rollout import equal_ignore_hash
 
-        for res, namespace, name in await named_objects(session, args):
-            obj = {"kind": res.kind, **await session.api.get(res.path(namespace, name))}
-            if res.kind not in ROLLING:
-                raise CommandError(
-                    f'error retrieving rollbacker for "{res.kind}", no visitor method exists for '
-                    f"{{{res.group} {res.kind}}}"
-                )
+        async for res, namespace, name, obj in _rolling(session, args, "rollbacker"):
             if res.kind == "Deployment" and obj["spec"].get("paused"):
                 raise CommandError(
                     "you cannot rollback a paused deployment; resume it first with 'kubectl rollout "
@@ -279,24 +277,14 @@ def undo(args: tuple[str, ...], to_revision: int) -> None:
             number = pick_revision(history, to_revision)
             holder = history[number][1]
             if res.kind != "Deployment":
-                await session.api.request(
-                    "PATCH",
-                    res.path(namespace, name),
-                    body=holder.get("data") or {},
-                    content_type=PATCH_CONTENT_TYPES["strategic"],
-                )
+                await session.api.patch(res.path(namespace, name), holder.get("data") or {}, "strategic")
             elif equal_ignore_hash(holder["spec"].get("template") or {}, obj["spec"].get("template") or {}):
                 click.echo(
                     f"{res.kind_ref}/{name} skipped rollback (current template already matches revision {number})"
                 )
                 continue
             else:
-                await session.api.request(
-                    "PATCH",
-                    res.path(namespace, name),
-                    body=undo_patch(obj, holder),
-                    content_type=PATCH_CONTENT_TYPES["json"],
-                )
+                await session.api.patch(res.path(namespace, name), undo_patch(obj, holder), "json")
             click.echo(f"{res.kind_ref}/{name} rolled back")
 
     run(work)
@@ -318,13 +306,8 @@ def _pause_command(name: str, paused: bool) -> click.Command:
                     raise CommandError(
                         f'{res.qualified} "{obj_name}" is {"already paused" if paused else "not paused"}'
                     )
-                await session.api.request(
-                    "PATCH",
-                    res.path(namespace, obj_name),
-                    body={"spec": {"paused": True if paused else None}},
-                    params={"fieldManager": "kubectl-rollout"},
-                    content_type=PATCH_CONTENT_TYPES["strategic"],
-                )
+                body = {"spec": {"paused": True if paused else None}}
+                await session.api.patch(res.path(namespace, obj_name), body, "strategic", "kubectl-rollout")
                 click.echo(f"{res.kind_ref}/{obj_name} {verb}")
 
         run(work)

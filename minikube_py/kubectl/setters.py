@@ -11,7 +11,7 @@ import click
 from minikube_py.kubectl.discovery import Resource
 from minikube_py.kubectl.errors import CommandError
 from minikube_py.kubectl.session import Session, run
-from minikube_py.kubectl.write import filename_options
+from minikube_py.kubectl.write import filename_options, selection_options
 
 Obj = dict[str, Any]
 
@@ -79,8 +79,7 @@ def set_() -> None:
 @set_.command()
 @click.argument("args", nargs=-1)
 @filename_options
-@click.option("-l", "--selector", default=None, help="Label selector.")
-@click.option("--all", "all_", is_flag=True, help="Every resource of the given types.")
+@selection_options
 def image(args: tuple[str, ...], filenames: tuple[str, ...], recursive: bool, selector: str | None, all_: bool) -> None:
     """Update existing container image(s) of resources: ``CONTAINER=IMAGE`` (``*`` for every container)."""
     resources, pairs = _split(args)
@@ -134,8 +133,7 @@ def _env_lines(env: list[Obj]) -> list[str]:
 @click.option("-e", "--env", "env_pairs", multiple=True, help="NAME=VALUE (or NAME- to remove); repeatable.")
 @click.option("--list", "list_", is_flag=True, help="Print the environment of each container instead.")
 @click.option("--overwrite", type=click.BOOL, default=True, help="Replace values already set. [default: true]")
-@click.option("-l", "--selector", default=None, help="Label selector.")
-@click.option("--all", "all_", is_flag=True, help="Every resource of the given types.")
+@selection_options
 def env(
     args: tuple[str, ...],
     filenames: tuple[str, ...],

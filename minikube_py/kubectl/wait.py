@@ -13,6 +13,7 @@ import click
 from minikube_py.client.errors import NotFoundError
 from minikube_py.kubectl.errors import CommandError
 from minikube_py.kubectl.session import Session, go_seconds, run
+from minikube_py.kubectl.write import selection_options
 
 Obj = dict[str, Any]
 #: how often an object is looked at again while waiting
@@ -61,8 +62,7 @@ def condition_check(spec: str) -> tuple[str, Callable[[Obj], bool]]:
 @click.argument("args", nargs=-1)
 @click.option("--for", "for_", default="", help="delete, create, condition=NAME[=VALUE] or jsonpath=PATH[=VALUE].")
 @click.option("--timeout", default="30s", help="How long to wait (0: look once; negative: a week).")
-@click.option("-l", "--selector", default=None, help="Label selector.")
-@click.option("--all", "all_", is_flag=True, help="Every resource of the given types.")
+@selection_options
 def wait(args: tuple[str, ...], for_: str, timeout: str, selector: str | None, all_: bool) -> None:
     """Wait for a specific condition on one or many resources."""
     mode, check = condition_check(for_)

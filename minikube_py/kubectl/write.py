@@ -34,6 +34,12 @@ def filename_options(command: Any) -> Any:
     )(command)
 
 
+def selection_options(command: Any) -> Any:
+    """``-l/--selector`` and ``--all``: the objects of the named types a verb takes besides those it names."""
+    command = click.option("--all", "all_", is_flag=True, help="Every resource of the given types.")(command)
+    return click.option("-l", "--selector", default=None, help="Label selector.")(command)
+
+
 class Target:
     """One object of a manifest, placed: its type, namespace and name."""
 

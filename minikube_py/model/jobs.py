@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from minikube_py.model.conditions import get_condition, new_condition
 from minikube_py.model.replication import deletion_order, is_active, is_ready
 from minikube_py.model.times import parse_time, rfc3339
 
@@ -47,10 +48,7 @@ _FINISHED_PHASES = ("Succeeded", "Failed")
 
 
 def find_condition(obj: Obj, kind: str) -> Obj | None:
-    for cond in (obj.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == kind:
-            return cond
-    return None
+    return get_condition(obj.get("status") or {}, kind)
 
 
 def _true(obj: Obj, kind: str) -> bool:
@@ -157,18 +155,6 @@ def failure_backoff(job: Obj, pods: list[Obj], now: datetime) -> float:
 # ------------------------------------------------------------------------------ conditions
 
 
-def new_condition(kind: str, status: str, reason: str, message: str, now: datetime) -> Obj:
-    stamp = rfc3339(now)
-    return {
-        "type": kind,
-        "status": status,
-        "lastProbeTime": stamp,
-        "lastTransitionTime": stamp,
-        "reason": reason,
-        "message": message,
-    }
-
-
 def ensure_condition(status: Obj, kind: str, value: str, reason: str, message: str, now: datetime) -> bool:
     """Set a condition, as Kubernetes' ``ensureJobConditionStatus``: never adds one that is False
     (absent already means that); True when anything changed."""
@@ -177,13 +163,13 @@ def ensure_condition(status: Obj, kind: str, value: str, reason: str, message: s
         if cond.get("type") == kind:
             if (cond.get("status"), cond.get("reason"), cond.get("message")) == (value, reason, message):
                 return False
-            conditions[i] = new_condition(kind, value, reason, message, now)
+            conditions[i] = new_condition(kind, value, reason, message, now, stamped="lastProbeTime")
             return True
     if value == "False":
         if not conditions:
             del status["conditions"]
         return False
-    conditions.append(new_condition(kind, value, reason, message, now))
+    conditions.append(new_condition(kind, value, reason, message, now, stamped="lastProbeTime"))
     return True
 
 
@@ -308,7 +294,9 @@ def plan_job(
     if finished is not None:
         kind, reason, message = finished
         ensure_condition(status, kind, "True", reason, message, now)
-        step.final = new_condition(COMPLETE if kind == SUCCESS_CRITERIA_MET else FAILED, "True", reason, message, now)
+        step.final = new_condition(
+            COMPLETE if kind == SUCCESS_CRITERIA_MET else FAILED, "True", reason, message, now, stamped="lastProbeTime"
+        )
     _set_count(status, "active", active)
     status["ready"] = ready
     status["terminating"] = terminating

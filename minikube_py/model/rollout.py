@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from minikube_py.model.times import parse_time, rfc3339
+from minikube_py.model.conditions import get_condition, new_condition
+from minikube_py.model.times import parse_time
 
 Obj = dict[str, Any]
 Plan = dict[str, int]
@@ -405,19 +406,7 @@ def new_replica_set_annotations(
 
 
 def condition(kind: str, status: str, reason: str, message: str, now: datetime) -> Obj:
-    stamp = rfc3339(now)
-    return {
-        "type": kind,
-        "status": status,
-        "lastUpdateTime": stamp,
-        "lastTransitionTime": stamp,
-        "reason": reason,
-        "message": message,
-    }
-
-
-def get_condition(status: Mapping[str, Any], kind: str) -> Obj | None:
-    return next((c for c in status.get("conditions") or [] if c.get("type") == kind), None)
+    return new_condition(kind, status, reason, message, now, stamped="lastUpdateTime")
 
 
 def set_condition(status: Obj, new: Obj) -> None:

@@ -82,6 +82,13 @@ def _invalid(path: str, value: Any, detail: str) -> FieldError:
     return FieldError(path, "FieldValueInvalid", f"Invalid value: {_go(value)}: {detail}")
 
 
+def _label_name(path: str, name: Any) -> Errors:
+    """A name that must be there and be a DNS-1123 label (a container's, a volume's, a claim template's)."""
+    if not name:
+        return [required(path)]
+    return [_invalid(path, name, msg) for msg in dns1123_label_errors(str(name))]
+
+
 def _not_found(path: str, value: Any) -> FieldError:
     return FieldError(path, "FieldValueNotFound", f"Not found: {_go(value)}")
 
@@ -277,12 +284,7 @@ def _quantities(resources: Obj, path: str) -> Errors:
 
 
 def _container(c: Obj, path: str, volumes: set[str]) -> Errors:
-    errs: Errors = []
-    name = c.get("name")
-    if not name:
-        errs.append(required(f"{path}.name"))
-    else:
-        errs.extend(_invalid(f"{path}.name", name, msg) for msg in dns1123_label_errors(str(name)))
+    errs = _label_name(f"{path}.name", c.get("name"))
     image = c.get("image")
     if not image:
         errs.append(required(f"{path}.image"))
@@ -368,10 +370,9 @@ def validate_pod_spec(
     volumes: set[str] = set()
     for i, volume in enumerate(_list(spec.get("volumes"))):
         vname = _dict(volume).get("name")
+        errs += _label_name(f"{path}.volumes[{i}].name", vname)
         if not vname:
-            errs.append(required(f"{path}.volumes[{i}].name"))
             continue
-        errs.extend(_invalid(f"{path}.volumes[{i}].name", vname, msg) for msg in dns1123_label_errors(str(vname)))
         if vname in volumes:
             errs.append(duplicate(f"{path}.volumes[{i}].name", vname))
         volumes.add(vname)
@@ -648,10 +649,8 @@ def _claim_templates(templates: Any) -> tuple[list[str], Errors]:
         path = f"spec.volumeClaimTemplates[{i}]"
         claim = _dict(claim)
         name = _dict(claim.get("metadata")).get("name")
-        if not name:
-            errs.append(required(f"{path}.metadata.name"))
-        else:
-            errs.extend(_invalid(f"{path}.metadata.name", name, msg) for msg in dns1123_label_errors(str(name)))
+        errs += _label_name(f"{path}.metadata.name", name)
+        if name:
             if name in names:
                 errs.append(duplicate(f"{path}.metadata.name", name))
             names.append(str(name))

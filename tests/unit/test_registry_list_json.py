@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from minikube_py.api.allocators import ServiceAllocator
-from minikube_py.api.registry import Registry
+from minikube_py.api.registry import ListOptions, Registry
 from minikube_py.model import errors
 from minikube_py.model.kinds import by_plural
 from minikube_py.model.selectors import parse_field_selector, parse_label_selector
@@ -58,9 +58,11 @@ async def test_texts_match_the_decoded_listing_with_and_without_the_fast_path(st
         assert [orjson.loads(t) for t in texts.texts] == decoded.items
         assert texts.revision == decoded.revision
         assert all(o["kind"] == "ConfigMap" and o["apiVersion"] == "v1" for o in decoded.items)
-    selected = await registry.list_json(CONFIGMAPS, "ns", labels=parse_label_selector("app=x"))
+    selected = await registry.list_json(CONFIGMAPS, "ns", ListOptions(labels=parse_label_selector("app=x")))
     assert [orjson.loads(t)["metadata"]["name"] for t in selected.texts] == ["a", "c"]
-    named = await registry.list_json(CONFIGMAPS, None, field_selector=parse_field_selector("metadata.name=d"))
+    named = await registry.list_json(
+        CONFIGMAPS, None, ListOptions(field_selector=parse_field_selector("metadata.name=d"))
+    )
     assert [orjson.loads(t)["metadata"]["name"] for t in named.texts] == ["d"]
 
 
@@ -70,7 +72,7 @@ async def test_pages_continue_where_the_last_one_stopped(store: Store, registry:
     seen: list[str] = []
     token = None
     while True:
-        page = await registry.list_json(CONFIGMAPS, "ns", limit=2, continue_token=token)
+        page = await registry.list_json(CONFIGMAPS, "ns", ListOptions(limit=2, continue_token=token))
         seen += [orjson.loads(t)["metadata"]["name"] for t in page.texts]
         if page.continue_token is None:
             break
