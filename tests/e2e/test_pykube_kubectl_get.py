@@ -87,6 +87,10 @@ GET_FORMS = [
     "get pods --field-selector metadata.name=db-long-name",
     "get cm -l app=web -o yaml",
     "get configmaps settings",
+    # pages of one object (limit and continue over HTTP): the same rows as one page
+    "get pods --chunk-size=1",
+    "get cm -o name --chunk-size=1",
+    "get pods -o json --chunk-size=1",
 ]
 
 
