@@ -259,8 +259,7 @@ class Server:
             ingress_http_port=cfg.ingress_http_port,
             ingress_https_port=cfg.ingress_https_port,
         )
-        cert, key = pki.issue_client_cert(self._pki, f"system:node:{cfg.node_name}", "system:nodes")
-        credentials = embedded_credentials(self.url, self._pki.ca_pem, cert, key)
+        credentials = embedded_credentials(self._loopback(), self._pki.ca_pem, cfg.node_name)
         return lambda: Agent(agent_cfg, credentials, control_plane=True).run()
 
     def _loopback(self) -> ClientConfig:

@@ -46,6 +46,7 @@ from minikube_py.config import AgentConfig, default_advertise_address
 from minikube_py.guard import guard
 from minikube_py.model.apiserverleases import server_urls
 from minikube_py.model.quantity import value
+from minikube_py.model.rbac import NODE_USER_PREFIX, NODES_GROUP
 from minikube_py.model.times import rfc3339_micro
 from minikube_py.model.volumebinding import LOCAL_PATH_ROOT_ANNOTATION
 from minikube_py.netproxy.ingress import IngressController, IngressOptions
@@ -81,6 +82,9 @@ class JoinError(Exception):
 class Credentials:
     client: ClientConfig
     ca_pem: bytes
+    #: the node whose user the client acts as (impersonation, as a fleet's nodes do): the server's own
+    #: agent, whose client is the server's loopback one; None when the client's certificate is the node's
+    acting_as: str | None = None
 
 
 async def join(server: str, token: str) -> Credentials:
@@ -253,6 +257,8 @@ class Agent:
         try:
             async with ApiClient(credentials.client, user_agent=f"pykube-agent/{cfg.node_name}", timeout=60) as client:
                 client.set_servers([*remembered, cfg.server] if remembered else [])
+                if credentials.acting_as is not None:
+                    client = client.impersonating(f"{NODE_USER_PREFIX}{credentials.acting_as}", [NODES_GROUP])
                 await self._run(client, runtime, credentials)
         finally:
             await runtime.close()
@@ -634,8 +640,8 @@ async def _pause_image(runtime: Runtime) -> str:
     return PAUSE_IMAGE
 
 
-def embedded_credentials(server_url: str, ca_pem: bytes, cert_pem: bytes, key_pem: bytes) -> Credentials:
-    """The server's own agent: its node certificate handed over in-process, no join round trip."""
-    return Credentials(
-        ClientConfig(server=server_url, ca_pem=ca_pem, client_cert_pem=cert_pem, client_key_pem=key_pem), ca_pem
-    )
+def embedded_credentials(loopback: ClientConfig, ca_pem: bytes, node_name: str) -> Credentials:
+    """The server's own agent: no join round trip, and no TLS to its own process: it talks over the
+    server's loopback socket as its node (impersonated, so the Node authorizer and NodeRestriction
+    judge it as any node's agent)."""
+    return Credentials(loopback, ca_pem, acting_as=node_name)
