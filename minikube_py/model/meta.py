@@ -26,6 +26,8 @@ Clock = Callable[[], datetime]
 NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 _SUFFIX_LENGTH = 5
 _MAX_GENERATED_PREFIX = 63 - _SUFFIX_LENGTH
+#: how many suffixes there are
+_SUFFIXES = len(NAME_ALPHABET) ** _SUFFIX_LENGTH
 
 #: metadata a client may not set on create: the server records deletion itself
 _SYSTEM_ON_CREATE = ("resourceVersion", "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds", "generation")
@@ -46,8 +48,14 @@ def now_rfc3339(clock: Clock | None = None) -> str:
 def generate_name(prefix: str, rng: random.Random | None = None) -> str:
     """``prefix`` plus five random characters; the prefix is cut so that the name fits 63
     characters, as Kubernetes' ``SimpleNameGenerator`` does."""
-    choice = rng.choice if rng is not None else secrets.choice
-    return prefix[:_MAX_GENERATED_PREFIX] + "".join(choice(NAME_ALPHABET) for _ in range(_SUFFIX_LENGTH))
+    # one draw for the whole suffix, read as base-27 digits: the system CSPRNG costs a system call per
+    # draw, and a pod's create generates a name (its token volume's) every time
+    draw = rng.randrange(_SUFFIXES) if rng is not None else secrets.randbelow(_SUFFIXES)
+    suffix = []
+    for _ in range(_SUFFIX_LENGTH):
+        draw, digit = divmod(draw, len(NAME_ALPHABET))
+        suffix.append(NAME_ALPHABET[digit])
+    return prefix[:_MAX_GENERATED_PREFIX] + "".join(suffix)
 
 
 def prepare_for_create(
