@@ -155,7 +155,13 @@ def changed_fields(old: dict[str, Any], new: dict[str, Any], structure: Structur
     """``(changed, removed)`` from ``old`` to ``new``: paths added or given another value, and paths
     that are gone. Every node of an added or removed subtree is a member, so a manager that adds a
     label map owns the map (``.``) and each label, as in Kubernetes' Update entries."""
-    changed, removed = _compare(old, new, "", structure)
+    if not old:
+        # a create: every field is new, so each top-level value is walked as a whole, without
+        # comparing it against nothing first
+        changed = {"f:" + k: _everything(v, k, structure) for k, v in new.items()} or None
+        removed = None
+    else:
+        changed, removed = _compare(old, new, "", structure)
     return (
         FieldSet(_cut(_top_level_not_members(changed), _SERVER_OWNED, root=True)),
         FieldSet(_cut(removed or {}, _SERVER_OWNED, root=True)),
@@ -381,6 +387,11 @@ def _fields_of(value: Any, path: str, st: Structure) -> Trie | None:
     return {}
 
 
+#: the JSON values that have paths below them (a tuple: ``isinstance`` with ``dict | list`` builds the
+#: union on every call, and this test runs once per field of an object)
+_CONTAINERS = (dict, list)
+
+
 def _everything(value: Any, path: str, st: Structure) -> Trie:
     """Every path of ``value`` and below, each a member."""
     if isinstance(value, dict) and value and path not in st.atomic:
@@ -388,7 +399,7 @@ def _everything(value: Any, path: str, st: Structure) -> Trie:
         # of recording a create's ownership, where every field of the object is walked.
         trie: Trie = {SELF: {}}
         for k, v in value.items():
-            trie["f:" + k] = _everything(v, _child(path, k), st) if v and isinstance(v, dict | list) else {}
+            trie["f:" + k] = _everything(v, _child(path, k), st) if v and isinstance(v, _CONTAINERS) else {}
         return trie
     if isinstance(value, list) and value:
         rule = st.rules.get(path)
