@@ -4,14 +4,14 @@ These are the rules of Kubernetes' ``rest.BeforeCreate`` / ``rest.BeforeUpdate``
 ``PrepareForCreate`` / ``PrepareForUpdate``: clients may send any metadata, but the server decides
 the fields that record identity and history, so that a client cannot forge a UID, back-date an
 object or rewrite its deletion. The clock and the random source are parameters, so tests can pin
-them; the defaults are the wall clock and the system's CSPRNG.
+them; the defaults are the wall clock, the system's CSPRNG for UIDs and, for generated names, a
+generator seeded from it (a name is no secret: Kubernetes draws them from ``math/rand``).
 """
 
 from __future__ import annotations
 
 import copy
 import random
-import secrets
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -28,6 +28,9 @@ _SUFFIX_LENGTH = 5
 _MAX_GENERATED_PREFIX = 63 - _SUFFIX_LENGTH
 #: how many suffixes there are
 _SUFFIXES = len(NAME_ALPHABET) ** _SUFFIX_LENGTH
+#: where generated names come from (seeded from the system's CSPRNG, which costs a system call per
+#: draw, where this generator costs none)
+_NAMES = random.Random()
 
 #: metadata a client may not set on create: the server records deletion itself
 _SYSTEM_ON_CREATE = ("resourceVersion", "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds", "generation")
@@ -48,9 +51,9 @@ def now_rfc3339(clock: Clock | None = None) -> str:
 def generate_name(prefix: str, rng: random.Random | None = None) -> str:
     """``prefix`` plus five random characters; the prefix is cut so that the name fits 63
     characters, as Kubernetes' ``SimpleNameGenerator`` does."""
-    # one draw for the whole suffix, read as base-27 digits: the system CSPRNG costs a system call per
-    # draw, and a pod's create generates a name (its token volume's) every time
-    draw = rng.randrange(_SUFFIXES) if rng is not None else secrets.randbelow(_SUFFIXES)
+    # one draw for the whole suffix, read as base-27 digits: a pod's create generates a name (its
+    # token volume's) every time
+    draw = (rng or _NAMES).randrange(_SUFFIXES)
     suffix = []
     for _ in range(_SUFFIX_LENGTH):
         draw, digit = divmod(draw, len(NAME_ALPHABET))
