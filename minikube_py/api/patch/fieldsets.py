@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -64,6 +64,8 @@ class Structure:
 
     rules: Rules
     atomic: frozenset[str] = frozenset()
+    #: the paths of top-level values created lately, by (field, the value's JSON): see :func:`_created`
+    created: dict[tuple[str, bytes], Trie] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, kind: str) -> Structure:
@@ -156,9 +158,9 @@ def changed_fields(old: dict[str, Any], new: dict[str, Any], structure: Structur
     that are gone. Every node of an added or removed subtree is a member, so a manager that adds a
     label map owns the map (``.``) and each label, as in Kubernetes' Update entries."""
     if not old:
-        # a create: every field is new, so each top-level value is walked as a whole, without
+        # a create: every field is new, so each top-level value is taken as a whole, without
         # comparing it against nothing first
-        changed = {"f:" + k: _everything(v, k, structure) for k, v in new.items()} or None
+        changed = {"f:" + k: _created(v, k, structure) for k, v in new.items()} or None
         removed = None
     else:
         changed, removed = _compare(old, new, "", structure)
@@ -409,6 +411,31 @@ def _everything(value: Any, path: str, st: Structure) -> Trie:
         if named is not None:
             return {SELF: {}, **{k: _everything(item, path + "[]", st) for k, item in named.items()}}
     return {}
+
+
+#: top-level values whose paths a Structure remembers (per kind: a few hundred KB at most)
+_CREATED_MEMORY = 32
+
+
+def _created(value: Any, path: str, st: Structure) -> Trie:
+    """:func:`_everything` of a created object's top-level field ``path``, remembered by the value's
+    JSON text. Objects are mostly made from templates: a ReplicaSet's or a Job's pods share one spec,
+    whose walk was most of the time a create spent recording its managedFields, where encoding it
+    takes a tenth of that. Metadata (a name and uid of its own every time) is always walked. Tries
+    are never changed in place, so one can be shared by every set built from it."""
+    if path == "metadata" or not value or not isinstance(value, _CONTAINERS):
+        return _everything(value, path, st)
+    try:
+        key = (path, orjson.dumps(value))
+    except TypeError:  # not JSON (orjson's JSONEncodeError is a TypeError): check_stored refuses it later
+        return _everything(value, path, st)
+    trie = st.created.get(key)
+    if trie is None:
+        trie = _everything(value, path, st)
+        if len(st.created) >= _CREATED_MEMORY:
+            del st.created[next(iter(st.created))]
+        st.created[key] = trie
+    return trie
 
 
 def _compare(old: Any, new: Any, path: str, st: Structure) -> tuple[Trie | None, Trie | None]:
