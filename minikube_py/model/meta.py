@@ -11,8 +11,9 @@ generator seeded from it (a name is no secret: Kubernetes draws them from ``math
 from __future__ import annotations
 
 import copy
+import os
 import random
-import uuid
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -39,8 +40,41 @@ _OMIT_EMPTY = ("labels", "annotations", "finalizers", "ownerReferences", "manage
 _ENVELOPE = ("apiVersion", "kind", "metadata", "status")
 
 
+class _UidSource:
+    """Random (version 4) UUIDs from the system's CSPRNG, read 4 KiB at a time: ``uuid.uuid4()`` makes
+    a system call and builds a ``UUID`` object for each, which under load was a tenth of preparing a
+    create. The pool is taken under a lock (agent threads make objects too) and dropped in a forked
+    child, so no two UIDs come from the same bytes."""
+
+    _POOL_BYTES = 4096
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pool = b""
+        self._at = 0
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self._pool, self._at = b"", 0
+
+    def next(self) -> str:
+        with self._lock:
+            if self._at + 16 > len(self._pool):
+                self._pool, self._at = os.urandom(self._POOL_BYTES), 0
+            raw = bytearray(self._pool[self._at : self._at + 16])
+            self._at += 16
+        raw[6] = raw[6] & 0x0F | 0x40  # version 4
+        raw[8] = raw[8] & 0x3F | 0x80  # the RFC 4122 variant
+        text = raw.hex()
+        return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+_UIDS = _UidSource()
+
+
 def new_uid() -> str:
-    return str(uuid.uuid4())
+    """A random (version 4) UUID, as Kubernetes gives every object."""
+    return _UIDS.next()
 
 
 def now_rfc3339(clock: Clock | None = None) -> str:
