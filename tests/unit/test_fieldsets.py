@@ -200,3 +200,12 @@ def test_creates_of_one_template_get_the_same_fields_as_a_comparison_finds() -> 
     assert 'k:{"name":"side"}' in str(got.to_json()) and 'k:{"name":"main"}' not in str(got.to_json())
     spec = fs("f:spec/f:replicas")
     assert created.difference(spec) != created and changed_fields({}, deployment(), structure)[0] == created
+
+
+def test_only_small_values_are_remembered() -> None:
+    structure = Structure.of("ConfigMap")
+    small = {"metadata": {"name": "a"}, "data": {"k": "v"}}
+    large = {"metadata": {"name": "b"}, "data": {"k": "x" * 20_000}}
+    assert changed_fields({}, large, structure)[0] == fs("f:data/f:k")
+    assert changed_fields({}, small, structure)[0] == fs("f:data/f:k")
+    assert [path for path, _ in structure.created] == ["data"]  # the small one only

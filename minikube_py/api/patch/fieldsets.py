@@ -413,8 +413,11 @@ def _everything(value: Any, path: str, st: Structure) -> Trie:
     return {}
 
 
-#: top-level values whose paths a Structure remembers (per kind: a few hundred KB at most)
+#: top-level values whose paths a Structure remembers, and the longest JSON text remembered: a
+#: pod's spec is 1-3 KB, and a large ConfigMap's data is walked rather than kept (32 of them could
+#: hold 50 MB), so what a kind remembers stays within a few MB
 _CREATED_MEMORY = 32
+_CREATED_MAX_TEXT = 16 * 1024
 
 
 def _created(value: Any, path: str, st: Structure) -> Trie:
@@ -428,6 +431,8 @@ def _created(value: Any, path: str, st: Structure) -> Trie:
     try:
         key = (path, orjson.dumps(value))
     except TypeError:  # not JSON (orjson's JSONEncodeError is a TypeError): check_stored refuses it later
+        return _everything(value, path, st)
+    if len(key[1]) > _CREATED_MAX_TEXT:
         return _everything(value, path, st)
     trie = st.created.get(key)
     if trie is None:
