@@ -64,6 +64,8 @@ _READ_ALL = frozenset(
 )
 _REFERENCED = frozenset({nodegraph.SECRETS, nodegraph.CONFIGMAPS, nodegraph.CLAIMS})
 NODE_LEASE_NAMESPACE = "kube-node-lease"
+#: how a bound pod's stored JSON names its node
+_NODE_NAME = '"nodeName"'
 
 #: (node, resource, namespace, name) → how many of the node's pods use that object
 Edge = tuple[str, str, str, str]
@@ -119,7 +121,9 @@ class NodeAuthorizer:
         assert _PODS is not None and _INGRESSES is not None
         if event.key.startswith(_PODS.prefix()):
             self._remove_pod(event.key)
-            if event.type != "DELETED":
+            # a pod no node holds yet (every pod's create) is not in the graph: its stored text, when
+            # it names no nodeName at all, says so without decoding the pod
+            if event.type != "DELETED" and (event.text is None or _NODE_NAME in event.text):
                 self._put_pod(event.key, event.value)
         elif event.key.startswith(_INGRESSES.prefix()):
             self._remove_ingress(event.key)

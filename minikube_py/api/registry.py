@@ -11,7 +11,6 @@ parse requests and render answers, so bootstrap code and subresources reuse the 
 from __future__ import annotations
 
 import base64
-import copy
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,6 +28,7 @@ from minikube_py.api.patch.fieldsets import FieldSet, Structure, applied_fields,
 from minikube_py.api.patch.managed import FieldManager, Writer
 from minikube_py.api.strategies import Allocators, Strategy, strategy_for
 from minikube_py.model import errors, meta
+from minikube_py.model.jsoncopy import json_copy
 from minikube_py.model.kinds import ResourceType, all_types, by_plural
 from minikube_py.model.schema import FieldValidation
 from minikube_py.model.selectors import FieldSelector, LabelSelector
@@ -259,7 +259,7 @@ class Registry:
         self, rt: ResourceType, namespace: str | None, obj: Obj, dry_run: bool, ownership: _Ownership | None
     ) -> Obj:
         strategy = strategy_for(rt)
-        obj = copy.deepcopy(obj)
+        obj = json_copy(obj)
         _check_type(rt, strategy, obj)
         md = obj.setdefault("metadata", {})
         if rt.namespaced:
@@ -281,7 +281,7 @@ class Registry:
         while collisions < _RETRIES:
             if generated:
                 md["name"] = meta.generate_name(md["generateName"])
-            candidate = copy.deepcopy(obj) if retriable else obj
+            candidate = json_copy(obj) if retriable else obj
             ops = await self._prepare_create(rt, strategy, namespace, candidate, ownership)
             check_stored(candidate)
             if dry_run:
@@ -348,12 +348,15 @@ class Registry:
         raise errors.already_exists(rt, name)
 
     async def _check_namespace_open(self, namespace: str) -> None:
+        """404 unless the namespace exists, 403 while it terminates. Every create of a namespaced
+        object asks: the stored text of a namespace that names no deletionTimestamp answers without
+        decoding it."""
         assert _NAMESPACES is not None
         try:
-            ns = await self.store.get(_NAMESPACES.key(None, namespace))
+            text = await self.store.get_text(_NAMESPACES.key(None, namespace))
         except KeyNotFound:
             raise errors.not_found(_NAMESPACES, namespace) from None
-        if ns["metadata"].get("deletionTimestamp"):
+        if '"deletionTimestamp"' in text and orjson.loads(text)["metadata"].get("deletionTimestamp"):
             raise errors.namespace_terminating(namespace)
 
     async def update(
@@ -371,7 +374,7 @@ class Registry:
         unconditional (retried on concurrent changes, as kube-apiserver does)."""
         ownership = _updating(rt, manager, subresource)
         strategy = strategy_for(rt)
-        obj = copy.deepcopy(obj)
+        obj = json_copy(obj)
         _check_type(rt, strategy, obj)
         md = obj.setdefault("metadata", {})
         if md.get("name") and md["name"] != name:
@@ -392,7 +395,7 @@ class Registry:
                 raise errors.stale_write(rt, name)
             try:
                 return await self._write_update(
-                    rt, strategy, namespace, old, copy.deepcopy(obj), subresource, dry_run, ownership
+                    rt, strategy, namespace, old, json_copy(obj), subresource, dry_run, ownership
                 )
             except KeyNotFound:
                 continue  # deleted since it was read: the next read answers 404
@@ -556,7 +559,7 @@ class Registry:
 
     async def _pending_deletion(self, strategy: Strategy, old: Obj, options: DeleteOptions) -> Obj | None:
         """The object as it waits for deletion, or None when it can go at once."""
-        new = copy.deepcopy(old)
+        new = json_copy(old)
         md = new["metadata"]
         finalizers = list(md.get("finalizers") or [])
         wanted = {"Orphan": "orphan", "Foreground": "foregroundDeletion"}.get(options.propagation_policy or "")

@@ -14,13 +14,13 @@ serve gets the generic rules (namespaced, no defaults, no checks beyond metadata
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from minikube_py.model import crds, defaults, fields, ingress, limitranges, rbac, validation
 from minikube_py.model.errors import FieldError
+from minikube_py.model.jsoncopy import json_copy
 from minikube_py.model.kinds import RESOURCES
 from minikube_py.model.selectors import FieldSelector, dns1123_label_errors, dns1123_subdomain_errors
 
@@ -75,7 +75,7 @@ class KindRules:
 
     def defaulted(self, obj: Obj) -> Obj:
         """A defaulted copy, for comparisons that must not mutate their input."""
-        out = copy.deepcopy(obj)
+        out = json_copy(obj)
         self.defaults(out)
         return out
 

@@ -322,19 +322,25 @@ def unknown_metadata_fields(obj: dict[str, Any]) -> list[str]:
 
 
 def _prune(obj: dict[str, Any], tree: Tree, prefix: str, found: list[str]) -> None:
+    # a path is spelled only for an unknown field or a value to descend into: every request body
+    # is pruned, and most of its fields are known scalars
     for name in list(obj):
-        path = f"{prefix}.{name}" if prefix else name
         if name not in tree:
             del obj[name]
-            found.append(path)
+            found.append(_path(prefix, name))
             continue
         sub, value = tree[name], obj[name]
         if isinstance(sub, dict) and isinstance(value, dict):
-            _prune(value, sub, path, found)
+            _prune(value, sub, _path(prefix, name), found)
         elif isinstance(sub, list) and isinstance(value, list):
+            path = _path(prefix, name)
             for i, item in enumerate(value):
                 if isinstance(item, dict):
                     _prune(item, sub[0], f"{path}[{i}]", found)
+
+
+def _path(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
 
 
 @dataclass

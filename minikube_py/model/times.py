@@ -14,7 +14,11 @@ def rfc3339(when: datetime | None = None) -> str:
     """``2024-01-01T00:00:00Z``: UTC with second precision, as ``metav1.Time`` serialises; now when
     ``when`` is None. A naive ``when`` is taken as UTC already."""
     when = when or datetime.now(UTC)
-    return (when.astimezone(UTC) if when.tzinfo else when).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC).replace(tzinfo=None)
+    # isoformat takes half of strftime's time (every write stamps one or two times), and writes the
+    # year with four digits as Go does
+    return when.isoformat(timespec="seconds") + "Z"
 
 
 def rfc3339_micro(when: datetime | None = None) -> str:

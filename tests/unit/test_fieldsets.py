@@ -182,3 +182,30 @@ def test_json_puts_self_first_sorts_elements_and_is_a_fresh_copy() -> None:
     assert list(out) == ["f:data", "f:metadata"] and list(out["f:data"]) == ["f:x", "f:y"]
     labels["f:new"] = {}
     assert ("f:metadata", "f:labels", "f:new") not in changed  # the set itself is untouched
+
+
+def test_creates_of_one_template_get_the_same_fields_as_a_comparison_finds() -> None:
+    """A create's fields are remembered by the value's JSON: creating the same spec again, or one
+    that differs only in a list key, gets exactly what comparing with an empty object finds, and
+    changing a set taken from a remembered create changes nothing remembered."""
+    structure = Structure.of("Deployment")
+    first = deployment()
+    created, _ = changed_fields({}, first, structure)
+    again = changed_fields({}, deployment(), structure)[0]
+    assert again == created
+    renamed = deployment()
+    renamed["spec"]["template"]["spec"]["containers"][0]["name"] = "side"
+    got = changed_fields({}, renamed, structure)[0]
+    assert got == changed_fields({"kind": "Deployment"}, renamed, structure)[0]  # walked, not remembered
+    assert 'k:{"name":"side"}' in str(got.to_json()) and 'k:{"name":"main"}' not in str(got.to_json())
+    spec = fs("f:spec/f:replicas")
+    assert created.difference(spec) != created and changed_fields({}, deployment(), structure)[0] == created
+
+
+def test_only_small_values_are_remembered() -> None:
+    structure = Structure.of("ConfigMap")
+    small = {"metadata": {"name": "a"}, "data": {"k": "v"}}
+    large = {"metadata": {"name": "b"}, "data": {"k": "x" * 20_000}}
+    assert changed_fields({}, large, structure)[0] == fs("f:data/f:k")
+    assert changed_fields({}, small, structure)[0] == fs("f:data/f:k")
+    assert [path for path, _ in structure.created] == ["data"]  # the small one only

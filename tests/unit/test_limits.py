@@ -61,3 +61,21 @@ def test_the_depth_check_alone_bounds_json_values() -> None:
     assert code(check_depth, [nested(MAX_DEPTH)]) == 400  # lists count as levels too
     assert code(check_depth, nested(100_000)) == 400
     check_depth("scalar")
+
+
+@pytest.mark.parametrize("wrap", [lambda v: [v], lambda v: {"k": v}], ids=["lists", "maps"])
+def test_the_depth_bound_is_exact(wrap: Any) -> None:
+    value: Any = 0
+    for _ in range(MAX_DEPTH):
+        value = wrap(value)
+    check_depth(value)
+    assert code(check_depth, wrap(value)) == 400
+
+
+def test_values_orjson_cannot_encode_are_still_measured() -> None:
+    shallow: Any = {1: [[{"a": "b"}]], "t": (1, 2)}
+    check_depth(shallow)  # not JSON, but only four levels deep: encoding it is check_decoded's business
+    deep: Any = {1: "x"}
+    for _ in range(MAX_DEPTH):
+        deep = [deep]
+    assert code(check_depth, deep) == 400

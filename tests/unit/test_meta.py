@@ -16,9 +16,9 @@ def test_now_is_utc_second_precision() -> None:
 
 
 def test_uids_are_unique_uuids() -> None:
-    uids = {meta.new_uid() for _ in range(100)}
-    assert len(uids) == 100
-    assert all(re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}", u) for u in uids)
+    uids = {meta.new_uid() for _ in range(1000)}  # several refills of the random pool
+    assert len(uids) == 1000
+    assert all(re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", u) for u in uids)
 
 
 def test_generate_name_alphabet_length_and_determinism() -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -64,6 +64,8 @@ class Structure:
 
     rules: Rules
     atomic: frozenset[str] = frozenset()
+    #: the paths of top-level values created lately, by (field, the value's JSON): see :func:`_created`
+    created: dict[tuple[str, bytes], Trie] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, kind: str) -> Structure:
@@ -155,7 +157,13 @@ def changed_fields(old: dict[str, Any], new: dict[str, Any], structure: Structur
     """``(changed, removed)`` from ``old`` to ``new``: paths added or given another value, and paths
     that are gone. Every node of an added or removed subtree is a member, so a manager that adds a
     label map owns the map (``.``) and each label, as in Kubernetes' Update entries."""
-    changed, removed = _compare(old, new, "", structure)
+    if not old:
+        # a create: every field is new, so each top-level value is taken as a whole, without
+        # comparing it against nothing first
+        changed = {"f:" + k: _created(v, k, structure) for k, v in new.items()} or None
+        removed = None
+    else:
+        changed, removed = _compare(old, new, "", structure)
     return (
         FieldSet(_cut(_top_level_not_members(changed), _SERVER_OWNED, root=True)),
         FieldSet(_cut(removed or {}, _SERVER_OWNED, root=True)),
@@ -381,6 +389,11 @@ def _fields_of(value: Any, path: str, st: Structure) -> Trie | None:
     return {}
 
 
+#: the JSON values that have paths below them (a tuple: ``isinstance`` with ``dict | list`` builds the
+#: union on every call, and this test runs once per field of an object)
+_CONTAINERS = (dict, list)
+
+
 def _everything(value: Any, path: str, st: Structure) -> Trie:
     """Every path of ``value`` and below, each a member."""
     if isinstance(value, dict) and value and path not in st.atomic:
@@ -388,7 +401,7 @@ def _everything(value: Any, path: str, st: Structure) -> Trie:
         # of recording a create's ownership, where every field of the object is walked.
         trie: Trie = {SELF: {}}
         for k, v in value.items():
-            trie["f:" + k] = _everything(v, _child(path, k), st) if v and isinstance(v, dict | list) else {}
+            trie["f:" + k] = _everything(v, _child(path, k), st) if v and isinstance(v, _CONTAINERS) else {}
         return trie
     if isinstance(value, list) and value:
         rule = st.rules.get(path)
@@ -398,6 +411,36 @@ def _everything(value: Any, path: str, st: Structure) -> Trie:
         if named is not None:
             return {SELF: {}, **{k: _everything(item, path + "[]", st) for k, item in named.items()}}
     return {}
+
+
+#: top-level values whose paths a Structure remembers, and the longest JSON text remembered: a
+#: pod's spec is 1-3 KB, and a large ConfigMap's data is walked rather than kept (32 of them could
+#: hold 50 MB), so what a kind remembers stays within a few MB
+_CREATED_MEMORY = 32
+_CREATED_MAX_TEXT = 16 * 1024
+
+
+def _created(value: Any, path: str, st: Structure) -> Trie:
+    """:func:`_everything` of a created object's top-level field ``path``, remembered by the value's
+    JSON text. Objects are mostly made from templates: a ReplicaSet's or a Job's pods share one spec,
+    whose walk was most of the time a create spent recording its managedFields, where encoding it
+    takes a tenth of that. Metadata (a name and uid of its own every time) is always walked. Tries
+    are never changed in place, so one can be shared by every set built from it."""
+    if path == "metadata" or not value or not isinstance(value, _CONTAINERS):
+        return _everything(value, path, st)
+    try:
+        key = (path, orjson.dumps(value))
+    except TypeError:  # not JSON (orjson's JSONEncodeError is a TypeError): check_stored refuses it later
+        return _everything(value, path, st)
+    if len(key[1]) > _CREATED_MAX_TEXT:
+        return _everything(value, path, st)
+    trie = st.created.get(key)
+    if trie is None:
+        trie = _everything(value, path, st)
+        if len(st.created) >= _CREATED_MEMORY:
+            del st.created[next(iter(st.created))]
+        st.created[key] = trie
+    return trie
 
 
 def _compare(old: Any, new: Any, path: str, st: Structure) -> tuple[Trie | None, Trie | None]:

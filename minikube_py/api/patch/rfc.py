@@ -16,6 +16,7 @@ import orjson
 
 from minikube_py.api.limits import MAX_JSON_PATCH_COPY_BYTES
 from minikube_py.model.errors import StatusError, bad_request
+from minikube_py.model.jsoncopy import json_copy
 
 #: kube-apiserver refuses JSON patches with more operations than this (413)
 MAX_OPERATIONS = 10000
@@ -23,7 +24,7 @@ MAX_OPERATIONS = 10000
 
 def merge_patch(document: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     """RFC 7386: maps merge recursively, ``null`` removes a field, anything else replaces."""
-    return _merge(copy.deepcopy(document), patch)
+    return _merge(json_copy(document), patch)
 
 
 def _merge(target: Any, patch: Any) -> Any:
@@ -50,7 +51,7 @@ def json_patch(document: dict[str, Any], operations: Any) -> dict[str, Any]:
             "RequestEntityTooLarge",
             f"The allowed maximum operations in a JSON patch is {MAX_OPERATIONS}, got {len(operations)}",
         )
-    result: Any = copy.deepcopy(document)
+    result: Any = json_copy(document)
     copied = [0]
     for operation in operations:
         if not isinstance(operation, dict):

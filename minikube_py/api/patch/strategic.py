@@ -23,13 +23,13 @@ object did not have are dropped rather than copied in.
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
 from minikube_py.api.patch.mergekeys import ListRule, Rules
 from minikube_py.api.patch.rfc import json_equal
 from minikube_py.model.errors import StatusError, bad_request
+from minikube_py.model.jsoncopy import json_copy
 
 DIRECTIVE = "$patch"
 RETAIN_KEYS = "$retainKeys"
@@ -39,7 +39,7 @@ DELETE_FROM = "$deleteFromPrimitiveList"
 
 def strategic_merge(original: dict[str, Any], patch: dict[str, Any], rules: Rules) -> dict[str, Any]:
     """``original`` with ``patch`` applied; neither argument is modified."""
-    merged = _Merger(rules).map(copy.deepcopy(original), patch, "")
+    merged = _Merger(rules).map(json_copy(original), patch, "")
     return {} if merged is None else merged
 
 
