@@ -52,6 +52,8 @@ from minikube_py.store.encryption import Encryption, EncryptionError
 IDENTITY_FILES = ("pki/ca.crt", "pki/ca.key", "pki/service-account.key", "admin-token", "node-secret")
 #: how often a server looks for a rotated cluster token in the datastore (a read of its memory cache)
 TOKEN_POLL_INTERVAL = 2.0
+#: the API's socket for the server's own parts, in its data directory
+LOOPBACK_SOCKET = "api.sock"
 
 
 class ClusterIdentityError(Exception):
@@ -89,9 +91,8 @@ class Server:
         self._authenticator: Authenticator | None = None
         self._stack: contextlib.AsyncExitStack | None = None
         self._ended = asyncio.Event()
-        #: the API's own socket for this server's controllers (see :meth:`_loopback`): an abstract
-        #: name, since a path under a deep data directory can pass the 107 bytes a socket path may have
-        self._loopback_socket = f"\0pykube-apiserver-{os.getpid()}-{uuid.uuid4().hex}"
+        #: the API's own socket for this server's parts (see :meth:`_loopback`), set once it listens
+        self._loopback_socket = ""
 
     @property
     def url(self) -> str:
@@ -209,12 +210,24 @@ class Server:
             reuse_address=True,
         )
         await site.start()
-        await web.UnixSite(runner, self._loopback_socket).start()
+        await self._listen_loopback(stack, runner)
         if cfg.port == 0:
             self.port = _bound_port(runner)
         write_kubeconfig(self.kubeconfig_path, server=self.url, ca_pem=tls.ca_pem, token=self.credentials.admin_token)
         (cfg.data_dir / "node-token").write_text(self.credentials.join_token + "\n")  # 0600: the umask
         return app
+
+    async def _listen_loopback(self, stack: contextlib.AsyncExitStack, runner: web.AppRunner) -> None:
+        """The API on ``api.sock`` in the data directory (private: made under the umask 077) for
+        this server's own parts. They dial it as ``/proc/self/fd/<the directory>/api.sock``: a
+        socket's address holds at most 107 bytes, which a deep data directory's path can pass, and
+        uvloop cannot dial Linux's abstract socket names; a directory descriptor of this process
+        names it in 25."""
+        directory = os.open(self.config.data_dir, os.O_RDONLY | os.O_DIRECTORY)
+        stack.callback(os.close, directory)
+        self._loopback_socket = f"/proc/self/fd/{directory}/{LOOPBACK_SOCKET}"
+        await web.UnixSite(runner, self._loopback_socket).start()
+        stack.callback(_unlink, self.config.data_dir / LOOPBACK_SOCKET)
 
     async def _start_part(
         self,
@@ -349,6 +362,10 @@ def _kubelet_client_context(tls: pki.Pki) -> ssl.SSLContext:
         pki.write_file(chain, cert + b"\n" + key)
         ctx.load_cert_chain(chain)
     return ctx
+
+
+def _unlink(path: Path) -> None:
+    path.unlink(missing_ok=True)
 
 
 def _private_dir(path: Path) -> None:

@@ -38,9 +38,9 @@ class ClientConfig:
     client_key_pem: bytes | None = None
     namespace: str = "default"
     insecure: bool = False
-    #: reach ``server`` through this Unix socket instead (an abstract name starts with NUL): the
-    #: server's own parts use one, a channel no one can listen in on, so the token goes over it as over
-    #: TLS, without paying for encryption between two ends of one process
+    #: reach ``server`` through this Unix socket instead: the server's own parts use one (private to
+    #: its user), a channel no one can listen in on, so the token goes over it as over TLS, without
+    #: paying for encryption between two ends of one process
     unix_socket: str | None = None
 
     @property

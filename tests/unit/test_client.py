@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -383,12 +382,12 @@ async def test_a_session_and_a_connector_together_are_refused() -> None:
             ApiClient(ClientConfig(server="http://x"), session=session, connector=connector)
 
 
-async def test_a_unix_socket_is_private_enough_for_the_token(api: FakeApi) -> None:
-    """The server's own parts reach it over a socket of the process (an abstract name here, as the
-    server's): the token goes with each request, as over TLS."""
-    name = f"\0pykube-test-client-{uuid.uuid4().hex}"
-    async with serve(api, unix_socket=name) as url:
-        config = ClientConfig(server=url, token="sekret", unix_socket=name)
+async def test_a_unix_socket_is_private_enough_for_the_token(api: FakeApi, tmp_path: Path) -> None:
+    """The server's own parts reach it over a socket in its private data directory: the token goes
+    with each request, as over TLS."""
+    path = str(tmp_path / "api.sock")
+    async with serve(api, unix_socket=path) as url:
+        config = ClientConfig(server=url, token="sekret", unix_socket=path)
         async with ApiClient(config) as c:
             got = await c.get("/echo/version")
     assert got["authorization"] == "Bearer sekret"
