@@ -251,7 +251,7 @@ def summarize_profile(raw: Path, top: int = 20) -> None:
         if not stack or not count_text.isdigit():
             continue
         count = int(count_text)
-        if "run_forever" not in stack:
+        if "Runner.run (" not in stack:  # the loop's entry with asyncio's loop and with uvloop's
             other_samples += count  # the SQLite thread and other helpers
             continue
         loop_samples += count
