@@ -307,11 +307,11 @@ class IngressController:
             try:
                 upstream = await self._send(address, sent, reader, length, fresh=length != 0 or upgrade is not None)
             except NotConnected as e:  # nothing reached the pod: the next endpoint may answer
-                failures.append(f"{_host_port(address)}: {e.strerror or e}")
+                failures.append(f"{_host_port(address)}: {_reason(e)}")
                 continue
             except (OSError, asyncio.IncompleteReadError, http1.BadMessage) as e:
                 # the pod failed the request: only one that may safely be repeated goes to the next
-                failures.append(f"{_host_port(address)}: {getattr(e, 'strerror', None) or e or type(e).__name__}")
+                failures.append(f"{_host_port(address)}: {_reason(e)}")
                 if length == 0 and method in IDEMPOTENT:
                     continue
                 break
@@ -492,6 +492,15 @@ def _upstream_head(head: http1.Head, client: Client, length: int, upgrade: bytes
     if upgrade is not None:
         headers += [(b"Connection", b"Upgrade"), (b"Upgrade", upgrade)]
     return http1.render_head((head.first[0], head.first[1], b"HTTP/1.1"), headers)
+
+
+def _reason(e: BaseException) -> str:
+    """Why an endpoint failed, in the system's words for its errno ("Connection refused", as nginx
+    says), which asyncio's and uvloop's transports word differently; else what the error says."""
+    errno = getattr(e, "errno", None)
+    if errno:
+        return os.strerror(errno)
+    return getattr(e, "strerror", None) or str(e) or type(e).__name__
 
 
 class NotConnected(OSError):

@@ -390,7 +390,7 @@ def test_502_page_when_no_endpoint_accepts_the_connection(k: Kubectl) -> None:
         return page if status == 502 else None
 
     page = wait_for(bad_gateway, "502 from the ingress")
-    assert f"No endpoint of Service {NAMESPACE}/refusing answered" in page and "Connect call failed" in page
+    assert f"No endpoint of Service {NAMESPACE}/refusing answered" in page and "Connection refused" in page
 
 
 def test_503_page_when_no_endpoint_is_ready(k: Kubectl) -> None:
