@@ -82,7 +82,13 @@ class EngineRelay:
 
 
 def condition(k: Kubectl, node: str, kind: str) -> dict[str, str]:
-    found = json.loads(k.out("get", "node", node, "-o", "json"))
+    """The node's condition of type ``kind``; {} while it has none, or before the node registered (a
+    server is up before its agent has made its Lease and then its Node)."""
+    done = k.run("get", "node", node, "-o", "json", check=False)
+    if done.returncode != 0:
+        assert "NotFound" in done.stderr, done.stderr
+        return {}
+    found = json.loads(done.stdout)
     return next((c for c in found["status"].get("conditions", []) if c["type"] == kind), {})
 
 
