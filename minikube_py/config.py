@@ -39,6 +39,10 @@ _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]
 RUNTIMES = ("docker", "fake")
 #: service proxy modes of a node; an empty setting picks the runtime's default
 PROXY_MODES = ("kernel", "userspace", "none")
+#: with --drain-on-stop, how long a stopping agent waits for its pods to stop (their grace periods)
+DRAIN_SECONDS = 60.0
+#: how long whoever stops such an agent should wait for it: the drain and the way out
+DRAIN_TIMEOUT = DRAIN_SECONDS + 10.0
 
 
 class ConfigError(ValueError):

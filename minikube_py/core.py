@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import importlib
 import os
 import signal
 import socket
@@ -20,11 +21,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 from aiohttp import web
 
 from minikube_py import pki
-from minikube_py.agent.agent import DRAIN_TIMEOUT, Agent, embedded_credentials
 from minikube_py.api.allocators import ServiceAllocator
 from minikube_py.api.app import READY, build_app
 from minikube_py.api.audit import AuditLog
@@ -36,13 +37,12 @@ from minikube_py.api.registry import Registry
 from minikube_py.api.tokens import SigningKey
 from minikube_py.client.kubeconfig import ClientConfig, write_kubeconfig
 from minikube_py.client.rest import ApiClient
-from minikube_py.config import AgentConfig, ServerConfig, audit_policy
+from minikube_py.config import DRAIN_TIMEOUT, AgentConfig, ServerConfig, audit_policy
 from minikube_py.guard import RESTART, STOP_TIMEOUT, Backoff, PartFailed, guarded_task
 from minikube_py.model.audit import Policy
 from minikube_py.reconcilers.apiserverendpoints import ApiServerEndpoints
 from minikube_py.reconcilers.base import run_controllers
 from minikube_py.reconcilers.leader import ElectionTiming, LeaderElector
-from minikube_py.reconcilers.manager import ControllerOptions, build_controllers
 from minikube_py.store import open_store
 from minikube_py.store.base import Store
 from minikube_py.store.bootstrap import publish_sealed, read_record, read_sealed
@@ -272,8 +272,14 @@ class Server:
             ingress_http_port=cfg.ingress_http_port,
             ingress_https_port=cfg.ingress_https_port,
         )
-        credentials = embedded_credentials(self._loopback(), self._pki.ca_pem, cfg.node_name)
-        return lambda: Agent(agent_cfg, credentials, control_plane=True).run()
+        loopback, ca_pem = self._loopback(), self._pki.ca_pem
+
+        async def run() -> None:
+            agent = await _import_aside("minikube_py.agent.agent")
+            credentials = agent.embedded_credentials(loopback, ca_pem, cfg.node_name)
+            await agent.Agent(agent_cfg, credentials, control_plane=True).run()
+
+        return run
 
     def _loopback(self) -> ClientConfig:
         """How this server's own parts reach its API, as kube-apiserver's loopback client does: the
@@ -330,7 +336,8 @@ class Server:
         caches of a term that ended."""
         cfg = self.config
         assert self._pki is not None
-        options = ControllerOptions(
+        controllers = await _import_aside("minikube_py.reconcilers.manager")
+        options = controllers.ControllerOptions(
             node_monitor_grace_period=cfg.node_monitor_grace_period,
             pod_eviction_timeout=cfg.pod_eviction_timeout,
             cluster_cidr=cfg.cluster_cidr,
@@ -338,7 +345,14 @@ class Server:
             root_ca_pem=self._pki.ca_pem,
         )
         async with ApiClient(self._loopback(), user_agent="pykube-controller-manager") as client:
-            await run_controllers(build_controllers(client, options))
+            await run_controllers(controllers.build_controllers(client, options))
+
+
+async def _import_aside(module: str) -> ModuleType:
+    """Import ``module`` on a worker thread. The parts started after the API listens (the controllers
+    and the embedded agent) bring ~0.2 s of imports; on the loop's thread they would hold back the
+    first requests, and ``/readyz`` with them, though the API needs none of it."""
+    return await asyncio.to_thread(importlib.import_module, module)
 
 
 def _audit(cfg: ServerConfig) -> tuple[Policy, AuditLog] | None:

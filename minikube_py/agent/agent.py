@@ -42,7 +42,7 @@ from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import Informer
 from minikube_py.client.kubeconfig import ClientConfig
 from minikube_py.client.rest import ApiClient, resource_path
-from minikube_py.config import AgentConfig, default_advertise_address
+from minikube_py.config import DRAIN_SECONDS, AgentConfig, default_advertise_address
 from minikube_py.guard import guard
 from minikube_py.model.apiserverleases import server_urls
 from minikube_py.model.quantity import value
@@ -66,10 +66,6 @@ RUNTIME_TIMEOUT = 5.0
 MAX_CIDR_POLL_SECONDS = 5.0
 #: a node reports its full status at least this often even when nothing changed, as kubelet
 STATUS_REFRESH_SECONDS = 300.0
-#: with --drain-on-stop, how long a stopping agent waits for its pods to stop (their grace periods)
-DRAIN_SECONDS = 60.0
-#: how long whoever stops such an agent should wait for it: the drain and the way out
-DRAIN_TIMEOUT = DRAIN_SECONDS + 10.0
 #: the API server presents this identity when it relays logs, exec and port-forward
 APISERVER_CLIENT_CN = "kube-apiserver-kubelet-client"
 

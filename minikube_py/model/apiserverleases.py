@@ -28,8 +28,9 @@ ADDRESS_ANNOTATION = "apiserver.pykube.io/address"
 PORT_ANNOTATION = "apiserver.pykube.io/port"
 #: a Lease not renewed for this long counts its server as gone (kube-apiserver's master lease TTL)
 LEASE_SECONDS = 15
-#: how often each server renews its Lease and reconciles the Endpoints
-RENEW_SECONDS = 5.0
+#: how often each server renews its Lease and reconciles the Endpoints (kube-apiserver's endpoint
+#: reconciler interval: a server that stops renewing drops out between 15 and 25 s later)
+RENEW_SECONDS = 10.0
 
 
 def lease_name(identity: str) -> str:

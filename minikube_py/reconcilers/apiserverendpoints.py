@@ -98,8 +98,7 @@ class ApiServerEndpoints:
         """Renew this server's Lease, then make the Endpoints list the servers whose Leases are live."""
         lease = server_lease(self._identity, self._ip, self._port, rfc3339_micro(self._now()))
         try:
-            current = await self.client.get(self._lease_path)
-            lease["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+            # unconditional (no resourceVersion, so no read first): only this server writes its Lease
             await self.client.replace(self._lease_path, lease)
         except NotFoundError:
             with contextlib.suppress(AlreadyExistsError):

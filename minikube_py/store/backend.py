@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Table, event, func, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -127,7 +127,13 @@ class SqliteBackend(Backend):
 
 class PostgresBackend(Backend):
     shared = True
-    _insert = staticmethod(postgresql.insert)
+
+    @staticmethod
+    def _insert(table: Table) -> Any:
+        # imported here: PostgreSQL's dialect costs every SQLite server ~20 ms of start-up otherwise
+        from sqlalchemy.dialects.postgresql import insert
+
+        return insert(table)
 
     def engines(self) -> Engines:
         write = create_async_engine(self.url, pool_size=1, max_overflow=0, pool_pre_ping=True)

@@ -12,11 +12,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from minikube_py import core, pki
+from minikube_py import pki
 from minikube_py.client.rest import ApiClient
 from minikube_py.config import ServerConfig
 from minikube_py.core import _GC_GEN0_THRESHOLD, Server, _tune_gc
 from minikube_py.guard import Backoff, PartFailed
+from minikube_py.reconcilers import manager
 from minikube_py.reconcilers.base import Controller
 from minikube_py.testing import free_port
 
@@ -65,7 +66,7 @@ def _flaky_controllers(monkeypatch: pytest.MonkeyPatch) -> tuple[list[ApiClient]
             healthy.set()
             await asyncio.Event().wait()
 
-    monkeypatch.setattr(core, "build_controllers", lambda client, options: [Flaky(client)])
+    monkeypatch.setattr(manager, "build_controllers", lambda client, options: [Flaky(client)])
     return clients, healthy
 
 
@@ -89,7 +90,7 @@ async def test_without_restarts_a_crash_ends_the_server(tmp_path: Path, monkeypa
 
 
 async def test_the_join_routes_are_served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(core, "build_controllers", lambda client, options: [])
+    monkeypatch.setattr(manager, "build_controllers", lambda client, options: [])
     async with Server(_config(tmp_path)) as server:
         ca = (tmp_path / "data" / "pki" / "ca.crt").read_bytes()
         secret = (tmp_path / "data" / "node-secret").read_text().strip()

@@ -80,6 +80,7 @@ class FakeLeaseApi:
         self.lease: Obj | None = None
         self.revision = 0
         self.down = False
+        self.reads = 0
 
     def _check(self) -> None:
         if self.down:
@@ -95,6 +96,7 @@ class FakeLeaseApi:
     async def get(self, path: str) -> Obj:
         await asyncio.sleep(0)
         self._check()
+        self.reads += 1
         if self.lease is None:
             raise NotFoundError({"code": 404})
         return copy.deepcopy(self.lease)
@@ -214,6 +216,21 @@ async def test_a_leader_that_cannot_renew_stops_before_anyone_may_take_over() ->
     assert asyncio.get_running_loop().time() - cut < FAST.lease_duration  # renew deadline, not later
     api.down = False
     await until(lambda: leading.now == {"a"})  # and it competes again
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+@pytest.mark.usefixtures("virtual_time")
+async def test_a_leader_renews_the_lease_it_wrote_without_reading_it() -> None:
+    # client-go's fast path: an idle cluster's leader costs the API one write per retry period
+    api, leading = FakeLeaseApi(), Leading()
+    task = asyncio.create_task(elector(api, "a").run(leading.for_("a")))
+    await until(lambda: leading.now == {"a"})
+    reads, revision = api.reads, api.revision
+    await asyncio.sleep(FAST.retry_period * 10.5)
+    assert api.revision - revision >= 9
+    assert api.reads == reads
+    assert api.holder == "a" and leading.now == {"a"}
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
 
