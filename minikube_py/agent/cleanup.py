@@ -293,40 +293,32 @@ async def remove(found: Leftovers, *, docker_host: str | None = None) -> list[st
     the rest."""
     failures = await asyncio.to_thread(stop_processes, found.processes)
     docker = aiodocker.Docker(url=docker_host or None)
+
+    async def engine(what: object, path: str, method: str = "DELETE", **params: str | int) -> bool:
+        """One request to the engine about ``what``: whether it was done. A 404 means that ``what`` is
+        gone already, which is what removing wants; any other failure goes to ``failures``."""
+        try:
+            async with docker._query(path, method=method, params=params) as resp:
+                await resp.read()
+            return True
+        except aiodocker.DockerError as e:
+            if e.status != 404:
+                failures.append(f"{what}: {e.message}")
+            return False
+
+    async def drop(container: Container) -> None:
+        path = f"containers/{container.id}"
+        if not container.running or await engine(container, f"{path}/stop", "POST", t=container.grace):
+            await engine(container, path, force="1", v="1")
+
     try:
-
-        async def drop(container: Container) -> None:
-            try:
-                if container.running:
-                    async with docker._query(
-                        f"containers/{container.id}/stop", method="POST", params={"t": container.grace}
-                    ) as resp:
-                        await resp.read()
-                async with docker._query(
-                    f"containers/{container.id}", method="DELETE", params={"force": "1", "v": "1"}
-                ) as resp:
-                    await resp.read()
-            except aiodocker.DockerError as e:
-                if e.status != 404:
-                    failures.append(f"{container}: {e.message}")
-
         await asyncio.gather(*(drop(c) for c in found.containers))
         for network in found.networks:
-            try:
-                async with docker._query(f"networks/{network.id}", method="DELETE") as resp:
-                    await resp.read()
-            except aiodocker.DockerError as e:
-                if e.status != 404:
-                    failures.append(f"{network}: {e.message}")
+            await engine(network, f"networks/{network.id}")
         for image in found.images:
             # by tag: an image that also carries another project's tag keeps it (and stays)
             for tag in image.tags:
-                try:
-                    async with docker._query(f"images/{tag}", method="DELETE") as resp:
-                        await resp.read()
-                except aiodocker.DockerError as e:
-                    if e.status != 404:
-                        failures.append(f"{image}: {e.message}")
+                await engine(image, f"images/{tag}")
     finally:
         await docker.close()
     await asyncio.to_thread(_remove_on_host, found, failures)

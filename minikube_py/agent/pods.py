@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from minikube_py.agent.containers import app_spec, resolv_conf, sandbox_spec
@@ -36,7 +37,7 @@ from minikube_py.agent.plan import (
     by_container_name,
     plan_pod,
 )
-from minikube_py.agent.probes import ContainerProber
+from minikube_py.agent.probes import ContainerProber, ProbeTarget
 from minikube_py.agent.runtime.base import (
     LABEL_CONTAINER_KIND,
     LABEL_GRACE,
@@ -182,49 +183,39 @@ def _claims_of(pod: Obj) -> set[tuple[str, str]]:
     return {(pod["metadata"]["namespace"], name) for name in pod_claim_names(pod)}
 
 
+@dataclass(eq=False)
 class PodServices:
-    """What every worker shares: the runtime, the API, caches of Secrets/ConfigMaps/Services."""
+    """What every worker shares: the runtime, the API, the caches of Secrets, ConfigMaps, Services,
+    claims and volumes its node's :class:`PodSources` keeps."""
 
-    def __init__(
-        self,
-        client: ApiClient,
-        runtime: Runtime,
-        node: NodeContext,
-        recorder: EventRecorder,
-        secrets: ReferencedObjects,
-        configmaps: ReferencedObjects,
-        services: Informer,
-        network: PodNetwork | None = None,
-        *,
-        claims: ReferencedObjects,
-        volumes: Informer,
-    ) -> None:
-        self.client = client
-        #: PersistentVolumeClaims and PersistentVolumes, for the pods' claim volumes
-        self.claims, self.persistent_volumes = claims, volumes
-        self.network = network  # None: the network is there already (tests that drive workers alone)
-        self.runtime = runtime
-        self.node = node
-        self.recorder = recorder
-        self.secrets = secrets
-        self.configmaps = configmaps
-        self.services = services
-        self.volumes = VolumeManager(node.data_dir / "pods")
-        self.images = ImageManager(runtime, recorder)
-        self.tokens = TokenManager(client)
+    client: ApiClient
+    runtime: Runtime
+    node: NodeContext
+    recorder: EventRecorder
+    sources: PodSources
+    #: None: the network is there already (tests that drive workers alone)
+    network: PodNetwork | None = None
+    volumes: VolumeManager = field(init=False)
+    images: ImageManager = field(init=False)
+    tokens: TokenManager = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.volumes = VolumeManager(self.node.data_dir / "pods")
+        self.images = ImageManager(self.runtime, self.recorder)
+        self.tokens = TokenManager(self.client)
 
     def secret(self, namespace: str, name: str) -> Obj | None:
-        return self.secrets.get(f"{namespace}/{name}")
+        return self.sources.secrets.get(f"{namespace}/{name}")
 
     def configmap(self, namespace: str, name: str) -> Obj | None:
-        return self.configmaps.get(f"{namespace}/{name}")
+        return self.sources.configmaps.get(f"{namespace}/{name}")
 
     def claim(self, namespace: str, name: str) -> Obj | None:
-        return self.claims.get(f"{namespace}/{name}")
+        return self.sources.claims.get(f"{namespace}/{name}")
 
     def claim_sources(self, pod: Obj) -> dict[str, Obj]:
         """The directories of the pod's claim volumes (VolumeError while one is not ready)."""
-        return claim_sources(pod, self.claim, self.persistent_volumes.get)
+        return claim_sources(pod, self.claim, self.sources.persistent_volumes.get)
 
 
 class PodWorker:
@@ -470,7 +461,7 @@ class PodWorker:
                 container,
                 secret=s.secret,
                 configmap=s.configmap,
-                services=s.services.items(),
+                services=s.sources.services.items(),
                 node=s.node,
                 pod_ip=pod_ip,
             )
@@ -513,7 +504,10 @@ class PodWorker:
 
     def _start_prober(self, pod: Obj, container: Obj, container_id: str, pod_ip: str) -> None:
         prober = ContainerProber(
-            self._s.runtime, pod, container, container_id, pod_ip, on_change=self.wake, recorder=self._s.recorder
+            ProbeTarget(self._s.runtime, container, container_id, pod_ip),
+            pod,
+            on_change=self.wake,
+            recorder=self._s.recorder,
         )
         self._probers[container_id] = prober
         prober.start()
@@ -612,18 +606,7 @@ class PodManager:
         self._own_sources = sources is None
         self._sources = src = sources if sources is not None else PodSources(client, node.name)
         self.pods = src.pods(node.name)
-        self._services = PodServices(
-            client,
-            runtime,
-            node,
-            recorder,
-            src.secrets,
-            src.configmaps,
-            src.services,
-            network,
-            claims=src.claims,
-            volumes=src.persistent_volumes,
-        )
+        self._services = PodServices(client, runtime, node, recorder, src, network)
         self.local_paths = LocalPathCleaner(client, node, recorder)
         self.workers: dict[str, PodWorker] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}

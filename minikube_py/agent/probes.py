@@ -13,6 +13,7 @@ import contextlib
 import logging
 import ssl
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -62,16 +63,26 @@ _INSECURE.check_hostname = False
 _INSECURE.verify_mode = ssl.CERT_NONE
 
 
-async def run_probe(
-    probe: Obj, *, runtime: Runtime, container_id: str, pod_ip: str, container: Obj
-) -> tuple[bool, str]:
+@dataclass(frozen=True)
+class ProbeTarget:
+    """What every probe of one container reaches: the runtime runs exec probes in ``container_id``,
+    HTTP and TCP probes dial ``pod_ip`` (unless the probe names a host) on a port the ``container``
+    spec may name."""
+
+    runtime: Runtime
+    container: Obj
+    container_id: str
+    pod_ip: str
+
+
+async def run_probe(probe: Obj, target: ProbeTarget) -> tuple[bool, str]:
     """One probe attempt: (success, message for the Unhealthy event)."""
     timeout = float(probe.get("timeoutSeconds", 1))
     try:
         if "exec" in probe:
             command = probe["exec"].get("command") or []
             try:
-                result = await runtime.exec_run(container_id, command, timeout)
+                result = await target.runtime.exec_run(target.container_id, command, timeout)
             except TimeoutError:
                 return False, f"command {command!r} timed out"
             output = result.output.decode(errors="replace").strip()
@@ -81,8 +92,8 @@ async def run_probe(
         if "httpGet" in probe:
             get = probe["httpGet"]
             scheme = get.get("scheme", "HTTP").lower()
-            host = get.get("host") or pod_ip
-            url = f"{scheme}://{host}:{_port(container, get.get('port'))}{get.get('path', '/')}"
+            host = get.get("host") or target.pod_ip
+            url = f"{scheme}://{host}:{_port(target.container, get.get('port'))}{get.get('path', '/')}"
             headers = {h["name"]: h["value"] for h in get.get("httpHeaders") or []}
             headers.setdefault("User-Agent", "kube-probe/1.32")
             try:
@@ -99,8 +110,8 @@ async def run_probe(
                 return False, f'Get "{url}": {e or type(e).__name__}'
         if "tcpSocket" in probe:
             sock = probe["tcpSocket"]
-            host = sock.get("host") or pod_ip
-            port = _port(container, sock.get("port"))
+            host = sock.get("host") or target.pod_ip
+            port = _port(target.container, sock.get("port"))
             try:
                 async with asyncio.timeout(timeout):
                     _, writer = await asyncio.open_connection(host, port)
@@ -119,36 +130,28 @@ async def run_probe(
 
 class ContainerProber:
     def __init__(
-        self,
-        runtime: Runtime,
-        pod: Obj,
-        container: Obj,
-        container_id: str,
-        pod_ip: str,
-        *,
-        on_change: Callable[[], None],
-        recorder: EventRecorder,
+        self, target: ProbeTarget, pod: Obj, *, on_change: Callable[[], None], recorder: EventRecorder
     ) -> None:
-        self._runtime = runtime
+        self._target = target
         self._pod = pod
-        self._container = container
-        self._id = container_id
-        self._pod_ip = pod_ip
         self._on_change = on_change
         self._recorder = recorder
         self._tasks: list[asyncio.Task[None]] = []
         self._startup_done = asyncio.Event()
-        self.started = "startupProbe" not in container
+        self.started = "startupProbe" not in target.container
         if self.started:
             self._startup_done.set()
-        self.ready = "readinessProbe" not in container
+        self.ready = "readinessProbe" not in target.container
         self.liveness_failure: str | None = None
 
     def start(self) -> None:
+        target = self._target
         for kind in ("startupProbe", "livenessProbe", "readinessProbe"):
-            if kind in self._container:
+            if kind in target.container:
                 self._tasks.append(
-                    asyncio.create_task(self._loop(kind, self._container[kind]), name=f"probe {kind} {self._id[:12]}")
+                    asyncio.create_task(
+                        self._loop(kind, target.container[kind]), name=f"probe {kind} {target.container_id[:12]}"
+                    )
                 )
 
     async def stop(self) -> None:
@@ -168,9 +171,7 @@ class ContainerProber:
         await asyncio.sleep(float(probe.get("initialDelaySeconds", 0)))
         period = float(probe.get("periodSeconds", 10))
         while self.liveness_failure is None:
-            ok, message = await run_probe(
-                probe, runtime=self._runtime, container_id=self._id, pod_ip=self._pod_ip, container=self._container
-            )
+            ok, message = await run_probe(probe, self._target)
             if not ok:
                 self._recorder.emit(self._pod, "Warning", "Unhealthy", f"{label} probe failed: {message}")
             changed = counter.record(ok)
@@ -180,7 +181,7 @@ class ContainerProber:
                 elif kind == "startupProbe" and counter.result:
                     self.started = True
                     self._startup_done.set()
-                    self.ready = self.ready or "readinessProbe" not in self._container
+                    self.ready = self.ready or "readinessProbe" not in self._target.container
                     self._on_change()
                     return
                 if counter.result is False and kind != "readinessProbe":

@@ -28,6 +28,7 @@ from minikube_py.agent.runtime.base import (
     LABEL_POD_NAMESPACE,
     SANDBOX_NAME,
     ContainerState,
+    LogOptions,
     Runtime,
     RuntimeFailure,
 )
@@ -137,12 +138,11 @@ class KubeletServer:
         tail = int(request.query["tailLines"]) if request.query.get("tailLines") else None
         limit = int(request.query["limitBytes"]) if request.query.get("limitBytes") else None
         follow = _flag(request, "follow") and not previous
+        options = LogOptions(follow=follow, tail=tail, since=since, timestamps=_flag(request, "timestamps"))
         resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
         await resp.prepare(request)
         sent = 0
-        async for chunk in self._runtime.logs(
-            state.id, follow=follow, tail=tail, since=since, timestamps=_flag(request, "timestamps")
-        ):
+        async for chunk in self._runtime.logs(state.id, options):
             if limit is not None:
                 chunk = chunk[: max(0, limit - sent)]
             await resp.write(chunk)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import platform
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from minikube_py import __version__
@@ -105,30 +105,31 @@ def group(name: str, extra: Sequence[tuple[str, str]] = ()) -> dict[str, Any] | 
     return None
 
 
+def api_resource_list(group_version: str, resources: list[dict[str, Any]]) -> dict[str, Any]:
+    """What ``GET /apis/<group>/<version>`` (``/api/v1``) answers: the group version's resources."""
+    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}
+
+
+def api_resource(name: str, kind: str, namespaced: bool, verbs: Iterable[str], singular: str = "") -> dict[str, Any]:
+    """One resource of an :func:`api_resource_list`. ``singularName`` stays empty where kube-apiserver
+    leaves it so: subresources, reviews, and the APIs served beside the kind table."""
+    return {"name": name, "singularName": singular, "namespaced": namespaced, "kind": kind, "verbs": list(verbs)}
+
+
 def resource_list(group_name: str, version: str) -> dict[str, Any] | None:
     resources = in_group_version(group_name, version)
     reviews = REVIEWS.get((group_name, version), ())
     if not resources and not reviews:
         return None
-    entries: list[dict[str, Any]] = [
-        {"name": plural, "singularName": "", "namespaced": namespaced, "kind": kind, "verbs": ["create"]}
-        for plural, kind, namespaced in reviews
-    ]
+    entries = [api_resource(plural, kind, namespaced, ["create"]) for plural, kind, namespaced in reviews]
     for rt in resources:
         entries.append(_resource_entry(rt))
         entries += [_subresource_entry(rt, sub, kind) for sub, kind in rt.subresources.items()]
-    gv = f"{group_name}/{version}" if group_name else version
-    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": entries}
+    return api_resource_list(f"{group_name}/{version}" if group_name else version, entries)
 
 
 def _resource_entry(rt: ResourceType) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "name": rt.plural,
-        "singularName": rt.singular,
-        "namespaced": rt.namespaced,
-        "kind": rt.kind,
-        "verbs": list(rt.verbs),
-    }
+    entry = api_resource(rt.plural, rt.kind, rt.namespaced, rt.verbs, rt.singular)
     if rt.short_names:
         entry["shortNames"] = list(rt.short_names)
     if rt.categories:
@@ -137,13 +138,7 @@ def _resource_entry(rt: ResourceType) -> dict[str, Any]:
 
 
 def _subresource_entry(rt: ResourceType, sub: str, kind: str) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "name": f"{rt.plural}/{sub}",
-        "singularName": "",
-        "namespaced": rt.namespaced,
-        "kind": kind or rt.kind,
-        "verbs": list(SUBRESOURCE_VERBS[sub]),
-    }
+    entry = api_resource(f"{rt.plural}/{sub}", kind or rt.kind, rt.namespaced, SUBRESOURCE_VERBS[sub])
     if sub == "scale":
         entry.update(group="autoscaling", version="v1")
     elif sub == "eviction":  # kubectl drain uses the eviction API only when discovery names its version

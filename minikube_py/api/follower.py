@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import KW_ONLY, dataclass, field
 
 from minikube_py.guard import cancel_and_wait
 from minikube_py.store.base import Compacted, Event, Obj, Store, revision_of
@@ -21,35 +22,28 @@ from minikube_py.store.base import Compacted, Event, Obj, Store, revision_of
 log = logging.getLogger(__name__)
 
 
+@dataclass(eq=False)
 class PrefixFollower:
     """Follows ``prefix`` of ``store``: ``load`` (re)builds the whole state and returns the revision
     its listing was taken at; ``apply`` takes one event after it. ``what`` names the state in logs;
     ``catch_up_timeout`` bounds :meth:`caught_up`."""
 
-    def __init__(
-        self,
-        store: Store,
-        prefix: str,
-        *,
-        what: str,
-        load: Callable[[], Awaitable[int]],
-        apply: Callable[[Event], None],
-        catch_up_timeout: float = 5.0,
-    ) -> None:
-        self._store = store
-        self._prefix = prefix
-        self._what = what
-        self._load = load
-        self._apply = apply
-        self._timeout = catch_up_timeout
-        self._revision = 0
-        self._advanced = asyncio.Condition()
-        self._task: asyncio.Task[None] | None = None
+    store: Store
+    prefix: str
+    _: KW_ONLY
+    what: str
+    load: Callable[[], Awaitable[int]]
+    apply: Callable[[Event], None]
+    catch_up_timeout: float = 5.0
+    #: the newest revision the state holds, and its change's signal to :meth:`caught_up`
+    _revision: int = field(default=0, init=False)
+    _advanced: asyncio.Condition = field(default_factory=asyncio.Condition, init=False)
+    _task: asyncio.Task[None] | None = field(default=None, init=False)
 
     async def start(self) -> None:
         """Load the state (before the server answers anything), then follow it in the background."""
         revision = await self._reload()
-        self._task = asyncio.create_task(self._follow(revision), name=f"follow {self._what}")
+        self._task = asyncio.create_task(self._follow(revision), name=f"follow {self.what}")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -57,21 +51,21 @@ class PrefixFollower:
             self._task = None
 
     async def _reload(self) -> int:
-        revision = await self._load()
+        revision = await self.load()
         await self._advance(revision)
         return revision
 
     async def _follow(self, revision: int) -> None:
         while True:
             try:
-                async for event in self._store.watch(self._prefix, revision):
-                    self._apply(event)
+                async for event in self.store.watch(self.prefix, revision):
+                    self.apply(event)
                     revision = event.revision
                     await self._advance(revision)
             except Compacted:
-                log.warning("the %s fell behind the store's history; reloading", self._what)
+                log.warning("the %s fell behind the store's history; reloading", self.what)
             except Exception:
-                log.exception("following the %s failed; reloading", self._what)
+                log.exception("following the %s failed; reloading", self.what)
                 await asyncio.sleep(1.0)
             revision = await self._reload()
 
@@ -85,7 +79,7 @@ class PrefixFollower:
         catch-up timeout the write is answered anyway (it is committed; the state follows)."""
         revision = revision_of(obj)
         try:
-            async with asyncio.timeout(self._timeout), self._advanced:
+            async with asyncio.timeout(self.catch_up_timeout), self._advanced:
                 await self._advanced.wait_for(lambda: self._revision >= revision)
         except TimeoutError:
-            log.warning("the %s have not caught up with revision %d yet", self._what, revision)
+            log.warning("the %s have not caught up with revision %d yet", self.what, revision)

@@ -7,6 +7,7 @@ against the kind table, so a kind added there is served without touching this mo
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -40,23 +41,16 @@ def _list_meta(revision: int, continue_token: str | None) -> dict[str, str]:
     return meta
 
 
+@dataclass(eq=False)
 class ResourceHandlers:
     """``rbac`` checks that a user writing a role or binding grants no more than they hold, and
     holds the answer to such a write until the policy has it; ``user_of`` names a request's user."""
 
-    def __init__(
-        self,
-        registry: Registry,
-        rbac: RbacAuthorizer,
-        user_of: Callable[[web.Request], UserInfo],
-        tokens: ServiceAccountTokens,
-        definitions: CustomResourceTypes,
-    ) -> None:
-        self.registry = registry
-        self.rbac = rbac
-        self.user_of = user_of
-        self.tokens = tokens
-        self.definitions = definitions
+    registry: Registry
+    rbac: RbacAuthorizer
+    user_of: Callable[[web.Request], UserInfo]
+    tokens: ServiceAccountTokens
+    definitions: CustomResourceTypes
 
     def _check_grant(self, request: web.Request, rt: ResourceType, namespace: str | None, obj: Obj) -> None:
         if rt.group == RBAC_GROUP:

@@ -30,6 +30,7 @@ from aiohttp import web
 from multidict import MultiDict
 
 from minikube_py.api import body, watch
+from minikube_py.api.discovery import api_resource, api_resource_list
 from minikube_py.api.handlers import (
     dry_run,
     field_manager,
@@ -79,21 +80,10 @@ def parse_path(segments: list[str], query: Any) -> LegacyTarget:
 
 def resource_list() -> Obj:
     """What ``GET /api/v1beta1`` answers: the four collections, with v1beta1's names and kinds."""
-    return {
-        "kind": "APIResourceList",
-        "apiVersion": "v1",
-        "groupVersion": v1beta1.VERSION,
-        "resources": [
-            {
-                "name": r.plural,
-                "singularName": "",
-                "namespaced": r.rt.namespaced,
-                "kind": r.kind,
-                "verbs": ["create", "delete", "get", "list", "update", "watch"],
-            }
-            for r in v1beta1.RESOURCES.values()
-        ],
-    }
+    verbs = ["create", "delete", "get", "list", "update", "watch"]
+    return api_resource_list(
+        v1beta1.VERSION, [api_resource(r.plural, r.kind, r.rt.namespaced, verbs) for r in v1beta1.RESOURCES.values()]
+    )
 
 
 class LegacyHandlers:

@@ -35,6 +35,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from minikube_py.api.discovery import api_resource, api_resource_list
 from minikube_py.api.handlers import json_response, parse_selectors
 from minikube_py.api.registry import ListOptions, Registry
 from minikube_py.api.streaming import kubelet_endpoint
@@ -326,15 +327,13 @@ class ResourceMetrics:
 
 def resource_list() -> Obj:
     """Discovery of ``metrics.k8s.io/v1beta1``, as metrics-server's APIService answers it."""
-    return {
-        "kind": "APIResourceList",
-        "apiVersion": "v1",
-        "groupVersion": m.API_VERSION,
-        "resources": [
-            {"name": "nodes", "singularName": "", "namespaced": False, "kind": "NodeMetrics", "verbs": ["get", "list"]},
-            {"name": "pods", "singularName": "", "namespaced": True, "kind": "PodMetrics", "verbs": ["get", "list"]},
+    return api_resource_list(
+        m.API_VERSION,
+        [
+            api_resource("nodes", "NodeMetrics", False, ["get", "list"]),
+            api_resource("pods", "PodMetrics", True, ["get", "list"]),
         ],
-    }
+    )
 
 
 def _parse(segments: list[str]) -> tuple[str | None, str | None, str | None]:

@@ -32,12 +32,13 @@ the agent retries what was refused (:mod:`minikube_py.client.referenced`, the po
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, MutableMapping
+from typing import Any
 
 from minikube_py.api.bootstrap import CLUSTER_CONFIG
 from minikube_py.api.follower import PrefixFollower
 from minikube_py.model import nodegraph
-from minikube_py.model.kinds import by_plural
+from minikube_py.model.kinds import ResourceType, by_plural
 from minikube_py.model.requestinfo import RequestInfo
 from minikube_py.model.volumebinding import LOCAL_PATH_PROVISIONER, PROVISIONED_BY, SELECTED_NODE
 from minikube_py.pki import NODE_CREDENTIALS_PATH
@@ -105,16 +106,23 @@ class NodeAuthorizer:
 
     # ------------------------------------------------------------------------------ the graph
 
-    async def _load_pods(self) -> int:
-        assert _PODS is not None
-        listing = await self._store.list(_PODS.prefix())
-        self._pods.clear()
-        self._pod_node.clear()
-        self._edges.clear()
-        for pod in listing.items:
-            md = pod.get("metadata") or {}
-            self._put_pod(_PODS.key(md.get("namespace"), md.get("name", "")), pod)
+    async def _load(
+        self, rt: ResourceType | None, graph: tuple[MutableMapping[Any, Any], ...], put: Callable[[str, Obj], None]
+    ) -> int:
+        """List ``rt``'s objects and rebuild their part of the graph: empty the maps of ``graph`` (once
+        the listing is in, so that no decision meanwhile meets a half-built graph) and ``put`` each
+        object under its store key. Returns the listing's revision."""
+        assert rt is not None
+        listing = await self._store.list(rt.prefix())
+        for part in graph:
+            part.clear()
+        for obj in listing.items:
+            md = obj.get("metadata") or {}
+            put(rt.key(md.get("namespace"), md.get("name", "")), obj)
         return listing.revision
+
+    async def _load_pods(self) -> int:
+        return await self._load(_PODS, (self._pods, self._pod_node, self._edges), self._put_pod)
 
     def observe(self, event: Event) -> None:
         """One store event of a pod, an Ingress or a PersistentVolume."""
@@ -159,14 +167,7 @@ class NodeAuthorizer:
                 del self._edges[edge]
 
     async def _load_ingresses(self) -> int:
-        assert _INGRESSES is not None
-        listing = await self._store.list(_INGRESSES.prefix())
-        self._ingresses.clear()
-        self._tls.clear()
-        for ingress in listing.items:
-            md = ingress.get("metadata") or {}
-            self._put_ingress(_INGRESSES.key(md.get("namespace"), md.get("name", "")), ingress)
-        return listing.revision
+        return await self._load(_INGRESSES, (self._ingresses, self._tls), self._put_ingress)
 
     def _put_ingress(self, key: str, ingress: Obj) -> None:
         namespace = (ingress.get("metadata") or {}).get("namespace") or ""
@@ -186,12 +187,7 @@ class NodeAuthorizer:
                 del self._tls[namespace, name]
 
     async def _load_volumes(self) -> int:
-        assert _VOLUMES is not None
-        listing = await self._store.list(_VOLUMES.prefix())
-        self._volume_node = {}
-        for volume in listing.items:
-            self._put_volume(volume)
-        return listing.revision
+        return await self._load(_VOLUMES, (self._volume_node,), lambda _, volume: self._put_volume(volume))
 
     def _put_volume(self, volume: Obj) -> None:
         md = volume.get("metadata") or {}

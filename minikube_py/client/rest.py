@@ -14,7 +14,7 @@ import copy
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Unpack
 
 import aiohttp
 import orjson
@@ -28,6 +28,16 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 Params = Mapping[str, str | int | bool | None]
 PatchType = Literal["merge", "strategic", "json", "apply"]
+
+
+class RequestOptions(TypedDict, total=False):
+    """What :meth:`ApiClient.request` hands on to :meth:`ApiClient.stream` (see there)."""
+
+    params: Params | None
+    body: Any
+    content_type: str
+    accept: str | None
+
 
 PATCH_CONTENT_TYPES: dict[str, str] = {
     "merge": "application/merge-patch+json",
@@ -180,21 +190,10 @@ class ApiClient:
         if session is not None and session is not self._given_session:
             await session.close()
 
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Params | None = None,
-        body: Any = None,
-        content_type: str = "application/json",
-        accept: str | None = None,
-    ) -> Obj:
-        """Send one request and return the decoded JSON answer ({} for an empty one). ``accept``
-        asks for another representation than the object itself, such as kubectl's Table."""
-        async with self.stream(
-            method, path, params=params, body=body, content_type=content_type, accept=accept
-        ) as resp:
+    async def request(self, method: str, path: str, **options: Unpack[RequestOptions]) -> Obj:
+        """Send one request and return the decoded JSON answer ({} for an empty one): :meth:`stream`,
+        read to the end."""
+        async with self.stream(method, path, **options) as resp:
             raw = await resp.read()
         return orjson.loads(raw) if raw.strip() else {}
 
@@ -212,7 +211,8 @@ class ApiClient:
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """The response of a successful request, unread, for long streams such as watches and logs.
         ``endless`` lifts the overall deadline (a watch lasts as long as the server keeps it); only
-        connecting stays bounded."""
+        connecting stays bounded. ``accept`` asks for another representation than the object itself,
+        such as kubectl's Table."""
         if self._session is None:
             raise RuntimeError("ApiClient is used outside its 'async with' block")
         headers = CIMultiDict(self._headers)

@@ -22,7 +22,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Unpack
 
 import aiohttp
 import orjson
@@ -55,6 +55,14 @@ class Listing:
 
     items: list[Obj]
     resource_version: str
+
+
+class WatchOptions(TypedDict, total=False):
+    """What narrows a watch, handed down the generators to :func:`stream_watch` (see there)."""
+
+    label_selector: str | None
+    field_selector: str | None
+    timeout_seconds: int | None
 
 
 async def stream_watch(
@@ -146,13 +154,7 @@ async def list_all(
 
 
 async def list_and_watch(
-    client: ApiClient,
-    path: str,
-    *,
-    label_selector: str | None = None,
-    field_selector: str | None = None,
-    resume_from: str | None = None,
-    timeout_seconds: int | None = None,
+    client: ApiClient, path: str, *, resume_from: str | None = None, **options: Unpack[WatchOptions]
 ) -> AsyncIterator[Listing | WatchEvent]:
     """A :class:`Listing`, then every change, indefinitely; BOOKMARK events included so that the
     layer above can track the resume point. With ``resume_from`` the first listing is skipped and
@@ -161,20 +163,18 @@ async def list_and_watch(
     while True:
         if resource_version is None:
             try:
-                listing = await list_all(client, path, label_selector=label_selector, field_selector=field_selector)
+                listing = await list_all(
+                    client,
+                    path,
+                    label_selector=options.get("label_selector"),
+                    field_selector=options.get("field_selector"),
+                )
             except GoneError:  # the continue token expired between pages: start over
                 continue
             yield listing
             resource_version = listing.resource_version
         try:
-            async for event in stream_watch(
-                client,
-                path,
-                resource_version,
-                label_selector=label_selector,
-                field_selector=field_selector,
-                timeout_seconds=timeout_seconds,
-            ):
+            async for event in stream_watch(client, path, resource_version, **options):
                 resource_version = event.resource_version or resource_version
                 yield event
         except GoneError:
@@ -186,11 +186,9 @@ async def watch_forever(
     client: ApiClient,
     path: str,
     *,
-    label_selector: str | None = None,
-    field_selector: str | None = None,
-    timeout_seconds: int | None = None,
     initial_delay: float = 0.5,
     max_delay: float = 30.0,
+    **options: Unpack[WatchOptions],
 ) -> AsyncIterator[Listing | WatchEvent]:
     """:func:`list_and_watch` that outlives connection failures, garbled streams, 5xx answers and 429s, waiting
     ``initial_delay`` doubling up to ``max_delay`` between attempts, reset by any progress. Yields
@@ -199,14 +197,7 @@ async def watch_forever(
     delay = initial_delay
     while True:
         try:
-            async for item in list_and_watch(
-                client,
-                path,
-                label_selector=label_selector,
-                field_selector=field_selector,
-                resume_from=resource_version,
-                timeout_seconds=timeout_seconds,
-            ):
+            async for item in list_and_watch(client, path, resume_from=resource_version, **options):
                 delay = initial_delay
                 if isinstance(item, Listing):
                     resource_version = item.resource_version

@@ -49,7 +49,7 @@ import logging
 import os
 import socket
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from minikube_py.metrics import PROXY_CONNECTIONS
 from minikube_py.netproxy.balancer import BackendSet, Endpoint, LoadBalancer, ServicePortName
@@ -102,6 +102,30 @@ def _set_nodelay(sock: socket.socket) -> None:
 # --- TCP ---------------------------------------------------------------------------------------------
 
 
+class _Interest:
+    """The event loop's interest in one fd's readiness (readable or writable), held or not: it is added
+    and removed on a change only (adding twice would replace the callback, removing twice is a
+    wasted call into the loop)."""
+
+    __slots__ = ("_add", "_callback", "_fd", "_remove", "held")
+
+    def __init__(
+        self, add: Callable[..., object], remove: Callable[[int], object], fd: int, callback: Callable[[], None]
+    ) -> None:
+        self._add, self._remove, self._fd, self._callback = add, remove, fd, callback
+        self.held = False
+
+    def want(self) -> None:
+        if not self.held:
+            self._add(self._fd, self._callback)
+            self.held = True
+
+    def drop(self) -> None:
+        if self.held:
+            self._remove(self._fd)
+            self.held = False
+
+
 class _Pump:
     """One direction of a connection, src → dst, driven by readiness callbacks: read, write it all; if dst
     is full, wait for it writable (not reading meanwhile), then read again. Subclasses move the bytes."""
@@ -111,7 +135,8 @@ class _Pump:
         self._loop = conn.loop
         self._src, self._dst = src, dst
         self._src_fd, self._dst_fd = src.fileno(), dst.fileno()
-        self._reading = self._writing = False
+        self._reading = _Interest(self._loop.add_reader, self._loop.remove_reader, self._src_fd, self._on_readable)
+        self._writing = _Interest(self._loop.add_writer, self._loop.remove_writer, self._dst_fd, self._on_writable)
         self.done = False
 
     # moving bytes: _read returns bytes now pending (0 at EOF, -1 when nothing is ready); _flush
@@ -123,7 +148,7 @@ class _Pump:
         raise NotImplementedError
 
     def start(self) -> None:
-        self._want_read()
+        self._reading.want()
 
     def _on_readable(self) -> None:
         try:
@@ -135,8 +160,8 @@ class _Pump:
                     self._eof()
                     return
                 if not self._flush():
-                    self._stop_reading()
-                    self._want_write()
+                    self._reading.drop()
+                    self._writing.want()
                     return
         except Exception as exc:
             self._conn.abort(exc)
@@ -144,42 +169,22 @@ class _Pump:
     def _on_writable(self) -> None:
         try:
             if self._flush():
-                self._stop_writing()
-                self._want_read()
+                self._writing.drop()
+                self._reading.want()
         except Exception as exc:
             self._conn.abort(exc)
 
     def _eof(self) -> None:
-        self._stop_reading()
+        self._reading.drop()
         self.done = True
         self._dst.shutdown(socket.SHUT_WR)
         self._conn.pump_done()
 
-    def _want_read(self) -> None:
-        if not self._reading:
-            self._loop.add_reader(self._src_fd, self._on_readable)
-            self._reading = True
-
-    def _stop_reading(self) -> None:
-        if self._reading:
-            self._loop.remove_reader(self._src_fd)
-            self._reading = False
-
-    def _want_write(self) -> None:
-        if not self._writing:
-            self._loop.add_writer(self._dst_fd, self._on_writable)
-            self._writing = True
-
-    def _stop_writing(self) -> None:
-        if self._writing:
-            self._loop.remove_writer(self._dst_fd)
-            self._writing = False
-
     def stop(self) -> None:
         """Drop readiness interest; must happen before the sockets are closed (a closed fd's number is
         soon reused, and the event loop would watch the wrong file)."""
-        self._stop_reading()
-        self._stop_writing()
+        self._reading.drop()
+        self._writing.drop()
 
     def close(self) -> None:
         self.stop()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -74,10 +75,9 @@ class ApiServerEndpoints:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.client = client
-        self._identity = identity
-        self._ip = ip
-        self._port = port
         self._now = now
+        #: this server's Lease as of a renew time: its identity and address never change
+        self._lease = functools.partial(server_lease, identity, ip, port)
         self._lease_path = resource_path("coordination.k8s.io/v1", "leases", NAMESPACE, lease_name(identity))
 
     async def run(self) -> None:
@@ -96,7 +96,7 @@ class ApiServerEndpoints:
 
     async def sync(self) -> None:
         """Renew this server's Lease, then make the Endpoints list the servers whose Leases are live."""
-        lease = server_lease(self._identity, self._ip, self._port, rfc3339_micro(self._now()))
+        lease = self._lease(rfc3339_micro(self._now()))
         try:
             # unconditional (no resourceVersion, so no read first): only this server writes its Lease
             await self.client.replace(self._lease_path, lease)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from minikube_py.agent.probes import run_probe
+from minikube_py.agent.probes import ProbeTarget, run_probe
 from minikube_py.agent.runtime.base import ContainerSpec
 from minikube_py.agent.runtime.fake import FakeRuntime
 
@@ -42,9 +42,7 @@ async def http_port() -> AsyncIterator[int]:
 async def probe(
     spec: Obj, container: Obj | None = None, runtime: FakeRuntime | None = None, container_id: str = ""
 ) -> tuple[bool, str]:
-    return await run_probe(
-        spec, runtime=runtime or FakeRuntime(), container_id=container_id, pod_ip="127.0.0.1", container=container or {}
-    )
+    return await run_probe(spec, ProbeTarget(runtime or FakeRuntime(), container or {}, container_id, "127.0.0.1"))
 
 
 async def test_http_get_succeeds_with_headers_and_named_port(http_port: int) -> None:
@@ -109,8 +107,11 @@ async def test_stopping_probes_keeps_a_cancellation_of_the_caller() -> None:
 
     container = {"name": "c", "livenessProbe": {"exec": {"command": ["true"]}, "initialDelaySeconds": 3600}}
     prober = ContainerProber(
-        FakeRuntime(), {"metadata": {"name": "p"}}, container, "c1", "127.0.0.1", on_change=lambda: None, recorder=None
-    )  # type: ignore[arg-type]  # never emits here
+        ProbeTarget(FakeRuntime(), container, "c1", "127.0.0.1"),
+        {"metadata": {"name": "p"}},
+        on_change=lambda: None,
+        recorder=None,  # type: ignore[arg-type]  # never emits here
+    )
     prober.start()
     await asyncio.sleep(0)
     stopping = asyncio.create_task(prober.stop())

@@ -217,6 +217,18 @@ def host_machine() -> MachineInfo:
 
 
 @dataclass(frozen=True)
+class LogOptions:
+    """Which of a container's output :meth:`Runtime.logs` gives: with ``follow`` the stream stays open
+    until the container stops; ``tail`` keeps the last lines only, ``since`` (a UNIX time) the later
+    ones; ``timestamps`` puts each line's time before it."""
+
+    follow: bool = False
+    tail: int | None = None
+    since: float | None = None
+    timestamps: bool = False
+
+
+@dataclass(frozen=True)
 class ExecResult:
     exit_code: int
     output: bytes  # stdout and stderr, interleaved
@@ -304,17 +316,9 @@ class Runtime(Protocol):
 
     async def exec_session(self, container_id: str, command: list[str], *, tty: bool, stdin: bool) -> ExecSession: ...
 
-    def logs(
-        self,
-        container_id: str,
-        *,
-        follow: bool = False,
-        tail: int | None = None,
-        since: float | None = None,
-        timestamps: bool = False,
-    ) -> AsyncIterator[bytes]:
-        """The container's output as raw bytes (stdout and stderr merged, in order); ``since`` is a
-        UNIX time. With ``follow`` the iterator ends when the container stops."""
+    def logs(self, container_id: str, options: LogOptions) -> AsyncIterator[bytes]:
+        """The container's output as raw bytes (stdout and stderr merged, in order), as ``options``
+        select it. With ``follow`` the iterator ends when the container stops."""
         ...
 
     def events(self) -> AsyncIterator[RuntimeEvent]:

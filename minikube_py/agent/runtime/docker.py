@@ -36,6 +36,7 @@ from minikube_py.agent.runtime.base import (
     ExecResult,
     ImageNotPresent,
     ImagePullError,
+    LogOptions,
     MachineInfo,
     NetworkConflict,
     RegistryAuth,
@@ -506,25 +507,17 @@ class DockerRuntime:
         await stream._init()
         return DockerExecSession(self._docker, execution.id, stream, tty)
 
-    async def logs(
-        self,
-        container_id: str,
-        *,
-        follow: bool = False,
-        tail: int | None = None,
-        since: float | None = None,
-        timestamps: bool = False,
-    ) -> AsyncIterator[bytes]:
+    async def logs(self, container_id: str, options: LogOptions) -> AsyncIterator[bytes]:
         params: dict[str, Any] = {
             "stdout": "1",
             "stderr": "1",
-            "follow": "1" if follow else "0",
-            "timestamps": "1" if timestamps else "0",
+            "follow": "1" if options.follow else "0",
+            "timestamps": "1" if options.timestamps else "0",
         }
-        if tail is not None:
-            params["tail"] = str(tail)
-        if since is not None:
-            params["since"] = f"{since:.9f}"
+        if options.tail is not None:
+            params["tail"] = str(options.tail)
+        if options.since is not None:
+            params["since"] = f"{options.since:.9f}"
         info = await self._docker._query_json(f"containers/{container_id}/json")
         tty = bool((info.get("Config") or {}).get("Tty"))
         async with self._docker._query(

@@ -42,6 +42,7 @@ from minikube_py.agent.runtime.base import (
     CreateError,
     ExecResult,
     ImagePullError,
+    LogOptions,
     MachineInfo,
     RegistryAuth,
     RuntimeEvent,
@@ -213,15 +214,7 @@ class FakeRuntime:
         await self.inspect(container_id)
         return FakeExecSession(command)
 
-    async def logs(
-        self,
-        container_id: str,
-        *,
-        follow: bool = False,
-        tail: int | None = None,
-        since: float | None = None,
-        timestamps: bool = False,
-    ) -> AsyncIterator[bytes]:
+    async def logs(self, container_id: str, options: LogOptions) -> AsyncIterator[bytes]:
         state = await self.inspect(container_id)
         yield f"fake container {state.name} started\n".encode()
 
