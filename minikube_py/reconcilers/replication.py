@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from minikube_py.client.errors import ApiError, ConflictError, NotFoundError
-from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import object_key
 from minikube_py.client.rest import ApiClient, Obj, resource_path
 from minikube_py.model.kinds import ResourceType, by_kind
@@ -118,7 +117,6 @@ class ReplicaController(Controller):
         self.pods = self.informer("/api/v1/pods", self._on_pod)
         #: the pods each owner's last sync created and deleted, by owner uid
         self.pod_writes = OwnWrites(self.pods)
-        self.events = EventRecorder(client, kind.component)
         #: owner uid -> owner cache key
         self._owner_keys: dict[str, str] = {}
         #: namespace -> owner cache keys, to find who may adopt an orphan
