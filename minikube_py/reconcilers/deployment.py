@@ -132,11 +132,7 @@ class DeploymentController(Controller):
         key = object_key(pod)
         old_owner, new_owner = _replica_set_uid(old), _replica_set_uid(new)
         if old_owner and old_owner != new_owner:
-            owned = self._pods_of.get(old_owner)
-            if owned is not None:
-                owned.discard(key)
-                if not owned:
-                    del self._pods_of[old_owner]
+            index_discard(self._pods_of, old_owner, key)
         if new_owner:
             self._pods_of[new_owner].add(key)
         if new is not None and (new.get("status") or {}).get("phase") not in FINISHED_PHASES:
