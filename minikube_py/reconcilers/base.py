@@ -425,11 +425,15 @@ class Controller:
 
     async def run_workers(self) -> None:
         """Reconcile once the caches are filled: acting on a half-listed cache would, say, create
-        pods that already exist."""
-        await asyncio.gather(*(i.synced.wait() for i in self.informers))
-        async with asyncio.TaskGroup() as tasks:
-            for n in range(self.workers):
-                tasks.create_task(self._worker(), name=f"{self.name}: worker {n}")
+        pods that already exist. The events' background writer stops with the workers: it would
+        otherwise outlive the controller's term, waiting for events through a client that was closed."""
+        try:
+            await asyncio.gather(*(i.synced.wait() for i in self.informers))
+            async with asyncio.TaskGroup() as tasks:
+                for n in range(self.workers):
+                    tasks.create_task(self._worker(), name=f"{self.name}: worker {n}")
+        finally:
+            self.events.close()
 
     async def _worker(self) -> None:
         while True:
