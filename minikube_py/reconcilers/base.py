@@ -349,15 +349,21 @@ class OwnedIndex:
     and the former one as well when the object changed hands (released, orphaned or gone), as
     Kubernetes' controllers resolve a controllerRef to queue its owner. A namesake of a deleted owner
     shares its key, so readers that want one owner's objects ask :meth:`controlled`, which checks
-    the uid."""
+    the uid. With ``orphans``, for owners that adopt, it also keeps the keys of the objects no one
+    controls, by namespace."""
 
-    def __init__(self, kind: str, queue: WorkQueue) -> None:
+    def __init__(self, kind: str, queue: WorkQueue, *, orphans: bool = False) -> None:
         self._kind, self._queue = kind, queue
         self._of: dict[str, set[str]] = {}
+        self._orphans: dict[str, set[str]] | None = {} if orphans else None
 
     def __getitem__(self, owner: str) -> frozenset[str]:
         """The keys of the objects whose controller is (or was, for a namesake) the ``kind`` of key ``owner``."""
         return frozenset(self._of.get(owner, ()))
+
+    def orphans(self, namespace: str) -> frozenset[str]:
+        """The keys of the objects in ``namespace`` without a controller (of any kind)."""
+        return frozenset((self._orphans or {}).get(namespace, ()))
 
     def note(self, old: Obj | None, new: Obj | None) -> str | None:
         """The handler of the objects' informer: index the change and queue the owners it concerns;
@@ -365,6 +371,11 @@ class OwnedIndex:
         obj = new or old
         assert obj is not None
         key = object_key(obj)
+        if self._orphans is not None:
+            if new is not None and controller_of(new) is None:
+                self._orphans.setdefault(obj["metadata"]["namespace"], set()).add(key)
+            else:
+                index_discard(self._orphans, obj["metadata"]["namespace"], key)
         old_owner, owner = controller_key(old, self._kind), controller_key(new, self._kind)
         if old_owner and old_owner != owner:
             index_discard(self._of, old_owner, key)

@@ -4,16 +4,14 @@ revisions and the writes that carry out a :class:`~minikube_py.model.history.His
 from __future__ import annotations
 
 import contextlib
-from collections import defaultdict
 from collections.abc import Iterable
 
 from minikube_py.client.errors import AlreadyExistsError, ConflictError, NotFoundError
-from minikube_py.client.informer import object_key
 from minikube_py.client.rest import Obj, resource_path
 from minikube_py.model.history import HistoryStep, plan_history
 from minikube_py.model.podtemplate import controller_of, controller_ref
 from minikube_py.model.selectors import label_selector_from_spec
-from minikube_py.reconcilers.base import Controller, OwnedIndex, index_discard
+from minikube_py.reconcilers.base import Controller, OwnedIndex
 
 REVISIONS = "/apis/apps/v1/controllerrevisions"
 
@@ -29,18 +27,9 @@ class HistoryKeeper:
 
     def __init__(self, controller: Controller, owner_kind: str) -> None:
         self.client = controller.client
-        self._of = OwnedIndex(owner_kind, controller.queue)  # owner key -> revision keys
-        self.revisions = controller.informer(REVISIONS, self._on_revision)
-        self._orphans: dict[str, set[str]] = defaultdict(set)  # namespace -> keys of revisions without a controller
-
-    def _on_revision(self, old: Obj | None, new: Obj | None) -> None:
-        obj = new or old
-        assert obj is not None
-        if new is not None and controller_of(new) is None:
-            self._orphans[obj["metadata"]["namespace"]].add(object_key(obj))
-        else:
-            index_discard(self._orphans, obj["metadata"]["namespace"], object_key(obj))
-        self._of.note(old, new)
+        #: the keys of each owner's revisions, and of the revisions no one controls
+        self._of = OwnedIndex(owner_kind, controller.queue, orphans=True)
+        self.revisions = controller.informer(REVISIONS, self._of.note)
 
     def of(self, owner: Obj) -> list[Obj]:
         return self._of.controlled(owner, self.revisions)
@@ -56,7 +45,7 @@ class HistoryKeeper:
             selector = label_selector_from_spec((owner.get("spec") or {}).get("selector"))
         except ValueError:
             return own
-        for key in list(self._orphans.get(md["namespace"], ())):
+        for key in self._of.orphans(md["namespace"]):
             revision = self.revisions.get(key)
             if (
                 revision is None

@@ -38,6 +38,7 @@ from minikube_py.model.replication import (
     Claim,
     claim_pods,
     is_active,
+    newly_adoptable,
     next_available_in,
     pods_to_delete,
     replica_diff,
@@ -177,15 +178,7 @@ class ReplicaController(Controller):
             owner_key = self._owner_keys.get(uid)
             if owner_key is not None:
                 self.queue.add(owner_key)
-        if (
-            new is not None
-            and controller_of(new) is None
-            and (
-                old is None
-                or controller_of(old) is not None
-                or old["metadata"].get("labels") != new["metadata"].get("labels")
-            )
-        ):
+        if new is not None and newly_adoptable(old, new):
             self._enqueue_matching(new)
 
     def _enqueue_matching(self, orphan: Obj) -> None:

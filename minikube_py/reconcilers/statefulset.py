@@ -10,15 +10,14 @@ recreated meanwhile is never hit), then the status.
 from __future__ import annotations
 
 import contextlib
-from collections import defaultdict
 from datetime import UTC, datetime
 
 from minikube_py.client.errors import AlreadyExistsError, ApiError, ConflictError, NotFoundError
 from minikube_py.client.informer import object_key
 from minikube_py.client.rest import ApiClient, Obj, resource_path
 from minikube_py.model.history import HASH_LABEL, revision_hash, template_of
-from minikube_py.model.podtemplate import controller_of, controller_ref
-from minikube_py.model.replication import claim_pods
+from minikube_py.model.podtemplate import controller_ref
+from minikube_py.model.replication import claim_pods, newly_adoptable
 from minikube_py.model.selectors import label_selector_from_spec
 from minikube_py.model.statefulsets import (
     claim_names,
@@ -32,7 +31,7 @@ from minikube_py.model.statefulsets import (
     pod_name,
     revision_of,
 )
-from minikube_py.reconcilers.base import Controller, OwnedIndex, OwnWrites, index_discard
+from minikube_py.reconcilers.base import Controller, OwnedIndex, OwnWrites
 from minikube_py.reconcilers.history import HistoryKeeper
 from minikube_py.reconcilers.replication import patch_pod_refs
 
@@ -43,32 +42,20 @@ class StatefulSetController(Controller):
     def __init__(self, client: ApiClient) -> None:
         super().__init__(client)
         self.sets = self.informer("/apis/apps/v1/statefulsets", self.enqueue)
-        #: the keys of the pods each set controls, by set key
-        self._pods_of = OwnedIndex("StatefulSet", self.queue)
+        #: the keys of the pods each set controls, by set key, and of the pods no one controls
+        self._pods_of = OwnedIndex("StatefulSet", self.queue, orphans=True)
         self.pods = self.informer("/api/v1/pods", self._on_pod)
         self.claims = self.informer("/api/v1/persistentvolumeclaims")
         self.history = HistoryKeeper(self, "StatefulSet")
         #: the pods each set's last pass created and deleted (by uid), and its status writes (by key)
         self.pod_writes, self.status_writes = OwnWrites(self.pods, owners=self.sets), OwnWrites(self.sets)
-        self._orphans: dict[str, set[str]] = defaultdict(set)  # namespace -> keys of pods without a controller
 
     # ------------------------------------------------------------------------------ handlers
 
     def _on_pod(self, old: Obj | None, new: Obj | None) -> None:
-        pod = new or old
-        assert pod is not None
-        key, namespace = object_key(pod), pod["metadata"]["namespace"]
-        if new is not None and controller_of(new) is None:
-            self._orphans[namespace].add(key)
-            if (
-                old is None
-                or controller_of(old) is not None
-                or old["metadata"].get("labels") != new["metadata"].get("labels")
-            ):
-                self._wake_adopters(new)  # (only what may change who adopts it, not every status update)
-        else:
-            index_discard(self._orphans, namespace, key)
         self._pods_of.note(old, new)
+        if new is not None and newly_adoptable(old, new):
+            self._wake_adopters(new)
 
     def _wake_adopters(self, orphan: Obj) -> None:
         """Queue the set of the orphan's namespace whose ordinal it is named as, if any."""
@@ -124,7 +111,7 @@ class StatefulSetController(Controller):
         md = sts["metadata"]
         candidates = [
             p
-            for k in (*self._pods_of[object_key(sts)], *self._orphans.get(md["namespace"], ()))
+            for k in (*self._pods_of[object_key(sts)], *self._pods_of.orphans(md["namespace"]))
             if (p := self.pods.get(k)) is not None
         ]
         selector = label_selector_from_spec((sts.get("spec") or {}).get("selector"))  # (validated on write)
