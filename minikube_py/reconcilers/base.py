@@ -13,11 +13,12 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from minikube_py import metrics
+from minikube_py.client.errors import ApiError
 from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import Handler, Informer, SharedInformers, object_key
 from minikube_py.client.rest import ApiClient, Obj
@@ -426,6 +427,22 @@ class Controller:
         obj = new or old
         assert obj is not None
         self.queue.add(object_key(obj))
+
+    async def recorded(
+        self, obj: Obj, verb: str, write: Awaitable[object], *, settled: type[ApiError], done: str, failed: str
+    ) -> None:
+        """Carry out ``write`` for ``obj`` and tell it in an event on ``obj``, as kube-controller-manager
+        does: ``Successful<verb>`` with the message ``done``, or a ``Failed<verb>`` warning with
+        ``failed`` and the API's message, the error raised again for the key's retry. A ``settled``
+        error (what it would create is there already, or what it would delete is gone) tells nothing."""
+        try:
+            await write
+        except settled:
+            return
+        except ApiError as exc:
+            await self.events.record(obj, "Warning", f"Failed{verb}", f"{failed}{exc.message}")
+            raise
+        await self.events.record(obj, "Normal", f"Successful{verb}", done)
 
     async def reconcile(self, key: Any) -> None:
         raise NotImplementedError

@@ -79,16 +79,15 @@ class CronJobController(Controller):
 
     async def _delete(self, cronjob: Obj, job: Obj) -> None:
         md = job["metadata"]
-        try:
-            await self.client.delete(
-                resource_path("batch/v1", "jobs", md["namespace"], md["name"]), propagation_policy="Background"
-            )
-        except NotFoundError:
-            return
-        except ApiError as exc:
-            await self.events.record(cronjob, "Warning", "FailedDelete", f"Deleted job: {exc.message}")
-            raise
-        await self.events.record(cronjob, "Normal", "SuccessfulDelete", f"Deleted job {md['name']}")
+        path = resource_path("batch/v1", "jobs", md["namespace"], md["name"])
+        await self.recorded(
+            cronjob,
+            "Delete",
+            self.client.delete(path, propagation_policy="Background"),
+            settled=NotFoundError,
+            done=f"Deleted job {md['name']}",
+            failed="Deleted job: ",
+        )
 
     async def _create(self, cronjob: Obj, step: CronJobStep) -> Exception | None:
         """Create the planned Job and record it in ``step.status``; a Job of that name this CronJob

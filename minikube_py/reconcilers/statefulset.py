@@ -174,14 +174,14 @@ class StatefulSetController(Controller):
         comes back under the same name reattaches it."""
         md = claim["metadata"]
         what = f"Claim {md['name']} Pod {pod['metadata']['name']} in StatefulSet {sts['metadata']['name']}"
-        try:
-            await self.client.create(resource_path("v1", "persistentvolumeclaims", md["namespace"]), claim)
-        except AlreadyExistsError:
-            return
-        except ApiError as exc:
-            await self.events.record(sts, "Warning", "FailedCreate", f"create {what} failed error: {exc.message}")
-            raise
-        await self.events.record(sts, "Normal", "SuccessfulCreate", f"create {what} success")
+        await self.recorded(
+            sts,
+            "Create",
+            self.client.create(resource_path("v1", "persistentvolumeclaims", md["namespace"]), claim),
+            settled=AlreadyExistsError,
+            done=f"create {what} success",
+            failed=f"create {what} failed error: ",
+        )
 
     async def _delete(self, sts: Obj, pods: list[Obj]) -> int:
         failures = 0

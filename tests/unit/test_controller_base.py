@@ -1,15 +1,19 @@
-"""OwnedIndex: the keys of what each owner controls, kept from an informer's events, and the owners
-each event queues; and OwnWrites forgetting the writes of an owner that is gone."""
+"""What the controllers' base offers them beside the work queue and OwnWrites: the index of what each
+owner controls (and the owners each event queues), OwnWrites forgetting the writes of an owner that
+is gone, and a write told as an event."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from minikube_py.client.errors import ApiError, ConflictError, NotFoundError
 from minikube_py.client.informer import Informer
 from minikube_py.client.kubeconfig import ClientConfig
 from minikube_py.client.rest import ApiClient
 from minikube_py.client.watching import WatchEvent
-from minikube_py.reconcilers.base import OwnedIndex, OwnWrites, WorkQueue
+from minikube_py.reconcilers.base import Controller, OwnedIndex, OwnWrites, WorkQueue
 
 Obj = dict[str, Any]
 
@@ -93,3 +97,46 @@ def test_own_writes_forget_an_owner_that_is_gone_or_replaced() -> None:
     owners._apply(WatchEvent("DELETED", job("a", uid="uid-a")))  # type: ignore[arg-type]
     owners._apply(WatchEvent("MODIFIED", job("b", uid="uid-b2")))  # a namesake, between two watches
     assert not writes.pending("uid-a") and not writes.pending("uid-b")
+
+
+class EventsApi:
+    """Takes the events a controller records, and nothing else."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, str]] = []
+
+    async def create(self, path: str, body: Obj) -> Obj:
+        self.events.append((body["type"], body["reason"], body["message"]))
+        return body
+
+
+async def delete(error: ApiError | None) -> None:
+    if error is not None:
+        raise error
+
+
+def api_error(cls: type[ApiError], message: str) -> ApiError:
+    return cls({"code": 0, "reason": "", "message": message})
+
+
+async def test_a_write_is_told_as_an_event_and_a_settled_one_not_at_all() -> None:
+    api = EventsApi()
+    ctrl = Controller(api)  # type: ignore[arg-type]
+    owner = job("a")
+    await ctrl.recorded(owner, "Delete", delete(None), settled=NotFoundError, done="Deleted job a-1", failed="")
+    await ctrl.recorded(
+        owner, "Delete", delete(api_error(NotFoundError, "gone")), settled=NotFoundError, done="", failed=""
+    )
+    with pytest.raises(ConflictError):
+        await ctrl.recorded(
+            owner,
+            "Delete",
+            delete(api_error(ConflictError, "changed")),
+            settled=NotFoundError,
+            done="",
+            failed="Deleted job: ",
+        )
+    assert api.events == [
+        ("Normal", "SuccessfulDelete", "Deleted job a-1"),
+        ("Warning", "FailedDelete", "Deleted job: changed"),
+    ]
