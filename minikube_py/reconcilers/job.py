@@ -49,6 +49,8 @@ class JobController(Controller):
         self._released: dict[str, set[str]] = defaultdict(set)
 
     def _on_pod(self, old: Obj | None, new: Obj | None) -> None:
+        """Index the pod under its Job (queued); once the pod shows its tracking finalizer gone, its
+        release no longer needs remembering."""
         owner = self._pods_of.note(old, new)
         if owner is not None and new is not None and not has_tracking_finalizer(new):
             self._released[owner].discard(new["metadata"].get("uid", ""))
