@@ -109,6 +109,15 @@ class Claim:
     release: list[Obj] = field(default_factory=list)
 
 
+def newly_adoptable(old: Obj | None, new: Obj) -> bool:
+    """Whether a pod's change (to ``new``, from ``old`` if it is not new) may change who adopts it:
+    it is without a controller and it just came, was just released, or its labels changed; a status
+    update of an orphan wakes no one."""
+    return controller_of(new) is None and (
+        old is None or controller_of(old) is not None or old["metadata"].get("labels") != new["metadata"].get("labels")
+    )
+
+
 def claim_pods(owner_uid: str, selector: LabelSelector, candidates: Iterable[Obj], *, owner_deleting: bool) -> Claim:
     """Kubernetes' ``ClaimPods``. Pods controlled by someone else are never touched. An owner being
     deleted neither adopts (its orphans would be deleted along with it) nor releases (garbage

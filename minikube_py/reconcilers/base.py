@@ -13,13 +13,16 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from minikube_py import metrics
+from minikube_py.client.errors import ApiError
+from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import Handler, Informer, SharedInformers, object_key
 from minikube_py.client.rest import ApiClient, Obj
+from minikube_py.model.podtemplate import controller_key, controller_of
 
 log = logging.getLogger(__name__)
 
@@ -228,13 +231,20 @@ class OwnWrites:
     """
 
     def __init__(
-        self, informer: Informer, *, timeout: float = EXPECTATIONS_TIMEOUT, clock: Callable[[], float] = time.monotonic
+        self,
+        informer: Informer,
+        *,
+        owners: Informer | None = None,
+        timeout: float = EXPECTATIONS_TIMEOUT,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._informer = informer
         self._timeout, self._clock = timeout, clock
         self._writes: dict[str, _Write] = {}  # object key -> the last write to it
         self._by_owner: dict[str, set[str]] = defaultdict(set)
         informer.add_handler(self._on_change)
+        if owners is not None:
+            owners.add_handler(self._on_owner)
 
     def wrote(self, owner: str, obj: Obj) -> Obj:
         """Remember a create's or update's answer ``obj`` (and return it) unless the cache shows it already."""
@@ -316,18 +326,91 @@ class OwnWrites:
         if write is not None and (new is None or self._shows(new, write.obj)):
             self._drop(key)
 
+    def _on_owner(self, old: Obj | None, new: Obj | None) -> None:
+        """With ``owners`` (writes grouped by the uids of those objects): an owner that is gone, or
+        replaced by a namesake between two watches, has its writes forgotten."""
+        uid = (old or {}).get("metadata", {}).get("uid", "")
+        if old is not None and (new is None or new["metadata"].get("uid", "") != uid):
+            self.forget(uid)
+
+
+def index_discard(index: dict[str, set[str]], bucket: str, key: str) -> None:
+    """Take ``key`` out of ``index[bucket]``, dropping the bucket once empty."""
+    members = index.get(bucket)
+    if members is not None:
+        members.discard(key)
+        if not members:
+            del index[bucket]
+
+
+class OwnedIndex:
+    """The keys of the objects that each owner of ``kind`` controls (its Jobs, its pods...), by the
+    owner's key, kept from the (old, new) events of the objects' informer: how a controller finds
+    what it controls without scanning the whole collection. Each event queues the owner it concerns,
+    and the former one as well when the object changed hands (released, orphaned or gone), as
+    Kubernetes' controllers resolve a controllerRef to queue its owner. A namesake of a deleted owner
+    shares its key, so readers that want one owner's objects ask :meth:`controlled`, which checks
+    the uid. With ``orphans``, for owners that adopt, it also keeps the keys of the objects no one
+    controls, by namespace."""
+
+    def __init__(self, kind: str, queue: WorkQueue, *, orphans: bool = False) -> None:
+        self._kind, self._queue = kind, queue
+        self._of: dict[str, set[str]] = {}
+        self._orphans: dict[str, set[str]] | None = {} if orphans else None
+
+    def __getitem__(self, owner: str) -> frozenset[str]:
+        """The keys of the objects whose controller is (or was, for a namesake) the ``kind`` of key ``owner``."""
+        return frozenset(self._of.get(owner, ()))
+
+    def orphans(self, namespace: str) -> frozenset[str]:
+        """The keys of the objects in ``namespace`` without a controller (of any kind)."""
+        return frozenset((self._orphans or {}).get(namespace, ()))
+
+    def note(self, old: Obj | None, new: Obj | None) -> str | None:
+        """The handler of the objects' informer: index the change and queue the owners it concerns;
+        the key of the object's owner now, if it has one of ``kind``."""
+        obj = new or old
+        assert obj is not None
+        key = object_key(obj)
+        if self._orphans is not None:
+            if new is not None and controller_of(new) is None:
+                self._orphans.setdefault(obj["metadata"]["namespace"], set()).add(key)
+            else:
+                index_discard(self._orphans, obj["metadata"]["namespace"], key)
+        old_owner, owner = controller_key(old, self._kind), controller_key(new, self._kind)
+        if old_owner and old_owner != owner:
+            index_discard(self._of, old_owner, key)
+            self._queue.add(old_owner)
+        if owner:
+            self._of.setdefault(owner, set()).add(key)
+            self._queue.add(owner)
+        return owner
+
+    def controlled(self, owner: Obj, cache: Informer) -> list[Obj]:
+        """The objects of ``cache`` that ``owner`` (an object of ``kind``) controls."""
+        uid = owner["metadata"]["uid"]
+        return [
+            obj
+            for key in self[object_key(owner)]
+            if (obj := cache.get(key)) is not None and (controller_of(obj) or {}).get("uid") == uid
+        ]
+
 
 class Controller:
     """Base of every reconciler: subclasses set up informers and handlers in ``__init__`` and
     implement ``reconcile``."""
 
     name = "controller"
+    #: the component its events name as their source, where kube-controller-manager's name for it is not ``name``
+    event_source: str | None = None
     workers = 1
 
     def __init__(self, client: ApiClient) -> None:
         self.client = client
         self.queue = WorkQueue(name=self.name)
         self.informers: list[Informer] = []
+        #: the controller's events about the objects it acts on (it writes none until it records one)
+        self.events = EventRecorder(client, self.event_source or self.name)
 
     def informer(self, path: str, on_change: Handler | None = None, *, label_selector: str | None = None) -> Informer:
         """The shared informer of ``path``, run and waited for with this controller; ``on_change``
@@ -345,6 +428,22 @@ class Controller:
         assert obj is not None
         self.queue.add(object_key(obj))
 
+    async def recorded(
+        self, obj: Obj, verb: str, write: Awaitable[object], *, settled: type[ApiError], done: str, failed: str
+    ) -> None:
+        """Carry out ``write`` for ``obj`` and tell it in an event on ``obj``, as kube-controller-manager
+        does: ``Successful<verb>`` with the message ``done``, or a ``Failed<verb>`` warning with
+        ``failed`` and the API's message, the error raised again for the key's retry. A ``settled``
+        error (what it would create is there already, or what it would delete is gone) tells nothing."""
+        try:
+            await write
+        except settled:
+            return
+        except ApiError as exc:
+            await self.events.record(obj, "Warning", f"Failed{verb}", f"{failed}{exc.message}")
+            raise
+        await self.events.record(obj, "Normal", f"Successful{verb}", done)
+
     async def reconcile(self, key: Any) -> None:
         raise NotImplementedError
 
@@ -354,11 +453,15 @@ class Controller:
 
     async def run_workers(self) -> None:
         """Reconcile once the caches are filled: acting on a half-listed cache would, say, create
-        pods that already exist."""
-        await asyncio.gather(*(i.synced.wait() for i in self.informers))
-        async with asyncio.TaskGroup() as tasks:
-            for n in range(self.workers):
-                tasks.create_task(self._worker(), name=f"{self.name}: worker {n}")
+        pods that already exist. The events' background writer stops with the workers: it would
+        otherwise outlive the controller's term, waiting for events through a client that was closed."""
+        try:
+            await asyncio.gather(*(i.synced.wait() for i in self.informers))
+            async with asyncio.TaskGroup() as tasks:
+                for n in range(self.workers):
+                    tasks.create_task(self._worker(), name=f"{self.name}: worker {n}")
+        finally:
+            self.events.close()
 
     async def _worker(self) -> None:
         while True:

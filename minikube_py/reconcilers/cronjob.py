@@ -9,17 +9,14 @@ and changes to the CronJob or its Jobs queue it through the informers.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import UTC, datetime
 
 from minikube_py.client.errors import AlreadyExistsError, ApiError, NotFoundError
-from minikube_py.client.events import EventRecorder
-from minikube_py.client.informer import object_key
 from minikube_py.client.rest import ApiClient, Obj, resource_path
 from minikube_py.model.cronjobs import CronJobStep, job_ref, plan_cronjob
-from minikube_py.model.podtemplate import controller_key, controller_of
+from minikube_py.model.podtemplate import controller_of
 from minikube_py.model.times import rfc3339
-from minikube_py.reconcilers.base import Controller, OwnWrites
+from minikube_py.reconcilers.base import Controller, OwnedIndex, OwnWrites
 
 
 class CronJobController(Controller):
@@ -28,30 +25,15 @@ class CronJobController(Controller):
     def __init__(self, client: ApiClient) -> None:
         super().__init__(client)
         self.cronjobs = self.informer("/apis/batch/v1/cronjobs", self.enqueue)
-        self.jobs = self.informer("/apis/batch/v1/jobs", self._on_job)
-        self.events = EventRecorder(client, "cronjob-controller")
         #: the keys of the Jobs each CronJob controls, by CronJob key
-        self._jobs_of: dict[str, set[str]] = defaultdict(set)
+        self._jobs_of = OwnedIndex("CronJob", self.queue)
+        self.jobs = self.informer("/apis/batch/v1/jobs", self._on_job)
         #: the status this controller last wrote, per CronJob key, until the cache shows it
         self.status_writes = OwnWrites(self.cronjobs)
 
-    # ------------------------------------------------------------------------------ handlers
-
     def _on_job(self, old: Obj | None, new: Obj | None) -> None:
-        old_owner, owner = controller_key(old, "CronJob"), controller_key(new, "CronJob")
-        job = new or old
-        assert job is not None
-        key = object_key(job)
-        if old_owner and old_owner != owner:
-            self._jobs_of[old_owner].discard(key)
-            self.queue.add(old_owner)
-        if owner is None:
-            return
-        if new is None:
-            self._jobs_of[owner].discard(key)
-        else:
-            self._jobs_of[owner].add(key)
-        self.queue.add(owner)
+        """A Job's change (or end) is its CronJob's business: it may be done, or history to trim."""
+        self._jobs_of.note(old, new)
 
     # ------------------------------------------------------------------------------ reconciling
 
@@ -59,11 +41,10 @@ class CronJobController(Controller):
         key = str(key)
         cronjob = self.cronjobs.get(key)
         if cronjob is None:
-            self._jobs_of.pop(key, None)
             return
         if self.status_writes.pending(key):
             return  # the cache has not seen our last status write yet; its watch event brings the key back
-        jobs = await self._jobs(key, cronjob)
+        jobs = await self._jobs(cronjob)
         step = plan_cronjob(cronjob, jobs, datetime.now(UTC))
         for job in step.delete:
             await self._delete(cronjob, job)
@@ -76,15 +57,10 @@ class CronJobController(Controller):
         if failed is not None:
             raise failed
 
-    async def _jobs(self, key: str, cronjob: Obj) -> list[Obj]:
+    async def _jobs(self, cronjob: Obj) -> list[Obj]:
         """The Jobs ``cronjob`` controls: the cache's, plus any Job ``status.active`` names that the
         cache has not seen yet (just created), asked of the API so it is not taken for gone."""
-        uid = cronjob["metadata"]["uid"]
-        jobs = [
-            job
-            for k in list(self._jobs_of.get(key, ()))
-            if (job := self.jobs.get(k)) is not None and (controller_of(job) or {}).get("uid") == uid
-        ]
+        jobs = self._jobs_of.controlled(cronjob, self.jobs)
         seen = {job["metadata"]["uid"] for job in jobs}
         for ref in (cronjob.get("status") or {}).get("active") or []:
             if ref.get("uid") in seen:
@@ -103,16 +79,15 @@ class CronJobController(Controller):
 
     async def _delete(self, cronjob: Obj, job: Obj) -> None:
         md = job["metadata"]
-        try:
-            await self.client.delete(
-                resource_path("batch/v1", "jobs", md["namespace"], md["name"]), propagation_policy="Background"
-            )
-        except NotFoundError:
-            return
-        except ApiError as exc:
-            await self.events.record(cronjob, "Warning", "FailedDelete", f"Deleted job: {exc.message}")
-            raise
-        await self.events.record(cronjob, "Normal", "SuccessfulDelete", f"Deleted job {md['name']}")
+        path = resource_path("batch/v1", "jobs", md["namespace"], md["name"])
+        await self.recorded(
+            cronjob,
+            "Delete",
+            self.client.delete(path, propagation_policy="Background"),
+            settled=NotFoundError,
+            done=f"Deleted job {md['name']}",
+            failed="Deleted job: ",
+        )
 
     async def _create(self, cronjob: Obj, step: CronJobStep) -> Exception | None:
         """Create the planned Job and record it in ``step.status``; a Job of that name this CronJob

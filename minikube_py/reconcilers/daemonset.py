@@ -8,10 +8,8 @@ alter where daemon pods belong.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import UTC, datetime
 
-from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import object_key
 from minikube_py.client.rest import ApiClient, Obj, resource_path
 from minikube_py.model.daemonsets import (
@@ -23,8 +21,8 @@ from minikube_py.model.daemonsets import (
     revision_hash,
     revisions_in_use,
 )
-from minikube_py.model.podtemplate import controller_of, pod_from_template
-from minikube_py.reconcilers.base import Controller, OwnWrites
+from minikube_py.model.podtemplate import pod_from_template
+from minikube_py.reconcilers.base import Controller, OwnedIndex, OwnWrites
 from minikube_py.reconcilers.history import HistoryKeeper
 from minikube_py.reconcilers.podcontrol import PodControl
 
@@ -34,43 +32,24 @@ class DaemonSetController(Controller):
 
     def __init__(self, client: ApiClient) -> None:
         super().__init__(client)
-        self.daemonsets = self.informer("/apis/apps/v1/daemonsets", self._on_daemonset)
+        self.daemonsets = self.informer("/apis/apps/v1/daemonsets", self.enqueue)
         self.nodes = self.informer("/api/v1/nodes", self._on_node)
-        self.pods = self.informer("/api/v1/pods", self._on_pod)
+        #: the keys of the pods each DaemonSet controls, by DaemonSet key
+        self._pods_of = OwnedIndex("DaemonSet", self.queue)
+        self.pods = self.informer("/api/v1/pods", self._pods_of.note)
         self.history = HistoryKeeper(self, "DaemonSet")
         #: the pods each DaemonSet's last pass created and deleted (by uid), and its status writes (by key)
-        self.pod_writes, self.status_writes = OwnWrites(self.pods), OwnWrites(self.daemonsets)
-        self._pods_of: dict[str, set[str]] = defaultdict(set)  # daemonset uid -> pod keys
-        self.events = EventRecorder(client, "daemonset-controller")
+        self.pod_writes = OwnWrites(self.pods, owners=self.daemonsets)
+        self.status_writes = OwnWrites(self.daemonsets)
         self.pod_control = PodControl(client, self.events, self.pod_writes)
 
     # ------------------------------------------------------------------------------ handlers
-
-    def _on_daemonset(self, old: Obj | None, new: Obj | None) -> None:
-        if new is None and old is not None:
-            self.pod_writes.forget(old["metadata"].get("uid", ""))
-            self._pods_of.pop(old["metadata"].get("uid", ""), None)
-            self.history.forget(old["metadata"].get("uid", ""))
-        self.enqueue(old, new)
 
     def _on_node(self, old: Obj | None, new: Obj | None) -> None:
         if old is not None and new is not None and _placement_fields(old) == _placement_fields(new):
             return  # a heartbeat: nothing that decides placement changed
         for ds in self.daemonsets.items():
             self.queue.add(object_key(ds))
-
-    def _on_pod(self, old: Obj | None, new: Obj | None) -> None:
-        pod = new or old
-        assert pod is not None
-        ref = controller_of(pod, "DaemonSet")
-        if ref is None:
-            return
-        key, owner = object_key(pod), ref.get("uid", "")
-        if new is None:
-            self._pods_of[owner].discard(key)
-        else:
-            self._pods_of[owner].add(key)
-        self.queue.add(f"{pod['metadata']['namespace']}/{ref['name']}")
 
     # ------------------------------------------------------------------------------ reconciling
 
@@ -81,11 +60,7 @@ class DaemonSetController(Controller):
         uid = ds["metadata"]["uid"]
         if self.status_writes.pending(str(key)):
             return  # the cache has not seen our last status write yet; its watch event brings the key back
-        pods = [
-            p
-            for k in list(self._pods_of.get(uid, ()))
-            if (p := self.pods.get(k)) is not None and (controller_of(p) or {}).get("uid") == uid
-        ]
+        pods = self._pods_of.controlled(ds, self.pods)
         md = ds["metadata"]
         await self.history.update(
             ds,

@@ -23,14 +23,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from minikube_py.client.errors import AlreadyExistsError, ConflictError, NotFoundError
-from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import Informer, object_key
 from minikube_py.client.rest import ApiClient, Obj, resource_path
 from minikube_py.model import rollout as ro
 from minikube_py.model.podtemplate import controller_key, controller_of, controller_ref
 from minikube_py.model.selectors import LabelSelector, label_selector_from_spec
-from minikube_py.reconcilers.base import Controller, OwnWrites
-from minikube_py.reconcilers.endpoints import index_discard
+from minikube_py.reconcilers.base import Controller, OwnWrites, index_discard
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +94,7 @@ class _Pass:
 
 class DeploymentController(Controller):
     name = "deployment"
+    event_source = "deployment-controller"
     workers = 4
 
     def __init__(self, client: ApiClient) -> None:
@@ -106,7 +105,6 @@ class DeploymentController(Controller):
         self.deployments, self.replica_sets = Written(deployments), Written(replica_sets)
         deployments.add_handler(self.enqueue)
         replica_sets.add_handler(self._on_replica_set)
-        self.recorder = EventRecorder(client, "deployment-controller")
         #: ReplicaSet uid -> keys of the pods it controls (a Recreate rollout waits for them to go)
         self._pods_of: dict[str, set[str]] = defaultdict(set)
 
@@ -134,11 +132,7 @@ class DeploymentController(Controller):
         key = object_key(pod)
         old_owner, new_owner = _replica_set_uid(old), _replica_set_uid(new)
         if old_owner and old_owner != new_owner:
-            owned = self._pods_of.get(old_owner)
-            if owned is not None:
-                owned.discard(key)
-                if not owned:
-                    del self._pods_of[old_owner]
+            index_discard(self._pods_of, old_owner, key)
         if new_owner:
             self._pods_of[new_owner].add(key)
         if new is not None and (new.get("status") or {}).get("phase") not in FINISHED_PHASES:
@@ -328,7 +322,7 @@ class DeploymentController(Controller):
             return name
         p.replica_sets[name] = self.replica_sets.note(created)
         if replicas > 0:
-            await self.recorder.record(
+            await self.events.record(
                 d, "Normal", "ScalingReplicaSet", f"Scaled up replica set {name} from 0 to {replicas}"
             )
         p.annotations[ro.REVISION] = str(revision)
@@ -360,7 +354,7 @@ class DeploymentController(Controller):
             )
             if before != target:
                 direction = "up" if target > before else "down"
-                await self.recorder.record(
+                await self.events.record(
                     p.deployment,
                     "Normal",
                     "ScalingReplicaSet",

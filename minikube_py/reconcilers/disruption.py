@@ -16,7 +16,6 @@ from collections import defaultdict
 from datetime import UTC, datetime
 
 from minikube_py.client.errors import NotFoundError
-from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import object_key
 from minikube_py.client.rest import ApiClient, Obj, resource_path
 from minikube_py.model.disruption import budget_status, failed_status, needs_scale, selects
@@ -31,12 +30,12 @@ class NoController(Exception):
 
 class DisruptionController(Controller):
     name = "disruption-controller"
+    event_source = "controllermanager"
 
     def __init__(self, client: ApiClient) -> None:
         super().__init__(client)
         self.budgets = self.informer("/apis/policy/v1/poddisruptionbudgets", self.enqueue)
         self.pods = self.informer("/api/v1/pods", self._on_pod)
-        self.events = EventRecorder(client, "controllermanager")
         #: pods by namespace, so a budget's reconcile reads its namespace's pods, not the cluster's
         self._pods_in: dict[str, dict[str, Obj]] = defaultdict(dict)
 

@@ -29,7 +29,7 @@ from minikube_py.model.endpoints import (
     selects_pods,
     service_matches,
 )
-from minikube_py.reconcilers.base import Controller
+from minikube_py.reconcilers.base import Controller, index_discard
 
 #: Endpoints used as a leader-election lock by other tools: they have no Service and must stay
 LEADER_ANNOTATION = "control-plane.alpha.kubernetes.io/leader"
@@ -40,15 +40,6 @@ CONFLICT_RETRY = 0.5
 def namespace_terminating(exc: ApiError) -> bool:
     """A namespace on its way out refuses new objects; nothing there needs endpoints any more."""
     return any(c.get("reason") == "NamespaceTerminating" for c in exc.details.get("causes") or ())
-
-
-def index_discard(index: dict[str, set[str]], bucket: str, key: str) -> None:
-    """Take ``key`` out of ``index[bucket]``, dropping the bucket once empty."""
-    members = index.get(bucket)
-    if members is not None:
-        members.discard(key)
-        if not members:
-            del index[bucket]
 
 
 class ServicePodController(Controller):

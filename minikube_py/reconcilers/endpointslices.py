@@ -30,8 +30,8 @@ from minikube_py.model.endpoints import (
     plan_slices,
     selects_pods,
 )
-from minikube_py.reconcilers.base import OwnWrites
-from minikube_py.reconcilers.endpoints import CONFLICT_RETRY, ServicePodController, index_discard, namespace_terminating
+from minikube_py.reconcilers.base import OwnWrites, index_discard
+from minikube_py.reconcilers.endpoints import CONFLICT_RETRY, ServicePodController, namespace_terminating
 
 API_VERSION = "discovery.k8s.io/v1"
 #: seconds a written slice may take to show in the cache before the Service is synced regardless

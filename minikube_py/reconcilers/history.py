@@ -4,17 +4,14 @@ revisions and the writes that carry out a :class:`~minikube_py.model.history.His
 from __future__ import annotations
 
 import contextlib
-from collections import defaultdict
 from collections.abc import Iterable
 
 from minikube_py.client.errors import AlreadyExistsError, ConflictError, NotFoundError
-from minikube_py.client.informer import object_key
 from minikube_py.client.rest import Obj, resource_path
 from minikube_py.model.history import HistoryStep, plan_history
 from minikube_py.model.podtemplate import controller_of, controller_ref
 from minikube_py.model.selectors import label_selector_from_spec
-from minikube_py.reconcilers.base import Controller
-from minikube_py.reconcilers.endpoints import index_discard
+from minikube_py.reconcilers.base import Controller, OwnedIndex
 
 REVISIONS = "/apis/apps/v1/controllerrevisions"
 
@@ -30,39 +27,12 @@ class HistoryKeeper:
 
     def __init__(self, controller: Controller, owner_kind: str) -> None:
         self.client = controller.client
-        self.kind = owner_kind
-        self.queue = controller.queue
-        self.revisions = controller.informer(REVISIONS)
-        self.revisions.add_handler(self._on_revision)
-        self._of: dict[str, set[str]] = defaultdict(set)  # owner uid -> revision keys
-        self._orphans: dict[str, set[str]] = defaultdict(set)  # namespace -> keys of revisions without a controller
-
-    def _on_revision(self, old: Obj | None, new: Obj | None) -> None:
-        obj = new or old
-        assert obj is not None
-        if new is not None and controller_of(new) is None:
-            self._orphans[obj["metadata"]["namespace"]].add(object_key(obj))
-        else:
-            index_discard(self._orphans, obj["metadata"]["namespace"], object_key(obj))
-        ref = controller_of(obj, self.kind)
-        if ref is None:
-            return
-        if new is None:
-            self._of[ref.get("uid", "")].discard(object_key(obj))
-        else:
-            self._of[ref.get("uid", "")].add(object_key(obj))
-        self.queue.add(f"{obj['metadata']['namespace']}/{ref['name']}")
-
-    def forget(self, owner_uid: str) -> None:
-        self._of.pop(owner_uid, None)
+        #: the keys of each owner's revisions, and of the revisions no one controls
+        self._of = OwnedIndex(owner_kind, controller.queue, orphans=True)
+        self.revisions = controller.informer(REVISIONS, self._of.note)
 
     def of(self, owner: Obj) -> list[Obj]:
-        uid = owner["metadata"]["uid"]
-        return [
-            r
-            for k in list(self._of.get(uid, ()))
-            if (r := self.revisions.get(k)) is not None and (controller_of(r) or {}).get("uid") == uid
-        ]
+        return self._of.controlled(owner, self.revisions)
 
     async def claim(self, owner: Obj) -> list[Obj]:
         """The owner's revisions, after adopting the orphans its selector matches (those of a
@@ -75,7 +45,7 @@ class HistoryKeeper:
             selector = label_selector_from_spec((owner.get("spec") or {}).get("selector"))
         except ValueError:
             return own
-        for key in list(self._orphans.get(md["namespace"], ())):
+        for key in self._of.orphans(md["namespace"]):
             revision = self.revisions.get(key)
             if (
                 revision is None

@@ -16,7 +16,6 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 from minikube_py.client.errors import NotFoundError
-from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import object_key
 from minikube_py.client.rest import ApiClient, Obj, resource_path
 from minikube_py.model.jobs import (
@@ -29,8 +28,8 @@ from minikube_py.model.jobs import (
     plan_job,
     settle_job,
 )
-from minikube_py.model.podtemplate import controller_key, controller_of, pod_from_template
-from minikube_py.reconcilers.base import Controller, OwnWrites
+from minikube_py.model.podtemplate import controller_of, pod_from_template
+from minikube_py.reconcilers.base import Controller, OwnedIndex, OwnWrites
 from minikube_py.reconcilers.podcontrol import PodControl
 
 
@@ -39,47 +38,29 @@ class JobController(Controller):
 
     def __init__(self, client: ApiClient) -> None:
         super().__init__(client)
-        self.jobs = self.informer("/apis/batch/v1/jobs", self._on_job)
+        self.jobs = self.informer("/apis/batch/v1/jobs", self.enqueue)
+        #: the keys of the pods each Job controls, by Job key
+        self._pods_of = OwnedIndex("Job", self.queue)
         self.pods = self.informer("/api/v1/pods", self._on_pod)
         #: the pods each Job's last pass created and deleted (by Job uid), and its status writes (by key)
-        self.pod_writes, self.status_writes = OwnWrites(self.pods), OwnWrites(self.jobs)
-        self.events = EventRecorder(client, "job-controller")
+        self.pod_writes, self.status_writes = OwnWrites(self.pods, owners=self.jobs), OwnWrites(self.jobs)
         self.pod_control = PodControl(client, self.events, self.pod_writes)
-        self._pods_of: dict[str, set[str]] = defaultdict(set)
         #: UIDs whose tracking finalizer was removed, until the cache shows it gone (per job key)
         self._released: dict[str, set[str]] = defaultdict(set)
 
-    # ------------------------------------------------------------------------------ handlers
-
-    def _on_job(self, old: Obj | None, new: Obj | None) -> None:
-        if new is None and old is not None:
-            self.pod_writes.forget(old["metadata"].get("uid", ""))
-        self.enqueue(old, new)
-
     def _on_pod(self, old: Obj | None, new: Obj | None) -> None:
-        pod = new or old
-        assert pod is not None
-        key, uid = object_key(pod), pod["metadata"].get("uid", "")
-        old_owner, owner = controller_key(old, "Job"), controller_key(new, "Job")
-        if old_owner and old_owner != owner:
-            self._pods_of[old_owner].discard(key)
-            self.queue.add(old_owner)
-        if owner is None:
-            return
-        if new is None:
-            self._pods_of[owner].discard(key)
-        else:
-            self._pods_of[owner].add(key)
-        if new is None or not has_tracking_finalizer(new):
-            self._released[owner].discard(uid)
-        self.queue.add(owner)
+        """Index the pod under its Job (queued); once the pod shows its tracking finalizer gone, its
+        release no longer needs remembering."""
+        owner = self._pods_of.note(old, new)
+        if owner is not None and new is not None and not has_tracking_finalizer(new):
+            self._released[owner].discard(new["metadata"].get("uid", ""))
 
     # ------------------------------------------------------------------------------ reconciling
 
     async def reconcile(self, key: object) -> None:
         key = str(key)
         job = self.jobs.get(key)
-        pods = [p for k in list(self._pods_of.get(key, ())) if (p := self.pods.get(k)) is not None]
+        pods = [p for k in self._pods_of[key] if (p := self.pods.get(k)) is not None]
         owner_uid = job["metadata"]["uid"] if job else None
         mine = [p for p in pods if (controller_of(p) or {}).get("uid") == owner_uid]
         for orphan in pods:
@@ -87,7 +68,6 @@ class JobController(Controller):
                 await self._release(key, orphan)  # its Job is gone: nothing will count it any more
         if job is None:
             self._released.pop(key, None)
-            self._pods_of.pop(key, None)
             return
         if self.status_writes.pending(key):
             return  # the cache has not seen our last status write yet; its watch event brings the key back

@@ -17,7 +17,6 @@ import contextlib
 import logging
 
 from minikube_py.client.errors import ConflictError, NotFoundError
-from minikube_py.client.events import EventRecorder
 from minikube_py.client.rest import ApiClient, Obj, resource_path
 from minikube_py.model import nodeipam as ipam
 from minikube_py.model.times import rfc3339
@@ -35,13 +34,13 @@ def _now() -> str:
 
 class NodeIpamController(Controller):
     name = "nodeipam"
+    event_source = "cidrAllocator"
 
     def __init__(
         self, client: ApiClient, cluster_cidr: str, node_cidr_mask_size: int = ipam.DEFAULT_NODE_CIDR_MASK_SIZE
     ) -> None:
         super().__init__(client)
         self.cidrs = ipam.CidrSet(cluster_cidr, node_cidr_mask_size)
-        self._events = EventRecorder(client, "cidrAllocator")
         #: node -> the subnet the allocator holds for it: the one it shows, or one this controller
         #: picked and is still writing (kept across failed attempts, so a write that went through
         #: after all never leaves the node's subnet free for another)
@@ -54,14 +53,6 @@ class NodeIpamController(Controller):
         #: waiting nodes woken for a released subnet and queued, not yet reconciled
         self._woken: set[str] = set()
         self.nodes = self.informer("/api/v1/nodes", self._on_change)
-
-    async def run_workers(self) -> None:
-        """The workers, and the background event writer stopped with them: it would otherwise outlive
-        the controller's term, waiting for events through a client that was closed."""
-        try:
-            await super().run_workers()
-        finally:
-            self._events.close()
 
     # ------------------------------------------------------------------------------ bookkeeping
 
@@ -167,7 +158,7 @@ class NodeIpamController(Controller):
         if name not in self._waiting:
             self._waiting[name] = None
             # Normal rather than Warning, as Kubernetes records every node status change (NodeNotReady too)
-            self._events.emit(
+            self.events.emit(
                 {**node, "apiVersion": "v1", "kind": "Node"},
                 "Normal",
                 ipam.CIDR_NOT_AVAILABLE,

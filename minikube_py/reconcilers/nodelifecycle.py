@@ -19,7 +19,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from minikube_py.client.errors import ConflictError, NotFoundError
-from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import object_key
 from minikube_py.client.rest import ApiClient, Obj, resource_path
 from minikube_py.model import nodelifecycle as lifecycle
@@ -34,6 +33,7 @@ GONE = 2**63
 
 class NodeLifecycleController(Controller):
     name = "nodelifecycle"
+    event_source = "node-controller"
 
     def __init__(
         self,
@@ -47,7 +47,6 @@ class NodeLifecycleController(Controller):
         self.grace_period = grace_period
         self.eviction_timeout = eviction_timeout
         self._clock = clock
-        self._events = EventRecorder(client, "node-controller")
         self._probes: dict[str, lifecycle.Probe] = {}
         self._pods_by_node: dict[str, set[str]] = {}
         #: expectations: pod UID -> the resourceVersion of this controller's last write to it (or
@@ -134,7 +133,7 @@ class NodeLifecycleController(Controller):
                 "status": {"conditions": conditions},
             },
         )
-        await self._events.record(updated, "Normal", "NodeNotReady", f"Node {name} status is now: NodeNotReady")
+        await self.events.record(updated, "Normal", "NodeNotReady", f"Node {name} status is now: NodeNotReady")
         return updated
 
     async def _sync_taints(self, node: Obj) -> Obj:
@@ -163,7 +162,7 @@ class NodeLifecycleController(Controller):
             patch = lifecycle.not_ready_patch(pod, now)
             if patch is not None:
                 await self._write_pod_status(pod, patch)
-                await self._events.record(pod, "Warning", "NodeNotReady", "Node is not ready")
+                await self.events.record(pod, "Warning", "NodeNotReady", "Node is not ready")
             due = lifecycle.eviction_due(pod, since, self.eviction_timeout)
             if due is None:
                 continue
@@ -182,7 +181,7 @@ class NodeLifecycleController(Controller):
         if patch is not None:
             await self._write_pod_status(pod, patch)
         if not md.get("deletionTimestamp"):
-            await self._events.record(
+            await self.events.record(
                 pod, "Normal", "TaintManagerEviction", f"Marking for deletion Pod {md['namespace']}/{md['name']}"
             )
             with contextlib.suppress(NotFoundError):

@@ -15,7 +15,6 @@ import contextlib
 from typing import Any
 
 from minikube_py.client.errors import AlreadyExistsError, NotFoundError
-from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import object_key
 from minikube_py.client.rest import ApiClient, Obj, resource_path
 from minikube_py.model import storage
@@ -52,6 +51,7 @@ def _volume_path(volume: Obj, subresource: str | None = None) -> str:
 
 class PersistentVolumeController(Controller):
     name = "persistentvolume-binder-controller"
+    event_source = "persistentvolume-controller"
 
     def __init__(self, client: ApiClient) -> None:
         super().__init__(client)
@@ -61,7 +61,6 @@ class PersistentVolumeController(Controller):
             "/apis/storage.k8s.io/v1/storageclasses", lambda _old, _new: self._queue_unbound_claims()
         )
         self.nodes = self.informer("/api/v1/nodes", self._on_node)
-        self.events = EventRecorder(client, "persistentvolume-controller")
         #: the events last recorded per object uid: a sync that decides the same again (every volume
         #: change re-syncs the waiting claims) does not write them again
         self._told: dict[str, list[Event]] = {}

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from minikube_py.client.errors import ApiError, ConflictError, NotFoundError
-from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import object_key
 from minikube_py.client.rest import ApiClient, Obj, resource_path
 from minikube_py.model.kinds import ResourceType, by_kind
@@ -39,6 +38,7 @@ from minikube_py.model.replication import (
     Claim,
     claim_pods,
     is_active,
+    newly_adoptable,
     next_available_in,
     pods_to_delete,
     replica_diff,
@@ -46,7 +46,7 @@ from minikube_py.model.replication import (
     slow_start_batches,
 )
 from minikube_py.model.selectors import LabelSelector, label_selector_from_spec
-from minikube_py.reconcilers.base import Controller, OwnWrites
+from minikube_py.reconcilers.base import Controller, OwnWrites, index_discard
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +117,7 @@ class ReplicaController(Controller):
         self.owners = self.informer(resource_path(rt.api_version, rt.plural), self._on_owner)
         self.pods = self.informer("/api/v1/pods", self._on_pod)
         #: the pods each owner's last sync created and deleted, by owner uid
-        self.pod_writes = OwnWrites(self.pods)
-        self.events = EventRecorder(client, kind.component)
+        self.pod_writes = OwnWrites(self.pods, owners=self.owners)
         #: owner uid -> owner cache key
         self._owner_keys: dict[str, str] = {}
         #: namespace -> owner cache keys, to find who may adopt an orphan
@@ -136,15 +135,10 @@ class ReplicaController(Controller):
         key, md = object_key(obj), obj["metadata"]
         if new is None:
             self._owner_keys.pop(md["uid"], None)
-            self.pod_writes.forget(md["uid"])
-            in_ns = self._owners_by_ns[md["namespace"]]
-            in_ns.discard(key)
-            if not in_ns:
-                del self._owners_by_ns[md["namespace"]]
+            index_discard(self._owners_by_ns, md["namespace"], key)
             return
         if old is not None and old["metadata"]["uid"] != md["uid"]:  # replaced by a namesake between watches
             self._owner_keys.pop(old["metadata"]["uid"], None)
-            self.pod_writes.forget(old["metadata"]["uid"])
         self._owner_keys[md["uid"]] = key
         self._owners_by_ns[md["namespace"]].add(key)
         self.queue.add(key)
@@ -169,9 +163,7 @@ class ReplicaController(Controller):
         if add:
             index[bucket].add(key)
         else:
-            index[bucket].discard(key)
-            if not index[bucket]:
-                del index[bucket]
+            index_discard(index, bucket, key)
 
     def _on_pod(self, old: Obj | None, new: Obj | None) -> None:
         pod = new or old
@@ -186,15 +178,7 @@ class ReplicaController(Controller):
             owner_key = self._owner_keys.get(uid)
             if owner_key is not None:
                 self.queue.add(owner_key)
-        if (
-            new is not None
-            and controller_of(new) is None
-            and (
-                old is None
-                or controller_of(old) is not None
-                or old["metadata"].get("labels") != new["metadata"].get("labels")
-            )
-        ):
+        if new is not None and newly_adoptable(old, new):
             self._enqueue_matching(new)
 
     def _enqueue_matching(self, orphan: Obj) -> None:

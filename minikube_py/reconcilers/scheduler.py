@@ -24,7 +24,6 @@ import aiohttp
 
 from minikube_py import metrics
 from minikube_py.client.errors import ApiError, ConflictError, NotFoundError
-from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import object_key
 from minikube_py.client.rest import ApiClient, Obj, resource_path
 from minikube_py.model.scheduling import (
@@ -110,6 +109,7 @@ class AttemptMetrics:
 
 class Scheduler(Controller):
     name = "scheduler"
+    event_source = DEFAULT_SCHEDULER
 
     def __init__(
         self,
@@ -127,7 +127,6 @@ class Scheduler(Controller):
         self.classes = self.informer("/apis/storage.k8s.io/v1/storageclasses")
         for storage_informer in (self.claims, self.volumes, self.classes):
             storage_informer.add_handler(lambda _old, _new: self._retry_claim_users())
-        self.recorder = EventRecorder(client, DEFAULT_SCHEDULER)
         self.percentage = percentage_of_nodes_to_score
         self._rng = rng or random.Random()
         self._bindings = asyncio.Semaphore(max_bindings_in_flight)
@@ -384,7 +383,7 @@ class Scheduler(Controller):
         if len(self._events) >= MAX_PENDING_EVENTS:
             log.debug("scheduler: dropping event %s for %s", reason, object_key(pod))
             return
-        task = asyncio.create_task(self.recorder.record(pod, event_type, reason, message))
+        task = asyncio.create_task(self.events.record(pod, event_type, reason, message))
         self._events.add(task)
         task.add_done_callback(self._events.discard)
 

@@ -10,16 +10,14 @@ recreated meanwhile is never hit), then the status.
 from __future__ import annotations
 
 import contextlib
-from collections import defaultdict
 from datetime import UTC, datetime
 
 from minikube_py.client.errors import AlreadyExistsError, ApiError, ConflictError, NotFoundError
-from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import object_key
 from minikube_py.client.rest import ApiClient, Obj, resource_path
 from minikube_py.model.history import HASH_LABEL, revision_hash, template_of
-from minikube_py.model.podtemplate import controller_of, controller_ref
-from minikube_py.model.replication import claim_pods
+from minikube_py.model.podtemplate import controller_ref
+from minikube_py.model.replication import claim_pods, newly_adoptable
 from minikube_py.model.selectors import label_selector_from_spec
 from minikube_py.model.statefulsets import (
     claim_names,
@@ -33,8 +31,7 @@ from minikube_py.model.statefulsets import (
     pod_name,
     revision_of,
 )
-from minikube_py.reconcilers.base import Controller, OwnWrites
-from minikube_py.reconcilers.endpoints import index_discard
+from minikube_py.reconcilers.base import Controller, OwnedIndex, OwnWrites
 from minikube_py.reconcilers.history import HistoryKeeper
 from minikube_py.reconcilers.replication import patch_pod_refs
 
@@ -44,51 +41,21 @@ class StatefulSetController(Controller):
 
     def __init__(self, client: ApiClient) -> None:
         super().__init__(client)
-        self.sets = self.informer("/apis/apps/v1/statefulsets", self._on_set)
+        self.sets = self.informer("/apis/apps/v1/statefulsets", self.enqueue)
+        #: the keys of the pods each set controls, by set key, and of the pods no one controls
+        self._pods_of = OwnedIndex("StatefulSet", self.queue, orphans=True)
         self.pods = self.informer("/api/v1/pods", self._on_pod)
         self.claims = self.informer("/api/v1/persistentvolumeclaims")
         self.history = HistoryKeeper(self, "StatefulSet")
         #: the pods each set's last pass created and deleted (by uid), and its status writes (by key)
-        self.pod_writes, self.status_writes = OwnWrites(self.pods), OwnWrites(self.sets)
-        self.events = EventRecorder(client, "statefulset-controller")
-        self._pods_of: dict[str, set[str]] = defaultdict(set)  # set uid -> pod keys
-        self._orphans: dict[str, set[str]] = defaultdict(set)  # namespace -> keys of pods without a controller
+        self.pod_writes, self.status_writes = OwnWrites(self.pods, owners=self.sets), OwnWrites(self.sets)
 
     # ------------------------------------------------------------------------------ handlers
 
-    def _on_set(self, old: Obj | None, new: Obj | None) -> None:
-        if new is None and old is not None:
-            uid = old["metadata"].get("uid", "")
-            self.pod_writes.forget(uid)
-            self._pods_of.pop(uid, None)
-            self.history.forget(uid)
-        self.enqueue(old, new)
-
     def _on_pod(self, old: Obj | None, new: Obj | None) -> None:
-        pod = new or old
-        assert pod is not None
-        key, namespace = object_key(pod), pod["metadata"]["namespace"]
-        old_ref, new_ref = controller_of(old, "StatefulSet"), controller_of(new, "StatefulSet")
-        if old_ref is not None and (new_ref is None or new_ref.get("uid") != old_ref.get("uid")):
-            self._pods_of[old_ref.get("uid", "")].discard(key)  # released, or gone
-            self.queue.add(f"{namespace}/{old_ref['name']}")
-        if new is not None and controller_of(new) is None:
-            self._orphans[namespace].add(key)
-            if (
-                old is None
-                or controller_of(old) is not None
-                or old["metadata"].get("labels") != new["metadata"].get("labels")
-            ):
-                self._wake_adopters(new)  # (only what may change who adopts it, not every status update)
-        else:
-            index_discard(self._orphans, namespace, key)
-        ref = new_ref or old_ref
-        if ref is None:
-            return
-        owner = ref.get("uid", "")
-        if new_ref is not None:
-            self._pods_of[owner].add(key)
-        self.queue.add(f"{namespace}/{ref['name']}")
+        self._pods_of.note(old, new)
+        if new is not None and newly_adoptable(old, new):
+            self._wake_adopters(new)
 
     def _wake_adopters(self, orphan: Obj) -> None:
         """Queue the set of the orphan's namespace whose ordinal it is named as, if any."""
@@ -144,7 +111,7 @@ class StatefulSetController(Controller):
         md = sts["metadata"]
         candidates = [
             p
-            for k in (*self._pods_of.get(md["uid"], ()), *self._orphans.get(md["namespace"], ()))
+            for k in (*self._pods_of[object_key(sts)], *self._pods_of.orphans(md["namespace"]))
             if (p := self.pods.get(k)) is not None
         ]
         selector = label_selector_from_spec((sts.get("spec") or {}).get("selector"))  # (validated on write)
@@ -207,14 +174,14 @@ class StatefulSetController(Controller):
         comes back under the same name reattaches it."""
         md = claim["metadata"]
         what = f"Claim {md['name']} Pod {pod['metadata']['name']} in StatefulSet {sts['metadata']['name']}"
-        try:
-            await self.client.create(resource_path("v1", "persistentvolumeclaims", md["namespace"]), claim)
-        except AlreadyExistsError:
-            return
-        except ApiError as exc:
-            await self.events.record(sts, "Warning", "FailedCreate", f"create {what} failed error: {exc.message}")
-            raise
-        await self.events.record(sts, "Normal", "SuccessfulCreate", f"create {what} success")
+        await self.recorded(
+            sts,
+            "Create",
+            self.client.create(resource_path("v1", "persistentvolumeclaims", md["namespace"]), claim),
+            settled=AlreadyExistsError,
+            done=f"create {what} success",
+            failed=f"create {what} failed error: ",
+        )
 
     async def _delete(self, sts: Obj, pods: list[Obj]) -> int:
         failures = 0

@@ -95,7 +95,7 @@ def h() -> Iterator[Harness]:
     """A harness whose controller's event writer is stopped afterwards, as stopping its workers does."""
     harness = Harness()
     yield harness
-    harness.ctrl._events.close()
+    harness.ctrl.events.close()
 
 
 def condition(node: Obj) -> Obj | None:
@@ -189,7 +189,7 @@ async def test_a_failed_write_keeps_its_subnet_for_the_retry(h: Harness) -> None
 
 
 async def test_stopping_the_workers_stops_the_background_event_writer(h: Harness) -> None:
-    h.ctrl._events.emit(make_node("a"), "Normal", CIDR_NOT_AVAILABLE, "no subnet")
+    h.ctrl.events.emit(make_node("a"), "Normal", CIDR_NOT_AVAILABLE, "no subnet")
     workers = asyncio.create_task(h.ctrl.run_workers())  # waits for its informer, which never syncs here
     await asyncio.sleep(0)
     workers.cancel()

@@ -16,6 +16,7 @@ from minikube_py.model.replication import (
     fully_labeled,
     is_active,
     is_available,
+    newly_adoptable,
     next_available_in,
     pods_to_delete,
     replica_diff,
@@ -142,6 +143,15 @@ def test_owner_being_deleted_neither_adopts_nor_releases() -> None:
 def test_absent_selector_claims_nothing() -> None:
     claim = claim_pods("me", label_selector_from_spec(None), [pod("orphan")], owner_deleting=False)
     assert not claim.adopt
+
+
+def test_an_orphan_wakes_its_adopters_when_it_comes_is_released_or_is_relabelled() -> None:
+    orphan = pod("orphan")
+    assert newly_adoptable(None, orphan)
+    assert newly_adoptable(pod("orphan", owner="me"), orphan)  # released
+    assert newly_adoptable(pod("orphan", labels={"app": "db"}), orphan)
+    assert not newly_adoptable(pod("orphan", phase="Pending"), orphan)  # a status update of an orphan
+    assert not newly_adoptable(None, pod("mine", owner="me"))
 
 
 # ------------------------------------------------------------------------------ scaling
