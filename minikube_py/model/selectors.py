@@ -45,35 +45,46 @@ def max_len_error(length: int) -> str:
     return f"must be no more than {length} characters"
 
 
-def dns1123_label_errors(value: str) -> list[str]:
-    errs = [max_len_error(63)] if len(value) > 63 else []
-    if not _DNS1123_LABEL_RE.match(value):
-        errs.append(
-            "must not contain dots"
-            if _DNS1123_SUBDOMAIN_RE.match(value)
-            else regex_error(
-                "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start "
-                "and end with an alphanumeric character",
-                _DNS1123_LABEL,
-                "my-name",
-                "123-abc",
-            )
-        )
+_DNS1123_LABEL_ERROR = regex_error(
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end "
+    "with an alphanumeric character",
+    _DNS1123_LABEL,
+    "my-name",
+    "123-abc",
+)
+_DNS1123_SUBDOMAIN_ERROR = regex_error(
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start "
+    "and end with an alphanumeric character",
+    _DNS1123_SUBDOMAIN,
+    "example.com",
+)
+_LABEL_VALUE_ERROR = regex_error(
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start "
+    "and end with an alphanumeric character",
+    _LABEL_VALUE,
+    "MyValue",
+    "my_value",
+    "12345",
+)
+
+
+def _format_errors(value: str, max_len: int, regex: re.Pattern[str], mismatch: str) -> list[str]:
+    """Kubernetes' order for a string format: the length error first, then ``mismatch`` when the
+    value does not match ``regex``."""
+    errs = [max_len_error(max_len)] if len(value) > max_len else []
+    if not regex.match(value):
+        errs.append(mismatch)
     return errs
+
+
+def dns1123_label_errors(value: str) -> list[str]:
+    # a valid subdomain fails as a label only by its dots, and Kubernetes says just that
+    dotted = _DNS1123_SUBDOMAIN_RE.match(value)
+    return _format_errors(value, 63, _DNS1123_LABEL_RE, "must not contain dots" if dotted else _DNS1123_LABEL_ERROR)
 
 
 def dns1123_subdomain_errors(value: str) -> list[str]:
-    errs = [max_len_error(253)] if len(value) > 253 else []
-    if not _DNS1123_SUBDOMAIN_RE.match(value):
-        errs.append(
-            regex_error(
-                "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and "
-                "must start and end with an alphanumeric character",
-                _DNS1123_SUBDOMAIN,
-                "example.com",
-            )
-        )
-    return errs
+    return _format_errors(value, 253, _DNS1123_SUBDOMAIN_RE, _DNS1123_SUBDOMAIN_ERROR)
 
 
 _LABEL_KEY_MSG = (
@@ -107,19 +118,7 @@ def label_key_errors(key: str) -> list[str]:
 
 
 def label_value_errors(value: str) -> list[str]:
-    errs = [max_len_error(63)] if len(value) > 63 else []
-    if not _LABEL_VALUE_RE.match(value):
-        errs.append(
-            regex_error(
-                "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and "
-                "must start and end with an alphanumeric character",
-                _LABEL_VALUE,
-                "MyValue",
-                "my_value",
-                "12345",
-            )
-        )
-    return errs
+    return _format_errors(value, 63, _LABEL_VALUE_RE, _LABEL_VALUE_ERROR)
 
 
 # ------------------------------------------------------------------------------ label selectors
