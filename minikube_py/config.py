@@ -28,6 +28,7 @@ import yaml
 from minikube_py.model.audit import DEFAULT_POLICY, Policy, PolicyError, parse_policy
 from minikube_py.model.nodeipam import mask_size_problem
 from minikube_py.model.quantity import value as quantity_value
+from minikube_py.model.yamlmap import load_mapping
 
 ENV_PREFIX = "PYKUBE_"
 _TRUE = {"1", "true", "yes", "on"}
@@ -748,15 +749,13 @@ def _pick(
 
 def _read_file(file: Path, cls: type) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(file.read_text())
+        text = file.read_text()
     except OSError as e:
         raise ConfigError(f"config file {file}: {e.strerror}") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"config file {file}: not valid YAML: {e}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {file}: expected a mapping of settings at the top level")
+    try:
+        data = load_mapping(text, "a mapping of settings")
+    except ValueError as e:
+        raise ConfigError(f"config file {file}: {e}") from None
     _check_keys(data, cls, (), file)
     return data
 
