@@ -16,22 +16,16 @@ from minikube_py.kubectl.discovery import Resource
 from minikube_py.kubectl.errors import CommandError
 from minikube_py.kubectl.get import named_objects
 from minikube_py.kubectl.session import Session, run
-from minikube_py.kubectl.write import DRY_RUN, DRY_RUN_SUFFIX, filename_options, selection_options, targets
+from minikube_py.kubectl.write import DRY_RUN, DRY_RUN_SUFFIX, Picked, filename_options, picking_options, targets
 
 Found = list[tuple[Resource, str | None, str]]
 
 
-async def objects_of(
-    session: Session,
-    args: tuple[str, ...],
-    filenames: tuple[str, ...] = (),
-    recursive: bool = False,
-    selector: str | None = None,
-    all_: bool = False,
-) -> Found:
-    if filenames:
-        return [(t.resource, t.namespace, t.name) for t in await targets(session, filenames, recursive)]
-    return await named_objects(session, args, selector, all_)
+async def objects_of(session: Session, args: tuple[str, ...], picked: Picked) -> Found:
+    """The objects of the manifests a verb is given, else those its arguments name or select."""
+    if picked.filenames:
+        return [(t.resource, t.namespace, t.name) for t in await targets(session, picked.filenames, picked.recursive)]
+    return await named_objects(session, args, picked.selector, picked.all_)
 
 
 async def _scale(session: Session, found: Found, replicas: int, current: int | None) -> None:
@@ -54,26 +48,12 @@ async def _scale(session: Session, found: Found, replicas: int, current: int | N
 def _scale_command(name: str, doc: str) -> click.Command:
     @click.command(name=name, help=doc)
     @click.argument("args", nargs=-1)
-    @filename_options
+    @picking_options
     @click.option("--replicas", type=int, required=True, help="The new desired number of replicas.")
     @click.option("--current-replicas", type=int, default=None, help="Precondition for the current size.")
-    @selection_options
-    def command(
-        args: tuple[str, ...],
-        filenames: tuple[str, ...],
-        recursive: bool,
-        replicas: int,
-        current_replicas: int | None,
-        selector: str | None,
-        all_: bool,
-    ) -> None:
+    def command(args: tuple[str, ...], picked: Picked, replicas: int, current_replicas: int | None) -> None:
         async def work(session: Session) -> None:
-            await _scale(
-                session,
-                await objects_of(session, args, filenames, recursive, selector, all_),
-                replicas,
-                current_replicas,
-            )
+            await _scale(session, await objects_of(session, args, picked), replicas, current_replicas)
 
         run(work)
 
@@ -95,7 +75,7 @@ def stop(args: tuple[str, ...], filenames: tuple[str, ...], recursive: bool) -> 
     then delete it."""
 
     async def work(session: Session) -> None:
-        for res, namespace, name in await objects_of(session, args, filenames, recursive):
+        for res, namespace, name in await objects_of(session, args, Picked(filenames, recursive)):
             path = res.path(namespace, name)
             if "scale" in await _subresources(session, res):
                 scale = await session.api.patch(res.path(namespace, name, "scale"), {"spec": {"replicas": 0}})
@@ -163,23 +143,14 @@ def _metadata_command(name: str, field: str, verb: str) -> click.Command:
 
     @click.command(name=name)
     @click.argument("args", nargs=-1)
-    @filename_options
+    @picking_options
     @click.option("--overwrite", is_flag=True, help="Replace values already set.")
-    @selection_options
     @click.option("--dry-run", type=DRY_RUN, default="none")
-    def command(
-        args: tuple[str, ...],
-        filenames: tuple[str, ...],
-        recursive: bool,
-        overwrite: bool,
-        selector: str | None,
-        all_: bool,
-        dry_run: str,
-    ) -> None:
+    def command(args: tuple[str, ...], picked: Picked, overwrite: bool, dry_run: str) -> None:
         resources, changes = _split_changes(args)
 
         async def work(session: Session) -> None:
-            for res, namespace, name in await objects_of(session, resources, filenames, recursive, selector, all_):
+            for res, namespace, name in await objects_of(session, resources, picked):
                 path = res.path(namespace, name)
                 obj = await session.api.get(path)
                 have = obj.get("metadata", {}).get(field) or {}
@@ -270,7 +241,7 @@ def patch(
         body = yaml.safe_load(patch_text)
 
     async def work(session: Session) -> None:
-        for res, namespace, name in await objects_of(session, args, filenames, recursive):
+        for res, namespace, name in await objects_of(session, args, Picked(filenames, recursive)):
             path = res.path(namespace, name, subresource)
             before = await session.api.get(path)
             after = await session.api.request(
