@@ -257,11 +257,26 @@ def patch(
     run(work)
 
 
+async def set_spec_flag(
+    session: Session, path: str, field: str, on: bool, *, field_manager: str | None = None, dry_run: str = "none"
+) -> bool:
+    """Turn the boolean ``spec.<field>`` of the object at ``path`` on, or off by removing it (the API
+    leaves a false one out), as cordon, drain and rollout pause do; False, changing nothing, when it
+    already is. ``dry_run`` is the verbs' --dry-run: with ``client`` nothing is sent."""
+    obj = await session.api.get(path)
+    if bool((obj.get("spec") or {}).get(field)) == on:
+        return False
+    if dry_run != "client":
+        body = {"spec": {field: True if on else None}}
+        await session.api.patch(path, body, "strategic", field_manager, dry_run=dry_run == "server")
+    return True
+
+
 def _cordon_command(name: str, unschedulable: bool) -> click.Command:
     """``cordon`` and ``uncordon``: a node's ``spec.unschedulable``, with kubectl's words."""
     verb = "cordoned" if unschedulable else "uncordoned"
 
-    @click.command(name=name)
+    @click.command(name=name, help=f"Mark a node as {'unschedulable' if unschedulable else 'schedulable'}.")
     @click.argument("nodes", nargs=-1)
     @click.option("-l", "--selector", default=None, help="Label selector of the nodes.")
     @click.option("--dry-run", type=DRY_RUN, default="none")
@@ -272,19 +287,11 @@ def _cordon_command(name: str, unschedulable: bool) -> click.Command:
                 raise CommandError(f"{name} needs a node name or a label selector (-l)")
             for res, namespace, node in await named_objects(session, args, selector):
                 path = res.path(namespace, node)
-                obj = await session.api.get(path)
-                suffix = DRY_RUN_SUFFIX[dry_run]
-                if bool((obj.get("spec") or {}).get("unschedulable")) == unschedulable:
-                    click.echo(f"node/{node} already {verb}{suffix}")
-                    continue
-                if dry_run != "client":
-                    body = {"spec": {"unschedulable": True if unschedulable else None}}
-                    await session.api.patch(path, body, "strategic", dry_run=dry_run == "server")
-                click.echo(f"node/{node} {verb}{suffix}")
+                changed = await set_spec_flag(session, path, "unschedulable", unschedulable, dry_run=dry_run)
+                click.echo(f"node/{node} {'' if changed else 'already '}{verb}{DRY_RUN_SUFFIX[dry_run]}")
 
         run(work)
 
-    command.help = f"Mark a node as {'unschedulable' if unschedulable else 'schedulable'}."
     return command
 
 

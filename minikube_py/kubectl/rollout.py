@@ -11,6 +11,7 @@ import click
 from minikube_py.kubectl.discovery import Resource
 from minikube_py.kubectl.errors import CommandError
 from minikube_py.kubectl.get import named_objects
+from minikube_py.kubectl.modify import set_spec_flag
 from minikube_py.kubectl.session import Session, run
 from minikube_py.kubectl.write import on_by_default
 from minikube_py.model.times import rfc3339
@@ -294,25 +295,22 @@ def _pause_command(name: str, paused: bool) -> click.Command:
     """``pause`` and ``resume``: a Deployment's ``spec.paused``; other kinds cannot pause."""
     verb = "paused" if paused else "resumed"
 
-    @rollout.command(name=name)
+    @rollout.command(name=name, help=f"Mark the provided resource as {verb}.")
     @click.argument("args", nargs=-1)
     def command(args: tuple[str, ...]) -> None:
         async def work(session: Session) -> None:
             for res, namespace, obj_name in await named_objects(session, args):
                 if res.kind != "Deployment":
                     raise CommandError(f'{res.qualified} "{obj_name}" {name[:-1]}ing is not supported')
-                obj = await session.api.get(res.path(namespace, obj_name))
-                if bool(obj["spec"].get("paused")) == paused:
+                path = res.path(namespace, obj_name)
+                if not await set_spec_flag(session, path, "paused", paused, field_manager="kubectl-rollout"):
                     raise CommandError(
                         f'{res.qualified} "{obj_name}" is {"already paused" if paused else "not paused"}'
                     )
-                body = {"spec": {"paused": True if paused else None}}
-                await session.api.patch(res.path(namespace, obj_name), body, "strategic", "kubectl-rollout")
                 click.echo(f"{res.kind_ref}/{obj_name} {verb}")
 
         run(work)
 
-    command.help = f"Mark the provided resource as {verb}."
     return command
 
 
