@@ -3,6 +3,8 @@ of rule, so that renaming a rule out of the convention fails here instead of dro
 
 from __future__ import annotations
 
+import pytest
+
 from minikube_py.model import fields, validation
 from minikube_py.model.kindrules import KindRules, rules_of
 from minikube_py.model.kinds import RESOURCES
@@ -15,62 +17,26 @@ def test_every_served_kind_but_two_has_checks() -> None:
     assert sorted(k for k in SERVED if rules_of(k).checks is GENERIC.checks) == ["Namespace", "ServiceAccount"]
 
 
-def test_the_kinds_with_update_checks() -> None:
-    assert sorted(k for k in SERVED if rules_of(k).update_checks is not GENERIC.update_checks) == [
-        "ClusterRoleBinding",
-        "ConfigMap",
-        "ControllerRevision",
-        "CustomResourceDefinition",
-        "DaemonSet",
-        "Deployment",
-        "IngressClass",
-        "Job",
-        "PersistentVolume",
-        "PersistentVolumeClaim",
-        "Pod",
-        "ReplicaSet",
-        "RoleBinding",
-        "Secret",
-        "Service",
-        "StatefulSet",
-        "StorageClass",
-    ]
-
-
-def test_the_kinds_with_defaults() -> None:
-    assert sorted(k for k in SERVED if rules_of(k).defaults is not GENERIC.defaults) == [
-        "CronJob",
-        "CustomResourceDefinition",
-        "DaemonSet",
-        "Deployment",
-        "EndpointSlice",
-        "Endpoints",
-        "Job",
-        "LimitRange",
-        "Namespace",
-        "PersistentVolume",
-        "PersistentVolumeClaim",
-        "Pod",
-        "ReplicaSet",
-        "ReplicationController",
-        "Secret",
-        "Service",
-        "StatefulSet",
-        "StorageClass",
-    ]
-
-
-def test_the_kinds_with_selectable_fields() -> None:
-    assert sorted(k for k in SERVED if rules_of(k).fields is not fields.no_fields) == [
-        "Event",
-        "Job",
-        "Namespace",
-        "Node",
-        "Pod",
-        "ReplicaSet",
-        "ReplicationController",
-        "Secret",
-    ]
+@pytest.mark.parametrize(
+    ("rule", "kinds"),
+    [
+        (
+            "update_checks",
+            "ClusterRoleBinding ConfigMap ControllerRevision CustomResourceDefinition DaemonSet Deployment IngressClass "
+            "Job PersistentVolume PersistentVolumeClaim Pod ReplicaSet RoleBinding Secret Service StatefulSet "
+            "StorageClass",
+        ),
+        (
+            "defaults",
+            "CronJob CustomResourceDefinition DaemonSet Deployment EndpointSlice Endpoints Job LimitRange Namespace "
+            "PersistentVolume PersistentVolumeClaim Pod ReplicaSet ReplicationController Secret Service StatefulSet "
+            "StorageClass",
+        ),
+        ("fields", "Event Job Namespace Node Pod ReplicaSet ReplicationController Secret"),
+    ],
+)
+def test_the_kinds_with_a_rule_of_each_sort(rule: str, kinds: str) -> None:
+    assert sorted(k for k in SERVED if getattr(rules_of(k), rule) is not getattr(GENERIC, rule)) == kinds.split()
 
 
 def test_a_declared_rule_wins_over_the_conventional_one() -> None:
