@@ -279,6 +279,15 @@ def _tokens(text: str) -> Iterator[tuple[str, str]]:
         yield _KEYWORDS.get(word, _IDENTIFIER), word
 
 
+def _expect(token: tuple[str, str], kinds: tuple[str, ...], expected: str) -> str:
+    """The kind of ``token`` (just peeked or taken), which must be one of ``kinds``; else Kubernetes'
+    parse error, which says what was ``expected`` there."""
+    kind, literal = token
+    if kind not in kinds:
+        raise ValueError(f"found '{literal}', expected: {expected}")
+    return kind
+
+
 class _Parser:
     """Recursive descent over the token list, mirroring Kubernetes' parser so that the same input
     fails with the same message. ``in``/``notin`` are identifiers wherever a value is expected."""
@@ -297,25 +306,18 @@ class _Parser:
         return item
 
     def parse(self) -> list[Requirement]:
+        """``requirement (',' requirement)*``, or nothing at all."""
         found: list[Requirement] = []
+        if _expect(self.peek(), (_END, _IDENTIFIER, "!"), "!, identifier, or 'end of string'") == _END:
+            return found
         while True:
-            kind, literal = self.peek()
-            if kind == _END:
-                return found
-            if kind not in (_IDENTIFIER, "!"):
-                raise ValueError(f"found '{literal}', expected: !, identifier, or 'end of string'")
             try:
                 found.append(self.requirement())
             except ValueError as exc:
                 raise ValueError(f"unable to parse requirement: {exc}") from None
-            kind, literal = self.take()
-            if kind == _END:
+            if _expect(self.take(), (_END, ","), "',' or 'end of string'") == _END:
                 return found
-            if kind != ",":
-                raise ValueError(f"found '{literal}', expected: ',' or 'end of string'")
-            kind, literal = self.peek()
-            if kind not in (_IDENTIFIER, "!"):
-                raise ValueError(f"found '{literal}', expected: identifier after ','")
+            _expect(self.peek(), (_IDENTIFIER, "!"), "identifier after ','")
 
     def requirement(self) -> Requirement:
         operator = ""
@@ -323,8 +325,7 @@ class _Parser:
         if kind == "!":
             operator = DOES_NOT_EXIST
             kind, key = self.take()
-        if kind != _IDENTIFIER:
-            raise ValueError(f"found '{key}', expected: identifier")
+        _expect((kind, key), (_IDENTIFIER,), "identifier")
         for msg in label_key_errors(key):
             raise ValueError(f'<nil>: Invalid value: "{key}": {msg}')
         if self.peek()[0] in (_END, ","):
@@ -339,9 +340,7 @@ class _Parser:
             ">": GREATER_THAN,
             "<": LESS_THAN,
         }
-        if kind not in operators:
-            raise ValueError(f"found '{literal}', expected: {', '.join(_BINARY_OPERATORS)}")
-        op = operators[kind]
+        op = operators[_expect((kind, literal), tuple(operators), ", ".join(_BINARY_OPERATORS))]
         values = self.value_set() if op in (IN, NOT_IN) else self.exact_value()
         return _requirement(key, op, values, None)
 
@@ -353,8 +352,7 @@ class _Parser:
         if kind == ")":
             self.take()
             return [""]
-        if kind not in (_IDENTIFIER, ","):
-            raise ValueError(f"found '{literal}', expected: ',', ')' or identifier")
+        _expect((kind, literal), (_IDENTIFIER, ","), "',', ')' or identifier")
         values = self.identifiers()
         if self.take()[0] != ")":
             raise ValueError(f"found '{literal}', expected: ')'")
@@ -367,11 +365,8 @@ class _Parser:
             kind, literal = self.take()
             if kind == _IDENTIFIER:
                 values.append(literal)
-                next_kind, next_literal = self.peek()
-                if next_kind == ")":
+                if _expect(self.peek(), (")", ","), "',' or ')'") == ")":
                     return values
-                if next_kind != ",":
-                    raise ValueError(f"found '{next_literal}', expected: ',' or ')'")
             elif kind == ",":
                 if not values:
                     values.append("")
@@ -386,13 +381,11 @@ class _Parser:
                 raise ValueError(f"found '{literal}', expected: ',', or identifier")
 
     def exact_value(self) -> list[str]:
-        kind, literal = self.peek()
-        if kind in (_END, ","):
+        if self.peek()[0] in (_END, ","):
             return [""]
-        kind, literal = self.take()
-        if kind == _IDENTIFIER:
-            return [literal]
-        raise ValueError(f"found '{literal}', expected: identifier")
+        token = self.take()
+        _expect(token, (_IDENTIFIER,), "identifier")
+        return [token[1]]
 
 
 def parse_label_selector(text: str) -> LabelSelector:
