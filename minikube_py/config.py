@@ -28,6 +28,7 @@ import yaml
 from minikube_py.model.audit import DEFAULT_POLICY, Policy, PolicyError, parse_policy
 from minikube_py.model.nodeipam import mask_size_problem
 from minikube_py.model.quantity import value as quantity_value
+from minikube_py.model.yamlmap import load_mapping
 
 ENV_PREFIX = "PYKUBE_"
 _TRUE = {"1", "true", "yes", "on"}
@@ -87,6 +88,17 @@ def _doc(help: str, *, shown: str | None = None, choices: tuple[str, ...] = ()) 
     return {"help": help, "shown": shown, "choices": choices}
 
 
+def _setting(default: Any, help: str, *, shown: str | None = None, choices: tuple[str, ...] = ()) -> Any:
+    """A setting's dataclass field: its default and its documentation (see :func:`_doc`)."""
+    return field(default=default, metadata=_doc(help, shown=shown, choices=choices))
+
+
+def _derived(factory: Callable[[], Any], help: str, *, shown: str | None = None, choices: tuple[str, ...] = ()) -> Any:
+    """A setting whose default ``factory`` works out when the configuration is built (the host's
+    name, a data directory that depends on the user)."""
+    return field(default_factory=factory, metadata=_doc(help, shown=shown, choices=choices))
+
+
 _HOSTNAME = "the hostname, lower-cased"
 _LOCAL_DOCKER = "Docker's own: DOCKER_HOST or the local socket"
 _RUNTIME_PROXY = "kernel with the docker runtime, none with the fake one (simulated pods have no network)"
@@ -96,20 +108,16 @@ _RUNTIME_PROXY = "kernel with the docker runtime, none with the fake one (simula
 class WatchConfig:
     """How much change history the server keeps for watchers, and how it keeps them alive."""
 
-    history: int = field(
-        default=10_000,
-        metadata=_doc(
-            "Change events kept for watch resumption; older resourceVersions get 410 Gone and clients re-list. "
-            "Ten thousand covers several minutes of a busy small cluster (etcd compacts every 5 minutes) while "
-            "keeping the events table small."
-        ),
+    history: int = _setting(
+        10_000,
+        "Change events kept for watch resumption; older resourceVersions get 410 Gone and clients re-list. "
+        "Ten thousand covers several minutes of a busy small cluster (etcd compacts every 5 minutes) while "
+        "keeping the events table small.",
     )
-    bookmark_interval: float = field(
-        default=60.0,
-        metadata=_doc(
-            "Seconds between BOOKMARK events on quiet watches, as kube-apiserver (about one a minute): they move "
-            "a client's resume point forward, so that a reconnect after a quiet hour is not a 410."
-        ),
+    bookmark_interval: float = _setting(
+        60.0,
+        "Seconds between BOOKMARK events on quiet watches, as kube-apiserver (about one a minute): they move "
+        "a client's resume point forward, so that a reconnect after a quiet hour is not a 410.",
     )
 
     def __post_init__(self) -> None:
@@ -124,247 +132,174 @@ class ServerConfig:
     """Everything ``pykube server`` needs to start. Fields left at their "derived" value (empty
     string) are filled from the others when the object is built."""
 
-    data_dir: Path = field(
-        default_factory=default_data_dir,
-        metadata=_doc(
-            "Holds the database, the certificates, the admin kubeconfig and the node token.",
-            shown="/var/lib/pykube as root, else ~/.local/share/pykube",
-        ),
+    data_dir: Path = _derived(
+        default_data_dir,
+        "Holds the database, the certificates, the admin kubeconfig and the node token.",
+        shown="/var/lib/pykube as root, else ~/.local/share/pykube",
     )
-    bind_address: str = field(
-        default="",
-        metadata=_doc(
-            "Address the API listens on. With TLS all interfaces, so that agents on other machines can join "
-            "(kube-apiserver and k3s listen on all interfaces too; every request needs a token or a client "
-            "certificate); without TLS loopback only, because plain HTTP serves everyone anonymously (kubectl "
-            "sends no credentials over http) and must never be reachable from the network.",
-            shown="0.0.0.0 with TLS, 127.0.0.1 without",
-        ),
+    bind_address: str = _setting(
+        "",
+        "Address the API listens on. With TLS all interfaces, so that agents on other machines can join "
+        "(kube-apiserver and k3s listen on all interfaces too; every request needs a token or a client "
+        "certificate); without TLS loopback only, because plain HTTP serves everyone anonymously (kubectl "
+        "sends no credentials over http) and must never be reachable from the network.",
+        shown="0.0.0.0 with TLS, 127.0.0.1 without",
     )
-    port: int = field(
-        default=6443,
-        metadata=_doc(
-            "API port, the one kube-apiserver and k3s use, so that kubeconfigs and habits carry over; 0: any free "
-            "port (tests)."
-        ),
+    port: int = _setting(
+        6443,
+        "API port, the one kube-apiserver and k3s use, so that kubeconfigs and habits carry over; 0: any free "
+        "port (tests).",
     )
-    datastore: str = field(
-        default="",
-        metadata=_doc(
-            "SQLAlchemy URL of the store: SQLite needs no setup; a postgresql://USER@HOST:PORT/DB URL lets "
-            "several servers share one cluster.",
-            shown="sqlite:///<data_dir>/state.db",
-        ),
+    datastore: str = _setting(
+        "",
+        "SQLAlchemy URL of the store: SQLite needs no setup; a postgresql://USER@HOST:PORT/DB URL lets "
+        "several servers share one cluster.",
+        shown="sqlite:///<data_dir>/state.db",
     )
-    token: str = field(
-        default="",
-        metadata=_doc(
-            "The cluster token: the first server seals the cluster's CA, keys and tokens with it in the datastore, "
-            "and every further server on that datastore needs it to open them (the first server's node-token "
-            "file, or the bare secret given to the first server).",
-            shown="generated on first start",
-        ),
+    token: str = _setting(
+        "",
+        "The cluster token: the first server seals the cluster's CA, keys and tokens with it in the datastore, "
+        "and every further server on that datastore needs it to open them (the first server's node-token "
+        "file, or the bare secret given to the first server).",
+        shown="generated on first start",
     )
-    tls_san: str = field(
-        default="",
-        metadata=_doc(
-            "More names or addresses for the serving certificate, comma-separated: a load balancer's or a DNS "
-            "name in front of several servers."
-        ),
+    tls_san: str = _setting(
+        "",
+        "More names or addresses for the serving certificate, comma-separated: a load balancer's or a DNS "
+        "name in front of several servers.",
     )
-    no_agent: bool = field(
-        default=False,
-        metadata=_doc("Run only the control plane, without the embedded agent (when nodes join separately)."),
+    no_agent: bool = _setting(
+        False, "Run only the control plane, without the embedded agent (when nodes join separately)."
     )
-    drain_on_stop: bool = field(
-        default=False,
-        metadata=_doc(
-            "On SIGTERM/SIGINT stop this node's pods (graceful termination: preStop hooks, grace periods) and "
-            "remove their containers before exiting, so that none outlives the process; by default they keep "
-            "running and the next start adopts them (a restart costs the pods nothing)."
-        ),
+    drain_on_stop: bool = _setting(
+        False,
+        "On SIGTERM/SIGINT stop this node's pods (graceful termination: preStop hooks, grace periods) and "
+        "remove their containers before exiting, so that none outlives the process; by default they keep "
+        "running and the next start adopts them (a restart costs the pods nothing).",
     )
-    node_name: str = field(
-        default_factory=default_node_name, metadata=_doc("Name of the embedded agent's Node.", shown=_HOSTNAME)
+    node_name: str = _derived(default_node_name, "Name of the embedded agent's Node.", shown=_HOSTNAME)
+    node_ip: str = _setting(
+        "", "Address of the embedded agent's node (its pods' hostIP).", shown="the advertise address"
     )
-    node_ip: str = field(
-        default="",
-        metadata=_doc("Address of the embedded agent's node (its pods' hostIP).", shown="the advertise address"),
+    docker_host: str = _setting("", "Docker engine the embedded agent runs pods in.", shown=_LOCAL_DOCKER)
+    kubelet_port: int = _setting(
+        10250,
+        "Port of the embedded agent's HTTPS endpoint for logs, exec and port-forward (kubelet's); 0: any free port.",
     )
-    docker_host: str = field(
-        default="", metadata=_doc("Docker engine the embedded agent runs pods in.", shown=_LOCAL_DOCKER)
+    agent_runtime: str = _setting(
+        "docker",
+        "Container runtime of the embedded agent: docker, or fake (simulated containers that start at once).",
+        choices=RUNTIMES,
     )
-    kubelet_port: int = field(
-        default=10250,
-        metadata=_doc(
-            "Port of the embedded agent's HTTPS endpoint for logs, exec and port-forward (kubelet's); 0: any free port."
-        ),
+    proxy_mode: str = _setting(
+        "",
+        "How the embedded agent proxies Services (as the agent's --proxy-mode).",
+        shown=_RUNTIME_PROXY,
+        choices=PROXY_MODES,
     )
-    agent_runtime: str = field(
-        default="docker",
-        metadata=_doc(
-            "Container runtime of the embedded agent: docker, or fake (simulated containers that start at once).",
-            choices=RUNTIMES,
-        ),
+    cluster_domain: str = _setting(
+        "cluster.local", "DNS domain of the cluster: the cluster DNS answers <service>.<namespace>.svc.<domain>."
     )
-    proxy_mode: str = field(
-        default="",
-        metadata=_doc(
-            "How the embedded agent proxies Services (as the agent's --proxy-mode).",
-            shown=_RUNTIME_PROXY,
-            choices=PROXY_MODES,
-        ),
+    ingress_http_port: int = _setting(
+        80,
+        "Port of the embedded agent's ingress controller for plain HTTP (as the agent's --ingress-http-port); 0: none.",
     )
-    cluster_domain: str = field(
-        default="cluster.local",
-        metadata=_doc("DNS domain of the cluster: the cluster DNS answers <service>.<namespace>.svc.<domain>."),
+    ingress_https_port: int = _setting(
+        443, "Port of the embedded agent's ingress controller for HTTPS (as the agent's --ingress-https-port); 0: none."
     )
-    ingress_http_port: int = field(
-        default=80,
-        metadata=_doc(
-            "Port of the embedded agent's ingress controller for plain HTTP (as the agent's --ingress-http-port); "
-            "0: none."
-        ),
+    max_pods: int = _setting(110, "Pods the embedded agent's node accepts (kubelet's default).")
+    cluster_cidr: str = _setting(
+        "10.244.0.0/16",
+        "Pod addresses, one subnet of them per node (see node_cidr_mask_size); Kubernetes' (flannel's) "
+        "conventional default.",
     )
-    ingress_https_port: int = field(
-        default=443,
-        metadata=_doc(
-            "Port of the embedded agent's ingress controller for HTTPS (as the agent's --ingress-https-port); 0: none."
-        ),
+    node_cidr_mask_size: int = _setting(
+        24,
+        "Prefix length of each node's pod subnet (kube-controller-manager's --node-cidr-mask-size). It trades "
+        "nodes for pods per node: a /16 holds 256 nodes at 24 (254 pods each) and 1,024 at 26 (62 pods each); "
+        "nodes beyond that get no subnet, a CIDRNotAvailable event and NetworkUnavailable until a node is "
+        "deleted.",
     )
-    max_pods: int = field(default=110, metadata=_doc("Pods the embedded agent's node accepts (kubelet's default)."))
-    cluster_cidr: str = field(
-        default="10.244.0.0/16",
-        metadata=_doc(
-            "Pod addresses, one subnet of them per node (see node_cidr_mask_size); Kubernetes' (flannel's) "
-            "conventional default."
-        ),
+    service_cidr: str = _setting(
+        "10.96.0.0/12",
+        "ClusterIPs of services (kube-apiserver's default); its first address is the kubernetes service.",
     )
-    node_cidr_mask_size: int = field(
-        default=24,
-        metadata=_doc(
-            "Prefix length of each node's pod subnet (kube-controller-manager's --node-cidr-mask-size). It trades "
-            "nodes for pods per node: a /16 holds 256 nodes at 24 (254 pods each) and 1,024 at 26 (62 pods each); "
-            "nodes beyond that get no subnet, a CIDRNotAvailable event and NetworkUnavailable until a node is "
-            "deleted."
-        ),
+    service_node_port_range: tuple[int, int] = _setting(
+        (30000, 32767), "NodePorts, inclusive: kube-apiserver's default range, clear of ephemeral and well-known ports."
     )
-    service_cidr: str = field(
-        default="10.96.0.0/12",
-        metadata=_doc(
-            "ClusterIPs of services (kube-apiserver's default); its first address is the kubernetes service."
-        ),
+    advertise_address: str = _derived(
+        default_advertise_address,
+        "Endpoint of the kubernetes service and the address in the join command.",
+        shown="the default route's source address, or 127.0.0.1 without one",
     )
-    service_node_port_range: tuple[int, int] = field(
-        default=(30000, 32767),
-        metadata=_doc("NodePorts, inclusive: kube-apiserver's default range, clear of ephemeral and well-known ports."),
-    )
-    advertise_address: str = field(
-        default_factory=default_advertise_address,
-        metadata=_doc(
-            "Endpoint of the kubernetes service and the address in the join command.",
-            shown="the default route's source address, or 127.0.0.1 without one",
-        ),
-    )
-    tls: bool = field(
-        default=True,
-        metadata=_doc(
-            "Serve HTTPS with pykube's own CA; without, plain and anonymous HTTP on loopback, for tests and "
-            "experiments."
-        ),
+    tls: bool = _setting(
+        True,
+        "Serve HTTPS with pykube's own CA; without, plain and anonymous HTTP on loopback, for tests and experiments.",
     )
     watch: WatchConfig = field(default_factory=WatchConfig)
-    node_monitor_grace_period: float = field(
-        default=40.0,
-        metadata=_doc(
-            "Seconds a node may go without renewing its Lease before it counts as unreachable (conditions "
-            "Unknown, unreachable taints, its pods not ready). kube-controller-manager's default: long enough for "
-            "a kubelet to ride out an API restart, short enough to notice a lost machine."
-        ),
+    node_monitor_grace_period: float = _setting(
+        40.0,
+        "Seconds a node may go without renewing its Lease before it counts as unreachable (conditions "
+        "Unknown, unreachable taints, its pods not ready). kube-controller-manager's default: long enough for "
+        "a kubelet to ride out an API restart, short enough to notice a lost machine.",
     )
-    pod_eviction_timeout: float = field(
-        default=300.0,
-        metadata=_doc(
-            "Seconds the pods of an unreachable node stay before they are evicted and replaced elsewhere, for "
-            "pods with the API's default toleration (their own tolerationSeconds win). Kubernetes' 300 s lets a "
-            "rebooting machine keep its pods."
-        ),
+    pod_eviction_timeout: float = _setting(
+        300.0,
+        "Seconds the pods of an unreachable node stay before they are evicted and replaced elsewhere, for "
+        "pods with the API's default toleration (their own tolerationSeconds win). Kubernetes' 300 s lets a "
+        "rebooting machine keep its pods.",
     )
     # Leader election among servers sharing one store, with kube-controller-manager's defaults; they
     # need 0 < retry_period < renew_deadline < lease_duration.
-    leader_elect_lease_duration: float = field(
-        default=15.0,
-        metadata=_doc(
-            "Seconds the controller-manager Lease lasts without renewal: after it, another server sharing the "
-            "store takes over."
-        ),
+    leader_elect_lease_duration: float = _setting(
+        15.0,
+        "Seconds the controller-manager Lease lasts without renewal: after it, another server sharing the "
+        "store takes over.",
     )
-    leader_elect_renew_deadline: float = field(
-        default=10.0,
-        metadata=_doc(
-            "Seconds a leader keeps trying to renew the Lease before it stops its controllers, ahead of the lease "
-            "duration."
-        ),
+    leader_elect_renew_deadline: float = _setting(
+        10.0,
+        "Seconds a leader keeps trying to renew the Lease before it stops its controllers, ahead of the lease "
+        "duration.",
     )
-    leader_elect_retry_period: float = field(
-        default=2.0, metadata=_doc("Seconds between attempts to acquire or renew the leadership.")
-    )
+    leader_elect_retry_period: float = _setting(2.0, "Seconds between attempts to acquire or renew the leadership.")
     # Connection hygiene, with kube-apiserver's defaults: a client may hold a connection or a slot
     # only while it is doing something, so a few thousand idle or slow clients cannot exhaust it.
-    max_requests_inflight: int = field(
-        default=400,
-        metadata=_doc(
-            "Read-only requests served at once; more are answered 429 with Retry-After (watches, logs, exec "
-            "and port-forward are not counted). 0: no limit."
-        ),
+    max_requests_inflight: int = _setting(
+        400,
+        "Read-only requests served at once; more are answered 429 with Retry-After (watches, logs, exec "
+        "and port-forward are not counted). 0: no limit.",
     )
-    max_mutating_requests_inflight: int = field(
-        default=200,
-        metadata=_doc(
-            "Mutating requests (create, update, patch, delete) served at once; more are answered 429. 0: no limit."
-        ),
+    max_mutating_requests_inflight: int = _setting(
+        200, "Mutating requests (create, update, patch, delete) served at once; more are answered 429. 0: no limit."
     )
-    request_header_timeout: float = field(
-        default=32.0,
-        metadata=_doc(
-            "Seconds a new connection has to send its first request's headers before it is closed (Go's "
-            "ReadHeaderTimeout as kube-apiserver sets it), so slow clients cannot hold connections open."
-        ),
+    request_header_timeout: float = _setting(
+        32.0,
+        "Seconds a new connection has to send its first request's headers before it is closed (Go's "
+        "ReadHeaderTimeout as kube-apiserver sets it), so slow clients cannot hold connections open.",
     )
-    idle_timeout: float = field(
-        default=90.0, metadata=_doc("Seconds an idle keep-alive connection stays open between requests.")
+    idle_timeout: float = _setting(90.0, "Seconds an idle keep-alive connection stays open between requests.")
+    secrets_encryption: bool = _setting(
+        False,
+        "Encrypt Secrets at rest (AES-GCM), as k3s' --secrets-encryption: the datastore holds only ciphertext "
+        "of every Secret written from now on, with keys sealed by the cluster token beside the cluster's "
+        "bootstrap data; `pykube secrets-encrypt` rotates them and re-encrypts older Secrets.",
     )
-    secrets_encryption: bool = field(
-        default=False,
-        metadata=_doc(
-            "Encrypt Secrets at rest (AES-GCM), as k3s' --secrets-encryption: the datastore holds only ciphertext "
-            "of every Secret written from now on, with keys sealed by the cluster token beside the cluster's "
-            "bootstrap data; `pykube secrets-encrypt` rotates them and re-encrypts older Secrets."
-        ),
+    audit_log_path: str = _setting(
+        "",
+        "Write the audit log here: JSON lines of Kubernetes' audit.k8s.io/v1 Event, Metadata level unless "
+        "--audit-policy-file says otherwise (Secret and token bodies are never logged); '-' for standard "
+        "output. Empty: no audit log.",
     )
-    audit_log_path: str = field(
-        default="",
-        metadata=_doc(
-            "Write the audit log here: JSON lines of Kubernetes' audit.k8s.io/v1 Event, Metadata level unless "
-            "--audit-policy-file says otherwise (Secret and token bodies are never logged); '-' for standard "
-            "output. Empty: no audit log."
-        ),
+    audit_policy_file: str = _setting(
+        "",
+        "An audit.k8s.io/v1 Policy (YAML or JSON) choosing which requests are logged at which level "
+        "(None, Metadata, Request, RequestResponse).",
+        shown="every request at Metadata",
     )
-    audit_policy_file: str = field(
-        default="",
-        metadata=_doc(
-            "An audit.k8s.io/v1 Policy (YAML or JSON) choosing which requests are logged at which level "
-            "(None, Metadata, Request, RequestResponse).",
-            shown="every request at Metadata",
-        ),
+    audit_log_maxsize: int = _setting(
+        0, "Megabytes the audit log may reach before it is rotated to <name>-<timestamp><ext>; 0: never rotated."
     )
-    audit_log_maxsize: int = field(
-        default=0,
-        metadata=_doc(
-            "Megabytes the audit log may reach before it is rotated to <name>-<timestamp><ext>; 0: never rotated."
-        ),
-    )
-    audit_log_maxbackup: int = field(default=0, metadata=_doc("Rotated audit logs kept (the oldest go first); 0: all."))
+    audit_log_maxbackup: int = _setting(0, "Rotated audit logs kept (the oldest go first); 0: all.")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().absolute())
@@ -466,117 +401,83 @@ def _cidr(key: str, value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network
 class AgentConfig:
     """Everything ``pykube agent`` needs: where to join, and how this node runs pods."""
 
-    server: str = field(default="", metadata=_doc("URL of the API server to join, e.g. https://10.0.0.1:6443."))
-    token: str = field(
-        default="",
-        metadata=_doc(
-            "The join token the server printed (the node-token file in its data directory): "
-            "K10<CA hash>::server:<secret>."
-        ),
+    server: str = _setting("", "URL of the API server to join, e.g. https://10.0.0.1:6443.")
+    token: str = _setting(
+        "",
+        "The join token the server printed (the node-token file in its data directory): K10<CA hash>::server:<secret>.",
     )
-    node_name: str = field(
-        default_factory=default_node_name,
-        metadata=_doc("Name of this node; with --count, a pattern whose %d numbers the nodes.", shown=_HOSTNAME),
+    node_name: str = _derived(
+        default_node_name, "Name of this node; with --count, a pattern whose %d numbers the nodes.", shown=_HOSTNAME
     )
-    node_ip: str = field(
-        default="",
-        metadata=_doc(
-            "Address other nodes and the API server reach this node at.", shown="the default route's source address"
-        ),
+    node_ip: str = _setting(
+        "", "Address other nodes and the API server reach this node at.", shown="the default route's source address"
     )
-    docker_host: str = field(default="", metadata=_doc("Docker engine to run pods in.", shown=_LOCAL_DOCKER))
-    data_dir: Path = field(
-        default_factory=default_agent_data_dir,
-        metadata=_doc(
-            "Pod volumes and the node's keys.", shown="/var/lib/pykube-agent as root, else ~/.local/share/pykube-agent"
-        ),
+    docker_host: str = _setting("", "Docker engine to run pods in.", shown=_LOCAL_DOCKER)
+    data_dir: Path = _derived(
+        default_agent_data_dir,
+        "Pod volumes and the node's keys.",
+        shown="/var/lib/pykube-agent as root, else ~/.local/share/pykube-agent",
     )
-    runtime: str = field(
-        default="docker",
-        metadata=_doc(
-            "Container runtime: docker, or fake (simulated containers that start at once).", choices=RUNTIMES
-        ),
+    runtime: str = _setting(
+        "docker", "Container runtime: docker, or fake (simulated containers that start at once).", choices=RUNTIMES
     )
-    max_pods: int = field(default=110, metadata=_doc("Pods this node accepts (kubelet's default)."))
-    allow_privileged: bool = field(default=False, metadata=_doc("Let pods run privileged containers."))
-    drain_on_stop: bool = field(
-        default=False,
-        metadata=_doc(
-            "On SIGTERM/SIGINT stop this node's pods (graceful termination: preStop hooks, grace periods) and "
-            "remove their containers before exiting, so that none outlives the process; by default they keep "
-            "running and the next start adopts them (a restart costs the pods nothing)."
-        ),
+    max_pods: int = _setting(110, "Pods this node accepts (kubelet's default).")
+    allow_privileged: bool = _setting(False, "Let pods run privileged containers.")
+    drain_on_stop: bool = _setting(
+        False,
+        "On SIGTERM/SIGINT stop this node's pods (graceful termination: preStop hooks, grace periods) and "
+        "remove their containers before exiting, so that none outlives the process; by default they keep "
+        "running and the next start adopts them (a restart costs the pods nothing).",
     )
-    pause_image: str = field(
-        default="",
-        metadata=_doc(
-            "Image of the pods' sandbox containers.", shown="pykube's own, built and imported locally on first use"
-        ),
+    pause_image: str = _setting(
+        "", "Image of the pods' sandbox containers.", shown="pykube's own, built and imported locally on first use"
     )
-    kubelet_port: int = field(
-        default=10250,
-        metadata=_doc(
-            "Port of this node's HTTPS endpoint for logs, exec and port-forward (kubelet's); 0: any free port."
-        ),
+    kubelet_port: int = _setting(
+        10250, "Port of this node's HTTPS endpoint for logs, exec and port-forward (kubelet's); 0: any free port."
     )
-    cluster_dns: str = field(
-        default="",
-        metadata=_doc(
-            "Comma-separated nameservers for pods with dnsPolicy ClusterFirst.",
-            shown="the cluster DNS the server announces (the kube-dns ClusterIP, answered on every node by its proxy)",
-        ),
+    cluster_dns: str = _setting(
+        "",
+        "Comma-separated nameservers for pods with dnsPolicy ClusterFirst.",
+        shown="the cluster DNS the server announces (the kube-dns ClusterIP, answered on every node by its proxy)",
     )
-    cluster_domain: str = field(
-        default="cluster.local",
-        metadata=_doc("DNS domain of the cluster, for a server that does not announce its own."),
+    cluster_domain: str = _setting(
+        "cluster.local", "DNS domain of the cluster, for a server that does not announce its own."
     )
-    proxy_mode: str = field(
-        default="",
-        metadata=_doc(
-            "How this node proxies Services: kernel (iptables DNAT, the data path never enters Python), userspace "
-            "(iptables REDIRECT to asyncio listeners that splice the stream), or none.",
-            shown=_RUNTIME_PROXY,
-            choices=PROXY_MODES,
-        ),
+    proxy_mode: str = _setting(
+        "",
+        "How this node proxies Services: kernel (iptables DNAT, the data path never enters Python), userspace "
+        "(iptables REDIRECT to asyncio listeners that splice the stream), or none.",
+        shown=_RUNTIME_PROXY,
+        choices=PROXY_MODES,
     )
-    ingress_http_port: int = field(
-        default=80,
-        metadata=_doc(
-            "Port on which this node's ingress controller (IngressClass pykube) serves plain HTTP; 0: none. "
-            "Runs with the docker runtime only."
-        ),
+    ingress_http_port: int = _setting(
+        80,
+        "Port on which this node's ingress controller (IngressClass pykube) serves plain HTTP; 0: none. "
+        "Runs with the docker runtime only.",
     )
-    ingress_https_port: int = field(
-        default=443,
-        metadata=_doc(
-            "Port on which this node's ingress controller serves HTTPS, with the certificates of the Ingresses' "
-            "TLS secrets by SNI; 0: none."
-        ),
+    ingress_https_port: int = _setting(
+        443,
+        "Port on which this node's ingress controller serves HTTPS, with the certificates of the Ingresses' "
+        "TLS secrets by SNI; 0: none.",
     )
-    node_labels: str = field(default="", metadata=_doc("Extra node labels, comma-separated key=value pairs."))
-    node_lease_duration_seconds: int = field(
-        default=40,
-        metadata=_doc(
-            "How long this node's Lease holds; the agent renews it and looks at its node every quarter of that "
-            "(kubelet's nodeLeaseDurationSeconds)."
-        ),
+    node_labels: str = _setting("", "Extra node labels, comma-separated key=value pairs.")
+    node_lease_duration_seconds: int = _setting(
+        40,
+        "How long this node's Lease holds; the agent renews it and looks at its node every quarter of that "
+        "(kubelet's nodeLeaseDurationSeconds).",
     )
-    fake_cpus: int = field(default=4, metadata=_doc("CPUs a node on the fake runtime offers."))
-    fake_memory: str = field(default="8Gi", metadata=_doc("Memory a node on the fake runtime offers (a quantity)."))
-    count: int = field(
-        default=1,
-        metadata=_doc(
-            "Run this many nodes in one process, each named by --node-name with %d replaced by 1, 2, ...; only "
-            "with the fake runtime (kubemark's hollow nodes: control-plane tests and benchmarks at scale)."
-        ),
+    fake_cpus: int = _setting(4, "CPUs a node on the fake runtime offers.")
+    fake_memory: str = _setting("8Gi", "Memory a node on the fake runtime offers (a quantity).")
+    count: int = _setting(
+        1,
+        "Run this many nodes in one process, each named by --node-name with %d replaced by 1, 2, ...; only "
+        "with the fake runtime (kubemark's hollow nodes: control-plane tests and benchmarks at scale).",
     )
-    kubeconfig: str = field(
-        default="",
-        metadata=_doc(
-            "With --count: a kubeconfig whose user may act for every node of the process (impersonate "
-            "system:node:* and watch every bound pod), such as the server's admin kubeconfig. The join token "
-            "cannot: it gives one node its own credentials only."
-        ),
+    kubeconfig: str = _setting(
+        "",
+        "With --count: a kubeconfig whose user may act for every node of the process (impersonate "
+        "system:node:* and watch every bound pod), such as the server's admin kubeconfig. The join token "
+        "cannot: it gives one node its own credentials only.",
     )
 
     def __post_init__(self) -> None:
@@ -752,15 +653,13 @@ def _pick(
 
 def _read_file(file: Path, cls: type) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(file.read_text())
+        text = file.read_text()
     except OSError as e:
         raise ConfigError(f"config file {file}: {e.strerror}") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"config file {file}: not valid YAML: {e}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {file}: expected a mapping of settings at the top level")
+    try:
+        data = load_mapping(text, "a mapping of settings")
+    except ValueError as e:
+        raise ConfigError(f"config file {file}: {e}") from None
     _check_keys(data, cls, (), file)
     return data
 

@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from minikube_py.model.yamlmap import load_mapping
+
 DEFAULT_PATH = Path("~/.kube/config")
 
 
@@ -139,15 +141,11 @@ class _Merged:
 
 
 def _read(path: Path) -> dict[str, Any]:
+    text = path.read_text()
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise KubeconfigError(f"kubeconfig {path}: not valid YAML: {e}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise KubeconfigError(f"kubeconfig {path}: expected a mapping at the top level")
-    return data
+        return load_mapping(text, "a mapping")
+    except ValueError as e:
+        raise KubeconfigError(f"kubeconfig {path}: {e}") from None
 
 
 def _merge(docs: list[tuple[Path, dict[str, Any]]]) -> _Merged | None:

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from minikube_py.client.errors import ApiError, NotFoundError
+from minikube_py.kubectl.modify import set_spec_flag
 from minikube_py.kubectl.session import Session, go_seconds, run
 
 Obj = dict[str, Any]
@@ -171,13 +172,8 @@ def drain(
         raise click.BadParameter(str(exc), param_hint="--timeout") from None
 
     async def work(session: Session) -> int:
-        path = f"/api/v1/nodes/{node}"
-        obj = await session.api.get(path)
-        if (obj.get("spec") or {}).get("unschedulable"):
-            click.echo(f"node/{node} already cordoned")
-        else:
-            await session.api.patch(path, {"spec": {"unschedulable": True}}, "strategic")
-            click.echo(f"node/{node} cordoned")
+        changed = await set_spec_flag(session, f"/api/v1/nodes/{node}", "unschedulable", True)
+        click.echo(f"node/{node} {'' if changed else 'already '}cordoned")
 
         async def judged() -> list[tuple[Obj, Verdict]]:
             listed = await session.api.list(

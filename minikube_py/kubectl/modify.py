@@ -16,22 +16,16 @@ from minikube_py.kubectl.discovery import Resource
 from minikube_py.kubectl.errors import CommandError
 from minikube_py.kubectl.get import named_objects
 from minikube_py.kubectl.session import Session, run
-from minikube_py.kubectl.write import DRY_RUN, DRY_RUN_SUFFIX, filename_options, selection_options, targets
+from minikube_py.kubectl.write import DRY_RUN, DRY_RUN_SUFFIX, Picked, filename_options, picking_options, targets
 
 Found = list[tuple[Resource, str | None, str]]
 
 
-async def objects_of(
-    session: Session,
-    args: tuple[str, ...],
-    filenames: tuple[str, ...] = (),
-    recursive: bool = False,
-    selector: str | None = None,
-    all_: bool = False,
-) -> Found:
-    if filenames:
-        return [(t.resource, t.namespace, t.name) for t in await targets(session, filenames, recursive)]
-    return await named_objects(session, args, selector, all_)
+async def objects_of(session: Session, args: tuple[str, ...], picked: Picked) -> Found:
+    """The objects of the manifests a verb is given, else those its arguments name or select."""
+    if picked.filenames:
+        return [(t.resource, t.namespace, t.name) for t in await targets(session, picked.filenames, picked.recursive)]
+    return await named_objects(session, args, picked.selector, picked.all_)
 
 
 async def _scale(session: Session, found: Found, replicas: int, current: int | None) -> None:
@@ -54,26 +48,12 @@ async def _scale(session: Session, found: Found, replicas: int, current: int | N
 def _scale_command(name: str, doc: str) -> click.Command:
     @click.command(name=name, help=doc)
     @click.argument("args", nargs=-1)
-    @filename_options
+    @picking_options
     @click.option("--replicas", type=int, required=True, help="The new desired number of replicas.")
     @click.option("--current-replicas", type=int, default=None, help="Precondition for the current size.")
-    @selection_options
-    def command(
-        args: tuple[str, ...],
-        filenames: tuple[str, ...],
-        recursive: bool,
-        replicas: int,
-        current_replicas: int | None,
-        selector: str | None,
-        all_: bool,
-    ) -> None:
+    def command(args: tuple[str, ...], picked: Picked, replicas: int, current_replicas: int | None) -> None:
         async def work(session: Session) -> None:
-            await _scale(
-                session,
-                await objects_of(session, args, filenames, recursive, selector, all_),
-                replicas,
-                current_replicas,
-            )
+            await _scale(session, await objects_of(session, args, picked), replicas, current_replicas)
 
         run(work)
 
@@ -95,7 +75,7 @@ def stop(args: tuple[str, ...], filenames: tuple[str, ...], recursive: bool) -> 
     then delete it."""
 
     async def work(session: Session) -> None:
-        for res, namespace, name in await objects_of(session, args, filenames, recursive):
+        for res, namespace, name in await objects_of(session, args, Picked(filenames, recursive)):
             path = res.path(namespace, name)
             if "scale" in await _subresources(session, res):
                 scale = await session.api.patch(res.path(namespace, name, "scale"), {"spec": {"replicas": 0}})
@@ -163,23 +143,14 @@ def _metadata_command(name: str, field: str, verb: str) -> click.Command:
 
     @click.command(name=name)
     @click.argument("args", nargs=-1)
-    @filename_options
+    @picking_options
     @click.option("--overwrite", is_flag=True, help="Replace values already set.")
-    @selection_options
     @click.option("--dry-run", type=DRY_RUN, default="none")
-    def command(
-        args: tuple[str, ...],
-        filenames: tuple[str, ...],
-        recursive: bool,
-        overwrite: bool,
-        selector: str | None,
-        all_: bool,
-        dry_run: str,
-    ) -> None:
+    def command(args: tuple[str, ...], picked: Picked, overwrite: bool, dry_run: str) -> None:
         resources, changes = _split_changes(args)
 
         async def work(session: Session) -> None:
-            for res, namespace, name in await objects_of(session, resources, filenames, recursive, selector, all_):
+            for res, namespace, name in await objects_of(session, resources, picked):
                 path = res.path(namespace, name)
                 obj = await session.api.get(path)
                 have = obj.get("metadata", {}).get(field) or {}
@@ -270,7 +241,7 @@ def patch(
         body = yaml.safe_load(patch_text)
 
     async def work(session: Session) -> None:
-        for res, namespace, name in await objects_of(session, args, filenames, recursive):
+        for res, namespace, name in await objects_of(session, args, Picked(filenames, recursive)):
             path = res.path(namespace, name, subresource)
             before = await session.api.get(path)
             after = await session.api.request(
@@ -286,11 +257,26 @@ def patch(
     run(work)
 
 
+async def set_spec_flag(
+    session: Session, path: str, field: str, on: bool, *, field_manager: str | None = None, dry_run: str = "none"
+) -> bool:
+    """Turn the boolean ``spec.<field>`` of the object at ``path`` on, or off by removing it (the API
+    leaves a false one out), as cordon, drain and rollout pause do; False, changing nothing, when it
+    already is. ``dry_run`` is the verbs' --dry-run: with ``client`` nothing is sent."""
+    obj = await session.api.get(path)
+    if bool((obj.get("spec") or {}).get(field)) == on:
+        return False
+    if dry_run != "client":
+        body = {"spec": {field: True if on else None}}
+        await session.api.patch(path, body, "strategic", field_manager, dry_run=dry_run == "server")
+    return True
+
+
 def _cordon_command(name: str, unschedulable: bool) -> click.Command:
     """``cordon`` and ``uncordon``: a node's ``spec.unschedulable``, with kubectl's words."""
     verb = "cordoned" if unschedulable else "uncordoned"
 
-    @click.command(name=name)
+    @click.command(name=name, help=f"Mark a node as {'unschedulable' if unschedulable else 'schedulable'}.")
     @click.argument("nodes", nargs=-1)
     @click.option("-l", "--selector", default=None, help="Label selector of the nodes.")
     @click.option("--dry-run", type=DRY_RUN, default="none")
@@ -301,19 +287,11 @@ def _cordon_command(name: str, unschedulable: bool) -> click.Command:
                 raise CommandError(f"{name} needs a node name or a label selector (-l)")
             for res, namespace, node in await named_objects(session, args, selector):
                 path = res.path(namespace, node)
-                obj = await session.api.get(path)
-                suffix = DRY_RUN_SUFFIX[dry_run]
-                if bool((obj.get("spec") or {}).get("unschedulable")) == unschedulable:
-                    click.echo(f"node/{node} already {verb}{suffix}")
-                    continue
-                if dry_run != "client":
-                    body = {"spec": {"unschedulable": True if unschedulable else None}}
-                    await session.api.patch(path, body, "strategic", dry_run=dry_run == "server")
-                click.echo(f"node/{node} {verb}{suffix}")
+                changed = await set_spec_flag(session, path, "unschedulable", unschedulable, dry_run=dry_run)
+                click.echo(f"node/{node} {'' if changed else 'already '}{verb}{DRY_RUN_SUFFIX[dry_run]}")
 
         run(work)
 
-    command.help = f"Mark a node as {'unschedulable' if unschedulable else 'schedulable'}."
     return command
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import click
@@ -11,6 +11,7 @@ import click
 from minikube_py.kubectl.discovery import Resource
 from minikube_py.kubectl.errors import CommandError
 from minikube_py.kubectl.get import named_objects
+from minikube_py.kubectl.modify import set_spec_flag
 from minikube_py.kubectl.session import Session, run
 from minikube_py.kubectl.write import on_by_default
 from minikube_py.model.times import rfc3339
@@ -32,34 +33,21 @@ def rollout_message(obj: Obj) -> tuple[str, bool]:
         if progressing and progressing.get("reason") == "ProgressDeadlineExceeded":
             raise CommandError(f'deployment "{name}" exceeded its progress deadline')
         want, updated = spec.get("replicas", 1), status.get("updatedReplicas", 0)
+        available = status.get("availableReplicas", 0)
         if updated < want:
-            return (
-                f'Waiting for deployment "{name}" rollout to finish: {updated} out of {want} new replicas have '
-                "been updated..."
-            ), False
+            return _waiting("deployment", name, f"{updated} out of {want} new replicas have been updated")
         if status.get("replicas", 0) > updated:
-            return (
-                f'Waiting for deployment "{name}" rollout to finish: {status["replicas"] - updated} old '
-                "replicas are pending termination..."
-            ), False
-        if status.get("availableReplicas", 0) < updated:
-            return (
-                f'Waiting for deployment "{name}" rollout to finish: {status.get("availableReplicas", 0)} of '
-                f"{updated} updated replicas are available..."
-            ), False
+            return _waiting("deployment", name, f"{status['replicas'] - updated} old replicas are pending termination")
+        if available < updated:
+            return _waiting("deployment", name, f"{available} of {updated} updated replicas are available")
         return f'deployment "{name}" successfully rolled out', True
     if kind == "DaemonSet":
         want, updated = status.get("desiredNumberScheduled", 0), status.get("updatedNumberScheduled", 0)
+        available = status.get("numberAvailable", 0)
         if updated < want:
-            return (
-                f'Waiting for daemon set "{name}" rollout to finish: {updated} out of {want} new pods have '
-                "been updated..."
-            ), False
-        if status.get("numberAvailable", 0) < want:
-            return (
-                f'Waiting for daemon set "{name}" rollout to finish: {status.get("numberAvailable", 0)} of '
-                f"{want} updated pods are available..."
-            ), False
+            return _waiting("daemon set", name, f"{updated} out of {want} new pods have been updated")
+        if available < want:
+            return _waiting("daemon set", name, f"{available} of {want} updated pods are available")
         return f'daemon set "{name}" successfully rolled out', True
     want, ready = spec.get("replicas", 1), status.get("readyReplicas", 0)
     if ready < want:
@@ -73,6 +61,11 @@ def rollout_message(obj: Obj) -> tuple[str, bool]:
         f"statefulset rolling update complete {status.get('currentReplicas', 0)} pods at revision "
         f"{status.get('currentRevision')}..."
     ), True
+
+
+def _waiting(noun: str, name: str, progress: str) -> tuple[str, bool]:
+    """A Deployment's or DaemonSet's rollout still under way, in kubectl's words."""
+    return f'Waiting for {noun} "{name}" rollout to finish: {progress}...', False
 
 
 @click.group()
@@ -216,18 +209,36 @@ async def _rolling(
         yield res, namespace, name, obj
 
 
-@rollout.command()
-@click.argument("args", nargs=-1)
-@click.option("--revision", type=int, default=0, help="Show the details of this revision, with its pod template.")
-def history(args: tuple[str, ...], revision: int) -> None:
+#: what a revision verb does with one object: (session, its type, namespace, name, the object, the
+#: revision number given, 0 when none is)
+Visit = Callable[[Session, Resource, str | None, str, Obj, int], Awaitable[None]]
+
+
+def _revision_verb(visitor: str, option: str, help: str) -> Callable[[Visit], click.Command]:
+    """A rollout verb over named objects of the kinds that keep revisions, with one revision-number
+    option (``help`` says what it picks): the decorated ``visit`` runs for each object in turn."""
+
+    def register(visit: Visit) -> click.Command:
+        @rollout.command(name=visit.__name__, help=visit.__doc__)
+        @click.argument("args", nargs=-1)
+        @click.option(option, "number", type=int, default=0, help=help)
+        def command(args: tuple[str, ...], number: int) -> None:
+            async def work(session: Session) -> None:
+                async for res, namespace, name, obj in _rolling(session, args, visitor):
+                    await visit(session, res, namespace, name, obj, number)
+
+            run(work)
+
+        return command
+
+    return register
+
+
+@_revision_verb("history", "--revision", "Show the details of this revision, with its pod template.")
+async def history(session: Session, res: Resource, _: str | None, name: str, obj: Obj, revision: int) -> None:
     """View previous rollout revisions and configurations."""
-
-    async def work(session: Session) -> None:
-        async for res, _, name, obj in _rolling(session, args, "history"):
-            text = history_text(obj, await revisions(session, obj), revision)
-            click.echo(f"{res.kind_ref}/{name} {text}")
-
-    run(work)
+    text = history_text(obj, await revisions(session, obj), revision)
+    click.echo(f"{res.kind_ref}/{name} {text}")
 
 
 def undo_patch(deployment: Obj, replica_set: Obj) -> list[Obj]:
@@ -258,61 +269,48 @@ def pick_revision(history: dict[int, Any], to_revision: int) -> int:
     return to_revision
 
 
-@rollout.command()
-@click.argument("args", nargs=-1)
-@click.option("--to-revision", type=int, default=0, help="The revision to go back to (0: the previous one).")
-def undo(args: tuple[str, ...], to_revision: int) -> None:
+@_revision_verb("rollbacker", "--to-revision", "The revision to go back to (0: the previous one).")
+async def undo(session: Session, res: Resource, namespace: str | None, name: str, obj: Obj, to_revision: int) -> None:
     """Roll back to a previous rollout."""
+    from minikube_py.model.rollout import equal_ignore_hash
 
-    async def work(session: Session) -> None:
-        from minikube_py.model.rollout import equal_ignore_hash
-
-        async for res, namespace, name, obj in _rolling(session, args, "rollbacker"):
-            if res.kind == "Deployment" and obj["spec"].get("paused"):
-                raise CommandError(
-                    "you cannot rollback a paused deployment; resume it first with 'kubectl rollout "
-                    "resume' and try again"
-                )
-            history = await revisions(session, obj)
-            number = pick_revision(history, to_revision)
-            holder = history[number][1]
-            if res.kind != "Deployment":
-                await session.api.patch(res.path(namespace, name), holder.get("data") or {}, "strategic")
-            elif equal_ignore_hash(holder["spec"].get("template") or {}, obj["spec"].get("template") or {}):
-                click.echo(
-                    f"{res.kind_ref}/{name} skipped rollback (current template already matches revision {number})"
-                )
-                continue
-            else:
-                await session.api.patch(res.path(namespace, name), undo_patch(obj, holder), "json")
-            click.echo(f"{res.kind_ref}/{name} rolled back")
-
-    run(work)
+    if res.kind == "Deployment" and obj["spec"].get("paused"):
+        raise CommandError(
+            "you cannot rollback a paused deployment; resume it first with 'kubectl rollout resume' and try again"
+        )
+    history = await revisions(session, obj)
+    number = pick_revision(history, to_revision)
+    holder = history[number][1]
+    if res.kind != "Deployment":
+        await session.api.patch(res.path(namespace, name), holder.get("data") or {}, "strategic")
+    elif equal_ignore_hash(holder["spec"].get("template") or {}, obj["spec"].get("template") or {}):
+        click.echo(f"{res.kind_ref}/{name} skipped rollback (current template already matches revision {number})")
+        return
+    else:
+        await session.api.patch(res.path(namespace, name), undo_patch(obj, holder), "json")
+    click.echo(f"{res.kind_ref}/{name} rolled back")
 
 
 def _pause_command(name: str, paused: bool) -> click.Command:
     """``pause`` and ``resume``: a Deployment's ``spec.paused``; other kinds cannot pause."""
     verb = "paused" if paused else "resumed"
 
-    @rollout.command(name=name)
+    @rollout.command(name=name, help=f"Mark the provided resource as {verb}.")
     @click.argument("args", nargs=-1)
     def command(args: tuple[str, ...]) -> None:
         async def work(session: Session) -> None:
             for res, namespace, obj_name in await named_objects(session, args):
                 if res.kind != "Deployment":
                     raise CommandError(f'{res.qualified} "{obj_name}" {name[:-1]}ing is not supported')
-                obj = await session.api.get(res.path(namespace, obj_name))
-                if bool(obj["spec"].get("paused")) == paused:
+                path = res.path(namespace, obj_name)
+                if not await set_spec_flag(session, path, "paused", paused, field_manager="kubectl-rollout"):
                     raise CommandError(
                         f'{res.qualified} "{obj_name}" is {"already paused" if paused else "not paused"}'
                     )
-                body = {"spec": {"paused": True if paused else None}}
-                await session.api.patch(res.path(namespace, obj_name), body, "strategic", "kubectl-rollout")
                 click.echo(f"{res.kind_ref}/{obj_name} {verb}")
 
         run(work)
 
-    command.help = f"Mark the provided resource as {verb}."
     return command
 
 

@@ -11,7 +11,7 @@ import click
 from minikube_py.kubectl.discovery import Resource
 from minikube_py.kubectl.errors import CommandError
 from minikube_py.kubectl.session import Session, run
-from minikube_py.kubectl.write import filename_options, selection_options
+from minikube_py.kubectl.write import Picked, picking_options
 
 Obj = dict[str, Any]
 
@@ -44,18 +44,11 @@ def _split(args: tuple[str, ...]) -> tuple[tuple[str, ...], list[tuple[str, str]
     return args[:first], [(a.partition("=")[0], a.partition("=")[2]) for a in args[first:]]
 
 
-async def _each(
-    session: Session,
-    resources: tuple[str, ...],
-    filenames: tuple[str, ...],
-    recursive: bool,
-    selector: str | None,
-    all_: bool,
-) -> list[tuple[Resource, str, Obj]]:
+async def _each(session: Session, resources: tuple[str, ...], picked: Picked) -> list[tuple[Resource, str, Obj]]:
     """The objects named, fetched (each with its path)."""
     from minikube_py.kubectl.modify import objects_of
 
-    found = await objects_of(session, resources, filenames, recursive, selector, all_)
+    found = await objects_of(session, resources, picked)
     return [(res, res.path(ns, name), await session.api.get(res.path(ns, name))) for res, ns, name in found]
 
 
@@ -78,9 +71,8 @@ def set_() -> None:
 
 @set_.command()
 @click.argument("args", nargs=-1)
-@filename_options
-@selection_options
-def image(args: tuple[str, ...], filenames: tuple[str, ...], recursive: bool, selector: str | None, all_: bool) -> None:
+@picking_options
+def image(args: tuple[str, ...], picked: Picked) -> None:
     """Update existing container image(s) of resources: ``CONTAINER=IMAGE`` (``*`` for every container)."""
     resources, pairs = _split(args)
 
@@ -88,7 +80,7 @@ def image(args: tuple[str, ...], filenames: tuple[str, ...], recursive: bool, se
         await _check_resources(session, resources)
         if not pairs:
             raise CommandError("at least one image update is required")
-        for res, path, obj in await _each(session, resources, filenames, recursive, selector, all_):
+        for res, path, obj in await _each(session, resources, picked):
             spec = pod_spec(obj, res)
             changed = False
             for name, new_image in pairs:
@@ -128,22 +120,13 @@ def _env_lines(env: list[Obj]) -> list[str]:
 
 @set_.command()
 @click.argument("args", nargs=-1)
-@filename_options
+@picking_options
 @click.option("-c", "--containers", "container", default="*", help="The containers to change (a name or *).")
 @click.option("-e", "--env", "env_pairs", multiple=True, help="NAME=VALUE (or NAME- to remove); repeatable.")
 @click.option("--list", "list_", is_flag=True, help="Print the environment of each container instead.")
 @click.option("--overwrite", type=click.BOOL, default=True, help="Replace values already set. [default: true]")
-@selection_options
 def env(
-    args: tuple[str, ...],
-    filenames: tuple[str, ...],
-    recursive: bool,
-    container: str,
-    env_pairs: tuple[str, ...],
-    list_: bool,
-    overwrite: bool,
-    selector: str | None,
-    all_: bool,
+    args: tuple[str, ...], picked: Picked, container: str, env_pairs: tuple[str, ...], list_: bool, overwrite: bool
 ) -> None:
     """Update environment variables on a pod template: ``NAME=VALUE`` sets, ``NAME-`` removes."""
     resources = tuple(a for a in args if "=" not in a and not a.endswith("-"))
@@ -151,7 +134,7 @@ def env(
 
     async def work(session: Session) -> None:
         await _check_resources(session, resources)
-        for res, path, obj in await _each(session, resources, filenames, recursive, selector, all_):
+        for res, path, obj in await _each(session, resources, picked):
             name = obj["metadata"]["name"]
             containers = _containers(pod_spec(obj, res), container)
             if not containers:

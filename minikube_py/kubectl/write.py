@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import click
@@ -38,6 +40,30 @@ def selection_options(command: Any) -> Any:
     """``-l/--selector`` and ``--all``: the objects of the named types a verb takes besides those it names."""
     command = click.option("--all", "all_", is_flag=True, help="Every resource of the given types.")(command)
     return click.option("-l", "--selector", default=None, help="Label selector.")(command)
+
+
+@dataclass(frozen=True)
+class Picked:
+    """The objects a verb is given by option rather than by name: manifests (``-f``, ``-R``) or the
+    objects of the named types that ``-l`` selects (or all of them, ``--all``)."""
+
+    filenames: tuple[str, ...] = ()
+    recursive: bool = False
+    selector: str | None = None
+    all_: bool = False
+
+
+def picking_options(command: F) -> F:
+    """:func:`filename_options` and :func:`selection_options`, handed to ``command`` as one
+    ``picked`` (a :class:`Picked`) for the verbs that take either."""
+
+    @functools.wraps(command)
+    def picking(
+        *args: Any, filenames: tuple[str, ...], recursive: bool, selector: str | None, all_: bool, **kw: Any
+    ) -> Any:
+        return command(*args, picked=Picked(filenames, recursive, selector, all_), **kw)
+
+    return filename_options(selection_options(picking))
 
 
 class Target:

@@ -1,4 +1,5 @@
-"""The ``status.conditions`` entries the workload controllers write, one shape for every kind."""
+"""The ``status.conditions`` entries the workload controllers write, one shape for every kind, and
+the rule every status field they write follows: an empty one is left out."""
 
 from __future__ import annotations
 
@@ -28,3 +29,17 @@ def new_condition(kind: str, status: str, reason: str, message: str, now: dateti
 def get_condition(status: Mapping[str, Any], kind: str) -> Obj | None:
     """The condition of type ``kind`` in an object's ``status``, if it has one."""
     return next((c for c in status.get("conditions") or [] if c.get("type") == kind), None)
+
+
+def set_or_omit(status: Obj, key: str, value: Any) -> None:
+    """Set ``status[key]``, or drop it when ``value`` is empty (no items, a zero count): Kubernetes
+    serialises status fields with ``omitempty``, so an empty one is absent rather than ``[]`` or 0."""
+    if value:
+        status[key] = value
+    else:
+        status.pop(key, None)
+
+
+def remove_condition(status: Obj, kind: str) -> None:
+    """Drop the condition of type ``kind``, and ``conditions`` with it when none is left."""
+    set_or_omit(status, "conditions", [c for c in status.get("conditions") or [] if c.get("type") != kind])

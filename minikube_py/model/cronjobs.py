@@ -29,8 +29,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from minikube_py.model.conditions import set_or_omit
 from minikube_py.model.jobs import COMPLETE, FAILED, find_condition, is_finished
-from minikube_py.model.podtemplate import controller_ref
+from minikube_py.model.podtemplate import owned_object
 from minikube_py.model.times import parse_time, rfc3339
 
 Obj = dict[str, Any]
@@ -361,21 +362,12 @@ def job_for(cronjob: Obj, scheduled: datetime) -> Obj:
     local = scheduled.astimezone(zone)
     # Go's RFC 3339 layout writes a zero offset as "Z", whatever the zone
     stamp = rfc3339(local) if local.utcoffset() == timedelta(0) else local.isoformat(timespec="seconds")
-    annotations = {**(tmpl_md.get("annotations") or {}), SCHEDULED_TIMESTAMP_ANNOTATION: stamp}
-    metadata: Obj = {
+    metadata = {
         "name": job_name(cronjob, scheduled),
-        "namespace": cronjob["metadata"].get("namespace"),
-        "annotations": annotations,
-        "ownerReferences": [controller_ref(cronjob)],
+        "labels": dict(tmpl_md.get("labels") or {}),
+        "annotations": {**(tmpl_md.get("annotations") or {}), SCHEDULED_TIMESTAMP_ANNOTATION: stamp},
     }
-    if tmpl_md.get("labels"):
-        metadata["labels"] = dict(tmpl_md["labels"])
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": metadata,
-        "spec": copy.deepcopy(template.get("spec") or {}),
-    }
+    return owned_object(cronjob, "batch/v1", "Job", metadata, spec=copy.deepcopy(template.get("spec") or {}))
 
 
 def job_ref(job: Obj) -> Obj:
@@ -429,11 +421,7 @@ class CronJobStep:
 
 
 def _drop_active(status: Obj, uid: str) -> None:
-    active = [ref for ref in status.get("active") or [] if ref.get("uid") != uid]
-    if active:
-        status["active"] = active
-    else:
-        status.pop("active", None)
+    set_or_omit(status, "active", [ref for ref in status.get("active") or [] if ref.get("uid") != uid])
 
 
 def plan_cronjob(cronjob: Obj, jobs: list[Obj], now: datetime) -> CronJobStep:

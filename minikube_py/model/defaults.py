@@ -422,9 +422,7 @@ def default_persistent_volume(pv: Obj) -> None:
     host_path = _dict(spec, "hostPath")
     if host_path is not None:
         host_path.setdefault("type", "")
-    status = _dict(pv, "status")
-    if status is not None and not status.get("phase"):
-        status["phase"] = "Pending"
+    _phase_pending(pv)
 
 
 def default_persistent_volume_claim(pvc: Obj) -> None:
@@ -432,7 +430,12 @@ def default_persistent_volume_claim(pvc: Obj) -> None:
     spec = _dict(pvc, "spec", create=True)
     if spec is not None:
         spec.setdefault("volumeMode", "Filesystem")
-    status = _dict(pvc, "status")
+    _phase_pending(pvc)
+
+
+def _phase_pending(obj: Obj) -> None:
+    """A volume or a claim with a status but no phase is Pending: the binder moves it on from there."""
+    status = _dict(obj, "status")
     if status is not None and not status.get("phase"):
         status["phase"] = "Pending"
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from minikube_py.model.podtemplate import controller_ref
+from minikube_py.model.podtemplate import owned_object
 from minikube_py.model.rollout import template_hash
 
 Obj = dict[str, Any]
@@ -62,21 +62,12 @@ def new_revision(owner: Obj, number: int, labels: dict[str, str]) -> Obj:
     and the owner's annotations (``kubernetes.io/change-cause`` shows in ``rollout history``)."""
     md = owner["metadata"]
     template_labels = (((owner.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}
-    meta: Obj = {
+    meta = {
         "name": revision_name(md["name"], revision_hash(owner)),
-        "namespace": md.get("namespace"),
         "labels": {**template_labels, **labels},
-        "ownerReferences": [controller_ref(owner)],
+        "annotations": dict(md.get("annotations") or {}),
     }
-    if md.get("annotations"):
-        meta["annotations"] = dict(md["annotations"])
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "ControllerRevision",
-        "metadata": meta,
-        "data": revision_data(owner),
-        "revision": number,
-    }
+    return owned_object(owner, "apps/v1", "ControllerRevision", meta, data=revision_data(owner), revision=number)
 
 
 def _number(revision: Obj) -> int:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from minikube_py.model.conditions import get_condition, new_condition
+from minikube_py.model.conditions import get_condition, new_condition, set_or_omit
 from minikube_py.model.replication import deletion_order, is_active, is_ready
 from minikube_py.model.times import parse_time, rfc3339
 
@@ -297,7 +297,7 @@ def plan_job(
         step.final = new_condition(
             COMPLETE if kind == SUCCESS_CRITERIA_MET else FAILED, "True", reason, message, now, stamped="lastProbeTime"
         )
-    _set_count(status, "active", active)
+    set_or_omit(status, "active", active)
     status["ready"] = ready
     status["terminating"] = terminating
     return step
@@ -313,14 +313,6 @@ def _suspension(step: JobStep, status: Obj, suspended: bool, now: datetime) -> N
         status["startTime"] = rfc3339(now)
 
 
-def _set_count(status: Obj, name: str, value: int) -> None:
-    """Counters are omitted when zero, as Kubernetes serialises them."""
-    if value:
-        status[name] = value
-    else:
-        status.pop(name, None)
-
-
 def settle_job(status: Obj, with_finalizer: set[str], final: Obj | None, terminating: int, now: datetime) -> bool:
     """Count the uncounted pods that lost their finalizer; add the terminal condition when nothing is
     left uncounted or terminating. Mutates ``status``; True when the Job finished just now."""
@@ -329,7 +321,7 @@ def settle_job(status: Obj, with_finalizer: set[str], final: Obj | None, termina
         uids = uncounted.get(bucket) or []
         kept = [uid for uid in uids if uid in with_finalizer]
         if len(kept) != len(uids):
-            _set_count(status, counter, int(status.get(counter, 0)) + len(uids) - len(kept))
+            set_or_omit(status, counter, int(status.get(counter, 0)) + len(uids) - len(kept))
         if kept:
             uncounted[bucket] = kept
         else:

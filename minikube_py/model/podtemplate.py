@@ -41,22 +41,24 @@ def controller_key(obj: Obj | None, kind: str) -> str | None:
     return None if obj is None or ref is None else f"{obj['metadata']['namespace']}/{ref['name']}"
 
 
+def owned_object(owner: Obj, api_version: str, kind: str, metadata: Obj, **fields: Any) -> Obj:
+    """A new ``kind`` that ``owner`` controls, in the owner's namespace: ``metadata`` without its
+    empty entries (Kubernetes leaves them out) plus the controller reference, then ``fields``."""
+    md = {key: value for key, value in metadata.items() if value}
+    md.update(namespace=owner["metadata"].get("namespace"), ownerReferences=[controller_ref(owner)])
+    return {"apiVersion": api_version, "kind": kind, "metadata": md, **fields}
+
+
 def pod_from_template(
     owner: Obj, template: Obj, *, name_prefix: str | None = None, extra_labels: dict[str, str] | None = None
 ) -> Obj:
     """A new pod for ``owner``: the template's labels, annotations and spec, a generated name
     (``<owner>-xxxxx`` by default) and a controller reference to ``owner``."""
     tmpl_md = template.get("metadata") or {}
-    labels = {**(tmpl_md.get("labels") or {}), **(extra_labels or {})}
-    metadata: Obj = {
+    metadata = {
         "generateName": name_prefix if name_prefix is not None else f"{owner['metadata']['name']}-",
-        "namespace": owner["metadata"].get("namespace"),
-        "ownerReferences": [controller_ref(owner)],
+        "labels": {**(tmpl_md.get("labels") or {}), **(extra_labels or {})},
+        "annotations": dict(tmpl_md.get("annotations") or {}),
+        "finalizers": list(tmpl_md.get("finalizers") or []),
     }
-    if labels:
-        metadata["labels"] = labels
-    if tmpl_md.get("annotations"):
-        metadata["annotations"] = dict(tmpl_md["annotations"])
-    if tmpl_md.get("finalizers"):
-        metadata["finalizers"] = list(tmpl_md["finalizers"])
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": copy.deepcopy(template.get("spec") or {})}
+    return owned_object(owner, "v1", "Pod", metadata, spec=copy.deepcopy(template.get("spec") or {}))

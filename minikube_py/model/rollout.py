@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from minikube_py.model.conditions import get_condition, new_condition
+from minikube_py.model.conditions import get_condition, new_condition, remove_condition
 from minikube_py.model.times import parse_time
 
 Obj = dict[str, Any]
@@ -418,14 +418,6 @@ def set_condition(status: Obj, new: Obj) -> None:
     if current is not None and current.get("status") == new["status"]:
         new = {**new, "lastTransitionTime": current.get("lastTransitionTime")}
     status["conditions"] = [c for c in status.get("conditions") or [] if c.get("type") != new["type"]] + [new]
-
-
-def remove_condition(status: Obj, kind: str) -> None:
-    kept = [c for c in status.get("conditions") or [] if c.get("type") != kind]
-    if kept:
-        status["conditions"] = kept
-    else:
-        status.pop("conditions", None)
 
 
 def progress_deadline(deployment: Obj) -> int | None:

@@ -45,35 +45,46 @@ def max_len_error(length: int) -> str:
     return f"must be no more than {length} characters"
 
 
-def dns1123_label_errors(value: str) -> list[str]:
-    errs = [max_len_error(63)] if len(value) > 63 else []
-    if not _DNS1123_LABEL_RE.match(value):
-        errs.append(
-            "must not contain dots"
-            if _DNS1123_SUBDOMAIN_RE.match(value)
-            else regex_error(
-                "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start "
-                "and end with an alphanumeric character",
-                _DNS1123_LABEL,
-                "my-name",
-                "123-abc",
-            )
-        )
+_DNS1123_LABEL_ERROR = regex_error(
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end "
+    "with an alphanumeric character",
+    _DNS1123_LABEL,
+    "my-name",
+    "123-abc",
+)
+_DNS1123_SUBDOMAIN_ERROR = regex_error(
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start "
+    "and end with an alphanumeric character",
+    _DNS1123_SUBDOMAIN,
+    "example.com",
+)
+_LABEL_VALUE_ERROR = regex_error(
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start "
+    "and end with an alphanumeric character",
+    _LABEL_VALUE,
+    "MyValue",
+    "my_value",
+    "12345",
+)
+
+
+def _format_errors(value: str, max_len: int, regex: re.Pattern[str], mismatch: str) -> list[str]:
+    """Kubernetes' order for a string format: the length error first, then ``mismatch`` when the
+    value does not match ``regex``."""
+    errs = [max_len_error(max_len)] if len(value) > max_len else []
+    if not regex.match(value):
+        errs.append(mismatch)
     return errs
+
+
+def dns1123_label_errors(value: str) -> list[str]:
+    # a valid subdomain fails as a label only by its dots, and Kubernetes says just that
+    dotted = _DNS1123_SUBDOMAIN_RE.match(value)
+    return _format_errors(value, 63, _DNS1123_LABEL_RE, "must not contain dots" if dotted else _DNS1123_LABEL_ERROR)
 
 
 def dns1123_subdomain_errors(value: str) -> list[str]:
-    errs = [max_len_error(253)] if len(value) > 253 else []
-    if not _DNS1123_SUBDOMAIN_RE.match(value):
-        errs.append(
-            regex_error(
-                "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and "
-                "must start and end with an alphanumeric character",
-                _DNS1123_SUBDOMAIN,
-                "example.com",
-            )
-        )
-    return errs
+    return _format_errors(value, 253, _DNS1123_SUBDOMAIN_RE, _DNS1123_SUBDOMAIN_ERROR)
 
 
 _LABEL_KEY_MSG = (
@@ -107,19 +118,7 @@ def label_key_errors(key: str) -> list[str]:
 
 
 def label_value_errors(value: str) -> list[str]:
-    errs = [max_len_error(63)] if len(value) > 63 else []
-    if not _LABEL_VALUE_RE.match(value):
-        errs.append(
-            regex_error(
-                "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and "
-                "must start and end with an alphanumeric character",
-                _LABEL_VALUE,
-                "MyValue",
-                "my_value",
-                "12345",
-            )
-        )
-    return errs
+    return _format_errors(value, 63, _LABEL_VALUE_RE, _LABEL_VALUE_ERROR)
 
 
 # ------------------------------------------------------------------------------ label selectors
@@ -280,6 +279,15 @@ def _tokens(text: str) -> Iterator[tuple[str, str]]:
         yield _KEYWORDS.get(word, _IDENTIFIER), word
 
 
+def _expect(token: tuple[str, str], kinds: tuple[str, ...], expected: str) -> str:
+    """The kind of ``token`` (just peeked or taken), which must be one of ``kinds``; else Kubernetes'
+    parse error, which says what was ``expected`` there."""
+    kind, literal = token
+    if kind not in kinds:
+        raise ValueError(f"found '{literal}', expected: {expected}")
+    return kind
+
+
 class _Parser:
     """Recursive descent over the token list, mirroring Kubernetes' parser so that the same input
     fails with the same message. ``in``/``notin`` are identifiers wherever a value is expected."""
@@ -298,25 +306,18 @@ class _Parser:
         return item
 
     def parse(self) -> list[Requirement]:
+        """``requirement (',' requirement)*``, or nothing at all."""
         found: list[Requirement] = []
+        if _expect(self.peek(), (_END, _IDENTIFIER, "!"), "!, identifier, or 'end of string'") == _END:
+            return found
         while True:
-            kind, literal = self.peek()
-            if kind == _END:
-                return found
-            if kind not in (_IDENTIFIER, "!"):
-                raise ValueError(f"found '{literal}', expected: !, identifier, or 'end of string'")
             try:
                 found.append(self.requirement())
             except ValueError as exc:
                 raise ValueError(f"unable to parse requirement: {exc}") from None
-            kind, literal = self.take()
-            if kind == _END:
+            if _expect(self.take(), (_END, ","), "',' or 'end of string'") == _END:
                 return found
-            if kind != ",":
-                raise ValueError(f"found '{literal}', expected: ',' or 'end of string'")
-            kind, literal = self.peek()
-            if kind not in (_IDENTIFIER, "!"):
-                raise ValueError(f"found '{literal}', expected: identifier after ','")
+            _expect(self.peek(), (_IDENTIFIER, "!"), "identifier after ','")
 
     def requirement(self) -> Requirement:
         operator = ""
@@ -324,8 +325,7 @@ class _Parser:
         if kind == "!":
             operator = DOES_NOT_EXIST
             kind, key = self.take()
-        if kind != _IDENTIFIER:
-            raise ValueError(f"found '{key}', expected: identifier")
+        _expect((kind, key), (_IDENTIFIER,), "identifier")
         for msg in label_key_errors(key):
             raise ValueError(f'<nil>: Invalid value: "{key}": {msg}')
         if self.peek()[0] in (_END, ","):
@@ -340,9 +340,7 @@ class _Parser:
             ">": GREATER_THAN,
             "<": LESS_THAN,
         }
-        if kind not in operators:
-            raise ValueError(f"found '{literal}', expected: {', '.join(_BINARY_OPERATORS)}")
-        op = operators[kind]
+        op = operators[_expect((kind, literal), tuple(operators), ", ".join(_BINARY_OPERATORS))]
         values = self.value_set() if op in (IN, NOT_IN) else self.exact_value()
         return _requirement(key, op, values, None)
 
@@ -354,8 +352,7 @@ class _Parser:
         if kind == ")":
             self.take()
             return [""]
-        if kind not in (_IDENTIFIER, ","):
-            raise ValueError(f"found '{literal}', expected: ',', ')' or identifier")
+        _expect((kind, literal), (_IDENTIFIER, ","), "',', ')' or identifier")
         values = self.identifiers()
         if self.take()[0] != ")":
             raise ValueError(f"found '{literal}', expected: ')'")
@@ -368,11 +365,8 @@ class _Parser:
             kind, literal = self.take()
             if kind == _IDENTIFIER:
                 values.append(literal)
-                next_kind, next_literal = self.peek()
-                if next_kind == ")":
+                if _expect(self.peek(), (")", ","), "',' or ')'") == ")":
                     return values
-                if next_kind != ",":
-                    raise ValueError(f"found '{next_literal}', expected: ',' or ')'")
             elif kind == ",":
                 if not values:
                     values.append("")
@@ -387,13 +381,11 @@ class _Parser:
                 raise ValueError(f"found '{literal}', expected: ',', or identifier")
 
     def exact_value(self) -> list[str]:
-        kind, literal = self.peek()
-        if kind in (_END, ","):
+        if self.peek()[0] in (_END, ","):
             return [""]
-        kind, literal = self.take()
-        if kind == _IDENTIFIER:
-            return [literal]
-        raise ValueError(f"found '{literal}', expected: identifier")
+        token = self.take()
+        _expect(token, (_IDENTIFIER,), "identifier")
+        return [token[1]]
 
 
 def parse_label_selector(text: str) -> LabelSelector:

@@ -244,79 +244,71 @@ def plan_statefulset(
         """Running, Ready and available for ``minReadySeconds``: what the next step waits for."""
         return _healthy(pod) and is_available(pod, min_ready, now)
 
-    if _scale_up(step, by_ordinal, wanted, monotonic, rolling, partition, current_revision, update_revision, settled):
+    sync = _Sync(step, by_ordinal, wanted, monotonic, settled)
+    if _scale_up(sync, partition, current_revision, update_revision):
         return step
-    if _scale_down(step, by_ordinal, condemned, monotonic, settled):
+    if _scale_down(sync, condemned):
         return step
     if rolling:
-        _roll(step, by_ordinal, wanted, max(partition, start), update_revision, settled)
+        _roll(sync, max(partition, start), update_revision)
     return step
 
 
-def _scale_up(
-    step: StatefulStep,
-    by_ordinal: dict[int, Obj],
-    wanted: range,
-    monotonic: bool,
-    rolling: bool,
-    partition: int,
-    current_revision: str,
-    update_revision: str,
-    settled: Callable[[Obj], bool],
-) -> bool:
-    """Create the missing ordinals and replace finished pods, lowest first; under OrderedReady stop at
-    the first pod that has not ``settled``. Returns whether the sync must wait."""
-    for ordinal in wanted:
-        pod = by_ordinal.get(ordinal)
+@dataclass(frozen=True)
+class _Sync:
+    """What the phases of one sync share: the step they add to, the pods by ordinal, the ordinals
+    wanted, whether pods go one at a time (OrderedReady, ``monotonic``) and what a pod must be before
+    the next one is touched (``settled``)."""
+
+    step: StatefulStep
+    by_ordinal: dict[int, Obj]
+    wanted: range
+    monotonic: bool
+    settled: Callable[[Obj], bool]
+
+
+def _scale_up(sync: _Sync, partition: int, current_revision: str, update_revision: str) -> bool:
+    """Create the missing ordinals (below the partition, 0 unless rolling, at the current revision)
+    and replace finished pods, lowest first; under OrderedReady stop at the first pod that has not
+    settled. Returns whether the sync must wait."""
+    for ordinal in sync.wanted:
+        pod = sync.by_ordinal.get(ordinal)
         if pod is None:
-            revision = current_revision if rolling and ordinal < partition else update_revision
-            step.create.append((ordinal, revision))
+            sync.step.create.append((ordinal, current_revision if ordinal < partition else update_revision))
         elif finished(pod) and not _terminating(pod):
-            step.delete.append(pod)  # comes back under the same name once it is gone
+            sync.step.delete.append(pod)  # comes back under the same name once it is gone
         elif _phase(pod) == "Pending" and not _terminating(pod):
-            step.pending.append(ordinal)
-        if monotonic and (pod is None or not settled(pod)):
+            sync.step.pending.append(ordinal)
+        if sync.monotonic and (pod is None or not sync.settled(pod)):
             return True
     return False
 
 
-def _scale_down(
-    step: StatefulStep,
-    by_ordinal: dict[int, Obj],
-    condemned: list[int],
-    monotonic: bool,
-    settled: Callable[[Obj], bool],
-) -> bool:
+def _scale_down(sync: _Sync, condemned: list[int]) -> bool:
     """Remove pods beyond the replicas, highest ordinal first: all at once under Parallel, else one
     at a time and only while every other pod is healthy. Returns whether the sync must wait."""
     for ordinal in condemned:
-        pod = by_ordinal[ordinal]
+        pod = sync.by_ordinal[ordinal]
         if _terminating(pod):
-            if monotonic:
+            if sync.monotonic:
                 return True
             continue
-        if monotonic and any(not settled(p) for o, p in by_ordinal.items() if o != ordinal):
+        if sync.monotonic and any(not sync.settled(p) for o, p in sync.by_ordinal.items() if o != ordinal):
             return True
-        step.delete.append(pod)
-        if monotonic:
+        sync.step.delete.append(pod)
+        if sync.monotonic:
             return True
     return False
 
 
-def _roll(
-    step: StatefulStep,
-    by_ordinal: dict[int, Obj],
-    wanted: range,
-    lowest: int,
-    update_revision: str,
-    settled: Callable[[Obj], bool],
-) -> None:
+def _roll(sync: _Sync, lowest: int, update_revision: str) -> None:
     """Replace one outdated pod, from the highest ordinal down to ``lowest`` (the partition),
     waiting while a pod already in that range is missing or not healthy."""
-    for ordinal in reversed(wanted):
+    step, settled = sync.step, sync.settled
+    for ordinal in reversed(sync.wanted):
         if ordinal < lowest:
             return
-        pod = by_ordinal.get(ordinal)
+        pod = sync.by_ordinal.get(ordinal)
         if pod is None or pod in step.delete:
             return
         if revision_of(pod) != update_revision and not _terminating(pod):

@@ -61,27 +61,28 @@ def human_duration(delta: timedelta) -> str:
         return f"{seconds}s"
     minutes = seconds // 60
     if minutes < 10:
-        rest = seconds % 60
-        return f"{minutes}m{rest}s" if rest else f"{minutes}m"
+        return _with_rest(minutes, "m", seconds % 60, "s")
     if minutes < 180:
         return f"{minutes}m"
     hours = minutes // 60
     if hours < 8:
-        rest = minutes % 60
-        return f"{hours}h{rest}m" if rest else f"{hours}h"
+        return _with_rest(hours, "h", minutes % 60, "m")
     if hours < 48:
         return f"{hours}h"
     days = hours // 24
     if hours < 24 * 8:
-        rest = hours % 24
-        return f"{days}d{rest}h" if rest else f"{days}d"
+        return _with_rest(days, "d", hours % 24, "h")
     if hours < 24 * 365 * 2:
         return f"{days}d"
     years = days // 365
     if hours < 24 * 365 * 8:
-        rest = days % 365
-        return f"{years}y{rest}d" if rest else f"{years}y"
+        return _with_rest(years, "y", days % 365, "d")
     return f"{years}y"
+
+
+def _with_rest(count: int, unit: str, rest: int, rest_unit: str) -> str:
+    """A count in a unit with the remainder in the next smaller one, which Go leaves out when it is 0."""
+    return f"{count}{unit}{rest}{rest_unit}" if rest else f"{count}{unit}"
 
 
 def since(timestamp: str | None, now: datetime) -> str:

@@ -140,33 +140,35 @@ def _mask_trailing_dash(name: str) -> str:
     return name[:-2] + "a" if len(name) > 1 and name.endswith("-") else name
 
 
-def validate_labels(labels: Any, path: str) -> Errors:
-    if labels is None:
+def _string_map(value: Any, path: str, entry_errors: Callable[[str, Any], Errors]) -> Errors:
+    """The problems of a map of strings (labels, annotations), entry by entry in key order; an absent
+    map has none, anything but a map is one."""
+    if value is None:
         return []
-    if not isinstance(labels, dict):
-        return [_invalid(path, labels, "must be a map of strings")]
-    errs: Errors = []
-    for key in sorted(labels):
-        errs.extend(_invalid(path, key, msg) for msg in label_key_errors(key))
-        value = labels[key]
+    if not isinstance(value, dict):
+        return [_invalid(path, value, "must be a map of strings")]
+    return [err for key in sorted(value) for err in entry_errors(key, value[key])]
+
+
+def validate_labels(labels: Any, path: str) -> Errors:
+    def entry(key: str, value: Any) -> Errors:
+        errs = [_invalid(path, key, msg) for msg in label_key_errors(key)]
         if not isinstance(value, str):
-            errs.append(_invalid(path, value, "must be a string"))
-            continue
-        errs.extend(_invalid(path, value, msg) for msg in label_value_errors(value))
-    return errs
+            return [*errs, _invalid(path, value, "must be a string")]
+        return errs + [_invalid(path, value, msg) for msg in label_value_errors(value)]
+
+    return _string_map(labels, path, entry)
 
 
 def _annotations(annotations: Any, path: str) -> Errors:
-    if annotations is None:
-        return []
-    if not isinstance(annotations, dict):
-        return [_invalid(path, annotations, "must be a map of strings")]
-    errs: Errors = []
-    for key in sorted(annotations):
-        errs.extend(_invalid(path, key, msg) for msg in label_key_errors(key.lower()))
-    size = sum(len(k.encode()) + len(str(v).encode()) for k, v in annotations.items())
-    if size > _ANNOTATIONS_LIMIT:
-        errs.append(_too_long(path, _ANNOTATIONS_LIMIT))
+    # keys are qualified names in any case; the values are free text, limited only in total size
+    errs = _string_map(
+        annotations, path, lambda key, _: [_invalid(path, key, m) for m in label_key_errors(key.lower())]
+    )
+    if isinstance(annotations, dict):
+        size = sum(len(k.encode()) + len(str(v).encode()) for k, v in annotations.items())
+        if size > _ANNOTATIONS_LIMIT:
+            errs.append(_too_long(path, _ANNOTATIONS_LIMIT))
     return errs
 
 

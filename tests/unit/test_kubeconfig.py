@@ -187,6 +187,17 @@ def test_missing_files_are_reported(tmp_path: Path) -> None:
         load_kubeconfig(env={"KUBECONFIG": str(tmp_path / "nope")})
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("clusters: [\n", r"kubeconfig .*/config: not valid YAML: "), ("- a\n", r"expected a mapping at the top level")],
+)
+def test_unreadable_kubeconfigs_are_reported(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "config"
+    path.write_text(text)
+    with pytest.raises(KubeconfigError, match=message):
+        load_kubeconfig(path, env={})
+
+
 def test_insecure_context_skips_verification() -> None:
     ctx = ClientConfig(server="https://h", insecure=True).ssl_context()
     assert ctx.verify_mode == ssl.CERT_NONE and ctx.check_hostname is False
