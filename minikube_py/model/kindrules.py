@@ -14,9 +14,8 @@ serve gets the generic rules (namespaced, no defaults, no checks beyond metadata
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from minikube_py.model import crds, defaults, fields, ingress, limitranges, rbac, validation
@@ -93,81 +92,152 @@ def _dict(value: Any) -> Obj:
     return value if isinstance(value, dict) else {}
 
 
-def _snake_case(kind: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", kind).lower()
-
-
-def _conventional(kind: str) -> dict[str, Any]:
-    """The rules the model modules hold for ``kind`` under their naming convention (the kind in
-    snake case): its checks ``validation.validate_<kind>``, update checks
-    ``validation.validate_<kind>_update``, defaults ``defaults.default_<kind>`` and selectable fields
-    ``fields.<kind>_fields``, each where the module has one. A rule is written once, where its kind's
-    other rules of that sort are, and found here by its name rather than listed again."""
-    snake = _snake_case(kind)
-    found = {
-        "checks": getattr(validation, f"validate_{snake}", None),
-        "update_checks": getattr(validation, f"validate_{snake}_update", None),
-        "defaults": getattr(defaults, f"default_{snake}", None),
-        "fields": getattr(fields, f"{snake}_fields", None),
-    }
-    return {name: rule for name, rule in found.items() if rule is not None}
-
-
-_PATH_SEGMENT = {"name_errors": rbac.path_segment_name_errors}
-_IMMUTABLE_DATA = {"update_checks": validation.validate_immutable_data}
-_IMMUTABLE_SELECTOR = {"update_checks": validation.validate_selector_immutable}
-
-#: what a kind has besides its conventional rules, or instead of them: rules kept in their own
-#: module or shared by several kinds, names that are not DNS subdomains, and generation tracking
-_DECLARED: dict[str, dict[str, Any]] = {
-    "Namespace": {"name_errors": dns1123_label_errors},
-    "Pod": {"tracks_generation": True},
-    "Service": {"name_errors": validation.dns1035_label_errors},
-    "ReplicationController": {"fields": fields.replicas_fields, "tracks_generation": True},
-    "Secret": _IMMUTABLE_DATA,
-    "ConfigMap": _IMMUTABLE_DATA,
-    "LimitRange": {"defaults": limitranges.default_limit_range},
-    "PodDisruptionBudget": {"tracks_generation": True},
-    "Deployment": {**_IMMUTABLE_SELECTOR, "tracks_generation": True, "generation_follows_annotations": True},
-    "ReplicaSet": {**_IMMUTABLE_SELECTOR, "fields": fields.replicas_fields, "tracks_generation": True},
-    "DaemonSet": {**_IMMUTABLE_SELECTOR, "tracks_generation": True},
-    "StatefulSet": {"tracks_generation": True},
-    "Job": {"tracks_generation": True},
-    "CronJob": {"tracks_generation": True},
-    "EndpointSlice": {"tracks_generation": True},
-    "Ingress": {"checks": ingress.validate_ingress, "tracks_generation": True},
-    "IngressClass": {
-        "checks": ingress.validate_ingress_class,
-        "update_checks": ingress.validate_ingress_class_update,
-        "tracks_generation": True,
-    },
-    "CustomResourceDefinition": {
-        "checks": crds.validate,
-        "update_checks": crds.validate_update,
-        "defaults": crds.defaults,
-    },
-    "Role": {**_PATH_SEGMENT, "checks": rbac.validate_role},
-    "ClusterRole": {**_PATH_SEGMENT, "checks": rbac.validate_cluster_role},
-    "RoleBinding": {
-        **_PATH_SEGMENT,
-        "checks": rbac.validate_role_binding,
-        "update_checks": rbac.validate_role_ref_unchanged,
-    },
-    "ClusterRoleBinding": {
-        **_PATH_SEGMENT,
-        "checks": rbac.validate_cluster_role_binding,
-        "update_checks": rbac.validate_role_ref_unchanged,
-    },
-}
+_DECLARED = (
+    KindRules(
+        "Namespace",
+        name_errors=dns1123_label_errors,
+        defaults=defaults.default_namespace,
+        fields=fields.namespace_fields,
+    ),
+    KindRules(
+        "Pod",
+        checks=validation.validate_pod,
+        update_checks=validation.validate_pod_update,
+        defaults=defaults.default_pod,
+        fields=fields.pod_fields,
+        tracks_generation=True,
+    ),
+    KindRules(
+        "Service",
+        name_errors=validation.dns1035_label_errors,
+        checks=validation.validate_service,
+        update_checks=validation.validate_service_update,
+        defaults=defaults.default_service,
+    ),
+    KindRules("Endpoints", checks=validation.validate_endpoints, defaults=defaults.default_endpoints),
+    KindRules(
+        "ReplicationController",
+        checks=validation.validate_replication_controller,
+        defaults=defaults.default_replication_controller,
+        fields=fields.replicas_fields,
+        tracks_generation=True,
+    ),
+    KindRules("Node", checks=validation.validate_node, fields=fields.node_fields),
+    KindRules(
+        "Secret",
+        checks=validation.validate_secret,
+        update_checks=validation.validate_immutable_data,
+        defaults=defaults.default_secret,
+        fields=fields.secret_fields,
+    ),
+    KindRules("ConfigMap", checks=validation.validate_config_map, update_checks=validation.validate_immutable_data),
+    KindRules("Event", checks=validation.validate_event, fields=fields.event_fields),
+    KindRules("ServiceAccount"),
+    KindRules("ResourceQuota", checks=validation.validate_resource_quota),
+    KindRules("LimitRange", checks=validation.validate_limit_range, defaults=limitranges.default_limit_range),
+    KindRules("PodDisruptionBudget", checks=validation.validate_pod_disruption_budget, tracks_generation=True),
+    KindRules(
+        "PersistentVolume",
+        checks=validation.validate_persistent_volume,
+        update_checks=validation.validate_persistent_volume_update,
+        defaults=defaults.default_persistent_volume,
+    ),
+    KindRules(
+        "PersistentVolumeClaim",
+        checks=validation.validate_persistent_volume_claim,
+        update_checks=validation.validate_persistent_volume_claim_update,
+        defaults=defaults.default_persistent_volume_claim,
+    ),
+    KindRules(
+        "Deployment",
+        checks=validation.validate_deployment,
+        update_checks=validation.validate_selector_immutable,
+        defaults=defaults.default_deployment,
+        tracks_generation=True,
+        generation_follows_annotations=True,
+    ),
+    KindRules(
+        "ReplicaSet",
+        checks=validation.validate_replica_set,
+        update_checks=validation.validate_selector_immutable,
+        defaults=defaults.default_replica_set,
+        fields=fields.replicas_fields,
+        tracks_generation=True,
+    ),
+    KindRules(
+        "DaemonSet",
+        checks=validation.validate_daemon_set,
+        update_checks=validation.validate_selector_immutable,
+        defaults=defaults.default_daemon_set,
+        tracks_generation=True,
+    ),
+    KindRules(
+        "StatefulSet",
+        checks=validation.validate_stateful_set,
+        update_checks=validation.validate_stateful_set_update,
+        defaults=defaults.default_stateful_set,
+        tracks_generation=True,
+    ),
+    KindRules(
+        "ControllerRevision",
+        checks=validation.validate_controller_revision,
+        update_checks=validation.validate_controller_revision_update,
+    ),
+    KindRules(
+        "Job",
+        checks=validation.validate_job,
+        update_checks=validation.validate_job_update,
+        defaults=defaults.default_job,
+        fields=fields.job_fields,
+        tracks_generation=True,
+    ),
+    KindRules(
+        "CronJob", checks=validation.validate_cron_job, defaults=defaults.default_cron_job, tracks_generation=True
+    ),
+    KindRules("Lease", checks=validation.validate_lease),
+    KindRules(
+        "StorageClass",
+        checks=validation.validate_storage_class,
+        update_checks=validation.validate_storage_class_update,
+        defaults=defaults.default_storage_class,
+    ),
+    KindRules(
+        "EndpointSlice",
+        checks=validation.validate_endpoint_slice,
+        defaults=defaults.default_endpoint_slice,
+        tracks_generation=True,
+    ),
+    KindRules("Ingress", checks=ingress.validate_ingress, tracks_generation=True),
+    KindRules(
+        "IngressClass",
+        checks=ingress.validate_ingress_class,
+        update_checks=ingress.validate_ingress_class_update,
+        tracks_generation=True,
+    ),
+    KindRules(
+        "CustomResourceDefinition", checks=crds.validate, update_checks=crds.validate_update, defaults=crds.defaults
+    ),
+    KindRules("Role", name_errors=rbac.path_segment_name_errors, checks=rbac.validate_role),
+    KindRules("ClusterRole", name_errors=rbac.path_segment_name_errors, checks=rbac.validate_cluster_role),
+    KindRules(
+        "RoleBinding",
+        name_errors=rbac.path_segment_name_errors,
+        checks=rbac.validate_role_binding,
+        update_checks=rbac.validate_role_ref_unchanged,
+    ),
+    KindRules(
+        "ClusterRoleBinding",
+        name_errors=rbac.path_segment_name_errors,
+        checks=rbac.validate_cluster_role_binding,
+        update_checks=rbac.validate_role_ref_unchanged,
+    ),
+)
 
 
 def _by_kind() -> dict[str, KindRules]:
-    """The rules of every served kind: its conventional ones, what it declares, and the scope the
-    kind table gives it."""
-    return {
-        rt.kind: KindRules(rt.kind, rt.namespaced, **{**_conventional(rt.kind), **_DECLARED.get(rt.kind, {})})
-        for rt in RESOURCES
-    }
+    """The declared rules of every served kind, with the scope the kind table gives it."""
+    declared = {rules.kind: rules for rules in _DECLARED}
+    return {rt.kind: replace(declared.get(rt.kind) or KindRules(rt.kind), namespaced=rt.namespaced) for rt in RESOURCES}
 
 
 _BY_KIND = _by_kind()

@@ -1,5 +1,5 @@
-"""The kinds' rules are found by name (``validate_<kind>``...): these pin which kinds have which sort
-of rule, so that renaming a rule out of the convention fails here instead of dropping it silently."""
+"""Which kinds have which sort of rule in the kind table, pinned, so that a rule dropped from the
+table (or a kind's row lost) fails here instead of going unnoticed."""
 
 from __future__ import annotations
 
