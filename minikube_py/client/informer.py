@@ -42,8 +42,19 @@ class Handlers:
         self._handlers.remove(handler)
 
 
+def without_managed_fields(obj: Obj) -> Obj:
+    """``obj`` (freshly decoded, owned by the caller) without ``metadata.managedFields``, as
+    kube-controller-manager's informers keep it: no controller reads them, an update that leaves them
+    out keeps the stored ones, and they are four tenths of a decoded Pod (8.6 of its 20.7 KB)."""
+    md = obj.get("metadata")
+    if isinstance(md, dict):
+        md.pop("managedFields", None)
+    return obj
+
+
 class Informer(Handlers):
-    """A cache of one collection kept current by a watch."""
+    """A cache of one collection kept current by a watch. Cached objects (and those handed to the
+    handlers) leave out ``metadata.managedFields`` (see :func:`without_managed_fields`)."""
 
     def __init__(
         self, client: ApiClient, path: str, *, label_selector: str | None = None, field_selector: str | None = None
@@ -67,9 +78,10 @@ class Informer(Handlers):
             self._client, self.path, label_selector=self._label_selector, field_selector=self.field_selector
         ):
             if isinstance(item, Listing):
-                self._replace(item.items)
+                self._replace([without_managed_fields(obj) for obj in item.items])
                 self.synced.set()
             else:
+                without_managed_fields(item.object)
                 self._apply(item)
 
     def _replace(self, items: list[Obj]) -> None:
