@@ -52,18 +52,37 @@ def without_managed_fields(obj: Obj) -> Obj:
     return obj
 
 
+def metadata_only(obj: Obj) -> Obj:
+    """What a metadata informer keeps of ``obj`` (client-go's PartialObjectMetadata): its type and
+    metadata, without ``managedFields``."""
+    kept = {name: obj[name] for name in ("apiVersion", "kind") if name in obj}
+    kept["metadata"] = without_managed_fields(obj).get("metadata") or {}
+    return kept
+
+
 class Informer(Handlers):
     """A cache of one collection kept current by a watch. Cached objects (and those handed to the
-    handlers) leave out ``metadata.managedFields`` (see :func:`without_managed_fields`)."""
+    handlers) leave out ``metadata.managedFields`` (see :func:`without_managed_fields`); with
+    ``metadata_only`` they are only their type and metadata, which is all the garbage collector
+    and the quota controller's counts read of most kinds (kube-controller-manager's metadata
+    informers): 30,000 Events of 10,000 pods then cost a few MiB instead of tens."""
 
     def __init__(
-        self, client: ApiClient, path: str, *, label_selector: str | None = None, field_selector: str | None = None
+        self,
+        client: ApiClient,
+        path: str,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        metadata_only: bool = False,
     ) -> None:
         super().__init__()
         self.path = path
         self._client = client
         self._label_selector = label_selector
         self.field_selector = field_selector
+        self.metadata_only = metadata_only
+        self.started = False
         self.cache: dict[str, Obj] = {}
         self.synced = asyncio.Event()
 
@@ -74,15 +93,16 @@ class Informer(Handlers):
         return list(self.cache.values())
 
     async def run(self) -> None:
+        self.started = True
+        trim = metadata_only if self.metadata_only else without_managed_fields
         async for item in watch_forever(
             self._client, self.path, label_selector=self._label_selector, field_selector=self.field_selector
         ):
             if isinstance(item, Listing):
-                self._replace([without_managed_fields(obj) for obj in item.items])
+                self._replace([trim(obj) for obj in item.items])
                 self.synced.set()
             else:
-                without_managed_fields(item.object)
-                self._apply(item)
+                self._apply(WatchEvent(item.type, trim(item.object)))
 
     def _replace(self, items: list[Obj]) -> None:
         fresh = {object_key(obj): obj for obj in items}
@@ -132,8 +152,18 @@ class SharedInformers:
             shared = cls._by_client[client] = cls(client)
         return shared
 
-    def informer(self, path: str, *, label_selector: str | None = None) -> Informer:
+    def informer(self, path: str, *, label_selector: str | None = None, metadata_only: bool = False) -> Informer:
+        """The informer of ``path``; ``metadata_only`` when its user reads nothing but metadata. One
+        user that reads more makes it cache whole objects for all of them, which must be decided
+        before it runs (a cache cannot grow back what it dropped)."""
         key = (path, label_selector)
-        if key not in self._informers:
-            self._informers[key] = Informer(self._client, path, label_selector=label_selector)
-        return self._informers[key]
+        informer = self._informers.get(key)
+        if informer is None:
+            informer = self._informers[key] = Informer(
+                self._client, path, label_selector=label_selector, metadata_only=metadata_only
+            )
+        elif informer.metadata_only and not metadata_only:
+            if informer.started:
+                raise RuntimeError(f"the informer of {path} already caches metadata only")
+            informer.metadata_only = False
+        return informer

@@ -34,7 +34,7 @@ from minikube_py.client import (
     stream_watch,
     watch_forever,
 )
-from minikube_py.client.informer import Informer
+from minikube_py.client.informer import Informer, SharedInformers
 from minikube_py.client.rest import Obj
 from minikube_py.client.watching import LineSplitter
 from minikube_py.pki import ensure_pki, issue_client_cert
@@ -504,6 +504,35 @@ async def test_informers_cache_and_hand_out_objects_without_their_managed_fields
     assert sorted(informer.cache) == ["a", "b"]
     assert [obj["metadata"] for obj in informer.items()] == [{"name": "a", "resourceVersion": "21"}, {"name": "b"}]
     assert [obj is not None and "managedFields" in obj["metadata"] for obj in handed] == [False] * 6
+
+
+async def test_a_metadata_informer_keeps_type_and_metadata_only(api: FakeApi, client: ApiClient) -> None:
+    owned = [{"manager": "kubectl", "operation": "Update", "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {}}}]
+    api.item_metadata = {"uid": "u", "ownerReferences": [{"uid": "o"}], "managedFields": owned}
+    informer = Informer(client, PODS, metadata_only=True)
+    task = asyncio.create_task(informer.run())
+    try:
+        await asyncio.wait_for(informer.synced.wait(), 5)
+    finally:
+        task.cancel()
+    assert informer.get("a") == {
+        "kind": "Pod",
+        "apiVersion": "v1",
+        "metadata": {"name": "a", "uid": "u", "ownerReferences": [{"uid": "o"}]},
+    }
+
+
+async def test_a_shared_informer_caches_whole_objects_if_any_of_its_users_reads_them(client: ApiClient) -> None:
+    shared = SharedInformers(client)
+    assert shared.informer("/api/v1/events", metadata_only=True).metadata_only
+    pods = shared.informer(PODS, metadata_only=True)
+    assert shared.informer(PODS) is pods and not pods.metadata_only
+    assert not shared.informer(PODS, metadata_only=True).metadata_only
+    events = shared.informer("/api/v1/events", metadata_only=True)
+    with pytest.raises(ApiError):  # it ran (the fake API serves no events): what it dropped cannot come back
+        await events.run()
+    with pytest.raises(RuntimeError, match="metadata only"):
+        shared.informer("/api/v1/events")
 
 
 async def test_watch_forever_gives_up_on_client_errors(api: FakeApi, client: ApiClient) -> None:
