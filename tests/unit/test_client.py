@@ -480,9 +480,9 @@ async def test_informers_cache_and_hand_out_objects_without_their_managed_fields
     api: FakeApi, client: ApiClient
 ) -> None:
     """As kube-controller-manager's informers: no controller reads them, and an update that leaves
-    them out keeps the stored ones."""
+    them out keeps the stored ones. Equal strings of the cached objects are one string."""
     owned = [{"manager": "kubectl", "operation": "Update", "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {}}}]
-    api.item_metadata = {"managedFields": owned}
+    api.item_metadata = {"managedFields": owned, "labels": {"tier": "frontend"}}
     modified = {"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "a", "resourceVersion": "21"}}
     modified["metadata"]["managedFields"] = owned
     api.watch_scripts.append([json.dumps({"type": "MODIFIED", "object": modified}).encode() + b"\n", HANG])
@@ -502,8 +502,13 @@ async def test_informers_cache_and_hand_out_objects_without_their_managed_fields
     finally:
         task.cancel()
     assert sorted(informer.cache) == ["a", "b"]
-    assert [obj["metadata"] for obj in informer.items()] == [{"name": "a", "resourceVersion": "21"}, {"name": "b"}]
+    assert [obj["metadata"] for obj in informer.items()] == [
+        {"name": "a", "resourceVersion": "21"},
+        {"name": "b", "labels": {"tier": "frontend"}},
+    ]
     assert [obj is not None and "managedFields" in obj["metadata"] for obj in handed] == [False] * 6
+    first, second = (obj["metadata"]["labels"]["tier"] for obj in handed[1:4:2] if obj is not None)
+    assert first == "frontend" and first is second
 
 
 async def test_a_metadata_informer_keeps_type_and_metadata_only(api: FakeApi, client: ApiClient) -> None:
