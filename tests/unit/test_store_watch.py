@@ -6,17 +6,7 @@ import asyncio
 
 import pytest
 
-from minikube_py.store.base import (
-    Compacted,
-    Create,
-    Delete,
-    Event,
-    EventType,
-    KeyExists,
-    KeyNotFound,
-    RevisionMismatch,
-    Update,
-)
+from minikube_py.store.base import Compacted, Create, Delete, Event, KeyExists, KeyNotFound, RevisionMismatch, Update
 from minikube_py.store.plan import Row, encode, plan_batch
 from minikube_py.store.schema import prefix_end
 from minikube_py.store.watch import WatchExpired, WatchHub
@@ -42,15 +32,16 @@ async def test_hub_serves_ring_then_live_events_filtered_by_prefix() -> None:
         await anext(events)
 
 
-def stored(revision: int, etype: EventType = "MODIFIED", key: str = "/p/a/x") -> Event:
+def stored(revision: int, *, deleted: bool = False) -> Event:
     """An event as the store makes it: from the stored texts of the object and of its previous state."""
     text = encode({"metadata": {"name": "x", "resourceVersion": str(revision)}, "spec": {"n": revision}})
-    return Event(etype, key, revision, None, None, text=text, prev_text=encode({"metadata": {"name": "x"}}))
+    previous = encode({"metadata": {"name": "x"}})
+    return Event("DELETED" if deleted else "MODIFIED", "/p/a/x", revision, None, None, text=text, prev_text=previous)
 
 
 def test_a_detached_event_decodes_its_own_objects() -> None:
-    for etype in ("MODIFIED", "DELETED"):
-        live = stored(4, etype)
+    for deleted in (False, True):
+        live = stored(4, deleted=deleted)
         copy = live.detached()
         assert (copy.type, copy.key, copy.revision, copy.text) == (live.type, live.key, 4, live.text)
         assert copy.value == live.value and copy.value is not live.value
