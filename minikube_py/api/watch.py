@@ -178,27 +178,30 @@ class _SharedLines:
     resource type the line is the same bytes for all of them: encoding it once instead of once per
     watcher is what makes 50 watchers of one resource cost little more than one. When the event's
     stored text already names the resource's version and kind, the line is made around that text,
-    without decoding or encoding the object at all. Entries are keyed by the event's identity; as an
-    entry holds its event, that identity cannot be reused while the entry lives. The oldest entries
-    go first, so memory stays bounded."""
+    without decoding or encoding the object at all. Entries are keyed by the identity of what the
+    line is made of: that stored text, else the event; as an entry holds it, that identity cannot be
+    reused while the entry lives, and holding the text rather than the event leaves the objects its
+    watchers decoded free to go. The oldest entries go first, so memory stays bounded."""
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._lines: dict[tuple[int, str, str, str], tuple[Event, bytes]] = {}
+        self._lines: dict[tuple[int, str, str, str], tuple[str | Event, bytes]] = {}
 
     def line(self, kind: str, event: Event, rt: ResourceType) -> bytes:
-        key = (id(event), kind, rt.api_version, rt.kind)
-        hit = self._lines.get(key)
-        if hit is not None and hit[0] is event:
-            return hit[1]
         text = event.text
-        if text is not None and rt.custom is None and text.startswith(typed_head(rt.api_version, rt.kind)):
-            encoded = b'{"type":"%s","object":%s}\n' % (kind.encode(), text.encode())
+        plain = text is not None and rt.custom is None and text.startswith(typed_head(rt.api_version, rt.kind))
+        source: str | Event = text if plain and text is not None else event
+        key = (id(source), kind, rt.api_version, rt.kind)
+        hit = self._lines.get(key)
+        if hit is not None and hit[0] is source:
+            return hit[1]
+        if isinstance(source, str):
+            encoded = b'{"type":"%s","object":%s}\n' % (kind.encode(), source.encode())
         else:
             encoded = _line(kind, _with_type(event.value, rt))
         if len(self._lines) >= self._size:
             del self._lines[next(iter(self._lines))]
-        self._lines[key] = (event, encoded)
+        self._lines[key] = (source, encoded)
         return encoded
 
 

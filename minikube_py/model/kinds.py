@@ -8,6 +8,7 @@ everything the API server does with it in its strategy (:mod:`minikube_py.api.st
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,9 +78,11 @@ class ResourceType:
         return base
 
     def key(self, namespace: str | None, name: str) -> str:
+        """The object's store key, interned: the object cache, its sorted keys, the watch ring and the
+        node authorizer each keep the key of every object, one string instead of one per write."""
         if self.namespaced:
-            return f"/{self.group or 'core'}/{self.plural}/{namespace}/{name}"
-        return f"/{self.group or 'core'}/{self.plural}/{name}"
+            return sys.intern(f"/{self.group or 'core'}/{self.plural}/{namespace}/{name}")
+        return sys.intern(f"/{self.group or 'core'}/{self.plural}/{name}")
 
 
 _STATUS = {"status": ""}

@@ -232,6 +232,16 @@ def _best_effort(pod: Obj) -> bool:
     return True
 
 
+def counted_by_metadata(rt: ResourceType) -> bool:
+    """Whether :func:`usage` of ``rt``'s objects (and whether a quota's scopes match them) reads
+    nothing but their metadata: every kind but those whose spec or status uses resources."""
+    return rt.kind not in _USAGE_IN_SPEC
+
+
+#: the kinds whose objects use more than their count (see :func:`usage`)
+_USAGE_IN_SPEC = frozenset({"Pod", "Service", "PersistentVolumeClaim"})
+
+
 def usage(rt: ResourceType, obj: Obj, now: datetime) -> Resources:
     """Every quota resource ``obj`` uses."""
     out: Resources = {count_name(rt): "1"}

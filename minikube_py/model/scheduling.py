@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import itertools
 import random
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -120,8 +121,10 @@ class PodInfo:
     owner: str | None  # uid of the controlling owner, for spreading siblings
     can_preempt: bool
     #: equal for pods whose node-independent constraints (tolerations, selector, affinity) are equal,
-    #: so the per-node result of those filters can be shared between them
-    signature: bytes
+    #: so the per-node result of those filters can be shared between them; a str, interned, since
+    #: every pending and placed pod keeps one (the bytes orjson returns occupy at least 4 KiB each:
+    #: 43 MiB for 11,000 pods) and pods of one template share theirs
+    signature: str
 
 
 @functools.lru_cache(maxsize=1024)
@@ -206,7 +209,9 @@ def pod_info(pod: Obj) -> PodInfo:
         ),
         owner=owner,
         can_preempt=spec.get("preemptionPolicy") != "Never",
-        signature=orjson.dumps([spec.get("tolerations"), selector, node_affinity], option=orjson.OPT_SORT_KEYS),
+        signature=sys.intern(
+            orjson.dumps([spec.get("tolerations"), selector, node_affinity], option=orjson.OPT_SORT_KEYS).decode()
+        ),
     )
 
 

@@ -412,10 +412,21 @@ class Controller:
         #: the controller's events about the objects it acts on (it writes none until it records one)
         self.events = EventRecorder(client, self.event_source or self.name)
 
-    def informer(self, path: str, on_change: Handler | None = None, *, label_selector: str | None = None) -> Informer:
+    def informer(
+        self,
+        path: str,
+        on_change: Handler | None = None,
+        *,
+        label_selector: str | None = None,
+        metadata_only: bool = False,
+    ) -> Informer:
         """The shared informer of ``path``, run and waited for with this controller; ``on_change``
-        (if given) is added to its handlers, so a collection and what it queues are declared together."""
-        informer = SharedInformers.of(self.client).informer(path, label_selector=label_selector)
+        (if given) is added to its handlers, so a collection and what it queues are declared together.
+        ``metadata_only``: this controller reads nothing but the objects' metadata (see
+        :meth:`SharedInformers.informer`)."""
+        informer = SharedInformers.of(self.client).informer(
+            path, label_selector=label_selector, metadata_only=metadata_only
+        )
         if informer not in self.informers:
             self.informers.append(informer)
         if on_change is not None:

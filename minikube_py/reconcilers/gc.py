@@ -48,7 +48,7 @@ class GarbageCollector(Controller):
         self._by_uid: dict[str, Ref] = {}
         self._dependents: dict[str, set[Ref]] = defaultdict(set)
         for index, rt in enumerate(RESOURCES):
-            informer = self.informer(resource_path(rt.api_version, rt.plural))
+            informer = self.informer(resource_path(rt.api_version, rt.plural), metadata_only=True)
             informer.add_handler(partial(self._on_change, index))
             self._caches.append(informer)
         self._followed: dict[str, asyncio.Task[None]] = {}  # CRD name -> its objects' informer
@@ -76,7 +76,7 @@ class GarbageCollector(Controller):
             return
         rt = served[0]
         index = len(self._types)
-        informer = Informer(self.client, resource_path(rt.api_version, rt.plural))
+        informer = Informer(self.client, resource_path(rt.api_version, rt.plural), metadata_only=True)
         informer.add_handler(partial(self._on_change, index))
         self._types.append(rt)
         self._caches.append(informer)

@@ -35,7 +35,8 @@ class ResourceQuotaController(Controller):
         self.quotas = self.informer("/api/v1/resourcequotas", self._on_quota)
         for rt in RESOURCES:
             if rt.namespaced:
-                self.informer(resource_path(rt.api_version, rt.plural)).add_handler(self._on_counted(rt))
+                path = resource_path(rt.api_version, rt.plural)
+                self.informer(path, self._on_counted(rt), metadata_only=quota.counted_by_metadata(rt))
 
     def _on_quota(self, old: Obj | None, new: Obj | None) -> None:
         if new is not None and old is not None and new.get("spec") == old.get("spec"):

@@ -160,6 +160,15 @@ class Event:
             self._prev = orjson.loads(self._prev_text)
         return self._prev
 
+    def detached(self) -> Event:
+        """The same change without the objects decoded so far: what a history of events keeps, so
+        that it holds the stored texts only (a decoded Pod takes five times its text) and each
+        reader of it decodes its own. An event built from objects has nothing to drop."""
+        source = self.text if self.text is not None else self._deleted_text
+        if source is None:
+            return self
+        return Event(self.type, self.key, self.revision, None, None, text=source, prev_text=self._prev_text)
+
     def __repr__(self) -> str:
         return f"Event({self.type}, {self.key!r}, {self.revision})"
 

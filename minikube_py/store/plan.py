@@ -9,6 +9,7 @@ database transaction, without the cost of a SAVEPOINT per commit.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -74,6 +75,7 @@ def encode(value: Obj) -> str:
     return orjson.dumps(value).decode()
 
 
+@functools.lru_cache(maxsize=256)
 def typed_head(api_version: str, kind: str) -> str:
     """How the stored text of an object of ``api_version``/``kind`` begins (see ``encode``)."""
     return orjson.dumps({"apiVersion": api_version, "kind": kind}).decode()[:-1] + ","

@@ -3,7 +3,9 @@
 Events reach the :class:`WatchHub` strictly in revision order, each exactly once (the store's writer
 or, on PostgreSQL, its tailer guarantees it). The hub keeps a ring of the newest events so that a
 watcher resuming from a recent revision needs no database read; older resumes read the events table
-through a ``History`` callable until the ring takes over.
+through a ``History`` callable until the ring takes over. The ring holds events as stored texts
+(:meth:`Event.detached`): the live watchers of an event share its decoded objects while they handle
+it, but 4,096 decoded Pods and their previous states kept for resumes would be ~50 MiB.
 
 Publishing never waits for a watcher: each one has a bounded buffer, and a watcher whose buffer is
 full is ended with :class:`WatchExpired` (a :class:`Compacted`, so the API answers 410 "too old
@@ -98,7 +100,7 @@ class WatchHub:
             if event.revision != self.revision + 1:
                 raise ValueError(f"event {event.revision} published after {self.revision}")
             self.revision = event.revision
-            self._ring.append(event)
+            self._ring.append(event.detached())
             self._fan_out(event)
         self._wake_waiters()
 
@@ -134,7 +136,9 @@ class WatchHub:
             return sub
         if self._ring and after < self.revision:
             start = after + 1 - self._ring[0].revision
-            sub.buffer.extend(ev for ev in itertools.islice(self._ring, start, None) if ev.key.startswith(prefix))
+            sub.buffer.extend(
+                ev.detached() for ev in itertools.islice(self._ring, start, None) if ev.key.startswith(prefix)
+            )
         self._subs.setdefault(prefix, set()).add(sub)
         return sub
 

@@ -34,6 +34,8 @@ from minikube_py.client import (
     stream_watch,
     watch_forever,
 )
+from minikube_py.client.informer import Informer, SharedInformers
+from minikube_py.client.rest import Obj
 from minikube_py.client.watching import LineSplitter
 from minikube_py.pki import ensure_pki, issue_client_cert
 from minikube_py.testing import free_port
@@ -86,6 +88,8 @@ class FakeApi:
     list_params: list[dict[str, str]] = field(default_factory=list)
     release: asyncio.Event = field(default_factory=asyncio.Event)
     throttled_seen: int = 0
+    #: added to the metadata of every listed item
+    item_metadata: dict[str, Any] = field(default_factory=dict)
 
     async def pods(self, request: web.Request) -> web.StreamResponse:
         if request.query.get("watch") == "true":
@@ -96,10 +100,10 @@ class FakeApi:
             return web.Response(status=answer.code, text=answer.body, content_type="application/json")
         meta: dict[str, Any] = {"resourceVersion": str(self.list_rv)}
         if request.query.get("continue") == "page2":
-            items = [{"metadata": {"name": "b"}}]
+            items = [{"metadata": {"name": "b", **self.item_metadata}}]
             self.list_rv += 100  # the next listing sees a later state
         else:
-            items = [{"metadata": {"name": "a"}}]
+            items = [{"metadata": {"name": "a", **self.item_metadata}}]
             meta["continue"] = "page2"
         return web.json_response({"kind": "PodList", "apiVersion": "v1", "metadata": meta, "items": items})
 
@@ -470,6 +474,70 @@ async def test_watch_forever_reconnects_and_resumes_without_bookmarks(api: FakeA
     assert [(i.type, i.resource_version) for i in items[1:]] == [("ADDED", "21"), ("MODIFIED", "26")]
     assert [p["resourceVersion"] for p in api.watch_params] == ["20", "25", "25"]  # the bookmark's
     assert len(api.list_params) == 3  # the failed attempt and one two-page listing: resuming needs no relist
+
+
+async def test_informers_cache_and_hand_out_objects_without_their_managed_fields(
+    api: FakeApi, client: ApiClient
+) -> None:
+    """As kube-controller-manager's informers: no controller reads them, and an update that leaves
+    them out keeps the stored ones. Equal strings of the cached objects are one string."""
+    owned = [{"manager": "kubectl", "operation": "Update", "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {}}}]
+    api.item_metadata = {"managedFields": owned, "labels": {"tier": "frontend"}}
+    modified = {"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "a", "resourceVersion": "21"}}
+    modified["metadata"]["managedFields"] = owned
+    api.watch_scripts.append([json.dumps({"type": "MODIFIED", "object": modified}).encode() + b"\n", HANG])
+    informer = Informer(client, PODS)
+    handed: list[Obj | None] = []
+    watched = asyncio.Event()
+
+    def handler(old: Obj | None, new: Obj | None) -> None:
+        handed.extend((old, new))
+        if new is not None and new["metadata"].get("resourceVersion") == "21":
+            watched.set()
+
+    informer.add_handler(handler)
+    task = asyncio.create_task(informer.run())
+    try:
+        await asyncio.wait_for(watched.wait(), 5)
+    finally:
+        task.cancel()
+    assert sorted(informer.cache) == ["a", "b"]
+    assert [obj["metadata"] for obj in informer.items()] == [
+        {"name": "a", "resourceVersion": "21"},
+        {"name": "b", "labels": {"tier": "frontend"}},
+    ]
+    assert [obj is not None and "managedFields" in obj["metadata"] for obj in handed] == [False] * 6
+    first, second = (obj["metadata"]["labels"]["tier"] for obj in handed[1:4:2] if obj is not None)
+    assert first == "frontend" and first is second
+
+
+async def test_a_metadata_informer_keeps_type_and_metadata_only(api: FakeApi, client: ApiClient) -> None:
+    owned = [{"manager": "kubectl", "operation": "Update", "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {}}}]
+    api.item_metadata = {"uid": "u", "ownerReferences": [{"uid": "o"}], "managedFields": owned}
+    informer = Informer(client, PODS, metadata_only=True)
+    task = asyncio.create_task(informer.run())
+    try:
+        await asyncio.wait_for(informer.synced.wait(), 5)
+    finally:
+        task.cancel()
+    assert informer.get("a") == {
+        "kind": "Pod",
+        "apiVersion": "v1",
+        "metadata": {"name": "a", "uid": "u", "ownerReferences": [{"uid": "o"}]},
+    }
+
+
+async def test_a_shared_informer_caches_whole_objects_if_any_of_its_users_reads_them(client: ApiClient) -> None:
+    shared = SharedInformers(client)
+    assert shared.informer("/api/v1/events", metadata_only=True).metadata_only
+    pods = shared.informer(PODS, metadata_only=True)
+    assert shared.informer(PODS) is pods and not pods.metadata_only
+    assert not shared.informer(PODS, metadata_only=True).metadata_only
+    events = shared.informer("/api/v1/events", metadata_only=True)
+    with pytest.raises(ApiError):  # it ran (the fake API serves no events): what it dropped cannot come back
+        await events.run()
+    with pytest.raises(RuntimeError, match="metadata only"):
+        shared.informer("/api/v1/events")
 
 
 async def test_watch_forever_gives_up_on_client_errors(api: FakeApi, client: ApiClient) -> None:

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from minikube_py.model.kinds import ResourceType, by_plural
-from minikube_py.model.quota import QuotaRefused, add, charge, governs, quota_status, usage, used
+from minikube_py.model.kinds import RESOURCES, ResourceType, by_plural
+from minikube_py.model.quota import QuotaRefused, add, charge, counted_by_metadata, governs, quota_status, usage, used
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 PODS = by_plural("", "v1", "pods")
@@ -72,6 +72,22 @@ def test_a_finished_pod_uses_no_compute_but_still_counts_as_an_object() -> None:
 def test_service_usage() -> None:
     svc = {"metadata": {"name": "s"}, "spec": {"type": "NodePort", "ports": [{"port": 80}, {"port": 443}]}}
     assert usage(SERVICES, svc, NOW) == {"count/services": "1", "services": "1", "services.nodeports": "2"}
+
+
+def test_the_kinds_counted_by_metadata_are_those_whose_usage_ignores_the_rest() -> None:
+    """The quota controller follows those kinds with metadata informers: what usage() reads of any
+    other part of their objects must not matter."""
+    spec = {
+        "type": "LoadBalancer",
+        "ports": [{"port": 80}],
+        "storageClassName": "fast",
+        "resources": {"requests": {"storage": "1Gi"}},
+        "containers": [{"name": "c", "resources": {"requests": {"cpu": "1"}}}],
+    }
+    whole = {"metadata": {"name": "x", "namespace": "ns"}, "spec": spec, "status": {"phase": "Running"}}
+    for rt in (rt for rt in RESOURCES if rt.namespaced):
+        same = usage(rt, whole, NOW) == usage(rt, {"metadata": whole["metadata"]}, NOW)
+        assert counted_by_metadata(rt) == same, rt.kind
 
 
 def test_claim_usage() -> None:

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from minikube_py.store.base import Compacted, Create, Delete, Event, KeyExists, KeyNotFound, RevisionMismatch, Update
-from minikube_py.store.plan import Row, plan_batch
+from minikube_py.store.plan import Row, encode, plan_batch
 from minikube_py.store.schema import prefix_end
 from minikube_py.store.watch import WatchExpired, WatchHub
 
@@ -30,6 +30,38 @@ async def test_hub_serves_ring_then_live_events_filtered_by_prefix() -> None:
     hub.close()
     with pytest.raises(StopAsyncIteration):
         await anext(events)
+
+
+def stored(revision: int, *, deleted: bool = False) -> Event:
+    """An event as the store makes it: from the stored texts of the object and of its previous state."""
+    text = encode({"metadata": {"name": "x", "resourceVersion": str(revision)}, "spec": {"n": revision}})
+    previous = encode({"metadata": {"name": "x"}})
+    return Event("DELETED" if deleted else "MODIFIED", "/p/a/x", revision, None, None, text=text, prev_text=previous)
+
+
+def test_a_detached_event_decodes_its_own_objects() -> None:
+    for deleted in (False, True):
+        live = stored(4, deleted=deleted)
+        copy = live.detached()
+        assert (copy.type, copy.key, copy.revision, copy.text) == (live.type, live.key, 4, live.text)
+        assert copy.value == live.value and copy.value is not live.value
+        assert copy.value["metadata"]["resourceVersion"] == "4"
+        assert copy.prev == live.prev and copy.prev is not live.prev
+    built = ev(1)
+    assert built.detached() is built  # built from objects: it has nothing else to keep
+
+
+async def test_watchers_resuming_from_the_ring_get_the_change_decoded_afresh() -> None:
+    """The ring keeps texts, not the objects that live watchers decoded (which would pin a decoded
+    copy of every recent change in memory)."""
+    hub = WatchHub(0, ring_size=10)
+    live = hub.watch("/p/", 0, no_history)
+    hub.publish([stored(1)])
+    seen = await anext(live)
+    resumed = [await anext(hub.watch("/p/", 0, no_history)) for _ in range(2)]
+    assert [e.value for e in resumed] == [seen.value] * 2
+    assert len({id(seen.value), *(id(e.value) for e in resumed)}) == 3
+    assert [e.prev for e in resumed] == [seen.prev] * 2
 
 
 async def test_hub_reads_history_until_the_ring_covers() -> None:
