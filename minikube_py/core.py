@@ -22,24 +22,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-
-from aiohttp import web
+from typing import TYPE_CHECKING
 
 from minikube_py import pki
-from minikube_py.api.allocators import ServiceAllocator
-from minikube_py.api.app import READY, build_app
-from minikube_py.api.audit import AuditLog
-from minikube_py.api.auth import Authenticator
-from minikube_py.api.bootstrap import ClusterNetwork, ensure_bootstrap_objects
-from minikube_py.api.connections import HeaderDeadline
-from minikube_py.api.encryption import enable as enable_encryption
-from minikube_py.api.registry import Registry
-from minikube_py.api.tokens import SigningKey
 from minikube_py.client.kubeconfig import ClientConfig, write_kubeconfig
 from minikube_py.client.rest import ApiClient
 from minikube_py.config import DRAIN_TIMEOUT, AgentConfig, ServerConfig, audit_policy
 from minikube_py.guard import RESTART, STOP_TIMEOUT, Backoff, PartFailed, guarded_task
-from minikube_py.model.audit import Policy
 from minikube_py.reconcilers.apiserverendpoints import ApiServerEndpoints
 from minikube_py.reconcilers.base import run_controllers
 from minikube_py.reconcilers.leader import ElectionTiming, LeaderElector
@@ -48,12 +37,22 @@ from minikube_py.store.base import Store
 from minikube_py.store.bootstrap import publish_sealed, read_record, read_sealed
 from minikube_py.store.encryption import Encryption, EncryptionError
 
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from minikube_py.api.audit import AuditLog
+    from minikube_py.api.auth import Authenticator
+    from minikube_py.model.audit import Policy
+
 #: the files that make a cluster's identity, relative to the data directory: the same on every server
 IDENTITY_FILES = ("pki/ca.crt", "pki/ca.key", "pki/service-account.key", "admin-token", "node-secret")
 #: how often a server looks for a rotated cluster token in the datastore (a read of its memory cache)
 TOKEN_POLL_INTERVAL = 2.0
 #: the API's socket for the server's own parts, in its data directory
 LOOPBACK_SOCKET = "api.sock"
+#: the module that brings the API's imports (the kinds' rules, strategies, handlers, aiohttp's server):
+#: see :meth:`Server._start`
+API_MODULE = "minikube_py.api.app"
 
 
 class ClusterIdentityError(Exception):
@@ -144,8 +143,19 @@ class Server:
                 raise ClusterIdentityError(str(exc)) from None
             # history a previous run kept beyond the retention goes now, not a compaction interval later
             await store.compact(await store.current_revision() - cfg.watch.history)
+            # The API's modules (~0.07 s of imports) load on a worker thread meanwhile: the cluster
+            # identity's scrypt (as long, sealing on a first start and opening on every other)
+            # releases the GIL, so the two overlap on a second core. Not earlier: opening the store
+            # hops between the loop and SQLite's thread, and each hop would wait for the GIL.
+            api_imported = asyncio.ensure_future(_import_aside(API_MODULE))
+            stack.callback(api_imported.cancel)  # a start that fails before it is awaited leaves it behind
             await adopt_cluster_identity(store, cfg.data_dir, cfg.token)
             encryption.secret = (cfg.data_dir / "node-secret").read_text().strip()
+            await api_imported
+            # loaded by now (see API_MODULE), as are those _start_api and the functions it calls import
+            from minikube_py.api.app import READY
+            from minikube_py.api.encryption import enable as enable_encryption
+
             if cfg.secrets_encryption:
                 await enable_encryption(store)
             app = await self._start_api(stack, store)
@@ -166,6 +176,15 @@ class Server:
         app[READY]["ready"] = True
 
     async def _start_api(self, stack: contextlib.AsyncExitStack, store: Store) -> web.Application:
+        from aiohttp import web
+
+        from minikube_py.api.allocators import ServiceAllocator
+        from minikube_py.api.app import build_app
+        from minikube_py.api.auth import Authenticator
+        from minikube_py.api.bootstrap import ClusterNetwork, ensure_bootstrap_objects
+        from minikube_py.api.connections import HeaderDeadline
+        from minikube_py.api.registry import Registry
+
         cfg = self.config
         allocator = ServiceAllocator(store, cfg.service_cidr, cfg.service_node_port_range)
         registry = Registry(store, allocator)
@@ -223,6 +242,8 @@ class Server:
         socket's address holds at most 107 bytes, which a deep data directory's path can pass, and
         uvloop cannot dial Linux's abstract socket names; a directory descriptor of this process
         names it in 25."""
+        from aiohttp import web
+
         directory = os.open(self.config.data_dir, os.O_RDONLY | os.O_DIRECTORY)
         stack.callback(os.close, directory)
         self._loopback_socket = f"/proc/self/fd/{directory}/{LOOPBACK_SOCKET}"
@@ -351,13 +372,16 @@ class Server:
 async def _import_aside(module: str) -> ModuleType:
     """Import ``module`` on a worker thread. The parts started after the API listens (the controllers
     and the embedded agent) bring ~0.2 s of imports; on the loop's thread they would hold back the
-    first requests, and ``/readyz`` with them, though the API needs none of it."""
+    first requests, and ``/readyz`` with them, though the API needs none of it. The API's own modules
+    load so too, while the loop waits on the store and the cluster identity's scrypt."""
     return await asyncio.to_thread(importlib.import_module, module)
 
 
 def _audit(cfg: ServerConfig) -> tuple[Policy, AuditLog] | None:
     if not cfg.audit_log_path:
         return None
+    from minikube_py.api.audit import AuditLog
+
     return audit_policy(cfg), AuditLog(
         cfg.audit_log_path, max_size=cfg.audit_log_maxsize, max_backups=cfg.audit_log_maxbackup
     )
@@ -468,7 +492,7 @@ def _make_identity(data_dir: Path, secret: str | None) -> str:
     """The first server's identity files, made where missing; returns the node secret (``secret`` if
     given: the cluster token chosen for a new cluster)."""
     pki.ensure_ca(data_dir / "pki")
-    SigningKey(data_dir / "pki" / "service-account.key")
+    pki.ensure_ec_key(data_dir / "pki" / "service-account.key")
     _persisted_secret(data_dir / "admin-token")
     if secret is None:
         return _persisted_secret(data_dir / "node-secret")

@@ -444,6 +444,15 @@ def _names(hosts: Sequence[str]) -> set[Name]:
     return names
 
 
+def ensure_ec_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    """The P-256 private key kept in ``path``, made there (private) on first use."""
+    if path.exists():
+        return _load_key(path)
+    key = ec.generate_private_key(ec.SECP256R1())
+    write_file(path, _key_pem(key))
+    return key
+
+
 def _load_key(path: Path) -> ec.EllipticCurvePrivateKey:
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, ec.EllipticCurvePrivateKey):

@@ -37,7 +37,7 @@ from minikube_py.model.serviceaccounts import (
     token_claims,
 )
 from minikube_py.model.times import instant, rfc3339
-from minikube_py.pki import write_file
+from minikube_py.pki import ensure_ec_key
 
 Obj = dict[str, Any]
 #: how long a token's successful check is reused (kube-apiserver caches token checks for 10 s too, so a
@@ -61,19 +61,7 @@ class SigningKey:
     """The P-256 key that signs and verifies ServiceAccount tokens; made on first start."""
 
     def __init__(self, path: Path) -> None:
-        if path.exists():
-            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-            if not isinstance(key, ec.EllipticCurvePrivateKey):
-                raise ValueError(f"{path}: the service account signing key must be an EC key")
-        else:
-            key = ec.generate_private_key(ec.SECP256R1())
-            write_file(
-                path,
-                key.private_bytes(
-                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-                ),
-            )
-        self._key = key
+        self._key = key = ensure_ec_key(path)
         public_der = key.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
