@@ -18,6 +18,7 @@ configuration.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 from collections.abc import Awaitable, Callable
@@ -68,30 +69,18 @@ class ClusterNetwork:
 async def ensure_bootstrap_objects(
     registry: Registry, *, address: str, port: int, network: ClusterNetwork | None = None
 ) -> None:
+    # The writes of each step run at once, so that the store commits them in a few transactions (its
+    # group commit) rather than one each: ~80 objects on a first start. Namespaces come first, as the
+    # objects in them need them.
     namespaces = _rt("", "namespaces")
-    for name in SYSTEM_NAMESPACES:
-        await _create_if_absent(registry, namespaces, None, {"metadata": {"name": name}})
-    if network is not None:
-        await _ensure_cluster_dns(registry, network)
-    await _create_if_absent(
-        registry,
-        _rt("", "services"),
-        "default",
-        {
-            "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
-            "spec": {
-                "clusterIP": registry.allocator.first_ip,
-                "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}],
-            },
-        },
+    await asyncio.gather(
+        *(_create_if_absent(registry, namespaces, None, {"metadata": {"name": name}}) for name in SYSTEM_NAMESPACES)
     )
     labels = {"endpointslice.kubernetes.io/skip-mirror": "true"}
     endpoints = {
         "metadata": {"name": "kubernetes", "labels": labels},
         "subsets": [{"addresses": [{"ip": address}], "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}],
     }
-    # from here on each server's endpoint reconciler (reconcilers/apiserverendpoints.py) keeps both current
-    await _create_if_absent(registry, _rt("", "endpoints"), "default", endpoints)
     slice_ = {
         "metadata": {
             "name": "kubernetes",
@@ -101,12 +90,31 @@ async def ensure_bootstrap_objects(
         "endpoints": [{"addresses": [address], "conditions": {"ready": True}}],
         "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
     }
-    await _create_if_absent(registry, _rt("discovery.k8s.io", "endpointslices"), "default", slice_)
-    await _create_if_absent(registry, _rt("storage.k8s.io", "storageclasses"), None, copy.deepcopy(LOCAL_PATH_CLASS))
-    await _create_if_absent(
-        registry, _rt("networking.k8s.io", "ingressclasses"), None, copy.deepcopy(PYKUBE_INGRESS_CLASS)
-    )
-    await _ensure_rbac_defaults(registry)
+    writes = [
+        _create_if_absent(
+            registry,
+            _rt("", "services"),
+            "default",
+            {
+                "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+                "spec": {
+                    "clusterIP": registry.allocator.first_ip,
+                    "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}],
+                },
+            },
+        ),
+        # from here on each server's endpoint reconciler (reconcilers/apiserverendpoints.py) keeps both current
+        _create_if_absent(registry, _rt("", "endpoints"), "default", endpoints),
+        _create_if_absent(registry, _rt("discovery.k8s.io", "endpointslices"), "default", slice_),
+        _create_if_absent(registry, _rt("storage.k8s.io", "storageclasses"), None, copy.deepcopy(LOCAL_PATH_CLASS)),
+        _create_if_absent(
+            registry, _rt("networking.k8s.io", "ingressclasses"), None, copy.deepcopy(PYKUBE_INGRESS_CLASS)
+        ),
+        _ensure_rbac_defaults(registry),
+    ]
+    if network is not None:
+        writes.append(_ensure_cluster_dns(registry, network))
+    await asyncio.gather(*writes)
 
 
 async def _ensure_rbac_defaults(registry: Registry) -> None:
@@ -114,12 +122,10 @@ async def _ensure_rbac_defaults(registry: Registry) -> None:
     by_name = {role["metadata"]["name"]: role for role in roles}
     for name in ("view", "edit", "admin"):  # each aggregates the one before
         by_name[name]["rules"] = aggregated_rules(by_name[name], roles) or []
-    for rt, objects in (
-        (_rt(RBAC_GROUP, "clusterroles"), roles),
-        (_rt(RBAC_GROUP, "clusterrolebindings"), CLUSTER_ROLE_BINDINGS),
-    ):
-        for obj in objects:
-            await _reconcile_default(registry, rt, obj)
+    await asyncio.gather(
+        *(_reconcile_default(registry, _rt(RBAC_GROUP, "clusterroles"), role) for role in roles),
+        *(_reconcile_default(registry, _rt(RBAC_GROUP, "clusterrolebindings"), b) for b in CLUSTER_ROLE_BINDINGS),
+    )
 
 
 async def _reconcile_default(registry: Registry, rt: ResourceType, obj: Obj) -> None:
