@@ -551,8 +551,12 @@ def _tune_gc() -> None:
     Everything alive after start-up (modules, the loaded object cache, TLS and app state) lives as
     long as the process, so :func:`gc.freeze` moves it out of the collector's sight; the higher young
     threshold makes collections rare and each one cheap relative to the work between them. Reference
-    cycles are still collected, only less often, for a bounded amount of extra memory."""
-    gc.collect()
+    cycles are still collected, only less often, for a bounded amount of extra memory.
+
+    Only the young generations are collected before the freeze: a full pass over the ~90,000 objects
+    the imports leave takes ~40 ms of the loop at the moment ``/readyz`` starts answering, and right
+    after a start it finds no garbage (start-up's short-lived objects die young)."""
+    gc.collect(1)
     gc.freeze()
     gc.set_threshold(_GC_GEN0_THRESHOLD, 20, 100)
 
