@@ -11,4 +11,9 @@ export PYKUBE_TEST_POSTGRES_URL
 .venv/bin/ruff check minikube_py tests bench
 .venv/bin/ruff format --check minikube_py tests bench
 .venv/bin/lint-imports
+# Every server, agent and `pykube kubectl` the tests start is a new interpreter. Where
+# PYTHONDONTWRITEBYTECODE is set (as on the CI machines) an editable checkout never caches its
+# bytecode, and each of them would compile pykube's ~140 modules again (~0.17 s); compileall writes
+# the caches regardless of that setting, as pip does for an installed package.
+.venv/bin/python -m compileall -q minikube_py
 .venv/bin/pytest -q -p no:cacheprovider "$@"
