@@ -334,6 +334,30 @@ class OwnWrites:
             self.forget(uid)
 
 
+class StatusWrites(OwnWrites):
+    """The status replacements a controller made of the objects of its own kind (each under the
+    object's key) that its informer's cache does not show yet: the Job, DaemonSet, StatefulSet and
+    CronJob controllers write their status the same way and must not act again on an older one."""
+
+    def __init__(self, informer: Informer, client: ApiClient) -> None:
+        super().__init__(informer)
+        self._client = client
+
+    async def replace(self, obj: Obj, status: Obj) -> Obj:
+        """Replace the status of ``obj`` (cached, of the informer's collection) with ``status``
+        through the status subresource if it changed, and remember the answer; the object as it now
+        stands. The write carries the cached resourceVersion: when someone else wrote the object
+        meanwhile, the 409 retries the key once the cache has the newer one."""
+        if status == (obj.get("status") or {}):
+            return obj
+        md = obj["metadata"]
+        collection, _, plural = self._informer.path.rpartition("/")
+        written = await self._client.replace(
+            f"{collection}/namespaces/{md['namespace']}/{plural}/{md['name']}/status", {**obj, "status": status}
+        )
+        return self.wrote(object_key(obj), written)
+
+
 def index_discard(index: dict[str, set[str]], bucket: str, key: str) -> None:
     """Take ``key`` out of ``index[bucket]``, dropping the bucket once empty."""
     members = index.get(bucket)
@@ -432,6 +456,13 @@ class Controller:
         if on_change is not None:
             informer.add_handler(on_change)
         return informer
+
+    def controlled(self, path: str, owner_kind: str, *, orphans: bool = False) -> tuple[Informer, OwnedIndex]:
+        """The informer of what the objects of ``owner_kind`` control (a Job's pods, a CronJob's
+        Jobs) and its index of them by owner, whose handler queues the owners each change concerns
+        (see :class:`OwnedIndex`)."""
+        index = OwnedIndex(owner_kind, self.queue, orphans=orphans)
+        return self.informer(path, index.note), index
 
     def enqueue(self, old: Obj | None, new: Obj | None) -> None:
         """The handler for a controller's own kind: queue the key of the object that changed."""

@@ -9,6 +9,7 @@ and changes to the CronJob or its Jobs queue it through the informers.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 
 from minikube_py.client.errors import AlreadyExistsError, ApiError, NotFoundError
@@ -16,7 +17,7 @@ from minikube_py.client.rest import ApiClient, Obj, resource_path
 from minikube_py.model.cronjobs import CronJobStep, job_ref, plan_cronjob
 from minikube_py.model.podtemplate import controller_of
 from minikube_py.model.times import rfc3339
-from minikube_py.reconcilers.base import Controller, OwnedIndex, OwnWrites
+from minikube_py.reconcilers.base import Controller, StatusWrites
 
 
 class CronJobController(Controller):
@@ -25,15 +26,10 @@ class CronJobController(Controller):
     def __init__(self, client: ApiClient) -> None:
         super().__init__(client)
         self.cronjobs = self.informer("/apis/batch/v1/cronjobs", self.enqueue)
-        #: the keys of the Jobs each CronJob controls, by CronJob key
-        self._jobs_of = OwnedIndex("CronJob", self.queue)
-        self.jobs = self.informer("/apis/batch/v1/jobs", self._on_job)
+        #: a Job's change (or end) is its CronJob's business: it may be done, or history to trim
+        self.jobs, self._jobs_of = self.controlled("/apis/batch/v1/jobs", "CronJob")
         #: the status this controller last wrote, per CronJob key, until the cache shows it
-        self.status_writes = OwnWrites(self.cronjobs)
-
-    def _on_job(self, old: Obj | None, new: Obj | None) -> None:
-        """A Job's change (or end) is its CronJob's business: it may be done, or history to trim."""
-        self._jobs_of.note(old, new)
+        self.status_writes = StatusWrites(self.cronjobs, client)
 
     # ------------------------------------------------------------------------------ reconciling
 
@@ -49,7 +45,8 @@ class CronJobController(Controller):
         for job in step.delete:
             await self._delete(cronjob, job)
         failed = await self._create(cronjob, step)
-        await self._write_status(key, cronjob, step.status)
+        with contextlib.suppress(NotFoundError):  # deleted meanwhile: nothing more to write of it
+            await self.status_writes.replace(cronjob, step.status)
         for event_type, reason, message in step.events:
             await self.events.record(cronjob, event_type, reason, message)
         if step.requeue_after is not None:
@@ -115,18 +112,3 @@ class CronJobController(Controller):
         step.status["active"] = [*active, job_ref(job)]
         step.status["lastScheduleTime"] = rfc3339(step.scheduled)
         return None
-
-    async def _write_status(self, key: str, cronjob: Obj, status: Obj) -> None:
-        """Replace the status if it changed; a stale resourceVersion answers 409 and the key is
-        retried with fresh caches."""
-        if status == (cronjob.get("status") or {}):
-            return
-        md = cronjob["metadata"]
-        try:
-            written = await self.client.replace(
-                resource_path("batch/v1", "cronjobs", md["namespace"], md["name"], "status"),
-                {**cronjob, "status": status},
-            )
-        except NotFoundError:
-            return
-        self.status_writes.wrote(key, written)

@@ -22,7 +22,7 @@ from minikube_py.model.daemonsets import (
     revisions_in_use,
 )
 from minikube_py.model.podtemplate import pod_from_template
-from minikube_py.reconcilers.base import Controller, OwnedIndex, OwnWrites
+from minikube_py.reconcilers.base import Controller, OwnWrites, StatusWrites
 from minikube_py.reconcilers.history import HistoryKeeper
 from minikube_py.reconcilers.podcontrol import PodControl
 
@@ -34,13 +34,11 @@ class DaemonSetController(Controller):
         super().__init__(client)
         self.daemonsets = self.informer("/apis/apps/v1/daemonsets", self.enqueue)
         self.nodes = self.informer("/api/v1/nodes", self._on_node)
-        #: the keys of the pods each DaemonSet controls, by DaemonSet key
-        self._pods_of = OwnedIndex("DaemonSet", self.queue)
-        self.pods = self.informer("/api/v1/pods", self._pods_of.note)
+        self.pods, self._pods_of = self.controlled("/api/v1/pods", "DaemonSet")
         self.history = HistoryKeeper(self, "DaemonSet")
         #: the pods each DaemonSet's last pass created and deleted (by uid), and its status writes (by key)
         self.pod_writes = OwnWrites(self.pods, owners=self.daemonsets)
-        self.status_writes = OwnWrites(self.daemonsets)
+        self.status_writes = StatusWrites(self.daemonsets, client)
         self.pod_control = PodControl(client, self.events, self.pod_writes)
 
     # ------------------------------------------------------------------------------ handlers
@@ -72,7 +70,7 @@ class DaemonSetController(Controller):
             ds, self.nodes.items(), pods, datetime.now(UTC), expectations_met=not self.pod_writes.pending(uid)
         )
         failures = await self.pod_control.delete(ds, step.delete) + await self._create(ds, step.create)
-        await self._write_status(ds, step.status)
+        await self.status_writes.replace(ds, step.status)
         if step.requeue_after is not None:
             self.queue.add_after(str(key), step.requeue_after + 0.05)
         if failures:
@@ -87,15 +85,6 @@ class DaemonSetController(Controller):
             if not await self.pod_control.create(ds, pod):
                 return len(nodes) - done
         return 0
-
-    async def _write_status(self, ds: Obj, status: Obj) -> None:
-        if status == (ds.get("status") or {}):
-            return
-        md = ds["metadata"]
-        written = await self.client.replace(
-            resource_path("apps/v1", "daemonsets", md["namespace"], md["name"], "status"), {**ds, "status": status}
-        )
-        self.status_writes.wrote(object_key(ds), written)
 
 
 def _placement_fields(node: Obj) -> tuple[object, ...]:

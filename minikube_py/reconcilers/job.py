@@ -28,8 +28,8 @@ from minikube_py.model.jobs import (
     plan_job,
     settle_job,
 )
-from minikube_py.model.podtemplate import controller_of, pod_from_template
-from minikube_py.reconcilers.base import Controller, OwnedIndex, OwnWrites
+from minikube_py.model.podtemplate import controller_key, controller_of, pod_from_template
+from minikube_py.reconcilers.base import Controller, OwnWrites, StatusWrites
 from minikube_py.reconcilers.podcontrol import PodControl
 
 
@@ -39,19 +39,17 @@ class JobController(Controller):
     def __init__(self, client: ApiClient) -> None:
         super().__init__(client)
         self.jobs = self.informer("/apis/batch/v1/jobs", self.enqueue)
-        #: the keys of the pods each Job controls, by Job key
-        self._pods_of = OwnedIndex("Job", self.queue)
-        self.pods = self.informer("/api/v1/pods", self._on_pod)
+        self.pods, self._pods_of = self.controlled("/api/v1/pods", "Job")
+        self.pods.add_handler(self._on_pod)
         #: the pods each Job's last pass created and deleted (by Job uid), and its status writes (by key)
-        self.pod_writes, self.status_writes = OwnWrites(self.pods, owners=self.jobs), OwnWrites(self.jobs)
+        self.pod_writes, self.status_writes = OwnWrites(self.pods, owners=self.jobs), StatusWrites(self.jobs, client)
         self.pod_control = PodControl(client, self.events, self.pod_writes)
         #: UIDs whose tracking finalizer was removed, until the cache shows it gone (per job key)
         self._released: dict[str, set[str]] = defaultdict(set)
 
     def _on_pod(self, old: Obj | None, new: Obj | None) -> None:
-        """Index the pod under its Job (queued); once the pod shows its tracking finalizer gone, its
-        release no longer needs remembering."""
-        owner = self._pods_of.note(old, new)
+        """Once a pod shows its tracking finalizer gone, its release no longer needs remembering."""
+        owner = controller_key(new, "Job")
         if owner is not None and new is not None and not has_tracking_finalizer(new):
             self._released[owner].discard(new["metadata"].get("uid", ""))
 
@@ -86,13 +84,13 @@ class JobController(Controller):
         failures = await self.pod_control.delete(job, step.delete) + await self._create(job, step)
         for event_type, reason, message in step.events:
             await self.events.record(job, event_type, reason, message)
-        job = await self._write_status(job, step.status)
+        job = await self.status_writes.replace(job, step.status)
         for pod in step.release:
             await self._release(key, pod)
         with_finalizer = {p["metadata"]["uid"] for p in mine if has_tracking_finalizer(p)} - self._released[key]
         settled = copy.deepcopy(job.get("status") or {})
         finished = settle_job(settled, with_finalizer, step.final, step.terminating, now)
-        job = await self._write_status(job, settled)
+        job = await self.status_writes.replace(job, settled)
         if finished and step.final is not None:
             if step.final["type"] == COMPLETE:
                 await self.events.record(job, "Normal", "Completed", "Job completed")
@@ -136,17 +134,6 @@ class JobController(Controller):
         except NotFoundError:
             return
         self._released[key].add(md["uid"])
-
-    async def _write_status(self, job: Obj, status: Obj) -> Obj:
-        """Replace the status if it changed; a stale resourceVersion (someone else wrote the Job
-        meanwhile) answers 409 and the key is retried with fresh caches."""
-        if status == (job.get("status") or {}):
-            return job
-        md = job["metadata"]
-        written = await self.client.replace(
-            resource_path("batch/v1", "jobs", md["namespace"], md["name"], "status"), {**job, "status": status}
-        )
-        return self.status_writes.wrote(object_key(job), written)
 
     async def _expire(self, job: Obj) -> None:
         """Delete a finished Job whose ``ttlSecondsAfterFinished`` has passed, or come back then."""

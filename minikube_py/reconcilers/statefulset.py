@@ -31,7 +31,7 @@ from minikube_py.model.statefulsets import (
     pod_name,
     revision_of,
 )
-from minikube_py.reconcilers.base import Controller, OwnedIndex, OwnWrites
+from minikube_py.reconcilers.base import Controller, OwnWrites, StatusWrites
 from minikube_py.reconcilers.history import HistoryKeeper
 from minikube_py.reconcilers.replication import patch_pod_refs
 
@@ -42,18 +42,17 @@ class StatefulSetController(Controller):
     def __init__(self, client: ApiClient) -> None:
         super().__init__(client)
         self.sets = self.informer("/apis/apps/v1/statefulsets", self.enqueue)
-        #: the keys of the pods each set controls, by set key, and of the pods no one controls
-        self._pods_of = OwnedIndex("StatefulSet", self.queue, orphans=True)
-        self.pods = self.informer("/api/v1/pods", self._on_pod)
+        #: the pods each set controls and the pods no one controls, which a set may adopt
+        self.pods, self._pods_of = self.controlled("/api/v1/pods", "StatefulSet", orphans=True)
+        self.pods.add_handler(self._on_pod)
         self.claims = self.informer("/api/v1/persistentvolumeclaims")
         self.history = HistoryKeeper(self, "StatefulSet")
         #: the pods each set's last pass created and deleted (by uid), and its status writes (by key)
-        self.pod_writes, self.status_writes = OwnWrites(self.pods, owners=self.sets), OwnWrites(self.sets)
+        self.pod_writes, self.status_writes = OwnWrites(self.pods, owners=self.sets), StatusWrites(self.sets, client)
 
     # ------------------------------------------------------------------------------ handlers
 
     def _on_pod(self, old: Obj | None, new: Obj | None) -> None:
-        self._pods_of.note(old, new)
         if new is not None and newly_adoptable(old, new):
             self._wake_adopters(new)
 
@@ -97,7 +96,7 @@ class StatefulSetController(Controller):
         failures = await self._delete(sts, step.delete)
         failures += await self._create(sts, step.create, by_name)
         await self._restore_claims(sts, step.pending)
-        await self._write_status(sts, step.status, status_path)
+        await self.status_writes.replace(sts, step.status)
         if step.requeue_after is not None:
             self.queue.add_after(str(key), step.requeue_after + 0.05)
         if failures:
@@ -225,9 +224,3 @@ class StatefulSetController(Controller):
                         resource_path("v1", "persistentvolumeclaims", cmd["namespace"], cmd["name"]),
                         {"metadata": {"ownerReferences": refs or None, "resourceVersion": cmd["resourceVersion"]}},
                     )
-
-    async def _write_status(self, sts: Obj, status: Obj, path: str) -> None:
-        if status == (sts.get("status") or {}):
-            return
-        written = await self.client.replace(path, {**sts, "status": status})
-        self.status_writes.wrote(object_key(sts), written)

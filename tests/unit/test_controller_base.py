@@ -1,6 +1,6 @@
 """What the controllers' base offers them beside the work queue and OwnWrites: the index of what each
 owner controls (and the owners each event queues), OwnWrites forgetting the writes of an owner that
-is gone, and a write told as an event."""
+is gone, a status write that waits for the cache to show it, and a write told as an event."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from minikube_py.client.informer import Informer
 from minikube_py.client.kubeconfig import ClientConfig
 from minikube_py.client.rest import ApiClient
 from minikube_py.client.watching import WatchEvent
-from minikube_py.reconcilers.base import Controller, OwnedIndex, OwnWrites, WorkQueue
+from minikube_py.reconcilers.base import Controller, OwnedIndex, OwnWrites, StatusWrites, WorkQueue
 
 Obj = dict[str, Any]
 
@@ -97,6 +97,30 @@ def test_own_writes_forget_an_owner_that_is_gone_or_replaced() -> None:
     owners._apply(WatchEvent("DELETED", job("a", uid="uid-a")))  # type: ignore[arg-type]
     owners._apply(WatchEvent("MODIFIED", job("b", uid="uid-b2")))  # a namesake, between two watches
     assert not writes.pending("uid-a") and not writes.pending("uid-b")
+
+
+class StatusApi:
+    """Answers a status replacement as the API would: the body at the next resourceVersion."""
+
+    def __init__(self) -> None:
+        self.replaced: list[str] = []
+
+    async def replace(self, path: str, body: Obj) -> Obj:
+        self.replaced.append(path)
+        return {**body, "metadata": {**body["metadata"], "resourceVersion": "6"}}
+
+
+async def test_a_status_write_goes_to_the_subresource_and_counts_until_the_cache_shows_it() -> None:
+    api, cronjobs = StatusApi(), informer("/apis/batch/v1/cronjobs")
+    writes = StatusWrites(cronjobs, api)  # type: ignore[arg-type]
+    cached = {**job("a"), "status": {"active": []}}
+    cronjobs._apply(WatchEvent("ADDED", cached))  # type: ignore[arg-type]
+    assert await writes.replace(cached, {"active": []}) is cached and api.replaced == []  # unchanged: no write
+    written = await writes.replace(cached, {"lastScheduleTime": "2026-12-06T00:00:00Z"})
+    assert api.replaced == ["/apis/batch/v1/namespaces/ns/cronjobs/a/status"]
+    assert written["metadata"]["resourceVersion"] == "6" and writes.pending("ns/a")
+    cronjobs._apply(WatchEvent("MODIFIED", written))  # type: ignore[arg-type]
+    assert not writes.pending("ns/a")
 
 
 class EventsApi:

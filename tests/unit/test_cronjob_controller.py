@@ -172,9 +172,9 @@ async def test_job_events_queue_their_cron_job_only() -> None:
             "ownerReferences": [{"kind": "CronJob", "name": "cj", "uid": "cj-uid", "controller": True}],
         }
     }
-    ctrl._on_job(None, {"metadata": {"name": "loose", "namespace": "ns"}})
+    ctrl._jobs_of.note(None, {"metadata": {"name": "loose", "namespace": "ns"}})
     assert len(ctrl.queue) == 0
-    ctrl._on_job(None, owned)
+    ctrl._jobs_of.note(None, owned)
     assert len(ctrl.queue) == 1 and ctrl._jobs_of["ns/cj"] == {"ns/cj-1"}
-    ctrl._on_job(owned, None)
+    ctrl._jobs_of.note(owned, None)
     assert ctrl._jobs_of["ns/cj"] == set()
