@@ -8,6 +8,7 @@ renders to exactly that shape. Validation collects :class:`FieldError` causes fi
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,9 +33,30 @@ def required(field: str) -> FieldError:
     return FieldError(field, "FieldValueRequired", "Required value")
 
 
+def go_value(value: Any) -> str:
+    """A value as kube-apiserver renders it in ``Invalid value: ...`` messages (Go's ``%#v``-ish: ``true``,
+    ``null``, ``map[string]string{...}``), one rendering for every kind's validation."""
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        return "map[string]string{" + ", ".join(f"{json.dumps(k)}:{json.dumps(value[k])}" for k in sorted(value)) + "}"
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "[]string{" + ", ".join(json.dumps(v) for v in value) + "}"
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
 def invalid_value(field: str, value: Any, detail: str) -> FieldError:
-    shown = f'"{value}"' if isinstance(value, str) else repr(value)
-    return FieldError(field, "FieldValueInvalid", f"Invalid value: {shown}: {detail}")
+    return FieldError(field, "FieldValueInvalid", f"Invalid value: {go_value(value)}: {detail}")
+
+
+def value_not_found(field: str, value: Any) -> FieldError:
+    return FieldError(field, "FieldValueNotFound", f"Not found: {go_value(value)}")
 
 
 def not_supported(field: str, value: Any, supported: list[str]) -> FieldError:

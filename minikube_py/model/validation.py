@@ -18,7 +18,6 @@ import binascii
 import copy
 import functools
 import ipaddress
-import json
 import re
 from collections.abc import Callable
 from fractions import Fraction
@@ -26,7 +25,16 @@ from typing import Any
 from zoneinfo import ZoneInfoNotFoundError
 
 from minikube_py.model import cronjobs, quantity, storage
-from minikube_py.model.errors import FieldError, duplicate, forbidden, not_supported, required
+from minikube_py.model.errors import (
+    FieldError,
+    duplicate,
+    forbidden,
+    go_value,
+    invalid_value,
+    not_supported,
+    required,
+    value_not_found,
+)
 from minikube_py.model.selectors import (
     dns1123_label_errors,
     dns1123_subdomain_errors,
@@ -61,36 +69,11 @@ _BASE64_CHARS = re.compile(r"[A-Za-z0-9+/=]")
 # ------------------------------------------------------------------------------ rendering
 
 
-def _go(value: Any) -> str:
-    """A value as Go's ``%#v``-ish rendering in ``Invalid value: ...`` messages."""
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        return "map[string]string{" + ", ".join(f"{json.dumps(k)}:{json.dumps(value[k])}" for k in sorted(value)) + "}"
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return "[]string{" + ", ".join(json.dumps(v) for v in value) + "}"
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
-
-
-def _invalid(path: str, value: Any, detail: str) -> FieldError:
-    return FieldError(path, "FieldValueInvalid", f"Invalid value: {_go(value)}: {detail}")
-
-
 def _label_name(path: str, name: Any) -> Errors:
     """A name that must be there and be a DNS-1123 label (a container's, a volume's, a claim template's)."""
     if not name:
         return [required(path)]
-    return [_invalid(path, name, msg) for msg in dns1123_label_errors(str(name))]
-
-
-def _not_found(path: str, value: Any) -> FieldError:
-    return FieldError(path, "FieldValueNotFound", f"Not found: {_go(value)}")
+    return [invalid_value(path, name, msg) for msg in dns1123_label_errors(str(name))]
 
 
 def _too_long(path: str, limit: int) -> FieldError:
@@ -100,13 +83,13 @@ def _too_long(path: str, limit: int) -> FieldError:
 def _range(path: str, value: Any, lo: int, hi: int) -> Errors:
     if isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi:
         return []
-    return [_invalid(path, value, f"must be between {lo} and {hi}, inclusive")]
+    return [invalid_value(path, value, f"must be between {lo} and {hi}, inclusive")]
 
 
 def _non_negative(path: str, value: Any) -> Errors:
     if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
         return []
-    return [_invalid(path, value, "must be greater than or equal to 0")]
+    return [invalid_value(path, value, "must be greater than or equal to 0")]
 
 
 def _dict(value: Any) -> Obj:
@@ -146,16 +129,16 @@ def _string_map(value: Any, path: str, entry_errors: Callable[[str, Any], Errors
     if value is None:
         return []
     if not isinstance(value, dict):
-        return [_invalid(path, value, "must be a map of strings")]
+        return [invalid_value(path, value, "must be a map of strings")]
     return [err for key in sorted(value) for err in entry_errors(key, value[key])]
 
 
 def validate_labels(labels: Any, path: str) -> Errors:
     def entry(key: str, value: Any) -> Errors:
-        errs = [_invalid(path, key, msg) for msg in label_key_errors(key)]
+        errs = [invalid_value(path, key, msg) for msg in label_key_errors(key)]
         if not isinstance(value, str):
-            return [*errs, _invalid(path, value, "must be a string")]
-        return errs + [_invalid(path, value, msg) for msg in label_value_errors(value)]
+            return [*errs, invalid_value(path, value, "must be a string")]
+        return errs + [invalid_value(path, value, msg) for msg in label_value_errors(value)]
 
     return _string_map(labels, path, entry)
 
@@ -163,7 +146,7 @@ def validate_labels(labels: Any, path: str) -> Errors:
 def _annotations(annotations: Any, path: str) -> Errors:
     # keys are qualified names in any case; the values are free text, limited only in total size
     errs = _string_map(
-        annotations, path, lambda key, _: [_invalid(path, key, m) for m in label_key_errors(key.lower())]
+        annotations, path, lambda key, _: [invalid_value(path, key, m) for m in label_key_errors(key.lower())]
     )
     if isinstance(annotations, dict):
         size = sum(len(k.encode()) + len(str(v).encode()) for k, v in annotations.items())
@@ -184,7 +167,7 @@ def _owner_references(refs: Any, path: str) -> Errors:
             controllers.append(f"{ref.get('kind')}/{ref.get('name')}")
     if len(controllers) > 1:
         errs.append(
-            _invalid(
+            invalid_value(
                 path,
                 refs,
                 'Only one reference can have Controller set to true. Found "true" in '
@@ -201,7 +184,7 @@ def validate_metadata(md: Obj, *, namespaced: bool, name_errors: Callable[[str],
     generate = md.get("generateName")
     if isinstance(generate, str) and generate:
         errs.extend(
-            _invalid("metadata.generateName", generate, msg) for msg in name_errors(_mask_trailing_dash(generate))
+            invalid_value("metadata.generateName", generate, msg) for msg in name_errors(_mask_trailing_dash(generate))
         )
     name = md.get("name")
     if not name:
@@ -209,15 +192,17 @@ def validate_metadata(md: Obj, *, namespaced: bool, name_errors: Callable[[str],
             FieldError("metadata.name", "FieldValueRequired", "Required value: name or generateName is required")
         )
     elif not isinstance(name, str):
-        errs.append(_invalid("metadata.name", name, "must be a string"))
+        errs.append(invalid_value("metadata.name", name, "must be a string"))
     else:
-        errs.extend(_invalid("metadata.name", name, msg) for msg in name_errors(name))
+        errs.extend(invalid_value("metadata.name", name, msg) for msg in name_errors(name))
     namespace = md.get("namespace")
     if namespaced:
         if not namespace:
             errs.append(required("metadata.namespace"))
         else:
-            errs.extend(_invalid("metadata.namespace", namespace, msg) for msg in dns1123_label_errors(str(namespace)))
+            errs.extend(
+                invalid_value("metadata.namespace", namespace, msg) for msg in dns1123_label_errors(str(namespace))
+            )
     elif namespace:
         errs.append(forbidden("metadata.namespace", "not allowed on this type"))
     return errs + _metadata_common(md)
@@ -229,7 +214,7 @@ def _metadata_common(md: Obj) -> Errors:
     errs += _annotations(md.get("annotations"), "metadata.annotations")
     errs += _owner_references(md.get("ownerReferences"), "metadata.ownerReferences")
     for finalizer in _list(md.get("finalizers")):
-        errs.extend(_invalid("metadata.finalizers", finalizer, msg) for msg in label_key_errors(str(finalizer)))
+        errs.extend(invalid_value("metadata.finalizers", finalizer, msg) for msg in label_key_errors(str(finalizer)))
     return errs
 
 
@@ -243,14 +228,14 @@ def validate_metadata_update(md: Obj, old_md: Obj) -> Errors:
             errs.append(
                 forbidden(
                     "metadata.finalizers",
-                    f"no new finalizers can be added if the object is being deleted, found new finalizers {_go(added)}",
+                    f"no new finalizers can be added if the object is being deleted, found new finalizers {go_value(added)}",
                 )
             )
     if (md.get("generation") or 0) < (old_md.get("generation") or 0):
-        errs.append(_invalid("metadata.generation", md.get("generation"), "must not be decremented"))
+        errs.append(invalid_value("metadata.generation", md.get("generation"), "must not be decremented"))
     for key in ("name", "namespace", "uid", "creationTimestamp", "deletionTimestamp"):
         if md.get(key) != old_md.get(key):
-            errs.append(_invalid(f"metadata.{key}", md.get(key, ""), _IMMUTABLE))
+            errs.append(invalid_value(f"metadata.{key}", md.get(key, ""), _IMMUTABLE))
     return errs + _metadata_common(md)
 
 
@@ -275,7 +260,7 @@ def _quantities(resources: Obj, path: str) -> Errors:
         limit = parsed["limits"].get(name)
         if limit is not None and request > limit:
             errs.append(
-                _invalid(
+                invalid_value(
                     f"{path}.requests",
                     quantity.format_quantity(str(resources["requests"][name])),
                     f"must be less than or equal to {name} limit of "
@@ -291,7 +276,7 @@ def _container(c: Obj, path: str, volumes: set[str]) -> Errors:
     if not image:
         errs.append(required(f"{path}.image"))
     elif not isinstance(image, str) or image != image.strip():
-        errs.append(_invalid(f"{path}.image", image, "must not have leading or trailing whitespace"))
+        errs.append(invalid_value(f"{path}.image", image, "must not have leading or trailing whitespace"))
     policy = c.get("imagePullPolicy")
     if policy not in ("Always", "IfNotPresent", "Never"):
         errs.append(not_supported(f"{path}.imagePullPolicy", policy, ["Always", "IfNotPresent", "Never"]))
@@ -304,7 +289,7 @@ def _container(c: Obj, path: str, volumes: set[str]) -> Errors:
             errs.append(required(f"{path}.env[{i}].name"))
         elif not _ENV_NAME_RE.match(str(env_name)):
             errs.append(
-                _invalid(
+                invalid_value(
                     f"{path}.env[{i}].name",
                     env_name,
                     regex_error(
@@ -323,7 +308,7 @@ def _container(c: Obj, path: str, volumes: set[str]) -> Errors:
         if not mount_name:
             errs.append(required(f"{path}.volumeMounts[{i}].name"))
         elif mount_name not in volumes:
-            errs.append(_not_found(f"{path}.volumeMounts[{i}].name", mount_name))
+            errs.append(value_not_found(f"{path}.volumeMounts[{i}].name", mount_name))
         if not mount.get("mountPath"):
             errs.append(required(f"{path}.volumeMounts[{i}].mountPath"))
     return errs + _quantities(_dict(c.get("resources")), f"{path}.resources")
@@ -333,7 +318,7 @@ def _container_port(port: Obj, path: str, names: set[str]) -> Errors:
     errs: Errors = []
     name = port.get("name")
     if name:
-        errs.extend(_invalid(f"{path}.name", name, msg) for msg in port_name_errors(str(name)))
+        errs.extend(invalid_value(f"{path}.name", name, msg) for msg in port_name_errors(str(name)))
         if name in names:
             errs.append(duplicate(f"{path}.name", name))
         names.add(name)
@@ -465,7 +450,9 @@ def validate_service(obj: Obj) -> Errors:
     cluster_ip = spec.get("clusterIP")
     if cluster_ip and cluster_ip != "None" and not _is_ip(cluster_ip):
         errs.append(
-            _invalid("spec.clusterIPs[0]", cluster_ip, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)")
+            invalid_value(
+                "spec.clusterIPs[0]", cluster_ip, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"
+            )
         )
     if spec.get("selector") is not None:
         errs += validate_labels(spec.get("selector"), "spec.selector")
@@ -479,7 +466,7 @@ def _service_port(port: Obj, path: str, name_required: bool, names: set[str]) ->
         if name_required:
             errs.append(required(f"{path}.name"))
     else:
-        errs.extend(_invalid(f"{path}.name", name, msg) for msg in dns1123_label_errors(str(name)))
+        errs.extend(invalid_value(f"{path}.name", name, msg) for msg in dns1123_label_errors(str(name)))
         if name in names:
             errs.append(duplicate(f"{path}.name", name))
         names.add(name)
@@ -488,7 +475,7 @@ def _service_port(port: Obj, path: str, name_required: bool, names: set[str]) ->
         errs.append(not_supported(f"{path}.protocol", port.get("protocol"), _PROTOCOLS))
     target = port.get("targetPort")
     if isinstance(target, str):
-        errs.extend(_invalid(f"{path}.targetPort", target, msg) for msg in port_name_errors(target))
+        errs.extend(invalid_value(f"{path}.targetPort", target, msg) for msg in port_name_errors(target))
     elif target is not None:
         errs += _range(f"{path}.targetPort", target, 1, 65535)
     if port.get("nodePort"):
@@ -501,7 +488,7 @@ def validate_service_update(new: Obj, old: Obj) -> Errors:
     carry over, as kube-apiserver does for ``kubectl replace``)."""
     ip, old_ip = _dict(new.get("spec")).get("clusterIP"), _dict(old.get("spec")).get("clusterIP")
     if ip and old_ip and ip != old_ip:
-        return [_invalid("spec.clusterIPs[0]", [ip], "may not change once set")]
+        return [invalid_value("spec.clusterIPs[0]", [ip], "may not change once set")]
     return []
 
 
@@ -531,18 +518,20 @@ def _selector_matches_template(selector: Any, spec: Obj, kind_word: str) -> Erro
     if selector is None:
         return [required("spec.selector")]
     if not isinstance(selector, dict):
-        return [_invalid("spec.selector", selector, "must be a label selector")]
+        return [invalid_value("spec.selector", selector, "must be a label selector")]
     errs: Errors = []
     if not selector.get("matchLabels") and not selector.get("matchExpressions"):
-        errs.append(_invalid("spec.selector", selector, f"empty selector is invalid for {kind_word}"))
+        errs.append(invalid_value("spec.selector", selector, f"empty selector is invalid for {kind_word}"))
     errs += validate_labels(selector.get("matchLabels"), "spec.selector.matchLabels")
     try:
         parsed = label_selector_from_spec(selector)
     except ValueError as exc:
-        return [*errs, _invalid("spec.selector", selector, str(exc))]
+        return [*errs, invalid_value("spec.selector", selector, str(exc))]
     labels = _dict(_dict(_dict(spec.get("template")).get("metadata")).get("labels"))
     if not errs and isinstance(spec.get("template"), dict) and not parsed.matches(labels):
-        errs.append(_invalid("spec.template.metadata.labels", labels, "`selector` does not match template `labels`"))
+        errs.append(
+            invalid_value("spec.template.metadata.labels", labels, "`selector` does not match template `labels`")
+        )
     return errs
 
 
@@ -604,7 +593,7 @@ def validate_stateful_set(obj: Obj) -> Errors:
         errs.append(not_supported("spec.updateStrategy.type", kind, ["OnDelete", "RollingUpdate"]))
     elif kind == "OnDelete" and strategy.get("rollingUpdate") is not None:
         errs.append(
-            _invalid(
+            invalid_value(
                 "spec.updateStrategy.rollingUpdate",
                 strategy["rollingUpdate"],
                 "only allowed for updateStrategy 'RollingUpdate'",
@@ -622,7 +611,7 @@ def validate_stateful_set(obj: Obj) -> Errors:
             )
     service = spec.get("serviceName")
     if service:  # it becomes each pod's ``subdomain``, so a pod could never be made with a bad one
-        errs.extend(_invalid("spec.serviceName", service, msg) for msg in dns1123_label_errors(str(service)))
+        errs.extend(invalid_value("spec.serviceName", service, msg) for msg in dns1123_label_errors(str(service)))
     errs += _selector_matches_template(spec.get("selector"), spec, "statefulset")
     claims, claim_errs = _claim_templates(spec.get("volumeClaimTemplates"))
     template = spec.get("template")
@@ -682,7 +671,7 @@ def validate_controller_revision(obj: Obj) -> Errors:
     errs = [] if obj.get("data") is not None else [required("data")]
     revision = obj.get("revision")
     if not isinstance(revision, int) or isinstance(revision, bool) or revision < 0:
-        errs.append(_invalid("revision", revision, "must be greater than or equal to 0"))
+        errs.append(invalid_value("revision", revision, "must be greater than or equal to 0"))
     return errs
 
 
@@ -701,7 +690,7 @@ def validate_replication_controller(obj: Obj) -> Errors:
         labels = _dict(_dict(_dict(spec.get("template")).get("metadata")).get("labels"))
         if isinstance(selector, dict) and not all(labels.get(k) == v for k, v in selector.items()):
             errs.append(
-                _invalid("spec.template.metadata.labels", labels, "`selector` does not match template `labels`")
+                invalid_value("spec.template.metadata.labels", labels, "`selector` does not match template `labels`")
             )
     return errs + _template(spec, ("Always",))
 
@@ -729,24 +718,26 @@ def validate_cron_job(obj: Obj) -> Errors:
     if not schedule:
         errs.append(required("spec.schedule"))
     elif not isinstance(schedule, str):
-        errs.append(_invalid("spec.schedule", schedule, "must be a string"))
+        errs.append(invalid_value("spec.schedule", schedule, "must be a string"))
     else:
         if (problem := cronjobs.schedule_error(schedule)) is not None:
-            errs.append(_invalid("spec.schedule", schedule, problem))
+            errs.append(invalid_value("spec.schedule", schedule, problem))
         if "TZ" in schedule:
             errs.append(
-                _invalid("spec.schedule", schedule, "cannot use TZ or CRON_TZ in schedule, use timeZone field instead")
+                invalid_value(
+                    "spec.schedule", schedule, "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"
+                )
             )
     errs += _non_negative("spec.startingDeadlineSeconds", spec.get("startingDeadlineSeconds"))
     zone = spec.get("timeZone")
     if zone is not None:
         if not isinstance(zone, str) or not zone:
-            errs.append(_invalid("spec.timeZone", zone, "timeZone must be nil or non-empty string"))
+            errs.append(invalid_value("spec.timeZone", zone, "timeZone must be nil or non-empty string"))
         else:
             try:
                 cronjobs.load_zone(zone)
             except ZoneInfoNotFoundError:
-                errs.append(_invalid("spec.timeZone", zone, f"unknown time zone {zone}"))
+                errs.append(invalid_value("spec.timeZone", zone, f"unknown time zone {zone}"))
     policy = spec.get("concurrencyPolicy")
     if not policy:
         errs.append(required("spec.concurrencyPolicy"))
@@ -761,7 +752,7 @@ def validate_cron_job(obj: Obj) -> Errors:
         errs += _job_template(template)
     name = _dict(obj.get("metadata")).get("name")
     if isinstance(name, str) and len(name) > 52:  # the Jobs' names add "-" and 10 digits, within 63
-        errs.append(_invalid("metadata.name", name, "must be no more than 52 characters"))
+        errs.append(invalid_value("metadata.name", name, "must be no more than 52 characters"))
     return errs
 
 
@@ -777,7 +768,7 @@ def _job_template(template: Obj) -> Errors:
     if mode is not None and mode not in ("NonIndexed", "Indexed"):
         errs.append(not_supported(f"{path}.spec.completionMode", mode, ["NonIndexed", "Indexed"]))
     if spec.get("selector") is not None:
-        errs.append(_invalid(f"{path}.spec.selector", spec["selector"], "`selector` will be auto-generated"))
+        errs.append(invalid_value(f"{path}.spec.selector", spec["selector"], "`selector` will be auto-generated"))
     if spec.get("manualSelector") is True:
         errs.append(not_supported(f"{path}.spec.manualSelector", True, ["nil", "false"]))
     return errs + _template(spec, ("OnFailure", "Never"), f"{path}.spec")
@@ -789,7 +780,7 @@ def _immutable(new: Obj, old: Obj, *fields: str) -> Errors:
     for field in fields:
         mine, theirs = _path(new, field), _path(old, field)
         if mine != theirs:
-            errs.append(_invalid(field, mine, _IMMUTABLE))
+            errs.append(invalid_value(field, mine, _IMMUTABLE))
     return errs
 
 
@@ -818,10 +809,10 @@ def _data_keys(data: Any, path: str) -> Errors:
     for key in sorted(_dict(data)):
         where = f"{path}[{key}]"
         if len(key) > 253:
-            errs.append(_invalid(where, key, "must be no more than 253 characters"))
+            errs.append(invalid_value(where, key, "must be no more than 253 characters"))
         if not _CONFIG_KEY_RE.match(key):
             errs.append(
-                _invalid(
+                invalid_value(
                     where,
                     key,
                     regex_error(
@@ -834,11 +825,11 @@ def _data_keys(data: Any, path: str) -> Errors:
                 )
             )
         if key == ".":
-            errs.append(_invalid(where, key, "must not be '.'"))
+            errs.append(invalid_value(where, key, "must not be '.'"))
         elif key == "..":
-            errs.append(_invalid(where, key, "must not be '..'"))
+            errs.append(invalid_value(where, key, "must not be '..'"))
         elif key.startswith(".."):
-            errs.append(_invalid(where, key, "must not start with '..'"))
+            errs.append(invalid_value(where, key, "must not start with '..'"))
     return errs
 
 
@@ -846,7 +837,9 @@ def validate_config_map(obj: Obj) -> Errors:
     data, binary = _dict(obj.get("data")), _dict(obj.get("binaryData"))
     errs = _data_keys(data, "data") + _data_keys(binary, "binaryData")
     errs.extend(
-        _invalid(f"data[{key}]", key, "duplicate of key present in binaryData") for key in sorted(data) if key in binary
+        invalid_value(f"data[{key}]", key, "duplicate of key present in binaryData")
+        for key in sorted(data)
+        if key in binary
     )
     size = sum(len(str(v).encode()) for v in data.values()) + sum(len(str(v)) * 3 // 4 for v in binary.values())
     if size > _SECRET_LIMIT:
@@ -883,7 +876,7 @@ def validate_secret(obj: Obj) -> Errors:
     for key in sorted(data):
         problem = base64_error(data[key])
         if problem:
-            errs.append(_invalid(f"data[{key}]", "<secret contents redacted>", problem))
+            errs.append(invalid_value(f"data[{key}]", "<secret contents redacted>", problem))
         else:
             size += len(data[key]) * 3 // 4
     if size > _SECRET_LIMIT:
@@ -917,10 +910,10 @@ def validate_node(obj: Obj) -> Errors:
         if not key:
             errs.append(required(f"spec.taints[{i}].key"))
         else:
-            errs.extend(_invalid(f"spec.taints[{i}].key", key, msg) for msg in label_key_errors(str(key)))
+            errs.extend(invalid_value(f"spec.taints[{i}].key", key, msg) for msg in label_key_errors(str(key)))
         if taint.get("value"):
             errs.extend(
-                _invalid(f"spec.taints[{i}].value", taint["value"], msg)
+                invalid_value(f"spec.taints[{i}].value", taint["value"], msg)
                 for msg in label_value_errors(str(taint["value"]))
             )
         if taint.get("effect") not in effects:
@@ -931,7 +924,7 @@ def validate_node(obj: Obj) -> Errors:
 def validate_lease(obj: Obj) -> Errors:
     duration = _dict(obj.get("spec")).get("leaseDurationSeconds")
     if duration is not None and (not isinstance(duration, int) or duration <= 0):
-        return [_invalid("spec.leaseDurationSeconds", duration, "must be greater than 0")]
+        return [invalid_value("spec.leaseDurationSeconds", duration, "must be greater than 0")]
     return []
 
 
@@ -939,7 +932,7 @@ def validate_event(obj: Obj) -> Errors:
     ref = _dict(obj.get("involvedObject"))
     namespace = _dict(obj.get("metadata")).get("namespace")
     if ref.get("namespace") and ref["namespace"] != namespace:
-        return [_invalid("involvedObject.namespace", ref["namespace"], "does not match event.namespace")]
+        return [invalid_value("involvedObject.namespace", ref["namespace"], "does not match event.namespace")]
     return []
 
 
@@ -964,7 +957,9 @@ def validate_endpoints(obj: Obj) -> Errors:
                 if not ip:
                     errs.append(required(where))
                 elif not _is_ip(ip):
-                    errs.append(_invalid(where, ip, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"))
+                    errs.append(
+                        invalid_value(where, ip, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)")
+                    )
         errs += _endpoint_ports(subset.get("ports"), f"subsets[{s}].ports")
     return errs
 
@@ -995,13 +990,13 @@ def validate_endpoint_slice(obj: Obj) -> Errors:
 def _int_or_percent(value: Any, path: str) -> Errors:
     """ValidatePositiveIntOrPercent, plus the 100% ceiling budgets have."""
     if isinstance(value, bool) or not isinstance(value, int | str):
-        return [_invalid(path, value, "must be an integer or percentage (e.g '5%')")]
+        return [invalid_value(path, value, "must be an integer or percentage (e.g '5%')")]
     if isinstance(value, int):
         return _non_negative(path, value)
     if not re.fullmatch(r"[0-9]+%", value):
-        return [_invalid(path, value, "must be an integer or percentage (e.g '5%')")]
+        return [invalid_value(path, value, "must be an integer or percentage (e.g '5%')")]
     if int(value[:-1]) > 100:
-        return [_invalid(path, value, "must not be greater than 100%")]
+        return [invalid_value(path, value, "must not be greater than 100%")]
     return []
 
 
@@ -1010,7 +1005,9 @@ def validate_pod_disruption_budget(obj: Obj) -> Errors:
     errs: Errors = []
     min_available, max_unavailable = spec.get("minAvailable"), spec.get("maxUnavailable")
     if min_available is not None and max_unavailable is not None:
-        errs.append(_invalid("spec.minAvailable", min_available, "minAvailable and maxUnavailable cannot be both set"))
+        errs.append(
+            invalid_value("spec.minAvailable", min_available, "minAvailable and maxUnavailable cannot be both set")
+        )
     if min_available is not None:
         errs += _int_or_percent(min_available, "spec.minAvailable")
     if max_unavailable is not None:
@@ -1021,7 +1018,7 @@ def validate_pod_disruption_budget(obj: Obj) -> Errors:
         try:
             label_selector_from_spec(selector)
         except (ValueError, AttributeError) as exc:
-            errs.append(_invalid("spec.selector", selector, str(exc)))
+            errs.append(invalid_value("spec.selector", selector, str(exc)))
     policy = spec.get("unhealthyPodEvictionPolicy")
     if policy is not None and policy not in ("AlwaysAllow", "IfHealthyBudget"):
         errs.append(not_supported("spec.unhealthyPodEvictionPolicy", policy, ["AlwaysAllow", "IfHealthyBudget"]))
@@ -1037,10 +1034,10 @@ def _resource_list(resources: Any, path: str) -> tuple[Errors, dict[str, Fractio
         try:
             amount = _parse_quantity(raw)
         except (ValueError, TypeError):
-            errs.append(_invalid(where, raw, quantity.FORMAT_ERROR))
+            errs.append(invalid_value(where, raw, quantity.FORMAT_ERROR))
             continue
         if amount < 0:
-            errs.append(_invalid(where, str(raw), "must be greater than or equal to 0"))
+            errs.append(invalid_value(where, str(raw), "must be greater than or equal to 0"))
         parsed[name] = amount
     return errs, parsed
 
@@ -1090,7 +1087,7 @@ def validate_limit_range(obj: Obj) -> Errors:
             high = bounds["max"].get(name)
             if high is not None and low > high:
                 errs.append(
-                    _invalid(
+                    invalid_value(
                         f"{path}.min[{name}]",
                         item["min"][name],
                         f"min value {item['min'][name]} is greater than max value {item['max'][name]}",
@@ -1099,7 +1096,7 @@ def validate_limit_range(obj: Obj) -> Errors:
         for name, ratio in sorted(bounds["maxLimitRequestRatio"].items()):
             if ratio < 1:
                 errs.append(
-                    _invalid(
+                    invalid_value(
                         f"{path}.maxLimitRequestRatio[{name}]",
                         item["maxLimitRequestRatio"][name],
                         "ratio must be greater than or equal to 1",
@@ -1131,16 +1128,16 @@ def _positive_storage(raw: Any, path: str) -> Errors:
     try:
         amount = _parse_quantity(raw)
     except (ValueError, TypeError):
-        return [_invalid(path, raw, quantity.FORMAT_ERROR)]
+        return [invalid_value(path, raw, quantity.FORMAT_ERROR)]
     if amount <= 0:
-        return [_invalid(path, str(raw), "must be greater than zero")]
+        return [invalid_value(path, str(raw), "must be greater than zero")]
     return []
 
 
 def _class_name(value: Any, path: str) -> Errors:
     if not value:
         return []
-    return [_invalid(path, value, msg) for msg in dns1123_subdomain_errors(str(value))]
+    return [invalid_value(path, value, msg) for msg in dns1123_subdomain_errors(str(value))]
 
 
 def _volume_mode(value: Any, path: str) -> Errors:
@@ -1154,9 +1151,9 @@ def _absolute_path(value: Any, path: str) -> Errors:
     if not value:
         return [required(path)]
     text = str(value)
-    errs = [] if text.startswith("/") else [_invalid(path, text, "must be an absolute path")]
+    errs = [] if text.startswith("/") else [invalid_value(path, text, "must be an absolute path")]
     if ".." in text.split("/"):
-        errs.append(_invalid(path, text, "must not contain '..'"))
+        errs.append(invalid_value(path, text, "must not contain '..'"))
     return errs
 
 
@@ -1182,9 +1179,9 @@ def _node_selector(selector: Any, path: str) -> Errors:
                 if not key:
                     errs.append(required(f"{where}.key"))
                 elif kind == "matchExpressions":
-                    errs.extend(_invalid(f"{where}.key", key, msg) for msg in label_key_errors(str(key)))
+                    errs.extend(invalid_value(f"{where}.key", key, msg) for msg in label_key_errors(str(key)))
                 if operator not in operators:
-                    errs.append(_invalid(f"{where}.operator", operator, "not a valid selector operator"))
+                    errs.append(invalid_value(f"{where}.operator", operator, "not a valid selector operator"))
                 elif operator in ("In", "NotIn") and not values:
                     errs.append(
                         FieldError(
@@ -1282,9 +1279,9 @@ def validate_persistent_volume_update(new: Obj, old: Obj) -> Errors:
     if any(spec.get(source) != old_spec.get(source) for source in storage.VOLUME_SOURCES):
         errs.append(forbidden("spec.persistentvolumesource", "spec.persistentvolumesource is immutable after creation"))
     if spec.get("volumeMode") != old_spec.get("volumeMode"):
-        errs.append(_invalid("volumeMode", spec.get("volumeMode"), _IMMUTABLE))
+        errs.append(invalid_value("volumeMode", spec.get("volumeMode"), _IMMUTABLE))
     if old_spec.get("nodeAffinity") is not None and spec.get("nodeAffinity") != old_spec.get("nodeAffinity"):
-        errs.append(_invalid("spec.nodeAffinity", spec.get("nodeAffinity"), _IMMUTABLE))
+        errs.append(invalid_value("spec.nodeAffinity", spec.get("nodeAffinity"), _IMMUTABLE))
     return errs
 
 
@@ -1297,7 +1294,7 @@ def validate_claim_spec(spec: Obj, path: str) -> Errors:
         try:
             label_selector_from_spec(_dict(selector))
         except ValueError as exc:
-            errs.append(_invalid(f"{path}.selector", selector, str(exc)))
+            errs.append(invalid_value(f"{path}.selector", selector, str(exc)))
     requests = _dict(_dict(spec.get("resources")).get("requests"))
     if "storage" not in requests:
         errs.append(required(f"{path}.resources[storage]"))
@@ -1348,11 +1345,13 @@ def validate_storage_class(obj: Obj) -> Errors:
     elif len(str(provisioner)) > 63:
         errs.append(_too_long("provisioner", 63))
     else:
-        errs.extend(_invalid("provisioner", provisioner, msg) for msg in label_key_errors(str(provisioner).lower()))
+        errs.extend(
+            invalid_value("provisioner", provisioner, msg) for msg in label_key_errors(str(provisioner).lower())
+        )
     parameters = obj.get("parameters")
     for key in sorted(_dict(parameters)):
         if not key:
-            errs.append(_invalid("parameters", key, "key may not be empty"))
+            errs.append(invalid_value("parameters", key, "key may not be empty"))
     policy = obj.get("reclaimPolicy")
     if policy not in storage.CLASS_RECLAIM_POLICIES:
         errs.append(not_supported("reclaimPolicy", policy, list(storage.CLASS_RECLAIM_POLICIES)))
@@ -1372,7 +1371,7 @@ def validate_storage_class_update(new: Obj, old: Obj) -> Errors:
         if (new.get(field) or None) != (old.get(field) or None):
             errs.append(forbidden(field, f"updates to {field} are forbidden."))
     if new.get("volumeBindingMode") != old.get("volumeBindingMode"):
-        errs.append(_invalid("volumeBindingMode", new.get("volumeBindingMode"), _IMMUTABLE))
+        errs.append(invalid_value("volumeBindingMode", new.get("volumeBindingMode"), _IMMUTABLE))
     return errs
 
 
