@@ -16,6 +16,7 @@ from typing import Any
 from minikube_py.model import crdschema, errors
 from minikube_py.model.errors import FieldError
 from minikube_py.model.kinds import RESOURCES, CustomResource, ResourceType
+from minikube_py.model.lenient import as_dict
 from minikube_py.model.selectors import dns1123_label_errors, dns1123_subdomain_errors
 from minikube_py.model.times import rfc3339
 from minikube_py.model.validation import dns1035_label_errors
@@ -35,12 +36,8 @@ _BUILTIN_GROUPS = frozenset(rt.group for rt in RESOURCES) | {
 }
 
 
-def _dict(value: Any) -> Obj:
-    return value if isinstance(value, dict) else {}
-
-
 def _spec_names(obj: Obj) -> Obj:
-    return _dict(_dict(obj.get("spec")).get("names"))
+    return as_dict(as_dict(obj.get("spec")).get("names"))
 
 
 def defaults(obj: Obj) -> None:
@@ -59,7 +56,7 @@ def defaults(obj: Obj) -> None:
 
 def validate(obj: Obj) -> list[FieldError]:
     """Every problem with a CRD's spec (metadata is checked by the generic rules)."""
-    spec = _dict(obj.get("spec"))
+    spec = as_dict(obj.get("spec"))
     problems: list[FieldError] = []
     group = spec.get("group")
     names = _spec_names(obj)
@@ -71,14 +68,14 @@ def validate(obj: Obj) -> list[FieldError]:
         problems += [errors.invalid_value("spec.group", group, m) for m in dns1123_subdomain_errors(group)]
         if group in _BUILTIN_GROUPS:
             problems.append(errors.invalid_value("spec.group", group, "is served by the API server itself"))
-    name = _dict(obj.get("metadata")).get("name", "")
+    name = as_dict(obj.get("metadata")).get("name", "")
     if isinstance(group, str) and isinstance(names.get("plural"), str) and name != f"{names['plural']}.{group}":
         problems.append(errors.invalid_value("metadata.name", name, 'must be spec.names.plural+"."+spec.group'))
     if spec.get("scope") not in SCOPES:
         problems.append(errors.not_supported("spec.scope", spec.get("scope") or "", list(SCOPES)))
     problems += _validate_names(names, "spec.names")
     problems += _validate_versions(spec.get("versions"))
-    conversion = _dict(spec.get("conversion"))
+    conversion = as_dict(spec.get("conversion"))
     if conversion.get("strategy", "None") != "None":
         problems.append(errors.not_supported("spec.conversion.strategy", conversion.get("strategy"), ["None"]))
     return problems
@@ -87,12 +84,12 @@ def validate(obj: Obj) -> list[FieldError]:
 def validate_update(new: Obj, old: Obj) -> list[FieldError]:
     """The group and scope of a CRD are fixed, and a stored version may not be dropped from spec."""
     problems: list[FieldError] = []
-    new_spec, old_spec = _dict(new.get("spec")), _dict(old.get("spec"))
+    new_spec, old_spec = as_dict(new.get("spec")), as_dict(old.get("spec"))
     for key in ("group", "scope"):
         if new_spec.get(key) != old_spec.get(key):
             problems.append(errors.invalid_value(f"spec.{key}", new_spec.get(key), "field is immutable"))
     declared = {v.get("name") for v in new_spec.get("versions") or () if isinstance(v, dict)}
-    for stored in _dict(old.get("status")).get("storedVersions") or ():
+    for stored in as_dict(old.get("status")).get("storedVersions") or ():
         if stored not in declared:
             problems.append(errors.invalid_value("status.storedVersions[0]", stored, "must appear in spec.versions"))
     return problems
@@ -133,7 +130,7 @@ def _validate_versions(versions: Any) -> list[FieldError]:
     storage = 0
     for i, version in enumerate(versions):
         path = f"spec.versions[{i}]"
-        version = _dict(version)
+        version = as_dict(version)
         name = version.get("name")
         if not name:
             problems.append(errors.required(f"{path}.name"))
@@ -143,11 +140,11 @@ def _validate_versions(versions: Any) -> list[FieldError]:
                 problems.append(errors.duplicate(f"{path}.name", name))
             seen.add(str(name))
         storage += bool(version.get("storage"))
-        schema = _dict(version.get("schema")).get("openAPIV3Schema")
+        schema = as_dict(version.get("schema")).get("openAPIV3Schema")
         problems += crdschema.structural_problems(schema, f"{path}.schema.openAPIV3Schema")
-        problems += _validate_subresources(_dict(version.get("subresources")), f"{path}.subresources")
+        problems += _validate_subresources(as_dict(version.get("subresources")), f"{path}.subresources")
         for j, selectable in enumerate(version.get("selectableFields") or ()):
-            field_path = _dict(selectable).get("jsonPath")
+            field_path = as_dict(selectable).get("jsonPath")
             if not field_path or not str(field_path).startswith("."):
                 problems.append(
                     errors.invalid_value(
@@ -157,7 +154,7 @@ def _validate_versions(versions: Any) -> list[FieldError]:
                     )
                 )
         for j, column in enumerate(version.get("additionalPrinterColumns") or ()):
-            column = _dict(column)
+            column = as_dict(column)
             for key in ("name", "type", "jsonPath"):
                 if not column.get(key):
                     problems.append(errors.required(f"{path}.additionalPrinterColumns[{j}].{key}"))
@@ -165,15 +162,15 @@ def _validate_versions(versions: Any) -> list[FieldError]:
         problems.append(
             errors.invalid_value(
                 "spec.versions",
-                [v.get("name") for v in map(_dict, versions)],
+                [v.get("name") for v in map(as_dict, versions)],
                 "must have exactly one version marked as storage version",
             )
         )
-    if not any(_dict(v).get("served") for v in versions):
+    if not any(as_dict(v).get("served") for v in versions):
         problems.append(
             errors.invalid_value(
                 "spec.versions",
-                [v.get("name") for v in map(_dict, versions)],
+                [v.get("name") for v in map(as_dict, versions)],
                 "must have at least one version marked as served",
             )
         )
@@ -184,7 +181,7 @@ def _validate_subresources(subresources: Obj, path: str) -> list[FieldError]:
     scale = subresources.get("scale")
     if scale is None:
         return []
-    scale = _dict(scale)
+    scale = as_dict(scale)
     problems: list[FieldError] = []
     for key, under in (("specReplicasPath", ".spec."), ("statusReplicasPath", ".status."), ("labelSelectorPath", "")):
         value = scale.get(key)
@@ -218,14 +215,14 @@ _UNIQUE_NAMES = (
 def name_conflict(obj: Obj, others: list[Obj]) -> tuple[str, str] | None:
     """(reason, message) when a name of ``obj`` is already accepted for another CRD of its group,
     as kube-apiserver's naming controller reports it; None when its names are free."""
-    group = _dict(obj.get("spec")).get("group")
+    group = as_dict(obj.get("spec")).get("group")
     names = _spec_names(obj)
     for other in others:
-        if _dict(other.get("spec")).get("group") != group or other["metadata"].get("name") == obj["metadata"].get(
+        if as_dict(other.get("spec")).get("group") != group or other["metadata"].get("name") == obj["metadata"].get(
             "name"
         ):
             continue
-        taken = _dict(_dict(other.get("status")).get("acceptedNames"))
+        taken = as_dict(as_dict(other.get("status")).get("acceptedNames"))
         used = {str(v) for key in ("plural", "singular") if taken.get(key) for v in [taken[key]]}
         used |= {str(v) for v in taken.get("shortNames") or ()}
         kinds_used = {str(taken[key]) for key in ("kind", "listKind") if taken.get(key)}
@@ -239,16 +236,16 @@ def name_conflict(obj: Obj, others: list[Obj]) -> tuple[str, str] | None:
 
 def established(obj: Obj) -> bool:
     """Whether the CRD's names were accepted, so that its resource is served."""
-    conditions = _dict(obj.get("status")).get("conditions") or ()
-    return any(_dict(c).get("type") == "Established" and _dict(c).get("status") == "True" for c in conditions)
+    conditions = as_dict(obj.get("status")).get("conditions") or ()
+    return any(as_dict(c).get("type") == "Established" and as_dict(c).get("status") == "True" for c in conditions)
 
 
 def status(obj: Obj, old_status: Any, conflict: tuple[str, str] | None = None) -> Obj:
     """The status a CRD has once written: its names accepted and the CRD established (unless
     ``conflict`` says a name is taken), with ``storedVersions`` keeping every version ever stored (a
     condition keeps its transition time while it holds)."""
-    spec = _dict(obj.get("spec"))
-    old = _dict(old_status)
+    spec = as_dict(obj.get("spec"))
+    old = as_dict(old_status)
     stored = list(old.get("storedVersions") or [])
     for version in spec.get("versions") or ():
         if isinstance(version, dict) and version.get("storage") and version.get("name") not in stored:
@@ -264,7 +261,7 @@ def status(obj: Obj, old_status: Any, conflict: tuple[str, str] | None = None) -
 
     if conflict is not None:
         return {
-            "acceptedNames": _dict(old.get("acceptedNames")) or {"plural": "", "kind": ""},
+            "acceptedNames": as_dict(old.get("acceptedNames")) or {"plural": "", "kind": ""},
             "conditions": [
                 condition("NamesAccepted", False, *conflict),
                 condition("Established", False, "NotAccepted", "not all names are accepted"),
@@ -283,7 +280,7 @@ def status(obj: Obj, old_status: Any, conflict: tuple[str, str] | None = None) -
 
 
 def terminating(obj: Obj) -> bool:
-    return bool(_dict(obj.get("metadata")).get("deletionTimestamp"))
+    return bool(as_dict(obj.get("metadata")).get("deletionTimestamp"))
 
 
 # ------------------------------------------------------------------------------------- serving
@@ -304,29 +301,29 @@ def resource_types(obj: Obj) -> tuple[ResourceType, ...]:
     while it terminates, so that its objects can be deleted and their finalizers removed)."""
     if not established(obj):
         return ()
-    spec = _dict(obj.get("spec"))
+    spec = as_dict(obj.get("spec"))
     names = _spec_names(obj)
-    name = _dict(obj.get("metadata")).get("name", "")
+    name = as_dict(obj.get("metadata")).get("name", "")
     types = []
     for version in spec.get("versions") or ():
-        version = _dict(version)
+        version = as_dict(version)
         if not version.get("served"):
             continue
-        subresources = _dict(version.get("subresources"))
+        subresources = as_dict(version.get("subresources"))
         served_subresources = {}
         if "status" in subresources:
             served_subresources["status"] = ""
         if "scale" in subresources:
             served_subresources["scale"] = "Scale"
-        scale = _dict(subresources.get("scale")) if "scale" in subresources else None
+        scale = as_dict(subresources.get("scale")) if "scale" in subresources else None
         custom = CustomResource(
             crd=name,
-            schema=_dict(_dict(version.get("schema")).get("openAPIV3Schema")),
-            columns=tuple(_dict(c) for c in version.get("additionalPrinterColumns") or ()),
+            schema=as_dict(as_dict(version.get("schema")).get("openAPIV3Schema")),
+            columns=tuple(as_dict(c) for c in version.get("additionalPrinterColumns") or ()),
             scale={k: str(v) for k, v in scale.items()} if scale is not None else None,
             list_kind=str(names.get("listKind") or f"{names.get('kind', '')}List"),
             terminating=terminating(obj),
-            selectable=tuple(str(_dict(f).get("jsonPath", "")) for f in version.get("selectableFields") or ()),
+            selectable=tuple(str(as_dict(f).get("jsonPath", "")) for f in version.get("selectableFields") or ()),
             deprecation=_deprecation(spec, names, version),
         )
         types.append(

@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from minikube_py.model.errors import FieldError, invalid_value, not_supported, required
+from minikube_py.model.lenient import as_dict, as_list
 from minikube_py.model.selectors import dns1123_subdomain_errors
 from minikube_py.model.validation import dns1035_label_errors
 
@@ -34,19 +35,11 @@ _WILDCARD = re.compile(r"^\*\.[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]
 _PORT_NAME = re.compile(r"^[-a-z0-9]+$")
 
 
-def _dict(value: Any) -> Obj:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
 # ------------------------------------------------------------------------------ classes
 
 
 def is_default_class(klass: Obj) -> bool:
-    return _dict(_dict(klass.get("metadata")).get("annotations")).get(DEFAULT_CLASS_ANNOTATION) == "true"
+    return as_dict(as_dict(klass.get("metadata")).get("annotations")).get(DEFAULT_CLASS_ANNOTATION) == "true"
 
 
 def default_class(classes: list[Obj]) -> Obj | None:
@@ -60,15 +53,15 @@ def default_class(classes: list[Obj]) -> Obj | None:
 
 def class_of(ingress: Obj) -> str | None:
     """The class an Ingress names (its field, else the older annotation)."""
-    name = _dict(ingress.get("spec")).get("ingressClassName")
+    name = as_dict(ingress.get("spec")).get("ingressClassName")
     if name:
         return str(name)
-    return _dict(_dict(ingress.get("metadata")).get("annotations")).get(CLASS_ANNOTATION)
+    return as_dict(as_dict(ingress.get("metadata")).get("annotations")).get(CLASS_ANNOTATION)
 
 
 def validate_ingress_class(obj: Obj) -> Errors:
     """``ValidateIngressClass``: a controller named as a domain-prefixed path of at most 250 bytes."""
-    spec = _dict(obj.get("spec"))
+    spec = as_dict(obj.get("spec"))
     controller = spec.get("controller")
     if not controller:
         return [required("spec.controller")]
@@ -86,8 +79,8 @@ def validate_ingress_class(obj: Obj) -> Errors:
 
 
 def validate_ingress_class_update(new: Obj, old: Obj) -> Errors:
-    if _dict(new.get("spec")).get("controller") != _dict(old.get("spec")).get("controller"):
-        return [invalid_value("spec.controller", _dict(new.get("spec")).get("controller"), "field is immutable")]
+    if as_dict(new.get("spec")).get("controller") != as_dict(old.get("spec")).get("controller"):
+        return [invalid_value("spec.controller", as_dict(new.get("spec")).get("controller"), "field is immutable")]
     return []
 
 
@@ -97,11 +90,11 @@ def validate_ingress_class_update(new: Obj, old: Obj) -> Errors:
 def validate_ingress(obj: Obj) -> Errors:
     """``ValidateIngressSpec``: rules or a default backend, well-formed hosts, paths and backends,
     and TLS hosts."""
-    spec = _dict(obj.get("spec"))
+    spec = as_dict(obj.get("spec"))
     errs: Errors = []
-    rules = _list(spec.get("rules"))
+    rules = as_list(spec.get("rules"))
     if spec.get("defaultBackend") is not None:
-        errs += _backend(_dict(spec.get("defaultBackend")), "spec.defaultBackend")
+        errs += _backend(as_dict(spec.get("defaultBackend")), "spec.defaultBackend")
     elif not rules:
         # kube-apiserver prints the Go value of the empty rules list
         shown = "[]networking.IngressRule{}" if spec.get("rules") == [] else "[]networking.IngressRule(nil)"
@@ -113,9 +106,9 @@ def validate_ingress(obj: Obj) -> Errors:
             )
         )
     for i, rule in enumerate(rules):
-        errs += _rule(_dict(rule), f"spec.rules[{i}]")
-    for i, tls in enumerate(_list(spec.get("tls"))):
-        for j, host in enumerate(_list(_dict(tls).get("hosts"))):
+        errs += _rule(as_dict(rule), f"spec.rules[{i}]")
+    for i, tls in enumerate(as_list(spec.get("tls"))):
+        for j, host in enumerate(as_list(as_dict(tls).get("hosts"))):
             errs += _host(str(host), f"spec.tls[{i}].hosts[{j}]")
     name = spec.get("ingressClassName")
     if name is not None:
@@ -152,11 +145,11 @@ def _rule(rule: Obj, path: str) -> Errors:
     http = rule.get("http")
     if http is None:
         return errs
-    paths = _list(_dict(http).get("paths"))
+    paths = as_list(as_dict(http).get("paths"))
     if not paths:
         return [*errs, required(f"{path}.http.paths")]
     for i, entry in enumerate(paths):
-        errs += _http_path(_dict(entry), f"{path}.http.paths[{i}]")
+        errs += _http_path(as_dict(entry), f"{path}.http.paths[{i}]")
     return errs
 
 
@@ -179,7 +172,7 @@ def _http_path(entry: Obj, path: str) -> Errors:
                 errs.append(invalid_value(f"{path}.path", text, f"cannot end with '{bad}'"))
     elif value and not str(value).startswith("/"):
         errs.append(invalid_value(f"{path}.path", value, "must be an absolute path"))
-    return errs + _backend(_dict(entry.get("backend")), f"{path}.backend")
+    return errs + _backend(as_dict(entry.get("backend")), f"{path}.backend")
 
 
 def _backend(backend: Obj, path: str) -> Errors:
@@ -187,18 +180,18 @@ def _backend(backend: Obj, path: str) -> Errors:
     if service is not None and resource is not None:
         return [invalid_value(path, "", "cannot set both resource and service backends")]
     if resource is not None:
-        resource = _dict(resource)
+        resource = as_dict(resource)
         return [required(f"{path}.resource.{key}") for key in ("kind", "name") if not resource.get(key)]
     if service is None:
         return [invalid_value(path, "", "resource or service backend is required")]
-    service = _dict(service)
+    service = as_dict(service)
     errs: Errors = []
     name = service.get("name")
     if not name:
         errs.append(required(f"{path}.service.name"))
     else:
         errs.extend(invalid_value(f"{path}.service.name", name, msg) for msg in dns1035_label_errors(str(name)))
-    port = _dict(service.get("port"))
+    port = as_dict(service.get("port"))
     port_name, number = port.get("name"), port.get("number")
     if port_name and number:
         errs.append(invalid_value(path, "", "cannot set both port name & port number"))

@@ -25,6 +25,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from minikube_py.model.lenient import as_dict
+
 Obj = dict[str, Any]
 
 CANARY = "nginx.ingress.kubernetes.io/canary"
@@ -165,14 +167,10 @@ class RoutingTable:
         return {*self.tls_exact.values(), *self.tls_wildcard.values()}
 
 
-def _dict(value: Any) -> Obj:
-    return value if isinstance(value, dict) else {}
-
-
 def _backend(namespace: str, raw: Any) -> Backend | None:
     """A service backend (resource backends name objects this controller cannot send to)."""
-    service = _dict(_dict(raw).get("service"))
-    port = _dict(service.get("port"))
+    service = as_dict(as_dict(raw).get("service"))
+    port = as_dict(service.get("port"))
     number, name = port.get("number"), port.get("name")
     if not service.get("name") or not (number or name):
         return None
@@ -214,15 +212,15 @@ def build_table(ingresses: Iterable[Obj]) -> RoutingTable:
     for ingress in ordered:
         md = ingress["metadata"]
         namespace = md.get("namespace", "default")
-        annotations = _dict(md.get("annotations"))
+        annotations = as_dict(md.get("annotations"))
         is_canary = annotations.get(CANARY) == "true"
-        spec = _dict(ingress.get("spec"))
+        spec = as_dict(ingress.get("spec"))
         if default is None and not is_canary:
             default = _backend(namespace, spec.get("defaultBackend"))
         for rule in spec.get("rules") or ():
-            host = str(_dict(rule).get("host") or "").lower()
-            for entry in _dict(_dict(rule).get("http")).get("paths") or ():
-                entry = _dict(entry)
+            host = str(as_dict(rule).get("host") or "").lower()
+            for entry in as_dict(as_dict(rule).get("http")).get("paths") or ():
+                entry = as_dict(entry)
                 backend = _backend(namespace, entry.get("backend"))
                 if backend is None:
                     continue
@@ -233,10 +231,10 @@ def build_table(ingresses: Iterable[Obj]) -> RoutingTable:
                     mains[host, path, path_type] = Route(host, path, path_type, backend)
         if not is_canary:
             for tls in spec.get("tls") or ():
-                secret = _dict(tls).get("secretName")
+                secret = as_dict(tls).get("secretName")
                 if not secret:
                     continue
-                for host in _dict(tls).get("hosts") or ():
+                for host in as_dict(tls).get("hosts") or ():
                     host = str(host).lower()
                     target, name = (tls_wildcard, host[2:]) if host.startswith("*.") else (tls_exact, host)
                     target.setdefault(name, TlsSecret(namespace, str(secret)))

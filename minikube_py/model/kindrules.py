@@ -22,6 +22,7 @@ from minikube_py.model import crds, defaults, fields, ingress, limitranges, rbac
 from minikube_py.model.errors import FieldError
 from minikube_py.model.jsoncopy import json_copy
 from minikube_py.model.kinds import RESOURCES
+from minikube_py.model.lenient import as_dict
 from minikube_py.model.selectors import FieldSelector, dns1123_label_errors, dns1123_subdomain_errors
 
 Obj = dict[str, Any]
@@ -63,11 +64,11 @@ class KindRules:
     def validate(self, obj: Obj, old: Obj | None = None) -> Errors:
         """Every problem with ``obj`` (a create when ``old`` is None, else an update of ``old``);
         an empty list means it may be stored."""
-        md = _dict(obj.get("metadata"))
+        md = as_dict(obj.get("metadata"))
         if old is None:
             errs = validation.validate_metadata(md, namespaced=self.namespaced, name_errors=self.name_errors)
         else:
-            errs = validation.validate_metadata_update(md, _dict(old.get("metadata")))
+            errs = validation.validate_metadata_update(md, as_dict(old.get("metadata")))
         errs += self.checks(obj)
         if old is not None:
             errs += self.update_checks(obj, old)
@@ -86,10 +87,6 @@ class KindRules:
     def unsupported_fields(self, selector: FieldSelector) -> list[str]:
         """Fields named in ``selector`` that the kind does not offer; the API answers 400 for the first."""
         return fields.not_offered(self.field_set({}), selector)
-
-
-def _dict(value: Any) -> Obj:
-    return value if isinstance(value, dict) else {}
 
 
 _DECLARED = (

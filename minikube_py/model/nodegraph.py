@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from minikube_py.model.lenient import as_dict, dict_items
 from minikube_py.model.volumebinding import pod_claim_names
 
 Obj = dict[str, Any]
@@ -33,51 +34,43 @@ def pod_references(pod: Obj) -> frozenset[Reference]:
 
 def _from_spec(spec: Obj) -> Iterator[tuple[str, Any]]:
     yield SERVICE_ACCOUNTS, spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
-    for ref in _dicts(spec.get("imagePullSecrets")):
+    for ref in dict_items(spec.get("imagePullSecrets")):
         yield SECRETS, ref.get("name")
-    for volume in _dicts(spec.get("volumes")):
+    for volume in dict_items(spec.get("volumes")):
         yield from _from_volume(volume)
     for claim in pod_claim_names({"spec": spec}):
         yield CLAIMS, claim
     for key in ("containers", "initContainers", "ephemeralContainers"):
-        for container in _dicts(spec.get(key)):
+        for container in dict_items(spec.get(key)):
             yield from _from_container(container)
 
 
 def _from_volume(volume: Obj) -> Iterator[tuple[str, Any]]:
-    secret, configmap = _dict(volume.get("secret")), _dict(volume.get("configMap"))
+    secret, configmap = as_dict(volume.get("secret")), as_dict(volume.get("configMap"))
     yield SECRETS, secret.get("secretName")
     yield CONFIGMAPS, configmap.get("name")
-    for source in _dicts(_dict(volume.get("projected")).get("sources")):
-        yield SECRETS, _dict(source.get("secret")).get("name")
-        yield CONFIGMAPS, _dict(source.get("configMap")).get("name")
+    for source in dict_items(as_dict(volume.get("projected")).get("sources")):
+        yield SECRETS, as_dict(source.get("secret")).get("name")
+        yield CONFIGMAPS, as_dict(source.get("configMap")).get("name")
     # the credentials of volume plugins (csi, cephfs, rbd, iscsi, flexVolume...): a secretRef or nodePublishSecretRef
     for plugin in volume.values():
         if isinstance(plugin, dict):
             for key in ("secretRef", "nodePublishSecretRef"):
-                yield SECRETS, _dict(plugin.get(key)).get("name")
+                yield SECRETS, as_dict(plugin.get(key)).get("name")
 
 
 def _from_container(container: Obj) -> Iterator[tuple[str, Any]]:
-    for var in _dicts(container.get("env")):
-        source = _dict(var.get("valueFrom"))
-        yield SECRETS, _dict(source.get("secretKeyRef")).get("name")
-        yield CONFIGMAPS, _dict(source.get("configMapKeyRef")).get("name")
-    for source in _dicts(container.get("envFrom")):
-        yield SECRETS, _dict(source.get("secretRef")).get("name")
-        yield CONFIGMAPS, _dict(source.get("configMapRef")).get("name")
+    for var in dict_items(container.get("env")):
+        source = as_dict(var.get("valueFrom"))
+        yield SECRETS, as_dict(source.get("secretKeyRef")).get("name")
+        yield CONFIGMAPS, as_dict(source.get("configMapKeyRef")).get("name")
+    for source in dict_items(container.get("envFrom")):
+        yield SECRETS, as_dict(source.get("secretRef")).get("name")
+        yield CONFIGMAPS, as_dict(source.get("configMapRef")).get("name")
 
 
 def ingress_tls_secrets(ingress: Obj) -> frozenset[str]:
     """The Secrets (in the Ingress's namespace) whose certificates an Ingress serves."""
     spec = ingress.get("spec")
-    tls = _dicts(spec.get("tls")) if isinstance(spec, dict) else []
+    tls = dict_items(spec.get("tls")) if isinstance(spec, dict) else []
     return frozenset(name for entry in tls if isinstance(name := entry.get("secretName"), str) and name)
-
-
-def _dict(value: Any) -> Obj:
-    return value if isinstance(value, dict) else {}
-
-
-def _dicts(value: Any) -> list[Obj]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []

@@ -12,6 +12,7 @@ from fractions import Fraction
 from typing import Any
 
 from minikube_py.model import quantity
+from minikube_py.model.lenient import as_dict
 
 Obj = dict[str, Any]
 
@@ -70,10 +71,6 @@ BETA_DEFAULT_CLASS_ANNOTATION = "storageclass.beta.kubernetes.io/is-default-clas
 BETA_CLASS_ANNOTATION = "volume.beta.kubernetes.io/storage-class"
 
 
-def _dict(value: Any) -> Obj:
-    return value if isinstance(value, dict) else {}
-
-
 def access_modes_text(modes: Any) -> str:
     """``RWO,RWX``: the modes abbreviated in kubectl's fixed order, duplicates dropped."""
     present = set(modes) if isinstance(modes, list) else set()
@@ -82,32 +79,32 @@ def access_modes_text(modes: Any) -> str:
 
 def volume_class(pv: Obj) -> str:
     """A volume's class (``GetPersistentVolumeClass``): the beta annotation, else ``storageClassName``."""
-    annotations = _dict(_dict(pv.get("metadata")).get("annotations"))
+    annotations = as_dict(as_dict(pv.get("metadata")).get("annotations"))
     if BETA_CLASS_ANNOTATION in annotations:
         return str(annotations[BETA_CLASS_ANNOTATION])
-    return str(_dict(pv.get("spec")).get("storageClassName") or "")
+    return str(as_dict(pv.get("spec")).get("storageClassName") or "")
 
 
 def claim_class(pvc: Obj) -> str | None:
     """A claim's class (``GetPersistentVolumeClaimClass``): the beta annotation, else
     ``storageClassName``; None when the claim names none (the default class may then apply), ""
     when it asks for no class at all."""
-    annotations = _dict(_dict(pvc.get("metadata")).get("annotations"))
+    annotations = as_dict(as_dict(pvc.get("metadata")).get("annotations"))
     if BETA_CLASS_ANNOTATION in annotations:
         return str(annotations[BETA_CLASS_ANNOTATION])
-    value = _dict(pvc.get("spec")).get("storageClassName")
+    value = as_dict(pvc.get("spec")).get("storageClassName")
     return None if value is None else str(value)
 
 
 def is_default_class(sc: Obj) -> bool:
     """Whether a StorageClass is marked as the cluster's default (either annotation, "true")."""
-    annotations = _dict(_dict(sc.get("metadata")).get("annotations"))
+    annotations = as_dict(as_dict(sc.get("metadata")).get("annotations"))
     return "true" in (annotations.get(DEFAULT_CLASS_ANNOTATION), annotations.get(BETA_DEFAULT_CLASS_ANNOTATION))
 
 
 def storage_quantity(resources: Any) -> Fraction | None:
     """The ``storage`` entry of a capacity or requests map, parsed; None when absent or malformed."""
-    raw = _dict(resources).get("storage")
+    raw = as_dict(resources).get("storage")
     if raw is None:
         return None
     try:
@@ -118,12 +115,12 @@ def storage_quantity(resources: Any) -> Fraction | None:
 
 def claim_request(pvc: Obj) -> Fraction | None:
     """The storage a claim asks for (``spec.resources.requests.storage``)."""
-    return storage_quantity(_dict(_dict(pvc.get("spec")).get("resources")).get("requests"))
+    return storage_quantity(as_dict(as_dict(pvc.get("spec")).get("resources")).get("requests"))
 
 
 def volume_capacity(pv: Obj) -> Fraction | None:
     """The storage a volume offers (``spec.capacity.storage``)."""
-    return storage_quantity(_dict(pv.get("spec")).get("capacity"))
+    return storage_quantity(as_dict(pv.get("spec")).get("capacity"))
 
 
 def default_class(classes: list[Obj]) -> Obj | None:
@@ -132,8 +129,8 @@ def default_class(classes: list[Obj]) -> Obj | None:
     marked = [sc for sc in classes if is_default_class(sc)]
     if not marked:
         return None
-    marked.sort(key=lambda sc: str(_dict(sc.get("metadata")).get("name", "")))
-    return max(marked, key=lambda sc: str(_dict(sc.get("metadata")).get("creationTimestamp", "")))
+    marked.sort(key=lambda sc: str(as_dict(sc.get("metadata")).get("name", "")))
+    return max(marked, key=lambda sc: str(as_dict(sc.get("metadata")).get("creationTimestamp", "")))
 
 
 # ------------------------------------------------------------------------------ in-use protection
@@ -155,21 +152,21 @@ def protect(obj: Obj, finalizer: str) -> None:
 def uses_claim(pod: Obj, claim: Obj) -> bool:
     """Whether ``pod`` still uses ``claim``: it names it in a volume and has not finished (a pod
     that is shutting down still holds its volumes until it is gone)."""
-    claim_md, pod_md = _dict(claim.get("metadata")), _dict(pod.get("metadata"))
+    claim_md, pod_md = as_dict(claim.get("metadata")), as_dict(pod.get("metadata"))
     if pod_md.get("namespace") != claim_md.get("namespace"):
         return False
-    if _dict(pod.get("status")).get("phase") in ("Succeeded", "Failed"):
+    if as_dict(pod.get("status")).get("phase") in ("Succeeded", "Failed"):
         return False
     return any(
-        _dict(_dict(v).get("persistentVolumeClaim")).get("claimName") == claim_md.get("name")
-        for v in _dict(pod.get("spec")).get("volumes") or []
+        as_dict(as_dict(v).get("persistentVolumeClaim")).get("claimName") == claim_md.get("name")
+        for v in as_dict(pod.get("spec")).get("volumes") or []
     )
 
 
 def finalizers_without(obj: Obj, finalizer: str) -> list[str] | None:
     """The object's finalizers once ``finalizer`` is dropped, when it is being deleted and holds it;
     None when there is nothing to drop."""
-    md = _dict(obj.get("metadata"))
+    md = as_dict(obj.get("metadata"))
     finalizers = md.get("finalizers") or []
     if not md.get("deletionTimestamp") or finalizer not in finalizers:
         return None

@@ -35,6 +35,7 @@ from minikube_py.model.errors import (
     required,
     value_not_found,
 )
+from minikube_py.model.lenient import as_dict, as_list
 from minikube_py.model.selectors import (
     dns1123_label_errors,
     dns1123_subdomain_errors,
@@ -90,14 +91,6 @@ def _non_negative(path: str, value: Any) -> Errors:
     if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
         return []
     return [invalid_value(path, value, "must be greater than or equal to 0")]
-
-
-def _dict(value: Any) -> Obj:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
 
 
 # ------------------------------------------------------------------------------ names and labels
@@ -158,8 +151,8 @@ def _annotations(annotations: Any, path: str) -> Errors:
 def _owner_references(refs: Any, path: str) -> Errors:
     errs: Errors = []
     controllers: list[str] = []
-    for i, ref in enumerate(_list(refs)):
-        ref = _dict(ref)
+    for i, ref in enumerate(as_list(refs)):
+        ref = as_dict(ref)
         for key in ("apiVersion", "kind", "name", "uid"):
             if not ref.get(key):
                 errs.append(FieldError(f"{path}[{i}].{key}", "FieldValueRequired", "Required value: must not be empty"))
@@ -213,7 +206,7 @@ def _metadata_common(md: Obj) -> Errors:
     errs += validate_labels(md.get("labels"), "metadata.labels")
     errs += _annotations(md.get("annotations"), "metadata.annotations")
     errs += _owner_references(md.get("ownerReferences"), "metadata.ownerReferences")
-    for finalizer in _list(md.get("finalizers")):
+    for finalizer in as_list(md.get("finalizers")):
         errs.extend(invalid_value("metadata.finalizers", finalizer, msg) for msg in label_key_errors(str(finalizer)))
     return errs
 
@@ -223,7 +216,7 @@ def validate_metadata_update(md: Obj, old_md: Obj) -> Errors:
     terminating object, the generation never goes back."""
     errs: Errors = []
     if old_md.get("deletionTimestamp"):
-        added = sorted(set(_list(md.get("finalizers"))) - set(_list(old_md.get("finalizers"))))
+        added = sorted(set(as_list(md.get("finalizers"))) - set(as_list(old_md.get("finalizers"))))
         if added:
             errs.append(
                 forbidden(
@@ -281,10 +274,10 @@ def _container(c: Obj, path: str, volumes: set[str]) -> Errors:
     if policy not in ("Always", "IfNotPresent", "Never"):
         errs.append(not_supported(f"{path}.imagePullPolicy", policy, ["Always", "IfNotPresent", "Never"]))
     port_names: set[str] = set()
-    for i, port in enumerate(_list(c.get("ports"))):
-        errs += _container_port(_dict(port), f"{path}.ports[{i}]", port_names)
-    for i, env in enumerate(_list(c.get("env"))):
-        env_name = _dict(env).get("name")
+    for i, port in enumerate(as_list(c.get("ports"))):
+        errs += _container_port(as_dict(port), f"{path}.ports[{i}]", port_names)
+    for i, env in enumerate(as_list(c.get("env"))):
+        env_name = as_dict(env).get("name")
         if not env_name:
             errs.append(required(f"{path}.env[{i}].name"))
         elif not _ENV_NAME_RE.match(str(env_name)):
@@ -302,8 +295,8 @@ def _container(c: Obj, path: str, volumes: set[str]) -> Errors:
                     ),
                 )
             )
-    for i, mount in enumerate(_list(c.get("volumeMounts"))):
-        mount = _dict(mount)
+    for i, mount in enumerate(as_list(c.get("volumeMounts"))):
+        mount = as_dict(mount)
         mount_name = mount.get("name")
         if not mount_name:
             errs.append(required(f"{path}.volumeMounts[{i}].name"))
@@ -311,7 +304,7 @@ def _container(c: Obj, path: str, volumes: set[str]) -> Errors:
             errs.append(value_not_found(f"{path}.volumeMounts[{i}].name", mount_name))
         if not mount.get("mountPath"):
             errs.append(required(f"{path}.volumeMounts[{i}].mountPath"))
-    return errs + _quantities(_dict(c.get("resources")), f"{path}.resources")
+    return errs + _quantities(as_dict(c.get("resources")), f"{path}.resources")
 
 
 def _container_port(port: Obj, path: str, names: set[str]) -> Errors:
@@ -352,24 +345,24 @@ def validate_pod_spec(
 ) -> Errors:
     """A pod spec, in a Pod (``path`` ``spec``) or a template (``spec.template.spec``).
     ``restart_policies`` narrows the policy for workloads: apps kinds need Always, Jobs not."""
-    spec = _dict(spec)
+    spec = as_dict(spec)
     errs: Errors = []
     volumes: set[str] = set()
-    for i, volume in enumerate(_list(spec.get("volumes"))):
-        vname = _dict(volume).get("name")
+    for i, volume in enumerate(as_list(spec.get("volumes"))):
+        vname = as_dict(volume).get("name")
         errs += _label_name(f"{path}.volumes[{i}].name", vname)
         if not vname:
             continue
         if vname in volumes:
             errs.append(duplicate(f"{path}.volumes[{i}].name", vname))
         volumes.add(vname)
-    containers = _list(spec.get("containers"))
+    containers = as_list(spec.get("containers"))
     if not containers:
         errs.append(required(f"{path}.containers"))
     seen: set[str] = set()
     for field in ("containers", "initContainers"):
-        for i, c in enumerate(_list(spec.get(field))):
-            c = _dict(c)
+        for i, c in enumerate(as_list(spec.get(field))):
+            c = as_dict(c)
             errs += _container(c, f"{path}.{field}[{i}]", volumes)
             cname = c.get("name")
             if cname and cname in seen:
@@ -396,17 +389,17 @@ def validate_pod(obj: Obj) -> Errors:
 def validate_pod_update(new: Obj, old: Obj) -> Errors:
     """Only images, ``activeDeadlineSeconds``, added tolerations and a negative grace period
     raised to 1 may change in a pod's spec; anything else is one Forbidden cause on ``spec``."""
-    spec, old_spec = dict(_dict(new.get("spec"))), _dict(old.get("spec"))
+    spec, old_spec = dict(as_dict(new.get("spec"))), as_dict(old.get("spec"))
     for field in ("containers", "initContainers"):
-        mine, theirs = _list(spec.get(field)), _list(old_spec.get(field))
+        mine, theirs = as_list(spec.get(field)), as_list(old_spec.get(field))
         if mine and len(mine) == len(theirs):
             spec[field] = [
-                {**_dict(c), "image": _dict(o).get("image")} if "image" in _dict(o) else c
+                {**as_dict(c), "image": as_dict(o).get("image")} if "image" in as_dict(o) else c
                 for c, o in zip(mine, theirs, strict=True)
             ]
     _restore(spec, old_spec, "activeDeadlineSeconds")
-    old_tolerations = _list(old_spec.get("tolerations"))
-    if all(t in _list(spec.get("tolerations")) for t in old_tolerations):
+    old_tolerations = as_list(old_spec.get("tolerations"))
+    if all(t in as_list(spec.get("tolerations")) for t in old_tolerations):
         _restore(spec, old_spec, "tolerations")
     grace, old_grace = spec.get("terminationGracePeriodSeconds"), old_spec.get("terminationGracePeriodSeconds")
     if grace == 1 and isinstance(old_grace, int) and old_grace < 0:
@@ -427,22 +420,22 @@ def _restore(spec: Obj, old_spec: Obj, field: str) -> None:
 
 
 def validate_service(obj: Obj) -> Errors:
-    spec = _dict(obj.get("spec"))
+    spec = as_dict(obj.get("spec"))
     errs: Errors = []
     types = ["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"]
     svc_type = spec.get("type")
     if svc_type not in types:
         errs.append(not_supported("spec.type", svc_type, types))
     headless = spec.get("clusterIP") == "None"
-    ports = _list(spec.get("ports"))
+    ports = as_list(spec.get("ports"))
     if not ports and not headless and svc_type != "ExternalName":
         errs.append(required("spec.ports"))
     if svc_type == "ExternalName" and not spec.get("externalName"):
         errs.append(required("spec.externalName"))
     names: set[str] = set()
     for i, port in enumerate(ports):
-        errs += _service_port(_dict(port), f"spec.ports[{i}]", len(ports) > 1, names)
-        if _dict(port).get("nodePort") and svc_type == "ClusterIP":
+        errs += _service_port(as_dict(port), f"spec.ports[{i}]", len(ports) > 1, names)
+        if as_dict(port).get("nodePort") and svc_type == "ClusterIP":
             errs.append(forbidden(f"spec.ports[{i}].nodePort", "may not be used when `type` is 'ClusterIP'"))
     affinity = spec.get("sessionAffinity")
     if affinity not in ("ClientIP", "None"):
@@ -486,7 +479,7 @@ def _service_port(port: Obj, path: str, name_required: bool, names: set[str]) ->
 def validate_service_update(new: Obj, old: Obj) -> Errors:
     """An allocated ClusterIP stays: changing it is an error (an absent one is the allocator's to
     carry over, as kube-apiserver does for ``kubectl replace``)."""
-    ip, old_ip = _dict(new.get("spec")).get("clusterIP"), _dict(old.get("spec")).get("clusterIP")
+    ip, old_ip = as_dict(new.get("spec")).get("clusterIP"), as_dict(old.get("spec")).get("clusterIP")
     if ip and old_ip and ip != old_ip:
         return [invalid_value("spec.clusterIPs[0]", [ip], "may not change once set")]
     return []
@@ -508,8 +501,8 @@ def _template(spec: Obj, restart_policies: tuple[str, ...], path: str = "spec") 
     template = spec.get("template")
     if not isinstance(template, dict):
         return [required(f"{path}.template")]
-    errs = validate_labels(_dict(template.get("metadata")).get("labels"), f"{path}.template.metadata.labels")
-    errs += _annotations(_dict(template.get("metadata")).get("annotations"), f"{path}.template.metadata.annotations")
+    errs = validate_labels(as_dict(template.get("metadata")).get("labels"), f"{path}.template.metadata.labels")
+    errs += _annotations(as_dict(template.get("metadata")).get("annotations"), f"{path}.template.metadata.annotations")
     return errs + validate_pod_spec(template.get("spec"), f"{path}.template.spec", restart_policies)
 
 
@@ -527,7 +520,7 @@ def _selector_matches_template(selector: Any, spec: Obj, kind_word: str) -> Erro
         parsed = label_selector_from_spec(selector)
     except ValueError as exc:
         return [*errs, invalid_value("spec.selector", selector, str(exc))]
-    labels = _dict(_dict(_dict(spec.get("template")).get("metadata")).get("labels"))
+    labels = as_dict(as_dict(as_dict(spec.get("template")).get("metadata")).get("labels"))
     if not errs and isinstance(spec.get("template"), dict) and not parsed.matches(labels):
         errs.append(
             invalid_value("spec.template.metadata.labels", labels, "`selector` does not match template `labels`")
@@ -537,7 +530,7 @@ def _selector_matches_template(selector: Any, spec: Obj, kind_word: str) -> Erro
 
 def _workload(kind_word: str, restart_policies: tuple[str, ...]) -> Callable[[Obj], Errors]:
     def check(obj: Obj) -> Errors:
-        spec = _dict(obj.get("spec"))
+        spec = as_dict(obj.get("spec"))
         errs = _non_negative("spec.replicas", spec.get("replicas"))
         errs += _selector_matches_template(spec.get("selector"), spec, kind_word)
         errs += _non_negative("spec.revisionHistoryLimit", spec.get("revisionHistoryLimit"))
@@ -552,7 +545,7 @@ validate_daemon_set = _workload("daemonset", ("Always",))
 
 def validate_deployment(obj: Obj) -> Errors:
     errs = _workload("deployment", ("Always",))(obj)
-    strategy = _dict(_dict(obj.get("spec")).get("strategy"))
+    strategy = as_dict(as_dict(obj.get("spec")).get("strategy"))
     kind = strategy.get("type")
     if kind not in ("Recreate", "RollingUpdate"):
         errs.append(not_supported("spec.strategy.type", kind, ["Recreate", "RollingUpdate"]))
@@ -579,15 +572,15 @@ def validate_stateful_set(obj: Obj) -> Errors:
     spec unchecked (its volume mounts name claim templates, not volumes), so a typo surfaced only as
     FailedCreate events. Here the template is checked as a pod spec whose volumes include one per
     claim template, which is what the controller gives its pods."""
-    spec = _dict(obj.get("spec"))
+    spec = as_dict(obj.get("spec"))
     errs = _non_negative("spec.replicas", spec.get("replicas"))
     errs += _non_negative("spec.minReadySeconds", spec.get("minReadySeconds"))
     errs += _non_negative("spec.revisionHistoryLimit", spec.get("revisionHistoryLimit"))
-    errs += _non_negative("spec.ordinals.start", _dict(spec.get("ordinals")).get("start"))
+    errs += _non_negative("spec.ordinals.start", as_dict(spec.get("ordinals")).get("start"))
     policy = spec.get("podManagementPolicy")
     if policy not in ("OrderedReady", "Parallel"):
         errs.append(not_supported("spec.podManagementPolicy", policy, ["OrderedReady", "Parallel"]))
-    strategy = _dict(spec.get("updateStrategy"))
+    strategy = as_dict(spec.get("updateStrategy"))
     kind = strategy.get("type")
     if kind not in ("RollingUpdate", "OnDelete"):
         errs.append(not_supported("spec.updateStrategy.type", kind, ["OnDelete", "RollingUpdate"]))
@@ -601,9 +594,9 @@ def validate_stateful_set(obj: Obj) -> Errors:
         )
     else:
         errs += _non_negative(
-            "spec.updateStrategy.rollingUpdate.partition", _dict(strategy.get("rollingUpdate")).get("partition")
+            "spec.updateStrategy.rollingUpdate.partition", as_dict(strategy.get("rollingUpdate")).get("partition")
         )
-    retention = _dict(spec.get("persistentVolumeClaimRetentionPolicy"))
+    retention = as_dict(spec.get("persistentVolumeClaimRetentionPolicy"))
     for when in ("whenDeleted", "whenScaled"):
         if retention.get(when) not in _RETENTION:
             errs.append(
@@ -617,9 +610,9 @@ def validate_stateful_set(obj: Obj) -> Errors:
     template = spec.get("template")
     if not isinstance(template, dict):
         return [*errs, *claim_errs, required("spec.template")]
-    pod_spec = dict(_dict(template.get("spec")))
-    volumes = _list(pod_spec.get("volumes"))
-    named = {_dict(v).get("name") for v in volumes}  # (a claim replaces a template volume of its name)
+    pod_spec = dict(as_dict(template.get("spec")))
+    volumes = as_list(pod_spec.get("volumes"))
+    named = {as_dict(v).get("name") for v in volumes}  # (a claim replaces a template volume of its name)
     pod_spec["volumes"] = [*volumes, *({"name": c} for c in dict.fromkeys(claims) if c not in named)]
     errs += _template({"template": {**template, "spec": pod_spec}}, ("Always",))
     if pod_spec.get("activeDeadlineSeconds") is not None:
@@ -636,23 +629,23 @@ def _claim_templates(templates: Any) -> tuple[list[str], Errors]:
     is wrong with them: each needs a name, and a spec valid for a claim, as the claims made from it."""
     names: list[str] = []
     errs: Errors = []
-    for i, claim in enumerate(_list(templates)):
+    for i, claim in enumerate(as_list(templates)):
         path = f"spec.volumeClaimTemplates[{i}]"
-        claim = _dict(claim)
-        name = _dict(claim.get("metadata")).get("name")
+        claim = as_dict(claim)
+        name = as_dict(claim.get("metadata")).get("name")
         errs += _label_name(f"{path}.metadata.name", name)
         if name:
             if name in names:
                 errs.append(duplicate(f"{path}.metadata.name", name))
             names.append(str(name))
-        errs += validate_claim_spec(_dict(claim.get("spec")), f"{path}.spec")
+        errs += validate_claim_spec(as_dict(claim.get("spec")), f"{path}.spec")
     return names, errs
 
 
 def validate_stateful_set_update(new: Obj, old: Obj) -> Errors:
     """Only the fields of :data:`STATEFUL_SET_MUTABLE` change after creation: the others (selector,
     service, claim templates, pod management) shape identities pods and claims already carry."""
-    mine, theirs = _dict(new.get("spec")), _dict(old.get("spec"))
+    mine, theirs = as_dict(new.get("spec")), as_dict(old.get("spec"))
     fixed = [k for k in {*mine, *theirs} if k not in STATEFUL_SET_MUTABLE and mine.get(k) != theirs.get(k)]
     if not fixed:
         return []
@@ -680,14 +673,14 @@ def validate_controller_revision_update(new: Obj, old: Obj) -> Errors:
 
 
 def validate_replication_controller(obj: Obj) -> Errors:
-    spec = _dict(obj.get("spec"))
+    spec = as_dict(obj.get("spec"))
     errs = _non_negative("spec.replicas", spec.get("replicas"))
     selector = spec.get("selector")
     if not selector:
         errs.append(required("spec.selector"))
     else:
         errs += validate_labels(selector, "spec.selector")
-        labels = _dict(_dict(_dict(spec.get("template")).get("metadata")).get("labels"))
+        labels = as_dict(as_dict(as_dict(spec.get("template")).get("metadata")).get("labels"))
         if isinstance(selector, dict) and not all(labels.get(k) == v for k, v in selector.items()):
             errs.append(
                 invalid_value("spec.template.metadata.labels", labels, "`selector` does not match template `labels`")
@@ -696,7 +689,7 @@ def validate_replication_controller(obj: Obj) -> Errors:
 
 
 def validate_job(obj: Obj) -> Errors:
-    spec = _dict(obj.get("spec"))
+    spec = as_dict(obj.get("spec"))
     errs: Errors = []
     for field in ("parallelism", "completions", "backoffLimit", "activeDeadlineSeconds", "ttlSecondsAfterFinished"):
         errs += _non_negative(f"spec.{field}", spec.get(field))
@@ -712,7 +705,7 @@ def validate_job(obj: Obj) -> Errors:
 def validate_cron_job(obj: Obj) -> Errors:
     """``ValidateCronJobCreate``/``Update``: a schedule that parses in an existing zone, a known
     concurrency policy, and a job template whose selector the Jobs will generate themselves."""
-    spec = _dict(obj.get("spec"))
+    spec = as_dict(obj.get("spec"))
     errs: Errors = []
     schedule = spec.get("schedule")
     if not schedule:
@@ -750,7 +743,7 @@ def validate_cron_job(obj: Obj) -> Errors:
         errs.append(required("spec.jobTemplate"))
     else:
         errs += _job_template(template)
-    name = _dict(obj.get("metadata")).get("name")
+    name = as_dict(obj.get("metadata")).get("name")
     if isinstance(name, str) and len(name) > 52:  # the Jobs' names add "-" and 10 digits, within 63
         errs.append(invalid_value("metadata.name", name, "must be no more than 52 characters"))
     return errs
@@ -758,10 +751,10 @@ def validate_cron_job(obj: Obj) -> Errors:
 
 def _job_template(template: Obj) -> Errors:
     path = "spec.jobTemplate"
-    md = _dict(template.get("metadata"))
+    md = as_dict(template.get("metadata"))
     errs = validate_labels(md.get("labels"), f"{path}.metadata.labels")
     errs += _annotations(md.get("annotations"), f"{path}.metadata.annotations")
-    spec = _dict(template.get("spec"))
+    spec = as_dict(template.get("spec"))
     for field in ("parallelism", "completions", "backoffLimit", "activeDeadlineSeconds", "ttlSecondsAfterFinished"):
         errs += _non_negative(f"{path}.spec.{field}", spec.get(field))
     mode = spec.get("completionMode")
@@ -797,7 +790,7 @@ def validate_job_update(new: Obj, old: Obj) -> Errors:
 def _path(obj: Obj, dotted: str) -> Any:
     node: Any = obj
     for part in dotted.split("."):
-        node = _dict(node).get(part)
+        node = as_dict(node).get(part)
     return node
 
 
@@ -806,7 +799,7 @@ def _path(obj: Obj, dotted: str) -> Any:
 
 def _data_keys(data: Any, path: str) -> Errors:
     errs: Errors = []
-    for key in sorted(_dict(data)):
+    for key in sorted(as_dict(data)):
         where = f"{path}[{key}]"
         if len(key) > 253:
             errs.append(invalid_value(where, key, "must be no more than 253 characters"))
@@ -834,7 +827,7 @@ def _data_keys(data: Any, path: str) -> Errors:
 
 
 def validate_config_map(obj: Obj) -> Errors:
-    data, binary = _dict(obj.get("data")), _dict(obj.get("binaryData"))
+    data, binary = as_dict(obj.get("data")), as_dict(obj.get("binaryData"))
     errs = _data_keys(data, "data") + _data_keys(binary, "binaryData")
     errs.extend(
         invalid_value(f"data[{key}]", key, "duplicate of key present in binaryData")
@@ -870,7 +863,7 @@ _SECRET_TYPE_KEYS = {
 
 
 def validate_secret(obj: Obj) -> Errors:
-    data = _dict(obj.get("data"))
+    data = as_dict(obj.get("data"))
     errs = _data_keys(data, "data")
     size = 0
     for key in sorted(data):
@@ -904,8 +897,8 @@ def validate_immutable_data(new: Obj, old: Obj) -> Errors:
 def validate_node(obj: Obj) -> Errors:
     errs: Errors = []
     effects = ["NoSchedule", "PreferNoSchedule", "NoExecute"]
-    for i, taint in enumerate(_list(_dict(obj.get("spec")).get("taints"))):
-        taint = _dict(taint)
+    for i, taint in enumerate(as_list(as_dict(obj.get("spec")).get("taints"))):
+        taint = as_dict(taint)
         key = taint.get("key")
         if not key:
             errs.append(required(f"spec.taints[{i}].key"))
@@ -922,15 +915,15 @@ def validate_node(obj: Obj) -> Errors:
 
 
 def validate_lease(obj: Obj) -> Errors:
-    duration = _dict(obj.get("spec")).get("leaseDurationSeconds")
+    duration = as_dict(obj.get("spec")).get("leaseDurationSeconds")
     if duration is not None and (not isinstance(duration, int) or duration <= 0):
         return [invalid_value("spec.leaseDurationSeconds", duration, "must be greater than 0")]
     return []
 
 
 def validate_event(obj: Obj) -> Errors:
-    ref = _dict(obj.get("involvedObject"))
-    namespace = _dict(obj.get("metadata")).get("namespace")
+    ref = as_dict(obj.get("involvedObject"))
+    namespace = as_dict(obj.get("metadata")).get("namespace")
     if ref.get("namespace") and ref["namespace"] != namespace:
         return [invalid_value("involvedObject.namespace", ref["namespace"], "does not match event.namespace")]
     return []
@@ -938,8 +931,8 @@ def validate_event(obj: Obj) -> Errors:
 
 def _endpoint_ports(ports: Any, path: str) -> Errors:
     errs: Errors = []
-    for i, port in enumerate(_list(ports)):
-        port = _dict(port)
+    for i, port in enumerate(as_list(ports)):
+        port = as_dict(port)
         errs += _range(f"{path}[{i}].port", port.get("port", 0), 1, 65535)
         if port.get("protocol") not in _PROTOCOLS:
             errs.append(not_supported(f"{path}[{i}].protocol", port.get("protocol"), _PROTOCOLS))
@@ -948,11 +941,11 @@ def _endpoint_ports(ports: Any, path: str) -> Errors:
 
 def validate_endpoints(obj: Obj) -> Errors:
     errs: Errors = []
-    for s, subset in enumerate(_list(obj.get("subsets"))):
-        subset = _dict(subset)
+    for s, subset in enumerate(as_list(obj.get("subsets"))):
+        subset = as_dict(subset)
         for field in ("addresses", "notReadyAddresses"):
-            for a, address in enumerate(_list(subset.get(field))):
-                ip = _dict(address).get("ip")
+            for a, address in enumerate(as_list(subset.get(field))):
+                ip = as_dict(address).get("ip")
                 where = f"subsets[{s}].{field}[{a}].ip"
                 if not ip:
                     errs.append(required(where))
@@ -969,8 +962,8 @@ def validate_endpoint_slice(obj: Obj) -> Errors:
     families = ["FQDN", "IPv4", "IPv6"]
     if obj.get("addressType") not in families:
         errs.append(not_supported("addressType", obj.get("addressType"), families))
-    for i, endpoint in enumerate(_list(obj.get("endpoints"))):
-        addresses = _list(_dict(endpoint).get("addresses"))
+    for i, endpoint in enumerate(as_list(obj.get("endpoints"))):
+        addresses = as_list(as_dict(endpoint).get("addresses"))
         if not addresses:
             errs.append(required(f"endpoints[{i}].addresses"))
         elif len(addresses) > 100:
@@ -1001,7 +994,7 @@ def _int_or_percent(value: Any, path: str) -> Errors:
 
 
 def validate_pod_disruption_budget(obj: Obj) -> Errors:
-    spec = _dict(obj.get("spec"))
+    spec = as_dict(obj.get("spec"))
     errs: Errors = []
     min_available, max_unavailable = spec.get("minAvailable"), spec.get("maxUnavailable")
     if min_available is not None and max_unavailable is not None:
@@ -1014,7 +1007,7 @@ def validate_pod_disruption_budget(obj: Obj) -> Errors:
         errs += _int_or_percent(max_unavailable, "spec.maxUnavailable")
     selector = spec.get("selector")
     if selector is not None:
-        errs += validate_labels(_dict(selector).get("matchLabels"), "spec.selector.matchLabels")
+        errs += validate_labels(as_dict(selector).get("matchLabels"), "spec.selector.matchLabels")
         try:
             label_selector_from_spec(selector)
         except (ValueError, AttributeError) as exc:
@@ -1029,7 +1022,7 @@ def _resource_list(resources: Any, path: str) -> tuple[Errors, dict[str, Fractio
     """Quantities that parse and are not negative, by resource name."""
     errs: Errors = []
     parsed: dict[str, Fraction] = {}
-    for name, raw in sorted(_dict(resources).items()):
+    for name, raw in sorted(as_dict(resources).items()):
         where = f"{path}[{name}]"
         try:
             amount = _parse_quantity(raw)
@@ -1053,14 +1046,14 @@ _QUOTA_SCOPES = [
 
 
 def validate_resource_quota(obj: Obj) -> Errors:
-    spec = _dict(obj.get("spec"))
+    spec = as_dict(obj.get("spec"))
     errs, _ = _resource_list(spec.get("hard"), "spec.hard")
-    for i, scope in enumerate(_list(spec.get("scopes"))):
+    for i, scope in enumerate(as_list(spec.get("scopes"))):
         if scope not in _QUOTA_SCOPES:
             errs.append(not_supported(f"spec.scopes[{i}]", scope, _QUOTA_SCOPES))
-    for i, expression in enumerate(_list(_dict(spec.get("scopeSelector")).get("matchExpressions"))):
+    for i, expression in enumerate(as_list(as_dict(spec.get("scopeSelector")).get("matchExpressions"))):
         path = f"spec.scopeSelector.matchExpressions[{i}]"
-        expression = _dict(expression)
+        expression = as_dict(expression)
         if expression.get("scopeName") not in _QUOTA_SCOPES:
             errs.append(not_supported(f"{path}.scopeName", expression.get("scopeName"), _QUOTA_SCOPES))
         if expression.get("operator") not in _SCOPE_OPERATORS:
@@ -1074,9 +1067,9 @@ _LIMIT_TYPES = ["Container", "PersistentVolumeClaim", "Pod"]
 
 def validate_limit_range(obj: Obj) -> Errors:
     errs: Errors = []
-    for i, item in enumerate(_list(_dict(obj.get("spec")).get("limits"))):
+    for i, item in enumerate(as_list(as_dict(obj.get("spec")).get("limits"))):
         path = f"spec.limits[{i}]"
-        item = _dict(item)
+        item = as_dict(item)
         if item.get("type") not in _LIMIT_TYPES:
             errs.append(not_supported(f"{path}.type", item.get("type"), _LIMIT_TYPES))
         bounds = {}
@@ -1109,7 +1102,7 @@ def validate_limit_range(obj: Obj) -> Errors:
 
 
 def _access_modes(modes: Any, path: str, required_detail: str | None = None) -> Errors:
-    modes = _list(modes)
+    modes = as_list(modes)
     if not modes:
         if required_detail is None:
             return [required(path)]
@@ -1160,7 +1153,7 @@ def _absolute_path(value: Any, path: str) -> Errors:
 def _node_selector(selector: Any, path: str) -> Errors:
     """A required NodeSelector: at least one term, each expression with a known operator and the
     values its operator needs."""
-    terms = _list(_dict(selector).get("nodeSelectorTerms"))
+    terms = as_list(as_dict(selector).get("nodeSelectorTerms"))
     if not terms:
         return [
             FieldError(
@@ -1173,9 +1166,9 @@ def _node_selector(selector: Any, path: str) -> Errors:
     operators = ["DoesNotExist", "Exists", "Gt", "In", "Lt", "NotIn"]
     for i, term in enumerate(terms):
         for kind in ("matchExpressions", "matchFields"):
-            for j, expr in enumerate(_list(_dict(term).get(kind))):
-                expr, where = _dict(expr), f"{path}.nodeSelectorTerms[{i}].{kind}[{j}]"
-                key, operator, values = expr.get("key"), expr.get("operator"), _list(expr.get("values"))
+            for j, expr in enumerate(as_list(as_dict(term).get(kind))):
+                expr, where = as_dict(expr), f"{path}.nodeSelectorTerms[{i}].{kind}[{j}]"
+                key, operator, values = expr.get("key"), expr.get("operator"), as_list(expr.get("values"))
                 if not key:
                     errs.append(required(f"{where}.key"))
                 elif kind == "matchExpressions":
@@ -1206,7 +1199,7 @@ def _persistent_volume_source(spec: Obj) -> Errors:
     if len(sources) > 1:
         return [forbidden(f"spec.{sources[1]}", "may not specify more than 1 volume type")]
     source = sources[0]
-    body = _dict(spec[source])
+    body = as_dict(spec[source])
     if source == "hostPath":
         errs = [] if body.get("path") else [required("spec.hostPath.path")]
         kind = body.get("type")
@@ -1238,9 +1231,9 @@ def validate_persistent_volume(obj: Obj) -> Errors:
     """``ValidatePersistentVolumeSpec``: access modes, a positive ``storage`` capacity (the only
     resource), a known reclaim policy and volume mode, a valid class name, exactly one volume source
     and a well-formed node affinity (required for ``local`` volumes)."""
-    spec = _dict(obj.get("spec"))
+    spec = as_dict(obj.get("spec"))
     errs = _access_modes(spec.get("accessModes"), "spec.accessModes")
-    capacity = _dict(spec.get("capacity"))
+    capacity = as_dict(spec.get("capacity"))
     if not capacity:
         errs.append(required("spec.capacity"))
     if "storage" not in capacity or len(capacity) > 1:
@@ -1255,7 +1248,7 @@ def validate_persistent_volume(obj: Obj) -> Errors:
     errs += _persistent_volume_source(spec)
     affinity = spec.get("nodeAffinity")
     if affinity is not None:
-        required_selector = _dict(affinity).get("required")
+        required_selector = as_dict(affinity).get("required")
         if required_selector is None:
             errs.append(
                 FieldError(
@@ -1267,14 +1260,14 @@ def validate_persistent_volume(obj: Obj) -> Errors:
         else:
             errs += _node_selector(required_selector, "spec.nodeAffinity.required")
     claim = spec.get("claimRef")
-    if claim is not None and not _dict(claim).get("name"):
+    if claim is not None and not as_dict(claim).get("name"):
         errs.append(required("spec.claimRef.name"))
     return errs
 
 
 def validate_persistent_volume_update(new: Obj, old: Obj) -> Errors:
     """A volume's source and mode stay what they were; node affinity may only be added."""
-    spec, old_spec = _dict(new.get("spec")), _dict(old.get("spec"))
+    spec, old_spec = as_dict(new.get("spec")), as_dict(old.get("spec"))
     errs: Errors = []
     if any(spec.get(source) != old_spec.get(source) for source in storage.VOLUME_SOURCES):
         errs.append(forbidden("spec.persistentvolumesource", "spec.persistentvolumesource is immutable after creation"))
@@ -1290,12 +1283,12 @@ def validate_claim_spec(spec: Obj, path: str) -> Errors:
     errs = _access_modes(spec.get("accessModes"), f"{path}.accessModes", "at least 1 access mode is required")
     selector = spec.get("selector")
     if selector is not None:
-        errs += validate_labels(_dict(selector).get("matchLabels"), f"{path}.selector.matchLabels")
+        errs += validate_labels(as_dict(selector).get("matchLabels"), f"{path}.selector.matchLabels")
         try:
-            label_selector_from_spec(_dict(selector))
+            label_selector_from_spec(as_dict(selector))
         except ValueError as exc:
             errs.append(invalid_value(f"{path}.selector", selector, str(exc)))
-    requests = _dict(_dict(spec.get("resources")).get("requests"))
+    requests = as_dict(as_dict(spec.get("resources")).get("requests"))
     if "storage" not in requests:
         errs.append(required(f"{path}.resources[storage]"))
     else:
@@ -1305,7 +1298,7 @@ def validate_claim_spec(spec: Obj, path: str) -> Errors:
 
 
 def validate_persistent_volume_claim(obj: Obj) -> Errors:
-    return validate_claim_spec(_dict(obj.get("spec")), "spec")
+    return validate_claim_spec(as_dict(obj.get("spec")), "spec")
 
 
 _CLAIM_SPEC_IMMUTABLE = (
@@ -1317,20 +1310,20 @@ def validate_persistent_volume_claim_update(new: Obj, old: Obj) -> Errors:
     """A claim's spec is fixed once made (quota and limits were judged on it), except that the
     binder sets ``volumeName`` once, a class may be filled in where an unbound claim named none, and
     a bound claim may change its request (never below what it already has)."""
-    spec, old_spec = copy.deepcopy(_dict(new.get("spec"))), _dict(old.get("spec"))
+    spec, old_spec = copy.deepcopy(as_dict(new.get("spec"))), as_dict(old.get("spec"))
     if not old_spec.get("volumeName"):
         _restore(spec, old_spec, "volumeName")
         if old_spec.get("storageClassName") is None:
             _restore(spec, old_spec, "storageClassName")  # the retroactive default class
     errs: Errors = []
-    bound = _dict(old.get("status")).get("phase") == storage.CLAIM_BOUND
+    bound = as_dict(old.get("status")).get("phase") == storage.CLAIM_BOUND
     request, old_request = storage.claim_request(new), storage.claim_request(old)
     if bound and request is not None and old_request is not None and request != old_request:
         # a smaller request is only a way back from a failed expansion, never below what the claim has
-        capacity = storage.storage_quantity(_dict(old.get("status")).get("capacity"))
+        capacity = storage.storage_quantity(as_dict(old.get("status")).get("capacity"))
         if request < old_request and capacity is not None and request <= capacity:
             errs.append(forbidden("spec.resources.requests.storage", "field can not be less than status.capacity"))
-        _restore(_dict(spec.get("resources")), _dict(old_spec.get("resources")), "requests")
+        _restore(as_dict(spec.get("resources")), as_dict(old_spec.get("resources")), "requests")
     if spec != old_spec:
         errs.append(forbidden("spec", _CLAIM_SPEC_IMMUTABLE))
     return errs
@@ -1349,7 +1342,7 @@ def validate_storage_class(obj: Obj) -> Errors:
             invalid_value("provisioner", provisioner, msg) for msg in label_key_errors(str(provisioner).lower())
         )
     parameters = obj.get("parameters")
-    for key in sorted(_dict(parameters)):
+    for key in sorted(as_dict(parameters)):
         if not key:
             errs.append(invalid_value("parameters", key, "key may not be empty"))
     policy = obj.get("reclaimPolicy")
