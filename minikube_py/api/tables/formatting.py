@@ -17,6 +17,16 @@ NONE = "<none>"
 LIST_LIMIT = 3
 
 
+def spec_of(obj: dict[str, Any]) -> dict[str, Any]:
+    """An object's ``spec`` (empty when it has none), for printers that read several of its fields."""
+    return obj.get("spec") or {}
+
+
+def status_of(obj: dict[str, Any]) -> dict[str, Any]:
+    """An object's ``status`` (empty before a controller wrote one)."""
+    return obj.get("status") or {}
+
+
 def container_cells(pod_spec: dict[str, Any] | None) -> tuple[str, str]:
     """CONTAINERS and IMAGES of a pod template: names and images, comma separated."""
     containers = (pod_spec or {}).get("containers") or ()

@@ -8,24 +8,17 @@ from datetime import datetime
 from typing import Any
 
 from minikube_py.api.tables.base import AGE, NAME, Column, Printer, age, obj_name, wide
+from minikube_py.api.tables.formatting import spec_of, status_of
 from minikube_py.model import quantity, storage
 
 _UNSET = "<unset>"
-
-
-def _spec(obj: dict[str, Any]) -> dict[str, Any]:
-    return obj.get("spec") or {}
-
-
-def _status(obj: dict[str, Any]) -> dict[str, Any]:
-    return obj.get("status") or {}
 
 
 def _phase(obj: dict[str, Any]) -> str:
     """The phase, or Terminating once the object is being deleted."""
     if (obj.get("metadata") or {}).get("deletionTimestamp"):
         return "Terminating"
-    return str(_status(obj).get("phase") or "")
+    return str(status_of(obj).get("phase") or "")
 
 
 def _size(resources: Any) -> str:
@@ -40,7 +33,7 @@ def _size(resources: Any) -> str:
 
 
 def _persistent_volume(pv: dict[str, Any], now: datetime) -> list[Any]:
-    spec = _spec(pv)
+    spec = spec_of(pv)
     claim = spec.get("claimRef")
     claim_text = f"{claim.get('namespace', '')}/{claim.get('name', '')}" if isinstance(claim, dict) else ""
     return [
@@ -52,7 +45,7 @@ def _persistent_volume(pv: dict[str, Any], now: datetime) -> list[Any]:
         claim_text,
         storage.volume_class(pv),
         spec.get("volumeAttributesClassName") or _UNSET,
-        _status(pv).get("reason") or "",
+        status_of(pv).get("reason") or "",
         age(pv, now),
         spec.get("volumeMode") or _UNSET,
     ]
@@ -111,7 +104,7 @@ PERSISTENT_VOLUME = Printer(
 
 
 def _persistent_volume_claim(pvc: dict[str, Any], now: datetime) -> list[Any]:
-    spec, status = _spec(pvc), _status(pvc)
+    spec, status = spec_of(pvc), status_of(pvc)
     volume = spec.get("volumeName") or ""
     capacity = _size(status.get("capacity")) if volume else ""
     modes = storage.access_modes_text(status.get("accessModes")) if volume else ""

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from minikube_py.api.tables.base import AGE, CONTAINERS, IMAGES, NAME, TEMPLATE, Column, Printer, age, obj_name
-from minikube_py.api.tables.formatting import NONE, container_cells, template_cells
+from minikube_py.api.tables.formatting import NONE, container_cells, spec_of, status_of, template_cells
 from minikube_py.model.selectors import label_selector_from_spec, labels_to_string, selector_to_string
 from minikube_py.model.times import human_duration, parse_time, since
 
@@ -16,22 +16,14 @@ from minikube_py.model.times import human_duration, parse_time, since
 DEFAULT_REPLICAS = 1
 
 
-def _spec(obj: dict[str, Any]) -> dict[str, Any]:
-    return obj.get("spec") or {}
-
-
-def _status(obj: dict[str, Any]) -> dict[str, Any]:
-    return obj.get("status") or {}
-
-
 def _replicas(obj: dict[str, Any]) -> int:
-    replicas = _spec(obj).get("replicas")
+    replicas = spec_of(obj).get("replicas")
     return DEFAULT_REPLICAS if replicas is None else replicas
 
 
 def _replicas_row(obj: dict[str, Any], now: datetime, selector: str) -> list[Any]:
     """The row of a ReplicationController or ReplicaSet, which differ only in how a selector is written."""
-    status = _status(obj)
+    status = status_of(obj)
     return [
         obj_name(obj),
         _replicas(obj),
@@ -44,11 +36,11 @@ def _replicas_row(obj: dict[str, Any], now: datetime, selector: str) -> list[Any
 
 
 def _replication_controller(obj: dict[str, Any], now: datetime) -> list[Any]:
-    return _replicas_row(obj, now, labels_to_string(_spec(obj).get("selector")))
+    return _replicas_row(obj, now, labels_to_string(spec_of(obj).get("selector")))
 
 
 def _replica_set(obj: dict[str, Any], now: datetime) -> list[Any]:
-    return _replicas_row(obj, now, selector_to_string(_spec(obj).get("selector")))
+    return _replicas_row(obj, now, selector_to_string(spec_of(obj).get("selector")))
 
 
 def _replica_columns(desired: str, current: str, ready: str) -> tuple[Column, ...]:
@@ -81,9 +73,9 @@ REPLICA_SET = Printer(
 
 
 def _deployment(obj: dict[str, Any], now: datetime) -> list[Any]:
-    status = _status(obj)
+    status = status_of(obj)
     try:
-        selector = str(label_selector_from_spec(_spec(obj).get("selector")))
+        selector = str(label_selector_from_spec(spec_of(obj).get("selector")))
     except ValueError:
         selector = "<invalid>"
     return [
@@ -118,8 +110,8 @@ DEPLOYMENT = Printer(
 
 
 def _daemon_set(obj: dict[str, Any], now: datetime) -> list[Any]:
-    status = _status(obj)
-    node_selector = ((_spec(obj).get("template") or {}).get("spec") or {}).get("nodeSelector")
+    status = status_of(obj)
+    node_selector = ((spec_of(obj).get("template") or {}).get("spec") or {}).get("nodeSelector")
     return [
         obj_name(obj),
         status.get("desiredNumberScheduled", 0),
@@ -130,7 +122,7 @@ def _daemon_set(obj: dict[str, Any], now: datetime) -> list[Any]:
         labels_to_string(node_selector),
         age(obj, now),
         *template_cells(obj),
-        selector_to_string(_spec(obj).get("selector")),
+        selector_to_string(spec_of(obj).get("selector")),
     ]
 
 
@@ -167,7 +159,7 @@ DAEMON_SET = Printer(
 def _stateful_set(obj: dict[str, Any], now: datetime) -> list[Any]:
     return [
         obj_name(obj),
-        f"{_status(obj).get('readyReplicas', 0)}/{_replicas(obj)}",
+        f"{status_of(obj).get('readyReplicas', 0)}/{_replicas(obj)}",
         age(obj, now),
         *template_cells(obj),
     ]
@@ -204,7 +196,7 @@ CONTROLLER_REVISION = Printer(
 
 def _has_condition(job: dict[str, Any], kind: str) -> bool:
     """True when the first condition of this type is True, as Kubernetes' ``hasJobCondition``."""
-    for condition in _status(job).get("conditions") or ():
+    for condition in status_of(job).get("conditions") or ():
         if condition.get("type") == kind:
             return condition.get("status") == "True"
     return False
@@ -226,20 +218,20 @@ def _job_status(job: dict[str, Any]) -> str:
 
 def _job_completions(job: dict[str, Any]) -> str:
     """``succeeded/completions``; work-queue jobs (no completions) show ``n/1 of <parallelism>``."""
-    succeeded = _status(job).get("succeeded", 0)
-    completions = _spec(job).get("completions")
+    succeeded = status_of(job).get("succeeded", 0)
+    completions = spec_of(job).get("completions")
     if completions is not None:
         return f"{succeeded}/{completions}"
-    parallelism = _spec(job).get("parallelism") or 0
+    parallelism = spec_of(job).get("parallelism") or 0
     return f"{succeeded}/1 of {parallelism}" if parallelism > 1 else f"{succeeded}/1"
 
 
 def _job_duration(job: dict[str, Any], now: datetime) -> str:
     """Time from start to completion, or to now while running; empty before the job starts."""
-    started = parse_time(_status(job).get("startTime"))
+    started = parse_time(status_of(job).get("startTime"))
     if started is None:
         return ""
-    return human_duration((parse_time(_status(job).get("completionTime")) or now) - started)
+    return human_duration((parse_time(status_of(job).get("completionTime")) or now) - started)
 
 
 def _job(job: dict[str, Any], now: datetime) -> list[Any]:
@@ -250,7 +242,7 @@ def _job(job: dict[str, Any], now: datetime) -> list[Any]:
         _job_duration(job, now),
         age(job, now),
         *template_cells(job),
-        selector_to_string(_spec(job).get("selector")),
+        selector_to_string(spec_of(job).get("selector")),
     ]
 
 
@@ -275,7 +267,7 @@ def _bool_pointer(value: Any) -> str:
 
 
 def _cron_job(cronjob: dict[str, Any], now: datetime) -> list[Any]:
-    spec, status = _spec(cronjob), _status(cronjob)
+    spec, status = spec_of(cronjob), status_of(cronjob)
     job_spec = (spec.get("jobTemplate") or {}).get("spec") or {}
     last = status.get("lastScheduleTime")
     return [
