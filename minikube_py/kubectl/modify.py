@@ -97,18 +97,13 @@ async def _subresources(session: Session, res: Resource) -> set[str]:
 async def until_replicas(session: Session, path: str, count: int) -> None:
     """Until the controller at ``path`` has observed its spec and reports ``count`` replicas (pods on
     their way out no longer count), or is gone."""
-    delay = 0.1
-    while True:
-        try:
-            obj = await session.api.get(path)
-        except NotFoundError:
-            return
+
+    def settled(obj: dict[str, Any]) -> bool:
         status = obj.get("status") or {}
         observed = status.get("observedGeneration", 0) >= obj.get("metadata", {}).get("generation", 0)
-        if observed and status.get("replicas", 0) == count:
-            return
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 1.0)
+        return observed and status.get("replicas", 0) == count
+
+    await session.poll(path, settled, delay=0.1)
 
 
 async def _until_no_pods(session: Session, namespace: str | None, selector: str | None) -> None:

@@ -10,7 +10,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -254,8 +254,6 @@ def _size_message() -> bytes:
 async def _relay(ws: Any, interactive: bool, tty: bool) -> int:
     """Pump standard input to the container and its output here until the connection closes; the
     command's exit code comes on the error channel."""
-    import aiohttp
-
     loop = asyncio.get_running_loop()
     # frames to send, in order: terminal sizes, standard input, its end
     outgoing: asyncio.Queue[bytes] = asyncio.Queue()
@@ -287,18 +285,14 @@ async def _relay(ws: Any, interactive: bool, tty: bool) -> int:
             await ws.send_bytes(await outgoing.get())
 
     sender = asyncio.create_task(send())
-    status: dict[str, Any] = {}
     outputs = {STDOUT: sys.stdout.buffer, STDERR: sys.stderr.buffer}
+
+    def write_through(channel: int, payload: bytes) -> None:
+        outputs[channel].write(payload)
+        outputs[channel].flush()
+
     try:
-        async for msg in ws:
-            if msg.type != aiohttp.WSMsgType.BINARY or not msg.data:
-                continue
-            channel, payload = msg.data[0], msg.data[1:]
-            if channel in outputs:
-                outputs[channel].write(payload)
-                outputs[channel].flush()
-            elif channel == ERROR and payload:
-                status = json.loads(payload)
+        status = await read_channels(ws, write_through)
     finally:
         sender.cancel()
         if reading:
@@ -309,6 +303,24 @@ async def _relay(ws: Any, interactive: bool, tty: bool) -> int:
     if code:
         click.echo(f"command terminated with exit code {code}", err=True)
     return code
+
+
+async def read_channels(ws: Any, output: Callable[[int, bytes], None]) -> dict[str, Any]:
+    """Read an exec's frames until the server closes the stream: each frame's first byte is its
+    channel; standard output's and error's payloads go to ``output``; the error channel carries the
+    final Status, which is returned (empty if none came)."""
+    import aiohttp
+
+    status: dict[str, Any] = {}
+    async for msg in ws:
+        if msg.type != aiohttp.WSMsgType.BINARY or not msg.data:
+            continue
+        channel, payload = msg.data[0], msg.data[1:]
+        if channel in (STDOUT, STDERR):
+            output(channel, payload)
+        elif channel == ERROR and payload:
+            status = json.loads(payload)
+    return status
 
 
 def exit_code(status: dict[str, Any]) -> int:
@@ -327,8 +339,6 @@ async def exec_collect(
 ) -> tuple[bytes, bytes, int]:
     """Run ``command`` in the pod without a terminal, ``stdin`` (if any) sent whole then closed; what
     it wrote to standard output and error, and its exit code (``cp`` pipes tar this way)."""
-    import aiohttp
-
     md = pod["metadata"]
     query = [("command", part) for part in command]
     query.append(("container", pick_container(pod, container)))
@@ -336,19 +346,11 @@ async def exec_collect(
         query.append(("stdin", "true"))
     query += [("stdout", "true"), ("stderr", "true")]
     outputs: dict[int, bytearray] = {STDOUT: bytearray(), STDERR: bytearray()}
-    status: dict[str, Any] = {}
     path = f"/api/v1/namespaces/{md['namespace']}/pods/{md['name']}/exec"
     async with session.api.websocket(path, query=query, protocols=("v5.channel.k8s.io",)) as ws:
         if stdin is not None:
             for start in range(0, len(stdin), 32768):
                 await ws.send_bytes(bytes([STDIN]) + stdin[start : start + 32768])
             await ws.send_bytes(bytes([CLOSE, STDIN]))
-        async for msg in ws:
-            if msg.type != aiohttp.WSMsgType.BINARY or not msg.data:
-                continue
-            channel, payload = msg.data[0], msg.data[1:]
-            if channel in outputs:
-                outputs[channel] += payload
-            elif channel == ERROR and payload:
-                status = json.loads(payload)
+        status = await read_channels(ws, lambda channel, payload: outputs[channel].extend(payload))
     return bytes(outputs[STDOUT]), bytes(outputs[STDERR]), exit_code(status)

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from minikube_py.client.errors import ApiError
+from minikube_py.client.errors import ApiError, NotFoundError
 from minikube_py.client.kubeconfig import DEFAULT_PATH, ClientConfig, KubeconfigError, load_kubeconfig
 from minikube_py.client.rest import ApiClient
 from minikube_py.kubectl.discovery import Discovery
@@ -148,6 +148,20 @@ class Session:
         if self._discovery is None:
             self._discovery = await Discovery.fetch(self.api)
         return self._discovery
+
+    async def poll(self, path: str, settled: Callable[[dict[str, Any]], bool], *, delay: float) -> None:
+        """Until the object at ``path`` is gone or ``settled``: what kubectl waits for after a write
+        (a deletion's finalizers, a controller's next status), asked again after ``delay``, doubled
+        each time up to a second, so a quick change is seen at once and a slow one costs few requests."""
+        while True:
+            try:
+                obj = await self.api.get(path)
+            except NotFoundError:
+                return
+            if settled(obj):
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
 
 
 def run(work: Callable[[Session], Awaitable[int | None]]) -> None:

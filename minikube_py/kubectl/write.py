@@ -386,13 +386,4 @@ def delete(
 
 async def until_gone(session: Session, path: str, uid: str) -> None:
     """Until the object (that incarnation of the name) is gone: finalizers and grace periods take time."""
-    delay = 0.05
-    while True:
-        try:
-            obj = await session.api.get(path)
-        except NotFoundError:
-            return
-        if obj.get("metadata", {}).get("uid") != uid:
-            return
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 1.0)
+    await session.poll(path, lambda obj: obj.get("metadata", {}).get("uid") != uid, delay=0.05)
