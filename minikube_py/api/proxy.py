@@ -13,8 +13,6 @@ kube-apiserver passes them.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import ssl
 from dataclasses import dataclass
@@ -25,8 +23,7 @@ from aiohttp import web
 from yarl import URL
 
 from minikube_py.api.registry import Registry
-from minikube_py.api.streaming import kubelet_dial_error, kubelet_endpoint, pump
-from minikube_py.guard import cancel_and_wait
+from minikube_py.api.streaming import kubelet_dial_error, kubelet_endpoint, relay
 from minikube_py.model import errors
 from minikube_py.model.kinds import ResourceType, by_plural
 from minikube_py.model.proxy import (
@@ -212,13 +209,7 @@ class ApiProxy:
         )
         try:
             await ws.prepare(request)
-            tasks = [asyncio.create_task(pump(upstream, ws)), asyncio.create_task(pump(ws, upstream))]
-            try:
-                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for task in tasks:
-                    with contextlib.suppress(Exception):
-                        await cancel_and_wait(task)
+            await relay(upstream, ws, linger=0.0)
         finally:
             await upstream.close()
             await ws.close()

@@ -162,20 +162,28 @@ class StreamProxy:
             raise kubelet_dial_error(node, url, e) from None
         ws = web.WebSocketResponse(protocols=(chosen,), autoping=True, heartbeat=None, max_msg_size=0)
         await ws.prepare(request)
-
-        tasks = [asyncio.create_task(pump(upstream, ws)), asyncio.create_task(pump(ws, upstream))]
         try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            # let the other direction finish what is in flight (the final status after stdout)
-            await asyncio.wait(tasks, timeout=2.0)
+            # the other direction may still carry what is in flight (the final status after stdout)
+            await relay(upstream, ws, linger=2.0)
         finally:
-            for task in tasks:
-                with contextlib.suppress(Exception):
-                    await cancel_and_wait(task)
             await upstream.close()
             await session.close()
             await ws.close()
         return ws
+
+
+async def relay(upstream: Any, ws: Any, *, linger: float) -> None:
+    """Copy WebSocket messages both ways until one side closes, then give the other direction
+    ``linger`` seconds to deliver what it still carries before both copies stop."""
+    tasks = [asyncio.create_task(pump(upstream, ws)), asyncio.create_task(pump(ws, upstream))]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        if linger:
+            await asyncio.wait(tasks, timeout=linger)
+    finally:
+        for task in tasks:
+            with contextlib.suppress(Exception):
+                await cancel_and_wait(task)
 
 
 async def pump(source: Any, sink: Any) -> None:
