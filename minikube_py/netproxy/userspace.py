@@ -288,6 +288,24 @@ class _Connection:
             self._finished.set_result(False)
 
 
+def _service_socket(bind_host: str, kind: socket.SocketKind) -> socket.socket:
+    """The socket a service port's listener serves on: non-blocking, on an ephemeral port of
+    ``bind_host``; a stream socket listening, a datagram socket told each datagram's destination
+    (its replies must come from the address the client sent to). Closed again if a step fails."""
+    sock = socket.socket(_family(bind_host), kind)
+    try:
+        sock.setblocking(False)
+        if kind == socket.SOCK_DGRAM:
+            enable_pktinfo(sock)
+        sock.bind((bind_host, 0))
+        if kind == socket.SOCK_STREAM:
+            sock.listen(socket.SOMAXCONN)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 class _TcpListener:
     """Accepts on a service port's local port and hands each connection to the proxier."""
 
@@ -295,14 +313,7 @@ class _TcpListener:
         self.service = service
         self._proxier = proxier
         self._loop = asyncio.get_running_loop()
-        self._sock = socket.socket(_family(bind_host), socket.SOCK_STREAM)
-        try:
-            self._sock.setblocking(False)
-            self._sock.bind((bind_host, 0))
-            self._sock.listen(socket.SOMAXCONN)
-        except BaseException:
-            self._sock.close()
-            raise
+        self._sock = _service_socket(bind_host, socket.SOCK_STREAM)
         self.port: int = self._sock.getsockname()[1]
         self._fd = self._sock.fileno()
         self._paused: asyncio.TimerHandle | None = None
@@ -403,14 +414,7 @@ class _UdpListener:
         self._balancer = proxier.balancer
         self._idle = idle_timeout
         self._sessions: dict[tuple, _UdpSession] = {}
-        self._sock = socket.socket(_family(bind_host), socket.SOCK_DGRAM)
-        try:
-            self._sock.setblocking(False)
-            enable_pktinfo(self._sock)
-            self._sock.bind((bind_host, 0))
-        except BaseException:
-            self._sock.close()
-            raise
+        self._sock = _service_socket(bind_host, socket.SOCK_DGRAM)
         self.port: int = self._sock.getsockname()[1]
         self._fd = self._sock.fileno()
         self.loop.add_reader(self._fd, self._on_datagrams)
