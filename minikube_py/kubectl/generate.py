@@ -5,14 +5,17 @@ generators make it; ``create -f`` reads files (:mod:`.write`)."""
 from __future__ import annotations
 
 import base64
+import functools
+import inspect
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from minikube_py.client.errors import ApiError
+from minikube_py.client.rest import resource_path
 from minikube_py.kubectl.errors import CommandError
 from minikube_py.kubectl.printing import go_json, go_yaml
 from minikube_py.kubectl.session import Session, error_text, run
@@ -177,53 +180,70 @@ def _meta(name: str, session: Session, **extra: Any) -> dict[str, Any]:
     return {**meta, "creationTimestamp": None, **extra}
 
 
-def _generator(name: str, aliases: tuple[str, ...], doc: str) -> Callable[[Callable[..., Any]], click.Command]:
-    """A ``create <kind>`` subcommand with the flags all generators share (``--dry-run``, ``-o``)."""
+#: how a generator makes its object from the session, the name and its own flags (a coroutine
+#: function where it must ask the API, as ``create job --from`` does)
+Build = Callable[..., dict[str, Any] | Awaitable[dict[str, Any]]]
 
-    def decorate(fn: Callable[..., Any]) -> click.Command:
-        command = click.option("-o", "--output", type=click.Choice(["", "json", "yaml", "name"]), default="")(fn)
-        command = click.option("--dry-run", type=DRY_RUN, default="none", help="none, client or server.")(command)
-        made = create.command(name=name, help=doc)(click.argument("name")(command))
+
+def _generator(
+    name: str,
+    *,
+    plural: str,
+    failure: str | None,
+    aliases: tuple[str, ...] = (),
+    parent: click.Group = create,
+    namespaced: bool = True,
+    help: str | None = None,
+    context_settings: dict[str, Any] | None = None,
+) -> Callable[[Build], click.Command]:
+    """A ``create <kind> NAME`` subcommand of ``parent``: the decorated ``build(session, name,
+    **flags)`` checks its flags and makes the object, which is created in ``plural`` (or only
+    printed, for a client dry run) and told as every generator tells it (:func:`submit`, with the
+    refusal's wording ``failure``); with the flags all generators share (``--dry-run``, ``-o``). The
+    command's other flags are declared above the decorator."""
+
+    def decorate(build: Build) -> click.Command:
+        def callback(name: str, dry_run: str, output: str, **flags: Any) -> None:
+            async def work(session: Session) -> int:
+                made = build(session, name, **flags)
+                obj = await made if inspect.isawaitable(made) else made
+                api_version = obj["apiVersion"]
+                group = api_version.rpartition("/")[0]
+                return await submit(
+                    session,
+                    obj,
+                    resource_path(api_version, plural, session.namespace if namespaced else None),
+                    f"{obj['kind'].lower()}{'.' + group if group else ''}/{name}",
+                    dry_run=dry_run,
+                    output=output,
+                    manager="kubectl-create",
+                    failure=failure,
+                )
+
+            run(work)
+
+        shared = click.option("-o", "--output", type=click.Choice(["", "json", "yaml", "name"]), default="")(callback)
+        shared = click.option("--dry-run", type=DRY_RUN, default="none", help="none, client or server.")(shared)
+        made = parent.command(name=name, help=help or build.__doc__, context_settings=context_settings)(
+            click.argument("name")(shared)
+        )
         for alias in aliases:
-            create.add_command(made, alias)
+            parent.add_command(made, alias)
         return made
 
     return decorate
 
 
-@_generator("namespace", ("ns",), "Create a namespace with the specified name.")
-def create_namespace(name: str, dry_run: str, output: str) -> None:
-    async def work(session: Session) -> int:
-        obj = {"kind": "Namespace", "apiVersion": "v1", "metadata": _meta(name, session), "spec": {}, "status": {}}
-        return await submit(
-            session,
-            obj,
-            "/api/v1/namespaces",
-            f"namespace/{name}",
-            dry_run=dry_run,
-            output=output,
-            manager="kubectl-create",
-        )
-
-    run(work)
+@_generator("namespace", aliases=("ns",), plural="namespaces", failure=None, namespaced=False)
+def create_namespace(session: Session, name: str) -> dict[str, Any]:
+    """Create a namespace with the specified name."""
+    return {"kind": "Namespace", "apiVersion": "v1", "metadata": _meta(name, session), "spec": {}, "status": {}}
 
 
-@_generator("serviceaccount", ("sa",), "Create a service account with the specified name.")
-def create_serviceaccount(name: str, dry_run: str, output: str) -> None:
-    async def work(session: Session) -> int:
-        obj = {"kind": "ServiceAccount", "apiVersion": "v1", "metadata": _meta(name, session)}
-        return await submit(
-            session,
-            obj,
-            f"/api/v1/namespaces/{session.namespace}/serviceaccounts",
-            f"serviceaccount/{name}",
-            dry_run=dry_run,
-            output=output,
-            manager="kubectl-create",
-            failure="failed to create serviceaccount: ",
-        )
-
-    run(work)
+@_generator("serviceaccount", aliases=("sa",), plural="serviceaccounts", failure="failed to create serviceaccount: ")
+def create_serviceaccount(session: Session, name: str) -> dict[str, Any]:
+    """Create a service account with the specified name."""
+    return {"kind": "ServiceAccount", "apiVersion": "v1", "metadata": _meta(name, session)}
 
 
 def _sources(literals: tuple[str, ...], files: tuple[str, ...]) -> dict[str, bytes]:
@@ -255,31 +275,20 @@ _FROM = (
 
 @_FROM[0]
 @_FROM[1]
-@_generator("configmap", ("cm",), "Create a config map from files, directories or literal values.")
+@_generator("configmap", aliases=("cm",), plural="configmaps", failure="failed to create configmap: ")
 def create_configmap(
-    name: str, from_literal: tuple[str, ...], from_file: tuple[str, ...], dry_run: str, output: str
-) -> None:
-    async def work(session: Session) -> int:
-        sources = _sources(from_literal, from_file)
-        text = {k: v.decode() for k, v in sources.items() if _is_text(v)}
-        binary = {k: base64.b64encode(v).decode() for k, v in sources.items() if not _is_text(v)}
-        obj: dict[str, Any] = {"kind": "ConfigMap", "apiVersion": "v1", "metadata": _meta(name, session)}
-        if text:
-            obj["data"] = text
-        if binary:
-            obj["binaryData"] = binary
-        return await submit(
-            session,
-            obj,
-            f"/api/v1/namespaces/{session.namespace}/configmaps",
-            f"configmap/{name}",
-            dry_run=dry_run,
-            output=output,
-            manager="kubectl-create",
-            failure="failed to create configmap: ",
-        )
-
-    run(work)
+    session: Session, name: str, from_literal: tuple[str, ...], from_file: tuple[str, ...]
+) -> dict[str, Any]:
+    """Create a config map from files, directories or literal values."""
+    sources = _sources(from_literal, from_file)
+    text = {k: v.decode() for k, v in sources.items() if _is_text(v)}
+    binary = {k: base64.b64encode(v).decode() for k, v in sources.items() if not _is_text(v)}
+    obj: dict[str, Any] = {"kind": "ConfigMap", "apiVersion": "v1", "metadata": _meta(name, session)}
+    if text:
+        obj["data"] = text
+    if binary:
+        obj["binaryData"] = binary
+    return obj
 
 
 def _is_text(value: bytes) -> bool:
@@ -295,43 +304,30 @@ def secret() -> None:
     """Create a secret."""
 
 
-async def _submit_secret(session: Session, name: str, body: dict[str, Any], *, dry_run: str, output: str) -> int:
-    """Create the Secret ``name`` holding ``body`` (its data and type), as every ``create secret`` does."""
-    obj = {"kind": "Secret", "apiVersion": "v1", "metadata": _meta(name, session), **body}
-    return await submit(
-        session,
-        obj,
-        f"/api/v1/namespaces/{session.namespace}/secrets",
-        f"secret/{name}",
-        dry_run=dry_run,
-        output=output,
-        manager="kubectl-create",
-        failure="failed to create secret ",  # sic: kubectl has no colon here
-    )
+def _secret(session: Session, name: str, **body: Any) -> dict[str, Any]:
+    """The Secret ``name`` holding ``body`` (its data and type), as every ``create secret`` makes it."""
+    return {"kind": "Secret", "apiVersion": "v1", "metadata": _meta(name, session), **body}
 
 
-@secret.command(name="generic")
-@click.argument("name")
+#: a ``create secret <type>`` subcommand: each words a refusal so (sic: kubectl has no colon here)
+_secret_generator = functools.partial(_generator, parent=secret, plural="secrets", failure="failed to create secret ")
+
+
 @_FROM[0]
 @_FROM[1]
 @click.option("--type", "secret_type", default="", help="The type of the secret.")
-@click.option("--dry-run", type=DRY_RUN, default="none", help="none, client or server.")
-@click.option("-o", "--output", type=click.Choice(["", "json", "yaml", "name"]), default="")
+@_secret_generator("generic")
 def create_secret_generic(
-    name: str, from_literal: tuple[str, ...], from_file: tuple[str, ...], secret_type: str, dry_run: str, output: str
-) -> None:
+    session: Session, name: str, from_literal: tuple[str, ...], from_file: tuple[str, ...], secret_type: str
+) -> dict[str, Any]:
     """Create a secret from files, directories or literal values."""
-
-    async def work(session: Session) -> int:
-        sources = _sources(from_literal, from_file)
-        body: dict[str, Any] = {}
-        if sources:
-            body["data"] = {k: base64.b64encode(v).decode() for k, v in sources.items()}
-        if secret_type:
-            body["type"] = secret_type
-        return await _submit_secret(session, name, body, dry_run=dry_run, output=output)
-
-    run(work)
+    sources = _sources(from_literal, from_file)
+    body: dict[str, Any] = {}
+    if sources:
+        body["data"] = {k: base64.b64encode(v).decode() for k, v in sources.items()}
+    if secret_type:
+        body["type"] = secret_type
+    return _secret(session, name, **body)
 
 
 def container_name(image: str) -> str:
@@ -343,46 +339,31 @@ def container_name(image: str) -> str:
 @click.option("--image", "images", multiple=True, required=True, help="An image; repeatable (one container each).")
 @click.option("--replicas", type=int, default=1)
 @click.option("--port", type=int, default=None, help="The port the (first) container exposes.")
-@_generator("deployment", ("deploy",), "Create a deployment with the specified name.")
+@_generator("deployment", aliases=("deploy",), plural="deployments", failure="failed to create deployment: ")
 def create_deployment(
-    name: str, images: tuple[str, ...], replicas: int, port: int | None, dry_run: str, output: str
-) -> None:
-    async def work(session: Session) -> int:
-        labels = {"app": name}
-        containers: list[dict[str, Any]] = []
-        for i, image in enumerate(images):
-            container: dict[str, Any] = {"name": container_name(image), "image": image}
-            if port is not None and i == 0:
-                container["ports"] = [{"containerPort": port}]
-            container["resources"] = {}
-            containers.append(container)
-        obj = {
-            "kind": "Deployment",
-            "apiVersion": "apps/v1",
-            "metadata": _meta(name, session, labels=labels),
-            "spec": {
-                "replicas": replicas,
-                "selector": {"matchLabels": labels},
-                "template": {
-                    "metadata": {"creationTimestamp": None, "labels": labels},
-                    "spec": {"containers": containers},
-                },
-                "strategy": {},
-            },
-            "status": {},
-        }
-        return await submit(
-            session,
-            obj,
-            f"/apis/apps/v1/namespaces/{session.namespace}/deployments",
-            f"deployment.apps/{name}",
-            dry_run=dry_run,
-            output=output,
-            manager="kubectl-create",
-            failure="failed to create deployment: ",
-        )
-
-    run(work)
+    session: Session, name: str, images: tuple[str, ...], replicas: int, port: int | None
+) -> dict[str, Any]:
+    """Create a deployment with the specified name."""
+    labels = {"app": name}
+    containers: list[dict[str, Any]] = []
+    for i, image in enumerate(images):
+        container: dict[str, Any] = {"name": container_name(image), "image": image}
+        if port is not None and i == 0:
+            container["ports"] = [{"containerPort": port}]
+        container["resources"] = {}
+        containers.append(container)
+    return {
+        "kind": "Deployment",
+        "apiVersion": "apps/v1",
+        "metadata": _meta(name, session, labels=labels),
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"creationTimestamp": None, "labels": labels}, "spec": {"containers": containers}},
+            "strategy": {},
+        },
+        "status": {},
+    }
 
 
 def _exposed_selector(obj: dict[str, Any]) -> dict[str, str]:
@@ -539,48 +520,34 @@ def _service_command(kind: str, service_type: str) -> None:
         help="The cluster IP, or None for a headless service.",
         hidden=service_type != "ClusterIP",
     )
-    @click.option("-o", "--output", type=click.Choice(["", "json", "yaml", "name"]), default="")
-    @click.option("--dry-run", type=DRY_RUN, default="none", help="none, client or server.")
-    @click.argument("name")
-    def command(
-        name: str, tcp: tuple[str, ...], node_port: int | None, clusterip: str | None, dry_run: str, output: str
-    ) -> None:
+    @_generator(
+        kind,
+        parent=create_service,
+        plural="services",
+        failure=f"failed to create {service_type} service: ",
+        help=f"Create a {service_type} service.",
+    )
+    def build(
+        session: Session, name: str, tcp: tuple[str, ...], node_port: int | None, clusterip: str | None
+    ) -> dict[str, Any]:
         if not tcp and clusterip != "None":
             raise CommandError("at least one tcp port specifier must be provided")
         ports = _service_ports(tcp, node_port)
-
-        async def work(session: Session) -> int:
-            labels = {"app": name}
-            spec: dict[str, Any] = {}
-            if ports:
-                spec["ports"] = ports
-            spec["selector"] = labels
-            if clusterip:
-                spec["clusterIP"] = clusterip
-            spec["type"] = service_type
-            obj = {
-                "kind": "Service",
-                "apiVersion": "v1",
-                "metadata": _meta(name, session, labels=labels),
-                "spec": spec,
-                "status": {"loadBalancer": {}},
-            }
-            return await submit(
-                session,
-                obj,
-                f"/api/v1/namespaces/{session.namespace}/services",
-                f"service/{name}",
-                dry_run=dry_run,
-                output=output,
-                manager="kubectl-create",
-                failure="failed to create ClusterIP service: "
-                if service_type == "ClusterIP"
-                else f"failed to create {service_type} service: ",
-            )
-
-        run(work)
-
-    create_service.command(name=kind, help=f"Create a {service_type} service.")(command)
+        labels = {"app": name}
+        spec: dict[str, Any] = {}
+        if ports:
+            spec["ports"] = ports
+        spec["selector"] = labels
+        if clusterip:
+            spec["clusterIP"] = clusterip
+        spec["type"] = service_type
+        return {
+            "kind": "Service",
+            "apiVersion": "v1",
+            "metadata": _meta(name, session, labels=labels),
+            "spec": spec,
+            "status": {"loadBalancer": {}},
+        }
 
 
 _service_command("clusterip", "ClusterIP")
@@ -602,37 +569,23 @@ def docker_config(server: str, username: str, password: str, email: str) -> str:
     return json.dumps({"auths": {server: entry}}, separators=(",", ":"))
 
 
-@secret.command(name="docker-registry")
-@click.argument("name")
 @click.option("--docker-server", default=DOCKER_HUB, help="The registry's address.")
 @click.option("--docker-username", default="", help="The user name for the registry.")
 @click.option("--docker-password", default="", help="The password for the registry.")
 @click.option("--docker-email", default="", help="The email for the registry.")
-@click.option("--dry-run", type=DRY_RUN, default="none", help="none, client or server.")
-@click.option("-o", "--output", type=click.Choice(["", "json", "yaml", "name"]), default="")
+@_secret_generator("docker-registry")
 def create_secret_docker_registry(
-    name: str,
-    docker_server: str,
-    docker_username: str,
-    docker_password: str,
-    docker_email: str,
-    dry_run: str,
-    output: str,
-) -> None:
+    session: Session, name: str, docker_server: str, docker_username: str, docker_password: str, docker_email: str
+) -> dict[str, Any]:
     """Create a secret for use with a Docker registry."""
     if not docker_username or not docker_password or not docker_server:
         raise CommandError(
             "either --from-file or the combination of --docker-username, --docker-password and "
             "--docker-server is required"
         )
-
-    async def work(session: Session) -> int:
-        config = docker_config(docker_server, docker_username, docker_password, docker_email)
-        data = {".dockerconfigjson": base64.b64encode(config.encode()).decode()}
-        body = {"data": data, "type": "kubernetes.io/dockerconfigjson"}
-        return await _submit_secret(session, name, body, dry_run=dry_run, output=output)
-
-    run(work)
+    config = docker_config(docker_server, docker_username, docker_password, docker_email)
+    data = {".dockerconfigjson": base64.b64encode(config.encode()).decode()}
+    return _secret(session, name, data=data, type="kubernetes.io/dockerconfigjson")
 
 
 def check_key_pair(cert: bytes, key: bytes) -> None:
@@ -657,105 +610,81 @@ def check_key_pair(cert: bytes, key: bytes) -> None:
             raise CommandError("tls: private key does not match public key") from None
 
 
-@secret.command(name="tls")
-@click.argument("name")
 @click.option("--cert", default="", help="The PEM certificate file.")
 @click.option("--key", default="", help="The PEM private key file.")
-@click.option("--dry-run", type=DRY_RUN, default="none", help="none, client or server.")
-@click.option("-o", "--output", type=click.Choice(["", "json", "yaml", "name"]), default="")
-def create_secret_tls(name: str, cert: str, key: str, dry_run: str, output: str) -> None:
+@_secret_generator("tls")
+def create_secret_tls(session: Session, name: str, cert: str, key: str) -> dict[str, Any]:
     """Create a TLS secret from a certificate and its key."""
     if not cert or not key:
         raise CommandError("key and cert must be specified")
     cert_bytes, key_bytes = Path(cert).read_bytes(), Path(key).read_bytes()
     check_key_pair(cert_bytes, key_bytes)
-
-    async def work(session: Session) -> int:
-        data = {"tls.crt": base64.b64encode(cert_bytes).decode(), "tls.key": base64.b64encode(key_bytes).decode()}
-        body = {"data": data, "type": "kubernetes.io/tls"}
-        return await _submit_secret(session, name, body, dry_run=dry_run, output=output)
-
-    run(work)
+    data = {"tls.crt": base64.b64encode(cert_bytes).decode(), "tls.key": base64.b64encode(key_bytes).decode()}
+    return _secret(session, name, data=data, type="kubernetes.io/tls")
 
 
-@create.command(name="job", context_settings={"ignore_unknown_options": True})
-@click.argument("name")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.option("--image", default=None, help="The image of the container.")
 @click.option("--from", "from_", default=None, help="cronjob/NAME: a job from a cron job's template.")
-@click.option("--dry-run", type=DRY_RUN, default="none", help="none, client or server.")
-@click.option("-o", "--output", type=click.Choice(["", "json", "yaml", "name"]), default="")
-def create_job(
-    name: str, command: tuple[str, ...], image: str | None, from_: str | None, dry_run: str, output: str
-) -> None:
+@_generator("job", plural="jobs", failure="failed to create job: ", context_settings={"ignore_unknown_options": True})
+async def create_job(
+    session: Session, name: str, command: tuple[str, ...], image: str | None, from_: str | None
+) -> dict[str, Any]:
     """Create a job with the specified name."""
     if not image and not from_:
         raise CommandError("either --image or --from must be specified")
     if image and from_:
         raise CommandError("--image and --from are mutually exclusive")
-
-    async def work(session: Session) -> int:
-        if from_:
-            kind, _, source = from_.partition("/")
-            if kind not in ("cronjob", "cronjobs", "cj", "cronjob.batch", "cronjobs.batch"):
-                raise CommandError(f"unknown object type {kind}")
-            cron = await session.api.get(f"/apis/batch/v1/namespaces/{session.namespace}/cronjobs/{source}")
-            template = (cron.get("spec") or {}).get("jobTemplate") or {}
-            meta = _meta(
-                name,
-                session,
-                annotations={
-                    "cronjob.kubernetes.io/instantiate": "manual",
-                    **((template.get("metadata") or {}).get("annotations") or {}),
-                },
-            )
-            if (template.get("metadata") or {}).get("labels"):
-                meta["labels"] = template["metadata"]["labels"]
-            meta["ownerReferences"] = [
-                {
-                    "apiVersion": "batch/v1",
-                    "kind": "CronJob",
-                    "name": source,
-                    "uid": cron["metadata"]["uid"],
-                    "controller": True,
-                }
-            ]
-            obj = {
-                "kind": "Job",
-                "apiVersion": "batch/v1",
-                "metadata": meta,
-                "spec": template.get("spec") or {},
-                "status": {},
-            }
-        else:
-            container: dict[str, Any] = {"name": name, "image": image}
-            if command:
-                container["command"] = list(command)
-            container["resources"] = {}
-            obj = {
-                "kind": "Job",
-                "apiVersion": "batch/v1",
-                "metadata": _meta(name, session),
-                "spec": {
-                    "template": {
-                        "metadata": {"creationTimestamp": None},
-                        "spec": {"containers": [container], "restartPolicy": "Never"},
-                    }
-                },
-                "status": {},
-            }
-        return await submit(
+    if from_:
+        kind, _, source = from_.partition("/")
+        if kind not in ("cronjob", "cronjobs", "cj", "cronjob.batch", "cronjobs.batch"):
+            raise CommandError(f"unknown object type {kind}")
+        cron = await session.api.get(f"/apis/batch/v1/namespaces/{session.namespace}/cronjobs/{source}")
+        template = (cron.get("spec") or {}).get("jobTemplate") or {}
+        meta = _meta(
+            name,
             session,
-            obj,
-            f"/apis/batch/v1/namespaces/{session.namespace}/jobs",
-            f"job.batch/{name}",
-            dry_run=dry_run,
-            output=output,
-            manager="kubectl-create",
-            failure="failed to create job: ",
+            annotations={
+                "cronjob.kubernetes.io/instantiate": "manual",
+                **((template.get("metadata") or {}).get("annotations") or {}),
+            },
         )
-
-    run(work)
+        if (template.get("metadata") or {}).get("labels"):
+            meta["labels"] = template["metadata"]["labels"]
+        meta["ownerReferences"] = [
+            {
+                "apiVersion": "batch/v1",
+                "kind": "CronJob",
+                "name": source,
+                "uid": cron["metadata"]["uid"],
+                "controller": True,
+            }
+        ]
+        obj = {
+            "kind": "Job",
+            "apiVersion": "batch/v1",
+            "metadata": meta,
+            "spec": template.get("spec") or {},
+            "status": {},
+        }
+    else:
+        container: dict[str, Any] = {"name": name, "image": image}
+        if command:
+            container["command"] = list(command)
+        container["resources"] = {}
+        obj = {
+            "kind": "Job",
+            "apiVersion": "batch/v1",
+            "metadata": _meta(name, session),
+            "spec": {
+                "template": {
+                    "metadata": {"creationTimestamp": None},
+                    "spec": {"containers": [container], "restartPolicy": "Never"},
+                }
+            },
+            "status": {},
+        }
+    return obj
 
 
 @create.command(name="token")
@@ -801,37 +730,29 @@ def create_token(serviceaccount: str, duration: str, audiences: tuple[str, ...],
 @click.option("--selector", default="", help="The label selector of the pods the budget covers (a=b,c=d).")
 @click.option("--min-available", default="", help="Pods that must stay available: a number or a percentage.")
 @click.option("--max-unavailable", default="", help="Pods that may be unavailable: a number or a percentage.")
-@_generator("poddisruptionbudget", ("pdb",), "Create a pod disruption budget with the specified name.")
-def create_pdb(name: str, selector: str, min_available: str, max_unavailable: str, dry_run: str, output: str) -> None:
+@_generator(
+    "poddisruptionbudget",
+    aliases=("pdb",),
+    plural="poddisruptionbudgets",
+    failure="failed to create poddisruptionbudgets: ",
+)
+def create_pdb(session: Session, name: str, selector: str, min_available: str, max_unavailable: str) -> dict[str, Any]:
+    """Create a pod disruption budget with the specified name."""
     if not min_available and not max_unavailable:
         raise CommandError("one of min-available or max-unavailable must be specified")
     if min_available and max_unavailable:
         raise CommandError("min-available and max-unavailable cannot be both specified")
     if not selector:
         raise CommandError("a selector must be specified")
-
-    async def work(session: Session) -> int:
-        budget = min_available or max_unavailable
-        spec: dict[str, Any] = {
-            "minAvailable" if min_available else "maxUnavailable": int(budget) if budget.isdigit() else budget,
-            "selector": {"matchLabels": _pairs(selector, "selector")},
-        }
-        obj = {
-            "kind": "PodDisruptionBudget",
-            "apiVersion": "policy/v1",
-            "metadata": _meta(name, session),
-            "spec": spec,
-            "status": {"disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0, "expectedPods": 0},
-        }
-        return await submit(
-            session,
-            obj,
-            f"/apis/policy/v1/namespaces/{session.namespace}/poddisruptionbudgets",
-            f"poddisruptionbudget.policy/{name}",
-            dry_run=dry_run,
-            output=output,
-            manager="kubectl-create",
-            failure="failed to create poddisruptionbudgets: ",
-        )
-
-    run(work)
+    budget = min_available or max_unavailable
+    spec: dict[str, Any] = {
+        "minAvailable" if min_available else "maxUnavailable": int(budget) if budget.isdigit() else budget,
+        "selector": {"matchLabels": _pairs(selector, "selector")},
+    }
+    return {
+        "kind": "PodDisruptionBudget",
+        "apiVersion": "policy/v1",
+        "metadata": _meta(name, session),
+        "spec": spec,
+        "status": {"disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0, "expectedPods": 0},
+    }

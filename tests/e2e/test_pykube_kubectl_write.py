@@ -223,6 +223,10 @@ def test_more_create_generators_print_as_kubectl(twins: Twins, tmp_path: Path) -
         ("create job job2-{s}", 1),
         ("create job job2-{s} --from=cronjob/nope-{s}", 1),
         ("create token nope-{s}", 1),
+        ("create pdb pdb-{s} --selector=app=web --min-available=1 --dry-run=client -o json", 0),
+        ("create pdb pdb-{s} --selector=app=web,tier=db --max-unavailable=50%", 0),
+        ("create pdb pdb-{s} --selector=app=web --max-unavailable=1", 1),
+        ("create pdb pdb2-{s} --selector=app=web", 1),
     ]:
         twins.step(command, rc=rc)
     ours, theirs = twins.obj("secret", "reg-x1"), twins.obj("secret", "reg-x2")
