@@ -174,9 +174,11 @@ def app_spec(
     node: NodeContext,
     command: list[str] | None,
     args: list[str] | None,
+    target: str | None = None,
 ) -> ContainerSpec:
-    """An init or app container joined to the sandbox's network namespace. ``command``/``args`` come
-    already expanded (see env.expand_command)."""
+    """An init, app or ephemeral container joined to the sandbox's network namespace, and for an
+    ephemeral container with a target to that container's process namespace (``target``: its runtime
+    id). ``command``/``args`` come already expanded (see env.expand_command)."""
     ctx = container.get("securityContext") or {}
     privileged = bool(ctx.get("privileged"))
     if privileged and not node.allow_privileged:
@@ -193,6 +195,7 @@ def app_spec(
         working_dir=container.get("workingDir"),
         mounts=mounts,
         network=f"container:{sandbox_id}",
+        pid=f"container:{target}" if target else "",
         user=_user(pod, container),
         read_only_rootfs=bool(ctx.get("readOnlyRootFilesystem")),
         privileged=privileged,

@@ -4,7 +4,8 @@ The worker observes (the pod object, its containers as the runtime reports them,
 its restart back-off), calls :func:`plan_pod` and carries the actions out in order; only that last step
 touches the runtime or the API. So every rule of the pod loop (sandbox (re)creation, init containers in
 order, restart policies, CrashLoopBackOff, restarts on a changed spec or a failed liveness probe,
-graceful deletion) is checked by unit tests in milliseconds, without a runtime or a server.
+graceful deletion, ephemeral containers started once and never again) is checked by unit tests in
+milliseconds, without a runtime or a server.
 
 What can only be known by trying (an image that will not pull, a Secret the env needs, an engine that
 refuses a command) is not planned: the worker meets it while carrying a ``StartContainer`` out and
@@ -147,13 +148,16 @@ class WaitBackOff:
 class StartContainer:
     """Create and start attempt ``attempt`` of a container. ``replaces`` is an attempt created but
     never started (its agent died in between), removed first; ``backoff`` is the container's back-off
-    from now on, recorded before trying (a start that fails counts as a failure too)."""
+    from now on, recorded before trying (a start that fails counts as a failure too). ``target``: the
+    runtime id of the container whose process namespace an ephemeral container joins
+    (``targetContainerName``)."""
 
     container: Obj
-    kind: Literal["init", "app"]
+    kind: Literal["init", "app", "ephemeral"]
     attempt: int
     replaces: str | None = None
     backoff: RestartBackoff | None = None
+    target: str | None = None
 
     @property
     def name(self) -> str:
@@ -245,6 +249,8 @@ def plan_pod(
                     doomed.add(states[0].id)
             actions.append(RemoveContainer(sandbox.id))
         actions.append(CreateSandbox())
+    for container in spec.get("ephemeralContainers") or []:  # they may start before initialization ends
+        actions += _ephemeral(container, containers)
     for container in spec.get("initContainers") or []:
         current = _newest(containers, container["name"])
         if current is not None and ended(current) and current.exit_code == 0:
@@ -309,6 +315,28 @@ def _app(
     if current is not None and ended(current) and not should_restart(policy, current.exit_code):
         return []
     return _start(pod, container, "app", current, backoff, now)
+
+
+def _ephemeral(container: Obj, containers: Mapping[str, Sequence[ContainerState]]) -> list[Action]:
+    """An ephemeral container runs once: started when it has never been, never restarted whatever its
+    end (nor after its sandbox is recreated). With a ``targetContainerName`` it waits for that
+    container to exist, to join its process namespace."""
+    current = _newest(containers, container["name"])
+    if current is not None and (ended(current) or current.running):
+        return []
+    target_name = container.get("targetContainerName")
+    target = _newest(containers, target_name) if target_name else None
+    if target_name and target is None:
+        return []
+    return [
+        StartContainer(
+            container,
+            "ephemeral",
+            0,
+            replaces=None if current is None else current.id,
+            target=None if target is None else target.id,
+        )
+    ]
 
 
 def _start(

@@ -477,6 +477,7 @@ class PodWorker:
                 node=s.node,
                 command=command,
                 args=args,
+                target=action.target,
             )
         except ConfigError as e:
             self._waiting[name] = ("CreateContainerConfigError", e.message)
@@ -535,6 +536,7 @@ class PodWorker:
         sandbox = (by_name.get(SANDBOX_NAME) or [None])[0]
         init = [self._view(c, by_name.get(c["name"], [])) for c in spec.get("initContainers") or []]
         app = [self._view(c, by_name.get(c["name"], [])) for c in spec.get("containers") or []]
+        ephemeral = [self._view(c, by_name.get(c["name"], [])) for c in spec.get("ephemeralContainers") or []]
         failed_init = any(
             v.current is not None
             and not v.current.running
@@ -555,6 +557,7 @@ class PodWorker:
             start_time=self._start_time,
             failed_init=failed_init,
             transitions=self._transitions,
+            ephemeral=ephemeral,
         )
         status = pod_status(observed, _now())
         if status["phase"] in ("Succeeded", "Failed") and sandbox is not None and sandbox.running:

@@ -1,8 +1,8 @@
-"""The agent's HTTPS endpoint for the API server: container logs, exec and port-forward, on kubelet's
-paths (/containerLogs, /exec, /portForward), so that the API server only relays bytes; and the node's
-resource usage at /stats/summary, which the API server reads for the metrics API.
+"""The agent's HTTPS endpoint for the API server: container logs, exec, attach and port-forward, on
+kubelet's paths (/containerLogs, /exec, /attach, /portForward), so that the API server only relays
+bytes; and the node's resource usage at /stats/summary, which the API server reads for the metrics API.
 
-Exec speaks the WebSocket channel protocol (v5/v4.channel.k8s.io: a channel byte before each message);
+Exec and attach speak the WebSocket channel protocol (v5/v4.channel.k8s.io: a channel byte before each message);
 port-forward speaks SPDY/3.1 inside WebSocket messages, as kubectl 1.32 does by default.
 """
 
@@ -95,6 +95,7 @@ class KubeletServer:
         app.router.add_get("/containerLogs/{ns}/{pod}/{container}", self.logs)
         app.router.add_get("/stats/summary", self.summary)
         app.router.add_route("*", "/exec/{ns}/{pod}/{container}", self.exec)
+        app.router.add_route("*", "/attach/{ns}/{pod}/{container}", self.attach)
         app.router.add_route("*", "/portForward/{ns}/{pod}", self.port_forward)
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await self._runner.setup()
@@ -153,17 +154,30 @@ class KubeletServer:
         return resp
 
     async def exec(self, request: web.Request) -> web.StreamResponse:
+        return await self._stream(request, attach=False)
+
+    async def attach(self, request: web.Request) -> web.StreamResponse:
+        """kubectl attach (and kubectl debug -i): the running container's own stdio."""
+        return await self._stream(request, attach=True)
+
+    async def _stream(self, request: web.Request, *, attach: bool) -> web.StreamResponse:
+        """An exec of ``command`` in a running container, or an attach to it, over the channel
+        protocol kubectl negotiated: stdin, stdout, stderr, resize and a final status on the error
+        channel (an exec's exit code; an attach ends with the container, or when kubectl leaves)."""
         ns, pod, name = (request.match_info[k] for k in ("ns", "pod", "container"))
         states = await self._containers(ns, pod, name)
         if not states or not states[0].running:
             return _status(400, "BadRequest", f"container {name} is not valid for pod {pod}: not running")
-        command = request.query.getall("command", [])
         tty = _flag(request, "tty")
         stdin = _flag(request, "stdin")
         ws = web.WebSocketResponse(protocols=EXEC_PROTOCOLS, autoping=True, heartbeat=None)
         await ws.prepare(request)
         try:
-            session = await self._runtime.exec_session(states[0].id, command, tty=tty, stdin=stdin)
+            if attach:
+                session = await self._runtime.attach_session(states[0].id, stdin=stdin)
+            else:
+                command = request.query.getall("command", [])
+                session = await self._runtime.exec_session(states[0].id, command, tty=tty, stdin=stdin)
         except RuntimeFailure as e:
             await ws.send_bytes(
                 bytes([ERROR])
@@ -193,12 +207,15 @@ class KubeletServer:
                     await session.close_stdin()
 
         reader = asyncio.create_task(pump_in())
+        writer = asyncio.create_task(pump_out())
         try:
-            await pump_out()
-            code = await session.exit_code()
+            # an exec ends with its command; an attach also when kubectl goes (the container runs on)
+            await asyncio.wait((writer, reader) if attach else (writer,), return_when=asyncio.FIRST_COMPLETED)
+            code = 0 if attach else await session.exit_code()
         finally:
-            with contextlib.suppress(Exception):
-                await cancel_and_wait(reader)
+            for task in (reader, writer):
+                with contextlib.suppress(Exception):
+                    await cancel_and_wait(task)
             await session.close()
         if code == 0:
             status: dict[str, Any] = {"metadata": {}, "status": "Success"}

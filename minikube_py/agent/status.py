@@ -114,6 +114,8 @@ class Observed:
     start_time: str | None = None
     failed_init: bool = False  # an init container failed and the policy does not restart it
     transitions: dict[str, str] = field(default_factory=dict)  # condition type → lastTransitionTime
+    #: the ephemeral containers (kubectl debug): reported, but they count for neither phase nor readiness
+    ephemeral: list[ContainerView] = field(default_factory=list)
 
 
 def _init_done(view: ContainerView) -> bool:
@@ -207,4 +209,6 @@ def pod_status(observed: Observed, now: str) -> Obj:
         status["podIPs"] = [{"ip": observed.pod_ip}]
     if observed.init:
         status["initContainerStatuses"] = [container_status(v) for v in observed.init]
+    if observed.ephemeral:
+        status["ephemeralContainerStatuses"] = [container_status(v) for v in observed.ephemeral]
     return status

@@ -310,6 +310,7 @@ def build_app(
         pod = "/api/v1/namespaces/{ns}/pods/{name}"
         r.add_get(pod + "/log", proxy.log)
         r.add_route("*", pod + "/exec", proxy.exec)
+        r.add_route("*", pod + "/attach", proxy.attach)
         r.add_route("*", pod + "/portforward", proxy.port_forward)
     backends = ApiProxy(registry, kubelet_ssl)
     app.on_cleanup.append(backends.close)

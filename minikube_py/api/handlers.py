@@ -244,7 +244,8 @@ class ResourceHandlers:
         assert t.name is not None and t.subresource is not None
         q = request.query
         sub, rt, name = t.subresource, t.rt, t.name
-        if sub in ("status", "finalize"):
+        if sub in ("status", "finalize", "ephemeralcontainers"):
+            # views of the parent object: status, and a pod's ephemeral containers (kubectl debug)
             if method == "GET":  # kubectl get --subresource=status prints the parent's table
                 return self._render(request, rt, await self.registry.get(rt, t.namespace, name))
             if method == "PUT":
@@ -258,12 +259,12 @@ class ResourceHandlers:
                         t.namespace,
                         name,
                         obj,
-                        subresource="status",
+                        subresource=sub,
                         dry_run=dry_run(q),
                         manager=field_manager(request, "UpdateOptions"),
                     )
                 )
-            if method == "PATCH" and sub == "status":
+            if method == "PATCH" and sub != "finalize":
                 content_type, raw = await _read_patch(request)
                 obj, _ = await self.registry.patch(
                     rt,
@@ -271,7 +272,7 @@ class ResourceHandlers:
                     name,
                     content_type,
                     raw,
-                    subresource="status",
+                    subresource=sub,
                     dry_run=dry_run(q),
                     manager=_patch_manager(request, content_type),
                     validation=_field_validation(q),

@@ -5,6 +5,8 @@ lets it write, which the request's path alone does not tell.
 - It may not set or change labels under ``node-restriction.kubernetes.io/`` on its Node (they are
   for administrators to steer workloads to trusted nodes), nor change its Node's taints once it
   exists (administrators and controllers set them).
+- It may not add ephemeral containers to a pod (``pods/<name>/ephemeralcontainers``): debugging
+  containers are a user's to start, not a node's, even one that runs the pod.
 
 The authenticated node of the request in hand is :data:`ACTING_NODE`, set by the authentication
 middleware; writes made by the server's own parts (no request) are not restricted.
@@ -23,11 +25,15 @@ ACTING_NODE: ContextVar[str] = ContextVar("acting_node", default="")
 RESTRICTED_LABEL_PREFIX = "node-restriction.kubernetes.io/"
 
 
-def admit(rt: ResourceType, new: Obj, old: Obj | None) -> None:
-    """403 Forbidden when the requesting node may not make this write."""
+def admit(rt: ResourceType, new: Obj, old: Obj | None, subresource: str | None = None) -> None:
+    """403 Forbidden when the requesting node may not make this write (``subresource``: the one it
+    goes through, if any)."""
     node = ACTING_NODE.get()
     if not node:
         return
+    if rt.group == "" and rt.plural == "pods" and subresource == "ephemeralcontainers":
+        name = (new.get("metadata") or {}).get("name", "")
+        raise errors.forbidden_object(rt, name, f"node {node!r} is not allowed to modify ephemeral containers")
     if rt.group == "" and rt.plural == "nodes":
         _admit_node(rt, node, new, old)
     elif rt.group == "coordination.k8s.io" and rt.plural == "leases" and old is None:

@@ -373,7 +373,7 @@ class Registry:
         """PUT semantics: a resourceVersion in the body is a precondition; without one the write is
         unconditional (retried on concurrent changes, as kube-apiserver does)."""
         ownership = _updating(rt, manager, subresource)
-        strategy = strategy_for(rt)
+        strategy = strategy_for(rt).for_subresource(subresource)
         obj = json_copy(obj)
         _check_type(rt, strategy, obj)
         md = obj.setdefault("metadata", {})
@@ -421,7 +421,7 @@ class Registry:
         """Apply a patch to the live object; returns (object, created). Server-side apply creates
         the object when absent; other patch types answer 404. ``validation`` drops the unknown
         fields of the patched object (or refuses them), as decoding it would in kube-apiserver."""
-        strategy = strategy_for(rt)
+        strategy = strategy_for(rt).for_subresource(subresource)
         config = parse_applied(body) if is_apply(content_type) else None
         if config is None:
             ownership = _updating(rt, manager, subresource)
@@ -507,7 +507,7 @@ class Registry:
             raise errors.invalid(rt, name, problems)
         if ownership is not None:
             ownership.record(strategy.structure, old, new, base, _rfc3339(self._now()))
-        noderestriction.admit(rt, new, old)
+        noderestriction.admit(rt, new, old, subresource)
         ops, problems = await strategy.admission(rt, new, old, self._admission)
         if problems:
             raise errors.invalid(rt, name, problems)

@@ -1,10 +1,10 @@
-"""pods/log, pods/exec and pods/portforward: relayed to the agent of the pod's node.
+"""pods/log, pods/exec, pods/attach and pods/portforward: relayed to the agent of the pod's node.
 
 The API server checks the pod and its container, then dials the node's kubelet endpoint with its own
 client certificate (CN kube-apiserver-kubelet-client, group system:masters, from the cluster CA),
 verifying that the endpoint presents the node's serving certificate from the cluster CA (for the
 node's name: a daemon endpoint pointed at another listener fails closed, see
-:func:`kubelet_dial_error`), and relays bytes: the log body as it streams, and WebSocket messages both ways for exec and port-forward,
+:func:`kubelet_dial_error`), and relays bytes: the log body as it streams, and WebSocket messages both ways for exec, attach and port-forward,
 with the same subprotocol kubectl negotiated, so the agent speaks to kubectl directly in effect.
 """
 
@@ -72,16 +72,20 @@ class StreamProxy:
         node = await self._registry.get(self._nodes, None, node_name)
         container = request.query.get("container", "")
         if need_container:
-            names = [c["name"] for c in (pod.get("spec") or {}).get("containers") or []]
-            init = [c["name"] for c in (pod.get("spec") or {}).get("initContainers") or []]
+            spec = pod.get("spec") or {}
+            names = [c["name"] for c in spec.get("containers") or []]
+            init = [c["name"] for c in spec.get("initContainers") or []]
+            ephemeral = [c["name"] for c in spec.get("ephemeralContainers") or []]
             if not container:
                 if len(names) != 1:
                     raise errors.bad_request(
                         f"a container name must be specified for pod {name}, choose one of: "
-                        f"[{' '.join(names)}]" + (f" or one of the init containers: [{' '.join(init)}]" if init else "")
+                        f"[{' '.join(names)}]"
+                        + (f" or one of the init containers: [{' '.join(init)}]" if init else "")
+                        + (f" or one of the ephemeral containers: [{' '.join(ephemeral)}]" if ephemeral else "")
                     )
                 container = names[0]
-            elif container not in names + init:
+            elif container not in names + init + ephemeral:
                 raise errors.bad_request(f"container {container} is not valid for pod {name}")
         return pod, kubelet_endpoint(node), container
 
@@ -112,13 +116,20 @@ class StreamProxy:
         return resp
 
     async def exec(self, request: web.Request) -> web.StreamResponse:
+        return await self._container_stream(request, "exec")
+
+    async def attach(self, request: web.Request) -> web.StreamResponse:
+        return await self._container_stream(request, "attach")
+
+    async def _container_stream(self, request: web.Request, verb: str) -> web.StreamResponse:
+        """exec or attach: relayed to the node's ``/exec`` or ``/attach`` for the container."""
         pod, endpoint, container = await self._target(request, need_container=True)
         if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
-            raise errors.bad_request("cannot exec into a container in a completed pod")
+            raise errors.bad_request(f"cannot {verb} into a container in a completed pod")
         md = pod["metadata"]
         query = [(k, v) for k, v in request.query.items() if k != "container"]
         return await self._relay(
-            request, pod, f"{endpoint}/exec/{md['namespace']}/{md['name']}/{container}", query, EXEC_PROTOCOLS
+            request, pod, f"{endpoint}/{verb}/{md['namespace']}/{md['name']}/{container}", query, EXEC_PROTOCOLS
         )
 
     async def port_forward(self, request: web.Request) -> web.StreamResponse:

@@ -129,7 +129,7 @@ def _pod_spec(spec: Obj) -> None:
     if spec.get("securityContext") is None:
         spec["securityContext"] = {}
     containers = _dicts(spec, "containers") + _dicts(spec, "initContainers")
-    for c in containers:
+    for c in containers + _dicts(spec, "ephemeralContainers"):
         _container(c)
     if spec.get("hostNetwork") is True:
         for c in containers:

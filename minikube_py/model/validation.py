@@ -360,7 +360,7 @@ def validate_pod_spec(
     if not containers:
         errs.append(required(f"{path}.containers"))
     seen: set[str] = set()
-    for field in ("containers", "initContainers"):
+    for field in ("containers", "initContainers", "ephemeralContainers"):
         for i, c in enumerate(as_list(spec.get(field))):
             c = as_dict(c)
             errs += _container(c, f"{path}.{field}[{i}]", volumes)
@@ -368,6 +368,7 @@ def validate_pod_spec(
             if cname and cname in seen:
                 errs.append(duplicate(f"{path}.{field}[{i}].name", cname))
             seen.add(cname)
+    errs += _ephemeral_containers(spec, path)
     policy = spec.get("restartPolicy")
     if policy not in restart_policies:
         errs.append(not_supported(f"{path}.restartPolicy", policy, list(restart_policies)))
@@ -382,8 +383,70 @@ def validate_pod_spec(
     return errs
 
 
+#: what an ephemeral container may not have: it is started once, for debugging, outside the pod's
+#: resources and lifecycle (Kubernetes' EphemeralContainer lists these fields but forbids them)
+_EPHEMERAL_FORBIDDEN = (
+    "ports",
+    "lifecycle",
+    "livenessProbe",
+    "readinessProbe",
+    "startupProbe",
+    "resources",
+    "resizePolicy",
+    "restartPolicy",
+)
+
+
+def _ephemeral_containers(spec: Obj, path: str) -> Errors:
+    """The rules ephemeral containers add to a container's: none of the fields above (an empty
+    ``resources``, which defaulting writes, counts as unset), and ``targetContainerName`` naming a
+    container or init container of the pod."""
+    errs: Errors = []
+    targets = {as_dict(c).get("name") for field in ("containers", "initContainers") for c in as_list(spec.get(field))}
+    for i, c in enumerate(as_list(spec.get("ephemeralContainers"))):
+        c = as_dict(c)
+        at = f"{path}.ephemeralContainers[{i}]"
+        errs += [
+            forbidden(f"{at}.{name}", "cannot be set for an Ephemeral Container")
+            for name in _EPHEMERAL_FORBIDDEN
+            if c.get(name) not in (None, {}, [], "")
+        ]
+        target = c.get("targetContainerName")
+        if target and target not in targets:
+            errs.append(value_not_found(f"{at}.targetContainerName", target))
+    return errs
+
+
 def validate_pod(obj: Obj) -> Errors:
     return validate_pod_spec(obj.get("spec"), "spec")
+
+
+def validate_pod_create(obj: Obj) -> Errors:
+    """A new pod has no ephemeral containers: they are added to a running pod, through the
+    ``ephemeralcontainers`` subresource only."""
+    if as_list(as_dict(obj.get("spec")).get("ephemeralContainers")):
+        return [forbidden("spec.ephemeralContainers", "cannot be set on create")]
+    return []
+
+
+def validate_ephemeral_containers_update(new: Obj, old: Obj) -> Errors:
+    """An update through ``pods/<name>/ephemeralcontainers``: the pod's spec must stay valid, and the
+    ephemeral containers it had stay exactly as they were (they may be added, never changed or
+    removed: the kubelet started them once and will not start them again)."""
+    errs = validate_metadata_update(as_dict(new.get("metadata")), as_dict(old.get("metadata")))
+    errs += validate_pod_spec(new.get("spec"), "spec")
+    wanted = {as_dict(c).get("name"): c for c in as_list(as_dict(new.get("spec")).get("ephemeralContainers"))}
+    for c in as_list(as_dict(old.get("spec")).get("ephemeralContainers")):
+        name = as_dict(c).get("name")
+        if name not in wanted:
+            errs.append(
+                forbidden("spec.ephemeralContainers", f'existing ephemeral containers "{name}" may not be removed')
+            )
+        elif wanted[name] != c:
+            errs.append(
+                forbidden("spec.ephemeralContainers", f'existing ephemeral containers "{name}" may not be changed')
+            )
+    return errs
 
 
 def validate_pod_update(new: Obj, old: Obj) -> Errors:

@@ -116,6 +116,8 @@ class ContainerSpec:
     working_dir: str | None = None
     mounts: list[Mount] = field(default_factory=list)
     network: str = ""
+    #: "container:<id>": share that container's process namespace (an ephemeral container's target)
+    pid: str = ""
     ip: str | None = None  # a fixed address on ``network`` (None: the engine picks one)
     hostname: str | None = None
     #: the DNS domain of ``hostname`` (a pod with a ``subdomain``), so /etc/hosts names its FQDN
@@ -235,7 +237,8 @@ class ExecResult:
 
 
 class ExecSession(Protocol):
-    """An interactive exec (kubectl exec): bytes in, framed bytes out, then an exit code."""
+    """An interactive exec (kubectl exec), or an attach to a container's own stdio (kubectl attach,
+    kubectl debug -i): bytes in, framed bytes out, then an exit code."""
 
     async def write_stdin(self, data: bytes) -> None: ...
 
@@ -315,6 +318,11 @@ class Runtime(Protocol):
         ...
 
     async def exec_session(self, container_id: str, command: list[str], *, tty: bool, stdin: bool) -> ExecSession: ...
+
+    async def attach_session(self, container_id: str, *, stdin: bool) -> ExecSession:
+        """The running container's own stdin (if ``stdin``) and output, from now on; the session's
+        exit code is the container's once it ended (0 while it still runs)."""
+        ...
 
     def logs(self, container_id: str, options: LogOptions) -> AsyncIterator[bytes]:
         """The container's output as raw bytes (stdout and stderr merged, in order), as ``options``

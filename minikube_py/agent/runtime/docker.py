@@ -147,6 +147,29 @@ class DockerExecSession:
             await self._stream.close()
 
 
+class DockerAttachSession(DockerExecSession):
+    """An attach over the hijacked connection of Docker's container attach: the same stream as an
+    exec's, but resized and ended as the container itself. The end of the client's stdin closes the
+    container's only for a ``stdinOnce`` container, as in Kubernetes; otherwise its stdin stays open
+    for the next attach (Docker would instead drop the attach's output at once)."""
+
+    def __init__(self, docker: aiodocker.Docker, container_id: str, stream: Any, tty: bool, stdin_once: bool) -> None:
+        super().__init__(docker, container_id, stream, tty)
+        self._stdin_once = stdin_once
+
+    async def close_stdin(self) -> None:
+        if self._stdin_once:
+            await super().close_stdin()
+
+    async def resize(self, width: int, height: int) -> None:
+        with contextlib.suppress(aiodocker.DockerError):
+            await _call(self._docker, f"containers/{self._id}/resize", "POST", params={"h": height, "w": width})
+
+    async def exit_code(self) -> int:
+        state = (await self._docker._query_json(f"containers/{self._id}/json")).get("State") or {}
+        return 0 if state.get("Running") else int(state.get("ExitCode") or 0)
+
+
 class DockerRuntime:
     def __init__(self, docker_host: str | None = None) -> None:
         self._docker = aiodocker.Docker(url=docker_host or None)
@@ -323,6 +346,8 @@ class DockerRuntime:
             "ReadonlyRootfs": spec.read_only_rootfs,
             "Privileged": spec.privileged,
         }
+        if spec.pid:
+            host["PidMode"] = spec.pid
         if spec.dns:
             host["Dns"] = spec.dns
         if spec.dns_search:
@@ -506,6 +531,18 @@ class DockerRuntime:
         stream = execution.start(detach=False)
         await stream._init()
         return DockerExecSession(self._docker, execution.id, stream, tty)
+
+    async def attach_session(self, container_id: str, *, stdin: bool) -> DockerAttachSession:
+        container = self._docker.containers.container(container_id)
+        stream = container.attach(stdout=True, stderr=True, stdin=stdin)
+        try:
+            await stream._init()
+            config = (await container.show()).get("Config") or {}
+        except aiodocker.DockerError as e:
+            raise RuntimeFailure(str(e.message)) from None
+        return DockerAttachSession(
+            self._docker, container_id, stream, bool(config.get("Tty")), bool(config.get("StdinOnce"))
+        )
 
     async def logs(self, container_id: str, options: LogOptions) -> AsyncIterator[bytes]:
         params: dict[str, Any] = {

@@ -63,10 +63,10 @@ NEVER_READY: dict[str, Any] = {
 
 
 class FakeExecSession:
-    """An exec that prints its command line and exits 0."""
+    """An exec that prints its command line (an attach: nothing) and echoes its stdin, then exits 0."""
 
-    def __init__(self, command: list[str]) -> None:
-        self._output: list[tuple[int, bytes]] = [(1, (" ".join(command) + "\n").encode())]
+    def __init__(self, command: list[str] | None) -> None:
+        self._output: list[tuple[int, bytes]] = [] if command is None else [(1, (" ".join(command) + "\n").encode())]
 
     async def write_stdin(self, data: bytes) -> None:
         self._output.append((1, data))
@@ -213,6 +213,10 @@ class FakeRuntime:
     async def exec_session(self, container_id: str, command: list[str], *, tty: bool, stdin: bool) -> FakeExecSession:
         await self.inspect(container_id)
         return FakeExecSession(command)
+
+    async def attach_session(self, container_id: str, *, stdin: bool) -> FakeExecSession:
+        await self.inspect(container_id)
+        return FakeExecSession(None)
 
     async def logs(self, container_id: str, options: LogOptions) -> AsyncIterator[bytes]:
         state = await self.inspect(container_id)

@@ -102,6 +102,11 @@ class Strategy:
     def unsupported_fields(self, selector: FieldSelector) -> list[str]:
         return self.rules.unsupported_fields(selector)
 
+    def for_subresource(self, subresource: str | None) -> Strategy:
+        """The strategy of a write through ``subresource``: the kind's own, unless that subresource
+        edits the object by rules of its own (a pod's ``ephemeralcontainers``)."""
+        return self
+
     def patch(self, content_type: str, obj: Obj, body: bytes) -> Obj:
         """``obj`` with a PATCH body applied, as a new object."""
         return patch_object(content_type, obj, body, self.merge_rules)

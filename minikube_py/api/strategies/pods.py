@@ -1,6 +1,10 @@
 """Pods: a new pod gets its namespace's LimitRange defaults and is held to its bounds, gets its
 ServiceAccount token volume, is Pending in the QoS class its resources give it, and deleting a pod
-that runs on a live node waits out its grace period, for that node's agent to stop it."""
+that runs on a live node waits out its grace period, for that node's agent to stop it.
+
+Ephemeral containers (``kubectl debug``) are added through the ``ephemeralcontainers`` subresource
+only, which changes nothing else of the pod: a pod is created without them and a plain update may
+not touch them (its update rule forbids any other spec change)."""
 
 from __future__ import annotations
 
@@ -8,7 +12,9 @@ from minikube_py.api.admission import check_limits, limit_ranges
 from minikube_py.api.patch import mergekeys
 from minikube_py.api.strategies.base import Allocators, Strategy
 from minikube_py.api.tables import core as printers
+from minikube_py.model import validation
 from minikube_py.model.errors import FieldError
+from minikube_py.model.jsoncopy import json_copy
 from minikube_py.model.kinds import by_plural
 from minikube_py.model.limitranges import apply_defaults
 from minikube_py.model.meta import generate_name
@@ -27,6 +33,13 @@ class PodStrategy(Strategy):
 
     def reset_status(self, obj: Obj) -> None:
         obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj)}
+
+    def for_subresource(self, subresource: str | None) -> Strategy:
+        return EPHEMERAL_CONTAINERS if subresource == "ephemeralcontainers" else self
+
+    def validate(self, obj: Obj, old: Obj | None = None) -> list[FieldError]:
+        problems = super().validate(obj, old)
+        return problems + validation.validate_pod_create(obj) if old is None else problems
 
     async def admit(self, obj: Obj, old: Obj | None, allocators: Allocators) -> tuple[list[Op], list[FieldError]]:
         """A new pod, in kube-apiserver's plugin order. LimitRanger: it gets its namespace's container
@@ -92,4 +105,31 @@ def qos_class(pod: Obj) -> str:
     return "Guaranteed" if guaranteed else "Burstable"
 
 
+class EphemeralContainersStrategy(PodStrategy):
+    """A write through ``pods/<name>/ephemeralcontainers``: of what the client sent only
+    ``spec.ephemeralContainers`` is taken (with the resourceVersion it was made against), the rest
+    is the stored pod, and validation allows adding ephemeral containers, never changing or
+    removing one."""
+
+    def prepare_for_update(self, new: Obj, old: Obj) -> None:
+        md = new["metadata"]
+        kept = {key: md[key] for key in ("resourceVersion", "uid") if key in md}
+        ephemeral = (new.get("spec") or {}).get("ephemeralContainers")
+        new.clear()
+        new.update(json_copy(old))
+        new["metadata"].update(kept)
+        spec = new.setdefault("spec", {})
+        if ephemeral:
+            spec["ephemeralContainers"] = ephemeral
+        else:
+            spec.pop("ephemeralContainers", None)
+
+    def validate(self, obj: Obj, old: Obj | None = None) -> list[FieldError]:
+        assert old is not None, "the subresource only updates"
+        return validation.validate_ephemeral_containers_update(obj, old)
+
+
 POD = PodStrategy("Pod", printer=printers.POD, merge_rules=mergekeys.POD, atomic_maps=mergekeys.POD_ATOMIC)
+EPHEMERAL_CONTAINERS = EphemeralContainersStrategy(
+    "Pod", printer=printers.POD, merge_rules=mergekeys.POD, atomic_maps=mergekeys.POD_ATOMIC
+)
