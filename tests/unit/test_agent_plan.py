@@ -1,6 +1,6 @@
 """The pod worker's decisions (agent/plan.py) from observed containers, without a runtime: restart
 policies, CrashLoopBackOff, init containers in order, restarts on a changed spec, a dead sandbox or a
-failed liveness probe, graceful deletion."""
+failed liveness probe, ephemeral containers started once, graceful deletion."""
 
 from __future__ import annotations
 
@@ -66,7 +66,8 @@ def box(
 ) -> ContainerState:
     """Attempt ``attempt`` of container ``name`` as the runtime reports it, made from the pod's spec."""
     spec = pod["spec"]
-    definition = next(c for c in spec["initContainers"] + spec["containers"] if c["name"] == name)
+    everything = spec["initContainers"] + spec["containers"] + spec.get("ephemeralContainers", [])
+    definition = next(c for c in everything if c["name"] == name)
     started = None if status == "created" and not error else T0
     return ContainerState(
         id=f"{name}-{attempt}",
@@ -453,3 +454,82 @@ def test_deletion_wins_over_a_finished_phase() -> None:
         RemoveContainer("c-0"),
         ReleasePod(delete_object=True),
     ]
+
+
+# ------------------------------------------------------------------------------ ephemeral containers
+
+
+def debugging(pod: Obj, *names: str, target: str | None = None) -> Obj:
+    """``pod`` with ephemeral containers added, as kubectl debug adds them."""
+    extra = {"targetContainerName": target} if target else {}
+    pod["spec"]["ephemeralContainers"] = [{"name": n, "image": "registry.local/debug:1", **extra} for n in names]
+    return pod
+
+
+def test_a_new_ephemeral_container_starts_once_in_the_running_pod_with_its_target() -> None:
+    pod = debugging(make_pod("app"), "dbg", target="app")
+    step = plan(pod, sandbox(), box(pod, "app"))
+    start = only_start(step)
+    assert (start.name, start.kind, start.attempt, start.target, start.replaces) == (
+        "dbg",
+        "ephemeral",
+        0,
+        "app-0",
+        None,
+    )
+
+
+def test_an_ephemeral_container_without_a_target_shares_no_process_namespace() -> None:
+    pod = debugging(make_pod("app"), "dbg")
+    assert only_start(plan(pod, sandbox(), box(pod, "app"))).target is None
+
+
+@pytest.mark.parametrize("code", [0, 1, 137])
+def test_an_ended_ephemeral_container_is_never_started_again(code: int) -> None:
+    pod = debugging(make_pod("app", policy="Always"), "dbg")
+    assert plan(pod, sandbox(), box(pod, "app"), box(pod, "dbg", "exited", code=code)).actions == []
+
+
+def test_a_start_the_engine_refused_is_not_retried_for_an_ephemeral_container() -> None:
+    pod = debugging(make_pod("app"), "dbg", target="app")
+    refused = box(pod, "dbg", "created", code=128, error="cannot join PID namespace")
+    assert plan(pod, sandbox(), box(pod, "app"), refused).actions == []
+
+
+def test_a_running_ephemeral_container_gets_no_prober_and_is_left_alone() -> None:
+    pod = debugging(make_pod("app"), "dbg")
+    assert plan(pod, sandbox(), box(pod, "app"), box(pod, "dbg"), probes={"app-0": None}).actions == []
+
+
+def test_an_ephemeral_container_created_but_never_started_is_started_anew() -> None:
+    pod = debugging(make_pod("app"), "dbg")
+    start = only_start(plan(pod, sandbox(), box(pod, "app"), box(pod, "dbg", "created")))
+    assert (start.kind, start.attempt, start.replaces) == ("ephemeral", 0, "dbg-0")
+
+
+def test_an_ephemeral_container_waits_for_its_target_to_exist() -> None:
+    pod = debugging(make_pod("app", init=("setup",)), "dbg", target="app")
+    step = plan(pod, sandbox(), box(pod, "setup"))
+    assert step.actions == []  # the init container runs; the target is not created yet
+
+
+def test_an_ephemeral_container_may_start_before_initialization_ends() -> None:
+    pod = debugging(make_pod("app", init=("setup",)), "dbg", target="setup")
+    assert starts(plan(pod, sandbox(), box(pod, "setup")).actions) == [("dbg", "ephemeral", 0)]
+
+
+def test_a_dead_sandbox_takes_ephemeral_containers_down_and_they_stay_down() -> None:
+    pod = debugging(make_pod("app"), "dbg")
+    step = plan(pod, sandbox("exited"), box(pod, "app"), box(pod, "dbg"))
+    assert KillContainer("dbg-0", 0.0) in step.actions
+    assert [a.name for a in step.actions if isinstance(a, StartContainer)] == []  # killed this pass: next pass
+    after = plan(pod, sandbox("exited"), box(pod, "app", "exited", code=137), box(pod, "dbg", "exited", code=137))
+    assert "dbg" not in [a.name for a in after.actions if isinstance(a, StartContainer)]
+
+
+def test_deletion_stops_and_removes_ephemeral_containers_with_the_pod() -> None:
+    pod = deleting(debugging(make_pod("app"), "dbg"), deletionGracePeriodSeconds=2)
+    states = [sandbox(), box(pod, "app"), box(pod, "dbg")]
+    step = plan(pod, *states)
+    assert step.actions[0] == StopContainers((Stop("app-0", "app"), Stop("dbg-0", "dbg")), 2.0, announce=True)
+    assert set(step.actions[1:-1]) == {RemoveContainer(s.id) for s in states}
