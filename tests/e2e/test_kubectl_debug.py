@@ -10,14 +10,29 @@ the end.
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from agent_helpers import busybox_pod, create, fresh_namespace, node_server, pod_obj, wait_for, wait_running
+from agent_helpers import (
+    busybox_pod,
+    create,
+    fresh_namespace,
+    node_server,
+    pod_obj,
+    start_agent_server,
+    wait_for,
+    wait_running,
+)
 from kubectl_helpers import Kubectl
 from support import BUSYBOX_IMAGE
 
-from minikube_py.testing import RunningServer
+from minikube_py.agent.runtime.base import LABEL_CONTAINER_NAME, LABEL_POD_UID
+from minikube_py.testing import KUBECTL, RunningServer, remove_node_containers
 
 NODE = "pykube-e2e-debug"
 
@@ -216,3 +231,82 @@ def test_debug_node_runs_a_host_pod_on_that_node(k: Kubectl) -> None:
 
     assert wait_for(finished, f"node debugger {name} to finish", timeout=60) == "Succeeded"
     assert k.out("logs", name).strip() == "on-host"
+
+
+def _docker_ids(*labels: str) -> list[str]:
+    """Every container (running or not) with these labels."""
+    filters = [arg for label in labels for arg in ("--filter", f"label={label}")]
+    done = subprocess.run(["docker", "ps", "-aq", "--no-trunc", *filters], capture_output=True, text=True, check=True)
+    return done.stdout.split()
+
+
+def _running_ephemeral(k: Kubectl, pod: str, name: str) -> dict:
+    def running() -> dict | None:
+        status = _ephemeral_status(k, pod, name) or {}
+        return status if "running" in (status.get("state") or {}) else None
+
+    return wait_for(running, f"ephemeral container {name} of {pod} to run", timeout=60)
+
+
+def test_ephemeral_containers_go_with_their_pod(k: Kubectl) -> None:
+    uid = _sleeper(k, "doomed")["metadata"]["uid"]
+    k.run("debug", "doomed", f"--image={BUSYBOX_IMAGE}", "-c", "lingering", "--", "sleep", "3600")
+    _running_ephemeral(k, "doomed", "lingering")
+    assert len(_docker_ids(f"{LABEL_POD_UID}={uid}", f"{LABEL_CONTAINER_NAME}=lingering")) == 1
+    k.run("delete", "pod", "doomed", "--wait=true")
+    wait_for(lambda: not _docker_ids(f"{LABEL_POD_UID}={uid}"), "the pod's containers to be removed", timeout=60)
+
+
+def test_restarting_the_agent_adopts_a_running_ephemeral_container(tmp_path: Path) -> None:
+    """A server of its own (own node, own data directory), stopped and started again on the same port."""
+    node = "pykube-e2e-debug-restart"
+    cidr = "10.194.0.0/16"
+    remove_node_containers(node)
+    first = start_agent_server(tmp_path / "data", node, "--proxy-mode", "none", cluster_cidr=cidr)
+    try:
+        port = int(first.url.rsplit(":", 1)[1])
+        k = Kubectl(first, "default")
+        _sleeper(k, "kept")
+        k.run("debug", "kept", f"--image={BUSYBOX_IMAGE}", "--target=main", "-c", "old", "--", "sleep", "3600")
+        before = _running_ephemeral(k, "kept", "old")
+        assert first.stop() == 0
+        second = start_agent_server(tmp_path / "data", node, "--proxy-mode", "none", port=port, cluster_cidr=cidr)
+        try:
+            k = Kubectl(second, "default")
+            # a new one started after the restart shows the worker has driven the pod again
+            k.run("debug", "kept", f"--image={BUSYBOX_IMAGE}", "-c", "new", "--", "sleep", "3600")
+            _running_ephemeral(k, "kept", "new")
+            after = _ephemeral_status(k, "kept", "old")
+            assert after is not None and after["containerID"] == before["containerID"]
+            assert "running" in after["state"] and after["restartCount"] == 0
+            uid = pod_obj(k, "kept")["metadata"]["uid"]
+            assert len(_docker_ids(f"{LABEL_POD_UID}={uid}", f"{LABEL_CONTAINER_NAME}=old")) == 1
+        finally:
+            second.stop()
+    finally:
+        remove_node_containers(node)
+
+
+def test_debug_with_a_terminal_attaches_to_a_tty(k: Kubectl, cluster: RunningServer) -> None:
+    _sleeper(k, "tty")
+    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "KUBECACHEDIR": str(cluster.cache_dir)}
+    leader, follower = pty.openpty()
+    command = [KUBECTL, "-n", k.namespace, "debug", "-it", "tty", f"--image={BUSYBOX_IMAGE}", "-c", "term", "--", "sh"]
+    proc = subprocess.Popen(command, stdin=follower, stdout=follower, stderr=follower, env=env, close_fds=True)
+    os.close(follower)
+    output = b""
+    try:
+        _running_ephemeral(k, "tty", "term")
+        os.write(leader, b"echo answer=$((6*7)); [ -t 0 ] && echo on-a-tty; exit 4\n")
+        while proc.poll() is None or select.select([leader], [], [], 0)[0]:
+            if select.select([leader], [], [], 0.5)[0]:
+                try:
+                    output += os.read(leader, 4096)
+                except OSError:  # the terminal closed with kubectl
+                    break
+        assert b"answer=42" in output and b"on-a-tty" in output, output
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(leader)
+    assert _terminated(k, "tty", "term")["exitCode"] == 4
