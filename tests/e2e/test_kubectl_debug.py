@@ -28,7 +28,7 @@ from agent_helpers import (
     wait_for,
     wait_running,
 )
-from kubectl_helpers import Kubectl
+from kubectl_helpers import Kubectl, as_user, mint
 from support import BUSYBOX_IMAGE
 
 from minikube_py.agent.runtime.base import LABEL_CONTAINER_NAME, LABEL_POD_UID
@@ -310,3 +310,21 @@ def test_debug_with_a_terminal_attaches_to_a_tty(k: Kubectl, cluster: RunningSer
             proc.kill()
         os.close(leader)
     assert _terminated(k, "tty", "term")["exitCode"] == 4
+
+
+def test_debugging_needs_its_own_permission_beyond_edit(k: Kubectl, cluster: RunningServer, tmp_path: Path) -> None:
+    """As in Kubernetes, the edit role does not grant ``pods/ephemeralcontainers``: adding a container
+    to a running pod bypasses the admission rules pods were created under."""
+    _sleeper(k, "guarded")
+    kubeconfig = mint(cluster, tmp_path, "debug-dev")
+    k.run("create", "rolebinding", "dev-edit", "--clusterrole=edit", "--user=debug-dev")
+    debug = ("-n", k.namespace, "debug", "guarded", f"--image={BUSYBOX_IMAGE}", "-c", "peek", "--", "true")
+    refused = as_user(cluster, kubeconfig, *debug)
+    assert refused.returncode != 0
+    assert 'cannot patch resource "pods/ephemeralcontainers"' in refused.stderr, refused.stderr
+    assert "ephemeralContainers" not in pod_obj(k, "guarded")["spec"]
+    k.run("create", "role", "debugger", "--verb=patch", "--resource=pods/ephemeralcontainers")
+    k.run("create", "rolebinding", "dev-debug", "--role=debugger", "--user=debug-dev")
+    allowed = as_user(cluster, kubeconfig, *debug)
+    assert allowed.returncode == 0, allowed.stderr
+    assert _terminated(k, "guarded", "peek")["exitCode"] == 0

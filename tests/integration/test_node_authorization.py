@@ -220,6 +220,9 @@ def test_a_node_writes_only_its_own_objects(server: RunningServer, agent_dir: Pa
         == 403
     )
     assert as_node(server, agent_dir, "PATCH", f"{pods}/mine", {"metadata": {"labels": {"app": "x"}}})[0] == 403
+    # nor may it add an ephemeral container to its own pod (a user's debugging tool, not a node's)
+    debugger = {"spec": {"ephemeralContainers": [{"name": "peek", "image": "fake.pykube.io/app:1"}]}}
+    assert as_node(server, agent_dir, "PATCH", f"{pods}/mine/ephemeralcontainers", debugger)[0] == 403
     # ... nor through its status: only the status is taken from a status write
     sneaky = {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"name": "c", "image": "evil"}]}}
     assert as_node(server, agent_dir, "PATCH", f"{pods}/mine/status", sneaky)[0] == 200
