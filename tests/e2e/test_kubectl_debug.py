@@ -328,3 +328,20 @@ def test_debugging_needs_its_own_permission_beyond_edit(k: Kubectl, cluster: Run
     allowed = as_user(cluster, kubeconfig, *debug)
     assert allowed.returncode == 0, allowed.stderr
     assert _terminated(k, "guarded", "peek")["exitCode"] == 0
+
+
+def test_run_interactive_attaches_and_removes_the_pod(k: Kubectl) -> None:
+    """pods/attach serves ``kubectl run -i --rm`` too: kubectl attaches to the pod's own container."""
+    done = k.run(
+        "run",
+        "once",
+        "-i",
+        "--rm",
+        "--restart=Never",
+        f"--image={BUSYBOX_IMAGE}",
+        "--",
+        "sh",
+        input="echo attached-to-$(hostname)\n",
+    )
+    assert "attached-to-once" in done.stdout, (done.stdout, done.stderr)
+    assert not k.exists("pod", "once")
