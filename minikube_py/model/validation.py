@@ -566,6 +566,10 @@ def _template(spec: Obj, restart_policies: tuple[str, ...], path: str = "spec") 
         return [required(f"{path}.template")]
     errs = validate_labels(as_dict(template.get("metadata")).get("labels"), f"{path}.template.metadata.labels")
     errs += _annotations(as_dict(template.get("metadata")).get("annotations"), f"{path}.template.metadata.annotations")
+    if as_list(as_dict(template.get("spec")).get("ephemeralContainers")):  # only a running pod gets them
+        errs.append(
+            forbidden(f"{path}.template.spec.ephemeralContainers", "ephemeral containers not allowed in pod template")
+        )
     return errs + validate_pod_spec(template.get("spec"), f"{path}.template.spec", restart_policies)
 
 

@@ -133,6 +133,17 @@ def test_a_pod_is_created_without_and_plainly_updated_without_touching_ephemeral
     assert validate("Pod", labelled, pod) == []
 
 
+def test_a_workload_template_has_no_ephemeral_containers() -> None:
+    template = {"metadata": {"labels": {"app": "d"}}, "spec": with_ephemeral(running_pod(), DEBUGGER)["spec"]}
+    deployment = {"kind": "Deployment", "metadata": {"name": "d"}, "spec": {"selector": {"matchLabels": {"app": "d"}}}}
+    deployment["spec"]["template"] = template
+    meta.prepare_for_create(deployment, namespace="default", uid="uid-2")
+    defaults.apply_defaults("Deployment", deployment)
+    assert rendered(validate("Deployment", deployment)) == [
+        "spec.template.spec.ephemeralContainers: Forbidden: ephemeral containers not allowed in pod template"
+    ]
+
+
 # ------------------------------------------------------------------------------ the subresource
 
 
