@@ -22,6 +22,7 @@ from minikube_py.agent.runtime.base import (
     LABEL_POD_NAME,
     LABEL_POD_NAMESPACE,
     LABEL_POD_UID,
+    LABEL_SANDBOX_IPC,
     LABEL_SPEC_HASH,
     SANDBOX_NAME,
     ContainerSpec,
@@ -115,10 +116,12 @@ def _domain(pod: Obj, node: NodeContext) -> str | None:
 
 
 def sandbox_spec(pod: Obj, node: NodeContext) -> ContainerSpec:
-    """The pause container: it owns the pod's network namespace, hence its IP, hostname, DNS settings
-    and host ports; app containers join it."""
+    """The pause container: it owns the pod's network and IPC namespaces, hence its IP, hostname, DNS
+    settings and host ports; the pod's containers join it. With ``shareProcessNamespace`` its process
+    namespace is theirs too; ``hostPID``/``hostIPC`` put the pod in the node's."""
     spec = pod.get("spec") or {}
     servers, searches, options = _dns(pod, node)
+    ipc = "host" if spec.get("hostIPC") else "shareable"
     bindings = [
         PortBinding(p["containerPort"], p["hostPort"], p.get("protocol", "TCP"), p.get("hostIP", ""))
         for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])
@@ -128,7 +131,7 @@ def sandbox_spec(pod: Obj, node: NodeContext) -> ContainerSpec:
     return ContainerSpec(
         name=container_name(pod, SANDBOX_NAME, 0),
         image=node.pause_image,
-        labels=labels_for(pod, node, SANDBOX_NAME, "sandbox", 0),
+        labels={**labels_for(pod, node, SANDBOX_NAME, "sandbox", 0), LABEL_SANDBOX_IPC: ipc},
         network="host" if spec.get("hostNetwork") else node.network,
         hostname=None if spec.get("hostNetwork") else (spec.get("hostname") or pod["metadata"]["name"])[:63],
         domainname=_domain(pod, node),
@@ -136,7 +139,27 @@ def sandbox_spec(pod: Obj, node: NodeContext) -> ContainerSpec:
         dns_search=searches,
         dns_options=options,
         port_bindings=bindings,
+        pid="host" if spec.get("hostPID") else "",
+        ipc=ipc,
     )
+
+
+def _pid_mode(pod: Obj, sandbox_id: str, target: str | None) -> str:
+    """A container's process namespace: its ephemeral target's, the node's (hostPID), the sandbox's
+    (shareProcessNamespace), or its own."""
+    spec = pod.get("spec") or {}
+    if target:
+        return f"container:{target}"
+    if spec.get("hostPID"):
+        return "host"
+    return f"container:{sandbox_id}" if spec.get("shareProcessNamespace") else ""
+
+
+def _ipc_mode(pod: Obj, sandbox_id: str, sandbox_ipc: str) -> str:
+    """A container's IPC namespace: the node's (hostIPC), else the sandbox's when it may be joined."""
+    if (pod.get("spec") or {}).get("hostIPC"):
+        return "host"
+    return f"container:{sandbox_id}" if sandbox_ipc == "shareable" else ""
 
 
 def _resources(container: Obj) -> dict[str, int | None]:
@@ -175,10 +198,12 @@ def app_spec(
     command: list[str] | None,
     args: list[str] | None,
     target: str | None = None,
+    sandbox_ipc: str = "shareable",
 ) -> ContainerSpec:
-    """An init, app or ephemeral container joined to the sandbox's network namespace, and for an
-    ephemeral container with a target to that container's process namespace (``target``: its runtime
-    id). ``command``/``args`` come already expanded (see env.expand_command)."""
+    """An init, app or ephemeral container joined to the sandbox's network and IPC namespaces, and to a
+    process namespace by :func:`_pid_mode` (``target``: the runtime id of an ephemeral container's
+    target; ``sandbox_ipc``: the sandbox's :data:`LABEL_SANDBOX_IPC`). ``command``/``args`` come
+    already expanded (see env.expand_command)."""
     ctx = container.get("securityContext") or {}
     privileged = bool(ctx.get("privileged"))
     if privileged and not node.allow_privileged:
@@ -195,7 +220,8 @@ def app_spec(
         working_dir=container.get("workingDir"),
         mounts=mounts,
         network=f"container:{sandbox_id}",
-        pid=f"container:{target}" if target else "",
+        pid=_pid_mode(pod, sandbox_id, target),
+        ipc=_ipc_mode(pod, sandbox_id, sandbox_ipc),
         user=_user(pod, container),
         read_only_rootfs=bool(ctx.get("readOnlyRootFilesystem")),
         privileged=privileged,

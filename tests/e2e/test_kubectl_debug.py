@@ -80,7 +80,7 @@ def test_debug_with_a_target_shares_the_pods_network_and_the_targets_processes(k
         "--",
         "sh",
         "-c",
-        "ps -o args; ip -4 addr",
+        "ps -o args; ip -4 addr; echo ipc $(readlink /proc/1/ns/ipc) $(readlink /proc/self/ns/ipc)",
     )
     assert out.returncode == 0, out.stderr
     terminated = _terminated(k, "target", "probe")
@@ -88,6 +88,8 @@ def test_debug_with_a_target_shares_the_pods_network_and_the_targets_processes(k
     logs = k.out("logs", "target", "-c", "probe")
     assert "sleep 3600" in logs  # the target's process, seen from the ephemeral container
     assert pod["status"]["podIP"] in logs  # the pod's network namespace
+    [ipc] = [line.split()[1:] for line in logs.splitlines() if line.startswith("ipc ")]
+    assert len(ipc) == 2 and ipc[0] == ipc[1] and ipc[0].startswith("ipc:"), logs  # and its IPC namespace
     spec = pod_obj(k, "target")["spec"]
     assert [c["name"] for c in spec["ephemeralContainers"]] == ["probe"]
     assert spec["ephemeralContainers"][0]["targetContainerName"] == "main"
@@ -216,11 +218,15 @@ def test_debug_copy_to_makes_a_new_pod_with_the_debug_container(k: Kubectl) -> N
     copy = wait_running(k, "orig-copy")
     assert sorted(c["name"] for c in copy["spec"]["containers"]) == ["extra", "main"]
     assert copy["spec"]["shareProcessNamespace"] is True
+    # the copy shares one process namespace: its debug container sees the original container's sleep
+    assert "sleep 3600" in k.out("exec", "orig-copy", "-c", "extra", "--", "ps", "-o", "args")
     assert "ephemeralContainers" not in pod_obj(k, "orig")["spec"]
 
 
 def test_debug_node_runs_a_host_pod_on_that_node(k: Kubectl) -> None:
-    k.run("debug", f"node/{NODE}", f"--image={BUSYBOX_IMAGE}", "--", "sh", "-c", "ls /host/ >/dev/null && echo on-host")
+    # (the bracket keeps grep from counting itself)
+    script = "ls /host/ >/dev/null && echo on-host; ps -o args | grep -c '[m]inikube_py.cli.main server'"
+    k.run("debug", f"node/{NODE}", f"--image={BUSYBOX_IMAGE}", "--", "sh", "-c", script)
     (name,) = [p for p in k.names("pods") if p.startswith(f"node-debugger-{NODE}-")]
     pod = pod_obj(k, name)
     assert pod["spec"]["nodeName"] == NODE and pod["spec"]["hostNetwork"] is True
@@ -230,7 +236,9 @@ def test_debug_node_runs_a_host_pod_on_that_node(k: Kubectl) -> None:
         return phase if phase in ("Succeeded", "Failed") else None
 
     assert wait_for(finished, f"node debugger {name} to finish", timeout=60) == "Succeeded"
-    assert k.out("logs", name).strip() == "on-host"
+    on_host, servers = k.out("logs", name).split()
+    # the node's root at /host, and its processes (hostPID): this cluster's own server among them
+    assert on_host == "on-host" and int(servers) >= 1
 
 
 def _docker_ids(*labels: str) -> list[str]:

@@ -1,4 +1,5 @@
-"""Pure pod → container translation: environment, service links, container specs, DNS, resources."""
+"""Pure pod → container translation: environment, service links, container specs, DNS, resources,
+the namespaces a pod's containers share."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ import pytest
 from minikube_py.agent.containers import app_spec, container_name, sandbox_spec, spec_hash
 from minikube_py.agent.context import NodeContext
 from minikube_py.agent.env import ConfigError, expand, expand_command, resolve_env, service_env
-from minikube_py.agent.runtime.base import LABEL_ATTEMPT, LABEL_CONTAINER_NAME, LABEL_POD_UID, PortBinding
+from minikube_py.agent.runtime.base import (
+    LABEL_ATTEMPT,
+    LABEL_CONTAINER_NAME,
+    LABEL_POD_UID,
+    LABEL_SANDBOX_IPC,
+    ContainerSpec,
+    PortBinding,
+)
 
 Obj = dict[str, Any]
 NODE = NodeContext("n1", "192.0.2.10", Path("/tmp/unused"), "pykube-n1", "pause:1", cluster_dns=["10.96.0.10"])
@@ -240,3 +248,27 @@ def test_resolv_conf_follows_the_dns_policy() -> None:
     assert resolv_conf(host, NODE) is None
     host["spec"]["dnsPolicy"] = "ClusterFirstWithHostNet"
     assert resolv_conf(host, NODE).startswith("nameserver 10.96.0.10\n")
+
+
+def _spec_in(p: Obj, sandbox_ipc: str = "shareable", target: str | None = None) -> ContainerSpec:
+    container = p["spec"]["containers"][0]
+    common: Any = {"attempt": 0, "env": [], "mounts": [], "node": NODE, "command": None, "args": None}
+    return app_spec(p, container, kind="app", sandbox_id="sb", sandbox_ipc=sandbox_ipc, target=target, **common)
+
+
+def test_the_pods_containers_share_the_sandboxs_ipc_namespace() -> None:
+    sandbox = sandbox_spec(pod(), NODE)
+    assert (sandbox.ipc, sandbox.labels[LABEL_SANDBOX_IPC], sandbox.pid) == ("shareable", "shareable", "")
+    assert (_spec_in(pod()).ipc, _spec_in(pod()).pid) == ("container:sb", "")
+    # a sandbox made before pods shared one cannot be joined: its containers keep their own
+    assert _spec_in(pod(), sandbox_ipc="").ipc == ""
+
+
+def test_host_namespaces_and_a_shared_process_namespace() -> None:
+    host = pod(hostPID=True, hostIPC=True)
+    sandbox = sandbox_spec(host, NODE)
+    assert (sandbox.pid, sandbox.ipc, sandbox.labels[LABEL_SANDBOX_IPC]) == ("host", "host", "host")
+    assert (_spec_in(host).pid, _spec_in(host).ipc) == ("host", "host")
+    assert _spec_in(pod(shareProcessNamespace=True)).pid == "container:sb"
+    # an ephemeral container's target wins: it is that container's namespace it joins
+    assert _spec_in(pod(shareProcessNamespace=True), target="app-id").pid == "container:app-id"

@@ -204,7 +204,7 @@ def test_an_ephemeral_container_with_a_target_joins_its_process_namespace() -> N
         "args": None,
     }
     spec = app_spec(pod, pod["spec"]["ephemeralContainers"][0], kind="ephemeral", target="app-id", **common)
-    assert (spec.network, spec.pid, spec.stdin) == ("container:sb", "container:app-id", True)
+    assert (spec.network, spec.ipc, spec.pid, spec.stdin) == ("container:sb", "container:sb", "container:app-id", True)
     assert spec.labels[LABEL_CONTAINER_KIND] == "ephemeral"  # what an agent restart adopts it by
     assert app_spec(pod, pod["spec"]["containers"][0], kind="app", **common).pid == ""
 

@@ -26,6 +26,9 @@ LABEL_CONTAINER_KIND = "io.pykube.container.kind"  # "sandbox" | "init" | "app" 
 LABEL_ATTEMPT = "io.pykube.container.attempt"  # 0, 1, 2...: the restart count of that container
 LABEL_SPEC_HASH = "io.pykube.container.hash"  # hash of the container's spec, to spot changes (image)
 LABEL_GRACE = "io.pykube.pod.termination-grace"  # seconds, for a stop after the pod object is gone
+#: on a sandbox: "shareable" when the pod's containers join its IPC namespace ("host" with hostIPC;
+#: absent on sandboxes made before pods shared one, whose containers keep an IPC namespace each)
+LABEL_SANDBOX_IPC = "io.pykube.sandbox.ipc"
 
 #: the container name used for the pod's pause (sandbox) container, as dockershim's "POD"
 SANDBOX_NAME = "POD"
@@ -105,7 +108,7 @@ class PortBinding:
 class ContainerSpec:
     """What to create. A sandbox gets ``network`` (the node's pod network), ``hostname``, DNS settings
     and ``port_bindings``; app and init containers get ``network="container:<sandbox id>"`` so they
-    share its network namespace (and so its IP and ports)."""
+    share its network namespace (and so its IP and ports), and ``ipc`` the same way its IPC namespace."""
 
     name: str  # the engine's container name, unique per engine
     image: str
@@ -116,8 +119,11 @@ class ContainerSpec:
     working_dir: str | None = None
     mounts: list[Mount] = field(default_factory=list)
     network: str = ""
-    #: "container:<id>": share that container's process namespace (an ephemeral container's target)
+    #: "container:<id>": share that container's process namespace (an ephemeral container's target, or
+    #: the sandbox's with shareProcessNamespace); "host": the node's (hostPID); "": a namespace of its own
     pid: str = ""
+    #: "shareable" (a sandbox, whose IPC namespace its containers join), "container:<id>", "host" (hostIPC)
+    ipc: str = ""
     ip: str | None = None  # a fixed address on ``network`` (None: the engine picks one)
     hostname: str | None = None
     #: the DNS domain of ``hostname`` (a pod with a ``subdomain``), so /etc/hosts names its FQDN

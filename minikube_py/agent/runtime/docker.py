@@ -348,6 +348,8 @@ class DockerRuntime:
         }
         if spec.pid:
             host["PidMode"] = spec.pid
+        if spec.ipc:
+            host["IpcMode"] = spec.ipc
         if spec.dns:
             host["Dns"] = spec.dns
         if spec.dns_search:
