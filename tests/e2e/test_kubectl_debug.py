@@ -199,6 +199,20 @@ def test_bad_ephemeral_container_writes_are_invalid_and_change_nothing(k: Kubect
     assert status == 200, answer
     assert [c["name"] for c in answer["spec"]["ephemeralContainers"]] == ["first", "second"]
     assert "sent" not in answer["metadata"]["labels"]
+    # a server-side apply through it adds one too, owned by its manager on that subresource
+    applied = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "strict"},
+        "spec": {"ephemeralContainers": [{"name": "third", "image": BUSYBOX_IMAGE, "command": ["true"]}]},
+    }
+    status, answer = cluster.request(
+        "PATCH", f"{path}?fieldManager=applier", applied, content_type="application/apply-patch+yaml"
+    )
+    assert status == 200, answer
+    assert sorted(c["name"] for c in answer["spec"]["ephemeralContainers"]) == ["first", "second", "third"]
+    [entry] = [m for m in answer["metadata"]["managedFields"] if m["manager"] == "applier"]
+    assert (entry["operation"], entry["subresource"]) == ("Apply", "ephemeralcontainers")
 
 
 def test_debug_copy_to_makes_a_new_pod_with_the_debug_container(k: Kubectl) -> None:
