@@ -2,7 +2,8 @@
 
 kubectl adds an ephemeral container by a strategic merge patch of ``pods/<name>/ephemeralcontainers``;
 the agent starts it once in the pod's sandbox (in the target container's process namespace with
-``--target``), reports it in ``status.ephemeralContainerStatuses``, and attach and logs reach it.
+``--target``), reports it in ``status.ephemeralContainerStatuses``, and attach, exec and logs reach it.
+``--copy-to`` and ``node/NAME`` make plain pods; ``pods/attach`` also serves ``kubectl run -i --rm``.
 One server serves every test, each test has its own namespace; the node's containers are removed at
 the end.
 """
@@ -68,7 +69,7 @@ def _sleeper(k: Kubectl, name: str) -> dict:
     return wait_running(k, name)
 
 
-def test_debug_with_a_target_shares_the_pods_network_and_the_targets_processes(k: Kubectl) -> None:
+def test_debug_with_a_target_shares_the_pods_network_ipc_and_the_targets_processes(k: Kubectl) -> None:
     pod = _sleeper(k, "target")
     out = k.run(
         "debug",
