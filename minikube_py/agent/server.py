@@ -28,9 +28,11 @@ from minikube_py.agent.runtime.base import (
     LABEL_POD_NAMESPACE,
     SANDBOX_NAME,
     ContainerState,
+    ExecSession,
     LogOptions,
     Runtime,
     RuntimeFailure,
+    StreamSession,
 )
 from minikube_py.agent.spdy import FLAG_FIN, PING, RST_STREAM, SYN_STREAM, SpdySession
 from minikube_py.agent.stats import NodeStats
@@ -172,12 +174,13 @@ class KubeletServer:
         stdin = _flag(request, "stdin")
         ws = web.WebSocketResponse(protocols=EXEC_PROTOCOLS, autoping=True, heartbeat=None)
         await ws.prepare(request)
+        execution: ExecSession | None = None
         try:
             if attach:
-                session = await self._runtime.attach_session(states[0].id, stdin=stdin)
+                session: StreamSession = await self._runtime.attach_session(states[0].id, stdin=stdin)
             else:
                 command = request.query.getall("command", [])
-                session = await self._runtime.exec_session(states[0].id, command, tty=tty, stdin=stdin)
+                session = execution = await self._runtime.exec_session(states[0].id, command, tty=tty, stdin=stdin)
         except RuntimeFailure as e:
             await ws.send_bytes(
                 bytes([ERROR])
@@ -209,9 +212,10 @@ class KubeletServer:
         reader = asyncio.create_task(pump_in())
         writer = asyncio.create_task(pump_out())
         try:
-            # an exec ends with its command; an attach also when kubectl goes (the container runs on)
+            # an exec ends with its command; an attach also when kubectl goes (the container runs on),
+            # and reports no exit code, as the kubelet's: kubectl reads a container's from the pod
             await asyncio.wait((writer, reader) if attach else (writer,), return_when=asyncio.FIRST_COMPLETED)
-            code = 0 if attach else await session.exit_code()
+            code = 0 if execution is None else await execution.exit_code()
         finally:
             for task in (reader, writer):
                 with contextlib.suppress(Exception):

@@ -242,9 +242,9 @@ class ExecResult:
     output: bytes  # stdout and stderr, interleaved
 
 
-class ExecSession(Protocol):
-    """An interactive exec (kubectl exec), or an attach to a container's own stdio (kubectl attach,
-    kubectl debug -i): bytes in, framed bytes out, then an exit code."""
+class StreamSession(Protocol):
+    """A container's stdio as kubectl attach (and kubectl debug -i) reaches it: bytes in, framed bytes
+    out, until the container ends."""
 
     async def write_stdin(self, data: bytes) -> None: ...
 
@@ -256,11 +256,15 @@ class ExecSession(Protocol):
 
     async def resize(self, width: int, height: int) -> None: ...
 
+    async def close(self) -> None: ...
+
+
+class ExecSession(StreamSession, Protocol):
+    """An interactive exec (kubectl exec): a stream session of a command, then its exit code."""
+
     async def exit_code(self) -> int:
         """Wait for the command to end."""
         ...
-
-    async def close(self) -> None: ...
 
 
 class Runtime(Protocol):
@@ -325,9 +329,8 @@ class Runtime(Protocol):
 
     async def exec_session(self, container_id: str, command: list[str], *, tty: bool, stdin: bool) -> ExecSession: ...
 
-    async def attach_session(self, container_id: str, *, stdin: bool) -> ExecSession:
-        """The running container's own stdin (if ``stdin``) and output, from now on; the session's
-        exit code is the container's once it ended (0 while it still runs)."""
+    async def attach_session(self, container_id: str, *, stdin: bool) -> StreamSession:
+        """The running container's own stdin (if ``stdin``) and output, from now on."""
         ...
 
     def logs(self, container_id: str, options: LogOptions) -> AsyncIterator[bytes]:

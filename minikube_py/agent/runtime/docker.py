@@ -102,16 +102,12 @@ def _demux(buffer: bytearray) -> list[tuple[int, bytes]]:
     return pieces
 
 
-class DockerExecSession:
-    """An interactive exec over the hijacked connection of Docker's exec start."""
+class DockerStreamSession:
+    """A container's stdio over a hijacked connection of Docker's (an exec's or an attach's)."""
 
-    def __init__(self, docker: aiodocker.Docker, exec_id: str, stream: Any, tty: bool) -> None:
+    def __init__(self, docker: aiodocker.Docker, stream: Any) -> None:
         self._docker = docker
-        self._id = exec_id
         self._stream = stream
-        self._tty = tty
-        self._buffer = bytearray()
-        self._pending: list[tuple[int, bytes]] = []
 
     async def write_stdin(self, data: bytes) -> None:
         await self._stream.write_in(data)
@@ -123,12 +119,22 @@ class DockerExecSession:
             conn.transport.write_eof()
 
     async def read(self) -> tuple[int, bytes] | None:
-        if self._pending:
-            return self._pending.pop(0)
         msg = await self._stream.read_out()
         if msg is None:
             return None
         return msg.stream, bytes(msg.data)
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._stream.close()
+
+
+class DockerExecSession(DockerStreamSession):
+    """An interactive exec over the hijacked connection of Docker's exec start."""
+
+    def __init__(self, docker: aiodocker.Docker, exec_id: str, stream: Any) -> None:
+        super().__init__(docker, stream)
+        self._id = exec_id
 
     async def resize(self, width: int, height: int) -> None:
         with contextlib.suppress(aiodocker.DockerError):
@@ -142,19 +148,15 @@ class DockerExecSession:
             await asyncio.sleep(0.05)
         return 1
 
-    async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            await self._stream.close()
 
+class DockerAttachSession(DockerStreamSession):
+    """An attach over the hijacked connection of Docker's container attach. The end of the client's
+    stdin closes the container's only for a ``stdinOnce`` container, as in Kubernetes; otherwise its
+    stdin stays open for the next attach (Docker would instead drop the attach's output at once)."""
 
-class DockerAttachSession(DockerExecSession):
-    """An attach over the hijacked connection of Docker's container attach: the same stream as an
-    exec's, but resized and ended as the container itself. The end of the client's stdin closes the
-    container's only for a ``stdinOnce`` container, as in Kubernetes; otherwise its stdin stays open
-    for the next attach (Docker would instead drop the attach's output at once)."""
-
-    def __init__(self, docker: aiodocker.Docker, container_id: str, stream: Any, tty: bool, stdin_once: bool) -> None:
-        super().__init__(docker, container_id, stream, tty)
+    def __init__(self, docker: aiodocker.Docker, container_id: str, stream: Any, stdin_once: bool) -> None:
+        super().__init__(docker, stream)
+        self._id = container_id
         self._stdin_once = stdin_once
 
     async def close_stdin(self) -> None:
@@ -164,10 +166,6 @@ class DockerAttachSession(DockerExecSession):
     async def resize(self, width: int, height: int) -> None:
         with contextlib.suppress(aiodocker.DockerError):
             await _call(self._docker, f"containers/{self._id}/resize", "POST", params={"h": height, "w": width})
-
-    async def exit_code(self) -> int:
-        state = (await self._docker._query_json(f"containers/{self._id}/json")).get("State") or {}
-        return 0 if state.get("Running") else int(state.get("ExitCode") or 0)
 
 
 class DockerRuntime:
@@ -532,7 +530,7 @@ class DockerRuntime:
             raise RuntimeFailure(str(e.message)) from None
         stream = execution.start(detach=False)
         await stream._init()
-        return DockerExecSession(self._docker, execution.id, stream, tty)
+        return DockerExecSession(self._docker, execution.id, stream)
 
     async def attach_session(self, container_id: str, *, stdin: bool) -> DockerAttachSession:
         container = self._docker.containers.container(container_id)
@@ -542,9 +540,7 @@ class DockerRuntime:
             config = (await container.show()).get("Config") or {}
         except aiodocker.DockerError as e:
             raise RuntimeFailure(str(e.message)) from None
-        return DockerAttachSession(
-            self._docker, container_id, stream, bool(config.get("Tty")), bool(config.get("StdinOnce"))
-        )
+        return DockerAttachSession(self._docker, container_id, stream, bool(config.get("StdinOnce")))
 
     async def logs(self, container_id: str, options: LogOptions) -> AsyncIterator[bytes]:
         params: dict[str, Any] = {
