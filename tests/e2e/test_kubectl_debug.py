@@ -101,6 +101,8 @@ def test_debug_with_a_target_shares_the_pods_network_ipc_and_the_targets_process
     # the ended ephemeral container is never started again
     status = _ephemeral_status(k, "target", "probe")
     assert status is not None and status["restartCount"] == 0
+    described = k.out("describe", "pod", "target")
+    assert "Ephemeral Containers:" in described and "Completed" in described
 
 
 def test_interactive_debug_attaches_to_the_ephemeral_container(k: Kubectl) -> None:
