@@ -277,7 +277,9 @@ class _Stream:
 
 def _with_type(obj: Obj, rt: ResourceType) -> Obj:
     """The event's object as ``rt`` answers it: of its version, and a custom resource defaulted as
-    on every read (a copy: event values are shared)."""
+    on every read, a built-in kind's other version converted (a copy: event values are shared)."""
+    if rt.conversion is not None:
+        return rt.conversion.from_stored(obj)
     if rt.custom is not None:
         obj = strategy_for(rt).read(obj)
     return {**obj, "apiVersion": rt.api_version, "kind": rt.kind}
