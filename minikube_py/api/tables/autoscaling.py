@@ -67,8 +67,8 @@ def _hpa(obj: Obj, now: datetime) -> list[Any]:
         f"{ref.get('kind', '')}/{ref.get('name', '')}",
         targets(obj),
         "<unset>" if low is None else str(low),
-        str(spec.get("maxReplicas", 0)),
-        str(status.get("currentReplicas", 0)),
+        spec.get("maxReplicas", 0),
+        status.get("currentReplicas", 0),
         age(obj, now),
     ]
 
@@ -99,6 +99,7 @@ HORIZONTAL_POD_AUTOSCALER = Printer(
             "MaxPods",
             "maxReplicas is the upper limit for the number of replicas to which the autoscaler can scale up. "
             "It cannot be less that minReplicas.",
+            "integer",
         ),
         Column(
             "Replicas",
