@@ -15,6 +15,7 @@ from minikube_py.model.times import rfc3339
 NOW = datetime(2026, 12, 6, 12, 0, 0, tzinfo=UTC)
 LONG_AGO = NOW - timedelta(hours=1)
 WINDOW = 300.0
+FORGETFUL = Memory()
 Obj = dict[str, Any]
 
 
@@ -68,7 +69,7 @@ def plan(
     replicas: int,
     usage: dict[str, str],
     pods: list[Obj] | None = None,
-    memory: Memory = Memory(),
+    memory: Memory = FORGETFUL,
     now: datetime = NOW,
 ) -> AutoscalerStep:
     pods = pods if pods is not None else [pod(name) for name in usage]
