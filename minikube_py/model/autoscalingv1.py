@@ -98,7 +98,8 @@ def from_v2(obj: Obj) -> Obj:
             annotations[CURRENT_METRICS] = _dumps(current)
         if status.get("conditions"):
             annotations[CONDITIONS] = _dumps(status["conditions"])
-        status1.setdefault("currentReplicas", 0)  # not omitempty in v1's Go type
+        status1.setdefault("currentReplicas", 0)  # neither is omitempty in v1's Go type
+        status1.setdefault("desiredReplicas", 0)
         out["status"] = status1
     if annotations:
         md = out.setdefault("metadata", {})
@@ -140,6 +141,8 @@ def to_v2(obj: Obj) -> Obj:
     status = obj.get("status")
     if isinstance(status, dict):
         status2 = {k: json_copy(status[k]) for k in _STATUS_FIELDS if k in status}
+        if status2.get("currentReplicas") == 0:
+            del status2["currentReplicas"]  # omitempty in v2's Go type
         utilization = status.get("currentCPUUtilizationPercentage")
         current = _loads(kept.get(CURRENT_METRICS), list)
         if current is None:

@@ -93,9 +93,13 @@ def test_autoscale_scales_a_busy_deployment_up_and_an_idle_one_down(k: Kubectl) 
     measured = targets(table(k.out("get", "hpa"))[1])
     assert re.fullmatch(r"cpu: \d+%/50%", measured), measured
     assert int(measured.split()[1].split("%")[0]) > 50
-    described = k.out("describe", "hpa", "web")
+    # the event follows the scale write
+    described = wait_for(
+        lambda: k.out("describe", "hpa", "web"),
+        lambda text: "New size: 3; reason: cpu resource utilization (percentage of request) above target" in text,
+        "the SuccessfulRescale event of the scale up",
+    )
     assert "SuccessfulRescale" in described
-    assert "reason: cpu resource utilization (percentage of request) above target" in described
     conditions = {c["type"]: (c["status"], c["reason"]) for c in hpa["status"]["conditions"]}
     assert conditions["ScalingActive"] == ("True", "ValidMetricFound")
 
@@ -109,10 +113,61 @@ def test_autoscale_scales_a_busy_deployment_up_and_an_idle_one_down(k: Kubectl) 
         '[{"op": "replace", "path": "/spec/template/spec/containers/0/command/2", "value": "' + IDLE + '"}]',
     )
     wait_for(lambda: replicas(k), lambda n: n == 1, "the HPA to scale the idle web back down to 1", timeout=240)
-    described = k.out("describe", "hpa", "web")
-    assert "New size: 1; reason: All metrics below target" in described
+    wait_for(
+        lambda: k.out("describe", "hpa", "web"),
+        lambda text: "New size: 1; reason: All metrics below target" in text,
+        "the SuccessfulRescale event of the scale down",
+    )
     measured = targets(table(k.out("get", "hpa"))[1])
     assert re.fullmatch(r"cpu: \d+%/50%", measured), measured
 
     k.run("delete", "hpa", "web")
     k.run("delete", "deployment", "web")
+
+
+def test_v1_and_v2_are_one_object_and_bad_input_changes_nothing(k: Kubectl) -> None:
+    behavior = {"scaleDown": {"stabilizationWindowSeconds": 60}}
+    k.apply(
+        {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "ghost"},
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "ghost"},
+                "maxReplicas": 4,
+                "behavior": behavior,
+            },
+        }
+    )
+    stored = k.obj("hpa", "ghost")
+    assert stored["spec"]["minReplicas"] == 1
+    assert stored["spec"]["metrics"][0]["resource"]["target"] == {"type": "Utilization", "averageUtilization": 80}
+    assert stored["spec"]["behavior"]["scaleDown"]["policies"] == [
+        {"type": "Percent", "value": 100, "periodSeconds": 15}
+    ]
+
+    # a v1 client's read-modify-write keeps what only v2 can say (carried in annotations)
+    path = f"/apis/autoscaling/v1/namespaces/{NS}/horizontalpodautoscalers/ghost"
+    v1 = json.loads(k.out("get", "--raw", path))
+    assert v1["spec"]["targetCPUUtilizationPercentage"] == 80
+    assert "autoscaling.alpha.kubernetes.io/behavior" in v1["metadata"]["annotations"]
+    v1["spec"]["maxReplicas"] = 6
+    k.run("replace", "--raw", path, "-f", "-", input=json.dumps(v1))
+    after = k.obj("hpa", "ghost")
+    assert after["spec"]["maxReplicas"] == 6 and after["spec"]["behavior"] == stored["spec"]["behavior"]
+    assert not [a for a in after["metadata"].get("annotations", {}) if a.startswith("autoscaling.alpha.kubernetes.io/")]
+
+    # 422 with Kubernetes' causes, nothing changed
+    failed = k.fails("patch", "hpa", "ghost", "--type=merge", "-p", '{"spec": {"minReplicas": 7}}')
+    assert "spec.maxReplicas: Invalid value: 6: must be greater than or equal to `minReplicas`" in failed.stderr
+    assert k.obj("hpa", "ghost")["spec"]["minReplicas"] == 1
+
+    # the target does not exist: the controller says so in the conditions and an event
+    def able_to_scale() -> tuple[str, str] | None:
+        conditions = k.obj("hpa", "ghost").get("status", {}).get("conditions") or []
+        found = next((c for c in conditions if c["type"] == "AbleToScale"), None)
+        return (found["status"], found["reason"]) if found else None
+
+    assert wait_for(able_to_scale, lambda c: c is not None, "the AbleToScale condition") == ("False", "FailedGetScale")
+    assert "FailedGetScale" in k.out("describe", "hpa", "ghost")
+    k.run("delete", "hpa", "ghost")

@@ -179,6 +179,14 @@ def test_a_v2_object_survives_a_round_trip_through_v1() -> None:
     assert to_v2(v1)["status"]["currentMetrics"][1]["resource"]["current"]["averageUtilization"] == 70
 
 
+def test_a_new_objects_status_survives_a_round_trip_through_v1() -> None:
+    obj = v2(metrics=[cpu(50)])
+    obj["status"] = {"desiredReplicas": 0}  # what a new object starts with
+    v1 = from_v2(obj)
+    assert v1["status"] == {"currentReplicas": 0, "desiredReplicas": 0}  # no omitempty in v1
+    assert to_v2(v1) == obj
+
+
 def test_targets_column() -> None:
     obj = v2(metrics=[cpu(50)])
     assert targets(obj) == "cpu: <unknown>/50%"
