@@ -606,6 +606,8 @@ class Registry:
     async def delete(self, rt: ResourceType, namespace: str | None, name: str, options: DeleteOptions) -> Obj:
         """Remove an object, or start its graceful deletion when finalizers or a grace period make it
         wait; returns the deleted (or now terminating) object."""
+        if rt.conversion is not None:  # a terminating object is written back: as stored, not converted
+            return _typed(rt, await self.delete(stored_version(rt), namespace, name, options))
         strategy = strategy_for(rt)
         strategy.check_delete(name)
         for _attempt in range(_RETRIES):

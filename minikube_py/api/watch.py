@@ -26,7 +26,7 @@ from minikube_py.api.registry import Registry
 from minikube_py.api.strategies import strategy_for
 from minikube_py.guard import cancel_and_wait
 from minikube_py.model import errors
-from minikube_py.model.kinds import ResourceType
+from minikube_py.model.kinds import ResourceType, stored_version
 from minikube_py.store.base import Compacted, Event, Obj
 from minikube_py.store.plan import typed_head
 
@@ -148,8 +148,9 @@ async def wait_for_revision(registry: Registry, requested: int, wait: float = FR
 
 
 async def _initial_state(registry: Registry, watch: WatchRequest, stream: _Stream) -> int:
-    """Without a resourceVersion (or with "0") a watch starts with the current objects as ADDED."""
-    page = await registry.list(watch.rt, watch.namespace)
+    """Without a resourceVersion (or with "0") a watch starts with the current objects as ADDED.
+    They are listed as stored, as store events come: the stream types (and converts) both alike."""
+    page = await registry.list(stored_version(watch.rt), watch.namespace)
     for obj in page.items:
         if watch.matches is None or watch.matches(obj):
             stream.add("ADDED", obj)
