@@ -186,7 +186,7 @@ def _utilization(usage: dict[str, Fraction], requests: dict[str, Fraction]) -> i
 
 
 def _resource_proposal(
-    metric: Obj, pods: list[Obj], metrics: dict[str, Obj], current: int, now: datetime
+    metric: Obj, pods: list[Obj], metrics: dict[str, Obj] | str, current: int, now: datetime
 ) -> _Proposal | _Failure:
     """The proposal of a Resource or ContainerResource metric (see the module's description)."""
     kind = metric["type"]
@@ -203,6 +203,10 @@ def _resource_proposal(
     def fail(why: str) -> _Failure:
         return _Failure(reason, f"{failing}: {why}")
 
+    if isinstance(metrics, str):
+        return fail(
+            f"unable to get metrics for resource {name}: unable to fetch metrics from resource metrics API: {metrics}"
+        )
     if not metrics:
         return fail(f"unable to get metrics for resource {name}: no metrics returned from resource metrics API")
     if not pods:
@@ -287,7 +291,7 @@ def _replicas(
 
 
 def _proposal(
-    metric: Obj, pods: list[Obj], metrics: dict[str, Obj], current: int, now: datetime
+    metric: Obj, pods: list[Obj], metrics: dict[str, Obj] | str, current: int, now: datetime
 ) -> _Proposal | _Failure:
     kind = metric.get("type", "")
     if kind in ("Resource", "ContainerResource"):
@@ -425,7 +429,7 @@ def plan_autoscaler(
     hpa: Obj,
     scale: Scale | str,
     pods: list[Obj],
-    metrics: dict[str, Obj],
+    metrics: dict[str, Obj] | str,
     now: datetime,
     memory: Memory,
     *,
@@ -433,7 +437,7 @@ def plan_autoscaler(
 ) -> AutoscalerStep:
     """One sync of an autoscaler (stored version, defaulted). ``scale`` is the target's scale
     subresource, or why it could not be read; ``pods`` the pods its selector matches and ``metrics``
-    their PodMetrics by pod name."""
+    their PodMetrics by pod name (or why the resource metrics API did not answer)."""
     spec, old = hpa.get("spec") or {}, hpa.get("status") or {}
     conditions = _Conditions()
     events: list[tuple[str, str, str]] = []

@@ -67,7 +67,7 @@ class HorizontalPodAutoscalerController(Controller):
         if path is not None:
             scale = await self._read_scale(path)
         pods: list[Obj] = []
-        found: dict[str, Obj] = {}
+        found: dict[str, Obj] | str = {}
         if isinstance(scale, Scale) and scale.replicas > 0 and scale.selector:
             pods, found = await self._pods_and_metrics(hpa["metadata"]["namespace"], scale.selector)
         now = datetime.now(UTC)
@@ -113,16 +113,16 @@ class HorizontalPodAutoscalerController(Controller):
             return None
         return resource_path(rt.api_version, rt.plural, hpa["metadata"]["namespace"], ref.get("name", ""), "scale")
 
-    async def _pods_and_metrics(self, namespace: str, selector: str) -> tuple[list[Obj], dict[str, Obj]]:
-        """The pods the target's selector matches and their PodMetrics by name (none when the metrics
-        API fails: the plan then reports the metric as failed)."""
-        pods = await self.client.list(resource_path("v1", "pods", namespace), label_selector=selector or None)
+    async def _pods_and_metrics(self, namespace: str, selector: str) -> tuple[list[Obj], dict[str, Obj] | str]:
+        """The pods the target's selector matches, and their PodMetrics by name or why the resource
+        metrics API did not give them (the plan then reports the metrics as failed)."""
+        pods = await self.client.list(resource_path("v1", "pods", namespace), label_selector=selector)
         try:
             answer = await self.client.list(
-                resource_path(metrics.API_VERSION, "pods", namespace), label_selector=selector or None
+                resource_path(metrics.API_VERSION, "pods", namespace), label_selector=selector
             )
-        except ApiError:
-            return pods.get("items") or [], {}
+        except ApiError as exc:
+            return pods.get("items") or [], exc.message
         return pods.get("items") or [], {m["metadata"]["name"]: m for m in answer.get("items") or []}
 
 

@@ -195,6 +195,23 @@ def test_no_metrics_at_all_is_a_failed_resource_metric() -> None:
     assert step.events[1][1] == "FailedComputeMetricsReplicas"
 
 
+def test_a_metrics_api_failure_is_a_failed_resource_metric_with_its_message() -> None:
+    step = plan_autoscaler(
+        hpa(),
+        Scale(2, "app=web"),
+        [pod("a")],
+        "the server could not find the requested resource",
+        NOW,
+        Memory(),
+        downscale_window=WINDOW,
+    )
+    assert step.scale_to is None
+    assert step.events[0][2] == (
+        "failed to get cpu utilization: unable to get metrics for resource cpu: unable to fetch metrics from "
+        "resource metrics API: the server could not find the requested resource"
+    )
+
+
 def test_a_pod_without_a_request_fails_the_utilization_metric() -> None:
     step = plan(hpa(), 1, {"a": "90m"}, pods=[pod("a", request=None)])
     assert step.scale_to is None
