@@ -498,6 +498,10 @@ def plan_autoscaler(
         )
         conditions.set(SCALING_LIMITED, "True", kind, message)
         kept = memory
+    elif not scale.selector:  # the metrics' pods cannot be found
+        conditions.set(SCALING_ACTIVE, "False", "InvalidSelector", "the HPA target's scale is missing a selector")
+        events.append(("Warning", "SelectorRequired", "selector is required"))
+        return finish(None, [])
     else:
         proposals, failures = [], []
         for metric in spec.get("metrics") or []:

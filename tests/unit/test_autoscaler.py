@@ -183,6 +183,13 @@ def test_a_target_at_zero_disables_autoscaling() -> None:
     assert condition(step, "ScalingActive") == ("False", "ScalingDisabled")
 
 
+def test_a_scale_without_a_selector_cannot_be_autoscaled() -> None:
+    step = plan_autoscaler(hpa(), Scale(2, ""), [], {}, NOW, Memory(), downscale_window=WINDOW)
+    assert step.scale_to is None
+    assert condition(step, "ScalingActive") == ("False", "InvalidSelector")
+    assert step.events == [("Warning", "SelectorRequired", "selector is required")]
+
+
 def test_no_metrics_at_all_is_a_failed_resource_metric() -> None:
     step = plan_autoscaler(hpa(), Scale(2, "app=web"), [pod("a"), pod("b")], {}, NOW, Memory(), downscale_window=WINDOW)
     assert step.scale_to is None
