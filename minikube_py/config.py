@@ -249,6 +249,17 @@ class ServerConfig:
         "pods with the API's default toleration (their own tolerationSeconds win). Kubernetes' 300 s lets a "
         "rebooting machine keep its pods.",
     )
+    horizontal_pod_autoscaler_sync_period: float = _setting(
+        15.0,
+        "Seconds between two syncs of each HorizontalPodAutoscaler (reading its target's scale and its "
+        "pods' metrics, scaling). kube-controller-manager's default: a few metrics scrapes per decision.",
+    )
+    horizontal_pod_autoscaler_downscale_stabilization: float = _setting(
+        300.0,
+        "Seconds an autoscaler without a behavior of its own looks back for a higher recommendation before "
+        "it scales down (its scale-down stabilization window). Kubernetes' 300 s keeps a brief lull from "
+        "removing pods that the next burst needs again.",
+    )
     # Leader election among servers sharing one store, with kube-controller-manager's defaults; they
     # need 0 < retry_period < renew_deadline < lease_duration.
     leader_elect_lease_duration: float = _setting(
@@ -362,6 +373,15 @@ def _validate(cfg: ServerConfig) -> None:
         raise ConfigError(f"node_monitor_grace_period: must be positive, got {cfg.node_monitor_grace_period}")
     if cfg.pod_eviction_timeout < 0:
         raise ConfigError(f"pod_eviction_timeout: must not be negative, got {cfg.pod_eviction_timeout}")
+    if cfg.horizontal_pod_autoscaler_sync_period <= 0:
+        raise ConfigError(
+            f"horizontal_pod_autoscaler_sync_period: must be positive, got {cfg.horizontal_pod_autoscaler_sync_period}"
+        )
+    if not 0 <= cfg.horizontal_pod_autoscaler_downscale_stabilization <= 3600:
+        raise ConfigError(
+            "horizontal_pod_autoscaler_downscale_stabilization: must be between 0 and 3600, got "
+            f"{cfg.horizontal_pod_autoscaler_downscale_stabilization}"
+        )
     for name in ("audit_log_maxsize", "audit_log_maxbackup"):
         if getattr(cfg, name) < 0:
             raise ConfigError(f"{name}: must be 0 or more, got {getattr(cfg, name)}")

@@ -361,6 +361,8 @@ class Server:
         options = controllers.ControllerOptions(
             node_monitor_grace_period=cfg.node_monitor_grace_period,
             pod_eviction_timeout=cfg.pod_eviction_timeout,
+            horizontal_pod_autoscaler_sync_period=cfg.horizontal_pod_autoscaler_sync_period,
+            horizontal_pod_autoscaler_downscale_stabilization=cfg.horizontal_pod_autoscaler_downscale_stabilization,
             cluster_cidr=cfg.cluster_cidr,
             node_cidr_mask_size=cfg.node_cidr_mask_size,
             root_ca_pem=self._pki.ca_pem,

@@ -29,7 +29,7 @@ from minikube_py.api.patch.managed import FieldManager, Writer
 from minikube_py.api.strategies import Allocators, Strategy, strategy_for
 from minikube_py.model import errors, meta
 from minikube_py.model.jsoncopy import json_copy
-from minikube_py.model.kinds import ResourceType, all_types, by_plural
+from minikube_py.model.kinds import ResourceType, all_types, by_plural, stored_version
 from minikube_py.model.schema import FieldValidation
 from minikube_py.model.selectors import FieldSelector, LabelSelector
 from minikube_py.model.times import rfc3339
@@ -253,7 +253,11 @@ class Registry:
     ) -> Obj:
         """POST semantics. ``manager`` names who writes, for ``managedFields``; the server's own writes
         pass none and are not recorded."""
-        return await self._create(rt, namespace, obj, dry_run, _updating(rt, manager, None))
+        ownership = _updating(rt, manager, None)  # recorded at the version the client wrote
+        if rt.conversion is not None:
+            stored = await self._create(stored_version(rt), namespace, _to_stored(rt, obj), dry_run, ownership)
+            return _typed(rt, stored)
+        return await self._create(rt, namespace, obj, dry_run, ownership)
 
     async def _create(
         self, rt: ResourceType, namespace: str | None, obj: Obj, dry_run: bool, ownership: _Ownership | None
@@ -372,7 +376,24 @@ class Registry:
     ) -> Obj:
         """PUT semantics: a resourceVersion in the body is a precondition; without one the write is
         unconditional (retried on concurrent changes, as kube-apiserver does)."""
-        ownership = _updating(rt, manager, subresource)
+        ownership = _updating(rt, manager, subresource)  # recorded at the version the client wrote
+        if rt.conversion is not None:
+            stored = await self._update(
+                stored_version(rt), namespace, name, _to_stored(rt, obj), subresource, dry_run, ownership
+            )
+            return _typed(rt, stored)
+        return await self._update(rt, namespace, name, obj, subresource, dry_run, ownership)
+
+    async def _update(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        name: str,
+        obj: Obj,
+        subresource: str | None,
+        dry_run: bool,
+        ownership: _Ownership | None,
+    ) -> Obj:
         strategy = strategy_for(rt).for_subresource(subresource)
         obj = json_copy(obj)
         _check_type(rt, strategy, obj)
@@ -423,6 +444,10 @@ class Registry:
         fields of the patched object (or refuses them), as decoding it would in kube-apiserver."""
         strategy = strategy_for(rt).for_subresource(subresource)
         config = parse_applied(body) if is_apply(content_type) else None
+        if rt.conversion is not None:
+            return await self._patch_converted(
+                rt, namespace, name, content_type, body, config, subresource, dry_run, manager
+            )
         if config is None:
             ownership = _updating(rt, manager, subresource)
         else:
@@ -464,6 +489,50 @@ class Registry:
                 )
             except (RevisionMismatch, KeyNotFound):
                 continue  # changed or deleted since it was read: read again (a 404 then, or apply creates it)
+            return written, False
+        raise errors.stale_write(rt, name)
+
+    async def _patch_converted(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        name: str,
+        content_type: str,
+        body: bytes,
+        config: Obj | None,
+        subresource: str | None,
+        dry_run: bool,
+        manager: FieldManager | None,
+    ) -> tuple[Obj, bool]:
+        """A patch at a version that converts: applied to the object as that version shows it, then
+        written as an update of the stored version conditional on what was patched, retried when
+        another write came in between. A server-side apply is merged the same way (its fields are
+        recorded as an update's: ownership is tracked at the stored version only)."""
+        strategy = strategy_for(rt)
+        for _attempt in range(_RETRIES):
+            try:
+                old = await self.get(rt, namespace, name)
+            except errors.StatusError as exc:
+                if exc.code == 404 and config is not None and subresource is None:
+                    applied = strategy.merge_applied({}, config)
+                    applied.setdefault("metadata", {}).setdefault("name", name)
+                    return await self.create(rt, namespace, applied, dry_run=dry_run, manager=manager), True
+                raise
+            patched = strategy.patch(content_type, old, body) if config is None else strategy.merge_applied(old, config)
+            check_depth(patched, "the patched object")
+            revision = old["metadata"]["resourceVersion"]
+            patched_rv = str((patched.get("metadata") or {}).get("resourceVersion") or "")
+            if patched_rv and patched_rv != revision:
+                raise errors.stale_write(rt, name)
+            patched.setdefault("metadata", {})["resourceVersion"] = revision
+            try:
+                written = await self.update(
+                    rt, namespace, name, patched, subresource=subresource, dry_run=dry_run, manager=manager
+                )
+            except errors.StatusError as exc:
+                if exc.code == 409 and exc.reason == "Conflict":
+                    continue  # changed since it was read: patch what is there now
+                raise
             return written, False
         raise errors.stale_write(rt, name)
 
@@ -537,6 +606,8 @@ class Registry:
     async def delete(self, rt: ResourceType, namespace: str | None, name: str, options: DeleteOptions) -> Obj:
         """Remove an object, or start its graceful deletion when finalizers or a grace period make it
         wait; returns the deleted (or now terminating) object."""
+        if rt.conversion is not None:  # a terminating object is written back: as stored, not converted
+            return _typed(rt, await self.delete(stored_version(rt), namespace, name, options))
         strategy = strategy_for(rt)
         strategy.check_delete(name)
         for _attempt in range(_RETRIES):
@@ -617,8 +688,11 @@ def _stale_key(key: str) -> errors.StatusError:
 
 def _typed(rt: ResourceType, obj: Obj) -> Obj:
     """An object as the API answers it for ``rt``: of its version (a custom resource served in
-    several versions is stored once, converted by ``None``: its apiVersion rewritten), and defaulted
-    on read when it is a custom resource."""
+    several versions is stored once, converted by ``None``: its apiVersion rewritten; a built-in
+    kind's other version by its conversion, into a new object), and defaulted on read when it is a
+    custom resource."""
+    if rt.conversion is not None:
+        return rt.conversion.from_stored(obj)
     if rt.custom is not None:
         obj = strategy_for(rt).read(obj)
     obj["apiVersion"] = rt.api_version
@@ -652,6 +726,16 @@ def _check_type(rt: ResourceType, strategy: Strategy, obj: Any) -> None:
         raise errors.bad_request("metadata must be an object")
     strategy.check_shape(obj)
     _typed(rt, obj)
+
+
+def _to_stored(rt: ResourceType, obj: Any) -> Obj:
+    """A request's object at a version that converts, checked as that version and converted to the
+    stored one, which the write then goes through as any other."""
+    obj = json_copy(obj)
+    _check_type(rt, strategy_for(rt), obj)
+    obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
+    assert rt.conversion is not None
+    return rt.conversion.to_stored(obj)
 
 
 def _matches(strategy: Strategy, obj: Obj, labels: LabelSelector | None, field_selector: FieldSelector | None) -> bool:

@@ -26,7 +26,7 @@ from minikube_py.api.registry import Registry
 from minikube_py.api.strategies import strategy_for
 from minikube_py.guard import cancel_and_wait
 from minikube_py.model import errors
-from minikube_py.model.kinds import ResourceType
+from minikube_py.model.kinds import ResourceType, stored_version
 from minikube_py.store.base import Compacted, Event, Obj
 from minikube_py.store.plan import typed_head
 
@@ -148,8 +148,9 @@ async def wait_for_revision(registry: Registry, requested: int, wait: float = FR
 
 
 async def _initial_state(registry: Registry, watch: WatchRequest, stream: _Stream) -> int:
-    """Without a resourceVersion (or with "0") a watch starts with the current objects as ADDED."""
-    page = await registry.list(watch.rt, watch.namespace)
+    """Without a resourceVersion (or with "0") a watch starts with the current objects as ADDED.
+    They are listed as stored, as store events come: the stream types (and converts) both alike."""
+    page = await registry.list(stored_version(watch.rt), watch.namespace)
     for obj in page.items:
         if watch.matches is None or watch.matches(obj):
             stream.add("ADDED", obj)
@@ -277,7 +278,9 @@ class _Stream:
 
 def _with_type(obj: Obj, rt: ResourceType) -> Obj:
     """The event's object as ``rt`` answers it: of its version, and a custom resource defaulted as
-    on every read (a copy: event values are shared)."""
+    on every read, a built-in kind's other version converted (a copy: event values are shared)."""
+    if rt.conversion is not None:
+        return rt.conversion.from_stored(obj)
     if rt.custom is not None:
         obj = strategy_for(rt).read(obj)
     return {**obj, "apiVersion": rt.api_version, "kind": rt.kind}

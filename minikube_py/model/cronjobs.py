@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from minikube_py.model.conditions import set_or_omit
 from minikube_py.model.jobs import COMPLETE, FAILED, find_condition, is_finished
 from minikube_py.model.podtemplate import owned_object
-from minikube_py.model.times import parse_time, rfc3339
+from minikube_py.model.times import parse_go_duration, parse_time, rfc3339
 
 Obj = dict[str, Any]
 
@@ -57,8 +57,6 @@ _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
 _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 #: a schedule with no time in this many years has none at all (robfig/cron gives up after five too)
 _SEARCH_YEARS = 5
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 class ScheduleError(ValueError):
@@ -150,16 +148,10 @@ def _field(text: str, spec: _Field) -> tuple[frozenset[int], bool]:
 
 def _go_duration(text: str) -> float:
     """Seconds in a Go duration (``90s``, ``1h30m``), as ``@every`` takes it."""
-    rest, total = text, 0.0
-    while rest:
-        match = _DURATION_PART.match(rest)
-        if match is None:
-            raise ScheduleError(f'failed to parse duration {text}: time: invalid duration "{text}"')
-        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-        rest = rest[match.end() :]
-    if not text:
-        raise ScheduleError(f'failed to parse duration {text}: time: invalid duration "{text}"')
-    return total
+    try:
+        return parse_go_duration(text)
+    except ValueError as exc:
+        raise ScheduleError(str(exc)) from None
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from minikube_py.model import crds, defaults, fields, ingress, limitranges, rbac, validation
+from minikube_py.model import autoscaling, crds, defaults, fields, ingress, limitranges, rbac, validation
 from minikube_py.model.errors import FieldError
 from minikube_py.model.jsoncopy import json_copy
 from minikube_py.model.kinds import RESOURCES
@@ -192,6 +192,12 @@ _DECLARED = (
         "CronJob", checks=validation.validate_cron_job, defaults=defaults.default_cron_job, tracks_generation=True
     ),
     KindRules("Lease", checks=validation.validate_lease),
+    KindRules(
+        "HorizontalPodAutoscaler",
+        checks=autoscaling.validate_hpa,
+        defaults=autoscaling.default_hpa,
+        tracks_generation=True,
+    ),
     KindRules(
         "StorageClass",
         checks=validation.validate_storage_class,

@@ -9,9 +9,11 @@ everything the API server does with it in its strategy (:mod:`minikube_py.api.st
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+from minikube_py.model import autoscalingv1
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 
@@ -36,6 +38,19 @@ class CustomResource:
 
 
 @dataclass(frozen=True)
+class Conversion:
+    """How a built-in kind served at a version other than its stored one converts (kube-apiserver's
+    conversion functions): pure functions of whole objects, each answering a new object and leaving
+    its argument alone. Every request at that version is converted on the way in and the way out,
+    so the registry, validation and the controllers only ever see the stored version."""
+
+    #: the stored object (of the stored version) as this version answers it
+    from_stored: Callable[[dict[str, Any]], dict[str, Any]]
+    #: an object of this version as the stored version means it
+    to_stored: Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
 class ResourceType:
     group: str  # "" for the core group
     version: str
@@ -50,6 +65,8 @@ class ResourceType:
     verbs: tuple[str, ...] = ALL_VERBS
     #: set for the resources CustomResourceDefinitions define (None for the built-in kinds)
     custom: CustomResource | None = None
+    #: set for a built-in kind's version that is served but not stored (see :data:`OTHER_VERSIONS`)
+    conversion: Conversion | None = None
 
     @property
     def api_version(self) -> str:
@@ -183,6 +200,17 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("apps", "v1", "DaemonSet", "daemonsets", "daemonset", True, ("ds",), ("all",), _STATUS),
     ResourceType("apps", "v1", "StatefulSet", "statefulsets", "statefulset", True, ("sts",), ("all",), _SCALED),
     ResourceType("apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision", True),
+    ResourceType(
+        "autoscaling",
+        "v2",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        "horizontalpodautoscaler",
+        True,
+        ("hpa",),
+        ("all",),
+        _STATUS,
+    ),
     ResourceType("batch", "v1", "Job", "jobs", "job", True, (), ("all",), _STATUS),
     ResourceType("batch", "v1", "CronJob", "cronjobs", "cronjob", True, ("cj",), ("all",), _STATUS),
     ResourceType("coordination.k8s.io", "v1", "Lease", "leases", "lease", True),
@@ -208,11 +236,32 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("storage.k8s.io", "v1", "StorageClass", "storageclasses", "storageclass", False, ("sc",)),
 )
 
-#: (group, version) pairs of the built-in kinds in the order discovery lists them; the core group first
-GROUP_VERSIONS: tuple[tuple[str, str], ...] = tuple(dict.fromkeys((r.group, r.version) for r in RESOURCES))
+#: the built-in kinds' versions that are served beside the stored one (in :data:`RESOURCES`, one row
+#: per kind) and converted to and from it, as kube-apiserver serves ``autoscaling/v1`` next to the
+#: stored ``autoscaling/v2``; they share the stored row's store keys, strategy and rules
+OTHER_VERSIONS: tuple[ResourceType, ...] = (
+    ResourceType(
+        "autoscaling",
+        "v1",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        "horizontalpodautoscaler",
+        True,
+        ("hpa",),
+        ("all",),
+        _STATUS,
+        conversion=Conversion(autoscalingv1.from_v2, autoscalingv1.to_v2),
+    ),
+)
 
-_BY_PLURAL = {(r.group, r.version, r.plural): r for r in RESOURCES}
-_BY_KIND = {(r.group, r.kind): r for r in RESOURCES}
+#: (group, version) pairs of the built-in kinds in the order discovery lists them; the core group first
+GROUP_VERSIONS: tuple[tuple[str, str], ...] = tuple(
+    dict.fromkeys((r.group, r.version) for r in (*RESOURCES, *OTHER_VERSIONS))
+)
+
+_BY_PLURAL = {(r.group, r.version, r.plural): r for r in (*RESOURCES, *OTHER_VERSIONS)}
+_BY_KIND = {(r.group, r.version, r.kind): r for r in (*RESOURCES, *OTHER_VERSIONS)}
+_STORED = {(r.group, r.kind): r for r in RESOURCES}
 
 # The resources CustomResourceDefinitions define, changed at run time by :func:`serve` and
 # :func:`withdraw`. Lookups try the built-in tables first, so the built-in kinds pay one dict miss
@@ -257,8 +306,13 @@ def group_versions() -> list[tuple[str, str]]:
 
 
 def all_types() -> list[ResourceType]:
-    """Every resource type served now, built-in first."""
-    return [*RESOURCES, *custom_types()]
+    """Every resource type served now, built-in first (each built-in kind's stored version first)."""
+    return [*RESOURCES, *OTHER_VERSIONS, *custom_types()]
+
+
+def stored_version(rt: ResourceType) -> ResourceType:
+    """The row of ``rt``'s kind at its stored version (``rt`` itself unless it converts)."""
+    return rt if rt.conversion is None else _STORED[(rt.group, rt.kind)]
 
 
 def stored_types() -> list[ResourceType]:
@@ -278,10 +332,8 @@ def by_plural(group: str, version: str, plural: str) -> ResourceType | None:
 def by_kind(api_version: str, kind: str) -> ResourceType | None:
     """The resource for an object's ``apiVersion``/``kind`` (None if pykube does not serve it)."""
     group, _, version = api_version.rpartition("/")
-    rt = _BY_KIND.get((group, kind))
-    if rt is not None and rt.version == version:
-        return rt
-    return _CUSTOM_BY_KIND.get((group, version, kind))
+    key = (group, version, kind)
+    return _BY_KIND.get(key) or _CUSTOM_BY_KIND.get(key)
 
 
 def in_group_version(group: str, version: str) -> list[ResourceType]:

@@ -7,7 +7,11 @@ can use it without an import cycle.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 def rfc3339(when: datetime | None = None) -> str:
@@ -89,3 +93,18 @@ def since(timestamp: str | None, now: datetime) -> str:
     """Age of an RFC 3339 timestamp as kubectl shows it; ``<unknown>`` when it is unset."""
     moment = parse_time(timestamp)
     return "<unknown>" if moment is None else human_duration(now - moment)
+
+
+def parse_go_duration(text: str) -> float:
+    """Seconds in a Go duration (``90s``, ``1h30m``, ``15.002s``: ``time.ParseDuration``'s units);
+    ValueError, with Go's message, for anything else."""
+    rest, total = text, 0.0
+    while rest:
+        match = _DURATION_PART.match(rest)
+        if match is None:
+            break
+        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+        rest = rest[match.end() :]
+    if rest or not text:
+        raise ValueError(f'failed to parse duration {text}: time: invalid duration "{text}"')
+    return total

@@ -10,6 +10,11 @@ from dataclasses import dataclass
 
 from minikube_py.client.rest import ApiClient
 from minikube_py.model.nodeipam import DEFAULT_NODE_CIDR_MASK_SIZE
+from minikube_py.reconcilers.autoscaler import (
+    DEFAULT_DOWNSCALE_STABILIZATION,
+    DEFAULT_SYNC_PERIOD,
+    HorizontalPodAutoscalerController,
+)
 from minikube_py.reconcilers.base import Controller
 from minikube_py.reconcilers.clusterroleaggregation import ClusterRoleAggregationController
 from minikube_py.reconcilers.cronjob import CronJobController
@@ -47,6 +52,10 @@ class ControllerOptions:
     node_cidr_mask_size: int = DEFAULT_NODE_CIDR_MASK_SIZE
     # The cluster CA (PEM) published to every namespace as ``kube-root-ca.crt`` for the pods.
     root_ca_pem: bytes = b""
+    # Seconds between two syncs of each HorizontalPodAutoscaler.
+    horizontal_pod_autoscaler_sync_period: float = DEFAULT_SYNC_PERIOD
+    # Seconds an autoscaler looks back for a higher recommendation before it scales down (no behavior).
+    horizontal_pod_autoscaler_downscale_stabilization: float = DEFAULT_DOWNSCALE_STABILIZATION
 
 
 def build_controllers(client: ApiClient, options: ControllerOptions) -> list[Controller]:
@@ -74,4 +83,9 @@ def build_controllers(client: ApiClient, options: ControllerOptions) -> list[Con
         ),
         ServiceAccountsController(client, options.root_ca_pem),
         ClusterRoleAggregationController(client),
+        HorizontalPodAutoscalerController(
+            client,
+            sync_period=options.horizontal_pod_autoscaler_sync_period,
+            downscale_stabilization=options.horizontal_pod_autoscaler_downscale_stabilization,
+        ),
     ]

@@ -28,7 +28,8 @@ def test_every_served_kind_but_two_has_checks() -> None:
         ),
         (
             "defaults",
-            "CronJob CustomResourceDefinition DaemonSet Deployment EndpointSlice Endpoints Job LimitRange Namespace "
+            "CronJob CustomResourceDefinition DaemonSet Deployment EndpointSlice Endpoints HorizontalPodAutoscaler Job "
+            "LimitRange Namespace "
             "PersistentVolume PersistentVolumeClaim Pod ReplicaSet ReplicationController Secret Service StatefulSet "
             "StorageClass",
         ),

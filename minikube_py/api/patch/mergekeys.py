@@ -105,6 +105,8 @@ WORKLOAD = _workload(_CONDITIONS)
 #: ``status.active`` is atomic
 #: a budget's conditions merge by type (``metav1.Condition``); its selector is atomic
 POD_DISRUPTION_BUDGET = _kind({"status": _CONDITIONS})
+#: its metric lists are atomic (replaced whole), its conditions keyed by type
+HORIZONTAL_POD_AUTOSCALER = _kind({"status": _CONDITIONS})
 CRON_JOB = _kind(
     {
         "spec.jobTemplate.metadata": _OBJECT_META,

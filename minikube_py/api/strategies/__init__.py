@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from minikube_py.api.strategies import (
+    autoscaling,
     cluster,
     config,
     custom,
@@ -64,6 +65,7 @@ STRATEGIES: Mapping[str, Strategy] = MappingProxyType(
             workloads.JOB,
             workloads.CRON_JOB,
             workloads.SCALE,
+            autoscaling.HORIZONTAL_POD_AUTOSCALER,
             rbac.ROLE,
             rbac.CLUSTER_ROLE,
             rbac.ROLE_BINDING,
