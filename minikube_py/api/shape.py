@@ -10,17 +10,33 @@ own deletion logic rely on, and the top-level fields of the served kinds.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from minikube_py.model import errors
 
-_GO_TYPES = {dict: "object", list: "array", str: "string", int: "int64"}
+_GO_TYPES = {dict: "object", list: "array", str: "string", int: "int64", bool: "bool"}
 
-#: a field's JSON type and, for a list or map, its elements' (None: anything)
-FieldType = tuple[type, type | None]
+
+@dataclass(frozen=True)
+class Struct:
+    """A Go struct inside a kind: its type name (for the message) and its fields' types."""
+
+    name: str
+    fields: Fields
+
+
+#: a field's JSON type and, for a list or map, its elements' (None: anything); a :class:`Struct` for an
+#: object field is that object's fields, for a list field each element's
+FieldType = tuple[type, "type | Struct | None"]
 #: the top-level fields of a kind beyond ``spec`` and ``status``, which are objects on every kind
 #: that has them; a kind's strategy names its table
 Fields = Mapping[str, FieldType]
+
+
+def _strings(*names: str) -> Fields:
+    return dict.fromkeys(names, (str, None))
+
 
 #: ObjectMeta fields
 _META: Fields = {
@@ -34,12 +50,66 @@ _META: Fields = {
     "managedFields": (list, dict),
 }
 
+_OBJECT_REFERENCE = Struct(
+    "ObjectReference", _strings("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")
+)
+_ENDPOINT_ADDRESS = Struct(
+    "EndpointAddress", {**_strings("ip", "hostname", "nodeName"), "targetRef": (dict, _OBJECT_REFERENCE)}
+)
+_ENDPOINT_PORT: Fields = {**_strings("name", "protocol", "appProtocol"), "port": (int, None)}
+
 CONFIG_MAP: Fields = {"data": (dict, str), "binaryData": (dict, str)}
 SECRET: Fields = {"data": (dict, str), "stringData": (dict, str), "type": (str, None)}
-ENDPOINTS: Fields = {"subsets": (list, dict)}
-ENDPOINT_SLICE: Fields = {"endpoints": (list, dict), "ports": (list, dict), "addressType": (str, None)}
+# the fields the Table printers, the endpoint controllers and the service proxy read
+ENDPOINTS: Fields = {
+    "subsets": (
+        list,
+        Struct(
+            "EndpointSubset",
+            {
+                "addresses": (list, _ENDPOINT_ADDRESS),
+                "notReadyAddresses": (list, _ENDPOINT_ADDRESS),
+                "ports": (list, Struct("EndpointPort", _ENDPOINT_PORT)),
+            },
+        ),
+    )
+}
+ENDPOINT_SLICE: Fields = {
+    "endpoints": (
+        list,
+        Struct(
+            "Endpoint",
+            {
+                **_strings("hostname", "nodeName", "zone"),
+                "addresses": (list, str),
+                "conditions": (
+                    dict,
+                    Struct("EndpointConditions", dict.fromkeys(("ready", "serving", "terminating"), (bool, None))),
+                ),
+                "targetRef": (dict, _OBJECT_REFERENCE),
+            },
+        ),
+    ),
+    "ports": (list, Struct("EndpointPort", _ENDPOINT_PORT)),
+    "addressType": (str, None),
+}
 CONTROLLER_REVISION: Fields = {"revision": (int, None)}
-EVENT: Fields = {"involvedObject": (dict, None), "related": (dict, None), "source": (dict, None)}
+EVENT: Fields = {
+    **_strings(
+        "reason",
+        "message",
+        "type",
+        "action",
+        "reportingComponent",
+        "reportingInstance",
+        "firstTimestamp",
+        "lastTimestamp",
+    ),
+    "count": (int, None),
+    "involvedObject": (dict, _OBJECT_REFERENCE),
+    "related": (dict, _OBJECT_REFERENCE),
+    "source": (dict, Struct("EventSource", _strings("component", "host"))),
+}
 STORAGE_CLASS: Fields = {
     "provisioner": (str, None),
     "parameters": (dict, str),
@@ -73,20 +143,32 @@ def _check_fields(obj: dict[str, Any], table: Fields, owner: str, prefix: str) -
         value = obj.get(name)
         if value is None:
             continue
-        if not isinstance(value, outer):
+        if not _is(value, outer):
             _fail(value, owner, prefix + name, outer)
-        if inner is not None:
+        if isinstance(inner, Struct):
+            # a struct's fields, or each element's of a list of them (a null element too is no struct:
+            # the code reading the list would trip on it)
+            for item in [value] if outer is dict else value:
+                if not isinstance(item, dict):
+                    _fail(item, owner, f"{prefix}{name}", dict, element=True)
+                _check_fields(item, inner.fields, inner.name, f"{prefix}{name}.")
+        elif inner is not None:
             items = value.values() if isinstance(value, dict) else value
             for item in items:
-                if not isinstance(item, inner):
+                if not _is(item, inner):
                     _fail(item, owner, f"{prefix}{name}", inner, element=True)
+
+
+def _is(value: Any, wanted: type) -> bool:
+    """JSON's types as Go decodes them: true is no number."""
+    return isinstance(value, wanted) and not (wanted is int and isinstance(value, bool))
 
 
 def _fail(value: Any, owner: str, field: str, wanted: type, *, element: bool = False) -> None:
     got = (
         "number"
         if isinstance(value, int | float) and not isinstance(value, bool)
-        else ("bool" if isinstance(value, bool) else _GO_TYPES.get(type(value), type(value).__name__))
+        else ("bool" if isinstance(value, bool) else _GO_TYPES.get(type(value), "null"))
     )
     what = f"elements of type {_GO_TYPES[wanted]}" if element else f"type {_GO_TYPES[wanted]}"
     raise errors.bad_request(f"json: cannot unmarshal {got} into Go struct field {owner}.{field} of {what}")

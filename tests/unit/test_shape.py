@@ -20,6 +20,11 @@ def test_well_typed_objects_and_nulls_pass() -> None:
         },
     )
     check_shape("ConfigMap", {"metadata": {"name": "c"}, "data": {"k": "v"}})
+    check_shape(
+        "Endpoints",
+        {"subsets": [{"addresses": [{"ip": "10.0.0.1", "targetRef": {"kind": "Pod"}}], "ports": [{"port": 80}]}]},
+    )
+    check_shape("Event", {"involvedObject": {"kind": "Pod", "name": "p"}, "count": 2, "source": None})
 
 
 @pytest.mark.parametrize(
@@ -31,6 +36,33 @@ def test_well_typed_objects_and_nulls_pass() -> None:
         ("Pod", {"spec": []}, "Pod.spec of type object"),
         ("ConfigMap", {"data": {"k": ["v"]}}, "ConfigMap.data of elements of type string"),
         ("Endpoints", {"subsets": {}}, "Endpoints.subsets of type array"),
+        # nested structs the Table printers and the endpoint controllers read (a listing of the kind
+        # answered 500 once such an object was stored)
+        (
+            "Event",
+            {"involvedObject": {"kind": ["Pod"]}},
+            "cannot unmarshal array into Go struct field ObjectReference.involvedObject.kind of type string",
+        ),
+        ("Event", {"count": True}, "cannot unmarshal bool into Go struct field Event.count of type int64"),
+        ("Event", {"source": {"host": 1}}, "Go struct field EventSource.source.host of type string"),
+        (
+            "Endpoints",
+            {"subsets": [{"addresses": ["10.0.0.1"]}]},
+            "cannot unmarshal string into Go struct field EndpointSubset.subsets.addresses of elements of type object",
+        ),
+        ("Endpoints", {"subsets": [None]}, "cannot unmarshal null into Go struct field Endpoints.subsets"),
+        ("Endpoints", {"subsets": [{"ports": [{"port": "80"}]}]}, "EndpointPort.subsets.ports.port of type int64"),
+        (
+            "EndpointSlice",
+            {"endpoints": [{"addresses": [1]}]},
+            "Endpoint.endpoints.addresses of elements of type string",
+        ),
+        (
+            "EndpointSlice",
+            {"endpoints": [{"conditions": {"ready": "yes"}}]},
+            "EndpointConditions.endpoints.conditions.ready of type bool",
+        ),
+        ("ControllerRevision", {"revision": False}, "ControllerRevision.revision of type int64"),
     ],
 )
 def test_wrong_types_are_bad_requests(kind: str, obj: dict[str, Any], words: str) -> None:
