@@ -75,6 +75,8 @@ class ResourceHandlers:
             except routing.NoRoute:
                 raise errors.unknown_resource(request.path) from None
         method = request.method
+        if method in _WRITE_OPTIONS:
+            check_dry_run(request.query, _WRITE_OPTIONS[method])
         if target.name is None:
             response = await self._collection(request, target, method)
         elif target.subresource is None:
@@ -384,8 +386,27 @@ def _int(q: Any, name: str) -> int | None:
     return value or None
 
 
+#: the options kind each writing method's query parameters decode into
+_WRITE_OPTIONS = {"POST": "CreateOptions", "PUT": "UpdateOptions", "PATCH": "PatchOptions", "DELETE": "DeleteOptions"}
+
+
 def dry_run(q: Any) -> bool:
     return "All" in q.getall("dryRun", [])
+
+
+def check_dry_run(q: Any, options: str) -> None:
+    """422 for a ``dryRun`` other than ``All``, as kube-apiserver's options validation: a misspelt dry
+    run must not be taken for a real write (it was, since only ``All`` was looked for)."""
+    values = q.getall("dryRun", [])
+    if any(value != "All" for value in values):
+        raise _invalid_options(
+            options,
+            errors.FieldError(
+                "dryRun",
+                "FieldValueNotSupported",
+                f'Unsupported value: {errors.go_value(values)}: supported values: "All"',
+            ),
+        )
 
 
 def field_manager(request: web.Request, options: str, *, required: bool = False) -> FieldManager:

@@ -7,18 +7,74 @@ runs long ones. ``PYKUBE_FUZZ_SEED`` and ``PYKUBE_FUZZ_CASES`` replay another se
 
 from __future__ import annotations
 
+import json
 import os
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from email.message import Message
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fuzzing import run_campaign
+from inprocess import InProcessServer, start_in_process
 
 Obj = dict[str, Any]
 SEED = int(os.environ.get("PYKUBE_FUZZ_SEED", "20261206"))
 CASES = int(os.environ.get("PYKUBE_FUZZ_CASES", "1000"))
+CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
 
 
 def test_a_seeded_fuzz_campaign_gets_only_status_errors_and_readable_objects(tmp_path: Path) -> None:
     report = run_campaign(tmp_path / "data", SEED, CASES)
     assert report.cases == CASES
     assert not report.violations, "\n\n".join(report.violations[:10]) + "\n\n" + report.summary()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessServer]:
+    running = start_in_process(tmp_path_factory.mktemp("fuzzed") / "data")
+    yield running
+    running.stop()
+
+
+def _send(server: InProcessServer, method: str, path: str, body: Obj | None = None) -> tuple[int, Message, Obj]:
+    """One request; its status, headers and decoded body (ServerEndpoint.request drops the headers)."""
+    req = urllib.request.Request(
+        server.url + path, data=None if body is None else json.dumps(body).encode(), method=method
+    )
+    req.add_header("Authorization", f"Bearer {server.admin_token}")
+    req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, context=server.ssl_context(), timeout=30) as resp:
+            return resp.status, resp.headers, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers, json.loads(err.read())
+
+
+@pytest.mark.parametrize(("method", "options"), [("POST", "CreateOptions"), ("PUT", "UpdateOptions")])
+def test_a_misspelt_dry_run_is_refused_not_written(server: InProcessServer, method: str, options: str) -> None:
+    """``dryRun=all`` (not ``All``) was taken for a real write: the object was created or replaced."""
+    name = f"dry-{method.lower()}"
+    created = {"metadata": {"name": name}, "data": {"k": "before"}}
+    assert _send(server, "POST", CONFIGMAPS, created)[0] == 201
+    path = CONFIGMAPS if method == "POST" else f"{CONFIGMAPS}/{name}"
+    body = {"metadata": {"name": "dry-post-new" if method == "POST" else name}, "data": {"k": "after"}}
+    code, _, status = _send(server, method, f"{path}?dryRun=all", body)
+    assert (code, status["reason"]) == (422, "Invalid")
+    assert (
+        status["message"]
+        == f'{options}.meta.k8s.io "" is invalid: dryRun: Unsupported value: []string{{"all"}}: supported values: "All"'
+    )
+    assert status["details"]["causes"] == [
+        {
+            "reason": "FieldValueNotSupported",
+            "message": 'Unsupported value: []string{"all"}: supported values: "All"',
+            "field": "dryRun",
+        }
+    ]
+    assert _send(server, "GET", f"{CONFIGMAPS}/{name}")[2]["data"] == {"k": "before"}
+    assert _send(server, "GET", f"{CONFIGMAPS}/dry-post-new")[0] == 404
+    code, _, deleted = _send(server, "DELETE", f"{CONFIGMAPS}/{name}?dryRun=All&dryRun=Bogus")
+    assert (code, deleted["details"]["kind"]) == (422, "DeleteOptions")
