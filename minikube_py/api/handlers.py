@@ -85,7 +85,7 @@ class ResourceHandlers:
             response = await self._subresource(request, target, method)
         custom = target.rt.custom
         if custom is not None and custom.deprecation and not response.prepared:  # a watch's headers are sent
-            _add_warning(response, custom.deprecation)
+            _add_warnings(response, [custom.deprecation])
         return response
 
     # ------------------------------------------------------------------------------ collections
@@ -351,15 +351,31 @@ class ResourceHandlers:
             )
         else:
             response = json_response(obj, status)
-        for warning in validation.warnings if validation is not None else ():
-            _add_warning(response, warning)
+        _add_warnings(response, validation.warnings if validation is not None else [])
         return response
 
 
-def _add_warning(response: web.StreamResponse, warning: str) -> None:
-    """A ``Warning`` header as kube-apiserver sends them: RFC 7234 warn-code 299 "miscellaneous
-    persistent warning"; kubectl prints each as ``Warning: <text>``."""
-    response.headers.add("Warning", '299 - "{}"'.format(warning.replace("\\", "\\\\").replace('"', '\\"')))
+#: kube-apiserver's budget for a response's warnings: 4 Ki characters in all; past it, each is cut to 256
+#: and those beyond the budget are left out
+_WARNINGS_TOTAL, _WARNING_ITEM = 4096, 256
+
+
+def _add_warnings(response: web.StreamResponse, warnings: list[str]) -> None:
+    """``Warning`` headers as kube-apiserver sends them: RFC 7234 warn-code 299 "miscellaneous
+    persistent warning", each text once, within kube-apiserver's budget, with line breaks as spaces
+    (as Go writes header values); kubectl prints each as ``Warning: <text>``. A warning names what the
+    client sent (an unknown field's name), so a 70,000-character or multi-line key made a header that
+    clients refuse or that aiohttp would not write at all (the connection dropped)."""
+    texts = list(dict.fromkeys(w for w in warnings if w))
+    if sum(map(len, texts)) > _WARNINGS_TOTAL:
+        texts = [text[:_WARNING_ITEM] for text in texts]
+    written = 0
+    for text in texts:
+        if written >= _WARNINGS_TOTAL:
+            break
+        written += len(text)
+        quoted = text.replace("\\", "\\\\").replace('"', '\\"').replace("\r", " ").replace("\n", " ")
+        response.headers.add("Warning", f'299 - "{quoted}"')
 
 
 # ------------------------------------------------------------------------------ request parsing
