@@ -38,16 +38,33 @@ def _strings(*names: str) -> Fields:
     return dict.fromkeys(names, (str, None))
 
 
-#: ObjectMeta fields
+#: ObjectMeta fields: what the registry, the garbage collector and every controller read
 _META: Fields = {
-    "name": (str, None),
-    "generateName": (str, None),
-    "namespace": (str, None),
+    **_strings("name", "generateName", "namespace"),
     "labels": (dict, str),
     "annotations": (dict, str),
     "finalizers": (list, str),
-    "ownerReferences": (list, dict),
-    "managedFields": (list, dict),
+    "ownerReferences": (
+        list,
+        Struct(
+            "OwnerReference",
+            {
+                **_strings("apiVersion", "kind", "name", "uid"),
+                "controller": (bool, None),
+                "blockOwnerDeletion": (bool, None),
+            },
+        ),
+    ),
+    "managedFields": (
+        list,
+        Struct(
+            "ManagedFieldsEntry",
+            {
+                **_strings("manager", "operation", "apiVersion", "time", "fieldsType", "subresource"),
+                "fieldsV1": (dict, None),
+            },
+        ),
+    ),
 }
 
 _OBJECT_REFERENCE = Struct(
@@ -94,6 +111,22 @@ ENDPOINT_SLICE: Fields = {
     "addressType": (str, None),
 }
 CONTROLLER_REVISION: Fields = {"revision": (int, None)}
+# what the RBAC authorizer indexes: a subject or rule of the wrong type stopped its policy from
+# following the store (every later RBAC write waited 10 s, and grants went stale)
+ROLE: Fields = {
+    "rules": (
+        list,
+        Struct(
+            "PolicyRule",
+            dict.fromkeys(("verbs", "apiGroups", "resources", "resourceNames", "nonResourceURLs"), (list, str)),
+        ),
+    ),
+    "aggregationRule": (dict, Struct("AggregationRule", {"clusterRoleSelectors": (list, dict)})),
+}
+BINDING: Fields = {
+    "subjects": (list, Struct("Subject", _strings("kind", "apiGroup", "name", "namespace"))),
+    "roleRef": (dict, Struct("RoleRef", _strings("apiGroup", "kind", "name"))),
+}
 EVENT: Fields = {
     **_strings(
         "reason",
@@ -117,6 +150,33 @@ STORAGE_CLASS: Fields = {
     "mountOptions": (list, str),
     "volumeBindingMode": (str, None),
     "allowedTopologies": (list, dict),
+}
+_ATTRIBUTES: Fields = {
+    "resourceAttributes": (
+        dict,
+        Struct(
+            "ResourceAttributes", _strings("namespace", "verb", "group", "version", "resource", "subresource", "name")
+        ),
+    ),
+    "nonResourceAttributes": (dict, Struct("NonResourceAttributes", _strings("path", "verb"))),
+}
+_SUBJECT_ACCESS: Fields = {
+    "spec": (
+        dict,
+        Struct(
+            "SubjectAccessReviewSpec",
+            {**_ATTRIBUTES, **_strings("user", "uid"), "groups": (list, str), "extra": (dict, list)},
+        ),
+    )
+}
+#: the reviews' specs (they are answered, not stored, so they have no strategy): a user, group or
+#: attribute of the wrong type answered 500 or reached the authorizer's index as a list
+REVIEWS: Mapping[str, Fields] = {
+    "SubjectAccessReview": _SUBJECT_ACCESS,
+    "LocalSubjectAccessReview": _SUBJECT_ACCESS,
+    "SelfSubjectAccessReview": {"spec": (dict, Struct("SelfSubjectAccessReviewSpec", _ATTRIBUTES))},
+    "SelfSubjectRulesReview": {"spec": (dict, Struct("SelfSubjectRulesReviewSpec", _strings("namespace")))},
+    "SelfSubjectReview": {},
 }
 _EVERY_KIND: Fields = {"spec": (dict, None), "status": (dict, None)}
 

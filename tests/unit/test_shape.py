@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from minikube_py.api.shape import check_shape
+from minikube_py.api.shape import REVIEWS, check_object, check_shape
 from minikube_py.model.errors import StatusError
 
 
@@ -63,6 +63,31 @@ def test_well_typed_objects_and_nulls_pass() -> None:
             "EndpointConditions.endpoints.conditions.ready of type bool",
         ),
         ("ControllerRevision", {"revision": False}, "ControllerRevision.revision of type int64"),
+        # what the RBAC authorizer indexes: a list as a subject's name stopped its policy following the store
+        (
+            "RoleBinding",
+            {"subjects": [{"kind": "User", "name": ["a"]}]},
+            "Go struct field Subject.subjects.name of type string",
+        ),
+        ("ClusterRoleBinding", {"roleRef": {"name": 1}}, "Go struct field RoleRef.roleRef.name of type string"),
+        ("Role", {"rules": [{"verbs": "get"}]}, "Go struct field PolicyRule.rules.verbs of type array"),
+        ("ClusterRole", {"rules": [{"resources": [{}]}]}, "PolicyRule.rules.resources of elements of type string"),
+        # what the garbage collector reads of every object
+        (
+            "ConfigMap",
+            {"metadata": {"ownerReferences": [{"uid": ["u"]}]}},
+            "Go struct field OwnerReference.metadata.ownerReferences.uid of type string",
+        ),
+        (
+            "Pod",
+            {"metadata": {"ownerReferences": [{"controller": "true"}]}},
+            "OwnerReference.metadata.ownerReferences.controller of type bool",
+        ),
+        (
+            "Pod",
+            {"metadata": {"managedFields": [{"manager": {}}]}},
+            "ManagedFieldsEntry.metadata.managedFields.manager of type string",
+        ),
     ],
 )
 def test_wrong_types_are_bad_requests(kind: str, obj: dict[str, Any], words: str) -> None:
@@ -70,3 +95,23 @@ def test_wrong_types_are_bad_requests(kind: str, obj: dict[str, Any], words: str
         check_shape(kind, obj)
     assert exc.value.code == 400 and exc.value.reason == "BadRequest"
     assert words in exc.value.message
+
+
+@pytest.mark.parametrize(
+    ("kind", "spec", "words"),
+    [
+        ("SubjectAccessReview", {"groups": [["g"]]}, "SubjectAccessReviewSpec.spec.groups of elements of type string"),
+        ("SubjectAccessReview", {"user": 1}, "SubjectAccessReviewSpec.spec.user of type string"),
+        (
+            "SelfSubjectAccessReview",
+            {"resourceAttributes": {"verb": ["get"]}},
+            "ResourceAttributes.spec.resourceAttributes.verb of type string",
+        ),
+        ("SelfSubjectRulesReview", {"namespace": {}}, "SelfSubjectRulesReviewSpec.spec.namespace of type string"),
+    ],
+)
+def test_reviews_with_wrong_types_are_bad_requests(kind: str, spec: Any, words: str) -> None:
+    """They answered 500 (or put a list into the authorizer's subject index) before."""
+    with pytest.raises(StatusError) as exc:
+        check_object({"spec": spec}, kind, REVIEWS[kind])
+    assert exc.value.code == 400 and words in exc.value.message
