@@ -92,3 +92,32 @@ def test_warnings_about_huge_or_multi_line_unknown_fields_fit_a_header(server: I
     assert warnings[1] == '299 - "unknown field \\"' + "x" * (256 - len('unknown field "')) + '"'
     assert warnings[2] == '299 - "unknown field \\"y\\""'
     assert "a\nb" not in created and _send(server, "GET", f"{CONFIGMAPS}/warned")[0] == 200
+
+
+@pytest.mark.parametrize("metadata", [7, ["a"], True])
+def test_a_review_whose_metadata_is_no_object_is_a_bad_request(server: InProcessServer, metadata: Any) -> None:
+    """It answered 500 (the answer copies the review's metadata)."""
+    review = {"metadata": metadata, "spec": {"resourceAttributes": {"verb": "get", "resource": "pods"}}}
+    code, _, status = _send(server, "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review)
+    assert (code, status["reason"], status["message"]) == (400, "BadRequest", "metadata must be an object")
+
+
+def test_a_binding_naming_a_list_as_subject_is_refused_and_grants_keep_following(server: InProcessServer) -> None:
+    """Such a binding was stored; the RBAC authorizer's policy failed on it and stopped following the
+    store, so that every later RBAC write waited 10 s for it and new grants were never seen."""
+    binding = {
+        "metadata": {"name": "listed"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+        "subjects": [{"kind": "User", "name": ["fuzzer"], "apiGroup": "rbac.authorization.k8s.io"}],
+    }
+    path = "/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings"
+    code, _, status = _send(server, "POST", path, binding)
+    assert (code, status["reason"]) == (400, "BadRequest")
+    assert "Go struct field Subject.subjects.name of type string" in status["message"]
+    binding["subjects"][0]["name"] = "fuzzer"
+    assert _send(server, "POST", path, binding)[0] == 201
+    review = {
+        "spec": {"user": "fuzzer", "resourceAttributes": {"namespace": "default", "verb": "list", "resource": "pods"}}
+    }
+    code, _, answer = _send(server, "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", review)
+    assert (code, answer["status"]["allowed"]) == (201, True)
