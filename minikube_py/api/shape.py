@@ -151,6 +151,11 @@ STORAGE_CLASS: Fields = {
     "volumeBindingMode": (str, None),
     "allowedTopologies": (list, dict),
 }
+#: autoscaling/v1 Scale, the body of a scale subresource's PUT
+SCALE: Fields = {
+    "spec": (dict, Struct("ScaleSpec", {"replicas": (int, None)})),
+    "status": (dict, Struct("ScaleStatus", {"replicas": (int, None), "selector": (str, None)})),
+}
 _ATTRIBUTES: Fields = {
     "resourceAttributes": (
         dict,

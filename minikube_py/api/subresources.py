@@ -12,6 +12,7 @@ import copy
 import dataclasses
 from datetime import UTC, datetime
 
+from minikube_py.api import shape
 from minikube_py.api.patch.managed import FieldManager
 from minikube_py.api.registry import DeleteOptions, Registry
 from minikube_py.api.strategies import SCALE, strategy_for
@@ -45,8 +46,9 @@ async def update_scale(
     manager: FieldManager | None = None,
 ) -> Obj:
     """PUT of a Scale: a resourceVersion in it guards the parent object, as in Kubernetes."""
-    if not isinstance(scale, dict):
+    if not isinstance(scale, dict) or not isinstance(scale.get("metadata") or {}, dict):
         raise errors.bad_request("the body of the request must be a Scale object")
+    shape.check_object(scale, "Scale", shape.SCALE)
     replicas = (scale.get("spec") or {}).get("replicas")
     if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
         raise errors.StatusError(

@@ -121,3 +121,33 @@ def test_a_binding_naming_a_list_as_subject_is_refused_and_grants_keep_following
     }
     code, _, answer = _send(server, "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", review)
     assert (code, answer["status"]["allowed"]) == (201, True)
+
+
+@pytest.mark.parametrize(
+    ("scale", "message"),
+    [
+        ({"spec": ["replicas"]}, "json: cannot unmarshal array into Go struct field Scale.spec of type object"),
+        ({"metadata": "d", "spec": {"replicas": 1}}, "the body of the request must be a Scale object"),
+        (
+            {"spec": {"replicas": 1}, "status": {"selector": 1}},
+            "json: cannot unmarshal number into Go struct field ScaleStatus.status.selector of type string",
+        ),
+    ],
+)
+def test_a_scale_of_the_wrong_shape_is_a_bad_request(server: InProcessServer, scale: Obj, message: str) -> None:
+    """A Scale whose spec was a list answered 500."""
+    rs = {
+        "metadata": {"name": "scaled"},
+        "spec": {
+            "replicas": 0,
+            "selector": {"matchLabels": {"app": "scaled"}},
+            "template": {
+                "metadata": {"labels": {"app": "scaled"}},
+                "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+            },
+        },
+    }
+    path = "/apis/apps/v1/namespaces/default/replicasets"
+    assert _send(server, "POST", path, rs)[0] in (201, 409)
+    code, _, status = _send(server, "PUT", f"{path}/scaled/scale", scale)
+    assert (code, status["reason"], status["message"]) == (400, "BadRequest", message)
