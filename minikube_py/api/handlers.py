@@ -358,13 +358,15 @@ class ResourceHandlers:
 #: kube-apiserver's budget for a response's warnings: 4 Ki characters in all; past it, each is cut to 256
 #: and those beyond the budget are left out
 _WARNINGS_TOTAL, _WARNING_ITEM = 4096, 256
+#: control characters (but tab), which no header value may hold: aiohttp refuses to write one
+_CONTROLS_AS_SPACES = {c: " " for c in (*range(0x20), 0x7F) if c != 0x09}
 
 
 def _add_warnings(response: web.StreamResponse, warnings: list[str]) -> None:
     """``Warning`` headers as kube-apiserver sends them: RFC 7234 warn-code 299 "miscellaneous
-    persistent warning", each text once, within kube-apiserver's budget, with line breaks as spaces
-    (as Go writes header values); kubectl prints each as ``Warning: <text>``. A warning names what the
-    client sent (an unknown field's name), so a 70,000-character or multi-line key made a header that
+    persistent warning", each text once, within kube-apiserver's budget, with line breaks and other
+    control characters as spaces (Go writes line breaks so); kubectl prints each as ``Warning: <text>``. A warning names what the
+    client sent (an unknown field's name), so a 70,000-character key or one with a line break or DEL made a header that
     clients refuse or that aiohttp would not write at all (the connection dropped)."""
     texts = list(dict.fromkeys(w for w in warnings if w))
     if sum(map(len, texts)) > _WARNINGS_TOTAL:
@@ -374,7 +376,7 @@ def _add_warnings(response: web.StreamResponse, warnings: list[str]) -> None:
         if written >= _WARNINGS_TOTAL:
             break
         written += len(text)
-        quoted = text.replace("\\", "\\\\").replace('"', '\\"').replace("\r", " ").replace("\n", " ")
+        quoted = text.replace("\\", "\\\\").replace('"', '\\"').translate(_CONTROLS_AS_SPACES)
         response.headers.add("Warning", f'299 - "{quoted}"')
 
 

@@ -84,13 +84,13 @@ def test_warnings_about_huge_or_multi_line_unknown_fields_fit_a_header(server: I
     """An unknown field named with a line break made aiohttp refuse to write the response (the
     connection dropped after the object was stored); one of 70,000 characters made a header clients
     refuse. kube-apiserver writes line breaks in a header as spaces and keeps warnings to 4 Ki."""
-    body = {"metadata": {"name": "warned"}, "data": {"k": "v"}, "a\nb": 1, "x" * 70_000: 1, "y": 1}
+    body = {"metadata": {"name": "warned"}, "data": {"k": "v"}, "a\nb": 1, "x" * 70_000: 1, "y\x7f\x00\t": 1}
     code, headers, created = _send(server, "POST", CONFIGMAPS, body)
     assert code == 201, created
     warnings = headers.get_all("Warning") or []
     assert warnings[0] == '299 - "unknown field \\"a b\\""'
     assert warnings[1] == '299 - "unknown field \\"' + "x" * (256 - len('unknown field "')) + '"'
-    assert warnings[2] == '299 - "unknown field \\"y\\""'
+    assert warnings[2] == '299 - "unknown field \\"y  \t\\""'
     assert "a\nb" not in created and _send(server, "GET", f"{CONFIGMAPS}/warned")[0] == 200
 
 
