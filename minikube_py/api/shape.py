@@ -110,6 +110,110 @@ ENDPOINT_SLICE: Fields = {
     "ports": (list, Struct("EndpointPort", _ENDPOINT_PORT)),
     "addressType": (str, None),
 }
+_LABEL_SELECTOR = Struct(
+    "LabelSelector",
+    {
+        "matchLabels": (dict, str),
+        "matchExpressions": (
+            list,
+            Struct("LabelSelectorRequirement", {**_strings("key", "operator"), "values": (list, str)}),
+        ),
+    },
+)
+_CONTAINER = Struct(
+    "Container",
+    {
+        **_strings("name", "image", "imagePullPolicy", "workingDir", "terminationMessagePath"),
+        "command": (list, str),
+        "args": (list, str),
+        "ports": (
+            list,
+            Struct(
+                "ContainerPort",
+                {**_strings("name", "protocol", "hostIP"), "containerPort": (int, None), "hostPort": (int, None)},
+            ),
+        ),
+        "env": (list, Struct("EnvVar", {**_strings("name", "value"), "valueFrom": (dict, None)})),
+        "resources": (dict, Struct("ResourceRequirements", {"limits": (dict, None), "requests": (dict, None)})),
+        "volumeMounts": (
+            list,
+            Struct("VolumeMount", {**_strings("name", "mountPath", "subPath"), "readOnly": (bool, None)}),
+        ),
+    },
+)
+_POD_SPEC = Struct(
+    "PodSpec",
+    {
+        **_strings(
+            "nodeName",
+            "restartPolicy",
+            "schedulerName",
+            "serviceAccountName",
+            "serviceAccount",
+            "hostname",
+            "subdomain",
+            "priorityClassName",
+            "dnsPolicy",
+        ),
+        "containers": (list, _CONTAINER),
+        "initContainers": (list, _CONTAINER),
+        "ephemeralContainers": (list, _CONTAINER),
+        "volumes": (list, Struct("Volume", _strings("name"))),
+        "nodeSelector": (dict, str),
+        "tolerations": (list, Struct("Toleration", _strings("key", "operator", "value", "effect"))),
+        "hostNetwork": (bool, None),
+        "priority": (int, None),
+        "terminationGracePeriodSeconds": (int, None),
+        "activeDeadlineSeconds": (int, None),
+    },
+)
+_TEMPLATE = Struct("PodTemplateSpec", {"metadata": (dict, Struct("ObjectMeta", _META)), "spec": (dict, _POD_SPEC)})
+_REPLICAS: Fields = {"replicas": (int, None), "minReadySeconds": (int, None), "template": (dict, _TEMPLATE)}
+# the pod specs and templates the Table printers, the scheduler, the workload controllers and the
+# agent read (a container's name or image of the wrong type was stored, and every Table listing of
+# its kind answered 500)
+POD: Fields = {"spec": (dict, _POD_SPEC)}
+REPLICATION_CONTROLLER: Fields = {
+    "spec": (dict, Struct("ReplicationControllerSpec", {**_REPLICAS, "selector": (dict, str)}))
+}
+DEPLOYMENT: Fields = {"spec": (dict, Struct("DeploymentSpec", {**_REPLICAS, "selector": (dict, _LABEL_SELECTOR)}))}
+REPLICA_SET: Fields = {"spec": (dict, Struct("ReplicaSetSpec", {**_REPLICAS, "selector": (dict, _LABEL_SELECTOR)}))}
+STATEFUL_SET: Fields = {
+    "spec": (
+        dict,
+        Struct("StatefulSetSpec", {**_REPLICAS, "selector": (dict, _LABEL_SELECTOR), "serviceName": (str, None)}),
+    )
+}
+DAEMON_SET: Fields = {
+    "spec": (dict, Struct("DaemonSetSpec", {"template": (dict, _TEMPLATE), "selector": (dict, _LABEL_SELECTOR)}))
+}
+_JOB_SPEC = Struct(
+    "JobSpec",
+    {
+        "template": (dict, _TEMPLATE),
+        "selector": (dict, _LABEL_SELECTOR),
+        **dict.fromkeys(("parallelism", "completions", "backoffLimit", "activeDeadlineSeconds"), (int, None)),
+    },
+)
+JOB: Fields = {"spec": (dict, _JOB_SPEC)}
+CRON_JOB: Fields = {
+    "spec": (
+        dict,
+        Struct(
+            "CronJobSpec",
+            {
+                **_strings("schedule", "timeZone", "concurrencyPolicy"),
+                "suspend": (bool, None),
+                "jobTemplate": (
+                    dict,
+                    Struct(
+                        "JobTemplateSpec", {"metadata": (dict, Struct("ObjectMeta", _META)), "spec": (dict, _JOB_SPEC)}
+                    ),
+                ),
+            },
+        ),
+    )
+}
 CONTROLLER_REVISION: Fields = {"revision": (int, None)}
 # what the RBAC authorizer indexes: a subject or rule of the wrong type stopped its policy from
 # following the store (every later RBAC write waited 10 s, and grants went stale)

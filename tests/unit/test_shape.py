@@ -72,6 +72,52 @@ def test_well_typed_objects_and_nulls_pass() -> None:
         ("ClusterRoleBinding", {"roleRef": {"name": 1}}, "Go struct field RoleRef.roleRef.name of type string"),
         ("Role", {"rules": [{"verbs": "get"}]}, "Go struct field PolicyRule.rules.verbs of type array"),
         ("ClusterRole", {"rules": [{"resources": [{}]}]}, "PolicyRule.rules.resources of elements of type string"),
+        # the pod specs and templates the printers, the scheduler, the controllers and the agent read
+        (
+            "Pod",
+            {"spec": {"containers": [{"name": "c", "image": 7}]}},
+            "cannot unmarshal number into Go struct field Container.spec.containers.image of type string",
+        ),
+        (
+            "Pod",
+            {"spec": {"containers": [{"ports": [{"containerPort": "80"}]}]}},
+            "ContainerPort.spec.containers.ports.containerPort of type int64",
+        ),
+        (
+            "Deployment",
+            {"spec": {"template": {"spec": {"initContainers": [{"name": ["c"]}]}}}},
+            "Container.spec.template.spec.initContainers.name of type string",
+        ),
+        (
+            "ReplicaSet",
+            {"spec": {"selector": {"matchLabels": {"a": 1}}}},
+            "LabelSelector.spec.selector.matchLabels of elements of type string",
+        ),
+        (
+            "StatefulSet",
+            {"spec": {"template": {"metadata": {"labels": []}}}},
+            "ObjectMeta.spec.template.metadata.labels of type object",
+        ),
+        (
+            "ReplicationController",
+            {"spec": {"selector": {"a": None, "b": 2}}},
+            "ReplicationControllerSpec.spec.selector of elements",
+        ),
+        (
+            "Job",
+            {"spec": {"completions": 1.5}},
+            "cannot unmarshal number into Go struct field JobSpec.spec.completions of type int64",
+        ),
+        (
+            "CronJob",
+            {"spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [None]}}}}}},
+            "cannot unmarshal null into Go struct field PodSpec.spec.jobTemplate.spec.template.spec.containers",
+        ),
+        (
+            "DaemonSet",
+            {"spec": {"template": {"spec": {"nodeSelector": {"k": True}}}}},
+            "PodSpec.spec.template.spec.nodeSelector",
+        ),
         # what the garbage collector reads of every object
         (
             "ConfigMap",

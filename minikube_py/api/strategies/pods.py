@@ -4,6 +4,7 @@ that runs on a live node waits out its grace period, for that node's agent to st
 
 from __future__ import annotations
 
+from minikube_py.api import shape
 from minikube_py.api.admission import check_limits, limit_ranges
 from minikube_py.api.patch import mergekeys
 from minikube_py.api.strategies.base import Allocators, Strategy
@@ -92,4 +93,6 @@ def qos_class(pod: Obj) -> str:
     return "Guaranteed" if guaranteed else "Burstable"
 
 
-POD = PodStrategy("Pod", printer=printers.POD, merge_rules=mergekeys.POD, atomic_maps=mergekeys.POD_ATOMIC)
+POD = PodStrategy(
+    "Pod", printer=printers.POD, merge_rules=mergekeys.POD, atomic_maps=mergekeys.POD_ATOMIC, shape=shape.POD
+)
