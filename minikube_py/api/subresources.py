@@ -102,7 +102,10 @@ async def patch_scale(
 async def bind(registry: Registry, pods: ResourceType, namespace: str | None, name: str, binding: Obj) -> Obj:
     """Assign a pod to a node once; binding an already bound pod is a 409, so two schedulers racing
     cannot both win."""
-    target = (binding or {}).get("target") or {}
+    if not isinstance(binding, dict):
+        raise errors.bad_request("the body of the request must be a Binding object")
+    shape.check_object(binding, "Binding", shape.BINDING_REQUEST)
+    target = binding.get("target") or {}
     node = target.get("name")
     if not node:
         raise errors.StatusError(
@@ -192,12 +195,13 @@ _EVICTION_RETRIES = 10
 
 
 def _check_eviction(eviction: Obj, name: str) -> None:
+    if not isinstance(eviction, dict):
+        raise errors.bad_request("the body of the request must be an Eviction object")
+    shape.check_object(eviction, "Eviction", shape.EVICTION)
     if eviction.get("kind") not in (None, "Eviction") or eviction.get("apiVersion") not in (None, *_EVICTION_VERSIONS):
         raise errors.bad_request(f"not a Eviction object: {eviction.get('apiVersion')}, Kind={eviction.get('kind')}")
     if (eviction.get("metadata") or {}).get("name") != name:
         raise errors.bad_request("name in URL does not match name in Eviction object")
-    if not isinstance(eviction.get("deleteOptions") or {}, dict):
-        raise errors.bad_request("deleteOptions must be an object")
 
 
 def _refusal(refusal: Refusal) -> errors.StatusError:

@@ -151,3 +151,35 @@ def test_a_scale_of_the_wrong_shape_is_a_bad_request(server: InProcessServer, sc
     assert _send(server, "POST", path, rs)[0] in (201, 409)
     code, _, status = _send(server, "PUT", f"{path}/scaled/scale", scale)
     assert (code, status["reason"], status["message"]) == (400, "BadRequest", message)
+
+
+@pytest.mark.parametrize(
+    ("sub", "body", "message"),
+    [
+        (
+            "eviction",
+            {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": [{"name": "bound"}]},
+            "json: cannot unmarshal array into Go struct field Eviction.metadata of type object",
+        ),
+        (
+            "eviction",
+            {"metadata": {"name": "bound"}, "deleteOptions": {"gracePeriodSeconds": "0"}},
+            "json: cannot unmarshal string into Go struct field DeleteOptions.deleteOptions.gracePeriodSeconds of type int64",
+        ),
+        (
+            "binding",
+            {"metadata": {"name": "bound"}, "target": {"kind": "Node", "name": ["n1"]}},
+            "json: cannot unmarshal array into Go struct field ObjectReference.target.name of type string",
+        ),
+    ],
+)
+def test_a_binding_or_eviction_of_the_wrong_shape_is_a_bad_request(
+    server: InProcessServer, sub: str, body: Obj, message: str
+) -> None:
+    """An Eviction whose metadata was a list answered 500; a Binding whose target name was a list
+    would have become the pod's nodeName."""
+    pod = {"metadata": {"name": "bound"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    assert _send(server, "POST", "/api/v1/namespaces/default/pods", pod)[0] in (201, 409)
+    code, _, status = _send(server, "POST", f"/api/v1/namespaces/default/pods/bound/{sub}", body)
+    assert (code, status["reason"], status["message"]) == (400, "BadRequest", message)
+    assert "nodeName" not in _send(server, "GET", "/api/v1/namespaces/default/pods/bound")[2]["spec"]
