@@ -172,7 +172,37 @@ _REPLICAS: Fields = {"replicas": (int, None), "minReadySeconds": (int, None), "t
 # the pod specs and templates the Table printers, the scheduler, the workload controllers and the
 # agent read (a container's name or image of the wrong type was stored, and every Table listing of
 # its kind answered 500)
-POD: Fields = {"spec": (dict, _POD_SPEC)}
+_CONTAINER_STATUS = Struct(
+    "ContainerStatus",
+    {
+        **_strings("name", "image", "imageID", "containerID"),
+        "ready": (bool, None),
+        "started": (bool, None),
+        "restartCount": (int, None),
+        "state": (dict, None),
+        "lastState": (dict, None),
+    },
+)
+# a pod's status is written through its status subresource by agents and by anyone allowed to; the
+# Table printer, the endpoint controllers and the disruption controller read these fields
+_POD_STATUS = Struct(
+    "PodStatus",
+    {
+        **_strings("phase", "reason", "message", "podIP", "hostIP", "qosClass", "startTime", "nominatedNodeName"),
+        "conditions": (
+            list,
+            Struct(
+                "PodCondition", _strings("type", "status", "reason", "message", "lastProbeTime", "lastTransitionTime")
+            ),
+        ),
+        "podIPs": (list, Struct("PodIP", _strings("ip"))),
+        "hostIPs": (list, Struct("HostIP", _strings("ip"))),
+        "containerStatuses": (list, _CONTAINER_STATUS),
+        "initContainerStatuses": (list, _CONTAINER_STATUS),
+        "ephemeralContainerStatuses": (list, _CONTAINER_STATUS),
+    },
+)
+POD: Fields = {"spec": (dict, _POD_SPEC), "status": (dict, _POD_STATUS)}
 REPLICATION_CONTROLLER: Fields = {
     "spec": (dict, Struct("ReplicationControllerSpec", {**_REPLICAS, "selector": (dict, str)}))
 }

@@ -118,6 +118,16 @@ def test_well_typed_objects_and_nulls_pass() -> None:
             {"spec": {"template": {"spec": {"nodeSelector": {"k": True}}}}},
             "PodSpec.spec.template.spec.nodeSelector",
         ),
+        (
+            "Pod",
+            {"status": {"phase": {"a": 1}}},
+            "cannot unmarshal object into Go struct field PodStatus.status.phase of type string",
+        ),
+        (
+            "Pod",
+            {"status": {"containerStatuses": [{"name": "c", "restartCount": "1"}]}},
+            "ContainerStatus.status.containerStatuses.restartCount of type int64",
+        ),
         # what the garbage collector reads of every object
         (
             "ConfigMap",
