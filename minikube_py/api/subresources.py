@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from datetime import UTC, datetime
+from typing import Any
 
 from minikube_py.api import shape
 from minikube_py.api.patch.managed import FieldManager
@@ -35,6 +36,13 @@ def scale_of(rt: ResourceType, obj: Obj) -> Obj:
     }
 
 
+def _check_scale(scale: Any) -> None:
+    """400 for a Scale (as sent, or as a patch left it) whose replicas cannot be read."""
+    if not isinstance(scale, dict) or not isinstance(scale.get("metadata") or {}, dict):
+        raise errors.bad_request("the body of the request must be a Scale object")
+    shape.check_object(scale, "Scale", shape.SCALE)
+
+
 async def update_scale(
     registry: Registry,
     rt: ResourceType,
@@ -46,9 +54,7 @@ async def update_scale(
     manager: FieldManager | None = None,
 ) -> Obj:
     """PUT of a Scale: a resourceVersion in it guards the parent object, as in Kubernetes."""
-    if not isinstance(scale, dict) or not isinstance(scale.get("metadata") or {}, dict):
-        raise errors.bad_request("the body of the request must be a Scale object")
-    shape.check_object(scale, "Scale", shape.SCALE)
+    _check_scale(scale)
     replicas = (scale.get("spec") or {}).get("replicas")
     if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
         raise errors.StatusError(
@@ -94,6 +100,7 @@ async def patch_scale(
 ) -> Obj:
     current = scale_of(rt, await registry.get(rt, namespace, name))
     patched = SCALE.patch(content_type, current, body)
+    _check_scale(patched)
     if (patched.get("metadata") or {}).get("resourceVersion") == current["metadata"]["resourceVersion"]:
         patched["metadata"].pop("resourceVersion")  # the patch did not ask for a precondition
     return await update_scale(registry, rt, namespace, name, patched, dry_run=dry_run, manager=manager)

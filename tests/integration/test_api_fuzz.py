@@ -153,6 +153,33 @@ def test_a_scale_of_the_wrong_shape_is_a_bad_request(server: InProcessServer, sc
     assert (code, status["reason"], status["message"]) == (400, "BadRequest", message)
 
 
+def test_a_patch_making_the_scales_metadata_a_number_is_a_bad_request(server: InProcessServer) -> None:
+    """A merge patch that made the Scale's metadata a number answered 500."""
+    rs = {
+        "metadata": {"name": "scaled-by-patch"},
+        "spec": {
+            "replicas": 0,
+            "selector": {"matchLabels": {"app": "p"}},
+            "template": {
+                "metadata": {"labels": {"app": "p"}},
+                "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+            },
+        },
+    }
+    path = "/apis/apps/v1/namespaces/default/replicasets"
+    assert _send(server, "POST", path, rs)[0] == 201
+    req = urllib.request.Request(
+        f"{server.url}{path}/scaled-by-patch/scale",
+        data=b'{"metadata": 1.5}',
+        method="PATCH",
+        headers={"Authorization": f"Bearer {server.admin_token}", "Content-Type": "application/merge-patch+json"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(req, context=server.ssl_context(), timeout=30)
+    status = json.loads(caught.value.read())
+    assert (caught.value.code, status["message"]) == (400, "the body of the request must be a Scale object")
+
+
 @pytest.mark.parametrize(
     ("sub", "body", "message"),
     [
