@@ -244,6 +244,84 @@ CRON_JOB: Fields = {
         ),
     )
 }
+_LOAD_BALANCER = Struct(
+    "LoadBalancerStatus",
+    {"ingress": (list, Struct("LoadBalancerIngress", {**_strings("ip", "hostname", "ipMode"), "ports": (list, dict)}))},
+)
+_SERVICE_PORT = Struct(
+    "ServicePort", {**_strings("name", "protocol", "appProtocol"), "port": (int, None), "nodePort": (int, None)}
+)
+# what the Service and Ingress printers, the service proxy and the ingress controller read
+SERVICE: Fields = {
+    "spec": (
+        dict,
+        Struct(
+            "ServiceSpec",
+            {
+                **_strings("type", "clusterIP", "externalName", "sessionAffinity", "externalTrafficPolicy"),
+                "ports": (list, _SERVICE_PORT),
+                "selector": (dict, str),
+                "clusterIPs": (list, str),
+                "externalIPs": (list, str),
+            },
+        ),
+    ),
+    "status": (dict, Struct("ServiceStatus", {"loadBalancer": (dict, _LOAD_BALANCER)})),
+}
+_INGRESS_BACKEND = Struct(
+    "IngressBackend",
+    {
+        "service": (
+            dict,
+            Struct(
+                "IngressServiceBackend",
+                {
+                    "name": (str, None),
+                    "port": (dict, Struct("ServiceBackendPort", {"name": (str, None), "number": (int, None)})),
+                },
+            ),
+        ),
+        "resource": (dict, Struct("TypedLocalObjectReference", _strings("apiGroup", "kind", "name"))),
+    },
+)
+INGRESS: Fields = {
+    "spec": (
+        dict,
+        Struct(
+            "IngressSpec",
+            {
+                "ingressClassName": (str, None),
+                "defaultBackend": (dict, _INGRESS_BACKEND),
+                "tls": (list, Struct("IngressTLS", {"hosts": (list, str), "secretName": (str, None)})),
+                "rules": (
+                    list,
+                    Struct(
+                        "IngressRule",
+                        {
+                            "host": (str, None),
+                            "http": (
+                                dict,
+                                Struct(
+                                    "HTTPIngressRuleValue",
+                                    {
+                                        "paths": (
+                                            list,
+                                            Struct(
+                                                "HTTPIngressPath",
+                                                {**_strings("path", "pathType"), "backend": (dict, _INGRESS_BACKEND)},
+                                            ),
+                                        )
+                                    },
+                                ),
+                            ),
+                        },
+                    ),
+                ),
+            },
+        ),
+    ),
+    "status": (dict, Struct("IngressStatus", {"loadBalancer": (dict, _LOAD_BALANCER)})),
+}
 CONTROLLER_REVISION: Fields = {"revision": (int, None)}
 # what the RBAC authorizer indexes: a subject or rule of the wrong type stopped its policy from
 # following the store (every later RBAC write waited 10 s, and grants went stale)

@@ -128,6 +128,23 @@ def test_well_typed_objects_and_nulls_pass() -> None:
             {"status": {"containerStatuses": [{"name": "c", "restartCount": "1"}]}},
             "ContainerStatus.status.containerStatuses.restartCount of type int64",
         ),
+        (
+            "Ingress",
+            {"spec": {"rules": [["host"]]}},
+            "cannot unmarshal array into Go struct field IngressSpec.spec.rules",
+        ),
+        (
+            "Ingress",
+            {"spec": {"defaultBackend": {"service": {"name": "s", "port": {"number": "80"}}}}},
+            "ServiceBackendPort.spec.defaultBackend.service.port.number of type int64",
+        ),
+        (
+            "Ingress",
+            {"status": {"loadBalancer": {"ingress": [{"ip": 1}]}}},
+            "LoadBalancerIngress.status.loadBalancer.ingress.ip",
+        ),
+        ("Service", {"spec": {"ports": [{"port": "80"}]}}, "ServicePort.spec.ports.port of type int64"),
+        ("Service", {"spec": {"externalIPs": [1]}}, "ServiceSpec.spec.externalIPs of elements of type string"),
         # what the garbage collector reads of every object
         (
             "ConfigMap",
