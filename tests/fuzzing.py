@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import yaml
 from inprocess import start_in_process
 
 Obj = dict[str, Any]
@@ -600,7 +601,7 @@ class Campaign:
         answer = Answer(status, body, raw)
         if verb:
             self.report.counts[(kind, verb, status)] += 1
-        self._check_log(req)
+        self._check_log()
         self._check_answer(req, answer)
         return answer
 
@@ -626,7 +627,7 @@ class Campaign:
         elif not isinstance(a.body.get("kind"), str) or not isinstance(a.body.get("apiVersion"), str):
             raise Violation(f"{a.status} answer without kind/apiVersion for {req.describe()}\n    answer: {text}")
 
-    def _check_log(self, req: Request | None) -> None:
+    def _check_log(self) -> None:
         try:
             with self.log.open("rb") as f:
                 f.seek(self.log_offset)
@@ -635,7 +636,8 @@ class Campaign:
             return
         self.log_offset += len(new)
         if b"Traceback" in new:
-            after = "\n".join(self.recent) if req is None else req.describe()
+            # the last requests, the latest last: a traceback may be logged just after its answer
+            after = "\n".join(self.recent)
             raise Violation(
                 f"the server logged a traceback after {after}\n    log: {new[-6000:].decode('utf-8', 'replace')}"
             )
@@ -885,8 +887,6 @@ class Campaign:
                     }
                     what.append("containers with directives")
         if ctype == "application/apply-patch+yaml" and rng.random() < 0.3:
-            import yaml
-
             try:
                 return yaml.safe_dump(mutated, allow_unicode=True).encode("utf-8", "surrogatepass"), "; ".join(
                     [*what, "as YAML"]
@@ -1034,7 +1034,7 @@ class Campaign:
                     raise Violation(
                         f"GET {one} differs from its listing:\n    {_short(got.body, 2000)}\n    {_short(item, 2000)}"
                     )
-        self._check_log(None)
+        self._check_log()
 
     async def cleanup(self) -> None:
         created, self.created = self.created, []
