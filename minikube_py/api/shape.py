@@ -322,6 +322,37 @@ INGRESS: Fields = {
     ),
     "status": (dict, Struct("IngressStatus", {"loadBalancer": (dict, _LOAD_BALANCER)})),
 }
+# a CRD's status is written through its status subresource; the definitions follower and the
+# establishing controller read it
+CUSTOM_RESOURCE_DEFINITION: Fields = {
+    "status": (
+        dict,
+        Struct(
+            "CustomResourceDefinitionStatus",
+            {
+                "storedVersions": (list, str),
+                "conditions": (
+                    list,
+                    Struct(
+                        "CustomResourceDefinitionCondition",
+                        _strings("type", "status", "reason", "message", "lastTransitionTime"),
+                    ),
+                ),
+                "acceptedNames": (
+                    dict,
+                    Struct(
+                        "CustomResourceDefinitionNames",
+                        {
+                            **_strings("plural", "singular", "kind", "listKind"),
+                            "shortNames": (list, str),
+                            "categories": (list, str),
+                        },
+                    ),
+                ),
+            },
+        ),
+    )
+}
 CONTROLLER_REVISION: Fields = {"revision": (int, None)}
 # what the RBAC authorizer indexes: a subject or rule of the wrong type stopped its policy from
 # following the store (every later RBAC write waited 10 s, and grants went stale)

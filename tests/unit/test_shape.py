@@ -145,6 +145,11 @@ def test_well_typed_objects_and_nulls_pass() -> None:
         ),
         ("Service", {"spec": {"ports": [{"port": "80"}]}}, "ServicePort.spec.ports.port of type int64"),
         ("Service", {"spec": {"externalIPs": [1]}}, "ServiceSpec.spec.externalIPs of elements of type string"),
+        (
+            "CustomResourceDefinition",
+            {"status": {"storedVersions": [None]}},
+            "CustomResourceDefinitionStatus.status.storedVersions of elements of type string",
+        ),
         # what the garbage collector reads of every object
         (
             "ConfigMap",
