@@ -750,8 +750,12 @@ class Campaign:
             await (self.update if self.rng.random() < 0.5 else self.patch)(res, path, made.body, "/status")
         elif pick < 0.93 and "scale" in res.subresources:
             await self.scale(res, path)
-        elif pick < 0.97 and res.kind == "Pod":
+        elif pick < 0.96 and res.kind == "Pod":
             await self.pod_subresource(res, path, name)
+        elif pick < 0.975:
+            await self.delete(res, path, made.body)
+        elif pick < 0.99:
+            await self.list_with(res)
         else:
             await self.raw(res, path)
 
@@ -925,6 +929,40 @@ class Campaign:
         if a.status < 300:
             return  # a binding or an eviction that was accepted changes the pod, as it should
         await self.after_write(res, path, before.body, a, req)
+
+    async def delete(self, res: Resource, path: str, current: Obj) -> None:
+        """DELETE with a mutated DeleteOptions body."""
+        options = {
+            "apiVersion": "v1",
+            "kind": "DeleteOptions",
+            "gracePeriodSeconds": 0,
+            "propagationPolicy": "Background",
+            "preconditions": {"uid": current["metadata"]["uid"]},
+        }
+        mutated, what = self.mut.mutate(options)
+        before = await self.send(Request("GET", path))
+        req = Request("DELETE", path + self._params("delete"), self._json(mutated), what="; ".join(what))
+        a = await self.send(req, res.kind, "delete options")
+        if a.status >= 400:
+            await self.after_write(res, path, before.body, a, req)
+
+    async def list_with(self, res: Resource) -> None:
+        """LIST with selectors, limits and continue tokens that are garbage, as JSON or as a Table."""
+        params = {
+            "labelSelector": self.rng.choice(["a in (", "a=b,=c", "!", "a notin b", "x" * 400, "a==b==c", "a=b"]),
+            "fieldSelector": self.rng.choice(["metadata.name=", "spec.nodeName!=a,b", "status.phase", "x=y", "a=b=c"]),
+            "limit": self.rng.choice(["-1", "0", "1", "abc", "1e3", str(2**64)]),
+            "continue": self.rng.choice(["garbage", "eyJ9", "", "%00"]),
+            "resourceVersion": self.rng.choice(["", "0", "-1", "abc", str(2**64)]),
+            "resourceVersionMatch": self.rng.choice(["NotOlderThan", "Exact", "Bogus"]),
+            "timeoutSeconds": self.rng.choice(["1", "-5", "x"]),
+        }
+        chosen = self.rng.sample(sorted(params), self.rng.randrange(1, 4))
+        query = "&".join(f"{k}={params[k]}" for k in chosen)
+        accept = self.rng.choice(["application/json", TABLE])
+        await self.send(
+            Request("GET", f"{res.collection(res.namespace())}?{query}", accept=accept), res.kind, "list query"
+        )
 
     async def review(self, res: Resource) -> None:
         obj = self.base(res, "review")
