@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from minikube_py.api import noderestriction
+from minikube_py.api import noderestriction, shape
 from minikube_py.api.allocators import ServiceAllocator
 from minikube_py.api.limits import check_depth, check_stored
 from minikube_py.api.patch import is_apply, managed, parse_applied
@@ -66,6 +66,7 @@ class DeleteOptions:
     @classmethod
     def parse(cls, body: Obj | None, query: dict[str, str]) -> DeleteOptions:
         body = body or {}
+        shape.check_object(body, "DeleteOptions", shape.DELETE_OPTIONS)
         grace = body.get("gracePeriodSeconds", query.get("gracePeriodSeconds"))
         policy = body.get("propagationPolicy", query.get("propagationPolicy"))
         if body.get("orphanDependents") is True or query.get("orphanDependents") == "true":

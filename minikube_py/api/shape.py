@@ -397,22 +397,15 @@ STORAGE_CLASS: Fields = {
 #: the bodies of a pod's ``binding`` and ``eviction`` subresources: a Binding's target becomes the
 #: pod's nodeName, an Eviction's metadata and options are read before anything is decided
 BINDING_REQUEST: Fields = {"metadata": (dict, None), "target": (dict, _OBJECT_REFERENCE)}
-EVICTION: Fields = {
-    "metadata": (dict, None),
-    "deleteOptions": (
-        dict,
-        Struct(
-            "DeleteOptions",
-            {
-                "gracePeriodSeconds": (int, None),
-                "propagationPolicy": (str, None),
-                "orphanDependents": (bool, None),
-                "dryRun": (list, str),
-                "preconditions": (dict, Struct("Preconditions", _strings("uid", "resourceVersion"))),
-            },
-        ),
-    ),
+#: the body of a DELETE (and an Eviction's deleteOptions)
+DELETE_OPTIONS: Fields = {
+    "gracePeriodSeconds": (int, None),
+    "propagationPolicy": (str, None),
+    "orphanDependents": (bool, None),
+    "dryRun": (list, str),
+    "preconditions": (dict, Struct("Preconditions", _strings("uid", "resourceVersion"))),
 }
+EVICTION: Fields = {"metadata": (dict, None), "deleteOptions": (dict, Struct("DeleteOptions", DELETE_OPTIONS))}
 #: autoscaling/v1 Scale, the body of a scale subresource's PUT
 SCALE: Fields = {
     "spec": (dict, Struct("ScaleSpec", {"replicas": (int, None)})),

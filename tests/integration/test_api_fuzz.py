@@ -210,3 +210,38 @@ def test_a_binding_or_eviction_of_the_wrong_shape_is_a_bad_request(
     code, _, status = _send(server, "POST", f"/api/v1/namespaces/default/pods/bound/{sub}", body)
     assert (code, status["reason"], status["message"]) == (400, "BadRequest", message)
     assert "nodeName" not in _send(server, "GET", "/api/v1/namespaces/default/pods/bound")[2]["spec"]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            {"gracePeriodSeconds": [0]},
+            "json: cannot unmarshal array into Go struct field DeleteOptions.gracePeriodSeconds of type int64",
+        ),
+        (
+            {"preconditions": ["uid"]},
+            "json: cannot unmarshal array into Go struct field DeleteOptions.preconditions of type object",
+        ),
+        (
+            {"preconditions": {"uid": 1}},
+            "json: cannot unmarshal number into Go struct field Preconditions.preconditions.uid of type string",
+        ),
+    ],
+)
+def test_delete_options_of_the_wrong_shape_are_a_bad_request(
+    server: InProcessServer, options: Any, message: str
+) -> None:
+    """They answered 500 (int() of a list, dict() of a list), and the object stays."""
+    assert _send(server, "POST", CONFIGMAPS, {"metadata": {"name": "kept"}})[0] in (201, 409)
+    req = urllib.request.Request(
+        f"{server.url}{CONFIGMAPS}/kept",
+        data=json.dumps(options).encode(),
+        method="DELETE",
+        headers={"Authorization": f"Bearer {server.admin_token}", "Content-Type": "application/json"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(req, context=server.ssl_context(), timeout=30)
+    status = json.loads(caught.value.read())
+    assert (caught.value.code, status["reason"], status["message"]) == (400, "BadRequest", message)
+    assert _send(server, "GET", f"{CONFIGMAPS}/kept")[0] == 200
