@@ -22,7 +22,7 @@ from inprocess import InProcessServer, start_in_process
 
 Obj = dict[str, Any]
 SEED = int(os.environ.get("PYKUBE_FUZZ_SEED", "20261206"))
-CASES = int(os.environ.get("PYKUBE_FUZZ_CASES", "1000"))
+CASES = int(os.environ.get("PYKUBE_FUZZ_CASES", "1500"))
 CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
 
 
