@@ -17,16 +17,19 @@ import base64
 import copy
 import json
 import random
+import re
 import ssl
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import yaml
 from inprocess import start_in_process
+from yarl import URL
 
 Obj = dict[str, Any]
 NS = "fuzz"
@@ -256,7 +259,7 @@ class Resource:
 
     def collection(self, ns: str | None) -> str:
         root = "/api/v1" if self.group_version == "v1" else f"/apis/{self.group_version}"
-        where = f"/namespaces/{ns}" if self.namespaced and ns else ""
+        where = f"/namespaces/{quote(ns, safe='')}" if self.namespaced and ns else ""
         return f"{root}{where}/{self.plural}"
 
     def namespace(self) -> str | None:
@@ -585,7 +588,7 @@ class Campaign:
             async with (
                 asyncio.timeout(REQUEST_SECONDS),
                 self.session.request(
-                    req.method, self.url + req.path, data=req.body, headers=headers, ssl=self.ssl
+                    req.method, URL(self.url + req.path, encoded=True), data=req.body, headers=headers, ssl=self.ssl
                 ) as r,
             ):
                 raw = await r.read()
@@ -737,7 +740,7 @@ class Campaign:
         made = await self.send(Request("POST", res.collection(res.namespace()), self._json(obj), what="(valid base)"))
         if made.status != 201:
             raise Violation(f"the valid base {res.kind} was refused: {made.raw[:1000]!r}")
-        path = f"{res.collection(res.namespace())}/{made.body['metadata']['name']}"
+        path = f"{res.collection(res.namespace())}/{quote(made.body['metadata']['name'], safe='')}"
         self.created.append((res, path))
         if pick < 0.5:
             await self.update(res, path, made.body, "")
@@ -955,7 +958,7 @@ class Campaign:
             "timeoutSeconds": self.rng.choice(["1", "-5", "x"]),
         }
         chosen = self.rng.sample(sorted(params), self.rng.randrange(1, 4))
-        query = "&".join(f"{k}={params[k]}" for k in chosen)
+        query = "&".join(f"{k}={quote(params[k], safe='')}" for k in chosen)
         accept = self.rng.choice(["application/json", TABLE])
         await self.send(
             Request("GET", f"{res.collection(res.namespace())}?{query}", accept=accept), res.kind, "list query"
@@ -1010,11 +1013,15 @@ class Campaign:
         meta = a.body.get("metadata") or {}
         if a.body.get("kind") == "Status":
             return
+        if problems := meta_problems(meta):
+            raise Violation(
+                f"stored by {req.describe()}\n    though Kubernetes refuses its metadata: {'; '.join(problems)}"
+            )
         if path is None:
             name = meta.get("name")
             if not isinstance(name, str):
                 raise Violation(f"a {a.status} without metadata.name for {req.describe()}")
-            path = f"{res.collection(meta.get('namespace') or None)}/{name}"
+            path = f"{res.collection(meta.get('namespace') or None)}/{quote(name, safe='')}"
             self.created.append((res, path))
         for _ in range(5):
             got = await self.send(Request("GET", path))
@@ -1061,7 +1068,7 @@ class Campaign:
             items = listed.body["items"]
             for item in self.sampler.sample(items, min(len(items), SAMPLED)):
                 meta = item["metadata"]
-                one = f"{res.collection(meta.get('namespace'))}/{meta['name']}"
+                one = f"{res.collection(meta.get('namespace'))}/{quote(meta['name'], safe='')}"
                 got = await self.send(Request("GET", one))
                 if got.status == 404:
                     continue  # deleted meanwhile (cleanup of the previous batch, a controller)
@@ -1084,6 +1091,35 @@ class Campaign:
             await self.send(
                 Request("DELETE", path + "?gracePeriodSeconds=0&propagationPolicy=Background"), res.kind, "delete"
             )
+
+
+_LABEL_NAME = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+def _qualified_name(key: str) -> bool:
+    """Kubernetes' label and annotation key syntax: an optional DNS-subdomain prefix and a name."""
+    prefix, _, name = key.rpartition("/")
+    if "/" in key and (not prefix or len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
+        return False
+    return bool(name) and _LABEL_NAME.fullmatch(name) is not None
+
+
+def meta_problems(meta: Obj) -> list[str]:
+    """What ObjectMeta validation refuses in every kind (an oracle of its own, not pykube's rules): a
+    name no URL path can hold, label keys and values and annotation keys of the wrong syntax."""
+    problems = []
+    name = meta.get("name")
+    if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "%" in name:
+        problems.append(f"name {_short(name)}")
+    labels = meta.get("labels") or {}
+    problems += [
+        f"label {_short(k)}={_short(v)}"
+        for k, v in labels.items()
+        if not _qualified_name(k) or not _LABEL_NAME.fullmatch(v)
+    ]
+    problems += [f"annotation key {_short(k)}" for k in (meta.get("annotations") or {}) if not _qualified_name(k)]
+    return problems
 
 
 def _has_base(kind: str) -> bool:
