@@ -15,7 +15,13 @@ from typing import Any
 
 from minikube_py.model import errors
 
-_GO_TYPES = {dict: "object", list: "array", str: "string", int: "int64", bool: "bool"}
+
+class Int32(int):
+    """Go's int32, as a field type: an integer that fits 32 bits (replicas, ports, counts), which Go's
+    decoding refuses beyond them. Never instantiated; :func:`_is` knows it."""
+
+
+_GO_TYPES = {dict: "object", list: "array", str: "string", int: "int64", Int32: "int32", bool: "bool"}
 
 
 @dataclass(frozen=True)
@@ -73,7 +79,7 @@ _OBJECT_REFERENCE = Struct(
 _ENDPOINT_ADDRESS = Struct(
     "EndpointAddress", {**_strings("ip", "hostname", "nodeName"), "targetRef": (dict, _OBJECT_REFERENCE)}
 )
-_ENDPOINT_PORT: Fields = {**_strings("name", "protocol", "appProtocol"), "port": (int, None)}
+_ENDPOINT_PORT: Fields = {**_strings("name", "protocol", "appProtocol"), "port": (Int32, None)}
 
 CONFIG_MAP: Fields = {"data": (dict, str), "binaryData": (dict, str)}
 SECRET: Fields = {"data": (dict, str), "stringData": (dict, str), "type": (str, None)}
@@ -130,7 +136,7 @@ _CONTAINER = Struct(
             list,
             Struct(
                 "ContainerPort",
-                {**_strings("name", "protocol", "hostIP"), "containerPort": (int, None), "hostPort": (int, None)},
+                {**_strings("name", "protocol", "hostIP"), "containerPort": (Int32, None), "hostPort": (Int32, None)},
             ),
         ),
         "env": (list, Struct("EnvVar", {**_strings("name", "value"), "valueFrom": (dict, None)})),
@@ -162,13 +168,13 @@ _POD_SPEC = Struct(
         "nodeSelector": (dict, str),
         "tolerations": (list, Struct("Toleration", _strings("key", "operator", "value", "effect"))),
         "hostNetwork": (bool, None),
-        "priority": (int, None),
+        "priority": (Int32, None),
         "terminationGracePeriodSeconds": (int, None),
         "activeDeadlineSeconds": (int, None),
     },
 )
 _TEMPLATE = Struct("PodTemplateSpec", {"metadata": (dict, Struct("ObjectMeta", _META)), "spec": (dict, _POD_SPEC)})
-_REPLICAS: Fields = {"replicas": (int, None), "minReadySeconds": (int, None), "template": (dict, _TEMPLATE)}
+_REPLICAS: Fields = {"replicas": (Int32, None), "minReadySeconds": (Int32, None), "template": (dict, _TEMPLATE)}
 # the pod specs and templates the Table printers, the scheduler, the workload controllers and the
 # agent read (a container's name or image of the wrong type was stored, and every Table listing of
 # its kind answered 500)
@@ -178,7 +184,7 @@ _CONTAINER_STATUS = Struct(
         **_strings("name", "image", "imageID", "containerID"),
         "ready": (bool, None),
         "started": (bool, None),
-        "restartCount": (int, None),
+        "restartCount": (Int32, None),
         "state": (dict, None),
         "lastState": (dict, None),
     },
@@ -222,7 +228,8 @@ _JOB_SPEC = Struct(
     {
         "template": (dict, _TEMPLATE),
         "selector": (dict, _LABEL_SELECTOR),
-        **dict.fromkeys(("parallelism", "completions", "backoffLimit", "activeDeadlineSeconds"), (int, None)),
+        **dict.fromkeys(("parallelism", "completions", "backoffLimit"), (Int32, None)),
+        "activeDeadlineSeconds": (int, None),
     },
 )
 JOB: Fields = {"spec": (dict, _JOB_SPEC)}
@@ -249,7 +256,7 @@ _LOAD_BALANCER = Struct(
     {"ingress": (list, Struct("LoadBalancerIngress", {**_strings("ip", "hostname", "ipMode"), "ports": (list, dict)}))},
 )
 _SERVICE_PORT = Struct(
-    "ServicePort", {**_strings("name", "protocol", "appProtocol"), "port": (int, None), "nodePort": (int, None)}
+    "ServicePort", {**_strings("name", "protocol", "appProtocol"), "port": (Int32, None), "nodePort": (Int32, None)}
 )
 # what the Service and Ingress printers, the service proxy and the ingress controller read
 SERVICE: Fields = {
@@ -277,7 +284,7 @@ _INGRESS_BACKEND = Struct(
                 "IngressServiceBackend",
                 {
                     "name": (str, None),
-                    "port": (dict, Struct("ServiceBackendPort", {"name": (str, None), "number": (int, None)})),
+                    "port": (dict, Struct("ServiceBackendPort", {"name": (str, None), "number": (Int32, None)})),
                 },
             ),
         ),
@@ -381,7 +388,7 @@ EVENT: Fields = {
         "firstTimestamp",
         "lastTimestamp",
     ),
-    "count": (int, None),
+    "count": (Int32, None),
     "involvedObject": (dict, _OBJECT_REFERENCE),
     "related": (dict, _OBJECT_REFERENCE),
     "source": (dict, Struct("EventSource", _strings("component", "host"))),
@@ -408,8 +415,8 @@ DELETE_OPTIONS: Fields = {
 EVICTION: Fields = {"metadata": (dict, None), "deleteOptions": (dict, Struct("DeleteOptions", DELETE_OPTIONS))}
 #: autoscaling/v1 Scale, the body of a scale subresource's PUT
 SCALE: Fields = {
-    "spec": (dict, Struct("ScaleSpec", {"replicas": (int, None)})),
-    "status": (dict, Struct("ScaleStatus", {"replicas": (int, None), "selector": (str, None)})),
+    "spec": (dict, Struct("ScaleSpec", {"replicas": (Int32, None)})),
+    "status": (dict, Struct("ScaleStatus", {"replicas": (Int32, None), "selector": (str, None)})),
 }
 _ATTRIBUTES: Fields = {
     "resourceAttributes": (
@@ -480,13 +487,17 @@ def _check_fields(obj: dict[str, Any], table: Fields, owner: str, prefix: str) -
 
 
 def _is(value: Any, wanted: type) -> bool:
-    """JSON's types as Go decodes them: true is no number."""
+    """JSON's types as Go decodes them: true is no number, and an int32 fits 32 bits."""
+    if wanted is Int32:
+        return _is(value, int) and -(2**31) <= value < 2**31
     return isinstance(value, wanted) and not (wanted is int and isinstance(value, bool))
 
 
 def _fail(value: Any, owner: str, field: str, wanted: type, *, element: bool = False) -> None:
     got = (
-        "number"
+        f"number {value}"
+        if wanted is Int32 and _is(value, int)
+        else "number"
         if isinstance(value, int | float) and not isinstance(value, bool)
         else ("bool" if isinstance(value, bool) else _GO_TYPES.get(type(value), "null"))
     )

@@ -25,6 +25,8 @@ def test_well_typed_objects_and_nulls_pass() -> None:
         {"subsets": [{"addresses": [{"ip": "10.0.0.1", "targetRef": {"kind": "Pod"}}], "ports": [{"port": 80}]}]},
     )
     check_shape("Event", {"involvedObject": {"kind": "Pod", "name": "p"}, "count": 2, "source": None})
+    check_shape("ReplicaSet", {"spec": {"replicas": 2**31 - 1, "minReadySeconds": -(2**31)}})
+    check_shape("Pod", {"spec": {"terminationGracePeriodSeconds": 2**40}})  # an int64
 
 
 @pytest.mark.parametrize(
@@ -43,7 +45,7 @@ def test_well_typed_objects_and_nulls_pass() -> None:
             {"involvedObject": {"kind": ["Pod"]}},
             "cannot unmarshal array into Go struct field ObjectReference.involvedObject.kind of type string",
         ),
-        ("Event", {"count": True}, "cannot unmarshal bool into Go struct field Event.count of type int64"),
+        ("Event", {"count": True}, "cannot unmarshal bool into Go struct field Event.count of type int32"),
         ("Event", {"source": {"host": 1}}, "Go struct field EventSource.source.host of type string"),
         (
             "Endpoints",
@@ -51,7 +53,7 @@ def test_well_typed_objects_and_nulls_pass() -> None:
             "cannot unmarshal string into Go struct field EndpointSubset.subsets.addresses of elements of type object",
         ),
         ("Endpoints", {"subsets": [None]}, "cannot unmarshal null into Go struct field Endpoints.subsets"),
-        ("Endpoints", {"subsets": [{"ports": [{"port": "80"}]}]}, "EndpointPort.subsets.ports.port of type int64"),
+        ("Endpoints", {"subsets": [{"ports": [{"port": "80"}]}]}, "EndpointPort.subsets.ports.port of type int32"),
         (
             "EndpointSlice",
             {"endpoints": [{"addresses": [1]}]},
@@ -81,7 +83,7 @@ def test_well_typed_objects_and_nulls_pass() -> None:
         (
             "Pod",
             {"spec": {"containers": [{"ports": [{"containerPort": "80"}]}]}},
-            "ContainerPort.spec.containers.ports.containerPort of type int64",
+            "ContainerPort.spec.containers.ports.containerPort of type int32",
         ),
         (
             "Deployment",
@@ -106,7 +108,7 @@ def test_well_typed_objects_and_nulls_pass() -> None:
         (
             "Job",
             {"spec": {"completions": 1.5}},
-            "cannot unmarshal number into Go struct field JobSpec.spec.completions of type int64",
+            "cannot unmarshal number into Go struct field JobSpec.spec.completions of type int32",
         ),
         (
             "CronJob",
@@ -126,7 +128,7 @@ def test_well_typed_objects_and_nulls_pass() -> None:
         (
             "Pod",
             {"status": {"containerStatuses": [{"name": "c", "restartCount": "1"}]}},
-            "ContainerStatus.status.containerStatuses.restartCount of type int64",
+            "ContainerStatus.status.containerStatuses.restartCount of type int32",
         ),
         (
             "Ingress",
@@ -136,20 +138,30 @@ def test_well_typed_objects_and_nulls_pass() -> None:
         (
             "Ingress",
             {"spec": {"defaultBackend": {"service": {"name": "s", "port": {"number": "80"}}}}},
-            "ServiceBackendPort.spec.defaultBackend.service.port.number of type int64",
+            "ServiceBackendPort.spec.defaultBackend.service.port.number of type int32",
         ),
         (
             "Ingress",
             {"status": {"loadBalancer": {"ingress": [{"ip": 1}]}}},
             "LoadBalancerIngress.status.loadBalancer.ingress.ip",
         ),
-        ("Service", {"spec": {"ports": [{"port": "80"}]}}, "ServicePort.spec.ports.port of type int64"),
+        ("Service", {"spec": {"ports": [{"port": "80"}]}}, "ServicePort.spec.ports.port of type int32"),
         ("Service", {"spec": {"externalIPs": [1]}}, "ServiceSpec.spec.externalIPs of elements of type string"),
         (
             "CustomResourceDefinition",
             {"status": {"storedVersions": [None]}},
             "CustomResourceDefinitionStatus.status.storedVersions of elements of type string",
         ),
+        # int32 fields past 32 bits: a ReplicaSet of 2**63 replicas was stored, and its controller set
+        # out to make them
+        (
+            "ReplicaSet",
+            {"spec": {"replicas": 2**31}},
+            "json: cannot unmarshal number 2147483648 into Go struct field ReplicaSetSpec.spec.replicas of type int32",
+        ),
+        ("Deployment", {"spec": {"replicas": -(2**31) - 1}}, "cannot unmarshal number -2147483649 into"),
+        ("Service", {"spec": {"ports": [{"port": 2**63}]}}, "ServicePort.spec.ports.port of type int32"),
+        ("Job", {"spec": {"completions": 2**40}}, "JobSpec.spec.completions of type int32"),
         # what the garbage collector reads of every object
         (
             "ConfigMap",
