@@ -1023,9 +1023,12 @@ class Campaign:
                 raise Violation(f"a {a.status} without metadata.name for {req.describe()}")
             path = f"{res.collection(meta.get('namespace') or None)}/{quote(name, safe='')}"
             self.created.append((res, path))
+        # what may be gone by the time it is read: an object being deleted, and one whose owners do not
+        # exist, which the garbage collector deletes as Kubernetes' does
+        collectable = bool(meta.get("deletionTimestamp") or meta.get("ownerReferences"))
         for _ in range(5):
             got = await self.send(Request("GET", path))
-            if got.status == 404 and a.body.get("metadata", {}).get("deletionTimestamp"):
+            if got.status == 404 and collectable:
                 return
             if got.status != 200:
                 raise Violation(
@@ -1039,6 +1042,8 @@ class Campaign:
             again = await self.send(Request("PUT", path, json.dumps(got.body).encode("utf-8", "surrogatepass")))
             if again.status == 409 and again.body.get("reason") == "Conflict":
                 continue  # a controller wrote it meanwhile: read it again
+            if again.status == 404 and collectable:
+                return
             if again.status != 200:
                 raise Violation(
                     f"stored by {req.describe()}\n    but PUT back unchanged answered {again.status}: {again.raw[:1500]!r}"
