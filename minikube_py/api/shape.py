@@ -4,7 +4,10 @@ kube-apiserver decodes a body into Go structs, so ``"finalizers": "x"`` or ``"sp
 400 before validation runs. pykube keeps objects as plain dicts; without this check such values
 reached the defaulting and validation code (500s) or were stored and later misread (a string of
 finalizers iterates as characters). The check covers ObjectMeta, which every kind and the registry's
-own deletion logic rely on, and the top-level fields of the served kinds.
+own deletion logic rely on, the top-level fields of the served kinds, and the nested structs
+(:class:`Struct`) that pykube's printers, controllers, authorizer and agent read: a wrong type there
+was stored and failed every later Table listing of the kind, or a component reading it (the fuzz
+campaign of tests/fuzzing.py found them). Fields nothing reads are kept as they come.
 """
 
 from __future__ import annotations
