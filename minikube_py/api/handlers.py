@@ -17,7 +17,7 @@ from minikube_py.api.customresources import DEFINITIONS, CustomResourceTypes
 from minikube_py.api.patch import is_apply, is_patch_type
 from minikube_py.api.patch.managed import MAX_MANAGER_LENGTH, FieldManager
 from minikube_py.api.rbac import RbacAuthorizer
-from minikube_py.api.registry import DeleteOptions, ListOptions, Registry
+from minikube_py.api.registry import DeleteOptions, ListOptions, Registry, check_dry_run
 from minikube_py.api.strategies import strategy_for
 from minikube_py.api.tables import render_table
 from minikube_py.api.tokens import ServiceAccountTokens
@@ -76,7 +76,7 @@ class ResourceHandlers:
                 raise errors.unknown_resource(request.path) from None
         method = request.method
         if method in _WRITE_OPTIONS:
-            check_dry_run(request.query, _WRITE_OPTIONS[method])
+            check_dry_run(request.query.getall("dryRun", []), _WRITE_OPTIONS[method])
         if target.name is None:
             response = await self._collection(request, target, method)
         elif target.subresource is None:
@@ -412,33 +412,18 @@ def dry_run(q: Any) -> bool:
     return "All" in q.getall("dryRun", [])
 
 
-def check_dry_run(q: Any, options: str) -> None:
-    """422 for a ``dryRun`` other than ``All``, as kube-apiserver's options validation: a misspelt dry
-    run must not be taken for a real write (it was, since only ``All`` was looked for)."""
-    values = q.getall("dryRun", [])
-    if any(value != "All" for value in values):
-        raise _invalid_options(
-            options,
-            errors.FieldError(
-                "dryRun",
-                "FieldValueNotSupported",
-                f'Unsupported value: {errors.go_value(values)}: supported values: "All"',
-            ),
-        )
-
-
 def field_manager(request: web.Request, options: str, *, required: bool = False) -> FieldManager:
     """The write's manager: ``fieldManager``, else the User-Agent's product name (``kubectl`` of
     ``kubectl/v1.32.0 (linux/amd64) ...``), else ``unknown``, as kube-apiserver defaults it."""
     q = request.query
     name = q.get("fieldManager", "")
     if not name and required:
-        raise _invalid_options(
+        raise errors.invalid_options(
             options,
             errors.FieldError("fieldManager", "FieldValueRequired", "Required value: is required for apply patch"),
         )
     if len(name.encode()) > MAX_MANAGER_LENGTH:
-        raise _invalid_options(
+        raise errors.invalid_options(
             options,
             errors.FieldError(
                 "fieldManager", "FieldValueTooLong", f"Too long: may not be more than {MAX_MANAGER_LENGTH} bytes"
@@ -453,25 +438,11 @@ def _patch_manager(request: web.Request, content_type: str) -> FieldManager:
     """PatchOptions: an apply must name its manager; ``force`` is for applies only (422 otherwise)."""
     apply = is_apply(content_type)
     if not apply and "force" in request.query:
-        raise _invalid_options(
+        raise errors.invalid_options(
             "PatchOptions",
             errors.FieldError("force", "FieldValueForbidden", "Forbidden: may not be specified for non-apply patch"),
         )
     return field_manager(request, "PatchOptions", required=apply)
-
-
-def _invalid_options(options: str, cause: errors.FieldError) -> errors.StatusError:
-    return errors.StatusError(
-        422,
-        "Invalid",
-        f'{options}.meta.k8s.io "" is invalid: {cause.render()}',
-        {
-            "name": "",
-            "group": "meta.k8s.io",
-            "kind": options,
-            "causes": [{"reason": cause.reason, "message": cause.message, "field": cause.field}],
-        },
-    )
 
 
 def parse_selectors(rt: ResourceType, q: Any) -> tuple[LabelSelector | None, FieldSelector | None]:

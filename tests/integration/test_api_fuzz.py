@@ -78,6 +78,13 @@ def test_a_misspelt_dry_run_is_refused_not_written(server: InProcessServer, meth
     assert _send(server, "GET", f"{CONFIGMAPS}/dry-post-new")[0] == 404
     code, _, deleted = _send(server, "DELETE", f"{CONFIGMAPS}/{name}?dryRun=All&dryRun=Bogus")
     assert (code, deleted["details"]["kind"]) == (422, "DeleteOptions")
+    code, _, deleted = _send(server, "DELETE", f"{CONFIGMAPS}/{name}", {"dryRun": ["all"]})
+    assert (code, deleted["details"]["kind"], deleted["details"]["causes"][0]["field"]) == (
+        422,
+        "DeleteOptions",
+        "dryRun",
+    )
+    assert _send(server, "GET", f"{CONFIGMAPS}/{name}")[0] == 200
 
 
 def test_warnings_about_huge_or_multi_line_unknown_fields_fit_a_header(server: InProcessServer) -> None:
