@@ -29,6 +29,11 @@ from minikube_py.model import errors
 
 #: kube-apiserver refuses request bodies over 3 MiB
 MAX_BODY = 3 * 1024 * 1024
+#: the longest request line (method, path, query) the server reads: Go's http server, and so
+#: kube-apiserver, reads 1 MiB of request line and headers. aiohttp's default of 8 KiB refused the
+#: path of an object whose name Kubernetes allows (an ownerReference's name is any string, and the
+#: garbage collector GETs the owner by it) with a 400 that is no Status and a logged traceback
+MAX_REQUEST_LINE = 1024 * 1024
 #: etcd's default --max-request-bytes, which bounds one stored Kubernetes object
 MAX_OBJECT_BYTES = 3 * 1024 * 1024 // 2
 #: kube-apiserver's JSONPatchMaxCopyBytes: what ``copy`` operations of one patch may add in all

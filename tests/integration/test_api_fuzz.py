@@ -20,6 +20,8 @@ import pytest
 from fuzzing import run_campaign
 from inprocess import InProcessServer, start_in_process
 
+from minikube_py.testing import eventually
+
 Obj = dict[str, Any]
 SEED = int(os.environ.get("PYKUBE_FUZZ_SEED", "20261206"))
 CASES = int(os.environ.get("PYKUBE_FUZZ_CASES", "1500"))
@@ -252,3 +254,24 @@ def test_delete_options_of_the_wrong_shape_are_a_bad_request(
     status = json.loads(caught.value.read())
     assert (caught.value.code, status["reason"], status["message"]) == (400, "BadRequest", message)
     assert _send(server, "GET", f"{CONFIGMAPS}/kept")[0] == 200
+
+
+def test_an_object_owned_by_a_long_absent_name_is_collected_and_long_paths_get_a_status(
+    server: InProcessServer,
+) -> None:
+    """An ownerReference may name any string, and the garbage collector GETs the owner by it: with
+    aiohttp's 8 KiB request line a 70,000-character name answered a 400 that is no Status (a logged
+    traceback), the collector retried it for ever and the orphan was never collected. kube-apiserver
+    reads 1 MiB of request line."""
+    code, _, status = _send(server, "GET", f"{CONFIGMAPS}/{'x' * 70_000}")
+    assert (code, status["kind"], status["reason"]) == (404, "Status", "NotFound")
+    owner = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "name": "x" * 70_000,
+        "uid": "00000000-0000-0000-0000-00000000dead",
+    }
+    orphan = {"metadata": {"name": "orphan", "ownerReferences": [owner]}}
+    assert _send(server, "POST", CONFIGMAPS, orphan)[0] == 201
+    eventually(lambda: _send(server, "GET", f"{CONFIGMAPS}/orphan")[0] == 404 or None, "the orphan to be collected")
+    assert "Traceback" not in server.log_path.read_text()
