@@ -183,6 +183,7 @@ class Server:
         from minikube_py.api.auth import Authenticator
         from minikube_py.api.bootstrap import ClusterNetwork, ensure_bootstrap_objects
         from minikube_py.api.connections import HeaderDeadline
+        from minikube_py.api.limits import MAX_REQUEST_LINE
         from minikube_py.api.registry import Registry
 
         cfg = self.config
@@ -213,7 +214,12 @@ class Server:
         network = ClusterNetwork(cfg.cluster_cidr, cfg.service_cidr, cfg.cluster_dns_ip, cfg.cluster_domain)
         await ensure_bootstrap_objects(registry, address=cfg.advertise_address, port=cfg.port, network=network)
         runner = web.AppRunner(
-            app, handler_cancellation=True, access_log=None, shutdown_timeout=2.0, keepalive_timeout=cfg.idle_timeout
+            app,
+            handler_cancellation=True,
+            access_log=None,
+            shutdown_timeout=2.0,
+            keepalive_timeout=cfg.idle_timeout,
+            max_line_size=MAX_REQUEST_LINE,
         )
         await runner.setup()
         stack.push_async_callback(runner.cleanup)

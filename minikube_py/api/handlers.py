@@ -17,7 +17,7 @@ from minikube_py.api.customresources import DEFINITIONS, CustomResourceTypes
 from minikube_py.api.patch import is_apply, is_patch_type
 from minikube_py.api.patch.managed import MAX_MANAGER_LENGTH, FieldManager
 from minikube_py.api.rbac import RbacAuthorizer
-from minikube_py.api.registry import DeleteOptions, ListOptions, Registry
+from minikube_py.api.registry import DeleteOptions, ListOptions, Registry, check_dry_run
 from minikube_py.api.strategies import strategy_for
 from minikube_py.api.tables import render_table
 from minikube_py.api.tokens import ServiceAccountTokens
@@ -75,6 +75,8 @@ class ResourceHandlers:
             except routing.NoRoute:
                 raise errors.unknown_resource(request.path) from None
         method = request.method
+        if method in _WRITE_OPTIONS:
+            check_dry_run(request.query.getall("dryRun", []), _WRITE_OPTIONS[method])
         if target.name is None:
             response = await self._collection(request, target, method)
         elif target.subresource is None:
@@ -83,7 +85,7 @@ class ResourceHandlers:
             response = await self._subresource(request, target, method)
         custom = target.rt.custom
         if custom is not None and custom.deprecation and not response.prepared:  # a watch's headers are sent
-            _add_warning(response, custom.deprecation)
+            _add_warnings(response, [custom.deprecation])
         return response
 
     # ------------------------------------------------------------------------------ collections
@@ -350,15 +352,33 @@ class ResourceHandlers:
             )
         else:
             response = json_response(obj, status)
-        for warning in validation.warnings if validation is not None else ():
-            _add_warning(response, warning)
+        _add_warnings(response, validation.warnings if validation is not None else [])
         return response
 
 
-def _add_warning(response: web.StreamResponse, warning: str) -> None:
-    """A ``Warning`` header as kube-apiserver sends them: RFC 7234 warn-code 299 "miscellaneous
-    persistent warning"; kubectl prints each as ``Warning: <text>``."""
-    response.headers.add("Warning", '299 - "{}"'.format(warning.replace("\\", "\\\\").replace('"', '\\"')))
+#: kube-apiserver's budget for a response's warnings: 4 Ki characters in all; past it, each is cut to 256
+#: and those beyond the budget are left out
+_WARNINGS_TOTAL, _WARNING_ITEM = 4096, 256
+#: control characters (but tab), which no header value may hold: aiohttp refuses to write one
+_CONTROLS_AS_SPACES = {c: " " for c in (*range(0x20), 0x7F) if c != 0x09}
+
+
+def _add_warnings(response: web.StreamResponse, warnings: list[str]) -> None:
+    """``Warning`` headers as kube-apiserver sends them: RFC 7234 warn-code 299 "miscellaneous
+    persistent warning", each text once, within kube-apiserver's budget, with line breaks and other
+    control characters as spaces (Go writes line breaks so); kubectl prints each as ``Warning: <text>``. A warning names what the
+    client sent (an unknown field's name), so a 70,000-character key or one with a line break or DEL made a header that
+    clients refuse or that aiohttp would not write at all (the connection dropped)."""
+    texts = list(dict.fromkeys(w for w in warnings if w))
+    if sum(map(len, texts)) > _WARNINGS_TOTAL:
+        texts = [text[:_WARNING_ITEM] for text in texts]
+    written = 0
+    for text in texts:
+        if written >= _WARNINGS_TOTAL:
+            break
+        written += len(text)
+        quoted = text.replace("\\", "\\\\").replace('"', '\\"').translate(_CONTROLS_AS_SPACES)
+        response.headers.add("Warning", f'299 - "{quoted}"')
 
 
 # ------------------------------------------------------------------------------ request parsing
@@ -385,6 +405,10 @@ def _int(q: Any, name: str) -> int | None:
     return value or None
 
 
+#: the options kind each writing method's query parameters decode into
+_WRITE_OPTIONS = {"POST": "CreateOptions", "PUT": "UpdateOptions", "PATCH": "PatchOptions", "DELETE": "DeleteOptions"}
+
+
 def dry_run(q: Any) -> bool:
     return "All" in q.getall("dryRun", [])
 
@@ -395,12 +419,12 @@ def field_manager(request: web.Request, options: str, *, required: bool = False)
     q = request.query
     name = q.get("fieldManager", "")
     if not name and required:
-        raise _invalid_options(
+        raise errors.invalid_options(
             options,
             errors.FieldError("fieldManager", "FieldValueRequired", "Required value: is required for apply patch"),
         )
     if len(name.encode()) > MAX_MANAGER_LENGTH:
-        raise _invalid_options(
+        raise errors.invalid_options(
             options,
             errors.FieldError(
                 "fieldManager", "FieldValueTooLong", f"Too long: may not be more than {MAX_MANAGER_LENGTH} bytes"
@@ -415,25 +439,11 @@ def _patch_manager(request: web.Request, content_type: str) -> FieldManager:
     """PatchOptions: an apply must name its manager; ``force`` is for applies only (422 otherwise)."""
     apply = is_apply(content_type)
     if not apply and "force" in request.query:
-        raise _invalid_options(
+        raise errors.invalid_options(
             "PatchOptions",
             errors.FieldError("force", "FieldValueForbidden", "Forbidden: may not be specified for non-apply patch"),
         )
     return field_manager(request, "PatchOptions", required=apply)
-
-
-def _invalid_options(options: str, cause: errors.FieldError) -> errors.StatusError:
-    return errors.StatusError(
-        422,
-        "Invalid",
-        f'{options}.meta.k8s.io "" is invalid: {cause.render()}',
-        {
-            "name": "",
-            "group": "meta.k8s.io",
-            "kind": options,
-            "causes": [{"reason": cause.reason, "message": cause.message, "field": cause.field}],
-        },
-    )
 
 
 def parse_selectors(rt: ResourceType, q: Any) -> tuple[LabelSelector | None, FieldSelector | None]:

@@ -29,6 +29,11 @@ from minikube_py.model import errors
 
 #: kube-apiserver refuses request bodies over 3 MiB
 MAX_BODY = 3 * 1024 * 1024
+#: the longest request line (method, path, query) the server reads: Go's http server, and so
+#: kube-apiserver, reads 1 MiB of request line and headers. aiohttp's default of 8 KiB refused the
+#: path of an object whose name Kubernetes allows (an ownerReference's name is any string, and the
+#: garbage collector GETs the owner by it) with a 400 that is no Status and a logged traceback
+MAX_REQUEST_LINE = 1024 * 1024
 #: etcd's default --max-request-bytes, which bounds one stored Kubernetes object
 MAX_OBJECT_BYTES = 3 * 1024 * 1024 // 2
 #: kube-apiserver's JSONPatchMaxCopyBytes: what ``copy`` operations of one patch may add in all
@@ -113,9 +118,10 @@ def check_depth(value: Any, what: str = "the object") -> None:
 
 def check_decoded(value: Any, what: str = "the object") -> None:
     """:func:`check_depth`, and 400 unless ``value`` is JSON that can be encoded again: string keys,
-    integers within 64 bits. For values from YAML and protobuf, which decode to more than that
-    (``{1: 2}``, huge integers) that later code cannot compare or encode; orjson never produces such
-    values (it reads an integer past 64 bits as a float), so JSON bodies need only the depth."""
+    integers within 64 bits, text without lone surrogates. For values from YAML and protobuf, which
+    decode to more than that (``{1: 2}``, huge integers, YAML's ``"\\ud800"``) that later code cannot
+    compare or encode; orjson never produces such values (it reads an integer past 64 bits as a float
+    and refuses a lone surrogate), so JSON bodies need only the depth."""
     check_depth(value, what)
     stack: list[Any] = [value]
     while stack:
@@ -124,11 +130,21 @@ def check_decoded(value: Any, what: str = "the object") -> None:
             for key in node:
                 if not isinstance(key, str):
                     raise errors.bad_request(f"{what} has a map key that is not a string: {key!r}")
+                _check_text(key, what)
             stack.extend(node.values())
         elif isinstance(node, list):
             stack.extend(node)
+        elif isinstance(node, str):
+            _check_text(node, what)
         elif isinstance(node, int) and not isinstance(node, bool) and not -(2**63) <= node < 2**64:
             raise errors.bad_request(f"{what} has an integer out of the 64-bit range")
+
+
+def _check_text(text: str, what: str) -> None:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        raise errors.bad_request(f"{what} has a string that is not valid Unicode (a lone surrogate)") from None
 
 
 def encoded_size(obj: Any) -> int:

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from minikube_py.api import noderestriction
+from minikube_py.api import noderestriction, shape
 from minikube_py.api.allocators import ServiceAllocator
 from minikube_py.api.limits import check_depth, check_stored
 from minikube_py.api.patch import is_apply, managed, parse_applied
@@ -56,6 +56,21 @@ _CONTENDED_RETRIES = 100
 _NAMESPACES = by_plural("", "v1", "namespaces")
 
 
+def check_dry_run(values: list[str], options: str) -> None:
+    """422 for a ``dryRun`` other than ``All``, as kube-apiserver's options validation: a misspelt dry
+    run (a query's or a DELETE body's) must not be taken for a real write, as it was while only
+    ``All`` was looked for."""
+    if any(value != "All" for value in values):
+        raise errors.invalid_options(
+            options,
+            errors.FieldError(
+                "dryRun",
+                "FieldValueNotSupported",
+                f'Unsupported value: {errors.go_value(values)}: supported values: "All"',
+            ),
+        )
+
+
 @dataclass
 class DeleteOptions:
     grace_period_seconds: int | None = None
@@ -66,6 +81,7 @@ class DeleteOptions:
     @classmethod
     def parse(cls, body: Obj | None, query: dict[str, str]) -> DeleteOptions:
         body = body or {}
+        shape.check_object(body, "DeleteOptions", shape.DELETE_OPTIONS)
         grace = body.get("gracePeriodSeconds", query.get("gracePeriodSeconds"))
         policy = body.get("propagationPolicy", query.get("propagationPolicy"))
         if body.get("orphanDependents") is True or query.get("orphanDependents") == "true":
@@ -80,6 +96,7 @@ class DeleteOptions:
         except ValueError as exc:
             raise errors.bad_request(f"gracePeriodSeconds: invalid value {grace!r}") from exc
         dry = body.get("dryRun") or ([query["dryRun"]] if "dryRun" in query else [])
+        check_dry_run(dry, "DeleteOptions")
         return cls(grace_int, policy, dict(body.get("preconditions") or {}), "All" in dry)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from minikube_py.api import body
+from minikube_py.api import body, shape
 from minikube_py.api.rbac import RbacAuthorizer
 from minikube_py.model import errors
 from minikube_py.model.rbac import UserInfo
@@ -94,6 +94,9 @@ async def _review(request: web.Request, kind: str, api_version: str, *, has_spec
         raise errors.bad_request("the body of the request must be an object")
     if value.get("kind") not in (None, kind):
         raise errors.bad_request(f"expected {kind}, got {value.get('kind')}")
+    if not isinstance(value.get("metadata") or {}, dict):
+        raise errors.bad_request("metadata must be an object")
+    shape.check_object(value, kind, shape.REVIEWS[kind])
     if has_spec and not isinstance(value.get("spec"), dict):
         raise _invalid(kind, "spec", "Required value")
     return {**value, "kind": kind, "apiVersion": api_version}

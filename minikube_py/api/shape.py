@@ -4,42 +4,398 @@ kube-apiserver decodes a body into Go structs, so ``"finalizers": "x"`` or ``"sp
 400 before validation runs. pykube keeps objects as plain dicts; without this check such values
 reached the defaulting and validation code (500s) or were stored and later misread (a string of
 finalizers iterates as characters). The check covers ObjectMeta, which every kind and the registry's
-own deletion logic rely on, and the top-level fields of the served kinds.
+own deletion logic rely on, the top-level fields of the served kinds, and the nested structs
+(:class:`Struct`) that pykube's printers, controllers, authorizer and agent read: a wrong type there
+was stored and failed every later Table listing of the kind, or a component reading it (the fuzz
+campaign of tests/fuzzing.py found them). Fields nothing reads are kept as they come.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from minikube_py.model import errors
 
-_GO_TYPES = {dict: "object", list: "array", str: "string", int: "int64"}
 
-#: a field's JSON type and, for a list or map, its elements' (None: anything)
-FieldType = tuple[type, type | None]
+class Int32(int):
+    """Go's int32, as a field type: an integer that fits 32 bits (replicas, ports, counts), which Go's
+    decoding refuses beyond them. Never instantiated; :func:`_is` knows it."""
+
+
+_GO_TYPES = {dict: "object", list: "array", str: "string", int: "int64", Int32: "int32", bool: "bool"}
+
+
+@dataclass(frozen=True)
+class Struct:
+    """A Go struct inside a kind: its type name (for the message) and its fields' types."""
+
+    name: str
+    fields: Fields
+
+
+#: a field's JSON type and, for a list or map, its elements' (None: anything); a :class:`Struct` for an
+#: object field is that object's fields, for a list field each element's
+FieldType = tuple[type, "type | Struct | None"]
 #: the top-level fields of a kind beyond ``spec`` and ``status``, which are objects on every kind
 #: that has them; a kind's strategy names its table
 Fields = Mapping[str, FieldType]
 
-#: ObjectMeta fields
+
+def _strings(*names: str) -> Fields:
+    return dict.fromkeys(names, (str, None))
+
+
+#: ObjectMeta fields: what the registry, the garbage collector and every controller read
 _META: Fields = {
-    "name": (str, None),
-    "generateName": (str, None),
-    "namespace": (str, None),
+    **_strings("name", "generateName", "namespace"),
     "labels": (dict, str),
     "annotations": (dict, str),
     "finalizers": (list, str),
-    "ownerReferences": (list, dict),
-    "managedFields": (list, dict),
+    "ownerReferences": (
+        list,
+        Struct(
+            "OwnerReference",
+            {
+                **_strings("apiVersion", "kind", "name", "uid"),
+                "controller": (bool, None),
+                "blockOwnerDeletion": (bool, None),
+            },
+        ),
+    ),
+    "managedFields": (
+        list,
+        Struct(
+            "ManagedFieldsEntry",
+            {
+                **_strings("manager", "operation", "apiVersion", "time", "fieldsType", "subresource"),
+                "fieldsV1": (dict, None),
+            },
+        ),
+    ),
 }
+
+_OBJECT_REFERENCE = Struct(
+    "ObjectReference", _strings("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")
+)
+_ENDPOINT_ADDRESS = Struct(
+    "EndpointAddress", {**_strings("ip", "hostname", "nodeName"), "targetRef": (dict, _OBJECT_REFERENCE)}
+)
+_ENDPOINT_PORT: Fields = {**_strings("name", "protocol", "appProtocol"), "port": (Int32, None)}
 
 CONFIG_MAP: Fields = {"data": (dict, str), "binaryData": (dict, str)}
 SECRET: Fields = {"data": (dict, str), "stringData": (dict, str), "type": (str, None)}
-ENDPOINTS: Fields = {"subsets": (list, dict)}
-ENDPOINT_SLICE: Fields = {"endpoints": (list, dict), "ports": (list, dict), "addressType": (str, None)}
+# the fields the Table printers, the endpoint controllers and the service proxy read
+ENDPOINTS: Fields = {
+    "subsets": (
+        list,
+        Struct(
+            "EndpointSubset",
+            {
+                "addresses": (list, _ENDPOINT_ADDRESS),
+                "notReadyAddresses": (list, _ENDPOINT_ADDRESS),
+                "ports": (list, Struct("EndpointPort", _ENDPOINT_PORT)),
+            },
+        ),
+    )
+}
+ENDPOINT_SLICE: Fields = {
+    "endpoints": (
+        list,
+        Struct(
+            "Endpoint",
+            {
+                **_strings("hostname", "nodeName", "zone"),
+                "addresses": (list, str),
+                "conditions": (
+                    dict,
+                    Struct("EndpointConditions", dict.fromkeys(("ready", "serving", "terminating"), (bool, None))),
+                ),
+                "targetRef": (dict, _OBJECT_REFERENCE),
+            },
+        ),
+    ),
+    "ports": (list, Struct("EndpointPort", _ENDPOINT_PORT)),
+    "addressType": (str, None),
+}
+_LABEL_SELECTOR = Struct(
+    "LabelSelector",
+    {
+        "matchLabels": (dict, str),
+        "matchExpressions": (
+            list,
+            Struct("LabelSelectorRequirement", {**_strings("key", "operator"), "values": (list, str)}),
+        ),
+    },
+)
+_CONTAINER = Struct(
+    "Container",
+    {
+        **_strings("name", "image", "imagePullPolicy", "workingDir", "terminationMessagePath"),
+        "command": (list, str),
+        "args": (list, str),
+        "ports": (
+            list,
+            Struct(
+                "ContainerPort",
+                {**_strings("name", "protocol", "hostIP"), "containerPort": (Int32, None), "hostPort": (Int32, None)},
+            ),
+        ),
+        "env": (list, Struct("EnvVar", {**_strings("name", "value"), "valueFrom": (dict, None)})),
+        "resources": (dict, Struct("ResourceRequirements", {"limits": (dict, None), "requests": (dict, None)})),
+        "volumeMounts": (
+            list,
+            Struct("VolumeMount", {**_strings("name", "mountPath", "subPath"), "readOnly": (bool, None)}),
+        ),
+    },
+)
+_POD_SPEC = Struct(
+    "PodSpec",
+    {
+        **_strings(
+            "nodeName",
+            "restartPolicy",
+            "schedulerName",
+            "serviceAccountName",
+            "serviceAccount",
+            "hostname",
+            "subdomain",
+            "priorityClassName",
+            "dnsPolicy",
+        ),
+        "containers": (list, _CONTAINER),
+        "initContainers": (list, _CONTAINER),
+        "ephemeralContainers": (list, _CONTAINER),
+        "volumes": (list, Struct("Volume", _strings("name"))),
+        "nodeSelector": (dict, str),
+        "tolerations": (list, Struct("Toleration", _strings("key", "operator", "value", "effect"))),
+        "hostNetwork": (bool, None),
+        "priority": (Int32, None),
+        "terminationGracePeriodSeconds": (int, None),
+        "activeDeadlineSeconds": (int, None),
+    },
+)
+_TEMPLATE = Struct("PodTemplateSpec", {"metadata": (dict, Struct("ObjectMeta", _META)), "spec": (dict, _POD_SPEC)})
+_REPLICAS: Fields = {"replicas": (Int32, None), "minReadySeconds": (Int32, None), "template": (dict, _TEMPLATE)}
+# the pod specs and templates the Table printers, the scheduler, the workload controllers and the
+# agent read (a container's name or image of the wrong type was stored, and every Table listing of
+# its kind answered 500)
+_CONTAINER_STATUS = Struct(
+    "ContainerStatus",
+    {
+        **_strings("name", "image", "imageID", "containerID"),
+        "ready": (bool, None),
+        "started": (bool, None),
+        "restartCount": (Int32, None),
+        "state": (dict, None),
+        "lastState": (dict, None),
+    },
+)
+# a pod's status is written through its status subresource by agents and by anyone allowed to; the
+# Table printer, the endpoint controllers and the disruption controller read these fields
+_POD_STATUS = Struct(
+    "PodStatus",
+    {
+        **_strings("phase", "reason", "message", "podIP", "hostIP", "qosClass", "startTime", "nominatedNodeName"),
+        "conditions": (
+            list,
+            Struct(
+                "PodCondition", _strings("type", "status", "reason", "message", "lastProbeTime", "lastTransitionTime")
+            ),
+        ),
+        "podIPs": (list, Struct("PodIP", _strings("ip"))),
+        "hostIPs": (list, Struct("HostIP", _strings("ip"))),
+        "containerStatuses": (list, _CONTAINER_STATUS),
+        "initContainerStatuses": (list, _CONTAINER_STATUS),
+        "ephemeralContainerStatuses": (list, _CONTAINER_STATUS),
+    },
+)
+POD: Fields = {"spec": (dict, _POD_SPEC), "status": (dict, _POD_STATUS)}
+REPLICATION_CONTROLLER: Fields = {
+    "spec": (dict, Struct("ReplicationControllerSpec", {**_REPLICAS, "selector": (dict, str)}))
+}
+DEPLOYMENT: Fields = {"spec": (dict, Struct("DeploymentSpec", {**_REPLICAS, "selector": (dict, _LABEL_SELECTOR)}))}
+REPLICA_SET: Fields = {"spec": (dict, Struct("ReplicaSetSpec", {**_REPLICAS, "selector": (dict, _LABEL_SELECTOR)}))}
+STATEFUL_SET: Fields = {
+    "spec": (
+        dict,
+        Struct("StatefulSetSpec", {**_REPLICAS, "selector": (dict, _LABEL_SELECTOR), "serviceName": (str, None)}),
+    )
+}
+DAEMON_SET: Fields = {
+    "spec": (dict, Struct("DaemonSetSpec", {"template": (dict, _TEMPLATE), "selector": (dict, _LABEL_SELECTOR)}))
+}
+_JOB_SPEC = Struct(
+    "JobSpec",
+    {
+        "template": (dict, _TEMPLATE),
+        "selector": (dict, _LABEL_SELECTOR),
+        **dict.fromkeys(("parallelism", "completions", "backoffLimit"), (Int32, None)),
+        "activeDeadlineSeconds": (int, None),
+    },
+)
+JOB: Fields = {"spec": (dict, _JOB_SPEC)}
+CRON_JOB: Fields = {
+    "spec": (
+        dict,
+        Struct(
+            "CronJobSpec",
+            {
+                **_strings("schedule", "timeZone", "concurrencyPolicy"),
+                "suspend": (bool, None),
+                "jobTemplate": (
+                    dict,
+                    Struct(
+                        "JobTemplateSpec", {"metadata": (dict, Struct("ObjectMeta", _META)), "spec": (dict, _JOB_SPEC)}
+                    ),
+                ),
+            },
+        ),
+    )
+}
+_LOAD_BALANCER = Struct(
+    "LoadBalancerStatus",
+    {"ingress": (list, Struct("LoadBalancerIngress", {**_strings("ip", "hostname", "ipMode"), "ports": (list, dict)}))},
+)
+_SERVICE_PORT = Struct(
+    "ServicePort", {**_strings("name", "protocol", "appProtocol"), "port": (Int32, None), "nodePort": (Int32, None)}
+)
+# what the Service and Ingress printers, the service proxy and the ingress controller read
+SERVICE: Fields = {
+    "spec": (
+        dict,
+        Struct(
+            "ServiceSpec",
+            {
+                **_strings("type", "clusterIP", "externalName", "sessionAffinity", "externalTrafficPolicy"),
+                "ports": (list, _SERVICE_PORT),
+                "selector": (dict, str),
+                "clusterIPs": (list, str),
+                "externalIPs": (list, str),
+            },
+        ),
+    ),
+    "status": (dict, Struct("ServiceStatus", {"loadBalancer": (dict, _LOAD_BALANCER)})),
+}
+_INGRESS_BACKEND = Struct(
+    "IngressBackend",
+    {
+        "service": (
+            dict,
+            Struct(
+                "IngressServiceBackend",
+                {
+                    "name": (str, None),
+                    "port": (dict, Struct("ServiceBackendPort", {"name": (str, None), "number": (Int32, None)})),
+                },
+            ),
+        ),
+        "resource": (dict, Struct("TypedLocalObjectReference", _strings("apiGroup", "kind", "name"))),
+    },
+)
+INGRESS: Fields = {
+    "spec": (
+        dict,
+        Struct(
+            "IngressSpec",
+            {
+                "ingressClassName": (str, None),
+                "defaultBackend": (dict, _INGRESS_BACKEND),
+                "tls": (list, Struct("IngressTLS", {"hosts": (list, str), "secretName": (str, None)})),
+                "rules": (
+                    list,
+                    Struct(
+                        "IngressRule",
+                        {
+                            "host": (str, None),
+                            "http": (
+                                dict,
+                                Struct(
+                                    "HTTPIngressRuleValue",
+                                    {
+                                        "paths": (
+                                            list,
+                                            Struct(
+                                                "HTTPIngressPath",
+                                                {**_strings("path", "pathType"), "backend": (dict, _INGRESS_BACKEND)},
+                                            ),
+                                        )
+                                    },
+                                ),
+                            ),
+                        },
+                    ),
+                ),
+            },
+        ),
+    ),
+    "status": (dict, Struct("IngressStatus", {"loadBalancer": (dict, _LOAD_BALANCER)})),
+}
+# a CRD's status is written through its status subresource; the definitions follower and the
+# establishing controller read it
+CUSTOM_RESOURCE_DEFINITION: Fields = {
+    "status": (
+        dict,
+        Struct(
+            "CustomResourceDefinitionStatus",
+            {
+                "storedVersions": (list, str),
+                "conditions": (
+                    list,
+                    Struct(
+                        "CustomResourceDefinitionCondition",
+                        _strings("type", "status", "reason", "message", "lastTransitionTime"),
+                    ),
+                ),
+                "acceptedNames": (
+                    dict,
+                    Struct(
+                        "CustomResourceDefinitionNames",
+                        {
+                            **_strings("plural", "singular", "kind", "listKind"),
+                            "shortNames": (list, str),
+                            "categories": (list, str),
+                        },
+                    ),
+                ),
+            },
+        ),
+    )
+}
 CONTROLLER_REVISION: Fields = {"revision": (int, None)}
-EVENT: Fields = {"involvedObject": (dict, None), "related": (dict, None), "source": (dict, None)}
+# what the RBAC authorizer indexes: a subject or rule of the wrong type stopped its policy from
+# following the store (every later RBAC write waited 10 s, and grants went stale)
+ROLE: Fields = {
+    "rules": (
+        list,
+        Struct(
+            "PolicyRule",
+            dict.fromkeys(("verbs", "apiGroups", "resources", "resourceNames", "nonResourceURLs"), (list, str)),
+        ),
+    ),
+    "aggregationRule": (dict, Struct("AggregationRule", {"clusterRoleSelectors": (list, dict)})),
+}
+BINDING: Fields = {
+    "subjects": (list, Struct("Subject", _strings("kind", "apiGroup", "name", "namespace"))),
+    "roleRef": (dict, Struct("RoleRef", _strings("apiGroup", "kind", "name"))),
+}
+EVENT: Fields = {
+    **_strings(
+        "reason",
+        "message",
+        "type",
+        "action",
+        "reportingComponent",
+        "reportingInstance",
+        "firstTimestamp",
+        "lastTimestamp",
+    ),
+    "count": (Int32, None),
+    "involvedObject": (dict, _OBJECT_REFERENCE),
+    "related": (dict, _OBJECT_REFERENCE),
+    "source": (dict, Struct("EventSource", _strings("component", "host"))),
+}
 STORAGE_CLASS: Fields = {
     "provisioner": (str, None),
     "parameters": (dict, str),
@@ -47,6 +403,50 @@ STORAGE_CLASS: Fields = {
     "mountOptions": (list, str),
     "volumeBindingMode": (str, None),
     "allowedTopologies": (list, dict),
+}
+#: the bodies of a pod's ``binding`` and ``eviction`` subresources: a Binding's target becomes the
+#: pod's nodeName, an Eviction's metadata and options are read before anything is decided
+BINDING_REQUEST: Fields = {"metadata": (dict, None), "target": (dict, _OBJECT_REFERENCE)}
+#: the body of a DELETE (and an Eviction's deleteOptions)
+DELETE_OPTIONS: Fields = {
+    "gracePeriodSeconds": (int, None),
+    "propagationPolicy": (str, None),
+    "orphanDependents": (bool, None),
+    "dryRun": (list, str),
+    "preconditions": (dict, Struct("Preconditions", _strings("uid", "resourceVersion"))),
+}
+EVICTION: Fields = {"metadata": (dict, None), "deleteOptions": (dict, Struct("DeleteOptions", DELETE_OPTIONS))}
+#: autoscaling/v1 Scale, the body of a scale subresource's PUT
+SCALE: Fields = {
+    "spec": (dict, Struct("ScaleSpec", {"replicas": (Int32, None)})),
+    "status": (dict, Struct("ScaleStatus", {"replicas": (Int32, None), "selector": (str, None)})),
+}
+_ATTRIBUTES: Fields = {
+    "resourceAttributes": (
+        dict,
+        Struct(
+            "ResourceAttributes", _strings("namespace", "verb", "group", "version", "resource", "subresource", "name")
+        ),
+    ),
+    "nonResourceAttributes": (dict, Struct("NonResourceAttributes", _strings("path", "verb"))),
+}
+_SUBJECT_ACCESS: Fields = {
+    "spec": (
+        dict,
+        Struct(
+            "SubjectAccessReviewSpec",
+            {**_ATTRIBUTES, **_strings("user", "uid"), "groups": (list, str), "extra": (dict, list)},
+        ),
+    )
+}
+#: the reviews' specs (they are answered, not stored, so they have no strategy): a user, group or
+#: attribute of the wrong type answered 500 or reached the authorizer's index as a list
+REVIEWS: Mapping[str, Fields] = {
+    "SubjectAccessReview": _SUBJECT_ACCESS,
+    "LocalSubjectAccessReview": _SUBJECT_ACCESS,
+    "SelfSubjectAccessReview": {"spec": (dict, Struct("SelfSubjectAccessReviewSpec", _ATTRIBUTES))},
+    "SelfSubjectRulesReview": {"spec": (dict, Struct("SelfSubjectRulesReviewSpec", _strings("namespace")))},
+    "SelfSubjectReview": {},
 }
 _EVERY_KIND: Fields = {"spec": (dict, None), "status": (dict, None)}
 
@@ -73,20 +473,36 @@ def _check_fields(obj: dict[str, Any], table: Fields, owner: str, prefix: str) -
         value = obj.get(name)
         if value is None:
             continue
-        if not isinstance(value, outer):
+        if not _is(value, outer):
             _fail(value, owner, prefix + name, outer)
-        if inner is not None:
+        if isinstance(inner, Struct):
+            # a struct's fields, or each element's of a list of them (a null element too is no struct:
+            # the code reading the list would trip on it)
+            for item in [value] if outer is dict else value:
+                if not isinstance(item, dict):
+                    _fail(item, owner, f"{prefix}{name}", dict, element=True)
+                _check_fields(item, inner.fields, inner.name, f"{prefix}{name}.")
+        elif inner is not None:
             items = value.values() if isinstance(value, dict) else value
             for item in items:
-                if not isinstance(item, inner):
+                if not _is(item, inner):
                     _fail(item, owner, f"{prefix}{name}", inner, element=True)
+
+
+def _is(value: Any, wanted: type) -> bool:
+    """JSON's types as Go decodes them: true is no number, and an int32 fits 32 bits."""
+    if wanted is Int32:
+        return _is(value, int) and -(2**31) <= value < 2**31
+    return isinstance(value, wanted) and not (wanted is int and isinstance(value, bool))
 
 
 def _fail(value: Any, owner: str, field: str, wanted: type, *, element: bool = False) -> None:
     got = (
-        "number"
+        f"number {value}"
+        if wanted is Int32 and _is(value, int)
+        else "number"
         if isinstance(value, int | float) and not isinstance(value, bool)
-        else ("bool" if isinstance(value, bool) else _GO_TYPES.get(type(value), type(value).__name__))
+        else ("bool" if isinstance(value, bool) else _GO_TYPES.get(type(value), "null"))
     )
     what = f"elements of type {_GO_TYPES[wanted]}" if element else f"type {_GO_TYPES[wanted]}"
     raise errors.bad_request(f"json: cannot unmarshal {got} into Go struct field {owner}.{field} of {what}")

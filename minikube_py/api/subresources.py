@@ -11,7 +11,9 @@ from __future__ import annotations
 import copy
 import dataclasses
 from datetime import UTC, datetime
+from typing import Any
 
+from minikube_py.api import shape
 from minikube_py.api.patch.managed import FieldManager
 from minikube_py.api.registry import DeleteOptions, Registry
 from minikube_py.api.strategies import SCALE, strategy_for
@@ -34,6 +36,13 @@ def scale_of(rt: ResourceType, obj: Obj) -> Obj:
     }
 
 
+def _check_scale(scale: Any) -> None:
+    """400 for a Scale (as sent, or as a patch left it) whose replicas cannot be read."""
+    if not isinstance(scale, dict) or not isinstance(scale.get("metadata") or {}, dict):
+        raise errors.bad_request("the body of the request must be a Scale object")
+    shape.check_object(scale, "Scale", shape.SCALE)
+
+
 async def update_scale(
     registry: Registry,
     rt: ResourceType,
@@ -45,8 +54,7 @@ async def update_scale(
     manager: FieldManager | None = None,
 ) -> Obj:
     """PUT of a Scale: a resourceVersion in it guards the parent object, as in Kubernetes."""
-    if not isinstance(scale, dict):
-        raise errors.bad_request("the body of the request must be a Scale object")
+    _check_scale(scale)
     replicas = (scale.get("spec") or {}).get("replicas")
     if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
         raise errors.StatusError(
@@ -92,6 +100,7 @@ async def patch_scale(
 ) -> Obj:
     current = scale_of(rt, await registry.get(rt, namespace, name))
     patched = SCALE.patch(content_type, current, body)
+    _check_scale(patched)
     if (patched.get("metadata") or {}).get("resourceVersion") == current["metadata"]["resourceVersion"]:
         patched["metadata"].pop("resourceVersion")  # the patch did not ask for a precondition
     return await update_scale(registry, rt, namespace, name, patched, dry_run=dry_run, manager=manager)
@@ -100,7 +109,10 @@ async def patch_scale(
 async def bind(registry: Registry, pods: ResourceType, namespace: str | None, name: str, binding: Obj) -> Obj:
     """Assign a pod to a node once; binding an already bound pod is a 409, so two schedulers racing
     cannot both win."""
-    target = (binding or {}).get("target") or {}
+    if not isinstance(binding, dict):
+        raise errors.bad_request("the body of the request must be a Binding object")
+    shape.check_object(binding, "Binding", shape.BINDING_REQUEST)
+    target = binding.get("target") or {}
     node = target.get("name")
     if not node:
         raise errors.StatusError(
@@ -190,12 +202,13 @@ _EVICTION_RETRIES = 10
 
 
 def _check_eviction(eviction: Obj, name: str) -> None:
+    if not isinstance(eviction, dict):
+        raise errors.bad_request("the body of the request must be an Eviction object")
+    shape.check_object(eviction, "Eviction", shape.EVICTION)
     if eviction.get("kind") not in (None, "Eviction") or eviction.get("apiVersion") not in (None, *_EVICTION_VERSIONS):
         raise errors.bad_request(f"not a Eviction object: {eviction.get('apiVersion')}, Kind={eviction.get('kind')}")
     if (eviction.get("metadata") or {}).get("name") != name:
         raise errors.bad_request("name in URL does not match name in Eviction object")
-    if not isinstance(eviction.get("deleteOptions") or {}, dict):
-        raise errors.bad_request("deleteOptions must be an object")
 
 
 def _refusal(refusal: Refusal) -> errors.StatusError:

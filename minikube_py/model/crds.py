@@ -82,16 +82,19 @@ def validate(obj: Obj) -> list[FieldError]:
 
 
 def validate_update(new: Obj, old: Obj) -> list[FieldError]:
-    """The group and scope of a CRD are fixed, and a stored version may not be dropped from spec."""
+    """The group and scope of a CRD are fixed, and every stored version must stay in spec: a spec
+    update may not drop one, and a status update may not name one spec lacks (the stored status
+    then failed every later update of the CRD with the same error). A spec update keeps the stored
+    status, so the new object's stored versions are the ones to check either way."""
     problems: list[FieldError] = []
     new_spec, old_spec = as_dict(new.get("spec")), as_dict(old.get("spec"))
     for key in ("group", "scope"):
         if new_spec.get(key) != old_spec.get(key):
             problems.append(errors.invalid_value(f"spec.{key}", new_spec.get(key), "field is immutable"))
     declared = {v.get("name") for v in new_spec.get("versions") or () if isinstance(v, dict)}
-    for stored in as_dict(old.get("status")).get("storedVersions") or ():
+    for i, stored in enumerate(as_dict(new.get("status")).get("storedVersions") or ()):
         if stored not in declared:
-            problems.append(errors.invalid_value("status.storedVersions[0]", stored, "must appear in spec.versions"))
+            problems.append(errors.invalid_value(f"status.storedVersions[{i}]", stored, "must appear in spec.versions"))
     return problems
 
 

@@ -97,6 +97,22 @@ class StatusError(Exception):
         return body
 
 
+def invalid_options(options: str, cause: FieldError) -> StatusError:
+    """422 for a request's options (``CreateOptions``, ``DeleteOptions``...: its query parameters or
+    a DELETE's body), as kube-apiserver's options validation answers."""
+    return StatusError(
+        422,
+        "Invalid",
+        f'{options}.meta.k8s.io "" is invalid: {cause.render()}',
+        {
+            "name": "",
+            "group": "meta.k8s.io",
+            "kind": options,
+            "causes": [{"reason": cause.reason, "message": cause.message, "field": cause.field}],
+        },
+    )
+
+
 def _details(rt: ResourceType, name: str) -> dict[str, Any]:
     details: dict[str, Any] = {"name": name, "kind": rt.plural}
     if rt.group:

@@ -114,6 +114,17 @@ def test_update_keeps_group_scope_and_stored_versions() -> None:
     assert 'status.storedVersions[0]: Invalid value: "v1": must appear in spec.versions' in found
 
 
+def test_a_status_update_may_not_store_a_version_spec_lacks() -> None:
+    """A status patch to storedVersions ["v1", "v9"] was stored, and every later update of the CRD
+    then failed on it."""
+    old = crd()
+    old["status"] = crds.status(old, None)
+    new = copy.deepcopy(old)
+    new["status"]["storedVersions"] = ["v1", "v9"]
+    found = [p.render() for p in rules_of("CustomResourceDefinition").validate(new, old)]
+    assert found == ['status.storedVersions[1]: Invalid value: "v9": must appear in spec.versions']
+
+
 def test_status_accepts_names_establishes_and_keeps_stored_versions() -> None:
     obj = crd()
     status = crds.status(obj, None)

@@ -36,6 +36,19 @@ def test_values_json_cannot_encode_are_400() -> None:
     check_decoded({"a": [2**63 - 1, -(2**63), True, 1.5, None]})
 
 
+def test_yaml_lone_surrogates_are_400_not_a_failed_copy() -> None:
+    """YAML reads ``"\\ud800"`` as a lone surrogate, which no later JSON encoding takes: a PUT of such
+    a body answered 500 from the registry's copy of it."""
+    for body in (b'metadata: {name: "\\ud800"}', b'metadata: {"\\udfff": x}'):
+        with pytest.raises(StatusError) as caught:
+            check_decoded(load_yaml(body))
+        assert (caught.value.code, caught.value.message) == (
+            400,
+            "the object has a string that is not valid Unicode (a lone surrogate)",
+        )
+    check_decoded(load_yaml('metadata: {name: "\\U0001f600 名前"}'.encode()))
+
+
 def test_stored_objects_are_bounded_in_size() -> None:
     check_stored({"data": {"k": "x" * (MAX_OBJECT_BYTES - 100)}})
     assert code(check_stored, {"data": {"k": "x" * MAX_OBJECT_BYTES}}) == 413

@@ -16,6 +16,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
+from minikube_py.api import shape
 from minikube_py.api.body import media_type
 from minikube_py.api.patch import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, mergekeys, patch_object
 from minikube_py.api.strategies.base import Allocators, Strategy
@@ -201,4 +202,5 @@ DEFINITION = DefinitionStrategy(
     "CustomResourceDefinition",
     merge_rules=mergekeys.CUSTOM_RESOURCE_DEFINITION,
     printer=Printer((NAME, CREATED_AT), lambda obj, now: [obj_name(obj), obj["metadata"].get("creationTimestamp")]),
+    shape=shape.CUSTOM_RESOURCE_DEFINITION,
 )

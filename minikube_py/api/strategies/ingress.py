@@ -3,6 +3,7 @@ IngressClasses that say which controller serves them."""
 
 from __future__ import annotations
 
+from minikube_py.api import shape
 from minikube_py.api.patch import mergekeys
 from minikube_py.api.strategies.base import Allocators, Strategy
 from minikube_py.api.tables import network as printers
@@ -30,5 +31,5 @@ class IngressStrategy(Strategy):
         return [], []
 
 
-INGRESS = IngressStrategy("Ingress", printer=printers.INGRESS, merge_rules=mergekeys.METADATA_ONLY)
+INGRESS = IngressStrategy("Ingress", printer=printers.INGRESS, merge_rules=mergekeys.METADATA_ONLY, shape=shape.INGRESS)
 INGRESS_CLASS = Strategy("IngressClass", printer=printers.INGRESS_CLASS, merge_rules=mergekeys.METADATA_ONLY)

@@ -8,6 +8,7 @@ not touch them (its update rule forbids any other spec change)."""
 
 from __future__ import annotations
 
+from minikube_py.api import shape
 from minikube_py.api.admission import check_limits, limit_ranges
 from minikube_py.api.patch import mergekeys
 from minikube_py.api.strategies.base import Allocators, Strategy
@@ -129,7 +130,9 @@ class EphemeralContainersStrategy(PodStrategy):
         return validation.validate_ephemeral_containers_update(obj, old)
 
 
-POD = PodStrategy("Pod", printer=printers.POD, merge_rules=mergekeys.POD, atomic_maps=mergekeys.POD_ATOMIC)
+POD = PodStrategy(
+    "Pod", printer=printers.POD, merge_rules=mergekeys.POD, atomic_maps=mergekeys.POD_ATOMIC, shape=shape.POD
+)
 EPHEMERAL_CONTAINERS = EphemeralContainersStrategy(
-    "Pod", printer=printers.POD, merge_rules=mergekeys.POD, atomic_maps=mergekeys.POD_ATOMIC
+    "Pod", printer=printers.POD, merge_rules=mergekeys.POD, atomic_maps=mergekeys.POD_ATOMIC, shape=shape.POD
 )

@@ -31,7 +31,11 @@ class ServiceStrategy(Strategy):
 
 
 SERVICE = ServiceStrategy(
-    "Service", printer=printers.SERVICE, merge_rules=mergekeys.SERVICE, atomic_maps=mergekeys.SERVICE_ATOMIC
+    "Service",
+    printer=printers.SERVICE,
+    merge_rules=mergekeys.SERVICE,
+    atomic_maps=mergekeys.SERVICE_ATOMIC,
+    shape=shape.SERVICE,
 )
 ENDPOINTS = Strategy(
     "Endpoints", printer=printers.ENDPOINTS, merge_rules=mergekeys.METADATA_ONLY, shape=shape.ENDPOINTS

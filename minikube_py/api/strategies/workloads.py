@@ -33,9 +33,14 @@ class ReplicationControllerStrategy(CountingStrategy):
         return labels_to_string(selector)
 
 
-def _workload(kind: str, printer: Printer, counts: tuple[str, ...] = ()) -> Strategy:
+def _workload(kind: str, printer: Printer, fields: shape.Fields, counts: tuple[str, ...] = ()) -> Strategy:
     return CountingStrategy(
-        kind, printer=printer, merge_rules=mergekeys.WORKLOAD, atomic_maps=mergekeys.WORKLOAD_ATOMIC, counts=counts
+        kind,
+        printer=printer,
+        merge_rules=mergekeys.WORKLOAD,
+        atomic_maps=mergekeys.WORKLOAD_ATOMIC,
+        shape=fields,
+        counts=counts,
     )
 
 
@@ -44,16 +49,18 @@ REPLICATION_CONTROLLER = ReplicationControllerStrategy(
     printer=printers.REPLICATION_CONTROLLER,
     merge_rules=mergekeys.WORKLOAD,
     atomic_maps=mergekeys.WORKLOAD_ATOMIC,
+    shape=shape.REPLICATION_CONTROLLER,
     counts=("replicas",),
 )
-DEPLOYMENT = _workload("Deployment", printers.DEPLOYMENT)
-REPLICA_SET = _workload("ReplicaSet", printers.REPLICA_SET, ("replicas",))
+DEPLOYMENT = _workload("Deployment", printers.DEPLOYMENT, shape.DEPLOYMENT)
+REPLICA_SET = _workload("ReplicaSet", printers.REPLICA_SET, shape.REPLICA_SET, ("replicas",))
 DAEMON_SET = _workload(
     "DaemonSet",
     printers.DAEMON_SET,
+    shape.DAEMON_SET,
     ("currentNumberScheduled", "numberMisscheduled", "desiredNumberScheduled", "numberReady"),
 )
-STATEFUL_SET = _workload("StatefulSet", printers.STATEFUL_SET, ("replicas", "availableReplicas"))
+STATEFUL_SET = _workload("StatefulSet", printers.STATEFUL_SET, shape.STATEFUL_SET, ("replicas", "availableReplicas"))
 #: a revision's ``data`` is raw JSON (a patch of its owner): it merges as a whole
 CONTROLLER_REVISION = Strategy(
     "ControllerRevision",
@@ -61,9 +68,13 @@ CONTROLLER_REVISION = Strategy(
     merge_rules=mergekeys.METADATA_ONLY,
     shape=shape.CONTROLLER_REVISION,
 )
-JOB = _workload("Job", printers.JOB)
+JOB = _workload("Job", printers.JOB, shape.JOB)
 CRON_JOB = Strategy(
-    "CronJob", printer=printers.CRON_JOB, merge_rules=mergekeys.CRON_JOB, atomic_maps=mergekeys.CRON_JOB_ATOMIC
+    "CronJob",
+    printer=printers.CRON_JOB,
+    merge_rules=mergekeys.CRON_JOB,
+    atomic_maps=mergekeys.CRON_JOB_ATOMIC,
+    shape=shape.CRON_JOB,
 )
 #: the autoscaling/v1 Scale a ``scale`` subresource answers with: served through its parent's
 #: strategy, patched by ObjectMeta's merge rules alone
