@@ -86,6 +86,11 @@ async def status_errors(request: web.Request, handler: Handler) -> web.StreamRes
         return json_response(status.status(), status.code)
 
 
+#: the rest of a path after a route's prefix, whatever characters it holds: an object's name is any path
+#: segment (an RBAC object's may hold a newline), and a bare ``.`` would stop at a newline
+TAIL = "{tail:(/(?s:.*))?}"
+
+
 def auth_middleware(
     authenticator: Authenticator,
     rbac: RbacAuthorizer,
@@ -319,14 +324,14 @@ def build_app(
         ("/api/v1/namespaces/{ns}/pods/{name}/proxy", backends.pod),
         ("/api/v1/nodes/{name}/proxy", backends.node),
     ):
-        r.add_route("*", path + "{tail:(/.*)?}", handler)
+        r.add_route("*", path + TAIL, handler)
     if metrics is not None:
         app[METRICS] = metrics
         app.cleanup_ctx.append(metrics_context(metrics))
-        r.add_route("*", f"/apis/{METRICS_GROUP}/{METRICS_VERSION}{{tail:(/.*)?}}", metrics.serve)
-        r.add_route("*", HISTORY_PREFIX + "{tail:(/.*)?}", metrics.serve_history)
-    r.add_route("*", "/api/v1{tail:(/.*)?}", core)
-    r.add_route("*", LEGACY_PREFIX + "{tail:(/.*)?}", legacy_core)
+        r.add_route("*", f"/apis/{METRICS_GROUP}/{METRICS_VERSION}{TAIL}", metrics.serve)
+        r.add_route("*", HISTORY_PREFIX + TAIL, metrics.serve_history)
+    r.add_route("*", "/api/v1" + TAIL, core)
+    r.add_route("*", LEGACY_PREFIX + TAIL, legacy_core)
     r.add_get("/apis/{group}", group_root)
-    r.add_route("*", "/apis/{group}/{version}{tail:(/.*)?}", grouped)
+    r.add_route("*", "/apis/{group}/{version}" + TAIL, grouped)
     return app

@@ -275,3 +275,18 @@ def test_an_object_owned_by_a_long_absent_name_is_collected_and_long_paths_get_a
     assert _send(server, "POST", CONFIGMAPS, orphan)[0] == 201
     eventually(lambda: _send(server, "GET", f"{CONFIGMAPS}/orphan")[0] == 404 or None, "the orphan to be collected")
     assert "Traceback" not in server.log_path.read_text()
+
+
+def test_an_object_whose_name_holds_a_newline_is_reached_by_its_path(server: InProcessServer) -> None:
+    """An RBAC object's name is any path segment, a newline included: it was stored, and then its own
+    path (``...%0A...``) answered 404, the routes' patterns stopping at the newline."""
+    path = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"
+    binding = {
+        "metadata": {"name": "fuzz\nline"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+        "subjects": [{"kind": "User", "name": "fuzz", "apiGroup": "rbac.authorization.k8s.io"}],
+    }
+    assert _send(server, "POST", path, binding)[0] == 201
+    status, _, got = _send(server, "GET", path + "/fuzz%0Aline")
+    assert status == 200 and got["metadata"]["name"] == "fuzz\nline"
+    assert _send(server, "DELETE", path + "/fuzz%0Aline")[0] == 200
