@@ -78,9 +78,11 @@ def _selector(app: str) -> Obj:
     return {"matchLabels": {"app": app}}
 
 
-def _spec(kind: str, name: str, ns: str) -> Obj:
-    """The kind-specific part of a minimal valid object (everything beside metadata)."""
+def _spec(kind: str, name: str, ns: str, group_version: str = "") -> Obj:
+    """The kind-specific part of a minimal valid object (everything beside metadata), at
+    ``group_version`` where a kind is served at several versions of different shapes."""
     app = f"fz-{name}"[:63]
+    target = {"apiVersion": "apps/v1", "kind": "Deployment", "name": app}
     specs: dict[str, Callable[[], Obj]] = {
         "Namespace": lambda: {},
         "Pod": lambda: {"spec": _template(app)["spec"]},
@@ -159,6 +161,31 @@ def _spec(kind: str, name: str, ns: str) -> Obj:
             }
         },
         "IngressClass": lambda: {"spec": {"controller": "example.com/fuzz"}},
+        "HorizontalPodAutoscaler": lambda: (
+            {
+                "spec": {
+                    "scaleTargetRef": target,
+                    "minReplicas": 1,
+                    "maxReplicas": 3,
+                    "targetCPUUtilizationPercentage": 50,
+                }
+            }
+            if group_version == "autoscaling/v1"
+            else {
+                "spec": {
+                    "scaleTargetRef": target,
+                    "minReplicas": 1,
+                    "maxReplicas": 3,
+                    "metrics": [
+                        {
+                            "type": "Resource",
+                            "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}},
+                        }
+                    ],
+                    "behavior": {"scaleDown": {"stabilizationWindowSeconds": 60}},
+                }
+            }
+        ),
         "PodDisruptionBudget": lambda: {"spec": {"minAvailable": 1, "selector": _selector(app)}},
         "ClusterRole": lambda: {"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]},
         "Role": lambda: {"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]},
@@ -690,7 +717,12 @@ class Campaign:
             meta["namespace"] = ns
         if res.kind == "CustomResourceDefinition":
             meta["name"] = f"{name}s.{GROUP}"
-        return {"apiVersion": res.group_version, "kind": res.kind, "metadata": meta, **_spec(res.kind, name, ns or NS)}
+        return {
+            "apiVersion": res.group_version,
+            "kind": res.kind,
+            "metadata": meta,
+            **_spec(res.kind, name, ns or NS, res.group_version),
+        }
 
     def fresh_name(self) -> str:
         self.serial += 1
@@ -916,6 +948,9 @@ class Campaign:
         await self.after_write(res, path, before.body, a, req)
 
     async def pod_subresource(self, res: Resource, path: str, name: str) -> None:
+        if self.rng.random() < 1 / 3:
+            await self.ephemeral_containers(res, path)
+            return
         sub, kind, api = self.rng.choice([("binding", "Binding", "v1"), ("eviction", "Eviction", "policy/v1")])
         body: Obj = {"apiVersion": api, "kind": kind, "metadata": {"name": name, "namespace": NS}}
         if kind == "Binding":
@@ -928,6 +963,22 @@ class Campaign:
         a = await self.send(req, "Pod", sub)
         if a.status < 300:
             return  # a binding or an eviction that was accepted changes the pod, as it should
+        await self.after_write(res, path, before.body, a, req)
+
+    async def ephemeral_containers(self, res: Resource, path: str) -> None:
+        """A mutated ``kubectl debug``: a strategic merge patch of ``pods/NAME/ephemeralcontainers``
+        adding a container, which may only ever add one."""
+        debugger = {"name": f"debugger-{self.serial}", "image": "pykube.local/busybox:1.35", "stdin": True}
+        body, what = self.mut.mutate({"spec": {"ephemeralContainers": [debugger]}})
+        before = await self.send(Request("GET", path))
+        req = Request(
+            "PATCH",
+            f"{path}/ephemeralcontainers",
+            self._json(body),
+            "application/strategic-merge-patch+json",
+            what="; ".join(what),
+        )
+        a = await self.send(req, "Pod", "ephemeralcontainers")
         await self.after_write(res, path, before.body, a, req)
 
     async def delete(self, res: Resource, path: str, current: Obj) -> None:
