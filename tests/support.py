@@ -26,6 +26,12 @@ from minikube_py.testing import RunningServer
 _SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 
 
+def fake_node_flags(node: str) -> tuple[str, ...]:
+    """The server flags that make its embedded agent run ``node`` on the fake runtime: containers in
+    memory, no pod network or service rules on this host, no kubelet port to clash with another's."""
+    return ("--agent-runtime", "fake", "--node-name", node, "--node-ip", "127.0.0.1", "--kubelet-port", "0")
+
+
 def postgres_url() -> str:
     """The PostgreSQL server tests use: PYKUBE_TEST_POSTGRES_URL, or one that scripts/postgres.sh
     installs and starts. Fails loudly when neither works, so a missing database is never a skip."""

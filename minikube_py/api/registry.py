@@ -475,13 +475,7 @@ class Registry:
                 old = await self.get(rt, namespace, name)
             except errors.StatusError as exc:
                 if exc.code == 404 and config is not None and subresource is None:
-                    applied = strategy.merge_applied({}, config)
-                    applied.setdefault("metadata", {}).setdefault("name", name)
-                    if applied["metadata"]["name"] != name:
-                        raise errors.bad_request(
-                            f"the name of the object ({applied['metadata']['name']}) does "
-                            f"not match the name on the URL ({name})"
-                        ) from None
+                    applied = _applied_object(strategy, config, name)
                     if validation is not None:
                         validation.report(rt.kind, rt.api_version, strategy.drop_unknown(applied))
                     return await self._create(rt, namespace, applied, dry_run, ownership), True
@@ -531,8 +525,7 @@ class Registry:
                 old = await self.get(rt, namespace, name)
             except errors.StatusError as exc:
                 if exc.code == 404 and config is not None and subresource is None:
-                    applied = strategy.merge_applied({}, config)
-                    applied.setdefault("metadata", {}).setdefault("name", name)
+                    applied = _applied_object(strategy, config, name)
                     return await self.create(rt, namespace, applied, dry_run=dry_run, manager=manager), True
                 raise
             patched = strategy.patch(content_type, old, body) if config is None else strategy.merge_applied(old, config)
@@ -743,6 +736,18 @@ def _check_type(rt: ResourceType, strategy: Strategy, obj: Any) -> None:
         raise errors.bad_request("metadata must be an object")
     strategy.check_shape(obj)
     _typed(rt, obj)
+
+
+def _applied_object(strategy: Strategy, config: Obj, name: str) -> Obj:
+    """What a server-side apply of ``config`` creates where ``name`` does not exist yet: named by the
+    URL, which a name in the configuration must match (400 otherwise, as kube-apiserver answers)."""
+    applied = strategy.merge_applied({}, config)
+    applied.setdefault("metadata", {}).setdefault("name", name)
+    if applied["metadata"]["name"] != name:
+        raise errors.bad_request(
+            f"the name of the object ({applied['metadata']['name']}) does not match the name on the URL ({name})"
+        )
+    return applied
 
 
 def _to_stored(rt: ResourceType, obj: Any) -> Obj:

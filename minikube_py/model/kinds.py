@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from minikube_py.model import autoscalingv1
@@ -104,6 +104,19 @@ class ResourceType:
 
 _STATUS = {"status": ""}
 _SCALED = {"status": "", "scale": "Scale"}
+
+#: stored at autoscaling/v2, also served at autoscaling/v1 (see :data:`OTHER_VERSIONS`)
+_HPA = ResourceType(
+    "autoscaling",
+    "v2",
+    "HorizontalPodAutoscaler",
+    "horizontalpodautoscalers",
+    "horizontalpodautoscaler",
+    True,
+    ("hpa",),
+    ("all",),
+    _STATUS,
+)
 
 RESOURCES: tuple[ResourceType, ...] = (
     ResourceType(
@@ -200,17 +213,7 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("apps", "v1", "DaemonSet", "daemonsets", "daemonset", True, ("ds",), ("all",), _STATUS),
     ResourceType("apps", "v1", "StatefulSet", "statefulsets", "statefulset", True, ("sts",), ("all",), _SCALED),
     ResourceType("apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision", True),
-    ResourceType(
-        "autoscaling",
-        "v2",
-        "HorizontalPodAutoscaler",
-        "horizontalpodautoscalers",
-        "horizontalpodautoscaler",
-        True,
-        ("hpa",),
-        ("all",),
-        _STATUS,
-    ),
+    _HPA,
     ResourceType("batch", "v1", "Job", "jobs", "job", True, (), ("all",), _STATUS),
     ResourceType("batch", "v1", "CronJob", "cronjobs", "cronjob", True, ("cj",), ("all",), _STATUS),
     ResourceType("coordination.k8s.io", "v1", "Lease", "leases", "lease", True),
@@ -240,18 +243,7 @@ RESOURCES: tuple[ResourceType, ...] = (
 #: per kind) and converted to and from it, as kube-apiserver serves ``autoscaling/v1`` next to the
 #: stored ``autoscaling/v2``; they share the stored row's store keys, strategy and rules
 OTHER_VERSIONS: tuple[ResourceType, ...] = (
-    ResourceType(
-        "autoscaling",
-        "v1",
-        "HorizontalPodAutoscaler",
-        "horizontalpodautoscalers",
-        "horizontalpodautoscaler",
-        True,
-        ("hpa",),
-        ("all",),
-        _STATUS,
-        conversion=Conversion(autoscalingv1.from_v2, autoscalingv1.to_v2),
-    ),
+    replace(_HPA, version="v1", conversion=Conversion(autoscalingv1.from_v2, autoscalingv1.to_v2)),
 )
 
 #: (group, version) pairs of the built-in kinds in the order discovery lists them; the core group first

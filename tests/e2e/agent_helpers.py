@@ -7,7 +7,7 @@ import json
 import os
 import re
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,25 @@ def fresh_namespace(cluster: RunningServer, request: pytest.FixtureRequest, pref
     cluster.kubectl("create", "namespace", name)
     yield Kubectl(cluster, name)
     cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def cluster_fixtures(
+    node: str, *flags: str, cluster_cidr: str, namespace_prefix: str
+) -> tuple[Callable[..., Iterator[RunningServer]], Callable[..., Iterator[Kubectl]]]:
+    """A test module's ``cluster`` (a server of its own with the Docker agent as ``node``, on
+    ``cluster_cidr``, for the whole module) and ``k`` (a fresh namespace on it for each test), to be
+    assigned to those names: ``cluster, k = cluster_fixtures(...)``."""
+
+    @pytest.fixture(scope="module")
+    def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+        with node_server(tmp_path_factory.mktemp(node) / "data", node, *flags, cluster_cidr=cluster_cidr) as running:
+            yield running
+
+    @pytest.fixture
+    def k(cluster: RunningServer, request: pytest.FixtureRequest) -> Iterator[Kubectl]:
+        yield from fresh_namespace(cluster, request, namespace_prefix)
+
+    return cluster, k
 
 
 def node_ready(server: RunningServer, name: str) -> bool:

@@ -13,20 +13,17 @@ import re
 import select
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from agent_helpers import (
     HTTPD,
     Obj,
     busybox_pod,
+    cluster_fixtures,
     container_status,
     create,
     events_of,
-    fresh_namespace,
     http_get,
-    node_server,
     pod_obj,
     running_pods,
     sleeper_rc,
@@ -44,15 +41,7 @@ from minikube_py.testing import KUBECTL, RunningServer, remove_node_containers
 NODE = "pykube-e2e-agent"
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with node_server(tmp_path_factory.mktemp("agent") / "data", NODE) as running:
-        yield running
-
-
-@pytest.fixture
-def k(cluster: RunningServer, request: pytest.FixtureRequest) -> Iterator[Kubectl]:
-    yield from fresh_namespace(cluster, request, "a")
+cluster, k = cluster_fixtures(NODE, cluster_cidr="10.244.0.0/16", namespace_prefix="a")
 
 
 def test_httpd_pod_with_a_host_port_answers_on_the_node(k: Kubectl) -> None:

@@ -23,7 +23,7 @@ from agent_helpers import busybox_pod, create, pod_obj, wait_running
 from kubectl_helpers import Kubectl
 from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
-from support import BUSYBOX_IMAGE, ensure_docker
+from support import BUSYBOX_IMAGE, ensure_docker, fake_node_flags
 
 from minikube_py.agent.runtime.pause import PAUSE_IMAGE
 from minikube_py.testing import RunningServer, remove_node_containers, start_server
@@ -78,18 +78,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]
 def fake_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """A server whose node runs the fake runtime, whose simulated usage pods pin with FAKE_CPU and
     FAKE_MEMORY (no Docker, no host networking: nothing to clean up beyond the server)."""
-    running = start_server(
-        tmp_path_factory.mktemp("dashboard-fake") / "data",
-        "--agent-runtime",
-        "fake",
-        "--node-name",
-        FAKE_NODE,
-        "--node-ip",
-        "127.0.0.1",
-        "--kubelet-port",
-        "0",
-        agent=True,
-    )
+    running = start_server(tmp_path_factory.mktemp("dashboard-fake") / "data", *fake_node_flags(FAKE_NODE), agent=True)
     running.node_network = False
     try:
         wait_for(

@@ -15,20 +15,9 @@ import os
 import pty
 import select
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from agent_helpers import (
-    busybox_pod,
-    create,
-    fresh_namespace,
-    node_server,
-    pod_obj,
-    start_agent_server,
-    wait_for,
-    wait_running,
-)
+from agent_helpers import busybox_pod, cluster_fixtures, create, pod_obj, start_agent_server, wait_for, wait_running
 from kubectl_helpers import Kubectl, as_user, mint
 from support import BUSYBOX_IMAGE
 
@@ -38,17 +27,7 @@ from minikube_py.testing import KUBECTL, RunningServer, remove_node_containers
 NODE = "pykube-e2e-debug"
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with node_server(
-        tmp_path_factory.mktemp("debug") / "data", NODE, "--proxy-mode", "none", cluster_cidr="10.193.0.0/16"
-    ) as running:
-        yield running
-
-
-@pytest.fixture
-def k(cluster: RunningServer, request: pytest.FixtureRequest) -> Iterator[Kubectl]:
-    yield from fresh_namespace(cluster, request, "dbg")
+cluster, k = cluster_fixtures(NODE, "--proxy-mode", "none", cluster_cidr="10.193.0.0/16", namespace_prefix="dbg")
 
 
 def _ephemeral_status(k: Kubectl, pod: str, name: str) -> dict | None:

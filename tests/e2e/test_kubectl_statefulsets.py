@@ -10,30 +10,18 @@ own namespace; the node's containers are removed at the end. The restart test ru
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from agent_helpers import Obj, fresh_namespace, node_server, start_agent_server, wait_for
+from agent_helpers import Obj, cluster_fixtures, start_agent_server, wait_for
 from kubectl_helpers import Kubectl
 from support import BUSYBOX_IMAGE
 
-from minikube_py.testing import RunningServer, remove_node_containers
+from minikube_py.testing import remove_node_containers
 
 NODE = "pykube-e2e-sts"
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with node_server(
-        tmp_path_factory.mktemp("sts") / "data", NODE, "--proxy-mode", "none", cluster_cidr="10.237.0.0/16"
-    ) as running:
-        yield running
-
-
-@pytest.fixture
-def k(cluster: RunningServer, request: pytest.FixtureRequest) -> Iterator[Kubectl]:
-    yield from fresh_namespace(cluster, request, "s")
+cluster, k = cluster_fixtures(NODE, "--proxy-mode", "none", cluster_cidr="10.237.0.0/16", namespace_prefix="s")
 
 
 def template(app: str, script: str = "exec sleep 3600") -> Obj:

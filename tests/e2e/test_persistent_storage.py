@@ -10,16 +10,13 @@ outside this module's own Docker objects is touched) serves the module.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from agent_helpers import (
     busybox_pod,
+    cluster_fixtures,
     create,
     events_of,
-    fresh_namespace,
-    node_server,
     pod_obj,
     start_agent_server,
     wait_for,
@@ -32,17 +29,7 @@ from minikube_py.testing import RunningServer, remove_node_containers
 NODE = "pykube-e2e-storage"
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with node_server(
-        tmp_path_factory.mktemp("storage") / "data", NODE, "--proxy-mode", "none", cluster_cidr="10.213.0.0/16"
-    ) as running:
-        yield running
-
-
-@pytest.fixture
-def k(cluster: RunningServer, request: pytest.FixtureRequest) -> Iterator[Kubectl]:
-    yield from fresh_namespace(cluster, request, "s")
+cluster, k = cluster_fixtures(NODE, "--proxy-mode", "none", cluster_cidr="10.213.0.0/16", namespace_prefix="s")
 
 
 def claim(name: str, klass: str | None = None) -> dict[str, object]:

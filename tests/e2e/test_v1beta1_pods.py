@@ -15,13 +15,11 @@ import re
 import subprocess
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
-from agent_helpers import fresh_namespace, node_server, wait_for
+from agent_helpers import cluster_fixtures, wait_for
 from kubectl_helpers import Kubectl
 
 from minikube_py.testing import RunningServer, free_port
@@ -31,17 +29,7 @@ DATA = Path(__file__).parent.parent / "data" / "v1beta1"
 Obj = dict[str, Any]
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with node_server(
-        tmp_path_factory.mktemp("v1beta1") / "data", NODE, "--proxy-mode", "none", cluster_cidr="10.187.0.0/16"
-    ) as running:
-        yield running
-
-
-@pytest.fixture
-def k(cluster: RunningServer, request: pytest.FixtureRequest) -> Iterator[Kubectl]:
-    yield from fresh_namespace(cluster, request, "b")
+cluster, k = cluster_fixtures(NODE, "--proxy-mode", "none", cluster_cidr="10.187.0.0/16", namespace_prefix="b")
 
 
 def example(name: str) -> Obj:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from support import fake_node_flags
 
 from minikube_py.testing import RunningServer, eventually, start_server
 
@@ -59,14 +60,7 @@ def autoscaler(name: str, kind: str, maximum: int, metric: Obj) -> Obj:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     running = start_server(
         tmp_path_factory.mktemp("hpa") / "data",
-        "--agent-runtime",
-        "fake",
-        "--node-name",
-        NODE,
-        "--node-ip",
-        "127.0.0.1",
-        "--kubelet-port",
-        "0",
+        *fake_node_flags(NODE),
         "--horizontal-pod-autoscaler-sync-period",
         "1",
         "--horizontal-pod-autoscaler-downscale-stabilization",

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from inprocess import start_in_process
+from support import fake_node_flags
 
 from minikube_py.agent.runtime.fake import EXIT_CODE, RUN_SECONDS
 from minikube_py.testing import ServerEndpoint, eventually
@@ -30,18 +31,7 @@ NS = "default"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerEndpoint]:
-    running = start_in_process(
-        tmp_path_factory.mktemp("fake") / "data",
-        "--agent-runtime",
-        "fake",
-        "--node-name",
-        NODE,
-        "--node-ip",
-        "127.0.0.1",
-        "--kubelet-port",
-        "0",
-        agent=True,
-    )
+    running = start_in_process(tmp_path_factory.mktemp("fake") / "data", *fake_node_flags(NODE), agent=True)
     eventually(lambda: node_ready(running, NODE), "the fake node to be Ready")
     yield running
     running.stop()

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
+from support import fake_node_flags
 
 from minikube_py import pki
 from minikube_py.testing import RunningServer, eventually, start_server
@@ -25,18 +26,7 @@ NS = "prommetrics"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(
-        tmp_path_factory.mktemp("prommetrics") / "data",
-        "--agent-runtime",
-        "fake",
-        "--node-name",
-        NODE,
-        "--node-ip",
-        "127.0.0.1",
-        "--kubelet-port",
-        "0",
-        agent=True,
-    )
+    running = start_server(tmp_path_factory.mktemp("prommetrics") / "data", *fake_node_flags(NODE), agent=True)
     # the fake runtime runs no service proxy (proxy mode none) and makes no pod network on this host,
     # so stopping needs no host-wide cleanup of proxy rules and routes
     running.node_network = False

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import fake_node_flags
 
 from minikube_py import pki
 from minikube_py.testing import RunningServer, eventually, node_is_ready, start_server
@@ -32,18 +33,7 @@ LEASES = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(
-        tmp_path_factory.mktemp("nauth") / "data",
-        "--agent-runtime",
-        "fake",
-        "--node-name",
-        CONTROL,
-        "--node-ip",
-        "127.0.0.1",
-        "--kubelet-port",
-        "0",
-        agent=True,
-    )
+    running = start_server(tmp_path_factory.mktemp("nauth") / "data", *fake_node_flags(CONTROL), agent=True)
     eventually(lambda: node_is_ready(running, CONTROL), f"{CONTROL} Ready")
     yield running
     running.stop()

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from support import fake_node_flags
 
 from minikube_py.testing import RunningServer, eventually, start_server
 
@@ -41,18 +42,7 @@ def pod(name: str, containers: dict[str, tuple[str, str]], labels: dict[str, str
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(
-        tmp_path_factory.mktemp("metrics") / "data",
-        "--agent-runtime",
-        "fake",
-        "--node-name",
-        NODE,
-        "--node-ip",
-        "127.0.0.1",
-        "--kubelet-port",
-        "0",
-        agent=True,
-    )
+    running = start_server(tmp_path_factory.mktemp("metrics") / "data", *fake_node_flags(NODE), agent=True)
     # the fake runtime runs no service proxy (proxy mode none): there are no host rules to clean up on
     # stop, and cleaning them would take other clusters' rules on this host with them
     running.node_network = False
