@@ -33,8 +33,14 @@ class ReplicationControllerStrategy(CountingStrategy):
         return labels_to_string(selector)
 
 
-def _workload(kind: str, printer: Printer, fields: shape.Fields, counts: tuple[str, ...] = ()) -> Strategy:
-    return CountingStrategy(
+def _workload(
+    kind: str,
+    printer: Printer,
+    fields: shape.Fields,
+    counts: tuple[str, ...] = (),
+    strategy: type[CountingStrategy] = CountingStrategy,
+) -> Strategy:
+    return strategy(
         kind,
         printer=printer,
         merge_rules=mergekeys.WORKLOAD,
@@ -44,13 +50,12 @@ def _workload(kind: str, printer: Printer, fields: shape.Fields, counts: tuple[s
     )
 
 
-REPLICATION_CONTROLLER = ReplicationControllerStrategy(
+REPLICATION_CONTROLLER = _workload(
     "ReplicationController",
-    printer=printers.REPLICATION_CONTROLLER,
-    merge_rules=mergekeys.WORKLOAD,
-    atomic_maps=mergekeys.WORKLOAD_ATOMIC,
-    shape=shape.REPLICATION_CONTROLLER,
-    counts=("replicas",),
+    printers.REPLICATION_CONTROLLER,
+    shape.REPLICATION_CONTROLLER,
+    ("replicas",),
+    ReplicationControllerStrategy,
 )
 DEPLOYMENT = _workload("Deployment", printers.DEPLOYMENT, shape.DEPLOYMENT)
 REPLICA_SET = _workload("ReplicaSet", printers.REPLICA_SET, shape.REPLICA_SET, ("replicas",))
