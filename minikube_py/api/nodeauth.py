@@ -12,7 +12,9 @@ fleet of fake nodes) may:
   a pod of the node);
 - read what its service proxy and ingress controller serve: Services, Endpoints, EndpointSlices,
   Ingresses, IngressClasses and Namespaces, the TLS Secrets Ingresses name (by name, as its pods'),
-  and the ``pykube-cluster`` ConfigMap of kube-system;
+  the ``pykube-cluster`` ConfigMap of kube-system, and the node's own ConfigMap of firewalls there
+  (what its pods may reach and be reached from: the network policy controller resolves the policies
+  centrally, so that a node need not read other nodes' pods);
 - read PersistentVolumes, and delete the released local-path volumes of its own storage (the agent
   removes their directories; see :mod:`minikube_py.agent.localpath`);
 - write Events, and renew its own credentials.
@@ -39,6 +41,7 @@ from minikube_py.api.bootstrap import CLUSTER_CONFIG
 from minikube_py.api.follower import PrefixFollower
 from minikube_py.model import nodegraph
 from minikube_py.model.kinds import ResourceType, by_plural
+from minikube_py.model.networkpolicy import CONFIG_MAP_NAMESPACE, config_map_name
 from minikube_py.model.requestinfo import RequestInfo
 from minikube_py.model.volumebinding import LOCAL_PATH_PROVISIONER, PROVISIONED_BY, SELECTED_NODE
 from minikube_py.pki import NODE_CREDENTIALS_PATH
@@ -224,7 +227,7 @@ class NodeAuthorizer:
                 return (
                     self.reaches(node, resource, *key)
                     or (resource == nodegraph.SECRETS and key in self._tls)
-                    or (resource == nodegraph.CONFIGMAPS and key == ("kube-system", CLUSTER_CONFIG))
+                    or (resource == nodegraph.CONFIGMAPS and key in (("kube-system", CLUSTER_CONFIG), _firewalls(node)))
                 )
             if resource == "nodes":
                 if verb == "create":
@@ -258,6 +261,11 @@ class NodeAuthorizer:
         if info.subresource == "status":
             return verb in ("get", "update", "patch")
         return not info.subresource and verb in ("get", "delete")
+
+
+def _firewalls(node: str) -> tuple[str, str]:
+    """The ConfigMap in which the network policy controller publishes the firewalls of ``node``'s pods."""
+    return (CONFIG_MAP_NAMESPACE, config_map_name(node))
 
 
 def _selects_node(selector: str, node: str) -> bool:

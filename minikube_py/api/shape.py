@@ -278,6 +278,41 @@ SERVICE: Fields = {
     ),
     "status": (dict, Struct("ServiceStatus", {"loadBalancer": (dict, _LOAD_BALANCER)})),
 }
+_NETWORK_POLICY_PEER = Struct(
+    "NetworkPolicyPeer",
+    {
+        "podSelector": (dict, _LABEL_SELECTOR),
+        "namespaceSelector": (dict, _LABEL_SELECTOR),
+        "ipBlock": (dict, Struct("IPBlock", {"cidr": (str, None), "except": (list, str)})),
+    },
+)
+_NETWORK_POLICY_PORTS = (list, Struct("NetworkPolicyPort", {"protocol": (str, None), "endPort": (Int32, None)}))
+# what the network policy controller compiles (``port`` is an int or a name: either decodes)
+NETWORK_POLICY: Fields = {
+    "spec": (
+        dict,
+        Struct(
+            "NetworkPolicySpec",
+            {
+                "podSelector": (dict, _LABEL_SELECTOR),
+                "policyTypes": (list, str),
+                "ingress": (
+                    list,
+                    Struct(
+                        "NetworkPolicyIngressRule",
+                        {"ports": _NETWORK_POLICY_PORTS, "from": (list, _NETWORK_POLICY_PEER)},
+                    ),
+                ),
+                "egress": (
+                    list,
+                    Struct(
+                        "NetworkPolicyEgressRule", {"ports": _NETWORK_POLICY_PORTS, "to": (list, _NETWORK_POLICY_PEER)}
+                    ),
+                ),
+            },
+        ),
+    )
+}
 _INGRESS_BACKEND = Struct(
     "IngressBackend",
     {

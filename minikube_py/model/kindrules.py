@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from minikube_py.model import autoscaling, crds, defaults, fields, ingress, limitranges, rbac, validation
+from minikube_py.model import autoscaling, crds, defaults, fields, ingress, limitranges, networkpolicy, rbac, validation
 from minikube_py.model.errors import FieldError
 from minikube_py.model.jsoncopy import json_copy
 from minikube_py.model.kinds import RESOURCES
@@ -215,6 +215,12 @@ _DECLARED = (
         "IngressClass",
         checks=ingress.validate_ingress_class,
         update_checks=ingress.validate_ingress_class_update,
+        tracks_generation=True,
+    ),
+    KindRules(
+        "NetworkPolicy",
+        checks=networkpolicy.validate_network_policy,
+        defaults=networkpolicy.default_network_policy,
         tracks_generation=True,
     ),
     KindRules(

@@ -220,6 +220,7 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice", True),
     ResourceType("networking.k8s.io", "v1", "Ingress", "ingresses", "ingress", True, ("ing",), subresources=_STATUS),
     ResourceType("networking.k8s.io", "v1", "IngressClass", "ingressclasses", "ingressclass", False),
+    ResourceType("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", "networkpolicy", True, ("netpol",)),
     ResourceType(
         "policy",
         "v1",

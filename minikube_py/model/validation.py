@@ -136,6 +136,18 @@ def validate_labels(labels: Any, path: str) -> Errors:
     return _string_map(labels, path, entry)
 
 
+def label_selector_errors(selector: Any, path: str) -> Errors:
+    """A ``metav1.LabelSelector`` at ``path``: valid label keys and values, known operators."""
+    if not isinstance(selector, dict):
+        return [invalid_value(path, selector, "must be a label selector")]
+    errs = validate_labels(selector.get("matchLabels"), f"{path}.matchLabels")
+    try:
+        label_selector_from_spec(selector)
+    except (ValueError, AttributeError) as exc:
+        errs.append(invalid_value(path, selector, str(exc)))
+    return errs
+
+
 def _annotations(annotations: Any, path: str) -> Errors:
     # keys are qualified names in any case; the values are free text, limited only in total size
     errs = _string_map(
@@ -1072,13 +1084,8 @@ def validate_pod_disruption_budget(obj: Obj) -> Errors:
         errs += _int_or_percent(min_available, "spec.minAvailable")
     if max_unavailable is not None:
         errs += _int_or_percent(max_unavailable, "spec.maxUnavailable")
-    selector = spec.get("selector")
-    if selector is not None:
-        errs += validate_labels(as_dict(selector).get("matchLabels"), "spec.selector.matchLabels")
-        try:
-            label_selector_from_spec(selector)
-        except (ValueError, AttributeError) as exc:
-            errs.append(invalid_value("spec.selector", selector, str(exc)))
+    if spec.get("selector") is not None:
+        errs += label_selector_errors(spec.get("selector"), "spec.selector")
     policy = spec.get("unhealthyPodEvictionPolicy")
     if policy is not None and policy not in ("AlwaysAllow", "IfHealthyBudget"):
         errs.append(not_supported("spec.unhealthyPodEvictionPolicy", policy, ["AlwaysAllow", "IfHealthyBudget"]))

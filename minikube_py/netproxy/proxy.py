@@ -8,7 +8,8 @@ A periodic full resync repairs rules or routes someone removed behind our back.
 Modes (``--proxy-mode``): ``kernel`` DNATs in iptables so the data path never enters Python;
 ``userspace`` REDIRECTs each service port to a local asyncio listener (:mod:`.userspace`) that splices
 the stream to an endpoint. Either way the cluster DNS (:mod:`.dns`) answers on this node at the
-kube-dns ClusterIP.
+kube-dns ClusterIP, and the firewalls the network policy controller publishes for this node's pods
+are enforced in the same rule set (:mod:`.policyrules`).
 """
 
 from __future__ import annotations
@@ -26,10 +27,18 @@ from typing import Any
 from minikube_py.client.events import EventRecorder
 from minikube_py.client.informer import Informer
 from minikube_py.client.rest import ApiClient
+from minikube_py.model.networkpolicy import (
+    CONFIG_MAP_KEY,
+    CONFIG_MAP_NAMESPACE,
+    Firewall,
+    config_map_name,
+    load_firewalls,
+)
 from minikube_py.netproxy import forwarding
 from minikube_py.netproxy.balancer import BackendSet, ServicePortName
 from minikube_py.netproxy.dns import ClusterDns, DnsServer, upstream_resolvers
 from minikube_py.netproxy.iptables import PythonIptables, RuleWriter
+from minikube_py.netproxy.policyrules import add_policy_rules
 from minikube_py.netproxy.routes import RouteTable, desired_routes
 from minikube_py.netproxy.rules import Redirect, desired_rules
 from minikube_py.netproxy.services import ServicePort, ServiceTable
@@ -91,9 +100,17 @@ class ServiceProxy:
         self._services = Informer(client, "/api/v1/services")
         self._slices = Informer(client, "/apis/discovery.k8s.io/v1/endpointslices")
         self._nodes = Informer(client, "/api/v1/nodes")
+        #: the firewalls of this node's pods, as the network policy controller publishes them
+        self._firewalls_map = Informer(
+            client,
+            f"/api/v1/namespaces/{CONFIG_MAP_NAMESPACE}/configmaps",
+            field_selector=f"metadata.name={config_map_name(options.node_name)}",
+        )
+        self._firewalls: list[Firewall] = []
         self._services.add_handler(self._wake(self.table.on_service, self.dns.on_service))
         self._slices.add_handler(self._wake(self.table.on_slice, self.dns.on_slice))
         self._nodes.add_handler(self._on_node)
+        self._firewalls_map.add_handler(self._wake())
         self._userspace = UserspaceProxier() if options.mode == "userspace" else None
         self._dns_server: DnsServer | None = None
         self._holders: dict[tuple[int, str], socket.socket] = {}
@@ -108,6 +125,25 @@ class ServiceProxy:
             self._changed.set()
 
         return handle
+
+    @property
+    def _informers(self) -> tuple[Informer, ...]:
+        return (self._services, self._slices, self._nodes, self._firewalls_map)
+
+    def _current_firewalls(self) -> list[Firewall]:
+        """The published firewalls; a ConfigMap that does not parse keeps those enforced now (and says so)."""
+        published = self._firewalls_map.items()
+        if not published:
+            return []
+        try:
+            return load_firewalls(str((published[0].get("data") or {}).get(CONFIG_MAP_KEY, "[]")))
+        except ValueError as e:
+            log.warning(
+                "network policies: the firewalls of %s do not parse (%s); keeping the last ones",
+                self.options.node_name,
+                e,
+            )
+            return self._firewalls
 
     def _on_node(self, _old: Any, _new: Any) -> None:
         if self._routes is not None:
@@ -127,7 +163,7 @@ class ServiceProxy:
         try:
             dns_port = await self._start_dns()
             async with asyncio.TaskGroup() as tasks:
-                for informer in (self._services, self._slices, self._nodes):
+                for informer in self._informers:
                     tasks.create_task(informer.run(), name=f"proxy informer {informer.path}")
                 tasks.create_task(self._sync_loop(dns_port), name="proxy sync")
         finally:
@@ -157,7 +193,7 @@ class ServiceProxy:
         return port
 
     async def _sync_loop(self, dns_port: int) -> None:
-        await asyncio.gather(self._services.synced.wait(), self._slices.synced.wait(), self._nodes.synced.wait())
+        await asyncio.gather(*(informer.synced.wait() for informer in self._informers))
         while True:
             self._changed.clear()
             try:
@@ -205,6 +241,8 @@ class ServiceProxy:
         rules = desired_rules(
             ports, node=opts.node_name, cluster_cidr=opts.cluster_cidr, local_ports=local_ports, redirects=redirects
         )
+        self._firewalls = self._current_firewalls()
+        add_policy_rules(rules, self._firewalls)
         await asyncio.to_thread(self._writer.apply, rules)
         if self._routes is not None:
             wanted = desired_routes(self._nodes.items(), opts.node_name)

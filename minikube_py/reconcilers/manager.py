@@ -26,6 +26,7 @@ from minikube_py.reconcilers.endpointslices import EndpointSliceController
 from minikube_py.reconcilers.gc import GarbageCollector
 from minikube_py.reconcilers.job import JobController
 from minikube_py.reconcilers.namespace import NamespaceController
+from minikube_py.reconcilers.networkpolicy import NetworkPolicyController
 from minikube_py.reconcilers.nodeipam import NodeIpamController
 from minikube_py.reconcilers.nodelifecycle import NodeLifecycleController
 from minikube_py.reconcilers.persistentvolume import PersistentVolumeController
@@ -72,6 +73,7 @@ def build_controllers(client: ApiClient, options: ControllerOptions) -> list[Con
         DeploymentController(client),
         EndpointsController(client),
         EndpointSliceController(client),
+        NetworkPolicyController(client),
         ServiceLbController(client),
         DisruptionController(client),
         ResourceQuotaController(client),

@@ -138,7 +138,7 @@ async def test_the_proxy_reports_refused_rules_once_and_their_recovery() -> None
         news.set()
 
     proxy = ServiceProxy(None, ProxyOptions("n1", routes=False), writer=writer, on_problem=hear)  # type: ignore[arg-type]
-    for informer in (proxy._services, proxy._slices, proxy._nodes):
+    for informer in proxy._informers:
         informer.synced.set()
     loop = asyncio.create_task(proxy._sync_loop(0))
     try:

@@ -29,7 +29,7 @@ def test_every_served_kind_but_two_has_checks() -> None:
         (
             "defaults",
             "CronJob CustomResourceDefinition DaemonSet Deployment EndpointSlice Endpoints HorizontalPodAutoscaler Job "
-            "LimitRange Namespace "
+            "LimitRange Namespace NetworkPolicy "
             "PersistentVolume PersistentVolumeClaim Pod ReplicaSet ReplicationController Secret Service StatefulSet "
             "StorageClass",
         ),

@@ -1,4 +1,4 @@
-"""Printers for Services, Endpoints, EndpointSlices, Ingresses and IngressClasses."""
+"""Printers for Services, Endpoints, EndpointSlices, Ingresses, IngressClasses and NetworkPolicies."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from minikube_py.api.tables.base import AGE, NAME, Column, Printer, age, obj_name, wide
 from minikube_py.api.tables.formatting import NONE, host_port, limited_list
-from minikube_py.model.selectors import labels_to_string
+from minikube_py.model.selectors import labels_to_string, selector_to_string
 
 
 def _load_balancer_addresses(service: dict[str, Any]) -> list[str]:
@@ -171,4 +171,13 @@ INGRESS_CLASS = Printer(
         AGE,
     ),
     _ingress_class,
+)
+
+
+def _network_policy(obj: dict[str, Any], now: datetime) -> list[Any]:
+    return [obj_name(obj), selector_to_string((obj.get("spec") or {}).get("podSelector")), age(obj, now)]
+
+
+NETWORK_POLICY = Printer(
+    (NAME, Column("Pod-Selector", "The pods of the namespace this policy applies to."), AGE), _network_policy
 )

@@ -1,5 +1,5 @@
-"""Ingresses, whose status the ingress status controller writes through ``/status``, and the
-IngressClasses that say which controller serves them."""
+"""The networking.k8s.io kinds: Ingresses, whose status the ingress status controller writes through
+``/status``, the IngressClasses that say which controller serves them, and NetworkPolicies."""
 
 from __future__ import annotations
 
@@ -33,3 +33,6 @@ class IngressStrategy(Strategy):
 
 INGRESS = IngressStrategy("Ingress", printer=printers.INGRESS, merge_rules=mergekeys.METADATA_ONLY, shape=shape.INGRESS)
 INGRESS_CLASS = Strategy("IngressClass", printer=printers.INGRESS_CLASS, merge_rules=mergekeys.METADATA_ONLY)
+NETWORK_POLICY = Strategy(
+    "NetworkPolicy", printer=printers.NETWORK_POLICY, merge_rules=mergekeys.METADATA_ONLY, shape=shape.NETWORK_POLICY
+)
