@@ -180,6 +180,17 @@ def test_a_node_reads_only_its_pods_and_what_they_use(server: RunningServer, age
     assert as_node(server, agent_dir, "GET", f"/api/v1/pods?fieldSelector=spec.nodeName%3D{NODE}")[0] == 200
 
 
+def test_a_node_reads_its_own_network_policy_firewalls_only(server: RunningServer, agent_dir: Path) -> None:
+    """What its pods may reach and be reached from, resolved by the network policy controller: its
+    own ConfigMap of kube-system (found even before the controller writes it), never another node's."""
+    configmaps = "/api/v1/namespaces/kube-system/configmaps"
+    mine, theirs = f"pykube-network-policy.{NODE}", f"pykube-network-policy.{CONTROL}"
+    assert as_node(server, agent_dir, "GET", f"{configmaps}/{mine}")[0] == 404
+    assert as_node(server, agent_dir, "GET", f"{configmaps}?fieldSelector=metadata.name%3D{mine}")[0] == 200
+    for path in (f"{configmaps}/{theirs}", f"{configmaps}?fieldSelector=metadata.name%3D{theirs}", configmaps):
+        assert as_node(server, agent_dir, "GET", path)[0] == 403, path
+
+
 def test_a_node_writes_only_its_own_objects(server: RunningServer, agent_dir: Path) -> None:
     pods = f"/api/v1/namespaces/{NS}/pods"
     # another node's pod: no status, no spec, no deletion
