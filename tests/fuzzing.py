@@ -161,6 +161,21 @@ def _spec(kind: str, name: str, ns: str, group_version: str = "") -> Obj:
             }
         },
         "IngressClass": lambda: {"spec": {"controller": "example.com/fuzz"}},
+        "NetworkPolicy": lambda: {
+            "spec": {
+                "podSelector": _selector(app),
+                "ingress": [
+                    {
+                        "from": [
+                            {"podSelector": _selector(app), "namespaceSelector": {"matchLabels": {"team": "fuzz"}}},
+                            {"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.1.0.0/16"]}},
+                        ],
+                        "ports": [{"protocol": "TCP", "port": "http"}, {"port": 8000, "endPort": 8080}],
+                    }
+                ],
+                "egress": [{"to": [{"podSelector": {}}], "ports": [{"protocol": "UDP", "port": 53}]}],
+            }
+        },
         "HorizontalPodAutoscaler": lambda: (
             {
                 "spec": {
