@@ -278,6 +278,57 @@ SERVICE: Fields = {
     ),
     "status": (dict, Struct("ServiceStatus", {"loadBalancer": (dict, _LOAD_BALANCER)})),
 }
+# what the quota controller and admission, and the LimitRanger, read (quantities: strings or numbers)
+RESOURCE_QUOTA: Fields = {
+    "spec": (
+        dict,
+        Struct(
+            "ResourceQuotaSpec",
+            {
+                "hard": (dict, None),
+                "scopes": (list, str),
+                "scopeSelector": (
+                    dict,
+                    Struct(
+                        "ScopeSelector",
+                        {
+                            "matchExpressions": (
+                                list,
+                                Struct(
+                                    "ScopedResourceSelectorRequirement",
+                                    {**_strings("scopeName", "operator"), "values": (list, str)},
+                                ),
+                            )
+                        },
+                    ),
+                ),
+            },
+        ),
+    ),
+    "status": (dict, Struct("ResourceQuotaStatus", {"hard": (dict, None), "used": (dict, None)})),
+}
+LIMIT_RANGE: Fields = {
+    "spec": (
+        dict,
+        Struct(
+            "LimitRangeSpec",
+            {
+                "limits": (
+                    list,
+                    Struct(
+                        "LimitRangeItem",
+                        {
+                            "type": (str, None),
+                            **dict.fromkeys(
+                                ("max", "min", "default", "defaultRequest", "maxLimitRequestRatio"), (dict, None)
+                            ),
+                        },
+                    ),
+                )
+            },
+        ),
+    )
+}
 _NETWORK_POLICY_PEER = Struct(
     "NetworkPolicyPeer",
     {

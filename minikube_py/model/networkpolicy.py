@@ -28,6 +28,7 @@ Only IPv4 is enforced: pod addresses are IPv4, and IPv6 ipBlocks are left out.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 from collections import defaultdict
@@ -227,12 +228,10 @@ def addressable(pod: Obj | None) -> PolicyPod | None:
         return None
     md, spec, status = as_dict(pod.get("metadata")), as_dict(pod.get("spec")), as_dict(pod.get("status"))
     ip = status.get("podIP")
-    if not ip or spec.get("hostNetwork") or status.get("phase") in ("Succeeded", "Failed"):
+    # an IPv6 address (a colon) is left out: only IPv4 is enforced
+    if not isinstance(ip, str) or not ip or ":" in ip or spec.get("hostNetwork"):
         return None
-    try:
-        if ipaddress.ip_address(ip).version != 4:
-            return None
-    except ValueError:
+    if status.get("phase") in ("Succeeded", "Failed"):
         return None
     ports: dict[str, tuple[str, int]] = {}
     for container in dict_items(spec.get("containers")):
@@ -250,9 +249,11 @@ def addressable(pod: Obj | None) -> PolicyPod | None:
     )
 
 
-def _subtract(cidr: str, excepts: Iterable[Any]) -> list[str]:
+@functools.lru_cache(maxsize=1024)
+def _subtract(cidr: str, excepts: tuple[str, ...]) -> list[str]:
     """An ipBlock as plain IPv4 CIDRs: ``cidr`` less every exception (an iptables match takes no
-    exceptions, so the block is cut into the networks that remain)."""
+    exceptions, so the block is cut into the networks that remain). Cached: every pod a policy
+    selects meets the same blocks."""
     network = _network(cidr)
     if not isinstance(network, ipaddress.IPv4Network):
         return []
@@ -274,8 +275,8 @@ def _subtract(cidr: str, excepts: Iterable[Any]) -> list[str]:
 class _Cluster:
     """The pods and namespace labels the peers of every policy are resolved against."""
 
-    def __init__(self, pods: Iterable[Obj], namespaces: Iterable[Obj]) -> None:
-        self.pods: list[PolicyPod] = [p for p in map(addressable, pods) if p is not None]
+    def __init__(self, pods: Iterable[PolicyPod], namespaces: Iterable[Obj]) -> None:
+        self.pods = list(pods)
         self.by_namespace: dict[str, list[PolicyPod]] = defaultdict(list)
         for pod in self.pods:
             self.by_namespace[pod.namespace].append(pod)
@@ -336,7 +337,7 @@ def _rule_allows(
         for peer in peers:
             block = peer.get("ipBlock")
             if isinstance(block, dict):
-                blocks += _subtract(str(block.get("cidr", "")), as_list(block.get("except")))
+                blocks += _subtract(str(block.get("cidr", "")), tuple(map(str, as_list(block.get("except")))))
             else:
                 peer_pods += cluster.peer_pods(peer, namespace)
     addresses = None if peer_pods is None else tuple(sorted({f"{p.ip}/32" for p in peer_pods} | set(blocks)))
@@ -357,9 +358,11 @@ def _rule_allows(
 
 
 def compile_firewalls(
-    policies: Iterable[Obj], pods: Iterable[Obj], namespaces: Iterable[Obj], node: str
+    policies: Iterable[Obj], pods: Iterable[PolicyPod], namespaces: Iterable[Obj], node: str
 ) -> list[Firewall]:
-    """The firewall of every pod of ``node`` that a policy isolates, sorted by pod address."""
+    """The firewall of every pod of ``node`` that a policy isolates, sorted by pod address. ``pods``
+    are the cluster's pods with an address (:func:`addressable`), which the controller keeps as
+    they change rather than reading every pod again for each node."""
     cluster = _Cluster(pods, namespaces)
     by_namespace: dict[str, list[Obj]] = defaultdict(list)
     for policy in policies:

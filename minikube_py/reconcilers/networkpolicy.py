@@ -14,12 +14,14 @@ from __future__ import annotations
 import contextlib
 
 from minikube_py.client.errors import AlreadyExistsError, NotFoundError
+from minikube_py.client.informer import object_key
 from minikube_py.client.rest import ApiClient, Obj
 from minikube_py.model.lenient import as_dict
 from minikube_py.model.networkpolicy import (
     CONFIG_MAP_KEY,
     CONFIG_MAP_NAMESPACE,
     MANAGED_LABEL,
+    PolicyPod,
     addressable,
     compile_firewalls,
     config_map_name,
@@ -39,6 +41,8 @@ class NetworkPolicyController(Controller):
         self.pods = self.informer("/api/v1/pods", self._on_pod)
         self.namespaces = self.informer("/api/v1/namespaces", self._on_namespace)
         self.published = self.informer(_CONFIG_MAPS, self._on_published, label_selector=MANAGED_LABEL)
+        #: what policies see of every pod with an address, by pod key, kept from the pod events
+        self._view: dict[str, PolicyPod] = {}
 
     def _publishing(self) -> set[str]:
         """The nodes whose ConfigMap holds firewalls now."""
@@ -49,14 +53,21 @@ class NetworkPolicyController(Controller):
             self.queue.add(node)
 
     def _on_policy(self, _old: Obj | None, _new: Obj | None) -> None:
-        nodes = {str((pod.get("spec") or {}).get("nodeName") or "") for pod in self.pods.items()}
+        nodes = {pod.node for pod in self._view.values()}
         self._queue((nodes | self._publishing()) - {""})
 
     def _on_pod(self, old: Obj | None, new: Obj | None) -> None:
-        if not self.policies.cache and not self.published.cache:
-            return
-        before, after = addressable(old), addressable(new)
+        obj = new or old
+        assert obj is not None
+        key = object_key(obj)
+        before, after = self._view.get(key), addressable(new)
         if before == after:
+            return
+        if after is None:
+            del self._view[key]
+        else:
+            self._view[key] = after
+        if not self.policies.cache and not self.published.cache:
             return
         self._queue({p.node for p in (before, after) if p is not None and p.node} | self._publishing())
 
@@ -73,7 +84,7 @@ class NetworkPolicyController(Controller):
 
     async def reconcile(self, key: object) -> None:
         node = str(key)
-        firewalls = compile_firewalls(self.policies.items(), self.pods.items(), self.namespaces.items(), node)
+        firewalls = compile_firewalls(self.policies.items(), self._view.values(), self.namespaces.items(), node)
         name = config_map_name(node)
         path = f"{_CONFIG_MAPS}/{name}"
         current = self.published.get(f"{CONFIG_MAP_NAMESPACE}/{name}")

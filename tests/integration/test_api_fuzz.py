@@ -290,3 +290,27 @@ def test_an_object_whose_name_holds_a_newline_is_reached_by_its_path(server: InP
     status, _, got = _send(server, "GET", path + "/fuzz%0Aline")
     assert status == 200 and got["metadata"]["name"] == "fuzz\nline"
     assert _send(server, "DELETE", path + "/fuzz%0Aline")[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "message"),
+    [
+        (
+            "/api/v1/namespaces/default/resourcequotas",
+            {"metadata": {"name": "q"}, "spec": {"hard": 1}},
+            "json: cannot unmarshal number into Go struct field ResourceQuotaSpec.spec.hard of type object",
+        ),
+        (
+            "/api/v1/namespaces/default/limitranges",
+            {"metadata": {"name": "l"}, "spec": {"limits": [{"type": "Container", "max": "1"}]}},
+            "json: cannot unmarshal string into Go struct field LimitRangeItem.spec.limits.max of type object",
+        ),
+    ],
+)
+def test_a_quota_or_limit_range_whose_resource_list_is_no_map_is_a_bad_request(
+    server: InProcessServer, path: str, body: Obj, message: str
+) -> None:
+    """A strategic merge patch replacing a quota's ``spec.hard`` with a number was stored, and every
+    later quota event failed in the quota controller (seed 48 of bench/fuzz.py)."""
+    code, _, status = _send(server, "POST", path, body)
+    assert (code, status["reason"], status["message"]) == (400, "BadRequest", message)

@@ -11,12 +11,13 @@ from minikube_py.model.networkpolicy import (
     Allow,
     Firewall,
     PortRange,
-    compile_firewalls,
+    addressable,
     default_network_policy,
     dump_firewalls,
     load_firewalls,
     validate_network_policy,
 )
+from minikube_py.model.networkpolicy import compile_firewalls as compile_pods
 
 Obj = dict[str, Any]
 TCP80 = (PortRange("TCP", 80, 80),)
@@ -41,6 +42,11 @@ def namespace(name: str, **labels: str) -> Obj:
 
 
 NAMESPACES = [namespace("default"), namespace("other", team="blue")]
+
+
+def compile_firewalls(policies: list[Obj], pods: list[Obj], namespaces: list[Obj], node: str) -> list[Firewall]:
+    """The controller's compilation, from pods as the API holds them."""
+    return compile_pods(policies, [p for p in map(addressable, pods) if p is not None], namespaces, node)
 
 
 def messages(spec: Obj) -> list[str]:
