@@ -1,5 +1,5 @@
 """``describe`` for services, endpoints, secrets, service accounts, replication controllers, replica
-sets, daemon sets, jobs and nodes: each a pure function of the object and what it needs from the cluster
+sets, daemon sets, jobs, nodes and network policies: each a pure function of the object and what it needs from the cluster
 (its pods, endpoint slices, events), laid out as kubectl lays it out."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from minikube_py.kubectl.describe import (
     pod_template,
 )
 from minikube_py.model.selectors import labels_to_string, selector_to_string
+from minikube_py.model.times import parse_time
 
 Obj = dict[str, Any]
 
@@ -353,4 +354,71 @@ def describe_node(node: Obj, lease: Obj | str, pods: list[Obj], events: list[Obj
             f"{_share(limits.get(name), allocatable.get(name))}",
         )
     events_section(w, events, now)
+    return w.render()
+
+
+def _peer(w: Text, peer: Obj) -> None:
+    """One peer of a NetworkPolicy rule: its selectors (namespaces first) or its IP block."""
+    if peer.get("namespaceSelector") is not None:
+        w.line(3, f"NamespaceSelector: {selector_to_string(peer['namespaceSelector'])}")
+    if peer.get("podSelector") is not None:
+        w.line(3, f"PodSelector: {selector_to_string(peer['podSelector'])}")
+    block = peer.get("ipBlock")
+    if block is not None:
+        w.line(3, "IPBlock:")
+        w.line(4, f"CIDR: {block.get('cidr', '')}")
+        w.line(4, f"Except: {', '.join(block.get('except') or [])}")
+
+
+def _policy_rules(w: Text, rules: list[Obj], peers_field: str, title: str, unrestricted: str) -> None:
+    """The rules of one direction, each its ports and then its peers, ruled off from the next."""
+    for i, rule in enumerate(rules):
+        if i:
+            w.line(2, "-" * 10)
+        ports = rule.get("ports") or []
+        if not ports:
+            w.line(2, "To Port: <any> (traffic allowed to all ports)")
+        for port in ports:
+            protocol, number = port.get("protocol", "TCP"), port.get("port")
+            if port.get("endPort") is not None:
+                w.line(2, f"To Port Range: {number}-{port['endPort']}/{protocol}")
+            else:
+                w.line(2, f"To Port: {'<nil>' if number is None else number}/{protocol}")
+        peers = rule.get(peers_field) or []
+        if not peers:
+            w.line(2, f"{title}: <any> ({unrestricted})")
+        for peer in peers:
+            w.line(2, f"{title}:")
+            _peer(w, peer)
+
+
+def describe_network_policy(policy: Obj, events: list[Obj], now: datetime) -> str:
+    """kubectl's NetworkPolicy description: the pods it selects, then what it allows each way, or that
+    it leaves a direction alone; no events section, as kubectl prints none."""
+    meta, spec, _ = parts(policy)
+    w = Text.named(meta)
+    created = parse_time(meta.get("creationTimestamp"))
+    w.line(0, f"Created on:\t{created.strftime('%Y-%m-%d %H:%M:%S +0000 UTC') if created else ''}")
+    w.map(0, "Labels", meta.get("labels"))
+    w.annotations(0, meta.get("annotations"))
+    w.line(0, "Spec:")
+    selector = selector_to_string(spec.get("podSelector"))
+    if selector == "<none>":
+        selector = "<none> (Allowing the specific traffic to all pods in this namespace)"
+    # kubectl writes this title with a trailing space and the value at the next level's indent
+    w.parts.append(f"  PodSelector:     {selector}\n")
+    types = spec.get("policyTypes") or []
+    for direction, field, peers_field, title, unrestricted in (
+        ("Ingress", "ingress", "from", "From", "traffic not restricted by source"),
+        ("Egress", "egress", "to", "To", "traffic not restricted by destination"),
+    ):
+        rules = spec.get(field) or []
+        if not rules and direction not in types:
+            w.line(1, f"Not affecting {field} traffic")
+            continue
+        w.line(1, f"Allowing {field} traffic:")
+        if not rules:
+            w.line(2, f"<none> (Selected pods are isolated for {field} connectivity)")
+        _policy_rules(w, rules, peers_field, title, unrestricted)
+    w.line(1, f"Policy Types: {', '.join(types)}")
     return w.render()

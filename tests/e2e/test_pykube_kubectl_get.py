@@ -199,6 +199,63 @@ def test_describe_of_more_kinds_prints_as_kubectl(k: Kubectl) -> None:
         same_output(cluster.server, "-n", cluster.namespace, *command.split(" "))
 
 
+def test_describe_of_network_policies_prints_as_kubectl(k: Kubectl) -> None:
+    """Each direction left alone, isolating, or allowing by rules of every peer and port form."""
+
+    def policy(name: str, spec: dict[str, object], **meta: object) -> dict[str, object]:
+        return {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": name, **meta},
+            "spec": spec,
+        }
+
+    k.apply(
+        policy("deny", {"podSelector": {}}),
+        policy("egress-only", {"podSelector": {}, "policyTypes": ["Egress"]}),
+        policy(
+            "rules",
+            {
+                "podSelector": {"matchExpressions": [{"key": "tier", "operator": "In", "values": ["a", "b"]}]},
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [
+                    {
+                        "from": [
+                            {"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.1.0.0/16", "10.2.0.0/16"]}},
+                            {"ipBlock": {"cidr": "192.168.0.0/16"}},
+                            {"podSelector": {"matchLabels": {"app": "web"}}},
+                        ],
+                        "ports": [{"port": 80, "protocol": "UDP"}, {"port": "http"}],
+                    },
+                    {},
+                ],
+                "egress": [
+                    {
+                        "to": [
+                            {"namespaceSelector": {"matchLabels": {"team": "a"}}},
+                            {"namespaceSelector": {}, "podSelector": {"matchLabels": {"app": "dns"}}},
+                        ],
+                        "ports": [
+                            {"protocol": "UDP", "port": 53},
+                            {"port": 8000, "endPort": 8080},
+                            {"protocol": "SCTP"},
+                        ],
+                    }
+                ],
+            },
+            labels={"a": "b"},
+            annotations={"note": "x"},
+        ),
+    )
+    for command in (
+        "describe netpol deny",
+        "describe networkpolicy egress-only",
+        "describe netpol rules",
+        "describe netpol",
+    ):
+        same_output(k.server, "-n", k.namespace, *command.split(" "))
+
+
 def test_describe_namespace_with_quota_and_limits(k: Kubectl) -> None:
     k.run("create", "quota", "q1", "--hard=pods=10,cpu=2")
     k.apply(
