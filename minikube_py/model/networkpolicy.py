@@ -403,41 +403,55 @@ def _order(allow: Allow) -> tuple[bool, tuple[str, ...], bool, tuple[PortRange, 
 # ------------------------------------------------------------------------------ the node's ConfigMap
 
 
-def _allow_json(allow: Allow) -> Obj:
-    out: Obj = {}
-    if allow.cidrs is not None:
-        out["cidrs"] = list(allow.cidrs)
-    if allow.ports is not None:
-        out["ports"] = [[p.protocol, p.first, p.last] for p in allow.ports]
-    return out
+class _PeerSets:
+    """The distinct address lists of a node's firewalls, each written once: the pods a policy selects
+    share their rules' peers (a namespace of a thousand pods is a thousand addresses), so listing
+    them per pod would grow the ConfigMap by the product of the two."""
 
+    def __init__(self) -> None:
+        self.lists: list[list[str]] = []
+        self._index: dict[tuple[str, ...], int] = {}
 
-def _allows_json(allows: tuple[Allow, ...] | None) -> list[Obj] | None:
-    return None if allows is None else [_allow_json(a) for a in allows]
+    def of(self, cidrs: tuple[str, ...]) -> int:
+        if cidrs not in self._index:
+            self._index[cidrs] = len(self.lists)
+            self.lists.append(list(cidrs))
+        return self._index[cidrs]
+
+    def allows(self, allows: tuple[Allow, ...] | None) -> list[Obj] | None:
+        if allows is None:
+            return None
+        written = []
+        for allow in allows:
+            out: Obj = {}
+            if allow.cidrs is not None:
+                out["peers"] = self.of(allow.cidrs)
+            if allow.ports is not None:
+                out["ports"] = [[p.protocol, p.first, p.last] for p in allow.ports]
+            written.append(out)
+        return written
 
 
 def dump_firewalls(firewalls: Sequence[Firewall]) -> str:
-    """The firewalls as the ConfigMap holds them: compact, deterministic JSON."""
-    return json.dumps(
-        [
-            {"pod": f.pod, "ip": f.ip, "ingress": _allows_json(f.ingress), "egress": _allows_json(f.egress)}
-            for f in firewalls
-        ],
-        separators=(",", ":"),
-        sort_keys=True,
-    )
+    """The firewalls as the ConfigMap holds them: compact, deterministic JSON, with each distinct list
+    of peer addresses once (``peers``) and the rules naming it by its index."""
+    sets = _PeerSets()
+    written = [
+        {"pod": f.pod, "ip": f.ip, "ingress": sets.allows(f.ingress), "egress": sets.allows(f.egress)}
+        for f in firewalls
+    ]
+    return json.dumps({"peers": sets.lists, "firewalls": written}, separators=(",", ":"), sort_keys=True)
 
 
-def _allows_from(value: Any) -> tuple[Allow, ...] | None:
+def _allows_from(value: Any, peers: list[Any]) -> tuple[Allow, ...] | None:
     if value is None:
         return None
     allows = []
     for item in dict_items(value):
-        cidrs = item.get("cidrs")
-        ports = item.get("ports")
+        index, ports = item.get("peers"), item.get("ports")
         allows.append(
             Allow(
-                None if cidrs is None else tuple(str(c) for c in as_list(cidrs)),
+                None if index is None else tuple(str(c) for c in as_list(peers[int(index)])),
                 None if ports is None else tuple(PortRange(str(p[0]), int(p[1]), int(p[2])) for p in as_list(ports)),
             )
         )
@@ -448,9 +462,13 @@ def load_firewalls(text: str) -> list[Firewall]:
     """The firewalls of a node's ConfigMap (what :func:`dump_firewalls` wrote); ValueError when it is
     not that (the proxy then keeps what it enforces and says why)."""
     try:
+        published = json.loads(text)
+        peers = as_list(published["peers"])
         return [
-            Firewall(str(f["pod"]), str(f["ip"]), _allows_from(f.get("ingress")), _allows_from(f.get("egress")))
-            for f in json.loads(text)
+            Firewall(
+                str(f["pod"]), str(f["ip"]), _allows_from(f.get("ingress"), peers), _allows_from(f.get("egress"), peers)
+            )
+            for f in published["firewalls"]
         ]
-    except (KeyError, TypeError, IndexError, json.JSONDecodeError) as exc:
+    except (KeyError, TypeError, IndexError, ValueError) as exc:
         raise ValueError(f"not a list of firewalls: {exc}") from None

@@ -253,3 +253,17 @@ def test_the_published_form_round_trips_and_refuses_garbage() -> None:
     for garbage in ("{", "[1]", '[{"pod": "x"}]'):
         with pytest.raises(ValueError, match="not a list of firewalls"):
             load_firewalls(garbage)
+
+
+def test_peers_shared_by_many_pods_are_published_once() -> None:
+    """A namespace of many peers admitted to many pods would otherwise grow the node's ConfigMap by the product."""
+    peers = [pod(f"client{i}", f"10.2.{i // 250}.{i % 250 + 1}", node="n2", app="client") for i in range(500)]
+    servers = [pod(f"server{i}", f"10.1.0.{i + 2}", app="server") for i in range(50)]
+    spec = {
+        "podSelector": {"matchLabels": {"app": "server"}},
+        "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "client"}}}]}],
+    }
+    firewalls = compile_firewalls([policy(spec)], peers + servers, NAMESPACES, "n1")
+    text = dump_firewalls(firewalls)
+    assert len(firewalls) == 50 and text.count("10.2.0.1/32") == 1 and len(text) < 20_000
+    assert load_firewalls(text) == firewalls
