@@ -161,6 +161,30 @@ def _spec(kind: str, name: str, ns: str, group_version: str = "") -> Obj:
             }
         },
         "IngressClass": lambda: {"spec": {"controller": "example.com/fuzz"}},
+        # a webhook nothing fuzzed reaches (a group no write names) and whose failure is passed over
+        **dict.fromkeys(
+            ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"),
+            lambda: {
+                "webhooks": [
+                    {
+                        "name": f"{app}.fuzz.example.com",
+                        "clientConfig": {"url": "https://127.0.0.1:1/fuzz"},
+                        "rules": [
+                            {
+                                "operations": ["CREATE"],
+                                "apiGroups": ["fuzz.invalid"],
+                                "apiVersions": ["v1"],
+                                "resources": ["nothings"],
+                            }
+                        ],
+                        "failurePolicy": "Ignore",
+                        "sideEffects": "None",
+                        "admissionReviewVersions": ["v1"],
+                        "timeoutSeconds": 1,
+                    }
+                ]
+            },
+        ),
         "NetworkPolicy": lambda: {
             "spec": {
                 "podSelector": _selector(app),

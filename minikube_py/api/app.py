@@ -23,7 +23,7 @@ from minikube_py.api.clustertoken import cluster_token_handler
 from minikube_py.api.connections import inflight_middleware
 from minikube_py.api.customresources import CustomResourceTypes
 from minikube_py.api.encryption import routes as encryption_routes
-from minikube_py.api.handlers import ResourceHandlers, json_response
+from minikube_py.api.handlers import ResourceHandlers, add_warnings, json_response
 from minikube_py.api.instrument import ServerCollector, metrics_handler, metrics_middleware
 from minikube_py.api.legacy import PREFIX as LEGACY_PREFIX
 from minikube_py.api.legacy import LegacyHandlers
@@ -38,6 +38,7 @@ from minikube_py.api.reviews import routes as review_routes
 from minikube_py.api.sessions import DashboardSessions, session_user
 from minikube_py.api.streaming import StreamProxy
 from minikube_py.api.tokens import ServiceAccountTokens, SigningKey
+from minikube_py.api.webhooks import REQUEST_USER, REQUEST_WARNINGS, WebhookDispatcher
 from minikube_py.model import errors
 from minikube_py.model.audit import Policy
 from minikube_py.model.metrics import GROUP as METRICS_GROUP
@@ -57,6 +58,17 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @web.middleware
 async def status_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Errors as Status answers, and the warnings admission webhooks gave for the request (on a
+    refusal as well) as its Warning headers."""
+    warnings: list[str] = []
+    REQUEST_WARNINGS.set(warnings)
+    response = await _answer(request, handler)
+    if warnings and not response.prepared:
+        add_warnings(response, warnings)
+    return response
+
+
+async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except errors.StatusError as exc:
@@ -109,6 +121,7 @@ def auth_middleware(
         # the node NodeRestriction admission restricts, deep in the registry's writes: set for every
         # request, since the requests of one keep-alive connection may share a context, not a user
         ACTING_NODE.set("")
+        REQUEST_USER.set(None)
         if dashboard.is_public(request.path):
             return await handler(request)
         transport = request.transport
@@ -134,6 +147,7 @@ def auth_middleware(
         if user is not None:  # None only on the public paths; set before authorization so a refusal is audited with it
             request[USER] = user
             ACTING_NODE.set(user.node)
+            REQUEST_USER.set(user.info)
         if user is None or not dashboard.is_own_api(request.path):
             authorize(user, request.method, request.path, request.query, decide, nodes)
         return await handler(request)
@@ -215,6 +229,14 @@ def build_app(
         await definitions.stop()
 
     app.cleanup_ctx.append(follow_definitions)
+    webhooks = registry.webhooks = WebhookDispatcher(registry.store)
+
+    async def follow_webhooks(_: web.Application) -> AsyncIterator[None]:
+        await webhooks.start()
+        yield
+        await webhooks.stop()
+
+    app.cleanup_ctx.append(follow_webhooks)
     resources = ResourceHandlers(registry, rbac, request_user, tokens, definitions)
     legacy = LegacyHandlers(registry)
     metrics = ResourceMetrics(registry, kubelet_ssl) if kubelet_ssl is not None else None

@@ -27,6 +27,7 @@ from minikube_py.model.rbac import GROUP as RBAC_GROUP
 from minikube_py.model.rbac import UserInfo
 from minikube_py.model.schema import FieldValidation
 from minikube_py.model.selectors import FieldSelector, LabelSelector, parse_field_selector, parse_label_selector
+from minikube_py.model.webhooks import GROUP as WEBHOOKS_GROUP
 from minikube_py.store.base import Obj
 
 
@@ -58,13 +59,15 @@ class ResourceHandlers:
 
     async def _policy_holds(self, rt: ResourceType, obj: Obj, dry_run: bool) -> None:
         """Hold the answer to a write the server's own state follows (the RBAC policy, the types
-        CRDs serve) until it does, so the client's next request sees its effect."""
+        CRDs serve, the admission webhooks) until it does, so the client's next request sees its effect."""
         if dry_run:
             return
         if rt.group == RBAC_GROUP:
             await self.rbac.caught_up(obj)
         elif rt is DEFINITIONS:
             await self.definitions.caught_up(obj)
+        elif rt.group == WEBHOOKS_GROUP and self.registry.webhooks is not None:
+            await self.registry.webhooks.caught_up(obj)
 
     async def dispatch(self, request: web.Request, group: str, version: str, tail: str) -> web.StreamResponse:
         target = request.get(routing.ROUTE)
@@ -85,7 +88,7 @@ class ResourceHandlers:
             response = await self._subresource(request, target, method)
         custom = target.rt.custom
         if custom is not None and custom.deprecation and not response.prepared:  # a watch's headers are sent
-            _add_warnings(response, [custom.deprecation])
+            add_warnings(response, [custom.deprecation])
         return response
 
     # ------------------------------------------------------------------------------ collections
@@ -352,7 +355,7 @@ class ResourceHandlers:
             )
         else:
             response = json_response(obj, status)
-        _add_warnings(response, validation.warnings if validation is not None else [])
+        add_warnings(response, validation.warnings if validation is not None else [])
         return response
 
 
@@ -363,7 +366,7 @@ _WARNINGS_TOTAL, _WARNING_ITEM = 4096, 256
 _CONTROLS_AS_SPACES = {c: " " for c in (*range(0x20), 0x7F) if c != 0x09}
 
 
-def _add_warnings(response: web.StreamResponse, warnings: list[str]) -> None:
+def add_warnings(response: web.StreamResponse, warnings: list[str]) -> None:
     """``Warning`` headers as kube-apiserver sends them: RFC 7234 warn-code 299 "miscellaneous
     persistent warning", each text once, within kube-apiserver's budget, with line breaks and other
     control characters as spaces (Go writes line breaks so); kubectl prints each as ``Warning: <text>``. A warning names what the

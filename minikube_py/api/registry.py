@@ -14,7 +14,7 @@ import base64
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,12 +27,14 @@ from minikube_py.api.patch import is_apply, managed, parse_applied
 from minikube_py.api.patch.fieldsets import FieldSet, Structure, applied_fields, remove_fields
 from minikube_py.api.patch.managed import FieldManager, Writer
 from minikube_py.api.strategies import Allocators, Strategy, strategy_for
+from minikube_py.api.webhooks import REQUEST_USER, WebhookDispatcher
 from minikube_py.model import errors, meta
 from minikube_py.model.jsoncopy import json_copy
 from minikube_py.model.kinds import ResourceType, all_types, by_plural, stored_version
 from minikube_py.model.schema import FieldValidation
 from minikube_py.model.selectors import FieldSelector, LabelSelector
 from minikube_py.model.times import rfc3339
+from minikube_py.model.webhooks import Attributes
 from minikube_py.store.base import (
     Create,
     Delete,
@@ -176,6 +178,8 @@ class Registry:
         self.allocator = allocator
         self._admission = Allocators(store, allocator)
         self._now = now or (lambda: datetime.now(UTC))
+        #: dynamic admission, once the API server runs (the server's bootstrap writes come before it)
+        self.webhooks: WebhookDispatcher | None = None
 
     # ----------------------------------------------------------------------------------- reads
 
@@ -303,7 +307,7 @@ class Registry:
             if generated:
                 md["name"] = meta.generate_name(md["generateName"])
             candidate = json_copy(obj) if retriable else obj
-            ops = await self._prepare_create(rt, strategy, namespace, candidate, ownership)
+            ops = await self._prepare_create(rt, strategy, namespace, candidate, ownership, dry_run)
             check_stored(candidate)
             if dry_run:
                 # nothing is written, but the answer is the one the write would get: a name in use is 409
@@ -332,7 +336,13 @@ class Registry:
         raise errors.StatusError(500, "InternalError", "Internal error occurred: could not allocate a unique name")
 
     async def _prepare_create(
-        self, rt: ResourceType, strategy: Strategy, namespace: str | None, obj: Obj, ownership: _Ownership | None
+        self,
+        rt: ResourceType,
+        strategy: Strategy,
+        namespace: str | None,
+        obj: Obj,
+        ownership: _Ownership | None,
+        dry_run: bool,
     ) -> list[Op]:
         md = obj["metadata"]
         md.pop("managedFields", None)  # a client cannot choose who owns what
@@ -346,6 +356,10 @@ class Registry:
                 strategy.reset_status(obj)  # status is the system's to write
             strategy.prepare_for_create(obj)
             strategy.default(obj)
+        attrs = _attributes("CREATE", rt, None, namespace, md["name"], obj, None, dry_run)
+        obj = await self._mutated(rt, obj, attrs)
+        md = obj["metadata"]
+        with _malformed_is_bad_request(rt, md["name"]):
             problems = strategy.validate(obj)
         if problems:
             raise errors.invalid(rt, md["name"], problems)
@@ -354,11 +368,25 @@ class Registry:
         if rt.namespaced:
             await self._check_namespace_open(namespace or "")
         noderestriction.admit(rt, obj, None)
+        if self.webhooks is not None:
+            await self.webhooks.validate(replace(attrs, object=obj))
         ops, problems = await strategy.admission(rt, obj, None, self._admission)
         if problems:
             await self._refuse_existing(rt, namespace, md["name"])
             raise errors.invalid(rt, md["name"], problems)
         return ops
+
+    async def _mutated(self, rt: ResourceType, obj: Obj, attrs: Attributes) -> Obj:
+        """``obj`` as the mutating webhooks leave it: the same dict, changed in place, so that a create's
+        caller holds what is written; a patch that breaks the object's shape is the webhook's 400."""
+        if self.webhooks is None:
+            return obj
+        mutated = await self.webhooks.mutate(attrs)
+        if mutated is not None and mutated is not obj:
+            _check_type(rt, strategy_for(rt), mutated)
+            obj.clear()
+            obj.update(mutated)
+        return obj
 
     async def _refuse_existing(self, rt: ResourceType, namespace: str | None, name: str) -> None:
         """Creating an object that exists is AlreadyExists, not a conflict with what it reserved itself."""
@@ -581,12 +609,17 @@ class Registry:
             meta.prepare_for_update(new, old, status_only=subresource == "status", has_status=rt.has_status)
             strategy.prepare_for_update(new, old)
             strategy.default(new)
+        attrs = _attributes("UPDATE", rt, subresource, namespace, name, new, old, dry_run)
+        new = await self._mutated(rt, new, attrs)
+        with _malformed_is_bad_request(rt, name):
             problems = strategy.validate(new, old)
         if problems:
             raise errors.invalid(rt, name, problems)
         if ownership is not None:
             ownership.record(strategy.structure, old, new, base, _rfc3339(self._now()))
         noderestriction.admit(rt, new, old, subresource)
+        if self.webhooks is not None:
+            await self.webhooks.validate(replace(attrs, object=new))
         ops, problems = await strategy.admission(rt, new, old, self._admission)
         if problems:
             raise errors.invalid(rt, name, problems)
@@ -623,6 +656,10 @@ class Registry:
         for _attempt in range(_RETRIES):
             old = await self.get(rt, namespace, name)
             _check_preconditions(rt, old, options.preconditions)
+            if self.webhooks is not None:
+                attrs = _attributes("DELETE", rt, None, namespace, name, None, old, options.dry_run)
+                await self.webhooks.mutate(attrs)  # a mutating webhook may refuse a deletion too
+                await self.webhooks.validate(attrs)
             pending = await self._pending_deletion(strategy, old, options)
             if options.dry_run:
                 return pending or old
@@ -669,6 +706,41 @@ def _applied_set(rt: ResourceType, strategy: Strategy, config: Obj, subresource:
     if subresource == "status":
         return claimed.difference(claimed.without_subtrees(status))
     return claimed.without_subtrees(status) if rt.has_status else claimed
+
+
+def _attributes(
+    operation: str,
+    rt: ResourceType,
+    subresource: str | None,
+    namespace: str | None,
+    name: str,
+    obj: Obj | None,
+    old: Obj | None,
+    dry_run: bool,
+) -> Attributes:
+    """A write as admission webhooks are told of it, with the requesting user (none for the
+    server's own writes)."""
+    options_kind = {"CREATE": "CreateOptions", "UPDATE": "UpdateOptions", "DELETE": "DeleteOptions"}[operation]
+    for sent in (obj, old):
+        if sent is not None:
+            sent.setdefault("apiVersion", rt.api_version)
+            sent.setdefault("kind", rt.kind)
+    return Attributes(
+        operation=operation,
+        group=rt.group,
+        version=rt.version,
+        resource=rt.plural,
+        kind=rt.kind,
+        subresource=subresource or "",
+        namespaced=rt.namespaced,
+        namespace=namespace or "",
+        name=name,
+        object=obj,
+        old=old,
+        dry_run=dry_run,
+        user=REQUEST_USER.get(),
+        options={"apiVersion": "meta.k8s.io/v1", "kind": options_kind},
+    )
 
 
 def _blocked(strategy: Strategy, obj: Obj) -> bool:

@@ -329,6 +329,47 @@ LIMIT_RANGE: Fields = {
         ),
     )
 }
+# what the webhook dispatcher reads of a Mutating- or ValidatingWebhookConfiguration
+WEBHOOK_CONFIGURATION: Fields = {
+    "webhooks": (
+        list,
+        Struct(
+            "Webhook",
+            {
+                **_strings("name", "failurePolicy", "matchPolicy", "sideEffects", "reinvocationPolicy"),
+                "clientConfig": (
+                    dict,
+                    Struct(
+                        "WebhookClientConfig",
+                        {
+                            **_strings("url", "caBundle"),
+                            "service": (
+                                dict,
+                                Struct(
+                                    "ServiceReference", {**_strings("namespace", "name", "path"), "port": (Int32, None)}
+                                ),
+                            ),
+                        },
+                    ),
+                ),
+                "rules": (
+                    list,
+                    Struct(
+                        "RuleWithOperations",
+                        {
+                            **dict.fromkeys(("operations", "apiGroups", "apiVersions", "resources"), (list, str)),
+                            "scope": (str, None),
+                        },
+                    ),
+                ),
+                "admissionReviewVersions": (list, str),
+                "timeoutSeconds": (Int32, None),
+                "namespaceSelector": (dict, _LABEL_SELECTOR),
+                "objectSelector": (dict, _LABEL_SELECTOR),
+            },
+        ),
+    )
+}
 _NETWORK_POLICY_PEER = Struct(
     "NetworkPolicyPeer",
     {

@@ -18,7 +18,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from minikube_py.model import autoscaling, crds, defaults, fields, ingress, limitranges, networkpolicy, rbac, validation
+from minikube_py.model import (
+    autoscaling,
+    crds,
+    defaults,
+    fields,
+    ingress,
+    limitranges,
+    networkpolicy,
+    rbac,
+    validation,
+    webhooks,
+)
 from minikube_py.model.errors import FieldError
 from minikube_py.model.jsoncopy import json_copy
 from minikube_py.model.kinds import RESOURCES
@@ -216,6 +227,10 @@ _DECLARED = (
         checks=ingress.validate_ingress_class,
         update_checks=ingress.validate_ingress_class_update,
         tracks_generation=True,
+    ),
+    *(
+        KindRules(kind, checks=webhooks.validate_configuration, defaults=webhooks.default_configuration)
+        for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
     ),
     KindRules(
         "NetworkPolicy",

@@ -29,9 +29,9 @@ def test_every_served_kind_but_two_has_checks() -> None:
         (
             "defaults",
             "CronJob CustomResourceDefinition DaemonSet Deployment EndpointSlice Endpoints HorizontalPodAutoscaler Job "
-            "LimitRange Namespace NetworkPolicy "
+            "LimitRange MutatingWebhookConfiguration Namespace NetworkPolicy "
             "PersistentVolume PersistentVolumeClaim Pod ReplicaSet ReplicationController Secret Service StatefulSet "
-            "StorageClass",
+            "StorageClass ValidatingWebhookConfiguration",
         ),
         ("fields", "Event Job Namespace Node Pod ReplicaSet ReplicationController Secret"),
     ],

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from minikube_py.api.strategies import (
+    admission,
     autoscaling,
     cluster,
     config,
@@ -72,6 +73,8 @@ STRATEGIES: Mapping[str, Strategy] = MappingProxyType(
             rbac.ROLE_BINDING,
             rbac.CLUSTER_ROLE_BINDING,
             custom.DEFINITION,
+            admission.MUTATING_WEBHOOK_CONFIGURATION,
+            admission.VALIDATING_WEBHOOK_CONFIGURATION,
         )
     }
 )

@@ -67,3 +67,14 @@ def _limit_range(obj: dict[str, Any], now: datetime) -> list[Any]:
 
 
 LIMIT_RANGE = Printer((NAME, Column("Created At", AGE.description, "date")), _limit_range)
+
+
+def _webhook_configuration(obj: dict[str, Any], now: datetime) -> list[Any]:
+    webhooks = obj.get("webhooks")
+    return [obj_name(obj), len(webhooks) if isinstance(webhooks, list) else 0, age(obj, now)]
+
+
+WEBHOOK_CONFIGURATION = Printer(
+    (NAME, Column("Webhooks", "The number of webhooks the configuration holds.", "integer"), AGE),
+    _webhook_configuration,
+)
