@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from minikube_py.model import autoscaling, crds, defaults, fields, ingress, limitranges, rbac, validation
+from minikube_py.model import autoscaling, crds, defaults, fields, ingress, limitranges, priority, rbac, validation
 from minikube_py.model.errors import FieldError
 from minikube_py.model.jsoncopy import json_copy
 from minikube_py.model.kinds import RESOURCES
@@ -203,6 +203,12 @@ _DECLARED = (
         checks=validation.validate_storage_class,
         update_checks=validation.validate_storage_class_update,
         defaults=defaults.default_storage_class,
+    ),
+    KindRules(
+        "PriorityClass",
+        checks=priority.validate_priority_class,
+        update_checks=priority.validate_priority_class_update,
+        defaults=priority.default_priority_class,
     ),
     KindRules(
         "EndpointSlice",
