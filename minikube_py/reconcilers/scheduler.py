@@ -329,7 +329,7 @@ class Scheduler(Controller):
             return
         started = time.perf_counter()
         info = pod_info(pod)
-        nominated = self._release(info.key)  # decided afresh, without its own reservation in the way
+        reserved_on = self._release(info.key)  # decided afresh, without its own reservation in the way
         total = len(self._candidate_nodes())
         if total == 0:
             self.metrics.attempt("unschedulable", started)
@@ -350,19 +350,19 @@ class Scheduler(Controller):
         if not search.feasible:
             failures = [*static_failures, *search.failures.values()]
             message = failure_message(total, failures, info.can_preempt)
-            nominate: str | None = None
-            if info.can_preempt and any(f.resolvable for f in search.failures.values()):
-                nominated = (pod.get("status") or {}).get("nominatedNodeName") or nominated
-                if nominated and waits_for_victims(info, self.node_infos.get(nominated), self._preempted):
+            nominate: str | None = None  # the node to nominate; "" to clear the nomination; None: as it is
+            if info.can_preempt:
+                current = (pod.get("status") or {}).get("nominatedNodeName") or reserved_on
+                if current and waits_for_victims(info, self.node_infos.get(current), self._preempted):
                     message = failure_message(total, failures, ineligible=WAITING_FOR_VICTIMS)
-                    nominate = nominated
-                else:
-                    candidate = self._preemption_candidate(info, search.failures)
-                    if candidate is not None:
-                        await self._preempt(pod, candidate)
-                        message, nominate = fit_error(total, failures), candidate.node
+                    nominate = current
+                elif (candidate := self._preemption_candidate(info, search.failures)) is not None:
+                    await self._preempt(pod, candidate)
+                    message, nominate = fit_error(total, failures), candidate.node
+                elif current:
+                    nominate = ""  # preemption found no room: the old nomination promises none
             self.metrics.attempt("unschedulable", started)
-            if nominate is not None:
+            if nominate:
                 self._reserve(info, nominate)
             await self._unschedulable(pod, "Unschedulable", message, nominate)
             return
@@ -386,6 +386,8 @@ class Scheduler(Controller):
     def _preemption_candidate(self, info: PodInfo, failures: dict[str, Failure]) -> Candidate | None:
         """The node to preempt on and its victims, among the nodes where evicting could help."""
         nodes = [self.node_infos[name] for name, f in failures.items() if f.resolvable and name in self.node_infos]
+        if not nodes:
+            return None
         budgets = self.budgets.items()
 
         def covering(key: str) -> list[str]:
@@ -499,7 +501,7 @@ class Scheduler(Controller):
 
     async def _unschedulable(self, pod: Obj, reason: str, message: str, nominated: str | None = None) -> None:
         """Record a failed attempt: the event, the PodScheduled=False condition and, when the pod
-        preempted (or waits for its victims), the node it is nominated to."""
+        preempted (or waits for its victims), the node it is nominated to ("": no longer any)."""
         key = object_key(pod)
         now = asyncio.get_running_loop().time()
         attempts = self._attempts.get(key, (0, now))[0] + 1
@@ -513,7 +515,7 @@ class Scheduler(Controller):
         if (
             current is not None
             and (current.get("status"), current.get("reason"), current.get("message")) == ("False", reason, message)
-            and (nominated is None or status.get("nominatedNodeName") == nominated)
+            and (nominated is None or (status.get("nominatedNodeName") or "") == nominated)
         ):
             return
         since = current.get("lastTransitionTime") if current is not None and current.get("status") == "False" else None
@@ -528,7 +530,7 @@ class Scheduler(Controller):
         md = pod["metadata"]
         patch: Obj = {"conditions": [condition]}
         if nominated is not None:
-            patch["nominatedNodeName"] = nominated
+            patch["nominatedNodeName"] = nominated or None
         with contextlib.suppress(NotFoundError, ConflictError):  # gone or bound meanwhile: the informer says so
             await self.client.patch(
                 resource_path("v1", "pods", md["namespace"], md["name"], "status"), {"status": patch}, "strategic"

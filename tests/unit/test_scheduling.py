@@ -651,3 +651,34 @@ async def test_pods_that_never_preempt_and_pods_with_nothing_to_evict() -> None:
     assert messages["peer"].endswith(
         "preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."
     )
+
+
+async def test_preemption_prefers_victims_whose_budget_allows_it() -> None:
+    scheduler, client = scheduler_with(make_node("a", cpu="1"), make_node("b", cpu="1"))
+    guarded = bound(make_pod("guarded", cpu="600m"), "a")
+    guarded["metadata"]["labels"] = {"app": "db"}
+    feed(scheduler.pods, guarded)
+    feed(scheduler.pods, bound(make_pod("spare", cpu="600m"), "b"))
+    feed(
+        scheduler.budgets,
+        {
+            "metadata": {"name": "db", "namespace": "default"},
+            "spec": {"selector": {"matchLabels": {"app": "db"}}},
+            "status": {"disruptionsAllowed": 0},
+        },
+    )
+    feed(scheduler.pods, make_pod("urgent", cpu="600m", priority=1000))
+    await settle(scheduler)
+    assert client.deletions == [("/api/v1/namespaces/default/pods/spare", "uid-spare")]
+
+
+async def test_a_nomination_that_promises_no_room_is_cleared() -> None:
+    scheduler, client = scheduler_with(make_node("a", cpu="1"))
+    feed(scheduler.pods, bound(make_pod("boss", cpu="600m", priority=2000), "a"))
+    feed(scheduler.pods, {**make_pod("urgent", cpu="600m", priority=1000), "status": {"nominatedNodeName": "a"}})
+    await settle(scheduler)
+    assert client.deletions == []
+    status = client.patches[-1][1]["status"]
+    assert status["nominatedNodeName"] is None
+    assert status["conditions"][0]["message"].endswith("1 No preemption victims found for incoming pod.")
+    assert set(scheduler.node_infos["a"].pods) == {"default/boss"}  # no room held for it
