@@ -9,6 +9,7 @@ import pytest
 from minikube_py.model import priority
 from minikube_py.model.errors import FieldError
 from minikube_py.model.kindrules import rules_of
+from minikube_py.model.validation import validate_pod_spec
 
 Obj = dict[str, Any]
 RULES = rules_of("PriorityClass")
@@ -159,3 +160,23 @@ def test_an_update_keeps_what_admission_set() -> None:
     spec: Obj = {"containers": []}
     priority.keep_on_update(spec, {"priority": 1000, "preemptionPolicy": "Never"})
     assert spec == {"containers": [], "priority": 1000, "preemptionPolicy": "Never"}
+
+
+def test_a_pod_spec_names_a_class_and_policy_properly() -> None:
+    container = {"name": "c", "image": "x", "imagePullPolicy": "IfNotPresent", "terminationMessagePolicy": "File"}
+    spec = {"containers": [container], "restartPolicy": "Always", "dnsPolicy": "ClusterFirst"}
+    assert validate_pod_spec({**spec, "priorityClassName": "high", "preemptionPolicy": "Never"}, "spec") == []
+    assert causes(validate_pod_spec({**spec, "priorityClassName": "High!", "preemptionPolicy": "Maybe"}, "spec")) == [
+        (
+            "spec.priorityClassName",
+            "FieldValueInvalid",
+            'Invalid value: "High!": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric '
+            "characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', "
+            "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+        ),
+        (
+            "spec.preemptionPolicy",
+            "FieldValueNotSupported",
+            'Unsupported value: "Maybe": supported values: "PreemptLowerPriority", "Never"',
+        ),
+    ]
