@@ -353,7 +353,10 @@ class Scheduler(Controller):
             nominate: str | None = None  # the node to nominate; "" to clear the nomination; None: as it is
             if info.can_preempt:
                 current = (pod.get("status") or {}).get("nominatedNodeName") or reserved_on
-                if current and waits_for_victims(info, self.node_infos.get(current), self._preempted):
+                # it waits for its victims, unless no eviction could make room there any more (the
+                # node was tainted, say): then it preempts afresh, as kube-scheduler does
+                still_room = current in search.failures and search.failures[current].resolvable
+                if still_room and waits_for_victims(info, self.node_infos.get(current), self._preempted):
                     message = failure_message(total, failures, ineligible=WAITING_FOR_VICTIMS)
                     nominate = current
                 elif (candidate := self._preemption_candidate(info, search.failures)) is not None:
