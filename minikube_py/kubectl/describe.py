@@ -487,6 +487,7 @@ DESCRIBED = frozenset(
         "DaemonSet",
         "Job",
         "Node",
+        "PriorityClass",
     }
 )
 
@@ -533,6 +534,8 @@ async def _text(session: Session, obj: Obj, events: list[Obj], now: datetime) ->
         return kinds.describe_serviceaccount(obj, secrets.get("items", []), events, now)
     if kind == "Job":
         return kinds.describe_job(obj, events, now)
+    if kind == "PriorityClass":
+        return kinds.describe_priority_class(obj, events, now)
     selector = (
         labels_to_string(spec.get("selector"))
         if kind == "ReplicationController"
