@@ -361,6 +361,7 @@ class Scheduler(Controller):
                     nominate = current
                 elif (candidate := self._preemption_candidate(info, search.failures)) is not None:
                     await self._preempt(pod, candidate)
+                    metrics.PREEMPTION_VICTIMS.observe(len(candidate.victims))
                     message, nominate = fit_error(total, failures), candidate.node
                 elif current:
                     nominate = ""  # preemption found no room: the old nomination promises none
@@ -388,6 +389,7 @@ class Scheduler(Controller):
 
     def _preemption_candidate(self, info: PodInfo, failures: dict[str, Failure]) -> Candidate | None:
         """The node to preempt on and its victims, among the nodes where evicting could help."""
+        metrics.PREEMPTION_ATTEMPTS.inc()
         nodes = [self.node_infos[name] for name, f in failures.items() if f.resolvable and name in self.node_infos]
         if not nodes:
             return None

@@ -8,6 +8,7 @@ import random
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from minikube_py.client.errors import ConflictError
 from minikube_py.client.watching import WatchEvent
@@ -576,6 +577,9 @@ async def test_unschedulable_pods_wait_for_a_change_then_retry_after_their_back_
 # ------------------------------------------------------------------------------ priority and preemption
 
 
+PREEMPTION_SAMPLES = ("scheduler_preemption_attempts_total", "scheduler_preemption_victims_sum")
+
+
 def bound(pod: Obj, node: str) -> Obj:
     return {**pod, "spec": {**pod["spec"], "nodeName": node}}
 
@@ -591,6 +595,7 @@ async def test_higher_priority_pods_are_decided_first() -> None:
 
 @pytest.mark.usefixtures("virtual_time")
 async def test_a_pod_preempts_a_lower_priority_one_and_is_bound_once_it_is_gone() -> None:
+    attempts, victims = (REGISTRY.get_sample_value(name) or 0 for name in PREEMPTION_SAMPLES)
     scheduler, client = scheduler_with(make_node("a", cpu="1"))
     victim = bound(make_pod("victim", cpu="600m", priority=0), "a")
     feed(scheduler.pods, victim)
@@ -605,6 +610,7 @@ async def test_a_pod_preempts_a_lower_priority_one_and_is_bound_once_it_is_gone(
     status = next(b for p, b in client.patches if p.endswith("/urgent/status"))["status"]
     assert status["nominatedNodeName"] == "a"
     assert status["conditions"][0]["message"] == "0/1 nodes are available: 1 Insufficient cpu."
+    assert [REGISTRY.get_sample_value(name) for name in PREEMPTION_SAMPLES] == [attempts + 1, victims + 1]
     # the room stays the nominee's: a pod of lower priority arriving meanwhile does not take it
     feed(scheduler.pods, make_pod("latecomer", cpu="500m", priority=10))
     feed(scheduler.pods, victim, "DELETED")
