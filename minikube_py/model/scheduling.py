@@ -57,8 +57,8 @@ WAITING_FOR_VICTIMS = "not eligible due to a terminating pod on the nominated no
 @dataclass(frozen=True, slots=True)
 class Failure:
     """Why one node cannot take a pod: Kubernetes' reason strings, and whether evicting lower
-    priority pods could change that (``resolvable``), which decides the preemption part of the
-    message."""
+    priority pods could change that (``resolvable``), which decides where preemption looks for
+    victims and the preemption part of the message."""
 
     reasons: tuple[str, ...]
     resolvable: bool
