@@ -265,6 +265,11 @@ def test_a_high_priority_pod_preempts_a_low_one(server: ServerEndpoint, namespac
     )["items"]
     (event,) = events
     victim = event["involvedObject"]["name"]
+    assert (event["involvedObject"]["kind"], event["type"], event["source"]["component"]) == (
+        "Pod",
+        "Normal",
+        "default-scheduler",
+    )
     assert victim.startswith("batch") and victim not in left
     assert event["message"] == f"Preempted by pod {left['urgent']['metadata']['uid']} on node {NODE}"
     # the pod that never preempts still waits: the room was the preemptor's
