@@ -109,6 +109,8 @@ def select_victims(
     ``covering`` gives the budgets covering a pod (by key) that count its eviction, ``allowed`` each
     budget's disruptions allowed; ``nominated`` the keys of pods counted on the node that are only
     nominated to it."""
+    if all(priority >= pod.priority for priority in node.priorities):
+        return None  # nothing to evict: the common case, decided without a look at every pod
     lower = [p for p in node.pods.values() if p.priority < pod.priority and p.key != pod.key]
     if not fits_without(pod, node, lower):
         return None

@@ -317,6 +317,8 @@ class NodeInfo:
     pods: dict[str, PodInfo] = field(default_factory=dict)
     ports: list[Port] = field(default_factory=list)
     owners: Counter[str] = field(default_factory=Counter)
+    #: how many of its pods have each priority: preemption skips a node without a lower one at once
+    priorities: Counter[int] = field(default_factory=Counter)
 
     def set_node(self, node: Obj | None) -> None:
         self.node = node
@@ -346,6 +348,7 @@ class NodeInfo:
         self.ports.extend(pod.ports)
         if pod.owner:
             self.owners[pod.owner] += 1
+        self.priorities[pod.priority] += 1
 
     def remove(self, key: str) -> None:
         pod = self.pods.pop(key, None)
@@ -361,6 +364,9 @@ class NodeInfo:
             self.owners[pod.owner] -= 1
             if not self.owners[pod.owner]:
                 del self.owners[pod.owner]
+        self.priorities[pod.priority] -= 1
+        if not self.priorities[pod.priority]:
+            del self.priorities[pod.priority]
 
 
 def node_fingerprint(node: Obj) -> tuple[Any, ...]:

@@ -178,3 +178,13 @@ def test_the_victims_condition_and_how_it_is_recognised() -> None:
     assert terminating_by_preemption(victim)
     victim["status"] = {}
     assert not terminating_by_preemption(victim)
+
+
+def test_a_node_counts_its_pods_priorities() -> None:
+    a, b = info("a", 5), info("b", 5)
+    n = node("n", a, b, info("c", 7))
+    assert n.priorities == {5: 2, 7: 1}
+    n.remove(a.key)
+    n.remove(b.key)
+    assert n.priorities == {7: 1}
+    assert select_victims(info("p", 7, "2"), n) is None  # no pod of lower priority there
