@@ -189,6 +189,10 @@ POD_SCHEDULING_DURATION = Histogram(
     ["attempts"],
     buckets=tuple(0.01 * 2**i for i in range(20)),
 )
+PREEMPTION_ATTEMPTS = Counter("scheduler_preemption_attempts", "Total preemption attempts in the cluster till now")
+PREEMPTION_VICTIMS = Histogram(
+    "scheduler_preemption_victims", "Number of selected preemption victims", buckets=tuple(2**i for i in range(7))
+)
 
 # ----------------------------------------------------------------------------------- node agent
 

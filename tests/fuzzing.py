@@ -237,6 +237,7 @@ def _spec(kind: str, name: str, ns: str, group_version: str = "") -> Obj:
             "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": ns}],
         },
         "StorageClass": lambda: {"provisioner": "example.com/fuzz", "reclaimPolicy": "Retain"},
+        "PriorityClass": lambda: {"value": 100, "description": "fuzz", "preemptionPolicy": "Never"},
         "CustomResourceDefinition": lambda: crd_spec(f"{name}s", "Fz" + name.replace("-", "").capitalize()),
         "Gadget": lambda: {"spec": {"size": "small", "replicas": 1, "port": 80, "tags": ["a"], "extra": {"x": 1}}},
         "SelfSubjectReview": lambda: {},

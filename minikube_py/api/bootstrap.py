@@ -4,6 +4,7 @@ The four system namespaces, and the ``kubernetes`` Service (first address of the
 443) whose Endpoints point at the API servers (this one at first; the servers' endpoint reconciler
 keeps them current), so in-cluster clients find them the usual way; the
 ``kube-dns`` Service (tenth address, port 53) that every node's proxy answers with its built-in DNS;
+the built-in PriorityClasses ``system-node-critical`` and ``system-cluster-critical``;
 the default StorageClass ``local-path``; the default IngressClass ``pykube`` that every agent's ingress
 controller serves; and the ``pykube-cluster`` ConfigMap in kube-system, from which agents learn the cluster-wide
 network settings (cluster CIDR, DNS address and domain) instead of each needing the same flags.
@@ -25,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from minikube_py.api.registry import Registry
-from minikube_py.model import errors, ingress
+from minikube_py.model import errors, ingress, priority
 from minikube_py.model.bootstrappolicy import AUTOUPDATE, CLUSTER_ROLE_BINDINGS, CLUSTER_ROLES
 from minikube_py.model.kinds import ResourceType, by_plural
 from minikube_py.model.rbac import GROUP as RBAC_GROUP
@@ -109,6 +110,10 @@ async def ensure_bootstrap_objects(
         _create_if_absent(registry, _rt("storage.k8s.io", "storageclasses"), None, copy.deepcopy(LOCAL_PATH_CLASS)),
         _create_if_absent(
             registry, _rt("networking.k8s.io", "ingressclasses"), None, copy.deepcopy(PYKUBE_INGRESS_CLASS)
+        ),
+        *(
+            _create_if_absent(registry, _rt("scheduling.k8s.io", "priorityclasses"), None, copy.deepcopy(klass))
+            for klass in priority.SYSTEM_CLASSES
         ),
         _ensure_rbac_defaults(registry),
     ]

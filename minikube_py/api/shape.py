@@ -531,6 +531,11 @@ STORAGE_CLASS: Fields = {
     "volumeBindingMode": (str, None),
     "allowedTopologies": (list, dict),
 }
+PRIORITY_CLASS: Fields = {
+    "value": (Int32, None),
+    "globalDefault": (bool, None),
+    **_strings("description", "preemptionPolicy"),
+}
 #: the bodies of a pod's ``binding`` and ``eviction`` subresources: a Binding's target becomes the
 #: pod's nodeName, an Eviction's metadata and options are read before anything is decided
 BINDING_REQUEST: Fields = {"metadata": (dict, None), "target": (dict, _OBJECT_REFERENCE)}

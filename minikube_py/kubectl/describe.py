@@ -488,6 +488,7 @@ DESCRIBED = frozenset(
         "Job",
         "Node",
         "NetworkPolicy",
+        "PriorityClass",
     }
 )
 
@@ -536,6 +537,8 @@ async def _text(session: Session, obj: Obj, events: list[Obj], now: datetime) ->
         return kinds.describe_job(obj, events, now)
     if kind == "NetworkPolicy":
         return kinds.describe_network_policy(obj, events, now)
+    if kind == "PriorityClass":
+        return kinds.describe_priority_class(obj, events, now)
     selector = (
         labels_to_string(spec.get("selector"))
         if kind == "ReplicationController"

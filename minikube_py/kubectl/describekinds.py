@@ -1,5 +1,5 @@
 """``describe`` for services, endpoints, secrets, service accounts, replication controllers, replica
-sets, daemon sets, jobs, nodes and network policies: each a pure function of the object and what it needs from the cluster
+sets, daemon sets, jobs, nodes, network policies and priority classes: each a pure function of the object and what it needs from the cluster
 (its pods, endpoint slices, events), laid out as kubectl lays it out."""
 
 from __future__ import annotations
@@ -39,6 +39,19 @@ def describe_secret(secret: Obj, events: list[Obj], now: datetime) -> str:
     w.line(0, "\nData\n====")
     for key, value in sorted((secret.get("data") or {}).items()):
         w.line(0, f"{key}:\t{len(base64.b64decode(value or ''))} bytes")
+    return w.render()
+
+
+def describe_priority_class(pc: Obj, events: list[Obj], now: datetime) -> str:
+    """kubectl's PriorityClass description: its value, default flag, policy and description; the
+    annotations on one line, as label pairs."""
+    w = Text.named(pc["metadata"], namespace=False)
+    w.line(0, f"Value:\t{pc.get('value', 0)}")
+    w.line(0, f"GlobalDefault:\t{'true' if pc.get('globalDefault') else 'false'}")
+    w.line(0, f"PreemptionPolicy:\t{pc.get('preemptionPolicy', '')}")
+    w.line(0, f"Description:\t{pc.get('description', '')}")
+    w.line(0, f"Annotations:\t{labels_to_string(pc['metadata'].get('annotations'))}")
+    events_section(w, events, now)
     return w.render()
 
 

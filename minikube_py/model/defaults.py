@@ -148,8 +148,9 @@ def _pod_template(obj: Obj) -> None:
 
 def default_pod(pod: Obj) -> None:
     """A Pod object gets, beyond ``SetDefaults_PodSpec``: requests copied from limits and
-    ``enableServiceLinks`` (``SetDefaults_Pod``), and what the ServiceAccount, Priority and
-    DefaultTolerationSeconds admission plugins add. Templates get none of these."""
+    ``enableServiceLinks`` (``SetDefaults_Pod``), and what the ServiceAccount and
+    DefaultTolerationSeconds admission plugins add (the Priority plugin reads the cluster's
+    PriorityClasses, so the pod strategy's admission runs it). Templates get none of these."""
     spec = _dict(pod, "spec")
     if spec is None:
         return
@@ -166,9 +167,6 @@ def default_pod(pod: Obj) -> None:
     if not spec.get("serviceAccountName"):
         spec["serviceAccountName"] = spec.get("serviceAccount") or "default"
     spec.setdefault("serviceAccount", spec["serviceAccountName"])
-    if spec.get("priority") is None and not spec.get("priorityClassName"):
-        spec["priority"] = 0
-    spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
     _default_tolerations(spec)
 
 

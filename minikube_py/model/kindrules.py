@@ -26,6 +26,7 @@ from minikube_py.model import (
     ingress,
     limitranges,
     networkpolicy,
+    priority,
     rbac,
     validation,
     webhooks,
@@ -214,6 +215,12 @@ _DECLARED = (
         checks=validation.validate_storage_class,
         update_checks=validation.validate_storage_class_update,
         defaults=defaults.default_storage_class,
+    ),
+    KindRules(
+        "PriorityClass",
+        checks=priority.validate_priority_class,
+        update_checks=priority.validate_priority_class_update,
+        defaults=priority.default_priority_class,
     ),
     KindRules(
         "EndpointSlice",

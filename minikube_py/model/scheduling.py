@@ -50,13 +50,15 @@ TOO_MANY_PODS = "Too many pods"
 NO_NODES = "no nodes available to schedule pods"
 NOT_HELPFUL = "Preemption is not helpful for scheduling"
 NO_VICTIMS = "No preemption victims found for incoming pod"
+NEVER_PREEMPTS = "not eligible due to preemptionPolicy=Never."
+WAITING_FOR_VICTIMS = "not eligible due to a terminating pod on the nominated node."
 
 
 @dataclass(frozen=True, slots=True)
 class Failure:
     """Why one node cannot take a pod: Kubernetes' reason strings, and whether evicting lower
-    priority pods could change that (``resolvable``), which decides the preemption part of the
-    message."""
+    priority pods could change that (``resolvable``), which decides where preemption looks for
+    victims and the preemption part of the message."""
 
     reasons: tuple[str, ...]
     resolvable: bool
@@ -119,6 +121,8 @@ class PodInfo:
     required: NodeMatcher | None  # nodeSelector and required node affinity together
     preferred: tuple[tuple[int, NodeMatcher], ...]
     owner: str | None  # uid of the controlling owner, for spreading siblings
+    #: ``spec.priority`` as the Priority admission set it: the queue's order and who may preempt whom
+    priority: int
     can_preempt: bool
     #: equal for pods whose node-independent constraints (tolerations, selector, affinity) are equal,
     #: so the per-node result of those filters can be shared between them; a str, interned, since
@@ -175,6 +179,18 @@ def pod_requests(spec: Obj, per_container: Callable[[Obj], tuple[int, int]] = _r
     return cpu, memory
 
 
+def pod_priority(pod: Obj) -> int:
+    """A pod's priority: ``spec.priority`` as admission resolved it, 0 for a pod without one."""
+    priority = (pod.get("spec") or {}).get("priority")
+    return priority if isinstance(priority, int) else 0
+
+
+def queue_order(pod: Obj | None) -> int:
+    """Where a pending pod goes in the scheduling queue (lowest first): higher priorities first, as
+    kube-scheduler's PrioritySort; pods of equal priority keep the order they were queued in."""
+    return 0 if pod is None else -pod_priority(pod)
+
+
 def pod_info(pod: Obj) -> PodInfo:
     md = pod["metadata"]
     spec = pod.get("spec") or {}
@@ -208,6 +224,7 @@ def pod_info(pod: Obj) -> PodInfo:
             for p in node_affinity.get("preferredDuringSchedulingIgnoredDuringExecution") or []
         ),
         owner=owner,
+        priority=pod_priority(pod),
         can_preempt=spec.get("preemptionPolicy") != "Never",
         signature=sys.intern(
             orjson.dumps([spec.get("tolerations"), selector, node_affinity], option=orjson.OPT_SORT_KEYS).decode()
@@ -300,6 +317,8 @@ class NodeInfo:
     pods: dict[str, PodInfo] = field(default_factory=dict)
     ports: list[Port] = field(default_factory=list)
     owners: Counter[str] = field(default_factory=Counter)
+    #: how many of its pods have each priority: preemption skips a node without a lower one at once
+    priorities: Counter[int] = field(default_factory=Counter)
 
     def set_node(self, node: Obj | None) -> None:
         self.node = node
@@ -329,6 +348,7 @@ class NodeInfo:
         self.ports.extend(pod.ports)
         if pod.owner:
             self.owners[pod.owner] += 1
+        self.priorities[pod.priority] += 1
 
     def remove(self, key: str) -> None:
         pod = self.pods.pop(key, None)
@@ -344,6 +364,9 @@ class NodeInfo:
             self.owners[pod.owner] -= 1
             if not self.owners[pod.owner]:
                 del self.owners[pod.owner]
+        self.priorities[pod.priority] -= 1
+        if not self.priorities[pod.priority]:
+            del self.priorities[pod.priority]
 
 
 def node_fingerprint(node: Obj) -> tuple[Any, ...]:
@@ -530,20 +553,27 @@ def _histogram(counts: Counter[str]) -> str:
     return ", ".join(sorted(f"{n} {reason}" for reason, n in counts.items()))
 
 
-def failure_message(total_nodes: int, failures: Iterable[Failure], can_preempt: bool = True) -> str:
-    """kube-scheduler's FitError text: reasons counted over nodes and sorted as strings, then what
-    preemption found (pykube never preempts, so no victims, or not helpful where evicting pods
-    could not help)."""
+def failure_message(
+    total_nodes: int, failures: Iterable[Failure], can_preempt: bool = True, ineligible: str = ""
+) -> str:
+    """kube-scheduler's FitError text: reasons counted over nodes and sorted as strings, then why
+    preemption found nothing: no victims where evicting lower priority pods would not be enough,
+    not helpful where evicting pods could not help; or why the pod may not preempt at all
+    (``ineligible``, or its preemptionPolicy Never when ``can_preempt`` is false)."""
     if total_nodes == 0:
         return NO_NODES
+    failures = list(failures)
+    preemption = Counter(NO_VICTIMS if failure.resolvable else NOT_HELPFUL for failure in failures)
+    return _with_preemption(fit_error(total_nodes, failures), total_nodes, preemption, can_preempt, ineligible)
+
+
+def fit_error(total_nodes: int, failures: Iterable[Failure]) -> str:
+    """The first sentence of the FitError text, all of it when preemption found victims: the
+    reasons counted over nodes and sorted as strings."""
     reasons: Counter[str] = Counter()
-    preemption: Counter[str] = Counter()
     for failure in failures:
         reasons.update(failure.reasons)
-        preemption[NO_VICTIMS if failure.resolvable else NOT_HELPFUL] += 1
-    return _with_preemption(
-        f"0/{total_nodes} nodes are available: {_histogram(reasons)}.", total_nodes, preemption, can_preempt
-    )
+    return f"0/{total_nodes} nodes are available: {_histogram(reasons)}."
 
 
 def prefilter_message(total_nodes: int, reason: str, can_preempt: bool = True) -> str:
@@ -556,7 +586,11 @@ def prefilter_message(total_nodes: int, reason: str, can_preempt: bool = True) -
     )
 
 
-def _with_preemption(message: str, total_nodes: int, preemption: Counter[str], can_preempt: bool) -> str:
-    if can_preempt:
-        return f"{message} preemption: 0/{total_nodes} nodes are available: {_histogram(preemption)}."
-    return f"{message} preemption: not eligible due to preemptionPolicy=Never."
+def _with_preemption(
+    message: str, total_nodes: int, preemption: Counter[str], can_preempt: bool, ineligible: str = ""
+) -> str:
+    if not can_preempt:
+        ineligible = NEVER_PREEMPTS
+    if ineligible:
+        return f"{message} preemption: {ineligible}"
+    return f"{message} preemption: 0/{total_nodes} nodes are available: {_histogram(preemption)}."

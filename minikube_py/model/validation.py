@@ -24,7 +24,7 @@ from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfoNotFoundError
 
-from minikube_py.model import cronjobs, quantity, storage
+from minikube_py.model import cronjobs, priority, quantity, storage
 from minikube_py.model.errors import (
     FieldError,
     duplicate,
@@ -392,6 +392,9 @@ def validate_pod_spec(
     if spec.get("activeDeadlineSeconds") is not None:
         errs += _range(f"{path}.activeDeadlineSeconds", spec["activeDeadlineSeconds"], 1, 2**31 - 1)
     errs += validate_labels(spec.get("nodeSelector"), f"{path}.nodeSelector")
+    errs += _class_name(spec.get("priorityClassName"), f"{path}.priorityClassName")
+    if spec.get("preemptionPolicy") is not None:
+        errs += priority.validate_preemption_policy(spec["preemptionPolicy"], f"{path}.preemptionPolicy")
     return errs
 
 

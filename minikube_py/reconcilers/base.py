@@ -10,6 +10,7 @@ ten a second (after a burst of a hundred); a key queued many times while waiting
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections import defaultdict
@@ -110,7 +111,11 @@ class WorkQueue:
     client-go's default controller rate limiter does: after the longer of a per-key exponential
     back-off and the wait for a token of a bucket shared by all keys (10 per second, bursts of
     100). The bucket bounds what a controller whose every key keeps failing costs the event loop;
-    the back-off keeps one bad key from spinning."""
+    the back-off keeps one bad key from spinning.
+
+    Keys come out in the order they were added, unless ``order`` gives each key a rank when it is
+    added: then the lowest rank comes out first, keys of equal rank in the order they were added
+    (the scheduler's queue takes pods of higher priority first)."""
 
     def __init__(
         self,
@@ -121,8 +126,11 @@ class WorkQueue:
         retry_burst: int = RETRY_BURST,
         clock: Callable[[], float] | None = None,
         name: str = "",
+        order: Callable[[Hashable], int] | None = None,
     ) -> None:
-        self._queue: asyncio.Queue[Hashable] = asyncio.Queue()
+        self._queue: asyncio.PriorityQueue[tuple[int, int, Hashable]] = asyncio.PriorityQueue()
+        self._order = order
+        self._added = itertools.count()
         self._metrics: QueueMetrics | _Unmeasured = QueueMetrics(name, self) if name else _UNMEASURED
         self._queued: set[Hashable] = set()
         self._active: set[Hashable] = set()
@@ -138,9 +146,13 @@ class WorkQueue:
                 self._dirty.add(key)
                 self._metrics.added(key)
         elif key not in self._queued:
-            self._queued.add(key)
-            self._queue.put_nowait(key)
+            self._push(key)
             self._metrics.added(key)
+
+    def _push(self, key: Hashable) -> None:
+        self._queued.add(key)
+        rank = self._order(key) if self._order is not None else 0
+        self._queue.put_nowait((rank, next(self._added), key))
 
     def add_after(self, key: Hashable, delay: float) -> None:
         loop = asyncio.get_running_loop()
@@ -171,7 +183,7 @@ class WorkQueue:
         self._failures.pop(key, None)
 
     async def get(self) -> Hashable:
-        key = await self._queue.get()
+        _rank, _added, key = await self._queue.get()
         self._queued.discard(key)
         self._active.add(key)
         self._metrics.started(key)
@@ -182,8 +194,7 @@ class WorkQueue:
         self._metrics.finished(key)
         if key in self._dirty:  # added while it was worked on (and counted then): queued again now
             self._dirty.discard(key)
-            self._queued.add(key)
-            self._queue.put_nowait(key)
+            self._push(key)
 
     def __len__(self) -> int:
         return self._queue.qsize()
@@ -428,10 +439,12 @@ class Controller:
     #: the component its events name as their source, where kube-controller-manager's name for it is not ``name``
     event_source: str | None = None
     workers = 1
+    #: whether the queue hands out keys by :meth:`queue_rank` rather than first come, first served
+    ordered = False
 
     def __init__(self, client: ApiClient) -> None:
         self.client = client
-        self.queue = WorkQueue(name=self.name)
+        self.queue = WorkQueue(name=self.name, order=self.queue_rank if self.ordered else None)
         self.informers: list[Informer] = []
         #: the controller's events about the objects it acts on (it writes none until it records one)
         self.events = EventRecorder(client, self.event_source or self.name)
@@ -485,6 +498,10 @@ class Controller:
             await self.events.record(obj, "Warning", f"Failed{verb}", f"{failed}{exc.message}")
             raise
         await self.events.record(obj, "Normal", f"Successful{verb}", done)
+
+    def queue_rank(self, key: Hashable) -> int:
+        """Where ``key`` goes in an :attr:`ordered` controller's queue (lowest first)."""
+        return 0
 
     async def reconcile(self, key: Any) -> None:
         raise NotImplementedError

@@ -9,7 +9,13 @@ Shaped like kube-scheduler, folded into one asyncio task:
   forgets the assumption, the informer showing the pod bound confirms it;
 - an unschedulable set: a pod that fits nowhere gets a ``FailedScheduling`` event and a
   PodScheduled=False condition, and waits until a node changes or a pod leaves a node, then is
-  retried after its back-off (1 s doubling to 10 s), and at least every minute; nothing polls.
+  retried after its back-off (1 s doubling to 10 s), and at least every minute; nothing polls;
+- a priority queue: pods of higher ``spec.priority`` are decided first;
+- preemption: a pod that fits nowhere, and may preempt, looks for a node where evicting pods of
+  lower priority makes room (:mod:`minikube_py.model.preemption` chooses node and victims). It is
+  nominated there (``status.nominatedNodeName``, and counted on the node so that no one else takes
+  the room), the victims get a DisruptionTarget condition, a ``Preempted`` event and are deleted
+  gracefully, and once they are gone the pod is retried and bound.
 """
 
 from __future__ import annotations
@@ -26,18 +32,30 @@ from minikube_py import metrics
 from minikube_py.client.errors import ApiError, ConflictError, NotFoundError
 from minikube_py.client.informer import object_key
 from minikube_py.client.rest import ApiClient, Obj, resource_path
+from minikube_py.model.preemption import (
+    Candidate,
+    allowed_disruptions,
+    budgets_covering,
+    find_candidate,
+    preempted_condition,
+    terminating_by_preemption,
+    waits_for_victims,
+)
 from minikube_py.model.scheduling import (
     DEFAULT_SCHEDULER,
     NO_NODES,
+    WAITING_FOR_VICTIMS,
     Failure,
     NodeInfo,
     PodInfo,
     failure_message,
     feasible_nodes_to_find,
     find_feasible,
+    fit_error,
     node_fingerprint,
     pod_info,
     prefilter_message,
+    queue_order,
     select_host,
     static_failure,
 )
@@ -110,6 +128,7 @@ class AttemptMetrics:
 class Scheduler(Controller):
     name = "scheduler"
     event_source = DEFAULT_SCHEDULER
+    ordered = True
 
     def __init__(
         self,
@@ -125,6 +144,7 @@ class Scheduler(Controller):
         self.claims = self.informer("/api/v1/persistentvolumeclaims")
         self.volumes = self.informer("/api/v1/persistentvolumes")
         self.classes = self.informer("/apis/storage.k8s.io/v1/storageclasses")
+        self.budgets = self.informer("/apis/policy/v1/poddisruptionbudgets")
         for storage_informer in (self.claims, self.volumes, self.classes):
             storage_informer.add_handler(lambda _old, _new: self._retry_claim_users())
         self.percentage = percentage_of_nodes_to_score
@@ -146,7 +166,12 @@ class Scheduler(Controller):
         self._waiting: set[str] = set()
         #: pod key -> when it was first queued (perf_counter), until it is bound or gone
         self._queued_at: dict[str, float] = {}
+        #: pod key -> the node it preempted on and waits for, counted there (not in _placed) meanwhile
+        self._nominated: dict[str, str] = {}
         self.metrics = AttemptMetrics()
+
+    def queue_rank(self, key: object) -> int:
+        return queue_order(self.pods.get(str(key)))
 
     # -------------------------------------------------------------------------- informer events
 
@@ -157,7 +182,8 @@ class Scheduler(Controller):
             self._attempts.pop(key, None)
             self._queued_at.pop(key, None)
             self._waiting.discard(key)
-            if self._unplace(key):
+            placed, nominated = self._unplace(key), self._release(key)
+            if placed or nominated:  # the room it held is free
                 self._retry_waiting()
             return
         key = object_key(new)
@@ -166,6 +192,7 @@ class Scheduler(Controller):
             self._attempts.pop(key, None)
             self._queued_at.pop(key, None)
             self._waiting.discard(key)
+            self._release(key)  # bound by someone else while it waited for its victims
             if _terminal(new):
                 if self._unplace(key):
                     self._retry_waiting()
@@ -230,6 +257,21 @@ class Scheduler(Controller):
                 del self.node_infos[placed[0]]
         return True
 
+    def _reserve(self, info: PodInfo, node: str) -> None:
+        """Count a pod nominated to ``node`` there, so that the room its victims leave stays its."""
+        self._node(node).add(info)
+        self._nominated[info.key] = node
+
+    def _release(self, key: str) -> str | None:
+        """Stop counting a nominated pod on its node; the node it was nominated to, if any."""
+        node = self._nominated.pop(key, None)
+        info = self.node_infos.get(node) if node is not None else None
+        if info is not None:
+            info.remove(key)
+            if info.node is None and not info.pods:
+                del self.node_infos[info.name]
+        return node
+
     def _forget(self, key: str, node: str) -> None:
         """Undo an assumption whose binding failed, unless the informer has meanwhile shown the pod
         bound (then the cache is already right)."""
@@ -287,6 +329,7 @@ class Scheduler(Controller):
             return
         started = time.perf_counter()
         info = pod_info(pod)
+        reserved_on = self._release(info.key)  # decided afresh, without its own reservation in the way
         total = len(self._candidate_nodes())
         if total == 0:
             self.metrics.attempt("unschedulable", started)
@@ -305,9 +348,27 @@ class Scheduler(Controller):
         search = find_feasible(info, passing, self._next_start, feasible_nodes_to_find(total, self.percentage))
         self._next_start = (self._next_start + search.examined) % max(len(passing), 1)
         if not search.feasible:
-            message = failure_message(total, [*static_failures, *search.failures.values()], info.can_preempt)
+            failures = [*static_failures, *search.failures.values()]
+            message = failure_message(total, failures, info.can_preempt)
+            nominate: str | None = None  # the node to nominate; "" to clear the nomination; None: as it is
+            if info.can_preempt:
+                current = (pod.get("status") or {}).get("nominatedNodeName") or reserved_on
+                # it waits for its victims, unless no eviction could make room there any more (the
+                # node was tainted, say): then it preempts afresh, as kube-scheduler does
+                still_room = current in search.failures and search.failures[current].resolvable
+                if still_room and waits_for_victims(info, self.node_infos.get(current), self._preempted):
+                    message = failure_message(total, failures, ineligible=WAITING_FOR_VICTIMS)
+                    nominate = current
+                elif (candidate := self._preemption_candidate(info, search.failures)) is not None:
+                    await self._preempt(pod, candidate)
+                    metrics.PREEMPTION_VICTIMS.observe(len(candidate.victims))
+                    message, nominate = fit_error(total, failures), candidate.node
+                elif current:
+                    nominate = ""  # preemption found no room: the old nomination promises none
             self.metrics.attempt("unschedulable", started)
-            await self._unschedulable(pod, "Unschedulable", message)
+            if nominate:
+                self._reserve(info, nominate)
+            await self._unschedulable(pod, "Unschedulable", message, nominate)
             return
         node = select_host(info, search.feasible, self._rng).name
         self._assume(info, node)
@@ -319,6 +380,62 @@ class Scheduler(Controller):
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    # -------------------------------------------------------------------------- preemption
+
+    def _preempted(self, key: str) -> bool:
+        pod = self.pods.get(key)
+        return pod is not None and terminating_by_preemption(pod)
+
+    def _preemption_candidate(self, info: PodInfo, failures: dict[str, Failure]) -> Candidate | None:
+        """The node to preempt on and its victims, among the nodes where evicting could help."""
+        metrics.PREEMPTION_ATTEMPTS.inc()
+        nodes = [self.node_infos[name] for name, f in failures.items() if f.resolvable and name in self.node_infos]
+        if not nodes:
+            return None
+        budgets = self.budgets.items()
+
+        def covering(key: str) -> list[str]:
+            victim = self.pods.get(key)
+            return budgets_covering(victim, budgets) if victim is not None and budgets else []
+
+        return find_candidate(
+            info, nodes, covering=covering, allowed=allowed_disruptions(budgets), nominated=self._nominated.keys()
+        )
+
+    async def _preempt(self, pod: Obj, candidate: Candidate) -> None:
+        """Make room on ``candidate.node``: pods of lower priority nominated there lose their
+        nomination, and each victim gets the DisruptionTarget condition (so its owners know why it
+        goes), a ``Preempted`` event, and a graceful deletion."""
+        md = pod["metadata"]
+        for key in candidate.nominated:
+            self._release(key)
+            other = self.pods.get(key)
+            if other is not None:
+                with contextlib.suppress(NotFoundError, ConflictError):
+                    await self.client.patch(
+                        resource_path(
+                            "v1", "pods", other["metadata"]["namespace"], other["metadata"]["name"], "status"
+                        ),
+                        {"status": {"nominatedNodeName": None}},
+                        "strategic",
+                    )
+        for victim_info in candidate.victims:
+            victim = self.pods.get(victim_info.key)
+            if victim is None:
+                continue
+            vmd = victim["metadata"]
+            path = resource_path("v1", "pods", vmd["namespace"], vmd["name"])
+            with contextlib.suppress(NotFoundError, ConflictError):  # gone already, or someone else's now
+                await self.client.patch(
+                    f"{path}/status",
+                    {"status": {"conditions": [preempted_condition(DEFAULT_SCHEDULER, _now())]}},
+                    "strategic",
+                )
+                await self.client.delete(path, uid=vmd.get("uid"))
+            self._event(victim, "Normal", "Preempted", f"Preempted by pod {md.get('uid')} on node {candidate.node}")
+
+    # -------------------------------------------------------------------------- volumes
 
     def _volume_filtered(self, needs: PodVolumes, nodes: list[NodeInfo]) -> tuple[list[NodeInfo], list[Failure]]:
         """The VolumeBinding filter: the nodes the pod's volumes can be reached from (or made on)."""
@@ -387,7 +504,9 @@ class Scheduler(Controller):
         self._events.add(task)
         task.add_done_callback(self._events.discard)
 
-    async def _unschedulable(self, pod: Obj, reason: str, message: str) -> None:
+    async def _unschedulable(self, pod: Obj, reason: str, message: str, nominated: str | None = None) -> None:
+        """Record a failed attempt: the event, the PodScheduled=False condition and, when the pod
+        preempted (or waits for its victims), the node it is nominated to ("": no longer any)."""
         key = object_key(pod)
         now = asyncio.get_running_loop().time()
         attempts = self._attempts.get(key, (0, now))[0] + 1
@@ -395,12 +514,13 @@ class Scheduler(Controller):
         self._waiting.add(key)
         self.queue.add_after(key, RETRY_UNSCHEDULABLE_AFTER)
         self._event(pod, "Warning", "FailedScheduling", message)
-        conditions = (pod.get("status") or {}).get("conditions") or []
+        status = pod.get("status") or {}
+        conditions = status.get("conditions") or []
         current = next((c for c in conditions if c.get("type") == "PodScheduled"), None)
-        if current is not None and (current.get("status"), current.get("reason"), current.get("message")) == (
-            "False",
-            reason,
-            message,
+        if (
+            current is not None
+            and (current.get("status"), current.get("reason"), current.get("message")) == ("False", reason, message)
+            and (nominated is None or (status.get("nominatedNodeName") or "") == nominated)
         ):
             return
         since = current.get("lastTransitionTime") if current is not None and current.get("status") == "False" else None
@@ -413,9 +533,10 @@ class Scheduler(Controller):
             "lastTransitionTime": since or _now(),
         }
         md = pod["metadata"]
+        patch: Obj = {"conditions": [condition]}
+        if nominated is not None:
+            patch["nominatedNodeName"] = nominated or None
         with contextlib.suppress(NotFoundError, ConflictError):  # gone or bound meanwhile: the informer says so
             await self.client.patch(
-                resource_path("v1", "pods", md["namespace"], md["name"], "status"),
-                {"status": {"conditions": [condition]}},
-                "strategic",
+                resource_path("v1", "pods", md["namespace"], md["name"], "status"), {"status": patch}, "strategic"
             )

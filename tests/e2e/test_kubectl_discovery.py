@@ -36,6 +36,7 @@ KINDS = [
     ("endpointslices", "", "discovery.k8s.io/v1", "true", "EndpointSlice"),
     ("ingresses", "ing", "networking.k8s.io/v1", "true", "Ingress"),
     ("ingressclasses", "", "networking.k8s.io/v1", "false", "IngressClass"),
+    ("priorityclasses", "pc", "scheduling.k8s.io/v1", "false", "PriorityClass"),
     ("storageclasses", "sc", "storage.k8s.io/v1", "false", "StorageClass"),
 ]
 

@@ -147,6 +147,16 @@ def _ingress(name: str) -> Obj:
     }
 
 
+def _priorityclass(name: str) -> Obj:
+    return {
+        "apiVersion": "scheduling.k8s.io/v1",
+        "kind": "PriorityClass",
+        "metadata": {"name": name},
+        "value": 1000,
+        "preemptionPolicy": "Never",
+    }
+
+
 def _ingressclass(name: str) -> Obj:
     return {
         "apiVersion": "networking.k8s.io/v1",
@@ -314,6 +324,15 @@ KINDS = [
         ["NAME", "CONTROLLER", "PARAMETERS", "AGE"],
         [],
         {"CONTROLLER": "example.com/ingress", "PARAMETERS": "Params.example.com/p"},
+        namespaced=False,
+    ),
+    Kind(
+        "priorityclasses",
+        "priorityclass.scheduling.k8s.io",
+        _priorityclass,
+        ["NAME", "VALUE", "GLOBAL-DEFAULT", "AGE", "PREEMPTIONPOLICY"],
+        [],
+        {"VALUE": "1000", "GLOBAL-DEFAULT": "false", "PREEMPTIONPOLICY": "Never"},
         namespaced=False,
     ),
     Kind(

@@ -23,15 +23,15 @@ def test_every_served_kind_but_two_has_checks() -> None:
         (
             "update_checks",
             "ClusterRoleBinding ConfigMap ControllerRevision CustomResourceDefinition DaemonSet Deployment IngressClass "
-            "Job PersistentVolume PersistentVolumeClaim Pod ReplicaSet RoleBinding Secret Service StatefulSet "
+            "Job PersistentVolume PersistentVolumeClaim Pod PriorityClass ReplicaSet RoleBinding Secret Service StatefulSet "
             "StorageClass",
         ),
         (
             "defaults",
             "CronJob CustomResourceDefinition DaemonSet Deployment EndpointSlice Endpoints HorizontalPodAutoscaler Job "
             "LimitRange MutatingWebhookConfiguration Namespace NetworkPolicy "
-            "PersistentVolume PersistentVolumeClaim Pod ReplicaSet ReplicationController Secret Service StatefulSet "
-            "StorageClass ValidatingWebhookConfiguration",
+            "PersistentVolume PersistentVolumeClaim Pod PriorityClass ReplicaSet ReplicationController Secret Service "
+            "StatefulSet StorageClass ValidatingWebhookConfiguration",
         ),
         ("fields", "Event Job Namespace Node Pod ReplicaSet ReplicationController Secret"),
     ],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from minikube_py.kubectl.describe import describe_configmap, describe_pod
+from minikube_py.kubectl.describekinds import describe_priority_class
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -53,4 +54,22 @@ def test_a_config_map_lists_its_data_by_key() -> None:
         "Name:         cm\nNamespace:    ns\nLabels:       <none>\nAnnotations:  note:\n                a\n"
         "                b\n\nData\n====\na:\n----\nfirst\n\nz:\n----\nlast\n\n\nBinaryData\n====\n"
         "bin: 3 bytes\n\nEvents:  <none>\n"
+    )
+
+
+def test_a_priority_class_as_kubectl_describes_it() -> None:
+    pc = {
+        "metadata": {"name": "high", "annotations": {"team": "ops", "a": "b"}},
+        "value": 1000,
+        "preemptionPolicy": "Never",
+        "description": "urgent work",
+    }
+    assert describe_priority_class(pc, [], NOW) == (
+        "Name:              high\n"
+        "Value:             1000\n"
+        "GlobalDefault:     false\n"
+        "PreemptionPolicy:  Never\n"
+        "Description:       urgent work\n"
+        "Annotations:       a=b,team=ops\n"
+        "Events:            <none>\n"
     )

@@ -8,6 +8,7 @@ import random
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from minikube_py.client.errors import ConflictError
 from minikube_py.client.watching import WatchEvent
@@ -474,6 +475,8 @@ class FakeClient:
     def __init__(self) -> None:
         self.bindings: list[tuple[str, str]] = []
         self.patches: list[tuple[str, Any]] = []
+        self.deletions: list[tuple[str, str | None]] = []
+        self.events: list[tuple[str, str, str]] = []
         self.binding_error: Exception | None = None
 
     async def create(self, path: str, body: Obj) -> Obj:
@@ -481,6 +484,12 @@ class FakeClient:
             if self.binding_error is not None:
                 raise self.binding_error
             self.bindings.append((body["metadata"]["name"], body["target"]["name"]))
+        elif body.get("kind") == "Event":
+            self.events.append((body["involvedObject"]["name"], body["reason"], body["message"]))
+        return {}
+
+    async def delete(self, path: str, *, uid: str | None = None, **_: Any) -> Obj:
+        self.deletions.append((path, uid))
         return {}
 
     async def patch(self, path: str, body: Any, *_: Any, **__: Any) -> Obj:
@@ -563,3 +572,119 @@ async def test_unschedulable_pods_wait_for_a_change_then_retry_after_their_back_
     await asyncio.sleep(INITIAL_BACKOFF + 0.1)
     await settle(scheduler)
     assert client.bindings == [("big", "b")]
+
+
+# ------------------------------------------------------------------------------ priority and preemption
+
+
+PREEMPTION_SAMPLES = ("scheduler_preemption_attempts_total", "scheduler_preemption_victims_sum")
+
+
+def bound(pod: Obj, node: str) -> Obj:
+    return {**pod, "spec": {**pod["spec"], "nodeName": node}}
+
+
+async def test_higher_priority_pods_are_decided_first() -> None:
+    scheduler, client = scheduler_with(make_node("a", cpu="1"))
+    for name, priority in (("low", 0), ("lower", -5), ("high", 100), ("also-high", 100)):
+        feed(scheduler.pods, make_pod(name, cpu="400m", priority=priority))
+    await settle(scheduler)
+    # two fit: the two of priority 100, in the order they came
+    assert client.bindings == [("high", "a"), ("also-high", "a")]
+
+
+@pytest.mark.usefixtures("virtual_time")
+async def test_a_pod_preempts_a_lower_priority_one_and_is_bound_once_it_is_gone() -> None:
+    attempts, victims = (REGISTRY.get_sample_value(name) or 0 for name in PREEMPTION_SAMPLES)
+    scheduler, client = scheduler_with(make_node("a", cpu="1"))
+    victim = bound(make_pod("victim", cpu="600m", priority=0), "a")
+    feed(scheduler.pods, victim)
+    feed(scheduler.pods, bound(make_pod("peer", cpu="300m", priority=1000), "a"))
+    feed(scheduler.pods, make_pod("urgent", cpu="600m", priority=1000))
+    await settle(scheduler)
+    assert client.bindings == []
+    assert client.deletions == [("/api/v1/namespaces/default/pods/victim", "uid-victim")]
+    (condition,) = next(b for p, b in client.patches if p.endswith("/victim/status"))["status"]["conditions"]
+    assert (condition["type"], condition["reason"]) == ("DisruptionTarget", "PreemptionByScheduler")
+    assert ("victim", "Preempted", "Preempted by pod uid-urgent on node a") in client.events
+    status = next(b for p, b in client.patches if p.endswith("/urgent/status"))["status"]
+    assert status["nominatedNodeName"] == "a"
+    assert status["conditions"][0]["message"] == "0/1 nodes are available: 1 Insufficient cpu."
+    assert [REGISTRY.get_sample_value(name) for name in PREEMPTION_SAMPLES] == [attempts + 1, victims + 1]
+    # the room stays the nominee's: a pod of lower priority arriving meanwhile does not take it
+    feed(scheduler.pods, make_pod("latecomer", cpu="500m", priority=10))
+    feed(scheduler.pods, victim, "DELETED")
+    await asyncio.sleep(10)
+    await settle(scheduler)
+    assert client.bindings == [("urgent", "a")]
+
+
+@pytest.mark.usefixtures("virtual_time")
+async def test_a_nominated_pod_waits_for_its_terminating_victims() -> None:
+    scheduler, client = scheduler_with(make_node("a", cpu="1"))
+    victim = bound(make_pod("victim", cpu="600m"), "a")
+    feed(scheduler.pods, victim)
+    urgent = make_pod("urgent", cpu="600m", priority=1000)
+    feed(scheduler.pods, urgent)
+    await settle(scheduler)
+    assert len(client.deletions) == 1
+    status = next(b for p, b in client.patches if p.endswith("/urgent/status"))["status"]
+    terminating = {
+        **victim,
+        "metadata": {**victim["metadata"], "deletionTimestamp": "2026-01-01T00:00:00Z"},
+        "status": {"conditions": [{"type": "DisruptionTarget", "reason": "PreemptionByScheduler"}]},
+    }
+    feed(scheduler.pods, terminating, "MODIFIED")
+    feed(scheduler.pods, {**urgent, "status": status}, "MODIFIED")
+    scheduler.queue.add("default/urgent")
+    await settle(scheduler)
+    assert len(client.deletions) == 1  # not preempted again
+    assert client.patches[-1][1]["status"]["conditions"][0]["message"] == (
+        "0/1 nodes are available: 1 Insufficient cpu. preemption: not eligible due to a terminating pod on "
+        "the nominated node."
+    )
+
+
+async def test_pods_that_never_preempt_and_pods_with_nothing_to_evict() -> None:
+    scheduler, client = scheduler_with(make_node("a", cpu="1"))
+    feed(scheduler.pods, bound(make_pod("running", cpu="600m", priority=0), "a"))
+    feed(scheduler.pods, make_pod("polite", cpu="600m", priority=1000, preemptionPolicy="Never"))
+    feed(scheduler.pods, make_pod("peer", cpu="600m", priority=0))
+    await settle(scheduler)
+    assert client.deletions == [] and client.bindings == []
+    messages = {p.split("/")[-2]: b["status"]["conditions"][0]["message"] for p, b in client.patches}
+    assert messages["polite"].endswith("preemption: not eligible due to preemptionPolicy=Never.")
+    assert messages["peer"].endswith(
+        "preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."
+    )
+
+
+async def test_preemption_prefers_victims_whose_budget_allows_it() -> None:
+    scheduler, client = scheduler_with(make_node("a", cpu="1"), make_node("b", cpu="1"))
+    guarded = bound(make_pod("guarded", cpu="600m"), "a")
+    guarded["metadata"]["labels"] = {"app": "db"}
+    feed(scheduler.pods, guarded)
+    feed(scheduler.pods, bound(make_pod("spare", cpu="600m"), "b"))
+    feed(
+        scheduler.budgets,
+        {
+            "metadata": {"name": "db", "namespace": "default"},
+            "spec": {"selector": {"matchLabels": {"app": "db"}}},
+            "status": {"disruptionsAllowed": 0},
+        },
+    )
+    feed(scheduler.pods, make_pod("urgent", cpu="600m", priority=1000))
+    await settle(scheduler)
+    assert client.deletions == [("/api/v1/namespaces/default/pods/spare", "uid-spare")]
+
+
+async def test_a_nomination_that_promises_no_room_is_cleared() -> None:
+    scheduler, client = scheduler_with(make_node("a", cpu="1"))
+    feed(scheduler.pods, bound(make_pod("boss", cpu="600m", priority=2000), "a"))
+    feed(scheduler.pods, {**make_pod("urgent", cpu="600m", priority=1000), "status": {"nominatedNodeName": "a"}})
+    await settle(scheduler)
+    assert client.deletions == []
+    status = client.patches[-1][1]["status"]
+    assert status["nominatedNodeName"] is None
+    assert status["conditions"][0]["message"].endswith("1 No preemption victims found for incoming pod.")
+    assert set(scheduler.node_infos["a"].pods) == {"default/boss"}  # no room held for it

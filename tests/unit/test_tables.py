@@ -697,3 +697,11 @@ def test_missing_creation_timestamp_is_unknown_age() -> None:
 def test_now_defaults_to_the_wall_clock() -> None:
     fresh = {"metadata": {"name": "x", "creationTimestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}}
     assert table_row(RT["ConfigMap"], fresh)["cells"][2] in ("0s", "1s", "2s")
+
+
+def test_priority_class_row() -> None:
+    assert headers("PriorityClass") == ["NAME", "VALUE", "GLOBAL-DEFAULT", "AGE", "PREEMPTIONPOLICY"]
+    assert [c["type"] for c in column_definitions(RT["PriorityClass"])][1:3] == ["integer", "boolean"]
+    pc = {"metadata": meta("high"), "value": 1000, "globalDefault": True, "preemptionPolicy": "Never"}
+    assert cells("PriorityClass", pc) == ["high", 1000, True, "5m", "Never"]
+    assert cells("PriorityClass", {"metadata": meta("bare")}) == ["bare", 0, False, "5m", ""]

@@ -22,6 +22,21 @@ async def test_keys_are_deduplicated_while_queued() -> None:
     assert await q.get() == "b"
 
 
+async def test_an_ordered_queue_hands_out_the_lowest_rank_first_and_equals_in_order() -> None:
+    ranks = {"low": 0, "high": -100, "also-high": -100, "lowest": 5}
+    q = WorkQueue(order=lambda key: ranks[str(key)])
+    for key in ("low", "lowest", "high", "also-high"):
+        q.add(key)
+    assert [await q.get() for _ in range(4)] == ["high", "also-high", "low", "lowest"]
+    for key in ("high", "also-high", "low"):
+        q.done(key)
+    q.add("lowest")  # active: queued again once done, at its rank
+    q.add("low")
+    q.done("lowest")
+    assert len(q) == 2
+    assert [await q.get() for _ in range(2)] == ["low", "lowest"]
+
+
 async def test_key_added_while_active_is_requeued_once_done() -> None:
     q = WorkQueue()
     q.add("a")

@@ -12,8 +12,9 @@ from minikube_py.api import shape
 from minikube_py.api.admission import check_limits, limit_ranges
 from minikube_py.api.patch import mergekeys
 from minikube_py.api.strategies.base import Allocators, Strategy
+from minikube_py.api.strategies.scheduling import priority_classes
 from minikube_py.api.tables import core as printers
-from minikube_py.model import validation
+from minikube_py.model import errors, priority, validation
 from minikube_py.model.errors import FieldError
 from minikube_py.model.jsoncopy import json_copy
 from minikube_py.model.kinds import by_plural
@@ -60,6 +61,7 @@ class PodStrategy(Strategy):
             if problems:
                 return [], problems
         check_limits(_PODS, obj, ranges)
+        await _admit_priority(obj, allocators.store)
         try:
             account: Obj | None = await allocators.store.get(
                 _SERVICE_ACCOUNTS.key(md.get("namespace"), spec.get("serviceAccountName") or "default")
@@ -68,6 +70,10 @@ class PodStrategy(Strategy):
             account = None
         mount_service_account_token(obj, account, generate_name(TOKEN_VOLUME_PREFIX))
         return [], []
+
+    def prepare_for_update(self, new: Obj, old: Obj) -> None:
+        if isinstance(new.get("spec"), dict) and isinstance(old.get("spec"), dict):
+            priority.keep_on_update(new["spec"], old["spec"])
 
     async def grace_period(self, obj: Obj, requested: int | None, store: Store) -> int:
         """A pod running on a live node gets its grace period for the agent to stop it; one that was
@@ -85,6 +91,21 @@ class PodStrategy(Strategy):
         if requested is not None:
             return max(requested, 0)
         return int(spec.get("terminationGracePeriodSeconds", _DEFAULT_GRACE_SECONDS))
+
+
+async def _admit_priority(pod: Obj, store: Store) -> None:
+    """The Priority admission plugin: the pod's class (or the global default one) gives it its
+    priority and preemption policy; an unknown class, or a priority of its own that differs, is
+    refused (403), as kube-apiserver words it."""
+    assert _PODS is not None
+    spec = pod.setdefault("spec", {})
+    classes = await priority_classes(store)
+    name = spec.get("priorityClassName")
+    named = next((c for c in classes if c["metadata"]["name"] == name), None) if name else None
+    resolved = priority.resolve(spec, named, priority.global_default(classes))
+    if isinstance(resolved, str):
+        raise errors.forbidden_object(_PODS, pod["metadata"].get("name") or "", resolved)
+    priority.apply(spec, resolved)
 
 
 def qos_class(pod: Obj) -> str:
