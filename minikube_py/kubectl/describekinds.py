@@ -1,6 +1,7 @@
 """``describe`` for services, endpoints, secrets, service accounts, replication controllers, replica
-sets, daemon sets, jobs, nodes, network policies and priority classes: each a pure function of the object and what it needs from the cluster
-(its pods, endpoint slices, events), laid out as kubectl lays it out."""
+sets, daemon sets, jobs, nodes, network policies and priority classes: each a pure function of the
+object and what it needs from the cluster (its pods, endpoint slices, events), laid out as kubectl
+lays it out."""
 
 from __future__ import annotations
 
