@@ -16,26 +16,9 @@ from typing import Any
 
 from minikube_py.agent.context import NodeContext
 from minikube_py.agent.env import ConfigError
+from minikube_py.model.podsecurity import SAFE_SYSCTLS
 
 Obj = dict[str, Any]
-
-#: The sysctls Kubernetes calls safe (namespaced, and isolated from the other pods of the node), by
-#: the kernel namespace each lives in: the only ones a kubelet without ``--allowed-unsafe-sysctls``
-#: admits (Kubernetes 1.32's list).
-SAFE_SYSCTLS: dict[str, str] = {
-    "kernel.shm_rmid_forced": "ipc",
-    "net.ipv4.ip_local_port_range": "net",
-    "net.ipv4.tcp_syncookies": "net",
-    "net.ipv4.ping_group_range": "net",
-    "net.ipv4.ip_unprivileged_port_start": "net",
-    "net.ipv4.ip_local_reserved_ports": "net",
-    "net.ipv4.tcp_keepalive_time": "net",
-    "net.ipv4.tcp_fin_timeout": "net",
-    "net.ipv4.tcp_keepalive_intvl": "net",
-    "net.ipv4.tcp_keepalive_probes": "net",
-    "net.ipv4.tcp_rmem": "net",
-    "net.ipv4.tcp_wmem": "net",
-}
 
 #: The pod status reason of a pod the kubelet refuses for its sysctls
 SYSCTL_FORBIDDEN = "SysctlForbidden"
