@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from minikube_py import pki
-from minikube_py.api import dashboard, discovery, openapi, warnings
+from minikube_py.api import dashboard, discovery, notes, openapi
 from minikube_py.api.audit import AUDITED, AuditLog, audit_middleware, recording, response_started
 from minikube_py.api.auth import REQUESTER, USER, Authenticator, authorize, bearer_token, impersonate
 from minikube_py.api.body import MAX_BODY
@@ -58,12 +58,12 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 @web.middleware
 async def status_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every answer: the handler's, or the Status of what it raised; with the warnings the request
-    collected on the way (see :mod:`.warnings`), unless the answer's headers went out already (a
+    collected on the way (see :mod:`.notes`), unless the answer's headers went out already (a
     stream's)."""
-    collected = warnings.collect()
+    collected = notes.collect_warnings()
     response = await _answer(request, handler)
     if collected and not response.prepared:
-        warnings.write(response, collected)
+        notes.write_warnings(response, collected)
     return response
 
 

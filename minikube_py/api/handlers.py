@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from minikube_py.api import body, routing, subresources, warnings, watch
+from minikube_py.api import body, notes, routing, subresources, watch
 from minikube_py.api.customresources import DEFINITIONS, CustomResourceTypes
 from minikube_py.api.patch import is_apply, is_patch_type
 from minikube_py.api.patch.managed import MAX_MANAGER_LENGTH, FieldManager
@@ -85,7 +85,7 @@ class ResourceHandlers:
             response = await self._subresource(request, target, method)
         custom = target.rt.custom
         if custom is not None and custom.deprecation:
-            warnings.add(custom.deprecation)
+            notes.warn(custom.deprecation)
         return response
 
     # ------------------------------------------------------------------------------ collections
@@ -352,7 +352,7 @@ class ResourceHandlers:
             )
         else:
             response = json_response(obj, status)
-        warnings.add(*(validation.warnings if validation is not None else []))
+        notes.warn(*(validation.warnings if validation is not None else []))
         return response
 
 

@@ -7,23 +7,29 @@ templates of its workloads (the checks are :mod:`minikube_py.model.podsecurity`'
 - ``warn``: the same findings as a ``Warning`` (``would violate PodSecurity ...``), the write admitted;
   for workloads (Deployments, Jobs...) only this level is applied, since their pods meet ``enforce``
   when their controller creates them.
-- ``audit``: not applied (kube-apiserver records it as an audit annotation; pykube's audit log does not).
+- ``audit``: the findings are recorded in the request's audit events, as the annotation
+  ``pod-security.kubernetes.io/audit-violations`` (a pod's events also name the enforced policy, in
+  ``pod-security.kubernetes.io/enforce-policy``), when the server keeps an audit log.
 
 A pod update is looked at only when it changes more than images, deadlines and tolerations (in
 practice: ephemeral containers); a workload update only when its template changes.
+
+A namespace's PodSecurity labels must name a level and version (422 otherwise, when they change);
+labelling it with a stricter ``enforce`` level warns which of its pods that level would refuse.
 """
 
 from __future__ import annotations
 
 import orjson
 
-from minikube_py.api import warnings
+from minikube_py.api import notes
 from minikube_py.model import errors
 from minikube_py.model import podsecurity as ps
 from minikube_py.model.kinds import ResourceType, by_plural
 from minikube_py.store.base import KeyNotFound, Obj, Store
 
 _NAMESPACES = by_plural("", "v1", "namespaces")
+_PODS = by_plural("", "v1", "pods")
 
 
 async def _policy(namespace: str, store: Store) -> ps.NamespacePolicy | None:
@@ -56,7 +62,30 @@ async def admit(rt: ResourceType, obj: Obj, old: Obj | None, store: Store) -> No
         policy = await _policy(obj["metadata"].get("namespace") or "", store)
         if policy is None:
             return
-        decision = ps.warn_template(policy, template)
-    warnings.add(*decision.warnings)
+        decision = ps.admit_template(policy, template)
+    notes.warn(*decision.warnings)
+    for key, value in decision.audit:
+        notes.annotate(key, value)
     if decision.refusal is not None:
         raise errors.forbidden_object(rt, obj["metadata"].get("name", ""), decision.refusal)
+
+
+async def admit_namespace(rt: ResourceType, obj: Obj, old: Obj | None, store: Store) -> None:
+    """422 for PodSecurity labels that name no level or version (when they change); the warnings of
+    a stricter ``enforce`` level about the namespace's pods."""
+    labels = obj["metadata"].get("labels")
+    old_labels = (old or {}).get("metadata", {}).get("labels")
+    if old is not None and ps.policy_labels(labels) == ps.policy_labels(old_labels):
+        return
+    problems = ps.label_errors(labels)
+    if problems:
+        raise errors.invalid_by_admission(rt, obj["metadata"].get("name", ""), problems)
+    if old is None:
+        return
+    enforce = ps.namespace_policy(labels).enforce
+    if not ps.stricter(enforce, ps.namespace_policy(old_labels).enforce):
+        return
+    assert _PODS is not None
+    name = obj["metadata"]["name"]
+    pods = (await store.list(_PODS.prefix(name))).items
+    notes.warn(*ps.existing_pod_warnings(name, enforce, pods))

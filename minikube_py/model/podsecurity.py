@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from minikube_py.model.errors import FieldError, invalid_value
+
 Obj = dict[str, Any]
 
 LABEL_PREFIX = "pod-security.kubernetes.io/"
@@ -157,6 +159,30 @@ def namespace_policy(labels: dict[str, str] | None) -> NamespacePolicy:
     return NamespacePolicy(enforce, audit, warn)
 
 
+def label_errors(labels: dict[str, str] | None) -> list[FieldError]:
+    """The namespace's PodSecurity labels that name no level or version (a namespace is refused them)."""
+    problems = []
+    for mode in (ENFORCE, AUDIT, WARN):
+        key = LABEL_PREFIX + mode
+        level = (labels or {}).get(key)
+        if level is not None and level not in LEVELS:
+            problems.append(invalid_value(f"metadata.labels[{key}]", level, f"must be one of {', '.join(LEVELS)}"))
+        version = (labels or {}).get(f"{key}-version")
+        if version is not None and version != LATEST and not _VERSION.fullmatch(version):
+            problems.append(invalid_value(f"metadata.labels[{key}-version]", version, 'must be "latest" or "v1.x"'))
+    return problems
+
+
+def policy_labels(labels: dict[str, str] | None) -> dict[str, str]:
+    return {k: v for k, v in (labels or {}).items() if k.startswith(LABEL_PREFIX)}
+
+
+def stricter(new: LevelVersion, old: LevelVersion) -> bool:
+    """Whether a namespace's new enforced policy may refuse pods the old one admitted: it changed,
+    is not privileged, and is no looser a level."""
+    return new != old and new.level != PRIVILEGED and LEVELS.index(new.level) >= LEVELS.index(old.level)
+
+
 def pod_template(group: str, kind: str, obj: Obj) -> Obj | None:
     """The pod template of a workload kind (None for other kinds, or a workload without one)."""
     path = _TEMPLATES.get((group, kind))
@@ -176,15 +202,21 @@ def significant_update(new: Obj, old: Obj) -> bool:
     """Whether a pod update needs evaluating: one that changes only images, deadlines or
     tolerations (or only metadata other than the AppArmor annotations, or status) does not."""
 
-    def relevant(pod: Obj) -> tuple[Obj, Obj]:
+    def apparmor(pod: Obj) -> Obj:
+        annotations = (pod.get("metadata") or {}).get("annotations") or {}
+        return {k: v for k, v in annotations.items() if k.startswith(_APPARMOR_ANNOTATION)}
+
+    def relevant(pod: Obj) -> Obj:
         spec = {k: v for k, v in (pod.get("spec") or {}).items() if k not in _INSIGNIFICANT}
         for key in ("initContainers", "containers", "ephemeralContainers"):
             if key in spec:
                 spec[key] = [{k: v for k, v in c.items() if k != "image"} for c in spec[key] or []]
-        annotations = (pod.get("metadata") or {}).get("annotations") or {}
-        return spec, {k: v for k, v in annotations.items() if k.startswith(_APPARMOR_ANNOTATION)}
+        return spec
 
-    return relevant(new) != relevant(old)
+    if apparmor(new) != apparmor(old):
+        return True
+    # most updates are a status's or a label's: the same spec, told at the cost of one comparison
+    return new.get("spec") != old.get("spec") and relevant(new) != relevant(old)
 
 
 # ------------------------------------------------------------------------------------ wording
@@ -567,32 +599,77 @@ def check_pod(level: str, meta: Obj | None, spec: Obj | None) -> list[Violation]
 # ------------------------------------------------------------------------------------ admission
 
 
+#: the audit annotations PodSecurity leaves on a request's audit events
+ENFORCE_POLICY_ANNOTATION = LABEL_PREFIX + "enforce-policy"
+AUDIT_VIOLATIONS_ANNOTATION = LABEL_PREFIX + "audit-violations"
+
+
 @dataclass(frozen=True)
 class Decision:
-    """PodSecurity's answer for one write: the refusal (None: admitted) and the warnings."""
+    """PodSecurity's answer for one write: the refusal (None: admitted), the warnings, and the
+    annotations for the request's audit events."""
 
     refusal: str | None = None
     warnings: tuple[str, ...] = ()
+    audit: tuple[tuple[str, str], ...] = ()
+
+
+def _would_violate(level: LevelVersion, meta: Obj | None, spec: Obj | None) -> str | None:
+    failed = check_pod(level.level, meta, spec)
+    return f'would violate PodSecurity "{level}": {describe(failed)}' if failed else None
 
 
 def admit_pod(policy: NamespacePolicy, meta: Obj | None, spec: Obj | None) -> Decision:
-    """A pod is refused when it breaks the enforced level, and warned about when it breaks the warn
-    level (unless that is the enforced policy itself, whose refusal says it all)."""
-    refusal = None
+    """A pod is refused when it breaks the enforced level, warned about when it breaks the warn level
+    (unless that is the enforced policy itself, whose refusal says it all), and its audit events say
+    which policy was enforced and what of the audit level it breaks."""
     failed = check_pod(policy.enforce.level, meta, spec)
-    if failed:
-        refusal = f'violates PodSecurity "{policy.enforce}": {describe(failed)}'
-    warnings: tuple[str, ...] = ()
-    if policy.warn != policy.enforce:
-        warned = check_pod(policy.warn.level, meta, spec)
-        if warned:
-            warnings = (f'would violate PodSecurity "{policy.warn}": {describe(warned)}',)
-    return Decision(refusal, warnings)
+    refusal = f'violates PodSecurity "{policy.enforce}": {describe(failed)}' if failed else None
+    warned = _would_violate(policy.warn, meta, spec) if policy.warn != policy.enforce else None
+    audited = _would_violate(policy.audit, meta, spec)
+    audit = ((ENFORCE_POLICY_ANNOTATION, str(policy.enforce)),)
+    if audited is not None:
+        audit += ((AUDIT_VIOLATIONS_ANNOTATION, audited),)
+    return Decision(refusal, () if warned is None else (warned,), audit)
 
 
-def warn_template(policy: NamespacePolicy, template: Obj) -> Decision:
-    """A workload's pod template is never refused (its pods will be): only the warn level speaks."""
-    warned = check_pod(policy.warn.level, template.get("metadata"), template.get("spec"))
-    if not warned:
-        return Decision()
-    return Decision(None, (f'would violate PodSecurity "{policy.warn}": {describe(warned)}',))
+def admit_template(policy: NamespacePolicy, template: Obj) -> Decision:
+    """A workload's pod template is never refused (its pods will be): only the warn and audit levels
+    speak."""
+    meta, spec = template.get("metadata"), template.get("spec")
+    warned, audited = _would_violate(policy.warn, meta, spec), _would_violate(policy.audit, meta, spec)
+    return Decision(
+        None, () if warned is None else (warned,), () if audited is None else ((AUDIT_VIOLATIONS_ANNOTATION, audited),)
+    )
+
+
+#: how many of a namespace's pods a new enforced level is tried against (kube-apiserver's default)
+MAX_PODS_TO_CHECK = 3000
+
+
+def existing_pod_warnings(namespace: str, enforce: LevelVersion, pods: list[Obj]) -> list[str]:
+    """The warnings for labelling a namespace with a stricter ``enforce`` level, as kube-apiserver
+    words them: which existing pods the level would refuse, grouped by the checks they fail
+    (``web-1 (and 2 other pods): privileged, runAsNonRoot != true``, each group named by its first
+    pod by name), sorted. The pods keep running: the level applies to new ones only."""
+    groups: dict[str, tuple[str, int]] = {}
+    for pod in pods[:MAX_PODS_TO_CHECK]:
+        failed = check_pod(enforce.level, pod.get("metadata"), pod.get("spec"))
+        if failed:
+            reasons = ", ".join(v.reason for v in failed)
+            name = (pod.get("metadata") or {}).get("name", "")
+            first, count = groups.get(reasons, (name, 0))
+            groups[reasons] = (min(first, name), count + 1)
+    warnings = []
+    if len(pods) > MAX_PODS_TO_CHECK:
+        warnings.append(
+            f"new PodSecurity enforce level only checked against the first {MAX_PODS_TO_CHECK} of {len(pods)} existing pods"
+        )
+    if not groups:
+        return warnings
+    warnings.append(f'existing pods in namespace "{namespace}" violate the new PodSecurity enforce level "{enforce}"')
+    lines = []
+    for reasons, (first, count) in groups.items():
+        others = "" if count == 1 else f" (and {count - 1} other {_plural(count - 1, 'pod', 'pods')})"
+        lines.append(f"{first}{others}: {reasons}")
+    return warnings + sorted(lines)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from minikube_py.testing import RunningServer, start_server
+from minikube_py.testing import RunningServer, eventually, start_server
 
 Obj = dict[str, Any]
 
@@ -158,3 +158,75 @@ def test_kubectl_prints_the_warning_and_the_refusal(server: RunningServer) -> No
         'Warning: would violate PodSecurity "restricted:latest": allowPrivilegeEscalation != false '
         '(container "web" must set securityContext.allowPrivilegeEscalation=false)'
     ) in admitted.stderr
+
+
+def test_labelling_a_namespace_checks_the_labels_and_warns_about_its_pods(server: RunningServer) -> None:
+    ns = _namespace(server, "psa-label")
+    for name in ("root-a", "root-b"):
+        assert server.request("POST", f"/api/v1/namespaces/{ns}/pods", _pod(name))[0] == 201
+    assert server.request("POST", f"/api/v1/namespaces/{ns}/pods", _pod("priv", {"privileged": True}))[0] == 201
+    labelled = server.kubectl("label", "namespace", ns, "pod-security.kubernetes.io/enforce=baseline")
+    assert labelled.stdout.strip() == f"namespace/{ns} labeled"
+    assert labelled.stderr.splitlines() == [
+        f'Warning: existing pods in namespace "{ns}" violate the new PodSecurity enforce level "baseline:latest"',
+        "Warning: priv: privileged",
+    ]
+    # stricter still: all three pods, grouped by what they fail
+    stricter = server.kubectl("label", "--overwrite", "namespace", ns, "pod-security.kubernetes.io/enforce=restricted")
+    assert stricter.stderr.splitlines()[1:] == [
+        "Warning: priv: privileged, allowPrivilegeEscalation != false, unrestricted capabilities, runAsNonRoot != true, "
+        "seccompProfile",
+        "Warning: root-a (and 1 other pod): allowPrivilegeEscalation != false, unrestricted capabilities, "
+        "runAsNonRoot != true, seccompProfile",
+    ]
+    # a looser level says nothing; a label that names no level is invalid and changes nothing
+    assert (
+        server.kubectl("label", "--overwrite", "namespace", ns, "pod-security.kubernetes.io/enforce=baseline").stderr
+        == ""
+    )
+    code, status = server.request(
+        "PATCH",
+        f"/api/v1/namespaces/{ns}",
+        {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "strict"}}},
+        content_type="application/merge-patch+json",
+    )
+    assert (code, status["reason"]) == (422, "Invalid"), status
+    assert status["message"] == (
+        f'namespaces "{ns}" is invalid: metadata.labels[pod-security.kubernetes.io/enforce]: Invalid value: '
+        '"strict": must be one of privileged, baseline, restricted'
+    )
+    assert status["details"]["kind"] == "namespaces"
+    code, namespace = server.request("GET", f"/api/v1/namespaces/{ns}")
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "baseline"
+    code, status = server.request(
+        "POST",
+        "/api/v1/namespaces",
+        {"metadata": {"name": "psa-bad", "labels": {"pod-security.kubernetes.io/warn-version": "1.2"}}},
+    )
+    assert (code, status["reason"]) == (422, "Invalid"), status
+
+
+def test_the_audit_level_is_recorded_in_the_audit_log(tmp_path: Path) -> None:
+    log = tmp_path / "audit.log"
+    audited = start_server(tmp_path / "data", "--audit-log-path", str(log))
+    try:
+        ns = _namespace(audited, "psa-audit", audit="restricted", enforce="baseline")
+        assert audited.request("POST", f"/api/v1/namespaces/{ns}/pods", _pod("root"))[0] == 201
+
+        def create_event() -> Obj | None:
+            lines = log.read_text().splitlines() if log.exists() else []
+            found = [
+                event
+                for event in map(json.loads, lines)
+                if event["verb"] == "create" and event.get("objectRef", {}).get("name") == "root"
+            ]
+            return found[0] if found else None
+
+        event = eventually(create_event, "the pod's create in the audit log", timeout=10)
+    finally:
+        audited.stop()
+    assert event["annotations"]["pod-security.kubernetes.io/enforce-policy"] == "baseline:latest"
+    assert event["annotations"]["pod-security.kubernetes.io/audit-violations"] == (
+        f'would violate PodSecurity "restricted:latest": {ROOT_DETAIL}'
+    )
+    assert event["annotations"]["authorization.k8s.io/decision"] == "allow"

@@ -322,6 +322,9 @@ def test_namespace_labels_give_the_policy() -> None:
     assert str(typo.enforce) == "restricted:latest"
 
 
+ENFORCED = ("pod-security.kubernetes.io/enforce-policy", "restricted:latest")
+
+
 def test_a_pod_is_refused_by_enforce_and_warned_by_warn() -> None:
     root = {"containers": [{"name": "c", "image": "i"}]}
     policy = ps.namespace_policy({"pod-security.kubernetes.io/enforce": "restricted"})
@@ -330,8 +333,8 @@ def test_a_pod_is_refused_by_enforce_and_warned_by_warn() -> None:
         'violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false (container "c" must set '
         "securityContext.allowPrivilegeEscalation=false), "
     )
-    assert decision.warnings == ()
-    assert ps.admit_pod(policy, {}, RESTRICTED_OK) == ps.Decision()
+    assert decision.warnings == () and decision.audit == (ENFORCED,)
+    assert ps.admit_pod(policy, {}, RESTRICTED_OK) == ps.Decision(audit=(ENFORCED,))
     privileged = {"containers": [{"name": "c", "securityContext": {"privileged": True}}]}
     warned = ps.admit_pod(ps.namespace_policy({"pod-security.kubernetes.io/warn": "baseline"}), {}, privileged)
     assert warned.refusal is None
@@ -356,9 +359,16 @@ def test_workload_templates_are_only_warned_about() -> None:
     assert ps.pod_template("", "PodTemplate", {"template": template}) is template
     assert ps.pod_template("", "ConfigMap", {"data": {}}) is None
     audited = ps.namespace_policy({"pod-security.kubernetes.io/audit": "baseline"})
-    assert ps.warn_template(audited, template) == ps.Decision()
+    assert ps.admit_template(audited, template) == ps.Decision(
+        audit=(
+            (
+                "pod-security.kubernetes.io/audit-violations",
+                'would violate PodSecurity "baseline:latest": host namespaces (hostPID=true)',
+            ),
+        )
+    )
     for labels in ({"pod-security.kubernetes.io/warn": "baseline"}, {"pod-security.kubernetes.io/enforce": "baseline"}):
-        assert ps.warn_template(ps.namespace_policy(labels), template).warnings == (
+        assert ps.admit_template(ps.namespace_policy(labels), template).warnings == (
             'would violate PodSecurity "baseline:latest": host namespaces (hostPID=true)',
         )
 
@@ -369,3 +379,44 @@ def test_only_significant_pod_updates_are_evaluated() -> None:
     assert not ps.significant_update(relabelled, pod)
     debugged = {**pod, "spec": {**pod["spec"], "ephemeralContainers": [{"name": "d", "image": "busybox"}]}}
     assert ps.significant_update(debugged, pod)
+
+
+def test_labels_must_name_a_level_and_a_version() -> None:
+    assert ps.label_errors({"pod-security.kubernetes.io/enforce": "baseline", "other": "x"}) == []
+    problems = ps.label_errors(
+        {"pod-security.kubernetes.io/warn": "basline", "pod-security.kubernetes.io/enforce-version": "1.29"}
+    )
+    assert [p.render() for p in problems] == [
+        'metadata.labels[pod-security.kubernetes.io/enforce-version]: Invalid value: "1.29": must be "latest" or "v1.x"',
+        'metadata.labels[pod-security.kubernetes.io/warn]: Invalid value: "basline": must be one of privileged, '
+        "baseline, restricted",
+    ]
+
+
+def test_a_stricter_enforced_level_is_tried_on_the_namespaces_pods() -> None:
+    base, restricted = ps.LevelVersion(ps.BASELINE), ps.LevelVersion(ps.RESTRICTED)
+    assert ps.stricter(restricted, base) and ps.stricter(ps.LevelVersion(ps.BASELINE, "v1.29"), base)
+    assert not ps.stricter(base, restricted) and not ps.stricter(base, base)
+    assert not ps.stricter(ps.LevelVersion(ps.PRIVILEGED), ps.LevelVersion(ps.PRIVILEGED, "v1.30"))
+
+    def pod(name: str, **spec: Any) -> Obj:
+        return {"metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": "i"}], **spec}}
+
+    pods = [
+        pod("web-2", hostNetwork=True),
+        pod("web-1", hostNetwork=True),
+        pod("db", hostPID=True, hostIPC=True),
+        pod("ok"),
+    ]
+    pods.append(pod("web-3", hostNetwork=True))
+    # grouped by the checks failed, whatever their details
+    assert ps.existing_pod_warnings("shop", base, pods) == [
+        'existing pods in namespace "shop" violate the new PodSecurity enforce level "baseline:latest"',
+        "db (and 3 other pods): host namespaces",
+    ]
+    privileged = pod("z", containers=[{"name": "c", "image": "i", "securityContext": {"privileged": True}}])
+    assert ps.existing_pod_warnings("shop", base, [privileged, pod("a", hostPID=True)])[1:] == [
+        "a: host namespaces",
+        "z: privileged",
+    ]
+    assert ps.existing_pod_warnings("shop", base, [pod("ok")]) == []

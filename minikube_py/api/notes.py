@@ -1,10 +1,13 @@
-"""Warnings for the client, as kube-apiserver's ``warning.AddWarning``: any part of a request's
-processing (the handlers' unknown-field checks, a custom resource's deprecation, PodSecurity's
-admission deep in a write) adds texts, and the answer carries them as ``Warning`` headers, an error
-answer too (a refused pod's warnings are still shown).
+"""What any part of a request's processing leaves for the request's answer and audit events, deep in
+a write as admission is (kube-apiserver's ``warning.AddWarning`` and ``audit.AddAuditAnnotation``):
 
-The texts are kept in a context variable that :func:`collect` starts for each request; a write made
-by the server's own parts, outside a request, warns nobody.
+- warnings for the client (the handlers' unknown-field checks, a custom resource's deprecation,
+  PodSecurity), which the answer carries as ``Warning`` headers, an error answer too (a refused
+  pod's warnings are still shown);
+- annotations for the request's audit events (PodSecurity's), when the request is audited.
+
+Both are kept in context variables that the middlewares start for each request (:func:`collect_warnings`,
+:func:`collect_annotations`); a write made by the server's own parts, outside a request, notes nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from contextvars import ContextVar
 
 from aiohttp import web
 
-_COLLECTED: ContextVar[list[str] | None] = ContextVar("request_warnings", default=None)
+_WARNINGS: ContextVar[list[str] | None] = ContextVar("request_warnings", default=None)
+_ANNOTATIONS: ContextVar[dict[str, str] | None] = ContextVar("audit_annotations", default=None)
 
 #: kube-apiserver's budget for a response's warnings: 4 Ki characters in all; past it, each is cut to 256
 #: and those beyond the budget are left out
@@ -22,22 +26,34 @@ _WARNINGS_TOTAL, _WARNING_ITEM = 4096, 256
 _CONTROLS_AS_SPACES = {c: " " for c in (*range(0x20), 0x7F) if c != 0x09}
 
 
-def collect() -> list[str]:
+def collect_warnings() -> list[str]:
     """Start collecting the current request's warnings (a fresh list: the requests of one keep-alive
     connection may share a context); the list fills as the request is served."""
     collected: list[str] = []
-    _COLLECTED.set(collected)
+    _WARNINGS.set(collected)
     return collected
 
 
-def add(*texts: str) -> None:
+def warn(*texts: str) -> None:
     """Warn the client of the request being served (nobody, outside a request)."""
-    collected = _COLLECTED.get()
+    collected = _WARNINGS.get()
     if collected is not None:
         collected.extend(texts)
 
 
-def write(response: web.StreamResponse, warnings: list[str]) -> None:
+def collect_annotations(into: dict[str, str]) -> None:
+    """Keep the audit annotations of the request being served in ``into`` (its audit state's)."""
+    _ANNOTATIONS.set(into)
+
+
+def annotate(key: str, value: str) -> None:
+    """Annotate the audit events of the request being served (none when it is not audited)."""
+    annotations = _ANNOTATIONS.get()
+    if annotations is not None:
+        annotations[key] = value
+
+
+def write_warnings(response: web.StreamResponse, warnings: list[str]) -> None:
     """``Warning`` headers as kube-apiserver sends them: RFC 7234 warn-code 299 "miscellaneous
     persistent warning", each text once, within kube-apiserver's budget, with line breaks and other
     control characters as spaces (Go writes line breaks so); kubectl prints each as ``Warning: <text>``.
