@@ -7,8 +7,12 @@ kubelet's refusals (runAsNonRoot, a forbidden sysctl) show in the pod's status a
 
 from __future__ import annotations
 
+import json
+
 from agent_helpers import busybox_pod, cluster_fixtures, create, events_of, pod_obj, wait_for, waiting_reason
 from kubectl_helpers import Kubectl
+
+from minikube_py.testing import RunningServer
 
 NODE = "pykube-e2e-secctx"
 
@@ -127,3 +131,35 @@ def test_safe_sysctls_are_set_and_others_make_the_kubelet_reject_the_pod(k: Kube
     assert status["message"] == 'Pod was rejected: forbidden sysctl: "kernel.msgmax" not allowlisted'
     assert "SysctlForbidden" in events_of(k, "unsafe")
     assert not status.get("containerStatuses")  # nothing of it was started
+
+
+def test_a_localhost_seccomp_profile_is_a_file_of_the_node(k: Kubectl, cluster: RunningServer) -> None:
+    profiles = cluster.data_dir / "agent" / "seccomp"  # the embedded agent's data dir
+    profiles.mkdir(parents=True, exist_ok=True)
+    deny = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}],
+    }
+    (profiles / "no-mkdir.json").write_text(json.dumps(deny))
+    localhost = {"type": "Localhost", "localhostProfile": "no-mkdir.json"}
+    create(
+        k,
+        busybox_pod(
+            "confined",
+            "mkdir /tmp/made && echo made || echo refused",
+            restartPolicy="Never",
+            securityContext={"seccompProfile": localhost},
+        ),
+        busybox_pod(
+            "missing",
+            "true",
+            restartPolicy="Never",
+            securityContext={"seccompProfile": {**localhost, "localhostProfile": "absent.json"}},
+        ),
+    )
+    confined = _finished_output(k, "confined")
+    lines = confined.splitlines()  # stdout and stderr, in either order
+    assert "refused" in lines and "made" not in lines and "Operation not permitted" in confined, confined
+    wait_for(lambda: waiting_reason(k, "missing") == "CreateContainerError", "missing profile refused", timeout=60)
+    message = pod_obj(k, "missing")["status"]["containerStatuses"][0]["state"]["waiting"]["message"]
+    assert message.startswith(f"cannot load seccomp profile '{profiles / 'absent.json'}'"), message
