@@ -306,7 +306,7 @@ class PodWorker:
             await self._carry_out(pod, plan.actions, None)
             return True
         rejection = forbidden_sysctl(pod)
-        if rejection is not None and not by_name and not pod["metadata"].get("deletionTimestamp"):
+        if rejection is not None and not by_name:  # (a deleted pod's plan is done, above)
             await self._reject(pod, SYSCTL_FORBIDDEN, rejection)
             return False
         spec = pod.get("spec") or {}

@@ -16,17 +16,13 @@ from typing import Any
 
 from minikube_py.agent.context import NodeContext
 from minikube_py.agent.env import ConfigError
+from minikube_py.agent.runtime.base import SECCOMP_LOCALHOST_PREFIX, SECCOMP_RUNTIME_DEFAULT, SECCOMP_UNCONFINED
 from minikube_py.model.podsecurity import SAFE_SYSCTLS
 
 Obj = dict[str, Any]
 
 #: The pod status reason of a pod the kubelet refuses for its sysctls
 SYSCTL_FORBIDDEN = "SysctlForbidden"
-
-#: :attr:`ContainerSpec.seccomp` values: the engine's default profile, none, or a file of the node's
-SECCOMP_RUNTIME_DEFAULT = ""
-SECCOMP_UNCONFINED = "unconfined"
-SECCOMP_LOCALHOST_PREFIX = "localhost/"
 
 
 def normalize_sysctl(name: str) -> str:

@@ -10,14 +10,8 @@ import pytest
 from minikube_py.agent.containers import app_spec, sandbox_spec
 from minikube_py.agent.context import NodeContext
 from minikube_py.agent.env import ConfigError
-from minikube_py.agent.security import (
-    SECCOMP_RUNTIME_DEFAULT,
-    SECCOMP_UNCONFINED,
-    container_security,
-    forbidden_sysctl,
-    normalize_sysctl,
-    pod_sysctls,
-)
+from minikube_py.agent.runtime.base import SECCOMP_RUNTIME_DEFAULT, SECCOMP_UNCONFINED
+from minikube_py.agent.security import container_security, forbidden_sysctl, normalize_sysctl, pod_sysctls
 
 Obj = dict[str, Any]
 NODE = NodeContext("n1", "192.0.2.10", Path("/var/lib/pykube"), "pykube-n1", "pause:1")

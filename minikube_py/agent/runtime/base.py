@@ -104,6 +104,13 @@ class PortBinding:
     host_ip: str = ""
 
 
+#: :attr:`ContainerSpec.seccomp` values: the engine's default profile, none, or a profile file of
+#: this host (``localhost/<path>``)
+SECCOMP_RUNTIME_DEFAULT = ""
+SECCOMP_UNCONFINED = "unconfined"
+SECCOMP_LOCALHOST_PREFIX = "localhost/"
+
+
 @dataclass
 class ContainerSpec:
     """What to create. A sandbox gets ``network`` (the node's pod network), ``hostname``, DNS settings
@@ -141,8 +148,7 @@ class ContainerSpec:
     cap_add: list[str] = field(default_factory=list)  # "CAP_NET_ADMIN"...
     cap_drop: list[str] = field(default_factory=list)  # ... or "ALL"
     no_new_privileges: bool = False  # allowPrivilegeEscalation: false
-    #: "" the engine's default profile, "unconfined", or "localhost/<path of a profile on this host>"
-    seccomp: str = ""
+    seccomp: str = SECCOMP_RUNTIME_DEFAULT  # or SECCOMP_UNCONFINED, or SECCOMP_LOCALHOST_PREFIX + a path
     sysctls: dict[str, str] = field(default_factory=dict)  # a sandbox's: its namespaces hold them
     read_only_rootfs: bool = False
     privileged: bool = False

@@ -28,6 +28,8 @@ from minikube_py.agent.runtime import cgroups
 from minikube_py.agent.runtime.base import (
     LABEL_MANAGED,
     LABEL_NODE,
+    SECCOMP_LOCALHOST_PREFIX,
+    SECCOMP_UNCONFINED,
     ContainerNotFound,
     ContainerSpec,
     ContainerState,
@@ -43,7 +45,6 @@ from minikube_py.agent.runtime.base import (
     RuntimeEvent,
     RuntimeFailure,
 )
-from minikube_py.agent.security import SECCOMP_LOCALHOST_PREFIX, SECCOMP_UNCONFINED
 from minikube_py.model.metrics import working_set
 
 log = logging.getLogger(__name__)
