@@ -24,6 +24,7 @@ import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from email.message import Message
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -103,6 +104,20 @@ class ServerEndpoint:
     ) -> tuple[int, Any]:
         """One raw HTTPS request; returns (status, decoded JSON or text). ``token`` defaults to the
         admin token; an empty one sends no Authorization header at all (an anonymous request)."""
+        status, _, answer = self.exchange(method, path, body, content_type=content_type, token=token, headers=headers)
+        return status, answer
+
+    def exchange(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        content_type: str = "application/json",
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Message, Any]:
+        """:meth:`request`, also returning the answer's headers (its ``Warning`` headers, say)."""
         data = None
         if body is not None:
             data = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -115,9 +130,9 @@ class ServerEndpoint:
             req.add_header(key, value)
         try:
             with urllib.request.urlopen(req, context=self.ssl_context(), timeout=30) as resp:
-                return resp.status, _decode(resp.read())
+                return resp.status, resp.headers, _decode(resp.read())
         except urllib.error.HTTPError as err:
-            return err.code, _decode(err.read())
+            return err.code, err.headers, _decode(err.read())
 
 
 @dataclass

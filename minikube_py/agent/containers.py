@@ -1,4 +1,5 @@
-"""Pod spec → runtime container specs: names, labels, sandbox networking and DNS, resources, security.
+"""Pod spec → runtime container specs: names, labels, sandbox networking and DNS, resources, security
+(decided by :mod:`.security`).
 
 Pure: everything the runtime needs to create a pod's containers is decided here from the pod object
 and the node context, so it can be checked without Docker.
@@ -11,7 +12,6 @@ import json
 from typing import Any
 
 from minikube_py.agent.context import NodeContext
-from minikube_py.agent.env import ConfigError
 from minikube_py.agent.runtime.base import (
     LABEL_ATTEMPT,
     LABEL_CONTAINER_KIND,
@@ -29,6 +29,7 @@ from minikube_py.agent.runtime.base import (
     Mount,
     PortBinding,
 )
+from minikube_py.agent.security import container_security, pod_sysctls
 from minikube_py.model.quantity import milli_value, value
 
 Obj = dict[str, Any]
@@ -141,6 +142,7 @@ def sandbox_spec(pod: Obj, node: NodeContext) -> ContainerSpec:
         port_bindings=bindings,
         pid="host" if spec.get("hostPID") else "",
         ipc=ipc,
+        sysctls=pod_sysctls(pod),
     )
 
 
@@ -175,16 +177,6 @@ def _resources(container: Obj) -> dict[str, int | None]:
     return {"cpu_shares": shares, "cpu_quota": quota, "cpu_period": period, "memory_limit": memory}
 
 
-def _user(pod: Obj, container: Obj) -> str | None:
-    pod_ctx = (pod.get("spec") or {}).get("securityContext") or {}
-    ctx = container.get("securityContext") or {}
-    uid = ctx.get("runAsUser", pod_ctx.get("runAsUser"))
-    gid = ctx.get("runAsGroup", pod_ctx.get("runAsGroup"))
-    if uid is None:
-        return None
-    return f"{uid}:{gid}" if gid is not None else str(uid)
-
-
 def app_spec(
     pod: Obj,
     container: Obj,
@@ -199,17 +191,15 @@ def app_spec(
     args: list[str] | None,
     target: str | None = None,
     sandbox_ipc: str = "shareable",
+    image_user: str = "",
 ) -> ContainerSpec:
     """An init, app or ephemeral container joined to the sandbox's network and IPC namespaces, and to a
     process namespace by :func:`_pid_mode` (``target``: the runtime id of an ephemeral container's
     target; ``sandbox_ipc``: the sandbox's :data:`LABEL_SANDBOX_IPC`). ``command``/``args`` come
-    already expanded (see env.expand_command)."""
-    ctx = container.get("securityContext") or {}
-    privileged = bool(ctx.get("privileged"))
-    if privileged and not node.allow_privileged:
-        raise ConfigError(
-            "privileged containers are not allowed on this node (start the agent with --allow-privileged)"
-        )
+    already expanded (see env.expand_command); ``image_user`` is the user the image's config names
+    ("" for none), which ``runAsNonRoot`` and a ``runAsGroup`` without ``runAsUser`` depend on. Raises
+    ConfigError for a container the node must not start (see :func:`.security.container_security`)."""
+    security = container_security(pod, container, node, image_user)
     return ContainerSpec(
         name=container_name(pod, container["name"], attempt),
         image=container["image"],
@@ -222,9 +212,14 @@ def app_spec(
         network=f"container:{sandbox_id}",
         pid=_pid_mode(pod, sandbox_id, target),
         ipc=_ipc_mode(pod, sandbox_id, sandbox_ipc),
-        user=_user(pod, container),
-        read_only_rootfs=bool(ctx.get("readOnlyRootFilesystem")),
-        privileged=privileged,
+        user=security.user,
+        group_add=security.group_add,
+        cap_add=security.cap_add,
+        cap_drop=security.cap_drop,
+        no_new_privileges=security.no_new_privileges,
+        seccomp=security.seccomp,
+        read_only_rootfs=security.read_only_rootfs,
+        privileged=security.privileged,
         tty=bool(container.get("tty")),
         stdin=bool(container.get("stdin")),
         stdin_once=bool(container.get("stdinOnce")),

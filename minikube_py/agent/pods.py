@@ -51,6 +51,7 @@ from minikube_py.agent.runtime.base import (
     Runtime,
     RuntimeFailure,
 )
+from minikube_py.agent.security import SYSCTL_FORBIDDEN, forbidden_sysctl
 from minikube_py.agent.status import ContainerView, Observed, pod_status
 from minikube_py.agent.tokens import TokenManager
 from minikube_py.agent.volumes import VolumeError, VolumeManager, claim_sources
@@ -304,6 +305,10 @@ class PodWorker:
         if plan.done:
             await self._carry_out(pod, plan.actions, None)
             return True
+        rejection = forbidden_sysctl(pod)
+        if rejection is not None and not by_name:  # (a deleted pod's plan is done, above)
+            await self._reject(pod, SYSCTL_FORBIDDEN, rejection)
+            return False
         spec = pod.get("spec") or {}
         if self._start_time is None:
             self._start_time = _now()
@@ -467,6 +472,7 @@ class PodWorker:
                 pod_ip=pod_ip,
             )
             command, args = expand_command(container, env)
+            image_user = await s.runtime.image_user(container["image"])
             runtime_spec = app_spec(
                 pod,
                 container,
@@ -480,18 +486,18 @@ class PodWorker:
                 command=command,
                 args=args,
                 target=action.target,
+                image_user=image_user,
             )
         except ConfigError as e:
-            self._waiting[name] = ("CreateContainerConfigError", e.message)
-            s.recorder.emit(pod, "Warning", "Failed", f"Error: {e.message}")
-            self._retry_in(2.0)
+            self._not_created(pod, name, "CreateContainerConfigError", e.message)
+            return
+        except ImageNotPresent as e:  # removed from the engine since it was ensured
+            self._not_created(pod, name, "CreateContainerError", e.message)
             return
         try:
             container_id = await s.runtime.create_container(runtime_spec)
         except (CreateError, ImageNotPresent) as e:
-            self._waiting[name] = ("CreateContainerError", e.message)
-            s.recorder.emit(pod, "Warning", "Failed", f"Error: {e.message}")
-            self._retry_in(2.0)
+            self._not_created(pod, name, "CreateContainerError", e.message)
             return
         self._waiting.pop(name, None)
         s.recorder.emit(pod, "Normal", "Created", f"Created container {name}")
@@ -504,6 +510,12 @@ class PodWorker:
         s.recorder.emit(pod, "Normal", "Started", f"Started container {name}")
         if action.kind == "app":
             self._start_prober(pod, container, container_id, pod_ip)
+
+    def _not_created(self, pod: Obj, name: str, reason: str, message: str) -> None:
+        """The container could not be created: it waits with ``reason``, and the worker tries again."""
+        self._waiting[name] = (reason, message)
+        self._s.recorder.emit(pod, "Warning", "Failed", f"Error: {message}")
+        self._retry_in(2.0)
 
     def _start_prober(self, pod: Obj, container: Obj, container_id: str, pod_ip: str) -> None:
         prober = ContainerProber(
@@ -566,15 +578,27 @@ class PodWorker:
             await self._s.runtime.stop_container(sandbox.id, 0)  # nothing will run in it again
         if status == self._last_status:
             return
+        if await self._patch_status(status) and self._first_seen is not None and status["phase"] == "Running":
+            POD_START_DURATION.observe(time.monotonic() - self._first_seen)
+            self._first_seen = None
+
+    async def _reject(self, pod: Obj, reason: str, message: str) -> None:
+        """The kubelet's refusal to run a pod at all (its admission): the pod fails with ``reason`` and
+        nothing of it is started."""
+        status = {"phase": "Failed", "reason": reason, "message": f"Pod was rejected: {message}"}
+        if status != self._last_status and await self._patch_status(status):
+            self._s.recorder.emit(pod, "Warning", reason, message)
+
+    async def _patch_status(self, status: Obj) -> bool:
+        """Write the pod's status; False when the pod is gone (the worker then cleans up)."""
         try:
             await self._s.client.patch(f"{self._path}/status", {"status": status}, "merge")
-            self._last_status = status
-            if self._first_seen is not None and status["phase"] == "Running":
-                POD_START_DURATION.observe(time.monotonic() - self._first_seen)
-                self._first_seen = None
         except NotFoundError:
             self.gone = True
             self.wake()
+            return False
+        self._last_status = status
+        return True
 
     # --- deletion -----------------------------------------------------------------------------------
 

@@ -277,9 +277,9 @@ class VolumeManager:
                 path = self._dir(pod, "empty-dir", name)
                 if not path.exists():
                     path.mkdir(parents=True)
-                    os.chmod(path, 0o777)
                     if (volume["emptyDir"] or {}).get("medium") == "Memory":
                         _mount_tmpfs(path)
+                    _own(path, ((pod.get("spec") or {}).get("securityContext") or {}).get("fsGroup"))
             elif "hostPath" in volume:
                 _check_host_path(name, volume["hostPath"])
             elif any(k in volume for k in _WRITTEN):
@@ -366,6 +366,19 @@ def _plugin(volume: Obj) -> str:
         if key in volume:
             return plugin
     return "empty-dir"
+
+
+def _own(path: Path, fs_group: int | None) -> None:
+    """A new emptyDir is writable by everyone; with the pod's ``fsGroup`` it belongs to that group and
+    new files inherit it (set-gid), as the kubelet sets a volume's ownership."""
+    os.chmod(path, 0o777)
+    if fs_group is None:
+        return
+    try:
+        os.chown(path, -1, fs_group)
+        os.chmod(path, 0o2777)
+    except OSError as e:  # an agent that is not root cannot give the directory away
+        log.warning("emptyDir %s: cannot give it to fsGroup %s (%s)", path, fs_group, e.strerror)
 
 
 def _mount_tmpfs(path: Path) -> None:

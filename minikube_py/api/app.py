@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from minikube_py import pki
-from minikube_py.api import dashboard, discovery, openapi
+from minikube_py.api import dashboard, discovery, notes, openapi
 from minikube_py.api.audit import AUDITED, AuditLog, audit_middleware, recording, response_started
 from minikube_py.api.auth import REQUESTER, USER, Authenticator, authorize, bearer_token, impersonate
 from minikube_py.api.body import MAX_BODY
@@ -23,7 +23,7 @@ from minikube_py.api.clustertoken import cluster_token_handler
 from minikube_py.api.connections import inflight_middleware
 from minikube_py.api.customresources import CustomResourceTypes
 from minikube_py.api.encryption import routes as encryption_routes
-from minikube_py.api.handlers import ResourceHandlers, add_warnings, json_response
+from minikube_py.api.handlers import ResourceHandlers, json_response
 from minikube_py.api.instrument import ServerCollector, metrics_handler, metrics_middleware
 from minikube_py.api.legacy import PREFIX as LEGACY_PREFIX
 from minikube_py.api.legacy import LegacyHandlers
@@ -38,7 +38,7 @@ from minikube_py.api.reviews import routes as review_routes
 from minikube_py.api.sessions import DashboardSessions, session_user
 from minikube_py.api.streaming import StreamProxy
 from minikube_py.api.tokens import ServiceAccountTokens, SigningKey
-from minikube_py.api.webhooks import REQUEST_USER, REQUEST_WARNINGS, WebhookDispatcher
+from minikube_py.api.webhooks import REQUEST_USER, WebhookDispatcher
 from minikube_py.model import errors
 from minikube_py.model.audit import Policy
 from minikube_py.model.metrics import GROUP as METRICS_GROUP
@@ -58,13 +58,13 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @web.middleware
 async def status_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Errors as Status answers, and the warnings admission webhooks gave for the request (on a
-    refusal as well) as its Warning headers."""
-    warnings: list[str] = []
-    REQUEST_WARNINGS.set(warnings)
+    """Every answer: the handler's, or the Status of what it raised; with the warnings the request
+    collected on the way (see :mod:`.notes`), unless the answer's headers went out already (a
+    stream's)."""
+    collected = notes.collect_warnings()
     response = await _answer(request, handler)
-    if warnings and not response.prepared:
-        add_warnings(response, warnings)
+    if collected and not response.prepared:
+        notes.write_warnings(response, collected)
     return response
 
 

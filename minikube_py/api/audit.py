@@ -30,7 +30,7 @@ from typing import Any, BinaryIO
 import orjson
 from aiohttp import web
 
-from minikube_py.api import body
+from minikube_py.api import body, notes
 from minikube_py.api.auth import REQUESTER, USER, User
 from minikube_py.metrics import AUDIT_ERRORS, AUDIT_EVENTS
 from minikube_py.model import errors
@@ -149,7 +149,7 @@ class AuditLog:
 class Audited:
     """One request's audit state, from its arrival to its answer."""
 
-    __slots__ = ("id", "info", "level", "omit", "received", "response")
+    __slots__ = ("annotations", "id", "info", "level", "omit", "received", "response")
 
     level: str | None
 
@@ -162,6 +162,8 @@ class Audited:
         self.omit: frozenset[str] = frozenset()
         #: the answer of a long-running request, once its headers went out
         self.response: web.StreamResponse | None = None
+        #: what admission noted for the events (see :func:`.notes.annotate`)
+        self.annotations: dict[str, str] = {}
 
     @property
     def long_running(self) -> bool:
@@ -180,6 +182,7 @@ def audit_middleware(policy: Policy, sink: AuditLog) -> Callable[[web.Request, H
     @web.middleware
     async def audit(request: web.Request, handler: Handler) -> web.StreamResponse:
         audited = request[AUDITED] = Audited(request)
+        notes.collect_annotations(audited.annotations)
         try:
             response = await handler(request)
         except BaseException:
@@ -273,11 +276,13 @@ async def _event(request: web.Request, audited: Audited, stage: str, response: w
     event["requestReceivedTimestamp"] = _timestamp(audited.received)
     event["stageTimestamp"] = _timestamp(time.time())
     decision = request.get(DECISION)
+    annotations = dict(audited.annotations)
     if requester is not None and response.status != 401:
         allowed = response.status != 403 if decision is None else decision.allowed
-        annotations = {"authorization.k8s.io/decision": "allow" if allowed else "forbid"}
+        annotations["authorization.k8s.io/decision"] = "allow" if allowed else "forbid"
         if decision is not None and decision.reason:
             annotations["authorization.k8s.io/reason"] = decision.reason
+    if annotations:
         event["annotations"] = annotations
     return event
 

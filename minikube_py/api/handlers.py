@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from minikube_py.api import body, routing, subresources, watch
+from minikube_py.api import body, notes, routing, subresources, watch
 from minikube_py.api.customresources import DEFINITIONS, CustomResourceTypes
 from minikube_py.api.patch import is_apply, is_patch_type
 from minikube_py.api.patch.managed import MAX_MANAGER_LENGTH, FieldManager
@@ -87,8 +87,8 @@ class ResourceHandlers:
         else:
             response = await self._subresource(request, target, method)
         custom = target.rt.custom
-        if custom is not None and custom.deprecation and not response.prepared:  # a watch's headers are sent
-            add_warnings(response, [custom.deprecation])
+        if custom is not None and custom.deprecation:
+            notes.warn(custom.deprecation)
         return response
 
     # ------------------------------------------------------------------------------ collections
@@ -355,33 +355,8 @@ class ResourceHandlers:
             )
         else:
             response = json_response(obj, status)
-        add_warnings(response, validation.warnings if validation is not None else [])
+        notes.warn(*(validation.warnings if validation is not None else []))
         return response
-
-
-#: kube-apiserver's budget for a response's warnings: 4 Ki characters in all; past it, each is cut to 256
-#: and those beyond the budget are left out
-_WARNINGS_TOTAL, _WARNING_ITEM = 4096, 256
-#: control characters (but tab), which no header value may hold: aiohttp refuses to write one
-_CONTROLS_AS_SPACES = {c: " " for c in (*range(0x20), 0x7F) if c != 0x09}
-
-
-def add_warnings(response: web.StreamResponse, warnings: list[str]) -> None:
-    """``Warning`` headers as kube-apiserver sends them: RFC 7234 warn-code 299 "miscellaneous
-    persistent warning", each text once, within kube-apiserver's budget, with line breaks and other
-    control characters as spaces (Go writes line breaks so); kubectl prints each as ``Warning: <text>``. A warning names what the
-    client sent (an unknown field's name), so a 70,000-character key or one with a line break or DEL made a header that
-    clients refuse or that aiohttp would not write at all (the connection dropped)."""
-    texts = list(dict.fromkeys(w for w in warnings if w))
-    if sum(map(len, texts)) > _WARNINGS_TOTAL:
-        texts = [text[:_WARNING_ITEM] for text in texts]
-    written = 0
-    for text in texts:
-        if written >= _WARNINGS_TOTAL:
-            break
-        written += len(text)
-        quoted = text.replace("\\", "\\\\").replace('"', '\\"').translate(_CONTROLS_AS_SPACES)
-        response.headers.add("Warning", f'299 - "{quoted}"')
 
 
 # ------------------------------------------------------------------------------ request parsing

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from minikube_py.api import notes
 from minikube_py.api.follower import PrefixFollower
 from minikube_py.api.patch.rfc import json_patch
 from minikube_py.model import errors
@@ -54,8 +55,6 @@ log = logging.getLogger(__name__)
 
 #: the user of the request in hand (None outside requests: the server's own writes)
 REQUEST_USER: ContextVar[UserInfo | None] = ContextVar("request_user", default=None)
-#: the warnings webhooks returned for the request in hand, for its response's Warning headers
-REQUEST_WARNINGS: ContextVar[list[str] | None] = ContextVar("request_warnings", default=None)
 
 _PREFIX = f"/{GROUP}/"
 _NAMESPACES, _SERVICES = by_plural("", "v1", "namespaces"), by_plural("", "v1", "services")
@@ -174,10 +173,7 @@ class WebhookDispatcher:
             )
             self._failed(hook, f"{prefix}: {exc}")
             return None
-        if answer.warnings:
-            found = REQUEST_WARNINGS.get()
-            if found is not None:
-                found.extend(answer.warnings)
+        notes.warn(*answer.warnings)
         if not answer.allowed:
             status = denial(hook, attrs, answer.status)
             raise errors.StatusError(status["code"], status["reason"], status["message"], status.get("details"))

@@ -141,18 +141,27 @@ def stale_write(rt: ResourceType, name: str) -> StatusError:
 
 
 def invalid(rt: ResourceType, name: str, causes: list[FieldError]) -> StatusError:
+    # the kind qualified by its group, as kube-apiserver's GroupKind prints it: Deployment.apps, Pod
+    return _invalid(rt, rt.kind, f"{rt.kind}.{rt.group}" if rt.group else rt.kind, name, causes)
+
+
+def invalid_by_admission(rt: ResourceType, name: str, causes: list[FieldError]) -> StatusError:
+    """An admission plugin's 422 (PodSecurity's, for a namespace's labels), which names the object
+    by its resource: ``namespaces "x" is invalid: ...``."""
+    return _invalid(rt, rt.plural, rt.qualified, name, causes)
+
+
+def _invalid(rt: ResourceType, kind: str, subject: str, name: str, causes: list[FieldError]) -> StatusError:
     rendered = [c.render() for c in causes]
     listed = rendered[0] if len(rendered) == 1 else "[" + ", ".join(rendered) + "]"
     details = {
         "name": name,
-        "kind": rt.kind,
+        "kind": kind,
         "causes": [{"reason": c.reason, "message": c.message, "field": c.field} for c in causes],
     }
     if rt.group:
         details["group"] = rt.group
-    # the kind qualified by its group, as kube-apiserver's GroupKind prints it: Deployment.apps, Pod
-    qualified_kind = f"{rt.kind}.{rt.group}" if rt.group else rt.kind
-    return StatusError(422, "Invalid", f'{qualified_kind} "{name}" is invalid: {listed}', details)
+    return StatusError(422, "Invalid", f'{subject} "{name}" is invalid: {listed}', details)
 
 
 def bad_request(message: str) -> StatusError:

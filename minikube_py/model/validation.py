@@ -316,7 +316,67 @@ def _container(c: Obj, path: str, volumes: set[str]) -> Errors:
             errs.append(value_not_found(f"{path}.volumeMounts[{i}].name", mount_name))
         if not mount.get("mountPath"):
             errs.append(required(f"{path}.volumeMounts[{i}].mountPath"))
+    errs += _security_context(c.get("securityContext"), f"{path}.securityContext")
     return errs + _quantities(as_dict(c.get("resources")), f"{path}.resources")
+
+
+#: the largest user and group id Kubernetes accepts
+_MAX_ID = 2**31 - 1
+_SECCOMP_TYPES = ["Localhost", "RuntimeDefault", "Unconfined"]
+
+
+def _security_context(ctx: Any, path: str) -> Errors:
+    """What of a pod's or container's securityContext a node could not carry out: user and group ids
+    out of range, a seccomp profile of no known type or outside the node's profile directory, a
+    sysctl named twice."""
+    ctx = as_dict(ctx)
+    errs: Errors = []
+    for key in ("runAsUser", "runAsGroup", "fsGroup"):
+        if ctx.get(key) is not None:
+            errs += _range(f"{path}.{key}", ctx[key], 0, _MAX_ID)
+    for i, gid in enumerate(as_list(ctx.get("supplementalGroups"))):
+        errs += _range(f"{path}.supplementalGroups[{i}]", gid, 0, _MAX_ID)
+    profile = ctx.get("seccompProfile")
+    if profile is not None:
+        errs += _seccomp_profile(as_dict(profile), f"{path}.seccompProfile")
+    names: set[str] = set()
+    for i, sysctl in enumerate(as_list(ctx.get("sysctls"))):
+        name = as_dict(sysctl).get("name")
+        if not name:
+            errs.append(required(f"{path}.sysctls[{i}].name"))
+        elif name in names:
+            errs.append(duplicate(f"{path}.sysctls[{i}].name", name))
+        names.add(name)
+    return errs
+
+
+def _seccomp_profile(profile: Obj, path: str) -> Errors:
+    kind = profile.get("type")
+    if not kind:
+        return [
+            FieldError(
+                f"{path}.type", "FieldValueRequired", "Required value: type is required when seccompProfile is set"
+            )
+        ]
+    if kind not in _SECCOMP_TYPES:
+        return [not_supported(f"{path}.type", kind, _SECCOMP_TYPES)]
+    if kind != "Localhost":
+        return []
+    local = profile.get("localhostProfile")
+    if local is None:
+        return [
+            FieldError(
+                f"{path}.localhostProfile",
+                "FieldValueRequired",
+                "Required value: must be set when seccomp type is Localhost",
+            )
+        ]
+    errs = []
+    if str(local).startswith("/"):
+        errs.append(invalid_value(f"{path}.localhostProfile", local, "must be a relative path"))
+    if ".." in str(local).split("/"):
+        errs.append(invalid_value(f"{path}.localhostProfile", local, "must not contain '..'"))
+    return errs
 
 
 def _container_port(port: Obj, path: str, names: set[str]) -> Errors:
@@ -395,6 +455,7 @@ def validate_pod_spec(
     errs += _class_name(spec.get("priorityClassName"), f"{path}.priorityClassName")
     if spec.get("preemptionPolicy") is not None:
         errs += priority.validate_preemption_policy(spec["preemptionPolicy"], f"{path}.preemptionPolicy")
+    errs += _security_context(spec.get("securityContext"), f"{path}.securityContext")
     return errs
 
 

@@ -383,23 +383,6 @@ def test_a_connection_that_never_finishes_its_headers_is_closed(limited: Running
 # ------------------------------------------------------------------------------------------ unknown fields
 
 
-def request_with_warnings(
-    server: RunningServer, method: str, path: str, body: Obj, content_type: str = "application/json"
-) -> tuple[int, Any, list[str]]:
-    """A request as :meth:`RunningServer.request`, also returning the answer's Warning headers."""
-    req = urllib.request.Request(
-        server.url + path,
-        data=json.dumps(body).encode(),
-        method=method,
-        headers={"Authorization": f"Bearer {server.admin_token}", "Content-Type": content_type},
-    )
-    try:
-        with urllib.request.urlopen(req, context=server.ssl_context(), timeout=30) as resp:
-            return resp.status, json.loads(resp.read()), resp.headers.get_all("Warning") or []
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read()), err.headers.get_all("Warning") or []
-
-
 def with_unknown_fields(name: str) -> Obj:
     body = unscheduled_pod(name)
     body["spec"]["foo"] = {"deep": {"er": 1}}
@@ -407,6 +390,14 @@ def with_unknown_fields(name: str) -> Obj:
     body["metadata"]["baz"] = "y"
     body["extra"] = True
     return body
+
+
+def request_with_warnings(
+    server: RunningServer, method: str, path: str, body: Obj, content_type: str = "application/json"
+) -> tuple[int, Any, list[str]]:
+    """A request as :meth:`RunningServer.request`, also returning the answer's Warning headers."""
+    status, headers, answer = server.exchange(method, path, body, content_type=content_type)
+    return status, answer, headers.get_all("Warning") or []
 
 
 def test_unknown_fields_are_dropped_with_a_warning(server: RunningServer, namespace: str) -> None:

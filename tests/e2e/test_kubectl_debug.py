@@ -25,6 +25,7 @@ from minikube_py.agent.runtime.base import LABEL_CONTAINER_NAME, LABEL_POD_UID
 from minikube_py.testing import KUBECTL, RunningServer, remove_node_containers
 
 NODE = "pykube-e2e-debug"
+CAP_SYS_PTRACE = 1 << 19
 
 
 cluster, k = cluster_fixtures(NODE, "--proxy-mode", "none", cluster_cidr="10.193.0.0/16", namespace_prefix="dbg")
@@ -82,6 +83,24 @@ def test_debug_with_a_target_shares_the_pods_network_ipc_and_the_targets_process
     assert status is not None and status["restartCount"] == 0
     described = k.out("describe", "pod", "target")
     assert "Ephemeral Containers:" in described and "Completed" in described
+
+
+def test_debug_profiles_reach_the_ephemeral_containers_security_context(k: Kubectl) -> None:
+    _sleeper(k, "traced")
+    command = ["--", "grep", "CapEff", "/proc/self/status"]
+    k.run("debug", "traced", f"--image={BUSYBOX_IMAGE}", "--profile=general", "-c", "general", *command)
+    _terminated(k, "traced", "general")
+    # kubectl adds SYS_PTRACE to the container's securityContext
+    assert int(k.out("logs", "traced", "-c", "general").split()[1], 16) & CAP_SYS_PTRACE
+    # the restricted profile asks for runAsNonRoot, which busybox (root) cannot give: refused as a kubelet does
+    k.run("debug", "traced", f"--image={BUSYBOX_IMAGE}", "--profile=restricted", "-c", "restricted", *command)
+
+    def refused() -> dict | None:
+        waiting = ((_ephemeral_status(k, "traced", "restricted") or {}).get("state") or {}).get("waiting") or {}
+        return waiting if waiting.get("reason") == "CreateContainerConfigError" else None
+
+    waiting = wait_for(refused, "the restricted debug container to be refused", timeout=60)
+    assert waiting["message"].startswith("container has runAsNonRoot and image will run as root")
 
 
 def test_interactive_debug_attaches_to_the_ephemeral_container(k: Kubectl) -> None:

@@ -12,7 +12,6 @@ import os
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from email.message import Message
 from pathlib import Path
 from typing import Any
 
@@ -41,29 +40,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessServer
     running.stop()
 
 
-def _send(server: InProcessServer, method: str, path: str, body: Obj | None = None) -> tuple[int, Message, Obj]:
-    """One request; its status, headers and decoded body (ServerEndpoint.request drops the headers)."""
-    req = urllib.request.Request(
-        server.url + path, data=None if body is None else json.dumps(body).encode(), method=method
-    )
-    req.add_header("Authorization", f"Bearer {server.admin_token}")
-    req.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(req, context=server.ssl_context(), timeout=30) as resp:
-            return resp.status, resp.headers, json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        return err.code, err.headers, json.loads(err.read())
-
-
 @pytest.mark.parametrize(("method", "options"), [("POST", "CreateOptions"), ("PUT", "UpdateOptions")])
 def test_a_misspelt_dry_run_is_refused_not_written(server: InProcessServer, method: str, options: str) -> None:
     """``dryRun=all`` (not ``All``) was taken for a real write: the object was created or replaced."""
     name = f"dry-{method.lower()}"
     created = {"metadata": {"name": name}, "data": {"k": "before"}}
-    assert _send(server, "POST", CONFIGMAPS, created)[0] == 201
+    assert server.exchange("POST", CONFIGMAPS, created)[0] == 201
     path = CONFIGMAPS if method == "POST" else f"{CONFIGMAPS}/{name}"
     body = {"metadata": {"name": "dry-post-new" if method == "POST" else name}, "data": {"k": "after"}}
-    code, _, status = _send(server, method, f"{path}?dryRun=all", body)
+    code, _, status = server.exchange(method, f"{path}?dryRun=all", body)
     assert (code, status["reason"]) == (422, "Invalid")
     assert (
         status["message"]
@@ -76,17 +61,17 @@ def test_a_misspelt_dry_run_is_refused_not_written(server: InProcessServer, meth
             "field": "dryRun",
         }
     ]
-    assert _send(server, "GET", f"{CONFIGMAPS}/{name}")[2]["data"] == {"k": "before"}
-    assert _send(server, "GET", f"{CONFIGMAPS}/dry-post-new")[0] == 404
-    code, _, deleted = _send(server, "DELETE", f"{CONFIGMAPS}/{name}?dryRun=All&dryRun=Bogus")
+    assert server.exchange("GET", f"{CONFIGMAPS}/{name}")[2]["data"] == {"k": "before"}
+    assert server.exchange("GET", f"{CONFIGMAPS}/dry-post-new")[0] == 404
+    code, _, deleted = server.exchange("DELETE", f"{CONFIGMAPS}/{name}?dryRun=All&dryRun=Bogus")
     assert (code, deleted["details"]["kind"]) == (422, "DeleteOptions")
-    code, _, deleted = _send(server, "DELETE", f"{CONFIGMAPS}/{name}", {"dryRun": ["all"]})
+    code, _, deleted = server.exchange("DELETE", f"{CONFIGMAPS}/{name}", {"dryRun": ["all"]})
     assert (code, deleted["details"]["kind"], deleted["details"]["causes"][0]["field"]) == (
         422,
         "DeleteOptions",
         "dryRun",
     )
-    assert _send(server, "GET", f"{CONFIGMAPS}/{name}")[0] == 200
+    assert server.exchange("GET", f"{CONFIGMAPS}/{name}")[0] == 200
 
 
 def test_warnings_about_huge_or_multi_line_unknown_fields_fit_a_header(server: InProcessServer) -> None:
@@ -94,20 +79,20 @@ def test_warnings_about_huge_or_multi_line_unknown_fields_fit_a_header(server: I
     connection dropped after the object was stored); one of 70,000 characters made a header clients
     refuse. kube-apiserver writes line breaks in a header as spaces and keeps warnings to 4 Ki."""
     body = {"metadata": {"name": "warned"}, "data": {"k": "v"}, "a\nb": 1, "x" * 70_000: 1, "y\x7f\x00\t": 1}
-    code, headers, created = _send(server, "POST", CONFIGMAPS, body)
+    code, headers, created = server.exchange("POST", CONFIGMAPS, body)
     assert code == 201, created
     warnings = headers.get_all("Warning") or []
     assert warnings[0] == '299 - "unknown field \\"a b\\""'
     assert warnings[1] == '299 - "unknown field \\"' + "x" * (256 - len('unknown field "')) + '"'
     assert warnings[2] == '299 - "unknown field \\"y  \t\\""'
-    assert "a\nb" not in created and _send(server, "GET", f"{CONFIGMAPS}/warned")[0] == 200
+    assert "a\nb" not in created and server.exchange("GET", f"{CONFIGMAPS}/warned")[0] == 200
 
 
 @pytest.mark.parametrize("metadata", [7, ["a"], True])
 def test_a_review_whose_metadata_is_no_object_is_a_bad_request(server: InProcessServer, metadata: Any) -> None:
     """It answered 500 (the answer copies the review's metadata)."""
     review = {"metadata": metadata, "spec": {"resourceAttributes": {"verb": "get", "resource": "pods"}}}
-    code, _, status = _send(server, "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review)
+    code, _, status = server.exchange("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review)
     assert (code, status["reason"], status["message"]) == (400, "BadRequest", "metadata must be an object")
 
 
@@ -120,15 +105,15 @@ def test_a_binding_naming_a_list_as_subject_is_refused_and_grants_keep_following
         "subjects": [{"kind": "User", "name": ["fuzzer"], "apiGroup": "rbac.authorization.k8s.io"}],
     }
     path = "/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings"
-    code, _, status = _send(server, "POST", path, binding)
+    code, _, status = server.exchange("POST", path, binding)
     assert (code, status["reason"]) == (400, "BadRequest")
     assert "Go struct field Subject.subjects.name of type string" in status["message"]
     binding["subjects"][0]["name"] = "fuzzer"
-    assert _send(server, "POST", path, binding)[0] == 201
+    assert server.exchange("POST", path, binding)[0] == 201
     review = {
         "spec": {"user": "fuzzer", "resourceAttributes": {"namespace": "default", "verb": "list", "resource": "pods"}}
     }
-    code, _, answer = _send(server, "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", review)
+    code, _, answer = server.exchange("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", review)
     assert (code, answer["status"]["allowed"]) == (201, True)
 
 
@@ -157,8 +142,8 @@ def test_a_scale_of_the_wrong_shape_is_a_bad_request(server: InProcessServer, sc
         },
     }
     path = "/apis/apps/v1/namespaces/default/replicasets"
-    assert _send(server, "POST", path, rs)[0] in (201, 409)
-    code, _, status = _send(server, "PUT", f"{path}/scaled/scale", scale)
+    assert server.exchange("POST", path, rs)[0] in (201, 409)
+    code, _, status = server.exchange("PUT", f"{path}/scaled/scale", scale)
     assert (code, status["reason"], status["message"]) == (400, "BadRequest", message)
 
 
@@ -176,7 +161,7 @@ def test_a_patch_making_the_scales_metadata_a_number_is_a_bad_request(server: In
         },
     }
     path = "/apis/apps/v1/namespaces/default/replicasets"
-    assert _send(server, "POST", path, rs)[0] == 201
+    assert server.exchange("POST", path, rs)[0] == 201
     req = urllib.request.Request(
         f"{server.url}{path}/scaled-by-patch/scale",
         data=b'{"metadata": 1.5}',
@@ -215,10 +200,10 @@ def test_a_binding_or_eviction_of_the_wrong_shape_is_a_bad_request(
     """An Eviction whose metadata was a list answered 500; a Binding whose target name was a list
     would have become the pod's nodeName."""
     pod = {"metadata": {"name": "bound"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
-    assert _send(server, "POST", "/api/v1/namespaces/default/pods", pod)[0] in (201, 409)
-    code, _, status = _send(server, "POST", f"/api/v1/namespaces/default/pods/bound/{sub}", body)
+    assert server.exchange("POST", "/api/v1/namespaces/default/pods", pod)[0] in (201, 409)
+    code, _, status = server.exchange("POST", f"/api/v1/namespaces/default/pods/bound/{sub}", body)
     assert (code, status["reason"], status["message"]) == (400, "BadRequest", message)
-    assert "nodeName" not in _send(server, "GET", "/api/v1/namespaces/default/pods/bound")[2]["spec"]
+    assert "nodeName" not in server.exchange("GET", "/api/v1/namespaces/default/pods/bound")[2]["spec"]
 
 
 @pytest.mark.parametrize(
@@ -242,7 +227,7 @@ def test_delete_options_of_the_wrong_shape_are_a_bad_request(
     server: InProcessServer, options: Any, message: str
 ) -> None:
     """They answered 500 (int() of a list, dict() of a list), and the object stays."""
-    assert _send(server, "POST", CONFIGMAPS, {"metadata": {"name": "kept"}})[0] in (201, 409)
+    assert server.exchange("POST", CONFIGMAPS, {"metadata": {"name": "kept"}})[0] in (201, 409)
     req = urllib.request.Request(
         f"{server.url}{CONFIGMAPS}/kept",
         data=json.dumps(options).encode(),
@@ -253,7 +238,7 @@ def test_delete_options_of_the_wrong_shape_are_a_bad_request(
         urllib.request.urlopen(req, context=server.ssl_context(), timeout=30)
     status = json.loads(caught.value.read())
     assert (caught.value.code, status["reason"], status["message"]) == (400, "BadRequest", message)
-    assert _send(server, "GET", f"{CONFIGMAPS}/kept")[0] == 200
+    assert server.exchange("GET", f"{CONFIGMAPS}/kept")[0] == 200
 
 
 def test_an_object_owned_by_a_long_absent_name_is_collected_and_long_paths_get_a_status(
@@ -263,7 +248,7 @@ def test_an_object_owned_by_a_long_absent_name_is_collected_and_long_paths_get_a
     aiohttp's 8 KiB request line a 70,000-character name answered a 400 that is no Status (a logged
     traceback), the collector retried it for ever and the orphan was never collected. kube-apiserver
     reads 1 MiB of request line."""
-    code, _, status = _send(server, "GET", f"{CONFIGMAPS}/{'x' * 70_000}")
+    code, _, status = server.exchange("GET", f"{CONFIGMAPS}/{'x' * 70_000}")
     assert (code, status["kind"], status["reason"]) == (404, "Status", "NotFound")
     owner = {
         "apiVersion": "v1",
@@ -272,8 +257,8 @@ def test_an_object_owned_by_a_long_absent_name_is_collected_and_long_paths_get_a
         "uid": "00000000-0000-0000-0000-00000000dead",
     }
     orphan = {"metadata": {"name": "orphan", "ownerReferences": [owner]}}
-    assert _send(server, "POST", CONFIGMAPS, orphan)[0] == 201
-    eventually(lambda: _send(server, "GET", f"{CONFIGMAPS}/orphan")[0] == 404 or None, "the orphan to be collected")
+    assert server.exchange("POST", CONFIGMAPS, orphan)[0] == 201
+    eventually(lambda: server.exchange("GET", f"{CONFIGMAPS}/orphan")[0] == 404 or None, "the orphan to be collected")
     assert "Traceback" not in server.log_path.read_text()
 
 
@@ -286,10 +271,10 @@ def test_an_object_whose_name_holds_a_newline_is_reached_by_its_path(server: InP
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
         "subjects": [{"kind": "User", "name": "fuzz", "apiGroup": "rbac.authorization.k8s.io"}],
     }
-    assert _send(server, "POST", path, binding)[0] == 201
-    status, _, got = _send(server, "GET", path + "/fuzz%0Aline")
+    assert server.exchange("POST", path, binding)[0] == 201
+    status, _, got = server.exchange("GET", path + "/fuzz%0Aline")
     assert status == 200 and got["metadata"]["name"] == "fuzz\nline"
-    assert _send(server, "DELETE", path + "/fuzz%0Aline")[0] == 200
+    assert server.exchange("DELETE", path + "/fuzz%0Aline")[0] == 200
 
 
 @pytest.mark.parametrize(
@@ -312,5 +297,5 @@ def test_a_quota_or_limit_range_whose_resource_list_is_no_map_is_a_bad_request(
 ) -> None:
     """A strategic merge patch replacing a quota's ``spec.hard`` with a number was stored, and every
     later quota event failed in the quota controller (seed 48 of bench/fuzz.py)."""
-    code, _, status = _send(server, "POST", path, body)
+    code, _, status = server.exchange("POST", path, body)
     assert (code, status["reason"], status["message"]) == (400, "BadRequest", message)

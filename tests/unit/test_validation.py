@@ -521,3 +521,41 @@ def test_controller_revision_rules() -> None:
     ]
     changed = {**revision, "data": {"a": 2}}
     assert [e.field for e in validate("ControllerRevision", changed, revision)] == ["data"]
+
+
+def test_security_contexts_a_node_could_not_carry_out_are_invalid() -> None:
+    container = {
+        "name": "c",
+        "image": "busybox",
+        "securityContext": {"runAsUser": -1, "seccompProfile": {"type": "Localhost", "localhostProfile": "../x.json"}},
+    }
+    pod = _pod(
+        containers=[container],
+        securityContext={
+            "fsGroup": 2**31,
+            "supplementalGroups": [1, -2],
+            "seccompProfile": {"type": "Strict"},
+            "sysctls": [
+                {"name": "net.ipv4.tcp_syncookies", "value": "1"},
+                {"name": "net.ipv4.tcp_syncookies", "value": "0"},
+            ],
+        },
+    )
+    assert _rendered(validate("Pod", _create("Pod", pod))) == [
+        "spec.containers[0].securityContext.runAsUser: Invalid value: -1: must be between 0 and 2147483647, inclusive",
+        'spec.containers[0].securityContext.seccompProfile.localhostProfile: Invalid value: "../x.json": must not '
+        "contain '..'",
+        "spec.securityContext.fsGroup: Invalid value: 2147483648: must be between 0 and 2147483647, inclusive",
+        "spec.securityContext.supplementalGroups[1]: Invalid value: -2: must be between 0 and 2147483647, inclusive",
+        'spec.securityContext.seccompProfile.type: Unsupported value: "Strict": supported values: "Localhost", '
+        '"RuntimeDefault", "Unconfined"',
+        'spec.securityContext.sysctls[1].name: Duplicate value: "net.ipv4.tcp_syncookies"',
+    ]
+    local = _pod(securityContext={"seccompProfile": {"type": "Localhost"}})
+    assert _rendered(validate("Pod", _create("Pod", local))) == [
+        "spec.securityContext.seccompProfile.localhostProfile: Required value: must be set when seccomp type is Localhost"
+    ]
+    fine = _pod(
+        securityContext={"runAsUser": 0, "seccompProfile": {"type": "Localhost", "localhostProfile": "p/a.json"}}
+    )
+    assert validate("Pod", _create("Pod", fine)) == []

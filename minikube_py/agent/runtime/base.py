@@ -104,6 +104,13 @@ class PortBinding:
     host_ip: str = ""
 
 
+#: :attr:`ContainerSpec.seccomp` values: the engine's default profile, none, or a profile file of
+#: this host (``localhost/<path>``)
+SECCOMP_RUNTIME_DEFAULT = ""
+SECCOMP_UNCONFINED = "unconfined"
+SECCOMP_LOCALHOST_PREFIX = "localhost/"
+
+
 @dataclass
 class ContainerSpec:
     """What to create. A sandbox gets ``network`` (the node's pod network), ``hostname``, DNS settings
@@ -136,7 +143,13 @@ class ContainerSpec:
     cpu_quota: int | None = None  # microseconds per cpu_period for a CPU limit
     cpu_period: int | None = None
     memory_limit: int | None = None  # bytes
-    user: str | None = None  # "uid" or "uid:gid"
+    user: str | None = None  # "uid", "uid:gid" or "name:gid"; None keeps the image's
+    group_add: list[str] = field(default_factory=list)  # supplementary groups (supplementalGroups, fsGroup)
+    cap_add: list[str] = field(default_factory=list)  # "CAP_NET_ADMIN"...
+    cap_drop: list[str] = field(default_factory=list)  # ... or "ALL"
+    no_new_privileges: bool = False  # allowPrivilegeEscalation: false
+    seccomp: str = SECCOMP_RUNTIME_DEFAULT  # or SECCOMP_UNCONFINED, or SECCOMP_LOCALHOST_PREFIX + a path
+    sysctls: dict[str, str] = field(default_factory=dict)  # a sandbox's: its namespaces hold them
     read_only_rootfs: bool = False
     privileged: bool = False
     tty: bool = False
@@ -315,6 +328,11 @@ class Runtime(Protocol):
 
     async def image_id(self, image: str) -> str | None:
         """The id of a local image, or None if the engine does not have it."""
+        ...
+
+    async def image_user(self, image: str) -> str:
+        """The user a local image's config runs its containers as ("" for none, i.e. root). Raises
+        ImageNotPresent."""
         ...
 
     async def pull_image(self, image: str, auth: RegistryAuth | None) -> str:

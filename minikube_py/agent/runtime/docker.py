@@ -28,6 +28,8 @@ from minikube_py.agent.runtime import cgroups
 from minikube_py.agent.runtime.base import (
     LABEL_MANAGED,
     LABEL_NODE,
+    SECCOMP_LOCALHOST_PREFIX,
+    SECCOMP_UNCONFINED,
     ContainerNotFound,
     ContainerSpec,
     ContainerState,
@@ -82,6 +84,22 @@ def _state(info: Mapping[str, Any]) -> ContainerState:
 
 
 _MASQUERADE = "com.docker.network.bridge.enable_ip_masquerade"
+
+
+async def _security_opt(spec: ContainerSpec) -> list[str]:
+    """Docker's ``SecurityOpt`` for the spec. A ``localhost/`` seccomp profile is a file on this host,
+    which the Engine API wants as its JSON content (the docker CLI reads the file the same way)."""
+    options = ["no-new-privileges"] if spec.no_new_privileges else []
+    if spec.seccomp == SECCOMP_UNCONFINED:
+        options.append("seccomp=unconfined")
+    elif spec.seccomp.startswith(SECCOMP_LOCALHOST_PREFIX):
+        path = spec.seccomp.removeprefix(SECCOMP_LOCALHOST_PREFIX)
+        try:
+            profile = await asyncio.to_thread(Path(path).read_text)
+        except OSError as e:
+            raise CreateError(f"cannot load seccomp profile {path!r}: {e.strerror}") from None
+        options.append(f"seccomp={profile}")
+    return options
 
 
 def _write_text(path: str, content: str) -> None:
@@ -344,6 +362,16 @@ class DockerRuntime:
             "ReadonlyRootfs": spec.read_only_rootfs,
             "Privileged": spec.privileged,
         }
+        security_opt = await _security_opt(spec)
+        for key, value in (
+            ("GroupAdd", spec.group_add),
+            ("CapAdd", spec.cap_add),
+            ("CapDrop", spec.cap_drop),
+            ("SecurityOpt", security_opt),
+            ("Sysctls", spec.sysctls),
+        ):
+            if value:
+                host[key] = value
         if spec.pid:
             host["PidMode"] = spec.pid
         if spec.ipc:
@@ -446,6 +474,13 @@ class DockerRuntime:
         except aiodocker.DockerError:
             return None
         return str(info["Id"])
+
+    async def image_user(self, image: str) -> str:
+        try:
+            info = await self._docker.images.inspect(image)
+        except aiodocker.DockerError as e:
+            raise ImageNotPresent(str(e.message)) from None
+        return str((info.get("Config") or {}).get("User") or "")
 
     async def pull_image(self, image: str, auth: RegistryAuth | None) -> str:
         name, tag = _split_image(image)

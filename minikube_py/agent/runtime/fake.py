@@ -200,6 +200,10 @@ class FakeRuntime:
     async def image_id(self, image: str) -> str | None:
         return self._images.get(image)
 
+    async def image_user(self, image: str) -> str:
+        """Fake images name no user: their containers run as root, as an image without ``USER`` does."""
+        return ""
+
     async def pull_image(self, image: str, auth: RegistryAuth | None) -> str:
         if image.startswith(MISSING_IMAGE):
             raise ImagePullError(f"manifest for {image} not found: manifest unknown")

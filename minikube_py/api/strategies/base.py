@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import ClassVar
 
+from minikube_py.api import podsecurity
 from minikube_py.api.admission import charge_quota
 from minikube_py.api.allocators import ServiceAllocator
 from minikube_py.api.patch import merge_config, patch_object
@@ -147,12 +148,14 @@ class Strategy:
         self, rt: ResourceType, obj: Obj, old: Obj | None, allocators: Allocators
     ) -> tuple[list[Op], list[FieldError]]:
         """The whole admission of a write, in kube-apiserver's order: the kind's own steps
-        (:meth:`admit`: defaults from the cluster, reservations), then ResourceQuota, which every
-        namespaced kind passes last and which charges the quota in the same commit. The store
-        writes that go with the object, or the causes that refuse it (a quota raises 403)."""
+        (:meth:`admit`: defaults from the cluster, reservations), PodSecurity (for pods and pod
+        templates), then ResourceQuota, which every namespaced kind passes last and which charges
+        the quota in the same commit. The store writes that go with the object, or the causes that
+        refuse it (PodSecurity and a quota raise 403)."""
         ops, problems = await self.admit(obj, old, allocators)
         if problems or not rt.namespaced:
             return ops, problems
+        await podsecurity.admit(rt, obj, old, allocators.store)
         return [*ops, *await charge_quota(rt, obj, old, allocators.store)], []
 
     def release(self, obj: Obj) -> list[Op]:
