@@ -83,17 +83,11 @@ def add_policy_rules(rules: RuleSet, firewalls: Sequence[Firewall]) -> None:
     )
     rules.add(FILTER, POLICY)
     for firewall in firewalls:
-        if firewall.egress is not None:
-            chain = _chain(rules, "EGR", firewall, firewall.egress)
-            rules.add(
-                FILTER,
-                POLICY,
-                ("-s", f"{firewall.ip}/32", "-m", "comment", "--comment", f"{firewall.pod} egress", "-j", chain),
-            )
-        if firewall.ingress is not None:
-            chain = _chain(rules, "ING", firewall, firewall.ingress)
-            rules.add(
-                FILTER,
-                POLICY,
-                ("-d", f"{firewall.ip}/32", "-m", "comment", "--comment", f"{firewall.pod} ingress", "-j", chain),
-            )
+        # the egress check of a connection's source comes before the ingress check of its destination
+        for kind, own, allows in (("EGR", "-s", firewall.egress), ("ING", "-d", firewall.ingress)):
+            if allows is None:
+                continue
+            chain = _chain(rules, kind, firewall, allows)
+            direction = "egress" if kind == "EGR" else "ingress"
+            comment = ("-m", "comment", "--comment", f"{firewall.pod} {direction}")
+            rules.add(FILTER, POLICY, (own, f"{firewall.ip}/32", *comment, "-j", chain))
