@@ -246,6 +246,39 @@ def create_serviceaccount(session: Session, name: str) -> dict[str, Any]:
     return {"kind": "ServiceAccount", "apiVersion": "v1", "metadata": _meta(name, session)}
 
 
+@click.option("--value", type=int, default=0, help="The value of this priority class.")
+@click.option("--global-default", is_flag=True, help="Whether this class is the default for pods naming none.")
+@click.option("--description", default="", help="What this priority class is for.")
+@click.option(
+    "--preemption-policy",
+    default="PreemptLowerPriority",
+    help="PreemptLowerPriority or Never: whether its pods may evict pods of lower priority.",
+)
+@_generator(
+    "priorityclass",
+    aliases=("pc",),
+    plural="priorityclasses",
+    failure="failed to create priorityclass: ",
+    namespaced=False,
+)
+def create_priorityclass(
+    session: Session, name: str, value: int, global_default: bool, description: str, preemption_policy: str
+) -> dict[str, Any]:
+    """Create a priority class with the specified name, value, globalDefault and description."""
+    obj: dict[str, Any] = {
+        "kind": "PriorityClass",
+        "apiVersion": "scheduling.k8s.io/v1",
+        "metadata": {"name": name, "creationTimestamp": None},  # cluster-scoped: no namespace, even with -n
+        "value": value,
+    }
+    if global_default:
+        obj["globalDefault"] = True
+    if description:
+        obj["description"] = description
+    obj["preemptionPolicy"] = preemption_policy
+    return obj
+
+
 def _sources(literals: tuple[str, ...], files: tuple[str, ...]) -> dict[str, bytes]:
     """``--from-literal=k=v`` and ``--from-file=[key=]path`` (a directory adds each of its files), by
     key as Go's maps come out."""

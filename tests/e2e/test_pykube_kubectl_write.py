@@ -178,6 +178,11 @@ def test_create_generators_print_as_kubectl(twins: Twins, tmp_path: Path) -> Non
         ("create deploy dep3-{s} --image=pykube.local/pause:1 --dry-run=server -o name", 0),
         ("create serviceaccount sa-{s}", 0),
         ("create sa sa2-{s} --dry-run=client -o json", 0),
+        ("create priorityclass pc-{s} --value=1000 --description=batch --preemption-policy=Never", 0),
+        ("create pc pc-{s} --value=5", 1),
+        ("create pc big-{s} --value=2000000000", 1),
+        ("create pc pc2-{s} --value=7 --global-default --dry-run=client -o json", 0),
+        ("create pc pc3-{s} -n default --dry-run=client -o yaml", 0),
     ]:
         twins.step(command, rc=rc)
     ours, theirs = twins.obj("secret", "sec-x1"), twins.obj("secret", "sec-x2")
