@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -368,9 +368,7 @@ class Registry:
         if rt.namespaced:
             await self._check_namespace_open(namespace or "")
         noderestriction.admit(rt, obj, None)
-        if self.webhooks is not None:
-            await self.webhooks.validate(replace(attrs, object=obj))
-        ops, problems = await strategy.admission(rt, obj, None, self._admission)
+        ops, problems = await strategy.admission(rt, obj, None, self._admission, self._validating(attrs, obj))
         if problems:
             await self._refuse_existing(rt, namespace, md["name"])
             raise errors.invalid(rt, md["name"], problems)
@@ -387,6 +385,13 @@ class Registry:
             obj.clear()
             obj.update(mutated)
         return obj
+
+    def _validating(self, attrs: Attributes, obj: Obj) -> Callable[[], Awaitable[None]] | None:
+        """The validating webhooks' step of a create or update of ``obj`` (None: no dispatcher)."""
+        webhooks = self.webhooks
+        if webhooks is None:
+            return None
+        return lambda: webhooks.validate(replace(attrs, object=obj))
 
     async def _refuse_existing(self, rt: ResourceType, namespace: str | None, name: str) -> None:
         """Creating an object that exists is AlreadyExists, not a conflict with what it reserved itself."""
@@ -618,9 +623,7 @@ class Registry:
         if ownership is not None:
             ownership.record(strategy.structure, old, new, base, _rfc3339(self._now()))
         noderestriction.admit(rt, new, old, subresource)
-        if self.webhooks is not None:
-            await self.webhooks.validate(replace(attrs, object=new))
-        ops, problems = await strategy.admission(rt, new, old, self._admission)
+        ops, problems = await strategy.admission(rt, new, old, self._admission, self._validating(attrs, new))
         if problems:
             raise errors.invalid(rt, name, problems)
         check_stored(new)

@@ -88,9 +88,10 @@ def hooks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HookServer]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessServer]:
     running = start_in_process(tmp_path_factory.mktemp("webhooks") / "data")
-    for namespace in ("hooked", "plain", "webhooks"):
+    for namespace in ("hooked", "plain", "webhooks", "strict"):
         running.kubectl("create", "namespace", namespace)
     running.kubectl("label", "namespace", "hooked", "hooks=on")
+    running.kubectl("label", "namespace", "strict", "hooks=on", "pod-security.kubernetes.io/enforce=restricted")
     yield running
     running.stop()
 
@@ -159,6 +160,9 @@ def test_a_validating_webhook_refuses_what_it_selects_with_its_message(
         )
         assert server.request("GET", "/api/v1/namespaces/hooked/pods/p1")[0] == 404
         assert apply(server, pod("p1"), "-n", "plain").returncode == 0  # the namespace selector spares it
+        # PodSecurity judges before validating webhooks do, as in kube-apiserver
+        strict = apply(server, pod("p2"), "-n", "strict")
+        assert 'pods "p2" is forbidden: violates PodSecurity "restricted:latest"' in strict.stderr
         (review,) = hooks.reviews["/deny"]
         request = review["request"]
         assert review["apiVersion"] == "admission.k8s.io/v1" and request["operation"] == "CREATE"

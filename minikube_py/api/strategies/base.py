@@ -14,6 +14,7 @@ model code needs them too.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import ClassVar
@@ -145,17 +146,27 @@ class Strategy:
         return [], []
 
     async def admission(
-        self, rt: ResourceType, obj: Obj, old: Obj | None, allocators: Allocators
+        self,
+        rt: ResourceType,
+        obj: Obj,
+        old: Obj | None,
+        allocators: Allocators,
+        webhooks: Callable[[], Awaitable[None]] | None = None,
     ) -> tuple[list[Op], list[FieldError]]:
         """The whole admission of a write, in kube-apiserver's order: the kind's own steps
         (:meth:`admit`: defaults from the cluster, reservations), PodSecurity (for pods and pod
-        templates), then ResourceQuota, which every namespaced kind passes last and which charges
-        the quota in the same commit. The store writes that go with the object, or the causes that
-        refuse it (PodSecurity and a quota raise 403)."""
+        templates), the validating ``webhooks``, then ResourceQuota, which every namespaced kind
+        passes last and which charges the quota in the same commit. The store writes that go with
+        the object, or the causes that refuse it (PodSecurity, a webhook and a quota raise theirs)."""
         ops, problems = await self.admit(obj, old, allocators)
-        if problems or not rt.namespaced:
+        if problems:
             return ops, problems
-        await podsecurity.admit(rt, obj, old, allocators.store)
+        if rt.namespaced:
+            await podsecurity.admit(rt, obj, old, allocators.store)
+        if webhooks is not None:
+            await webhooks()
+        if not rt.namespaced:
+            return ops, []
         return [*ops, *await charge_quota(rt, obj, old, allocators.store)], []
 
     def release(self, obj: Obj) -> list[Op]:
