@@ -178,11 +178,21 @@ def _dnat_port(rules: RuleSet, sp: ServicePort, node: str, cluster_cidr: str) ->
     label = _label(sp.name)
     svc = chain_name("SVC", sp.name)
     ext = chain_name("EXT", sp.name)
+    svl = chain_name("SVL", sp.name)
     if sp.cluster_ip:
         to_cluster_ip = _to_service_ip(sp, sp.cluster_ip, f"{label} cluster IP")
-        rules.add(NAT, SERVICES, (*to_cluster_ip, "-j", svc))
-        if cluster_cidr:  # traffic from outside the pod network must come back through this node
-            rules.add(NAT, svc, ("!", "-s", cluster_cidr, *to_cluster_ip, "-j", MARK_MASQ))
+        local = sp.local_endpoints(node)
+        if sp.internal_local and not local:
+            # internalTrafficPolicy Local and nothing here to serve it: dropped, as kube-proxy does
+            no_local = f"{label} has no local endpoints"
+            rules.add(FILTER, SERVICES, (*_to_service_ip(sp, sp.cluster_ip, no_local), "-j", "DROP"))
+        else:
+            internal = svl if sp.internal_local else svc  # Local: cluster IP traffic stays on this node
+            rules.add(NAT, SERVICES, (*to_cluster_ip, "-j", internal))
+            if cluster_cidr:  # traffic from outside the pod network must come back through this node
+                rules.add(NAT, internal, ("!", "-s", cluster_cidr, *to_cluster_ip, "-j", MARK_MASQ))
+            if sp.internal_local:
+                _balance(rules, svl, sp, local)
     _balance(rules, svc, sp, sp.endpoints)
     if not (sp.node_port or sp.external_ips):
         return
@@ -196,7 +206,6 @@ def _dnat_port(rules: RuleSet, sp: ServicePort, node: str, cluster_cidr: str) ->
     # externalTrafficPolicy Local: pods and the node itself may still use every endpoint; outside
     # clients only this node's, with their source address kept (no masquerade)
     local = sp.local_endpoints(node)
-    svl = chain_name("SVL", sp.name)
     if cluster_cidr:
         rules.add(NAT, ext, ("-s", cluster_cidr, *_comment(f"pod traffic for {label} goes to the service"), "-j", svc))
     rules.add(
@@ -207,7 +216,8 @@ def _dnat_port(rules: RuleSet, sp: ServicePort, node: str, cluster_cidr: str) ->
     )
     if local:
         rules.add(NAT, ext, _jump(svl))
-        _balance(rules, svl, sp, local)
+        if (NAT, svl) not in rules.chains:  # laid out already for internal traffic
+            _balance(rules, svl, sp, local)
     else:
         no_local = f"{label} has no local endpoints"
         rules.add(FILTER, EXTERNAL, _to_local_port(sp.protocol, sp.node_port or sp.port, no_local, "DROP"))

@@ -42,6 +42,7 @@ class ServicePort:
     external_local: bool  # externalTrafficPolicy: Local (NodePort and external traffic to local endpoints only)
     affinity_seconds: int | None  # sessionAffinity ClientIP timeout, None without affinity
     endpoints: tuple[Endpoint, ...]  # ready endpoints, sorted
+    internal_local: bool = False  # internalTrafficPolicy: Local (cluster IP traffic to local endpoints only)
 
     @property
     def protocol(self) -> str:
@@ -92,6 +93,7 @@ def service_ports(service: Obj, slices: Iterable[Obj]) -> list[ServicePort]:
     endpoints = slice_endpoints(slices)
     external = _external_ips(service)
     local = spec.get("externalTrafficPolicy") == "Local"
+    internal_local = spec.get("internalTrafficPolicy") == "Local"
     affinity = _affinity(spec)
     ports = []
     for sp in spec.get("ports") or ():
@@ -109,6 +111,7 @@ def service_ports(service: Obj, slices: Iterable[Obj]) -> list[ServicePort]:
                 external_local=local,
                 affinity_seconds=affinity,
                 endpoints=tuple(sorted(endpoints.get((name.port, protocol), ()))),
+                internal_local=internal_local,
             )
         )
     return ports

@@ -136,6 +136,20 @@ def test_cluster_ip_spreads_from_every_node_in_both_modes(cluster: NetnsCluster,
         assert set(seen) == {f"hello-from-{n}" for n in names}, f"from {node}: {seen}"
 
 
+def test_internal_traffic_policy_local_keeps_cluster_ip_traffic_on_the_node(cluster: NetnsCluster, k: Kubectl) -> None:
+    """Kernel mode: each node's traffic to the ClusterIP goes to its own endpoint only, and is dropped
+    where there is none (the userspace node, like kube-proxy's removed userspace mode, ignores it)."""
+    names = web_on_every_node(k)
+    create(k, service("local-svc", internalTrafficPolicy="Local"))
+    url = f"http://{cluster_ip(k, 'local-svc')}/"
+    for node, name in ((SERVER_NODE, names[0]), ("pykube-svc-node1", names[1])):
+        wait_for(lambda n=node: cluster.fetch(n, url), f"an answer through local-svc on {node}")
+        assert set(answers(lambda n=node: cluster.fetch(n, url), 12)) == {f"hello-from-{name}"}, node
+    k.run("delete", "pod", names[0])
+    wait_for(lambda: cluster.fetch(SERVER_NODE, url, timeout=1) is None, "the server's node to drop it")
+    assert cluster.fetch("pykube-svc-node1", url) == f"hello-from-{names[1]}"
+
+
 def test_node_port_answers_on_every_node_even_without_a_local_backend(cluster: NetnsCluster, k: Kubectl) -> None:
     create(
         k,

@@ -75,14 +75,16 @@ def test_node_port_external_and_load_balancer_ips_and_affinity_are_carried() -> 
         type="LoadBalancer",
         externalIPs=["192.0.2.9"],
         externalTrafficPolicy="Local",
+        internalTrafficPolicy="Local",
         sessionAffinity="ClientIP",
         ports=[{"name": "http", "port": 80, "nodePort": 30062, "protocol": "TCP"}],
     )
     svc["status"] = {"loadBalancer": {"ingress": [{"ip": "10.99.0.1"}, {"ip": "192.0.2.9"}]}}
     (sp,) = service_ports(svc, [])
-    assert (sp.node_port, sp.external_ips, sp.external_local, sp.affinity_seconds) == (
+    assert (sp.node_port, sp.external_ips, sp.external_local, sp.internal_local, sp.affinity_seconds) == (
         30062,
         ("192.0.2.9", "10.99.0.1"),
+        True,
         True,
         10800,
     )
@@ -169,6 +171,23 @@ def test_local_traffic_policy_keeps_outside_clients_on_local_endpoints() -> None
     # a node without local endpoints drops outside traffic for the port rather than sending it elsewhere
     other = desired_rules([port(*eps[1:], node_port=30062, external_local=True)], node="a", cluster_cidr=CIDR)
     assert any("--dport 30062 -j DROP" in r for r in rules_of(other, FILTER, "PYKUBE-EXTERNAL"))
+
+
+def test_internal_local_traffic_policy_keeps_cluster_ip_traffic_on_this_node() -> None:
+    name = ServicePortName("default", "web", "http", "TCP")
+    eps = (Endpoint("10.244.0.5", 8080, "a"), Endpoint("10.244.1.5", 8080, "b"))
+    rs = desired_rules([port(*eps, internal_local=True, node_port=30062)], node="a", cluster_cidr=CIDR)
+    svl = chain_name("SVL", name)
+    to_cluster_ip = [r for r in rules_of(rs, NAT, SERVICES) if "-d 10.96.0.20/32" in r]
+    assert len(to_cluster_ip) == 1 and to_cluster_ip[0].endswith(f"-j {svl}")
+    assert rules_of(rs, NAT, svl)[0].startswith(f"! -s {CIDR} -d 10.96.0.20/32")  # a node's own client is masqueraded
+    assert [r.split()[-1] for r in rules_of(rs, NAT, svl)[1:]] == [chain_name("SEP", name, "10.244.0.5", 8080)]
+    # NodePort traffic still spreads over every endpoint (externalTrafficPolicy Cluster)
+    assert rules_of(rs, NAT, chain_name("EXT", name))[-1].endswith(f"-j {chain_name('SVC', name)}")
+    # a node without a local endpoint drops cluster IP traffic instead of sending it elsewhere
+    other = desired_rules([port(*eps[1:], internal_local=True)], node="a", cluster_cidr=CIDR)
+    assert not [r for r in rules_of(other, NAT, SERVICES) if "-d 10.96.0.20/32" in r]
+    assert any("-d 10.96.0.20/32" in r and r.endswith("-j DROP") for r in rules_of(other, FILTER, SERVICES))
 
 
 def test_client_ip_affinity_checks_recent_before_random() -> None:
