@@ -192,10 +192,10 @@ class Placement:
     affinity: list[set[str]] = field(default_factory=list)
     #: whether the pod may ignore its required affinity (nothing matches anywhere, it matches itself)
     first_of_group: bool = False
-    #: domain -> the pods there that its required anti-affinity terms match (key, priority, node)
-    anti: dict[Domain, list[tuple[str, int, str]]] = field(default_factory=dict)
-    #: domain -> the placed pods whose required anti-affinity matches the pod (key, priority, node)
-    existing: dict[Domain, list[tuple[str, int, str]]] = field(default_factory=dict)
+    #: domain -> the keys of the pods there that its required anti-affinity terms match
+    anti: dict[Domain, list[str]] = field(default_factory=dict)
+    #: domain -> the keys of the placed pods whose required anti-affinity matches the pod
+    existing: dict[Domain, list[str]] = field(default_factory=dict)
     spread: list[_SpreadCount] = field(default_factory=list)
     #: domain -> preferred affinity weight minus preferred anti-affinity weight of the pods there
     preference: Counter[Domain] = field(default_factory=Counter)
@@ -226,16 +226,14 @@ class Placement:
         for reason, blocking in ((ANTI_AFFINITY_RULES, self.anti), (EXISTING_ANTI_AFFINITY, self.existing)):
             if not blocking:
                 continue
-            found = [
-                holder
+            if any(
+                holder not in gone
                 for (key, wanted), holders in blocking.items()
                 if node_labels.get(key) == wanted
                 for holder in holders
-                if holder[0] not in gone
-            ]
-            if found:
-                # evicting helps only when every pod in the way runs here with a lower priority
-                return reason, all(prio < self.pod.priority and where == node.name for _k, prio, where in found)
+            ):
+                # evicting may help, as kube-scheduler deems it; preemption re-checks with victims gone
+                return reason, True
         return None
 
     # -------------------------------------------------------------------------- scores
@@ -310,7 +308,7 @@ def prepare(
     with the node each is on) has a rule that could matter, so the common case costs nothing.
     ``cluster`` is every node the scheduler knows with its placed pods."""
     rules = pod.rules
-    existing: dict[Domain, list[tuple[str, int, str]]] = defaultdict(list)
+    existing: dict[Domain, list[str]] = defaultdict(list)
     by_name = {node.name: node for node in cluster} if holders else {}
     for holder, where in holders:
         node = by_name.get(where)
@@ -319,12 +317,12 @@ def prepare(
         for term in holder.rules.anti_required:
             value = node.labels.get(term.topology_key)
             if value is not None and term.matches(pod, namespace_labels):
-                existing[(term.topology_key, value)].append((holder.key, holder.priority, where))
+                existing[(term.topology_key, value)].append(holder.key)
     if rules is None:
         return Placement(pod, existing=dict(existing)) if existing else None
     placement = Placement(pod, existing=dict(existing))
     placement.affinity = [set() for _ in rules.affinity_required]
-    anti: dict[Domain, list[tuple[str, int, str]]] = defaultdict(list)
+    anti: dict[Domain, list[str]] = defaultdict(list)
     pairwise = rules.affinity_required or rules.anti_required or rules.affinity_preferred or rules.anti_preferred
     if pairwise:
         for node in cluster:
@@ -339,7 +337,7 @@ def prepare(
                 for term in rules.anti_required:
                     value = node_labels.get(term.topology_key)
                     if value is not None and term.matches(other, namespace_labels):
-                        anti[(term.topology_key, value)].append((other.key, other.priority, node.name))
+                        anti[(term.topology_key, value)].append(other.key)
                 for sign, terms in ((1, rules.affinity_preferred), (-1, rules.anti_preferred)):
                     for term in terms:
                         value = node_labels.get(term.topology_key)

@@ -245,6 +245,8 @@ class Scheduler(Controller):
         self._node(node).add(info)
         if info.rules is not None and info.rules.anti_required:
             self._holders[info.key] = (info, node)
+        if self._affinity_waiting:  # the pod they want to be near may be this one
+            self._retry_waiting(self._affinity_waiting)
 
     def _uncount(self, key: str, node: str) -> NodeInfo | None:
         """Stop counting a pod on ``node``; the node's info, dropped when it was only kept for its pods."""
@@ -270,7 +272,6 @@ class Scheduler(Controller):
             self._unplace(key)
         self._count(pod_info(pod), node)
         self._placed[key] = (node, False)
-        self._retry_waiting(self._affinity_waiting)  # the pod they want to be near may be this one
 
     def _unplace(self, key: str) -> bool:
         placed = self._placed.pop(key, None)

@@ -272,8 +272,9 @@ def test_preemption_evicts_the_lower_priority_pod_in_the_way() -> None:
     placement = prepare(incoming, [n1, n2], [], lambda _ns: None)
     search = find_feasible(incoming, [n1, n2], 0, 2, placement)
     assert search.feasible == []
-    assert search.failures["n1"].resolvable and not search.failures["n2"].resolvable
-    nodes = [n for n in (n1, n2) if search.failures[n.name].resolvable]
-    candidate = find_candidate(incoming, nodes, placement=placement)
+    assert search.failures["n1"].resolvable and search.failures["n2"].resolvable
+    # on n2 the pod in the way has the higher priority: no victims there
+    candidate = find_candidate(incoming, [n1, n2], placement=placement)
     assert candidate is not None and candidate.node == "n1"
     assert [v.key for v in candidate.victims] == ["default/low"]
+    assert find_candidate(incoming, [n2], placement=placement) is None
