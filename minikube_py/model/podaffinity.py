@@ -302,17 +302,19 @@ def _count_spread(
 
 
 def prepare(
-    pod: PodInfo, cluster: Sequence[NodeInfo], holders: Iterable[tuple[PodInfo, str]], namespace_labels: NamespaceLabels
+    pod: PodInfo,
+    cluster: Sequence[NodeInfo],
+    holders: Iterable[tuple[PodInfo, NodeInfo]],
+    namespace_labels: NamespaceLabels,
 ) -> Placement | None:
-    """The state one decision needs: None when neither the pod nor any placed pod (``holders``,
-    with the node each is on) has a rule that could matter, so the common case costs nothing.
-    ``cluster`` is every node the scheduler knows with its placed pods."""
+    """The state one decision needs: None when neither the pod nor any placed pod with required
+    anti-affinity (``holders``, with the node each is on) has a rule that could matter, so the
+    common case costs nothing. ``cluster`` is every node the scheduler knows with its placed pods,
+    walked only for a pod with rules of its own."""
     rules = pod.rules
     existing: dict[Domain, list[str]] = defaultdict(list)
-    by_name = {node.name: node for node in cluster} if holders else {}
-    for holder, where in holders:
-        node = by_name.get(where)
-        if holder.rules is None or node is None or holder.key == pod.key:
+    for holder, node in holders:
+        if holder.rules is None or holder.key == pod.key:
             continue
         for term in holder.rules.anti_required:
             value = node.labels.get(term.topology_key)

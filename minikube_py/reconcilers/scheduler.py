@@ -172,7 +172,7 @@ class Scheduler(Controller):
         self._nominated: dict[str, str] = {}
         #: pod key -> (pod, node) for the placed or nominated pods with required anti-affinity, which
         #: every later decision must respect (the symmetric rule)
-        self._holders: dict[str, tuple[PodInfo, str]] = {}
+        self._holders: dict[str, tuple[PodInfo, NodeInfo]] = {}
         #: unschedulable pods with required pod affinity: a pod placed anywhere may let them fit
         self._affinity_waiting: set[str] = set()
         self.metrics = AttemptMetrics()
@@ -242,9 +242,10 @@ class Scheduler(Controller):
 
     def _count(self, info: PodInfo, node: str) -> None:
         """Count a pod on ``node`` (placed, assumed or nominated)."""
-        self._node(node).add(info)
+        target = self._node(node)
+        target.add(info)
         if info.rules is not None and info.rules.anti_required:
-            self._holders[info.key] = (info, node)
+            self._holders[info.key] = (info, target)
         if self._affinity_waiting:  # the pod they want to be near may be this one
             self._retry_waiting(self._affinity_waiting)
 

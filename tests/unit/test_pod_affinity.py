@@ -58,18 +58,18 @@ def together(*terms: Obj) -> Obj:
     return {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": list(terms)}}
 
 
-def place(target: NodeInfo, *pods: Obj) -> list[tuple[PodInfo, str]]:
+def place(target: NodeInfo, *pods: Obj) -> list[tuple[PodInfo, NodeInfo]]:
     """Put ``pods`` on ``target``; the holders (pods with required anti-affinity) among them."""
     infos = [pod_info(p) for p in pods]
     for info in infos:
         target.add(info)
-    return [(i, target.name) for i in infos if i.rules is not None and i.rules.anti_required]
+    return [(i, target) for i in infos if i.rules is not None and i.rules.anti_required]
 
 
 def decide(
     incoming: Obj,
     cluster: list[NodeInfo],
-    holders: Iterable[tuple[PodInfo, str]] = (),
+    holders: Iterable[tuple[PodInfo, NodeInfo]] = (),
     namespaces: Mapping[str, Mapping[str, str]] | None = None,
 ) -> tuple[list[str], Placement | None, dict[str, Any]]:
     info = pod_info(incoming)
