@@ -152,3 +152,15 @@ def test_a_pod_waiting_for_its_app_lands_once_the_app_is_placed(server: ServerEn
     apply(server, namespace, pod("cache", {"app": "cache"}))
     placed = bound(server, namespace, 2)
     assert placed["client"] == placed["cache"]
+
+
+def test_a_bad_spread_constraint_is_refused(server: ServerEndpoint, namespace: str) -> None:
+    constraint = {"maxSkew": 0, "topologyKey": ZONE, "whenUnsatisfiable": "DoNotSchedule"}
+    manifest = pod("bad", {"app": "bad"}, topologySpreadConstraints=[constraint])
+    result = server.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(manifest), check=False)
+    assert result.returncode != 0
+    assert (
+        'The Pod "bad" is invalid: spec.topologySpreadConstraints[0].maxSkew: Invalid value: 0: '
+        "must be greater than zero" in result.stderr
+    )
+    assert "bad" not in pods(server, namespace)

@@ -18,6 +18,7 @@ from minikube_py.model.podaffinity import (
 )
 from minikube_py.model.preemption import find_candidate
 from minikube_py.model.scheduling import NodeInfo, PodInfo, failure_message, find_feasible, pod_info, scores
+from minikube_py.model.validation import validate_pod_spec
 
 Obj = dict[str, Any]
 HOSTNAME, ZONE = "kubernetes.io/hostname", "topology.kubernetes.io/zone"
@@ -278,3 +279,43 @@ def test_preemption_evicts_the_lower_priority_pod_in_the_way() -> None:
     assert candidate is not None and candidate.node == "n1"
     assert [v.key for v in candidate.victims] == ["default/low"]
     assert find_candidate(incoming, [n2], placement=placement) is None
+
+
+# ------------------------------------------------------------------------------ validation
+
+
+def test_bad_rules_are_invalid_with_kubernetes_messages() -> None:
+    rules = {
+        "affinity": {
+            "podAntiAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": [{"labelSelector": {}}],
+                "preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 0, "podAffinityTerm": term()}],
+            }
+        },
+        "topologySpreadConstraints": [
+            {"maxSkew": 0, "topologyKey": ZONE, "whenUnsatisfiable": "DoNotSchedule"},
+            {"maxSkew": 1, "topologyKey": ZONE, "whenUnsatisfiable": "DoNotSchedule", "nodeTaintsPolicy": "Maybe"},
+            {"maxSkew": 1, "topologyKey": "", "whenUnsatisfiable": "ScheduleAnyway", "minDomains": 2},
+        ],
+    }
+    errors = validate_pod_spec({"containers": [{"name": "c", "image": "nginx"}], **rules}, "spec")
+    anti_path = "spec.affinity.podAntiAffinity"
+    spread_path = "spec.topologySpreadConstraints"
+    assert {(e.field, e.message) for e in errors if "affinity" in e.field or "topology" in e.field} == {
+        (
+            f"{anti_path}.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey",
+            "Required value: can not be empty",
+        ),
+        (
+            f"{anti_path}.preferredDuringSchedulingIgnoredDuringExecution[0].weight",
+            "Invalid value: 0: must be in the range 1-100",
+        ),
+        (f"{spread_path}[0].maxSkew", "Invalid value: 0: must be greater than zero"),
+        (f"{spread_path}[1].nodeTaintsPolicy", 'Unsupported value: "Maybe": supported values: "Honor", "Ignore"'),
+        (f"{spread_path}[1]", f'Duplicate value: "{{{ZONE}, DoNotSchedule}}"'),
+        (f"{spread_path}[2].topologyKey", "Required value: can not be empty"),
+        (
+            f"{spread_path}[2].minDomains",
+            "Invalid value: 2: can only use minDomains if whenUnsatisfiable=DoNotSchedule, not ScheduleAnyway",
+        ),
+    }
