@@ -2,9 +2,10 @@
 other pods run, as kube-scheduler's InterPodAffinity and PodTopologySpread plugins apply them.
 
 A pod's rules are parsed once into a :class:`PodRules` (None for the pod that has none: the common
-case, which then costs nothing). Placed pods that carry required anti-affinity are kept apart by the
-scheduler (:attr:`PodRules.anti_required`), since their rules bind every later pod (the symmetric
-rule). For a pod with rules of its own, :func:`prepare` walks the placed pods once per decision (not
+case, which then costs nothing). Placed pods that carry affinity or anti-affinity terms are kept apart
+by the scheduler (:attr:`PodRules.pairwise`), since their rules bear on every later pod: required
+anti-affinity forbids their domains to the pods it matches (the symmetric rule), and their terms
+add to or take from the score of their domains for the pods they match, as the pod's own do. For a pod with rules of its own, :func:`prepare` walks the placed pods once per decision (not
 once per node) and counts the matching ones per topology domain; the resulting :class:`Placement`
 then judges each node in a few dictionary look-ups, also with some of its pods evicted in thought
 (for preemption), and scores the feasible nodes.
@@ -41,6 +42,9 @@ EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-affinity rul
 SPREAD_RULES = "node(s) didn't match pod topology spread constraints"
 SPREAD_MISSING_LABEL = f"{SPREAD_RULES} (missing required label)"
 MAX_SCORE = 100
+#: what a placed pod's required affinity term matching the incoming pod adds to its domains' score
+#: (kube-scheduler's hardPodAffinityWeight default)
+HARD_AFFINITY_WEIGHT = 1
 
 
 def _selector(spec: Any) -> LabelSelector:
@@ -137,6 +141,11 @@ class PodRules:
     anti_preferred: tuple[PodTerm, ...] = ()
     spread_required: tuple[Spread, ...] = ()
     spread_preferred: tuple[Spread, ...] = ()
+
+    @property
+    def pairwise(self) -> bool:
+        """Whether it has affinity or anti-affinity terms (which bind or attract other pods too)."""
+        return bool(self.affinity_required or self.anti_required or self.affinity_preferred or self.anti_preferred)
 
 
 def pod_rules(pod: Obj) -> PodRules | None:
@@ -307,12 +316,13 @@ def prepare(
     holders: Iterable[tuple[PodInfo, NodeInfo]],
     namespace_labels: NamespaceLabels,
 ) -> Placement | None:
-    """The state one decision needs: None when neither the pod nor any placed pod with required
-    anti-affinity (``holders``, with the node each is on) has a rule that could matter, so the
+    """The state one decision needs: None when neither the pod nor any placed pod with affinity
+    terms (``holders``, with the node each is on) has a rule that could matter, so the
     common case costs nothing. ``cluster`` is every node the scheduler knows with its placed pods,
     walked only for a pod with rules of its own."""
     rules = pod.rules
     existing: dict[Domain, list[str]] = defaultdict(list)
+    preference: Counter[Domain] = Counter()
     for holder, node in holders:
         if holder.rules is None or holder.key == pod.key:
             continue
@@ -320,13 +330,24 @@ def prepare(
             value = node.labels.get(term.topology_key)
             if value is not None and term.matches(pod, namespace_labels):
                 existing[(term.topology_key, value)].append(holder.key)
+        # their wishes about the pod count in its score as its own wishes about them do
+        weighted = (
+            *((HARD_AFFINITY_WEIGHT, t) for t in holder.rules.affinity_required),
+            *((t.weight, t) for t in holder.rules.affinity_preferred),
+            *((-t.weight, t) for t in holder.rules.anti_preferred),
+        )
+        for weight, term in weighted:
+            value = node.labels.get(term.topology_key)
+            if value is not None and term.matches(pod, namespace_labels):
+                preference[(term.topology_key, value)] += weight
+    if rules is None and not existing and not preference:
+        return None
+    placement = Placement(pod, existing=dict(existing), preference=preference)
     if rules is None:
-        return Placement(pod, existing=dict(existing)) if existing else None
-    placement = Placement(pod, existing=dict(existing))
+        return placement
     placement.affinity = [set() for _ in rules.affinity_required]
     anti: dict[Domain, list[str]] = defaultdict(list)
-    pairwise = rules.affinity_required or rules.anti_required or rules.affinity_preferred or rules.anti_preferred
-    if pairwise:
+    if rules.pairwise:
         for node in cluster:
             node_labels = node.labels
             for other in node.pods.values():

@@ -4,7 +4,8 @@ Pure and incremental. A pod is reduced once to a :class:`PodInfo` (its requests,
 node affinity) and every node is kept as a :class:`NodeInfo` whose running totals the scheduler
 updates as pods come and go, so one decision costs a few comparisons per node instead of a walk
 over every pod in the cluster. Filters and their messages follow kube-scheduler's default plugins,
-in their order (NodeUnschedulable, TaintToleration, NodeAffinity, NodePorts, NodeResourcesFit), so
+in their order (NodeUnschedulable, TaintToleration, NodeAffinity, NodePorts, NodeResourcesFit, then
+PodTopologySpread and InterPodAffinity from :mod:`minikube_py.model.podaffinity`), so
 ``kubectl describe pod`` reads as it would against Kubernetes.
 """
 

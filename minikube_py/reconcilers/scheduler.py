@@ -170,8 +170,8 @@ class Scheduler(Controller):
         self._queued_at: dict[str, float] = {}
         #: pod key -> the node it preempted on and waits for, counted there (not in _placed) meanwhile
         self._nominated: dict[str, str] = {}
-        #: pod key -> (pod, node) for the placed or nominated pods with required anti-affinity, which
-        #: every later decision must respect (the symmetric rule)
+        #: pod key -> (pod, node) for the placed or nominated pods with affinity or anti-affinity
+        #: terms, which bear on every later decision (the symmetric rule and scores)
         self._holders: dict[str, tuple[PodInfo, NodeInfo]] = {}
         #: unschedulable pods with required pod affinity: a pod placed anywhere may let them fit
         self._affinity_waiting: set[str] = set()
@@ -244,7 +244,7 @@ class Scheduler(Controller):
         """Count a pod on ``node`` (placed, assumed or nominated)."""
         target = self._node(node)
         target.add(info)
-        if info.rules is not None and info.rules.anti_required:
+        if info.rules is not None and info.rules.pairwise:
             self._holders[info.key] = (info, target)
         if self._affinity_waiting:  # the pod they want to be near may be this one
             self._retry_waiting(self._affinity_waiting)

@@ -60,11 +60,11 @@ def together(*terms: Obj) -> Obj:
 
 
 def place(target: NodeInfo, *pods: Obj) -> list[tuple[PodInfo, NodeInfo]]:
-    """Put ``pods`` on ``target``; the holders (pods with required anti-affinity) among them."""
+    """Put ``pods`` on ``target``; the holders (pods with affinity terms) among them."""
     infos = [pod_info(p) for p in pods]
     for info in infos:
         target.add(info)
-    return [(i, target) for i in infos if i.rules is not None and i.rules.anti_required]
+    return [(i, target) for i in infos if i.rules is not None and i.rules.pairwise]
 
 
 def decide(
@@ -319,3 +319,13 @@ def test_bad_rules_are_invalid_with_kubernetes_messages() -> None:
             "Invalid value: 2: can only use minDomains if whenUnsatisfiable=DoNotSchedule, not ScheduleAnyway",
         ),
     }
+
+
+def test_placed_pods_preferences_score_the_incoming_pod() -> None:
+    n1, n2, n3 = node("n1"), node("n2"), node("n3")
+    holders = place(n1, pod("likes-web", affinity=preferred("podAffinity", 80, term(app="web"))))
+    holders += place(n2, pod("hates-web", affinity=preferred("podAntiAffinity", 80, term(app="web"))))
+    placement = prepare(pod_info(web("w")), [n1, n2, n3], holders, lambda _ns: None)
+    assert placement is not None and placement.failure(n2) is None
+    assert placement.affinity_scores([n1, n2, n3]) == [100, 0, 50]
+    assert prepare(pod_info(pod("db", labels={"app": "db"})), [n1, n2, n3], holders, lambda _ns: None) is None
