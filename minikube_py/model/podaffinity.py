@@ -79,13 +79,13 @@ class PodTerm:
     weight: int = 0
 
     def matches(self, pod: PodInfo, namespace_labels: NamespaceLabels) -> bool:
-        if not self.selector.matches(pod.labels):
-            return False
-        if pod.namespace in self.namespaces:
-            return True
-        if self.namespace_selector is None:
-            return False
-        return self.namespace_selector.empty or self.namespace_selector.matches(namespace_labels(pod.namespace))
+        return self.selector.matches(pod.labels) and (
+            pod.namespace in self.namespaces
+            or (
+                self.namespace_selector is not None
+                and (self.namespace_selector.empty or self.namespace_selector.matches(namespace_labels(pod.namespace)))
+            )
+        )
 
 
 def _term(term: Obj, namespace: str, labels: Mapping[str, str], weight: int = 0) -> PodTerm:
@@ -353,10 +353,12 @@ def prepare(
             for other in node.pods.values():
                 if other.key == pod.key:
                     continue
-                for i, term in enumerate(rules.affinity_required):
-                    value = node_labels.get(term.topology_key)
-                    if value is not None and term.matches(other, namespace_labels):
-                        placement.affinity[i].add(value)
+                # a pod counts for the pod's affinity when it matches all its terms, as kube-scheduler counts
+                if rules.affinity_required and all(t.matches(other, namespace_labels) for t in rules.affinity_required):
+                    for i, term in enumerate(rules.affinity_required):
+                        value = node_labels.get(term.topology_key)
+                        if value is not None:
+                            placement.affinity[i].add(value)
                 for term in rules.anti_required:
                     value = node_labels.get(term.topology_key)
                     if value is not None and term.matches(other, namespace_labels):

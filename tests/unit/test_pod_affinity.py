@@ -329,3 +329,11 @@ def test_placed_pods_preferences_score_the_incoming_pod() -> None:
     assert placement is not None and placement.failure(n2) is None
     assert placement.affinity_scores([n1, n2, n3]) == [100, 0, 50]
     assert prepare(pod_info(pod("db", labels={"app": "db"})), [n1, n2, n3], holders, lambda _ns: None) is None
+
+
+def test_affinity_wants_one_pod_matching_all_its_terms() -> None:
+    a1, b1 = node("a1", "a"), node("b1", "b")
+    place(a1, pod("db", labels={"app": "db"}), pod("cache", labels={"tier": "cache"}))
+    place(b1, pod("db-cache", labels={"app": "db", "tier": "cache"}))
+    terms = together(term(ZONE, app="db"), term(ZONE, tier="cache"))
+    assert decide(pod("api", affinity=terms), [a1, b1])[0] == ["b1"]
