@@ -79,13 +79,12 @@ class PodTerm:
     weight: int = 0
 
     def matches(self, pod: PodInfo, namespace_labels: NamespaceLabels) -> bool:
-        return self.selector.matches(pod.labels) and (
-            pod.namespace in self.namespaces
-            or (
-                self.namespace_selector is not None
-                and (self.namespace_selector.empty or self.namespace_selector.matches(namespace_labels(pod.namespace)))
-            )
+        """Whether ``pod`` is one the term means: in its namespaces (a set look-up, first) and selected."""
+        in_namespace = pod.namespace in self.namespaces or (
+            self.namespace_selector is not None
+            and (self.namespace_selector.empty or self.namespace_selector.matches(namespace_labels(pod.namespace)))
         )
+        return in_namespace and self.selector.matches(pod.labels)
 
 
 def _term(term: Obj, namespace: str, labels: Mapping[str, str], weight: int = 0) -> PodTerm:
