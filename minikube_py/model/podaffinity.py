@@ -189,6 +189,12 @@ class _SpreadCount:
     domains: int  # eligible domains
     self_match: int
 
+    def global_min(self, counts: Counter[str] | None = None) -> int:
+        """The fewest matching pods in a domain; 0 while there are fewer domains than minDomains."""
+        if self.domains < self.constraint.min_domains:
+            return 0
+        return min((self.counts if counts is None else counts).values(), default=0)
+
 
 @dataclass(slots=True)
 class Placement:
@@ -205,6 +211,8 @@ class Placement:
     #: domain -> the keys of the placed pods whose required anti-affinity matches the pod
     existing: dict[Domain, list[str]] = field(default_factory=dict)
     spread: list[_SpreadCount] = field(default_factory=list)
+    #: each DoNotSchedule constraint's global minimum, worked out once per decision
+    spread_min: list[int] = field(default_factory=list)
     #: domain -> preferred affinity weight minus preferred anti-affinity weight of the pods there
     preference: Counter[Domain] = field(default_factory=Counter)
     soft_spread: list[_SpreadCount] = field(default_factory=list)
@@ -216,7 +224,7 @@ class Placement:
         with the pods ``removed`` from it in thought; None when it passes."""
         rules, node_labels = self.pod.rules or PodRules(), node.labels
         gone = {p.key for p in removed}
-        for spread in self.spread:
+        for spread, low in zip(self.spread, self.spread_min, strict=True):
             value = node_labels.get(spread.constraint.topology_key)
             if value is None:
                 return SPREAD_MISSING_LABEL, False
@@ -224,7 +232,7 @@ class Placement:
             if gone:
                 counts = counts.copy()
                 counts[value] -= sum(1 for p in removed if _counts_for(spread.constraint, p, self.pod))
-            low = 0 if spread.domains < spread.constraint.min_domains else min(counts.values(), default=0)
+                low = spread.global_min(counts)
             if counts[value] + spread.self_match - low > spread.constraint.max_skew:
                 return SPREAD_RULES, True
         for i, term in enumerate(rules.affinity_required):
@@ -255,23 +263,23 @@ class Placement:
         low, high = min(raw), max(raw)
         return [MAX_SCORE * (r - low) // (high - low) if high > low else 0 for r in raw]
 
+    def _crowding(self, node: NodeInfo) -> float | None:
+        """The raw ScheduleAnyway score of ``node`` (more is worse); None without a constraint's key."""
+        total = 0.0
+        for spread in self.soft_spread:
+            value = node.labels.get(spread.constraint.topology_key)
+            if value is None:
+                return None
+            total += (spread.counts[value] + spread.constraint.max_skew - 1) * math.log(spread.domains + 2)
+        return total
+
     def spread_scores(self, nodes: Sequence[NodeInfo]) -> list[int] | None:
         """PodTopologySpread's score for ScheduleAnyway constraints: fewer matching pods in a
         node's domains is better; each constraint weighs log(domains + 2); a node without a
         constraint's key scores 0; None when the pod has no such constraint."""
         if not self.soft_spread:
             return None
-        raw: list[float | None] = []
-        for node in nodes:
-            total = 0.0
-            for spread in self.soft_spread:
-                value = node.labels.get(spread.constraint.topology_key)
-                if value is None:
-                    total = -1.0
-                    break
-                weight = math.log(spread.domains + 2)
-                total += (spread.counts[value] + spread.constraint.max_skew - 1) * weight
-            raw.append(None if total < 0 else total)
+        raw = [self._crowding(node) for node in nodes]
         present = [r for r in raw if r is not None]
         if not present:
             return [0] * len(nodes)
@@ -375,6 +383,7 @@ def prepare(
     )
     hard_keys = [s.topology_key for s in rules.spread_required]
     placement.spread = _count_spread(rules.spread_required, pod, cluster, hard_keys)
+    placement.spread_min = [spread.global_min() for spread in placement.spread]
     placement.soft_spread = _count_spread(
         rules.spread_preferred, pod, cluster, [s.topology_key for s in rules.spread_preferred]
     )
