@@ -265,7 +265,7 @@ class Scheduler(Controller):
 
     def _confirm(self, key: str, node: str, pod: Obj) -> None:
         placed = self._placed.get(key)
-        if placed is not None and placed[0] == node:
+        if placed is not None and placed[0] == node and not self._relabelled(key, node, pod):
             if placed[1]:
                 self._placed[key] = (node, False)
             return
@@ -273,6 +273,12 @@ class Scheduler(Controller):
             self._unplace(key)
         self._count(pod_info(pod), node)
         self._placed[key] = (node, False)
+
+    def _relabelled(self, key: str, node: str, pod: Obj) -> bool:
+        """Whether a placed pod's labels changed since it was counted: pod affinity and spread see
+        its labels, so it is counted afresh."""
+        counted = self.node_infos[node].pods.get(key) if node in self.node_infos else None
+        return counted is not None and counted.labels != (pod["metadata"].get("labels") or {})
 
     def _unplace(self, key: str) -> bool:
         placed = self._placed.pop(key, None)
