@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from minikube_py.model.disruption import selects
-from minikube_py.model.scheduling import NodeInfo, PodInfo
+from minikube_py.model.podaffinity import Placement
+from minikube_py.model.scheduling import NodeInfo, PodInfo, inter_pod_failure
 
 Obj = dict[str, Any]
 
@@ -54,9 +55,11 @@ class Candidate:
         return self.violations, highest, total, len(self.victims)
 
 
-def fits_without(pod: PodInfo, node: NodeInfo, removed: Collection[PodInfo]) -> bool:
-    """Whether ``pod`` passes the node-dependent filters (pod count, cpu, memory, host ports) once
-    the pods ``removed`` are gone from ``node``."""
+def fits_without(
+    pod: PodInfo, node: NodeInfo, removed: Collection[PodInfo], placement: Placement | None = None
+) -> bool:
+    """Whether ``pod`` passes the node-dependent filters (pod count, cpu, memory, host ports and,
+    given its ``placement``, the inter-pod rules) once the pods ``removed`` are gone from ``node``."""
     if len(node.pods) - len(removed) + 1 > node.allowed_pods:
         return False
     if pod.cpu and pod.cpu > node.allocatable_cpu - node.cpu + sum(p.cpu for p in removed):
@@ -69,7 +72,7 @@ def fits_without(pod: PodInfo, node: NodeInfo, removed: Collection[PodInfo]) -> 
         taken = [port for port, count in left.items() if count > 0]
         if any(mine.conflicts(theirs) for mine in pod.ports for theirs in taken):
             return False
-    return True
+    return placement is None or inter_pod_failure(placement, node, removed) is None
 
 
 def _importance(pod: PodInfo) -> int:
@@ -102,6 +105,7 @@ def select_victims(
     covering: Callable[[str], Sequence[str]] = lambda _key: (),
     allowed: Mapping[str, int] | None = None,
     nominated: Collection[str] = (),
+    placement: Placement | None = None,
 ) -> Candidate | None:
     """The fewest and least important pods of lower priority on ``node`` whose eviction lets ``pod``
     fit, or None when evicting all of them would not be enough (``SelectVictimsOnNode``).
@@ -112,7 +116,7 @@ def select_victims(
     if all(priority >= pod.priority for priority in node.priorities):
         return None  # nothing to evict: the common case, decided without a look at every pod
     lower = [p for p in node.pods.values() if p.priority < pod.priority and p.key != pod.key]
-    if not fits_without(pod, node, lower):
+    if not fits_without(pod, node, lower, placement):
         return None
     stepped_aside = [p for p in lower if p.key in nominated]
     running = sorted((p for p in lower if p.key not in nominated), key=_importance)
@@ -122,7 +126,7 @@ def select_victims(
     violations = 0
     for candidate in (*violating, *others):
         del removed[candidate.key]
-        if fits_without(pod, node, removed.values()):
+        if fits_without(pod, node, removed.values(), placement):
             continue  # reprieved: the pod fits beside it
         removed[candidate.key] = candidate
         victims.append(candidate)
@@ -142,9 +146,14 @@ def find_candidate(
     covering: Callable[[str], Sequence[str]] = lambda _key: (),
     allowed: Mapping[str, int] | None = None,
     nominated: Collection[str] = (),
+    placement: Placement | None = None,
 ) -> Candidate | None:
-    """Where ``pod`` should preempt, among ``nodes`` (those where its failure is resolvable), and whom."""
-    found = (select_victims(pod, node, covering=covering, allowed=allowed, nominated=nominated) for node in nodes)
+    """Where ``pod`` should preempt, among ``nodes`` (those where its failure is resolvable), and
+    whom; ``placement`` carries the inter-pod rules victims may have to make way for."""
+    found = (
+        select_victims(pod, node, covering=covering, allowed=allowed, nominated=nominated, placement=placement)
+        for node in nodes
+    )
     return choose(c for c in found if c is not None)
 
 

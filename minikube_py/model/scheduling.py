@@ -4,7 +4,8 @@ Pure and incremental. A pod is reduced once to a :class:`PodInfo` (its requests,
 node affinity) and every node is kept as a :class:`NodeInfo` whose running totals the scheduler
 updates as pods come and go, so one decision costs a few comparisons per node instead of a walk
 over every pod in the cluster. Filters and their messages follow kube-scheduler's default plugins,
-in their order (NodeUnschedulable, TaintToleration, NodeAffinity, NodePorts, NodeResourcesFit), so
+in their order (NodeUnschedulable, TaintToleration, NodeAffinity, NodePorts, NodeResourcesFit, then
+PodTopologySpread and InterPodAffinity from :mod:`minikube_py.model.podaffinity`), so
 ``kubectl describe pod`` reads as it would against Kubernetes.
 """
 
@@ -15,12 +16,13 @@ import itertools
 import random
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from minikube_py.model.podaffinity import Placement, PodRules, pod_rules
 from minikube_py.model.quantity import milli_value, value
 
 Obj = dict[str, Any]
@@ -36,7 +38,7 @@ DEFAULT_MEMORY = 200 * 1024 * 1024
 MIN_FEASIBLE_NODES = 100
 MIN_FEASIBLE_PERCENTAGE = 5
 #: score plugin weights of kube-scheduler's default profile
-SPREAD_WEIGHT, RESOURCES_WEIGHT, TAINT_WEIGHT, AFFINITY_WEIGHT = 2, 1, 3, 2
+SPREAD_WEIGHT, RESOURCES_WEIGHT, TAINT_WEIGHT, AFFINITY_WEIGHT, INTER_POD_WEIGHT = 2, 1, 3, 2, 2
 MAX_SCORE = 100
 
 UNSCHEDULABLE_TAINT = "node.kubernetes.io/unschedulable"
@@ -129,6 +131,10 @@ class PodInfo:
     #: every pending and placed pod keeps one (the bytes orjson returns occupy at least 4 KiB each:
     #: 43 MiB for 11,000 pods) and pods of one template share theirs
     signature: str
+    namespace: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    #: pod affinity, anti-affinity and spread constraints; None for the (common) pod without any
+    rules: PodRules | None = None
 
 
 @functools.lru_cache(maxsize=1024)
@@ -229,6 +235,9 @@ def pod_info(pod: Obj) -> PodInfo:
         signature=sys.intern(
             orjson.dumps([spec.get("tolerations"), selector, node_affinity], option=orjson.OPT_SORT_KEYS).decode()
         ),
+        namespace=md.get("namespace", ""),
+        labels=md.get("labels") or {},
+        rules=pod_rules(pod),
     )
 
 
@@ -430,6 +439,12 @@ def node_failure(pod: PodInfo, node: NodeInfo) -> Failure | None:
     return static_failure(pod, node) or dynamic_failure(pod, node)
 
 
+def inter_pod_failure(placement: Placement, node: NodeInfo, removed: Collection[PodInfo] = ()) -> Failure | None:
+    """The PodTopologySpread and InterPodAffinity filters on ``node`` (``removed`` evicted in thought)."""
+    verdict = placement.failure(node, removed)
+    return None if verdict is None else Failure((verdict[0],), verdict[1])
+
+
 def feasible_nodes_to_find(total: int, percentage: int = 0) -> int:
     """How many feasible nodes kube-scheduler looks for before it stops filtering: every node in a
     small cluster; in a large one a share that shrinks as the cluster grows (50% minus 1% per 125
@@ -451,9 +466,12 @@ class Search:
     examined: int
 
 
-def find_feasible(pod: PodInfo, candidates: Sequence[NodeInfo], start: int, wanted: int) -> Search:
+def find_feasible(
+    pod: PodInfo, candidates: Sequence[NodeInfo], start: int, wanted: int, placement: Placement | None = None
+) -> Search:
     """Run the node-dependent filters over ``candidates`` (nodes that already passed the static
-    ones), beginning at ``start`` and wrapping around, until ``wanted`` feasible nodes are found.
+    ones), beginning at ``start`` and wrapping around, until ``wanted`` feasible nodes are found;
+    with a ``placement``, a node that fits also has to pass the inter-pod rules.
 
     This is the scheduler's innermost loop, so a node with room for the pod is accepted by one
     inline test; only a node that may not fit goes through :func:`dynamic_failure` for the exact
@@ -474,6 +492,8 @@ def find_feasible(pod: PodInfo, candidates: Sequence[NodeInfo], start: int, want
             failure = None
         else:
             failure = dynamic_failure(pod, node)
+        if failure is None and placement is not None:
+            failure = inter_pod_failure(placement, node)
         if failure is None:
             feasible.append(node)
             if len(feasible) >= wanted:
@@ -491,17 +511,20 @@ def _reverse_normalized(raw: list[int]) -> list[int]:
     return [MAX_SCORE] * len(raw) if top == 0 else [MAX_SCORE - r * MAX_SCORE // top for r in raw]
 
 
-def scores(pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
+def scores(pod: PodInfo, nodes: Sequence[NodeInfo], placement: Placement | None = None) -> list[int]:
     """The weighted sum of kube-scheduler's default scores for each node: fewest siblings (pods
-    with the same controlling owner), least allocated (the share of cpu and memory left free with
-    the pod on the node), fewest untolerated PreferNoSchedule taints, best matching preferred node
-    affinity. One pass per score that varies; a score equal on every node adds its constant."""
+    with the same controlling owner; the pod's own ScheduleAnyway spread constraints instead when
+    it has some, as they replace the default spreading), least allocated (the share of cpu and
+    memory left free with the pod on the node), fewest untolerated PreferNoSchedule taints, best
+    matching preferred node affinity, best matching preferred pod affinity and anti-affinity (from
+    ``placement``). One pass per score that varies; a score equal on every node adds its constant."""
     constant = 0
-    if pod.owner:
+    spread = placement.spread_scores(nodes) if placement is not None else None
+    if spread is None and pod.owner:
         owner = pod.owner
         spread = _reverse_normalized([node.owners.get(owner, 0) for node in nodes])
-    else:
-        spread, constant = None, SPREAD_WEIGHT * MAX_SCORE
+    elif spread is None:
+        constant = SPREAD_WEIGHT * MAX_SCORE
     if any(node.soft_taints for node in nodes):
         taint = _reverse_normalized(
             [
@@ -516,6 +539,7 @@ def scores(pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
         sums = [sum(weight for weight, term in pod.preferred if term(node.labels, node.name)) for node in nodes]
         top = max(sums)
         preferred = [s * MAX_SCORE // top if top > 0 else 0 for s in sums]
+    inter_pod = placement.affinity_scores(nodes) if placement is not None else None
     pod_cpu, pod_memory = pod.score_cpu, pod.score_memory
     total = []
     for i, node in enumerate(nodes):
@@ -531,16 +555,20 @@ def scores(pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
             score += TAINT_WEIGHT * taint[i]
         if preferred is not None:
             score += AFFINITY_WEIGHT * preferred[i]
+        if inter_pod is not None:
+            score += INTER_POD_WEIGHT * inter_pod[i]
         total.append(score)
     return total
 
 
-def select_host(pod: PodInfo, nodes: Sequence[NodeInfo], rng: random.Random | None = None) -> NodeInfo:
+def select_host(
+    pod: PodInfo, nodes: Sequence[NodeInfo], rng: random.Random | None = None, placement: Placement | None = None
+) -> NodeInfo:
     """The best scoring node; ties are broken at random, as kube-scheduler does, so equal nodes
     share the load."""
     if len(nodes) == 1:
         return nodes[0]
-    totals = scores(pod, nodes)
+    totals = scores(pod, nodes, placement)
     best = max(totals)
     ties = [node for node, total in zip(nodes, totals, strict=True) if total == best]
     return ties[0] if len(ties) == 1 else (rng or random).choice(ties)

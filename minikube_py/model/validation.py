@@ -456,6 +456,63 @@ def validate_pod_spec(
     if spec.get("preemptionPolicy") is not None:
         errs += priority.validate_preemption_policy(spec["preemptionPolicy"], f"{path}.preemptionPolicy")
     errs += _security_context(spec.get("securityContext"), f"{path}.securityContext")
+    errs += _pod_affinity(as_dict(spec.get("affinity")), f"{path}.affinity")
+    errs += _spread_constraints(as_list(spec.get("topologySpreadConstraints")), f"{path}.topologySpreadConstraints")
+    return errs
+
+
+def _topology_key(key: Any, path: str) -> Errors:
+    if not key:
+        return [FieldError(path, "FieldValueRequired", "Required value: can not be empty")]
+    return [invalid_value(path, key, msg) for msg in label_key_errors(str(key))]
+
+
+def _pod_affinity(affinity: Obj, path: str) -> Errors:
+    """Pod affinity and anti-affinity terms: a topology key each, preferred weights of 1 to 100."""
+    errs: Errors = []
+    for kind in ("podAffinity", "podAntiAffinity"):
+        rules, where = as_dict(affinity.get(kind)), f"{path}.{kind}"
+        for i, term in enumerate(as_list(rules.get("requiredDuringSchedulingIgnoredDuringExecution"))):
+            term_path = f"{where}.requiredDuringSchedulingIgnoredDuringExecution[{i}].topologyKey"
+            errs += _topology_key(as_dict(term).get("topologyKey"), term_path)
+        for i, weighted in enumerate(as_list(rules.get("preferredDuringSchedulingIgnoredDuringExecution"))):
+            weighted, at = as_dict(weighted), f"{where}.preferredDuringSchedulingIgnoredDuringExecution[{i}]"
+            weight = weighted.get("weight")
+            if not isinstance(weight, int) or not 1 <= weight <= 100:
+                errs.append(invalid_value(f"{at}.weight", weight, "must be in the range 1-100"))
+            term = as_dict(weighted.get("podAffinityTerm"))
+            errs += _topology_key(term.get("topologyKey"), f"{at}.podAffinityTerm.topologyKey")
+    return errs
+
+
+def _spread_constraints(constraints: list[Any], path: str) -> Errors:
+    """Topology spread constraints: a positive maxSkew, a topology key, a known action, minDomains
+    only with DoNotSchedule, known policies, and no two on the same key and action."""
+    errs: Errors = []
+    seen: set[tuple[Any, Any]] = set()
+    actions = ["DoNotSchedule", "ScheduleAnyway"]
+    for i, constraint in enumerate(constraints):
+        constraint, at = as_dict(constraint), f"{path}[{i}]"
+        skew = constraint.get("maxSkew")
+        if not isinstance(skew, int) or skew <= 0:
+            errs.append(invalid_value(f"{at}.maxSkew", skew, "must be greater than zero"))
+        key, action = constraint.get("topologyKey"), constraint.get("whenUnsatisfiable")
+        errs += _topology_key(key, f"{at}.topologyKey")
+        if action not in actions:
+            errs.append(not_supported(f"{at}.whenUnsatisfiable", action, actions))
+        domains = constraint.get("minDomains")
+        if domains is not None:
+            if not isinstance(domains, int) or domains <= 0:
+                errs.append(invalid_value(f"{at}.minDomains", domains, "must be greater than zero"))
+            if action != "DoNotSchedule":
+                detail = f"can only use minDomains if whenUnsatisfiable=DoNotSchedule, not {action}"
+                errs.append(invalid_value(f"{at}.minDomains", domains, detail))
+        for policy in ("nodeAffinityPolicy", "nodeTaintsPolicy"):
+            if constraint.get(policy) is not None and constraint[policy] not in ("Honor", "Ignore"):
+                errs.append(not_supported(f"{at}.{policy}", constraint[policy], ["Honor", "Ignore"]))
+        if (key, action) in seen:
+            errs.append(duplicate(at, f"{{{key}, {action}}}"))
+        seen.add((key, action))
     return errs
 
 

@@ -32,6 +32,7 @@ from minikube_py import metrics
 from minikube_py.client.errors import ApiError, ConflictError, NotFoundError
 from minikube_py.client.informer import object_key
 from minikube_py.client.rest import ApiClient, Obj, resource_path
+from minikube_py.model.podaffinity import Placement, prepare
 from minikube_py.model.preemption import (
     Candidate,
     allowed_disruptions,
@@ -145,6 +146,7 @@ class Scheduler(Controller):
         self.volumes = self.informer("/api/v1/persistentvolumes")
         self.classes = self.informer("/apis/storage.k8s.io/v1/storageclasses")
         self.budgets = self.informer("/apis/policy/v1/poddisruptionbudgets")
+        self.namespaces = self.informer("/api/v1/namespaces")  # for pod affinity's namespaceSelector
         for storage_informer in (self.claims, self.volumes, self.classes):
             storage_informer.add_handler(lambda _old, _new: self._retry_claim_users())
         self.percentage = percentage_of_nodes_to_score
@@ -168,6 +170,11 @@ class Scheduler(Controller):
         self._queued_at: dict[str, float] = {}
         #: pod key -> the node it preempted on and waits for, counted there (not in _placed) meanwhile
         self._nominated: dict[str, str] = {}
+        #: pod key -> (pod, node) for the placed or nominated pods with affinity or anti-affinity
+        #: terms, which bear on every later decision (the symmetric rule and scores)
+        self._holders: dict[str, tuple[PodInfo, NodeInfo]] = {}
+        #: unschedulable pods with required pod affinity: a pod placed anywhere may let them fit
+        self._affinity_waiting: set[str] = set()
         self.metrics = AttemptMetrics()
 
     def queue_rank(self, key: object) -> int:
@@ -182,6 +189,7 @@ class Scheduler(Controller):
             self._attempts.pop(key, None)
             self._queued_at.pop(key, None)
             self._waiting.discard(key)
+            self._affinity_waiting.discard(key)
             placed, nominated = self._unplace(key), self._release(key)
             if placed or nominated:  # the room it held is free
                 self._retry_waiting()
@@ -192,6 +200,7 @@ class Scheduler(Controller):
             self._attempts.pop(key, None)
             self._queued_at.pop(key, None)
             self._waiting.discard(key)
+            self._affinity_waiting.discard(key)
             self._release(key)  # bound by someone else while it waited for its victims
             if _terminal(new):
                 if self._unplace(key):
@@ -231,45 +240,63 @@ class Scheduler(Controller):
             info = self.node_infos[name] = NodeInfo(name)
         return info
 
+    def _count(self, info: PodInfo, node: str) -> None:
+        """Count a pod on ``node`` (placed, assumed or nominated)."""
+        target = self._node(node)
+        target.add(info)
+        if info.rules is not None and info.rules.pairwise:
+            self._holders[info.key] = (info, target)
+        if self._affinity_waiting:  # the pod they want to be near may be this one
+            self._retry_waiting(self._affinity_waiting)
+
+    def _uncount(self, key: str, node: str) -> NodeInfo | None:
+        """Stop counting a pod on ``node``; the node's info, dropped when it was only kept for its pods."""
+        self._holders.pop(key, None)
+        info = self.node_infos.get(node)
+        if info is not None:
+            info.remove(key)
+            if info.node is None and not info.pods:
+                del self.node_infos[node]
+        return info
+
     def _assume(self, info: PodInfo, node: str) -> None:
-        self._node(node).add(info)
+        self._count(info, node)
         self._placed[info.key] = (node, True)
 
     def _confirm(self, key: str, node: str, pod: Obj) -> None:
         placed = self._placed.get(key)
-        if placed is not None and placed[0] == node:
+        if placed is not None and placed[0] == node and not self._relabelled(key, node, pod):
             if placed[1]:
                 self._placed[key] = (node, False)
             return
         if placed is not None:
             self._unplace(key)
-        self._node(node).add(pod_info(pod))
+        self._count(pod_info(pod), node)
         self._placed[key] = (node, False)
+
+    def _relabelled(self, key: str, node: str, pod: Obj) -> bool:
+        """Whether a placed pod's labels changed since it was counted: pod affinity and spread see
+        its labels, so it is counted afresh."""
+        counted = self.node_infos[node].pods.get(key) if node in self.node_infos else None
+        return counted is not None and counted.labels != (pod["metadata"].get("labels") or {})
 
     def _unplace(self, key: str) -> bool:
         placed = self._placed.pop(key, None)
         if placed is None:
             return False
-        info = self.node_infos.get(placed[0])
-        if info is not None:
-            info.remove(key)
-            if info.node is None and not info.pods:
-                del self.node_infos[placed[0]]
+        self._uncount(key, placed[0])
         return True
 
     def _reserve(self, info: PodInfo, node: str) -> None:
         """Count a pod nominated to ``node`` there, so that the room its victims leave stays its."""
-        self._node(node).add(info)
+        self._count(info, node)
         self._nominated[info.key] = node
 
     def _release(self, key: str) -> str | None:
         """Stop counting a nominated pod on its node; the node it was nominated to, if any."""
         node = self._nominated.pop(key, None)
-        info = self.node_infos.get(node) if node is not None else None
-        if info is not None:
-            info.remove(key)
-            if info.node is None and not info.pods:
-                del self.node_infos[info.name]
+        if node is not None:
+            self._uncount(key, node)
         return node
 
     def _forget(self, key: str, node: str) -> None:
@@ -345,7 +372,10 @@ class Scheduler(Controller):
                 return
             passing, volume_failures = self._volume_filtered(needs, passing)
             static_failures = [*static_failures, *volume_failures]
-        search = find_feasible(info, passing, self._next_start, feasible_nodes_to_find(total, self.percentage))
+        placement = self._placement(info)
+        search = find_feasible(
+            info, passing, self._next_start, feasible_nodes_to_find(total, self.percentage), placement
+        )
         self._next_start = (self._next_start + search.examined) % max(len(passing), 1)
         if not search.feasible:
             failures = [*static_failures, *search.failures.values()]
@@ -359,7 +389,7 @@ class Scheduler(Controller):
                 if still_room and waits_for_victims(info, self.node_infos.get(current), self._preempted):
                     message = failure_message(total, failures, ineligible=WAITING_FOR_VICTIMS)
                     nominate = current
-                elif (candidate := self._preemption_candidate(info, search.failures)) is not None:
+                elif (candidate := self._preemption_candidate(info, search.failures, placement)) is not None:
                     await self._preempt(pod, candidate)
                     metrics.PREEMPTION_VICTIMS.observe(len(candidate.victims))
                     message, nominate = fit_error(total, failures), candidate.node
@@ -368,9 +398,12 @@ class Scheduler(Controller):
             self.metrics.attempt("unschedulable", started)
             if nominate:
                 self._reserve(info, nominate)
+            if info.rules is not None and info.rules.affinity_required:
+                self._affinity_waiting.add(info.key)
             await self._unschedulable(pod, "Unschedulable", message, nominate)
             return
-        node = select_host(info, search.feasible, self._rng).name
+        node = select_host(info, search.feasible, self._rng, placement).name
+        self._affinity_waiting.discard(info.key)
         self._assume(info, node)
         failed = self._attempts.pop(info.key, (0, 0.0))[0]
         self._waiting.discard(info.key)
@@ -387,7 +420,20 @@ class Scheduler(Controller):
         pod = self.pods.get(key)
         return pod is not None and terminating_by_preemption(pod)
 
-    def _preemption_candidate(self, info: PodInfo, failures: dict[str, Failure]) -> Candidate | None:
+    def _placement(self, info: PodInfo) -> Placement | None:
+        """The inter-pod state of this decision; None (at no cost) while neither the pod nor any
+        placed pod has affinity, anti-affinity or spread rules."""
+        if info.rules is None and not self._holders:
+            return None
+        return prepare(info, self._candidate_nodes(), self._holders.values(), self._namespace_labels)
+
+    def _namespace_labels(self, namespace: str) -> dict[str, str] | None:
+        ns = self.namespaces.get(namespace)
+        return None if ns is None else ns["metadata"].get("labels")
+
+    def _preemption_candidate(
+        self, info: PodInfo, failures: dict[str, Failure], placement: Placement | None = None
+    ) -> Candidate | None:
         """The node to preempt on and its victims, among the nodes where evicting could help."""
         metrics.PREEMPTION_ATTEMPTS.inc()
         nodes = [self.node_infos[name] for name, f in failures.items() if f.resolvable and name in self.node_infos]
@@ -400,7 +446,12 @@ class Scheduler(Controller):
             return budgets_covering(victim, budgets) if victim is not None and budgets else []
 
         return find_candidate(
-            info, nodes, covering=covering, allowed=allowed_disruptions(budgets), nominated=self._nominated.keys()
+            info,
+            nodes,
+            covering=covering,
+            allowed=allowed_disruptions(budgets),
+            nominated=self._nominated.keys(),
+            placement=placement,
         )
 
     async def _preempt(self, pod: Obj, candidate: Candidate) -> None:

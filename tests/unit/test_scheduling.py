@@ -688,3 +688,41 @@ async def test_a_nomination_that_promises_no_room_is_cleared() -> None:
     assert status["nominatedNodeName"] is None
     assert status["conditions"][0]["message"].endswith("1 No preemption victims found for incoming pod.")
     assert set(scheduler.node_infos["a"].pods) == {"default/boss"}  # no room held for it
+
+
+# ------------------------------------------------------------------------------ inter-pod rules
+
+
+def labelled(pod: Obj, **labels: str) -> Obj:
+    return {**pod, "metadata": {**pod["metadata"], "labels": labels}}
+
+
+def hostname_anti(app: str) -> Obj:
+    term = {"labelSelector": {"matchLabels": {"app": app}}, "topologyKey": "kubernetes.io/hostname"}
+    return {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
+
+
+async def test_a_placed_pods_anti_affinity_binds_later_pods_until_it_goes() -> None:
+    nodes = (make_node(n, labels={"kubernetes.io/hostname": n}) for n in ("a", "b"))
+    scheduler, client = scheduler_with(*nodes)
+    loner = bound(make_pod("loner", affinity=hostname_anti("web")), "a")
+    feed(scheduler.pods, loner)
+    assert list(scheduler._holders) == ["default/loner"]
+    for i in range(3):
+        feed(scheduler.pods, labelled(make_pod(f"web-{i}"), app="web"))
+    await settle(scheduler)
+    assert {node for _, node in client.bindings} == {"b"}
+    feed(scheduler.pods, loner, "DELETED")
+    assert scheduler._holders == {}
+
+
+async def test_a_relabelled_pod_is_counted_with_its_new_labels() -> None:
+    nodes = (make_node(n, labels={"kubernetes.io/hostname": n}) for n in ("a", "b"))
+    scheduler, client = scheduler_with(*nodes)
+    other = bound(labelled(make_pod("x"), app="other"), "a")
+    feed(scheduler.pods, other)
+    feed(scheduler.pods, labelled(other, app="web"), "MODIFIED")
+    assert scheduler.node_infos["a"].pods["default/x"].labels == {"app": "web"}
+    feed(scheduler.pods, labelled(make_pod("w", affinity=hostname_anti("web")), app="web"))
+    await settle(scheduler)
+    assert client.bindings == [("w", "b")]
