@@ -48,15 +48,25 @@ def test_capabilities_no_new_privileges_and_seccomp(k: Kubectl) -> None:
             "bare", STATUS, restartPolicy="Never", container={"securityContext": {"capabilities": {"drop": ["ALL"]}}}
         ),
         busybox_pod("plain", STATUS, restartPolicy="Never"),
+        busybox_pod(
+            "loose",
+            STATUS,
+            restartPolicy="Never",
+            container={"securityContext": {"seccompProfile": {"type": "Unconfined"}}},
+        ),
     )
-    admin_out, bare_out, plain_out = (_finished_output(k, name) for name in ("admin", "bare", "plain"))
+    admin_out, bare_out, plain_out, loose_out = (
+        _finished_output(k, name) for name in ("admin", "bare", "plain", "loose")
+    )
     admin_status, bare_status, plain_status = map(proc_status, (admin_out, bare_out, plain_out))
     assert int(admin_status["CapEff"], 16) & CAP_NET_ADMIN and "addr-ok" in admin_out, admin_out
     assert (admin_status["NoNewPrivs"], admin_status["Seccomp"]) == ("1", "2")  # 2: a filter, Docker's default
     assert int(bare_status["CapEff"], 16) == 0 and "addr-no" in bare_out, bare_out
-    # without a securityContext: the engine's default capabilities (no NET_ADMIN), unconfined as kubelet runs it
+    # without a securityContext: the engine's default capabilities (no NET_ADMIN) and seccomp profile, as a
+    # kubelet with seccompDefault on runs it; Unconfined lifts the profile
     assert not int(plain_status["CapEff"], 16) & CAP_NET_ADMIN and "addr-no" in plain_out, plain_out
-    assert (plain_status["NoNewPrivs"], plain_status["Seccomp"]) == ("0", "0")
+    assert (plain_status["NoNewPrivs"], plain_status["Seccomp"]) == ("0", "2")
+    assert proc_status(loose_out)["Seccomp"] == "0"
 
 
 def test_users_groups_and_the_fs_group_of_an_empty_dir(k: Kubectl) -> None:
