@@ -19,11 +19,18 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from minikube_py import testing
 from minikube_py.testing import RunningServer
 
 _SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+
+
+def apply_list(server: testing.ServerEndpoint, namespace: str, *manifests: dict[str, Any]) -> None:
+    """``kubectl apply -n NAMESPACE -f -`` of ``manifests`` sent as one List, as a user applies a file."""
+    items = {"apiVersion": "v1", "kind": "List", "items": list(manifests)}
+    server.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(items))
 
 
 def fake_node_flags(node: str) -> tuple[str, ...]:

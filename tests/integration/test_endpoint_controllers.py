@@ -7,7 +7,6 @@ by a readiness probe that fails), and tests flip readiness by patching the Ready
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -15,6 +14,7 @@ from typing import Any
 
 import pytest
 from fake_nodes import in_process_cluster
+from support import apply_list as apply
 
 from minikube_py.agent.runtime.fake import NEVER_READY
 from minikube_py.testing import ServerEndpoint, eventually
@@ -42,12 +42,6 @@ def ns(server: ServerEndpoint, request: pytest.FixtureRequest) -> str:
 
 def kubectl(server: ServerEndpoint, ns: str, *args: str, input: str | None = None) -> str:
     return server.kubectl("-n", ns, *args, input=input).stdout
-
-
-def apply(server: ServerEndpoint, ns: str, *manifests: Obj) -> None:
-    kubectl(
-        server, ns, "apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(manifests)})
-    )
 
 
 def get(server: ServerEndpoint, path: str) -> Obj | None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from fake_nodes import in_process_cluster
+from support import apply_list
 
 from minikube_py.model.networkpolicy import Allow, Firewall, PortRange, load_firewalls
 from minikube_py.testing import ServerEndpoint, eventually
@@ -31,8 +32,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerEndpoint]
 
 
 def apply(server: ServerEndpoint, *manifests: Obj) -> None:
-    items = {"apiVersion": "v1", "kind": "List", "items": list(manifests)}
-    server.kubectl("-n", NS, "apply", "-f", "-", input=json.dumps(items))
+    apply_list(server, NS, *manifests)
 
 
 def pod(name: str, node: str, **labels: str) -> Obj:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from fake_nodes import server_with_fake_nodes
+from support import apply_list as apply
 
 from minikube_py.testing import ServerEndpoint, eventually
 
@@ -34,11 +35,6 @@ def namespace(server: ServerEndpoint, request: pytest.FixtureRequest) -> Iterato
     yield name
     server.kubectl("delete", "namespace", name, "--wait=false")
     server.kubectl("delete", "pods", "--all", "-n", name, "--grace-period=0", "--force", "--wait=false")
-
-
-def apply(server: ServerEndpoint, namespace: str, *manifests: dict[str, Any]) -> None:
-    items = {"apiVersion": "v1", "kind": "List", "items": list(manifests)}
-    server.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(items))
 
 
 def pods(server: ServerEndpoint, namespace: str) -> dict[str, dict[str, Any]]:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from fake_nodes import server_with_fake_nodes
+from support import apply_list
 
 from minikube_py.testing import ServerEndpoint, eventually
 
@@ -215,20 +216,15 @@ def test_pod_admission_resolves_and_refuses(server: ServerEndpoint, namespace: s
 @pytest.mark.usefixtures("classes")
 def test_pods_of_controllers_get_their_template_class(server: ServerEndpoint, namespace: str) -> None:
     template = {"metadata": {"labels": {"app": "web"}}, "spec": {**pod("x", priorityClassName="high")["spec"]}}
-    server.kubectl(
-        "apply",
-        "-n",
+    apply_list(
+        server,
         namespace,
-        "-f",
-        "-",
-        input=json.dumps(
-            {
-                "apiVersion": "apps/v1",
-                "kind": "ReplicaSet",
-                "metadata": {"name": "web"},
-                "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}}, "template": template},
-            }
-        ),
+        {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "metadata": {"name": "web"},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}}, "template": template},
+        },
     )
     made = eventually(lambda: len(p := pods(server, namespace)) == 2 and p, what="the ReplicaSet's pods")
     assert {p["spec"]["priority"] for p in made.values()} == {1000}

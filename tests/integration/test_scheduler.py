@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from fake_nodes import fake_nodes, in_process_cluster
+from support import apply_list as apply
 
 from minikube_py.testing import ServerEndpoint, eventually
 
@@ -29,17 +30,6 @@ def pod_manifest(name: str, *, cpu: str = "100m", host_port: int | None = None, 
     ports = [{"containerPort": 80, "hostPort": host_port}] if host_port else []
     container = {"name": "app", "image": "nginx", "resources": {"requests": {"cpu": cpu}}, "ports": ports}
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {"containers": [container], **spec}}
-
-
-def apply(server: ServerEndpoint, namespace: str, *manifests: dict[str, Any]) -> None:
-    server.kubectl(
-        "apply",
-        "-n",
-        namespace,
-        "-f",
-        "-",
-        input=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(manifests)}),
-    )
 
 
 def pods(server: ServerEndpoint, namespace: str) -> dict[str, dict[str, Any]]:
