@@ -94,13 +94,26 @@ def _spec(kind: str, name: str, ns: str, group_version: str = "") -> Obj:
         "Node": lambda: {"spec": {"unschedulable": True}},
         "Secret": lambda: {"type": "Opaque", "data": {"k": base64.b64encode(b"v").decode()}, "stringData": {"s": "t"}},
         "ConfigMap": lambda: {"data": {"k": "v"}, "binaryData": {"b": base64.b64encode(b"\0").decode()}},
-        "Event": lambda: {
-            "involvedObject": {"kind": "Pod", "name": "p", "namespace": ns, "apiVersion": "v1"},
-            "reason": "Fuzzed",
-            "message": "a fuzzed event",
-            "type": "Normal",
-            "source": {"component": "fuzz"},
-        },
+        "Event": lambda: (
+            {
+                "regarding": {"kind": "Pod", "name": "p", "namespace": ns, "apiVersion": "v1"},
+                "reason": "Fuzzed",
+                "note": "a fuzzed event",
+                "type": "Normal",
+                "eventTime": "2026-12-07T00:00:00.000000Z",
+                "reportingController": "example.com/fuzz",
+                "reportingInstance": "fuzz-0",
+                "action": "Fuzz",
+            }
+            if group_version == "events.k8s.io/v1"
+            else {
+                "involvedObject": {"kind": "Pod", "name": "p", "namespace": ns, "apiVersion": "v1"},
+                "reason": "Fuzzed",
+                "message": "a fuzzed event",
+                "type": "Normal",
+                "source": {"component": "fuzz"},
+            }
+        ),
         "ServiceAccount": lambda: {"secrets": [{"name": "s"}], "automountServiceAccountToken": False},
         "ResourceQuota": lambda: {"spec": {"hard": {"pods": "100", "requests.cpu": "100"}}},
         "LimitRange": lambda: {"spec": {"limits": [{"type": "Container", "max": {"cpu": "100"}}]}},

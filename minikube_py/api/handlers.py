@@ -479,11 +479,13 @@ async def read_raw(request: web.Request) -> bytes:
 async def read_object(
     request: web.Request, rt: ResourceType | None = None, validation: FieldValidation | None = None
 ) -> Obj:
-    """The body as an object; with ``validation``, less the fields ``rt``'s kind does not have."""
+    """The body as an object; with ``validation``, less the fields ``rt``'s kind does not have (a
+    version served by conversion keeps only its own fields as it converts, as Go's conversions copy
+    the fields they know)."""
     value = body.decode(await read_raw(request), request.headers.get("Content-Type"))
     if not isinstance(value, dict):
         raise errors.bad_request("the body of the request must be an object")
-    if rt is not None and validation is not None:
+    if rt is not None and validation is not None and rt.conversion is None:
         validation.report(rt.kind, rt.api_version, strategy_for(rt).drop_unknown(value))
     return value
 

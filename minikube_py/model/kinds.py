@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from minikube_py.model import autoscalingv1
+from minikube_py.model import autoscalingv1, eventsv1
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 
@@ -67,6 +67,9 @@ class ResourceType:
     custom: CustomResource | None = None
     #: set for a built-in kind's version that is served but not stored (see :data:`OTHER_VERSIONS`)
     conversion: Conversion | None = None
+    #: the group its objects are stored under, where it differs from the one it is served in (the
+    #: events.k8s.io Events are the core group's)
+    stored_group: str | None = None
 
     @property
     def api_version(self) -> str:
@@ -87,9 +90,14 @@ class ResourceType:
         """``pods`` or ``deployments.apps``: how Kubernetes names the resource in messages."""
         return f"{self.plural}.{self.group}" if self.group else self.plural
 
+    @property
+    def _store_group(self) -> str:
+        group = self.group if self.stored_group is None else self.stored_group
+        return group or "core"
+
     def prefix(self, namespace: str | None = None) -> str:
         """Store key prefix for a listing (all namespaces when ``namespace`` is None)."""
-        base = f"/{self.group or 'core'}/{self.plural}/"
+        base = f"/{self._store_group}/{self.plural}/"
         if self.namespaced and namespace:
             return f"{base}{namespace}/"
         return base
@@ -98,8 +106,8 @@ class ResourceType:
         """The object's store key, interned: the object cache, its sorted keys, the watch ring and the
         node authorizer each keep the key of every object, one string instead of one per write."""
         if self.namespaced:
-            return sys.intern(f"/{self.group or 'core'}/{self.plural}/{namespace}/{name}")
-        return sys.intern(f"/{self.group or 'core'}/{self.plural}/{name}")
+            return sys.intern(f"/{self._store_group}/{self.plural}/{namespace}/{name}")
+        return sys.intern(f"/{self._store_group}/{self.plural}/{name}")
 
 
 _STATUS = {"status": ""}
@@ -117,6 +125,9 @@ _HPA = ResourceType(
     ("all",),
     _STATUS,
 )
+
+#: stored in the core group, also served as events.k8s.io/v1 (see :data:`OTHER_VERSIONS`)
+_EVENT = ResourceType("", "v1", "Event", "events", "event", True, ("ev",))
 
 RESOURCES: tuple[ResourceType, ...] = (
     ResourceType(
@@ -182,7 +193,7 @@ RESOURCES: tuple[ResourceType, ...] = (
     ),
     ResourceType("", "v1", "Secret", "secrets", "secret", True),
     ResourceType("", "v1", "ConfigMap", "configmaps", "configmap", True, ("cm",)),
-    ResourceType("", "v1", "Event", "events", "event", True, ("ev",)),
+    _EVENT,
     ResourceType(
         "",
         "v1",
@@ -259,9 +270,13 @@ RESOURCES: tuple[ResourceType, ...] = (
 
 #: the built-in kinds' versions that are served beside the stored one (in :data:`RESOURCES`, one row
 #: per kind) and converted to and from it, as kube-apiserver serves ``autoscaling/v1`` next to the
-#: stored ``autoscaling/v2``; they share the stored row's store keys, strategy and rules
+#: stored ``autoscaling/v2``, and the core Events in the ``events.k8s.io`` group too; they share the
+#: stored row's store keys, strategy and rules
 OTHER_VERSIONS: tuple[ResourceType, ...] = (
     replace(_HPA, version="v1", conversion=Conversion(autoscalingv1.from_v2, autoscalingv1.to_v2)),
+    replace(
+        _EVENT, group="events.k8s.io", conversion=Conversion(eventsv1.from_core, eventsv1.to_core), stored_group=""
+    ),
 )
 
 #: (group, version) pairs of the built-in kinds in the order discovery lists them; the core group first
@@ -322,7 +337,9 @@ def all_types() -> list[ResourceType]:
 
 def stored_version(rt: ResourceType) -> ResourceType:
     """The row of ``rt``'s kind at its stored version (``rt`` itself unless it converts)."""
-    return rt if rt.conversion is None else _STORED[(rt.group, rt.kind)]
+    if rt.conversion is None:
+        return rt
+    return _STORED[(rt.group if rt.stored_group is None else rt.stored_group, rt.kind)]
 
 
 def stored_types() -> list[ResourceType]:

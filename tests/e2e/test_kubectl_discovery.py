@@ -79,8 +79,14 @@ def test_api_resources_filters_by_group(server: RunningServer) -> None:
 
 def test_api_versions(server: RunningServer) -> None:
     out = server.kubectl("api-versions").stdout.split()
-    for gv in ("v1", "apps/v1", "batch/v1", "coordination.k8s.io/v1", "discovery.k8s.io/v1"):
+    for gv in ("v1", "apps/v1", "batch/v1", "coordination.k8s.io/v1", "discovery.k8s.io/v1", "events.k8s.io/v1"):
         assert gv in out
+
+
+def test_events_are_listed_in_both_groups_with_the_core_one_first(server: RunningServer) -> None:
+    """As kube-apiserver lists them: ``ev`` resolves to the core group's, which comes first."""
+    rows = [cells for cells in table(server.kubectl("api-resources").stdout)[1:] if cells[0] == "events"]
+    assert rows == [["events", "ev", "v1", "true", "Event"], ["events", "ev", "events.k8s.io/v1", "true", "Event"]]
 
 
 def test_cluster_info(server: RunningServer) -> None:

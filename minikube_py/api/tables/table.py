@@ -66,10 +66,13 @@ def _check_include_object(include_object: str) -> str:
 def table_row(
     rt: ResourceType, obj: dict[str, Any], *, include_object: str = "Metadata", now: datetime | None = None
 ) -> dict[str, Any]:
-    """One ``TableRow``: the cells, the row conditions if any, and the object as asked."""
+    """One ``TableRow``: the cells, the row conditions if any, and the object as asked. The kind's
+    printer reads the stored version's fields (kube-apiserver prints the internal object), so a
+    version served by conversion prints alike."""
     printer = printer_for(rt)
-    row: dict[str, Any] = {"cells": printer.cells(obj, now or datetime.now(UTC))}
-    conditions = printer.conditions(obj) if printer.conditions else []
+    printed = obj if rt.conversion is None else rt.conversion.to_stored(obj)
+    row: dict[str, Any] = {"cells": printer.cells(printed, now or datetime.now(UTC))}
+    conditions = printer.conditions(printed) if printer.conditions else []
     if conditions:
         row["conditions"] = conditions
     included = _row_object(rt, obj, _check_include_object(include_object))
