@@ -38,7 +38,7 @@ from typing import Any
 
 from minikube_py.model.errors import FieldError, forbidden, invalid_value, not_supported, required
 from minikube_py.model.lenient import as_dict, as_list, dict_items
-from minikube_py.model.selectors import LabelSelector, label_selector_from_spec
+from minikube_py.model.selectors import LabelSelector, stored_selector
 from minikube_py.model.validation import label_selector_errors, port_name_errors
 
 Obj = dict[str, Any]
@@ -290,18 +290,10 @@ class _Cluster:
         if peer.get("namespaceSelector") is None:
             namespaces = [namespace]
         else:
-            chosen = _selector(peer["namespaceSelector"])
+            chosen = stored_selector(peer["namespaceSelector"])
             namespaces = [n for n, labels in self.namespace_labels.items() if chosen.matches(labels)]
-        pods = _selector(peer["podSelector"]) if peer.get("podSelector") is not None else LabelSelector()
+        pods = stored_selector(peer["podSelector"]) if peer.get("podSelector") is not None else LabelSelector()
         return [p for n in namespaces for p in self.by_namespace.get(n, ()) if pods.matches(p.labels)]
-
-
-def _selector(spec: Any) -> LabelSelector:
-    """A stored (so valid) selector; one that does not parse selects nothing rather than everything."""
-    try:
-        return label_selector_from_spec(as_dict(spec))
-    except (ValueError, AttributeError):
-        return LabelSelector(nothing=True)
 
 
 def _ports(entries: list[Obj], named: Mapping[str, tuple[str, int]] | None) -> tuple[PortRange, ...]:
@@ -374,7 +366,7 @@ def compile_firewalls(
         allowed: dict[str, set[Allow] | None] = {INGRESS: None, EGRESS: None}
         for policy in by_namespace.get(pod.namespace, ()):
             spec = as_dict(policy.get("spec"))
-            if not _selector(spec.get("podSelector")).matches(pod.labels):
+            if not stored_selector(spec.get("podSelector", {})).matches(pod.labels):
                 continue
             for direction, rules_field, peers_field in ((INGRESS, "ingress", "from"), (EGRESS, "egress", "to")):
                 if direction not in policy_types(spec):

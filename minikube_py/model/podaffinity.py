@@ -27,7 +27,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from minikube_py.model.selectors import NOT_IN, LabelSelector, Requirement, label_selector_from_spec
+from minikube_py.model.selectors import NOT_IN, LabelSelector, Requirement, stored_selector
 
 if TYPE_CHECKING:
     from minikube_py.model.scheduling import NodeInfo, PodInfo
@@ -45,14 +45,6 @@ MAX_SCORE = 100
 #: what a placed pod's required affinity term matching the incoming pod adds to its domains' score
 #: (kube-scheduler's hardPodAffinityWeight default)
 HARD_AFFINITY_WEIGHT = 1
-
-
-def _selector(spec: Any) -> LabelSelector:
-    """A stored (so valid) selector; one that does not parse selects nothing rather than everything."""
-    try:
-        return label_selector_from_spec(spec if isinstance(spec, dict) else None)
-    except (ValueError, AttributeError):
-        return LabelSelector(nothing=True)
 
 
 def _with_label_keys(
@@ -93,7 +85,7 @@ def _term(term: Obj, namespace: str, labels: Mapping[str, str], weight: int = 0)
     if not namespaces and ns_selector is None:
         namespaces = frozenset((namespace,))
     selector = _with_label_keys(
-        _selector(term.get("labelSelector")),
+        stored_selector(term.get("labelSelector")),
         labels,
         term.get("matchLabelKeys") or (),
         term.get("mismatchLabelKeys") or (),
@@ -102,7 +94,7 @@ def _term(term: Obj, namespace: str, labels: Mapping[str, str], weight: int = 0)
         selector,
         term.get("topologyKey") or "",
         namespaces,
-        None if ns_selector is None else _selector(ns_selector),
+        None if ns_selector is None else stored_selector(ns_selector),
         weight,
     )
 
@@ -121,7 +113,9 @@ class Spread:
 
 def _spread(constraint: Obj, labels: Mapping[str, str]) -> Spread:
     return Spread(
-        _with_label_keys(_selector(constraint.get("labelSelector")), labels, constraint.get("matchLabelKeys") or ()),
+        _with_label_keys(
+            stored_selector(constraint.get("labelSelector")), labels, constraint.get("matchLabelKeys") or ()
+        ),
         constraint.get("topologyKey") or "",
         int(constraint.get("maxSkew") or 1),
         int(constraint.get("minDomains") or 1),

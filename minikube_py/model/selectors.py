@@ -418,6 +418,16 @@ def label_selector_from_spec(spec: Mapping[str, Any] | None) -> LabelSelector:
     return LabelSelector(tuple(sorted(found, key=lambda r: r.key)))
 
 
+def stored_selector(spec: Any) -> LabelSelector:
+    """A selector read from a stored (so validated) object for matching: one that still does not
+    parse selects nothing rather than everything, and so does a value that is no object (an absent
+    selector, as :func:`label_selector_from_spec` reads ``None``)."""
+    try:
+        return label_selector_from_spec(spec if isinstance(spec, dict) else None)
+    except (ValueError, AttributeError):
+        return LabelSelector(nothing=True)
+
+
 def selector_to_string(spec: Mapping[str, Any] | None) -> str:
     """A ``{matchLabels, matchExpressions}`` selector as kubectl prints it (``FormatLabelSelector``):
     ``app=web,tier in (a,b)``; ``<none>`` when it selects nothing or everything, ``<error>`` when

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from minikube_py.model.errors import FieldError, duplicate, forbidden, invalid_value, not_supported, required
 from minikube_py.model.lenient import as_dict, as_list, dict_items
 from minikube_py.model.rbac import UserInfo
-from minikube_py.model.selectors import LabelSelector, label_selector_from_spec
+from minikube_py.model.selectors import stored_selector
 from minikube_py.model.validation import label_selector_errors
 
 Obj = dict[str, Any]
@@ -275,30 +275,23 @@ def rules_match(hook: Webhook, attrs: Attributes) -> bool:
     return False
 
 
-def _selector(spec: Any) -> LabelSelector:
-    try:
-        return label_selector_from_spec(as_dict(spec))
-    except (ValueError, AttributeError):
-        return LabelSelector(nothing=True)
-
-
 def needs_namespace_labels(hook: Webhook, attrs: Attributes) -> bool:
     """Whether deciding needs the labels of the write's namespace (a namespaced object, and a
     namespace selector that restricts something)."""
-    return attrs.namespaced and not _selector(hook.spec.get("namespaceSelector")).empty
+    return attrs.namespaced and not stored_selector(hook.spec.get("namespaceSelector", {})).empty
 
 
 def selectors_match(hook: Webhook, attrs: Attributes, namespace_labels: Mapping[str, str] | None) -> bool:
     """The namespace selector (a Namespace is judged by its own labels, another cluster-scoped object
     never by it) and the object selector (the new or the old object matching suffices; an absent
     one, of a create or a delete, matches nothing)."""
-    namespaces = _selector(hook.spec.get("namespaceSelector"))
+    namespaces = stored_selector(hook.spec.get("namespaceSelector", {}))
     if attrs.namespaced and not namespaces.matches(namespace_labels or {}):
         return False
     is_namespace = attrs.group == "" and attrs.resource == "namespaces"
     if is_namespace and not any(namespaces.matches(_labels(o)) for o in (attrs.object, attrs.old) if o is not None):
         return False
-    objects = _selector(hook.spec.get("objectSelector"))
+    objects = stored_selector(hook.spec.get("objectSelector", {}))
     return objects.empty or any(objects.matches(_labels(o)) for o in (attrs.object, attrs.old) if o is not None)
 
 
