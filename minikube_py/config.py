@@ -21,7 +21,7 @@ import typing
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -637,6 +637,18 @@ def load_server_config(*, file: Path | None = None, env: Mapping[str, str], flag
 def load_agent_config(*, file: Path | None = None, env: Mapping[str, str], flags: Mapping[str, Any]) -> AgentConfig:
     """As :func:`load_server_config`, for ``pykube agent`` (environment variables ``PYKUBE_AGENT_<NAME>``)."""
     return _load(AgentConfig, AGENT_SETTINGS, file=file, env=env, flags=flags)
+
+
+_Part = TypeVar("_Part")
+
+
+def carried(target: type[_Part], source: object, **given: Any) -> _Part:
+    """A ``target`` dataclass built from the settings of ``source`` that share its field names, then
+    ``given``: the server hands its own settings to the parts it embeds (its agent, its controllers)
+    this way, so a setting both declare reaches the part without a hand-kept list to forget it in."""
+    names = {f.name for f in dataclasses.fields(typing.cast(Any, target))}
+    shared = {name: getattr(source, name) for name in names if hasattr(source, name)}
+    return target(**(shared | given))
 
 
 def _load(

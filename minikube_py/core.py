@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from minikube_py import pki
 from minikube_py.client.kubeconfig import ClientConfig, write_kubeconfig
 from minikube_py.client.rest import ApiClient
-from minikube_py.config import DRAIN_TIMEOUT, AgentConfig, ServerConfig, audit_policy
+from minikube_py.config import DRAIN_TIMEOUT, AgentConfig, ServerConfig, audit_policy, carried
 from minikube_py.guard import RESTART, STOP_TIMEOUT, Backoff, PartFailed, guarded_task
 from minikube_py.reconcilers.apiserverendpoints import ApiServerEndpoints
 from minikube_py.reconcilers.base import run_controllers
@@ -285,19 +285,13 @@ class Server:
         (re)start, as a supervisor restarts a failed kubelet."""
         cfg = self.config
         assert self.credentials is not None and self._pki is not None
-        agent_cfg = AgentConfig(
-            node_name=cfg.node_name,
+        agent_cfg = carried(
+            AgentConfig,
+            cfg,
             node_ip=cfg.node_ip or cfg.advertise_address,
-            docker_host=cfg.docker_host,
             data_dir=cfg.data_dir / "agent",
             runtime=cfg.agent_runtime,
-            max_pods=cfg.max_pods,
-            kubelet_port=cfg.kubelet_port,
-            proxy_mode=cfg.proxy_mode,
-            cluster_domain=cfg.cluster_domain,
-            drain_on_stop=cfg.drain_on_stop,
-            ingress_http_port=cfg.ingress_http_port,
-            ingress_https_port=cfg.ingress_https_port,
+            token="",  # the embedded agent holds the node's credentials, not a join token
         )
         loopback, ca_pem = self._loopback(), self._pki.ca_pem
 
@@ -364,15 +358,7 @@ class Server:
         cfg = self.config
         assert self._pki is not None
         controllers = await _import_aside("minikube_py.reconcilers.manager")
-        options = controllers.ControllerOptions(
-            node_monitor_grace_period=cfg.node_monitor_grace_period,
-            pod_eviction_timeout=cfg.pod_eviction_timeout,
-            horizontal_pod_autoscaler_sync_period=cfg.horizontal_pod_autoscaler_sync_period,
-            horizontal_pod_autoscaler_downscale_stabilization=cfg.horizontal_pod_autoscaler_downscale_stabilization,
-            cluster_cidr=cfg.cluster_cidr,
-            node_cidr_mask_size=cfg.node_cidr_mask_size,
-            root_ca_pem=self._pki.ca_pem,
-        )
+        options = carried(controllers.ControllerOptions, cfg, root_ca_pem=self._pki.ca_pem)
         async with ApiClient(self._loopback(), user_agent="pykube-controller-manager") as client:
             await run_controllers(controllers.build_controllers(client, options))
 

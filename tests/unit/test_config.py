@@ -9,12 +9,15 @@ from minikube_py.config import (
     AGENT_SETTINGS,
     SERVER_SETTINGS,
     SETTING_NAMES,
+    AgentConfig,
     ConfigError,
     ServerConfig,
     WatchConfig,
+    carried,
     load_agent_config,
     load_server_config,
 )
+from minikube_py.reconcilers.manager import ControllerOptions
 
 EXAMPLE = Path(__file__).parents[2] / "config.example.yaml"
 #: Values that would otherwise be detected from the machine, so that tests do not depend on it.
@@ -149,3 +152,13 @@ def test_derived_defaults_say_how_they_are_worked_out() -> None:
     assert shown["bind_address"] == "0.0.0.0 with TLS, 127.0.0.1 without"
     assert shown["datastore"] == "sqlite:///<data_dir>/state.db"
     assert shown["node_monitor_grace_period"] == "40" and shown["no_agent"] is None
+
+
+def test_embedded_parts_get_the_settings_they_share_by_name(tmp_path: Path) -> None:
+    """The server's agent and controllers take every setting they also declare from the server's
+    configuration, so a setting added to both reaches them without a hand-kept list."""
+    cfg = _load(tmp_path, max_pods=7, pod_eviction_timeout=12.5)
+    agent = carried(AgentConfig, cfg, node_ip="10.0.0.9", token="")
+    assert (agent.max_pods, agent.node_ip, agent.token, agent.node_name) == (7, "10.0.0.9", "", cfg.node_name)
+    options = carried(ControllerOptions, cfg, root_ca_pem=b"ca")
+    assert (options.pod_eviction_timeout, options.cluster_cidr, options.root_ca_pem) == (12.5, cfg.cluster_cidr, b"ca")
