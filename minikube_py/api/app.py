@@ -304,7 +304,7 @@ def build_app(
         return json_response(openapi.root())
 
     async def openapi_v3(request: web.Request) -> web.Response:
-        found = openapi.document(request.match_info["group"], request.match_info["version"])
+        found = openapi.document(request.match_info.get("group", ""), request.match_info["version"])
         if found is None:
             raise errors.unknown_resource(request.path)
         response = json_response(found)
@@ -313,6 +313,7 @@ def build_app(
         return response
 
     r.add_get("/openapi/v3", openapi_v3_root)
+    r.add_get("/openapi/v3/api/{version}", openapi_v3)
     r.add_get("/openapi/v3/apis/{group}/{version}", openapi_v3)
     r.add_get("/metrics", metrics_handler(ServerCollector(registry.store, inflight)))
     r.add_get("/cacerts", cacerts_handler(tls.ca_pem))

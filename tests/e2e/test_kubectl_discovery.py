@@ -132,3 +132,29 @@ def test_kubernetes_service_and_endpoints(server: RunningServer) -> None:
     ep = json.loads(server.kubectl("get", "endpoints", "kubernetes", "-n", "default", "-o", "json").stdout)
     assert ep["subsets"][0]["addresses"][0]["ip"]
     assert ep["subsets"][0]["ports"][0]["port"] == int(server.url.rsplit(":", 1)[1])
+
+
+@pytest.mark.parametrize(("plural", "_short", "api_version", "_namespaced", "kind"), KINDS)
+def test_explain_describes_every_kind(
+    server: RunningServer, plural: str, _short: str, api_version: str, _namespaced: str, kind: str
+) -> None:
+    out = server.kubectl("explain", plural, f"--api-version={api_version}").stdout
+    assert f"KIND:       {kind}" in out and f"VERSION:    {api_version.rpartition('/')[2]}" in out
+    assert "metadata\t<ObjectMeta>" in out and "apiVersion\t<string>" in out
+
+
+def test_explain_walks_into_fields_with_their_types_and_required_marks(server: RunningServer) -> None:
+    ports = server.kubectl("explain", "pods.spec.containers.ports").stdout
+    assert "FIELD: ports <[]ContainerPort>" in ports
+    assert "containerPort\t<integer> -required-" in ports and "protocol\t<string>" in ports
+    assert "Number of port to expose on the pod's IP address." in ports
+    surge = server.kubectl("explain", "deployments.spec.strategy.rollingUpdate.maxSurge").stdout
+    assert "FIELD: maxSurge <IntOrString>" in surge
+    assert "error: field" in server.kubectl("explain", "pods.spec.bogus", check=False).stderr
+
+
+def test_explain_offers_only_the_fields_of_the_served_release(server: RunningServer) -> None:
+    """The schemas are 1.32's: a pod-spec field of a later release is not offered."""
+    spec = server.kubectl("explain", "pods.spec").stdout
+    assert "containers\t<[]Container> -required-" in spec and "hostUsers\t<boolean>" in spec
+    assert "hostnameOverride" not in spec

@@ -178,7 +178,7 @@ def test_openapi_v3_documents_the_served_versions_without_strategic_merge() -> N
     kinds.serve("widgets.example.com", crds.resource_types(crd()))
     try:
         index = openapi.root()["paths"]
-        assert set(index) == {"apis/example.com/v1", "apis/example.com/v1beta1"}
+        assert {path for path in index if "example.com" in path} == {"apis/example.com/v1", "apis/example.com/v1beta1"}
         assert index["apis/example.com/v1"]["serverRelativeURL"].startswith("/openapi/v3/apis/example.com/v1?hash=")
         doc = openapi.document("example.com", "v1")
         assert doc is not None and openapi.document("example.com", "v1alpha1") is None
@@ -191,7 +191,7 @@ def test_openapi_v3_documents_the_served_versions_without_strategic_merge() -> N
         assert "application/strategic-merge-patch+json" not in patch["requestBody"]["content"]
     finally:
         kinds.withdraw("widgets.example.com")
-    assert openapi.root() == {"paths": {}}
+    assert not [path for path in openapi.root()["paths"] if "example.com" in path]
 
 
 def test_custom_objects_lose_unknown_fields_of_metadata_and_of_their_schema() -> None:
