@@ -27,6 +27,7 @@ VERBS: dict[str, str] = {
     "drain": "drain:drain",
     "edit": "edit:edit",
     "exec": "pods:exec_",
+    "explain": "explain:explain_",
     "expose": "generate:expose",
     "get": "get:get",
     "label": "modify:label",
