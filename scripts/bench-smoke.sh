@@ -23,3 +23,4 @@ run bench/idle.py --idle-seconds 5 --runs 1
 run bench/kubectl_startup.py --runs 3
 run bench/dashboard.py --smoke
 run bench/network_policy.py --nodes 20 --pods 500 --namespaces 10
+run bench/crd_rules.py --items 16 --runs 50

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from minikube_py.model import crdschema, errors
+from minikube_py.model import crdrules, crdschema, errors
 from minikube_py.model.errors import FieldError
 from minikube_py.model.kinds import RESOURCES, CustomResource, ResourceType
 from minikube_py.model.lenient import as_dict
@@ -145,6 +145,7 @@ def _validate_versions(versions: Any) -> list[FieldError]:
         storage += bool(version.get("storage"))
         schema = as_dict(version.get("schema")).get("openAPIV3Schema")
         problems += crdschema.structural_problems(schema, f"{path}.schema.openAPIV3Schema")
+        problems += crdrules.rule_problems(schema, f"{path}.schema.openAPIV3Schema")
         problems += _validate_subresources(as_dict(version.get("subresources")), f"{path}.subresources")
         for j, selectable in enumerate(version.get("selectableFields") or ()):
             field_path = as_dict(selectable).get("jsonPath")

@@ -6,8 +6,8 @@ are dropped, defaults are applied, and only then is the object validated against
 objects are defaulted again when read, so a default added to a CRD later shows on old objects.
 
 Messages are kube-apiserver's (``spec.replicas: Invalid value: "string": spec.replicas in body must
-be of type integer: "string"``), because users and tests match on them. CEL rules
-(``x-kubernetes-validations``) are not evaluated.
+be of type integer: "string"``), because users and tests match on them. The CEL rules
+(``x-kubernetes-validations``) are :mod:`minikube_py.model.crdrules`' business.
 """
 
 from __future__ import annotations

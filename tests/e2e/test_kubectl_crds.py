@@ -127,6 +127,40 @@ def test_schema_violation_is_422_with_kubernetes_message(k: Kubectl, crd: str, g
     assert not k.exists(crd, "bad")
 
 
+def test_validation_rules_refuse_objects_in_kubernetes_words(k: Kubectl, group: str) -> None:
+    """x-kubernetes-validations in CEL: a rule with its message, one with a messageExpression and a
+    fieldPath, and a transition rule that makes a field immutable; a broken rule refuses the CRD."""
+    definition = widget_crd(group)
+    spec = definition["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    spec["x-kubernetes-validations"] = [
+        {"rule": "self.size == 'large' || self.replicas <= 3", "message": "small widgets run at most 3 replicas"},
+        {
+            "rule": "self.color != 'red'",
+            "messageExpression": "'color ' + self.color + ' is taken'",
+            "fieldPath": ".color",
+        },
+        {"rule": "self.size == oldSelf.size", "message": "size is immutable", "reason": "FieldValueForbidden"},
+    ]
+    k.apply(definition)
+    try:
+        k.run("wait", "--for", "condition=established", f"crd/widgets.{group}", "--timeout=10s")
+        refused = k.fails("create", "-f", "-", input=json.dumps(widget(group, "w", size="small", replicas=5)))
+        assert 'is invalid: spec: Invalid value: "object": small widgets run at most 3 replicas' in refused.stderr
+        refused = k.fails("create", "-f", "-", input=json.dumps(widget(group, "w", size="small", color="red")))
+        assert 'is invalid: spec.color: Invalid value: "object": color red is taken' in refused.stderr
+        k.run("create", "-f", "-", input=json.dumps(widget(group, "w", size="small", replicas=2)))
+        refused = k.fails("patch", f"widgets.{group}", "w", "--type=merge", "-p", '{"spec":{"size":"large"}}')
+        assert "spec: Forbidden: size is immutable" in refused.stderr
+        k.run("patch", f"widgets.{group}", "w", "--type=merge", "-p", '{"spec":{"replicas":3}}')
+        assert k.obj(f"widgets.{group}", "w")["spec"]["replicas"] == 3
+        spec["x-kubernetes-validations"] = [{"rule": "self.replicas >"}]
+        broken = k.fails("apply", "-f", "-", input=json.dumps(definition))
+        assert "x-kubernetes-validations[0].rule: Invalid value: apiextensions.ValidationRule{" in broken.stderr
+        assert "compilation failed: ERROR: <input>:1:" in broken.stderr
+    finally:
+        k.run("delete", "crd", f"widgets.{group}", "--ignore-not-found")
+
+
 def test_unknown_field_is_pruned_with_a_warning(k: Kubectl, crd: str, group: str) -> None:
     obj = widget(group, "w", size="small", bogus=1, extra={"anything": {"goes": True}})
     done = k.run("apply", "--validate=warn", "-f", "-", input=json.dumps(obj))

@@ -22,7 +22,7 @@ from minikube_py.api.patch import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, STRATEGI
 from minikube_py.api.strategies.base import Allocators, Strategy
 from minikube_py.api.tables.base import AGE, NAME, Column, Printer, obj_name
 from minikube_py.api.tables.table import DEFAULT
-from minikube_py.model import crds, crdschema, errors, fields, jsonpath
+from minikube_py.model import crdrules, crds, crdschema, errors, fields, jsonpath
 from minikube_py.model.errors import FieldError
 from minikube_py.model.kindrules import KindRules
 from minikube_py.model.kinds import CustomResource, ResourceType, by_plural
@@ -100,8 +100,15 @@ class CustomStrategy(Strategy):
     def default(self, obj: Obj) -> None:
         crdschema.apply_defaults(self.custom.schema, obj)
 
+    @cached_property
+    def _has_rules(self) -> bool:
+        return crdrules.has_rules(self.custom.schema)
+
     def validate(self, obj: Obj, old: Obj | None = None) -> list[FieldError]:
-        return [*self.rules.validate(obj, old), *crdschema.validate(self.custom.schema, obj)]
+        problems = [*self.rules.validate(obj, old), *crdschema.validate(self.custom.schema, obj)]
+        if self._has_rules and not problems:  # rules see only objects their schema accepts
+            problems += crdrules.validate(self.custom.schema, obj, old)
+        return problems
 
     # ------------------------------------------------------------------------------ scale
 
