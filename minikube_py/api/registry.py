@@ -563,6 +563,7 @@ class Registry:
                 raise
             patched = strategy.patch(content_type, old, body) if config is None else strategy.merge_applied(old, config)
             check_depth(patched, "the patched object")
+            _check_envelope(patched)  # the update that writes it checks the rest, at the stored version
             revision = old["metadata"]["resourceVersion"]
             patched_rv = str((patched.get("metadata") or {}).get("resourceVersion") or "")
             if patched_rv and patched_rv != revision:
@@ -797,9 +798,16 @@ def _malformed_is_bad_request(rt: ResourceType, name: str) -> Iterator[None]:
         raise errors.bad_request(f'{rt.kind} "{name}" is malformed: a field has the wrong type ({exc})') from None
 
 
-def _check_type(rt: ResourceType, strategy: Strategy, obj: Any) -> None:
+def _check_envelope(obj: Any) -> None:
+    """An object at all, with an object for metadata: what every reading of it assumes."""
     if not isinstance(obj, dict):
         raise errors.bad_request("the body of the request must be a JSON object")
+    if not isinstance(obj.get("metadata", {}), dict):
+        raise errors.bad_request("metadata must be an object")
+
+
+def _check_type(rt: ResourceType, strategy: Strategy, obj: Any) -> None:
+    _check_envelope(obj)
     api_version, kind = obj.get("apiVersion"), obj.get("kind")
     if api_version and api_version != rt.api_version:
         raise errors.bad_request(
@@ -807,8 +815,6 @@ def _check_type(rt: ResourceType, strategy: Strategy, obj: Any) -> None:
         )
     if kind and kind != rt.kind:
         raise errors.bad_request(f"the kind in the data ({kind}) does not match the expected kind ({rt.kind})")
-    if not isinstance(obj.get("metadata", {}), dict):
-        raise errors.bad_request("metadata must be an object")
     strategy.check_shape(obj)
     _typed(rt, obj)
 

@@ -105,3 +105,14 @@ def test_a_watch_in_the_newer_group_sees_core_writes_converted(server: InProcess
     (event,) = seen
     assert event["type"] == "ADDED" and event["object"]["apiVersion"] == "events.k8s.io/v1"
     assert event["object"]["note"] == "stopping"
+
+
+def test_a_patch_in_the_newer_group_that_breaks_the_object_is_a_bad_request(server: InProcessServer) -> None:
+    assert server.request("POST", NEWER, newer_event("broken.1"))[0] == 201
+    for body, kind, code in (
+        ({"metadata": ["not", "an", "object"]}, "application/merge-patch+json", 400),
+        ([{"op": "replace", "path": "/metadata", "value": 5}], "application/json-patch+json", 400),
+    ):
+        status, answer = server.request("PATCH", f"{NEWER}/broken.1", body, content_type=kind)
+        assert (status, answer["message"]) == (code, "metadata must be an object")
+    assert server.request("GET", f"{NEWER}/broken.1")[1]["note"] == "all in order"
