@@ -24,3 +24,4 @@ run bench/kubectl_startup.py --runs 3
 run bench/dashboard.py --smoke
 run bench/network_policy.py --nodes 20 --pods 500 --namespaces 10
 run bench/crd_rules.py --items 16 --runs 50
+run bench/admission_policies.py --policies 5 --runs 50

@@ -174,6 +174,37 @@ def _spec(kind: str, name: str, ns: str, group_version: str = "") -> Obj:
             }
         },
         "IngressClass": lambda: {"spec": {"controller": "example.com/fuzz"}},
+        # a policy on ConfigMaps that only the ones fuzzing labels for it meet, and a binding that warns
+        "ValidatingAdmissionPolicy": lambda: {
+            "spec": {
+                "failurePolicy": "Ignore",
+                "paramKind": {"apiVersion": "v1", "kind": "ConfigMap"},
+                "matchConstraints": {
+                    "resourceRules": [
+                        {
+                            "operations": ["CREATE", "UPDATE"],
+                            "apiGroups": [""],
+                            "apiVersions": ["v1"],
+                            "resources": ["configmaps"],
+                        }
+                    ]
+                },
+                "matchConditions": [
+                    {"name": "labelled", "expression": "'fuzz-policy' in object.metadata.?labels.orValue({})"}
+                ],
+                "variables": [{"name": "size", "expression": "object.?data.orValue({}).size()"}],
+                "validations": [
+                    {"expression": "variables.size < 100", "messageExpression": "'size ' + string(variables.size)"}
+                ],
+            }
+        },
+        "ValidatingAdmissionPolicyBinding": lambda: {
+            "spec": {
+                "policyName": app,
+                "validationActions": ["Warn", "Audit"],
+                "paramRef": {"selector": {"matchLabels": {"app": app}}, "parameterNotFoundAction": "Allow"},
+            }
+        },
         # a webhook nothing fuzzed reaches (a group no write names) and whose failure is passed over
         **dict.fromkeys(
             ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"),

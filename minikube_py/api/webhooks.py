@@ -29,11 +29,15 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from minikube_py.api import notes
+from minikube_py.api.admissionpolicies import PolicyChecks
 from minikube_py.api.follower import PrefixFollower
 from minikube_py.api.patch.rfc import json_patch
 from minikube_py.model import errors
+from minikube_py.model.admissionpolicies import Binding, admission_values, bindings_of
+from minikube_py.model.cel import CelError
 from minikube_py.model.kinds import by_plural
 from minikube_py.model.lenient import as_dict, as_list, dict_items
+from minikube_py.model.matchconditions import admission_size, conditions_hold
 from minikube_py.model.rbac import UserInfo
 from minikube_py.model.webhooks import (
     GROUP,
@@ -61,6 +65,7 @@ _NAMESPACES, _SERVICES = by_plural("", "v1", "namespaces"), by_plural("", "v1", 
 _SLICES = by_plural("discovery.k8s.io", "v1", "endpointslices")
 assert _NAMESPACES is not None and _SERVICES is not None and _SLICES is not None
 _MUTATING, _VALIDATING = "mutatingwebhookconfigurations", "validatingwebhookconfigurations"
+_POLICIES, _BINDINGS = "validatingadmissionpolicies", "validatingadmissionpolicybindings"
 
 
 class CallFailed(Exception):
@@ -70,9 +75,10 @@ class CallFailed(Exception):
 class WebhookDispatcher:
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._configurations: dict[str, dict[str, Obj]] = {_MUTATING: {}, _VALIDATING: {}}
+        self._configurations: dict[str, dict[str, Obj]] = {_MUTATING: {}, _VALIDATING: {}, _POLICIES: {}, _BINDINGS: {}}
         self._mutating: list[Webhook] = []
         self._validating: list[Webhook] = []
+        self._bindings: list[Binding] = []
         self._follower = PrefixFollower(
             store, _PREFIX, what="webhook configurations", load=self._load, apply=self._apply
         )
@@ -96,7 +102,7 @@ class WebhookDispatcher:
 
     async def _load(self) -> int:
         revisions = []
-        for plural in (_MUTATING, _VALIDATING):
+        for plural in self._configurations:
             listing = await self._store.list(f"{_PREFIX}{plural}/")
             revisions.append(listing.revision)
             self._configurations[plural] = {o["metadata"]["name"]: o for o in listing.items}
@@ -117,6 +123,9 @@ class WebhookDispatcher:
     def _rebuild(self) -> None:
         self._mutating = webhooks_of(list(self._configurations[_MUTATING].values()), mutating=True)
         self._validating = webhooks_of(list(self._configurations[_VALIDATING].values()), mutating=False)
+        self._bindings = bindings_of(
+            list(self._configurations[_POLICIES].values()), list(self._configurations[_BINDINGS].values())
+        )
         self._contexts.clear()
 
     # ------------------------------------------------------------------------------ admission
@@ -138,8 +147,11 @@ class WebhookDispatcher:
         return obj
 
     async def validate(self, attrs: Attributes) -> None:
-        """Raises the refusal of the first validating webhook that denies the write (all are asked
-        at once, as kube-apiserver calls them in parallel)."""
+        """Raises the refusal of the first ValidatingAdmissionPolicy binding, then of the first
+        validating webhook, that denies the write (the webhooks are asked at once, as kube-apiserver
+        calls them in parallel)."""
+        if self._bindings and not exempt(attrs):
+            await PolicyChecks(self._store, attrs).run(self._bindings)
         hooks = await self._concerned(self._validating, attrs)
         if hooks:
             await asyncio.gather(*(self._ask(hook, attrs) for hook in hooks))
@@ -147,11 +159,24 @@ class WebhookDispatcher:
     async def _concerned(self, hooks: list[Webhook], attrs: Attributes) -> list[Webhook]:
         if not hooks or exempt(attrs):
             return []
-        matched = [h for h in hooks if rules_match(h, attrs)]
+        matched = [h for h in hooks if rules_match(h.spec.get("rules"), attrs)]
         labels: dict[str, str] | None = None
-        if any(needs_namespace_labels(h, attrs) for h in matched):
+        if any(needs_namespace_labels(h.spec, attrs) for h in matched):
             labels = await self._namespace_labels(attrs.namespace)
-        return [h for h in matched if selectors_match(h, attrs, labels)]
+        return [h for h in matched if selectors_match(h.spec, attrs, labels) and self._conditions_hold(h, attrs)]
+
+    def _conditions_hold(self, hook: Webhook, attrs: Attributes) -> bool:
+        """The webhook's match conditions; one that cannot be evaluated fails the write or, under
+        ``failurePolicy: Ignore``, passes the webhook over."""
+        conditions = hook.spec.get("matchConditions")
+        if not conditions:
+            return True
+        try:
+            values = admission_values(attrs, None, None)
+            return conditions_hold(conditions, values, admission_size(values))
+        except CelError as exc:
+            self._failed(hook, str(exc))
+            return False
 
     async def _namespace_labels(self, namespace: str) -> dict[str, str]:
         try:

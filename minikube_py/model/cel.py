@@ -1,10 +1,11 @@
-"""The Common Expression Language as Kubernetes offers it to validation rules: compiling, a bound on
-what one evaluation may cost, and evaluating.
+"""The Common Expression Language as Kubernetes offers it to CRD validation rules, admission policies
+and match conditions: compiling, a bound on what one evaluation may cost, and evaluating.
 
 Expressions run on cel-expr-python, the Python binding of the CEL project's own C++ runtime, with
 the extension libraries Kubernetes enables (strings, optionals, math, base64) and, written here,
 those of Kubernetes' own CEL library that rules use on lists and regular expressions (``isSorted``,
-``sum``, ``min``, ``max``, ``find``, ``findAll``). Variables are dynamically typed, so a call the
+``sum``, ``min``, ``max``, ``find``, ``findAll``). Each kind of expression has its variables
+(:data:`RULE_VARIABLES`, :data:`ADMISSION_VARIABLES`), dynamically typed, so a call the
 library does not declare (``self.foo()``) fails at compile time as in kube-apiserver, while type
 mismatches of values show when the rule runs.
 
@@ -26,6 +27,8 @@ from typing import Any
 #: (``RuntimeCELCostBudget``), in this module's estimated units
 PER_CALL_LIMIT = 1_000_000
 REQUEST_BUDGET = 10_000_000
+#: why an expression too costly for its values did not run (kube-apiserver's words)
+COST_EXCEEDED = "operation cancelled: actual cost limit exceeded"
 #: the macros that loop over a list or map
 _COMPREHENSIONS = frozenset({"all", "exists", "exists_one", "map", "filter"})
 _TOKENS = re.compile(
@@ -121,9 +124,18 @@ _LIBRARY: tuple[tuple[str, str, tuple[str, ...], str, Callable[..., Any]], ...] 
 )
 
 
+#: the variables of each kind of expression: a CRD's validation rules, and admission's (validating
+#: admission policies, webhooks' match conditions)
+RULE_VARIABLES = ("self", "oldSelf", "__oldValue__", "__hasOldValue__")
+ADMISSION_VARIABLES = ("object", "oldObject", "request", "params", "namespaceObject", "variables")
+#: the variables that carry the old value into a rule whose ``oldSelf`` is an optional
+OLD_VALUE, HAS_OLD = RULE_VARIABLES[2:]
+
+
 @functools.cache
-def _environment() -> Any:
-    """The compiling environment: ``self`` and ``oldSelf`` of any type, the extensions, the library."""
+def _environment(variables: tuple[str, ...]) -> Any:
+    """The compiling environment of expressions over ``variables`` (of any type): the extensions and
+    Kubernetes' library."""
     from cel_expr_python import cel
     from cel_expr_python.ext import ext_bindings, ext_encoders, ext_math, ext_optional, ext_strings
 
@@ -136,7 +148,7 @@ def _environment() -> Any:
             cel.Overload(overload, type_of(result), [type_of(a) for a in arguments], is_member=True, impl=impl)
         )
     return cel.NewEnv(
-        variables={"self": cel.Type.DYN, "oldSelf": cel.Type.DYN, OLD_VALUE: cel.Type.DYN, HAS_OLD: cel.Type.BOOL},
+        variables={name: cel.Type.BOOL if name == HAS_OLD else cel.Type.DYN for name in variables},
         extensions=[
             ext_strings.ExtStrings(),
             ext_optional.ExtOptional(),
@@ -148,11 +160,6 @@ def _environment() -> Any:
     )
 
 
-#: the variables that carry the old value into a rule whose ``oldSelf`` is an optional
-OLD_VALUE = "__oldValue__"
-HAS_OLD = "__hasOldValue__"
-
-
 def with_optional_old_self(rule: str) -> str:
     """``rule`` with ``oldSelf`` an optional (a CRD rule's ``optionalOldSelf: true``): of the old
     value on an update that has one, none otherwise, so that the rule can run on creates too."""
@@ -160,31 +167,37 @@ def with_optional_old_self(rule: str) -> str:
 
 
 @functools.lru_cache(maxsize=1024)
-def compiled(expression: str) -> Any:
-    """The compiled expression (cached: a CRD's rules run on every write of its objects)."""
+def compiled(expression: str, variables: tuple[str, ...] = RULE_VARIABLES) -> Any:
+    """The compiled expression over ``variables`` (cached: a CRD's rules and a policy's validations
+    run on every write they concern)."""
     try:
-        return _environment().compile(expression)
+        return _environment(variables).compile(expression)
     except RuntimeError as exc:
         raise CelError(str(exc).removeprefix("INVALID_ARGUMENT: ").removesuffix(" [INVALID_ARGUMENT]")) from None
 
 
-def result_type(expression: str) -> str:
+def result_type(expression: str, variables: tuple[str, ...] = RULE_VARIABLES) -> str:
     """The type the expression evaluates to, as the checker sees it (``bool``, ``string``, ``dyn``)."""
-    return str(compiled(expression).return_type()).lower()
+    return str(compiled(expression, variables).return_type()).lower()
 
 
-def bind(variables: dict[str, Any]) -> Any:
-    """The variables converted to CEL values once, for several expressions over the same values."""
-    return _environment().Activation(data=variables)
+def bind(values: dict[str, Any], variables: tuple[str, ...] = RULE_VARIABLES) -> Any:
+    """The values converted to CEL values once, for several expressions over the same values."""
+    return _environment(variables).Activation(data=values)
 
 
-def evaluate(expression: str, variables: dict[str, Any] | Any) -> Any:
-    """The value of ``expression`` with ``variables`` (a dict, or what :func:`bind` made of one)
+def evaluate(
+    expression: str, values: dict[str, Any] | Any, variables: tuple[str, ...] = RULE_VARIABLES, *, size: int = 0
+) -> Any:
+    """The value of ``expression`` with ``values`` (a dict, or what :func:`bind` made of one)
     bound; a failure raises :class:`CelError` with the runtime's message (``Key not found in map :
-    "x"``)."""
+    "x"``). ``size``, the :func:`collection_size` of the values, refuses an expression whose
+    :func:`estimated_cost` over them passes :data:`PER_CALL_LIMIT` before it runs."""
+    if size and estimated_cost(expression, size) > PER_CALL_LIMIT:
+        raise CelError(COST_EXCEEDED)
     try:
-        program = compiled(expression)
-        bound = {"data": variables} if isinstance(variables, dict) else {"activation": variables}
+        program = compiled(expression, variables)
+        bound = {"data": values} if isinstance(values, dict) else {"activation": values}
         value = program.eval(**bound)
     except CelError:
         raise

@@ -304,9 +304,7 @@ def _evaluate(schema: Schema, value: Any, old: Any, has_old: bool, path: str, ru
         if cost > cel.PER_CALL_LIMIT:
             run.problems.append(
                 errors.invalid_value(
-                    path,
-                    kind,
-                    f"operation cancelled: actual cost limit exceeded: call cost exceeds limit for rule: {_shown(rule)}",
+                    path, kind, f"{cel.COST_EXCEEDED}: call cost exceeds limit for rule: {_shown(rule)}"
                 )
             )
             continue

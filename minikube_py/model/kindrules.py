@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from minikube_py.model import (
+    admissionpolicies,
     autoscaling,
     crds,
     defaults,
@@ -238,6 +239,18 @@ _DECLARED = (
     *(
         KindRules(kind, checks=webhooks.validate_configuration, defaults=webhooks.default_configuration)
         for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
+    ),
+    KindRules(
+        "ValidatingAdmissionPolicy",
+        checks=admissionpolicies.validate_policy,
+        defaults=admissionpolicies.default_policy,
+        tracks_generation=True,
+    ),
+    KindRules(
+        "ValidatingAdmissionPolicyBinding",
+        checks=admissionpolicies.validate_binding,
+        defaults=admissionpolicies.default_binding,
+        tracks_generation=True,
     ),
     KindRules(
         "NetworkPolicy",

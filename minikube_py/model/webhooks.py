@@ -10,8 +10,8 @@ webhook that cannot be called, or answers nonsense, fails the write (``failurePo
 default) or is passed over (``Ignore``). Objects of these two kinds are never sent to webhooks, so
 a broken webhook can always be removed.
 
-Not supported: ``matchConditions`` (CEL expressions; refused at write, so none is silently
-ignored), ``reinvocationPolicy: IfNeeded`` (accepted, each webhook is called once), and a webhook's
+A webhook's ``matchConditions`` (CEL, :mod:`minikube_py.model.matchconditions`) must all hold for it
+to be called. Not supported: ``reinvocationPolicy: IfNeeded`` (accepted, each webhook is called once), and a webhook's
 requested versions under ``matchPolicy: Equivalent`` (objects are sent at the version they are
 stored in).
 """
@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from minikube_py.model.errors import FieldError, duplicate, forbidden, invalid_value, not_supported, required
+from minikube_py.model.errors import FieldError, duplicate, invalid_value, not_supported, required
 from minikube_py.model.lenient import as_dict, as_list, dict_items
+from minikube_py.model.matchconditions import match_condition_errors
 from minikube_py.model.rbac import UserInfo
 from minikube_py.model.selectors import stored_selector
 from minikube_py.model.validation import label_selector_errors
@@ -131,8 +132,7 @@ def _webhook_errors(hook: Obj, path: str, names: set[str]) -> Errors:
     for selector in ("namespaceSelector", "objectSelector"):
         if hook.get(selector) is not None:
             errs += label_selector_errors(hook[selector], f"{path}.{selector}")
-    if hook.get("matchConditions"):
-        errs.append(forbidden(f"{path}.matchConditions", "CEL match conditions are not supported by this server"))
+    errs += match_condition_errors(hook.get("matchConditions"), f"{path}.matchConditions")
     return errs
 
 
@@ -259,9 +259,10 @@ def _resource_matches(patterns: list[Any], resource: str, subresource: str) -> b
     return False
 
 
-def rules_match(hook: Webhook, attrs: Attributes) -> bool:
-    """Whether one of the webhook's rules names this operation on this resource and scope."""
-    for rule in dict_items(hook.spec.get("rules")):
+def rules_match(rules: Any, attrs: Attributes) -> bool:
+    """Whether one of ``rules`` (a webhook's, or an admission policy's ``resourceRules``) names this
+    operation on this resource and scope."""
+    for rule in dict_items(rules):
         scope = rule.get("scope", "*")
         if scope == ("Namespaced" if not attrs.namespaced else "Cluster"):
             continue  # a rule of the other scope
@@ -275,23 +276,23 @@ def rules_match(hook: Webhook, attrs: Attributes) -> bool:
     return False
 
 
-def needs_namespace_labels(hook: Webhook, attrs: Attributes) -> bool:
+def needs_namespace_labels(spec: Obj, attrs: Attributes) -> bool:
     """Whether deciding needs the labels of the write's namespace (a namespaced object, and a
-    namespace selector that restricts something)."""
-    return attrs.namespaced and not stored_selector(hook.spec.get("namespaceSelector", {})).empty
+    namespace selector of ``spec``, a webhook's or a policy's match, that restricts something)."""
+    return attrs.namespaced and not stored_selector(spec.get("namespaceSelector", {})).empty
 
 
-def selectors_match(hook: Webhook, attrs: Attributes, namespace_labels: Mapping[str, str] | None) -> bool:
+def selectors_match(spec: Obj, attrs: Attributes, namespace_labels: Mapping[str, str] | None) -> bool:
     """The namespace selector (a Namespace is judged by its own labels, another cluster-scoped object
     never by it) and the object selector (the new or the old object matching suffices; an absent
     one, of a create or a delete, matches nothing)."""
-    namespaces = stored_selector(hook.spec.get("namespaceSelector", {}))
+    namespaces = stored_selector(spec.get("namespaceSelector", {}))
     if attrs.namespaced and not namespaces.matches(namespace_labels or {}):
         return False
     is_namespace = attrs.group == "" and attrs.resource == "namespaces"
     if is_namespace and not any(namespaces.matches(_labels(o)) for o in (attrs.object, attrs.old) if o is not None):
         return False
-    objects = stored_selector(hook.spec.get("objectSelector", {}))
+    objects = stored_selector(spec.get("objectSelector", {}))
     return objects.empty or any(objects.matches(_labels(o)) for o in (attrs.object, attrs.old) if o is not None)
 
 

@@ -232,6 +232,45 @@ def test_an_unreachable_webhook_fails_the_write_or_is_passed_over(
         delete_configuration(server, closed)
 
 
+def test_match_conditions_decide_which_writes_a_webhook_sees(server: InProcessServer, hooks: HookServer) -> None:
+    conditional = configuration(
+        "ValidatingWebhookConfiguration",
+        "conditional",
+        {"url": hooks.url("/deny"), "caBundle": hooks.ca_bundle},
+        configmap_rule("CREATE"),
+        namespaceSelector={"matchLabels": {"kubernetes.io/metadata.name": "webhooks"}},
+        matchConditions=[
+            {"name": "not-skipped", "expression": "!('skip' in object.metadata.?labels.orValue({}))"},
+            {"name": "by-admins", "expression": "'system:masters' in request.userInfo.groups"},
+            {"name": "erring", "expression": "!has(object.data) || object.data.size() > 0"},
+        ],
+    )
+    assert apply(server, conditional).returncode == 0
+    try:
+        skipped = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "skipped", "labels": {"skip": "y"}}}
+        assert apply(server, skipped, "-n", "webhooks").returncode == 0  # a false condition: not called
+        sent = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "sent"}}
+        assert "no pods today" in apply(server, sent, "-n", "webhooks").stderr  # all true: called, and it denies
+        broken = configuration(
+            "ValidatingWebhookConfiguration",
+            "broken-condition",
+            {"url": hooks.url("/deny"), "caBundle": hooks.ca_bundle},
+            configmap_rule("CREATE"),
+            matchConditions=[{"name": "typo", "expression": "object.metadata.nope == 1"}],
+        )
+        assert apply(server, broken).returncode == 0
+        try:
+            failed = apply(server, {**sent, "metadata": {"name": "other"}}, "-n", "plain")
+            assert (
+                'failed calling webhook "broken-condition.pykube.test": failed to evaluate match condition'
+                in failed.stderr
+            )
+        finally:
+            delete_configuration(server, broken)
+    finally:
+        delete_configuration(server, conditional)
+
+
 def test_a_slow_or_confused_webhook_fails_the_write(server: InProcessServer, hooks: HookServer) -> None:
     for path, why in (("/slow", "context deadline exceeded"), ("/garbage", "received invalid webhook response")):
         hook = configuration(

@@ -31,7 +31,7 @@ def test_every_served_kind_but_two_has_checks() -> None:
             "CronJob CustomResourceDefinition DaemonSet Deployment EndpointSlice Endpoints HorizontalPodAutoscaler Job "
             "LimitRange MutatingWebhookConfiguration Namespace NetworkPolicy "
             "PersistentVolume PersistentVolumeClaim Pod PriorityClass ReplicaSet ReplicationController Secret Service "
-            "StatefulSet StorageClass ValidatingWebhookConfiguration",
+            "StatefulSet StorageClass ValidatingAdmissionPolicy ValidatingAdmissionPolicyBinding ValidatingWebhookConfiguration",
         ),
         ("fields", "Event Job Namespace Node Pod ReplicaSet ReplicationController Secret"),
     ],

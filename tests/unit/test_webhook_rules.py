@@ -63,33 +63,33 @@ def rule(resources: list[str], operations: tuple[str, ...] = ("*",), scope: str 
 )
 def test_resource_patterns(resources: list[str], subresource: str, matches: bool) -> None:
     attrs = replace(CREATE, subresource=subresource)
-    assert rules_match(hook(rules=[rule(resources)]), attrs) is matches
+    assert rules_match([rule(resources)], attrs) is matches
 
 
 def test_operations_groups_and_scope() -> None:
-    assert not rules_match(hook(rules=[rule(["pods"], ("UPDATE", "DELETE"))]), CREATE)
-    assert rules_match(hook(rules=[rule(["pods"], ("CREATE",))]), CREATE)
-    assert not rules_match(hook(rules=[rule(["pods"], groups=["apps"])]), CREATE)
-    assert not rules_match(hook(rules=[rule(["pods"], scope="Cluster")]), CREATE)
-    assert rules_match(hook(rules=[rule(["pods"], scope="Namespaced")]), CREATE)
+    assert not rules_match([rule(["pods"], ("UPDATE", "DELETE"))], CREATE)
+    assert rules_match([rule(["pods"], ("CREATE",))], CREATE)
+    assert not rules_match([rule(["pods"], groups=["apps"])], CREATE)
+    assert not rules_match([rule(["pods"], scope="Cluster")], CREATE)
+    assert rules_match([rule(["pods"], scope="Namespaced")], CREATE)
     node = replace(CREATE, resource="nodes", kind="Node", namespaced=False, namespace="")
-    assert rules_match(hook(rules=[rule(["nodes"], scope="Cluster")]), node)
+    assert rules_match([rule(["nodes"], scope="Cluster")], node)
     assert exempt(replace(CREATE, group="admissionregistration.k8s.io")) and not exempt(CREATE)
 
 
 def test_selectors_of_namespaces_and_objects() -> None:
     on = hook(namespaceSelector={"matchLabels": {"hooks": "on"}})
-    assert selectors_match(on, CREATE, {"hooks": "on"}) and not selectors_match(on, CREATE, {})
+    assert selectors_match(on.spec, CREATE, {"hooks": "on"}) and not selectors_match(on.spec, CREATE, {})
     namespace = {"metadata": {"name": "x", "labels": {"hooks": "on"}}}
     ns_create = replace(CREATE, resource="namespaces", namespaced=False, namespace="", object=namespace)
-    assert selectors_match(on, ns_create, None)
-    assert not selectors_match(on, replace(ns_create, object={"metadata": {"name": "y"}}), None)
+    assert selectors_match(on.spec, ns_create, None)
+    assert not selectors_match(on.spec, replace(ns_create, object={"metadata": {"name": "y"}}), None)
     node = replace(CREATE, resource="nodes", namespaced=False, namespace="")
-    assert selectors_match(on, node, None)  # other cluster-scoped objects are never judged by it
+    assert selectors_match(on.spec, node, None)  # other cluster-scoped objects are never judged by it
     absent = hook(objectSelector={"matchExpressions": [{"key": "skip", "operator": "DoesNotExist"}]})
-    assert selectors_match(absent, CREATE, {})
+    assert selectors_match(absent.spec, CREATE, {})
     deleting = replace(CREATE, operation="DELETE", object=None, old={"metadata": {"labels": {"skip": "1"}}})
-    assert not selectors_match(absent, deleting, {})  # the absent new object matches nothing
+    assert not selectors_match(absent.spec, deleting, {})  # the absent new object matches nothing
 
 
 def test_configurations_are_called_by_name_then_in_order() -> None:
@@ -176,7 +176,7 @@ def test_defaults_and_validation_of_a_configuration() -> None:
         "webhooks": [
             {"name": "short", "clientConfig": {"url": "https://h/x?q=1"}},
             {"name": "a.b.c", "clientConfig": {"url": "https://h/", "service": {"name": "s"}}},
-            {"name": "a.b.c", "clientConfig": {}, "matchConditions": [{"name": "x", "expression": "true"}]},
+            {"name": "a.b.c", "clientConfig": {}, "matchConditions": [{"name": "x", "expression": "object.foo("}]},
         ]
     }
     messages = [f"{e.field}: {e.message}" for e in validate_configuration(duplicate)]
@@ -185,6 +185,8 @@ def test_defaults_and_validation_of_a_configuration() -> None:
         'webhooks[0].clientConfig.url: Invalid value: "https://h/x?q=1": fragments and query parameters are not permitted',
         "webhooks[1].clientConfig: Required value: exactly one of url or service is required",
         'webhooks[2].name: Duplicate value: "a.b.c"',
-        "webhooks[2].matchConditions: Forbidden: CEL match conditions are not supported by this server",
+        'webhooks[2].matchConditions[0].expression: Invalid value: "object.foo(": compilation failed: ERROR: <input>:1:12: '
+        "Syntax error: mismatched input '<EOF>' expecting {'[', '{', '(', ')', '.', '-', '!', 'true', 'false', 'null', "
+        "NUM_FLOAT, NUM_INT, NUM_UINT, STRING, BYTES, IDENTIFIER}\n | object.foo(\n | ...........^",
     ):
         assert expected in messages, messages

@@ -77,6 +77,8 @@ STRATEGIES: Mapping[str, Strategy] = MappingProxyType(
             custom.DEFINITION,
             admission.MUTATING_WEBHOOK_CONFIGURATION,
             admission.VALIDATING_WEBHOOK_CONFIGURATION,
+            admission.VALIDATING_ADMISSION_POLICY,
+            admission.VALIDATING_ADMISSION_POLICY_BINDING,
         )
     }
 )

@@ -1,5 +1,6 @@
 """Mutating- and ValidatingWebhookConfigurations: the webhooks dynamic admission calls (see
-:mod:`minikube_py.api.webhooks`)."""
+:mod:`minikube_py.api.webhooks`); ValidatingAdmissionPolicies and their bindings, the checks it runs
+itself (:mod:`minikube_py.api.admissionpolicies`)."""
 
 from __future__ import annotations
 
@@ -16,4 +17,13 @@ MUTATING_WEBHOOK_CONFIGURATION, VALIDATING_WEBHOOK_CONFIGURATION = (
         shape=shape.WEBHOOK_CONFIGURATION,
     )
     for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
+)
+
+VALIDATING_ADMISSION_POLICY = Strategy(
+    "ValidatingAdmissionPolicy", printer=printers.VALIDATING_ADMISSION_POLICY, merge_rules=mergekeys.METADATA_ONLY
+)
+VALIDATING_ADMISSION_POLICY_BINDING = Strategy(
+    "ValidatingAdmissionPolicyBinding",
+    printer=printers.VALIDATING_ADMISSION_POLICY_BINDING,
+    merge_rules=mergekeys.METADATA_ONLY,
 )

@@ -1,5 +1,6 @@
 """Printers for the policy kinds a team's namespace is held to: PodDisruptionBudgets,
-ResourceQuotas and LimitRanges."""
+ResourceQuotas and LimitRanges; and for admission's: webhook configurations, ValidatingAdmissionPolicies
+and their bindings."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from minikube_py.api.tables.base import AGE, NAME, Column, Printer, age, obj_name
+from minikube_py.model.selectors import stored_selector
 
 
 def _int_or_percent(value: Any) -> str:
@@ -77,4 +79,46 @@ def _webhook_configuration(obj: dict[str, Any], now: datetime) -> list[Any]:
 WEBHOOK_CONFIGURATION = Printer(
     (NAME, Column("Webhooks", "The number of webhooks the configuration holds.", "integer"), AGE),
     _webhook_configuration,
+)
+
+
+def _validating_admission_policy(obj: dict[str, Any], now: datetime) -> list[Any]:
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    validations = spec.get("validations")
+    kind = spec.get("paramKind")
+    param_kind = f"{kind.get('apiVersion', '')}/{kind.get('kind', '')}" if isinstance(kind, dict) else "<unset>"
+    return [obj_name(obj), len(validations) if isinstance(validations, list) else 0, param_kind, age(obj, now)]
+
+
+VALIDATING_ADMISSION_POLICY = Printer(
+    (
+        NAME,
+        Column("Validations", "The number of validation rules defined in this configuration.", "integer"),
+        Column("ParamKind", "The kind of resources used to parameterize this policy."),
+        AGE,
+    ),
+    _validating_admission_policy,
+)
+
+
+def _validating_admission_policy_binding(obj: dict[str, Any], now: datetime) -> list[Any]:
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    ref = spec.get("paramRef")
+    param = "<unset>"
+    if isinstance(ref, dict) and ref.get("name"):
+        # as kubectl's printer: a reference without a namespace may be to a cluster-scoped object
+        param = f"{ref.get('namespace') or '*'}/{ref['name']}"
+    elif isinstance(ref, dict) and isinstance(ref.get("selector"), dict):
+        param = str(stored_selector(ref["selector"]))
+    return [obj_name(obj), spec.get("policyName", ""), param, age(obj, now)]
+
+
+VALIDATING_ADMISSION_POLICY_BINDING = Printer(
+    (
+        NAME,
+        Column("PolicyName", "The policy definition the binding binds to."),
+        Column("ParamRef", "The param resource which sets the configuration param."),
+        AGE,
+    ),
+    _validating_admission_policy_binding,
 )
