@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from minikube_py.model import admissionpolicies as vap
+from minikube_py.model import cel
 from minikube_py.model.matchconditions import admission_size, conditions_hold
 from minikube_py.model.webhooks import Attributes
 
@@ -66,15 +67,17 @@ def deployment() -> Obj:
 def check(bindings: list[vap.Binding], attrs: Attributes, params: Obj) -> int:
     """The failures of one write: what :class:`~minikube_py.api.admissionpolicies.PolicyChecks` computes."""
     found = 0
+    bound: cel.Bound | None = None
     size = 0
     for binding in bindings:
         if not all(vap.rules_apply(m, attrs) for m in binding.matches):
             continue
-        base = vap.admission_values(attrs, params, None)
-        size = size or admission_size(base)
-        if not conditions_hold(binding.spec.get("matchConditions"), base, size):
+        if bound is None:
+            values = vap.admission_values(attrs, params, None)
+            bound, size = vap.bind(values), admission_size(values)
+        if not conditions_hold(binding.spec.get("matchConditions"), bound, size):
             continue
-        found += len(vap.failures(binding.spec, *vap.with_variables(binding.spec, base, size)))
+        found += len(vap.failures(binding.spec, bound, size))
     return found
 
 

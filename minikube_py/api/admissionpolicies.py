@@ -23,11 +23,11 @@ from minikube_py.model.admissionpolicies import (
     Failure,
     admission_values,
     audit_annotations,
+    bind,
     denial_message,
     failures,
     rules_apply,
     warning_message,
-    with_variables,
 )
 from minikube_py.model.kinds import by_kind, by_plural
 from minikube_py.model.lenient import as_dict
@@ -49,7 +49,7 @@ class PolicyChecks:
         self._store = store
         self._attrs = attrs
         self._namespace: Obj | bool | None = False  # False: not fetched yet
-        self._size: int | None = None
+        self._plain: tuple[cel.Bound, int] | None = None
 
     async def run(self, bindings: list[Binding]) -> None:
         """Raises the first denial of the bindings that concern the write."""
@@ -83,12 +83,12 @@ class PolicyChecks:
     async def _check(self, binding: Binding) -> list[tuple[Binding, Failure]]:
         """The denials of one binding, after its warnings and audit records are out."""
         namespace = await self._namespace_object()
-        if self._size is None:  # what the write's own values weigh, once for every binding
-            self._size = admission_size(admission_values(self._attrs, None, namespace))
+        if self._plain is None:  # the write's own values, converted and weighed once for every binding
+            values = admission_values(self._attrs, None, namespace)
+            self._plain = (bind(values), admission_size(values))
+        bound, size = self._plain
         try:
-            if not conditions_hold(
-                binding.spec.get("matchConditions"), admission_values(self._attrs, None, namespace), self._size
-            ):
+            if not conditions_hold(binding.spec.get("matchConditions"), bound, size):
                 return []
             params = await self._params(binding)
         except cel.CelError as exc:
@@ -97,12 +97,12 @@ class PolicyChecks:
             return []
         denials = []
         for param in params:
-            values, size = with_variables(
-                binding.spec, admission_values(self._attrs, param, namespace), self._size + cel.collection_size(param)
-            )
-            for key, value in audit_annotations(binding.spec, values, size).items():
+            if param is not None:
+                bound = bind(admission_values(self._attrs, param, namespace))
+            with_params = size + cel.collection_size(param)
+            for key, value in audit_annotations(binding.spec, bound, with_params).items():
                 notes.annotate(f"{binding.policy_name}/{key}", value)
-            denials += self._act(binding, failures(binding.spec, values, size))
+            denials += self._act(binding, failures(binding.spec, bound, with_params))
         return denials
 
     def _act(self, binding: Binding, found: list[Failure]) -> list[tuple[Binding, Failure]]:

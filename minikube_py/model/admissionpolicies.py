@@ -22,6 +22,7 @@ matches the version it names).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,8 @@ PARAMETER_NOT_FOUND = ["Allow", "Deny"]
 #: the audit annotation a failed check with the Audit action leaves
 AUDIT_KEY = "validation.policy.admission.k8s.io/validation_failure"
 _VARIABLES = cel.ADMISSION_VARIABLES
+#: what a variable's name must be: a CEL identifier
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 # ------------------------------------------------------------------------------ the objects
@@ -126,7 +129,7 @@ def validate_policy(obj: Obj) -> Errors:
     for i, variable in enumerate(as_list(spec.get("variables"))):
         variable = as_dict(variable)
         name = variable.get("name")
-        if not isinstance(name, str) or not name.isidentifier():
+        if not isinstance(name, str) or not _IDENTIFIER.match(name):
             errs.append(invalid_value(f"spec.variables[{i}].name", name, "must be a valid CEL identifier"))
         elif name in names:
             errs.append(duplicate(f"spec.variables[{i}].name", name))
@@ -260,6 +263,11 @@ def rules_apply(match: Obj, attrs: Attributes) -> bool:
 # ------------------------------------------------------------------------------ the checks
 
 
+def bind(values: Obj) -> cel.Bound:
+    """Admission values converted to CEL once, for every expression of a binding."""
+    return cel.bind(values, _VARIABLES)
+
+
 def admission_values(attrs: Attributes, params: Obj | None, namespace: Obj | None) -> Obj:
     """What the expressions of a policy see of a write."""
     request = dict(review(attrs, "")["request"])
@@ -285,44 +293,44 @@ class Failure:
     error: bool = False
 
 
-def with_variables(spec: Obj, values: Obj, size: int) -> tuple[Obj, int]:
-    """``values`` (of :func:`admission_size` ``size``) with the policy's ``variables`` worked out in
-    order (each may use the earlier ones), and their size; a variable that fails is left out, so an
-    expression that uses it fails in turn."""
-    variables: Obj = {}
-    for variable in dict_items(spec.get("variables")):
-        try:
-            variables[str(variable.get("name"))] = cel.evaluate(
-                str(variable.get("expression", "")), {**values, "variables": variables}, _VARIABLES, size=size
-            )
-        except cel.CelError:
-            continue
-    return {**values, "variables": variables}, size + cel.collection_size(variables)
+def with_variables(spec: Obj, expression: str) -> str:
+    """``expression`` with the policy's ``variables`` bound around it, each computed once in order
+    and seeing the earlier ones (``cel.bind``), inside CEL: their values never become Python objects
+    (see :mod:`minikube_py.model.cel` on why). A variable that fails fails every expression."""
+    named = [
+        (str(v.get("name")), str(v.get("expression", "")))
+        for v in dict_items(spec.get("variables"))
+        if _IDENTIFIER.match(str(v.get("name")))
+    ]
+    for i in reversed(range(len(named))):
+        earlier = [f"'{name}': variables.{name}" for name, _ in named[:i]]
+        name, value = named[i]
+        entries = ", ".join([*earlier, f"'{name}': ({value})"])
+        expression = f"cel.bind(variables, {{{entries}}}, ({expression}))"
+    return expression
 
 
-def failures(spec: Obj, values: Obj, size: int) -> list[Failure]:
-    """The policy's validations that fail for ``values`` (already :func:`with_variables`, of that
-    size)."""
-    bound = cel.bind(values, _VARIABLES)
+def failures(spec: Obj, bound: cel.Bound, size: int) -> list[Failure]:
+    """The policy's validations that fail for the values ``bound`` (of :func:`admission_size` ``size``)."""
     found = []
     for index, validation in enumerate(dict_items(spec.get("validations"))):
         expression = str(validation.get("expression", ""))
         reason = str(validation.get("reason") or "Invalid")
         try:
-            passed = cel.evaluate(expression, bound, _VARIABLES, size=size)
+            passed = cel.evaluate(with_variables(spec, expression), bound, _VARIABLES, size=size)
         except cel.CelError as exc:
             found.append(Failure(f"expression '{expression}' resulted in error: {exc}", reason, index, error=True))
             continue
         if passed is not True:
-            found.append(Failure(_message(validation, bound, size), reason, index))
+            found.append(Failure(_message(spec, validation, bound, size), reason, index))
     return found
 
 
-def _message(validation: Obj, bound: Any, size: int) -> str:
+def _message(spec: Obj, validation: Obj, bound: Any, size: int) -> str:
     expression = validation.get("messageExpression")
     if isinstance(expression, str) and expression:
         try:
-            text = cel.evaluate(expression, bound, _VARIABLES, size=size)
+            text = cel.evaluate(with_variables(spec, expression), bound, _VARIABLES, size=size)
         except cel.CelError:
             text = None
         if isinstance(text, str) and text.strip() and "\n" not in text:
@@ -331,13 +339,15 @@ def _message(validation: Obj, bound: Any, size: int) -> str:
     return message or f"failed expression: {str(validation.get('expression') or '').strip()}"
 
 
-def audit_annotations(spec: Obj, values: Obj, size: int) -> dict[str, str]:
+def audit_annotations(spec: Obj, bound: cel.Bound, size: int) -> dict[str, str]:
     """The policy's ``auditAnnotations`` whose value expression yields a string (``<policy>/<key>``
     is the caller's to prefix)."""
     found = {}
     for audit in dict_items(spec.get("auditAnnotations")):
         try:
-            value = cel.evaluate(str(audit.get("valueExpression", "")), values, _VARIABLES, size=size)
+            value = cel.evaluate(
+                with_variables(spec, str(audit.get("valueExpression", ""))), bound, _VARIABLES, size=size
+            )
         except cel.CelError:
             continue
         if isinstance(value, str) and value:

@@ -2,12 +2,19 @@
 and match conditions: compiling, a bound on what one evaluation may cost, and evaluating.
 
 Expressions run on cel-expr-python, the Python binding of the CEL project's own C++ runtime, with
-the extension libraries Kubernetes enables (strings, optionals, math, base64) and, written here,
-those of Kubernetes' own CEL library that rules use on lists and regular expressions (``isSorted``,
-``sum``, ``min``, ``max``, ``find``, ``findAll``). Each kind of expression has its variables
-(:data:`RULE_VARIABLES`, :data:`ADMISSION_VARIABLES`), dynamically typed, so a call the
-library does not declare (``self.foo()``) fails at compile time as in kube-apiserver, while type
-mismatches of values show when the rule runs.
+the extension libraries Kubernetes enables (strings, optionals, math, base64, bindings). Each kind of
+expression has its variables (:data:`RULE_VARIABLES`, :data:`ADMISSION_VARIABLES`), dynamically
+typed, so a call the environment does not declare (``self.foo()``) fails at compile time as in
+kube-apiserver, while type mismatches of values show when the rule runs.
+
+The binding (0.1.3) mishandles Python objects, measured here: it releases references to ``None`` it
+never took when a ``null`` result (or one inside a list or map) is converted to Python, and now and
+then when ``None`` is among the values it takes in, which ends the process once ``None``'s count
+reaches zero; and it leaks what Python functions registered with it take and return. So ``None``
+never goes in (:func:`bind`), only scalar results (bool, int, double, string) come out, and no
+Python function is registered: Kubernetes' own CEL library (``isSorted``,
+``quantity``, ``url``, ``ip``, ``cidr``...) is not offered, and an expression naming it does not
+compile.
 
 kube-apiserver bounds a rule's cost twice: at write time from the schema's ``maxItems``/``maxLength``
 and at run time by counting operations. The runtime here counts nothing, so :func:`estimated_cost`
@@ -20,13 +27,16 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 #: kube-apiserver's limit on one evaluation (``PerCallLimit``) and on one request's rules together
 #: (``RuntimeCELCostBudget``), in this module's estimated units
 PER_CALL_LIMIT = 1_000_000
 REQUEST_BUDGET = 10_000_000
+#: the result types converted to Python
+_SCALARS = frozenset({"BOOL", "INT", "UINT", "DOUBLE", "STRING"})
 #: why an expression too costly for its values did not run (kube-apiserver's words)
 COST_EXCEEDED = "operation cancelled: actual cost limit exceeded"
 #: the macros that loop over a list or map
@@ -85,45 +95,6 @@ def estimated_cost(expression: str, size: int) -> int:
     return (1 + size) ** max(comprehension_depth(expression), 1)
 
 
-# ------------------------------------------------------------------------------ Kubernetes' library
-
-
-def _comparable(values: list[Any]) -> list[Any]:
-    if any(isinstance(v, (dict, list, bool)) for v in values):
-        raise CelError("no such overload")
-    return values
-
-
-def _find(text: str, pattern: str) -> str:
-    found = _regex(pattern).search(text)
-    return found.group(0) if found else ""
-
-
-def _find_all(text: str, pattern: str, limit: int = -1) -> list[str]:
-    found = [m.group(0) for m in _regex(pattern).finditer(text)]
-    return found if limit < 0 else found[:limit]
-
-
-@functools.lru_cache(maxsize=256)
-def _regex(pattern: str) -> re.Pattern[str]:
-    try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise CelError(f"invalid regular expression: {exc}") from None
-
-
-#: (name, overload id, argument types as ``cel.Type`` attribute names, result type, implementation)
-_LIBRARY: tuple[tuple[str, str, tuple[str, ...], str, Callable[..., Any]], ...] = (
-    ("isSorted", "list_is_sorted", ("LIST",), "BOOL", lambda xs: _comparable(list(xs)) == sorted(xs)),
-    ("sum", "list_sum", ("LIST",), "DYN", lambda xs: sum(_comparable(list(xs)))),
-    ("min", "list_min", ("LIST",), "DYN", lambda xs: min(_comparable(list(xs)))),
-    ("max", "list_max", ("LIST",), "DYN", lambda xs: max(_comparable(list(xs)))),
-    ("find", "string_find", ("STRING", "STRING"), "STRING", _find),
-    ("findAll", "string_find_all", ("STRING", "STRING"), "LIST", _find_all),
-    ("findAll", "string_find_all_n", ("STRING", "STRING", "INT"), "LIST", _find_all),
-)
-
-
 #: the variables of each kind of expression: a CRD's validation rules, and admission's (validating
 #: admission policies, webhooks' match conditions)
 RULE_VARIABLES = ("self", "oldSelf", "__oldValue__", "__hasOldValue__")
@@ -134,19 +105,10 @@ OLD_VALUE, HAS_OLD = RULE_VARIABLES[2:]
 
 @functools.cache
 def _environment(variables: tuple[str, ...]) -> Any:
-    """The compiling environment of expressions over ``variables`` (of any type): the extensions and
-    Kubernetes' library."""
+    """The compiling environment of expressions over ``variables`` (of any type), with the extensions."""
     from cel_expr_python import cel
     from cel_expr_python.ext import ext_bindings, ext_encoders, ext_math, ext_optional, ext_strings
 
-    def type_of(name: str) -> Any:
-        return cel.Type.List(cel.Type.DYN) if name == "LIST" else getattr(cel.Type, name)
-
-    overloads: dict[str, list[Any]] = {}
-    for name, overload, arguments, result, impl in _LIBRARY:
-        overloads.setdefault(name, []).append(
-            cel.Overload(overload, type_of(result), [type_of(a) for a in arguments], is_member=True, impl=impl)
-        )
     return cel.NewEnv(
         variables={name: cel.Type.BOOL if name == HAS_OLD else cel.Type.DYN for name in variables},
         extensions=[
@@ -156,7 +118,6 @@ def _environment(variables: tuple[str, ...]) -> Any:
             ext_encoders.ExtEncoders(),
             ext_bindings.ExtBindings(),
         ],
-        functions=[cel.FunctionDecl(name, decls) for name, decls in overloads.items()],
     )
 
 
@@ -181,13 +142,33 @@ def result_type(expression: str, variables: tuple[str, ...] = RULE_VARIABLES) ->
     return str(compiled(expression, variables).return_type()).lower()
 
 
-def bind(values: dict[str, Any], variables: tuple[str, ...] = RULE_VARIABLES) -> Any:
+@dataclass(frozen=True)
+class Bound:
+    """Values converted to CEL once, for several expressions over them (:func:`bind`). Nulls never
+    reach the binding (see the module's note): a variable that is null is bound to CEL's own
+    ``null`` inside the expression, and null fields and items are left out, as absent."""
+
+    activation: Any
+    nulls: tuple[str, ...]
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value if v is not None]
+    return value
+
+
+def bind(values: dict[str, Any], variables: tuple[str, ...] = RULE_VARIABLES) -> Bound:
     """The values converted to CEL values once, for several expressions over the same values."""
-    return _environment(variables).Activation(data=values)
+    present = {name: _without_nulls(value) for name, value in values.items() if value is not None}
+    nulls = tuple(sorted(name for name, value in values.items() if value is None))
+    return Bound(_environment(variables).Activation(data=present), nulls)
 
 
 def evaluate(
-    expression: str, values: dict[str, Any] | Any, variables: tuple[str, ...] = RULE_VARIABLES, *, size: int = 0
+    expression: str, values: dict[str, Any] | Bound, variables: tuple[str, ...] = RULE_VARIABLES, *, size: int = 0
 ) -> Any:
     """The value of ``expression`` with ``values`` (a dict, or what :func:`bind` made of one)
     bound; a failure raises :class:`CelError` with the runtime's message (``Key not found in map :
@@ -195,21 +176,24 @@ def evaluate(
     :func:`estimated_cost` over them passes :data:`PER_CALL_LIMIT` before it runs."""
     if size and estimated_cost(expression, size) > PER_CALL_LIMIT:
         raise CelError(COST_EXCEEDED)
+    bound = bind(values, variables) if isinstance(values, dict) else values
+    for name in bound.nulls:
+        expression = f"cel.bind({name}, null, ({expression}))"
+    program = compiled(expression, variables)
     try:
-        program = compiled(expression, variables)
-        bound = {"data": values} if isinstance(values, dict) else {"activation": values}
-        value = program.eval(**bound)
-    except CelError:
-        raise
-    except Exception as exc:  # a library function's own failure surfaces as the binding's error
+        value = program.eval(activation=bound.activation)
+    except Exception as exc:  # a value the binding cannot take in
         raise CelError(str(exc)) from None
     kind = str(value.type())
-    try:
-        if kind == "ERROR":
-            raise CelError(_error_text(str(value.value())))
-        return value.plain_value()
-    except (TypeError, ValueError, AssertionError):  # a result with no Python form (an optional, a type)
-        raise CelError(f"the result, of type {kind.lower()}, has no value to use") from None
+    if kind == "ERROR":
+        try:
+            text = str(value.value())
+        except (TypeError, AssertionError):  # an error the binding cannot describe
+            text = "evaluation failed"
+        raise CelError(_error_text(text))
+    if kind not in _SCALARS:  # never converted: see the module's note on nulls
+        raise CelError(f"the result, of type {kind.lower()}, has no value to use")
+    return value.value()
 
 
 def _error_text(text: str) -> str:

@@ -51,14 +51,15 @@ def admission_size(values: dict[str, Any]) -> int:
     return 1 + sum(cel.collection_size(values.get(name)) for name in _VARIABLES if name != "request")
 
 
-def conditions_hold(conditions: Any, values: dict[str, Any], size: int) -> bool:
+def conditions_hold(conditions: Any, values: dict[str, Any] | cel.Bound, size: int) -> bool:
     """Whether every match condition is true (the first false one decides) over ``values`` of
     :func:`admission_size` ``size``; an error raises :class:`~minikube_py.model.cel.CelError` naming
     the condition."""
     errors: list[str] = []
+    bound = values if isinstance(values, cel.Bound) else cel.bind(values, _VARIABLES)
     for condition in dict_items(conditions):
         try:
-            if cel.evaluate(str(condition.get("expression", "")), values, _VARIABLES, size=size) is not True:
+            if cel.evaluate(str(condition.get("expression", "")), bound, _VARIABLES, size=size) is not True:
                 return False
         except cel.CelError as exc:
             errors.append(f"failed to evaluate match condition {condition.get('name')!r}: {exc}")

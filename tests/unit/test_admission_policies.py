@@ -60,9 +60,9 @@ def test_failures_carry_messages_expressions_reasons_and_errors() -> None:
         ],
         "auditAnnotations": [{"key": "size", "valueExpression": "'replicas=' + string(object.spec.replicas)"}],
     }
-    base = vap.admission_values(attrs(replicas=7), None, None)
-    values, size = vap.with_variables(spec, base, admission_size(base))
-    found = vap.failures(spec, values, size)
+    values = vap.admission_values(attrs(replicas=7), None, None)
+    bound, size = vap.bind(values), admission_size(values)
+    found = vap.failures(spec, bound, size)
     assert [(f.index, f.reason, f.error) for f in found] == [
         (0, "Invalid", False),
         (1, "Forbidden", False),
@@ -72,7 +72,7 @@ def test_failures_carry_messages_expressions_reasons_and_errors() -> None:
     assert found[0].message == "failed expression: object.spec.replicas <= variables.max"
     assert found[1].message == "negative only" and found[2].message == "too many: 7"
     assert found[3].message.startswith("expression 'object.spec.missing == 1' resulted in error: ")
-    assert vap.audit_annotations(spec, values, size) == {"size": "replicas=7"}
+    assert vap.audit_annotations(spec, bound, size) == {"size": "replicas=7"}
     assert values["request"]["operation"] == "CREATE" and values["request"]["kind"]["kind"] == "Deployment"
 
 
@@ -108,7 +108,7 @@ def test_an_expression_too_costly_for_the_object_fails_without_running() -> None
     small = attrs()
     big = Attributes(**{**small.__dict__, "object": {"metadata": {}, "spec": {"items": list(range(5000))}}})
     values = vap.admission_values(small, None, None)
-    assert vap.failures(spec, values, admission_size(values))[0].error  # no items: an error, not a cost
+    assert vap.failures(spec, vap.bind(values), admission_size(values))[0].error  # no items: an error, not a cost
     values = vap.admission_values(big, None, None)
-    (failure,) = vap.failures(spec, values, admission_size(values))
+    (failure,) = vap.failures(spec, vap.bind(values), admission_size(values))
     assert failure.error and "operation cancelled: actual cost limit exceeded" in failure.message

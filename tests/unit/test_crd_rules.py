@@ -173,8 +173,10 @@ def test_a_crd_with_a_broken_rule_is_refused(rule: dict[str, Any], field: str, m
     assert message in problem.message
 
 
-def test_kubernetes_list_and_regex_functions() -> None:
+def test_the_extension_libraries_and_not_kubernetes_own() -> None:
     variables = {"self": {"a": [3, 1, 2], "s": "a1b22"}}
-    assert cel.evaluate("self.a.sum() == 6 && self.a.min() == 1 && self.a.max() == 3 && !self.a.isSorted()", variables)
-    assert cel.evaluate("self.s.find('[0-9]+') == '1' && self.s.findAll('[0-9]+') == ['1', '22']", variables)
     assert cel.evaluate("self.s.upperAscii() == 'A1B22' && self.?missing.orValue(5) == 5", variables)
+    assert cel.evaluate("self.s.split('b') == ['a1', '22'] && math.greatest(self.a) == 3", variables)
+    assert cel.evaluate("base64.encode(b'x') == 'eA==' && '%s!'.format([self.s]) == 'a1b22!'", variables)
+    with pytest.raises(cel.CelError, match="undeclared reference to 'isSorted'"):
+        cel.compiled("self.a.isSorted()")
