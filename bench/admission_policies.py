@@ -10,10 +10,9 @@ those, and with no policy at all the dispatcher skips this work. Usage::
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 from typing import Any
+
+from timing import median_us
 
 from minikube_py.model import admissionpolicies as vap
 from minikube_py.model import cel
@@ -81,15 +80,6 @@ def check(bindings: list[vap.Binding], attrs: Attributes, params: Obj) -> int:
     return found
 
 
-def timed(runs: int, work: Callable[[], object]) -> float:
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        work()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples) * 1e6
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--policies", type=int, default=20)
@@ -104,8 +94,8 @@ def main() -> None:
         "CREATE", "", "v1", "configmaps", "ConfigMap", "", True, "team-a", "c", {"metadata": {"name": "c"}}, None, False
     )
     assert check(bindings, create, params) == 0
-    concerned = timed(args.runs, lambda: check(bindings, create, params))
-    unconcerned = timed(args.runs, lambda: check(bindings, other, params))
+    concerned = median_us(args.runs, lambda: check(bindings, create, params))
+    unconcerned = median_us(args.runs, lambda: check(bindings, other, params))
     print(f"{args.policies} policies, each bound once")
     print(f"a Deployment they all check     {concerned:9.1f} us  ({concerned / args.policies:.1f} us a binding)")
     print(f"a ConfigMap none of them checks {unconcerned:9.1f} us")

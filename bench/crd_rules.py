@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import argparse
 import copy
-import statistics
 import time
-from collections.abc import Callable
 from typing import Any
+
+from timing import median_us
 
 from minikube_py.model import crdrules, crdschema
 
@@ -73,16 +73,6 @@ def gateway(items: int) -> Obj:
     }
 
 
-def timed(runs: int, work: Callable[[], object]) -> float:
-    """Median microseconds of ``work``."""
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        work()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples) * 1e6
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=64, help="listeners per object")
@@ -94,9 +84,9 @@ def main() -> None:
     rules = 1 + len(SPEC_RULES) + args.items * len(ITEM_RULES)
     assert crdrules.validate(SCHEMA, obj, None) == [] and crdrules.validate(SCHEMA, changed, obj) == []
     crdrules.validate(SCHEMA, obj, None)  # compile once, as a served CRD has
-    schema_us = timed(args.runs, lambda: crdschema.validate(SCHEMA, obj))
-    create_us = timed(args.runs, lambda: crdrules.validate(SCHEMA, obj, None))
-    update_us = timed(args.runs, lambda: crdrules.validate(SCHEMA, changed, obj))
+    schema_us = median_us(args.runs, lambda: crdschema.validate(SCHEMA, obj))
+    create_us = median_us(args.runs, lambda: crdrules.validate(SCHEMA, obj, None))
+    update_us = median_us(args.runs, lambda: crdrules.validate(SCHEMA, changed, obj))
     print(f"object: {args.items} listeners, {rules - 1} rule evaluations on create")
     print(f"schema validation (every object)        {schema_us:9.1f} us")
     print(f"CEL rules, create                       {create_us:9.1f} us  ({create_us / (rules - 1):.1f} us a rule)")

@@ -328,14 +328,10 @@ def failures(spec: Obj, bound: cel.Bound, size: int) -> list[Failure]:
 
 def _message(spec: Obj, validation: Obj, bound: Any, size: int) -> str:
     expression = validation.get("messageExpression")
-    if isinstance(expression, str) and expression:
-        try:
-            text = cel.evaluate(with_variables(spec, expression), bound, _VARIABLES, size=size)
-        except cel.CelError:
-            text = None
-        if isinstance(text, str) and text.strip() and "\n" not in text:
-            return text.strip()
-    message = str(validation.get("message") or "").strip()
+    if isinstance(expression, str):
+        expression = with_variables(spec, expression) if expression else ""
+    dynamic = cel.message(expression, bound, _VARIABLES, size=size)
+    message = dynamic or str(validation.get("message") or "").strip()
     return message or f"failed expression: {str(validation.get('expression') or '').strip()}"
 
 

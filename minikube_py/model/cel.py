@@ -196,6 +196,20 @@ def evaluate(
     return value.value()
 
 
+def message(
+    expression: Any, values: dict[str, Any] | Bound, variables: tuple[str, ...] = RULE_VARIABLES, *, size: int = 0
+) -> str | None:
+    """What a ``messageExpression`` says: its text when it yields a non-blank string on one line;
+    None otherwise, when kube-apiserver falls back to the static message."""
+    if not isinstance(expression, str) or not expression:
+        return None
+    try:
+        text = evaluate(expression, values, variables, size=size)
+    except CelError:
+        return None
+    return text.strip() if isinstance(text, str) and text.strip() and "\n" not in text else None
+
+
 def _error_text(text: str) -> str:
     """The runtime's message without its status-code prefix (``NOT_FOUND: ``)."""
     head, sep, rest = text.partition(": ")

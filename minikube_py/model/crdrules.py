@@ -347,15 +347,8 @@ def _at(path: str, rule: dict[str, Any]) -> str:
 
 
 def _message(rule: dict[str, Any], variables: Any) -> str:
-    expression = rule.get("messageExpression")
-    if isinstance(expression, str) and expression:
-        try:
-            text = cel.evaluate(expression, variables)
-        except cel.CelError:
-            text = None
-        if isinstance(text, str) and text.strip() and "\n" not in text:
-            return text.strip()
-    message = str(rule.get("message") or "").strip()
+    dynamic = cel.message(rule.get("messageExpression"), variables)
+    message = dynamic or str(rule.get("message") or "").strip()
     return message or f"failed rule: {str(rule.get('rule') or '').strip()}"
 
 

@@ -61,6 +61,20 @@ def deployment(server: InProcessServer, name: str, replicas: int, namespace: str
     )
 
 
+def deployment_body(name: str, replicas: int, **labels: str) -> Obj:
+    """A Deployment sent as JSON, for the status codes kubectl does not show."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"a": "b"}},
+            "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}},
+        },
+    }
+
+
 def remove(server: InProcessServer, *objs: Obj) -> None:
     for obj in objs:
         server.kubectl("delete", f"{obj['kind']}.{GROUP}", obj["metadata"]["name"], "--ignore-not-found")
@@ -77,23 +91,7 @@ def test_a_binding_denies_what_its_policy_finds_in_the_namespaces_it_selects(ser
             "deployments.apps \"big\" is forbidden: ValidatingAdmissionPolicy 'replicas.example.com' with binding "
             "'replicas-test.example.com' denied request: failed expression: object.spec.replicas <= 5"
         ) in refused.stderr
-        status, body = server.request(
-            "POST",
-            "/apis/apps/v1/namespaces/guarded/deployments",
-            {
-                "apiVersion": "apps/v1",
-                "kind": "Deployment",
-                "metadata": {"name": "big"},
-                "spec": {
-                    "replicas": 9,
-                    "selector": {"matchLabels": {"a": "b"}},
-                    "template": {
-                        "metadata": {"labels": {"a": "b"}},
-                        "spec": {"containers": [{"name": "c", "image": "i"}]},
-                    },
-                },
-            },
-        )
+        status, body = server.request("POST", "/apis/apps/v1/namespaces/guarded/deployments", deployment_body("big", 9))
         assert (status, body["reason"], body["details"]["kind"]) == (422, "Invalid", "deployments")
         assert body["details"]["causes"][0]["message"].startswith("ValidatingAdmissionPolicy 'replicas.example.com'")
         assert deployment(server, "small", 2).returncode == 0
@@ -173,34 +171,12 @@ def test_parameters_variables_conditions_and_reasons(server: InProcessServer) ->
         refused = deployment(server, "four", 4)
         assert "denied request: at most 3 replicas, not 4" in refused.stderr
         status, body = server.request(
-            "POST",
-            "/apis/apps/v1/namespaces/guarded/deployments",
-            {
-                "apiVersion": "apps/v1",
-                "kind": "Deployment",
-                "metadata": {"name": "four"},
-                "spec": {
-                    "replicas": 4,
-                    "selector": {"matchLabels": {"a": "b"}},
-                    "template": {
-                        "metadata": {"labels": {"a": "b"}},
-                        "spec": {"containers": [{"name": "c", "image": "i"}]},
-                    },
-                },
-            },
+            "POST", "/apis/apps/v1/namespaces/guarded/deployments", deployment_body("four", 4)
         )
         assert (status, body["reason"]) == (403, "Forbidden")
-        exempt = {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": "exempt", "namespace": "guarded", "labels": {"exempt": "yes"}},
-            "spec": {
-                "replicas": 9,
-                "selector": {"matchLabels": {"a": "b"}},
-                "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}},
-            },
-        }
-        assert apply(server, exempt).returncode == 0  # the match condition passes it by
+        exempt = deployment_body("exempt", 9, exempt="yes")
+        assert apply(server, {**exempt, "metadata": {**exempt["metadata"], "namespace": "guarded"}}).returncode == 0
+        # the match condition passed it by
         assert deployment(server, "three", 3).returncode == 0
     finally:
         remove(server, bound, checks)
