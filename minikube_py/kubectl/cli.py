@@ -16,6 +16,7 @@ VERBS: dict[str, str] = {
     "api-resources": "info:api_resources",
     "api-versions": "info:api_versions",
     "apply": "write:apply",
+    "autoscale": "autoscale:autoscale",
     "cluster-info": "info:cluster_info",
     "completion": "info:completion",
     "config": "info:config",

@@ -33,6 +33,7 @@ class Resource:
     short_names: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     verbs: tuple[str, ...] = ()
+    subresources: tuple[str, ...] = ()
 
     @property
     def api_version(self) -> str:
@@ -111,6 +112,11 @@ def _resources(doc: dict[str, Any]) -> list[Resource]:
     group_version = doc.get("groupVersion", "")
     group, _, version = group_version.rpartition("/")
     out = []
+    subresources: dict[str, list[str]] = {}
+    for entry in doc.get("resources", []):
+        parent, _, sub = entry["name"].partition("/")
+        if sub:
+            subresources.setdefault(parent, []).append(sub)
     for entry in doc.get("resources", []):
         if "/" in entry["name"]:
             continue  # subresources
@@ -125,6 +131,7 @@ def _resources(doc: dict[str, Any]) -> list[Resource]:
                 short_names=tuple(entry.get("shortNames") or ()),
                 categories=tuple(entry.get("categories") or ()),
                 verbs=tuple(entry.get("verbs") or ()),
+                subresources=tuple(subresources.get(entry["name"], ())),
             )
         )
     return out

@@ -364,3 +364,23 @@ def test_stop_scales_down_waits_and_deletes(k: Kubectl) -> None:
     done = pykube_kubectl(k.server, "-n", k.namespace, "stop", "deployment/stopping")
     assert (done.stdout, done.rc) == ('deployment.apps "stopping" deleted\n', 0), done.stderr
     wait_for(lambda: k.exists("deployment", "stopping"), lambda exists: not exists, "the deployment to be gone")
+
+
+def test_autoscale_creates_the_autoscaler_kubectl_creates(twins: Twins) -> None:
+    twins.step(
+        "create -f {file}",
+        lambda s: to_yaml(deployment(f"web-{s}", replicas=1, image="pykube.local/pause:1"), configmap(f"cfg-{s}", {})),
+    )
+    made = twins.step("autoscale deployment web-{s} --min=2 --max=5 --cpu-percent=80", rc=0)
+    assert made.stdout == "horizontalpodautoscaler.autoscaling/web-x1 autoscaled\n"
+    ours, theirs = twins.obj("hpa", "web-x1"), twins.obj("hpa", "web-x2")
+    assert ours["spec"] == {**theirs["spec"], "scaleTargetRef": {**theirs["spec"]["scaleTargetRef"], "name": "web-x1"}}
+    assert ours["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == 80
+    assert (ours["spec"]["minReplicas"], ours["spec"]["maxReplicas"]) == (2, 5)
+    twins.step("autoscale deploy/web-{s} --max=3 --name=other-{s} --dry-run=client -o yaml", rc=0)
+    twins.step("autoscale deploy/web-{s} --max=3 --name=named-{s} -o name", rc=0)
+    twins.step("autoscale deployment web-{s} --max=0", rc=1)
+    twins.step("autoscale deployment web-{s} --min=4 --max=3", rc=1)
+    twins.step("autoscale deployment web-{s} --max=3", rc=1)  # AlreadyExists
+    twins.step("autoscale deployment missing-{s} --max=3", rc=1)
+    twins.step("autoscale configmap cfg-{s} --max=3", rc=1)
