@@ -116,3 +116,13 @@ def test_a_patch_in_the_newer_group_that_breaks_the_object_is_a_bad_request(serv
         status, answer = server.request("PATCH", f"{NEWER}/broken.1", body, content_type=kind)
         assert (status, answer["message"]) == (code, "metadata must be an object")
     assert server.request("GET", f"{NEWER}/broken.1")[1]["note"] == "all in order"
+
+
+def test_a_time_that_is_not_a_string_is_refused_in_either_group(server: InProcessServer) -> None:
+    """Stored, it would break every table that prints the event."""
+    broken = {**newer_event("timeless.1"), "eventTime": {"nested": "2026-12-07T00:00:00.000000Z"}}
+    status, answer = server.request("POST", NEWER, broken)
+    assert status == 400 and "eventTime" in answer["message"], answer
+    core = {"metadata": {"name": "timeless.2"}, "involvedObject": {"kind": "Pod", "name": "p"}, "lastTimestamp": 5}
+    assert server.request("POST", CORE, core)[0] == 400
+    assert server.kubectl("get", "events", "-n", "default").returncode == 0
