@@ -61,6 +61,7 @@ node_up() {
         kill -0 "$old" 2>/dev/null || rm -f "$run/dockerd.pid"
     fi
     if ! docker -H "$sock" version >/dev/null 2>&1; then
+        release_mounts
         nsenter --net="/var/run/netns/$ns" dockerd --data-root "$root/docker" --exec-root "$run/exec" \
             -H "$sock" --pidfile "$run/dockerd.pid" --bip "172.31.$n.1/24" \
             >"$root/dockerd.log" 2>&1 &
@@ -79,6 +80,15 @@ node_up() {
     echo "$sock"
 }
 
+release_mounts() {
+    # container filesystems an engine that died mid-shutdown left mounted: the next engine could
+    # neither remove those containers nor start their pods again ("device or resource busy")
+    local target
+    for target in $(findmnt -rn -o TARGET | grep "^$root/docker/overlay2/" | sort -r || true); do
+        umount "$target" 2>/dev/null || umount -l "$target" 2>/dev/null || true
+    done
+}
+
 node_down() {
     if [ -f "$run/dockerd.pid" ]; then
         pid="$(cat "$run/dockerd.pid")"
@@ -86,6 +96,7 @@ node_down() {
         kill "$pid" 2>/dev/null || true
         for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
     fi
+    release_mounts
     ip netns del "$ns" 2>/dev/null || true
     ip link del "$host_if" 2>/dev/null || true
     if ! ip netns list | grep -q '^pykube-node'; then
