@@ -260,6 +260,12 @@ class ServerConfig:
         "it scales down (its scale-down stabilization window). Kubernetes' 300 s keeps a brief lull from "
         "removing pods that the next burst needs again.",
     )
+    cluster_signing_duration: float = _setting(
+        365 * 86400.0,
+        "Seconds the certificates the cluster CA signs for approved CertificateSigningRequests stay valid at "
+        "most (a request's expirationSeconds may ask for less, never under 600). kube-controller-manager's "
+        "default: one year.",
+    )
     # Leader election among servers sharing one store, with kube-controller-manager's defaults; they
     # need 0 < retry_period < renew_deadline < lease_duration.
     leader_elect_lease_duration: float = _setting(
@@ -373,6 +379,8 @@ def _validate(cfg: ServerConfig) -> None:
         raise ConfigError(f"node_monitor_grace_period: must be positive, got {cfg.node_monitor_grace_period}")
     if cfg.pod_eviction_timeout < 0:
         raise ConfigError(f"pod_eviction_timeout: must not be negative, got {cfg.pod_eviction_timeout}")
+    if cfg.cluster_signing_duration < 600:
+        raise ConfigError(f"cluster_signing_duration: must be at least 600 seconds, got {cfg.cluster_signing_duration}")
     if cfg.horizontal_pod_autoscaler_sync_period <= 0:
         raise ConfigError(
             f"horizontal_pod_autoscaler_sync_period: must be positive, got {cfg.horizontal_pod_autoscaler_sync_period}"

@@ -358,7 +358,7 @@ class Server:
         cfg = self.config
         assert self._pki is not None
         controllers = await _import_aside("minikube_py.reconcilers.manager")
-        options = carried(controllers.ControllerOptions, cfg, root_ca_pem=self._pki.ca_pem)
+        options = carried(controllers.ControllerOptions, cfg, root_ca_pem=self._pki.ca_pem, signing_ca=self._pki)
         async with ApiClient(self._loopback(), user_agent="pykube-controller-manager") as client:
             await run_controllers(controllers.build_controllers(client, options))
 

@@ -190,6 +190,79 @@ def sign_node_csr(pki: Pki, csr_pem: bytes, node_name: str, *, serving: Sequence
     return _certificate(ca_cert, _load_key(pki.ca_key), subject, ExtendedKeyUsageOID.SERVER_AUTH, public_key, sans=sans)
 
 
+#: kube-controller-manager's signer backdates certificates this much, against clocks that lag its own
+SIGNER_BACKDATE = dt.timedelta(minutes=5)
+#: a certificate shorter than this is not shortened by the backdate at its end
+SIGNER_SHORT = dt.timedelta(hours=8)
+_KEY_USAGE_BITS = {
+    "signing": "digital_signature",
+    "digital signature": "digital_signature",
+    "content commitment": "content_commitment",
+    "key encipherment": "key_encipherment",
+    "key agreement": "key_agreement",
+    "data encipherment": "data_encipherment",
+    "cert sign": "key_cert_sign",
+    "crl sign": "crl_sign",
+    "encipher only": "encipher_only",
+    "decipher only": "decipher_only",
+}
+_EXTENDED_USAGES = {
+    "any": ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE,
+    "server auth": ExtendedKeyUsageOID.SERVER_AUTH,
+    "client auth": ExtendedKeyUsageOID.CLIENT_AUTH,
+    "code signing": ExtendedKeyUsageOID.CODE_SIGNING,
+    "email protection": ExtendedKeyUsageOID.EMAIL_PROTECTION,
+    "s/mime": ExtendedKeyUsageOID.EMAIL_PROTECTION,
+    "ipsec end system": x509.ObjectIdentifier("1.3.6.1.5.5.7.3.5"),
+    "ipsec tunnel": x509.ObjectIdentifier("1.3.6.1.5.5.7.3.6"),
+    "ipsec user": x509.ObjectIdentifier("1.3.6.1.5.5.7.3.7"),
+    "timestamping": ExtendedKeyUsageOID.TIME_STAMPING,
+    "ocsp signing": ExtendedKeyUsageOID.OCSP_SIGNING,
+    "microsoft sgc": x509.ObjectIdentifier("1.3.6.1.4.1.311.10.3.3"),
+    "netscape sgc": x509.ObjectIdentifier("2.16.840.1.113730.4.1"),
+}
+
+
+def sign_request(pki: Pki, csr: x509.CertificateSigningRequest, usages: Sequence[str], lifetime: dt.timedelta) -> bytes:
+    """A certificate (PEM) of the cluster CA for an approved CertificateSigningRequest, as
+    kube-controller-manager's signer makes it: the request's subject, alternative names and key,
+    none of its other extensions, the key usages it was approved for, backdated five minutes and
+    ending ``lifetime`` after now (less the backdate for long lives), never after the CA does."""
+    unknown = [u for u in usages if u not in _KEY_USAGE_BITS and u not in _EXTENDED_USAGES]
+    if unknown:
+        raise ValueError(f"unrecognized usage values: {unknown}")
+    public_key = csr.public_key()
+    if not isinstance(public_key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
+        raise ValueError("the certificate request needs an EC or RSA key")
+    ca_cert = x509.load_pem_x509_certificate(pki.ca_pem)
+    now = _now()
+    not_after = now + lifetime - (SIGNER_BACKDATE if lifetime >= SIGNER_SHORT else dt.timedelta())
+    bits = {bit: False for bit in dict.fromkeys(_KEY_USAGE_BITS.values())}
+    bits.update({_KEY_USAGE_BITS[u]: True for u in usages if u in _KEY_USAGE_BITS})
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(csr.subject)
+        .issuer_name(ca_cert.subject)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - SIGNER_BACKDATE)
+        .not_valid_after(min(not_after, ca_cert.not_valid_after_utc))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()), critical=False)  # type: ignore[arg-type]
+    )
+    if any(bits.values()):
+        builder = builder.add_extension(x509.KeyUsage(**bits), critical=True)
+    extended = sorted({_EXTENDED_USAGES[u] for u in usages if u in _EXTENDED_USAGES}, key=lambda o: o.dotted_string)
+    if extended:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(extended), critical=False)
+    try:
+        names = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        builder = builder.add_extension(x509.SubjectAlternativeName(list(names)), critical=False)
+    except x509.ExtensionNotFound:
+        pass
+    return builder.sign(_load_key(pki.ca_key), hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+
+
 def node_serving_cert_valid(cert_pem: bytes, ca_pem: bytes, node_name: str, hosts: Sequence[str]) -> bool:
     """Whether a kubelet serving certificate can be kept: issued by the cluster CA for this node,
     covering its name and ``hosts``, and not about to expire."""

@@ -28,6 +28,10 @@ from urllib.parse import quote
 
 import aiohttp
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from inprocess import start_in_process
 from yarl import URL
 
@@ -62,6 +66,17 @@ PATCH_TYPES = (
 
 
 # --- valid base objects, one per kind ----------------------------------------------------------------
+
+
+def _certificate_request() -> str:
+    """A valid PEM certificate request (base64, as ``spec.request`` holds it), made once per run."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fuzz")])
+    csr = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())
+    return base64.b64encode(csr.public_bytes(serialization.Encoding.PEM)).decode()
+
+
+_REQUEST = _certificate_request()
 
 
 def _template(app: str, restart: str = "Always") -> Obj:
@@ -174,6 +189,10 @@ def _spec(kind: str, name: str, ns: str, group_version: str = "") -> Obj:
             }
         },
         "IngressClass": lambda: {"spec": {"controller": "example.com/fuzz"}},
+        # a request to a signer nobody runs: approving it (the approval subresource is fuzzed too) signs nothing
+        "CertificateSigningRequest": lambda: {
+            "spec": {"request": _REQUEST, "signerName": "example.com/fuzz", "usages": ["client auth"]}
+        },
         # a policy on ConfigMaps that only the ones fuzzing labels for it meet, and a binding that warns
         "ValidatingAdmissionPolicy": lambda: {
             "spec": {
@@ -863,7 +882,9 @@ class Campaign:
         elif pick < 0.8:
             await self.patch(res, path, made.body, "")
         elif pick < 0.87 and "status" in res.subresources:
-            await (self.update if self.rng.random() < 0.5 else self.patch)(res, path, made.body, "/status")
+            # a subresource that edits the status: /status, or a certificate request's /approval
+            sub = self.rng.choice([s for s in ("status", "approval") if s in res.subresources])
+            await (self.update if self.rng.random() < 0.5 else self.patch)(res, path, made.body, f"/{sub}")
         elif pick < 0.93 and "scale" in res.subresources:
             await self.scale(res, path)
         elif pick < 0.96 and res.kind == "Pod":

@@ -186,6 +186,7 @@ def build_app(
     authentication, as kube-apiserver does, so anonymous clients cannot take the slots. ``audit``
     (a policy and the log it writes to) records requests (see :mod:`minikube_py.api.audit`)."""
     rbac = RbacAuthorizer(registry.store)
+    registry.use_authorizer(lambda user, info: rbac.authorize(user, info).allowed)
     nodes = NodeAuthorizer(registry.store)
     tokens = ServiceAccountTokens(SigningKey(tls.ca_key.parent / "service-account.key"), registry, issuer)
     sessions = DashboardSessions()

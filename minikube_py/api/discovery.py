@@ -21,6 +21,7 @@ SUBRESOURCE_VERBS = {
     "binding": ("create",),
     "eviction": ("create",),
     "ephemeralcontainers": ("get", "patch", "update"),
+    "approval": ("get", "patch", "update"),
     "finalize": ("update",),
     "log": ("get",),
     "exec": ("create", "get"),

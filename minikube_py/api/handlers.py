@@ -249,8 +249,9 @@ class ResourceHandlers:
         assert t.name is not None and t.subresource is not None
         q = request.query
         sub, rt, name = t.subresource, t.rt, t.name
-        if sub in ("status", "finalize", "ephemeralcontainers"):
-            # views of the parent object: status, and a pod's ephemeral containers (kubectl debug)
+        if sub in ("status", "finalize", "ephemeralcontainers", "approval"):
+            # views of the parent object: status, a pod's ephemeral containers (kubectl debug) and a
+            # certificate request's decision (kubectl certificate approve)
             if method == "GET":  # kubectl get --subresource=status prints the parent's table
                 return self._render(request, rt, await self.registry.get(rt, t.namespace, name))
             if method == "PUT":

@@ -31,6 +31,8 @@ from minikube_py.api.webhooks import REQUEST_USER, WebhookDispatcher
 from minikube_py.model import errors, meta
 from minikube_py.model.jsoncopy import json_copy
 from minikube_py.model.kinds import ResourceType, all_types, by_plural, stored_version
+from minikube_py.model.rbac import UserInfo
+from minikube_py.model.requestinfo import RequestInfo
 from minikube_py.model.schema import FieldValidation
 from minikube_py.model.selectors import FieldSelector, LabelSelector
 from minikube_py.model.times import rfc3339
@@ -180,6 +182,10 @@ class Registry:
         self._now = now or (lambda: datetime.now(UTC))
         #: dynamic admission, once the API server runs (the server's bootstrap writes come before it)
         self.webhooks: WebhookDispatcher | None = None
+
+    def use_authorizer(self, authorize: Callable[[UserInfo, RequestInfo], bool]) -> None:
+        """Hand admission the API server's authorizer, once it runs (see :class:`Allocators`)."""
+        self._admission = replace(self._admission, authorize=authorize)
 
     # ----------------------------------------------------------------------------------- reads
 
@@ -612,7 +618,9 @@ class Registry:
         else:
             md["managedFields"] = stored_fields
         with _malformed_is_bad_request(rt, name):
-            meta.prepare_for_update(new, old, status_only=subresource == "status", has_status=rt.has_status)
+            meta.prepare_for_update(
+                new, old, status_only=strategy.edits_status_only(subresource), has_status=rt.has_status
+            )
             strategy.prepare_for_update(new, old)
             strategy.default(new)
         attrs = _attributes("UPDATE", rt, subresource, namespace, name, new, old, dry_run)

@@ -533,6 +533,37 @@ STORAGE_CLASS: Fields = {
     "volumeBindingMode": (str, None),
     "allowedTopologies": (list, dict),
 }
+CERTIFICATE_SIGNING_REQUEST: Fields = {
+    "spec": (
+        dict,
+        Struct(
+            "CertificateSigningRequestSpec",
+            {
+                **_strings("request", "signerName", "username", "uid"),
+                "expirationSeconds": (Int32, None),
+                "usages": (list, str),
+                "groups": (list, str),
+                "extra": (dict, None),
+            },
+        ),
+    ),
+    "status": (
+        dict,
+        Struct(
+            "CertificateSigningRequestStatus",
+            {
+                "conditions": (
+                    list,
+                    Struct(
+                        "CertificateSigningRequestCondition",
+                        _strings("type", "status", "reason", "message", "lastUpdateTime", "lastTransitionTime"),
+                    ),
+                ),
+                "certificate": (str, None),
+            },
+        ),
+    ),
+}
 PRIORITY_CLASS: Fields = {
     "value": (Int32, None),
     "globalDefault": (bool, None),

@@ -17,6 +17,7 @@ VERBS: dict[str, str] = {
     "api-versions": "info:api_versions",
     "apply": "write:apply",
     "autoscale": "autoscale:autoscale",
+    "certificate": "certificate:certificate",
     "cluster-info": "info:cluster_info",
     "completion": "info:completion",
     "config": "info:config",

@@ -489,6 +489,7 @@ DESCRIBED = frozenset(
         "Node",
         "NetworkPolicy",
         "PriorityClass",
+        "CertificateSigningRequest",
     }
 )
 
@@ -539,6 +540,8 @@ async def _text(session: Session, obj: Obj, events: list[Obj], now: datetime) ->
         return kinds.describe_network_policy(obj, events, now)
     if kind == "PriorityClass":
         return kinds.describe_priority_class(obj, events, now)
+    if kind == "CertificateSigningRequest":
+        return kinds.describe_certificate_signing_request(obj, events, now)
     selector = (
         labels_to_string(spec.get("selector"))
         if kind == "ReplicationController"

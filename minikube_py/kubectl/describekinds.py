@@ -6,7 +6,7 @@ lays it out."""
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+from datetime import datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
@@ -435,4 +435,65 @@ def describe_network_policy(policy: Obj, events: list[Obj], now: datetime) -> st
             w.line(2, f"<none> (Selected pods are isolated for {field} connectivity)")
         _policy_rules(w, rules, peers_field, title, unrestricted)
     w.line(1, f"Policy Types: {', '.join(types)}")
+    return w.render()
+
+
+def _subject_list(w: Text, title: str, values: list[str]) -> None:
+    """A subject field's values, one per line under its title (kubectl leaves an empty field out)."""
+    if values:
+        w.line(0, f"\t{title}:\t" + "\n\t\t".join(values))
+
+
+def describe_certificate_signing_request(csr: Obj, events: list[Obj], now: datetime) -> str:
+    """kubectl's CertificateSigningRequest description: who asked which signer for how long, where the
+    request stands, and the subject and alternative names read from the request itself."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    from minikube_py.model.certificates import condition_column, decode_request
+    from minikube_py.model.times import human_duration
+
+    meta, spec = csr["metadata"], csr.get("spec") or {}
+    request = decode_request(csr)
+    w = Text.named(meta, namespace=False)
+    w.line(0, f"Labels:\t{labels_to_string(meta.get('labels'))}")
+    w.line(0, f"Annotations:\t{labels_to_string(meta.get('annotations'))}")
+    w.line(0, f"CreationTimestamp:\t{go_time(meta.get('creationTimestamp'))}")
+    w.line(0, f"Requesting User:\t{spec.get('username', '')}")
+    w.optional(0, "Signer", spec.get("signerName"))
+    if isinstance(spec.get("expirationSeconds"), int):
+        w.line(0, f"Requested Duration:\t{human_duration(timedelta(seconds=spec['expirationSeconds']))}")
+    w.line(0, f"Status:\t{condition_column(csr)}")
+
+    def subject(oid: x509.ObjectIdentifier) -> list[str]:
+        return [str(a.value) for a in request.subject.get_attributes_for_oid(oid)]
+
+    w.line(0, "Subject:")
+    w.line(0, f"\tCommon Name:\t{''.join(subject(NameOID.COMMON_NAME)[:1])}")
+    w.line(0, f"\tSerial Number:\t{''.join(subject(NameOID.SERIAL_NUMBER)[:1])}")
+    for title, oid in (
+        ("Organization", NameOID.ORGANIZATION_NAME),
+        ("Organizational Unit", NameOID.ORGANIZATIONAL_UNIT_NAME),
+        ("Country", NameOID.COUNTRY_NAME),
+        ("Locality", NameOID.LOCALITY_NAME),
+        ("Province", NameOID.STATE_OR_PROVINCE_NAME),
+        ("StreetAddress", NameOID.STREET_ADDRESS),
+        ("PostalCode", NameOID.POSTAL_CODE),
+    ):
+        _subject_list(w, title, subject(oid))
+    try:
+        names = request.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        names = x509.SubjectAlternativeName([])
+    alternatives = [
+        ("DNS Names", [str(v) for v in names.get_values_for_type(x509.DNSName)]),
+        ("Email Addresses", [str(v) for v in names.get_values_for_type(x509.RFC822Name)]),
+        ("URIs", [str(v) for v in names.get_values_for_type(x509.UniformResourceIdentifier)]),
+        ("IP Addresses", [str(v) for v in names.get_values_for_type(x509.IPAddress)]),
+    ]
+    if any(values for _, values in alternatives):
+        w.line(0, "Subject Alternative Names:")
+        for title, values in alternatives:
+            _subject_list(w, title, values)
+    events_section(w, events, now)
     return w.render()

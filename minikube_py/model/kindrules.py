@@ -21,6 +21,7 @@ from typing import Any
 from minikube_py.model import (
     admissionpolicies,
     autoscaling,
+    certificates,
     crds,
     defaults,
     fields,
@@ -260,6 +261,12 @@ _DECLARED = (
     ),
     KindRules(
         "CustomResourceDefinition", checks=crds.validate, update_checks=crds.validate_update, defaults=crds.defaults
+    ),
+    KindRules(
+        "CertificateSigningRequest",
+        name_errors=rbac.path_segment_name_errors,
+        checks=certificates.validate,
+        fields=fields.field_paths("spec.signerName"),
     ),
     KindRules("Role", name_errors=rbac.path_segment_name_errors, checks=rbac.validate_role),
     KindRules("ClusterRole", name_errors=rbac.path_segment_name_errors, checks=rbac.validate_cluster_role),

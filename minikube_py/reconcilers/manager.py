@@ -7,8 +7,11 @@ runs whatever this returns.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
+from minikube_py import pki
 from minikube_py.client.rest import ApiClient
+from minikube_py.model.certificates import DEFAULT_SIGNING_DURATION
 from minikube_py.model.nodeipam import DEFAULT_NODE_CIDR_MASK_SIZE
 from minikube_py.reconcilers.autoscaler import (
     DEFAULT_DOWNSCALE_STABILIZATION,
@@ -16,6 +19,7 @@ from minikube_py.reconcilers.autoscaler import (
     HorizontalPodAutoscalerController,
 )
 from minikube_py.reconcilers.base import Controller
+from minikube_py.reconcilers.certificates import CertificateSigningController
 from minikube_py.reconcilers.clusterroleaggregation import ClusterRoleAggregationController
 from minikube_py.reconcilers.cronjob import CronJobController
 from minikube_py.reconcilers.daemonset import DaemonSetController
@@ -57,10 +61,19 @@ class ControllerOptions:
     horizontal_pod_autoscaler_sync_period: float = DEFAULT_SYNC_PERIOD
     # Seconds an autoscaler looks back for a higher recommendation before it scales down (no behavior).
     horizontal_pod_autoscaler_downscale_stabilization: float = DEFAULT_DOWNSCALE_STABILIZATION
+    # The cluster CA, which signs approved CertificateSigningRequests (None: nobody signs them).
+    signing_ca: pki.Pki | None = None
+    # Seconds the certificates it signs stay valid at most (kube-controller-manager's --cluster-signing-duration).
+    cluster_signing_duration: float = DEFAULT_SIGNING_DURATION.total_seconds()
 
 
 def build_controllers(client: ApiClient, options: ControllerOptions) -> list[Controller]:
+    signing: list[Controller] = []
+    if options.signing_ca is not None:
+        lifetime = timedelta(seconds=options.cluster_signing_duration)
+        signing.append(CertificateSigningController(client, options.signing_ca, lifetime))
     return [
+        *signing,
         NamespaceController(client),
         GarbageCollector(client),
         JobController(client),

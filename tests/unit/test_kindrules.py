@@ -33,7 +33,7 @@ def test_every_served_kind_but_two_has_checks() -> None:
             "PersistentVolume PersistentVolumeClaim Pod PriorityClass ReplicaSet ReplicationController Secret Service "
             "StatefulSet StorageClass ValidatingAdmissionPolicy ValidatingAdmissionPolicyBinding ValidatingWebhookConfiguration",
         ),
-        ("fields", "Event Job Namespace Node Pod ReplicaSet ReplicationController Secret"),
+        ("fields", "CertificateSigningRequest Event Job Namespace Node Pod ReplicaSet ReplicationController Secret"),
     ],
 )
 def test_the_kinds_with_a_rule_of_each_sort(rule: str, kinds: str) -> None:

@@ -47,6 +47,7 @@ KINDS: dict[tuple[str, str], Message] = {
     ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): groups.ROLE_BINDING,
     ("scheduling.k8s.io/v1", "PriorityClass"): groups.PRIORITY_CLASS,
     ("networking.k8s.io/v1", "Ingress"): groups.INGRESS,
+    ("certificates.k8s.io/v1", "CertificateSigningRequest"): groups.CERTIFICATE_SIGNING_REQUEST,
     ("authentication.k8s.io/v1", "TokenRequest"): groups.TOKEN_REQUEST,
     ("authentication.k8s.io/v1", "SelfSubjectReview"): groups.SELF_SUBJECT_REVIEW,
     ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): groups.SELF_SUBJECT_ACCESS_REVIEW,

@@ -15,7 +15,9 @@ from minikube_py.api.protobuf.core import (
     spec_object,
 )
 from minikube_py.api.protobuf.schema import (
+    Field,
     Message,
+    Scalar,
     boolean,
     inline,
     int_or_string,
@@ -24,6 +26,7 @@ from minikube_py.api.protobuf.schema import (
     messages,
     string,
     strings,
+    time,
 )
 
 # --- apps/v1 -------------------------------------------------------------------------------------------
@@ -231,3 +234,38 @@ SUBJECT_ACCESS_REVIEW: Message = spec_object(
         6: string("uid"),
     }
 )
+
+# --- certificates.k8s.io/v1: kubectl certificate approve|deny PUT the whole request to /approval ---------
+
+CERTIFICATE_SIGNING_REQUEST: Message = {
+    1: message("metadata", OBJECT_META),
+    2: message(
+        "spec",
+        {
+            1: Field("request", Scalar.BYTES),
+            7: string("signerName"),
+            8: integer("expirationSeconds", keep=True),
+            5: strings("usages"),
+            2: string("username"),
+            3: string("uid"),
+            4: strings("groups"),
+        },
+    ),
+    3: message(
+        "status",
+        {
+            1: messages(
+                "conditions",
+                {
+                    1: string("type"),
+                    6: string("status"),
+                    2: string("reason"),
+                    3: string("message"),
+                    4: time("lastUpdateTime"),
+                    5: time("lastTransitionTime"),
+                },
+            ),
+            2: Field("certificate", Scalar.BYTES),
+        },
+    ),
+}

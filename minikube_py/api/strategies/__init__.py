@@ -15,6 +15,7 @@ from types import MappingProxyType
 from minikube_py.api.strategies import (
     admission,
     autoscaling,
+    certificates,
     cluster,
     config,
     custom,
@@ -79,6 +80,7 @@ STRATEGIES: Mapping[str, Strategy] = MappingProxyType(
             admission.VALIDATING_WEBHOOK_CONFIGURATION,
             admission.VALIDATING_ADMISSION_POLICY,
             admission.VALIDATING_ADMISSION_POLICY_BINDING,
+            certificates.CERTIFICATE_SIGNING_REQUEST,
         )
     }
 )

@@ -31,6 +31,8 @@ from minikube_py.api.tables.table import DEFAULT
 from minikube_py.model.errors import FieldError
 from minikube_py.model.kindrules import KindRules, rules_of
 from minikube_py.model.kinds import ResourceType
+from minikube_py.model.rbac import UserInfo
+from minikube_py.model.requestinfo import RequestInfo
 from minikube_py.model.schema import unknown_fields
 from minikube_py.model.selectors import FieldSelector, label_selector_from_spec
 from minikube_py.store.base import Obj, Op, Store
@@ -39,10 +41,14 @@ from minikube_py.store.base import Obj, Op, Store
 @dataclass(frozen=True)
 class Allocators:
     """What admission reads and reserves from, handed to every strategy's :meth:`Strategy.admit`:
-    the store (a namespace's quotas and limit ranges) and the allocator of ClusterIPs and NodePorts."""
+    the store (a namespace's quotas and limit ranges), the allocator of ClusterIPs and NodePorts,
+    and the authorizer, for the admission plugins that ask whether the writer may do more than
+    the write itself (approve or sign for a signer); None until the API server runs, whose own
+    bootstrap writes need none."""
 
     store: Store
     services: ServiceAllocator
+    authorize: Callable[[UserInfo, RequestInfo], bool] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -103,6 +109,11 @@ class Strategy:
 
     def unsupported_fields(self, selector: FieldSelector) -> list[str]:
         return self.rules.unsupported_fields(selector)
+
+    def edits_status_only(self, subresource: str | None) -> bool:
+        """Whether a write through ``subresource`` changes the status alone (and metadata other than
+        labels and owners): everything else is the stored object's again."""
+        return subresource == "status"
 
     def for_subresource(self, subresource: str | None) -> Strategy:
         """The strategy of a write through ``subresource``: the kind's own, unless that subresource
