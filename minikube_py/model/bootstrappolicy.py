@@ -167,6 +167,22 @@ def _aggregates_to(*roles: str) -> dict[str, str]:
 #: everything, on every resource and path
 CLUSTER_ADMIN = _cluster_role("cluster-admin", [_rule(["*"], ["*"], ["*"]), _urls(["*"], ["*"])])
 
+#: Kubernetes' approver role of each signer: ``approve`` on the ``signers`` resource of that name, what
+#: the CertificateApproval admission asks of whoever decides a request (bound beside update on
+#: ``certificatesigningrequests/approval``)
+_SIGNER_APPROVERS = tuple(
+    _cluster_role(
+        f"system:certificates.k8s.io:{signer.removeprefix('kubernetes.io/')}-approver",
+        [{**_rule(["approve"], ["certificates.k8s.io"], ["signers"]), "resourceNames": [signer]}],
+    )
+    for signer in (
+        "kubernetes.io/kube-apiserver-client",
+        "kubernetes.io/kube-apiserver-client-kubelet",
+        "kubernetes.io/kubelet-serving",
+        "kubernetes.io/legacy-unknown",
+    )
+)
+
 CLUSTER_ROLES: tuple[Obj, ...] = (
     CLUSTER_ADMIN,
     _cluster_role("admin", [], aggregate_from="admin"),
@@ -220,6 +236,7 @@ CLUSTER_ROLES: tuple[Obj, ...] = (
             )
         ],
     ),
+    *_SIGNER_APPROVERS,
 )
 
 CLUSTER_ROLE_BINDINGS: tuple[Obj, ...] = (

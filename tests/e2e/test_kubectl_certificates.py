@@ -221,19 +221,43 @@ def test_approving_and_signing_need_the_signer_permission(server: RunningServer,
     sign = as_user(server, config, "replace", "--raw", f"{CSR_PATH}/{name}/status", "-f", str(body))
     assert f'user not permitted to sign requests with signerName "{CLIENT_SIGNER}"' in sign.stderr
 
-    signers = unique("signers")
+    # the signer's approver role, which the cluster bootstraps as Kubernetes does
+    server.kubectl(
+        "create",
+        "clusterrolebinding",
+        unique("client-approver"),
+        "--clusterrole=system:certificates.k8s.io:kube-apiserver-client-approver",
+        f"--user={approver}",
+    )
+    wait_for(lambda: as_user(server, config, "certificate", "approve", name).returncode == 0 or None, what="the role")
+    issued(server, name)
+    assert columns(server, name)["CONDITION"] == "Approved,Issued"
+
+    # that role names one signer; a rule for ``<domain>/*`` covers every signer of the domain
+    serving = unique("serving")
+    _, pem = openssl_request(tmp_path, "/CN=system:node:n9/O=system:nodes")
+    server.kubectl(
+        "apply",
+        "-f",
+        "-",
+        input=request_manifest(serving, pem, ["server auth"], signerName="kubernetes.io/kubelet-serving"),
+    )
+    assert "not permitted to approve" in as_user(server, config, "certificate", "approve", serving).stderr
     rule = {
         "apiGroups": ["certificates.k8s.io"],
         "resources": ["signers"],
         "resourceNames": ["kubernetes.io/*"],
         "verbs": ["approve"],
     }
+    signers = unique("signers")
     grant = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": signers}}
     server.kubectl("apply", "-f", "-", input=yaml.safe_dump({**grant, "rules": [rule]}))
     server.kubectl("create", "clusterrolebinding", signers, f"--clusterrole={signers}", f"--user={approver}")
-    wait_for(lambda: approve() if approve().returncode == 0 else None, what="the signer permission")
-    issued(server, name)
-    assert columns(server, name)["CONDITION"] == "Approved,Issued"
+    wait_for(
+        lambda: as_user(server, config, "certificate", "approve", serving).returncode == 0 or None,
+        what="the domain's rule",
+    )
+    assert columns(server, serving)["CONDITION"].startswith("Approved")
 
 
 @pytest.mark.parametrize(
