@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -28,6 +29,7 @@ from minikube_py.api.instrument import ServerCollector, metrics_handler, metrics
 from minikube_py.api.legacy import PREFIX as LEGACY_PREFIX
 from minikube_py.api.legacy import LegacyHandlers
 from minikube_py.api.metrics import HISTORY_PREFIX, ResourceMetrics, metrics_context
+from minikube_py.api.metrics import resource_list as metrics_resources
 from minikube_py.api.nodeauth import NodeAuthorizer
 from minikube_py.api.nodecreds import cacerts_handler, node_credentials_handler
 from minikube_py.api.noderestriction import ACTING_NODE
@@ -259,11 +261,32 @@ def build_app(
                 return web.Response(status=500, text=f"[-]datastore failed: {exc}\nreadyz check failed")
         return web.Response(text="ok")
 
-    async def api_root(_: web.Request) -> web.Response:
+    def aggregated(groups: list[tuple[str, list[dict[str, Any]]]]) -> web.Response:
+        """Aggregated discovery, for the clients that prefer it (``Vary``: a cache keeps both answers)."""
+        headers = {"Content-Type": discovery.AGGREGATED, "Vary": "Accept"}
+        return web.Response(body=body_dumps(discovery.aggregated(groups)), headers=headers)
+
+    async def api_root(request: web.Request) -> web.Response:
+        if discovery.wants_aggregated(request.headers.get("Accept", "")):
+            core_list = discovery.resource_list("", "v1")
+            assert core_list is not None
+            return aggregated([("", [core_list])])
         return json_response(discovery.core_versions(server_address))
 
-    async def apis_root(_: web.Request) -> web.Response:
-        return json_response(discovery.group_list(extra_groups))
+    async def apis_root(request: web.Request) -> web.Response:
+        listed = discovery.group_list(extra_groups)
+        if not discovery.wants_aggregated(request.headers.get("Accept", "")):
+            return json_response(listed)
+        groups = []
+        for entry in listed["groups"]:
+            lists = [
+                metrics_resources()
+                if (entry["name"], v["version"]) in extra_groups
+                else discovery.resource_list(entry["name"], v["version"])
+                for v in entry["versions"]
+            ]
+            groups.append((entry["name"], [found for found in lists if found is not None]))
+        return aggregated(groups)
 
     async def group_root(request: web.Request) -> web.Response:
         found = discovery.group(request.match_info["group"], extra_groups)

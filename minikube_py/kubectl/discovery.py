@@ -10,6 +10,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
+from minikube_py.api.discovery import AGGREGATED
 from minikube_py.client.rest import ApiClient, resource_path
 from minikube_py.kubectl.errors import CommandError
 
@@ -59,7 +62,13 @@ class Discovery:
 
     @classmethod
     async def fetch(cls, api: ApiClient) -> Discovery:
-        core, groups = await asyncio.gather(api.get("/api"), api.get("/apis"))
+        """Aggregated discovery, two requests, where the server answers it (kubectl's way); else the
+        group list and then every group's preferred version's resources."""
+        (core, core_aggregated), (groups, groups_aggregated) = await asyncio.gather(
+            _document(api, "/api"), _document(api, "/apis")
+        )
+        if core_aggregated and groups_aggregated:
+            return cls([res for doc in (core, groups) for res in _aggregated_resources(doc)])
         paths = [f"/api/{v}" for v in core.get("versions", [])[:1]]
         paths += [
             f"/apis/{g['preferredVersion']['groupVersion']}"
@@ -106,6 +115,46 @@ class Discovery:
                 if res not in found:
                     found.append(res)
         return found
+
+
+#: what kubectl 1.32 accepts for ``/api`` and ``/apis``: aggregated discovery first, then the plain lists
+_DISCOVERY_ACCEPT = f"{AGGREGATED},application/json"
+
+
+async def _document(api: ApiClient, path: str) -> tuple[dict[str, Any], bool]:
+    """The discovery document at ``path``, and whether it is aggregated: its content type says so,
+    as kubectl decides, whatever was asked."""
+    async with api.stream("GET", path, accept=_DISCOVERY_ACCEPT) as resp:
+        doc = orjson.loads(await resp.read())
+        media = resp.headers.get("Content-Type", "").replace(" ", "")
+    return doc, set(media.split(";")) >= set(AGGREGATED.split(";"))
+
+
+def _aggregated_resources(doc: dict[str, Any]) -> list[Resource]:
+    """The resources of each group's preferred (first) version in an ``APIGroupDiscoveryList``."""
+    out = []
+    for group in doc.get("items", []):
+        versions = group.get("versions") or []
+        if not versions:
+            continue
+        name, version = group.get("metadata", {}).get("name", ""), versions[0].get("version", "")
+        for entry in versions[0].get("resources", []):
+            kind = (entry.get("responseKind") or {}).get("kind", "")
+            out.append(
+                Resource(
+                    name=entry["resource"],
+                    singular=entry.get("singularResource") or kind.lower(),
+                    kind=kind,
+                    group=name,
+                    version=version,
+                    namespaced=entry.get("scope") == "Namespaced",
+                    short_names=tuple(entry.get("shortNames") or ()),
+                    categories=tuple(entry.get("categories") or ()),
+                    verbs=tuple(entry.get("verbs") or ()),
+                    subresources=tuple(sub["subresource"] for sub in entry.get("subresources") or ()),
+                )
+            )
+    return out
 
 
 def _resources(doc: dict[str, Any]) -> list[Resource]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from kubectl_helpers import header, row, table
@@ -36,6 +37,7 @@ KINDS = [
     ("endpointslices", "", "discovery.k8s.io/v1", "true", "EndpointSlice"),
     ("ingresses", "ing", "networking.k8s.io/v1", "true", "Ingress"),
     ("ingressclasses", "", "networking.k8s.io/v1", "false", "IngressClass"),
+    ("certificatesigningrequests", "csr", "certificates.k8s.io/v1", "false", "CertificateSigningRequest"),
     ("priorityclasses", "pc", "scheduling.k8s.io/v1", "false", "PriorityClass"),
     ("storageclasses", "sc", "storage.k8s.io/v1", "false", "StorageClass"),
 ]
@@ -158,3 +160,56 @@ def test_explain_offers_only_the_fields_of_the_served_release(server: RunningSer
     spec = server.kubectl("explain", "pods.spec").stdout
     assert "containers\t<[]Container> -required-" in spec and "hostUsers\t<boolean>" in spec
     assert "hostnameOverride" not in spec
+
+
+AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+
+
+def test_kubectl_learns_every_resource_from_two_aggregated_documents(server: RunningServer, tmp_path: Path) -> None:
+    """kubectl asks ``/api`` and ``/apis`` for aggregated discovery first; answered so, it makes no
+    request per group version (a fresh cache shows it: a cached one makes none at all)."""
+    env = {"KUBECACHEDIR": str(tmp_path / "cache")}
+    done = server.kubectl("api-resources", "-v=6", env=env)
+    requests = [line.split(" GET ")[1].split("?")[0] for line in done.stderr.splitlines() if " GET " in line]
+    assert [r.removeprefix(server.url) for r in requests] == ["/api", "/apis"]
+    assert row(done.stdout, "certificatesigningrequests")[2] == "certificates.k8s.io/v1"
+    assert "deployments/scale" not in done.stdout
+
+
+def test_the_aggregated_documents_hold_what_the_group_lists_hold(server: RunningServer) -> None:
+    """Every group version's resources and subresources, with the same kinds, scopes, names and verbs."""
+    for root in ("/api", "/apis"):
+        _, headers, doc = server.exchange("GET", root, headers={"Accept": f"{AGGREGATED},application/json"})
+        assert headers["Content-Type"] == AGGREGATED
+        _, plain_headers, _ = server.exchange("GET", root, headers={"Accept": "application/json"})
+        assert (
+            plain_headers["Content-Type"].startswith("application/json")
+            and "apidiscovery" not in plain_headers["Content-Type"]
+        )
+        for group in doc["items"]:
+            for version in group["versions"]:
+                name = group["metadata"]["name"]
+                path = f"/apis/{name}/{version['version']}" if name else f"/api/{version['version']}"
+                _, listing = server.request("GET", path)
+                expected = {
+                    (r["name"], r["kind"], r["namespaced"], tuple(r["verbs"]), r.get("group"), r.get("version"))
+                    for r in listing["resources"]
+                }
+                found = set()
+                for r in version["resources"]:
+                    kind = r["responseKind"]
+                    found.add((r["resource"], kind["kind"], r["scope"] == "Namespaced", tuple(r["verbs"]), None, None))
+                    for sub in r.get("subresources", []):
+                        sub_kind = sub["responseKind"]
+                        moved = (sub_kind["group"], sub_kind["version"]) != (name, version["version"])
+                        found.add(
+                            (
+                                f"{r['resource']}/{sub['subresource']}",
+                                sub_kind["kind"],
+                                r["scope"] == "Namespaced",
+                                tuple(sub["verbs"]),
+                                sub_kind["group"] if moved else None,
+                                sub_kind["version"] if moved else None,
+                            )
+                        )
+                assert found == expected, path
