@@ -14,7 +14,7 @@ reports it as the container's waiting reason.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -153,7 +153,7 @@ class StartContainer:
     (``targetContainerName``)."""
 
     container: Obj
-    kind: Literal["init", "app", "ephemeral"]
+    kind: Literal["init", "sidecar", "app", "ephemeral"]
     attempt: int
     replaces: str | None = None
     backoff: RestartBackoff | None = None
@@ -175,12 +175,15 @@ class Stop:
 
 @dataclass(frozen=True)
 class StopContainers:
-    """Stop every running container of a deleted pod at once, all within one ``grace`` period; the
-    probers stop first. ``announce``: a Killing event for each (not once the pod object is gone)."""
+    """Stop the running containers of a deleted pod within one ``grace`` period: ``stops`` at once,
+    then ``sidecars`` one by one (in the reverse of their order in the spec: they outlive the
+    containers they serve, as the kubelet ends them); the probers stop first. ``announce``: a
+    Killing event for each (not once the pod object is gone)."""
 
     stops: tuple[Stop, ...]
     grace: float
     announce: bool
+    sidecars: tuple[Stop, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -215,6 +218,12 @@ class PodPlan:
 # ------------------------------------------------------------------------------ the plan
 
 
+def is_sidecar(container: Obj) -> bool:
+    """A sidecar: an init container with ``restartPolicy: Always``, which starts in its turn among the
+    init containers but runs beside the app containers for the pod's whole life."""
+    return container.get("restartPolicy") == "Always"
+
+
 def plan_pod(
     pod: Obj,
     containers: Mapping[str, Sequence[ContainerState]],
@@ -224,14 +233,22 @@ def plan_pod(
     now: float,
     gone: bool = False,
     reported_phase: str | None = None,
+    started: Collection[str] = (),
 ) -> PodPlan:
     """Decide one pass of a pod's worker.
 
     ``containers`` is :func:`by_container_name` of what the runtime reports for the pod; ``probes``
     maps the id of each container that has a prober to its liveness (or startup) failure, None while
-    it holds; ``backoff`` is the restart back-off per container name, ``now`` the monotonic clock it
-    counts in. ``gone``: the pod object no longer exists. ``reported_phase`` is the phase of the
-    status this worker last wrote (None before its first write)."""
+    it holds, and ``started`` holds the ids of those whose startup probe passed (or that have none);
+    ``backoff`` is the restart back-off per container name, ``now`` the monotonic clock it counts in.
+    ``gone``: the pod object no longer exists. ``reported_phase`` is the phase of the status this
+    worker last wrote (None before its first write).
+
+    Sidecars (:func:`is_sidecar`) start in their turn among the init containers, and the next init
+    container waits until the sidecar has started (its startup probe passed); they are restarted
+    whenever they end, whatever the pod's restart policy, and probed as app containers are. Once the
+    app containers ended for good (a Job's pod), the sidecars are stopped, last first, so the pod
+    can complete; its phase is its app containers'."""
     if gone or pod["metadata"].get("deletionTimestamp"):
         return PodPlan(_deletion(pod, containers, gone), done=True)
     if _finished(pod, containers, reported_phase):
@@ -251,17 +268,29 @@ def plan_pod(
         actions.append(CreateSandbox())
     for container in spec.get("ephemeralContainers") or []:  # they may start before initialization ends
         actions += _ephemeral(container, containers)
+    apps = spec.get("containers") or []
+    if _apps_done(apps, containers, policy):
+        return PodPlan([*actions, *_stop_sidecars(pod, containers, doomed)])
+    # the kubelet's test of a finished initialization: an app container was created once
+    initialized = any(containers.get(c["name"]) for c in apps)
     for container in spec.get("initContainers") or []:
         current = _newest(containers, container["name"])
-        if current is not None and ended(current) and current.exit_code == 0:
+        if is_sidecar(container):
+            actions += _app(pod, container, current, "Always", probes, backoff, now, doomed, kind="sidecar")
+            if initialized or (current is not None and current.running and current.id in started):
+                continue
+            return PodPlan(actions)  # the next init container waits for this sidecar to have started
+        if initialized or (current is not None and ended(current) and current.exit_code == 0):
             continue
         # one init container at a time, each to success; Always restarts a failed one as OnFailure does
         if current is None or (
             not current.running and should_restart("OnFailure" if policy == "Always" else policy, current.exit_code)
         ):
             actions += _start(pod, container, "init", current, backoff, now)
+        elif ended(current):  # failed for good: the pod fails, and its sidecars go
+            actions += _stop_sidecars(pod, containers, doomed)
         return PodPlan(actions)
-    for container in spec.get("containers") or []:
+    for container in apps:
         actions += _app(pod, container, _newest(containers, container["name"]), policy, probes, backoff, now, doomed)
     for states in containers.values():
         actions += [RemoveContainer(old.id) for old in states[1 + KEEP_PREVIOUS :]]
@@ -271,6 +300,26 @@ def plan_pod(
 def _newest(containers: Mapping[str, Sequence[ContainerState]], name: str) -> ContainerState | None:
     states = containers.get(name)
     return states[0] if states else None
+
+
+def _apps_done(apps: Sequence[Obj], containers: Mapping[str, Sequence[ContainerState]], policy: str) -> bool:
+    """Every app container ended and none is restarted under the pod's policy: the pod's work is over."""
+    if policy == "Always" or not apps:
+        return False
+    newest = [_newest(containers, c["name"]) for c in apps]
+    return all(s is not None and ended(s) and not should_restart(policy, s.exit_code) for s in newest)
+
+
+def _stop_sidecars(pod: Obj, containers: Mapping[str, Sequence[ContainerState]], doomed: set[str]) -> list[Action]:
+    """Stop the running sidecars, the last one of the spec first, within the pod's grace period."""
+    sidecars = [c for c in (pod.get("spec") or {}).get("initContainers") or [] if is_sidecar(c)]
+    actions: list[Action] = []
+    for container in reversed(sidecars):
+        current = _newest(containers, container["name"])
+        if current is not None and current.running and current.id not in doomed:
+            actions.append(KillContainer(current.id, _grace(pod), f"Stopping container {container['name']}"))
+            doomed.add(current.id)
+    return actions
 
 
 def _finished(pod: Obj, containers: Mapping[str, Sequence[ContainerState]], reported_phase: str | None) -> bool:
@@ -298,7 +347,11 @@ def _app(
     backoff: Mapping[str, RestartBackoff],
     now: float,
     doomed: set[str],
+    *,
+    kind: Literal["app", "sidecar"] = "app",
 ) -> list[Action]:
+    """An app container (or a sidecar, which is kept running as one): restarted when its spec
+    changed or its liveness probe failed, started again when it ended and the policy says so."""
     name = container["name"]
     if current is not None and current.running:
         if current.id in doomed:
@@ -314,7 +367,7 @@ def _app(
         return []
     if current is not None and ended(current) and not should_restart(policy, current.exit_code):
         return []
-    return _start(pod, container, "app", current, backoff, now)
+    return _start(pod, container, kind, current, backoff, now)
 
 
 def _ephemeral(container: Obj, containers: Mapping[str, Sequence[ContainerState]]) -> list[Action]:
@@ -342,7 +395,7 @@ def _ephemeral(container: Obj, containers: Mapping[str, Sequence[ContainerState]
 def _start(
     pod: Obj,
     container: Obj,
-    kind: Literal["init", "app"],
+    kind: Literal["init", "sidecar", "app"],
     previous: ContainerState | None,
     backoff: Mapping[str, RestartBackoff],
     now: float,
@@ -375,12 +428,19 @@ def _deletion(pod: Obj, containers: Mapping[str, Sequence[ContainerState]], gone
     grace = float(
         pod["metadata"].get("deletionGracePeriodSeconds", spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE))
     )
-    hooks = {c["name"]: ((c.get("lifecycle") or {}).get("preStop") or {}) for c in spec.get("containers") or []}
-    stops: list[Stop] = []
+    hooked = [*(spec.get("containers") or []), *(c for c in spec.get("initContainers") or [] if is_sidecar(c))]
+    hooks = {c["name"]: ((c.get("lifecycle") or {}).get("preStop") or {}) for c in hooked}
+    sidecar_order = [c["name"] for c in reversed(spec.get("initContainers") or []) if is_sidecar(c)]
+    stops: dict[str, Stop] = {}
     for name, states in containers.items():
         if name != SANDBOX_NAME and states and states[0].running:
             hook = hooks.get(name, {})
             command = tuple(hook["exec"].get("command") or []) if "exec" in hook and grace > 0 else None
-            stops.append(Stop(states[0].id, name, command))
+            stops[name] = Stop(states[0].id, name, command)
+    sidecars = tuple(stops.pop(name) for name in sidecar_order if name in stops)
     removals: list[Action] = [RemoveContainer(state.id) for states in containers.values() for state in states]
-    return [StopContainers(tuple(stops), grace, announce=not gone), *removals, ReleasePod(delete_object=not gone)]
+    return [
+        StopContainers(tuple(stops.values()), grace, announce=not gone, sidecars=sidecars),
+        *removals,
+        ReleasePod(delete_object=not gone),
+    ]

@@ -35,6 +35,7 @@ from minikube_py.agent.plan import (
     StopContainers,
     WaitBackOff,
     by_container_name,
+    is_sidecar,
     plan_pod,
 )
 from minikube_py.agent.probes import ContainerProber, ProbeTarget
@@ -297,6 +298,7 @@ class PodWorker:
             pod,
             by_name,
             probes={cid: p.liveness_failure for cid, p in self._probers.items()},
+            started={cid for cid, p in self._probers.items() if p.started},
             backoff=self._backoff,
             now=time.monotonic(),
             gone=self.gone,
@@ -354,7 +356,10 @@ class PodWorker:
                     await self._create_and_start(pod, action, sandbox)
                 case StopContainers():
                     await self.stop_probers()
-                    await asyncio.gather(*(self._stop_one(pod, stop, action) for stop in action.stops))
+                    deadline = time.monotonic() + action.grace
+                    await asyncio.gather(*(self._stop_one(pod, stop, action, deadline) for stop in action.stops))
+                    for stop in action.sidecars:
+                        await self._stop_one(pod, stop, action, deadline)
                 case ReleasePod():
                     self._s.volumes.teardown(self.uid)
                     self._s.tokens.forget(self.uid)
@@ -508,7 +513,7 @@ class PodWorker:
             self.wake()
             return
         s.recorder.emit(pod, "Normal", "Started", f"Started container {name}")
-        if action.kind == "app":
+        if action.kind in ("app", "sidecar"):
             self._start_prober(pod, container, container_id, pod_ip)
 
     def _not_created(self, pod: Obj, name: str, reason: str, message: str) -> None:
@@ -532,7 +537,11 @@ class PodWorker:
     def _view(self, container: Obj, states: list[ContainerState]) -> ContainerView:
         current = states[0] if states else None
         view = ContainerView(
-            container["name"], container.get("image", ""), current, states[1] if len(states) > 1 else None
+            container["name"],
+            container.get("image", ""),
+            current,
+            states[1] if len(states) > 1 else None,
+            sidecar=is_sidecar(container),
         )
         waiting = self._waiting.get(container["name"])
         if waiting is not None and (current is None or not current.running):
@@ -553,6 +562,7 @@ class PodWorker:
         ephemeral = [self._view(c, by_name.get(c["name"], [])) for c in spec.get("ephemeralContainers") or []]
         failed_init = any(
             v.current is not None
+            and not v.sidecar
             and not v.current.running
             and v.current.status != "created"
             and v.current.exit_code not in (0, None)
@@ -602,11 +612,11 @@ class PodWorker:
 
     # --- deletion -----------------------------------------------------------------------------------
 
-    async def _stop_one(self, pod: Obj, stop: Stop, action: StopContainers) -> None:
-        deadline = time.monotonic() + action.grace
+    async def _stop_one(self, pod: Obj, stop: Stop, action: StopContainers, deadline: float) -> None:
+        """Stop one container by ``deadline`` (monotonic), its preStop hook first."""
         if stop.pre_stop is not None:
             try:
-                await self._s.runtime.exec_run(stop.id, list(stop.pre_stop), action.grace)
+                await self._s.runtime.exec_run(stop.id, list(stop.pre_stop), max(0.0, deadline - time.monotonic()))
             except (TimeoutError, RuntimeFailure) as e:
                 self._s.recorder.emit(pod, "Warning", "FailedPreStopHook", f"PreStopHook failed: {e}")
         if action.announce and not self.gone:  # gone may have turned true during the hook (a force delete)

@@ -60,6 +60,8 @@ class ContainerView:
     waiting: tuple[str, str] | None = None  # (reason, message) the worker is blocked on
     ready: bool = False
     started: bool = False
+    #: an init container with restartPolicy Always, which runs beside the app containers
+    sidecar: bool = False
 
     @property
     def restart_count(self) -> int:
@@ -119,20 +121,32 @@ class Observed:
 
 
 def _init_done(view: ContainerView) -> bool:
-    return (
-        view.current is not None
-        and not view.current.running
-        and view.current.exit_code == 0
-        and view.current.status != "created"
-    )
+    """An init container has done its part: a sidecar has started (and runs on), any other ended well."""
+    if view.current is None:
+        return False
+    if view.sidecar:
+        return view.current.running and view.started
+    return not view.current.running and view.current.exit_code == 0 and view.current.status != "created"
+
+
+def _initialized(observed: Observed) -> bool:
+    """Every init container did its part, or the app containers were created already (a sidecar that
+    restarts later does not take the pod back to initializing, as in the kubelet)."""
+    return any(v.current is not None for v in observed.app) or all(_init_done(v) for v in observed.init)
+
+
+def _running(view: ContainerView) -> bool:
+    return view.current is not None and view.current.running
 
 
 def phase(observed: Observed) -> str:
+    """The kubelet's ``getPhase``: the app containers decide it; a running sidecar keeps the pod
+    Running, an ended one counts for nothing (it is restarted, or was stopped when the pod's work ended)."""
     if observed.failed_init:
         return "Failed"
-    if not all(_init_done(v) for v in observed.init):
+    if not _initialized(observed):
         return "Pending"
-    running = sum(1 for v in observed.app if v.current is not None and v.current.running)
+    running = sum(1 for v in observed.app if _running(v)) + sum(1 for v in observed.init if v.sidecar and _running(v))
     finished = [
         v for v in observed.app if v.current is not None and not v.current.running and v.current.status != "created"
     ]
@@ -155,8 +169,10 @@ def phase(observed: Observed) -> str:
 def pod_status(observed: Observed, now: str) -> Obj:
     """The status to write. Conditions keep their lastTransitionTime while their status holds."""
     current_phase = phase(observed)
-    initialized = all(_init_done(v) for v in observed.init)
-    unready = [v.name for v in observed.app if not (v.current is not None and v.current.running and v.ready)]
+    initialized = _initialized(observed)
+    # a sidecar's readiness counts for the pod's, as the kubelet counts restartable init containers
+    serving = [*(v for v in observed.init if v.sidecar), *observed.app]
+    unready = [v.name for v in serving if not (_running(v) and v.ready)]
     terminal = current_phase in ("Succeeded", "Failed")
     conditions = []
     for kind, ok, reason, message in (

@@ -275,6 +275,29 @@ def _quantities(resources: Obj, path: str) -> Errors:
     return errs
 
 
+#: what only a sidecar among the init containers may have: an ordinary one runs to its end, once
+_SIDECAR_ONLY = ("lifecycle", "livenessProbe", "readinessProbe", "startupProbe")
+
+
+def _container_restart_policy(c: Obj, field: str, path: str) -> Errors:
+    """A container's own ``restartPolicy``: ``Always`` makes an init container a sidecar, and is the
+    only value there; app containers may not set one (Kubernetes 1.32)."""
+    policy = c.get("restartPolicy")
+    if field == "initContainers":
+        if policy is not None and policy != "Always":
+            return [not_supported(f"{path}.restartPolicy", policy, ["Always"])]
+        if policy == "Always":
+            return []
+        return [
+            forbidden(f"{path}.{key}", "may not be set for init containers without restartPolicy=Always")
+            for key in _SIDECAR_ONLY
+            if c.get(key) is not None
+        ]
+    if field == "containers" and policy is not None:
+        return [forbidden(f"{path}.restartPolicy", "may not be set for non-init containers")]
+    return []
+
+
 def _container(c: Obj, path: str, volumes: set[str]) -> Errors:
     errs = _label_name(f"{path}.name", c.get("name"))
     image = c.get("image")
@@ -436,6 +459,7 @@ def validate_pod_spec(
         for i, c in enumerate(as_list(spec.get(field))):
             c = as_dict(c)
             errs += _container(c, f"{path}.{field}[{i}]", volumes)
+            errs += _container_restart_policy(c, field, f"{path}.{field}[{i}]")
             cname = c.get("name")
             if cname and cname in seen:
                 errs.append(duplicate(f"{path}.{field}[{i}].name", cname))

@@ -1,6 +1,6 @@
 """The pod worker's decisions (agent/plan.py) from observed containers, without a runtime: restart
 policies, CrashLoopBackOff, init containers in order, restarts on a changed spec, a dead sandbox or a
-failed liveness probe, ephemeral containers started once, graceful deletion."""
+failed liveness probe, ephemeral containers started once, graceful deletion, sidecars (init containers with restartPolicy Always)."""
 
 from __future__ import annotations
 
@@ -106,6 +106,7 @@ def plan(
     """plan_pod over these states; by default every running container has a prober that holds."""
     if probes is None:
         probes = {s.id: None for s in states if s.running}
+    kw.setdefault("started", {s.id for s in states if s.running})
     return plan_pod(pod, by_container_name(states), probes=probes, backoff=backoff or {}, now=now, **kw)
 
 
@@ -533,3 +534,78 @@ def test_deletion_stops_and_removes_ephemeral_containers_with_the_pod() -> None:
     step = plan(pod, *states)
     assert step.actions[0] == StopContainers((Stop("app-0", "app"), Stop("dbg-0", "dbg")), 2.0, announce=True)
     assert set(step.actions[1:-1]) == {RemoveContainer(s.id) for s in states}
+
+
+# ------------------------------------------------------------------------------ sidecars
+
+
+def sidecar(name: str, **more: Any) -> Obj:
+    return {"name": name, "image": f"registry.local/{name}:1", "restartPolicy": "Always", **more}
+
+
+def test_a_sidecar_starts_in_its_turn_and_the_next_init_container_waits_until_it_started() -> None:
+    pod = make_pod("app", init=(sidecar("proxy"), "migrate"))  # type: ignore[arg-type]
+    assert starts(plan(pod, sandbox()).actions) == [("proxy", "sidecar", 0)]
+    proxy = box(pod, "proxy")
+    assert plan(pod, sandbox(), proxy, started=set()).actions == []  # its startup probe has not passed
+    assert starts(plan(pod, sandbox(), proxy).actions) == [("migrate", "init", 0)]
+    done = box(pod, "migrate", "exited", code=0)
+    assert starts(plan(pod, sandbox(), proxy, done).actions) == [("app", "app", 0)]
+    assert plan(pod, sandbox(), proxy, done, box(pod, "app")).actions == []
+
+
+@pytest.mark.parametrize("policy", ["Always", "OnFailure", "Never"])
+def test_a_sidecar_that_ends_is_restarted_whatever_the_pod_policy(policy: str) -> None:
+    pod = make_pod("app", init=(sidecar("proxy"),), policy=policy)  # type: ignore[arg-type]
+    step = plan(pod, sandbox(), box(pod, "proxy", "exited", code=0), box(pod, "app"))
+    assert starts(step.actions) == [("proxy", "sidecar", 1)]
+
+
+def test_a_sidecar_restarting_after_initialization_holds_back_no_app_container() -> None:
+    pod = make_pod("app", init=(sidecar("proxy"), "migrate"))  # type: ignore[arg-type]
+    ended = box(pod, "proxy", "exited", code=1, attempt=1)
+    states = [sandbox(), ended, box(pod, "migrate", "exited", code=0), box(pod, "app", "exited", code=2)]
+    step = plan(pod, *states, backoff={"proxy": RestartBackoff(10, NOW + 10), "app": RestartBackoff()})
+    assert waits(step.actions[:1]) == ["back-off 10s restarting failed container=proxy pod=p_default(uid-1)"]
+    assert starts(step.actions[1:]) == [("app", "app", 1)]  # and the init container is not run again
+
+
+def test_a_sidecar_gets_probed_and_restarted_on_a_failed_liveness_probe() -> None:
+    pod = make_pod("app", init=(sidecar("proxy", terminationGracePeriodSeconds=3),), terminationGracePeriodSeconds=4)  # type: ignore[arg-type]
+    proxy, app = box(pod, "proxy"), box(pod, "app")
+    assert plan(pod, sandbox(), proxy, app, probes={"app-0": None}) == PodPlan(
+        [StartProbing(pod["spec"]["initContainers"][0], "proxy-0")]
+    )
+    failed = plan(pod, sandbox(), proxy, app, probes={"proxy-0": "Liveness probe failed: no", "app-0": None})
+    assert failed.actions == [KillContainer("proxy-0", 4.0, "Container proxy failed liveness probe, will be restarted")]
+
+
+@pytest.mark.parametrize(("policy", "code"), [("Never", 1), ("OnFailure", 0)])
+def test_sidecars_are_stopped_last_first_once_the_app_containers_are_done(policy: str, code: int) -> None:
+    pod = make_pod("app", init=(sidecar("logs"), sidecar("proxy")), policy=policy, terminationGracePeriodSeconds=9)  # type: ignore[arg-type]
+    states = [sandbox(), box(pod, "logs"), box(pod, "proxy"), box(pod, "app", "exited", code=code)]
+    assert plan(pod, *states).actions == [
+        KillContainer("proxy-0", 9.0, "Stopping container proxy"),
+        KillContainer("logs-0", 9.0, "Stopping container logs"),
+    ]
+    # once they are down nothing starts again: the pod completes
+    after = [sandbox(), box(pod, "logs", "exited", code=137), box(pod, "proxy", "exited", code=137), states[-1]]
+    assert plan(pod, *after).actions == []
+
+
+def test_an_init_container_failing_for_good_stops_the_sidecars() -> None:
+    pod = make_pod("app", init=(sidecar("proxy"), "migrate"), policy="Never")  # type: ignore[arg-type]
+    step = plan(pod, sandbox(), box(pod, "proxy"), box(pod, "migrate", "exited", code=1))
+    assert step.actions == [KillContainer("proxy-0", 30.0, "Stopping container proxy")]
+
+
+def test_deletion_stops_the_app_containers_then_the_sidecars_last_first() -> None:
+    hooked = sidecar("proxy", lifecycle={"preStop": {"exec": {"command": ["drain"]}}})
+    pod = deleting(make_pod("app", init=(sidecar("logs"), hooked)), deletionGracePeriodSeconds=20)  # type: ignore[arg-type]
+    step = plan(pod, sandbox(), box(pod, "logs"), box(pod, "proxy"), box(pod, "app"), reported_phase="Running")
+    assert step.actions[0] == StopContainers(
+        (Stop("app-0", "app"),),
+        20.0,
+        announce=True,
+        sidecars=(Stop("proxy-0", "proxy", ("drain",)), Stop("logs-0", "logs")),
+    )

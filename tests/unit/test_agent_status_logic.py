@@ -55,6 +55,32 @@ def test_phase_follows_kubelet_rules() -> None:
     assert phase(Observed("Always", [view(state("running"))], [view(None)])) == "Pending"  # init still running
 
 
+def sidecar_view(current: ContainerState | None, *, ready: bool = True, started: bool = True) -> ContainerView:
+    return ContainerView("proxy", "i", current, ready=ready, started=started, sidecar=True)
+
+
+def test_sidecars_count_for_the_phase_while_they_run_and_not_once_they_ended() -> None:
+    # initializing until the sidecar has started (its startup probe passed)
+    assert phase(Observed("Always", [sidecar_view(state("running"), started=False)], [view(None)])) == "Pending"
+    assert phase(Observed("Always", [sidecar_view(state("running"))], [view(None)])) == "Running"
+    # a Job's pod whose work is done stays Running while its sidecar runs, then succeeds whatever the sidecar's end
+    done = view(state("exited", 0))
+    assert phase(Observed("Never", [sidecar_view(state("running"))], [done])) == "Running"
+    assert phase(Observed("Never", [sidecar_view(state("exited", 137))], [done])) == "Succeeded"
+    # a sidecar restarting after initialization does not take the pod back to Pending
+    assert phase(Observed("Always", [sidecar_view(state("exited", 1))], [view(state("running"))])) == "Running"
+
+
+def test_a_sidecar_is_initialized_once_started_and_ready_only_when_its_probe_says() -> None:
+    observed = Observed("Always", [sidecar_view(state("running"), ready=False)], [view(state("running"))])
+    status = pod_status(observed, "2026-01-01T00:00:00Z")
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert conditions["Initialized"]["status"] == "True"
+    assert conditions["Ready"]["message"] == "containers with unready status: [proxy]"
+    (init_status,) = status["initContainerStatuses"]
+    assert (init_status["started"], init_status["ready"], "running" in init_status["state"]) == (True, False, True)
+
+
 def test_status_reports_unready_containers_and_keeps_transition_times() -> None:
     observed = Observed("Always", [], [view(state("running"), ready=False)], pod_ip="10.244.0.5", host_ip="192.0.2.1")
     first = pod_status(observed, "2026-01-01T00:00:00Z")

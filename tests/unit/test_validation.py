@@ -559,3 +559,20 @@ def test_security_contexts_a_node_could_not_carry_out_are_invalid() -> None:
         securityContext={"runAsUser": 0, "seccompProfile": {"type": "Localhost", "localhostProfile": "p/a.json"}}
     )
     assert validate("Pod", _create("Pod", fine)) == []
+
+
+def test_only_init_containers_become_sidecars_and_only_sidecars_among_them_have_probes() -> None:
+    probe = {"exec": {"command": ["true"]}}
+    sidecar = {"name": "proxy", "image": "busybox", "restartPolicy": "Always", "readinessProbe": probe}
+    assert validate("Pod", _create("Pod", _pod(initContainers=[sidecar]))) == []
+    once = {"name": "setup", "image": "busybox", "livenessProbe": probe, "lifecycle": {"preStop": probe}}
+    bad_policy = {"name": "other", "image": "busybox", "restartPolicy": "OnFailure"}
+    app = {"name": "c", "image": "busybox", "restartPolicy": "Always"}
+    pod = _create("Pod", _pod(containers=[app], initContainers=[once, bad_policy]))
+    assert _rendered(validate("Pod", pod)) == [
+        "spec.containers[0].restartPolicy: Forbidden: may not be set for non-init containers",
+        "spec.initContainers[0].lifecycle: Forbidden: may not be set for init containers without restartPolicy=Always",
+        "spec.initContainers[0].livenessProbe: Forbidden: may not be set for init containers without "
+        "restartPolicy=Always",
+        'spec.initContainers[1].restartPolicy: Unsupported value: "OnFailure": supported values: "Always"',
+    ]
