@@ -5,16 +5,13 @@ ReplicationControllers, StatefulSets, custom resources with one), scaling it bet
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
 
-from minikube_py.client.errors import ApiError
 from minikube_py.kubectl.errors import CommandError
-from minikube_py.kubectl.printing import go_json, go_yaml
-from minikube_py.kubectl.session import Session, error_text, run
-from minikube_py.kubectl.write import DRY_RUN, DRY_RUN_SUFFIX, write_params
+from minikube_py.kubectl.session import Session, run
+from minikube_py.kubectl.write import DRY_RUN
 
 
 def autoscaler(
@@ -58,6 +55,7 @@ def autoscale(
     args: tuple[str, ...], max_replicas: int, min_replicas: int, cpu_percent: int, name: str, dry_run: str, output: str
 ) -> None:
     """Create an autoscaler that scales a deployment, replica set, stateful set or replication controller."""
+    from minikube_py.kubectl.generate import submit
     from minikube_py.kubectl.get import named_objects
 
     async def work(session: Session) -> int:
@@ -74,24 +72,12 @@ def autoscale(
                 )
             target = {"kind": res.kind, "name": obj_name, "apiVersion": res.api_version}
             hpa = autoscaler(name or obj_name, target, max_replicas, min_replicas, cpu_percent)
-            if dry_run != "client":
-                try:
-                    hpa = await session.api.request(
-                        "POST",
-                        f"/apis/autoscaling/v1/namespaces/{session.namespace}/horizontalpodautoscalers",
-                        body=hpa,
-                        params=write_params("kubectl-autoscale", dry_run),
-                    )
-                except ApiError as exc:
-                    click.echo(error_text(exc), err=True)
-                    return 1
-            if output in ("json", "yaml"):
-                sys.stdout.write(
-                    go_json(hpa, sort_keys=dry_run != "client") + "\n" if output == "json" else go_yaml(hpa)
-                )
-            else:
-                ref = f"horizontalpodautoscaler.autoscaling/{hpa['metadata']['name']}"
-                click.echo(ref + ("" if output == "name" else f" autoscaled{DRY_RUN_SUFFIX[dry_run]}"))
+            path = f"/apis/autoscaling/v1/namespaces/{session.namespace}/horizontalpodautoscalers"
+            ref = f"horizontalpodautoscaler.autoscaling/{hpa['metadata']['name']}"
+            if await submit(
+                session, hpa, path, ref, dry_run=dry_run, output=output, manager="kubectl-autoscale", verb="autoscaled"
+            ):
+                return 1
         if not found:
             raise CommandError("no objects passed to autoscale")
         return 0

@@ -32,10 +32,12 @@ async def submit(
     output: str,
     manager: str,
     failure: str | None = None,
+    verb: str = "created",
 ) -> int:
     """Create ``obj`` at ``path`` (unless a client dry run) and print what kubectl prints: the
     object for ``-o json|yaml`` (kubectl's own struct, in its field order, when it was not sent), else
-    ``ref created``. Most generators word a refusal themselves (``failure``, then the server's message)."""
+    ``ref created`` (``exposed``, ``autoscaled``: the command's ``verb``). Most generators word a
+    refusal themselves (``failure``, then the server's message)."""
     if dry_run != "client":
         try:
             obj = await session.api.request("POST", path, body=obj, params=write_params(manager, dry_run))
@@ -45,7 +47,7 @@ async def submit(
     if output in ("json", "yaml"):
         sys.stdout.write(go_json(obj, sort_keys=dry_run != "client") + "\n" if output == "json" else go_yaml(obj))
     else:
-        click.echo(ref + ("" if output == "name" else f" created{DRY_RUN_SUFFIX[dry_run]}"))
+        click.echo(ref + ("" if output == "name" else f" {verb}{DRY_RUN_SUFFIX[dry_run]}"))
     return 0
 
 
@@ -486,24 +488,12 @@ def expose(
                 "spec": spec,
                 "status": {"loadBalancer": {}},
             }
-            if dry_run != "client":
-                try:
-                    service = await session.api.request(
-                        "POST",
-                        f"/api/v1/namespaces/{session.namespace}/services",
-                        body=service,
-                        params=write_params("kubectl-expose", dry_run),
-                    )
-                except ApiError as exc:
-                    click.echo(error_text(exc), err=True)
-                    code = 1
-                    continue
+            path = f"/api/v1/namespaces/{session.namespace}/services"
             ref = f"service/{meta['name']}"
-            if output in ("json", "yaml"):
-                text = go_json(service, sort_keys=dry_run != "client") + "\n" if output == "json" else go_yaml(service)
-                sys.stdout.write(text)
-            else:
-                click.echo(ref + ("" if output == "name" else f" exposed{DRY_RUN_SUFFIX[dry_run]}"))
+            failed = await submit(
+                session, service, path, ref, dry_run=dry_run, output=output, manager="kubectl-expose", verb="exposed"
+            )
+            code = max(code, failed)
         return code
 
     run(work)
