@@ -73,9 +73,12 @@ def pod_for_run(
     command: bool,
     args: tuple[str, ...],
     namespace: str | None,
+    stdin: bool = False,
+    tty: bool = False,
 ) -> dict[str, Any]:
     """The Pod kubectl's run generator makes, its fields in the Go structs' order (which ``-o json``
-    of a client-side dry run shows)."""
+    of a client-side dry run shows); ``stdin`` keeps the container's standard input open for one
+    attach (``stdinOnce``), as ``run -i`` asks."""
     meta: dict[str, Any] = {"name": name}
     if namespace:
         meta["namespace"] = namespace
@@ -91,6 +94,10 @@ def pod_for_run(
     container["resources"] = {}
     if pull_policy:
         container["imagePullPolicy"] = pull_policy
+    if stdin:
+        container["stdin"] = container["stdinOnce"] = True
+    if tty:
+        container["tty"] = True
     return {
         "kind": "Pod",
         "apiVersion": "v1",
@@ -107,14 +114,17 @@ def pod_for_run(
 @click.option("-l", "--labels", default="", help="Labels, a=b,c=d (default: run=NAME).")
 @click.option("--env", multiple=True, help="An environment variable NAME=VALUE; repeatable.")
 @click.option("--port", type=int, default=None, help="The port the container exposes.")
-@click.option("--restart", type=click.Choice(["Always", "OnFailure", "Never"]), default="Always")
+@click.option("--restart", type=click.Choice(["Always", "OnFailure", "Never"]), default=None)
 @click.option("--image-pull-policy", type=click.Choice(["", "Always", "IfNotPresent", "Never"]), default="")
 @click.option("--command", is_flag=True, help="The arguments are the command, not its arguments.")
 @click.option("--dry-run", type=DRY_RUN, default="none", help="none, client or server.")
 @click.option("-o", "--output", type=click.Choice(["", "json", "yaml", "name"]), default="")
-@click.option("-i", "--stdin", "interactive", is_flag=True, hidden=True)
-@click.option("-t", "--tty", is_flag=True, hidden=True)
-@click.option("--rm", is_flag=True, hidden=True)
+@click.option("-i", "--stdin", "interactive", is_flag=True, help="Keep stdin open on the container and attach.")
+@click.option("-t", "--tty", is_flag=True, help="Allocate a terminal for the container.")
+@click.option("--attach", "attach_flag", type=bool, default=None, help="Attach to the pod (default: with -i).")
+@click.option("--rm", is_flag=True, help="Delete the pod after it ends (attached pods only).")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the container's output when attached.")
+@click.option("--pod-running-timeout", default="1m0s", help="How long to wait for the pod to run.")
 def run_(
     name: str,
     args: tuple[str, ...],
@@ -122,18 +132,32 @@ def run_(
     labels: str,
     env: tuple[str, ...],
     port: int | None,
-    restart: str,
+    restart: str | None,
     image_pull_policy: str,
     command: bool,
     dry_run: str,
     output: str,
     interactive: bool,
     tty: bool,
+    attach_flag: bool | None,
     rm: bool,
+    quiet: bool,
+    pod_running_timeout: str,
 ) -> None:
     """Create and run a particular image in a pod."""
-    if interactive or tty or rm:
-        raise click.UsageError("pykube kubectl run does not attach yet: run the pod, then exec into it")
+    from minikube_py.model.times import parse_go_duration
+
+    attached = interactive if attach_flag is None else attach_flag
+    if tty and not interactive:
+        raise click.UsageError("-i/--stdin is required for containers with -t/--tty=true")
+    if rm and not attached:
+        raise click.UsageError("--rm should only be used for attached containers")
+    if attached and dry_run != "none":
+        raise click.UsageError(
+            "--dry-run=[server|client] can't be used with attached containers options (--attach, --stdin, or --tty)"
+        )
+    policy = restart or ("OnFailure" if interactive else "Always")
+    within = parse_go_duration(pod_running_timeout)
     for e in env:
         if "=" not in e:
             raise click.BadParameter(f"invalid env {e!r}: expected NAME=VALUE", param_hint="--env")
@@ -145,12 +169,21 @@ def run_(
             labels=_pairs(labels, "label"),
             env=list(env),
             port=port,
-            restart=restart,
+            restart=policy,
             pull_policy=image_pull_policy or None,
             command=command,
             args=args,
             namespace=session.namespace if session.explicit_namespace else None,
+            stdin=interactive,
+            tty=tty,
         )
+        if attached:
+            from minikube_py.kubectl.attach import run_attached, usable_tty
+
+            local_tty = usable_tty(tty, interactive, quiet)
+            return await run_attached(
+                session, pod, stdin=interactive, tty=local_tty, quiet=quiet, remove=rm, restart=policy, within=within
+            )
         return await submit(
             session,
             pod,

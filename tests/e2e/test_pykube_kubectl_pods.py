@@ -1,4 +1,4 @@
-"""``pykube kubectl logs`` and ``exec`` against pods running on a Docker agent, compared with the real
+"""``pykube kubectl logs``, ``exec``, ``attach``, ``run -i`` and ``debug`` against pods running on a Docker agent, compared with the real
 kubectl: output, the exit code passed through, standard input, and a real terminal (raw mode, size)."""
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from collections.abc import Iterator
 import pytest
 from agent_helpers import busybox_pod, start_agent_server
 from kubectl_helpers import Kubectl, deployment, wait_for
-from pykube_kubectl_helpers import pykube_kubectl, same_output
-from support import ensure_docker
+from pykube_kubectl_helpers import Result, pykube_kubectl, real_kubectl, same_output
+from support import BUSYBOX_IMAGE, ensure_docker
 
+from minikube_py.kubectl.attach import PROMPT_HINT
 from minikube_py.testing import RunningServer, remove_node_containers
 
 pytestmark = pytest.mark.kubectl
@@ -225,3 +226,61 @@ def test_logs_follow_streams_while_the_container_runs(k: Kubectl) -> None:
     numbers = [int(line.split()[1]) for line in lines]
     # one line of the past (--tail=1), then new lines as they are written, none lost or repeated
     assert numbers == list(range(numbers[0], numbers[0] + 4)), lines
+
+
+def twin_output(k: Kubectl, *args: str, input: str | None = None) -> Result:
+    """``args`` through both, each with its own names (OURS/THEIRS in ``args`` become ``ours-x``/``theirs-x``),
+    compared with the names swapped back: for commands that make or use up an object of their own."""
+    suffix = os.urandom(2).hex()
+    names = {"OURS": f"ours-{suffix}", "THEIRS": f"theirs-{suffix}"}
+
+    def named(tool: str) -> list[str]:
+        return [a.replace("NAME", names[tool]) for a in args]
+
+    ours = pykube_kubectl(k.server, *named("OURS"), input=input)
+    theirs = real_kubectl(k.server, *named("THEIRS"), input=input)
+    swapped = Result(*(text.replace(names["OURS"], names["THEIRS"]) for text in (ours.stdout, ours.stderr)), ours.rc)
+    assert swapped == theirs, f"kubectl {' '.join(args)}:\n  pykube: {ours!r}\n  kubectl: {theirs!r}"
+    return ours
+
+
+def test_run_attached_passes_stdin_and_removes_the_pod(k: Kubectl) -> None:
+    image = f"--image={BUSYBOX_IMAGE}"
+    done = twin_output(
+        k, "run", "NAME", image, "-i", "--rm", "--restart=Never", "--", "sh", "-c", "cat; echo bye", input="hello\n"
+    )
+    name = done.stdout.split('"')[1]
+    assert (done.stdout, done.stderr, done.rc) == (f'hello\nbye\npod "{name}" deleted\n', f"{PROMPT_HINT}\n", 0)
+    failed = twin_output(k, "run", "NAME", image, "-i", "--restart=Never", "--", "sh", "-c", "cat; exit 3", input="")
+    assert failed.rc == 3 and "terminated (Error)" in failed.stderr
+
+
+def test_attach_joins_a_running_container(k: Kubectl) -> None:
+    reader = {"stdin": True, "command": ["sh", "-c", "read line; echo got $line"]}
+    suffix = os.urandom(2).hex()
+    for tool in ("ours", "theirs"):
+        k.apply(busybox_pod(f"{tool}-{suffix}", "", container=reader, restartPolicy="Never"))
+    for tool in ("ours", "theirs"):
+        wait_for(
+            lambda tool=tool: k.obj("pod", f"{tool}-{suffix}")["status"].get("phase"),  # type: ignore[misc]
+            lambda p: p == "Running",
+            "the reader to run",
+            timeout=90,
+        )
+    ours = pykube_kubectl(k.server, "attach", "-i", f"ours-{suffix}", input="one\n")
+    theirs = real_kubectl(k.server, "attach", "-i", f"theirs-{suffix}", input="one\n")
+    assert ours == theirs == Result("got one\n", f"{PROMPT_HINT}\n", 0)
+
+
+def test_debug_adds_an_ephemeral_container_and_attaches(k: Kubectl) -> None:
+    image = f"--image={BUSYBOX_IMAGE}"
+    done = twin_output(
+        k, "debug", "sleeper", "-i", image, "-c", "NAME", "--", "sh", "-c", "sleep 1; echo dbg", input=""
+    )
+    assert done.stdout == "dbg\n" and done.stderr.endswith(f"{PROMPT_HINT}\n")
+    quiet = twin_output(k, "debug", "sleeper", "-q", image, "-c", "NAME", "--target=main", "--", "true")
+    assert quiet.stdout == ""
+    named = pykube_kubectl(k.server, "debug", "sleeper", image, "--", "true")
+    assert named.stdout.startswith("Defaulting debug container name to debugger-") and named.rc == 0
+    taken = same_output(k.server, "debug", "sleeper", image, "-c", "main", "--", "true")  # the server refuses it
+    assert taken.rc == 1 and 'Duplicate value: "main"' in taken.stderr
