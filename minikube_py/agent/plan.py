@@ -166,11 +166,13 @@ class StartContainer:
 
 @dataclass(frozen=True)
 class Stop:
-    """One container of a deleted pod: its preStop exec command (None: no hook to run) and then a stop."""
+    """One container of a deleted pod: its preStop handler (None: no hook to run), then a stop.
+    ``container`` is its spec, which a handler may need (a named port)."""
 
     id: str
     name: str
-    pre_stop: tuple[str, ...] | None = None
+    pre_stop: Obj | None = field(default=None, hash=False)
+    container: Obj = field(default_factory=dict, hash=False, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -429,14 +431,14 @@ def _deletion(pod: Obj, containers: Mapping[str, Sequence[ContainerState]], gone
         pod["metadata"].get("deletionGracePeriodSeconds", spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE))
     )
     hooked = [*(spec.get("containers") or []), *(c for c in spec.get("initContainers") or [] if is_sidecar(c))]
-    hooks = {c["name"]: ((c.get("lifecycle") or {}).get("preStop") or {}) for c in hooked}
+    by_name = {c["name"]: c for c in hooked}
     sidecar_order = [c["name"] for c in reversed(spec.get("initContainers") or []) if is_sidecar(c)]
     stops: dict[str, Stop] = {}
     for name, states in containers.items():
         if name != SANDBOX_NAME and states and states[0].running:
-            hook = hooks.get(name, {})
-            command = tuple(hook["exec"].get("command") or []) if "exec" in hook and grace > 0 else None
-            stops[name] = Stop(states[0].id, name, command)
+            container = by_name.get(name, {})
+            hook = (container.get("lifecycle") or {}).get("preStop") if grace > 0 else None
+            stops[name] = Stop(states[0].id, name, hook or None, container)
     sidecars = tuple(stops.pop(name) for name in sidecar_order if name in stops)
     removals: list[Action] = [RemoveContainer(state.id) for states in containers.values() for state in states]
     return [

@@ -19,10 +19,12 @@ from typing import Any
 from minikube_py.agent.containers import app_spec, resolv_conf, sandbox_spec
 from minikube_py.agent.context import NodeContext
 from minikube_py.agent.env import ConfigError, expand_command, resolve_env
+from minikube_py.agent.hooks import POST_START_LIMIT, run_hook
 from minikube_py.agent.images import ImageError, ImageManager
 from minikube_py.agent.localpath import LocalPathCleaner
 from minikube_py.agent.network import PodNetwork
 from minikube_py.agent.plan import (
+    DEFAULT_GRACE,
     Action,
     CreateSandbox,
     KillContainer,
@@ -513,6 +515,16 @@ class PodWorker:
             self.wake()
             return
         s.recorder.emit(pod, "Normal", "Started", f"Started container {name}")
+        post_start = (container.get("lifecycle") or {}).get("postStart")
+        if post_start:
+            target = ProbeTarget(s.runtime, container, container_id, pod_ip)
+            if await run_hook(post_start, target, POST_START_LIMIT) is not None:
+                # the container goes, and comes back as its restart policy says; the event does not
+                # repeat the handler's output, which may hold secrets (the kubelet's rule)
+                s.recorder.emit(pod, "Warning", "FailedPostStartHook", "PostStartHook failed")
+                grace = float((pod.get("spec") or {}).get("terminationGracePeriodSeconds", DEFAULT_GRACE))
+                await self._kill(pod, KillContainer(container_id, grace, "FailedPostStartHook"))
+                return
         if action.kind in ("app", "sidecar"):
             self._start_prober(pod, container, container_id, pod_ip)
 
@@ -612,13 +624,17 @@ class PodWorker:
 
     # --- deletion -----------------------------------------------------------------------------------
 
+    def _pod_ip(self, pod: Obj) -> str:
+        """Where an HTTP preStop hook without a host goes: the pod's address (the node's on its network)."""
+        return str((pod.get("status") or {}).get("podIP") or self._s.node.ip)
+
     async def _stop_one(self, pod: Obj, stop: Stop, action: StopContainers, deadline: float) -> None:
         """Stop one container by ``deadline`` (monotonic), its preStop hook first."""
         if stop.pre_stop is not None:
-            try:
-                await self._s.runtime.exec_run(stop.id, list(stop.pre_stop), max(0.0, deadline - time.monotonic()))
-            except (TimeoutError, RuntimeFailure) as e:
-                self._s.recorder.emit(pod, "Warning", "FailedPreStopHook", f"PreStopHook failed: {e}")
+            target = ProbeTarget(self._s.runtime, stop.container, stop.id, self._pod_ip(pod))
+            failure = await run_hook(stop.pre_stop, target, max(0.0, deadline - time.monotonic()))
+            if failure is not None:
+                self._s.recorder.emit(pod, "Warning", "FailedPreStopHook", failure)
         if action.announce and not self.gone:  # gone may have turned true during the hook (a force delete)
             self._s.recorder.emit(pod, "Normal", "Killing", f"Stopping container {stop.name}")
         await self._s.runtime.stop_container(stop.id, max(0.0, deadline - time.monotonic()))

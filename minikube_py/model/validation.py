@@ -298,6 +298,46 @@ def _container_restart_policy(c: Obj, field: str, path: str) -> Errors:
     return []
 
 
+_HANDLERS = ("exec", "httpGet", "tcpSocket", "sleep")
+
+
+def _lifecycle(lifecycle: Obj, path: str, grace: Any) -> Errors:
+    """``validateLifecycle``: each hook names exactly one handler, and a complete one; a ``sleep``
+    lasts between 1 s and the pod's grace period."""
+    errs: Errors = []
+    for hook in ("postStart", "preStop"):
+        handler = lifecycle.get(hook)
+        if handler is None:
+            continue
+        handler, where = as_dict(handler), f"{path}.{hook}"
+        kinds = [kind for kind in _HANDLERS if handler.get(kind) is not None]
+        if not kinds:
+            errs.append(FieldError(where, "FieldValueRequired", "Required value: must specify a handler type"))
+            continue
+        errs += [forbidden(f"{where}.{kind}", "may not specify more than 1 handler type") for kind in kinds[1:]]
+        kind, action = kinds[0], as_dict(handler[kinds[0]])
+        if kind == "exec" and not as_list(action.get("command")):
+            errs.append(required(f"{where}.exec.command"))
+        elif kind == "httpGet":
+            if action.get("port") in (None, "", 0):
+                errs.append(required(f"{where}.httpGet.port"))
+            scheme = action.get("scheme", "HTTP")
+            if scheme not in ("HTTP", "HTTPS"):
+                errs.append(not_supported(f"{where}.httpGet.scheme", scheme, ["HTTP", "HTTPS"]))
+        elif kind == "sleep":
+            seconds = action.get("seconds")
+            limit = grace if isinstance(grace, int) else 30
+            if not isinstance(seconds, int) or isinstance(seconds, bool) or not 0 < seconds <= limit:
+                errs.append(
+                    invalid_value(
+                        f"{where}.sleep",
+                        seconds,
+                        f"must be greater than 0 and less than terminationGracePeriodSeconds ({limit})",
+                    )
+                )
+    return errs
+
+
 def _container(c: Obj, path: str, volumes: set[str]) -> Errors:
     errs = _label_name(f"{path}.name", c.get("name"))
     image = c.get("image")
@@ -460,6 +500,9 @@ def validate_pod_spec(
             c = as_dict(c)
             errs += _container(c, f"{path}.{field}[{i}]", volumes)
             errs += _container_restart_policy(c, field, f"{path}.{field}[{i}]")
+            if field != "ephemeralContainers" and c.get("lifecycle") is not None:
+                grace = spec.get("terminationGracePeriodSeconds", 30)
+                errs += _lifecycle(as_dict(c.get("lifecycle")), f"{path}.{field}[{i}].lifecycle", grace)
             cname = c.get("name")
             if cname and cname in seen:
                 errs.append(duplicate(f"{path}.{field}[{i}].name", cname))

@@ -420,7 +420,9 @@ def test_graceful_deletion_runs_pre_stop_hooks_stops_everything_and_releases_the
     step = plan(pod, *states, reported_phase="Running")
     assert step.done
     assert step.actions[0] == StopContainers(
-        (Stop("web-1", "web", ("nginx", "-s", "quit")), Stop("side-0", "side")), 5.0, announce=True
+        (Stop("web-1", "web", {"exec": {"command": ["nginx", "-s", "quit"]}}), Stop("side-0", "side")),
+        5.0,
+        announce=True,
     )
     assert set(step.actions[1:-1]) == {RemoveContainer(s.id) for s in states}
     assert step.actions[-1] == ReleasePod(delete_object=True)
@@ -607,5 +609,12 @@ def test_deletion_stops_the_app_containers_then_the_sidecars_last_first() -> Non
         (Stop("app-0", "app"),),
         20.0,
         announce=True,
-        sidecars=(Stop("proxy-0", "proxy", ("drain",)), Stop("logs-0", "logs")),
+        sidecars=(Stop("proxy-0", "proxy", {"exec": {"command": ["drain"]}}), Stop("logs-0", "logs")),
     )
+
+
+def test_any_pre_stop_handler_is_planned_for_the_worker_to_run() -> None:
+    sleeper = {"name": "web", "image": "i", "lifecycle": {"preStop": {"sleep": {"seconds": 5}}}}
+    pod = deleting(make_pod(sleeper), deletionGracePeriodSeconds=10)
+    step = plan(pod, sandbox(), box(pod, "web"), reported_phase="Running")
+    assert step.actions[0] == StopContainers((Stop("web-0", "web", {"sleep": {"seconds": 5}}),), 10.0, announce=True)

@@ -576,3 +576,24 @@ def test_only_init_containers_become_sidecars_and_only_sidecars_among_them_have_
         "restartPolicy=Always",
         'spec.initContainers[1].restartPolicy: Unsupported value: "OnFailure": supported values: "Always"',
     ]
+
+
+def test_lifecycle_hooks_name_one_complete_handler() -> None:
+    def with_hooks(**lifecycle: object) -> dict:
+        return _create("Pod", _pod(containers=[{"name": "c", "image": "busybox", "lifecycle": lifecycle}]))
+
+    assert (
+        validate("Pod", with_hooks(postStart={"exec": {"command": ["true"]}}, preStop={"sleep": {"seconds": 5}})) == []
+    )
+    assert _rendered(
+        validate("Pod", with_hooks(postStart={}, preStop={"exec": {"command": []}, "sleep": {"seconds": 100}}))
+    ) == [
+        "spec.containers[0].lifecycle.postStart: Required value: must specify a handler type",
+        "spec.containers[0].lifecycle.preStop.sleep: Forbidden: may not specify more than 1 handler type",
+        "spec.containers[0].lifecycle.preStop.exec.command: Required value",
+    ]
+    too_long = with_hooks(preStop={"sleep": {"seconds": 100}})
+    assert _rendered(validate("Pod", too_long)) == [
+        "spec.containers[0].lifecycle.preStop.sleep: Invalid value: 100: must be greater than 0 and less than "
+        "terminationGracePeriodSeconds (30)"
+    ]

@@ -1,15 +1,26 @@
-"""Sidecar containers (init containers with ``restartPolicy: Always``) on a Docker node with the real
-kubectl: started in their turn before the next init container and the app, kept running and
-restarted beside the app, counted in READY, and stopped once a Job's work is done so it completes."""
+"""Containers' lifecycle on a Docker node with the real kubectl: sidecar containers (init containers
+with ``restartPolicy: Always``) started in their turn before the next init container and the app,
+kept running and restarted beside the app, counted in READY, and stopped once a Job's work is done
+so it completes; ``postStart`` and ``preStop`` hooks."""
 
 from __future__ import annotations
 
 import json
 
-from agent_helpers import BUSYBOX_IMAGE, busybox_pod, cluster_fixtures, create, pod_obj, wait_for, wait_running
+from agent_helpers import (
+    BUSYBOX_IMAGE,
+    busybox_pod,
+    cluster_fixtures,
+    container_status,
+    create,
+    events_of,
+    pod_obj,
+    wait_for,
+    wait_running,
+)
 from kubectl_helpers import Kubectl, row
 
-NODE = "pykube-e2e-sidecars"
+NODE = "pykube-e2e-lifecycle"
 
 cluster, k = cluster_fixtures(NODE, "--proxy-mode", "none", cluster_cidr="10.172.0.0/16", namespace_prefix="side")
 
@@ -71,3 +82,28 @@ def test_a_job_whose_work_is_done_stops_its_sidecar_and_completes(k: Kubectl) ->
     assert pod["status"]["phase"] == "Succeeded"
     assert "terminated" in statuses(pod, "initContainerStatuses")["keeper"]["state"]  # type: ignore[operator]
     assert row(k.out("get", "pods", "-l", "job-name=with-sidecar"), pod["metadata"]["name"])[2] == "Completed"
+
+
+def test_a_post_start_hook_runs_beside_the_new_container(k: Kubectl) -> None:
+    hook = {"postStart": {"exec": {"command": ["sh", "-c", "echo hooked > /tmp/started"]}}}
+    create(k, busybox_pod("hooked", "sleep 2; cat /tmp/started; exec sleep 3600", container={"lifecycle": hook}))
+    wait_running(k, "hooked")
+    wait_for(lambda: k.out("logs", "hooked").strip() == "hooked" or None, "the hook's file in the logs")
+
+
+def test_a_failing_post_start_hook_kills_the_container_which_restarts(k: Kubectl) -> None:
+    hook = {"postStart": {"exec": {"command": ["false"]}}}
+    create(k, busybox_pod("unhooked", "exec sleep 3600", container={"lifecycle": hook}))
+    wait_for(lambda: container_status(k, "unhooked").get("restartCount", 0) >= 1 or None, "a restart", timeout=90)
+    events = events_of(k, "unhooked")
+    assert "FailedPostStartHook" in events and "PostStartHook failed" in events
+
+
+def test_a_pre_stop_hook_calls_out_before_the_container_stops(k: Kubectl) -> None:
+    create(k, busybox_pod("watcher", "mkdir -p /www && exec httpd -f -vv -p 8080 -h /www"))
+    watcher_ip = wait_running(k, "watcher")["status"]["podIP"]
+    hook = {"preStop": {"httpGet": {"host": watcher_ip, "port": 8080, "path": "/bye-from-leaver"}}}
+    create(k, busybox_pod("leaver", "exec sleep 3600", container={"lifecycle": hook}, terminationGracePeriodSeconds=5))
+    wait_running(k, "leaver")
+    k.run("delete", "pod", "leaver", "--wait=true")
+    assert "/bye-from-leaver" in k.out("logs", "watcher")
