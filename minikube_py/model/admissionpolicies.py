@@ -293,21 +293,41 @@ class Failure:
     error: bool = False
 
 
+#: ``variables.<name>`` in an expression's text, and ``variables[`` (a key the text may not name)
+_VARIABLE_USE = re.compile(r"\bvariables\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)")
+_INDEXED_VARIABLES = re.compile(r"\bvariables\s*\[")
+
+
 def with_variables(spec: Obj, expression: str) -> str:
     """``expression`` with the policy's ``variables`` bound around it, each computed once in order
     and seeing the earlier ones (``cel.bind``), inside CEL: their values never become Python objects
-    (see :mod:`minikube_py.model.cel` on why). A variable that fails fails every expression."""
+    (see :mod:`minikube_py.model.cel` on why). Only the variables the expression reaches (itself or
+    through other variables) are bound, so a variable that fails fails only the expressions that
+    use it, as kube-apiserver evaluates variables lazily."""
     named = [
         (str(v.get("name")), str(v.get("expression", "")))
         for v in dict_items(spec.get("variables"))
         if _IDENTIFIER.match(str(v.get("name")))
     ]
+    named = _reached(named, expression)
     for i in reversed(range(len(named))):
         earlier = [f"'{name}': variables.{name}" for name, _ in named[:i]]
         name, value = named[i]
         entries = ", ".join([*earlier, f"'{name}': ({value})"])
         expression = f"cel.bind(variables, {{{entries}}}, ({expression}))"
     return expression
+
+
+def _reached(named: list[tuple[str, str]], expression: str) -> list[tuple[str, str]]:
+    """The variables ``expression`` uses, directly or through others (each sees only earlier ones);
+    all of them when it indexes ``variables`` by a computed key, which names none in its text."""
+    if _INDEXED_VARIABLES.search(expression) or any(_INDEXED_VARIABLES.search(v) for _, v in named):
+        return named
+    wanted = set(_VARIABLE_USE.findall(expression))
+    for name, value in reversed(named):
+        if name in wanted:
+            wanted |= set(_VARIABLE_USE.findall(value))
+    return [(name, value) for name, value in named if name in wanted]
 
 
 def failures(spec: Obj, bound: cel.Bound, size: int) -> list[Failure]:

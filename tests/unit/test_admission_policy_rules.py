@@ -112,3 +112,24 @@ def test_an_expression_too_costly_for_the_object_fails_without_running() -> None
     values = vap.admission_values(big, None, None)
     (failure,) = vap.failures(spec, vap.bind(values), admission_size(values))
     assert failure.error and "operation cancelled: actual cost limit exceeded" in failure.message
+
+
+def test_a_failing_variable_fails_only_the_expressions_that_use_it() -> None:
+    """kube-apiserver evaluates variables lazily: one that errs does not fail checks that never read it."""
+    spec = {
+        "variables": [
+            {"name": "broken", "expression": "object.spec.missing + 1"},
+            {"name": "max", "expression": "5"},
+            {"name": "derived", "expression": "variables.broken * 2"},
+        ],
+        "validations": [
+            {"expression": "object.spec.replicas <= variables.max"},
+            {"expression": "variables.derived > 0"},
+            {"expression": "object.spec.replicas > 0"},
+        ],
+    }
+    values = vap.admission_values(attrs(replicas=3), None, None)
+    found = vap.failures(spec, vap.bind(values), admission_size(values))
+    assert [(f.index, f.error) for f in found] == [(1, True)]
+    assert "variables.broken" not in vap.with_variables(spec, "variables.max > 1")
+    assert "variables.broken" in vap.with_variables(spec, "variables['derived'] > 1")  # a computed key: all bound
