@@ -82,9 +82,10 @@ node_up() {
 
 release_mounts() {
     # container filesystems an engine that died mid-shutdown left mounted: the next engine could
-    # neither remove those containers nor start their pods again ("device or resource busy")
+    # neither remove those containers nor start their pods again ("device or resource busy"); and
+    # the engine's own bind mount of its data root, innermost first
     local target
-    for target in $(findmnt -rn -o TARGET | grep "^$root/docker/overlay2/" | sort -r || true); do
+    for target in $(findmnt -rn -o TARGET | grep "^$root/docker\(/overlay2/\|$\)" | sort -r || true); do
         umount "$target" 2>/dev/null || umount -l "$target" 2>/dev/null || true
     done
 }
