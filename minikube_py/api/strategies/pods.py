@@ -57,8 +57,8 @@ class PodStrategy(Strategy):
         md, spec = obj["metadata"], obj.get("spec") or {}
         ranges = await limit_ranges(md.get("namespace") or "", allocators.store)
         # an invalid pod (a quantity that is none) takes no defaults: validation refuses it next
-        if ranges and not self.validate(obj) and apply_defaults(ranges, obj):
-            obj.setdefault("status", {})["qosClass"] = qos_class(obj)
+        if ranges and not self.validate(obj):
+            apply_defaults(ranges, obj)
         await _admit_priority(obj, allocators.store)
         try:
             account: Obj | None = await allocators.store.get(
@@ -69,10 +69,13 @@ class PodStrategy(Strategy):
         mount_service_account_token(obj, account, generate_name(TOKEN_VOLUME_PREFIX))
 
     async def admit(self, obj: Obj, old: Obj | None, allocators: Allocators) -> tuple[list[Op], list[FieldError]]:
-        """LimitRanger's validation: a new pod that breaks a bound of its namespace's ranges is refused (403)."""
+        """LimitRanger's validation: a new pod that breaks a bound of its namespace's ranges is refused
+        (403). A pod admitted is in the QoS class of its resources as every mutation left them (the
+        LimitRange defaults, the webhooks), as kube-apiserver classes it once admission mutated it."""
         assert _PODS is not None
         if old is None:
             check_limits(_PODS, obj, await limit_ranges(obj["metadata"].get("namespace") or "", allocators.store))
+            obj.setdefault("status", {})["qosClass"] = qos_class(obj)
         return [], []
 
     def prepare_for_update(self, new: Obj, old: Obj) -> None:
