@@ -271,11 +271,13 @@ def plan_pod(
     for container in spec.get("ephemeralContainers") or []:  # they may start before initialization ends
         actions += _ephemeral(container, containers)
     apps = spec.get("containers") or []
-    if _apps_done(apps, containers, policy):
-        return PodPlan([*actions, *_stop_sidecars(pod, containers, doomed)])
     # the kubelet's test of a finished initialization: an app container was created once
     initialized = any(containers.get(c["name"]) for c in apps)
-    for container in spec.get("initContainers") or []:
+    # a Job's pod whose app containers are done: nothing more starts, its sidecars go
+    done = _apps_done(apps, containers, policy)
+    if done:
+        actions += _stop_sidecars(pod, containers, doomed)
+    for container in [] if done else spec.get("initContainers") or []:
         current = _newest(containers, container["name"])
         if is_sidecar(container):
             actions += _app(pod, container, current, "Always", probes, backoff, now, doomed, kind="sidecar")
@@ -292,7 +294,7 @@ def plan_pod(
         elif ended(current):  # failed for good: the pod fails, and its sidecars go
             actions += _stop_sidecars(pod, containers, doomed)
         return PodPlan(actions)
-    for container in apps:
+    for container in [] if done else apps:
         actions += _app(pod, container, _newest(containers, container["name"]), policy, probes, backoff, now, doomed)
     for states in containers.values():
         actions += [RemoveContainer(old.id) for old in states[1 + KEEP_PREVIOUS :]]
