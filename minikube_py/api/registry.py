@@ -362,7 +362,6 @@ class Registry:
                 strategy.reset_status(obj)  # status is the system's to write
             strategy.prepare_for_create(obj)
             strategy.default(obj)
-            await strategy.mutate(obj, None, self._admission)
         attrs = _attributes("CREATE", rt, None, namespace, md["name"], obj, None, dry_run)
         obj = await self._mutated(rt, obj, attrs)
         md = obj["metadata"]
@@ -624,7 +623,6 @@ class Registry:
             )
             strategy.prepare_for_update(new, old)
             strategy.default(new)
-            await strategy.mutate(new, old, self._admission)
         attrs = _attributes("UPDATE", rt, subresource, namespace, name, new, old, dry_run)
         new = await self._mutated(rt, new, attrs)
         with _malformed_is_bad_request(rt, name):

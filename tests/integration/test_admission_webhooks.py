@@ -354,33 +354,3 @@ def test_an_invalid_configuration_is_refused_with_its_causes(server: InProcessSe
         "webhooks[0].timeoutSeconds: Invalid value: 60: the timeout value must be between 1 and 30 seconds",
     ):
         assert cause in done.stderr, done.stderr
-
-
-def test_mutating_webhooks_see_what_the_built_in_plugins_did(server: InProcessServer, hooks: HookServer) -> None:
-    """kube-apiserver's order: LimitRanger, Priority and ServiceAccount mutate a pod before the
-    mutating webhooks are called, so a webhook sees the defaults, the priority and the token volume."""
-    server.kubectl("create", "namespace", "limited")
-    limits = {
-        "apiVersion": "v1",
-        "kind": "LimitRange",
-        "metadata": {"name": "defaults"},
-        "spec": {"limits": [{"type": "Container", "default": {"cpu": "250m"}, "defaultRequest": {"cpu": "100m"}}]},
-    }
-    assert apply(server, limits, "-n", "limited").returncode == 0
-    observe = configuration(
-        "MutatingWebhookConfiguration",
-        "observe",
-        {"url": hooks.url("/observe"), "caBundle": hooks.ca_bundle},
-        pod_rule("CREATE"),
-        namespaceSelector={"matchLabels": {"kubernetes.io/metadata.name": "limited"}},
-    )
-    assert apply(server, observe).returncode == 0
-    try:
-        assert apply(server, pod("seen"), "-n", "limited").returncode == 0
-        (review,) = hooks.reviews["/observe"]
-        seen = review["request"]["object"]
-        assert seen["spec"]["containers"][0]["resources"] == {"limits": {"cpu": "250m"}, "requests": {"cpu": "100m"}}
-        assert seen["spec"]["priority"] == 0
-        assert any(v["name"].startswith("kube-api-access-") for v in seen["spec"]["volumes"])
-    finally:
-        delete_configuration(server, observe)

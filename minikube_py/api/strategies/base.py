@@ -151,15 +151,9 @@ class Strategy:
     def validate(self, obj: Obj, old: Obj | None = None) -> list[FieldError]:
         return self.rules.validate(obj, old)
 
-    async def mutate(self, obj: Obj, old: Obj | None, allocators: Allocators) -> None:
-        """The kind's built-in mutating admission (kube-apiserver's mutating plugins: what the object
-        takes from the cluster's other objects, such as a namespace's LimitRange defaults or the
-        default class), on the defaulted object before the mutating webhooks see it and before it is
-        validated; may raise a refusal. ``old`` is None on create."""
-
     async def admit(self, obj: Obj, old: Obj | None, allocators: Allocators) -> tuple[list[Op], list[FieldError]]:
-        """The kind's validating admission, once the object is valid: the store writes that go in one
-        commit with it (what it reserves), or the causes that refuse it. ``old`` is None on create."""
+        """Fill in and reserve what the object needs from the cluster, once it is valid: the store
+        writes that go in one commit with it, or the causes that refuse it. ``old`` is None on create."""
         return [], []
 
     async def admission(

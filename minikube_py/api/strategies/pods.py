@@ -43,22 +43,24 @@ class PodStrategy(Strategy):
         problems = super().validate(obj, old)
         return problems + validation.validate_pod_create(obj) if old is None else problems
 
-    async def mutate(self, obj: Obj, old: Obj | None, allocators: Allocators) -> None:
-        """A new pod, through kube-apiserver's mutating plugins in their order. LimitRanger: it gets
-        its namespace's container defaults (and the QoS class they give it); a default that leaves
-        it invalid is validation's 422 right after. Priority: its class (or the global default one)
-        gives it its priority. ServiceAccount: its token volume, unless the pod or its account turn
+    async def admit(self, obj: Obj, old: Obj | None, allocators: Allocators) -> tuple[list[Op], list[FieldError]]:
+        """A new pod, in kube-apiserver's plugin order. LimitRanger: it gets its namespace's container
+        defaults (and the QoS class they give it), must still be valid with them (422) and is refused
+        for breaking a bound (403). ServiceAccount: its token volume, unless the pod or its account turn
         automounting off; a pod whose account does not exist (yet) is admitted with the token volume,
         and its agent waits for the account to mint the token. Pod resources and volumes are
         immutable, so updates pass."""
-        assert _SERVICE_ACCOUNTS is not None
+        assert _PODS is not None and _SERVICE_ACCOUNTS is not None
         if old is not None:
-            return
+            return [], []
         md, spec = obj["metadata"], obj.get("spec") or {}
         ranges = await limit_ranges(md.get("namespace") or "", allocators.store)
-        # an invalid pod (a quantity that is none) takes no defaults: validation refuses it next
-        if ranges and not self.validate(obj):
-            apply_defaults(ranges, obj)
+        if ranges and apply_defaults(ranges, obj):
+            obj.setdefault("status", {})["qosClass"] = qos_class(obj)
+            problems = self.validate(obj)  # a default limit below the pod's request makes it invalid
+            if problems:
+                return [], problems
+        check_limits(_PODS, obj, ranges)
         await _admit_priority(obj, allocators.store)
         try:
             account: Obj | None = await allocators.store.get(
@@ -67,15 +69,6 @@ class PodStrategy(Strategy):
         except KeyNotFound:
             account = None
         mount_service_account_token(obj, account, generate_name(TOKEN_VOLUME_PREFIX))
-
-    async def admit(self, obj: Obj, old: Obj | None, allocators: Allocators) -> tuple[list[Op], list[FieldError]]:
-        """LimitRanger's validation: a new pod that breaks a bound of its namespace's ranges is refused
-        (403). A pod admitted is in the QoS class of its resources as every mutation left them (the
-        LimitRange defaults, the webhooks), as kube-apiserver classes it once admission mutated it."""
-        assert _PODS is not None
-        if old is None:
-            check_limits(_PODS, obj, await limit_ranges(obj["metadata"].get("namespace") or "", allocators.store))
-            obj.setdefault("status", {})["qosClass"] = qos_class(obj)
         return [], []
 
     def prepare_for_update(self, new: Obj, old: Obj) -> None:
