@@ -16,7 +16,6 @@ import os
 import signal
 import socket
 import ssl
-import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -185,6 +184,7 @@ class Server:
         from minikube_py.api.connections import HeaderDeadline
         from minikube_py.api.limits import MAX_REQUEST_LINE
         from minikube_py.api.registry import Registry
+        from minikube_py.model.apiservices import PROXY_CLIENT_NAME, authentication_config
 
         cfg = self.config
         allocator = ServiceAllocator(store, cfg.service_cidr, cfg.service_node_port_range)
@@ -200,19 +200,27 @@ class Server:
         self.credentials = _load_credentials(cfg.data_dir, tls.ca_pem)
         self._pki = tls
         self._authenticator = authenticator = Authenticator(self.credentials.admin_token, self.credentials.node_secret)
+        front_proxy = pki.front_proxy(cfg.data_dir / "pki", PROXY_CLIENT_NAME)
         app = build_app(
             registry,
             authenticator,
             f"{cfg.advertise_address}:{cfg.port}",
             tls,
             _kubelet_client_context(tls),
+            front_proxy=front_proxy,
             max_readonly=cfg.max_requests_inflight,
             max_mutating=cfg.max_mutating_requests_inflight,
             issuer=f"https://kubernetes.default.svc.{cfg.cluster_domain}",
             audit=_audit(cfg),
         )
         network = ClusterNetwork(cfg.cluster_cidr, cfg.service_cidr, cfg.cluster_dns_ip, cfg.cluster_domain)
-        await ensure_bootstrap_objects(registry, address=cfg.advertise_address, port=cfg.port, network=network)
+        await ensure_bootstrap_objects(
+            registry,
+            address=cfg.advertise_address,
+            port=cfg.port,
+            network=network,
+            extension_authentication=authentication_config(tls.ca_pem, front_proxy.ca_pem),
+        )
         runner = web.AppRunner(
             app,
             handler_cancellation=True,
@@ -389,10 +397,7 @@ def _kubelet_client_context(tls: pki.Pki) -> ssl.SSLContext:
     daemon endpoint pointed at any other listener fails closed."""
     cert, key = pki.issue_client_cert(tls, "kube-apiserver-kubelet-client", "system:masters")
     ctx = ssl.create_default_context(cadata=tls.ca_pem.decode())
-    with tempfile.TemporaryDirectory() as tmp:
-        chain = Path(tmp) / "client.pem"
-        pki.write_file(chain, cert + b"\n" + key)
-        ctx.load_cert_chain(chain)
+    pki.load_client_identity(ctx, cert, key)
     return ctx
 
 

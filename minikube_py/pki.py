@@ -25,6 +25,7 @@ import re
 import secrets
 import socket
 import ssl
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 CA_COMMON_NAME = "pykube-ca"
 SERVER_COMMON_NAME = "pykube-apiserver"
+FRONT_PROXY_CA_COMMON_NAME = "pykube-front-proxy-ca"
 CA_VALIDITY = dt.timedelta(days=3650)
 #: One year, as k3s and kubeadm issue; renewal happens at start-up, so it must outlast an uptime.
 LEAF_VALIDITY = dt.timedelta(days=365)
@@ -149,6 +151,48 @@ def issue_client_cert(
         + [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
     )
     return _issue(ca_cert, ca_key, subject, ExtendedKeyUsageOID.CLIENT_AUTH, sans=[], validity=validity)
+
+
+@dataclass(frozen=True)
+class FrontProxy:
+    """The API server's identity towards extension API servers (the aggregation layer): a client
+    certificate of a CA of its own, whose name and CA the extension servers trust to vouch for the
+    user named in a proxied request's headers. A CA apart from the cluster's, so that no client
+    certificate the cluster CA signs (a user's, a CSR's) can pass for the proxy."""
+
+    ca_pem: bytes
+    cert_pem: bytes
+    key_pem: bytes
+
+    def client_context(self, ca_bundle: bytes | None, *, verify: bool) -> ssl.SSLContext:
+        """TLS towards one extension server: verified against ``ca_bundle`` (the system's roots
+        without one), or not at all when its APIService says ``insecureSkipTLSVerify``."""
+        ctx = ssl.create_default_context(cadata=ca_bundle.decode() if ca_bundle else None)
+        if not verify:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        load_client_identity(ctx, self.cert_pem, self.key_pem)
+        return ctx
+
+
+def front_proxy(directory: Path, common_name: str) -> FrontProxy:
+    """Load or create the front-proxy CA in ``directory`` and issue a fresh client certificate named
+    ``common_name`` from it (each start, as the kubelet client identity is)."""
+    ca_cert, ca_key = _load_or_create_ca_at(
+        directory / "front-proxy-ca.crt", directory / "front-proxy-ca.key", FRONT_PROXY_CA_COMMON_NAME
+    )
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    cert, key = _issue(ca_cert, ca_key, subject, ExtendedKeyUsageOID.CLIENT_AUTH, sans=[])
+    return FrontProxy(ca_cert.public_bytes(serialization.Encoding.PEM), cert, key)
+
+
+def load_client_identity(ctx: ssl.SSLContext, cert_pem: bytes, key_pem: bytes) -> None:
+    """Present ``cert_pem`` with ``key_pem`` from ``ctx`` (the ssl module loads them from a file only:
+    a private temporary one, gone at once)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        chain = Path(tmp) / "client.pem"
+        write_file(chain, cert_pem + b"\n" + key_pem)
+        ctx.load_cert_chain(chain)
 
 
 def node_csr(node_name: str) -> tuple[bytes, bytes]:
@@ -402,19 +446,25 @@ def write_file(path: Path, data: bytes, *, mode: int = 0o600) -> None:
 
 
 def _load_or_create_ca(pki: Pki) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    if pki.ca_cert.exists() and pki.ca_key.exists():
-        return x509.load_pem_x509_certificate(pki.ca_cert.read_bytes()), _load_key(pki.ca_key)
+    return _load_or_create_ca_at(pki.ca_cert, pki.ca_key, CA_COMMON_NAME)
+
+
+def _load_or_create_ca_at(
+    cert_path: Path, key_path: Path, common_name: str
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    if cert_path.exists() and key_path.exists():
+        return x509.load_pem_x509_certificate(cert_path.read_bytes()), _load_key(key_path)
     key = ec.generate_private_key(ec.SECP256R1())
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
     cert = (
-        _self_signed(key, CA_COMMON_NAME, CA_VALIDITY)
+        _self_signed(key, common_name, CA_VALIDITY)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(_key_usage(cert_sign=True), critical=True)
         .add_extension(ski, critical=False)
         .sign(key, hashes.SHA256())
     )
-    write_file(pki.ca_key, _key_pem(key))
-    write_file(pki.ca_cert, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
+    write_file(key_path, _key_pem(key))
+    write_file(cert_path, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
     return cert, key
 
 

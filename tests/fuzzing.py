@@ -189,6 +189,10 @@ def _spec(kind: str, name: str, ns: str, group_version: str = "") -> Obj:
             }
         },
         "IngressClass": lambda: {"spec": {"controller": "example.com/fuzz"}},
+        # a Local APIService of a group nobody serves (its name is its version and group: see base)
+        "APIService": lambda: {
+            "spec": {"group": f"{name}.{GROUP}", "version": "v1", "groupPriorityMinimum": 100, "versionPriority": 10}
+        },
         # a request to a signer nobody runs: approving it (the approval subresource is fuzzed too) signs nothing
         "CertificateSigningRequest": lambda: {
             "spec": {"request": _REQUEST, "signerName": "example.com/fuzz", "usages": ["client auth"]}
@@ -820,6 +824,8 @@ class Campaign:
             meta["namespace"] = ns
         if res.kind == "CustomResourceDefinition":
             meta["name"] = f"{name}s.{GROUP}"
+        elif res.kind == "APIService":
+            meta["name"] = f"v1.{name}.{GROUP}"
         return {
             "apiVersion": res.group_version,
             "kind": res.kind,

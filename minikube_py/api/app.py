@@ -16,6 +16,7 @@ from aiohttp import web
 
 from minikube_py import pki
 from minikube_py.api import dashboard, discovery, notes, openapi
+from minikube_py.api.aggregator import Aggregator
 from minikube_py.api.audit import AUDITED, AuditLog, audit_middleware, recording, response_started
 from minikube_py.api.auth import REQUESTER, USER, Authenticator, authorize, bearer_token, impersonate
 from minikube_py.api.body import MAX_BODY
@@ -42,7 +43,9 @@ from minikube_py.api.streaming import StreamProxy
 from minikube_py.api.tokens import ServiceAccountTokens, SigningKey
 from minikube_py.api.webhooks import REQUEST_USER, WebhookDispatcher
 from minikube_py.model import errors
+from minikube_py.model.apiservices import PROXY_CLIENT_NAME
 from minikube_py.model.audit import Policy
+from minikube_py.model.kinds import GROUP_VERSIONS
 from minikube_py.model.metrics import GROUP as METRICS_GROUP
 from minikube_py.model.metrics import VERSION as METRICS_VERSION
 from minikube_py.model.rbac import UserInfo
@@ -176,6 +179,7 @@ def build_app(
     tls: pki.Pki,
     kubelet_ssl: ssl.SSLContext | None = None,
     *,
+    front_proxy: pki.FrontProxy | None = None,
     max_readonly: int = 0,
     max_mutating: int = 0,
     issuer: str = DEFAULT_ISSUER,
@@ -186,7 +190,9 @@ def build_app(
     enables pods/log, exec and portforward, nodes/proxy, and the resource metrics API. ``max_readonly`` and
     ``max_mutating`` bound the requests served at once (0: unbounded); they are counted after
     authentication, as kube-apiserver does, so anonymous clients cannot take the slots. ``audit``
-    (a policy and the log it writes to) records requests (see :mod:`minikube_py.api.audit`)."""
+    (a policy and the log it writes to) records requests (see :mod:`minikube_py.api.audit`).
+    ``front_proxy`` is the identity requests of aggregated APIs are proxied with (made from the PKI
+    directory when not given; see :mod:`minikube_py.api.aggregator`)."""
     rbac = RbacAuthorizer(registry.store)
     registry.use_authorizer(lambda user, info: rbac.authorize(user, info).allowed)
     nodes = NodeAuthorizer(registry.store)
@@ -240,10 +246,31 @@ def build_app(
         await webhooks.stop()
 
     app.cleanup_ctx.append(follow_webhooks)
-    resources = ResourceHandlers(registry, rbac, request_user, tokens, definitions)
     legacy = LegacyHandlers(registry)
     metrics = ResourceMetrics(registry, kubelet_ssl) if kubelet_ssl is not None else None
     extra_groups = ((METRICS_GROUP, METRICS_VERSION),) if metrics is not None else ()
+    backends = ApiProxy(registry, kubelet_ssl)
+    app.on_cleanup.append(backends.close)
+    aggregator = Aggregator(
+        registry,
+        front_proxy or pki.front_proxy(tls.ca_key.parent, PROXY_CLIENT_NAME),
+        backends,
+        [*GROUP_VERSIONS, *discovery.REVIEWS, *extra_groups],
+    )
+    definitions.changed = aggregator.definitions_changed
+
+    async def follow_apiservices(_: web.Application) -> AsyncIterator[None]:
+        await aggregator.start()
+        yield
+        await aggregator.stop()
+
+    app.cleanup_ctx.append(follow_apiservices)
+    resources = ResourceHandlers(registry, rbac, request_user, tokens, definitions, aggregator)
+
+    def served_groups() -> tuple[tuple[str, str], ...]:
+        """The group versions served beside the kind table: the metrics API, the extension servers'."""
+        remote = tuple((r.group, r.version) for _, versions in aggregator.remote_groups() for r in versions)
+        return (*extra_groups, *remote)
 
     async def version(_: web.Request) -> web.Response:
         return json_response(discovery.version_info())
@@ -274,22 +301,26 @@ def build_app(
         return json_response(discovery.core_versions(server_address))
 
     async def apis_root(request: web.Request) -> web.Response:
-        listed = discovery.group_list(extra_groups)
+        listed = discovery.group_list(served_groups())
         if not discovery.wants_aggregated(request.headers.get("Accept", "")):
             return json_response(listed)
         groups = []
         for entry in listed["groups"]:
-            lists = [
-                metrics_resources()
-                if (entry["name"], v["version"]) in extra_groups
-                else discovery.resource_list(entry["name"], v["version"])
-                for v in entry["versions"]
-            ]
+            lists = [resources_of(entry["name"], v["version"]) for v in entry["versions"]]
             groups.append((entry["name"], [found for found in lists if found is not None]))
         return aggregated(groups)
 
+    def resources_of(group: str, version: str) -> dict[str, Any] | None:
+        """A group version's ``APIResourceList``: an extension server's as it last answered (None
+        before it did), the metrics API's, or the kind table's."""
+        if aggregator.claims(group, version) is not None:
+            return aggregator.discovered(group, version)
+        if (group, version) in extra_groups:
+            return metrics_resources()
+        return discovery.resource_list(group, version)
+
     async def group_root(request: web.Request) -> web.Response:
-        found = discovery.group(request.match_info["group"], extra_groups)
+        found = discovery.group(request.match_info["group"], served_groups())
         if found is None:
             raise errors.unknown_resource(request.path)
         return json_response(found)
@@ -302,6 +333,9 @@ def build_app(
 
     async def grouped(request: web.Request) -> web.StreamResponse:
         info = request.match_info
+        remote = aggregator.claims(info["group"], info["version"])
+        if remote is not None:
+            return await aggregator.serve(request, remote, request_user(request))
         return await _serve(request, info["group"], info["version"], info["tail"])
 
     async def _serve(request: web.Request, group: str, version: str, tail: str) -> web.StreamResponse:
@@ -364,8 +398,6 @@ def build_app(
         r.add_route("*", pod + "/exec", proxy.exec)
         r.add_route("*", pod + "/attach", proxy.attach)
         r.add_route("*", pod + "/portforward", proxy.port_forward)
-    backends = ApiProxy(registry, kubelet_ssl)
-    app.on_cleanup.append(backends.close)
     for path, handler in (
         ("/api/v1/namespaces/{ns}/services/{name}/proxy", backends.service),
         ("/api/v1/namespaces/{ns}/pods/{name}/proxy", backends.pod),
@@ -375,7 +407,15 @@ def build_app(
     if metrics is not None:
         app[METRICS] = metrics
         app.cleanup_ctx.append(metrics_context(metrics))
-        r.add_route("*", f"/apis/{METRICS_GROUP}/{METRICS_VERSION}{TAIL}", metrics.serve)
+
+        async def metrics_api(request: web.Request) -> web.StreamResponse:
+            """The metrics API, unless an APIService hands it to metrics-server."""
+            remote = aggregator.claims(METRICS_GROUP, METRICS_VERSION)
+            if remote is not None:
+                return await aggregator.serve(request, remote, request_user(request))
+            return await metrics.serve(request)
+
+        r.add_route("*", f"/apis/{METRICS_GROUP}/{METRICS_VERSION}{TAIL}", metrics_api)
         r.add_route("*", HISTORY_PREFIX + TAIL, metrics.serve_history)
     r.add_route("*", "/api/v1" + TAIL, core)
     r.add_route("*", LEGACY_PREFIX + TAIL, legacy_core)

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 
 from minikube_py.api.registry import Registry
 from minikube_py.model import errors, ingress, priority
-from minikube_py.model.bootstrappolicy import AUTOUPDATE, CLUSTER_ROLE_BINDINGS, CLUSTER_ROLES
+from minikube_py.model.apiservices import AUTHENTICATION_CONFIGMAP, merge_bundles
+from minikube_py.model.bootstrappolicy import AUTOUPDATE, CLUSTER_ROLE_BINDINGS, CLUSTER_ROLES, ROLES
 from minikube_py.model.kinds import ResourceType, by_plural
 from minikube_py.model.rbac import GROUP as RBAC_GROUP
 from minikube_py.model.rbac import aggregated_rules
@@ -68,8 +69,15 @@ class ClusterNetwork:
 
 
 async def ensure_bootstrap_objects(
-    registry: Registry, *, address: str, port: int, network: ClusterNetwork | None = None
+    registry: Registry,
+    *,
+    address: str,
+    port: int,
+    network: ClusterNetwork | None = None,
+    extension_authentication: dict[str, str] | None = None,
 ) -> None:
+    """``extension_authentication``: the ``extension-apiserver-authentication`` ConfigMap's data (this
+    server's CAs for clients and for the front proxy)."""
     # The writes of each step run at once, so that the store commits them in a few transactions (its
     # group commit) rather than one each: ~80 objects on a first start. Namespaces come first, as the
     # objects in them need them.
@@ -119,6 +127,8 @@ async def ensure_bootstrap_objects(
     ]
     if network is not None:
         writes.append(_ensure_cluster_dns(registry, network))
+    if extension_authentication is not None:
+        writes.append(_again_if_raced(lambda: _publish_authentication(registry, extension_authentication)))
     await asyncio.gather(*writes)
 
 
@@ -130,31 +140,32 @@ async def _ensure_rbac_defaults(registry: Registry) -> None:
     await asyncio.gather(
         *(_reconcile_default(registry, _rt(RBAC_GROUP, "clusterroles"), role) for role in roles),
         *(_reconcile_default(registry, _rt(RBAC_GROUP, "clusterrolebindings"), b) for b in CLUSTER_ROLE_BINDINGS),
+        *(_reconcile_default(registry, _rt(RBAC_GROUP, "roles"), role, namespace) for namespace, role in ROLES),
     )
 
 
-async def _reconcile_default(registry: Registry, rt: ResourceType, obj: Obj) -> None:
-    await _again_if_raced(lambda: _reconcile_default_once(registry, rt, obj))
+async def _reconcile_default(registry: Registry, rt: ResourceType, obj: Obj, namespace: str | None = None) -> None:
+    await _again_if_raced(lambda: _reconcile_default_once(registry, rt, obj, namespace))
 
 
-async def _reconcile_default_once(registry: Registry, rt: ResourceType, obj: Obj) -> None:
+async def _reconcile_default_once(registry: Registry, rt: ResourceType, obj: Obj, namespace: str | None) -> None:
     name = obj["metadata"]["name"]
     try:
-        live = await registry.get(rt, None, name)
+        live = await registry.get(rt, namespace, name)
     except errors.StatusError as exc:
         if exc.code != 404:
             raise
-        await _create_if_absent(registry, rt, None, obj)
+        await _create_if_absent(registry, rt, namespace, obj)
         return
     if (live["metadata"].get("annotations") or {}).get(AUTOUPDATE) == "false":
         return
-    fields = ("rules", "aggregationRule") if rt.kind == "ClusterRole" else ("subjects",)
+    fields = ("rules", "aggregationRule") if rt.kind in ("ClusterRole", "Role") else ("subjects",)
     wanted = {k: obj[k] for k in fields if k in obj}
     if rt.kind == "ClusterRole" and "aggregationRule" in obj:
         wanted.pop("rules")  # the aggregation controller owns them
     if all(live.get(k) == v for k, v in wanted.items()):
         return
-    await registry.update(rt, None, name, {**live, **wanted})
+    await registry.update(rt, namespace, name, {**live, **wanted})
 
 
 async def _ensure_cluster_dns(registry: Registry, network: ClusterNetwork) -> None:
@@ -176,6 +187,26 @@ async def _ensure_cluster_dns(registry: Registry, network: ClusterNetwork) -> No
             },
         },
     )
+
+
+async def _publish_authentication(registry: Registry, data: dict[str, str]) -> None:
+    """Write kube-system's ``extension-apiserver-authentication``. Each server of a cluster proxies
+    with a front-proxy CA of its own, so the CAs the ConfigMap names are the union of all servers'
+    (kube-apiserver's controller merges them the same way)."""
+    rt = _rt("", "configmaps")
+    try:
+        live = await registry.get(rt, "kube-system", AUTHENTICATION_CONFIGMAP)
+    except errors.StatusError as exc:
+        if exc.code != 404:
+            raise
+        await registry.create(rt, "kube-system", {"metadata": {"name": AUTHENTICATION_CONFIGMAP}, "data": data})
+        return
+    current = dict(live.get("data") or {})
+    merged = {**current, **data}
+    for key in ("client-ca-file", "requestheader-client-ca-file"):
+        merged[key] = merge_bundles(current.get(key, ""), data[key])
+    if merged != current:
+        await registry.update(rt, "kube-system", AUTHENTICATION_CONFIGMAP, {**live, "data": merged})
 
 
 def _kube_dns(network: ClusterNetwork) -> Obj:

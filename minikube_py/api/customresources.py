@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import copy
 import logging
+from collections.abc import Callable
 
 from minikube_py.api.follower import PrefixFollower
 from minikube_py.api.registry import DeleteOptions, Registry
@@ -50,6 +51,8 @@ class CustomResourceTypes:
             catch_up_timeout=CATCH_UP_TIMEOUT,
         )
         self._cleanups: dict[str, asyncio.Task[None]] = {}
+        #: told whenever the served types may have changed (the aggregator's Local APIServices follow)
+        self.changed: Callable[[], None] | None = None
 
     async def start(self) -> None:
         await self._follower.start()
@@ -74,6 +77,7 @@ class CustomResourceTypes:
             kinds.withdraw(crd)
         for obj in listing.items:
             self._put(obj)
+        self._tell()
         return listing.revision
 
     def _apply(self, event: Event) -> None:
@@ -81,6 +85,11 @@ class CustomResourceTypes:
             kinds.withdraw(event.value["metadata"]["name"])
         else:
             self._put(event.value)
+        self._tell()
+
+    def _tell(self) -> None:
+        if self.changed is not None:
+            self.changed()
 
     def _put(self, obj: Obj) -> None:
         name = obj["metadata"]["name"]

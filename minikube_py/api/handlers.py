@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from minikube_py.api import body, notes, routing, subresources, watch
+from minikube_py.api.aggregator import API_SERVICES, Aggregator
 from minikube_py.api.customresources import DEFINITIONS, CustomResourceTypes
 from minikube_py.api.patch import is_apply, is_patch_type
 from minikube_py.api.patch.managed import MAX_MANAGER_LENGTH, FieldManager
@@ -52,6 +53,7 @@ class ResourceHandlers:
     user_of: Callable[[web.Request], UserInfo]
     tokens: ServiceAccountTokens
     definitions: CustomResourceTypes
+    aggregator: Aggregator
 
     def _check_grant(self, request: web.Request, rt: ResourceType, namespace: str | None, obj: Obj) -> None:
         if rt.group == RBAC_GROUP:
@@ -68,6 +70,8 @@ class ResourceHandlers:
             await self.definitions.caught_up(obj)
         elif rt.group == WEBHOOKS_GROUP and self.registry.webhooks is not None:
             await self.registry.webhooks.caught_up(obj)
+        elif rt is API_SERVICES:
+            await self.aggregator.caught_up(obj)
 
     async def dispatch(self, request: web.Request, group: str, version: str, tail: str) -> web.StreamResponse:
         target = request.get(routing.ROUTE)

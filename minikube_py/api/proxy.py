@@ -25,6 +25,7 @@ from yarl import URL
 from minikube_py.api.registry import Registry
 from minikube_py.api.streaming import kubelet_dial_error, kubelet_endpoint, relay
 from minikube_py.model import errors
+from minikube_py.model.apiservices import is_identity_header
 from minikube_py.model.kinds import ResourceType, by_plural
 from minikube_py.model.proxy import (
     Backend,
@@ -51,13 +52,13 @@ _NO_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
 @dataclass(frozen=True)
 class _Upstream:
     """Where a proxied request goes on and how: the backend's URL, the headers passed on, the TLS to
-    dial with (False: plain, or https without verifying names) and, for an agent, the node whose
-    serving certificate must answer."""
+    dial with (False: plain, or https without verifying names) and the name the backend's serving
+    certificate must carry (an agent's node, an extension server's Service)."""
 
     url: URL
     headers: list[tuple[str, str]]
     tls: ssl.SSLContext | bool
-    node: str | None
+    server_name: str | None
 
 
 def _kind(plural: str) -> ResourceType:
@@ -134,8 +135,31 @@ class ApiProxy:
             request, Backend("https", endpoint.host, endpoint.port), tail, self._kubelet_ssl, target.name
         )
 
+    async def aggregated(
+        self,
+        request: web.Request,
+        backend: Backend,
+        tls: ssl.SSLContext,
+        server_name: str,
+        identity: list[tuple[str, str]],
+    ) -> web.StreamResponse:
+        """Relay a request of an aggregated API, its path unchanged, to its extension server, which
+        must present a certificate for ``server_name``; ``identity`` (the ``X-Remote-*`` headers)
+        replaces whatever the caller sent under those names."""
+        return await self._forward(
+            request, backend, request.rel_url.raw_path, tls, server_name=server_name, identity=identity
+        )
+
     async def _forward(
-        self, request: web.Request, backend: Backend, tail: str, tls: ssl.SSLContext | None, node: str | None = None
+        self,
+        request: web.Request,
+        backend: Backend,
+        tail: str,
+        tls: ssl.SSLContext | None,
+        node: str | None = None,
+        *,
+        server_name: str | None = None,
+        identity: list[tuple[str, str]] | None = None,
     ) -> web.StreamResponse:
         """Relay ``request`` to ``backend`` at ``tail``; for a ``node``'s agent, verifying that it presents
         that node's serving certificate (the dial fails closed otherwise, with a 500 that says why). An empty tail redirects to the path with a
@@ -148,11 +172,14 @@ class ApiProxy:
         elif not tail:
             location = request.rel_url.raw_path + "/" + (f"?{query}" if query else "")
             return web.Response(status=301, headers={"Location": location})
+        headers = request_headers(request.headers.items(), request.remote, websocket)
+        if identity is not None:
+            headers = [(k, v) for k, v in headers if not is_identity_header(k)] + identity
         upstream = _Upstream(
             URL(backend.base_url + tail + (f"?{query}" if query else ""), encoded=True),
-            request_headers(request.headers.items(), request.remote, websocket),
+            headers,
             tls if tls is not None else False,  # https: names are not verified
-            node,
+            server_name or node,
         )
         try:
             if websocket:
@@ -171,7 +198,7 @@ class ApiProxy:
             headers=to.headers,
             data=body,
             ssl=to.tls,
-            server_hostname=to.node,
+            server_hostname=to.server_name,
             allow_redirects=False,
         ) as upstream:
             answer = web.StreamResponse(status=upstream.status, reason=upstream.reason)
@@ -199,7 +226,7 @@ class ApiProxy:
             protocols=offered,
             headers=to.headers,
             ssl=to.tls,
-            server_hostname=to.node,
+            server_hostname=to.server_name,
             autoping=True,
             heartbeat=None,
             max_msg_size=0,

@@ -564,6 +564,35 @@ CERTIFICATE_SIGNING_REQUEST: Fields = {
         ),
     ),
 }
+API_SERVICE: Fields = {
+    "spec": (
+        dict,
+        Struct(
+            "APIServiceSpec",
+            {
+                "service": (dict, Struct("ServiceReference", {**_strings("namespace", "name"), "port": (Int32, None)})),
+                **_strings("group", "version", "caBundle"),
+                "insecureSkipTLSVerify": (bool, None),
+                "groupPriorityMinimum": (Int32, None),
+                "versionPriority": (Int32, None),
+            },
+        ),
+    ),
+    "status": (
+        dict,
+        Struct(
+            "APIServiceStatus",
+            {
+                "conditions": (
+                    list,
+                    Struct(
+                        "APIServiceCondition", _strings("type", "status", "reason", "message", "lastTransitionTime")
+                    ),
+                )
+            },
+        ),
+    ),
+}
 PRIORITY_CLASS: Fields = {
     "value": (Int32, None),
     "globalDefault": (bool, None),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from minikube_py.model.apiservices import AUTHENTICATION_CONFIGMAP
 from minikube_py.model.rbac import AUTHENTICATED, GROUP, MASTERS, SERVICE_ACCOUNTS_GROUP, UNAUTHENTICATED
 
 Obj = dict[str, Any]
@@ -236,7 +237,37 @@ CLUSTER_ROLES: tuple[Obj, ...] = (
             )
         ],
     ),
+    # what an extension API server asks of the API server to authenticate and authorize its own
+    # callers (delegated authentication and authorization); its manifest binds it
+    _cluster_role(
+        "system:auth-delegator",
+        [
+            _rule(["create"], ["authentication.k8s.io"], ["tokenreviews"]),
+            _rule(["create"], ["authorization.k8s.io"], ["subjectaccessreviews"]),
+        ],
+    ),
     *_SIGNER_APPROVERS,
+)
+
+#: (namespace, Role) of the namespaced defaults: an extension API server reads how to authenticate
+#: the API server's proxied requests from kube-system's ``extension-apiserver-authentication``
+#: ConfigMap, through this Role (its manifest binds it)
+ROLES: tuple[tuple[str, Obj], ...] = (
+    (
+        "kube-system",
+        {
+            **_cluster_role(
+                "extension-apiserver-authentication-reader",
+                [
+                    {
+                        **_rule(["get", "list", "watch"], [""], ["configmaps"]),
+                        "resourceNames": [AUTHENTICATION_CONFIGMAP],
+                    }
+                ],
+            ),
+            "kind": "Role",
+        },
+    ),
 )
 
 CLUSTER_ROLE_BINDINGS: tuple[Obj, ...] = (

@@ -20,6 +20,7 @@ from typing import Any
 
 from minikube_py.model import (
     admissionpolicies,
+    apiservices,
     autoscaling,
     certificates,
     crds,
@@ -261,6 +262,12 @@ _DECLARED = (
     ),
     KindRules(
         "CustomResourceDefinition", checks=crds.validate, update_checks=crds.validate_update, defaults=crds.defaults
+    ),
+    KindRules(
+        "APIService",
+        name_errors=rbac.path_segment_name_errors,
+        checks=apiservices.validate,
+        defaults=apiservices.defaults,
     ),
     KindRules(
         "CertificateSigningRequest",

@@ -142,6 +142,17 @@ RESOURCES: tuple[ResourceType, ...] = (
         _STATUS,
     ),
     ResourceType(
+        "apiregistration.k8s.io",
+        "v1",
+        "APIService",
+        "apiservices",
+        "apiservice",
+        False,
+        (),
+        ("api-extensions",),
+        _STATUS,
+    ),
+    ResourceType(
         "", "v1", "Namespace", "namespaces", "namespace", False, ("ns",), subresources={"status": "", "finalize": ""}
     ),
     ResourceType(

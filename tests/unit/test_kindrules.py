@@ -28,7 +28,7 @@ def test_every_served_kind_but_two_has_checks() -> None:
         ),
         (
             "defaults",
-            "CronJob CustomResourceDefinition DaemonSet Deployment EndpointSlice Endpoints HorizontalPodAutoscaler Job "
+            "APIService CronJob CustomResourceDefinition DaemonSet Deployment EndpointSlice Endpoints HorizontalPodAutoscaler Job "
             "LimitRange MutatingWebhookConfiguration Namespace NetworkPolicy "
             "PersistentVolume PersistentVolumeClaim Pod PriorityClass ReplicaSet ReplicationController Secret Service "
             "StatefulSet StorageClass ValidatingAdmissionPolicy ValidatingAdmissionPolicyBinding ValidatingWebhookConfiguration",

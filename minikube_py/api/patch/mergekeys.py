@@ -120,6 +120,7 @@ PERSISTENT_VOLUME_CLAIM = _kind({"status": _CONDITIONS})
 #: a CRD's versions and names are atomic in its Go type; its status conditions merge by type
 CUSTOM_RESOURCE_DEFINITION = _kind({"status": _CONDITIONS})
 CERTIFICATE_SIGNING_REQUEST = _kind({"status": _CONDITIONS})
+API_SERVICE = _kind({"status": _CONDITIONS})
 
 
 def rules_for(kind: str) -> Rules | None:

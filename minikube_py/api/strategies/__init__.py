@@ -14,6 +14,7 @@ from types import MappingProxyType
 
 from minikube_py.api.strategies import (
     admission,
+    apiregistration,
     autoscaling,
     certificates,
     cluster,
@@ -81,6 +82,7 @@ STRATEGIES: Mapping[str, Strategy] = MappingProxyType(
             admission.VALIDATING_ADMISSION_POLICY,
             admission.VALIDATING_ADMISSION_POLICY_BINDING,
             certificates.CERTIFICATE_SIGNING_REQUEST,
+            apiregistration.API_SERVICE,
         )
     }
 )
