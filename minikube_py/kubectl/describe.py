@@ -494,6 +494,43 @@ DESCRIBED = frozenset(
 )
 
 
+#: the (group, kind)s kubectl 1.32 has a describer of its own for; it describes every other kind (custom
+#: resources, APIServices, CRDs, Leases...) with its generic describer (:mod:`.describegeneric`)
+KUBECTL_DESCRIBERS = frozenset(
+    {
+        *(
+            ("", kind)
+            for kind in (
+                "Pod",
+                "ReplicationController",
+                "Secret",
+                "Service",
+                "ServiceAccount",
+                "Node",
+                "LimitRange",
+                "ResourceQuota",
+                "PersistentVolume",
+                "PersistentVolumeClaim",
+                "Namespace",
+                "Endpoints",
+                "ConfigMap",
+            )
+        ),
+        *(("apps", kind) for kind in ("StatefulSet", "Deployment", "DaemonSet", "ReplicaSet")),
+        *(("batch", kind) for kind in ("Job", "CronJob")),
+        *(("networking.k8s.io", kind) for kind in ("Ingress", "IngressClass", "NetworkPolicy")),
+        *(("rbac.authorization.k8s.io", kind) for kind in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")),
+        ("discovery.k8s.io", "EndpointSlice"),
+        ("autoscaling", "HorizontalPodAutoscaler"),
+        ("certificates.k8s.io", "CertificateSigningRequest"),
+        ("storage.k8s.io", "StorageClass"),
+        ("storage.k8s.io", "CSINode"),
+        ("policy", "PodDisruptionBudget"),
+        ("scheduling.k8s.io", "PriorityClass"),
+    }
+)
+
+
 async def _owned_pods(session: Session, obj: Obj, selector: str) -> list[Obj]:
     """The pods the controller ``obj`` selects and controls."""
     listed = await session.api.list(f"/api/v1/namespaces/{obj['metadata']['namespace']}/pods", label_selector=selector)
@@ -607,7 +644,8 @@ def describe(args: tuple[str, ...], selector: str | None) -> None:
                     else await _node_text(session, obj, datetime.now(UTC))
                 )
                 continue
-            if res.kind not in DESCRIBED:
+            generic = (res.group, res.kind) not in KUBECTL_DESCRIBERS
+            if not generic and res.kind not in DESCRIBED:
                 raise CommandError(f"pykube kubectl does not describe {res.qualified} yet")
             about = [f"involvedObject.name={name}", f"involvedObject.uid={obj['metadata'].get('uid', '')}"]
             if namespace:
@@ -617,7 +655,12 @@ def describe(args: tuple[str, ...], selector: str | None) -> None:
                     f"/api/v1/namespaces/{namespace or 'default'}/events", field_selector=",".join(about)
                 )
             ).get("items", [])
-            texts.append(await _text(session, {"kind": res.kind, **obj}, events, datetime.now(UTC)))
+            if generic:
+                from minikube_py.kubectl.describegeneric import describe_generic
+
+                texts.append(describe_generic(obj, events, datetime.now(UTC)))
+            else:
+                texts.append(await _text(session, {"kind": res.kind, **obj}, events, datetime.now(UTC)))
         click.echo("\n\n".join(texts), nl=False)
 
     run(work)

@@ -3,6 +3,7 @@ command runs through both against one server and the outputs (stdout, stderr, ex
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -197,6 +198,59 @@ def test_describe_of_more_kinds_prints_as_kubectl(k: Kubectl) -> None:
         "describe sa",
     ):
         same_output(cluster.server, "-n", cluster.namespace, *command.split(" "))
+
+
+def test_describe_of_kinds_kubectl_has_no_describer_for_prints_as_kubectl(k: Kubectl) -> None:
+    """kubectl's generic describer: a custom resource's fields as a tree (odd names, nested lists,
+    floats as Go prints them), an APIService, a CRD."""
+    group = f"t{os.urandom(3).hex()}.pykube.test"
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"gizmos.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {"plural": "gizmos", "singular": "gizmo", "kind": "Gizmo"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                }
+            ],
+        },
+    }
+    k.server.kubectl("apply", "-f", "-", input=json.dumps(crd))
+    try:
+        wait_for(lambda: k.run("get", "gizmos", check=False).returncode, lambda rc: rc == 0, "the CRD's resource")
+        gizmo = {
+            "apiVersion": f"{group}/v1",
+            "kind": "Gizmo",
+            "metadata": {"name": "g1", "labels": {"a": "b"}, "annotations": {"note": "hi"}},
+            "spec": {
+                "floats": [100.5, 1234567.5, 1.5e-07, -0.00012, 3],
+                "podIP": "10.0.0.1",
+                "URLPath": "/x",
+                "dash-name": "d",
+                "v1beta1": "digits stay",
+                "with_underscore": None,
+                "enabled": True,
+                "items": [{"name": "a", "count": 1}, {"name": "b"}],
+                "multi": "line one\nline two",
+            },
+        }
+        k.apply(gizmo)
+        for command in (
+            "describe gizmo g1",
+            "describe gizmos",
+            f"describe crd gizmos.{group}",
+            "describe apiservice v1.apps",
+        ):
+            same_output(k.server, "-n", k.namespace, *command.split(" "))
+    finally:
+        k.server.kubectl("delete", "crd", f"gizmos.{group}", "--wait=false")
 
 
 def test_describe_of_network_policies_prints_as_kubectl(k: Kubectl) -> None:
