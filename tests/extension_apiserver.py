@@ -1,5 +1,6 @@
 """A small extension API server for the aggregation tests, after Kubernetes' sample-apiserver: it
-serves ``wardle.example.com/v1alpha1`` (namespaced ``flunders``, in memory) over HTTPS and
+serves ``wardle.example.com/v1alpha1`` (namespaced ``flunders``, in memory), and whatever fixed
+answers a test puts in :attr:`ExtensionServer.routes` (a metrics adapter's), over HTTPS and
 authenticates callers as an extension server built on k8s.io/apiserver does with the API server's
 ``extension-apiserver-authentication`` ConfigMap: only a client certificate of the front-proxy CA
 named in ``requestheader-allowed-names`` may assert a user in the ``X-Remote-*`` headers."""
@@ -10,6 +11,7 @@ import json
 import re
 import ssl
 import threading
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -40,7 +42,8 @@ RESOURCES: Obj = {
 
 class ExtensionServer:
     """Serves on 127.0.0.1 with a serving certificate for ``<service>.<namespace>.svc``; every
-    request it authenticated is kept in :attr:`seen` (path, user, groups)."""
+    request it authenticated is kept in :attr:`seen` (path, user, groups) and its query in
+    :attr:`queries`; a GET of a path in :attr:`routes` is answered with that JSON."""
 
     def __init__(self, tmp: Path, authentication: dict[str, str], service_name: str) -> None:
         cert, key = pki.self_signed_serving_cert("wardle", [service_name])
@@ -49,6 +52,8 @@ class ExtensionServer:
         self.ca_pem = cert
         self.allowed = json.loads(authentication["requestheader-allowed-names"])
         self.seen: list[tuple[str, str, list[str]]] = []
+        self.queries: dict[str, list[dict[str, list[str]]]] = {}
+        self.routes: dict[str, Obj] = {}
         self.flunders: dict[tuple[str, str], Obj] = {}
         self.lock = threading.Lock()
         owner = self
@@ -86,9 +91,13 @@ class ExtensionServer:
         if not names or names[0] not in self.allowed or not user:
             return self._answer(request, 401, _status(401, "Unauthorized", "Unauthorized"))
         groups = request.headers.get_all("X-Remote-Group") or []
-        path = request.path.split("?")[0]
+        path, _, query = request.path.partition("?")
         with self.lock:
             self.seen.append((path, user, groups))
+            self.queries.setdefault(path, []).append(urllib.parse.parse_qs(query))
+            routed = self.routes.get(path)
+        if routed is not None and request.command == "GET":
+            return self._answer(request, 200, routed)
         if path == BASE:
             return self._answer(request, 200, RESOURCES)
         found = _OBJECTS.match(path)

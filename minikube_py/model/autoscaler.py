@@ -18,22 +18,30 @@ The proposal is then held between ``minReplicas`` and ``maxReplicas`` and shaped
 (the documented defaults when there is none, with the controller's scale-down window): the
 stabilization windows take the highest recent recommendation for a scale down and the lowest for a
 scale up, and the policies bound how many pods one period may add or remove. A target at zero
-replicas is not autoscaled at all. Only Resource and ContainerResource metrics can be measured:
-pykube serves the resource metrics API but no custom or external metrics API.
+replicas is not autoscaled at all.
+
+Pods, Object and External metrics come from the custom and external metrics APIs, which extension
+servers (prometheus-adapter, KEDA) serve behind APIServices: a Pods metric's values are averaged
+against its target as a resource metric's usage is; an Object metric's value (one object's) and an
+External metric's total (the values its selector picks) are set against ``value`` in proportion to
+the ready pods, or against ``averageValue`` per running pod (kube-controller-manager's replica
+calculator, messages included).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from fractions import Fraction
 from typing import Any
+from urllib.parse import quote
 
 from minikube_py.model.autoscaling import SCALE_DOWN_DEFAULT, SCALE_UP_DEFAULT, rules_with_defaults
 from minikube_py.model.conditions import get_condition
 from minikube_py.model.quantity import format_quantity, parse_quantity
+from minikube_py.model.selectors import label_selector_from_spec
 from minikube_py.model.times import parse_go_duration, parse_time, rfc3339
 
 Obj = dict[str, Any]
@@ -48,10 +56,20 @@ INITIAL_READINESS_DELAY = timedelta(seconds=30)
 ABLE_TO_SCALE, SCALING_ACTIVE, SCALING_LIMITED = "AbleToScale", "ScalingActive", "ScalingLimited"
 FAILED_GET_RESOURCE_METRIC = "FailedGetResourceMetric"
 FAILED_GET_CONTAINER_RESOURCE_METRIC = "FailedGetContainerResourceMetric"
-_UNSERVED = {
-    "Pods": ("FailedGetPodsMetric", "custom.metrics.k8s.io"),
-    "Object": ("FailedGetObjectMetric", "custom.metrics.k8s.io"),
-    "External": ("FailedGetExternalMetric", "external.metrics.k8s.io"),
+#: the metric types an extension server's API measures: the failure's reason, and what answers them
+#: (an APIService hands the group to an adapter: prometheus-adapter, KEDA, ...)
+_AGGREGATED = {
+    "Pods": ("FailedGetPodsMetric", "custom metrics API"),
+    "Object": ("FailedGetObjectMetric", "custom metrics API"),
+    "External": ("FailedGetExternalMetric", "external metrics API"),
+}
+#: where a metric type's source sits in a metric spec
+SOURCE_FIELDS = {
+    "Resource": "resource",
+    "ContainerResource": "containerResource",
+    "Pods": "pods",
+    "Object": "object",
+    "External": "external",
 }
 
 
@@ -67,10 +85,16 @@ class Memory:
 
 @dataclass(frozen=True)
 class Scale:
-    """The target's ``scale`` subresource: its spec replicas and its pods' selector."""
+    """The target's ``scale`` subresource: its spec replicas, its pods' selector, and how many pods it
+    has (the per-pod targets of Object and External metrics divide by these)."""
 
     replicas: int
     selector: str
+    status_replicas: int | None = None
+
+    @property
+    def running(self) -> int:
+        return self.replicas if self.status_replicas is None else self.status_replicas
 
 
 @dataclass
@@ -210,25 +234,17 @@ def _resource_proposal(
     if not metrics:
         return fail(f"unable to get metrics for resource {name}: no metrics returned from resource metrics API")
     if not pods:
-        return fail("no pods returned by selector while calculating replica count")
-    ready: dict[str, Fraction] = {}
-    unready, missing = [], []
-    for pod in pods:
-        md, status = pod["metadata"], pod.get("status") or {}
-        if md.get("deletionTimestamp") or status.get("phase") == "Failed":
-            continue
-        if status.get("phase") == "Pending":
-            unready.append(md["name"])
-            continue
-        sample = metrics.get(md["name"])
-        used = _pod_usage(sample, name, container) if sample is not None else None
-        if sample is None or used is None:
-            missing.append(md["name"])
-            continue
-        if name == "cpu" and _unready_for_cpu(pod, sample, now):
-            unready.append(md["name"])
-            continue
-        ready[md["name"]] = used
+        return fail(_NO_PODS)
+    samples = metrics
+
+    def used(pod: Obj) -> Fraction | None:
+        sample = samples.get(pod["metadata"]["name"])
+        return _pod_usage(sample, name, container) if sample is not None else None
+
+    def cpu_unready(pod: Obj) -> bool:
+        return name == "cpu" and _unready_for_cpu(pod, samples[pod["metadata"]["name"]], now)
+
+    ready, unready, missing = _group(pods, used, cpu_unready)
     if not ready:
         return fail("did not receive metrics for targeted pods (pods might be unready)")
     requests: dict[str, Fraction] | None = None
@@ -290,16 +306,263 @@ def _replicas(
     return replicas
 
 
-def _proposal(
-    metric: Obj, pods: list[Obj], metrics: dict[str, Obj] | str, current: int, now: datetime
+_NO_PODS = "no pods returned by selector while calculating replica count"
+
+
+def _group(
+    pods: list[Obj], measure: Callable[[Obj], Fraction | None], unready_too: Callable[[Obj], bool] = lambda _: False
+) -> tuple[dict[str, Fraction], list[str], list[str]]:
+    """The pods' measurements by name, and the pods set aside: a deleted or failed pod is left out, a
+    pending one is unready, one without a measurement missing, and one ``unready_too`` names (CPU's
+    readiness rules) unready."""
+    ready: dict[str, Fraction] = {}
+    unready, missing = [], []
+    for pod in pods:
+        md, status = pod["metadata"], pod.get("status") or {}
+        if md.get("deletionTimestamp") or status.get("phase") == "Failed":
+            continue
+        if status.get("phase") == "Pending":
+            unready.append(md["name"])
+            continue
+        value = measure(pod)
+        if value is None:
+            missing.append(md["name"])
+        elif unready_too(pod):
+            unready.append(md["name"])
+        else:
+            ready[md["name"]] = value
+    return ready, unready, missing
+
+
+def milli(value: object) -> Fraction:
+    """A metric API's quantity as the controller reads it: in whole thousandths, rounded up."""
+    return Fraction(math.ceil(parse_quantity(str(value)) * 1000), 1000)
+
+
+def _milli_quantity(value: Fraction) -> str:
+    return format_quantity(Fraction(math.ceil(value * 1000), 1000))
+
+
+def _identifier(source: Obj) -> Obj:
+    """The ``metric`` of a metric status: its name, and its selector when it has one."""
+    metric = source.get("metric") or {}
+    return {k: metric[k] for k in ("name", "selector") if metric.get(k) is not None}
+
+
+def go_selector(selector: Obj | None) -> str:
+    """A ``LabelSelector`` as Go's ``%+v`` prints it (kube-controller-manager names external metrics
+    so in its conditions and events)."""
+    if selector is None:
+        return "<nil>"
+    labels = "".join(f"{k}: {v}," for k, v in sorted((selector.get("matchLabels") or {}).items()))
+    requirements = "".join(
+        f"LabelSelectorRequirement{{Key:{r.get('key', '')},Operator:{r.get('operator', '')},"
+        f"Values:[{' '.join(r.get('values') or [])}],}},"
+        for r in selector.get("matchExpressions") or []
+    )
+    return (
+        f"&LabelSelector{{MatchLabels:map[string]string{{{labels}}},"
+        f"MatchExpressions:[]LabelSelectorRequirement{{{requirements}}},}}"
+    )
+
+
+def _ready_pods(pods: list[Obj]) -> int:
+    return sum(
+        1
+        for p in pods
+        if (p.get("status") or {}).get("phase") == "Running"
+        and (get_condition(p.get("status") or {}, "Ready") or {}).get("status") == "True"
+    )
+
+
+def _ratio_replicas(current: int, ratio: Fraction, pods: list[Obj]) -> int | str:
+    """``getUsageRatioReplicaCount``: the current count within the tolerance, else the ratio of the
+    ready pods (all of it from zero); or why the pods cannot be counted."""
+    if current == 0:
+        return math.ceil(ratio)
+    if abs(1 - ratio) <= TOLERANCE:
+        return current
+    if not pods:
+        return f"unable to calculate ready pods: {_NO_PODS}"
+    return math.ceil(ratio * _ready_pods(pods))
+
+
+def _per_pod(usage: Fraction, goal: Fraction, running: int) -> tuple[int, Fraction]:
+    """A total against a per-pod target (Object and External ``AverageValue``): the replicas that
+    total needs unless the running pods are within the tolerance of it, and the average per pod."""
+    replicas = running
+    if running == 0 or abs(1 - usage / (goal * running)) > TOLERANCE:
+        replicas = math.ceil(usage / goal)
+    return replicas, Fraction(math.ceil(usage * 1000 / max(running, 1)), 1000)
+
+
+def _values(answer: Obj) -> list[Obj]:
+    return [item for item in answer.get("items") or [] if isinstance(item, dict)]
+
+
+def _pods_proposal(metric: Obj, pods: list[Obj], answer: Obj | str, current: int) -> _Proposal | _Failure:
+    """A Pods metric: the pods' values averaged against ``averageValue``, with the same setting
+    aside of pending and missing pods as a resource metric (no readiness rule: that is CPU's)."""
+    source = metric["pods"]
+    name = source["metric"]["name"]
+
+    def fail(why: str) -> _Failure:
+        return _Failure("FailedGetPodsMetric", why)
+
+    if isinstance(answer, str):
+        return fail(f"unable to get metric {name}: unable to fetch metrics from custom metrics API: {answer}")
+    values = {
+        str((item.get("describedObject") or {}).get("name")): milli(item.get("value", 0)) for item in _values(answer)
+    }
+    if not values:
+        return fail(f"unable to get metric {name}: no metrics returned from custom metrics API")
+    if not pods:
+        return fail(_NO_PODS)
+    ready, unready, missing = _group(pods, lambda pod: values.get(pod["metadata"]["name"]))
+    if not ready:
+        return fail("did not receive metrics for any ready pods")
+    goal = milli(source["target"]["averageValue"])
+    ratio = _ratio(ready, None, goal)
+    average = Fraction(math.floor(sum(ready.values(), Fraction(0)) * 1000 / len(ready)), 1000)
+    status = {
+        "type": "Pods",
+        "pods": {"metric": _identifier(source), "current": {"averageValue": format_quantity(average)}},
+    }
+    replicas = _replicas(ratio, ready, unready, missing, None, goal, current)
+    return _Proposal(replicas, status, f"pods metric {name}")
+
+
+def _object_proposal(
+    metric: Obj, pods: list[Obj], answer: Obj | str, scale: Scale, namespace: str
 ) -> _Proposal | _Failure:
+    """An Object metric: one object's value against ``value`` (scaled by the ready pods), or
+    against ``averageValue`` per running pod."""
+    source = metric["object"]
+    name, described, target = source["metric"]["name"], source.get("describedObject") or {}, source["target"]
+    where = f"unable to get metric {name}: {described.get('kind', '')} on {namespace} {described.get('name', '')}/"
+
+    def fail(why: str) -> _Failure:
+        return _Failure("FailedGetObjectMetric", why)
+
+    if isinstance(answer, str):
+        return fail(f"{where}unable to fetch metrics from custom metrics API: {answer}")
+    items = _values(answer)
+    if len(items) != 1:
+        return fail(f"{where}the custom metrics API server returned {len(items)} results when we asked for exactly one")
+    usage = milli(items[0].get("value", 0))
+    if target.get("type") == "AverageValue":
+        replicas, average = _per_pod(usage, milli(target["averageValue"]), scale.running)
+        status = {
+            "type": "Object",
+            "object": {"metric": _identifier(source), "current": {"averageValue": format_quantity(average)}},
+        }
+        return _Proposal(replicas, status, f"external metric {name}({go_selector(source['metric'].get('selector'))})")
+    counted = _ratio_replicas(scale.replicas, usage / milli(target["value"]), pods)
+    if isinstance(counted, str):
+        return fail(counted)
+    status = {
+        "type": "Object",
+        "object": {
+            "describedObject": described,
+            "metric": _identifier(source),
+            "current": {"value": _milli_quantity(usage)},
+        },
+    }
+    return _Proposal(counted, status, f"{described.get('kind', '')} metric {name}")
+
+
+def _external_proposal(
+    metric: Obj, pods: list[Obj], answer: Obj | str, scale: Scale, namespace: str
+) -> _Proposal | _Failure:
+    """An External metric: the sum of the values its selector picks, against ``value`` (scaled by the
+    ready pods) or ``averageValue`` per running pod."""
+    source = metric["external"]
+    name, target = source["metric"]["name"], source["target"]
+    selector = go_selector(source["metric"].get("selector"))
+
+    def fail(why: str) -> _Failure:
+        return _Failure(
+            "FailedGetExternalMetric", f"unable to get external metric {namespace}/{name}/{selector}: {why}"
+        )
+
+    if isinstance(answer, str):
+        return fail(f"unable to fetch metrics from external metrics API: {answer}")
+    items = _values(answer)
+    if not items:
+        return fail("no metrics returned from external metrics API")
+    usage = sum((milli(item.get("value", 0)) for item in items), Fraction(0))
+    identity, description = _identifier(source), f"external metric {name}({selector})"
+    if target.get("type") == "AverageValue":
+        replicas, average = _per_pod(usage, milli(target["averageValue"]), scale.running)
+        status = {
+            "type": "External",
+            "external": {"metric": identity, "current": {"averageValue": format_quantity(average)}},
+        }
+        return _Proposal(replicas, status, description)
+    counted = _ratio_replicas(scale.replicas, usage / milli(target["value"]), pods)
+    if isinstance(counted, str):
+        return _Failure("FailedGetExternalMetric", counted)
+    status = {"type": "External", "external": {"metric": identity, "current": {"value": _milli_quantity(usage)}}}
+    return _Proposal(counted, status, description)
+
+
+#: the custom and external metrics APIs, as the adapters serve them (behind APIServices)
+CUSTOM_METRICS, EXTERNAL_METRICS = "/apis/custom.metrics.k8s.io/v1beta2", "/apis/external.metrics.k8s.io/v1beta1"
+
+
+def metric_request(
+    metric: Obj, namespace: str, pod_selector: str, plural_of: Callable[[str, str], str | None]
+) -> tuple[str, dict[str, str]] | None:
+    """Where kube-controller-manager asks for a Pods, Object or External metric's values: the path
+    and query (None for a Resource metric, or an object of a kind ``plural_of`` cannot name)."""
+    kind = metric.get("type", "")
+    if kind not in _AGGREGATED:
+        return None
+    source = metric.get(SOURCE_FIELDS[kind]) or {}
+    identity = source.get("metric") or {}
+    name = quote(str(identity.get("name", "")), safe="")
+    selector = identity.get("selector")
+    chosen = str(label_selector_from_spec(selector)) if selector else ""
+    if kind == "External":
+        return f"{EXTERNAL_METRICS}/namespaces/{namespace}/{name}", {"labelSelector": chosen} if chosen else {}
+    params = {"metricLabelSelector": chosen} if chosen else {}
+    if kind == "Pods":
+        return f"{CUSTOM_METRICS}/namespaces/{namespace}/pods/*/{name}", {"labelSelector": pod_selector, **params}
+    described = source.get("describedObject") or {}
+    api_version, described_kind = str(described.get("apiVersion", "")), str(described.get("kind", ""))
+    if described_kind == "Namespace" and api_version in ("", "v1"):
+        return f"{CUSTOM_METRICS}/namespaces/{namespace}/metrics/{name}", params
+    plural = plural_of(api_version, described_kind)
+    if plural is None:
+        return None
+    group = api_version.rpartition("/")[0]
+    resource = f"{plural}.{group}" if group else plural
+    target = quote(str(described.get("name", "")), safe="")
+    return f"{CUSTOM_METRICS}/namespaces/{namespace}/{resource}/{target}/{name}", params
+
+
+def _proposal(
+    metric: Obj,
+    pods: list[Obj],
+    metrics: dict[str, Obj] | str,
+    scale: Scale,
+    now: datetime,
+    answer: Obj | str | None,
+    namespace: str,
+) -> _Proposal | _Failure:
+    """One metric's proposal; ``answer`` is what its extension API answered (Pods, Object, External)."""
     kind = metric.get("type", "")
     if kind in ("Resource", "ContainerResource"):
-        return _resource_proposal(metric, pods, metrics, current, now)
-    reason, api = _UNSERVED[kind]
-    source = metric.get({"Pods": "pods", "Object": "object", "External": "external"}[kind]) or {}
-    name = (source.get("metric") or {}).get("name", "")
-    return _Failure(reason, f"unable to get metric {name}: no {api} API is served")
+        return _resource_proposal(metric, pods, metrics, scale.replicas, now)
+    reason, api = _AGGREGATED[kind]
+    if answer is None:  # not asked: the controller found no path to ask at
+        name = ((metric.get(SOURCE_FIELDS[kind]) or {}).get("metric") or {}).get("name", "")
+        return _Failure(reason, f"unable to get metric {name}: no {api} path for it")
+    if kind == "Pods":
+        return _pods_proposal(metric, pods, answer, scale.replicas)
+    if kind == "Object":
+        return _object_proposal(metric, pods, answer, scale, namespace)
+    return _external_proposal(metric, pods, answer, scale, namespace)
 
 
 # ------------------------------------------------------------------------------ shaping
@@ -434,10 +697,13 @@ def plan_autoscaler(
     memory: Memory,
     *,
     downscale_window: float,
+    answers: dict[int, Obj | str] | None = None,
 ) -> AutoscalerStep:
     """One sync of an autoscaler (stored version, defaulted). ``scale`` is the target's scale
     subresource, or why it could not be read; ``pods`` the pods its selector matches and ``metrics``
-    their PodMetrics by pod name (or why the resource metrics API did not answer)."""
+    their PodMetrics by pod name (or why the resource metrics API did not answer); ``answers`` what
+    the custom and external metrics APIs answered for the Pods, Object and External metrics, by
+    their index in ``spec.metrics`` (or why they did not)."""
     spec, old = hpa.get("spec") or {}, hpa.get("status") or {}
     conditions = _Conditions()
     events: list[tuple[str, str, str]] = []
@@ -504,8 +770,9 @@ def plan_autoscaler(
         return finish(None, [])
     else:
         proposals, failures = [], []
-        for metric in spec.get("metrics") or []:
-            outcome = _proposal(metric, pods, metrics, current, now)
+        for index, metric in enumerate(spec.get("metrics") or []):
+            answer = (answers or {}).get(index)
+            outcome = _proposal(metric, pods, metrics, scale, now, answer, hpa["metadata"].get("namespace", ""))
             if isinstance(outcome, _Failure):
                 failures.append(outcome)
                 statuses.append({"type": ""})

@@ -1,7 +1,9 @@
 """The HorizontalPodAutoscaler controller: every sync period, each autoscaler reads its target's
 ``scale`` subresource, the pods its selector matches and their resource metrics (through the API,
-as kube-controller-manager reads metrics-server's), lets :func:`~minikube_py.model.autoscaler.plan_autoscaler`
-decide, then writes the target's scale, the autoscaler's status and the events.
+as kube-controller-manager reads metrics-server's) and, for its Pods, Object and External metrics,
+what the custom and external metrics APIs answer (extension servers behind APIServices), lets
+:func:`~minikube_py.model.autoscaler.plan_autoscaler` decide, then writes the target's scale, the
+autoscaler's status and the events.
 
 Each key comes back every ``sync_period`` seconds (kube-controller-manager's
 ``--horizontal-pod-autoscaler-sync-period``, 15 s) and at once when an autoscaler is created or
@@ -17,7 +19,7 @@ from datetime import UTC, datetime
 from minikube_py.client.errors import ApiError, NotFoundError
 from minikube_py.client.rest import ApiClient, Obj, resource_path
 from minikube_py.model import metrics
-from minikube_py.model.autoscaler import Memory, Scale, failed_rescale, plan_autoscaler
+from minikube_py.model.autoscaler import Memory, Scale, failed_rescale, metric_request, plan_autoscaler
 from minikube_py.model.kinds import by_kind
 from minikube_py.reconcilers.base import Controller, StatusWrites
 
@@ -68,8 +70,10 @@ class HorizontalPodAutoscalerController(Controller):
             scale = await self._read_scale(path)
         pods: list[Obj] = []
         found: dict[str, Obj] | str = {}
+        answers: dict[int, Obj | str] = {}
         if isinstance(scale, Scale) and scale.replicas > 0 and scale.selector:
             pods, found = await self._pods_and_metrics(hpa["metadata"]["namespace"], scale.selector)
+            answers = await self._extension_metrics(hpa, scale.selector)
         now = datetime.now(UTC)
         memory = self._memory.get(key, Memory())
         step = plan_autoscaler(
@@ -80,6 +84,7 @@ class HorizontalPodAutoscalerController(Controller):
             now,
             memory,
             downscale_window=self.downscale_stabilization,
+            answers=answers,
         )
         if step.scale_to is not None and path is not None:
             try:
@@ -100,8 +105,11 @@ class HorizontalPodAutoscalerController(Controller):
             answer = await self.client.get(path)
         except ApiError as exc:
             return exc.message
+        status = answer.get("status") or {}
         return Scale(
-            int((answer.get("spec") or {}).get("replicas") or 0), (answer.get("status") or {}).get("selector") or ""
+            int((answer.get("spec") or {}).get("replicas") or 0),
+            status.get("selector") or "",
+            int(status.get("replicas") or 0),
         )
 
     @staticmethod
@@ -124,6 +132,27 @@ class HorizontalPodAutoscalerController(Controller):
         except ApiError as exc:
             return pods.get("items") or [], exc.message
         return pods.get("items") or [], {m["metadata"]["name"]: m for m in answer.get("items") or []}
+
+    async def _extension_metrics(self, hpa: Obj, pod_selector: str) -> dict[int, Obj | str]:
+        """What the custom and external metrics APIs answer for the autoscaler's Pods, Object and
+        External metrics (by index in ``spec.metrics``), or why they did not."""
+        answers: dict[int, Obj | str] = {}
+        namespace = hpa["metadata"]["namespace"]
+        for index, metric in enumerate((hpa.get("spec") or {}).get("metrics") or []):
+            request = metric_request(metric, namespace, pod_selector, _plural_of)
+            if request is None:
+                continue
+            path, params = request
+            try:
+                answers[index] = await self.client.request("GET", path, params=params)
+            except ApiError as exc:
+                answers[index] = exc.message
+        return answers
+
+
+def _plural_of(api_version: str, kind: str) -> str | None:
+    rt = by_kind(api_version, kind)
+    return rt.plural if rt is not None else None
 
 
 def _no_scale(hpa: Obj) -> str:

@@ -1,17 +1,21 @@
 """The HorizontalPodAutoscaler controller on a server whose node runs the fake runtime.
 
 Pods pin their simulated usage with ``FAKE_CPU``/``FAKE_MEMORY``, so the controller's decisions are
-known in advance; a 1 s sync period and a 3 s scale-down window keep each step short.
+known in advance; a 1 s sync period and a 3 s scale-down window keep each step short. Pods and
+External metrics come from a metrics adapter (a real HTTPS extension API server, see
+:mod:`extension_apiserver`) behind the custom and external metrics APIs' APIServices.
 tests/e2e/test_autoscaling.py checks real containers on Docker with the real ``kubectl autoscale``.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from extension_apiserver import ExtensionServer
 from support import fake_node_flags
 
 from minikube_py.testing import RunningServer, eventually, start_server
@@ -20,6 +24,8 @@ Obj = dict[str, Any]
 NODE = "hpa-fake-node"
 NS = "hpa-fake"
 WAIT = 90.0
+ADAPTER_NS = "metrics-adapter"
+CUSTOM, EXTERNAL = "/apis/custom.metrics.k8s.io/v1beta2", "/apis/external.metrics.k8s.io/v1beta1"
 
 
 def workload(kind: str, name: str, replicas: int, cpu: str, memory: str = "16Mi") -> Obj:
@@ -151,3 +157,125 @@ def test_a_target_scaled_to_zero_is_left_alone(server: RunningServer) -> None:
 
     assert eventually(active, "the ScalingActive condition", timeout=WAIT) == ("False", "ScalingDisabled")
     assert get(server, f"/apis/apps/v1/namespaces/{NS}/deployments/off")["spec"]["replicas"] == 0
+
+
+@pytest.fixture(scope="module")
+def adapter(server: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExtensionServer]:
+    """A metrics adapter, as prometheus-adapter or KEDA: the custom and external metrics APIs, each
+    handed to it by an APIService, answering what the tests put in its routes."""
+    config = get(server, "/api/v1/namespaces/kube-system/configmaps/extension-apiserver-authentication")
+    extension = ExtensionServer(tmp_path_factory.mktemp("adapter"), config["data"], f"adapter.{ADAPTER_NS}.svc")
+    for path in (CUSTOM, EXTERNAL):
+        group_version = path.removeprefix("/apis/")
+        extension.routes[path] = {
+            "kind": "APIResourceList",
+            "apiVersion": "v1",
+            "groupVersion": group_version,
+            "resources": [],
+        }
+    server.kubectl("create", "namespace", ADAPTER_NS)
+    service = {
+        "metadata": {"name": "adapter"},
+        "spec": {"ports": [{"name": "https", "port": 443, "targetPort": extension.port}]},
+    }
+    subsets = [{"addresses": [{"ip": "127.0.0.1"}], "ports": [{"name": "https", "port": extension.port}]}]
+    for kind, obj in (("Service", service), ("Endpoints", {"metadata": {"name": "adapter"}, "subsets": subsets})):
+        server.kubectl(
+            "-n", ADAPTER_NS, "create", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": kind, **obj})
+        )
+    bundle = base64.b64encode(extension.ca_pem).decode()
+    for path in (CUSTOM, EXTERNAL):
+        group, version = path.removeprefix("/apis/").split("/")
+        apiservice = {
+            "apiVersion": "apiregistration.k8s.io/v1",
+            "kind": "APIService",
+            "metadata": {"name": f"{version}.{group}"},
+            "spec": {
+                "group": group,
+                "version": version,
+                "groupPriorityMinimum": 100,
+                "versionPriority": 100,
+                "service": {"namespace": ADAPTER_NS, "name": "adapter"},
+                "caBundle": bundle,
+            },
+        }
+        server.kubectl("apply", "-f", "-", input=json.dumps(apiservice))
+        eventually(
+            lambda name=f"{version}.{group}": "True" in server.kubectl("get", "apiservice", name).stdout,
+            f"the {group} APIService available",
+            timeout=WAIT,
+        )
+    try:
+        yield extension
+    finally:
+        server.kubectl("delete", "apiservice", "v1beta2.custom.metrics.k8s.io", "v1beta1.external.metrics.k8s.io")
+        extension.close()
+
+
+def running_pods(server: RunningServer, app: str, count: int) -> list[str]:
+    def check() -> list[str] | None:
+        items = get(server, f"/api/v1/namespaces/{NS}/pods?labelSelector=app={app}")["items"]
+        names = [p["metadata"]["name"] for p in items if (p.get("status") or {}).get("phase") == "Running"]
+        return names if len(names) == count else None
+
+    return eventually(check, f"{count} running pods of {app}", timeout=WAIT)
+
+
+def test_a_pods_metric_from_a_metrics_adapter_drives_a_deployment(
+    server: RunningServer, adapter: ExtensionServer
+) -> None:
+    create(server, workload("Deployment", "queue", 2, "5m"))
+    path = f"{CUSTOM}/namespaces/{NS}/pods/*/qps"
+    adapter.routes[path] = {
+        "kind": "MetricValueList",
+        "apiVersion": "custom.metrics.k8s.io/v1beta2",
+        "metadata": {},
+        "items": [
+            {
+                "describedObject": {"kind": "Pod", "namespace": NS, "name": name, "apiVersion": "/v1"},
+                "metric": {"name": "qps", "selector": None},
+                "timestamp": "2026-12-07T00:00:00Z",
+                "value": "3",
+            }
+            for name in running_pods(server, "queue", 2)
+        ],
+    }
+    qps = {"type": "Pods", "pods": {"metric": {"name": "qps"}, "target": {"type": "AverageValue", "averageValue": "1"}}}
+    create(server, autoscaler("queue", "Deployment", 10, qps))
+    up = settled(server, "queue", 6, "DesiredWithinRange")  # 3 a pod against 1: three times the pods
+    assert up["status"]["currentMetrics"] == [
+        {"type": "Pods", "pods": {"metric": {"name": "qps"}, "current": {"averageValue": "3"}}}
+    ]
+    assert "SuccessfulRescale: New size: 6; reason: pods metric qps above target" in events(server, "queue")
+    assert adapter.queries[path][-1]["labelSelector"] == ["app=queue"]  # the target's pods
+
+
+def test_an_external_metric_per_pod_from_a_metrics_adapter(server: RunningServer, adapter: ExtensionServer) -> None:
+    path = f"{EXTERNAL}/namespaces/{NS}/queue_depth"
+    adapter.routes[path] = {
+        "kind": "ExternalMetricValueList",
+        "apiVersion": "external.metrics.k8s.io/v1beta1",
+        "metadata": {},
+        "items": [
+            {
+                "metricName": "queue_depth",
+                "metricLabels": {"queue": "jobs"},
+                "timestamp": "2026-12-07T00:00:00Z",
+                "value": v,
+            }
+            for v in ("20", "30")
+        ],
+    }
+    depth = {
+        "type": "External",
+        "external": {
+            "metric": {"name": "queue_depth", "selector": {"matchLabels": {"queue": "jobs"}}},
+            "target": {"type": "AverageValue", "averageValue": "10"},
+        },
+    }
+    create(server, workload("Deployment", "workers", 1, "5m"), autoscaler("workers", "Deployment", 10, depth))
+    settled_at = settled(server, "workers", 5, "DesiredWithinRange")  # 50 waiting, 10 for each pod
+    current = settled_at["status"]["currentMetrics"][0]["external"]
+    assert current == {"metric": depth["external"]["metric"], "current": {"averageValue": "10"}}
+    assert get(server, f"/apis/apps/v1/namespaces/{NS}/deployments/workers")["spec"]["replicas"] == 5
+    assert adapter.queries[path][-1]["labelSelector"] == ["queue=jobs"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from minikube_py.model.autoscaler import AutoscalerStep, Memory, Scale, failed_rescale, plan_autoscaler
+from minikube_py.model.autoscaler import AutoscalerStep, Memory, Scale, failed_rescale, metric_request, plan_autoscaler
 from minikube_py.model.autoscaling import default_hpa
 from minikube_py.model.times import rfc3339
 
@@ -71,16 +71,19 @@ def plan(
     pods: list[Obj] | None = None,
     memory: Memory = FORGETFUL,
     now: datetime = NOW,
+    answers: dict[int, Obj | str] | None = None,
+    status_replicas: int | None = None,
 ) -> AutoscalerStep:
     pods = pods if pods is not None else [pod(name) for name in usage]
     return plan_autoscaler(
         obj,
-        Scale(replicas, "app=web"),
+        Scale(replicas, "app=web", status_replicas),
         pods,
         {n: sample(c) for n, c in usage.items()},
         now,
         memory,
         downscale_window=WINDOW,
+        answers=answers,
     )
 
 
@@ -303,13 +306,15 @@ def test_several_metrics_take_the_largest_proposal_and_failures_block_scale_down
         "pods": {"metric": {"name": "qps"}, "target": {"type": "AverageValue", "averageValue": "1"}},
     }
     behavior = {"scaleDown": {"stabilizationWindowSeconds": 0}}
-    blocked = plan(hpa(metrics=[cpu, pods_metric], behavior=behavior), 4, {n: "1m" for n in "abcd"})
+    unserved = {1: "the server could not find the requested resource"}
+    blocked = plan(hpa(metrics=[cpu, pods_metric], behavior=behavior), 4, {n: "1m" for n in "abcd"}, answers=unserved)
     assert blocked.scale_to is None
     assert blocked.status["currentMetrics"][1] == {"type": ""}
     assert (
         "Warning",
         "FailedGetPodsMetric",
-        "unable to get metric qps: no custom.metrics.k8s.io API is served",
+        "unable to get metric qps: unable to fetch metrics from custom metrics API: "
+        "the server could not find the requested resource",
     ) in blocked.events
 
 
@@ -342,3 +347,144 @@ def test_conditions_keep_their_transition_time_while_their_status_holds() -> Non
 def test_the_ratio_is_ceiled(usage: str, expected: int | None) -> None:
     # one pod: 100 % -> 2, 149 % -> ceil(2.98) = 3; 25 % waits for the window
     assert plan(hpa(), 1, {"a": usage}).scale_to == expected
+
+
+# ------------------------------------------------------------------------------ custom and external metrics
+
+
+def metric_values(*values: str, kind: str = "Pod", names: str = "abcd") -> Obj:
+    """A ``MetricValueList`` (custom metrics) or, with kind "", an ``ExternalMetricValueList``."""
+    items = []
+    for name, value in zip(names, values, strict=False):
+        item: Obj = {"metricName": "m", "timestamp": rfc3339(NOW), "value": value}
+        if kind:
+            item["describedObject"] = {"kind": kind, "namespace": "ns", "name": name, "apiVersion": "v1"}
+        items.append(item)
+    return {"items": items}
+
+
+PODS_QPS = {
+    "type": "Pods",
+    "pods": {"metric": {"name": "qps"}, "target": {"type": "AverageValue", "averageValue": "1"}},
+}
+
+
+def only(*metrics: Obj) -> Obj:
+    return hpa(metrics=list(metrics), behavior={"scaleDown": {"stabilizationWindowSeconds": 0}})
+
+
+def test_a_pods_metric_averages_the_pods_values_against_its_target() -> None:
+    step = plan(only(PODS_QPS), 2, {"a": "1m", "b": "1m"}, answers={0: metric_values("2", "4")})
+    assert step.scale_to == 6  # an average of 3 per pod against 1
+    assert step.status["currentMetrics"] == [
+        {"type": "Pods", "pods": {"metric": {"name": "qps"}, "current": {"averageValue": "3"}}}
+    ]
+    assert step.events[-1] == ("Normal", "SuccessfulRescale", "New size: 6; reason: pods metric qps above target")
+    # a pod without a value counts as none on a scale up: (2 + 4 + 0) / 3 pods
+    missing = plan(only(PODS_QPS), 3, {n: "1m" for n in "abc"}, answers={0: metric_values("2", "4")})
+    assert missing.scale_to == 6
+    nothing = plan(only(PODS_QPS), 2, {"a": "1m", "b": "1m"}, answers={0: metric_values()})
+    assert (
+        "Warning",
+        "FailedGetPodsMetric",
+        "unable to get metric qps: no metrics returned from custom metrics API",
+    ) in (nothing.events)
+
+
+def test_an_object_metric_against_a_value_and_per_pod() -> None:
+    described = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "main"}
+    value = {
+        "type": "Object",
+        "object": {"describedObject": described, "metric": {"name": "rps"}, "target": {"type": "Value", "value": "50"}},
+    }
+    step = plan(only(value), 2, {"a": "1m", "b": "1m"}, answers={0: metric_values("100", kind="Ingress")})
+    assert step.scale_to == 4  # twice the target, over the two ready pods
+    assert step.status["currentMetrics"][0]["object"] == {
+        "describedObject": described,
+        "metric": {"name": "rps"},
+        "current": {"value": "100"},
+    }
+    assert step.events[-1][2] == "New size: 4; reason: Ingress metric rps above target"
+    per_pod = {
+        "type": "Object",
+        "object": {
+            "describedObject": described,
+            "metric": {"name": "rps"},
+            "target": {"type": "AverageValue", "averageValue": "10"},
+        },
+    }
+    step = plan(only(per_pod), 2, {"a": "1m", "b": "1m"}, answers={0: metric_values("30", kind="Ingress")})
+    assert step.scale_to == 3
+    assert step.status["currentMetrics"][0]["object"]["current"] == {"averageValue": "15"}
+    failed = plan(
+        only(value), 2, {"a": "1m", "b": "1m"}, answers={0: "the server is currently unable to handle the request"}
+    )
+    assert failed.events[0] == (
+        "Warning",
+        "FailedGetObjectMetric",
+        "unable to get metric rps: Ingress on ns main/unable to fetch metrics from custom metrics API: "
+        "the server is currently unable to handle the request",
+    )
+
+
+def test_an_external_metric_sums_what_its_selector_picks() -> None:
+    selector = {"matchLabels": {"queue": "jobs"}}
+    total = {
+        "type": "External",
+        "external": {"metric": {"name": "depth", "selector": selector}, "target": {"type": "Value", "value": "4"}},
+    }
+    step = plan(only(total), 2, {"a": "1m", "b": "1m"}, answers={0: metric_values("5", "7", kind="")})
+    assert step.scale_to == 6  # 12 against 4, over two ready pods
+    assert step.status["currentMetrics"][0] == {
+        "type": "External",
+        "external": {"metric": {"name": "depth", "selector": selector}, "current": {"value": "12"}},
+    }
+    shown = "&LabelSelector{MatchLabels:map[string]string{queue: jobs,},MatchExpressions:[]LabelSelectorRequirement{},}"
+    assert step.events[-1][2] == f"New size: 6; reason: external metric depth({shown}) above target"
+    per_pod = {
+        "type": "External",
+        "external": {"metric": {"name": "depth"}, "target": {"type": "AverageValue", "averageValue": "10"}},
+    }
+    within = plan(
+        only(per_pod), 2, {"a": "1m", "b": "1m"}, answers={0: metric_values("21", kind="")}, status_replicas=2
+    )
+    assert within.scale_to is None  # 10.5 a pod: within the tolerance
+    assert within.status["currentMetrics"][0]["external"]["current"] == {"averageValue": "10500m"}
+    empty = plan(only(per_pod), 2, {"a": "1m", "b": "1m"}, answers={0: metric_values(kind="")})
+    assert (
+        empty.events[0][2]
+        == "unable to get external metric ns/depth/<nil>: no metrics returned from external metrics API"
+    )
+
+
+def test_where_each_metric_is_asked_for() -> None:
+    def plural_of(api_version: str, kind: str) -> str | None:
+        return {("networking.k8s.io/v1", "Ingress"): "ingresses", ("v1", "Service"): "services"}.get(
+            (api_version, kind)
+        )
+
+    selected = {"matchLabels": {"verb": "GET"}}
+    pods_metric = {"type": "Pods", "pods": {"metric": {"name": "qps", "selector": selected}}}
+    assert metric_request(pods_metric, "ns", "app=web", plural_of) == (
+        "/apis/custom.metrics.k8s.io/v1beta2/namespaces/ns/pods/*/qps",
+        {"labelSelector": "app=web", "metricLabelSelector": "verb=GET"},
+    )
+
+    def on(api_version: str, kind: str) -> Obj:
+        described = {"apiVersion": api_version, "kind": kind, "name": "main"}
+        return {"type": "Object", "object": {"describedObject": described, "metric": {"name": "rps"}}}
+
+    custom = "/apis/custom.metrics.k8s.io/v1beta2/namespaces/ns"
+    assert metric_request(on("networking.k8s.io/v1", "Ingress"), "ns", "", plural_of) == (
+        f"{custom}/ingresses.networking.k8s.io/main/rps",
+        {},
+    )
+    assert metric_request(on("v1", "Service"), "ns", "", plural_of) == (f"{custom}/services/main/rps", {})
+    assert metric_request(on("v1", "Namespace"), "ns", "", plural_of) == (f"{custom}/metrics/rps", {})
+    assert metric_request(on("example.com/v1", "Unknown"), "ns", "", plural_of) is None
+    external = {"type": "External", "external": {"metric": {"name": "queue depth", "selector": selected}}}
+    assert metric_request(external, "ns", "app=web", plural_of) == (
+        "/apis/external.metrics.k8s.io/v1beta1/namespaces/ns/queue%20depth",
+        {"labelSelector": "verb=GET"},
+    )
+    assert metric_request(hpa()["spec"]["metrics"][0], "ns", "app=web", plural_of) is None
