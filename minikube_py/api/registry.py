@@ -127,6 +127,15 @@ class _Ownership:
             md.setdefault("annotations", {})[managed.LAST_APPLIED] = annotation
 
 
+def _without_status(rt: ResourceType, obj: Obj) -> Obj:
+    """A new object as its creator's managed fields see it: a kind's status is the system's (the
+    create reset it), never the creator's, as kube-apiserver's reset-fields strategies say. The view
+    shares ``metadata`` with ``obj``, where the record is written."""
+    if not rt.has_status or "status" not in obj:
+        return obj
+    return {k: v for k, v in obj.items() if k != "status"}
+
+
 def _updating(rt: ResourceType, manager: FieldManager | None, subresource: str | None) -> _Ownership | None:
     """Ownership of an Update write; None (untracked) for the server's own writes, which name no manager."""
     if manager is None:
@@ -362,15 +371,17 @@ class Registry:
                 strategy.reset_status(obj)  # status is the system's to write
             strategy.prepare_for_create(obj)
             strategy.default(obj)
+        if ownership is not None:  # as kube-apiserver: the writer's fields, before any admission adds its own
+            ownership.record(strategy.structure, {}, _without_status(rt, obj), [], _rfc3339(self._now()))
+        await strategy.mutate(obj, None, self._admission)
         attrs = _attributes("CREATE", rt, None, namespace, md["name"], obj, None, dry_run)
         obj = await self._mutated(rt, obj, attrs)
         md = obj["metadata"]
         with _malformed_is_bad_request(rt, md["name"]):
+            strategy.mutated(obj)
             problems = strategy.validate(obj)
         if problems:
             raise errors.invalid(rt, md["name"], problems)
-        if ownership is not None:
-            ownership.record(strategy.structure, {}, obj, [], _rfc3339(self._now()))
         if rt.namespaced:
             await self._check_namespace_open(namespace or "")
         noderestriction.admit(rt, obj, None)
@@ -623,14 +634,15 @@ class Registry:
             )
             strategy.prepare_for_update(new, old)
             strategy.default(new)
+        if ownership is not None:  # as kube-apiserver: the writer's fields, before any admission adds its own
+            ownership.record(strategy.structure, old, new, base, _rfc3339(self._now()))
+        await strategy.mutate(new, old, self._admission)
         attrs = _attributes("UPDATE", rt, subresource, namespace, name, new, old, dry_run)
         new = await self._mutated(rt, new, attrs)
         with _malformed_is_bad_request(rt, name):
             problems = strategy.validate(new, old)
         if problems:
             raise errors.invalid(rt, name, problems)
-        if ownership is not None:
-            ownership.record(strategy.structure, old, new, base, _rfc3339(self._now()))
         noderestriction.admit(rt, new, old, subresource)
         ops, problems = await strategy.admission(rt, new, old, self._admission, self._validating(attrs, new))
         if problems:

@@ -148,9 +148,10 @@ def _pod_template(obj: Obj) -> None:
 
 def default_pod(pod: Obj) -> None:
     """A Pod object gets, beyond ``SetDefaults_PodSpec``: requests copied from limits and
-    ``enableServiceLinks`` (``SetDefaults_Pod``), and what the ServiceAccount and
-    DefaultTolerationSeconds admission plugins add (the Priority plugin reads the cluster's
-    PriorityClasses, so the pod strategy's admission runs it). Templates get none of these."""
+    ``enableServiceLinks`` (``SetDefaults_Pod``), and the account it names in either field in both
+    (the deprecated ``serviceAccount`` is the v1 spelling of ``serviceAccountName``). Templates get
+    none of these; what the ServiceAccount, Priority and DefaultTolerationSeconds admission plugins
+    add is the pod strategy's mutating admission, after the writer's managed fields are recorded."""
     spec = _dict(pod, "spec")
     if spec is None:
         return
@@ -164,13 +165,13 @@ def default_pod(pod: Obj) -> None:
                 for name, quantity in limits.items():
                     requests.setdefault(name, quantity)
     spec.setdefault("enableServiceLinks", True)
-    if not spec.get("serviceAccountName"):
-        spec["serviceAccountName"] = spec.get("serviceAccount") or "default"
-    spec.setdefault("serviceAccount", spec["serviceAccountName"])
-    _default_tolerations(spec)
+    account = spec.get("serviceAccountName") or spec.get("serviceAccount")
+    if account:
+        spec["serviceAccountName"] = account
+        spec.setdefault("serviceAccount", account)
 
 
-def _default_tolerations(spec: Obj) -> None:
+def default_tolerations(spec: Obj) -> None:
     """Tolerate not-ready and unreachable nodes for 300 s, unless the pod already tolerates
     that taint's NoExecute effect (a toleration with an empty key or effect covers it)."""
     tolerations = spec.get("tolerations")

@@ -1,6 +1,6 @@
 import pytest
 
-from minikube_py.model.defaults import apply_defaults, default_pull_policy, defaulted, image_tag
+from minikube_py.model.defaults import apply_defaults, default_pull_policy, default_tolerations, defaulted, image_tag
 
 _TOLERATIONS = [
     {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
@@ -60,8 +60,6 @@ def test_pod_defaults() -> None:
             "terminationGracePeriodSeconds",
             "schedulerName",
             "securityContext",
-            "serviceAccountName",
-            "serviceAccount",
             "enableServiceLinks",
         )
     } == {
@@ -70,11 +68,13 @@ def test_pod_defaults() -> None:
         "terminationGracePeriodSeconds": 30,
         "schedulerName": "default-scheduler",
         "securityContext": {},
-        "serviceAccountName": "default",
-        "serviceAccount": "default",
         "enableServiceLinks": True,
     }
-    assert "priority" not in spec, "the Priority admission sets it, from the cluster's classes"
+    # the admission plugins' part (ServiceAccount, Priority, DefaultTolerationSeconds) is the pod
+    # strategy's mutating admission, after the writer's managed fields are recorded
+    for admitted in ("serviceAccountName", "priority", "tolerations"):
+        assert admitted not in spec
+    default_tolerations(spec)
     assert spec["tolerations"] == _TOLERATIONS
     c = spec["containers"][0]
     assert c["terminationMessagePath"] == "/dev/termination-log"
@@ -124,14 +124,15 @@ def test_pod_defaults_respect_user_values_and_are_idempotent() -> None:
     assert spec["restartPolicy"] == "Never" and spec["serviceAccountName"] == "robot"
     assert spec["serviceAccount"] == "robot" and spec["priority"] == 5
     assert spec["containers"][0]["imagePullPolicy"] == "Never"
+    default_tolerations(spec)
     assert [t["key"] for t in spec["tolerations"]] == ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"]
     assert spec["tolerations"][0]["tolerationSeconds"] == 10
 
 
 def test_wildcard_toleration_covers_default_ones() -> None:
-    pod = {"kind": "Pod", "spec": {"tolerations": [{"operator": "Exists"}], "containers": []}}
-    apply_defaults("Pod", pod)
-    assert pod["spec"]["tolerations"] == [{"operator": "Exists"}]
+    spec: dict = {"tolerations": [{"operator": "Exists"}], "containers": []}
+    default_tolerations(spec)
+    assert spec["tolerations"] == [{"operator": "Exists"}]
 
 
 def test_host_network_ports() -> None:

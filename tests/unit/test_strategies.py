@@ -78,6 +78,7 @@ def test_a_new_object_starts_with_the_status_its_strategy_gives() -> None:
     }
     pod = {**_pod(), "status": {"phase": "Running"}}
     STRATEGIES["Pod"].reset_status(pod)
+    STRATEGIES["Pod"].mutated(pod)  # its QoS class once admission is done
     assert pod["status"] == {"phase": "Pending", "qosClass": "BestEffort"}
     node = {"status": {"addresses": [{"type": "InternalIP", "address": "10.0.0.1"}]}}
     STRATEGIES["Node"].reset_status(node)

@@ -180,6 +180,7 @@ def test_resources() -> None:
 
 def test_pod_update_rules() -> None:
     old = _create("Pod", _pod())
+    defaults.default_tolerations(old["spec"])  # what admission gives every new pod
     image = copy.deepcopy(old)
     image["spec"]["containers"][0]["image"] = "busybox:2"
     image["spec"]["activeDeadlineSeconds"] = 30

@@ -151,9 +151,21 @@ class Strategy:
     def validate(self, obj: Obj, old: Obj | None = None) -> list[FieldError]:
         return self.rules.validate(obj, old)
 
+    async def mutate(self, obj: Obj, old: Obj | None, allocators: Allocators) -> None:
+        """The kind's built-in mutating admission (kube-apiserver's mutating plugins: what the object
+        takes from the cluster's other objects, such as a namespace's LimitRange defaults or the
+        default class), on the defaulted object once its managed fields are recorded, before the
+        mutating webhooks see it and before it is validated; may raise a refusal. ``old`` is None on
+        create."""
+
+    def mutated(self, obj: Obj) -> None:
+        """What a new object derives from itself once every mutating admission is done (a pod's QoS
+        class, as kube-apiserver's PrepareForCreate works it out after admission)."""
+
     async def admit(self, obj: Obj, old: Obj | None, allocators: Allocators) -> tuple[list[Op], list[FieldError]]:
-        """Fill in and reserve what the object needs from the cluster, once it is valid: the store
-        writes that go in one commit with it, or the causes that refuse it. ``old`` is None on create."""
+        """The kind's validating admission, once the object is valid: what it reserves from the cluster
+        (the store writes that go in one commit with it), or the causes that refuse it. ``old`` is
+        None on create."""
         return [], []
 
     async def admission(

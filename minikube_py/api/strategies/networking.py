@@ -8,9 +8,8 @@ from minikube_py.api.patch import mergekeys
 from minikube_py.api.strategies.base import Allocators, Strategy
 from minikube_py.api.tables import network as printers
 from minikube_py.model import ingress
-from minikube_py.model.errors import FieldError
 from minikube_py.model.kinds import by_plural
-from minikube_py.store.base import Obj, Op
+from minikube_py.store.base import Obj
 
 _CLASSES = by_plural("networking.k8s.io", "v1", "ingressclasses")
 assert _CLASSES is not None
@@ -20,7 +19,7 @@ class IngressStrategy(Strategy):
     def reset_status(self, obj: Obj) -> None:
         obj["status"] = {"loadBalancer": {}}
 
-    async def admit(self, obj: Obj, old: Obj | None, allocators: Allocators) -> tuple[list[Op], list[FieldError]]:
+    async def mutate(self, obj: Obj, old: Obj | None, allocators: Allocators) -> None:
         """The DefaultIngressClass admission plugin: a new Ingress that names no class (neither the
         field nor the older annotation) gets the cluster's default one, if there is one."""
         if old is None and ingress.class_of(obj) is None:
@@ -28,7 +27,6 @@ class IngressStrategy(Strategy):
             default = ingress.default_class(listing.items)
             if default is not None:
                 obj.setdefault("spec", {})["ingressClassName"] = default["metadata"]["name"]
-        return [], []
 
 
 INGRESS = IngressStrategy("Ingress", printer=printers.INGRESS, merge_rules=mergekeys.METADATA_ONLY, shape=shape.INGRESS)

@@ -15,6 +15,7 @@ from minikube_py.api.strategies.base import Allocators, Strategy
 from minikube_py.api.strategies.scheduling import priority_classes
 from minikube_py.api.tables import core as printers
 from minikube_py.model import errors, priority, validation
+from minikube_py.model.defaults import default_tolerations
 from minikube_py.model.errors import FieldError
 from minikube_py.model.jsoncopy import json_copy
 from minikube_py.model.kinds import by_plural
@@ -34,7 +35,8 @@ class PodStrategy(Strategy):
     graceful = True
 
     def reset_status(self, obj: Obj) -> None:
-        obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj)}
+        """Pending; the QoS class follows once admission is done (:meth:`mutated`)."""
+        obj["status"] = {"phase": "Pending"}
 
     def for_subresource(self, subresource: str | None) -> Strategy:
         return EPHEMERAL_CONTAINERS if subresource == "ephemeralcontainers" else self
@@ -43,25 +45,28 @@ class PodStrategy(Strategy):
         problems = super().validate(obj, old)
         return problems + validation.validate_pod_create(obj) if old is None else problems
 
-    async def admit(self, obj: Obj, old: Obj | None, allocators: Allocators) -> tuple[list[Op], list[FieldError]]:
-        """A new pod, in kube-apiserver's plugin order. LimitRanger: it gets its namespace's container
-        defaults (and the QoS class they give it), must still be valid with them (422) and is refused
-        for breaking a bound (403). ServiceAccount: its token volume, unless the pod or its account turn
-        automounting off; a pod whose account does not exist (yet) is admitted with the token volume,
-        and its agent waits for the account to mint the token. Pod resources and volumes are
-        immutable, so updates pass."""
-        assert _PODS is not None and _SERVICE_ACCOUNTS is not None
+    async def mutate(self, obj: Obj, old: Obj | None, allocators: Allocators) -> None:
+        """A new pod, through kube-apiserver's mutating plugins in their order. LimitRanger: it gets
+        its namespace's container defaults (a default that leaves it invalid, such as a limit below
+        its request, is validation's 422 next). ServiceAccount: the account ``default`` when it names
+        none. Priority: its class (or the global default one) gives it its priority.
+        DefaultTolerationSeconds: it tolerates not-ready and unreachable nodes for 5 minutes.
+        ServiceAccount again: its token volume, unless the pod or its account turn
+        automounting off; a pod whose account does not exist (yet) is admitted with the token
+        volume, and its agent waits for the account to mint the token. Pod resources and volumes
+        are immutable, so updates pass."""
+        assert _SERVICE_ACCOUNTS is not None
         if old is not None:
-            return [], []
+            return
         md, spec = obj["metadata"], obj.get("spec") or {}
         ranges = await limit_ranges(md.get("namespace") or "", allocators.store)
-        if ranges and apply_defaults(ranges, obj):
-            obj.setdefault("status", {})["qosClass"] = qos_class(obj)
-            problems = self.validate(obj)  # a default limit below the pod's request makes it invalid
-            if problems:
-                return [], problems
-        check_limits(_PODS, obj, ranges)
+        # a pod whose quantities are not quantities takes no defaults: validation refuses it next
+        if ranges and not self.validate(obj):
+            apply_defaults(ranges, obj)
+        if not spec.get("serviceAccountName"):  # ServiceAccount: the namespace's default account
+            spec["serviceAccountName"] = spec["serviceAccount"] = "default"
         await _admit_priority(obj, allocators.store)
+        default_tolerations(spec)  # DefaultTolerationSeconds
         try:
             account: Obj | None = await allocators.store.get(
                 _SERVICE_ACCOUNTS.key(md.get("namespace"), spec.get("serviceAccountName") or "default")
@@ -69,6 +74,16 @@ class PodStrategy(Strategy):
         except KeyNotFound:
             account = None
         mount_service_account_token(obj, account, generate_name(TOKEN_VOLUME_PREFIX))
+
+    def mutated(self, obj: Obj) -> None:
+        """The QoS class of the resources admission left the pod with (LimitRange defaults, webhooks)."""
+        obj.setdefault("status", {})["qosClass"] = qos_class(obj)
+
+    async def admit(self, obj: Obj, old: Obj | None, allocators: Allocators) -> tuple[list[Op], list[FieldError]]:
+        """LimitRanger's validation: a new pod that breaks a bound of its namespace's ranges is refused (403)."""
+        assert _PODS is not None
+        if old is None:
+            check_limits(_PODS, obj, await limit_ranges(obj["metadata"].get("namespace") or "", allocators.store))
         return [], []
 
     def prepare_for_update(self, new: Obj, old: Obj) -> None:

@@ -44,15 +44,17 @@ class PersistentVolumeClaimStrategy(Strategy):
         """StorageObjectInUseProtection: a claim is not removed while a pod uses it."""
         storage.protect(obj, storage.PVC_PROTECTION)
 
-    async def admit(self, obj: Obj, old: Obj | None, allocators: Allocators) -> tuple[list[Op], list[FieldError]]:
+    async def mutate(self, obj: Obj, old: Obj | None, allocators: Allocators) -> None:
         """The DefaultStorageClass admission plugin: a new claim that names no class gets the
-        cluster's default one (none when there is no default, as Kubernetes leaves it); and the
-        PersistentVolumeClaimResize plugin: a bound claim grows only if its class allows expansion."""
+        cluster's default one (none when there is no default, as Kubernetes leaves it)."""
         if old is None and storage.claim_class(obj) is None:
             listing = await allocators.store.list(_CLASSES.prefix())
             default = storage.default_class(listing.items)
             if default is not None:
                 obj.setdefault("spec", {})["storageClassName"] = default["metadata"]["name"]
+
+    async def admit(self, obj: Obj, old: Obj | None, allocators: Allocators) -> tuple[list[Op], list[FieldError]]:
+        """The PersistentVolumeClaimResize plugin: a bound claim grows only if its class allows expansion."""
         if old is not None and await _grows_without_expansion(obj, old, allocators):
             name = obj["metadata"]["name"]
             raise StatusError(
