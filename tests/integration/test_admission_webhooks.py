@@ -51,6 +51,14 @@ class HookServer:
                     response["patchType"] = "JSONPatch"
                     response["patch"] = base64.b64encode(json.dumps(patch).encode()).decode()
                     response["warnings"] = ["labelled by the webhook"]
+                elif path == "/guarantee":  # limits equal to requests: a Guaranteed pod
+                    resources = {
+                        "requests": {"cpu": "100m", "memory": "64Mi"},
+                        "limits": {"cpu": "100m", "memory": "64Mi"},
+                    }
+                    patch = [{"op": "add", "path": "/spec/containers/0/resources", "value": resources}]
+                    response["patchType"] = "JSONPatch"
+                    response["patch"] = base64.b64encode(json.dumps(patch).encode()).decode()
                 elif path == "/slow":
                     time.sleep(3)
                 elif path == "/garbage":
@@ -204,6 +212,39 @@ def test_a_mutating_webhook_patches_before_validation_and_warns(server: InProces
         assert update["operation"] == "UPDATE" and update["oldObject"]["metadata"]["labels"] == {"mutated": "yes"}
     finally:
         delete_configuration(server, mutate)
+
+
+def test_built_in_admission_comes_before_the_webhooks_and_the_writer_owns_only_its_fields(
+    server: InProcessServer, hooks: HookServer
+) -> None:
+    """kube-apiserver's order: the writer's managed fields, the built-in mutating plugins (the
+    ServiceAccount token volume, DefaultTolerationSeconds), the mutating webhooks, then the pod's QoS
+    class from what they left."""
+    guarantee = configuration(
+        "MutatingWebhookConfiguration",
+        "guarantee",
+        {"url": hooks.url("/guarantee"), "caBundle": hooks.ca_bundle},
+        pod_rule("CREATE"),
+        namespaceSelector={"matchLabels": {"hooks": "on"}},
+    )
+    assert apply(server, guarantee).returncode == 0
+    try:
+        server.kubectl("-n", "hooked", "create", "-f", "-", input=json.dumps(pod("guaranteed")))
+        seen = hooks.reviews["/guarantee"][-1]["request"]["object"]["spec"]
+        assert seen["serviceAccountName"] == "default" and len(seen["tolerations"]) == 2
+        assert [v["name"].startswith("kube-api-access-") for v in seen["volumes"]] == [True]
+        shown = server.kubectl("-n", "hooked", "get", "pod", "guaranteed", "-o", "json", "--show-managed-fields")
+        stored = json.loads(shown.stdout)
+        assert stored["status"]["qosClass"] == "Guaranteed"
+        (mine,) = [e for e in stored["metadata"]["managedFields"] if e["manager"] == "kubectl-create"]
+        assert set(mine["fieldsV1"]) == {"f:spec"}  # no status: the system's
+        spec_fields = mine["fieldsV1"]["f:spec"]
+        for added in ("f:serviceAccountName", "f:tolerations", "f:volumes", "f:priority"):
+            assert added not in spec_fields  # admission's, nobody's
+        (container,) = [v for k, v in spec_fields["f:containers"].items() if k.startswith("k:")]
+        assert container["f:resources"] == {}  # the defaulted empty map; its requests and limits are the webhook's
+    finally:
+        delete_configuration(server, guarantee)
 
 
 @pytest.mark.parametrize(("policy", "created"), [("Fail", False), ("Ignore", True)])
