@@ -37,7 +37,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from minikube_py.metrics import STORE_COMMIT_DURATION
 from minikube_py.store.backend import Backend, Engines
-from minikube_py.store.base import Compacted, DiskFull, Event, ListResult, Obj, Op, TextListResult, Unavailable
+from minikube_py.store.base import (
+    Compacted,
+    DiskFull,
+    Event,
+    ListResult,
+    Obj,
+    Op,
+    StoreError,
+    TextListResult,
+    Unavailable,
+)
 from minikube_py.store.cache import ObjectCache
 from minikube_py.store.encryption import KEYRING_KEY, SECRETS_PREFIX, Encryption, UnknownKey, key_name
 from minikube_py.store.feed import EventFeed
@@ -124,7 +134,8 @@ class _Delivery:
 @dataclass(frozen=True, slots=True)
 class _Pending:
     ops: tuple[Op, ...]
-    future: asyncio.Future[tuple[list[Obj], int]]
+    #: the written values and their revision, or the refusal and the revision the transaction saw
+    future: asyncio.Future[tuple[list[Obj] | StoreError, int]]
 
 
 class SqlStore:
@@ -325,10 +336,15 @@ class SqlStore:
             raise RuntimeError("the store is not running")
         if not ops:
             return []
-        future: asyncio.Future[tuple[list[Obj], int]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[tuple[list[Obj] | StoreError, int]] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Pending(tuple(ops), future))
         values, revision = await future
+        # a refusal too waits for what it was refused for: a create that found its key taken (by
+        # another server, whose write reaches this server's cache through the feed) is followed by
+        # reads that find the key
         await self._delivered().hub.wait_published(revision)
+        if isinstance(values, StoreError):
+            raise values
         return values
 
     async def _write_loop(self) -> None:
@@ -354,6 +370,7 @@ class SqlStore:
             async with self._engine().write.begin() as conn:
                 await self._backend.lock_revisions(conn)
                 current, revision = await self._current(conn, touched_keys(commits))
+                seen = revision
                 plan = plan_batch(current, commits, revision)
                 if plan.events:
                     await self._write_plan(conn, plan, revision)
@@ -374,7 +391,7 @@ class SqlStore:
         for pending, result in zip(batch, plan.results, strict=True):
             if not isinstance(result, list):
                 if not pending.future.done():
-                    pending.future.set_exception(result)
+                    pending.future.set_result((result, seen))
                 continue
             revision += len(result)
             if not pending.future.done():

@@ -389,6 +389,37 @@ async def test_two_servers_on_one_postgres_database_see_each_other(fresh_postgre
             await two.close()
 
 
+async def test_a_create_refused_for_another_servers_key_is_followed_by_reads_that_find_it(
+    fresh_postgres: FreshDatabase,
+) -> None:
+    """Two servers starting at once both create the cluster's namespaces: the one that loses learns
+    from the database that the key is taken, and its next read, served from its own cache, must find
+    it. The loser's feed is held back here (as a late notification would), so a refusal that did not
+    wait for the feed would be read as a missing key."""
+    async with fresh_postgres() as url:
+        one, two = open_store(url, poll_interval=30.0), open_store(url, poll_interval=30.0)
+        await one.start()
+        await two.start()
+        delivery = two._delivery  # type: ignore[attr-defined]  # the feed's sink: where the lag is made
+        held: list[object] = []
+
+        def release() -> None:
+            del delivery.publish  # the class's own again
+            for rows in held:
+                delivery.publish(rows)
+
+        try:
+            delivery.publish = held.append
+            await create(one, "/core/namespaces/default", {"metadata": {"name": "default"}})
+            asyncio.get_running_loop().call_later(0.2, release)
+            with pytest.raises(KeyExists):
+                await create(two, "/core/namespaces/default", {"metadata": {"name": "default"}})
+            assert (await two.get("/core/namespaces/default"))["metadata"]["name"] == "default"
+        finally:
+            await one.close()
+            await two.close()
+
+
 # -- the object cache serving reads ------------------------------------------------------------------
 
 
