@@ -189,17 +189,23 @@ class Aggregator:
     # ------------------------------------------------------------------------------ availability
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        resync_at = loop.time() + RESYNC
         while True:
-            timeout = RETRY if self._failing else RESYNC
+            wait = resync_at - loop.time()
+            if self._failing:
+                wait = min(wait, RETRY)
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(timeout):
+                async with asyncio.timeout(max(wait, 0.0)):
                     await self._wake.wait()
             self._wake.clear()
-            if not self._pending:  # the period passed: every APIService again
-                self._pending = set(self._objects)
             if self._local_due:
                 await self._sync_local(starting=False)
             due, self._pending = self._pending, set()
+            if not due:  # nothing changed: the failing ones again, and every one each period
+                due = set(self._failing)
+                if loop.time() >= resync_at:
+                    due, resync_at = set(self._objects), loop.time() + RESYNC
             for name in sorted(due):
                 try:
                     await self._check(name)
