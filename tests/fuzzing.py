@@ -305,6 +305,14 @@ def _spec(kind: str, name: str, ns: str, group_version: str = "") -> Obj:
         },
         "StorageClass": lambda: {"provisioner": "example.com/fuzz", "reclaimPolicy": "Retain"},
         "PriorityClass": lambda: {"value": 100, "description": "fuzz", "preemptionPolicy": "Never"},
+        "RuntimeClass": lambda: {
+            "handler": "runc",
+            "overhead": {"podFixed": {"cpu": "10m", "memory": "1Mi"}},
+            "scheduling": {
+                "nodeSelector": {"fuzz": "yes"},
+                "tolerations": [{"key": "fuzz", "operator": "Exists", "effect": "NoSchedule"}],
+            },
+        },
         "CustomResourceDefinition": lambda: crd_spec(f"{name}s", "Fz" + name.replace("-", "").capitalize()),
         "Gadget": lambda: {"spec": {"size": "small", "replicas": 1, "port": 80, "tags": ["a"], "extra": {"x": 1}}},
         "SelfSubjectReview": lambda: {},

@@ -33,6 +33,19 @@ def apply_list(server: testing.ServerEndpoint, namespace: str, *manifests: dict[
     server.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(items))
 
 
+def pods_by_name(server: testing.ServerEndpoint, namespace: str) -> dict[str, dict[str, Any]]:
+    """The pods of ``namespace`` by name, as the API lists them now."""
+    status, body = server.request("GET", f"/api/v1/namespaces/{namespace}/pods")
+    assert status == 200, body
+    return {p["metadata"]["name"]: p for p in body["items"]}
+
+
+def cpu_pod(name: str, cpu: str = "100m", **spec: Any) -> dict[str, Any]:
+    """A pod of one container that requests ``cpu``, with ``spec`` fields beside its containers."""
+    container = {"name": "app", "image": "busybox", "resources": {"requests": {"cpu": cpu}}}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {"containers": [container], **spec}}
+
+
 def fake_node_flags(node: str) -> tuple[str, ...]:
     """The server flags that make its embedded agent run ``node`` on the fake runtime: containers in
     memory, no pod network or service rules on this host, no kubelet port to clash with another's."""

@@ -22,6 +22,7 @@ from minikube_py.agent.runtime.base import (
     LABEL_POD_NAME,
     LABEL_POD_NAMESPACE,
     LABEL_POD_UID,
+    LABEL_RUNTIME_HANDLER,
     LABEL_SANDBOX_IPC,
     LABEL_SPEC_HASH,
     SANDBOX_NAME,
@@ -116,10 +117,11 @@ def _domain(pod: Obj, node: NodeContext) -> str | None:
     return f"{spec['subdomain']}.{pod['metadata']['namespace']}.svc.{node.cluster_domain}"
 
 
-def sandbox_spec(pod: Obj, node: NodeContext) -> ContainerSpec:
+def sandbox_spec(pod: Obj, node: NodeContext, runtime_handler: str = "") -> ContainerSpec:
     """The pause container: it owns the pod's network and IPC namespaces, hence its IP, hostname, DNS
     settings and host ports; the pod's containers join it. With ``shareProcessNamespace`` its process
-    namespace is theirs too; ``hostPID``/``hostIPC`` put the pod in the node's."""
+    namespace is theirs too; ``hostPID``/``hostIPC`` put the pod in the node's. ``runtime_handler``:
+    its RuntimeClass's, kept in a label for the containers that join it."""
     spec = pod.get("spec") or {}
     servers, searches, options = _dns(pod, node)
     ipc = "host" if spec.get("hostIPC") else "shareable"
@@ -132,7 +134,12 @@ def sandbox_spec(pod: Obj, node: NodeContext) -> ContainerSpec:
     return ContainerSpec(
         name=container_name(pod, SANDBOX_NAME, 0),
         image=node.pause_image,
-        labels={**labels_for(pod, node, SANDBOX_NAME, "sandbox", 0), LABEL_SANDBOX_IPC: ipc},
+        labels={
+            **labels_for(pod, node, SANDBOX_NAME, "sandbox", 0),
+            LABEL_SANDBOX_IPC: ipc,
+            **({LABEL_RUNTIME_HANDLER: runtime_handler} if runtime_handler else {}),
+        },
+        runtime_handler=runtime_handler,
         network="host" if spec.get("hostNetwork") else node.network,
         hostname=None if spec.get("hostNetwork") else (spec.get("hostname") or pod["metadata"]["name"])[:63],
         domainname=_domain(pod, node),
@@ -192,10 +199,12 @@ def app_spec(
     target: str | None = None,
     sandbox_ipc: str = "shareable",
     image_user: str = "",
+    runtime_handler: str = "",
 ) -> ContainerSpec:
     """An init, app or ephemeral container joined to the sandbox's network and IPC namespaces, and to a
     process namespace by :func:`_pid_mode` (``target``: the runtime id of an ephemeral container's
-    target; ``sandbox_ipc``: the sandbox's :data:`LABEL_SANDBOX_IPC`). ``command``/``args`` come
+    target; ``sandbox_ipc``: the sandbox's :data:`LABEL_SANDBOX_IPC`, ``runtime_handler`` its
+    :data:`LABEL_RUNTIME_HANDLER`). ``command``/``args`` come
     already expanded (see env.expand_command); ``image_user`` is the user the image's config names
     ("" for none), which ``runAsNonRoot`` and a ``runAsGroup`` without ``runAsUser`` depend on. Raises
     ConfigError for a container the node must not start (see :func:`.security.container_security`)."""
@@ -224,5 +233,6 @@ def app_spec(
         stdin=bool(container.get("stdin")),
         stdin_once=bool(container.get("stdinOnce")),
         annotations=dict(pod["metadata"].get("annotations") or {}),
+        runtime_handler=runtime_handler,
         **_resources(container),
     )

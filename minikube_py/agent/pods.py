@@ -46,6 +46,7 @@ from minikube_py.agent.runtime.base import (
     LABEL_GRACE,
     LABEL_NODE,
     LABEL_POD_UID,
+    LABEL_RUNTIME_HANDLER,
     LABEL_SANDBOX_IPC,
     SANDBOX_NAME,
     ContainerState,
@@ -122,6 +123,8 @@ class PodSources:
         self.secrets = ReferencedObjects(client, "secrets", lambda pod: VolumeManager.referenced(pod)[0])
         self.configmaps = ReferencedObjects(client, "configmaps", lambda pod: VolumeManager.referenced(pod)[1])
         self.services = Informer(client, "/api/v1/services")
+        #: the RuntimeClasses, whose handlers a node's sandboxes are created with (kubelet's informer)
+        self.runtime_classes = Informer(client, "/apis/node.k8s.io/v1/runtimeclasses")
         self.claims = ReferencedObjects(client, "persistentvolumeclaims", _claims_of)
         self.persistent_volumes = Informer(client, "/api/v1/persistentvolumes")
         self._nodes: dict[str, NodePods] = {}
@@ -147,7 +150,7 @@ class PodSources:
     @property
     def _read(self) -> tuple[Informer, ...]:
         """The collections pod workers read from (beside the Secrets, ConfigMaps and claims of their pods)."""
-        return self.services, self.persistent_volumes
+        return self.services, self.persistent_volumes, self.runtime_classes
 
     async def run(self) -> None:
         """The watches, until cancelled: pods once the caches their workers read from are filled."""
@@ -217,6 +220,17 @@ class PodServices:
 
     def claim(self, namespace: str, name: str) -> Obj | None:
         return self.sources.claims.get(f"{namespace}/{name}")
+
+    def runtime_handler(self, pod: Obj) -> str:
+        """The handler of the RuntimeClass ``pod`` names ("" for none: the engine's default); a class
+        this node has not heard of fails the sandbox as kubelet's RuntimeClass manager words it."""
+        name = (pod.get("spec") or {}).get("runtimeClassName")
+        if not name:
+            return ""
+        found = self.sources.runtime_classes.get(name)
+        if found is None:
+            raise CreateError(f'runtimeclass.node.k8s.io "{name}" not found')
+        return str(found.get("handler") or "")
 
     def claim_sources(self, pod: Obj) -> dict[str, Obj]:
         """The directories of the pod's claim volumes (VolumeError while one is not ready)."""
@@ -411,7 +425,7 @@ class PodWorker:
             self._retry_in(2.0)
             return None
         try:
-            sandbox_id = await runtime.create_container(sandbox_spec(pod, self._s.node))
+            sandbox_id = await runtime.create_container(sandbox_spec(pod, self._s.node, self._s.runtime_handler(pod)))
             await runtime.start_container(sandbox_id)
             resolv = resolv_conf(pod, self._s.node)
             if resolv is not None and not (pod.get("spec") or {}).get("hostNetwork"):
@@ -487,6 +501,7 @@ class PodWorker:
                 attempt=action.attempt,
                 sandbox_id=sandbox.id,
                 sandbox_ipc=sandbox.labels.get(LABEL_SANDBOX_IPC, ""),
+                runtime_handler=sandbox.labels.get(LABEL_RUNTIME_HANDLER, ""),
                 env=env,
                 mounts=mounts,
                 node=s.node,

@@ -15,6 +15,8 @@ fleet of fake nodes) may:
   the ``pykube-cluster`` ConfigMap of kube-system, and the node's own ConfigMap of firewalls there
   (what its pods may reach and be reached from: the network policy controller resolves the policies
   centrally, so that a node need not read other nodes' pods);
+- read RuntimeClasses (whose handlers its sandboxes are created with; RBAC's ``system:node`` grants it
+  in Kubernetes);
 - read PersistentVolumes, and delete the released local-path volumes of its own storage (the agent
   removes their directories; see :mod:`minikube_py.agent.localpath`);
 - write Events, and renew its own credentials.
@@ -64,6 +66,7 @@ _READ_ALL = frozenset(
         ("networking.k8s.io", "ingresses"),
         ("networking.k8s.io", "ingressclasses"),
         ("", "persistentvolumes"),
+        ("node.k8s.io", "runtimeclasses"),
     }
 )
 _REFERENCED = frozenset({nodegraph.SECRETS, nodegraph.CONFIGMAPS, nodegraph.CLAIMS})

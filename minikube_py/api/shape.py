@@ -150,6 +150,7 @@ _CONTAINER = Struct(
         ),
     },
 )
+_TOLERATION = Struct("Toleration", {**_strings("key", "operator", "value", "effect"), "tolerationSeconds": (int, None)})
 _POD_SPEC = Struct(
     "PodSpec",
     {
@@ -162,6 +163,7 @@ _POD_SPEC = Struct(
             "hostname",
             "subdomain",
             "priorityClassName",
+            "runtimeClassName",
             "dnsPolicy",
         ),
         "containers": (list, _CONTAINER),
@@ -169,7 +171,8 @@ _POD_SPEC = Struct(
         "ephemeralContainers": (list, _CONTAINER),
         "volumes": (list, Struct("Volume", _strings("name"))),
         "nodeSelector": (dict, str),
-        "tolerations": (list, Struct("Toleration", _strings("key", "operator", "value", "effect"))),
+        "tolerations": (list, _TOLERATION),
+        "overhead": (dict, None),
         "hostNetwork": (bool, None),
         "priority": (Int32, None),
         "terminationGracePeriodSeconds": (int, None),
@@ -592,6 +595,11 @@ API_SERVICE: Fields = {
             },
         ),
     ),
+}
+RUNTIME_CLASS: Fields = {
+    "handler": (str, None),
+    "overhead": (dict, Struct("Overhead", {"podFixed": (dict, None)})),
+    "scheduling": (dict, Struct("Scheduling", {"nodeSelector": (dict, str), "tolerations": (list, _TOLERATION)})),
 }
 PRIORITY_CLASS: Fields = {
     "value": (Int32, None),

@@ -71,6 +71,7 @@ BUILTIN_PRIORITIES: dict[tuple[str, str], tuple[int, int]] = {
     ("admissionregistration.k8s.io", "v1"): (16700, 15),
     ("scheduling.k8s.io", "v1"): (16600, 15),
     ("coordination.k8s.io", "v1"): (16500, 15),
+    ("node.k8s.io", "v1"): (16300, 15),
     ("discovery.k8s.io", "v1"): (16200, 15),
 }
 #: a built-in group version missing from the table (metrics.k8s.io, which pykube serves itself)

@@ -31,6 +31,7 @@ from minikube_py.model import (
     networkpolicy,
     priority,
     rbac,
+    runtimeclasses,
     validation,
     webhooks,
 )
@@ -207,6 +208,11 @@ _DECLARED = (
         "CronJob", checks=validation.validate_cron_job, defaults=defaults.default_cron_job, tracks_generation=True
     ),
     KindRules("Lease", checks=validation.validate_lease),
+    KindRules(
+        "RuntimeClass",
+        checks=runtimeclasses.validate_runtime_class,
+        update_checks=runtimeclasses.validate_runtime_class_update,
+    ),
     KindRules(
         "HorizontalPodAutoscaler",
         checks=autoscaling.validate_hpa,

@@ -304,6 +304,7 @@ RESOURCES: tuple[ResourceType, ...] = (
         ("csr",),
         subresources={"status": "", "approval": ""},
     ),
+    ResourceType("node.k8s.io", "v1", "RuntimeClass", "runtimeclasses", "runtimeclass", False),
     ResourceType("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", "priorityclass", False, ("pc",)),
     ResourceType("storage.k8s.io", "v1", "StorageClass", "storageclasses", "storageclass", False, ("sc",)),
 )

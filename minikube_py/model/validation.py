@@ -18,6 +18,7 @@ import binascii
 import copy
 import functools
 import ipaddress
+import json
 import re
 from collections.abc import Callable
 from fractions import Fraction
@@ -519,7 +520,10 @@ def validate_pod_spec(
     if spec.get("activeDeadlineSeconds") is not None:
         errs += _range(f"{path}.activeDeadlineSeconds", spec["activeDeadlineSeconds"], 1, 2**31 - 1)
     errs += validate_labels(spec.get("nodeSelector"), f"{path}.nodeSelector")
+    errs += validate_tolerations(spec.get("tolerations"), f"{path}.tolerations")
+    errs += resource_list_errors(spec.get("overhead"), f"{path}.overhead")
     errs += _class_name(spec.get("priorityClassName"), f"{path}.priorityClassName")
+    errs += _class_name(spec.get("runtimeClassName"), f"{path}.runtimeClassName")
     if spec.get("preemptionPolicy") is not None:
         errs += priority.validate_preemption_policy(spec["preemptionPolicy"], f"{path}.preemptionPolicy")
     errs += _security_context(spec.get("securityContext"), f"{path}.securityContext")
@@ -1163,7 +1167,6 @@ def validate_immutable_data(new: Obj, old: Obj) -> Errors:
 
 def validate_node(obj: Obj) -> Errors:
     errs: Errors = []
-    effects = ["NoSchedule", "PreferNoSchedule", "NoExecute"]
     for i, taint in enumerate(as_list(as_dict(obj.get("spec")).get("taints"))):
         taint = as_dict(taint)
         key = taint.get("key")
@@ -1176,8 +1179,76 @@ def validate_node(obj: Obj) -> Errors:
                 invalid_value(f"spec.taints[{i}].value", taint["value"], msg)
                 for msg in label_value_errors(str(taint["value"]))
             )
-        if taint.get("effect") not in effects:
-            errs.append(not_supported(f"spec.taints[{i}].effect", taint.get("effect"), effects))
+        if taint.get("effect") not in _TAINT_EFFECTS:
+            errs.append(not_supported(f"spec.taints[{i}].effect", taint.get("effect"), _TAINT_EFFECTS))
+    return errs
+
+
+_TAINT_EFFECTS = ["NoSchedule", "PreferNoSchedule", "NoExecute"]
+
+
+def _go_toleration(t: Obj) -> str:
+    """A toleration as Go's ``%#v`` prints the internal type, which kube-apiserver's messages quote."""
+    seconds = t.get("tolerationSeconds")
+    pointer = "(*int64)(nil)" if seconds is None else f"(*int64)({seconds})"
+    fields = (
+        f"{name.capitalize()}:{json.dumps(str(t.get(name) or ''))}" for name in ("key", "operator", "value", "effect")
+    )
+    return f"core.Toleration{{{', '.join(fields)}, TolerationSeconds:{pointer}}}"
+
+
+def validate_tolerations(tolerations: Any, path: str) -> Errors:
+    """``ValidateTolerations``: a key that is a label name (an empty one only with Exists, which
+    tolerates everything), a value only with Equal and fit for a label, seconds only for NoExecute, a
+    known effect (empty: every effect). A pod's, a RuntimeClass's."""
+    errs: Errors = []
+    for i, t in enumerate(as_list(tolerations)):
+        t, where = as_dict(t), f"{path}[{i}]"
+        key, operator, value, effect = (str(t.get(f) or "") for f in ("key", "operator", "value", "effect"))
+        errs.extend(invalid_value(f"{where}.key", key, msg) for msg in label_key_errors(key) if key)
+        if not key and operator != "Exists":
+            errs.append(
+                invalid_value(
+                    f"{where}.operator",
+                    operator,
+                    'operator must be Exists when `key` is empty, which means "match all values and all keys"',
+                )
+            )
+        if t.get("tolerationSeconds") is not None and effect != "NoExecute":
+            errs.append(
+                invalid_value(f"{where}.effect", effect, "effect must be 'NoExecute' when `tolerationSeconds` is set")
+            )
+        if operator in ("Equal", ""):
+            problems = label_value_errors(value)
+            if problems:
+                errs.append(invalid_value(f"{where}.operator", value, ";".join(problems)))
+        elif operator == "Exists":
+            if value:
+                errs.append(
+                    FieldError(
+                        f"{where}.operator",
+                        "FieldValueInvalid",
+                        f"Invalid value: {_go_toleration(t)}: value must be empty when `operator` is 'Exists'",
+                    )
+                )
+        else:
+            errs.append(not_supported(f"{where}.operator", operator, ["Equal", "Exists"]))
+        if effect and effect not in _TAINT_EFFECTS:
+            errs.append(not_supported(f"{where}.effect", effect, _TAINT_EFFECTS))
+    return errs
+
+
+def unique_tolerations(tolerations: Any, path: str) -> Errors:
+    """Tolerations whose key, operator, value and effect repeat an earlier one's (a RuntimeClass's,
+    whose list is keyed by them)."""
+    errs: Errors = []
+    seen: set[tuple[str, ...]] = set()
+    for i, t in enumerate(as_list(tolerations)):
+        t = as_dict(t)
+        identity = tuple(str(t.get(f) or "") for f in ("key", "operator", "value", "effect"))
+        if identity in seen:
+            errs.append(FieldError(f"{path}[{i}]", "FieldValueDuplicate", f"Duplicate value: {_go_toleration(t)}"))
+        seen.add(identity)
     return errs
 
 
@@ -1295,6 +1366,11 @@ def _resource_list(resources: Any, path: str) -> tuple[Errors, dict[str, Fractio
             errs.append(invalid_value(where, str(raw), "must be greater than or equal to 0"))
         parsed[name] = amount
     return errs, parsed
+
+
+def resource_list_errors(resources: Any, path: str) -> Errors:
+    """The problems of a list of resource quantities (a pod's overhead, a RuntimeClass's)."""
+    return _resource_list(resources, path)[0]
 
 
 _QUOTA_SCOPES = [

@@ -311,6 +311,60 @@ def test_broken_pods_get_kubernetes_reasons_and_do_not_disturb_others(k: Kubectl
     assert pod_obj(k, "fine")["status"]["phase"] == "Running"
 
 
+def _runtime_of(container_id: str) -> str:
+    return subprocess.run(
+        ["docker", "inspect", "-f", "{{.HostConfig.Runtime}}", container_id.removeprefix("docker://")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+def test_a_runtime_class_picks_the_engine_runtime_of_the_pod(k: Kubectl, cluster: RunningServer) -> None:
+    """A pod of a RuntimeClass runs under the engine runtime its handler names, sandbox and app
+    alike; a handler the engine lacks leaves the pod waiting with kubelet's event, not running under
+    the default runtime."""
+    classes = [
+        {"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass", "metadata": {"name": name}, "handler": handler}
+        for name, handler in (("e2e-runc", "runc"), ("e2e-kata", "kata"))
+    ]
+    cluster.kubectl("create", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": classes}))
+    try:
+        assert cluster.kubectl("get", "runtimeclass", "e2e-runc", "--no-headers").stdout.split()[:2] == [
+            "e2e-runc",
+            "runc",
+        ]
+        create(k, busybox_pod("classy", "exec sleep 3600", runtimeClassName="e2e-runc"))
+        app = wait_running(k, "classy")["status"]["containerStatuses"][0]["containerID"]
+        assert _runtime_of(app) == "runc"
+        sandboxes = subprocess.run(
+            [
+                "docker",
+                "ps",
+                "-q",
+                "--filter",
+                "label=io.pykube.container.kind=sandbox",
+                "--filter",
+                f"label=io.pykube.pod.namespace={k.namespace}",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        assert [_runtime_of(s) for s in sandboxes] == ["runc"]
+        create(k, busybox_pod("unrunnable", "exec sleep 3600", runtimeClassName="e2e-kata"))
+        wait_for(
+            lambda: 'no runtime for "kata" is configured' in events_of(k, "unrunnable"),
+            "the sandbox of a pod whose handler the engine lacks to fail",
+        )
+        assert pod_obj(k, "unrunnable")["status"]["phase"] == "Pending"
+        assert "FailedCreatePodSandBox" in events_of(k, "unrunnable")
+        node = json.loads(cluster.kubectl("get", "node", NODE, "-o", "json").stdout)
+        assert {"name": "runc", "features": {"recursiveReadOnlyMounts": False}} in node["status"]["runtimeHandlers"]
+    finally:
+        cluster.kubectl("delete", "runtimeclass", "e2e-runc", "e2e-kata", "--ignore-not-found")
+
+
 def test_restarting_the_agent_adopts_running_containers(tmp_path: Path) -> None:
     """A server of its own (own node, own data directory), stopped and started again on the same port."""
     node = "pykube-e2e-restart"

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fake_nodes import server_with_fake_nodes
 from support import apply_list as apply
+from support import pods_by_name as pods
 
 from minikube_py.testing import ServerEndpoint, eventually
 
@@ -35,12 +36,6 @@ def namespace(server: ServerEndpoint, request: pytest.FixtureRequest) -> Iterato
     yield name
     server.kubectl("delete", "namespace", name, "--wait=false")
     server.kubectl("delete", "pods", "--all", "-n", name, "--grace-period=0", "--force", "--wait=false")
-
-
-def pods(server: ServerEndpoint, namespace: str) -> dict[str, dict[str, Any]]:
-    status, body = server.request("GET", f"/api/v1/namespaces/{namespace}/pods")
-    assert status == 200, body
-    return {p["metadata"]["name"]: p for p in body["items"]}
 
 
 def bound(server: ServerEndpoint, namespace: str, count: int) -> dict[str, str]:

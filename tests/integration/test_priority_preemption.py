@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from fake_nodes import server_with_fake_nodes
 from support import apply_list
+from support import cpu_pod as pod
+from support import pods_by_name as pods
 
 from minikube_py.testing import ServerEndpoint, eventually
 
@@ -44,17 +46,6 @@ def klass(name: str, value: int, **fields: Any) -> dict[str, Any]:
         "value": value,
         **fields,
     }
-
-
-def pod(name: str, cpu: str = "100m", **spec: Any) -> dict[str, Any]:
-    container = {"name": "app", "image": "busybox", "resources": {"requests": {"cpu": cpu}}}
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {"containers": [container], **spec}}
-
-
-def pods(server: ServerEndpoint, namespace: str) -> dict[str, dict[str, Any]]:
-    status, body = server.request("GET", f"/api/v1/namespaces/{namespace}/pods")
-    assert status == 200, body
-    return {p["metadata"]["name"]: p for p in body["items"]}
 
 
 def create_class(server: ServerEndpoint, obj: dict[str, Any]) -> None:

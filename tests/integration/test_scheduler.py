@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fake_nodes import fake_nodes, in_process_cluster
 from support import apply_list as apply
+from support import pods_by_name as pods
 
 from minikube_py.testing import ServerEndpoint, eventually
 
@@ -30,12 +31,6 @@ def pod_manifest(name: str, *, cpu: str = "100m", host_port: int | None = None, 
     ports = [{"containerPort": 80, "hostPort": host_port}] if host_port else []
     container = {"name": "app", "image": "nginx", "resources": {"requests": {"cpu": cpu}}, "ports": ports}
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {"containers": [container], **spec}}
-
-
-def pods(server: ServerEndpoint, namespace: str) -> dict[str, dict[str, Any]]:
-    status, body = server.request("GET", f"/api/v1/namespaces/{namespace}/pods")
-    assert status == 200, body
-    return {p["metadata"]["name"]: p for p in body["items"]}
 
 
 def node_of(server: ServerEndpoint, namespace: str) -> Callable[[str], str | None]:

@@ -23,8 +23,8 @@ def test_every_served_kind_but_two_has_checks() -> None:
         (
             "update_checks",
             "ClusterRoleBinding ConfigMap ControllerRevision CustomResourceDefinition DaemonSet Deployment IngressClass "
-            "Job PersistentVolume PersistentVolumeClaim Pod PriorityClass ReplicaSet RoleBinding Secret Service StatefulSet "
-            "StorageClass",
+            "Job PersistentVolume PersistentVolumeClaim Pod PriorityClass ReplicaSet RoleBinding RuntimeClass Secret Service "
+            "StatefulSet StorageClass",
         ),
         (
             "defaults",

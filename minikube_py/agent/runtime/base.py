@@ -29,6 +29,9 @@ LABEL_GRACE = "io.pykube.pod.termination-grace"  # seconds, for a stop after the
 #: on a sandbox: "shareable" when the pod's containers join its IPC namespace ("host" with hostIPC;
 #: absent on sandboxes made before pods shared one, whose containers keep an IPC namespace each)
 LABEL_SANDBOX_IPC = "io.pykube.sandbox.ipc"
+#: on a sandbox: the runtime handler of the pod's RuntimeClass, which its containers are created with
+#: too (absent: the engine's default runtime)
+LABEL_RUNTIME_HANDLER = "io.pykube.sandbox.runtime-handler"
 
 #: the container name used for the pod's pause (sandbox) container, as dockershim's "POD"
 SANDBOX_NAME = "POD"
@@ -70,6 +73,12 @@ def conflict_message(subnet: str, network: str, containers: int, nodes: list[str
         else f"remove Docker network {network}"
     )
     return f"pod subnet {subnet} overlaps Docker network {network} ({held}); {fix} or start with another --cluster-cidr"
+
+
+def no_runtime(handler: str) -> str:
+    """Why a container whose handler the engine does not know is not created, in containerd's words
+    (which kubelet's FailedCreatePodSandBox event quotes)."""
+    return f'failed to get sandbox runtime: no runtime for "{handler}" is configured'
 
 
 class ImagePullError(RuntimeFailure):
@@ -155,6 +164,8 @@ class ContainerSpec:
     tty: bool = False
     stdin: bool = False
     stdin_once: bool = False
+    #: the runtime handler (a RuntimeClass's ``handler``) that runs the container; "": the default one
+    runtime_handler: str = ""
     #: the pod's annotations, as CRI hands them to a runtime: Docker ignores them, the fake runtime
     #: takes its instructions from them (see :mod:`.fake`)
     annotations: dict[str, str] = field(default_factory=dict)
@@ -221,6 +232,8 @@ class MachineInfo:
     architecture: str = "amd64"  # GOARCH spelling, as the kubernetes.io/arch label
     runtime_version: str = ""  # "docker://20.10.24"
     root_dir: str = ""  # where the engine keeps images and containers, when it is on this host
+    #: the runtime handlers a RuntimeClass may name (the engine's runtimes whose names are DNS labels)
+    runtime_handlers: tuple[str, ...] = ()
 
 
 def host_machine() -> MachineInfo:

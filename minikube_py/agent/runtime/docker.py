@@ -44,8 +44,10 @@ from minikube_py.agent.runtime.base import (
     RegistryAuth,
     RuntimeEvent,
     RuntimeFailure,
+    no_runtime,
 )
 from minikube_py.model.metrics import working_set
+from minikube_py.model.selectors import dns1123_label_errors
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +196,7 @@ class DockerRuntime:
         #: root dir ours to measure for disk pressure
         self._local = str(self._docker.docker_host).startswith("unix://")
         self._cgroups: dict[str, cgroups.CgroupFiles | None] = {}  # container id -> its counters' files
+        self._handlers: frozenset[str] = frozenset()  # the engine's runtimes, as of its last answer
 
     async def close(self) -> None:
         await self._docker.close()
@@ -210,7 +213,25 @@ class DockerRuntime:
             architecture=_GOARCH.get(info.get("Architecture", platform.machine()), info.get("Architecture", "amd64")),
             runtime_version=f"docker://{version.get('Version', 'unknown')}",
             root_dir=info.get("DockerRootDir", "") if self._local else "",
+            runtime_handlers=self._learn_handlers(info),
         )
+
+    def _learn_handlers(self, info: dict[str, Any]) -> tuple[str, ...]:
+        """The engine's runtimes a RuntimeClass's handler can name (``runc``; not
+        ``io.containerd.runc.v2``, which is no DNS label), remembered for :meth:`create_container`."""
+        names = tuple(sorted(n for n in info.get("Runtimes") or {} if not dns1123_label_errors(n)))
+        self._handlers = frozenset(names)
+        return names
+
+    async def _check_handler(self, handler: str) -> None:
+        """A handler the engine does not know is refused in containerd's words before the engine is
+        asked; the engine is asked for its runtimes again first, since a reload of its configuration
+        may have added one."""
+        if handler in self._handlers:
+            return
+        self._learn_handlers(await self._docker.system.info())
+        if handler not in self._handlers:
+            raise CreateError(no_runtime(handler))
 
     async def ping(self) -> None:
         async with self._docker._query("_ping") as resp:
@@ -355,6 +376,8 @@ class DockerRuntime:
         return time.time(), cpu, working_set(int(memory.get("usage") or 0), int(inactive or 0))
 
     async def create_container(self, spec: ContainerSpec) -> str:
+        if spec.runtime_handler:
+            await self._check_handler(spec.runtime_handler)
         host: dict[str, Any] = {
             "NetworkMode": spec.network or "bridge",
             "Binds": [f"{m.source}:{m.target}:{'ro' if m.read_only else 'rw'}" for m in spec.mounts if not m.tmpfs],
@@ -372,6 +395,8 @@ class DockerRuntime:
         ):
             if value:
                 host[key] = value
+        if spec.runtime_handler:
+            host["Runtime"] = spec.runtime_handler
         if spec.pid:
             host["PidMode"] = spec.pid
         if spec.ipc:

@@ -46,6 +46,7 @@ from minikube_py.agent.runtime.base import (
     MachineInfo,
     RegistryAuth,
     RuntimeEvent,
+    no_runtime,
 )
 from minikube_py.model.quantity import parse_quantity
 
@@ -87,6 +88,10 @@ class FakeExecSession:
         return None
 
 
+#: the runtime handlers a fake node has, as a containerd node with runc alone
+FAKE_HANDLERS = ("runc",)
+
+
 class FakeRuntime:
     def __init__(self, cpus: int = 4, memory_bytes: int = 8 << 30) -> None:
         self._cpus = cpus
@@ -111,6 +116,7 @@ class FakeRuntime:
             kernel_version=os.uname().release,
             os_image="pykube fake runtime",
             runtime_version="fake://1",
+            runtime_handlers=FAKE_HANDLERS,
         )
 
     async def ping(self) -> None:
@@ -142,6 +148,8 @@ class FakeRuntime:
         ]
 
     async def create_container(self, spec: ContainerSpec) -> str:
+        if spec.runtime_handler and spec.runtime_handler not in FAKE_HANDLERS:
+            raise CreateError(no_runtime(spec.runtime_handler))
         _check_script(spec.annotations)
         if spec.image not in self._images and not spec.image.startswith(EXIT_IMAGE):
             self._images[spec.image] = _image_id(spec.image)

@@ -137,6 +137,7 @@ def rules_for(kind: str) -> Rules | None:
 _POD_ATOMIC = ("nodeSelector",)
 POD_ATOMIC = frozenset(f"spec.{p}" for p in _POD_ATOMIC)
 SERVICE_ATOMIC = frozenset({"spec.selector"})
+RUNTIME_CLASS_ATOMIC = frozenset({"scheduling.nodeSelector"})
 #: a workload's selector (a label map for ReplicationControllers, a LabelSelector for the others) and
 #: its template's node selector
 WORKLOAD_ATOMIC = frozenset({"spec.selector", *(f"spec.template.spec.{p}" for p in _POD_ATOMIC)})

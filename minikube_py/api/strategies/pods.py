@@ -12,9 +12,10 @@ from minikube_py.api import shape
 from minikube_py.api.admission import check_limits, limit_ranges
 from minikube_py.api.patch import mergekeys
 from minikube_py.api.strategies.base import Allocators, Strategy
+from minikube_py.api.strategies.node import runtime_class_of
 from minikube_py.api.strategies.scheduling import priority_classes
 from minikube_py.api.tables import core as printers
-from minikube_py.model import errors, priority, validation
+from minikube_py.model import errors, priority, runtimeclasses, validation
 from minikube_py.model.defaults import default_tolerations
 from minikube_py.model.errors import FieldError
 from minikube_py.model.jsoncopy import json_copy
@@ -53,8 +54,9 @@ class PodStrategy(Strategy):
         DefaultTolerationSeconds: it tolerates not-ready and unreachable nodes for 5 minutes.
         ServiceAccount again: its token volume, unless the pod or its account turn
         automounting off; a pod whose account does not exist (yet) is admitted with the token
-        volume, and its agent waits for the account to mint the token. Pod resources and volumes
-        are immutable, so updates pass."""
+        volume, and its agent waits for the account to mint the token. RuntimeClass: the class it
+        names (403 when there is none) gives it its overhead, node selector and tolerations. Pod
+        resources and volumes are immutable, so updates pass."""
         assert _SERVICE_ACCOUNTS is not None
         if old is not None:
             return
@@ -74,16 +76,28 @@ class PodStrategy(Strategy):
         except KeyNotFound:
             account = None
         mount_service_account_token(obj, account, generate_name(TOKEN_VOLUME_PREFIX))
+        name, runtime_class = await runtime_class_of(obj, allocators.store)  # RuntimeClass
+        why = runtimeclasses.not_found(name) if name and runtime_class is None else None
+        why = why or runtimeclasses.admit_pod(spec, runtime_class)
+        if why is not None:
+            raise errors.forbidden_object(_PODS, md.get("name") or "", why)
 
     def mutated(self, obj: Obj) -> None:
         """The QoS class of the resources admission left the pod with (LimitRange defaults, webhooks)."""
         obj.setdefault("status", {})["qosClass"] = qos_class(obj)
 
     async def admit(self, obj: Obj, old: Obj | None, allocators: Allocators) -> tuple[list[Op], list[FieldError]]:
-        """LimitRanger's validation: a new pod that breaks a bound of its namespace's ranges is refused (403)."""
+        """LimitRanger's validation: a new pod that breaks a bound of its namespace's ranges is refused
+        (403); RuntimeClass's: its overhead is its class's (a webhook may not change it), and only a
+        class gives a pod one."""
         assert _PODS is not None
         if old is None:
             check_limits(_PODS, obj, await limit_ranges(obj["metadata"].get("namespace") or "", allocators.store))
+            spec = obj.get("spec") or {}
+            _, runtime_class = await runtime_class_of(obj, allocators.store)
+            why = runtimeclasses.check_overhead(spec, runtime_class)
+            if why is not None:
+                raise errors.forbidden_object(_PODS, obj["metadata"].get("name") or "", why)
         return [], []
 
     def prepare_for_update(self, new: Obj, old: Obj) -> None:
