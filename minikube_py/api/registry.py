@@ -836,6 +836,12 @@ def _check_type(rt: ResourceType, strategy: Strategy, obj: Any) -> None:
     if kind and kind != rt.kind:
         raise errors.bad_request(f"the kind in the data ({kind}) does not match the expected kind ({rt.kind})")
     strategy.check_shape(obj)
+    if rt.custom is None:
+        # Go decodes a null struct as the zero struct, an absent one: "spec": null is no spec, which
+        # the strategies' admission steps may then create (a custom resource keeps its null)
+        for key in ("spec", "status"):
+            if key in obj and obj[key] is None:
+                del obj[key]
     _typed(rt, obj)
 
 

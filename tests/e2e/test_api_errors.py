@@ -213,6 +213,29 @@ def test_fields_of_the_wrong_json_type_are_400(server: RunningServer, namespace:
         expect_status(server.request("POST", pods_path(namespace), WRONG_TYPES[case]), 400, "BadRequest")
 
 
+def test_a_null_spec_is_no_spec(server: RunningServer, namespace: str) -> None:
+    """Go decodes ``"spec": null`` as the zero struct: the admission step that fills in a default
+    class (DefaultIngressClass) starts from an empty spec, then validation answers, never a 500."""
+    classes = "/apis/networking.k8s.io/v1/ingressclasses"
+    default = {
+        "metadata": {
+            "name": "null-spec-default",
+            "annotations": {"ingressclass.kubernetes.io/is-default-class": "true"},
+        },
+        "spec": {"controller": "example.com/ingress"},
+    }
+    ok(server.request("POST", classes, default), 201)
+    try:
+        ingresses = f"/apis/networking.k8s.io/v1/namespaces/{namespace}/ingresses"
+        with unchanged(server, ingresses):
+            status = expect_status(
+                server.request("POST", ingresses, {"metadata": {"name": "i"}, "spec": None}), 422, "Invalid"
+            )
+        assert "either `defaultBackend` or `rules` must be specified" in status["message"]
+    finally:
+        server.request("DELETE", f"{classes}/null-spec-default")
+
+
 def test_wrong_json_types_in_data_maps_are_400(server: RunningServer, namespace: str) -> None:
     secrets = f"/api/v1/namespaces/{namespace}/secrets"
     with unchanged(server, cm_path(namespace), secrets):
