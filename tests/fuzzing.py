@@ -101,6 +101,7 @@ def _spec(kind: str, name: str, ns: str, group_version: str = "") -> Obj:
     specs: dict[str, Callable[[], Obj]] = {
         "Namespace": lambda: {},
         "Pod": lambda: {"spec": _template(app)["spec"]},
+        "PodTemplate": lambda: {"template": _template(app, "Never")},
         "Service": lambda: {"spec": {"selector": {"app": app}, "ports": [{"port": 80, "targetPort": 8080}]}},
         "Endpoints": lambda: {"subsets": [{"addresses": [{"ip": "10.9.0.1"}], "ports": [{"port": 80}]}]},
         "ReplicationController": lambda: {

@@ -180,6 +180,7 @@ _POD_SPEC = Struct(
     },
 )
 _TEMPLATE = Struct("PodTemplateSpec", {"metadata": (dict, Struct("ObjectMeta", _META)), "spec": (dict, _POD_SPEC)})
+POD_TEMPLATE: Fields = {"template": (dict, _TEMPLATE)}
 _REPLICAS: Fields = {"replicas": (Int32, None), "minReadySeconds": (Int32, None), "template": (dict, _TEMPLATE)}
 # the pod specs and templates the Table printers, the scheduler, the workload controllers and the
 # agent read (a container's name or image of the wrong type was stored, and every Table listing of

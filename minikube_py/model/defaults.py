@@ -146,6 +146,13 @@ def _pod_template(obj: Obj) -> None:
         _pod_spec(spec)
 
 
+def default_pod_template(obj: Obj) -> None:
+    """A PodTemplate's template is a struct in Go, never absent: its pod spec is defaulted as any."""
+    spec = _dict(_dict(obj, "template", create=True), "spec", create=True)
+    if spec is not None:
+        _pod_spec(spec)
+
+
 def default_pod(pod: Obj) -> None:
     """A Pod object gets, beyond ``SetDefaults_PodSpec``: requests copied from limits and
     ``enableServiceLinks`` (``SetDefaults_Pod``), and the account it names in either field in both

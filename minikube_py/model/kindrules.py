@@ -207,6 +207,12 @@ _DECLARED = (
     KindRules(
         "CronJob", checks=validation.validate_cron_job, defaults=defaults.default_cron_job, tracks_generation=True
     ),
+    KindRules(
+        "PodTemplate",
+        checks=validation.validate_pod_template,
+        defaults=defaults.default_pod_template,
+        tracks_generation=True,
+    ),
     KindRules("Lease", checks=validation.validate_lease),
     KindRules(
         "RuntimeClass",

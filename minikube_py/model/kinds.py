@@ -188,6 +188,7 @@ RESOURCES: tuple[ResourceType, ...] = (
         {"status": "", "proxy": "ServiceProxyOptions"},
     ),
     ResourceType("", "v1", "Endpoints", "endpoints", "endpoints", True, ("ep",)),
+    ResourceType("", "v1", "PodTemplate", "podtemplates", "podtemplate", True),
     ResourceType(
         "",
         "v1",

@@ -764,17 +764,22 @@ def _is_ip(text: Any) -> bool:
 
 
 def _template(spec: Obj, restart_policies: tuple[str, ...], path: str = "spec") -> Errors:
-    """The pod template of the workload spec at ``path`` (a CronJob's is ``spec.jobTemplate.spec``)."""
+    """The pod template of the workload spec at ``path`` (a CronJob's is ``spec.jobTemplate.spec``;
+    "": the object itself holds it, as a PodTemplate does)."""
+    where = f"{path}.template" if path else "template"
     template = spec.get("template")
     if not isinstance(template, dict):
-        return [required(f"{path}.template")]
-    errs = validate_labels(as_dict(template.get("metadata")).get("labels"), f"{path}.template.metadata.labels")
-    errs += _annotations(as_dict(template.get("metadata")).get("annotations"), f"{path}.template.metadata.annotations")
+        return [required(where)]
+    errs = validate_labels(as_dict(template.get("metadata")).get("labels"), f"{where}.metadata.labels")
+    errs += _annotations(as_dict(template.get("metadata")).get("annotations"), f"{where}.metadata.annotations")
     if as_list(as_dict(template.get("spec")).get("ephemeralContainers")):  # only a running pod gets them
-        errs.append(
-            forbidden(f"{path}.template.spec.ephemeralContainers", "ephemeral containers not allowed in pod template")
-        )
-    return errs + validate_pod_spec(template.get("spec"), f"{path}.template.spec", restart_policies)
+        errs.append(forbidden(f"{where}.spec.ephemeralContainers", "ephemeral containers not allowed in pod template"))
+    return errs + validate_pod_spec(template.get("spec"), f"{where}.spec", restart_policies)
+
+
+def validate_pod_template(obj: Obj) -> Errors:
+    """``ValidatePodTemplate``: the template as any pod template, with every restart policy."""
+    return _template(obj, ("Always", "OnFailure", "Never"), path="")
 
 
 def _selector_matches_template(selector: Any, spec: Obj, kind_word: str) -> Errors:

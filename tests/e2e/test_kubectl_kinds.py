@@ -157,6 +157,20 @@ def _priorityclass(name: str) -> Obj:
     }
 
 
+def _runtimeclass(name: str) -> Obj:
+    return {"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass", "metadata": {"name": name}, "handler": "runc"}
+
+
+def _podtemplate(name: str) -> Obj:
+    labels = {"app": "templated", "tier": "web"}
+    return {
+        "apiVersion": "v1",
+        "kind": "PodTemplate",
+        "metadata": {"name": name},
+        "template": {"metadata": {"labels": labels}, "spec": pod(name)["spec"]},
+    }
+
+
 def _ingressclass(name: str) -> Obj:
     return {
         "apiVersion": "networking.k8s.io/v1",
@@ -336,6 +350,23 @@ KINDS = [
         namespaced=False,
     ),
     Kind(
+        "runtimeclasses",
+        "runtimeclass.node.k8s.io",
+        _runtimeclass,
+        ["NAME", "HANDLER", "AGE"],
+        [],
+        {"HANDLER": "runc"},
+        namespaced=False,
+    ),
+    Kind(
+        "podtemplates",
+        "podtemplate",
+        _podtemplate,
+        ["NAME", "CONTAINERS", "IMAGES", "POD LABELS"],
+        [],
+        {"CONTAINERS": "main", "IMAGES": "nginx:1.27", "POD LABELS": "app=templated,tier=web"},
+    ),
+    Kind(
         "nodes",
         "node",
         node,
@@ -485,3 +516,29 @@ def test_short_names(k: Kubectl) -> None:
     k.apply(configmap("short"), service("short"), deployment("short"))
     for short, printed in (("cm", "configmap/short"), ("svc", "service/short"), ("deploy", "deployment.apps/short")):
         assert k.lines("get", short, "short", "-o", "name") == [printed]
+
+
+def test_a_pod_template_is_validated_patched_and_counts_its_generations(k: Kubectl) -> None:
+    """A PodTemplate's template is a pod template as any workload's: validated as one (every restart
+    policy allowed), merged by container name, and its generation follows the template alone."""
+    k.apply(_podtemplate("tpl"))
+    assert k.json("get", "podtemplate", "tpl")["metadata"]["generation"] == 1
+    stored = k.json("get", "podtemplate", "tpl")["template"]["spec"]
+    assert (stored["restartPolicy"], stored["dnsPolicy"]) == ("Always", "ClusterFirst")  # defaulted as any pod spec
+    k.run("label", "podtemplate", "tpl", "owner=me")
+    assert k.json("get", "podtemplate", "tpl")["metadata"]["generation"] == 1
+    patch = '{"template": {"spec": {"containers": [{"name": "main", "image": "nginx:1.28"}]}}}'
+    k.run("patch", "podtemplate", "tpl", "-p", patch)
+    changed = k.json("get", "podtemplate", "tpl")
+    assert changed["metadata"]["generation"] == 2
+    assert [(c["name"], c["image"]) for c in changed["template"]["spec"]["containers"]] == [("main", "nginx:1.28")]
+    broken = _podtemplate("broken")
+    broken["template"]["spec"]["containers"] = []
+    broken["template"]["spec"]["restartPolicy"] = "Sometimes"
+    refused = k.fails("create", "-f", "-", input=to_yaml(broken))
+    assert 'The PodTemplate "broken" is invalid: ' in refused.stderr
+    assert "template.spec.containers: Required value" in refused.stderr
+    assert 'template.spec.restartPolicy: Unsupported value: "Sometimes"' in refused.stderr
+    once = _podtemplate("once")
+    once["template"]["spec"]["restartPolicy"] = "Never"
+    assert k.apply(once) == ["podtemplate/once created"]

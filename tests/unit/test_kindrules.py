@@ -30,7 +30,7 @@ def test_every_served_kind_but_two_has_checks() -> None:
             "defaults",
             "APIService CronJob CustomResourceDefinition DaemonSet Deployment EndpointSlice Endpoints HorizontalPodAutoscaler Job "
             "LimitRange MutatingWebhookConfiguration Namespace NetworkPolicy "
-            "PersistentVolume PersistentVolumeClaim Pod PriorityClass ReplicaSet ReplicationController Secret Service "
+            "PersistentVolume PersistentVolumeClaim Pod PodTemplate PriorityClass ReplicaSet ReplicationController Secret Service "
             "StatefulSet StorageClass ValidatingAdmissionPolicy ValidatingAdmissionPolicyBinding ValidatingWebhookConfiguration",
         ),
         ("fields", "CertificateSigningRequest Event Job Namespace Node Pod ReplicaSet ReplicationController Secret"),

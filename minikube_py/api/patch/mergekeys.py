@@ -101,6 +101,8 @@ NAMESPACE = _kind({"status": _CONDITIONS})
 SERVICE_ACCOUNT = _kind({"": {"secrets": by("name")}})
 #: ReplicationControllers, Deployments, ReplicaSets, DaemonSets and Jobs
 WORKLOAD = _workload(_CONDITIONS)
+#: a PodTemplate holds its pod template at the top
+POD_TEMPLATE = _kind({"template.metadata": _OBJECT_META, "template.spec": _POD_SPEC})
 #: a CronJob's job template holds a Job's metadata and spec (whose pod template merges as a Pod's);
 #: ``status.active`` is atomic
 #: a budget's conditions merge by type (``metav1.Condition``); its selector is atomic
@@ -138,6 +140,7 @@ _POD_ATOMIC = ("nodeSelector",)
 POD_ATOMIC = frozenset(f"spec.{p}" for p in _POD_ATOMIC)
 SERVICE_ATOMIC = frozenset({"spec.selector"})
 RUNTIME_CLASS_ATOMIC = frozenset({"scheduling.nodeSelector"})
+POD_TEMPLATE_ATOMIC = frozenset(f"template.spec.{p}" for p in _POD_ATOMIC)
 #: a workload's selector (a label map for ReplicationControllers, a LabelSelector for the others) and
 #: its template's node selector
 WORKLOAD_ATOMIC = frozenset({"spec.selector", *(f"spec.template.spec.{p}" for p in _POD_ATOMIC)})

@@ -70,6 +70,7 @@ STRATEGIES: Mapping[str, Strategy] = MappingProxyType(
             workloads.DAEMON_SET,
             workloads.STATEFUL_SET,
             workloads.CONTROLLER_REVISION,
+            workloads.POD_TEMPLATE,
             workloads.JOB,
             workloads.CRON_JOB,
             workloads.SCALE,

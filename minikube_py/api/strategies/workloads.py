@@ -66,6 +66,13 @@ DAEMON_SET = _workload(
     ("currentNumberScheduled", "numberMisscheduled", "desiredNumberScheduled", "numberReady"),
 )
 STATEFUL_SET = _workload("StatefulSet", printers.STATEFUL_SET, shape.STATEFUL_SET, ("replicas", "availableReplicas"))
+POD_TEMPLATE = Strategy(
+    "PodTemplate",
+    printer=printers.POD_TEMPLATE,
+    merge_rules=mergekeys.POD_TEMPLATE,
+    atomic_maps=mergekeys.POD_TEMPLATE_ATOMIC,
+    shape=shape.POD_TEMPLATE,
+)
 #: a revision's ``data`` is raw JSON (a patch of its owner): it merges as a whole
 CONTROLLER_REVISION = Strategy(
     "ControllerRevision",

@@ -1,6 +1,6 @@
 """Printers for the pod-template workloads: ReplicationControllers, ReplicaSets, Deployments,
-DaemonSets, StatefulSets, Jobs and CronJobs, and the ControllerRevisions that keep the history of
-DaemonSets and StatefulSets."""
+DaemonSets, StatefulSets, Jobs and CronJobs, the ControllerRevisions that keep the history of
+DaemonSets and StatefulSets, and PodTemplates."""
 
 from __future__ import annotations
 
@@ -168,6 +168,25 @@ def _stateful_set(obj: dict[str, Any], now: datetime) -> list[Any]:
 #: kube-apiserver prints no selector for StatefulSets, only the template's containers and images
 STATEFUL_SET = Printer(
     (NAME, Column("Ready", "Number of the pod with ready state"), AGE, CONTAINERS, IMAGES), _stateful_set
+)
+
+
+def _pod_template(obj: dict[str, Any], now: datetime) -> list[Any]:
+    template = obj.get("template") or {}
+    labels = (template.get("metadata") or {}).get("labels")
+    return [obj_name(obj), *container_cells(template.get("spec")), labels_to_string(labels)]
+
+
+#: kube-apiserver's ``printPodTemplate``: the same CONTAINERS and IMAGES as a workload's, but shown
+#: without ``-o wide``, and the template's labels; no age
+POD_TEMPLATE = Printer(
+    (
+        NAME,
+        Column(CONTAINERS.name, CONTAINERS.description),
+        Column(IMAGES.name, IMAGES.description),
+        Column("Pod Labels", "The labels for the pod template."),
+    ),
+    _pod_template,
 )
 
 
