@@ -15,7 +15,10 @@ available; one with a Service is checked (the Service, its port, its endpoints, 
 ``GET /apis/<group>/<version>`` as ``system:kube-aggregator`` in ``system:masters``) when it
 changes, when its Service or Endpoints change, every 30 seconds, and 5 seconds after a failed check.
 The discovery answer is kept for aggregated discovery (``/apis`` as ``APIGroupDiscoveryList``), so
-``kubectl`` learns the extension's resources with the built-in ones. The Local APIServices of the
+``kubectl`` learns the extension's resources with the built-in ones; a passing check also reads the
+extension's ``/openapi/v3`` index and, when its document of the group version changed, the document,
+which ``/openapi/v3`` then publishes beside the built-in ones (``kubectl explain`` of the extension's
+kinds), as kube-aggregator's OpenAPI v3 aggregation does. The Local APIServices of the
 group versions this server serves are registered as kube-apiserver's autoregistration does
 (:func:`~minikube_py.model.apiservices.local_changes`).
 """
@@ -45,6 +48,7 @@ from minikube_py.model.apiservices import (
     Verdict,
     failed_discovery,
     local_changes,
+    openapi_path,
     ordered,
     proxy_headers,
     remote_of,
@@ -91,6 +95,8 @@ class Aggregator:
         self._objects: dict[str, Obj] = {}
         self._remote: dict[tuple[str, str], Remote] = {}
         self._discovered: dict[tuple[str, str], Obj] = {}
+        #: each extension's OpenAPI v3 document of its group version, by the URL its index named it at
+        self._openapi: dict[tuple[str, str], tuple[str, Obj]] = {}
         self._contexts: dict[tuple[str, bytes, bool], ssl.SSLContext] = {}
         self._follower = PrefixFollower(
             self._store, API_SERVICES.prefix(), what="APIServices", load=self._load, apply=self._apply
@@ -151,6 +157,10 @@ class Aggregator:
         """The extension server's last ``APIResourceList`` for this group version."""
         return self._discovered.get((group, version))
 
+    def openapi_documents(self) -> dict[tuple[str, str], Obj]:
+        """The extension servers' OpenAPI v3 documents of the group versions they answer."""
+        return {gv: document for gv, (_, document) in self._openapi.items() if gv in self._remote}
+
     async def _load(self) -> int:
         assert API_SERVICES is not None
         listing = await self._store.list(API_SERVICES.prefix())
@@ -174,6 +184,8 @@ class Aggregator:
         remotes = [r for r in map(remote_of, self._objects.values()) if r is not None]
         self._remote = {(r.group, r.version): r for r in remotes}
         self._discovered = {gv: found for gv, found in self._discovered.items() if gv in self._remote}
+        self._openapi = {gv: found for gv, found in self._openapi.items() if gv in self._remote}
+        self._contexts = {key: context for key, context in self._contexts.items() if key[0] in self._objects}
 
     async def _now(self) -> int:
         return await self._store.current_revision()
@@ -251,26 +263,49 @@ class Aggregator:
             self._discovered.pop((remote.group, remote.version), None)
             return exc.verdict
         url = f"{backend.base_url}/apis/{remote.group}/{remote.version}"
-        headers = [*proxy_headers(_CHECKER), ("Accept", "application/json")]
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
         try:
-            async with asyncio.timeout(CHECK_TIMEOUT):
-                async with self._session.get(
-                    url, headers=headers, ssl=self._context(remote), server_hostname=remote.host_name
-                ) as response:
-                    if not 200 <= response.status < 300:
-                        return failed_discovery(
-                            f"failing or missing response from {url}: bad status from {url}: {response.status}"
-                        )
-                    found: Any = await response.json(content_type=None)
+            status, found = await self._get_json(remote, url)
         except TimeoutError:
             return failed_discovery(f"timed out waiting for {url}")
         except (aiohttp.ClientError, ValueError, OSError) as exc:
             return failed_discovery(f'failing or missing response from {url}: Get "{url}": {exc}')
+        if not 200 <= status < 300:
+            return failed_discovery(f"failing or missing response from {url}: bad status from {url}: {status}")
         if isinstance(found, dict) and isinstance(found.get("resources"), list):
             self._discovered[(remote.group, remote.version)] = found
+        await self._read_openapi(remote, backend)
         return PASSED
+
+    async def _get_json(self, remote: Remote, url: str) -> tuple[int, Any]:
+        """GET ``url`` of the extension server as kube-aggregator; the status, and the decoded body of
+        a 2xx answer (None otherwise). Raises what the connection or the decoding raise."""
+        headers = [*proxy_headers(_CHECKER), ("Accept", "application/json")]
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        async with asyncio.timeout(CHECK_TIMEOUT):
+            async with self._session.get(
+                url, headers=headers, ssl=self._context(remote), server_hostname=remote.host_name
+            ) as response:
+                if not 200 <= response.status < 300:
+                    return response.status, None
+                return response.status, await response.json(content_type=None)
+
+    async def _read_openapi(self, remote: Remote, backend: Backend) -> None:
+        """The extension's OpenAPI v3 document of the APIService's group version, read again only
+        when its index names it at another URL (the URL carries the content's hash); a server
+        without one, or one that fails, keeps what was read before, as kube-aggregator does."""
+        gv = (remote.group, remote.version)
+        try:
+            status, index = await self._get_json(remote, f"{backend.base_url}/openapi/v3")
+            path = openapi_path(index, remote.group, remote.version) if status == 200 else None
+            if path is None or (gv in self._openapi and self._openapi[gv][0] == path):
+                return
+            status, document = await self._get_json(remote, f"{backend.base_url}{path}")
+        except (TimeoutError, aiohttp.ClientError, ValueError, OSError) as exc:
+            log.debug("APIService %s: no OpenAPI v3 document: %s", remote.name, exc)
+            return
+        if status == 200 and isinstance(document, dict):
+            self._openapi[gv] = (path, document)
 
     async def _backend(self, remote: Remote) -> Backend:
         """Where the APIService's Service is answered: a ready endpoint of its port, or the name of an

@@ -359,10 +359,14 @@ def build_app(
     r.add_get("/openapi/v2", openapi_v2)
 
     async def openapi_v3_root(_: web.Request) -> web.Response:
-        return json_response(openapi.root())
+        return json_response(openapi.root(aggregator.openapi_documents()))
 
     async def openapi_v3(request: web.Request) -> web.Response:
-        found = openapi.document(request.match_info.get("group", ""), request.match_info["version"])
+        group, version = request.match_info.get("group", ""), request.match_info["version"]
+        if aggregator.claims(group, version) is not None:
+            found = aggregator.openapi_documents().get((group, version))
+        else:
+            found = openapi.document(group, version)
         if found is None:
             raise errors.unknown_resource(request.path)
         response = json_response(found)

@@ -4,7 +4,7 @@ kube-apiserver publishes one OpenAPI v3 document per group/version; kubectl read
 the document of the group/version it needs. pykube publishes one for each group/version it serves:
 the built-in kinds' schemas come from ``openapi-builtin.json`` beside this module (made from the
 Kubernetes API's own definitions by ``scripts/openapi-schemas.py``), the custom resources' from
-their CRDs. A document's URL carries a hash of its content, so kubectl's cache never serves a stale
+their CRDs, an extension API server's from that server (read by the aggregator). A document's URL carries a hash of its content, so kubectl's cache never serves a stale
 schema.
 
 Each kind's PATCH path lists the ``fieldValidation`` parameter, so kubectl leaves unknown-field
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -180,8 +181,9 @@ def _digest(doc: Any) -> str:
     return hashlib.sha512(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()[:128].upper()
 
 
-def root() -> dict[str, Any]:
-    """The index of the documents, each URL with its content's hash."""
+def root(aggregated: Mapping[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
+    """The index of the documents, each URL with its content's hash; ``aggregated``: the documents of
+    the group versions extension servers answer (theirs, from the aggregator)."""
     paths = {}
     for group, version in GROUP_VERSIONS:
         prefix = f"apis/{group}/{version}" if group else f"api/{version}"
@@ -189,4 +191,8 @@ def root() -> dict[str, Any]:
     for (group, version), types in _custom_group_versions().items():
         digest = _digest(_custom_document(types))
         paths[f"apis/{group}/{version}"] = {"serverRelativeURL": f"/openapi/v3/apis/{group}/{version}?hash={digest}"}
+    for (group, version), doc in aggregated.items():
+        paths[f"apis/{group}/{version}"] = {
+            "serverRelativeURL": f"/openapi/v3/apis/{group}/{version}?hash={_digest(doc)}"
+        }
     return {"paths": paths}

@@ -228,6 +228,15 @@ def available_column(obj: Obj) -> str:
     return status if status == "True" or not reason else f"{status} ({reason})"
 
 
+def openapi_path(index: Any, group: str, version: str) -> str | None:
+    """Where an extension server's ``/openapi/v3`` index says its document of ``group``/``version``
+    is (``/openapi/v3/apis/<group>/<version>?hash=...``); None when it names none. Only a path under
+    ``/openapi/v3/`` of that server is taken: an index cannot send the API server elsewhere."""
+    entry = as_dict(as_dict(as_dict(index).get("paths")).get(f"apis/{group}/{version}"))
+    url = entry.get("serverRelativeURL")
+    return url if isinstance(url, str) and url.startswith("/openapi/v3/") else None
+
+
 def ordered(remotes: Iterable[Remote]) -> list[tuple[str, list[Remote]]]:
     """Remote group versions by group, groups in discovery's order: the highest
     ``groupPriorityMinimum`` first, then by name."""

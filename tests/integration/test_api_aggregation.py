@@ -238,6 +238,66 @@ def test_a_server_whose_certificate_does_not_verify_fails_the_discovery_check(
         server.kubectl("-n", "wardle", "delete", "service,endpoints", "api", "--ignore-not-found")
 
 
+FLUNDER_SCHEMA: Obj = {
+    "description": "A Flunder is a unit of a wardle's work.",
+    "type": "object",
+    "properties": {
+        "apiVersion": {"type": "string", "description": "The versioned schema of this object."},
+        "kind": {"type": "string", "description": "The REST resource this object represents."},
+        "metadata": {"type": "object", "description": "Standard object's metadata."},
+        "spec": {
+            "type": "object",
+            "description": "What the flunder should be.",
+            "properties": {"reference": {"type": "string", "description": "The name of another flunder."}},
+        },
+    },
+    "x-kubernetes-group-version-kind": [{"group": GROUP, "version": VERSION, "kind": "Flunder"}],
+}
+
+
+def test_kubectl_explain_reads_the_extension_servers_openapi_document(
+    server: InProcessServer, wardle: ExtensionServer
+) -> None:
+    """The extension's OpenAPI v3 document of its group version is published in ``/openapi/v3`` with
+    the built-in ones, at a URL that follows its content; other documents of that server are not."""
+    gvk = {"group": GROUP, "version": VERSION, "kind": "Flunder"}
+    operation = {"x-kubernetes-group-version-kind": gvk, "responses": {}}
+    paths = {f"{BASE}/namespaces/{{namespace}}/flunders": {"get": operation}}
+    document = {"openapi": "3.0.0", "info": {"title": "wardle", "version": "v0"}, "paths": paths}
+    first = {**document, "components": {"schemas": {"com.example.wardle.v1alpha1.Flunder": FLUNDER_SCHEMA}}}
+    wardle.routes["/openapi/v3"] = {
+        "paths": {
+            f"apis/{GROUP}/{VERSION}": {"serverRelativeURL": f"/openapi/v3/apis/{GROUP}/{VERSION}?hash=A"},
+            "apis/other.example.com/v1": {"serverRelativeURL": "/openapi/v3/apis/other.example.com/v1?hash=B"},
+        }
+    }
+    wardle.routes[f"/openapi/v3/apis/{GROUP}/{VERSION}"] = first
+    backend(server, wardle.port)
+    apply(server, apiservice({"namespace": "wardle", "name": "api"}, caBundle=base64.b64encode(wardle.ca_pem).decode()))
+    try:
+        becomes(server, "Passed")
+        index = eventually(
+            lambda: (
+                (paths := server.request("GET", "/openapi/v3")[1]["paths"]).get(f"apis/{GROUP}/{VERSION}") and paths
+            ),
+            "the extension's document in the index",
+        )
+        assert "apis/other.example.com/v1" not in index
+        url = index[f"apis/{GROUP}/{VERSION}"]["serverRelativeURL"]
+        assert url.startswith(f"/openapi/v3/apis/{GROUP}/{VERSION}?hash=")
+        assert server.request("GET", url) == (200, first)
+        explained = server.kubectl("explain", "flunders").stdout
+        assert "KIND:       Flunder" in explained and "A Flunder is a unit of a wardle's work." in explained
+        assert "The name of another flunder." in server.kubectl("explain", "flunders.spec").stdout
+    finally:
+        server.kubectl("delete", "apiservice", NAME, "--ignore-not-found")
+        server.kubectl("-n", "wardle", "delete", "service,endpoints", "api", "--ignore-not-found")
+        for path in [p for p in wardle.routes if p.startswith("/openapi/")]:
+            del wardle.routes[path]
+    assert f"apis/{GROUP}/{VERSION}" not in server.request("GET", "/openapi/v3")[1]["paths"]
+    assert server.request("GET", f"/openapi/v3/apis/{GROUP}/{VERSION}")[0] == 404
+
+
 def test_the_group_versions_of_crds_get_local_apiservices_while_served(server: InProcessServer) -> None:
     crd = {
         "apiVersion": "apiextensions.k8s.io/v1",

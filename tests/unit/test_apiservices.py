@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from minikube_py import pki
+from minikube_py.api import openapi
 from minikube_py.model import apiservices
 from minikube_py.model.apiservices import (
     LOCAL,
@@ -231,3 +232,27 @@ def test_ca_bundles_merge_each_certificate_once() -> None:
     two = pki.self_signed_serving_cert("two", ["two"])[0].decode()
     assert merge_bundles(one, one + two) == one + two
     assert merge_bundles("", two) == two
+
+
+def test_the_openapi_document_an_index_names_for_a_group_version() -> None:
+    index = {
+        "paths": {
+            "apis/wardle.example.com/v1alpha1": {
+                "serverRelativeURL": "/openapi/v3/apis/wardle.example.com/v1alpha1?hash=A"
+            },
+            "apis/elsewhere.example.com/v1": {"serverRelativeURL": "https://evil.example.com/openapi/v3/x"},
+        }
+    }
+    found = apiservices.openapi_path(index, "wardle.example.com", "v1alpha1")
+    assert found == "/openapi/v3/apis/wardle.example.com/v1alpha1?hash=A"
+    assert apiservices.openapi_path(index, "elsewhere.example.com", "v1") is None  # not a path of that server
+    assert apiservices.openapi_path(index, "other.example.com", "v1") is None
+    assert apiservices.openapi_path("not an index", "wardle.example.com", "v1alpha1") is None
+
+
+def test_the_openapi_index_lists_the_extension_documents_by_their_content() -> None:
+    doc = {"openapi": "3.0.0", "paths": {}}
+    first = openapi.root({("wardle.example.com", "v1alpha1"): doc})["paths"]["apis/wardle.example.com/v1alpha1"]
+    changed = openapi.root({("wardle.example.com", "v1alpha1"): {**doc, "info": {}}})["paths"]
+    assert first["serverRelativeURL"].startswith("/openapi/v3/apis/wardle.example.com/v1alpha1?hash=")
+    assert changed["apis/wardle.example.com/v1alpha1"] != first

@@ -177,7 +177,7 @@ def test_a_custom_kind_named_like_a_builtin_one_gets_only_its_schema() -> None:
 def test_openapi_v3_documents_the_served_versions_without_strategic_merge() -> None:
     kinds.serve("widgets.example.com", crds.resource_types(crd()))
     try:
-        index = openapi.root()["paths"]
+        index = openapi.root({})["paths"]
         assert {path for path in index if "example.com" in path} == {"apis/example.com/v1", "apis/example.com/v1beta1"}
         assert index["apis/example.com/v1"]["serverRelativeURL"].startswith("/openapi/v3/apis/example.com/v1?hash=")
         doc = openapi.document("example.com", "v1")
@@ -191,7 +191,7 @@ def test_openapi_v3_documents_the_served_versions_without_strategic_merge() -> N
         assert "application/strategic-merge-patch+json" not in patch["requestBody"]["content"]
     finally:
         kinds.withdraw("widgets.example.com")
-    assert not [path for path in openapi.root()["paths"] if "example.com" in path]
+    assert not [path for path in openapi.root({})["paths"] if "example.com" in path]
 
 
 def test_custom_objects_lose_unknown_fields_of_metadata_and_of_their_schema() -> None:

@@ -48,10 +48,10 @@ def test_every_built_in_kind_has_its_schema_and_a_patch_path_without_strategic_m
 
 
 def test_the_core_group_is_indexed_under_api_and_the_url_names_the_content() -> None:
-    index = openapi.root()["paths"]
+    index = openapi.root({})["paths"]
     assert index["api/v1"]["serverRelativeURL"].startswith("/openapi/v3/api/v1?hash=")
     assert index["apis/apps/v1"]["serverRelativeURL"].startswith("/openapi/v3/apis/apps/v1?hash=")
-    assert openapi.root() == {"paths": index}
+    assert openapi.root({}) == {"paths": index}
     assert "/api/v1/namespaces/{namespace}/pods/{name}" in openapi.document("", "v1")["paths"]  # type: ignore[index]
     assert "/api/v1/nodes/{name}" in openapi.document("", "v1")["paths"]  # type: ignore[index]
 
