@@ -177,7 +177,7 @@ class Stop:
 
 @dataclass(frozen=True)
 class StopContainers:
-    """Stop the running containers of a deleted pod within one ``grace`` period: ``stops`` at once,
+    """Stop the running containers of a pod that ends (deleted, or ended by the kubelet) within one ``grace`` period: ``stops`` at once,
     then ``sidecars`` one by one (in the reverse of their order in the spec: they outlive the
     containers they serve, as the kubelet ends them); the probers stop first. ``announce``: a
     Killing event for each (not once the pod object is gone)."""
@@ -236,6 +236,7 @@ def plan_pod(
     gone: bool = False,
     reported_phase: str | None = None,
     started: Collection[str] = (),
+    ending: float | None = None,
 ) -> PodPlan:
     """Decide one pass of a pod's worker.
 
@@ -250,11 +251,18 @@ def plan_pod(
     container waits until the sidecar has started (its startup probe passed); they are restarted
     whenever they end, whatever the pod's restart policy, and probed as app containers are. Once the
     app containers ended for good (a Job's pod), the sidecars are stopped, last first, so the pod
-    can complete; its phase is its app containers'."""
+    can complete; its phase is its app containers'.
+
+    ``ending``: the kubelet itself ends the pod (its active deadline passed, or it is evicted), which
+    then fails: what runs is stopped within that many seconds (preStop hooks first) and nothing starts
+    again; the stopped containers stay, for their logs, until the pod is deleted."""
     if gone or pod["metadata"].get("deletionTimestamp"):
         return PodPlan(_deletion(pod, containers, gone), done=True)
     if _finished(pod, containers, reported_phase):
         return PodPlan()
+    if ending is not None:
+        stops = _stop_running(pod, containers, ending, announce=True)
+        return PodPlan([stops] if stops.stops or stops.sidecars else [])
     spec = pod.get("spec") or {}
     policy = spec.get("restartPolicy", "Always")
     actions: list[Action] = []
@@ -432,6 +440,16 @@ def _deletion(pod: Obj, containers: Mapping[str, Sequence[ContainerState]], gone
     grace = float(
         pod["metadata"].get("deletionGracePeriodSeconds", spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE))
     )
+    removals: list[Action] = [RemoveContainer(state.id) for states in containers.values() for state in states]
+    return [_stop_running(pod, containers, grace, announce=not gone), *removals, ReleasePod(delete_object=not gone)]
+
+
+def _stop_running(
+    pod: Obj, containers: Mapping[str, Sequence[ContainerState]], grace: float, *, announce: bool
+) -> StopContainers:
+    """Stop every running container of the pod within ``grace`` seconds: the app containers at once,
+    each after its preStop hook (none without a grace period), then the sidecars last first."""
+    spec = pod.get("spec") or {}
     hooked = [*(spec.get("containers") or []), *(c for c in spec.get("initContainers") or [] if is_sidecar(c))]
     by_name = {c["name"]: c for c in hooked}
     sidecar_order = [c["name"] for c in reversed(spec.get("initContainers") or []) if is_sidecar(c)]
@@ -442,9 +460,4 @@ def _deletion(pod: Obj, containers: Mapping[str, Sequence[ContainerState]], gone
             hook = (container.get("lifecycle") or {}).get("preStop") if grace > 0 else None
             stops[name] = Stop(states[0].id, name, hook or None, container)
     sidecars = tuple(stops.pop(name) for name in sidecar_order if name in stops)
-    removals: list[Action] = [RemoveContainer(state.id) for states in containers.values() for state in states]
-    return [
-        StopContainers(tuple(stops.values()), grace, announce=not gone, sidecars=sidecars),
-        *removals,
-        ReleasePod(delete_object=not gone),
-    ]
+    return StopContainers(tuple(stops.values()), grace, announce=announce, sidecars=sidecars)

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from minikube_py.agent.containers import app_spec, resolv_conf, sandbox_spec
@@ -56,7 +57,7 @@ from minikube_py.agent.runtime.base import (
     RuntimeFailure,
 )
 from minikube_py.agent.security import SYSCTL_FORBIDDEN, forbidden_sysctl
-from minikube_py.agent.status import ContainerView, Observed, pod_status
+from minikube_py.agent.status import ContainerView, Ending, Observed, pod_status
 from minikube_py.agent.tokens import TokenManager
 from minikube_py.agent.volumes import VolumeError, VolumeManager, claim_sources
 from minikube_py.client.errors import ApiError, ConflictError, NotFoundError
@@ -65,19 +66,27 @@ from minikube_py.client.informer import Handler, Handlers, Informer, object_key
 from minikube_py.client.referenced import ReferencedObjects
 from minikube_py.client.rest import ApiClient, resource_path
 from minikube_py.metrics import POD_START_DURATION
-from minikube_py.model.times import rfc3339
+from minikube_py.model.times import parse_time, rfc3339
 from minikube_py.model.volumebinding import claim_ref_key, pod_claim_names
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
 RESYNC_SECONDS = 10.0
+TERMINAL = frozenset({"Succeeded", "Failed"})
+#: the kubelet's reasons and message for the pods it ends itself
+DEADLINE_EXCEEDED, EVICTED = "DeadlineExceeded", "Evicted"
+DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
 #: how often a pod waiting for the node's pod network looks again (and repeats its event, counted)
 NETWORK_RETRY_SECONDS = 5.0
 
 
 def _now() -> str:
     return rfc3339()
+
+
+def _phase_of(pod: Obj) -> str | None:
+    return (pod.get("status") or {}).get("phase")
 
 
 class NodePods:
@@ -257,6 +266,8 @@ class PodWorker:
         self._first_seen: float | None = None if started else time.monotonic()
         self._next_deadline: float | None = None
         self.refresh_volumes = False
+        #: the kubelet ended the pod itself (its active deadline, an eviction): it stops and fails
+        self._ending: Ending | None = None
 
     def update(self, pod: Obj) -> None:
         self.pod = pod
@@ -298,6 +309,32 @@ class PodWorker:
             await prober.stop()
         self._probers.clear()
 
+    # --- the kubelet's own end of a pod ------------------------------------------------------------------
+
+    def _past_deadline(self, pod: Obj) -> Ending | None:
+        """The pod's active deadline: running ``activeDeadlineSeconds`` since its start, it fails
+        (DeadlineExceeded) and its containers stop within its grace period; until then the worker
+        wakes at the deadline (which an update may bring closer)."""
+        spec = pod.get("spec") or {}
+        seconds, started = spec.get("activeDeadlineSeconds"), parse_time(self._start_time)
+        if not isinstance(seconds, int) or isinstance(seconds, bool) or started is None:
+            return None
+        left = seconds - (datetime.now(UTC) - started).total_seconds()
+        if left > 0:
+            self._wake_at(time.monotonic() + left)
+            return None
+        grace = float(spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE))
+        return Ending(DEADLINE_EXCEEDED, DEADLINE_MESSAGE, grace)
+
+    def evict(self, message: str) -> None:
+        """The node's eviction manager ends the pod: it fails (Evicted) and its containers are killed
+        at once, as for a hard eviction threshold."""
+        if self._ending is not None:
+            return
+        self._ending = Ending(EVICTED, message, 0.0, disruption=True)
+        self._s.recorder.emit(self.pod, "Warning", EVICTED, message)
+        self.wake()
+
     # --- one pass -----------------------------------------------------------------------------------
 
     async def _observe(self) -> dict[str, list[ContainerState]]:
@@ -310,6 +347,11 @@ class PodWorker:
         self._next_deadline = None
         by_name = await self._observe()
         pod = self.pod  # one version of the pod for the whole pass: update() may swap it at any await
+        reported = None if self._last_status is None else self._last_status.get("phase")
+        if self._ending is None and not self.gone and TERMINAL.isdisjoint({reported, _phase_of(pod)}):
+            self._ending = self._past_deadline(pod)
+            if self._ending is not None:
+                self._s.recorder.emit(pod, "Normal", self._ending.reason, self._ending.message)
         plan = plan_pod(
             pod,
             by_name,
@@ -318,7 +360,8 @@ class PodWorker:
             backoff=self._backoff,
             now=time.monotonic(),
             gone=self.gone,
-            reported_phase=None if self._last_status is None else self._last_status.get("phase"),
+            reported_phase=reported,
+            ending=None if self._ending is None else self._ending.grace,
         )
         if plan.done:
             await self._carry_out(pod, plan.actions, None)
@@ -609,6 +652,7 @@ class PodWorker:
             failed_init=failed_init,
             transitions=self._transitions,
             ephemeral=ephemeral,
+            ending=self._ending,
         )
         status = pod_status(observed, _now())
         if status["phase"] in ("Succeeded", "Failed") and sandbox is not None and sandbox.running:

@@ -106,6 +106,18 @@ def container_status(view: ContainerView) -> Obj:
     return status
 
 
+@dataclass(frozen=True)
+class Ending:
+    """The kubelet's own end of a pod: the ``reason`` and ``message`` of its Failed status, how long
+    its containers get to stop, and whether it is a disruption (an eviction: the pod gets the
+    ``DisruptionTarget`` condition, which Jobs' pod failure policies and budgets read)."""
+
+    reason: str
+    message: str
+    grace: float
+    disruption: bool = False
+
+
 @dataclass
 class Observed:
     policy: str
@@ -118,6 +130,8 @@ class Observed:
     transitions: dict[str, str] = field(default_factory=dict)  # condition type → lastTransitionTime
     #: the ephemeral containers (kubectl debug): reported, but they count for neither phase nor readiness
     ephemeral: list[ContainerView] = field(default_factory=list)
+    #: the kubelet ended the pod (its active deadline, an eviction): it failed, whatever its containers did
+    ending: Ending | None = None
 
 
 def _init_done(view: ContainerView) -> bool:
@@ -142,7 +156,7 @@ def _running(view: ContainerView) -> bool:
 def phase(observed: Observed) -> str:
     """The kubelet's ``getPhase``: the app containers decide it; a running sidecar keeps the pod
     Running, an ended one counts for nothing (it is restarted, or was stopped when the pod's work ended)."""
-    if observed.failed_init:
+    if observed.failed_init or observed.ending is not None:
         return "Failed"
     if not _initialized(observed):
         return "Pending"
@@ -227,4 +241,19 @@ def pod_status(observed: Observed, now: str) -> Obj:
         status["initContainerStatuses"] = [container_status(v) for v in observed.init]
     if observed.ephemeral:
         status["ephemeralContainerStatuses"] = [container_status(v) for v in observed.ephemeral]
+    ending = observed.ending
+    if ending is not None:
+        status["reason"], status["message"] = ending.reason, ending.message
+        if ending.disruption:
+            since = observed.transitions.setdefault("DisruptionTarget=True", now)
+            conditions.append(
+                {
+                    "type": "DisruptionTarget",
+                    "status": "True",
+                    "lastProbeTime": None,
+                    "lastTransitionTime": since,
+                    "reason": "TerminationByKubelet",
+                    "message": ending.message,
+                }
+            )
     return status

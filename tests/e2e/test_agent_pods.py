@@ -365,6 +365,24 @@ def test_a_runtime_class_picks_the_engine_runtime_of_the_pod(k: Kubectl, cluster
         cluster.kubectl("delete", "runtimeclass", "e2e-runc", "e2e-kata", "--ignore-not-found")
 
 
+def test_a_pod_past_its_active_deadline_is_killed_and_fails(k: Kubectl) -> None:
+    create(k, busybox_pod("bounded", "exec sleep 3600", activeDeadlineSeconds=3))
+    app = wait_running(k, "bounded")["status"]["containerStatuses"][0]["containerID"]
+    failed = wait_for(
+        lambda: (p := pod_obj(k, "bounded"))["status"].get("phase") == "Failed" and p, "the pod to fail", timeout=30
+    )
+    assert failed["status"]["reason"] == "DeadlineExceeded"
+    assert "terminated" in failed["status"]["containerStatuses"][0]["state"]
+    state = subprocess.run(
+        ["docker", "inspect", "-f", "{{.State.Running}}", app.removeprefix("docker://")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert state == "false"
+    assert "Pod was active on the node longer than the specified deadline" in events_of(k, "bounded")
+
+
 def test_restarting_the_agent_adopts_running_containers(tmp_path: Path) -> None:
     """A server of its own (own node, own data directory), stopped and started again on the same port."""
     node = "pykube-e2e-restart"

@@ -121,6 +121,27 @@ def test_on_failure_pod_that_fails_with_never_is_failed(server: ServerEndpoint) 
     assert first_container(server, "failed")["state"]["terminated"]["reason"] == "Error"
 
 
+def test_a_pod_past_its_active_deadline_is_stopped_and_fails(server: ServerEndpoint) -> None:
+    """The kubelet's active deadline: counted from the pod's start, then its containers are stopped
+    (not restarted, whatever the policy) and it fails, with the kubelet's reason and event."""
+    create_pod(server, "bounded", activeDeadlineSeconds=2)
+    eventually(lambda: status_of(server, "bounded").get("phase") == "Running", "Running")
+    status = eventually(
+        lambda: (s := status_of(server, "bounded")).get("phase") == "Failed" and s, "Failed", timeout=20
+    )
+    assert (status["reason"], status["message"]) == (
+        "DeadlineExceeded",
+        "Pod was active on the node longer than the specified deadline",
+    )
+    assert "terminated" in status["containerStatuses"][0]["state"]
+    assert status["containerStatuses"][0]["restartCount"] == 0
+    events = server.kubectl("-n", NS, "get", "events", "--field-selector", "involvedObject.name=bounded").stdout
+    assert "DeadlineExceeded" in events
+    # a pod that ends before its deadline is not touched by it
+    create_pod(server, "quick", image="fake.pykube.io/exit:0", restartPolicy="Never", activeDeadlineSeconds=30)
+    eventually(lambda: status_of(server, "quick").get("phase") == "Succeeded", "Succeeded")
+
+
 def test_failing_liveness_probe_restarts_the_container(server: ServerEndpoint) -> None:
     probe = {"exec": {"command": ["check"]}, "periodSeconds": 1, "failureThreshold": 1}
     create_pod(

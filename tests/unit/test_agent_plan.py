@@ -618,3 +618,25 @@ def test_any_pre_stop_handler_is_planned_for_the_worker_to_run() -> None:
     pod = deleting(make_pod(sleeper), deletionGracePeriodSeconds=10)
     step = plan(pod, sandbox(), box(pod, "web"), reported_phase="Running")
     assert step.actions[0] == StopContainers((Stop("web-0", "web", {"sleep": {"seconds": 5}}),), 10.0, announce=True)
+
+
+# ------------------------------------------------------------------------------ the kubelet ends the pod
+
+
+def test_a_pod_the_kubelet_ends_has_what_runs_stopped_and_nothing_started_again() -> None:
+    """Past its active deadline, or evicted: the containers stop within the given grace (preStop
+    hooks run), a crashed one is not restarted, and nothing is removed: their logs stay."""
+    hook = {"exec": {"command": ["drain"]}}
+    pod = make_pod({"name": "web", "image": "registry.local/web:1", "lifecycle": {"preStop": hook}}, "crashed")
+    running, crashed = box(pod, "web"), box(pod, "crashed", "exited", code=1)
+    step = plan(pod, sandbox(), running, crashed, ending=30.0)
+    web = pod["spec"]["containers"][0]
+    assert step.actions == [StopContainers((Stop("web-0", "web", hook, web),), 30.0, announce=True)]
+    assert not step.done
+    # an eviction kills at once: no grace, so no hook
+    assert plan(pod, sandbox(), running, ending=0.0).actions == [
+        StopContainers((Stop("web-0", "web", None, web),), 0.0, announce=True)
+    ]
+    # once nothing runs there is nothing to do; a finished pod stays as it is
+    assert plan(pod, sandbox(), box(pod, "web", "exited", code=137), ending=30.0).actions == []
+    assert plan(pod, sandbox(), running, ending=30.0, reported_phase="Failed").actions == []

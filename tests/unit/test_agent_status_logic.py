@@ -15,7 +15,7 @@ from minikube_py.agent.node import node_status, status_changed
 from minikube_py.agent.probes import ProbeCounter
 from minikube_py.agent.runtime.base import LABEL_ATTEMPT, ContainerState, MachineInfo, RegistryAuth
 from minikube_py.agent.spdy import DICTIONARY, FLAG_FIN, PING, SYN_REPLY, SYN_STREAM, SpdySession
-from minikube_py.agent.status import ContainerView, Observed, phase, pod_status, should_restart
+from minikube_py.agent.status import ContainerView, Ending, Observed, phase, pod_status, should_restart
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -187,3 +187,22 @@ def test_node_status_changes_only_with_news() -> None:
         machine, ip="192.0.2.2", hostname="h", max_pods=110, kubelet_port=10250, transitions=transitions
     )
     assert status_changed(first, moved)
+
+
+def test_a_pod_the_kubelet_ends_fails_with_its_reason_and_an_eviction_is_a_disruption() -> None:
+    deadline = Ending("DeadlineExceeded", "Pod was active on the node longer than the specified deadline", 30.0)
+    observed = Observed("Always", [], [view(state("running"))], ending=deadline)
+    status = pod_status(observed, "2026-01-01T00:00:00Z")
+    assert (status["phase"], status["reason"], status["message"]) == ("Failed", deadline.reason, deadline.message)
+    assert "DisruptionTarget" not in [c["type"] for c in status["conditions"]]
+    evicted = Ending("Evicted", "The node was low on resource: memory. ", 0.0, disruption=True)
+    status = pod_status(Observed("Always", [], [view(state("exited", 137))], ending=evicted), "2026-01-01T00:00:01Z")
+    assert status["phase"] == "Failed"
+    assert status["conditions"][-1] == {
+        "type": "DisruptionTarget",
+        "status": "True",
+        "lastProbeTime": None,
+        "lastTransitionTime": "2026-01-01T00:00:01Z",
+        "reason": "TerminationByKubelet",
+        "message": "The node was low on resource: memory. ",
+    }
