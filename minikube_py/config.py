@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 import yaml
 
 from minikube_py.model.audit import DEFAULT_POLICY, Policy, PolicyError, parse_policy
+from minikube_py.model.eviction import parse_thresholds
 from minikube_py.model.nodeipam import mask_size_problem
 from minikube_py.model.quantity import value as quantity_value
 from minikube_py.model.yamlmap import load_mapping
@@ -494,6 +495,17 @@ class AgentConfig:
         "How long this node's Lease holds; the agent renews it and looks at its node every quarter of that "
         "(kubelet's nodeLeaseDurationSeconds).",
     )
+    eviction_hard: str = _setting(
+        "memory.available<100Mi",
+        "Hard eviction threshold (kubelet's --eviction-hard; memory.available<quantity or <N% of the node's "
+        "memory): under it the node reports MemoryPressure and evicts pods, those using most beyond their "
+        "requests first; it is also kept out of the node's allocatable memory. Empty: never evict.",
+    )
+    eviction_pressure_transition_seconds: float = _setting(
+        300.0,
+        "How long MemoryPressure holds after available memory is back above the threshold (kubelet's "
+        "--eviction-pressure-transition-period), so a node does not flap between admitting and evicting.",
+    )
     fake_cpus: int = _setting(4, "CPUs a node on the fake runtime offers.")
     fake_memory: str = _setting("8Gi", "Memory a node on the fake runtime offers (a quantity).")
     count: int = _setting(
@@ -534,6 +546,12 @@ class AgentConfig:
             raise ConfigError(
                 f"node_lease_duration_seconds: must be at least 1, got {self.node_lease_duration_seconds}"
             )
+        try:
+            parse_thresholds(self.eviction_hard)
+        except ValueError as e:
+            raise ConfigError(f"eviction_hard: {e}") from None
+        if self.eviction_pressure_transition_seconds < 0:
+            raise ConfigError("eviction_pressure_transition_seconds: must not be negative")
         if self.node_ip:
             _ip("node_ip", self.node_ip)
         if self.max_pods < 1:

@@ -42,9 +42,11 @@ def fake_fleet(
     cpu: int = 4,
     memory: str = "8Gi",
     labels: Mapping[str, Mapping[str, str]] | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> Fleet:
     """The agents of ``names`` for the server at ``url`` whose data directory is ``data_dir``, with
-    ``cpu`` and ``memory`` each and ``labels`` on some, acting through its admin kubeconfig."""
+    ``cpu`` and ``memory`` each and ``labels`` on some, acting through its admin kubeconfig;
+    ``settings``: more of their AgentConfig (eviction thresholds...)."""
     config = AgentConfig(
         server=url,
         token=(data_dir / "node-token").read_text().strip(),
@@ -55,6 +57,7 @@ def fake_fleet(
         node_lease_duration_seconds=LEASE_SECONDS,
         fake_cpus=cpu,
         fake_memory=memory,
+        **(settings or {}),
     )
     return Fleet(config, names=names, client=load_kubeconfig(data_dir / "kubeconfig.yaml"), labels=labels)
 
@@ -67,10 +70,11 @@ def fake_nodes(
     cpu: int = 4,
     memory: str = "8Gi",
     labels: Mapping[str, Mapping[str, str]] | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> Iterator[FleetThread]:
     """``names`` joined to ``server``, with ``cpu`` and ``memory`` each and ``labels`` on some, Ready
     with their pod subnets when the block starts, stopped when it ends."""
-    fleet = fake_fleet(server.url, server.data_dir, names, cpu=cpu, memory=memory, labels=labels)
+    fleet = fake_fleet(server.url, server.data_dir, names, cpu=cpu, memory=memory, labels=labels, settings=settings)
     with FleetThread(fleet) as running:
         for name in names:
             eventually(lambda n=name: node_is_ready(server, n), f"node {name} Ready")
@@ -109,12 +113,13 @@ def server_with_fake_nodes(
     memory: str = "8Gi",
     labels: Mapping[str, Mapping[str, str]] | None = None,
     start: Callable[..., RunningServer | InProcessServer] = start_server,
+    settings: Mapping[str, Any] | None = None,
 ) -> Iterator[tuple[ServerEndpoint, FleetThread]]:
     """A real server started by ``start`` with ``flags`` and the fake nodes ``names`` joined, all
     stopped on exit."""
     running = start(data_dir, *flags)
     try:
-        with fake_nodes(running, names, cpu=cpu, memory=memory, labels=labels) as nodes:
+        with fake_nodes(running, names, cpu=cpu, memory=memory, labels=labels, settings=settings) as nodes:
             yield running, nodes
     finally:
         running.stop()

@@ -28,6 +28,7 @@ from cryptography.x509.oid import NameOID
 from minikube_py import pki
 from minikube_py.agent.cleanup import report_foreign_objects
 from minikube_py.agent.context import NodeContext
+from minikube_py.agent.eviction import MemoryEviction
 from minikube_py.agent.health import RULES, DiskCheck, NodeHealth, Part, Problem, runtime_down
 from minikube_py.agent.localpath import storage_root
 from minikube_py.agent.network import NETWORK_UNAVAILABLE, PodNetwork, network_name
@@ -45,6 +46,7 @@ from minikube_py.client.rest import ApiClient, resource_path
 from minikube_py.config import DRAIN_SECONDS, AgentConfig, default_advertise_address
 from minikube_py.guard import guard
 from minikube_py.model.apiserverleases import server_urls
+from minikube_py.model.eviction import parse_thresholds
 from minikube_py.model.quantity import value
 from minikube_py.model.rbac import NODE_USER_PREFIX, NODES_GROUP
 from minikube_py.model.times import rfc3339_micro
@@ -239,6 +241,8 @@ class Agent:
         self._health = NodeHealth([])
         self._machine = host_machine()
         self._disk = disk or DiskCheck(self._disk_paths)
+        self._eviction: MemoryEviction | None = None  # the node's eviction manager, once it serves
+        self._pods: PodManager | None = None  # its pods, once the engine answered
 
     async def run(self) -> None:
         cfg = self.config
@@ -288,8 +292,17 @@ class Agent:
         cfg = self.config
         cfg.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         recorder = EventRecorder(client, "kubelet", host=cfg.node_name)
-        self._health = NodeHealth([Part.RUNTIME, Part.DISK], on_change=self._health_changed(recorder))
+        self._health = NodeHealth([Part.RUNTIME, Part.DISK, Part.MEMORY], on_change=self._health_changed(recorder))
         self._machine = await self._read_machine(runtime)
+        self._eviction = MemoryEviction(
+            parse_thresholds(cfg.eviction_hard),
+            cfg.eviction_pressure_transition_seconds,
+            runtime,
+            cfg.node_name,
+            host=node_is_host(cfg.runtime, cfg.docker_host),
+            recorder=recorder,
+            node_ref=self._node_ref,
+        )
         try:
             labels = node_labels(cfg.node_name, self._machine, cfg.labels)
             if self._control_plane:
@@ -373,7 +386,7 @@ class Agent:
             allow_privileged=cfg.allow_privileged,
             max_pods=cfg.max_pods,
         )
-        manager = PodManager(client, runtime, node, recorder=recorder, network=network, sources=sources)
+        manager = self._pods = PodManager(client, runtime, node, recorder=recorder, network=network, sources=sources)
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(network.run(), name="pod network")
@@ -450,6 +463,7 @@ class Agent:
             transitions=self._transitions,
             extra=self._network_conditions(current_conditions),
             health=self._health.conditions(),
+            eviction_reserve=self._eviction.reserve(self._machine.memory_bytes) if self._eviction else 0,
         )
 
     async def _pause_image_once_up(self, runtime: Runtime) -> str:
@@ -478,6 +492,9 @@ class Agent:
             if self._health.problem(Part.RUNTIME) is not None:
                 self._machine = await self._read_machine(runtime)
         self._health.report(Part.DISK, await self._disk.problem())
+        if self._eviction is not None and self._health.problem(Part.RUNTIME) is None:
+            workers = self._pods.workers.values() if self._pods is not None else ()
+            self._health.report(Part.MEMORY, await self._eviction.check(self._machine.memory_bytes, workers))
 
     def _disk_paths(self) -> list[Path]:
         """The node's filesystems: its data directory's and the engine's when that is on this host."""

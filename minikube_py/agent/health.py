@@ -35,6 +35,7 @@ class Part(Enum):
 
     RUNTIME = "runtime"
     DISK = "disk"
+    MEMORY = "memory"
     PROXY = "proxy"
     DNS = "dns"
 
@@ -58,7 +59,7 @@ class ConditionRule:
     recovered: str
 
 
-#: Ready and DiskPressure are kubelet's own conditions (their good states are kubelet's words); the
+#: Ready, DiskPressure and MemoryPressure are kubelet's own conditions (their good states are kubelet's words); the
 #: proxy and DNS ones are pykube's, named as node-problem-detector names its conditions
 RULES: Mapping[Part, ConditionRule] = {
     Part.RUNTIME: ConditionRule(
@@ -71,6 +72,14 @@ RULES: Mapping[Part, ConditionRule] = {
         "KubeletHasNoDiskPressure",
         "kubelet has no disk pressure",
         "NodeHasNoDiskPressure",
+    ),
+    Part.MEMORY: ConditionRule(
+        "MemoryPressure",
+        "True",
+        "False",
+        "KubeletHasSufficientMemory",
+        "kubelet has sufficient memory available",
+        "NodeHasSufficientMemory",
     ),
     Part.PROXY: ConditionRule(
         "ServiceProxyUnavailable",

@@ -51,6 +51,7 @@ def node_status(
     transitions: dict[str, tuple[str, str]] | None = None,
     extra: Sequence[Obj] = (),
     health: Mapping[str, tuple[str, str, str]] | None = None,
+    eviction_reserve: int = 0,
 ) -> Obj:
     """Status as kubelet reports it. ``transitions`` (type → (status, since)) keeps each condition's
     lastTransitionTime stable across reports and moves it when the status changes (pass the same dict
@@ -58,7 +59,8 @@ def node_status(
     first, as on a Kubernetes node; they must be in every report because the status is written with a
     merge patch, which replaces the whole list. ``health`` gives conditions by type as (status, reason,
     message) (:meth:`minikube_py.agent.health.NodeHealth.conditions`): kubelet's own ones it names take
-    its values, pykube's own follow the network one."""
+    its values, pykube's own follow the network one. ``eviction_reserve``: the memory the hard eviction
+    threshold keeps free, which is not allocatable (kubelet's node allocatable)."""
     stamp = now()
     transitions = transitions if transitions is not None else {}
     health = health or {}
@@ -83,7 +85,7 @@ def node_status(
         )
     return {
         "capacity": capacity,
-        "allocatable": dict(capacity),
+        "allocatable": {**capacity, "memory": f"{max(machine.memory_bytes - eviction_reserve, 0) // 1024}Ki"},
         "conditions": conditions,
         "addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": hostname}],
         "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},

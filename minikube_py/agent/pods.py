@@ -326,6 +326,20 @@ class PodWorker:
         grace = float(spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE))
         return Ending(DEADLINE_EXCEEDED, DEADLINE_MESSAGE, grace)
 
+    @property
+    def active(self) -> bool:
+        """The pod is this node's to run: neither ended nor on its way out."""
+        return not self.gone and self._ending is None and TERMINAL.isdisjoint({self._reported, _phase_of(self.pod)})
+
+    @property
+    def stopping(self) -> bool:
+        """The kubelet ended the pod and has not reported it failed yet."""
+        return self._ending is not None and self._reported != "Failed"
+
+    @property
+    def _reported(self) -> str | None:
+        return None if self._last_status is None else self._last_status.get("phase")
+
     def evict(self, message: str) -> None:
         """The node's eviction manager ends the pod: it fails (Evicted) and its containers are killed
         at once, as for a hard eviction threshold."""
@@ -347,7 +361,7 @@ class PodWorker:
         self._next_deadline = None
         by_name = await self._observe()
         pod = self.pod  # one version of the pod for the whole pass: update() may swap it at any await
-        reported = None if self._last_status is None else self._last_status.get("phase")
+        reported = self._reported
         if self._ending is None and not self.gone and TERMINAL.isdisjoint({reported, _phase_of(pod)}):
             self._ending = self._past_deadline(pod)
             if self._ending is not None:

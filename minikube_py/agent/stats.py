@@ -61,12 +61,17 @@ def host_usage(proc_stat: str, meminfo: str) -> tuple[int, int]:
     fields = proc_stat.splitlines()[0].split()
     ticks = [int(v) for v in fields[1:9]]  # user nice system idle iowait irq softirq steal
     busy = sum(ticks) - ticks[3] - ticks[4]
+    return busy * 10**9 // _CLOCK_TICKS, host_working_set(meminfo)
+
+
+def host_working_set(meminfo: str) -> int:
+    """The host's memory working set from ``/proc/meminfo``: memory in use less the inactive page cache."""
     info = {}
     for line in meminfo.splitlines():
         key, _, rest = line.partition(":")
         info[key] = int(rest.split()[0]) * 1024 if rest.split() else 0
     used = info.get("MemTotal", 0) - info.get("MemFree", 0)
-    return busy * 10**9 // _CLOCK_TICKS, working_set(used, info.get("Inactive(file)", 0))
+    return working_set(used, info.get("Inactive(file)", 0))
 
 
 def process_usage() -> tuple[int, int]:

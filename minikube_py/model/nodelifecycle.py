@@ -5,7 +5,7 @@ heartbeat). The controller notes *when it saw* either change on its own monotoni
 trusting the timestamps inside, as kube-controller-manager does, so skew between a node's clock and
 the server's cannot make a node look dead or alive. Once a node has been silent for the grace
 period its kubelet-owned conditions become Unknown; the ``node.kubernetes.io/unreachable`` taints
-follow the Ready condition; pods on the node are marked not ready at once and evicted when their
+follow the Ready condition, the ``*-pressure`` ones the kubelet's pressure conditions; pods on the node are marked not ready at once and evicted when their
 toleration of the NoExecute taint runs out.
 """
 
@@ -22,6 +22,12 @@ from minikube_py.model.times import parse_time, rfc3339
 Obj = dict[str, Any]
 
 UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
+#: the kubelet conditions whose True status taints a node NoSchedule, and their taints' keys
+CONDITION_TAINTS = {
+    "MemoryPressure": "node.kubernetes.io/memory-pressure",
+    "DiskPressure": "node.kubernetes.io/disk-pressure",
+    "PIDPressure": "node.kubernetes.io/pid-pressure",
+}
 #: conditions a kubelet posts; once it goes silent nobody knows their truth any more
 KUBELET_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
 UNKNOWN_REASON = "NodeStatusUnknown"
@@ -107,20 +113,27 @@ def unknown_conditions(node: Obj, now: datetime) -> list[Obj] | None:
 
 def lifecycle_taints(node: Obj, now: datetime) -> list[Obj] | None:
     """The node's taints with the unreachable pair present exactly while its Ready condition is
-    Unknown; None when they already are. Taints of other owners are kept as they are, and a kept
-    unreachable taint keeps its ``timeAdded`` because eviction deadlines count from it."""
+    Unknown, and a NoSchedule taint for each pressure condition that is True (Kubernetes'
+    TaintNodesByCondition: the scheduler keeps new pods off, DaemonSets tolerate it); None when they
+    already are. Taints of other owners are kept as they are, and a kept taint keeps its
+    ``timeAdded``: eviction deadlines count from the unreachable one's."""
     taints = list((node.get("spec") or {}).get("taints") or [])
-    others = [t for t in taints if t.get("key") != UNREACHABLE_TAINT]
-    if ready_status(node) != "Unknown":
-        return others if len(others) != len(taints) else None
-    current = [t for t in taints if t.get("key") == UNREACHABLE_TAINT]
-    if sorted(str(t.get("effect")) for t in current) == ["NoExecute", "NoSchedule"]:
+    managed = {UNREACHABLE_TAINT, *CONDITION_TAINTS.values()}
+    others = [t for t in taints if t.get("key") not in managed]
+    present = {(t.get("key"), t.get("effect")): t for t in taints if t.get("key") in managed}
+    wanted: list[Obj] = []
+    if ready_status(node) == "Unknown":
+        wanted += [
+            present.get((UNREACHABLE_TAINT, effect))
+            or {"key": UNREACHABLE_TAINT, "effect": effect, "timeAdded": rfc3339(now)}
+            for effect in ("NoSchedule", "NoExecute")
+        ]
+    for kind, key in CONDITION_TAINTS.items():
+        if (_condition(node, kind) or {}).get("status") == "True":
+            wanted.append(present.get((key, "NoSchedule")) or {"key": key, "effect": "NoSchedule"})
+    if len(wanted) == len(present) and all(any(t is kept for kept in present.values()) for t in wanted):
         return None
-    present = {t.get("effect"): t for t in current}
-    return others + [
-        present.get(effect) or {"key": UNREACHABLE_TAINT, "effect": effect, "timeAdded": rfc3339(now)}
-        for effect in ("NoSchedule", "NoExecute")
-    ]
+    return others + wanted
 
 
 def unreachable_since(node: Obj) -> datetime | None:

@@ -1,0 +1,148 @@
+"""Node-pressure eviction, the kubelet's memory side: when the node's available memory falls under its
+hard eviction threshold (``--eviction-hard memory.available<100Mi``), the node reports
+``MemoryPressure`` and ends pods, one at a time, until it is back above it.
+
+What is decided here is pure: the threshold (kubelet's syntax, an amount or a share of the node's
+memory), whether the node is under pressure (which holds for the pressure transition period after the
+signal recovers, so a node does not flap between admitting and evicting), which pod goes first
+(kubelet's ``rankMemoryPressure``: pods using more than they requested, then lower priority, then the
+largest use beyond the request) and the eviction's message, in the kubelet's words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from minikube_py.model.quantity import Format, format_quantity, parse_quantity
+
+Obj = dict[str, Any]
+
+SIGNAL = "memory.available"
+#: the kubelet's default hard threshold
+DEFAULT_THRESHOLD = f"{SIGNAL}<100Mi"
+#: pods at or above this priority are critical (system-cluster-critical, system-node-critical): never evicted
+CRITICAL_PRIORITY = 2_000_000_000
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """``memory.available<amount`` (``quantity``, as written) or ``<N%`` of the node's memory."""
+
+    quantity: str = ""
+    percentage: Fraction | None = None
+
+    def bytes(self, capacity: int) -> int:
+        if self.percentage is not None:
+            return int(capacity * self.percentage)
+        return int(parse_quantity(self.quantity))
+
+    def spelled(self, capacity: int) -> str:
+        """As the eviction message quotes it: the quantity written, or the share's amount."""
+        return self.quantity or format_quantity(Fraction(self.bytes(capacity)), Format.BINARY_SI)
+
+
+def parse_thresholds(text: str) -> Threshold | None:
+    """The memory threshold of a kubelet ``--eviction-hard`` value (comma-separated ``signal<value``;
+    "" for none). ValueError for what the kubelet refuses; signals other than memory.available are
+    refused too, since this agent acts on memory alone."""
+    found: Threshold | None = None
+    for term in filter(None, (t.strip() for t in text.split(","))):
+        signal, less, value = term.partition("<")
+        if not less or not value:
+            raise ValueError(f"invalid eviction threshold {term!r}: expected signal<quantity, e.g. {DEFAULT_THRESHOLD}")
+        if signal != SIGNAL:
+            raise ValueError(f"unsupported eviction signal {signal!r}: only {SIGNAL} is acted on")
+        try:
+            amount = Fraction(value[:-1]) / 100 if value.endswith("%") else parse_quantity(value)
+        except (ValueError, ZeroDivisionError):
+            raise ValueError(f"eviction threshold {term!r}: {value!r} is neither a quantity nor a percentage") from None
+        if value.endswith("%"):
+            if not 0 < amount <= 1:
+                raise ValueError(f"eviction threshold {term!r}: a percentage must be in (0%, 100%]")
+            found = Threshold(percentage=amount)
+        elif amount <= 0:
+            raise ValueError(f"eviction threshold {term!r}: the quantity must be positive")
+        else:
+            found = Threshold(quantity=value)
+    return found
+
+
+@dataclass
+class Pressure:
+    """Whether the node is under memory pressure: while the signal is under the threshold, and for
+    ``transition`` seconds after it was last seen there (kubelet's evictionPressureTransitionPeriod)."""
+
+    transition: float
+    _last_met: float | None = field(default=None, repr=False)
+
+    def observe(self, met: bool, now: float) -> bool:
+        if met:
+            self._last_met = now
+            return True
+        return self._last_met is not None and now - self._last_met < self.transition
+
+
+@dataclass(frozen=True)
+class PodUse:
+    """One pod as the ranking sees it: its memory working set and requests per container."""
+
+    pod: Obj
+    usage: dict[str, int]  # container name -> working set bytes
+    priority: int = 0
+
+    @property
+    def requests(self) -> dict[str, int]:
+        return {c.get("name", ""): _request(c) for c in (self.pod.get("spec") or {}).get("containers") or []}
+
+    @property
+    def used(self) -> int:
+        return sum(self.usage.values())
+
+    @property
+    def beyond_request(self) -> int:
+        return self.used - sum(self.requests.values())
+
+
+def _request(container: Obj) -> int:
+    raw = ((container.get("resources") or {}).get("requests") or {}).get("memory")
+    try:
+        return int(parse_quantity(raw)) if raw is not None else 0
+    except (ValueError, TypeError):
+        return 0
+
+
+def evictable(pod: Obj) -> bool:
+    """Whether the eviction manager may end this pod: not a critical one."""
+    return int((pod.get("spec") or {}).get("priority") or 0) < CRITICAL_PRIORITY
+
+
+def rank(pods: list[PodUse]) -> list[PodUse]:
+    """The kubelet's order of eviction under memory pressure: pods using more than they requested
+    first, then lower priority, then the largest use beyond the request."""
+    return sorted(pods, key=lambda p: (p.beyond_request <= 0, p.priority, -p.beyond_request))
+
+
+def message(threshold: Threshold, capacity: int, available: int, victim: PodUse) -> str:
+    """The kubelet's eviction message: the resource, the threshold and what is available, then each
+    container that uses more than it requested."""
+    text = (
+        "The node was low on resource: memory. "
+        f"Threshold quantity: {threshold.spelled(capacity)}, available: {_ki(available)}. "
+    )
+    requests = victim.requests
+    for name, used in victim.usage.items():
+        request = requests.get(name, 0)
+        if used > request:
+            spelled = format_quantity(Fraction(request), Format.BINARY_SI) if request else "0"
+            text += (
+                f"Container {name} was using {format_quantity(Fraction(used), Format.BINARY_SI)}, "
+                f"request is {spelled}, has larger consumption of memory. "
+            )
+    return text
+
+
+def _ki(amount: int) -> str:
+    """An available amount as the kubelet's observations print it (kibibytes)."""
+    return f"{amount // 1024}Ki" if amount >= 0 else f"-{-amount // 1024}Ki"
