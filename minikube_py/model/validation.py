@@ -1208,39 +1208,56 @@ def validate_tolerations(tolerations: Any, path: str) -> Errors:
     known effect (empty: every effect). A pod's, a RuntimeClass's."""
     errs: Errors = []
     for i, t in enumerate(as_list(tolerations)):
-        t, where = as_dict(t), f"{path}[{i}]"
-        key, operator, value, effect = (str(t.get(f) or "") for f in ("key", "operator", "value", "effect"))
-        errs.extend(invalid_value(f"{where}.key", key, msg) for msg in label_key_errors(key) if key)
-        if not key and operator != "Exists":
-            errs.append(
-                invalid_value(
-                    f"{where}.operator",
-                    operator,
-                    'operator must be Exists when `key` is empty, which means "match all values and all keys"',
-                )
-            )
-        if t.get("tolerationSeconds") is not None and effect != "NoExecute":
-            errs.append(
-                invalid_value(f"{where}.effect", effect, "effect must be 'NoExecute' when `tolerationSeconds` is set")
-            )
-        if operator in ("Equal", ""):
-            problems = label_value_errors(value)
-            if problems:
-                errs.append(invalid_value(f"{where}.operator", value, ";".join(problems)))
-        elif operator == "Exists":
-            if value:
-                errs.append(
-                    FieldError(
-                        f"{where}.operator",
-                        "FieldValueInvalid",
-                        f"Invalid value: {_go_toleration(t)}: value must be empty when `operator` is 'Exists'",
-                    )
-                )
-        else:
-            errs.append(not_supported(f"{where}.operator", operator, ["Equal", "Exists"]))
-        if effect and effect not in _TAINT_EFFECTS:
-            errs.append(not_supported(f"{where}.effect", effect, _TAINT_EFFECTS))
+        t = as_dict(t)
+        seconds = t.get("tolerationSeconds")
+        fields = (*(str(t.get(f) or "") for f in ("key", "operator", "value", "effect")), _hashable(seconds))
+        errs.extend(
+            FieldError(f"{path}[{i}]{suffix}", reason, message) for suffix, reason, message in _toleration(*fields)
+        )
     return errs
+
+
+def _hashable(value: Any) -> Any:
+    return value if value is None or isinstance(value, int | str) else repr(value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _toleration(key: str, operator: str, value: str, effect: str, seconds: Any) -> tuple[tuple[str, str, str], ...]:
+    """One toleration's problems as (field suffix, reason, message): memoized, since nearly every pod
+    carries the same two (not-ready and unreachable, for 300 s)."""
+    errs: Errors = []
+    errs.extend(invalid_value(".key", key, msg) for msg in label_key_errors(key) if key)
+    if not key and operator != "Exists":
+        errs.append(
+            invalid_value(
+                ".operator",
+                operator,
+                'operator must be Exists when `key` is empty, which means "match all values and all keys"',
+            )
+        )
+    if seconds is not None and effect != "NoExecute":
+        errs.append(invalid_value(".effect", effect, "effect must be 'NoExecute' when `tolerationSeconds` is set"))
+    if operator in ("Equal", ""):
+        problems = label_value_errors(value)
+        if problems:
+            errs.append(invalid_value(".operator", value, ";".join(problems)))
+    elif operator == "Exists":
+        if value:
+            spelled = _go_toleration(
+                {"key": key, "operator": operator, "value": value, "effect": effect, "tolerationSeconds": seconds}
+            )
+            errs.append(
+                FieldError(
+                    ".operator",
+                    "FieldValueInvalid",
+                    f"Invalid value: {spelled}: value must be empty when `operator` is 'Exists'",
+                )
+            )
+    else:
+        errs.append(not_supported(".operator", operator, ["Equal", "Exists"]))
+    if effect and effect not in _TAINT_EFFECTS:
+        errs.append(not_supported(".effect", effect, _TAINT_EFFECTS))
+    return tuple((e.field, e.reason, e.message) for e in errs)
 
 
 def unique_tolerations(tolerations: Any, path: str) -> Errors:
