@@ -386,7 +386,15 @@ class Agent:
             allow_privileged=cfg.allow_privileged,
             max_pods=cfg.max_pods,
         )
-        manager = self._pods = PodManager(client, runtime, node, recorder=recorder, network=network, sources=sources)
+        manager = self._pods = PodManager(
+            client,
+            runtime,
+            node,
+            recorder=recorder,
+            network=network,
+            sources=sources,
+            under_pressure=lambda: self._eviction is not None and self._eviction.under_pressure,
+        )
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(network.run(), name="pod network")

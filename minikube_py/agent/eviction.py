@@ -53,6 +53,8 @@ class MemoryEviction:
         self._pressure = eviction.Pressure(transition)
         self._runtime, self._node, self._host = runtime, node_name, host
         self._recorder, self._node_ref = recorder, node_ref
+        #: whether the last look found the node under pressure (new BestEffort pods are refused meanwhile)
+        self.under_pressure = False
 
     def reserve(self, capacity: int) -> int:
         """The memory the threshold keeps free: not allocatable to pods."""
@@ -72,7 +74,7 @@ class MemoryEviction:
             working_set = sum(sum(containers.values()) for containers in usage.values())
         available = capacity - working_set
         met = available < self.threshold.bytes(capacity)
-        pressure = self._pressure.observe(met, time.monotonic())
+        pressure = self.under_pressure = self._pressure.observe(met, time.monotonic())
         if met and not any(w.stopping for w in workers):
             self._evict_one(capacity, available, workers, usage if usage is not None else await self._pod_usage())
         return MEMORY_PRESSURE if pressure else None

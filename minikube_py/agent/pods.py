@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -66,6 +67,7 @@ from minikube_py.client.informer import Handler, Handlers, Informer, object_key
 from minikube_py.client.referenced import ReferencedObjects
 from minikube_py.client.rest import ApiClient, resource_path
 from minikube_py.metrics import POD_START_DURATION
+from minikube_py.model import eviction
 from minikube_py.model.times import parse_time, rfc3339
 from minikube_py.model.volumebinding import claim_ref_key, pod_claim_names
 
@@ -212,6 +214,8 @@ class PodServices:
     sources: PodSources
     #: None: the network is there already (tests that drive workers alone)
     network: PodNetwork | None = None
+    #: whether the node is under memory pressure now (its eviction manager's last look)
+    under_pressure: Callable[[], bool] = field(default=lambda: False)
     volumes: VolumeManager = field(init=False)
     images: ImageManager = field(init=False)
     tokens: TokenManager = field(init=False)
@@ -380,9 +384,11 @@ class PodWorker:
         if plan.done:
             await self._carry_out(pod, plan.actions, None)
             return True
-        rejection = forbidden_sysctl(pod)
+        rejection, reason = forbidden_sysctl(pod), SYSCTL_FORBIDDEN
+        if rejection is None and self._start_time is None:  # the eviction manager admits a new pod once
+            rejection, reason = eviction.refusal(pod, self._s.under_pressure()), EVICTED
         if rejection is not None and not by_name:  # (a deleted pod's plan is done, above)
-            await self._reject(pod, SYSCTL_FORBIDDEN, rejection)
+            await self._reject(pod, reason, rejection)
             return False
         spec = pod.get("spec") or {}
         if self._start_time is None:
@@ -725,16 +731,18 @@ class PodManager:
         recorder: EventRecorder,
         network: PodNetwork | None = None,
         sources: PodSources | None = None,
+        under_pressure: Callable[[], bool] = lambda: False,
     ) -> None:
         """``sources``: shared with other nodes and run by their owner; by default the manager watches
-        its own node's pods."""
+        its own node's pods. ``under_pressure``: whether the node's eviction manager refuses new
+        BestEffort pods now."""
         self._client = client
         self._runtime = runtime
         self._node = node
         self._own_sources = sources is None
         self._sources = src = sources if sources is not None else PodSources(client, node.name)
         self.pods = src.pods(node.name)
-        self._services = PodServices(client, runtime, node, recorder, src, network)
+        self._services = PodServices(client, runtime, node, recorder, src, network, under_pressure)
         self.local_paths = LocalPathCleaner(client, node, recorder)
         self.workers: dict[str, PodWorker] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}

@@ -16,12 +16,15 @@ from fractions import Fraction
 from typing import Any
 
 from minikube_py.model.quantity import Format, format_quantity, parse_quantity
+from minikube_py.model.scheduling import Toleration
 
 Obj = dict[str, Any]
 
 SIGNAL = "memory.available"
 #: the kubelet's default hard threshold
 DEFAULT_THRESHOLD = f"{SIGNAL}<100Mi"
+#: the taint a node under memory pressure carries (the node lifecycle controller's)
+PRESSURE_TAINT: Obj = {"key": "node.kubernetes.io/memory-pressure", "effect": "NoSchedule"}
 #: pods at or above this priority are critical (system-cluster-critical, system-node-critical): never evicted
 CRITICAL_PRIORITY = 2_000_000_000
 
@@ -116,6 +119,18 @@ def _request(container: Obj) -> int:
 def evictable(pod: Obj) -> bool:
     """Whether the eviction manager may end this pod: not a critical one."""
     return int((pod.get("spec") or {}).get("priority") or 0) < CRITICAL_PRIORITY
+
+
+def refusal(pod: Obj, pressure: bool) -> str | None:
+    """The kubelet's admission under memory pressure: a new BestEffort pod that does not tolerate the
+    memory-pressure taint is refused (reason Evicted) with this message; critical pods and pods with
+    requests are admitted (None)."""
+    if not pressure or not evictable(pod) or (pod.get("status") or {}).get("qosClass") != "BestEffort":
+        return None
+    tolerations = (pod.get("spec") or {}).get("tolerations") or []
+    if any(isinstance(t, dict) and Toleration.of(t).tolerates(PRESSURE_TAINT) for t in tolerations):
+        return None
+    return "The node had condition: [MemoryPressure]. "
 
 
 def rank(pods: list[PodUse]) -> list[PodUse]:

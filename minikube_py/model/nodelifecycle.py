@@ -190,7 +190,7 @@ def eviction_delay(pod: Obj, default_seconds: float) -> float | None:
     tolerating = [
         t
         for t in (pod.get("spec") or {}).get("tolerations") or []
-        if isinstance(t, dict) and _toleration(t).tolerates(taint)
+        if isinstance(t, dict) and Toleration.of(t).tolerates(taint)
     ]
     if not tolerating:
         return 0.0
@@ -206,10 +206,6 @@ def eviction_due(pod: Obj, since: datetime, default_seconds: float) -> datetime 
     """When the pod is to be evicted from a node unreachable since ``since``; None for never."""
     delay = eviction_delay(pod, default_seconds)
     return None if delay is None else since + timedelta(seconds=delay)
-
-
-def _toleration(t: Obj) -> Toleration:
-    return Toleration(t.get("key") or "", t.get("operator") or "Equal", t.get("value") or "", t.get("effect") or "")
 
 
 def _condition(node: Obj, kind: str) -> Obj | None:

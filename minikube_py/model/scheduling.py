@@ -80,6 +80,11 @@ class Toleration:
     value: str
     effect: str
 
+    @classmethod
+    def of(cls, t: Obj) -> Toleration:
+        """A pod spec's toleration (an absent operator is Equal)."""
+        return cls(t.get("key") or "", t.get("operator") or "Equal", t.get("value") or "", t.get("effect") or "")
+
     def tolerates(self, taint: Obj) -> bool:
         if self.effect and self.effect != taint.get("effect"):
             return False
@@ -208,10 +213,7 @@ def pod_info(pod: Obj) -> PodInfo:
         for p in c.get("ports") or []
         if p.get("hostPort")
     )
-    tolerations = tuple(
-        Toleration(t.get("key") or "", t.get("operator") or "Equal", t.get("value") or "", t.get("effect") or "")
-        for t in spec.get("tolerations") or []
-    )
+    tolerations = tuple(Toleration.of(t) for t in spec.get("tolerations") or [])
     node_affinity = (spec.get("affinity") or {}).get("nodeAffinity") or {}
     owner = next((ref.get("uid") for ref in md.get("ownerReferences") or [] if ref.get("controller")), None)
     required_affinity = node_affinity.get("requiredDuringSchedulingIgnoredDuringExecution")

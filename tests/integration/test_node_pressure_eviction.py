@@ -110,6 +110,24 @@ def test_a_critical_pod_is_never_evicted_and_the_taint_keeps_new_pods_off_meanwh
 
         assert "FailedScheduling" in eventually(waits, "the new pod to wait", timeout=20)
         assert pods(server, "kube-system")["keeper"]["status"]["phase"] == "Running"
+        # a pod bound to the node directly passes no scheduler: the node itself refuses it if it is
+        # BestEffort, and starts one that requested its memory
+        for name, request in (("bound-be", None), ("bound-burstable", "64Mi")):
+            bound = pod(name, "1Mi", request=request)
+            bound["spec"]["nodeName"] = NODE
+            server.kubectl("apply", "-n", NS, "-f", "-", input=json.dumps(bound))
+        refused = eventually(
+            lambda: (p := pods(server, NS)["bound-be"]["status"]).get("phase") == "Failed" and p, "the refusal"
+        )
+        assert (refused["reason"], refused["message"]) == (
+            "Evicted",
+            "Pod was rejected: The node had condition: [MemoryPressure]. ",
+        )
+        # (admitted, it may well be the next one evicted: the critical pod keeps the node pressed)
+        admitted = eventually(
+            lambda: (p := pods(server, NS)["bound-burstable"]["status"]).get("containerStatuses") and p, "admitted"
+        )
+        assert not admitted.get("message", "").startswith("Pod was rejected")
     finally:
         server.kubectl("delete", "pod", "keeper", "-n", "kube-system", "--wait=false")
     eventually(lambda: pods(server, NS)["later"]["status"].get("phase") == "Running", "the new pod to run", timeout=30)

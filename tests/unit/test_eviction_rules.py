@@ -104,3 +104,15 @@ def test_pressure_conditions_taint_the_node_no_schedule_while_they_hold() -> Non
     relieved = node(("Ready", "True"), ("MemoryPressure", "False"), taints=taints)
     assert lifecycle_taints(relieved, now) == [mine]
     assert lifecycle_taints(node(("Ready", "True"), ("MemoryPressure", "False")), now) is None
+
+
+def test_under_pressure_new_best_effort_pods_are_refused_unless_they_tolerate_it() -> None:
+    best_effort = {**pod("be"), "status": {"qosClass": "BestEffort"}}
+    assert eviction.refusal(best_effort, pressure=True) == "The node had condition: [MemoryPressure]. "
+    assert eviction.refusal(best_effort, pressure=False) is None
+    burstable = {**pod("b", "1Gi"), "status": {"qosClass": "Burstable"}}
+    assert eviction.refusal(burstable, pressure=True) is None
+    tolerant = {**best_effort, "spec": {**best_effort["spec"], "tolerations": [{"operator": "Exists"}]}}
+    assert eviction.refusal(tolerant, pressure=True) is None
+    critical = {**pod("c", priority=2_000_000_000), "status": {"qosClass": "BestEffort"}}
+    assert eviction.refusal(critical, pressure=True) is None
