@@ -40,6 +40,16 @@ def pods_by_name(server: testing.ServerEndpoint, namespace: str) -> dict[str, di
     return {p["metadata"]["name"]: p for p in body["items"]}
 
 
+def namespace_of_test(server: testing.ServerEndpoint, request: Any) -> Iterator[str]:
+    """A namespace named for the running test (a fixture's body), its pods gone after it, so that the
+    next test of a module has the nodes' room."""
+    name = request.node.name.removeprefix("test_").replace("_", "-")[:40].strip("-")
+    server.kubectl("create", "namespace", name)
+    yield name
+    server.kubectl("delete", "namespace", name, "--wait=false")
+    testing.eventually(lambda: not pods_by_name(server, name), what=f"pods in {name} to go")
+
+
 def cpu_pod(name: str, cpu: str = "100m", **spec: Any) -> dict[str, Any]:
     """A pod of one container that requests ``cpu``, with ``spec`` fields beside its containers."""
     container = {"name": "app", "image": "busybox", "resources": {"requests": {"cpu": cpu}}}

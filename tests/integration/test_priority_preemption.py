@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from fake_nodes import server_with_fake_nodes
-from support import apply_list
+from support import apply_list, namespace_of_test
 from support import cpu_pod as pod
 from support import pods_by_name as pods
 
@@ -30,12 +30,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerEndpoint]
 
 @pytest.fixture
 def namespace(server: ServerEndpoint, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A namespace per test, its pods gone afterwards so that the next test has the node's room."""
-    name = request.node.name.removeprefix("test_").replace("_", "-")[:40].strip("-")
-    server.kubectl("create", "namespace", name)
-    yield name
-    server.kubectl("delete", "namespace", name, "--wait=false")
-    eventually(lambda: not pods(server, name), what=f"pods in {name} to go")
+    yield from namespace_of_test(server, request)
 
 
 def klass(name: str, value: int, **fields: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fake_nodes import in_process_cluster
 from support import cpu_pod as pod
+from support import namespace_of_test
 from support import pods_by_name as pods
 
 from minikube_py.testing import ServerEndpoint, eventually
@@ -29,11 +30,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerEndpoint]
 
 @pytest.fixture
 def namespace(server: ServerEndpoint, request: pytest.FixtureRequest) -> Iterator[str]:
-    name = request.node.name.removeprefix("test_").replace("_", "-")[:40].strip("-")
-    server.kubectl("create", "namespace", name)
-    yield name
-    server.kubectl("delete", "namespace", name, "--wait=false")
-    eventually(lambda: not pods(server, name), what=f"pods in {name} to go")
+    yield from namespace_of_test(server, request)
 
 
 @pytest.fixture
