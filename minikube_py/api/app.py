@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -40,7 +41,7 @@ from minikube_py.api.registry import Registry
 from minikube_py.api.reviews import routes as review_routes
 from minikube_py.api.sessions import DashboardSessions, session_user
 from minikube_py.api.streaming import StreamProxy
-from minikube_py.api.tokens import ServiceAccountTokens, SigningKey
+from minikube_py.api.tokens import ServiceAccountTokens, SigningKey, review_token
 from minikube_py.api.webhooks import REQUEST_USER, WebhookDispatcher
 from minikube_py.model import errors
 from minikube_py.model.apiservices import PROXY_CLIENT_NAME
@@ -381,7 +382,7 @@ def build_app(
     r.add_get("/cacerts", cacerts_handler(tls.ca_pem))
     r.add_post(pki.NODE_CREDENTIALS_PATH, node_credentials_handler(tls, registry))
     r.add_post(pki.CLUSTER_TOKEN_PATH, cluster_token_handler(registry.store, tls, authenticator))
-    for path, review in review_routes(rbac, request_user):
+    for path, review in review_routes(rbac, request_user, partial(review_token, authenticator, tokens)):
         r.add_post(path, review)
     for method, path, handler in encryption_routes(registry.store):
         r.add_route(method, path, handler)

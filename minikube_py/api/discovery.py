@@ -62,7 +62,10 @@ def core_versions(server_address: str) -> dict[str, Any]:
 #: resources that are questions, not stored objects (create only), served by :mod:`~minikube_py.api.reviews`:
 #: listed in discovery as kube-apiserver lists them, so ``kubectl api-resources`` shows them
 REVIEWS: dict[tuple[str, str], tuple[tuple[str, str, bool], ...]] = {
-    ("authentication.k8s.io", "v1"): (("selfsubjectreviews", "SelfSubjectReview", False),),
+    ("authentication.k8s.io", "v1"): (
+        ("selfsubjectreviews", "SelfSubjectReview", False),
+        ("tokenreviews", "TokenReview", False),
+    ),
     ("authorization.k8s.io", "v1"): (
         ("localsubjectaccessreviews", "LocalSubjectAccessReview", True),
         ("selfsubjectaccessreviews", "SelfSubjectAccessReview", False),

@@ -1,8 +1,9 @@
 """The questions a client asks about authorization and authentication, answered without storing
 anything: SelfSubjectAccessReview (``kubectl auth can-i``), SelfSubjectRulesReview (``can-i
 --list``), SubjectAccessReview and LocalSubjectAccessReview (for admins asking about others), and
-SelfSubjectReview (``kubectl auth whoami``). Each echoes the request with a ``status``, as
-kube-apiserver does.
+SelfSubjectReview (``kubectl auth whoami``), and TokenReview (which extension API servers, webhooks
+and proxies that delegate authentication send their callers' tokens to). Each echoes the request
+with a ``status``, as kube-apiserver does.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from aiohttp import web
 
 from minikube_py.api import body, shape
 from minikube_py.api.rbac import RbacAuthorizer
+from minikube_py.api.tokens import Authenticated
 from minikube_py.model import errors
 from minikube_py.model.rbac import UserInfo
 from minikube_py.model.requestinfo import RequestInfo
@@ -25,9 +27,11 @@ AUTHENTICATION = "authentication.k8s.io/v1"
 #: the request's authenticated user, as the authentication middleware leaves it
 UserOf = Callable[[web.Request], UserInfo]
 Handler = Callable[[web.Request], Awaitable[web.Response]]
+#: who a bearer token is for any of the given audiences (the API's own when none), or None
+ReviewToken = Callable[[str, tuple[str, ...]], Awaitable[Authenticated | None]]
 
 
-def routes(authorizer: RbacAuthorizer, user_of: UserOf) -> list[tuple[str, Handler]]:
+def routes(authorizer: RbacAuthorizer, user_of: UserOf, review_token: ReviewToken) -> list[tuple[str, Handler]]:
     """(path, POST handler) for each review."""
 
     async def self_access(request: web.Request) -> web.Response:
@@ -62,13 +66,18 @@ def routes(authorizer: RbacAuthorizer, user_of: UserOf) -> list[tuple[str, Handl
 
     async def self_subject(request: web.Request) -> web.Response:
         review = await _review(request, "SelfSubjectReview", AUTHENTICATION, has_spec=False)
-        user = user_of(request)
-        info: Obj = {"username": user.name, "groups": list(user.groups)}
-        if user.uid:
-            info["uid"] = user.uid
-        if user.extra:
-            info["extra"] = {k: list(v) for k, v in user.extra.items()}
-        return _answer(review, {"userInfo": info})
+        return _answer(review, {"userInfo": _user_info(user_of(request))})
+
+    async def token(request: web.Request) -> web.Response:
+        review = await _review(request, "TokenReview", AUTHENTICATION, has_spec=False)
+        spec = review["spec"] = review.get("spec") or {}
+        if not spec.get("token"):
+            raise errors.bad_request("token is required for TokenReview in authentication")
+        found = await review_token(spec["token"], tuple(spec.get("audiences") or ()))
+        if found is None:  # Go's zero UserInfo: an empty object, the rest omitted
+            return _answer(review, {"user": {}})
+        status = {"authenticated": True, "user": _user_info(found.user.info), "audiences": list(found.audiences)}
+        return _answer(review, status)
 
     authz = "/apis/authorization.k8s.io/v1"
     return [
@@ -77,7 +86,17 @@ def routes(authorizer: RbacAuthorizer, user_of: UserOf) -> list[tuple[str, Handl
         (f"{authz}/subjectaccessreviews", subject_access),
         (f"{authz}/namespaces/{{namespace}}/localsubjectaccessreviews", subject_access),
         ("/apis/authentication.k8s.io/v1/selfsubjectreviews", self_subject),
+        ("/apis/authentication.k8s.io/v1/tokenreviews", token),
     ]
+
+
+def _user_info(user: UserInfo) -> Obj:
+    info: Obj = {"username": user.name, "groups": list(user.groups)}
+    if user.uid:
+        info["uid"] = user.uid
+    if user.extra:
+        info["extra"] = {k: list(v) for k, v in user.extra.items()}
+    return info
 
 
 def _access_status(authorizer: RbacAuthorizer, user: UserInfo, info: RequestInfo) -> Obj:
@@ -156,4 +175,4 @@ def _invalid(kind: str, field: str, message: str) -> errors.StatusError:
 
 
 def _group(kind: str) -> str:
-    return "authentication.k8s.io" if kind == "SelfSubjectReview" else "authorization.k8s.io"
+    return "authentication.k8s.io" if kind in ("SelfSubjectReview", "TokenReview") else "authorization.k8s.io"

@@ -650,6 +650,7 @@ REVIEWS: Mapping[str, Fields] = {
     "SelfSubjectAccessReview": {"spec": (dict, Struct("SelfSubjectAccessReviewSpec", _ATTRIBUTES))},
     "SelfSubjectRulesReview": {"spec": (dict, Struct("SelfSubjectRulesReviewSpec", _strings("namespace")))},
     "SelfSubjectReview": {},
+    "TokenReview": {"spec": (dict, Struct("TokenReviewSpec", {"token": (str, None), "audiences": (list, str)}))},
 }
 _EVERY_KIND: Fields = {"spec": (dict, None), "status": (dict, None)}
 

@@ -16,14 +16,14 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
-from minikube_py.api.auth import User
+from minikube_py.api.auth import Authenticator, User
 from minikube_py.api.registry import Registry
 from minikube_py.model import errors
 from minikube_py.model.kinds import by_plural
@@ -107,6 +107,13 @@ class SigningKey:
         }
 
 
+class Authenticated(NamedTuple):
+    """Who a token is, and the audiences it was accepted for."""
+
+    user: User
+    audiences: tuple[str, ...]
+
+
 class ServiceAccountTokens:
     """Issues and authenticates ServiceAccount tokens for one cluster (``issuer``), whose API accepts
     tokens for ``audiences`` (by default the issuer, as kube-apiserver's)."""
@@ -119,9 +126,10 @@ class ServiceAccountTokens:
         self.issuer = issuer
         self.audiences = (issuer,)
         self._clock = clock
-        #: token -> (its user, until when that answer holds): an in-cluster client sends the same
-        #: token with every request, and checking it costs a signature and up to three store reads
-        self._recent: dict[str, tuple[User, float]] = {}
+        #: (token, audiences) -> (its user and the audiences it is for, until when that answer holds): an
+        #: in-cluster client sends the same token with every request, and checking it costs a signature
+        #: and up to three store reads
+        self._recent: dict[tuple[str, tuple[str, ...]], tuple[Authenticated, float]] = {}
 
     async def request(self, namespace: str, name: str, body: Obj, requester: UserInfo) -> Obj:
         """Answer a TokenRequest for ServiceAccount ``namespace/name``: the request with its
@@ -187,28 +195,35 @@ class ServiceAccountTokens:
         return obj
 
     async def authenticate(self, token: str) -> User | None:
-        """The ServiceAccount user of a valid token; None when it is not one of ours, expired, for
-        another audience, or what it names is gone or was recreated."""
+        """The ServiceAccount user of a valid token for this API; None when it is not one of ours,
+        expired, for another audience, or what it names is gone or was recreated."""
+        found = await self.authenticate_for(token, self.audiences)
+        return found.user if found is not None else None
+
+    async def authenticate_for(self, token: str, audiences: tuple[str, ...]) -> Authenticated | None:
+        """:meth:`authenticate` for any of ``audiences`` (a TokenReview's): the user and the
+        audiences both the token and the request name."""
         if token.count(".") != 2:
             return None
         now = self._clock()
-        recent = self._recent.get(token)
+        key = (token, audiences)
+        recent = self._recent.get(key)
         if recent is not None and now < recent[1]:
             return recent[0]
-        user = await self._authenticate(token)
-        if user is not None:
+        found = await self._authenticate(token, audiences)
+        if found is not None:
             if len(self._recent) >= CACHE_SIZE:
-                self._recent = {t: v for t, v in self._recent.items() if now < v[1]}
+                self._recent = {k: v for k, v in self._recent.items() if now < v[1]}
                 if len(self._recent) >= CACHE_SIZE:  # that many live tokens: start over rather than grow
                     self._recent.clear()
-            self._recent[token] = (user, now + CACHE_SECONDS)
-        return user
+            self._recent[key] = (found, now + CACHE_SECONDS)
+        return found
 
-    async def _authenticate(self, token: str) -> User | None:
+    async def _authenticate(self, token: str, audiences: tuple[str, ...]) -> Authenticated | None:
         claims = self.key.verify(token)
         if claims is None:
             return None
-        subject = claimed_subject(claims, issuer=self.issuer, audiences=self.audiences, now=int(self._clock()))
+        subject = claimed_subject(claims, issuer=self.issuer, audiences=audiences, now=int(self._clock()))
         if subject is None or not await self._still_valid(subject):
             return None
         extra: list[tuple[str, tuple[str, ...]]] = []
@@ -219,13 +234,14 @@ class ServiceAccountTokens:
                 ("authentication.kubernetes.io/pod-name", (subject.bound_name,)),
                 ("authentication.kubernetes.io/pod-uid", (subject.bound_uid,)),
             ]
-        return User(
+        user = User(
             service_account_user(subject.namespace, subject.name),
             admin=False,
             groups=service_account_groups(subject.namespace),
             uid=subject.uid,
             extra=tuple(extra),
         )
+        return Authenticated(user, subject.audiences)
 
     async def _still_valid(self, subject: TokenSubject) -> bool:
         assert _SERVICE_ACCOUNTS is not None and _PODS is not None and _SECRETS is not None
@@ -253,6 +269,20 @@ class ServiceAccountTokens:
 
     def jwks(self) -> Obj:
         return {"keys": [self.key.jwk()]}
+
+
+async def review_token(
+    authenticator: Authenticator, tokens: ServiceAccountTokens, token: str, audiences: tuple[str, ...]
+) -> Authenticated | None:
+    """Who ``token`` is for any of ``audiences`` (the API's own when none), as a TokenReview asks. The
+    admin and join tokens know no audience: they pass only for a review that names one of the API's,
+    and are answered with those, as kube-apiserver treats its audience-agnostic authenticators."""
+    audiences = audiences or tokens.audiences
+    static = authenticator.authenticate(f"Bearer {token}")
+    if static is None:
+        return await tokens.authenticate_for(token, audiences)
+    shared = tuple(a for a in audiences if a in tokens.audiences)
+    return Authenticated(static, shared) if shared else None
 
 
 def _check_node_request(requester: UserInfo, namespace: str, name: str, spec: TokenSpec, bound: Obj | None) -> None:

@@ -101,6 +101,8 @@ class TokenSubject:
     bound_name: str = ""
     bound_uid: str = ""
     jti: str = ""
+    #: the audiences the token was checked for that it names (a TokenReview answers with them)
+    audiences: tuple[str, ...] = ()
 
 
 def claimed_subject(claims: Obj, *, issuer: str, audiences: tuple[str, ...], now: int) -> TokenSubject | None:
@@ -110,7 +112,8 @@ def claimed_subject(claims: Obj, *, issuer: str, audiences: tuple[str, ...], now
         return None
     aud = claims.get("aud")
     token_audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
-    if not set(token_audiences) & set(audiences):
+    shared = tuple(a for a in audiences if a in token_audiences)
+    if not shared:
         return None
     exp, nbf = claims.get("exp"), claims.get("nbf", 0)
     if not isinstance(exp, int) or not isinstance(nbf, int) or now > exp + 60 or now < nbf - 60:
@@ -135,8 +138,9 @@ def claimed_subject(claims: Obj, *, issuer: str, audiences: tuple[str, ...], now
                 str(ref.get("name", "")),
                 str(ref.get("uid", "")),
                 str(claims.get("jti", "")),
+                shared,
             )
-    return TokenSubject(namespace, account["name"], account["uid"], jti=str(claims.get("jti", "")))
+    return TokenSubject(namespace, account["name"], account["uid"], jti=str(claims.get("jti", "")), audiences=shared)
 
 
 #: where the ServiceAccount admission mounts the token, the CA and the namespace in every container

@@ -223,6 +223,59 @@ def test_a_token_bound_to_a_pod_dies_with_it(server: RunningServer, namespace: s
     wait_for(lambda: "Unauthorized" in as_user(server, config, "auth", "whoami").stderr, "the token to be refused")
 
 
+def test_token_reviews_say_who_a_token_is_for_the_audiences_asked(server: RunningServer, namespace: str) -> None:
+    """What an extension API server or a proxy that delegates authentication does: it posts its
+    caller's token as a TokenReview (allowed by ``system:auth-delegator``) and gets the user back,
+    only for an audience the token names."""
+    path = "/apis/authentication.k8s.io/v1/tokenreviews"
+    server.kubectl("-n", namespace, "create", "serviceaccount", "gate")
+    server.kubectl("-n", namespace, "create", "serviceaccount", "caller")
+    gate = server.kubectl("-n", namespace, "create", "token", "gate").stdout.strip()
+    caller = server.kubectl("-n", namespace, "create", "token", "caller").stdout.strip()
+    for_vault = server.kubectl("-n", namespace, "create", "token", "caller", "--audience=vault").stdout.strip()
+
+    def review(token: str, *audiences: str, as_token: str = gate) -> tuple[int, Any]:
+        spec: dict[str, Any] = {"token": token, **({"audiences": list(audiences)} if audiences else {})}
+        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": spec}
+        return server.request("POST", path, body, token=as_token)
+
+    status, answer = review(caller)
+    assert status == 403 and 'cannot create resource "tokenreviews"' in answer["message"], answer
+    binding = f"{namespace}-gate-delegator"
+    server.kubectl(
+        "create", "clusterrolebinding", binding, "--clusterrole=system:auth-delegator", f"--serviceaccount={namespace}:gate"
+    )
+    try:
+        status, answer = review(caller)
+        assert status == 201 and answer["kind"] == "TokenReview", answer
+        uid = server.kubectl("-n", namespace, "get", "sa", "caller", "-o", "jsonpath={.metadata.uid}").stdout
+        found = answer["status"]
+        assert found["authenticated"] is True and found["audiences"] == [claims_of(caller)["iss"]]
+        assert (found["user"]["username"], found["user"]["uid"]) == (f"system:serviceaccount:{namespace}:caller", uid)
+        assert found["user"]["groups"] == [
+            "system:serviceaccounts",
+            f"system:serviceaccounts:{namespace}",
+            "system:authenticated",
+        ]
+        # a token is good only for the audiences it names
+        assert review(caller, "vault")[1]["status"] == {"user": {}}
+        assert review(for_vault)[1]["status"] == {"user": {}}
+        status, answer = review(for_vault, "vault", "other")
+        assert answer["status"]["authenticated"] is True and answer["status"]["audiences"] == ["vault"]
+        # the admin's token knows no audience: it is the API's alone
+        admin = (server.data_dir / "admin-token").read_text().strip()
+        assert review(admin)[1]["status"]["user"]["groups"] == ["system:masters", "system:authenticated"]
+        assert review(admin, "vault")[1]["status"] == {"user": {}}
+        assert review("not-a-token")[1]["status"] == {"user": {}}
+        status, answer = review("")
+        assert (status, answer["message"]) == (400, "token is required for TokenReview in authentication")
+        # the account gone, its tokens are no one's once the server's 10 s memory of the check lapses
+        server.kubectl("-n", namespace, "delete", "serviceaccount", "caller")
+        wait_for(lambda: review(caller)[1]["status"] == {"user": {}}, "the deleted account's token to be refused")
+    finally:
+        server.kubectl("delete", "clusterrolebinding", binding)
+
+
 def test_pods_get_the_token_volume_unless_they_opt_out(server: RunningServer, namespace: str) -> None:
     server.kubectl("-n", namespace, "run", "with", "--image=pykube.local/busybox:1.35", "--", "sleep", "1")
     pod = json.loads(server.kubectl("-n", namespace, "get", "pod", "with", "-o", "json").stdout)
@@ -384,6 +437,7 @@ def test_discovery_lists_the_rbac_kinds_and_the_reviews(server: RunningServer) -
         "subjectaccessreviews",
         "localsubjectaccessreviews",
         "selfsubjectreviews",
+        "tokenreviews",
     ):
         assert listed[review][-1] == "create", listed[review]
 

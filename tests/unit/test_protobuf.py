@@ -510,6 +510,16 @@ def test_eviction_with_delete_options() -> None:
         }
 
 
+def test_token_review_of_a_delegating_server() -> None:
+    """Extension API servers' delegated authentication posts TokenReviews with client-go."""
+    spec = lfield(1, "a.b.c") + lfield(2, "api") + lfield(2, "vault")
+    assert decode_object(envelope("authentication.k8s.io/v1", "TokenReview", lfield(2, spec))) == {
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenReview",
+        "spec": {"token": "a.b.c", "audiences": ["api", "vault"]},
+    }
+
+
 def test_invalid_utf8_becomes_replacement_character_like_go_json() -> None:
     body = envelope("v1", "ConfigMap", lfield(1, lfield(1, "cm")) + lfield(2, entry("k", b"a\xffb")))
     assert decode_object(body)["data"] == {"k": "a\ufffdb"}

@@ -74,6 +74,15 @@ def test_bound_claims_name_the_account_and_the_pod() -> None:
     )
 
 
+def test_a_subject_carries_the_audiences_both_the_token_and_the_check_name() -> None:
+    spec, _ = parse_token_request({"spec": {"audiences": ["vault", "api"]}}, (ISSUER,))
+    assert spec is not None
+    claims = token_claims(issuer=ISSUER, namespace="team", account=ACCOUNT, spec=spec, now=1000)
+    subject = claimed_subject(claims, issuer=ISSUER, audiences=("api", "other", "vault"), now=2000)
+    assert subject is not None and subject.audiences == ("api", "vault")
+    assert claimed_subject(claims, issuer=ISSUER, audiences=(ISSUER,), now=2000) is None
+
+
 @pytest.mark.parametrize(
     ("change", "now"),
     [

@@ -50,6 +50,7 @@ KINDS: dict[tuple[str, str], Message] = {
     ("certificates.k8s.io/v1", "CertificateSigningRequest"): groups.CERTIFICATE_SIGNING_REQUEST,
     ("authentication.k8s.io/v1", "TokenRequest"): groups.TOKEN_REQUEST,
     ("authentication.k8s.io/v1", "SelfSubjectReview"): groups.SELF_SUBJECT_REVIEW,
+    ("authentication.k8s.io/v1", "TokenReview"): groups.TOKEN_REVIEW,
     ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): groups.SELF_SUBJECT_ACCESS_REVIEW,
     ("authorization.k8s.io/v1", "SelfSubjectRulesReview"): groups.SELF_SUBJECT_RULES_REVIEW,
     ("authorization.k8s.io/v1", "SubjectAccessReview"): groups.SUBJECT_ACCESS_REVIEW,

@@ -202,6 +202,7 @@ TOKEN_REQUEST: Message = spec_object(
 )
 
 SELF_SUBJECT_REVIEW: Message = {1: message("metadata", OBJECT_META), 2: message("status", EMPTY)}
+TOKEN_REVIEW: Message = spec_object({1: string("token"), 2: strings("audiences")})
 
 # --- authorization.k8s.io/v1: the access reviews (kubectl auth can-i) ------------------------------------
 
