@@ -243,7 +243,11 @@ def test_token_reviews_say_who_a_token_is_for_the_audiences_asked(server: Runnin
     assert status == 403 and 'cannot create resource "tokenreviews"' in answer["message"], answer
     binding = f"{namespace}-gate-delegator"
     server.kubectl(
-        "create", "clusterrolebinding", binding, "--clusterrole=system:auth-delegator", f"--serviceaccount={namespace}:gate"
+        "create",
+        "clusterrolebinding",
+        binding,
+        "--clusterrole=system:auth-delegator",
+        f"--serviceaccount={namespace}:gate",
     )
     try:
         status, answer = review(caller)
