@@ -256,7 +256,7 @@ def build_app(
         registry,
         front_proxy or pki.front_proxy(tls.ca_key.parent, PROXY_CLIENT_NAME),
         backends,
-        [*GROUP_VERSIONS, *discovery.REVIEWS, *extra_groups],
+        [*GROUP_VERSIONS, *discovery.CREATE_ONLY, *extra_groups],
     )
     definitions.changed = aggregator.definitions_changed
 
@@ -382,6 +382,7 @@ def build_app(
     r.add_get("/cacerts", cacerts_handler(tls.ca_pem))
     r.add_post(pki.NODE_CREDENTIALS_PATH, node_credentials_handler(tls, registry))
     r.add_post(pki.CLUSTER_TOKEN_PATH, cluster_token_handler(registry.store, tls, authenticator))
+    r.add_post("/api/v1/namespaces/{ns}/bindings", resources.create_binding)
     for path, review in review_routes(rbac, request_user, partial(review_token, authenticator, tokens)):
         r.add_post(path, review)
     for method, path, handler in encryption_routes(registry.store):

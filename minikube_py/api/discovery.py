@@ -59,9 +59,11 @@ def core_versions(server_address: str) -> dict[str, Any]:
     }
 
 
-#: resources that are questions, not stored objects (create only), served by :mod:`~minikube_py.api.reviews`:
-#: listed in discovery as kube-apiserver lists them, so ``kubectl api-resources`` shows them
-REVIEWS: dict[tuple[str, str], tuple[tuple[str, str, bool], ...]] = {
+#: resources that are only created, never stored: the questions :mod:`~minikube_py.api.reviews` answers
+#: and the Bindings that assign pods to nodes; listed in discovery as kube-apiserver lists them, so
+#: ``kubectl api-resources`` shows them
+CREATE_ONLY: dict[tuple[str, str], tuple[tuple[str, str, bool], ...]] = {
+    ("", "v1"): (("bindings", "Binding", True),),
     ("authentication.k8s.io", "v1"): (
         ("selfsubjectreviews", "SelfSubjectReview", False),
         ("tokenreviews", "TokenReview", False),
@@ -81,7 +83,7 @@ def group_list(extra: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
     (``metrics.k8s.io``, whose objects are not stored). A group's versions are listed in
     Kubernetes' priority order, the first preferred."""
     versions: dict[str, list[str]] = {}
-    for group, version in (*group_versions(), *REVIEWS, *extra):
+    for group, version in (*group_versions(), *CREATE_ONLY, *extra):
         if group and version not in versions.setdefault(group, []):
             versions[group].append(version)
     groups = []
@@ -124,10 +126,10 @@ def api_resource(name: str, kind: str, namespaced: bool, verbs: Iterable[str], s
 
 def resource_list(group_name: str, version: str) -> dict[str, Any] | None:
     resources = in_group_version(group_name, version)
-    reviews = REVIEWS.get((group_name, version), ())
-    if not resources and not reviews:
+    created = CREATE_ONLY.get((group_name, version), ())
+    if not resources and not created:
         return None
-    entries = [api_resource(plural, kind, namespaced, ["create"]) for plural, kind, namespaced in reviews]
+    entries = [api_resource(plural, kind, namespaced, ["create"]) for plural, kind, namespaced in created]
     for rt in resources:
         entries.append(_resource_entry(rt))
         entries += [_subresource_entry(rt, sub, kind) for sub, kind in rt.subresources.items()]

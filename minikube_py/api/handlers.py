@@ -23,13 +23,15 @@ from minikube_py.api.strategies import strategy_for
 from minikube_py.api.tables import render_table
 from minikube_py.api.tokens import ServiceAccountTokens
 from minikube_py.model import errors
-from minikube_py.model.kinds import ResourceType
+from minikube_py.model.kinds import ResourceType, by_plural
 from minikube_py.model.rbac import GROUP as RBAC_GROUP
 from minikube_py.model.rbac import UserInfo
 from minikube_py.model.schema import FieldValidation
 from minikube_py.model.selectors import FieldSelector, LabelSelector, parse_field_selector, parse_label_selector
 from minikube_py.model.webhooks import GROUP as WEBHOOKS_GROUP
 from minikube_py.store.base import Obj
+
+_PODS = by_plural("", "v1", "pods")
 
 
 def json_response(obj: Any, status: int = 200) -> web.Response:
@@ -329,6 +331,23 @@ class ResourceHandlers:
             eviction = await read_object(request)
             return json_response(await subresources.evict(self.registry, rt, t.namespace, name, eviction), 201)
         raise errors.method_not_allowed(method, f"{rt.plural}/{sub}")
+
+    async def create_binding(self, request: web.Request) -> web.Response:
+        """``POST /api/v1/namespaces/NS/bindings``, the older face of a pod's ``binding`` subresource
+        that the pod is named by the Binding's own name (the Python client's ``create_namespaced_binding``,
+        which custom schedulers written with it call)."""
+        namespace = request.match_info["ns"]
+        binding = await read_object(request)
+        metadata = binding.get("metadata") if isinstance(binding.get("metadata"), dict) else {}
+        name = metadata.get("name")
+        if not name or not isinstance(name, str):
+            raise errors.bad_request("name is required")
+        if metadata.get("namespace") not in (None, "", namespace):
+            raise errors.bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request"
+            )
+        assert _PODS is not None
+        return json_response(await subresources.bind(self.registry, _PODS, namespace, name, binding), 201)
 
     async def _finalize(self, rt: ResourceType, name: str, obj: Obj) -> Obj:
         """``namespaces/x/finalize`` may change only ``spec.finalizers``. An emptied list stays an

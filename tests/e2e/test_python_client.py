@@ -288,3 +288,46 @@ def test_wrong_token_is_401(server: RunningServer) -> None:
     with client.ApiClient(configuration) as api_client, pytest.raises(ApiException) as denied:
         client.CoreV1Api(api_client).list_namespace()
     assert denied.value.status == 401
+
+
+def test_a_custom_scheduler_binds_with_the_bindings_resource(core: client.CoreV1Api, namespace: str) -> None:
+    """The custom scheduler of the client's examples: pods that name it are left to it, and it binds
+    each with ``create_namespaced_binding`` (``POST .../bindings``, the Binding named for the pod)."""
+    body = pod_body("custom")
+    body["spec"]["schedulerName"] = "my-scheduler"
+    core.create_namespaced_pod(namespace, body)
+    binding = client.V1Binding(
+        metadata=client.V1ObjectMeta(name="custom"),
+        target=client.V1ObjectReference(api_version="v1", kind="Node", name="far-away"),
+    )
+    # the answer is a Status, which the client would try to read as a Binding
+    answer = core.create_namespaced_binding(namespace, binding, _preload_content=False)
+    assert answer.status == 201
+    pod = core.read_namespaced_pod("custom", namespace)
+    assert pod.spec.node_name == "far-away"
+    assert [(c.type, c.status) for c in pod.status.conditions or [] if c.type == "PodScheduled"] == [
+        ("PodScheduled", "True")
+    ]
+    with pytest.raises(ApiException) as again:
+        core.create_namespaced_binding(namespace, binding, _preload_content=False)
+    assert again.value.status == 409 and 'is already assigned to node \\"far-away\\"' in again.value.body
+    binding.metadata.name = "nobody"
+    with pytest.raises(ApiException) as missing:
+        core.create_namespaced_binding(namespace, binding, _preload_content=False)
+    assert missing.value.status == 404
+    binding.metadata = None
+    with pytest.raises(ApiException) as unnamed:
+        core.create_namespaced_binding(namespace, binding, _preload_content=False)
+    assert unnamed.value.status == 400 and '"name is required"' in unnamed.value.body
+    [listed] = [r for r in core.get_api_resources().resources if r.name == "bindings"]
+    assert (listed.kind, listed.namespaced, listed.verbs) == ("Binding", True, ["create"])
+
+
+def test_token_review_through_the_typed_client(api: client.ApiClient, namespace: str) -> None:
+    core = client.CoreV1Api(api)
+    core.create_namespaced_service_account(namespace, {"metadata": {"name": "reviewed"}})
+    token = core.create_namespaced_service_account_token("reviewed", namespace, {"spec": {}}).status.token
+    review = client.AuthenticationV1Api(api).create_token_review({"spec": {"token": token}})
+    assert review.status.authenticated is True
+    assert review.status.user.username == f"system:serviceaccount:{namespace}:reviewed"
+    assert review.status.audiences == ["https://kubernetes.default.svc.cluster.local"]
