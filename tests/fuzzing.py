@@ -56,6 +56,7 @@ REVIEWS = {
     "SelfSubjectAccessReview",
     "SelfSubjectRulesReview",
     "SubjectAccessReview",
+    "TokenReview",
 }
 PATCH_TYPES = (
     "application/json-patch+json",
@@ -314,9 +315,30 @@ def _spec(kind: str, name: str, ns: str, group_version: str = "") -> Obj:
                 "tolerations": [{"key": "fuzz", "operator": "Exists", "effect": "NoSchedule"}],
             },
         },
+        "CSIDriver": lambda: {
+            "spec": {"podInfoOnMount": True, "tokenRequests": [{"audience": "fuzz", "expirationSeconds": 3600}]}
+        },
+        "CSINode": lambda: {
+            "spec": {
+                "drivers": [
+                    {"name": "fuzz.csi.io", "nodeID": name, "topologyKeys": ["zone"], "allocatable": {"count": 2}}
+                ]
+            }
+        },
+        "VolumeAttachment": lambda: {
+            "spec": {"attacher": "fuzz.csi.io", "nodeName": "n1", "source": {"persistentVolumeName": "pv"}},
+            "status": {"attached": True, "attachError": {"message": "x"}},
+        },
+        "CSIStorageCapacity": lambda: {
+            "storageClassName": "fast",
+            "capacity": "1Gi",
+            "maximumVolumeSize": "100Mi",
+            "nodeTopology": _selector(app),
+        },
         "CustomResourceDefinition": lambda: crd_spec(f"{name}s", "Fz" + name.replace("-", "").capitalize()),
         "Gadget": lambda: {"spec": {"size": "small", "replicas": 1, "port": 80, "tags": ["a"], "extra": {"x": 1}}},
         "SelfSubjectReview": lambda: {},
+        "TokenReview": lambda: {"spec": {"token": "a.b.c", "audiences": ["fuzz"]}},
         "SelfSubjectAccessReview": lambda: {"spec": {"resourceAttributes": {"verb": "get", "resource": "pods"}}},
         "SelfSubjectRulesReview": lambda: {"spec": {"namespace": ns}},
         "SubjectAccessReview": lambda: {

@@ -46,6 +46,7 @@ from minikube_py.client.rest import ApiClient, resource_path
 from minikube_py.config import DRAIN_SECONDS, AgentConfig, default_advertise_address
 from minikube_py.guard import guard
 from minikube_py.model.apiserverleases import server_urls
+from minikube_py.model.csi import csi_node
 from minikube_py.model.eviction import parse_thresholds
 from minikube_py.model.quantity import value
 from minikube_py.model.rbac import NODE_USER_PREFIX, NODES_GROUP
@@ -532,7 +533,20 @@ class Agent:
             await client.create("/api/v1/nodes", manifest)
         except (AlreadyExistsError, ConflictError):
             await client.patch(path, {"metadata": {"labels": labels, "annotations": annotations}})
-        await client.patch(f"{path}/status", {"status": status}, "merge")
+        await self._ensure_csi_node(client, await client.patch(f"{path}/status", {"status": status}, "merge"))
+
+    async def _ensure_csi_node(self, client: ApiClient, node: dict[str, Any]) -> None:
+        """The node's CSINode, as the kubelet makes it before it reports Ready: where CSI drivers'
+        node plugins will register, owned by this incarnation of the Node (a CSINode left by a Node
+        that was deleted and registered again is taken over)."""
+        wanted = csi_node(node)
+        path = resource_path("storage.k8s.io/v1", "csinodes", name=self.config.node_name)
+        try:
+            await client.create(resource_path("storage.k8s.io/v1", "csinodes"), wanted)
+        except (AlreadyExistsError, ConflictError):
+            owners = wanted["metadata"]["ownerReferences"]
+            if (await client.get(path))["metadata"].get("ownerReferences") != owners:
+                await client.patch(path, {"metadata": {"ownerReferences": owners}})
 
     async def _renew_lease(self, client: ApiClient) -> None:
         name = self.config.node_name

@@ -16,7 +16,8 @@ fleet of fake nodes) may:
   (what its pods may reach and be reached from: the network policy controller resolves the policies
   centrally, so that a node need not read other nodes' pods);
 - read RuntimeClasses (whose handlers its sandboxes are created with; RBAC's ``system:node`` grants it
-  in Kubernetes);
+  in Kubernetes), CSIDrivers and CSINodes, and create (only its own: :mod:`.noderestriction`), update,
+  patch and delete its own CSINode, as ``system:node`` and NodeRestriction allow in Kubernetes;
 - read PersistentVolumes, and delete the released local-path volumes of its own storage (the agent
   removes their directories; see :mod:`minikube_py.agent.localpath`);
 - write Events, and renew its own credentials.
@@ -67,6 +68,8 @@ _READ_ALL = frozenset(
         ("networking.k8s.io", "ingressclasses"),
         ("", "persistentvolumes"),
         ("node.k8s.io", "runtimeclasses"),
+        ("storage.k8s.io", "csidrivers"),
+        ("storage.k8s.io", "csinodes"),
     }
 )
 _REFERENCED = frozenset({nodegraph.SECRETS, nodegraph.CONFIGMAPS, nodegraph.CLAIMS})
@@ -253,6 +256,8 @@ class NodeAuthorizer:
             return info.name == node and verb in _WRITE_OWN and not info.subresource
         if group == "events.k8s.io" and resource == "events":
             return verb in _WRITE_EVENTS
+        if group == "storage.k8s.io" and resource == "csinodes" and not info.subresource:
+            return not info.name if verb == "create" else info.name == node and verb in _WRITE_OWN
         return False
 
     def _pods_allowed(self, node: str, info: RequestInfo, query: Mapping[str, str]) -> bool:

@@ -1,7 +1,7 @@
 """Kubernetes' NodeRestriction admission: what a node may write into the objects the Node authorizer
 lets it write, which the request's path alone does not tell.
 
-- A node may create only its own Node and Lease (the name is in the body of a create).
+- A node may create only its own Node, Lease and CSINode (the name is in the body of a create).
 - It may not set or change labels under ``node-restriction.kubernetes.io/`` on its Node (they are
   for administrators to steer workloads to trusted nodes), nor change its Node's taints once it
   exists (administrators and controllers set them).
@@ -40,6 +40,10 @@ def admit(rt: ResourceType, new: Obj, old: Obj | None, subresource: str | None =
         name = (new.get("metadata") or {}).get("name", "")
         if name != node:
             raise errors.forbidden_object(rt, name, f"node {node!r} may only create its own Lease, not {name!r}")
+    elif rt.group == "storage.k8s.io" and rt.plural == "csinodes":
+        name = (new.get("metadata") or {}).get("name", "")
+        if name != node:
+            raise errors.forbidden_object(rt, name, "can only access CSINode with the same name as the requesting node")
 
 
 def _admit_node(rt: ResourceType, node: str, new: Obj, old: Obj | None) -> None:

@@ -537,6 +537,76 @@ STORAGE_CLASS: Fields = {
     "volumeBindingMode": (str, None),
     "allowedTopologies": (list, dict),
 }
+_BOOLS = ("attachRequired", "podInfoOnMount", "storageCapacity", "requiresRepublish", "seLinuxMount")
+CSI_DRIVER: Fields = {
+    "spec": (
+        dict,
+        Struct(
+            "CSIDriverSpec",
+            {
+                **dict.fromkeys(_BOOLS, (bool, None)),
+                "fsGroupPolicy": (str, None),
+                "volumeLifecycleModes": (list, str),
+                "tokenRequests": (
+                    list,
+                    Struct("TokenRequest", {"audience": (str, None), "expirationSeconds": (int, None)}),
+                ),
+            },
+        ),
+    )
+}
+CSI_NODE: Fields = {
+    "spec": (
+        dict,
+        Struct(
+            "CSINodeSpec",
+            {
+                "drivers": (
+                    list,
+                    Struct(
+                        "CSINodeDriver",
+                        {
+                            **_strings("name", "nodeID"),
+                            "topologyKeys": (list, str),
+                            "allocatable": (dict, Struct("VolumeNodeResources", {"count": (Int32, None)})),
+                        },
+                    ),
+                )
+            },
+        ),
+    )
+}
+VOLUME_ATTACHMENT: Fields = {
+    "spec": (
+        dict,
+        Struct(
+            "VolumeAttachmentSpec",
+            {
+                **_strings("attacher", "nodeName"),
+                "source": (
+                    dict,
+                    Struct(
+                        "VolumeAttachmentSource",
+                        {"persistentVolumeName": (str, None), "inlineVolumeSpec": (dict, None)},
+                    ),
+                ),
+            },
+        ),
+    ),
+    "status": (
+        dict,
+        Struct(
+            "VolumeAttachmentStatus",
+            {
+                "attached": (bool, None),
+                "attachmentMetadata": (dict, str),
+                "attachError": (dict, Struct("VolumeError", {"message": (str, None), "time": (str, None)})),
+                "detachError": (dict, Struct("VolumeError", {"message": (str, None), "time": (str, None)})),
+            },
+        ),
+    ),
+}
+STORAGE_CAPACITY: Fields = {"storageClassName": (str, None), "nodeTopology": (dict, None)}
 CERTIFICATE_SIGNING_REQUEST: Fields = {
     "spec": (
         dict,

@@ -24,6 +24,7 @@ from minikube_py.model import (
     autoscaling,
     certificates,
     crds,
+    csi,
     defaults,
     fields,
     ingress,
@@ -230,6 +231,20 @@ _DECLARED = (
         checks=validation.validate_storage_class,
         update_checks=validation.validate_storage_class_update,
         defaults=defaults.default_storage_class,
+    ),
+    KindRules(
+        "CSIDriver",
+        checks=csi.validate_csi_driver,
+        update_checks=csi.validate_csi_driver_update,
+        defaults=csi.default_csi_driver,
+        tracks_generation=True,
+    ),
+    KindRules("CSINode", checks=csi.validate_csi_node, update_checks=csi.validate_csi_node_update),
+    KindRules(
+        "VolumeAttachment", checks=csi.validate_volume_attachment, update_checks=csi.validate_volume_attachment_update
+    ),
+    KindRules(
+        "CSIStorageCapacity", checks=csi.validate_storage_capacity, update_checks=csi.validate_storage_capacity_update
     ),
     KindRules(
         "PriorityClass",

@@ -307,7 +307,19 @@ RESOURCES: tuple[ResourceType, ...] = (
     ),
     ResourceType("node.k8s.io", "v1", "RuntimeClass", "runtimeclasses", "runtimeclass", False),
     ResourceType("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", "priorityclass", False, ("pc",)),
+    ResourceType("storage.k8s.io", "v1", "CSIDriver", "csidrivers", "csidriver", False),
+    ResourceType("storage.k8s.io", "v1", "CSINode", "csinodes", "csinode", False),
+    ResourceType("storage.k8s.io", "v1", "CSIStorageCapacity", "csistoragecapacities", "csistoragecapacity", True),
     ResourceType("storage.k8s.io", "v1", "StorageClass", "storageclasses", "storageclass", False, ("sc",)),
+    ResourceType(
+        "storage.k8s.io",
+        "v1",
+        "VolumeAttachment",
+        "volumeattachments",
+        "volumeattachment",
+        False,
+        subresources={"status": ""},
+    ),
 )
 
 #: the built-in kinds' versions that are served beside the stored one (in :data:`RESOURCES`, one row

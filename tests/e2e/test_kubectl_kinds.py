@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from kubectl_helpers import (
@@ -169,6 +171,29 @@ def _podtemplate(name: str) -> Obj:
         "metadata": {"name": name},
         "template": {"metadata": {"labels": labels}, "spec": pod(name)["spec"]},
     }
+
+
+def _storage(kind: str, name: str, **fields: Any) -> Obj:
+    return {"apiVersion": "storage.k8s.io/v1", "kind": kind, "metadata": {"name": name}, **fields}
+
+
+def _csidriver(name: str) -> Obj:
+    return _storage("CSIDriver", name, spec={})
+
+
+def _csinode(name: str) -> Obj:
+    return _storage("CSINode", name, spec={"drivers": [{"name": "hostpath.csi.k8s.io", "nodeID": name}]})
+
+
+def _volumeattachment(name: str, **spec: Any) -> Obj:
+    source = {"persistentVolumeName": "pv-1"}
+    return _storage(
+        "VolumeAttachment", name, spec={"attacher": "hostpath.csi.k8s.io", "nodeName": "n1", "source": source, **spec}
+    )
+
+
+def _storagecapacity(name: str) -> Obj:
+    return _storage("CSIStorageCapacity", name, storageClassName="fast", capacity="10Gi")
 
 
 def _ingressclass(name: str) -> Obj:
@@ -425,6 +450,50 @@ KINDS = [
         },
         namespaced=False,
     ),
+    Kind(
+        "csidrivers",
+        "csidriver.storage.k8s.io",
+        _csidriver,
+        [
+            "NAME",
+            "ATTACHREQUIRED",
+            "PODINFOONMOUNT",
+            "STORAGECAPACITY",
+            "TOKENREQUESTS",
+            "REQUIRESREPUBLISH",
+            "MODES",
+            "AGE",
+        ],
+        [],
+        {
+            "ATTACHREQUIRED": "true",
+            "PODINFOONMOUNT": "false",
+            "STORAGECAPACITY": "false",
+            "TOKENREQUESTS": "<unset>",
+            "REQUIRESREPUBLISH": "false",
+            "MODES": "Persistent",
+        },
+        namespaced=False,
+    ),
+    Kind(
+        "csinodes",
+        "csinode.storage.k8s.io",
+        _csinode,
+        ["NAME", "DRIVERS", "AGE"],
+        [],
+        {"DRIVERS": "1"},
+        namespaced=False,
+    ),
+    Kind(
+        "volumeattachments",
+        "volumeattachment.storage.k8s.io",
+        _volumeattachment,
+        ["NAME", "ATTACHER", "PV", "NODE", "ATTACHED", "AGE"],
+        [],
+        {"ATTACHER": "hostpath.csi.k8s.io", "PV": "pv-1", "NODE": "n1", "ATTACHED": "false"},
+        namespaced=False,
+    ),
+    Kind("csistoragecapacities", "csistoragecapacity.storage.k8s.io", _storagecapacity, ["NAME", "CREATED AT"], [], {}),
     Kind("namespaces", "namespace", _namespace, ["NAME", "STATUS", "AGE"], [], {"STATUS": "Active"}, namespaced=False),
 ]
 
@@ -542,3 +611,42 @@ def test_a_pod_template_is_validated_patched_and_counts_its_generations(k: Kubec
     once = _podtemplate("once")
     once["template"]["spec"]["restartPolicy"] = "Never"
     assert k.apply(once) == ["podtemplate/once created"]
+
+
+def test_csi_kinds_keep_what_is_fixed(k: Kubectl, server: RunningServer) -> None:
+    """What a CSI driver's deployment meets: its CSIDriver defaulted and partly immutable, attachments whose
+    status only the attacher writes, capacities in a namespace (each node's CSINode, which its agent makes:
+    tests/integration/test_node_authorization.py)."""
+    name = f"{k.namespace}.csi.example.com"
+    server.kubectl("create", "-f", "-", input=to_yaml(_csidriver(name)))
+    va = f"va-{k.namespace[-4:]}"
+    try:
+        created = json.loads(server.kubectl("get", "csidriver", name, "-o", "json").stdout)
+        assert (created["spec"]["fsGroupPolicy"], created["metadata"]["generation"]) == ("ReadWriteOnceWithFSType", 1)
+        server.kubectl("patch", "csidriver", name, "-p", '{"spec": {"podInfoOnMount": true}}')
+        assert json.loads(server.kubectl("get", "csidriver", name, "-o", "json").stdout)["metadata"]["generation"] == 2
+        refused = server.kubectl("patch", "csidriver", name, "-p", '{"spec": {"attachRequired": false}}', check=False)
+        assert (
+            f'The CSIDriver "{name}" is invalid: spec.attachedRequired: Invalid value: false: field is immutable'
+            in (refused.stderr)
+        )
+        server.kubectl("create", "-f", "-", input=to_yaml({**_volumeattachment(va), "status": {"attached": True}}))
+        assert server.kubectl("get", "volumeattachment", va, "-o", "jsonpath={.status}").stdout == '{"attached":false}'
+        server.kubectl("patch", "volumeattachment", va, "--subresource=status", "-p", '{"status": {"attached": true}}')
+        assert server.kubectl("get", "volumeattachment", va, "-o", "jsonpath={.status.attached}").stdout == "true"
+        moved = server.kubectl("patch", "volumeattachment", va, "-p", '{"spec": {"nodeName": "n2"}}', check=False)
+        assert f'The VolumeAttachment "{va}" is invalid: spec: Invalid value: ' in moved.stderr
+        assert "field is immutable" in moved.stderr
+        both = _volumeattachment("va-both", source={"persistentVolumeName": "pv", "inlineVolumeSpec": {}})
+        refused = server.kubectl("create", "-f", "-", input=to_yaml(both), check=False)
+        assert "spec.source: Forbidden: must specify exactly one of inlineVolumeSpec and persistentVolumeName" in (
+            refused.stderr
+        )
+    finally:
+        server.kubectl("delete", "csidriver", name, "--ignore-not-found")
+        server.kubectl("delete", "volumeattachment", va, "--ignore-not-found")
+    negative = {**_storagecapacity("low"), "capacity": "-1Gi"}
+    refused = k.fails("create", "-f", "-", input=to_yaml(negative))
+    assert 'capacity: Invalid value: "-1Gi": must be greater than or equal to 0' in refused.stderr
+    explained = server.kubectl("explain", "csidriver.spec.fsGroupPolicy").stdout
+    assert "FIELD: fsGroupPolicy <string>" in explained

@@ -276,6 +276,28 @@ def join_secret(server: RunningServer) -> str:
     return pki.parse_join_token(server.node_token)[1]
 
 
+def test_a_node_makes_and_keeps_only_its_own_csi_node(server: RunningServer, agent_dir: Path) -> None:
+    """The agent creates its CSINode with its own credentials, owned by its Node, as the kubelet does;
+    it may write that one only."""
+    csinodes = "/apis/storage.k8s.io/v1/csinodes"
+    status, node = server.request("GET", f"/api/v1/nodes/{NODE}")
+    assert status == 200
+    status, mine = server.request("GET", f"{csinodes}/{NODE}")
+    assert status == 200 and mine["spec"] == {"drivers": []}
+    assert mine["metadata"]["ownerReferences"] == [
+        {"apiVersion": "v1", "kind": "Node", "name": NODE, "uid": node["metadata"]["uid"]}
+    ]
+    driver = {"name": "hostpath.csi.k8s.io", "nodeID": NODE, "topologyKeys": ["topology.hostpath.csi/node"]}
+    code, patched = as_node(server, agent_dir, "PATCH", f"{csinodes}/{NODE}", {"spec": {"drivers": [driver]}})
+    assert code == 200 and patched["spec"]["drivers"] == [driver]
+    assert as_node(server, agent_dir, "GET", f"{csinodes}/{CONTROL}")[0] == 200
+    assert as_node(server, agent_dir, "PATCH", f"{csinodes}/{CONTROL}", {"spec": {"drivers": [driver]}})[0] == 403
+    assert as_node(server, agent_dir, "DELETE", f"{csinodes}/{CONTROL}")[0] == 403
+    other = {"apiVersion": "storage.k8s.io/v1", "kind": "CSINode", "metadata": {"name": "nauth-none"}}
+    code, refused = as_node(server, agent_dir, "POST", csinodes, other)
+    assert code == 403 and "can only access CSINode with the same name as the requesting node" in refused["message"]
+
+
 def test_the_join_token_only_mints_node_certificates(server: RunningServer) -> None:
     for method, path in (
         ("GET", "/api/v1/secrets"),

@@ -22,13 +22,13 @@ def test_every_served_kind_but_two_has_checks() -> None:
     [
         (
             "update_checks",
-            "ClusterRoleBinding ConfigMap ControllerRevision CustomResourceDefinition DaemonSet Deployment IngressClass "
-            "Job PersistentVolume PersistentVolumeClaim Pod PriorityClass ReplicaSet RoleBinding RuntimeClass Secret Service "
-            "StatefulSet StorageClass",
+            "CSIDriver CSINode CSIStorageCapacity ClusterRoleBinding ConfigMap ControllerRevision CustomResourceDefinition "
+            "DaemonSet Deployment IngressClass Job PersistentVolume PersistentVolumeClaim Pod PriorityClass ReplicaSet "
+            "RoleBinding RuntimeClass Secret Service StatefulSet StorageClass VolumeAttachment",
         ),
         (
             "defaults",
-            "APIService CronJob CustomResourceDefinition DaemonSet Deployment EndpointSlice Endpoints HorizontalPodAutoscaler Job "
+            "APIService CSIDriver CronJob CustomResourceDefinition DaemonSet Deployment EndpointSlice Endpoints HorizontalPodAutoscaler Job "
             "LimitRange MutatingWebhookConfiguration Namespace NetworkPolicy "
             "PersistentVolume PersistentVolumeClaim Pod PodTemplate PriorityClass ReplicaSet ReplicationController Secret Service "
             "StatefulSet StorageClass ValidatingAdmissionPolicy ValidatingAdmissionPolicyBinding ValidatingWebhookConfiguration",

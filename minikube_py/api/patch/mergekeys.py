@@ -98,6 +98,9 @@ POD = _kind({"spec": _POD_SPEC, "status": _POD_STATUS})
 SERVICE = _kind({"spec": {"ports": by("port", "protocol")}, "status": _CONDITIONS})
 NODE = _kind({"spec": {"podCIDRs": SET}, "status": {**_CONDITIONS, "addresses": by("type")}})
 NAMESPACE = _kind({"status": _CONDITIONS})
+#: a driver's token requests are atomic, its lifecycle modes a set; a node's drivers merge by name
+CSI_DRIVER = _kind({"spec": {"volumeLifecycleModes": SET}})
+CSI_NODE = _kind({"spec": {"drivers": by("name")}})
 SERVICE_ACCOUNT = _kind({"": {"secrets": by("name")}})
 #: ReplicationControllers, Deployments, ReplicaSets, DaemonSets and Jobs
 WORKLOAD = _workload(_CONDITIONS)
@@ -152,6 +155,8 @@ CRON_JOB_ATOMIC = frozenset(
 #: a claim reference and a node selector are ``+structType=atomic``, as is a claim's label selector
 PERSISTENT_VOLUME_ATOMIC = frozenset({"spec.claimRef", "spec.nodeAffinity.required"})
 PERSISTENT_VOLUME_CLAIM_ATOMIC = frozenset({"spec.selector"})
+#: where a driver's capacity is: a label selector, atomic as every one
+STORAGE_CAPACITY_ATOMIC = frozenset({"nodeTopology"})
 
 
 def atomic_maps_for(kind: str) -> frozenset[str]:

@@ -99,3 +99,31 @@ PERSISTENT_VOLUME_CLAIM = PersistentVolumeClaimStrategy(
 STORAGE_CLASS = Strategy(
     "StorageClass", printer=printers.STORAGE_CLASS, merge_rules=mergekeys.METADATA_ONLY, shape=shape.STORAGE_CLASS
 )
+
+CSI_DRIVER = Strategy(
+    "CSIDriver", printer=printers.CSI_DRIVER, merge_rules=mergekeys.CSI_DRIVER, shape=shape.CSI_DRIVER
+)
+CSI_NODE = Strategy("CSINode", printer=printers.CSI_NODE, merge_rules=mergekeys.CSI_NODE, shape=shape.CSI_NODE)
+
+
+class VolumeAttachmentStrategy(Strategy):
+    """An attacher's record: its status is the attacher's to write, through the status subresource."""
+
+    def reset_status(self, obj: Obj) -> None:
+        """A new attachment is not attached yet: Go's ``attached`` is never omitted."""
+        obj["status"] = {"attached": False}
+
+
+VOLUME_ATTACHMENT = VolumeAttachmentStrategy(
+    "VolumeAttachment",
+    printer=printers.VOLUME_ATTACHMENT,
+    merge_rules=mergekeys.METADATA_ONLY,
+    shape=shape.VOLUME_ATTACHMENT,
+)
+STORAGE_CAPACITY = Strategy(
+    "CSIStorageCapacity",
+    printer=printers.STORAGE_CAPACITY,
+    merge_rules=mergekeys.METADATA_ONLY,
+    atomic_maps=mergekeys.STORAGE_CAPACITY_ATOMIC,
+    shape=shape.STORAGE_CAPACITY,
+)

@@ -1,6 +1,7 @@
 """Printers for PersistentVolumes, PersistentVolumeClaims and StorageClasses: the columns and cells
 of kube-apiserver's ``printPersistentVolume``, ``printPersistentVolumeClaim`` and
-``printStorageClass``, which ``kubectl get pv,pvc,sc`` shows."""
+``printStorageClass``, which ``kubectl get pv,pvc,sc`` shows; and for the CSI kinds (CSIDriver,
+CSINode, VolumeAttachment, and CSIStorageCapacity, which kube-apiserver serves with its default table)."""
 
 from __future__ import annotations
 
@@ -178,4 +179,90 @@ STORAGE_CLASS = Printer(
         AGE,
     ),
     _storage_class,
+)
+
+
+def _flag(value: Any, unset: bool) -> bool:
+    """A ``*bool`` cell: its value, or what the printer shows for nil."""
+    return value if isinstance(value, bool) else unset
+
+
+def _csi_driver(driver: dict[str, Any], now: datetime) -> list[Any]:
+    spec = spec_of(driver)
+    requests = spec.get("tokenRequests")
+    audiences = ",".join(str((r or {}).get("audience", "")) for r in requests) if isinstance(requests, list) else _UNSET
+    modes = ",".join(str(m) for m in spec.get("volumeLifecycleModes") or ()) or "<none>"
+    return [
+        obj_name(driver),
+        _flag(spec.get("attachRequired"), True),
+        _flag(spec.get("podInfoOnMount"), False),
+        _flag(spec.get("storageCapacity"), False),
+        audiences,
+        _flag(spec.get("requiresRepublish"), False),
+        modes,
+        age(driver, now),
+    ]
+
+
+CSI_DRIVER = Printer(
+    (
+        NAME,
+        Column(
+            "AttachRequired", "attachRequired indicates this CSI volume driver requires an attach operation.", "boolean"
+        ),
+        Column(
+            "PodInfoOnMount", "podInfoOnMount indicates this CSI volume driver requires pod information.", "boolean"
+        ),
+        Column("StorageCapacity", "storageCapacity indicates that the driver publishes its capacity.", "boolean"),
+        Column("TokenRequests", "tokenRequests indicates the audiences of the tokens the driver receives."),
+        Column("RequiresRepublish", "requiresRepublish indicates NodePublishVolume is called periodically.", "boolean"),
+        Column("Modes", "volumeLifecycleModes defines what kind of volumes this CSI volume driver supports."),
+        AGE,
+    ),
+    _csi_driver,
+)
+
+
+def _csi_node(node: dict[str, Any], now: datetime) -> list[Any]:
+    drivers = spec_of(node).get("drivers")
+    return [obj_name(node), len(drivers) if isinstance(drivers, list) else 0, age(node, now)]
+
+
+CSI_NODE = Printer(
+    (NAME, Column("Drivers", "drivers indicates the number of CSI drivers registered on the node", "integer"), AGE),
+    _csi_node,
+)
+
+
+def _volume_attachment(attachment: dict[str, Any], now: datetime) -> list[Any]:
+    spec = spec_of(attachment)
+    source = spec.get("source") if isinstance(spec.get("source"), dict) else {}
+    return [
+        obj_name(attachment),
+        spec.get("attacher") or "",
+        source.get("persistentVolumeName") or "",
+        spec.get("nodeName") or "",
+        status_of(attachment).get("attached") is True,
+        age(attachment, now),
+    ]
+
+
+VOLUME_ATTACHMENT = Printer(
+    (
+        NAME,
+        Column("Attacher", "attacher indicates the name of the volume driver that MUST handle this request."),
+        Column("PV", "persistentVolumeName represents the name of the persistent volume to attach."),
+        Column("Node", "nodeName represents the node that the volume should be attached to."),
+        Column("Attached", "attached indicates the volume is successfully attached.", "boolean"),
+        AGE,
+    ),
+    _volume_attachment,
+)
+
+
+#: kube-apiserver's default table (``rest.NewDefaultTableConvertor``), which it serves CSIStorageCapacities
+#: with: the creation time as an RFC 3339 timestamp, not an age
+STORAGE_CAPACITY = Printer(
+    (NAME, Column("Created At", AGE.description, "date")),
+    lambda obj, now: [obj_name(obj), (obj.get("metadata") or {}).get("creationTimestamp") or ""],
 )
