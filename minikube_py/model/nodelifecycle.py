@@ -22,11 +22,16 @@ from minikube_py.model.times import parse_time, rfc3339
 Obj = dict[str, Any]
 
 UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
-#: the kubelet conditions whose True status taints a node NoSchedule, and their taints' keys
+NOT_READY_TAINT = "node.kubernetes.io/not-ready"
+#: the taints (NoSchedule and NoExecute) a node's Ready status puts on it: unreachable while its kubelet
+#: is silent (Unknown), not-ready while the kubelet says it cannot run pods (False)
+READY_TAINTS = {"Unknown": UNREACHABLE_TAINT, "False": NOT_READY_TAINT}
+#: the node conditions whose True status taints a node NoSchedule, and their taints' keys
 CONDITION_TAINTS = {
     "MemoryPressure": "node.kubernetes.io/memory-pressure",
     "DiskPressure": "node.kubernetes.io/disk-pressure",
     "PIDPressure": "node.kubernetes.io/pid-pressure",
+    "NetworkUnavailable": "node.kubernetes.io/network-unavailable",
 }
 #: conditions a kubelet posts; once it goes silent nobody knows their truth any more
 KUBELET_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
@@ -34,14 +39,12 @@ UNKNOWN_REASON = "NodeStatusUnknown"
 UNKNOWN_MESSAGE = "Kubelet stopped posting node status."
 NEVER_REASON = "NodeStatusNeverUpdated"
 NEVER_MESSAGE = "Kubelet never posted node status."
-#: the toleration the API's admission defaulting adds to every pod that has none of its own; the
-#: controller's eviction timeout stands in for its 300 s, as kube-apiserver's
-#: ``--default-unreachable-toleration-seconds`` would
-ADMISSION_DEFAULT_TOLERATION: Obj = {
-    "key": UNREACHABLE_TAINT,
-    "operator": "Exists",
-    "effect": "NoExecute",
-    "tolerationSeconds": 300,
+#: the tolerations the API's admission defaulting adds to every pod that has none of its own, by the
+#: taint they tolerate; the controller's eviction timeout stands in for their 300 s, as kube-apiserver's
+#: ``--default-unreachable-toleration-seconds`` and ``--default-not-ready-toleration-seconds`` would
+ADMISSION_DEFAULT_TOLERATIONS: dict[str, Obj] = {
+    key: {"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
+    for key in (UNREACHABLE_TAINT, NOT_READY_TAINT)
 }
 _TERMINAL = ("Succeeded", "Failed")
 
@@ -113,19 +116,20 @@ def unknown_conditions(node: Obj, now: datetime) -> list[Obj] | None:
 
 def lifecycle_taints(node: Obj, now: datetime) -> list[Obj] | None:
     """The node's taints with the unreachable pair present exactly while its Ready condition is
-    Unknown, and a NoSchedule taint for each pressure condition that is True (Kubernetes'
-    TaintNodesByCondition: the scheduler keeps new pods off, DaemonSets tolerate it); None when they
-    already are. Taints of other owners are kept as they are, and a kept taint keeps its
-    ``timeAdded``: eviction deadlines count from the unreachable one's."""
+    Unknown, the not-ready pair exactly while it is False, and a NoSchedule taint for each pressure
+    condition (and NetworkUnavailable) that is True (Kubernetes' TaintNodesByCondition: the scheduler
+    keeps new pods off, DaemonSets tolerate it); None when they already are. Taints of other owners are
+    kept as they are, and a kept taint keeps its ``timeAdded``: eviction deadlines count from the
+    NoExecute one's."""
     taints = list((node.get("spec") or {}).get("taints") or [])
-    managed = {UNREACHABLE_TAINT, *CONDITION_TAINTS.values()}
+    managed = {*READY_TAINTS.values(), *CONDITION_TAINTS.values()}
     others = [t for t in taints if t.get("key") not in managed]
     present = {(t.get("key"), t.get("effect")): t for t in taints if t.get("key") in managed}
     wanted: list[Obj] = []
-    if ready_status(node) == "Unknown":
+    ready_taint = READY_TAINTS.get(ready_status(node) or "")
+    if ready_taint is not None:
         wanted += [
-            present.get((UNREACHABLE_TAINT, effect))
-            or {"key": UNREACHABLE_TAINT, "effect": effect, "timeAdded": rfc3339(now)}
+            present.get((ready_taint, effect)) or {"key": ready_taint, "effect": effect, "timeAdded": rfc3339(now)}
             for effect in ("NoSchedule", "NoExecute")
         ]
     for kind, key in CONDITION_TAINTS.items():
@@ -136,10 +140,11 @@ def lifecycle_taints(node: Obj, now: datetime) -> list[Obj] | None:
     return others + wanted
 
 
-def unreachable_since(node: Obj) -> datetime | None:
-    """When the NoExecute unreachable taint was added: the start of every pod's toleration."""
+def tainted_since(node: Obj, key: str) -> datetime | None:
+    """When the NoExecute taint ``key`` (unreachable or not-ready) was added: the start of every pod's
+    toleration of it."""
     for taint in (node.get("spec") or {}).get("taints") or []:
-        if taint.get("key") == UNREACHABLE_TAINT and taint.get("effect") == "NoExecute":
+        if taint.get("key") == key and taint.get("effect") == "NoExecute":
             return parse_time(taint.get("timeAdded"))
     return None
 
@@ -179,14 +184,15 @@ def was_evicted(pod: Obj) -> bool:
     return bool(pod["metadata"].get("deletionTimestamp")) and (pod.get("status") or {}).get("reason") == NODE_LOST
 
 
-def eviction_delay(pod: Obj, default_seconds: float) -> float | None:
-    """Seconds the pod may stay on an unreachable node, None for ever.
+def eviction_delay(pod: Obj, default_seconds: float, key: str = UNREACHABLE_TAINT) -> float | None:
+    """Seconds the pod may stay on a node with the NoExecute taint ``key`` (unreachable or not-ready),
+    None for ever.
 
-    As Kubernetes' taint manager: no toleration of the NoExecute unreachable taint means at once,
-    otherwise the smallest ``tolerationSeconds`` among those that tolerate it (negative counts as
-    zero), and for ever when none of them sets one. The toleration the API adds by default stands
-    for ``default_seconds``, the configured eviction timeout."""
-    taint = {"key": UNREACHABLE_TAINT, "effect": "NoExecute"}
+    As Kubernetes' taint manager: no toleration of the taint means at once, otherwise the smallest
+    ``tolerationSeconds`` among those that tolerate it (negative counts as zero), and for ever when
+    none of them sets one. The toleration the API adds by default stands for ``default_seconds``,
+    the configured eviction timeout."""
+    taint = {"key": key, "effect": "NoExecute"}
     tolerating = [
         t
         for t in (pod.get("spec") or {}).get("tolerations") or []
@@ -195,16 +201,16 @@ def eviction_delay(pod: Obj, default_seconds: float) -> float | None:
     if not tolerating:
         return 0.0
     seconds = [
-        default_seconds if t == ADMISSION_DEFAULT_TOLERATION else float(t["tolerationSeconds"])
+        default_seconds if t == ADMISSION_DEFAULT_TOLERATIONS.get(key) else float(t["tolerationSeconds"])
         for t in tolerating
         if t.get("tolerationSeconds") is not None
     ]
     return max(0.0, min(seconds)) if seconds else None
 
 
-def eviction_due(pod: Obj, since: datetime, default_seconds: float) -> datetime | None:
-    """When the pod is to be evicted from a node unreachable since ``since``; None for never."""
-    delay = eviction_delay(pod, default_seconds)
+def eviction_due(pod: Obj, since: datetime, default_seconds: float, key: str = UNREACHABLE_TAINT) -> datetime | None:
+    """When the pod is to be evicted from a node tainted ``key`` since ``since``; None for never."""
+    delay = eviction_delay(pod, default_seconds, key)
     return None if delay is None else since + timedelta(seconds=delay)
 
 

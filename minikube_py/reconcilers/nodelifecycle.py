@@ -7,6 +7,10 @@ them from services) and evicted when their toleration runs out, so their control
 healthy nodes. A node that comes back posts Ready itself; the taints then come off and any pod
 whose eviction did not finish is removed for good.
 
+A node whose kubelet reports Ready=False (its container engine down) is tainted not-ready, and its
+pods are deleted when their toleration of that runs out (five minutes by default), as Kubernetes'
+taint manager does; the node, being alive, stops them as it stops any deleted pod.
+
 Healthy nodes cost one reconcile per grace period (a timer at their deadline), not one per lease
 renewal, so a thousand fake nodes renewing their leases stay cheap.
 """
@@ -89,7 +93,7 @@ class NodeLifecycleController(Controller):
             return
         self._pods_by_node.setdefault(node_name, set()).add(object_key(new))
         node = self.nodes.get(node_name)
-        if node is not None and lifecycle.ready_status(node) == "Unknown":
+        if node is not None and lifecycle.ready_status(node) in lifecycle.READY_TAINTS:
             self.queue.add(node_name)
 
     def _observe(self, name: str, node: Obj) -> lifecycle.Probe:
@@ -114,8 +118,11 @@ class NodeLifecycleController(Controller):
             else:
                 self.queue.add_after(name, self.grace_period - silent)
             node = await self._sync_taints(node)
-            if lifecycle.ready_status(node) == "Unknown":
-                await self._handle_pods(node)
+            ready = lifecycle.ready_status(node)
+            if ready == "Unknown":
+                await self._handle_pods(node, lifecycle.UNREACHABLE_TAINT)
+            elif ready == "False":
+                await self._handle_pods(node, lifecycle.NOT_READY_TAINT)
             else:
                 await self._finish_evictions(node)
         except ConflictError:
@@ -149,25 +156,29 @@ class NodeLifecycleController(Controller):
         pods = (self.pods.get(key) for key in self._pods_by_node.get(node_name, ()))
         return [pod for pod in pods if pod is not None and _node_of(pod) == node_name]
 
-    async def _handle_pods(self, node: Obj) -> None:
-        """Mark every pod of an unreachable node not ready, evict those whose toleration ran out,
-        and come back when the next one's does."""
+    async def _handle_pods(self, node: Obj, taint: str) -> None:
+        """Evict the pods of a node tainted ``taint`` (NoExecute) whose toleration ran out, and come
+        back when the next one's does. An unreachable node's pods are marked not ready first, since
+        their kubelet cannot say; a not-ready node's are merely deleted, for it to stop."""
         name = node["metadata"]["name"]
+        unreachable = taint == lifecycle.UNREACHABLE_TAINT
         now = datetime.now(UTC)
-        since = lifecycle.unreachable_since(node) or now
+        since = lifecycle.tainted_since(node, taint) or now
         next_due: datetime | None = None
         for pod in self._pods_on(name):
             if lifecycle.is_terminal(pod) or self._awaiting(pod):
                 continue
-            patch = lifecycle.not_ready_patch(pod, now)
+            if not unreachable and pod["metadata"].get("deletionTimestamp"):
+                continue  # going already: its node stops it
+            patch = lifecycle.not_ready_patch(pod, now) if unreachable else None
             if patch is not None:
                 await self._write_pod_status(pod, patch)
                 await self.events.record(pod, "Warning", "NodeNotReady", "Node is not ready")
-            due = lifecycle.eviction_due(pod, since, self.eviction_timeout)
+            due = lifecycle.eviction_due(pod, since, self.eviction_timeout, taint)
             if due is None:
                 continue
             if due <= now:
-                await self._evict(pod, name)
+                await (self._evict(pod, name) if unreachable else self._delete(pod))
             elif next_due is None or due < next_due:
                 next_due = due
         if next_due is not None:
@@ -187,6 +198,16 @@ class NodeLifecycleController(Controller):
             with contextlib.suppress(NotFoundError):
                 await self.client.delete(_pod_path(pod))
         await self._remove(pod)
+
+    async def _delete(self, pod: Obj) -> None:
+        """The taint manager's eviction from a node that is alive but not ready: a deletion like any."""
+        md = pod["metadata"]
+        await self.events.record(
+            pod, "Normal", "TaintManagerEviction", f"Marking for deletion Pod {md['namespace']}/{md['name']}"
+        )
+        with contextlib.suppress(NotFoundError):
+            await self.client.delete(_pod_path(pod))
+        self._expected[md["uid"]] = _revision(pod) + 1
 
     async def _finish_evictions(self, node: Obj) -> None:
         for pod in self._pods_on(node["metadata"]["name"]):

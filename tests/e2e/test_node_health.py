@@ -130,10 +130,14 @@ def test_an_engine_that_stops_answering_makes_the_node_not_ready_until_it_is_bac
         described = " ".join(k.out("describe", "node", node).split())
         assert "Ready False" in described and "start Docker (`systemctl start docker`)" in described
         wait_for(lambda: "Warning KubeletNotReady" in " ".join(node_events(k, node).split()), "a Warning event")
+        # the node lifecycle controller taints it, as Kubernetes' does: no new pods, and its pods go once
+        # their toleration of the taint (five minutes by default) runs out
+        wait_for(lambda: not_ready_taints(k, node) == ["NoExecute", "NoSchedule"], "the not-ready taints")
 
         relay.start()
         wait_for(lambda: condition(k, node, "Ready").get("status") == "True", "Ready=True again", timeout=60)
         assert "Normal NodeReady" in " ".join(node_events(k, node).split())
+        wait_for(lambda: not not_ready_taints(k, node), "the not-ready taints to come off")
         assert server.process.poll() is None and server.process.pid == pid
         log = server.log_path.read_text()
         assert log.count("runtime: container runtime is down") == 1 and "Traceback" not in log, log[-3000:]
@@ -141,6 +145,11 @@ def test_an_engine_that_stops_answering_makes_the_node_not_ready_until_it_is_bac
         relay.cut()
         server.stop()
         remove_node_containers(node)
+
+
+def not_ready_taints(k: Kubectl, node: str) -> list[str]:
+    taints = json.loads(k.out("get", "node", node, "-o", "json"))["spec"].get("taints") or []
+    return sorted(t["effect"] for t in taints if t["key"] == "node.kubernetes.io/not-ready")
 
 
 @pytest.fixture

@@ -123,7 +123,11 @@ def test_a_previous_clusters_leftovers_are_reported_and_cleanup_lets_the_new_one
             "a Warning event on the node",
         )
 
-        create(k, busybox_pod("waits-for-network", "exec sleep 3600"))
+        # the node lifecycle controller keeps the scheduler's pods off (TaintNodesByCondition); a pod
+        # bound to the node directly lands, and waits for the network
+        taints = json.loads(k.out("get", "node", NODE, "-o", "json"))["spec"].get("taints") or []
+        assert {"key": "node.kubernetes.io/network-unavailable", "effect": "NoSchedule"} in taints
+        create(k, busybox_pod("waits-for-network", "exec sleep 3600", nodeName=NODE))
         wait_for(
             lambda: (
                 "FailedCreatePodSandBox Failed to create pod sandbox: " + condition["message"]
@@ -148,6 +152,10 @@ def test_a_previous_clusters_leftovers_are_reported_and_cleanup_lets_the_new_one
         assert pod["status"]["podIP"].startswith("10.250.0.")
         condition = network_condition(k)
         assert (condition["status"], condition["reason"]) == ("False", "PodNetworkReady")
+        wait_for(
+            lambda: not json.loads(k.out("get", "node", NODE, "-o", "json"))["spec"].get("taints"),
+            "the network-unavailable taint to come off",
+        )
         assert pod["status"]["containerStatuses"][0]["restartCount"] == 0
         assert server.process.poll() is None and server.process.pid == pid
         log = server.log_path.read_text()

@@ -22,6 +22,7 @@ Obj = dict[str, Any]
 NODES = ["n1", "n2", "n3"]
 GRACE, EVICTION = 4.0, 6.0
 UNREACHABLE = "node.kubernetes.io/unreachable"
+NOT_READY = "node.kubernetes.io/not-ready"
 NS = "lifecycle"
 
 
@@ -59,8 +60,12 @@ def ready(obj: Obj) -> str | None:
     return next((c["status"] for c in obj.get("status", {}).get("conditions") or [] if c["type"] == "Ready"), None)
 
 
+def taints_of(obj: Obj, key: str) -> list[Obj]:
+    return [t for t in obj.get("spec", {}).get("taints") or [] if t["key"] == key]
+
+
 def unreachable_taints(obj: Obj) -> list[Obj]:
-    return [t for t in obj.get("spec", {}).get("taints") or [] if t["key"] == UNREACHABLE]
+    return taints_of(obj, UNREACHABLE)
 
 
 def pods(server: ServerEndpoint, selector: str = "app=web") -> list[Obj]:
@@ -164,3 +169,53 @@ def test_a_silent_node_loses_its_pods_to_healthy_nodes_and_comes_back_clean(
     assert ready(back) == "True"
     assert not [p for p in pods(server) if p["spec"]["nodeName"] == "n1"], "a replaced pod is still bound to n1"
     assert healthy_spread(server, 6, avoid="n1") is not None
+
+
+def test_a_not_ready_node_is_tainted_and_its_pods_go_when_their_toleration_runs_out(
+    cluster: tuple[ServerEndpoint, FleetThread],
+) -> None:
+    """A node whose engine stops answering reports Ready=False: the node lifecycle controller taints it
+    not-ready (NoSchedule and NoExecute), and deletes its pods once their toleration of that runs out
+    (the eviction timeout for the default one), as Kubernetes' taint manager; the node, alive, stops
+    them. Once the engine answers again the taints come off."""
+    server, nodes = cluster
+    web = {p["metadata"]["name"] for p in pods(server)}
+    doomed = {p["metadata"]["name"] for p in pods(server) if p["spec"]["nodeName"] == "n2"}
+    assert doomed, web
+    stays = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "stays", "labels": {"app": "stays"}},
+        "spec": {
+            "nodeName": "n2",
+            "containers": [{"name": "c", "image": "registry.example/keeper:1"}],
+            "tolerations": [{"key": NOT_READY, "operator": "Exists", "effect": "NoExecute"}],
+        },
+    }
+    server.kubectl("-n", NS, "apply", "-f", "-", input=json.dumps(stays))
+    eventually(lambda: ready(get(server, f"/api/v1/namespaces/{NS}/pods/stays")) == "True", "stays to be ready")
+    runtime = nodes.fleet.runtimes["n2"]
+    runtime.outage = "engine down for the test"
+    try:
+        down = eventually(lambda: node_when(server, "n2", lambda n: ready(n) == "False"), "n2 Ready=False")
+        failed = time.monotonic()
+        taints = eventually(lambda: taints_of(node(server, "n2"), NOT_READY), "the not-ready taints")
+        assert sorted(t["effect"] for t in taints) == ["NoExecute", "NoSchedule"]
+        assert not taints_of(down, UNREACHABLE)
+        # replaced elsewhere once the default toleration (the eviction timeout) ran out
+        eventually(lambda: healthy_spread(server, 6, avoid="n2"), "6 ready web pods off n2", timeout=30)
+        assert time.monotonic() - failed >= EVICTION - 1, "pods were deleted before their toleration ran out"
+        left = get(server, f"/api/v1/namespaces/{NS}/pods/stays")
+        assert left["spec"]["nodeName"] == "n2" and not left["metadata"].get("deletionTimestamp")
+        reasons = {(e["involvedObject"]["name"], e["reason"]) for e in get(server, "/api/v1/events")["items"]}
+        assert any((name, "TaintManagerEviction") in reasons for name in doomed)
+    finally:
+        runtime.outage = None
+    eventually(
+        lambda: node_when(server, "n2", lambda n: ready(n) == "True" and not taints_of(n, NOT_READY)),
+        "n2 Ready again without the not-ready taints",
+        timeout=30,
+    )
+    # the deleted pods were stopped by their node, which is alive, and are gone
+    eventually(lambda: not doomed & {p["metadata"]["name"] for p in pods(server)}, "n2's evicted pods to be gone")
+    server.kubectl("-n", NS, "delete", "pod", "stays", "--wait=false")

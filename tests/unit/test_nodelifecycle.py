@@ -124,7 +124,7 @@ def test_present_taints_are_left_alone_and_keep_their_time() -> None:
     assert lc.lifecycle_taints(node("Unknown", taints), NOW) is None
     half = lc.lifecycle_taints(node("Unknown", taints[1:]), NOW)
     assert half is not None and half[1] == taints[1]
-    assert lc.unreachable_since(node("Unknown", taints)) == datetime(2024, 5, 1, 11, tzinfo=UTC)
+    assert lc.tainted_since(node("Unknown", taints), lc.UNREACHABLE_TAINT) == datetime(2024, 5, 1, 11, tzinfo=UTC)
 
 
 def test_a_ready_node_loses_the_unreachable_taints_only() -> None:
@@ -132,7 +132,30 @@ def test_a_ready_node_loses_the_unreachable_taints_only() -> None:
     unreachable = {"key": lc.UNREACHABLE_TAINT, "effect": "NoExecute", "timeAdded": "2024-05-01T11:00:00Z"}
     assert lc.lifecycle_taints(node("True", [other, unreachable]), NOW) == [other]
     assert lc.lifecycle_taints(node("True", [other]), NOW) is None
-    assert lc.unreachable_since(node("True", [other])) is None
+    assert lc.tainted_since(node("True", [other]), lc.UNREACHABLE_TAINT) is None
+
+
+def test_a_not_ready_node_gets_the_not_ready_pair_instead_of_the_unreachable_one() -> None:
+    unreachable = [
+        {"key": lc.UNREACHABLE_TAINT, "effect": effect, "timeAdded": "2024-05-01T11:00:00Z"}
+        for effect in ("NoSchedule", "NoExecute")
+    ]
+    assert lc.lifecycle_taints(node("False", unreachable), NOW) == [
+        {"key": lc.NOT_READY_TAINT, "effect": "NoSchedule", "timeAdded": "2024-05-01T12:00:00Z"},
+        {"key": lc.NOT_READY_TAINT, "effect": "NoExecute", "timeAdded": "2024-05-01T12:00:00Z"},
+    ]
+    tainted = node("False", lc.lifecycle_taints(node("False"), NOW))
+    assert lc.lifecycle_taints(tainted, NOW) is None
+    assert lc.tainted_since(tainted, lc.NOT_READY_TAINT) == NOW
+    assert lc.lifecycle_taints(tainted | {"status": node("True")["status"]}, NOW) == []
+
+
+def test_a_node_without_its_network_is_kept_from_new_pods() -> None:
+    cut_off = node()
+    cut_off["status"]["conditions"].append({"type": "NetworkUnavailable", "status": "True", "reason": "NoRouteCreated"})
+    assert lc.lifecycle_taints(cut_off, NOW) == [
+        {"key": "node.kubernetes.io/network-unavailable", "effect": "NoSchedule"}
+    ]
 
 
 # ------------------------------------------------------------------------------ pods
@@ -151,6 +174,14 @@ def test_ready_pods_are_marked_not_ready_once() -> None:
 def test_the_default_toleration_stands_for_the_eviction_timeout() -> None:
     assert lc.eviction_delay(pod(), 6.0) == 6.0
     assert lc.eviction_due(pod(), NOW, 6.0) == NOW + timedelta(seconds=6)
+
+
+def test_pods_on_a_not_ready_node_go_when_their_toleration_of_that_runs_out() -> None:
+    assert lc.eviction_delay(pod(), 6.0, lc.NOT_READY_TAINT) == 6.0
+    only_unreachable = [DEFAULT_TOLERATIONS[1]]
+    assert lc.eviction_delay(pod(only_unreachable), 6.0, lc.NOT_READY_TAINT) == 0.0
+    forever = [{"key": lc.NOT_READY_TAINT, "operator": "Exists", "effect": "NoExecute"}]
+    assert lc.eviction_due(pod(forever), NOW, 6.0, lc.NOT_READY_TAINT) is None
 
 
 @pytest.mark.parametrize(

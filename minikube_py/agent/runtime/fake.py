@@ -105,6 +105,9 @@ class FakeRuntime:
         self.resolv_confs: dict[str, str] = {}  # sandbox id -> the resolv.conf the agent wrote
         self._addresses: dict[str, itertools.count[int]] = {}
         self._events: asyncio.Queue[RuntimeEvent] = asyncio.Queue()
+        #: set to an error message, the engine stops answering its health check (the node goes
+        #: Ready=False, as with a Docker engine that is down); its containers run on meanwhile
+        self.outage: str | None = None
 
     async def close(self) -> None:
         return None
@@ -120,7 +123,8 @@ class FakeRuntime:
         )
 
     async def ping(self) -> None:
-        return None
+        if self.outage is not None:
+            raise ConnectionError(self.outage)
 
     async def ensure_network(self, name: str, subnet: str, gateway: str, *, masquerade: bool = True) -> None:
         self._networks[name] = ipaddress.ip_network(subnet)
