@@ -73,6 +73,20 @@ def pods(server: ServerEndpoint, selector: str = "app=web") -> list[Obj]:
     return items
 
 
+def tolerating_pod(name: str, node_name: str, taint: str) -> Obj:
+    """A pod bound to ``node_name`` that tolerates the NoExecute ``taint`` for ever: it stays through it."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": {"app": name}},
+        "spec": {
+            "nodeName": node_name,
+            "containers": [{"name": "c", "image": "registry.example/keeper:1"}],
+            "tolerations": [{"key": taint, "operator": "Exists", "effect": "NoExecute"}],
+        },
+    }
+
+
 def healthy_spread(server: ServerEndpoint, count: int, avoid: str = "") -> Counter[str] | None:
     """Pods per node once exactly ``count`` web pods exist, all Running and Ready, none on ``avoid``."""
     found = pods(server)
@@ -105,17 +119,7 @@ def test_a_silent_node_loses_its_pods_to_healthy_nodes_and_comes_back_clean(
     spread = eventually(lambda: healthy_spread(server, 6), "6 ready web pods")
     assert set(spread) == set(NODES), spread
     # a pod that tolerates the unreachable taint for ever stays through the outage
-    keeper = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "keeper", "labels": {"app": "keeper"}},
-        "spec": {
-            "nodeName": "n1",
-            "containers": [{"name": "c", "image": "registry.example/keeper:1"}],
-            "tolerations": [{"key": UNREACHABLE, "operator": "Exists", "effect": "NoExecute"}],
-        },
-    }
-    server.kubectl("-n", NS, "apply", "-f", "-", input=json.dumps(keeper))
+    server.kubectl("-n", NS, "apply", "-f", "-", input=json.dumps(tolerating_pod("keeper", "n1", UNREACHABLE)))
     eventually(lambda: ready(get(server, f"/api/v1/namespaces/{NS}/pods/keeper")) == "True", "keeper to be ready")
     doomed = {p["metadata"]["name"] for p in pods(server) if p["spec"]["nodeName"] == "n1"}
 
@@ -182,17 +186,7 @@ def test_a_not_ready_node_is_tainted_and_its_pods_go_when_their_toleration_runs_
     web = {p["metadata"]["name"] for p in pods(server)}
     doomed = {p["metadata"]["name"] for p in pods(server) if p["spec"]["nodeName"] == "n2"}
     assert doomed, web
-    stays = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "stays", "labels": {"app": "stays"}},
-        "spec": {
-            "nodeName": "n2",
-            "containers": [{"name": "c", "image": "registry.example/keeper:1"}],
-            "tolerations": [{"key": NOT_READY, "operator": "Exists", "effect": "NoExecute"}],
-        },
-    }
-    server.kubectl("-n", NS, "apply", "-f", "-", input=json.dumps(stays))
+    server.kubectl("-n", NS, "apply", "-f", "-", input=json.dumps(tolerating_pod("stays", "n2", NOT_READY)))
     eventually(lambda: ready(get(server, f"/api/v1/namespaces/{NS}/pods/stays")) == "True", "stays to be ready")
     runtime = nodes.fleet.runtimes["n2"]
     runtime.outage = "engine down for the test"
