@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from minikube_py.model.podcolumns import NODE_LOST
+from minikube_py.model.preemption import DISRUPTION_TARGET
 from minikube_py.model.scheduling import Toleration
 from minikube_py.model.times import parse_time, rfc3339
 
@@ -35,6 +36,7 @@ CONDITION_TAINTS = {
 }
 #: conditions a kubelet posts; once it goes silent nobody knows their truth any more
 KUBELET_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
+TAINT_EVICTION_REASON = "DeletionByTaintManager"
 UNKNOWN_REASON = "NodeStatusUnknown"
 UNKNOWN_MESSAGE = "Kubelet stopped posting node status."
 NEVER_REASON = "NodeStatusNeverUpdated"
@@ -167,15 +169,29 @@ def not_ready_patch(pod: Obj, now: datetime) -> Obj | None:
     return {"status": {"conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": rfc3339(now)}]}}
 
 
-def node_lost_patch(pod: Obj, node_name: str) -> Obj | None:
-    """The status reason an evicted pod carries (``kubectl get`` shows it as Unknown while it
-    goes); None when already set."""
-    if (pod.get("status") or {}).get("reason") == NODE_LOST:
-        return None
-    name = pod["metadata"]["name"]
-    return {
-        "status": {"reason": NODE_LOST, "message": f"Node {node_name} which was running pod {name} is unresponsive"}
-    }
+def eviction_patch(pod: Obj, now: datetime, lost_node: str = "") -> Obj | None:
+    """The status a pod gets before the taint manager deletes it: the ``DisruptionTarget`` condition
+    Kubernetes' taint eviction gives (a Job's pod failure policy reads why the pod went), and on an
+    unreachable node (``lost_node``) the NodeLost reason (``kubectl get`` shows the pod Unknown while
+    it goes); a strategic-merge status patch, None when the pod has them already."""
+    status = pod.get("status") or {}
+    patch: Obj = {}
+    if not any(
+        c.get("type") == DISRUPTION_TARGET and c.get("reason") == TAINT_EVICTION_REASON
+        for c in status.get("conditions") or []
+    ):
+        condition = {
+            "type": DISRUPTION_TARGET,
+            "status": "True",
+            "reason": TAINT_EVICTION_REASON,
+            "message": "Taint manager: deleting due to NoExecute taint",
+            "lastTransitionTime": rfc3339(now),
+        }
+        patch["conditions"] = [condition]
+    if lost_node and status.get("reason") != NODE_LOST:
+        name = pod["metadata"]["name"]
+        patch.update(reason=NODE_LOST, message=f"Node {lost_node} which was running pod {name} is unresponsive")
+    return {"status": patch} if patch else None
 
 
 def was_evicted(pod: Obj) -> bool:

@@ -188,7 +188,7 @@ class NodeLifecycleController(Controller):
         """Delete the pod so its controller replaces it; then remove it for good, because its silent
         node will never confirm that its containers stopped (the pod GC does the same)."""
         md = pod["metadata"]
-        patch = lifecycle.node_lost_patch(pod, node_name)
+        patch = lifecycle.eviction_patch(pod, datetime.now(UTC), lost_node=node_name)
         if patch is not None:
             await self._write_pod_status(pod, patch)
         if not md.get("deletionTimestamp"):
@@ -202,12 +202,19 @@ class NodeLifecycleController(Controller):
     async def _delete(self, pod: Obj) -> None:
         """The taint manager's eviction from a node that is alive but not ready: a deletion like any."""
         md = pod["metadata"]
+        patch = lifecycle.eviction_patch(pod, datetime.now(UTC))
+        if patch is not None:
+            await self._write_pod_status(pod, patch)
         await self.events.record(
             pod, "Normal", "TaintManagerEviction", f"Marking for deletion Pod {md['namespace']}/{md['name']}"
         )
-        with contextlib.suppress(NotFoundError):
-            await self.client.delete(_pod_path(pod))
-        self._expected[md["uid"]] = _revision(pod) + 1
+        try:
+            going = await self.client.delete(_pod_path(pod))
+        except NotFoundError:
+            return
+        # the answer is the pod, terminating on its node: no cached copy older than it is to be acted on
+        if going.get("kind") == "Pod":
+            self._expected[md["uid"]] = max(self._expected.get(md["uid"], 0), _revision(going))
 
     async def _finish_evictions(self, node: Obj) -> None:
         for pod in self._pods_on(node["metadata"]["name"]):

@@ -187,6 +187,11 @@ def test_a_not_ready_node_is_tainted_and_its_pods_go_when_their_toleration_runs_
     doomed = {p["metadata"]["name"] for p in pods(server) if p["spec"]["nodeName"] == "n2"}
     assert doomed, web
     server.kubectl("-n", NS, "apply", "-f", "-", input=json.dumps(tolerating_pod("stays", "n2", NOT_READY)))
+    # held by a finalizer, so that what its eviction wrote can be read once it is deleted
+    held = tolerating_pod("held", "n2", NOT_READY)
+    held["metadata"]["finalizers"] = ["pykube.test/hold"]
+    held["spec"]["tolerations"][0]["tolerationSeconds"] = 1
+    server.kubectl("-n", NS, "apply", "-f", "-", input=json.dumps(held))
     eventually(lambda: ready(get(server, f"/api/v1/namespaces/{NS}/pods/stays")) == "True", "stays to be ready")
     runtime = nodes.fleet.runtimes["n2"]
     runtime.outage = "engine down for the test"
@@ -203,6 +208,14 @@ def test_a_not_ready_node_is_tainted_and_its_pods_go_when_their_toleration_runs_
         assert left["spec"]["nodeName"] == "n2" and not left["metadata"].get("deletionTimestamp")
         reasons = {(e["involvedObject"]["name"], e["reason"]) for e in get(server, "/api/v1/events")["items"]}
         assert any((name, "TaintManagerEviction") in reasons for name in doomed)
+        evicted = get(server, f"/api/v1/namespaces/{NS}/pods/held")
+        assert evicted["metadata"].get("deletionTimestamp")
+        assert {
+            "type": "DisruptionTarget",
+            "status": "True",
+            "reason": "DeletionByTaintManager",
+            "message": "Taint manager: deleting due to NoExecute taint",
+        }.items() <= next(c for c in evicted["status"]["conditions"] if c["type"] == "DisruptionTarget").items()
     finally:
         runtime.outage = None
     eventually(
@@ -213,3 +226,4 @@ def test_a_not_ready_node_is_tainted_and_its_pods_go_when_their_toleration_runs_
     # the deleted pods were stopped by their node, which is alive, and are gone
     eventually(lambda: not doomed & {p["metadata"]["name"] for p in pods(server)}, "n2's evicted pods to be gone")
     server.kubectl("-n", NS, "delete", "pod", "stays", "--wait=false")
+    server.kubectl("-n", NS, "patch", "pod", "held", "--type=merge", "-p", '{"metadata": {"finalizers": null}}')

@@ -209,11 +209,26 @@ def test_a_pods_own_toleration_decides(tolerations: list[Obj], delay: float | No
 
 
 def test_evicted_pods_carry_node_lost_and_are_recognised() -> None:
-    patch = lc.node_lost_patch(pod(), "n1")
-    assert patch == {"status": {"reason": NODE_LOST, "message": "Node n1 which was running pod web-1 is unresponsive"}}
+    condition = {
+        "type": "DisruptionTarget",
+        "status": "True",
+        "reason": "DeletionByTaintManager",
+        "message": "Taint manager: deleting due to NoExecute taint",
+        "lastTransitionTime": "2024-05-01T12:00:00Z",
+    }
+    patch = lc.eviction_patch(pod(), NOW, lost_node="n1")
+    assert patch == {
+        "status": {
+            "conditions": [condition],
+            "reason": NODE_LOST,
+            "message": "Node n1 which was running pod web-1 is unresponsive",
+        }
+    }
+    assert lc.eviction_patch(pod(), NOW) == {"status": {"conditions": [condition]}}  # a not-ready node's pod
     evicted = pod()
     evicted["status"]["reason"] = NODE_LOST
-    assert lc.node_lost_patch(evicted, "n1") is None
+    evicted["status"]["conditions"].append(condition)
+    assert lc.eviction_patch(evicted, NOW, lost_node="n1") is None
     assert not lc.was_evicted(evicted)  # not deleted yet
     evicted["metadata"]["deletionTimestamp"] = "2024-05-01T12:00:30Z"
     assert lc.was_evicted(evicted)
