@@ -273,6 +273,12 @@ def build_app(
         remote = tuple((r.group, r.version) for _, versions in aggregator.remote_groups() for r in versions)
         return (*extra_groups, *remote)
 
+    def version_priorities() -> dict[tuple[str, str], int]:
+        """The extension servers' group versions' ``versionPriority``, which orders their versions."""
+        return {
+            (r.group, r.version): r.version_priority for _, versions in aggregator.remote_groups() for r in versions
+        }
+
     async def version(_: web.Request) -> web.Response:
         return json_response(discovery.version_info())
 
@@ -302,7 +308,7 @@ def build_app(
         return json_response(discovery.core_versions(server_address))
 
     async def apis_root(request: web.Request) -> web.Response:
-        listed = discovery.group_list(served_groups())
+        listed = discovery.group_list(served_groups(), version_priorities())
         if not discovery.wants_aggregated(request.headers.get("Accept", "")):
             return json_response(listed)
         groups = []
@@ -321,7 +327,7 @@ def build_app(
         return discovery.resource_list(group, version)
 
     async def group_root(request: web.Request) -> web.Response:
-        found = discovery.group(request.match_info["group"], served_groups())
+        found = discovery.group(request.match_info["group"], served_groups(), version_priorities())
         if found is None:
             raise errors.unknown_resource(request.path)
         return json_response(found)

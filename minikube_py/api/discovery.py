@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import platform
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from minikube_py import __version__
@@ -77,18 +77,27 @@ CREATE_ONLY: dict[tuple[str, str], tuple[tuple[str, str, bool], ...]] = {
 }
 
 
-def group_list(extra: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
+def group_list(
+    extra: Sequence[tuple[str, str]] = (), priorities: Mapping[tuple[str, str], int] | None = None
+) -> dict[str, Any]:
     """Every API group: those of the kind table (custom resources' included), those of the
     reviews, then ``extra`` (group, version) pairs served by handlers of their own
     (``metrics.k8s.io``, whose objects are not stored). A group's versions are listed in
-    Kubernetes' priority order, the first preferred."""
+    Kubernetes' priority order, the first preferred; a group all of whose versions have a
+    ``priorities`` entry (an extension server's, from its APIServices' ``versionPriority``) by those
+    first, highest first, as kube-aggregator orders them."""
     versions: dict[str, list[str]] = {}
     for group, version in (*group_versions(), *CREATE_ONLY, *extra):
         if group and version not in versions.setdefault(group, []):
             versions[group].append(version)
+    given = priorities or {}
     groups = []
     for group, listed in versions.items():
-        gvs = [{"groupVersion": f"{group}/{v}", "version": v} for v in sorted(listed, key=version_priority)]
+        if all((group, v) in given for v in listed):
+            listed = sorted(listed, key=lambda v: (-given[group, v], version_priority(v)))
+        else:
+            listed = sorted(listed, key=version_priority)
+        gvs = [{"groupVersion": f"{group}/{v}", "version": v} for v in listed]
         groups.append({"name": group, "versions": gvs, "preferredVersion": gvs[0]})
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
@@ -106,8 +115,10 @@ def version_priority(version: str) -> tuple[int, int, int, str]:
     return ({None: 0, "beta": 1, "alpha": 2}[stage], -int(major), -int(minor or 0), "")
 
 
-def group(name: str, extra: Sequence[tuple[str, str]] = ()) -> dict[str, Any] | None:
-    for entry in group_list(extra)["groups"]:
+def group(
+    name: str, extra: Sequence[tuple[str, str]] = (), priorities: Mapping[tuple[str, str], int] | None = None
+) -> dict[str, Any] | None:
+    for entry in group_list(extra, priorities)["groups"]:
         if entry["name"] == name:
             return {"kind": "APIGroup", "apiVersion": "v1", **entry}
     return None

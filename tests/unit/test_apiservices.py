@@ -10,6 +10,7 @@ import pytest
 
 from minikube_py import pki
 from minikube_py.api import openapi
+from minikube_py.api.discovery import group_list
 from minikube_py.model import apiservices
 from minikube_py.model.apiservices import (
     LOCAL,
@@ -256,3 +257,17 @@ def test_the_openapi_index_lists_the_extension_documents_by_their_content() -> N
     changed = openapi.root({("wardle.example.com", "v1alpha1"): {**doc, "info": {}}})["paths"]
     assert first["serverRelativeURL"].startswith("/openapi/v3/apis/wardle.example.com/v1alpha1?hash=")
     assert changed["apis/wardle.example.com/v1alpha1"] != first
+
+
+def test_an_extension_groups_versions_follow_their_version_priority() -> None:
+    """kube-aggregator prefers the version whose APIService has the highest ``versionPriority``, not
+    the newest name; a group it does not fully know keeps Kubernetes' name order."""
+    extra = [("wardle.example.com", "v1"), ("wardle.example.com", "v1beta1"), ("other.example.com", "v1alpha1")]
+    priorities = {("wardle.example.com", "v1"): 10, ("wardle.example.com", "v1beta1"): 100}
+    listed = {g["name"]: g for g in group_list(extra, priorities)["groups"]}
+    wardle = listed["wardle.example.com"]
+    assert [v["version"] for v in wardle["versions"]] == ["v1beta1", "v1"]
+    assert wardle["preferredVersion"] == {"groupVersion": "wardle.example.com/v1beta1", "version": "v1beta1"}
+    equal = {key: 10 for key in priorities}
+    assert [v["version"] for v in group_list(extra, equal)["groups"][-2]["versions"]] == ["v1", "v1beta1"]
+    assert [v["version"] for v in group_list(extra)["groups"][-2]["versions"]] == ["v1", "v1beta1"]
