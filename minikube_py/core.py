@@ -27,7 +27,7 @@ from minikube_py import pki
 from minikube_py.client.kubeconfig import ClientConfig, write_kubeconfig
 from minikube_py.client.rest import ApiClient
 from minikube_py.config import DRAIN_TIMEOUT, AgentConfig, ServerConfig, audit_policy, carried
-from minikube_py.guard import RESTART, STOP_TIMEOUT, Backoff, PartFailed, guarded_task
+from minikube_py.guard import RESTART, STOP_TIMEOUT, Backoff, Health, PartFailed, guarded_task
 from minikube_py.reconcilers.apiserverendpoints import ApiServerEndpoints
 from minikube_py.reconcilers.base import run_controllers
 from minikube_py.reconcilers.leader import ElectionTiming, LeaderElector
@@ -85,6 +85,8 @@ class Server:
         #: why the server ended on its own (a part that could not be restarted); None while it runs
         self.failure: PartFailed | None = None
         self._restart = restart
+        #: the controller manager's (scheduler included), which ComponentStatus reports
+        self._control_plane = Health()
         self._pki: pki.Pki | None = None
         self._authenticator: Authenticator | None = None
         self._stack: contextlib.AsyncExitStack | None = None
@@ -163,7 +165,7 @@ class Server:
             os.umask(previous_umask)
         await self._start_part(stack, "API server endpoints", self._keep_endpoints)
         await self._start_part(stack, "cluster token", self._follow_cluster_token)
-        await self._start_part(stack, "controller manager", self._run_controllers)
+        await self._start_part(stack, "controller manager", self._run_controllers, health=self._control_plane)
         if not cfg.no_agent:
             # a draining agent needs its pods' grace periods to stop them, not the usual few seconds
             await self._start_part(
@@ -212,6 +214,7 @@ class Server:
             max_mutating=cfg.max_mutating_requests_inflight,
             issuer=f"https://kubernetes.default.svc.{cfg.cluster_domain}",
             audit=_audit(cfg),
+            control_plane=self._control_plane,
         )
         network = ClusterNetwork(cfg.cluster_cidr, cfg.service_cidr, cfg.cluster_dns_ip, cfg.cluster_domain)
         await ensure_bootstrap_objects(
@@ -271,12 +274,13 @@ class Server:
         run: Callable[[], Awaitable[None]],
         *,
         stop_timeout: float = STOP_TIMEOUT,
+        health: Health | None = None,
     ) -> None:
         """Run ``run`` as a guarded background task until the server stops. Should its task ever end
         by itself (only a part that cannot be restarted does), the server ends too, with that
-        failure, rather than running on without the part."""
+        failure, rather than running on without the part. ``health`` follows the part for reports."""
         task = await stack.enter_async_context(
-            guarded_task(name, run, restart=self._restart, stop_timeout=stop_timeout)
+            guarded_task(name, run, restart=self._restart, stop_timeout=stop_timeout, health=health)
         )
 
         def ended(done: asyncio.Task[None]) -> None:

@@ -57,6 +57,15 @@ class Backoff:
 RESTART = Backoff()
 
 
+@dataclass
+class Health:
+    """What a guarded part is doing, for those who report on it (``kubectl get componentstatuses``):
+    ``problem`` is empty while the part runs, and says what crashed and when it restarts while the
+    part waits out its back-off, as a probe of a crashed process would fail until it is back."""
+
+    problem: str = ""
+
+
 class PartFailed(Exception):
     """A part that cannot be restarted crashed or ended; whoever runs it must stop too."""
 
@@ -72,13 +81,16 @@ async def guard(
     restart: Backoff | None = RESTART,
     clock: Callable[[], float] = loop_time,
     sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    health: Health | None = None,
 ) -> None:
     """Run ``run()`` for ever under the name ``name``: when it crashes or returns, log that and call
     it again after ``restart``'s delay; with ``restart=None`` raise :class:`PartFailed` instead.
     Cancellation (a shutdown) passes through untouched. ``clock`` and ``sleep`` are the seams a test
-    replaces to see the delays without waiting for them."""
+    replaces to see the delays without waiting for them; ``health`` is kept up to date for reports."""
+    health = health or Health()
     crashes, last = 0, ""
     while True:
+        health.problem = ""
         started = clock()
         error: Exception | None = None
         try:
@@ -103,6 +115,7 @@ async def guard(
             exc_info=None if repeated else error,
         )
         last = what
+        health.problem = f"{name} {what}; restarting in {delay:g} s"
         await sleep(delay)
 
 
@@ -127,11 +140,12 @@ async def guarded_task(
     *,
     restart: Backoff | None = RESTART,
     stop_timeout: float = STOP_TIMEOUT,
+    health: Health | None = None,
 ) -> AsyncIterator[asyncio.Task[None]]:
     """A task running :func:`guard` for the block, stopped on the way out: start-up and teardown
     side by side, for an :class:`~contextlib.AsyncExitStack`. The task is yielded so that its owner
     can notice a part that cannot be restarted ending (the task then holds :class:`PartFailed`)."""
-    task = asyncio.create_task(guard(name, run, restart=restart), name=name)
+    task = asyncio.create_task(guard(name, run, restart=restart, health=health), name=name)
     try:
         yield task
     finally:

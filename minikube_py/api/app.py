@@ -23,6 +23,7 @@ from minikube_py.api.auth import REQUESTER, USER, Authenticator, authorize, bear
 from minikube_py.api.body import MAX_BODY
 from minikube_py.api.body import dumps as body_dumps
 from minikube_py.api.clustertoken import cluster_token_handler
+from minikube_py.api.componentstatus import ComponentStatuses, datastore_check, part_check
 from minikube_py.api.connections import inflight_middleware
 from minikube_py.api.customresources import CustomResourceTypes
 from minikube_py.api.encryption import routes as encryption_routes
@@ -43,6 +44,7 @@ from minikube_py.api.sessions import DashboardSessions, session_user
 from minikube_py.api.streaming import StreamProxy
 from minikube_py.api.tokens import ServiceAccountTokens, SigningKey, review_token
 from minikube_py.api.webhooks import REQUEST_USER, WebhookDispatcher
+from minikube_py.guard import Health
 from minikube_py.model import errors
 from minikube_py.model.apiservices import PROXY_CLIENT_NAME
 from minikube_py.model.audit import Policy
@@ -185,6 +187,7 @@ def build_app(
     max_mutating: int = 0,
     issuer: str = DEFAULT_ISSUER,
     audit: tuple[Policy, AuditLog] | None = None,
+    control_plane: Health | None = None,
 ) -> web.Application:
     """Every route of the API server. ``tls`` (the cluster CA) serves joining agents the CA and signs
     their node certificates; ``kubelet_ssl`` (the API server's client identity towards agents)
@@ -193,7 +196,9 @@ def build_app(
     authentication, as kube-apiserver does, so anonymous clients cannot take the slots. ``audit``
     (a policy and the log it writes to) records requests (see :mod:`minikube_py.api.audit`).
     ``front_proxy`` is the identity requests of aggregated APIs are proxied with (made from the PKI
-    directory when not given; see :mod:`minikube_py.api.aggregator`)."""
+    directory when not given; see :mod:`minikube_py.api.aggregator`). ``control_plane`` is the health
+    of the server's part that runs the scheduler and the controllers, which ComponentStatus reports
+    (an app without one reports the datastore alone)."""
     rbac = RbacAuthorizer(registry.store)
     registry.use_authorizer(lambda user, info: rbac.authorize(user, info).allowed)
     nodes = NodeAuthorizer(registry.store)
@@ -389,6 +394,11 @@ def build_app(
     r.add_post(pki.NODE_CREDENTIALS_PATH, node_credentials_handler(tls, registry))
     r.add_post(pki.CLUSTER_TOKEN_PATH, cluster_token_handler(registry.store, tls, authenticator))
     r.add_post("/api/v1/namespaces/{ns}/bindings", resources.create_binding)
+    components = {}
+    if control_plane is not None:
+        components["scheduler"] = components["controller-manager"] = part_check(control_plane)
+    components["etcd-0"] = datastore_check(registry.store)
+    ComponentStatuses(components).add_routes(r)
     for path, review in review_routes(rbac, request_user, partial(review_token, authenticator, tokens)):
         r.add_post(path, review)
     for method, path, handler in encryption_routes(registry.store):

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from minikube_py import __version__
+from minikube_py.model import componentstatus
 from minikube_py.model.kinds import ResourceType, group_versions, in_group_version
 
 SUBRESOURCE_VERBS = {
@@ -75,6 +76,9 @@ CREATE_ONLY: dict[tuple[str, str], tuple[tuple[str, str, bool], ...]] = {
         ("subjectaccessreviews", "SubjectAccessReview", False),
     ),
 }
+
+#: resources whose objects the API server computes when asked, never stored: ComponentStatus
+COMPUTED: dict[tuple[str, str], tuple[ResourceType, ...]] = {("", "v1"): (componentstatus.RESOURCE,)}
 
 
 def group_list(
@@ -141,7 +145,7 @@ def resource_list(group_name: str, version: str) -> dict[str, Any] | None:
     if not resources and not created:
         return None
     entries = [api_resource(plural, kind, namespaced, ["create"]) for plural, kind, namespaced in created]
-    for rt in resources:
+    for rt in (*resources, *COMPUTED.get((group_name, version), ())):
         entries.append(_resource_entry(rt))
         entries += [_subresource_entry(rt, sub, kind) for sub, kind in rt.subresources.items()]
     return api_resource_list(f"{group_name}/{version}" if group_name else version, entries)

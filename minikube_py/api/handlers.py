@@ -110,7 +110,7 @@ class ResourceHandlers:
             if requested is not None:
                 await watch.wait_for_revision(self.registry, requested)
             selection = ListOptions(labels, field_sel, _int(q, "limit"), q.get("continue") or None)
-            if _wants_table(request):
+            if wants_table(request):
                 page = await self.registry.list(t.rt, t.namespace, selection)
                 return json_response(
                     render_table(
@@ -166,7 +166,7 @@ class ResourceHandlers:
         q = request.query
         timeout = float(_int(q, "timeoutSeconds") or watch.DEFAULT_TIMEOUT)
         name = _exact_name(field_sel)
-        table = _wants_table(request)
+        table = wants_table(request)
         include = q.get("includeObject", "Metadata")
         rt = t.rt
         matches = selection(rt, labels, field_sel)
@@ -204,7 +204,7 @@ class ResourceHandlers:
                 field_sel = parse_field_selector(f"metadata.name={t.name}")
                 labels, _ = parse_selectors(t.rt, q)
                 return await self._watch(request, t, labels, field_sel)
-            if _wants_table(request):
+            if wants_table(request):
                 return self._render(request, t.rt, await self.registry.get(t.rt, t.namespace, t.name))
             text = await self.registry.get_json(t.rt, t.namespace, t.name)
             return web.Response(body=text.encode(), content_type="application/json")
@@ -367,7 +367,7 @@ class ResourceHandlers:
         status: int = 200,
         validation: FieldValidation | None = None,
     ) -> web.Response:
-        if _wants_table(request):
+        if wants_table(request):
             response = json_response(
                 render_table(
                     rt,
@@ -386,7 +386,8 @@ class ResourceHandlers:
 # ------------------------------------------------------------------------------ request parsing
 
 
-def _wants_table(request: web.Request) -> bool:
+def wants_table(request: web.Request) -> bool:
+    """Whether the client asks for a ``meta.k8s.io/v1 Table`` (kubectl get does)."""
     return "as=Table" in request.headers.get("Accept", "")
 
 

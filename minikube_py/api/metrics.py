@@ -36,7 +36,7 @@ import aiohttp
 from aiohttp import web
 
 from minikube_py.api.discovery import api_resource, api_resource_list
-from minikube_py.api.handlers import json_response, parse_selectors
+from minikube_py.api.handlers import json_response, parse_selectors, wants_table
 from minikube_py.api.registry import ListOptions, Registry
 from minikube_py.api.streaming import kubelet_endpoint
 from minikube_py.guard import cancel_and_wait
@@ -382,7 +382,7 @@ def _not_found(resource: str, name: str) -> errors.StatusError:
 def _answer(request: web.Request, items: list[Obj], kind: str, resource: str, name: str | None) -> web.Response:
     if name is not None and not items:
         raise _not_found(resource, name)
-    if "as=Table" in request.headers.get("Accept", ""):
+    if wants_table(request):
         return json_response(_table(items))
     return json_response(m.metrics_list(kind, items) if name is None else items[0])
 

@@ -91,6 +91,34 @@ def test_events_are_listed_in_both_groups_with_the_core_one_first(server: Runnin
     assert rows == [["events", "ev", "v1", "true", "Event"], ["events", "ev", "events.k8s.io/v1", "true", "Event"]]
 
 
+def test_get_componentstatuses_shows_the_control_plane_healthy(server: RunningServer) -> None:
+    """``kubectl get cs``, deprecated but still everyone's first look at a cluster: the scheduler, the
+    controller manager and the datastore (in etcd's place), with kube-apiserver's warning."""
+    done = server.kubectl("get", "cs")
+    assert header(done.stdout) == ["NAME", "STATUS", "MESSAGE", "ERROR"]
+    assert sorted(table(done.stdout)[1:]) == [
+        ["controller-manager", "Healthy", "ok", ""],
+        ["etcd-0", "Healthy", "ok", ""],
+        ["scheduler", "Healthy", "ok", ""],
+    ]
+    assert done.stderr == "Warning: v1 ComponentStatus is deprecated in v1.19+\n"
+    assert row(server.kubectl("api-resources").stdout, "componentstatuses") == [
+        "componentstatuses",
+        "cs",
+        "v1",
+        "false",
+        "ComponentStatus",
+    ]
+    one = json.loads(server.kubectl("get", "componentstatus", "etcd-0", "-o", "json").stdout)
+    assert one["conditions"] == [{"type": "Healthy", "status": "True", "message": "ok"}]
+    picked = server.kubectl("get", "cs", "--field-selector", "metadata.name=scheduler", "-o", "name").stdout
+    assert picked.split() == ["componentstatus/scheduler"]
+    missing = server.kubectl("get", "cs", "apiserver", check=False)
+    assert missing.returncode == 1 and "Error from server: Component not found: apiserver" in missing.stderr
+    refused = server.kubectl("delete", "cs", "scheduler", check=False)
+    assert refused.returncode == 1 and "MethodNotAllowed" in refused.stderr
+
+
 def test_cluster_info(server: RunningServer) -> None:
     out = server.kubectl("cluster-info").stdout
     assert f"Kubernetes control plane is running at {server.url}" in out

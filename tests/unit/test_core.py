@@ -89,6 +89,62 @@ async def test_without_restarts_a_crash_ends_the_server(tmp_path: Path, monkeypa
         assert isinstance(server.failure, PartFailed) and server.failure.name == "controller manager"
 
 
+async def _component_statuses(server: Server) -> dict[str, list[str]]:
+    """``kubectl get cs`` as the admin: the table's cells by component name."""
+    assert server.credentials is not None
+    headers = {
+        "Authorization": f"Bearer {server.credentials.admin_token}",
+        "Accept": "application/json;as=Table;v=v1;g=meta.k8s.io",
+    }
+    tls = ssl.create_default_context(cadata=(server.config.data_dir / "pki" / "ca.crt").read_text())
+    async with (
+        aiohttp.ClientSession(server.url) as session,
+        session.get("/api/v1/componentstatuses", headers=headers, ssl=tls) as resp,
+    ):
+        assert resp.status == 200, await resp.text()
+        assert resp.headers["Warning"] == '299 - "v1 ComponentStatus is deprecated in v1.19+"'
+        table = await resp.json()
+    return {row["cells"][0]: row["cells"][1:] for row in table["rows"]}
+
+
+async def test_component_statuses_report_the_running_parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(manager, "build_controllers", lambda client, options: [])
+    async with Server(_config(tmp_path)) as server:
+        assert await _component_statuses(server) == {
+            "scheduler": ["Healthy", "ok", ""],
+            "controller-manager": ["Healthy", "ok", ""],
+            "etcd-0": ["Healthy", "ok", ""],
+        }
+
+
+async def test_component_statuses_show_a_crashed_controller_manager(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    crashed = asyncio.Event()
+
+    class Broken(Controller):
+        name = "broken"
+
+        async def run_workers(self) -> None:
+            crashed.set()
+            raise RuntimeError("reconciler bug")
+
+    monkeypatch.setattr(manager, "build_controllers", lambda client, options: [Broken(client)])
+    async with Server(_config(tmp_path), restart=Backoff(first=60, cap=60)) as server:
+        await asyncio.wait_for(crashed.wait(), 30)
+        for _ in range(100):  # the guard notes the crash once the term has ended
+            statuses = await _component_statuses(server)
+            if statuses["scheduler"][0] == "Unhealthy":
+                break
+            await asyncio.sleep(0.05)
+        problem = "controller manager crashed: RuntimeError: reconciler bug; restarting in 60 s"
+        assert statuses == {
+            "scheduler": ["Unhealthy", problem, ""],
+            "controller-manager": ["Unhealthy", problem, ""],
+            "etcd-0": ["Healthy", "ok", ""],
+        }
+
+
 async def test_the_join_routes_are_served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(manager, "build_controllers", lambda client, options: [])
     async with Server(_config(tmp_path)) as server:

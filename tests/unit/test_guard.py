@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from minikube_py.guard import Backoff, PartFailed, cancel_and_wait, guard, guarded_task
+from minikube_py.guard import Backoff, Health, PartFailed, cancel_and_wait, guard, guarded_task
 
 
 class FakeTime:
@@ -51,6 +51,32 @@ async def test_crashes_restart_with_capped_doubling_delays() -> None:
     await run_until_healthy(part, time, healthy)
     assert calls == 8
     assert time.sleeps == [1, 2, 4, 8, 16, 30, 30]
+
+
+async def test_health_says_what_crashed_while_the_part_waits_to_restart() -> None:
+    health, seen = Health(), []
+    calls = 0
+
+    async def part() -> None:
+        nonlocal calls
+        calls += 1
+        seen.append(health.problem)  # what a report reads while the part runs
+        if calls == 1:
+            raise ValueError("bad row")
+
+    async def sleep(delay: float) -> None:
+        seen.append(health.problem)  # ... and while it waits out its back-off
+        if len(seen) >= 4:
+            raise asyncio.CancelledError
+
+    with pytest.raises(asyncio.CancelledError):
+        await guard("controller manager", part, clock=lambda: 0.0, sleep=sleep, health=health)
+    assert seen == [
+        "",
+        "controller manager crashed: ValueError: bad row; restarting in 1 s",
+        "",
+        "controller manager ended unexpectedly; restarting in 2 s",
+    ]
 
 
 async def test_a_run_that_lasted_resets_the_back_off() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from minikube_py.api.tables.base import AGE, NAME, Column, Printer, age, obj_name, wide
 from minikube_py.api.tables.formatting import NONE
+from minikube_py.model.componentstatus import status_cells
 from minikube_py.model.podcolumns import summarize_pod
 from minikube_py.model.times import since
 
@@ -18,6 +19,15 @@ def _namespace(obj: dict[str, Any], now: datetime) -> list[Any]:
 
 
 NAMESPACE = Printer((NAME, Column("Status", "The status of the namespace"), AGE), _namespace)
+COMPONENT_STATUS = Printer(
+    (
+        NAME,
+        Column("Status", "Status of the component conditions"),
+        Column("Message", "Message of the component conditions"),
+        Column("Error", "Error of the component conditions"),
+    ),
+    lambda obj, _now: status_cells(obj),
+)
 
 
 def _readiness_gates(pod: dict[str, Any]) -> str:

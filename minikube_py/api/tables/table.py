@@ -64,12 +64,17 @@ def _check_include_object(include_object: str) -> str:
 
 
 def table_row(
-    rt: ResourceType, obj: dict[str, Any], *, include_object: str = "Metadata", now: datetime | None = None
+    rt: ResourceType,
+    obj: dict[str, Any],
+    *,
+    include_object: str = "Metadata",
+    now: datetime | None = None,
+    printer: Printer | None = None,
 ) -> dict[str, Any]:
     """One ``TableRow``: the cells, the row conditions if any, and the object as asked. The kind's
-    printer reads the stored version's fields (kube-apiserver prints the internal object), so a
-    version served by conversion prints alike."""
-    printer = printer_for(rt)
+    printer (``printer``, for a resource that has no strategy) reads the stored version's fields
+    (kube-apiserver prints the internal object), so a version served by conversion prints alike."""
+    printer = printer or printer_for(rt)
     printed = obj if rt.conversion is None else rt.conversion.to_stored(obj)
     row: dict[str, Any] = {"cells": printer.cells(printed, now or datetime.now(UTC))}
     conditions = printer.conditions(printed) if printer.conditions else []
@@ -88,17 +93,20 @@ def render_table(
     include_object: str = "Metadata",
     now: datetime | None = None,
     list_meta: dict[str, Any] | None = None,
+    printer: Printer | None = None,
 ) -> dict[str, Any]:
     """A whole Table for a list (or a single ``get``); ``list_meta`` carries resourceVersion/continue.
+    ``printer`` prints a resource that is computed rather than stored, which has no strategy.
 
     All rows share one ``now`` so that ages in one answer are consistent.
     """
     include_object = _check_include_object(include_object)
     now = now or datetime.now(UTC)
+    printer = printer or printer_for(rt)
     return {
         "kind": "Table",
         "apiVersion": TABLE_API_VERSION,
         "metadata": list_meta or {},
-        "columnDefinitions": column_definitions(rt),
-        "rows": [table_row(rt, obj, include_object=include_object, now=now) for obj in objects],
+        "columnDefinitions": [column.definition() for column in printer.columns],
+        "rows": [table_row(rt, obj, include_object=include_object, now=now, printer=printer) for obj in objects],
     }
