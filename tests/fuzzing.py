@@ -335,6 +335,33 @@ def _spec(kind: str, name: str, ns: str, group_version: str = "") -> Obj:
             "maximumVolumeSize": "100Mi",
             "nodeTopology": _selector(app),
         },
+        "FlowSchema": lambda: {
+            "spec": {
+                "priorityLevelConfiguration": {"name": "workload-low"},
+                "matchingPrecedence": 5000,
+                "distinguisherMethod": {"type": "ByNamespace"},
+                "rules": [
+                    {
+                        "subjects": [{"kind": "Group", "group": {"name": "fuzz"}}],
+                        "resourceRules": [
+                            {"verbs": ["get"], "apiGroups": [""], "resources": ["pods"], "namespaces": [ns]}
+                        ],
+                        "nonResourceRules": [{"verbs": ["get"], "nonResourceURLs": ["/fuzz/*"]}],
+                    }
+                ],
+            }
+        },
+        "PriorityLevelConfiguration": lambda: {
+            "spec": {
+                "type": "Limited",
+                "limited": {
+                    "nominalConcurrencyShares": 3,
+                    "lendablePercent": 10,
+                    "borrowingLimitPercent": 20,
+                    "limitResponse": {"type": "Queue", "queuing": {"queues": 8, "handSize": 2, "queueLengthLimit": 5}},
+                },
+            }
+        },
         "CustomResourceDefinition": lambda: crd_spec(f"{name}s", "Fz" + name.replace("-", "").capitalize()),
         "Gadget": lambda: {"spec": {"size": "small", "replicas": 1, "port": 80, "tags": ["a"], "extra": {"x": 1}}},
         "SelfSubjectReview": lambda: {},

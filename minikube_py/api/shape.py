@@ -677,6 +677,112 @@ PRIORITY_CLASS: Fields = {
     "globalDefault": (bool, None),
     **_strings("description", "preemptionPolicy"),
 }
+
+
+def _flow_control_status(kind: str) -> FieldType:
+    """A flow-control object's status: conditions, as the flow controller writes them."""
+    condition = Struct(f"{kind}Condition", _strings("type", "status", "reason", "message", "lastTransitionTime"))
+    return (dict, Struct(f"{kind}Status", {"conditions": (list, condition)}))
+
+
+_NAMED = Struct("Named", _strings("name"))
+_POLICY_RULE = {"verbs": (list, str)}
+FLOW_SCHEMA: Fields = {
+    "spec": (
+        dict,
+        Struct(
+            "FlowSchemaSpec",
+            {
+                "priorityLevelConfiguration": (dict, _NAMED),
+                "matchingPrecedence": (Int32, None),
+                "distinguisherMethod": (dict, Struct("FlowDistinguisherMethod", _strings("type"))),
+                "rules": (
+                    list,
+                    Struct(
+                        "PolicyRulesWithSubjects",
+                        {
+                            "subjects": (
+                                list,
+                                Struct(
+                                    "Subject",
+                                    {
+                                        "kind": (str, None),
+                                        "user": (dict, _NAMED),
+                                        "group": (dict, _NAMED),
+                                        "serviceAccount": (
+                                            dict,
+                                            Struct("ServiceAccountSubject", _strings("namespace", "name")),
+                                        ),
+                                    },
+                                ),
+                            ),
+                            "resourceRules": (
+                                list,
+                                Struct(
+                                    "ResourcePolicyRule",
+                                    {
+                                        **_POLICY_RULE,
+                                        "apiGroups": (list, str),
+                                        "resources": (list, str),
+                                        "clusterScope": (bool, None),
+                                        "namespaces": (list, str),
+                                    },
+                                ),
+                            ),
+                            "nonResourceRules": (
+                                list,
+                                Struct("NonResourcePolicyRule", {**_POLICY_RULE, "nonResourceURLs": (list, str)}),
+                            ),
+                        },
+                    ),
+                ),
+            },
+        ),
+    ),
+    "status": _flow_control_status("FlowSchema"),
+}
+_SHARES = {"nominalConcurrencyShares": (Int32, None), "lendablePercent": (Int32, None)}
+PRIORITY_LEVEL: Fields = {
+    "spec": (
+        dict,
+        Struct(
+            "PriorityLevelConfigurationSpec",
+            {
+                "type": (str, None),
+                "limited": (
+                    dict,
+                    Struct(
+                        "LimitedPriorityLevelConfiguration",
+                        {
+                            **_SHARES,
+                            "borrowingLimitPercent": (Int32, None),
+                            "limitResponse": (
+                                dict,
+                                Struct(
+                                    "LimitResponse",
+                                    {
+                                        "type": (str, None),
+                                        "queuing": (
+                                            dict,
+                                            Struct(
+                                                "QueuingConfiguration",
+                                                dict.fromkeys(
+                                                    ("queues", "handSize", "queueLengthLimit"), (Int32, None)
+                                                ),
+                                            ),
+                                        ),
+                                    },
+                                ),
+                            ),
+                        },
+                    ),
+                ),
+                "exempt": (dict, Struct("ExemptPriorityLevelConfiguration", _SHARES)),
+            },
+        ),
+    ),
+    "status": _flow_control_status("PriorityLevelConfiguration"),
+}
 #: the bodies of a pod's ``binding`` and ``eviction`` subresources: a Binding's target becomes the
 #: pod's nodeName, an Eviction's metadata and options are read before anything is decided
 BINDING_REQUEST: Fields = {"metadata": (dict, None), "target": (dict, _OBJECT_REFERENCE)}

@@ -29,8 +29,8 @@ class FieldError:
         return f"{self.field}: {self.message}"
 
 
-def required(field: str) -> FieldError:
-    return FieldError(field, "FieldValueRequired", "Required value")
+def required(field: str, detail: str = "") -> FieldError:
+    return FieldError(field, "FieldValueRequired", f"Required value: {detail}" if detail else "Required value")
 
 
 def go_value(value: Any) -> str:

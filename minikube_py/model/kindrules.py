@@ -27,6 +27,7 @@ from minikube_py.model import (
     csi,
     defaults,
     fields,
+    flowcontrol,
     ingress,
     limitranges,
     networkpolicy,
@@ -245,6 +246,18 @@ _DECLARED = (
     ),
     KindRules(
         "CSIStorageCapacity", checks=csi.validate_storage_capacity, update_checks=csi.validate_storage_capacity_update
+    ),
+    KindRules(
+        "FlowSchema",
+        checks=flowcontrol.validate_flow_schema,
+        defaults=flowcontrol.default_flow_schema,
+        tracks_generation=True,
+    ),
+    KindRules(
+        "PriorityLevelConfiguration",
+        checks=flowcontrol.validate_priority_level,
+        defaults=flowcontrol.default_priority_level,
+        tracks_generation=True,
     ),
     KindRules(
         "PriorityClass",

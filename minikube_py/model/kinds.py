@@ -307,6 +307,18 @@ RESOURCES: tuple[ResourceType, ...] = (
     ),
     ResourceType("node.k8s.io", "v1", "RuntimeClass", "runtimeclasses", "runtimeclass", False),
     ResourceType("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", "priorityclass", False, ("pc",)),
+    ResourceType(
+        "flowcontrol.apiserver.k8s.io", "v1", "FlowSchema", "flowschemas", "flowschema", False, subresources=_STATUS
+    ),
+    ResourceType(
+        "flowcontrol.apiserver.k8s.io",
+        "v1",
+        "PriorityLevelConfiguration",
+        "prioritylevelconfigurations",
+        "prioritylevelconfiguration",
+        False,
+        subresources=_STATUS,
+    ),
     ResourceType("storage.k8s.io", "v1", "CSIDriver", "csidrivers", "csidriver", False),
     ResourceType("storage.k8s.io", "v1", "CSINode", "csinodes", "csinode", False),
     ResourceType("storage.k8s.io", "v1", "CSIStorageCapacity", "csistoragecapacities", "csistoragecapacity", True),

@@ -27,6 +27,7 @@ from minikube_py.reconcilers.deployment import DeploymentController
 from minikube_py.reconcilers.disruption import DisruptionController
 from minikube_py.reconcilers.endpoints import EndpointsController
 from minikube_py.reconcilers.endpointslices import EndpointSliceController
+from minikube_py.reconcilers.flowcontrol import FlowControlController
 from minikube_py.reconcilers.gc import GarbageCollector
 from minikube_py.reconcilers.job import JobController
 from minikube_py.reconcilers.namespace import NamespaceController
@@ -98,6 +99,7 @@ def build_controllers(client: ApiClient, options: ControllerOptions) -> list[Con
         ),
         ServiceAccountsController(client, options.root_ca_pem),
         ClusterRoleAggregationController(client),
+        FlowControlController(client),
         HorizontalPodAutoscalerController(
             client,
             sync_period=options.horizontal_pod_autoscaler_sync_period,

@@ -28,9 +28,10 @@ def test_every_served_kind_but_two_has_checks() -> None:
         ),
         (
             "defaults",
-            "APIService CSIDriver CronJob CustomResourceDefinition DaemonSet Deployment EndpointSlice Endpoints HorizontalPodAutoscaler Job "
-            "LimitRange MutatingWebhookConfiguration Namespace NetworkPolicy "
-            "PersistentVolume PersistentVolumeClaim Pod PodTemplate PriorityClass ReplicaSet ReplicationController Secret Service "
+            "APIService CSIDriver CronJob CustomResourceDefinition DaemonSet Deployment EndpointSlice Endpoints FlowSchema "
+            "HorizontalPodAutoscaler Job LimitRange MutatingWebhookConfiguration Namespace NetworkPolicy "
+            "PersistentVolume PersistentVolumeClaim Pod PodTemplate PriorityClass PriorityLevelConfiguration ReplicaSet "
+            "ReplicationController Secret Service "
             "StatefulSet StorageClass ValidatingAdmissionPolicy ValidatingAdmissionPolicyBinding ValidatingWebhookConfiguration",
         ),
         ("fields", "CertificateSigningRequest Event Job Namespace Node Pod ReplicaSet ReplicationController Secret"),

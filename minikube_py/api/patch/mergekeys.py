@@ -110,6 +110,8 @@ POD_TEMPLATE = _kind({"template.metadata": _OBJECT_META, "template.spec": _POD_S
 #: ``status.active`` is atomic
 #: a budget's conditions merge by type (``metav1.Condition``); its selector is atomic
 POD_DISRUPTION_BUDGET = _kind({"status": _CONDITIONS})
+#: FlowSchemas and PriorityLevelConfigurations: their rules and subjects are atomic lists
+FLOW_CONTROL = _kind({"status": _CONDITIONS})
 #: its metric lists are atomic (replaced whole), its conditions keyed by type
 HORIZONTAL_POD_AUTOSCALER = _kind({"status": _CONDITIONS})
 CRON_JOB = _kind(

@@ -72,6 +72,9 @@ class Printer:
     columns: tuple[Column, ...]
     cells: Callable[[dict[str, Any], datetime], list[Any]]
     conditions: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None
+    #: the key a list's rows are sorted by, for the few kinds kube-apiserver lists in an order of
+    #: their own (None: the store's, by name)
+    order: Callable[[dict[str, Any]], Any] | None = None
 
 
 def age(obj: dict[str, Any], now: datetime) -> str:

@@ -103,6 +103,8 @@ def render_table(
     include_object = _check_include_object(include_object)
     now = now or datetime.now(UTC)
     printer = printer or printer_for(rt)
+    if printer.order is not None:
+        objects = sorted(objects, key=printer.order)
     return {
         "kind": "Table",
         "apiVersion": TABLE_API_VERSION,
