@@ -27,7 +27,7 @@ from minikube_py.api.componentstatus import ComponentStatuses, datastore_check, 
 from minikube_py.api.connections import inflight_middleware
 from minikube_py.api.customresources import CustomResourceTypes
 from minikube_py.api.encryption import routes as encryption_routes
-from minikube_py.api.flowcontrol import FlowControl, flow_headers
+from minikube_py.api.flowcontrol import FlowControl, flow_headers, flow_middleware
 from minikube_py.api.handlers import ResourceHandlers, json_response
 from minikube_py.api.instrument import ServerCollector, metrics_handler, metrics_middleware
 from minikube_py.api.legacy import PREFIX as LEGACY_PREFIX
@@ -212,6 +212,7 @@ def build_app(
         metrics_middleware(),
         status_errors,
         auth_middleware(authenticator, rbac, nodes, tokens, sessions),
+        flow_middleware(flow),
         inflight_middleware(max_readonly, max_mutating, inflight),
     ]
     if audit is not None:  # outside the Status errors, to record 401s and 403s with their codes
@@ -229,7 +230,7 @@ def build_app(
         app.cleanup_ctx.append(run_audit_log)
     app[REGISTRY] = registry
     app[READY] = {"ready": False}
-    app.on_response_prepare.append(flow_headers(flow))
+    app.on_response_prepare.append(flow_headers)
 
     async def follow_policy(_: web.Application) -> AsyncIterator[None]:
         await rbac.start()

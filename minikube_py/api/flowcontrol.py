@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from minikube_py.api.auth import USER
 from minikube_py.api.follower import PrefixFollower
@@ -28,6 +29,7 @@ _PREFIX = f"/{fc.GROUP}/"
 _KINDS = {"flowschemas": "FlowSchema", "prioritylevelconfigurations": "PriorityLevelConfiguration"}
 #: who a request without credentials is (public paths: /healthz, /version, the dashboard's page)
 _ANONYMOUS = UserInfo("system:anonymous", (UNAUTHENTICATED,))
+CLASSIFIED = web.RequestKey("flow classification", Classification)
 SCHEMA_HEADER = "X-Kubernetes-PF-FlowSchema-UID"
 LEVEL_HEADER = "X-Kubernetes-PF-PriorityLevel-UID"
 
@@ -82,18 +84,23 @@ class FlowControl:
         return self.classifier.classify(user, partial(request_info, request.method, request.path, request.query))
 
 
-def flow_headers(flow: FlowControl) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
-    """The classification's headers on each answer to an authenticated request (an
-    ``on_response_prepare`` signal: streamed answers such as watches get them too). Classified as the
-    answer starts rather than before the handler runs: nothing in pykube waits on the classification
-    (requests are not queued by priority level), and one signal costs less than one more middleware."""
+def flow_middleware(flow: FlowControl) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    """Classify each request that passed authentication and authorization (inside them, as
+    kube-apiserver's filter runs after both)."""
 
-    async def classify(request: web.Request, response: web.StreamResponse) -> None:
-        if response.status == 401:
-            return  # refused before classification, as kube-apiserver's filter runs after authentication
+    @web.middleware
+    async def classify(request: web.Request, handler: Handler) -> web.StreamResponse:
         classification = flow.classify(request)
         if classification is not None:
-            response.headers[SCHEMA_HEADER] = classification.schema_uid
-            response.headers[LEVEL_HEADER] = classification.level_uid
+            request[CLASSIFIED] = classification
+        return await handler(request)
 
     return classify
+
+
+async def flow_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """The classification's headers on the answer (``on_response_prepare``: streamed answers too)."""
+    classification = request.get(CLASSIFIED)
+    if classification is not None:
+        response.headers[SCHEMA_HEADER] = classification.schema_uid
+        response.headers[LEVEL_HEADER] = classification.level_uid

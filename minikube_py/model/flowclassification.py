@@ -18,8 +18,6 @@ from minikube_py.model.rbac import SERVICE_ACCOUNT_PREFIX, UserInfo
 from minikube_py.model.requestinfo import RequestInfo
 
 Obj = dict[str, Any]
-#: how many identities' candidate schemas are kept before the memory starts again
-_REMEMBERED_USERS = 4096
 
 
 @dataclass(frozen=True)
@@ -36,97 +34,35 @@ class Classification:
     exempt: bool
 
 
-def _names(values: Any) -> frozenset[str]:
-    return frozenset(v for v in as_list(values) if isinstance(v, str))
+def _listed(value: str, allowed: list[Any], every: str = "*") -> bool:
+    return every in allowed or value in allowed
 
 
-def _listed(value: str, allowed: frozenset[str]) -> bool:
-    return "*" in allowed or value in allowed
-
-
-@dataclass(frozen=True)
-class _Subjects:
-    """A rule's subjects as sets, for a test per request that costs a few lookups."""
-
-    users: frozenset[str]
-    groups: frozenset[str]
-    #: (namespace, name) of the ServiceAccounts named, ``*`` for a namespace's every account
-    accounts: frozenset[tuple[str, str]]
-
-    @classmethod
-    def of(cls, subjects: list[Any]) -> _Subjects:
-        users, groups, accounts = set(), set(), set()
-        for subject in map(as_dict, subjects):
-            kind = subject.get("kind")
-            if kind == "User":
-                users.add(str(as_dict(subject.get("user")).get("name", "")))
-            elif kind == "Group":
-                groups.add(str(as_dict(subject.get("group")).get("name", "")))
-            elif kind == "ServiceAccount":
-                account = as_dict(subject.get("serviceAccount"))
-                accounts.add((str(account.get("namespace", "")), str(account.get("name", ""))))
-        return cls(frozenset(users), frozenset(groups), frozenset(accounts))
-
-    def match(self, user: UserInfo) -> bool:
-        if "*" in self.users or user.name in self.users:
-            return True
-        if "*" in self.groups or not self.groups.isdisjoint(user.groups):
-            return True
-        if self.accounts and user.name.startswith(SERVICE_ACCOUNT_PREFIX):
-            namespace, _, name = user.name.removeprefix(SERVICE_ACCOUNT_PREFIX).partition(":")
-            return (namespace, "*") in self.accounts or (namespace, name) in self.accounts
-        return False
-
-
-@dataclass(frozen=True)
-class _ResourceRule:
-    verbs: frozenset[str]
-    groups: frozenset[str]
-    resources: frozenset[str]
-    cluster: bool
-    namespaces: frozenset[str]
-
-    @classmethod
-    def of(cls, rule: Obj) -> _ResourceRule:
-        return cls(
-            _names(rule.get("verbs")),
-            _names(rule.get("apiGroups")),
-            _names(rule.get("resources")),
-            rule.get("clusterScope") is True,
-            _names(rule.get("namespaces")),
-        )
-
-    @property
-    def everything(self) -> bool:
-        return (
-            all(s == frozenset("*") for s in (self.verbs, self.groups, self.resources, self.namespaces))
-            and self.cluster
-        )
-
-    def match(self, request: RequestInfo) -> bool:
-        if not (
-            _listed(request.verb, self.verbs)
-            and _listed(request.resource_with_subresource, self.resources)
-            and _listed(request.api_group, self.groups)
-        ):
+def _subject_matches(subject: Obj, user: UserInfo) -> bool:
+    kind = subject.get("kind")
+    if kind == "User":
+        name = as_dict(subject.get("user")).get("name")
+        return name in ("*", user.name)
+    if kind == "Group":
+        name = as_dict(subject.get("group")).get("name")
+        return name == "*" or name in user.groups
+    if kind == "ServiceAccount":
+        account = as_dict(subject.get("serviceAccount"))
+        namespace, name = account.get("namespace"), account.get("name")
+        if not user.name.startswith(SERVICE_ACCOUNT_PREFIX):
             return False
-        return _listed(request.namespace, self.namespaces) if request.namespace else self.cluster
+        their_namespace, _, their_name = user.name.removeprefix(SERVICE_ACCOUNT_PREFIX).partition(":")
+        return namespace == their_namespace and name in ("*", their_name)
+    return False
 
 
-@dataclass(frozen=True)
-class _NonResourceRule:
-    verbs: frozenset[str]
-    urls: tuple[str, ...]
-
-    @classmethod
-    def of(cls, rule: Obj) -> _NonResourceRule:
-        return cls(_names(rule.get("verbs")), tuple(_names(rule.get("nonResourceURLs"))))
-
-    def match(self, request: RequestInfo) -> bool:
-        if not _listed(request.verb, self.verbs):
-            return False
-        path = request.path
-        return any(u == "*" or u == path or (u.endswith("*") and path.startswith(u[:-1])) for u in self.urls)
+def _url_matches(path: str, patterns: list[Any]) -> bool:
+    for pattern in patterns:
+        if not isinstance(pattern, str):
+            continue
+        if pattern == "*" or pattern == path or (pattern.endswith("*") and path.startswith(pattern[:-1])):
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -134,35 +70,59 @@ class _Rule:
     """One ``PolicyRulesWithSubjects``, with a note whether it matches every request (the
     ``exempt`` and ``catch-all`` schemas' rules), so those need no request attributes."""
 
-    subjects: _Subjects
-    resource_rules: tuple[_ResourceRule, ...]
-    non_resource_rules: tuple[_NonResourceRule, ...]
+    subjects: tuple[Obj, ...]
+    resource_rules: tuple[Obj, ...]
+    non_resource_rules: tuple[Obj, ...]
     everything: bool
 
     @classmethod
     def of(cls, rule: Obj) -> _Rule:
-        resource = tuple(_ResourceRule.of(as_dict(r)) for r in as_list(rule.get("resourceRules")))
-        non_resource = tuple(_NonResourceRule.of(as_dict(r)) for r in as_list(rule.get("nonResourceRules")))
-        everything = any(r.everything for r in resource) and any(
-            r.verbs == frozenset("*") and r.urls == ("*",) for r in non_resource
-        )
-        return cls(_Subjects.of(as_list(rule.get("subjects"))), resource, non_resource, everything)
+        resource = tuple(as_dict(r) for r in as_list(rule.get("resourceRules")))
+        non_resource = tuple(as_dict(r) for r in as_list(rule.get("nonResourceRules")))
+        everything = any(
+            r.get("verbs") == ["*"]
+            and r.get("apiGroups") == ["*"]
+            and r.get("resources") == ["*"]
+            and r.get("clusterScope") is True
+            and r.get("namespaces") == ["*"]
+            for r in resource
+        ) and any(r.get("verbs") == ["*"] and r.get("nonResourceURLs") == ["*"] for r in non_resource)
+        return cls(tuple(as_dict(s) for s in as_list(rule.get("subjects"))), resource, non_resource, everything)
 
-    def matches_request(self, request: RequestInfo) -> bool:
-        """Whether the request is one the rule names (its subjects checked already)."""
+    def matches(self, user: UserInfo, info: Callable[[], RequestInfo]) -> bool:
+        if not any(_subject_matches(s, user) for s in self.subjects):
+            return False
+        if self.everything:
+            return True
+        request = info()
         if request.resource_request:
-            return any(r.match(request) for r in self.resource_rules)
-        return any(r.match(request) for r in self.non_resource_rules)
+            return any(_resource_rule_matches(r, request) for r in self.resource_rules)
+        return any(
+            _listed(request.verb, as_list(r.get("verbs")))
+            and _url_matches(request.path, as_list(r.get("nonResourceURLs")))
+            for r in self.non_resource_rules
+        )
+
+
+def _resource_rule_matches(rule: Obj, request: RequestInfo) -> bool:
+    if not _listed(request.verb, as_list(rule.get("verbs"))):
+        return False
+    if not _listed(request.resource_with_subresource, as_list(rule.get("resources"))):
+        return False
+    if not _listed(request.api_group, as_list(rule.get("apiGroups"))):
+        return False
+    if not request.namespace:
+        return rule.get("clusterScope") is True
+    return _listed(request.namespace, as_list(rule.get("namespaces")))
 
 
 @dataclass(frozen=True)
 class _Schema:
-    """A schema ready to match: its rules compiled, its level's identity at hand."""
-
-    rules: tuple[_Rule, ...]
+    name: str
+    uid: str
+    level: Obj
     method: str
-    #: the classification of a request it matches, but for the flow
-    found: Classification
+    rules: tuple[_Rule, ...]
 
 
 class Classifier:
@@ -178,60 +138,36 @@ class Classifier:
             ),
         )
         self._schemas: list[_Schema] = []
-        self._by_user: dict[tuple[str, tuple[str, ...]], tuple[tuple[_Schema, tuple[_Rule, ...]], ...]] = {}
         for schema in ordered:
             spec = as_dict(schema.get("spec"))
             level = levels.get(as_dict(spec.get("priorityLevelConfiguration")).get("name", ""))
             if level is None:
                 continue  # dangling: kube-apiserver leaves it out
-            md, level_md = as_dict(schema.get("metadata")), as_dict(level.get("metadata"))
-            found = Classification(
-                md.get("name", ""),
-                md.get("uid", ""),
-                level_md.get("name", ""),
-                level_md.get("uid", ""),
-                "",
-                as_dict(level.get("spec")).get("type") == "Exempt",
-            )
+            md = as_dict(schema.get("metadata"))
+            method = as_dict(spec.get("distinguisherMethod")).get("type", "")
             rules = tuple(_Rule.of(as_dict(r)) for r in as_list(spec.get("rules")))
-            self._schemas.append(_Schema(rules, str(as_dict(spec.get("distinguisherMethod")).get("type", "")), found))
-
-    def _candidates(self, user: UserInfo) -> tuple[tuple[_Schema, tuple[_Rule, ...]], ...]:
-        """The schemas (with their rules) whose subjects name ``user``, in matching order: worked out
-        once per identity, since a cluster's requests come from few of them again and again."""
-        key = (user.name, user.groups)
-        found = self._by_user.get(key)
-        if found is None:
-            if len(self._by_user) >= _REMEMBERED_USERS:
-                self._by_user.clear()
-            found = self._by_user[key] = tuple(
-                (schema, rules)
-                for schema in self._schemas
-                if (rules := tuple(r for r in schema.rules if r.subjects.match(user)))
-            )
-        return found
+            self._schemas.append(_Schema(md.get("name", ""), md.get("uid", ""), level, str(method), rules))
 
     def classify(self, user: UserInfo, info: Callable[[], RequestInfo]) -> Classification | None:
         """The first matching schema's classification (None when none matches: a configuration
         without its mandatory ``catch-all``). ``info`` gives the request's attributes, asked only
-        when a rule needs them, once."""
-        request: RequestInfo | None = None
-        for schema, rules in self._candidates(user):
-            for rule in rules:
-                if rule.everything:
-                    break
-                if request is None:
-                    request = info()
-                if rule.matches_request(request):
-                    break
-            else:
+        when a rule needs them."""
+        for schema in self._schemas:
+            if not any(rule.matches(user, info) for rule in schema.rules):
                 continue
-            found = schema.found
             if schema.method == "ByUser":
                 flow = user.name
             elif schema.method == "ByNamespace":
-                flow = (request or info()).namespace
+                flow = info().namespace
             else:
-                return found
-            return Classification(found.schema, found.schema_uid, found.level, found.level_uid, flow, found.exempt)
+                flow = ""
+            level_md = as_dict(schema.level.get("metadata"))
+            return Classification(
+                schema.name,
+                schema.uid,
+                level_md.get("name", ""),
+                level_md.get("uid", ""),
+                flow,
+                as_dict(schema.level.get("spec")).get("type") == "Exempt",
+            )
         return None
