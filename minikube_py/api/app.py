@@ -27,7 +27,6 @@ from minikube_py.api.componentstatus import ComponentStatuses, datastore_check, 
 from minikube_py.api.connections import inflight_middleware
 from minikube_py.api.customresources import CustomResourceTypes
 from minikube_py.api.encryption import routes as encryption_routes
-from minikube_py.api.flowcontrol import FlowControl, flow_headers, flow_middleware
 from minikube_py.api.handlers import ResourceHandlers, json_response
 from minikube_py.api.instrument import ServerCollector, metrics_handler, metrics_middleware
 from minikube_py.api.legacy import PREFIX as LEGACY_PREFIX
@@ -206,13 +205,11 @@ def build_app(
     tokens = ServiceAccountTokens(SigningKey(tls.ca_key.parent / "service-account.key"), registry, issuer)
     sessions = DashboardSessions()
     inflight = {False: 0, True: 0}
-    flow = FlowControl(registry.store)
     # the metrics middleware is outermost, so it sees the final code of every answer, errors included
     middlewares = [
         metrics_middleware(),
         status_errors,
         auth_middleware(authenticator, rbac, nodes, tokens, sessions),
-        flow_middleware(flow),
         inflight_middleware(max_readonly, max_mutating, inflight),
     ]
     if audit is not None:  # outside the Status errors, to record 401s and 403s with their codes
@@ -230,14 +227,11 @@ def build_app(
         app.cleanup_ctx.append(run_audit_log)
     app[REGISTRY] = registry
     app[READY] = {"ready": False}
-    app.on_response_prepare.append(flow_headers)
 
     async def follow_policy(_: web.Application) -> AsyncIterator[None]:
         await rbac.start()
         await nodes.start()
-        await flow.start()
         yield
-        await flow.stop()
         await nodes.stop()
         await rbac.stop()
 

@@ -4,7 +4,6 @@ configuration producer, the Dangling condition, validation and the tables."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 from kubectl_helpers import header, row, table, to_yaml, wait_for
@@ -114,26 +113,22 @@ def test_the_producer_brings_back_a_deleted_suggested_object_and_keeps_mandatory
     )
 
 
-def _account_schema(
-    name: str, level: str, account: tuple[str, str], verbs: list[str], group: str, resource: str, namespace: str
-) -> dict[str, Any]:
-    """A FlowSchema sending one ServiceAccount's requests for ``resource`` in ``namespace`` to ``level``."""
-    subject = {"kind": "ServiceAccount", "serviceAccount": {"namespace": account[0], "name": account[1]}}
-    rule = {"verbs": verbs, "apiGroups": [group], "resources": [resource], "namespaces": [namespace]}
-    return {
+def test_an_operators_schema_dangles_until_its_level_exists(server: RunningServer) -> None:
+    schema = {
         "apiVersion": API,
         "kind": "FlowSchema",
-        "metadata": {"name": name},
+        "metadata": {"name": "e2e-operator"},
         "spec": {
-            "priorityLevelConfiguration": {"name": level},
-            "rules": [{"subjects": [subject], "resourceRules": [rule]}],
+            "priorityLevelConfiguration": {"name": "e2e-operator"},
+            "distinguisherMethod": {"type": "ByUser"},
+            "rules": [
+                {
+                    "subjects": [{"kind": "ServiceAccount", "serviceAccount": {"namespace": "ops", "name": "op"}}],
+                    "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"], "namespaces": ["*"]}],
+                }
+            ],
         },
     }
-
-
-def test_an_operators_schema_dangles_until_its_level_exists(server: RunningServer) -> None:
-    schema = _account_schema("e2e-operator", "e2e-operator", ("ops", "op"), ["*"], "*", "*", "*")
-    schema["spec"]["distinguisherMethod"] = {"type": "ByUser"}
     level = {
         "apiVersion": API,
         "kind": "PriorityLevelConfiguration",
@@ -176,44 +171,3 @@ def test_an_operators_schema_dangles_until_its_level_exists(server: RunningServe
         )
     finally:
         server.kubectl("delete", "flowschema,prioritylevelconfiguration", "e2e-operator", "--ignore-not-found")
-
-
-def _uids(server: RunningServer, kind: str) -> dict[str, str]:
-    listing = json.loads(server.kubectl("get", kind, "-o", "json").stdout)
-    return {item["metadata"]["name"]: item["metadata"]["uid"] for item in listing["items"]}
-
-
-def test_answers_name_the_schema_and_level_each_request_was_given(server: RunningServer) -> None:
-    """kube-apiserver's X-Kubernetes-PF-* headers: the admin is exempt, probes are exempt, a
-    ServiceAccount's requests are workload-low until a FlowSchema of higher precedence claims them."""
-    _configured(server)
-    schemas, levels = _uids(server, "flowschemas"), _uids(server, "prioritylevelconfigurations")
-
-    def where(token: str | None, path: str) -> tuple[str, str]:
-        status, headers, _ = server.exchange("GET", path, token=token)
-        assert status == 200, path
-        return headers["X-Kubernetes-PF-FlowSchema-UID"], headers["X-Kubernetes-PF-PriorityLevel-UID"]
-
-    assert where(None, "/api/v1/namespaces") == (schemas["exempt"], levels["exempt"])
-    assert where("", "/healthz") == (schemas["probes"], levels["exempt"])
-    token = server.kubectl("create", "token", "default", "-n", "default").stdout.strip()
-    server.kubectl(
-        "create", "clusterrolebinding", "e2e-apf-view", "--clusterrole=view", "--serviceaccount=default:default"
-    )
-    mine = _account_schema(
-        "e2e-default-account", "workload-high", ("default", "default"), ["list"], "", "configmaps", "default"
-    )
-    mine["spec"]["matchingPrecedence"] = 300
-    try:
-        path = "/api/v1/namespaces/default/configmaps"
-        assert where(token, path) == (schemas["service-accounts"], levels["workload-low"])
-        server.kubectl("apply", "-f", "-", input=to_yaml(mine))
-        claimed = (_uids(server, "flowschemas")["e2e-default-account"], levels["workload-high"])
-        wait_for(lambda: where(token, path), lambda found: found == claimed, "the new schema to claim the requests")
-        assert where(token, "/api/v1/namespaces/default/services") == (
-            schemas["service-accounts"],
-            levels["workload-low"],
-        )
-    finally:
-        server.kubectl("delete", "flowschema", "e2e-default-account", "--ignore-not-found")
-        server.kubectl("delete", "clusterrolebinding", "e2e-apf-view", "--ignore-not-found")
