@@ -31,7 +31,7 @@ from typing import Any
 import kubernetes
 import kubernetes.client.models as models
 
-from minikube_py.model.kinds import GROUP_VERSIONS, OTHER_VERSIONS, RESOURCES
+from minikube_py.model.kinds import GROUP_VERSIONS, OTHER_VERSIONS, RESOURCES, UNSTORED, UNSTORED_GROUP_VERSIONS
 
 OUT = Path(__file__).resolve().parents[1] / "minikube_py" / "api" / "openapi-builtin.json"
 INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
@@ -171,12 +171,13 @@ def _cut(definition: Schema, served: set[str] | None) -> Schema:
 
 
 def build() -> dict[str, Any]:
-    """Every component schema the served built-in kinds reach, and the schema of each kind."""
+    """Every component schema the served built-in kinds reach (those never stored too: the reviews,
+    Bindings, ComponentStatus), and the schema of each kind."""
     served = served_fields()
     definitions: dict[str, Schema] = {}
     kinds: dict[str, str] = {}
-    for rt in (*RESOURCES, *OTHER_VERSIONS):
-        if (rt.group, rt.version) not in GROUP_VERSIONS:
+    for rt in (*RESOURCES, *OTHER_VERSIONS, *UNSTORED):
+        if (rt.group, rt.version) not in (*GROUP_VERSIONS, *UNSTORED_GROUP_VERSIONS):
             continue
         cls = kind_class(rt.group, rt.version, rt.kind)
         generated = cls.model_json_schema(by_alias=True, mode="serialization")

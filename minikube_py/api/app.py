@@ -48,7 +48,7 @@ from minikube_py.guard import Health
 from minikube_py.model import errors
 from minikube_py.model.apiservices import PROXY_CLIENT_NAME
 from minikube_py.model.audit import Policy
-from minikube_py.model.kinds import GROUP_VERSIONS
+from minikube_py.model.kinds import GROUP_VERSIONS, UNSTORED_GROUP_VERSIONS
 from minikube_py.model.metrics import GROUP as METRICS_GROUP
 from minikube_py.model.metrics import VERSION as METRICS_VERSION
 from minikube_py.model.rbac import UserInfo
@@ -261,7 +261,7 @@ def build_app(
         registry,
         front_proxy or pki.front_proxy(tls.ca_key.parent, PROXY_CLIENT_NAME),
         backends,
-        [*GROUP_VERSIONS, *discovery.CREATE_ONLY, *extra_groups],
+        [*GROUP_VERSIONS, *UNSTORED_GROUP_VERSIONS, *extra_groups],
     )
     definitions.changed = aggregator.definitions_changed
 

@@ -13,8 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from minikube_py import __version__
-from minikube_py.model import componentstatus
-from minikube_py.model.kinds import ResourceType, group_versions, in_group_version
+from minikube_py.model.kinds import UNSTORED, UNSTORED_GROUP_VERSIONS, ResourceType, group_versions, in_group_version
 
 SUBRESOURCE_VERBS = {
     "status": ("get", "patch", "update"),
@@ -60,27 +59,6 @@ def core_versions(server_address: str) -> dict[str, Any]:
     }
 
 
-#: resources that are only created, never stored: the questions :mod:`~minikube_py.api.reviews` answers
-#: and the Bindings that assign pods to nodes; listed in discovery as kube-apiserver lists them, so
-#: ``kubectl api-resources`` shows them
-CREATE_ONLY: dict[tuple[str, str], tuple[tuple[str, str, bool], ...]] = {
-    ("", "v1"): (("bindings", "Binding", True),),
-    ("authentication.k8s.io", "v1"): (
-        ("selfsubjectreviews", "SelfSubjectReview", False),
-        ("tokenreviews", "TokenReview", False),
-    ),
-    ("authorization.k8s.io", "v1"): (
-        ("localsubjectaccessreviews", "LocalSubjectAccessReview", True),
-        ("selfsubjectaccessreviews", "SelfSubjectAccessReview", False),
-        ("selfsubjectrulesreviews", "SelfSubjectRulesReview", False),
-        ("subjectaccessreviews", "SubjectAccessReview", False),
-    ),
-}
-
-#: resources whose objects the API server computes when asked, never stored: ComponentStatus
-COMPUTED: dict[tuple[str, str], tuple[ResourceType, ...]] = {("", "v1"): (componentstatus.RESOURCE,)}
-
-
 def group_list(
     extra: Sequence[tuple[str, str]] = (), priorities: Mapping[tuple[str, str], int] | None = None
 ) -> dict[str, Any]:
@@ -91,7 +69,7 @@ def group_list(
     ``priorities`` entry (an extension server's, from its APIServices' ``versionPriority``) by those
     first, highest first, as kube-aggregator orders them."""
     versions: dict[str, list[str]] = {}
-    for group, version in (*group_versions(), *CREATE_ONLY, *extra):
+    for group, version in (*group_versions(), *UNSTORED_GROUP_VERSIONS, *extra):
         if group and version not in versions.setdefault(group, []):
             versions[group].append(version)
     given = priorities or {}
@@ -141,11 +119,11 @@ def api_resource(name: str, kind: str, namespaced: bool, verbs: Iterable[str], s
 
 def resource_list(group_name: str, version: str) -> dict[str, Any] | None:
     resources = in_group_version(group_name, version)
-    created = CREATE_ONLY.get((group_name, version), ())
-    if not resources and not created:
+    unstored = [rt for rt in UNSTORED if (rt.group, rt.version) == (group_name, version)]
+    if not resources and not unstored:
         return None
-    entries = [api_resource(plural, kind, namespaced, ["create"]) for plural, kind, namespaced in created]
-    for rt in (*resources, *COMPUTED.get((group_name, version), ())):
+    entries = [_resource_entry(rt) for rt in unstored if rt.verbs == ("create",)]
+    for rt in (*resources, *(rt for rt in unstored if rt.verbs != ("create",))):
         entries.append(_resource_entry(rt))
         entries += [_subresource_entry(rt, sub, kind) for sub, kind in rt.subresources.items()]
     return api_resource_list(f"{group_name}/{version}" if group_name else version, entries)

@@ -26,7 +26,15 @@ from typing import Any
 import orjson
 
 from minikube_py.api.strategies.custom import CUSTOM_PATCH_TYPES
-from minikube_py.model.kinds import GROUP_VERSIONS, OTHER_VERSIONS, RESOURCES, ResourceType, custom_types
+from minikube_py.model.kinds import (
+    GROUP_VERSIONS,
+    OTHER_VERSIONS,
+    RESOURCES,
+    UNSTORED,
+    UNSTORED_GROUP_VERSIONS,
+    ResourceType,
+    custom_types,
+)
 
 Schema = dict[str, Any]
 
@@ -52,11 +60,16 @@ def _gvk(rt: ResourceType) -> dict[str, str]:
     return {"group": rt.group, "version": rt.version, "kind": rt.kind}
 
 
+def _collection(rt: ResourceType) -> str:
+    """The path of ``rt``'s collection, in a namespace for a namespaced kind."""
+    base = f"/apis/{rt.group}/{rt.version}" if rt.group else f"/api/{rt.version}"
+    scope = f"{base}/namespaces/{{namespace}}" if rt.namespaced else base
+    return f"{scope}/{rt.plural}"
+
+
 def _patch_path(rt: ResourceType, name: str) -> tuple[str, Schema]:
     """The PATCH operation of one kind's objects: what kubectl reads to learn that the server
     validates fields itself and which patch types it may send."""
-    base = f"/apis/{rt.group}/{rt.version}" if rt.group else f"/api/{rt.version}"
-    scope = f"{base}/namespaces/{{namespace}}" if rt.namespaced else base
     ref = {"$ref": f"{_REF_PREFIX}{name}"}
     operation = {
         "x-kubernetes-group-version-kind": _gvk(rt),
@@ -67,7 +80,19 @@ def _patch_path(rt: ResourceType, name: str) -> tuple[str, Schema]:
         "requestBody": {"content": {media: {"schema": ref} for media in CUSTOM_PATCH_TYPES}},
         "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": ref}}}},
     }
-    return f"{scope}/{rt.plural}/{{name}}", {"patch": operation}
+    return f"{_collection(rt)}/{{name}}", {"patch": operation}
+
+
+def _read_or_create_path(rt: ResourceType, name: str) -> tuple[str, Schema]:
+    """The one operation of a kind that is never stored: a review's or a Binding's POST, a
+    ComponentStatus's GET (kubectl explain finds a kind's schema through an operation on it)."""
+    ref = {"$ref": f"{_REF_PREFIX}{name}"}
+    answer = {"200": {"description": "OK", "content": {"application/json": {"schema": ref}}}}
+    if "create" in rt.verbs:
+        body = {"content": {"application/json": {"schema": ref}}}
+        operation = {"x-kubernetes-group-version-kind": _gvk(rt), "requestBody": body, "responses": answer}
+        return _collection(rt), {"post": operation}
+    return f"{_collection(rt)}/{{name}}", {"get": {"x-kubernetes-group-version-kind": _gvk(rt), "responses": answer}}
 
 
 def _document(info: dict[str, str], schemas: dict[str, Schema], paths: dict[str, Schema]) -> dict[str, Any]:
@@ -99,8 +124,10 @@ def _referenced(schema: Any) -> set[str]:
 
 @functools.cache
 def _builtin_document(group: str, version: str) -> dict[str, Any] | None:
-    """The document of a built-in group/version: its kinds' schemas and every schema they reach."""
-    types = [rt for rt in (*RESOURCES, *OTHER_VERSIONS) if (rt.group, rt.version) == (group, version)]
+    """The document of a built-in group/version: its kinds' schemas and every schema they reach. The
+    kinds that are never stored (reviews, Bindings, ComponentStatus) are described too, so that
+    ``kubectl explain`` knows them, but have no PATCH operation: they cannot be patched."""
+    types = [rt for rt in (*RESOURCES, *OTHER_VERSIONS, *UNSTORED) if (rt.group, rt.version) == (group, version)]
     if not types:
         return None
     definitions = _builtin_definitions()
@@ -110,7 +137,7 @@ def _builtin_document(group: str, version: str) -> dict[str, Any] | None:
     for rt in types:
         name = kinds[f"{rt.group}/{rt.version}/{rt.kind}"]
         schemas[name] = {**every[name], "x-kubernetes-group-version-kind": [_gvk(rt)]}
-        path, operation = _patch_path(rt, name)
+        path, operation = _patch_path(rt, name) if rt not in UNSTORED else _read_or_create_path(rt, name)
         paths[path] = operation
     pending = [*schemas]
     while pending:
@@ -171,7 +198,7 @@ def schema_name(rt: ResourceType) -> str:
 
 def document(group: str, version: str) -> dict[str, Any] | None:
     """The OpenAPI v3 document of one group/version (None when nothing is served in it)."""
-    if (group, version) in GROUP_VERSIONS:
+    if (group, version) in GROUP_VERSIONS or (group, version) in UNSTORED_GROUP_VERSIONS:
         return _builtin_document(group, version)
     types = _custom_group_versions().get((group, version))
     return _custom_document(types) if types else None
@@ -185,7 +212,7 @@ def root(aggregated: Mapping[tuple[str, str], dict[str, Any]]) -> dict[str, Any]
     """The index of the documents, each URL with its content's hash; ``aggregated``: the documents of
     the group versions extension servers answer (theirs, from the aggregator)."""
     paths = {}
-    for group, version in GROUP_VERSIONS:
+    for group, version in dict.fromkeys((*GROUP_VERSIONS, *UNSTORED_GROUP_VERSIONS)):
         prefix = f"apis/{group}/{version}" if group else f"api/{version}"
         paths[prefix] = {"serverRelativeURL": f"/openapi/v3/{prefix}?hash={_builtin_digest(group, version)}"}
     for (group, version), types in _custom_group_versions().items():

@@ -17,16 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from minikube_py.model.kinds import ResourceType
+from minikube_py.model.kinds import UNSTORED
 from minikube_py.model.selectors import FieldSelector, LabelSelector
 
 Obj = dict[str, Any]
 
-#: the resource as discovery lists it, beside the kind table's: get and list only (no watch, since
-#: nothing of it is stored to change)
-RESOURCE = ResourceType(
-    "", "v1", "ComponentStatus", "componentstatuses", "componentstatus", False, ("cs",), verbs=("get", "list")
-)
+#: the resource (get and list only: no watch, since nothing of it is stored to change)
+RESOURCE = next(rt for rt in UNSTORED if rt.kind == "ComponentStatus")
 #: the warning every answer carries (kube-apiserver's deprecated-API warning for v1 ComponentStatus)
 DEPRECATION = "v1 ComponentStatus is deprecated in v1.19+"
 #: the fields a field selector may name: metadata only, as for every kind without field labels

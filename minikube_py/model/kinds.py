@@ -345,6 +345,29 @@ OTHER_VERSIONS: tuple[ResourceType, ...] = (
     ),
 )
 
+
+def _created(group: str, kind: str, namespaced: bool) -> ResourceType:
+    return ResourceType(group, "v1", kind, f"{kind.lower()}s", "", namespaced, verbs=("create",))
+
+
+#: resources served but never stored, outside the kind table: the questions
+#: :mod:`~minikube_py.api.reviews` answers and the Bindings that assign pods to nodes (created only;
+#: kube-apiserver gives them no singular name), and ComponentStatus (:mod:`~minikube_py.model.componentstatus`),
+#: computed when asked. Discovery lists them and the OpenAPI documents describe them, as kube-apiserver's.
+UNSTORED: tuple[ResourceType, ...] = (
+    _created("", "Binding", True),
+    ResourceType(
+        "", "v1", "ComponentStatus", "componentstatuses", "componentstatus", False, ("cs",), verbs=("get", "list")
+    ),
+    _created("authentication.k8s.io", "SelfSubjectReview", False),
+    _created("authentication.k8s.io", "TokenReview", False),
+    _created("authorization.k8s.io", "LocalSubjectAccessReview", True),
+    _created("authorization.k8s.io", "SelfSubjectAccessReview", False),
+    _created("authorization.k8s.io", "SelfSubjectRulesReview", False),
+    _created("authorization.k8s.io", "SubjectAccessReview", False),
+)
+UNSTORED_GROUP_VERSIONS: tuple[tuple[str, str], ...] = tuple(dict.fromkeys((r.group, r.version) for r in UNSTORED))
+
 #: (group, version) pairs of the built-in kinds in the order discovery lists them; the core group first
 GROUP_VERSIONS: tuple[tuple[str, str], ...] = tuple(
     dict.fromkeys((r.group, r.version) for r in (*RESOURCES, *OTHER_VERSIONS))

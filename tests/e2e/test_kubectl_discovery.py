@@ -173,6 +173,24 @@ def test_explain_describes_every_kind(
     assert "metadata\t<ObjectMeta>" in out and "apiVersion\t<string>" in out
 
 
+@pytest.mark.parametrize(
+    ("resource", "kind", "field"),
+    [
+        ("tokenreviews", "TokenReview", "spec\t<TokenReviewSpec> -required-"),
+        ("selfsubjectaccessreviews", "SelfSubjectAccessReview", "spec\t<SelfSubjectAccessReviewSpec> -required-"),
+        ("subjectaccessreviews", "SubjectAccessReview", "status\t<SubjectAccessReviewStatus>"),
+        ("bindings", "Binding", "target\t<ObjectReference> -required-"),
+        ("componentstatuses", "ComponentStatus", "conditions\t<[]ComponentCondition>"),
+    ],
+)
+def test_explain_describes_the_kinds_that_are_never_stored(
+    server: RunningServer, resource: str, kind: str, field: str
+) -> None:
+    """Reviews, Bindings and ComponentStatus have no objects in the store, but kubectl explains them."""
+    out = server.kubectl("explain", resource).stdout
+    assert f"KIND:       {kind}" in out and field in out
+
+
 def test_explain_walks_into_fields_with_their_types_and_required_marks(server: RunningServer) -> None:
     ports = server.kubectl("explain", "pods.spec.containers.ports").stdout
     assert "FIELD: ports <[]ContainerPort>" in ports

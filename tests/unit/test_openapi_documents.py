@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from minikube_py.api import openapi
-from minikube_py.model.kinds import GROUP_VERSIONS, OTHER_VERSIONS, RESOURCES
+from minikube_py.model.kinds import GROUP_VERSIONS, OTHER_VERSIONS, RESOURCES, UNSTORED
 
 
 def _refs(schema: Any) -> list[str]:
@@ -40,11 +40,40 @@ def test_every_built_in_kind_has_its_schema_and_a_patch_path_without_strategic_m
         ]
         assert len(kind_schemas) == 1, rt.kind
         assert {"apiVersion", "kind", "metadata"} <= set(kind_schemas[0]["properties"])
-        patches = [p["patch"] for p in doc["paths"].values() if p["patch"]["x-kubernetes-group-version-kind"] == gvk]
+        patches = [
+            p["patch"]
+            for p in doc["paths"].values()
+            if p.get("patch", {}).get("x-kubernetes-group-version-kind") == gvk
+        ]
         assert len(patches) == 1, rt.kind
         assert {p["name"] for p in patches[0]["parameters"]} >= {"fieldValidation", "fieldManager"}
         # kubectl would compute client-side apply patches from these schemas, which have no merge keys
         assert "application/strategic-merge-patch+json" not in patches[0]["requestBody"]["content"]
+
+
+def test_the_kinds_never_stored_are_described_with_their_one_operation() -> None:
+    """kubectl explain finds a kind through an operation on it: a review's or a Binding's POST, a
+    ComponentStatus's GET; none of them may be patched."""
+    index = openapi.root({})["paths"]
+    assert {"apis/authentication.k8s.io/v1", "apis/authorization.k8s.io/v1"} <= set(index)
+    for rt in UNSTORED:
+        doc = openapi.document(rt.group, rt.version)
+        assert doc is not None
+        gvk = {"group": rt.group, "version": rt.version, "kind": rt.kind}
+        assert [s for s in doc["components"]["schemas"].values() if gvk in s.get("x-kubernetes-group-version-kind", [])]
+        operations = [
+            (path, verb)
+            for path, ops in doc["paths"].items()
+            for verb, op in ops.items()
+            if op["x-kubernetes-group-version-kind"] == gvk
+        ]
+        assert [verb for _, verb in operations] == (["post"] if rt.verbs == ("create",) else ["get"]), rt.kind
+    tokens = openapi.document("authentication.k8s.io", "v1")
+    assert tokens is not None and "/apis/authentication.k8s.io/v1/tokenreviews" in tokens["paths"]
+    core = openapi.document("", "v1")
+    assert core is not None
+    assert "/api/v1/namespaces/{namespace}/bindings" in core["paths"]
+    assert "/api/v1/componentstatuses/{name}" in core["paths"]
 
 
 def test_the_core_group_is_indexed_under_api_and_the_url_names_the_content() -> None:
