@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from minikube_py import pki
-from minikube_py.api import dashboard, discovery, notes, openapi
+from minikube_py.api import dashboard, discovery, health, notes, openapi
 from minikube_py.api.aggregator import Aggregator
 from minikube_py.api.audit import AUDITED, AuditLog, audit_middleware, recording, response_started
 from minikube_py.api.auth import REQUESTER, USER, Authenticator, authorize, bearer_token, impersonate
@@ -58,6 +58,8 @@ log = logging.getLogger(__name__)
 
 REGISTRY = web.AppKey("registry", Registry)
 READY = web.AppKey("ready", dict)
+#: the readiness check that the bootstrap objects exist (kube-apiserver's bootstrap controller's name)
+BOOTSTRAP_CHECK = "poststarthook/bootstrap-controller"
 #: the resource metrics (present when the server can reach agents): ``node_samples``/``pod_samples``
 METRICS = web.AppKey("metrics", ResourceMetrics)
 
@@ -287,18 +289,21 @@ def build_app(
     async def version(_: web.Request) -> web.Response:
         return json_response(discovery.version_info())
 
-    async def health(request: web.Request) -> web.Response:
-        """/livez says the process works (so nobody restarts it for an outage of its database); /readyz
-        also that it can serve writes, as kube-apiserver's checks its etcd: not while the datastore
-        is unreachable, so that load balancers send clients to another server meanwhile."""
-        if request.path.startswith("/readyz"):
-            if not app[READY]["ready"]:
-                return web.Response(status=500, text="[-]bootstrap failed: not ready yet\nreadyz check failed")
-            try:
-                await registry.store.check()
-            except Unavailable as exc:
-                return web.Response(status=500, text=f"[-]datastore failed: {exc}\nreadyz check failed")
-        return web.Response(text="ok")
+    async def datastore_answers() -> str | None:
+        try:
+            await registry.store.check()
+        except Unavailable as exc:
+            return str(exc)
+        return None
+
+    async def bootstrapped() -> str | None:
+        return None if app[READY]["ready"] else "not finished"
+
+    # /livez says the process works (so nobody restarts it for an outage of its database); /readyz
+    # also that it can serve writes: not while the datastore is unreachable, so that load balancers
+    # send clients to another server meanwhile (see :mod:`minikube_py.api.health`)
+    ready = (health.PING, health.Check("etcd", datastore_answers), health.Check(BOOTSTRAP_CHECK, bootstrapped))
+    health_routes = health.routes({"livez": (health.PING,), "healthz": (health.PING,), "readyz": ready})
 
     def aggregated(groups: list[tuple[str, list[dict[str, Any]]]]) -> web.Response:
         """Aggregated discovery, for the clients that prefer it (``Vary``: a cache keeps both answers)."""
@@ -364,8 +369,8 @@ def build_app(
     r = app.router
     r.add_get("/version", version)
     r.add_get("/version/", version)  # the official Python client asks here
-    for path in ("/healthz", "/livez", "/readyz"):
-        r.add_get(path, health)
+    for path, answer in health_routes:
+        r.add_get(path, answer)
     r.add_get("/api", api_root)
     r.add_get("/apis", apis_root)
     r.add_get("/openapi/v2", openapi_v2)

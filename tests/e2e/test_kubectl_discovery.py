@@ -135,6 +135,17 @@ def test_get_raw_health(server: RunningServer, path: str) -> None:
     assert server.kubectl("get", "--raw", path).stdout.strip() == "ok"
 
 
+def test_get_raw_readyz_verbose_lists_the_checks(server: RunningServer) -> None:
+    """kube-apiserver's format, which scripts and load balancers read; one check can be asked alone."""
+    assert server.kubectl("get", "--raw", "/readyz?verbose").stdout == (
+        "[+]ping ok\n[+]etcd ok\n[+]poststarthook/bootstrap-controller ok\nreadyz check passed\n"
+    )
+    assert server.kubectl("get", "--raw", "/readyz/etcd").stdout == "ok"
+    assert server.kubectl("get", "--raw", "/livez?verbose").stdout == "[+]ping ok\nlivez check passed\n"
+    excluded = server.kubectl("get", "--raw", "/readyz?verbose&exclude=etcd").stdout
+    assert "[+]etcd excluded: ok" in excluded
+
+
 def test_get_raw_namespace_list(server: RunningServer) -> None:
     listing = json.loads(server.kubectl("get", "--raw", "/api/v1/namespaces").stdout)
     assert listing["kind"] == "NamespaceList"

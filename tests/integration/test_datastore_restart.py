@@ -47,7 +47,8 @@ def test_servers_ride_out_a_database_restart(tmp_path: Path, postgres: PrivatePo
             lambda: first.request("GET", "/readyz")[0] == 500 and second.request("GET", "/readyz")[0] == 500,
             "both servers to report not ready",
         )
-        assert "[-]datastore failed" in first.request("GET", "/readyz")[1]
+        assert "[-]etcd failed: reason withheld" in first.request("GET", "/readyz")[1]
+        assert "the datastore is unavailable" in first.request("GET", "/readyz/etcd")[1]
         status, refused = first.request("POST", CONFIGMAPS, configmap("during"))
         assert (status, refused["reason"], refused["code"]) == (503, "ServiceUnavailable", 503), refused
         assert "the datastore is unavailable" in refused["message"]
