@@ -39,12 +39,12 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 
 def fill(path: Path) -> None:
-    """Write ``path`` until the file system has no space left."""
-    with path.open("wb") as f:
+    """Write ``path`` until the file system has no space left. Unbuffered: a buffered file keeps the
+    bytes of the write that failed and fails again on closing, flushing them."""
+    with path.open("wb", buffering=0) as f:
         try:
             while True:
                 f.write(b"\0" * 65536)
-                f.flush()
         except OSError:
             pass
 
