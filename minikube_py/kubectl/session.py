@@ -175,7 +175,7 @@ def run(work: Callable[[Session], Awaitable[int | None]]) -> None:
     import aiohttp
 
     async def main() -> int | None:
-        traces = [request_log()] if flags.verbosity >= 6 else []
+        traces = [warning_printer(), *([request_log()] if flags.verbosity >= 6 else [])]
         async with ApiClient(config, timeout=flags.request_timeout, user_agent=USER_AGENT, trace_configs=traces) as api:
             return await work(Session(flags, config, api))
 
@@ -195,6 +195,27 @@ def run(work: Callable[[Session], Awaitable[int | None]]) -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     sys.exit(code or 0)
+
+
+def warning_printer() -> Any:
+    """The server's warnings on stderr, each text once per run, as kubectl's default warning handler
+    writes them (deduplicated): ``Warning: v1 ComponentStatus is deprecated in v1.19+``."""
+    import aiohttp
+
+    from minikube_py.client.warning_headers import parse_warning
+
+    trace = aiohttp.TraceConfig()
+    shown: set[str] = set()
+
+    async def end(session: Any, ctx: Any, params: Any) -> None:
+        for value in params.response.headers.getall("Warning", ()):
+            text = parse_warning(value)
+            if text is not None and text not in shown:
+                shown.add(text)
+                click.echo(f"Warning: {text}", err=True)
+
+    trace.on_request_end.append(end)
+    return trace
 
 
 def request_log() -> Any:

@@ -567,3 +567,12 @@ def test_watch_prints_each_changed_object_as_kubectl(cluster: Kubectl, output: s
             proc.terminate()
     ours, theirs = (seen[i] + proc.communicate(timeout=30)[0] for i, proc in enumerate(procs))
     assert ours == theirs, ours
+
+
+def test_server_warnings_print_once_as_kubectl_prints_them(server: RunningServer) -> None:
+    """The API's Warning headers, on stderr as ``Warning: <text>``, each text once per run."""
+    done = same_output(server, "get", "componentstatuses")
+    assert done.stderr == "Warning: v1 ComponentStatus is deprecated in v1.19+\n"
+    assert done.stdout.splitlines()[0].split() == ["NAME", "STATUS", "MESSAGE", "ERROR"]
+    twice = same_output(server, "get", "cs", "scheduler", "etcd-0")
+    assert twice.stderr == "Warning: v1 ComponentStatus is deprecated in v1.19+\n"
