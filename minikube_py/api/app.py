@@ -289,20 +289,17 @@ def build_app(
     async def version(_: web.Request) -> web.Response:
         return json_response(discovery.version_info())
 
-    async def datastore_answers() -> str | None:
-        try:
-            await registry.store.check()
-        except Unavailable as exc:
-            return str(exc)
-        return None
-
     async def bootstrapped() -> str | None:
         return None if app[READY]["ready"] else "not finished"
 
     # /livez says the process works (so nobody restarts it for an outage of its database); /readyz
     # also that it can serve writes: not while the datastore is unreachable, so that load balancers
     # send clients to another server meanwhile (see :mod:`minikube_py.api.health`)
-    ready = (health.PING, health.Check("etcd", datastore_answers), health.Check(BOOTSTRAP_CHECK, bootstrapped))
+    ready = (
+        health.PING,
+        health.Check("etcd", partial(health.datastore_problem, registry.store)),
+        health.Check(BOOTSTRAP_CHECK, bootstrapped),
+    )
     health_routes = health.routes({"livez": (health.PING,), "healthz": (health.PING,), "readyz": ready})
 
     def aggregated(groups: list[tuple[str, list[dict[str, Any]]]]) -> web.Response:

@@ -17,13 +17,14 @@ from aiohttp import web
 
 from minikube_py.api import notes
 from minikube_py.api.handlers import json_response, wants_table
+from minikube_py.api.health import datastore_problem
 from minikube_py.api.tables import render_table
 from minikube_py.api.tables.core import COMPONENT_STATUS
 from minikube_py.guard import Health
 from minikube_py.model import componentstatus as cs
 from minikube_py.model import errors
 from minikube_py.model.selectors import parse_field_selector, parse_label_selector
-from minikube_py.store.base import Store, Unavailable
+from minikube_py.store.base import Store
 
 PATH = "/api/v1/componentstatuses"
 
@@ -45,11 +46,8 @@ def datastore_check(store: Store) -> Check:
     """The datastore, in etcd's place: ``ok`` when it answers, its error when it does not."""
 
     async def check() -> cs.Probe:
-        try:
-            await store.check()
-        except Unavailable as exc:
-            return cs.Probe(False, error=str(exc))
-        return cs.Probe(True, "ok")
+        problem = await datastore_problem(store)
+        return cs.Probe(True, "ok") if problem is None else cs.Probe(False, error=problem)
 
     return check
 

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from minikube_py.store.base import Store, Unavailable
+
 log = logging.getLogger(__name__)
 
 #: ``None`` when the check passes, else why it failed
@@ -41,6 +43,16 @@ async def _passes() -> str | None:
 
 
 PING = Check("ping", _passes)
+
+
+async def datastore_problem(store: Store) -> str | None:
+    """Why the datastore does not answer a query now (None when it does): the ``etcd`` check, and
+    ComponentStatus's ``etcd-0``."""
+    try:
+        await store.check()
+    except Unavailable as exc:
+        return str(exc)
+    return None
 
 
 def _text(body: str, status: int = 200) -> web.Response:
