@@ -209,11 +209,15 @@ def configuration_object(kind: str, name: str, spec: Obj) -> Obj:
     }
 
 
+_GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+_GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
+
+
 def _go_bool(text: object) -> bool | None:
     """Go's ``strconv.ParseBool``; None for anything it refuses."""
-    return {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True}.get(
-        str(text), False if str(text) in ("0", "f", "F", "FALSE", "false", "False") else None
-    )
+    if text in _GO_TRUE:
+        return True
+    return False if text in _GO_FALSE else None
 
 
 def ensured(kind: str, existing: Obj, spec: Obj, *, mandatory: bool) -> Obj | None:
