@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import shutil
 import socket
 import ssl
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from minikube_py.agent.context import NodeContext
 from minikube_py.agent.eviction import MemoryEviction
 from minikube_py.agent.health import RULES, DiskCheck, NodeHealth, Part, Problem, runtime_down
 from minikube_py.agent.localpath import storage_root
+from minikube_py.agent.localstorage import LocalStorageEviction
 from minikube_py.agent.network import NETWORK_UNAVAILABLE, PodNetwork, network_name
 from minikube_py.agent.node import CONTROL_PLANE_LABEL, node_labels, node_status, status_changed
 from minikube_py.agent.node import now as node_now
@@ -241,8 +243,10 @@ class Agent:
         self._runtime_up = asyncio.Event()  # the engine answers: pods can be run
         self._health = NodeHealth([])
         self._machine = host_machine()
+        self._storage = 0  # the size of the filesystem of its data directory: its ephemeral-storage
         self._disk = disk or DiskCheck(self._disk_paths)
         self._eviction: MemoryEviction | None = None  # the node's eviction manager, once it serves
+        self._storage_limits: LocalStorageEviction | None = None  # its pods' local storage limits, with them
         self._pods: PodManager | None = None  # its pods, once the engine answered
 
     async def run(self) -> None:
@@ -295,6 +299,7 @@ class Agent:
         recorder = EventRecorder(client, "kubelet", host=cfg.node_name)
         self._health = NodeHealth([Part.RUNTIME, Part.DISK, Part.MEMORY], on_change=self._health_changed(recorder))
         self._machine = await self._read_machine(runtime)
+        self._storage = (await asyncio.to_thread(shutil.disk_usage, cfg.data_dir)).total
         self._eviction = MemoryEviction(
             parse_thresholds(cfg.eviction_hard),
             cfg.eviction_pressure_transition_seconds,
@@ -308,7 +313,7 @@ class Agent:
             labels = node_labels(cfg.node_name, self._machine, cfg.labels)
             if self._control_plane:
                 labels[CONTROL_PLANE_LABEL] = ""
-            status = self._status(node_ip, kubelet_port, [])
+            status = self._status(node_ip, kubelet_port, {})
             storage = {LOCAL_PATH_ROOT_ANNOTATION: str(storage_root(cfg.data_dir))}
             # the Lease first (as the kubelet's lease controller may create it before the Node), so that
             # a node anyone sees registered and Ready already holds its Lease
@@ -396,6 +401,7 @@ class Agent:
             sources=sources,
             under_pressure=lambda: self._eviction is not None and self._eviction.under_pressure,
         )
+        self._storage_limits = LocalStorageEviction(runtime, cfg.node_name, manager.volumes)
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(network.run(), name="pod network")
@@ -461,7 +467,8 @@ class Agent:
         reason = "ClusterDNSFailed" if watched is Part.DNS else "ServiceProxyFailed"
         self._health.report(watched, Problem(reason, message) if message is not None else None)
 
-    def _status(self, node_ip: str, port: int, current_conditions: list[dict[str, Any]]) -> dict[str, Any]:
+    def _status(self, node_ip: str, port: int, current: dict[str, Any]) -> dict[str, Any]:
+        """The status to report, given the ``current`` one on the server (empty at registration)."""
         cfg = self.config
         return node_status(
             self._machine,
@@ -470,9 +477,11 @@ class Agent:
             max_pods=cfg.max_pods,
             kubelet_port=port,
             transitions=self._transitions,
-            extra=self._network_conditions(current_conditions),
+            extra=self._network_conditions(current.get("conditions") or []),
             health=self._health.conditions(),
             eviction_reserve=self._eviction.reserve(self._machine.memory_bytes) if self._eviction else 0,
+            storage=self._storage,
+            reported=current,
         )
 
     async def _pause_image_once_up(self, runtime: Runtime) -> str:
@@ -504,6 +513,8 @@ class Agent:
         if self._eviction is not None and self._health.problem(Part.RUNTIME) is None:
             workers = self._pods.workers.values() if self._pods is not None else ()
             self._health.report(Part.MEMORY, await self._eviction.check(self._machine.memory_bytes, workers))
+            if self._storage_limits is not None:
+                await self._storage_limits.check(workers)
 
     def _disk_paths(self) -> list[Path]:
         """The node's filesystems: its data directory's and the engine's when that is on this host."""
@@ -601,7 +612,7 @@ class Agent:
                 now = asyncio.get_running_loop().time()
                 current = (await client.get(path)).get("status") or {}
                 conditions = current.get("conditions") or []
-                status = self._status(node_ip, port, conditions)
+                status = self._status(node_ip, port, current)
                 ready = next((c for c in conditions if c.get("type") == "Ready"), {})
                 wanted = next((c for c in status["conditions"] if c["type"] == "Ready"), {})
                 if (

@@ -6,10 +6,15 @@ advertises can be checked without a cluster.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
+from fractions import Fraction
 from typing import Any
 
+from minikube_py.agent.health import DISK_FREE_MIN
 from minikube_py.agent.runtime.base import MachineInfo
+from minikube_py.model import resources
+from minikube_py.model.quantity import Format, format_quantity
 from minikube_py.model.times import rfc3339
 
 Obj = dict[str, Any]
@@ -52,6 +57,8 @@ def node_status(
     extra: Sequence[Obj] = (),
     health: Mapping[str, tuple[str, str, str]] | None = None,
     eviction_reserve: int = 0,
+    storage: int = 0,
+    reported: Mapping[str, Any] | None = None,
 ) -> Obj:
     """Status as kubelet reports it. ``transitions`` (type → (status, since)) keeps each condition's
     lastTransitionTime stable across reports and moves it when the status changes (pass the same dict
@@ -60,11 +67,13 @@ def node_status(
     merge patch, which replaces the whole list. ``health`` gives conditions by type as (status, reason,
     message) (:meth:`minikube_py.agent.health.NodeHealth.conditions`): kubelet's own ones it names take
     its values, pykube's own follow the network one. ``eviction_reserve``: the memory the hard eviction
-    threshold keeps free, which is not allocatable (kubelet's node allocatable)."""
+    threshold keeps free, which is not allocatable (kubelet's node allocatable). ``storage``: the size
+    of the node's filesystem, its ``ephemeral-storage`` (0: not known). ``reported``: the status on the
+    server, whose capacity may list extended resources somebody advertised for the node."""
     stamp = now()
     transitions = transitions if transitions is not None else {}
     health = health or {}
-    capacity = {"cpu": str(machine.cpus), "memory": f"{machine.memory_bytes // 1024}Ki", "pods": str(max_pods)}
+    capacity, allocatable = _resources(machine, max_pods, eviction_reserve, storage, reported or {})
     conditions = [dict(c) for c in extra]
     kinds = [kind for kind in health if kind not in KUBELET_CONDITIONS] + list(KUBELET_CONDITIONS)
     for kind in kinds:
@@ -85,7 +94,7 @@ def node_status(
         )
     return {
         "capacity": capacity,
-        "allocatable": {**capacity, "memory": f"{max(machine.memory_bytes - eviction_reserve, 0) // 1024}Ki"},
+        "allocatable": allocatable,
         "conditions": conditions,
         "addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": hostname}],
         "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
@@ -103,6 +112,28 @@ def node_status(
         },
         **_runtime_handlers(machine),
     }
+
+
+def _resources(
+    machine: MachineInfo, max_pods: int, memory_reserve: int, storage: int, reported: Mapping[str, Any]
+) -> tuple[Obj, Obj]:
+    """Capacity and allocatable, as the kubelet's setter makes them: the machine's cpu, memory and
+    filesystem, the pods it takes, and whatever else the capacity on the server lists (extended
+    resources advertised with a PATCH of the node's status, as Kubernetes documents it), all of it
+    allocatable but for the share the hard eviction thresholds keep free (the memory threshold, and
+    the ``nodefs.available`` one for ephemeral-storage). An extended resource gone from the capacity
+    leaves the allocatable too (None: removed by the merge patch)."""
+    capacity: Obj = {
+        name: amount for name, amount in (reported.get("capacity") or {}).items() if resources.is_extended(name)
+    }
+    capacity.update(cpu=str(machine.cpus), memory=f"{machine.memory_bytes // 1024}Ki", pods=str(max_pods))
+    allocatable: Obj = {name: None for name in reported.get("allocatable") or {} if resources.is_extended(name)}
+    allocatable.update(capacity, memory=f"{max(machine.memory_bytes - memory_reserve, 0) // 1024}Ki")
+    if storage:
+        capacity["ephemeral-storage"] = format_quantity(Fraction(storage), Format.BINARY_SI)
+        kept_free = math.ceil(storage * DISK_FREE_MIN)
+        allocatable["ephemeral-storage"] = format_quantity(Fraction(storage - kept_free), Format.BINARY_SI)
+    return capacity, allocatable
 
 
 def _runtime_handlers(machine: MachineInfo) -> Obj:

@@ -743,6 +743,7 @@ class PodManager:
         self._sources = src = sources if sources is not None else PodSources(client, node.name)
         self.pods = src.pods(node.name)
         self._services = PodServices(client, runtime, node, recorder, src, network, under_pressure)
+        self.volumes = self._services.volumes
         self.local_paths = LocalPathCleaner(client, node, recorder)
         self.workers: dict[str, PodWorker] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}

@@ -24,6 +24,7 @@ from typing import Any
 from minikube_py.agent.env import Lookup
 from minikube_py.agent.runtime.base import Mount
 from minikube_py.model.nodegraph import CONFIGMAPS, SECRETS, pod_references
+from minikube_py.model.quantity import value
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -256,6 +257,10 @@ class VolumeManager:
     def _dir(self, pod: Obj, plugin: str, name: str) -> Path:
         return self.root / pod["metadata"]["uid"] / "volumes" / plugin / name
 
+    def empty_dir(self, pod: Obj, name: str) -> Path:
+        """Where the pod's emptyDir volume ``name`` is."""
+        return self._dir(pod, "empty-dir", name)
+
     def setup(
         self,
         pod: Obj,
@@ -274,11 +279,12 @@ class VolumeManager:
             if name in claims:
                 _check_host_path(name, claims[name])
             elif "emptyDir" in volume:
-                path = self._dir(pod, "empty-dir", name)
+                path = self.empty_dir(pod, name)
                 if not path.exists():
                     path.mkdir(parents=True)
-                    if (volume["emptyDir"] or {}).get("medium") == "Memory":
-                        _mount_tmpfs(path)
+                    empty = volume["emptyDir"] or {}
+                    if empty.get("medium") == "Memory":
+                        _mount_tmpfs(path, empty.get("sizeLimit"))
                     _own(path, ((pod.get("spec") or {}).get("securityContext") or {}).get("fsGroup"))
             elif "hostPath" in volume:
                 _check_host_path(name, volume["hostPath"])
@@ -318,7 +324,7 @@ class VolumeManager:
             if "hostPath" in volume:
                 source = Path(volume["hostPath"]["path"])
             elif "emptyDir" in volume:
-                source = self._dir(pod, "empty-dir", vm["name"])
+                source = self.empty_dir(pod, vm["name"])
             else:
                 source = self._dir(pod, _plugin(volume), vm["name"])
             projected = _plugin(volume) != "empty-dir" and "hostPath" not in volume
@@ -381,9 +387,15 @@ def _own(path: Path, fs_group: int | None) -> None:
         log.warning("emptyDir %s: cannot give it to fsGroup %s (%s)", path, fs_group, e.strerror)
 
 
-def _mount_tmpfs(path: Path) -> None:
+def _mount_tmpfs(path: Path, size_limit: Any) -> None:
+    """A memory-backed emptyDir: a tmpfs no larger than its ``sizeLimit`` (else the kernel's default,
+    half the memory), so a pod cannot write more there than its spec allows."""
+    options = "mode=0777"
+    with contextlib.suppress(ValueError):
+        if size_limit is not None and (size := value(str(size_limit))) > 0:
+            options += f",size={size}"
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "mode=0777", "tmpfs", str(path)], capture_output=True, text=True, check=False
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
         log.warning("emptyDir %s: tmpfs mount failed (%s); using the disk", path, done.stderr.strip())

@@ -58,7 +58,7 @@ class Candidate:
 def fits_without(
     pod: PodInfo, node: NodeInfo, removed: Collection[PodInfo], placement: Placement | None = None
 ) -> bool:
-    """Whether ``pod`` passes the node-dependent filters (pod count, cpu, memory, host ports and,
+    """Whether ``pod`` passes the node-dependent filters (pod count, cpu, memory, other resources, host ports and,
     given its ``placement``, the inter-pod rules) once the pods ``removed`` are gone from ``node``."""
     if len(node.pods) - len(removed) + 1 > node.allowed_pods:
         return False
@@ -66,6 +66,10 @@ def fits_without(
         return False
     if pod.memory and pod.memory > node.allocatable_memory - node.memory + sum(p.memory for p in removed):
         return False
+    for name, amount in pod.scalars:
+        freed = sum(have for p in removed for scalar, have in p.scalars if scalar == name)
+        if amount > node.allocatable_scalars.get(name, 0) - node.scalars[name] + freed:
+            return False
     if pod.ports:
         left = Counter(node.ports)
         left.subtract(port for p in removed for port in p.ports)

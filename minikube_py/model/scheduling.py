@@ -42,6 +42,8 @@ SPREAD_WEIGHT, RESOURCES_WEIGHT, TAINT_WEIGHT, AFFINITY_WEIGHT, INTER_POD_WEIGHT
 MAX_SCORE = 100
 
 UNSCHEDULABLE_TAINT = "node.kubernetes.io/unschedulable"
+#: the allocatable resources a NodeInfo keeps in fields of their own; the rest are its scalars
+_COUNTED_APART = frozenset({"cpu", "memory", "pods"})
 
 # Kubernetes' failure reasons, word for word.
 NODE_UNSCHEDULABLE = "node(s) were unschedulable"
@@ -140,6 +142,9 @@ class PodInfo:
     labels: Mapping[str, str] = field(default_factory=dict)
     #: pod affinity, anti-affinity and spread constraints; None for the (common) pod without any
     rules: PodRules | None = None
+    #: what it requests of the other resources (ephemeral-storage and hugepages in bytes, extended
+    #: resources such as ``example.com/gpu`` in devices), by name; () for the usual pod
+    scalars: tuple[tuple[str, int], ...] = ()
 
 
 @functools.lru_cache(maxsize=1024)
@@ -152,42 +157,58 @@ def _units(quantity: str) -> int:
     return value(quantity)
 
 
-def _requests(container: Obj) -> tuple[int, int]:
+def _amount(name: str, quantity: Any) -> int:
+    """A requested quantity in the unit the scheduler counts it in: millicores for cpu, else whole
+    units (bytes, devices), rounded up as Kubernetes' ``Value``."""
+    return _milli(str(quantity)) if name == "cpu" else _units(str(quantity))
+
+
+def _requests(container: Obj) -> dict[str, int]:
+    requests = (container.get("resources") or {}).get("requests") or {}
+    return {name: _amount(name, quantity) for name, quantity in requests.items()}
+
+
+def _nonzero(container: Obj) -> dict[str, int]:
+    """A container's cpu and memory as scoring counts them: Kubernetes' defaults where unset."""
     requests = (container.get("resources") or {}).get("requests") or {}
     cpu, memory = requests.get("cpu"), requests.get("memory")
-    return (_milli(str(cpu)) if cpu is not None else 0, _units(str(memory)) if memory is not None else 0)
+    return {
+        "cpu": _milli(str(cpu)) if cpu is not None else DEFAULT_MILLI_CPU,
+        "memory": _units(str(memory)) if memory is not None else DEFAULT_MEMORY,
+    }
 
 
-def _nonzero(container: Obj) -> tuple[int, int]:
-    requests = (container.get("resources") or {}).get("requests") or {}
-    cpu, memory = _requests(container)
-    return (cpu if "cpu" in requests else DEFAULT_MILLI_CPU, memory if "memory" in requests else DEFAULT_MEMORY)
+def _add(total: dict[str, int], more: Mapping[str, int]) -> dict[str, int]:
+    if not more:  # the usual pod: no init containers, no overhead
+        return total
+    return {**total, **{name: total.get(name, 0) + amount for name, amount in more.items()}}
 
 
-def pod_requests(spec: Obj, per_container: Callable[[Obj], tuple[int, int]] = _requests) -> tuple[int, int]:
-    """(millicores, bytes) a pod needs, as Kubernetes counts them: app containers and sidecars
-    (init containers with restartPolicy Always) add up; an ordinary init container runs alone
-    (next to the sidecars started before it), so only the largest such moment counts; overhead on top."""
-    cpu = memory = 0
+def _at_least(total: dict[str, int], floor: Mapping[str, int]) -> dict[str, int]:
+    if not floor:
+        return total
+    return {**total, **{name: max(total.get(name, 0), amount) for name, amount in floor.items()}}
+
+
+def pod_requests(spec: Obj, per_container: Callable[[Obj], dict[str, int]] = _requests) -> dict[str, int]:
+    """What a pod needs of each resource, as Kubernetes counts it (``PodRequests``): app containers
+    and sidecars (init containers with restartPolicy Always) add up; an ordinary init container runs
+    alone (next to the sidecars started before it), so only the largest such moment counts; overhead
+    on top. cpu in millicores, anything else in whole units."""
+    total: dict[str, int] = {}
     for container in spec.get("containers") or []:
-        c, m = per_container(container)
-        cpu, memory = cpu + c, memory + m
-    sidecar_cpu = sidecar_memory = init_cpu = init_memory = 0
+        total = _add(total, per_container(container)) if total else per_container(container)
+    sidecars: dict[str, int] = {}
+    largest_init: dict[str, int] = {}
     for container in spec.get("initContainers") or []:
-        c, m = per_container(container)
+        own = per_container(container)
         if container.get("restartPolicy") == "Always":
-            sidecar_cpu, sidecar_memory = sidecar_cpu + c, sidecar_memory + m
-            c, m = sidecar_cpu, sidecar_memory
+            sidecars = moment = _add(sidecars, own)
         else:
-            c, m = c + sidecar_cpu, m + sidecar_memory
-        init_cpu, init_memory = max(init_cpu, c), max(init_memory, m)
-    cpu, memory = max(cpu + sidecar_cpu, init_cpu), max(memory + sidecar_memory, init_memory)
-    overhead = spec.get("overhead") or {}
-    if "cpu" in overhead:
-        cpu += _milli(str(overhead["cpu"]))
-    if "memory" in overhead:
-        memory += _units(str(overhead["memory"]))
-    return cpu, memory
+            moment = _add(own, sidecars)
+        largest_init = _at_least(largest_init, moment)
+    total = _at_least(_add(total, sidecars), largest_init)
+    return _add(total, {name: _amount(name, quantity) for name, quantity in (spec.get("overhead") or {}).items()})
 
 
 def pod_priority(pod: Obj) -> int:
@@ -205,8 +226,9 @@ def queue_order(pod: Obj | None) -> int:
 def pod_info(pod: Obj) -> PodInfo:
     md = pod["metadata"]
     spec = pod.get("spec") or {}
-    cpu, memory = pod_requests(spec)
-    score_cpu, score_memory = pod_requests(spec, _nonzero)
+    requests = pod_requests(spec)
+    cpu, memory = requests.pop("cpu", 0), requests.pop("memory", 0)
+    scored = pod_requests(spec, _nonzero)
     ports = tuple(
         Port(p.get("hostIP") or "0.0.0.0", p.get("protocol") or "TCP", int(p["hostPort"]))
         for c in spec.get("containers") or []
@@ -222,8 +244,9 @@ def pod_info(pod: Obj) -> PodInfo:
         key=f"{md.get('namespace', '')}/{md['name']}",
         cpu=cpu,
         memory=memory,
-        score_cpu=score_cpu,
-        score_memory=score_memory,
+        score_cpu=scored["cpu"],
+        score_memory=scored["memory"],
+        scalars=tuple(sorted((name, amount) for name, amount in requests.items() if amount > 0)),
         ports=ports,
         tolerations=tolerations,
         required=_required_matcher(selector, required_affinity),
@@ -321,6 +344,10 @@ class NodeInfo:
     allocatable_cpu: int = 0
     allocatable_memory: int = 0
     allowed_pods: int = DEFAULT_MAX_PODS
+    #: the node's allocatable amount of every other resource it reports (ephemeral-storage,
+    #: hugepages-*, extended resources), and what its pods request of them
+    allocatable_scalars: dict[str, int] = field(default_factory=dict)
+    scalars: Counter[str] = field(default_factory=Counter)
     cpu: int = 0
     memory: int = 0
     score_cpu: int = 0
@@ -347,6 +374,9 @@ class NodeInfo:
         self.allocatable_cpu = _milli(str(allocatable.get("cpu", "0")))
         self.allocatable_memory = _units(str(allocatable.get("memory", "0")))
         self.allowed_pods = _units(str(allocatable["pods"])) if "pods" in allocatable else DEFAULT_MAX_PODS
+        self.allocatable_scalars = {
+            name: _units(str(amount)) for name, amount in allocatable.items() if name not in _COUNTED_APART
+        }
 
     def add(self, pod: PodInfo) -> None:
         if pod.key in self.pods:
@@ -357,6 +387,8 @@ class NodeInfo:
         self.score_cpu += pod.score_cpu
         self.score_memory += pod.score_memory
         self.ports.extend(pod.ports)
+        for name, amount in pod.scalars:
+            self.scalars[name] += amount
         if pod.owner:
             self.owners[pod.owner] += 1
         self.priorities[pod.priority] += 1
@@ -371,6 +403,8 @@ class NodeInfo:
         self.score_memory -= pod.score_memory
         for port in pod.ports:
             self.ports.remove(port)
+        for name, amount in pod.scalars:
+            self.scalars[name] -= amount
         if pod.owner:
             self.owners[pod.owner] -= 1
             if not self.owners[pod.owner]:
@@ -434,6 +468,11 @@ def dynamic_failure(pod: PodInfo, node: NodeInfo) -> Failure | None:
     if pod.memory and pod.memory > node.allocatable_memory - node.memory:
         reasons.append("Insufficient memory")
         resolvable = resolvable and pod.memory <= node.allocatable_memory
+    for name, amount in pod.scalars:
+        allocatable = node.allocatable_scalars.get(name, 0)
+        if amount > allocatable - node.scalars[name]:
+            reasons.append(f"Insufficient {name}")
+            resolvable = resolvable and amount <= allocatable
     return Failure(tuple(reasons), resolvable) if reasons else None
 
 
@@ -480,7 +519,7 @@ def find_feasible(
     verdict and its reasons."""
     feasible: list[NodeInfo] = []
     failures: dict[str, Failure] = {}
-    cpu, memory, ports = pod.cpu, pod.memory, bool(pod.ports)
+    cpu, memory, ports, scalars = pod.cpu, pod.memory, bool(pod.ports), bool(pod.scalars)
     examined = 0
     start = start % len(candidates) if candidates else 0
     for node in itertools.chain(candidates[start:], candidates[:start]):
@@ -490,6 +529,7 @@ def find_feasible(
             and cpu <= node.allocatable_cpu - node.cpu
             and memory <= node.allocatable_memory - node.memory
             and not (ports and node.ports)
+            and not scalars
         ):
             failure = None
         else:

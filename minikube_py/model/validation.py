@@ -19,6 +19,7 @@ import copy
 import functools
 import ipaddress
 import json
+import math
 import re
 from collections.abc import Callable
 from fractions import Fraction
@@ -26,6 +27,7 @@ from typing import Any
 from zoneinfo import ZoneInfoNotFoundError
 
 from minikube_py.model import cronjobs, priority, quantity, storage
+from minikube_py.model import resources as resources_model
 from minikube_py.model.errors import (
     FieldError,
     duplicate,
@@ -257,22 +259,36 @@ def _parse_quantity(raw: str | int | float) -> Fraction:
 
 
 def _quantities(resources: Obj, path: str) -> Errors:
+    """A container's ``resources``: valid names and quantities in both lists, a request no larger
+    than its limit, and equal to it for what cannot be overcommitted (hugepages, extended resources)."""
     errs: Errors = []
     parsed: dict[str, dict[str, Any]] = {}
     for bag in ("limits", "requests"):
-        problems, parsed[bag] = _resource_list(resources.get(bag), f"{path}.{bag}")
+        problems, parsed[bag] = _resource_list(resources.get(bag), f"{path}.{bag}", container=True)
         errs += problems
     for name, request in parsed["requests"].items():
         limit = parsed["limits"].get(name)
-        if limit is not None and request > limit:
+        if limit is None:
+            if not resources_model.overcommit_allowed(name):
+                errs.append(required(f"{path}.limits", "Limit must be set for non overcommitable resources"))
+            continue
+        spelled_request = quantity.format_quantity(str(resources["requests"][name]))
+        spelled_limit = quantity.format_quantity(str(resources["limits"][name]))
+        if request != limit and not resources_model.overcommit_allowed(name):
+            errs.append(
+                invalid_value(f"{path}.requests", spelled_request, f"must be equal to {name} limit of {spelled_limit}")
+            )
+        elif request > limit:
             errs.append(
                 invalid_value(
                     f"{path}.requests",
-                    quantity.format_quantity(str(resources["requests"][name])),
-                    f"must be less than or equal to {name} limit of "
-                    f"{quantity.format_quantity(str(resources['limits'][name]))}",
+                    spelled_request,
+                    f"must be less than or equal to {name} limit of {spelled_limit}",
                 )
             )
+    named = parsed["limits"].keys() | parsed["requests"].keys()
+    if any(resources_model.is_hugepages(n) for n in named) and not named & {"cpu", "memory"}:
+        errs.append(forbidden(path, "HugePages require cpu or memory"))
     return errs
 
 
@@ -1373,12 +1389,16 @@ def validate_pod_disruption_budget(obj: Obj) -> Errors:
     return errs
 
 
-def _resource_list(resources: Any, path: str) -> tuple[Errors, dict[str, Fraction]]:
-    """Quantities that parse and are not negative, by resource name."""
+def _resource_list(resources: Any, path: str, *, container: bool = False) -> tuple[Errors, dict[str, Fraction]]:
+    """Quantities that parse and are not negative, by resource name; with ``container``, the names
+    must be ones a container may use, in whole units where they count devices, and hugepages in whole
+    pages."""
     errs: Errors = []
     parsed: dict[str, Fraction] = {}
     for name, raw in sorted(as_dict(resources).items()):
         where = f"{path}[{name}]"
+        if container:
+            errs += [invalid_value(where, name, problem) for problem in resources_model.container_name_problems(name)]
         try:
             amount = _parse_quantity(raw)
         except (ValueError, TypeError):
@@ -1386,13 +1406,28 @@ def _resource_list(resources: Any, path: str) -> tuple[Errors, dict[str, Fractio
             continue
         if amount < 0:
             errs.append(invalid_value(where, str(raw), "must be greater than or equal to 0"))
+        if container and resources_model.is_integer(name) and math.ceil(amount * 1000) % 1000:
+            errs.append(invalid_value(where, quantity.format_quantity(str(raw)), "must be an integer"))
+        if container and resources_model.is_hugepages(name) and not _whole_pages(name, amount):
+            spelled = quantity.format_quantity(str(raw))
+            errs.append(invalid_value(where, spelled, f"{spelled} is not positive integer multiple of {name}"))
         parsed[name] = amount
     return errs, parsed
 
 
+def _whole_pages(name: str, amount: Fraction) -> bool:
+    """Whether ``amount`` of ``hugepages-<size>`` is a positive number of whole pages."""
+    try:
+        page = quantity.value(name.removeprefix(resources_model.HUGEPAGES_PREFIX))
+    except ValueError:
+        return False
+    return page > 0 and amount > 0 and quantity.value(amount) % page == 0
+
+
 def resource_list_errors(resources: Any, path: str) -> Errors:
-    """The problems of a list of resource quantities (a pod's overhead, a RuntimeClass's)."""
-    return _resource_list(resources, path)[0]
+    """The problems of a list of resource quantities a pod's containers are charged with (a pod's
+    overhead, a RuntimeClass's)."""
+    return _resource_list(resources, path, container=True)[0]
 
 
 _QUOTA_SCOPES = [

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from agent_helpers import (
     busybox_pod,
@@ -225,3 +226,48 @@ def test_a_claim_keeps_its_volume_and_data_across_a_server_restart(tmp_path: Pat
             second.stop()
     finally:
         remove_node_containers(node)
+
+
+def test_local_storage_limits_evict_pods_that_write_too_much(k: Kubectl) -> None:
+    """What pods write to the node's disk is measured against their limits: an emptyDir past its
+    ``sizeLimit`` and a container whose writable layer passes its ``ephemeral-storage`` limit (the
+    pod's, as it is the only container) get their pods evicted in the kubelet's words; a memory-backed emptyDir is a tmpfs of its
+    ``sizeLimit``, so a write past it fails in the container instead."""
+    fill = "dd if=/dev/zero of={} bs=1024 count=2048 2>&1; sync; sleep 3600"
+    scratch = {"volumeMounts": [{"name": "scratch", "mountPath": "/scratch"}]}
+    create(
+        k,
+        busybox_pod(
+            "filler",
+            fill.format("/scratch/blob"),
+            container=scratch,
+            volumes=[{"name": "scratch", "emptyDir": {"sizeLimit": "1Mi"}}],
+        ),
+        busybox_pod(
+            "layer", fill.format("/tmp/blob"), container={"resources": {"limits": {"ephemeral-storage": "1Mi"}}}
+        ),
+        busybox_pod(
+            "ram",
+            fill.format("/scratch/blob"),
+            container=scratch,
+            volumes=[{"name": "scratch", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}}],
+        ),
+    )
+
+    def evicted(name: str) -> dict[str, Any] | None:
+        status = pod_obj(k, name)["status"]
+        return status if status.get("phase") == "Failed" else None
+
+    status = wait_for(lambda: evicted("filler"), "filler to be evicted", timeout=60)
+    assert (status["reason"], status["message"]) == (
+        "Evicted",
+        'Usage of EmptyDir volume "scratch" exceeds the limit "1Mi". ',
+    )
+    status = wait_for(lambda: evicted("layer"), "layer to be evicted", timeout=60)
+    assert status["message"] == "Pod ephemeral local storage usage exceeds the total limit of containers 1Mi. "
+    assert "Evicted" in events_of(k, "layer")
+    ram = wait_running(k, "ram")
+    assert ram["status"]["phase"] == "Running"
+    assert "No space left on device" in wait_for(
+        lambda: (out := k.run("logs", "ram").stdout) and out, "the tmpfs to be full"
+    )

@@ -189,6 +189,33 @@ def test_node_status_changes_only_with_news() -> None:
     assert status_changed(first, moved)
 
 
+def test_node_resources_carry_advertised_extended_resources_and_keep_a_share_of_the_disk_free() -> None:
+    machine = MachineInfo(2, 4 << 30, "6.1", "Debian")
+    reported = {
+        "capacity": {"cpu": "8", "example.com/dongle": "4", "ephemeral-storage": "1Ki"},
+        "allocatable": {"example.com/dongle": "4", "example.com/gone": "1", "cpu": "8"},
+    }
+    status = node_status(
+        machine, ip="192.0.2.1", hostname="h", max_pods=110, kubelet_port=1, storage=100 << 30, reported=reported
+    )
+    assert status["capacity"] == {
+        "example.com/dongle": "4",
+        "cpu": "2",
+        "memory": f"{4 << 20}Ki",
+        "pods": "110",
+        "ephemeral-storage": "100Gi",
+    }
+    # 10% of the disk is kept free (nodefs.available<10%); a resource gone from the capacity is removed
+    assert status["allocatable"] == {
+        "example.com/gone": None,
+        "example.com/dongle": "4",
+        "cpu": "2",
+        "memory": f"{4 << 20}Ki",
+        "pods": "110",
+        "ephemeral-storage": "90Gi",
+    }
+
+
 def test_a_pod_the_kubelet_ends_fails_with_its_reason_and_an_eviction_is_a_disruption() -> None:
     deadline = Ending("DeadlineExceeded", "Pod was active on the node longer than the specified deadline", 30.0)
     observed = Observed("Always", [], [view(state("running"))], ending=deadline)

@@ -68,6 +68,23 @@ def test_fits_without_counts_cpu_pods_and_ports() -> None:
     assert fits_without(info("p", cpu="0"), node("m", a, max_pods="1"), [a])
 
 
+def test_fits_without_counts_extended_resources_the_victims_free() -> None:
+    def gpu_pod(name: str, gpus: str) -> PodInfo:
+        spec = pod(name)
+        spec["spec"]["containers"][0]["resources"] = {"requests": {"example.com/gpu": gpus}}
+        return pod_info(spec)
+
+    a, b = gpu_pod("a", "1"), gpu_pod("b", "2")
+    full = node("n", a, b)
+    assert full.node is not None
+    full.node["status"]["allocatable"]["example.com/gpu"] = "3"
+    full.set_node(full.node)
+    assert not fits_without(gpu_pod("p", "2"), full, [])
+    assert not fits_without(gpu_pod("p", "2"), full, [a])
+    assert fits_without(gpu_pod("p", "2"), full, [b])
+    assert not fits_without(gpu_pod("p", "4"), full, [a, b])
+
+
 def test_only_lower_priority_pods_are_victims() -> None:
     n = node("n", info("same", 100, "1"), info("higher", 200, "1"), cpu="2")
     assert select_victims(info("p", 100, "1"), n) is None  # evicting every lower pod is not enough

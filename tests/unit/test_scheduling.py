@@ -98,7 +98,7 @@ def test_requests_sum_containers_and_take_the_largest_init_container() -> None:
             {"resources": {"requests": {"cpu": "50m"}}},
         ],
     }
-    assert pod_requests(spec) == (1000, 64 * 2**20)
+    assert pod_requests(spec) == {"cpu": 1000, "memory": 64 * 2**20}
 
 
 def test_sidecars_add_up_and_overhead_comes_on_top() -> None:
@@ -111,7 +111,7 @@ def test_sidecars_add_up_and_overhead_comes_on_top() -> None:
         "overhead": {"cpu": "10m", "memory": "1Ki"},
     }
     # sidecar 300m runs next to the app (400m); the plain init container ran next to the sidecar (650m)
-    assert pod_requests(spec) == (650 + 10, 1024)
+    assert pod_requests(spec) == {"cpu": 650 + 10, "memory": 1024}
 
 
 def test_pods_without_requests_count_as_nothing_for_filters_but_something_for_scores() -> None:
@@ -291,6 +291,62 @@ def test_resources_count_what_is_bound_and_report_each_shortage() -> None:
     assert dynamic_failure(pod_info(make_pod(cpu="600m")), node) == Failure(("Insufficient cpu",), True)
     assert dynamic_failure(pod_info(make_pod(cpu="1", memory="600Mi")), node) == Failure(
         ("Insufficient cpu", "Insufficient memory"), True
+    )
+
+
+def scalar_pod(name: str, **requests: str) -> Obj:
+    """A pod asking for resources beyond cpu and memory (``example_com__dongle`` stands for
+    ``example.com/dongle``)."""
+    wanted = {key.replace("__", "/").replace("_", "."): amount for key, amount in requests.items()}
+    return {
+        "metadata": {"name": name, "namespace": "default", "uid": f"uid-{name}"},
+        "spec": {"containers": [{"name": "c", "image": "nginx", "resources": {"requests": wanted}}]},
+    }
+
+
+def scalar_node(**allocatable: str) -> NodeInfo:
+    node = make_node()
+    assert node.node is not None
+    extra = {key.replace("__", "/").replace("_", "."): amount for key, amount in allocatable.items()}
+    node.node["status"]["allocatable"].update(extra)
+    node.set_node(node.node)
+    return node
+
+
+def test_extended_resources_ephemeral_storage_and_hugepages_are_counted_on_the_node() -> None:
+    node = scalar_node(example_com__dongle="4", **{"ephemeral-storage": "10Gi", "hugepages-2Mi": "0"})
+    assert node.allocatable_scalars == {"example.com/dongle": 4, "ephemeral-storage": 10 * 2**30, "hugepages-2Mi": 0}
+    with_pods(node, scalar_pod("a", example_com__dongle="3", **{"ephemeral-storage": "8Gi"}))
+    assert node.scalars == {"example.com/dongle": 3, "ephemeral-storage": 8 * 2**30}
+    assert dynamic_failure(pod_info(scalar_pod("b", example_com__dongle="1")), node) is None
+    assert dynamic_failure(pod_info(scalar_pod("c", example_com__dongle="2")), node) == Failure(
+        ("Insufficient example.com/dongle",), True
+    )
+    assert dynamic_failure(
+        pod_info(scalar_pod("d", example_com__dongle="5", **{"ephemeral-storage": "3Gi"})), node
+    ) == Failure(("Insufficient ephemeral-storage", "Insufficient example.com/dongle"), False)
+    # a resource the node does not report at all: none of it there
+    assert dynamic_failure(pod_info(scalar_pod("e", nvidia_com__gpu="1")), node) == Failure(
+        ("Insufficient nvidia.com/gpu",), False
+    )
+    node.remove("default/a")
+    assert node.scalars == {"example.com/dongle": 0, "ephemeral-storage": 0}
+    assert find_feasible(pod_info(scalar_pod("f", example_com__dongle="4")), [node], 0, 1).feasible == [node]
+    assert find_feasible(pod_info(scalar_pod("g", example_com__dongle="5")), [node], 0, 1).feasible == []
+
+
+def test_scalar_requests_follow_the_init_container_and_sidecar_rules() -> None:
+    spec = {
+        "containers": [{"resources": {"requests": {"example.com/dongle": "1", "ephemeral-storage": "1Gi"}}}],
+        "initContainers": [
+            {"restartPolicy": "Always", "resources": {"requests": {"ephemeral-storage": "512Mi"}}},
+            {"resources": {"requests": {"example.com/dongle": "3"}}},
+        ],
+    }
+    assert pod_requests(spec) == {"example.com/dongle": 3, "ephemeral-storage": 1536 * 2**20}
+    assert pod_info({"metadata": {"name": "p"}, "spec": spec}).scalars == (
+        ("ephemeral-storage", 1536 * 2**20),
+        ("example.com/dongle", 3),
     )
 
 

@@ -139,6 +139,49 @@ def test_pod_without_containers() -> None:
     assert _rendered(validate("Pod", pod)) == ["spec.containers: Required value"]
 
 
+def _with_resources(**resources: dict) -> dict:
+    container = {"name": "c", "image": "x", "resources": resources}
+    return _create("Pod", {"metadata": {"name": "p"}, "spec": {"containers": [container]}})
+
+
+def test_resource_names_a_container_may_use() -> None:
+    where = "spec.containers[0].resources"
+    assert _rendered(validate("Pod", _with_resources(requests={"foo": "1", "pods": "1"}))) == [
+        f'{where}.requests[foo]: Invalid value: "foo": must be a standard resource type or fully qualified',
+        f'{where}.requests[foo]: Invalid value: "foo": must be a standard resource for containers',
+        f'{where}.requests[pods]: Invalid value: "pods": must be a standard resource for containers',
+    ]
+    # (the request is the limit, as defaulting copies it, and is checked as well)
+    assert _rendered(validate("Pod", _with_resources(limits={"requests.example.com/x": "1"}))) == [
+        f'{where}.{bag}[requests.example.com/x]: Invalid value: "requests.example.com/x": '
+        "doesn't follow extended resource name standard"
+        for bag in ("limits", "requests")
+    ]
+    ok = {"cpu": "1", "memory": "1Gi", "ephemeral-storage": "2Gi", "example.com/dongle": "2", "hugepages-2Mi": "4Mi"}
+    assert validate("Pod", _with_resources(limits=ok)) == []
+    # a domain of kubernetes.io is Kubernetes' own: overcommitted at will, not only whole units
+    assert validate("Pod", _with_resources(limits={"kubernetes.io/x": "2"}, requests={"kubernetes.io/x": "1"})) == []
+
+
+def test_extended_resources_and_hugepages_cannot_be_overcommitted() -> None:
+    where = "spec.containers[0].resources"
+    assert _rendered(
+        validate("Pod", _with_resources(limits={"example.com/dongle": "2"}, requests={"example.com/dongle": "1"}))
+    ) == [f'{where}.requests: Invalid value: "1": must be equal to example.com/dongle limit of 2']
+    assert _rendered(validate("Pod", _with_resources(requests={"example.com/dongle": "1"}))) == [
+        f"{where}.limits: Required value: Limit must be set for non overcommitable resources"
+    ]
+    assert _rendered(validate("Pod", _with_resources(limits={"example.com/dongle": "500m"}))) == [
+        f'{where}.limits[example.com/dongle]: Invalid value: "500m": must be an integer',
+        f'{where}.requests[example.com/dongle]: Invalid value: "500m": must be an integer',
+    ]
+    assert _rendered(validate("Pod", _with_resources(limits={"hugepages-2Mi": "3Mi"}))) == [
+        f'{where}.limits[hugepages-2Mi]: Invalid value: "3Mi": 3Mi is not positive integer multiple of hugepages-2Mi',
+        f'{where}.requests[hugepages-2Mi]: Invalid value: "3Mi": 3Mi is not positive integer multiple of hugepages-2Mi',
+        f"{where}: Forbidden: HugePages require cpu or memory",
+    ]
+
+
 def test_resources() -> None:
     pod = _create(
         "Pod",

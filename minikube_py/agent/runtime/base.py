@@ -323,6 +323,11 @@ class Runtime(Protocol):
         counters. Called only when someone asks for metrics, so it must be cheap for many containers."""
         ...
 
+    async def disk_usage(self, container_id: str) -> int:
+        """The bytes the container keeps on the node's disk: its writable layer and its log (0 where
+        the engine cannot tell). Asked only for the pods whose local storage is limited."""
+        return 0
+
     async def create_container(self, spec: ContainerSpec) -> str:
         """Create (not start) a container and return its id. Raises ImageNotPresent or CreateError."""
         ...

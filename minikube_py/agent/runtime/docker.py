@@ -13,6 +13,7 @@ import contextlib
 import ipaddress
 import json
 import logging
+import os
 import platform
 import struct
 import time
@@ -349,6 +350,16 @@ class DockerRuntime:
                 readings[container_id] = reading
         return [ContainerUsage(cid, running[cid], stamp, cpu, memory) for cid, (stamp, cpu, memory) in readings.items()]
 
+    async def disk_usage(self, container_id: str) -> int:
+        """The writable layer's size, as Docker counts it when asked (``SizeRw``: it walks the layer,
+        so it is asked for few containers), and the log file's when the engine is on this host."""
+        try:
+            info = await self._docker._query_json(f"containers/{container_id}/json", params={"size": "1"})
+        except (aiodocker.DockerError, aiohttp.ClientError):
+            return 0  # gone meanwhile, or the engine is down: the next look measures again
+        log_path = info.get("LogPath") if self._local else None
+        return int(info.get("SizeRw") or 0) + (await asyncio.to_thread(_file_size, log_path) if log_path else 0)
+
     async def _locate_cgroup(self, container_id: str) -> cgroups.CgroupFiles | None:
         """The container's cgroup files, or None for good (a remote engine, a process of another PID
         namespace, a container that ended meanwhile): those are read through the stats endpoint."""
@@ -647,6 +658,13 @@ class DockerRuntime:
             except (aiodocker.DockerError, aiohttp.ClientError, OSError) as e:
                 log.warning("docker event stream ended (%s); reconnecting", e)
             await asyncio.sleep(1.0)
+
+
+def _file_size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
 
 
 def _read_cgroups(files: Mapping[str, cgroups.CgroupFiles]) -> dict[str, tuple[float, int, int]]:

@@ -8,7 +8,8 @@ images make the interesting cases reproducible:
 - ``fake.pykube.io/missing``: pulling fails as a registry's "not found" would;
 - a container whose environment has ``FAKE_EXEC_EXIT=<n>`` answers every exec (probes) with exit ``n``;
 - ``FAKE_CPU=<quantity>`` (``250m``) and ``FAKE_MEMORY=<quantity>`` (``64Mi``) in a container's
-  environment pin its simulated usage; without them it uses a few millicores and MiB that drift.
+  environment pin its simulated usage; without them it uses a few millicores and MiB that drift;
+- ``FAKE_DISK=<quantity>``: what the container keeps on the node's disk (its local ephemeral storage).
 
 Pod annotations (handed to the runtime with every container, as CRI does) script a workload's life
 without an image of its own, so control-plane tests and benchmarks keep their meaning on fake nodes:
@@ -56,6 +57,8 @@ RUN_SECONDS = "fake.pykube.io/run-seconds"
 EXIT_CODE = "fake.pykube.io/exit-code"
 #: every exec in a container with this variable (probes, hooks) exits with its value
 EXEC_EXIT_ENV = "FAKE_EXEC_EXIT"
+#: what a container with this variable (a quantity) keeps on the node's disk
+DISK_ENV = "FAKE_DISK"
 #: container fields (merge them into a container) for one that runs but whose readiness probe never passes
 NEVER_READY: dict[str, Any] = {
     "readinessProbe": {"exec": {"command": ["ready"]}, "periodSeconds": 1},
@@ -150,6 +153,10 @@ class FakeRuntime:
             for state in await self.list_containers(labels)
             if state.status == "running" and state.started_at is not None
         ]
+
+    async def disk_usage(self, container_id: str) -> int:
+        written = _quantity(self._env.get(container_id, {}), DISK_ENV)
+        return int(written) if written is not None else 0
 
     async def create_container(self, spec: ContainerSpec) -> str:
         if spec.runtime_handler and spec.runtime_handler not in FAKE_HANDLERS:
