@@ -247,6 +247,7 @@ class Agent:
         self._disk = disk or DiskCheck(self._disk_paths)
         self._eviction: MemoryEviction | None = None  # the node's eviction manager, once it serves
         self._storage_limits: LocalStorageEviction | None = None  # its pods' local storage limits, with them
+        self._node_object: dict[str, Any] | None = None  # the Node as last read or written, for admission
         self._pods: PodManager | None = None  # its pods, once the engine answered
 
     async def run(self) -> None:
@@ -400,6 +401,7 @@ class Agent:
             network=network,
             sources=sources,
             under_pressure=lambda: self._eviction is not None and self._eviction.under_pressure,
+            node_object=lambda: self._node_object,
         )
         self._storage_limits = LocalStorageEviction(runtime, cfg.node_name, manager.volumes)
         try:
@@ -544,7 +546,8 @@ class Agent:
             await client.create("/api/v1/nodes", manifest)
         except (AlreadyExistsError, ConflictError):
             await client.patch(path, {"metadata": {"labels": labels, "annotations": annotations}})
-        await self._ensure_csi_node(client, await client.patch(f"{path}/status", {"status": status}, "merge"))
+        self._node_object = await client.patch(f"{path}/status", {"status": status}, "merge")
+        await self._ensure_csi_node(client, self._node_object)
 
     async def _ensure_csi_node(self, client: ApiClient, node: dict[str, Any]) -> None:
         """The node's CSINode, as the kubelet makes it before it reports Ready: where CSI drivers'
@@ -610,7 +613,8 @@ class Agent:
                 await self._renew_lease(client)
                 await self._check_node(runtime)
                 now = asyncio.get_running_loop().time()
-                current = (await client.get(path)).get("status") or {}
+                self._node_object = await client.get(path)
+                current = self._node_object.get("status") or {}
                 conditions = current.get("conditions") or []
                 status = self._status(node_ip, port, current)
                 ready = next((c for c in conditions if c.get("type") == "Ready"), {})
@@ -620,7 +624,7 @@ class Agent:
                     or ready.get("status") != wanted.get("status")
                     or now - last_full > STATUS_REFRESH_SECONDS
                 ):
-                    await client.patch(f"{path}/status", {"status": status}, "merge")
+                    self._node_object = await client.patch(f"{path}/status", {"status": status}, "merge")
                     reported, last_full = status, now
             except asyncio.CancelledError:
                 raise

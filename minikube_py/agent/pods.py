@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -67,7 +68,8 @@ from minikube_py.client.informer import Handler, Handlers, Informer, object_key
 from minikube_py.client.referenced import ReferencedObjects
 from minikube_py.client.rest import ApiClient, resource_path
 from minikube_py.metrics import POD_START_DURATION
-from minikube_py.model import eviction
+from minikube_py.model import eviction, nodeadmission
+from minikube_py.model.scheduling import PodInfo, pod_info
 from minikube_py.model.times import parse_time, rfc3339
 from minikube_py.model.volumebinding import claim_ref_key, pod_claim_names
 
@@ -216,6 +218,10 @@ class PodServices:
     network: PodNetwork | None = None
     #: whether the node is under memory pressure now (its eviction manager's last look)
     under_pressure: Callable[[], bool] = field(default=lambda: False)
+    #: the Node object as last read (None before the agent has one), for the kubelet's admission
+    node_object: Callable[[], Obj | None] = field(default=lambda: None)
+    #: what the scheduler would count of each pod the node admitted that is still running or about to
+    admitted: Callable[[], Iterable[PodInfo]] = field(default=lambda: ())
     volumes: VolumeManager = field(init=False)
     images: ImageManager = field(init=False)
     tokens: TokenManager = field(init=False)
@@ -244,6 +250,12 @@ class PodServices:
         if found is None:
             raise CreateError(f'runtimeclass.node.k8s.io "{name}" not found')
         return str(found.get("handler") or "")
+
+    def admission_refusal(self, pod: PodInfo) -> tuple[str, str] | None:
+        """(reason, message) when the pod does not fit beside the pods the node admitted (see
+        :mod:`minikube_py.model.nodeadmission`); None when it does, or the node is not known yet."""
+        node = self.node_object()
+        return None if node is None else nodeadmission.refusal(pod, node, self.admitted())
 
     def claim_sources(self, pod: Obj) -> dict[str, Obj]:
         """The directories of the pod's claim volumes (VolumeError while one is not ready)."""
@@ -276,6 +288,17 @@ class PodWorker:
     def update(self, pod: Obj) -> None:
         self.pod = pod
         self.wake()
+
+    @property
+    def admitted(self) -> bool:
+        """The node took the pod (its first pass passed admission, or it had started before)."""
+        return self._start_time is not None
+
+    @functools.cached_property
+    def requests(self) -> PodInfo:
+        """The pod as admission counts it (its requests, ports, affinity), worked out once: none of
+        that changes in a pod's life."""
+        return pod_info(self.pod)
 
     def wake(self) -> None:
         self._wake.set()
@@ -387,6 +410,8 @@ class PodWorker:
         rejection, reason = forbidden_sysctl(pod), SYSCTL_FORBIDDEN
         if rejection is None and self._start_time is None:  # the eviction manager admits a new pod once
             rejection, reason = eviction.refusal(pod, self._s.under_pressure()), EVICTED
+        if rejection is None and self._start_time is None and not by_name:
+            reason, rejection = self._s.admission_refusal(self.requests) or (reason, None)
         if rejection is not None and not by_name:  # (a deleted pod's plan is done, above)
             await self._reject(pod, reason, rejection)
             return False
@@ -732,17 +757,28 @@ class PodManager:
         network: PodNetwork | None = None,
         sources: PodSources | None = None,
         under_pressure: Callable[[], bool] = lambda: False,
+        node_object: Callable[[], Obj | None] = lambda: None,
     ) -> None:
         """``sources``: shared with other nodes and run by their owner; by default the manager watches
         its own node's pods. ``under_pressure``: whether the node's eviction manager refuses new
-        BestEffort pods now."""
+        BestEffort pods now. ``node_object``: the Node as the agent last read it, for admission."""
         self._client = client
         self._runtime = runtime
         self._node = node
         self._own_sources = sources is None
         self._sources = src = sources if sources is not None else PodSources(client, node.name)
         self.pods = src.pods(node.name)
-        self._services = PodServices(client, runtime, node, recorder, src, network, under_pressure)
+        self._services = PodServices(
+            client,
+            runtime,
+            node,
+            recorder,
+            src,
+            network,
+            under_pressure,
+            node_object,
+            lambda: (w.requests for w in self.workers.values() if w.admitted and w.active),
+        )
         self.volumes = self._services.volumes
         self.local_paths = LocalPathCleaner(client, node, recorder)
         self.workers: dict[str, PodWorker] = {}

@@ -271,3 +271,5 @@ def test_local_storage_limits_evict_pods_that_write_too_much(k: Kubectl) -> None
     assert "No space left on device" in wait_for(
         lambda: (out := k.run("logs", "ram").stdout) and out, "the tmpfs to be full"
     )
+    # deleted (and waited for), the pods' volumes go, the tmpfs unmounted
+    k.run("delete", "pod", "filler", "layer", "ram")

@@ -148,3 +148,24 @@ def test_pods_writing_past_their_local_storage_limits_are_evicted(server: Server
     }
     assert phase(server, "tidy") == "Running"
     server.kubectl("delete", "pod", "spiller", "pair", "tidy", "-n", NS)
+
+
+def test_the_node_refuses_a_pod_bound_to_it_that_does_not_fit(server: ServerEndpoint) -> None:
+    """A pod created with ``spec.nodeName`` passes no scheduler: the node itself refuses one that
+    does not fit beside its pods, as the kubelet does (``OutOfcpu``), and admits one that does."""
+    apply(server, pod("resident", container(requests={"cpu": "3"})))
+    eventually(lambda: phase(server, "resident") == "Running", "the resident pod to run")
+    apply(server, pod("squatter", container(requests={"cpu": "2"}), nodeName=NODE))
+    status = eventually(
+        lambda: (status := pods(server, NS)["squatter"]["status"]).get("phase") == "Failed" and status,
+        "the squatter to be refused",
+    )
+    assert (status["reason"], status["message"]) == (
+        "OutOfcpu",
+        "Pod was rejected: Node didn't have enough resource: cpu, requested: 2000, used: 3000, capacity: 4000",
+    )
+    table = server.kubectl("get", "pod", "squatter", "-n", NS).stdout
+    assert table.split("\n")[1].split()[2] == "OutOfcpu"
+    apply(server, pod("lodger", container(requests={"cpu": "1"}), nodeName=NODE))
+    eventually(lambda: phase(server, "lodger") == "Running", "the pod that fits to run")
+    server.kubectl("delete", "pod", "resident", "squatter", "lodger", "-n", NS)
