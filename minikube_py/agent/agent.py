@@ -400,7 +400,7 @@ class Agent:
             recorder=recorder,
             network=network,
             sources=sources,
-            under_pressure=lambda: self._eviction is not None and self._eviction.under_pressure,
+            pressures=self._pressures,
             node_object=lambda: self._node_object,
         )
         self._storage_limits = LocalStorageEviction(runtime, cfg.node_name, manager.volumes)
@@ -517,6 +517,12 @@ class Agent:
             self._health.report(Part.MEMORY, await self._eviction.check(self._machine.memory_bytes, workers))
             if self._storage_limits is not None:
                 await self._storage_limits.check(workers)
+
+    def _pressures(self) -> tuple[str, ...]:
+        """The node's pressure conditions now, as its eviction manager lists them to refuse pods."""
+        memory = self._eviction is not None and self._eviction.under_pressure
+        disk = self._health.problem(Part.DISK) is not None
+        return tuple(kind for kind, on in (("MemoryPressure", memory), ("DiskPressure", disk)) if on)
 
     def _disk_paths(self) -> list[Path]:
         """The node's filesystems: its data directory's and the engine's when that is on this host."""

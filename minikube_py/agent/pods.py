@@ -14,7 +14,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -216,8 +216,9 @@ class PodServices:
     sources: PodSources
     #: None: the network is there already (tests that drive workers alone)
     network: PodNetwork | None = None
-    #: whether the node is under memory pressure now (its eviction manager's last look)
-    under_pressure: Callable[[], bool] = field(default=lambda: False)
+    #: the node's pressure conditions now (MemoryPressure from its eviction manager's last look,
+    #: DiskPressure from its disk check), under which it refuses new pods
+    pressures: Callable[[], Sequence[str]] = field(default=lambda: ())
     #: the Node object as last read (None before the agent has one), for the kubelet's admission
     node_object: Callable[[], Obj | None] = field(default=lambda: None)
     #: what the scheduler would count of each pod the node admitted that is still running or about to
@@ -409,7 +410,7 @@ class PodWorker:
             return True
         rejection, reason = forbidden_sysctl(pod), SYSCTL_FORBIDDEN
         if rejection is None and self._start_time is None:  # the eviction manager admits a new pod once
-            rejection, reason = eviction.refusal(pod, self._s.under_pressure()), EVICTED
+            rejection, reason = eviction.refusal(pod, self._s.pressures()), EVICTED
         if rejection is None and self._start_time is None and not by_name:
             reason, rejection = self._s.admission_refusal(self.requests) or (reason, None)
         if rejection is not None and not by_name:  # (a deleted pod's plan is done, above)
@@ -756,12 +757,12 @@ class PodManager:
         recorder: EventRecorder,
         network: PodNetwork | None = None,
         sources: PodSources | None = None,
-        under_pressure: Callable[[], bool] = lambda: False,
+        pressures: Callable[[], Sequence[str]] = lambda: (),
         node_object: Callable[[], Obj | None] = lambda: None,
     ) -> None:
         """``sources``: shared with other nodes and run by their owner; by default the manager watches
-        its own node's pods. ``under_pressure``: whether the node's eviction manager refuses new
-        BestEffort pods now. ``node_object``: the Node as the agent last read it, for admission."""
+        its own node's pods. ``pressures``: the node's pressure conditions now, under which it refuses
+        new pods. ``node_object``: the Node as the agent last read it, for admission."""
         self._client = client
         self._runtime = runtime
         self._node = node
@@ -775,7 +776,7 @@ class PodManager:
             recorder,
             src,
             network,
-            under_pressure,
+            pressures,
             node_object,
             lambda: (w.requests for w in self.workers.values() if w.admitted and w.active),
         )

@@ -11,6 +11,7 @@ largest use beyond the request) and the eviction's message, in the kubelet's wor
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -121,16 +122,20 @@ def evictable(pod: Obj) -> bool:
     return int((pod.get("spec") or {}).get("priority") or 0) < CRITICAL_PRIORITY
 
 
-def refusal(pod: Obj, pressure: bool) -> str | None:
-    """The kubelet's admission under memory pressure: a new BestEffort pod that does not tolerate the
-    memory-pressure taint is refused (reason Evicted) with this message; critical pods and pods with
-    requests are admitted (None)."""
-    if not pressure or not evictable(pod) or (pod.get("status") or {}).get("qosClass") != "BestEffort":
+def refusal(pod: Obj, conditions: Sequence[str]) -> str | None:
+    """The kubelet's admission under node pressure (``conditions``: MemoryPressure, DiskPressure):
+    under memory pressure alone a new BestEffort pod that does not tolerate the memory-pressure taint
+    is refused (reason Evicted) with this message; under disk pressure every new pod is; critical
+    pods are always admitted."""
+    if not conditions or not evictable(pod):
         return None
-    tolerations = (pod.get("spec") or {}).get("tolerations") or []
-    if any(isinstance(t, dict) and Toleration.of(t).tolerates(PRESSURE_TAINT) for t in tolerations):
-        return None
-    return "The node had condition: [MemoryPressure]. "
+    if list(conditions) == ["MemoryPressure"]:
+        if (pod.get("status") or {}).get("qosClass") != "BestEffort":
+            return None
+        tolerations = (pod.get("spec") or {}).get("tolerations") or []
+        if any(isinstance(t, dict) and Toleration.of(t).tolerates(PRESSURE_TAINT) for t in tolerations):
+            return None
+    return f"The node had condition: [{' '.join(conditions)}]. "
 
 
 def rank(pods: list[PodUse]) -> list[PodUse]:

@@ -168,6 +168,10 @@ def test_a_full_disk_sets_disk_pressure_and_freeing_it_clears_it(small_disk: Pat
     k = Kubectl(server, "default")
     try:
         wait_for(lambda: condition(k, node, "DiskPressure").get("status") == "False", "the node to report")
+        # the node's ephemeral-storage is its data directory's filesystem, less the 10% kept free
+        resources = json.loads(k.out("get", "node", node, "-o", "json"))["status"]
+        assert resources["capacity"]["ephemeral-storage"] == "64Mi"
+        assert resources["allocatable"]["ephemeral-storage"] == str((64 << 20) - -(-(64 << 20) // 10))
         free = os.statvfs(small_disk).f_bavail * os.statvfs(small_disk).f_frsize
         filler = small_disk / "filler"
         # leave about 7% of the 64 MiB free: under the 10% threshold, yet room for the datastore's
@@ -179,6 +183,21 @@ def test_a_full_disk_sets_disk_pressure_and_freeing_it_clears_it(small_disk: Pat
         assert pressure["reason"] == "KubeletHasDiskPressure"
         assert f"{small_disk}/data" in pressure["message"] and "under the 10% the node needs" in pressure["message"]
         assert "Warning KubeletHasDiskPressure" in " ".join(node_events(k, node).split())
+        # meanwhile the node refuses a new pod, even one bound to it past the scheduler and its taint
+        bound = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "late"},
+            "spec": {"nodeName": node, "containers": [{"name": "app", "image": "busybox", "resources": {}}]},
+        }
+        k.run("apply", "-f", "-", input=json.dumps(bound))
+        wait_for(lambda: k.json("get", "pod", "late")["status"].get("phase") == "Failed", "the pod to be refused")
+        refused = k.json("get", "pod", "late")["status"]
+        assert (refused["reason"], refused["message"]) == (
+            "Evicted",
+            "Pod was rejected: The node had condition: [DiskPressure]. ",
+        )
+        k.run("delete", "pod", "late")
 
         filler.unlink()
         wait_for(lambda: condition(k, node, "DiskPressure").get("status") == "False", "DiskPressure=False", timeout=60)

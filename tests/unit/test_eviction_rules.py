@@ -107,12 +107,19 @@ def test_pressure_conditions_taint_the_node_no_schedule_while_they_hold() -> Non
 
 
 def test_under_pressure_new_best_effort_pods_are_refused_unless_they_tolerate_it() -> None:
+    memory = ("MemoryPressure",)
     best_effort = {**pod("be"), "status": {"qosClass": "BestEffort"}}
-    assert eviction.refusal(best_effort, pressure=True) == "The node had condition: [MemoryPressure]. "
-    assert eviction.refusal(best_effort, pressure=False) is None
+    assert eviction.refusal(best_effort, memory) == "The node had condition: [MemoryPressure]. "
+    assert eviction.refusal(best_effort, ()) is None
     burstable = {**pod("b", "1Gi"), "status": {"qosClass": "Burstable"}}
-    assert eviction.refusal(burstable, pressure=True) is None
+    assert eviction.refusal(burstable, memory) is None
     tolerant = {**best_effort, "spec": {**best_effort["spec"], "tolerations": [{"operator": "Exists"}]}}
-    assert eviction.refusal(tolerant, pressure=True) is None
+    assert eviction.refusal(tolerant, memory) is None
     critical = {**pod("c", priority=2_000_000_000), "status": {"qosClass": "BestEffort"}}
-    assert eviction.refusal(critical, pressure=True) is None
+    assert eviction.refusal(critical, memory) is None
+    # under disk pressure every new pod is refused, whatever its class or tolerations, but a critical one
+    both = ("MemoryPressure", "DiskPressure")
+    for refused in (burstable, tolerant):
+        assert eviction.refusal(refused, ("DiskPressure",)) == "The node had condition: [DiskPressure]. "
+        assert eviction.refusal(refused, both) == "The node had condition: [MemoryPressure DiskPressure]. "
+    assert eviction.refusal(critical, both) is None
