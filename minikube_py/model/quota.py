@@ -24,6 +24,7 @@ from fractions import Fraction
 from typing import Any
 
 from minikube_py.model import quantity as _quantity
+from minikube_py.model import resources as resource_names
 from minikube_py.model.kinds import ResourceType
 from minikube_py.model.times import parse_time
 
@@ -71,7 +72,7 @@ def governs(rt: ResourceType, resource: str) -> bool:
     if resource == count_name(rt) or resource == _LEGACY_COUNTS.get(rt.kind):
         return True
     if rt.kind == "Pod":
-        return resource in _POD_RESOURCES
+        return resource in _POD_RESOURCES or _requested_for_quota(resource) is not None
     if rt.kind == "Service":
         return resource in ("services.nodeports", "services.loadbalancers")
     if rt.kind == "PersistentVolumeClaim":
@@ -148,14 +149,30 @@ def pod_counts_for_compute(pod: Obj, now: datetime) -> bool:
 
 
 def _container_usage(requests: Mapping[str, str], limits: Mapping[str, str]) -> Resources:
-    """The compute names a container's (or pod's) requests and limits amount to."""
+    """The compute names a container's (or pod's) requests and limits amount to; extended resources
+    and hugepages are quota'd by request only (``requests.nvidia.com/gpu``), as they cannot be
+    overcommitted."""
     out: Resources = {"pods": "1"}
     for resource in ("cpu", "memory", "ephemeral-storage"):
         if resource in requests:
             out[resource] = out[f"requests.{resource}"] = canonical(requests[resource])
         if resource in limits:
             out[f"limits.{resource}"] = canonical(limits[resource])
+    for resource, quantity in requests.items():
+        if resource_names.is_extended(resource) or resource_names.is_hugepages(resource):
+            out[_REQUESTS + resource] = canonical(quantity)
     return out
+
+
+_REQUESTS = "requests."
+
+
+def _requested_for_quota(name: str) -> str | None:
+    """The extended resource or hugepages a quota's ``requests.<name>`` limits; None for other names."""
+    if not name.startswith(_REQUESTS):
+        return None
+    resource = name.removeprefix(_REQUESTS)
+    return resource if resource_names.is_extended(resource) or resource_names.is_hugepages(resource) else None
 
 
 def pod_totals(pod: Obj, which: str) -> Resources:

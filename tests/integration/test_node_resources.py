@@ -169,3 +169,32 @@ def test_the_node_refuses_a_pod_bound_to_it_that_does_not_fit(server: ServerEndp
     apply(server, pod("lodger", container(requests={"cpu": "1"}), nodeName=NODE))
     eventually(lambda: phase(server, "lodger") == "Running", "the pod that fits to run")
     server.kubectl("delete", "pod", "resident", "squatter", "lodger", "-n", NS)
+
+
+def test_a_quota_limits_what_a_namespace_requests_of_an_extended_resource(server: ServerEndpoint) -> None:
+    quota = {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": "dongles"},
+        "spec": {"hard": {"requests.example.com/dongle": "2"}},
+    }
+    apply(server, quota)
+
+    def counted() -> bool:
+        status, body = server.request("GET", f"/api/v1/namespaces/{NS}/resourcequotas/dongles")
+        return status == 200 and (body.get("status") or {}).get("used") == {"requests.example.com/dongle": "0"}
+
+    eventually(counted, "the quota to be counted")
+    refused = server.kubectl(
+        "create", "-n", NS, "-f", "-", input=json.dumps(pod("many", container(limits={"example.com/dongle": "3"}))),
+        check=False,
+    )  # fmt: skip
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        'Error from server (Forbidden): error when creating "STDIN": pods "many" is forbidden: exceeded quota: '
+        "dongles, requested: requests.example.com/dongle=3, used: requests.example.com/dongle=0, "
+        "limited: requests.example.com/dongle=2"
+    )
+    apply(server, pod("few", container(limits={"example.com/dongle": "2"})))
+    server.kubectl("delete", "pod", "few", "-n", NS, "--wait=false")
+    server.kubectl("delete", "resourcequota", "dongles", "-n", NS)

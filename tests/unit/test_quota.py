@@ -115,6 +115,26 @@ def test_which_resources_concern_a_kind() -> None:
     assert governs(DEPLOYMENTS, "count/deployments.apps") and not governs(DEPLOYMENTS, "pods")
 
 
+def test_extended_resources_and_hugepages_are_quota_d_by_request() -> None:
+    pod = _pod(
+        requests={"cpu": "1", "example.com/dongle": "2", "hugepages-2Mi": "4Mi"},
+        limits={"example.com/dongle": "2", "hugepages-2Mi": "4Mi"},
+    )
+    found = usage(PODS, pod, NOW)
+    assert (found["requests.example.com/dongle"], found["requests.hugepages-2Mi"]) == ("2", "4Mi")
+    assert "limits.example.com/dongle" not in found and "example.com/dongle" not in found
+    assert governs(PODS, "requests.example.com/dongle") and governs(PODS, "requests.hugepages-1Gi")
+    assert not governs(PODS, "example.com/dongle") and not governs(PODS, "requests.kubernetes.io/x")
+    with pytest.raises(QuotaRefused) as refused:
+        charge(
+            [_quota({"requests.example.com/dongle": "3"}, {"requests.example.com/dongle": "2"})], PODS, pod, None, NOW
+        )
+    assert str(refused.value) == (
+        "exceeded quota: q, requested: requests.example.com/dongle=2, used: requests.example.com/dongle=2, "
+        "limited: requests.example.com/dongle=3"
+    )
+
+
 def test_used_and_the_controllers_status() -> None:
     quota = _quota({"pods": "3", "requests.cpu": "2", "configmaps": "5"})
     objects = [
