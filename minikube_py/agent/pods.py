@@ -776,9 +776,9 @@ class PodManager:
             recorder,
             src,
             network,
-            pressures,
-            node_object,
-            lambda: (w.requests for w in self.workers.values() if w.admitted and w.active),
+            pressures=pressures,
+            node_object=node_object,
+            admitted=lambda: (w.requests for w in self.workers.values() if w.admitted and w.active),
         )
         self.volumes = self._services.volumes
         self.local_paths = LocalPathCleaner(client, node, recorder)
