@@ -33,6 +33,8 @@ STANDARD = (
         "requests.storage",
     }
 )
+#: what a quota may limit without a domain (``storage`` is a volume's, not a quota's)
+_STANDARD_QUOTA = STANDARD - {"storage"}
 #: the standard names counted in whole units
 _INTEGER = frozenset(
     {
@@ -53,6 +55,11 @@ _REQUESTS_PREFIX = "requests."
 
 def is_hugepages(name: str) -> bool:
     return name.startswith(HUGEPAGES_PREFIX)
+
+
+def _is_quota_hugepages(name: str) -> bool:
+    """Hugepages as a quota names them: by size, or by request of a size."""
+    return is_hugepages(name) or name.startswith(_REQUESTS_PREFIX + HUGEPAGES_PREFIX)
 
 
 def is_native(name: str) -> bool:
@@ -77,15 +84,31 @@ def is_integer(name: str) -> bool:
     return name in _INTEGER or is_extended(name)
 
 
+def _name_problems(name: str) -> list[str]:
+    """Why ``name`` is no resource name at all: not a qualified name, or without a domain and not
+    one Kubernetes defines."""
+    problems = list(label_key_errors(name))
+    if "/" not in name and name not in STANDARD and not _is_quota_hugepages(name):
+        problems.append("must be a standard resource type or fully qualified")
+    return problems
+
+
 def container_name_problems(name: str) -> list[str]:
     """Why ``name`` is not a resource a container may request or be limited in (kube-apiserver's
     messages, in its order); empty when it is one."""
-    problems = list(label_key_errors(name))
+    problems = _name_problems(name)
     if "/" not in name:
-        if name not in STANDARD and not is_hugepages(name):
-            problems.append("must be a standard resource type or fully qualified")
         if name not in STANDARD_CONTAINER and not is_hugepages(name):
             problems.append("must be a standard resource for containers")
     elif not is_native(name) and not is_extended(name):
         problems.append("doesn't follow extended resource name standard")
+    return problems
+
+
+def quota_name_problems(name: str) -> list[str]:
+    """Why ``name`` is not a resource a ResourceQuota may limit (kube-apiserver's messages); a name
+    with a domain (``count/deployments.apps``, ``requests.nvidia.com/gpu``) only has to be qualified."""
+    problems = _name_problems(name)
+    if "/" not in name and name not in _STANDARD_QUOTA and not _is_quota_hugepages(name):
+        problems.append("must be a standard resource for quota")
     return problems

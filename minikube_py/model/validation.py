@@ -264,7 +264,7 @@ def _quantities(resources: Obj, path: str) -> Errors:
     errs: Errors = []
     parsed: dict[str, dict[str, Any]] = {}
     for bag in ("limits", "requests"):
-        problems, parsed[bag] = _resource_list(resources.get(bag), f"{path}.{bag}", container=True)
+        problems, parsed[bag] = _resource_list(resources.get(bag), f"{path}.{bag}", names="container")
         errs += problems
     for name, request in parsed["requests"].items():
         limit = parsed["limits"].get(name)
@@ -1389,16 +1389,25 @@ def validate_pod_disruption_budget(obj: Obj) -> Errors:
     return errs
 
 
-def _resource_list(resources: Any, path: str, *, container: bool = False) -> tuple[Errors, dict[str, Fraction]]:
-    """Quantities that parse and are not negative, by resource name; with ``container``, the names
-    must be ones a container may use, in whole units where they count devices, and hugepages in whole
-    pages."""
+#: the rules for the names of a container's resources and of a quota's
+_NAME_RULES: dict[str, Callable[[str], list[str]]] = {
+    "container": resources_model.container_name_problems,
+    "quota": resources_model.quota_name_problems,
+}
+
+
+def _resource_list(resources: Any, path: str, *, names: str = "") -> tuple[Errors, dict[str, Fraction]]:
+    """Quantities that parse and are not negative, by resource name; with ``names`` ("container",
+    "quota"), the names must be ones a container (a quota) may use, in whole units where they count
+    objects or devices, and a container's hugepages in whole pages."""
     errs: Errors = []
     parsed: dict[str, Fraction] = {}
+    name_rule = _NAME_RULES.get(names)
+    container = names == "container"
     for name, raw in sorted(as_dict(resources).items()):
         where = f"{path}[{name}]"
-        if container:
-            errs += [invalid_value(where, name, problem) for problem in resources_model.container_name_problems(name)]
+        if name_rule is not None:
+            errs += [invalid_value(where, name, problem) for problem in name_rule(name)]
         try:
             amount = _parse_quantity(raw)
         except (ValueError, TypeError):
@@ -1406,7 +1415,7 @@ def _resource_list(resources: Any, path: str, *, container: bool = False) -> tup
             continue
         if amount < 0:
             errs.append(invalid_value(where, str(raw), "must be greater than or equal to 0"))
-        if container and resources_model.is_integer(name) and math.ceil(amount * 1000) % 1000:
+        if name_rule is not None and resources_model.is_integer(name) and math.ceil(amount * 1000) % 1000:
             errs.append(invalid_value(where, quantity.format_quantity(str(raw)), "must be an integer"))
         if container and resources_model.is_hugepages(name) and not _whole_pages(name, amount):
             spelled = quantity.format_quantity(str(raw))
@@ -1427,7 +1436,7 @@ def _whole_pages(name: str, amount: Fraction) -> bool:
 def resource_list_errors(resources: Any, path: str) -> Errors:
     """The problems of a list of resource quantities a pod's containers are charged with (a pod's
     overhead, a RuntimeClass's)."""
-    return _resource_list(resources, path, container=True)[0]
+    return _resource_list(resources, path, names="container")[0]
 
 
 _QUOTA_SCOPES = [
@@ -1442,7 +1451,7 @@ _QUOTA_SCOPES = [
 
 def validate_resource_quota(obj: Obj) -> Errors:
     spec = as_dict(obj.get("spec"))
-    errs, _ = _resource_list(spec.get("hard"), "spec.hard")
+    errs, _ = _resource_list(spec.get("hard"), "spec.hard", names="quota")
     for i, scope in enumerate(as_list(spec.get("scopes"))):
         if scope not in _QUOTA_SCOPES:
             errs.append(not_supported(f"spec.scopes[{i}]", scope, _QUOTA_SCOPES))

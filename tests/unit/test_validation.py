@@ -182,6 +182,27 @@ def test_extended_resources_and_hugepages_cannot_be_overcommitted() -> None:
     ]
 
 
+def test_resource_names_a_quota_may_limit() -> None:
+    def quota(**hard: str) -> dict:
+        named = {key.replace("__", "/").replace("_", "."): amount for key, amount in hard.items()}
+        return _create("ResourceQuota", {"metadata": {"name": "q"}, "spec": {"hard": named}})
+
+    fine = quota(
+        pods="10",
+        requests_cpu="2",
+        count__deployments_apps="3",
+        requests_nvidia_com__gpu="4",
+        **{"hugepages-2Mi": "4Mi"},
+    )
+    assert validate("ResourceQuota", fine) == []
+    assert _rendered(validate("ResourceQuota", quota(storage="1Gi", pods="1.5", foo="1"))) == [
+        'spec.hard[foo]: Invalid value: "foo": must be a standard resource type or fully qualified',
+        'spec.hard[foo]: Invalid value: "foo": must be a standard resource for quota',
+        'spec.hard[pods]: Invalid value: "1500m": must be an integer',
+        'spec.hard[storage]: Invalid value: "storage": must be a standard resource for quota',
+    ]
+
+
 def test_resources() -> None:
     pod = _create(
         "Pod",
