@@ -23,27 +23,12 @@ from typing import Any
 
 from minikube_py.model import resources
 from minikube_py.model.eviction import CRITICAL_PRIORITY
-from minikube_py.model.scheduling import AFFINITY_MISMATCH, PORTS_TAKEN, NodeInfo, PodInfo, untolerated_taint
+from minikube_py.model.scheduling import AFFINITY_MISMATCH, PORTS_TAKEN, NodeInfo, PodInfo, shortages, untolerated_taint
 
 Obj = dict[str, Any]
 
 #: the kubelet's description of a pod that does not tolerate one of the node's NoExecute taints
 TAINT_NOT_TOLERATED = "node(s) had taints that the pod didn't tolerate"
-
-
-def _shortage(pod: PodInfo, node: NodeInfo) -> tuple[str, int, int, int] | None:
-    """The first resource the node lacks for the pod: (name, requested, used, capacity)."""
-    if len(node.pods) + 1 > node.allowed_pods:
-        return "pods", 1, len(node.pods), node.allowed_pods
-    if pod.cpu and pod.cpu > node.allocatable_cpu - node.cpu:
-        return "cpu", pod.cpu, node.cpu, node.allocatable_cpu
-    if pod.memory and pod.memory > node.allocatable_memory - node.memory:
-        return "memory", pod.memory, node.memory, node.allocatable_memory
-    for name, amount in sorted(pod.scalars, key=lambda scalar: scalar[0] != "ephemeral-storage"):
-        capacity = node.allocatable_scalars.get(name, 0)
-        if amount > capacity - node.scalars[name]:
-            return name, amount, node.scalars[name], capacity
-    return None
 
 
 def refusal(mine: PodInfo, node: Obj, admitted: Iterable[PodInfo]) -> tuple[str, str] | None:
@@ -57,12 +42,13 @@ def refusal(mine: PodInfo, node: Obj, admitted: Iterable[PodInfo]) -> tuple[str,
     mine = replace(
         mine, scalars=tuple(s for s in mine.scalars if s[0] in advertised or not resources.is_extended(s[0]))
     )
-    short = _shortage(mine, info) if mine.priority < CRITICAL_PRIORITY else None
-    if short is not None:
-        name, requested, used, capacity = short
+    short = shortages(mine, info) if mine.priority < CRITICAL_PRIORITY else []
+    if short:
+        first = short[0]
         return (
-            f"OutOf{name}",
-            f"Node didn't have enough resource: {name}, requested: {requested}, used: {used}, capacity: {capacity}",
+            f"OutOf{first.resource}",
+            f"Node didn't have enough resource: {first.resource}, requested: {first.requested}, "
+            f"used: {first.used}, capacity: {first.capacity}",
         )
     if mine.required is not None and not mine.required(info.labels, info.name):
         return "NodeAffinity", f"Predicate NodeAffinity failed: {AFFINITY_MISMATCH}"

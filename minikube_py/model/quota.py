@@ -72,7 +72,7 @@ def governs(rt: ResourceType, resource: str) -> bool:
     if resource == count_name(rt) or resource == _LEGACY_COUNTS.get(rt.kind):
         return True
     if rt.kind == "Pod":
-        return resource in _POD_RESOURCES or _requested_for_quota(resource) is not None
+        return resource in _POD_RESOURCES or _quota_d_by_request(resource)
     if rt.kind == "Service":
         return resource in ("services.nodeports", "services.loadbalancers")
     if rt.kind == "PersistentVolumeClaim":
@@ -167,12 +167,12 @@ def _container_usage(requests: Mapping[str, str], limits: Mapping[str, str]) -> 
 _REQUESTS = "requests."
 
 
-def _requested_for_quota(name: str) -> str | None:
-    """The extended resource or hugepages a quota's ``requests.<name>`` limits; None for other names."""
-    if not name.startswith(_REQUESTS):
-        return None
+def _quota_d_by_request(name: str) -> bool:
+    """Whether a quota's ``name`` is ``requests.<name>`` of an extended resource or of hugepages."""
     resource = name.removeprefix(_REQUESTS)
-    return resource if resource_names.is_extended(resource) or resource_names.is_hugepages(resource) else None
+    return name.startswith(_REQUESTS) and (
+        resource_names.is_extended(resource) or resource_names.is_hugepages(resource)
+    )
 
 
 def pod_totals(pod: Obj, which: str) -> Resources:

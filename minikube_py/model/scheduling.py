@@ -211,6 +211,11 @@ def pod_requests(spec: Obj, per_container: Callable[[Obj], dict[str, int]] = _re
     return _add(total, {name: _amount(name, quantity) for name, quantity in (spec.get("overhead") or {}).items()})
 
 
+def _resource_order(scalar: tuple[str, int]) -> tuple[bool, str]:
+    """Kubernetes checks ephemeral-storage before the other resources, and those by name here."""
+    return scalar[0] != "ephemeral-storage", scalar[0]
+
+
 def pod_priority(pod: Obj) -> int:
     """A pod's priority: ``spec.priority`` as admission resolved it, 0 for a pod without one."""
     priority = (pod.get("spec") or {}).get("priority")
@@ -246,7 +251,7 @@ def pod_info(pod: Obj) -> PodInfo:
         memory=memory,
         score_cpu=scored["cpu"],
         score_memory=scored["memory"],
-        scalars=tuple(sorted((name, amount) for name, amount in requests.items() if amount > 0)),
+        scalars=tuple(sorted(((name, amount) for name, amount in requests.items() if amount > 0), key=_resource_order)),
         ports=ports,
         tolerations=tolerations,
         required=_required_matcher(selector, required_affinity),
@@ -454,26 +459,50 @@ def static_failure(pod: PodInfo, node: NodeInfo) -> Failure | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class Shortage:
+    """A resource the node lacks for a pod (kube-scheduler's InsufficientResource): what the pod
+    requests, what the node's pods use, and what the node has to give."""
+
+    resource: str
+    requested: int
+    used: int
+    capacity: int
+
+    @property
+    def reason(self) -> str:
+        return TOO_MANY_PODS if self.resource == "pods" else f"Insufficient {self.resource}"
+
+    @property
+    def resolvable(self) -> bool:
+        """Whether evicting pods could make room: not for a request beyond the node's whole capacity."""
+        return self.resource == "pods" or self.requested <= self.capacity
+
+
+def shortages(pod: PodInfo, node: NodeInfo) -> list[Shortage]:
+    """Every resource the node lacks for ``pod`` beside the pods placed there, in kube-scheduler's
+    order (the pod count, cpu, memory, then the others: ephemeral-storage first). The scheduler
+    reports them all; a node's own admission the first."""
+    found = []
+    if len(node.pods) + 1 > node.allowed_pods:
+        found.append(Shortage("pods", 1, len(node.pods), node.allowed_pods))
+    if pod.cpu and pod.cpu > node.allocatable_cpu - node.cpu:
+        found.append(Shortage("cpu", pod.cpu, node.cpu, node.allocatable_cpu))
+    if pod.memory and pod.memory > node.allocatable_memory - node.memory:
+        found.append(Shortage("memory", pod.memory, node.memory, node.allocatable_memory))
+    for name, amount in pod.scalars:
+        allocatable = node.allocatable_scalars.get(name, 0)
+        if amount > allocatable - node.scalars[name]:
+            found.append(Shortage(name, amount, node.scalars[name], allocatable))
+    return found
+
+
 def dynamic_failure(pod: PodInfo, node: NodeInfo) -> Failure | None:
     """Host ports and resources against what is already placed on the node."""
     if pod.ports and any(mine.conflicts(theirs) for mine in pod.ports for theirs in node.ports):
         return Failure((PORTS_TAKEN,), True)
-    reasons: list[str] = []
-    resolvable = True
-    if len(node.pods) + 1 > node.allowed_pods:
-        reasons.append(TOO_MANY_PODS)
-    if pod.cpu and pod.cpu > node.allocatable_cpu - node.cpu:
-        reasons.append("Insufficient cpu")
-        resolvable = resolvable and pod.cpu <= node.allocatable_cpu
-    if pod.memory and pod.memory > node.allocatable_memory - node.memory:
-        reasons.append("Insufficient memory")
-        resolvable = resolvable and pod.memory <= node.allocatable_memory
-    for name, amount in pod.scalars:
-        allocatable = node.allocatable_scalars.get(name, 0)
-        if amount > allocatable - node.scalars[name]:
-            reasons.append(f"Insufficient {name}")
-            resolvable = resolvable and amount <= allocatable
-    return Failure(tuple(reasons), resolvable) if reasons else None
+    short = shortages(pod, node)
+    return Failure(tuple(s.reason for s in short), all(s.resolvable for s in short)) if short else None
 
 
 def node_failure(pod: PodInfo, node: NodeInfo) -> Failure | None:
