@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from minikube_py.model import imagegc
 from minikube_py.model.audit import DEFAULT_POLICY, Policy, PolicyError, parse_policy
 from minikube_py.model.eviction import parse_thresholds
 from minikube_py.model.nodeipam import mask_size_problem
@@ -126,6 +127,35 @@ class WatchConfig:
             raise ConfigError(f"watch.history: must be at least 1, got {self.history}")
         if self.bookmark_interval <= 0:
             raise ConfigError(f"watch.bookmark_interval: must be positive, got {self.bookmark_interval}")
+
+
+@dataclass(frozen=True)
+class ImageGCConfig:
+    """When a node removes unused images (the kubelet's image garbage collection)."""
+
+    high_threshold: int = _setting(
+        imagegc.HIGH_THRESHOLD,
+        "Percent of the engine's image filesystem used at which a node removes unused images its pods ran "
+        "from, least recently used first (kubelet's --image-gc-high-threshold); 100: never.",
+    )
+    low_threshold: int = _setting(
+        imagegc.LOW_THRESHOLD,
+        "Percent used the image garbage collection frees down to (kubelet's --image-gc-low-threshold).",
+    )
+    minimum_age_seconds: float = _setting(
+        imagegc.MINIMUM_AGE,
+        "An image a node first saw less than this long ago is never removed (kubelet's "
+        "--minimum-image-ttl-duration), so a pull is not undone before its pod starts.",
+    )
+
+    def __post_init__(self) -> None:
+        problems = self.policy.problems()
+        if problems:
+            raise ConfigError(problems[0])
+
+    @property
+    def policy(self) -> imagegc.Policy:
+        return imagegc.Policy(self.high_threshold, self.low_threshold, self.minimum_age_seconds)
 
 
 @dataclass(frozen=True)
@@ -238,6 +268,7 @@ class ServerConfig:
         "Serve HTTPS with pykube's own CA; without, plain and anonymous HTTP on loopback, for tests and experiments.",
     )
     watch: WatchConfig = field(default_factory=WatchConfig)
+    image_gc: ImageGCConfig = field(default_factory=ImageGCConfig)
     node_monitor_grace_period: float = _setting(
         40.0,
         "Seconds a node may go without renewing its Lease before it counts as unreachable (conditions "
@@ -506,6 +537,7 @@ class AgentConfig:
         "How long MemoryPressure holds after available memory is back above the threshold (kubelet's "
         "--eviction-pressure-transition-period), so a node does not flap between admitting and evicting.",
     )
+    image_gc: ImageGCConfig = field(default_factory=ImageGCConfig)
     fake_cpus: int = _setting(4, "CPUs a node on the fake runtime offers.")
     fake_memory: str = _setting("8Gi", "Memory a node on the fake runtime offers (a quantity).")
     count: int = _setting(

@@ -31,6 +31,7 @@ from minikube_py.agent.cleanup import report_foreign_objects
 from minikube_py.agent.context import NodeContext
 from minikube_py.agent.eviction import MemoryEviction
 from minikube_py.agent.health import RULES, DiskCheck, NodeHealth, Part, Problem, runtime_down
+from minikube_py.agent.imagegc import ImageCollector
 from minikube_py.agent.localpath import storage_root
 from minikube_py.agent.localstorage import LocalStorageEviction
 from minikube_py.agent.network import NETWORK_UNAVAILABLE, PodNetwork, network_name
@@ -247,6 +248,7 @@ class Agent:
         self._disk = disk or DiskCheck(self._disk_paths)
         self._eviction: MemoryEviction | None = None  # the node's eviction manager, once it serves
         self._storage_limits: LocalStorageEviction | None = None  # its pods' local storage limits, with them
+        self._images: ImageCollector | None = None  # its engine's images, once it serves
         self._node_object: dict[str, Any] | None = None  # the Node as last read or written, for admission
         self._pods: PodManager | None = None  # its pods, once the engine answered
 
@@ -310,6 +312,9 @@ class Agent:
             recorder=recorder,
             node_ref=self._node_ref,
         )
+        self._images = ImageCollector(
+            runtime, cfg.image_gc.policy, cfg.data_dir, cfg.node_name, recorder=recorder, node_ref=self._node_ref
+        )
         try:
             labels = node_labels(cfg.node_name, self._machine, cfg.labels)
             if self._control_plane:
@@ -341,6 +346,9 @@ class Agent:
         if cfg.runtime == "docker":
             await report_foreign_objects(cfg.docker_host, cfg.node_name)
         pause = cfg.pause_image or await self._pause_image_once_up(runtime)
+        pause_id = await runtime.image_id(pause)
+        if pause_id is not None and self._images is not None:
+            self._images.pin(pause_id)
         pod_cidr = await self._wait_for_pod_cidr(client)
         cluster = await _cluster_settings(client)
         mode = cfg.effective_proxy_mode
@@ -402,8 +410,11 @@ class Agent:
             sources=sources,
             pressures=self._pressures,
             node_object=lambda: self._node_object,
+            image_used=self._images.used if self._images is not None else lambda _image_id: None,
         )
-        self._storage_limits = LocalStorageEviction(runtime, cfg.node_name, manager.volumes)
+        self._storage_limits = LocalStorageEviction(
+            runtime, cfg.node_name, manager.volumes, recorder=recorder, node_ref=self._node_ref
+        )
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(network.run(), name="pod network")
@@ -484,6 +495,7 @@ class Agent:
             eviction_reserve=self._eviction.reserve(self._machine.memory_bytes) if self._eviction else 0,
             storage=self._storage,
             reported=current,
+            images=self._images.status_images() if self._images is not None else [],
         )
 
     async def _pause_image_once_up(self, runtime: Runtime) -> str:
@@ -517,6 +529,10 @@ class Agent:
             self._health.report(Part.MEMORY, await self._eviction.check(self._machine.memory_bytes, workers))
             if self._storage_limits is not None:
                 await self._storage_limits.check(workers)
+                if self._health.problem(Part.DISK) is not None and not any(w.stopping for w in workers):
+                    await self._storage_limits.relieve(workers, self._disk, self._images)
+        if self._images is not None and self._health.problem(Part.RUNTIME) is None:
+            await self._images.check(Path(self._machine.root_dir) if self._machine.root_dir else None)
 
     def _pressures(self) -> tuple[str, ...]:
         """The node's pressure conditions now, as its eviction manager lists them to refuse pods."""

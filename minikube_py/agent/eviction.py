@@ -103,7 +103,7 @@ class MemoryEviction:
             log.error("memory pressure on %s and no pod to evict", self._node)
             return
         victim = eviction.rank(candidates)[0]
-        why = eviction.message(self.threshold, capacity, available, victim)
+        why = eviction.message(victim, self.threshold.spelled(capacity), eviction.kibibytes(available))
         log.warning(
             "evicting pod %s/%s: %s", victim.pod["metadata"].get("namespace"), victim.pod["metadata"]["name"], why
         )

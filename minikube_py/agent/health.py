@@ -116,7 +116,7 @@ def runtime_down(error: BaseException | str, endpoint: str) -> Problem:
 def disk_pressure(usage: Iterable[tuple[Path, int, int]], minimum: float = DISK_FREE_MIN) -> Problem | None:
     """DiskPressure from (path, free bytes, total bytes) of each filesystem the node writes to, or None
     when every one has at least ``minimum`` of its space free."""
-    short = [(path, free, total) for path, free, total in usage if total > 0 and free / total < minimum]
+    short = [(path, free, total) for path, free, total in usage if _short(free, total, minimum)]
     if not short:
         return None
     what = "; ".join(
@@ -127,6 +127,10 @@ def disk_pressure(usage: Iterable[tuple[Path, int, int]], minimum: float = DISK_
         f"kubelet has disk pressure: {what}, under the {minimum:.0%} the node needs; free space there "
         "(`docker system prune` removes unused images and stopped containers)",
     )
+
+
+def _short(free: int, total: int, minimum: float = DISK_FREE_MIN) -> bool:
+    return total > 0 and free / total < minimum
 
 
 def _size(count: int) -> str:
@@ -162,12 +166,17 @@ class DiskCheck:
         self._lock = asyncio.Lock()
         self._measured: float | None = None
         self._problem: Problem | None = None
+        #: (path, free, total) of each filesystem under the threshold at the last measurement
+        self.short: list[tuple[Path, int, int]] = []
 
-    async def problem(self) -> Problem | None:
+    async def problem(self, *, fresh: bool = False) -> Problem | None:
+        """DiskPressure's problem now (``fresh``: measured again whenever it was last)."""
         async with self._lock:
             now = time.monotonic()
-            if self._measured is None or now - self._measured >= self._every:
-                self._problem = disk_pressure(await asyncio.to_thread(disk_usage, self._paths()))
+            if fresh or self._measured is None or now - self._measured >= self._every:
+                usage = await asyncio.to_thread(disk_usage, self._paths())
+                self.short = [(path, free, total) for path, free, total in usage if _short(free, total)]
+                self._problem = disk_pressure(self.short)
                 self._measured = now
             return self._problem
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,9 +86,13 @@ class _Backoff:
 
 
 class ImageManager:
-    def __init__(self, runtime: Runtime, recorder: EventRecorder) -> None:
+    def __init__(
+        self, runtime: Runtime, recorder: EventRecorder, on_used: Callable[[str], None] = lambda _image_id: None
+    ) -> None:
+        """``on_used`` is told the id of every image :meth:`ensure` hands out for a container."""
         self._runtime = runtime
         self._recorder = recorder
+        self._on_used = on_used
         self._backoff: dict[tuple[str, str], _Backoff] = {}
 
     def forget(self, pod_uid: str) -> None:
@@ -96,6 +101,11 @@ class ImageManager:
 
     async def ensure(self, pod: Obj, container: Obj, pull_secrets: list[Obj]) -> str:
         """The id of the container's image, pulling it when the policy says so. Raises ImageError."""
+        image_id = await self._ensure(pod, container, pull_secrets)
+        self._on_used(image_id)
+        return image_id
+
+    async def _ensure(self, pod: Obj, container: Obj, pull_secrets: list[Obj]) -> str:
         image = container.get("image", "")
         if not image or any(c.isspace() for c in image):
             raise ImageError(

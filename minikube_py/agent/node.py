@@ -59,6 +59,7 @@ def node_status(
     eviction_reserve: int = 0,
     storage: int = 0,
     reported: Mapping[str, Any] | None = None,
+    images: Sequence[Obj] = (),
 ) -> Obj:
     """Status as kubelet reports it. ``transitions`` (type → (status, since)) keeps each condition's
     lastTransitionTime stable across reports and moves it when the status changes (pass the same dict
@@ -69,7 +70,8 @@ def node_status(
     its values, pykube's own follow the network one. ``eviction_reserve``: the memory the hard eviction
     threshold keeps free, which is not allocatable (kubelet's node allocatable). ``storage``: the size
     of the node's filesystem, its ``ephemeral-storage`` (0: not known). ``reported``: the status on the
-    server, whose capacity may list extended resources somebody advertised for the node."""
+    server, whose capacity may list extended resources somebody advertised for the node. ``images``: the
+    engine's images as the status lists them (:func:`minikube_py.model.imagegc.status_images`)."""
     stamp = now()
     transitions = transitions if transitions is not None else {}
     health = health or {}
@@ -110,6 +112,7 @@ def node_status(
             "operatingSystem": machine.operating_system,
             "architecture": machine.architecture,
         },
+        "images": list(images),
         **_runtime_handlers(machine),
     }
 

@@ -223,13 +223,15 @@ class PodServices:
     node_object: Callable[[], Obj | None] = field(default=lambda: None)
     #: what the scheduler would count of each pod the node admitted that is still running or about to
     admitted: Callable[[], Iterable[PodInfo]] = field(default=lambda: ())
+    #: told the id of each image a pod's container is created from (the node's image collector)
+    image_used: Callable[[str], None] = field(default=lambda _image_id: None)
     volumes: VolumeManager = field(init=False)
     images: ImageManager = field(init=False)
     tokens: TokenManager = field(init=False)
 
     def __post_init__(self) -> None:
         self.volumes = VolumeManager(self.node.data_dir / "pods")
-        self.images = ImageManager(self.runtime, self.recorder)
+        self.images = ImageManager(self.runtime, self.recorder, self.image_used)
         self.tokens = TokenManager(self.client)
 
     def secret(self, namespace: str, name: str) -> Obj | None:
@@ -759,10 +761,12 @@ class PodManager:
         sources: PodSources | None = None,
         pressures: Callable[[], Sequence[str]] = lambda: (),
         node_object: Callable[[], Obj | None] = lambda: None,
+        image_used: Callable[[str], None] = lambda _image_id: None,
     ) -> None:
         """``sources``: shared with other nodes and run by their owner; by default the manager watches
         its own node's pods. ``pressures``: the node's pressure conditions now, under which it refuses
-        new pods. ``node_object``: the Node as the agent last read it, for admission."""
+        new pods. ``node_object``: the Node as the agent last read it, for admission. ``image_used``:
+        told each image a container is created from."""
         self._client = client
         self._runtime = runtime
         self._node = node
@@ -778,6 +782,7 @@ class PodManager:
             network,
             pressures=pressures,
             node_object=node_object,
+            image_used=image_used,
             admitted=lambda: (w.requests for w in self.workers.values() if w.admitted and w.active),
         )
         self.volumes = self._services.volumes

@@ -1,16 +1,19 @@
-"""Node-pressure eviction, the kubelet's memory side: when the node's available memory falls under its
-hard eviction threshold (``--eviction-hard memory.available<100Mi``), the node reports
-``MemoryPressure`` and ends pods, one at a time, until it is back above it.
+"""Node-pressure eviction, the kubelet's rules: when the node's available memory falls under its hard
+eviction threshold (``--eviction-hard memory.available<100Mi``), or a filesystem it writes to under
+its free-space threshold, the node reports ``MemoryPressure`` or ``DiskPressure`` and ends pods, one
+at a time, until it is back above it.
 
-What is decided here is pure: the threshold (kubelet's syntax, an amount or a share of the node's
-memory), whether the node is under pressure (which holds for the pressure transition period after the
-signal recovers, so a node does not flap between admitting and evicting), which pod goes first
-(kubelet's ``rankMemoryPressure``: pods using more than they requested, then lower priority, then the
-largest use beyond the request) and the eviction's message, in the kubelet's words.
+What is decided here is pure: the memory threshold (kubelet's syntax, an amount or a share of the
+node's memory), whether the node is under memory pressure (which holds for the pressure transition
+period after the signal recovers, so a node does not flap between admitting and evicting), which pod
+goes first (kubelet's ``rankMemoryPressure`` and ``rankDiskPressureFunc``: pods using more than they
+requested, then lower priority, then the largest use beyond the request) and the eviction's message,
+in the kubelet's words.
 """
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -90,27 +93,32 @@ class Pressure:
 
 @dataclass(frozen=True)
 class PodUse:
-    """One pod as the ranking sees it: its memory working set and requests per container."""
+    """One pod as the ranking sees it: what each container uses of ``resource`` (memory: the working
+    set; ephemeral-storage: writable layer and log) and, on disk, what its emptyDirs hold besides."""
 
     pod: Obj
-    usage: dict[str, int]  # container name -> working set bytes
+    usage: dict[str, int]  # container name -> bytes used
     priority: int = 0
+    resource: str = "memory"
+    volumes: int = 0
 
     @property
     def requests(self) -> dict[str, int]:
-        return {c.get("name", ""): _request(c) for c in (self.pod.get("spec") or {}).get("containers") or []}
+        return {
+            c.get("name", ""): _request(c, self.resource) for c in (self.pod.get("spec") or {}).get("containers") or []
+        }
 
     @property
     def used(self) -> int:
-        return sum(self.usage.values())
+        return sum(self.usage.values()) + self.volumes
 
     @property
     def beyond_request(self) -> int:
         return self.used - sum(self.requests.values())
 
 
-def _request(container: Obj) -> int:
-    raw = ((container.get("resources") or {}).get("requests") or {}).get("memory")
+def _request(container: Obj, resource: str) -> int:
+    raw = ((container.get("resources") or {}).get("requests") or {}).get(resource)
     try:
         return int(parse_quantity(raw)) if raw is not None else 0
     except (ValueError, TypeError):
@@ -139,18 +147,16 @@ def refusal(pod: Obj, conditions: Sequence[str]) -> str | None:
 
 
 def rank(pods: list[PodUse]) -> list[PodUse]:
-    """The kubelet's order of eviction under memory pressure: pods using more than they requested
-    first, then lower priority, then the largest use beyond the request."""
+    """The kubelet's order of eviction under memory or disk pressure: pods using more than they
+    requested first, then lower priority, then the largest use beyond the request."""
     return sorted(pods, key=lambda p: (p.beyond_request <= 0, p.priority, -p.beyond_request))
 
 
-def message(threshold: Threshold, capacity: int, available: int, victim: PodUse) -> str:
-    """The kubelet's eviction message: the resource, the threshold and what is available, then each
-    container that uses more than it requested."""
-    text = (
-        "The node was low on resource: memory. "
-        f"Threshold quantity: {threshold.spelled(capacity)}, available: {_ki(available)}. "
-    )
+def message(victim: PodUse, threshold: str, available: str) -> str:
+    """The kubelet's eviction message: the resource, the threshold and what is available (as the
+    kubelet spells them), then each container that uses more than it requested."""
+    resource = victim.resource
+    text = f"The node was low on resource: {resource}. Threshold quantity: {threshold}, available: {available}. "
     requests = victim.requests
     for name, used in victim.usage.items():
         request = requests.get(name, 0)
@@ -158,11 +164,22 @@ def message(threshold: Threshold, capacity: int, available: int, victim: PodUse)
             spelled = format_quantity(Fraction(request), Format.BINARY_SI) if request else "0"
             text += (
                 f"Container {name} was using {format_quantity(Fraction(used), Format.BINARY_SI)}, "
-                f"request is {spelled}, has larger consumption of memory. "
+                f"request is {spelled}, has larger consumption of {resource}. "
             )
     return text
 
 
-def _ki(amount: int) -> str:
-    """An available amount as the kubelet's observations print it (kibibytes)."""
+def disk_message(victim: PodUse, capacity: int, available: int, share: float) -> str:
+    """The eviction message under disk pressure, the threshold being ``share`` of a filesystem of
+    ``capacity`` bytes. The kubelet holds a percentage threshold as a float32, so its amount is worked
+    out with that precision, to print the number the kubelet would."""
+    (share32,) = struct.unpack("f", struct.pack("f", share))
+    threshold = Fraction(int(capacity * share32))
+    return message(
+        victim, format_quantity(threshold, Format.BINARY_SI), format_quantity(Fraction(available), Format.BINARY_SI)
+    )
+
+
+def kibibytes(amount: int) -> str:
+    """Available memory as the kubelet's observations print it (kibibytes)."""
     return f"{amount // 1024}Ki" if amount >= 0 else f"-{-amount // 1024}Ki"

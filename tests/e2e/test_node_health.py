@@ -152,6 +152,10 @@ def not_ready_taints(k: Kubectl, node: str) -> list[str]:
     return sorted(t["effect"] for t in taints if t["key"] == "node.kubernetes.io/not-ready")
 
 
+def pod_phase(k: Kubectl, name: str) -> str:
+    return str(k.json("get", "pod", name)["status"].get("phase", ""))
+
+
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 64 MiB tmpfs for the server's data dir: small enough to fill in a test."""
@@ -172,6 +176,22 @@ def test_a_full_disk_sets_disk_pressure_and_freeing_it_clears_it(small_disk: Pat
         resources = json.loads(k.out("get", "node", node, "-o", "json"))["status"]
         assert resources["capacity"]["ephemeral-storage"] == "64Mi"
         assert resources["allocatable"]["ephemeral-storage"] == str((64 << 20) - -(-(64 << 20) // 10))
+        # two pods that write to the node's disk (the fake runtime's FAKE_DISK), neither asking for room
+        for name, writes in (("big", "10Mi"), ("small", "1Mi")):
+            writer = {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": name},
+                "spec": {
+                    "terminationGracePeriodSeconds": 0,
+                    "containers": [
+                        {"name": "app", "image": "busybox", "env": [{"name": "FAKE_DISK", "value": writes}]}
+                    ],
+                },
+            }
+            k.run("apply", "-f", "-", input=json.dumps(writer))
+        for name in ("big", "small"):
+            wait_for(lambda name=name: pod_phase(k, name) == "Running", f"pod {name} to run")
         free = os.statvfs(small_disk).f_bavail * os.statvfs(small_disk).f_frsize
         filler = small_disk / "filler"
         # leave about 7% of the 64 MiB free: under the 10% threshold, yet room for the datastore's
@@ -183,6 +203,19 @@ def test_a_full_disk_sets_disk_pressure_and_freeing_it_clears_it(small_disk: Pat
         assert pressure["reason"] == "KubeletHasDiskPressure"
         assert f"{small_disk}/data" in pressure["message"] and "under the 10% the node needs" in pressure["message"]
         assert "Warning KubeletHasDiskPressure" in " ".join(node_events(k, node).split())
+        # no unused image to remove: the node evicts the pod writing most, alone, as the kubelet does
+        wait_for(lambda: pod_phase(k, "big") == "Failed", "the pod writing most to be evicted", timeout=60)
+        assert pod_phase(k, "small") == "Running", json.dumps(k.json("get", "pod", "small")["status"])[:600]
+        evicted = k.json("get", "pod", "big")["status"]
+        assert evicted["reason"] == "Evicted"
+        assert evicted["message"].startswith(
+            "The node was low on resource: ephemeral-storage. Threshold quantity: 6710886, available: "
+        )
+        assert evicted["message"].endswith(
+            "Container app was using 10Mi, request is 0, has larger consumption of ephemeral-storage. "
+        )
+        assert "Warning EvictionThresholdMet" in " ".join(node_events(k, node).split())
+        wait_for(lambda: pod_phase(k, "small") == "Failed", "the next pod to be evicted while the disk is full")
         # meanwhile the node refuses a new pod, even one bound to it past the scheduler and its taint
         bound = {
             "apiVersion": "v1",
@@ -197,7 +230,7 @@ def test_a_full_disk_sets_disk_pressure_and_freeing_it_clears_it(small_disk: Pat
             "Evicted",
             "Pod was rejected: The node had condition: [DiskPressure]. ",
         )
-        k.run("delete", "pod", "late")
+        k.run("delete", "pod", "late", "big", "small")
 
         filler.unlink()
         wait_for(lambda: condition(k, node, "DiskPressure").get("status") == "False", "DiskPressure=False", timeout=60)

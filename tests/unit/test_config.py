@@ -73,7 +73,8 @@ def test_environment_strings_are_converted(tmp_path: Path) -> None:
 
 def test_example_file_documents_every_key_with_its_default(tmp_path: Path) -> None:
     data = yaml.safe_load(EXAMPLE.read_text())
-    flat = {k for k, v in data.items() if not isinstance(v, dict)} | {f"watch_{k}" for k in data["watch"]}
+    nested = {f"{part}_{k}" for part in ("watch", "image_gc") for k in data[part]}
+    flat = {k for k, v in data.items() if not isinstance(v, dict)} | nested
     assert flat == SETTING_NAMES
     assert load_server_config(file=EXAMPLE, env={}, flags=FIXED) == _load(tmp_path)
 

@@ -79,7 +79,7 @@ def test_the_message_names_the_threshold_and_the_greedy_containers() -> None:
         {"spec": {"containers": [{"name": "app"}, {"name": "side", "resources": {"requests": {"memory": "1Gi"}}}]}},
         {"app": 2560 << 20, "side": 512 << 20},
     )
-    text = eviction.message(eviction.Threshold(quantity="1Gi"), 4 * GI, GI // 2, victim)
+    text = eviction.message(victim, eviction.Threshold(quantity="1Gi").spelled(4 * GI), eviction.kibibytes(GI // 2))
     assert text == (
         "The node was low on resource: memory. Threshold quantity: 1Gi, available: 524288Ki. "
         "Container app was using 2560Mi, request is 0, has larger consumption of memory. "
@@ -123,3 +123,22 @@ def test_under_pressure_new_best_effort_pods_are_refused_unless_they_tolerate_it
         assert eviction.refusal(refused, ("DiskPressure",)) == "The node had condition: [DiskPressure]. "
         assert eviction.refusal(refused, both) == "The node had condition: [MemoryPressure DiskPressure]. "
     assert eviction.refusal(critical, both) is None
+
+
+def test_under_disk_pressure_the_pod_writing_most_beyond_its_request_goes_with_the_kubelets_message() -> None:
+    def writer(name: str, written: int, volumes: int = 0, request: str | None = None) -> eviction.PodUse:
+        resources = {"requests": {"ephemeral-storage": request}} if request else {}
+        obj = {"metadata": {"name": name}, "spec": {"containers": [{"name": "app", "resources": resources}]}}
+        return eviction.PodUse(obj, {"app": written}, 0, "ephemeral-storage", volumes)
+
+    logs = writer("logs", 8 << 20)
+    scratch = writer("scratch", 1 << 20, volumes=20 << 20)  # its emptyDir counts too
+    asked = writer("asked", 30 << 20, request="40Mi")  # within its request
+    ranked = eviction.rank([asked, logs, scratch])
+    assert [p.pod["metadata"]["name"] for p in ranked] == ["scratch", "logs", "asked"]
+    assert eviction.disk_message(logs, 64 << 20, 5 << 20, 0.10) == (
+        "The node was low on resource: ephemeral-storage. Threshold quantity: 6710886, available: 5Mi. "
+        "Container app was using 8Mi, request is 0, has larger consumption of ephemeral-storage. "
+    )
+    # the kubelet holds 10% as a float32: of 100 GB that is 149 bytes more than a tenth
+    assert "Threshold quantity: 10000000149," in eviction.disk_message(logs, 100_000_000_000, 0, 0.10)

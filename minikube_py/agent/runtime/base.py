@@ -194,6 +194,16 @@ class ContainerState:
 
 
 @dataclass(frozen=True)
+class Image:
+    """One image the engine holds: its id, the names it is known by and its size on disk."""
+
+    id: str
+    tags: tuple[str, ...]  # repo:tag names
+    digests: tuple[str, ...]  # repo@sha256:... names
+    size: int
+
+
+@dataclass(frozen=True)
 class RuntimeEvent:
     """A container changed state behind the agent's back (died, was killed, OOM): the pod worker
     that owns ``labels[LABEL_POD_UID]`` looks again at once instead of at its next resync."""
@@ -346,6 +356,19 @@ class Runtime(Protocol):
 
     async def image_id(self, image: str) -> str | None:
         """The id of a local image, or None if the engine does not have it."""
+        ...
+
+    async def list_images(self) -> list[Image]:
+        """Every image the engine holds."""
+        ...
+
+    async def images_in_use(self, labels: Mapping[str, str]) -> set[str]:
+        """The ids of the images the managed containers with these labels (running or not) use."""
+        ...
+
+    async def remove_image(self, image: Image) -> bool:
+        """Remove an image (each of its names, then the image): True once it is gone, False when the
+        engine keeps it because a container (of any owner) uses it. Never forced."""
         ...
 
     async def image_user(self, image: str) -> str:

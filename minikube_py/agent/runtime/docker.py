@@ -37,6 +37,7 @@ from minikube_py.agent.runtime.base import (
     ContainerUsage,
     CreateError,
     ExecResult,
+    Image,
     ImageNotPresent,
     ImagePullError,
     LogOptions,
@@ -310,7 +311,7 @@ class DockerRuntime:
         return True
 
     async def list_containers(self, labels: Mapping[str, str]) -> list[ContainerState]:
-        filters = {"label": [LABEL_MANAGED + "=true"] + [f"{k}={v}" for k, v in labels.items()]}
+        filters = _managed(labels)
         found = await self._docker._query_json("containers/json", params={"all": "1", "filters": json.dumps(filters)})
         # the list answer lacks exit codes and times: inspect each (a pod has only a handful)
         states = []
@@ -331,7 +332,7 @@ class DockerRuntime:
     async def usage(self, labels: Mapping[str, str]) -> list[ContainerUsage]:
         """One list call, then the counters: from the cgroup files for a local engine (found once
         per container), from Docker's stats endpoint otherwise (slow, so all containers at once)."""
-        filters = {"label": [LABEL_MANAGED + "=true"] + [f"{k}={v}" for k, v in labels.items()], "status": ["running"]}
+        filters = {**_managed(labels), "status": ["running"]}
         try:
             found = await self._docker._query_json("containers/json", params={"filters": json.dumps(filters)})
         except (aiodocker.DockerError, aiohttp.ClientError) as e:
@@ -511,6 +512,43 @@ class DockerRuntime:
             return None
         return str(info["Id"])
 
+    async def list_images(self) -> list[Image]:
+        try:
+            found = await self._docker.images.list()
+        except aiodocker.DockerError as e:
+            raise RuntimeFailure(str(e.message)) from None
+        return [
+            Image(
+                str(image["Id"]),
+                tuple(tag for tag in image.get("RepoTags") or () if tag != "<none>:<none>"),
+                tuple(digest for digest in image.get("RepoDigests") or () if digest != "<none>@<none>"),
+                int(image.get("Size") or 0),
+            )
+            for image in found
+        ]
+
+    async def images_in_use(self, labels: Mapping[str, str]) -> set[str]:
+        try:
+            found = await self._docker._query_json(
+                "containers/json", params={"all": "1", "filters": json.dumps(_managed(labels))}
+            )
+        except aiodocker.DockerError as e:
+            raise RuntimeFailure(str(e.message)) from None
+        return {str(item["ImageID"]) for item in found if item.get("ImageID")}
+
+    async def remove_image(self, image: Image) -> bool:
+        # by name first: the engine refuses to remove an image known by several names by its id alone;
+        # untagging the last name of an image removes the image, unless a container uses it
+        for name in (*image.tags, *image.digests, image.id):
+            try:
+                await _call(self._docker, f"images/{name}", "DELETE")
+            except aiodocker.DockerError as e:
+                if e.status == 409:
+                    return False
+                if e.status != 404:
+                    raise RuntimeFailure(str(e.message)) from None
+        return True
+
     async def image_user(self, image: str) -> str:
         try:
             info = await self._docker.images.inspect(image)
@@ -689,6 +727,11 @@ async def _call(
     extra = {"timeout": deadline} if deadline is not None else {}
     async with docker._query(path, method=method, params=params, **extra) as resp:
         await resp.read()
+
+
+def _managed(labels: Mapping[str, str]) -> dict[str, list[str]]:
+    """The list filter of pykube's containers that carry these labels."""
+    return {"label": [LABEL_MANAGED + "=true"] + [f"{k}={v}" for k, v in labels.items()]}
 
 
 def _split_image(image: str) -> tuple[str, str]:

@@ -42,6 +42,7 @@ from minikube_py.agent.runtime.base import (
     ContainerUsage,
     CreateError,
     ExecResult,
+    Image,
     ImagePullError,
     LogOptions,
     MachineInfo,
@@ -219,6 +220,19 @@ class FakeRuntime:
     async def image_id(self, image: str) -> str | None:
         return self._images.get(image)
 
+    async def list_images(self) -> list[Image]:
+        return [Image(image_id, (name,), (), _image_size(image_id)) for name, image_id in self._images.items()]
+
+    async def images_in_use(self, labels: Mapping[str, str]) -> set[str]:
+        return {state.image_id for state in await self.list_containers(labels)}
+
+    async def remove_image(self, image: Image) -> bool:
+        if any(state.image_id == image.id for state in self._containers.values()):
+            return False
+        for name in [name for name, image_id in self._images.items() if image_id == image.id]:
+            del self._images[name]
+        return True
+
     async def image_user(self, image: str) -> str:
         """Fake images name no user: their containers run as root, as an image without ``USER`` does."""
         return ""
@@ -302,3 +316,8 @@ def _check_script(annotations: Mapping[str, str]) -> None:
 
 def _image_id(image: str) -> str:
     return "sha256:" + hashlib.sha256(image.encode()).hexdigest()
+
+
+def _image_size(image_id: str) -> int:
+    """A fake image's size: 1 to 64 MiB, the same for one image everywhere."""
+    return (int(image_id[-4:], 16) % 64 + 1) << 20
