@@ -27,6 +27,7 @@ import yaml
 
 from minikube_py.model import imagegc
 from minikube_py.model.audit import DEFAULT_POLICY, Policy, PolicyError, parse_policy
+from minikube_py.model.eviction import DEFAULT_THRESHOLD as DEFAULT_EVICTION_HARD
 from minikube_py.model.eviction import parse_thresholds
 from minikube_py.model.nodeipam import mask_size_problem
 from minikube_py.model.quantity import value as quantity_value
@@ -527,10 +528,13 @@ class AgentConfig:
         "(kubelet's nodeLeaseDurationSeconds).",
     )
     eviction_hard: str = _setting(
-        "memory.available<100Mi",
-        "Hard eviction threshold (kubelet's --eviction-hard; memory.available<quantity or <N% of the node's "
-        "memory): under it the node reports MemoryPressure and evicts pods, those using most beyond their "
-        "requests first; it is also kept out of the node's allocatable memory. Empty: never evict.",
+        DEFAULT_EVICTION_HARD,
+        "Hard eviction thresholds (kubelet's --eviction-hard; signal<quantity or <N%, comma-separated: "
+        "memory.available of the node's memory, nodefs.available of its data directory's filesystem, "
+        "imagefs.available of its engine's). Under one the node reports MemoryPressure or DiskPressure and "
+        "evicts pods, those using most beyond their requests first; the memory and nodefs ones are also kept "
+        "out of the node's allocatable. As on the kubelet, a signal left out has no threshold; empty: never "
+        "evict.",
     )
     eviction_pressure_transition_seconds: float = _setting(
         300.0,

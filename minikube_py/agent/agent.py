@@ -48,6 +48,7 @@ from minikube_py.client.kubeconfig import ClientConfig
 from minikube_py.client.rest import ApiClient, resource_path
 from minikube_py.config import DRAIN_SECONDS, AgentConfig, default_advertise_address
 from minikube_py.guard import guard
+from minikube_py.model import eviction
 from minikube_py.model.apiserverleases import server_urls
 from minikube_py.model.csi import csi_node
 from minikube_py.model.eviction import parse_thresholds
@@ -245,7 +246,8 @@ class Agent:
         self._health = NodeHealth([])
         self._machine = host_machine()
         self._storage = 0  # the size of the filesystem of its data directory: its ephemeral-storage
-        self._disk = disk or DiskCheck(self._disk_paths)
+        self._thresholds = parse_thresholds(config.eviction_hard)
+        self._disk = disk or DiskCheck(self._disk_paths, self._thresholds)
         self._eviction: MemoryEviction | None = None  # the node's eviction manager, once it serves
         self._storage_limits: LocalStorageEviction | None = None  # its pods' local storage limits, with them
         self._images: ImageCollector | None = None  # its engine's images, once it serves
@@ -304,7 +306,7 @@ class Agent:
         self._machine = await self._read_machine(runtime)
         self._storage = (await asyncio.to_thread(shutil.disk_usage, cfg.data_dir)).total
         self._eviction = MemoryEviction(
-            parse_thresholds(cfg.eviction_hard),
+            self._thresholds.get(eviction.MEMORY),
             cfg.eviction_pressure_transition_seconds,
             runtime,
             cfg.node_name,
@@ -494,6 +496,7 @@ class Agent:
             health=self._health.conditions(),
             eviction_reserve=self._eviction.reserve(self._machine.memory_bytes) if self._eviction else 0,
             storage=self._storage,
+            storage_reserve=nodefs.bytes(self._storage) if (nodefs := self._thresholds.get(eviction.NODEFS)) else 0,
             reported=current,
             images=self._images.status_images() if self._images is not None else [],
         )
@@ -540,9 +543,10 @@ class Agent:
         disk = self._health.problem(Part.DISK) is not None
         return tuple(kind for kind, on in (("MemoryPressure", memory), ("DiskPressure", disk)) if on)
 
-    def _disk_paths(self) -> list[Path]:
+    def _disk_paths(self) -> list[tuple[Path, str]]:
         """The node's filesystems: its data directory's and the engine's when that is on this host."""
-        return [self.config.data_dir] + ([Path(self._machine.root_dir)] if self._machine.root_dir else [])
+        engine = [(Path(self._machine.root_dir), eviction.IMAGEFS)] if self._machine.root_dir else []
+        return [(self.config.data_dir, eviction.NODEFS), *engine]
 
     def _node_ref(self) -> dict[str, Any]:
         """The Node as events refer to it (kubelet uses the node's name as its uid in events)."""

@@ -45,6 +45,7 @@ from minikube_py.client.kubeconfig import ClientConfig, load_kubeconfig
 from minikube_py.client.rest import ApiClient
 from minikube_py.config import AgentConfig, default_advertise_address
 from minikube_py.guard import cancel_and_wait, guard
+from minikube_py.model.eviction import NODEFS, parse_thresholds
 from minikube_py.model.quantity import value
 from minikube_py.model.rbac import NODE_USER_PREFIX, NODES_GROUP
 
@@ -75,7 +76,11 @@ class Fleet:
         self._labels = labels or {}
         self.names = names or config.node_names
         self.runtimes = {name: FakeRuntime(config.fake_cpus, value(config.fake_memory)) for name in self.names}
-        self._disk = DiskCheck(lambda: [config.data_dir], every=config.node_lease_duration_seconds / 4)
+        self._disk = DiskCheck(
+            lambda: [(config.data_dir, NODEFS)],
+            parse_thresholds(config.eviction_hard),
+            every=config.node_lease_duration_seconds / 4,
+        )
         self._node_ip = config.node_ip or default_advertise_address()
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._running: tuple[ApiClient, PodSources] | None = None

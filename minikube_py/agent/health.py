@@ -23,11 +23,9 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+from minikube_py.model.eviction import Threshold, Thresholds
 
-#: DiskPressure when less than this share of a filesystem the node writes to is free: the kubelet's
-#: default hard eviction threshold for the node filesystem (``nodefs.available<10%``)
-DISK_FREE_MIN = 0.10
+log = logging.getLogger(__name__)
 
 
 class Part(Enum):
@@ -113,24 +111,65 @@ def runtime_down(error: BaseException | str, endpoint: str) -> Problem:
     )
 
 
-def disk_pressure(usage: Iterable[tuple[Path, int, int]], minimum: float = DISK_FREE_MIN) -> Problem | None:
-    """DiskPressure from (path, free bytes, total bytes) of each filesystem the node writes to, or None
-    when every one has at least ``minimum`` of its space free."""
-    short = [(path, free, total) for path, free, total in usage if _short(free, total, minimum)]
-    if not short:
-        return None
+@dataclass(frozen=True)
+class Filesystem:
+    """One filesystem the node writes to, as measured: a path on it, its free and total bytes, and
+    the signals it carries (``nodefs.available`` for the node's data, ``imagefs.available`` for the
+    engine's; both when they share it)."""
+
+    path: Path
+    free: int
+    total: int
+    signals: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Shortage:
+    """A filesystem under a hard eviction threshold: the signal, and the threshold it is under."""
+
+    filesystem: Filesystem
+    signal: str
+    threshold: Threshold
+
+    @property
+    def minimum(self) -> int:
+        return self.threshold.bytes(self.filesystem.total)
+
+
+def shortages(filesystems: Iterable[Filesystem], thresholds: Thresholds) -> list[Shortage]:
+    """The filesystems under a threshold, each once, under the largest threshold it is under (on a
+    shared filesystem the image one, 15%, is crossed before the node one, 10%)."""
+    found = []
+    for fs in filesystems:
+        met = [
+            Shortage(fs, signal, thresholds[signal])
+            for signal in fs.signals
+            if signal in thresholds and fs.free < thresholds[signal].bytes(fs.total)
+        ]
+        if met:
+            found.append(max(met, key=lambda shortage: shortage.minimum))
+    return found
+
+
+def disk_pressure(short: Iterable[Shortage]) -> Problem | None:
+    """DiskPressure's problem from the filesystems under their thresholds, or None when none is."""
     what = "; ".join(
-        f"{path} has {_size(free)} free of {_size(total)} ({free / total:.0%})" for path, free, total in short
+        f"{s.filesystem.path} has {_size(s.filesystem.free)} free of {_size(s.filesystem.total)} "
+        f"({s.filesystem.free / s.filesystem.total:.0%}), under the {_spelled(s.threshold)} the node needs "
+        f"({s.signal})"
+        for s in short
     )
+    if not what:
+        return None
     return Problem(
         "KubeletHasDiskPressure",
-        f"kubelet has disk pressure: {what}, under the {minimum:.0%} the node needs; free space there "
+        f"kubelet has disk pressure: {what}; free space there "
         "(`docker system prune` removes unused images and stopped containers)",
     )
 
 
-def _short(free: int, total: int, minimum: float = DISK_FREE_MIN) -> bool:
-    return total > 0 and free / total < minimum
+def _spelled(threshold: Threshold) -> str:
+    return threshold.quantity or f"{float(threshold.percentage or 0):.0%}"
 
 
 def _size(count: int) -> str:
@@ -140,34 +179,37 @@ def _size(count: int) -> str:
     return f"{count} B"
 
 
-def disk_usage(paths: Iterable[Path]) -> list[tuple[Path, int, int]]:
-    """(path, free, total) of each existing path's filesystem, each filesystem once."""
-    seen: set[tuple[int, int]] = set()
-    usage = []
-    for path in paths:
+def disk_usage(paths: Iterable[tuple[Path, str]]) -> list[Filesystem]:
+    """Each existing path's filesystem once, carrying the signals of every path on it; paths that
+    are not there (an engine's root on another host) are left out."""
+    found: dict[tuple[int, int], Filesystem] = {}
+    for path, signal in paths:
         try:
             device = path.stat().st_dev
             total, _used, free = shutil.disk_usage(path)
         except OSError:
             continue  # a root dir on another host (a remote engine): not ours to measure
-        if (device, total) not in seen:
-            seen.add((device, total))
-            usage.append((path, free, total))
-    return usage
+        fs = found.get((device, total))
+        if fs is None:
+            found[device, total] = Filesystem(path, free, total, (signal,))
+        elif signal not in fs.signals:
+            found[device, total] = Filesystem(fs.path, fs.free, fs.total, (*fs.signals, signal))
+    return list(found.values())
 
 
 class DiskCheck:
-    """The disk check of a heartbeat: the free space of ``paths()`` measured at most once per ``every``
-    seconds (0: at every call). The fake nodes of one process share one, since their data directories
-    are on one filesystem and a thousand identical measurements per beat would tell nothing more."""
+    """The disk check of a heartbeat: the free space of ``paths()`` (each with its signal) against
+    the node's hard eviction ``thresholds``, measured at most once per ``every`` seconds (0: at every
+    call). The fake nodes of one process share one, since their data directories are on one
+    filesystem and a thousand identical measurements per beat would tell nothing more."""
 
-    def __init__(self, paths: Callable[[], list[Path]], every: float = 0.0) -> None:
-        self._paths, self._every = paths, every
+    def __init__(self, paths: Callable[[], list[tuple[Path, str]]], thresholds: Thresholds, every: float = 0.0) -> None:
+        self._paths, self._thresholds, self._every = paths, thresholds, every
         self._lock = asyncio.Lock()
         self._measured: float | None = None
         self._problem: Problem | None = None
-        #: (path, free, total) of each filesystem under the threshold at the last measurement
-        self.short: list[tuple[Path, int, int]] = []
+        #: the filesystems under a threshold at the last measurement
+        self.short: list[Shortage] = []
 
     async def problem(self, *, fresh: bool = False) -> Problem | None:
         """DiskPressure's problem now (``fresh``: measured again whenever it was last)."""
@@ -175,7 +217,7 @@ class DiskCheck:
             now = time.monotonic()
             if fresh or self._measured is None or now - self._measured >= self._every:
                 usage = await asyncio.to_thread(disk_usage, self._paths())
-                self.short = [(path, free, total) for path, free, total in usage if _short(free, total)]
+                self.short = shortages(usage, self._thresholds)
                 self._problem = disk_pressure(self.short)
                 self._measured = now
             return self._problem

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from minikube_py.agent.health import DISK_FREE_MIN, DiskCheck
+from minikube_py.agent.health import DiskCheck, Shortage
 from minikube_py.agent.imagegc import ImageCollector
 from minikube_py.agent.pods import PodWorker
 from minikube_py.agent.runtime.base import (
@@ -116,10 +116,9 @@ class LocalStorageEviction:
             log.info("disk pressure on %s relieved by removing unused images, without evicting pods", self._node)
             return
         if disk.short:
-            _path, free, total = disk.short[0]
-            await self._evict_largest(workers, total, free)
+            await self._evict_largest(workers, disk.short[0])
 
-    async def _evict_largest(self, workers: Iterable[PodWorker], total: int, free: int) -> None:
+    async def _evict_largest(self, workers: Iterable[PodWorker], short: Shortage) -> None:
         workers = [w for w in workers if w.active and eviction.evictable(w.pod)]
         candidates = []
         for worker in workers:
@@ -137,7 +136,8 @@ class LocalStorageEviction:
             return
         victim = eviction.rank(candidates)[0]
         worker = next(w for w in workers if w.pod is victim.pod)
-        _evict(worker, eviction.disk_message(victim, total, free, DISK_FREE_MIN))
+        fs = short.filesystem
+        _evict(worker, eviction.disk_message(victim, short.threshold, fs.total, fs.free))
 
     async def _measured(self, worker: PodWorker) -> localstorage.StorageUse | None:
         """What the pod keeps on disk; None while the engine does not answer (the node's Ready

@@ -6,12 +6,10 @@ advertises can be checked without a cluster.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from typing import Any
 
-from minikube_py.agent.health import DISK_FREE_MIN
 from minikube_py.agent.runtime.base import MachineInfo
 from minikube_py.model import resources
 from minikube_py.model.quantity import Format, format_quantity
@@ -58,6 +56,7 @@ def node_status(
     health: Mapping[str, tuple[str, str, str]] | None = None,
     eviction_reserve: int = 0,
     storage: int = 0,
+    storage_reserve: int = 0,
     reported: Mapping[str, Any] | None = None,
     images: Sequence[Obj] = (),
 ) -> Obj:
@@ -69,13 +68,14 @@ def node_status(
     message) (:meth:`minikube_py.agent.health.NodeHealth.conditions`): kubelet's own ones it names take
     its values, pykube's own follow the network one. ``eviction_reserve``: the memory the hard eviction
     threshold keeps free, which is not allocatable (kubelet's node allocatable). ``storage``: the size
-    of the node's filesystem, its ``ephemeral-storage`` (0: not known). ``reported``: the status on the
+    of the node's filesystem, its ``ephemeral-storage`` (0: not known), of which the ``nodefs``
+    threshold keeps ``storage_reserve`` free. ``reported``: the status on the
     server, whose capacity may list extended resources somebody advertised for the node. ``images``: the
     engine's images as the status lists them (:func:`minikube_py.model.imagegc.status_images`)."""
     stamp = now()
     transitions = transitions if transitions is not None else {}
     health = health or {}
-    capacity, allocatable = _resources(machine, max_pods, eviction_reserve, storage, reported or {})
+    capacity, allocatable = _resources(machine, max_pods, eviction_reserve, storage, storage_reserve, reported or {})
     conditions = [dict(c) for c in extra]
     kinds = [kind for kind in health if kind not in KUBELET_CONDITIONS] + list(KUBELET_CONDITIONS)
     for kind in kinds:
@@ -118,7 +118,12 @@ def node_status(
 
 
 def _resources(
-    machine: MachineInfo, max_pods: int, memory_reserve: int, storage: int, reported: Mapping[str, Any]
+    machine: MachineInfo,
+    max_pods: int,
+    memory_reserve: int,
+    storage: int,
+    storage_reserve: int,
+    reported: Mapping[str, Any],
 ) -> tuple[Obj, Obj]:
     """Capacity and allocatable, as the kubelet's setter makes them: the machine's cpu, memory and
     filesystem, the pods it takes, and whatever else the capacity on the server lists (extended
@@ -134,8 +139,9 @@ def _resources(
     allocatable.update(capacity, memory=f"{max(machine.memory_bytes - memory_reserve, 0) // 1024}Ki")
     if storage:
         capacity["ephemeral-storage"] = format_quantity(Fraction(storage), Format.BINARY_SI)
-        kept_free = math.ceil(storage * DISK_FREE_MIN)
-        allocatable["ephemeral-storage"] = format_quantity(Fraction(storage - kept_free), Format.BINARY_SI)
+        allocatable["ephemeral-storage"] = format_quantity(
+            Fraction(max(storage - storage_reserve, 0)), Format.BINARY_SI
+        )
     return capacity, allocatable
 
 

@@ -24,9 +24,14 @@ from minikube_py.model.scheduling import Toleration
 
 Obj = dict[str, Any]
 
-SIGNAL = "memory.available"
-#: the kubelet's default hard threshold
-DEFAULT_THRESHOLD = f"{SIGNAL}<100Mi"
+MEMORY = "memory.available"
+#: free space of the filesystem of the node's data (emptyDirs, logs) and of its engine's images and
+#: writable layers; on one filesystem both thresholds apply to it
+NODEFS = "nodefs.available"
+IMAGEFS = "imagefs.available"
+SIGNALS = (MEMORY, NODEFS, IMAGEFS)
+#: the kubelet's default hard thresholds (on Linux, less its inode signals, which pykube does not watch)
+DEFAULT_THRESHOLD = f"{MEMORY}<100Mi,{NODEFS}<10%,{IMAGEFS}<15%"
 #: the taint a node under memory pressure carries (the node lifecycle controller's)
 PRESSURE_TAINT: Obj = {"key": "node.kubernetes.io/memory-pressure", "effect": "NoSchedule"}
 #: pods at or above this priority are critical (system-cluster-critical, system-node-critical): never evicted
@@ -35,14 +40,17 @@ CRITICAL_PRIORITY = 2_000_000_000
 
 @dataclass(frozen=True)
 class Threshold:
-    """``memory.available<amount`` (``quantity``, as written) or ``<N%`` of the node's memory."""
+    """``signal<amount`` (``quantity``, as written) or ``<N%`` of the resource's capacity."""
 
     quantity: str = ""
     percentage: Fraction | None = None
 
     def bytes(self, capacity: int) -> int:
+        """The amount, a share of ``capacity`` worked out as the kubelet does: it holds the share as a
+        float32, so 10% of 100 GB is 149 bytes more than a tenth, and the messages print that."""
         if self.percentage is not None:
-            return int(capacity * self.percentage)
+            (share,) = struct.unpack("f", struct.pack("f", float(self.percentage)))
+            return int(capacity * share)
         return int(parse_quantity(self.quantity))
 
     def spelled(self, capacity: int) -> str:
@@ -50,17 +58,20 @@ class Threshold:
         return self.quantity or format_quantity(Fraction(self.bytes(capacity)), Format.BINARY_SI)
 
 
-def parse_thresholds(text: str) -> Threshold | None:
-    """The memory threshold of a kubelet ``--eviction-hard`` value (comma-separated ``signal<value``;
-    "" for none). ValueError for what the kubelet refuses; signals other than memory.available are
-    refused too, since this agent acts on memory alone."""
-    found: Threshold | None = None
+Thresholds = dict[str, Threshold]
+
+
+def parse_thresholds(text: str) -> Thresholds:
+    """The thresholds of a kubelet ``--eviction-hard`` value (comma-separated ``signal<value``; ""
+    for none), by signal. As on the kubelet, a signal not named has no threshold. ValueError for
+    what the kubelet refuses, and for signals pykube does not watch."""
+    found: Thresholds = {}
     for term in filter(None, (t.strip() for t in text.split(","))):
         signal, less, value = term.partition("<")
         if not less or not value:
             raise ValueError(f"invalid eviction threshold {term!r}: expected signal<quantity, e.g. {DEFAULT_THRESHOLD}")
-        if signal != SIGNAL:
-            raise ValueError(f"unsupported eviction signal {signal!r}: only {SIGNAL} is acted on")
+        if signal not in SIGNALS:
+            raise ValueError(f"unsupported eviction signal {signal!r}: pykube acts on {', '.join(SIGNALS)}")
         try:
             amount = Fraction(value[:-1]) / 100 if value.endswith("%") else parse_quantity(value)
         except (ValueError, ZeroDivisionError):
@@ -68,11 +79,11 @@ def parse_thresholds(text: str) -> Threshold | None:
         if value.endswith("%"):
             if not 0 < amount <= 1:
                 raise ValueError(f"eviction threshold {term!r}: a percentage must be in (0%, 100%]")
-            found = Threshold(percentage=amount)
+            found[signal] = Threshold(percentage=amount)
         elif amount <= 0:
             raise ValueError(f"eviction threshold {term!r}: the quantity must be positive")
         else:
-            found = Threshold(quantity=value)
+            found[signal] = Threshold(quantity=value)
     return found
 
 
@@ -169,15 +180,10 @@ def message(victim: PodUse, threshold: str, available: str) -> str:
     return text
 
 
-def disk_message(victim: PodUse, capacity: int, available: int, share: float) -> str:
-    """The eviction message under disk pressure, the threshold being ``share`` of a filesystem of
-    ``capacity`` bytes. The kubelet holds a percentage threshold as a float32, so its amount is worked
-    out with that precision, to print the number the kubelet would."""
-    (share32,) = struct.unpack("f", struct.pack("f", share))
-    threshold = Fraction(int(capacity * share32))
-    return message(
-        victim, format_quantity(threshold, Format.BINARY_SI), format_quantity(Fraction(available), Format.BINARY_SI)
-    )
+def disk_message(victim: PodUse, threshold: Threshold, capacity: int, available: int) -> str:
+    """The eviction message under disk pressure: ``threshold`` of a filesystem of ``capacity`` bytes
+    with ``available`` free."""
+    return message(victim, threshold.spelled(capacity), format_quantity(Fraction(available), Format.BINARY_SI))
 
 
 def kibibytes(amount: int) -> str:

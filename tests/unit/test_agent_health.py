@@ -10,9 +10,19 @@ from pathlib import Path
 import pytest
 
 from minikube_py.agent import health as health_module
-from minikube_py.agent.health import NodeHealth, Part, Problem, disk_pressure, disk_usage, runtime_down
+from minikube_py.agent.health import (
+    Filesystem,
+    NodeHealth,
+    Part,
+    Problem,
+    disk_pressure,
+    disk_usage,
+    runtime_down,
+    shortages,
+)
 from minikube_py.agent.node import node_status
 from minikube_py.agent.runtime.base import MachineInfo
+from minikube_py.model import eviction
 from minikube_py.netproxy.proxy import ProxyOptions, ServiceProxy
 from minikube_py.netproxy.rules import RuleSet
 
@@ -98,20 +108,30 @@ def test_a_condition_moves_its_transition_time_when_its_status_changes(monkeypat
 
 
 def test_disk_pressure_names_every_short_filesystem_and_the_threshold() -> None:
-    assert disk_pressure([(Path("/data"), 50 << 30, 100 << 30)]) is None
-    problem = disk_pressure([(Path("/data"), 5 << 20, 100 << 20), (Path("/var/lib/docker"), 90 << 30, 100 << 30)])
+    thresholds = eviction.parse_thresholds(eviction.DEFAULT_THRESHOLD)
+    roomy = Filesystem(Path("/data"), 50 << 30, 100 << 30, (eviction.NODEFS,))
+    assert disk_pressure(shortages([roomy], thresholds)) is None
+    data = Filesystem(Path("/data"), 5 << 20, 100 << 20, (eviction.NODEFS,))
+    engine = Filesystem(Path("/var/lib/docker"), 90 << 30, 100 << 30, (eviction.IMAGEFS,))
+    problem = disk_pressure(shortages([data, engine], thresholds))
     assert problem is not None and problem.reason == "KubeletHasDiskPressure"
     assert problem.message.startswith(
-        "kubelet has disk pressure: /data has 5.0 MiB free of 100.0 MiB (5%), under the 10% the node needs"
+        "kubelet has disk pressure: /data has 5.0 MiB free of 100.0 MiB (5%), under the 10% the node needs "
+        "(nodefs.available)"
     )
     assert "/var/lib/docker" not in problem.message
+    # one filesystem for both: the engine's 15% is crossed first, at 12% free
+    shared = Filesystem(Path("/data"), 12 << 20, 100 << 20, (eviction.NODEFS, eviction.IMAGEFS))
+    (short,) = shortages([shared], thresholds)
+    assert (short.signal, short.minimum) == (eviction.IMAGEFS, 15728640)
+    assert shortages([shared], eviction.parse_thresholds("nodefs.available<10Mi")) == []
 
 
 def test_disk_usage_measures_each_filesystem_once_and_skips_missing_paths(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
-    usage = disk_usage([tmp_path, tmp_path / "a", tmp_path / "missing"])
-    assert [path for path, _, _ in usage] == [tmp_path]
-    assert 0 < usage[0][1] <= usage[0][2]
+    usage = disk_usage([(tmp_path, eviction.NODEFS), (tmp_path / "a", eviction.IMAGEFS), (tmp_path / "gone", "x")])
+    assert [(fs.path, fs.signals) for fs in usage] == [(tmp_path, (eviction.NODEFS, eviction.IMAGEFS))]
+    assert 0 < usage[0].free <= usage[0].total
 
 
 class FailingWriter:

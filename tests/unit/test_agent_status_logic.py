@@ -196,7 +196,14 @@ def test_node_resources_carry_advertised_extended_resources_and_keep_a_share_of_
         "allocatable": {"example.com/dongle": "4", "example.com/gone": "1", "cpu": "8"},
     }
     status = node_status(
-        machine, ip="192.0.2.1", hostname="h", max_pods=110, kubelet_port=1, storage=100 << 30, reported=reported
+        machine,
+        ip="192.0.2.1",
+        hostname="h",
+        max_pods=110,
+        kubelet_port=1,
+        storage=100 << 30,
+        storage_reserve=10 << 30,
+        reported=reported,
     )
     assert status["capacity"] == {
         "example.com/dongle": "4",
@@ -205,7 +212,7 @@ def test_node_resources_carry_advertised_extended_resources_and_keep_a_share_of_
         "pods": "110",
         "ephemeral-storage": "100Gi",
     }
-    # 10% of the disk is kept free (nodefs.available<10%); a resource gone from the capacity is removed
+    # what the nodefs threshold keeps free is not allocatable; a resource gone from the capacity is removed
     assert status["allocatable"] == {
         "example.com/gone": None,
         "example.com/dongle": "4",

@@ -18,9 +18,17 @@ GI = 1 << 30
 
 
 def test_thresholds_in_the_kubelets_syntax() -> None:
-    assert eviction.parse_thresholds("memory.available<100Mi") == eviction.Threshold(quantity="100Mi")
-    assert eviction.parse_thresholds(" memory.available<5% ") == eviction.Threshold(percentage=Fraction(1, 20))
-    assert eviction.parse_thresholds("") is None
+    assert eviction.parse_thresholds("memory.available<100Mi") == {"memory.available": eviction.Threshold("100Mi")}
+    assert eviction.parse_thresholds(" memory.available<5% ,nodefs.available<2Gi") == {
+        "memory.available": eviction.Threshold(percentage=Fraction(1, 20)),
+        "nodefs.available": eviction.Threshold("2Gi"),
+    }
+    assert eviction.parse_thresholds("") == {}
+    assert set(eviction.parse_thresholds(eviction.DEFAULT_THRESHOLD)) == {
+        "memory.available",
+        "nodefs.available",
+        "imagefs.available",
+    }
     assert eviction.Threshold(percentage=Fraction(1, 4)).bytes(4 * GI) == GI
     assert eviction.Threshold(percentage=Fraction(1, 4)).spelled(4 * GI) == "1Gi"
     assert eviction.Threshold(quantity="1G").bytes(4 * GI) == 10**9
@@ -30,7 +38,7 @@ def test_thresholds_in_the_kubelets_syntax() -> None:
     ("text", "problem"),
     [
         ("memory.available>1Gi", "expected signal<quantity"),
-        ("nodefs.available<10%", "unsupported eviction signal 'nodefs.available'"),
+        ("nodefs.inodesFree<5%", "unsupported eviction signal 'nodefs.inodesFree'"),
         ("memory.available<0", "the quantity must be positive"),
         ("memory.available<150%", "a percentage must be in (0%, 100%]"),
         ("memory.available<lots", "'lots' is neither a quantity nor a percentage"),
@@ -136,9 +144,10 @@ def test_under_disk_pressure_the_pod_writing_most_beyond_its_request_goes_with_t
     asked = writer("asked", 30 << 20, request="40Mi")  # within its request
     ranked = eviction.rank([asked, logs, scratch])
     assert [p.pod["metadata"]["name"] for p in ranked] == ["scratch", "logs", "asked"]
-    assert eviction.disk_message(logs, 64 << 20, 5 << 20, 0.10) == (
+    tenth = eviction.Threshold(percentage=Fraction(1, 10))
+    assert eviction.disk_message(logs, tenth, 64 << 20, 5 << 20) == (
         "The node was low on resource: ephemeral-storage. Threshold quantity: 6710886, available: 5Mi. "
         "Container app was using 8Mi, request is 0, has larger consumption of ephemeral-storage. "
     )
     # the kubelet holds 10% as a float32: of 100 GB that is 149 bytes more than a tenth
-    assert "Threshold quantity: 10000000149," in eviction.disk_message(logs, 100_000_000_000, 0, 0.10)
+    assert "Threshold quantity: 10000000149," in eviction.disk_message(logs, tenth, 100_000_000_000, 0)

@@ -101,9 +101,9 @@ async def test_a_shared_disk_check_measures_once_per_period(tmp_path: Any) -> No
 
     def paths() -> list[Any]:
         calls.append(1)
-        return [tmp_path]
+        return [(tmp_path, "nodefs.available")]
 
-    check = DiskCheck(paths, every=60)
+    check = DiskCheck(paths, {}, every=60)
     await asyncio.gather(*(check.problem() for _ in range(20)))
     assert len(calls) == 1
 
