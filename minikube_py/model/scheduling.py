@@ -38,8 +38,11 @@ DEFAULT_MEMORY = 200 * 1024 * 1024
 MIN_FEASIBLE_NODES = 100
 MIN_FEASIBLE_PERCENTAGE = 5
 #: score plugin weights of kube-scheduler's default profile
-SPREAD_WEIGHT, RESOURCES_WEIGHT, TAINT_WEIGHT, AFFINITY_WEIGHT, INTER_POD_WEIGHT = 2, 1, 3, 2, 2
+SPREAD_WEIGHT, RESOURCES_WEIGHT, TAINT_WEIGHT, AFFINITY_WEIGHT, INTER_POD_WEIGHT, IMAGE_WEIGHT = 2, 1, 3, 2, 2, 1
 MAX_SCORE = 100
+#: ImageLocality's bounds: images smaller than this add nothing, and a container's images count up
+#: to the upper one (kube-scheduler's minThreshold and maxContainerThreshold)
+IMAGE_MIN_BYTES, IMAGE_MAX_BYTES = 23 << 20, 1000 << 20
 
 UNSCHEDULABLE_TAINT = "node.kubernetes.io/unschedulable"
 #: the allocatable resources a NodeInfo keeps in fields of their own; the rest are its scalars
@@ -145,6 +148,8 @@ class PodInfo:
     #: what it requests of the other resources (ephemeral-storage and hugepages in bytes, extended
     #: resources such as ``example.com/gpu`` in devices), by name; () for the usual pod
     scalars: tuple[tuple[str, int], ...] = ()
+    #: the images of its init and app containers, named as ImageLocality looks them up
+    images: tuple[str, ...] = ()
 
 
 @functools.lru_cache(maxsize=1024)
@@ -228,6 +233,14 @@ def queue_order(pod: Obj | None) -> int:
     return 0 if pod is None else -pod_priority(pod)
 
 
+def image_key(image: str) -> str:
+    """An image as ImageLocality looks it up among the names nodes report: ``:latest`` added to a
+    name without a tag (interned: every pod of a template names the same image)."""
+    if image.rfind(":") <= image.rfind("/"):
+        image += ":latest"
+    return sys.intern(image)
+
+
 def pod_info(pod: Obj) -> PodInfo:
     md = pod["metadata"]
     spec = pod.get("spec") or {}
@@ -245,8 +258,13 @@ def pod_info(pod: Obj) -> PodInfo:
     owner = next((ref.get("uid") for ref in md.get("ownerReferences") or [] if ref.get("controller")), None)
     required_affinity = node_affinity.get("requiredDuringSchedulingIgnoredDuringExecution")
     selector = spec.get("nodeSelector") or {}
+    images = tuple(
+        image_key(str(c.get("image") or ""))
+        for c in (*(spec.get("initContainers") or ()), *(spec.get("containers") or ()))
+    )
     return PodInfo(
         key=f"{md.get('namespace', '')}/{md['name']}",
+        images=images,
         cpu=cpu,
         memory=memory,
         score_cpu=scored["cpu"],
@@ -362,6 +380,8 @@ class NodeInfo:
     owners: Counter[str] = field(default_factory=Counter)
     #: how many of its pods have each priority: preemption skips a node without a lower one at once
     priorities: Counter[int] = field(default_factory=Counter)
+    #: the images it reports (``status.images``), each name with its image's size
+    images: dict[str, int] = field(default_factory=dict)
 
     def set_node(self, node: Obj | None) -> None:
         self.node = node
@@ -381,6 +401,12 @@ class NodeInfo:
         self.allowed_pods = _units(str(allocatable["pods"])) if "pods" in allocatable else DEFAULT_MAX_PODS
         self.allocatable_scalars = {
             name: _units(str(amount)) for name, amount in allocatable.items() if name not in _COUNTED_APART
+        }
+        self.images = {
+            str(name): int(image.get("sizeBytes") or 0)
+            for image in status.get("images") or []
+            if isinstance(image, dict)
+            for name in image.get("names") or []
         }
 
     def add(self, pod: PodInfo) -> None:
@@ -429,6 +455,7 @@ def node_fingerprint(node: Obj) -> tuple[Any, ...]:
         orjson.dumps(spec.get("taints") or []),
         ready,
         orjson.dumps(status.get("allocatable") or status.get("capacity") or {}, option=orjson.OPT_SORT_KEYS),
+        orjson.dumps(status.get("images") or []),
     )
 
 
@@ -577,18 +604,63 @@ def find_feasible(
 # ------------------------------------------------------------------------------ scores
 
 
+class ImageCensus:
+    """How many of the cluster's nodes report each image name: ImageLocality scores an image by its
+    size times the share of nodes holding it, so that pods do not all crowd on the few nodes that
+    pulled a rare image first."""
+
+    def __init__(self) -> None:
+        self._holders: Counter[str] = Counter()
+        self._by_node: dict[str, Mapping[str, int]] = {}
+
+    @property
+    def nodes(self) -> int:
+        return len(self._by_node)
+
+    def set(self, node: str, images: Mapping[str, int] | None) -> None:
+        """``node`` now reports ``images`` (None: it is gone)."""
+        for name in self._by_node.pop(node, {}):
+            self._holders[name] -= 1
+            if not self._holders[name]:
+                del self._holders[name]
+        if images is not None:
+            self._by_node[node] = images
+            self._holders.update(images.keys())
+
+    def scores(self, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int] | None:
+        """Each node's ImageLocality score for ``pod``; None when no node holds any of its images."""
+        held = [(image, self._holders[image]) for image in pod.images if image in self._holders]
+        if not held:
+            return None
+        total = self.nodes
+        ceiling = IMAGE_MAX_BYTES * len(pod.images)
+        found = []
+        for node in nodes:
+            summed = 0
+            for image, holders in held:
+                size = node.images.get(image)
+                if size is not None:
+                    summed += int(float(size) * (float(holders) / float(total)))
+            summed = min(max(summed, IMAGE_MIN_BYTES), ceiling)
+            found.append(MAX_SCORE * (summed - IMAGE_MIN_BYTES) // (ceiling - IMAGE_MIN_BYTES))
+        return found
+
+
 def _reverse_normalized(raw: list[int]) -> list[int]:
     top = max(raw, default=0)
     return [MAX_SCORE] * len(raw) if top == 0 else [MAX_SCORE - r * MAX_SCORE // top for r in raw]
 
 
-def scores(pod: PodInfo, nodes: Sequence[NodeInfo], placement: Placement | None = None) -> list[int]:
+def scores(
+    pod: PodInfo, nodes: Sequence[NodeInfo], placement: Placement | None = None, images: ImageCensus | None = None
+) -> list[int]:
     """The weighted sum of kube-scheduler's default scores for each node: fewest siblings (pods
     with the same controlling owner; the pod's own ScheduleAnyway spread constraints instead when
     it has some, as they replace the default spreading), least allocated (the share of cpu and
     memory left free with the pod on the node), fewest untolerated PreferNoSchedule taints, best
     matching preferred node affinity, best matching preferred pod affinity and anti-affinity (from
-    ``placement``). One pass per score that varies; a score equal on every node adds its constant."""
+    ``placement``), the pod's images already on the node (ImageLocality, from ``images``). One pass
+    per score that varies; a score equal on every node adds its constant."""
     constant = 0
     spread = placement.spread_scores(nodes) if placement is not None else None
     if spread is None and pod.owner:
@@ -611,6 +683,7 @@ def scores(pod: PodInfo, nodes: Sequence[NodeInfo], placement: Placement | None 
         top = max(sums)
         preferred = [s * MAX_SCORE // top if top > 0 else 0 for s in sums]
     inter_pod = placement.affinity_scores(nodes) if placement is not None else None
+    local = images.scores(pod, nodes) if images is not None else None
     pod_cpu, pod_memory = pod.score_cpu, pod.score_memory
     total = []
     for i, node in enumerate(nodes):
@@ -628,18 +701,24 @@ def scores(pod: PodInfo, nodes: Sequence[NodeInfo], placement: Placement | None 
             score += AFFINITY_WEIGHT * preferred[i]
         if inter_pod is not None:
             score += INTER_POD_WEIGHT * inter_pod[i]
+        if local is not None:
+            score += IMAGE_WEIGHT * local[i]
         total.append(score)
     return total
 
 
 def select_host(
-    pod: PodInfo, nodes: Sequence[NodeInfo], rng: random.Random | None = None, placement: Placement | None = None
+    pod: PodInfo,
+    nodes: Sequence[NodeInfo],
+    rng: random.Random | None = None,
+    placement: Placement | None = None,
+    images: ImageCensus | None = None,
 ) -> NodeInfo:
     """The best scoring node; ties are broken at random, as kube-scheduler does, so equal nodes
     share the load."""
     if len(nodes) == 1:
         return nodes[0]
-    totals = scores(pod, nodes, placement)
+    totals = scores(pod, nodes, placement, images)
     best = max(totals)
     ties = [node for node, total in zip(nodes, totals, strict=True) if total == best]
     return ties[0] if len(ties) == 1 else (rng or random).choice(ties)

@@ -47,6 +47,7 @@ from minikube_py.model.scheduling import (
     NO_NODES,
     WAITING_FOR_VICTIMS,
     Failure,
+    ImageCensus,
     NodeInfo,
     PodInfo,
     failure_message,
@@ -155,6 +156,8 @@ class Scheduler(Controller):
         self._tasks: set[asyncio.Task[None]] = set()
         self._events: set[asyncio.Task[None]] = set()
         self.node_infos: dict[str, NodeInfo] = {}
+        #: how many nodes hold each image, for ImageLocality
+        self.images = ImageCensus()
         #: pod key -> (node, assumed): every pod counted on a node, bound or only decided
         self._placed: dict[str, tuple[str, bool]] = {}
         #: schedulable candidates in a stable order, rebuilt when a node changes
@@ -220,6 +223,7 @@ class Scheduler(Controller):
             info.node = new
             return
         if new is None:
+            self.images.set(name, None)
             if info is not None:
                 info.set_node(None)
                 if not info.pods:
@@ -228,6 +232,7 @@ class Scheduler(Controller):
             if info is None:
                 info = self.node_infos[name] = NodeInfo(name)
             info.set_node(new)
+            self.images.set(name, info.images)
         self._candidates = None
         self._static.clear()
         self._retry_waiting()
@@ -402,7 +407,7 @@ class Scheduler(Controller):
                 self._affinity_waiting.add(info.key)
             await self._unschedulable(pod, "Unschedulable", message, nominate)
             return
-        node = select_host(info, search.feasible, self._rng, placement).name
+        node = select_host(info, search.feasible, self._rng, placement, self.images).name
         self._affinity_waiting.discard(info.key)
         self._assume(info, node)
         failed = self._attempts.pop(info.key, (0, 0.0))[0]

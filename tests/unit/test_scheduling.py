@@ -20,6 +20,7 @@ from minikube_py.model.scheduling import (
     PORTS_TAKEN,
     TOO_MANY_PODS,
     Failure,
+    ImageCensus,
     NodeInfo,
     Port,
     dynamic_failure,
@@ -81,6 +82,14 @@ def make_node(
 def with_pods(node: NodeInfo, *pods: Obj) -> NodeInfo:
     for pod in pods:
         node.add(pod_info(pod))
+    return node
+
+
+def with_images(node: NodeInfo, *images: tuple[list[str], int]) -> NodeInfo:
+    """The node reporting these (names, size) in status.images."""
+    assert node.node is not None
+    node.node["status"]["images"] = [{"names": names, "sizeBytes": size} for names, size in images]
+    node.set_node(node.node)
     return node
 
 
@@ -782,3 +791,38 @@ async def test_a_relabelled_pod_is_counted_with_its_new_labels() -> None:
     feed(scheduler.pods, labelled(make_pod("w", affinity=hostname_anti("web")), app="web"))
     await settle(scheduler)
     assert client.bindings == [("w", "b")]
+
+
+# ------------------------------------------------------------------------------ image locality
+
+
+def test_image_locality_scores_an_image_by_its_size_and_how_many_nodes_hold_it() -> None:
+    mib = 1 << 20
+    big = (["registry.local/app@sha256:ab", "registry.local/app:1"], 500 * mib)
+    a = with_images(make_node("a"), big, (["nginx:latest"], 60 * mib))
+    b = with_images(make_node("b"), big)
+    c = make_node("c")
+    census = ImageCensus()
+    for node in (a, b, c):
+        census.set(node.name, node.images)
+    pod = pod_info(make_pod(containers=[{"name": "c", "image": "registry.local/app:1"}]))
+    # 500Mi held by 2 nodes of 3 counts 2/3 of its size, scaled between 23Mi and 1000Mi per container
+    assert census.scores(pod, [a, b, c]) == [31, 31, 0]
+    # an untagged name is the :latest one; init containers count, and raise the ceiling too
+    both = pod_info(
+        make_pod(
+            initContainers=[{"name": "i", "image": "nginx"}],
+            containers=[{"name": "c", "image": "registry.local/app:1"}],
+        )
+    )
+    assert census.scores(both, [a, b, c]) == [16, 15, 0]
+    assert census.scores(pod_info(make_pod()), [a, b, c]) is not None  # make_pod's nginx: on node a
+    assert census.scores(pod_info(make_pod(containers=[{"name": "c", "image": "elsewhere:2"}])), [a, b, c]) is None
+    # with all else equal, the pod goes where its image is
+    assert select_host(pod, [c, a], random.Random(1), images=census).name == "a"
+    census.set("a", None)
+    census.set("b", None)
+    assert census.nodes == 1 and census.scores(pod, [a, b, c]) is None
+    # a node reporting other images is news for the scheduler
+    before = node_fingerprint(c.node or {})
+    assert node_fingerprint(with_images(c, big).node or {}) != before
