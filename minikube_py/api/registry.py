@@ -36,7 +36,7 @@ from minikube_py.model.requestinfo import RequestInfo
 from minikube_py.model.schema import FieldValidation
 from minikube_py.model.selectors import FieldSelector, LabelSelector
 from minikube_py.model.times import rfc3339
-from minikube_py.model.webhooks import Attributes
+from minikube_py.model.webhooks import Attributes, Reinvocation
 from minikube_py.store.base import (
     Create,
     Delete,
@@ -375,7 +375,7 @@ class Registry:
             ownership.record(strategy.structure, {}, _without_status(rt, obj), [], _rfc3339(self._now()))
         await strategy.mutate(obj, None, self._admission)
         attrs = _attributes("CREATE", rt, None, namespace, md["name"], obj, None, dry_run)
-        obj = await self._mutated(rt, obj, attrs)
+        obj = await self._mutated(rt, obj, attrs, lambda again: strategy.mutate(again, None, self._admission))
         md = obj["metadata"]
         with _malformed_is_bad_request(rt, md["name"]):
             strategy.mutated(obj)
@@ -391,16 +391,31 @@ class Registry:
             raise errors.invalid(rt, md["name"], problems)
         return ops
 
-    async def _mutated(self, rt: ResourceType, obj: Obj, attrs: Attributes) -> Obj:
+    async def _mutated(
+        self, rt: ResourceType, obj: Obj, attrs: Attributes, builtin: Callable[[Obj], Awaitable[None]]
+    ) -> Obj:
         """``obj`` as the mutating webhooks leave it: the same dict, changed in place, so that a create's
-        caller holds what is written; a patch that breaks the object's shape is the webhook's 400."""
-        if self.webhooks is None:
+        caller holds what is written; a patch that breaks the object's shape is the webhook's 400, and
+        what a webhook added is defaulted (a container it injects gets its pull policy). When a webhook
+        changed it, the ``builtin`` mutating plugins run again, then the webhooks due again
+        (kube-apiserver's reinvocation)."""
+        webhooks = self.webhooks
+        if webhooks is None:
             return obj
-        mutated = await self.webhooks.mutate(attrs)
-        if mutated is not None and mutated is not obj:
-            _check_type(rt, strategy_for(rt), mutated)
-            obj.clear()
-            obj.update(mutated)
+        strategy = strategy_for(rt)
+        reinvocation = Reinvocation()
+        for _ in range(2):
+            mutated = await webhooks.mutate(attrs, reinvocation)
+            if mutated is not None and mutated is not obj:
+                _check_type(rt, strategy, mutated)
+                obj.clear()
+                obj.update(mutated)
+                with _malformed_is_bad_request(rt, attrs.name):
+                    strategy.default(obj)
+            if reinvocation.again or not reinvocation.wanted:
+                break
+            reinvocation.again = True
+            await builtin(obj)
         return obj
 
     def _validating(self, attrs: Attributes, obj: Obj) -> Callable[[], Awaitable[None]] | None:
@@ -638,7 +653,7 @@ class Registry:
             ownership.record(strategy.structure, old, new, base, _rfc3339(self._now()))
         await strategy.mutate(new, old, self._admission)
         attrs = _attributes("UPDATE", rt, subresource, namespace, name, new, old, dry_run)
-        new = await self._mutated(rt, new, attrs)
+        new = await self._mutated(rt, new, attrs, lambda again: strategy.mutate(again, old, self._admission))
         with _malformed_is_bad_request(rt, name):
             problems = strategy.validate(new, old)
         if problems:

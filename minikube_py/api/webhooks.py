@@ -43,6 +43,7 @@ from minikube_py.model.webhooks import (
     GROUP,
     Attributes,
     InvalidResponse,
+    Reinvocation,
     Webhook,
     denial,
     exempt,
@@ -130,20 +131,29 @@ class WebhookDispatcher:
 
     # ------------------------------------------------------------------------------ admission
 
-    async def mutate(self, attrs: Attributes) -> Obj | None:
+    async def mutate(self, attrs: Attributes, reinvocation: Reinvocation | None = None) -> Obj | None:
         """The object once every mutating webhook that concerns the write has patched it in turn (the
-        write's own object when none did); raises the refusal of one that denies it."""
+        write's own object when none did); raises the refusal of one that denies it. ``reinvocation``
+        keeps the write's two rounds apart (see :class:`Reinvocation`)."""
+        reinvocation = reinvocation or Reinvocation()
         obj = attrs.object
+        reinvocation.start_round(obj)
         for hook in await self._concerned(self._mutating, attrs):
+            if not reinvocation.calls(hook):
+                continue
             answer = await self._ask(hook, attrs)
             if answer is None or answer.patch is None or obj is None:
+                reinvocation.called(hook, changed=False)
                 continue
             try:
-                obj = json_patch(obj, answer.patch)
+                patched = json_patch(obj, answer.patch)
             except errors.StatusError as exc:
                 self._failed(hook, f"the patch does not apply: {exc.message}")
                 continue
+            reinvocation.called(hook, changed=patched != obj)
+            obj = patched
             attrs = replace(attrs, object=obj)
+        reinvocation.end_round(obj)
         return obj
 
     async def validate(self, attrs: Attributes) -> None:

@@ -199,6 +199,19 @@ def mount_service_account_token(pod: Obj, account: Obj | None, name: str) -> Non
     ]
     if not needing:
         return
-    spec.setdefault("volumes", []).append(projected_token_volume(name))
+    # a pod admitted before (its admission run again after a webhook injected a container) keeps
+    # the token volume it has, as Kubernetes' plugin reuses one whose name has the prefix
+    existing = next(
+        (
+            v["name"]
+            for v in spec.get("volumes") or ()
+            if isinstance(v, dict) and str(v.get("name", "")).startswith(TOKEN_VOLUME_PREFIX)
+        ),
+        None,
+    )
+    if existing is not None:
+        name = existing
+    else:
+        spec.setdefault("volumes", []).append(projected_token_volume(name))
     for container in needing:
         container.setdefault("volumeMounts", []).append({"name": name, "readOnly": True, "mountPath": TOKEN_MOUNT_PATH})

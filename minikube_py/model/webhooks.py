@@ -11,9 +11,9 @@ default) or is passed over (``Ignore``). Objects of these two kinds are never se
 a broken webhook can always be removed.
 
 A webhook's ``matchConditions`` (CEL, :mod:`minikube_py.model.matchconditions`) must all hold for it
-to be called. Not supported: ``reinvocationPolicy: IfNeeded`` (accepted, each webhook is called once), and a webhook's
-requested versions under ``matchPolicy: Equivalent`` (objects are sent at the version they are
-stored in).
+to be called. ``reinvocationPolicy: IfNeeded`` is kube-apiserver's (:class:`Reinvocation`). Not
+supported: a webhook's requested versions under ``matchPolicy: Equivalent`` (objects are sent at
+the version they are stored in).
 """
 
 from __future__ import annotations
@@ -227,6 +227,53 @@ class Webhook:
     def timeout(self) -> float:
         timeout = self.spec.get("timeoutSeconds")
         return float(timeout) if isinstance(timeout, int) and timeout > 0 else DEFAULT_TIMEOUT
+
+
+@dataclass
+class Reinvocation:
+    """kube-apiserver's reinvocation of one write's mutating admission. When a mutating webhook
+    changes the object, the whole mutating chain runs once more: the built-in plugins (so that, say,
+    a container a webhook injected gets its namespace's LimitRange defaults and the token mount), then
+    the webhooks with ``reinvocationPolicy: IfNeeded`` that were called before some later change, and
+    only those; in that round a webhook is not called for the first time."""
+
+    #: IfNeeded webhooks called since the object last changed: due again if it changes later
+    _called: set[tuple[str, str]] = field(default_factory=set)
+    #: the webhooks the second round calls
+    _due: set[tuple[str, str]] = field(default_factory=set)
+    #: a webhook changed the object: the chain runs again
+    wanted: bool = False
+    again: bool = False
+    #: the object as the webhooks last left it, to see what the built-in plugins changed since
+    _last: Obj | None = None
+
+    def start_round(self, obj: Obj | None) -> None:
+        """The webhooks' turn begins (in the second round: the built-in plugins ran again)."""
+        if self.again and obj != self._last:
+            self._changed()
+
+    def calls(self, hook: Webhook) -> bool:
+        """Whether ``hook`` (one that concerns the write) is called in this round."""
+        return not self.again or _identity(hook) in self._due
+
+    def called(self, hook: Webhook, changed: bool) -> None:
+        """``hook`` answered, having ``changed`` the object or not."""
+        if changed:
+            self._changed()
+            self.wanted = True
+        if hook.spec.get("reinvocationPolicy") == "IfNeeded":
+            self._called.add(_identity(hook))
+
+    def end_round(self, obj: Obj | None) -> None:
+        self._last = obj
+
+    def _changed(self) -> None:
+        self._due |= self._called
+        self._called = set()
+
+
+def _identity(hook: Webhook) -> tuple[str, str]:
+    return hook.configuration, hook.name
 
 
 def webhooks_of(configurations: list[Obj], *, mutating: bool) -> list[Webhook]:

@@ -59,6 +59,23 @@ class HookServer:
                     patch = [{"op": "add", "path": "/spec/containers/0/resources", "value": resources}]
                     response["patchType"] = "JSONPatch"
                     response["patch"] = base64.b64encode(json.dumps(patch).encode()).decode()
+                elif path in ("/stamp", "/inject"):
+                    names = [c["name"] for c in request["object"]["spec"]["containers"]]
+                    patch = (
+                        [{"op": "add", "path": "/metadata/annotations", "value": {"stamped": ",".join(names)}}]
+                        if path == "/stamp"
+                        else [
+                            {
+                                "op": "add",
+                                "path": "/spec/containers/-",
+                                "value": {"name": "sidecar", "image": "busybox"},
+                            }
+                        ]
+                        if "sidecar" not in names
+                        else []
+                    )
+                    response["patchType"] = "JSONPatch"
+                    response["patch"] = base64.b64encode(json.dumps(patch).encode()).decode()
                 elif path == "/slow":
                     time.sleep(3)
                 elif path == "/garbage":
@@ -96,7 +113,7 @@ def hooks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HookServer]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessServer]:
     running = start_in_process(tmp_path_factory.mktemp("webhooks") / "data")
-    for namespace in ("hooked", "plain", "webhooks", "strict"):
+    for namespace in ("hooked", "plain", "webhooks", "strict", "reinvoked"):
         running.kubectl("create", "namespace", namespace)
     running.kubectl("label", "namespace", "hooked", "hooks=on")
     running.kubectl("label", "namespace", "strict", "hooks=on", "pod-security.kubernetes.io/enforce=restricted")
@@ -245,6 +262,52 @@ def test_built_in_admission_comes_before_the_webhooks_and_the_writer_owns_only_i
         assert container["f:resources"] == {}  # the defaulted empty map; its requests and limits are the webhook's
     finally:
         delete_configuration(server, guarantee)
+
+
+def test_a_change_by_a_later_webhook_reinvokes_the_built_in_plugins_and_the_webhooks_that_ask(
+    server: InProcessServer, hooks: HookServer
+) -> None:
+    """kube-apiserver's reinvocation: "a-stamp" (IfNeeded) records the pod's containers, then
+    "b-inject" adds a sidecar; the mutating chain runs once more, so the sidecar gets the
+    namespace's LimitRange defaults and the token mount, and "a-stamp" (only it) sees the sidecar."""
+    only_here = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "reinvoked"}}}
+    stamp, inject = (
+        configuration(
+            "MutatingWebhookConfiguration",
+            name,
+            {"url": hooks.url(path), "caBundle": hooks.ca_bundle},
+            pod_rule("CREATE"),
+            **only_here,
+            **extra,
+        )
+        for name, path, extra in (
+            ("a-stamp", "/stamp", {"reinvocationPolicy": "IfNeeded"}),
+            ("b-inject", "/inject", {}),
+        )
+    )
+    limits = {
+        "apiVersion": "v1",
+        "kind": "LimitRange",
+        "metadata": {"name": "defaults"},
+        "spec": {"limits": [{"type": "Container", "default": {"cpu": "200m"}, "defaultRequest": {"cpu": "100m"}}]},
+    }
+    assert apply(server, limits, "-n", "reinvoked").returncode == 0
+    for hook in (stamp, inject):
+        assert apply(server, hook).returncode == 0
+    before = {path: len(hooks.reviews.get(path, [])) for path in ("/stamp", "/inject")}
+    try:
+        server.kubectl("-n", "reinvoked", "create", "-f", "-", input=json.dumps(pod("injected")))
+        stored = json.loads(server.kubectl("-n", "reinvoked", "get", "pod", "injected", "-o", "json").stdout)
+        assert stored["metadata"]["annotations"]["stamped"] == "c,sidecar"
+        app, sidecar = stored["spec"]["containers"]
+        assert sidecar["resources"] == {"limits": {"cpu": "200m"}, "requests": {"cpu": "100m"}}
+        (volume,) = [v["name"] for v in stored["spec"]["volumes"] if v["name"].startswith("kube-api-access-")]
+        assert [m["name"] for m in sidecar["volumeMounts"]] == [m["name"] for m in app["volumeMounts"]] == [volume]
+        calls = {path: len(hooks.reviews[path]) - before[path] for path in before}
+        assert calls == {"/stamp": 2, "/inject": 1}
+    finally:
+        for hook in (stamp, inject):
+            delete_configuration(server, hook)
 
 
 @pytest.mark.parametrize(("policy", "created"), [("Fail", False), ("Ignore", True)])

@@ -14,6 +14,7 @@ from minikube_py.model.rbac import UserInfo
 from minikube_py.model.webhooks import (
     Attributes,
     InvalidResponse,
+    Reinvocation,
     Webhook,
     default_configuration,
     denial,
@@ -190,3 +191,35 @@ def test_defaults_and_validation_of_a_configuration() -> None:
         "NUM_FLOAT, NUM_INT, NUM_UINT, STRING, BYTES, IDENTIFIER}\n | object.foo(\n | ...........^",
     ):
         assert expected in messages, messages
+
+
+def test_reinvocation_calls_again_only_if_needed_webhooks_called_before_a_later_change() -> None:
+    def hook(name: str, policy: str = "Never") -> Webhook:
+        return Webhook("config", True, {"name": name, "reinvocationPolicy": policy})
+
+    early, changer, late, plain = hook("early", "IfNeeded"), hook("changer"), hook("late", "IfNeeded"), hook("plain")
+    state = Reinvocation()
+    state.start_round({"v": 1})
+    for each, changed in ((early, False), (plain, False), (changer, True), (late, False)):
+        assert state.calls(each)
+        state.called(each, changed)
+    state.end_round({"v": 2})
+    assert state.wanted
+    state.again = True
+    state.start_round({"v": 2})  # the built-in plugins changed nothing: only "early" is due
+    assert [h.name for h in (early, changer, late, plain) if state.calls(h)] == ["early"]
+    # a webhook changing nothing leaves the chain alone; in the second round built-in changes make
+    # every IfNeeded webhook called since the last change due
+    quiet = Reinvocation()
+    quiet.start_round({})
+    quiet.called(early, False)
+    quiet.end_round({})
+    assert not quiet.wanted
+    again = Reinvocation()
+    again.start_round({})
+    again.called(changer, True)
+    again.called(late, False)
+    again.end_round({"v": 1})
+    again.again = True
+    again.start_round({"v": 1, "defaults": True})
+    assert again.calls(late) and not again.calls(changer)
