@@ -240,6 +240,11 @@ class ServerConfig:
         443, "Port of the embedded agent's ingress controller for HTTPS (as the agent's --ingress-https-port); 0: none."
     )
     max_pods: int = _setting(110, "Pods the embedded agent's node accepts (kubelet's default).")
+    eviction_hard: str = _setting(
+        DEFAULT_EVICTION_HARD,
+        "The embedded node's hard eviction thresholds, as `pykube agent --eviction-hard` (kubelet's): on a "
+        "host whose disk is nearly full, lower the nodefs/imagefs ones or leave them out. Empty: never evict.",
+    )
     cluster_cidr: str = _setting(
         "10.244.0.0/16",
         "Pod addresses, one subnet of them per node (see node_cidr_mask_size); Kubernetes' (flannel's) "
@@ -371,6 +376,7 @@ class ServerConfig:
 
 
 def _validate(cfg: ServerConfig) -> None:
+    _check_thresholds(cfg.eviction_hard)
     if not 0 <= cfg.port <= 65535:
         raise ConfigError(f"port: must be between 0 and 65535, got {cfg.port}")
     bind = _ip("bind_address", cfg.bind_address)
@@ -582,10 +588,7 @@ class AgentConfig:
             raise ConfigError(
                 f"node_lease_duration_seconds: must be at least 1, got {self.node_lease_duration_seconds}"
             )
-        try:
-            parse_thresholds(self.eviction_hard)
-        except ValueError as e:
-            raise ConfigError(f"eviction_hard: {e}") from None
+        _check_thresholds(self.eviction_hard)
         if self.eviction_pressure_transition_seconds < 0:
             raise ConfigError("eviction_pressure_transition_seconds: must not be negative")
         if self.node_ip:
@@ -613,6 +616,13 @@ class AgentConfig:
         if self.count == 1:
             return [self.node_name]
         return [self.node_name.replace("%d", str(i)) for i in range(1, self.count + 1)]
+
+
+def _check_thresholds(text: str) -> None:
+    try:
+        parse_thresholds(text)
+    except ValueError as e:
+        raise ConfigError(f"eviction_hard: {e}") from None
 
 
 # --- loading ---------------------------------------------------------------------------------------
