@@ -396,22 +396,26 @@ class Registry:
     ) -> Obj:
         """``obj`` as the mutating webhooks leave it: the same dict, changed in place, so that a create's
         caller holds what is written; a patch that breaks the object's shape is the webhook's 400, and
-        what a webhook added is defaulted (a container it injects gets its pull policy). When a webhook
+        what a webhook adds is defaulted before the next one sees it (an injected container gets its
+        pull policy). When a webhook
         changed it, the ``builtin`` mutating plugins run again, then the webhooks due again
         (kube-apiserver's reinvocation)."""
         webhooks = self.webhooks
         if webhooks is None:
             return obj
         strategy = strategy_for(rt)
+
+        def settle(patched: Obj) -> None:
+            _check_type(rt, strategy, patched)
+            with _malformed_is_bad_request(rt, attrs.name):
+                strategy.default(patched)
+
         reinvocation = Reinvocation()
         for _ in range(2):
-            mutated = await webhooks.mutate(attrs, reinvocation)
+            mutated = await webhooks.mutate(attrs, reinvocation, settle)
             if mutated is not None and mutated is not obj:
-                _check_type(rt, strategy, mutated)
                 obj.clear()
                 obj.update(mutated)
-                with _malformed_is_bad_request(rt, attrs.name):
-                    strategy.default(obj)
             if reinvocation.again or not reinvocation.wanted:
                 break
             reinvocation.again = True

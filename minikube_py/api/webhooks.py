@@ -21,6 +21,7 @@ import logging
 import random
 import ssl
 import uuid
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import replace
 from typing import Any
@@ -131,10 +132,13 @@ class WebhookDispatcher:
 
     # ------------------------------------------------------------------------------ admission
 
-    async def mutate(self, attrs: Attributes, reinvocation: Reinvocation | None = None) -> Obj | None:
+    async def mutate(
+        self, attrs: Attributes, reinvocation: Reinvocation | None = None, settle: Callable[[Obj], None] | None = None
+    ) -> Obj | None:
         """The object once every mutating webhook that concerns the write has patched it in turn (the
         write's own object when none did); raises the refusal of one that denies it. ``reinvocation``
-        keeps the write's two rounds apart (see :class:`Reinvocation`)."""
+        keeps the write's two rounds apart (see :class:`Reinvocation`); ``settle`` checks and defaults
+        each patched object before the next webhook sees it, as kube-apiserver decodes it."""
         reinvocation = reinvocation or Reinvocation()
         obj = attrs.object
         reinvocation.start_round(obj)
@@ -150,7 +154,10 @@ class WebhookDispatcher:
             except errors.StatusError as exc:
                 self._failed(hook, f"the patch does not apply: {exc.message}")
                 continue
-            reinvocation.called(hook, changed=patched != obj)
+            changed = patched != obj
+            if changed and settle is not None:
+                settle(patched)
+            reinvocation.called(hook, changed=changed)
             obj = patched
             attrs = replace(attrs, object=obj)
         reinvocation.end_round(obj)
