@@ -3,9 +3,10 @@ the node status' ``images``, and their garbage collection when the image filesys
 :mod:`minikube_py.model.imagegc` for the rules).
 
 The images are listed again at most every 30 s, as the kubelet refreshes its image cache; collection
-is checked at each listing. The ids of the images the node ran a pod's container from are kept in
-its data directory, so an image the node pulled is still its own to remove after a restart; when
-each was last used is known only from the node's start on, as on the kubelet.
+is checked at each listing. The ids of the images the node ran a pod's container from (or found its
+containers using) are kept in its data directory, so an image the node pulled is still its own to
+remove after a restart; when each was last used is known only from the node's start on, as on the
+kubelet.
 """
 
 from __future__ import annotations
@@ -114,17 +115,26 @@ class ImageCollector:
 
     async def _list(self) -> None:
         images = await self._runtime.list_images()
-        in_use = await self._runtime.images_in_use({LABEL_NODE: self._node})
         now = time.time()
         self._images = {image.id: image for image in images}
-        records = {}
-        for image in images:
-            old = self._records.get(image.id)
-            last_used = now if image.id in in_use else self._used.get(image.id, 0.0)
-            records[image.id] = imagegc.Record(image.size, old.first_detected if old else now, last_used)
-            if image.id in in_use and image.id in self._used:
-                self._used[image.id] = now
-        self._records = records
+        in_use = await self._runtime.images_in_use({LABEL_NODE: self._node}) & self._images.keys()
+        # what the node's containers use is the node's (those it adopted after a restart too); an
+        # image gone from the engine (removed by hand) is forgotten
+        known = set(self._used)
+        gone = known - self._images.keys()
+        for image_id in gone:
+            del self._used[image_id]
+        self._used.update(dict.fromkeys(in_use, now))
+        if gone or in_use - known:
+            self._save()
+        self._records = {
+            image.id: imagegc.Record(
+                image.size,
+                old.first_detected if (old := self._records.get(image.id)) else now,
+                self._used.get(image.id, 0.0),
+            )
+            for image in images
+        }
         self._in_use = in_use
 
     async def _collect(self, wanted: int) -> None:
@@ -148,6 +158,6 @@ class ImageCollector:
             freed += image.size
             log.info("removed image %s (%s, %d bytes)", image_id, ", ".join(image.tags) or "no tag", image.size)
             del self._images[image_id], self._records[image_id]
-            if self._used.pop(image_id, None) is not None:
-                self._save()
+            self._used.pop(image_id, None)
+            self._save()
         return freed

@@ -88,7 +88,8 @@ async def test_the_node_removes_only_unused_images_its_pods_ran_and_remembers_th
 ) -> None:
     monkeypatch.setattr(collector_module, "REFRESH_SECONDS", 0.0)
     runtime = FakeRuntime()
-    ids = {name: await runtime.pull_image(name, None) for name in ("old:1", "running:1", "pause:1", "users:1")}
+    names = ("old:1", "running:1", "pause:1", "users:1", "adopted:1")
+    ids = {name: await runtime.pull_image(name, None) for name in names}
     recorder = Recorder()
 
     def collector() -> ImageCollector:
@@ -108,16 +109,18 @@ async def test_the_node_removes_only_unused_images_its_pods_ran_and_remembers_th
         images.used(ids[name])
     old = await run(runtime, "old:1")
     await run(runtime, "running:1")
+    adopted = await run(runtime, "adopted:1")  # a container of the node's it did not create this time
     await images.check(tmp_path)
-    assert {entry["names"][0] for entry in images.status_images()} == {"old:1", "running:1", "pause:1", "users:1"}
+    assert {entry["names"][0] for entry in images.status_images()} == set(names)
     assert recorder.events[-1][:2] == ("Warning", "FreeDiskSpaceFailed")  # nothing could go yet
 
-    await runtime.remove_container(old)  # the pod is gone: its image is unused now
+    for gone in (old, adopted):  # the pods are gone: their images are unused now
+        await runtime.remove_container(gone)
     restarted = collector()  # what the node used is kept in its data directory
     restarted.pin(ids["pause:1"])
     await restarted.check(tmp_path)
-    assert await runtime.image_id("old:1") is None
+    assert await runtime.image_id("old:1") is None and await runtime.image_id("adopted:1") is None
     for kept in ("running:1", "pause:1", "users:1"):
         assert await runtime.image_id(kept) is not None
     assert {entry["names"][0] for entry in restarted.status_images()} == {"running:1", "pause:1", "users:1"}
-    assert "old" not in (tmp_path / collector_module.USED_FILE).read_text()
+    assert ids["old:1"] not in (tmp_path / collector_module.USED_FILE).read_text()
